@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: Apache-2.0
+# User verbs. The real build is CMake (CMakeLists.txt); this file only drives it.
+.POSIX:
+.PHONY: all deps build demo test bench fuzz format check-format tidy clean
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD ?= build/release
+TEST_BUILD ?= build/test
+FUZZ_BUILD ?= build/fuzz
+SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src tests bench examples -name '*.[ch]')
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@sh scripts/demo.sh $(BUILD)/morphling
+
+test: deps
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMP_WERROR=ON -DMP_SANITIZE=ON >/dev/null
+	cmake --build $(TEST_BUILD) -j $(JOBS)
+	cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j $(JOBS)
+	$(MAKE) --no-print-directory check-format
+	$(MAKE) --no-print-directory tidy
+
+bench: build
+	@sh bench/run-all.sh $(BUILD)
+
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DMP_FUZZ=ON -DMP_SANITIZE=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@sh scripts/fuzz.sh $(FUZZ_BUILD)
+
+format:
+	clang-format -i $(SOURCES)
+
+check-format:
+	@clang-format --dry-run --Werror $(SOURCES) && echo "check-format: ok"
+
+tidy:
+	@sh scripts/tidy.sh $(TEST_BUILD)
+
+clean:
+	rm -rf build

@@ -1,0 +1,15 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Runs every libFuzzer driver for FUZZ_SECONDS (default 60) each, starting from its seed corpus.
+set -eu
+build=$1
+cd "$(dirname "$0")/.."
+secs=${FUZZ_SECONDS:-60}
+mkdir -p tests/fuzz/artifacts
+for bin in "$build"/tests/fuzz_*; do
+    name=$(basename "$bin" | sed 's/^fuzz_//')
+    work=$(mktemp -d)
+    echo "fuzz: $name for ${secs}s"
+    "$bin" -max_total_time="$secs" -artifact_prefix=tests/fuzz/artifacts/ "$work" "tests/fuzz/corpus/$name"
+    rm -rf "$work"
+done

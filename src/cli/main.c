@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Entry point: dispatches to the sub-command named by argv[1]. */
+#include "cli/cli.h"
+
+#include <string.h>
+
+static const struct mp_cmd commands[] = {
+    {"help", mp_cmd_help, "help [COMMAND]", "show help"},
+    {"version", mp_cmd_version, "version", "print the version"},
+};
+
+static const struct mp_cmd *find_cmd(const char *name)
+{
+    for (size_t i = 0; i < MP_ARRAY_LEN(commands); i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+int mp_cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("morphling %s\n", MP_VERSION);
+    return MP_EXIT_OK;
+}
+
+int mp_cmd_help(int argc, char **argv)
+{
+    if (argc > 1) {
+        const struct mp_cmd *c = find_cmd(argv[1]);
+        if (!c) {
+            return mp_cli_usage("help", "unknown command '%s'", argv[1]);
+        }
+        printf("usage: morphling %s\n\n%s\n", c->usage, c->summary);
+        return MP_EXIT_OK;
+    }
+    printf("morphling %s: find the most cost-efficient configuration of an inference service\n\n"
+           "usage: morphling COMMAND [ARGS]\n\ncommands:\n",
+           MP_VERSION);
+    for (size_t i = 0; i < MP_ARRAY_LEN(commands); i++) {
+        printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+    }
+    printf("\nRun 'morphling help COMMAND' for a command's options.\n");
+    return MP_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        mp_cmd_help(1, argv);
+        return MP_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        return mp_cmd_version(argc - 1, argv + 1);
+    }
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        return mp_cmd_help(1, argv + 1);
+    }
+    const struct mp_cmd *c = find_cmd(name);
+    if (!c) {
+        return mp_cli_usage(NULL, "unknown command '%s' (see 'morphling help')", name);
+    }
+    return c->fn(argc - 1, argv + 1);
+}

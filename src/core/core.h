@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Core services every subsystem uses: error codes and context, allocation that aborts on
+ * out-of-memory, a growable string buffer, a seeded random generator, canonical number
+ * formatting and strict parsing, clocks and a string set.
+ *
+ * Ownership: functions named *_new / mp_x* / *_detach return owned memory the caller frees;
+ * everything else borrows its pointer arguments for the duration of the call.
+ * Thread-safety: all functions are reentrant; objects are not shared between threads unless a
+ * header says so. */
+#ifndef MP_CORE_H
+#define MP_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MP_WUR          __attribute__((warn_unused_result))
+#define MP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define MP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Project error codes. System errors are returned as -errno; these live below -1000. */
+#define MP_ERRNO_MAP(X)                                                                            \
+    X(INVALID, "invalid input")                                                                    \
+    X(NOTFOUND, "not found")                                                                       \
+    X(EXISTS, "already exists")                                                                    \
+    X(EXHAUSTED, "search space exhausted")                                                         \
+    X(STATE, "invalid state transition")                                                           \
+    X(STORE, "store error")                                                                        \
+    X(PARSE, "parse error")                                                                        \
+    X(TOOBIG, "input too large")                                                                   \
+    X(CANCELLED, "cancelled")                                                                      \
+    X(UNSUPPORTED, "not supported")                                                                \
+    X(BUSY, "in use by another process")                                                           \
+    X(RUNTIME, "runtime failure")
+
+enum mp_errcode {
+    MP_OK = 0,
+    MP_ERR_BASE = -1000,
+#define MP_ERR_ENUM(name, text) MP_E##name,
+    MP_ERRNO_MAP(MP_ERR_ENUM)
+#undef MP_ERR_ENUM
+};
+
+#define MP_ERROR_MSG_MAX 1024
+
+/* Human context for a failure. Callers may pass NULL to functions taking one. */
+struct mp_error {
+    int code;
+    char msg[MP_ERROR_MSG_MAX];
+};
+
+/* Records code and message in err (if non-NULL) and returns code, so that
+ * `return mp_error_set(err, MP_EINVALID, "...")` is one line. */
+int mp_error_set(struct mp_error *err, int code, const char *fmt, ...) MP_PRINTF(3, 4);
+int mp_error_setv(struct mp_error *err, int code, const char *fmt, va_list ap);
+/* Prefixes err->msg with "prefix: " (keeps the code). Returns err->code. */
+int mp_error_prefix(struct mp_error *err, const char *fmt, ...) MP_PRINTF(2, 3);
+void mp_error_clear(struct mp_error *err);
+/* Static description of a code (project code or -errno). */
+const char *mp_strerror(int code);
+/* Static symbolic name of a code, e.g. "EINVALID" or "ENOENT". */
+const char *mp_err_name(int code);
+
+/* Allocation: abort with a message on out-of-memory; never return NULL. */
+void *mp_xmalloc(size_t n);
+void *mp_xcalloc(size_t count, size_t size);
+void *mp_xrealloc(void *p, size_t n);
+/* Reallocates p to count*size bytes, aborting on overflow. */
+void *mp_xreallocarray(void *p, size_t count, size_t size);
+char *mp_xstrdup(const char *s);
+char *mp_xstrndup(const char *s, size_t n);
+char *mp_xasprintf(const char *fmt, ...) MP_PRINTF(1, 2);
+/* Checked size arithmetic: false on overflow. */
+bool mp_size_mul(size_t a, size_t b, size_t *out);
+bool mp_size_add(size_t a, size_t b, size_t *out);
+
+/* Growable NUL-terminated byte buffer. MP_BUF_INIT gives an empty one; data is never NULL
+ * after the first append. */
+struct mp_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+#define MP_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
+void mp_buf_add(struct mp_buf *b, const void *data, size_t n);
+void mp_buf_adds(struct mp_buf *b, const char *s);
+void mp_buf_addc(struct mp_buf *b, char c);
+void mp_buf_addf(struct mp_buf *b, const char *fmt, ...) MP_PRINTF(2, 3);
+void mp_buf_addvf(struct mp_buf *b, const char *fmt, va_list ap);
+void mp_buf_reset(struct mp_buf *b);
+/* Returns the (never NULL) string; the buffer is empty afterwards. Caller frees. */
+char *mp_buf_detach(struct mp_buf *b);
+void mp_buf_release(struct mp_buf *b);
+/* Reads a whole file, refusing files over max_bytes. */
+int mp_buf_read_file(struct mp_buf *b, const char *path, size_t max_bytes,
+                     struct mp_error *err) MP_WUR;
+
+/* xoshiro256** seeded through splitmix64: fast, reproducible across platforms. */
+struct mp_rng {
+    uint64_t s[4];
+};
+void mp_rng_init(struct mp_rng *r, uint64_t seed);
+uint64_t mp_rng_next(struct mp_rng *r);
+/* Uniform double in [0, 1). */
+double mp_rng_uniform(struct mp_rng *r);
+/* Uniform integer in [0, n) without modulo bias; n > 0. */
+uint64_t mp_rng_below(struct mp_rng *r, uint64_t n);
+/* Standard normal deviate (Box-Muller). */
+double mp_rng_normal(struct mp_rng *r);
+/* Mixes several words into one seed (used to derive per-trial streams). */
+uint64_t mp_mix64(uint64_t a, uint64_t b);
+
+/* Shortest decimal text that reads back (strtod) to exactly v; "nan"/"inf"/"-inf" for
+ * non-finite values. buf must hold MP_FMT_DOUBLE_MAX bytes. Returns buf. */
+#define MP_FMT_DOUBLE_MAX 32
+char *mp_fmt_double(char *buf, double v);
+/* Strict parsing of a whole string (leading/trailing spaces refused). */
+int mp_parse_double(const char *s, double *out) MP_WUR;
+int mp_parse_int64(const char *s, int64_t *out) MP_WUR;
+/* "250ms", "2s", "1.5m", "100us" -> nanoseconds; a bare number is seconds. */
+int mp_parse_duration_ns(const char *s, int64_t *out) MP_WUR;
+
+/* Clocks. Wall time for records, monotonic for deadlines. */
+int64_t mp_wall_ns(void);
+int64_t mp_mono_ns(void);
+/* Formats wall time as ISO-8601 UTC "2026-11-28T14:42:33Z". buf holds 32 bytes. */
+char *mp_fmt_time(char *buf, int64_t wall_ns);
+
+/* FNV-1a 64-bit. */
+uint64_t mp_hash_bytes(const void *data, size_t n);
+uint64_t mp_hash_str(const char *s);
+
+/* Set of strings (open addressing). Keys are copied. */
+struct mp_strset {
+    char **slots;
+    size_t cap;
+    size_t count;
+};
+#define MP_STRSET_INIT                                                                             \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
+/* Returns true if s was added, false if it was already present. */
+bool mp_strset_add(struct mp_strset *set, const char *s);
+bool mp_strset_has(const struct mp_strset *set, const char *s);
+void mp_strset_release(struct mp_strset *set);
+
+/* Levenshtein distance, capped at 255 for long strings. */
+unsigned mp_edit_distance(const char *a, const char *b);
+
+#endif

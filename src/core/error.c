@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Error codes, their names and descriptions, and the error context helpers. */
+#include "core/core.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const code_text[] = {
+#define MP_ERR_TEXT(name, text) text,
+    MP_ERRNO_MAP(MP_ERR_TEXT)
+#undef MP_ERR_TEXT
+};
+
+static const char *const code_name[] = {
+#define MP_ERR_NAME(name, text) "E" #name,
+    MP_ERRNO_MAP(MP_ERR_NAME)
+#undef MP_ERR_NAME
+};
+
+static int project_index(int code)
+{
+    int idx = code - MP_ERR_BASE - 1;
+    if (code <= MP_ERR_BASE || idx >= (int)MP_ARRAY_LEN(code_text)) {
+        return -1;
+    }
+    return idx;
+}
+
+const char *mp_strerror(int code)
+{
+    if (code == 0) {
+        return "success";
+    }
+    int idx = project_index(code);
+    if (idx >= 0) {
+        return code_text[idx];
+    }
+    if (code < 0 && code > MP_ERR_BASE) {
+        return strerror(-code);
+    }
+    return "unknown error";
+}
+
+const char *mp_err_name(int code)
+{
+    if (code == 0) {
+        return "OK";
+    }
+    int idx = project_index(code);
+    if (idx >= 0) {
+        return code_name[idx];
+    }
+    switch (-code) {
+    case ENOENT:
+        return "ENOENT";
+    case EACCES:
+        return "EACCES";
+    case EINTR:
+        return "EINTR";
+    case ENOMEM:
+        return "ENOMEM";
+    case EIO:
+        return "EIO";
+    default:
+        return "ESYSTEM";
+    }
+}
+
+int mp_error_setv(struct mp_error *err, int code, const char *fmt, va_list ap)
+{
+    if (err) {
+        err->code = code;
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    }
+    return code;
+}
+
+int mp_error_set(struct mp_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mp_error_setv(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int mp_error_prefix(struct mp_error *err, const char *fmt, ...)
+{
+    if (!err) {
+        return MP_EINVALID;
+    }
+    char prefix[MP_ERROR_MSG_MAX];
+    char old[MP_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof(old));
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_addf(&b, "%s: %s", prefix, old);
+    size_t n = b.len < sizeof(err->msg) - 1 ? b.len : sizeof(err->msg) - 1;
+    memcpy(err->msg, b.data, n);
+    err->msg[n] = '\0';
+    mp_buf_release(&b);
+    return err->code;
+}
+
+void mp_error_clear(struct mp_error *err)
+{
+    if (err) {
+        err->code = 0;
+        err->msg[0] = '\0';
+    }
+}

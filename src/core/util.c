@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Random numbers, canonical number text, clocks, hashing, the string set and edit distance. */
+#include "core/core.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void mp_rng_init(struct mp_rng *r, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) {
+        r->s[i] = splitmix64(&x);
+    }
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256** 1.0 (Blackman & Vigna, 2018). */
+uint64_t mp_rng_next(struct mp_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double mp_rng_uniform(struct mp_rng *r)
+{
+    return (double)(mp_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+uint64_t mp_rng_below(struct mp_rng *r, uint64_t n)
+{
+    /* Rejection sampling on the top of the range removes modulo bias. */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do {
+        x = mp_rng_next(r);
+    } while (x >= limit);
+    return x % n;
+}
+
+double mp_rng_normal(struct mp_rng *r)
+{
+    double u1 = mp_rng_uniform(r);
+    double u2 = mp_rng_uniform(r);
+    if (u1 < 1e-300) {
+        u1 = 1e-300;
+    }
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+uint64_t mp_mix64(uint64_t a, uint64_t b)
+{
+    uint64_t x = a ^ (b * 0x9e3779b97f4a7c15ULL);
+    return splitmix64(&x);
+}
+
+char *mp_fmt_double(char *buf, double v)
+{
+    if (isnan(v)) {
+        snprintf(buf, MP_FMT_DOUBLE_MAX, "nan");
+        return buf;
+    }
+    if (isinf(v)) {
+        snprintf(buf, MP_FMT_DOUBLE_MAX, v > 0 ? "inf" : "-inf");
+        return buf;
+    }
+    if (v == 0) {
+        snprintf(buf, MP_FMT_DOUBLE_MAX, signbit(v) ? "-0" : "0");
+        return buf;
+    }
+    /* The shortest %.Ng that round-trips; 17 significant digits always do (IEEE 754). */
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, MP_FMT_DOUBLE_MAX, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) {
+            break;
+        }
+    }
+    return buf;
+}
+
+int mp_parse_double(const char *s, double *out)
+{
+    if (!s || !*s || isspace((unsigned char)*s)) {
+        return MP_EINVALID;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v)) {
+        return MP_EINVALID;
+    }
+    /* strtod accepts hex floats and "infinity"; we accept them only if finite (checked). */
+    *out = v;
+    return 0;
+}
+
+int mp_parse_int64(const char *s, int64_t *out)
+{
+    if (!s || !*s || isspace((unsigned char)*s)) {
+        return MP_EINVALID;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE) {
+        return MP_EINVALID;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+int mp_parse_duration_ns(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        double ns;
+    } units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    if (!s || !*s) {
+        return MP_EINVALID;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno == ERANGE || !isfinite(v) || v < 0) {
+        return MP_EINVALID;
+    }
+    double scale = 0;
+    if (*end == '\0') {
+        scale = 1e9;
+    }
+    for (size_t i = 0; scale == 0 && i < MP_ARRAY_LEN(units); i++) {
+        if (strcmp(end, units[i].suffix) == 0) {
+            scale = units[i].ns;
+        }
+    }
+    if (scale == 0 || v * scale > 9.2e18) {
+        return MP_EINVALID;
+    }
+    *out = (int64_t)llround(v * scale);
+    return 0;
+}
+
+int64_t mp_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t mp_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+char *mp_fmt_time(char *buf, int64_t wall_ns)
+{
+    time_t t = (time_t)(wall_ns / 1000000000LL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+uint64_t mp_hash_bytes(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+uint64_t mp_hash_str(const char *s)
+{
+    return mp_hash_bytes(s, strlen(s));
+}
+
+static size_t strset_slot(char **slots, size_t cap, const char *s)
+{
+    size_t i = (size_t)mp_hash_str(s) & (cap - 1);
+    while (slots[i] && strcmp(slots[i], s) != 0) {
+        i = (i + 1) & (cap - 1);
+    }
+    return i;
+}
+
+bool mp_strset_has(const struct mp_strset *set, const char *s)
+{
+    if (!set->cap) {
+        return false;
+    }
+    return set->slots[strset_slot(set->slots, set->cap, s)] != NULL;
+}
+
+bool mp_strset_add(struct mp_strset *set, const char *s)
+{
+    if ((set->count + 1) * 2 > set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 16;
+        char **slots = mp_xcalloc(cap, sizeof(*slots));
+        for (size_t i = 0; i < set->cap; i++) {
+            if (set->slots[i]) {
+                slots[strset_slot(slots, cap, set->slots[i])] = set->slots[i];
+            }
+        }
+        free(set->slots);
+        set->slots = slots;
+        set->cap = cap;
+    }
+    size_t i = strset_slot(set->slots, set->cap, s);
+    if (set->slots[i]) {
+        return false;
+    }
+    set->slots[i] = mp_xstrdup(s);
+    set->count++;
+    return true;
+}
+
+void mp_strset_release(struct mp_strset *set)
+{
+    for (size_t i = 0; i < set->cap; i++) {
+        free(set->slots[i]);
+    }
+    free(set->slots);
+    set->slots = NULL;
+    set->cap = set->count = 0;
+}
+
+unsigned mp_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) {
+        return 255;
+    }
+    unsigned row[65];
+    for (size_t j = 0; j <= lb; j++) {
+        row[j] = (unsigned)j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        unsigned diag = row[0];
+        row[0] = (unsigned)i;
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned up = row[j];
+            unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            unsigned best = diag + cost;
+            if (row[j] + 1 < best) {
+                best = row[j] + 1;
+            }
+            if (row[j - 1] + 1 < best) {
+                best = row[j - 1] + 1;
+            }
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Document trees: YAML (and JSON, which is read as YAML flow syntax) parsed into nodes that
+ * remember their source position, so every consumer can report FILE:LINE:COL errors. Aliases
+ * are expanded with a bound on the total node count (alias bombs), and documents are bounded in
+ * size. Typed getters produce errors of the form
+ *   FILE:LINE:COL: 'path.to[2].field': expected a positive number, got "0"
+ *
+ * Ownership: mp_doc_parse returns an owned tree freed with mp_doc_free; nodes borrowed from a
+ * tree live as long as the tree. Getters copy nothing unless they say "owned".
+ * Thread-safety: a tree may be read concurrently; mutation (mp_doc_set_path) is single-threaded. */
+#ifndef MP_DOC_H
+#define MP_DOC_H
+
+#include "core/core.h"
+
+#define MP_DOC_MAX_BYTES (1u << 20) /* 1 MiB */
+#define MP_DOC_MAX_NODES 100000u    /* after alias expansion */
+#define MP_DOC_MAX_DEPTH 64u
+
+enum mp_node_kind { MP_NODE_SCALAR, MP_NODE_SEQ, MP_NODE_MAP };
+
+struct mp_node {
+    enum mp_node_kind kind;
+    char *file; /* shared string owned by the tree root (source name) */
+    unsigned line, col;
+    char *scalar;           /* SCALAR: text */
+    bool quoted;            /* SCALAR: written in quotes, so never a number/bool/null */
+    size_t n;               /* SEQ/MAP: number of items/pairs */
+    char **keys;            /* MAP: keys */
+    struct mp_node **items; /* SEQ items / MAP values */
+    unsigned *key_line, *key_col;
+    char *path; /* "a.b[2].c" from the root */
+};
+
+/* Parses text (len bytes) named `file` for messages. Returns a MAP, SEQ or SCALAR root. */
+int mp_doc_parse(const char *text, size_t len, const char *file, struct mp_node **out,
+                 struct mp_error *err) MP_WUR;
+int mp_doc_load(const char *path, struct mp_node **out, struct mp_error *err) MP_WUR;
+void mp_doc_free(struct mp_node *root);
+
+/* Map lookup; NULL when absent or when node is not a map. */
+struct mp_node *mp_doc_get(const struct mp_node *map, const char *key);
+/* Rejects keys of map not in known[] (NULL-terminated), suggesting the closest. */
+int mp_doc_check_keys(const struct mp_node *map, const char *const *known,
+                      struct mp_error *err) MP_WUR;
+/* Error at a node: "FILE:LINE:COL: 'path': <message>". Returns code. */
+int mp_doc_error(struct mp_error *err, const struct mp_node *node, const char *fmt, ...)
+    MP_PRINTF(3, 4);
+
+/* Typed reads. A missing key (node NULL) leaves *out unchanged and returns 0 unless the
+ * _req variant is used, which names the missing key at the parent map. */
+bool mp_doc_is_null(const struct mp_node *n);
+int mp_doc_string(const struct mp_node *n, const char **out, struct mp_error *err) MP_WUR;
+int mp_doc_number(const struct mp_node *n, double *out, struct mp_error *err) MP_WUR;
+int mp_doc_int(const struct mp_node *n, int64_t min, int64_t max, int64_t *out,
+               struct mp_error *err) MP_WUR;
+int mp_doc_bool(const struct mp_node *n, bool *out, struct mp_error *err) MP_WUR;
+int mp_doc_require(const struct mp_node *map, const char *key, struct mp_node **out,
+                   struct mp_error *err) MP_WUR;
+/* Expects kind; error otherwise. */
+int mp_doc_expect(const struct mp_node *n, enum mp_node_kind kind, struct mp_error *err) MP_WUR;
+
+/* Sets the value at a dotted path ("algorithm.max_trials", "parameters[1].max",
+ * "parameters.batch.max" where a sequence of maps is indexed by their `name`) to a plain YAML
+ * scalar parsed from `value`, creating missing map keys. The new node's position is reported as
+ * `source`:1:col. */
+int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, const char *source,
+                    struct mp_error *err) MP_WUR;
+
+/* Serialises a tree to compact JSON (scalars that look like numbers/bools/null unquoted unless
+ * they were quoted). Returns owned. */
+char *mp_doc_to_json(const struct mp_node *n);
+/* Deep copy (positions kept). */
+struct mp_node *mp_doc_clone(const struct mp_node *n);
+
+#endif

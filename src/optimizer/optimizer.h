@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The optimizer interface: given the search space and every trial so far (finished, running
+ * and pending), suggest the next configuration. Back ends (grid, random, bo, morphling)
+ * register in one static name -> ops table (optimizer.c).
+ *
+ * Contract (docs/internals/optimizer.md):
+ * - suggest() never returns a configuration already present in the history, in any state;
+ *   it returns MP_EEXHAUSTED when no untried configuration remains.
+ * - suggest() is a pure function of (space, seed, settings, history): the engine rebuilds the
+ *   history from the store, so resuming an interrupted experiment replays the same sequence.
+ *   Back ends derive their random stream from the seed and the history length.
+ * - A failed trial has has_value == false and feasible == false: it teaches feasibility and is
+ *   never scored as a fake objective value.
+ *
+ * Ownership: create() keeps a reference to space and settings (both outlive the optimizer);
+ * the history is borrowed for the call. Thread-safety: one optimizer per thread. */
+#ifndef MP_OPTIMIZER_H
+#define MP_OPTIMIZER_H
+
+#include "core/core.h"
+#include "doc/doc.h"
+#include "space/space.h"
+#include "trial/trial.h"
+
+struct mp_observation {
+    const double *x; /* natural values, space->n of them */
+    enum mp_trial_state state;
+    enum mp_failure failure;
+    bool has_value; /* the objective was measured (also for SLO-violating trials) */
+    bool feasible;  /* succeeded and every constraint holds */
+    double score;   /* objective oriented so that larger is better (valid if has_value) */
+};
+
+struct mp_history {
+    const struct mp_observation *obs; /* in trial-number order */
+    size_t n;
+};
+
+struct mp_optimizer_opts {
+    uint64_t seed;
+    int64_t max_trials;
+    const struct mp_node *settings; /* algorithm.settings map, may be NULL */
+    const char *prior_path;         /* algorithm.prior, may be NULL */
+};
+
+struct mp_optimizer_ops;
+
+/* Base struct embedded first in every back end's state. */
+struct mp_optimizer {
+    const struct mp_optimizer_ops *ops;
+    const struct mp_space *space;
+    struct mp_optimizer_opts opts;
+};
+
+struct mp_optimizer_ops {
+    const char *name;
+    const char *summary;
+    /* Checks settings without building anything (used by `morphling validate`). */
+    int (*validate)(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                    struct mp_error *err);
+    int (*create)(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                  struct mp_optimizer **out, struct mp_error *err);
+    /* Writes space->n values to x. */
+    int (*suggest)(struct mp_optimizer *opt, const struct mp_history *h, double *x,
+                   struct mp_error *err);
+    /* Optional early stop: returns true and fills reason when searching further is futile. */
+    bool (*should_stop)(struct mp_optimizer *opt, const struct mp_history *h, char *reason,
+                        size_t reason_len);
+    void (*free)(struct mp_optimizer *opt);
+};
+
+/* Registry lookups; NULL when unknown. */
+const struct mp_optimizer_ops *mp_optimizer_find(const char *name);
+/* NULL-terminated list of registered back ends. */
+const struct mp_optimizer_ops *const *mp_optimizer_all(void);
+
+int mp_optimizer_new(const char *name, const struct mp_space *space,
+                     const struct mp_optimizer_opts *opts, struct mp_optimizer **out,
+                     struct mp_error *err) MP_WUR;
+int mp_optimizer_suggest(struct mp_optimizer *opt, const struct mp_history *h, double *x,
+                         struct mp_error *err) MP_WUR;
+void mp_optimizer_free(struct mp_optimizer *opt);
+
+/* Helpers for back ends. */
+/* Set of keys (mp_space_key) of every configuration in the history. */
+void mp_history_keys(const struct mp_space *space, const struct mp_history *h,
+                     struct mp_strset *keys);
+/* A random stream specific to this seed and history length. */
+void mp_history_rng(const struct mp_optimizer *opt, const struct mp_history *h, struct mp_rng *rng);
+
+extern const struct mp_optimizer_ops mp_optimizer_grid;
+extern const struct mp_optimizer_ops mp_optimizer_random;
+
+#endif

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The runner interface: run one trial of a configuration and report its result. Back ends
+ * (replay, local, kubernetes) register in one static name -> ops table (runner.c).
+ *
+ * Contract (docs/internals/engine.md):
+ * - run() blocks until the trial is terminal and fills the result; a failure of the trial
+ *   (crash, timeout, SLO) is reported in the result with 0 returned. A negative return means
+ *   the runner itself could not work (infrastructure) and the engine retries the trial.
+ * - run() names every side effect deterministically from (experiment, trial number, attempt),
+ *   so a resumed experiment can clean up what a killed one left behind.
+ * - run() polls *cancel and stops promptly when it becomes true, reporting CANCELLED.
+ * - When ops->concurrent is true, run() may be called from several threads at once.
+ *
+ * Ownership: create() keeps a reference to the spec (it outlives the runner); the request is
+ * borrowed for the call; the result is filled by the runner and released by the caller. */
+#ifndef MP_RUNNER_H
+#define MP_RUNNER_H
+
+#include <stdatomic.h>
+
+#include "core/core.h"
+#include "spec/spec.h"
+#include "trial/trial.h"
+
+struct mp_trial_request {
+    const char *experiment; /* experiment name */
+    int64_t experiment_id;
+    int64_t number; /* 1-based trial number */
+    int64_t attempt;
+    const double *x; /* configuration, spec->space.n values */
+};
+
+struct mp_runner_ops;
+
+/* Base struct embedded first in every back end's state. */
+struct mp_runner {
+    const struct mp_runner_ops *ops;
+    const struct mp_spec *spec;
+};
+
+struct mp_runner_ops {
+    const char *name;
+    bool concurrent;
+    /* Checks the runner settings of spec (runner map) and what they refer to. */
+    int (*validate)(const struct mp_spec *spec, struct mp_error *err);
+    int (*create)(const struct mp_spec *spec, struct mp_runner **out, struct mp_error *err);
+    int (*run)(struct mp_runner *r, const struct mp_trial_request *req, struct mp_trial_result *res,
+               const atomic_bool *cancel);
+    void (*free)(struct mp_runner *r);
+};
+
+const struct mp_runner_ops *mp_runner_find(const char *name);
+const struct mp_runner_ops *const *mp_runner_all(void);
+int mp_runner_new(const struct mp_spec *spec, struct mp_runner **out, struct mp_error *err) MP_WUR;
+void mp_runner_free(struct mp_runner *r);
+
+extern const struct mp_runner_ops mp_runner_replay;
+
+#endif

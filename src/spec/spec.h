@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Experiment specs: loading a YAML or JSON file (plus --set overrides applied to the same
+ * document tree), validating every field before anything runs, and the resulting typed spec.
+ * docs/spec.md documents every field.
+ *
+ * Ownership: mp_spec_load returns an owned spec (mp_spec_free). The spec owns its strings,
+ * its space and the document tree it came from; everything returned by accessors is borrowed.
+ * Thread-safety: immutable after loading; safe to read from several threads. */
+#ifndef MP_SPEC_H
+#define MP_SPEC_H
+
+#include "core/core.h"
+#include "doc/doc.h"
+#include "space/space.h"
+
+enum mp_direction { MP_MAXIMIZE, MP_MINIMIZE };
+
+enum mp_cmp { MP_CMP_LE, MP_CMP_LT, MP_CMP_GE, MP_CMP_GT };
+
+struct mp_constraint {
+    char *metric;
+    enum mp_cmp op;
+    double bound;
+    char *text; /* as written, for messages */
+};
+
+enum mp_probe_kind { MP_PROBE_HTTP, MP_PROBE_TCP };
+
+struct mp_service {
+    char **argv; /* NULL-terminated template; elements may hold {param} placeholders */
+    size_t argc;
+    char **env; /* "NAME=template" entries */
+    size_t n_env;
+    char *workdir; /* absolute, or NULL for the spec's directory */
+    enum mp_probe_kind probe;
+    char *probe_path; /* HTTP path, e.g. "/healthz" */
+    int64_t probe_interval_ms, probe_timeout_ms, startup_timeout_ms;
+};
+
+struct mp_cost {
+    double cpu_core_hour;
+    double memory_gib_hour;
+    double gpu_hour;  /* per GPU when no per-type price applies */
+    double base_hour; /* fixed price per replica-hour */
+    char **gpu_types; /* per-type prices */
+    double *gpu_type_hour;
+    size_t n_gpu_types;
+};
+
+struct mp_spec {
+    char *name;
+    char *description;
+    char *source;   /* file name the spec was read from */
+    char *base_dir; /* absolute directory relative paths are resolved against */
+    bool has_service;
+    struct mp_service service;
+    struct mp_space space;
+    char *objective_metric;
+    enum mp_direction direction;
+    struct mp_constraint *constraints;
+    size_t n_constraints;
+    struct mp_cost cost;
+    bool has_cost;
+    /* algorithm */
+    char *algorithm;
+    int64_t max_trials, parallelism, max_failed_trials;
+    uint64_t seed;
+    bool seed_given;
+    struct mp_node *algorithm_settings; /* borrowed from doc; NULL when absent */
+    char *prior_path;                   /* algorithm.prior, absolute; NULL when absent */
+    /* runner */
+    char *runner;                /* "local", "kubernetes" or "replay" */
+    struct mp_node *runner_node; /* the whole runner map, borrowed from doc */
+    int64_t trial_timeout_ms;    /* 0 = the runner's default */
+    struct mp_node *doc;         /* owned document tree after overrides */
+};
+
+/* Loads and validates FILE with overrides ("key=value", applied in order). On failure err
+ * holds "FILE:LINE:COL: 'path': message" and the code is MP_EINVALID (or a system error). */
+int mp_spec_load(const char *path, const char *const *overrides, size_t n_overrides,
+                 struct mp_spec **out, struct mp_error *err) MP_WUR;
+/* Same from text; base_dir resolves relative paths (NULL: current directory). */
+int mp_spec_parse(const char *text, size_t len, const char *source, const char *base_dir,
+                  const char *const *overrides, size_t n_overrides, struct mp_spec **out,
+                  struct mp_error *err) MP_WUR;
+void mp_spec_free(struct mp_spec *spec);
+
+/* Canonical JSON of the document after overrides (what the store keeps). Returns owned. */
+char *mp_spec_to_json(const struct mp_spec *spec);
+/* Resolves a path from the spec relative to its base directory. Returns owned. */
+char *mp_spec_resolve_path(const struct mp_spec *spec, const char *path);
+
+/* Whether value satisfies the constraint. */
+bool mp_constraint_holds(const struct mp_constraint *c, double value);
+const char *mp_cmp_text(enum mp_cmp op);
+
+#endif

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for src/core: number formatting round trips, strict parsing, rng, buffers, sets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+static void fmt_double_round_trips(void **state)
+{
+    (void)state;
+    const double cases[] = {0.1,           1.0 / 3.0,           2.0,   0.5,  1e-300,
+                            123456789.123, 0.30000000000000004, -7.25, 1e21, 4.35};
+    char buf[MP_FMT_DOUBLE_MAX];
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        mp_fmt_double(buf, cases[i]);
+        assert_true(strtod(buf, NULL) == cases[i]);
+    }
+    assert_string_equal(mp_fmt_double(buf, 0.1), "0.1");
+    assert_string_equal(mp_fmt_double(buf, 2.0), "2");
+    assert_string_equal(mp_fmt_double(buf, 4.35), "4.35");
+    assert_string_equal(mp_fmt_double(buf, 0.30000000000000004), "0.30000000000000004");
+    assert_string_equal(mp_fmt_double(buf, NAN), "nan");
+}
+
+static void parse_is_strict(void **state)
+{
+    (void)state;
+    double d;
+    int64_t i;
+    assert_int_equal(mp_parse_double("1.5", &d), 0);
+    assert_true(d == 1.5);
+    assert_int_equal(mp_parse_double("1.5x", &d), MP_EINVALID);
+    assert_int_equal(mp_parse_double(" 1", &d), MP_EINVALID);
+    assert_int_equal(mp_parse_double("", &d), MP_EINVALID);
+    assert_int_equal(mp_parse_double("inf", &d), MP_EINVALID);
+    assert_int_equal(mp_parse_double("1e999", &d), MP_EINVALID);
+    assert_int_equal(mp_parse_int64("-42", &i), 0);
+    assert_int_equal(i, -42);
+    assert_int_equal(mp_parse_int64("4.0", &i), MP_EINVALID);
+    assert_int_equal(mp_parse_int64("99999999999999999999", &i), MP_EINVALID);
+    int64_t ns;
+    assert_int_equal(mp_parse_duration_ns("250ms", &ns), 0);
+    assert_int_equal(ns, 250000000);
+    assert_int_equal(mp_parse_duration_ns("2", &ns), 0);
+    assert_int_equal(ns, 2000000000);
+    assert_int_equal(mp_parse_duration_ns("1.5m", &ns), 0);
+    assert_int_equal(ns, 90000000000LL);
+    assert_int_equal(mp_parse_duration_ns("5 parsecs", &ns), MP_EINVALID);
+}
+
+static void rng_is_reproducible_and_unbiased(void **state)
+{
+    (void)state;
+    struct mp_rng a, b;
+    mp_rng_init(&a, 42);
+    mp_rng_init(&b, 42);
+    for (int i = 0; i < 100; i++) {
+        assert_true(mp_rng_next(&a) == mp_rng_next(&b));
+    }
+    unsigned counts[6] = {0};
+    for (int i = 0; i < 60000; i++) {
+        counts[mp_rng_below(&a, 6)]++;
+    }
+    for (int i = 0; i < 6; i++) {
+        assert_in_range(counts[i], 9500, 10500);
+    }
+    double sum = 0;
+    for (int i = 0; i < 10000; i++) {
+        double u = mp_rng_uniform(&a);
+        assert_true(u >= 0 && u < 1);
+        sum += u;
+    }
+    assert_true(fabs(sum / 10000 - 0.5) < 0.02);
+}
+
+static void buf_and_strset(void **state)
+{
+    (void)state;
+    struct mp_buf b = MP_BUF_INIT;
+    for (int i = 0; i < 1000; i++) {
+        mp_buf_addf(&b, "%d,", i);
+    }
+    assert_int_equal(strlen(b.data), b.len);
+    assert_memory_equal(b.data, "0,1,2,", 6);
+    char *s = mp_buf_detach(&b);
+    assert_null(b.data);
+    free(s);
+
+    struct mp_strset set = MP_STRSET_INIT;
+    char key[32];
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_true(mp_strset_add(&set, key));
+    }
+    assert_false(mp_strset_add(&set, "k7"));
+    assert_true(mp_strset_has(&set, "k499"));
+    assert_false(mp_strset_has(&set, "k500"));
+    assert_int_equal(set.count, 500);
+    mp_strset_release(&set);
+}
+
+static void errors_carry_context(void **state)
+{
+    (void)state;
+    struct mp_error err = {0};
+    assert_int_equal(mp_error_set(&err, MP_EINVALID, "bad %s", "thing"), MP_EINVALID);
+    assert_string_equal(err.msg, "bad thing");
+    mp_error_prefix(&err, "file.yaml");
+    assert_string_equal(err.msg, "file.yaml: bad thing");
+    assert_string_equal(mp_err_name(MP_EEXHAUSTED), "EEXHAUSTED");
+    assert_string_equal(mp_strerror(MP_EEXHAUSTED), "search space exhausted");
+    assert_int_equal(mp_edit_distance("max_trial", "max_trials"), 1);
+    assert_int_equal(mp_edit_distance("kitten", "sitting"), 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(fmt_double_round_trips),
+        cmocka_unit_test(parse_is_strict),
+        cmocka_unit_test(rng_is_reproducible_and_unbiased),
+        cmocka_unit_test(buf_and_strset),
+        cmocka_unit_test(errors_carry_context),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
