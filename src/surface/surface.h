@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Recorded performance surfaces: a CSV file with a header row, one row per configuration,
+ * parameter columns and metric columns. Used by the replay runner, `morphling replay` and
+ * `morphling bench-search`.
+ *
+ * CSV dialect: comma separated, optional double-quoted fields ("" escapes a quote), LF or
+ * CRLF line ends, no embedded newlines. Limits: 64 MiB, 256 columns, 10^6 rows.
+ *
+ * Ownership: a surface owns all its strings; lookups return borrowed pointers.
+ * Thread-safety: immutable after loading; safe to read from several threads. */
+#ifndef MP_SURFACE_H
+#define MP_SURFACE_H
+
+#include "core/core.h"
+#include "space/space.h"
+
+struct mp_surface {
+    char *path;
+    size_t n_cols, n_rows;
+    char **header;    /* n_cols names */
+    char **cells;     /* n_rows * n_cols texts, row-major */
+    double *numbers;  /* same shape; NAN where the cell is not a number or empty */
+    bool *numeric;    /* per column: every non-empty cell parses as a number */
+};
+
+int mp_surface_load(const char *path, struct mp_surface **out, struct mp_error *err) MP_WUR;
+int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_surface **out,
+                     struct mp_error *err) MP_WUR;
+void mp_surface_free(struct mp_surface *s);
+/* Column index by name, or -1. */
+int mp_surface_column(const struct mp_surface *s, const char *name);
+
+/* Infers a space from the given parameter columns: numeric columns become DISCRETE parameters
+ * (sorted unique values), others CATEGORICAL (choices in order of first appearance). */
+void mp_surface_infer_space(const struct mp_surface *s, const int *cols, size_t n_cols,
+                            struct mp_space *space);
+
+/* Index from configurations of `space` (whose parameter names are columns of the surface) to
+ * rows, for O(1) lookups. */
+struct mp_surface_index;
+int mp_surface_index_new(const struct mp_surface *s, const struct mp_space *space,
+                         struct mp_surface_index **out, struct mp_error *err) MP_WUR;
+/* Row of configuration x, or -1 when the surface has no such row. */
+long mp_surface_index_lookup(const struct mp_surface_index *idx, const double *x);
+void mp_surface_index_free(struct mp_surface_index *idx);
+
+#endif
