@@ -43,11 +43,14 @@ static int parse_int_opt(const char *name, const char *text, int64_t min, int64_
 
 static int parse_args(int argc, char **argv, struct replay_args *a)
 {
-    static const struct option opts[] = {
-        {"objective", required_argument, NULL, 'o'}, {"minimize", no_argument, NULL, 'm'},
-        {"algorithm", required_argument, NULL, 'a'}, {"budget", required_argument, NULL, 'b'},
-        {"seed", required_argument, NULL, 's'},      {"params", required_argument, NULL, 'p'},
-        {"json", no_argument, NULL, 'j'},            {0}};
+    static const struct option opts[] = {{"objective", required_argument, NULL, 'o'},
+                                         {"minimize", no_argument, NULL, 'm'},
+                                         {"algorithm", required_argument, NULL, 'a'},
+                                         {"budget", required_argument, NULL, 'b'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"params", required_argument, NULL, 'p'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {0}};
     int c, rc = 0;
     int64_t v;
     optind = 1;
@@ -115,14 +118,12 @@ static json_t *outcome_json(const struct replay_args *a, const struct mp_replay_
     json_t *best = out->best >= 0 ? json_pack("{s:o, s:o}", "params", config_json(out, out->best),
                                               "value", number_or_null(out->value[out->best]))
                                   : json_null();
-    return json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "algorithm", a->o.algorithm,
-                     "budget", (json_int_t)a->o.budget, "seed", (json_int_t)a->o.seed, "trials",
-                     trials, "best", best, "surface_optimum", number_or_null(out->optimum),
-                     "trials_to_optimum",
-                     out->trials_to_optimum > 0 ? json_integer(out->trials_to_optimum)
-                                                : json_null(),
-                     "trials_to_95",
-                     out->trials_to_95 > 0 ? json_integer(out->trials_to_95) : json_null());
+    return json_pack(
+        "{s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "algorithm", a->o.algorithm, "budget",
+        (json_int_t)a->o.budget, "seed", (json_int_t)a->o.seed, "trials", trials, "best", best,
+        "surface_optimum", number_or_null(out->optimum), "trials_to_optimum",
+        out->trials_to_optimum > 0 ? json_integer(out->trials_to_optimum) : json_null(),
+        "trials_to_95", out->trials_to_95 > 0 ? json_integer(out->trials_to_95) : json_null());
 }
 
 static void print_text(const struct replay_args *a, const struct mp_replay_outcome *out)

@@ -80,8 +80,7 @@ int mp_cmd_validate(int argc, char **argv)
         mp_json_print(stdout, j);
         json_decref(j);
     } else {
-        printf("%s: valid: experiment '%s', %zu parameters, ", a.file, spec->name,
-               spec->space.n);
+        printf("%s: valid: experiment '%s', %zu parameters, ", a.file, spec->name, spec->space.n);
         if (isinf(size)) {
             printf("continuous space");
         } else {
@@ -123,12 +122,10 @@ struct run_args {
 
 static int parse_run_args(int argc, char **argv, struct run_args *a)
 {
-    static const struct option opts[] = {{"set", required_argument, NULL, 's'},
-                                         {"db", required_argument, NULL, 'd'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"restart", no_argument, NULL, 'r'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {0}};
+    static const struct option opts[] = {
+        {"set", required_argument, NULL, 's'}, {"db", required_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},      {"restart", no_argument, NULL, 'r'},
+        {"quiet", no_argument, NULL, 'q'},     {0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "s:d:q", opts, NULL)) != -1) {

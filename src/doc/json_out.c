@@ -37,7 +37,8 @@ static void dump(struct mp_buf *b, const json_t *j, int indent, int depth)
         const json_t *v;
         size_t i = 0;
         mp_buf_addc(b, '{');
-        json_object_foreach ((json_t *)j, key, v) {
+        json_object_foreach((json_t *)j, key, v)
+        {
             mp_buf_adds(b, i++ ? "," : "");
             indent_to(b, indent, depth + 1);
             dump_string(b, key);
@@ -69,8 +70,8 @@ static void dump(struct mp_buf *b, const json_t *j, int indent, int depth)
         mp_buf_addf(b, "%lld", (long long)json_integer_value(j));
         break;
     case JSON_REAL:
-        mp_buf_adds(b, isfinite(json_real_value(j)) ? mp_fmt_double(buf, json_real_value(j))
-                                                    : "null");
+        mp_buf_adds(b,
+                    isfinite(json_real_value(j)) ? mp_fmt_double(buf, json_real_value(j)) : "null");
         break;
     case JSON_TRUE:
         mp_buf_adds(b, "true");

@@ -42,8 +42,9 @@ void mp_report_print_summary(FILE *f, const json_t *r)
     for (size_t i = 0; i < json_array_size(cons); i++) {
         fprintf(f, "%s%s", i ? ", " : "; subject to ", json_string_value(json_array_get(cons, i)));
     }
-    fprintf(f, "\nalgorithm %s, runner %s, seed %lld: %lld of %lld trials (%lld succeeded, %lld "
-               "failed)\n",
+    fprintf(f,
+            "\nalgorithm %s, runner %s, seed %lld: %lld of %lld trials (%lld succeeded, %lld "
+            "failed)\n",
             json_string_value(json_object_get(r, "algorithm")),
             json_string_value(json_object_get(r, "runner")),
             (long long)json_integer_value(json_object_get(r, "seed")),
@@ -56,8 +57,8 @@ void mp_report_print_summary(FILE *f, const json_t *r)
 void mp_report_print_trials(FILE *f, const json_t *r)
 {
     const json_t *params = json_object_get(r, "parameters");
-    const char *metric = json_string_value(json_object_get(json_object_get(r, "objective"),
-                                                           "metric"));
+    const char *metric =
+        json_string_value(json_object_get(json_object_get(r, "objective"), "metric"));
     fprintf(f, "%5s  %-10s %12s", "trial", "state", "objective");
     for (size_t i = 0; i < json_array_size(params); i++) {
         fprintf(f, "  %s", json_string_value(json_array_get(params, i)));
@@ -67,7 +68,8 @@ void mp_report_print_trials(FILE *f, const json_t *r)
     for (size_t t = 0; t < json_array_size(trials); t++) {
         const json_t *tr = json_array_get(trials, t);
         char buf[MP_FMT_DOUBLE_MAX];
-        fprintf(f, "%5lld  %-10s %12s", (long long)json_integer_value(json_object_get(tr, "number")),
+        fprintf(f, "%5lld  %-10s %12s",
+                (long long)json_integer_value(json_object_get(tr, "number")),
                 json_string_value(json_object_get(tr, "state")),
                 metric_text(json_object_get(json_object_get(tr, "metrics"), metric), buf));
         const json_t *p = json_object_get(tr, "params");
@@ -94,14 +96,16 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
             (long long)json_integer_value(json_object_get(best, "number")));
     const char *key;
     const json_t *v;
-    json_object_foreach ((json_t *)json_object_get(best, "params"), key, v) {
+    json_object_foreach((json_t *)json_object_get(best, "params"), key, v)
+    {
         fprintf(f, "  %-24s %s\n", key, value_text(v, buf));
     }
     const char *metric = json_string_value(json_object_get(obj, "metric"));
     fprintf(f, "Measured:\n  %-24s %s   (objective, %s)\n", metric,
             metric_text(json_object_get(best, "value"), buf),
             json_string_value(json_object_get(obj, "direction")));
-    json_object_foreach ((json_t *)json_object_get(best, "metrics"), key, v) {
+    json_object_foreach((json_t *)json_object_get(best, "metrics"), key, v)
+    {
         if (strcmp(key, metric) != 0) {
             fprintf(f, "  %-24s %s\n", key, metric_text(v, buf));
         }
@@ -115,10 +119,10 @@ void mp_report_print_list(FILE *f, const json_t *list)
     for (size_t i = 0; i < json_array_size(list); i++) {
         const json_t *e = json_array_get(list, i);
         char buf[MP_FMT_DOUBLE_MAX], trials[48];
-        snprintf(trials, sizeof(trials), "%lld/%lld",
-                 (long long)json_integer_value(
-                     json_object_get(json_object_get(e, "counts"), "total")),
-                 (long long)json_integer_value(json_object_get(e, "max_trials")));
+        snprintf(
+            trials, sizeof(trials), "%lld/%lld",
+            (long long)json_integer_value(json_object_get(json_object_get(e, "counts"), "total")),
+            (long long)json_integer_value(json_object_get(e, "max_trials")));
         fprintf(f, "%4lld  %-24s %-12s %-9s %7s  %12s  %s\n",
                 (long long)json_integer_value(json_object_get(e, "id")),
                 json_string_value(json_object_get(e, "name")),
@@ -153,8 +157,8 @@ static json_t *metric_names(const json_t *trials)
     for (size_t t = 0; t < json_array_size(trials); t++) {
         const char *key;
         const json_t *v;
-        json_object_foreach ((json_t *)json_object_get(json_array_get(trials, t), "metrics"), key,
-                             v) {
+        json_object_foreach((json_t *)json_object_get(json_array_get(trials, t), "metrics"), key, v)
+        {
             if (!json_object_get(seen, key)) {
                 json_object_set_new(seen, key, json_true());
                 json_array_append_new(names, json_string(key));

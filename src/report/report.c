@@ -32,8 +32,8 @@ static json_t *trial_json(const struct mp_trial_row *t)
     json_t *j = json_object();
     json_object_set_new(j, "number", json_integer(t->number));
     json_object_set_new(j, "state", json_string(mp_trial_state_name(t->state)));
-    json_object_set_new(j, "failure", t->failure ? json_string(mp_failure_name(t->failure))
-                                                 : json_null());
+    json_object_set_new(j, "failure",
+                        t->failure ? json_string(mp_failure_name(t->failure)) : json_null());
     json_object_set_new(j, "reason", t->reason ? json_string(t->reason) : json_null());
     json_object_set_new(j, "attempt", json_integer(t->attempt));
     json_t *params = json_loads(t->params_json, 0, NULL);
