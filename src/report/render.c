@@ -44,7 +44,7 @@ void mp_report_print_summary(FILE *f, const json_t *r)
     }
     fprintf(f,
             "\nalgorithm %s, runner %s, seed %lld: %lld of %lld trials (%lld succeeded, %lld "
-            "failed)\n",
+            "failed",
             json_string_value(json_object_get(r, "algorithm")),
             json_string_value(json_object_get(r, "runner")),
             (long long)json_integer_value(json_object_get(r, "seed")),
@@ -52,6 +52,14 @@ void mp_report_print_summary(FILE *f, const json_t *r)
             (long long)json_integer_value(json_object_get(r, "max_trials")),
             (long long)json_integer_value(json_object_get(c, "succeeded")),
             (long long)json_integer_value(json_object_get(c, "failed")));
+    const char *key;
+    const json_t *v;
+    size_t i = 0;
+    json_object_foreach((json_t *)json_object_get(c, "failures"), key, v)
+    {
+        fprintf(f, "%s%lld %s", i++ ? ", " : ": ", (long long)json_integer_value(v), key);
+    }
+    fprintf(f, ")\n");
 }
 
 void mp_report_print_trials(FILE *f, const json_t *r)

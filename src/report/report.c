@@ -56,13 +56,20 @@ static json_t *trial_json(const struct mp_trial_row *t)
 static json_t *counts_json(const struct mp_trial_row *rows, size_t n)
 {
     size_t c[5] = {0};
+    json_t *failures = json_object();
     for (size_t i = 0; i < n; i++) {
         c[rows[i].state]++;
+        if (rows[i].failure != MP_FAILURE_NONE) {
+            const char *name = mp_failure_name(rows[i].failure);
+            json_int_t k = json_integer_value(json_object_get(failures, name));
+            json_object_set_new(failures, name, json_integer(k + 1));
+        }
     }
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)n, "succeeded",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "total", (json_int_t)n, "succeeded",
                      (json_int_t)c[MP_TRIAL_SUCCEEDED], "failed", (json_int_t)c[MP_TRIAL_FAILED],
                      "cancelled", (json_int_t)c[MP_TRIAL_CANCELLED], "pending",
-                     (json_int_t)c[MP_TRIAL_PENDING], "running", (json_int_t)c[MP_TRIAL_RUNNING]);
+                     (json_int_t)c[MP_TRIAL_PENDING], "running", (json_int_t)c[MP_TRIAL_RUNNING],
+                     "failures", failures);
 }
 
 static json_t *best_json(const struct mp_spec *spec, const struct mp_trial_row *rows, size_t n)

@@ -6,10 +6,9 @@
  * JSON shape (documented in docs/spec.md, "Results"):
  *   {id, name, state, stop_reason, seed, created_at, finished_at,
  *    objective: {metric, direction}, constraints: [text], algorithm, runner, max_trials,
- *    parallelism, counts: {total, succeeded, failed, cancelled, pending, running},
- *    trials: [{number, state, failure, reason, attempt, params, metrics, resources,
- *              started_at, finished_at, duration_s}],
- *    best: {number, params, value, metrics} | null}
+ *    parallelism, counts: {total, succeeded, failed, cancelled, pending, running, failures: {CLASS:
+ * n}}, trials: [{number, state, failure, reason, attempt, params, metrics, resources, started_at,
+ * finished_at, duration_s}], best: {number, params, value, metrics} | null}
  *
  * Ownership: mp_report_experiment returns an owned json_t (json_decref). Others borrow. */
 #ifndef MP_REPORT_H

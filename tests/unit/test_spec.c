@@ -14,7 +14,7 @@
 #include "spec/spec.h"
 
 #define HEAD "name: t\nobjective: {metric: qps}\nrunner: {kind: replay, surface: x.csv}\n"
-#define P1 "parameters:\n  - {name: a, type: int, min: 1, max: 4}\n"
+#define P1   "parameters:\n  - {name: a, type: int, min: 1, max: 4}\n"
 
 static struct mp_spec *parse_ok(const char *text, const char *const *sets, size_t n)
 {
@@ -248,8 +248,7 @@ static void service_errors(void **state)
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
         char text[1024];
-        snprintf(text, sizeof(text), "name: t\nobjective: {metric: q}\n" P1 "%s",
-                 cases[i].service);
+        snprintf(text, sizeof(text), "name: t\nobjective: {metric: q}\n" P1 "%s", cases[i].service);
         expect_error(text, cases[i].want);
     }
     /* Built-ins and escaped braces are accepted. */
