@@ -27,6 +27,21 @@ check "best is the best feasible trial" "$max" "$best"
 check "failed trials carry no objective" 0 \
     "$(printf '%s' "$json" | jq '[.trials[] | select(.failure == "OOM_KILLED") | .metrics.throughput_per_cost // empty] | length')"
 
+plan=$("$MORPHLING" show replay-demo --json --target-rps 5000 --headroom 0.25)
+rps=$(printf '%s' "$plan" | jq '.best.metrics.throughput_rps')
+check "capacity plan replicas = ceil(target * 1.25 / replica rps)" \
+    "$(echo "$rps" | awk '{ r = 5000 * 1.25 / $1; print (r == int(r)) ? r : int(r) + 1 }')" \
+    "$(printf '%s' "$plan" | jq '.capacity_plan.replicas')"
+check "capacity plan cost" "$(printf '%s' "$plan" | jq '.capacity_plan.replicas * .best.metrics.cost_per_hour | . * 1000 | round')" \
+    "$(printf '%s' "$plan" | jq '.capacity_plan.cost_per_hour | . * 1000 | round')"
+check "runner-up is the second best" \
+    "$(printf '%s' "$json" | jq '[.trials[] | select(.state == "SUCCEEDED") | .metrics.throughput_per_cost] | sort | .[-2]')" \
+    "$(printf '%s' "$json" | jq '.runner_up.value')"
+out=$("$MORPHLING" show replay-demo --target-rps 5000)
+check_contains "show prints the capacity plan" "Capacity plan: 5000 req/s with 20 % headroom" "$out"
+"$MORPHLING" show replay-demo --target-rps lots >/dev/null 2>&1
+check "bad --target-rps exits 2" 2 "$?"
+
 out=$("$MORPHLING" run "$spec" 2>&1); rc=$?
 check "rerun of a finished experiment exits 0" 0 "$rc"
 check_contains "rerun says it already finished" "already finished" "$out"
