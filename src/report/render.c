@@ -90,6 +90,34 @@ void mp_report_print_trials(FILE *f, const json_t *r)
     }
 }
 
+static void print_pareto(FILE *f, const json_t *r)
+{
+    const json_t *front = json_object_get(r, "pareto_front");
+    const json_t *objs = json_object_get(r, "objectives");
+    if (!json_is_array(front)) {
+        return;
+    }
+    fprintf(f, "Pareto front (%zu trials no other trial beats on every objective):\n  %5s",
+            json_array_size(front), "trial");
+    for (size_t k = 0; k < json_array_size(objs); k++) {
+        const json_t *o = json_array_get(objs, k);
+        fprintf(f, "  %s (%s)", json_string_value(json_object_get(o, "metric")),
+                json_string_value(json_object_get(o, "direction")));
+    }
+    fprintf(f, "\n");
+    for (size_t i = 0; i < json_array_size(front); i++) {
+        const json_t *p = json_array_get(front, i);
+        fprintf(f, "  %5lld", (long long)json_integer_value(json_object_get(p, "number")));
+        for (size_t k = 0; k < json_array_size(objs); k++) {
+            const char *m = json_string_value(json_object_get(json_array_get(objs, k), "metric"));
+            char buf[MP_FMT_DOUBLE_MAX];
+            fprintf(f, "  %*s", (int)strlen(m) + 11,
+                    metric_text(json_object_get(json_object_get(p, "values"), m), buf));
+        }
+        fprintf(f, "\n");
+    }
+}
+
 static void print_runner_up(FILE *f, const json_t *r, const char *metric)
 {
     const json_t *ru = json_object_get(r, "runner_up");
@@ -151,6 +179,7 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
     }
     print_runner_up(f, r, metric);
     print_capacity_plan(f, r);
+    print_pareto(f, r);
 }
 
 void mp_report_print_list(FILE *f, const json_t *list)

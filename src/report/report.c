@@ -134,11 +134,84 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
     json_object_set_new(j, "runner_up", ru);
 }
 
+/* Oriented objective values of a feasible trial (larger is better); false if one is missing. */
+static bool objective_vector(const struct mp_spec *spec, const struct mp_trial_row *t, double *v)
+{
+    if (t->state != MP_TRIAL_SUCCEEDED) {
+        return false;
+    }
+    for (size_t k = 0; k < spec->n_objectives; k++) {
+        if (!mp_metrics_get(&t->metrics, spec->objectives[k].metric, &v[k]) || !isfinite(v[k])) {
+            return false;
+        }
+        v[k] = spec->objectives[k].direction == MP_MAXIMIZE ? v[k] : -v[k];
+    }
+    return true;
+}
+
+static bool dominates(const double *a, const double *b, size_t n)
+{
+    bool strictly = false;
+    for (size_t k = 0; k < n; k++) {
+        if (a[k] < b[k]) {
+            return false;
+        }
+        strictly |= a[k] > b[k];
+    }
+    return strictly;
+}
+
+/* With several objectives: the feasible trials no other feasible trial dominates, in trial
+ * order. O(n^2 k), fine for the trial counts experiments have. */
+static void add_pareto(json_t *j, const struct mp_spec *spec, const struct mp_trial_row *rows,
+                       size_t n)
+{
+    if (spec->n_objectives < 2) {
+        return;
+    }
+    size_t k = spec->n_objectives;
+    double *v = mp_xcalloc(n * k + 1, sizeof(double));
+    bool *ok = mp_xcalloc(n + 1, sizeof(bool));
+    for (size_t i = 0; i < n; i++) {
+        ok[i] = objective_vector(spec, &rows[i], &v[i * k]);
+    }
+    json_t *front = json_array();
+    for (size_t i = 0; i < n; i++) {
+        bool dominated = !ok[i];
+        for (size_t o = 0; o < n && !dominated; o++) {
+            dominated = ok[o] && dominates(&v[o * k], &v[i * k], k);
+        }
+        if (dominated) {
+            continue;
+        }
+        json_t *values = json_object();
+        for (size_t m = 0; m < k; m++) {
+            double x = spec->objectives[m].direction == MP_MAXIMIZE ? v[i * k + m] : -v[i * k + m];
+            json_object_set_new(values, spec->objectives[m].metric, json_real(x));
+        }
+        json_t *params = json_loads(rows[i].params_json, 0, NULL);
+        json_array_append_new(front, json_pack("{s:I, s:o, s:o}", "number",
+                                               (json_int_t)rows[i].number, "params",
+                                               params ? params : json_object(), "values", values));
+    }
+    json_object_set_new(j, "pareto_front", front);
+    free(v);
+    free(ok);
+}
+
 static void add_settings(json_t *j, const struct mp_spec *spec)
 {
     json_object_set_new(j, "objective",
                         json_pack("{s:s, s:s}", "metric", spec->objective_metric, "direction",
                                   spec->direction == MP_MAXIMIZE ? "maximize" : "minimize"));
+    json_t *objectives = json_array();
+    for (size_t i = 0; i < spec->n_objectives; i++) {
+        json_array_append_new(
+            objectives,
+            json_pack("{s:s, s:s}", "metric", spec->objectives[i].metric, "direction",
+                      spec->objectives[i].direction == MP_MAXIMIZE ? "maximize" : "minimize"));
+    }
+    json_object_set_new(j, "objectives", objectives);
     json_t *cons = json_array();
     for (size_t i = 0; i < spec->n_constraints; i++) {
         json_array_append_new(cons, json_string(spec->constraints[i].text));
@@ -187,6 +260,7 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, str
         }
         json_object_set_new(j, "trials", trials);
         add_best(j, spec, rows, n);
+        add_pareto(j, spec, rows, n);
         *out = j;
     }
     mp_trial_rows_free(rows, n);

@@ -5,11 +5,12 @@
  *
  * JSON shape (documented in docs/spec.md, "Results"):
  *   {id, name, state, stop_reason, seed, created_at, finished_at,
- *    objective: {metric, direction}, constraints: [text], algorithm, runner, max_trials,
- *    parallelism, counts: {total, succeeded, failed, cancelled, pending, running, failures: {CLASS:
- * n}}, trials: [{number, state, failure, reason, attempt, params, metrics, resources, started_at,
- * finished_at, duration_s}], best: {number, params, value, metrics} | null,
- *    runner_up: {number, params, value, metrics, within_noise, noise} | null}
+ *    objective: {metric, direction}, objectives: [{metric, direction}], constraints: [text],
+ * algorithm, runner, max_trials, parallelism, counts: {total, succeeded, failed, cancelled,
+ * pending, running, failures: {CLASS: n}}, trials: [{number, state, failure, reason, attempt,
+ * params, metrics, resources, started_at, finished_at, duration_s}], best: {number, params, value,
+ * metrics} | null, runner_up: {number, params, value, metrics, within_noise, noise} | null,
+ *    pareto_front: [{number, params, values}] (only with several objectives)}
  *
  * Ownership: mp_report_experiment returns an owned json_t (json_decref). Others borrow. */
 #ifndef MP_REPORT_H

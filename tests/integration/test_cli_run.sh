@@ -69,6 +69,21 @@ check "list exits 0" 0 "$rc"
 check_contains "list names the experiment" "replay-demo" "$out"
 check "list --json" replay-demo "$("$MORPHLING" list --json | jq -r '.[0].name')"
 
+# Several objectives: the Pareto front holds exactly the non-dominated feasible trials.
+sed -e "s|surface: surfaces/|surface: $MP_SOURCE_DIR/examples/surfaces/|" \
+    -e 's|^name: replay-demo|name: multi|' \
+    -e 's|^objective:|objectives:\n  - {metric: p99_ms, direction: minimize}\nprimary:|' "$spec" |
+    sed -e 's|^primary:||' -e 's|^  metric: throughput_per_cost|  - metric: throughput_per_cost|' \
+        -e 's|^  direction: maximize|    direction: maximize|' >"$WORK/multi.yaml"
+"$MORPHLING" run "$WORK/multi.yaml" --quiet >/dev/null 2>&1
+check "multi-objective run exits 0" 0 "$?"
+json=$("$MORPHLING" show multi --json)
+expected=$(printf '%s' "$json" | jq -c '[.trials[] | select(.state == "SUCCEEDED") |
+    {n: .number, a: .metrics.throughput_per_cost, b: .metrics.p99_ms}] as $t |
+    [$t[] | . as $x | select([$t[] | select(.a >= $x.a and .b <= $x.b and (.a > $x.a or .b < $x.b))] | length == 0) | .n]')
+check "Pareto front = non-dominated trials" "$expected" "$(printf '%s' "$json" | jq -c '[.pareto_front[].number]')"
+check "primary objective is the first listed" p99_ms "$(printf '%s' "$json" | jq -r .objective.metric)"
+
 check "--version" "morphling" "$("$MORPHLING" --version | cut -d' ' -f1)"
 "$MORPHLING" frobnicate >/dev/null 2>&1
 check "unknown command exits 2" 2 "$?"
