@@ -296,6 +296,9 @@ bool mp_spec_metric_derived(const struct mp_spec *spec, const char *metric)
 {
     static const char *const derived[] = {"cost_per_hour", "throughput_per_cost",
                                           "cost_per_million_requests"};
+    if (strcmp(metric, "items_per_s") == 0) {
+        return mp_space_find_role(&spec->space, "batch_size") >= 0;
+    }
     for (size_t i = 0; spec->has_cost && i < MP_ARRAY_LEN(derived); i++) {
         if (strcmp(derived[i], metric) == 0) {
             return true;
