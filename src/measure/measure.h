@@ -90,6 +90,8 @@ struct mp_measure_opts {
     double tolerance;             /* max/min - 1 allowed in those windows; default 0.10 */
     uint64_t min_window_requests; /* a window with fewer requests is not comparable; 50 */
     double saturation_cpu_share;  /* generator CPU share above which it is the bottleneck; 0.9 */
+    bool fixed; /* run all max_windows and merge them all (a fixed duration); `stable` still
+                   reports the rule over the last stable_windows */
 };
 /* Fills the defaults above and mp_lg_opts defaults (1 thread, 10 connections, 2 s timeout). */
 void mp_measure_opts_init(struct mp_measure_opts *o);
