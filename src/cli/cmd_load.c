@@ -274,8 +274,7 @@ static int parse_args(int argc, char **argv, struct load_args *a)
             return HELP_SHOWN;
         }
         if (c == '?' || c == ':') {
-            return mp_cli_usage("load", "unknown option or missing value: '%s'",
-                                argv[optind - 1]);
+            return mp_cli_usage("load", "unknown option or missing value: '%s'", argv[optind - 1]);
         }
         int rc = client_opt(a, c, optarg);
         if (rc == 1) {

@@ -8,7 +8,6 @@
 #include "loadgen/lg_int.h"
 
 #include <errno.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -30,8 +29,8 @@ enum conn_state { C_CLOSED, C_BACKOFF, C_CONNECTING, C_IDLE, C_WRITING, C_READIN
 struct conn {
     int fd;
     enum conn_state state;
-    bool pending;   /* a request is due: send it once connected */
-    bool out_armed; /* EPOLLOUT is in the interest set */
+    bool pending;      /* a request is due: send it once connected */
+    bool out_armed;    /* EPOLLOUT is in the interest set */
     uint32_t heap_pos; /* 1-based position in the schedule heap, 0 when not queued */
     uint32_t global_index;
     size_t written;
@@ -70,8 +69,8 @@ struct worker {
     struct conn **heap;
     unsigned heap_len;
     char *rbuf;
-    struct mp_rng rng;
-    double conn_rate; /* open loop: requests/s of each connection; 0 in closed loop */
+    struct mp_lg_schedule sched;
+    bool open_loop;
     struct mp_lg_window cur;
     int win; /* current window, -1 during warm-up */
     int64_t win_end_ns;
@@ -127,15 +126,6 @@ static struct conn *heap_pop(struct worker *w)
         i = m;
     }
     return top;
-}
-
-static int64_t next_interval_ns(struct worker *w)
-{
-    double mean_ns = 1e9 / w->conn_rate;
-    if (w->lg->arrival == MP_LG_POISSON) {
-        return (int64_t)(-log(1.0 - mp_rng_uniform(&w->rng)) * mean_ns);
-    }
-    return (int64_t)mean_ns;
 }
 
 /* ---- Windows and errors ------------------------------------------------------------------ */
@@ -208,11 +198,11 @@ static void set_events(struct worker *w, struct conn *c, bool out)
 /* After a request ends (answered or failed): schedule the next one on this connection. */
 static void next_request(struct worker *w, struct conn *c, int64_t now)
 {
-    if (w->conn_rate <= 0) {
+    if (!w->open_loop) {
         issue(w, c, now, now);
         return;
     }
-    c->next_ns = c->sched_ns + next_interval_ns(w);
+    c->next_ns = mp_lg_schedule_next(&w->sched, c->sched_ns);
     if (c->next_ns <= now) {
         issue(w, c, c->next_ns, now);
     } else {
@@ -238,8 +228,7 @@ static void conn_fail(struct worker *w, struct conn *c, enum mp_lg_error cls, co
 static void do_write(struct worker *w, struct conn *c, int64_t now)
 {
     while (c->written < c->req->len) {
-        ssize_t n =
-            send(c->fd, c->req->data + c->written, c->req->len - c->written, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, c->req->data + c->written, c->req->len - c->written, MSG_NOSIGNAL);
         if (n > 0) {
             c->written += (size_t)n;
             continue;
@@ -269,7 +258,7 @@ static void write_request(struct worker *w, struct conn *c, int64_t now)
     c->pending = false;
     if (w->win >= 0) {
         w->cur.counts.sends++;
-        if (w->conn_rate > 0 && now - c->sched_ns > lg->late_threshold_ns) {
+        if (w->open_loop && mp_lg_send_late(c->sched_ns, now, lg->late_threshold_ns)) {
             w->cur.counts.late_sends++;
         }
     }
@@ -336,8 +325,8 @@ static void on_response(struct worker *w, struct conn *c)
     int64_t now = mp_mono_ns();
     const struct mp_lg *lg = w->lg;
     const struct mp_http_parser *p = &c->parser;
-    bool status_ok = lg->expect_status ? p->status == lg->expect_status
-                                       : p->status >= 200 && p->status < 400;
+    bool status_ok =
+        lg->expect_status ? p->status == lg->expect_status : p->status >= 200 && p->status < 400;
     if (!status_ok) {
         char msg[64];
         snprintf(msg, sizeof(msg), "HTTP status %d", p->status);
@@ -505,21 +494,16 @@ static int wait_events(int epfd, struct epoll_event *ev, int64_t wait_ns)
 static void start_connections(struct worker *w)
 {
     const struct shared *sh = w->sh;
-    double total_rate = w->lg->rate_rps;
     for (unsigned i = 0; i < w->n_conns; i++) {
         struct conn *c = &w->conns[i];
         c->fd = -1;
         c->state = C_CLOSED;
         mp_http_parser_init(&c->parser, &w->lg->limits, w->lg->has_needle ? &w->lg->needle : NULL);
-        if (w->conn_rate <= 0) {
+        if (!w->open_loop) {
             issue(w, c, sh->start_ns, sh->start_ns);
             continue;
         }
-        /* Stagger first sends so the aggregate arrivals are evenly spread. */
-        int64_t offset = w->lg->arrival == MP_LG_POISSON
-                             ? next_interval_ns(w)
-                             : (int64_t)((double)c->global_index * 1e9 / total_rate);
-        c->next_ns = sh->start_ns + offset;
+        c->next_ns = sh->start_ns + mp_lg_schedule_first(&w->sched, c->global_index);
         heap_push(w, c);
     }
 }
@@ -611,8 +595,9 @@ static void setup_workers(struct shared *sh, struct worker *ws)
         for (unsigned i = 0; i < w->n_conns; i++) {
             w->conns[i].global_index = i * lg->threads + t;
         }
-        mp_rng_init(&w->rng, mp_mix64(lg->seed, t));
-        w->conn_rate = lg->rate_rps > 0 ? lg->rate_rps / lg->connections : 0;
+        w->open_loop = lg->rate_rps > 0;
+        mp_lg_schedule_init(&w->sched, lg->rate_rps, lg->connections, lg->arrival,
+                            mp_mix64(lg->seed, t));
         w->win = -1;
         w->win_end_ns = sh->measure_ns;
     }

@@ -165,6 +165,8 @@ int mp_http_parse(struct mp_http_parser *p, const char *data, size_t len, size_t
  * MP_HTTP_COMPLETE), else MP_EPARSE (truncated response). */
 int mp_http_parse_eof(struct mp_http_parser *p);
 
+enum mp_lg_arrival { MP_LG_CONSTANT, MP_LG_POISSON };
+
 /* ---- Target and request templates -------------------------------------------------------- */
 
 /* Parsed http:// URL (https is refused with MP_EUNSUPPORTED). */
@@ -195,7 +197,29 @@ enum mp_lg_error {
 /* "connect", "read", ... */
 const char *mp_lg_error_name(enum mp_lg_error e);
 
-enum mp_lg_arrival { MP_LG_CONSTANT, MP_LG_POISSON };
+/* Open-loop arrival schedule (pure, used by the client's threads and by tests). The total rate is
+ * split evenly over the connections; each connection sends its next request one interval
+ * (constant, or exponentially distributed for Poisson arrivals) after the previous one's
+ * scheduled time, or as soon as the previous response completes if that is later: such a send
+ * is late, and its latency still counts from the schedule (no coordinated omission). */
+struct mp_lg_schedule {
+    double interval_ns; /* mean interval between sends of one connection */
+    double spacing_ns;  /* mean interval between sends of all connections together */
+    enum mp_lg_arrival arrival;
+    struct mp_rng rng;
+};
+void mp_lg_schedule_init(struct mp_lg_schedule *s, double total_rate_rps, unsigned connections,
+                         enum mp_lg_arrival arrival, uint64_t seed);
+/* Offset from the start of the run of connection index's first send (index over all threads):
+ * staggered by spacing_ns for constant arrivals, an exponential draw for Poisson. */
+int64_t mp_lg_schedule_first(struct mp_lg_schedule *s, unsigned index);
+/* Scheduled time of the request after one scheduled at prev_sched_ns. */
+int64_t mp_lg_schedule_next(struct mp_lg_schedule *s, int64_t prev_sched_ns);
+/* A send at sent_ns of a request due at sched_ns is late beyond threshold_ns. */
+static inline bool mp_lg_send_late(int64_t sched_ns, int64_t sent_ns, int64_t threshold_ns)
+{
+    return sent_ns - sched_ns > threshold_ns;
+}
 
 struct mp_lg_opts {
     const char *url;

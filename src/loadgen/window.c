@@ -2,6 +2,7 @@
 /* Counters, windows and results of the load generator: merging and release. */
 #include "loadgen/loadgen.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,4 +66,38 @@ void mp_lg_result_release(struct mp_lg_result *r)
     free(r->windows);
     r->windows = NULL;
     r->n_windows = 0;
+}
+
+void mp_lg_schedule_init(struct mp_lg_schedule *s, double total_rate_rps, unsigned connections,
+                         enum mp_lg_arrival arrival, uint64_t seed)
+{
+    memset(s, 0, sizeof(*s));
+    s->arrival = arrival;
+    if (total_rate_rps > 0 && connections > 0) {
+        s->spacing_ns = 1e9 / total_rate_rps;
+        s->interval_ns = s->spacing_ns * connections;
+    }
+    mp_rng_init(&s->rng, seed);
+}
+
+static int64_t draw(struct mp_lg_schedule *s)
+{
+    if (s->arrival == MP_LG_POISSON) {
+        /* Inverse transform of an exponential; 1 - u is in (0, 1], so the log is finite. */
+        return (int64_t)(-log(1.0 - mp_rng_uniform(&s->rng)) * s->interval_ns);
+    }
+    return (int64_t)s->interval_ns;
+}
+
+int64_t mp_lg_schedule_first(struct mp_lg_schedule *s, unsigned index)
+{
+    if (s->arrival == MP_LG_POISSON) {
+        return draw(s);
+    }
+    return (int64_t)((double)index * s->spacing_ns);
+}
+
+int64_t mp_lg_schedule_next(struct mp_lg_schedule *s, int64_t prev_sched_ns)
+{
+    return prev_sched_ns + draw(s);
 }

@@ -41,9 +41,9 @@ struct search {
     struct mp_capacity_result *res;
     const atomic_bool *cancel;
     int64_t deadline_ns;
-    double slo_max_s;      /* largest latency bound of the SLO, to size open-loop connections */
-    double slo_min_s;      /* smallest bound: a send late by a tenth of it does not matter */
-    uint64_t min_samples;  /* samples the strictest SLO percentile needs */
+    double slo_max_s;     /* largest latency bound of the SLO, to size open-loop connections */
+    double slo_min_s;     /* smallest bound: a send late by a tenth of it does not matter */
+    uint64_t min_samples; /* samples the strictest SLO percentile needs */
 };
 
 static int64_t step_ns(const struct search *s, unsigned windows)
@@ -181,12 +181,12 @@ static int bracket(struct search *s, double *lo, double *hi, struct mp_error *er
     *lo = 0;
     *hi = INFINITY;
     while (*lo <= 0 || isinf(*hi)) {
-        if (rate < 1.0) {
+        if (rate < 1.0 || rate < 0.02 * s->res->saturation_rps) {
             return 0; /* nothing passes: the SLO cannot be met at any useful rate */
         }
         bool pass = false;
-        int rc = step(s, "bracket", rate, windows_for(s, rate, s->o->step_windows), &pass, NULL,
-                      err);
+        int rc =
+            step(s, "bracket", rate, windows_for(s, rate, s->o->step_windows), &pass, NULL, err);
         if (rc < 0) {
             return rc;
         }
@@ -195,7 +195,7 @@ static int bracket(struct search *s, double *lo, double *hi, struct mp_error *er
             rate *= 1.05;
         } else {
             *hi = rate;
-            rate *= *lo > 0 ? 1.0 : 0.7;
+            rate *= 0.5;
         }
         if (*lo > 0 && !isinf(*hi)) {
             break;

@@ -143,8 +143,7 @@ int mp_slo_parse(const char *text, struct mp_slo *out, struct mp_error *err)
     }
 }
 
-bool mp_slo_met(const struct mp_slo *slo, const struct mp_latency *lat, char *why,
-                size_t why_size)
+bool mp_slo_met(const struct mp_slo *slo, const struct mp_latency *lat, char *why, size_t why_size)
 {
     for (size_t i = 0; i < slo->n; i++) {
         enum mp_stat s = slo->clause[i].stat;
@@ -217,5 +216,6 @@ bool mp_measure_stable(const struct mp_window_stats *w, size_t n, unsigned k, do
     }
     /* A small epsilon keeps exactly-at-tolerance windows stable despite rounding. */
     double tol = tolerance + 1e-9;
-    return sp.throughput <= tol && sp.latency_mean <= tol && (isnan(sp.latency_p99) || sp.latency_p99 <= tol);
+    return sp.throughput <= tol && sp.latency_mean <= tol &&
+           (isnan(sp.latency_p99) || sp.latency_p99 <= tol);
 }

@@ -131,7 +131,10 @@ static int respond(int fd, int status, const char *extra, const char *body)
     char head[512];
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n%sContent-Length: %zu\r\n\r\n",
-                     status, status == 200 ? "OK" : status == 404 ? "Not Found" : "Error",
+                     status,
+                     status == 200   ? "OK"
+                     : status == 404 ? "Not Found"
+                                     : "Error",
                      extra ? extra : "", strlen(body));
     if (n < 0 || (size_t)n >= sizeof(head)) {
         return -1;
