@@ -644,10 +644,6 @@ static void collect(struct shared *sh, unsigned done, int64_t wall_ns)
     }
     res->windows = sh->slots;
     res->n_windows = done;
-    for (unsigned k = 0; k < done; k++) {
-        res->windows[k].start_ns = (int64_t)k * sh->phase->window_ns;
-        res->windows[k].end_ns = (int64_t)(k + 1) * sh->phase->window_ns;
-    }
     res->elapsed_ns = (int64_t)done * sh->phase->window_ns;
     res->threads = sh->lg->threads;
     res->cpu_s = sh->cpu_s;
@@ -670,6 +666,8 @@ int mp_lg_run(struct mp_lg *lg, const struct mp_lg_phase *phase, struct mp_lg_re
     sh.contributed = mp_xcalloc(sh.max_windows, sizeof(*sh.contributed));
     for (unsigned k = 0; k < sh.max_windows; k++) {
         mp_lg_window_init(&sh.slots[k]);
+        sh.slots[k].start_ns = (int64_t)k * phase->window_ns;
+        sh.slots[k].end_ns = (int64_t)(k + 1) * phase->window_ns;
     }
     sh.start_ns = mp_mono_ns();
     sh.measure_ns = sh.start_ns + phase->warmup_ns;

@@ -19,7 +19,7 @@ void mp_capacity_opts_init(struct mp_capacity_opts *o)
     memset(o, 0, sizeof(*o));
     mp_measure_opts_init(&o->measure);
     o->max_error_rate = 0.001;
-    o->max_late_fraction = 0.01;
+    o->max_late_fraction = 1.0; /* off: late sends already raise the corrected latency */
     o->min_throughput_ratio = 0.985;
     o->max_time_ns = INT64_C(60000000000);
     o->precision = 0.02;
@@ -194,8 +194,10 @@ static int bracket(struct search *s, double *lo, double *hi, struct mp_error *er
             *lo = rate;
             rate *= 1.05;
         } else {
-            *hi = rate;
-            rate *= 0.5;
+            /* The first step down is small (the probe's estimate is usually close), then halve. */
+            double failed = rate;
+            rate *= isinf(*hi) ? 0.85 : 0.5;
+            *hi = failed;
         }
         if (*lo > 0 && !isinf(*hi)) {
             break;

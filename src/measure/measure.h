@@ -169,8 +169,10 @@ struct mp_capacity_opts {
     struct mp_measure_opts measure; /* target and client; rate and windows are set per step */
     struct mp_slo slo;
     double max_error_rate;       /* default 0.001 */
-    double max_late_fraction;    /* open-loop sends allowed late at a sustained rate; 0.01 */
-    double min_throughput_ratio; /* achieved / offered at a sustained rate; default 0.97 */
+    double max_late_fraction;    /* sends allowed late (by a tenth of the tightest SLO bound);
+                                    default 1.0 = off, as late sends already raise the corrected
+                                    latency the SLO is checked on */
+    double min_throughput_ratio; /* responses / requests sent at a sustained rate; 0.985 */
     int64_t max_time_ns;         /* whole search; default 60 s */
     double precision;            /* stop bisecting when (hi - lo) / lo <= this; default 0.02 */
     int64_t step_window_ns;      /* window length of each step; default 500 ms */

@@ -33,7 +33,7 @@ start_service() {
 
 # json_num FILE KEY: first numeric value of "KEY": in a JSON file.
 json_num() {
-    sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p" "$1" | head -n1
+    grep -o "\"$2\":[-0-9.e+]*" "$1" | head -n1 | cut -d: -f2
 }
 
 # json_err FILE CLASS: error count of a class.

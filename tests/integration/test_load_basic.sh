@@ -16,6 +16,10 @@ done
 req=$(json_num "$WORK/closed.json" requests)
 [ "$req" -gt 0 ] || fail "closed loop: no requests"
 [ "$(json_err "$WORK/closed.json" total)" = 0 ] || fail "closed loop: errors $(cat "$WORK/closed.json")"
+# Per-window figures are filled in (each window has its own throughput).
+if grep -q '"windows":\[{[^}]*"throughput_rps":0,' "$WORK/closed.json"; then
+    fail "per-window throughput missing: $(cat "$WORK/closed.json")"
+fi
 
 # Open loop at 200 req/s for 2 s: the schedule sends 400 requests (give or take the window edges).
 run_load "$WORK/open.json" 0 "$URL" -c 16 --rate 200 -d 2s --warmup 200ms --json

@@ -39,14 +39,13 @@ static void buckets_cover_the_range_contiguously(void **state)
     }
     assert_int_equal(mp_hist_highest(MP_HIST_LEN - 1), MP_HIST_MAX_US);
     assert_true(MP_HIST_MAX_US >= UINT64_C(60000000)); /* at least 60 s */
-    const uint64_t probes[] = {0, 1, 2047, 2048, 2049, 4095, 4096, 999999, 60000000,
-                               MP_HIST_MAX_US};
+    const uint64_t probes[] = {0,    1,    2047,   2048,     2049,
+                               4095, 4096, 999999, 60000000, MP_HIST_MAX_US};
     for (size_t k = 0; k < MP_ARRAY_LEN(probes); k++) {
         size_t i = mp_hist_index(probes[k]);
         if (probes[k] < mp_hist_lowest(i) || probes[k] > mp_hist_highest(i)) {
-            fail_msg("value %llu maps to bucket %zu [%llu, %llu]", (unsigned long long)probes[k],
-                     i, (unsigned long long)mp_hist_lowest(i),
-                     (unsigned long long)mp_hist_highest(i));
+            fail_msg("value %llu maps to bucket %zu [%llu, %llu]", (unsigned long long)probes[k], i,
+                     (unsigned long long)mp_hist_lowest(i), (unsigned long long)mp_hist_highest(i));
         }
         /* 3 significant digits: bucket width at most 1/1024 of its lower bound. */
         uint64_t width = mp_hist_highest(i) - mp_hist_lowest(i) + 1;

@@ -112,7 +112,8 @@ static void pipelined_leftovers_start_the_next_response(void **state)
 {
     (void)state;
     const char *first = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
-    const char *second = "HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n";
+    const char *second =
+        "HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n";
     char both[256];
     snprintf(both, sizeof(both), "%s%s", first, second);
     struct mp_http_parser p;
@@ -251,8 +252,15 @@ static void urls(void **state)
     struct mp_error err = {0};
     assert_int_equal(mp_url_parse("https://x/", &u, &err), MP_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "https"));
-    const char *bad[] = {"", "ftp://x/", "http://", "http://:80/", "http://h:0/",
-                         "http://h:99999/", "http://h:8x/", "http://h/a b", "http://[::1/"};
+    const char *bad[] = {"",
+                         "ftp://x/",
+                         "http://",
+                         "http://:80/",
+                         "http://h:0/",
+                         "http://h:99999/",
+                         "http://h:8x/",
+                         "http://h/a b",
+                         "http://[::1/"};
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
         int rc = mp_url_parse(bad[i], &u, NULL);
         if (rc != MP_EINVALID) {

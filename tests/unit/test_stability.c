@@ -31,10 +31,8 @@ static void last_three_windows_must_agree(void **state)
     (void)state;
     struct mp_window_stats w[5] = {
         win(500, 3000, 9000, 1000), /* warm-ish outlier, outside the last three */
-        win(1000, 1000, 2000, 1000),
-        win(1050, 1020, 2100, 1000),
-        win(1000, 1000, 2050, 1000),
-        win(1090, 1090, 2150, 1000),
+        win(1000, 1000, 2000, 1000), win(1050, 1020, 2100, 1000),
+        win(1000, 1000, 2050, 1000), win(1090, 1090, 2150, 1000),
     };
     struct mp_spread sp;
     assert_true(mp_measure_stable(w, 5, 3, 0.10, 50, &sp));
