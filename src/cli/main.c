@@ -20,6 +20,13 @@ static const struct mp_cmd commands[] = {
      "show an experiment's trials and recommendation"},
     {"export", mp_cmd_export, "export EXPERIMENT --format csv|json [--db PATH]",
      "export an experiment's trials"},
+    {"load", mp_cmd_load,
+     "load URL [-t THREADS] [-c CONNS] [-d DURATION] [--rate RPS [--poisson]] [-H 'Name: value']\n"
+     "       [-m METHOD] [--body FILE]... [--timeout D] [--expect-status N] [--expect-body TEXT]\n"
+     "       [--warmup D] [--window D] [--max-windows N] [--stable-windows N] [--tolerance X]\n"
+     "       [--capacity --slo 'p99<=200ms' [--max-error-rate X] [--max-time D] [--precision X]]\n"
+     "       [--late-threshold D] [--max-header-bytes N] [--max-body-bytes N] [--seed N] [--json]",
+     "generate HTTP load; measure until stable, or find capacity under an SLO"},
 };
 
 static const struct mp_cmd *find_cmd(const char *name)
