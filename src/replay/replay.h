@@ -15,19 +15,19 @@
 #include "surface/surface.h"
 
 struct mp_replay_opts {
-    const char *algorithm;          /* optimizer name, default "random" */
-    int64_t budget;                 /* max trials, default 40 */
-    uint64_t seed;                  /* default 0 */
-    const char *objective;          /* column, default the last column */
-    bool minimize;                  /* default: maximise */
-    const char *const *params;      /* parameter columns, NULL: all but objective/failure */
+    const char *algorithm;     /* optimizer name, default "random" */
+    int64_t budget;            /* max trials, default 40 */
+    uint64_t seed;             /* default 0 */
+    const char *objective;     /* column, default the last column */
+    bool minimize;             /* default: maximise */
+    const char *const *params; /* parameter columns, NULL: all but objective/failure */
     size_t n_params;
     const struct mp_node *settings; /* algorithm settings, may be NULL */
     const char *prior_path;         /* algorithm prior, may be NULL */
 };
 
 struct mp_replay_outcome {
-    struct mp_space space;  /* inferred space */
+    struct mp_space space; /* inferred space */
     size_t n_trials;
     double *x;              /* n_trials * space.n configurations, in trial order */
     double *value;          /* objective per trial; NAN for failed trials */

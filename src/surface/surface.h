@@ -17,10 +17,10 @@
 struct mp_surface {
     char *path;
     size_t n_cols, n_rows;
-    char **header;    /* n_cols names */
-    char **cells;     /* n_rows * n_cols texts, row-major */
-    double *numbers;  /* same shape; NAN where the cell is not a number or empty */
-    bool *numeric;    /* per column: every non-empty cell parses as a number */
+    char **header;   /* n_cols names */
+    char **cells;    /* n_rows * n_cols texts, row-major */
+    double *numbers; /* same shape; NAN where the cell is not a number or empty */
+    bool *numeric;   /* per column: every non-empty cell parses as a number */
 };
 
 int mp_surface_load(const char *path, struct mp_surface **out, struct mp_error *err) MP_WUR;

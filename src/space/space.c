@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Search space: levels, enumeration, encoding, sampling and canonical text. */
+#include "space/space.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const type_names[] = {"int", "float", "discrete", "categorical"};
+static const char *const resource_names[] = {"cpu", "memory", "gpu", "gpu_memory_share",
+                                             "gpu_type"};
+
+const char *mp_param_type_name(enum mp_param_type t)
+{
+    return (size_t)t < MP_ARRAY_LEN(type_names) ? type_names[t] : "unknown";
+}
+
+const char *mp_resource_name(enum mp_resource r)
+{
+    return (size_t)r < MP_ARRAY_LEN(resource_names) ? resource_names[r] : "unknown";
+}
+
+void mp_space_add(struct mp_space *s, struct mp_param *p)
+{
+    s->params = mp_xreallocarray(s->params, s->n + 1, sizeof(*s->params));
+    s->params[s->n++] = *p;
+    memset(p, 0, sizeof(*p));
+}
+
+void mp_param_release(struct mp_param *p)
+{
+    free(p->name);
+    free(p->values);
+    for (size_t i = 0; i < p->n_choices; i++) {
+        free(p->choices[i]);
+    }
+    free(p->choices);
+    free(p->target_name);
+    memset(p, 0, sizeof(*p));
+}
+
+void mp_space_release(struct mp_space *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        mp_param_release(&s->params[i]);
+    }
+    free(s->params);
+    s->params = NULL;
+    s->n = 0;
+}
+
+void mp_space_copy(struct mp_space *dst, const struct mp_space *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    for (size_t i = 0; i < src->n; i++) {
+        const struct mp_param *p = &src->params[i];
+        struct mp_param q = *p;
+        q.name = mp_xstrdup(p->name);
+        q.target_name = p->target_name ? mp_xstrdup(p->target_name) : NULL;
+        q.values = NULL;
+        if (p->n_values) {
+            q.values = mp_xreallocarray(NULL, p->n_values, sizeof(double));
+            memcpy(q.values, p->values, p->n_values * sizeof(double));
+        }
+        q.choices = NULL;
+        if (p->n_choices) {
+            q.choices = mp_xreallocarray(NULL, p->n_choices, sizeof(char *));
+            for (size_t k = 0; k < p->n_choices; k++) {
+                q.choices[k] = mp_xstrdup(p->choices[k]);
+            }
+        }
+        mp_space_add(dst, &q);
+    }
+}
+
+int mp_space_find(const struct mp_space *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (strcmp(s->params[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Levels of a stepped range; a tolerance absorbs float steps such as 0.1 that do not divide
+ * the range exactly in binary. */
+static uint64_t range_levels(const struct mp_param *p)
+{
+    double span = (p->max - p->min) / p->step;
+    if (!(span >= 0) || span > 1e15) {
+        return 0;
+    }
+    return (uint64_t)floor(span + 1e-9) + 1;
+}
+
+uint64_t mp_space_levels(const struct mp_space *s, size_t i)
+{
+    const struct mp_param *p = &s->params[i];
+    switch (p->type) {
+    case MP_PARAM_INT:
+        return range_levels(p);
+    case MP_PARAM_FLOAT:
+        return p->step > 0 ? range_levels(p) : 0;
+    case MP_PARAM_DISCRETE:
+        return p->n_values;
+    case MP_PARAM_CATEGORICAL:
+        return p->n_choices;
+    }
+    return 0;
+}
+
+double mp_space_level_value(const struct mp_space *s, size_t i, uint64_t k)
+{
+    const struct mp_param *p = &s->params[i];
+    switch (p->type) {
+    case MP_PARAM_INT:
+        return p->min + (double)k * p->step;
+    case MP_PARAM_FLOAT: {
+        /* Computed from min each time (no accumulation), then rounded to 12 significant
+         * digits so that 0.1 * 3 prints as 0.3, not 0.30000000000000004. */
+        double v = p->min + (double)k * p->step;
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%.12g", v);
+        return strtod(buf, NULL);
+    }
+    case MP_PARAM_DISCRETE:
+        return p->values[k];
+    case MP_PARAM_CATEGORICAL:
+        return (double)k;
+    }
+    return 0;
+}
+
+static bool close_enough(double a, double b)
+{
+    double scale = fmax(1.0, fmax(fabs(a), fabs(b)));
+    return fabs(a - b) <= 1e-9 * scale;
+}
+
+bool mp_space_value_level(const struct mp_space *s, size_t i, double v, uint64_t *k)
+{
+    const struct mp_param *p = &s->params[i];
+    uint64_t n = mp_space_levels(s, i);
+    if (n == 0) {
+        return false;
+    }
+    uint64_t best = 0;
+    if (p->type == MP_PARAM_INT || p->type == MP_PARAM_FLOAT) {
+        double r = round((v - p->min) / p->step);
+        best = r < 0 ? 0 : (r >= (double)n ? n - 1 : (uint64_t)r);
+    } else if (p->type == MP_PARAM_DISCRETE) {
+        double bestd = INFINITY;
+        for (size_t j = 0; j < p->n_values; j++) {
+            double d = fabs(p->values[j] - v);
+            if (d < bestd) {
+                bestd = d;
+                best = j;
+            }
+        }
+    } else {
+        double r = round(v);
+        best = r < 0 ? 0 : (r >= (double)n ? n - 1 : (uint64_t)r);
+    }
+    *k = best;
+    return close_enough(mp_space_level_value(s, i, best), v);
+}
+
+bool mp_space_is_finite(const struct mp_space *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (mp_space_levels(s, i) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+double mp_space_size(const struct mp_space *s)
+{
+    double size = 1;
+    for (size_t i = 0; i < s->n; i++) {
+        uint64_t n = mp_space_levels(s, i);
+        if (n == 0) {
+            return INFINITY;
+        }
+        size *= (double)n;
+    }
+    return size;
+}
+
+bool mp_space_count(const struct mp_space *s, uint64_t *count)
+{
+    uint64_t c = 1;
+    for (size_t i = 0; i < s->n; i++) {
+        uint64_t n = mp_space_levels(s, i);
+        if (n == 0 || __builtin_mul_overflow(c, n, &c)) {
+            return false;
+        }
+    }
+    *count = c;
+    return true;
+}
+
+void mp_space_from_index(const struct mp_space *s, uint64_t idx, double *x)
+{
+    for (size_t j = s->n; j-- > 0;) {
+        uint64_t n = mp_space_levels(s, j);
+        x[j] = mp_space_level_value(s, j, idx % n);
+        idx /= n;
+    }
+}
+
+bool mp_space_to_index(const struct mp_space *s, const double *x, uint64_t *idx)
+{
+    uint64_t count;
+    if (!mp_space_count(s, &count)) {
+        return false;
+    }
+    uint64_t r = 0;
+    for (size_t j = 0; j < s->n; j++) {
+        uint64_t k;
+        if (!mp_space_value_level(s, j, x[j], &k)) {
+            return false;
+        }
+        r = r * mp_space_levels(s, j) + k;
+    }
+    *idx = r;
+    return true;
+}
+
+static double warp(const struct mp_param *p, double v)
+{
+    return p->log_scale ? log(v) : v;
+}
+
+static void numeric_bounds(const struct mp_param *p, double *lo, double *hi)
+{
+    if (p->type == MP_PARAM_DISCRETE) {
+        *lo = p->values[0];
+        *hi = p->values[p->n_values - 1];
+    } else {
+        *lo = p->min;
+        *hi = p->max;
+    }
+}
+
+void mp_space_encode(const struct mp_space *s, const double *x, double *u)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const struct mp_param *p = &s->params[i];
+        if (p->type == MP_PARAM_CATEGORICAL) {
+            u[i] = p->n_choices > 1 ? x[i] / (double)(p->n_choices - 1) : 0.5;
+            continue;
+        }
+        double lo, hi;
+        numeric_bounds(p, &lo, &hi);
+        double a = warp(p, lo), b = warp(p, hi);
+        u[i] = b > a ? (warp(p, x[i]) - a) / (b - a) : 0.5;
+    }
+}
+
+void mp_space_decode(const struct mp_space *s, const double *u, double *x)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const struct mp_param *p = &s->params[i];
+        double ui = fmin(1.0, fmax(0.0, u[i]));
+        if (p->type == MP_PARAM_CATEGORICAL) {
+            x[i] = p->n_choices > 1 ? round(ui * (double)(p->n_choices - 1)) : 0;
+            continue;
+        }
+        double lo, hi;
+        numeric_bounds(p, &lo, &hi);
+        double a = warp(p, lo), b = warp(p, hi);
+        double w = a + ui * (b - a);
+        double v = p->log_scale ? exp(w) : w;
+        v = fmin(hi, fmax(lo, v));
+        if (p->type == MP_PARAM_FLOAT && p->step == 0) {
+            x[i] = v;
+            continue;
+        }
+        if (p->type == MP_PARAM_DISCRETE) {
+            /* Nearest in encoded distance, so log-scaled lists snap sensibly. */
+            size_t best = 0;
+            double bestd = INFINITY;
+            for (size_t j = 0; j < p->n_values; j++) {
+                double d = fabs(warp(p, p->values[j]) - w);
+                if (d < bestd) {
+                    bestd = d;
+                    best = j;
+                }
+            }
+            x[i] = p->values[best];
+            continue;
+        }
+        uint64_t k;
+        mp_space_value_level(s, i, v, &k);
+        x[i] = mp_space_level_value(s, i, k);
+    }
+}
+
+void mp_space_sample(const struct mp_space *s, struct mp_rng *rng, double *x)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        uint64_t n = mp_space_levels(s, i);
+        if (n > 0) {
+            x[i] = mp_space_level_value(s, i, mp_rng_below(rng, n));
+            continue;
+        }
+        double u = mp_rng_uniform(rng);
+        const struct mp_param *p = &s->params[i];
+        double a = warp(p, p->min), b = warp(p, p->max);
+        double w = a + u * (b - a);
+        x[i] = fmin(p->max, fmax(p->min, p->log_scale ? exp(w) : w));
+    }
+}
+
+int mp_space_check(const struct mp_space *s, const double *x, struct mp_error *err)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const struct mp_param *p = &s->params[i];
+        if (!isfinite(x[i])) {
+            return mp_error_set(err, MP_EINVALID, "parameter '%s': value is not finite",
+                                p->name);
+        }
+        uint64_t k;
+        if (p->type == MP_PARAM_FLOAT && p->step == 0) {
+            if (x[i] < p->min || x[i] > p->max) {
+                return mp_error_set(err, MP_EINVALID, "parameter '%s': %g outside [%g, %g]",
+                                    p->name, x[i], p->min, p->max);
+            }
+        } else if (!mp_space_value_level(s, i, x[i], &k)) {
+            char buf[MP_FMT_DOUBLE_MAX];
+            return mp_error_set(err, MP_EINVALID, "parameter '%s': %s is not one of its values",
+                                p->name, mp_fmt_double(buf, x[i]));
+        }
+    }
+    return 0;
+}
+
+const char *mp_space_format(const struct mp_space *s, size_t i, double v, char *buf)
+{
+    const struct mp_param *p = &s->params[i];
+    if (p->type == MP_PARAM_CATEGORICAL) {
+        double r = round(v);
+        if (r < 0 || r >= (double)p->n_choices) {
+            return "?";
+        }
+        return p->choices[(size_t)r];
+    }
+    if (p->type == MP_PARAM_INT && fabs(v) < 9e15) {
+        snprintf(buf, MP_FMT_DOUBLE_MAX, "%lld", (long long)llround(v));
+        return buf;
+    }
+    return mp_fmt_double(buf, v);
+}
+
+int mp_space_parse(const struct mp_space *s, size_t i, const char *text, double *v,
+                   struct mp_error *err)
+{
+    const struct mp_param *p = &s->params[i];
+    if (p->type == MP_PARAM_CATEGORICAL) {
+        for (size_t k = 0; k < p->n_choices; k++) {
+            if (strcmp(p->choices[k], text) == 0) {
+                *v = (double)k;
+                return 0;
+            }
+        }
+        return mp_error_set(err, MP_EINVALID, "parameter '%s': \"%s\" is not one of its choices",
+                            p->name, text);
+    }
+    double d;
+    if (mp_parse_double(text, &d) != 0) {
+        return mp_error_set(err, MP_EINVALID, "parameter '%s': expected a number, got \"%s\"",
+                            p->name, text);
+    }
+    double tmp[1] = {d};
+    struct mp_space one = {(struct mp_param *)p, 1};
+    int rc = mp_space_check(&one, tmp, err);
+    if (rc == 0) {
+        uint64_t k;
+        /* Snap to the exact level value so keys compare equal. */
+        if (mp_space_levels(s, i) > 0 && mp_space_value_level(s, i, d, &k)) {
+            d = mp_space_level_value(s, i, k);
+        }
+        *v = d;
+    }
+    return rc;
+}
+
+char *mp_space_key(const struct mp_space *s, const double *x)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    char buf[MP_FMT_DOUBLE_MAX];
+    for (size_t i = 0; i < s->n; i++) {
+        mp_buf_addf(&b, "%s%s=%s", i ? "," : "", s->params[i].name,
+                    mp_space_format(s, i, x[i], buf));
+    }
+    return mp_buf_detach(&b);
+}

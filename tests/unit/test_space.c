@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for src/space: levels, enumeration, encoding round trips, sampling, text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "space/space.h"
+
+static void add_range(struct mp_space *s, const char *name, enum mp_param_type t, double min,
+                      double max, double step)
+{
+    struct mp_param p = {0};
+    p.name = mp_xstrdup(name);
+    p.type = t;
+    p.min = min;
+    p.max = max;
+    p.step = step;
+    mp_space_add(s, &p);
+}
+
+static void add_list(struct mp_space *s, const char *name, const double *v, size_t n, bool log)
+{
+    struct mp_param p = {0};
+    p.name = mp_xstrdup(name);
+    p.type = MP_PARAM_DISCRETE;
+    p.values = mp_xreallocarray(NULL, n, sizeof(double));
+    memcpy(p.values, v, n * sizeof(double));
+    p.n_values = n;
+    p.log_scale = log;
+    mp_space_add(s, &p);
+}
+
+static void add_choices(struct mp_space *s, const char *name, const char *const *c, size_t n)
+{
+    struct mp_param p = {0};
+    p.name = mp_xstrdup(name);
+    p.type = MP_PARAM_CATEGORICAL;
+    p.choices = mp_xreallocarray(NULL, n, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        p.choices[i] = mp_xstrdup(c[i]);
+    }
+    p.n_choices = n;
+    mp_space_add(s, &p);
+}
+
+static void build_mixed(struct mp_space *s)
+{
+    static const double batch[] = {4, 8, 16, 32, 64, 128};
+    static const char *const gpu[] = {"M60", "K80", "T4", "V100"};
+    add_range(s, "cpu", MP_PARAM_FLOAT, 0.5, 2.0, 0.5);
+    add_range(s, "threads", MP_PARAM_INT, 1, 8, 1);
+    add_list(s, "batch", batch, 6, true);
+    add_choices(s, "gpu", gpu, 4);
+}
+
+static void counts_and_enumeration(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    build_mixed(&s);
+    uint64_t count = 0;
+    assert_true(mp_space_count(&s, &count));
+    assert_int_equal(count, 4 * 8 * 6 * 4);
+    assert_true(mp_space_is_finite(&s));
+    double x[4];
+    struct mp_strset keys = MP_STRSET_INIT;
+    for (uint64_t i = 0; i < count; i++) {
+        mp_space_from_index(&s, i, x);
+        uint64_t back = 0;
+        assert_true(mp_space_to_index(&s, x, &back));
+        assert_int_equal(back, i);
+        char *k = mp_space_key(&s, x);
+        assert_true(mp_strset_add(&keys, k));
+        free(k);
+    }
+    assert_int_equal(keys.count, count);
+    mp_strset_release(&keys);
+    mp_space_from_index(&s, 0, x);
+    char *k = mp_space_key(&s, x);
+    assert_string_equal(k, "cpu=0.5,threads=1,batch=4,gpu=M60");
+    free(k);
+    mp_space_from_index(&s, count - 1, x);
+    k = mp_space_key(&s, x);
+    assert_string_equal(k, "cpu=2,threads=8,batch=128,gpu=V100");
+    free(k);
+    mp_space_release(&s);
+}
+
+static void encode_decode_round_trip(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    build_mixed(&s);
+    uint64_t count;
+    assert_true(mp_space_count(&s, &count));
+    double x[4], u[4], y[4];
+    for (uint64_t i = 0; i < count; i += 7) {
+        mp_space_from_index(&s, i, x);
+        mp_space_encode(&s, x, u);
+        for (int d = 0; d < 4; d++) {
+            assert_true(u[d] >= 0 && u[d] <= 1);
+        }
+        mp_space_decode(&s, u, y);
+        assert_memory_equal(x, y, sizeof(x));
+    }
+    /* Log scale: 16 sits midway between 4 and 64 in encoded space. */
+    double b[4] = {0.5, 1, 16, 0};
+    mp_space_encode(&s, b, u);
+    assert_true(fabs(u[2] - log(16.0 / 4) / log(128.0 / 4)) < 1e-12);
+    mp_space_release(&s);
+}
+
+static void float_steps_print_canonically(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    add_range(&s, "share", MP_PARAM_FLOAT, 0.1, 1.0, 0.1);
+    assert_int_equal(mp_space_levels(&s, 0), 10);
+    char buf[MP_FMT_DOUBLE_MAX];
+    assert_string_equal(mp_space_format(&s, 0, mp_space_level_value(&s, 0, 2), buf), "0.3");
+    assert_string_equal(mp_space_format(&s, 0, mp_space_level_value(&s, 0, 9), buf), "1");
+    double v;
+    assert_int_equal(mp_space_parse(&s, 0, "0.7", &v, NULL), 0);
+    assert_true(v == mp_space_level_value(&s, 0, 6));
+    struct mp_error err = {0};
+    assert_int_equal(mp_space_parse(&s, 0, "0.75", &v, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "share"));
+    assert_int_equal(mp_space_parse(&s, 0, "abc", &v, &err), MP_EINVALID);
+    /* Precise values keep all their digits. */
+    assert_string_equal(mp_fmt_double(buf, 0.123456789012345), "0.123456789012345");
+    mp_space_release(&s);
+}
+
+static void huge_space_samples(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    add_range(&s, "a", MP_PARAM_INT, 1, 1000, 1);
+    add_range(&s, "b", MP_PARAM_INT, 1, 1000, 1);
+    add_range(&s, "c", MP_PARAM_INT, 1, 1000, 1);
+    add_range(&s, "lr", MP_PARAM_FLOAT, 1e-5, 1e-1, 0);
+    s.params[3].log_scale = true;
+    assert_false(mp_space_is_finite(&s));
+    assert_true(isinf(mp_space_size(&s)));
+    struct mp_space f = {0};
+    mp_space_copy(&f, &s);
+    mp_param_release(&f.params[3]);
+    f.n = 3;
+    uint64_t count;
+    assert_true(mp_space_count(&f, &count));
+    assert_int_equal(count, 1000000000ULL);
+    struct mp_rng rng;
+    mp_rng_init(&rng, 7);
+    double x[4];
+    int below_1e3 = 0;
+    for (int i = 0; i < 2000; i++) {
+        mp_space_sample(&s, &rng, x);
+        assert_int_equal(mp_space_check(&s, x, NULL), 0);
+        below_1e3 += x[3] < 1e-3;
+    }
+    /* Log-uniform: half the mass lies below the geometric midpoint 1e-3. */
+    assert_in_range(below_1e3, 850, 1150);
+    double y[3];
+    mp_space_from_index(&f, 999999999ULL, y);
+    assert_true(y[0] == 1000 && y[1] == 1000 && y[2] == 1000);
+    mp_space_release(&f);
+    mp_space_release(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(counts_and_enumeration),
+        cmocka_unit_test(encode_decode_round_trip),
+        cmocka_unit_test(float_steps_print_canonically),
+        cmocka_unit_test(huge_space_samples),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
