@@ -751,6 +751,21 @@ int mp_proc_count_tree(const struct mp_proc *p)
     return (int)n;
 }
 
+size_t mp_proc_tree_pids(const struct mp_proc *p, pid_t *pids, size_t max)
+{
+    if (p->shim <= 0 || p->shim_reaped) {
+        return 0;
+    }
+    size_t n = 0;
+    struct pinfo *t = scan_tree(p->shim, &n);
+    size_t k = 0;
+    for (; k < n && k < max; k++) {
+        pids[k] = t[k].pid;
+    }
+    free(t);
+    return k;
+}
+
 static void stop_thread(struct mp_proc *p)
 {
     if (!p->thread_started) {

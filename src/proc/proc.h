@@ -91,6 +91,8 @@ int mp_proc_signal_group(struct mp_proc *p, int sig) MP_WUR;
 int mp_proc_kill_tree(struct mp_proc *p, int sig);
 /* Number of live (non-zombie) processes below the shim. */
 int mp_proc_count_tree(const struct mp_proc *p);
+/* Up to max pids of live processes below the shim; returns how many were stored. */
+size_t mp_proc_tree_pids(const struct mp_proc *p, pid_t *pids, size_t max);
 /* Waits until the shim has reaped everything and exited, then joins the drain thread. Returns 0,
  * or -ETIMEDOUT when descendants are still alive at the deadline. */
 int mp_proc_finish(struct mp_proc *p, int64_t deadline_ns, struct mp_proc_usage *usage) MP_WUR;
