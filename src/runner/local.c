@@ -29,10 +29,10 @@ extern char **environ;
 /* ---- settings ---- */
 
 static const char *const cfg_keys[] = {
-    "type",     "kind",           "name",          "ports",        "port_lock_dir",
-    "cpus",     "memory_mib",     "pids_max",      "cpuset",       "grace_period",
-    "log_kib",  "cgroup_parent",  "require_limits", "identity",    "inherit_env",
-    "timeout",  "trial_timeout",  "load",          NULL,
+    "kind",          "trial_timeout",  "ports",    "port_lock_dir", "cpus",
+    "memory_mib",    "pids_max",       "cpuset",   "grace_period",  "log_kib",
+    "cgroup_parent", "require_limits", "identity", "inherit_env",   "load",
+    NULL,
 };
 
 static int get_duration(const struct mp_node *map, const char *key, int64_t *out,
