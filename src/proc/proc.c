@@ -183,15 +183,60 @@ static void shim_fds(const struct plan *pl)
     }
 }
 
+static volatile sig_atomic_t orphaned;
+
+static void on_parent_death(int sig)
+{
+    (void)sig;
+    orphaned = 1;
+}
+
+/* Kills every member of the trial's cgroups by reading their cgroup.procs files with plain
+ * system calls (no allocation: this process was forked from a threaded one). */
+static void shim_kill_cgroups(const struct plan *pl)
+{
+    char buf[16384];
+    for (size_t i = 0; pl->cgroup_procs && pl->cgroup_procs[i]; i++) {
+        int fd = open(pl->cgroup_procs[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            continue;
+        }
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        long v = 0;
+        for (ssize_t k = 0; k < n; k++) {
+            if (buf[k] >= '0' && buf[k] <= '9') {
+                v = v * 10 + (buf[k] - '0');
+            } else {
+                if (v > 0) {
+                    kill((pid_t)v, SIGKILL);
+                }
+                v = 0;
+            }
+        }
+    }
+}
+
+/* Our parent (the runner) died: nobody will tear the trial down, so do it here. Processes
+ * that escaped the group and the cgroups are still killed as they re-parent to us. */
+static void shim_orphaned(const struct plan *pl, pid_t svc)
+{
+    kill(-svc, SIGKILL);
+    kill(svc, SIGKILL);
+    shim_kill_cgroups(pl);
+}
+
 static void shim_main(const struct plan *pl)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_parent_death;
+    sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART: wait4 returns EINTR */
+    prctl(PR_SET_PDEATHSIG, SIGUSR1);
     if (getppid() != pl->parent) {
         _exit(126);
     }
     shim_fds(pl);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
     for (size_t i = 0; i < MP_ARRAY_LEN(ignored); i++) {
@@ -216,12 +261,18 @@ static void shim_main(const struct plan *pl)
     for (;;) {
         int st = 0;
         struct rusage ru;
+        if (orphaned) {
+            shim_orphaned(pl, svc);
+        }
         pid_t w = wait4(-1, &st, 0, &ru);
         if (w < 0) {
             if (errno == EINTR) {
                 continue;
             }
             break;
+        }
+        if (orphaned) {
+            shim_orphaned(pl, svc);
         }
         cpu_us += (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
                   (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
