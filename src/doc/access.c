@@ -15,8 +15,8 @@ int mp_doc_error(struct mp_error *err, const struct mp_node *node, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s': %s", node->file, node->line,
-                        node->col, node->path ? node->path : "", msg);
+    return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s': %s", node->file, node->line, node->col,
+                        node->path ? node->path : "", msg);
 }
 
 struct mp_node *mp_doc_get(const struct mp_node *map, const char *key)
@@ -30,6 +30,26 @@ struct mp_node *mp_doc_get(const struct mp_node *map, const char *key)
         }
     }
     return NULL;
+}
+
+/* Whether every character of a appears in b in order ("cmd" in "command"). */
+static bool subsequence(const char *a, const char *b)
+{
+    for (; *a && *b; b++) {
+        a += *a == *b;
+    }
+    return *a == '\0';
+}
+
+/* Closeness of a typed key to a known one, in half edits: an abbreviation or an omitted word
+ * ("cpu_hour" for "cpu_core_hour") scores better than a one-letter slip elsewhere. */
+static unsigned key_distance(const char *typed, const char *known)
+{
+    unsigned d = 2 * mp_edit_distance(typed, known);
+    if (strlen(typed) >= 3 && (subsequence(typed, known) || subsequence(known, typed))) {
+        d = d < 1 ? d : 1;
+    }
+    return d;
 }
 
 int mp_doc_check_keys(const struct mp_node *map, const char *const *known, struct mp_error *err)
@@ -46,7 +66,7 @@ int mp_doc_check_keys(const struct mp_node *map, const char *const *known, struc
                 found = true;
                 break;
             }
-            unsigned d = mp_edit_distance(*k, map->keys[i]);
+            unsigned d = key_distance(map->keys[i], *k);
             if (d < best_d) {
                 best_d = d;
                 best = *k;
@@ -57,10 +77,10 @@ int mp_doc_check_keys(const struct mp_node *map, const char *const *known, struc
         }
         const char *prefix = map->path && *map->path ? map->path : "";
         size_t cap = strlen(map->keys[i]) / 2 + 2;
-        if (best && best_d <= (cap < 3 ? cap : 3)) {
-            return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s%s%s': unknown key; did you mean '%s'?",
-                                map->file, map->key_line[i], map->key_col[i], prefix,
-                                *prefix ? "." : "", map->keys[i], best);
+        if (best && best_d <= 2 * (cap < 3 ? cap : 3)) {
+            return mp_error_set(
+                err, MP_EINVALID, "%s:%u:%u: '%s%s%s': unknown key; did you mean '%s'?", map->file,
+                map->key_line[i], map->key_col[i], prefix, *prefix ? "." : "", map->keys[i], best);
         }
         return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s%s%s': unknown key", map->file,
                             map->key_line[i], map->key_col[i], prefix, *prefix ? "." : "",
@@ -253,8 +273,8 @@ static int step_into(struct mp_node **cur, const char *seg, bool last, struct mp
         char *end;
         long idx = strtol(seg + 1, &end, 10);
         if (n->kind != MP_NODE_SEQ || *end != ']' || idx < 0 || (size_t)idx >= n->n) {
-            return mp_error_set(err, MP_EINVALID, "%s: '%s': no list item %s here", source,
-                                n->path, seg);
+            return mp_error_set(err, MP_EINVALID, "%s: '%s': no list item %s here", source, n->path,
+                                seg);
         }
         if (last) {
             mp_doc_free(n->items[idx]);
@@ -266,8 +286,8 @@ static int step_into(struct mp_node **cur, const char *seg, bool last, struct mp
     if (n->kind == MP_NODE_SEQ) {
         struct mp_node *item = seq_find_named(n, seg);
         if (!item || last) {
-            return mp_error_set(err, MP_EINVALID, "%s: '%s': no item named '%s'", source,
-                                n->path, seg);
+            return mp_error_set(err, MP_EINVALID, "%s: '%s': no item named '%s'", source, n->path,
+                                seg);
         }
         *cur = item;
         return 0;
@@ -294,8 +314,8 @@ static int step_into(struct mp_node **cur, const char *seg, bool last, struct mp
     return 0;
 }
 
-int mp_doc_set_path(struct mp_node *root, const char *path, const char *value,
-                    const char *source, struct mp_error *err)
+int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, const char *source,
+                    struct mp_error *err)
 {
     char segs[32][128];
     size_t n = split_path(path, segs, 32);
@@ -364,9 +384,7 @@ static json_t *node_json(const struct mp_node *n)
 char *mp_doc_to_json(const struct mp_node *n)
 {
     json_t *j = node_json(n);
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    char *out = mp_json_dumps(j, 0);
     json_decref(j);
-    char *out = mp_xstrdup(s ? s : "null");
-    free(s);
     return out;
 }

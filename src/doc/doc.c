@@ -218,8 +218,8 @@ static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struc
 {
     unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
     if (depth > MP_DOC_MAX_DEPTH) {
-        return mp_error_set(b->err, MP_ETOOBIG, "%s:%u:%u: nesting deeper than %u", b->file,
-                            line, col, MP_DOC_MAX_DEPTH);
+        return mp_error_set(b->err, MP_ETOOBIG, "%s:%u:%u: nesting deeper than %u", b->file, line,
+                            col, MP_DOC_MAX_DEPTH);
     }
     int rc = count_node(b, line, col, 1);
     if (rc != 0) {
@@ -266,10 +266,9 @@ void mp_doc_assign_paths(struct mp_node *n, const char *path)
     free(n->path);
     n->path = mp_xstrdup(path);
     for (size_t i = 0; i < n->n; i++) {
-        char *child = n->kind == MP_NODE_MAP
-                          ? (*path ? mp_xasprintf("%s.%s", path, n->keys[i])
-                                   : mp_xstrdup(n->keys[i]))
-                          : mp_xasprintf("%s[%zu]", path, i);
+        char *child = n->kind == MP_NODE_MAP ? (*path ? mp_xasprintf("%s.%s", path, n->keys[i])
+                                                      : mp_xstrdup(n->keys[i]))
+                                             : mp_xasprintf("%s[%zu]", path, i);
         mp_doc_assign_paths(n->items[i], child);
         free(child);
     }

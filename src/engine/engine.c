@@ -11,7 +11,7 @@
 
 #include "optimizer/optimizer.h"
 
-#define INFRA_RETRIES 2
+#define INFRA_RETRIES  2
 #define CLAIM_STALE_MS 60000
 
 /* One trial as the engine tracks it. */
@@ -98,16 +98,15 @@ static void evaluate(struct engine *e, struct etrial *t)
     t->has_value = mp_metrics_get(&res->metrics, spec->objective_metric, &v) && isfinite(v);
     t->value = t->has_value ? v : NAN;
     if (res->state == MP_TRIAL_SUCCEEDED && !t->has_value) {
-        mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
-                             "the trial produced no value for '%s'", spec->objective_metric);
+        mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING, "the trial produced no value for '%s'",
+                             spec->objective_metric);
     }
     for (size_t i = 0; res->state == MP_TRIAL_SUCCEEDED && i < spec->n_constraints; i++) {
         const struct mp_constraint *c = &spec->constraints[i];
         double m;
         if (!mp_metrics_get(&res->metrics, c->metric, &m)) {
             mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
-                                 "constraint '%s': the trial produced no '%s'", c->text,
-                                 c->metric);
+                                 "constraint '%s': the trial produced no '%s'", c->text, c->metric);
         } else if (!mp_constraint_holds(c, m)) {
             char buf[MP_FMT_DOUBLE_MAX];
             mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "%s = %s violates %s", c->metric,
@@ -169,8 +168,7 @@ static int load_trials(struct engine *e, struct mp_error *err)
     return rc;
 }
 
-static void build_history(const struct engine *e, struct mp_observation *obs,
-                          struct mp_history *h)
+static void build_history(const struct engine *e, struct mp_observation *obs, struct mp_history *h)
 {
     for (size_t i = 0; i < e->n_trials; i++) {
         const struct etrial *t = e->trials[i];
@@ -575,9 +573,8 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
         rc = mp_store_experiment_set_state(st, e.exp_id, MP_EXPERIMENT_RUNNING, NULL, err);
     }
     if (rc == 0) {
-        rc = mp_store_event_add(st, e.exp_id, 0,
-                                out->resumed ? "experiment_resumed" : "experiment_started", NULL,
-                                err);
+        rc = mp_store_event_add(
+            st, e.exp_id, 0, out->resumed ? "experiment_resumed" : "experiment_started", NULL, err);
     }
     if (rc == 0) {
         rc = loop(&e, out, err);

@@ -35,8 +35,9 @@ static int grid_validate(const struct mp_space *space, const struct mp_optimizer
     }
     uint64_t count;
     if (!mp_space_count(space, &count)) {
-        return mp_error_set(err, MP_EINVALID, "algorithm 'grid': the space is too large to "
-                                              "enumerate (more than 2^64 configurations)");
+        return mp_error_set(err, MP_EINVALID,
+                            "algorithm 'grid': the space is too large to "
+                            "enumerate (more than 2^64 configurations)");
     }
     return 0;
 }

@@ -73,8 +73,7 @@ void mp_history_keys(const struct mp_space *space, const struct mp_history *h,
     }
 }
 
-void mp_history_rng(const struct mp_optimizer *opt, const struct mp_history *h,
-                    struct mp_rng *rng)
+void mp_history_rng(const struct mp_optimizer *opt, const struct mp_history *h, struct mp_rng *rng)
 {
     mp_rng_init(rng, mp_mix64(opt->opts.seed, (uint64_t)h->n + 1));
 }

@@ -155,8 +155,8 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
         return obj;
     }
     if (!s->numeric[obj]) {
-        return mp_error_set(err, MP_EINVALID, "%s: objective column \"%s\" is not numeric",
-                            s->path, s->header[obj]);
+        return mp_error_set(err, MP_EINVALID, "%s: objective column \"%s\" is not numeric", s->path,
+                            s->header[obj]);
     }
     int failure = mp_surface_column(s, "failure");
     int *cols = mp_xcalloc(s->n_cols + 1, sizeof(int));

@@ -58,7 +58,8 @@ static int load(const struct mp_spec *spec, struct replay_runner *r, struct mp_e
                                path->col);
     }
     r->failure_col = mp_surface_column(r->surface, "failure");
-    if (mp_surface_column(r->surface, spec->objective_metric) < 0) {
+    if (mp_surface_column(r->surface, spec->objective_metric) < 0 &&
+        !mp_spec_metric_derived(spec, spec->objective_metric)) {
         const struct mp_node *obj = mp_doc_get(spec->doc, "objective");
         return mp_doc_error(err, mp_doc_get(obj, "metric"), "the surface %s has no column \"%s\"",
                             r->surface->path, spec->objective_metric);
@@ -122,8 +123,8 @@ static int replay_run(struct mp_runner *base, const struct mp_trial_request *req
     long row = mp_surface_index_lookup(r->index, req->x);
     if (row < 0) {
         char *key = mp_space_key(space, req->x);
-        mp_trial_result_fail(res, MP_FAILURE_NOT_RECORDED, "%s has no row for %s",
-                             r->surface->path, key);
+        mp_trial_result_fail(res, MP_FAILURE_NOT_RECORDED, "%s has no row for %s", r->surface->path,
+                             key);
         free(key);
         return 0;
     }

@@ -29,9 +29,8 @@ int mp_runner_new(const struct mp_spec *spec, struct mp_runner **out, struct mp_
 {
     const struct mp_runner_ops *ops = mp_runner_find(spec->runner);
     if (!ops) {
-        return mp_error_set(err, MP_EUNSUPPORTED,
-                            "%s: runner '%s' is not available in this build", spec->source,
-                            spec->runner);
+        return mp_error_set(err, MP_EUNSUPPORTED, "%s: runner '%s' is not available in this build",
+                            spec->source, spec->runner);
     }
     int rc = ops->create(spec, out, err);
     if (rc == 0) {

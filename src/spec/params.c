@@ -50,8 +50,7 @@ static int parse_numbers(const struct mp_node *list, struct mp_param *p, struct 
             }
         }
         if (p->log_scale && p->values[i] <= 0) {
-            return mp_doc_error(err, list->items[i],
-                                "log scale needs positive values, got \"%s\"",
+            return mp_doc_error(err, list->items[i], "log scale needs positive values, got \"%s\"",
                                 list->items[i]->scalar);
         }
         p->n_values++;
@@ -125,8 +124,8 @@ static int parse_range(const struct mp_node *item, struct mp_param *p, struct mp
     return 0;
 }
 
-static const char *const resource_keys[] = {"cpu", "memory", "gpu", "gpu_memory_share",
-                                             "gpu_type", NULL};
+static const char *const resource_keys[] = {"cpu",      "memory", "gpu", "gpu_memory_share",
+                                            "gpu_type", NULL};
 
 static int check_resource(const struct mp_node *node, const struct mp_param *p,
                           struct mp_error *err)
@@ -134,8 +133,7 @@ static int check_resource(const struct mp_node *node, const struct mp_param *p,
     bool categorical = p->type == MP_PARAM_CATEGORICAL;
     if ((p->resource == MP_RESOURCE_GPU_TYPE) != categorical) {
         return mp_doc_error(err, node, "resource '%s' needs a %s parameter",
-                            mp_resource_name(p->resource),
-                            categorical ? "numeric" : "categorical");
+                            mp_resource_name(p->resource), categorical ? "numeric" : "categorical");
     }
     if (categorical) {
         return 0;
@@ -219,8 +217,8 @@ static int parse_type(const struct mp_node *item, struct mp_param *p, struct mp_
 
 static int parse_param(const struct mp_node *item, struct mp_param *p, struct mp_error *err)
 {
-    static const char *const keys[] = {"name", "type", "min", "max", "step", "log", "values",
-                                       "target", "description", NULL};
+    static const char *const keys[] = {"name", "type",   "min",    "max",         "step",
+                                       "log",  "values", "target", "description", NULL};
     int rc;
     struct mp_node *name = NULL;
     const char *s = NULL;
@@ -249,7 +247,8 @@ static int parse_param(const struct mp_node *item, struct mp_param *p, struct mp
                             mp_param_type_name(p->type), ranged ? "min/max/step" : "values");
     }
     if (p->type == MP_PARAM_CATEGORICAL && mp_doc_get(item, "log")) {
-        return mp_doc_error(err, mp_doc_get(item, "log"), "not allowed for a categorical parameter");
+        return mp_doc_error(err, mp_doc_get(item, "log"),
+                            "not allowed for a categorical parameter");
     }
     struct mp_node *values = NULL;
     if (ranged) {
@@ -322,8 +321,8 @@ int mp_spec_check_template(const struct mp_spec *spec, const struct mp_node *nod
         }
         const char *end = strchr(s + i, '}');
         if (!end) {
-            return mp_doc_error(err, node, "unterminated '{' at offset %zu (write '{{' for a brace)",
-                                i);
+            return mp_doc_error(err, node,
+                                "unterminated '{' at offset %zu (write '{{' for a brace)", i);
         }
         char *name = mp_xstrndup(s + i + 1, (size_t)(end - s - i - 1));
         int idx = mp_space_find(&spec->space, name);

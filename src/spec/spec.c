@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const top_keys[] = {"name",        "description", "service", "parameters",
-                                       "objective",   "constraints", "cost",    "algorithm",
-                                       "runner",      NULL};
+static const char *const top_keys[] = {"name",      "description", "service", "parameters",
+                                       "objective", "constraints", "cost",    "algorithm",
+                                       "runner",    NULL};
 
 void mp_spec_free(struct mp_spec *spec)
 {
@@ -124,8 +124,7 @@ static int parse_readiness(struct mp_spec *spec, const struct mp_node *n, struct
     }
     if ((rc = parse_duration_ms(mp_doc_get(n, "interval"), &svc->probe_interval_ms, err)) ||
         (rc = parse_duration_ms(mp_doc_get(n, "timeout"), &svc->probe_timeout_ms, err)) ||
-        (rc = parse_duration_ms(mp_doc_get(n, "startup_timeout"), &svc->startup_timeout_ms,
-                                err))) {
+        (rc = parse_duration_ms(mp_doc_get(n, "startup_timeout"), &svc->startup_timeout_ms, err))) {
         return rc;
     }
     const struct mp_node *iv = mp_doc_get(n, "interval");
@@ -248,6 +247,18 @@ static int parse_objective(struct mp_spec *spec, const struct mp_node *n, struct
     return 0;
 }
 
+bool mp_spec_metric_derived(const struct mp_spec *spec, const char *metric)
+{
+    static const char *const derived[] = {"cost_per_hour", "throughput_per_cost",
+                                          "cost_per_million_requests"};
+    for (size_t i = 0; spec->has_cost && i < MP_ARRAY_LEN(derived); i++) {
+        if (strcmp(derived[i], metric) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 const char *mp_cmp_text(enum mp_cmp op)
 {
     static const char *const text[] = {"<=", "<", ">=", ">"};
@@ -270,8 +281,7 @@ bool mp_constraint_holds(const struct mp_constraint *c, double v)
 }
 
 /* "METRIC OP NUMBER", e.g. "p99_ms <= 200". */
-static int parse_constraint(const struct mp_node *n, struct mp_constraint *c,
-                            struct mp_error *err)
+static int parse_constraint(const struct mp_node *n, struct mp_constraint *c, struct mp_error *err)
 {
     const char *s = NULL;
     int rc = mp_doc_string(n, &s, err);
@@ -335,7 +345,7 @@ static int nonneg_price(const struct mp_node *n, double *out, struct mp_error *e
 static int parse_cost(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
 {
     static const char *const keys[] = {"cpu_core_hour", "memory_gib_hour", "gpu_hour",
-                                       "base_hour", "gpu_type_hour", NULL};
+                                       "base_hour",     "gpu_type_hour",   NULL};
     if (!n) {
         return 0;
     }
@@ -371,7 +381,7 @@ static int parse_cost(struct mp_spec *spec, const struct mp_node *n, struct mp_e
 
 static int parse_algorithm(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
 {
-    static const char *const keys[] = {"name",     "max_trials", "parallelism", "seed",
+    static const char *const keys[] = {"name",     "max_trials", "parallelism",       "seed",
                                        "settings", "prior",      "max_failed_trials", NULL};
     spec->algorithm = mp_xstrdup("random");
     spec->max_trials = 20;
@@ -389,8 +399,8 @@ static int parse_algorithm(struct mp_spec *spec, const struct mp_node *n, struct
         (rc = dup_string(mp_doc_get(n, "name"), &spec->algorithm, err)) != 0 ||
         (rc = mp_doc_int(mp_doc_get(n, "max_trials"), 1, 1000000, &spec->max_trials, err)) ||
         (rc = mp_doc_int(mp_doc_get(n, "parallelism"), 1, 256, &spec->parallelism, err)) ||
-        (rc = mp_doc_int(mp_doc_get(n, "max_failed_trials"), 0, 1000000,
-                         &spec->max_failed_trials, err)) ||
+        (rc = mp_doc_int(mp_doc_get(n, "max_failed_trials"), 0, 1000000, &spec->max_failed_trials,
+                         err)) ||
         (rc = mp_doc_int(mp_doc_get(n, "seed"), 0, INT64_MAX, &seed, err)) ||
         (rc = mp_doc_string(mp_doc_get(n, "prior"), &prior, err)) != 0) {
         return rc;
@@ -525,8 +535,8 @@ int mp_spec_load(const char *path, const char *const *overrides, size_t n_overri
         if (slash) {
             slash[slash == dir ? 1 : 0] = '\0';
         }
-        rc = mp_spec_parse(b.data, b.len, path, slash ? dir : ".", overrides, n_overrides, out,
-                           err);
+        rc =
+            mp_spec_parse(b.data, b.len, path, slash ? dir : ".", overrides, n_overrides, out, err);
         free(dir);
     }
     mp_buf_release(&b);

@@ -245,11 +245,11 @@ int mp_store_experiment_find(struct mp_store *st, const char *ref, struct mp_exp
     sqlite3_stmt *stmt = NULL;
     int64_t id = 0;
     bool by_id = mp_parse_int64(ref, &id) == 0;
-    int rc = mp_store_prepare(st,
-                              by_id ? "SELECT " EXPERIMENT_COLUMNS " FROM experiments WHERE id = ?"
-                                    : "SELECT " EXPERIMENT_COLUMNS
-                                      " FROM experiments WHERE name = ?",
-                              &stmt, err);
+    int rc =
+        mp_store_prepare(st,
+                         by_id ? "SELECT " EXPERIMENT_COLUMNS " FROM experiments WHERE id = ?"
+                               : "SELECT " EXPERIMENT_COLUMNS " FROM experiments WHERE name = ?",
+                         &stmt, err);
     if (rc != 0) {
         return rc;
     }
@@ -323,9 +323,8 @@ static int exec_one(struct mp_store *st, const char *sql, const char *text, int6
     return rc;
 }
 
-int mp_store_experiment_set_state(struct mp_store *st, int64_t id,
-                                  enum mp_experiment_state state, const char *reason,
-                                  struct mp_error *err)
+int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
+                                  const char *reason, struct mp_error *err)
 {
     bool done = state >= MP_EXPERIMENT_SUCCEEDED;
     sqlite3_stmt *stmt = NULL;

@@ -66,9 +66,8 @@ int mp_store_experiment_find(struct mp_store *st, const char *ref, struct mp_exp
 int mp_store_experiment_list(struct mp_store *st, struct mp_experiment_row **rows, size_t *n,
                              struct mp_error *err) MP_WUR;
 void mp_experiment_rows_free(struct mp_experiment_row *rows, size_t n);
-int mp_store_experiment_set_state(struct mp_store *st, int64_t id,
-                                  enum mp_experiment_state state, const char *reason,
-                                  struct mp_error *err) MP_WUR;
+int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
+                                  const char *reason, struct mp_error *err) MP_WUR;
 /* Marks the experiment as driven by this process. MP_EBUSY when another live process holds it
  * with a heartbeat younger than stale_ms. */
 int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int64_t stale_ms,
@@ -106,8 +105,8 @@ int mp_store_trial_start(struct mp_store *st, int64_t exp_id, int64_t number, in
 int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,
                           const struct mp_trial_result *res, struct mp_error *err) MP_WUR;
 /* Every trial of the experiment in number order, with metrics. */
-int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows,
-                        size_t *n, struct mp_error *err) MP_WUR;
+int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
+                        struct mp_error *err) MP_WUR;
 /* Stored stdout or stderr of a trial ("stdout"/"stderr"); empty string when none. */
 int mp_store_trial_log(struct mp_store *st, int64_t exp_id, int64_t number, const char *stream,
                        char **out, struct mp_error *err) MP_WUR;
@@ -118,8 +117,8 @@ struct mp_event_row {
     char *detail_json;
 };
 /* Appends an event; trial_number 0 for experiment-level events. */
-int mp_store_event_add(struct mp_store *st, int64_t exp_id, int64_t trial_number,
-                       const char *kind, const char *detail_json, struct mp_error *err) MP_WUR;
+int mp_store_event_add(struct mp_store *st, int64_t exp_id, int64_t trial_number, const char *kind,
+                       const char *detail_json, struct mp_error *err) MP_WUR;
 /* Events with id > after_id (exp_id 0: all experiments), oldest first, at most limit. */
 int mp_store_event_list(struct mp_store *st, int64_t exp_id, int64_t after_id, size_t limit,
                         struct mp_event_row **rows, size_t *n, struct mp_error *err) MP_WUR;

@@ -49,11 +49,11 @@ int mp_store_trial_create(struct mp_store *st, int64_t exp_id, int64_t number,
         sqlite3_bind_text(stmt, 4, config_key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(stmt, 5, mp_wall_ns());
         if (sqlite3_step(stmt) != SQLITE_DONE) {
-            rc = sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE
-                     ? mp_error_set(err, MP_EEXISTS,
-                                    "trial %lld or configuration %s already exists",
-                                    (long long)number, config_key)
-                     : mp_store_fail(st, err, "create trial");
+            rc =
+                sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE
+                    ? mp_error_set(err, MP_EEXISTS, "trial %lld or configuration %s already exists",
+                                   (long long)number, config_key)
+                    : mp_store_fail(st, err, "create trial");
         }
     }
     sqlite3_finalize(stmt);
@@ -80,8 +80,8 @@ static int trial_state(struct mp_store *st, int64_t exp_id, int64_t number, int6
         *state = s < 0 ? MP_TRIAL_FAILED : (enum mp_trial_state)s;
         *attempt = sqlite3_column_int64(stmt, 2);
     } else {
-        rc = mp_error_set(err, MP_ENOTFOUND, "no trial %lld in experiment %lld",
-                          (long long)number, (long long)exp_id);
+        rc = mp_error_set(err, MP_ENOTFOUND, "no trial %lld in experiment %lld", (long long)number,
+                          (long long)exp_id);
     }
     sqlite3_finalize(stmt);
     return rc;
@@ -162,8 +162,8 @@ static int insert_text(struct mp_store *st, const char *sql, int64_t trial_id, c
     return rc;
 }
 
-static int update_terminal(struct mp_store *st, int64_t trial_id,
-                           const struct mp_trial_result *res, struct mp_error *err)
+static int update_terminal(struct mp_store *st, int64_t trial_id, const struct mp_trial_result *res,
+                           struct mp_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_prepare(st,
@@ -196,9 +196,8 @@ int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,
         rc = trial_state(st, exp_id, number, &id, &state, &att, err);
     }
     if (rc == 0 && !mp_trial_transition_allowed(state, res->state)) {
-        rc = mp_error_set(err, MP_ESTATE, "trial %lld: %s -> %s is not allowed",
-                          (long long)number, mp_trial_state_name(state),
-                          mp_trial_state_name(res->state));
+        rc = mp_error_set(err, MP_ESTATE, "trial %lld: %s -> %s is not allowed", (long long)number,
+                          mp_trial_state_name(state), mp_trial_state_name(res->state));
     }
     if (rc == 0) {
         rc = update_terminal(st, id, res, err);
@@ -224,8 +223,8 @@ int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,
     return finish_txn(st, rc, err);
 }
 
-static int load_metrics(struct mp_store *st, struct mp_trial_row *rows, size_t n,
-                        int64_t exp_id, struct mp_error *err)
+static int load_metrics(struct mp_store *st, struct mp_trial_row *rows, size_t n, int64_t exp_id,
+                        struct mp_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_prepare(st,
@@ -256,8 +255,8 @@ static int load_metrics(struct mp_store *st, struct mp_trial_row *rows, size_t n
     return 0;
 }
 
-int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows,
-                        size_t *n, struct mp_error *err)
+int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
+                        struct mp_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     *rows = NULL;
@@ -326,8 +325,8 @@ int mp_store_trial_log(struct mp_store *st, int64_t exp_id, int64_t number, cons
     return 0;
 }
 
-int mp_store_event_add(struct mp_store *st, int64_t exp_id, int64_t trial_number,
-                       const char *kind, const char *detail_json, struct mp_error *err)
+int mp_store_event_add(struct mp_store *st, int64_t exp_id, int64_t trial_number, const char *kind,
+                       const char *detail_json, struct mp_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_begin(st, err);

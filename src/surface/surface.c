@@ -7,9 +7,9 @@
 #include <string.h>
 
 #define MAX_BYTES (64u << 20)
-#define MAX_COLS 256u
-#define MAX_ROWS 1000000u
-#define MAX_CELL 4096u
+#define MAX_COLS  256u
+#define MAX_ROWS  1000000u
+#define MAX_CELL  4096u
 
 void mp_surface_free(struct mp_surface *s)
 {
@@ -31,8 +31,8 @@ void mp_surface_free(struct mp_surface *s)
 }
 
 /* Splits one line into fields. Returns the field count or a negative code. */
-static int split_line(const char *line, size_t len, char ***fields, const char *name,
-                      size_t lineno, struct mp_error *err)
+static int split_line(const char *line, size_t len, char ***fields, const char *name, size_t lineno,
+                      struct mp_error *err)
 {
     size_t n = 0, cap = 8;
     char **out = mp_xcalloc(cap, sizeof(char *));
@@ -44,8 +44,8 @@ static int split_line(const char *line, size_t len, char ***fields, const char *
         if (i < len && line[i] == '"') {
             for (i++;; i++) {
                 if (i >= len) {
-                    rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: unterminated quoted field",
-                                      name, lineno, start + 1);
+                    rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: unterminated quoted field", name,
+                                      lineno, start + 1);
                     break;
                 }
                 if (line[i] == '"' && i + 1 < len && line[i + 1] == '"') {
