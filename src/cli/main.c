@@ -20,6 +20,8 @@ static const struct mp_cmd commands[] = {
      "show an experiment's trials and recommendation"},
     {"export", mp_cmd_export, "export EXPERIMENT --format csv|json [--db PATH]",
      "export an experiment's trials"},
+    {"trial", mp_cmd_trial, "trial FILE --set NAME=VALUE... [--json] [--logs]",
+     "run one trial of one configuration and print its record (nothing is stored)"},
 };
 
 static const struct mp_cmd *find_cmd(const char *name)
