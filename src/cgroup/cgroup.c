@@ -157,7 +157,8 @@ static bool list_has(const char *list, const char *item)
     return false;
 }
 
-/* One /proc/self/mountinfo line: "id parent maj:min root mountpoint opts ... - fstype src sopts". */
+/* One /proc/self/mountinfo line: "id parent maj:min root mountpoint opts ... - fstype src sopts".
+ */
 static void parse_mount_line(char *line, struct mounts *m)
 {
     char root[1024], point[1024], fstype[64], sopts[1024];
@@ -403,8 +404,7 @@ int mp_cgroup_detect(struct mp_cgroup_system *sys, const char *parent, struct mp
 {
     memset(sys, 0, sizeof(*sys));
     if (parent && (!*parent || strstr(parent, ".."))) {
-        return mp_error_set(err, MP_EINVALID, "cgroup parent '%s': expected a group name",
-                            parent);
+        return mp_error_set(err, MP_EINVALID, "cgroup parent '%s': expected a group name", parent);
     }
     struct mounts m;
     memset(&m, 0, sizeof(m));
@@ -679,9 +679,8 @@ static void set_limits(struct mp_cgroup *cg, const struct mp_cgroup_limits *lim)
     if (lim->pids_max > 0) {
         char v[32];
         snprintf(v, sizeof(v), "%" PRId64, lim->pids_max);
-        const char *d = cg->v1_dir[MP_CGCTL_PIDS]
-                            ? cg->v1_dir[MP_CGCTL_PIDS]
-                            : (cg->v2_ctl[MP_CGCTL_PIDS] ? cg->v2_dir : NULL);
+        const char *d = cg->v1_dir[MP_CGCTL_PIDS] ? cg->v1_dir[MP_CGCTL_PIDS]
+                                                  : (cg->v2_ctl[MP_CGCTL_PIDS] ? cg->v2_dir : NULL);
         if (d && write_text(d, "pids.max", v) == 0) {
             cg->enforced |= MP_CGLIM_PIDS;
         }
@@ -705,8 +704,7 @@ static int create_dirs(struct mp_cgroup *cg, const struct mp_cgroup_system *sys,
         int rc = make_fresh(dir);
         if (rc != 0) {
             free(dir);
-            return mp_error_set(err, rc, "cgroup '%s/%s': %s", sys->v2_base, name,
-                                strerror(-rc));
+            return mp_error_set(err, rc, "cgroup '%s/%s': %s", sys->v2_base, name, strerror(-rc));
         }
         cg->v2_dir = dir;
         cg->v2_kill = file_exists(dir, "cgroup.kill");
@@ -749,8 +747,7 @@ int mp_cgroup_create(const struct mp_cgroup_system *sys, const char *name,
 {
     *out = NULL;
     if (!valid_name(name)) {
-        return mp_error_set(err, MP_EINVALID, "cgroup name '%s': use letters, digits, '-_.'",
-                            name);
+        return mp_error_set(err, MP_EINVALID, "cgroup name '%s': use letters, digits, '-_.'", name);
     }
     if (!mp_cgroup_system_usable(sys)) {
         return mp_error_set(err, MP_EUNSUPPORTED, "no usable cgroup hierarchy: %s",

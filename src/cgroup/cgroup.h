@@ -54,8 +54,7 @@ struct mp_cgroup_system {
  * own group, a relative name for that name under the own group, or an absolute path (from the
  * hierarchy root). Never fails for lack of cgroups: mode NONE with a warning is a valid result;
  * only memory/parse trouble returns an error. */
-int mp_cgroup_detect(struct mp_cgroup_system *sys, const char *parent,
-                     struct mp_error *err) MP_WUR;
+int mp_cgroup_detect(struct mp_cgroup_system *sys, const char *parent, struct mp_error *err) MP_WUR;
 void mp_cgroup_system_release(struct mp_cgroup_system *sys);
 const char *mp_cgroup_mode_name(enum mp_cgroup_mode m);
 /* Bitmask of MP_CGLIM_* the system can enforce. */

@@ -56,8 +56,7 @@ static int split_sets(const struct trial_args *a, const struct mp_space *s, doub
 }
 
 /* Loads the spec (overrides applied) and the configuration. *x is owned. */
-static int load(const struct trial_args *a, struct mp_spec **spec, double **x,
-                struct mp_error *err)
+static int load(const struct trial_args *a, struct mp_spec **spec, double **x, struct mp_error *err)
 {
     const char **over = mp_xcalloc(a->n_sets + 1, sizeof(*over));
     size_t n_over = 0;
@@ -115,8 +114,8 @@ static json_t *record_json(const struct mp_spec *spec, const double *x,
                      spec->name, "runner", spec->runner, "config", cfg, "state",
                      mp_trial_state_name(res->state), "failure", mp_failure_name(res->failure),
                      "reason", res->reason, "metrics", metrics_json(&res->metrics), "resources",
-                     metrics_json(&res->resources), "meta", meta ? meta : json_object(),
-                     "stdout", res->stdout_log ? res->stdout_log : "", "stderr",
+                     metrics_json(&res->resources), "meta", meta ? meta : json_object(), "stdout",
+                     res->stdout_log ? res->stdout_log : "", "stderr",
                      res->stderr_log ? res->stderr_log : "");
 }
 

@@ -632,8 +632,8 @@ int mp_proc_spawn(const struct mp_proc_opts *o, struct mp_proc **out, struct mp_
     if (got != 0) {
         rc = got > 0 ? mp_error_set(err, -rep.err, "'%s': %s failed: %s", path,
                                     stage_name(rep.stage), strerror(rep.err))
-                     : mp_error_set(err, got, "'%s': the child did not report its start: %s",
-                                    path, strerror(-got));
+                     : mp_error_set(err, got, "'%s': the child did not report its start: %s", path,
+                                    strerror(-got));
         goto out;
     }
     if (read_pid_msg(p->fds[2], &p->pid) != 0) {

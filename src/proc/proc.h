@@ -40,8 +40,8 @@ struct mp_tmpl_var {
 /* Renders tmpl, replacing each "{name}" with the value of the variable called name; "{{" and
  * "}}" stand for literal braces. An unknown name, an unclosed '{' or a lone '}' is MP_EINVALID
  * (named in err); a result over MP_TMPL_MAX_BYTES is MP_ETOOBIG. *out is owned. */
-int mp_template_render(const char *tmpl, const struct mp_tmpl_var *vars, size_t n_vars,
-                       char **out, struct mp_error *err) MP_WUR;
+int mp_template_render(const char *tmpl, const struct mp_tmpl_var *vars, size_t n_vars, char **out,
+                       struct mp_error *err) MP_WUR;
 /* Checks tmpl's syntax and that every placeholder is one of names[0..n). */
 int mp_template_check(const char *tmpl, const char *const *names, size_t n_names,
                       struct mp_error *err) MP_WUR;

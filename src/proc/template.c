@@ -41,8 +41,8 @@ static int walk(const char *tmpl, struct mp_buf *out, var_fn *on_var, void *ctx,
         }
         size_t len = (size_t)(end - (tmpl + i + 1));
         if (len == 0 || memchr(tmpl + i + 1, '{', len)) {
-            return mp_error_set(err, MP_EINVALID,
-                                "template \"%s\": bad placeholder at offset %zu", tmpl, i);
+            return mp_error_set(err, MP_EINVALID, "template \"%s\": bad placeholder at offset %zu",
+                                tmpl, i);
         }
         int rc = on_var(ctx, tmpl + i + 1, len, out, err);
         if (rc != 0) {
@@ -77,8 +77,8 @@ static int render_var(void *ctx, const char *name, size_t len, struct mp_buf *ou
                         (int)len, name);
 }
 
-int mp_template_render(const char *tmpl, const struct mp_tmpl_var *vars, size_t n_vars,
-                       char **out, struct mp_error *err)
+int mp_template_render(const char *tmpl, const struct mp_tmpl_var *vars, size_t n_vars, char **out,
+                       struct mp_error *err)
 {
     struct mp_buf b = MP_BUF_INIT;
     struct render_ctx ctx = {tmpl, vars, n_vars};

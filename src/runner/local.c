@@ -29,10 +29,10 @@ extern char **environ;
 /* ---- settings ---- */
 
 static const char *const cfg_keys[] = {
-    "kind",          "trial_timeout",  "ports",    "port_lock_dir", "cpus",
-    "memory_mib",    "pids_max",       "cpuset",   "grace_period",  "log_kib",
-    "cgroup_parent", "require_limits", "identity", "inherit_env",   "load",
-    NULL,
+    "kind",         "trial_timeout", "ports",         "port_lock_dir",
+    "cpus",         "memory_mib",    "pids_max",      "cpuset",
+    "grace_period", "log_kib",       "cgroup_parent", "require_limits",
+    "identity",     "inherit_env",   "load",          NULL,
 };
 
 static int get_duration(const struct mp_node *map, const char *key, int64_t *out,
@@ -45,8 +45,7 @@ static int get_duration(const struct mp_node *map, const char *key, int64_t *out
     }
     int rc = mp_doc_string(n, &s, err);
     if (rc == 0 && (mp_parse_duration_ns(s, out) != 0 || *out < 0)) {
-        rc = mp_doc_error(err, n, "expected a duration such as \"5s\" or \"250ms\", got \"%s\"",
-                          s);
+        rc = mp_doc_error(err, n, "expected a duration such as \"5s\" or \"250ms\", got \"%s\"", s);
     }
     return rc;
 }
@@ -65,8 +64,7 @@ static int get_ports(const struct mp_node *map, struct mp_local_cfg *cfg, struct
     int lo = 0, hi = 0, used = 0;
     if (sscanf(s, "%d-%d%n", &lo, &hi, &used) != 2 || s[used] || lo < 1024 || hi > 65535 ||
         lo > hi) {
-        return mp_doc_error(err, n, "expected a port range LO-HI within 1024-65535, got \"%s\"",
-                            s);
+        return mp_doc_error(err, n, "expected a port range LO-HI within 1024-65535, got \"%s\"", s);
     }
     cfg->port_lo = lo;
     cfg->port_hi = hi;
@@ -144,8 +142,7 @@ static int get_numbers(const struct mp_node *map, struct mp_local_cfg *cfg, stru
     return rc;
 }
 
-int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg,
-                       struct mp_error *err)
+int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg, struct mp_error *err)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->port_lo = 20000;
@@ -219,6 +216,7 @@ struct trial {
     struct mp_proc_opts popts;
     json_t *limits_json;
     json_t *meta;
+    int port; /* kept after the lease is released */
     bool exited, foreign_seen, teardown_clean;
     int exit_status;
     struct mp_cgroup_stats stats;
@@ -383,8 +381,8 @@ static json_t *limit_json(double requested, bool enforced, const char *how)
     return o;
 }
 
-static const char *cg_how(const struct mp_cgroup_system *sys, enum mp_cgroup_ctl c,
-                          const char *v1, const char *v2)
+static const char *cg_how(const struct mp_cgroup_system *sys, enum mp_cgroup_ctl c, const char *v1,
+                          const char *v2)
 {
     return sys->v1_base[c] ? v1 : v2;
 }
@@ -663,9 +661,10 @@ static bool wait_ready(struct trial *t)
         }
         int64_t now = mp_mono_ns();
         struct mp_probe_result pr;
-        mp_local_probe(t->lease.port, path, min64(svc->probe_timeout_ms * 1000000LL,
-                                                  deadline > now ? deadline - now : 1000000),
-                       &pr);
+        mp_local_probe(
+            t->lease.port, path,
+            min64(svc->probe_timeout_ms * 1000000LL, deadline > now ? deadline - now : 1000000),
+            &pr);
         enum ident id = pr.outcome == MP_PROBE_OK || pr.outcome == MP_PROBE_BAD_STATUS
                             ? identify(t, &pr)
                             : ID_OURS;
@@ -740,8 +739,8 @@ static void check_constraints(struct trial *t)
 
 static int run_load(struct trial *t)
 {
-    struct mp_local_target target = {"127.0.0.1", t->lease.port, t->nonce, t->spec,
-                                     t->r->cfg.load, t->deadline_ns};
+    struct mp_local_target target = {"127.0.0.1", t->lease.port,  t->nonce,
+                                     t->spec,     t->r->cfg.load, t->deadline_ns};
     struct watchdog w = {t, false, false};
     pthread_t th;
     bool started = pthread_create(&th, NULL, watchdog_main, &w) == 0;
@@ -789,13 +788,14 @@ static void teardown(struct trial *t)
             }
             json_object_set_new(td, "exited_on_sigterm", json_boolean(t->exited));
         }
-        int killed = 0;
+        /* What outlived the service's own exit or the grace period (forks, setsid escapes). */
+        int left = t->cg ? mp_cgroup_count(t->cg) : mp_proc_count_tree(t->proc);
+        json_object_set_new(td, "left_after_grace", json_integer(left));
         if (t->cg) {
             int krc = mp_cgroup_kill(t->cg);
             (void)krc;
         }
-        killed = mp_proc_kill_tree(t->proc, SIGKILL);
-        json_object_set_new(td, "killed_after_grace", json_integer(killed));
+        mp_proc_kill_tree(t->proc, SIGKILL);
         int frc = mp_proc_finish(t->proc, mp_mono_ns() + FINISH_NS, &t->usage);
         if (!t->exited) {
             t->exited = mp_proc_wait(t->proc, 0, &t->exit_status);
@@ -828,11 +828,10 @@ static void record(struct trial *t)
     if (t->stats.has_oom) {
         mp_metrics_set(&res->resources, "oom_kills", (double)t->stats.oom_kills);
     }
-    mp_metrics_set(&res->resources, "wall_seconds",
-                   (double)(mp_mono_ns() - t->started_ns) / 1e9);
+    mp_metrics_set(&res->resources, "wall_seconds", (double)(mp_mono_ns() - t->started_ns) / 1e9);
     json_t *m = t->meta;
     json_object_set_new(m, "runner", json_string("local"));
-    json_object_set_new(m, "port", json_integer(t->lease.port ? t->lease.port : 0));
+    json_object_set_new(m, "port", json_integer(t->port));
     json_object_set_new(m, "nonce", json_string(t->nonce));
     json_object_set_new(m, "usage_source",
                         json_string(t->stats.has_cpu ? "cgroup" : "rusage of reaped processes"));
@@ -860,8 +859,8 @@ static void record(struct trial *t)
         json_object_set_new(m, "exit", ex);
     }
     if (t->ready_ns) {
-        json_object_set_new(m, "ready_after_s", json_real((double)(t->ready_ns - t->started_ns) /
-                                                          1e9));
+        json_object_set_new(m, "ready_after_s",
+                            json_real((double)(t->ready_ns - t->started_ns) / 1e9));
     }
     json_t *argv = json_array();
     for (size_t i = 0; i < t->argc; i++) {
@@ -910,13 +909,14 @@ static int start(struct trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
 {
     struct mp_error err = {0, ""};
     const struct mp_local_cfg *cfg = &t->r->cfg;
-    uint64_t seed = mp_mix64(mp_hash_str(t->req->experiment ? t->req->experiment : ""),
-                             mp_mix64((uint64_t)t->req->experiment_id,
-                                      mp_mix64((uint64_t)t->req->number,
-                                               (uint64_t)t->req->attempt)));
-    int rc = mp_port_lease_acquire(cfg->port_dir, cfg->port_lo, cfg->port_hi, seed, &t->lease,
-                                   &err);
+    uint64_t seed =
+        mp_mix64(mp_hash_str(t->req->experiment ? t->req->experiment : ""),
+                 mp_mix64((uint64_t)t->req->experiment_id,
+                          mp_mix64((uint64_t)t->req->number, (uint64_t)t->req->attempt)));
+    int rc =
+        mp_port_lease_acquire(cfg->port_dir, cfg->port_lo, cfg->port_hi, seed, &t->lease, &err);
     if (rc == 0) {
+        t->port = t->lease.port;
         build_vars(t, bufs);
         rc = render_command(t, &err);
         if (rc != 0) {
@@ -940,8 +940,7 @@ static int start(struct trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
     t->started_ns = mp_mono_ns();
     rc = mp_proc_spawn(&t->popts, &t->proc, &err);
     if (rc == -ENOENT || rc == -EACCES || rc == -ENOEXEC || rc == -ENOTDIR) {
-        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "cannot start the service: %s",
-                             err.msg);
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "cannot start the service: %s", err.msg);
         return 0;
     }
     if (rc != 0) {
@@ -976,8 +975,7 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
     }
     teardown(&t);
     if (!t.teardown_clean && rc == 0 && !trial_failed(&t)) {
-        mp_trial_result_fail(res, MP_FAILURE_INFRA,
-                             "processes of the trial survived the teardown");
+        mp_trial_result_fail(res, MP_FAILURE_INFRA, "processes of the trial survived the teardown");
     }
     record(&t);
     trial_release(&t);

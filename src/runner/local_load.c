@@ -21,10 +21,25 @@
 #endif
 
 static const char *const load_keys[] = {
-    "path",           "method", "body",      "headers",     "connections",
-    "threads",        "rate",   "warmup",    "window",      "windows",
-    "stable_windows", "tolerance", "timeout", "expect_status", "max_error_rate",
-    "mode",           "slo",    "max_time",  NULL,
+    "path",
+    "method",
+    "body",
+    "headers",
+    "connections",
+    "threads",
+    "rate",
+    "warmup",
+    "window",
+    "windows",
+    "stable_windows",
+    "tolerance",
+    "timeout",
+    "expect_status",
+    "max_error_rate",
+    "mode",
+    "slo",
+    "max_time",
+    NULL,
 };
 
 struct load_cfg {
@@ -219,11 +234,10 @@ static void judge_errors(const struct mp_measure_result *m, const struct load_cf
                          struct mp_trial_result *res)
 {
     if (m->error_rate > c->max_error_rate) {
-        mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS,
-                             "%.2f %% of %llu requests failed (limit %.2f %%)",
-                             100.0 * m->error_rate,
-                             (unsigned long long)(m->requests + m->errors_total),
-                             100.0 * c->max_error_rate);
+        mp_trial_result_fail(
+            res, MP_FAILURE_LOAD_ERRORS, "%.2f %% of %llu requests failed (limit %.2f %%)",
+            100.0 * m->error_rate, (unsigned long long)(m->requests + m->errors_total),
+            100.0 * c->max_error_rate);
     }
 }
 
@@ -250,8 +264,8 @@ static int run_capacity(const struct load_cfg *c, struct mp_measure_opts *mo,
         mp_metrics_set(&res->metrics, "capacity_rps", cr.found ? cr.capacity_rps : 0.0);
         mp_metrics_set(&res->metrics, "saturation_rps", cr.saturation_rps);
         if (rc == 0 && !cr.found) {
-            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED,
-                                 "no request rate met the SLO %s", c->slo);
+            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "no request rate met the SLO %s",
+                                 c->slo);
         }
         rc = 0;
     }

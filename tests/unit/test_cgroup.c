@@ -240,8 +240,8 @@ static void test_cpu_quota_half_core(void **state)
     mp_cgroup_stats(cg, &st);
     assert_true(st.has_cpu);
     double share = st.cpu_seconds / wall;
-    fprintf(stderr, "0.5-core quota: %.3f s CPU over %.3f s wall = %.3f cores\n",
-            st.cpu_seconds, wall, share);
+    fprintf(stderr, "0.5-core quota: %.3f s CPU over %.3f s wall = %.3f cores\n", st.cpu_seconds,
+            wall, share);
     /* The quota caps usage at 0.5 core (plus one period of slack); a busy machine may give
      * less, never more. */
     if (share > 0.6 || share < 0.1) {

@@ -274,12 +274,9 @@ static void test_workdir_and_which(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exec_failures),
-        cmocka_unit_test(test_exit_status_and_stderr),
-        cmocka_unit_test(test_log_tail_capped),
-        cmocka_unit_test(test_setsid_escape_killed),
-        cmocka_unit_test(test_daemon_reaped),
-        cmocka_unit_test(test_ignore_term_and_tree),
+        cmocka_unit_test(test_exec_failures),     cmocka_unit_test(test_exit_status_and_stderr),
+        cmocka_unit_test(test_log_tail_capped),   cmocka_unit_test(test_setsid_escape_killed),
+        cmocka_unit_test(test_daemon_reaped),     cmocka_unit_test(test_ignore_term_and_tree),
         cmocka_unit_test(test_workdir_and_which),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
