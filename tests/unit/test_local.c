@@ -182,8 +182,8 @@ static void test_argv_and_env_exact(void **state)
         int port = (int)json_integer_value(json_object_get(f.meta, "port"));
         const char *nonce = json_string_value(json_object_get(f.meta, "nonce"));
         char *port_arg = mp_xasprintf("--port=%d", port);
-        const char *want_argv[] = {"--mode", hostile_choices[k], port_arg, "{literal}", "--batch",
-                                   "16"};
+        const char *want_argv[] = {"--mode",    hostile_choices[k], port_arg,
+                                   "{literal}", "--batch",          "16"};
         json_t *argv = json_object_get(out, "argv");
         assert_int_equal(json_array_size(argv), 1 + MP_ARRAY_LEN(want_argv));
         for (size_t i = 0; i < MP_ARRAY_LEN(want_argv); i++) {
