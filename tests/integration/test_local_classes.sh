@@ -27,6 +27,17 @@ else
 fi
 expect_nothing_left "$WORK/c.json"
 
+# Exits 300 ms after becoming ready, i.e. during the load test: CRASHED (needs the load step).
+run_trial "$WORK/x.json" "$SPEC" $SET --set mode=exit
+if field "$WORK/x.json" .reason | grep -q "no load generator"; then
+    echo "skip: crash during the load test (this build has no load generator)"
+else
+    expect_class "$WORK/x.json" CRASHED
+    field "$WORK/x.json" .reason | grep -q "during the load test" ||
+        fail "reason: $(field "$WORK/x.json" .reason)"
+fi
+expect_nothing_left "$WORK/x.json"
+
 # A slow start past the deadline.
 write_spec "$WORK/slow.yaml" 1s "[\"$FAKE\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--start-delay-ms\", \"5000\", \"--mode\", \"{mode}\"]"
 run_trial "$WORK/d.json" "$WORK/slow.yaml" $SET --set mode=healthy

@@ -316,6 +316,35 @@ static void test_stale_group_recreated(void **state)
     destroy_clean(cg, p);
 }
 
+/* Without a v2 tree (pure v1 machines) the kill goes through the v1 freezer. */
+static void test_v1_only_freeze_kill(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    if (!sys.v1_base[MP_CGCTL_FREEZER]) {
+        fprintf(stderr, "skipped: no v1 freezer hierarchy\n");
+        skip();
+    }
+    struct mp_cgroup_system v1 = sys; /* borrows sys's strings: never released */
+    v1.v2_base = NULL;
+    struct mp_cgroup_limits lim = {0};
+    struct mp_cgroup *cg = NULL;
+    struct mp_error err = {0, ""};
+    char name[64];
+    snprintf(name, sizeof(name), "t%d-v1", (int)test_pid);
+    assert_int_equal(mp_cgroup_create(&v1, name, &lim, &cg, &err), 0);
+    assert_null(strstr(mp_cgroup_path(cg), "unified"));
+    struct mp_proc *p = spawn_in(cg, "escape", NULL);
+    int64_t end = mp_mono_ns() + 10 * SEC;
+    while (mp_cgroup_count(cg) < 2 && mp_mono_ns() < end) {
+        usleep(5000);
+    }
+    assert_int_equal(mp_cgroup_count(cg), 2);
+    assert_int_equal(mp_cgroup_kill(cg), 0);
+    assert_int_equal(mp_cgroup_count(cg), 0);
+    destroy_clean(cg, p);
+}
+
 /* True when pid is gone or a zombie (this machine's init may not reap orphans). */
 static bool dead(pid_t pid)
 {
@@ -390,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_pids_limit),
         cmocka_unit_test(test_stale_group_recreated),
         cmocka_unit_test(test_runner_death_kills_trial),
+        cmocka_unit_test(test_v1_only_freeze_kill),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

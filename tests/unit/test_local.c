@@ -65,6 +65,19 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    while (d && readdir(d)) {
+        n++;
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
+}
+
 struct fixture {
     struct mp_spec *spec;
     struct mp_runner *runner;
@@ -228,7 +241,9 @@ static void test_crash_reports_stderr_tail(void **state)
                    "objective: {metric: throughput_rps}\n"
                    "runner:\n");
     double x[] = {3};
+    int fds = count_fds();
     assert_int_equal(run(&f, x, NULL), 0);
+    assert_int_equal(count_fds(), fds); /* pipes, lock file and probe sockets all closed */
     expect_failure(&f, MP_FAILURE_CRASHED, "exited with status 3");
     assert_non_null(strstr(f.res.reason, "bye"));
     assert_string_equal(f.res.stderr_log, "bye\n");
