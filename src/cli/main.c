@@ -16,7 +16,7 @@ static const struct mp_cmd commands[] = {
      "[--seed S] [--params A,B,...] [--json]",
      "run a search offline on a recorded performance surface"},
     {"list", mp_cmd_list, "list [--db PATH] [--json]", "list stored experiments"},
-    {"show", mp_cmd_show, "show EXPERIMENT [--db PATH] [--json]",
+    {"show", mp_cmd_show, "show EXPERIMENT [--db PATH] [--json] [--target-rps R [--headroom 0.2]]",
      "show an experiment's trials and recommendation"},
     {"export", mp_cmd_export, "export EXPERIMENT --format csv|json [--db PATH]",
      "export an experiment's trials"},

@@ -269,6 +269,7 @@ static void run_one(struct engine *e, struct etrial *t)
         .number = t->number,
         .attempt = t->attempt,
         .x = t->x,
+        .timeout_ms = e->spec->trial_timeout_ms,
     };
     mp_trial_result_init(&t->res);
     t->run_rc = e->runner->ops->run(e->runner, &req, &t->res, e->opts->cancel);

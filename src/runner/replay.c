@@ -116,8 +116,18 @@ static int replay_run(struct mp_runner *base, const struct mp_trial_request *req
 {
     struct replay_runner *r = (struct replay_runner *)base;
     const struct mp_space *space = &base->spec->space;
-    if (r->delay_ms > 0 && wait_cancellable(r->delay_ms, cancel)) {
+    int64_t wait_ms = r->delay_ms;
+    bool timed_out = req->timeout_ms > 0 && wait_ms > req->timeout_ms;
+    if (timed_out) {
+        wait_ms = req->timeout_ms;
+    }
+    if (wait_ms > 0 && wait_cancellable(wait_ms, cancel)) {
         res->state = MP_TRIAL_CANCELLED;
+        return 0;
+    }
+    if (timed_out) {
+        mp_trial_result_fail(res, MP_FAILURE_TIMEOUT, "still running after %lld ms",
+                             (long long)req->timeout_ms);
         return 0;
     }
     long row = mp_surface_index_lookup(r->index, req->x);
@@ -153,7 +163,8 @@ static int replay_run(struct mp_runner *base, const struct mp_trial_request *req
 
 const struct mp_runner_ops mp_runner_replay = {
     .name = "replay",
-    .concurrent = true,
+    /* Run inline, oldest trial first, so replays with parallelism > 1 stay deterministic. */
+    .concurrent = false,
     .validate = replay_validate,
     .create = replay_create,
     .run = replay_run,
