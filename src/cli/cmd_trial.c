@@ -148,8 +148,7 @@ static void print_limits(const json_t *meta)
     }
     const char *key;
     const json_t *v;
-    json_object_foreach((json_t *)json_object_get(meta, "limits"), key, v)
-    {
+    json_object_foreach ((json_t *)json_object_get(meta, "limits"), key, v) {
         const json_t *req = json_object_get(v, "requested");
         char buf[MP_FMT_DOUBLE_MAX];
         printf("  %-10s%s %s: %s (%s)\n", "limit", key,
@@ -232,7 +231,7 @@ static int run_one(const struct mp_spec *spec, const double *x, struct mp_trial_
     sigaction(SIGTERM, &sa, NULL);
     /* The experiment id is this process's pid, so that concurrent `morphling trial` runs of one
      * spec never share a cgroup or port lease name. */
-    struct mp_trial_request req = {spec->name, (int64_t)getpid(), 1, 1, x};
+    struct mp_trial_request req = {spec->name, (int64_t)getpid(), 1, 1, x, spec->trial_timeout_ms};
     rc = runner->ops->run(runner, &req, res, &trial_interrupted);
     if (rc != 0 && res->state == MP_TRIAL_SUCCEEDED) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "runner failure: %s", mp_strerror(rc));

@@ -679,6 +679,11 @@ static bool wait_ready(struct trial *t)
             seen.bad_status = pr.status;
         }
         now = mp_mono_ns();
+        if (now >= deadline && deadline == t->deadline_ns) {
+            mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT,
+                                 "the trial deadline passed while the service was starting");
+            return false;
+        }
         if (now >= deadline) {
             not_ready(t, &seen, (double)(now - start) / 1e9);
             return false;
@@ -964,8 +969,8 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
     t.lease.fd = -1;
     t.meta = json_object();
     t.started_ns = mp_mono_ns();
-    int64_t timeout = t.spec->trial_timeout_ms > 0 ? t.spec->trial_timeout_ms * 1000000LL
-                                                   : DEFAULT_TRIAL_TIMEOUT_NS;
+    int64_t timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : t.spec->trial_timeout_ms;
+    int64_t timeout = timeout_ms > 0 ? timeout_ms * 1000000LL : DEFAULT_TRIAL_TIMEOUT_NS;
     t.deadline_ns = t.started_ns + timeout;
     make_nonce(t.nonce);
     char(*bufs)[MP_FMT_DOUBLE_MAX] = mp_xcalloc(t.spec->space.n + 1, MP_FMT_DOUBLE_MAX);

@@ -84,6 +84,7 @@ struct fixture {
     struct mp_trial_result res;
     json_t *meta;
     char port_dir[64];
+    int64_t timeout_ms; /* the request's trial timeout; 0 = default */
 };
 
 /* Builds a spec from YAML where "@H@" stands for the helpers directory. */
@@ -122,7 +123,7 @@ static void setup_spec(struct fixture *f, const char *yaml)
 static int run(struct fixture *f, const double *x, const atomic_bool *cancel)
 {
     static atomic_bool never;
-    struct mp_trial_request req = {"unit", (int64_t)getpid(), 1, 1, x};
+    struct mp_trial_request req = {"unit", (int64_t)getpid(), 1, 1, x, f->timeout_ms};
     int rc = f->runner->ops->run(f->runner, &req, &f->res, cancel ? cancel : &never);
     assert_non_null(f->res.meta_json);
     f->meta = json_loads(f->res.meta_json, 0, NULL);
@@ -307,6 +308,26 @@ static void test_startup_timeout_and_grace(void **state)
     assert_int_equal(json_integer_value(json_object_get(td, "left_after_grace")), 1);
     json_t *ex = json_object_get(f.meta, "exit");
     assert_int_equal(json_integer_value(json_object_get(ex, "signal")), 9);
+    release(&f);
+}
+
+static void test_trial_deadline_while_starting(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: deadline\n"
+                   "service:\n"
+                   "  command: [\"@H@/proc_antics\", \"tree\", \"1\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 30s}\n"
+                   "parameters:\n"
+                   "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n"
+                   "  grace_period: 100ms\n");
+    f.timeout_ms = 400;
+    double x[] = {1};
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_TIMEOUT, "deadline");
     release(&f);
 }
 
@@ -577,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_oom_killed),
         cmocka_unit_test(test_startup_timeout_and_grace),
         cmocka_unit_test(test_cancel_while_starting),
+        cmocka_unit_test(test_trial_deadline_while_starting),
         cmocka_unit_test(test_port_taken_is_infra),
         cmocka_unit_test(test_probe_parsing),
         cmocka_unit_test(test_port_leases_distinct),
