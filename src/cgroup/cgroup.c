@@ -266,6 +266,16 @@ static char *parent_of(const char *dir)
     return mp_xstrndup(dir, slash && slash != dir ? (size_t)(slash - dir) : 1);
 }
 
+/* mkdir -p, then the group must also be writable (it may exist, made by another user). */
+static int prepare_base(const char *dir)
+{
+    int rc = mkdirs(dir);
+    if (rc == 0 && access(dir, W_OK) != 0) {
+        rc = -errno;
+    }
+    return rc;
+}
+
 /* v1 cpuset groups start with empty cpus/mems; copy the parent's so tasks can join. */
 static int cpuset_inherit(const char *dir)
 {
@@ -300,7 +310,7 @@ static void detect_v1(struct mp_cgroup_system *sys, const struct mounts *m, cons
         char *own = own_path(ctl_names[c]);
         char *dir = base_dir(m->v1[c], m->v1_root[c], own, parent);
         free(own);
-        int rc = mkdirs(dir);
+        int rc = prepare_base(dir);
         if (rc == 0 && c == MP_CGCTL_CPUSET) {
             rc = cpuset_inherit(dir);
         }
@@ -373,11 +383,11 @@ static void detect_v2(struct mp_cgroup_system *sys, const struct mounts *m, cons
     }
     char *own = own_path(NULL);
     char *dir = base_dir(m->v2, m->v2_root, own, parent);
-    int rc = mkdirs(dir);
+    int rc = prepare_base(dir);
     if (rc == 0 && any && !enable_v2(sys, dir, want) && !parent && strcmp(own, "/") != 0) {
         /* The own group holds processes, so it cannot hand controllers down: use the root. */
         char *alt = base_dir(m->v2, "/", "/", NULL);
-        if (mkdirs(alt) == 0 && enable_v2(sys, alt, want)) {
+        if (prepare_base(alt) == 0 && enable_v2(sys, alt, want)) {
             rmdir(dir);
             free(dir);
             dir = alt;

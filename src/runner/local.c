@@ -32,7 +32,8 @@ static const char *const cfg_keys[] = {
     "kind",         "trial_timeout", "ports",         "port_lock_dir",
     "cpus",         "memory_mib",    "pids_max",      "cpuset",
     "grace_period", "log_kib",       "cgroup_parent", "require_limits",
-    "identity",     "inherit_env",   "load",          NULL,
+    "identity",     "inherit_env",   "load",          "fallback_limits",
+    NULL,
 };
 
 static int get_duration(const struct mp_node *map, const char *key, int64_t *out,
@@ -137,6 +138,9 @@ static int get_numbers(const struct mp_node *map, struct mp_local_cfg *cfg, stru
     if (rc == 0) {
         rc = mp_doc_bool(mp_doc_get(map, "inherit_env"), &cfg->inherit_env, err);
     }
+    if (rc == 0) {
+        rc = mp_doc_bool(mp_doc_get(map, "fallback_limits"), &cfg->fallback_limits, err);
+    }
     cfg->memory_bytes = (uint64_t)mem_mib * 1048576u;
     cfg->log_cap_bytes = (size_t)log_kib * 1024u;
     return rc;
@@ -151,6 +155,7 @@ int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg, s
     cfg->grace_ns = 5LL * 1000000000LL;
     cfg->log_cap_bytes = 256u * 1024u;
     cfg->inherit_env = true;
+    cfg->fallback_limits = true;
     cfg->port_dir = mp_xstrdup("/tmp/morphling-ports");
     if (!runner) {
         return 0;
@@ -422,31 +427,36 @@ static void collect_limits(struct trial *t)
 static bool record_limits(struct trial *t, unsigned enforced)
 {
     const struct mp_cgroup_system *sys = &t->r->cgsys;
+    bool fallback = t->r->cfg.fallback_limits;
     bool all = true;
     if (t->limits.cpu_cores > 0) {
         bool ok = enforced & MP_CGLIM_CPU;
-        if (!ok) {
+        bool approx = !ok && fallback;
+        if (approx) {
             t->popts.affinity_cpus = (int)ceil(t->limits.cpu_cores);
-            all = false;
         }
+        all = all && ok;
         json_object_set_new(t->limits_json, "cpu_cores",
                             limit_json(t->limits.cpu_cores, ok,
                                        ok ? cg_how(sys, MP_CGCTL_CPU, "cgroup v1 cpu.cfs_quota_us",
                                                    "cgroup v2 cpu.max")
-                                          : "approximated: CPU affinity to whole cores"));
+                                       : approx ? "approximated: CPU affinity to whole cores"
+                                                : "not enforced (no cpu cgroup)"));
     }
     if (t->limits.memory_bytes > 0) {
         bool ok = enforced & MP_CGLIM_MEMORY;
-        if (!ok) {
+        bool approx = !ok && fallback;
+        if (approx) {
             t->popts.rlimit_data_bytes = t->limits.memory_bytes;
-            all = false;
         }
+        all = all && ok;
         json_object_set_new(
             t->limits_json, "memory_bytes",
             limit_json((double)t->limits.memory_bytes, ok,
-                       ok ? cg_how(sys, MP_CGCTL_MEMORY, "cgroup v1 memory.limit_in_bytes",
-                                   "cgroup v2 memory.max")
-                          : "approximated: RLIMIT_DATA per process"));
+                       ok       ? cg_how(sys, MP_CGCTL_MEMORY, "cgroup v1 memory.limit_in_bytes",
+                                         "cgroup v2 memory.max")
+                       : approx ? "approximated: RLIMIT_DATA per process"
+                                : "not enforced (no memory cgroup)"));
     }
     if (t->limits.pids_max > 0) {
         bool ok = enforced & MP_CGLIM_PIDS;

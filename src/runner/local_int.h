@@ -33,6 +33,7 @@ struct mp_local_cfg {
     size_t log_cap_bytes;
     char *cgroup_parent;
     bool require_limits; /* unenforceable limits are an INFRA failure instead of a warning */
+    bool fallback_limits; /* without cgroups, approximate with RLIMIT_DATA and CPU affinity */
     enum local_identity identity;
     bool inherit_env;
     int64_t trial_timeout_ns;

@@ -47,14 +47,18 @@ int mp_port_lease_acquire(const char *dir, int lo, int hi, uint64_t seed, struct
     if (lo < 1 || hi > 65535 || lo > hi) {
         return mp_error_set(err, MP_EINVALID, "port range %d-%d is invalid", lo, hi);
     }
-    if (mkdir(dir, 01777) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 01777) == 0) {
+        /* Shared by every user's runs (ports are shared too): undo the umask. */
+        chmod(dir, 01777);
+    } else if (errno != EEXIST) {
         return mp_error_set(err, -errno, "port lock directory '%s': %s", dir, strerror(errno));
     }
     uint64_t span = (uint64_t)(hi - lo + 1);
     for (uint64_t k = 0; k < span; k++) {
         int port = lo + (int)((seed + k) % span);
         char *path = mp_xasprintf("%s/%d.lock", dir, port);
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        /* flock needs no write access, so another user's lock file works as well. */
+        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
         free(path);
         if (fd < 0) {
             return mp_error_set(err, -errno, "port lock in '%s': %s", dir, strerror(errno));

@@ -9,7 +9,7 @@
  *   proc_antics tree N            fork N sleeping children, then sleep
  *   proc_antics escape            fork a child that calls setsid() and sleeps; sleep
  *   proc_antics daemon            double-fork a setsid() grandchild, parent exits 0
- *   proc_antics ignore-term       ignore SIGTERM and sleep
+ *   proc_antics ignore-term       ignore SIGTERM, say so on stdout, and sleep
  *   proc_antics exit CODE         print "bye" on stderr and exit with CODE */
 #include <signal.h>
 #include <stdio.h>
@@ -130,6 +130,8 @@ int main(int argc, char **argv)
         return 0;
     } else if (strcmp(mode, "ignore-term") == 0) {
         signal(SIGTERM, SIG_IGN);
+        printf("ignoring SIGTERM\n");
+        fflush(stdout);
         linger();
     } else if (strcmp(mode, "exit") == 0) {
         fprintf(stderr, "bye\n");

@@ -47,6 +47,7 @@ runner:
   kind: local
   grace_period: 500ms
   port_lock_dir: $WORK/ports
+  fallback_limits: false
   load: {path: /infer, connections: 4, warmup: 200ms, window: 300ms, windows: 3}
 SPEC
 }

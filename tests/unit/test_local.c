@@ -125,6 +125,9 @@ static int run(struct fixture *f, const double *x, const atomic_bool *cancel)
     static atomic_bool never;
     struct mp_trial_request req = {"unit", (int64_t)getpid(), 1, 1, x, f->timeout_ms};
     int rc = f->runner->ops->run(f->runner, &req, &f->res, cancel ? cancel : &never);
+    if (rc != 0) {
+        fprintf(stderr, "run: %d (%s): %s\n", rc, mp_strerror(rc), f->res.reason);
+    }
     assert_non_null(f->res.meta_json);
     f->meta = json_loads(f->res.meta_json, 0, NULL);
     assert_non_null(f->meta);
@@ -270,8 +273,8 @@ static void test_oom_killed(void **state)
                    "runner:\n");
     struct mp_local_runner *r = (struct mp_local_runner *)f.runner;
     if (!(mp_cgroup_system_limits(&r->cgsys) & MP_CGLIM_MEMORY)) {
-        release(&f);
         fprintf(stderr, "skipped: no memory cgroup (%s)\n", r->cgsys.warning);
+        release(&f);
         skip();
     }
     double x[] = {32};

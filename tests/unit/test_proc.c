@@ -219,8 +219,15 @@ static void test_ignore_term_and_tree(void **state)
 {
     (void)state;
     struct mp_proc *p = spawn_antics("ignore-term", NULL, 0);
-    assert_int_equal(wait_tree(p, 1), 1);
-    usleep(100000); /* let it install SIG_IGN */
+    int64_t end = mp_mono_ns() + 10 * SEC;
+    bool ignoring = false;
+    while (!ignoring && mp_mono_ns() < end) {
+        char *out = mp_proc_log(p, MP_PROC_STDOUT, NULL);
+        ignoring = strstr(out, "ignoring SIGTERM") != NULL;
+        free(out);
+        usleep(5000);
+    }
+    assert_true(ignoring);
     assert_int_equal(mp_proc_signal_group(p, SIGTERM), 0);
     assert_false(mp_proc_wait(p, mp_mono_ns() + SEC / 5, NULL));
     mp_proc_kill_tree(p, SIGKILL);
@@ -271,13 +278,66 @@ static void test_workdir_and_which(void **state)
     free(w);
 }
 
+/* A line of /proc/PID/FILE starting with key, or NULL. Returns owned. */
+static char *proc_line(pid_t pid, const char *file, const char *key)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    FILE *f = fopen(path, "r");
+    char *found = NULL;
+    while (f && !found && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, key, strlen(key)) == 0) {
+            found = mp_xstrdup(line);
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    return found;
+}
+
+/* The weaker limits used without cgroups reach the service (a plain, unsanitised program). */
+static void test_fallback_limits_applied(void **state)
+{
+    (void)state;
+    if (access("/bin/sleep", X_OK) != 0) {
+        skip();
+    }
+    const char *argv[] = {"/bin/sleep", "30", NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    o.rlimit_data_bytes = 64u << 20;
+    o.affinity_cpus = 1;
+    struct mp_proc *p = NULL;
+    struct mp_error err = {0, ""};
+    assert_int_equal(mp_proc_spawn(&o, &p, &err), 0);
+    char *lim = proc_line(mp_proc_pid(p), "limits", "Max data size");
+    assert_non_null(lim);
+    if (!strstr(lim, "67108864")) {
+        fail_msg("limits line: %s", lim);
+    }
+    char *cpus = proc_line(mp_proc_pid(p), "status", "Cpus_allowed_list");
+    assert_non_null(cpus);
+    /* One CPU: a single number, no range or list. */
+    const char *v = strchr(cpus, ':') + 1;
+    v += strspn(v, " \t");
+    if (strpbrk(v, ",-")) {
+        fail_msg("affinity not one CPU: %s", cpus);
+    }
+    free(lim);
+    free(cpus);
+    mp_proc_kill_tree(p, SIGKILL);
+    finish_clean(p);
+    mp_proc_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_failures),     cmocka_unit_test(test_exit_status_and_stderr),
         cmocka_unit_test(test_log_tail_capped),   cmocka_unit_test(test_setsid_escape_killed),
         cmocka_unit_test(test_daemon_reaped),     cmocka_unit_test(test_ignore_term_and_tree),
-        cmocka_unit_test(test_workdir_and_which),
+        cmocka_unit_test(test_workdir_and_which), cmocka_unit_test(test_fallback_limits_applied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
