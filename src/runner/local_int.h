@@ -32,7 +32,7 @@ struct mp_local_cfg {
     int64_t grace_ns;
     size_t log_cap_bytes;
     char *cgroup_parent;
-    bool require_limits; /* unenforceable limits are an INFRA failure instead of a warning */
+    bool require_limits;  /* unenforceable limits are an INFRA failure instead of a warning */
     bool fallback_limits; /* without cgroups, approximate with RLIMIT_DATA and CPU affinity */
     enum local_identity identity;
     bool inherit_env;
