@@ -563,6 +563,81 @@ static void test_healthy_trial_with_seam(void **state)
     release(&f);
 }
 
+struct par {
+    struct mp_runner *runner;
+    int64_t number;
+    struct mp_trial_result res;
+    int rc;
+};
+
+static void *par_main(void *arg)
+{
+    struct par *p = arg;
+    static atomic_bool never;
+    double x[] = {(double)(p->number % 2)};
+    struct mp_trial_request req = {"par", (int64_t)getpid(), p->number, 1, x, 0};
+    mp_trial_result_init(&p->res);
+    p->rc = p->runner->ops->run(p->runner, &req, &p->res, &never);
+    return NULL;
+}
+
+/* Trials of one runner on several threads at once (ops->concurrent): each gets its own port,
+ * group and output, and nothing leaks. */
+static void test_parallel_trials(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: par\n"
+                   "service:\n"
+                   "  command: [\"@H@/argv_echo\", \"{port}\", \"{trial}\", \"{v}\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 5s}\n"
+                   "parameters:\n"
+                   "  - {name: v, type: int, min: 0, max: 1}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n");
+    assert_true(mp_runner_local.concurrent);
+    int fds = count_fds();
+    struct par p[6];
+    pthread_t th[6];
+    for (int i = 0; i < 6; i++) {
+        p[i].runner = f.runner;
+        p[i].number = i + 1;
+        assert_int_equal(pthread_create(&th[i], NULL, par_main, &p[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+    }
+    int ports[6];
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(p[i].rc, 0);
+        assert_int_equal(p[i].res.failure, MP_FAILURE_CRASHED);
+        json_t *meta = json_loads(p[i].res.meta_json, 0, NULL);
+        json_t *out = json_loads(p[i].res.stdout_log, 0, NULL);
+        assert_non_null(meta);
+        if (!out) {
+            fail_msg("trial %d output: %s", i + 1, p[i].res.stdout_log);
+        }
+        ports[i] = (int)json_integer_value(json_object_get(meta, "port"));
+        char port[16], num[16], v[16];
+        snprintf(port, sizeof(port), "%d", ports[i]);
+        snprintf(num, sizeof(num), "%d", i + 1);
+        snprintf(v, sizeof(v), "%d", (i + 1) % 2);
+        json_t *argv = json_object_get(out, "argv");
+        assert_string_equal(json_string_value(json_array_get(argv, 1)), port);
+        assert_string_equal(json_string_value(json_array_get(argv, 2)), num);
+        assert_string_equal(json_string_value(json_array_get(argv, 3)), v);
+        assert_true(json_is_true(json_object_get(json_object_get(meta, "teardown"), "clean")));
+        for (int k = 0; k < i; k++) {
+            assert_int_not_equal(ports[i], ports[k]);
+        }
+        json_decref(meta);
+        json_decref(out);
+        mp_trial_result_release(&p[i].res);
+    }
+    assert_int_equal(count_fds(), fds);
+    release(&f);
+}
+
 static void test_settings_rejected(void **state)
 {
     (void)state;
@@ -606,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_probe_parsing),
         cmocka_unit_test(test_port_leases_distinct),
         cmocka_unit_test(test_healthy_trial_with_seam),
+        cmocka_unit_test(test_parallel_trials),
         cmocka_unit_test(test_settings_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
