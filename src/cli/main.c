@@ -27,6 +27,8 @@ static const struct mp_cmd commands[] = {
      "       [--capacity --slo 'p99<=200ms' [--max-error-rate X] [--max-time D] [--precision X]]\n"
      "       [--late-threshold D] [--max-header-bytes N] [--max-body-bytes N] [--seed N] [--json]",
      "generate HTTP load; measure until stable, or find capacity under an SLO"},
+    {"trial", mp_cmd_trial, "trial FILE --set NAME=VALUE... [--json] [--logs]",
+     "run one trial of one configuration and print its record (nothing is stored)"},
 };
 
 static const struct mp_cmd *find_cmd(const char *name)
