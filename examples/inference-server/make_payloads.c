@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Build step writing request payloads for the load generator and the tests:
- *   make_payloads fmnist DATA_DIR OUT_DIR INDEX...   Fashion-MNIST test images as 784-byte
- *       files OUT_DIR/test-<index>-<label>.raw, plus OUT_DIR/labels.tsv (file, label, name);
+ *   make_payloads fmnist DATA_DIR OUT_DIR LABELS INDEX...   Fashion-MNIST test images as
+ *       784-byte files OUT_DIR/test-<index>-<label>.raw, and LABELS, a TSV of (file, label,
+ *       class name) kept outside OUT_DIR so that every file there is a valid request body;
  *   make_payloads image IN OUT                       converts a page (the TIFF text2image
  *       renders) to PNG or PGM, chosen by OUT's extension. */
 #include <leptonica/allheaders.h>
@@ -32,7 +33,8 @@ static int write_file(const char *path, const void *data, size_t n)
     return 0;
 }
 
-static int fmnist(const char *data_dir, const char *out_dir, int n_idx, char **idx_args)
+static int fmnist(const char *data_dir, const char *out_dir, const char *labels_path, int n_idx,
+                  char **idx_args)
 {
     struct idx images = {0}, labels = {0};
     struct mp_error err = {0};
@@ -66,9 +68,7 @@ static int fmnist(const char *data_dir, const char *out_dir, int n_idx, char **i
             goto out;
         }
     }
-    char *tp = mp_xasprintf("%s/labels.tsv", out_dir);
-    rc = write_file(tp, tsv.data ? tsv.data : "", tsv.len);
-    free(tp);
+    rc = write_file(labels_path, tsv.data ? tsv.data : "", tsv.len);
 out:
     free(ip);
     free(lp);
@@ -100,13 +100,13 @@ static int convert(const char *in, const char *out)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 5 && strcmp(argv[1], "fmnist") == 0) {
-        return fmnist(argv[2], argv[3], argc - 4, argv + 4) == 0 ? 0 : 1;
+    if (argc >= 6 && strcmp(argv[1], "fmnist") == 0) {
+        return fmnist(argv[2], argv[3], argv[4], argc - 5, argv + 5) == 0 ? 0 : 1;
     }
     if (argc == 4 && strcmp(argv[1], "image") == 0) {
         return convert(argv[2], argv[3]) == 0 ? 0 : 1;
     }
-    fprintf(stderr, "usage: make_payloads fmnist DATA_DIR OUT_DIR INDEX...\n"
+    fprintf(stderr, "usage: make_payloads fmnist DATA_DIR OUT_DIR LABELS.tsv INDEX...\n"
                     "       make_payloads image IN.tif OUT.{png,pgm}\n");
     return 2;
 }

@@ -127,15 +127,17 @@ static void finish_batch(struct server *s, struct job **jobs, size_t n)
 static void serve_batches(struct server *s, struct model_instance *m)
 {
     size_t max = (size_t)s->cfg->max_batch;
-    struct job **jobs = mp_xcalloc(max, sizeof(*jobs));
+    void **items = mp_xcalloc(max, sizeof(void *));
+    struct job **jobs = mp_xcalloc(max, sizeof(struct job *));
     struct model_input *in = mp_xcalloc(max, sizeof(*in));
     struct model_result *res = mp_xcalloc(max, sizeof(*res));
     for (;;) {
-        size_t n = batchq_pop_batch(s->q, (void **)jobs, max, s->cfg->batch_timeout_us);
+        size_t n = batchq_pop_batch(s->q, items, max, s->cfg->batch_timeout_us);
         if (n == 0) {
             break;
         }
         for (size_t i = 0; i < n; i++) {
+            jobs[i] = items[i];
             in[i].data = jobs[i]->body;
             in[i].len = jobs[i]->len;
             res[i].status = 500;
@@ -152,6 +154,7 @@ static void serve_batches(struct server *s, struct model_instance *m)
         }
         finish_batch(s, jobs, n);
     }
+    free(items);
     free(jobs);
     free(in);
     free(res);
@@ -529,7 +532,7 @@ static int open_listener(struct server *s)
             return -1;
         }
     }
-    struct sockaddr_in bound;
+    struct sockaddr_in bound = {0};
     socklen_t blen = sizeof(bound);
     if (getsockname(s->lfd, (struct sockaddr *)&bound, &blen) != 0) {
         log_msg("getsockname: %s", strerror(errno));

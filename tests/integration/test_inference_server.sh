@@ -79,7 +79,7 @@ while IFS="$(printf '\t')" read -r file label name; do
         bad "$file: expected 200 '$label $name', got $code '$body'"
     fi
     n_images=$((n_images + 1))
-done <"$payloads/fmnist/labels.tsv"
+done <"$payloads/fmnist-labels.tsv"
 [ "$n_images" -ge 10 ] && ok || bad "only $n_images labelled payloads"
 
 # Concurrent requests exercise the batching path (64 requests, 8 at a time).
