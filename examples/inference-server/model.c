@@ -86,7 +86,9 @@ static int fmnist_load(struct model_instance *m, const char *dir, int threads, s
     int rc = 0;
     if (XGBoosterCreate(NULL, 0, &m->booster) != 0 || XGBoosterLoadModel(m->booster, path) != 0 ||
         XGBoosterSetParam(m->booster, "nthread", nthread) != 0) {
-        rc = mp_error_set(err, MP_ERUNTIME, "'%s': %s", path, XGBGetLastError());
+        /* XGBoost appends a stack trace: keep its first line. */
+        const char *msg = XGBGetLastError();
+        rc = mp_error_set(err, MP_ERUNTIME, "'%s': %.*s", path, (int)strcspn(msg, "\n"), msg);
     }
     free(path);
     return rc;

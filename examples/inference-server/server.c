@@ -28,6 +28,8 @@
 #define READ_CHUNK      65536
 #define MAX_EVENTS      128
 #define DRAIN_TIMEOUT_S 10
+/* Pipelined requests are not parsed while this much output waits for a slow reader. */
+#define OUT_HIGH_WATER ((size_t)1 << 20)
 
 enum watch_kind { WATCH_LISTEN, WATCH_WAKE, WATCH_SIGNAL, WATCH_CONN };
 
@@ -400,9 +402,16 @@ static void dispatch(struct server *s, struct conn *c, const struct http_request
 }
 
 /* Parses and dispatches buffered requests until one is queued or more bytes are needed. */
-static void conn_process(struct server *s, struct conn *c)
+/* Parses and dispatches buffered requests until one is queued, more bytes are needed or the
+ * output is backed up. Returns true in the last case. */
+static bool conn_process(struct server *s, struct conn *c)
 {
+    bool backed_up = false;
     while (!c->busy && !c->close_after_write && c->in_off < c->in.len) {
+        if (c->out.len - c->out_off >= OUT_HIGH_WATER) {
+            backed_up = true;
+            break;
+        }
         const char *p = c->in.data + c->in_off;
         size_t avail = c->in.len - c->in_off;
         struct http_request req;
@@ -427,23 +436,29 @@ static void conn_process(struct server *s, struct conn *c)
         dispatch(s, c, &req, p + r);
         c->in_off += total;
     }
-    if (c->in_off == c->in.len) {
-        mp_buf_reset(&c->in);
+    /* Keep the unparsed rest at the start of the buffer, so the buffer stays bounded. */
+    if (c->in_off > 0) {
+        memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
+        c->in.len -= c->in_off;
+        c->in.data[c->in.len] = 0; /* mp_buf keeps its data NUL-terminated */
         c->in_off = 0;
     }
+    return backed_up;
 }
 
-/* Runs after new input or a finished job: answers what it can, then flushes. */
+/* Runs after new input, a finished job or writable output: answers what it can, flushes, and
+ * repeats while answers were held back only by a full output that is now written. */
 static void conn_advance(struct server *s, struct conn *c)
 {
-    conn_process(s, c);
-    if (!c->busy && c->eof && c->in.len == c->in_off) {
-        c->close_after_write = true; /* nothing more can arrive */
+    for (;;) {
+        bool backed_up = conn_process(s, c);
+        if (!c->busy && !backed_up && (c->eof || s->draining)) {
+            c->close_after_write = true; /* what is left is an unfinished request */
+        }
+        if (!conn_flush(s, c) || !backed_up || c->out.len > 0) {
+            return;
+        }
     }
-    if (s->draining && !c->busy) {
-        c->close_after_write = true;
-    }
-    conn_flush(s, c);
 }
 
 static void conn_readable(struct server *s, struct conn *c)
@@ -657,7 +672,7 @@ static void handle_event(struct server *s, struct epoll_event *ev)
         } else if ((ev->events & EPOLLIN) != 0) {
             conn_readable(s, c);
         } else if ((ev->events & EPOLLOUT) != 0) {
-            conn_flush(s, c);
+            conn_advance(s, c); /* flushes, then parses requests held back by a full output */
         }
         break;
     }

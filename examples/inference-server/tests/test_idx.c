@@ -15,8 +15,8 @@
 #include "../idx.h"
 
 /* Two 2x3 images: header 0x00000803, dims 2, 2, 3, then 12 bytes. */
-static const uint8_t images[] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3,
-                                 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+static const uint8_t images[] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2,  0,  0,
+                                 0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
 static const uint8_t labels[] = {0, 0, 8, 1, 0, 0, 0, 3, 9, 0, 4};
 
 static void parses_images_and_labels(void **state)
@@ -48,7 +48,7 @@ static void refuses_malformed(void **state)
     assert_int_equal(idx_parse(&x, images, sizeof(images), 1, &err), MP_EPARSE); /* rank */
     assert_int_equal(idx_parse(&x, images, sizeof(images) - 1, 3, &err), MP_EPARSE);
     assert_int_equal(idx_parse(&x, images, 10, 3, &err), MP_EPARSE); /* header cut */
-    buf[2] = 0x0d; /* float elements */
+    buf[2] = 0x0d;                                                   /* float elements */
     assert_int_equal(idx_parse(&x, buf, sizeof(buf), 3, &err), MP_EUNSUPPORTED);
     buf[2] = 8;
     buf[0] = 1;
