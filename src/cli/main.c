@@ -7,6 +7,19 @@
 static const struct mp_cmd commands[] = {
     {"help", mp_cmd_help, "help [COMMAND]", "show help"},
     {"version", mp_cmd_version, "version", "print the version"},
+    {"validate", mp_cmd_validate, "validate FILE [--set KEY=VALUE]... [--json]",
+     "check an experiment spec without running anything"},
+    {"run", mp_cmd_run, "run FILE [--db PATH] [--set KEY=VALUE]... [--restart] [--json] [--quiet]",
+     "run (or continue) an experiment and print the recommendation"},
+    {"replay", mp_cmd_replay,
+     "replay SURFACE.csv [--objective COL] [--minimize] [--algorithm NAME] [--budget N] "
+     "[--seed S] [--params A,B,...] [--json]",
+     "run a search offline on a recorded performance surface"},
+    {"list", mp_cmd_list, "list [--db PATH] [--json]", "list stored experiments"},
+    {"show", mp_cmd_show, "show EXPERIMENT [--db PATH] [--json]",
+     "show an experiment's trials and recommendation"},
+    {"export", mp_cmd_export, "export EXPERIMENT --format csv|json [--db PATH]",
+     "export an experiment's trials"},
 };
 
 static const struct mp_cmd *find_cmd(const char *name)

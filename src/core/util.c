@@ -93,11 +93,20 @@ char *mp_fmt_double(char *buf, double v)
         return buf;
     }
     /* The shortest %.Ng that round-trips; 17 significant digits always do (IEEE 754). */
-    for (int prec = 1; prec <= 17; prec++) {
+    int prec = 1;
+    for (; prec <= 17; prec++) {
         snprintf(buf, MP_FMT_DOUBLE_MAX, "%.*g", prec, v);
         if (strtod(buf, NULL) == v) {
             break;
         }
+    }
+    /* %g switches to an exponent once the exponent reaches the precision ("5e+01" for 50);
+     * plain decimals read better for the magnitudes configurations use. */
+    double mag = fabs(v);
+    if (strchr(buf, 'e') && mag >= 1 && mag < 1e16) {
+        int digits = (int)floor(log10(mag)) + 1;
+        int decimals = prec > digits ? prec - digits : 0;
+        snprintf(buf, MP_FMT_DOUBLE_MAX, "%.*f", decimals, v);
     }
     return buf;
 }

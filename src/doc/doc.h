@@ -11,6 +11,8 @@
 #ifndef MP_DOC_H
 #define MP_DOC_H
 
+#include <stdio.h>
+
 #include "core/core.h"
 
 #define MP_DOC_MAX_BYTES (1u << 20) /* 1 MiB */
@@ -70,6 +72,13 @@ int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, c
 /* Serialises a tree to compact JSON (scalars that look like numbers/bools/null unquoted unless
  * they were quoted). Returns owned. */
 char *mp_doc_to_json(const struct mp_node *n);
+/* JSON text of a jansson value with numbers in canonical (shortest round-trip) form, since
+ * jansson itself writes 17 significant digits (0.1 -> 0.10000000000000001). indent 0 =
+ * compact. Returns owned. mp_json_print writes indented JSON and a newline. The value is
+ * typed as void to keep jansson out of this header; pass a json_t. */
+char *mp_json_dumps(const void *json, int indent);
+void mp_json_print(FILE *f, const void *json);
+
 /* Deep copy (positions kept). */
 struct mp_node *mp_doc_clone(const struct mp_node *n);
 

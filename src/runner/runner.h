@@ -27,7 +27,9 @@ struct mp_trial_request {
     int64_t experiment_id;
     int64_t number; /* 1-based trial number */
     int64_t attempt;
-    const double *x; /* configuration, spec->space.n values */
+    const double *x;    /* configuration, spec->space.n values */
+    int64_t timeout_ms; /* runner.trial_timeout; 0 = the runner's own default. A trial still
+                           running after it is stopped and FAILED with MP_FAILURE_TIMEOUT */
 };
 
 struct mp_runner_ops;

@@ -321,8 +321,7 @@ int mp_space_check(const struct mp_space *s, const double *x, struct mp_error *e
     for (size_t i = 0; i < s->n; i++) {
         const struct mp_param *p = &s->params[i];
         if (!isfinite(x[i])) {
-            return mp_error_set(err, MP_EINVALID, "parameter '%s': value is not finite",
-                                p->name);
+            return mp_error_set(err, MP_EINVALID, "parameter '%s': value is not finite", p->name);
         }
         uint64_t k;
         if (p->type == MP_PARAM_FLOAT && p->step == 0) {

@@ -102,6 +102,13 @@ int mp_space_parse(const struct mp_space *s, size_t i, const char *text, double 
 /* "name=value,name=value" in parameter order; unique per configuration. Returns owned. */
 char *mp_space_key(const struct mp_space *s, const double *x);
 
+/* JSON object {"name": value, ...} with numbers in canonical text and categorical values as
+ * strings. Returns owned. */
+char *mp_space_config_json(const struct mp_space *s, const double *x);
+/* Parses such an object back (every parameter required, values in the domain). */
+int mp_space_config_from_json(const struct mp_space *s, const char *json, double *x,
+                              struct mp_error *err) MP_WUR;
+
 const char *mp_param_type_name(enum mp_param_type t);
 const char *mp_resource_name(enum mp_resource r);
 

@@ -90,6 +90,10 @@ char *mp_spec_to_json(const struct mp_spec *spec);
 /* Resolves a path from the spec relative to its base directory. Returns owned. */
 char *mp_spec_resolve_path(const struct mp_spec *spec, const char *path);
 
+/* Whether the engine derives this metric from the configuration and the cost table
+ * (cost_per_hour, throughput_per_cost, cost_per_million_requests) for this spec. */
+bool mp_spec_metric_derived(const struct mp_spec *spec, const char *metric);
+
 /* Whether value satisfies the constraint. */
 bool mp_constraint_holds(const struct mp_constraint *c, double value);
 const char *mp_cmp_text(enum mp_cmp op);

@@ -28,6 +28,11 @@ static void fmt_double_round_trips(void **state)
     assert_string_equal(mp_fmt_double(buf, 4.35), "4.35");
     assert_string_equal(mp_fmt_double(buf, 0.30000000000000004), "0.30000000000000004");
     assert_string_equal(mp_fmt_double(buf, NAN), "nan");
+    assert_string_equal(mp_fmt_double(buf, 50.0), "50");
+    assert_string_equal(mp_fmt_double(buf, 1200.0), "1200");
+    assert_string_equal(mp_fmt_double(buf, 123456789.0), "123456789");
+    assert_string_equal(mp_fmt_double(buf, 1e21), "1e+21");
+    assert_string_equal(mp_fmt_double(buf, 1e-7), "1e-07");
 }
 
 static void parse_is_strict(void **state)

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `morphling list`, `show` and `export`: reading stored experiments. */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/report.h"
+
+struct read_args {
+    const char *db;
+    const char *ref;
+    const char *format;
+    bool json;
+    bool trials;
+};
+
+static int parse_args(const char *cmd, int argc, char **argv, bool want_ref, struct read_args *a)
+{
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"trials", no_argument, NULL, 't'},
+                                         {0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            a->db = optarg;
+            break;
+        case 'j':
+            a->json = true;
+            break;
+        case 'f':
+            a->format = optarg;
+            break;
+        case 't':
+            a->trials = true;
+            break;
+        default:
+            return mp_cli_usage(cmd, "unknown option");
+        }
+    }
+    if (want_ref && optind + 1 != argc) {
+        return mp_cli_usage(cmd, "expected one EXPERIMENT (name or id)");
+    }
+    if (!want_ref && optind != argc) {
+        return mp_cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    }
+    a->ref = want_ref ? argv[optind] : NULL;
+    return 0;
+}
+
+/* Opens the store and builds the report (or list) the command prints. */
+static int load(const struct read_args *a, json_t **out)
+{
+    struct mp_error err = {0};
+    struct mp_store *st = NULL;
+    char *db = mp_cli_db_path(a->db);
+    int rc = mp_store_open(db, NULL, &st, &err);
+    if (rc == 0) {
+        rc = a->ref ? mp_report_experiment(st, a->ref, out, &err) : mp_report_list(st, out, &err);
+    }
+    mp_store_close(st);
+    free(db);
+    return rc == 0 ? 0 : mp_cli_fail(&err);
+}
+
+static void print_json(const json_t *j)
+{
+    mp_json_print(stdout, j);
+}
+
+int mp_cmd_list(int argc, char **argv)
+{
+    struct read_args a = {0};
+    json_t *list = NULL;
+    int rc = parse_args("list", argc, argv, false, &a);
+    if (rc == 0 && (rc = load(&a, &list)) == 0) {
+        if (a.json) {
+            print_json(list);
+        } else {
+            mp_report_print_list(stdout, list);
+        }
+    }
+    json_decref(list);
+    return rc;
+}
+
+int mp_cmd_show(int argc, char **argv)
+{
+    struct read_args a = {0};
+    json_t *rep = NULL;
+    int rc = parse_args("show", argc, argv, true, &a);
+    if (rc == 0 && (rc = load(&a, &rep)) == 0) {
+        if (a.json) {
+            print_json(rep);
+        } else {
+            mp_report_print_summary(stdout, rep);
+            printf("\n");
+            mp_report_print_trials(stdout, rep);
+            printf("\n");
+            mp_report_print_recommendation(stdout, rep);
+        }
+    }
+    json_decref(rep);
+    return rc;
+}
+
+int mp_cmd_export(int argc, char **argv)
+{
+    struct read_args a = {.format = "csv"};
+    json_t *rep = NULL;
+    int rc = parse_args("export", argc, argv, true, &a);
+    if (rc == 0 && strcmp(a.format, "csv") != 0 && strcmp(a.format, "json") != 0) {
+        rc = mp_cli_usage("export", "--format: expected csv or json, got \"%s\"", a.format);
+    }
+    if (rc == 0 && (rc = load(&a, &rep)) == 0) {
+        if (strcmp(a.format, "json") == 0) {
+            print_json(rep);
+        } else {
+            mp_report_write_csv(stdout, rep);
+        }
+    }
+    json_decref(rep);
+    return rc;
+}

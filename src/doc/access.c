@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Typed access to document nodes with positioned errors, path overrides and JSON output. */
+#include "doc/doc_int.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mp_doc_error(struct mp_error *err, const struct mp_node *node, const char *fmt, ...)
+{
+    char msg[MP_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s': %s", node->file, node->line, node->col,
+                        node->path ? node->path : "", msg);
+}
+
+struct mp_node *mp_doc_get(const struct mp_node *map, const char *key)
+{
+    if (!map || map->kind != MP_NODE_MAP) {
+        return NULL;
+    }
+    for (size_t i = 0; i < map->n; i++) {
+        if (strcmp(map->keys[i], key) == 0) {
+            return map->items[i];
+        }
+    }
+    return NULL;
+}
+
+/* Whether every character of a appears in b in order ("cmd" in "command"). */
+static bool subsequence(const char *a, const char *b)
+{
+    for (; *a && *b; b++) {
+        a += *a == *b;
+    }
+    return *a == '\0';
+}
+
+/* Closeness of a typed key to a known one, in half edits: an abbreviation or an omitted word
+ * ("cpu_hour" for "cpu_core_hour") scores better than a one-letter slip elsewhere. */
+static unsigned key_distance(const char *typed, const char *known)
+{
+    unsigned d = 2 * mp_edit_distance(typed, known);
+    if (strlen(typed) >= 3 && (subsequence(typed, known) || subsequence(known, typed))) {
+        d = d < 1 ? d : 1;
+    }
+    return d;
+}
+
+int mp_doc_check_keys(const struct mp_node *map, const char *const *known, struct mp_error *err)
+{
+    if (!map || map->kind != MP_NODE_MAP) {
+        return 0;
+    }
+    for (size_t i = 0; i < map->n; i++) {
+        const char *best = NULL;
+        unsigned best_d = 255;
+        bool found = false;
+        for (const char *const *k = known; *k; k++) {
+            if (strcmp(*k, map->keys[i]) == 0) {
+                found = true;
+                break;
+            }
+            unsigned d = key_distance(map->keys[i], *k);
+            if (d < best_d) {
+                best_d = d;
+                best = *k;
+            }
+        }
+        if (found) {
+            continue;
+        }
+        const char *prefix = map->path && *map->path ? map->path : "";
+        size_t cap = strlen(map->keys[i]) / 2 + 2;
+        if (best && best_d <= 2 * (cap < 3 ? cap : 3)) {
+            return mp_error_set(
+                err, MP_EINVALID, "%s:%u:%u: '%s%s%s': unknown key; did you mean '%s'?", map->file,
+                map->key_line[i], map->key_col[i], prefix, *prefix ? "." : "", map->keys[i], best);
+        }
+        return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s%s%s': unknown key", map->file,
+                            map->key_line[i], map->key_col[i], prefix, *prefix ? "." : "",
+                            map->keys[i]);
+    }
+    return 0;
+}
+
+static const char *kind_name(const struct mp_node *n)
+{
+    switch (n->kind) {
+    case MP_NODE_MAP:
+        return "a mapping";
+    case MP_NODE_SEQ:
+        return "a list";
+    default:
+        return "a scalar";
+    }
+}
+
+int mp_doc_expect(const struct mp_node *n, enum mp_node_kind kind, struct mp_error *err)
+{
+    if (n->kind == kind) {
+        return 0;
+    }
+    struct mp_node want = {.kind = kind};
+    return mp_doc_error(err, n, "expected %s, got %s", kind_name(&want), kind_name(n));
+}
+
+bool mp_doc_is_null(const struct mp_node *n)
+{
+    return !n || (n->kind == MP_NODE_SCALAR && !n->quoted &&
+                  (strcmp(n->scalar, "null") == 0 || strcmp(n->scalar, "~") == 0 ||
+                   n->scalar[0] == '\0'));
+}
+
+int mp_doc_string(const struct mp_node *n, const char **out, struct mp_error *err)
+{
+    if (!n) {
+        return 0;
+    }
+    if (n->kind != MP_NODE_SCALAR || mp_doc_is_null(n)) {
+        return mp_doc_error(err, n, "expected a string, got %s",
+                            n->kind == MP_NODE_SCALAR ? "null" : kind_name(n));
+    }
+    *out = n->scalar;
+    return 0;
+}
+
+int mp_doc_number(const struct mp_node *n, double *out, struct mp_error *err)
+{
+    if (!n) {
+        return 0;
+    }
+    if (n->kind != MP_NODE_SCALAR) {
+        return mp_doc_error(err, n, "expected a number, got %s", kind_name(n));
+    }
+    if (mp_parse_double(n->scalar, out) != 0) {
+        return mp_doc_error(err, n, "expected a number, got \"%s\"", n->scalar);
+    }
+    return 0;
+}
+
+int mp_doc_int(const struct mp_node *n, int64_t min, int64_t max, int64_t *out,
+               struct mp_error *err)
+{
+    if (!n) {
+        return 0;
+    }
+    int64_t v;
+    if (n->kind != MP_NODE_SCALAR || mp_parse_int64(n->scalar, &v) != 0) {
+        return mp_doc_error(err, n, "expected an integer, got %s%s%s",
+                            n->kind == MP_NODE_SCALAR ? "\"" : "",
+                            n->kind == MP_NODE_SCALAR ? n->scalar : kind_name(n),
+                            n->kind == MP_NODE_SCALAR ? "\"" : "");
+    }
+    if (v < min || v > max) {
+        return mp_doc_error(err, n, "expected an integer in [%lld, %lld], got \"%s\"",
+                            (long long)min, (long long)max, n->scalar);
+    }
+    *out = v;
+    return 0;
+}
+
+int mp_doc_bool(const struct mp_node *n, bool *out, struct mp_error *err)
+{
+    if (!n) {
+        return 0;
+    }
+    if (n->kind == MP_NODE_SCALAR && strcmp(n->scalar, "true") == 0) {
+        *out = true;
+        return 0;
+    }
+    if (n->kind == MP_NODE_SCALAR && strcmp(n->scalar, "false") == 0) {
+        *out = false;
+        return 0;
+    }
+    return mp_doc_error(err, n, "expected true or false, got %s%s%s",
+                        n->kind == MP_NODE_SCALAR ? "\"" : "",
+                        n->kind == MP_NODE_SCALAR ? n->scalar : kind_name(n),
+                        n->kind == MP_NODE_SCALAR ? "\"" : "");
+}
+
+int mp_doc_require(const struct mp_node *map, const char *key, struct mp_node **out,
+                   struct mp_error *err)
+{
+    struct mp_node *n = mp_doc_get(map, key);
+    if (!n) {
+        const char *p = map->path && *map->path ? map->path : "";
+        return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s%s%s': required key is missing",
+                            map->file, map->line, map->col, p, *p ? "." : "", key);
+    }
+    *out = n;
+    return 0;
+}
+
+/* --set paths ------------------------------------------------------------------------------ */
+
+static void map_put(struct mp_node *map, const char *key, struct mp_node *value)
+{
+    for (size_t i = 0; i < map->n; i++) {
+        if (strcmp(map->keys[i], key) == 0) {
+            mp_doc_free(map->items[i]);
+            map->items[i] = value;
+            return;
+        }
+    }
+    map->items = mp_xreallocarray(map->items, map->n + 1, sizeof(*map->items));
+    map->keys = mp_xreallocarray(map->keys, map->n + 1, sizeof(*map->keys));
+    map->key_line = mp_xreallocarray(map->key_line, map->n + 1, sizeof(unsigned));
+    map->key_col = mp_xreallocarray(map->key_col, map->n + 1, sizeof(unsigned));
+    map->items[map->n] = value;
+    map->keys[map->n] = mp_xstrdup(key);
+    map->key_line[map->n] = value->line;
+    map->key_col[map->n] = value->col;
+    map->n++;
+}
+
+/* In a list of maps, the item whose `name` equals name. */
+static struct mp_node *seq_find_named(const struct mp_node *seq, const char *name)
+{
+    for (size_t i = 0; i < seq->n; i++) {
+        struct mp_node *nm = mp_doc_get(seq->items[i], "name");
+        if (nm && nm->kind == MP_NODE_SCALAR && strcmp(nm->scalar, name) == 0) {
+            return seq->items[i];
+        }
+    }
+    return NULL;
+}
+
+/* Splits "a.b[2].c" into segments; "[2]" becomes its own segment "[2]". */
+static size_t split_path(const char *path, char segs[][128], size_t max)
+{
+    size_t n = 0;
+    const char *p = path;
+    while (*p && n < max) {
+        size_t len = 0;
+        if (*p == '[') {
+            while (p[len] && p[len] != ']') {
+                len++;
+            }
+            len += p[len] == ']';
+        } else {
+            while (p[len] && p[len] != '.' && p[len] != '[') {
+                len++;
+            }
+        }
+        if (len == 0 || len >= 128) {
+            return 0;
+        }
+        memcpy(segs[n], p, len);
+        segs[n][len] = '\0';
+        n++;
+        p += len;
+        if (*p == '.') {
+            p++;
+            if (!*p) {
+                return 0;
+            }
+        }
+    }
+    return *p ? 0 : n;
+}
+
+static int step_into(struct mp_node **cur, const char *seg, bool last, struct mp_node *value,
+                     const char *source, struct mp_error *err)
+{
+    struct mp_node *n = *cur;
+    if (seg[0] == '[') {
+        char *end;
+        long idx = strtol(seg + 1, &end, 10);
+        if (n->kind != MP_NODE_SEQ || *end != ']' || idx < 0 || (size_t)idx >= n->n) {
+            return mp_error_set(err, MP_EINVALID, "%s: '%s': no list item %s here", source, n->path,
+                                seg);
+        }
+        if (last) {
+            mp_doc_free(n->items[idx]);
+            n->items[idx] = value;
+        }
+        *cur = n->items[idx];
+        return 0;
+    }
+    if (n->kind == MP_NODE_SEQ) {
+        struct mp_node *item = seq_find_named(n, seg);
+        if (!item || last) {
+            return mp_error_set(err, MP_EINVALID, "%s: '%s': no item named '%s'", source, n->path,
+                                seg);
+        }
+        *cur = item;
+        return 0;
+    }
+    if (n->kind != MP_NODE_MAP) {
+        return mp_error_set(err, MP_EINVALID, "%s: '%s' is a scalar, cannot set '%s' inside it",
+                            source, n->path, seg);
+    }
+    if (last) {
+        map_put(n, seg, value);
+        *cur = value;
+        return 0;
+    }
+    struct mp_node *child = mp_doc_get(n, seg);
+    if (!child) {
+        child = mp_xcalloc(1, sizeof(*child));
+        child->kind = MP_NODE_MAP;
+        child->file = mp_xstrdup(value->file);
+        child->line = value->line;
+        child->col = value->col;
+        map_put(n, seg, child);
+    }
+    *cur = child;
+    return 0;
+}
+
+int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, const char *source,
+                    struct mp_error *err)
+{
+    char segs[32][128];
+    size_t n = split_path(path, segs, 32);
+    if (n == 0) {
+        return mp_error_set(err, MP_EINVALID, "%s: '%s' is not a valid key path", source, path);
+    }
+    struct mp_node *v = NULL;
+    int rc = mp_doc_parse(value, strlen(value), source, &v, err);
+    if (rc != 0) {
+        return rc;
+    }
+    /* Positions point into the --set argument: column of the value after "key=". */
+    v->col += (unsigned)strlen(path) + 1;
+    struct mp_node *cur = root;
+    for (size_t i = 0; i < n; i++) {
+        rc = step_into(&cur, segs[i], i + 1 == n, v, source, err);
+        if (rc != 0) {
+            mp_doc_free(v);
+            return rc;
+        }
+    }
+    /* Paths are recomputed from the root so messages name the full key. */
+    mp_doc_assign_paths(root, "");
+    return 0;
+}
+
+/* JSON ------------------------------------------------------------------------------------ */
+
+static json_t *scalar_json(const struct mp_node *n)
+{
+    if (!n->quoted) {
+        double d;
+        int64_t i;
+        if (mp_doc_is_null(n)) {
+            return json_null();
+        }
+        if (strcmp(n->scalar, "true") == 0 || strcmp(n->scalar, "false") == 0) {
+            return json_boolean(n->scalar[0] == 't');
+        }
+        if (mp_parse_int64(n->scalar, &i) == 0) {
+            return json_integer(i);
+        }
+        if (mp_parse_double(n->scalar, &d) == 0 && strchr(n->scalar, 'x') == NULL) {
+            return json_real(d);
+        }
+    }
+    return json_string(n->scalar);
+}
+
+static json_t *node_json(const struct mp_node *n)
+{
+    if (n->kind == MP_NODE_SCALAR) {
+        return scalar_json(n);
+    }
+    json_t *j = n->kind == MP_NODE_MAP ? json_object() : json_array();
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->kind == MP_NODE_MAP) {
+            json_object_set_new(j, n->keys[i], node_json(n->items[i]));
+        } else {
+            json_array_append_new(j, node_json(n->items[i]));
+        }
+    }
+    return j;
+}
+
+char *mp_doc_to_json(const struct mp_node *n)
+{
+    json_t *j = node_json(n);
+    char *out = mp_json_dumps(j, 0);
+    json_decref(j);
+    return out;
+}

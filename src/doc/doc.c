@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* YAML/JSON document trees with positions, built from libyaml's event stream. */
+#include "doc/doc_int.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+struct anchor {
+    char *name;
+    struct mp_node *node;
+};
+
+struct builder {
+    yaml_parser_t parser;
+    const char *file;
+    struct anchor *anchors;
+    size_t n_anchors;
+    size_t nodes; /* including alias expansions */
+    struct mp_error *err;
+};
+
+static struct mp_node *node_new(enum mp_node_kind kind, const char *file, unsigned line,
+                                unsigned col)
+{
+    struct mp_node *n = mp_xcalloc(1, sizeof(*n));
+    n->kind = kind;
+    n->file = mp_xstrdup(file);
+    n->line = line;
+    n->col = col;
+    return n;
+}
+
+void mp_doc_free(struct mp_node *n)
+{
+    if (!n) {
+        return;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        mp_doc_free(n->items[i]);
+        if (n->keys) {
+            free(n->keys[i]);
+        }
+    }
+    free(n->items);
+    free(n->keys);
+    free(n->key_line);
+    free(n->key_col);
+    free(n->scalar);
+    free(n->file);
+    free(n->path);
+    free(n);
+}
+
+/* Counts the nodes of a subtree, stopping early past limit. */
+static size_t count_nodes(const struct mp_node *n, size_t limit)
+{
+    size_t c = 1;
+    for (size_t i = 0; i < n->n && c <= limit; i++) {
+        c += count_nodes(n->items[i], limit);
+    }
+    return c;
+}
+
+struct mp_node *mp_doc_clone(const struct mp_node *n)
+{
+    struct mp_node *c = node_new(n->kind, n->file, n->line, n->col);
+    c->scalar = n->scalar ? mp_xstrdup(n->scalar) : NULL;
+    c->quoted = n->quoted;
+    c->path = n->path ? mp_xstrdup(n->path) : NULL;
+    c->n = n->n;
+    if (n->n) {
+        c->items = mp_xreallocarray(NULL, n->n, sizeof(*c->items));
+        for (size_t i = 0; i < n->n; i++) {
+            c->items[i] = mp_doc_clone(n->items[i]);
+        }
+    }
+    if (n->kind == MP_NODE_MAP && n->n) {
+        c->keys = mp_xreallocarray(NULL, n->n, sizeof(*c->keys));
+        c->key_line = mp_xreallocarray(NULL, n->n, sizeof(unsigned));
+        c->key_col = mp_xreallocarray(NULL, n->n, sizeof(unsigned));
+        for (size_t i = 0; i < n->n; i++) {
+            c->keys[i] = mp_xstrdup(n->keys[i]);
+            c->key_line[i] = n->key_line[i];
+            c->key_col[i] = n->key_col[i];
+        }
+    }
+    return c;
+}
+
+static int parse_error(struct builder *b)
+{
+    const yaml_parser_t *p = &b->parser;
+    const yaml_mark_t *m = p->problem ? &p->problem_mark : &p->context_mark;
+    return mp_error_set(b->err, MP_EPARSE, "%s:%zu:%zu: %s%s%s", b->file, m->line + 1,
+                        m->column + 1, p->problem ? p->problem : "syntax error",
+                        p->context ? " " : "", p->context ? p->context : "");
+}
+
+static int next_event(struct builder *b, yaml_event_t *ev)
+{
+    if (!yaml_parser_parse(&b->parser, ev)) {
+        return parse_error(b);
+    }
+    return 0;
+}
+
+static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struct mp_node **out);
+
+static int remember_anchor(struct builder *b, const yaml_char_t *anchor, struct mp_node *n)
+{
+    if (!anchor) {
+        return 0;
+    }
+    if (b->n_anchors >= 1000) {
+        return mp_error_set(b->err, MP_ETOOBIG, "%s:%u:%u: too many anchors", b->file, n->line,
+                            n->col);
+    }
+    b->anchors = mp_xreallocarray(b->anchors, b->n_anchors + 1, sizeof(*b->anchors));
+    b->anchors[b->n_anchors].name = mp_xstrdup((const char *)anchor);
+    b->anchors[b->n_anchors].node = n;
+    b->n_anchors++;
+    return 0;
+}
+
+static int count_node(struct builder *b, unsigned line, unsigned col, size_t add)
+{
+    b->nodes += add;
+    if (b->nodes > MP_DOC_MAX_NODES) {
+        return mp_error_set(b->err, MP_ETOOBIG,
+                            "%s:%u:%u: document expands to more than %u nodes (alias bomb?)",
+                            b->file, line, col, MP_DOC_MAX_NODES);
+    }
+    return 0;
+}
+
+static int build_alias(struct builder *b, yaml_event_t *ev, struct mp_node **out)
+{
+    unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
+    const char *name = (const char *)ev->data.alias.anchor;
+    for (size_t i = b->n_anchors; i-- > 0;) {
+        if (strcmp(b->anchors[i].name, name) == 0) {
+            int rc = count_node(b, line, col, count_nodes(b->anchors[i].node, MP_DOC_MAX_NODES));
+            if (rc != 0) {
+                return rc;
+            }
+            *out = mp_doc_clone(b->anchors[i].node);
+            return 0;
+        }
+    }
+    return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: unknown alias '*%s'", b->file, line, col,
+                        name);
+}
+
+static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
+                          yaml_event_type_t end)
+{
+    int rc = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if ((rc = next_event(b, &ev)) != 0) {
+            return rc;
+        }
+        if (ev.type == end) {
+            yaml_event_delete(&ev);
+            return 0;
+        }
+        char *key = NULL;
+        unsigned kl = 0, kc = 0;
+        if (n->kind == MP_NODE_MAP) {
+            kl = (unsigned)ev.start_mark.line + 1;
+            kc = (unsigned)ev.start_mark.column + 1;
+            if (ev.type != YAML_SCALAR_EVENT) {
+                yaml_event_delete(&ev);
+                return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: mapping keys must be scalars",
+                                    b->file, kl, kc);
+            }
+            key = mp_xstrdup((const char *)ev.data.scalar.value);
+            yaml_event_delete(&ev);
+            for (size_t i = 0; i < n->n; i++) {
+                if (strcmp(n->keys[i], key) == 0) {
+                    rc = mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: duplicate key '%s'", b->file,
+                                      kl, kc, key);
+                    free(key);
+                    return rc;
+                }
+            }
+            if ((rc = next_event(b, &ev)) != 0) {
+                free(key);
+                return rc;
+            }
+        }
+        struct mp_node *child = NULL;
+        rc = build_node(b, &ev, depth + 1, &child);
+        yaml_event_delete(&ev);
+        if (rc != 0) {
+            free(key);
+            return rc;
+        }
+        n->items = mp_xreallocarray(n->items, n->n + 1, sizeof(*n->items));
+        n->items[n->n] = child;
+        if (n->kind == MP_NODE_MAP) {
+            n->keys = mp_xreallocarray(n->keys, n->n + 1, sizeof(*n->keys));
+            n->key_line = mp_xreallocarray(n->key_line, n->n + 1, sizeof(unsigned));
+            n->key_col = mp_xreallocarray(n->key_col, n->n + 1, sizeof(unsigned));
+            n->keys[n->n] = key;
+            n->key_line[n->n] = kl;
+            n->key_col[n->n] = kc;
+        }
+        n->n++;
+    }
+}
+
+static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struct mp_node **out)
+{
+    unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
+    if (depth > MP_DOC_MAX_DEPTH) {
+        return mp_error_set(b->err, MP_ETOOBIG, "%s:%u:%u: nesting deeper than %u", b->file, line,
+                            col, MP_DOC_MAX_DEPTH);
+    }
+    int rc = count_node(b, line, col, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    struct mp_node *n = NULL;
+    switch (ev->type) {
+    case YAML_ALIAS_EVENT:
+        return build_alias(b, ev, out);
+    case YAML_SCALAR_EVENT:
+        n = node_new(MP_NODE_SCALAR, b->file, line, col);
+        n->scalar = mp_xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+        n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+        rc = remember_anchor(b, ev->data.scalar.anchor, n);
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        n = node_new(MP_NODE_SEQ, b->file, line, col);
+        rc = build_children(b, n, depth, YAML_SEQUENCE_END_EVENT);
+        if (rc == 0) {
+            rc = remember_anchor(b, ev->data.sequence_start.anchor, n);
+        }
+        break;
+    case YAML_MAPPING_START_EVENT:
+        n = node_new(MP_NODE_MAP, b->file, line, col);
+        rc = build_children(b, n, depth, YAML_MAPPING_END_EVENT);
+        if (rc == 0) {
+            rc = remember_anchor(b, ev->data.mapping_start.anchor, n);
+        }
+        break;
+    default:
+        return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: unexpected YAML event", b->file, line,
+                            col);
+    }
+    if (rc != 0) {
+        mp_doc_free(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
+void mp_doc_assign_paths(struct mp_node *n, const char *path)
+{
+    free(n->path);
+    n->path = mp_xstrdup(path);
+    for (size_t i = 0; i < n->n; i++) {
+        char *child = n->kind == MP_NODE_MAP ? (*path ? mp_xasprintf("%s.%s", path, n->keys[i])
+                                                      : mp_xstrdup(n->keys[i]))
+                                             : mp_xasprintf("%s[%zu]", path, i);
+        mp_doc_assign_paths(n->items[i], child);
+        free(child);
+    }
+}
+
+/* Reads events up to the document's root node; NULL root for an empty stream. */
+static int build_document(struct builder *b, struct mp_node **root)
+{
+    yaml_event_t ev;
+    int rc;
+    *root = NULL;
+    for (;;) {
+        if ((rc = next_event(b, &ev)) != 0) {
+            return rc;
+        }
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&ev);
+            return 0;
+        }
+        if (t == YAML_STREAM_START_EVENT || t == YAML_DOCUMENT_START_EVENT) {
+            yaml_event_delete(&ev);
+            continue;
+        }
+        if (t == YAML_DOCUMENT_END_EVENT) {
+            yaml_event_delete(&ev);
+            if ((rc = next_event(b, &ev)) != 0) {
+                return rc;
+            }
+            t = ev.type;
+            unsigned line = (unsigned)ev.start_mark.line + 1;
+            yaml_event_delete(&ev);
+            if (t != YAML_STREAM_END_EVENT) {
+                return mp_error_set(b->err, MP_EPARSE,
+                                    "%s:%u:1: only one YAML document per file is supported",
+                                    b->file, line);
+            }
+            return 0;
+        }
+        rc = build_node(b, &ev, 0, root);
+        yaml_event_delete(&ev);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+}
+
+int mp_doc_parse(const char *text, size_t len, const char *file, struct mp_node **out,
+                 struct mp_error *err)
+{
+    if (len > MP_DOC_MAX_BYTES) {
+        return mp_error_set(err, MP_ETOOBIG, "%s: document larger than %u bytes", file,
+                            MP_DOC_MAX_BYTES);
+    }
+    struct builder b = {.file = file, .err = err};
+    if (!yaml_parser_initialize(&b.parser)) {
+        return mp_error_set(err, -ENOMEM, "%s: cannot initialise the YAML parser", file);
+    }
+    yaml_parser_set_input_string(&b.parser, (const unsigned char *)text, len);
+    struct mp_node *root = NULL;
+    int rc = build_document(&b, &root);
+    yaml_parser_delete(&b.parser);
+    for (size_t i = 0; i < b.n_anchors; i++) {
+        free(b.anchors[i].name);
+    }
+    free(b.anchors);
+    if (rc != 0) {
+        mp_doc_free(root);
+        return rc;
+    }
+    if (!root) {
+        return mp_error_set(err, MP_EINVALID, "%s:1:1: the document is empty", file);
+    }
+    mp_doc_assign_paths(root, "");
+    *out = root;
+    return 0;
+}
+
+int mp_doc_load(const char *path, struct mp_node **out, struct mp_error *err)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    int rc = mp_buf_read_file(&b, path, MP_DOC_MAX_BYTES, err);
+    if (rc == 0) {
+        rc = mp_doc_parse(b.data, b.len, path, out, err);
+    }
+    mp_buf_release(&b);
+    return rc;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Metrics derived from a configuration and the spec's cost table. */
+#include "engine/engine.h"
+
+#include <math.h>
+#include <string.h>
+
+static double gpu_price(const struct mp_spec *spec, const double *x)
+{
+    const struct mp_space *s = &spec->space;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct mp_param *p = &s->params[i];
+        if (p->target != MP_TARGET_RESOURCE || p->resource != MP_RESOURCE_GPU_TYPE) {
+            continue;
+        }
+        char buf[MP_FMT_DOUBLE_MAX];
+        const char *type = mp_space_format(s, i, x[i], buf);
+        for (size_t k = 0; k < spec->cost.n_gpu_types; k++) {
+            if (strcmp(spec->cost.gpu_types[k], type) == 0) {
+                return spec->cost.gpu_type_hour[k];
+            }
+        }
+    }
+    return spec->cost.gpu_hour;
+}
+
+void mp_engine_derive_metrics(const struct mp_spec *spec, const double *x,
+                              struct mp_metrics *metrics)
+{
+    if (!spec->has_cost) {
+        return;
+    }
+    const struct mp_space *s = &spec->space;
+    double cores = 0, mem_gib = 0, gpus = 0, share = 0;
+    bool any_gpu = false;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct mp_param *p = &s->params[i];
+        if (p->target != MP_TARGET_RESOURCE) {
+            continue;
+        }
+        switch (p->resource) {
+        case MP_RESOURCE_CPU:
+            cores = x[i];
+            break;
+        case MP_RESOURCE_MEMORY:
+            mem_gib = x[i] / 1024.0;
+            break;
+        case MP_RESOURCE_GPU:
+            gpus = x[i];
+            any_gpu = true;
+            break;
+        case MP_RESOURCE_GPU_MEMORY_SHARE:
+            share = x[i];
+            any_gpu = true;
+            break;
+        case MP_RESOURCE_GPU_TYPE:
+            any_gpu = true;
+            break;
+        }
+    }
+    /* A GPU share is billed as that fraction of one GPU; a type alone means one GPU. */
+    double gpu_units = gpus > 0 ? gpus : (share > 0 ? share : (any_gpu ? 1 : 0));
+    double cost = spec->cost.base_hour + cores * spec->cost.cpu_core_hour +
+                  mem_gib * spec->cost.memory_gib_hour + gpu_units * gpu_price(spec, x);
+    mp_metrics_set(metrics, "cost_per_hour", cost);
+    double rps;
+    if (cost > 0 && mp_metrics_get(metrics, "throughput_rps", &rps) && isfinite(rps)) {
+        mp_metrics_set(metrics, "throughput_per_cost", rps / cost);
+        if (rps > 0) {
+            mp_metrics_set(metrics, "cost_per_million_requests", cost / (rps * 3600.0) * 1e6);
+        }
+    }
+}

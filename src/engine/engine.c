@@ -1,0 +1,608 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The experiment loop: suggestion, intent, execution, recording, resumption. */
+#include "engine/engine.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "optimizer/optimizer.h"
+
+#define INFRA_RETRIES  2
+#define CLAIM_STALE_MS 60000
+
+/* One trial as the engine tracks it. */
+struct etrial {
+    int64_t number;
+    int64_t attempt;
+    double *x;
+    enum mp_trial_state state;
+    enum mp_failure failure;
+    bool has_value, feasible;
+    double value; /* objective as measured */
+    int retries;
+    /* in flight */
+    bool running, done;
+    pthread_t thread;
+    struct mp_trial_result res;
+    int run_rc;
+};
+
+struct engine {
+    struct mp_store *st;
+    const struct mp_spec *spec;
+    const struct mp_engine_opts *opts;
+    struct mp_runner *runner;
+    struct mp_optimizer *opt;
+    int64_t exp_id;
+    struct etrial **trials; /* stable pointers: worker threads hold them */
+    size_t n_trials;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool threaded;
+    size_t in_flight;
+    bool exhausted;
+    char stop_reason[256];
+    long best; /* index into trials */
+    uint64_t seed;
+};
+
+int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err)
+{
+    const struct mp_optimizer_ops *ops = mp_optimizer_find(spec->algorithm);
+    struct mp_optimizer_opts oo = {.seed = spec->seed,
+                                   .max_trials = spec->max_trials,
+                                   .settings = spec->algorithm_settings,
+                                   .prior_path = spec->prior_path};
+    if (!ops) {
+        struct mp_optimizer *o = NULL;
+        return mp_optimizer_new(spec->algorithm, &spec->space, &oo, &o, err);
+    }
+    int rc = ops->validate ? ops->validate(&spec->space, &oo, err) : 0;
+    if (rc != 0) {
+        return rc;
+    }
+    const struct mp_runner_ops *r = mp_runner_find(spec->runner);
+    if (!r) {
+        return mp_error_set(err, MP_EUNSUPPORTED,
+                            "%s: runner '%s' is not available in this build (available: replay)",
+                            spec->source, spec->runner);
+    }
+    return r->validate ? r->validate(spec, err) : 0;
+}
+
+static double oriented(const struct engine *e, double v)
+{
+    return e->spec->direction == MP_MAXIMIZE ? v : -v;
+}
+
+static bool better(const struct engine *e, size_t i)
+{
+    const struct etrial *t = e->trials[i];
+    if (!t->feasible) {
+        return false;
+    }
+    return e->best < 0 || oriented(e, t->value) > oriented(e, e->trials[e->best]->value);
+}
+
+/* Classifies a finished result: objective present, constraints, derived metrics. */
+static void evaluate(struct engine *e, struct etrial *t)
+{
+    struct mp_trial_result *res = &t->res;
+    const struct mp_spec *spec = e->spec;
+    mp_engine_derive_metrics(spec, t->x, &res->metrics);
+    double v;
+    t->has_value = mp_metrics_get(&res->metrics, spec->objective_metric, &v) && isfinite(v);
+    t->value = t->has_value ? v : NAN;
+    if (res->state == MP_TRIAL_SUCCEEDED && !t->has_value) {
+        mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING, "the trial produced no value for '%s'",
+                             spec->objective_metric);
+    }
+    for (size_t i = 0; res->state == MP_TRIAL_SUCCEEDED && i < spec->n_constraints; i++) {
+        const struct mp_constraint *c = &spec->constraints[i];
+        double m;
+        if (!mp_metrics_get(&res->metrics, c->metric, &m)) {
+            mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
+                                 "constraint '%s': the trial produced no '%s'", c->text, c->metric);
+        } else if (!mp_constraint_holds(c, m)) {
+            char buf[MP_FMT_DOUBLE_MAX];
+            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "%s = %s violates %s", c->metric,
+                                 mp_fmt_double(buf, m), c->text);
+        }
+    }
+    t->state = res->state;
+    t->failure = res->failure;
+    t->feasible = res->state == MP_TRIAL_SUCCEEDED;
+}
+
+static char *event_detail(const struct engine *e, const struct etrial *t)
+{
+    json_t *j = json_object();
+    char *params = mp_space_config_json(&e->spec->space, t->x);
+    json_object_set_new(j, "params", json_loads(params, 0, NULL));
+    free(params);
+    json_object_set_new(j, "state", json_string(mp_trial_state_name(t->state)));
+    if (t->failure != MP_FAILURE_NONE) {
+        json_object_set_new(j, "failure", json_string(mp_failure_name(t->failure)));
+    }
+    if (t->has_value) {
+        json_object_set_new(j, "value", json_real(t->value));
+    }
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    char *out = mp_xstrdup(s ? s : "{}");
+    free(s);
+    return out;
+}
+
+static int load_trials(struct engine *e, struct mp_error *err)
+{
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    int rc = mp_store_trial_list(e->st, e->exp_id, &rows, &n, err);
+    if (rc != 0) {
+        return rc;
+    }
+    e->trials = mp_xcalloc(n + 1, sizeof(*e->trials));
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct etrial *t = mp_xcalloc(1, sizeof(*t));
+        e->trials[e->n_trials++] = t;
+        t->number = rows[i].number;
+        t->attempt = rows[i].attempt;
+        t->x = mp_xcalloc(e->spec->space.n + 1, sizeof(double));
+        rc = mp_space_config_from_json(&e->spec->space, rows[i].params_json, t->x, err);
+        t->state = rows[i].state;
+        t->failure = rows[i].failure;
+        double v;
+        t->has_value = mp_metrics_get(&rows[i].metrics, e->spec->objective_metric, &v);
+        t->value = t->has_value ? v : NAN;
+        t->feasible = t->state == MP_TRIAL_SUCCEEDED;
+        if (better(e, e->n_trials - 1)) {
+            e->best = (long)e->n_trials - 1;
+        }
+    }
+    mp_trial_rows_free(rows, n);
+    return rc;
+}
+
+static void build_history(const struct engine *e, struct mp_observation *obs, struct mp_history *h)
+{
+    for (size_t i = 0; i < e->n_trials; i++) {
+        const struct etrial *t = e->trials[i];
+        obs[i] = (struct mp_observation){
+            .x = t->x,
+            .state = t->state,
+            .failure = t->failure,
+            .has_value = t->has_value && mp_trial_state_terminal(t->state),
+            .feasible = t->feasible,
+            .score = t->has_value ? oriented(e, t->value) : 0,
+        };
+    }
+    h->obs = obs;
+    h->n = e->n_trials;
+}
+
+static size_t count_state(const struct engine *e, enum mp_trial_state s)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < e->n_trials; i++) {
+        c += e->trials[i]->state == s;
+    }
+    return c;
+}
+
+/* Failures that count against the failed-trial budget (an SLO miss is information). */
+static size_t count_failures(const struct engine *e)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < e->n_trials; i++) {
+        c += e->trials[i]->state == MP_TRIAL_FAILED &&
+             e->trials[i]->failure != MP_FAILURE_SLO_VIOLATED;
+    }
+    return c;
+}
+
+/* Asks the optimizer for a new configuration and records its intent. Returns 1 when a trial was
+ * added, 0 when the space is exhausted, <0 on error. */
+static int add_trial(struct engine *e, struct mp_error *err)
+{
+    struct mp_observation *obs = mp_xcalloc(e->n_trials + 1, sizeof(*obs));
+    struct mp_history h;
+    build_history(e, obs, &h);
+    double *x = mp_xcalloc(e->spec->space.n + 1, sizeof(double));
+    int rc = 0;
+    if (e->opt->ops->should_stop &&
+        e->opt->ops->should_stop(e->opt, &h, e->stop_reason, sizeof(e->stop_reason))) {
+        e->exhausted = true;
+        goto out;
+    }
+    rc = mp_optimizer_suggest(e->opt, &h, x, err);
+    if (rc == MP_EEXHAUSTED) {
+        snprintf(e->stop_reason, sizeof(e->stop_reason), "search space exhausted (%.200s)",
+                 err->msg);
+        e->exhausted = true;
+        rc = 0;
+        goto out;
+    }
+    if (rc == 0) {
+        rc = mp_space_check(&e->spec->space, x, err);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    int64_t number = e->n_trials ? e->trials[e->n_trials - 1]->number + 1 : 1;
+    char *params = mp_space_config_json(&e->spec->space, x);
+    char *key = mp_space_key(&e->spec->space, x);
+    rc = mp_store_trial_create(e->st, e->exp_id, number, params, key, err);
+    free(params);
+    free(key);
+    if (rc != 0) {
+        goto out;
+    }
+    e->trials = mp_xreallocarray(e->trials, e->n_trials + 1, sizeof(*e->trials));
+    struct etrial *t = mp_xcalloc(1, sizeof(*t));
+    e->trials[e->n_trials++] = t;
+    t->number = number;
+    t->x = x;
+    t->state = MP_TRIAL_PENDING;
+    x = NULL;
+    rc = 1;
+out:
+    free(x);
+    free(obs);
+    return rc;
+}
+
+struct worker_arg {
+    struct engine *e;
+    struct etrial *t;
+};
+
+static void run_one(struct engine *e, struct etrial *t)
+{
+    struct mp_trial_request req = {
+        .experiment = e->spec->name,
+        .experiment_id = e->exp_id,
+        .number = t->number,
+        .attempt = t->attempt,
+        .x = t->x,
+        .timeout_ms = e->spec->trial_timeout_ms,
+    };
+    mp_trial_result_init(&t->res);
+    t->run_rc = e->runner->ops->run(e->runner, &req, &t->res, e->opts->cancel);
+}
+
+static void *worker(void *p)
+{
+    struct worker_arg *a = p;
+    struct engine *e = a->e;
+    struct etrial *t = a->t;
+    free(a);
+    run_one(e, t);
+    pthread_mutex_lock(&e->lock);
+    t->done = true;
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}
+
+static int start_trial(struct engine *e, size_t index, struct mp_error *err)
+{
+    struct etrial *t = e->trials[index];
+    int rc = mp_store_trial_start(e->st, e->exp_id, t->number, &t->attempt, err);
+    if (rc != 0) {
+        return rc;
+    }
+    t->state = MP_TRIAL_RUNNING;
+    t->running = true;
+    t->done = false;
+    e->in_flight++;
+    char *detail = event_detail(e, t);
+    rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_started", detail, err);
+    free(detail);
+    if (rc == 0 && e->threaded) {
+        struct worker_arg *a = mp_xmalloc(sizeof(*a));
+        a->e = e;
+        a->t = t;
+        if (pthread_create(&t->thread, NULL, worker, a) != 0) {
+            free(a);
+            t->running = false;
+            e->in_flight--;
+            return mp_error_set(err, MP_ERUNTIME, "cannot start a trial thread");
+        }
+    }
+    return rc;
+}
+
+/* Waits for (threaded) or runs (inline) the oldest in-flight trial; returns its index. */
+static size_t complete_one(struct engine *e)
+{
+    if (!e->threaded) {
+        for (size_t i = 0; i < e->n_trials; i++) {
+            if (e->trials[i]->running) {
+                run_one(e, e->trials[i]);
+                e->trials[i]->done = true;
+                return i;
+            }
+        }
+    }
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        for (size_t i = 0; i < e->n_trials; i++) {
+            if (e->trials[i]->running && e->trials[i]->done) {
+                pthread_mutex_unlock(&e->lock);
+                pthread_join(e->trials[i]->thread, NULL);
+                return i;
+            }
+        }
+        pthread_cond_wait(&e->cond, &e->lock);
+    }
+}
+
+/* Stores a finished trial. Cancelled (interrupted) trials stay RUNNING in the store so that a
+ * resumed engine re-runs them; infrastructure failures are retried. */
+static int record(struct engine *e, size_t index, struct mp_error *err)
+{
+    struct etrial *t = e->trials[index];
+    t->running = false;
+    e->in_flight--;
+    int rc = 0;
+    if (t->res.state == MP_TRIAL_CANCELLED && e->opts->cancel && atomic_load(e->opts->cancel)) {
+        rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_interrupted", NULL, err);
+        goto out;
+    }
+    if (t->run_rc < 0 && t->retries < INFRA_RETRIES) {
+        t->retries++;
+        rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_retry", NULL, err);
+        if (rc == 0) {
+            rc = start_trial(e, index, err);
+        }
+        goto out;
+    }
+    if (t->run_rc < 0) {
+        mp_trial_result_fail(&t->res, MP_FAILURE_INFRA, "runner failure: %s",
+                             mp_strerror(t->run_rc));
+    }
+    evaluate(e, t);
+    rc = mp_store_trial_finish(e->st, e->exp_id, t->number, &t->res, err);
+    char *detail = event_detail(e, t);
+    if (rc == 0) {
+        rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_finished", detail, err);
+    }
+    if (rc == 0 && better(e, index)) {
+        e->best = (long)index;
+        rc = mp_store_event_add(e->st, e->exp_id, t->number, "new_best", detail, err);
+    }
+    free(detail);
+    if (rc == 0) {
+        rc = mp_store_experiment_heartbeat(e->st, e->exp_id, err);
+    }
+    if (e->opts->progress) {
+        size_t done = count_state(e, MP_TRIAL_SUCCEEDED) + count_state(e, MP_TRIAL_FAILED);
+        e->opts->progress(e->opts->progress_ctx, e->spec, t->number, &t->res, done,
+                          e->spec->max_trials, e->best >= 0 ? e->trials[e->best]->value : 0,
+                          e->best >= 0);
+    }
+out:
+    if (!t->running) {
+        mp_trial_result_release(&t->res);
+    }
+    return rc;
+}
+
+static bool cancelled(const struct engine *e)
+{
+    return e->opts->cancel && atomic_load(e->opts->cancel);
+}
+
+/* Launches trials until the slots are full: first trials a previous process left unfinished,
+ * then new suggestions. */
+static int fill_slots(struct engine *e, struct mp_error *err)
+{
+    size_t done = count_state(e, MP_TRIAL_SUCCEEDED) + count_state(e, MP_TRIAL_FAILED);
+    for (size_t i = 0; i < e->n_trials && e->in_flight < (size_t)e->spec->parallelism; i++) {
+        struct etrial *t = e->trials[i];
+        if (!t->running && !mp_trial_state_terminal(t->state)) {
+            int rc = start_trial(e, i, err);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    while (!e->exhausted && !cancelled(e) && e->in_flight < (size_t)e->spec->parallelism &&
+           done + e->in_flight < (size_t)e->spec->max_trials &&
+           count_failures(e) < (size_t)e->spec->max_failed_trials + 1) {
+        int rc = add_trial(e, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 0) {
+            break;
+        }
+        if ((rc = start_trial(e, e->n_trials - 1, err)) != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error *err)
+{
+    int rc = 0;
+    for (;;) {
+        if (rc == 0 && !cancelled(e) && count_failures(e) <= (size_t)e->spec->max_failed_trials) {
+            rc = fill_slots(e, err);
+        }
+        if (e->in_flight == 0) {
+            break;
+        }
+        size_t i = complete_one(e);
+        struct mp_error rerr = {0};
+        int r = record(e, i, rc == 0 ? err : &rerr);
+        rc = rc ? rc : r;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    size_t done = count_state(e, MP_TRIAL_SUCCEEDED) + count_state(e, MP_TRIAL_FAILED);
+    if (cancelled(e)) {
+        out->state = MP_EXPERIMENT_INTERRUPTED;
+        snprintf(e->stop_reason, sizeof(e->stop_reason),
+                 "interrupted after %zu of %lld trials; run again to continue", done,
+                 (long long)e->spec->max_trials);
+    } else if (count_failures(e) > (size_t)e->spec->max_failed_trials) {
+        out->state = MP_EXPERIMENT_FAILED;
+        snprintf(e->stop_reason, sizeof(e->stop_reason),
+                 "%zu trials failed (more than max_failed_trials = %lld)", count_failures(e),
+                 (long long)e->spec->max_failed_trials);
+    } else {
+        out->state = MP_EXPERIMENT_SUCCEEDED;
+        if (!e->exhausted) {
+            snprintf(e->stop_reason, sizeof(e->stop_reason), "reached max_trials (%lld)",
+                     (long long)e->spec->max_trials);
+        }
+    }
+    return 0;
+}
+
+static int open_experiment(struct engine *e, struct mp_engine_summary *out, struct mp_error *err)
+{
+    const struct mp_spec *spec = e->spec;
+    char *json = mp_spec_to_json(spec);
+    struct mp_experiment_row row = {0};
+    int rc = mp_store_experiment_find(e->st, spec->name, &row, err);
+    if (rc == 0 && e->opts->restart) {
+        rc = mp_store_experiment_delete(e->st, row.id, err);
+        mp_experiment_row_release(&row);
+        rc = rc ? rc : MP_ENOTFOUND;
+    }
+    if (rc == MP_ENOTFOUND) {
+        uint64_t seed = spec->seed_given ? spec->seed : mp_mix64((uint64_t)mp_wall_ns(), getpid());
+        seed &= INT64_MAX;
+        mp_error_clear(err);
+        e->seed = seed;
+        rc = mp_store_experiment_create(e->st, spec->name, json, spec->base_dir, seed, &e->exp_id,
+                                        err);
+        free(json);
+        return rc;
+    }
+    if (rc == 0) {
+        char hash[32];
+        snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)mp_hash_str(json));
+        e->exp_id = row.id;
+        e->seed = row.seed;
+        out->resumed = true;
+        if (strcmp(hash, row.spec_hash) != 0) {
+            rc = mp_error_set(err, MP_EINVALID,
+                              "experiment '%s' already exists in the store with a different "
+                              "spec; use another name, or --restart to replace it",
+                              spec->name);
+        } else if (row.state >= MP_EXPERIMENT_SUCCEEDED) {
+            out->already_finished = true;
+            out->state = row.state;
+            snprintf(out->stop_reason, sizeof(out->stop_reason), "%s",
+                     row.stop_reason ? row.stop_reason : "");
+        }
+    }
+    mp_experiment_row_release(&row);
+    free(json);
+    return rc;
+}
+
+static void engine_release(struct engine *e)
+{
+    for (size_t i = 0; i < e->n_trials; i++) {
+        free(e->trials[i]->x);
+        free(e->trials[i]);
+    }
+    free(e->trials);
+    mp_optimizer_free(e->opt);
+    if (e->runner != e->opts->runner) {
+        mp_runner_free(e->runner);
+    }
+    pthread_mutex_destroy(&e->lock);
+    pthread_cond_destroy(&e->cond);
+}
+
+static int prepare(struct engine *e, struct mp_error *err)
+{
+    const struct mp_spec *spec = e->spec;
+    int rc = mp_store_experiment_claim(e->st, e->exp_id, getpid(), CLAIM_STALE_MS, err);
+    if (rc != 0) {
+        return rc;
+    }
+    e->runner = e->opts->runner;
+    if (!e->runner && (rc = mp_runner_new(spec, &e->runner, err)) != 0) {
+        return rc;
+    }
+    struct mp_optimizer_opts oo = {.seed = e->seed,
+                                   .max_trials = spec->max_trials,
+                                   .settings = spec->algorithm_settings,
+                                   .prior_path = spec->prior_path};
+    if ((rc = mp_optimizer_new(spec->algorithm, &spec->space, &oo, &e->opt, err)) != 0) {
+        return rc;
+    }
+    e->threaded = e->runner->ops->concurrent && spec->parallelism > 1;
+    return load_trials(e, err);
+}
+
+int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
+                  const struct mp_engine_opts *opts, struct mp_engine_summary *out,
+                  struct mp_error *err)
+{
+    static const struct mp_engine_opts defaults = {0};
+    struct mp_error local_err = {0};
+    if (!err) {
+        err = &local_err;
+    }
+    struct engine e = {.st = st, .spec = spec, .opts = opts ? opts : &defaults, .best = -1};
+    pthread_mutex_init(&e.lock, NULL);
+    pthread_cond_init(&e.cond, NULL);
+    memset(out, 0, sizeof(*out));
+    int rc = open_experiment(&e, out, err);
+    out->experiment_id = e.exp_id;
+    if (rc != 0 || out->already_finished) {
+        engine_release(&e);
+        return rc;
+    }
+    bool claimed = false;
+    if ((rc = prepare(&e, err)) == 0) {
+        claimed = true;
+        rc = mp_store_experiment_set_state(st, e.exp_id, MP_EXPERIMENT_RUNNING, NULL, err);
+    }
+    if (rc == 0) {
+        rc = mp_store_event_add(
+            st, e.exp_id, 0, out->resumed ? "experiment_resumed" : "experiment_started", NULL, err);
+    }
+    if (rc == 0) {
+        rc = loop(&e, out, err);
+    }
+    if (rc == 0) {
+        snprintf(out->stop_reason, sizeof(out->stop_reason), "%s", e.stop_reason);
+        rc = mp_store_experiment_set_state(st, e.exp_id, out->state, out->stop_reason, err);
+    }
+    if (rc == 0) {
+        char *detail = mp_xasprintf("{\"state\":\"%s\"}", mp_experiment_state_name(out->state));
+        rc = mp_store_event_add(st, e.exp_id, 0, "experiment_finished", detail, err);
+        free(detail);
+    }
+    if (claimed) {
+        /* Best effort: a failed engine leaves the experiment resumable. */
+        struct mp_error ignored = {0};
+        if (rc != 0 && mp_store_experiment_set_state(st, e.exp_id, MP_EXPERIMENT_INTERRUPTED,
+                                                     err->msg, &ignored) != 0) {
+            mp_error_clear(&ignored);
+        }
+        if (mp_store_experiment_release(st, e.exp_id, &ignored) != 0) {
+            mp_error_clear(&ignored);
+        }
+    }
+    out->succeeded = count_state(&e, MP_TRIAL_SUCCEEDED);
+    out->failed = count_state(&e, MP_TRIAL_FAILED);
+    out->cancelled = count_state(&e, MP_TRIAL_CANCELLED);
+    engine_release(&e);
+    return rc;
+}

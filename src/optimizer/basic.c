@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The two model-free back ends: grid (enumeration order) and random (uniform, no repeats). */
+#include "optimizer/optimizer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int plain_create(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                        struct mp_optimizer **out, struct mp_error *err)
+{
+    (void)space;
+    (void)opts;
+    (void)err;
+    *out = mp_xcalloc(1, sizeof(**out));
+    return 0;
+}
+
+static void plain_free(struct mp_optimizer *opt)
+{
+    free(opt);
+}
+
+static int grid_validate(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                         struct mp_error *err)
+{
+    (void)opts;
+    for (size_t i = 0; i < space->n; i++) {
+        if (mp_space_levels(space, i) == 0) {
+            return mp_error_set(err, MP_EINVALID,
+                                "algorithm 'grid' needs a finite space: give float parameter "
+                                "'%s' a step",
+                                space->params[i].name);
+        }
+    }
+    uint64_t count;
+    if (!mp_space_count(space, &count)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "algorithm 'grid': the space is too large to "
+                            "enumerate (more than 2^64 configurations)");
+    }
+    return 0;
+}
+
+static int grid_create(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                       struct mp_optimizer **out, struct mp_error *err)
+{
+    int rc = grid_validate(space, opts, err);
+    return rc ? rc : plain_create(space, opts, out, err);
+}
+
+/* The first configuration in enumeration order that the history does not hold. Scans at most
+ * history-length + 1 indices, so huge spaces cost nothing extra. */
+static int grid_suggest(struct mp_optimizer *opt, const struct mp_history *h, double *x,
+                        struct mp_error *err)
+{
+    const struct mp_space *space = opt->space;
+    uint64_t count;
+    if (!mp_space_count(space, &count)) {
+        return mp_error_set(err, MP_EINVALID, "grid: space not enumerable");
+    }
+    struct mp_strset seen = MP_STRSET_INIT;
+    mp_history_keys(space, h, &seen);
+    int rc = mp_error_set(err, MP_EEXHAUSTED, "all %llu configurations have been tried",
+                          (unsigned long long)count);
+    for (uint64_t i = 0; i < count; i++) {
+        mp_space_from_index(space, i, x);
+        char *k = mp_space_key(space, x);
+        bool used = mp_strset_has(&seen, k);
+        free(k);
+        if (!used) {
+            mp_error_clear(err);
+            rc = 0;
+            break;
+        }
+    }
+    mp_strset_release(&seen);
+    return rc;
+}
+
+/* Uniform over untried configurations: rejection sampling while the space is mostly untried,
+ * then an exact pick among the untried ones by enumeration. */
+static int random_suggest(struct mp_optimizer *opt, const struct mp_history *h, double *x,
+                          struct mp_error *err)
+{
+    const struct mp_space *space = opt->space;
+    struct mp_rng rng;
+    mp_history_rng(opt, h, &rng);
+    struct mp_strset seen = MP_STRSET_INIT;
+    mp_history_keys(space, h, &seen);
+    uint64_t count = 0;
+    bool finite = mp_space_count(space, &count);
+    int rc = 0;
+    size_t tries = finite && (double)seen.count > 0.5 * (double)count ? 0 : 64;
+    for (size_t t = 0; t < tries; t++) {
+        mp_space_sample(space, &rng, x);
+        char *k = mp_space_key(space, x);
+        bool used = mp_strset_has(&seen, k);
+        free(k);
+        if (!used) {
+            goto out;
+        }
+    }
+    if (!finite || seen.count >= count) {
+        rc = mp_error_set(err, MP_EEXHAUSTED, "all configurations have been tried");
+        goto out;
+    }
+    uint64_t pick = mp_rng_below(&rng, count - seen.count);
+    for (uint64_t i = 0; i < count; i++) {
+        mp_space_from_index(space, i, x);
+        char *k = mp_space_key(space, x);
+        bool used = mp_strset_has(&seen, k);
+        free(k);
+        if (!used && pick-- == 0) {
+            goto out;
+        }
+    }
+    rc = mp_error_set(err, MP_EEXHAUSTED, "all configurations have been tried");
+out:
+    mp_strset_release(&seen);
+    return rc;
+}
+
+static int no_settings(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                       struct mp_error *err)
+{
+    (void)space;
+    if (opts->settings && opts->settings->n > 0) {
+        return mp_doc_error(err, opts->settings->items[0], "this algorithm takes no settings");
+    }
+    return 0;
+}
+
+static int grid_check(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                      struct mp_error *err)
+{
+    int rc = no_settings(space, opts, err);
+    return rc ? rc : grid_validate(space, opts, err);
+}
+
+const struct mp_optimizer_ops mp_optimizer_grid = {
+    .name = "grid",
+    .summary = "every configuration in order (first parameter slowest)",
+    .validate = grid_check,
+    .create = grid_create,
+    .suggest = grid_suggest,
+    .free = plain_free,
+};
+
+const struct mp_optimizer_ops mp_optimizer_random = {
+    .name = "random",
+    .summary = "uniformly random configurations, never repeated",
+    .validate = no_settings,
+    .create = plain_create,
+    .suggest = random_suggest,
+    .free = plain_free,
+};

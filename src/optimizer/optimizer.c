@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Optimizer registry and helpers shared by the back ends. */
+#include "optimizer/optimizer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct mp_optimizer_ops *const registry[] = {
+    &mp_optimizer_grid,
+    &mp_optimizer_random,
+    NULL,
+};
+
+const struct mp_optimizer_ops *const *mp_optimizer_all(void)
+{
+    return registry;
+}
+
+const struct mp_optimizer_ops *mp_optimizer_find(const char *name)
+{
+    for (size_t i = 0; registry[i]; i++) {
+        if (strcmp(registry[i]->name, name) == 0) {
+            return registry[i];
+        }
+    }
+    return NULL;
+}
+
+int mp_optimizer_new(const char *name, const struct mp_space *space,
+                     const struct mp_optimizer_opts *opts, struct mp_optimizer **out,
+                     struct mp_error *err)
+{
+    const struct mp_optimizer_ops *ops = mp_optimizer_find(name);
+    if (!ops) {
+        struct mp_buf known = MP_BUF_INIT;
+        for (size_t i = 0; registry[i]; i++) {
+            mp_buf_addf(&known, "%s%s", i ? ", " : "", registry[i]->name);
+        }
+        int rc = mp_error_set(err, MP_EINVALID, "unknown algorithm '%s' (available: %s)", name,
+                              known.data);
+        mp_buf_release(&known);
+        return rc;
+    }
+    int rc = ops->create(space, opts, out, err);
+    if (rc == 0) {
+        (*out)->ops = ops;
+        (*out)->space = space;
+        (*out)->opts = *opts;
+    }
+    return rc;
+}
+
+int mp_optimizer_suggest(struct mp_optimizer *opt, const struct mp_history *h, double *x,
+                         struct mp_error *err)
+{
+    return opt->ops->suggest(opt, h, x, err);
+}
+
+void mp_optimizer_free(struct mp_optimizer *opt)
+{
+    if (opt) {
+        opt->ops->free(opt);
+    }
+}
+
+void mp_history_keys(const struct mp_space *space, const struct mp_history *h,
+                     struct mp_strset *keys)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        char *k = mp_space_key(space, h->obs[i].x);
+        mp_strset_add(keys, k);
+        free(k);
+    }
+}
+
+void mp_history_rng(const struct mp_optimizer *opt, const struct mp_history *h, struct mp_rng *rng)
+{
+    mp_rng_init(rng, mp_mix64(opt->opts.seed, (uint64_t)h->n + 1));
+}

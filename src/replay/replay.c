@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Replays a search on a recorded surface through the real engine and an in-memory store. */
+#include "replay/replay.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "spec/spec.h"
+#include "store/store.h"
+
+bool mp_replay_within(double value, double optimum, double fraction, bool minimize)
+{
+    double slack = (1.0 - fraction) * fabs(optimum);
+    return minimize ? value <= optimum + slack : value >= optimum - slack;
+}
+
+static bool is_param_col(const struct mp_surface *s, size_t c, int objective, int failure,
+                         const struct mp_replay_opts *o)
+{
+    if ((int)c == objective || (int)c == failure) {
+        return false;
+    }
+    if (!o->params) {
+        return true;
+    }
+    for (size_t i = 0; i < o->n_params; i++) {
+        if (strcmp(o->params[i], s->header[c]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The experiment spec for this replay, as JSON text parsed by the normal spec loader. */
+static char *replay_spec_json(const struct mp_surface *s, const struct mp_space *space,
+                              const char *objective, const struct mp_replay_opts *o)
+{
+    json_t *params = json_array();
+    for (size_t i = 0; i < space->n; i++) {
+        const struct mp_param *p = &space->params[i];
+        json_t *vals = json_array();
+        char buf[MP_FMT_DOUBLE_MAX];
+        for (uint64_t k = 0; k < mp_space_levels(space, i); k++) {
+            const char *t = mp_space_format(space, i, mp_space_level_value(space, i, k), buf);
+            json_array_append_new(vals, p->type == MP_PARAM_CATEGORICAL
+                                            ? json_string(t)
+                                            : json_real(mp_space_level_value(space, i, k)));
+        }
+        json_array_append_new(params, json_pack("{s:s, s:s, s:o}", "name", p->name, "type",
+                                                mp_param_type_name(p->type), "values", vals));
+    }
+    json_t *algo = json_pack("{s:s, s:I, s:I}", "name", o->algorithm ? o->algorithm : "random",
+                             "max_trials", (json_int_t)(o->budget > 0 ? o->budget : 40), "seed",
+                             (json_int_t)(o->seed & INT64_MAX));
+    if (o->settings) {
+        char *text = mp_doc_to_json(o->settings);
+        json_object_set_new(algo, "settings", json_loads(text, 0, NULL));
+        free(text);
+    }
+    if (o->prior_path) {
+        json_object_set_new(algo, "prior", json_string(o->prior_path));
+    }
+    json_t *root = json_pack("{s:s, s:o, s:{s:s, s:s}, s:o, s:{s:s, s:s}}", "name", "replay",
+                             "parameters", params, "objective", "metric", objective, "direction",
+                             o->minimize ? "minimize" : "maximize", "algorithm", algo, "runner",
+                             "kind", "replay", "surface", s->path);
+    char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    char *out = mp_xstrdup(text ? text : "{}");
+    free(text);
+    return out;
+}
+
+static int column_or_last(const struct mp_surface *s, const char *name, struct mp_error *err)
+{
+    if (!name) {
+        int c = (int)s->n_cols - 1;
+        if (c > 0 && strcmp(s->header[c], "failure") == 0) {
+            c--;
+        }
+        return c;
+    }
+    int c = mp_surface_column(s, name);
+    if (c < 0) {
+        return mp_error_set(err, MP_EINVALID, "%s: no column \"%s\"", s->path, name);
+    }
+    return c;
+}
+
+static void surface_optimum(const struct mp_surface *s, int obj, int failure, bool minimize,
+                            double *opt)
+{
+    *opt = NAN;
+    for (size_t r = 0; r < s->n_rows; r++) {
+        double v = s->numbers[r * s->n_cols + (size_t)obj];
+        bool failed = failure >= 0 && s->cells[r * s->n_cols + (size_t)failure][0];
+        if (isnan(v) || failed) {
+            continue;
+        }
+        if (isnan(*opt) || (minimize ? v < *opt : v > *opt)) {
+            *opt = v;
+        }
+    }
+}
+
+static int collect(struct mp_store *st, int64_t exp_id, const char *objective, bool minimize,
+                   struct mp_replay_outcome *out, struct mp_error *err)
+{
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    int rc = mp_store_trial_list(st, exp_id, &rows, &n, err);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t d = out->space.n;
+    out->n_trials = n;
+    out->x = mp_xcalloc(n * d + 1, sizeof(double));
+    out->value = mp_xcalloc(n + 1, sizeof(double));
+    out->best = -1;
+    double best = NAN;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = mp_space_config_from_json(&out->space, rows[i].params_json, &out->x[i * d], err);
+        double v = NAN;
+        if (rows[i].state != MP_TRIAL_SUCCEEDED ||
+            !mp_metrics_get(&rows[i].metrics, objective, &v)) {
+            v = NAN;
+        }
+        out->value[i] = v;
+        if (!isnan(v) && (isnan(best) || (minimize ? v < best : v > best))) {
+            best = v;
+            out->best = (long)i;
+        }
+        if (!isnan(best) && out->trials_to_optimum < 0 && best == out->optimum) {
+            out->trials_to_optimum = (long)i + 1;
+        }
+        if (!isnan(best) && out->trials_to_95 < 0 &&
+            mp_replay_within(best, out->optimum, 0.95, minimize)) {
+            out->trials_to_95 = (long)i + 1;
+        }
+    }
+    mp_trial_rows_free(rows, n);
+    return rc;
+}
+
+int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o,
+                      struct mp_replay_outcome *out, struct mp_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->trials_to_optimum = out->trials_to_95 = -1;
+    int obj = column_or_last(s, o->objective, err);
+    if (obj < 0) {
+        return obj;
+    }
+    if (!s->numeric[obj]) {
+        return mp_error_set(err, MP_EINVALID, "%s: objective column \"%s\" is not numeric", s->path,
+                            s->header[obj]);
+    }
+    int failure = mp_surface_column(s, "failure");
+    int *cols = mp_xcalloc(s->n_cols + 1, sizeof(int));
+    size_t nc = 0;
+    for (size_t c = 0; c < s->n_cols; c++) {
+        if (is_param_col(s, c, obj, failure, o)) {
+            cols[nc++] = (int)c;
+        }
+    }
+    if (o->params && nc != o->n_params) {
+        free(cols);
+        return mp_error_set(err, MP_EINVALID, "%s: some --params columns do not exist", s->path);
+    }
+    mp_surface_infer_space(s, cols, nc, &out->space);
+    free(cols);
+    surface_optimum(s, obj, failure, o->minimize, &out->optimum);
+    char *json = replay_spec_json(s, &out->space, s->header[obj], o);
+    struct mp_spec *spec = NULL;
+    struct mp_store *st = NULL;
+    struct mp_engine_summary sum;
+    int rc = mp_spec_parse(json, strlen(json), "<replay>", NULL, NULL, 0, &spec, err);
+    if (rc == 0) {
+        rc = mp_store_open(":memory:", NULL, &st, err);
+    }
+    if (rc == 0) {
+        rc = mp_engine_run(st, spec, NULL, &sum, err);
+    }
+    if (rc == 0) {
+        rc = collect(st, sum.experiment_id, s->header[obj], o->minimize, out, err);
+    }
+    mp_store_close(st);
+    mp_spec_free(spec);
+    free(json);
+    if (rc != 0) {
+        mp_replay_outcome_release(out);
+    }
+    return rc;
+}
+
+void mp_replay_outcome_release(struct mp_replay_outcome *out)
+{
+    mp_space_release(&out->space);
+    free(out->x);
+    free(out->value);
+    memset(out, 0, sizeof(*out));
+}

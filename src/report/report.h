@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Reports on stored experiments: one JSON document per experiment (settings, trials with their
+ * parameters, metrics and failures, the recommendation) that `show --json`, `export` and the
+ * HTTP API all serve, plus its human renderings.
+ *
+ * JSON shape (documented in docs/spec.md, "Results"):
+ *   {id, name, state, stop_reason, seed, created_at, finished_at,
+ *    objective: {metric, direction}, constraints: [text], algorithm, runner, max_trials,
+ *    parallelism, counts: {total, succeeded, failed, cancelled, pending, running},
+ *    trials: [{number, state, failure, reason, attempt, params, metrics, resources,
+ *              started_at, finished_at, duration_s}],
+ *    best: {number, params, value, metrics} | null}
+ *
+ * Ownership: mp_report_experiment returns an owned json_t (json_decref). Others borrow. */
+#ifndef MP_REPORT_H
+#define MP_REPORT_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "core/core.h"
+#include "doc/doc.h"
+#include "store/store.h"
+
+/* ref: experiment name or id. */
+int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out,
+                         struct mp_error *err) MP_WUR;
+/* One-line-per-experiment summaries for `list`. */
+int mp_report_list(struct mp_store *st, json_t **out, struct mp_error *err) MP_WUR;
+
+/* Human renderings. */
+void mp_report_print_summary(FILE *f, const json_t *report);
+void mp_report_print_trials(FILE *f, const json_t *report);
+void mp_report_print_recommendation(FILE *f, const json_t *report);
+void mp_report_print_list(FILE *f, const json_t *list);
+/* CSV: one row per trial, columns number,state,failure,<params...>,<metrics...>. */
+void mp_report_write_csv(FILE *f, const json_t *report);
+
+#endif

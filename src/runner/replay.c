@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The replay runner: answers trials from a recorded surface CSV. Every non-parameter column is
+ * reported as a metric; an optional `failure` column holding a failure class name (e.g.
+ * OOM_KILLED) makes that configuration fail. Settings (the spec's runner map):
+ *   kind: replay
+ *   surface: path.csv        required, relative to the spec
+ *   delay: 50ms              optional simulated trial duration */
+#include "runner/runner.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "surface/surface.h"
+
+struct replay_runner {
+    struct mp_runner base;
+    struct mp_surface *surface;
+    struct mp_surface_index *index;
+    int failure_col;
+    int64_t delay_ms;
+};
+
+static const char *const keys[] = {"kind", "trial_timeout", "surface", "delay", NULL};
+
+static int load(const struct mp_spec *spec, struct replay_runner *r, struct mp_error *err)
+{
+    const struct mp_node *n = spec->runner_node;
+    struct mp_node *path = NULL;
+    const char *p = NULL;
+    int rc;
+    if (!n) {
+        return mp_error_set(err, MP_EINVALID, "%s: runner 'replay' needs runner.surface",
+                            spec->source);
+    }
+    if ((rc = mp_doc_check_keys(n, keys, err)) != 0 ||
+        (rc = mp_doc_require(n, "surface", &path, err)) != 0 ||
+        (rc = mp_doc_string(path, &p, err)) != 0) {
+        return rc;
+    }
+    const struct mp_node *delay = mp_doc_get(n, "delay");
+    int64_t ns = 0;
+    if (delay && (delay->kind != MP_NODE_SCALAR || mp_parse_duration_ns(delay->scalar, &ns))) {
+        return mp_doc_error(err, delay, "expected a duration such as 50ms");
+    }
+    r->delay_ms = ns / 1000000;
+    char *full = mp_spec_resolve_path(spec, p);
+    rc = mp_surface_load(full, &r->surface, err);
+    free(full);
+    if (rc != 0) {
+        return mp_error_prefix(err, "%s:%u:%u: 'runner.surface'", path->file, path->line,
+                               path->col);
+    }
+    if ((rc = mp_surface_index_new(r->surface, &spec->space, &r->index, err)) != 0) {
+        return mp_error_prefix(err, "%s:%u:%u: 'runner.surface'", path->file, path->line,
+                               path->col);
+    }
+    r->failure_col = mp_surface_column(r->surface, "failure");
+    if (mp_surface_column(r->surface, spec->objective_metric) < 0 &&
+        !mp_spec_metric_derived(spec, spec->objective_metric)) {
+        const struct mp_node *obj = mp_doc_get(spec->doc, "objective");
+        return mp_doc_error(err, mp_doc_get(obj, "metric"), "the surface %s has no column \"%s\"",
+                            r->surface->path, spec->objective_metric);
+    }
+    return 0;
+}
+
+static void replay_free(struct mp_runner *base)
+{
+    struct replay_runner *r = (struct replay_runner *)base;
+    mp_surface_index_free(r->index);
+    mp_surface_free(r->surface);
+    free(r);
+}
+
+static int replay_create(const struct mp_spec *spec, struct mp_runner **out, struct mp_error *err)
+{
+    struct replay_runner *r = mp_xcalloc(1, sizeof(*r));
+    int rc = load(spec, r, err);
+    if (rc != 0) {
+        replay_free(&r->base);
+        return rc;
+    }
+    *out = &r->base;
+    return 0;
+}
+
+static int replay_validate(const struct mp_spec *spec, struct mp_error *err)
+{
+    struct mp_runner *r = NULL;
+    int rc = replay_create(spec, &r, err);
+    if (rc == 0) {
+        replay_free(r);
+    }
+    return rc;
+}
+
+/* Sleeps up to ms, waking early on cancel. Returns true if cancelled. */
+static bool wait_cancellable(int64_t ms, const atomic_bool *cancel)
+{
+    int64_t deadline = mp_mono_ns() + ms * 1000000;
+    while (mp_mono_ns() < deadline) {
+        if (cancel && atomic_load(cancel)) {
+            return true;
+        }
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return cancel && atomic_load(cancel);
+}
+
+static int replay_run(struct mp_runner *base, const struct mp_trial_request *req,
+                      struct mp_trial_result *res, const atomic_bool *cancel)
+{
+    struct replay_runner *r = (struct replay_runner *)base;
+    const struct mp_space *space = &base->spec->space;
+    int64_t wait_ms = r->delay_ms;
+    bool timed_out = req->timeout_ms > 0 && wait_ms > req->timeout_ms;
+    if (timed_out) {
+        wait_ms = req->timeout_ms;
+    }
+    if (wait_ms > 0 && wait_cancellable(wait_ms, cancel)) {
+        res->state = MP_TRIAL_CANCELLED;
+        return 0;
+    }
+    if (timed_out) {
+        mp_trial_result_fail(res, MP_FAILURE_TIMEOUT, "still running after %lld ms",
+                             (long long)req->timeout_ms);
+        return 0;
+    }
+    long row = mp_surface_index_lookup(r->index, req->x);
+    if (row < 0) {
+        char *key = mp_space_key(space, req->x);
+        mp_trial_result_fail(res, MP_FAILURE_NOT_RECORDED, "%s has no row for %s", r->surface->path,
+                             key);
+        free(key);
+        return 0;
+    }
+    const struct mp_surface *s = r->surface;
+    for (size_t c = 0; c < s->n_cols; c++) {
+        double v = s->numbers[(size_t)row * s->n_cols + c];
+        if (mp_space_find(space, s->header[c]) < 0 && (int)c != r->failure_col && !isnan(v)) {
+            mp_metrics_set(&res->metrics, s->header[c], v);
+        }
+    }
+    if (r->failure_col >= 0) {
+        const char *f = s->cells[(size_t)row * s->n_cols + (size_t)r->failure_col];
+        if (*f) {
+            int cls = mp_failure_parse(f);
+            mp_trial_result_fail(res, cls > 0 ? (enum mp_failure)cls : MP_FAILURE_CRASHED,
+                                 "recorded failure: %s", f);
+        }
+    }
+    json_t *meta = json_pack("{s:s, s:I}", "surface", s->path, "row", (json_int_t)row + 2);
+    char *text = json_dumps(meta, JSON_COMPACT);
+    res->meta_json = mp_xstrdup(text ? text : "{}");
+    free(text);
+    json_decref(meta);
+    return 0;
+}
+
+const struct mp_runner_ops mp_runner_replay = {
+    .name = "replay",
+    /* Run inline, oldest trial first, so replays with parallelism > 1 stay deterministic. */
+    .concurrent = false,
+    .validate = replay_validate,
+    .create = replay_create,
+    .run = replay_run,
+    .free = replay_free,
+};

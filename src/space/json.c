@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Configurations as JSON objects, with numbers written canonically. */
+#include "space/space.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void add_json_string(struct mp_buf *b, const char *s)
+{
+    json_t *j = json_string(s);
+    char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    mp_buf_adds(b, text ? text : "\"\"");
+    free(text);
+    json_decref(j);
+}
+
+char *mp_space_config_json(const struct mp_space *s, const double *x)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    char buf[MP_FMT_DOUBLE_MAX];
+    mp_buf_addc(&b, '{');
+    for (size_t i = 0; i < s->n; i++) {
+        if (i) {
+            mp_buf_addc(&b, ',');
+        }
+        add_json_string(&b, s->params[i].name);
+        mp_buf_addc(&b, ':');
+        const char *v = mp_space_format(s, i, x[i], buf);
+        if (s->params[i].type == MP_PARAM_CATEGORICAL) {
+            add_json_string(&b, v);
+        } else {
+            mp_buf_adds(&b, v);
+        }
+    }
+    mp_buf_addc(&b, '}');
+    return mp_buf_detach(&b);
+}
+
+int mp_space_config_from_json(const struct mp_space *s, const char *text, double *x,
+                              struct mp_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(text, JSON_DECODE_ANY, &jerr);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return mp_error_set(err, MP_EPARSE, "configuration: expected a JSON object");
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < s->n; i++) {
+        json_t *v = json_object_get(root, s->params[i].name);
+        char buf[MP_FMT_DOUBLE_MAX];
+        if (json_is_string(v)) {
+            rc = mp_space_parse(s, i, json_string_value(v), &x[i], err);
+        } else if (json_is_number(v)) {
+            rc = mp_space_parse(s, i, mp_fmt_double(buf, json_number_value(v)), &x[i], err);
+        } else {
+            rc = mp_error_set(err, MP_EINVALID, "configuration: parameter '%s' is missing",
+                              s->params[i].name);
+        }
+    }
+    json_decref(root);
+    return rc;
+}

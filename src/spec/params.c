@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The `parameters:` section of a spec and {placeholder} templates. */
+#include "spec/spec_int.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Placeholders every runner provides besides the parameters. */
+static const char *const builtin_placeholders[] = {"port", "nonce", "trial", "experiment", NULL};
+
+bool mp_spec_is_identifier(const char *s)
+{
+    if (!s || !(isalpha((unsigned char)*s) || *s == '_')) {
+        return false;
+    }
+    for (; *s; s++) {
+        if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int parse_numbers(const struct mp_node *list, struct mp_param *p, struct mp_error *err)
+{
+    int rc = mp_doc_expect(list, MP_NODE_SEQ, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (list->n == 0) {
+        return mp_doc_error(err, list, "expected a non-empty list of numbers");
+    }
+    p->values = mp_xreallocarray(NULL, list->n, sizeof(double));
+    for (size_t i = 0; i < list->n; i++) {
+        if ((rc = mp_doc_number(list->items[i], &p->values[i], err)) != 0) {
+            return rc;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (p->values[j] == p->values[i]) {
+                return mp_doc_error(err, list->items[i], "duplicate value \"%s\"",
+                                    list->items[i]->scalar);
+            }
+        }
+        if (p->log_scale && p->values[i] <= 0) {
+            return mp_doc_error(err, list->items[i], "log scale needs positive values, got \"%s\"",
+                                list->items[i]->scalar);
+        }
+        p->n_values++;
+    }
+    qsort(p->values, p->n_values, sizeof(double), cmp_double);
+    return 0;
+}
+
+static int parse_choices(const struct mp_node *list, struct mp_param *p, struct mp_error *err)
+{
+    int rc = mp_doc_expect(list, MP_NODE_SEQ, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (list->n == 0) {
+        return mp_doc_error(err, list, "expected a non-empty list of choices");
+    }
+    p->choices = mp_xcalloc(list->n, sizeof(char *));
+    for (size_t i = 0; i < list->n; i++) {
+        const char *s = NULL;
+        if ((rc = mp_doc_string(list->items[i], &s, err)) != 0) {
+            return rc;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(p->choices[j], s) == 0) {
+                return mp_doc_error(err, list->items[i], "duplicate choice \"%s\"", s);
+            }
+        }
+        p->choices[p->n_choices++] = mp_xstrdup(s);
+    }
+    return 0;
+}
+
+static int parse_range(const struct mp_node *item, struct mp_param *p, struct mp_error *err)
+{
+    struct mp_node *min = NULL, *max = NULL;
+    int rc;
+    if ((rc = mp_doc_require(item, "min", &min, err)) != 0 ||
+        (rc = mp_doc_require(item, "max", &max, err)) != 0 ||
+        (rc = mp_doc_number(min, &p->min, err)) != 0 ||
+        (rc = mp_doc_number(max, &p->max, err)) != 0) {
+        return rc;
+    }
+    struct mp_node *step = mp_doc_get(item, "step");
+    p->step = p->type == MP_PARAM_INT ? 1 : 0;
+    if ((rc = mp_doc_number(step, &p->step, err)) != 0) {
+        return rc;
+    }
+    if (step && !(p->step > 0)) {
+        return mp_doc_error(err, step, "expected a positive number, got \"%s\"", step->scalar);
+    }
+    if (p->type == MP_PARAM_INT) {
+        const struct mp_node *nodes[] = {min, max, step};
+        const double vals[] = {p->min, p->max, p->step};
+        for (size_t i = 0; i < 3; i++) {
+            if (nodes[i] && (vals[i] != floor(vals[i]) || fabs(vals[i]) > 9e15)) {
+                return mp_doc_error(err, nodes[i], "expected an integer, got \"%s\"",
+                                    nodes[i]->scalar);
+            }
+        }
+    }
+    if (p->min > p->max) {
+        return mp_doc_error(err, max, "max (%s) is below min (%s)", max->scalar, min->scalar);
+    }
+    if (p->log_scale && p->min <= 0) {
+        return mp_doc_error(err, min, "log scale needs min > 0, got \"%s\"", min->scalar);
+    }
+    if (p->step > 0 && (p->max - p->min) / p->step > 1e12) {
+        return mp_doc_error(err, step, "more than 10^12 steps between min and max");
+    }
+    return 0;
+}
+
+static const char *const resource_keys[] = {"cpu",      "memory", "gpu", "gpu_memory_share",
+                                            "gpu_type", NULL};
+
+static int check_resource(const struct mp_node *node, const struct mp_param *p,
+                          struct mp_error *err)
+{
+    bool categorical = p->type == MP_PARAM_CATEGORICAL;
+    if ((p->resource == MP_RESOURCE_GPU_TYPE) != categorical) {
+        return mp_doc_error(err, node, "resource '%s' needs a %s parameter",
+                            mp_resource_name(p->resource), categorical ? "numeric" : "categorical");
+    }
+    if (categorical) {
+        return 0;
+    }
+    double lo = p->type == MP_PARAM_DISCRETE ? p->values[0] : p->min;
+    double hi = p->type == MP_PARAM_DISCRETE ? p->values[p->n_values - 1] : p->max;
+    bool ok = lo > 0;
+    if (p->resource == MP_RESOURCE_GPU) {
+        ok = lo >= 0;
+    } else if (p->resource == MP_RESOURCE_GPU_MEMORY_SHARE) {
+        ok = lo > 0 && hi <= 1;
+    }
+    if (!ok) {
+        return mp_doc_error(err, node, "values out of range for resource '%s' (%s)",
+                            mp_resource_name(p->resource),
+                            p->resource == MP_RESOURCE_GPU_MEMORY_SHARE ? "must lie in (0, 1]"
+                            : p->resource == MP_RESOURCE_GPU            ? "must be >= 0"
+                                                                        : "must be > 0");
+    }
+    return 0;
+}
+
+static int parse_target(const struct mp_node *node, struct mp_param *p, struct mp_error *err)
+{
+    static const char *const keys[] = {"resource", "env", "arg", NULL};
+    int rc;
+    if ((rc = mp_doc_expect(node, MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_check_keys(node, keys, err)) != 0) {
+        return rc;
+    }
+    if (node->n != 1) {
+        return mp_doc_error(err, node, "expected exactly one of resource, env or arg");
+    }
+    const char *v = NULL;
+    if ((rc = mp_doc_string(node->items[0], &v, err)) != 0) {
+        return rc;
+    }
+    const char *key = node->keys[0];
+    if (strcmp(key, "resource") == 0) {
+        for (size_t i = 0; resource_keys[i]; i++) {
+            if (strcmp(resource_keys[i], v) == 0) {
+                p->target = MP_TARGET_RESOURCE;
+                p->resource = (enum mp_resource)i;
+                return check_resource(node->items[0], p, err);
+            }
+        }
+        return mp_doc_error(err, node->items[0],
+                            "unknown resource \"%s\" (cpu, memory, gpu, gpu_memory_share, "
+                            "gpu_type)",
+                            v);
+    }
+    if (strcmp(key, "env") == 0 && !mp_spec_is_identifier(v)) {
+        return mp_doc_error(err, node->items[0], "\"%s\" is not a valid environment name", v);
+    }
+    if (strcmp(key, "arg") == 0 && (!*v || strchr(v, '\n'))) {
+        return mp_doc_error(err, node->items[0], "expected a command-line flag, got \"%s\"", v);
+    }
+    p->target = strcmp(key, "env") == 0 ? MP_TARGET_ENV : MP_TARGET_ARG;
+    p->target_name = mp_xstrdup(v);
+    return 0;
+}
+
+static int parse_type(const struct mp_node *item, struct mp_param *p, struct mp_error *err)
+{
+    static const char *const names[] = {"int", "float", "discrete", "categorical"};
+    struct mp_node *t = NULL;
+    const char *s = NULL;
+    int rc;
+    if ((rc = mp_doc_require(item, "type", &t, err)) != 0 ||
+        (rc = mp_doc_string(t, &s, err)) != 0) {
+        return rc;
+    }
+    for (size_t i = 0; i < MP_ARRAY_LEN(names); i++) {
+        if (strcmp(s, names[i]) == 0) {
+            p->type = (enum mp_param_type)i;
+            return 0;
+        }
+    }
+    return mp_doc_error(err, t, "expected int, float, discrete or categorical, got \"%s\"", s);
+}
+
+static int parse_param(const struct mp_node *item, struct mp_param *p, struct mp_error *err)
+{
+    static const char *const keys[] = {"name", "type",   "min",    "max",         "step",
+                                       "log",  "values", "target", "description", NULL};
+    int rc;
+    struct mp_node *name = NULL;
+    const char *s = NULL;
+    if ((rc = mp_doc_expect(item, MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_check_keys(item, keys, err)) != 0 ||
+        (rc = mp_doc_require(item, "name", &name, err)) != 0 ||
+        (rc = mp_doc_string(name, &s, err)) != 0) {
+        return rc;
+    }
+    if (strlen(s) > 64 || strchr(s, '{') || strchr(s, '}') || strchr(s, ',') || strchr(s, '=')) {
+        return mp_doc_error(err, name, "\"%s\" is not a valid parameter name", s);
+    }
+    p->name = mp_xstrdup(s);
+    if ((rc = parse_type(item, p, err)) != 0 ||
+        (rc = mp_doc_bool(mp_doc_get(item, "log"), &p->log_scale, err)) != 0) {
+        return rc;
+    }
+    bool ranged = p->type == MP_PARAM_INT || p->type == MP_PARAM_FLOAT;
+    const char *const misplaced = ranged ? "values" : "min";
+    struct mp_node *bad = mp_doc_get(item, misplaced);
+    if (!bad && !ranged) {
+        bad = mp_doc_get(item, "max") ? mp_doc_get(item, "max") : mp_doc_get(item, "step");
+    }
+    if (bad) {
+        return mp_doc_error(err, bad, "not allowed for a %s parameter (use %s)",
+                            mp_param_type_name(p->type), ranged ? "min/max/step" : "values");
+    }
+    if (p->type == MP_PARAM_CATEGORICAL && mp_doc_get(item, "log")) {
+        return mp_doc_error(err, mp_doc_get(item, "log"),
+                            "not allowed for a categorical parameter");
+    }
+    struct mp_node *values = NULL;
+    if (ranged) {
+        rc = parse_range(item, p, err);
+    } else if ((rc = mp_doc_require(item, "values", &values, err)) == 0) {
+        rc = p->type == MP_PARAM_DISCRETE ? parse_numbers(values, p, err)
+                                          : parse_choices(values, p, err);
+    }
+    struct mp_node *target = mp_doc_get(item, "target");
+    if (rc == 0 && target) {
+        rc = parse_target(target, p, err);
+    }
+    return rc;
+}
+
+int mp_spec_parse_params(struct mp_spec *spec, const struct mp_node *list, struct mp_error *err)
+{
+    int rc = mp_doc_expect(list, MP_NODE_SEQ, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (list->n == 0) {
+        return mp_doc_error(err, list, "expected at least one parameter");
+    }
+    if (list->n > 64) {
+        return mp_doc_error(err, list, "at most 64 parameters are supported");
+    }
+    for (size_t i = 0; i < list->n; i++) {
+        struct mp_param p = {0};
+        if ((rc = parse_param(list->items[i], &p, err)) != 0) {
+            mp_param_release(&p);
+            return rc;
+        }
+        if (mp_space_find(&spec->space, p.name) >= 0) {
+            rc = mp_doc_error(err, mp_doc_get(list->items[i], "name"),
+                              "duplicate parameter name \"%s\"", p.name);
+            mp_param_release(&p);
+            return rc;
+        }
+        for (size_t j = 0; p.target == MP_TARGET_RESOURCE && j < spec->space.n; j++) {
+            const struct mp_param *q = &spec->space.params[j];
+            if (q->target == MP_TARGET_RESOURCE && q->resource == p.resource) {
+                rc = mp_doc_error(err, mp_doc_get(list->items[i], "target"),
+                                  "resource '%s' is already set by parameter '%s'",
+                                  mp_resource_name(p.resource), q->name);
+                mp_param_release(&p);
+                return rc;
+            }
+        }
+        mp_space_add(&spec->space, &p);
+    }
+    return 0;
+}
+
+int mp_spec_check_template(const struct mp_spec *spec, const struct mp_node *node, bool *used,
+                           struct mp_error *err)
+{
+    const char *s = node->scalar;
+    for (size_t i = 0; s[i]; i++) {
+        if ((s[i] == '{' && s[i + 1] == '{') || (s[i] == '}' && s[i + 1] == '}')) {
+            i++;
+            continue;
+        }
+        if (s[i] == '}') {
+            return mp_doc_error(err, node, "unmatched '}' at offset %zu (write '}}' for a brace)",
+                                i);
+        }
+        if (s[i] != '{') {
+            continue;
+        }
+        const char *end = strchr(s + i, '}');
+        if (!end) {
+            return mp_doc_error(err, node,
+                                "unterminated '{' at offset %zu (write '{{' for a brace)", i);
+        }
+        char *name = mp_xstrndup(s + i + 1, (size_t)(end - s - i - 1));
+        int idx = mp_space_find(&spec->space, name);
+        bool builtin = false;
+        for (size_t b = 0; builtin_placeholders[b]; b++) {
+            builtin |= strcmp(builtin_placeholders[b], name) == 0;
+        }
+        if (idx < 0 && !builtin) {
+            int rc = mp_doc_error(err, node,
+                                  "placeholder {%s} names no parameter (built-ins: {port}, "
+                                  "{nonce}, {trial}, {experiment})",
+                                  name);
+            free(name);
+            return rc;
+        }
+        if (idx >= 0 && used) {
+            used[idx] = true;
+        }
+        free(name);
+        i = (size_t)(end - s);
+    }
+    return 0;
+}

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Loading and validating experiment specs: top-level sections other than `parameters`. */
+#include "spec/spec_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const top_keys[] = {"name",      "description", "service", "parameters",
+                                       "objective", "constraints", "cost",    "algorithm",
+                                       "runner",    NULL};
+
+void mp_spec_free(struct mp_spec *spec)
+{
+    if (!spec) {
+        return;
+    }
+    free(spec->name);
+    free(spec->description);
+    free(spec->source);
+    free(spec->base_dir);
+    for (size_t i = 0; i < spec->service.argc; i++) {
+        free(spec->service.argv[i]);
+    }
+    free(spec->service.argv);
+    for (size_t i = 0; i < spec->service.n_env; i++) {
+        free(spec->service.env[i]);
+    }
+    free(spec->service.env);
+    free(spec->service.workdir);
+    free(spec->service.probe_path);
+    mp_space_release(&spec->space);
+    free(spec->objective_metric);
+    for (size_t i = 0; i < spec->n_constraints; i++) {
+        free(spec->constraints[i].metric);
+        free(spec->constraints[i].text);
+    }
+    free(spec->constraints);
+    for (size_t i = 0; i < spec->cost.n_gpu_types; i++) {
+        free(spec->cost.gpu_types[i]);
+    }
+    free(spec->cost.gpu_types);
+    free(spec->cost.gpu_type_hour);
+    free(spec->algorithm);
+    free(spec->prior_path);
+    free(spec->runner);
+    mp_doc_free(spec->doc);
+    free(spec);
+}
+
+char *mp_spec_resolve_path(const struct mp_spec *spec, const char *path)
+{
+    if (path[0] == '/' || !spec->base_dir) {
+        return mp_xstrdup(path);
+    }
+    return mp_xasprintf("%s/%s", spec->base_dir, path);
+}
+
+static int dup_string(const struct mp_node *n, char **out, struct mp_error *err)
+{
+    const char *s = NULL;
+    int rc = mp_doc_string(n, &s, err);
+    if (rc == 0 && s) {
+        free(*out);
+        *out = mp_xstrdup(s);
+    }
+    return rc;
+}
+
+static int parse_duration_ms(const struct mp_node *n, int64_t *out, struct mp_error *err)
+{
+    if (!n) {
+        return 0;
+    }
+    int64_t ns;
+    if (n->kind != MP_NODE_SCALAR || mp_parse_duration_ns(n->scalar, &ns) != 0) {
+        return mp_doc_error(err, n, "expected a duration such as 30s or 500ms, got %s%s%s",
+                            n->kind == MP_NODE_SCALAR ? "\"" : "",
+                            n->kind == MP_NODE_SCALAR ? n->scalar : "a structure",
+                            n->kind == MP_NODE_SCALAR ? "\"" : "");
+    }
+    *out = ns / 1000000;
+    return 0;
+}
+
+static int parse_readiness(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
+{
+    static const char *const keys[] = {"http", "tcp", "interval", "timeout", "startup_timeout",
+                                       NULL};
+    struct mp_service *svc = &spec->service;
+    svc->probe = MP_PROBE_HTTP;
+    svc->probe_path = mp_xstrdup("/healthz");
+    svc->probe_interval_ms = 200;
+    svc->probe_timeout_ms = 1000;
+    svc->startup_timeout_ms = 60000;
+    if (!n) {
+        return 0;
+    }
+    int rc;
+    if ((rc = mp_doc_expect(n, MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_check_keys(n, keys, err)) != 0) {
+        return rc;
+    }
+    struct mp_node *http = mp_doc_get(n, "http"), *tcp = mp_doc_get(n, "tcp");
+    if (http && tcp) {
+        return mp_doc_error(err, tcp, "give either http or tcp, not both");
+    }
+    if (http && (rc = dup_string(http, &svc->probe_path, err)) != 0) {
+        return rc;
+    }
+    if (http && svc->probe_path[0] != '/') {
+        return mp_doc_error(err, http, "expected a path starting with '/', got \"%s\"",
+                            svc->probe_path);
+    }
+    bool use_tcp = false;
+    if ((rc = mp_doc_bool(tcp, &use_tcp, err)) != 0) {
+        return rc;
+    }
+    if (use_tcp) {
+        svc->probe = MP_PROBE_TCP;
+    }
+    if ((rc = parse_duration_ms(mp_doc_get(n, "interval"), &svc->probe_interval_ms, err)) ||
+        (rc = parse_duration_ms(mp_doc_get(n, "timeout"), &svc->probe_timeout_ms, err)) ||
+        (rc = parse_duration_ms(mp_doc_get(n, "startup_timeout"), &svc->startup_timeout_ms, err))) {
+        return rc;
+    }
+    const struct mp_node *iv = mp_doc_get(n, "interval");
+    if (svc->probe_interval_ms <= 0 && iv) {
+        return mp_doc_error(err, iv, "expected a positive duration, got \"%s\"", iv->scalar);
+    }
+    return 0;
+}
+
+static int parse_command(struct mp_spec *spec, const struct mp_node *cmd, bool *used,
+                         struct mp_error *err)
+{
+    int rc = mp_doc_expect(cmd, MP_NODE_SEQ, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (cmd->n == 0) {
+        return mp_doc_error(err, cmd, "expected a non-empty list (the program and its arguments)");
+    }
+    struct mp_service *svc = &spec->service;
+    svc->argv = mp_xcalloc(cmd->n + 1, sizeof(char *));
+    for (size_t i = 0; i < cmd->n; i++) {
+        const char *s = NULL;
+        if ((rc = mp_doc_string(cmd->items[i], &s, err)) != 0 ||
+            (rc = mp_spec_check_template(spec, cmd->items[i], used, err)) != 0) {
+            return rc;
+        }
+        svc->argv[svc->argc++] = mp_xstrdup(s);
+    }
+    return 0;
+}
+
+static int parse_env(struct mp_spec *spec, const struct mp_node *env, bool *used,
+                     struct mp_error *err)
+{
+    if (!env) {
+        return 0;
+    }
+    int rc = mp_doc_expect(env, MP_NODE_MAP, err);
+    if (rc != 0) {
+        return rc;
+    }
+    struct mp_service *svc = &spec->service;
+    svc->env = mp_xcalloc(env->n + 1, sizeof(char *));
+    for (size_t i = 0; i < env->n; i++) {
+        const char *s = NULL;
+        if (!mp_spec_is_identifier(env->keys[i])) {
+            return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s.%s': not a valid environment name",
+                                env->file, env->key_line[i], env->key_col[i], env->path,
+                                env->keys[i]);
+        }
+        if ((rc = mp_doc_string(env->items[i], &s, err)) != 0 ||
+            (rc = mp_spec_check_template(spec, env->items[i], used, err)) != 0) {
+            return rc;
+        }
+        svc->env[svc->n_env++] = mp_xasprintf("%s=%s", env->keys[i], s);
+    }
+    return 0;
+}
+
+static int parse_service(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
+{
+    static const char *const keys[] = {"command", "env", "workdir", "readiness", NULL};
+    int rc;
+    if ((rc = mp_doc_expect(n, MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_check_keys(n, keys, err)) != 0) {
+        return rc;
+    }
+    spec->has_service = true;
+    bool *used = mp_xcalloc(spec->space.n + 1, sizeof(bool));
+    struct mp_node *cmd = NULL;
+    const char *wd = NULL;
+    if ((rc = mp_doc_require(n, "command", &cmd, err)) != 0 ||
+        (rc = parse_command(spec, cmd, used, err)) != 0 ||
+        (rc = parse_env(spec, mp_doc_get(n, "env"), used, err)) != 0 ||
+        (rc = mp_doc_string(mp_doc_get(n, "workdir"), &wd, err)) != 0 ||
+        (rc = parse_readiness(spec, mp_doc_get(n, "readiness"), err)) != 0) {
+        goto out;
+    }
+    if (wd) {
+        spec->service.workdir = mp_spec_resolve_path(spec, wd);
+    }
+    for (size_t i = 0; i < spec->space.n; i++) {
+        if (!used[i] && spec->space.params[i].target == MP_TARGET_NONE) {
+            rc = mp_doc_error(err, n,
+                              "parameter '%s' reaches the service nowhere: give it a target or "
+                              "use {%s} in the command or env",
+                              spec->space.params[i].name, spec->space.params[i].name);
+            goto out;
+        }
+    }
+out:
+    free(used);
+    return rc;
+}
+
+static int parse_objective(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
+{
+    static const char *const keys[] = {"metric", "direction", NULL};
+    struct mp_node *metric = NULL, *dir = NULL;
+    const char *d = "maximize";
+    int rc;
+    if ((rc = mp_doc_expect(n, MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_check_keys(n, keys, err)) != 0 ||
+        (rc = mp_doc_require(n, "metric", &metric, err)) != 0 ||
+        (rc = dup_string(metric, &spec->objective_metric, err)) != 0) {
+        return rc;
+    }
+    dir = mp_doc_get(n, "direction");
+    if ((rc = mp_doc_string(dir, &d, err)) != 0) {
+        return rc;
+    }
+    if (strcmp(d, "maximize") == 0 || strcmp(d, "max") == 0) {
+        spec->direction = MP_MAXIMIZE;
+    } else if (strcmp(d, "minimize") == 0 || strcmp(d, "min") == 0) {
+        spec->direction = MP_MINIMIZE;
+    } else {
+        return mp_doc_error(err, dir, "expected maximize or minimize, got \"%s\"", d);
+    }
+    return 0;
+}
+
+bool mp_spec_metric_derived(const struct mp_spec *spec, const char *metric)
+{
+    static const char *const derived[] = {"cost_per_hour", "throughput_per_cost",
+                                          "cost_per_million_requests"};
+    for (size_t i = 0; spec->has_cost && i < MP_ARRAY_LEN(derived); i++) {
+        if (strcmp(derived[i], metric) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *mp_cmp_text(enum mp_cmp op)
+{
+    static const char *const text[] = {"<=", "<", ">=", ">"};
+    return text[op];
+}
+
+bool mp_constraint_holds(const struct mp_constraint *c, double v)
+{
+    switch (c->op) {
+    case MP_CMP_LE:
+        return v <= c->bound;
+    case MP_CMP_LT:
+        return v < c->bound;
+    case MP_CMP_GE:
+        return v >= c->bound;
+    case MP_CMP_GT:
+        return v > c->bound;
+    }
+    return false;
+}
+
+/* "METRIC OP NUMBER", e.g. "p99_ms <= 200". */
+static int parse_constraint(const struct mp_node *n, struct mp_constraint *c, struct mp_error *err)
+{
+    const char *s = NULL;
+    int rc = mp_doc_string(n, &s, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const char *op = strpbrk(s, "<>");
+    if (!op || op == s) {
+        return mp_doc_error(err, n, "expected \"METRIC <= NUMBER\" (or <, >=, >), got \"%s\"", s);
+    }
+    size_t mlen = (size_t)(op - s);
+    while (mlen > 0 && s[mlen - 1] == ' ') {
+        mlen--;
+    }
+    bool eq = op[1] == '=';
+    c->op = op[0] == '<' ? (eq ? MP_CMP_LE : MP_CMP_LT) : (eq ? MP_CMP_GE : MP_CMP_GT);
+    const char *num = op + 1 + eq;
+    while (*num == ' ') {
+        num++;
+    }
+    if (mlen == 0 || mp_parse_double(num, &c->bound) != 0) {
+        return mp_doc_error(err, n, "expected \"METRIC <= NUMBER\" (or <, >=, >), got \"%s\"", s);
+    }
+    c->metric = mp_xstrndup(s, mlen);
+    c->text = mp_xstrdup(s);
+    if (strchr(c->metric, ' ')) {
+        return mp_doc_error(err, n, "metric name \"%s\" contains a space", c->metric);
+    }
+    return 0;
+}
+
+static int parse_constraints(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
+{
+    if (!n) {
+        return 0;
+    }
+    int rc = mp_doc_expect(n, MP_NODE_SEQ, err);
+    if (rc != 0) {
+        return rc;
+    }
+    spec->constraints = mp_xcalloc(n->n + 1, sizeof(*spec->constraints));
+    for (size_t i = 0; i < n->n; i++) {
+        rc = parse_constraint(n->items[i], &spec->constraints[i], err);
+        spec->n_constraints++;
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int nonneg_price(const struct mp_node *n, double *out, struct mp_error *err)
+{
+    int rc = mp_doc_number(n, out, err);
+    if (rc == 0 && n && *out < 0) {
+        return mp_doc_error(err, n, "expected a price >= 0, got \"%s\"", n->scalar);
+    }
+    return rc;
+}
+
+static int parse_cost(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
+{
+    static const char *const keys[] = {"cpu_core_hour", "memory_gib_hour", "gpu_hour",
+                                       "base_hour",     "gpu_type_hour",   NULL};
+    if (!n) {
+        return 0;
+    }
+    int rc;
+    struct mp_cost *c = &spec->cost;
+    if ((rc = mp_doc_expect(n, MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_check_keys(n, keys, err)) != 0 ||
+        (rc = nonneg_price(mp_doc_get(n, "cpu_core_hour"), &c->cpu_core_hour, err)) != 0 ||
+        (rc = nonneg_price(mp_doc_get(n, "memory_gib_hour"), &c->memory_gib_hour, err)) != 0 ||
+        (rc = nonneg_price(mp_doc_get(n, "gpu_hour"), &c->gpu_hour, err)) != 0 ||
+        (rc = nonneg_price(mp_doc_get(n, "base_hour"), &c->base_hour, err)) != 0) {
+        return rc;
+    }
+    spec->has_cost = true;
+    struct mp_node *types = mp_doc_get(n, "gpu_type_hour");
+    if (!types) {
+        return 0;
+    }
+    if ((rc = mp_doc_expect(types, MP_NODE_MAP, err)) != 0) {
+        return rc;
+    }
+    c->gpu_types = mp_xcalloc(types->n + 1, sizeof(char *));
+    c->gpu_type_hour = mp_xcalloc(types->n + 1, sizeof(double));
+    for (size_t i = 0; i < types->n; i++) {
+        c->gpu_types[i] = mp_xstrdup(types->keys[i]);
+        c->n_gpu_types++;
+        if ((rc = nonneg_price(types->items[i], &c->gpu_type_hour[i], err)) != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int parse_algorithm(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
+{
+    static const char *const keys[] = {"name",     "max_trials", "parallelism",       "seed",
+                                       "settings", "prior",      "max_failed_trials", NULL};
+    spec->algorithm = mp_xstrdup("random");
+    spec->max_trials = 20;
+    spec->parallelism = 1;
+    spec->max_failed_trials = -1;
+    if (!n) {
+        spec->max_failed_trials = spec->max_trials;
+        return 0;
+    }
+    int rc;
+    int64_t seed = 0;
+    const char *prior = NULL;
+    if ((rc = mp_doc_expect(n, MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_check_keys(n, keys, err)) != 0 ||
+        (rc = dup_string(mp_doc_get(n, "name"), &spec->algorithm, err)) != 0 ||
+        (rc = mp_doc_int(mp_doc_get(n, "max_trials"), 1, 1000000, &spec->max_trials, err)) ||
+        (rc = mp_doc_int(mp_doc_get(n, "parallelism"), 1, 256, &spec->parallelism, err)) ||
+        (rc = mp_doc_int(mp_doc_get(n, "max_failed_trials"), 0, 1000000, &spec->max_failed_trials,
+                         err)) ||
+        (rc = mp_doc_int(mp_doc_get(n, "seed"), 0, INT64_MAX, &seed, err)) ||
+        (rc = mp_doc_string(mp_doc_get(n, "prior"), &prior, err)) != 0) {
+        return rc;
+    }
+    spec->seed_given = mp_doc_get(n, "seed") != NULL;
+    spec->seed = (uint64_t)seed;
+    if (spec->max_failed_trials < 0) {
+        spec->max_failed_trials = spec->max_trials;
+    }
+    if (prior) {
+        spec->prior_path = mp_spec_resolve_path(spec, prior);
+    }
+    spec->algorithm_settings = mp_doc_get(n, "settings");
+    if (spec->algorithm_settings) {
+        return mp_doc_expect(spec->algorithm_settings, MP_NODE_MAP, err);
+    }
+    return 0;
+}
+
+static int parse_runner(struct mp_spec *spec, struct mp_node *n, struct mp_error *err)
+{
+    spec->runner = mp_xstrdup("local");
+    spec->runner_node = n;
+    if (!n) {
+        return 0;
+    }
+    int rc;
+    if ((rc = mp_doc_expect(n, MP_NODE_MAP, err)) != 0 ||
+        (rc = dup_string(mp_doc_get(n, "kind"), &spec->runner, err)) != 0 ||
+        (rc = parse_duration_ms(mp_doc_get(n, "trial_timeout"), &spec->trial_timeout_ms, err))) {
+        return rc;
+    }
+    static const char *const kinds[] = {"local", "kubernetes", "replay"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(kinds); i++) {
+        if (strcmp(kinds[i], spec->runner) == 0) {
+            return 0;
+        }
+    }
+    return mp_doc_error(err, mp_doc_get(n, "kind"),
+                        "expected local, kubernetes or replay, got \"%s\"", spec->runner);
+}
+
+static int parse_root(struct mp_spec *spec, struct mp_node *root, struct mp_error *err)
+{
+    int rc;
+    struct mp_node *name = NULL, *params = NULL, *objective = NULL;
+    if ((rc = mp_doc_expect(root, MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_check_keys(root, top_keys, err)) != 0 ||
+        (rc = mp_doc_require(root, "name", &name, err)) != 0 ||
+        (rc = dup_string(name, &spec->name, err)) != 0 ||
+        (rc = dup_string(mp_doc_get(root, "description"), &spec->description, err)) != 0) {
+        return rc;
+    }
+    if (!mp_spec_is_identifier(spec->name) || strlen(spec->name) > 63) {
+        return mp_doc_error(err, name,
+                            "expected a name of letters, digits, '_' and '-' (at most 63, "
+                            "starting with a letter), got \"%s\"",
+                            spec->name);
+    }
+    if ((rc = parse_runner(spec, mp_doc_get(root, "runner"), err)) != 0 ||
+        (rc = mp_doc_require(root, "parameters", &params, err)) != 0 ||
+        (rc = mp_spec_parse_params(spec, params, err)) != 0 ||
+        (rc = mp_doc_require(root, "objective", &objective, err)) != 0 ||
+        (rc = parse_objective(spec, objective, err)) != 0 ||
+        (rc = parse_constraints(spec, mp_doc_get(root, "constraints"), err)) != 0 ||
+        (rc = parse_cost(spec, mp_doc_get(root, "cost"), err)) != 0 ||
+        (rc = parse_algorithm(spec, mp_doc_get(root, "algorithm"), err)) != 0) {
+        return rc;
+    }
+    struct mp_node *svc = mp_doc_get(root, "service");
+    if (svc) {
+        return parse_service(spec, svc, err);
+    }
+    if (strcmp(spec->runner, "replay") != 0) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s:%u:%u: 'service': required key is missing (runner '%s' starts "
+                            "the service)",
+                            root->file, root->line, root->col, spec->runner);
+    }
+    return 0;
+}
+
+static char *absolute_dir(const char *base_dir)
+{
+    char buf[PATH_MAX];
+    if (base_dir && realpath(base_dir, buf)) {
+        return mp_xstrdup(buf);
+    }
+    if (!base_dir && getcwd(buf, sizeof(buf))) {
+        return mp_xstrdup(buf);
+    }
+    return base_dir ? mp_xstrdup(base_dir) : NULL;
+}
+
+int mp_spec_parse(const char *text, size_t len, const char *source, const char *base_dir,
+                  const char *const *overrides, size_t n_overrides, struct mp_spec **out,
+                  struct mp_error *err)
+{
+    struct mp_spec *spec = mp_xcalloc(1, sizeof(*spec));
+    spec->source = mp_xstrdup(source);
+    spec->base_dir = absolute_dir(base_dir);
+    int rc = mp_doc_parse(text, len, source, &spec->doc, err);
+    for (size_t i = 0; rc == 0 && i < n_overrides; i++) {
+        const char *eq = strchr(overrides[i], '=');
+        if (!eq || eq == overrides[i]) {
+            rc = mp_error_set(err, MP_EINVALID, "--set '%s': expected KEY=VALUE", overrides[i]);
+            break;
+        }
+        char *key = mp_xstrndup(overrides[i], (size_t)(eq - overrides[i]));
+        rc = mp_doc_set_path(spec->doc, key, eq + 1, "--set", err);
+        free(key);
+    }
+    if (rc == 0) {
+        rc = parse_root(spec, spec->doc, err);
+    }
+    if (rc != 0) {
+        mp_spec_free(spec);
+        return rc;
+    }
+    *out = spec;
+    return 0;
+}
+
+int mp_spec_load(const char *path, const char *const *overrides, size_t n_overrides,
+                 struct mp_spec **out, struct mp_error *err)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    int rc = mp_buf_read_file(&b, path, MP_DOC_MAX_BYTES, err);
+    if (rc == 0) {
+        char *dir = mp_xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            slash[slash == dir ? 1 : 0] = '\0';
+        }
+        rc =
+            mp_spec_parse(b.data, b.len, path, slash ? dir : ".", overrides, n_overrides, out, err);
+        free(dir);
+    }
+    mp_buf_release(&b);
+    return rc;
+}
+
+char *mp_spec_to_json(const struct mp_spec *spec)
+{
+    return mp_doc_to_json(spec->doc);
+}

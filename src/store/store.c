@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Opening the store, migrations, transactions and experiment rows. */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const experiment_states[] = {"CREATED",   "RUNNING", "INTERRUPTED",
+                                                "SUCCEEDED", "FAILED",  "CANCELLED"};
+
+const char *mp_experiment_state_name(enum mp_experiment_state s)
+{
+    return (size_t)s < MP_ARRAY_LEN(experiment_states) ? experiment_states[s] : "UNKNOWN";
+}
+
+int mp_experiment_state_parse(const char *name)
+{
+    for (size_t i = 0; i < MP_ARRAY_LEN(experiment_states); i++) {
+        if (strcmp(experiment_states[i], name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+int mp_store_fail(struct mp_store *st, struct mp_error *err, const char *what)
+{
+    int code = sqlite3_extended_errcode(st->db);
+    int rc = (code & 0xff) == SQLITE_BUSY ? MP_EBUSY : MP_ESTORE;
+    return mp_error_set(err, rc, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+}
+
+int mp_store_prepare(struct mp_store *st, const char *sql, sqlite3_stmt **stmt,
+                     struct mp_error *err)
+{
+    if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK) {
+        return mp_store_fail(st, err, "prepare");
+    }
+    return 0;
+}
+
+int mp_store_begin(struct mp_store *st, struct mp_error *err)
+{
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        return mp_store_fail(st, err, "begin");
+    }
+    return 0;
+}
+
+int mp_store_commit(struct mp_store *st, struct mp_error *err)
+{
+    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        int rc = mp_store_fail(st, err, "commit");
+        mp_store_rollback(st);
+        return rc;
+    }
+    return 0;
+}
+
+void mp_store_rollback(struct mp_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db)) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+char *mp_store_col_text(sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *t = sqlite3_column_text(stmt, col);
+    return t ? mp_xstrdup((const char *)t) : NULL;
+}
+
+int mp_store_schema_version(struct mp_store *st, int *version, struct mp_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = mp_store_prepare(st, "PRAGMA user_version", &stmt, err);
+    if (rc == 0) {
+        if (sqlite3_step(stmt) == SQLITE_ROW) {
+            *version = sqlite3_column_int(stmt, 0);
+        } else {
+            rc = mp_store_fail(st, err, "read schema version");
+        }
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int migrate(struct mp_store *st, int target, struct mp_error *err)
+{
+    int rc = mp_store_begin(st, err);
+    int version = 0;
+    if (rc == 0) {
+        rc = mp_store_schema_version(st, &version, err);
+    }
+    if (rc == 0 && version > mp_store_n_migrations) {
+        rc = mp_error_set(err, MP_EUNSUPPORTED,
+                          "%s: written by a newer morphling (schema %d; this one knows up to %d)",
+                          st->path, version, mp_store_n_migrations);
+    }
+    for (int v = version; rc == 0 && v < target; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+        if (sqlite3_exec(st->db, mp_store_migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(st->db, pragma, NULL, NULL, NULL) != SQLITE_OK) {
+            rc = mp_store_fail(st, err, "migrate");
+            mp_error_prefix(err, "schema %d", v + 1);
+        }
+    }
+    if (rc == 0) {
+        return mp_store_commit(st, err);
+    }
+    mp_store_rollback(st);
+    return rc;
+}
+
+int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_store **out,
+                  struct mp_error *err)
+{
+    struct mp_store *st = mp_xcalloc(1, sizeof(*st));
+    st->path = mp_xstrdup(path);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = 0;
+    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+        rc = st->db ? mp_store_fail(st, err, "open")
+                    : mp_error_set(err, -ENOMEM, "%s: cannot open", path);
+        goto out;
+    }
+    sqlite3_busy_timeout(st->db, opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 10000);
+    sqlite3_extended_result_codes(st->db, 1);
+    if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(st->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", NULL, NULL,
+                     NULL) != SQLITE_OK) {
+        rc = mp_store_fail(st, err, "configure");
+        goto out;
+    }
+    int target = opts && opts->max_version > 0 ? opts->max_version : mp_store_n_migrations;
+    rc = migrate(st, target, err);
+out:
+    if (rc != 0) {
+        mp_store_close(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+void mp_store_close(struct mp_store *st)
+{
+    if (!st) {
+        return;
+    }
+    sqlite3_close(st->db);
+    free(st->path);
+    free(st);
+}
+
+void mp_experiment_row_release(struct mp_experiment_row *row)
+{
+    free(row->name);
+    free(row->spec_json);
+    free(row->base_dir);
+    free(row->spec_hash);
+    free(row->stop_reason);
+    memset(row, 0, sizeof(*row));
+}
+
+void mp_experiment_rows_free(struct mp_experiment_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mp_experiment_row_release(&rows[i]);
+    }
+    free(rows);
+}
+
+int mp_store_experiment_create(struct mp_store *st, const char *name, const char *spec_json,
+                               const char *base_dir, uint64_t seed, int64_t *id,
+                               struct mp_error *err)
+{
+    char hash[32];
+    snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)mp_hash_str(spec_json));
+    int64_t now = mp_wall_ns();
+    sqlite3_stmt *stmt = NULL;
+    int rc = mp_store_begin(st, err);
+    if (rc != 0 || (rc = mp_store_prepare(st,
+                                          "INSERT INTO experiments(name, spec_json, base_dir, "
+                                          "spec_hash, state, seed, created_at_ns, updated_at_ns) "
+                                          "VALUES (?,?,?,?,'CREATED',?,?,?)",
+                                          &stmt, err)) != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, spec_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, base_dir, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 5, (sqlite3_int64)seed);
+    sqlite3_bind_int64(stmt, 6, now);
+    sqlite3_bind_int64(stmt, 7, now);
+    if (sqlite3_step(stmt) != SQLITE_DONE) {
+        rc = (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE)
+                 ? mp_error_set(err, MP_EEXISTS, "experiment '%s' already exists", name)
+                 : mp_store_fail(st, err, "create experiment");
+        goto out;
+    }
+    *id = sqlite3_last_insert_rowid(st->db);
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    rc = mp_store_commit(st, err);
+out:
+    sqlite3_finalize(stmt);
+    if (rc != 0) {
+        mp_store_rollback(st);
+    }
+    return rc;
+}
+
+#define EXPERIMENT_COLUMNS                                                                         \
+    "id, name, spec_json, base_dir, spec_hash, state, stop_reason, seed, created_at_ns, "          \
+    "updated_at_ns, finished_at_ns, owner_pid"
+
+static void read_experiment(sqlite3_stmt *stmt, struct mp_experiment_row *row)
+{
+    memset(row, 0, sizeof(*row));
+    row->id = sqlite3_column_int64(stmt, 0);
+    row->name = mp_store_col_text(stmt, 1);
+    row->spec_json = mp_store_col_text(stmt, 2);
+    row->base_dir = mp_store_col_text(stmt, 3);
+    row->spec_hash = mp_store_col_text(stmt, 4);
+    const char *state = (const char *)sqlite3_column_text(stmt, 5);
+    int s = state ? mp_experiment_state_parse(state) : -1;
+    row->state = s < 0 ? MP_EXPERIMENT_FAILED : (enum mp_experiment_state)s;
+    row->stop_reason = mp_store_col_text(stmt, 6);
+    row->seed = (uint64_t)sqlite3_column_int64(stmt, 7);
+    row->created_at_ns = sqlite3_column_int64(stmt, 8);
+    row->updated_at_ns = sqlite3_column_int64(stmt, 9);
+    row->finished_at_ns = sqlite3_column_int64(stmt, 10);
+    row->owner_pid = sqlite3_column_int64(stmt, 11);
+}
+
+int mp_store_experiment_find(struct mp_store *st, const char *ref, struct mp_experiment_row *row,
+                             struct mp_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int64_t id = 0;
+    bool by_id = mp_parse_int64(ref, &id) == 0;
+    int rc =
+        mp_store_prepare(st,
+                         by_id ? "SELECT " EXPERIMENT_COLUMNS " FROM experiments WHERE id = ?"
+                               : "SELECT " EXPERIMENT_COLUMNS " FROM experiments WHERE name = ?",
+                         &stmt, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (by_id) {
+        sqlite3_bind_int64(stmt, 1, id);
+    } else {
+        sqlite3_bind_text(stmt, 1, ref, -1, SQLITE_STATIC);
+    }
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
+        read_experiment(stmt, row);
+    } else if (step == SQLITE_DONE) {
+        rc = mp_error_set(err, MP_ENOTFOUND, "no experiment '%s' in %s", ref, st->path);
+    } else {
+        rc = mp_store_fail(st, err, "find experiment");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int mp_store_experiment_list(struct mp_store *st, struct mp_experiment_row **rows, size_t *n,
+                             struct mp_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = mp_store_prepare(st, "SELECT " EXPERIMENT_COLUMNS " FROM experiments ORDER BY id",
+                              &stmt, err);
+    *rows = NULL;
+    *n = 0;
+    if (rc != 0) {
+        return rc;
+    }
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        *rows = mp_xreallocarray(*rows, *n + 1, sizeof(**rows));
+        read_experiment(stmt, &(*rows)[(*n)++]);
+    }
+    if (step != SQLITE_DONE) {
+        rc = mp_store_fail(st, err, "list experiments");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* Runs a one-statement write inside BEGIN IMMEDIATE; binds text (if non-NULL) to ?1 and the
+ * integers to ?2, ?3, ?4; checks that exactly one row changed. */
+static int exec_one(struct mp_store *st, const char *sql, const char *text, int64_t a, int64_t b,
+                    int64_t c, const char *what, struct mp_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = mp_store_begin(st, err);
+    if (rc == 0 && (rc = mp_store_prepare(st, sql, &stmt, err)) == 0) {
+        int np = sqlite3_bind_parameter_count(stmt);
+        if (np >= 1) {
+            sqlite3_bind_text(stmt, 1, text, -1, SQLITE_STATIC);
+        }
+        const int64_t ints[] = {a, b, c};
+        for (int i = 2; i <= np && i <= 4; i++) {
+            sqlite3_bind_int64(stmt, i, ints[i - 2]);
+        }
+        if (sqlite3_step(stmt) != SQLITE_DONE) {
+            rc = mp_store_fail(st, err, what);
+        } else if (sqlite3_changes(st->db) != 1) {
+            rc = mp_error_set(err, MP_ENOTFOUND, "%s: %s: no such experiment", st->path, what);
+        }
+    }
+    sqlite3_finalize(stmt);
+    if (rc == 0) {
+        return mp_store_commit(st, err);
+    }
+    mp_store_rollback(st);
+    return rc;
+}
+
+int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
+                                  const char *reason, struct mp_error *err)
+{
+    bool done = state >= MP_EXPERIMENT_SUCCEEDED;
+    sqlite3_stmt *stmt = NULL;
+    int rc = mp_store_begin(st, err);
+    if (rc == 0 && (rc = mp_store_prepare(st,
+                                          "UPDATE experiments SET state = ?1, stop_reason = ?2, "
+                                          "updated_at_ns = ?3, finished_at_ns = ?4 WHERE id = ?5",
+                                          &stmt, err)) == 0) {
+        int64_t now = mp_wall_ns();
+        sqlite3_bind_text(stmt, 1, mp_experiment_state_name(state), -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 3, now);
+        if (done) {
+            sqlite3_bind_int64(stmt, 4, now);
+        }
+        sqlite3_bind_int64(stmt, 5, id);
+        if (sqlite3_step(stmt) != SQLITE_DONE) {
+            rc = mp_store_fail(st, err, "set experiment state");
+        } else if (sqlite3_changes(st->db) != 1) {
+            rc = mp_error_set(err, MP_ENOTFOUND, "no experiment with id %lld", (long long)id);
+        }
+    }
+    sqlite3_finalize(stmt);
+    if (rc == 0) {
+        return mp_store_commit(st, err);
+    }
+    mp_store_rollback(st);
+    return rc;
+}
+
+static bool pid_alive(int64_t pid)
+{
+    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int64_t stale_ms,
+                              struct mp_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = mp_store_begin(st, err);
+    if (rc != 0 || (rc = mp_store_prepare(st,
+                                          "SELECT owner_pid, heartbeat_at_ns FROM experiments "
+                                          "WHERE id = ?",
+                                          &stmt, err)) != 0) {
+        goto out;
+    }
+    sqlite3_bind_int64(stmt, 1, id);
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+        rc = mp_error_set(err, MP_ENOTFOUND, "no experiment with id %lld", (long long)id);
+        goto out;
+    }
+    int64_t owner = sqlite3_column_int64(stmt, 0);
+    int64_t beat = sqlite3_column_int64(stmt, 1);
+    int64_t now = mp_wall_ns();
+    if (owner != 0 && owner != pid && pid_alive(owner) && now - beat < stale_ms * 1000000) {
+        rc = mp_error_set(err, MP_EBUSY,
+                          "the experiment is being run by process %lld (last heartbeat %.0f s "
+                          "ago)",
+                          (long long)owner, (double)(now - beat) / 1e9);
+        goto out;
+    }
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if ((rc = mp_store_prepare(st,
+                               "UPDATE experiments SET owner_pid = ?, heartbeat_at_ns = ? WHERE "
+                               "id = ?",
+                               &stmt, err)) != 0) {
+        goto out;
+    }
+    sqlite3_bind_int64(stmt, 1, pid);
+    sqlite3_bind_int64(stmt, 2, now);
+    sqlite3_bind_int64(stmt, 3, id);
+    if (sqlite3_step(stmt) != SQLITE_DONE) {
+        rc = mp_store_fail(st, err, "claim experiment");
+    }
+out:
+    sqlite3_finalize(stmt);
+    if (rc == 0) {
+        return mp_store_commit(st, err);
+    }
+    mp_store_rollback(st);
+    return rc;
+}
+
+int mp_store_experiment_heartbeat(struct mp_store *st, int64_t id, struct mp_error *err)
+{
+    return exec_one(st, "UPDATE experiments SET heartbeat_at_ns = ?2 WHERE id = ?3", NULL,
+                    mp_wall_ns(), id, 0, "heartbeat", err);
+}
+
+int mp_store_experiment_release(struct mp_store *st, int64_t id, struct mp_error *err)
+{
+    return exec_one(st, "UPDATE experiments SET owner_pid = NULL WHERE id = ?2", NULL, id, 0, 0,
+                    "release experiment", err);
+}
+
+int mp_store_experiment_delete(struct mp_store *st, int64_t id, struct mp_error *err)
+{
+    return exec_one(st, "DELETE FROM experiments WHERE id = ?2", NULL, id, 0, 0,
+                    "delete experiment", err);
+}

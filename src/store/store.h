@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The durable store (SQLite, WAL): experiments, trials, per-trial metrics, logs and metadata,
+ * and an event log. Schema, migrations and the trial state machine: docs/internals/store.md.
+ *
+ * Guarantees:
+ * - Every write runs in its own BEGIN IMMEDIATE transaction with a busy timeout, so several
+ *   processes (an engine and `morphling serve`) can share one file without "database is locked".
+ * - A trial's intent (number, parameters, PENDING) is committed before any side effect.
+ * - State changes follow mp_trial_transition_allowed(); a terminal state is never overwritten
+ *   (checked here and by a trigger in the schema).
+ *
+ * Ownership: row structs returned by the store own their strings; release them with the
+ * matching _release / _list_free. Thread-safety: a store handle is used by one thread at a time;
+ * open one handle per thread (never share a handle across fork()). */
+#ifndef MP_STORE_H
+#define MP_STORE_H
+
+#include "core/core.h"
+#include "trial/trial.h"
+
+#define MP_STORE_SCHEMA_VERSION 2
+
+struct mp_store;
+
+struct mp_store_opts {
+    int max_version;     /* migrate only up to this version (tests); 0 = latest */
+    int busy_timeout_ms; /* 0 = 10000 */
+};
+
+int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_store **out,
+                  struct mp_error *err) MP_WUR;
+void mp_store_close(struct mp_store *st);
+int mp_store_schema_version(struct mp_store *st, int *version, struct mp_error *err) MP_WUR;
+
+enum mp_experiment_state {
+    MP_EXPERIMENT_CREATED,
+    MP_EXPERIMENT_RUNNING,
+    MP_EXPERIMENT_INTERRUPTED, /* stopped before the end; `morphling run` continues it */
+    MP_EXPERIMENT_SUCCEEDED,
+    MP_EXPERIMENT_FAILED,
+    MP_EXPERIMENT_CANCELLED,
+};
+const char *mp_experiment_state_name(enum mp_experiment_state s);
+int mp_experiment_state_parse(const char *name);
+
+struct mp_experiment_row {
+    int64_t id;
+    char *name;
+    char *spec_json;
+    char *base_dir;
+    char *spec_hash;
+    enum mp_experiment_state state;
+    char *stop_reason;
+    uint64_t seed;
+    int64_t created_at_ns, updated_at_ns, finished_at_ns;
+    int64_t owner_pid;
+};
+void mp_experiment_row_release(struct mp_experiment_row *row);
+
+int mp_store_experiment_create(struct mp_store *st, const char *name, const char *spec_json,
+                               const char *base_dir, uint64_t seed, int64_t *id,
+                               struct mp_error *err) MP_WUR;
+/* MP_ENOTFOUND when absent. `ref` is a name or a decimal id. */
+int mp_store_experiment_find(struct mp_store *st, const char *ref, struct mp_experiment_row *row,
+                             struct mp_error *err) MP_WUR;
+int mp_store_experiment_list(struct mp_store *st, struct mp_experiment_row **rows, size_t *n,
+                             struct mp_error *err) MP_WUR;
+void mp_experiment_rows_free(struct mp_experiment_row *rows, size_t n);
+int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
+                                  const char *reason, struct mp_error *err) MP_WUR;
+/* Marks the experiment as driven by this process. MP_EBUSY when another live process holds it
+ * with a heartbeat younger than stale_ms. */
+int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int64_t stale_ms,
+                              struct mp_error *err) MP_WUR;
+int mp_store_experiment_heartbeat(struct mp_store *st, int64_t id, struct mp_error *err) MP_WUR;
+int mp_store_experiment_release(struct mp_store *st, int64_t id, struct mp_error *err) MP_WUR;
+int mp_store_experiment_delete(struct mp_store *st, int64_t id, struct mp_error *err) MP_WUR;
+
+struct mp_trial_row {
+    int64_t id, experiment_id, number, attempt;
+    char *params_json;
+    char *config_key;
+    enum mp_trial_state state;
+    enum mp_failure failure;
+    char *reason;
+    int64_t created_at_ns, started_at_ns, finished_at_ns;
+    struct mp_metrics metrics;
+    struct mp_metrics resources;
+    char *meta_json;
+};
+void mp_trial_row_release(struct mp_trial_row *row);
+void mp_trial_rows_free(struct mp_trial_row *rows, size_t n);
+
+/* Records the intent of trial `number` (PENDING). MP_EEXISTS if the number or the
+ * configuration key already exists in this experiment. */
+int mp_store_trial_create(struct mp_store *st, int64_t exp_id, int64_t number,
+                          const char *params_json, const char *config_key,
+                          struct mp_error *err) MP_WUR;
+/* PENDING -> RUNNING, or RUNNING -> RUNNING with attempt + 1 when a resumed engine re-runs a
+ * trial that a dead process left RUNNING. Sets *attempt. */
+int mp_store_trial_start(struct mp_store *st, int64_t exp_id, int64_t number, int64_t *attempt,
+                         struct mp_error *err) MP_WUR;
+/* Moves the trial to res->state with its metrics, resources, logs and metadata, atomically.
+ * MP_ESTATE when the transition is not allowed (e.g. already terminal). */
+int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,
+                          const struct mp_trial_result *res, struct mp_error *err) MP_WUR;
+/* Every trial of the experiment in number order, with metrics. */
+int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
+                        struct mp_error *err) MP_WUR;
+/* Stored stdout or stderr of a trial ("stdout"/"stderr"); empty string when none. */
+int mp_store_trial_log(struct mp_store *st, int64_t exp_id, int64_t number, const char *stream,
+                       char **out, struct mp_error *err) MP_WUR;
+
+struct mp_event_row {
+    int64_t id, experiment_id, trial_number, at_ns;
+    char *kind;
+    char *detail_json;
+};
+/* Appends an event; trial_number 0 for experiment-level events. */
+int mp_store_event_add(struct mp_store *st, int64_t exp_id, int64_t trial_number, const char *kind,
+                       const char *detail_json, struct mp_error *err) MP_WUR;
+/* Events with id > after_id (exp_id 0: all experiments), oldest first, at most limit. */
+int mp_store_event_list(struct mp_store *st, int64_t exp_id, int64_t after_id, size_t limit,
+                        struct mp_event_row **rows, size_t *n, struct mp_error *err) MP_WUR;
+void mp_event_rows_free(struct mp_event_row *rows, size_t n);
+
+#endif

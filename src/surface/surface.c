@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* CSV reader for recorded surfaces, space inference and configuration -> row lookup. */
+#include "surface/surface.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BYTES (64u << 20)
+#define MAX_COLS  256u
+#define MAX_ROWS  1000000u
+#define MAX_CELL  4096u
+
+void mp_surface_free(struct mp_surface *s)
+{
+    if (!s) {
+        return;
+    }
+    for (size_t i = 0; i < s->n_cols; i++) {
+        free(s->header[i]);
+    }
+    for (size_t i = 0; i < s->n_rows * s->n_cols; i++) {
+        free(s->cells[i]);
+    }
+    free(s->header);
+    free(s->cells);
+    free(s->numbers);
+    free(s->numeric);
+    free(s->path);
+    free(s);
+}
+
+/* Splits one line into fields. Returns the field count or a negative code. */
+static int split_line(const char *line, size_t len, char ***fields, const char *name, size_t lineno,
+                      struct mp_error *err)
+{
+    size_t n = 0, cap = 8;
+    char **out = mp_xcalloc(cap, sizeof(char *));
+    size_t i = 0;
+    int rc = 0;
+    for (;;) {
+        struct mp_buf cell = MP_BUF_INIT;
+        size_t start = i;
+        if (i < len && line[i] == '"') {
+            for (i++;; i++) {
+                if (i >= len) {
+                    rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: unterminated quoted field", name,
+                                      lineno, start + 1);
+                    break;
+                }
+                if (line[i] == '"' && i + 1 < len && line[i + 1] == '"') {
+                    mp_buf_addc(&cell, '"');
+                    i++;
+                } else if (line[i] == '"') {
+                    i++;
+                    break;
+                } else {
+                    mp_buf_addc(&cell, line[i]);
+                }
+            }
+            if (rc == 0 && i < len && line[i] != ',') {
+                rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: text after a closing quote", name,
+                                  lineno, i + 1);
+            }
+        } else {
+            while (i < len && line[i] != ',') {
+                if (line[i] == '"') {
+                    rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: quote inside an unquoted field",
+                                      name, lineno, i + 1);
+                    break;
+                }
+                mp_buf_addc(&cell, line[i++]);
+            }
+        }
+        if (rc == 0 && cell.len > MAX_CELL) {
+            rc = mp_error_set(err, MP_ETOOBIG, "%s:%zu:%zu: field longer than %u bytes", name,
+                              lineno, start + 1, MAX_CELL);
+        }
+        if (rc == 0 && n >= MAX_COLS) {
+            rc = mp_error_set(err, MP_ETOOBIG, "%s:%zu: more than %u columns", name, lineno,
+                              MAX_COLS);
+        }
+        if (rc != 0) {
+            mp_buf_release(&cell);
+            break;
+        }
+        if (n == cap) {
+            cap *= 2;
+            out = mp_xreallocarray(out, cap, sizeof(char *));
+        }
+        out[n++] = mp_buf_detach(&cell);
+        if (i >= len) {
+            break;
+        }
+        i++; /* the comma */
+    }
+    if (rc != 0) {
+        for (size_t k = 0; k < n; k++) {
+            free(out[k]);
+        }
+        free(out);
+        return rc;
+    }
+    *fields = out;
+    return (int)n;
+}
+
+static void trim_spaces(char *s)
+{
+    size_t len = strlen(s), a = 0;
+    while (a < len && (s[a] == ' ' || s[a] == '\t')) {
+        a++;
+    }
+    while (len > a && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
+        len--;
+    }
+    memmove(s, s + a, len - a);
+    s[len - a] = '\0';
+}
+
+static int add_row(struct mp_surface *s, char **fields, int n, const char *name, size_t lineno,
+                   size_t *cap, struct mp_error *err)
+{
+    if ((size_t)n != s->n_cols) {
+        return mp_error_set(err, MP_EPARSE, "%s:%zu: expected %zu fields like the header, got %d",
+                            name, lineno, s->n_cols, n);
+    }
+    if (s->n_rows >= MAX_ROWS) {
+        return mp_error_set(err, MP_ETOOBIG, "%s:%zu: more than %u rows", name, lineno, MAX_ROWS);
+    }
+    if (s->n_rows == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        s->cells = mp_xreallocarray(s->cells, *cap * s->n_cols, sizeof(char *));
+    }
+    for (size_t c = 0; c < s->n_cols; c++) {
+        trim_spaces(fields[c]);
+        s->cells[s->n_rows * s->n_cols + c] = fields[c];
+    }
+    s->n_rows++;
+    return 0;
+}
+
+static void classify_columns(struct mp_surface *s)
+{
+    s->numbers = mp_xreallocarray(NULL, s->n_rows * s->n_cols + 1, sizeof(double));
+    s->numeric = mp_xcalloc(s->n_cols, sizeof(bool));
+    for (size_t c = 0; c < s->n_cols; c++) {
+        bool all = s->n_rows > 0;
+        for (size_t r = 0; r < s->n_rows; r++) {
+            size_t k = r * s->n_cols + c;
+            double v;
+            if (s->cells[k][0] && mp_parse_double(s->cells[k], &v) == 0) {
+                s->numbers[k] = v;
+            } else {
+                s->numbers[k] = NAN;
+                all &= s->cells[k][0] == '\0';
+            }
+        }
+        s->numeric[c] = all;
+    }
+}
+
+static int parse_header(struct mp_surface *s, const char *line, size_t len, const char *name,
+                        struct mp_error *err)
+{
+    char **fields = NULL;
+    int n = split_line(line, len, &fields, name, 1, err);
+    if (n < 0) {
+        return n;
+    }
+    s->header = fields;
+    s->n_cols = (size_t)n;
+    for (size_t c = 0; c < s->n_cols; c++) {
+        trim_spaces(s->header[c]);
+        if (!s->header[c][0]) {
+            return mp_error_set(err, MP_EPARSE, "%s:1: column %zu has an empty name", name, c + 1);
+        }
+        for (size_t d = 0; d < c; d++) {
+            if (strcmp(s->header[c], s->header[d]) == 0) {
+                return mp_error_set(err, MP_EPARSE, "%s:1: duplicate column \"%s\"", name,
+                                    s->header[c]);
+            }
+        }
+    }
+    return 0;
+}
+
+int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_surface **out,
+                     struct mp_error *err)
+{
+    if (len > MAX_BYTES) {
+        return mp_error_set(err, MP_ETOOBIG, "%s: larger than %u bytes", name, MAX_BYTES);
+    }
+    struct mp_surface *s = mp_xcalloc(1, sizeof(*s));
+    s->path = mp_xstrdup(name);
+    size_t pos = 0, lineno = 0, cap = 0;
+    int rc = 0;
+    while (rc == 0 && pos < len) {
+        const char *line = text + pos;
+        const char *nl = memchr(line, '\n', len - pos);
+        size_t llen = nl ? (size_t)(nl - line) : len - pos;
+        pos += llen + (nl ? 1 : 0);
+        lineno++;
+        if (llen > 0 && line[llen - 1] == '\r') {
+            llen--;
+        }
+        if (memchr(line, '\0', llen)) {
+            rc = mp_error_set(err, MP_EPARSE, "%s:%zu: NUL byte in the file", name, lineno);
+        } else if (lineno == 1) {
+            rc = parse_header(s, line, llen, name, err);
+        } else if (llen > 0) {
+            char **fields = NULL;
+            int n = split_line(line, llen, &fields, name, lineno, err);
+            rc = n < 0 ? n : add_row(s, fields, n, name, lineno, &cap, err);
+            if (rc != 0 && n >= 0) {
+                for (int k = 0; k < n; k++) {
+                    free(fields[k]);
+                }
+            }
+            free(fields);
+        }
+    }
+    if (rc == 0 && s->n_cols == 0) {
+        rc = mp_error_set(err, MP_EPARSE, "%s: empty file (a header row is required)", name);
+    }
+    if (rc != 0) {
+        mp_surface_free(s);
+        return rc;
+    }
+    classify_columns(s);
+    *out = s;
+    return 0;
+}
+
+int mp_surface_load(const char *path, struct mp_surface **out, struct mp_error *err)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    int rc = mp_buf_read_file(&b, path, MAX_BYTES, err);
+    if (rc == 0) {
+        rc = mp_surface_parse(b.data, b.len, path, out, err);
+    }
+    mp_buf_release(&b);
+    return rc;
+}
+
+int mp_surface_column(const struct mp_surface *s, const char *name)
+{
+    for (size_t c = 0; c < s->n_cols; c++) {
+        if (strcmp(s->header[c], name) == 0) {
+            return (int)c;
+        }
+    }
+    return -1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void mp_surface_infer_space(const struct mp_surface *s, const int *cols, size_t n_cols,
+                            struct mp_space *space)
+{
+    for (size_t i = 0; i < n_cols; i++) {
+        size_t c = (size_t)cols[i];
+        struct mp_param p = {0};
+        p.name = mp_xstrdup(s->header[c]);
+        if (s->numeric[c]) {
+            p.type = MP_PARAM_DISCRETE;
+            p.values = mp_xreallocarray(NULL, s->n_rows + 1, sizeof(double));
+            for (size_t r = 0; r < s->n_rows; r++) {
+                double v = s->numbers[r * s->n_cols + c];
+                if (!isnan(v)) {
+                    p.values[p.n_values++] = v;
+                }
+            }
+            qsort(p.values, p.n_values, sizeof(double), cmp_double);
+            size_t u = 0;
+            for (size_t k = 0; k < p.n_values; k++) {
+                if (u == 0 || p.values[u - 1] != p.values[k]) {
+                    p.values[u++] = p.values[k];
+                }
+            }
+            p.n_values = u;
+        } else {
+            p.type = MP_PARAM_CATEGORICAL;
+            p.choices = mp_xcalloc(s->n_rows + 1, sizeof(char *));
+            for (size_t r = 0; r < s->n_rows; r++) {
+                const char *v = s->cells[r * s->n_cols + c];
+                bool seen = false;
+                for (size_t k = 0; k < p.n_choices && !seen; k++) {
+                    seen = strcmp(p.choices[k], v) == 0;
+                }
+                if (!seen) {
+                    p.choices[p.n_choices++] = mp_xstrdup(v);
+                }
+            }
+        }
+        mp_space_add(space, &p);
+    }
+}
+
+struct mp_surface_index {
+    const struct mp_space *space;
+    char **slot_key;
+    long *slot_row;
+    size_t cap;
+};
+
+static size_t index_slot(const struct mp_surface_index *idx, const char *key)
+{
+    size_t i = (size_t)mp_hash_str(key) & (idx->cap - 1);
+    while (idx->slot_key[i] && strcmp(idx->slot_key[i], key) != 0) {
+        i = (i + 1) & (idx->cap - 1);
+    }
+    return i;
+}
+
+/* Canonical key of row r for the space's parameters; NULL if a value is off the space. */
+static char *row_key(const struct mp_surface *s, const struct mp_space *space, const int *cols,
+                     size_t r, double *x, struct mp_error *err)
+{
+    for (size_t i = 0; i < space->n; i++) {
+        const char *cell = s->cells[r * s->n_cols + (size_t)cols[i]];
+        if (mp_space_parse(space, i, cell, &x[i], err) != 0) {
+            mp_error_prefix(err, "%s:%zu", s->path, r + 2);
+            return NULL;
+        }
+    }
+    return mp_space_key(space, x);
+}
+
+int mp_surface_index_new(const struct mp_surface *s, const struct mp_space *space,
+                         struct mp_surface_index **out, struct mp_error *err)
+{
+    int *cols = mp_xcalloc(space->n + 1, sizeof(int));
+    for (size_t i = 0; i < space->n; i++) {
+        cols[i] = mp_surface_column(s, space->params[i].name);
+        if (cols[i] < 0) {
+            free(cols);
+            return mp_error_set(err, MP_EINVALID, "%s: no column for parameter '%s'", s->path,
+                                space->params[i].name);
+        }
+    }
+    struct mp_surface_index *idx = mp_xcalloc(1, sizeof(*idx));
+    idx->space = space;
+    idx->cap = 16;
+    while (idx->cap < s->n_rows * 2 + 2) {
+        idx->cap *= 2;
+    }
+    idx->slot_key = mp_xcalloc(idx->cap, sizeof(char *));
+    idx->slot_row = mp_xcalloc(idx->cap, sizeof(long));
+    double *x = mp_xcalloc(space->n + 1, sizeof(double));
+    int rc = 0;
+    for (size_t r = 0; r < s->n_rows; r++) {
+        char *key = row_key(s, space, cols, r, x, err);
+        if (!key) {
+            rc = MP_EINVALID;
+            break;
+        }
+        size_t slot = index_slot(idx, key);
+        if (idx->slot_key[slot]) {
+            rc = mp_error_set(err, MP_EINVALID, "%s:%zu: configuration %s appears twice", s->path,
+                              r + 2, key);
+            free(key);
+            break;
+        }
+        idx->slot_key[slot] = key;
+        idx->slot_row[slot] = (long)r;
+    }
+    free(x);
+    free(cols);
+    if (rc != 0) {
+        mp_surface_index_free(idx);
+        return rc;
+    }
+    *out = idx;
+    return 0;
+}
+
+long mp_surface_index_lookup(const struct mp_surface_index *idx, const double *x)
+{
+    char *key = mp_space_key(idx->space, x);
+    size_t slot = index_slot(idx, key);
+    free(key);
+    return idx->slot_key[slot] ? idx->slot_row[slot] : -1;
+}
+
+void mp_surface_index_free(struct mp_surface_index *idx)
+{
+    if (!idx) {
+        return;
+    }
+    for (size_t i = 0; i < idx->cap; i++) {
+        free(idx->slot_key[i]);
+    }
+    free(idx->slot_key);
+    free(idx->slot_row);
+    free(idx);
+}

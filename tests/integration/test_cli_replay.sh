@@ -1,0 +1,41 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# `morphling replay` on a surface the project ships: JSON shape, determinism, metrics.
+. "$(dirname "$0")/lib.sh"
+surface="$MP_SOURCE_DIR/tests/data/surface-small.csv"
+
+json=$("$MORPHLING" replay "$surface" --objective value --params share,mode --algorithm grid --budget 12 --seed 3 --json); rc=$?
+check "replay exits 0" 0 "$rc"
+check "keys" '["algorithm","best","budget","seed","surface_optimum","trials","trials_to_95","trials_to_optimum"]' \
+    "$(printf '%s' "$json" | jq -c 'keys')"
+check "grid runs every configuration" 12 "$(printf '%s' "$json" | jq '.trials | length')"
+check "optimum found" 0.97 "$(printf '%s' "$json" | jq '.surface_optimum')"
+check "trials_to_optimum" 11 "$(printf '%s' "$json" | jq '.trials_to_optimum')"
+check "trials_to_95 (0.93 >= 0.9215 at trial 6)" 6 "$(printf '%s' "$json" | jq '.trials_to_95')"
+check "categorical values stay strings" '"fast"' "$(printf '%s' "$json" | jq '.trials[0].params.mode')"
+check "floats print canonically" 0.1 "$(printf '%s' "$json" | jq -r '.trials[0].params.share')"
+
+a=$("$MORPHLING" replay "$surface" --params share,mode --budget 8 --seed 42 --json | jq -c '[.trials[].params]')
+b=$("$MORPHLING" replay "$surface" --params share,mode --budget 8 --seed 42 --json | jq -c '[.trials[].params]')
+check "same seed, same sequence" "$a" "$b"
+check "random never repeats" 8 "$(printf '%s' "$a" | jq 'unique | length')"
+
+json=$("$MORPHLING" replay "$surface" --minimize --params share,mode --budget 12 --algorithm grid --json)
+check "the last column is the default objective" 3 "$(printf '%s' "$json" | jq '.surface_optimum')"
+json=$("$MORPHLING" replay "$surface" --objective latency --minimize --params share,mode --budget 12 --algorithm grid --json)
+check "minimize finds the lowest" 3 "$(printf '%s' "$json" | jq '.surface_optimum')"
+check "minimize best" 3 "$(printf '%s' "$json" | jq '.best.value')"
+
+"$MORPHLING" replay "$surface" --objective nope >/dev/null 2>&1
+check "unknown objective column exits 2" 2 "$?"
+"$MORPHLING" replay "$surface" --algorithm simulated-annealing >/dev/null 2>&1
+check "unknown algorithm exits 2" 2 "$?"
+"$MORPHLING" replay "$surface" --budget 0 >/dev/null 2>&1
+check "budget 0 exits 2" 2 "$?"
+"$MORPHLING" replay "$WORK/missing.csv" >/dev/null 2>&1
+check "missing surface exits 1" 1 "$?"
+printf 'a,b\n1,"x\n' >"$WORK/broken.csv"
+err=$("$MORPHLING" replay "$WORK/broken.csv" 2>&1); rc=$?
+check "malformed CSV exits 2" 2 "$rc"
+check_contains "malformed CSV names the line" "broken.csv:2:" "$err"
+finish

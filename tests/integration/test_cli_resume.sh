@@ -1,0 +1,51 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# An experiment killed with SIGKILL (or stopped with SIGINT) continues on the next `run`, ending
+# with exactly max_trials terminal trials, none duplicated or lost, in the same sequence as an
+# uninterrupted run.
+. "$(dirname "$0")/lib.sh"
+cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/surface.csv"
+sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 60ms|' \
+    -e 's|max_trials: 40|max_trials: 24\n  parallelism: 3|' \
+    "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/spec.yaml"
+sed -i 's|^  delay: 60ms|  delay: 60ms|' "$WORK/spec.yaml"
+
+terminal() {
+    "$MORPHLING" show replay-demo --json 2>/dev/null |
+        jq '[.trials[] | select(.state == "SUCCEEDED" or .state == "FAILED")] | length' 2>/dev/null || echo 0
+}
+
+# Reference: an uninterrupted run in another store.
+MORPHLING_DB="$WORK/ref.db" "$MORPHLING" run "$WORK/spec.yaml" --quiet >/dev/null
+ref=$(MORPHLING_DB="$WORK/ref.db" "$MORPHLING" show replay-demo --json | jq -c '[.trials[].params]')
+check "reference run has 24 trials" 24 "$(printf '%s' "$ref" | jq length)"
+
+"$MORPHLING" run "$WORK/spec.yaml" --quiet >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ "$(terminal)" -lt 6 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -9 $pid
+wait $pid 2>/dev/null
+before=$(terminal)
+[ "$before" -lt 24 ] && ok "killed mid-run ($before trials done)" || not_ok "kill came too late"
+
+"$MORPHLING" run "$WORK/spec.yaml" --quiet >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ "$(terminal)" -lt $((before + 4)) ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -INT $pid
+wait $pid
+check "SIGINT exits 130" 130 "$?"
+check "SIGINT leaves it INTERRUPTED" INTERRUPTED "$("$MORPHLING" show replay-demo --json | jq -r .state)"
+
+out=$("$MORPHLING" run "$WORK/spec.yaml" 2>&1); rc=$?
+check "resumed run exits 0" 0 "$rc"
+json=$("$MORPHLING" show replay-demo --json)
+check "exactly max_trials trials" 24 "$(printf '%s' "$json" | jq '.trials | length')"
+check "all terminal" 24 "$(terminal)"
+check "no duplicates" 24 "$(printf '%s' "$json" | jq '[.trials[].params | tojson] | unique | length')"
+check "numbers 1..24" "$(seq 1 24 | tr '\n' ' ')" "$(printf '%s' "$json" | jq -r '.trials[].number' | tr '\n' ' ')"
+check "same sequence as uninterrupted" "$ref" "$(printf '%s' "$json" | jq -c '[.trials[].params]')"
+check "killed trial re-ran as a new attempt" true \
+    "$(printf '%s' "$json" | jq '[.trials[].attempt] | max >= 1')"
+finish

@@ -1,0 +1,62 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# End to end: validate, run, rerun, show, list and export through the real binary.
+. "$(dirname "$0")/lib.sh"
+spec="$MP_SOURCE_DIR/examples/replay-demo.yaml"
+
+out=$("$MORPHLING" validate "$spec"); rc=$?
+check "validate exits 0" 0 "$rc"
+check_contains "validate counts configurations" "768 configurations" "$out"
+
+out=$("$MORPHLING" run "$spec" 2>&1); rc=$?
+check "run exits 0" 0 "$rc"
+check_contains "run prints the recommendation" "Recommended configuration" "$out"
+check_contains "run says where results are" "$MORPHLING_DB" "$out"
+
+json=$("$MORPHLING" show replay-demo --json); rc=$?
+check "show --json exits 0" 0 "$rc"
+check "show --json: 40 trials" 40 "$(printf '%s' "$json" | jq '.trials | length')"
+check "show --json: state" SUCCEEDED "$(printf '%s' "$json" | jq -r .state)"
+check "show --json: every trial terminal" 40 \
+    "$(printf '%s' "$json" | jq '[.trials[] | select(.state == "SUCCEEDED" or .state == "FAILED")] | length')"
+check "show --json: unique configurations" 40 \
+    "$(printf '%s' "$json" | jq '[.trials[].params | tojson] | unique | length')"
+best=$(printf '%s' "$json" | jq '.best.value')
+max=$(printf '%s' "$json" | jq '[.trials[] | select(.state == "SUCCEEDED") | .metrics.throughput_per_cost] | max')
+check "best is the best feasible trial" "$max" "$best"
+check "failed trials carry no objective" 0 \
+    "$(printf '%s' "$json" | jq '[.trials[] | select(.failure == "OOM_KILLED") | .metrics.throughput_per_cost // empty] | length')"
+
+out=$("$MORPHLING" run "$spec" 2>&1); rc=$?
+check "rerun of a finished experiment exits 0" 0 "$rc"
+check_contains "rerun says it already finished" "already finished" "$out"
+check "rerun adds no trial" 40 "$("$MORPHLING" show replay-demo --json | jq '.trials | length')"
+
+out=$("$MORPHLING" run "$spec" --set algorithm.max_trials=5 2>&1); rc=$?
+check "changed spec under the same name exits 2" 2 "$rc"
+check_contains "changed spec is explained" "different spec" "$out"
+"$MORPHLING" run "$spec" --set algorithm.max_trials=5 --restart --quiet >/dev/null 2>&1
+check "--restart replaces the experiment" 5 "$("$MORPHLING" show replay-demo --json | jq '.trials | length')"
+
+csv=$("$MORPHLING" export replay-demo --format csv); rc=$?
+check "export csv exits 0" 0 "$rc"
+check "export csv header" "number,state,failure,cpu,memory,threads,batch" \
+    "$(printf '%s\n' "$csv" | head -1 | cut -d, -f1-7)"
+check "export csv rows" 6 "$(printf '%s\n' "$csv" | wc -l | tr -d ' ')"
+check "export json is the report" 5 "$("$MORPHLING" export replay-demo --format json | jq '.trials | length')"
+"$MORPHLING" export replay-demo --format xml >/dev/null 2>&1
+check "export bad format exits 2" 2 "$?"
+"$MORPHLING" show no-such-experiment >/dev/null 2>&1
+check "show unknown experiment exits 1" 1 "$?"
+
+out=$("$MORPHLING" list); rc=$?
+check "list exits 0" 0 "$rc"
+check_contains "list names the experiment" "replay-demo" "$out"
+check "list --json" replay-demo "$("$MORPHLING" list --json | jq -r '.[0].name')"
+
+check "--version" "morphling" "$("$MORPHLING" --version | cut -d' ' -f1)"
+"$MORPHLING" frobnicate >/dev/null 2>&1
+check "unknown command exits 2" 2 "$?"
+"$MORPHLING" help run >/dev/null
+check "help run exits 0" 0 "$?"
+finish

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for src/engine with an injected in-process runner: determinism, no duplicates
+ * under parallelism, failure handling, exhaustion and resumption. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine.h"
+
+/* A runner whose objective is known: qps = 100 - (a-7)^2 - (b-3)^2. Configurations with
+ * a == fail_a fail with OOM_KILLED; after `interrupt_after` finished trials it raises cancel. */
+struct fake_runner {
+    struct mp_runner base;
+    double fail_a;
+    int calls;
+    int interrupt_after;
+    atomic_bool *cancel;
+    bool slow;
+};
+
+static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
+                    struct mp_trial_result *res, const atomic_bool *cancel)
+{
+    struct fake_runner *r = (struct fake_runner *)base;
+    if (r->slow) {
+        struct timespec ts = {0, 2 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (cancel && atomic_load(cancel)) {
+        res->state = MP_TRIAL_CANCELLED;
+        return 0;
+    }
+    int calls = __atomic_add_fetch(&r->calls, 1, __ATOMIC_SEQ_CST);
+    if (r->interrupt_after && calls >= r->interrupt_after) {
+        atomic_store(r->cancel, true);
+    }
+    double a = req->x[0], b = req->x[1];
+    if (a == r->fail_a) {
+        mp_trial_result_fail(res, MP_FAILURE_OOM_KILLED, "a=%g is too big", a);
+        return 0;
+    }
+    mp_metrics_set(&res->metrics, "qps", 100 - (a - 7) * (a - 7) - (b - 3) * (b - 3));
+    mp_metrics_set(&res->metrics, "p99_ms", a * 10);
+    return 0;
+}
+
+static const struct mp_runner_ops fake_ops = {
+    .name = "fake", .concurrent = true, .run = fake_run};
+
+static struct mp_spec *make_spec(const char *algo, int max_trials, int parallelism,
+                                 const char *extra)
+{
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "name: e\n"
+             "parameters:\n"
+             "  - {name: a, type: int, min: 1, max: 10}\n"
+             "  - {name: b, type: int, min: 1, max: 5}\n"
+             "objective: {metric: qps}\n"
+             "algorithm: {name: %s, max_trials: %d, parallelism: %d, seed: 11}\n"
+             "runner: {kind: replay, surface: unused.csv}\n%s",
+             algo, max_trials, parallelism, extra ? extra : "");
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0) {
+        fail_msg("spec: %s", err.msg);
+    }
+    return spec;
+}
+
+struct run {
+    struct mp_store *st;
+    struct mp_engine_summary sum;
+    struct mp_trial_row *rows;
+    size_t n;
+};
+
+static void run_engine(struct run *run, const struct mp_spec *spec, struct fake_runner *fr,
+                       atomic_bool *cancel, bool keep_store)
+{
+    struct mp_error err = {0};
+    if (!run->st && mp_store_open(":memory:", NULL, &run->st, &err) != 0) {
+        fail_msg("store: %s", err.msg);
+    }
+    fr->base.ops = &fake_ops;
+    fr->base.spec = spec;
+    fr->cancel = cancel;
+    struct mp_engine_opts o = {.cancel = cancel, .runner = &fr->base};
+    if (mp_engine_run(run->st, spec, &o, &run->sum, &err) != 0) {
+        fail_msg("engine: %s", err.msg);
+    }
+    mp_trial_rows_free(run->rows, run->n);
+    assert_int_equal(mp_store_trial_list(run->st, run->sum.experiment_id, &run->rows, &run->n,
+                                         NULL),
+                     0);
+    if (!keep_store) {
+        mp_store_close(run->st);
+        run->st = NULL;
+    }
+}
+
+static void run_release(struct run *run)
+{
+    mp_trial_rows_free(run->rows, run->n);
+    mp_store_close(run->st);
+    memset(run, 0, sizeof(*run));
+}
+
+static void assert_unique(const struct run *run)
+{
+    struct mp_strset keys = MP_STRSET_INIT;
+    for (size_t i = 0; i < run->n; i++) {
+        if (!mp_strset_add(&keys, run->rows[i].config_key)) {
+            fail_msg("configuration %s ran twice", run->rows[i].config_key);
+        }
+    }
+    mp_strset_release(&keys);
+}
+
+static void same_seed_same_sequence(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 15, 1, NULL);
+    struct run a = {0}, b = {0};
+    struct fake_runner fa = {.fail_a = -1}, fb = {.fail_a = -1};
+    run_engine(&a, spec, &fa, NULL, false);
+    run_engine(&b, spec, &fb, NULL, false);
+    assert_int_equal(a.n, 15);
+    assert_int_equal(b.n, 15);
+    for (size_t i = 0; i < a.n; i++) {
+        assert_string_equal(a.rows[i].config_key, b.rows[i].config_key);
+    }
+    assert_unique(&a);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_string_equal(a.sum.stop_reason, "reached max_trials (15)");
+    run_release(&a);
+    run_release(&b);
+    mp_spec_free(spec);
+}
+
+static void parallel_trials_never_duplicate(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 40, 4, NULL);
+    struct run a = {0};
+    struct fake_runner fa = {.fail_a = -1, .slow = true};
+    run_engine(&a, spec, &fa, NULL, false);
+    assert_int_equal(a.n, 40);
+    assert_int_equal(fa.calls, 40);
+    assert_unique(&a);
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
+static void failures_are_infeasible_and_budgeted(void **state)
+{
+    (void)state;
+    /* Minimising qps: a failed trial must never "win" with a fake 0. */
+    struct mp_spec *spec = make_spec("grid", 50, 1, NULL);
+    free(spec->objective_metric);
+    spec->objective_metric = mp_xstrdup("qps");
+    spec->direction = MP_MINIMIZE;
+    struct run a = {0};
+    struct fake_runner fa = {.fail_a = 1};
+    spec->max_failed_trials = 10;
+    run_engine(&a, spec, &fa, NULL, false);
+    /* Grid order: the first 5 trials have a == 1 and fail; the rest succeed. */
+    assert_int_equal(a.n, 50);
+    assert_int_equal(a.sum.failed, 5);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(a.rows[i].state, MP_TRIAL_FAILED);
+        assert_int_equal(a.rows[i].failure, MP_FAILURE_OOM_KILLED);
+        assert_int_equal(a.rows[i].metrics.n, 0);
+    }
+    run_release(&a);
+
+    spec->max_failed_trials = 2;
+    struct fake_runner fb = {.fail_a = 1};
+    run_engine(&a, spec, &fb, NULL, false);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_FAILED);
+    assert_int_equal(a.sum.failed, 3);
+    assert_int_equal(a.n, 3);
+    assert_non_null(strstr(a.sum.stop_reason, "max_failed_trials = 2"));
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
+static void constraints_mark_slo_violations(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("grid", 50, 1, "constraints: ['p99_ms <= 50']\n");
+    struct run a = {0};
+    struct fake_runner fa = {.fail_a = -1};
+    run_engine(&a, spec, &fa, NULL, false);
+    size_t violated = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        if (a.rows[i].failure == MP_FAILURE_SLO_VIOLATED) {
+            violated++;
+            assert_int_equal(a.rows[i].state, MP_TRIAL_FAILED);
+            double qps;
+            assert_true(mp_metrics_get(&a.rows[i].metrics, "qps", &qps));
+        }
+    }
+    assert_int_equal(violated, 25); /* a = 6..10 */
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED); /* SLO misses are not failures */
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
+static void exhausts_small_spaces(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 200, 3, NULL);
+    struct run a = {0};
+    struct fake_runner fa = {.fail_a = -1};
+    run_engine(&a, spec, &fa, NULL, false);
+    assert_int_equal(a.n, 50);
+    assert_unique(&a);
+    assert_non_null(strstr(a.sum.stop_reason, "search space exhausted"));
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
+static void resumes_to_exactly_max_trials(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 20, 2, NULL);
+    struct run ref = {0};
+    struct fake_runner fr = {.fail_a = -1};
+    run_engine(&ref, spec, &fr, NULL, false);
+
+    atomic_bool cancel = false;
+    struct run a = {0};
+    struct fake_runner f1 = {.fail_a = -1, .interrupt_after = 7};
+    run_engine(&a, spec, &f1, &cancel, true);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_INTERRUPTED);
+    assert_true(a.n < 20);
+    atomic_store(&cancel, false);
+    struct fake_runner f2 = {.fail_a = -1};
+    run_engine(&a, spec, &f2, &cancel, true);
+    assert_true(a.sum.resumed);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(a.n, 20);
+    assert_unique(&a);
+    size_t terminal = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        terminal += mp_trial_state_terminal(a.rows[i].state);
+        /* The resumed run replays the uninterrupted sequence exactly. */
+        assert_string_equal(a.rows[i].config_key, ref.rows[i].config_key);
+    }
+    assert_int_equal(terminal, 20);
+    /* A finished experiment is not run again. */
+    struct fake_runner f3 = {.fail_a = -1};
+    run_engine(&a, spec, &f3, &cancel, true);
+    assert_true(a.sum.already_finished);
+    assert_int_equal(f3.calls, 0);
+    run_release(&a);
+    run_release(&ref);
+    mp_spec_free(spec);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(same_seed_same_sequence),
+        cmocka_unit_test(parallel_trials_never_duplicate),
+        cmocka_unit_test(failures_are_infeasible_and_budgeted),
+        cmocka_unit_test(constraints_mark_slo_violations),
+        cmocka_unit_test(exhausts_small_spaces),
+        cmocka_unit_test(resumes_to_exactly_max_trials),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

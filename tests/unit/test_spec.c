@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for src/spec and src/doc: every validation error path, positions in messages,
+ * overrides, JSON input and the document bounds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/spec.h"
+
+#define HEAD "name: t\nobjective: {metric: qps}\nrunner: {kind: replay, surface: x.csv}\n"
+#define P1 "parameters:\n  - {name: a, type: int, min: 1, max: 4}\n"
+
+static struct mp_spec *parse_ok(const char *text, const char *const *sets, size_t n)
+{
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    int rc = mp_spec_parse(text, strlen(text), "t.yaml", "/tmp", sets, n, &spec, &err);
+    if (rc != 0) {
+        fail_msg("unexpected error: %s", err.msg);
+    }
+    return spec;
+}
+
+/* Parses text and checks that the error message contains `want`. */
+static void expect_error(const char *text, const char *want)
+{
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    int rc = mp_spec_parse(text, strlen(text), "t.yaml", "/tmp", NULL, 0, &spec, &err);
+    if (rc == 0) {
+        mp_spec_free(spec);
+        fail_msg("expected an error containing [%s], but the spec was accepted:\n%s", want, text);
+    }
+    if (!strstr(err.msg, want)) {
+        fail_msg("error [%s] does not contain [%s]", err.msg, want);
+    }
+}
+
+static void valid_spec_fields(void **state)
+{
+    (void)state;
+    struct mp_spec *s = parse_ok(
+        "name: demo\n"
+        "service:\n"
+        "  command: [./server, --threads, '{threads}', --port, '{port}']\n"
+        "  env: {OMP: '{omp}'}\n"
+        "  readiness: {http: /ready, interval: 100ms, startup_timeout: 30s}\n"
+        "parameters:\n"
+        "  - {name: cpu, type: float, min: 0.5, max: 2, step: 0.5, target: {resource: cpu}}\n"
+        "  - {name: threads, type: int, min: 1, max: 8, step: 1}\n"
+        "  - {name: omp, type: discrete, values: [4, 1, 2]}\n"
+        "  - {name: gpu, type: categorical, values: [T4, V100], target: {resource: gpu_type}}\n"
+        "  - {name: batch, type: int, min: 1, max: 64, target: {arg: --batch}}\n"
+        "objective: {metric: throughput_per_cost, direction: maximize}\n"
+        "constraints: ['p99_ms <= 200', 'error_rate<0.01']\n"
+        "cost: {cpu_core_hour: 0.04, gpu_type_hour: {T4: 0.35, V100: 2.48}}\n"
+        "algorithm: {name: grid, max_trials: 30, parallelism: 2, seed: 5}\n"
+        "runner: {kind: local, trial_timeout: 5m}\n",
+        NULL, 0);
+    assert_string_equal(s->name, "demo");
+    assert_int_equal(s->space.n, 5);
+    assert_int_equal(s->service.argc, 5);
+    assert_string_equal(s->service.argv[2], "{threads}");
+    assert_string_equal(s->service.env[0], "OMP={omp}");
+    assert_string_equal(s->service.probe_path, "/ready");
+    assert_int_equal(s->service.probe_interval_ms, 100);
+    assert_int_equal(s->service.startup_timeout_ms, 30000);
+    assert_true(s->space.params[2].values[0] == 1 && s->space.params[2].values[2] == 4);
+    assert_int_equal(s->space.params[3].resource, MP_RESOURCE_GPU_TYPE);
+    assert_int_equal(s->space.params[4].target, MP_TARGET_ARG);
+    assert_int_equal(s->n_constraints, 2);
+    assert_int_equal(s->constraints[0].op, MP_CMP_LE);
+    assert_true(s->constraints[0].bound == 200);
+    assert_string_equal(s->constraints[1].metric, "error_rate");
+    assert_int_equal(s->constraints[1].op, MP_CMP_LT);
+    assert_true(s->cost.gpu_type_hour[1] == 2.48);
+    assert_int_equal(s->max_trials, 30);
+    assert_int_equal(s->parallelism, 2);
+    assert_true(s->seed_given && s->seed == 5);
+    assert_int_equal(s->trial_timeout_ms, 300000);
+    assert_true(mp_spec_metric_derived(s, "throughput_per_cost"));
+    mp_spec_free(s);
+}
+
+static void error_messages_name_file_line_and_field(void **state)
+{
+    (void)state;
+    expect_error(HEAD "parameters:\n  - {name: a, type: int, min: 1, max: 4}\n"
+                      "  - {name: b, type: int, min: 1, max: 4}\n"
+                      "  - name: c\n    type: int\n    min: 1\n    max: 4\n    step: 0\n",
+                 "t.yaml:11:11: 'parameters[2].step': expected a positive number, got \"0\"");
+    expect_error(HEAD "paramters: []\n", "t.yaml:4:1: 'paramters': unknown key; did you mean "
+                                         "'parameters'?");
+    expect_error(HEAD P1 "algorithm: {max_trial: 3}\n", "did you mean 'max_trials'?");
+    expect_error(HEAD "parameters:\n  - {name: a, type: int, min: 1, max: 4, stepp: 2}\n",
+                 "'parameters[0].stepp': unknown key; did you mean 'step'?");
+    expect_error(HEAD P1 "bogus_key_entirely: 1\n", "'bogus_key_entirely': unknown key");
+}
+
+static void structural_errors(void **state)
+{
+    (void)state;
+    expect_error("", "the document is empty");
+    expect_error("name: [unclosed\n", "t.yaml:");
+    expect_error("- a\n- b\n", "expected a mapping, got a list");
+    expect_error("objective: {metric: q}\n" P1, "'name': required key is missing");
+    expect_error("name: 9lives\nobjective: {metric: q}\n" P1, "expected a name of letters");
+    expect_error("name: t\nname: u\n", "duplicate key 'name'");
+    expect_error("name: t\n" P1, "'objective': required key is missing");
+    expect_error(HEAD, "'parameters': required key is missing");
+    expect_error("a: 1\n---\nb: 2\n", "only one YAML document");
+}
+
+static void parameter_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *param;
+        const char *want;
+    } cases[] = {
+        {"{name: a, min: 1, max: 2}", "'parameters[0].type': required key is missing"},
+        {"{name: a, type: integer, min: 1, max: 2}", "expected int, float, discrete or"},
+        {"{type: int, min: 1, max: 2}", "'parameters[0].name': required key is missing"},
+        {"{name: 'a,b', type: int, min: 1, max: 2}", "is not a valid parameter name"},
+        {"{name: a, type: int, max: 2}", "required key is missing"},
+        {"{name: a, type: int, min: 1, max: x}", "'parameters[0].max': expected a number, got"},
+        {"{name: a, type: int, min: 5, max: 2}", "max (2) is below min (5)"},
+        {"{name: a, type: int, min: 1.5, max: 2}", "'parameters[0].min': expected an integer"},
+        {"{name: a, type: int, min: 1, max: 9, step: 0.5}", "expected an integer, got \"0.5\""},
+        {"{name: a, type: int, min: 1, max: 9, step: -1}", "expected a positive number"},
+        {"{name: a, type: float, min: 0, max: 1, log: true}", "log scale needs min > 0"},
+        {"{name: a, type: float, min: 0, max: 1, log: yes}", "expected true or false"},
+        {"{name: a, type: float, min: 0, max: 1e15, step: 1e-3}", "more than 10^12 steps"},
+        {"{name: a, type: int, min: 1, max: 2, values: [1]}", "not allowed for a int parameter"},
+        {"{name: a, type: discrete, min: 1, values: [1]}", "not allowed for a discrete"},
+        {"{name: a, type: discrete}", "required key is missing"},
+        {"{name: a, type: discrete, values: []}", "expected a non-empty list of numbers"},
+        {"{name: a, type: discrete, values: 3}", "expected a list, got a scalar"},
+        {"{name: a, type: discrete, values: [1, two]}", "'parameters[0].values[1]': expected a "
+                                                        "number, got \"two\""},
+        {"{name: a, type: discrete, values: [1, 2, 1]}", "duplicate value \"1\""},
+        {"{name: a, type: discrete, values: [0, 2], log: true}", "log scale needs positive"},
+        {"{name: a, type: categorical, values: []}", "non-empty list of choices"},
+        {"{name: a, type: categorical, values: [x, y, x]}", "duplicate choice \"x\""},
+        {"{name: a, type: categorical, values: [[x]]}", "expected a string, got a list"},
+        {"{name: a, type: categorical, values: [x], log: true}", "not allowed for a categorical"},
+        {"{name: a, type: int, min: 1, max: 2, target: cpu}", "expected a mapping, got a scalar"},
+        {"{name: a, type: int, min: 1, max: 2, target: {resource: disk}}", "unknown resource"},
+        {"{name: a, type: int, min: 1, max: 2, target: {resource: cpu, env: X}}",
+         "exactly one of resource, env or arg"},
+        {"{name: a, type: int, min: 1, max: 2, target: {env: 'A B'}}", "valid environment name"},
+        {"{name: a, type: int, min: 1, max: 2, target: {file: x}}", "unknown key"},
+        {"{name: a, type: int, min: 1, max: 2, target: {resource: gpu_type}}",
+         "needs a categorical parameter"},
+        {"{name: a, type: categorical, values: [x], target: {resource: cpu}}",
+         "needs a numeric parameter"},
+        {"{name: a, type: float, min: 0.5, max: 2, target: {resource: gpu_memory_share}}",
+         "must lie in (0, 1]"},
+        {"{name: a, type: float, min: 0, max: 2, target: {resource: cpu}}", "must be > 0"},
+        {"{name: a, type: int, min: -1, max: 2, target: {resource: gpu}}", "must be >= 0"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        char text[1024];
+        snprintf(text, sizeof(text), HEAD "parameters:\n  - %s\n", cases[i].param);
+        expect_error(text, cases[i].want);
+    }
+    expect_error(HEAD "parameters: []\n", "expected at least one parameter");
+    expect_error(HEAD "parameters: {a: 1}\n", "expected a list, got a mapping");
+    expect_error(HEAD "parameters:\n  - {name: a, type: int, min: 1, max: 2}\n"
+                      "  - {name: a, type: int, min: 1, max: 2}\n",
+                 "duplicate parameter name \"a\"");
+    expect_error(HEAD "parameters:\n"
+                      "  - {name: a, type: int, min: 1, max: 2, target: {resource: cpu}}\n"
+                      "  - {name: b, type: int, min: 1, max: 2, target: {resource: cpu}}\n",
+                 "resource 'cpu' is already set by parameter 'a'");
+}
+
+static void section_errors(void **state)
+{
+    (void)state;
+    const char *base = "name: t\nrunner: {kind: replay, surface: x.csv}\n" P1;
+    static const struct {
+        const char *tail;
+        const char *want;
+    } cases[] = {
+        {"objective: qps\n", "'objective': expected a mapping"},
+        {"objective: {direction: max}\n", "'objective.metric': required key is missing"},
+        {"objective: {metric: q, direction: up}\n", "expected maximize or minimize"},
+        {"objective: {metric: q}\nconstraints: 'p99 <= 1'\n", "expected a list"},
+        {"objective: {metric: q}\nconstraints: ['p99 = 1']\n", "expected \"METRIC <= NUMBER\""},
+        {"objective: {metric: q}\nconstraints: ['<= 1']\n", "expected \"METRIC <= NUMBER\""},
+        {"objective: {metric: q}\nconstraints: ['p99 <= fast']\n", "got \"p99 <= fast\""},
+        {"objective: {metric: q}\nconstraints: ['p 99 <= 1']\n", "contains a space"},
+        {"objective: {metric: q}\ncost: {cpu_core_hour: -1}\n", "expected a price >= 0"},
+        {"objective: {metric: q}\ncost: {gpu_type_hour: [1]}\n", "expected a mapping"},
+        {"objective: {metric: q}\ncost: {gpu_type_hour: {T4: x}}\n", "expected a number"},
+        {"objective: {metric: q}\ncost: {cpu_hour: 1}\n", "did you mean 'cpu_core_hour'?"},
+        {"objective: {metric: q}\nalgorithm: {max_trials: 0}\n", "expected an integer in [1,"},
+        {"objective: {metric: q}\nalgorithm: {parallelism: 0}\n", "expected an integer in [1,"},
+        {"objective: {metric: q}\nalgorithm: {seed: -3}\n", "expected an integer in [0,"},
+        {"objective: {metric: q}\nalgorithm: {max_trials: many}\n", "expected an integer, got"},
+        {"objective: {metric: q}\nalgorithm: {settings: [1]}\n", "expected a mapping, got a list"},
+        {"objective: {metric: q}\nalgorithm: bo\n", "'algorithm': expected a mapping"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        char text[1024];
+        snprintf(text, sizeof(text), "%s%s", base, cases[i].tail);
+        expect_error(text, cases[i].want);
+    }
+    expect_error("name: t\nobjective: {metric: q}\nrunner: {kind: docker}\n" P1,
+                 "expected local, kubernetes or replay, got \"docker\"");
+    expect_error("name: t\nobjective: {metric: q}\nrunner: {kind: local, trial_timeout: soon}\n" P1,
+                 "expected a duration");
+    expect_error("name: t\nobjective: {metric: q}\n" P1,
+                 "'service': required key is missing (runner 'local' starts the service)");
+}
+
+static void service_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *service;
+        const char *want;
+    } cases[] = {
+        {"service: [x]\n", "'service': expected a mapping"},
+        {"service: {env: {}}\n", "'service.command': required key is missing"},
+        {"service: {command: []}\n", "expected a non-empty list"},
+        {"service: {command: [srv, '{aa}']}\n", "placeholder {aa} names no parameter"},
+        {"service: {command: [srv, '{a']}\n", "unterminated '{'"},
+        {"service: {command: [srv, 'a}']}\n", "unmatched '}'"},
+        {"service: {command: [srv, '{a}'], env: {'1X': y}}\n", "not a valid environment name"},
+        {"service: {command: [srv, '{a}'], env: {X: '{nope}'}}\n", "{nope} names no parameter"},
+        {"service: {command: [srv]}\n", "parameter 'a' reaches the service nowhere"},
+        {"service: {command: [srv, '{a}'], readiness: {http: /h, tcp: true}}\n",
+         "give either http or tcp"},
+        {"service: {command: [srv, '{a}'], readiness: {http: health}}\n",
+         "expected a path starting with '/'"},
+        {"service: {command: [srv, '{a}'], readiness: {interval: 0ms}}\n",
+         "expected a positive duration"},
+        {"service: {command: [srv, '{a}'], readiness: {timeout: x}}\n", "expected a duration"},
+        {"service: {command: [srv, '{a}'], cmd: 1}\n", "did you mean 'command'?"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        char text[1024];
+        snprintf(text, sizeof(text), "name: t\nobjective: {metric: q}\n" P1 "%s",
+                 cases[i].service);
+        expect_error(text, cases[i].want);
+    }
+    /* Built-ins and escaped braces are accepted. */
+    struct mp_spec *s = parse_ok("name: t\nobjective: {metric: q}\n" P1
+                                 "service: {command: [srv, '{a}', '{port}', '{nonce}', '{{x}}']}\n",
+                                 NULL, 0);
+    assert_int_equal(s->service.argc, 5);
+    mp_spec_free(s);
+}
+
+static void overrides_use_the_same_path(void **state)
+{
+    (void)state;
+    const char *sets[] = {"algorithm.max_trials=7", "parameters.a.max=9", "parameters[0].min=2",
+                          "cost.cpu_core_hour=0.5"};
+    struct mp_spec *s = parse_ok(HEAD P1, sets, 4);
+    assert_int_equal(s->max_trials, 7);
+    assert_true(s->space.params[0].max == 9);
+    assert_true(s->space.params[0].min == 2);
+    assert_true(s->cost.cpu_core_hour == 0.5);
+    char *json = mp_spec_to_json(s);
+    assert_non_null(strstr(json, "\"max_trials\":7"));
+    mp_spec_free(s);
+    /* The stored JSON reloads to the same spec. */
+    s = parse_ok(json, NULL, 0);
+    assert_int_equal(s->max_trials, 7);
+    char *again = mp_spec_to_json(s);
+    assert_string_equal(json, again);
+    free(json);
+    free(again);
+    mp_spec_free(s);
+
+    struct mp_error err = {0};
+    const char *bad[] = {"algorithm.max_trials=0"};
+    assert_int_equal(mp_spec_parse(HEAD P1, strlen(HEAD P1), "t.yaml", NULL, bad, 1, &s, &err),
+                     MP_EINVALID);
+    assert_non_null(strstr(err.msg, "--set:1:22: 'algorithm.max_trials': expected an integer in"));
+    const char *nokey[] = {"parameters.zz.max=1"};
+    assert_int_equal(mp_spec_parse(HEAD P1, strlen(HEAD P1), "t.yaml", NULL, nokey, 1, &s, &err),
+                     MP_EINVALID);
+    assert_non_null(strstr(err.msg, "no item named 'zz'"));
+    const char *noeq[] = {"algorithm"};
+    assert_int_equal(mp_spec_parse(HEAD P1, strlen(HEAD P1), "t.yaml", NULL, noeq, 1, &s, &err),
+                     MP_EINVALID);
+    assert_non_null(strstr(err.msg, "expected KEY=VALUE"));
+}
+
+static void json_spec_is_equivalent(void **state)
+{
+    (void)state;
+    const char *json = "{\"name\": \"t\", \"objective\": {\"metric\": \"qps\"},"
+                       " \"runner\": {\"kind\": \"replay\", \"surface\": \"x.csv\"},"
+                       " \"parameters\": [{\"name\": \"a\", \"type\": \"float\", \"min\": 0.1,"
+                       " \"max\": 0.3, \"step\": 0.1}]}";
+    struct mp_spec *s = parse_ok(json, NULL, 0);
+    assert_int_equal(mp_space_levels(&s->space, 0), 3);
+    mp_spec_free(s);
+    expect_error("{\"name\": \"t\", \"objective\": {\"metric\": \"qps\"}, \"parameters\": "
+                 "[{\"name\": \"a\", \"type\": \"int\", \"min\": 1, \"max\": 2, \"step\": 0}]}",
+                 "t.yaml:1:119: 'parameters[0].step': expected a positive number");
+}
+
+static void documents_are_bounded(void **state)
+{
+    (void)state;
+    /* A billion-laughs document: 9 levels of 9 aliases would expand to 387M nodes. */
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_adds(&b, "a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 1; i < 10; i++) {
+        mp_buf_addf(&b, "a%d: &a%d [", i, i);
+        for (int k = 0; k < 9; k++) {
+            mp_buf_addf(&b, "%s*a%d", k ? ", " : "", i - 1);
+        }
+        mp_buf_adds(&b, "]\n");
+    }
+    expect_error(b.data, "expands to more than");
+    mp_buf_release(&b);
+    /* Over 1 MiB. */
+    size_t big = (1u << 20) + 10;
+    char *text = mp_xmalloc(big + 1);
+    memset(text, '#', big);
+    text[big] = '\0';
+    struct mp_spec *s = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_spec_parse(text, big, "big.yaml", NULL, NULL, 0, &s, &err), MP_ETOOBIG);
+    free(text);
+    /* Deep nesting. */
+    mp_buf_adds(&b, "name: ");
+    for (int i = 0; i < 100; i++) {
+        mp_buf_addc(&b, '[');
+    }
+    expect_error(b.data, "nesting deeper than");
+    mp_buf_release(&b);
+    expect_error("a: *nothing\n", "unknown alias");
+    /* Aliases within the bound are expanded. */
+    s = parse_ok("name: t\nobjective: {metric: q}\nrunner: {kind: replay, surface: x}\n"
+                 "parameters:\n  - &p {name: a, type: int, min: 1, max: 2}\n",
+                 NULL, 0);
+    assert_int_equal(s->space.n, 1);
+    mp_spec_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(valid_spec_fields),
+        cmocka_unit_test(error_messages_name_file_line_and_field),
+        cmocka_unit_test(structural_errors),
+        cmocka_unit_test(parameter_errors),
+        cmocka_unit_test(section_errors),
+        cmocka_unit_test(service_errors),
+        cmocka_unit_test(overrides_use_the_same_path),
+        cmocka_unit_test(json_spec_is_equivalent),
+        cmocka_unit_test(documents_are_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for src/store: migrations, trial state transitions, ownership, events, logs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+static char *temp_db(void)
+{
+    char *path = mp_xasprintf("/tmp/mp-test-store-%d-%lld.db", (int)getpid(),
+                              (long long)mp_mono_ns());
+    return path;
+}
+
+static void remove_db(char *path)
+{
+    char *wal = mp_xasprintf("%s-wal", path), *shm = mp_xasprintf("%s-shm", path);
+    unlink(path);
+    unlink(wal);
+    unlink(shm);
+    free(wal);
+    free(shm);
+    free(path);
+}
+
+static struct mp_store *open_ok(const char *path, int max_version)
+{
+    struct mp_store_opts o = {.max_version = max_version};
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    if (mp_store_open(path, &o, &st, &err) != 0) {
+        fail_msg("open %s: %s", path, err.msg);
+    }
+    return st;
+}
+
+static void migrations_upgrade_and_refuse_newer(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *st = open_ok(path, 1);
+    int v = 0;
+    assert_int_equal(mp_store_schema_version(st, &v, NULL), 0);
+    assert_int_equal(v, 1);
+    int64_t id = 0;
+    assert_int_equal(mp_store_experiment_create(st, "e", "{}", "/tmp", 3, &id, NULL), 0);
+    assert_int_equal(mp_store_trial_create(st, id, 1, "{\"a\":1}", "a=1", NULL), 0);
+    mp_store_close(st);
+
+    st = open_ok(path, 0);
+    assert_int_equal(mp_store_schema_version(st, &v, NULL), 0);
+    assert_int_equal(v, MP_STORE_SCHEMA_VERSION);
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_trial_list(st, id, &rows, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].config_key, "a=1");
+    mp_trial_rows_free(rows, n);
+    assert_int_equal(mp_store_event_add(st, id, 0, "hello", NULL, NULL), 0);
+    mp_store_close(st);
+
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_open(path, NULL, &st, &err), MP_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "newer morphling"));
+    remove_db(path);
+}
+
+static void finish(struct mp_store *st, int64_t id, int64_t number, enum mp_trial_state s,
+                   int expect)
+{
+    struct mp_trial_result res;
+    mp_trial_result_init(&res);
+    res.state = s;
+    mp_metrics_set(&res.metrics, "qps", 12.5);
+    mp_metrics_set(&res.resources, "cpu_seconds", 0.25);
+    res.stdout_log = mp_xstrdup("hello\n");
+    res.meta_json = mp_xstrdup("{\"k\":1}");
+    if (s == MP_TRIAL_FAILED) {
+        res.failure = MP_FAILURE_OOM_KILLED;
+        res.reason = mp_xstrdup("killed");
+    }
+    struct mp_error err = {0};
+    int rc = mp_store_trial_finish(st, id, number, &res, &err);
+    if (rc != expect) {
+        fail_msg("finish trial %lld -> %s: got %d (%s), want %d", (long long)number,
+                 mp_trial_state_name(s), rc, err.msg, expect);
+    }
+    mp_trial_result_release(&res);
+}
+
+static void trial_states_move_forward_only(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *st = open_ok(path, 0);
+    int64_t id = 0, attempt = -1;
+    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, NULL), 0);
+    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, NULL), MP_EEXISTS);
+    assert_int_equal(mp_store_trial_create(st, id, 1, "{}", "k1", NULL), 0);
+    assert_int_equal(mp_store_trial_create(st, id, 2, "{}", "k1", NULL), MP_EEXISTS);
+    assert_int_equal(mp_store_trial_create(st, id, 1, "{}", "k2", NULL), MP_EEXISTS);
+    assert_int_equal(mp_store_trial_create(st, id, 2, "{}", "k2", NULL), 0);
+    assert_int_equal(mp_store_trial_create(st, id, 3, "{}", "k3", NULL), 0);
+
+    finish(st, id, 1, MP_TRIAL_SUCCEEDED, MP_ESTATE); /* PENDING -> SUCCEEDED: no */
+    assert_int_equal(mp_store_trial_start(st, id, 1, &attempt, NULL), 0);
+    assert_int_equal(attempt, 0);
+    assert_int_equal(mp_store_trial_start(st, id, 1, &attempt, NULL), 0); /* re-run */
+    assert_int_equal(attempt, 1);
+    finish(st, id, 1, MP_TRIAL_SUCCEEDED, 0);
+    finish(st, id, 1, MP_TRIAL_FAILED, MP_ESTATE); /* terminal stays terminal */
+    assert_int_equal(mp_store_trial_start(st, id, 1, &attempt, NULL), MP_ESTATE);
+    finish(st, id, 2, MP_TRIAL_FAILED, 0); /* PENDING -> FAILED: yes */
+    assert_int_equal(mp_store_trial_start(st, id, 3, &attempt, NULL), 0);
+    finish(st, id, 3, MP_TRIAL_CANCELLED, 0);
+
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_trial_list(st, id, &rows, &n, NULL), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(rows[0].state, MP_TRIAL_SUCCEEDED);
+    assert_int_equal(rows[0].attempt, 1);
+    double v = 0;
+    assert_true(mp_metrics_get(&rows[0].metrics, "qps", &v) && v == 12.5);
+    assert_true(mp_metrics_get(&rows[0].resources, "cpu_seconds", &v) && v == 0.25);
+    assert_string_equal(rows[0].meta_json, "{\"k\":1}");
+    assert_int_equal(rows[1].state, MP_TRIAL_FAILED);
+    assert_int_equal(rows[1].failure, MP_FAILURE_OOM_KILLED);
+    assert_string_equal(rows[1].reason, "killed");
+    assert_int_equal(rows[2].state, MP_TRIAL_CANCELLED);
+    mp_trial_rows_free(rows, n);
+    char *log = NULL;
+    assert_int_equal(mp_store_trial_log(st, id, 1, "stdout", &log, NULL), 0);
+    assert_string_equal(log, "hello\n");
+    free(log);
+    assert_int_equal(mp_store_trial_log(st, id, 1, "stderr", &log, NULL), 0);
+    assert_string_equal(log, "");
+    free(log);
+    mp_store_close(st);
+
+    /* Even raw SQL cannot move a terminal trial (schema trigger). */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE trials SET state = 'RUNNING' WHERE number = 1", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    remove_db(path);
+}
+
+static void ownership_and_events(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *st = open_ok(path, 0);
+    int64_t id = 0;
+    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, NULL), 0);
+    /* Our parent is alive: a claim in its name blocks ours. */
+    assert_int_equal(mp_store_experiment_claim(st, id, getppid(), 60000, NULL), 0);
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_experiment_claim(st, id, getpid(), 60000, &err), MP_EBUSY);
+    assert_non_null(strstr(err.msg, "being run by process"));
+    /* A stale heartbeat (limit 0 ms) is taken over. */
+    assert_int_equal(mp_store_experiment_claim(st, id, getpid(), 0, NULL), 0);
+    assert_int_equal(mp_store_experiment_release(st, id, NULL), 0);
+    assert_int_equal(mp_store_experiment_set_state(st, id, MP_EXPERIMENT_SUCCEEDED, "done", NULL),
+                     0);
+    struct mp_experiment_row row = {0};
+    assert_int_equal(mp_store_experiment_find(st, "e", &row, NULL), 0);
+    assert_int_equal(row.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_string_equal(row.stop_reason, "done");
+    assert_true(row.finished_at_ns > 0);
+    mp_experiment_row_release(&row);
+    assert_int_equal(mp_store_experiment_find(st, "1", &row, NULL), 0);
+    assert_string_equal(row.name, "e");
+    mp_experiment_row_release(&row);
+    assert_int_equal(mp_store_experiment_find(st, "nope", &row, NULL), MP_ENOTFOUND);
+
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(mp_store_event_add(st, id, i, "k", "{\"i\":1}", NULL), 0);
+    }
+    struct mp_event_row *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_event_list(st, id, 2, 10, &ev, &n, NULL), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(ev[0].id, 3);
+    assert_int_equal(ev[0].trial_number, 2);
+    mp_event_rows_free(ev, n);
+    assert_int_equal(mp_store_experiment_delete(st, id, NULL), 0);
+    assert_int_equal(mp_store_event_list(st, id, 0, 10, &ev, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    mp_event_rows_free(ev, n);
+    mp_store_close(st);
+    remove_db(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(migrations_upgrade_and_refuse_newer),
+        cmocka_unit_test(trial_states_move_forward_only),
+        cmocka_unit_test(ownership_and_events),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
