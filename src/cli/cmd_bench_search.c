@@ -267,9 +267,9 @@ static void print_json(const struct bench_args *a, const struct alg_result *res)
     for (size_t i = 0; i < a->n_algs; i++) {
         json_array_append_new(algs, result_json(a, i, &res[i]));
     }
-    json_t *root = json_pack("{s:o, s:I, s:I, s:o}", "surfaces", surfaces, "budget",
-                             (json_int_t)a->budget, "seeds", (json_int_t)a->seeds, "algorithms",
-                             algs);
+    json_t *root =
+        json_pack("{s:o, s:I, s:I, s:o}", "surfaces", surfaces, "budget", (json_int_t)a->budget,
+                  "seeds", (json_int_t)a->seeds, "algorithms", algs);
     char *text = json_dumps(root, JSON_INDENT(2));
     printf("%s\n", text);
     free(text);
@@ -347,8 +347,7 @@ int mp_cmd_bench_search(int argc, char **argv)
     a.seeds = 5;
     int rc = parse_args(argc, argv, &a);
     if (rc == 0 && a.settings_text &&
-        mp_doc_parse(a.settings_text, strlen(a.settings_text), "--settings", &settings, &err) <
-            0) {
+        mp_doc_parse(a.settings_text, strlen(a.settings_text), "--settings", &settings, &err) < 0) {
         rc = mp_cli_fail(&err);
     }
     if (rc == 0) {

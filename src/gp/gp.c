@@ -16,16 +16,16 @@
  * targets, inputs in [0, 1]). They keep the fit sane with a handful of points, in the spirit of
  * the Gamma priors of BoTorch's SingleTaskGP: length scales around 0.5, unit signal variance,
  * small noise. */
-#define PRIOR_LS_MU  (-0.6931471805599453) /* ln 0.5 */
-#define PRIOR_LS_SD  1.0
-#define PRIOR_SF_MU  0.0
-#define PRIOR_SF_SD  1.5
-#define PRIOR_SN_MU  (-4.605170185988091) /* ln 1e-2 */
-#define PRIOR_SN_SD  1.0
-#define LOG_LS_MIN   (-4.605170185988091) /* ln 0.01 */
-#define LOG_LS_MAX   3.912023005428146    /* ln 50 */
-#define LOG_SF_MIN   (-4.605170185988091) /* ln 0.01 */
-#define LOG_SF_MAX   4.605170185988091    /* ln 100 */
+#define PRIOR_LS_MU   (-0.6931471805599453) /* ln 0.5 */
+#define PRIOR_LS_SD   1.0
+#define PRIOR_SF_MU   0.0
+#define PRIOR_SF_SD   1.5
+#define PRIOR_SN_MU   (-4.605170185988091) /* ln 1e-2 */
+#define PRIOR_SN_SD   1.0
+#define LOG_LS_MIN    (-4.605170185988091) /* ln 0.01 */
+#define LOG_LS_MAX    3.912023005428146    /* ln 50 */
+#define LOG_SF_MIN    (-4.605170185988091) /* ln 0.01 */
+#define LOG_SF_MAX    4.605170185988091    /* ln 100 */
 #define PREDICT_BLOCK 512
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
@@ -111,8 +111,8 @@ void mp_gp_tri_solve(const double *l, size_t n, double *b, size_t m)
     }
     blas_init();
     /* L v = b  <=>  U^T v = b with U = L^T as seen column-major. */
-    LAPACKE_dtrtrs(LAPACK_COL_MAJOR, 'U', 'T', 'N', (lapack_int)n, (lapack_int)m, l,
-                   (lapack_int)n, b, (lapack_int)n);
+    LAPACKE_dtrtrs(LAPACK_COL_MAJOR, 'U', 'T', 'N', (lapack_int)n, (lapack_int)m, l, (lapack_int)n,
+                   b, (lapack_int)n);
 }
 
 double mp_norm_pdf(double z)
@@ -137,8 +137,8 @@ double mp_norm_ppf(double p)
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
                                -2.400758277161838e+00, -2.549732539343734e+00,
                                4.374664141464968e+00,  2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
     if (!(p > 0)) {
         return -INFINITY;
     }
@@ -543,9 +543,10 @@ int mp_gp_fit(struct mp_gp *gp, const double *x, const double *y, size_t n,
         for (unsigned i = 0; i < dim; i++) {
             /* Random starts: length scales 0.1..2, signal 0.3..3, noise 1e-5..1e-1. */
             double u = rng ? mp_rng_uniform(rng) : 0.5;
-            th[i] = s == 0 ? start[i] : i < gp->d ? log(0.1) + u * log(20.0)
-                                    : i == gp->d  ? log(0.3) + u * log(10.0)
-                                                  : log(1e-5) + u * log(1e4);
+            th[i] = s == 0       ? start[i]
+                    : i < gp->d  ? log(0.1) + u * log(20.0)
+                    : i == gp->d ? log(0.3) + u * log(10.0)
+                                 : log(1e-5) + u * log(1e4);
         }
         double v = fit_start(&c, dim, lo, hi, o->max_eval, th);
         if (v > best) {

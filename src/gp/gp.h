@@ -71,9 +71,9 @@ struct mp_gp {
 };
 
 struct mp_gp_fit_opts {
-    unsigned restarts; /* random starts besides the default start; default 2 */
-    unsigned max_eval; /* per start; default 60 */
-    bool fit_noise;    /* false: keep log_sn2 as set */
+    unsigned restarts;               /* random starts besides the default start; default 2 */
+    unsigned max_eval;               /* per start; default 60 */
+    bool fit_noise;                  /* false: keep log_sn2 as set */
     double min_log_sn2, max_log_sn2; /* noise bounds (standardised units); default ln 1e-6..ln 1 */
 };
 #define MP_GP_FIT_OPTS_INIT                                                                        \

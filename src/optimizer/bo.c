@@ -18,7 +18,12 @@
 #define LOCAL_STARTS     5
 #define NEIGHBOURS       40
 /* Probit squash of the +-1 feasibility regression: P = Phi(mu / sqrt(s^2 + var)). */
-#define FEAS_PROBIT_S 0.5
+#define FEAS_PROBIT_S 0.25
+/* Configurations below this probability of feasibility are tried only when nothing else is
+ * left: EI x PoF alone would keep extrapolating into a failing region once the feasible one is
+ * exploited (a penalty keeps their order among themselves). */
+#define MIN_POF     0.01
+#define POF_PENALTY 1000.0
 
 enum bo_acq { BO_EI, BO_UCB };
 
@@ -41,9 +46,9 @@ struct bo_dim {
     size_t off;  /* first model input of this parameter */
     bool cat;    /* categorical */
     bool onehot; /* categorical as one 0/1 input per choice, else one index input */
-    bool log;   /* numeric: warp with log before scaling */
-    double lo;  /* warped lower bound */
-    double hi;  /* warped upper bound */
+    bool log;    /* numeric: warp with log before scaling */
+    double lo;   /* warped lower bound */
+    double hi;   /* warped upper bound */
 };
 
 struct bo {
@@ -53,7 +58,7 @@ struct bo {
     size_t dz; /* model inputs */
     struct bo_dim *dims;
     unsigned char *cat; /* dz flags for the GP: 1 = index input compared by equality */
-    bool enumerate; /* score every untried configuration exactly */
+    bool enumerate;     /* score every untried configuration exactly */
     uint64_t count;
 };
 
@@ -61,17 +66,17 @@ struct bo {
 struct bo_model {
     struct mp_gp obj, feas;
     bool have_obj, have_feas, have_best;
-    double best;      /* best feasible score */
-    double y_min;     /* lowest score seen (UCB reference) */
-    size_t n_info;    /* finished trials that teach something */
-    size_t n_valued;  /* trials with a measured objective */
+    double best;     /* best feasible score */
+    double y_min;    /* lowest score seen (UCB reference) */
+    size_t n_info;   /* finished trials that teach something */
+    size_t n_valued; /* trials with a measured objective */
 };
 
 /* --- settings ------------------------------------------------------------------------------ */
 
 static const char *const setting_keys[] = {
-    "initial",  "acquisition", "beta",     "xi", "restarts", "candidates", "exact_limit",
-    "patience", "stop_on_ei",  "warp", "categorical", NULL,
+    "initial",     "acquisition", "beta",       "xi",   "restarts",    "candidates",
+    "exact_limit", "patience",    "stop_on_ei", "warp", "categorical", NULL,
 };
 
 static int parse_settings(const struct mp_space *space, const struct mp_node *s,
@@ -91,8 +96,7 @@ static int parse_settings(const struct mp_space *space, const struct mp_node *s,
             (rc = mp_doc_number(mp_doc_get(s, "beta"), &set.beta, err)) < 0 ||
             (rc = mp_doc_number(mp_doc_get(s, "xi"), &set.xi, err)) < 0 ||
             (rc = mp_doc_int(mp_doc_get(s, "restarts"), 0, 50, &set.restarts, err)) < 0 ||
-            (rc = mp_doc_int(mp_doc_get(s, "candidates"), 10, 1000000, &set.candidates, err)) <
-                0 ||
+            (rc = mp_doc_int(mp_doc_get(s, "candidates"), 10, 1000000, &set.candidates, err)) < 0 ||
             (rc = mp_doc_int(mp_doc_get(s, "exact_limit"), 0, 1000000, &set.exact_limit, err)) <
                 0 ||
             (rc = mp_doc_int(mp_doc_get(s, "patience"), 0, 1000000, &set.patience, err)) < 0 ||
@@ -112,8 +116,8 @@ static int parse_settings(const struct mp_space *space, const struct mp_node *s,
         if (warp && (strcmp(warp, "rank") == 0 || strcmp(warp, "none") == 0)) {
             set.warp_rank = strcmp(warp, "rank") == 0;
         } else if (warp) {
-            return mp_doc_error(err, mp_doc_get(s, "warp"), "expected \"rank\" or \"none\", got \"%s\"",
-                                warp);
+            return mp_doc_error(err, mp_doc_get(s, "warp"),
+                                "expected \"rank\" or \"none\", got \"%s\"", warp);
         }
         if (cat && (strcmp(cat, "onehot") == 0 || strcmp(cat, "shared") == 0)) {
             set.onehot = strcmp(cat, "onehot") == 0;
@@ -475,6 +479,9 @@ static void acquisition(const struct bo *bo, const struct bo_model *m, const dou
         mp_gp_predict(&m->feas, z, n, mu, var);
         for (size_t i = 0; i < n; i++) {
             out[i] = mp_norm_logcdf(mu[i] / sqrt(FEAS_PROBIT_S * FEAS_PROBIT_S + var[i]));
+            if (out[i] < log(MIN_POF)) {
+                out[i] -= POF_PENALTY;
+            }
         }
     }
     if (!m->have_obj || !m->have_best) {
@@ -495,8 +502,8 @@ static void acquisition(const struct bo *bo, const struct bo_model *m, const dou
 
 /* Candidate search state: the best untried configuration seen so far. */
 struct bo_pick {
-    double *x;   /* d values */
-    double acq;  /* its log acquisition */
+    double *x;  /* d values */
+    double acq; /* its log acquisition */
     bool found;
 };
 
@@ -817,8 +824,8 @@ static void count_history(const struct mp_history *h, size_t *n_info, size_t *n_
 
 /* One decision: the design phase or the model's argmax. m is filled when the model was used
  * (m->have_obj says so); pick->acq is then the log acquisition of the pick. */
-static int plan(struct bo *bo, const struct mp_history *h, struct bo_model *m,
-                struct bo_pick *pick, struct mp_error *err)
+static int plan(struct bo *bo, const struct mp_history *h, struct bo_model *m, struct bo_pick *pick,
+                struct mp_error *err)
 {
     const struct mp_space *space = bo->base.space;
     struct mp_rng rng;
@@ -846,8 +853,8 @@ static int plan(struct bo *bo, const struct mp_history *h, struct bo_model *m,
         }
     }
     if (!pick->found) {
-        rc = mp_error_set(err, MP_EEXHAUSTED, "bo: no untried configuration left (%zu tried)",
-                          h->n);
+        rc =
+            mp_error_set(err, MP_EEXHAUSTED, "bo: no untried configuration left (%zu tried)", h->n);
     }
 out:
     free(bits);
@@ -926,8 +933,7 @@ static bool bo_should_stop(struct mp_optimizer *opt, const struct mp_history *h,
         double ei = exp(pick.acq);
         if (ei < noise) {
             char num2[MP_FMT_DOUBLE_MAX];
-            snprintf(reason, reason_len,
-                     "expected improvement %s is below the noise level %s",
+            snprintf(reason, reason_len, "expected improvement %s is below the noise level %s",
                      mp_fmt_double(num, ei), mp_fmt_double(num2, noise));
             stop = true;
         }
@@ -968,11 +974,8 @@ static void bo_free(struct mp_optimizer *opt)
 }
 
 const struct mp_optimizer_ops mp_optimizer_bo = {
-    "bo",
-    "Bayesian optimisation: Gaussian process, expected improvement x feasibility",
-    bo_validate,
-    bo_create,
-    bo_suggest,
-    bo_should_stop,
+    "bo",        "Bayesian optimisation: Gaussian process, expected improvement x feasibility",
+    bo_validate, bo_create,
+    bo_suggest,  bo_should_stop,
     bo_free,
 };
