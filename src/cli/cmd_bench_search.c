@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "doc/doc.h"
+#include "optimizer/optimizer.h"
 #include "replay/replay.h"
 
 #define MAX_SURFACES   1000
@@ -29,6 +31,7 @@ struct bench_args {
     const char *objective;
     bool minimize, json;
     const char *settings_text;
+    int64_t latency_obs; /* > 0: time bo suggestions with this many observations instead */
 };
 
 /* Per algorithm: one entry per (surface, seed) run. */
@@ -120,7 +123,7 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = strcmp(s, "--algorithms") == 0 || strcmp(s, "--budget") == 0 ||
                      strcmp(s, "--seeds") == 0 || strcmp(s, "--objective") == 0 ||
-                     strcmp(s, "--settings") == 0;
+                     strcmp(s, "--settings") == 0 || strcmp(s, "--latency") == 0;
         if (takes && !next) {
             return mp_cli_usage("bench-search", "%s needs a value", s);
         }
@@ -139,6 +142,8 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
             rc = int_arg(s, next, 1, MAX_SEEDS, &a->seeds);
         } else if (strcmp(s, "--objective") == 0) {
             a->objective = next;
+        } else if (strcmp(s, "--latency") == 0) {
+            rc = int_arg(s, next, 1, 10000, &a->latency_obs);
         } else if (strcmp(s, "--settings") == 0) {
             a->settings_text = next;
         } else if (strcmp(s, "--minimize") == 0) {
@@ -336,6 +341,104 @@ static int run_all(const struct bench_args *a, const struct mp_node *settings,
     return 0;
 }
 
+/* CPU time of this process: on a shared machine it says more than the wall clock. */
+static int64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Observations for the latency probe: n distinct rows of the surface drawn with a fixed seed,
+ * scored by the last column. */
+static int sample_history(const struct mp_surface *surf, const struct mp_space *space, size_t n,
+                          double *xs, struct mp_observation *obs, struct mp_error *err)
+{
+    struct mp_rng rng;
+    mp_rng_init(&rng, 12345);
+    unsigned char *used = mp_xcalloc(surf->n_rows, 1);
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        size_t row;
+        do {
+            row = (size_t)mp_rng_below(&rng, surf->n_rows);
+        } while (used[row]);
+        used[row] = 1;
+        for (size_t i = 0; i < space->n && rc == 0; i++) {
+            rc = mp_space_parse(space, i, surf->cells[row * surf->n_cols + i],
+                                &xs[k * space->n + i], err);
+        }
+        obs[k] = (struct mp_observation){&xs[k * space->n],
+                                         MP_TRIAL_SUCCEEDED,
+                                         MP_FAILURE_NONE,
+                                         true,
+                                         true,
+                                         surf->numbers[row * surf->n_cols + surf->n_cols - 1]};
+    }
+    free(used);
+    return rc;
+}
+
+/* Times `bo` suggestions (model fit and acquisition over every untried configuration) on the
+ * first surface with a fixed history: the figure bench/search-peers compares with scikit-learn. */
+static int run_latency(const struct bench_args *a, const struct mp_node *settings,
+                       struct mp_error *err)
+{
+    enum { REPEAT = 20 };
+    struct mp_surface *surf = NULL;
+    struct mp_space space = {0};
+    struct mp_optimizer *opt = NULL;
+    double *xs = NULL, x[256];
+    struct mp_observation *obs = NULL;
+    int rc = mp_surface_load(a->files[0], &surf, err);
+    if (rc < 0) {
+        return rc;
+    }
+    if (surf->n_cols < 2 || surf->n_cols > MP_ARRAY_LEN(x) ||
+        (size_t)a->latency_obs >= surf->n_rows) {
+        rc = mp_error_set(err, MP_EINVALID, "%s: need more rows than --latency and 2..256 columns",
+                          a->files[0]);
+        goto out;
+    }
+    int cols[256];
+    for (size_t c = 0; c + 1 < surf->n_cols; c++) {
+        cols[c] = (int)c;
+    }
+    mp_surface_infer_space(surf, cols, surf->n_cols - 1, &space);
+    size_t n = (size_t)a->latency_obs;
+    xs = mp_xcalloc(n * space.n, sizeof(double));
+    obs = mp_xcalloc(n, sizeof(*obs));
+    struct mp_optimizer_opts oo = {0, (int64_t)n + 1, settings, NULL};
+    if ((rc = sample_history(surf, &space, n, xs, obs, err)) < 0 ||
+        (rc = mp_optimizer_new("bo", &space, &oo, &opt, err)) < 0) {
+        goto out;
+    }
+    struct mp_history h = {obs, n};
+    int64_t t0 = mp_mono_ns(), c0 = cpu_ns();
+    for (int r = 0; r < REPEAT && rc == 0; r++) {
+        rc = mp_optimizer_suggest(opt, &h, x, err);
+    }
+    double ms = (double)(mp_mono_ns() - t0) / 1e6 / REPEAT;
+    double cpu_ms = (double)(cpu_ns() - c0) / 1e6 / REPEAT;
+    if (rc == 0 && a->json) {
+        printf("{\"surface\": \"%s\", \"observations\": %zu, \"candidates\": %zu, "
+               "\"dimensions\": %zu, \"ms_per_suggestion\": %.3f, \"cpu_ms_per_suggestion\": "
+               "%.3f}\n",
+               a->files[0], n, surf->n_rows - n, space.n, ms, cpu_ms);
+    } else if (rc == 0) {
+        printf("bo suggestion latency: %.3f ms wall, %.3f ms CPU (%zu observations, %zu "
+               "candidates, %zu dimensions, mean of %d)\n",
+               ms, cpu_ms, n, surf->n_rows - n, space.n, REPEAT);
+    }
+out:
+    mp_optimizer_free(opt);
+    free(xs);
+    free(obs);
+    mp_space_release(&space);
+    mp_surface_free(surf);
+    return rc;
+}
+
 int mp_cmd_bench_search(int argc, char **argv)
 {
     struct bench_args a = {0};
@@ -350,7 +453,11 @@ int mp_cmd_bench_search(int argc, char **argv)
         mp_doc_parse(a.settings_text, strlen(a.settings_text), "--settings", &settings, &err) < 0) {
         rc = mp_cli_fail(&err);
     }
-    if (rc == 0) {
+    if (rc == 0 && a.latency_obs > 0) {
+        if (run_latency(&a, settings, &err) < 0) {
+            rc = mp_cli_fail(&err);
+        }
+    } else if (rc == 0) {
         size_t runs = a.n_files * (size_t)a.seeds;
         for (size_t i = 0; i < a.n_algs; i++) {
             res[i].to_opt = mp_xcalloc(runs, sizeof(long));

@@ -32,7 +32,7 @@ struct bo_settings {
     enum bo_acq acq;     /* acquisition function */
     double beta;         /* UCB exploration weight */
     double xi;           /* EI margin, in units of the objective's standard deviation */
-    int64_t restarts;    /* random restarts of the hyper-parameter fit */
+    int64_t restarts;    /* random restarts of the hyper-parameter fit; -1: by history size */
     int64_t candidates;  /* sampled candidates when the space is not enumerated */
     int64_t exact_limit; /* enumerate finite spaces up to this many configurations */
     int64_t patience;    /* stop after this many trials without improvement; 0: off */
@@ -82,7 +82,7 @@ static const char *const setting_keys[] = {
 static int parse_settings(const struct mp_space *space, const struct mp_node *s,
                           struct bo_settings *out, struct mp_error *err)
 {
-    struct bo_settings set = {0, BO_EI, 2.0, 0.0, 2, 2000, 100000, 0, false, false, false};
+    struct bo_settings set = {0, BO_EI, 2.0, 0.0, -1, 2000, 100000, 0, false, false, false};
     /* Few initial points leave more trials to the model (measured in docs/internals/bo.md). */
     set.initial = (int64_t)(space->n + 1) / 2;
     set.initial = set.initial < 3 ? 3 : set.initial > 10 ? 10 : set.initial;
@@ -418,7 +418,11 @@ static int fit_models(const struct bo *bo, const struct mp_history *h, struct mp
     m->n_valued = nv;
     int rc = 0;
     struct mp_gp_fit_opts fo = MP_GP_FIT_OPTS_INIT;
-    fo.restarts = (unsigned)bo->set.restarts;
+    /* Restarts matter with few points and cost most with many (docs/internals/bo.md). */
+    fo.restarts = bo->set.restarts >= 0 ? (unsigned)bo->set.restarts
+                  : nv <= 30            ? 2u
+                  : nv <= 60            ? 1u
+                                        : 0u;
     select_points(h, vidx, &nv);
     for (size_t k = 0; k < nv; k++) {
         encode(bo, h->obs[vidx[k]].x, z + k * d);
