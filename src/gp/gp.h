@@ -81,8 +81,9 @@ struct mp_gp_fit_opts {
         2, 60, true, -13.815510557964274, 0.0                                                      \
     }
 
-/* Zeroed model with d inputs (cat may be NULL: all continuous) and default hyper-parameters:
- * length scales 0.5, signal variance 1, noise variance 1e-4, normalize on. */
+/* Model with d inputs (cat may be NULL: all continuous) and default hyper-parameters: length
+ * scales at their prior median exp(0.4 + ln(d)/2), signal variance 1, noise variance 1e-4,
+ * normalize on. */
 void mp_gp_init(struct mp_gp *gp, size_t d, const unsigned char *cat);
 void mp_gp_release(struct mp_gp *gp);
 
