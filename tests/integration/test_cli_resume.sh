@@ -9,9 +9,11 @@ sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  del
     -e 's|max_trials: 40|max_trials: 24\n  parallelism: 3|' \
     "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/spec.yaml"
 
+# Terminal trials so far; 0 while the experiment does not exist yet.
 terminal() {
-    "$MORPHLING" show replay-demo --json 2>/dev/null |
-        jq '[.trials[] | select(.state == "SUCCEEDED" or .state == "FAILED")] | length' 2>/dev/null || echo 0
+    n=$("$MORPHLING" show replay-demo --json 2>/dev/null |
+        jq '[.trials[] | select(.state == "SUCCEEDED" or .state == "FAILED")] | length' 2>/dev/null)
+    echo "${n:-0}"
 }
 
 # Reference: an uninterrupted run in another store.
