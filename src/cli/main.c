@@ -20,6 +20,10 @@ static const struct mp_cmd commands[] = {
      "show an experiment's trials and recommendation"},
     {"export", mp_cmd_export, "export EXPERIMENT --format csv|json [--db PATH]",
      "export an experiment's trials"},
+    {"serve", mp_cmd_serve,
+     "serve [--listen HOST:PORT] [--db PATH] [--token-file FILE] [--public-host HOST:PORT] "
+     "[--base-dir DIR]",
+     "serve the HTTP API and the web dashboard (loopback only without a token)"},
 };
 
 static const struct mp_cmd *find_cmd(const char *name)
