@@ -48,12 +48,10 @@ struct serve_args {
 
 static int parse_args(int argc, char **argv, struct serve_args *a)
 {
-    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
-                                         {"db", required_argument, NULL, 'd'},
-                                         {"token-file", required_argument, NULL, 't'},
-                                         {"public-host", required_argument, NULL, 'p'},
-                                         {"base-dir", required_argument, NULL, 'b'},
-                                         {0}};
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},     {"db", required_argument, NULL, 'd'},
+        {"token-file", required_argument, NULL, 't'}, {"public-host", required_argument, NULL, 'p'},
+        {"base-dir", required_argument, NULL, 'b'},   {0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:d:", opts, NULL)) != -1) {

@@ -14,7 +14,7 @@
 #include "engine/engine.h"
 #include "report/report.h"
 
-#define MAX_SEGS   6
+#define MAX_SEGS    6
 #define MAX_SEG_LEN 256
 
 struct route {
@@ -52,8 +52,8 @@ static mhd_result send_err(struct MHD_Connection *c, struct request *req, int co
 {
     const char *name = NULL;
     unsigned status = mp_srv_status_for(code, &name);
-    return mp_srv_send_error(c, req, status, name, "%s", err->msg[0] ? err->msg
-                                                                     : mp_strerror(code));
+    return mp_srv_send_error(c, req, status, name, "%s",
+                             err->msg[0] ? err->msg : mp_strerror(code));
 }
 
 static json_t *param_json(const struct mp_param *p)
@@ -101,8 +101,8 @@ static json_t *space_json(const struct mp_spec *spec)
 static int parse_spec(struct mp_server *srv, const struct request *req, struct mp_spec **spec,
                       struct mp_error *err)
 {
-    int rc = mp_spec_parse(req->body.data, req->body.len, "spec", srv->base_dir, NULL, 0, spec,
-                           err);
+    int rc =
+        mp_spec_parse(req->body.data, req->body.len, "spec", srv->base_dir, NULL, 0, spec, err);
     if (rc == 0) {
         rc = mp_engine_validate(*spec, err);
     }
@@ -113,8 +113,7 @@ static int parse_spec(struct mp_server *srv, const struct request *req, struct m
     return rc;
 }
 
-static mhd_result api_validate(struct mp_server *srv, struct MHD_Connection *c,
-                               struct request *req)
+static mhd_result api_validate(struct mp_server *srv, struct MHD_Connection *c, struct request *req)
 {
     struct mp_spec *spec = NULL;
     struct mp_error err = {0};
@@ -129,8 +128,7 @@ static mhd_result api_validate(struct mp_server *srv, struct MHD_Connection *c,
     return mp_srv_send_json(c, req, MHD_HTTP_OK, j);
 }
 
-static mhd_result api_create(struct mp_server *srv, struct MHD_Connection *c,
-                             struct request *req)
+static mhd_result api_create(struct mp_server *srv, struct MHD_Connection *c, struct request *req)
 {
     struct mp_spec *spec = NULL;
     struct mp_store *st = NULL;
@@ -152,14 +150,14 @@ static mhd_result api_create(struct mp_server *srv, struct MHD_Connection *c,
     if (rc == 0) {
         uint64_t seed = spec->seed_given ? spec->seed : mp_mix64((uint64_t)mp_wall_ns(), getpid());
         char *json = mp_spec_to_json(spec);
-        rc = mp_store_experiment_create(st, spec->name, json, spec->base_dir, seed & INT64_MAX,
-                                        &id, &err);
+        rc = mp_store_experiment_create(st, spec->name, json, spec->base_dir, seed & INT64_MAX, &id,
+                                        &err);
         free(json);
     }
     if (rc == 0) {
         const char *name_copy = spec->name;
-        json_t *j = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name", name_copy,
-                              "state", "CREATED");
+        json_t *j = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name", name_copy, "state",
+                              "CREATED");
         rc = mp_srv_job_start(srv, spec, id, &err);
         spec = NULL;
         r = rc == 0 ? mp_srv_send_json(c, req, MHD_HTTP_CREATED, j) : send_err(c, req, rc, &err);
@@ -200,11 +198,11 @@ static json_t *pareto_json(const json_t *rep)
     bool obj_max = dir && strcmp(dir, "maximize") == 0;
     json_t *tp = mp_report_pareto(rep, "throughput_rps", true, "p99_ms", false);
     json_t *oc = mp_report_pareto(rep, metric ? metric : "", obj_max, "cost_per_hour", false);
-    return json_pack("{s:{s:s, s:s, s:s, s:s, s:o}, s:{s:s, s:s, s:s, s:s, s:o}}",
-                     "throughput_p99", "x", "throughput_rps", "x_direction", "maximize", "y",
-                     "p99_ms", "y_direction", "minimize", "trials", tp, "objective_cost", "x",
-                     metric ? metric : "", "x_direction", obj_max ? "maximize" : "minimize", "y",
-                     "cost_per_hour", "y_direction", "minimize", "trials", oc);
+    return json_pack("{s:{s:s, s:s, s:s, s:s, s:o}, s:{s:s, s:s, s:s, s:s, s:o}}", "throughput_p99",
+                     "x", "throughput_rps", "x_direction", "maximize", "y", "p99_ms", "y_direction",
+                     "minimize", "trials", tp, "objective_cost", "x", metric ? metric : "",
+                     "x_direction", obj_max ? "maximize" : "minimize", "y", "cost_per_hour",
+                     "y_direction", "minimize", "trials", oc);
 }
 
 /* Loads the experiment `ref` with its report, spec and row. */
@@ -218,8 +216,8 @@ static int load(struct mp_store *st, const char *ref, struct loaded *l, struct m
 {
     int rc = mp_store_experiment_find(st, ref, &l->row, err);
     if (rc == 0) {
-        rc = mp_spec_parse(l->row.spec_json, strlen(l->row.spec_json), l->row.name,
-                           l->row.base_dir, NULL, 0, &l->spec, err);
+        rc = mp_spec_parse(l->row.spec_json, strlen(l->row.spec_json), l->row.name, l->row.base_dir,
+                           NULL, 0, &l->spec, err);
     }
     if (rc == 0) {
         char id[32];
@@ -236,8 +234,8 @@ static void loaded_release(struct loaded *l)
     json_decref(l->report);
 }
 
-static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l,
-                    const char *what, const char *number, int *rc, struct mp_error *err)
+static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l, const char *what,
+                    const char *number, int *rc, struct mp_error *err)
 {
     json_t *rep = l->report;
     if (strcmp(what, "") == 0) {
@@ -245,8 +243,7 @@ static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l
         json_object_set_new(rep, "spec", spec ? spec : json_null());
         json_object_set_new(rep, "space", space_json(l->spec));
         json_object_set_new(rep, "pareto", pareto_json(rep));
-        json_object_set_new(rep, "running_here",
-                            json_boolean(mp_srv_job_running(srv, l->row.id)));
+        json_object_set_new(rep, "running_here", json_boolean(mp_srv_job_running(srv, l->row.id)));
         return json_incref(rep);
     }
     if (strcmp(what, "trials") == 0) {
@@ -275,8 +272,8 @@ static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l
         if (*rc == 0) {
             *rc = mp_store_trial_log(st, l->row.id, n, "stderr", &errs, err);
         }
-        json_t *j = *rc == 0 ? json_pack("{s:I, s:s, s:s}", "number", (json_int_t)n, "stdout",
-                                         out, "stderr", errs)
+        json_t *j = *rc == 0 ? json_pack("{s:I, s:s, s:s}", "number", (json_int_t)n, "stdout", out,
+                                         "stderr", errs)
                              : NULL;
         free(out);
         free(errs);
@@ -332,8 +329,8 @@ static bool owned_elsewhere(const struct mp_experiment_row *row)
            row->owner_pid != getpid() && kill((pid_t)row->owner_pid, 0) == 0;
 }
 
-static mhd_result api_cancel(struct mp_server *srv, struct MHD_Connection *c,
-                             struct request *req, const char *ref)
+static mhd_result api_cancel(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                             const char *ref)
 {
     struct mp_store *st = NULL;
     struct mp_error err = {0};
@@ -360,17 +357,18 @@ static mhd_result api_cancel(struct mp_server *srv, struct MHD_Connection *c,
         rc = mp_store_experiment_set_state(st, row.id, MP_EXPERIMENT_CANCELLED,
                                            "cancelled through the API", &err);
     }
-    mhd_result r = rc == 0 ? mp_srv_send_json(c, req, status,
-                                              json_pack("{s:I, s:s}", "id", (json_int_t)row.id,
-                                                        "state", state))
-                           : send_err(c, req, rc, &err);
+    mhd_result r =
+        rc == 0
+            ? mp_srv_send_json(c, req, status,
+                               json_pack("{s:I, s:s}", "id", (json_int_t)row.id, "state", state))
+            : send_err(c, req, rc, &err);
     mp_experiment_row_release(&row);
     mp_store_close(st);
     return r;
 }
 
-static mhd_result api_delete(struct mp_server *srv, struct MHD_Connection *c,
-                             struct request *req, const char *ref)
+static mhd_result api_delete(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                             const char *ref)
 {
     struct mp_store *st = NULL;
     struct mp_error err = {0};
@@ -384,24 +382,24 @@ static mhd_result api_delete(struct mp_server *srv, struct MHD_Connection *c,
         mp_srv_job_stop_wait(srv, row.id);
         if (owned_elsewhere(&row)) {
             rc = mp_error_set(&err, MP_EBUSY,
-                              "experiment '%s' is driven by another process (pid %lld)",
-                              row.name, (long long)row.owner_pid);
+                              "experiment '%s' is driven by another process (pid %lld)", row.name,
+                              (long long)row.owner_pid);
         }
     }
     if (rc == 0) {
         rc = mp_store_experiment_delete(st, row.id, &err);
     }
-    mhd_result r = rc == 0 ? mp_srv_send_json(c, req, MHD_HTTP_OK,
-                                              json_pack("{s:I, s:b}", "id", (json_int_t)row.id,
-                                                        "deleted", 1))
-                           : send_err(c, req, rc, &err);
+    mhd_result r =
+        rc == 0 ? mp_srv_send_json(c, req, MHD_HTTP_OK,
+                                   json_pack("{s:I, s:b}", "id", (json_int_t)row.id, "deleted", 1))
+                : send_err(c, req, rc, &err);
     mp_experiment_row_release(&row);
     mp_store_close(st);
     return r;
 }
 
-static mhd_result api_events(struct mp_server *srv, struct MHD_Connection *c,
-                             struct request *req, const char *ref)
+static mhd_result api_events(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                             const char *ref)
 {
     req->route = "events";
     if (!ref) {
@@ -453,8 +451,8 @@ static mhd_result api_experiment(struct mp_server *srv, struct MHD_Connection *c
     if (r->n == 3 && is(what, "events")) {
         return get ? api_events(srv, c, req, ref) : not_allowed(c, req, method);
     }
-    bool known = is(what, "trials") || is(what, "recommendation") || is(what, "pareto") ||
-                 is(what, "space");
+    bool known =
+        is(what, "trials") || is(what, "recommendation") || is(what, "pareto") || is(what, "space");
     if (r->n == 3 && known) {
         req->route = is(what, "trials") ? "trials" : "experiment_view";
         return get ? api_get(srv, c, req, ref, what, NULL) : not_allowed(c, req, method);

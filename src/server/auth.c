@@ -47,8 +47,8 @@ int mp_server_parse_listen(const char *listen, char *host, size_t host_len, unsi
     }
     int64_t p = 0;
     if (hl == 0 || hl >= host_len || mp_parse_int64(colon + 1, &p) != 0 || p < 0 || p > 65535) {
-        return mp_error_set(err, MP_EINVALID, "--listen '%s': expected HOST:PORT with a port 0-65535",
-                            listen);
+        return mp_error_set(err, MP_EINVALID,
+                            "--listen '%s': expected HOST:PORT with a port 0-65535", listen);
     }
     memcpy(host, h, hl);
     host[hl] = '\0';

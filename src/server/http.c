@@ -116,8 +116,7 @@ static mhd_result serve_asset(struct MHD_Connection *c, struct request *req, con
     const struct mp_asset *a = mp_server_asset(strcmp(url, "/") == 0 ? "/index.html" : url);
     req->route = "static";
     if (!a) {
-        return mp_srv_send_error(c, req, MHD_HTTP_NOT_FOUND, "not_found", "no such page: %s",
-                                 url);
+        return mp_srv_send_error(c, req, MHD_HTTP_NOT_FOUND, "not_found", "no such page: %s", url);
     }
     return mp_srv_send_bytes(c, req, MHD_HTTP_OK, a->content_type, a->data, a->len, false);
 }
@@ -134,9 +133,9 @@ static bool check_access(struct mp_server *srv, struct MHD_Connection *c, struct
 {
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     const char *extra = srv->token ? srv->public_host : NULL;
-    bool host_ok = mp_server_host_allowed(host, srv->port, extra) ||
-                   (srv->token && host && srv->listen_host_port &&
-                    strcmp(host, srv->listen_host_port) == 0);
+    bool host_ok =
+        mp_server_host_allowed(host, srv->port, extra) ||
+        (srv->token && host && srv->listen_host_port && strcmp(host, srv->listen_host_port) == 0);
     if (!host_ok) {
         *r = mp_srv_send_error(c, req, MHD_HTTP_FORBIDDEN, "bad_host",
                                "Host header '%s' does not name this server", host ? host : "");
@@ -172,8 +171,8 @@ static bool first_call(struct mp_server *srv, struct MHD_Connection *c, struct r
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     int64_t n = 0;
     if (cl && (mp_parse_int64(cl, &n) != 0 || n > (int64_t)MP_SERVER_MAX_BODY_BYTES)) {
-        *r = mp_srv_send_error(c, req, HTTP_TOO_LARGE, "too_large",
-                               "request body over %u bytes", MP_SERVER_MAX_BODY_BYTES);
+        *r = mp_srv_send_error(c, req, HTTP_TOO_LARGE, "too_large", "request body over %u bytes",
+                               MP_SERVER_MAX_BODY_BYTES);
         return false;
     }
     return true;
@@ -183,8 +182,8 @@ static mhd_result dispatch(struct mp_server *srv, struct MHD_Connection *c, stru
                            const char *url, const char *method)
 {
     if (req->too_big) {
-        return mp_srv_send_error(c, req, HTTP_TOO_LARGE, "too_large",
-                                 "request body over %u bytes", MP_SERVER_MAX_BODY_BYTES);
+        return mp_srv_send_error(c, req, HTTP_TOO_LARGE, "too_large", "request body over %u bytes",
+                                 MP_SERVER_MAX_BODY_BYTES);
     }
     if (strncmp(url, "/api/v1/", 8) == 0) {
         return mp_srv_api(srv, c, req, method, url + 7);
@@ -206,9 +205,9 @@ static mhd_result dispatch(struct mp_server *srv, struct MHD_Connection *c, stru
     return serve_asset(c, req, url);
 }
 
-static mhd_result handler(void *cls, struct MHD_Connection *c, const char *url,
-                          const char *method, const char *version, const char *upload,
-                          size_t *upload_size, void **con_cls)
+static mhd_result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                          const char *version, const char *upload, size_t *upload_size,
+                          void **con_cls)
 {
     (void)version;
     struct mp_server *srv = cls;
@@ -304,8 +303,8 @@ static int start_daemon(struct mp_server *srv, const char *host, unsigned port,
     if (rc != 0) {
         return rc;
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0);
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, handler, srv, MHD_OPTION_SOCK_ADDR, &ss,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MP_SERVER_MAX_HEADER_BYTES,
@@ -321,8 +320,7 @@ static int start_daemon(struct mp_server *srv, const char *host, unsigned port,
     return 0;
 }
 
-int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out,
-                    struct mp_error *err)
+int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, struct mp_error *err)
 {
     char host[256];
     unsigned port = 0;
@@ -346,7 +344,9 @@ int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out,
     srv->token = opts->token ? mp_xstrdup(opts->token) : NULL;
     srv->public_host = opts->public_host ? mp_xstrdup(opts->public_host) : NULL;
     char cwd[PATH_MAX];
-    srv->base_dir = mp_xstrdup(opts->base_dir ? opts->base_dir : getcwd(cwd, sizeof(cwd)) ? cwd : ".");
+    srv->base_dir = mp_xstrdup(opts->base_dir             ? opts->base_dir
+                               : getcwd(cwd, sizeof(cwd)) ? cwd
+                                                          : ".");
     pthread_mutex_init(&srv->jobs_lock, NULL);
     mp_srv_metrics_init(&srv->metrics);
     rc = start_daemon(srv, host, port, err);

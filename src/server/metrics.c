@@ -72,7 +72,8 @@ static void http_metrics(struct metrics *m, struct mp_buf *b)
                    "# TYPE morphling_http_requests_total counter\n");
     for (size_t i = 0; i < m->n_counts; i++) {
         const struct req_count *k = &m->counts[i];
-        mp_buf_addf(b, "morphling_http_requests_total{route=\"%s\",method=\"%s\",code=\"%u\"} %llu\n",
+        mp_buf_addf(b,
+                    "morphling_http_requests_total{route=\"%s\",method=\"%s\",code=\"%u\"} %llu\n",
                     k->route, k->method, k->status, (unsigned long long)k->count);
     }
     mp_buf_adds(b, "# HELP morphling_http_request_duration_seconds Time to answer a request.\n"
@@ -191,12 +192,11 @@ mhd_result mp_srv_metrics_serve(struct mp_server *srv, struct MHD_Connection *c,
     int rc = store_metrics(srv, &b, &err);
     if (rc != 0) {
         mp_buf_release(&b);
-        return mp_srv_send_error(c, req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s",
-                                 err.msg);
+        return mp_srv_send_error(c, req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", err.msg);
     }
     http_metrics(&srv->metrics, &b);
-    mhd_result r = mp_srv_send_bytes(c, req, MHD_HTTP_OK, "text/plain; version=0.0.4", b.data,
-                                     b.len, true);
+    mhd_result r =
+        mp_srv_send_bytes(c, req, MHD_HTTP_OK, "text/plain; version=0.0.4", b.data, b.len, true);
     mp_buf_release(&b);
     return r;
 }

@@ -21,7 +21,7 @@
 
 #include "core/core.h"
 
-#define MP_SERVER_MAX_BODY_BYTES   (1u << 20) /* request bodies (a spec) */
+#define MP_SERVER_MAX_BODY_BYTES   (1u << 20)  /* request bodies (a spec) */
 #define MP_SERVER_MAX_HEADER_BYTES (32u << 10) /* per-connection buffer for the request head */
 #define MP_SERVER_IDLE_TIMEOUT_S   30u
 #define MP_SERVER_MAX_CONNECTIONS  64u

@@ -11,9 +11,9 @@
 
 #include "doc/doc.h"
 
-#define POLL_MS       200
-#define KEEPALIVE_NS  (15 * 1000000000LL)
-#define PAGE          200
+#define POLL_MS      200
+#define KEEPALIVE_NS (15 * 1000000000LL)
+#define PAGE         200
 
 struct stream {
     struct mp_server *srv;
@@ -120,8 +120,7 @@ mhd_result mp_srv_sse(struct mp_server *srv, struct MHD_Connection *c, struct re
     s->exp_id = exp_id;
     if (mp_srv_open_store(srv, &s->st, &err) != 0) {
         stream_free(s);
-        return mp_srv_send_error(c, req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s",
-                                 err.msg);
+        return mp_srv_send_error(c, req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", err.msg);
     }
     const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
     const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
