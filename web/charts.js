@@ -13,6 +13,7 @@ function widthOf(el) {
 
 function fmtNum(v) {
   if (v == null || !Number.isFinite(v)) return '–';
+  if (v === 0) return '0';
   const a = Math.abs(v);
   if (a >= 1e6 || (a > 0 && a < 1e-3)) return v.toExponential(2);
   if (a >= 100) return v.toFixed(0);

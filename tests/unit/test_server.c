@@ -47,8 +47,7 @@ static void listen_parsing(void **state)
     assert_int_equal(mp_server_parse_listen(":80", host, sizeof(host), &port, NULL), MP_EINVALID);
     assert_int_equal(mp_server_parse_listen("[::1]80", host, sizeof(host), &port, NULL),
                      MP_EINVALID);
-    assert_int_equal(mp_server_parse_listen("h:8x", host, sizeof(host), &port, NULL),
-                     MP_EINVALID);
+    assert_int_equal(mp_server_parse_listen("h:8x", host, sizeof(host), &port, NULL), MP_EINVALID);
 }
 
 static void host_header_rules(void **state)
@@ -117,13 +116,14 @@ static void pareto_flags(void **state)
 static void pareto_from_report(void **state)
 {
     (void)state;
-    json_t *rep = json_loads("{\"trials\": ["
-                             "{\"number\":1,\"state\":\"SUCCEEDED\",\"metrics\":{\"t\":10,\"p\":5}},"
-                             "{\"number\":2,\"state\":\"FAILED\",\"metrics\":{\"t\":99,\"p\":1}},"
-                             "{\"number\":3,\"state\":\"SUCCEEDED\",\"metrics\":{\"t\":20,\"p\":9}},"
-                             "{\"number\":4,\"state\":\"SUCCEEDED\",\"metrics\":{\"t\":5,\"p\":9}},"
-                             "{\"number\":5,\"state\":\"SUCCEEDED\",\"metrics\":{\"t\":30}}]}",
-                             0, NULL);
+    json_t *rep =
+        json_loads("{\"trials\": ["
+                   "{\"number\":1,\"state\":\"SUCCEEDED\",\"metrics\":{\"t\":10,\"p\":5}},"
+                   "{\"number\":2,\"state\":\"FAILED\",\"metrics\":{\"t\":99,\"p\":1}},"
+                   "{\"number\":3,\"state\":\"SUCCEEDED\",\"metrics\":{\"t\":20,\"p\":9}},"
+                   "{\"number\":4,\"state\":\"SUCCEEDED\",\"metrics\":{\"t\":5,\"p\":9}},"
+                   "{\"number\":5,\"state\":\"SUCCEEDED\",\"metrics\":{\"t\":30}}]}",
+                   0, NULL);
     assert_non_null(rep);
     json_t *front = mp_report_pareto(rep, "t", true, "p", false);
     char *text = json_dumps(front, JSON_COMPACT);
