@@ -77,10 +77,14 @@ bool mp_server_origin_allowed(const char *origin, const char *host_header)
     if (!origin) {
         return true;
     }
-    if (!host_header || strncmp(origin, "http://", 7) != 0) {
+    if (!host_header) {
         return false;
     }
-    return strcmp(origin + 7, host_header) == 0;
+    /* https: the same host behind a TLS-terminating proxy. */
+    const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
+                       : strncmp(origin, "https://", 8) == 0 ? origin + 8
+                                                             : NULL;
+    return rest && strcmp(rest, host_header) == 0;
 }
 
 bool mp_server_token_ok(const char *authorization, const char *token)

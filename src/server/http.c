@@ -53,7 +53,6 @@ mhd_result mp_srv_send_json(struct MHD_Connection *c, struct request *req, unsig
     char *text = mp_json_dumps(body, 0);
     json_decref(body);
     size_t len = strlen(text);
-    text[len] = '\0';
     mhd_result r = mp_srv_send_bytes(c, req, status, "application/json", text, len, true);
     free(text);
     return r;

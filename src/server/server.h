@@ -56,7 +56,7 @@ int mp_server_parse_listen(const char *listen, char *host, size_t host_len, unsi
  * or `extra` (may be NULL). */
 bool mp_server_host_allowed(const char *host_header, unsigned port, const char *extra);
 /* Whether an Origin header is acceptable for a state-changing request: absent, or exactly
- * "http://" + the (already accepted) Host header. */
+ * "http://" or "https://" + the (already accepted) Host header. */
 bool mp_server_origin_allowed(const char *origin, const char *host_header);
 /* Constant-time check of an "Authorization: Bearer TOKEN" header value. */
 bool mp_server_token_ok(const char *authorization, const char *token);

@@ -71,7 +71,8 @@ static void origin_rules(void **state)
     assert_true(mp_server_origin_allowed(NULL, "127.0.0.1:8080"));
     assert_true(mp_server_origin_allowed("http://127.0.0.1:8080", "127.0.0.1:8080"));
     assert_false(mp_server_origin_allowed("http://localhost:8080", "127.0.0.1:8080"));
-    assert_false(mp_server_origin_allowed("https://127.0.0.1:8080", "127.0.0.1:8080"));
+    assert_true(mp_server_origin_allowed("https://127.0.0.1:8080", "127.0.0.1:8080"));
+    assert_false(mp_server_origin_allowed("ftp://127.0.0.1:8080", "127.0.0.1:8080"));
     assert_false(mp_server_origin_allowed("null", "127.0.0.1:8080"));
     assert_false(mp_server_origin_allowed("http://127.0.0.1:8080.evil", "127.0.0.1:8080"));
     assert_false(mp_server_origin_allowed("http://127.0.0.1:8080", NULL));
