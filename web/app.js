@@ -6,6 +6,9 @@ import { COLORS, fmtNum, heatmap, lines, scatter } from './charts.js';
 const main = document.getElementById('main');
 const live = document.getElementById('live');
 let cleanup = [];
+// Bumped on each navigation, so a view whose data arrives after the user moved on draws nothing.
+let routeGen = 0;
+const stale = (gen) => gen !== routeGen;
 
 // ---------- helpers ----------
 function h(tag, attrs = {}, ...children) {
@@ -150,8 +153,9 @@ function sortableTable(cols, rows, { sortKey, desc = false, rowClass, caption } 
 }
 
 // ---------- experiments list ----------
-async function viewList(params) {
+async function viewList(params, gen) {
   const data = await api('/experiments');
+  if (stale(gen)) return;
   const exps = data.experiments;
   const filter = h('input', { type: 'search', placeholder: 'Filter by name, state or algorithm',
     'aria-label': 'Filter experiments', size: 34, value: params.get('q') || '' });
@@ -414,8 +418,9 @@ function drawCharts(exp, holder) {
   requestAnimationFrame(() => draws.forEach((d) => d()));
 }
 
-async function viewExperiment(id) {
+async function viewExperiment(id, gen) {
   let exp = await api(`/experiments/${encodeURIComponent(id)}`);
+  if (stale(gen)) return;
   const head = h('div');
   const top = h('div');
   const charts = h('div', { id: 'charts' });
@@ -451,8 +456,9 @@ async function viewExperiment(id) {
 }
 
 // ---------- compare ----------
-async function viewCompare(params) {
+async function viewCompare(params, gen) {
   const all = (await api('/experiments')).experiments;
+  if (stale(gen)) return;
   const ids = (params.get('ids') || '').split(',').filter(Boolean);
   main.textContent = '';
   const picker = h('form', { class: 'toolbar', onsubmit: (e) => {
@@ -469,6 +475,7 @@ async function viewCompare(params) {
     return;
   }
   const exps = await Promise.all(ids.map((i) => api(`/experiments/${encodeURIComponent(i)}`)));
+  if (stale(gen)) return;
   const rows = [
     ['State', (e) => badge(e.state)],
     ['Objective', (e) => `${e.objective.direction} ${e.objective.metric}`],
@@ -500,8 +507,9 @@ async function viewCompare(params) {
 }
 
 // ---------- new experiment ----------
-async function viewNew() {
+async function viewNew(gen) {
   const template = await (await fetch('/template.yaml')).text();
+  if (stale(gen)) return;
   const area = h('textarea', { id: 'spec', spellcheck: 'false', 'aria-label': 'Experiment spec (YAML)',
     autocapitalize: 'off', autocomplete: 'off' });
   area.value = sessionStorage.getItem('morphling-draft') || template;
@@ -571,6 +579,7 @@ async function viewNew() {
 
 // ---------- router ----------
 async function route() {
+  const gen = ++routeGen;
   cleanup.forEach((f) => f());
   cleanup = [];
   const hash = location.hash || '#/';
@@ -582,13 +591,14 @@ async function route() {
     if (a.dataset.nav === nav) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   });
   try {
-    if (parts[0] === 'exp' && parts[1]) await viewExperiment(decodeURIComponent(parts[1]));
-    else if (parts[0] === 'compare') await viewCompare(params);
-    else if (parts[0] === 'new') await viewNew();
-    else await viewList(params);
+    if (parts[0] === 'exp' && parts[1]) await viewExperiment(decodeURIComponent(parts[1]), gen);
+    else if (parts[0] === 'compare') await viewCompare(params, gen);
+    else if (parts[0] === 'new') await viewNew(gen);
+    else await viewList(params, gen);
+    if (stale(gen)) return;
     document.title = `morphling · ${main.querySelector('h1') ? main.querySelector('h1').firstChild.textContent : ''}`;
   } catch (e) {
-    main.replaceChildren(h('div', { class: 'msg error' }, e.message));
+    if (!stale(gen)) main.replaceChildren(h('div', { class: 'msg error', role: 'alert' }, e.message));
   }
 }
 

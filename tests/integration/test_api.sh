@@ -101,6 +101,31 @@ check "cancel running" 202 "$(status POST "/api/v1/experiments/$slow/cancel")"
 check "cancelled" CANCELLED "$(wait_state "$slow" CANCELLED)"
 check "no trial left running" 0 "$(curl -s "$BASE/api/v1/experiments/$slow" | jq '.counts.running + .counts.pending')"
 
+# Another process (`morphling run`) writes to the same store while the API reads it: no
+# "database is locked", and its events reach the stream.
+sed -e 's/name: replay-live/name: from-cli/' -e 's/delay: 150ms/delay: 20ms/' \
+    -e "s|surface: examples/|surface: $MP_SOURCE_DIR/examples/|" "$SPEC" >"$WORK/cli.yaml"
+curl -sN --max-time 3 "$BASE/api/v1/events" >"$WORK/cli-events.txt" &
+cli_events=$!
+sleep 0.3
+"$MORPHLING" run "$WORK/cli.yaml" --db "$WORK/store.db" --quiet >/dev/null 2>"$WORK/run.err" &
+run_pid=$!
+errors=0
+n=0
+while kill -0 "$run_pid" 2>/dev/null && [ $n -lt 200 ]; do
+    for p in /api/v1/experiments /api/v1/experiments/from-cli /metrics; do
+        s=$(curl -s -o /dev/null -w '%{http_code}' "$BASE$p")
+        case "$s" in 200 | 404) ;; *) errors=$((errors + 1)) ;; esac
+    done
+    n=$((n + 1))
+done
+wait "$run_pid"
+check "concurrent run succeeds" 0 "$?"
+check "reads during a concurrent run never fail" 0 "$errors"
+check "no lock errors in the run" "" "$(grep -i locked "$WORK/run.err")"
+wait "$cli_events"
+check "events of the other process are streamed" 30 "$(grep -c '^event: trial_finished' "$WORK/cli-events.txt")"
+
 # Security: Host, Origin, sizes.
 check "bad Host" 403 "$(status GET /api/v1/experiments -H 'Host: evil.example:80')"
 check "bad Host: code" bad_host "$(body .error.code)"
@@ -116,7 +141,7 @@ check "oversized header refused" true "$(s=$(status GET /healthz -H "X-Big: $(he
 
 # Metrics, then delete.
 curl -s "$BASE/metrics" >"$WORK/metrics.txt"
-check_contains "metrics: experiments by state" 'morphling_experiments{state="SUCCEEDED"} 1' "$(cat "$WORK/metrics.txt")"
+check_contains "metrics: experiments by state" 'morphling_experiments{state="SUCCEEDED"} 2' "$(cat "$WORK/metrics.txt")"
 check_contains "metrics: trials by state" 'morphling_trials{state="CANCELLED"}' "$(cat "$WORK/metrics.txt")"
 check_contains "metrics: trial durations" 'morphling_trial_duration_seconds_count' "$(cat "$WORK/metrics.txt")"
 check_contains "metrics: request counts" 'morphling_http_requests_total{route="experiments",method="POST",code="201"} 2' "$(cat "$WORK/metrics.txt")"

@@ -137,13 +137,28 @@ static void pareto_from_report(void **state)
     json_decref(rep);
 }
 
+static void assets_are_embedded(void **state)
+{
+    (void)state;
+    const struct mp_asset *a = mp_server_asset("/index.html");
+    assert_non_null(a);
+    assert_string_equal(a->content_type, "text/html; charset=utf-8");
+    assert_non_null(strstr((const char *)a->data, "app.js")); /* NUL-terminated */
+    a = mp_server_asset("/vendor/uPlot.iife.min.js");
+    assert_non_null(a);
+    assert_true(a->len > 10000);
+    assert_non_null(mp_server_asset("/style.css"));
+    assert_null(mp_server_asset("/../etc/passwd"));
+    assert_null(mp_server_asset(""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loopback_addresses), cmocka_unit_test(listen_parsing),
         cmocka_unit_test(host_header_rules),  cmocka_unit_test(origin_rules),
         cmocka_unit_test(token_rules),        cmocka_unit_test(pareto_flags),
-        cmocka_unit_test(pareto_from_report),
+        cmocka_unit_test(pareto_from_report), cmocka_unit_test(assets_are_embedded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
