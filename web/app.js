@@ -233,8 +233,8 @@ function recommendationCard(exp) {
       card(exp.objective.metric, b.value, exp.objective.direction === 'maximize' ? '(max)' : '(min)'),
       card('Throughput', m.throughput_rps, 'req/s'),
       card('p99 latency', m.p99_ms, 'ms'),
-      card('Cost per million requests', m.cost_per_million_requests, '$'),
-      card('Cost per hour', m.cost_per_hour, '$/h')));
+      card('Cost per million requests', m.cost_per_million_requests, ''),
+      card('Cost per hour', m.cost_per_hour, '/h')));
 }
 
 function settingsPanel(exp) {
@@ -407,7 +407,8 @@ function drawCharts(exp, holder) {
     multiples.append(cell);
     const x = (t) => (p.type === 'categorical' ? p.values.indexOf(t.params[p.name]) : t.params[p.name]);
     draws.push(() => scatter(cell, {
-      title: p.name, xLabel: p.type === 'categorical' ? `${p.name} (choice index)` : p.name, yLabel: metric, height: 220,
+      title: p.name, xLabel: p.type === 'categorical' ? `${p.name} (choice index)` : `${p.name}${p.log ? ' (log scale)' : ''}`,
+      yLabel: metric, height: 220, xLog: !!p.log && p.type !== 'categorical',
       groups: [
         { label: 'feasible', color: COLORS[i % COLORS.length], points: ok.map((t) => [x(t), objectiveValue(exp, t)]) },
         { label: 'infeasible', color: '#c3c9d3', points: bad.map((t) => [x(t), objectiveValue(exp, t)]) },
@@ -440,7 +441,8 @@ async function viewExperiment(id, gen) {
     cancelBtn.disabled = !active && exp.state !== 'INTERRUPTED';
     head.replaceChildren(h('div', { class: 'page-head' },
       h('div', {}, h('div', { class: 'muted' }, h('a', { href: '#/' }, 'Experiments'), ' / '),
-        h('h1', {}, exp.name, ' ', badge(exp.state))),
+        h('h1', {}, exp.name, ' ', badge(exp.state)),
+        exp.spec && exp.spec.description ? h('div', { class: 'muted' }, exp.spec.description) : null),
       h('div', { class: 'actions' }, cancelBtn, deleteBtn)), actionMsg);
     top.replaceChildren(recommendationCard(exp), h('div', { class: 'row' }, progressPanel(exp), settingsPanel(exp)));
     if (redrawCharts) drawCharts(exp, charts);

@@ -33,8 +33,8 @@ function axes(xLabel, yLabel) {
 
 // Scatter plot of groups of points. groups: [{label, color, points: [[x, y]], line}]; a group
 // with line: true is drawn as a connected step-free line through its points (e.g. a Pareto
-// front), others as dots. Returns the uPlot instance.
-export function scatter(el, { title, xLabel, yLabel, groups, height = 300 }) {
+// front), others as dots; xLog draws x on a log scale. Returns the uPlot instance.
+export function scatter(el, { title, xLabel, yLabel, groups, height = 300, xLog = false }) {
   const rows = [];
   groups.forEach((g, gi) => g.points.forEach(([x, y]) => {
     if (Number.isFinite(x) && Number.isFinite(y)) rows.push([x, gi, y]);
@@ -57,7 +57,8 @@ export function scatter(el, { title, xLabel, yLabel, groups, height = 300 }) {
   });
   const opts = {
     title, width: widthOf(el), height, series, axes: axes(xLabel, yLabel),
-    scales: { x: { time: false } }, cursor: { points: { size: 9 } }, legend: { live: true },
+    scales: { x: xLog ? { time: false, distr: 3 } : { time: false } },
+    cursor: { points: { size: 9 } }, legend: { live: true },
   };
   el.textContent = '';
   return new uPlot(opts, data, el);

@@ -93,6 +93,9 @@ async function run() {
   check('trial table sorts from the keyboard',
     (await page.locator('th:has(button:has-text("Time"))').getAttribute('aria-sort')) !== 'none');
   await page.screenshot({ path: path.join(SHOTS, 'experiment.png'), fullPage: true });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(SHOTS, 'experiment-top.png') });
+  await page.locator('#charts').screenshot({ path: path.join(SHOTS, 'charts.png') });
 
   await page.locator('button[aria-label="Logs of trial 1"]').click();
   await page.waitForSelector('dialog[open] pre.log');
