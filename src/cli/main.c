@@ -33,6 +33,10 @@ static const struct mp_cmd commands[] = {
      "generate HTTP load; measure until stable, or find capacity under an SLO"},
     {"trial", mp_cmd_trial, "trial FILE --set NAME=VALUE... [--json] [--logs]",
      "run one trial of one configuration and print its record (nothing is stored)"},
+    {"serve", mp_cmd_serve,
+     "serve [--listen HOST:PORT] [--db PATH] [--token-file FILE] [--public-host HOST:PORT] "
+     "[--base-dir DIR]",
+     "serve the HTTP API and the web dashboard (loopback only without a token)"},
 };
 
 static const struct mp_cmd *find_cmd(const char *name)

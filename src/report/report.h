@@ -42,4 +42,14 @@ void mp_report_print_list(FILE *f, const json_t *list);
 /* CSV: one row per trial, columns number,state,failure,<params...>,<metrics...>. */
 void mp_report_write_csv(FILE *f, const json_t *report);
 
+/* Pareto fronts (pareto.c). */
+/* flags[i] = true when point i is not dominated by another of the n points (x maximised when
+ * x_max, else minimised; same for y). Points with a non-finite coordinate are never members. */
+void mp_pareto_flags(const double *x, const double *y, size_t n, bool x_max, bool y_max,
+                     bool *flags);
+/* Trial numbers (ascending) of the SUCCEEDED trials of a report from mp_report_experiment that
+ * have both metrics and are not dominated. Returns an owned array (empty when none). */
+json_t *mp_report_pareto(const json_t *report, const char *x_metric, bool x_max,
+                         const char *y_metric, bool y_max);
+
 #endif

@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: Apache-2.0
+# Embeds the dashboard (web/*.html|js|css, the replay example as the editor's template, and
+# uPlot from npm) into mpcore as byte arrays generated in the build directory. uPlot is
+# installed with `npm ci` from web/package-lock.json into the build directory, only when it is
+# missing or the lock file changed.
+find_program(MP_NPM npm)
+if(NOT MP_NPM)
+    message(FATAL_ERROR "npm is needed to fetch uPlot for the dashboard (install nodejs/npm)")
+endif()
+set(MP_WEB_DEPS ${CMAKE_BINARY_DIR}/web-deps)
+file(MAKE_DIRECTORY ${MP_WEB_DEPS})
+set(MP_UPLOT_DIR ${MP_WEB_DEPS}/node_modules/uplot/dist)
+add_custom_command(
+    OUTPUT ${MP_UPLOT_DIR}/uPlot.iife.min.js ${MP_UPLOT_DIR}/uPlot.min.css
+    COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_SOURCE_DIR}/web/package.json
+        ${CMAKE_SOURCE_DIR}/web/package-lock.json ${MP_WEB_DEPS}
+    COMMAND ${MP_NPM} ci --no-audit --no-fund --ignore-scripts --loglevel=error
+    WORKING_DIRECTORY ${MP_WEB_DEPS}
+    DEPENDS ${CMAKE_SOURCE_DIR}/web/package-lock.json ${CMAKE_SOURCE_DIR}/web/package.json
+    COMMENT "npm ci: uPlot for the dashboard")
+set(MP_WEB_FILES
+    /index.html=${CMAKE_SOURCE_DIR}/web/index.html
+    /app.js=${CMAKE_SOURCE_DIR}/web/app.js
+    /charts.js=${CMAKE_SOURCE_DIR}/web/charts.js
+    /style.css=${CMAKE_SOURCE_DIR}/web/style.css
+    /template.yaml=${CMAKE_SOURCE_DIR}/web/template.yaml
+    /vendor/uPlot.iife.min.js=${MP_UPLOT_DIR}/uPlot.iife.min.js
+    /vendor/uPlot.min.css=${MP_UPLOT_DIR}/uPlot.min.css)
+set(MP_WEB_DEPENDS)
+foreach(pair IN LISTS MP_WEB_FILES)
+    string(REGEX REPLACE "^[^=]*=" "" file ${pair})
+    list(APPEND MP_WEB_DEPENDS ${file})
+endforeach()
+set(MP_WEB_C ${CMAKE_BINARY_DIR}/generated/web_assets.c)
+add_custom_command(
+    OUTPUT ${MP_WEB_C}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/generated
+    COMMAND sh ${CMAKE_SOURCE_DIR}/scripts/embed-assets.sh ${MP_WEB_C} ${MP_WEB_FILES}
+    DEPENDS ${CMAKE_SOURCE_DIR}/scripts/embed-assets.sh ${MP_WEB_DEPENDS}
+    COMMENT "Embedding the dashboard")
+target_sources(mpcore PRIVATE ${MP_WEB_C})

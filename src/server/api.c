@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The JSON API under /api/v1/: experiments (list, create, get, cancel, delete), trials, logs,
+ * recommendation, Pareto fronts, search space, spec validation and event streams.
+ * Endpoints and error codes: docs/api.md. */
+#include "server/server_int.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "doc/doc.h"
+#include "engine/engine.h"
+#include "report/report.h"
+
+#define MAX_SEGS    6
+#define MAX_SEG_LEN 256
+
+struct route {
+    char seg[MAX_SEGS][MAX_SEG_LEN];
+    size_t n;
+};
+
+/* Splits "/experiments/x/trials" into segments; false when too deep or too long. */
+static bool split_path(const char *path, struct route *r)
+{
+    r->n = 0;
+    const char *p = path;
+    while (*p == '/') {
+        p++;
+    }
+    while (*p) {
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (r->n == MAX_SEGS || len >= MAX_SEG_LEN) {
+            return false;
+        }
+        memcpy(r->seg[r->n], p, len);
+        r->seg[r->n][len] = '\0';
+        r->n++;
+        p += len;
+        while (*p == '/') {
+            p++;
+        }
+    }
+    return true;
+}
+
+static mhd_result send_err(struct MHD_Connection *c, struct request *req, int code,
+                           const struct mp_error *err)
+{
+    const char *name = NULL;
+    unsigned status = mp_srv_status_for(code, &name);
+    return mp_srv_send_error(c, req, status, name, "%s",
+                             err->msg[0] ? err->msg : mp_strerror(code));
+}
+
+static json_t *param_json(const struct mp_param *p)
+{
+    json_t *j = json_pack("{s:s, s:s, s:b}", "name", p->name, "type", mp_param_type_name(p->type),
+                          "log", p->log_scale);
+    if (p->type == MP_PARAM_INT || p->type == MP_PARAM_FLOAT) {
+        json_object_set_new(j, "min", json_real(p->min));
+        json_object_set_new(j, "max", json_real(p->max));
+        json_object_set_new(j, "step", json_real(p->step));
+    } else if (p->type == MP_PARAM_DISCRETE) {
+        json_t *v = json_array();
+        for (size_t i = 0; i < p->n_values; i++) {
+            json_array_append_new(v, json_real(p->values[i]));
+        }
+        json_object_set_new(j, "values", v);
+    } else {
+        json_t *v = json_array();
+        for (size_t i = 0; i < p->n_choices; i++) {
+            json_array_append_new(v, json_string(p->choices[i]));
+        }
+        json_object_set_new(j, "values", v);
+    }
+    if (p->target == MP_TARGET_RESOURCE) {
+        json_object_set_new(j, "resource", json_string(mp_resource_name(p->resource)));
+    } else if (p->target_name) {
+        json_object_set_new(j, p->target == MP_TARGET_ENV ? "env" : "arg",
+                            json_string(p->target_name));
+    }
+    return j;
+}
+
+static json_t *space_json(const struct mp_spec *spec)
+{
+    json_t *params = json_array();
+    for (size_t i = 0; i < spec->space.n; i++) {
+        json_array_append_new(params, param_json(&spec->space.params[i]));
+    }
+    double size = mp_space_size(&spec->space);
+    return json_pack("{s:o, s:o}", "parameters", params, "configurations",
+                     isinf(size) ? json_null() : json_real(size));
+}
+
+/* Parses and validates a submitted spec ("spec" is the source name in messages). */
+static int parse_spec(struct mp_server *srv, const struct request *req, struct mp_spec **spec,
+                      struct mp_error *err)
+{
+    int rc =
+        mp_spec_parse(req->body.data, req->body.len, "spec", srv->base_dir, NULL, 0, spec, err);
+    if (rc == 0) {
+        rc = mp_engine_validate(*spec, err);
+    }
+    if (rc != 0) {
+        mp_spec_free(*spec);
+        *spec = NULL;
+    }
+    return rc;
+}
+
+static mhd_result api_validate(struct mp_server *srv, struct MHD_Connection *c, struct request *req)
+{
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    req->route = "validate";
+    if (parse_spec(srv, req, &spec, &err) != 0) {
+        return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid_spec", "%s", err.msg);
+    }
+    json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:I, s:o}", "valid", 1, "name", spec->name,
+                          "algorithm", spec->algorithm, "runner", spec->runner, "max_trials",
+                          (json_int_t)spec->max_trials, "space", space_json(spec));
+    mp_spec_free(spec);
+    return mp_srv_send_json(c, req, MHD_HTTP_OK, j);
+}
+
+static mhd_result api_create(struct mp_server *srv, struct MHD_Connection *c, struct request *req)
+{
+    struct mp_spec *spec = NULL;
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    struct mp_experiment_row row = {0};
+    mhd_result r = MHD_NO;
+    int64_t id = 0;
+    req->route = "experiments";
+    if (parse_spec(srv, req, &spec, &err) != 0) {
+        return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid_spec", "%s", err.msg);
+    }
+    int rc = mp_srv_open_store(srv, &st, &err);
+    if (rc == 0 && mp_store_experiment_find(st, spec->name, &row, NULL) == 0) {
+        rc = mp_error_set(&err, MP_EEXISTS,
+                          "an experiment named '%s' already exists (id %lld); delete it or "
+                          "choose another name",
+                          spec->name, (long long)row.id);
+    }
+    if (rc == 0) {
+        uint64_t seed = spec->seed_given ? spec->seed : mp_mix64((uint64_t)mp_wall_ns(), getpid());
+        char *json = mp_spec_to_json(spec);
+        rc = mp_store_experiment_create(st, spec->name, json, spec->base_dir, seed & INT64_MAX, &id,
+                                        &err);
+        free(json);
+    }
+    if (rc == 0) {
+        const char *name_copy = spec->name;
+        json_t *j = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name", name_copy, "state",
+                              "CREATED");
+        rc = mp_srv_job_start(srv, spec, id, &err);
+        spec = NULL;
+        r = rc == 0 ? mp_srv_send_json(c, req, MHD_HTTP_CREATED, j) : send_err(c, req, rc, &err);
+        if (rc != 0) {
+            json_decref(j);
+        }
+    } else {
+        r = send_err(c, req, rc, &err);
+    }
+    mp_experiment_row_release(&row);
+    mp_store_close(st);
+    mp_spec_free(spec);
+    return r;
+}
+
+static mhd_result api_list(struct mp_server *srv, struct MHD_Connection *c, struct request *req)
+{
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    json_t *list = NULL;
+    req->route = "experiments";
+    int rc = mp_srv_open_store(srv, &st, &err);
+    if (rc == 0) {
+        rc = mp_report_list(st, &list, &err);
+    }
+    mp_store_close(st);
+    if (rc != 0) {
+        return send_err(c, req, rc, &err);
+    }
+    return mp_srv_send_json(c, req, MHD_HTTP_OK, json_pack("{s:o}", "experiments", list));
+}
+
+static json_t *pareto_json(const json_t *rep)
+{
+    json_t *obj = json_object_get(rep, "objective");
+    const char *metric = json_string_value(json_object_get(obj, "metric"));
+    const char *dir = json_string_value(json_object_get(obj, "direction"));
+    bool obj_max = dir && strcmp(dir, "maximize") == 0;
+    json_t *tp = mp_report_pareto(rep, "throughput_rps", true, "p99_ms", false);
+    json_t *oc = mp_report_pareto(rep, metric ? metric : "", obj_max, "cost_per_hour", false);
+    return json_pack("{s:{s:s, s:s, s:s, s:s, s:o}, s:{s:s, s:s, s:s, s:s, s:o}}", "throughput_p99",
+                     "x", "throughput_rps", "x_direction", "maximize", "y", "p99_ms", "y_direction",
+                     "minimize", "trials", tp, "objective_cost", "x", metric ? metric : "",
+                     "x_direction", obj_max ? "maximize" : "minimize", "y", "cost_per_hour",
+                     "y_direction", "minimize", "trials", oc);
+}
+
+/* Loads the experiment `ref` with its report, spec and row. */
+struct loaded {
+    struct mp_experiment_row row;
+    struct mp_spec *spec;
+    json_t *report;
+};
+
+static int load(struct mp_store *st, const char *ref, struct loaded *l, struct mp_error *err)
+{
+    int rc = mp_store_experiment_find(st, ref, &l->row, err);
+    if (rc == 0) {
+        rc = mp_spec_parse(l->row.spec_json, strlen(l->row.spec_json), l->row.name, l->row.base_dir,
+                           NULL, 0, &l->spec, err);
+    }
+    if (rc == 0) {
+        char id[32];
+        snprintf(id, sizeof(id), "%lld", (long long)l->row.id);
+        rc = mp_report_experiment(st, id, &l->report, err);
+    }
+    return rc;
+}
+
+static void loaded_release(struct loaded *l)
+{
+    mp_experiment_row_release(&l->row);
+    mp_spec_free(l->spec);
+    json_decref(l->report);
+}
+
+static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l, const char *what,
+                    const char *number, int *rc, struct mp_error *err)
+{
+    json_t *rep = l->report;
+    if (strcmp(what, "") == 0) {
+        json_t *spec = json_loads(l->row.spec_json, 0, NULL);
+        json_object_set_new(rep, "spec", spec ? spec : json_null());
+        json_object_set_new(rep, "space", space_json(l->spec));
+        json_object_set_new(rep, "pareto", pareto_json(rep));
+        json_object_set_new(rep, "running_here", json_boolean(mp_srv_job_running(srv, l->row.id)));
+        return json_incref(rep);
+    }
+    if (strcmp(what, "trials") == 0) {
+        return json_pack("{s:O}", "trials", json_object_get(rep, "trials"));
+    }
+    if (strcmp(what, "recommendation") == 0) {
+        return json_pack("{s:O, s:O, s:O, s:o}", "objective", json_object_get(rep, "objective"),
+                         "constraints", json_object_get(rep, "constraints"), "best",
+                         json_object_get(rep, "best"), "pareto", pareto_json(rep));
+    }
+    if (strcmp(what, "pareto") == 0) {
+        return pareto_json(rep);
+    }
+    if (strcmp(what, "space") == 0) {
+        return space_json(l->spec);
+    }
+    if (strcmp(what, "logs") == 0) {
+        int64_t n = 0;
+        char *out = NULL, *errs = NULL;
+        if (mp_parse_int64(number, &n) != 0 || n < 1) {
+            *rc = mp_error_set(err, MP_EINVALID, "trial number '%s' is not a positive integer",
+                               number);
+            return NULL;
+        }
+        *rc = mp_store_trial_log(st, l->row.id, n, "stdout", &out, err);
+        if (*rc == 0) {
+            *rc = mp_store_trial_log(st, l->row.id, n, "stderr", &errs, err);
+        }
+        json_t *j = *rc == 0 ? json_pack("{s:I, s:s, s:s}", "number", (json_int_t)n, "stdout", out,
+                                         "stderr", errs)
+                             : NULL;
+        free(out);
+        free(errs);
+        return j;
+    }
+    *rc = mp_error_set(err, MP_ENOTFOUND, "no such resource");
+    return NULL;
+}
+
+static bool trial_exists(const json_t *rep, const char *number)
+{
+    int64_t n = 0;
+    if (mp_parse_int64(number, &n) != 0) {
+        return true; /* reported as invalid later */
+    }
+    json_t *trials = json_object_get(rep, "trials");
+    for (size_t i = 0; i < json_array_size(trials); i++) {
+        if (json_integer_value(json_object_get(json_array_get(trials, i), "number")) == n) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static mhd_result api_get(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                          const char *ref, const char *what, const char *number)
+{
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    struct loaded l = {0};
+    json_t *j = NULL;
+    int rc = mp_srv_open_store(srv, &st, &err);
+    if (rc == 0) {
+        rc = load(st, ref, &l, &err);
+    }
+    if (rc == 0 && number && !trial_exists(l.report, number)) {
+        rc = mp_error_set(&err, MP_ENOTFOUND, "experiment '%s' has no trial %s", ref, number);
+    }
+    if (rc == 0) {
+        j = view(srv, st, &l, what, number, &rc, &err);
+    }
+    loaded_release(&l);
+    mp_store_close(st);
+    if (rc != 0) {
+        return send_err(c, req, rc, &err);
+    }
+    return mp_srv_send_json(c, req, MHD_HTTP_OK, j);
+}
+
+static bool owned_elsewhere(const struct mp_experiment_row *row)
+{
+    return row->state == MP_EXPERIMENT_RUNNING && row->owner_pid > 0 &&
+           row->owner_pid != getpid() && kill((pid_t)row->owner_pid, 0) == 0;
+}
+
+static mhd_result api_cancel(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                             const char *ref)
+{
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    struct mp_experiment_row row = {0};
+    req->route = "cancel";
+    int rc = mp_srv_open_store(srv, &st, &err);
+    if (rc == 0) {
+        rc = mp_store_experiment_find(st, ref, &row, &err);
+    }
+    unsigned status = MHD_HTTP_OK;
+    const char *state = "CANCELLED";
+    if (rc == 0 && mp_srv_job_cancel(srv, row.id)) {
+        status = MHD_HTTP_ACCEPTED;
+        state = "CANCELLING";
+    } else if (rc == 0 && row.state >= MP_EXPERIMENT_SUCCEEDED) {
+        rc = mp_error_set(&err, MP_ESTATE, "experiment '%s' has already finished (%s)", row.name,
+                          mp_experiment_state_name(row.state));
+    } else if (rc == 0 && owned_elsewhere(&row)) {
+        rc = mp_error_set(&err, MP_EBUSY,
+                          "experiment '%s' is driven by another process (pid %lld); stop it "
+                          "there",
+                          row.name, (long long)row.owner_pid);
+    } else if (rc == 0) {
+        rc = mp_store_experiment_set_state(st, row.id, MP_EXPERIMENT_CANCELLED,
+                                           "cancelled through the API", &err);
+    }
+    mhd_result r =
+        rc == 0
+            ? mp_srv_send_json(c, req, status,
+                               json_pack("{s:I, s:s}", "id", (json_int_t)row.id, "state", state))
+            : send_err(c, req, rc, &err);
+    mp_experiment_row_release(&row);
+    mp_store_close(st);
+    return r;
+}
+
+static mhd_result api_delete(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                             const char *ref)
+{
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    struct mp_experiment_row row = {0};
+    req->route = "experiment";
+    int rc = mp_srv_open_store(srv, &st, &err);
+    if (rc == 0) {
+        rc = mp_store_experiment_find(st, ref, &row, &err);
+    }
+    if (rc == 0) {
+        mp_srv_job_stop_wait(srv, row.id);
+        if (owned_elsewhere(&row)) {
+            rc = mp_error_set(&err, MP_EBUSY,
+                              "experiment '%s' is driven by another process (pid %lld)", row.name,
+                              (long long)row.owner_pid);
+        }
+    }
+    if (rc == 0) {
+        rc = mp_store_experiment_delete(st, row.id, &err);
+    }
+    mhd_result r =
+        rc == 0 ? mp_srv_send_json(c, req, MHD_HTTP_OK,
+                                   json_pack("{s:I, s:b}", "id", (json_int_t)row.id, "deleted", 1))
+                : send_err(c, req, rc, &err);
+    mp_experiment_row_release(&row);
+    mp_store_close(st);
+    return r;
+}
+
+static mhd_result api_events(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                             const char *ref)
+{
+    req->route = "events";
+    if (!ref) {
+        return mp_srv_sse(srv, c, req, 0);
+    }
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    struct mp_experiment_row row = {0};
+    int rc = mp_srv_open_store(srv, &st, &err);
+    if (rc == 0) {
+        rc = mp_store_experiment_find(st, ref, &row, &err);
+    }
+    mp_store_close(st);
+    int64_t id = row.id;
+    mp_experiment_row_release(&row);
+    if (rc != 0) {
+        return send_err(c, req, rc, &err);
+    }
+    return mp_srv_sse(srv, c, req, id);
+}
+
+static mhd_result not_allowed(struct MHD_Connection *c, struct request *req, const char *method)
+{
+    return mp_srv_send_error(c, req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                             "method %s is not allowed here", method);
+}
+
+static bool is(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+static mhd_result api_experiment(struct mp_server *srv, struct MHD_Connection *c,
+                                 struct request *req, const char *method, const struct route *r)
+{
+    const char *ref = r->seg[1];
+    bool get = is(method, "GET") || is(method, "HEAD");
+    if (r->n == 2) {
+        req->route = "experiment";
+        if (get) {
+            return api_get(srv, c, req, ref, "", NULL);
+        }
+        return is(method, "DELETE") ? api_delete(srv, c, req, ref) : not_allowed(c, req, method);
+    }
+    const char *what = r->seg[2];
+    if (r->n == 3 && is(what, "cancel")) {
+        return is(method, "POST") ? api_cancel(srv, c, req, ref) : not_allowed(c, req, method);
+    }
+    if (r->n == 3 && is(what, "events")) {
+        return get ? api_events(srv, c, req, ref) : not_allowed(c, req, method);
+    }
+    bool known =
+        is(what, "trials") || is(what, "recommendation") || is(what, "pareto") || is(what, "space");
+    if (r->n == 3 && known) {
+        req->route = is(what, "trials") ? "trials" : "experiment_view";
+        return get ? api_get(srv, c, req, ref, what, NULL) : not_allowed(c, req, method);
+    }
+    if (r->n == 5 && is(what, "trials") && is(r->seg[4], "logs")) {
+        req->route = "logs";
+        return get ? api_get(srv, c, req, ref, "logs", r->seg[3]) : not_allowed(c, req, method);
+    }
+    return mp_srv_send_error(c, req, MHD_HTTP_NOT_FOUND, "not_found", "no such API route");
+}
+
+mhd_result mp_srv_api(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                      const char *method, const char *path)
+{
+    struct route r;
+    req->route = "api";
+    if (!split_path(path, &r) || r.n == 0) {
+        return mp_srv_send_error(c, req, MHD_HTTP_NOT_FOUND, "not_found", "no such API route");
+    }
+    bool get = is(method, "GET") || is(method, "HEAD");
+    if (r.n == 1 && is(r.seg[0], "experiments")) {
+        if (get) {
+            return api_list(srv, c, req);
+        }
+        return is(method, "POST") ? api_create(srv, c, req) : not_allowed(c, req, method);
+    }
+    if (r.n == 1 && is(r.seg[0], "validate")) {
+        return is(method, "POST") ? api_validate(srv, c, req) : not_allowed(c, req, method);
+    }
+    if (r.n == 1 && is(r.seg[0], "events")) {
+        return get ? api_events(srv, c, req, NULL) : not_allowed(c, req, method);
+    }
+    if (r.n >= 2 && is(r.seg[0], "experiments")) {
+        return api_experiment(srv, c, req, method, &r);
+    }
+    return mp_srv_send_error(c, req, MHD_HTTP_NOT_FOUND, "not_found", "no such API route");
+}

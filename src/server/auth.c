@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Request checks: loopback listeners, Host (DNS rebinding), Origin (cross-site requests) and
+ * bearer tokens. Rules: docs/api.md, "Security". */
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool mp_server_host_is_loopback(const char *host)
+{
+    if (strcmp(host, "localhost") == 0) {
+        return true;
+    }
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1) {
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    }
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, host, &a6) == 1) {
+        return memcmp(&a6, &in6addr_loopback, sizeof(a6)) == 0;
+    }
+    return false;
+}
+
+int mp_server_parse_listen(const char *listen, char *host, size_t host_len, unsigned *port,
+                           struct mp_error *err)
+{
+    const char *colon = NULL;
+    const char *h = listen;
+    size_t hl = 0;
+    if (listen[0] == '[') {
+        const char *end = strchr(listen, ']');
+        if (!end || end[1] != ':') {
+            return mp_error_set(err, MP_EINVALID, "--listen '%s': expected [ADDRESS]:PORT", listen);
+        }
+        h = listen + 1;
+        hl = (size_t)(end - h);
+        colon = end + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon) {
+            return mp_error_set(err, MP_EINVALID, "--listen '%s': expected HOST:PORT", listen);
+        }
+        hl = (size_t)(colon - listen);
+    }
+    int64_t p = 0;
+    if (hl == 0 || hl >= host_len || mp_parse_int64(colon + 1, &p) != 0 || p < 0 || p > 65535) {
+        return mp_error_set(err, MP_EINVALID,
+                            "--listen '%s': expected HOST:PORT with a port 0-65535", listen);
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (unsigned)p;
+    return 0;
+}
+
+bool mp_server_host_allowed(const char *host_header, unsigned port, const char *extra)
+{
+    if (!host_header) {
+        return false;
+    }
+    static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(names); i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "%s:%u", names[i], port);
+        if (strcmp(host_header, want) == 0) {
+            return true;
+        }
+    }
+    return extra && strcmp(host_header, extra) == 0;
+}
+
+bool mp_server_origin_allowed(const char *origin, const char *host_header)
+{
+    if (!origin) {
+        return true;
+    }
+    if (!host_header) {
+        return false;
+    }
+    /* https: the same host behind a TLS-terminating proxy. */
+    const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
+                       : strncmp(origin, "https://", 8) == 0 ? origin + 8
+                                                             : NULL;
+    return rest && strcmp(rest, host_header) == 0;
+}
+
+bool mp_server_token_ok(const char *authorization, const char *token)
+{
+    if (!authorization || !token || strncmp(authorization, "Bearer ", 7) != 0) {
+        return false;
+    }
+    const char *given = authorization + 7;
+    size_t gl = strlen(given);
+    size_t tl = strlen(token);
+    /* Compare every byte of the expected token whatever the input, so timing does not reveal
+     * how long a matching prefix was. */
+    unsigned char diff = (unsigned char)(gl != tl);
+    for (size_t i = 0; i < tl; i++) {
+        unsigned char g = i < gl ? (unsigned char)given[i] : 0;
+        diff |= (unsigned char)(g ^ (unsigned char)token[i]);
+    }
+    return diff == 0;
+}

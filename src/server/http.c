@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The HTTP front: libmicrohttpd daemon with explicit limits, per-request body accumulation,
+ * the security checks every request passes, response helpers and top-level routing (static
+ * dashboard files, /healthz, /metrics, /api/v1/). */
+#include "server/server_int.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "doc/doc.h"
+
+void mp_srv_add_common_headers(struct MHD_Response *resp, bool is_html)
+{
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (is_html) {
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src 'self' "
+                                "'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; "
+                                "base-uri 'none'; form-action 'none'");
+    }
+}
+
+mhd_result mp_srv_send_bytes(struct MHD_Connection *c, struct request *req, unsigned status,
+                             const char *content_type, const void *data, size_t len, bool copy)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, (void *)data, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    mp_srv_add_common_headers(resp, strncmp(content_type, "text/html", 9) == 0);
+    if (status == MHD_HTTP_UNAUTHORIZED) {
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"morphling\"");
+    }
+    req->status = status;
+    req->answered = true;
+    mhd_result r = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+mhd_result mp_srv_send_json(struct MHD_Connection *c, struct request *req, unsigned status,
+                            json_t *body)
+{
+    char *text = mp_json_dumps(body, 0);
+    json_decref(body);
+    size_t len = strlen(text);
+    mhd_result r = mp_srv_send_bytes(c, req, status, "application/json", text, len, true);
+    free(text);
+    return r;
+}
+
+mhd_result mp_srv_send_error(struct MHD_Connection *c, struct request *req, unsigned status,
+                             const char *code, const char *fmt, ...)
+{
+    struct mp_buf msg = MP_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    mp_buf_addvf(&msg, fmt, ap);
+    va_end(ap);
+    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", msg.data ? msg.data : "");
+    /* Spec errors read "SOURCE:LINE:COL: ..."; expose the position for editors. */
+    const char *p = msg.data ? strchr(msg.data, ':') : NULL;
+    unsigned line = 0, col = 0;
+    if (p && sscanf(p, ":%u:%u:", &line, &col) == 2) {
+        json_object_set_new(e, "line", json_integer(line));
+        json_object_set_new(e, "column", json_integer(col));
+    }
+    mp_buf_release(&msg);
+    return mp_srv_send_json(c, req, status, json_pack("{s:o}", "error", e));
+}
+
+unsigned mp_srv_status_for(int code, const char **code_name)
+{
+    switch (code) {
+    case MP_EINVALID:
+    case MP_EPARSE:
+        *code_name = "invalid";
+        return MHD_HTTP_BAD_REQUEST;
+    case MP_ENOTFOUND:
+        *code_name = "not_found";
+        return MHD_HTTP_NOT_FOUND;
+    case MP_EEXISTS:
+        *code_name = "exists";
+        return MHD_HTTP_CONFLICT;
+    case MP_ESTATE:
+    case MP_EBUSY:
+        *code_name = "conflict";
+        return MHD_HTTP_CONFLICT;
+    case MP_ETOOBIG:
+        *code_name = "too_large";
+        return HTTP_TOO_LARGE;
+    default:
+        *code_name = "internal";
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+int mp_srv_open_store(struct mp_server *srv, struct mp_store **st, struct mp_error *err)
+{
+    struct mp_store_opts o = {.busy_timeout_ms = 10000};
+    return mp_store_open(srv->db_path, &o, st, err);
+}
+
+static mhd_result serve_asset(struct MHD_Connection *c, struct request *req, const char *url)
+{
+    const struct mp_asset *a = mp_server_asset(strcmp(url, "/") == 0 ? "/index.html" : url);
+    req->route = "static";
+    if (!a) {
+        return mp_srv_send_error(c, req, MHD_HTTP_NOT_FOUND, "not_found", "no such page: %s", url);
+    }
+    return mp_srv_send_bytes(c, req, MHD_HTTP_OK, a->content_type, a->data, a->len, false);
+}
+
+static bool is_unsafe(const char *method)
+{
+    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+}
+
+/* Host, Origin and token checks. Returns true when the request may proceed; otherwise a
+ * response has been queued in *r. */
+static bool check_access(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                         const char *method, mhd_result *r)
+{
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    const char *extra = srv->token ? srv->public_host : NULL;
+    bool host_ok =
+        mp_server_host_allowed(host, srv->port, extra) ||
+        (srv->token && host && srv->listen_host_port && strcmp(host, srv->listen_host_port) == 0);
+    if (!host_ok) {
+        *r = mp_srv_send_error(c, req, MHD_HTTP_FORBIDDEN, "bad_host",
+                               "Host header '%s' does not name this server", host ? host : "");
+        return false;
+    }
+    if (!is_unsafe(method)) {
+        return true;
+    }
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (!mp_server_origin_allowed(origin, host)) {
+        *r = mp_srv_send_error(c, req, MHD_HTTP_FORBIDDEN, "bad_origin",
+                               "cross-origin request refused (Origin '%s')", origin);
+        return false;
+    }
+    if (srv->token) {
+        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        if (!mp_server_token_ok(auth, srv->token)) {
+            *r = mp_srv_send_error(c, req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                                   "this request needs 'Authorization: Bearer <token>'");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* First call of a request: checks that need no body. Returns true to go on reading. */
+static bool first_call(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                       const char *method, mhd_result *r)
+{
+    if (!check_access(srv, c, req, method, r)) {
+        return false;
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    int64_t n = 0;
+    if (cl && (mp_parse_int64(cl, &n) != 0 || n > (int64_t)MP_SERVER_MAX_BODY_BYTES)) {
+        *r = mp_srv_send_error(c, req, HTTP_TOO_LARGE, "too_large", "request body over %u bytes",
+                               MP_SERVER_MAX_BODY_BYTES);
+        return false;
+    }
+    return true;
+}
+
+static mhd_result dispatch(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                           const char *url, const char *method)
+{
+    if (req->too_big) {
+        return mp_srv_send_error(c, req, HTTP_TOO_LARGE, "too_large", "request body over %u bytes",
+                                 MP_SERVER_MAX_BODY_BYTES);
+    }
+    if (strncmp(url, "/api/v1/", 8) == 0) {
+        return mp_srv_api(srv, c, req, method, url + 7);
+    }
+    if (strcmp(url, "/healthz") == 0) {
+        req->route = "healthz";
+        return mp_srv_send_bytes(c, req, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3,
+                                 false);
+    }
+    if (is_unsafe(method)) {
+        req->route = "other";
+        return mp_srv_send_error(c, req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                                 "%s is not allowed on %s", method, url);
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        req->route = "metrics";
+        return mp_srv_metrics_serve(srv, c, req);
+    }
+    return serve_asset(c, req, url);
+}
+
+static mhd_result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                          const char *version, const char *upload, size_t *upload_size,
+                          void **con_cls)
+{
+    (void)version;
+    struct mp_server *srv = cls;
+    struct request *req = *con_cls;
+    mhd_result r = MHD_YES;
+    if (!req) {
+        req = mp_xcalloc(1, sizeof(*req));
+        req->start_ns = mp_mono_ns();
+        req->route = "other";
+        snprintf(req->method, sizeof(req->method), "%s", method);
+        *con_cls = req;
+        if (!first_call(srv, c, req, method, &r)) {
+            return r;
+        }
+        return MHD_YES;
+    }
+    if (req->answered) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (!req->too_big && req->body.len + *upload_size <= MP_SERVER_MAX_BODY_BYTES) {
+            mp_buf_add(&req->body, upload, *upload_size);
+        } else {
+            req->too_big = true;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (!req->body.data) {
+        mp_buf_adds(&req->body, "");
+    }
+    return dispatch(srv, c, req, url, method);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    (void)toe;
+    struct mp_server *srv = cls;
+    struct request *req = *con_cls;
+    if (!req) {
+        return;
+    }
+    mp_srv_metrics_record(&srv->metrics, req);
+    mp_buf_release(&req->body);
+    free(req);
+    *con_cls = NULL;
+}
+
+static int bind_addr(const char *host, unsigned port, struct sockaddr_storage *ss, bool *v6,
+                     struct mp_error *err)
+{
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    const char *h = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+    if (inet_pton(AF_INET, h, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        *v6 = false;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, h, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *v6 = true;
+        return 0;
+    }
+    return mp_error_set(err, MP_EINVALID,
+                        "--listen: '%s' is not a numeric IP address (or localhost)", host);
+}
+
+static void server_free(struct mp_server *srv)
+{
+    free(srv->db_path);
+    free(srv->token);
+    free(srv->public_host);
+    free(srv->base_dir);
+    free(srv->listen_host_port);
+    mp_srv_metrics_release(&srv->metrics);
+    pthread_mutex_destroy(&srv->jobs_lock);
+    free(srv);
+}
+
+static int start_daemon(struct mp_server *srv, const char *host, unsigned port,
+                        struct mp_error *err)
+{
+    struct sockaddr_storage ss;
+    bool v6 = false;
+    int rc = bind_addr(host, port, &ss, &v6, err);
+    if (rc != 0) {
+        return rc;
+    }
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0);
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, handler, srv, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MP_SERVER_MAX_HEADER_BYTES,
+        MHD_OPTION_CONNECTION_TIMEOUT, MP_SERVER_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        MP_SERVER_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, MP_SERVER_MAX_CONNECTIONS,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, srv, MHD_OPTION_END);
+    if (!srv->daemon) {
+        return mp_error_set(err, MP_ERUNTIME, "cannot listen on %s:%u (address in use?)", host,
+                            port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : port;
+    return 0;
+}
+
+int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, struct mp_error *err)
+{
+    char host[256];
+    unsigned port = 0;
+    int rc = mp_server_parse_listen(opts->listen ? opts->listen : "127.0.0.1:8080", host,
+                                    sizeof(host), &port, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!mp_server_host_is_loopback(host) && !opts->token) {
+        return mp_error_set(err, MP_EINVALID,
+                            "refusing to listen on non-loopback address '%s' without "
+                            "--token-file",
+                            host);
+    }
+    if (opts->token && strlen(opts->token) < MP_SERVER_MIN_TOKEN_LEN) {
+        return mp_error_set(err, MP_EINVALID, "the token must have at least %u characters",
+                            MP_SERVER_MIN_TOKEN_LEN);
+    }
+    struct mp_server *srv = mp_xcalloc(1, sizeof(*srv));
+    srv->db_path = mp_xstrdup(opts->db_path);
+    srv->token = opts->token ? mp_xstrdup(opts->token) : NULL;
+    srv->public_host = opts->public_host ? mp_xstrdup(opts->public_host) : NULL;
+    char cwd[PATH_MAX];
+    srv->base_dir = mp_xstrdup(opts->base_dir             ? opts->base_dir
+                               : getcwd(cwd, sizeof(cwd)) ? cwd
+                                                          : ".");
+    pthread_mutex_init(&srv->jobs_lock, NULL);
+    mp_srv_metrics_init(&srv->metrics);
+    rc = start_daemon(srv, host, port, err);
+    if (rc != 0) {
+        server_free(srv);
+        return rc;
+    }
+    srv->listen_host_port = strchr(host, ':') ? mp_xasprintf("[%s]:%u", host, srv->port)
+                                              : mp_xasprintf("%s:%u", host, srv->port);
+    *out = srv;
+    return 0;
+}
+
+unsigned mp_server_port(const struct mp_server *srv)
+{
+    return srv->port;
+}
+
+void mp_server_stop(struct mp_server *srv)
+{
+    if (!srv) {
+        return;
+    }
+    atomic_store(&srv->stopping, true);
+    if (srv->daemon) {
+        MHD_stop_daemon(srv->daemon);
+    }
+    mp_srv_jobs_shutdown(srv);
+    server_free(srv);
+}

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Experiments submitted through the API run here, one background thread each, with the same
+ * engine as `morphling run` and a store handle of their own. Cancelling sets the job's flag:
+ * the engine stops (the experiment is left INTERRUPTED) and the job then marks it CANCELLED.
+ * Server shutdown sets the same flag without the mark, so `morphling run` can resume it. */
+#include "server/server_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engine/engine.h"
+
+struct job {
+    struct mp_server *srv;
+    int64_t exp_id;
+    struct mp_spec *spec;
+    atomic_bool cancel;      /* tells the engine to stop */
+    atomic_bool user_cancel; /* the stop was asked through the API */
+    atomic_bool done;
+    pthread_t thread;
+    struct job *next;
+};
+
+/* A cancelled experiment will not resume, so its in-flight trials are closed as CANCELLED. */
+static int close_trials(struct mp_store *st, int64_t exp_id, struct mp_error *err)
+{
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    int rc = mp_store_trial_list(st, exp_id, &rows, &n, err);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (rows[i].state != MP_TRIAL_PENDING && rows[i].state != MP_TRIAL_RUNNING) {
+            continue;
+        }
+        struct mp_trial_result res;
+        mp_trial_result_init(&res);
+        res.state = MP_TRIAL_CANCELLED;
+        res.reason = mp_xstrdup("experiment cancelled through the API");
+        rc = mp_store_trial_finish(st, exp_id, rows[i].number, &res, err);
+        mp_trial_result_release(&res);
+    }
+    mp_trial_rows_free(rows, n);
+    return rc;
+}
+
+static void *job_main(void *arg)
+{
+    struct job *j = arg;
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    struct mp_engine_summary sum = {0};
+    int rc = mp_srv_open_store(j->srv, &st, &err);
+    if (rc == 0) {
+        struct mp_engine_opts eo = {.cancel = &j->cancel};
+        rc = mp_engine_run(st, j->spec, &eo, &sum, &err);
+    }
+    if (rc == 0 && atomic_load(&j->user_cancel) && sum.state == MP_EXPERIMENT_INTERRUPTED) {
+        rc = mp_store_experiment_set_state(st, j->exp_id, MP_EXPERIMENT_CANCELLED,
+                                           "cancelled through the API", &err);
+        if (rc == 0) {
+            rc = close_trials(st, j->exp_id, &err);
+        }
+    }
+    if (rc != 0) {
+        fprintf(stderr, "morphling serve: experiment %lld: %s\n", (long long)j->exp_id, err.msg);
+        if (st && rc != MP_EBUSY) {
+            struct mp_error ignored = {0};
+            if (mp_store_experiment_set_state(st, j->exp_id, MP_EXPERIMENT_FAILED, err.msg,
+                                              &ignored) != 0) {
+                mp_error_clear(&ignored);
+            }
+        }
+    }
+    mp_store_close(st);
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+static void job_free(struct job *j)
+{
+    pthread_join(j->thread, NULL);
+    mp_spec_free(j->spec);
+    free(j);
+}
+
+/* Unlinks finished jobs; the caller joins and frees them. Needs jobs_lock. */
+static struct job *take_finished(struct mp_server *srv)
+{
+    struct job *done = NULL;
+    struct job **pp = &srv->jobs;
+    while (*pp) {
+        struct job *j = *pp;
+        if (atomic_load(&j->done)) {
+            *pp = j->next;
+            j->next = done;
+            done = j;
+        } else {
+            pp = &j->next;
+        }
+    }
+    return done;
+}
+
+static void free_list(struct job *j)
+{
+    while (j) {
+        struct job *next = j->next;
+        job_free(j);
+        j = next;
+    }
+}
+
+int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id,
+                     struct mp_error *err)
+{
+    struct job *j = mp_xcalloc(1, sizeof(*j));
+    j->srv = srv;
+    j->exp_id = exp_id;
+    j->spec = spec;
+    atomic_init(&j->cancel, false);
+    atomic_init(&j->user_cancel, false);
+    atomic_init(&j->done, false);
+    pthread_mutex_lock(&srv->jobs_lock);
+    struct job *finished = take_finished(srv);
+    int rc = 0;
+    if (atomic_load(&srv->stopping)) {
+        rc = mp_error_set(err, MP_ECANCELLED, "the server is shutting down");
+    } else if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
+        rc = mp_error_set(err, MP_ERUNTIME, "cannot start a thread for the experiment");
+    } else {
+        j->next = srv->jobs;
+        srv->jobs = j;
+    }
+    pthread_mutex_unlock(&srv->jobs_lock);
+    free_list(finished);
+    if (rc != 0) {
+        mp_spec_free(spec);
+        free(j);
+    }
+    return rc;
+}
+
+static struct job *find(struct mp_server *srv, int64_t exp_id)
+{
+    for (struct job *j = srv->jobs; j; j = j->next) {
+        if (j->exp_id == exp_id && !atomic_load(&j->done)) {
+            return j;
+        }
+    }
+    return NULL;
+}
+
+int mp_srv_job_cancel(struct mp_server *srv, int64_t exp_id)
+{
+    pthread_mutex_lock(&srv->jobs_lock);
+    struct job *j = find(srv, exp_id);
+    if (j) {
+        atomic_store(&j->user_cancel, true);
+        atomic_store(&j->cancel, true);
+    }
+    pthread_mutex_unlock(&srv->jobs_lock);
+    return j ? 1 : 0;
+}
+
+bool mp_srv_job_running(struct mp_server *srv, int64_t exp_id)
+{
+    pthread_mutex_lock(&srv->jobs_lock);
+    bool running = find(srv, exp_id) != NULL;
+    pthread_mutex_unlock(&srv->jobs_lock);
+    return running;
+}
+
+void mp_srv_job_stop_wait(struct mp_server *srv, int64_t exp_id)
+{
+    pthread_mutex_lock(&srv->jobs_lock);
+    struct job *j = NULL;
+    for (struct job **pp = &srv->jobs; *pp; pp = &(*pp)->next) {
+        if ((*pp)->exp_id == exp_id) {
+            j = *pp;
+            *pp = j->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&srv->jobs_lock);
+    if (j) {
+        atomic_store(&j->user_cancel, true);
+        atomic_store(&j->cancel, true);
+        job_free(j);
+    }
+}
+
+void mp_srv_jobs_shutdown(struct mp_server *srv)
+{
+    pthread_mutex_lock(&srv->jobs_lock);
+    struct job *all = srv->jobs;
+    srv->jobs = NULL;
+    for (struct job *j = all; j; j = j->next) {
+        atomic_store(&j->cancel, true);
+    }
+    pthread_mutex_unlock(&srv->jobs_lock);
+    free_list(all);
+}

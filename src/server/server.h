@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `morphling serve`: a local HTTP server with a JSON API under /api/v1/, Server-Sent Events for
+ * live updates, Prometheus metrics and the embedded web dashboard. Submitted experiments run on
+ * one background thread each with the same engine as `morphling run`. API and security rules:
+ * docs/api.md.
+ *
+ * Safety rules enforced here:
+ * - the listener is loopback-only unless a bearer token is configured;
+ * - the Host header must name this server (no DNS rebinding);
+ * - every POST/DELETE needs the token when one is configured, and an Origin header, when present,
+ *   must be the server's own origin;
+ * - request bodies, headers, connection counts and idle times are bounded.
+ *
+ * Ownership: options are borrowed for the call to mp_server_start and copied.
+ * Thread-safety: mp_server_start/stop are called from one thread; the server runs its own
+ * threads, each with its own store handle. */
+#ifndef MP_SERVER_H
+#define MP_SERVER_H
+
+#include <stdatomic.h>
+
+#include "core/core.h"
+
+#define MP_SERVER_MAX_BODY_BYTES   (1u << 20)  /* request bodies (a spec) */
+#define MP_SERVER_MAX_HEADER_BYTES (32u << 10) /* per-connection buffer for the request head */
+#define MP_SERVER_IDLE_TIMEOUT_S   30u
+#define MP_SERVER_MAX_CONNECTIONS  64u
+#define MP_SERVER_MIN_TOKEN_LEN    16u
+
+struct mp_server_opts {
+    const char *listen;      /* "HOST:PORT", "[V6]:PORT"; default "127.0.0.1:8080"; port 0 = any */
+    const char *db_path;     /* store file */
+    const char *token;       /* bearer token; NULL = none (loopback only) */
+    const char *public_host; /* extra accepted Host value ("name:port") when a token is set */
+    const char *base_dir;    /* relative paths in submitted specs resolve here; NULL = cwd */
+};
+
+struct mp_server;
+
+/* Binds and starts serving. Refuses a non-loopback address without a token. */
+int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out,
+                    struct mp_error *err) MP_WUR;
+/* The bound port (useful with port 0). */
+unsigned mp_server_port(const struct mp_server *srv);
+/* Stops accepting requests, ends event streams, interrupts running experiments (they stay
+ * INTERRUPTED and resume with `morphling run`) and frees the server. NULL is allowed. */
+void mp_server_stop(struct mp_server *srv);
+
+/* Request checks, exposed for unit tests. */
+/* Whether a numeric address or "localhost" is a loopback address. */
+bool mp_server_host_is_loopback(const char *host);
+/* Splits "HOST:PORT" / "[V6]:PORT" into host (without brackets) and port. */
+int mp_server_parse_listen(const char *listen, char *host, size_t host_len, unsigned *port,
+                           struct mp_error *err) MP_WUR;
+/* Whether a Host header value names this server: 127.0.0.1:PORT, localhost:PORT, [::1]:PORT,
+ * or `extra` (may be NULL). */
+bool mp_server_host_allowed(const char *host_header, unsigned port, const char *extra);
+/* Whether an Origin header is acceptable for a state-changing request: absent, or exactly
+ * "http://" or "https://" + the (already accepted) Host header. */
+bool mp_server_origin_allowed(const char *origin, const char *host_header);
+/* Constant-time check of an "Authorization: Bearer TOKEN" header value. */
+bool mp_server_token_ok(const char *authorization, const char *token);
+
+/* Embedded dashboard files. */
+struct mp_asset {
+    const char *path; /* URL path, e.g. "/app.js" */
+    const char *content_type;
+    const unsigned char *data;
+    size_t len;
+};
+/* NULL when absent. */
+const struct mp_asset *mp_server_asset(const char *path);
+
+#endif

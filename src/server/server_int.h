@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internals shared by the server's files: the server object, per-request state, response
+ * helpers, the job table (experiments running in this process), event streams and metrics. */
+#ifndef MP_SERVER_INT_H
+#define MP_SERVER_INT_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+
+#include "server/server.h"
+#include "spec/spec.h"
+#include "store/store.h"
+
+#if MHD_VERSION < 0x00097002
+typedef int mhd_result;
+#else
+typedef enum MHD_Result mhd_result;
+#endif
+
+/* 413 under its current name (older libmicrohttpd: the deprecated one). */
+#define HTTP_TOO_LARGE 413u
+
+struct job;
+
+/* Request counters for /metrics, keyed by (route, method, status). */
+struct req_count {
+    char route[32];
+    char method[8];
+    unsigned status;
+    uint64_t count;
+};
+
+#define MP_LATENCY_BUCKETS 9
+
+struct metrics {
+    pthread_mutex_t lock;
+    struct req_count *counts;
+    size_t n_counts;
+    uint64_t latency_buckets[MP_LATENCY_BUCKETS]; /* cumulative at output time */
+    uint64_t latency_count;
+    double latency_sum_s;
+};
+
+struct mp_server {
+    struct MHD_Daemon *daemon;
+    char *db_path;
+    char *token;
+    char *public_host;
+    char *base_dir;
+    char *listen_host_port; /* accepted as Host when a token is set */
+    unsigned port;
+    atomic_bool stopping;
+    pthread_mutex_t jobs_lock;
+    struct job *jobs;
+    struct metrics metrics;
+};
+
+/* One request: its body and what the response was (for metrics). */
+struct request {
+    struct mp_buf body;
+    bool too_big;
+    bool answered; /* a response was queued early */
+    int64_t start_ns;
+    unsigned status;
+    const char *route; /* static label for metrics */
+    char method[8];
+};
+
+/* Responses. Each returns the MHD result of queueing and records the status in req. */
+mhd_result mp_srv_send_json(struct MHD_Connection *c, struct request *req, unsigned status,
+                            json_t *body); /* takes ownership of body */
+mhd_result mp_srv_send_error(struct MHD_Connection *c, struct request *req, unsigned status,
+                             const char *code, const char *fmt, ...) MP_PRINTF(5, 6);
+mhd_result mp_srv_send_bytes(struct MHD_Connection *c, struct request *req, unsigned status,
+                             const char *content_type, const void *data, size_t len, bool copy);
+void mp_srv_add_common_headers(struct MHD_Response *resp, bool is_html);
+/* Status and code for a store/spec error code. */
+unsigned mp_srv_status_for(int code, const char **code_name);
+
+/* The embedded files (generated at build time). */
+extern const struct mp_asset mp_server_assets_table[];
+extern const size_t mp_server_assets_count;
+
+/* Opens a fresh store handle for this thread. */
+int mp_srv_open_store(struct mp_server *srv, struct mp_store **st, struct mp_error *err) MP_WUR;
+
+/* API routes (api.c). Path is the part after "/api/v1". */
+mhd_result mp_srv_api(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                      const char *method, const char *path);
+
+/* Jobs (jobs.c). */
+int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id,
+                     struct mp_error *err) MP_WUR; /* takes ownership of spec */
+/* 1 when a running job was told to cancel, 0 when no job runs it. */
+int mp_srv_job_cancel(struct mp_server *srv, int64_t exp_id);
+/* Cancels and waits for the job of exp_id, if any. */
+void mp_srv_job_stop_wait(struct mp_server *srv, int64_t exp_id);
+bool mp_srv_job_running(struct mp_server *srv, int64_t exp_id);
+void mp_srv_jobs_shutdown(struct mp_server *srv);
+
+/* Event streams (sse.c). exp_id 0 = all experiments. */
+mhd_result mp_srv_sse(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                      int64_t exp_id);
+
+/* Metrics (metrics.c). */
+void mp_srv_metrics_init(struct metrics *m);
+void mp_srv_metrics_release(struct metrics *m);
+void mp_srv_metrics_record(struct metrics *m, const struct request *req);
+mhd_result mp_srv_metrics_serve(struct mp_server *srv, struct MHD_Connection *c,
+                                struct request *req);
+
+#endif

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Server-Sent Events: each stream polls the store's events table (every 200 ms, with its own
+ * store handle on its own connection thread) and sends "id/event/data" records. Streams start
+ * after the event named by Last-Event-ID or ?after=N, else at the newest event; a comment is
+ * sent every 15 s so dead clients are noticed. */
+#include "server/server_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "doc/doc.h"
+
+#define POLL_MS      200
+#define KEEPALIVE_NS (15 * 1000000000LL)
+#define PAGE         200
+
+struct stream {
+    struct mp_server *srv;
+    struct mp_store *st;
+    int64_t exp_id;
+    int64_t last_id;
+    struct mp_buf out; /* bytes not yet handed to MHD */
+    size_t off;
+    int64_t last_send_ns;
+};
+
+static void stream_free(void *cls)
+{
+    struct stream *s = cls;
+    mp_store_close(s->st);
+    mp_buf_release(&s->out);
+    free(s);
+}
+
+static void format_event(struct mp_buf *b, const struct mp_event_row *e)
+{
+    char at[32];
+    json_t *detail = e->detail_json ? json_loads(e->detail_json, 0, NULL) : NULL;
+    json_t *j = json_pack("{s:I, s:I, s:I, s:s, s:s, s:o}", "id", (json_int_t)e->id,
+                          "experiment_id", (json_int_t)e->experiment_id, "trial",
+                          (json_int_t)e->trial_number, "kind", e->kind, "at",
+                          mp_fmt_time(at, e->at_ns), "detail", detail ? detail : json_null());
+    char *text = mp_json_dumps(j, 0);
+    json_decref(j);
+    mp_buf_addf(b, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)e->id, e->kind, text);
+    free(text);
+}
+
+/* Appends new events to s->out. Returns the number added, or -1 on a store error. */
+static int poll_events(struct stream *s)
+{
+    struct mp_event_row *rows = NULL;
+    size_t n = 0;
+    if (mp_store_event_list(s->st, s->exp_id, s->last_id, PAGE, &rows, &n, NULL) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        format_event(&s->out, &rows[i]);
+        s->last_id = rows[i].id;
+    }
+    mp_event_rows_free(rows, n);
+    return (int)n;
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream *s = cls;
+    while (s->off == s->out.len) {
+        mp_buf_reset(&s->out);
+        s->off = 0;
+        if (atomic_load(&s->srv->stopping)) {
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        int n = poll_events(s);
+        if (n < 0) {
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (n == 0 && mp_mono_ns() - s->last_send_ns > KEEPALIVE_NS) {
+            mp_buf_adds(&s->out, ": keepalive\n\n");
+        }
+        if (s->out.len == 0) {
+            struct timespec ts = {0, POLL_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    size_t n = s->out.len - s->off;
+    if (n > max) {
+        n = max;
+    }
+    memcpy(buf, s->out.data + s->off, n);
+    s->off += n;
+    s->last_send_ns = mp_mono_ns();
+    return (ssize_t)n;
+}
+
+/* The newest event id (to start a stream "from now"). */
+static int64_t newest_id(struct mp_store *st, int64_t exp_id)
+{
+    int64_t last = 0;
+    for (;;) {
+        struct mp_event_row *rows = NULL;
+        size_t n = 0;
+        if (mp_store_event_list(st, exp_id, last, 1000, &rows, &n, NULL) != 0 || n == 0) {
+            mp_event_rows_free(rows, n);
+            return last;
+        }
+        last = rows[n - 1].id;
+        mp_event_rows_free(rows, n);
+    }
+}
+
+mhd_result mp_srv_sse(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                      int64_t exp_id)
+{
+    struct mp_error err = {0};
+    struct stream *s = mp_xcalloc(1, sizeof(*s));
+    s->srv = srv;
+    s->exp_id = exp_id;
+    if (mp_srv_open_store(srv, &s->st, &err) != 0) {
+        stream_free(s);
+        return mp_srv_send_error(c, req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", err.msg);
+    }
+    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+    const char *from = last ? last : after;
+    int64_t v = 0;
+    if (from && (mp_parse_int64(from, &v) != 0 || v < 0)) {
+        stream_free(s);
+        return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid",
+                                 "event id '%s' is not a non-negative integer", from);
+    }
+    s->last_id = from ? v : newest_id(s->st, exp_id);
+    mp_buf_adds(&s->out, "retry: 2000\n\n");
+    s->last_send_ns = mp_mono_ns();
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, s, stream_free);
+    if (!resp) {
+        stream_free(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    mp_srv_add_common_headers(resp, false);
+    req->status = MHD_HTTP_OK;
+    req->answered = true;
+    mhd_result r = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return r;
+}

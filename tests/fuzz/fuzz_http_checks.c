@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Fuzzes the server's own parsing of request and command-line text: the --listen address, Host
+ * and Origin headers and bearer tokens. The input is split at the first NUL byte into a header
+ * value and a second string (an expected token or host). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 4096) {
+        return 0;
+    }
+    char *a = mp_xstrndup((const char *)data, size);
+    size_t alen = strlen(a);
+    char *b = alen < size ? mp_xstrndup((const char *)data + alen + 1, size - alen - 1)
+                          : mp_xstrdup("127.0.0.1:8080");
+    char host[256];
+    unsigned port = 0;
+    if (mp_server_parse_listen(a, host, sizeof(host), &port, NULL) == 0) {
+        (void)mp_server_host_is_loopback(host);
+        if (port > 65535) {
+            abort();
+        }
+    }
+    (void)mp_server_host_allowed(a, 8080, b);
+    (void)mp_server_origin_allowed(a, b);
+    if (mp_server_token_ok(a, b) && (strncmp(a, "Bearer ", 7) != 0 || strcmp(a + 7, b) != 0)) {
+        abort(); /* accepted something that is not exactly "Bearer " + token */
+    }
+    free(a);
+    free(b);
+    return 0;
+}

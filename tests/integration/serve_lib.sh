@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: Apache-2.0
+# Starting and stopping `morphling serve` for tests (sourced after lib.sh).
+# start_server [ARGS...]: starts the server on a free port; sets SERVER_PID, PORT and BASE.
+start_server() {
+    "$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --base-dir "$MP_SOURCE_DIR" \
+        "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
+    SERVER_PID=$!
+    PORT=""
+    i=0
+    while [ $i -lt 100 ]; do
+        PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$WORK/server.out")
+        [ -n "$PORT" ] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if [ -z "$PORT" ]; then
+        echo "server did not start:" >&2
+        cat "$WORK/server.err" >&2
+        return 1
+    fi
+    BASE="http://127.0.0.1:$PORT"
+}
+
+# stop_server: SIGTERM, then checks a clean exit (sanitizers report leaks as a failure).
+stop_server() {
+    kill -TERM "$SERVER_PID"
+    if wait "$SERVER_PID"; then
+        ok "server exits cleanly"
+    else
+        not_ok "server exit status $?"
+        cat "$WORK/server.err"
+    fi
+}
