@@ -115,6 +115,8 @@ expect_metric "^inference_seconds_sum{model=\"fmnist\"} "
 expect_metric "^inference_request_seconds_count{model=\"fmnist\"} $total\$"
 expect_metric '^inference_queue_depth{model="fmnist"} 0$'
 expect_metric '^inference_workers{model="fmnist"} 2$'
+expect_metric '^process_cpu_seconds_total [0-9]'
+expect_metric '^process_resident_memory_bytes [1-9][0-9]*$'
 stop
 
 # Settings from the environment (MP_SERVER_*, OMP_NUM_THREADS as the default of
