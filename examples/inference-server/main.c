@@ -33,7 +33,8 @@ static const struct flag flags[] = {
      "fmnist: directory of fmnist.ubj; ocr: tessdata directory"},
     {"workers", FLAG_INT, CFG(workers), 1, 256, "worker threads, one model instance each (1)"},
     {"omp-threads", FLAG_INT, CFG(omp_threads), 1, 256,
-     "threads inside one inference: XGBoost nthread / OMP_THREAD_LIMIT (1)"},
+     "threads inside one inference: XGBoost nthread / OMP_THREAD_LIMIT\n"
+     "                       (OMP_NUM_THREADS, else 1)"},
     {"max-batch", FLAG_INT, CFG(max_batch), 1, 1024, "largest batch a worker takes (1)"},
     {"batch-timeout-us", FLAG_INT, CFG(batch_timeout_us), 0, 10000000,
      "longest wait for a batch to fill, microseconds (0)"},
@@ -166,6 +167,13 @@ int main(int argc, char **argv)
         .max_body_bytes = 16 << 20,
         .nonce = NULL,
     };
+    /* The usual OpenMP variable gives the default, so a spec setting only OMP_NUM_THREADS
+     * gets what it expects; MP_SERVER_OMP_THREADS and --omp-threads win over it. */
+    const char *omp = getenv("OMP_NUM_THREADS");
+    int64_t n = 0;
+    if (omp != NULL && mp_parse_int64(omp, &n) == 0 && n >= 1 && n <= 256) {
+        cfg.omp_threads = n;
+    }
     if (read_env(&cfg) != 0) {
         return 2;
     }

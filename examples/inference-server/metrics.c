@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128};
 static const double seconds_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -120,6 +122,38 @@ static void render_requests(struct metrics *m, struct mp_buf *out)
     }
 }
 
+/* The standard process metrics of Prometheus client libraries (CPU, resident memory). */
+static void render_process(struct mp_buf *out)
+{
+    char num[MP_FMT_DOUBLE_MAX];
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        mp_buf_addf(out,
+                    "# HELP process_cpu_seconds_total User and system CPU time.\n"
+                    "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %s\n",
+                    mp_fmt_double(num, cpu));
+        mp_buf_addf(out,
+                    "# HELP process_max_resident_memory_bytes Peak resident memory.\n"
+                    "# TYPE process_max_resident_memory_bytes gauge\n"
+                    "process_max_resident_memory_bytes %lld\n",
+                    (long long)ru.ru_maxrss * 1024);
+    }
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long pages = 0, resident = 0;
+    if (f != NULL && fscanf(f, "%lld %lld", &pages, &resident) == 2) {
+        mp_buf_addf(out,
+                    "# HELP process_resident_memory_bytes Resident memory.\n"
+                    "# TYPE process_resident_memory_bytes gauge\n"
+                    "process_resident_memory_bytes %lld\n",
+                    resident * (long long)sysconf(_SC_PAGESIZE));
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+}
+
 void metrics_render(struct metrics *m, struct mp_buf *out, size_t queue_depth, int ready)
 {
     const char *model = m->model;
@@ -152,4 +186,5 @@ void metrics_render(struct metrics *m, struct mp_buf *out, size_t queue_depth, i
     render_histogram(out, "inference_request_seconds",
                      "Time from queueing a request to its response being ready.", model,
                      &m->request_seconds);
+    render_process(out);
 }

@@ -7,6 +7,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -531,6 +532,13 @@ static int open_listener(struct server *s)
 {
     if (s->cfg->listen_fd >= 0) {
         s->lfd = (int)s->cfg->listen_fd;
+        /* The accept loop runs until EAGAIN; an inherited socket may be blocking. */
+        int fl = fcntl(s->lfd, F_GETFL);
+        if (fl < 0 || fcntl(s->lfd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+            fcntl(s->lfd, F_SETFD, FD_CLOEXEC) != 0) {
+            log_msg("--listen-fd %d: %s", s->lfd, strerror(errno));
+            return -1;
+        }
     } else {
         s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (s->lfd < 0) {

@@ -184,7 +184,8 @@ static int parse_positive(const char *flag, const char *v, int64_t max, int64_t 
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    for (int i = 1; i < argc; i++) {
+    /* Every option takes a value: arguments come in pairs. */
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0;
@@ -208,7 +209,6 @@ static int parse_args(int argc, char **argv, struct options *o)
         if (rc != 0) {
             return rc;
         }
-        i++;
     }
     if (o->out == NULL) {
         fprintf(stderr, "train_fmnist: --out is required\n");

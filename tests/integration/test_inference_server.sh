@@ -115,14 +115,17 @@ expect_metric "^inference_seconds_sum{model=\"fmnist\"} "
 expect_metric "^inference_request_seconds_count{model=\"fmnist\"} $total\$"
 expect_metric '^inference_queue_depth{model="fmnist"} 0$'
 expect_metric '^inference_workers{model="fmnist"} 2$'
+expect_metric '^process_cpu_seconds_total [0-9]'
+expect_metric '^process_resident_memory_bytes [1-9][0-9]*$'
 stop
 
-# Settings from the environment (MP_SERVER_*), flags still winning.
-MP_SERVER_WORKERS=3 MP_SERVER_MAX_BATCH=5 start envcfg --max-batch 2
+# Settings from the environment (MP_SERVER_*, OMP_NUM_THREADS as the default of
+# --omp-threads), flags still winning.
+OMP_NUM_THREADS=2 MP_SERVER_WORKERS=3 MP_SERVER_MAX_BATCH=5 start envcfg --max-batch 2
 m=$(curl -s "http://127.0.0.1:$port/metrics")
 case "$m" in
-*'inference_workers{model="fmnist"} 3'*'inference_max_batch{model="fmnist"} 2'*) ok ;;
-*) bad "env settings not applied: $(printf '%s\n' "$m" | grep -E 'workers|max_batch')" ;;
+*'inference_workers{model="fmnist"} 3'*'inference_omp_threads{model="fmnist"} 2'*'inference_max_batch{model="fmnist"} 2'*) ok ;;
+*) bad "env settings not applied: $(printf '%s\n' "$m" | grep -E 'workers|omp|max_batch')" ;;
 esac
 stop
 
