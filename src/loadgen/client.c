@@ -216,6 +216,9 @@ static void conn_fail(struct worker *w, struct conn *c, enum mp_lg_error cls, co
     count_error(w, cls, msg);
     bool was_connecting = c->state == C_CONNECTING || c->state == C_CLOSED;
     conn_close(c);
+    if (c->heap_pos) {
+        return; /* failed while idle in open loop: its next send is already scheduled */
+    }
     if (cls == MP_LG_ERR_CONNECT || was_connecting) {
         c->state = C_BACKOFF; /* the request stays pending until the reconnect */
         c->pending = true;
@@ -418,7 +421,11 @@ static void on_readable(struct worker *w, struct conn *c, int64_t now)
             continue;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            conn_fail(w, c, MP_LG_ERR_READ, strerror(errno), now);
+            if (c->state == C_IDLE) {
+                on_eof(w, c, now); /* reset while idle: reconnect at the next send, no error */
+            } else {
+                conn_fail(w, c, MP_LG_ERR_READ, strerror(errno), now);
+            }
         }
         return;
     }

@@ -51,7 +51,7 @@ double mp_stat_percentile(enum mp_stat s);
 
 /* Samples needed before a percentile is trustworthy: MLPerf's early-stopping bound at 99 %
  * confidence with one sample over the bound allowed (p90 64, p95 130, p99 662, p99.9 6636).
- * 1 for p50 and the mean; 0 (always trusted) for max. */
+ * 11 for p50, 1 for the mean, 0 (always trusted) for max. */
 uint64_t mp_stat_min_samples(enum mp_stat s);
 
 /* Latency summary in microseconds, one entry per mp_stat, with a trust flag each. */
