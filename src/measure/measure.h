@@ -14,7 +14,9 @@
  *     mp_measure_result_release(&r);
  *
  * Ownership: options borrow their strings for the duration of the call. Results own their
- * arrays (released by the *_release functions, which accept zeroed or released results).
+ * arrays: mp_measure_run and mp_measure_capacity always initialise the result, even when they
+ * fail, and the caller always releases it (the *_release functions also accept zeroed or
+ * released results).
  * Thread-safety: every call is independent; several may run at once from different threads
  * (each spawns its own load generator threads). *cancel is polled about every 10 ms. */
 #ifndef MP_MEASURE_H
