@@ -134,7 +134,12 @@ static void publish(struct worker *w)
 {
     struct shared *sh = w->sh;
     pthread_mutex_lock(&sh->mu);
-    mp_lg_window_merge(&sh->slots[w->win], &w->cur);
+    struct mp_lg_window *slot = &sh->slots[w->win];
+    if (!slot->latency.counts) { /* allocated on first use: long runs have many windows */
+        mp_hist_init(&slot->latency);
+        mp_hist_init(&slot->latency_sent);
+    }
+    mp_lg_window_merge(slot, &w->cur);
     sh->contributed[w->win]++;
     pthread_cond_broadcast(&sh->cond);
     pthread_mutex_unlock(&sh->mu);
@@ -672,7 +677,6 @@ int mp_lg_run(struct mp_lg *lg, const struct mp_lg_phase *phase, struct mp_lg_re
     sh.slots = mp_xcalloc(sh.max_windows, sizeof(*sh.slots));
     sh.contributed = mp_xcalloc(sh.max_windows, sizeof(*sh.contributed));
     for (unsigned k = 0; k < sh.max_windows; k++) {
-        mp_lg_window_init(&sh.slots[k]);
         sh.slots[k].start_ns = (int64_t)k * phase->window_ns;
         sh.slots[k].end_ns = (int64_t)(k + 1) * phase->window_ns;
     }
