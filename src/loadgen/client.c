@@ -346,7 +346,9 @@ static void on_response(struct worker *w, struct conn *c)
         mp_hist_record(&w->cur.latency, (uint64_t)(now - c->sched_ns + 500) / 1000);
         mp_hist_record(&w->cur.latency_sent, (uint64_t)(now - c->sent_ns + 500) / 1000);
     }
-    if (!p->keep_alive) {
+    /* A response that arrives before the request was fully written leaves the connection
+     * mid-request: it cannot be reused. */
+    if (!p->keep_alive || c->state == C_WRITING) {
         conn_close(c);
     } else {
         c->state = C_IDLE;
