@@ -253,10 +253,12 @@ static int bisect(struct search *s, double *lo, double *hi, struct mp_error *err
     return 0;
 }
 
-/* A longer run at lo; on failure lo steps down by twice the precision (at most 3 times). */
+/* A longer run at lo. lo passed before, so it is given up only after failing twice; then it
+ * steps down by twice the precision (at most 4 runs in all). */
 static int confirm(struct search *s, double *lo, double *hi, struct mp_error *err)
 {
-    for (int attempt = 0; attempt < 3; attempt++) {
+    bool failed_once = false;
+    for (int attempt = 0; attempt < 4; attempt++) {
         bool pass = false;
         unsigned windows = windows_for(s, *lo, 2 * s->o->step_windows);
         int rc = step(s, "confirm", *lo, windows, &pass, &s->res->at_capacity, err);
@@ -267,6 +269,11 @@ static int confirm(struct search *s, double *lo, double *hi, struct mp_error *er
             s->res->found = true;
             return 0;
         }
+        if (!failed_once) {
+            failed_once = true;
+            continue;
+        }
+        failed_once = false;
         *hi = *lo;
         *lo *= 1.0 - 2.0 * s->o->precision;
     }
