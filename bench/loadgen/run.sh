@@ -31,7 +31,8 @@ trap cleanup EXIT INT TERM
 # Start nginx on a free port (try a few).
 for attempt in 1 2 3 4 5; do
     port=$((20000 + ($$ * 7 + attempt * 1013) % 30000))
-    sed -e "s|@DIR@|$work|g" -e "s|@PORT@|$port|g" "$here/nginx.conf" >"$work/nginx.conf"
+    sed -e "s|@DIR@|$work|g" -e "s|@PORT@|$port|g" -e "s|@WORKERS@|${NGINX_WORKERS:-1}|g" \
+        "$here/nginx.conf" >"$work/nginx.conf"
     "$nginx_bin" -p "$work" -c "$work/nginx.conf" 2>"$work/nginx.err" &
     ngx_pid=$!
     sleep 0.5

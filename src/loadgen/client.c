@@ -134,7 +134,12 @@ static void publish(struct worker *w)
 {
     struct shared *sh = w->sh;
     pthread_mutex_lock(&sh->mu);
-    mp_lg_window_merge(&sh->slots[w->win], &w->cur);
+    struct mp_lg_window *slot = &sh->slots[w->win];
+    if (!slot->latency.counts) { /* allocated on first use: long runs have many windows */
+        mp_hist_init(&slot->latency);
+        mp_hist_init(&slot->latency_sent);
+    }
+    mp_lg_window_merge(slot, &w->cur);
     sh->contributed[w->win]++;
     pthread_cond_broadcast(&sh->cond);
     pthread_mutex_unlock(&sh->mu);
@@ -216,6 +221,9 @@ static void conn_fail(struct worker *w, struct conn *c, enum mp_lg_error cls, co
     count_error(w, cls, msg);
     bool was_connecting = c->state == C_CONNECTING || c->state == C_CLOSED;
     conn_close(c);
+    if (c->heap_pos) {
+        return; /* failed while idle in open loop: its next send is already scheduled */
+    }
     if (cls == MP_LG_ERR_CONNECT || was_connecting) {
         c->state = C_BACKOFF; /* the request stays pending until the reconnect */
         c->pending = true;
@@ -338,7 +346,9 @@ static void on_response(struct worker *w, struct conn *c)
         mp_hist_record(&w->cur.latency, (uint64_t)(now - c->sched_ns + 500) / 1000);
         mp_hist_record(&w->cur.latency_sent, (uint64_t)(now - c->sent_ns + 500) / 1000);
     }
-    if (!p->keep_alive) {
+    /* A response that arrives before the request was fully written leaves the connection
+     * mid-request: it cannot be reused. */
+    if (!p->keep_alive || c->state == C_WRITING) {
         conn_close(c);
     } else {
         c->state = C_IDLE;
@@ -418,7 +428,11 @@ static void on_readable(struct worker *w, struct conn *c, int64_t now)
             continue;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            conn_fail(w, c, MP_LG_ERR_READ, strerror(errno), now);
+            if (c->state == C_IDLE) {
+                on_eof(w, c, now); /* reset while idle: reconnect at the next send, no error */
+            } else {
+                conn_fail(w, c, MP_LG_ERR_READ, strerror(errno), now);
+            }
         }
         return;
     }
@@ -665,7 +679,6 @@ int mp_lg_run(struct mp_lg *lg, const struct mp_lg_phase *phase, struct mp_lg_re
     sh.slots = mp_xcalloc(sh.max_windows, sizeof(*sh.slots));
     sh.contributed = mp_xcalloc(sh.max_windows, sizeof(*sh.contributed));
     for (unsigned k = 0; k < sh.max_windows; k++) {
-        mp_lg_window_init(&sh.slots[k]);
         sh.slots[k].start_ns = (int64_t)k * phase->window_ns;
         sh.slots[k].end_ns = (int64_t)(k + 1) * phase->window_ns;
     }

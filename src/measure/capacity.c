@@ -63,11 +63,15 @@ static unsigned windows_for(const struct search *s, double rate, unsigned base)
     return need > 4 * base ? 4 * base : need;
 }
 
+/* The verdict of one step. *suspect is set when only the SLO failed while every response that
+ * was due came back: the service kept up, so a latency spike (a stalled machine, a collector
+ * pause) rather than overload may be to blame, and the step deserves one retry. */
 static bool judge(const struct search *s, const struct mp_measure_result *m, bool open_loop,
-                  char *why, size_t why_size)
+                  char *why, size_t why_size, bool *suspect)
 {
     const struct mp_capacity_opts *o = s->o;
     why[0] = '\0';
+    *suspect = false;
     if (m->requests == 0) {
         snprintf(why, why_size, "no successful responses");
         return false;
@@ -76,7 +80,10 @@ static bool judge(const struct search *s, const struct mp_measure_result *m, boo
         snprintf(why, why_size, "error rate %.4f > %.4f", m->error_rate, o->max_error_rate);
         return false;
     }
+    double ratio = m->sends ? (double)m->requests / (double)m->sends : 0.0;
+    bool kept_up = !open_loop || ratio >= o->min_throughput_ratio;
     if (!mp_slo_met(&o->slo, &m->latency, why, why_size)) {
+        *suspect = kept_up;
         return false;
     }
     if (!open_loop) {
@@ -86,8 +93,7 @@ static bool judge(const struct search *s, const struct mp_measure_result *m, boo
         snprintf(why, why_size, "%.1f%% of sends late", 100.0 * m->late_fraction);
         return false;
     }
-    double ratio = m->sends ? (double)m->requests / (double)m->sends : 0.0;
-    if (ratio < o->min_throughput_ratio) {
+    if (!kept_up) {
         snprintf(why, why_size, "completed %.1f%% of the requests sent", 100.0 * ratio);
         return false;
     }
@@ -127,49 +133,65 @@ static void cool_down(const struct search *s, const struct mp_measure_result *m)
     }
 }
 
-/* Runs one step at rate (0: closed loop). *pass tells the verdict; keep (if non-NULL) receives
- * the measurement. Returns 0, MP_ECANCELLED, MP_EBUSY when the time budget is exhausted, or an
- * error of mp_measure_run. */
-static int step(struct search *s, const char *kind, double rate, unsigned windows, bool *pass,
-                struct mp_measure_result *keep, struct mp_error *err)
+static void step_opts(const struct search *s, double rate, unsigned windows,
+                      struct mp_measure_opts *mo)
 {
-    if (mp_mono_ns() + step_ns(s, windows) > s->deadline_ns) {
-        return MP_EBUSY;
-    }
-    struct mp_measure_opts mo = s->o->measure;
-    mo.load.rate_rps = rate;
-    mo.warmup_ns = s->o->step_warmup_ns;
-    mo.window_ns = s->o->step_window_ns;
-    mo.max_windows = windows;
-    mo.stable_windows = windows;
+    *mo = s->o->measure;
+    mo->load.rate_rps = rate;
+    mo->warmup_ns = s->o->step_warmup_ns;
+    mo->window_ns = s->o->step_window_ns;
+    mo->max_windows = windows;
+    mo->stable_windows = windows;
+    mo->fixed = true;
     int64_t late_ns = (int64_t)(s->slo_min_s * 0.1 * 1e9);
-    if (late_ns > mo.load.late_threshold_ns) {
-        mo.load.late_threshold_ns = late_ns;
+    if (late_ns > mo->load.late_threshold_ns) {
+        mo->load.late_threshold_ns = late_ns;
     }
     if (rate > 0) {
         /* Enough connections that a request at the SLO bound does not delay the next send. */
         double need = ceil(rate * s->slo_max_s * 1.2);
-        if (need > mo.load.connections) {
-            mo.load.connections = need > MAX_STEP_CONN ? MAX_STEP_CONN : (unsigned)need;
+        if (need > mo->load.connections) {
+            mo->load.connections = need > MAX_STEP_CONN ? MAX_STEP_CONN : (unsigned)need;
         }
     }
-    struct mp_measure_result m;
-    int rc = mp_measure_run(&mo, &m, s->cancel, err);
-    if (rc == 0) {
-        char why[96];
-        *pass = judge(s, &m, rate > 0, why, sizeof(why));
-        add_step(s, kind, rate, &m, *pass, why);
-        if (rate == 0) {
-            s->res->saturation_rps = m.throughput_rps;
-        } else if (!*pass) {
-            cool_down(s, &m);
+}
+
+/* Runs one step at rate (0: closed loop), and once more when the first verdict is suspect.
+ * *pass tells the verdict; keep (if non-NULL) receives the last measurement. Returns 0,
+ * MP_ECANCELLED, MP_EBUSY when the time budget is exhausted, or an error of mp_measure_run. */
+static int step(struct search *s, const char *kind, double rate, unsigned windows, bool *pass,
+                struct mp_measure_result *keep, struct mp_error *err)
+{
+    int rc = 0;
+    *pass = false;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (mp_mono_ns() + step_ns(s, windows) > s->deadline_ns) {
+            return attempt == 0 ? MP_EBUSY : 0;
         }
-    }
-    if (rc == 0 && keep) {
-        mp_measure_result_release(keep);
-        *keep = m;
-    } else {
-        mp_measure_result_release(&m);
+        struct mp_measure_opts mo;
+        step_opts(s, rate, windows, &mo);
+        struct mp_measure_result m;
+        rc = mp_measure_run(&mo, &m, s->cancel, err);
+        bool suspect = false;
+        if (rc == 0) {
+            char why[96];
+            *pass = judge(s, &m, rate > 0, why, sizeof(why), &suspect);
+            add_step(s, attempt ? "retry" : kind, rate, &m, *pass, why);
+            if (rate == 0) {
+                s->res->saturation_rps = m.throughput_rps;
+            } else if (!*pass) {
+                cool_down(s, &m);
+            }
+        }
+        if (rc == 0 && keep) {
+            mp_measure_result_release(keep);
+            *keep = m;
+        } else {
+            mp_measure_result_release(&m);
+        }
+        if (rc != 0 || *pass || !suspect) {
+            break;
+        }
     }
     return rc;
 }
@@ -231,10 +253,12 @@ static int bisect(struct search *s, double *lo, double *hi, struct mp_error *err
     return 0;
 }
 
-/* A longer run at lo; on failure lo steps down by twice the precision (at most 3 times). */
+/* A longer run at lo. lo passed before, so it is given up only after failing twice; then it
+ * steps down by twice the precision (at most 4 runs in all). */
 static int confirm(struct search *s, double *lo, double *hi, struct mp_error *err)
 {
-    for (int attempt = 0; attempt < 3; attempt++) {
+    bool failed_once = false;
+    for (int attempt = 0; attempt < 4; attempt++) {
         bool pass = false;
         unsigned windows = windows_for(s, *lo, 2 * s->o->step_windows);
         int rc = step(s, "confirm", *lo, windows, &pass, &s->res->at_capacity, err);
@@ -245,6 +269,11 @@ static int confirm(struct search *s, double *lo, double *hi, struct mp_error *er
             s->res->found = true;
             return 0;
         }
+        if (!failed_once) {
+            failed_once = true;
+            continue;
+        }
+        failed_once = false;
         *hi = *lo;
         *lo *= 1.0 - 2.0 * s->o->precision;
     }

@@ -14,7 +14,9 @@
  *     mp_measure_result_release(&r);
  *
  * Ownership: options borrow their strings for the duration of the call. Results own their
- * arrays (released by the *_release functions, which accept zeroed or released results).
+ * arrays: mp_measure_run and mp_measure_capacity always initialise the result, even when they
+ * fail, and the caller always releases it (the *_release functions also accept zeroed or
+ * released results).
  * Thread-safety: every call is independent; several may run at once from different threads
  * (each spawns its own load generator threads). *cancel is polled about every 10 ms. */
 #ifndef MP_MEASURE_H
@@ -51,7 +53,7 @@ double mp_stat_percentile(enum mp_stat s);
 
 /* Samples needed before a percentile is trustworthy: MLPerf's early-stopping bound at 99 %
  * confidence with one sample over the bound allowed (p90 64, p95 130, p99 662, p99.9 6636).
- * 1 for p50 and the mean; 0 (always trusted) for max. */
+ * 11 for p50, 1 for the mean, 0 (always trusted) for max. */
 uint64_t mp_stat_min_samples(enum mp_stat s);
 
 /* Latency summary in microseconds, one entry per mp_stat, with a trust flag each. */

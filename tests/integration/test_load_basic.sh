@@ -36,6 +36,12 @@ run_load "$WORK/human.txt" 0 "$URL" -c 4 --rate 100 --poisson -d 1s --warmup 100
 grep -q "open loop at 100 req/s (Poisson)" "$WORK/human.txt" || fail "human summary: $(cat "$WORK/human.txt")"
 grep -q "^latency" "$WORK/human.txt" || fail "no latency line"
 
+# A 2 MiB body does not fit the socket buffer: writes resume on EPOLLOUT.
+head -c 2097152 /dev/zero >"$WORK/big"
+run_load "$WORK/big.json" 0 "$URL" -c 2 -d 500ms --warmup 0 --body "$WORK/big" --json
+[ "$(json_err "$WORK/big.json" total)" = 0 ] || fail "large body: $(cat "$WORK/big.json")"
+[ "$(json_num "$WORK/big.json" requests)" -gt 0 ] || fail "large body: no requests"
+
 # Status check: /healthz of an unhealthy service answers 500.
 start_service sick --mode unhealthy
 run_load "$WORK/sick.json" 1 "http://127.0.0.1:$PORT/healthz" -c 2 -d 500ms --warmup 0 --json

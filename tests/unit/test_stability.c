@@ -7,7 +7,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "measure/measure.h"
@@ -154,6 +157,70 @@ static void window_figures(void **state)
     mp_lg_window_release(&w);
 }
 
+static void json_output_is_valid(void **state)
+{
+    (void)state;
+    struct mp_measure_result r;
+    memset(&r, 0, sizeof(r));
+    r.requests = 1234;
+    r.errors[MP_LG_ERR_TIMEOUT] = 2;
+    r.errors_total = 2;
+    r.throughput_rps = 200;
+    r.duration_s = 6.17;
+    r.spread.latency_p99 = NAN; /* must print as null */
+    snprintf(r.first_error[MP_LG_ERR_TIMEOUT], sizeof(r.first_error[0]), "timeout: \"quoted\"\n");
+    r.per_window = calloc(2, sizeof(*r.per_window));
+    r.n_windows = 2;
+    r.per_window[1].throughput_rps = 99.5;
+    mp_hist_init(&r.hist);
+    struct mp_buf b = MP_BUF_INIT;
+    mp_measure_result_json(&r, &b);
+    json_error_t jerr;
+    json_t *root = json_loads(b.data, 0, &jerr);
+    if (!root) {
+        fail_msg("invalid JSON (%s): %s", jerr.text, b.data);
+    }
+    assert_int_equal(json_integer_value(json_object_get(root, "requests")), 1234);
+    assert_true(json_number_value(json_object_get(root, "throughput_rps")) == 200.0);
+    json_t *errs = json_object_get(root, "errors");
+    assert_int_equal(json_integer_value(json_object_get(errs, "timeout")), 2);
+    assert_true(json_is_null(json_object_get(json_object_get(root, "spread"), "latency_p99")));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(root, "error_messages"), "timeout")),
+        "timeout: \"quoted\"\n");
+    json_t *wins = json_object_get(root, "windows");
+    assert_int_equal(json_array_size(wins), 2);
+    assert_true(json_number_value(json_object_get(json_array_get(wins, 1), "throughput_rps")) ==
+                99.5);
+    const char *keys[] = {"latency_us", "late_sends", "stable", "loadgen", "duration_s"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(keys); i++) {
+        assert_non_null(json_object_get(root, keys[i]));
+    }
+    json_decref(root);
+    mp_buf_release(&b);
+
+    struct mp_capacity_result c;
+    memset(&c, 0, sizeof(c));
+    c.found = true;
+    c.capacity_rps = 1980;
+    c.steps = calloc(1, sizeof(*c.steps));
+    c.n_steps = 1;
+    snprintf(c.steps[0].kind, sizeof(c.steps[0].kind), "probe");
+    c.at_capacity = r;
+    mp_capacity_result_json(&c, &b);
+    root = json_loads(b.data, 0, &jerr);
+    if (!root) {
+        fail_msg("invalid capacity JSON (%s): %s", jerr.text, b.data);
+    }
+    assert_true(json_number_value(json_object_get(root, "capacity_rps")) == 1980.0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(root, "steps"), 0), "kind")),
+                        "probe");
+    json_decref(root);
+    mp_buf_release(&b);
+    mp_capacity_result_release(&c); /* releases r through at_capacity */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +229,7 @@ int main(void)
         cmocka_unit_test(percentile_trust_thresholds),
         cmocka_unit_test(slo_parsing_and_checking),
         cmocka_unit_test(window_figures),
+        cmocka_unit_test(json_output_is_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
