@@ -1,11 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The local runner's load-test step: runner.load settings and the call into the measurement
  * protocol (src/measure). This is the one place the runner depends on the load generator;
- * tests replace it through mp_local_runner.load.
- *
- * TODO(#4): the measurement module is developed on another branch; until it is merged, a build
- * without src/measure/measure.h reports "no load generator in this build" (an INFRA failure),
- * never a made-up measurement. Drop the __has_include guard once both are on main. */
+ * tests replace it through mp_local_runner.load. */
 #include "runner/local_int.h"
 
 #include <math.h>
@@ -13,12 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__has_include)
-#if __has_include("measure/measure.h")
-#define MP_HAVE_MEASURE 1
 #include "measure/measure.h"
-#endif
-#endif
 
 static const char *const load_keys[] = {
     "path",
@@ -176,8 +167,6 @@ static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp
     return rc;
 }
 
-#ifdef MP_HAVE_MEASURE
-
 int mp_local_load_validate(const struct mp_node *load, struct mp_error *err)
 {
     struct load_cfg c;
@@ -305,23 +294,3 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
     free(body);
     return rc;
 }
-
-#else /* !MP_HAVE_MEASURE */
-
-int mp_local_load_validate(const struct mp_node *load, struct mp_error *err)
-{
-    struct load_cfg c;
-    return load_cfg_parse(load, &c, err);
-}
-
-int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_result *res,
-                          const atomic_bool *stop, struct mp_error *err)
-{
-    (void)t;
-    (void)res;
-    (void)stop;
-    return mp_error_set(err, MP_EUNSUPPORTED,
-                        "this build has no load generator (src/measure is not linked in)");
-}
-
-#endif
