@@ -462,8 +462,8 @@ static int run_latency(const struct bench_args *a, const struct mp_node *setting
     struct mp_optimizer *opt = NULL;
     double *xs = NULL, *x = NULL;
     struct mp_observation *obs = NULL;
-    int cols[256], objective;
-    size_t n_cols, n = (size_t)a->latency_obs;
+    int cols[256], objective = -1;
+    size_t n_cols = 0, n = (size_t)a->latency_obs;
     int rc = mp_surface_load(a->files[0], &surf, err);
     if (rc < 0) {
         return rc;

@@ -220,9 +220,12 @@ double mp_gp_matern52(double r)
     return (1 + s + s * s / 3.0) * exp(-s);
 }
 
-static double prior_ls_mu(size_t d)
+static double prior_ls_mu(const struct mp_gp *gp)
 {
-    return PRIOR_LS_C + 0.5 * log(d > 0 ? (double)d : 1.0);
+    if (isfinite(gp->prior_log_ls)) {
+        return gp->prior_log_ls;
+    }
+    return PRIOR_LS_C + 0.5 * log(gp->d > 0 ? (double)gp->d : 1.0);
 }
 
 void mp_gp_init(struct mp_gp *gp, size_t d, const unsigned char *cat)
@@ -234,8 +237,9 @@ void mp_gp_init(struct mp_gp *gp, size_t d, const unsigned char *cat)
         memcpy(gp->cat, cat, d);
     }
     gp->log_ls = mp_xcalloc(d ? d : 1, sizeof(double));
+    gp->prior_log_ls = NAN;
     for (size_t k = 0; k < d; k++) {
-        gp->log_ls[k] = prior_ls_mu(d);
+        gp->log_ls[k] = prior_ls_mu(gp);
     }
     gp->log_sf2 = 0;
     gp->log_sn2 = log(1e-4);
@@ -446,7 +450,7 @@ static void set_theta(struct mp_gp *gp, const double *th, bool fit_noise)
 
 static double log_prior(const struct mp_gp *gp, bool fit_noise, double *grad)
 {
-    double lp = 0, ls_mu = prior_ls_mu(gp->d);
+    double lp = 0, ls_mu = prior_ls_mu(gp);
     for (size_t k = 0; k < gp->d; k++) {
         double t = (gp->log_ls[k] - ls_mu) / PRIOR_LS_SD;
         lp -= 0.5 * t * t;

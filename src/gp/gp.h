@@ -58,6 +58,9 @@ struct mp_gp {
     double *log_ls; /* d length scales */
     double log_sf2; /* signal variance */
     double log_sn2; /* noise variance */
+    /* Median of the length-scale prior, in log; NAN (the default) for 0.4 + ln(d)/2. Set it
+     * (and log_ls as the start) before mp_gp_fit. */
+    double prior_log_ls;
     /* Targets are modelled as y_mean + y_scale * f; mp_gp_fit sets these when normalize. */
     bool normalize;
     double y_mean, y_scale;
