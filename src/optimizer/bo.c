@@ -971,7 +971,6 @@ static bool bo_should_stop(struct mp_optimizer *opt, const struct mp_history *h,
                            size_t reason_len)
 {
     struct bo *bo = (struct bo *)opt;
-    char num[MP_FMT_DOUBLE_MAX];
     if (opt->opts.max_trials > 0 && (int64_t)h->n >= opt->opts.max_trials) {
         snprintf(reason, reason_len, "budget of %lld trials spent",
                  (long long)opt->opts.max_trials);
@@ -981,8 +980,12 @@ static bool bo_should_stop(struct mp_optimizer *opt, const struct mp_history *h,
     double best = 0;
     size_t since = since_improvement(h, &have_best, &best);
     if (bo->set.patience > 0 && since >= (size_t)bo->set.patience) {
-        snprintf(reason, reason_len, "no improvement in the last %zu trials (best %s)", since,
-                 have_best ? mp_fmt_double(num, best) : "none feasible");
+        if (have_best) {
+            snprintf(reason, reason_len, "no improvement in the last %zu trials (best %.6g)", since,
+                     best);
+        } else {
+            snprintf(reason, reason_len, "no feasible trial in the last %zu trials", since);
+        }
         return true;
     }
     if (!bo->set.stop_on_ei || bo->set.acq != BO_EI) {
@@ -990,7 +993,8 @@ static bool bo_should_stop(struct mp_optimizer *opt, const struct mp_history *h,
     }
     size_t n_info, n_valued;
     count_history(h, &n_info, &n_valued);
-    if (n_info < (size_t)bo->set.initial || n_valued == 0) {
+    /* The model gets as many trials as the design had before its verdict counts. */
+    if (n_info < 2 * (size_t)bo->set.initial || n_valued == 0) {
         return false;
     }
     struct bo_model m;
@@ -1003,9 +1007,8 @@ static bool bo_should_stop(struct mp_optimizer *opt, const struct mp_history *h,
         double noise = fmax(mp_gp_noise_sd(&m.obj), 1e-3 * m.obj.y_scale);
         double ei = exp(pick.acq);
         if (ei < noise) {
-            char num2[MP_FMT_DOUBLE_MAX];
-            snprintf(reason, reason_len, "expected improvement %s is below the noise level %s",
-                     mp_fmt_double(num, ei), mp_fmt_double(num2, noise));
+            snprintf(reason, reason_len, "expected improvement %.3g is below the noise level %.3g",
+                     ei, noise);
             stop = true;
         }
     }
