@@ -13,16 +13,16 @@ struct read_args {
     const char *ref;
     const char *format;
     bool json;
-    bool trials;
+    double target_rps;
+    double headroom;
 };
 
 static int parse_args(const char *cmd, int argc, char **argv, bool want_ref, struct read_args *a)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {"trials", no_argument, NULL, 't'},
-                                         {0}};
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},       {"json", no_argument, NULL, 'j'},
+        {"format", required_argument, NULL, 'f'},   {"target-rps", required_argument, NULL, 't'},
+        {"headroom", required_argument, NULL, 'h'}, {0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -37,7 +37,10 @@ static int parse_args(const char *cmd, int argc, char **argv, bool want_ref, str
             a->format = optarg;
             break;
         case 't':
-            a->trials = true;
+        case 'h':
+            if (mp_parse_double(optarg, c == 't' ? &a->target_rps : &a->headroom) != 0) {
+                return mp_cli_usage(cmd, "expected a number, got \"%s\"", optarg);
+            }
             break;
         default:
             return mp_cli_usage(cmd, "unknown option");
@@ -62,6 +65,9 @@ static int load(const struct read_args *a, json_t **out)
     int rc = mp_store_open(db, NULL, &st, &err);
     if (rc == 0) {
         rc = a->ref ? mp_report_experiment(st, a->ref, out, &err) : mp_report_list(st, out, &err);
+    }
+    if (rc == 0 && a->ref && a->target_rps != 0) {
+        rc = mp_report_capacity_plan(*out, a->target_rps, a->headroom, &err);
     }
     mp_store_close(st);
     free(db);
@@ -91,7 +97,7 @@ int mp_cmd_list(int argc, char **argv)
 
 int mp_cmd_show(int argc, char **argv)
 {
-    struct read_args a = {0};
+    struct read_args a = {.headroom = 0.2};
     json_t *rep = NULL;
     int rc = parse_args("show", argc, argv, true, &a);
     if (rc == 0 && (rc = load(&a, &rep)) == 0) {

@@ -21,10 +21,19 @@ static const struct mp_cmd commands[] = {
      "[--json]",
      "compare search algorithms by replaying them on recorded surfaces"},
     {"list", mp_cmd_list, "list [--db PATH] [--json]", "list stored experiments"},
-    {"show", mp_cmd_show, "show EXPERIMENT [--db PATH] [--json]",
+    {"show", mp_cmd_show, "show EXPERIMENT [--db PATH] [--json] [--target-rps R [--headroom 0.2]]",
      "show an experiment's trials and recommendation"},
     {"export", mp_cmd_export, "export EXPERIMENT --format csv|json [--db PATH]",
      "export an experiment's trials"},
+    {"load", mp_cmd_load,
+     "load URL [-t THREADS] [-c CONNS] [-d DURATION] [--rate RPS [--poisson]] [-H 'Name: value']\n"
+     "       [-m METHOD] [--body FILE]... [--timeout D] [--expect-status N] [--expect-body TEXT]\n"
+     "       [--warmup D] [--window D] [--max-windows N] [--stable-windows N] [--tolerance X]\n"
+     "       [--capacity --slo 'p99<=200ms' [--max-error-rate X] [--max-time D] [--precision X]]\n"
+     "       [--late-threshold D] [--max-header-bytes N] [--max-body-bytes N] [--seed N] [--json]",
+     "generate HTTP load; measure until stable, or find capacity under an SLO"},
+    {"trial", mp_cmd_trial, "trial FILE --set NAME=VALUE... [--json] [--logs]",
+     "run one trial of one configuration and print its record (nothing is stored)"},
 };
 
 static const struct mp_cmd *find_cmd(const char *name)

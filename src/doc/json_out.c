@@ -37,8 +37,7 @@ static void dump(struct mp_buf *b, const json_t *j, int indent, int depth)
         const json_t *v;
         size_t i = 0;
         mp_buf_addc(b, '{');
-        json_object_foreach((json_t *)j, key, v)
-        {
+        json_object_foreach ((json_t *)j, key, v) {
             mp_buf_adds(b, i++ ? "," : "");
             indent_to(b, indent, depth + 1);
             dump_string(b, key);

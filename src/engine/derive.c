@@ -27,6 +27,13 @@ static double gpu_price(const struct mp_spec *spec, const double *x)
 void mp_engine_derive_metrics(const struct mp_spec *spec, const double *x,
                               struct mp_metrics *metrics)
 {
+    /* Each request carries one batch (the original Morphling's convention), so items/s is
+     * requests/s times the batch size. */
+    int batch = mp_space_find_role(&spec->space, "batch_size");
+    double rps;
+    if (batch >= 0 && mp_metrics_get(metrics, "throughput_rps", &rps)) {
+        mp_metrics_set(metrics, "items_per_s", rps * x[batch]);
+    }
     if (!spec->has_cost) {
         return;
     }
@@ -63,7 +70,6 @@ void mp_engine_derive_metrics(const struct mp_spec *spec, const double *x,
     double cost = spec->cost.base_hour + cores * spec->cost.cpu_core_hour +
                   mem_gib * spec->cost.memory_gib_hour + gpu_units * gpu_price(spec, x);
     mp_metrics_set(metrics, "cost_per_hour", cost);
-    double rps;
     if (cost > 0 && mp_metrics_get(metrics, "throughput_rps", &rps) && isfinite(rps)) {
         mp_metrics_set(metrics, "throughput_per_cost", rps / cost);
         if (rps > 0) {

@@ -44,7 +44,7 @@ void mp_report_print_summary(FILE *f, const json_t *r)
     }
     fprintf(f,
             "\nalgorithm %s, runner %s, seed %lld: %lld of %lld trials (%lld succeeded, %lld "
-            "failed)\n",
+            "failed",
             json_string_value(json_object_get(r, "algorithm")),
             json_string_value(json_object_get(r, "runner")),
             (long long)json_integer_value(json_object_get(r, "seed")),
@@ -52,6 +52,13 @@ void mp_report_print_summary(FILE *f, const json_t *r)
             (long long)json_integer_value(json_object_get(r, "max_trials")),
             (long long)json_integer_value(json_object_get(c, "succeeded")),
             (long long)json_integer_value(json_object_get(c, "failed")));
+    const char *key;
+    const json_t *v;
+    size_t i = 0;
+    json_object_foreach ((json_t *)json_object_get(c, "failures"), key, v) {
+        fprintf(f, "%s%lld %s", i++ ? ", " : ": ", (long long)json_integer_value(v), key);
+    }
+    fprintf(f, ")\n");
 }
 
 void mp_report_print_trials(FILE *f, const json_t *r)
@@ -83,6 +90,68 @@ void mp_report_print_trials(FILE *f, const json_t *r)
     }
 }
 
+static void print_pareto(FILE *f, const json_t *r)
+{
+    const json_t *front = json_object_get(r, "pareto_front");
+    const json_t *objs = json_object_get(r, "objectives");
+    if (!json_is_array(front)) {
+        return;
+    }
+    fprintf(f, "Pareto front (%zu trials no other trial beats on every objective):\n  %5s",
+            json_array_size(front), "trial");
+    for (size_t k = 0; k < json_array_size(objs); k++) {
+        const json_t *o = json_array_get(objs, k);
+        fprintf(f, "  %s (%s)", json_string_value(json_object_get(o, "metric")),
+                json_string_value(json_object_get(o, "direction")));
+    }
+    fprintf(f, "\n");
+    for (size_t i = 0; i < json_array_size(front); i++) {
+        const json_t *p = json_array_get(front, i);
+        fprintf(f, "  %5lld", (long long)json_integer_value(json_object_get(p, "number")));
+        for (size_t k = 0; k < json_array_size(objs); k++) {
+            const char *m = json_string_value(json_object_get(json_array_get(objs, k), "metric"));
+            char buf[MP_FMT_DOUBLE_MAX];
+            fprintf(f, "  %*s", (int)strlen(m) + 11,
+                    metric_text(json_object_get(json_object_get(p, "values"), m), buf));
+        }
+        fprintf(f, "\n");
+    }
+}
+
+static void print_runner_up(FILE *f, const json_t *r, const char *metric)
+{
+    const json_t *ru = json_object_get(r, "runner_up");
+    if (!json_is_true(json_object_get(ru, "within_noise"))) {
+        return;
+    }
+    char b1[MP_FMT_DOUBLE_MAX], b2[MP_FMT_DOUBLE_MAX];
+    fprintf(f,
+            "Runner-up: trial %lld (%s = %s) is within measurement noise (+-%s) of the best; "
+            "either is a sound choice.\n",
+            (long long)json_integer_value(json_object_get(ru, "number")), metric,
+            metric_text(json_object_get(ru, "value"), b1),
+            metric_text(json_object_get(ru, "noise"), b2));
+}
+
+static void print_capacity_plan(FILE *f, const json_t *r)
+{
+    const json_t *plan = json_object_get(r, "capacity_plan");
+    if (!json_is_object(plan)) {
+        return;
+    }
+    char b1[MP_FMT_DOUBLE_MAX], b2[MP_FMT_DOUBLE_MAX], b3[MP_FMT_DOUBLE_MAX];
+    fprintf(f, "Capacity plan: %s req/s with %.0f %% headroom needs %lld replicas of %s req/s",
+            metric_text(json_object_get(plan, "target_rps"), b1),
+            100 * json_number_value(json_object_get(plan, "headroom")),
+            (long long)json_integer_value(json_object_get(plan, "replicas")),
+            metric_text(json_object_get(plan, "replica_rps"), b2));
+    const json_t *cost = json_object_get(plan, "cost_per_hour");
+    if (json_is_number(cost)) {
+        fprintf(f, ", costing %s per hour", metric_text(cost, b3));
+    }
+    fprintf(f, ".\n");
+}
+
 void mp_report_print_recommendation(FILE *f, const json_t *r)
 {
     const json_t *best = json_object_get(r, "best");
@@ -96,20 +165,21 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
             (long long)json_integer_value(json_object_get(best, "number")));
     const char *key;
     const json_t *v;
-    json_object_foreach((json_t *)json_object_get(best, "params"), key, v)
-    {
+    json_object_foreach ((json_t *)json_object_get(best, "params"), key, v) {
         fprintf(f, "  %-24s %s\n", key, value_text(v, buf));
     }
     const char *metric = json_string_value(json_object_get(obj, "metric"));
     fprintf(f, "Measured:\n  %-24s %s   (objective, %s)\n", metric,
             metric_text(json_object_get(best, "value"), buf),
             json_string_value(json_object_get(obj, "direction")));
-    json_object_foreach((json_t *)json_object_get(best, "metrics"), key, v)
-    {
+    json_object_foreach ((json_t *)json_object_get(best, "metrics"), key, v) {
         if (strcmp(key, metric) != 0) {
             fprintf(f, "  %-24s %s\n", key, metric_text(v, buf));
         }
     }
+    print_runner_up(f, r, metric);
+    print_capacity_plan(f, r);
+    print_pareto(f, r);
 }
 
 void mp_report_print_list(FILE *f, const json_t *list)
@@ -157,8 +227,8 @@ static json_t *metric_names(const json_t *trials)
     for (size_t t = 0; t < json_array_size(trials); t++) {
         const char *key;
         const json_t *v;
-        json_object_foreach((json_t *)json_object_get(json_array_get(trials, t), "metrics"), key, v)
-        {
+        json_object_foreach ((json_t *)json_object_get(json_array_get(trials, t), "metrics"), key,
+                             v) {
             if (!json_object_get(seen, key)) {
                 json_object_set_new(seen, key, json_true());
                 json_array_append_new(names, json_string(key));

@@ -56,38 +56,147 @@ static json_t *trial_json(const struct mp_trial_row *t)
 static json_t *counts_json(const struct mp_trial_row *rows, size_t n)
 {
     size_t c[5] = {0};
+    json_t *failures = json_object();
     for (size_t i = 0; i < n; i++) {
         c[rows[i].state]++;
+        if (rows[i].failure != MP_FAILURE_NONE) {
+            const char *name = mp_failure_name(rows[i].failure);
+            json_int_t k = json_integer_value(json_object_get(failures, name));
+            json_object_set_new(failures, name, json_integer(k + 1));
+        }
     }
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)n, "succeeded",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "total", (json_int_t)n, "succeeded",
                      (json_int_t)c[MP_TRIAL_SUCCEEDED], "failed", (json_int_t)c[MP_TRIAL_FAILED],
                      "cancelled", (json_int_t)c[MP_TRIAL_CANCELLED], "pending",
-                     (json_int_t)c[MP_TRIAL_PENDING], "running", (json_int_t)c[MP_TRIAL_RUNNING]);
+                     (json_int_t)c[MP_TRIAL_PENDING], "running", (json_int_t)c[MP_TRIAL_RUNNING],
+                     "failures", failures);
 }
 
-static json_t *best_json(const struct mp_spec *spec, const struct mp_trial_row *rows, size_t n)
+/* Relative measurement noise assumed when a trial does not report its own uncertainty: the
+ * run-to-run spread of 5 s load tests on this kind of machine (REFERENCE.md section 3). */
+#define DEFAULT_NOISE_REL 0.05
+
+static json_t *ranked_json(const struct mp_trial_row *t, double v)
 {
-    long best = -1;
-    double bv = 0;
+    json_t *params = json_loads(t->params_json, 0, NULL);
+    return json_pack("{s:I, s:o, s:f, s:o}", "number", (json_int_t)t->number, "params",
+                     params ? params : json_object(), "value", v, "metrics",
+                     metrics_json(&t->metrics));
+}
+
+/* Half-width of the objective's measurement uncertainty: the runner's own estimate
+ * (metric "<objective>_uncertainty") or the default relative noise. */
+static double uncertainty(const struct mp_spec *spec, const struct mp_trial_row *t, double v)
+{
+    char name[256];
+    snprintf(name, sizeof(name), "%s_uncertainty", spec->objective_metric);
+    double u;
+    if (mp_metrics_get(&t->metrics, name, &u) && u >= 0) {
+        return u;
+    }
+    return DEFAULT_NOISE_REL * fabs(v);
+}
+
+/* Adds "best" and "runner_up" (the second-best feasible trial, flagged when the two are within
+ * measurement noise of each other, so either is a sound choice). */
+static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_trial_row *rows,
+                     size_t n)
+{
+    long rank[2] = {-1, -1};
+    double val[2] = {0, 0};
     for (size_t i = 0; i < n; i++) {
         double v;
         if (rows[i].state != MP_TRIAL_SUCCEEDED ||
             !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v)) {
             continue;
         }
-        if (best < 0 || (spec->direction == MP_MAXIMIZE ? v > bv : v < bv)) {
-            best = (long)i;
-            bv = v;
+        double o = spec->direction == MP_MAXIMIZE ? v : -v;
+        if (rank[0] < 0 || o > (spec->direction == MP_MAXIMIZE ? val[0] : -val[0])) {
+            rank[1] = rank[0];
+            val[1] = val[0];
+            rank[0] = (long)i;
+            val[0] = v;
+        } else if (rank[1] < 0 || o > (spec->direction == MP_MAXIMIZE ? val[1] : -val[1])) {
+            rank[1] = (long)i;
+            val[1] = v;
         }
     }
-    if (best < 0) {
-        return json_null();
+    json_object_set_new(j, "best", rank[0] < 0 ? json_null() : ranked_json(&rows[rank[0]], val[0]));
+    if (rank[1] < 0) {
+        json_object_set_new(j, "runner_up", json_null());
+        return;
     }
-    const struct mp_trial_row *t = &rows[best];
-    json_t *params = json_loads(t->params_json, 0, NULL);
-    return json_pack("{s:I, s:o, s:f, s:o}", "number", (json_int_t)t->number, "params",
-                     params ? params : json_object(), "value", bv, "metrics",
-                     metrics_json(&t->metrics));
+    json_t *ru = ranked_json(&rows[rank[1]], val[1]);
+    double noise =
+        fmax(uncertainty(spec, &rows[rank[0]], val[0]), uncertainty(spec, &rows[rank[1]], val[1]));
+    json_object_set_new(ru, "within_noise", json_boolean(fabs(val[0] - val[1]) <= noise));
+    json_object_set_new(ru, "noise", json_real(noise));
+    json_object_set_new(j, "runner_up", ru);
+}
+
+/* Oriented objective values of a feasible trial (larger is better); false if one is missing. */
+static bool objective_vector(const struct mp_spec *spec, const struct mp_trial_row *t, double *v)
+{
+    if (t->state != MP_TRIAL_SUCCEEDED) {
+        return false;
+    }
+    for (size_t k = 0; k < spec->n_objectives; k++) {
+        if (!mp_metrics_get(&t->metrics, spec->objectives[k].metric, &v[k]) || !isfinite(v[k])) {
+            return false;
+        }
+        v[k] = spec->objectives[k].direction == MP_MAXIMIZE ? v[k] : -v[k];
+    }
+    return true;
+}
+
+static bool dominates(const double *a, const double *b, size_t n)
+{
+    bool strictly = false;
+    for (size_t k = 0; k < n; k++) {
+        if (a[k] < b[k]) {
+            return false;
+        }
+        strictly |= a[k] > b[k];
+    }
+    return strictly;
+}
+
+/* With several objectives: the feasible trials no other feasible trial dominates, in trial
+ * order. O(n^2 k), fine for the trial counts experiments have. */
+static void add_pareto(json_t *j, const struct mp_spec *spec, const struct mp_trial_row *rows,
+                       size_t n)
+{
+    if (spec->n_objectives < 2) {
+        return;
+    }
+    size_t k = spec->n_objectives;
+    double *v = mp_xcalloc(n * k + 1, sizeof(double));
+    bool *ok = mp_xcalloc(n + 1, sizeof(bool));
+    for (size_t i = 0; i < n; i++) {
+        ok[i] = objective_vector(spec, &rows[i], &v[i * k]);
+    }
+    json_t *front = json_array();
+    for (size_t i = 0; i < n; i++) {
+        bool dominated = !ok[i];
+        for (size_t o = 0; o < n && !dominated; o++) {
+            dominated = ok[o] && dominates(&v[o * k], &v[i * k], k);
+        }
+        if (dominated) {
+            continue;
+        }
+        json_t *values = json_object();
+        for (size_t m = 0; m < k; m++) {
+            double x = spec->objectives[m].direction == MP_MAXIMIZE ? v[i * k + m] : -v[i * k + m];
+            json_object_set_new(values, spec->objectives[m].metric, json_real(x));
+        }
+        json_t *params = json_loads(rows[i].params_json, 0, NULL);
+        json_array_append_new(front, json_pack("{s:I, s:o, s:o}", "number",
+                                               (json_int_t)rows[i].number, "params",
+                                               params ? params : json_object(), "values", values));
+    }
+    json_object_set_new(j, "pareto_front", front);
+    free(v);
+    free(ok);
 }
 
 static void add_settings(json_t *j, const struct mp_spec *spec)
@@ -95,6 +204,14 @@ static void add_settings(json_t *j, const struct mp_spec *spec)
     json_object_set_new(j, "objective",
                         json_pack("{s:s, s:s}", "metric", spec->objective_metric, "direction",
                                   spec->direction == MP_MAXIMIZE ? "maximize" : "minimize"));
+    json_t *objectives = json_array();
+    for (size_t i = 0; i < spec->n_objectives; i++) {
+        json_array_append_new(
+            objectives,
+            json_pack("{s:s, s:s}", "metric", spec->objectives[i].metric, "direction",
+                      spec->objectives[i].direction == MP_MAXIMIZE ? "maximize" : "minimize"));
+    }
+    json_object_set_new(j, "objectives", objectives);
     json_t *cons = json_array();
     for (size_t i = 0; i < spec->n_constraints; i++) {
         json_array_append_new(cons, json_string(spec->constraints[i].text));
@@ -142,13 +259,40 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, str
             json_array_append_new(trials, trial_json(&rows[i]));
         }
         json_object_set_new(j, "trials", trials);
-        json_object_set_new(j, "best", best_json(spec, rows, n));
+        add_best(j, spec, rows, n);
+        add_pareto(j, spec, rows, n);
         *out = j;
     }
     mp_trial_rows_free(rows, n);
     mp_spec_free(spec);
     mp_experiment_row_release(&row);
     return rc;
+}
+
+int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
+                            struct mp_error *err)
+{
+    const json_t *best = json_object_get(report, "best");
+    const json_t *m = json_object_get(best, "metrics");
+    double rps = json_number_value(json_object_get(m, "throughput_rps"));
+    if (!json_is_object(best) || !(rps > 0)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "a capacity plan needs a recommended configuration with a measured "
+                            "throughput_rps");
+    }
+    if (!(target_rps > 0) || !(headroom >= 0)) {
+        return mp_error_set(err, MP_EINVALID, "--target-rps must be > 0 and --headroom >= 0");
+    }
+    double needed = target_rps * (1 + headroom);
+    double replicas = ceil(needed / rps);
+    json_t *plan = json_pack("{s:f, s:f, s:f, s:I}", "target_rps", target_rps, "headroom", headroom,
+                             "replica_rps", rps, "replicas", (json_int_t)replicas);
+    const json_t *cost = json_object_get(m, "cost_per_hour");
+    if (json_is_number(cost)) {
+        json_object_set_new(plan, "cost_per_hour", json_real(replicas * json_number_value(cost)));
+    }
+    json_object_set_new(report, "capacity_plan", plan);
+    return 0;
 }
 
 int mp_report_list(struct mp_store *st, json_t **out, struct mp_error *err)

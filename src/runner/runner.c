@@ -6,6 +6,7 @@
 
 static const struct mp_runner_ops *const registry[] = {
     &mp_runner_replay,
+    &mp_runner_local,
     NULL,
 };
 

@@ -57,5 +57,6 @@ int mp_runner_new(const struct mp_spec *spec, struct mp_runner **out, struct mp_
 void mp_runner_free(struct mp_runner *r);
 
 extern const struct mp_runner_ops mp_runner_replay;
+extern const struct mp_runner_ops mp_runner_local;
 
 #endif

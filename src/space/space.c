@@ -11,6 +11,20 @@ static const char *const type_names[] = {"int", "float", "discrete", "categorica
 static const char *const resource_names[] = {"cpu", "memory", "gpu", "gpu_memory_share",
                                              "gpu_type"};
 
+const char *const mp_param_roles[] = {"batch_size",       "threads",  "workers", "instances",
+                                      "batch_timeout",    "cpu",      "memory",  "gpu",
+                                      "gpu_memory_share", "gpu_type", NULL};
+
+int mp_space_find_role(const struct mp_space *s, const char *role)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->params[i].role && strcmp(s->params[i].role, role) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
 const char *mp_param_type_name(enum mp_param_type t)
 {
     return (size_t)t < MP_ARRAY_LEN(type_names) ? type_names[t] : "unknown";
@@ -37,6 +51,7 @@ void mp_param_release(struct mp_param *p)
     }
     free(p->choices);
     free(p->target_name);
+    free(p->role);
     memset(p, 0, sizeof(*p));
 }
 
@@ -58,6 +73,7 @@ void mp_space_copy(struct mp_space *dst, const struct mp_space *src)
         struct mp_param q = *p;
         q.name = mp_xstrdup(p->name);
         q.target_name = p->target_name ? mp_xstrdup(p->target_name) : NULL;
+        q.role = p->role ? mp_xstrdup(p->role) : NULL;
         q.values = NULL;
         if (p->n_values) {
             q.values = mp_xreallocarray(NULL, p->n_values, sizeof(double));

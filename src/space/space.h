@@ -47,12 +47,20 @@ struct mp_param {
     enum mp_target_kind target;
     enum mp_resource resource; /* when target == MP_TARGET_RESOURCE */
     char *target_name;         /* env variable or argv flag; NULL otherwise */
+    char *role; /* what the parameter means to the service (MP_PARAM_ROLES), or NULL; lets
+                   derived metrics and meta-learned models align parameters across services */
 };
 
 struct mp_space {
     struct mp_param *params;
     size_t n;
 };
+
+/* Known roles, NULL-terminated: "batch_size", "threads", "workers", "instances",
+ * "batch_timeout", "cpu", "memory", "gpu", "gpu_memory_share", "gpu_type". */
+extern const char *const mp_param_roles[];
+/* Index of the first parameter with this role, or -1. */
+int mp_space_find_role(const struct mp_space *s, const char *role);
 
 /* Appends a parameter (its contents are moved into the space; p is zeroed). */
 void mp_space_add(struct mp_space *s, struct mp_param *p);

@@ -196,6 +196,32 @@ static int parse_target(const struct mp_node *node, struct mp_param *p, struct m
     return 0;
 }
 
+/* An explicit role must be a known one; a resource target implies its role. */
+static int parse_role(const struct mp_node *node, struct mp_param *p, struct mp_error *err)
+{
+    const char *role = NULL;
+    int rc = mp_doc_string(node, &role, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!role) {
+        if (p->target == MP_TARGET_RESOURCE) {
+            p->role = mp_xstrdup(mp_resource_name(p->resource));
+        }
+        return 0;
+    }
+    for (size_t i = 0; mp_param_roles[i]; i++) {
+        if (strcmp(mp_param_roles[i], role) == 0) {
+            p->role = mp_xstrdup(role);
+            return 0;
+        }
+    }
+    return mp_doc_error(err, node,
+                        "unknown role \"%s\" (batch_size, threads, workers, instances, "
+                        "batch_timeout, cpu, memory, gpu, gpu_memory_share, gpu_type)",
+                        role);
+}
+
 static int parse_type(const struct mp_node *item, struct mp_param *p, struct mp_error *err)
 {
     static const char *const names[] = {"int", "float", "discrete", "categorical"};
@@ -217,8 +243,8 @@ static int parse_type(const struct mp_node *item, struct mp_param *p, struct mp_
 
 static int parse_param(const struct mp_node *item, struct mp_param *p, struct mp_error *err)
 {
-    static const char *const keys[] = {"name", "type",   "min",    "max",         "step",
-                                       "log",  "values", "target", "description", NULL};
+    static const char *const keys[] = {"name",   "type",   "min",  "max",         "step", "log",
+                                       "values", "target", "role", "description", NULL};
     int rc;
     struct mp_node *name = NULL;
     const char *s = NULL;
@@ -260,6 +286,9 @@ static int parse_param(const struct mp_node *item, struct mp_param *p, struct mp
     struct mp_node *target = mp_doc_get(item, "target");
     if (rc == 0 && target) {
         rc = parse_target(target, p, err);
+    }
+    if (rc == 0) {
+        rc = parse_role(mp_doc_get(item, "role"), p, err);
     }
     return rc;
 }

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const top_keys[] = {"name",      "description", "service", "parameters",
-                                       "objective", "constraints", "cost",    "algorithm",
-                                       "runner",    NULL};
+static const char *const top_keys[] = {"name",      "description", "service",     "parameters",
+                                       "objective", "objectives",  "constraints", "cost",
+                                       "algorithm", "runner",      NULL};
 
 void mp_spec_free(struct mp_spec *spec)
 {
@@ -34,6 +34,10 @@ void mp_spec_free(struct mp_spec *spec)
     free(spec->service.probe_path);
     mp_space_release(&spec->space);
     free(spec->objective_metric);
+    for (size_t i = 0; i < spec->n_objectives; i++) {
+        free(spec->objectives[i].metric);
+    }
+    free(spec->objectives);
     for (size_t i = 0; i < spec->n_constraints; i++) {
         free(spec->constraints[i].metric);
         free(spec->constraints[i].text);
@@ -221,29 +225,70 @@ out:
     return rc;
 }
 
-static int parse_objective(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
+static int parse_one_objective(const struct mp_node *n, struct mp_objective *o,
+                               struct mp_error *err)
 {
     static const char *const keys[] = {"metric", "direction", NULL};
-    struct mp_node *metric = NULL, *dir = NULL;
-    const char *d = "maximize";
+    struct mp_node *metric = NULL;
+    const char *m = NULL, *d = "maximize";
     int rc;
     if ((rc = mp_doc_expect(n, MP_NODE_MAP, err)) != 0 ||
         (rc = mp_doc_check_keys(n, keys, err)) != 0 ||
         (rc = mp_doc_require(n, "metric", &metric, err)) != 0 ||
-        (rc = dup_string(metric, &spec->objective_metric, err)) != 0) {
+        (rc = mp_doc_string(metric, &m, err)) != 0) {
         return rc;
     }
-    dir = mp_doc_get(n, "direction");
+    const struct mp_node *dir = mp_doc_get(n, "direction");
     if ((rc = mp_doc_string(dir, &d, err)) != 0) {
         return rc;
     }
     if (strcmp(d, "maximize") == 0 || strcmp(d, "max") == 0) {
-        spec->direction = MP_MAXIMIZE;
+        o->direction = MP_MAXIMIZE;
     } else if (strcmp(d, "minimize") == 0 || strcmp(d, "min") == 0) {
-        spec->direction = MP_MINIMIZE;
+        o->direction = MP_MINIMIZE;
     } else {
         return mp_doc_error(err, dir, "expected maximize or minimize, got \"%s\"", d);
     }
+    o->metric = mp_xstrdup(m);
+    return 0;
+}
+
+/* `objective: {...}` or `objectives: [{...}, ...]` (the first drives the search). */
+static int parse_objectives(struct mp_spec *spec, const struct mp_node *root, struct mp_error *err)
+{
+    const struct mp_node *one = mp_doc_get(root, "objective");
+    const struct mp_node *many = mp_doc_get(root, "objectives");
+    int rc;
+    if (one && many) {
+        return mp_doc_error(err, many, "give either objective or objectives, not both");
+    }
+    if (!one && !many) {
+        return mp_error_set(err, MP_EINVALID, "%s:%u:%u: 'objective': required key is missing",
+                            root->file, root->line, root->col);
+    }
+    if (many && (rc = mp_doc_expect(many, MP_NODE_SEQ, err)) != 0) {
+        return rc;
+    }
+    if (many && (many->n == 0 || many->n > 8)) {
+        return mp_doc_error(err, many, "expected 1 to 8 objectives");
+    }
+    size_t n = many ? many->n : 1;
+    spec->objectives = mp_xcalloc(n, sizeof(*spec->objectives));
+    for (size_t i = 0; i < n; i++) {
+        const struct mp_node *item = many ? many->items[i] : one;
+        if ((rc = parse_one_objective(item, &spec->objectives[i], err)) != 0) {
+            return rc;
+        }
+        spec->n_objectives++;
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(spec->objectives[k].metric, spec->objectives[i].metric) == 0) {
+                return mp_doc_error(err, item, "metric \"%s\" is already an objective",
+                                    spec->objectives[i].metric);
+            }
+        }
+    }
+    spec->objective_metric = mp_xstrdup(spec->objectives[0].metric);
+    spec->direction = spec->objectives[0].direction;
     return 0;
 }
 
@@ -251,6 +296,9 @@ bool mp_spec_metric_derived(const struct mp_spec *spec, const char *metric)
 {
     static const char *const derived[] = {"cost_per_hour", "throughput_per_cost",
                                           "cost_per_million_requests"};
+    if (strcmp(metric, "items_per_s") == 0) {
+        return mp_space_find_role(&spec->space, "batch_size") >= 0;
+    }
     for (size_t i = 0; spec->has_cost && i < MP_ARRAY_LEN(derived); i++) {
         if (strcmp(derived[i], metric) == 0) {
             return true;
@@ -446,7 +494,7 @@ static int parse_runner(struct mp_spec *spec, struct mp_node *n, struct mp_error
 static int parse_root(struct mp_spec *spec, struct mp_node *root, struct mp_error *err)
 {
     int rc;
-    struct mp_node *name = NULL, *params = NULL, *objective = NULL;
+    struct mp_node *name = NULL, *params = NULL;
     if ((rc = mp_doc_expect(root, MP_NODE_MAP, err)) != 0 ||
         (rc = mp_doc_check_keys(root, top_keys, err)) != 0 ||
         (rc = mp_doc_require(root, "name", &name, err)) != 0 ||
@@ -463,8 +511,7 @@ static int parse_root(struct mp_spec *spec, struct mp_node *root, struct mp_erro
     if ((rc = parse_runner(spec, mp_doc_get(root, "runner"), err)) != 0 ||
         (rc = mp_doc_require(root, "parameters", &params, err)) != 0 ||
         (rc = mp_spec_parse_params(spec, params, err)) != 0 ||
-        (rc = mp_doc_require(root, "objective", &objective, err)) != 0 ||
-        (rc = parse_objective(spec, objective, err)) != 0 ||
+        (rc = parse_objectives(spec, root, err)) != 0 ||
         (rc = parse_constraints(spec, mp_doc_get(root, "constraints"), err)) != 0 ||
         (rc = parse_cost(spec, mp_doc_get(root, "cost"), err)) != 0 ||
         (rc = parse_algorithm(spec, mp_doc_get(root, "algorithm"), err)) != 0) {

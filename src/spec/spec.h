@@ -17,6 +17,11 @@ enum mp_direction { MP_MAXIMIZE, MP_MINIMIZE };
 
 enum mp_cmp { MP_CMP_LE, MP_CMP_LT, MP_CMP_GE, MP_CMP_GT };
 
+struct mp_objective {
+    char *metric;
+    enum mp_direction direction;
+};
+
 struct mp_constraint {
     char *metric;
     enum mp_cmp op;
@@ -55,8 +60,10 @@ struct mp_spec {
     bool has_service;
     struct mp_service service;
     struct mp_space space;
-    char *objective_metric;
+    char *objective_metric; /* the primary objective (objectives[0]), which drives the search */
     enum mp_direction direction;
+    struct mp_objective *objectives; /* every objective; several give a Pareto front */
+    size_t n_objectives;
     struct mp_constraint *constraints;
     size_t n_constraints;
     struct mp_cost cost;

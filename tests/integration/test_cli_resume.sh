@@ -5,25 +5,26 @@
 # uninterrupted run.
 . "$(dirname "$0")/lib.sh"
 cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/surface.csv"
-sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 60ms|' \
+sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 200ms|' \
     -e 's|max_trials: 40|max_trials: 24\n  parallelism: 3|' \
     "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/spec.yaml"
-sed -i 's|^  delay: 60ms|  delay: 60ms|' "$WORK/spec.yaml"
 
+# Terminal trials so far; 0 while the experiment does not exist yet.
 terminal() {
-    "$MORPHLING" show replay-demo --json 2>/dev/null |
-        jq '[.trials[] | select(.state == "SUCCEEDED" or .state == "FAILED")] | length' 2>/dev/null || echo 0
+    n=$("$MORPHLING" show replay-demo --json 2>/dev/null |
+        jq '[.trials[] | select(.state == "SUCCEEDED" or .state == "FAILED")] | length' 2>/dev/null)
+    echo "${n:-0}"
 }
 
 # Reference: an uninterrupted run in another store.
-MORPHLING_DB="$WORK/ref.db" "$MORPHLING" run "$WORK/spec.yaml" --quiet >/dev/null
+MORPHLING_DB="$WORK/ref.db" "$MORPHLING" run "$WORK/spec.yaml" --set runner.delay=0ms --quiet >/dev/null
 ref=$(MORPHLING_DB="$WORK/ref.db" "$MORPHLING" show replay-demo --json | jq -c '[.trials[].params]')
 check "reference run has 24 trials" 24 "$(printf '%s' "$ref" | jq length)"
 
 "$MORPHLING" run "$WORK/spec.yaml" --quiet >/dev/null 2>&1 &
 pid=$!
 i=0
-while [ "$(terminal)" -lt 6 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ "$(terminal)" -lt 3 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 kill -9 $pid
 wait $pid 2>/dev/null
 before=$(terminal)
@@ -32,7 +33,7 @@ before=$(terminal)
 "$MORPHLING" run "$WORK/spec.yaml" --quiet >/dev/null 2>&1 &
 pid=$!
 i=0
-while [ "$(terminal)" -lt $((before + 4)) ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ "$(terminal)" -lt $((before + 3)) ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 kill -INT $pid
 wait $pid
 check "SIGINT exits 130" 130 "$?"

@@ -27,6 +27,21 @@ check "best is the best feasible trial" "$max" "$best"
 check "failed trials carry no objective" 0 \
     "$(printf '%s' "$json" | jq '[.trials[] | select(.failure == "OOM_KILLED") | .metrics.throughput_per_cost // empty] | length')"
 
+plan=$("$MORPHLING" show replay-demo --json --target-rps 5000 --headroom 0.25)
+rps=$(printf '%s' "$plan" | jq '.best.metrics.throughput_rps')
+check "capacity plan replicas = ceil(target * 1.25 / replica rps)" \
+    "$(echo "$rps" | awk '{ r = 5000 * 1.25 / $1; print (r == int(r)) ? r : int(r) + 1 }')" \
+    "$(printf '%s' "$plan" | jq '.capacity_plan.replicas')"
+check "capacity plan cost" "$(printf '%s' "$plan" | jq '.capacity_plan.replicas * .best.metrics.cost_per_hour | . * 1000 | round')" \
+    "$(printf '%s' "$plan" | jq '.capacity_plan.cost_per_hour | . * 1000 | round')"
+check "runner-up is the second best" \
+    "$(printf '%s' "$json" | jq '[.trials[] | select(.state == "SUCCEEDED") | .metrics.throughput_per_cost] | sort | .[-2]')" \
+    "$(printf '%s' "$json" | jq '.runner_up.value')"
+out=$("$MORPHLING" show replay-demo --target-rps 5000)
+check_contains "show prints the capacity plan" "Capacity plan: 5000 req/s with 20 % headroom" "$out"
+"$MORPHLING" show replay-demo --target-rps lots >/dev/null 2>&1
+check "bad --target-rps exits 2" 2 "$?"
+
 out=$("$MORPHLING" run "$spec" 2>&1); rc=$?
 check "rerun of a finished experiment exits 0" 0 "$rc"
 check_contains "rerun says it already finished" "already finished" "$out"
@@ -53,6 +68,21 @@ out=$("$MORPHLING" list); rc=$?
 check "list exits 0" 0 "$rc"
 check_contains "list names the experiment" "replay-demo" "$out"
 check "list --json" replay-demo "$("$MORPHLING" list --json | jq -r '.[0].name')"
+
+# Several objectives: the Pareto front holds exactly the non-dominated feasible trials.
+sed -e "s|surface: surfaces/|surface: $MP_SOURCE_DIR/examples/surfaces/|" \
+    -e 's|^name: replay-demo|name: multi|' \
+    -e 's|^objective:|objectives:\n  - {metric: p99_ms, direction: minimize}\nprimary:|' "$spec" |
+    sed -e 's|^primary:||' -e 's|^  metric: throughput_per_cost|  - metric: throughput_per_cost|' \
+        -e 's|^  direction: maximize|    direction: maximize|' >"$WORK/multi.yaml"
+"$MORPHLING" run "$WORK/multi.yaml" --quiet >/dev/null 2>&1
+check "multi-objective run exits 0" 0 "$?"
+json=$("$MORPHLING" show multi --json)
+expected=$(printf '%s' "$json" | jq -c '[.trials[] | select(.state == "SUCCEEDED") |
+    {n: .number, a: .metrics.throughput_per_cost, b: .metrics.p99_ms}] as $t |
+    [$t[] | . as $x | select([$t[] | select(.a >= $x.a and .b <= $x.b and (.a > $x.a or .b < $x.b))] | length == 0) | .n]')
+check "Pareto front = non-dominated trials" "$expected" "$(printf '%s' "$json" | jq -c '[.pareto_front[].number]')"
+check "primary objective is the first listed" p99_ms "$(printf '%s' "$json" | jq -r .objective.metric)"
 
 check "--version" "morphling" "$("$MORPHLING" --version | cut -d' ' -f1)"
 "$MORPHLING" frobnicate >/dev/null 2>&1

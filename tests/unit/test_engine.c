@@ -52,8 +52,7 @@ static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
     return 0;
 }
 
-static const struct mp_runner_ops fake_ops = {
-    .name = "fake", .concurrent = true, .run = fake_run};
+static const struct mp_runner_ops fake_ops = {.name = "fake", .concurrent = true, .run = fake_run};
 
 static struct mp_spec *make_spec(const char *algo, int max_trials, int parallelism,
                                  const char *extra)
@@ -98,9 +97,8 @@ static void run_engine(struct run *run, const struct mp_spec *spec, struct fake_
         fail_msg("engine: %s", err.msg);
     }
     mp_trial_rows_free(run->rows, run->n);
-    assert_int_equal(mp_store_trial_list(run->st, run->sum.experiment_id, &run->rows, &run->n,
-                                         NULL),
-                     0);
+    assert_int_equal(
+        mp_store_trial_list(run->st, run->sum.experiment_id, &run->rows, &run->n, NULL), 0);
     if (!keep_store) {
         mp_store_close(run->st);
         run->st = NULL;
@@ -209,7 +207,7 @@ static void constraints_mark_slo_violations(void **state)
             assert_true(mp_metrics_get(&a.rows[i].metrics, "qps", &qps));
         }
     }
-    assert_int_equal(violated, 25); /* a = 6..10 */
+    assert_int_equal(violated, 25);                         /* a = 6..10 */
     assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED); /* SLO misses are not failures */
     run_release(&a);
     mp_spec_free(spec);

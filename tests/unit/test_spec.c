@@ -7,14 +7,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "spec/spec.h"
 
 #define HEAD "name: t\nobjective: {metric: qps}\nrunner: {kind: replay, surface: x.csv}\n"
-#define P1 "parameters:\n  - {name: a, type: int, min: 1, max: 4}\n"
+#define P1   "parameters:\n  - {name: a, type: int, min: 1, max: 4}\n"
 
 static struct mp_spec *parse_ok(const char *text, const char *const *sets, size_t n)
 {
@@ -56,7 +58,7 @@ static void valid_spec_fields(void **state)
         "  - {name: threads, type: int, min: 1, max: 8, step: 1}\n"
         "  - {name: omp, type: discrete, values: [4, 1, 2]}\n"
         "  - {name: gpu, type: categorical, values: [T4, V100], target: {resource: gpu_type}}\n"
-        "  - {name: batch, type: int, min: 1, max: 64, target: {arg: --batch}}\n"
+        "  - {name: batch, type: int, min: 1, max: 64, target: {arg: --batch}, role: batch_size}\n"
         "objective: {metric: throughput_per_cost, direction: maximize}\n"
         "constraints: ['p99_ms <= 200', 'error_rate<0.01']\n"
         "cost: {cpu_core_hour: 0.04, gpu_type_hour: {T4: 0.35, V100: 2.48}}\n"
@@ -85,6 +87,22 @@ static void valid_spec_fields(void **state)
     assert_true(s->seed_given && s->seed == 5);
     assert_int_equal(s->trial_timeout_ms, 300000);
     assert_true(mp_spec_metric_derived(s, "throughput_per_cost"));
+    assert_true(mp_spec_metric_derived(s, "items_per_s"));
+    assert_string_equal(s->space.params[0].role, "cpu");
+    assert_null(s->space.params[1].role);
+    assert_int_equal(mp_space_find_role(&s->space, "batch_size"), 4);
+    /* Derived metrics: 1.5 cores at 0.04 + one T4 at 0.35 per hour; batches of 8. */
+    double x[5] = {1.5, 2, 1, 0, 8};
+    struct mp_metrics m = MP_METRICS_INIT;
+    mp_metrics_set(&m, "throughput_rps", 100);
+    mp_engine_derive_metrics(s, x, &m);
+    double v = 0;
+    assert_true(mp_metrics_get(&m, "items_per_s", &v) && v == 800);
+    assert_true(mp_metrics_get(&m, "cost_per_hour", &v) && fabs(v - 0.41) < 1e-12);
+    assert_true(mp_metrics_get(&m, "throughput_per_cost", &v) && fabs(v - 100 / 0.41) < 1e-9);
+    assert_true(mp_metrics_get(&m, "cost_per_million_requests", &v) &&
+                fabs(v - 0.41 / 360000 * 1e6) < 1e-9);
+    mp_metrics_release(&m);
     mp_spec_free(s);
 }
 
@@ -164,6 +182,7 @@ static void parameter_errors(void **state)
          "must lie in (0, 1]"},
         {"{name: a, type: float, min: 0, max: 2, target: {resource: cpu}}", "must be > 0"},
         {"{name: a, type: int, min: -1, max: 2, target: {resource: gpu}}", "must be >= 0"},
+        {"{name: a, type: int, min: 1, max: 2, role: batch}", "unknown role \"batch\""},
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
         char text[1024];
@@ -248,8 +267,7 @@ static void service_errors(void **state)
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
         char text[1024];
-        snprintf(text, sizeof(text), "name: t\nobjective: {metric: q}\n" P1 "%s",
-                 cases[i].service);
+        snprintf(text, sizeof(text), "name: t\nobjective: {metric: q}\n" P1 "%s", cases[i].service);
         expect_error(text, cases[i].want);
     }
     /* Built-ins and escaped braces are accepted. */

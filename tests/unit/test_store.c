@@ -16,8 +16,8 @@
 
 static char *temp_db(void)
 {
-    char *path = mp_xasprintf("/tmp/mp-test-store-%d-%lld.db", (int)getpid(),
-                              (long long)mp_mono_ns());
+    char *path =
+        mp_xasprintf("/tmp/mp-test-store-%d-%lld.db", (int)getpid(), (long long)mp_mono_ns());
     return path;
 }
 

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `morphling trial FILE --set name=value ... [--json]`: runs one trial of one configuration
+ * with the spec's runner and prints its record (state, failure class, metrics, resource usage,
+ * enforced limits, logs). Nothing is stored. */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runner/runner.h"
+
+static atomic_bool trial_interrupted;
+
+static void on_trial_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&trial_interrupted, true);
+}
+
+struct trial_args {
+    const char *file;
+    const char **sets; /* every --set, as given */
+    size_t n_sets;
+    bool json, logs;
+};
+
+/* Splits --set pairs into parameter values (name is a parameter) and spec overrides. */
+static int split_sets(const struct trial_args *a, const struct mp_space *s, double *x, bool *given,
+                      const char **overrides, size_t *n_over, struct mp_error *err)
+{
+    *n_over = 0;
+    for (size_t i = 0; i < a->n_sets; i++) {
+        const char *eq = strchr(a->sets[i], '=');
+        if (!eq || eq == a->sets[i]) {
+            return mp_error_set(err, MP_EINVALID, "--set '%s': expected NAME=VALUE", a->sets[i]);
+        }
+        char *name = mp_xstrndup(a->sets[i], (size_t)(eq - a->sets[i]));
+        int idx = s ? mp_space_find(s, name) : -1;
+        free(name);
+        if (idx < 0) {
+            overrides[(*n_over)++] = a->sets[i];
+            continue;
+        }
+        int rc = mp_space_parse(s, (size_t)idx, eq + 1, &x[idx], err);
+        if (rc != 0) {
+            return mp_error_prefix(err, "--set %s", a->sets[i]);
+        }
+        given[idx] = true;
+    }
+    return 0;
+}
+
+/* Loads the spec (overrides applied) and the configuration. *x is owned. */
+static int load(const struct trial_args *a, struct mp_spec **spec, double **x, struct mp_error *err)
+{
+    const char **over = mp_xcalloc(a->n_sets + 1, sizeof(*over));
+    size_t n_over = 0;
+    struct mp_spec *probe = NULL;
+    /* First pass without overrides, only to learn the parameter names. */
+    int rc = mp_spec_load(a->file, NULL, 0, &probe, err);
+    if (rc == 0) {
+        double *tmp = mp_xcalloc(probe->space.n + 1, sizeof(double));
+        bool *given = mp_xcalloc(probe->space.n + 1, sizeof(bool));
+        rc = split_sets(a, &probe->space, tmp, given, over, &n_over, err);
+        free(tmp);
+        free(given);
+    }
+    mp_spec_free(probe);
+    if (rc == 0) {
+        rc = mp_spec_load(a->file, over, n_over, spec, err);
+    }
+    if (rc == 0) {
+        const struct mp_space *s = &(*spec)->space;
+        *x = mp_xcalloc(s->n + 1, sizeof(double));
+        bool *given = mp_xcalloc(s->n + 1, sizeof(bool));
+        rc = split_sets(a, s, *x, given, over, &n_over, err);
+        for (size_t i = 0; rc == 0 && i < s->n; i++) {
+            if (!given[i]) {
+                rc = mp_error_set(err, MP_EINVALID, "parameter '%s' needs a value: --set %s=...",
+                                  s->params[i].name, s->params[i].name);
+            }
+        }
+        free(given);
+    }
+    free(over);
+    return rc;
+}
+
+static json_t *metrics_json(const struct mp_metrics *m)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < m->n; i++) {
+        json_object_set_new(o, m->names[i], json_real(m->values[i]));
+    }
+    return o;
+}
+
+static json_t *record_json(const struct mp_spec *spec, const double *x,
+                           const struct mp_trial_result *res)
+{
+    json_t *cfg = json_object();
+    char buf[MP_FMT_DOUBLE_MAX];
+    for (size_t i = 0; i < spec->space.n; i++) {
+        json_object_set_new(cfg, spec->space.params[i].name,
+                            json_string(mp_space_format(&spec->space, i, x[i], buf)));
+    }
+    json_t *meta = res->meta_json ? json_loads(res->meta_json, 0, NULL) : NULL;
+    return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s?, s:o, s:o, s:o, s:s, s:s}", "experiment",
+                     spec->name, "runner", spec->runner, "config", cfg, "state",
+                     mp_trial_state_name(res->state), "failure", mp_failure_name(res->failure),
+                     "reason", res->reason, "metrics", metrics_json(&res->metrics), "resources",
+                     metrics_json(&res->resources), "meta", meta ? meta : json_object(), "stdout",
+                     res->stdout_log ? res->stdout_log : "", "stderr",
+                     res->stderr_log ? res->stderr_log : "");
+}
+
+static void print_metrics(const char *label, const struct mp_metrics *m)
+{
+    if (m->n == 0) {
+        return;
+    }
+    printf("  %-10s", label);
+    char buf[MP_FMT_DOUBLE_MAX];
+    for (size_t i = 0; i < m->n; i++) {
+        printf("%s%s=%s", i ? ", " : "", m->names[i], mp_fmt_double(buf, m->values[i]));
+    }
+    printf("\n");
+}
+
+static void print_limits(const json_t *meta)
+{
+    const json_t *cg = json_object_get(meta, "cgroup");
+    if (cg) {
+        const char *warn = json_string_value(json_object_get(cg, "warning"));
+        printf("  %-10scgroup %s%s%s%s\n", "isolation",
+               json_string_value(json_object_get(cg, "mode")),
+               json_object_get(cg, "path") ? " " : "",
+               json_object_get(cg, "path") ? json_string_value(json_object_get(cg, "path")) : "",
+               warn ? " (warning: see limits)" : "");
+        if (warn) {
+            printf("  %-10s%s\n", "warning", warn);
+        }
+    }
+    const char *key;
+    const json_t *v;
+    json_object_foreach ((json_t *)json_object_get(meta, "limits"), key, v) {
+        const json_t *req = json_object_get(v, "requested");
+        char buf[MP_FMT_DOUBLE_MAX];
+        printf("  %-10s%s %s: %s (%s)\n", "limit", key,
+               json_is_string(req) ? json_string_value(req)
+                                   : mp_fmt_double(buf, json_number_value(req)),
+               json_is_true(json_object_get(v, "enforced")) ? "enforced" : "NOT enforced",
+               json_string_value(json_object_get(v, "how")));
+    }
+}
+
+static void print_text(const struct mp_spec *spec, const double *x,
+                       const struct mp_trial_result *res, bool logs)
+{
+    char *key = mp_space_key(&spec->space, x);
+    printf("trial of %s [%s]: %s", spec->name, key, mp_trial_state_name(res->state));
+    free(key);
+    if (res->state == MP_TRIAL_FAILED) {
+        printf(" (%s: %s)", mp_failure_name(res->failure), mp_failure_text(res->failure));
+    }
+    printf("\n");
+    if (res->reason) {
+        printf("  %-10s%s\n", "reason", res->reason);
+    }
+    print_metrics("metrics", &res->metrics);
+    print_metrics("resources", &res->resources);
+    json_t *meta = res->meta_json ? json_loads(res->meta_json, 0, NULL) : NULL;
+    if (meta) {
+        print_limits(meta);
+        json_decref(meta);
+    }
+    if (logs) {
+        printf("--- stdout\n%s\n--- stderr\n%s\n", res->stdout_log ? res->stdout_log : "",
+               res->stderr_log ? res->stderr_log : "");
+    }
+}
+
+static int parse_args(int argc, char **argv, struct trial_args *a)
+{
+    static const struct option opts[] = {{"set", required_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"logs", no_argument, NULL, 'l'},
+                                         {0, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
+        if (c == 's') {
+            a->sets = mp_xreallocarray(a->sets, a->n_sets + 1, sizeof(*a->sets));
+            a->sets[a->n_sets++] = optarg;
+        } else if (c == 'j') {
+            a->json = true;
+        } else if (c == 'l') {
+            a->logs = true;
+        } else {
+            return mp_cli_usage("trial", "unknown option");
+        }
+    }
+    if (optind + 1 != argc) {
+        return mp_cli_usage("trial", "expected one spec FILE");
+    }
+    a->file = argv[optind];
+    return 0;
+}
+
+static int run_one(const struct mp_spec *spec, const double *x, struct mp_trial_result *res,
+                   struct mp_error *err)
+{
+    struct mp_runner *runner = NULL;
+    const struct mp_runner_ops *ops = mp_runner_find(spec->runner);
+    int rc = ops && ops->validate ? ops->validate(spec, err) : 0;
+    if (rc == 0) {
+        rc = mp_runner_new(spec, &runner, err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_trial_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* The experiment id is this process's pid, so that concurrent `morphling trial` runs of one
+     * spec never share a cgroup or port lease name. */
+    struct mp_trial_request req = {spec->name, (int64_t)getpid(), 1, 1, x, spec->trial_timeout_ms};
+    rc = runner->ops->run(runner, &req, res, &trial_interrupted);
+    if (rc != 0 && res->state == MP_TRIAL_SUCCEEDED) {
+        mp_trial_result_fail(res, MP_FAILURE_INFRA, "runner failure: %s", mp_strerror(rc));
+    }
+    mp_runner_free(runner);
+    return 0;
+}
+
+int mp_cmd_trial(int argc, char **argv)
+{
+    struct trial_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0) {
+        free(a.sets);
+        return rc;
+    }
+    struct mp_spec *spec = NULL;
+    double *x = NULL;
+    struct mp_error err = {0, ""};
+    struct mp_trial_result res;
+    mp_trial_result_init(&res);
+    rc = load(&a, &spec, &x, &err);
+    if (rc == 0) {
+        rc = run_one(spec, x, &res, &err);
+    }
+    int status = MP_EXIT_OK;
+    if (rc != 0) {
+        status = mp_cli_fail(&err);
+    } else {
+        if (a.json) {
+            json_t *j = record_json(spec, x, &res);
+            mp_json_print(stdout, j);
+            json_decref(j);
+        } else {
+            print_text(spec, x, &res, a.logs);
+        }
+        status = res.state == MP_TRIAL_SUCCEEDED ? MP_EXIT_OK : MP_EXIT_FAILURE;
+        if (res.state == MP_TRIAL_CANCELLED && atomic_load(&trial_interrupted)) {
+            status = 130; /* as a shell reports SIGINT, like `morphling run` */
+        }
+    }
+    mp_trial_result_release(&res);
+    mp_spec_free(spec);
+    free(x);
+    free(a.sets);
+    return status;
+}

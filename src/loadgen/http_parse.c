@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Incremental HTTP/1.x response parser: a byte-level state machine for the status line, headers
+ * and chunk framing, and bulk skipping for bodies. It never buffers input, so a response may
+ * arrive split at any byte and the caller's read buffer can be shared by many connections. */
+#include "loadgen/loadgen.h"
+
+#include <string.h>
+
+int mp_http_needle_init(struct mp_http_needle *n, const char *text, struct mp_error *err)
+{
+    size_t len = strlen(text);
+    if (len >= MP_HTTP_NEEDLE_MAX) {
+        return mp_error_set(err, MP_ETOOBIG, "body check string is %zu bytes (at most %d)", len,
+                            MP_HTTP_NEEDLE_MAX - 1);
+    }
+    memset(n, 0, sizeof(*n));
+    memcpy(n->text, text, len);
+    n->len = len;
+    /* KMP failure function: fail[i] = length of the longest proper border of text[0..i]. */
+    size_t k = 0;
+    for (size_t i = 1; i < len; i++) {
+        while (k > 0 && text[i] != text[k]) {
+            k = n->fail[k - 1];
+        }
+        if (text[i] == text[k]) {
+            k++;
+        }
+        n->fail[i] = (uint16_t)k;
+    }
+    return 0;
+}
+
+static void needle_feed(struct mp_http_parser *p, const char *data, size_t len)
+{
+    const struct mp_http_needle *n = p->needle;
+    if (!n || p->needle_pos >= n->len) {
+        return;
+    }
+    size_t k = p->needle_pos;
+    for (size_t i = 0; i < len; i++) {
+        while (k > 0 && data[i] != n->text[k]) {
+            k = n->fail[k - 1];
+        }
+        if (data[i] == n->text[k]) {
+            k++;
+        }
+        if (k == n->len) {
+            break;
+        }
+    }
+    p->needle_pos = (uint32_t)k;
+}
+
+void mp_http_parser_init(struct mp_http_parser *p, const struct mp_http_limits *limits,
+                         const struct mp_http_needle *needle)
+{
+    memset(p, 0, sizeof(*p));
+    p->limits.max_header_bytes = MP_HTTP_DEFAULT_HEADER_BYTES;
+    p->limits.max_body_bytes = MP_HTTP_DEFAULT_BODY_BYTES;
+    if (limits && limits->max_header_bytes) {
+        p->limits.max_header_bytes = limits->max_header_bytes;
+    }
+    if (limits && limits->max_body_bytes) {
+        p->limits.max_body_bytes = limits->max_body_bytes;
+    }
+    p->needle = needle && needle->len ? needle : NULL;
+    mp_http_parser_reset(p, false);
+}
+
+void mp_http_parser_reset(struct mp_http_parser *p, bool head_request)
+{
+    struct mp_http_limits limits = p->limits;
+    const struct mp_http_needle *needle = p->needle;
+    memset(p, 0, sizeof(*p));
+    p->limits = limits;
+    p->needle = needle;
+    p->head_request = head_request;
+    p->state = MP_HTTP_STATUS;
+}
+
+/* Starts the next interim/final response head without touching the counters of the body. */
+static void restart_head(struct mp_http_parser *p)
+{
+    p->state = MP_HTTP_STATUS;
+    p->step = 0;
+    p->status = 0;
+    p->has_length = p->chunked = p->conn_close = p->conn_keep_alive = false;
+    p->content_length = 0;
+    p->name_len = p->value_len = 0;
+    p->in_value = false;
+    p->saw_cr = false;
+}
+
+static int status_byte(struct mp_http_parser *p, char c)
+{
+    static const char prefix[] = "HTTP/1.";
+    uint32_t s = p->step;
+    if (s < 7) {
+        if (c != prefix[s]) {
+            return MP_EPARSE;
+        }
+    } else if (s == 7) {
+        if (c < '0' || c > '9') {
+            return MP_EPARSE;
+        }
+        p->minor_version = c - '0';
+    } else if (s == 8) {
+        if (c != ' ') {
+            return MP_EPARSE;
+        }
+    } else if (s <= 11) {
+        if (c < '0' || c > '9') {
+            return MP_EPARSE;
+        }
+        p->status = p->status * 10 + (c - '0');
+    } else {
+        if (s == 12 && c != ' ' && c != '\r' && c != '\n') {
+            return MP_EPARSE;
+        }
+        if (c == '\n') {
+            if (p->status < 100) {
+                return MP_EPARSE;
+            }
+            p->state = MP_HTTP_HEADER;
+            p->step = 0;
+            p->saw_cr = false;
+            return 0;
+        }
+        if (p->saw_cr || (c != '\r' && c != '\t' && (unsigned char)c < 0x20)) {
+            return MP_EPARSE;
+        }
+        p->saw_cr = c == '\r';
+    }
+    p->step = s + 1;
+    return 0;
+}
+
+static bool value_has(const struct mp_http_parser *p, const char *word)
+{
+    size_t wl = strlen(word);
+    for (size_t i = 0; i + wl <= p->value_len; i++) {
+        if (strncmp(p->value + i, word, wl) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int header_done(struct mp_http_parser *p)
+{
+    while (p->value_len > 0 &&
+           (p->value[p->value_len - 1] == ' ' || p->value[p->value_len - 1] == '\t')) {
+        p->value_len--;
+    }
+    bool overflow = p->value_len >= sizeof(p->value);
+    p->value[overflow ? sizeof(p->value) - 1 : p->value_len] = '\0';
+    if (p->name_len == 14 && memcmp(p->name, "content-length", 14) == 0) {
+        if (overflow || p->value_len == 0 || p->value_len > 19) {
+            return MP_EPARSE;
+        }
+        uint64_t v = 0;
+        for (size_t i = 0; i < p->value_len; i++) {
+            if (p->value[i] < '0' || p->value[i] > '9') {
+                return MP_EPARSE;
+            }
+            v = v * 10 + (uint64_t)(p->value[i] - '0');
+        }
+        if (p->has_length && v != p->content_length) {
+            return MP_EPARSE;
+        }
+        p->has_length = true;
+        p->content_length = v;
+    } else if (p->name_len == 17 && memcmp(p->name, "transfer-encoding", 17) == 0) {
+        if (overflow) {
+            return MP_EPARSE;
+        }
+        p->chunked = value_has(p, "chunked");
+        if (!p->chunked && strcmp(p->value, "identity") != 0) {
+            return MP_EPARSE; /* a coding we cannot frame */
+        }
+    } else if (p->name_len == 10 && memcmp(p->name, "connection", 10) == 0) {
+        p->conn_close |= value_has(p, "close");
+        p->conn_keep_alive |= value_has(p, "keep-alive");
+    }
+    return 0;
+}
+
+static int head_done(struct mp_http_parser *p)
+{
+    if (p->status >= 100 && p->status < 200) {
+        if (p->status == 101) {
+            return MP_EPARSE; /* protocol switch: not HTTP/1.1 any more */
+        }
+        restart_head(p); /* interim response: the final one follows */
+        return 0;
+    }
+    p->keep_alive = p->minor_version >= 1 ? !p->conn_close : p->conn_keep_alive && !p->conn_close;
+    if (p->head_request || p->status == 204 || p->status == 304) {
+        p->state = MP_HTTP_DONE;
+    } else if (p->chunked) {
+        p->state = MP_HTTP_CHUNK_SIZE;
+        p->step = 0;
+    } else if (p->has_length) {
+        if (p->content_length > p->limits.max_body_bytes) {
+            return MP_ETOOBIG;
+        }
+        p->remaining = p->content_length;
+        p->state = p->remaining ? MP_HTTP_BODY_LENGTH : MP_HTTP_DONE;
+    } else {
+        p->keep_alive = false;
+        p->state = MP_HTTP_BODY_EOF;
+    }
+    return 0;
+}
+
+static bool is_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int header_byte(struct mp_http_parser *p, char c)
+{
+    if (c == '\n') {
+        if (p->step == 0 || (p->step == 1 && p->saw_cr)) {
+            return head_done(p); /* empty line */
+        }
+        if (!p->in_value) {
+            return MP_EPARSE;
+        }
+        int rc = header_done(p);
+        p->step = 0;
+        p->name_len = p->value_len = 0;
+        p->in_value = false;
+        p->saw_cr = false;
+        return rc;
+    }
+    if (p->saw_cr) {
+        return MP_EPARSE; /* a bare CR inside a line */
+    }
+    p->saw_cr = c == '\r';
+    p->step++;
+    if (c == '\r') {
+        return 0;
+    }
+    if (!p->in_value) {
+        if (c == ':' && p->name_len > 0) {
+            p->in_value = true;
+            return 0;
+        }
+        if (!is_tchar(c)) {
+            return MP_EPARSE; /* includes obsolete line folding and spaces before ':' */
+        }
+        if (p->name_len < sizeof(p->name)) {
+            p->name[p->name_len] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        if (p->name_len < UINT8_MAX) {
+            p->name_len++;
+        }
+        return 0;
+    }
+    if ((unsigned char)c < 0x20 && c != '\t') {
+        return MP_EPARSE;
+    }
+    if (p->value_len == 0 && (c == ' ' || c == '\t')) {
+        return 0;
+    }
+    if (p->value_len < sizeof(p->value)) {
+        p->value[p->value_len] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        p->value_len++;
+    }
+    return 0;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+static int chunk_byte(struct mp_http_parser *p, char c)
+{
+    if (++p->header_bytes > p->limits.max_header_bytes) {
+        return MP_ETOOBIG;
+    }
+    switch (p->state) {
+    case MP_HTTP_CHUNK_SIZE: {
+        int h = hex_value(c);
+        if (h >= 0) {
+            if (p->remaining > (p->limits.max_body_bytes >> 4)) {
+                return MP_ETOOBIG;
+            }
+            p->remaining = p->remaining * 16 + (uint64_t)h;
+            p->step++;
+            return 0;
+        }
+        if (p->step == 0) {
+            return MP_EPARSE;
+        }
+        if (c == ';' || c == ' ' || c == '\t') {
+            p->state = MP_HTTP_CHUNK_EXT;
+            return 0;
+        }
+        if (c == '\r') {
+            return 0;
+        }
+        if (c != '\n') {
+            return MP_EPARSE;
+        }
+        break;
+    }
+    case MP_HTTP_CHUNK_EXT:
+        if (c != '\n') {
+            return 0;
+        }
+        if (p->step == 0) {
+            return MP_EPARSE;
+        }
+        break;
+    case MP_HTTP_CHUNK_DATA_END:
+        if (c == '\r' && p->step == 0) {
+            p->step = 1;
+            return 0;
+        }
+        if (c != '\n') {
+            return MP_EPARSE;
+        }
+        p->state = MP_HTTP_CHUNK_SIZE;
+        p->step = 0;
+        p->remaining = 0;
+        return 0;
+    default: /* MP_HTTP_TRAILER: skip lines until an empty one */
+        if (c == '\n') {
+            p->state = p->step == 0 ? MP_HTTP_DONE : MP_HTTP_TRAILER;
+            p->step = 0;
+        } else if (c != '\r') {
+            p->step++;
+        }
+        return 0;
+    }
+    /* End of a chunk-size line. */
+    if (p->body_len + p->remaining > p->limits.max_body_bytes) {
+        return MP_ETOOBIG;
+    }
+    p->step = 0;
+    p->header_bytes = 0; /* the framing limit applies per chunk line and to the trailers */
+    p->state = p->remaining ? MP_HTTP_CHUNK_DATA : MP_HTTP_TRAILER;
+    return 0;
+}
+
+static size_t body_bytes(struct mp_http_parser *p, const char *data, size_t len)
+{
+    size_t n = len;
+    if (p->state != MP_HTTP_BODY_EOF && p->remaining < n) {
+        n = (size_t)p->remaining;
+    }
+    needle_feed(p, data, n);
+    p->body_len += n;
+    if (p->state == MP_HTTP_BODY_EOF) {
+        return n;
+    }
+    p->remaining -= n;
+    if (p->remaining == 0) {
+        if (p->state == MP_HTTP_CHUNK_DATA) {
+            p->state = MP_HTTP_CHUNK_DATA_END;
+            p->step = 0;
+        } else {
+            p->state = MP_HTTP_DONE;
+        }
+    }
+    return n;
+}
+
+static void finish(struct mp_http_parser *p)
+{
+    p->body_matched = p->needle ? p->needle_pos >= p->needle->len : true;
+}
+
+int mp_http_parse(struct mp_http_parser *p, const char *data, size_t len, size_t *consumed)
+{
+    size_t i = 0;
+    int rc = 0;
+    while (i < len && p->state != MP_HTTP_DONE) {
+        switch (p->state) {
+        case MP_HTTP_STATUS:
+        case MP_HTTP_HEADER:
+            if (++p->header_bytes > p->limits.max_header_bytes) {
+                rc = MP_ETOOBIG;
+                break;
+            }
+            rc = p->state == MP_HTTP_STATUS ? status_byte(p, data[i]) : header_byte(p, data[i]);
+            i++;
+            break;
+        case MP_HTTP_BODY_LENGTH:
+        case MP_HTTP_CHUNK_DATA:
+            i += body_bytes(p, data + i, len - i);
+            break;
+        case MP_HTTP_BODY_EOF:
+            i += body_bytes(p, data + i, len - i);
+            if (p->body_len > p->limits.max_body_bytes) {
+                rc = MP_ETOOBIG;
+            }
+            break;
+        default:
+            rc = chunk_byte(p, data[i]);
+            i++;
+            break;
+        }
+        if (rc < 0) {
+            break;
+        }
+    }
+    *consumed = i;
+    if (rc < 0) {
+        return rc;
+    }
+    if (p->state == MP_HTTP_DONE) {
+        finish(p);
+        return MP_HTTP_COMPLETE;
+    }
+    return MP_HTTP_MORE;
+}
+
+int mp_http_parse_eof(struct mp_http_parser *p)
+{
+    if (p->state == MP_HTTP_BODY_EOF) {
+        p->state = MP_HTTP_DONE;
+        finish(p);
+        return MP_HTTP_COMPLETE;
+    }
+    return p->state == MP_HTTP_DONE ? MP_HTTP_COMPLETE : MP_EPARSE;
+}

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Building a client: URL parsing, name resolution, option checks and the preformatted request
+ * buffers (one per body file), so the hot path only ever copies bytes it already has. */
+#include "loadgen/lg_int.h"
+
+#include <netdb.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_BODY_TOTAL (UINT64_C(64) << 20)
+#define MAX_THREADS    256
+#define MAX_CONNS      100000
+
+int mp_url_parse(const char *url, struct mp_url *out, struct mp_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!url || !*url) {
+        return mp_error_set(err, MP_EINVALID, "empty URL");
+    }
+    const char *p = url;
+    if (strncmp(p, "https://", 8) == 0) {
+        return mp_error_set(err, MP_EUNSUPPORTED, "'%s': https is not supported (use http://)",
+                            url);
+    }
+    if (strncmp(p, "http://", 7) == 0) {
+        p += 7;
+    } else if (strstr(p, "://")) {
+        return mp_error_set(err, MP_EINVALID, "'%s': only http:// URLs are supported", url);
+    }
+    const char *host_end;
+    const char *host = p;
+    if (*p == '[') { /* IPv6 literal */
+        host = p + 1;
+        host_end = strchr(host, ']');
+        if (!host_end) {
+            return mp_error_set(err, MP_EINVALID, "'%s': unterminated '[' in host", url);
+        }
+        p = host_end + 1;
+    } else {
+        host_end = p + strcspn(p, ":/?#");
+        p = host_end;
+    }
+    size_t hl = (size_t)(host_end - host);
+    if (hl == 0 || hl >= sizeof(out->host)) {
+        return mp_error_set(err, MP_EINVALID, "'%s': missing or overlong host", url);
+    }
+    memcpy(out->host, host, hl);
+    for (size_t i = 0; i < hl; i++) {
+        char c = out->host[i];
+        if ((unsigned char)c <= ' ' || c == '@' || c == '\\' || c == '"') {
+            return mp_error_set(err, MP_EINVALID, "'%s': invalid character in host", url);
+        }
+    }
+    memcpy(out->port, "80", 3);
+    if (*p == ':') {
+        p++;
+        size_t pl = strspn(p, "0123456789");
+        long port = pl > 0 && pl <= 5 ? strtol(p, NULL, 10) : 0;
+        if (port <= 0 || port > 65535) {
+            return mp_error_set(err, MP_EINVALID, "'%s': invalid port", url);
+        }
+        snprintf(out->port, sizeof(out->port), "%ld", port);
+        p += pl;
+    }
+    if (*p && *p != '/' && *p != '?') {
+        return mp_error_set(err, MP_EINVALID, "'%s': unexpected '%c' after the host", url, *p);
+    }
+    size_t path_len = strcspn(p, "#");
+    if (path_len + 2 > sizeof(out->path)) {
+        return mp_error_set(err, MP_ETOOBIG, "'%s': path longer than %zu bytes", url,
+                            sizeof(out->path) - 2);
+    }
+    size_t off = 0;
+    if (*p != '/') {
+        out->path[off++] = '/';
+    }
+    memcpy(out->path + off, p, path_len);
+    for (size_t i = 0; out->path[i]; i++) {
+        if ((unsigned char)out->path[i] <= ' ' || (unsigned char)out->path[i] == 0x7f) {
+            return mp_error_set(err, MP_EINVALID, "'%s': spaces or control characters in path",
+                                url);
+        }
+    }
+    return 0;
+}
+
+static int check_header(const char *h, struct mp_error *err)
+{
+    const char *colon = strchr(h, ':');
+    if (!colon || colon == h) {
+        return mp_error_set(err, MP_EINVALID, "header '%s': expected 'Name: value'", h);
+    }
+    for (const char *c = h; *c; c++) {
+        if (*c == '\r' || *c == '\n' || (c < colon && (*c == ' ' || *c == '\t'))) {
+            return mp_error_set(err, MP_EINVALID, "header '%s': invalid character", h);
+        }
+    }
+    return 0;
+}
+
+static bool has_header(const struct mp_lg_opts *o, const char *name)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < o->n_headers; i++) {
+        if (strncasecmp(o->headers[i], name, nl) == 0 && o->headers[i][nl] == ':') {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void format_request(const struct mp_lg_opts *o, const struct mp_lg *lg, const char *method,
+                           const struct mp_buf *body, struct lg_request *out)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_addf(&b, "%s %s HTTP/1.1\r\n", method, lg->url.path);
+    if (!has_header(o, "Host")) {
+        bool v6 = strchr(lg->url.host, ':') != NULL;
+        mp_buf_addf(&b, "Host: %s%s%s", v6 ? "[" : "", lg->url.host, v6 ? "]" : "");
+        mp_buf_adds(&b, strcmp(lg->url.port, "80") == 0 ? "" : ":");
+        mp_buf_adds(&b, strcmp(lg->url.port, "80") == 0 ? "" : lg->url.port);
+        mp_buf_adds(&b, "\r\n");
+    }
+    for (size_t i = 0; i < o->n_headers; i++) {
+        mp_buf_addf(&b, "%s\r\n", o->headers[i]);
+    }
+    if (body) {
+        mp_buf_addf(&b, "Content-Length: %zu\r\n\r\n", body->len);
+        mp_buf_add(&b, body->data ? body->data : "", body->len);
+    } else {
+        mp_buf_adds(&b, "\r\n");
+    }
+    out->len = b.len;
+    out->data = mp_buf_detach(&b);
+}
+
+static int build_requests(const struct mp_lg_opts *o, struct mp_lg *lg, struct mp_error *err)
+{
+    const char *method = o->method ? o->method : (o->n_body_files ? "POST" : "GET");
+    if (!*method || strcspn(method, " \t\r\n") != strlen(method)) {
+        return mp_error_set(err, MP_EINVALID, "invalid method '%s'", method);
+    }
+    lg->head = strcmp(method, "HEAD") == 0;
+    size_t n = o->n_body_files ? o->n_body_files : 1;
+    lg->requests = mp_xcalloc(n, sizeof(*lg->requests));
+    lg->n_requests = n;
+    if (!o->n_body_files) {
+        format_request(o, lg, method, NULL, &lg->requests[0]);
+        return 0;
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct mp_buf body = MP_BUF_INIT;
+        int rc = mp_buf_read_file(&body, o->body_files[i], MAX_BODY_TOTAL, err);
+        if (rc < 0) {
+            mp_buf_release(&body);
+            return mp_error_prefix(err, "body file");
+        }
+        total += body.len;
+        if (total > MAX_BODY_TOTAL) {
+            mp_buf_release(&body);
+            return mp_error_set(err, MP_ETOOBIG, "body files exceed 64 MiB in all");
+        }
+        format_request(o, lg, method, &body, &lg->requests[i]);
+        mp_buf_release(&body);
+    }
+    return 0;
+}
+
+static int resolve(struct mp_lg *lg, struct mp_error *err)
+{
+    struct addrinfo hints = {0};
+    struct addrinfo *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(lg->url.host, lg->url.port, &hints, &res);
+    if (rc != 0 || !res) {
+        return mp_error_set(err, MP_ENOTFOUND, "cannot resolve host '%s': %s", lg->url.host,
+                            rc ? gai_strerror(rc) : "no address");
+    }
+    memcpy(&lg->addr, res->ai_addr, res->ai_addrlen);
+    lg->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int check_opts(const struct mp_lg_opts *o, struct mp_error *err)
+{
+    if (o->threads > MAX_THREADS) {
+        return mp_error_set(err, MP_EINVALID, "threads: %u is over %d", o->threads, MAX_THREADS);
+    }
+    if (o->connections > MAX_CONNS) {
+        return mp_error_set(err, MP_EINVALID, "connections: %u is over %d", o->connections,
+                            MAX_CONNS);
+    }
+    if (o->connections && o->threads > o->connections) {
+        return mp_error_set(err, MP_EINVALID, "connections (%u) must be at least threads (%u)",
+                            o->connections, o->threads);
+    }
+    if (!(o->rate_rps >= 0) || o->rate_rps > 1e8) {
+        return mp_error_set(err, MP_EINVALID, "rate must be between 0 and 1e8 requests/s");
+    }
+    if (o->timeout_ns < 0 || o->late_threshold_ns < 0) {
+        return mp_error_set(err, MP_EINVALID, "timeouts must not be negative");
+    }
+    if (o->expect_status && (o->expect_status < 100 || o->expect_status > 999)) {
+        return mp_error_set(err, MP_EINVALID, "expected status %d is not an HTTP status",
+                            o->expect_status);
+    }
+    for (size_t i = 0; i < o->n_headers; i++) {
+        int rc = check_header(o->headers[i], err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int mp_lg_new(const struct mp_lg_opts *o, struct mp_lg **out, struct mp_error *err)
+{
+    *out = NULL;
+    int rc = check_opts(o, err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct mp_lg *lg = mp_xcalloc(1, sizeof(*lg));
+    rc = mp_url_parse(o->url, &lg->url, err);
+    if (rc < 0) {
+        goto out;
+    }
+    if (o->expect_body && *o->expect_body) {
+        rc = mp_http_needle_init(&lg->needle, o->expect_body, err);
+        if (rc < 0) {
+            goto out;
+        }
+        lg->has_needle = true;
+    }
+    lg->limits = o->limits;
+    lg->threads = o->threads ? o->threads : 1;
+    lg->connections = o->connections ? o->connections : 10;
+    if (lg->connections < lg->threads) {
+        lg->connections = lg->threads;
+    }
+    lg->rate_rps = o->rate_rps;
+    lg->arrival = o->arrival;
+    lg->timeout_ns = o->timeout_ns ? o->timeout_ns : INT64_C(2000000000);
+    lg->late_threshold_ns = o->late_threshold_ns ? o->late_threshold_ns : INT64_C(1000000);
+    lg->expect_status = o->expect_status;
+    lg->seed = o->seed ? o->seed : 0x6d6f7270686cULL;
+    rc = build_requests(o, lg, err);
+    if (rc < 0) {
+        goto out;
+    }
+    rc = resolve(lg, err);
+out:
+    if (rc < 0) {
+        mp_lg_free(lg);
+        return rc;
+    }
+    *out = lg;
+    return 0;
+}
+
+void mp_lg_free(struct mp_lg *lg)
+{
+    if (!lg) {
+        return;
+    }
+    for (size_t i = 0; i < lg->n_requests; i++) {
+        free(lg->requests[i].data);
+    }
+    free(lg->requests);
+    free(lg);
+}
+
+void mp_lg_set_rate(struct mp_lg *lg, double rate_rps)
+{
+    lg->rate_rps = rate_rps > 0 ? rate_rps : 0;
+}

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Capacity search: the highest open-loop request rate a service sustains while meeting its SLO.
+ * A closed-loop probe estimates the saturation throughput; open-loop steps around it bracket the
+ * answer, bisection narrows the bracket to the requested precision, and a longer run confirms it
+ * (docs/internals/measure.md has the reasoning and the pass rule). */
+#include "measure/measure.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_STEPS     64
+#define MAX_STEP_CONN 1024
+
+void mp_capacity_opts_init(struct mp_capacity_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    mp_measure_opts_init(&o->measure);
+    o->max_error_rate = 0.001;
+    o->max_late_fraction = 1.0; /* off: late sends already raise the corrected latency */
+    o->min_throughput_ratio = 0.985;
+    o->max_time_ns = INT64_C(60000000000);
+    o->precision = 0.02;
+    o->step_window_ns = INT64_C(500000000);
+    o->step_windows = 2;
+    o->step_warmup_ns = INT64_C(300000000);
+}
+
+void mp_capacity_result_release(struct mp_capacity_result *r)
+{
+    mp_measure_result_release(&r->at_capacity);
+    free(r->steps);
+    r->steps = NULL;
+    r->n_steps = 0;
+}
+
+struct search {
+    const struct mp_capacity_opts *o;
+    struct mp_capacity_result *res;
+    const atomic_bool *cancel;
+    int64_t deadline_ns;
+    double slo_max_s;     /* largest latency bound of the SLO, to size open-loop connections */
+    double slo_min_s;     /* smallest bound: a send late by a tenth of it does not matter */
+    uint64_t min_samples; /* samples the strictest SLO percentile needs */
+};
+
+static int64_t step_ns(const struct search *s, unsigned windows)
+{
+    return s->o->step_warmup_ns + (int64_t)windows * s->o->step_window_ns;
+}
+
+/* Windows needed for the SLO's percentiles to be trustworthy at this rate (at least the
+ * configured number, at most 4x). */
+static unsigned windows_for(const struct search *s, double rate, unsigned base)
+{
+    double per_window = rate * (double)s->o->step_window_ns / 1e9;
+    unsigned need = per_window > 0 ? (unsigned)ceil((double)s->min_samples / per_window) : base;
+    if (need < base) {
+        need = base;
+    }
+    return need > 4 * base ? 4 * base : need;
+}
+
+static bool judge(const struct search *s, const struct mp_measure_result *m, bool open_loop,
+                  char *why, size_t why_size)
+{
+    const struct mp_capacity_opts *o = s->o;
+    why[0] = '\0';
+    if (m->requests == 0) {
+        snprintf(why, why_size, "no successful responses");
+        return false;
+    }
+    if (m->error_rate > o->max_error_rate) {
+        snprintf(why, why_size, "error rate %.4f > %.4f", m->error_rate, o->max_error_rate);
+        return false;
+    }
+    if (!mp_slo_met(&o->slo, &m->latency, why, why_size)) {
+        return false;
+    }
+    if (!open_loop) {
+        return true;
+    }
+    if (m->late_fraction > o->max_late_fraction) {
+        snprintf(why, why_size, "%.1f%% of sends late", 100.0 * m->late_fraction);
+        return false;
+    }
+    double ratio = m->sends ? (double)m->requests / (double)m->sends : 0.0;
+    if (ratio < o->min_throughput_ratio) {
+        snprintf(why, why_size, "completed %.1f%% of the requests sent", 100.0 * ratio);
+        return false;
+    }
+    return true;
+}
+
+static void add_step(struct search *s, const char *kind, double rate,
+                     const struct mp_measure_result *m, bool pass, const char *why)
+{
+    struct mp_capacity_result *r = s->res;
+    if (r->n_steps >= MAX_STEPS) {
+        return;
+    }
+    struct mp_capacity_step *st = &r->steps[r->n_steps++];
+    snprintf(st->kind, sizeof(st->kind), "%s", kind);
+    st->offered_rps = rate;
+    st->throughput_rps = m->throughput_rps;
+    st->p99_us = m->latency.us[MP_STAT_P99];
+    st->error_rate = m->error_rate;
+    st->late_fraction = m->late_fraction;
+    st->pass = pass;
+    snprintf(st->why, sizeof(st->why), "%s", why);
+}
+
+/* After a failed step the service may still hold a queue of accepted requests: wait about as
+ * long as the slowest request took (at most 2 s) so the next step does not inherit it. */
+static void cool_down(const struct search *s, const struct mp_measure_result *m)
+{
+    int64_t wait_ns = (int64_t)(m->latency_sent.us[MP_STAT_MAX] * 1000.0) + INT64_C(50000000);
+    if (wait_ns > INT64_C(2000000000)) {
+        wait_ns = INT64_C(2000000000);
+    }
+    int64_t until = mp_mono_ns() + wait_ns;
+    while (mp_mono_ns() < until && !(s->cancel && atomic_load(s->cancel))) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Runs one step at rate (0: closed loop). *pass tells the verdict; keep (if non-NULL) receives
+ * the measurement. Returns 0, MP_ECANCELLED, MP_EBUSY when the time budget is exhausted, or an
+ * error of mp_measure_run. */
+static int step(struct search *s, const char *kind, double rate, unsigned windows, bool *pass,
+                struct mp_measure_result *keep, struct mp_error *err)
+{
+    if (mp_mono_ns() + step_ns(s, windows) > s->deadline_ns) {
+        return MP_EBUSY;
+    }
+    struct mp_measure_opts mo = s->o->measure;
+    mo.load.rate_rps = rate;
+    mo.warmup_ns = s->o->step_warmup_ns;
+    mo.window_ns = s->o->step_window_ns;
+    mo.max_windows = windows;
+    mo.stable_windows = windows;
+    int64_t late_ns = (int64_t)(s->slo_min_s * 0.1 * 1e9);
+    if (late_ns > mo.load.late_threshold_ns) {
+        mo.load.late_threshold_ns = late_ns;
+    }
+    if (rate > 0) {
+        /* Enough connections that a request at the SLO bound does not delay the next send. */
+        double need = ceil(rate * s->slo_max_s * 1.2);
+        if (need > mo.load.connections) {
+            mo.load.connections = need > MAX_STEP_CONN ? MAX_STEP_CONN : (unsigned)need;
+        }
+    }
+    struct mp_measure_result m;
+    int rc = mp_measure_run(&mo, &m, s->cancel, err);
+    if (rc == 0) {
+        char why[96];
+        *pass = judge(s, &m, rate > 0, why, sizeof(why));
+        add_step(s, kind, rate, &m, *pass, why);
+        if (rate == 0) {
+            s->res->saturation_rps = m.throughput_rps;
+        } else if (!*pass) {
+            cool_down(s, &m);
+        }
+    }
+    if (rc == 0 && keep) {
+        mp_measure_result_release(keep);
+        *keep = m;
+    } else {
+        mp_measure_result_release(&m);
+    }
+    return rc;
+}
+
+/* Finds lo (passes) < hi (fails) around the probe's estimate. */
+static int bracket(struct search *s, double *lo, double *hi, struct mp_error *err)
+{
+    double rate = 0.95 * s->res->saturation_rps;
+    *lo = 0;
+    *hi = INFINITY;
+    while (*lo <= 0 || isinf(*hi)) {
+        if (rate < 1.0 || rate < 0.02 * s->res->saturation_rps) {
+            return 0; /* nothing passes: the SLO cannot be met at any useful rate */
+        }
+        bool pass = false;
+        int rc =
+            step(s, "bracket", rate, windows_for(s, rate, s->o->step_windows), &pass, NULL, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (pass) {
+            *lo = rate;
+            rate *= 1.05;
+        } else {
+            /* The first step down is small (the probe's estimate is usually close), then halve. */
+            double failed = rate;
+            rate *= isinf(*hi) ? 0.85 : 0.5;
+            *hi = failed;
+        }
+        if (*lo > 0 && !isinf(*hi)) {
+            break;
+        }
+    }
+    return 0;
+}
+
+static int bisect(struct search *s, double *lo, double *hi, struct mp_error *err)
+{
+    while ((*hi - *lo) / *lo > s->o->precision) {
+        double mid = 0.5 * (*lo + *hi);
+        unsigned confirm_windows = windows_for(s, *lo, 2 * s->o->step_windows);
+        if (mp_mono_ns() + step_ns(s, windows_for(s, mid, s->o->step_windows)) +
+                step_ns(s, confirm_windows) >
+            s->deadline_ns) {
+            return 0; /* keep the time the confirmation needs */
+        }
+        bool pass = false;
+        int rc = step(s, "bisect", mid, windows_for(s, mid, s->o->step_windows), &pass, NULL, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (pass) {
+            *lo = mid;
+        } else {
+            *hi = mid;
+        }
+    }
+    s->res->converged = true;
+    return 0;
+}
+
+/* A longer run at lo; on failure lo steps down by twice the precision (at most 3 times). */
+static int confirm(struct search *s, double *lo, double *hi, struct mp_error *err)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        bool pass = false;
+        unsigned windows = windows_for(s, *lo, 2 * s->o->step_windows);
+        int rc = step(s, "confirm", *lo, windows, &pass, &s->res->at_capacity, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (pass) {
+            s->res->found = true;
+            return 0;
+        }
+        *hi = *lo;
+        *lo *= 1.0 - 2.0 * s->o->precision;
+    }
+    return 0;
+}
+
+static void init_search(struct search *s, const struct mp_capacity_opts *o)
+{
+    s->slo_max_s = 0.1;
+    s->slo_min_s = 0.1;
+    s->min_samples = 1;
+    for (size_t i = 0; i < o->slo.n; i++) {
+        double lim = o->slo.clause[i].limit_us / 1e6;
+        s->slo_max_s = i == 0 || lim > s->slo_max_s ? lim : s->slo_max_s;
+        s->slo_min_s = i == 0 || lim < s->slo_min_s ? lim : s->slo_min_s;
+        uint64_t need = mp_stat_min_samples(o->slo.clause[i].stat);
+        s->min_samples = need > s->min_samples ? need : s->min_samples;
+    }
+    if (s->slo_max_s > 1.0) {
+        s->slo_max_s = 1.0;
+    }
+}
+
+int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_result *res,
+                        const atomic_bool *cancel, struct mp_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    mp_hist_init(&res->at_capacity.hist);
+    res->steps = mp_xcalloc(MAX_STEPS, sizeof(*res->steps));
+    if (o->precision <= 0 || o->step_windows == 0 || o->step_window_ns <= 0 ||
+        o->max_time_ns <= 0 || o->min_throughput_ratio > 1) {
+        return mp_error_set(err, MP_EINVALID, "capacity search: invalid precision or step sizes");
+    }
+    int64_t start = mp_mono_ns();
+    struct search s = {.o = o, .res = res, .cancel = cancel, .deadline_ns = start + o->max_time_ns};
+    init_search(&s, o);
+    bool pass = false;
+    double lo = 0, hi = INFINITY;
+    int rc = step(&s, "probe", 0, o->step_windows, &pass, NULL, err);
+    if (rc == 0 && res->saturation_rps > 0) {
+        rc = bracket(&s, &lo, &hi, err);
+    }
+    if (rc == 0 && lo > 0) {
+        rc = bisect(&s, &lo, &hi, err);
+    }
+    if ((rc == 0 || rc == MP_EBUSY) && lo > 0) {
+        rc = confirm(&s, &lo, &hi, err);
+    }
+    if (res->found) {
+        res->capacity_rps = lo;
+        res->uncertainty_rps = isinf(hi) ? lo * o->precision : 0.5 * (hi - lo);
+    }
+    res->search_s = (double)(mp_mono_ns() - start) / 1e9;
+    if (rc == MP_EBUSY) {
+        mp_error_clear(err);
+        rc = 0; /* out of time: report what was found, converged says how far it got */
+    }
+    return rc;
+}

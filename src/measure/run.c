@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One measurement: warm-up, windows until the stability rule holds (or the window cap), merged
+ * figures of the last windows, the load generator's self-check, and the result as JSON and as
+ * trial metrics. */
+#include "measure/measure.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mp_measure_opts_init(struct mp_measure_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->load.threads = 1;
+    o->load.connections = 10;
+    o->load.timeout_ns = INT64_C(2000000000);
+    o->load.late_threshold_ns = INT64_C(1000000);
+    o->warmup_ns = INT64_C(1000000000);
+    o->window_ns = INT64_C(1000000000);
+    o->stable_windows = 3;
+    o->max_windows = 10;
+    o->tolerance = 0.10;
+    o->min_window_requests = 50;
+    o->saturation_cpu_share = 0.9;
+}
+
+struct run_ctx {
+    const struct mp_measure_opts *opts;
+    struct mp_window_stats *stats; /* max_windows */
+    size_t n;
+    bool stable;
+    struct mp_spread spread;
+};
+
+static bool on_window(void *arg, const struct mp_lg_window *windows, size_t n)
+{
+    struct run_ctx *ctx = arg;
+    mp_window_stats_from(&ctx->stats[n - 1], &windows[n - 1]);
+    ctx->n = n;
+    const struct mp_measure_opts *o = ctx->opts;
+    ctx->stable = mp_measure_stable(ctx->stats, n, o->stable_windows, o->tolerance,
+                                    o->min_window_requests, &ctx->spread);
+    return ctx->stable && !o->fixed;
+}
+
+static int check_opts(const struct mp_measure_opts *o, struct mp_error *err)
+{
+    if (o->window_ns <= 0 || o->warmup_ns < 0) {
+        return mp_error_set(err, MP_EINVALID, "the window must be positive, the warm-up >= 0");
+    }
+    if (o->max_windows == 0 || o->max_windows > 10000 || o->stable_windows == 0 ||
+        o->stable_windows > 64 || o->stable_windows > o->max_windows) {
+        return mp_error_set(err, MP_EINVALID,
+                            "need 1 <= stable windows (%u) <= max windows (%u) <= 10000",
+                            o->stable_windows, o->max_windows);
+    }
+    if (!(o->tolerance >= 0)) {
+        return mp_error_set(err, MP_EINVALID, "the stability tolerance must be >= 0");
+    }
+    return 0;
+}
+
+static void fill_result(struct mp_measure_result *r, const struct mp_measure_opts *o,
+                        const struct mp_lg_result *lr, struct run_ctx *ctx)
+{
+    r->stable = ctx->stable;
+    r->windows = (unsigned)lr->n_windows;
+    r->spread = ctx->spread;
+    r->per_window = ctx->stats;
+    r->n_windows = lr->n_windows;
+    ctx->stats = NULL;
+    size_t m = lr->n_windows < o->stable_windows ? lr->n_windows : o->stable_windows;
+    if (o->fixed) {
+        m = lr->n_windows;
+    }
+    r->merged = (unsigned)m;
+    struct mp_lg_window all;
+    mp_lg_window_init(&all);
+    for (size_t i = lr->n_windows - m; i < lr->n_windows; i++) {
+        mp_lg_window_merge(&all, &lr->windows[i]);
+        r->duration_s += (double)(lr->windows[i].end_ns - lr->windows[i].start_ns) / 1e9;
+    }
+    const struct mp_lg_counts *c = &all.counts;
+    r->requests = c->requests;
+    memcpy(r->errors, c->errors, sizeof(r->errors));
+    r->errors_total = mp_lg_counts_errors(c);
+    r->error_rate = r->requests + r->errors_total
+                        ? (double)r->errors_total / (double)(r->requests + r->errors_total)
+                        : 0.0;
+    r->sends = c->sends;
+    r->late_sends = c->late_sends;
+    r->late_fraction = c->sends ? (double)c->late_sends / (double)c->sends : 0.0;
+    r->throughput_rps = r->duration_s > 0 ? (double)r->requests / r->duration_s : 0.0;
+    r->offered_rps = o->load.rate_rps;
+    mp_latency_from_hist(&r->latency, &all.latency);
+    mp_latency_from_hist(&r->latency_sent, &all.latency_sent);
+    r->hist = all.latency;
+    mp_hist_release(&all.latency_sent);
+    r->lg_cpu_s = lr->cpu_s;
+    r->lg_cpu_share = lr->cpu_share;
+    r->lg_saturated = lr->cpu_share >= o->saturation_cpu_share;
+    memcpy(r->first_error, lr->first_error, sizeof(r->first_error));
+}
+
+int mp_measure_run(const struct mp_measure_opts *opts, struct mp_measure_result *result,
+                   const atomic_bool *cancel, struct mp_error *err)
+{
+    memset(result, 0, sizeof(*result));
+    mp_hist_init(&result->hist);
+    int rc = check_opts(opts, err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct mp_lg *lg = NULL;
+    rc = mp_lg_new(&opts->load, &lg, err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct run_ctx ctx = {.opts = opts};
+    ctx.stats = mp_xcalloc(opts->max_windows, sizeof(*ctx.stats));
+    struct mp_lg_phase phase = {.warmup_ns = opts->warmup_ns,
+                                .window_ns = opts->window_ns,
+                                .max_windows = opts->max_windows,
+                                .on_window = on_window,
+                                .arg = &ctx};
+    struct mp_lg_result lr;
+    rc = mp_lg_run(lg, &phase, &lr, cancel, err);
+    if (rc == 0 || rc == MP_ECANCELLED) {
+        mp_hist_release(&result->hist);
+        fill_result(result, opts, &lr, &ctx);
+    }
+    mp_lg_result_release(&lr);
+    free(ctx.stats);
+    mp_lg_free(lg);
+    return rc;
+}
+
+void mp_measure_result_release(struct mp_measure_result *r)
+{
+    mp_hist_release(&r->hist);
+    free(r->per_window);
+    r->per_window = NULL;
+    r->n_windows = 0;
+}
+
+void mp_measure_result_metrics(const struct mp_measure_result *r, struct mp_metrics *m)
+{
+    mp_metrics_set(m, "throughput_rps", r->throughput_rps);
+    for (int s = 0; s < MP_STAT_COUNT; s++) {
+        char name[32];
+        snprintf(name, sizeof(name), "latency_%s_us", mp_stat_name((enum mp_stat)s));
+        mp_metrics_set(m, name, r->latency.us[s]);
+    }
+    mp_metrics_set(m, "error_rate", r->error_rate);
+    mp_metrics_set(m, "late_fraction", r->late_fraction);
+    mp_metrics_set(m, "stable", r->stable ? 1.0 : 0.0);
+    mp_metrics_set(m, "requests", (double)r->requests);
+    mp_metrics_set(m, "lg_cpu_share", r->lg_cpu_share);
+}

@@ -1,0 +1,1039 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The local runner: one trial = lease a port, create a limited cgroup, start the service from
+ * the spec's argv/env templates, wait until it is ready (and is really this trial's process),
+ * run the load test, then tear everything down and record usage, limits and logs.
+ * docs/internals/local-runner.md describes the life cycle and the failure classes. */
+#include "runner/local_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc/proc.h"
+
+extern char **environ;
+
+#define DEFAULT_TRIAL_TIMEOUT_NS (600LL * 1000000000LL)
+#define FINISH_NS                (5LL * 1000000000LL)
+#define REASON_TAIL_BYTES        2048u
+
+/* ---- settings ---- */
+
+static const char *const cfg_keys[] = {
+    "kind",         "trial_timeout", "ports",         "port_lock_dir",
+    "cpus",         "memory_mib",    "pids_max",      "cpuset",
+    "grace_period", "log_kib",       "cgroup_parent", "require_limits",
+    "identity",     "inherit_env",   "load",          "fallback_limits",
+    NULL,
+};
+
+static int get_duration(const struct mp_node *map, const char *key, int64_t *out,
+                        struct mp_error *err)
+{
+    const struct mp_node *n = mp_doc_get(map, key);
+    const char *s = NULL;
+    if (!n) {
+        return 0;
+    }
+    int rc = mp_doc_string(n, &s, err);
+    if (rc == 0 && (mp_parse_duration_ns(s, out) != 0 || *out < 0)) {
+        rc = mp_doc_error(err, n, "expected a duration such as \"5s\" or \"250ms\", got \"%s\"", s);
+    }
+    return rc;
+}
+
+static int get_ports(const struct mp_node *map, struct mp_local_cfg *cfg, struct mp_error *err)
+{
+    const struct mp_node *n = mp_doc_get(map, "ports");
+    const char *s = NULL;
+    if (!n) {
+        return 0;
+    }
+    int rc = mp_doc_string(n, &s, err);
+    if (rc != 0) {
+        return rc;
+    }
+    int lo = 0, hi = 0, used = 0;
+    if (sscanf(s, "%d-%d%n", &lo, &hi, &used) != 2 || s[used] || lo < 1024 || hi > 65535 ||
+        lo > hi) {
+        return mp_doc_error(err, n, "expected a port range LO-HI within 1024-65535, got \"%s\"", s);
+    }
+    cfg->port_lo = lo;
+    cfg->port_hi = hi;
+    return 0;
+}
+
+static int get_identity(const struct mp_node *map, struct mp_local_cfg *cfg, struct mp_error *err)
+{
+    static const char *const names[] = {"auto", "nonce", "socket", "none"};
+    const struct mp_node *n = mp_doc_get(map, "identity");
+    const char *s = NULL;
+    if (!n) {
+        return 0;
+    }
+    int rc = mp_doc_string(n, &s, err);
+    for (size_t i = 0; rc == 0 && i < MP_ARRAY_LEN(names); i++) {
+        if (strcmp(s, names[i]) == 0) {
+            cfg->identity = (enum local_identity)i;
+            return 0;
+        }
+    }
+    return rc ? rc : mp_doc_error(err, n, "expected auto, nonce, socket or none, got \"%s\"", s);
+}
+
+static int get_strings(const struct mp_node *map, struct mp_local_cfg *cfg, struct mp_error *err)
+{
+    const char *dir = NULL, *cpuset = NULL, *parent = NULL;
+    int rc = mp_doc_string(mp_doc_get(map, "port_lock_dir"), &dir, err);
+    if (rc == 0) {
+        rc = mp_doc_string(mp_doc_get(map, "cpuset"), &cpuset, err);
+    }
+    if (rc == 0) {
+        rc = mp_doc_string(mp_doc_get(map, "cgroup_parent"), &parent, err);
+    }
+    if (rc == 0 && cpuset && strspn(cpuset, "0123456789,-") != strlen(cpuset)) {
+        rc = mp_doc_error(err, mp_doc_get(map, "cpuset"), "expected a CPU list such as \"0-1\"");
+    }
+    if (rc == 0 && parent && (strstr(parent, "..") || !*parent)) {
+        rc = mp_doc_error(err, mp_doc_get(map, "cgroup_parent"), "expected a group name");
+    }
+    if (rc == 0) {
+        free(cfg->port_dir);
+        cfg->port_dir = mp_xstrdup(dir ? dir : "/tmp/morphling-ports");
+        cfg->cpuset = cpuset ? mp_xstrdup(cpuset) : NULL;
+        cfg->cgroup_parent = parent ? mp_xstrdup(parent) : NULL;
+    }
+    return rc;
+}
+
+static int get_numbers(const struct mp_node *map, struct mp_local_cfg *cfg, struct mp_error *err)
+{
+    const struct mp_node *cpus = mp_doc_get(map, "cpus");
+    int64_t mem_mib = 0, log_kib = (int64_t)(cfg->log_cap_bytes / 1024);
+    int rc = mp_doc_number(cpus, &cfg->cpu_cores, err);
+    if (rc == 0 && cpus && !(cfg->cpu_cores > 0 && cfg->cpu_cores <= 4096)) {
+        rc = mp_doc_error(err, cpus, "expected a positive number of cores");
+    }
+    if (rc == 0) {
+        rc = mp_doc_int(mp_doc_get(map, "memory_mib"), 1, 1 << 24, &mem_mib, err);
+    }
+    if (rc == 0) {
+        rc = mp_doc_int(mp_doc_get(map, "pids_max"), 1, 1 << 22, &cfg->pids_max, err);
+    }
+    if (rc == 0) {
+        rc = mp_doc_int(mp_doc_get(map, "log_kib"), 1, 64 * 1024, &log_kib, err);
+    }
+    if (rc == 0) {
+        rc = mp_doc_bool(mp_doc_get(map, "require_limits"), &cfg->require_limits, err);
+    }
+    if (rc == 0) {
+        rc = mp_doc_bool(mp_doc_get(map, "inherit_env"), &cfg->inherit_env, err);
+    }
+    if (rc == 0) {
+        rc = mp_doc_bool(mp_doc_get(map, "fallback_limits"), &cfg->fallback_limits, err);
+    }
+    cfg->memory_bytes = (uint64_t)mem_mib * 1048576u;
+    cfg->log_cap_bytes = (size_t)log_kib * 1024u;
+    return rc;
+}
+
+int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg, struct mp_error *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->port_lo = 20000;
+    cfg->port_hi = 29999;
+    cfg->pids_max = 4096;
+    cfg->grace_ns = 5LL * 1000000000LL;
+    cfg->log_cap_bytes = 256u * 1024u;
+    cfg->inherit_env = true;
+    cfg->fallback_limits = true;
+    cfg->port_dir = mp_xstrdup("/tmp/morphling-ports");
+    if (!runner) {
+        return 0;
+    }
+    int rc = mp_doc_expect(runner, MP_NODE_MAP, err);
+    if (rc == 0) {
+        rc = mp_doc_check_keys(runner, cfg_keys, err);
+    }
+    if (rc == 0) {
+        rc = get_ports(runner, cfg, err);
+    }
+    if (rc == 0) {
+        rc = get_strings(runner, cfg, err);
+    }
+    if (rc == 0) {
+        rc = get_numbers(runner, cfg, err);
+    }
+    if (rc == 0) {
+        rc = get_identity(runner, cfg, err);
+    }
+    if (rc == 0) {
+        rc = get_duration(runner, "grace_period", &cfg->grace_ns, err);
+    }
+    cfg->load = mp_doc_get(runner, "load");
+    if (rc == 0 && cfg->load) {
+        rc = mp_local_load_validate(cfg->load, err);
+    }
+    if (rc != 0) {
+        mp_local_cfg_release(cfg);
+    }
+    return rc;
+}
+
+void mp_local_cfg_release(struct mp_local_cfg *cfg)
+{
+    free(cfg->port_dir);
+    free(cfg->cpuset);
+    free(cfg->cgroup_parent);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- command line and environment ---- */
+
+static const char *const builtin_names[] = {"port", "nonce", "trial", "attempt", "experiment"};
+
+struct trial {
+    struct mp_local_runner *r;
+    const struct mp_spec *spec;
+    const struct mp_trial_request *req;
+    struct mp_trial_result *res;
+    const atomic_bool *cancel;
+    int64_t started_ns, deadline_ns, ready_ns;
+    char nonce[33];
+    char port_text[16], trial_text[24], attempt_text[24];
+    struct mp_tmpl_var *vars;
+    size_t n_vars;
+    char **argv, **envp;
+    size_t argc, envc;
+    struct mp_port_lease lease;
+    struct mp_cgroup_limits limits;
+    struct mp_cgroup *cg;
+    struct mp_proc *proc;
+    struct mp_proc_opts popts;
+    json_t *limits_json;
+    json_t *meta;
+    int port; /* kept after the lease is released */
+    bool exited, foreign_seen, teardown_clean;
+    int exit_status;
+    struct mp_cgroup_stats stats;
+    struct mp_proc_usage usage;
+};
+
+static void add_env(struct trial *t, const char *name, size_t name_len, const char *value)
+{
+    for (size_t i = 0; i < t->envc; i++) {
+        if (strncmp(t->envp[i], name, name_len) == 0 && t->envp[i][name_len] == '=') {
+            free(t->envp[i]);
+            t->envp[i] = mp_xasprintf("%.*s=%s", (int)name_len, name, value);
+            return;
+        }
+    }
+    t->envp = mp_xreallocarray(t->envp, t->envc + 2, sizeof(char *));
+    t->envp[t->envc++] = mp_xasprintf("%.*s=%s", (int)name_len, name, value);
+    t->envp[t->envc] = NULL;
+}
+
+static void add_arg(struct trial *t, char *owned)
+{
+    t->argv = mp_xreallocarray(t->argv, t->argc + 2, sizeof(char *));
+    t->argv[t->argc++] = owned;
+    t->argv[t->argc] = NULL;
+}
+
+/* Values of every placeholder: the parameters in canonical text plus the built-ins. */
+static void build_vars(struct trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
+{
+    const struct mp_space *s = &t->spec->space;
+    t->n_vars = s->n + MP_ARRAY_LEN(builtin_names);
+    t->vars = mp_xcalloc(t->n_vars, sizeof(*t->vars));
+    for (size_t i = 0; i < s->n; i++) {
+        t->vars[i].name = s->params[i].name;
+        t->vars[i].value = mp_space_format(s, i, t->req->x[i], bufs[i]);
+    }
+    snprintf(t->port_text, sizeof(t->port_text), "%d", t->lease.port);
+    snprintf(t->trial_text, sizeof(t->trial_text), "%lld", (long long)t->req->number);
+    snprintf(t->attempt_text, sizeof(t->attempt_text), "%lld", (long long)t->req->attempt);
+    const char *values[] = {t->port_text, t->nonce, t->trial_text, t->attempt_text,
+                            t->req->experiment ? t->req->experiment : ""};
+    for (size_t k = 0; k < MP_ARRAY_LEN(builtin_names); k++) {
+        t->vars[s->n + k].name = builtin_names[k];
+        t->vars[s->n + k].value = values[k];
+    }
+}
+
+static int render_command(struct trial *t, struct mp_error *err)
+{
+    const struct mp_service *svc = &t->spec->service;
+    const struct mp_space *s = &t->spec->space;
+    for (size_t i = 0; i < svc->argc; i++) {
+        char *el = NULL;
+        int rc = mp_template_render(svc->argv[i], t->vars, t->n_vars, &el, err);
+        if (rc != 0) {
+            return rc;
+        }
+        add_arg(t, el);
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->params[i].target == MP_TARGET_ARG) {
+            add_arg(t, mp_xstrdup(s->params[i].target_name));
+            add_arg(t, mp_xstrdup(t->vars[i].value));
+        }
+    }
+    if (t->r->cfg.inherit_env) {
+        for (char **e = environ; e && *e; e++) {
+            const char *eq = strchr(*e, '=');
+            if (eq) {
+                add_env(t, *e, (size_t)(eq - *e), eq + 1);
+            }
+        }
+    }
+    for (size_t i = 0; i < svc->n_env; i++) {
+        const char *eq = strchr(svc->env[i], '=');
+        char *v = NULL;
+        if (!eq) {
+            return mp_error_set(err, MP_EINVALID, "env entry '%s': expected NAME=value",
+                                svc->env[i]);
+        }
+        int rc = mp_template_render(eq + 1, t->vars, t->n_vars, &v, err);
+        if (rc != 0) {
+            return rc;
+        }
+        add_env(t, svc->env[i], (size_t)(eq - svc->env[i]), v);
+        free(v);
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->params[i].target == MP_TARGET_ENV) {
+            const char *name = s->params[i].target_name;
+            add_env(t, name, strlen(name), t->vars[i].value);
+        }
+    }
+    add_env(t, "MORPHLING_PORT", 14, t->port_text);
+    add_env(t, "MORPHLING_NONCE", 15, t->nonce);
+    return 0;
+}
+
+static int check_templates(const struct mp_spec *spec, struct mp_error *err)
+{
+    const struct mp_space *s = &spec->space;
+    size_t n = s->n + MP_ARRAY_LEN(builtin_names);
+    const char **names = mp_xcalloc(n, sizeof(*names));
+    for (size_t i = 0; i < s->n; i++) {
+        names[i] = s->params[i].name;
+    }
+    for (size_t k = 0; k < MP_ARRAY_LEN(builtin_names); k++) {
+        names[s->n + k] = builtin_names[k];
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < spec->service.argc; i++) {
+        rc = mp_template_check(spec->service.argv[i], names, n, err);
+    }
+    for (size_t i = 0; rc == 0 && i < spec->service.n_env; i++) {
+        const char *eq = strchr(spec->service.env[i], '=');
+        rc = eq ? mp_template_check(eq + 1, names, n, err)
+                : mp_error_set(err, MP_EINVALID, "service env '%s': expected NAME=value",
+                               spec->service.env[i]);
+    }
+    free(names);
+    return rc;
+}
+
+static int local_validate(const struct mp_spec *spec, struct mp_error *err)
+{
+    if (!spec->has_service || spec->service.argc == 0) {
+        return mp_error_set(err, MP_EINVALID,
+                            "the local runner needs a 'service' with a command to start");
+    }
+    struct mp_local_cfg cfg;
+    int rc = mp_local_cfg_parse(spec->runner_node, &cfg, err);
+    if (rc != 0) {
+        return rc;
+    }
+    mp_local_cfg_release(&cfg);
+    rc = check_templates(spec, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const char *prog = spec->service.argv[0];
+    if (!strchr(prog, '{')) {
+        char *path = mp_proc_which(prog, getenv("PATH"));
+        bool relative = strchr(prog, '/') && prog[0] != '/';
+        if (!path || (!relative && access(path, X_OK) != 0)) {
+            rc = mp_error_set(err, MP_EINVALID, "service command '%s': %s", prog,
+                              path ? strerror(errno) : "not found in PATH");
+        }
+        free(path);
+    }
+    return rc;
+}
+
+/* ---- limits ---- */
+
+static json_t *limit_json(double requested, bool enforced, const char *how)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "requested", json_real(requested));
+    json_object_set_new(o, "enforced", json_boolean(enforced));
+    json_object_set_new(o, "how", json_string(how));
+    return o;
+}
+
+static const char *cg_how(const struct mp_cgroup_system *sys, enum mp_cgroup_ctl c, const char *v1,
+                          const char *v2)
+{
+    return sys->v1_base[c] ? v1 : v2;
+}
+
+/* Resource parameters of the configuration override the runner's defaults. */
+static void collect_limits(struct trial *t)
+{
+    const struct mp_space *s = &t->spec->space;
+    const struct mp_local_cfg *cfg = &t->r->cfg;
+    t->limits.cpu_cores = cfg->cpu_cores;
+    t->limits.memory_bytes = cfg->memory_bytes;
+    t->limits.pids_max = cfg->pids_max;
+    t->limits.cpuset = cfg->cpuset;
+    t->limits_json = json_object();
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->params[i].target != MP_TARGET_RESOURCE) {
+            continue;
+        }
+        double v = t->req->x[i];
+        switch (s->params[i].resource) {
+        case MP_RESOURCE_CPU:
+            t->limits.cpu_cores = v;
+            break;
+        case MP_RESOURCE_MEMORY:
+            t->limits.memory_bytes = (uint64_t)llround(v * 1048576.0);
+            break;
+        default:
+            json_object_set_new(t->limits_json, mp_resource_name(s->params[i].resource),
+                                limit_json(v, false, "not enforceable by the local runner"));
+            break;
+        }
+    }
+}
+
+/* Applies what the cgroup could not enforce with weaker per-process limits, and records how
+ * each limit was (or was not) enforced. Returns false when require_limits forbids degrading. */
+static bool record_limits(struct trial *t, unsigned enforced)
+{
+    const struct mp_cgroup_system *sys = &t->r->cgsys;
+    bool fallback = t->r->cfg.fallback_limits;
+    bool all = true;
+    if (t->limits.cpu_cores > 0) {
+        bool ok = enforced & MP_CGLIM_CPU;
+        bool approx = !ok && fallback;
+        if (approx) {
+            t->popts.affinity_cpus = (int)ceil(t->limits.cpu_cores);
+        }
+        all = all && ok;
+        json_object_set_new(t->limits_json, "cpu_cores",
+                            limit_json(t->limits.cpu_cores, ok,
+                                       ok ? cg_how(sys, MP_CGCTL_CPU, "cgroup v1 cpu.cfs_quota_us",
+                                                   "cgroup v2 cpu.max")
+                                       : approx ? "approximated: CPU affinity to whole cores"
+                                                : "not enforced (no cpu cgroup)"));
+    }
+    if (t->limits.memory_bytes > 0) {
+        bool ok = enforced & MP_CGLIM_MEMORY;
+        bool approx = !ok && fallback;
+        if (approx) {
+            t->popts.rlimit_data_bytes = t->limits.memory_bytes;
+        }
+        all = all && ok;
+        json_object_set_new(
+            t->limits_json, "memory_bytes",
+            limit_json((double)t->limits.memory_bytes, ok,
+                       ok       ? cg_how(sys, MP_CGCTL_MEMORY, "cgroup v1 memory.limit_in_bytes",
+                                         "cgroup v2 memory.max")
+                       : approx ? "approximated: RLIMIT_DATA per process"
+                                : "not enforced (no memory cgroup)"));
+    }
+    if (t->limits.pids_max > 0) {
+        bool ok = enforced & MP_CGLIM_PIDS;
+        all = all && ok;
+        json_object_set_new(t->limits_json, "pids_max",
+                            limit_json((double)t->limits.pids_max, ok,
+                                       ok ? "cgroup pids.max" : "not enforced (no pids cgroup)"));
+    }
+    if (t->limits.cpuset) {
+        bool ok = enforced & MP_CGLIM_CPUSET;
+        all = all && ok;
+        json_t *o = limit_json(0, ok, ok ? "cgroup cpuset.cpus" : "not enforced");
+        json_object_set_new(o, "requested", json_string(t->limits.cpuset));
+        json_object_set_new(t->limits_json, "cpuset", o);
+    }
+    return all || !t->r->cfg.require_limits;
+}
+
+static void cgroup_name(const struct trial *t, char *buf, size_t size)
+{
+    char exp[48];
+    size_t k = 0;
+    for (const char *p = t->req->experiment ? t->req->experiment : ""; *p && k < 40; p++) {
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '_';
+        exp[k++] = ok ? *p : '_';
+    }
+    exp[k] = '\0';
+    snprintf(buf, size, "%s%se%lld-t%lld-a%lld", exp, k ? "-" : "",
+             (long long)t->req->experiment_id, (long long)t->req->number,
+             (long long)t->req->attempt);
+}
+
+static int setup_cgroup(struct trial *t, struct mp_error *err)
+{
+    const struct mp_cgroup_system *sys = &t->r->cgsys;
+    unsigned enforced = 0;
+    json_t *cgj = json_object();
+    json_object_set_new(cgj, "mode", json_string(mp_cgroup_mode_name(sys->mode)));
+    if (sys->warning[0]) {
+        json_object_set_new(cgj, "warning", json_string(sys->warning));
+    }
+    if (mp_cgroup_system_usable(sys)) {
+        char name[128];
+        cgroup_name(t, name, sizeof(name));
+        int rc = mp_cgroup_create(sys, name, &t->limits, &t->cg, err);
+        if (rc != 0) {
+            json_decref(cgj);
+            return rc;
+        }
+        enforced = mp_cgroup_enforced(t->cg);
+        json_object_set_new(cgj, "path", json_string(mp_cgroup_path(t->cg)));
+        t->popts.cgroup_procs = mp_cgroup_procs_files(t->cg);
+    }
+    json_object_set_new(t->meta, "cgroup", cgj);
+    if (!record_limits(t, enforced)) {
+        return mp_error_set(err, MP_EUNSUPPORTED,
+                            "runner.require_limits is set but some limits cannot be enforced (%s)",
+                            sys->warning[0] ? sys->warning : "see the trial's limits");
+    }
+    return 0;
+}
+
+/* ---- life cycle ---- */
+
+static bool trial_failed(const struct trial *t)
+{
+    return t->res->state != MP_TRIAL_SUCCEEDED;
+}
+
+static void cancelled(struct trial *t)
+{
+    t->res->state = MP_TRIAL_CANCELLED;
+    free(t->res->reason);
+    t->res->reason = mp_xstrdup("cancelled while running");
+}
+
+/* The end of the stderr log, for a crash report. Returns owned. */
+static char *stderr_tail(struct trial *t)
+{
+    char *log = mp_proc_log(t->proc, MP_PROC_STDERR, NULL);
+    size_t len = strlen(log);
+    char *tail = mp_xstrdup(len > REASON_TAIL_BYTES ? log + len - REASON_TAIL_BYTES : log);
+    free(log);
+    size_t n = strlen(tail);
+    while (n && (tail[n - 1] == '\n' || tail[n - 1] == ' ')) {
+        tail[--n] = '\0';
+    }
+    return tail;
+}
+
+static void describe_status(int st, char *buf, size_t size)
+{
+    if (WIFEXITED(st)) {
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(st));
+    } else if (WIFSIGNALED(st)) {
+        snprintf(buf, size, "was killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+    } else {
+        snprintf(buf, size, "stopped (status 0x%x)", (unsigned)st);
+    }
+}
+
+/* The service exited on its own: OOM kill, port collision (ours) or a crash. */
+static void classify_exit(struct trial *t, const char *when)
+{
+    char how[96];
+    describe_status(t->exit_status, how, sizeof(how));
+    struct mp_cgroup_stats st = {0};
+    if (t->cg) {
+        mp_cgroup_stats(t->cg, &st);
+    }
+    char *tail = stderr_tail(t);
+    if (st.oom_kills > 0) {
+        mp_trial_result_fail(t->res, MP_FAILURE_OOM_KILLED,
+                             "the service %s %s after %" PRIu64
+                             " OOM kill(s) at a memory limit of %.0f MiB",
+                             how, when, st.oom_kills, (double)t->limits.memory_bytes / 1048576.0);
+    } else if (t->foreign_seen || strstr(tail, "Address already in use")) {
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
+                             "port %d was taken by another process; the service %s %s",
+                             t->lease.port, how, when);
+    } else {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "the service %s %s%s%s", how, when,
+                             *tail ? "; stderr ends with:\n" : " (stderr empty)", tail);
+    }
+    free(tail);
+}
+
+static bool check_exit(struct trial *t, int64_t deadline_ns, const char *when)
+{
+    if (!t->exited && mp_proc_wait(t->proc, deadline_ns, &t->exit_status)) {
+        t->exited = true;
+        classify_exit(t, when);
+    }
+    return t->exited;
+}
+
+enum ident { ID_OURS, ID_FOREIGN, ID_UNVERIFIED };
+
+static enum ident identify(struct trial *t, const struct mp_probe_result *pr)
+{
+    enum local_identity mode = t->r->cfg.identity;
+    if (mode == LOCAL_ID_NONE) {
+        return ID_OURS;
+    }
+    if (pr->has_nonce && mode != LOCAL_ID_SOCKET) {
+        return strcmp(pr->nonce, t->nonce) == 0 ? ID_OURS : ID_FOREIGN;
+    }
+    if (mode == LOCAL_ID_NONCE) {
+        return ID_UNVERIFIED;
+    }
+    pid_t pids[1024];
+    size_t n = t->cg ? mp_cgroup_pids(t->cg, pids, MP_ARRAY_LEN(pids))
+                     : mp_proc_tree_pids(t->proc, pids, MP_ARRAY_LEN(pids));
+    return mp_local_socket_owned(t->lease.port, pids, n) ? ID_OURS : ID_FOREIGN;
+}
+
+struct probe_seen {
+    int bad_status;
+    bool no_answer, unverified;
+};
+
+static void not_ready(struct trial *t, const struct probe_seen *seen, double waited_s)
+{
+    const struct mp_service *svc = &t->spec->service;
+    const char *path = svc->probe == MP_PROBE_HTTP ? svc->probe_path : NULL;
+    if (t->foreign_seen) {
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
+                             "port %d is answered by a process that is not this trial's",
+                             t->lease.port);
+    } else if (seen->bad_status) {
+        mp_trial_result_fail(t->res, MP_FAILURE_HEALTH_FAILED,
+                             "readiness probe GET %s answered %d for %.1f s", path,
+                             seen->bad_status, waited_s);
+    } else if (seen->unverified) {
+        mp_trial_result_fail(t->res, MP_FAILURE_HEALTH_FAILED,
+                             "readiness probe GET %s answered without echoing the trial nonce "
+                             "(X-Morphling-Nonce), which runner.identity=nonce requires",
+                             path);
+    } else if (seen->no_answer) {
+        mp_trial_result_fail(t->res, MP_FAILURE_HEALTH_FAILED,
+                             "port %d accepted connections but the readiness probe got no answer "
+                             "within %lld ms for %.1f s",
+                             t->lease.port, (long long)svc->probe_timeout_ms, waited_s);
+    } else {
+        mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
+                             "not ready after %.1f s: nothing listening on port %d", waited_s,
+                             t->lease.port);
+    }
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Probes until ready, exit, cancel or the startup deadline. */
+static bool wait_ready(struct trial *t)
+{
+    const struct mp_service *svc = &t->spec->service;
+    const char *path = svc->probe == MP_PROBE_HTTP ? svc->probe_path : NULL;
+    int64_t start = mp_mono_ns();
+    int64_t deadline = min64(start + svc->startup_timeout_ms * 1000000LL, t->deadline_ns);
+    struct probe_seen seen = {0, false, false};
+    for (;;) {
+        if (atomic_load(t->cancel)) {
+            cancelled(t);
+            return false;
+        }
+        if (check_exit(t, 0, "while starting")) {
+            return false;
+        }
+        int64_t now = mp_mono_ns();
+        struct mp_probe_result pr;
+        mp_local_probe(
+            t->lease.port, path,
+            min64(svc->probe_timeout_ms * 1000000LL, deadline > now ? deadline - now : 1000000),
+            &pr);
+        enum ident id = pr.outcome == MP_PROBE_OK || pr.outcome == MP_PROBE_BAD_STATUS
+                            ? identify(t, &pr)
+                            : ID_OURS;
+        if (pr.outcome == MP_PROBE_OK && id == ID_OURS) {
+            t->ready_ns = mp_mono_ns();
+            return true;
+        }
+        t->foreign_seen = t->foreign_seen || id == ID_FOREIGN;
+        seen.unverified = seen.unverified || id == ID_UNVERIFIED;
+        seen.no_answer = seen.no_answer || pr.outcome == MP_PROBE_NO_ANSWER;
+        if (pr.outcome == MP_PROBE_BAD_STATUS && id != ID_FOREIGN) {
+            seen.bad_status = pr.status;
+        }
+        now = mp_mono_ns();
+        if (now >= deadline && deadline == t->deadline_ns) {
+            mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT,
+                                 "the trial deadline passed while the service was starting");
+            return false;
+        }
+        if (now >= deadline) {
+            not_ready(t, &seen, (double)(now - start) / 1e9);
+            return false;
+        }
+        if (check_exit(t, min64(now + svc->probe_interval_ms * 1000000LL, deadline),
+                       "while starting")) {
+            return false;
+        }
+    }
+}
+
+/* Sets *stop when the caller cancels, the trial deadline passes or the service exits. */
+struct watchdog {
+    struct trial *t;
+    atomic_bool stop, done;
+};
+
+static void *watchdog_main(void *arg)
+{
+    struct watchdog *w = arg;
+    while (!atomic_load(&w->done)) {
+        bool stop = atomic_load(w->t->cancel) || mp_mono_ns() >= w->t->deadline_ns ||
+                    mp_proc_wait(w->t->proc, mp_mono_ns() + 10000000LL, NULL);
+        if (stop) {
+            atomic_store(&w->stop, true);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void check_constraints(struct trial *t)
+{
+    const struct mp_spec *spec = t->spec;
+    double v = 0;
+    if (spec->objective_metric && !mp_metrics_get(&t->res->metrics, spec->objective_metric, &v)) {
+        mp_trial_result_fail(t->res, MP_FAILURE_METRIC_MISSING,
+                             "the load test did not produce the objective metric '%s'",
+                             spec->objective_metric);
+        return;
+    }
+    for (size_t i = 0; i < spec->n_constraints; i++) {
+        const struct mp_constraint *c = &spec->constraints[i];
+        if (!mp_metrics_get(&t->res->metrics, c->metric, &v)) {
+            mp_trial_result_fail(t->res, MP_FAILURE_METRIC_MISSING,
+                                 "the load test did not produce '%s' (constraint %s)", c->metric,
+                                 c->text);
+            return;
+        }
+        if (!mp_constraint_holds(c, v)) {
+            char buf[MP_FMT_DOUBLE_MAX];
+            mp_trial_result_fail(t->res, MP_FAILURE_SLO_VIOLATED, "%s: measured %s", c->text,
+                                 mp_fmt_double(buf, v));
+            return;
+        }
+    }
+}
+
+static int run_load(struct trial *t)
+{
+    struct mp_local_target target = {"127.0.0.1", t->lease.port,  t->nonce,
+                                     t->spec,     t->r->cfg.load, t->deadline_ns};
+    struct watchdog w = {t, false, false};
+    pthread_t th;
+    bool started = pthread_create(&th, NULL, watchdog_main, &w) == 0;
+    struct mp_error err = {0, ""};
+    int rc = started ? t->r->load(&target, t->res, &w.stop, &err) : -EAGAIN;
+    atomic_store(&w.done, true);
+    if (started) {
+        pthread_join(th, NULL);
+    }
+    if (check_exit(t, 0, "during the load test")) {
+        return 0;
+    }
+    if (atomic_load(t->cancel)) {
+        cancelled(t);
+        return 0;
+    }
+    if (mp_mono_ns() >= t->deadline_ns && !trial_failed(t)) {
+        mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT, "the trial ran past its deadline");
+        return 0;
+    }
+    if (rc != 0) {
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "load test: %s",
+                             err.msg[0] ? err.msg : mp_strerror(rc));
+        return rc;
+    }
+    if (!trial_failed(t)) {
+        check_constraints(t);
+    }
+    return 0;
+}
+
+/* SIGTERM, grace period, then kill everything left in the cgroup (or the shim's tree), reap it
+ * and remove the group. Records whether the teardown left nothing behind. */
+static void teardown(struct trial *t)
+{
+    json_t *td = json_object();
+    if (t->proc) {
+        bool was_running = !t->exited;
+        if (was_running) {
+            int src = mp_proc_signal_group(t->proc, SIGTERM);
+            (void)src;
+            int64_t grace_end = mp_mono_ns() + t->r->cfg.grace_ns;
+            if (mp_proc_wait(t->proc, grace_end, &t->exit_status)) {
+                t->exited = true;
+            }
+            json_object_set_new(td, "exited_on_sigterm", json_boolean(t->exited));
+        }
+        /* What outlived the service's own exit or the grace period (forks, setsid escapes). */
+        int left = t->cg ? mp_cgroup_count(t->cg) : mp_proc_count_tree(t->proc);
+        json_object_set_new(td, "left_after_grace", json_integer(left));
+        if (t->cg) {
+            int krc = mp_cgroup_kill(t->cg);
+            (void)krc;
+        }
+        mp_proc_kill_tree(t->proc, SIGKILL);
+        int frc = mp_proc_finish(t->proc, mp_mono_ns() + FINISH_NS, &t->usage);
+        if (!t->exited) {
+            t->exited = mp_proc_wait(t->proc, 0, &t->exit_status);
+        }
+        t->teardown_clean = frc == 0;
+    } else {
+        t->teardown_clean = true;
+    }
+    if (t->cg) {
+        mp_cgroup_stats(t->cg, &t->stats);
+        struct mp_error err = {0, ""};
+        if (mp_cgroup_destroy(t->cg, mp_mono_ns() + FINISH_NS, &err) != 0) {
+            t->teardown_clean = false;
+            json_object_set_new(td, "error", json_string(err.msg));
+        }
+    }
+    json_object_set_new(td, "clean", json_boolean(t->teardown_clean));
+    json_object_set_new(t->meta, "teardown", td);
+    mp_port_lease_release(&t->lease);
+}
+
+static void record(struct trial *t)
+{
+    struct mp_trial_result *res = t->res;
+    double cpu = t->stats.has_cpu ? t->stats.cpu_seconds : t->usage.cpu_seconds;
+    mp_metrics_set(&res->resources, "cpu_seconds", cpu);
+    mp_metrics_set(&res->resources, "peak_memory_bytes",
+                   t->stats.has_memory ? (double)t->stats.peak_memory_bytes
+                                       : (double)t->usage.max_rss_bytes);
+    if (t->stats.has_oom) {
+        mp_metrics_set(&res->resources, "oom_kills", (double)t->stats.oom_kills);
+    }
+    mp_metrics_set(&res->resources, "wall_seconds", (double)(mp_mono_ns() - t->started_ns) / 1e9);
+    json_t *m = t->meta;
+    json_object_set_new(m, "runner", json_string("local"));
+    json_object_set_new(m, "port", json_integer(t->port));
+    json_object_set_new(m, "nonce", json_string(t->nonce));
+    json_object_set_new(m, "usage_source",
+                        json_string(t->stats.has_cpu ? "cgroup" : "rusage of reaped processes"));
+    if (t->limits_json) {
+        json_object_set_new(m, "limits", t->limits_json);
+        t->limits_json = NULL;
+    }
+    if (t->proc) {
+        json_object_set_new(m, "pid", json_integer(mp_proc_pid(t->proc)));
+        uint64_t dropped[2] = {0, 0};
+        free(res->stdout_log);
+        free(res->stderr_log);
+        res->stdout_log = mp_proc_log(t->proc, MP_PROC_STDOUT, &dropped[0]);
+        res->stderr_log = mp_proc_log(t->proc, MP_PROC_STDERR, &dropped[1]);
+        json_object_set_new(m, "stdout_dropped_bytes", json_integer((json_int_t)dropped[0]));
+        json_object_set_new(m, "stderr_dropped_bytes", json_integer((json_int_t)dropped[1]));
+    }
+    if (t->exited) {
+        json_t *ex = json_object();
+        if (WIFEXITED(t->exit_status)) {
+            json_object_set_new(ex, "code", json_integer(WEXITSTATUS(t->exit_status)));
+        } else if (WIFSIGNALED(t->exit_status)) {
+            json_object_set_new(ex, "signal", json_integer(WTERMSIG(t->exit_status)));
+        }
+        json_object_set_new(m, "exit", ex);
+    }
+    if (t->ready_ns) {
+        json_object_set_new(m, "ready_after_s",
+                            json_real((double)(t->ready_ns - t->started_ns) / 1e9));
+    }
+    json_t *argv = json_array();
+    for (size_t i = 0; i < t->argc; i++) {
+        json_array_append_new(argv, json_string(t->argv[i]));
+    }
+    json_object_set_new(m, "argv", argv);
+    free(res->meta_json);
+    res->meta_json = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+static void trial_release(struct trial *t)
+{
+    mp_proc_free(t->proc);
+    mp_cgroup_free(t->cg);
+    mp_port_lease_release(&t->lease);
+    for (size_t i = 0; i < t->argc; i++) {
+        free(t->argv[i]);
+    }
+    for (size_t i = 0; i < t->envc; i++) {
+        free(t->envp[i]);
+    }
+    free(t->argv);
+    free(t->envp);
+    free(t->vars);
+    json_decref(t->limits_json);
+    json_decref(t->meta);
+}
+
+static void make_nonce(char out[33])
+{
+    unsigned char raw[16];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        uint64_t a = mp_mix64((uint64_t)mp_wall_ns(), (uint64_t)getpid());
+        uint64_t b = mp_mix64(a, (uint64_t)mp_mono_ns());
+        memcpy(raw, &a, 8);
+        memcpy(raw + 8, &b, 8);
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    }
+}
+
+/* Port, cgroup, command line, process: any failure here is ours (INFRA), except a service
+ * that cannot be executed, which is the spec's. */
+static int start(struct trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
+{
+    struct mp_error err = {0, ""};
+    const struct mp_local_cfg *cfg = &t->r->cfg;
+    uint64_t seed =
+        mp_mix64(mp_hash_str(t->req->experiment ? t->req->experiment : ""),
+                 mp_mix64((uint64_t)t->req->experiment_id,
+                          mp_mix64((uint64_t)t->req->number, (uint64_t)t->req->attempt)));
+    int rc =
+        mp_port_lease_acquire(cfg->port_dir, cfg->port_lo, cfg->port_hi, seed, &t->lease, &err);
+    if (rc == 0) {
+        t->port = t->lease.port;
+        build_vars(t, bufs);
+        rc = render_command(t, &err);
+        if (rc != 0) {
+            mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "cannot build the command: %s",
+                                 err.msg);
+            return 0;
+        }
+    }
+    if (rc == 0) {
+        collect_limits(t);
+        rc = setup_cgroup(t, &err);
+    }
+    if (rc != 0) {
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", err.msg);
+        return rc < 0 ? rc : MP_ERUNTIME;
+    }
+    t->popts.argv = (const char *const *)t->argv;
+    t->popts.envp = (const char *const *)t->envp;
+    t->popts.workdir = t->spec->service.workdir ? t->spec->service.workdir : t->spec->base_dir;
+    t->popts.log_cap_bytes = cfg->log_cap_bytes;
+    t->started_ns = mp_mono_ns();
+    rc = mp_proc_spawn(&t->popts, &t->proc, &err);
+    if (rc == -ENOENT || rc == -EACCES || rc == -ENOEXEC || rc == -ENOTDIR) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "cannot start the service: %s", err.msg);
+        return 0;
+    }
+    if (rc != 0) {
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "cannot start the service: %s", err.msg);
+        return rc;
+    }
+    return 0;
+}
+
+static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
+                     struct mp_trial_result *res, const atomic_bool *cancel)
+{
+    struct mp_local_runner *r = (struct mp_local_runner *)base;
+    struct trial t;
+    memset(&t, 0, sizeof(t));
+    t.r = r;
+    t.spec = base->spec;
+    t.req = req;
+    t.res = res;
+    t.cancel = cancel;
+    t.lease.fd = -1;
+    t.meta = json_object();
+    t.started_ns = mp_mono_ns();
+    int64_t timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : t.spec->trial_timeout_ms;
+    int64_t timeout = timeout_ms > 0 ? timeout_ms * 1000000LL : DEFAULT_TRIAL_TIMEOUT_NS;
+    t.deadline_ns = t.started_ns + timeout;
+    make_nonce(t.nonce);
+    char(*bufs)[MP_FMT_DOUBLE_MAX] = mp_xcalloc(t.spec->space.n + 1, MP_FMT_DOUBLE_MAX);
+    int rc = start(&t, bufs);
+    if (rc == 0 && t.proc && wait_ready(&t)) {
+        rc = run_load(&t);
+    }
+    teardown(&t);
+    if (!t.teardown_clean && rc == 0 && !trial_failed(&t)) {
+        mp_trial_result_fail(res, MP_FAILURE_INFRA, "processes of the trial survived the teardown");
+    }
+    record(&t);
+    trial_release(&t);
+    free(bufs);
+    return rc;
+}
+
+static int local_create(const struct mp_spec *spec, struct mp_runner **out, struct mp_error *err)
+{
+    struct mp_local_runner *r = mp_xcalloc(1, sizeof(*r));
+    r->base.ops = &mp_runner_local;
+    r->base.spec = spec;
+    r->load = mp_local_load_measure;
+    int rc = mp_local_cfg_parse(spec->runner_node, &r->cfg, err);
+    if (rc == 0) {
+        rc = mp_cgroup_detect(&r->cgsys, r->cfg.cgroup_parent, err);
+    }
+    if (rc != 0) {
+        mp_local_cfg_release(&r->cfg);
+        free(r);
+        *out = NULL;
+        return rc;
+    }
+    *out = &r->base;
+    return 0;
+}
+
+static void local_free(struct mp_runner *base)
+{
+    struct mp_local_runner *r = (struct mp_local_runner *)base;
+    if (!r) {
+        return;
+    }
+    mp_local_cfg_release(&r->cfg);
+    mp_cgroup_system_release(&r->cgsys);
+    free(r);
+}
+
+const struct mp_runner_ops mp_runner_local = {
+    .name = "local",
+    .concurrent = true,
+    .validate = local_validate,
+    .create = local_create,
+    .run = local_run,
+    .free = local_free,
+};

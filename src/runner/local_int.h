@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internals of the local runner shared by local.c, local_probe.c, local_load.c and the unit
+ * tests: settings, the port lease, readiness probes and the load-test seam.
+ *
+ * Ownership: a local runner owns its settings and detected cgroup system; targets handed to
+ * the load function borrow everything for the duration of the call.
+ * Thread-safety: run() is reentrant (each trial has its own state); the port lease is safe
+ * across threads and processes (one flock per port file). */
+#ifndef MP_RUNNER_LOCAL_INT_H
+#define MP_RUNNER_LOCAL_INT_H
+
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "cgroup/cgroup.h"
+#include "runner/runner.h"
+
+enum local_identity {
+    LOCAL_ID_AUTO,   /* nonce header when the service sends one, else the socket's owner */
+    LOCAL_ID_NONCE,  /* X-Morphling-Nonce must echo the trial's nonce */
+    LOCAL_ID_SOCKET, /* the listening socket must belong to a process of the trial */
+    LOCAL_ID_NONE,
+};
+
+struct mp_local_cfg {
+    int port_lo, port_hi;
+    char *port_dir;        /* lock files, one per leased port */
+    double cpu_cores;      /* default quota when no cpu parameter; 0: none */
+    uint64_t memory_bytes; /* default memory limit when no memory parameter; 0: none */
+    int64_t pids_max;
+    char *cpuset;
+    int64_t grace_ns;
+    size_t log_cap_bytes;
+    char *cgroup_parent;
+    bool require_limits;  /* unenforceable limits are an INFRA failure instead of a warning */
+    bool fallback_limits; /* without cgroups, approximate with RLIMIT_DATA and CPU affinity */
+    enum local_identity identity;
+    bool inherit_env;
+    int64_t trial_timeout_ns;
+    const struct mp_node *load; /* runner.load, borrowed from the spec; may be NULL */
+};
+
+/* What the load-test step gets: the service's address and what it may use to measure. */
+struct mp_local_target {
+    const char *host;
+    int port;
+    const char *nonce;
+    const struct mp_spec *spec;
+    const struct mp_node *load; /* runner.load settings or NULL */
+    int64_t deadline_ns;        /* monotonic; the measurement must end by then */
+};
+
+/* The load-test seam. Fills res->metrics (and may mark res FAILED with LOAD_ERRORS or
+ * SLO_VIOLATED); returns 0, or a negative code when it could not measure at all. *stop
+ * becomes true on cancel, at the trial deadline and when the service exits. */
+typedef int mp_local_load_fn(const struct mp_local_target *t, struct mp_trial_result *res,
+                             const atomic_bool *stop, struct mp_error *err);
+
+/* Production load test (local_load.c): the measurement protocol of src/measure. */
+int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_result *res,
+                          const atomic_bool *stop, struct mp_error *err) MP_WUR;
+/* Checks runner.load settings at validate time. */
+int mp_local_load_validate(const struct mp_node *load, struct mp_error *err) MP_WUR;
+
+struct mp_local_runner {
+    struct mp_runner base;
+    struct mp_local_cfg cfg;
+    struct mp_cgroup_system cgsys;
+    /* Seam: the load-test step. mp_local_load_measure in production; tests replace it. */
+    mp_local_load_fn *load;
+};
+
+int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg,
+                       struct mp_error *err) MP_WUR;
+void mp_local_cfg_release(struct mp_local_cfg *cfg);
+
+/* ---- port lease (local_probe.c) ---- */
+
+struct mp_port_lease {
+    int port;
+    int fd; /* flock'ed lock file; -1 when not held */
+};
+
+/* Leases a free port in [lo, hi], starting the scan at an offset derived from seed: takes the
+ * port's lock file in dir without waiting, then checks that 127.0.0.1:port can be bound. */
+int mp_port_lease_acquire(const char *dir, int lo, int hi, uint64_t seed, struct mp_port_lease *l,
+                          struct mp_error *err) MP_WUR;
+void mp_port_lease_release(struct mp_port_lease *l);
+
+/* ---- readiness probes (local_probe.c) ---- */
+
+enum mp_probe_outcome {
+    MP_PROBE_OK,
+    MP_PROBE_REFUSED,    /* nothing listening */
+    MP_PROBE_NO_ANSWER,  /* connected, no (complete) answer within the timeout */
+    MP_PROBE_BAD_STATUS, /* answered with a non-2xx status */
+    MP_PROBE_ERROR,      /* other socket error */
+};
+
+struct mp_probe_result {
+    enum mp_probe_outcome outcome;
+    int status;      /* HTTP status when answered */
+    bool has_nonce;  /* X-Morphling-Nonce header present */
+    char nonce[128]; /* its value */
+};
+
+/* One probe of 127.0.0.1:port: HTTP GET path when path is non-NULL, else a TCP connect. */
+void mp_local_probe(int port, const char *path, int64_t timeout_ns, struct mp_probe_result *r);
+/* True when a listening TCP socket on port belongs to one of pids (via /proc/net/tcp{,6} and
+ * /proc/PID/fd). */
+bool mp_local_socket_owned(int port, const pid_t *pids, size_t n);
+
+#endif

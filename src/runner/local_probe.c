@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Ports and readiness for the local runner: per-port leases held with flock() on lock files,
+ * readiness probes (HTTP GET or TCP connect, loopback only) and the check that a listening
+ * socket belongs to the trial's processes. */
+#include "runner/local_int.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- port lease ---- */
+
+static bool port_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return false;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return ok;
+}
+
+int mp_port_lease_acquire(const char *dir, int lo, int hi, uint64_t seed, struct mp_port_lease *l,
+                          struct mp_error *err)
+{
+    l->port = 0;
+    l->fd = -1;
+    if (lo < 1 || hi > 65535 || lo > hi) {
+        return mp_error_set(err, MP_EINVALID, "port range %d-%d is invalid", lo, hi);
+    }
+    if (mkdir(dir, 01777) == 0) {
+        /* Shared by every user's runs (ports are shared too): undo the umask. */
+        chmod(dir, 01777);
+    } else if (errno != EEXIST) {
+        return mp_error_set(err, -errno, "port lock directory '%s': %s", dir, strerror(errno));
+    }
+    uint64_t span = (uint64_t)(hi - lo + 1);
+    for (uint64_t k = 0; k < span; k++) {
+        int port = lo + (int)((seed + k) % span);
+        char *path = mp_xasprintf("%s/%d.lock", dir, port);
+        /* flock needs no write access, so another user's lock file works as well. */
+        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+        free(path);
+        if (fd < 0) {
+            return mp_error_set(err, -errno, "port lock in '%s': %s", dir, strerror(errno));
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && port_bindable(port)) {
+            l->port = port;
+            l->fd = fd;
+            return 0;
+        }
+        close(fd);
+    }
+    return mp_error_set(err, MP_EBUSY, "no free port in %d-%d", lo, hi);
+}
+
+void mp_port_lease_release(struct mp_port_lease *l)
+{
+    if (l->fd >= 0) {
+        close(l->fd); /* drops the flock */
+    }
+    l->fd = -1;
+    l->port = 0;
+}
+
+/* ---- probes ---- */
+
+static int64_t ms_left(int64_t deadline_ns)
+{
+    int64_t left = (deadline_ns - mp_mono_ns()) / 1000000;
+    return left < 0 ? 0 : left;
+}
+
+/* Connects to 127.0.0.1:port; returns the socket or -1 with r->outcome set. */
+static int connect_to(int port, int64_t deadline_ns, struct mp_probe_result *r)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        r->outcome = MP_PROBE_ERROR;
+        return -1;
+    }
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        int e = errno;
+        if (e == EINPROGRESS) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            socklen_t len = sizeof(e);
+            if (poll(&pf, 1, (int)ms_left(deadline_ns)) <= 0) {
+                e = ETIMEDOUT;
+            } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) {
+                e = errno;
+            }
+        }
+        if (e != 0) {
+            r->outcome = e == ECONNREFUSED ? MP_PROBE_REFUSED
+                         : e == ETIMEDOUT  ? MP_PROBE_NO_ANSWER
+                                           : MP_PROBE_ERROR;
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static bool send_all(int fd, const char *p, size_t n, int64_t deadline_ns)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            return false;
+        }
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        if (poll(&pf, 1, (int)ms_left(deadline_ns)) <= 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Reads until the end of the header block (the body is not needed). */
+static size_t read_head(int fd, char *buf, size_t cap, int64_t deadline_ns)
+{
+    size_t len = 0;
+    while (len + 1 < cap) {
+        buf[len] = '\0';
+        if (strstr(buf, "\r\n\r\n")) {
+            break;
+        }
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n > 0) {
+            len += (size_t)n;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            break;
+        }
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, (int)ms_left(deadline_ns)) <= 0) {
+            break;
+        }
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+static void parse_head(const char *buf, struct mp_probe_result *r)
+{
+    int major = 0, minor = 0, status = 0;
+    if (sscanf(buf, "HTTP/%d.%d %d", &major, &minor, &status) != 3 || status < 100 ||
+        status > 999) {
+        r->outcome = MP_PROBE_NO_ANSWER;
+        return;
+    }
+    r->status = status;
+    r->outcome = status >= 200 && status < 300 ? MP_PROBE_OK : MP_PROBE_BAD_STATUS;
+    static const char key[] = "x-morphling-nonce:";
+    for (const char *line = strstr(buf, "\r\n"); line && line[2];) {
+        line += 2;
+        const char *end = strstr(line, "\r\n");
+        if (!end) {
+            break;
+        }
+        if (strncasecmp(line, key, sizeof(key) - 1) == 0) {
+            const char *v = line + sizeof(key) - 1;
+            while (*v == ' ' || *v == '\t') {
+                v++;
+            }
+            size_t n = (size_t)(end - v);
+            while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
+                n--;
+            }
+            n = n < sizeof(r->nonce) - 1 ? n : sizeof(r->nonce) - 1;
+            memcpy(r->nonce, v, n);
+            r->nonce[n] = '\0';
+            r->has_nonce = true;
+        }
+        line = end;
+    }
+}
+
+void mp_local_probe(int port, const char *path, int64_t timeout_ns, struct mp_probe_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    int64_t deadline = mp_mono_ns() + timeout_ns;
+    int fd = connect_to(port, deadline, r);
+    if (fd < 0) {
+        return;
+    }
+    if (!path) {
+        r->outcome = MP_PROBE_OK;
+        close(fd);
+        return;
+    }
+    char *req = mp_xasprintf("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: morphling-probe"
+                             "\r\nConnection: close\r\n\r\n",
+                             path, port);
+    char buf[8192];
+    if (!send_all(fd, req, strlen(req), deadline)) {
+        r->outcome = MP_PROBE_NO_ANSWER;
+    } else if (read_head(fd, buf, sizeof(buf), deadline) == 0) {
+        r->outcome = MP_PROBE_NO_ANSWER;
+    } else {
+        parse_head(buf, r);
+    }
+    free(req);
+    close(fd);
+}
+
+/* ---- socket ownership ---- */
+
+/* Inodes of sockets listening on port (state 0A) in a /proc/net/tcp-format file. */
+static size_t listen_inodes(const char *file, int port, unsigned long *ino, size_t n, size_t max)
+{
+    FILE *f = fopen(file, "re");
+    if (!f) {
+        return n;
+    }
+    char line[512];
+    while (fgets(line, sizeof(line), f) && n < max) {
+        char local[128];
+        unsigned st = 0;
+        unsigned long inode = 0;
+        if (sscanf(line, " %*d: %127s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &inode) != 3) {
+            continue;
+        }
+        const char *colon = strrchr(local, ':');
+        if (st == 0x0A && colon && strtol(colon + 1, NULL, 16) == port && inode) {
+            ino[n++] = inode;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+static bool pid_has_socket(pid_t pid, const unsigned long *ino, size_t n)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d) {
+        return false;
+    }
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        char path[320], target[64];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        ssize_t len = readlink(path, target, sizeof(target) - 1);
+        if (len <= 0) {
+            continue;
+        }
+        target[len] = '\0';
+        unsigned long inode = 0;
+        if (sscanf(target, "socket:[%lu]", &inode) == 1) {
+            for (size_t i = 0; i < n && !found; i++) {
+                found = ino[i] == inode;
+            }
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+bool mp_local_socket_owned(int port, const pid_t *pids, size_t n)
+{
+    unsigned long ino[32];
+    size_t k = listen_inodes("/proc/net/tcp", port, ino, 0, MP_ARRAY_LEN(ino));
+    k = listen_inodes("/proc/net/tcp6", port, ino, k, MP_ARRAY_LEN(ino));
+    for (size_t i = 0; i < n && k > 0; i++) {
+        if (pid_has_socket(pids[i], ino, k)) {
+            return true;
+        }
+    }
+    return false;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Test helper for process supervision: misbehaves in one chosen way so tests can check that
+ * the runner still ends up with nothing left. Every mode gives up by itself after at most
+ * 60 s so a broken test never leaves it running for long.
+ *
+ *   proc_antics spin SECONDS      burn one core for SECONDS of wall time, then exit 0
+ *   proc_antics alloc MIB         allocate and touch MIB MiB, then sleep
+ *   proc_antics spew BYTES        write BYTES to stdout and to stderr, then exit 3
+ *   proc_antics tree N            fork N sleeping children, then sleep
+ *   proc_antics escape            fork a child that calls setsid() and sleeps; sleep
+ *   proc_antics daemon            double-fork a setsid() grandchild, parent exits 0
+ *   proc_antics ignore-term       ignore SIGTERM, say so on stdout, and sleep
+ *   proc_antics exit CODE         print "bye" on stderr and exit with CODE */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LIFETIME_S 60
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void linger(void)
+{
+    double end = now_s() + LIFETIME_S;
+    while (now_s() < end) {
+        sleep(1);
+    }
+    exit(0);
+}
+
+static int spin(double seconds)
+{
+    double end = now_s() + seconds;
+    volatile unsigned long x = 0;
+    while (now_s() < end) {
+        for (int i = 0; i < 100000; i++) {
+            x += (unsigned long)i;
+        }
+    }
+    return 0;
+}
+
+static void alloc(long mib)
+{
+    for (long i = 0; i < mib; i++) {
+        char *p = malloc(1 << 20);
+        if (!p) {
+            fprintf(stderr, "malloc failed after %ld MiB\n", i);
+            exit(4);
+        }
+        memset(p, 1, 1 << 20);
+    }
+    fprintf(stderr, "allocated %ld MiB\n", mib);
+    linger();
+}
+
+static int spew(long bytes)
+{
+    char buf[4096];
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        buf[i] = (char)('a' + i % 26);
+    }
+    for (long left = bytes; left > 0;) {
+        size_t n = left < (long)sizeof(buf) ? (size_t)left : sizeof(buf);
+        if (write(1, buf, n) < 0 || write(2, buf, n) < 0) {
+            return 5;
+        }
+        left -= (long)n;
+    }
+    return 3;
+}
+
+static void fork_or_die(void (*child)(void))
+{
+    pid_t p = fork();
+    if (p < 0) {
+        perror("fork");
+        exit(6);
+    }
+    if (p == 0) {
+        child();
+    }
+}
+
+static void escaper(void)
+{
+    setsid();
+    linger();
+}
+
+static void daemon_child(void)
+{
+    setsid();
+    fork_or_die(linger);
+    _exit(0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: proc_antics MODE [ARG]\n");
+        return 2;
+    }
+    const char *mode = argv[1];
+    long arg = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
+    if (strcmp(mode, "spin") == 0) {
+        return spin(argc > 2 ? strtod(argv[2], NULL) : 1.0);
+    } else if (strcmp(mode, "alloc") == 0) {
+        alloc(arg);
+    } else if (strcmp(mode, "spew") == 0) {
+        return spew(arg);
+    } else if (strcmp(mode, "tree") == 0) {
+        for (long i = 0; i < arg; i++) {
+            fork_or_die(linger);
+        }
+        linger();
+    } else if (strcmp(mode, "escape") == 0) {
+        fork_or_die(escaper);
+        linger();
+    } else if (strcmp(mode, "daemon") == 0) {
+        fork_or_die(daemon_child);
+        return 0;
+    } else if (strcmp(mode, "ignore-term") == 0) {
+        signal(SIGTERM, SIG_IGN);
+        printf("ignoring SIGTERM\n");
+        fflush(stdout);
+        linger();
+    } else if (strcmp(mode, "exit") == 0) {
+        fprintf(stderr, "bye\n");
+        return (int)arg;
+    }
+    fprintf(stderr, "proc_antics: unknown mode '%s'\n", mode);
+    return 2;
+}

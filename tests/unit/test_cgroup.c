@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for src/cgroup against the real cgroup file systems: detection, limits written,
+ * joining, kill + verify empty + removal, a 0.5-core quota really holding a spinner to about
+ * half a core, OOM kills counted, pids limit, and recreation of a stale group. Skipped with a
+ * message where no cgroup hierarchy is writable (not root, no delegation). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup.h"
+#include "proc/proc.h"
+
+#define SEC 1000000000LL
+
+static struct mp_cgroup_system sys;
+static bool usable;
+static pid_t test_pid; /* names groups; a forked child keeps its parent's */
+
+static int setup(void **state)
+{
+    (void)state;
+    test_pid = getpid();
+    struct mp_error err = {0, ""};
+    char parent[64];
+    snprintf(parent, sizeof(parent), "morphling-test-%d", (int)getpid());
+    if (mp_cgroup_detect(&sys, parent, &err) != 0) {
+        fprintf(stderr, "cgroup detection failed: %s\n", err.msg);
+        return -1;
+    }
+    usable = mp_cgroup_system_usable(&sys);
+    fprintf(stderr, "cgroup mode %s, limits 0x%x%s%s\n", mp_cgroup_mode_name(sys.mode),
+            mp_cgroup_system_limits(&sys), sys.warning[0] ? ", warning: " : "", sys.warning);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    /* Remove the per-test base groups. */
+    for (int c = 0; c < MP_CGCTL_N; c++) {
+        if (sys.v1_base[c]) {
+            rmdir(sys.v1_base[c]);
+        }
+    }
+    if (sys.v2_base) {
+        rmdir(sys.v2_base);
+    }
+    mp_cgroup_system_release(&sys);
+    return 0;
+}
+
+#define NEED_CGROUPS()                                                                             \
+    do {                                                                                           \
+        if (!usable) {                                                                             \
+            fprintf(stderr, "skipped: no writable cgroup hierarchy (%s)\n", sys.warning);          \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static char *helper(const char *name)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    return mp_xasprintf("%s/%s", self, name);
+}
+
+static struct mp_cgroup *make_group(const char *tag, const struct mp_cgroup_limits *lim)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "t%d-%s", (int)test_pid, tag);
+    struct mp_cgroup *cg = NULL;
+    struct mp_error err = {0, ""};
+    int rc = mp_cgroup_create(&sys, name, lim, &cg, &err);
+    if (rc != 0) {
+        fail_msg("create %s: %s", name, err.msg);
+    }
+    return cg;
+}
+
+static struct mp_proc *spawn_in(struct mp_cgroup *cg, const char *mode, const char *arg)
+{
+    char *prog = helper("proc_antics");
+    const char *argv[] = {prog, mode, arg, NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    o.cgroup_procs = mp_cgroup_procs_files(cg);
+    struct mp_proc *p = NULL;
+    struct mp_error err = {0, ""};
+    int rc = mp_proc_spawn(&o, &p, &err);
+    free(prog);
+    if (rc != 0) {
+        fail_msg("spawn %s: %s", mode, err.msg);
+    }
+    return p;
+}
+
+static void destroy_clean(struct mp_cgroup *cg, struct mp_proc *p)
+{
+    char *path = mp_xstrdup(mp_cgroup_path(cg));
+    struct mp_error err = {0, ""};
+    int rc = mp_cgroup_destroy(cg, mp_mono_ns() + 10 * SEC, &err);
+    if (rc != 0) {
+        fail_msg("destroy: %s", err.msg);
+    }
+    if (access(path, F_OK) == 0) {
+        fail_msg("group %s still exists", path);
+    }
+    if (p) {
+        assert_int_equal(mp_proc_finish(p, mp_mono_ns() + 10 * SEC, NULL), 0);
+        mp_proc_free(p);
+    }
+    mp_cgroup_free(cg);
+    free(path);
+}
+
+static char *read_file(const char *dir, const char *file)
+{
+    char *path = mp_xasprintf("%s/%s", dir, file);
+    struct mp_buf b = MP_BUF_INIT;
+    char *s = NULL;
+    if (mp_buf_read_file(&b, path, 65536, NULL) == 0) {
+        s = mp_buf_detach(&b);
+    }
+    mp_buf_release(&b);
+    free(path);
+    return s;
+}
+
+static void expect_file(const char *dir, const char *file, const char *want)
+{
+    char *got = read_file(dir, file);
+    if (!got || strncmp(got, want, strlen(want)) != 0) {
+        fail_msg("%s/%s: got \"%s\", want \"%s\"", dir, file, got ? got : "(unreadable)", want);
+    }
+    free(got);
+}
+
+static void test_detect(void **state)
+{
+    (void)state;
+    bool v1_cpu = access("/sys/fs/cgroup/cpu/cgroup.procs", F_OK) == 0;
+    bool any_v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ||
+                  access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0;
+    NEED_CGROUPS();
+    if (v1_cpu && any_v2) {
+        assert_int_equal(sys.mode, MP_CGROUP_HYBRID);
+    } else if (v1_cpu) {
+        assert_int_equal(sys.mode, MP_CGROUP_V1);
+    } else if (any_v2) {
+        assert_int_equal(sys.mode, MP_CGROUP_V2);
+    }
+    struct mp_cgroup_limits lim = {0};
+    struct mp_cgroup *cg = NULL;
+    struct mp_error err = {0, ""};
+    assert_int_equal(mp_cgroup_create(&sys, "../escape", &lim, &cg, &err), MP_EINVALID);
+    assert_null(cg);
+}
+
+static void test_limits_written(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    struct mp_cgroup_limits lim = {0.5, "0", 64u << 20, 32};
+    struct mp_cgroup *cg = make_group("limits", &lim);
+    unsigned want = mp_cgroup_system_limits(&sys);
+    assert_int_equal(mp_cgroup_enforced(cg), want);
+    if (sys.v1_base[MP_CGCTL_CPU]) {
+        char *d = mp_xasprintf("%s/t%d-limits", sys.v1_base[MP_CGCTL_CPU], (int)test_pid);
+        expect_file(d, "cpu.cfs_quota_us", "50000\n");
+        expect_file(d, "cpu.cfs_period_us", "100000\n");
+        free(d);
+    } else if (want & MP_CGLIM_CPU) {
+        expect_file(mp_cgroup_path(cg), "cpu.max", "50000 100000\n");
+    }
+    if (sys.v1_base[MP_CGCTL_MEMORY]) {
+        char *d = mp_xasprintf("%s/t%d-limits", sys.v1_base[MP_CGCTL_MEMORY], (int)test_pid);
+        expect_file(d, "memory.limit_in_bytes", "67108864\n");
+        free(d);
+    } else if (want & MP_CGLIM_MEMORY) {
+        expect_file(mp_cgroup_path(cg), "memory.max", "67108864\n");
+    }
+    if (sys.v1_base[MP_CGCTL_PIDS]) {
+        char *d = mp_xasprintf("%s/t%d-limits", sys.v1_base[MP_CGCTL_PIDS], (int)test_pid);
+        expect_file(d, "pids.max", "32\n");
+        free(d);
+    }
+    destroy_clean(cg, NULL);
+}
+
+static void test_join_kill_destroy(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    struct mp_cgroup_limits lim = {0};
+    struct mp_cgroup *cg = make_group("kill", &lim);
+    struct mp_proc *p = spawn_in(cg, "escape", NULL);
+    int64_t end = mp_mono_ns() + 10 * SEC;
+    while (mp_cgroup_count(cg) < 2 && mp_mono_ns() < end) {
+        usleep(5000);
+    }
+    assert_int_equal(mp_cgroup_count(cg), 2);
+    pid_t pids[8];
+    assert_int_equal(mp_cgroup_pids(cg, pids, 8), 2);
+    assert_int_equal(mp_cgroup_kill(cg), 0);
+    int st = -1;
+    assert_true(mp_proc_wait(p, mp_mono_ns() + 10 * SEC, &st));
+    assert_int_equal(WTERMSIG(st), SIGKILL);
+    destroy_clean(cg, p);
+}
+
+static void test_cpu_quota_half_core(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    if (!(mp_cgroup_system_limits(&sys) & MP_CGLIM_CPU)) {
+        fprintf(stderr, "skipped: no cpu controller\n");
+        skip();
+    }
+    struct mp_cgroup_limits lim = {0.5, NULL, 0, 0};
+    struct mp_cgroup *cg = make_group("quota", &lim);
+    int64_t t0 = mp_mono_ns();
+    struct mp_proc *p = spawn_in(cg, "spin", "2");
+    assert_true(mp_proc_wait(p, mp_mono_ns() + 30 * SEC, NULL));
+    double wall = (double)(mp_mono_ns() - t0) / 1e9;
+    struct mp_cgroup_stats st;
+    mp_cgroup_stats(cg, &st);
+    assert_true(st.has_cpu);
+    double share = st.cpu_seconds / wall;
+    fprintf(stderr, "0.5-core quota: %.3f s CPU over %.3f s wall = %.3f cores\n", st.cpu_seconds,
+            wall, share);
+    /* The quota caps usage at 0.5 core (plus one period of slack); a busy machine may give
+     * less, never more. */
+    if (share > 0.6 || share < 0.1) {
+        fail_msg("spinner used %.3f cores under a 0.5-core quota", share);
+    }
+    destroy_clean(cg, p);
+}
+
+static void test_oom_counted(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    if (!(mp_cgroup_system_limits(&sys) & MP_CGLIM_MEMORY)) {
+        fprintf(stderr, "skipped: no memory controller\n");
+        skip();
+    }
+    struct mp_cgroup_limits lim = {0, NULL, 32u << 20, 0};
+    struct mp_cgroup *cg = make_group("oom", &lim);
+    struct mp_proc *p = spawn_in(cg, "alloc", "256");
+    int st = -1;
+    assert_true(mp_proc_wait(p, mp_mono_ns() + 30 * SEC, &st));
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGKILL);
+    struct mp_cgroup_stats s;
+    mp_cgroup_stats(cg, &s);
+    assert_true(s.has_oom);
+    assert_true(s.oom_kills >= 1);
+    assert_true(s.has_memory);
+    assert_true(s.peak_memory_bytes <= (32u << 20) + (1u << 20));
+    assert_true(s.peak_memory_bytes >= (16u << 20));
+    destroy_clean(cg, p);
+}
+
+static void test_pids_limit(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    if (!(mp_cgroup_system_limits(&sys) & MP_CGLIM_PIDS)) {
+        fprintf(stderr, "skipped: no pids controller\n");
+        skip();
+    }
+    struct mp_cgroup_limits lim = {0, NULL, 0, 4};
+    struct mp_cgroup *cg = make_group("pids", &lim);
+    struct mp_proc *p = spawn_in(cg, "tree", "10");
+    int st = -1;
+    assert_true(mp_proc_wait(p, mp_mono_ns() + 30 * SEC, &st));
+    /* fork() failed in the helper, which exits non-zero (6, or 1 when a sanitizer's exit-time
+     * check cannot fork either), instead of growing past the limit. */
+    assert_true(WIFEXITED(st));
+    assert_int_not_equal(WEXITSTATUS(st), 0);
+    assert_true(mp_cgroup_count(cg) <= 4);
+    destroy_clean(cg, p);
+}
+
+static void test_stale_group_recreated(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    struct mp_cgroup_limits lim = {0};
+    struct mp_cgroup *old = make_group("stale", &lim);
+    struct mp_proc *p = spawn_in(old, "tree", "2");
+    int64_t end = mp_mono_ns() + 10 * SEC;
+    while (mp_cgroup_count(old) < 3 && mp_mono_ns() < end) {
+        usleep(5000);
+    }
+    mp_cgroup_free(old); /* forgotten, as by a killed run: the group and processes remain */
+    struct mp_cgroup *cg = make_group("stale", &lim);
+    assert_int_equal(mp_cgroup_count(cg), 0);
+    int st = -1;
+    assert_true(mp_proc_wait(p, mp_mono_ns() + 10 * SEC, &st));
+    assert_int_equal(WTERMSIG(st), SIGKILL);
+    destroy_clean(cg, p);
+}
+
+/* Without a v2 tree (pure v1 machines) the kill goes through the v1 freezer. */
+static void test_v1_only_freeze_kill(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    if (!sys.v1_base[MP_CGCTL_FREEZER]) {
+        fprintf(stderr, "skipped: no v1 freezer hierarchy\n");
+        skip();
+    }
+    struct mp_cgroup_system v1 = sys; /* borrows sys's strings: never released */
+    v1.v2_base = NULL;
+    struct mp_cgroup_limits lim = {0};
+    struct mp_cgroup *cg = NULL;
+    struct mp_error err = {0, ""};
+    char name[64];
+    snprintf(name, sizeof(name), "t%d-v1", (int)test_pid);
+    assert_int_equal(mp_cgroup_create(&v1, name, &lim, &cg, &err), 0);
+    assert_null(strstr(mp_cgroup_path(cg), "unified"));
+    struct mp_proc *p = spawn_in(cg, "escape", NULL);
+    int64_t end = mp_mono_ns() + 10 * SEC;
+    while (mp_cgroup_count(cg) < 2 && mp_mono_ns() < end) {
+        usleep(5000);
+    }
+    assert_int_equal(mp_cgroup_count(cg), 2);
+    assert_int_equal(mp_cgroup_kill(cg), 0);
+    assert_int_equal(mp_cgroup_count(cg), 0);
+    destroy_clean(cg, p);
+}
+
+/* True when pid is gone or a zombie (this machine's init may not reap orphans). */
+static bool dead(pid_t pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return true;
+    }
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+/* A runner that dies without tearing down: the shim notices and kills the trial's group. */
+static void test_runner_death_kills_trial(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t runner = fork();
+    assert_true(runner >= 0);
+    if (runner == 0) {
+        close(fds[0]);
+        struct mp_cgroup_limits lim = {0};
+        struct mp_cgroup *cg = make_group("orphan", &lim);
+        struct mp_proc *p = spawn_in(cg, "escape", NULL);
+        int64_t end = mp_mono_ns() + 10 * SEC;
+        while (mp_cgroup_count(cg) < 2 && mp_mono_ns() < end) {
+            usleep(5000);
+        }
+        pid_t pids[4] = {0, 0, 0, 0};
+        size_t n = mp_cgroup_pids(cg, pids, 3);
+        pids[3] = mp_proc_shim_pid(p);
+        ssize_t w = write(fds[1], pids, sizeof(pids));
+        _exit(n == 2 && w == (ssize_t)sizeof(pids) ? 0 : 1);
+    }
+    close(fds[1]);
+    pid_t pids[4] = {0, 0, 0, 0};
+    ssize_t r = read(fds[0], pids, sizeof(pids));
+    close(fds[0]);
+    int st = -1;
+    assert_int_equal(waitpid(runner, &st, 0), runner);
+    assert_int_equal(r, (ssize_t)sizeof(pids));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    int64_t end = mp_mono_ns() + 5 * SEC;
+    while ((!dead(pids[0]) || !dead(pids[1]) || !dead(pids[3])) && mp_mono_ns() < end) {
+        usleep(10000);
+    }
+    for (int i = 0; i < 4; i++) {
+        if (i != 2 && !dead(pids[i])) {
+            fail_msg("pid %d survived its runner's death", (int)pids[i]);
+        }
+    }
+    struct mp_cgroup_limits lim = {0};
+    struct mp_cgroup *cg = make_group("orphan", &lim);
+    assert_int_equal(mp_cgroup_count(cg), 0);
+    destroy_clean(cg, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_limits_written),
+        cmocka_unit_test(test_join_kill_destroy),
+        cmocka_unit_test(test_cpu_quota_half_core),
+        cmocka_unit_test(test_oom_counted),
+        cmocka_unit_test(test_pids_limit),
+        cmocka_unit_test(test_stale_group_recreated),
+        cmocka_unit_test(test_runner_death_kills_trial),
+        cmocka_unit_test(test_v1_only_freeze_kill),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

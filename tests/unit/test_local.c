@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for the local runner (src/runner/local*.c) with real child processes: the argv and
+ * environment a service receives (hostile parameter values included), failure classes (crash
+ * with stderr tail, OOM, startup timeout, cancel, port taken), probes and socket ownership, and
+ * a full trial against the fake service with the load step replaced through its seam. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "runner/local_int.h"
+
+#define SEC 1000000000LL
+
+static char *helper(const char *name)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    return mp_xasprintf("%s/%s", self, name);
+}
+
+/* The fake service comes from the load generator's helpers; MP_FAKE_SERVICE overrides. */
+static char *fake_service(void)
+{
+    const char *env = getenv("MP_FAKE_SERVICE");
+    char *path = env ? mp_xstrdup(env) : helper("fake_service");
+    if (access(path, X_OK) != 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* Removes a directory of plain files (the test's port lock files). */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] != '.') {
+            char *p = mp_xasprintf("%s/%s", dir, e->d_name);
+            unlink(p);
+            free(p);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    while (d && readdir(d)) {
+        n++;
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
+}
+
+struct fixture {
+    struct mp_spec *spec;
+    struct mp_runner *runner;
+    struct mp_trial_result res;
+    json_t *meta;
+    char port_dir[64];
+    int64_t timeout_ms; /* the request's trial timeout; 0 = default */
+};
+
+/* Builds a spec from YAML where "@H@" stands for the helpers directory. */
+static void setup_spec(struct fixture *f, const char *yaml)
+{
+    char *dir = helper("");
+    struct mp_buf b = MP_BUF_INIT;
+    for (const char *p = yaml; *p; p++) {
+        if (strncmp(p, "@H@", 3) == 0) {
+            mp_buf_adds(&b, dir);
+            p += 2;
+        } else {
+            mp_buf_addc(&b, *p);
+        }
+    }
+    snprintf(f->port_dir, sizeof(f->port_dir), "/tmp/morphling-ports-test-%d", (int)getpid());
+    mp_buf_addf(&b, "  port_lock_dir: %s\n", f->port_dir);
+    struct mp_error err = {0, ""};
+    int rc = mp_spec_parse(b.data, b.len, "test.yaml", "/tmp", NULL, 0, &f->spec, &err);
+    if (rc != 0) {
+        fail_msg("spec: %s\n%s", err.msg, b.data);
+    }
+    rc = mp_runner_local.validate(f->spec, &err);
+    if (rc != 0) {
+        fail_msg("validate: %s", err.msg);
+    }
+    rc = mp_runner_new(f->spec, &f->runner, &err);
+    if (rc != 0) {
+        fail_msg("create: %s", err.msg);
+    }
+    mp_buf_release(&b);
+    free(dir);
+    mp_trial_result_init(&f->res);
+}
+
+static int run(struct fixture *f, const double *x, const atomic_bool *cancel)
+{
+    static atomic_bool never;
+    struct mp_trial_request req = {"unit", (int64_t)getpid(), 1, 1, x, f->timeout_ms};
+    int rc = f->runner->ops->run(f->runner, &req, &f->res, cancel ? cancel : &never);
+    if (rc != 0) {
+        fprintf(stderr, "run: %d (%s): %s\n", rc, mp_strerror(rc), f->res.reason);
+    }
+    assert_non_null(f->res.meta_json);
+    f->meta = json_loads(f->res.meta_json, 0, NULL);
+    assert_non_null(f->meta);
+    /* Whatever happened, nothing of the trial is left. */
+    json_t *td = json_object_get(f->meta, "teardown");
+    if (!json_is_true(json_object_get(td, "clean"))) {
+        fail_msg("teardown not clean: %s", f->res.meta_json);
+    }
+    const char *cg = json_string_value(json_object_get(json_object_get(f->meta, "cgroup"), "path"));
+    if (cg && access(cg, F_OK) == 0) {
+        fail_msg("cgroup %s left behind", cg);
+    }
+    return rc;
+}
+
+static void release(struct fixture *f)
+{
+    json_decref(f->meta);
+    mp_trial_result_release(&f->res);
+    mp_runner_free(f->runner);
+    mp_spec_free(f->spec);
+    remove_dir(f->port_dir);
+}
+
+static void expect_failure(const struct fixture *f, enum mp_failure want, const char *needle)
+{
+    if (f->res.state != MP_TRIAL_FAILED || f->res.failure != want) {
+        fail_msg("want FAILED/%s, got %s/%s: %s", mp_failure_name(want),
+                 mp_trial_state_name(f->res.state), mp_failure_name(f->res.failure),
+                 f->res.reason ? f->res.reason : "(no reason)");
+    }
+    if (needle && (!f->res.reason || !strstr(f->res.reason, needle))) {
+        fail_msg("reason lacks \"%s\": %s", needle, f->res.reason ? f->res.reason : "(null)");
+    }
+}
+
+static const char *const hostile_choices[] = {"$(touch /tmp/pwned)", "-rf", "a b\nc", "'\"`"};
+
+static void test_argv_and_env_exact(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: argv\n"
+                   "service:\n"
+                   "  command: [\"@H@/argv_echo\", \"--mode\", \"{mode}\", \"--port={port}\", "
+                   "\"{{literal}}\"]\n"
+                   "  env: {TAG: \"t-{mode}-{nonce}\"}\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 5s}\n"
+                   "parameters:\n"
+                   "  - {name: mode, type: categorical, values: [\"$(touch /tmp/pwned)\", \"-rf\", "
+                   "\"a b\\nc\", \"'\\\"`\"]}\n"
+                   "  - {name: threads, type: int, min: 1, max: 8, target: {env: OMP_THREADS}}\n"
+                   "  - {name: batch, type: int, min: 1, max: 64, target: {arg: --batch}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n"
+                   "  inherit_env: false\n");
+    for (size_t k = 0; k < MP_ARRAY_LEN(hostile_choices); k++) {
+        double x[] = {(double)k, 3, 16};
+        json_decref(f.meta);
+        mp_trial_result_release(&f.res);
+        mp_trial_result_init(&f.res);
+        assert_int_equal(run(&f, x, NULL), 0);
+        /* argv_echo exits at once: that is a crash while starting, with its output kept. */
+        expect_failure(&f, MP_FAILURE_CRASHED, "exited with status 0");
+        json_t *out = json_loads(f.res.stdout_log, 0, NULL);
+        if (!out) {
+            fail_msg("no JSON from argv_echo: %s", f.res.stdout_log);
+        }
+        int port = (int)json_integer_value(json_object_get(f.meta, "port"));
+        const char *nonce = json_string_value(json_object_get(f.meta, "nonce"));
+        char *port_arg = mp_xasprintf("--port=%d", port);
+        const char *want_argv[] = {"--mode",    hostile_choices[k], port_arg,
+                                   "{literal}", "--batch",          "16"};
+        json_t *argv = json_object_get(out, "argv");
+        assert_int_equal(json_array_size(argv), 1 + MP_ARRAY_LEN(want_argv));
+        for (size_t i = 0; i < MP_ARRAY_LEN(want_argv); i++) {
+            const char *got = json_string_value(json_array_get(argv, i + 1));
+            if (strcmp(got, want_argv[i]) != 0) {
+                fail_msg("argv[%zu]: got \"%s\", want \"%s\"", i + 1, got, want_argv[i]);
+            }
+        }
+        char *tag = mp_xasprintf("TAG=t-%s-%s", hostile_choices[k], nonce);
+        char *port_env = mp_xasprintf("MORPHLING_PORT=%d", port);
+        char *nonce_env = mp_xasprintf("MORPHLING_NONCE=%s", nonce);
+        const char *want_env[] = {tag, "OMP_THREADS=3", port_env, nonce_env};
+        json_t *env = json_object_get(out, "env");
+        assert_int_equal(json_array_size(env), MP_ARRAY_LEN(want_env));
+        for (size_t i = 0; i < MP_ARRAY_LEN(want_env); i++) {
+            const char *got = json_string_value(json_array_get(env, i));
+            if (strcmp(got, want_env[i]) != 0) {
+                fail_msg("env[%zu]: got \"%s\", want \"%s\"", i, got, want_env[i]);
+            }
+        }
+        assert_int_equal(strlen(nonce), 32);
+        free(tag);
+        free(port_env);
+        free(nonce_env);
+        free(port_arg);
+        json_decref(out);
+    }
+    assert_int_not_equal(access("/tmp/pwned", F_OK), 0);
+    release(&f);
+}
+
+static void test_crash_reports_stderr_tail(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: crash\n"
+                   "service:\n"
+                   "  command: [\"@H@/proc_antics\", \"exit\", \"{code}\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 5s}\n"
+                   "parameters:\n"
+                   "  - {name: code, type: int, min: 1, max: 9}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n");
+    double x[] = {3};
+    int fds = count_fds();
+    assert_int_equal(run(&f, x, NULL), 0);
+    assert_int_equal(count_fds(), fds); /* pipes, lock file and probe sockets all closed */
+    expect_failure(&f, MP_FAILURE_CRASHED, "exited with status 3");
+    assert_non_null(strstr(f.res.reason, "bye"));
+    assert_string_equal(f.res.stderr_log, "bye\n");
+    json_t *ex = json_object_get(f.meta, "exit");
+    assert_int_equal(json_integer_value(json_object_get(ex, "code")), 3);
+    double cpu = -1;
+    assert_true(mp_metrics_get(&f.res.resources, "cpu_seconds", &cpu));
+    assert_true(cpu >= 0);
+    release(&f);
+}
+
+static void test_oom_killed(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: oom\n"
+                   "service:\n"
+                   "  command: [\"@H@/proc_antics\", \"alloc\", \"256\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 10s}\n"
+                   "parameters:\n"
+                   "  - {name: mem, type: int, min: 32, max: 64, target: {resource: memory}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n");
+    struct mp_local_runner *r = (struct mp_local_runner *)f.runner;
+    if (!(mp_cgroup_system_limits(&r->cgsys) & MP_CGLIM_MEMORY)) {
+        fprintf(stderr, "skipped: no memory cgroup (%s)\n", r->cgsys.warning);
+        release(&f);
+        skip();
+    }
+    double x[] = {32};
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_OOM_KILLED, "32 MiB");
+    double ooms = 0;
+    assert_true(mp_metrics_get(&f.res.resources, "oom_kills", &ooms));
+    assert_true(ooms >= 1);
+    json_t *mem = json_object_get(json_object_get(f.meta, "limits"), "memory_bytes");
+    assert_true(json_is_true(json_object_get(mem, "enforced")));
+    release(&f);
+}
+
+static void test_startup_timeout_and_grace(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: slow\n"
+                   "service:\n"
+                   "  command: [\"@H@/proc_antics\", \"ignore-term\"]\n"
+                   "  readiness: {http: /healthz, interval: 50ms, timeout: 200ms, "
+                   "startup_timeout: 700ms}\n"
+                   "parameters:\n"
+                   "  - {name: cpu, type: float, min: 0.5, max: 1, step: 0.5, "
+                   "target: {resource: cpu}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n"
+                   "  grace_period: 200ms\n");
+    double x[] = {0.5};
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_STARTUP_TIMEOUT, "nothing listening");
+    json_t *td = json_object_get(f.meta, "teardown");
+    assert_true(json_is_false(json_object_get(td, "exited_on_sigterm")));
+    assert_int_equal(json_integer_value(json_object_get(td, "left_after_grace")), 1);
+    json_t *ex = json_object_get(f.meta, "exit");
+    assert_int_equal(json_integer_value(json_object_get(ex, "signal")), 9);
+    release(&f);
+}
+
+static void test_trial_deadline_while_starting(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: deadline\n"
+                   "service:\n"
+                   "  command: [\"@H@/proc_antics\", \"tree\", \"1\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 30s}\n"
+                   "parameters:\n"
+                   "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n"
+                   "  grace_period: 100ms\n");
+    f.timeout_ms = 400;
+    double x[] = {1};
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_TIMEOUT, "deadline");
+    release(&f);
+}
+
+struct canceller {
+    atomic_bool *flag;
+    int64_t after_ns;
+};
+
+static void *cancel_later(void *arg)
+{
+    struct canceller *c = arg;
+    usleep((useconds_t)(c->after_ns / 1000));
+    atomic_store(c->flag, true);
+    return NULL;
+}
+
+static void test_cancel_while_starting(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: cancel\n"
+                   "service:\n"
+                   "  command: [\"@H@/proc_antics\", \"tree\", \"3\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 30s}\n"
+                   "parameters:\n"
+                   "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n"
+                   "  grace_period: 100ms\n");
+    atomic_bool flag = false;
+    struct canceller c = {&flag, 300000000LL};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_later, &c), 0);
+    double x[] = {1};
+    int64_t t0 = mp_mono_ns();
+    assert_int_equal(run(&f, x, &flag), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(f.res.state, MP_TRIAL_CANCELLED);
+    /* Stopped at the cancel, not at the 30 s startup deadline. */
+    assert_true(mp_mono_ns() - t0 < 20 * SEC);
+    release(&f);
+}
+
+static void test_port_taken_is_infra(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    int port = ntohs(a.sin_port);
+    char *yaml = mp_xasprintf("name: taken\n"
+                              "service:\n"
+                              "  command: [\"@H@/proc_antics\", \"exit\", \"0\"]\n"
+                              "parameters:\n"
+                              "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                              "objective: {metric: throughput_rps}\n"
+                              "runner:\n"
+                              "  ports: \"%d-%d\"\n",
+                              port, port);
+    struct fixture f = {0};
+    setup_spec(&f, yaml);
+    double x[] = {1};
+    assert_true(run(&f, x, NULL) < 0);
+    expect_failure(&f, MP_FAILURE_INFRA, "no free port");
+    /* The socket belongs to this process and not to pid 1. */
+    pid_t me = getpid(), init = 1;
+    assert_true(mp_local_socket_owned(port, &me, 1));
+    assert_false(mp_local_socket_owned(port, &init, 1));
+    close(fd);
+    free(yaml);
+    release(&f);
+}
+
+/* A one-shot HTTP server answering with a given header block. */
+struct mini {
+    int fd;
+    const char *answer;
+};
+
+static void *mini_main(void *arg)
+{
+    struct mini *m = arg;
+    int c = accept(m->fd, NULL, NULL);
+    if (c >= 0) {
+        char buf[1024];
+        ssize_t n = read(c, buf, sizeof(buf));
+        (void)n;
+        ssize_t w = write(c, m->answer, strlen(m->answer));
+        (void)w;
+        close(c);
+    }
+    return NULL;
+}
+
+static void probe_once(const char *answer, struct mp_probe_result *r)
+{
+    struct mini m = {socket(AF_INET, SOCK_STREAM, 0), answer};
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(m.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(m.fd, 4), 0);
+    socklen_t len = sizeof(a);
+    getsockname(m.fd, (struct sockaddr *)&a, &len);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, mini_main, &m), 0);
+    mp_local_probe(ntohs(a.sin_port), "/healthz", SEC, r);
+    pthread_join(th, NULL);
+    close(m.fd);
+}
+
+static void test_probe_parsing(void **state)
+{
+    (void)state;
+    struct mp_probe_result r;
+    probe_once("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nx-morphling-nonce:  abc123 \r\n\r\n", &r);
+    assert_int_equal(r.outcome, MP_PROBE_OK);
+    assert_int_equal(r.status, 200);
+    assert_true(r.has_nonce);
+    assert_string_equal(r.nonce, "abc123");
+    probe_once("HTTP/1.0 503 Service Unavailable\r\n\r\n", &r);
+    assert_int_equal(r.outcome, MP_PROBE_BAD_STATUS);
+    assert_int_equal(r.status, 503);
+    assert_false(r.has_nonce);
+    probe_once("garbage\r\n\r\n", &r);
+    assert_int_equal(r.outcome, MP_PROBE_NO_ANSWER);
+    /* Nothing listening on a port we just closed. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    mp_local_probe(ntohs(a.sin_port), "/healthz", SEC, &r);
+    assert_int_equal(r.outcome, MP_PROBE_REFUSED);
+}
+
+static void test_port_leases_distinct(void **state)
+{
+    (void)state;
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/tmp/morphling-ports-test-%d", (int)getpid());
+    struct mp_port_lease l[8];
+    struct mp_error err = {0, ""};
+    for (int i = 0; i < 8; i++) {
+        /* Same seed every time: the lease, not luck, keeps them apart. */
+        assert_int_equal(mp_port_lease_acquire(dir, 41000, 41007, 5, &l[i], &err), 0);
+        for (int k = 0; k < i; k++) {
+            assert_int_not_equal(l[i].port, l[k].port);
+        }
+    }
+    struct mp_port_lease extra;
+    assert_int_equal(mp_port_lease_acquire(dir, 41000, 41007, 5, &extra, &err), MP_EBUSY);
+    int freed = l[3].port;
+    mp_port_lease_release(&l[3]);
+    assert_int_equal(mp_port_lease_acquire(dir, 41000, 41007, 5, &extra, &err), 0);
+    assert_int_equal(extra.port, freed);
+    mp_port_lease_release(&extra);
+    for (int i = 0; i < 8; i++) {
+        mp_port_lease_release(&l[i]);
+    }
+    remove_dir(dir);
+}
+
+static int fake_load(const struct mp_local_target *t, struct mp_trial_result *res,
+                     const atomic_bool *stop, struct mp_error *err)
+{
+    (void)stop;
+    (void)err;
+    /* The service is ready and really ours: answer one probe to show the address works. */
+    struct mp_probe_result r;
+    mp_local_probe(t->port, "/healthz", SEC, &r);
+    mp_metrics_set(&res->metrics, "throughput_rps", r.outcome == MP_PROBE_OK ? 250.0 : 0.0);
+    mp_metrics_set(&res->metrics, "latency_p99_us", 1500.0);
+    return 0;
+}
+
+static void test_healthy_trial_with_seam(void **state)
+{
+    (void)state;
+    char *fake = fake_service();
+    if (!fake) {
+        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
+        skip();
+    }
+    char *yaml = mp_xasprintf(
+        "name: healthy\n"
+        "service:\n"
+        "  command: [\"%s\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", "
+        "\"{mode}\"]\n"
+        "  readiness: {http: /healthz, interval: 50ms, startup_timeout: 10s}\n"
+        "parameters:\n"
+        "  - {name: mode, type: categorical, values: [healthy, setsid, fork-tree, unhealthy]}\n"
+        "  - {name: cpu, type: float, min: 0.5, max: 1, step: 0.5, target: {resource: cpu}}\n"
+        "objective: {metric: throughput_rps}\n"
+        "constraints: [\"latency_p99_us <= 1000\"]\n"
+        "runner:\n"
+        "  identity: nonce\n"
+        "  grace_period: 300ms\n",
+        fake);
+    struct fixture f = {0};
+    setup_spec(&f, yaml);
+    ((struct mp_local_runner *)f.runner)->load = fake_load;
+    for (int mode = 0; mode < 4; mode++) {
+        double x[] = {mode, 1};
+        json_decref(f.meta);
+        mp_trial_result_release(&f.res);
+        mp_trial_result_init(&f.res);
+        assert_int_equal(run(&f, x, NULL), 0);
+        if (mode == 3) {
+            expect_failure(&f, MP_FAILURE_HEALTH_FAILED, "answered 500");
+            continue;
+        }
+        /* Measured, but p99 1500 us breaks the 1000 us constraint. */
+        expect_failure(&f, MP_FAILURE_SLO_VIOLATED, "latency_p99_us");
+        double rps = 0;
+        assert_true(mp_metrics_get(&f.res.metrics, "throughput_rps", &rps));
+        assert_true(rps == 250.0);
+        assert_non_null(json_object_get(f.meta, "ready_after_s"));
+    }
+    free(yaml);
+    free(fake);
+    release(&f);
+}
+
+struct par {
+    struct mp_runner *runner;
+    int64_t number;
+    struct mp_trial_result res;
+    int rc;
+};
+
+static void *par_main(void *arg)
+{
+    struct par *p = arg;
+    static atomic_bool never;
+    double x[] = {(double)(p->number % 2)};
+    struct mp_trial_request req = {"par", (int64_t)getpid(), p->number, 1, x, 0};
+    mp_trial_result_init(&p->res);
+    p->rc = p->runner->ops->run(p->runner, &req, &p->res, &never);
+    return NULL;
+}
+
+/* Trials of one runner on several threads at once (ops->concurrent): each gets its own port,
+ * group and output, and nothing leaks. */
+static void test_parallel_trials(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: par\n"
+                   "service:\n"
+                   "  command: [\"@H@/argv_echo\", \"{port}\", \"{trial}\", \"{v}\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 5s}\n"
+                   "parameters:\n"
+                   "  - {name: v, type: int, min: 0, max: 1}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n");
+    assert_true(mp_runner_local.concurrent);
+    int fds = count_fds();
+    struct par p[6];
+    pthread_t th[6];
+    for (int i = 0; i < 6; i++) {
+        p[i].runner = f.runner;
+        p[i].number = i + 1;
+        assert_int_equal(pthread_create(&th[i], NULL, par_main, &p[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+    }
+    int ports[6];
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(p[i].rc, 0);
+        assert_int_equal(p[i].res.failure, MP_FAILURE_CRASHED);
+        json_t *meta = json_loads(p[i].res.meta_json, 0, NULL);
+        json_t *out = json_loads(p[i].res.stdout_log, 0, NULL);
+        assert_non_null(meta);
+        if (!out) {
+            fail_msg("trial %d output: %s", i + 1, p[i].res.stdout_log);
+        }
+        ports[i] = (int)json_integer_value(json_object_get(meta, "port"));
+        char port[16], num[16], v[16];
+        snprintf(port, sizeof(port), "%d", ports[i]);
+        snprintf(num, sizeof(num), "%d", i + 1);
+        snprintf(v, sizeof(v), "%d", (i + 1) % 2);
+        json_t *argv = json_object_get(out, "argv");
+        assert_string_equal(json_string_value(json_array_get(argv, 1)), port);
+        assert_string_equal(json_string_value(json_array_get(argv, 2)), num);
+        assert_string_equal(json_string_value(json_array_get(argv, 3)), v);
+        assert_true(json_is_true(json_object_get(json_object_get(meta, "teardown"), "clean")));
+        for (int k = 0; k < i; k++) {
+            assert_int_not_equal(ports[i], ports[k]);
+        }
+        json_decref(meta);
+        json_decref(out);
+        mp_trial_result_release(&p[i].res);
+    }
+    assert_int_equal(count_fds(), fds);
+    release(&f);
+}
+
+static void test_settings_rejected(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "  ports: \"10-20\"\n", "  identity: maybe\n", "  grace_period: soon\n",
+        "  cpus: -1\n",         "  bogus: 1\n",        "  load: {mode: capacity}\n",
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
+        char *yaml = mp_xasprintf("name: bad\n"
+                                  "service:\n"
+                                  "  command: [\"/bin/true\"]\n"
+                                  "parameters:\n"
+                                  "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                                  "objective: {metric: throughput_rps}\n"
+                                  "runner:\n%s",
+                                  bad[i]);
+        struct mp_spec *spec = NULL;
+        struct mp_error err = {0, ""};
+        int rc = mp_spec_parse(yaml, strlen(yaml), "bad.yaml", "/tmp", NULL, 0, &spec, &err);
+        if (rc == 0) {
+            rc = mp_runner_local.validate(spec, &err);
+        }
+        if (rc != MP_EINVALID) {
+            fail_msg("settings \"%s\" accepted (rc %d, %s)", bad[i], rc, err.msg);
+        }
+        mp_spec_free(spec);
+        free(yaml);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_argv_and_env_exact),
+        cmocka_unit_test(test_crash_reports_stderr_tail),
+        cmocka_unit_test(test_oom_killed),
+        cmocka_unit_test(test_startup_timeout_and_grace),
+        cmocka_unit_test(test_cancel_while_starting),
+        cmocka_unit_test(test_trial_deadline_while_starting),
+        cmocka_unit_test(test_port_taken_is_infra),
+        cmocka_unit_test(test_probe_parsing),
+        cmocka_unit_test(test_port_leases_distinct),
+        cmocka_unit_test(test_healthy_trial_with_seam),
+        cmocka_unit_test(test_parallel_trials),
+        cmocka_unit_test(test_settings_rejected),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for src/proc: spawning, exit status, capped logs, and teardown of process trees
+ * that escape their process group (setsid), daemonise or ignore SIGTERM — with no process,
+ * zombie or descriptor left behind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc/proc.h"
+
+#define SEC 1000000000LL
+
+static char *helper(const char *name)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    return mp_xasprintf("%s/%s", self, name);
+}
+
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    while (d && readdir(d)) {
+        n++;
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
+}
+
+/* Zombie children of this process (there must never be any after a teardown). */
+static int count_zombie_children(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], buf[512];
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            continue;
+        }
+        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        char *rp = strrchr(buf, ')');
+        char st = 0;
+        int ppid = 0;
+        if (rp && sscanf(rp + 1, " %c %d", &st, &ppid) == 2 && ppid == getpid() && st == 'Z') {
+            n++;
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
+}
+
+static struct mp_proc *spawn_antics(const char *mode, const char *arg, size_t log_cap)
+{
+    char *prog = helper("proc_antics");
+    const char *argv[] = {prog, mode, arg, NULL};
+    const char *envp[] = {"LC_ALL=C", NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    o.envp = envp;
+    o.log_cap_bytes = log_cap;
+    struct mp_proc *p = NULL;
+    struct mp_error err = {0, ""};
+    int rc = mp_proc_spawn(&o, &p, &err);
+    free(prog);
+    if (rc != 0) {
+        fail_msg("spawn proc_antics %s: %s", mode, err.msg);
+    }
+    return p;
+}
+
+/* Polls until the tree has at least n live processes (children start asynchronously). */
+static int wait_tree(struct mp_proc *p, int n)
+{
+    int64_t end = mp_mono_ns() + 10 * SEC;
+    int c = 0;
+    while ((c = mp_proc_count_tree(p)) < n && mp_mono_ns() < end) {
+        usleep(5000);
+    }
+    return c;
+}
+
+static void finish_clean(struct mp_proc *p)
+{
+    int rc = mp_proc_finish(p, mp_mono_ns() + 10 * SEC, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(mp_proc_count_tree(p), 0);
+    assert_int_equal(count_zombie_children(), 0);
+}
+
+static void test_exec_failures(void **state)
+{
+    (void)state;
+    int fds = count_fds();
+    const char *argv1[] = {"morphling-no-such-program", NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv1;
+    struct mp_proc *p = (struct mp_proc *)1;
+    struct mp_error err = {0, ""};
+    assert_int_equal(mp_proc_spawn(&o, &p, &err), -ENOENT);
+    assert_null(p);
+    assert_non_null(strstr(err.msg, "not found in PATH"));
+    const char *argv2[] = {"/nonexistent/dir/prog", NULL};
+    o.argv = argv2;
+    assert_int_equal(mp_proc_spawn(&o, &p, &err), -ENOENT);
+    if (!strstr(err.msg, "executing failed")) {
+        fail_msg("message: %s", err.msg);
+    }
+    const char *argv3[] = {"/bin/true", NULL};
+    o.argv = argv3;
+    o.workdir = "/nonexistent/dir";
+    assert_int_equal(mp_proc_spawn(&o, &p, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "working directory"));
+    assert_int_equal(count_fds(), fds);
+    assert_int_equal(count_zombie_children(), 0);
+}
+
+static void test_exit_status_and_stderr(void **state)
+{
+    (void)state;
+    int fds = count_fds();
+    struct mp_proc *p = spawn_antics("exit", "7", 0);
+    int st = -1;
+    assert_true(mp_proc_wait(p, mp_mono_ns() + 10 * SEC, &st));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 7);
+    struct mp_proc_usage u = {-1, 0};
+    assert_int_equal(mp_proc_finish(p, mp_mono_ns() + 10 * SEC, &u), 0);
+    assert_true(u.cpu_seconds >= 0);
+    assert_true(u.max_rss_bytes > 0);
+    char *err_log = mp_proc_log(p, MP_PROC_STDERR, NULL);
+    assert_string_equal(err_log, "bye\n");
+    free(err_log);
+    mp_proc_free(p);
+    assert_int_equal(count_fds(), fds);
+}
+
+static void test_log_tail_capped(void **state)
+{
+    (void)state;
+    struct mp_proc *p = spawn_antics("spew", "300000", 4096);
+    int st = -1;
+    assert_true(mp_proc_wait(p, mp_mono_ns() + 20 * SEC, &st));
+    assert_int_equal(WEXITSTATUS(st), 3);
+    assert_int_equal(mp_proc_finish(p, mp_mono_ns() + 10 * SEC, NULL), 0);
+    for (int s = 0; s < 2; s++) {
+        uint64_t dropped = 0;
+        char *log = mp_proc_log(p, (enum mp_proc_stream)s, &dropped);
+        assert_int_equal(strlen(log), 4096);
+        assert_int_equal(dropped, 300000 - 4096);
+        /* The helper writes 'a' + (i % 26) per 4096-byte block: check the last byte. */
+        size_t last = (300000 - 1) % 4096;
+        assert_int_equal(log[4095], 'a' + (int)(last % 26));
+        free(log);
+    }
+    mp_proc_free(p);
+}
+
+static void test_setsid_escape_killed(void **state)
+{
+    (void)state;
+    int fds = count_fds();
+    struct mp_proc *p = spawn_antics("escape", NULL, 0);
+    assert_int_equal(wait_tree(p, 2), 2);
+    assert_int_equal(mp_proc_signal_group(p, SIGTERM), 0);
+    int st = -1;
+    assert_true(mp_proc_wait(p, mp_mono_ns() + 10 * SEC, &st));
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGTERM);
+    /* The child left the process group, so the group signal missed it. */
+    assert_int_equal(mp_proc_count_tree(p), 1);
+    assert_true(mp_proc_kill_tree(p, SIGKILL) >= 1);
+    finish_clean(p);
+    mp_proc_free(p);
+    assert_int_equal(count_fds(), fds);
+}
+
+static void test_daemon_reaped(void **state)
+{
+    (void)state;
+    struct mp_proc *p = spawn_antics("daemon", NULL, 0);
+    int st = -1;
+    assert_true(mp_proc_wait(p, mp_mono_ns() + 10 * SEC, &st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    /* The double-forked grandchild is still ours: re-parented to the shim. */
+    assert_int_equal(wait_tree(p, 1), 1);
+    assert_int_equal(mp_proc_finish(p, mp_mono_ns() + SEC / 5, NULL), -ETIMEDOUT);
+    mp_proc_kill_tree(p, SIGKILL);
+    finish_clean(p);
+    mp_proc_free(p);
+}
+
+static void test_ignore_term_and_tree(void **state)
+{
+    (void)state;
+    struct mp_proc *p = spawn_antics("ignore-term", NULL, 0);
+    int64_t end = mp_mono_ns() + 10 * SEC;
+    bool ignoring = false;
+    while (!ignoring && mp_mono_ns() < end) {
+        char *out = mp_proc_log(p, MP_PROC_STDOUT, NULL);
+        ignoring = strstr(out, "ignoring SIGTERM") != NULL;
+        free(out);
+        usleep(5000);
+    }
+    assert_true(ignoring);
+    assert_int_equal(mp_proc_signal_group(p, SIGTERM), 0);
+    assert_false(mp_proc_wait(p, mp_mono_ns() + SEC / 5, NULL));
+    mp_proc_kill_tree(p, SIGKILL);
+    int st = -1;
+    assert_true(mp_proc_wait(p, mp_mono_ns() + 10 * SEC, &st));
+    assert_int_equal(WTERMSIG(st), SIGKILL);
+    finish_clean(p);
+    mp_proc_free(p);
+
+    p = spawn_antics("tree", "5", 0);
+    assert_int_equal(wait_tree(p, 6), 6);
+    pid_t pids[16];
+    assert_int_equal(mp_proc_tree_pids(p, pids, 16), 6);
+    pid_t main_pid = mp_proc_pid(p);
+    mp_proc_free(p); /* without finish: free kills and reaps */
+    assert_int_equal(kill(main_pid, 0), -1);
+    assert_int_equal(count_zombie_children(), 0);
+}
+
+static void test_workdir_and_which(void **state)
+{
+    (void)state;
+    char *prog = helper("argv_echo");
+    const char *argv[] = {prog, NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    o.workdir = "/tmp";
+    struct mp_proc *p = NULL;
+    struct mp_error err = {0, ""};
+    assert_int_equal(mp_proc_spawn(&o, &p, &err), 0);
+    assert_true(mp_proc_wait(p, mp_mono_ns() + 10 * SEC, NULL));
+    assert_int_equal(mp_proc_finish(p, mp_mono_ns() + 10 * SEC, NULL), 0);
+    char *out = mp_proc_log(p, MP_PROC_STDOUT, NULL);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "cwd")), "/tmp");
+    json_decref(j);
+    free(out);
+    mp_proc_free(p);
+    free(prog);
+    char *w = mp_proc_which("true", "/nonexistent:/bin:/usr/bin");
+    assert_non_null(w);
+    assert_true(strcmp(w, "/bin/true") == 0 || strcmp(w, "/usr/bin/true") == 0);
+    free(w);
+    assert_null(mp_proc_which("morphling-no-such-program", "/bin"));
+    w = mp_proc_which("./x", NULL);
+    assert_string_equal(w, "./x");
+    free(w);
+}
+
+/* A line of /proc/PID/FILE starting with key, or NULL. Returns owned. */
+static char *proc_line(pid_t pid, const char *file, const char *key)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    FILE *f = fopen(path, "r");
+    char *found = NULL;
+    while (f && !found && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, key, strlen(key)) == 0) {
+            found = mp_xstrdup(line);
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    return found;
+}
+
+/* The weaker limits used without cgroups reach the service (a plain, unsanitised program). */
+static void test_fallback_limits_applied(void **state)
+{
+    (void)state;
+    if (access("/bin/sleep", X_OK) != 0) {
+        skip();
+    }
+    const char *argv[] = {"/bin/sleep", "30", NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    o.rlimit_data_bytes = 64u << 20;
+    o.affinity_cpus = 1;
+    struct mp_proc *p = NULL;
+    struct mp_error err = {0, ""};
+    assert_int_equal(mp_proc_spawn(&o, &p, &err), 0);
+    char *lim = proc_line(mp_proc_pid(p), "limits", "Max data size");
+    assert_non_null(lim);
+    if (!strstr(lim, "67108864")) {
+        fail_msg("limits line: %s", lim);
+    }
+    char *cpus = proc_line(mp_proc_pid(p), "status", "Cpus_allowed_list");
+    assert_non_null(cpus);
+    /* One CPU: a single number, no range or list. */
+    const char *v = strchr(cpus, ':') + 1;
+    v += strspn(v, " \t");
+    if (strpbrk(v, ",-")) {
+        fail_msg("affinity not one CPU: %s", cpus);
+    }
+    free(lim);
+    free(cpus);
+    mp_proc_kill_tree(p, SIGKILL);
+    finish_clean(p);
+    mp_proc_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exec_failures),     cmocka_unit_test(test_exit_status_and_stderr),
+        cmocka_unit_test(test_log_tail_capped),   cmocka_unit_test(test_setsid_escape_killed),
+        cmocka_unit_test(test_daemon_reaped),     cmocka_unit_test(test_ignore_term_and_tree),
+        cmocka_unit_test(test_workdir_and_which), cmocka_unit_test(test_fallback_limits_applied),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
