@@ -25,6 +25,9 @@ struct bench_args {
     char **files; /* owned paths */
     size_t n_files;
     char *alg_buf;
+    char *params_buf;
+    const char *params[256];
+    size_t n_params;
     const char *algs[MAX_ALGORITHMS];
     size_t n_algs;
     int64_t budget, seeds;
@@ -104,6 +107,21 @@ static int split_algorithms(struct bench_args *a, const char *list)
     return a->n_algs ? 0 : mp_cli_usage("bench-search", "--algorithms needs a list");
 }
 
+static int split_params(struct bench_args *a, const char *list)
+{
+    free(a->params_buf);
+    a->params_buf = mp_xstrdup(list);
+    a->n_params = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(a->params_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (a->n_params == MP_ARRAY_LEN(a->params)) {
+            return mp_cli_usage("bench-search", "too many --params columns");
+        }
+        a->params[a->n_params++] = t;
+    }
+    return a->n_params ? 0 : mp_cli_usage("bench-search", "--params needs a column list");
+}
+
 static int int_arg(const char *name, const char *text, int64_t min, int64_t max, int64_t *out)
 {
     if (!text || mp_parse_int64(text, out) != 0 || *out < min || *out > max) {
@@ -123,7 +141,8 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = strcmp(s, "--algorithms") == 0 || strcmp(s, "--budget") == 0 ||
                      strcmp(s, "--seeds") == 0 || strcmp(s, "--objective") == 0 ||
-                     strcmp(s, "--settings") == 0 || strcmp(s, "--latency") == 0;
+                     strcmp(s, "--settings") == 0 || strcmp(s, "--latency") == 0 ||
+                     strcmp(s, "--params") == 0;
         if (takes && !next) {
             return mp_cli_usage("bench-search", "%s needs a value", s);
         }
@@ -142,6 +161,8 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
             rc = int_arg(s, next, 1, MAX_SEEDS, &a->seeds);
         } else if (strcmp(s, "--objective") == 0) {
             a->objective = next;
+        } else if (strcmp(s, "--params") == 0) {
+            rc = split_params(a, next);
         } else if (strcmp(s, "--latency") == 0) {
             rc = int_arg(s, next, 1, 10000, &a->latency_obs);
         } else if (strcmp(s, "--settings") == 0) {
@@ -321,6 +342,8 @@ static int run_all(const struct bench_args *a, const struct mp_node *settings,
                 o.objective = a->objective;
                 o.minimize = a->minimize;
                 o.settings = settings;
+                o.params = a->n_params ? a->params : NULL;
+                o.n_params = a->n_params;
                 int64_t t0 = mp_mono_ns();
                 rc = mp_replay_surface(surf, &o, &out, err);
                 res[i].seconds += (double)(mp_mono_ns() - t0) / 1e9;
@@ -349,11 +372,43 @@ static int64_t cpu_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Observations for the latency probe: n distinct rows of the surface drawn with a fixed seed,
- * scored by the last column. */
-static int sample_history(const struct mp_surface *surf, const struct mp_space *space, size_t n,
-                          double *xs, struct mp_observation *obs, struct mp_error *err)
+/* Parameter and objective columns for the latency probe: --params and --objective when given,
+ * else every column but the last, and the last. */
+static int latency_columns(const struct bench_args *a, const struct mp_surface *surf, int *cols,
+                           size_t *n_cols, int *objective, struct mp_error *err)
 {
+    *objective = a->objective ? mp_surface_column(surf, a->objective) : (int)surf->n_cols - 1;
+    if (*objective < 0) {
+        return mp_error_set(err, MP_EINVALID, "%s: no column '%s'", surf->path, a->objective);
+    }
+    *n_cols = 0;
+    for (size_t c = 0; c < surf->n_cols; c++) {
+        bool take = !a->n_params && (int)c != *objective;
+        for (size_t i = 0; i < a->n_params; i++) {
+            take |= strcmp(a->params[i], surf->header[c]) == 0;
+        }
+        if (take) {
+            cols[(*n_cols)++] = (int)c;
+        }
+    }
+    if (*n_cols == 0 || (a->n_params && *n_cols != a->n_params)) {
+        return mp_error_set(err, MP_EINVALID, "%s: --params names unknown columns", surf->path);
+    }
+    return 0;
+}
+
+/* The latency probe's history: n distinct rows drawn with a fixed seed, all succeeded. */
+struct probe {
+    const struct mp_surface *surf;
+    const int *cols;
+    int objective;
+    bool minimize;
+};
+
+static int sample_history(const struct probe *p, const struct mp_space *space, size_t n, double *xs,
+                          struct mp_observation *obs, struct mp_error *err)
+{
+    const struct mp_surface *surf = p->surf;
     struct mp_rng rng;
     mp_rng_init(&rng, 12345);
     unsigned char *used = mp_xcalloc(surf->n_rows, 1);
@@ -364,19 +419,36 @@ static int sample_history(const struct mp_surface *surf, const struct mp_space *
             row = (size_t)mp_rng_below(&rng, surf->n_rows);
         } while (used[row]);
         used[row] = 1;
+        const char *const *cells = (const char *const *)&surf->cells[row * surf->n_cols];
         for (size_t i = 0; i < space->n && rc == 0; i++) {
-            rc = mp_space_parse(space, i, surf->cells[row * surf->n_cols + i],
-                                &xs[k * space->n + i], err);
+            rc = mp_space_parse(space, i, cells[p->cols[i]], &xs[k * space->n + i], err);
         }
-        obs[k] = (struct mp_observation){&xs[k * space->n],
-                                         MP_TRIAL_SUCCEEDED,
-                                         MP_FAILURE_NONE,
-                                         true,
-                                         true,
-                                         surf->numbers[row * surf->n_cols + surf->n_cols - 1]};
+        double v = surf->numbers[row * surf->n_cols + (size_t)p->objective];
+        obs[k] =
+            (struct mp_observation){&xs[k * space->n], MP_TRIAL_SUCCEEDED, MP_FAILURE_NONE,
+                                    isfinite(v),       isfinite(v),        p->minimize ? -v : v};
     }
     free(used);
     return rc;
+}
+
+static void print_latency(const struct bench_args *a, size_t n, size_t cand, size_t dims, double ms,
+                          double cpu_ms)
+{
+    if (a->json) {
+        json_t *j =
+            json_pack("{s:s, s:I, s:I, s:I, s:f, s:f}", "surface", a->files[0], "observations",
+                      (json_int_t)n, "candidates", (json_int_t)cand, "dimensions", (json_int_t)dims,
+                      "ms_per_suggestion", ms, "cpu_ms_per_suggestion", cpu_ms);
+        char *text = json_dumps(j, 0);
+        printf("%s\n", text);
+        free(text);
+        json_decref(j);
+        return;
+    }
+    printf("bo suggestion latency: %.3f ms wall, %.3f ms CPU (%zu observations, %zu candidates, "
+           "%zu dimensions)\n",
+           ms, cpu_ms, n, cand, dims);
 }
 
 /* Times `bo` suggestions (model fit and acquisition over every untried configuration) on the
@@ -388,28 +460,29 @@ static int run_latency(const struct bench_args *a, const struct mp_node *setting
     struct mp_surface *surf = NULL;
     struct mp_space space = {0};
     struct mp_optimizer *opt = NULL;
-    double *xs = NULL, x[256];
+    double *xs = NULL, *x = NULL;
     struct mp_observation *obs = NULL;
+    int cols[256], objective = -1;
+    size_t n_cols = 0, n = (size_t)a->latency_obs;
     int rc = mp_surface_load(a->files[0], &surf, err);
     if (rc < 0) {
         return rc;
     }
-    if (surf->n_cols < 2 || surf->n_cols > MP_ARRAY_LEN(x) ||
-        (size_t)a->latency_obs >= surf->n_rows) {
-        rc = mp_error_set(err, MP_EINVALID, "%s: need more rows than --latency and 2..256 columns",
+    if (surf->n_cols > MP_ARRAY_LEN(cols) || n >= surf->n_rows) {
+        rc = mp_error_set(err, MP_EINVALID, "%s: need more rows than --latency and <= 256 columns",
                           a->files[0]);
         goto out;
     }
-    int cols[256];
-    for (size_t c = 0; c + 1 < surf->n_cols; c++) {
-        cols[c] = (int)c;
+    if ((rc = latency_columns(a, surf, cols, &n_cols, &objective, err)) < 0) {
+        goto out;
     }
-    mp_surface_infer_space(surf, cols, surf->n_cols - 1, &space);
-    size_t n = (size_t)a->latency_obs;
+    mp_surface_infer_space(surf, cols, n_cols, &space);
     xs = mp_xcalloc(n * space.n, sizeof(double));
+    x = mp_xcalloc(space.n, sizeof(double));
     obs = mp_xcalloc(n, sizeof(*obs));
+    struct probe p = {surf, cols, objective, a->minimize};
     struct mp_optimizer_opts oo = {0, (int64_t)n + 1, settings, NULL};
-    if ((rc = sample_history(surf, &space, n, xs, obs, err)) < 0 ||
+    if ((rc = sample_history(&p, &space, n, xs, obs, err)) < 0 ||
         (rc = mp_optimizer_new("bo", &space, &oo, &opt, err)) < 0) {
         goto out;
     }
@@ -418,21 +491,14 @@ static int run_latency(const struct bench_args *a, const struct mp_node *setting
     for (int r = 0; r < REPEAT && rc == 0; r++) {
         rc = mp_optimizer_suggest(opt, &h, x, err);
     }
-    double ms = (double)(mp_mono_ns() - t0) / 1e6 / REPEAT;
-    double cpu_ms = (double)(cpu_ns() - c0) / 1e6 / REPEAT;
-    if (rc == 0 && a->json) {
-        printf("{\"surface\": \"%s\", \"observations\": %zu, \"candidates\": %zu, "
-               "\"dimensions\": %zu, \"ms_per_suggestion\": %.3f, \"cpu_ms_per_suggestion\": "
-               "%.3f}\n",
-               a->files[0], n, surf->n_rows - n, space.n, ms, cpu_ms);
-    } else if (rc == 0) {
-        printf("bo suggestion latency: %.3f ms wall, %.3f ms CPU (%zu observations, %zu "
-               "candidates, %zu dimensions, mean of %d)\n",
-               ms, cpu_ms, n, surf->n_rows - n, space.n, REPEAT);
+    if (rc == 0) {
+        print_latency(a, n, surf->n_rows - n, space.n, (double)(mp_mono_ns() - t0) / 1e6 / REPEAT,
+                      (double)(cpu_ns() - c0) / 1e6 / REPEAT);
     }
 out:
     mp_optimizer_free(opt);
     free(xs);
+    free(x);
     free(obs);
     mp_space_release(&space);
     mp_surface_free(surf);
@@ -482,6 +548,7 @@ int mp_cmd_bench_search(int argc, char **argv)
     }
     free(a.files);
     free(a.alg_buf);
+    free(a.params_buf);
     mp_doc_free(settings);
     return rc;
 }

@@ -220,9 +220,12 @@ double mp_gp_matern52(double r)
     return (1 + s + s * s / 3.0) * exp(-s);
 }
 
-static double prior_ls_mu(size_t d)
+static double prior_ls_mu(const struct mp_gp *gp)
 {
-    return PRIOR_LS_C + 0.5 * log(d > 0 ? (double)d : 1.0);
+    if (isfinite(gp->prior_log_ls)) {
+        return gp->prior_log_ls;
+    }
+    return PRIOR_LS_C + 0.5 * log(gp->d > 0 ? (double)gp->d : 1.0);
 }
 
 void mp_gp_init(struct mp_gp *gp, size_t d, const unsigned char *cat)
@@ -234,8 +237,9 @@ void mp_gp_init(struct mp_gp *gp, size_t d, const unsigned char *cat)
         memcpy(gp->cat, cat, d);
     }
     gp->log_ls = mp_xcalloc(d ? d : 1, sizeof(double));
+    gp->prior_log_ls = NAN;
     for (size_t k = 0; k < d; k++) {
-        gp->log_ls[k] = prior_ls_mu(d);
+        gp->log_ls[k] = prior_ls_mu(gp);
     }
     gp->log_sf2 = 0;
     gp->log_sn2 = log(1e-4);
@@ -446,7 +450,7 @@ static void set_theta(struct mp_gp *gp, const double *th, bool fit_noise)
 
 static double log_prior(const struct mp_gp *gp, bool fit_noise, double *grad)
 {
-    double lp = 0, ls_mu = prior_ls_mu(gp->d);
+    double lp = 0, ls_mu = prior_ls_mu(gp);
     for (size_t k = 0; k < gp->d; k++) {
         double t = (gp->log_ls[k] - ls_mu) / PRIOR_LS_SD;
         lp -= 0.5 * t * t;
@@ -584,14 +588,61 @@ static void standardise(struct mp_gp *gp, const double *y, size_t n)
     gp->y_scale = v > 1e-24 ? sqrt(v) : 1.0;
 }
 
+/* The points the hyper-parameters are fit on when there are too many: the best half by value
+ * (where the search is) and an even spread of the rest. Returns m inputs then m targets. */
+static double *fit_subset(size_t d, const double *x, const double *y, size_t n, size_t m)
+{
+    double *out = mp_xmalloc(m * (d + 1) * sizeof(double));
+    unsigned char *take = mp_xcalloc(n, 1);
+    size_t k = 0;
+    for (; k < m / 2; k++) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++) {
+            if (!take[i] && (best == n || y[i] > y[best])) {
+                best = i;
+            }
+        }
+        take[best] = 1;
+    }
+    size_t rest = n - k, need = m - k;
+    for (size_t i = 0, seen = 0, got = 0; i < n && got < need; i++) {
+        if (take[i]) {
+            continue;
+        }
+        /* Exactly `need` of the `rest` remaining points, evenly spaced in trial order. */
+        if ((seen * need) / rest != ((seen + 1) * need) / rest) {
+            take[i] = 1;
+            got++;
+        }
+        seen++;
+    }
+    for (size_t i = 0, w = 0; i < n && w < m; i++) {
+        if (take[i]) {
+            memcpy(out + w * d, x + i * d, d * sizeof(double));
+            out[m * d + w] = y[i];
+            w++;
+        }
+    }
+    free(take);
+    return out;
+}
+
 int mp_gp_fit(struct mp_gp *gp, const double *x, const double *y, size_t n,
               const struct mp_gp_fit_opts *opts, struct mp_rng *rng, struct mp_error *err)
 {
     struct mp_gp_fit_opts def = MP_GP_FIT_OPTS_INIT;
     const struct mp_gp_fit_opts *o = opts ? opts : &def;
+    double *sub = NULL;
     standardise(gp, y, n);
-    int rc = mp_gp_condition(gp, x, y, n, err);
+    int rc;
+    if (o->max_fit_points >= 2 && n > o->max_fit_points) {
+        sub = fit_subset(gp->d, x, y, n, o->max_fit_points);
+        rc = mp_gp_condition(gp, sub, sub + o->max_fit_points * gp->d, o->max_fit_points, err);
+    } else {
+        rc = mp_gp_condition(gp, x, y, n, err);
+    }
     if (rc < 0 || n < 2) {
+        free(sub);
         return rc;
     }
     unsigned dim = (unsigned)gp->d + (o->fit_noise ? 2u : 1u);
@@ -601,7 +652,7 @@ int mp_gp_fit(struct mp_gp *gp, const double *x, const double *y, size_t n,
     theta_bounds(gp, o, lo, hi);
     struct fit_ctx c = {gp,
                         o->fit_noise,
-                        mp_xmalloc(n * n * sizeof(double)),
+                        mp_xmalloc(gp->n * gp->n * sizeof(double)),
                         mp_xmalloc((gp->d ? gp->d : 1) * sizeof(double)),
                         NULL,
                         NULL,
@@ -617,10 +668,10 @@ int mp_gp_fit(struct mp_gp *gp, const double *x, const double *y, size_t n,
     double best = -HUGE_VAL;
     for (unsigned s = 0; s <= o->restarts; s++) {
         for (unsigned i = 0; i < dim; i++) {
-            /* Random starts: length scales 0.1..2, signal 0.3..3, noise 1e-5..1e-1. */
+            /* Random starts: length scales 0.3..30, signal 0.3..3, noise 1e-5..1e-1. */
             double u = rng ? mp_rng_uniform(rng) : 0.5;
             th[i] = s == 0       ? start[i]
-                    : i < gp->d  ? log(0.1) + u * log(20.0)
+                    : i < gp->d  ? log(0.3) + u * log(100.0)
                     : i == gp->d ? log(0.3) + u * log(10.0)
                                  : log(1e-5) + u * log(1e4);
         }
@@ -635,7 +686,8 @@ int mp_gp_fit(struct mp_gp *gp, const double *x, const double *y, size_t n,
     } else {
         set_theta(gp, start, o->fit_noise);
     }
-    rc = factor(gp, err);
+    rc = sub ? mp_gp_condition(gp, x, y, n, err) : factor(gp, err);
+    free(sub);
     free(c.work);
     free(c.inv_ls2);
     free(c.s);

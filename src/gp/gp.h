@@ -58,6 +58,9 @@ struct mp_gp {
     double *log_ls; /* d length scales */
     double log_sf2; /* signal variance */
     double log_sn2; /* noise variance */
+    /* Median of the length-scale prior, in log; NAN (the default) for 0.4 + ln(d)/2. Set it
+     * (and log_ls as the start) before mp_gp_fit. */
+    double prior_log_ls;
     /* Targets are modelled as y_mean + y_scale * f; mp_gp_fit sets these when normalize. */
     bool normalize;
     double y_mean, y_scale;
@@ -75,10 +78,13 @@ struct mp_gp_fit_opts {
     unsigned max_eval;               /* per start; default 60 */
     bool fit_noise;                  /* false: keep log_sn2 as set */
     double min_log_sn2, max_log_sn2; /* noise bounds (standardised units); default ln 1e-6..ln 1 */
+    size_t max_fit_points; /* fit hyper-parameters on at most this many points (the best half
+                            * and an even spread of the rest); 0: all. The posterior always uses
+                            * every point. */
 };
 #define MP_GP_FIT_OPTS_INIT                                                                        \
     {                                                                                              \
-        2, 60, true, -13.815510557964274, 0.0                                                      \
+        2, 60, true, -13.815510557964274, 0.0, 0                                                   \
     }
 
 /* Model with d inputs (cat may be NULL: all continuous) and default hyper-parameters: length

@@ -15,15 +15,19 @@
 #define BLOCK            2048
 #define DESIGN_POOL      2000
 #define MAX_MODEL_POINTS 400
-#define LOCAL_STARTS     5
-#define NEIGHBOURS       40
+/* Hyper-parameters are fit on at most this many observations (the posterior uses all): keeps a
+ * suggestion with 100 observations near 10 ms. */
+#define MAX_FIT_POINTS 64
+#define LOCAL_STARTS   5
+#define NEIGHBOURS     40
 /* Probit squash of the +-1 feasibility regression: P = Phi(mu / sqrt(s^2 + var)). */
 #define FEAS_PROBIT_S 0.25
-/* Configurations below this probability of feasibility are tried only when nothing else is
- * left: EI x PoF alone would keep extrapolating into a failing region once the feasible one is
- * exploited (a penalty keeps their order among themselves). */
-#define MIN_POF     0.01
-#define POF_PENALTY 1000.0
+/* Configurations below the min_feasibility probability are tried only when nothing else is
+ * left: EI x PoF alone keeps extrapolating into a failing region, because the best
+ * configurations often sit on its edge (a penalty keeps their order among themselves). */
+#define MIN_POF_DEFAULT 0.1
+#define LABEL_LOG_LS    (-0.6931471805599453) /* ln 0.5 */
+#define POF_PENALTY     1000.0
 
 enum bo_acq { BO_EI, BO_UCB };
 
@@ -39,6 +43,7 @@ struct bo_settings {
     bool stop_on_ei;     /* stop when the best EI falls below the noise level */
     bool warp_rank;      /* model normal scores of the ranks instead of raw scores */
     bool onehot;         /* one input (and length scale) per categorical choice */
+    double min_pof;      /* below this probability of feasibility, only as a last resort */
 };
 
 /* How one parameter becomes one model input. */
@@ -64,25 +69,32 @@ struct bo {
 
 /* The fitted models for one call. */
 struct bo_model {
-    struct mp_gp obj, feas;
-    bool have_obj, have_feas, have_best;
-    double best;     /* best feasible score */
-    double y_min;    /* lowest score seen (UCB reference) */
-    size_t n_info;   /* finished trials that teach something */
-    size_t n_valued; /* trials with a measured objective */
+    struct mp_gp obj;
+    /* Feasibility in two parts, because the causes differ: `runs` learns which configurations
+     * fail outright (crash, OOM, unhealthy...: no value), `slo` which measured ones violate a
+     * constraint. P(feasible) = P(runs) x P(meets the SLO). */
+    struct mp_gp runs, slo;
+    bool have_obj, have_runs, have_slo, have_best;
+    double log_min_pof; /* log of the min_feasibility setting */
+    double best;        /* best feasible score */
+    double y_min;       /* lowest score seen (UCB reference) */
+    size_t n_info;      /* finished trials that teach something */
+    size_t n_valued;    /* trials with a measured objective */
 };
 
 /* --- settings ------------------------------------------------------------------------------ */
 
 static const char *const setting_keys[] = {
-    "initial",     "acquisition", "beta",       "xi",   "restarts",    "candidates",
-    "exact_limit", "patience",    "stop_on_ei", "warp", "categorical", NULL,
+    "initial",     "acquisition",     "beta",     "xi",         "restarts",
+    "candidates",  "exact_limit",     "patience", "stop_on_ei", "warp",
+    "categorical", "min_feasibility", NULL,
 };
 
 static int parse_settings(const struct mp_space *space, const struct mp_node *s,
                           struct bo_settings *out, struct mp_error *err)
 {
-    struct bo_settings set = {0, BO_EI, 2.0, 0.0, -1, 2000, 100000, 0, false, false, false};
+    struct bo_settings set = {0,      BO_EI, 2.0,   0.0,   -1,    2000,
+                              100000, 0,     false, false, false, MIN_POF_DEFAULT};
     /* Few initial points leave more trials to the model (measured in docs/internals/bo.md). */
     set.initial = (int64_t)(space->n + 1) / 2;
     set.initial = set.initial < 3 ? 3 : set.initial > 10 ? 10 : set.initial;
@@ -102,7 +114,8 @@ static int parse_settings(const struct mp_space *space, const struct mp_node *s,
             (rc = mp_doc_int(mp_doc_get(s, "patience"), 0, 1000000, &set.patience, err)) < 0 ||
             (rc = mp_doc_bool(mp_doc_get(s, "stop_on_ei"), &set.stop_on_ei, err)) < 0 ||
             (rc = mp_doc_string(mp_doc_get(s, "warp"), &warp, err)) < 0 ||
-            (rc = mp_doc_string(mp_doc_get(s, "categorical"), &cat, err)) < 0) {
+            (rc = mp_doc_string(mp_doc_get(s, "categorical"), &cat, err)) < 0 ||
+            (rc = mp_doc_number(mp_doc_get(s, "min_feasibility"), &set.min_pof, err)) < 0) {
             return rc;
         }
         if (acq && strcmp(acq, "ei") == 0) {
@@ -127,6 +140,10 @@ static int parse_settings(const struct mp_space *space, const struct mp_node *s,
         }
         if (!(set.beta >= 0 && set.beta <= 100)) {
             return mp_doc_error(err, mp_doc_get(s, "beta"), "expected a number in [0, 100]");
+        }
+        if (!(set.min_pof >= 0 && set.min_pof < 1)) {
+            return mp_doc_error(err, mp_doc_get(s, "min_feasibility"),
+                                "expected a probability in [0, 1)");
         }
         if (!(set.xi >= 0 && set.xi <= 10)) {
             return mp_doc_error(err, mp_doc_get(s, "xi"), "expected a number in [0, 10]");
@@ -289,15 +306,26 @@ static bool has_score(const struct mp_observation *o)
 static void model_init(struct bo_model *m, const struct bo *bo)
 {
     memset(m, 0, sizeof(*m));
+    m->log_min_pof = log(bo->set.min_pof);
     mp_gp_init(&m->obj, bo->dz, bo->cat);
-    mp_gp_init(&m->feas, bo->dz, bo->cat);
-    m->feas.normalize = false;
+    mp_gp_init(&m->runs, bo->dz, bo->cat);
+    mp_gp_init(&m->slo, bo->dz, bo->cat);
+    /* Failure regions have edges: the label models start from short length scales. */
+    struct mp_gp *labels[2] = {&m->runs, &m->slo};
+    for (int t = 0; t < 2; t++) {
+        labels[t]->normalize = false;
+        labels[t]->prior_log_ls = LABEL_LOG_LS;
+        for (size_t k = 0; k < bo->dz; k++) {
+            labels[t]->log_ls[k] = labels[t]->prior_log_ls;
+        }
+    }
 }
 
 static void model_release(struct bo_model *m)
 {
     mp_gp_release(&m->obj);
-    mp_gp_release(&m->feas);
+    mp_gp_release(&m->runs);
+    mp_gp_release(&m->slo);
 }
 
 /* Keeps the model affordable on long histories: the best half and the most recent half. */
@@ -392,15 +420,50 @@ static void rank_warp(double *y, size_t n)
     free(r);
 }
 
+/* A +-1 label regression: `slo` false labels every informative trial by whether it ran (+1) or
+ * failed without a value (-1); `slo` true labels the trials with a value by whether they met
+ * every constraint. The most recent 2 x MAX_MODEL_POINTS labels are used. */
+static int fit_labels(const struct bo *bo, const struct mp_history *h, bool slo, const double *zp,
+                      size_t np, struct mp_rng *rng, struct mp_gp *gp, struct mp_error *err)
+{
+    size_t d = bo->dz, n = 0;
+    double *z = mp_xmalloc((h->n + 1) * d * sizeof(double));
+    double *y = mp_xmalloc((h->n + 1) * sizeof(double));
+    for (size_t i = h->n; i-- > 0 && n < 2 * MAX_MODEL_POINTS;) {
+        const struct mp_observation *o = &h->obs[i];
+        if (!is_informative(o) || (slo && !has_score(o))) {
+            continue;
+        }
+        encode(bo, o->x, z + n * d);
+        y[n++] = (slo ? o->feasible : has_score(o)) ? 1.0 : -1.0;
+    }
+    struct mp_gp_fit_opts fo = MP_GP_FIT_OPTS_INIT;
+    fo.restarts = n <= 30 ? 1u : 0u;
+    fo.max_fit_points = MAX_FIT_POINTS;
+    int rc = mp_gp_fit(gp, z, y, n, &fo, rng, err);
+    if (rc == 0) {
+        rc = add_believed(gp, zp, np, err);
+    }
+    free(z);
+    free(y);
+    return rc;
+}
+
+/* log P(label +1) of a label model: a probit squash of the regression. */
+static double log_prob(double mu, double var)
+{
+    return mp_norm_logcdf(mu / sqrt(FEAS_PROBIT_S * FEAS_PROBIT_S + var));
+}
+
 static int fit_models(const struct bo *bo, const struct mp_history *h, struct mp_rng *rng,
                       struct bo_model *m, struct mp_error *err)
 {
-    size_t d = bo->dz, nv = 0, nf = 0, np = 0;
+    size_t d = bo->dz, nv = 0, np = 0;
     size_t *vidx = mp_xmalloc((h->n + 1) * sizeof(size_t));
     double *z = mp_xmalloc((h->n + 1) * d * sizeof(double));
     double *y = mp_xmalloc((h->n + 1) * sizeof(double));
     double *zp = mp_xmalloc((h->n + 1) * d * sizeof(double));
-    bool any_bad = false;
+    bool any_crash = false, any_slo = false;
     for (size_t i = 0; i < h->n; i++) {
         const struct mp_observation *o = &h->obs[i];
         if (is_pending(o)) {
@@ -410,7 +473,8 @@ static int fit_models(const struct bo *bo, const struct mp_history *h, struct mp
             continue;
         }
         m->n_info++;
-        any_bad |= !o->feasible;
+        any_crash |= !has_score(o);
+        any_slo |= has_score(o) && !o->feasible;
         if (has_score(o)) {
             vidx[nv++] = i;
         }
@@ -423,6 +487,7 @@ static int fit_models(const struct bo *bo, const struct mp_history *h, struct mp
                   : nv <= 30            ? 2u
                   : nv <= 60            ? 1u
                                         : 0u;
+    fo.max_fit_points = MAX_FIT_POINTS;
     select_points(h, vidx, &nv);
     for (size_t k = 0; k < nv; k++) {
         encode(bo, h->obs[vidx[k]].x, z + k * d);
@@ -447,20 +512,14 @@ static int fit_models(const struct bo *bo, const struct mp_history *h, struct mp
         }
         m->have_obj = true;
     }
-    if (any_bad) {
-        for (size_t i = 0; i < h->n && nf < MAX_MODEL_POINTS * 2; i++) {
-            const struct mp_observation *o = &h->obs[h->n - 1 - i];
-            if (is_informative(o)) {
-                encode(bo, o->x, z + nf * d);
-                y[nf++] = o->feasible ? 1.0 : -1.0;
-            }
-        }
-        if ((rc = mp_gp_fit(&m->feas, z, y, nf, &fo, rng, err)) < 0 ||
-            (rc = add_believed(&m->feas, zp, np, err)) < 0) {
-            goto out;
-        }
-        m->have_feas = true;
+    if (any_crash && (rc = fit_labels(bo, h, false, zp, np, rng, &m->runs, err)) < 0) {
+        goto out;
     }
+    m->have_runs = any_crash;
+    if (any_slo && (rc = fit_labels(bo, h, true, zp, np, rng, &m->slo, err)) < 0) {
+        goto out;
+    }
+    m->have_slo = any_slo;
 out:
     free(vidx);
     free(z);
@@ -479,13 +538,21 @@ static void acquisition(const struct bo *bo, const struct bo_model *m, const dou
     for (size_t i = 0; i < n; i++) {
         out[i] = 0;
     }
-    if (m->have_feas) {
-        mp_gp_predict(&m->feas, z, n, mu, var);
+    if (m->have_runs) {
+        mp_gp_predict(&m->runs, z, n, mu, var);
         for (size_t i = 0; i < n; i++) {
-            out[i] = mp_norm_logcdf(mu[i] / sqrt(FEAS_PROBIT_S * FEAS_PROBIT_S + var[i]));
-            if (out[i] < log(MIN_POF)) {
-                out[i] -= POF_PENALTY;
-            }
+            out[i] += log_prob(mu[i], var[i]);
+        }
+    }
+    if (m->have_slo) {
+        mp_gp_predict(&m->slo, z, n, mu, var);
+        for (size_t i = 0; i < n; i++) {
+            out[i] += log_prob(mu[i], var[i]);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] < m->log_min_pof) {
+            out[i] -= POF_PENALTY;
         }
     }
     if (!m->have_obj || !m->have_best) {
@@ -904,7 +971,6 @@ static bool bo_should_stop(struct mp_optimizer *opt, const struct mp_history *h,
                            size_t reason_len)
 {
     struct bo *bo = (struct bo *)opt;
-    char num[MP_FMT_DOUBLE_MAX];
     if (opt->opts.max_trials > 0 && (int64_t)h->n >= opt->opts.max_trials) {
         snprintf(reason, reason_len, "budget of %lld trials spent",
                  (long long)opt->opts.max_trials);
@@ -914,8 +980,12 @@ static bool bo_should_stop(struct mp_optimizer *opt, const struct mp_history *h,
     double best = 0;
     size_t since = since_improvement(h, &have_best, &best);
     if (bo->set.patience > 0 && since >= (size_t)bo->set.patience) {
-        snprintf(reason, reason_len, "no improvement in the last %zu trials (best %s)", since,
-                 have_best ? mp_fmt_double(num, best) : "none feasible");
+        if (have_best) {
+            snprintf(reason, reason_len, "no improvement in the last %zu trials (best %.6g)", since,
+                     best);
+        } else {
+            snprintf(reason, reason_len, "no feasible trial in the last %zu trials", since);
+        }
         return true;
     }
     if (!bo->set.stop_on_ei || bo->set.acq != BO_EI) {
@@ -923,7 +993,8 @@ static bool bo_should_stop(struct mp_optimizer *opt, const struct mp_history *h,
     }
     size_t n_info, n_valued;
     count_history(h, &n_info, &n_valued);
-    if (n_info < (size_t)bo->set.initial || n_valued == 0) {
+    /* The model gets as many trials as the design had before its verdict counts. */
+    if (n_info < 2 * (size_t)bo->set.initial || n_valued == 0) {
         return false;
     }
     struct bo_model m;
@@ -936,9 +1007,8 @@ static bool bo_should_stop(struct mp_optimizer *opt, const struct mp_history *h,
         double noise = fmax(mp_gp_noise_sd(&m.obj), 1e-3 * m.obj.y_scale);
         double ei = exp(pick.acq);
         if (ei < noise) {
-            char num2[MP_FMT_DOUBLE_MAX];
-            snprintf(reason, reason_len, "expected improvement %s is below the noise level %s",
-                     mp_fmt_double(num, ei), mp_fmt_double(num2, noise));
+            snprintf(reason, reason_len, "expected improvement %.3g is below the noise level %.3g",
+                     ei, noise);
             stop = true;
         }
     }

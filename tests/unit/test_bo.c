@@ -17,6 +17,13 @@
 
 #define MAX_TRIALS 64
 
+#define CHECK_BEST(got, want)                                                                      \
+    do {                                                                                           \
+        if (fabs((got) - (want)) > 1e-9) {                                                         \
+            fail_msg("best feasible %g, expected %g", (double)(got), (double)(want));              \
+        }                                                                                          \
+    } while (0)
+
 static void add_range(struct mp_space *s, const char *name, enum mp_param_type t, double min,
                       double max, double step)
 {
@@ -322,6 +329,42 @@ static void test_feasibility_from_failures(void **state)
     mp_space_release(&s);
 }
 
+/* Larger batches score higher but from 32 on violate the SLO: they are measured (has_value), so
+ * they teach the objective model, yet never count as the best and are soon avoided. */
+static void test_slo_violations(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    build_space(&s);
+    struct mp_optimizer *opt = make(&s, 11, NULL);
+    struct run *r = mp_xmalloc(sizeof(*r));
+    run_init(r);
+    size_t late = 0;
+    double best = -INFINITY;
+    for (size_t t = 0; t < 30; t++) {
+        suggest_into(opt, r);
+        struct mp_observation *o = &r->obs[t];
+        complete(o, log2(r->x[t][1]) + 0.1 * r->x[t][0] + (r->x[t][2] == 0 ? 0.5 : 0));
+        if (r->x[t][1] >= 32) {
+            o->state = MP_TRIAL_FAILED;
+            o->failure = MP_FAILURE_SLO_VIOLATED;
+            o->feasible = false;
+            late += t >= 15;
+        } else {
+            best = fmax(best, o->score);
+        }
+    }
+    assert_unique(&s, r);
+    /* Feasible optimum: batch 16, 8 threads, gpu a = 4 + 0.8 + 0.5. */
+    CHECK_BEST(best, 5.3);
+    if (late > 8) {
+        fail_msg("%zu of the last 15 trials violated the SLO", late);
+    }
+    mp_optimizer_free(opt);
+    free(r);
+    mp_space_release(&s);
+}
+
 /* A continuous parameter takes the sampled path with local refinement. */
 static void test_continuous(void **state)
 {
@@ -401,7 +444,7 @@ static void test_settings(void **state)
     build_space(&s);
     static const char *const bad[] = {
         "{acquisition: pi}", "{initial: 0}",           "{restarts: -1}", "{beta: -1}",
-        "{warp: log}",       "{categorical: ordinal}", "{intial: 3}",
+        "{warp: log}",       "{categorical: ordinal}", "{intial: 3}",    "{min_feasibility: 1}",
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
         struct mp_node *set = parse(bad[i]);
@@ -414,7 +457,8 @@ static void test_settings(void **state)
         mp_doc_free(set);
     }
     struct mp_node *good = parse("{acquisition: ucb, beta: 1.5, initial: 5, warp: rank, "
-                                 "categorical: onehot, patience: 10, stop_on_ei: true}");
+                                 "categorical: onehot, patience: 10, stop_on_ei: true, "
+                                 "min_feasibility: 0.2}");
     struct mp_optimizer_opts o = {0, 10, good, NULL};
     struct mp_error err = {0};
     assert_int_equal(mp_optimizer_bo.validate(&s, &o, &err), 0);
@@ -441,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_parallel_no_duplicates),
         cmocka_unit_test(test_exhausts_small_space),
         cmocka_unit_test(test_feasibility_from_failures),
+        cmocka_unit_test(test_slo_violations),
         cmocka_unit_test(test_continuous),
         cmocka_unit_test(test_should_stop),
         cmocka_unit_test(test_settings),

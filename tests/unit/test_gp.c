@@ -261,6 +261,32 @@ static void test_fit(void **state)
     mp_gp_release(&b);
 }
 
+/* Hyper-parameters fit on a subset; the posterior still conditions on every point. */
+static void test_fit_subset(void **state)
+{
+    (void)state;
+    enum { N = 30 };
+    double x[N], y[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = (double)i / (N - 1);
+        y[i] = sin(5 * x[i]);
+    }
+    struct mp_gp gp;
+    mp_gp_init(&gp, 1, NULL);
+    struct mp_gp_fit_opts o = MP_GP_FIT_OPTS_INIT;
+    o.max_fit_points = 10;
+    struct mp_rng rng;
+    mp_rng_init(&rng, 1);
+    assert_int_equal(mp_gp_fit(&gp, x, y, N, &o, &rng, NULL), 0);
+    assert_int_equal(gp.n, N);
+    double mean[N];
+    mp_gp_predict(&gp, x, N, mean, NULL);
+    for (int i = 0; i < N; i++) {
+        CHECK_CLOSE(mean[i], y[i], 0.05);
+    }
+    mp_gp_release(&gp);
+}
+
 /* Duplicate inputs with different values and a tiny noise floor still condition. */
 static void test_duplicates_condition(void **state)
 {
@@ -292,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_normal),
         cmocka_unit_test(test_ei_closed_form),
         cmocka_unit_test(test_fit),
+        cmocka_unit_test(test_fit_subset),
         cmocka_unit_test(test_duplicates_condition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,57 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# `morphling bench-search` on a surface the project ships: JSON shape, figures of a known run,
+# directory expansion, the latency probe and usage errors.
+. "$(dirname "$0")/lib.sh"
+surface="$MP_SOURCE_DIR/tests/data/surface-small.csv"
+cols="--objective value --params share,mode"
+
+# shellcheck disable=SC2086
+json=$("$MORPHLING" bench-search --surfaces "$surface" $cols --budget 12 --seeds 2 --json); rc=$?
+check "bench-search exits 0" 0 "$rc"
+check "keys" '["algorithms","budget","seeds","surfaces"]' "$(printf '%s' "$json" | jq -c 'keys')"
+check "default algorithms in order" '["grid","random","bo"]' \
+    "$(printf '%s' "$json" | jq -c '[.algorithms[].algorithm]')"
+check "runs per algorithm" '[2,2,2]' "$(printf '%s' "$json" | jq -c '[.algorithms[].runs]')"
+check "grid reaches the optimum at trial 11" 11 \
+    "$(printf '%s' "$json" | jq '.algorithms[0].median_trials_to_optimum')"
+check "grid reaches 95 % at trial 6" 6 "$(printf '%s' "$json" | jq '.algorithms[0].median_trials_to_95')"
+check "every algorithm finds the optimum of 12 in 12" '[1,1,1]' \
+    "$(printf '%s' "$json" | jq -c '[.algorithms[].share_optimum]')"
+check "best@30 is the optimum" '[1,1,1]' \
+    "$(printf '%s' "$json" | jq -c '[.algorithms[].mean_best_fraction_at["30"]]')"
+
+mkdir "$WORK/dir"
+cp "$surface" "$WORK/dir/b.csv"
+cp "$surface" "$WORK/dir/a.csv"
+# shellcheck disable=SC2086
+json=$("$MORPHLING" bench-search "$WORK/dir" $cols --algorithms bo --budget 5 --seeds 1 --json)
+check "a directory contributes its CSV files in order" "[\"$WORK/dir/a.csv\",\"$WORK/dir/b.csv\"]" \
+    "$(printf '%s' "$json" | jq -c '.surfaces')"
+check "one run per surface" 2 "$(printf '%s' "$json" | jq '.algorithms[0].runs')"
+
+# shellcheck disable=SC2086
+text=$("$MORPHLING" bench-search "$surface" $cols --algorithms grid --budget 3 --seeds 1)
+check_contains "text output names the algorithm" "grid" "$text"
+check_contains "a median past the budget prints as >N" ">3" "$text"
+
+# shellcheck disable=SC2086
+json=$("$MORPHLING" bench-search --latency 5 "$surface" $cols --json); rc=$?
+check "latency probe exits 0" 0 "$rc"
+check "latency probe counts candidates" 7 "$(printf '%s' "$json" | jq '.candidates')"
+check "latency probe reports CPU time" true "$(printf '%s' "$json" | jq '.cpu_ms_per_suggestion > 0')"
+
+"$MORPHLING" bench-search >/dev/null 2>&1
+check "no surfaces exits 2" 2 "$?"
+"$MORPHLING" bench-search "$surface" --algorithms simulated-annealing >/dev/null 2>&1
+check "unknown algorithm exits 2" 2 "$?"
+"$MORPHLING" bench-search "$surface" --budget 0 >/dev/null 2>&1
+check "budget 0 exits 2" 2 "$?"
+"$MORPHLING" bench-search "$surface" --frobnicate >/dev/null 2>&1
+check "unknown option exits 2" 2 "$?"
+"$MORPHLING" bench-search "$WORK/missing.csv" >/dev/null 2>&1
+check "missing surface exits 2" 2 "$?"
+# shellcheck disable=SC2086
+"$MORPHLING" bench-search "$surface" $cols --algorithms bo --settings '{initial: 0}' >/dev/null 2>&1
+check "invalid bo settings exit 2" 2 "$?"
+finish
