@@ -88,31 +88,14 @@ static bool better(const struct engine *e, size_t i)
     return e->best < 0 || oriented(e, t->value) > oriented(e, e->trials[e->best]->value);
 }
 
-/* Classifies a finished result: objective present, constraints, derived metrics. */
+/* Judges a finished result against the spec and updates what the optimizer will see. */
 static void evaluate(struct engine *e, struct etrial *t)
 {
     struct mp_trial_result *res = &t->res;
-    const struct mp_spec *spec = e->spec;
-    mp_engine_derive_metrics(spec, t->x, &res->metrics);
+    mp_spec_evaluate(e->spec, t->x, res);
     double v;
-    t->has_value = mp_metrics_get(&res->metrics, spec->objective_metric, &v) && isfinite(v);
+    t->has_value = mp_metrics_get(&res->metrics, e->spec->objective_metric, &v) && isfinite(v);
     t->value = t->has_value ? v : NAN;
-    if (res->state == MP_TRIAL_SUCCEEDED && !t->has_value) {
-        mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING, "the trial produced no value for '%s'",
-                             spec->objective_metric);
-    }
-    for (size_t i = 0; res->state == MP_TRIAL_SUCCEEDED && i < spec->n_constraints; i++) {
-        const struct mp_constraint *c = &spec->constraints[i];
-        double m;
-        if (!mp_metrics_get(&res->metrics, c->metric, &m)) {
-            mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
-                                 "constraint '%s': the trial produced no '%s'", c->text, c->metric);
-        } else if (!mp_constraint_holds(c, m)) {
-            char buf[MP_FMT_DOUBLE_MAX];
-            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "%s = %s violates %s", c->metric,
-                                 mp_fmt_double(buf, m), c->text);
-        }
-    }
     t->state = res->state;
     t->failure = res->failure;
     t->feasible = res->state == MP_TRIAL_SUCCEEDED;
@@ -362,9 +345,11 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
         }
         goto out;
     }
-    if (t->run_rc < 0) {
+    if (t->run_rc < 0 && (t->res.state != MP_TRIAL_FAILED || !t->res.reason)) {
         mp_trial_result_fail(&t->res, MP_FAILURE_INFRA, "runner failure: %s",
                              mp_strerror(t->run_rc));
+    } else if (t->run_rc < 0) {
+        t->res.failure = MP_FAILURE_INFRA; /* keep the runner's own reason */
     }
     evaluate(e, t);
     rc = mp_store_trial_finish(e->st, e->exp_id, t->number, &t->res, err);

@@ -46,10 +46,5 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
                   const struct mp_engine_opts *opts, struct mp_engine_summary *out,
                   struct mp_error *err) MP_WUR;
 
-/* Adds metrics derived from the configuration and the cost table: items_per_s (throughput_rps
- * times the value of the parameter whose role is batch_size), cost_per_hour, and with
- * throughput_rps also throughput_per_cost and cost_per_million_requests. */
-void mp_engine_derive_metrics(const struct mp_spec *spec, const double *x,
-                              struct mp_metrics *metrics);
 
 #endif

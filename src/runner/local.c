@@ -725,33 +725,6 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-static void check_constraints(struct trial *t)
-{
-    const struct mp_spec *spec = t->spec;
-    double v = 0;
-    if (spec->objective_metric && !mp_metrics_get(&t->res->metrics, spec->objective_metric, &v)) {
-        mp_trial_result_fail(t->res, MP_FAILURE_METRIC_MISSING,
-                             "the load test did not produce the objective metric '%s'",
-                             spec->objective_metric);
-        return;
-    }
-    for (size_t i = 0; i < spec->n_constraints; i++) {
-        const struct mp_constraint *c = &spec->constraints[i];
-        if (!mp_metrics_get(&t->res->metrics, c->metric, &v)) {
-            mp_trial_result_fail(t->res, MP_FAILURE_METRIC_MISSING,
-                                 "the load test did not produce '%s' (constraint %s)", c->metric,
-                                 c->text);
-            return;
-        }
-        if (!mp_constraint_holds(c, v)) {
-            char buf[MP_FMT_DOUBLE_MAX];
-            mp_trial_result_fail(t->res, MP_FAILURE_SLO_VIOLATED, "%s: measured %s", c->text,
-                                 mp_fmt_double(buf, v));
-            return;
-        }
-    }
-}
-
 static int run_load(struct trial *t)
 {
     struct mp_local_target target = {"127.0.0.1", t->lease.port,  t->nonce,
@@ -782,7 +755,7 @@ static int run_load(struct trial *t)
         return rc;
     }
     if (!trial_failed(t)) {
-        check_constraints(t);
+        mp_spec_evaluate(t->spec, t->req->x, t->res);
     }
     return 0;
 }

@@ -8,7 +8,8 @@
 #include <string.h>
 
 /* Placeholders every runner provides besides the parameters. */
-static const char *const builtin_placeholders[] = {"port", "nonce", "trial", "experiment", NULL};
+static const char *const builtin_placeholders[] = {"port",       "nonce",   "trial",
+                                                   "experiment", "attempt", NULL};
 
 bool mp_spec_is_identifier(const char *s)
 {
@@ -362,7 +363,7 @@ int mp_spec_check_template(const struct mp_spec *spec, const struct mp_node *nod
         if (idx < 0 && !builtin) {
             int rc = mp_doc_error(err, node,
                                   "placeholder {%s} names no parameter (built-ins: {port}, "
-                                  "{nonce}, {trial}, {experiment})",
+                                  "{nonce}, {trial}, {attempt}, {experiment})",
                                   name);
             free(name);
             return rc;

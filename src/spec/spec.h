@@ -12,6 +12,7 @@
 #include "core/core.h"
 #include "doc/doc.h"
 #include "space/space.h"
+#include "trial/trial.h"
 
 enum mp_direction { MP_MAXIMIZE, MP_MINIMIZE };
 
@@ -100,6 +101,16 @@ char *mp_spec_resolve_path(const struct mp_spec *spec, const char *path);
 /* Whether the engine derives this metric from the configuration and the cost table
  * (cost_per_hour, throughput_per_cost, cost_per_million_requests) for this spec. */
 bool mp_spec_metric_derived(const struct mp_spec *spec, const char *metric);
+
+/* Adds metrics derived from the configuration and the cost table: items_per_s (throughput_rps
+ * times the value of the parameter whose role is batch_size), cost_per_hour, and with
+ * throughput_rps also throughput_per_cost and cost_per_million_requests. */
+void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x,
+                            struct mp_metrics *metrics);
+/* Judges a runner's result: adds derived metrics, then a SUCCEEDED result without the
+ * objective becomes FAILED (METRIC_MISSING) and one breaking a constraint FAILED
+ * (SLO_VIOLATED, measurements kept). Idempotent. */
+void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_trial_result *res);
 
 /* Whether value satisfies the constraint. */
 bool mp_constraint_holds(const struct mp_constraint *c, double value);

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
 #include "spec/spec.h"
 
 #define HEAD "name: t\nobjective: {metric: qps}\nrunner: {kind: replay, surface: x.csv}\n"
@@ -95,7 +94,7 @@ static void valid_spec_fields(void **state)
     double x[5] = {1.5, 2, 1, 0, 8};
     struct mp_metrics m = MP_METRICS_INIT;
     mp_metrics_set(&m, "throughput_rps", 100);
-    mp_engine_derive_metrics(s, x, &m);
+    mp_spec_derive_metrics(s, x, &m);
     double v = 0;
     assert_true(mp_metrics_get(&m, "items_per_s", &v) && v == 800);
     assert_true(mp_metrics_get(&m, "cost_per_hour", &v) && fabs(v - 0.41) < 1e-12);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Metrics derived from a configuration and the spec's cost table. */
-#include "engine/engine.h"
+/* Judging a trial against its spec: derived metrics, the objective and the constraints. */
+#include "spec/spec.h"
 
 #include <math.h>
 #include <string.h>
@@ -24,7 +24,7 @@ static double gpu_price(const struct mp_spec *spec, const double *x)
     return spec->cost.gpu_hour;
 }
 
-void mp_engine_derive_metrics(const struct mp_spec *spec, const double *x,
+void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x,
                               struct mp_metrics *metrics)
 {
     /* Each request carries one batch (the original Morphling's convention), so items/s is
@@ -74,6 +74,37 @@ void mp_engine_derive_metrics(const struct mp_spec *spec, const double *x,
         mp_metrics_set(metrics, "throughput_per_cost", rps / cost);
         if (rps > 0) {
             mp_metrics_set(metrics, "cost_per_million_requests", cost / (rps * 3600.0) * 1e6);
+        }
+    }
+}
+
+void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_trial_result *res)
+{
+    mp_spec_derive_metrics(spec, x, &res->metrics);
+    if (res->state != MP_TRIAL_SUCCEEDED) {
+        return;
+    }
+    double v;
+    if (!mp_metrics_get(&res->metrics, spec->objective_metric, &v) || !isfinite(v)) {
+        mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
+                             "the trial produced no value for the objective '%s'",
+                             spec->objective_metric);
+        return;
+    }
+    for (size_t i = 0; i < spec->n_constraints; i++) {
+        const struct mp_constraint *c = &spec->constraints[i];
+        double m;
+        if (!mp_metrics_get(&res->metrics, c->metric, &m)) {
+            mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
+                                 "constraint '%s': the trial produced no '%s'", c->text,
+                                 c->metric);
+            return;
+        }
+        if (!mp_constraint_holds(c, m)) {
+            char buf[MP_FMT_DOUBLE_MAX];
+            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "%s = %s violates %s", c->metric,
+                                 mp_fmt_double(buf, m), c->text);
+            return;
         }
     }
 }
