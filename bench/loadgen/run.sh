@@ -7,7 +7,7 @@
 # usage: sh bench/loadgen/run.sh BUILD_DIR [PAIRS] [DURATION_S]
 set -eu
 build=${1:-build/release}
-pairs=${2:-3}
+pairs=${2:-5}
 dur=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
 morphling=$build/morphling

@@ -337,18 +337,25 @@ static void print_measure(const struct mp_measure_opts *o, const struct mp_measu
     printf("windows      %u of %.2f s after %.2f s warm-up, figures over the last %u: %s\n",
            r->windows, (double)o->window_ns / 1e9, (double)o->warmup_ns / 1e9, r->merged,
            r->stable ? "stable" : "NOT stable");
-    printf("spread       throughput %.1f%%, mean latency %.1f%%, p99 %.1f%% (tolerance %.0f%%)\n",
-           100 * r->spread.throughput, 100 * r->spread.latency_mean, 100 * r->spread.latency_p99,
-           100 * o->tolerance);
+    printf("spread       throughput %.1f%%, mean latency %.1f%%, ", 100 * r->spread.throughput,
+           100 * r->spread.latency_mean);
+    if (isnan(r->spread.latency_p99)) {
+        printf("p99 not compared (too few samples)");
+    } else {
+        printf("p99 %.1f%%", 100 * r->spread.latency_p99);
+    }
+    printf(" (tolerance %.0f%%)\n", 100 * o->tolerance);
     printf("requests     %llu in %.2f s: %.1f req/s\n", (unsigned long long)r->requests,
            r->duration_s, r->throughput_rps);
     print_errors(r);
     print_latency("latency", &r->latency);
     if (l->rate_rps > 0) {
         print_latency("uncorrected", &r->latency_sent);
-        printf("late sends   %llu of %llu (%.2f%%)%s\n", (unsigned long long)r->late_sends,
-               (unsigned long long)r->sends, 100 * r->late_fraction,
-               r->late_fraction > 0.01 ? ": the target rate was not met, add connections" : "");
+        printf("late sends   %llu of %llu (%.2f%%), %llu of them due while their connection "
+               "was busy%s\n",
+               (unsigned long long)r->late_sends, (unsigned long long)r->sends,
+               100 * r->late_fraction, (unsigned long long)r->late_busy,
+               r->sends && r->late_busy * 100 > r->sends ? ": add connections" : "");
     }
     if (r->latency.samples < mp_stat_min_samples(MP_STAT_P999)) {
         printf("             * too few samples for that percentile to be trusted\n");

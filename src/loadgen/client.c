@@ -31,6 +31,7 @@ struct conn {
     enum conn_state state;
     bool pending;      /* a request is due: send it once connected */
     bool out_armed;    /* EPOLLOUT is in the interest set */
+    bool due_busy;     /* the pending request fell due while the previous one was in flight */
     uint32_t heap_pos; /* 1-based position in the schedule heap, 0 when not queued */
     uint32_t global_index;
     size_t written;
@@ -209,6 +210,7 @@ static void next_request(struct worker *w, struct conn *c, int64_t now)
     }
     c->next_ns = mp_lg_schedule_next(&w->sched, c->sched_ns);
     if (c->next_ns <= now) {
+        c->due_busy = true;
         issue(w, c, c->next_ns, now);
     } else {
         heap_push(w, c);
@@ -264,10 +266,13 @@ static void write_request(struct worker *w, struct conn *c, int64_t now)
     c->written = 0;
     c->sent_ns = now;
     c->pending = false;
+    bool due_busy = c->due_busy;
+    c->due_busy = false;
     if (w->win >= 0) {
         w->cur.counts.sends++;
         if (w->open_loop && mp_lg_send_late(c->sched_ns, now, lg->late_threshold_ns)) {
             w->cur.counts.late_sends++;
+            w->cur.counts.late_busy += due_busy;
         }
     }
     mp_http_parser_reset(&c->parser, lg->head);

@@ -246,6 +246,8 @@ struct mp_lg_counts {
     uint64_t errors[MP_LG_ERR_COUNT];
     uint64_t sends;      /* requests written */
     uint64_t late_sends; /* open loop: sent later than their schedule + late threshold */
+    uint64_t late_busy;  /* of those, due while their connection was still busy: more
+                            connections are needed (the others waited for the generator) */
     uint64_t connects;   /* connections opened */
     uint64_t bytes_read;
 };

@@ -34,6 +34,7 @@ void mp_lg_counts_add(struct mp_lg_counts *dst, const struct mp_lg_counts *src)
     }
     dst->sends += src->sends;
     dst->late_sends += src->late_sends;
+    dst->late_busy += src->late_busy;
     dst->connects += src->connects;
     dst->bytes_read += src->bytes_read;
 }

@@ -136,6 +136,7 @@ struct mp_measure_result {
     double error_rate; /* errors / (requests + errors) */
     uint64_t sends;
     uint64_t late_sends;
+    uint64_t late_busy; /* late because their connection was busy: add connections */
     double late_fraction;
     struct mp_latency latency;      /* corrected (from scheduled send time) */
     struct mp_latency latency_sent; /* uncorrected (from actual send time) */
