@@ -46,5 +46,4 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
                   const struct mp_engine_opts *opts, struct mp_engine_summary *out,
                   struct mp_error *err) MP_WUR;
 
-
 #endif

@@ -156,8 +156,8 @@ void mp_measure_result_metrics(const struct mp_measure_result *r, struct mp_metr
         snprintf(name, sizeof(name), "%s_ms", mp_stat_name((enum mp_stat)s));
         mp_metrics_set(m, name, r->latency.us[s] / 1000.0);
     }
-    /* Half the relative spread (max/min - 1) of the merged windows, as an absolute uncertainty of the
-     * throughput (reports use it to say when two configurations are within noise). */
+    /* Half the relative spread (max/min - 1) of the merged windows, as an absolute uncertainty of
+     * the throughput (reports use it to say when two configurations are within noise). */
     if (r->spread.throughput >= 0 && isfinite(r->spread.throughput)) {
         mp_metrics_set(m, "throughput_rps_uncertainty",
                        r->throughput_rps * r->spread.throughput / 2.0);

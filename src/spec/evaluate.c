@@ -24,8 +24,7 @@ static double gpu_price(const struct mp_spec *spec, const double *x)
     return spec->cost.gpu_hour;
 }
 
-void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x,
-                              struct mp_metrics *metrics)
+void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct mp_metrics *metrics)
 {
     /* Each request carries one batch (the original Morphling's convention), so items/s is
      * requests/s times the batch size. */
@@ -96,8 +95,7 @@ void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_tri
         double m;
         if (!mp_metrics_get(&res->metrics, c->metric, &m)) {
             mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
-                                 "constraint '%s': the trial produced no '%s'", c->text,
-                                 c->metric);
+                                 "constraint '%s': the trial produced no '%s'", c->text, c->metric);
             return;
         }
         if (!mp_constraint_holds(c, m)) {
