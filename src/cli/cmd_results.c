@@ -15,6 +15,8 @@ struct read_args {
     bool json;
     double target_rps;
     double headroom;
+    const char *container;
+    int64_t port;
 };
 
 static int parse_args(const char *cmd, int argc, char **argv, bool want_ref, struct read_args *a)
@@ -22,7 +24,8 @@ static int parse_args(const char *cmd, int argc, char **argv, bool want_ref, str
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},       {"json", no_argument, NULL, 'j'},
         {"format", required_argument, NULL, 'f'},   {"target-rps", required_argument, NULL, 't'},
-        {"headroom", required_argument, NULL, 'h'}, {0}};
+        {"headroom", required_argument, NULL, 'h'}, {"container", required_argument, NULL, 'c'},
+        {"port", required_argument, NULL, 'p'},     {0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -40,6 +43,14 @@ static int parse_args(const char *cmd, int argc, char **argv, bool want_ref, str
         case 'h':
             if (mp_parse_double(optarg, c == 't' ? &a->target_rps : &a->headroom) != 0) {
                 return mp_cli_usage(cmd, "expected a number, got \"%s\"", optarg);
+            }
+            break;
+        case 'c':
+            a->container = optarg;
+            break;
+        case 'p':
+            if (mp_parse_int64(optarg, &a->port) != 0 || a->port < 1 || a->port > 65535) {
+                return mp_cli_usage(cmd, "--port: expected 1..65535, got \"%s\"", optarg);
             }
             break;
         default:
@@ -115,13 +126,45 @@ int mp_cmd_show(int argc, char **argv)
     return rc;
 }
 
+static int export_deployment(const struct read_args *a)
+{
+    struct mp_error err = {0};
+    struct mp_store *st = NULL;
+    char *db = mp_cli_db_path(a->db);
+    json_t *d = NULL;
+    struct mp_deploy_opts o = {
+        .port = (int)a->port, .target_rps = a->target_rps, .headroom = a->headroom};
+    int rc = mp_store_open(db, NULL, &st, &err);
+    if (rc == 0) {
+        rc = mp_report_deployment(st, a->ref, &o, &d, &err);
+    }
+    if (rc == 0 && strcmp(a->format, "k8s") == 0) {
+        mp_report_write_k8s_patch(stdout, d, a->container);
+    } else if (rc == 0) {
+        mp_json_print(stdout, d);
+    }
+    json_decref(d);
+    mp_store_close(st);
+    free(db);
+    return rc == 0 ? 0 : mp_cli_fail(&err);
+}
+
 int mp_cmd_export(int argc, char **argv)
 {
-    struct read_args a = {.format = "csv"};
+    struct read_args a = {.format = "csv", .headroom = 0.2};
     json_t *rep = NULL;
     int rc = parse_args("export", argc, argv, true, &a);
-    if (rc == 0 && strcmp(a.format, "csv") != 0 && strcmp(a.format, "json") != 0) {
-        rc = mp_cli_usage("export", "--format: expected csv or json, got \"%s\"", a.format);
+    static const char *const formats[] = {"csv", "json", "deploy", "k8s"};
+    bool known = false;
+    for (size_t i = 0; rc == 0 && i < MP_ARRAY_LEN(formats); i++) {
+        known |= strcmp(a.format, formats[i]) == 0;
+    }
+    if (rc == 0 && !known) {
+        rc = mp_cli_usage("export", "--format: expected csv, json, deploy or k8s, got \"%s\"",
+                          a.format);
+    }
+    if (rc == 0 && (strcmp(a.format, "deploy") == 0 || strcmp(a.format, "k8s") == 0)) {
+        return export_deployment(&a);
     }
     if (rc == 0 && (rc = load(&a, &rep)) == 0) {
         if (strcmp(a.format, "json") == 0) {

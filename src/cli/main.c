@@ -23,8 +23,11 @@ static const struct mp_cmd commands[] = {
     {"list", mp_cmd_list, "list [--db PATH] [--json]", "list stored experiments"},
     {"show", mp_cmd_show, "show EXPERIMENT [--db PATH] [--json] [--target-rps R [--headroom 0.2]]",
      "show an experiment's trials and recommendation"},
-    {"export", mp_cmd_export, "export EXPERIMENT --format csv|json [--db PATH]",
-     "export an experiment's trials"},
+    {"export", mp_cmd_export,
+     "export EXPERIMENT --format csv|json|deploy|k8s [--db PATH] [--container NAME] [--port P] "
+     "[--target-rps R [--headroom 0.2]]",
+     "export trials (csv, json) or the recommended configuration (deploy: argv, env and "
+     "resources as JSON; k8s: a Deployment patch)"},
     {"load", mp_cmd_load,
      "load URL [-t THREADS] [-c CONNS] [-d DURATION] [--rate RPS [--poisson]] [-H 'Name: value']\n"
      "       [-m METHOD] [--body FILE]... [--timeout D] [--expect-status N] [--expect-body TEXT]\n"

@@ -31,6 +31,22 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out,
  * headroom (0.2 = 20 % spare). */
 int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
                             struct mp_error *err) MP_WUR;
+/* Deployable output for the recommended configuration. */
+struct mp_deploy_opts {
+    int port;          /* value of {port} in the rendered command; 0 = 8080 */
+    double target_rps; /* > 0: add a capacity plan (replicas) */
+    double headroom;
+};
+/* {experiment, trial, params, program (argv[0] or null without a service section), args, env,
+ *  resources: {cpu_cores, memory_mib, gpu,
+ *  gpu_memory_share, gpu_type}, port, capacity_plan?}. Owned. */
+int mp_report_deployment(struct mp_store *st, const char *ref, const struct mp_deploy_opts *o,
+                         json_t **out, struct mp_error *err) MP_WUR;
+/* A Kubernetes strategic-merge patch (YAML) for a Deployment running that configuration:
+ * replicas (with a capacity plan), container args and env, resource requests = limits, and a
+ * GPU node selector for a GPU type. */
+void mp_report_write_k8s_patch(FILE *f, const json_t *deployment, const char *container);
+
 /* One-line-per-experiment summaries for `list`. */
 int mp_report_list(struct mp_store *st, json_t **out, struct mp_error *err) MP_WUR;
 

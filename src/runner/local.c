@@ -272,21 +272,16 @@ static void build_vars(struct trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
 
 static int render_command(struct trial *t, struct mp_error *err)
 {
-    const struct mp_service *svc = &t->spec->service;
     const struct mp_space *s = &t->spec->space;
-    for (size_t i = 0; i < svc->argc; i++) {
-        char *el = NULL;
-        int rc = mp_template_render(svc->argv[i], t->vars, t->n_vars, &el, err);
-        if (rc != 0) {
-            return rc;
-        }
-        add_arg(t, el);
+    struct mp_rendered r;
+    int rc = mp_spec_render_service(t->spec, t->req->x, t->vars + s->n, MP_ARRAY_LEN(builtin_names),
+                                    &r, err);
+    if (rc != 0) {
+        return rc;
     }
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->params[i].target == MP_TARGET_ARG) {
-            add_arg(t, mp_xstrdup(s->params[i].target_name));
-            add_arg(t, mp_xstrdup(t->vars[i].value));
-        }
+    for (size_t i = 0; i < r.argc; i++) {
+        add_arg(t, r.argv[i]);
+        r.argv[i] = NULL;
     }
     if (t->r->cfg.inherit_env) {
         for (char **e = environ; e && *e; e++) {
@@ -296,26 +291,11 @@ static int render_command(struct trial *t, struct mp_error *err)
             }
         }
     }
-    for (size_t i = 0; i < svc->n_env; i++) {
-        const char *eq = strchr(svc->env[i], '=');
-        char *v = NULL;
-        if (!eq) {
-            return mp_error_set(err, MP_EINVALID, "env entry '%s': expected NAME=value",
-                                svc->env[i]);
-        }
-        int rc = mp_template_render(eq + 1, t->vars, t->n_vars, &v, err);
-        if (rc != 0) {
-            return rc;
-        }
-        add_env(t, svc->env[i], (size_t)(eq - svc->env[i]), v);
-        free(v);
+    for (size_t i = 0; i < r.envc; i++) {
+        const char *eq = strchr(r.env[i], '=');
+        add_env(t, r.env[i], (size_t)(eq - r.env[i]), eq + 1);
     }
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->params[i].target == MP_TARGET_ENV) {
-            const char *name = s->params[i].target_name;
-            add_env(t, name, strlen(name), t->vars[i].value);
-        }
-    }
+    mp_rendered_release(&r);
     add_env(t, "MORPHLING_PORT", 14, t->port_text);
     add_env(t, "MORPHLING_NONCE", 15, t->nonce);
     return 0;

@@ -11,6 +11,7 @@
 
 #include "core/core.h"
 #include "doc/doc.h"
+#include "proc/proc.h"
 #include "space/space.h"
 #include "trial/trial.h"
 
@@ -111,6 +112,22 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x,
  * objective becomes FAILED (METRIC_MISSING) and one breaking a constraint FAILED
  * (SLO_VIOLATED, measurements kept). Idempotent. */
 void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_trial_result *res);
+
+/* The service's argv and environment for configuration x. */
+struct mp_rendered {
+    char **argv; /* NULL-terminated, argc elements, owned */
+    size_t argc;
+    char **env; /* "NAME=value", NULL-terminated, envc entries, owned; no inherited variables */
+    size_t envc;
+};
+/* Renders service.command and service.env ({placeholders}: the parameters in canonical text
+ * plus `builtins`), then appends `arg` targets (flag, value) and sets `env` targets. A later
+ * variable of the same name replaces an earlier one. Every element stays one argv element or
+ * one value: nothing is ever interpreted by a shell. */
+int mp_spec_render_service(const struct mp_spec *spec, const double *x,
+                           const struct mp_tmpl_var *builtins, size_t n_builtins,
+                           struct mp_rendered *out, struct mp_error *err) MP_WUR;
+void mp_rendered_release(struct mp_rendered *r);
 
 /* Whether value satisfies the constraint. */
 bool mp_constraint_holds(const struct mp_constraint *c, double value);

@@ -69,6 +69,29 @@ check "list exits 0" 0 "$rc"
 check_contains "list names the experiment" "replay-demo" "$out"
 check "list --json" replay-demo "$("$MORPHLING" list --json | jq -r '.[0].name')"
 
+# Deployable output of the recommendation.
+"$MORPHLING" run "$spec" --restart --quiet >/dev/null 2>&1
+dep=$("$MORPHLING" export replay-demo --format deploy)
+best=$("$MORPHLING" show replay-demo --json | jq -c .best.params)
+check "deploy: the best configuration" "$best" "$(printf '%s' "$dep" | jq -c .params)"
+check "deploy: arg target" "[\"--max-batch\",\"$(printf '%s' "$best" | jq .batch)\"]" \
+    "$(printf '%s' "$dep" | jq -c .args)"
+check "deploy: env target" "$(printf '%s' "$best" | jq -r .threads)" "$(printf '%s' "$dep" | jq -r .env.WORKERS)"
+check "deploy: cpu resource" "$(printf '%s' "$best" | jq .cpu)" "$(printf '%s' "$dep" | jq .resources.cpu_cores)"
+k8s=$("$MORPHLING" export replay-demo --format k8s --target-rps 5000 --container web)
+millis=$(printf '%s' "$best" | jq '.cpu * 1000 | round')
+check_contains "k8s: cpu in millicores" "cpu: \"${millis}m\"" "$k8s"
+check_contains "k8s: memory in MiB" "memory: \"$(printf '%s' "$best" | jq .memory)Mi\"" "$k8s"
+check_contains "k8s: replicas from the capacity plan" \
+    "replicas: $("$MORPHLING" show replay-demo --json --target-rps 5000 | jq .capacity_plan.replicas)" "$k8s"
+check_contains "k8s: container name" '- name: "web"' "$k8s"
+if command -v kubectl >/dev/null 2>&1; then
+    kubectl create deployment web --image=x --dry-run=client -o yaml >"$WORK/d.yaml" 2>/dev/null &&
+        printf '%s\n' "$k8s" >"$WORK/p.yaml" &&
+        kubectl patch --local -f "$WORK/d.yaml" --type strategic --patch-file "$WORK/p.yaml" -o yaml >/dev/null 2>&1
+    check "kubectl accepts the patch" 0 "$?"
+fi
+
 # Several objectives: the Pareto front holds exactly the non-dominated feasible trials.
 sed -e "s|surface: surfaces/|surface: $MP_SOURCE_DIR/examples/surfaces/|" \
     -e 's|^name: replay-demo|name: multi|' \
