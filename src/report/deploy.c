@@ -64,12 +64,12 @@ static int build(const struct mp_spec *spec, const json_t *best, const struct mp
         }
         /* Without a service section only the targets' arguments exist: there is no program. */
         size_t skip = spec->has_service && r.argc > 0 ? 1 : 0;
-        *out = json_pack("{s:s, s:O, s:O, s:o, s:o, s:o, s:o, s:i}", "experiment", spec->name,
-                         "trial", json_object_get(best, "number"), "params",
-                         json_object_get(best, "params"), "program",
-                         skip ? json_string(r.argv[0]) : json_null(), "args",
-                         strings_json(r.argv + skip, r.argc - skip), "env", env, "resources",
-                         resources_json(spec, x), "port", o->port > 0 ? o->port : 8080);
+        *out =
+            json_pack("{s:s, s:O, s:O, s:o, s:o, s:o, s:o, s:i}", "experiment", spec->name, "trial",
+                      json_object_get(best, "number"), "params", json_object_get(best, "params"),
+                      "program", skip ? json_string(r.argv[0]) : json_null(), "args",
+                      strings_json(r.argv + skip, r.argc - skip), "env", env, "resources",
+                      resources_json(spec, x), "port", o->port > 0 ? o->port : 8080);
     }
     mp_rendered_release(&r);
     free(x);
@@ -92,8 +92,8 @@ int mp_report_deployment(struct mp_store *st, const char *ref, const struct mp_d
     }
     const json_t *best = rep ? json_object_get(rep, "best") : NULL;
     if (rc == 0 && !json_is_object(best)) {
-        rc = mp_error_set(err, MP_ENOTFOUND,
-                          "experiment '%s' has no recommended configuration yet", ref);
+        rc = mp_error_set(err, MP_ENOTFOUND, "experiment '%s' has no recommended configuration yet",
+                          ref);
     }
     if (rc == 0 && o->target_rps > 0) {
         rc = mp_report_capacity_plan(rep, o->target_rps, o->headroom, err);
@@ -150,8 +150,9 @@ void mp_report_write_k8s_patch(FILE *f, const json_t *d, const char *container)
     const json_t *args = json_object_get(d, "args");
     const char *program = json_string_value(json_object_get(d, "program"));
     const json_t *plan = json_object_get(d, "capacity_plan");
-    fprintf(f, "# Strategic-merge patch for a Deployment: kubectl patch deployment NAME --patch-file "
-               "FILE\n# morphling experiment %s, trial %lld\n",
+    fprintf(f,
+            "# Strategic-merge patch for a Deployment: kubectl patch deployment NAME --patch-file "
+            "FILE\n# morphling experiment %s, trial %lld\n",
             json_string_value(json_object_get(d, "experiment")),
             (long long)json_integer_value(json_object_get(d, "trial")));
     if (program) {
