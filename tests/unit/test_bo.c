@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "optimizer/optimizer.h"
+#include "testlib.h"
 
 #define MAX_TRIALS 64
 
@@ -24,49 +25,13 @@
         }                                                                                          \
     } while (0)
 
-static void add_range(struct mp_space *s, const char *name, enum mp_param_type t, double min,
-                      double max, double step)
-{
-    struct mp_param p = {0};
-    p.name = mp_xstrdup(name);
-    p.type = t;
-    p.min = min;
-    p.max = max;
-    p.step = step;
-    mp_space_add(s, &p);
-}
-
-static void add_list(struct mp_space *s, const char *name, const double *v, size_t n)
-{
-    struct mp_param p = {0};
-    p.name = mp_xstrdup(name);
-    p.type = MP_PARAM_DISCRETE;
-    p.values = mp_xreallocarray(NULL, n, sizeof(double));
-    memcpy(p.values, v, n * sizeof(double));
-    p.n_values = n;
-    mp_space_add(s, &p);
-}
-
-static void add_choices(struct mp_space *s, const char *name, const char *const *c, size_t n)
-{
-    struct mp_param p = {0};
-    p.name = mp_xstrdup(name);
-    p.type = MP_PARAM_CATEGORICAL;
-    p.choices = mp_xreallocarray(NULL, n, sizeof(char *));
-    for (size_t i = 0; i < n; i++) {
-        p.choices[i] = mp_xstrdup(c[i]);
-    }
-    p.n_choices = n;
-    mp_space_add(s, &p);
-}
-
 /* threads 1..8, batch 4..64 (log grid), gpu a|b|c: 8 * 5 * 3 = 120 configurations. */
 static void build_space(struct mp_space *s)
 {
     static const double batch[] = {4, 8, 16, 32, 64};
     static const char *const gpu[] = {"a", "b", "c"};
     add_range(s, "threads", MP_PARAM_INT, 1, 8, 1);
-    add_list(s, "batch", batch, 5);
+    add_list(s, "batch", batch, 5, false);
     add_choices(s, "gpu", gpu, 3);
 }
 

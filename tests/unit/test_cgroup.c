@@ -20,6 +20,7 @@
 
 #include "cgroup/cgroup.h"
 #include "proc/proc.h"
+#include "testlib.h"
 
 #define SEC 1000000000LL
 
@@ -67,16 +68,6 @@ static int teardown(void **state)
             skip();                                                                                \
         }                                                                                          \
     } while (0)
-
-static char *helper(const char *name)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    assert_true(n > 0);
-    self[n] = '\0';
-    *strrchr(self, '/') = '\0';
-    return mp_xasprintf("%s/%s", self, name);
-}
 
 static struct mp_cgroup *make_group(const char *tag, const struct mp_cgroup_limits *lim)
 {

@@ -20,18 +20,9 @@
 #include <unistd.h>
 
 #include "proc/proc.h"
+#include "testlib.h"
 
 #define SEC 1000000000LL
-
-static char *helper(const char *name)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    assert_true(n > 0);
-    self[n] = '\0';
-    *strrchr(self, '/') = '\0';
-    return mp_xasprintf("%s/%s", self, name);
-}
 
 static int count_fds(void)
 {

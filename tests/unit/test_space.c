@@ -12,43 +12,7 @@
 #include <string.h>
 
 #include "space/space.h"
-
-static void add_range(struct mp_space *s, const char *name, enum mp_param_type t, double min,
-                      double max, double step)
-{
-    struct mp_param p = {0};
-    p.name = mp_xstrdup(name);
-    p.type = t;
-    p.min = min;
-    p.max = max;
-    p.step = step;
-    mp_space_add(s, &p);
-}
-
-static void add_list(struct mp_space *s, const char *name, const double *v, size_t n, bool log)
-{
-    struct mp_param p = {0};
-    p.name = mp_xstrdup(name);
-    p.type = MP_PARAM_DISCRETE;
-    p.values = mp_xreallocarray(NULL, n, sizeof(double));
-    memcpy(p.values, v, n * sizeof(double));
-    p.n_values = n;
-    p.log_scale = log;
-    mp_space_add(s, &p);
-}
-
-static void add_choices(struct mp_space *s, const char *name, const char *const *c, size_t n)
-{
-    struct mp_param p = {0};
-    p.name = mp_xstrdup(name);
-    p.type = MP_PARAM_CATEGORICAL;
-    p.choices = mp_xreallocarray(NULL, n, sizeof(char *));
-    for (size_t i = 0; i < n; i++) {
-        p.choices[i] = mp_xstrdup(c[i]);
-    }
-    p.n_choices = n;
-    mp_space_add(s, &p);
-}
+#include "testlib.h"
 
 static void build_mixed(struct mp_space *s)
 {

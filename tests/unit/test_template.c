@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "proc/proc.h"
+#include "testlib.h"
 
 static const char *const hostile[] = {
     "plain",
@@ -138,16 +139,6 @@ static void test_too_big(void **state)
 }
 
 /* The directory of this test executable, where the helper programs are built too. */
-static char *helper(const char *name)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    assert_true(n > 0);
-    self[n] = '\0';
-    *strrchr(self, '/') = '\0';
-    return mp_xasprintf("%s/%s", self, name);
-}
-
 /* Renders every hostile value into argv elements and env values, runs argv_echo and checks
  * that what it printed equals what was intended, element by element. */
 static void test_child_receives_exact_argv(void **state)
