@@ -166,15 +166,27 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
     const char *key;
     const json_t *v;
     json_object_foreach ((json_t *)json_object_get(best, "params"), key, v) {
-        fprintf(f, "  %-24s %s\n", key, value_text(v, buf));
+        fprintf(f, "  %-26s %s\n", key, value_text(v, buf));
     }
     const char *metric = json_string_value(json_object_get(obj, "metric"));
-    fprintf(f, "Measured:\n  %-24s %s   (objective, %s)\n", metric,
+    fprintf(f, "Measured:\n  %-26s %s   (objective, %s)\n", metric,
             metric_text(json_object_get(best, "value"), buf),
             json_string_value(json_object_get(obj, "direction")));
-    json_object_foreach ((json_t *)json_object_get(best, "metrics"), key, v) {
-        if (strcmp(key, metric) != 0) {
-            fprintf(f, "  %-24s %s\n", key, metric_text(v, buf));
+    /* The figures people act on; `show --json` has every metric. */
+    static const char *const shown[] = {"throughput_rps",
+                                        "items_per_s",
+                                        "capacity_rps",
+                                        "p50_ms",
+                                        "p99_ms",
+                                        "error_rate",
+                                        "cost_per_hour",
+                                        "throughput_per_cost",
+                                        "cost_per_million_requests"};
+    const json_t *metrics = json_object_get(best, "metrics");
+    for (size_t i = 0; i < MP_ARRAY_LEN(shown); i++) {
+        const json_t *m = json_object_get(metrics, shown[i]);
+        if (m && strcmp(shown[i], metric) != 0) {
+            fprintf(f, "  %-26s %s\n", shown[i], metric_text(m, buf));
         }
     }
     print_runner_up(f, r, metric);

@@ -9,8 +9,8 @@
 
 #include "space/space.h"
 
-static inline void add_range(struct mp_space *s, const char *name, enum mp_param_type t,
-                             double min, double max, double step)
+static inline void add_range(struct mp_space *s, const char *name, enum mp_param_type t, double min,
+                             double max, double step)
 {
     struct mp_param p = {0};
     p.name = mp_xstrdup(name);
@@ -34,8 +34,7 @@ static inline void add_list(struct mp_space *s, const char *name, const double *
     mp_space_add(s, &p);
 }
 
-static inline void add_choices(struct mp_space *s, const char *name, const char *const *c,
-                               size_t n)
+static inline void add_choices(struct mp_space *s, const char *name, const char *const *c, size_t n)
 {
     struct mp_param p = {0};
     p.name = mp_xstrdup(name);
