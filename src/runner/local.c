@@ -734,9 +734,6 @@ static int run_load(struct trial *t)
                              err.msg[0] ? err.msg : mp_strerror(rc));
         return rc;
     }
-    if (!trial_failed(t)) {
-        mp_spec_evaluate(t->spec, t->req->x, t->res);
-    }
     return 0;
 }
 
@@ -946,6 +943,8 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "processes of the trial survived the teardown");
     }
     record(&t);
+    /* Judged once resource use is known, so it can be constrained too. */
+    mp_spec_evaluate(t.spec, req->x, res);
     trial_release(&t);
     free(bufs);
     return rc;

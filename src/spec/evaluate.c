@@ -79,6 +79,14 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct 
 
 void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_trial_result *res)
 {
+    /* Resource use (cpu_seconds, peak_memory_bytes, ...) can be an objective or constrained
+     * like any measured metric. */
+    for (size_t i = 0; i < res->resources.n; i++) {
+        double v;
+        if (!mp_metrics_get(&res->metrics, res->resources.names[i], &v)) {
+            mp_metrics_set(&res->metrics, res->resources.names[i], res->resources.values[i]);
+        }
+    }
     mp_spec_derive_metrics(spec, x, &res->metrics);
     if (res->state != MP_TRIAL_SUCCEEDED) {
         return;

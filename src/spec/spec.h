@@ -108,7 +108,8 @@ bool mp_spec_metric_derived(const struct mp_spec *spec, const char *metric);
  * throughput_rps also throughput_per_cost and cost_per_million_requests. */
 void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x,
                             struct mp_metrics *metrics);
-/* Judges a runner's result: adds derived metrics, then a SUCCEEDED result without the
+/* Judges a runner's result: copies resource use (res->resources) into the metrics, adds derived
+ * metrics, then a SUCCEEDED result without the
  * objective becomes FAILED (METRIC_MISSING) and one breaking a constraint FAILED
  * (SLO_VIOLATED, measurements kept). Idempotent. */
 void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_trial_result *res);

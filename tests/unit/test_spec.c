@@ -369,6 +369,42 @@ static void documents_are_bounded(void **state)
     mp_spec_free(s);
 }
 
+static void evaluation_judges_results(void **state)
+{
+    (void)state;
+    struct mp_spec *s =
+        parse_ok(HEAD P1 "constraints: ['peak_memory_bytes <= 1000', 'p99_ms < 5']\n", NULL, 0);
+    double x[1] = {2};
+    struct mp_trial_result res;
+    mp_trial_result_init(&res);
+    mp_metrics_set(&res.metrics, "qps", 10);
+    mp_metrics_set(&res.metrics, "p99_ms", 4);
+    mp_metrics_set(&res.resources, "peak_memory_bytes", 999);
+    mp_spec_evaluate(s, x, &res);
+    assert_int_equal(res.state, MP_TRIAL_SUCCEEDED);
+    double v = 0;
+    assert_true(mp_metrics_get(&res.metrics, "peak_memory_bytes", &v) && v == 999);
+    /* Resource use can break a constraint like any metric. */
+    mp_metrics_set(&res.resources, "peak_memory_bytes", 5000);
+    mp_metrics_set(&res.metrics, "peak_memory_bytes", 5000);
+    mp_spec_evaluate(s, x, &res);
+    assert_int_equal(res.state, MP_TRIAL_FAILED);
+    assert_int_equal(res.failure, MP_FAILURE_SLO_VIOLATED);
+    assert_non_null(strstr(res.reason, "peak_memory_bytes = 5000 violates"));
+    mp_trial_result_release(&res);
+    /* No objective: METRIC_MISSING; a failed result is left as it is. */
+    mp_trial_result_init(&res);
+    mp_spec_evaluate(s, x, &res);
+    assert_int_equal(res.failure, MP_FAILURE_METRIC_MISSING);
+    mp_trial_result_release(&res);
+    mp_trial_result_init(&res);
+    mp_trial_result_fail(&res, MP_FAILURE_CRASHED, "boom");
+    mp_spec_evaluate(s, x, &res);
+    assert_int_equal(res.failure, MP_FAILURE_CRASHED);
+    mp_trial_result_release(&res);
+    mp_spec_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +417,7 @@ int main(void)
         cmocka_unit_test(overrides_use_the_same_path),
         cmocka_unit_test(json_spec_is_equivalent),
         cmocka_unit_test(documents_are_bounded),
+        cmocka_unit_test(evaluation_judges_results),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
