@@ -37,5 +37,6 @@ int mp_cmd_replay(int argc, char **argv);
 int mp_cmd_list(int argc, char **argv);
 int mp_cmd_show(int argc, char **argv);
 int mp_cmd_export(int argc, char **argv);
+int mp_cmd_meta(int argc, char **argv);
 
 #endif

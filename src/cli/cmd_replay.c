@@ -50,6 +50,7 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
                                          {"seed", required_argument, NULL, 's'},
                                          {"params", required_argument, NULL, 'p'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"prior", required_argument, NULL, 'P'},
                                          {0}};
     int c, rc = 0;
     int64_t v;
@@ -77,6 +78,9 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
             break;
         case 'j':
             a->json = true;
+            break;
+        case 'P':
+            a->o.prior_path = optarg;
             break;
         default:
             rc = mp_cli_usage("replay", "unknown option");

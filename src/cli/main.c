@@ -13,13 +13,18 @@ static const struct mp_cmd commands[] = {
      "run (or continue) an experiment and print the recommendation"},
     {"replay", mp_cmd_replay,
      "replay SURFACE.csv [--objective COL] [--minimize] [--algorithm NAME] [--budget N] "
-     "[--seed S] [--params A,B,...] [--json]",
+     "[--seed S] [--params A,B,...] [--prior MODEL] [--json]",
      "run a search offline on a recorded performance surface"},
     {"list", mp_cmd_list, "list [--db PATH] [--json]", "list stored experiments"},
     {"show", mp_cmd_show, "show EXPERIMENT [--db PATH] [--json]",
      "show an experiment's trials and recommendation"},
     {"export", mp_cmd_export, "export EXPERIMENT --format csv|json [--db PATH]",
      "export an experiment's trials"},
+    {"meta", mp_cmd_meta,
+     "meta train [--surfaces DIR|FILE]... [--from-store[=DB]] [--no-store] [--seed S] "
+     "[--method reptile|fomaml|maml] [--members K] [--iterations N] [--hidden H] -o MODEL "
+     "[--json] | meta info MODEL [--json]",
+     "meta-train a prior for algorithm morphling from surfaces and past experiments"},
 };
 
 static const struct mp_cmd *find_cmd(const char *name)
