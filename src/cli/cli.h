@@ -37,6 +37,7 @@ int mp_cmd_replay(int argc, char **argv);
 int mp_cmd_list(int argc, char **argv);
 int mp_cmd_show(int argc, char **argv);
 int mp_cmd_export(int argc, char **argv);
+int mp_cmd_bench_search(int argc, char **argv);
 int mp_cmd_meta(int argc, char **argv);
 
 #endif

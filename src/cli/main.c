@@ -15,6 +15,10 @@ static const struct mp_cmd commands[] = {
      "replay SURFACE.csv [--objective COL] [--minimize] [--algorithm NAME] [--budget N] "
      "[--seed S] [--params A,B,...] [--prior MODEL] [--json]",
      "run a search offline on a recorded performance surface"},
+    {"bench-search", mp_cmd_bench_search,
+     "bench-search --surfaces DIR|FILE... [--algorithms grid,random,bo] [--budget N] [--seeds K] "
+     "[--objective COL] [--minimize] [--settings YAML] [--json]",
+     "compare search algorithms by replaying them on recorded surfaces"},
     {"list", mp_cmd_list, "list [--db PATH] [--json]", "list stored experiments"},
     {"show", mp_cmd_show, "show EXPERIMENT [--db PATH] [--json]",
      "show an experiment's trials and recommendation"},

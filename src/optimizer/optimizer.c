@@ -8,6 +8,7 @@
 static const struct mp_optimizer_ops *const registry[] = {
     &mp_optimizer_grid,
     &mp_optimizer_random,
+    &mp_optimizer_bo,
     &mp_optimizer_morphling,
     NULL,
 };

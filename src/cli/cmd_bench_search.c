@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `morphling bench-search`: replays several algorithms on several recorded surfaces with several
+ * seeds and summarises how quickly each finds the optimum. */
+#include "cli/cli.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "doc/doc.h"
+#include "replay/replay.h"
+
+#define MAX_SURFACES   1000
+#define MAX_ALGORITHMS 16
+#define MAX_SEEDS      1000
+static const int checkpoints[] = {10, 20, 30};
+#define N_CHECKPOINTS 3
+
+struct bench_args {
+    char **files; /* owned paths */
+    size_t n_files;
+    char *alg_buf;
+    const char *algs[MAX_ALGORITHMS];
+    size_t n_algs;
+    int64_t budget, seeds;
+    const char *objective;
+    bool minimize, json;
+    const char *settings_text;
+};
+
+/* Per algorithm: one entry per (surface, seed) run. */
+struct alg_result {
+    long *to_opt, *to_95; /* budget + 1 when never reached */
+    double *best_at;      /* runs x N_CHECKPOINTS fractions of the optimum */
+    double seconds;
+    size_t runs;
+};
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_file(struct bench_args *a, char *path)
+{
+    if (a->n_files >= MAX_SURFACES) {
+        free(path);
+        return mp_cli_usage("bench-search", "too many surfaces (at most %d)", MAX_SURFACES);
+    }
+    a->files = mp_xreallocarray(a->files, a->n_files + 1, sizeof(*a->files));
+    a->files[a->n_files++] = path;
+    return 0;
+}
+
+/* A directory contributes its *.csv files in name order. */
+static int add_surface_arg(struct bench_args *a, const char *arg)
+{
+    struct stat st;
+    if (stat(arg, &st) != 0) {
+        return mp_cli_usage("bench-search", "'%s': no such file or directory", arg);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return add_file(a, mp_xstrdup(arg));
+    }
+    DIR *dir = opendir(arg);
+    if (!dir) {
+        return mp_cli_usage("bench-search", "'%s': cannot open directory", arg);
+    }
+    size_t first = a->n_files;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(dir)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && strcmp(e->d_name + len - 4, ".csv") == 0) {
+            rc = add_file(a, mp_xasprintf("%s/%s", arg, e->d_name));
+        }
+    }
+    closedir(dir);
+    if (rc == 0 && a->n_files == first) {
+        return mp_cli_usage("bench-search", "'%s': no .csv files", arg);
+    }
+    qsort(a->files + first, a->n_files - first, sizeof(*a->files), cmp_path);
+    return rc;
+}
+
+static int split_algorithms(struct bench_args *a, const char *list)
+{
+    free(a->alg_buf);
+    a->alg_buf = mp_xstrdup(list);
+    a->n_algs = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(a->alg_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (a->n_algs == MAX_ALGORITHMS) {
+            return mp_cli_usage("bench-search", "too many algorithms");
+        }
+        a->algs[a->n_algs++] = t;
+    }
+    return a->n_algs ? 0 : mp_cli_usage("bench-search", "--algorithms needs a list");
+}
+
+static int int_arg(const char *name, const char *text, int64_t min, int64_t max, int64_t *out)
+{
+    if (!text || mp_parse_int64(text, out) != 0 || *out < min || *out > max) {
+        return mp_cli_usage("bench-search", "%s: expected an integer in [%lld, %lld]", name,
+                            (long long)min, (long long)max);
+    }
+    return 0;
+}
+
+/* Options may come in any order; every argument that is not an option or an option's value is a
+ * surface, so `--surfaces A B C` and plain `A B C` mean the same. */
+static int parse_args(int argc, char **argv, struct bench_args *a)
+{
+    int rc = 0;
+    for (int i = 1; rc == 0 && i < argc; i++) {
+        const char *s = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = strcmp(s, "--algorithms") == 0 || strcmp(s, "--budget") == 0 ||
+                     strcmp(s, "--seeds") == 0 || strcmp(s, "--objective") == 0 ||
+                     strcmp(s, "--settings") == 0;
+        if (takes && !next) {
+            return mp_cli_usage("bench-search", "%s needs a value", s);
+        }
+        if (strcmp(s, "--surfaces") == 0) {
+            continue;
+        }
+        if (strncmp(s, "--", 2) != 0) {
+            rc = add_surface_arg(a, s);
+            continue;
+        }
+        if (strcmp(s, "--algorithms") == 0) {
+            rc = split_algorithms(a, next);
+        } else if (strcmp(s, "--budget") == 0) {
+            rc = int_arg(s, next, 1, 100000, &a->budget);
+        } else if (strcmp(s, "--seeds") == 0) {
+            rc = int_arg(s, next, 1, MAX_SEEDS, &a->seeds);
+        } else if (strcmp(s, "--objective") == 0) {
+            a->objective = next;
+        } else if (strcmp(s, "--settings") == 0) {
+            a->settings_text = next;
+        } else if (strcmp(s, "--minimize") == 0) {
+            a->minimize = true;
+        } else if (strcmp(s, "--json") == 0) {
+            a->json = true;
+        } else {
+            return mp_cli_usage("bench-search", "unknown option '%s'", s);
+        }
+        i += takes;
+    }
+    if (rc == 0 && a->n_files == 0) {
+        rc = mp_cli_usage("bench-search", "no surfaces given (--surfaces DIR|FILE...)");
+    }
+    if (rc == 0 && a->n_algs == 0) {
+        rc = split_algorithms(a, "grid,random,bo");
+    }
+    return rc;
+}
+
+static double fraction(double best, double optimum, bool minimize)
+{
+    if (!isfinite(best) || !isfinite(optimum)) {
+        return 0;
+    }
+    if (minimize) {
+        return best != 0 ? optimum / best : 0;
+    }
+    return optimum != 0 ? best / optimum : 0;
+}
+
+static void record(struct alg_result *r, const struct mp_replay_outcome *o, int64_t budget,
+                   bool minimize)
+{
+    size_t k = r->runs++;
+    r->to_opt[k] = o->trials_to_optimum > 0 ? o->trials_to_optimum : budget + 1;
+    r->to_95[k] = o->trials_to_95 > 0 ? o->trials_to_95 : budget + 1;
+    for (int c = 0; c < N_CHECKPOINTS; c++) {
+        double best = NAN;
+        for (size_t t = 0; t < o->n_trials && t < (size_t)checkpoints[c]; t++) {
+            double v = o->value[t];
+            if (isfinite(v) && (!isfinite(best) || (minimize ? v < best : v > best))) {
+                best = v;
+            }
+        }
+        r->best_at[k * N_CHECKPOINTS + c] = fraction(best, o->optimum, minimize);
+    }
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(const long *v, size_t n)
+{
+    if (n == 0) {
+        return NAN;
+    }
+    long *s = mp_xmalloc(n * sizeof(*s));
+    memcpy(s, v, n * sizeof(*s));
+    qsort(s, n, sizeof(*s), cmp_long);
+    double m = n % 2 ? (double)s[n / 2] : 0.5 * (double)(s[n / 2 - 1] + s[n / 2]);
+    free(s);
+    return m;
+}
+
+static double share_within(const long *v, size_t n, int64_t budget)
+{
+    size_t hit = 0;
+    for (size_t i = 0; i < n; i++) {
+        hit += v[i] <= budget;
+    }
+    return n ? (double)hit / (double)n : 0;
+}
+
+static double mean_at(const struct alg_result *r, int c)
+{
+    double s = 0;
+    for (size_t i = 0; i < r->runs; i++) {
+        s += r->best_at[i * N_CHECKPOINTS + c];
+    }
+    return r->runs ? s / (double)r->runs : NAN;
+}
+
+/* A median past the budget means "not reached in most runs". */
+static void fmt_median(char *buf, size_t len, double m, int64_t budget)
+{
+    if (m > (double)budget) {
+        snprintf(buf, len, ">%lld", (long long)budget);
+    } else {
+        snprintf(buf, len, "%g", m);
+    }
+}
+
+static json_t *median_json(double m, int64_t budget)
+{
+    return m > (double)budget ? json_null() : json_real(m);
+}
+
+static json_t *result_json(const struct bench_args *a, size_t i, const struct alg_result *r)
+{
+    json_t *at = json_object();
+    for (int c = 0; c < N_CHECKPOINTS; c++) {
+        char key[16];
+        snprintf(key, sizeof(key), "%d", checkpoints[c]);
+        json_object_set_new(at, key, json_real(mean_at(r, c)));
+    }
+    return json_pack("{s:s, s:I, s:o, s:o, s:f, s:f, s:o, s:f}", "algorithm", a->algs[i], "runs",
+                     (json_int_t)r->runs, "median_trials_to_optimum",
+                     median_json(median(r->to_opt, r->runs), a->budget), "median_trials_to_95",
+                     median_json(median(r->to_95, r->runs), a->budget), "share_optimum",
+                     share_within(r->to_opt, r->runs, a->budget), "share_95",
+                     share_within(r->to_95, r->runs, a->budget), "mean_best_fraction_at", at,
+                     "seconds", r->seconds);
+}
+
+static void print_json(const struct bench_args *a, const struct alg_result *res)
+{
+    json_t *surfaces = json_array();
+    for (size_t f = 0; f < a->n_files; f++) {
+        json_array_append_new(surfaces, json_string(a->files[f]));
+    }
+    json_t *algs = json_array();
+    for (size_t i = 0; i < a->n_algs; i++) {
+        json_array_append_new(algs, result_json(a, i, &res[i]));
+    }
+    json_t *root =
+        json_pack("{s:o, s:I, s:I, s:o}", "surfaces", surfaces, "budget", (json_int_t)a->budget,
+                  "seeds", (json_int_t)a->seeds, "algorithms", algs);
+    char *text = json_dumps(root, JSON_INDENT(2));
+    printf("%s\n", text);
+    free(text);
+    json_decref(root);
+}
+
+static void print_text(const struct bench_args *a, const struct alg_result *res)
+{
+    printf("%zu surfaces x %lld seeds, budget %lld\n\n", a->n_files, (long long)a->seeds,
+           (long long)a->budget);
+    printf("%-10s %6s %9s %9s %9s %8s %8s %8s %8s\n", "algorithm", "runs", "med.opt", "med.95%",
+           "share.opt", "best@10", "best@20", "best@30", "seconds");
+    for (size_t i = 0; i < a->n_algs; i++) {
+        const struct alg_result *r = &res[i];
+        char mo[32], m95[32];
+        fmt_median(mo, sizeof(mo), median(r->to_opt, r->runs), a->budget);
+        fmt_median(m95, sizeof(m95), median(r->to_95, r->runs), a->budget);
+        printf("%-10s %6zu %9s %9s %9.2f %8.3f %8.3f %8.3f %8.2f\n", a->algs[i], r->runs, mo, m95,
+               share_within(r->to_opt, r->runs, a->budget), mean_at(r, 0), mean_at(r, 1),
+               mean_at(r, 2), r->seconds);
+    }
+    printf("\nmed.opt / med.95%%: median trials to the surface optimum / to 95 %% of it "
+           "(>N: not reached in most runs); share.opt: runs that reached the optimum; "
+           "best@K: mean best value after K trials as a fraction of the optimum.\n");
+}
+
+static int run_all(const struct bench_args *a, const struct mp_node *settings,
+                   struct alg_result *res, struct mp_error *err)
+{
+    for (size_t f = 0; f < a->n_files; f++) {
+        struct mp_surface *surf = NULL;
+        int rc = mp_surface_load(a->files[f], &surf, err);
+        if (rc < 0) {
+            return rc;
+        }
+        for (size_t i = 0; i < a->n_algs && rc == 0; i++) {
+            for (int64_t s = 0; s < a->seeds && rc == 0; s++) {
+                struct mp_replay_opts o = {0};
+                struct mp_replay_outcome out;
+                memset(&out, 0, sizeof(out));
+                o.algorithm = a->algs[i];
+                o.budget = a->budget;
+                o.seed = (uint64_t)s;
+                o.objective = a->objective;
+                o.minimize = a->minimize;
+                o.settings = settings;
+                int64_t t0 = mp_mono_ns();
+                rc = mp_replay_surface(surf, &o, &out, err);
+                res[i].seconds += (double)(mp_mono_ns() - t0) / 1e9;
+                if (rc == 0) {
+                    record(&res[i], &out, a->budget, a->minimize);
+                } else {
+                    mp_error_prefix(err, "%s, %s, seed %lld", a->files[f], a->algs[i],
+                                    (long long)s);
+                }
+                mp_replay_outcome_release(&out);
+            }
+        }
+        mp_surface_free(surf);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int mp_cmd_bench_search(int argc, char **argv)
+{
+    struct bench_args a = {0};
+    struct alg_result res[MAX_ALGORITHMS];
+    struct mp_node *settings = NULL;
+    struct mp_error err = {0};
+    memset(res, 0, sizeof(res));
+    a.budget = 40;
+    a.seeds = 5;
+    int rc = parse_args(argc, argv, &a);
+    if (rc == 0 && a.settings_text &&
+        mp_doc_parse(a.settings_text, strlen(a.settings_text), "--settings", &settings, &err) < 0) {
+        rc = mp_cli_fail(&err);
+    }
+    if (rc == 0) {
+        size_t runs = a.n_files * (size_t)a.seeds;
+        for (size_t i = 0; i < a.n_algs; i++) {
+            res[i].to_opt = mp_xcalloc(runs, sizeof(long));
+            res[i].to_95 = mp_xcalloc(runs, sizeof(long));
+            res[i].best_at = mp_xcalloc(runs * N_CHECKPOINTS, sizeof(double));
+        }
+        if (run_all(&a, settings, res, &err) < 0) {
+            rc = mp_cli_fail(&err);
+        } else if (a.json) {
+            print_json(&a, res);
+        } else {
+            print_text(&a, res);
+        }
+    }
+    for (size_t i = 0; i < MAX_ALGORITHMS; i++) {
+        free(res[i].to_opt);
+        free(res[i].to_95);
+        free(res[i].best_at);
+    }
+    for (size_t f = 0; f < a.n_files; f++) {
+        free(a.files[f]);
+    }
+    free(a.files);
+    free(a.alg_buf);
+    mp_doc_free(settings);
+    return rc;
+}
