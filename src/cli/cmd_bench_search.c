@@ -29,6 +29,7 @@ struct bench_args {
     const char *objective;
     bool minimize, json;
     const char *settings_text;
+    const char *prior; /* --prior MODEL, passed to every algorithm */
 };
 
 /* Per algorithm: one entry per (surface, seed) run. */
@@ -120,7 +121,7 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = strcmp(s, "--algorithms") == 0 || strcmp(s, "--budget") == 0 ||
                      strcmp(s, "--seeds") == 0 || strcmp(s, "--objective") == 0 ||
-                     strcmp(s, "--settings") == 0;
+                     strcmp(s, "--settings") == 0 || strcmp(s, "--prior") == 0;
         if (takes && !next) {
             return mp_cli_usage("bench-search", "%s needs a value", s);
         }
@@ -141,6 +142,8 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
             a->objective = next;
         } else if (strcmp(s, "--settings") == 0) {
             a->settings_text = next;
+        } else if (strcmp(s, "--prior") == 0) {
+            a->prior = next;
         } else if (strcmp(s, "--minimize") == 0) {
             a->minimize = true;
         } else if (strcmp(s, "--json") == 0) {
@@ -316,6 +319,7 @@ static int run_all(const struct bench_args *a, const struct mp_node *settings,
                 o.objective = a->objective;
                 o.minimize = a->minimize;
                 o.settings = settings;
+                o.prior_path = a->prior;
                 int64_t t0 = mp_mono_ns();
                 rc = mp_replay_surface(surf, &o, &out, err);
                 res[i].seconds += (double)(mp_mono_ns() - t0) / 1e9;

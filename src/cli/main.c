@@ -17,7 +17,7 @@ static const struct mp_cmd commands[] = {
      "run a search offline on a recorded performance surface"},
     {"bench-search", mp_cmd_bench_search,
      "bench-search --surfaces DIR|FILE... [--algorithms grid,random,bo] [--budget N] [--seeds K] "
-     "[--objective COL] [--minimize] [--settings YAML] [--json]",
+     "[--objective COL] [--minimize] [--settings YAML] [--prior MODEL] [--json]",
      "compare search algorithms by replaying them on recorded surfaces"},
     {"list", mp_cmd_list, "list [--db PATH] [--json]", "list stored experiments"},
     {"show", mp_cmd_show, "show EXPERIMENT [--db PATH] [--json]",
