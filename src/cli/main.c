@@ -13,7 +13,7 @@ static const struct mp_cmd commands[] = {
      "run (or continue) an experiment and print the recommendation"},
     {"replay", mp_cmd_replay,
      "replay SURFACE.csv [--objective COL] [--minimize] [--algorithm NAME] [--budget N] "
-     "[--seed S] [--params A,B,...] [--prior MODEL] [--json]",
+     "[--seed S] [--params A,B,...] [--prior MODEL] [--settings YAML] [--json]",
      "run a search offline on a recorded performance surface"},
     {"bench-search", mp_cmd_bench_search,
      "bench-search --surfaces DIR|FILE... [--algorithms grid,random,bo] [--budget N] [--seeds K] "
