@@ -5,7 +5,8 @@
 # Prints pooled medians of trials to the optimum and to 95 % of it.
 # usage: bench/meta/cv.sh [BUILD_DIR] [FOLDS] [SEEDS] [-- extra `meta train` options]
 # env: FALCON_DIR (default ../shared/data/falcon), SETTINGS (YAML for algorithm.settings),
-#      BUDGET (default 40).
+#      BUDGET (default 40), MODELS_DIR (keep the fold models there and reuse them, to compare
+#      search settings without retraining).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build/release}
@@ -34,16 +35,19 @@ done
 : >"$tmp/runs"
 secs=0
 for j in $(seq 0 $((folds - 1))); do
-    start=$(date +%s)
-    "$bin" meta train --no-store --surfaces "$tmp/train$j" -o "$tmp/m$j" "$@" >/dev/null
-    secs=$((secs + $(date +%s) - start))
+    model=${MODELS_DIR:-$tmp}/m$j
+    if [ ! -f "$model" ]; then
+        start=$(date +%s)
+        "$bin" meta train --no-store --surfaces "$tmp/train$j" -o "$model" "$@" >/dev/null
+        secs=$((secs + $(date +%s) - start))
+    fi
     for f in "$tmp/test$j"/*.csv; do
         for s in $(seq 0 $((seeds - 1))); do
             if [ -n "${SETTINGS:-}" ]; then
-                out=$("$bin" replay "$f" --algorithm morphling --prior "$tmp/m$j" --budget "$budget" \
+                out=$("$bin" replay "$f" --algorithm morphling --prior "$model" --budget "$budget" \
                     --seed "$s" --json --settings "$SETTINGS")
             else
-                out=$("$bin" replay "$f" --algorithm morphling --prior "$tmp/m$j" --budget "$budget" \
+                out=$("$bin" replay "$f" --algorithm morphling --prior "$model" --budget "$budget" \
                     --seed "$s" --json)
             fi
             echo "$out" | tr -d ' \n' |
