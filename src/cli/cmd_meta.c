@@ -110,8 +110,9 @@ static int train_opt(struct train_args *a, int c, const char *arg)
         rc = mp_meta_method_parse(arg);
         a->o.method = rc >= 0 ? (enum mp_meta_method)rc : a->o.method;
         return rc >= 0 ? 0
-                       : mp_cli_usage("meta", "--method: expected reptile, fomaml or maml, got "
-                                              "\"%s\"",
+                       : mp_cli_usage("meta",
+                                      "--method: expected reptile, fomaml or maml, got "
+                                      "\"%s\"",
                                       arg);
     case 'e':
         return int_opt("--members", arg, 1, MP_META_MAX_MEMBERS, &a->o.members);
@@ -184,14 +185,13 @@ static void report(const struct train_args *a, const struct mp_meta_model *m, si
                    size_t added, size_t skipped, const char *store, double seconds)
 {
     if (a->json) {
-        json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:I, s:I, s:I, s:f, s:f}",
-                              "model", a->output, "method", mp_meta_method_name(m->method), "seed",
-                              (json_int_t)(m->seed & INT64_MAX), "tasks", (json_int_t)m->n_tasks,
-                              "surfaces", (json_int_t)n_surf, "store_experiments",
-                              (json_int_t)added, "store", store, "store_skipped",
-                              (json_int_t)skipped, "members", (json_int_t)m->members, "hidden",
-                              (json_int_t)m->net.hidden, "train_loss", m->train_loss, "seconds",
-                              seconds);
+        json_t *j = json_pack(
+            "{s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:I, s:I, s:I, s:f, s:f}", "model", a->output,
+            "method", mp_meta_method_name(m->method), "seed", (json_int_t)(m->seed & INT64_MAX),
+            "tasks", (json_int_t)m->n_tasks, "surfaces", (json_int_t)n_surf, "store_experiments",
+            (json_int_t)added, "store", store, "store_skipped", (json_int_t)skipped, "members",
+            (json_int_t)m->members, "hidden", (json_int_t)m->net.hidden, "train_loss",
+            m->train_loss, "seconds", seconds);
         mp_json_print(stdout, j);
         json_decref(j);
         return;
@@ -234,8 +234,7 @@ static int cmd_train(int argc, char **argv)
     }
     if (rc == 0 && (rc = mp_meta_train(&ts, &a.o, &m, &err)) == 0 &&
         (rc = mp_meta_model_save(m, a.output, &err)) == 0) {
-        report(&a, m, a.n_surfaces, added, skipped, store,
-               (double)(mp_mono_ns() - t0) / 1e9);
+        report(&a, m, a.n_surfaces, added, skipped, store, (double)(mp_mono_ns() - t0) / 1e9);
     }
     if (rc != 0 && err.code) {
         rc = mp_cli_fail(&err);
@@ -284,13 +283,13 @@ static int cmd_info(int argc, char **argv)
     if (mp_meta_model_load(argv[1], &m, &err) != 0) {
         return mp_cli_fail(&err);
     }
-    json_t *j = json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "model",
-                          argv[1], "format_version", MP_META_FORMAT_VERSION, "method",
-                          mp_meta_method_name(m->method), "seed", (json_int_t)(m->seed & INT64_MAX),
-                          "tasks", (json_int_t)m->n_tasks, "members", (json_int_t)m->members,
-                          "inputs", (json_int_t)m->net.n_in, "hidden", (json_int_t)m->net.hidden,
-                          "adapt_lr", m->adapt_lr, "train_loss", m->train_loss, "features",
-                          features_json(m));
+    json_t *j =
+        json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "model", argv[1],
+                  "format_version", MP_META_FORMAT_VERSION, "method",
+                  mp_meta_method_name(m->method), "seed", (json_int_t)(m->seed & INT64_MAX),
+                  "tasks", (json_int_t)m->n_tasks, "members", (json_int_t)m->members, "inputs",
+                  (json_int_t)m->net.n_in, "hidden", (json_int_t)m->net.hidden, "adapt_lr",
+                  m->adapt_lr, "train_loss", m->train_loss, "features", features_json(m));
     json_object_set_new(j, "adapt_steps", json_integer(m->adapt_steps));
     if (json) {
         mp_json_print(stdout, j);

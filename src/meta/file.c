@@ -210,8 +210,9 @@ int mp_meta_model_decode(const void *data, size_t len, const char *name, struct 
                             name, (unsigned long long)version, MP_META_FORMAT_VERSION);
     }
     if (plen != len - HEADER_BYTES) {
-        return mp_error_set(err, MP_EINVALID, "%s: truncated or padded (%zu payload bytes, %llu "
-                                              "expected)",
+        return mp_error_set(err, MP_EINVALID,
+                            "%s: truncated or padded (%zu payload bytes, %llu "
+                            "expected)",
                             name, len - HEADER_BYTES, (unsigned long long)plen);
     }
     if (mp_hash_bytes(p + HEADER_BYTES, len - HEADER_BYTES) != sum) {

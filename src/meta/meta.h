@@ -70,9 +70,9 @@ struct mp_meta_feature {
  * choice index into the feature's choices) and their normalised objective. */
 struct mp_meta_task {
     char *name;
-    size_t n;   /* points */
-    double *x;  /* n * n_features natural values (feature order) */
-    double *y;  /* n objective values, larger is better, divided by max |y| */
+    size_t n;  /* points */
+    double *x; /* n * n_features natural values (feature order) */
+    double *y; /* n objective values, larger is better, divided by max |y| */
 };
 
 /* Growing set of tasks that share a feature layout (fixed by the first task added). */
@@ -113,12 +113,12 @@ int mp_meta_method_parse(const char *name); /* enum value or MP_EINVALID */
 struct mp_meta_train_opts {
     enum mp_meta_method method;
     uint64_t seed;
-    size_t hidden;       /* units per hidden layer */
-    size_t members;      /* independently meta-trained networks (ensemble) */
-    size_t iterations;   /* outer steps per member */
-    size_t meta_batch;   /* tasks per outer step */
-    size_t support_max;  /* support points per task: 1..support_max */
-    size_t query;        /* query points per task */
+    size_t hidden;      /* units per hidden layer */
+    size_t members;     /* independently meta-trained networks (ensemble) */
+    size_t iterations;  /* outer steps per member */
+    size_t meta_batch;  /* tasks per outer step */
+    size_t support_max; /* support points per task: 1..support_max */
+    size_t query;       /* query points per task */
     unsigned inner_steps;
     double inner_lr;
     double outer_lr; /* Adam step size */

@@ -83,8 +83,8 @@ static int align(struct mp_meta_taskset *ts, const char *name, const struct mp_s
         bool cat = p->type == MP_PARAM_CATEGORICAL;
         if (cat != (ts->features[map[i]].kind == MP_META_CATEGORICAL)) {
             return mp_error_set(err, MP_EINVALID,
-                                "%s: parameter '%s' is %s here but not in the other services",
-                                name, p->name, cat ? "categorical" : "numeric");
+                                "%s: parameter '%s' is %s here but not in the other services", name,
+                                p->name, cat ? "categorical" : "numeric");
         }
     }
     return 0;
@@ -193,9 +193,7 @@ static void surface_rows(const struct mp_surface *s, const struct mp_space *spac
     for (size_t r = 0; r < s->n_rows; r++) {
         const char *const *cells = (const char *const *)s->cells + r * s->n_cols;
         double v = s->numbers[r * s->n_cols + (size_t)obj];
-        score[r] = (failure >= 0 && cells[failure][0]) || !isfinite(v) ? NAN
-                   : minimize                                          ? -v
-                                                                       : v;
+        score[r] = (failure >= 0 && cells[failure][0]) || !isfinite(v) ? NAN : minimize ? -v : v;
         for (size_t i = 0; i < space->n; i++) {
             const struct mp_param *p = &space->params[i];
             double *xv = &x[r * space->n + i];

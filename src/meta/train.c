@@ -78,8 +78,7 @@ static double scale_numeric(const struct mp_meta_feature *f, double v)
     return 2.0 * t - 1.0;
 }
 
-void mp_meta_encode(const struct mp_meta_feature *f, size_t n_features, const double *x,
-                    double *in)
+void mp_meta_encode(const struct mp_meta_feature *f, size_t n_features, const double *x, double *in)
 {
     size_t k = 0;
     for (size_t i = 0; i < n_features; i++) {
@@ -324,8 +323,8 @@ static int check_opts(const struct mp_meta_train_opts *o, struct mp_error *err)
                             MP_META_MAX_MEMBERS);
     }
     if (o->iterations < 1 || o->meta_batch < 1 || o->support_max < 1 || o->query < 1 ||
-        o->support_max > 4096 || o->query > 4096 || o->inner_steps > 1000 ||
-        !(o->inner_lr > 0) || !(o->outer_lr > 0)) {
+        o->support_max > 4096 || o->query > 4096 || o->inner_steps > 1000 || !(o->inner_lr > 0) ||
+        !(o->outer_lr > 0)) {
         return mp_error_set(err, MP_EINVALID, "invalid meta-training options");
     }
     return 0;

@@ -14,11 +14,11 @@
 #define MAX_ENUMERATED 200000 /* finite spaces up to this size are scored exhaustively */
 
 struct settings {
-    double kappa;      /* exploration weight on the ensemble spread */
-    int64_t steps;     /* adaptation steps; 0: the model's */
-    double lr;         /* adaptation rate; 0: the model's */
-    int64_t patience;  /* stop after this many trials without improvement; 0: off */
-    int64_t candidates; /* random candidates per suggestion in spaces too large to enumerate */
+    double kappa;         /* exploration weight on the ensemble spread */
+    int64_t steps;        /* adaptation steps; 0: the model's */
+    double lr;            /* adaptation rate; 0: the model's */
+    int64_t patience;     /* stop after this many trials without improvement; 0: off */
+    int64_t candidates;   /* random candidates per suggestion in spaces too large to enumerate */
     const char *fallback; /* "none", "bo" or "random" when the prior is missing or mismatched */
 };
 
@@ -47,8 +47,7 @@ static int parse_settings(const struct mp_node *s, struct settings *out, struct 
             (rc = mp_doc_int(mp_doc_get(s, "adapt_steps"), 1, 1000, &set.steps, err)) < 0 ||
             (rc = mp_doc_number(mp_doc_get(s, "adapt_lr"), &set.lr, err)) < 0 ||
             (rc = mp_doc_int(mp_doc_get(s, "patience"), 0, 1000000, &set.patience, err)) < 0 ||
-            (rc = mp_doc_int(mp_doc_get(s, "candidates"), 16, 1000000, &set.candidates, err)) <
-                0 ||
+            (rc = mp_doc_int(mp_doc_get(s, "candidates"), 16, 1000000, &set.candidates, err)) < 0 ||
             (rc = mp_doc_string(mp_doc_get(s, "fallback"), &set.fallback, err)) < 0) {
             return rc;
         }
@@ -180,8 +179,8 @@ static bool informative(const struct mp_observation *o)
  * normalisation the model was trained with). */
 struct data {
     size_t n, nf;
-    double *in, *y;   /* valued trials */
-    double *fin;      /* informative trials (feasibility) */
+    double *in, *y; /* valued trials */
+    double *fin;    /* informative trials (feasibility) */
     bool *feas;
     bool any_infeasible;
     bool have_best;
@@ -312,8 +311,8 @@ static void consider(const struct morphling *m, const struct data *dt, const dou
 
 /* Random candidates and one-parameter neighbours of the best trials, for spaces too large to
  * enumerate. */
-static void sample_candidates(const struct morphling *m, const struct data *dt,
-                              const double *theta, double kappa, const struct mp_history *h,
+static void sample_candidates(const struct morphling *m, const struct data *dt, const double *theta,
+                              double kappa, const struct mp_history *h,
                               const struct mp_strset *seen, struct mp_rng *rng, struct pick *best,
                               double *x_out)
 {

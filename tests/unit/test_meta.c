@@ -102,8 +102,8 @@ static void test_meta_gradients(void **state)
     const double lr = 0.3;
     const unsigned steps = 3;
     /* Second-order MAML: the exact derivative of the adapted query loss. */
-    double loss = mp_meta_task_grad(&net, MP_META_MAML, theta, s_in, s_y, 3, q_in, q_y, 5, lr,
-                                    steps, g);
+    double loss =
+        mp_meta_task_grad(&net, MP_META_MAML, theta, s_in, s_y, 3, q_in, q_y, 5, lr, steps, g);
     double want = adapted_loss(&net, theta, s_in, s_y, 3, q_in, q_y, 5, lr, steps);
     assert_true(fabs(loss - want) < 1e-12);
     for (size_t i = 0; i < p; i++) {
