@@ -2,8 +2,8 @@
 /* The `morphling` back end: meta-learned search (docs/internals/meta.md). The first trial is the
  * meta-model's predicted best; after that every suggestion adapts each ensemble member on all
  * measured trials (a few gradient steps from its meta-trained weights) and picks the untried
- * configuration with the best upper bound mean + kappa * spread, times a kernel estimate of the
- * probability of feasibility when some trials failed. */
+ * configuration with the best upper bound mean + kappa * spread, plus the log of a kernel
+ * estimate of the probability of feasibility when some trials failed. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,8 +183,6 @@ struct data {
     double *fin;    /* informative trials (feasibility) */
     bool *feas;
     bool any_infeasible;
-    bool have_best;
-    double best; /* best feasible normalised score */
 };
 
 static void data_release(struct data *dt)
@@ -216,17 +214,12 @@ static void collect(const struct morphling *m, const struct mp_history *h, struc
             memcpy(dt->in + dt->n * n_in, dt->fin + (dt->nf - 1) * n_in, n_in * sizeof(double));
             dt->y[dt->n++] = o->score;
             scale = fmax(scale, fabs(o->score));
-            if (o->feasible && (!dt->have_best || o->score > dt->best)) {
-                dt->best = o->score;
-                dt->have_best = true;
-            }
         }
     }
     scale = scale > 0 ? scale : 1;
     for (size_t i = 0; i < dt->n; i++) {
         dt->y[i] /= scale;
     }
-    dt->best /= scale;
 }
 
 /* Adapted weights of every member: a few gradient steps from the meta-trained ones on the
@@ -278,7 +271,7 @@ static double p_feasible(const struct morphling *m, const struct data *dt, const
 /* --- suggestion ---------------------------------------------------------------------------- */
 
 struct pick {
-    double acq, p;
+    double acq;
     bool found;
 };
 
@@ -309,8 +302,8 @@ static void consider(const struct morphling *m, const struct data *dt, const dou
     }
 }
 
-/* Random candidates and one-parameter neighbours of the best trials, for spaces too large to
- * enumerate. */
+/* Random candidates and one-parameter perturbations of tried configurations, for spaces too
+ * large to enumerate. */
 static void sample_candidates(const struct morphling *m, const struct data *dt, const double *theta,
                               double kappa, const struct mp_history *h,
                               const struct mp_strset *seen, struct mp_rng *rng, struct pick *best,
@@ -360,7 +353,7 @@ static int morphling_suggest(struct mp_optimizer *opt, const struct mp_history *
     double *theta = adapt_members(m, &dt, &rng);
     /* Before any measurement: the meta-model's predicted best, without exploration. */
     double kappa = dt.n == 0 ? 0 : m->set.kappa;
-    struct pick best = {0, 0, false};
+    struct pick best = {0, false};
     int rc = 0;
     if (m->cand_key) {
         for (size_t i = 0; i < m->n_cand; i++) {

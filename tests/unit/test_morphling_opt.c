@@ -300,6 +300,57 @@ static void test_prior_errors_and_fallback(void **state)
     mp_space_release(&s);
 }
 
+/* A continuous parameter: candidates are sampled instead of enumerated. */
+static void test_continuous_space(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    family_space(&s);
+    struct mp_param *batch = &s.params[0];
+    free(batch->values);
+    batch->values = NULL;
+    batch->n_values = 0;
+    batch->type = MP_PARAM_FLOAT;
+    batch->min = 1;
+    batch->max = 64;
+    batch->step = 0;
+    struct mp_node *set = NULL;
+    assert_int_equal(mp_doc_parse("{candidates: 200}", 17, "t", &set, NULL), 0);
+    struct mp_optimizer_opts o = {5, 20, set, model_path};
+    struct mp_optimizer *opt = NULL;
+    struct mp_error err = {0};
+    if (mp_optimizer_new("morphling", &s, &o, &opt, &err) != 0) {
+        fail_msg("create: %s", err.msg);
+    }
+    struct mp_observation obs[12];
+    double x[12][3];
+    for (size_t i = 0; i < 12; i++) {
+        struct mp_history h = {obs, i};
+        assert_int_equal(mp_optimizer_suggest(opt, &h, x[i], &err), 0);
+        assert_int_equal(mp_space_check(&s, x[i], NULL), 0);
+        for (size_t j = 0; j < i; j++) {
+            assert_true(memcmp(x[i], x[j], sizeof(x[i])) != 0);
+        }
+        obs[i] = (struct mp_observation){x[i], MP_TRIAL_SUCCEEDED,     MP_FAILURE_NONE, true,
+                                         true, family_value(0.5, x[i])};
+    }
+    /* The scores stay finite and the best trial is near the surface's best. */
+    double best = -INFINITY;
+    for (size_t i = 0; i < 12; i++) {
+        best = fmax(best, obs[i].score);
+    }
+    struct mp_space grid = {0};
+    family_space(&grid);
+    double opt_grid = optimum(&grid, 0.5);
+    mp_space_release(&grid);
+    if (!(best > 0.8 * opt_grid)) {
+        fail_msg("best %.4g after 12 trials, grid optimum %.4g", best, opt_grid);
+    }
+    mp_optimizer_free(opt);
+    mp_doc_free(set);
+    mp_space_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_failures_steer_away),
         cmocka_unit_test(test_stopping),
         cmocka_unit_test(test_prior_errors_and_fallback),
+        cmocka_unit_test(test_continuous_space),
     };
     return cmocka_run_group_tests(tests, train_family_model, remove_model);
 }
