@@ -120,6 +120,14 @@ static int train_opt(struct train_args *a, int c, const char *arg)
         return int_opt("--iterations", arg, 1, 10000000, &a->o.iterations);
     case 'H':
         return int_opt("--hidden", arg, 1, MP_META_MAX_HIDDEN, &a->o.hidden);
+    case 'k':
+        return int_opt("--support-max", arg, 1, 4096, &a->o.support_max);
+    case 't':
+        if (mp_parse_double(arg, &a->o.top_fraction) != 0 || !(a->o.top_fraction > 0) ||
+            a->o.top_fraction > 1) {
+            return mp_cli_usage("meta", "--top-fraction: expected a number in (0, 1]");
+        }
+        return 0;
     default:
         return mp_cli_usage("meta", "unknown option");
     }
@@ -139,6 +147,8 @@ static int parse_train(int argc, char **argv, struct train_args *a)
                                          {"members", required_argument, NULL, 'e'},
                                          {"iterations", required_argument, NULL, 'i'},
                                          {"hidden", required_argument, NULL, 'H'},
+                                         {"support-max", required_argument, NULL, 'k'},
+                                         {"top-fraction", required_argument, NULL, 't'},
                                          {"json", no_argument, NULL, 'j'},
                                          {0}};
     int c, rc = 0;

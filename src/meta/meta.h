@@ -119,6 +119,7 @@ struct mp_meta_train_opts {
     size_t meta_batch;  /* tasks per outer step */
     size_t support_max; /* support points per task: 1..support_max */
     size_t query;       /* query points per task */
+    double top_fraction; /* half of each sample comes from this best fraction of the task */
     unsigned inner_steps;
     double inner_lr;
     double outer_lr; /* Adam step size */

@@ -36,6 +36,7 @@ void mp_meta_train_opts_default(struct mp_meta_train_opts *o)
     o->meta_batch = 4;
     o->support_max = 12;
     o->query = 24;
+    o->top_fraction = 0.1;
     o->inner_steps = 5;
     o->inner_lr = 0.1;
     o->outer_lr = 0.002;
@@ -185,7 +186,7 @@ struct enc_task {
     size_t n;
     double *in; /* n * n_in */
     const double *y;
-    size_t *top; /* indices of the best tenth, best first */
+    size_t *top; /* indices of the best configurations, best first */
     size_t n_top;
 };
 
@@ -204,7 +205,7 @@ static int by_y_desc(const void *a, const void *b)
 }
 
 static void encode_tasks(const struct mp_meta_model *m, const struct mp_meta_taskset *ts,
-                         struct enc_task *et)
+                         double top_fraction, struct enc_task *et)
 {
     size_t n_in = m->net.n_in, d = m->n_features;
     for (size_t t = 0; t < ts->n_tasks; t++) {
@@ -227,11 +228,13 @@ static void encode_tasks(const struct mp_meta_model *m, const struct mp_meta_tas
         }
         free(rk);
         et[t].top = order;
-        et[t].n_top = task->n / 10 > 0 ? task->n / 10 : 1;
+        et[t].n_top = (size_t)ceil(top_fraction * (double)task->n);
+        et[t].n_top = et[t].n_top < 1 ? 1 : et[t].n_top > task->n ? task->n : et[t].n_top;
     }
 }
 
-/* Draws k points of a task: half from its best tenth, half uniformly, as a search sees them. */
+/* Draws k points of a task: half from its best configurations, half uniformly, as a search
+ * sees them. */
 static void draw(const struct enc_task *t, size_t n_in, size_t k, struct mp_rng *rng, double *in,
                  double *y)
 {
@@ -380,7 +383,7 @@ int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_o
         return mp_error_set(err, MP_EINVALID, "the parameters give the network no inputs");
     }
     struct enc_task *et = mp_xcalloc(ts->n_tasks, sizeof(*et));
-    encode_tasks(m, ts, et);
+    encode_tasks(m, ts, o->top_fraction, et);
     size_t n_in = m->net.n_in, cap = o->support_max + o->query;
     struct trainer tr = {o, &m->net, et, ts->n_tasks, NULL, NULL, NULL, NULL};
     tr.s_in = mp_xmalloc(cap * n_in * sizeof(double));
