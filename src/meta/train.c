@@ -28,7 +28,7 @@ int mp_meta_method_parse(const char *name)
 void mp_meta_train_opts_default(struct mp_meta_train_opts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->method = MP_META_REPTILE;
+    o->method = MP_META_FOMAML;
     o->seed = 1;
     o->hidden = 32;
     o->members = 4;
