@@ -113,12 +113,12 @@ int mp_meta_method_parse(const char *name); /* enum value or MP_EINVALID */
 struct mp_meta_train_opts {
     enum mp_meta_method method;
     uint64_t seed;
-    size_t hidden;      /* units per hidden layer */
-    size_t members;     /* independently meta-trained networks (ensemble) */
-    size_t iterations;  /* outer steps per member */
-    size_t meta_batch;  /* tasks per outer step */
-    size_t support_max; /* support points per task: 1..support_max */
-    size_t query;       /* query points per task */
+    size_t hidden;       /* units per hidden layer */
+    size_t members;      /* independently meta-trained networks (ensemble) */
+    size_t iterations;   /* outer steps per member */
+    size_t meta_batch;   /* tasks per outer step */
+    size_t support_max;  /* support points per task: 1..support_max */
+    size_t query;        /* query points per task */
     double top_fraction; /* half of each sample comes from this best fraction of the task */
     unsigned inner_steps;
     double inner_lr;
