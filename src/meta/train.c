@@ -30,9 +30,9 @@ void mp_meta_train_opts_default(struct mp_meta_train_opts *o)
     memset(o, 0, sizeof(*o));
     o->method = MP_META_FOMAML;
     o->seed = 1;
-    o->hidden = 32;
+    o->hidden = 48;
     o->members = 4;
-    o->iterations = 3000;
+    o->iterations = 6000;
     o->meta_batch = 4;
     o->support_max = 12;
     o->query = 24;
