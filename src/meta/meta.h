@@ -14,8 +14,9 @@
  *
  * Ownership: a model owns its features and weights; a binding borrows its model and space,
  * which must outlive it; tasks own their arrays. Functions borrow their other arguments.
- * Thread-safety: a loaded model is immutable and may be read from several threads; training
- * and adaptation are single-threaded and deterministic for a given seed. */
+ * Thread-safety: a loaded model is immutable and may be read from several threads; a binding
+ * holds scratch space, so each thread needs its own; training and adaptation are
+ * single-threaded and deterministic for a given seed. */
 #ifndef MP_META_H
 #define MP_META_H
 
