@@ -8,4 +8,5 @@ status=0
 sh bench/loadgen/run.sh "$build" || status=1
 sh bench/capacity/run.sh "$build" || status=1
 sh bench/search/run.sh "$build" || status=1
+sh bench/meta/run.sh "$build" || status=1
 exit $status

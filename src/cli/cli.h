@@ -41,5 +41,6 @@ int mp_cmd_load(int argc, char **argv);
 int mp_cmd_trial(int argc, char **argv);
 int mp_cmd_bench_search(int argc, char **argv);
 int mp_cmd_serve(int argc, char **argv);
+int mp_cmd_meta(int argc, char **argv);
 
 #endif

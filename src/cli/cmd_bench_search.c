@@ -35,6 +35,7 @@ struct bench_args {
     bool minimize, json;
     const char *settings_text;
     int64_t latency_obs; /* > 0: time bo suggestions with this many observations instead */
+    const char *prior;   /* --prior MODEL, passed to every algorithm */
 };
 
 /* Per algorithm: one entry per (surface, seed) run. */
@@ -142,7 +143,7 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
         bool takes = strcmp(s, "--algorithms") == 0 || strcmp(s, "--budget") == 0 ||
                      strcmp(s, "--seeds") == 0 || strcmp(s, "--objective") == 0 ||
                      strcmp(s, "--settings") == 0 || strcmp(s, "--latency") == 0 ||
-                     strcmp(s, "--params") == 0;
+                     strcmp(s, "--params") == 0 || strcmp(s, "--prior") == 0;
         if (takes && !next) {
             return mp_cli_usage("bench-search", "%s needs a value", s);
         }
@@ -167,6 +168,8 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
             rc = int_arg(s, next, 1, 10000, &a->latency_obs);
         } else if (strcmp(s, "--settings") == 0) {
             a->settings_text = next;
+        } else if (strcmp(s, "--prior") == 0) {
+            a->prior = next;
         } else if (strcmp(s, "--minimize") == 0) {
             a->minimize = true;
         } else if (strcmp(s, "--json") == 0) {
@@ -344,6 +347,7 @@ static int run_all(const struct bench_args *a, const struct mp_node *settings,
                 o.settings = settings;
                 o.params = a->n_params ? a->params : NULL;
                 o.n_params = a->n_params;
+                o.prior_path = a->prior;
                 int64_t t0 = mp_mono_ns();
                 rc = mp_replay_surface(surf, &o, &out, err);
                 res[i].seconds += (double)(mp_mono_ns() - t0) / 1e9;

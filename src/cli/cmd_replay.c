@@ -17,6 +17,7 @@ struct replay_args {
     char *params_buf;
     const char **params;
     bool json;
+    const char *settings_text; /* --settings YAML for algorithm.settings */
 };
 
 static int split_params(struct replay_args *a, const char *list)
@@ -50,6 +51,8 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
                                          {"seed", required_argument, NULL, 's'},
                                          {"params", required_argument, NULL, 'p'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"prior", required_argument, NULL, 'P'},
+                                         {"settings", required_argument, NULL, 'T'},
                                          {0}};
     int c, rc = 0;
     int64_t v;
@@ -77,6 +80,12 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
             break;
         case 'j':
             a->json = true;
+            break;
+        case 'P':
+            a->o.prior_path = optarg;
+            break;
+        case 'T':
+            a->settings_text = optarg;
             break;
         default:
             rc = mp_cli_usage("replay", "unknown option");
@@ -156,6 +165,12 @@ int mp_cmd_replay(int argc, char **argv)
     struct mp_surface *s = NULL;
     struct mp_error err = {0};
     struct mp_replay_outcome out = {0};
+    struct mp_node *settings = NULL;
+    if (rc == 0 && a.settings_text &&
+        (rc = mp_doc_parse(a.settings_text, strlen(a.settings_text), "--settings", &settings,
+                           &err)) == 0) {
+        a.o.settings = settings;
+    }
     if (rc == 0 && (rc = mp_surface_load(a.file, &s, &err)) == 0) {
         rc = mp_replay_surface(s, &a.o, &out, &err);
     }
@@ -169,6 +184,7 @@ int mp_cmd_replay(int argc, char **argv)
         rc = mp_cli_fail(&err);
     }
     mp_replay_outcome_release(&out);
+    mp_doc_free(settings);
     mp_surface_free(s);
     free(a.params);
     free(a.params_buf);

@@ -13,12 +13,12 @@ static const struct mp_cmd commands[] = {
      "run (or continue) an experiment and print the recommendation"},
     {"replay", mp_cmd_replay,
      "replay SURFACE.csv [--objective COL] [--minimize] [--algorithm NAME] [--budget N] "
-     "[--seed S] [--params A,B,...] [--json]",
+     "[--seed S] [--params A,B,...] [--prior MODEL] [--settings YAML] [--json]",
      "run a search offline on a recorded performance surface"},
     {"bench-search", mp_cmd_bench_search,
-     "bench-search --surfaces DIR|FILE... [--algorithms grid,random,bo] [--budget N] [--seeds K] "
-     "[--objective COL] [--minimize] [--params A,B,...] [--settings YAML] [--latency OBSERVATIONS] "
-     "[--json]",
+     "bench-search --surfaces DIR|FILE... [--algorithms grid,random,bo,morphling] [--budget N] "
+     "[--seeds K] [--objective COL] [--minimize] [--params A,B,...] [--settings YAML] "
+     "[--prior MODEL] [--latency OBSERVATIONS] [--json]",
      "compare search algorithms by replaying them on recorded surfaces"},
     {"list", mp_cmd_list, "list [--db PATH] [--json]", "list stored experiments"},
     {"show", mp_cmd_show, "show EXPERIMENT [--db PATH] [--json] [--target-rps R [--headroom 0.2]]",
@@ -41,6 +41,11 @@ static const struct mp_cmd commands[] = {
      "serve [--listen HOST:PORT] [--db PATH] [--token-file FILE] [--public-host HOST:PORT] "
      "[--base-dir DIR]",
      "serve the HTTP API and the web dashboard (loopback only without a token)"},
+    {"meta", mp_cmd_meta,
+     "meta train [--surfaces DIR|FILE]... [--from-store[=DB]] [--no-store] [--seed S] "
+     "[--method reptile|fomaml|maml] [--members K] [--iterations N] [--hidden H] -o MODEL "
+     "[--json] | meta info MODEL [--json]",
+     "meta-train a prior for algorithm morphling from surfaces and past experiments"},
 };
 
 static const struct mp_cmd *find_cmd(const char *name)

@@ -6,10 +6,7 @@
 #include <string.h>
 
 static const struct mp_optimizer_ops *const registry[] = {
-    &mp_optimizer_grid,
-    &mp_optimizer_random,
-    &mp_optimizer_bo,
-    NULL,
+    &mp_optimizer_grid, &mp_optimizer_random, &mp_optimizer_bo, &mp_optimizer_morphling, NULL,
 };
 
 const struct mp_optimizer_ops *const *mp_optimizer_all(void)

@@ -91,5 +91,6 @@ void mp_history_rng(const struct mp_optimizer *opt, const struct mp_history *h, 
 extern const struct mp_optimizer_ops mp_optimizer_grid;
 extern const struct mp_optimizer_ops mp_optimizer_random;
 extern const struct mp_optimizer_ops mp_optimizer_bo;
+extern const struct mp_optimizer_ops mp_optimizer_morphling;
 
 #endif

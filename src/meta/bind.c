@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Aligns a search space with a model's features by parameter name, and the prior mean. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "meta/meta.h"
+
+struct mp_meta_binding {
+    const struct mp_meta_model *model;
+    const struct mp_space *space;
+    int *feature_param; /* per feature: the space parameter */
+    int **choice_map;   /* per categorical feature: space choice index -> model choice or -1 */
+    double *xf;         /* scratch: natural values in feature order */
+    double *in;         /* scratch: network inputs */
+};
+
+void mp_meta_binding_free(struct mp_meta_binding *b)
+{
+    if (!b) {
+        return;
+    }
+    for (size_t i = 0; i < b->model->n_features; i++) {
+        free(b->choice_map[i]);
+    }
+    free(b->choice_map);
+    free(b->feature_param);
+    free(b->xf);
+    free(b->in);
+    free(b);
+}
+
+static int bind_feature(struct mp_meta_binding *b, size_t i, struct mp_error *err)
+{
+    const struct mp_meta_feature *f = &b->model->features[i];
+    int pi = mp_space_find(b->space, f->name);
+    if (pi < 0) {
+        return mp_error_set(err, MP_EINVALID,
+                            "the meta-model needs parameter '%s', which the search space lacks",
+                            f->name);
+    }
+    const struct mp_param *p = &b->space->params[pi];
+    bool cat = p->type == MP_PARAM_CATEGORICAL;
+    if (cat != (f->kind == MP_META_CATEGORICAL)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "parameter '%s' is %s, but the meta-model learned it as %s", f->name,
+                            cat ? "categorical" : "numeric", cat ? "numeric" : "categorical");
+    }
+    b->feature_param[i] = pi;
+    if (!cat) {
+        return 0;
+    }
+    b->choice_map[i] = mp_xcalloc(p->n_choices + 1, sizeof(int));
+    for (size_t c = 0; c < p->n_choices; c++) {
+        b->choice_map[i][c] = -1; /* unknown to the model: an all-zero one-hot block */
+        for (size_t k = 0; k < f->n_choices; k++) {
+            if (strcmp(f->choices[k], p->choices[c]) == 0) {
+                b->choice_map[i][c] = (int)k;
+            }
+        }
+    }
+    return 0;
+}
+
+int mp_meta_bind(const struct mp_meta_model *m, const struct mp_space *space,
+                 struct mp_meta_binding **out, struct mp_error *err)
+{
+    *out = NULL;
+    struct mp_meta_binding *b = mp_xcalloc(1, sizeof(*b));
+    b->model = m;
+    b->space = space;
+    b->feature_param = mp_xcalloc(m->n_features, sizeof(int));
+    b->choice_map = mp_xcalloc(m->n_features, sizeof(int *));
+    b->xf = mp_xcalloc(m->n_features, sizeof(double));
+    b->in = mp_xcalloc(m->net.n_in + 1, sizeof(double));
+    int rc = 0;
+    for (size_t i = 0; i < m->n_features && rc == 0; i++) {
+        rc = bind_feature(b, i, err);
+    }
+    for (size_t i = 0; i < space->n && rc == 0; i++) {
+        bool known = false;
+        for (size_t k = 0; k < m->n_features; k++) {
+            known |= strcmp(m->features[k].name, space->params[i].name) == 0;
+        }
+        if (!known) {
+            rc = mp_error_set(err, MP_EINVALID,
+                              "parameter '%s' is unknown to the meta-model (trained on other "
+                              "parameters); use algorithm bo, or retrain the model",
+                              space->params[i].name);
+        }
+    }
+    if (rc != 0) {
+        mp_meta_binding_free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+size_t mp_meta_binding_inputs(const struct mp_meta_binding *b)
+{
+    return b->model->net.n_in;
+}
+
+void mp_meta_binding_encode(const struct mp_meta_binding *b, const double *x, double *in)
+{
+    const struct mp_meta_model *m = b->model;
+    double *xf = b->xf;
+    for (size_t i = 0; i < m->n_features; i++) {
+        double v = x[b->feature_param[i]];
+        if (m->features[i].kind == MP_META_CATEGORICAL) {
+            v = b->choice_map[i][(size_t)v];
+        }
+        xf[i] = v;
+    }
+    mp_meta_encode(m->features, m->n_features, xf, in);
+}
+
+double mp_meta_prior_mean(const struct mp_meta_binding *b, const double *x)
+{
+    const struct mp_meta_model *m = b->model;
+    size_t p = mp_net_size(&m->net);
+    mp_meta_binding_encode(b, x, b->in);
+    double s = 0;
+    for (size_t k = 0; k < m->members; k++) {
+        s += mp_net_forward(&m->net, m->theta + k * p, b->in);
+    }
+    return s / (double)m->members;
+}

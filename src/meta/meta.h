@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Meta-learned performance models (the Morphling paper's method): a small multilayer perceptron
+ * over the encoded configuration, meta-trained on many services' configuration->performance
+ * surfaces (Reptile, first-order MAML or second-order MAML) so that a few gradient steps on a new
+ * service's samples fit its surface; an ensemble of such networks gives an uncertainty estimate.
+ * Also the model file format (docs/internals/meta.md) and tasks built from surface CSVs or from
+ * the experiments of the local store.
+ *
+ * Inputs are aligned by parameter name: every numeric feature is scaled by the model's own range
+ * (log for wide positive ranges), so a space with other levels still maps consistently, and a
+ * categorical one becomes a one-hot block by choice name (an unknown choice is all zeros).
+ * Objectives are normalised per service: training divides by the largest |value| of the service,
+ * adaptation by the largest |value| observed so far, so the model predicts shapes, not scales.
+ *
+ * Ownership: a model owns its features and weights; a binding borrows its model and space,
+ * which must outlive it; tasks own their arrays. Functions borrow their other arguments.
+ * Thread-safety: a loaded model is immutable and may be read from several threads; a binding
+ * holds scratch space, so each thread needs its own; training and adaptation are
+ * single-threaded and deterministic for a given seed. */
+#ifndef MP_META_H
+#define MP_META_H
+
+#include "core/core.h"
+#include "space/space.h"
+#include "surface/surface.h"
+
+#define MP_META_FORMAT_VERSION 1
+#define MP_META_MAX_FEATURES   64
+#define MP_META_MAX_CHOICES    256
+#define MP_META_MAX_HIDDEN     512
+#define MP_META_MAX_MEMBERS    16
+#define MP_META_MAX_FILE_BYTES (64u << 20)
+
+/* --- network ------------------------------------------------------------------------------- */
+
+/* A fully connected network n_in -> hidden -> hidden -> 1 with tanh hidden units. Weights live
+ * in one flat array of mp_net_size() doubles: W1 (hidden x n_in, row-major), b1, W2 (hidden x
+ * hidden), b2, w3 (hidden), b3. */
+struct mp_net {
+    size_t n_in, hidden;
+};
+size_t mp_net_size(const struct mp_net *net);
+/* Glorot-uniform weights, zero biases. */
+void mp_net_init(const struct mp_net *net, struct mp_rng *rng, double *theta);
+/* Output for one input vector. */
+double mp_net_forward(const struct mp_net *net, const double *theta, const double *in);
+/* Weighted mean squared error over n points (weights NULL: all 1), 0.5 * sum w (f - y)^2 /
+ * sum w; adds its gradient to grad (when non-NULL). Returns the loss. */
+double mp_net_loss_grad(const struct mp_net *net, const double *theta, const double *in,
+                        const double *y, const double *w, size_t n, double *grad);
+/* steps of full-batch gradient descent with rate lr on (in, y, w), in place on theta. */
+void mp_net_adapt(const struct mp_net *net, double *theta, const double *in, const double *y,
+                  const double *w, size_t n, double lr, unsigned steps);
+
+/* --- features ------------------------------------------------------------------------------ */
+
+enum mp_meta_kind { MP_META_NUMERIC = 0, MP_META_CATEGORICAL = 1 };
+
+struct mp_meta_feature {
+    char *name;
+    enum mp_meta_kind kind;
+    bool log_scale; /* NUMERIC: encode log(v) */
+    double lo, hi;  /* NUMERIC: natural range seen in training */
+    char **choices; /* CATEGORICAL: one input per choice */
+    size_t n_choices;
+};
+
+/* --- tasks --------------------------------------------------------------------------------- */
+
+/* One service: points in a shared feature layout (natural values per feature, categorical as a
+ * choice index into the feature's choices) and their normalised objective. */
+struct mp_meta_task {
+    char *name;
+    size_t n;  /* points */
+    double *x; /* n * n_features natural values (feature order) */
+    double *y; /* n objective values, larger is better, divided by max |y| */
+};
+
+/* Growing set of tasks that share a feature layout (fixed by the first task added). */
+struct mp_meta_taskset {
+    struct mp_meta_feature *features;
+    size_t n_features;
+    struct mp_meta_task *tasks;
+    size_t n_tasks;
+};
+#define MP_META_TASKSET_INIT                                                                       \
+    {                                                                                              \
+        NULL, 0, NULL, 0                                                                           \
+    }
+void mp_meta_taskset_release(struct mp_meta_taskset *ts);
+/* Adds n configurations of a space (natural values) with their scores (larger is better; NAN
+ * when not measured: skipped). Infeasible but measured configurations count: their objective is
+ * real. The first task fixes the parameter names; a later one with other names fails with
+ * MP_EINVALID naming the difference. Fewer than 2 valued rows, or all zero: MP_EINVALID. */
+int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const struct mp_space *space,
+                        const double *x, const double *score, size_t n,
+                        struct mp_error *err) MP_WUR;
+/* Adds a surface CSV: parameter columns are all but the objective (default: the last column)
+ * and an optional "failure" column; rows with a non-empty failure cell are skipped. */
+int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surface *s,
+                                const char *objective, bool minimize, struct mp_error *err) MP_WUR;
+/* Adds every finished experiment of the store at db_path (succeeded, failed or cancelled with
+ * at least min_points measured trials). Experiments whose parameters differ from the set's are
+ * skipped; *added and *skipped count them (either may be NULL). */
+int mp_meta_taskset_add_store(struct mp_meta_taskset *ts, const char *db_path, size_t min_points,
+                              size_t *added, size_t *skipped, struct mp_error *err) MP_WUR;
+
+/* --- model --------------------------------------------------------------------------------- */
+
+enum mp_meta_method { MP_META_REPTILE = 0, MP_META_FOMAML = 1, MP_META_MAML = 2 };
+const char *mp_meta_method_name(enum mp_meta_method m);
+int mp_meta_method_parse(const char *name); /* enum value or MP_EINVALID */
+
+struct mp_meta_train_opts {
+    enum mp_meta_method method;
+    uint64_t seed;
+    size_t hidden;       /* units per hidden layer */
+    size_t members;      /* independently meta-trained networks (ensemble) */
+    size_t iterations;   /* outer steps per member */
+    size_t meta_batch;   /* tasks per outer step */
+    size_t support_max;  /* support points per task: 1..support_max */
+    size_t query;        /* query points per task */
+    double top_fraction; /* half of each sample comes from this best fraction of the task */
+    unsigned inner_steps;
+    double inner_lr;
+    double outer_lr; /* Adam step size */
+};
+/* Defaults chosen by the comparison in docs/internals/meta.md. */
+void mp_meta_train_opts_default(struct mp_meta_train_opts *o);
+
+struct mp_meta_model {
+    struct mp_meta_feature *features;
+    size_t n_features;
+    struct mp_net net;
+    size_t members;
+    double *theta; /* members * mp_net_size() */
+    /* adaptation recipe (the one used in the inner loop of training) */
+    unsigned adapt_steps;
+    double adapt_lr;
+    /* provenance */
+    enum mp_meta_method method;
+    uint64_t seed;
+    size_t n_tasks;
+    double train_loss; /* mean query loss after adaptation, last 10 % of training */
+};
+
+/* Meta-trains a model on the task set (at least one task). Deterministic for a given seed. */
+int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_opts *o,
+                  struct mp_meta_model **out, struct mp_error *err) MP_WUR;
+void mp_meta_model_free(struct mp_meta_model *m);
+/* Number of network inputs (one per numeric feature, one per choice of categorical ones). */
+size_t mp_meta_inputs(const struct mp_meta_feature *f, size_t n_features);
+/* Encodes natural feature values (feature order) to network inputs. */
+void mp_meta_encode(const struct mp_meta_feature *f, size_t n_features, const double *x,
+                    double *in);
+
+/* One outer gradient of the meta-objective for one task split, for tests: adapts theta on the
+ * support set with the model's inner loop and returns the query loss after adaptation; adds
+ * the method's meta-gradient (Reptile: (theta - theta') / (lr * steps)) to grad. */
+double mp_meta_task_grad(const struct mp_net *net, enum mp_meta_method method, const double *theta,
+                         const double *s_in, const double *s_y, size_t ns, const double *q_in,
+                         const double *q_y, size_t nq, double inner_lr, unsigned inner_steps,
+                         double *grad);
+
+/* --- file ---------------------------------------------------------------------------------- */
+
+/* Serialises the model (format in docs/internals/meta.md). Returns owned bytes. */
+void mp_meta_model_encode(const struct mp_meta_model *m, struct mp_buf *out);
+/* Parses a model file's bytes; MP_EINVALID with a precise reason when corrupt or of another
+ * version. */
+int mp_meta_model_decode(const void *data, size_t len, const char *name, struct mp_meta_model **out,
+                         struct mp_error *err) MP_WUR;
+int mp_meta_model_save(const struct mp_meta_model *m, const char *path,
+                       struct mp_error *err) MP_WUR;
+int mp_meta_model_load(const char *path, struct mp_meta_model **out, struct mp_error *err) MP_WUR;
+
+/* --- use on a search space ----------------------------------------------------------------- */
+
+/* Maps configurations of a space (natural values) to the model's inputs. */
+struct mp_meta_binding;
+/* MP_EINVALID when the space's parameter names, kinds or choices cannot be aligned with the
+ * model's features (message names the parameter). */
+int mp_meta_bind(const struct mp_meta_model *m, const struct mp_space *space,
+                 struct mp_meta_binding **out, struct mp_error *err) MP_WUR;
+void mp_meta_binding_free(struct mp_meta_binding *b);
+/* Network inputs of configuration x (mp_meta_inputs() values). */
+void mp_meta_binding_encode(const struct mp_meta_binding *b, const double *x, double *in);
+size_t mp_meta_binding_inputs(const struct mp_meta_binding *b);
+
+/* Prior mean of configuration x of the bound space: the ensemble mean of the meta-trained
+ * (unadapted) networks, in normalised units (the best configuration of a typical service is
+ * about 1). This is what `bo` uses as its prior mean, scaled to its data. */
+double mp_meta_prior_mean(const struct mp_meta_binding *b, const double *x);
+
+#endif

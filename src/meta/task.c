@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Meta-training tasks: services' measured configurations aligned to one feature layout by
+ * parameter name, from surface CSVs or from the experiments recorded in the local store. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meta/meta.h"
+#include "spec/spec.h"
+#include "store/store.h"
+
+static void feature_release(struct mp_meta_feature *f)
+{
+    free(f->name);
+    for (size_t i = 0; i < f->n_choices; i++) {
+        free(f->choices[i]);
+    }
+    free(f->choices);
+}
+
+void mp_meta_taskset_release(struct mp_meta_taskset *ts)
+{
+    for (size_t i = 0; i < ts->n_features; i++) {
+        feature_release(&ts->features[i]);
+    }
+    free(ts->features);
+    for (size_t i = 0; i < ts->n_tasks; i++) {
+        free(ts->tasks[i].name);
+        free(ts->tasks[i].x);
+        free(ts->tasks[i].y);
+    }
+    free(ts->tasks);
+    memset(ts, 0, sizeof(*ts));
+}
+
+static int find_feature(const struct mp_meta_taskset *ts, const char *name)
+{
+    for (size_t i = 0; i < ts->n_features; i++) {
+        if (strcmp(ts->features[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int set_features(struct mp_meta_taskset *ts, const struct mp_space *space,
+                        struct mp_error *err)
+{
+    if (space->n == 0 || space->n > MP_META_MAX_FEATURES) {
+        return mp_error_set(err, MP_EINVALID, "a meta-model takes 1 to %d parameters, not %zu",
+                            MP_META_MAX_FEATURES, space->n);
+    }
+    ts->features = mp_xcalloc(space->n, sizeof(*ts->features));
+    ts->n_features = space->n;
+    for (size_t i = 0; i < space->n; i++) {
+        const struct mp_param *p = &space->params[i];
+        struct mp_meta_feature *f = &ts->features[i];
+        f->name = mp_xstrdup(p->name);
+        f->kind = p->type == MP_PARAM_CATEGORICAL ? MP_META_CATEGORICAL : MP_META_NUMERIC;
+        f->lo = INFINITY;
+        f->hi = -INFINITY;
+    }
+    return 0;
+}
+
+/* Feature index of every space parameter; MP_EINVALID when the names or kinds differ. */
+static int align(struct mp_meta_taskset *ts, const char *name, const struct mp_space *space,
+                 int *map, struct mp_error *err)
+{
+    if (space->n != ts->n_features) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s: %zu parameters, but the other services have %zu (%s, ...)", name,
+                            space->n, ts->n_features, ts->features[0].name);
+    }
+    for (size_t i = 0; i < space->n; i++) {
+        const struct mp_param *p = &space->params[i];
+        map[i] = find_feature(ts, p->name);
+        if (map[i] < 0) {
+            return mp_error_set(err, MP_EINVALID,
+                                "%s: parameter '%s' is not among the other services' parameters",
+                                name, p->name);
+        }
+        bool cat = p->type == MP_PARAM_CATEGORICAL;
+        if (cat != (ts->features[map[i]].kind == MP_META_CATEGORICAL)) {
+            return mp_error_set(err, MP_EINVALID,
+                                "%s: parameter '%s' is %s here but not in the other services", name,
+                                p->name, cat ? "categorical" : "numeric");
+        }
+    }
+    return 0;
+}
+
+/* Index of choice `text` in feature f, appending it when new. */
+static int choice_index(struct mp_meta_feature *f, const char *text, struct mp_error *err)
+{
+    for (size_t k = 0; k < f->n_choices; k++) {
+        if (strcmp(f->choices[k], text) == 0) {
+            return (int)k;
+        }
+    }
+    if (f->n_choices >= MP_META_MAX_CHOICES) {
+        return mp_error_set(err, MP_EINVALID, "parameter '%s': more than %d choices", f->name,
+                            MP_META_MAX_CHOICES);
+    }
+    f->choices = mp_xreallocarray(f->choices, f->n_choices + 1, sizeof(char *));
+    f->choices[f->n_choices] = mp_xstrdup(text);
+    return (int)f->n_choices++;
+}
+
+static int fill_task(struct mp_meta_taskset *ts, struct mp_meta_task *t,
+                     const struct mp_space *space, const int *map, const double *x,
+                     const double *score, size_t n, struct mp_error *err)
+{
+    size_t d = ts->n_features;
+    double scale = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (!isfinite(score[r])) {
+            continue;
+        }
+        for (size_t i = 0; i < space->n; i++) {
+            struct mp_meta_feature *f = &ts->features[map[i]];
+            double v = x[r * space->n + i];
+            if (f->kind == MP_META_CATEGORICAL) {
+                int k = choice_index(f, space->params[i].choices[(size_t)v], err);
+                if (k < 0) {
+                    return k;
+                }
+                v = k;
+            }
+            t->x[t->n * d + (size_t)map[i]] = v;
+        }
+        t->y[t->n++] = score[r];
+        scale = fmax(scale, fabs(score[r]));
+    }
+    if (t->n < 2 || scale <= 0) {
+        return mp_error_set(err, MP_EINVALID, "%s: needs at least 2 measured, non-zero values",
+                            t->name);
+    }
+    for (size_t r = 0; r < t->n; r++) {
+        t->y[r] /= scale;
+    }
+    return 0;
+}
+
+static void widen_ranges(struct mp_meta_taskset *ts, const struct mp_meta_task *t)
+{
+    for (size_t r = 0; r < t->n; r++) {
+        for (size_t i = 0; i < ts->n_features; i++) {
+            struct mp_meta_feature *f = &ts->features[i];
+            if (f->kind == MP_META_NUMERIC) {
+                f->lo = fmin(f->lo, t->x[r * ts->n_features + i]);
+                f->hi = fmax(f->hi, t->x[r * ts->n_features + i]);
+            }
+        }
+    }
+}
+
+int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const struct mp_space *space,
+                        const double *x, const double *score, size_t n, struct mp_error *err)
+{
+    int *map = mp_xcalloc(space->n + 1, sizeof(int));
+    struct mp_meta_task t = {mp_xstrdup(name), 0, NULL, NULL};
+    int rc = 0;
+    if (ts->n_features == 0 && (rc = set_features(ts, space, err)) != 0) {
+        goto out;
+    }
+    if ((rc = align(ts, name, space, map, err)) != 0) {
+        goto out;
+    }
+    t.x = mp_xcalloc(n * ts->n_features + 1, sizeof(double));
+    t.y = mp_xcalloc(n + 1, sizeof(double));
+    if ((rc = fill_task(ts, &t, space, map, x, score, n, err)) != 0) {
+        goto out;
+    }
+    widen_ranges(ts, &t);
+    ts->tasks = mp_xreallocarray(ts->tasks, ts->n_tasks + 1, sizeof(*ts->tasks));
+    ts->tasks[ts->n_tasks++] = t;
+    memset(&t, 0, sizeof(t));
+out:
+    if (rc != 0 && ts->n_tasks == 0) {
+        mp_meta_taskset_release(ts); /* a failed first task must not fix the layout */
+    }
+    free(t.name);
+    free(t.x);
+    free(t.y);
+    free(map);
+    return rc;
+}
+
+static void surface_rows(const struct mp_surface *s, const struct mp_space *space, const int *cols,
+                         int obj, int failure, bool minimize, double *x, double *score)
+{
+    for (size_t r = 0; r < s->n_rows; r++) {
+        const char *const *cells = (const char *const *)s->cells + r * s->n_cols;
+        double v = s->numbers[r * s->n_cols + (size_t)obj];
+        score[r] = (failure >= 0 && cells[failure][0]) || !isfinite(v) ? NAN : minimize ? -v : v;
+        for (size_t i = 0; i < space->n; i++) {
+            const struct mp_param *p = &space->params[i];
+            double *xv = &x[r * space->n + i];
+            *xv = s->numbers[r * s->n_cols + (size_t)cols[i]];
+            for (size_t k = 0; p->type == MP_PARAM_CATEGORICAL && k < p->n_choices; k++) {
+                if (strcmp(p->choices[k], cells[cols[i]]) == 0) {
+                    *xv = (double)k;
+                }
+            }
+        }
+    }
+}
+
+int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surface *s,
+                                const char *objective, bool minimize, struct mp_error *err)
+{
+    int failure = mp_surface_column(s, "failure");
+    int obj = objective ? mp_surface_column(s, objective) : (int)s->n_cols - 1;
+    if (!objective && obj == failure) {
+        obj--;
+    }
+    if (obj < 0 || !s->numeric[obj]) {
+        return mp_error_set(err, MP_EINVALID, "%s: no numeric objective column%s%s", s->path,
+                            objective ? " " : "", objective ? objective : "");
+    }
+    int *cols = mp_xcalloc(s->n_cols + 1, sizeof(int));
+    size_t nc = 0;
+    for (size_t c = 0; c < s->n_cols; c++) {
+        if ((int)c != obj && (int)c != failure) {
+            cols[nc++] = (int)c;
+        }
+    }
+    struct mp_space space = {0};
+    mp_surface_infer_space(s, cols, nc, &space);
+    double *x = mp_xcalloc(s->n_rows * nc + 1, sizeof(double));
+    double *score = mp_xcalloc(s->n_rows + 1, sizeof(double));
+    surface_rows(s, &space, cols, obj, failure, minimize, x, score);
+    int rc = mp_meta_taskset_add(ts, s->path, &space, x, score, s->n_rows, err);
+    free(x);
+    free(score);
+    free(cols);
+    mp_space_release(&space);
+    return rc;
+}
+
+/* One stored experiment as a task. Returns 1 when it was skipped (not usable). */
+static int add_experiment(struct mp_meta_taskset *ts, struct mp_store *st,
+                          const struct mp_experiment_row *e, size_t min_points,
+                          struct mp_error *err)
+{
+    struct mp_spec *spec = NULL;
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    double *x = NULL, *score = NULL;
+    int rc = mp_store_trial_list(st, e->id, &rows, &n, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = 1;
+    if (mp_spec_parse(e->spec_json, strlen(e->spec_json), e->name, e->base_dir, NULL, 0, &spec,
+                      NULL) != 0) {
+        goto out;
+    }
+    size_t d = spec->space.n, valued = 0;
+    x = mp_xcalloc(n * d + 1, sizeof(double));
+    score = mp_xcalloc(n + 1, sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        double v = NAN;
+        score[i] = NAN;
+        if (mp_space_config_from_json(&spec->space, rows[i].params_json, &x[i * d], NULL) != 0 ||
+            !mp_trial_state_terminal(rows[i].state) ||
+            !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v) || !isfinite(v)) {
+            continue;
+        }
+        score[i] = spec->direction == MP_MINIMIZE ? -v : v;
+        valued++;
+    }
+    if (valued >= min_points && valued >= 2) {
+        char *name = mp_xasprintf("store experiment '%s'", e->name);
+        rc = mp_meta_taskset_add(ts, name, &spec->space, x, score, n, NULL) == 0 ? 0 : 1;
+        free(name);
+    }
+out:
+    free(x);
+    free(score);
+    mp_spec_free(spec);
+    mp_trial_rows_free(rows, n);
+    return rc;
+}
+
+int mp_meta_taskset_add_store(struct mp_meta_taskset *ts, const char *db_path, size_t min_points,
+                              size_t *added, size_t *skipped, struct mp_error *err)
+{
+    struct mp_store *st = NULL;
+    struct mp_experiment_row *exps = NULL;
+    size_t n = 0, n_added = 0, n_skipped = 0;
+    int rc = mp_store_open(db_path, NULL, &st, err);
+    if (rc == 0) {
+        rc = mp_store_experiment_list(st, &exps, &n, err);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        enum mp_experiment_state s = exps[i].state;
+        if (s != MP_EXPERIMENT_SUCCEEDED && s != MP_EXPERIMENT_FAILED &&
+            s != MP_EXPERIMENT_CANCELLED) {
+            continue;
+        }
+        rc = add_experiment(ts, st, &exps[i], min_points, err);
+        if (rc == 1) {
+            n_skipped++;
+            rc = 0;
+        } else if (rc == 0) {
+            n_added++;
+        }
+    }
+    mp_experiment_rows_free(exps, n);
+    mp_store_close(st);
+    if (added) {
+        *added = n_added;
+    }
+    if (skipped) {
+        *skipped = n_skipped;
+    }
+    return rc;
+}

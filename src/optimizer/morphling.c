@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The `morphling` back end: meta-learned search (docs/internals/meta.md). The first trial is the
+ * meta-model's predicted best; after that every suggestion adapts each ensemble member on all
+ * measured trials (a few gradient steps from its meta-trained weights) and picks the untried
+ * configuration with the best upper bound mean + kappa * spread, plus the log of a kernel
+ * estimate of the probability of feasibility when some trials failed. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meta/meta.h"
+#include "optimizer/optimizer.h"
+
+#define MAX_ENUMERATED 200000 /* finite spaces up to this size are scored exhaustively */
+
+struct settings {
+    double kappa;         /* exploration weight on the ensemble spread */
+    int64_t steps;        /* adaptation steps; 0: the model's */
+    double lr;            /* adaptation rate; 0: the model's */
+    int64_t patience;     /* stop after this many trials without improvement; 0: off */
+    int64_t candidates;   /* random candidates per suggestion in spaces too large to enumerate */
+    const char *fallback; /* "none", "bo" or "random" when the prior is missing or mismatched */
+};
+
+struct morphling {
+    struct mp_optimizer base;
+    struct settings set;
+    struct mp_meta_model *model;
+    struct mp_meta_binding *bind;
+    struct mp_optimizer *fallback; /* delegate when the prior cannot be used */
+    size_t n_in, n_cand;
+    double *cand_x, *cand_in; /* enumerated spaces: every configuration, encoded */
+    char **cand_key;
+};
+
+static const char *const setting_keys[] = {"kappa",      "adapt_steps", "adapt_lr", "patience",
+                                           "candidates", "fallback",    NULL};
+
+static int parse_settings(const struct mp_node *s, struct settings *out, struct mp_error *err)
+{
+    struct settings set = {1.0, 0, 0, 0, 4096, "none"};
+    int rc = 0;
+    if (s && !mp_doc_is_null(s)) {
+        if ((rc = mp_doc_expect(s, MP_NODE_MAP, err)) < 0 ||
+            (rc = mp_doc_check_keys(s, setting_keys, err)) < 0 ||
+            (rc = mp_doc_number(mp_doc_get(s, "kappa"), &set.kappa, err)) < 0 ||
+            (rc = mp_doc_int(mp_doc_get(s, "adapt_steps"), 1, 1000, &set.steps, err)) < 0 ||
+            (rc = mp_doc_number(mp_doc_get(s, "adapt_lr"), &set.lr, err)) < 0 ||
+            (rc = mp_doc_int(mp_doc_get(s, "patience"), 0, 1000000, &set.patience, err)) < 0 ||
+            (rc = mp_doc_int(mp_doc_get(s, "candidates"), 16, 1000000, &set.candidates, err)) < 0 ||
+            (rc = mp_doc_string(mp_doc_get(s, "fallback"), &set.fallback, err)) < 0) {
+            return rc;
+        }
+        if (!(set.kappa >= 0 && set.kappa <= 100)) {
+            return mp_doc_error(err, mp_doc_get(s, "kappa"), "expected a number in [0, 100]");
+        }
+        if (!(set.lr >= 0 && set.lr <= 10)) {
+            return mp_doc_error(err, mp_doc_get(s, "adapt_lr"), "expected a number in (0, 10]");
+        }
+        if (strcmp(set.fallback, "none") != 0 && strcmp(set.fallback, "bo") != 0 &&
+            strcmp(set.fallback, "random") != 0) {
+            return mp_doc_error(err, mp_doc_get(s, "fallback"),
+                                "expected \"none\", \"bo\" or \"random\", got \"%s\"",
+                                set.fallback);
+        }
+    }
+    *out = set;
+    return 0;
+}
+
+/* Loads and binds the prior; MP_EINVALID with advice when it cannot be used. */
+static int load_prior(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                      struct mp_meta_model **model, struct mp_meta_binding **bind,
+                      struct mp_error *err)
+{
+    *model = NULL;
+    *bind = NULL;
+    if (!opts->prior_path) {
+        return mp_error_set(err, MP_EINVALID,
+                            "algorithm 'morphling' needs a meta-model: set algorithm.prior (train "
+                            "one with `morphling meta train`), or settings.fallback: bo");
+    }
+    int rc = mp_meta_model_load(opts->prior_path, model, err);
+    if (rc == 0 && (rc = mp_meta_bind(*model, space, bind, err)) != 0) {
+        mp_error_prefix(err, "%s", opts->prior_path);
+    }
+    if (rc != 0) {
+        mp_meta_model_free(*model);
+        *model = NULL;
+    }
+    return rc;
+}
+
+static int morphling_validate(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                              struct mp_error *err)
+{
+    struct settings set;
+    int rc = parse_settings(opts->settings, &set, err);
+    if (rc != 0 || strcmp(set.fallback, "none") != 0) {
+        return rc;
+    }
+    struct mp_meta_model *model;
+    struct mp_meta_binding *bind;
+    rc = load_prior(space, opts, &model, &bind, err);
+    mp_meta_binding_free(bind);
+    mp_meta_model_free(model);
+    return rc;
+}
+
+static void morphling_free(struct mp_optimizer *opt)
+{
+    struct morphling *m = (struct morphling *)opt;
+    mp_optimizer_free(m->fallback);
+    mp_meta_binding_free(m->bind);
+    mp_meta_model_free(m->model);
+    for (size_t i = 0; i < m->n_cand; i++) {
+        free(m->cand_key[i]);
+    }
+    free(m->cand_key);
+    free(m->cand_x);
+    free(m->cand_in);
+    free(m);
+}
+
+static void enumerate(struct morphling *m, const struct mp_space *space)
+{
+    uint64_t count;
+    if (!mp_space_count(space, &count) || count > MAX_ENUMERATED) {
+        return;
+    }
+    size_t d = space->n;
+    m->n_cand = (size_t)count;
+    m->cand_x = mp_xmalloc(m->n_cand * d * sizeof(double) + 1);
+    m->cand_in = mp_xmalloc(m->n_cand * m->n_in * sizeof(double) + 1);
+    m->cand_key = mp_xcalloc(m->n_cand + 1, sizeof(char *));
+    for (size_t i = 0; i < m->n_cand; i++) {
+        mp_space_from_index(space, i, m->cand_x + i * d);
+        mp_meta_binding_encode(m->bind, m->cand_x + i * d, m->cand_in + i * m->n_in);
+        m->cand_key[i] = mp_space_key(space, m->cand_x + i * d);
+    }
+}
+
+static int morphling_create(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                            struct mp_optimizer **out, struct mp_error *err)
+{
+    struct morphling *m = mp_xcalloc(1, sizeof(*m));
+    int rc = parse_settings(opts->settings, &m->set, err);
+    if (rc == 0) {
+        rc = load_prior(space, opts, &m->model, &m->bind, err);
+    }
+    if (rc == MP_EINVALID && m->model == NULL && strcmp(m->set.fallback, "none") != 0) {
+        /* Documented fallback: the prior is absent or does not cover this space. */
+        struct mp_optimizer_opts fo = *opts;
+        fo.settings = NULL;
+        fo.prior_path = NULL;
+        mp_error_clear(err);
+        rc = mp_optimizer_new(m->set.fallback, space, &fo, &m->fallback, err);
+    }
+    if (rc != 0) {
+        morphling_free(&m->base);
+        return rc;
+    }
+    if (m->model) {
+        m->n_in = mp_meta_binding_inputs(m->bind);
+        enumerate(m, space);
+    }
+    *out = &m->base;
+    return 0;
+}
+
+/* --- model --------------------------------------------------------------------------------- */
+
+static bool informative(const struct mp_observation *o)
+{
+    return o->state == MP_TRIAL_SUCCEEDED || o->state == MP_TRIAL_FAILED;
+}
+
+/* Measured trials, encoded, with scores divided by the largest |score| (the per-service
+ * normalisation the model was trained with). */
+struct data {
+    size_t n, nf;
+    double *in, *y; /* valued trials */
+    double *fin;    /* informative trials (feasibility) */
+    bool *feas;
+    bool any_infeasible;
+};
+
+static void data_release(struct data *dt)
+{
+    free(dt->in);
+    free(dt->y);
+    free(dt->fin);
+    free(dt->feas);
+}
+
+static void collect(const struct morphling *m, const struct mp_history *h, struct data *dt)
+{
+    size_t n_in = m->n_in;
+    memset(dt, 0, sizeof(*dt));
+    dt->in = mp_xmalloc((h->n + 1) * n_in * sizeof(double));
+    dt->fin = mp_xmalloc((h->n + 1) * n_in * sizeof(double));
+    dt->y = mp_xmalloc((h->n + 1) * sizeof(double));
+    dt->feas = mp_xmalloc((h->n + 1) * sizeof(bool));
+    double scale = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        const struct mp_observation *o = &h->obs[i];
+        if (!informative(o)) {
+            continue;
+        }
+        mp_meta_binding_encode(m->bind, o->x, dt->fin + dt->nf * n_in);
+        dt->feas[dt->nf++] = o->feasible;
+        dt->any_infeasible |= !o->feasible;
+        if (o->has_value && isfinite(o->score)) {
+            memcpy(dt->in + dt->n * n_in, dt->fin + (dt->nf - 1) * n_in, n_in * sizeof(double));
+            dt->y[dt->n++] = o->score;
+            scale = fmax(scale, fabs(o->score));
+        }
+    }
+    scale = scale > 0 ? scale : 1;
+    for (size_t i = 0; i < dt->n; i++) {
+        dt->y[i] /= scale;
+    }
+}
+
+/* Adapted weights of every member: a few gradient steps from the meta-trained ones on the
+ * measured trials, each member on its own Bayesian-bootstrap weighting (Rubin 1981) so that the
+ * ensemble spread reflects how much the data pin the surface down. */
+static double *adapt_members(const struct morphling *m, const struct data *dt, struct mp_rng *rng)
+{
+    const struct mp_meta_model *mm = m->model;
+    size_t p = mp_net_size(&mm->net);
+    double *theta = mp_xmalloc(mm->members * p * sizeof(double));
+    memcpy(theta, mm->theta, mm->members * p * sizeof(double));
+    if (dt->n == 0) {
+        return theta;
+    }
+    unsigned steps = m->set.steps > 0 ? (unsigned)m->set.steps : mm->adapt_steps;
+    double lr = m->set.lr > 0 ? m->set.lr : mm->adapt_lr;
+    double *w = mp_xmalloc(dt->n * sizeof(double));
+    for (size_t k = 0; k < mm->members; k++) {
+        for (size_t i = 0; i < dt->n; i++) {
+            w[i] = k == 0 ? 1.0 : -log(1.0 - mp_rng_uniform(rng));
+        }
+        mp_net_adapt(&mm->net, theta + k * p, dt->in, dt->y, w, dt->n, lr, steps);
+    }
+    free(w);
+    return theta;
+}
+
+/* Probability of feasibility: a kernel-weighted vote of the finished trials with a prior of
+ * half a feasible trial (Nadaraya-Watson estimate). */
+static double p_feasible(const struct morphling *m, const struct data *dt, const double *in)
+{
+    if (!dt->any_infeasible) {
+        return 1.0;
+    }
+    double num = 0.5, den = 0.5;
+    for (size_t i = 0; i < dt->nf; i++) {
+        double d2 = 0;
+        for (size_t k = 0; k < m->n_in; k++) {
+            double t = in[k] - dt->fin[i * m->n_in + k];
+            d2 += t * t;
+        }
+        double kw = exp(-d2 / (2 * 0.25 * 0.25));
+        num += dt->feas[i] ? kw : 0;
+        den += kw;
+    }
+    return num / den;
+}
+
+/* --- suggestion ---------------------------------------------------------------------------- */
+
+struct pick {
+    double acq;
+    bool found;
+};
+
+/* Scores one candidate; keeps it when better than the pick so far. */
+static void consider(const struct morphling *m, const struct data *dt, const double *theta,
+                     double kappa, const double *in, const double *x, struct pick *best,
+                     double *x_out)
+{
+    const struct mp_meta_model *mm = m->model;
+    size_t p = mp_net_size(&mm->net);
+    double s = 0, s2 = 0;
+    for (size_t k = 0; k < mm->members; k++) {
+        double f = mp_net_forward(&mm->net, theta + k * p, in);
+        s += f;
+        s2 += f * f;
+    }
+    double mu = s / (double)mm->members;
+    double sd = sqrt(fmax(0, s2 / (double)mm->members - mu * mu));
+    double acq = mu + kappa * sd;
+    double pf = p_feasible(m, dt, in);
+    /* Scores are normalised to a best of about 1, so log(pf) is a penalty on the same scale:
+     * a configuration with even odds of failing must promise 0.7 more to be chosen. */
+    double a = acq + log(pf);
+    if (!best->found || a > best->acq) {
+        best->acq = a;
+        best->found = true;
+        memcpy(x_out, x, m->base.space->n * sizeof(double));
+    }
+}
+
+/* Random candidates and one-parameter perturbations of tried configurations, for spaces too
+ * large to enumerate. */
+static void sample_candidates(const struct morphling *m, const struct data *dt, const double *theta,
+                              double kappa, const struct mp_history *h,
+                              const struct mp_strset *seen, struct mp_rng *rng, struct pick *best,
+                              double *x_out)
+{
+    const struct mp_space *space = m->base.space;
+    size_t d = space->n;
+    double *x = mp_xmalloc(d * sizeof(double));
+    double *u = mp_xmalloc(d * sizeof(double));
+    double *in = mp_xmalloc((m->n_in + 1) * sizeof(double));
+    for (int64_t c = 0; c < m->set.candidates; c++) {
+        const struct mp_observation *o = h->n ? &h->obs[mp_rng_below(rng, h->n)] : NULL;
+        if (o && c % 2 == 1) {
+            mp_space_encode(space, o->x, u);
+            size_t j = (size_t)mp_rng_below(rng, d);
+            u[j] = fmin(1, fmax(0, u[j] + 0.15 * mp_rng_normal(rng)));
+            mp_space_decode(space, u, x);
+        } else {
+            mp_space_sample(space, rng, x);
+        }
+        char *k = mp_space_key(space, x);
+        bool used = mp_strset_has(seen, k);
+        free(k);
+        if (!used) {
+            mp_meta_binding_encode(m->bind, x, in);
+            consider(m, dt, theta, kappa, in, x, best, x_out);
+        }
+    }
+    free(x);
+    free(u);
+    free(in);
+}
+
+static int morphling_suggest(struct mp_optimizer *opt, const struct mp_history *h, double *x,
+                             struct mp_error *err)
+{
+    struct morphling *m = (struct morphling *)opt;
+    if (m->fallback) {
+        return mp_optimizer_suggest(m->fallback, h, x, err);
+    }
+    struct mp_rng rng;
+    mp_history_rng(opt, h, &rng);
+    struct mp_strset seen = MP_STRSET_INIT;
+    mp_history_keys(opt->space, h, &seen);
+    struct data dt;
+    collect(m, h, &dt);
+    double *theta = adapt_members(m, &dt, &rng);
+    /* Before any measurement: the meta-model's predicted best, without exploration. */
+    double kappa = dt.n == 0 ? 0 : m->set.kappa;
+    struct pick best = {0, false};
+    int rc = 0;
+    if (m->cand_key) {
+        for (size_t i = 0; i < m->n_cand; i++) {
+            if (!mp_strset_has(&seen, m->cand_key[i])) {
+                consider(m, &dt, theta, kappa, m->cand_in + i * m->n_in,
+                         m->cand_x + i * opt->space->n, &best, x);
+            }
+        }
+        if (!best.found) {
+            rc = mp_error_set(err, MP_EEXHAUSTED, "all %zu configurations have been tried",
+                              m->n_cand);
+        }
+    } else {
+        sample_candidates(m, &dt, theta, kappa, h, &seen, &rng, &best, x);
+        if (!best.found) {
+            rc = mp_optimizer_random.suggest(opt, h, x, err); /* nearly exhausted: exact pick */
+        }
+    }
+    free(theta);
+    data_release(&dt);
+    mp_strset_release(&seen);
+    return rc;
+}
+
+static bool morphling_should_stop(struct mp_optimizer *opt, const struct mp_history *h,
+                                  char *reason, size_t reason_len)
+{
+    struct morphling *m = (struct morphling *)opt;
+    if (m->fallback && m->fallback->ops->should_stop) {
+        return m->fallback->ops->should_stop(m->fallback, h, reason, reason_len);
+    }
+    if (opt->opts.max_trials > 0 && (int64_t)h->n >= opt->opts.max_trials) {
+        snprintf(reason, reason_len, "budget of %lld trials spent",
+                 (long long)opt->opts.max_trials);
+        return true;
+    }
+    if (m->set.patience <= 0) {
+        return false;
+    }
+    size_t since = 0;
+    bool have = false;
+    double best = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        const struct mp_observation *o = &h->obs[i];
+        if (!informative(o)) {
+            continue;
+        }
+        if (o->has_value && o->feasible && (!have || o->score > best)) {
+            best = o->score;
+            have = true;
+            since = 0;
+        } else {
+            since++;
+        }
+    }
+    if (since >= (size_t)m->set.patience) {
+        char num[MP_FMT_DOUBLE_MAX];
+        snprintf(reason, reason_len, "no improvement in the last %zu trials (best %s)", since,
+                 have ? mp_fmt_double(num, best) : "none feasible");
+        return true;
+    }
+    return false;
+}
+
+const struct mp_optimizer_ops mp_optimizer_morphling = {
+    .name = "morphling",
+    .summary = "meta-learned search: a network meta-trained on past services, adapted per trial",
+    .validate = morphling_validate,
+    .create = morphling_create,
+    .suggest = morphling_suggest,
+    .should_stop = morphling_should_stop,
+    .free = morphling_free,
+};

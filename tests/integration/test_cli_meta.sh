@@ -1,0 +1,89 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# `morphling meta train|info`, the morphling algorithm through replay and run, and training from
+# the store, on small synthetic surfaces generated here.
+. "$(dirname "$0")/lib.sh"
+
+# A family of services: throughput saturating in batch and cores, a service-specific GPU order.
+gen() { # gen SHAPE FILE [PARAM_NAME_FOR_CPUS]
+    awk -v t="$1" -v cpuname="${3:-cpus}" 'BEGIN {
+        printf "batch,%s,gpu,value\n", cpuname
+        split("A B C", g, " "); base["A"] = 1; base["B"] = 1.3 - 0.5 * t; base["C"] = 0.8 + 0.6 * t
+        for (b = 1; b <= 64; b *= 2) for (c = 1; c <= 4; c++) for (k = 1; k <= 3; k++) {
+            v = 10 * base[g[k]] * b / (b + 4 + 28 * t) * c / (c + 1 + 2 * t) / (1 + 0.25 * c)
+            printf "%d,%d,%s,%.6f\n", b, c, g[k], v
+        }
+    }' >"$2"
+}
+mkdir -p "$WORK/src"
+for t in 0 0.2 0.4 0.6 0.8 1; do gen "$t" "$WORK/src/s$t.csv"; done
+gen 0.55 "$WORK/target.csv"
+gen 0.5 "$WORK/other.csv" threads
+train="--no-store --surfaces $WORK/src --seed 3 --iterations 150 --members 2 --hidden 8"
+
+out=$("$MORPHLING" meta train $train -o "$WORK/m1"); rc=$?
+check "meta train exits 0" 0 "$rc"
+check_contains "meta train reports the services" "6 services" "$out"
+"$MORPHLING" meta train $train -o "$WORK/m1b" >/dev/null
+cmp -s "$WORK/m1" "$WORK/m1b"
+check "same seed, same model bytes" 0 "$?"
+json=$("$MORPHLING" meta train $train --seed 4 -o "$WORK/m4" --json)
+check "meta train --json" 4 "$(printf '%s' "$json" | jq .seed)"
+cmp -s "$WORK/m1" "$WORK/m4"
+check "another seed, another model" 1 "$?"
+
+json=$("$MORPHLING" meta info "$WORK/m1" --json); rc=$?
+check "meta info exits 0" 0 "$rc"
+check "meta info features" '["batch","cpus","gpu"]' "$(printf '%s' "$json" | jq -c '[.features[].name]')"
+check "meta info choices" '["A","B","C"]' "$(printf '%s' "$json" | jq -c '.features[2].choices')"
+check "meta info log-scales batch" true "$(printf '%s' "$json" | jq '.features[0].log')"
+
+cp "$WORK/m1" "$WORK/bad"
+printf 'X' | dd of="$WORK/bad" bs=1 seek=60 conv=notrunc 2>/dev/null
+out=$("$MORPHLING" meta info "$WORK/bad" 2>&1); rc=$?
+check "corrupt model exits 2" 2 "$rc"
+check_contains "corrupt model is named" "checksum" "$out"
+head -c 20 "$WORK/m1" >"$WORK/short"
+"$MORPHLING" meta info "$WORK/short" >/dev/null 2>&1
+check "truncated model exits 2" 2 "$?"
+
+json=$("$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/m1" --budget 20 --json); rc=$?
+check "replay with morphling exits 0" 0 "$rc"
+check "replay: 20 distinct trials" 20 "$(printf '%s' "$json" | jq '[.trials[].params | tojson] | unique | length')"
+check "replay: optimum reached" true "$(printf '%s' "$json" | jq '.trials_to_optimum != null')"
+a=$("$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/m1" --budget 8 --json | jq -c '[.trials[].params]')
+b=$("$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/m1" --budget 8 --json | jq -c '[.trials[].params]')
+check "replay: same sequence twice" "$a" "$b"
+
+out=$("$MORPHLING" replay "$WORK/other.csv" --algorithm morphling --prior "$WORK/m1" 2>&1); rc=$?
+check "mismatched parameters exit 2" 2 "$rc"
+check_contains "mismatch names the parameter" "'cpus'" "$out"
+out=$("$MORPHLING" replay "$WORK/other.csv" --algorithm morphling --prior "$WORK/m1" \
+    --settings '{fallback: random}' --budget 5 2>&1); rc=$?
+check "fallback: random runs" 0 "$rc"
+"$MORPHLING" replay "$WORK/target.csv" --algorithm morphling >/dev/null 2>&1
+check "morphling without a prior exits 2" 2 "$?"
+
+# The store: a finished experiment feeds the next training.
+spec="$MP_SOURCE_DIR/examples/replay-demo.yaml"
+"$MORPHLING" run "$spec" --quiet >/dev/null 2>&1
+check "demo run exits 0" 0 "$?"
+json=$("$MORPHLING" meta train --from-store --iterations 50 --members 1 --hidden 8 -o "$WORK/ms" --json); rc=$?
+check "meta train --from-store exits 0" 0 "$rc"
+check "one store experiment" 1 "$(printf '%s' "$json" | jq .store_experiments)"
+check "store features" '["cpu","memory","threads","batch"]' \
+    "$("$MORPHLING" meta info "$WORK/ms" --json | jq -c '[.features[].name]')"
+json=$("$MORPHLING" meta train --surfaces "$WORK/src" --iterations 20 --members 1 --hidden 8 -o "$WORK/mm" --json)
+check "default training reads the store, skipping other parameters" 1 \
+    "$(printf '%s' "$json" | jq .store_skipped)"
+"$MORPHLING" meta train --from-store=/nonexistent/x.db -o "$WORK/mx" >/dev/null 2>&1
+check "missing store exits 2" 2 "$?"
+out=$("$MORPHLING" run "$spec" --set name=demo-meta --set algorithm.name=morphling \
+    --set "algorithm.prior=$WORK/ms" --set algorithm.max_trials=12 --quiet 2>&1); rc=$?
+check "run with algorithm morphling exits 0" 0 "$rc"
+check "12 trials" 12 "$("$MORPHLING" show demo-meta --json | jq '.trials | length')"
+"$MORPHLING" validate "$spec" --set algorithm.name=morphling --set "algorithm.prior=$WORK/m1" >/dev/null 2>&1
+check "validate rejects a prior for other parameters" 2 "$?"
+"$MORPHLING" meta frob >/dev/null 2>&1
+check "unknown meta sub-command exits 2" 2 "$?"
+finish

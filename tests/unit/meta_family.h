@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A family of related synthetic performance surfaces for the meta-learning tests: throughput
+ * saturating in batch size and cores, a service-specific GPU ordering, divided by a cost. */
+#ifndef MP_TEST_META_FAMILY_H
+#define MP_TEST_META_FAMILY_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "space/space.h"
+
+static void family_space(struct mp_space *s)
+{
+    static const double batch[] = {1, 2, 4, 8, 16, 32, 64};
+    static const char *const gpu[] = {"A", "B", "C"};
+    struct mp_param p = {0};
+    p.name = mp_xstrdup("batch");
+    p.type = MP_PARAM_DISCRETE;
+    p.values = mp_xreallocarray(NULL, 7, sizeof(double));
+    memcpy(p.values, batch, sizeof(batch));
+    p.n_values = 7;
+    mp_space_add(s, &p);
+    memset(&p, 0, sizeof(p));
+    p.name = mp_xstrdup("cpus");
+    p.type = MP_PARAM_INT;
+    p.min = 1;
+    p.max = 4;
+    p.step = 1;
+    mp_space_add(s, &p);
+    memset(&p, 0, sizeof(p));
+    p.name = mp_xstrdup("gpu");
+    p.type = MP_PARAM_CATEGORICAL;
+    p.choices = mp_xreallocarray(NULL, 3, sizeof(char *));
+    for (size_t i = 0; i < 3; i++) {
+        p.choices[i] = mp_xstrdup(gpu[i]);
+    }
+    p.n_choices = 3;
+    mp_space_add(s, &p);
+}
+
+/* Objective of configuration x (batch, cpus, gpu index) for the service with shape t in [0,1]. */
+static double family_value(double t, const double *x)
+{
+    static const double base[] = {1.0, 1.3, 0.8};
+    static const double slope[] = {0.0, -0.5, 0.6};
+    double batch = x[0], cpus = x[1];
+    double speed = base[(size_t)x[2]] + slope[(size_t)x[2]] * t;
+    double k = 4 + 28 * t, c = 1 + 2 * t;
+    return 10 * speed * batch / (batch + k) * cpus / (cpus + c) / (1 + 0.25 * cpus);
+}
+
+/* Every configuration of the family's space with its value for shape t (84 rows). */
+static size_t family_table(const struct mp_space *s, double t, double **x, double **y)
+{
+    uint64_t n = 0;
+    mp_space_count(s, &n);
+    *x = mp_xcalloc((size_t)n * s->n, sizeof(double));
+    *y = mp_xcalloc((size_t)n, sizeof(double));
+    for (uint64_t i = 0; i < n; i++) {
+        mp_space_from_index(s, i, *x + i * s->n);
+        (*y)[i] = family_value(t, *x + i * s->n);
+    }
+    return (size_t)n;
+}
+
+#endif

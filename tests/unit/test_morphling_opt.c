@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for the `morphling` optimizer: first pick is the prior's best, searches on a
+ * held-out synthetic service reach its optimum quickly, never repeat, are pure functions of the
+ * history, handle failures, stop by budget and patience, and refuse a mismatched prior unless a
+ * fallback is configured. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "meta/meta.h"
+#include "meta_family.h"
+#include "optimizer/optimizer.h"
+
+static char model_path[64];
+
+static int train_family_model(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    family_space(&s);
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    for (size_t k = 0; k < 7; k++) {
+        double *x, *y;
+        size_t n = family_table(&s, (double)k / 6.0, &x, &y);
+        int rc = mp_meta_taskset_add(&ts, "svc", &s, x, y, n, NULL);
+        free(x);
+        free(y);
+        if (rc != 0) {
+            return -1;
+        }
+    }
+    struct mp_meta_train_opts o;
+    mp_meta_train_opts_default(&o);
+    o.hidden = 16;
+    o.members = 3;
+    o.iterations = 400;
+    o.query = 12;
+    o.support_max = 8;
+    struct mp_meta_model *m = NULL;
+    snprintf(model_path, sizeof(model_path), "/tmp/test_morphling_%ld.model", (long)getpid());
+    int rc = mp_meta_train(&ts, &o, &m, NULL);
+    if (rc == 0) {
+        rc = mp_meta_model_save(m, model_path, NULL);
+    }
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+    return rc;
+}
+
+static int remove_model(void **state)
+{
+    (void)state;
+    remove(model_path);
+    return 0;
+}
+
+struct run {
+    struct mp_space space;
+    struct mp_optimizer *opt;
+    struct mp_observation obs[128];
+    double x[128][3];
+    size_t n;
+};
+
+static void run_init(struct run *r, const char *settings_yaml, uint64_t seed,
+                     struct mp_node **settings)
+{
+    memset(r, 0, sizeof(*r));
+    family_space(&r->space);
+    *settings = NULL;
+    if (settings_yaml) {
+        assert_int_equal(mp_doc_parse(settings_yaml, strlen(settings_yaml), "t", settings, NULL),
+                         0);
+    }
+    struct mp_optimizer_opts o = {seed, 60, *settings, model_path};
+    struct mp_error err = {0};
+    if (mp_optimizer_new("morphling", &r->space, &o, &r->opt, &err) != 0) {
+        fail_msg("create: %s", err.msg);
+    }
+}
+
+static void run_release(struct run *r, struct mp_node *settings)
+{
+    mp_optimizer_free(r->opt);
+    mp_space_release(&r->space);
+    mp_doc_free(settings);
+}
+
+/* Suggests, checks novelty, and records the trial as measured on service t. */
+static void step(struct run *r, double t, bool fail)
+{
+    struct mp_history h = {r->obs, r->n};
+    struct mp_error err = {0};
+    double *x = r->x[r->n];
+    if (mp_optimizer_suggest(r->opt, &h, x, &err) != 0) {
+        fail_msg("suggest %zu: %s", r->n, err.msg);
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        if (memcmp(r->x[i], x, sizeof(r->x[i])) == 0) {
+            fail_msg("trial %zu repeats trial %zu", r->n + 1, i + 1);
+        }
+    }
+    struct mp_observation *o = &r->obs[r->n++];
+    o->x = x;
+    o->state = fail ? MP_TRIAL_FAILED : MP_TRIAL_SUCCEEDED;
+    o->failure = fail ? MP_FAILURE_CRASHED : MP_FAILURE_NONE;
+    o->has_value = !fail;
+    o->feasible = !fail;
+    o->score = fail ? 0 : family_value(t, x);
+}
+
+static double optimum(const struct mp_space *s, double t)
+{
+    double *x, *y, best = -INFINITY;
+    size_t n = family_table(s, t, &x, &y);
+    for (size_t i = 0; i < n; i++) {
+        best = fmax(best, y[i]);
+    }
+    free(x);
+    free(y);
+    return best;
+}
+
+static void test_first_pick_is_prior_best(void **state)
+{
+    (void)state;
+    struct run r;
+    struct mp_node *set;
+    run_init(&r, NULL, 1, &set);
+    struct mp_meta_model *m = NULL;
+    struct mp_meta_binding *b = NULL;
+    assert_int_equal(mp_meta_model_load(model_path, &m, NULL), 0);
+    assert_int_equal(mp_meta_bind(m, &r.space, &b, NULL), 0);
+    double *x, *y, best = -INFINITY;
+    size_t n = family_table(&r.space, 0, &x, &y), arg = 0;
+    for (size_t i = 0; i < n; i++) {
+        double mu = mp_meta_prior_mean(b, x + i * 3);
+        if (mu > best) {
+            best = mu;
+            arg = i;
+        }
+    }
+    step(&r, 0.5, false);
+    assert_memory_equal(r.x[0], x + arg * 3, 3 * sizeof(double));
+    free(x);
+    free(y);
+    mp_meta_binding_free(b);
+    mp_meta_model_free(m);
+    run_release(&r, set);
+}
+
+static void test_finds_held_out_optimum(void **state)
+{
+    (void)state;
+    static const double shapes[] = {0.08, 0.45, 0.71, 0.97};
+    for (size_t k = 0; k < MP_ARRAY_LEN(shapes); k++) {
+        struct run r;
+        struct mp_node *set;
+        run_init(&r, NULL, 3, &set);
+        double opt = optimum(&r.space, shapes[k]);
+        long found = -1;
+        for (size_t i = 0; i < 30 && found < 0; i++) {
+            step(&r, shapes[k], false);
+            if (r.obs[i].score >= opt) {
+                found = (long)i + 1;
+            }
+        }
+        if (found < 0) {
+            fail_msg("service t=%.2f: optimum %.4g not reached in 30 of 84 trials", shapes[k], opt);
+        }
+        run_release(&r, set);
+    }
+}
+
+static void test_pure_and_exhaustive(void **state)
+{
+    (void)state;
+    struct run a, b;
+    struct mp_node *sa, *sb;
+    run_init(&a, "{kappa: 2}", 7, &sa);
+    run_init(&b, "{kappa: 2}", 7, &sb);
+    for (size_t i = 0; i < 84; i++) {
+        step(&a, 0.3, i % 9 == 4);
+        step(&b, 0.3, i % 9 == 4);
+        assert_memory_equal(a.x[i], b.x[i], sizeof(a.x[i]));
+    }
+    /* Asking again with the same history gives the same answer (no hidden state). */
+    double x[3];
+    struct mp_history h = {a.obs, 10};
+    assert_int_equal(mp_optimizer_suggest(a.opt, &h, x, NULL), 0);
+    assert_memory_equal(x, a.x[10], sizeof(x));
+    struct mp_error err = {0};
+    h.n = 84;
+    assert_int_equal(mp_optimizer_suggest(a.opt, &h, x, &err), MP_EEXHAUSTED);
+    run_release(&a, sa);
+    run_release(&b, sb);
+}
+
+/* When every GPU "C" configuration fails, later suggestions avoid it. */
+static void test_failures_steer_away(void **state)
+{
+    (void)state;
+    struct run r;
+    struct mp_node *set;
+    run_init(&r, NULL, 2, &set);
+    size_t late_c = 0, failures = 0;
+    for (size_t i = 0; i < 24; i++) {
+        struct mp_history h = {r.obs, r.n};
+        double x[3];
+        assert_int_equal(mp_optimizer_suggest(r.opt, &h, x, NULL), 0);
+        bool c = x[2] == 2;
+        step(&r, 0.97, c); /* t near 1 favours C, which crashes */
+        failures += c;
+        late_c += c && i >= 12;
+    }
+    assert_true(failures >= 1);
+    if (late_c > 3) {
+        fail_msg("%zu of the last 12 trials still used the failing choice", late_c);
+    }
+    run_release(&r, set);
+}
+
+static void test_stopping(void **state)
+{
+    (void)state;
+    struct run r;
+    struct mp_node *set;
+    run_init(&r, "{patience: 3}", 1, &set);
+    char reason[128];
+    struct mp_history h = {r.obs, 0};
+    assert_false(r.opt->ops->should_stop(r.opt, &h, reason, sizeof(reason)));
+    for (size_t i = 0; i < 4; i++) {
+        step(&r, 0.5, false);
+    }
+    /* Force three non-improving trials after a high one. */
+    r.obs[0].score = 100;
+    h.n = 4;
+    assert_true(r.opt->ops->should_stop(r.opt, &h, reason, sizeof(reason)));
+    assert_non_null(strstr(reason, "no improvement"));
+    h.n = 2;
+    assert_false(r.opt->ops->should_stop(r.opt, &h, reason, sizeof(reason)));
+    run_release(&r, set);
+}
+
+static void test_prior_errors_and_fallback(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    family_space(&s);
+    struct mp_optimizer *opt = NULL;
+    struct mp_error err = {0};
+    struct mp_optimizer_opts o = {1, 10, NULL, NULL};
+    assert_int_equal(mp_optimizer_new("morphling", &s, &o, &opt, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "algorithm.prior"));
+    assert_int_equal(mp_optimizer_morphling.validate(&s, &o, &err), MP_EINVALID);
+    o.prior_path = "/nonexistent/model.bin";
+    assert_int_not_equal(mp_optimizer_new("morphling", &s, &o, &opt, &err), 0);
+
+    /* A space with a parameter the model does not know. */
+    struct mp_param p = {0};
+    p.name = mp_xstrdup("threads");
+    p.type = MP_PARAM_INT;
+    p.min = 1;
+    p.max = 4;
+    p.step = 1;
+    mp_space_add(&s, &p);
+    o.prior_path = model_path;
+    assert_int_equal(mp_optimizer_morphling.validate(&s, &o, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "'threads'"));
+    assert_int_equal(mp_optimizer_new("morphling", &s, &o, &opt, &err), MP_EINVALID);
+
+    /* The documented fallback runs random search instead. */
+    struct mp_node *set = NULL;
+    assert_int_equal(mp_doc_parse("{fallback: random}", 18, "t", &set, NULL), 0);
+    o.settings = set;
+    assert_int_equal(mp_optimizer_morphling.validate(&s, &o, &err), 0);
+    if (mp_optimizer_new("morphling", &s, &o, &opt, &err) != 0) {
+        fail_msg("fallback: %s", err.msg);
+    }
+    double x[4];
+    struct mp_history h = {NULL, 0};
+    assert_int_equal(mp_optimizer_suggest(opt, &h, x, &err), 0);
+    assert_int_equal(mp_space_check(&s, x, NULL), 0);
+    mp_optimizer_free(opt);
+    mp_doc_free(set);
+
+    assert_int_equal(mp_doc_parse("{kappa: -1}", 11, "t", &set, NULL), 0);
+    o.settings = set;
+    assert_int_equal(mp_optimizer_morphling.validate(&s, &o, &err), MP_EINVALID);
+    mp_doc_free(set);
+    mp_space_release(&s);
+}
+
+/* A continuous parameter: candidates are sampled instead of enumerated. */
+static void test_continuous_space(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    family_space(&s);
+    struct mp_param *batch = &s.params[0];
+    free(batch->values);
+    batch->values = NULL;
+    batch->n_values = 0;
+    batch->type = MP_PARAM_FLOAT;
+    batch->min = 1;
+    batch->max = 64;
+    batch->step = 0;
+    struct mp_node *set = NULL;
+    assert_int_equal(mp_doc_parse("{candidates: 200}", 17, "t", &set, NULL), 0);
+    struct mp_optimizer_opts o = {5, 20, set, model_path};
+    struct mp_optimizer *opt = NULL;
+    struct mp_error err = {0};
+    if (mp_optimizer_new("morphling", &s, &o, &opt, &err) != 0) {
+        fail_msg("create: %s", err.msg);
+    }
+    struct mp_observation obs[12];
+    double x[12][3];
+    for (size_t i = 0; i < 12; i++) {
+        struct mp_history h = {obs, i};
+        assert_int_equal(mp_optimizer_suggest(opt, &h, x[i], &err), 0);
+        assert_int_equal(mp_space_check(&s, x[i], NULL), 0);
+        for (size_t j = 0; j < i; j++) {
+            assert_true(memcmp(x[i], x[j], sizeof(x[i])) != 0);
+        }
+        obs[i] = (struct mp_observation){x[i], MP_TRIAL_SUCCEEDED,     MP_FAILURE_NONE, true,
+                                         true, family_value(0.5, x[i])};
+    }
+    /* The scores stay finite and the best trial is near the surface's best. */
+    double best = -INFINITY;
+    for (size_t i = 0; i < 12; i++) {
+        best = fmax(best, obs[i].score);
+    }
+    struct mp_space grid = {0};
+    family_space(&grid);
+    double opt_grid = optimum(&grid, 0.5);
+    mp_space_release(&grid);
+    if (!(best > 0.8 * opt_grid)) {
+        fail_msg("best %.4g after 12 trials, grid optimum %.4g", best, opt_grid);
+    }
+    mp_optimizer_free(opt);
+    mp_doc_free(set);
+    mp_space_release(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_pick_is_prior_best),
+        cmocka_unit_test(test_finds_held_out_optimum),
+        cmocka_unit_test(test_pure_and_exhaustive),
+        cmocka_unit_test(test_failures_steer_away),
+        cmocka_unit_test(test_stopping),
+        cmocka_unit_test(test_prior_errors_and_fallback),
+        cmocka_unit_test(test_continuous_space),
+    };
+    return cmocka_run_group_tests(tests, train_family_model, remove_model);
+}
