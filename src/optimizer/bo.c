@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gp/gp.h"
+#include "meta/meta.h"
 #include "optimizer/optimizer.h"
 
 #define BLOCK            2048
@@ -65,6 +66,9 @@ struct bo {
     unsigned char *cat; /* dz flags for the GP: 1 = index input compared by equality */
     bool enumerate;     /* score every untried configuration exactly */
     uint64_t count;
+    /* algorithm.prior: a meta-learned model whose prediction serves as the GP's prior mean */
+    struct mp_meta_model *prior;
+    struct mp_meta_binding *prior_bind;
 };
 
 /* The fitted models for one call. */
@@ -80,6 +84,9 @@ struct bo_model {
     double y_min;       /* lowest score seen (UCB reference) */
     size_t n_info;      /* finished trials that teach something */
     size_t n_valued;    /* trials with a measured objective */
+    /* With a prior: the GP models score - (prior_a * prior(x) + prior_b). */
+    bool have_prior;
+    double prior_a, prior_b;
 };
 
 /* --- settings ------------------------------------------------------------------------------ */
@@ -455,6 +462,32 @@ static double log_prob(double mu, double var)
     return mp_norm_logcdf(mu / sqrt(FEAS_PROBIT_S * FEAS_PROBIT_S + var));
 }
 
+/* Scales the meta-learned prior to the data by least squares (score ~ a * prior + b, a >= 0)
+ * and leaves the residuals in y for the GP: where the prior ranks configurations well, the GP
+ * only has to learn the difference (docs/internals/bo.md, "Prior mean"). */
+static void fit_prior(const struct bo *bo, const struct mp_history *h, const size_t *vidx,
+                      double *y, size_t n, struct bo_model *m)
+{
+    double *p = mp_xmalloc(n * sizeof(double));
+    double mp = 0, my = 0, cov = 0, var = 0;
+    for (size_t k = 0; k < n; k++) {
+        p[k] = mp_meta_prior_mean(bo->prior_bind, h->obs[vidx[k]].x);
+        mp += p[k] / (double)n;
+        my += y[k] / (double)n;
+    }
+    for (size_t k = 0; k < n; k++) {
+        cov += (p[k] - mp) * (y[k] - my);
+        var += (p[k] - mp) * (p[k] - mp);
+    }
+    m->prior_a = var > 1e-12 && cov > 0 ? cov / var : 0;
+    m->prior_b = my - m->prior_a * mp;
+    for (size_t k = 0; k < n; k++) {
+        y[k] -= m->prior_a * p[k] + m->prior_b;
+    }
+    m->have_prior = true;
+    free(p);
+}
+
 static int fit_models(const struct bo *bo, const struct mp_history *h, struct mp_rng *rng,
                       struct bo_model *m, struct mp_error *err)
 {
@@ -504,6 +537,9 @@ static int fit_models(const struct bo *bo, const struct mp_history *h, struct mp
             m->best = y[k];
             m->have_best = true;
         }
+    }
+    if (bo->prior_bind && nv >= 2) {
+        fit_prior(bo, h, vidx, y, nv, m);
     }
     if (nv > 0) {
         if ((rc = mp_gp_fit(&m->obj, z, y, nv, &fo, rng, err)) < 0 ||
@@ -559,6 +595,14 @@ static void acquisition(const struct bo *bo, const struct bo_model *m, const dou
         return; /* nothing feasible measured yet: look for feasibility first */
     }
     mp_gp_predict(&m->obj, z, n, mu, var);
+    if (m->have_prior) {
+        double *x = mp_xmalloc((bo->d + 1) * sizeof(double));
+        for (size_t i = 0; i < n; i++) {
+            decode(bo, z + i * bo->dz, x);
+            mu[i] += m->prior_a * mp_meta_prior_mean(bo->prior_bind, x) + m->prior_b;
+        }
+        free(x);
+    }
     double scale = m->obj.y_scale;
     for (size_t i = 0; i < n; i++) {
         double sd = sqrt(var[i]);
@@ -1033,6 +1077,12 @@ static int bo_create(const struct mp_space *space, const struct mp_optimizer_opt
     setup_dims(bo, space);
     bo->enumerate = mp_space_count(space, &bo->count) && bo->count <= (uint64_t)set.exact_limit;
     *out = &bo->base;
+    if (opts->prior_path && ((rc = mp_meta_model_load(opts->prior_path, &bo->prior, err)) < 0 ||
+                             (rc = mp_meta_bind(bo->prior, space, &bo->prior_bind, err)) < 0)) {
+        mp_optimizer_bo.free(&bo->base);
+        *out = NULL;
+        return mp_error_prefix(err, "algorithm 'bo': prior");
+    }
     return 0;
 }
 
@@ -1042,6 +1092,8 @@ static void bo_free(struct mp_optimizer *opt)
     if (!bo) {
         return;
     }
+    mp_meta_binding_free(bo->prior_bind);
+    mp_meta_model_free(bo->prior);
     free(bo->dims);
     free(bo->cat);
     free(bo);

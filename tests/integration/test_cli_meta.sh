@@ -64,6 +64,17 @@ check "fallback: random runs" 0 "$rc"
 "$MORPHLING" replay "$WORK/target.csv" --algorithm morphling >/dev/null 2>&1
 check "morphling without a prior exits 2" 2 "$?"
 
+# bo with the model as its prior mean.
+json=$("$MORPHLING" replay "$WORK/target.csv" --algorithm bo --prior "$WORK/m1" --budget 20 --json); rc=$?
+check "bo with a prior exits 0" 0 "$rc"
+check "bo with a prior: 20 distinct trials" 20 "$(printf '%s' "$json" | jq '[.trials[].params | tojson] | unique | length')"
+check "bo with a prior: optimum reached" true "$(printf '%s' "$json" | jq '.trials_to_optimum != null')"
+out=$("$MORPHLING" replay "$WORK/target.csv" --algorithm bo --prior "$WORK/bad" 2>&1); rc=$?
+check "bo with a corrupt prior exits 2" 2 "$rc"
+check_contains "bo names the prior" "algorithm 'bo': prior" "$out"
+out=$("$MORPHLING" replay "$WORK/other.csv" --algorithm bo --prior "$WORK/m1" 2>&1); rc=$?
+check "bo with a mismatched prior exits 2" 2 "$rc"
+
 # The store: a finished experiment feeds the next training.
 spec="$MP_SOURCE_DIR/examples/replay-demo.yaml"
 "$MORPHLING" run "$spec" --quiet >/dev/null 2>&1

@@ -26,7 +26,7 @@ mkdir -p "$MP_BUILD_DIR/e2e"
 start_server || exit 1
 if MP_DEPS="$DEPS" MP_BASE="$BASE" MP_CHROMIUM="$CHROMIUM" \
     MP_PROFILE="$WORK/profile" MP_SHOTS="$MP_BUILD_DIR/e2e" \
-    node "$MP_SOURCE_DIR/tests/e2e/dashboard.mjs"; then
+    timeout 240 node "$MP_SOURCE_DIR/tests/e2e/dashboard.mjs"; then
     ok "dashboard end-to-end"
 else
     not_ok "dashboard end-to-end (see the steps above; server log below)"
