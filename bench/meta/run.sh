@@ -35,17 +35,20 @@ if [ "$n" -lt 2 ]; then
     echo "skipped: bench/surfaces has $n measured surfaces (at least 2 needed)"
     exit 0
 fi
+# A surface can only be learned from others with the same columns (parameters and metrics).
 for f in "$root"/bench/surfaces/*.csv; do
     rm -rf "$tmp/loo"
     mkdir -p "$tmp/loo"
+    head=$(head -1 "$f")
     for g in "$root"/bench/surfaces/*.csv; do
-        [ "$g" = "$f" ] || ln -s "$g" "$tmp/loo/"
+        [ "$g" != "$f" ] && [ "$(head -1 "$g")" = "$head" ] && ln -s "$g" "$tmp/loo/"
     done
     echo "-- held out: $(basename "$f")"
-    if "$bin" meta train --no-store --surfaces "$tmp/loo" --seed 1 -o "$tmp/loo.model" >/dev/null; then
-        "$bin" bench-search --surfaces "$f" --algorithms random,bo,morphling \
-            --prior "$tmp/loo.model" --budget "$budget" --seeds "$seeds"
-    else
-        echo "skipped: the other surfaces do not share this one's parameters"
+    if [ -z "$(ls "$tmp/loo")" ]; then
+        echo "skipped: no other measured surface has its parameters and metrics ($head)"
+        continue
     fi
+    "$bin" meta train --no-store --surfaces "$tmp/loo" --seed 1 -o "$tmp/loo.model" >/dev/null
+    "$bin" bench-search --surfaces "$f" --algorithms random,bo,morphling \
+        --prior "$tmp/loo.model" --budget "$budget" --seeds "$seeds"
 done
