@@ -77,6 +77,8 @@ char *mp_doc_to_json(const struct mp_node *n);
  * compact. Returns owned. mp_json_print writes indented JSON and a newline. The value is
  * typed as void to keep jansson out of this header; pass a json_t. */
 char *mp_json_dumps(const void *json, int indent);
+/* Appends s as a JSON string literal (quoted and escaped). */
+void mp_json_quote(struct mp_buf *b, const char *s);
 void mp_json_print(FILE *f, const void *json);
 
 /* Deep copy (positions kept). */

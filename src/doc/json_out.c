@@ -18,7 +18,7 @@ static void indent_to(struct mp_buf *b, int indent, int depth)
     }
 }
 
-static void dump_string(struct mp_buf *b, const char *s)
+void mp_json_quote(struct mp_buf *b, const char *s)
 {
     json_t *j = json_string(s);
     char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
@@ -40,7 +40,7 @@ static void dump(struct mp_buf *b, const json_t *j, int indent, int depth)
         json_object_foreach ((json_t *)j, key, v) {
             mp_buf_adds(b, i++ ? "," : "");
             indent_to(b, indent, depth + 1);
-            dump_string(b, key);
+            mp_json_quote(b, key);
             mp_buf_adds(b, sep);
             dump(b, v, indent, depth + 1);
         }
@@ -63,7 +63,7 @@ static void dump(struct mp_buf *b, const json_t *j, int indent, int depth)
         mp_buf_addc(b, ']');
         break;
     case JSON_STRING:
-        dump_string(b, json_string_value(j));
+        mp_json_quote(b, json_string_value(j));
         break;
     case JSON_INTEGER:
         mp_buf_addf(b, "%lld", (long long)json_integer_value(j));

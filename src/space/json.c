@@ -2,18 +2,11 @@
 /* Configurations as JSON objects, with numbers written canonically. */
 #include "space/space.h"
 
+#include "doc/doc.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void add_json_string(struct mp_buf *b, const char *s)
-{
-    json_t *j = json_string(s);
-    char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    mp_buf_adds(b, text ? text : "\"\"");
-    free(text);
-    json_decref(j);
-}
 
 char *mp_space_config_json(const struct mp_space *s, const double *x)
 {
@@ -24,11 +17,11 @@ char *mp_space_config_json(const struct mp_space *s, const double *x)
         if (i) {
             mp_buf_addc(&b, ',');
         }
-        add_json_string(&b, s->params[i].name);
+        mp_json_quote(&b, s->params[i].name);
         mp_buf_addc(&b, ':');
         const char *v = mp_space_format(s, i, x[i], buf);
         if (s->params[i].type == MP_PARAM_CATEGORICAL) {
-            add_json_string(&b, v);
+            mp_json_quote(&b, v);
         } else {
             mp_buf_adds(&b, v);
         }
