@@ -7,7 +7,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "measure/measure.h"
 
@@ -181,16 +183,54 @@ int mp_local_load_validate(const struct mp_node *load, struct mp_error *err)
     return rc;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The request bodies: the file `path` names, or every regular file of the folder it names in
+ * name order (at most 1024), so a load test rotates over varied real payloads. Owned paths. */
+static size_t body_files(const char *path, char ***out)
+{
+    *out = NULL;
+    if (!path) {
+        return 0;
+    }
+    struct stat st;
+    DIR *d = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? opendir(path) : NULL;
+    size_t n = 0;
+    if (!d) {
+        *out = mp_xcalloc(1, sizeof(char *));
+        (*out)[n++] = mp_xstrdup(path);
+        return n;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < 1024) {
+        char *file = mp_xasprintf("%s/%s", path, e->d_name);
+        if (e->d_name[0] != '.' && stat(file, &st) == 0 && S_ISREG(st.st_mode)) {
+            *out = mp_xreallocarray(*out, n + 1, sizeof(char *));
+            (*out)[n++] = file;
+        } else {
+            free(file);
+        }
+    }
+    closedir(d);
+    if (n > 1) {
+        qsort(*out, n, sizeof(char *), by_name);
+    }
+    return n;
+}
+
 static void fill_measure(struct mp_measure_opts *o, const struct load_cfg *c, const char *url,
-                         const char **body)
+                         const char **body, size_t n_bodies)
 {
     mp_measure_opts_init(o);
     o->load.url = url;
     o->load.method = c->method;
     o->load.headers = c->headers;
     o->load.n_headers = c->n_headers;
-    o->load.body_files = *body ? body : NULL;
-    o->load.n_body_files = *body ? 1 : 0;
+    o->load.body_files = n_bodies ? body : NULL;
+    o->load.n_body_files = n_bodies;
     o->load.rate_rps = c->rate;
     if (c->connections) {
         o->load.connections = (unsigned)c->connections;
@@ -272,9 +312,10 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
     }
     char *url = mp_xasprintf("http://%s:%d%s", t->host, t->port, c.path);
     char *body = c.body ? mp_spec_resolve_path(t->spec, c.body) : NULL;
+    char **bodies = NULL;
+    size_t n_bodies = body_files(body, &bodies);
     struct mp_measure_opts mo;
-    const char *bodies[1] = {body};
-    fill_measure(&mo, &c, url, bodies);
+    fill_measure(&mo, &c, url, (const char **)bodies, n_bodies);
     if (strcmp(c.mode, "capacity") == 0) {
         rc = run_capacity(&c, &mo, t, res, stop, err);
     } else {
@@ -290,6 +331,10 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
         }
         mp_measure_result_release(&mr);
     }
+    for (size_t i = 0; i < n_bodies; i++) {
+        free(bodies[i]);
+    }
+    free(bodies);
     free(url);
     free(body);
     return rc;
