@@ -7,7 +7,8 @@
  *   proc_antics alloc MIB         allocate and touch MIB MiB, then sleep
  *   proc_antics spew BYTES        write BYTES to stdout and to stderr, then exit 3
  *   proc_antics tree N            fork N sleeping children, then sleep
- *   proc_antics escape            fork a child that calls setsid() and sleeps; sleep
+ *   proc_antics escape            fork a child that calls setsid(), says "escaped" on stdout
+ *                                 and sleeps; sleep
  *   proc_antics daemon            double-fork a setsid() grandchild, parent exits 0
  *   proc_antics ignore-term       ignore SIGTERM, say so on stdout, and sleep
  *   proc_antics exit CODE         print "bye" on stderr and exit with CODE */
@@ -93,6 +94,9 @@ static void fork_or_die(void (*child)(void))
 static void escaper(void)
 {
     setsid();
+    /* Tells the test the group signal can no longer reach us. */
+    fputs("escaped\n", stdout);
+    fflush(stdout);
     linger();
 }
 

@@ -178,6 +178,19 @@ static void test_setsid_escape_killed(void **state)
     int fds = count_fds();
     struct mp_proc *p = spawn_antics("escape", NULL, 0);
     assert_int_equal(wait_tree(p, 2), 2);
+    /* The child must have left the group before the group is signalled. */
+    int64_t end = mp_mono_ns() + 10 * SEC;
+    char *out = NULL;
+    while (mp_mono_ns() < end) {
+        free(out);
+        out = mp_proc_log(p, MP_PROC_STDOUT, NULL);
+        if (out && strstr(out, "escaped")) {
+            break;
+        }
+        usleep(5000);
+    }
+    assert_non_null(strstr(out ? out : "", "escaped"));
+    free(out);
     assert_int_equal(mp_proc_signal_group(p, SIGTERM), 0);
     int st = -1;
     assert_true(mp_proc_wait(p, mp_mono_ns() + 10 * SEC, &st));
