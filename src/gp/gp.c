@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Gaussian-process regression: Cholesky helpers, the Matérn 5/2 kernel, hyper-parameter fitting
  * and the posterior, plus the acquisition functions built on the normal distribution. */
-#include "gp/gp.h"
+#include "gp/gp_int.h"
 
-#include <cblas.h>
-#include <lapacke.h>
 #include <math.h>
 #include <nlopt.h>
 #include <pthread.h>
@@ -32,24 +30,8 @@
 #define LOG_SF_MAX    4.605170185988091    /* ln 100 */
 #define PREDICT_BLOCK 512
 
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-
-/* Our matrices are small; OpenBLAS threads would only fight the engine's own threads. */
-static void blas_single_thread(void)
-{
-    openblas_set_num_threads(1);
-    /* Inputs are ours and finite; the NaN scan costs as much as a small factorisation. */
-    LAPACKE_set_nancheck(0);
-}
-
-static void blas_init(void)
-{
-    pthread_once(&blas_once, blas_single_thread);
-}
-
 int mp_gp_cholesky(double *a, size_t n, double *jitter)
 {
-    blas_init();
     if (jitter) {
         *jitter = 0;
     }
@@ -78,7 +60,7 @@ int mp_gp_cholesky(double *a, size_t n, double *jitter)
             }
         }
         /* Row-major lower is column-major upper: no transposition copies. */
-        if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, a, (lapack_int)n) == 0) {
+        if (mp_lapack()->dpotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, a, (lapack_int)n) == 0) {
             rc = 0;
             break;
         }
@@ -106,9 +88,8 @@ void mp_gp_cho_solve(const double *l, size_t n, double *b, size_t nrhs)
     if (n == 0 || nrhs == 0) {
         return;
     }
-    blas_init();
-    LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', (lapack_int)n, (lapack_int)nrhs, l, (lapack_int)n, b,
-                   (lapack_int)n);
+    mp_lapack()->dpotrs(LAPACK_COL_MAJOR, 'U', (lapack_int)n, (lapack_int)nrhs, l, (lapack_int)n, b,
+                        (lapack_int)n);
 }
 
 void mp_gp_tri_solve(const double *l, size_t n, double *b, size_t m)
@@ -116,10 +97,9 @@ void mp_gp_tri_solve(const double *l, size_t n, double *b, size_t m)
     if (n == 0 || m == 0) {
         return;
     }
-    blas_init();
     /* L v = b  <=>  U^T v = b with U = L^T as seen column-major. */
-    LAPACKE_dtrtrs(LAPACK_COL_MAJOR, 'U', 'T', 'N', (lapack_int)n, (lapack_int)m, l, (lapack_int)n,
-                   b, (lapack_int)n);
+    mp_lapack()->dtrtrs(LAPACK_COL_MAJOR, 'U', 'T', 'N', (lapack_int)n, (lapack_int)m, l,
+                        (lapack_int)n, b, (lapack_int)n);
 }
 
 double mp_norm_pdf(double z)
@@ -733,7 +713,7 @@ void mp_gp_predict(const struct mp_gp *gp, const double *xs, size_t m, double *m
         }
         mp_gp_tri_solve(gp->l, n, ks, nb);
         for (size_t i = 0; i < nb; i++) {
-            double q = cblas_ddot((blasint)n, ks + i * n, 1, ks + i * n, 1);
+            double q = mp_lapack()->ddot((blasint)n, ks + i * n, 1, ks + i * n, 1);
             double v = sf2 - q;
             var[b0 + i] = (v > 0 ? v : 0) * s2;
         }
