@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build/release
 TEST_BUILD ?= build/test
 FUZZ_BUILD ?= build/fuzz
-SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src tests bench examples -name '*.[ch]')
+SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find src tests bench examples -name '*.[ch]')
 
 all: build
 

@@ -4,7 +4,7 @@
 set -eu
 build=${1:-build/test}
 cd "$(dirname "$0")/.."
-files=$(git ls-files 'src/*.c' 'tests/*.c' 'bench/*.c' 'examples/*.c' 2>/dev/null || find src -name '*.c')
+files=$(git ls-files --cached --others --exclude-standard 'src/*.c' 'tests/*.c' 'bench/*.c' 'examples/*.c' 2>/dev/null || find src -name '*.c')
 [ -n "$files" ] || exit 0
 # shellcheck disable=SC2086
 printf '%s\n' $files | xargs -P "$(nproc)" -n 4 clang-tidy -p "$build" --quiet >"$build/tidy.log" 2>&1 || {

@@ -16,8 +16,10 @@ static void *open_lib(const char *name)
 {
     void *h = dlopen(name, RTLD_NOW | RTLD_GLOBAL);
     if (!h) {
-        fprintf(stderr, "morphling: cannot load %s (%s); install the Debian packages of "
-                        "deps/debian-packages.txt\n", name, dlerror());
+        fprintf(stderr,
+                "morphling: cannot load %s (%s); install the Debian packages of "
+                "deps/debian-packages.txt\n",
+                name, dlerror());
         abort();
     }
     return h;
