@@ -301,31 +301,6 @@ static int render_command(struct trial *t, struct mp_error *err)
     return 0;
 }
 
-static int check_templates(const struct mp_spec *spec, struct mp_error *err)
-{
-    const struct mp_space *s = &spec->space;
-    size_t n = s->n + MP_ARRAY_LEN(builtin_names);
-    const char **names = mp_xcalloc(n, sizeof(*names));
-    for (size_t i = 0; i < s->n; i++) {
-        names[i] = s->params[i].name;
-    }
-    for (size_t k = 0; k < MP_ARRAY_LEN(builtin_names); k++) {
-        names[s->n + k] = builtin_names[k];
-    }
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < spec->service.argc; i++) {
-        rc = mp_template_check(spec->service.argv[i], names, n, err);
-    }
-    for (size_t i = 0; rc == 0 && i < spec->service.n_env; i++) {
-        const char *eq = strchr(spec->service.env[i], '=');
-        rc = eq ? mp_template_check(eq + 1, names, n, err)
-                : mp_error_set(err, MP_EINVALID, "service env '%s': expected NAME=value",
-                               spec->service.env[i]);
-    }
-    free(names);
-    return rc;
-}
-
 static int local_validate(const struct mp_spec *spec, struct mp_error *err)
 {
     if (!spec->has_service || spec->service.argc == 0) {
@@ -338,10 +313,7 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
         return rc;
     }
     mp_local_cfg_release(&cfg);
-    rc = check_templates(spec, err);
-    if (rc != 0) {
-        return rc;
-    }
+    /* Placeholders were checked, with positions, when the spec was loaded. */
     const char *prog = spec->service.argv[0];
     if (!strchr(prog, '{')) {
         char *path = mp_proc_which(prog, getenv("PATH"));
