@@ -414,7 +414,7 @@ static void on_eof(struct worker *w, struct conn *c, int64_t now)
 static void on_readable(struct worker *w, struct conn *c, int64_t now)
 {
     for (;;) {
-        ssize_t n = read(c->fd, w->rbuf, READ_BUF_BYTES);
+        ssize_t n = recv(c->fd, w->rbuf, READ_BUF_BYTES, 0);
         if (n > 0) {
             if (w->win >= 0) {
                 w->cur.counts.bytes_read += (uint64_t)n;

@@ -1,10 +1,31 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Incremental HTTP/1.x response parser: a byte-level state machine for the status line, headers
  * and chunk framing, and bulk skipping for bodies. It never buffers input, so a response may
- * arrive split at any byte and the caller's read buffer can be shared by many connections. */
+ * arrive split at any byte and the caller's read buffer can be shared by many connections. A line
+ * that is wholly in the buffer (the usual case) is parsed in one go, with the same result. */
+#define _GNU_SOURCE /* memmem */
 #include "loadgen/loadgen.h"
 
 #include <string.h>
+
+/* RFC 9110 token characters: the bytes allowed in a header name. */
+static const bool TCHAR[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,  ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1,  ['n'] = 1, ['o'] = 1,
+    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,  ['v'] = 1, ['w'] = 1,
+    ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,  ['D'] = 1, ['E'] = 1,
+    ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,  ['L'] = 1, ['M'] = 1,
+    ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,  ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+};
+
+static char lower(char c)
+{
+    return (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+}
 
 int mp_http_needle_init(struct mp_http_needle *n, const char *text, struct mp_error *err)
 {
@@ -135,15 +156,19 @@ static int status_byte(struct mp_http_parser *p, char c)
     return 0;
 }
 
+/* A whole status line line[0..n) (with its '\n') that is already in the buffer. */
+static int status_line(struct mp_http_parser *p, const char *line, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = status_byte(p, line[i]);
+    }
+    return rc;
+}
+
 static bool value_has(const struct mp_http_parser *p, const char *word)
 {
-    size_t wl = strlen(word);
-    for (size_t i = 0; i + wl <= p->value_len; i++) {
-        if (strncmp(p->value + i, word, wl) == 0) {
-            return true;
-        }
-    }
-    return false;
+    return memmem(p->value, p->value_len, word, strlen(word)) != NULL;
 }
 
 static int header_done(struct mp_http_parser *p)
@@ -213,12 +238,6 @@ static int head_done(struct mp_http_parser *p)
     return 0;
 }
 
-static bool is_tchar(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 static int header_byte(struct mp_http_parser *p, char c)
 {
     if (c == '\n') {
@@ -248,11 +267,11 @@ static int header_byte(struct mp_http_parser *p, char c)
             p->in_value = true;
             return 0;
         }
-        if (!is_tchar(c)) {
+        if (!TCHAR[(unsigned char)c]) {
             return MP_EPARSE; /* includes obsolete line folding and spaces before ':' */
         }
         if (p->name_len < sizeof(p->name)) {
-            p->name[p->name_len] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            p->name[p->name_len] = lower(c);
         }
         if (p->name_len < UINT8_MAX) {
             p->name_len++;
@@ -266,10 +285,48 @@ static int header_byte(struct mp_http_parser *p, char c)
         return 0;
     }
     if (p->value_len < sizeof(p->value)) {
-        p->value[p->value_len] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        p->value[p->value_len] = lower(c);
         p->value_len++;
     }
     return 0;
+}
+
+/* A whole header line line[0..n) (without its '\n') that is already in the buffer: the same
+ * result as feeding it to header_byte() byte by byte, without the per-byte bookkeeping. */
+static int header_line(struct mp_http_parser *p, const char *line, size_t n)
+{
+    size_t end = n > 0 && line[n - 1] == '\r' ? n - 1 : n;
+    if (end == 0) {
+        return head_done(p); /* empty line */
+    }
+    size_t i = 0;
+    for (; i < end && line[i] != ':'; i++) {
+        if (!TCHAR[(unsigned char)line[i]]) {
+            return MP_EPARSE; /* includes a bare CR and spaces before ':' */
+        }
+        if (i < sizeof(p->name)) {
+            p->name[i] = lower(line[i]);
+        }
+    }
+    if (i == 0 || i == end) {
+        return MP_EPARSE; /* no name, or no ':' */
+    }
+    p->name_len = (uint8_t)(i < UINT8_MAX ? i : UINT8_MAX);
+    for (i++; i < end && (line[i] == ' ' || line[i] == '\t'); i++) {
+    }
+    for (size_t k = i; k < end; k++) {
+        if ((unsigned char)line[k] < 0x20 && line[k] != '\t') {
+            return MP_EPARSE;
+        }
+    }
+    size_t vlen = end - i < sizeof(p->value) ? end - i : sizeof(p->value);
+    for (size_t k = 0; k < vlen; k++) {
+        p->value[k] = lower(line[i + k]);
+    }
+    p->value_len = (uint8_t)vlen;
+    int rc = header_done(p);
+    p->name_len = p->value_len = 0;
+    return rc;
 }
 
 static int hex_value(char c)
@@ -384,6 +441,16 @@ static void finish(struct mp_http_parser *p)
     p->body_matched = p->needle ? p->needle_pos >= p->needle->len : true;
 }
 
+/* Length of the line (with its '\n') at the start of data when all of it is there and within the
+ * header limit, else 0 (the byte-by-byte path then handles it, and the limit error). */
+static size_t whole_line(const struct mp_http_parser *p, const char *data, size_t len)
+{
+    size_t max = p->limits.max_header_bytes;
+    size_t room = p->header_bytes < max ? max - p->header_bytes : 0;
+    const char *nl = memchr(data, '\n', len < room ? len : room);
+    return nl ? (size_t)(nl - data) + 1 : 0;
+}
+
 int mp_http_parse(struct mp_http_parser *p, const char *data, size_t len, size_t *consumed)
 {
     size_t i = 0;
@@ -392,6 +459,16 @@ int mp_http_parse(struct mp_http_parser *p, const char *data, size_t len, size_t
         switch (p->state) {
         case MP_HTTP_STATUS:
         case MP_HTTP_HEADER:
+            if (p->step == 0) {
+                size_t line = whole_line(p, data + i, len - i);
+                if (line) {
+                    p->header_bytes += (uint32_t)line;
+                    rc = p->state == MP_HTTP_STATUS ? status_line(p, data + i, line)
+                                                    : header_line(p, data + i, line - 1);
+                    i += line;
+                    break;
+                }
+            }
             if (++p->header_bytes > p->limits.max_header_bytes) {
                 rc = MP_ETOOBIG;
                 break;
