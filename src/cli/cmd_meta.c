@@ -19,6 +19,8 @@ struct train_args {
     struct mp_meta_train_opts o;
     char **surfaces; /* owned paths */
     size_t n_surfaces;
+    const char **roles; /* --role COLUMN=ROLE, borrowed from argv */
+    size_t n_roles;
     const char *output, *objective, *db;
     bool minimize, json, store_explicit, no_store;
 };
@@ -96,6 +98,10 @@ static int train_opt(struct train_args *a, int c, const char *arg)
     case 'O':
         a->objective = arg;
         return 0;
+    case 'r':
+        a->roles = mp_xreallocarray(a->roles, a->n_roles + 1, sizeof(*a->roles));
+        a->roles[a->n_roles++] = arg;
+        return 0;
     case 'm':
         a->minimize = true;
         return 0;
@@ -149,6 +155,7 @@ static int parse_train(int argc, char **argv, struct train_args *a)
                                          {"hidden", required_argument, NULL, 'H'},
                                          {"support-max", required_argument, NULL, 'k'},
                                          {"top-fraction", required_argument, NULL, 't'},
+                                         {"role", required_argument, NULL, 'r'},
                                          {"json", no_argument, NULL, 'j'},
                                          {0}};
     int c, rc = 0;
@@ -230,7 +237,8 @@ static int cmd_train(int argc, char **argv)
     for (size_t i = 0; rc == 0 && i < a.n_surfaces; i++) {
         struct mp_surface *s = NULL;
         if ((rc = mp_surface_load(a.surfaces[i], &s, &err)) == 0) {
-            rc = mp_meta_taskset_add_surface(&ts, s, a.objective, a.minimize, &err);
+            rc = mp_meta_taskset_add_surface(&ts, s, a.objective, a.minimize, a.roles, a.n_roles,
+                                             &err);
         }
         mp_surface_free(s);
     }
@@ -255,6 +263,7 @@ static int cmd_train(int argc, char **argv)
         free(a.surfaces[i]);
     }
     free(a.surfaces);
+    free(a.roles);
     free(store);
     return rc;
 }
@@ -266,6 +275,9 @@ static json_t *features_json(const struct mp_meta_model *m)
         const struct mp_meta_feature *f = &m->features[i];
         json_t *j = json_pack("{s:s, s:s}", "name", f->name, "kind",
                               f->kind == MP_META_CATEGORICAL ? "categorical" : "numeric");
+        if (f->role) {
+            json_object_set_new(j, "role", json_string(f->role));
+        }
         if (f->kind == MP_META_NUMERIC) {
             json_object_set_new(j, "min", json_real(f->lo));
             json_object_set_new(j, "max", json_real(f->hi));
@@ -295,7 +307,7 @@ static int cmd_info(int argc, char **argv)
     }
     json_t *j =
         json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "model", argv[1],
-                  "format_version", MP_META_FORMAT_VERSION, "method",
+                  "format_version", (int)m->format_version, "method",
                   mp_meta_method_name(m->method), "seed", (json_int_t)(m->seed & INT64_MAX),
                   "tasks", (json_int_t)m->n_tasks, "members", (json_int_t)m->members, "inputs",
                   (json_int_t)m->net.n_in, "hidden", (json_int_t)m->net.hidden, "adapt_lr",
@@ -304,7 +316,7 @@ static int cmd_info(int argc, char **argv)
     if (json) {
         mp_json_print(stdout, j);
     } else {
-        printf("%s: morphling meta-model, format %d\n", argv[1], MP_META_FORMAT_VERSION);
+        printf("%s: morphling meta-model, format %u\n", argv[1], m->format_version);
         printf("method %s, seed %llu, %zu training services, %zu members of %zu-%zu-%zu-1\n",
                mp_meta_method_name(m->method), (unsigned long long)m->seed, m->n_tasks, m->members,
                m->net.n_in, m->net.hidden, m->net.hidden);
@@ -312,7 +324,8 @@ static int cmd_info(int argc, char **argv)
                m->adapt_steps, m->adapt_lr, m->train_loss);
         for (size_t i = 0; i < m->n_features; i++) {
             const struct mp_meta_feature *f = &m->features[i];
-            printf("  %s: ", f->name);
+            printf("  %s%s%s%s: ", f->name, f->role ? " (role " : "", f->role ? f->role : "",
+                   f->role ? ")" : "");
             if (f->kind == MP_META_NUMERIC) {
                 printf("numeric %g..%g%s\n", f->lo, f->hi, f->log_scale ? " (log)" : "");
                 continue;
