@@ -21,6 +21,9 @@ struct train_args {
     size_t n_surfaces;
     const char **roles; /* --role COLUMN=ROLE, borrowed from argv */
     size_t n_roles;
+    char *params_buf; /* --params A,B,...: owned copy, split in place */
+    const char **params;
+    size_t n_params;
     const char *output, *objective, *db;
     bool minimize, json, store_explicit, no_store;
 };
@@ -75,6 +78,19 @@ static int int_opt(const char *name, const char *text, int64_t min, int64_t max,
     return 0;
 }
 
+static int split_params(struct train_args *a, const char *list)
+{
+    free(a->params_buf);
+    a->params_buf = mp_xstrdup(list);
+    a->n_params = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(a->params_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        a->params = mp_xreallocarray(a->params, a->n_params + 1, sizeof(*a->params));
+        a->params[a->n_params++] = t;
+    }
+    return a->n_params ? 0 : mp_cli_usage("meta", "--params needs a column list");
+}
+
 static int train_opt(struct train_args *a, int c, const char *arg)
 {
     size_t v = 0;
@@ -102,6 +118,8 @@ static int train_opt(struct train_args *a, int c, const char *arg)
         a->roles = mp_xreallocarray(a->roles, a->n_roles + 1, sizeof(*a->roles));
         a->roles[a->n_roles++] = arg;
         return 0;
+    case 'p':
+        return split_params(a, arg);
     case 'm':
         a->minimize = true;
         return 0;
@@ -156,6 +174,7 @@ static int parse_train(int argc, char **argv, struct train_args *a)
                                          {"support-max", required_argument, NULL, 'k'},
                                          {"top-fraction", required_argument, NULL, 't'},
                                          {"role", required_argument, NULL, 'r'},
+                                         {"params", required_argument, NULL, 'p'},
                                          {"json", no_argument, NULL, 'j'},
                                          {0}};
     int c, rc = 0;
@@ -237,8 +256,9 @@ static int cmd_train(int argc, char **argv)
     for (size_t i = 0; rc == 0 && i < a.n_surfaces; i++) {
         struct mp_surface *s = NULL;
         if ((rc = mp_surface_load(a.surfaces[i], &s, &err)) == 0) {
-            rc = mp_meta_taskset_add_surface(&ts, s, a.objective, a.minimize, a.roles, a.n_roles,
-                                             &err);
+            struct mp_meta_surface_opts so = {a.objective, a.minimize, a.params,
+                                              a.n_params,  a.roles,    a.n_roles};
+            rc = mp_meta_taskset_add_surface(&ts, s, &so, &err);
         }
         mp_surface_free(s);
     }
@@ -264,6 +284,8 @@ static int cmd_train(int argc, char **argv)
     }
     free(a.surfaces);
     free(a.roles);
+    free(a.params);
+    free(a.params_buf);
     free(store);
     return rc;
 }

@@ -45,7 +45,7 @@ static const struct mp_cmd commands[] = {
     {"meta", mp_cmd_meta,
      "meta train [--surfaces DIR|FILE]... [--from-store[=DB]] [--no-store] [--seed S] "
      "[--method reptile|fomaml|maml] [--members K] [--iterations N] [--hidden H] "
-     "[--role COL=ROLE]... -o MODEL "
+     "[--objective COL] [--minimize] [--params A,B,...] [--role COL=ROLE]... -o MODEL "
      "[--json] | meta info MODEL [--json]",
      "meta-train a prior for algorithm morphling from surfaces and past experiments"},
 };

@@ -100,12 +100,20 @@ void mp_meta_taskset_release(struct mp_meta_taskset *ts);
 int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const struct mp_space *space,
                         const double *x, const double *score, size_t n,
                         struct mp_error *err) MP_WUR;
-/* Adds a surface CSV: parameter columns are all but the objective (default: the last column)
- * and an optional "failure" column; rows with a non-empty failure cell are skipped. roles
- * ("COLUMN=ROLE", may be NULL) give columns their roles (mp_surface_set_roles). */
+/* How a surface CSV becomes a task. */
+struct mp_meta_surface_opts {
+    const char *objective;     /* column; NULL: the last one (before a "failure" column) */
+    bool minimize;             /* the objective is minimised */
+    const char *const *params; /* parameter columns; NULL: every column but the objective and
+                                * "failure" */
+    size_t n_params;
+    const char *const *roles; /* "COLUMN=ROLE" entries (mp_surface_set_roles), may be NULL */
+    size_t n_roles;
+};
+/* Adds a surface CSV; rows with a non-empty "failure" cell are skipped. MP_EINVALID when a
+ * named column is missing or the objective is not numeric. */
 int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surface *s,
-                                const char *objective, bool minimize, const char *const *roles,
-                                size_t n_roles, struct mp_error *err) MP_WUR;
+                                const struct mp_meta_surface_opts *o, struct mp_error *err) MP_WUR;
 /* Adds every finished experiment of the store at db_path (succeeded, failed or cancelled with
  * at least min_points measured trials). Experiments whose parameters differ from the set's are
  * skipped; *added and *skipped count them (either may be NULL). */

@@ -247,35 +247,59 @@ static void surface_rows(const struct mp_surface *s, const struct mp_space *spac
     }
 }
 
+/* Parameter columns of the surface: the named ones, else all but the objective and failure. */
+static int param_columns(const struct mp_surface *s, const struct mp_meta_surface_opts *o, int obj,
+                         int failure, int *cols, size_t *nc, struct mp_error *err)
+{
+    *nc = 0;
+    for (size_t i = 0; o->params && i < o->n_params; i++) {
+        int c = mp_surface_column(s, o->params[i]);
+        if (c < 0 || c == obj || c == failure) {
+            return mp_error_set(err, MP_EINVALID, "%s: no parameter column '%s'", s->path,
+                                o->params[i]);
+        }
+        cols[(*nc)++] = c;
+    }
+    for (size_t c = 0; !o->params && c < s->n_cols; c++) {
+        if ((int)c != obj && (int)c != failure) {
+            cols[(*nc)++] = (int)c;
+        }
+    }
+    return 0;
+}
+
 int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surface *s,
-                                const char *objective, bool minimize, const char *const *roles,
-                                size_t n_roles, struct mp_error *err)
+                                const struct mp_meta_surface_opts *o, struct mp_error *err)
 {
     int failure = mp_surface_column(s, "failure");
-    int obj = objective ? mp_surface_column(s, objective) : (int)s->n_cols - 1;
-    if (!objective && obj == failure) {
+    int obj = o->objective ? mp_surface_column(s, o->objective) : (int)s->n_cols - 1;
+    if (!o->objective && obj == failure) {
         obj--;
     }
     if (obj < 0 || !s->numeric[obj]) {
         return mp_error_set(err, MP_EINVALID, "%s: no numeric objective column%s%s", s->path,
-                            objective ? " " : "", objective ? objective : "");
+                            o->objective ? " " : "", o->objective ? o->objective : "");
+    }
+    if (o->params && o->n_params > s->n_cols) {
+        return mp_error_set(err, MP_EINVALID, "%s: more parameters than columns", s->path);
     }
     int *cols = mp_xcalloc(s->n_cols + 1, sizeof(int));
     size_t nc = 0;
-    for (size_t c = 0; c < s->n_cols; c++) {
-        if ((int)c != obj && (int)c != failure) {
-            cols[nc++] = (int)c;
-        }
-    }
     struct mp_space space = {0};
+    double *x = NULL, *score = NULL;
+    int rc = param_columns(s, o, obj, failure, cols, &nc, err);
+    if (rc != 0) {
+        goto out;
+    }
     mp_surface_infer_space(s, cols, nc, &space);
-    double *x = mp_xcalloc(s->n_rows * nc + 1, sizeof(double));
-    double *score = mp_xcalloc(s->n_rows + 1, sizeof(double));
-    surface_rows(s, &space, cols, obj, failure, minimize, x, score);
-    int rc = mp_surface_set_roles(&space, roles, n_roles, err);
+    x = mp_xcalloc(s->n_rows * nc + 1, sizeof(double));
+    score = mp_xcalloc(s->n_rows + 1, sizeof(double));
+    surface_rows(s, &space, cols, obj, failure, o->minimize, x, score);
+    rc = mp_surface_set_roles(&space, o->roles, o->n_roles, err);
     if (rc == 0) {
         rc = mp_meta_taskset_add(ts, s->path, &space, x, score, s->n_rows, err);
     }
+out:
     free(x);
     free(score);
     free(cols);
