@@ -89,6 +89,22 @@ out=$("$MORPHLING" bench-search --surfaces "$WORK/other.csv" --algorithms morphl
     --prior "$WORK/mr" --role threads=cpu --budget 5 --seeds 1 2>&1); rc=$?
 check "bench-search --role exits 0" 0 "$rc"
 
+# Surfaces with metric columns besides the objective: --params names the parameters.
+mkdir -p "$WORK/multi"
+for t in 0 0.5 1; do
+    gen "$t" "$WORK/g.csv"
+    awk -F, 'NR == 1 { print "number," $0 ",p99_ms"; next } { print NR - 1 "," $0 "," NR % 7 }' \
+        "$WORK/g.csv" >"$WORK/multi/m$t.csv"
+done
+json=$("$MORPHLING" meta train --no-store --surfaces "$WORK/multi" --params batch,cpus,gpu \
+    --objective value --iterations 20 --members 1 --hidden 8 -o "$WORK/mp" --json); rc=$?
+check "meta train --params exits 0" 0 "$rc"
+check "--params: only the parameters are features" '["batch","cpus","gpu"]' \
+    "$("$MORPHLING" meta info "$WORK/mp" --json | jq -c '[.features[].name]')"
+"$MORPHLING" meta train --no-store --surfaces "$WORK/multi" --params batch,nosuch \
+    --objective value --iterations 20 -o "$WORK/mx" >/dev/null 2>&1
+check "meta train --params with a missing column exits 2" 2 "$?"
+
 # bo with the model as its prior mean.
 json=$("$MORPHLING" replay "$WORK/target.csv" --algorithm bo --prior "$WORK/m1" --budget 20 --json); rc=$?
 check "bo with a prior exits 0" 0 "$rc"
