@@ -23,7 +23,10 @@ trap 'rm -rf "$tmp"' EXIT
 echo "== Falcon: prior trained on sources/, evaluated on targets/"
 if [ -d "$data/sources" ] && [ -d "$data/targets" ]; then
     start=$(date +%s)
-    "$bin" meta train --no-store --surfaces "$data/sources" --seed 1 -o "$tmp/falcon.model"
+    # Roles (they do not change the weights) let services with other parameter names use it.
+    "$bin" meta train --no-store --surfaces "$data/sources" --seed 1 -o "$tmp/falcon.model" \
+        --role batchsize=batch_size --role cpus=cpu --role gpumem=gpu_memory_share \
+        --role gputype=gpu_type
     echo "training wall time: $(($(date +%s) - start)) s"
     "$bin" bench-search --surfaces "$data/targets" --algorithms random,bo,morphling \
         --prior "$tmp/falcon.model" --budget "$budget" --seeds "$seeds"
