@@ -687,6 +687,55 @@ static void test_file_versions_and_roles(void **state)
     mp_space_release(&s);
 }
 
+/* Surface CSVs: parameter columns by --params, roles by COLUMN=ROLE entries. */
+static void test_surface_roles_and_params(void **state)
+{
+    (void)state;
+    static const char csv[] = "number,max_batch,cores,failure,value,p99_ms\n"
+                              "1,1,1,,2.0,5\n"
+                              "2,4,1,,3.0,6\n"
+                              "3,4,2,SLO_VIOLATED,9.0,50\n"
+                              "4,16,2,,4.0,7\n";
+    struct mp_surface *sf = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_surface_parse(csv, sizeof(csv) - 1, "s.csv", &sf, &err), 0);
+    static const char *const params[] = {"max_batch", "cores"};
+    static const char *const roles[] = {"max_batch=batch_size", "nosuch=threads", "cores=cpu"};
+    struct mp_meta_surface_opts o = {"value", false, params, 2, roles, 3};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    if (mp_meta_taskset_add_surface(&ts, sf, &o, &err) != 0) {
+        fail_msg("add_surface: %s", err.msg);
+    }
+    assert_int_equal(ts.n_features, 2);
+    assert_string_equal(ts.features[0].name, "max_batch");
+    assert_string_equal(ts.features[0].role, "batch_size");
+    assert_string_equal(ts.features[1].role, "cpu");
+    assert_int_equal(ts.tasks[0].n, 3); /* the SLO-violating row is skipped */
+    assert_true(ts.tasks[0].y[2] == 1.0 && ts.tasks[0].y[0] == 0.5);
+    static const char *const bad_role[] = {"cores=cpus"};
+    static const char *const malformed[] = {"cores"};
+    static const char *const missing[] = {"max_batch", "threads"};
+    struct mp_meta_surface_opts b = o;
+    b.roles = bad_role;
+    b.n_roles = 1;
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &b, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "unknown role \"cpus\""));
+    b.roles = malformed;
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &b, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "COLUMN=ROLE"));
+    b = o;
+    b.params = missing;
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &b, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "'threads'"));
+    b = o;
+    b.objective = "p99_ms";
+    b.params = NULL; /* every other column, number and value included: another layout */
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &b, &err), MP_EINVALID);
+    assert_int_equal(ts.n_tasks, 1);
+    mp_meta_taskset_release(&ts);
+    mp_surface_free(sf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -698,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_alignment),
         cmocka_unit_test(test_role_alignment),
         cmocka_unit_test(test_file_versions_and_roles),
+        cmocka_unit_test(test_surface_roles_and_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
