@@ -4,14 +4,17 @@
 # 1. trains a prior on the Falcon source surfaces only (timed) and replays random, bo and
 #    morphling side by side on the Falcon target surfaces with `bench-search`;
 # 2. leave-one-out on the project's own measured surfaces (bench/surfaces/*.csv): for each one,
-#    train on the others and replay on it.
+#    train on the others with the same parameters (the other Fashion-MNIST model sizes) and replay
+#    random, bo and morphling on it side by side.
 # usage: bench/meta/run.sh [BUILD_DIR] [SEEDS] [BUDGET]
-# env: FALCON_DIR (default ../shared/data/falcon relative to the repository root).
+# env: FALCON_DIR (default ../shared/data/falcon relative to the repository root),
+#      LOO_BUDGET (default 20: the measured grids have 8 to 54 configurations).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build/release}
 seeds=${2:-5}
 budget=${3:-40}
+loo_budget=${LOO_BUDGET:-20}
 bin=$build/morphling
 data=${FALCON_DIR:-$root/../shared/data/falcon}
 tmp=$(mktemp -d)
@@ -20,7 +23,10 @@ trap 'rm -rf "$tmp"' EXIT
 echo "== Falcon: prior trained on sources/, evaluated on targets/"
 if [ -d "$data/sources" ] && [ -d "$data/targets" ]; then
     start=$(date +%s)
-    "$bin" meta train --no-store --surfaces "$data/sources" --seed 1 -o "$tmp/falcon.model"
+    # Roles (they do not change the weights) let services with other parameter names use it.
+    "$bin" meta train --no-store --surfaces "$data/sources" --seed 1 -o "$tmp/falcon.model" \
+        --role batchsize=batch_size --role cpus=cpu --role gpumem=gpu_memory_share \
+        --role gputype=gpu_type
     echo "training wall time: $(($(date +%s) - start)) s"
     "$bin" bench-search --surfaces "$data/targets" --algorithms random,bo,morphling \
         --prior "$tmp/falcon.model" --budget "$budget" --seeds "$seeds"
@@ -29,26 +35,28 @@ else
 fi
 
 echo
-echo "== Leave-one-out on bench/surfaces"
-n=$(find "$root/bench/surfaces" -maxdepth 1 -name '*.csv' 2>/dev/null | wc -l)
-if [ "$n" -lt 2 ]; then
-    echo "skipped: bench/surfaces has $n measured surfaces (at least 2 needed)"
-    exit 0
-fi
-# A surface can only be learned from others with the same columns (parameters and metrics).
+echo "== Leave-one-out on bench/surfaces (budget $loo_budget)"
+# A surface can only be learned from others with the same parameters; the objective is cost
+# efficiency at the SLO (rows that violated it replay as failed trials).
+obj=throughput_per_cost
 for f in "$root"/bench/surfaces/*.csv; do
+    params=$(head -1 "$f" | tr ',' '\n' | sed -n '/^failure$/,/^throughput_rps$/p' | sed '1d;$d' |
+        paste -sd, -)
     rm -rf "$tmp/loo"
     mkdir -p "$tmp/loo"
-    head=$(head -1 "$f")
     for g in "$root"/bench/surfaces/*.csv; do
-        [ "$g" != "$f" ] && [ "$(head -1 "$g")" = "$head" ] && ln -s "$g" "$tmp/loo/"
+        gp=$(head -1 "$g" | tr ',' '\n' | sed -n '/^failure$/,/^throughput_rps$/p' | sed '1d;$d' |
+            paste -sd, -)
+        [ "$g" != "$f" ] && [ "$gp" = "$params" ] && ln -s "$g" "$tmp/loo/"
     done
-    echo "-- held out: $(basename "$f")"
+    echo "-- held out: $(basename "$f") (parameters $params)"
     if [ -z "$(ls "$tmp/loo")" ]; then
-        echo "skipped: no other measured surface has its parameters and metrics ($head)"
+        echo "skipped: no other measured surface has these parameters"
         continue
     fi
-    "$bin" meta train --no-store --surfaces "$tmp/loo" --seed 1 -o "$tmp/loo.model" >/dev/null
-    "$bin" bench-search --surfaces "$f" --algorithms random,bo,morphling \
-        --prior "$tmp/loo.model" --budget "$budget" --seeds "$seeds"
+    echo "prior trained on: $(ls "$tmp/loo" | paste -sd' ' -)"
+    "$bin" meta train --no-store --surfaces "$tmp/loo" --objective "$obj" --params "$params" \
+        --seed 1 -o "$tmp/loo.model" >/dev/null
+    "$bin" bench-search --surfaces "$f" --algorithms random,bo,morphling --objective "$obj" \
+        --params "$params" --prior "$tmp/loo.model" --budget "$loo_budget" --seeds "$seeds"
 done

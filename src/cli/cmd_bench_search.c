@@ -34,8 +34,10 @@ struct bench_args {
     const char *objective;
     bool minimize, json;
     const char *settings_text;
-    int64_t latency_obs; /* > 0: time bo suggestions with this many observations instead */
-    const char *prior;   /* --prior MODEL, passed to every algorithm */
+    int64_t latency_obs;    /* > 0: time bo suggestions with this many observations instead */
+    const char *prior;      /* --prior MODEL, passed to every algorithm */
+    const char *roles[256]; /* --role COLUMN=ROLE, borrowed from argv */
+    size_t n_roles;
 };
 
 /* Per algorithm: one entry per (surface, seed) run. */
@@ -143,7 +145,8 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
         bool takes = strcmp(s, "--algorithms") == 0 || strcmp(s, "--budget") == 0 ||
                      strcmp(s, "--seeds") == 0 || strcmp(s, "--objective") == 0 ||
                      strcmp(s, "--settings") == 0 || strcmp(s, "--latency") == 0 ||
-                     strcmp(s, "--params") == 0 || strcmp(s, "--prior") == 0;
+                     strcmp(s, "--params") == 0 || strcmp(s, "--prior") == 0 ||
+                     strcmp(s, "--role") == 0;
         if (takes && !next) {
             return mp_cli_usage("bench-search", "%s needs a value", s);
         }
@@ -170,6 +173,11 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
             a->settings_text = next;
         } else if (strcmp(s, "--prior") == 0) {
             a->prior = next;
+        } else if (strcmp(s, "--role") == 0) {
+            if (a->n_roles == MP_ARRAY_LEN(a->roles)) {
+                return mp_cli_usage("bench-search", "too many --role options");
+            }
+            a->roles[a->n_roles++] = next;
         } else if (strcmp(s, "--minimize") == 0) {
             a->minimize = true;
         } else if (strcmp(s, "--json") == 0) {
@@ -348,6 +356,8 @@ static int run_all(const struct bench_args *a, const struct mp_node *settings,
                 o.params = a->n_params ? a->params : NULL;
                 o.n_params = a->n_params;
                 o.prior_path = a->prior;
+                o.roles = a->roles;
+                o.n_roles = a->n_roles;
                 int64_t t0 = mp_mono_ns();
                 rc = mp_replay_surface(surf, &o, &out, err);
                 res[i].seconds += (double)(mp_mono_ns() - t0) / 1e9;

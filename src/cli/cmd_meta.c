@@ -19,6 +19,11 @@ struct train_args {
     struct mp_meta_train_opts o;
     char **surfaces; /* owned paths */
     size_t n_surfaces;
+    const char **roles; /* --role COLUMN=ROLE, borrowed from argv */
+    size_t n_roles;
+    char *params_buf; /* --params A,B,...: owned copy, split in place */
+    const char **params;
+    size_t n_params;
     const char *output, *objective, *db;
     bool minimize, json, store_explicit, no_store;
 };
@@ -73,6 +78,19 @@ static int int_opt(const char *name, const char *text, int64_t min, int64_t max,
     return 0;
 }
 
+static int split_params(struct train_args *a, const char *list)
+{
+    free(a->params_buf);
+    a->params_buf = mp_xstrdup(list);
+    a->n_params = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(a->params_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        a->params = mp_xreallocarray(a->params, a->n_params + 1, sizeof(*a->params));
+        a->params[a->n_params++] = t;
+    }
+    return a->n_params ? 0 : mp_cli_usage("meta", "--params needs a column list");
+}
+
 static int train_opt(struct train_args *a, int c, const char *arg)
 {
     size_t v = 0;
@@ -96,6 +114,12 @@ static int train_opt(struct train_args *a, int c, const char *arg)
     case 'O':
         a->objective = arg;
         return 0;
+    case 'r':
+        a->roles = mp_xreallocarray(a->roles, a->n_roles + 1, sizeof(*a->roles));
+        a->roles[a->n_roles++] = arg;
+        return 0;
+    case 'p':
+        return split_params(a, arg);
     case 'm':
         a->minimize = true;
         return 0;
@@ -149,6 +173,8 @@ static int parse_train(int argc, char **argv, struct train_args *a)
                                          {"hidden", required_argument, NULL, 'H'},
                                          {"support-max", required_argument, NULL, 'k'},
                                          {"top-fraction", required_argument, NULL, 't'},
+                                         {"role", required_argument, NULL, 'r'},
+                                         {"params", required_argument, NULL, 'p'},
                                          {"json", no_argument, NULL, 'j'},
                                          {0}};
     int c, rc = 0;
@@ -230,7 +256,9 @@ static int cmd_train(int argc, char **argv)
     for (size_t i = 0; rc == 0 && i < a.n_surfaces; i++) {
         struct mp_surface *s = NULL;
         if ((rc = mp_surface_load(a.surfaces[i], &s, &err)) == 0) {
-            rc = mp_meta_taskset_add_surface(&ts, s, a.objective, a.minimize, &err);
+            struct mp_meta_surface_opts so = {a.objective, a.minimize, a.params,
+                                              a.n_params,  a.roles,    a.n_roles};
+            rc = mp_meta_taskset_add_surface(&ts, s, &so, &err);
         }
         mp_surface_free(s);
     }
@@ -255,6 +283,9 @@ static int cmd_train(int argc, char **argv)
         free(a.surfaces[i]);
     }
     free(a.surfaces);
+    free(a.roles);
+    free(a.params);
+    free(a.params_buf);
     free(store);
     return rc;
 }
@@ -266,6 +297,9 @@ static json_t *features_json(const struct mp_meta_model *m)
         const struct mp_meta_feature *f = &m->features[i];
         json_t *j = json_pack("{s:s, s:s}", "name", f->name, "kind",
                               f->kind == MP_META_CATEGORICAL ? "categorical" : "numeric");
+        if (f->role) {
+            json_object_set_new(j, "role", json_string(f->role));
+        }
         if (f->kind == MP_META_NUMERIC) {
             json_object_set_new(j, "min", json_real(f->lo));
             json_object_set_new(j, "max", json_real(f->hi));
@@ -295,7 +329,7 @@ static int cmd_info(int argc, char **argv)
     }
     json_t *j =
         json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "model", argv[1],
-                  "format_version", MP_META_FORMAT_VERSION, "method",
+                  "format_version", (int)m->format_version, "method",
                   mp_meta_method_name(m->method), "seed", (json_int_t)(m->seed & INT64_MAX),
                   "tasks", (json_int_t)m->n_tasks, "members", (json_int_t)m->members, "inputs",
                   (json_int_t)m->net.n_in, "hidden", (json_int_t)m->net.hidden, "adapt_lr",
@@ -304,7 +338,7 @@ static int cmd_info(int argc, char **argv)
     if (json) {
         mp_json_print(stdout, j);
     } else {
-        printf("%s: morphling meta-model, format %d\n", argv[1], MP_META_FORMAT_VERSION);
+        printf("%s: morphling meta-model, format %u\n", argv[1], m->format_version);
         printf("method %s, seed %llu, %zu training services, %zu members of %zu-%zu-%zu-1\n",
                mp_meta_method_name(m->method), (unsigned long long)m->seed, m->n_tasks, m->members,
                m->net.n_in, m->net.hidden, m->net.hidden);
@@ -312,7 +346,8 @@ static int cmd_info(int argc, char **argv)
                m->adapt_steps, m->adapt_lr, m->train_loss);
         for (size_t i = 0; i < m->n_features; i++) {
             const struct mp_meta_feature *f = &m->features[i];
-            printf("  %s: ", f->name);
+            printf("  %s%s%s%s: ", f->name, f->role ? " (role " : "", f->role ? f->role : "",
+                   f->role ? ")" : "");
             if (f->kind == MP_META_NUMERIC) {
                 printf("numeric %g..%g%s\n", f->lo, f->hi, f->log_scale ? " (log)" : "");
                 continue;

@@ -16,6 +16,7 @@ struct replay_args {
     const char *file;
     char *params_buf;
     const char **params;
+    const char **roles; /* --role COLUMN=ROLE, borrowed from argv */
     bool json;
     const char *settings_text; /* --settings YAML for algorithm.settings */
 };
@@ -42,6 +43,25 @@ static int parse_int_opt(const char *name, const char *text, int64_t min, int64_
     return 0;
 }
 
+/* One surface: a --role naming no column is a mistake, not a role for another surface. */
+static int check_role_columns(const struct mp_surface *s, const struct replay_args *a,
+                              struct mp_error *err)
+{
+    for (size_t i = 0; i < a->o.n_roles; i++) {
+        const char *eq = strchr(a->roles[i], '=');
+        size_t len = eq ? (size_t)(eq - a->roles[i]) : strlen(a->roles[i]);
+        bool found = false;
+        for (size_t c = 0; c < s->n_cols && !found; c++) {
+            found = strlen(s->header[c]) == len && strncmp(s->header[c], a->roles[i], len) == 0;
+        }
+        if (!found) {
+            return mp_error_set(err, MP_EINVALID, "--role %s: %s has no column '%.*s'", a->roles[i],
+                                s->path, (int)len, a->roles[i]);
+        }
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct replay_args *a)
 {
     static const struct option opts[] = {{"objective", required_argument, NULL, 'o'},
@@ -53,6 +73,7 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
                                          {"json", no_argument, NULL, 'j'},
                                          {"prior", required_argument, NULL, 'P'},
                                          {"settings", required_argument, NULL, 'T'},
+                                         {"role", required_argument, NULL, 'r'},
                                          {0}};
     int c, rc = 0;
     int64_t v;
@@ -86,6 +107,11 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
             break;
         case 'T':
             a->settings_text = optarg;
+            break;
+        case 'r':
+            a->roles = mp_xreallocarray(a->roles, a->o.n_roles + 1, sizeof(*a->roles));
+            a->roles[a->o.n_roles++] = optarg;
+            a->o.roles = a->roles;
             break;
         default:
             rc = mp_cli_usage("replay", "unknown option");
@@ -171,7 +197,8 @@ int mp_cmd_replay(int argc, char **argv)
                            &err)) == 0) {
         a.o.settings = settings;
     }
-    if (rc == 0 && (rc = mp_surface_load(a.file, &s, &err)) == 0) {
+    if (rc == 0 && (rc = mp_surface_load(a.file, &s, &err)) == 0 &&
+        (rc = check_role_columns(s, &a, &err)) == 0) {
         rc = mp_replay_surface(s, &a.o, &out, &err);
     }
     if (rc == 0 && a.json) {
@@ -188,5 +215,6 @@ int mp_cmd_replay(int argc, char **argv)
     mp_surface_free(s);
     free(a.params);
     free(a.params_buf);
+    free(a.roles);
     return rc;
 }

@@ -13,12 +13,13 @@ static const struct mp_cmd commands[] = {
      "run (or continue) an experiment and print the recommendation"},
     {"replay", mp_cmd_replay,
      "replay SURFACE.csv [--objective COL] [--minimize] [--algorithm NAME] [--budget N] "
-     "[--seed S] [--params A,B,...] [--prior MODEL] [--settings YAML] [--json]",
+     "[--seed S] [--params A,B,...] [--prior MODEL] [--role COL=ROLE]... [--settings YAML] "
+     "[--json]",
      "run a search offline on a recorded performance surface"},
     {"bench-search", mp_cmd_bench_search,
      "bench-search --surfaces DIR|FILE... [--algorithms grid,random,bo,morphling] [--budget N] "
      "[--seeds K] [--objective COL] [--minimize] [--params A,B,...] [--settings YAML] "
-     "[--prior MODEL] [--latency OBSERVATIONS] [--json]",
+     "[--prior MODEL] [--role COL=ROLE]... [--latency OBSERVATIONS] [--json]",
      "compare search algorithms by replaying them on recorded surfaces"},
     {"list", mp_cmd_list, "list [--db PATH] [--json]", "list stored experiments"},
     {"show", mp_cmd_show, "show EXPERIMENT [--db PATH] [--json] [--target-rps R [--headroom 0.2]]",
@@ -43,7 +44,8 @@ static const struct mp_cmd commands[] = {
      "serve the HTTP API and the web dashboard (loopback only without a token)"},
     {"meta", mp_cmd_meta,
      "meta train [--surfaces DIR|FILE]... [--from-store[=DB]] [--no-store] [--seed S] "
-     "[--method reptile|fomaml|maml] [--members K] [--iterations N] [--hidden H] -o MODEL "
+     "[--method reptile|fomaml|maml] [--members K] [--iterations N] [--hidden H] "
+     "[--objective COL] [--minimize] [--params A,B,...] [--role COL=ROLE]... -o MODEL "
      "[--json] | meta info MODEL [--json]",
      "meta-train a prior for algorithm morphling from surfaces and past experiments"},
 };

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Aligns a search space with a model's features by parameter name, and the prior mean. */
+/* Aligns a search space with a model's features by parameter name, else by role, and the prior
+ * mean. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,21 +30,36 @@ void mp_meta_binding_free(struct mp_meta_binding *b)
     free(b);
 }
 
-static int bind_feature(struct mp_meta_binding *b, size_t i, struct mp_error *err)
+/* The space parameter for feature i: the one of its name, else (second pass, by_role) the first
+ * one of its role that no feature has claimed; -1 when none. */
+static int find_param(const struct mp_meta_binding *b, size_t i, bool by_role)
 {
     const struct mp_meta_feature *f = &b->model->features[i];
-    int pi = mp_space_find(b->space, f->name);
-    if (pi < 0) {
-        return mp_error_set(err, MP_EINVALID,
-                            "the meta-model needs parameter '%s', which the search space lacks",
-                            f->name);
+    if (!by_role) {
+        return mp_space_find(b->space, f->name);
     }
+    for (size_t k = 0; f->role && k < b->space->n; k++) {
+        const struct mp_param *p = &b->space->params[k];
+        bool claimed = false;
+        for (size_t j = 0; j < b->model->n_features; j++) {
+            claimed |= b->feature_param[j] == (int)k;
+        }
+        if (!claimed && p->role && strcmp(p->role, f->role) == 0) {
+            return (int)k;
+        }
+    }
+    return -1;
+}
+
+static int bind_feature(struct mp_meta_binding *b, size_t i, int pi, struct mp_error *err)
+{
+    const struct mp_meta_feature *f = &b->model->features[i];
     const struct mp_param *p = &b->space->params[pi];
     bool cat = p->type == MP_PARAM_CATEGORICAL;
     if (cat != (f->kind == MP_META_CATEGORICAL)) {
-        return mp_error_set(err, MP_EINVALID,
-                            "parameter '%s' is %s, but the meta-model learned it as %s", f->name,
-                            cat ? "categorical" : "numeric", cat ? "numeric" : "categorical");
+        return mp_error_set(
+            err, MP_EINVALID, "parameter '%s' is %s, but the meta-model learned '%s' as %s",
+            p->name, cat ? "categorical" : "numeric", f->name, cat ? "numeric" : "categorical");
     }
     b->feature_param[i] = pi;
     if (!cat) {
@@ -61,6 +77,46 @@ static int bind_feature(struct mp_meta_binding *b, size_t i, struct mp_error *er
     return 0;
 }
 
+/* Names first, so that a parameter named like a feature is never taken by another feature's
+ * role; then roles for the features still unbound. */
+static int bind_all(struct mp_meta_binding *b, struct mp_error *err)
+{
+    const struct mp_meta_model *m = b->model;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < m->n_features; i++) {
+            int pi = b->feature_param[i] < 0 ? find_param(b, i, pass == 1) : -1;
+            int rc = pi >= 0 ? bind_feature(b, i, pi, err) : 0;
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    for (size_t i = 0; i < m->n_features; i++) {
+        const struct mp_meta_feature *f = &m->features[i];
+        if (b->feature_param[i] < 0) {
+            return mp_error_set(err, MP_EINVALID,
+                                "the meta-model needs parameter '%s'%s%s%s, which the search "
+                                "space lacks (by name%s)",
+                                f->name, f->role ? " (role " : "", f->role ? f->role : "",
+                                f->role ? ")" : "", f->role ? " or role" : "");
+        }
+    }
+    for (size_t k = 0; k < b->space->n; k++) {
+        bool claimed = false;
+        for (size_t i = 0; i < m->n_features; i++) {
+            claimed |= b->feature_param[i] == (int)k;
+        }
+        if (!claimed) {
+            return mp_error_set(err, MP_EINVALID,
+                                "parameter '%s' is unknown to the meta-model (trained on other "
+                                "parameters; give it the role of one of them, use algorithm bo, "
+                                "or retrain the model)",
+                                b->space->params[k].name);
+        }
+    }
+    return 0;
+}
+
 int mp_meta_bind(const struct mp_meta_model *m, const struct mp_space *space,
                  struct mp_meta_binding **out, struct mp_error *err)
 {
@@ -69,31 +125,24 @@ int mp_meta_bind(const struct mp_meta_model *m, const struct mp_space *space,
     b->model = m;
     b->space = space;
     b->feature_param = mp_xcalloc(m->n_features, sizeof(int));
+    for (size_t i = 0; i < m->n_features; i++) {
+        b->feature_param[i] = -1;
+    }
     b->choice_map = mp_xcalloc(m->n_features, sizeof(int *));
     b->xf = mp_xcalloc(m->n_features, sizeof(double));
     b->in = mp_xcalloc(m->net.n_in + 1, sizeof(double));
-    int rc = 0;
-    for (size_t i = 0; i < m->n_features && rc == 0; i++) {
-        rc = bind_feature(b, i, err);
-    }
-    for (size_t i = 0; i < space->n && rc == 0; i++) {
-        bool known = false;
-        for (size_t k = 0; k < m->n_features; k++) {
-            known |= strcmp(m->features[k].name, space->params[i].name) == 0;
-        }
-        if (!known) {
-            rc = mp_error_set(err, MP_EINVALID,
-                              "parameter '%s' is unknown to the meta-model (trained on other "
-                              "parameters); use algorithm bo, or retrain the model",
-                              space->params[i].name);
-        }
-    }
+    int rc = bind_all(b, err);
     if (rc != 0) {
         mp_meta_binding_free(b);
         return rc;
     }
     *out = b;
     return 0;
+}
+
+int mp_meta_binding_param(const struct mp_meta_binding *b, size_t feature)
+{
+    return feature < b->model->n_features ? b->feature_param[feature] : -1;
 }
 
 size_t mp_meta_binding_inputs(const struct mp_meta_binding *b)

@@ -39,10 +39,12 @@ static void put_f64(struct mp_buf *b, double v)
     put_u64(b, u);
 }
 
+/* s may be NULL: an empty string (only where the format allows one). */
 static void put_str(struct mp_buf *b, const char *s)
 {
-    put_u32(b, (uint32_t)strlen(s));
-    mp_buf_add(b, s, strlen(s));
+    size_t n = s ? strlen(s) : 0;
+    put_u32(b, (uint32_t)n);
+    mp_buf_add(b, s ? s : "", n);
 }
 
 void mp_meta_model_encode(const struct mp_meta_model *m, struct mp_buf *out)
@@ -52,6 +54,7 @@ void mp_meta_model_encode(const struct mp_meta_model *m, struct mp_buf *out)
     for (size_t i = 0; i < m->n_features; i++) {
         const struct mp_meta_feature *f = &m->features[i];
         put_str(&p, f->name);
+        put_str(&p, f->role); /* version 2 */
         put_u32(&p, (uint32_t)f->kind);
         put_u32(&p, f->log_scale ? 1 : 0);
         put_f64(&p, f->lo);
@@ -88,6 +91,7 @@ struct reader {
     const unsigned char *p;
     size_t len, pos;
     bool bad;
+    uint32_t version; /* of the file being read */
 };
 
 static uint64_t get_uint(struct reader *r, int bytes)
@@ -115,9 +119,13 @@ static double get_f64(struct reader *r)
     return v;
 }
 
-static char *get_str(struct reader *r)
+/* A string of 1..MAX_NAME bytes; with allow_empty, length 0 reads as NULL. */
+static char *get_str(struct reader *r, bool allow_empty)
 {
     uint64_t n = get_uint(r, 4);
+    if (!r->bad && n == 0 && allow_empty) {
+        return NULL;
+    }
     if (r->bad || n == 0 || n > MAX_NAME || r->len - r->pos < n) {
         r->bad = true;
         return NULL;
@@ -132,21 +140,26 @@ static char *get_str(struct reader *r)
 
 static void get_feature(struct reader *r, struct mp_meta_feature *f)
 {
-    f->name = get_str(r);
+    f->name = get_str(r, false);
+    f->role = r->version >= 2 ? get_str(r, true) : NULL;
     uint64_t kind = get_uint(r, 4), log_scale = get_uint(r, 4);
     f->kind = kind == 1 ? MP_META_CATEGORICAL : MP_META_NUMERIC;
     f->log_scale = log_scale == 1;
     f->lo = get_f64(r);
     f->hi = get_f64(r);
     uint64_t nc = get_uint(r, 4);
-    if (kind > 1 || log_scale > 1 || nc > MP_META_MAX_CHOICES || f->lo > f->hi ||
+    bool role_ok = !f->role;
+    for (size_t k = 0; f->role && mp_param_roles[k]; k++) {
+        role_ok |= strcmp(f->role, mp_param_roles[k]) == 0;
+    }
+    if (!role_ok || kind > 1 || log_scale > 1 || nc > MP_META_MAX_CHOICES || f->lo > f->hi ||
         (f->log_scale && !(f->lo > 0)) || (kind == 1) != (nc > 0)) {
         r->bad = true;
         return;
     }
     f->choices = mp_xcalloc((size_t)nc + 1, sizeof(char *));
     for (size_t k = 0; k < nc && !r->bad; k++) {
-        f->choices[k] = get_str(r);
+        f->choices[k] = get_str(r, false);
         f->n_choices++;
     }
 }
@@ -199,14 +212,14 @@ int mp_meta_model_decode(const void *data, size_t len, const char *name, struct 
     if (len < HEADER_BYTES || memcmp(p, magic, sizeof(magic)) != 0) {
         return mp_error_set(err, MP_EINVALID, "%s: not a morphling meta-model file", name);
     }
-    struct reader h = {p, HEADER_BYTES, 8, false};
+    struct reader h = {p, HEADER_BYTES, 8, false, 0};
     uint64_t version = get_uint(&h, 4);
     (void)get_uint(&h, 4);
     uint64_t plen = get_uint(&h, 8), sum = get_uint(&h, 8);
-    if (version != MP_META_FORMAT_VERSION) {
+    if (version < 1 || version > MP_META_FORMAT_VERSION) {
         return mp_error_set(err, MP_EINVALID,
-                            "%s: meta-model format version %llu, this build reads version %d "
-                            "(retrain with `morphling meta train`)",
+                            "%s: meta-model format version %llu, this build reads versions 1 to "
+                            "%d (retrain with `morphling meta train`)",
                             name, (unsigned long long)version, MP_META_FORMAT_VERSION);
     }
     if (plen != len - HEADER_BYTES) {
@@ -218,8 +231,9 @@ int mp_meta_model_decode(const void *data, size_t len, const char *name, struct 
     if (mp_hash_bytes(p + HEADER_BYTES, len - HEADER_BYTES) != sum) {
         return mp_error_set(err, MP_EINVALID, "%s: checksum mismatch (corrupt file)", name);
     }
-    struct reader r = {p + HEADER_BYTES, len - HEADER_BYTES, 0, false};
+    struct reader r = {p + HEADER_BYTES, len - HEADER_BYTES, 0, false, (uint32_t)version};
     struct mp_meta_model *m = mp_xcalloc(1, sizeof(*m));
+    m->format_version = (unsigned)version;
     get_body(&r, m);
     if (r.bad) {
         mp_meta_model_free(m);

@@ -6,9 +6,10 @@
  * Also the model file format (docs/internals/meta.md) and tasks built from surface CSVs or from
  * the experiments of the local store.
  *
- * Inputs are aligned by parameter name: every numeric feature is scaled by the model's own range
- * (log for wide positive ranges), so a space with other levels still maps consistently, and a
- * categorical one becomes a one-hot block by choice name (an unknown choice is all zeros).
+ * Inputs are aligned by parameter name, else by parameter role (`role: batch_size` lines up a
+ * service's max_batch with the model's batchsize): every numeric feature is scaled by the model's
+ * own range (log for wide positive ranges), so a space with other levels still maps consistently,
+ * and a categorical one becomes a one-hot block by choice name (an unknown choice is all zeros).
  * Objectives are normalised per service: training divides by the largest |value| of the service,
  * adaptation by the largest |value| observed so far, so the model predicts shapes, not scales.
  *
@@ -24,7 +25,7 @@
 #include "space/space.h"
 #include "surface/surface.h"
 
-#define MP_META_FORMAT_VERSION 1
+#define MP_META_FORMAT_VERSION 2 /* written; version 1 (no roles) is still read */
 #define MP_META_MAX_FEATURES   64
 #define MP_META_MAX_CHOICES    256
 #define MP_META_MAX_HIDDEN     512
@@ -58,6 +59,7 @@ enum mp_meta_kind { MP_META_NUMERIC = 0, MP_META_CATEGORICAL = 1 };
 
 struct mp_meta_feature {
     char *name;
+    char *role; /* the parameter's role (mp_param_roles) or NULL: aligns other names */
     enum mp_meta_kind kind;
     bool log_scale; /* NUMERIC: encode log(v) */
     double lo, hi;  /* NUMERIC: natural range seen in training */
@@ -90,15 +92,28 @@ struct mp_meta_taskset {
 void mp_meta_taskset_release(struct mp_meta_taskset *ts);
 /* Adds n configurations of a space (natural values) with their scores (larger is better; NAN
  * when not measured: skipped). Infeasible but measured configurations count: their objective is
- * real. The first task fixes the parameter names; a later one with other names fails with
- * MP_EINVALID naming the difference. Fewer than 2 valued rows, or all zero: MP_EINVALID. */
+ * real. The first task fixes the features (names and roles); a later task's parameter joins the
+ * feature of the same name, else the one of the same role (a role a feature lacks is adopted
+ * from the first task that gives it). Another parameter set, a kind mismatch or conflicting
+ * roles fail with MP_EINVALID naming the parameter. Fewer than 2 valued rows, or all zero:
+ * MP_EINVALID. */
 int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const struct mp_space *space,
                         const double *x, const double *score, size_t n,
                         struct mp_error *err) MP_WUR;
-/* Adds a surface CSV: parameter columns are all but the objective (default: the last column)
- * and an optional "failure" column; rows with a non-empty failure cell are skipped. */
+/* How a surface CSV becomes a task. */
+struct mp_meta_surface_opts {
+    const char *objective;     /* column; NULL: the last one (before a "failure" column) */
+    bool minimize;             /* the objective is minimised */
+    const char *const *params; /* parameter columns; NULL: every column but the objective and
+                                * "failure" */
+    size_t n_params;
+    const char *const *roles; /* "COLUMN=ROLE" entries (mp_surface_set_roles), may be NULL */
+    size_t n_roles;
+};
+/* Adds a surface CSV; rows with a non-empty "failure" cell are skipped. MP_EINVALID when a
+ * named column is missing or the objective is not numeric. */
 int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surface *s,
-                                const char *objective, bool minimize, struct mp_error *err) MP_WUR;
+                                const struct mp_meta_surface_opts *o, struct mp_error *err) MP_WUR;
 /* Adds every finished experiment of the store at db_path (succeeded, failed or cancelled with
  * at least min_points measured trials). Experiments whose parameters differ from the set's are
  * skipped; *added and *skipped count them (either may be NULL). */
@@ -141,7 +156,8 @@ struct mp_meta_model {
     enum mp_meta_method method;
     uint64_t seed;
     size_t n_tasks;
-    double train_loss; /* mean query loss after adaptation, last 10 % of training */
+    double train_loss;       /* mean query loss after adaptation, last 10 % of training */
+    unsigned format_version; /* of the file it was read from; MP_META_FORMAT_VERSION if trained */
 };
 
 /* Meta-trains a model on the task set (at least one task). Deterministic for a given seed. */
@@ -178,14 +194,17 @@ int mp_meta_model_load(const char *path, struct mp_meta_model **out, struct mp_e
 
 /* Maps configurations of a space (natural values) to the model's inputs. */
 struct mp_meta_binding;
-/* MP_EINVALID when the space's parameter names, kinds or choices cannot be aligned with the
- * model's features (message names the parameter). */
+/* Every feature takes the space parameter of the same name, else the (first unclaimed) one of
+ * the same role. MP_EINVALID, naming the parameter, when a feature finds no parameter, a
+ * parameter is claimed by no feature, or the kinds differ. */
 int mp_meta_bind(const struct mp_meta_model *m, const struct mp_space *space,
                  struct mp_meta_binding **out, struct mp_error *err) MP_WUR;
 void mp_meta_binding_free(struct mp_meta_binding *b);
 /* Network inputs of configuration x (mp_meta_inputs() values). */
 void mp_meta_binding_encode(const struct mp_meta_binding *b, const double *x, double *in);
 size_t mp_meta_binding_inputs(const struct mp_meta_binding *b);
+/* Index of the space parameter bound to model feature `feature` (-1 when out of range). */
+int mp_meta_binding_param(const struct mp_meta_binding *b, size_t feature);
 
 /* Prior mean of configuration x of the bound space: the ensemble mean of the meta-trained
  * (unadapted) networks, in normalised units (the best configuration of a typical service is

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Meta-training tasks: services' measured configurations aligned to one feature layout by
- * parameter name, from surface CSVs or from the experiments recorded in the local store. */
+ * parameter name or role, from surface CSVs or from the experiments recorded in the local store. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 static void feature_release(struct mp_meta_feature *f)
 {
     free(f->name);
+    free(f->role);
     for (size_t i = 0; i < f->n_choices; i++) {
         free(f->choices[i]);
     }
@@ -33,10 +34,16 @@ void mp_meta_taskset_release(struct mp_meta_taskset *ts)
     memset(ts, 0, sizeof(*ts));
 }
 
-static int find_feature(const struct mp_meta_taskset *ts, const char *name)
+/* The feature of this name, else the one of this role (role may be NULL); -1 when none. */
+static int find_feature(const struct mp_meta_taskset *ts, const char *name, const char *role)
 {
     for (size_t i = 0; i < ts->n_features; i++) {
         if (strcmp(ts->features[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    for (size_t i = 0; role && i < ts->n_features; i++) {
+        if (ts->features[i].role && strcmp(ts->features[i].role, role) == 0) {
             return (int)i;
         }
     }
@@ -56,6 +63,7 @@ static int set_features(struct mp_meta_taskset *ts, const struct mp_space *space
         const struct mp_param *p = &space->params[i];
         struct mp_meta_feature *f = &ts->features[i];
         f->name = mp_xstrdup(p->name);
+        f->role = p->role ? mp_xstrdup(p->role) : NULL;
         f->kind = p->type == MP_PARAM_CATEGORICAL ? MP_META_CATEGORICAL : MP_META_NUMERIC;
         f->lo = INFINITY;
         f->hi = -INFINITY;
@@ -63,7 +71,26 @@ static int set_features(struct mp_meta_taskset *ts, const struct mp_space *space
     return 0;
 }
 
-/* Feature index of every space parameter; MP_EINVALID when the names or kinds differ. */
+/* Checks that feature f may take parameter p: kinds agree, roles do not conflict. */
+static int check_pair(const struct mp_meta_feature *f, const struct mp_param *p, const char *name,
+                      struct mp_error *err)
+{
+    bool cat = p->type == MP_PARAM_CATEGORICAL;
+    if (cat != (f->kind == MP_META_CATEGORICAL)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s: parameter '%s' is %s here but not in the other services", name,
+                            p->name, cat ? "categorical" : "numeric");
+    }
+    if (p->role && f->role && strcmp(p->role, f->role) != 0) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s: parameter '%s' has role %s here, but %s in the other services",
+                            name, p->name, p->role, f->role);
+    }
+    return 0;
+}
+
+/* Feature index of every space parameter (by name, else by role); MP_EINVALID when the
+ * parameters cannot be aligned one to one. */
 static int align(struct mp_meta_taskset *ts, const char *name, const struct mp_space *space,
                  int *map, struct mp_error *err)
 {
@@ -74,17 +101,24 @@ static int align(struct mp_meta_taskset *ts, const char *name, const struct mp_s
     }
     for (size_t i = 0; i < space->n; i++) {
         const struct mp_param *p = &space->params[i];
-        map[i] = find_feature(ts, p->name);
+        map[i] = find_feature(ts, p->name, p->role);
         if (map[i] < 0) {
             return mp_error_set(err, MP_EINVALID,
-                                "%s: parameter '%s' is not among the other services' parameters",
-                                name, p->name);
+                                "%s: parameter '%s'%s%s is not among the other services' "
+                                "parameters (by name or role)",
+                                name, p->name, p->role ? " with role " : "",
+                                p->role ? p->role : "");
         }
-        bool cat = p->type == MP_PARAM_CATEGORICAL;
-        if (cat != (ts->features[map[i]].kind == MP_META_CATEGORICAL)) {
-            return mp_error_set(err, MP_EINVALID,
-                                "%s: parameter '%s' is %s here but not in the other services", name,
-                                p->name, cat ? "categorical" : "numeric");
+        for (size_t k = 0; k < i; k++) {
+            if (map[k] == map[i]) {
+                return mp_error_set(err, MP_EINVALID,
+                                    "%s: parameters '%s' and '%s' both align with '%s'", name,
+                                    space->params[k].name, p->name, ts->features[map[i]].name);
+            }
+        }
+        int rc = check_pair(&ts->features[map[i]], p, name, err);
+        if (rc != 0) {
+            return rc;
         }
     }
     return 0;
@@ -173,6 +207,12 @@ int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const stru
         goto out;
     }
     widen_ranges(ts, &t);
+    for (size_t i = 0; i < space->n; i++) { /* a role the features lack is adopted */
+        struct mp_meta_feature *f = &ts->features[map[i]];
+        if (space->params[i].role && !f->role) {
+            f->role = mp_xstrdup(space->params[i].role);
+        }
+    }
     ts->tasks = mp_xreallocarray(ts->tasks, ts->n_tasks + 1, sizeof(*ts->tasks));
     ts->tasks[ts->n_tasks++] = t;
     memset(&t, 0, sizeof(t));
@@ -207,31 +247,59 @@ static void surface_rows(const struct mp_surface *s, const struct mp_space *spac
     }
 }
 
+/* Parameter columns of the surface: the named ones, else all but the objective and failure. */
+static int param_columns(const struct mp_surface *s, const struct mp_meta_surface_opts *o, int obj,
+                         int failure, int *cols, size_t *nc, struct mp_error *err)
+{
+    *nc = 0;
+    for (size_t i = 0; o->params && i < o->n_params; i++) {
+        int c = mp_surface_column(s, o->params[i]);
+        if (c < 0 || c == obj || c == failure) {
+            return mp_error_set(err, MP_EINVALID, "%s: no parameter column '%s'", s->path,
+                                o->params[i]);
+        }
+        cols[(*nc)++] = c;
+    }
+    for (size_t c = 0; !o->params && c < s->n_cols; c++) {
+        if ((int)c != obj && (int)c != failure) {
+            cols[(*nc)++] = (int)c;
+        }
+    }
+    return 0;
+}
+
 int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surface *s,
-                                const char *objective, bool minimize, struct mp_error *err)
+                                const struct mp_meta_surface_opts *o, struct mp_error *err)
 {
     int failure = mp_surface_column(s, "failure");
-    int obj = objective ? mp_surface_column(s, objective) : (int)s->n_cols - 1;
-    if (!objective && obj == failure) {
+    int obj = o->objective ? mp_surface_column(s, o->objective) : (int)s->n_cols - 1;
+    if (!o->objective && obj == failure) {
         obj--;
     }
     if (obj < 0 || !s->numeric[obj]) {
         return mp_error_set(err, MP_EINVALID, "%s: no numeric objective column%s%s", s->path,
-                            objective ? " " : "", objective ? objective : "");
+                            o->objective ? " " : "", o->objective ? o->objective : "");
+    }
+    if (o->params && o->n_params > s->n_cols) {
+        return mp_error_set(err, MP_EINVALID, "%s: more parameters than columns", s->path);
     }
     int *cols = mp_xcalloc(s->n_cols + 1, sizeof(int));
     size_t nc = 0;
-    for (size_t c = 0; c < s->n_cols; c++) {
-        if ((int)c != obj && (int)c != failure) {
-            cols[nc++] = (int)c;
-        }
-    }
     struct mp_space space = {0};
+    double *x = NULL, *score = NULL;
+    int rc = param_columns(s, o, obj, failure, cols, &nc, err);
+    if (rc != 0) {
+        goto out;
+    }
     mp_surface_infer_space(s, cols, nc, &space);
-    double *x = mp_xcalloc(s->n_rows * nc + 1, sizeof(double));
-    double *score = mp_xcalloc(s->n_rows + 1, sizeof(double));
-    surface_rows(s, &space, cols, obj, failure, minimize, x, score);
-    int rc = mp_meta_taskset_add(ts, s->path, &space, x, score, s->n_rows, err);
+    x = mp_xcalloc(s->n_rows * nc + 1, sizeof(double));
+    score = mp_xcalloc(s->n_rows + 1, sizeof(double));
+    surface_rows(s, &space, cols, obj, failure, o->minimize, x, score);
+    rc = mp_surface_set_roles(&space, o->roles, o->n_roles, err);
+    if (rc == 0) {
+        rc = mp_meta_taskset_add(ts, s->path, &space, x, score, s->n_rows, err);
+    }
+out:
     free(x);
     free(score);
     free(cols);

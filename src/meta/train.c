@@ -49,6 +49,7 @@ void mp_meta_model_free(struct mp_meta_model *m)
     }
     for (size_t i = 0; i < m->n_features; i++) {
         free(m->features[i].name);
+        free(m->features[i].role);
         for (size_t k = 0; k < m->features[i].n_choices; k++) {
             free(m->features[i].choices[k]);
         }
@@ -338,12 +339,14 @@ static struct mp_meta_model *model_from(const struct mp_meta_taskset *ts,
 {
     struct mp_meta_model *m = mp_xcalloc(1, sizeof(*m));
     m->n_features = ts->n_features;
+    m->format_version = MP_META_FORMAT_VERSION;
     m->features = mp_xcalloc(ts->n_features, sizeof(*m->features));
     for (size_t i = 0; i < ts->n_features; i++) {
         const struct mp_meta_feature *src = &ts->features[i];
         struct mp_meta_feature *f = &m->features[i];
         *f = *src;
         f->name = mp_xstrdup(src->name);
+        f->role = src->role ? mp_xstrdup(src->role) : NULL;
         f->choices = mp_xcalloc(src->n_choices + 1, sizeof(char *));
         for (size_t k = 0; k < src->n_choices; k++) {
             f->choices[k] = mp_xstrdup(src->choices[k]);

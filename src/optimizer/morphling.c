@@ -94,7 +94,7 @@ static int load_prior(const struct mp_space *space, const struct mp_optimizer_op
 static int morphling_validate(const struct mp_space *space, const struct mp_optimizer_opts *opts,
                               struct mp_error *err)
 {
-    struct settings set;
+    struct settings set = {0};
     int rc = parse_settings(opts->settings, &set, err);
     if (rc != 0 || strcmp(set.fallback, "none") != 0) {
         return rc;

@@ -49,8 +49,12 @@ static char *replay_spec_json(const struct mp_surface *s, const struct mp_space 
                                             ? json_string(t)
                                             : json_real(mp_space_level_value(space, i, k)));
         }
-        json_array_append_new(params, json_pack("{s:s, s:s, s:o}", "name", p->name, "type",
-                                                mp_param_type_name(p->type), "values", vals));
+        json_t *param = json_pack("{s:s, s:s, s:o}", "name", p->name, "type",
+                                  mp_param_type_name(p->type), "values", vals);
+        if (p->role) {
+            json_object_set_new(param, "role", json_string(p->role));
+        }
+        json_array_append_new(params, param);
     }
     json_t *algo = json_pack("{s:s, s:I, s:I}", "name", o->algorithm ? o->algorithm : "random",
                              "max_trials", (json_int_t)(o->budget > 0 ? o->budget : 40), "seed",
@@ -172,6 +176,10 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
     }
     mp_surface_infer_space(s, cols, nc, &out->space);
     free(cols);
+    if (mp_surface_set_roles(&out->space, o->roles, o->n_roles, err) != 0) {
+        mp_replay_outcome_release(out);
+        return MP_EINVALID;
+    }
     surface_optimum(s, obj, failure, o->minimize, &out->optimum);
     char *json = replay_spec_json(s, &out->space, s->header[obj], o);
     struct mp_spec *spec = NULL;

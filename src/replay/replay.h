@@ -24,6 +24,8 @@ struct mp_replay_opts {
     size_t n_params;
     const struct mp_node *settings; /* algorithm settings, may be NULL */
     const char *prior_path;         /* algorithm prior, may be NULL */
+    const char *const *roles;       /* "COLUMN=ROLE" entries (mp_surface_set_roles), may be NULL */
+    size_t n_roles;
 };
 
 struct mp_replay_outcome {

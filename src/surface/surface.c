@@ -399,3 +399,35 @@ void mp_surface_index_free(struct mp_surface_index *idx)
     free(idx->slot_row);
     free(idx);
 }
+
+int mp_surface_set_roles(struct mp_space *space, const char *const *roles, size_t n_roles,
+                         struct mp_error *err)
+{
+    for (size_t i = 0; i < n_roles; i++) {
+        const char *eq = strchr(roles[i], '=');
+        if (!eq || eq == roles[i] || !eq[1]) {
+            return mp_error_set(err, MP_EINVALID, "role \"%s\": expected COLUMN=ROLE", roles[i]);
+        }
+        const char *role = eq + 1;
+        size_t k = 0;
+        while (mp_param_roles[k] && strcmp(mp_param_roles[k], role) != 0) {
+            k++;
+        }
+        if (!mp_param_roles[k]) {
+            return mp_error_set(err, MP_EINVALID,
+                                "role \"%s\": unknown role \"%s\" (batch_size, threads, workers, "
+                                "instances, batch_timeout, cpu, memory, gpu, gpu_memory_share, "
+                                "gpu_type)",
+                                roles[i], role);
+        }
+        for (size_t c = 0; c < space->n; c++) {
+            struct mp_param *p = &space->params[c];
+            if (strlen(p->name) == (size_t)(eq - roles[i]) &&
+                strncmp(p->name, roles[i], (size_t)(eq - roles[i])) == 0) {
+                free(p->role);
+                p->role = mp_xstrdup(role);
+            }
+        }
+    }
+    return 0;
+}

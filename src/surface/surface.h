@@ -35,6 +35,13 @@ int mp_surface_column(const struct mp_surface *s, const char *name);
 void mp_surface_infer_space(const struct mp_surface *s, const int *cols, size_t n_cols,
                             struct mp_space *space);
 
+/* Gives parameters of an inferred space their roles (docs/spec.md, `role`): each entry is
+ * "COLUMN=ROLE" with ROLE one of mp_param_roles. Entries naming a column the space lacks are
+ * ignored (one list serves surfaces with different columns); a malformed entry or an unknown
+ * role is MP_EINVALID. */
+int mp_surface_set_roles(struct mp_space *space, const char *const *roles, size_t n_roles,
+                         struct mp_error *err) MP_WUR;
+
 /* Index from configurations of `space` (whose parameter names are columns of the surface) to
  * rows, for O(1) lookups. */
 struct mp_surface_index;

@@ -64,6 +64,47 @@ check "fallback: random runs" 0 "$rc"
 "$MORPHLING" replay "$WORK/target.csv" --algorithm morphling >/dev/null 2>&1
 check "morphling without a prior exits 2" 2 "$?"
 
+# Roles: a model trained with cpus as role cpu serves a surface that calls it threads.
+"$MORPHLING" meta train $train --role cpus=cpu --role batch=batch_size -o "$WORK/mr" >/dev/null
+check "meta train --role exits 0" 0 "$?"
+check "meta info shows roles" '["batch_size","cpu",null]' \
+    "$("$MORPHLING" meta info "$WORK/mr" --json | jq -c '[.features[].role]')"
+check "meta info format 2" 2 "$("$MORPHLING" meta info "$WORK/mr" --json | jq .format_version)"
+json=$("$MORPHLING" replay "$WORK/other.csv" --algorithm morphling --prior "$WORK/mr" \
+    --role threads=cpu --budget 10 --json); rc=$?
+check "replay aligned by role exits 0" 0 "$rc"
+check "replay by role: 10 trials" 10 "$(printf '%s' "$json" | jq '.trials | length')"
+out=$("$MORPHLING" replay "$WORK/other.csv" --algorithm morphling --prior "$WORK/mr" 2>&1); rc=$?
+check "without the role: exit 2" 2 "$rc"
+check_contains "without the role: names the need" "'cpus' (role cpu)" "$out"
+out=$("$MORPHLING" replay "$WORK/other.csv" --algorithm morphling --prior "$WORK/mr" \
+    --role threads=cpuz 2>&1); rc=$?
+check "unknown role exits 2" 2 "$rc"
+check_contains "unknown role is named" 'unknown role "cpuz"' "$out"
+"$MORPHLING" replay "$WORK/other.csv" --prior "$WORK/mr" --role nosuch=cpu >/dev/null 2>&1
+check "replay --role for a missing column exits 2" 2 "$?"
+"$MORPHLING" meta train $train --role cpus -o "$WORK/mx" >/dev/null 2>&1
+check "malformed --role exits 2" 2 "$?"
+out=$("$MORPHLING" bench-search --surfaces "$WORK/other.csv" --algorithms morphling \
+    --prior "$WORK/mr" --role threads=cpu --budget 5 --seeds 1 2>&1); rc=$?
+check "bench-search --role exits 0" 0 "$rc"
+
+# Surfaces with metric columns besides the objective: --params names the parameters.
+mkdir -p "$WORK/multi"
+for t in 0 0.5 1; do
+    gen "$t" "$WORK/g.csv"
+    awk -F, 'NR == 1 { print "number," $0 ",p99_ms"; next } { print NR - 1 "," $0 "," NR % 7 }' \
+        "$WORK/g.csv" >"$WORK/multi/m$t.csv"
+done
+json=$("$MORPHLING" meta train --no-store --surfaces "$WORK/multi" --params batch,cpus,gpu \
+    --objective value --iterations 20 --members 1 --hidden 8 -o "$WORK/mp" --json); rc=$?
+check "meta train --params exits 0" 0 "$rc"
+check "--params: only the parameters are features" '["batch","cpus","gpu"]' \
+    "$("$MORPHLING" meta info "$WORK/mp" --json | jq -c '[.features[].name]')"
+"$MORPHLING" meta train --no-store --surfaces "$WORK/multi" --params batch,nosuch \
+    --objective value --iterations 20 -o "$WORK/mx" >/dev/null 2>&1
+check "meta train --params with a missing column exits 2" 2 "$?"
+
 # bo with the model as its prior mean.
 json=$("$MORPHLING" replay "$WORK/target.csv" --algorithm bo --prior "$WORK/m1" --budget 20 --json); rc=$?
 check "bo with a prior exits 0" 0 "$rc"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for src/meta: network and meta-gradients against finite differences, adaptation on
  * a held-out service, deterministic training, the model file and its corruption handling, and
- * parameter alignment. Surfaces are synthetic (tests/unit/meta_family.h). */
+ * parameter alignment by name and by role. Surfaces are synthetic (tests/unit/meta_family.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -347,8 +347,12 @@ static void test_file_round_trip_and_corruption(void **state)
     expect_decode_error(&t, "not a morphling meta-model");
     mp_buf_reset(&t);
     mp_buf_add(&t, a.data, a.len);
-    t.data[8] = 2;
-    expect_decode_error(&t, "version 2");
+    t.data[8] = 3;
+    expect_decode_error(&t, "version 3");
+    mp_buf_reset(&t);
+    mp_buf_add(&t, a.data, a.len);
+    t.data[8] = 0;
+    expect_decode_error(&t, "version 0");
     mp_buf_reset(&t);
     mp_buf_add(&t, a.data, 10);
     expect_decode_error(&t, "not a morphling meta-model");
@@ -446,6 +450,292 @@ static void test_alignment(void **state)
     mp_space_release(&s);
 }
 
+static struct mp_param int_param(const char *name, double lo, double hi, const char *role)
+{
+    struct mp_param p = {0};
+    p.name = mp_xstrdup(name);
+    p.type = MP_PARAM_INT;
+    p.min = lo;
+    p.max = hi;
+    p.step = 1;
+    p.role = role ? mp_xstrdup(role) : NULL;
+    return p;
+}
+
+/* The family's space with other names: max_batch (role batch_size) for batch, and cores
+ * (role cpu) for cpus, in another order. */
+static void renamed_space(struct mp_space *r, const char *batch_role, const char *cpu_role)
+{
+    struct mp_space f = {0};
+    family_space(&f);
+    struct mp_param g = {0};
+    g.name = mp_xstrdup("gpu");
+    g.type = MP_PARAM_CATEGORICAL;
+    g.choices = mp_xreallocarray(NULL, 3, sizeof(char *));
+    for (size_t i = 0; i < 3; i++) {
+        g.choices[i] = mp_xstrdup(f.params[2].choices[i]);
+    }
+    g.n_choices = 3;
+    mp_space_add(r, &g);
+    struct mp_param c = int_param("cores", 1, 4, cpu_role);
+    mp_space_add(r, &c);
+    struct mp_param b = {0};
+    b.name = mp_xstrdup("max_batch");
+    b.type = MP_PARAM_DISCRETE;
+    b.values = mp_xreallocarray(NULL, f.params[0].n_values, sizeof(double));
+    memcpy(b.values, f.params[0].values, f.params[0].n_values * sizeof(double));
+    b.n_values = f.params[0].n_values;
+    b.role = batch_role ? mp_xstrdup(batch_role) : NULL;
+    mp_space_add(r, &b);
+    mp_space_release(&f);
+}
+
+static void expect_bind_error(const struct mp_meta_model *m, const struct mp_space *r,
+                              const char *needle)
+{
+    struct mp_meta_binding *b = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_bind(m, r, &b, &err), MP_EINVALID);
+    assert_null(b);
+    if (!strstr(err.msg, needle)) {
+        fail_msg("expected \"%s\" in \"%s\"", needle, err.msg);
+    }
+}
+
+static void test_role_alignment(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    family_space(&s);
+    s.params[0].role = mp_xstrdup("batch_size");
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    family_tasks(&ts, &s, 3);
+    /* A service naming batch max_batch and cpus cores joins by role; cores' role is adopted. */
+    struct mp_space r = {0};
+    renamed_space(&r, "batch_size", "cpu");
+    double *x, *y;
+    size_t n = family_table(&s, 0.5, &x, &y);
+    double *xr = mp_xcalloc(n * 3, sizeof(double));
+    for (size_t i = 0; i < n; i++) { /* (batch, cpus, gpu) -> (gpu, cores, max_batch) */
+        xr[i * 3] = x[i * 3 + 2];
+        xr[i * 3 + 1] = x[i * 3 + 1];
+        xr[i * 3 + 2] = x[i * 3];
+    }
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_taskset_add(&ts, "renamed", &r, xr, y, n, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "'cores'"));
+    assert_null(ts.features[1].role);
+    free(r.params[1].name);
+    r.params[1].name = mp_xstrdup("cpus"); /* by name, and it brings its role */
+    if (mp_meta_taskset_add(&ts, "renamed", &r, xr, y, n, &err) != 0) {
+        fail_msg("taskset_add by role: %s", err.msg);
+    }
+    assert_int_equal(ts.n_tasks, 4);
+    assert_string_equal(ts.features[0].role, "batch_size");
+    assert_string_equal(ts.features[1].role, "cpu");
+    for (size_t i = 0; i < n; i++) { /* the renamed task's rows are in the feature layout */
+        for (size_t k = 0; k < 3; k++) {
+            assert_true(ts.tasks[3].x[i * 3 + k] == x[i * 3 + k]);
+        }
+    }
+    struct mp_meta_model *m = train_small(&ts, 2, MP_META_FOMAML);
+    assert_string_equal(m->features[0].role, "batch_size");
+    assert_string_equal(m->features[1].role, "cpu");
+    assert_null(m->features[2].role);
+
+    /* Binding: gpu by name, cores and max_batch by role; inputs as for the original names. */
+    free(r.params[1].name);
+    r.params[1].name = mp_xstrdup("cores");
+    struct mp_meta_binding *b = NULL, *bs = NULL;
+    if (mp_meta_bind(m, &r, &b, &err) != 0) {
+        fail_msg("bind by role: %s", err.msg);
+    }
+    assert_int_equal(mp_meta_binding_param(b, 0), 2);
+    assert_int_equal(mp_meta_binding_param(b, 1), 1);
+    assert_int_equal(mp_meta_binding_param(b, 2), 0);
+    assert_int_equal(mp_meta_binding_param(b, 3), -1);
+    assert_int_equal(mp_meta_bind(m, &s, &bs, &err), 0);
+    double in_r[5], in_s[5];
+    for (size_t i = 0; i < n; i += 7) {
+        mp_meta_binding_encode(b, xr + i * 3, in_r);
+        mp_meta_binding_encode(bs, x + i * 3, in_s);
+        assert_memory_equal(in_r, in_s, sizeof(in_r));
+        assert_true(mp_meta_prior_mean(b, xr + i * 3) == mp_meta_prior_mean(bs, x + i * 3));
+    }
+    mp_meta_binding_free(b);
+    mp_meta_binding_free(bs);
+    mp_space_release(&r);
+
+    /* Without the role, max_batch is unknown: the error names what the model needs. */
+    renamed_space(&r, NULL, "cpu");
+    expect_bind_error(m, &r, "'batch' (role batch_size)");
+    mp_space_release(&r);
+    /* A name match wins over a role: batch by name leaves max_batch unclaimed. */
+    renamed_space(&r, "batch_size", "cpu");
+    struct mp_param extra = int_param("batch", 1, 64, NULL);
+    mp_space_add(&r, &extra);
+    expect_bind_error(m, &r, "'max_batch' is unknown");
+    mp_space_release(&r);
+    /* Conflicting roles in training. */
+    renamed_space(&r, "batch_size", "threads");
+    free(r.params[1].name);
+    r.params[1].name = mp_xstrdup("cpus");
+    assert_int_equal(mp_meta_taskset_add(&ts, "conflict", &r, xr, y, n, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "role threads here, but cpu"));
+    mp_space_release(&r);
+    free(xr);
+    free(x);
+    free(y);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
+/* Version 1 bytes of a model without roles: the version 2 encoding less every feature's empty
+ * role string. */
+static void to_version_1(const struct mp_buf *v2, struct mp_buf *v1)
+{
+    const unsigned char *p = (const unsigned char *)v2->data;
+    size_t pos = 36, nf = p[32];
+    mp_buf_add(v1, v2->data, 36);
+    v1->data[8] = 1;
+    for (size_t i = 0; i < nf; i++) {
+        size_t name = 4 + (size_t)p[pos];
+        mp_buf_add(v1, v2->data + pos, name); /* name */
+        assert_int_equal(p[pos + name], 0);   /* empty role */
+        pos += name + 4;
+        size_t fixed = 4 + 4 + 8 + 8, nc = p[pos + fixed];
+        mp_buf_add(v1, v2->data + pos, fixed + 4);
+        pos += fixed + 4;
+        for (size_t k = 0; k < nc; k++) {
+            size_t len = 4 + (size_t)p[pos];
+            mp_buf_add(v1, v2->data + pos, len);
+            pos += len;
+        }
+    }
+    mp_buf_add(v1, v2->data + pos, v2->len - pos);
+    uint64_t plen = v1->len - 32;
+    for (int i = 0; i < 8; i++) {
+        v1->data[16 + i] = (char)(unsigned char)(plen >> (8 * i));
+    }
+    reseal(v1);
+}
+
+static void test_file_versions_and_roles(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    family_space(&s);
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    family_tasks(&ts, &s, 3);
+    struct mp_meta_model *m = train_small(&ts, 4, MP_META_REPTILE);
+    struct mp_buf a = MP_BUF_INIT, v1 = MP_BUF_INIT, t = MP_BUF_INIT, w = MP_BUF_INIT;
+    mp_meta_model_encode(m, &a);
+    assert_int_equal(a.data[8], MP_META_FORMAT_VERSION);
+    assert_int_equal(MP_META_FORMAT_VERSION, 2);
+    /* A version 1 file still loads: same features and weights, no roles. */
+    to_version_1(&a, &v1);
+    assert_int_equal(v1.len, a.len - 4 * m->n_features);
+    struct mp_meta_model *old = NULL;
+    struct mp_error err = {0};
+    if (mp_meta_model_decode(v1.data, v1.len, "v1.model", &old, &err) != 0) {
+        fail_msg("version 1: %s", err.msg);
+    }
+    assert_int_equal(old->format_version, 1);
+    assert_int_equal(m->format_version, 2);
+    assert_string_equal(old->features[2].choices[2], "C");
+    assert_null(old->features[0].role);
+    mp_meta_model_encode(old, &w); /* re-saved as version 2: the same bytes as the original */
+    assert_int_equal(w.len, a.len);
+    assert_memory_equal(w.data, a.data, a.len);
+    /* Roles survive a round trip. */
+    m->features[0].role = mp_xstrdup("batch_size");
+    mp_buf_reset(&a);
+    mp_meta_model_encode(m, &a);
+    struct mp_meta_model *back = NULL;
+    if (mp_meta_model_decode(a.data, a.len, "v2.model", &back, &err) != 0) {
+        fail_msg("version 2 with a role: %s", err.msg);
+    }
+    assert_string_equal(back->features[0].role, "batch_size");
+    assert_null(back->features[1].role);
+    mp_buf_reset(&w);
+    mp_meta_model_encode(back, &w);
+    assert_int_equal(w.len, a.len);
+    assert_memory_equal(w.data, a.data, a.len);
+    /* An unknown role is malformed; so is a version 1 payload labelled version 2. */
+    mp_buf_add(&t, a.data, a.len);
+    size_t at = 0;
+    while (at + 10 <= t.len && memcmp(t.data + at, "batch_size", 10) != 0) {
+        at++;
+    }
+    assert_true(at + 10 <= t.len);
+    t.data[at] = 'X';
+    reseal(&t);
+    expect_decode_error(&t, "malformed");
+    mp_buf_reset(&t);
+    mp_buf_add(&t, v1.data, v1.len);
+    t.data[8] = 2;
+    expect_decode_error(&t, "malformed");
+    mp_buf_release(&a);
+    mp_buf_release(&v1);
+    mp_buf_release(&t);
+    mp_buf_release(&w);
+    mp_meta_model_free(old);
+    mp_meta_model_free(back);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
+/* Surface CSVs: parameter columns by --params, roles by COLUMN=ROLE entries. */
+static void test_surface_roles_and_params(void **state)
+{
+    (void)state;
+    static const char csv[] = "number,max_batch,cores,failure,value,p99_ms\n"
+                              "1,1,1,,2.0,5\n"
+                              "2,4,1,,3.0,6\n"
+                              "3,4,2,SLO_VIOLATED,9.0,50\n"
+                              "4,16,2,,4.0,7\n";
+    struct mp_surface *sf = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_surface_parse(csv, sizeof(csv) - 1, "s.csv", &sf, &err), 0);
+    static const char *const params[] = {"max_batch", "cores"};
+    static const char *const roles[] = {"max_batch=batch_size", "nosuch=threads", "cores=cpu"};
+    struct mp_meta_surface_opts o = {"value", false, params, 2, roles, 3};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    if (mp_meta_taskset_add_surface(&ts, sf, &o, &err) != 0) {
+        fail_msg("add_surface: %s", err.msg);
+    }
+    assert_int_equal(ts.n_features, 2);
+    assert_string_equal(ts.features[0].name, "max_batch");
+    assert_string_equal(ts.features[0].role, "batch_size");
+    assert_string_equal(ts.features[1].role, "cpu");
+    assert_int_equal(ts.tasks[0].n, 3); /* the SLO-violating row is skipped */
+    assert_true(ts.tasks[0].y[2] == 1.0 && ts.tasks[0].y[0] == 0.5);
+    static const char *const bad_role[] = {"cores=cpus"};
+    static const char *const malformed[] = {"cores"};
+    static const char *const missing[] = {"max_batch", "threads"};
+    struct mp_meta_surface_opts b = o;
+    b.roles = bad_role;
+    b.n_roles = 1;
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &b, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "unknown role \"cpus\""));
+    b.roles = malformed;
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &b, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "COLUMN=ROLE"));
+    b = o;
+    b.params = missing;
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &b, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "'threads'"));
+    b = o;
+    b.objective = "p99_ms";
+    b.params = NULL; /* every other column, number and value included: another layout */
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &b, &err), MP_EINVALID);
+    assert_int_equal(ts.n_tasks, 1);
+    mp_meta_taskset_release(&ts);
+    mp_surface_free(sf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +745,9 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_bytes),
         cmocka_unit_test(test_file_round_trip_and_corruption),
         cmocka_unit_test(test_alignment),
+        cmocka_unit_test(test_role_alignment),
+        cmocka_unit_test(test_file_versions_and_roles),
+        cmocka_unit_test(test_surface_roles_and_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
