@@ -1,11 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Meta-learned search benchmark (docs/internals/meta.md):
-# 1. trains a prior on the Falcon source surfaces only (timed) and replays random, bo and
-#    morphling side by side on the Falcon target surfaces with `bench-search`;
+# 1. trains a prior on the Falcon source surfaces only (timed) and replays random, cold-start bo,
+#    bo with the prior as its mean (bo+prior) and morphling side by side on the Falcon target
+#    surfaces with `bench-search`;
 # 2. leave-one-out on the project's own measured surfaces (bench/surfaces/*.csv): for each one,
 #    train on the others with the same parameters (the other Fashion-MNIST model sizes) and replay
-#    random, bo and morphling on it side by side.
+#    random, bo, bo+prior and morphling on it side by side.
 # usage: bench/meta/run.sh [BUILD_DIR] [SEEDS] [BUDGET]
 # env: FALCON_DIR (default ../shared/data/falcon relative to the repository root),
 #      LOO_BUDGET (default 20: the measured grids have 8 to 54 configurations).
@@ -28,7 +29,7 @@ if [ -d "$data/sources" ] && [ -d "$data/targets" ]; then
         --role batchsize=batch_size --role cpus=cpu --role gpumem=gpu_memory_share \
         --role gputype=gpu_type
     echo "training wall time: $(($(date +%s) - start)) s"
-    "$bin" bench-search --surfaces "$data/targets" --algorithms random,bo,morphling \
+    "$bin" bench-search --surfaces "$data/targets" --algorithms random,bo,bo+prior,morphling \
         --prior "$tmp/falcon.model" --budget "$budget" --seeds "$seeds"
 else
     echo "skipped: $data is absent (set FALCON_DIR to the Falcon surfaces)"
@@ -57,6 +58,6 @@ for f in "$root"/bench/surfaces/*.csv; do
     echo "prior trained on: $(ls "$tmp/loo" | paste -sd' ' -)"
     "$bin" meta train --no-store --surfaces "$tmp/loo" --objective "$obj" --params "$params" \
         --seed 1 -o "$tmp/loo.model" >/dev/null
-    "$bin" bench-search --surfaces "$f" --algorithms random,bo,morphling --objective "$obj" \
+    "$bin" bench-search --surfaces "$f" --algorithms random,bo,bo+prior,morphling --objective "$obj" \
         --params "$params" --prior "$tmp/loo.model" --budget "$loo_budget" --seeds "$seeds"
 done

@@ -18,6 +18,10 @@
 #define MAX_SURFACES   1000
 #define MAX_ALGORITHMS 16
 #define MAX_SEEDS      1000
+/* `bo+prior` in --algorithms: bo given the --prior model (morphling always gets it; plain names
+ * run cold, so the same invocation can print cold-start and prior-informed runs side by side). */
+#define PRIOR_SUFFIX     "+prior"
+#define PRIOR_SUFFIX_LEN 6
 static const int checkpoints[] = {10, 20, 30};
 #define N_CHECKPOINTS 3
 
@@ -35,7 +39,7 @@ struct bench_args {
     bool minimize, json;
     const char *settings_text;
     int64_t latency_obs;    /* > 0: time bo suggestions with this many observations instead */
-    const char *prior;      /* --prior MODEL, passed to every algorithm */
+    const char *prior;      /* --prior MODEL: for morphling and every NAME+prior */
     const char *roles[256]; /* --role COLUMN=ROLE, borrowed from argv */
     size_t n_roles;
 };
@@ -105,6 +109,10 @@ static int split_algorithms(struct bench_args *a, const char *list)
         if (a->n_algs == MAX_ALGORITHMS) {
             return mp_cli_usage("bench-search", "too many algorithms");
         }
+        size_t len = strlen(t);
+        if (len <= PRIOR_SUFFIX_LEN && strcmp(t, PRIOR_SUFFIX) == 0) {
+            return mp_cli_usage("bench-search", "'%s' needs an algorithm name before it", t);
+        }
         a->algs[a->n_algs++] = t;
     }
     return a->n_algs ? 0 : mp_cli_usage("bench-search", "--algorithms needs a list");
@@ -132,6 +140,21 @@ static int int_arg(const char *name, const char *text, int64_t min, int64_t max,
                             (long long)min, (long long)max);
     }
     return 0;
+}
+
+static bool has_prior_suffix(const char *entry)
+{
+    size_t len = strlen(entry);
+    return len > PRIOR_SUFFIX_LEN && strcmp(entry + len - PRIOR_SUFFIX_LEN, PRIOR_SUFFIX) == 0;
+}
+
+/* The optimizer name of a --algorithms entry (NAME+prior -> NAME); true when it gets --prior. */
+static bool algorithm_name(const char *entry, char *name, size_t cap)
+{
+    bool suffixed = has_prior_suffix(entry);
+    int len = (int)strlen(entry) - (suffixed ? PRIOR_SUFFIX_LEN : 0);
+    snprintf(name, cap, "%.*s", len, entry);
+    return suffixed || strcmp(name, "morphling") == 0;
 }
 
 /* Options may come in any order; every argument that is not an option or an option's value is a
@@ -192,6 +215,11 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
     }
     if (rc == 0 && a->n_algs == 0) {
         rc = split_algorithms(a, "grid,random,bo");
+    }
+    for (size_t i = 0; rc == 0 && i < a->n_algs; i++) {
+        if (has_prior_suffix(a->algs[i]) && !a->prior) {
+            rc = mp_cli_usage("bench-search", "algorithm '%s' needs --prior MODEL", a->algs[i]);
+        }
     }
     return rc;
 }
@@ -347,7 +375,9 @@ static int run_all(const struct bench_args *a, const struct mp_node *settings,
                 struct mp_replay_opts o = {0};
                 struct mp_replay_outcome out;
                 memset(&out, 0, sizeof(out));
-                o.algorithm = a->algs[i];
+                char name[64];
+                bool with_prior = algorithm_name(a->algs[i], name, sizeof(name));
+                o.algorithm = name;
                 o.budget = a->budget;
                 o.seed = (uint64_t)s;
                 o.objective = a->objective;
@@ -355,7 +385,7 @@ static int run_all(const struct bench_args *a, const struct mp_node *settings,
                 o.settings = settings;
                 o.params = a->n_params ? a->params : NULL;
                 o.n_params = a->n_params;
-                o.prior_path = a->prior;
+                o.prior_path = with_prior ? a->prior : NULL;
                 o.roles = a->roles;
                 o.n_roles = a->n_roles;
                 int64_t t0 = mp_mono_ns();

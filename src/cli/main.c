@@ -17,7 +17,8 @@ static const struct mp_cmd commands[] = {
      "[--json]",
      "run a search offline on a recorded performance surface"},
     {"bench-search", mp_cmd_bench_search,
-     "bench-search --surfaces DIR|FILE... [--algorithms grid,random,bo,morphling] [--budget N] "
+     "bench-search --surfaces DIR|FILE... [--algorithms grid,random,bo,bo+prior,morphling] "
+     "[--budget N] "
      "[--seeds K] [--objective COL] [--minimize] [--params A,B,...] [--settings YAML] "
      "[--prior MODEL] [--role COL=ROLE]... [--latency OBSERVATIONS] [--json]",
      "compare search algorithms by replaying them on recorded surfaces"},

@@ -116,6 +116,24 @@ check_contains "bo names the prior" "algorithm 'bo': prior" "$out"
 out=$("$MORPHLING" replay "$WORK/other.csv" --algorithm bo --prior "$WORK/m1" 2>&1); rc=$?
 check "bo with a mismatched prior exits 2" 2 "$rc"
 
+# bench-search: the model goes to morphling and NAME+prior; plain names run cold, so one run
+# compares them. bo+prior's runs are replay --algorithm bo --prior's runs.
+json=$("$MORPHLING" bench-search "$WORK/target.csv" --algorithms bo,bo+prior,morphling \
+    --prior "$WORK/m1" --budget 12 --seeds 1 --json); rc=$?
+check "bench-search bo,bo+prior,morphling exits 0" 0 "$rc"
+check "bench-search labels" '["bo","bo+prior","morphling"]' \
+    "$(printf '%s' "$json" | jq -c '[.algorithms[].algorithm]')"
+one=$("$MORPHLING" replay "$WORK/target.csv" --algorithm bo --prior "$WORK/m1" --budget 12 --seed 0 --json)
+cold=$("$MORPHLING" replay "$WORK/target.csv" --algorithm bo --budget 12 --seed 0 --json)
+best() { printf '%s' "$1" | jq '.trials_to_optimum // 13'; }
+check "bo+prior is bo with the prior" "$(best "$one")" \
+    "$(printf '%s' "$json" | jq '.algorithms[1].median_trials_to_optimum // 13')"
+check "bo is cold" "$(best "$cold")" \
+    "$(printf '%s' "$json" | jq '.algorithms[0].median_trials_to_optimum // 13')"
+out=$("$MORPHLING" bench-search "$WORK/target.csv" --algorithms bo+prior 2>&1); rc=$?
+check "bo+prior without --prior exits 2" 2 "$rc"
+check_contains "bo+prior without --prior is named" "'bo+prior' needs --prior MODEL" "$out"
+
 # The store: a finished experiment feeds the next training.
 spec="$MP_SOURCE_DIR/examples/replay-demo.yaml"
 "$MORPHLING" run "$spec" --quiet >/dev/null 2>&1
