@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Incremental HTTP/1.x response parser: a byte-level state machine for the status line, headers
  * and chunk framing, and bulk skipping for bodies. It never buffers input, so a response may
- * arrive split at any byte and the caller's read buffer can be shared by many connections. A line
- * that is wholly in the buffer (the usual case) is parsed in one go, with the same result. */
+ * arrive split at any byte and the caller's read buffer can be shared by many connections. A
+ * header line that is wholly in the buffer (the usual case) is parsed in one go, with the same
+ * result. */
 #define _GNU_SOURCE /* memmem */
 #include "loadgen/loadgen.h"
 
@@ -154,16 +155,6 @@ static int status_byte(struct mp_http_parser *p, char c)
     }
     p->step = s + 1;
     return 0;
-}
-
-/* A whole status line line[0..n) (with its '\n') that is already in the buffer. */
-static int status_line(struct mp_http_parser *p, const char *line, size_t n)
-{
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = status_byte(p, line[i]);
-    }
-    return rc;
 }
 
 static bool value_has(const struct mp_http_parser *p, const char *word)
@@ -459,12 +450,11 @@ int mp_http_parse(struct mp_http_parser *p, const char *data, size_t len, size_t
         switch (p->state) {
         case MP_HTTP_STATUS:
         case MP_HTTP_HEADER:
-            if (p->step == 0) {
+            if (p->state == MP_HTTP_HEADER && p->step == 0) {
                 size_t line = whole_line(p, data + i, len - i);
                 if (line) {
                     p->header_bytes += (uint32_t)line;
-                    rc = p->state == MP_HTTP_STATUS ? status_line(p, data + i, line)
-                                                    : header_line(p, data + i, line - 1);
+                    rc = header_line(p, data + i, line - 1);
                     i += line;
                     break;
                 }
