@@ -297,17 +297,9 @@ static bool is_pending(const struct mp_observation *o)
 
 /* A finished trial that says something about its configuration (infrastructure failures and
  * cancellations do not). */
-static bool is_informative(const struct mp_observation *o)
-{
-    if (o->state == MP_TRIAL_SUCCEEDED) {
-        return true;
-    }
-    return o->state == MP_TRIAL_FAILED && o->failure != MP_FAILURE_INFRA;
-}
-
 static bool has_score(const struct mp_observation *o)
 {
-    return is_informative(o) && o->has_value && isfinite(o->score);
+    return mp_observation_informative(o) && o->has_value && isfinite(o->score);
 }
 
 static void model_init(struct bo_model *m, const struct bo *bo)
@@ -438,7 +430,7 @@ static int fit_labels(const struct bo *bo, const struct mp_history *h, bool slo,
     double *y = mp_xmalloc((h->n + 1) * sizeof(double));
     for (size_t i = h->n; i-- > 0 && n < 2 * MAX_MODEL_POINTS;) {
         const struct mp_observation *o = &h->obs[i];
-        if (!is_informative(o) || (slo && !has_score(o))) {
+        if (!mp_observation_informative(o) || (slo && !has_score(o))) {
             continue;
         }
         encode(bo, o->x, z + n * d);
@@ -502,7 +494,7 @@ static int fit_models(const struct bo *bo, const struct mp_history *h, struct mp
         if (is_pending(o)) {
             encode(bo, o->x, zp + np++ * d);
         }
-        if (!is_informative(o)) {
+        if (!mp_observation_informative(o)) {
             continue;
         }
         m->n_info++;
@@ -932,7 +924,7 @@ static void count_history(const struct mp_history *h, size_t *n_info, size_t *n_
 {
     *n_info = *n_valued = 0;
     for (size_t i = 0; i < h->n; i++) {
-        *n_info += is_informative(&h->obs[i]);
+        *n_info += mp_observation_informative(&h->obs[i]);
         *n_valued += has_score(&h->obs[i]);
     }
 }
@@ -989,47 +981,11 @@ static int bo_suggest(struct mp_optimizer *opt, const struct mp_history *h, doub
     return rc;
 }
 
-/* Trials since the best feasible score last improved (or since the start when none is
- * feasible); sets *best_out when one is. */
-static size_t since_improvement(const struct mp_history *h, bool *have_best, double *best_out)
-{
-    size_t since = 0;
-    *have_best = false;
-    for (size_t i = 0; i < h->n; i++) {
-        const struct mp_observation *o = &h->obs[i];
-        if (!is_informative(o)) {
-            continue;
-        }
-        if (has_score(o) && o->feasible && (!*have_best || o->score > *best_out)) {
-            *best_out = o->score;
-            *have_best = true;
-            since = 0;
-        } else {
-            since++;
-        }
-    }
-    return since;
-}
-
 static bool bo_should_stop(struct mp_optimizer *opt, const struct mp_history *h, char *reason,
                            size_t reason_len)
 {
     struct bo *bo = (struct bo *)opt;
-    if (opt->opts.max_trials > 0 && (int64_t)h->n >= opt->opts.max_trials) {
-        snprintf(reason, reason_len, "budget of %lld trials spent",
-                 (long long)opt->opts.max_trials);
-        return true;
-    }
-    bool have_best;
-    double best = 0;
-    size_t since = since_improvement(h, &have_best, &best);
-    if (bo->set.patience > 0 && since >= (size_t)bo->set.patience) {
-        if (have_best) {
-            snprintf(reason, reason_len, "no improvement in the last %zu trials (best %.6g)", since,
-                     best);
-        } else {
-            snprintf(reason, reason_len, "no feasible trial in the last %zu trials", since);
-        }
+    if (mp_history_should_stop(opt, h, bo->set.patience, reason, reason_len)) {
         return true;
     }
     if (!bo->set.stop_on_ei || bo->set.acq != BO_EI) {

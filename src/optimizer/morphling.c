@@ -170,11 +170,6 @@ static int morphling_create(const struct mp_space *space, const struct mp_optimi
 
 /* --- model --------------------------------------------------------------------------------- */
 
-static bool informative(const struct mp_observation *o)
-{
-    return o->state == MP_TRIAL_SUCCEEDED || o->state == MP_TRIAL_FAILED;
-}
-
 /* Measured trials, encoded, with scores divided by the largest |score| (the per-service
  * normalisation the model was trained with). */
 struct data {
@@ -204,7 +199,7 @@ static void collect(const struct morphling *m, const struct mp_history *h, struc
     double scale = 0;
     for (size_t i = 0; i < h->n; i++) {
         const struct mp_observation *o = &h->obs[i];
-        if (!informative(o)) {
+        if (!mp_observation_informative(o)) {
             continue;
         }
         mp_meta_binding_encode(m->bind, o->x, dt->fin + dt->nf * n_in);
@@ -385,37 +380,7 @@ static bool morphling_should_stop(struct mp_optimizer *opt, const struct mp_hist
     if (m->fallback && m->fallback->ops->should_stop) {
         return m->fallback->ops->should_stop(m->fallback, h, reason, reason_len);
     }
-    if (opt->opts.max_trials > 0 && (int64_t)h->n >= opt->opts.max_trials) {
-        snprintf(reason, reason_len, "budget of %lld trials spent",
-                 (long long)opt->opts.max_trials);
-        return true;
-    }
-    if (m->set.patience <= 0) {
-        return false;
-    }
-    size_t since = 0;
-    bool have = false;
-    double best = 0;
-    for (size_t i = 0; i < h->n; i++) {
-        const struct mp_observation *o = &h->obs[i];
-        if (!informative(o)) {
-            continue;
-        }
-        if (o->has_value && o->feasible && (!have || o->score > best)) {
-            best = o->score;
-            have = true;
-            since = 0;
-        } else {
-            since++;
-        }
-    }
-    if (since >= (size_t)m->set.patience) {
-        char num[MP_FMT_DOUBLE_MAX];
-        snprintf(reason, reason_len, "no improvement in the last %zu trials (best %s)", since,
-                 have ? mp_fmt_double(num, best) : "none feasible");
-        return true;
-    }
-    return false;
+    return mp_history_should_stop(opt, h, m->set.patience, reason, reason_len);
 }
 
 const struct mp_optimizer_ops mp_optimizer_morphling = {

@@ -2,6 +2,8 @@
 /* Optimizer registry and helpers shared by the back ends. */
 #include "optimizer/optimizer.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,4 +76,52 @@ void mp_history_keys(const struct mp_space *space, const struct mp_history *h,
 void mp_history_rng(const struct mp_optimizer *opt, const struct mp_history *h, struct mp_rng *rng)
 {
     mp_rng_init(rng, mp_mix64(opt->opts.seed, (uint64_t)h->n + 1));
+}
+
+bool mp_observation_informative(const struct mp_observation *o)
+{
+    if (o->state == MP_TRIAL_SUCCEEDED) {
+        return true;
+    }
+    return o->state == MP_TRIAL_FAILED && o->failure != MP_FAILURE_INFRA;
+}
+
+bool mp_history_should_stop(const struct mp_optimizer *opt, const struct mp_history *h,
+                            int64_t patience, char *reason, size_t reason_len)
+{
+    if (opt->opts.max_trials > 0 && (int64_t)h->n >= opt->opts.max_trials) {
+        snprintf(reason, reason_len, "budget of %lld trials spent",
+                 (long long)opt->opts.max_trials);
+        return true;
+    }
+    if (patience <= 0) {
+        return false;
+    }
+    size_t since = 0;
+    bool have_best = false;
+    double best = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        const struct mp_observation *o = &h->obs[i];
+        if (!mp_observation_informative(o)) {
+            continue;
+        }
+        if (o->has_value && isfinite(o->score) && o->feasible && (!have_best || o->score > best)) {
+            best = o->score;
+            have_best = true;
+            since = 0;
+        } else {
+            since++;
+        }
+    }
+    if (since < (size_t)patience) {
+        return false;
+    }
+    if (have_best) {
+        char num[MP_FMT_DOUBLE_MAX];
+        snprintf(reason, reason_len, "no improvement in the last %zu trials (best %s)", since,
+                 mp_fmt_double(num, best));
+    } else {
+        snprintf(reason, reason_len, "no feasible trial in the last %zu trials", since);
+    }
+    return true;
 }

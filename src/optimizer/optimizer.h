@@ -87,6 +87,14 @@ void mp_history_keys(const struct mp_space *space, const struct mp_history *h,
                      struct mp_strset *keys);
 /* A random stream specific to this seed and history length. */
 void mp_history_rng(const struct mp_optimizer *opt, const struct mp_history *h, struct mp_rng *rng);
+/* Whether a trial says something about its configuration: it succeeded, or it failed for a
+ * reason of the configuration (a failure of the infrastructure says nothing). */
+bool mp_observation_informative(const struct mp_observation *o);
+/* The stopping rules the model-based back ends share: the trial budget, then `patience` (0: off)
+ * informative trials in a row without improving the best feasible score. Returns true and fills
+ * reason when one of them holds. */
+bool mp_history_should_stop(const struct mp_optimizer *opt, const struct mp_history *h,
+                            int64_t patience, char *reason, size_t reason_len);
 
 extern const struct mp_optimizer_ops mp_optimizer_grid;
 extern const struct mp_optimizer_ops mp_optimizer_random;

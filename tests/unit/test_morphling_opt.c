@@ -248,6 +248,18 @@ static void test_stopping(void **state)
     assert_non_null(strstr(reason, "no improvement"));
     h.n = 2;
     assert_false(r.opt->ops->should_stop(r.opt, &h, reason, sizeof(reason)));
+    /* Failures of the infrastructure say nothing about a configuration: they do not count. */
+    for (size_t i = 2; i < 4; i++) {
+        r.obs[i].state = MP_TRIAL_FAILED;
+        r.obs[i].failure = MP_FAILURE_INFRA;
+        r.obs[i].has_value = false;
+        r.obs[i].feasible = false;
+    }
+    h.n = 4;
+    assert_false(r.opt->ops->should_stop(r.opt, &h, reason, sizeof(reason)));
+    r.obs[2].failure = MP_FAILURE_CRASHED;
+    r.obs[3].failure = MP_FAILURE_CRASHED;
+    assert_true(r.opt->ops->should_stop(r.opt, &h, reason, sizeof(reason)));
     run_release(&r, set);
 }
 
