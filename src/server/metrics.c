@@ -65,6 +65,25 @@ static void add_double(struct mp_buf *b, double v)
     mp_buf_adds(b, mp_fmt_double(num, v));
 }
 
+/* One histogram: HELP and TYPE, the cumulative buckets (per-bucket counts in, each value counted
+ * in the first bucket whose bound it does not exceed), +Inf, sum and count. */
+static void add_histogram(struct mp_buf *b, const char *name, const char *help,
+                          const double *bounds, const uint64_t *buckets, size_t n, uint64_t count,
+                          double sum)
+{
+    mp_buf_addf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < n; i++) {
+        cum += buckets[i];
+        mp_buf_addf(b, "%s_bucket{le=\"", name);
+        add_double(b, bounds[i]);
+        mp_buf_addf(b, "\"} %llu\n", (unsigned long long)cum);
+    }
+    mp_buf_addf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum ", name, (unsigned long long)count, name);
+    add_double(b, sum);
+    mp_buf_addf(b, "\n%s_count %llu\n", name, (unsigned long long)count);
+}
+
 static void http_metrics(struct metrics *m, struct mp_buf *b)
 {
     pthread_mutex_lock(&m->lock);
@@ -76,21 +95,9 @@ static void http_metrics(struct metrics *m, struct mp_buf *b)
                     "morphling_http_requests_total{route=\"%s\",method=\"%s\",code=\"%u\"} %llu\n",
                     k->route, k->method, k->status, (unsigned long long)k->count);
     }
-    mp_buf_adds(b, "# HELP morphling_http_request_duration_seconds Time to answer a request.\n"
-                   "# TYPE morphling_http_request_duration_seconds histogram\n");
-    uint64_t cum = 0;
-    for (size_t i = 0; i < MP_LATENCY_BUCKETS; i++) {
-        cum += m->latency_buckets[i];
-        mp_buf_adds(b, "morphling_http_request_duration_seconds_bucket{le=\"");
-        add_double(b, latency_bounds_s[i]);
-        mp_buf_addf(b, "\"} %llu\n", (unsigned long long)cum);
-    }
-    mp_buf_addf(b, "morphling_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-                (unsigned long long)m->latency_count);
-    mp_buf_adds(b, "morphling_http_request_duration_seconds_sum ");
-    add_double(b, m->latency_sum_s);
-    mp_buf_addf(b, "\nmorphling_http_request_duration_seconds_count %llu\n",
-                (unsigned long long)m->latency_count);
+    add_histogram(b, "morphling_http_request_duration_seconds", "Time to answer a request.",
+                  latency_bounds_s, m->latency_buckets, MP_LATENCY_BUCKETS, m->latency_count,
+                  m->latency_sum_s);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -132,21 +139,8 @@ static void print_trial_stats(struct mp_buf *b, const struct trial_stats *ts)
                     mp_trial_state_name((enum mp_trial_state)s),
                     (unsigned long long)ts->by_state[s]);
     }
-    mp_buf_adds(b, "# HELP morphling_trial_duration_seconds Duration of finished trials.\n"
-                   "# TYPE morphling_trial_duration_seconds histogram\n");
-    uint64_t cum = 0;
-    for (size_t k = 0; k < MP_ARRAY_LEN(trial_bounds_s); k++) {
-        cum += ts->buckets[k];
-        mp_buf_adds(b, "morphling_trial_duration_seconds_bucket{le=\"");
-        add_double(b, trial_bounds_s[k]);
-        mp_buf_addf(b, "\"} %llu\n", (unsigned long long)cum);
-    }
-    mp_buf_addf(b, "morphling_trial_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-                (unsigned long long)ts->count);
-    mp_buf_adds(b, "morphling_trial_duration_seconds_sum ");
-    add_double(b, ts->sum_s);
-    mp_buf_addf(b, "\nmorphling_trial_duration_seconds_count %llu\n",
-                (unsigned long long)ts->count);
+    add_histogram(b, "morphling_trial_duration_seconds", "Duration of finished trials.",
+                  trial_bounds_s, ts->buckets, MP_ARRAY_LEN(trial_bounds_s), ts->count, ts->sum_s);
 }
 
 static int store_metrics(struct mp_server *srv, struct mp_buf *b, struct mp_error *err)

@@ -146,6 +146,13 @@ check_contains "metrics: trials by state" 'morphling_trials{state="CANCELLED"}' 
 check_contains "metrics: trial durations" 'morphling_trial_duration_seconds_count' "$(cat "$WORK/metrics.txt")"
 check_contains "metrics: request counts" 'morphling_http_requests_total{route="experiments",method="POST",code="201"} 2' "$(cat "$WORK/metrics.txt")"
 check_contains "metrics: latency histogram" 'morphling_http_request_duration_seconds_bucket{le="+Inf"}' "$(cat "$WORK/metrics.txt")"
+# Each histogram: buckets never decrease, and the +Inf bucket equals the count.
+for h in morphling_http_request_duration_seconds morphling_trial_duration_seconds; do
+    check "metrics: $h is a well-formed histogram" ok "$(awk -v h="$h" '
+        index($0, h "_bucket{le=\"") == 1 { if ($2 < last) bad = 1; last = $2; inf = $2 }
+        $1 == h "_count" { count = $2 }
+        END { print (!bad && count != "" && inf == count) ? "ok" : "bad" }' "$WORK/metrics.txt")"
+done
 check "delete" 200 "$(status DELETE "/api/v1/experiments/$id")"
 check "deleted" 404 "$(status GET "/api/v1/experiments/$id")"
 check "delete missing" 404 "$(status DELETE "/api/v1/experiments/$id")"
