@@ -295,8 +295,7 @@ static bool is_pending(const struct mp_observation *o)
     return o->state == MP_TRIAL_PENDING || o->state == MP_TRIAL_RUNNING;
 }
 
-/* A finished trial that says something about its configuration (infrastructure failures and
- * cancellations do not). */
+/* An informative trial with a measured, finite objective. */
 static bool has_score(const struct mp_observation *o)
 {
     return mp_observation_informative(o) && o->has_value && isfinite(o->score);
