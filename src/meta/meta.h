@@ -91,8 +91,9 @@ struct mp_meta_taskset {
     }
 void mp_meta_taskset_release(struct mp_meta_taskset *ts);
 /* Adds n configurations of a space (natural values) with their scores (larger is better; NAN
- * when not measured: skipped). Infeasible but measured configurations count: their objective is
- * real. The first task fixes the features (names and roles); a later task's parameter joins the
+ * when the row says nothing: skipped; -INFINITY for a failed configuration, measured or not,
+ * which is trained at the task's lowest measured score so that the prior ranks it last). The
+ * first task fixes the features (names and roles); a later task's parameter joins the
  * feature of the same name, else the one of the same role (a role a feature lacks is adopted
  * from the first task that gives it). Another parameter set, a kind mismatch or conflicting
  * roles fail with MP_EINVALID naming the parameter. Fewer than 2 valued rows, or all zero:
@@ -110,13 +111,15 @@ struct mp_meta_surface_opts {
     const char *const *roles; /* "COLUMN=ROLE" entries (mp_surface_set_roles), may be NULL */
     size_t n_roles;
 };
-/* Adds a surface CSV; rows with a non-empty "failure" cell are skipped. MP_EINVALID when a
- * named column is missing or the objective is not numeric. */
+/* Adds a surface CSV; a row with a non-empty "failure" cell is a failed configuration (-INFINITY
+ * above) unless the class is INFRA (skipped). MP_EINVALID when a named column is missing or the
+ * objective is not numeric. */
 int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surface *s,
                                 const struct mp_meta_surface_opts *o, struct mp_error *err) MP_WUR;
 /* Adds every finished experiment of the store at db_path (succeeded, failed or cancelled with
- * at least min_points measured trials). Experiments whose parameters differ from the set's are
- * skipped; *added and *skipped count them (either may be NULL). */
+ * at least min_points usable trials: succeeded ones with a value, and failed ones other than
+ * INFRA, which are failed configurations as above). Experiments whose parameters differ from
+ * the set's are skipped; *added and *skipped count them (either may be NULL). */
 int mp_meta_taskset_add_store(struct mp_meta_taskset *ts, const char *db_path, size_t min_points,
                               size_t *added, size_t *skipped, struct mp_error *err) MP_WUR;
 

@@ -145,10 +145,10 @@ static int fill_task(struct mp_meta_taskset *ts, struct mp_meta_task *t,
                      const struct mp_space *space, const int *map, const double *x,
                      const double *score, size_t n, struct mp_error *err)
 {
-    size_t d = ts->n_features;
+    size_t d = ts->n_features, valued = 0;
     double scale = 0;
     for (size_t r = 0; r < n; r++) {
-        if (!isfinite(score[r])) {
+        if (isnan(score[r]) || score[r] == INFINITY) {
             continue;
         }
         for (size_t i = 0; i < space->n; i++) {
@@ -164,14 +164,28 @@ static int fill_task(struct mp_meta_taskset *ts, struct mp_meta_task *t,
             t->x[t->n * d + (size_t)map[i]] = v;
         }
         t->y[t->n++] = score[r];
-        scale = fmax(scale, fabs(score[r]));
+        if (isfinite(score[r])) {
+            scale = fmax(scale, fabs(score[r]));
+            valued++;
+        }
     }
-    if (t->n < 2 || scale <= 0) {
+    if (valued < 2 || scale <= 0) {
         return mp_error_set(err, MP_EINVALID, "%s: needs at least 2 measured, non-zero values",
                             t->name);
     }
+    /* Failed configurations are trained at the task's lowest measured value, so that the prior
+     * ranks them last (docs/internals/meta.md, "Failed configurations"). */
+    double lowest = INFINITY;
     for (size_t r = 0; r < t->n; r++) {
         t->y[r] /= scale;
+        if (isfinite(t->y[r])) {
+            lowest = fmin(lowest, t->y[r]);
+        }
+    }
+    for (size_t r = 0; r < t->n; r++) {
+        if (!isfinite(t->y[r])) {
+            t->y[r] = lowest;
+        }
     }
     return 0;
 }
@@ -233,7 +247,12 @@ static void surface_rows(const struct mp_surface *s, const struct mp_space *spac
     for (size_t r = 0; r < s->n_rows; r++) {
         const char *const *cells = (const char *const *)s->cells + r * s->n_cols;
         double v = s->numbers[r * s->n_cols + (size_t)obj];
-        score[r] = (failure >= 0 && cells[failure][0]) || !isfinite(v) ? NAN : minimize ? -v : v;
+        const char *failed = failure >= 0 ? cells[failure] : "";
+        if (*failed) {
+            score[r] = mp_failure_parse(failed) == MP_FAILURE_INFRA ? NAN : -INFINITY;
+        } else {
+            score[r] = !isfinite(v) ? NAN : minimize ? -v : v;
+        }
         for (size_t i = 0; i < space->n; i++) {
             const struct mp_param *p = &space->params[i];
             double *xv = &x[r * space->n + i];
@@ -325,21 +344,26 @@ static int add_experiment(struct mp_meta_taskset *ts, struct mp_store *st,
                       NULL) != 0) {
         goto out;
     }
-    size_t d = spec->space.n, valued = 0;
+    size_t d = spec->space.n, valued = 0, used = 0;
     x = mp_xcalloc(n * d + 1, sizeof(double));
     score = mp_xcalloc(n + 1, sizeof(double));
     for (size_t i = 0; i < n; i++) {
         double v = NAN;
         score[i] = NAN;
-        if (mp_space_config_from_json(&spec->space, rows[i].params_json, &x[i * d], NULL) != 0 ||
-            !mp_trial_state_terminal(rows[i].state) ||
-            !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v) || !isfinite(v)) {
+        if (mp_space_config_from_json(&spec->space, rows[i].params_json, &x[i * d], NULL) != 0) {
             continue;
         }
-        score[i] = spec->direction == MP_MINIMIZE ? -v : v;
-        valued++;
+        if (rows[i].state == MP_TRIAL_FAILED && rows[i].failure != MP_FAILURE_INFRA) {
+            score[i] = -INFINITY; /* a verdict on the configuration, measured or not */
+            used++;
+        } else if (rows[i].state == MP_TRIAL_SUCCEEDED &&
+                   mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v) && isfinite(v)) {
+            score[i] = spec->direction == MP_MINIMIZE ? -v : v;
+            valued++;
+            used++;
+        }
     }
-    if (valued >= min_points && valued >= 2) {
+    if (used >= min_points && valued >= 2) {
         char *name = mp_xasprintf("store experiment '%s'", e->name);
         rc = mp_meta_taskset_add(ts, name, &spec->space, x, score, n, NULL) == 0 ? 0 : 1;
         free(name);

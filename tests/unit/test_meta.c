@@ -16,6 +16,7 @@
 
 #include "meta/meta.h"
 #include "meta_family.h"
+#include "store/store.h"
 
 static void random_vec(struct mp_rng *rng, double *v, size_t n, double scale)
 {
@@ -695,7 +696,8 @@ static void test_surface_roles_and_params(void **state)
                               "1,1,1,,2.0,5\n"
                               "2,4,1,,3.0,6\n"
                               "3,4,2,SLO_VIOLATED,9.0,50\n"
-                              "4,16,2,,4.0,7\n";
+                              "4,16,2,,4.0,7\n"
+                              "5,16,1,INFRA,8.0,5\n";
     struct mp_surface *sf = NULL;
     struct mp_error err = {0};
     assert_int_equal(mp_surface_parse(csv, sizeof(csv) - 1, "s.csv", &sf, &err), 0);
@@ -710,8 +712,11 @@ static void test_surface_roles_and_params(void **state)
     assert_string_equal(ts.features[0].name, "max_batch");
     assert_string_equal(ts.features[0].role, "batch_size");
     assert_string_equal(ts.features[1].role, "cpu");
-    assert_int_equal(ts.tasks[0].n, 3); /* the SLO-violating row is skipped */
-    assert_true(ts.tasks[0].y[2] == 1.0 && ts.tasks[0].y[0] == 0.5);
+    /* The SLO-violating row is trained at the lowest measured value, whatever it measured; the
+     * infrastructure failure says nothing and is skipped. */
+    assert_int_equal(ts.tasks[0].n, 4);
+    assert_true(ts.tasks[0].y[0] == 0.5 && ts.tasks[0].y[1] == 0.75);
+    assert_true(ts.tasks[0].y[2] == 0.5 && ts.tasks[0].y[3] == 1.0);
     static const char *const bad_role[] = {"cores=cpus"};
     static const char *const malformed[] = {"cores"};
     static const char *const missing[] = {"max_batch", "threads"};
@@ -736,6 +741,84 @@ static void test_surface_roles_and_params(void **state)
     mp_surface_free(sf);
 }
 
+/* Finishes trial `number` (b = bval) of experiment id with state, failure class and value v
+ * (NAN: none). */
+static void store_trial(struct mp_store *st, int64_t id, int64_t number, int bval,
+                        enum mp_failure failure, double v)
+{
+    char params[32], key[32];
+    snprintf(params, sizeof(params), "{\"b\":%d}", bval);
+    snprintf(key, sizeof(key), "b=%d", bval);
+    int64_t attempt = 0;
+    struct mp_error err = {0};
+    struct mp_trial_result res;
+    mp_trial_result_init(&res);
+    if (failure != MP_FAILURE_NONE) {
+        mp_trial_result_fail(&res, failure, "test");
+    } else {
+        res.state = MP_TRIAL_SUCCEEDED;
+    }
+    if (!isnan(v)) {
+        mp_metrics_set(&res.metrics, "v", v);
+    }
+    if (mp_store_trial_create(st, id, number, params, key, &err) != 0 ||
+        mp_store_trial_start(st, id, number, &attempt, &err) != 0 ||
+        mp_store_trial_finish(st, id, number, &res, &err) != 0) {
+        fail_msg("trial %lld: %s", (long long)number, err.msg);
+    }
+    mp_trial_result_release(&res);
+}
+
+/* A finished experiment of the store as a task: succeeded trials with their value, failed ones
+ * (an SLO violation included) at the lowest value, infrastructure failures skipped. */
+static void test_store_task(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"name\": \"t\", \"parameters\": [{\"name\": \"b\", \"type\": \"discrete\", "
+        "\"values\": [1, 2, 4, 8, 16]}], \"objective\": {\"metric\": \"v\", \"direction\": "
+        "\"maximize\"}, \"algorithm\": {\"name\": \"random\", \"max_trials\": 5}, "
+        "\"runner\": {\"kind\": \"replay\", \"surface\": \"s.csv\"}}";
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/test_meta_store_%ld.db", (long)getpid());
+    remove(path);
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    int64_t id = 0;
+    if (mp_store_open(path, NULL, &st, &err) != 0 ||
+        mp_store_experiment_create(st, "t", spec, "/tmp", 1, &id, &err) != 0) {
+        fail_msg("store: %s", err.msg);
+    }
+    store_trial(st, id, 1, 1, MP_FAILURE_NONE, 2.0);
+    store_trial(st, id, 2, 2, MP_FAILURE_NONE, 4.0);
+    store_trial(st, id, 3, 4, MP_FAILURE_SLO_VIOLATED, 9.0);
+    store_trial(st, id, 4, 8, MP_FAILURE_CRASHED, NAN);
+    store_trial(st, id, 5, 16, MP_FAILURE_INFRA, NAN);
+    assert_int_equal(mp_store_experiment_set_state(st, id, MP_EXPERIMENT_RUNNING, NULL, &err), 0);
+    assert_int_equal(mp_store_experiment_set_state(st, id, MP_EXPERIMENT_SUCCEEDED, NULL, &err), 0);
+    mp_store_close(st);
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    size_t added = 0, skipped = 0;
+    if (mp_meta_taskset_add_store(&ts, path, 4, &added, &skipped, &err) != 0) {
+        fail_msg("add_store: %s", err.msg);
+    }
+    assert_int_equal(added, 1);
+    assert_int_equal(skipped, 0);
+    assert_int_equal(ts.tasks[0].n, 4);
+    static const double want[] = {0.5, 1.0, 0.5, 0.5};
+    for (size_t i = 0; i < 4; i++) {
+        assert_true(ts.tasks[0].y[i] == want[i]);
+    }
+    mp_meta_taskset_release(&ts);
+    /* Fewer than min_points usable trials: skipped. */
+    ts = (struct mp_meta_taskset)MP_META_TASKSET_INIT;
+    assert_int_equal(mp_meta_taskset_add_store(&ts, path, 5, &added, &skipped, &err), 0);
+    assert_int_equal(added, 0);
+    assert_int_equal(skipped, 1);
+    mp_meta_taskset_release(&ts);
+    remove(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -748,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_role_alignment),
         cmocka_unit_test(test_file_versions_and_roles),
         cmocka_unit_test(test_surface_roles_and_params),
+        cmocka_unit_test(test_store_task),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
