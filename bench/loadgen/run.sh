@@ -12,8 +12,7 @@
 # On this project's 2-core development machine one worker saturates at about the rate our
 # generator reaches (both are mostly kernel TCP, ~6.5-7 us per request each); with two workers
 # the generator and the workers share the two cores, and the scheduler's fair share, not the
-# generator's efficiency, sets the rate (docs/internals/measure.md). The last ratio line, 1 over
-# nginx's busy share under wrk, is the most any generator could show against this server here.
+# generator's efficiency, sets the rate (docs/internals/measure.md).
 # usage: sh bench/loadgen/run.sh BUILD_DIR [PAIRS] [DURATION_S]
 set -eu
 build=${1:-build/release}
@@ -101,8 +100,7 @@ while [ "$i" -le "$pairs" ]; do
         printf "%-4d %10.0f %10.0f %6.3f %9.2f %9.2f %8s %8s\n", i, wr, mr, (wr>0?mr/wr:0),
                wcpu*1e6/(wreq>0?wreq:1), mcpu*1e6/(mreq>0?mreq:1), $6, $12 }'
     echo "$w $m" | awk '{ print ($1 > 0 ? $7/$1 : 0), ($2 > 0 ? ($3+$4)/$2 : 0),
-                                ($8 > 0 ? ($9+$10)/$8 : 0), $12,
-                                ($6 > 0 ? 1/$6 : 0) }' >>"$work/ratios"
+                                ($8 > 0 ? ($9+$10)/$8 : 0), $12 }' >>"$work/ratios"
     i=$((i + 1))
 done
 sort -n "$work/ratios" | awk '{ r[NR]=$1 } END {
@@ -113,12 +111,6 @@ awk '{ w += $2; m += $3; sat += $4 >= 0.95 } END { if (m > 0)
     if (sat > 0)
         printf "nginx was saturated (busy >= 0.95) in %d of %d morphling runs: requests/s measured nginx there\n", sat, NR }' \
     "$work/ratios"
-# The server's ceiling: wrk already keeps nginx busy for a share b of the time, so no generator
-# can get more than 1/b times wrk's requests/s from it (nginx's work per request is the same
-# under both tools: one recv and one writev).
-sort -n -k5 "$work/ratios" | awk '{ c[NR] = $5 } END {
-    med = (NR % 2) ? c[(NR+1)/2] : (c[NR/2] + c[NR/2+1]) / 2;
-    printf "highest ratio nginx allows (1 / its busy share under wrk): median %.3f (min %.3f, max %.3f)\n", med, c[1], c[NR] }'
 
 # Peak RSS with 1,000 open connections (closed loop, so all of them stay busy).
 /usr/bin/time -f "%M" -o "$work/time" "$morphling" load "$url" -t 1 -c 1000 -d 3s --warmup 0 \
