@@ -25,6 +25,12 @@ struct mp_cmd {
 int mp_cli_fail(const struct mp_error *err);
 /* Prints a usage error for cmd and returns 2. */
 int mp_cli_usage(const char *cmd, const char *fmt, ...) MP_PRINTF(2, 3);
+/* Splits the comma-separated list given to option `flag` of `cmd`, replacing an earlier one:
+ * *buf becomes an owned copy split in place (the previous copy is freed), *items a grown array
+ * of pointers into it (the caller frees both), *n their count. An empty list is a usage error
+ * (returns 2). */
+int mp_cli_split_list(const char *cmd, const char *flag, const char *list, char **buf,
+                      const char ***items, size_t *n);
 /* The store path: --db value, else $MORPHLING_DB, else $XDG_DATA_HOME/morphling/morphling.db
  * (~/.local/share/...). Creates the directory. Returns owned. */
 char *mp_cli_db_path(const char *flag_value);

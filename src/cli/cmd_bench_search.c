@@ -30,7 +30,7 @@ struct bench_args {
     size_t n_files;
     char *alg_buf;
     char *params_buf;
-    const char *params[256];
+    const char **params;
     size_t n_params;
     const char *algs[MAX_ALGORITHMS];
     size_t n_algs;
@@ -118,21 +118,6 @@ static int split_algorithms(struct bench_args *a, const char *list)
     return a->n_algs ? 0 : mp_cli_usage("bench-search", "--algorithms needs a list");
 }
 
-static int split_params(struct bench_args *a, const char *list)
-{
-    free(a->params_buf);
-    a->params_buf = mp_xstrdup(list);
-    a->n_params = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(a->params_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (a->n_params == MP_ARRAY_LEN(a->params)) {
-            return mp_cli_usage("bench-search", "too many --params columns");
-        }
-        a->params[a->n_params++] = t;
-    }
-    return a->n_params ? 0 : mp_cli_usage("bench-search", "--params needs a column list");
-}
-
 static int int_arg(const char *name, const char *text, int64_t min, int64_t max, int64_t *out)
 {
     if (!text || mp_parse_int64(text, out) != 0 || *out < min || *out > max) {
@@ -189,7 +174,8 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
         } else if (strcmp(s, "--objective") == 0) {
             a->objective = next;
         } else if (strcmp(s, "--params") == 0) {
-            rc = split_params(a, next);
+            rc = mp_cli_split_list("bench-search", "--params", next, &a->params_buf, &a->params,
+                                   &a->n_params);
         } else if (strcmp(s, "--latency") == 0) {
             rc = int_arg(s, next, 1, 10000, &a->latency_obs);
         } else if (strcmp(s, "--settings") == 0) {
@@ -592,6 +578,7 @@ int mp_cmd_bench_search(int argc, char **argv)
     }
     free(a.files);
     free(a.alg_buf);
+    free(a.params);
     free(a.params_buf);
     mp_doc_free(settings);
     return rc;

@@ -78,19 +78,6 @@ static int int_opt(const char *name, const char *text, int64_t min, int64_t max,
     return 0;
 }
 
-static int split_params(struct train_args *a, const char *list)
-{
-    free(a->params_buf);
-    a->params_buf = mp_xstrdup(list);
-    a->n_params = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(a->params_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        a->params = mp_xreallocarray(a->params, a->n_params + 1, sizeof(*a->params));
-        a->params[a->n_params++] = t;
-    }
-    return a->n_params ? 0 : mp_cli_usage("meta", "--params needs a column list");
-}
-
 static int train_opt(struct train_args *a, int c, const char *arg)
 {
     size_t v = 0;
@@ -119,7 +106,7 @@ static int train_opt(struct train_args *a, int c, const char *arg)
         a->roles[a->n_roles++] = arg;
         return 0;
     case 'p':
-        return split_params(a, arg);
+        return mp_cli_split_list("meta", "--params", arg, &a->params_buf, &a->params, &a->n_params);
     case 'm':
         a->minimize = true;
         return 0;

@@ -21,19 +21,6 @@ struct replay_args {
     const char *settings_text; /* --settings YAML for algorithm.settings */
 };
 
-static int split_params(struct replay_args *a, const char *list)
-{
-    free(a->params_buf);
-    a->params_buf = mp_xstrdup(list);
-    char *save = NULL;
-    for (char *tok = strtok_r(a->params_buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        a->params = mp_xreallocarray(a->params, a->o.n_params + 1, sizeof(*a->params));
-        a->params[a->o.n_params++] = tok;
-    }
-    a->o.params = a->params;
-    return a->o.n_params ? 0 : mp_cli_usage("replay", "--params needs a column list");
-}
-
 static int parse_int_opt(const char *name, const char *text, int64_t min, int64_t *out)
 {
     if (mp_parse_int64(text, out) != 0 || *out < min) {
@@ -97,7 +84,9 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
             a->o.seed = (uint64_t)v;
             break;
         case 'p':
-            rc = split_params(a, optarg);
+            rc = mp_cli_split_list("replay", "--params", optarg, &a->params_buf, &a->params,
+                                   &a->o.n_params);
+            a->o.params = a->params;
             break;
         case 'j':
             a->json = true;

@@ -29,6 +29,20 @@ int mp_cli_usage(const char *cmd, const char *fmt, ...)
     return MP_EXIT_USAGE;
 }
 
+int mp_cli_split_list(const char *cmd, const char *flag, const char *list, char **buf,
+                      const char ***items, size_t *n)
+{
+    free(*buf);
+    *buf = mp_xstrdup(list);
+    *n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(*buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        *items = mp_xreallocarray(*items, *n + 1, sizeof(**items));
+        (*items)[(*n)++] = t;
+    }
+    return *n ? 0 : mp_cli_usage(cmd, "%s needs a list", flag);
+}
+
 static void mkdirs(char *path)
 {
     for (char *p = path + 1; *p; p++) {
