@@ -3,7 +3,8 @@
 # Meta-learned search benchmark (docs/internals/meta.md):
 # 1. trains a prior on the Falcon source surfaces only (timed) and replays random, cold-start bo,
 #    bo with the prior as its mean (bo+prior) and morphling side by side on the Falcon target
-#    surfaces with `bench-search`;
+#    surfaces with `bench-search`, then bench/meta/floor.sh (the best median any search can
+#    expect on them);
 # 2. leave-one-out on the project's own measured surfaces (bench/surfaces/*.csv): for each one,
 #    train on the others with the same parameters (the other Fashion-MNIST model sizes) and replay
 #    random, bo, bo+prior and morphling on it side by side.
@@ -31,6 +32,9 @@ if [ -d "$data/sources" ] && [ -d "$data/targets" ]; then
     echo "training wall time: $(($(date +%s) - start)) s"
     "$bin" bench-search --surfaces "$data/targets" --algorithms random,bo,bo+prior,morphling \
         --prior "$tmp/falcon.model" --budget "$budget" --seeds "$seeds"
+    echo
+    echo "== Falcon: what any search reaches at best (bench/meta/floor.sh)"
+    FALCON_DIR=$data sh "$root/bench/meta/floor.sh"
 else
     echo "skipped: $data is absent (set FALCON_DIR to the Falcon surfaces)"
 fi
