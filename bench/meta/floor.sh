@@ -30,6 +30,12 @@ FNR == 1 {
     v[nf, key] = $NF + 0
     if (!((nf, "max") in v) || $NF + 0 > v[nf, "max"]) { v[nf, "max"] = $NF + 0; best[nf] = key }
 }
+function pearson(a, b, n,   i, ma, mb, sab, saa, sbb) {
+    for (i = 1; i <= n; i++) { ma += a[i]; mb += b[i] }
+    ma /= n; mb /= n
+    for (i = 1; i <= n; i++) { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) ^ 2; sbb += (b[i] - mb) ^ 2 }
+    return (saa * sbb > 0) ? sab / sqrt(saa * sbb) : 0
+}
 function name(f,   s) { s = file[f]; sub(/.*\//, "", s); sub(/\.csv$/, "", s); return s }
 function median(a, n,   i, j, t) {
     for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
@@ -66,19 +72,16 @@ END {
     printf "%-28s %7s %6s %8s %6s\n", "service", "optimum", "spread", "corr", "R^2"
     nflat = 0; sumc = 0; sumr = 0; nstruct = 0; nout = 0; tflat = 0; tstruct = 0; tout = 0
     for (f = 1; f <= nf; f++) {
-        mu = 0; for (r = 1; r <= K; r++) { y[r] = v[f, reg[r]] / v[f, "max"]; mu += y[r] }
-        mu /= K
-        # the other sources mean pattern
-        mo = 0
+        mu = 0; sxx = 0
         for (r = 1; r <= K; r++) {
-            o[r] = 0; c = 0
+            y[r] = v[f, reg[r]] / v[f, "max"]; mu += y[r]
+            o[r] = 0; c = 0 # mean pattern of the other sources
             for (g = 1; g <= nf; g++) if (src[g] && g != f) { o[r] += v[g, reg[r]] / v[g, "max"]; c++ }
-            o[r] /= c; mo += o[r]
+            o[r] /= c
         }
-        mo /= K
-        sxy = 0; sxx = 0; syy = 0
-        for (r = 1; r <= K; r++) { sxy += (y[r] - mu) * (o[r] - mo); sxx += (y[r] - mu) ^ 2; syy += (o[r] - mo) ^ 2 }
-        corr = (sxx * syy > 0) ? sxy / sqrt(sxx * syy) : 0; sd = sqrt(sxx / (K - 1))
+        mu /= K
+        for (r = 1; r <= K; r++) sxx += (y[r] - mu) ^ 2
+        corr = pearson(y, o, K); sd = sqrt(sxx / (K - 1))
         for (r = 1; r <= K; r++) pred[r] = mu
         for (j = 1; j <= ncol; j++) {
             delete s1; delete s0
@@ -91,10 +94,34 @@ END {
         printf "%-28s %7s %6.3f %8.2f %6.2f\n", name(f), where, sd, corr, r2
         if (!(best[f] in inreg)) { nout++; tout += !src[f] }
         else if (sd >= 0.05) { nstruct++; tstruct += !src[f] }
-        else { nflat++; tflat += !src[f]; sumc += corr; sumr += r2 }
+        else { nflat++; tflat += !src[f]; sumc += corr; sumr += r2; flat[f] = 1 }
     }
     printf "chance R^2 of the additive model: %.2f\n", dof / (K - 1)
     printf "optimum in the region: %d of %d; of those, %d have a small spread (sd < 0.05): mean corr %.2f, mean R^2 %.2f\n", nf - nout, nf, nflat, nflat ? sumc / nflat : 0, nflat ? sumr / nflat : 0
+    # Nor does the own surface of a small-spread service: its pattern over the region against the
+    # same configurations with one parameter set to a value outside the region (a neighbouring
+    # layer of the grid).
+    for (i = 1; i <= nk; i++) {
+        split(keys[i], p, ",")
+        for (j = 1; j <= ncol; j++) if (!((j, p[j]) in lv) && !((j, p[j]) in layer)) { layer[j, p[j]] = 1; nlay++; lay_j[nlay] = j; lay_v[nlay] = p[j] }
+    }
+    lo = 2; hi = -2; nused = 0
+    for (l = 1; l <= nlay; l++) {
+        j = lay_j[l]; lsum = 0; lc = 0
+        for (f = 1; f <= nf; f++) {
+            if (!(f in flat)) continue
+            for (r = 1; r <= K; r++) {
+                split(reg[r], p, ","); p[j] = lay_v[l]; nkey = p[1]
+                for (q = 2; q <= ncol; q++) nkey = nkey "," p[q]
+                if (!((f, nkey) in v)) break
+                y[r] = v[f, reg[r]]; z[r] = v[f, nkey]
+            }
+            if (r <= K) continue # the layer is not measured whole
+            lsum += pearson(y, z, K); lc++
+        }
+        if (lc) { m = lsum / lc; nused++; if (m < lo) { lo = m; lol = l } if (m > hi) { hi = m; hil = l } }
+    }
+    if (nused) printf "their patterns against their own neighbouring layers (the region with %s ... %s instead, %d layers): mean corr %.2f to %.2f\n", colname[lay_j[lol]] "=" lay_v[lol], colname[lay_j[hil]] "=" lay_v[hil], nused, lo, hi
     floor("these " nf " services", nstruct, nflat, nout)
     floor("the " nf - ns " targets", tstruct, tflat, tout)
 }
