@@ -322,6 +322,7 @@ static int cmd_info(int argc, char **argv)
                   (json_int_t)m->net.n_in, "hidden", (json_int_t)m->net.hidden, "adapt_lr",
                   m->adapt_lr, "train_loss", m->train_loss, "features", features_json(m));
     json_object_set_new(j, "adapt_steps", json_integer(m->adapt_steps));
+    json_object_set_new(j, "memory", json_integer((json_int_t)m->n_memory));
     if (json) {
         mp_json_print(stdout, j);
     } else {
@@ -329,8 +330,15 @@ static int cmd_info(int argc, char **argv)
         printf("method %s, seed %llu, %zu training services, %zu members of %zu-%zu-%zu-1\n",
                mp_meta_method_name(m->method), (unsigned long long)m->seed, m->n_tasks, m->members,
                m->net.n_in, m->net.hidden, m->net.hidden);
-        printf("adaptation: %u steps at rate %g; final adapted query loss %.5f\nparameters:\n",
-               m->adapt_steps, m->adapt_lr, m->train_loss);
+        printf("adaptation: %u steps at rate %g; final adapted query loss %.5f\n", m->adapt_steps,
+               m->adapt_lr, m->train_loss);
+        if (m->format_version < 3) {
+            printf("memory: none (format %u files have none; retrain to add it)\n",
+                   m->format_version);
+        } else {
+            printf("memory: %zu configurations the training services measured\n", m->n_memory);
+        }
+        printf("parameters:\n");
         for (size_t i = 0; i < m->n_features; i++) {
             const struct mp_meta_feature *f = &m->features[i];
             printf("  %s%s%s%s: ", f->name, f->role ? " (role " : "", f->role ? f->role : "",

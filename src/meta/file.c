@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The model file: a fixed header (magic, version, payload length, FNV-1a checksum) and a
- * little-endian payload with the features, the adaptation recipe and the weights. Layout in
- * docs/internals/meta.md. */
+ * little-endian payload with the features, the adaptation recipe, the weights and the memory.
+ * Layout in docs/internals/meta.md. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -76,6 +76,10 @@ void mp_meta_model_encode(const struct mp_meta_model *m, struct mp_buf *out)
     size_t n = m->members * mp_net_size(&m->net);
     for (size_t i = 0; i < n; i++) {
         put_f64(&p, m->theta[i]);
+    }
+    put_u64(&p, (uint64_t)m->n_memory); /* version 3 */
+    for (size_t i = 0; i < m->n_memory * (m->net.n_in + 1); i++) {
+        put_f64(&p, m->memory[i]);
     }
     mp_buf_add(out, magic, sizeof(magic));
     put_u32(out, MP_META_FORMAT_VERSION);
@@ -164,6 +168,30 @@ static void get_feature(struct reader *r, struct mp_meta_feature *f)
     }
 }
 
+/* The memory (version 3): a count, then its entries in strictly ascending order of inputs. */
+static void get_memory(struct reader *r, struct mp_meta_model *m)
+{
+    size_t width = m->net.n_in + 1;
+    uint64_t count = get_uint(r, 8);
+    if (r->bad || count > MP_META_MAX_MEMORY || r->len - r->pos != count * width * 8) {
+        r->bad = true;
+        return;
+    }
+    m->memory = mp_xmalloc((size_t)count * width * sizeof(double) + 1);
+    for (size_t i = 0; i < count * width; i++) {
+        m->memory[i] = get_f64(r);
+    }
+    for (size_t i = 1; i < count && !r->bad; i++) {
+        const double *a = m->memory + (i - 1) * width, *b = a + width;
+        size_t k = 0;
+        while (k < width - 1 && a[k] == b[k]) {
+            k++;
+        }
+        r->bad = k == width - 1 || a[k] > b[k];
+    }
+    m->n_memory = (size_t)count;
+}
+
 static void get_body(struct reader *r, struct mp_meta_model *m)
 {
     uint64_t nf = get_uint(r, 4);
@@ -194,13 +222,17 @@ static void get_body(struct reader *r, struct mp_meta_model *m)
     m->members = (size_t)members;
     m->method = (enum mp_meta_method)method;
     size_t n = m->members * mp_net_size(&m->net);
-    if (r->len - r->pos != n * 8) {
+    size_t rest = r->len - r->pos;
+    if (r->version >= 3 ? rest < n * 8 + 8 : rest != n * 8) {
         r->bad = true;
         return;
     }
     m->theta = mp_xmalloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) {
         m->theta[i] = get_f64(r);
+    }
+    if (r->version >= 3) {
+        get_memory(r, m);
     }
 }
 

@@ -12,9 +12,12 @@
  * and a categorical one becomes a one-hot block by choice name (an unknown choice is all zeros).
  * Objectives are normalised per service: training divides by the largest |value| of the service,
  * adaptation by the largest |value| observed so far, so the model predicts shapes, not scales.
+ * Besides the networks, a model remembers the training services' mean normalised value at every
+ * configuration they measured (its *memory*): what they share beyond the smooth shape the
+ * networks learn, such as one configuration that is best for several of them.
  *
- * Ownership: a model owns its features and weights; a binding borrows its model and space,
- * which must outlive it; tasks own their arrays. Functions borrow their other arguments.
+ * Ownership: a model owns its features, weights and memory; a binding borrows its model and
+ * space, which must outlive it; tasks own their arrays. Functions borrow their other arguments.
  * Thread-safety: a loaded model is immutable and may be read from several threads; a binding
  * holds scratch space, so each thread needs its own; training and adaptation are
  * single-threaded and deterministic for a given seed. */
@@ -25,12 +28,15 @@
 #include "space/space.h"
 #include "surface/surface.h"
 
-#define MP_META_FORMAT_VERSION 2 /* written; version 1 (no roles) is still read */
+#define MP_META_FORMAT_VERSION 3 /* written; versions 1 (no roles) and 2 (no memory) are read */
 #define MP_META_MAX_FEATURES   64
 #define MP_META_MAX_CHOICES    256
 #define MP_META_MAX_HIDDEN     512
 #define MP_META_MAX_MEMBERS    16
 #define MP_META_MAX_FILE_BYTES (64u << 20)
+/* Configurations a model remembers at most; training keeps no memory when there would be more,
+ * or when it would take over 32 MiB. */
+#define MP_META_MAX_MEMORY (1u << 20)
 
 /* --- network ------------------------------------------------------------------------------- */
 
@@ -161,12 +167,20 @@ struct mp_meta_model {
     size_t n_tasks;
     double train_loss;       /* mean query loss after adaptation, last 10 % of training */
     unsigned format_version; /* of the file it was read from; MP_META_FORMAT_VERSION if trained */
+    /* Memory: n_memory entries of n_in inputs then the mean normalised value of the training
+     * points with exactly those inputs, in ascending lexicographic order of the inputs. Empty
+     * when read from a file before version 3. */
+    size_t n_memory;
+    double *memory;
 };
 
 /* Meta-trains a model on the task set (at least one task). Deterministic for a given seed. */
 int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_opts *o,
                   struct mp_meta_model **out, struct mp_error *err) MP_WUR;
 void mp_meta_model_free(struct mp_meta_model *m);
+/* The memory's value at these network inputs (mp_meta_binding_encode); false when no training
+ * service measured that configuration. */
+bool mp_meta_memory_lookup(const struct mp_meta_model *m, const double *in, double *value);
 /* Number of network inputs (one per numeric feature, one per choice of categorical ones). */
 size_t mp_meta_inputs(const struct mp_meta_feature *f, size_t n_features);
 /* Encodes natural feature values (feature order) to network inputs. */

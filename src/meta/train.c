@@ -57,6 +57,7 @@ void mp_meta_model_free(struct mp_meta_model *m)
     }
     free(m->features);
     free(m->theta);
+    free(m->memory);
     free(m);
 }
 
@@ -93,6 +94,37 @@ void mp_meta_encode(const struct mp_meta_feature *f, size_t n_features, const do
         }
         k += f[i].n_choices;
     }
+}
+
+/* Lexicographic order of two input vectors of n values. */
+static int cmp_inputs(const double *a, const double *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i]) {
+            return a[i] < b[i] ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+bool mp_meta_memory_lookup(const struct mp_meta_model *m, const double *in, double *value)
+{
+    size_t n_in = m->net.n_in, lo = 0, hi = m->n_memory;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const double *e = m->memory + mid * (n_in + 1);
+        int c = cmp_inputs(e, in, n_in);
+        if (c == 0) {
+            *value = e[n_in];
+            return true;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return false;
 }
 
 /* Hessian-vector product of the support loss at theta by central differences of the exact
@@ -232,6 +264,52 @@ static void encode_tasks(const struct mp_meta_model *m, const struct mp_meta_tas
         et[t].n_top = (size_t)ceil(top_fraction * (double)task->n);
         et[t].n_top = et[t].n_top < 1 ? 1 : et[t].n_top > task->n ? task->n : et[t].n_top;
     }
+}
+
+/* One training point for the memory; seq breaks ties so the order never depends on qsort. */
+struct mem_point {
+    const double *in;
+    size_t n_in, seq;
+    double y;
+};
+
+static int by_inputs(const void *a, const void *b)
+{
+    const struct mem_point *pa = a, *pb = b;
+    int c = cmp_inputs(pa->in, pb->in, pa->n_in);
+    return c != 0 ? c : pa->seq < pb->seq ? -1 : 1;
+}
+
+/* The memory: every distinct configuration of the tasks with the mean of its values. */
+static void build_memory(struct mp_meta_model *m, const struct enc_task *et, size_t n_tasks)
+{
+    size_t n_in = m->net.n_in, total = 0;
+    for (size_t t = 0; t < n_tasks; t++) {
+        total += et[t].n;
+    }
+    if (total == 0 || total > MP_META_MAX_MEMORY ||
+        total * (n_in + 1) * sizeof(double) > ((size_t)32 << 20)) {
+        return;
+    }
+    struct mem_point *pt = mp_xmalloc(total * sizeof(*pt));
+    size_t k = 0;
+    for (size_t t = 0; t < n_tasks; t++) {
+        for (size_t r = 0; r < et[t].n; r++, k++) {
+            pt[k] = (struct mem_point){et[t].in + r * n_in, n_in, k, et[t].y[r]};
+        }
+    }
+    qsort(pt, total, sizeof(*pt), by_inputs);
+    m->memory = mp_xmalloc(total * (n_in + 1) * sizeof(double));
+    for (size_t i = 0, j; i < total; i = j) {
+        double sum = 0;
+        for (j = i; j < total && cmp_inputs(pt[i].in, pt[j].in, n_in) == 0; j++) {
+            sum += pt[j].y;
+        }
+        double *e = m->memory + m->n_memory++ * (n_in + 1);
+        memcpy(e, pt[i].in, n_in * sizeof(double));
+        e[n_in] = sum / (double)(j - i);
+    }
+    free(pt);
 }
 
 /* Draws k points of a task: half from its best configurations, half uniformly, as a search
@@ -387,6 +465,7 @@ int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_o
     }
     struct enc_task *et = mp_xcalloc(ts->n_tasks, sizeof(*et));
     encode_tasks(m, ts, o->top_fraction, et);
+    build_memory(m, et, ts->n_tasks);
     size_t n_in = m->net.n_in, cap = o->support_max + o->query;
     struct trainer tr = {o, &m->net, et, ts->n_tasks, NULL, NULL, NULL, NULL};
     tr.s_in = mp_xmalloc(cap * n_in * sizeof(double));

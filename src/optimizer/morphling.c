@@ -3,7 +3,9 @@
  * meta-model's predicted best; after that every suggestion adapts each ensemble member on all
  * measured trials (a few gradient steps from its meta-trained weights) and picks the untried
  * configuration with the best upper bound mean + kappa * spread, plus the log of a kernel
- * estimate of the probability of feasibility when some trials failed. */
+ * estimate of the probability of feasibility when some trials failed. Once `memory_after`
+ * trials have passed without improvement, the score also adds the model's memory: how the
+ * training services did at that very configuration. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@ struct settings {
     double lr;            /* adaptation rate; 0: the model's */
     int64_t patience;     /* stop after this many trials without improvement; 0: off */
     int64_t candidates;   /* random candidates per suggestion in spaces too large to enumerate */
+    int64_t memory_after; /* trials without improvement before the memory counts; 0: never */
     const char *fallback; /* "none", "bo" or "random" when the prior is missing or mismatched */
 };
 
@@ -31,14 +34,15 @@ struct morphling {
     size_t n_in, n_cand;
     double *cand_x, *cand_in; /* enumerated spaces: every configuration, encoded */
     char **cand_key;
+    double memory_mean; /* mean of the model's memory values: the level of an unknown one */
 };
 
-static const char *const setting_keys[] = {"kappa",      "adapt_steps", "adapt_lr", "patience",
-                                           "candidates", "fallback",    NULL};
+static const char *const setting_keys[] = {"kappa",      "adapt_steps",  "adapt_lr", "patience",
+                                           "candidates", "memory_after", "fallback", NULL};
 
 static int parse_settings(const struct mp_node *s, struct settings *out, struct mp_error *err)
 {
-    struct settings set = {1.0, 0, 0, 0, 4096, "none"};
+    struct settings set = {1.0, 0, 0, 0, 4096, 6, "none"};
     int rc = 0;
     if (s && !mp_doc_is_null(s)) {
         if ((rc = mp_doc_expect(s, MP_NODE_MAP, err)) < 0 ||
@@ -48,6 +52,8 @@ static int parse_settings(const struct mp_node *s, struct settings *out, struct 
             (rc = mp_doc_number(mp_doc_get(s, "adapt_lr"), &set.lr, err)) < 0 ||
             (rc = mp_doc_int(mp_doc_get(s, "patience"), 0, 1000000, &set.patience, err)) < 0 ||
             (rc = mp_doc_int(mp_doc_get(s, "candidates"), 16, 1000000, &set.candidates, err)) < 0 ||
+            (rc = mp_doc_int(mp_doc_get(s, "memory_after"), 0, 1000000, &set.memory_after, err)) <
+                0 ||
             (rc = mp_doc_string(mp_doc_get(s, "fallback"), &set.fallback, err)) < 0) {
             return rc;
         }
@@ -163,6 +169,11 @@ static int morphling_create(const struct mp_space *space, const struct mp_optimi
     if (m->model) {
         m->n_in = mp_meta_binding_inputs(m->bind);
         enumerate(m, space);
+        const struct mp_meta_model *mm = m->model;
+        for (size_t i = 0; i < mm->n_memory; i++) {
+            m->memory_mean += mm->memory[i * (mm->net.n_in + 1) + mm->net.n_in];
+        }
+        m->memory_mean /= mm->n_memory ? (double)mm->n_memory : 1.0;
     }
     *out = &m->base;
     return 0;
@@ -270,26 +281,38 @@ struct pick {
     bool found;
 };
 
+/* How candidates are scored in one suggestion. */
+struct scoring {
+    const struct data *dt;
+    const double *theta; /* adapted members */
+    double kappa;
+    bool memory; /* add the memory's value (relative to its mean) */
+};
+
 /* Scores one candidate; keeps it when better than the pick so far. */
-static void consider(const struct morphling *m, const struct data *dt, const double *theta,
-                     double kappa, const double *in, const double *x, struct pick *best,
-                     double *x_out)
+static void consider(const struct morphling *m, const struct scoring *sc, const double *in,
+                     const double *x, struct pick *best, double *x_out)
 {
     const struct mp_meta_model *mm = m->model;
     size_t p = mp_net_size(&mm->net);
     double s = 0, s2 = 0;
     for (size_t k = 0; k < mm->members; k++) {
-        double f = mp_net_forward(&mm->net, theta + k * p, in);
+        double f = mp_net_forward(&mm->net, sc->theta + k * p, in);
         s += f;
         s2 += f * f;
     }
     double mu = s / (double)mm->members;
     double sd = sqrt(fmax(0, s2 / (double)mm->members - mu * mu));
-    double acq = mu + kappa * sd;
-    double pf = p_feasible(m, dt, in);
+    double acq = mu + sc->kappa * sd;
+    double pf = p_feasible(m, sc->dt, in);
     /* Scores are normalised to a best of about 1, so log(pf) is a penalty on the same scale:
      * a configuration with even odds of failing must promise 0.7 more to be chosen. */
     double a = acq + log(pf);
+    double remembered;
+    if (sc->memory && mp_meta_memory_lookup(mm, in, &remembered)) {
+        /* Normalised like the model's predictions, so it weighs as much as the mean does. */
+        a += remembered - m->memory_mean;
+    }
     if (!best->found || a > best->acq) {
         best->acq = a;
         best->found = true;
@@ -299,10 +322,9 @@ static void consider(const struct morphling *m, const struct data *dt, const dou
 
 /* Random candidates and one-parameter perturbations of tried configurations, for spaces too
  * large to enumerate. */
-static void sample_candidates(const struct morphling *m, const struct data *dt, const double *theta,
-                              double kappa, const struct mp_history *h,
-                              const struct mp_strset *seen, struct mp_rng *rng, struct pick *best,
-                              double *x_out)
+static void sample_candidates(const struct morphling *m, const struct scoring *sc,
+                              const struct mp_history *h, const struct mp_strset *seen,
+                              struct mp_rng *rng, struct pick *best, double *x_out)
 {
     const struct mp_space *space = m->base.space;
     size_t d = space->n;
@@ -324,7 +346,7 @@ static void sample_candidates(const struct morphling *m, const struct data *dt, 
         free(k);
         if (!used) {
             mp_meta_binding_encode(m->bind, x, in);
-            consider(m, dt, theta, kappa, in, x, best, x_out);
+            consider(m, sc, in, x, best, x_out);
         }
     }
     free(x);
@@ -346,15 +368,18 @@ static int morphling_suggest(struct mp_optimizer *opt, const struct mp_history *
     struct data dt;
     collect(m, h, &dt);
     double *theta = adapt_members(m, &dt, &rng);
-    /* Before any measurement: the meta-model's predicted best, without exploration. */
-    double kappa = dt.n == 0 ? 0 : m->set.kappa;
+    /* Before any measurement: the meta-model's predicted best, without exploration. When the
+     * search has stalled, the model's favourites are spent: what the training services did at
+     * each configuration joins the score. */
+    struct scoring sc = {&dt, theta, dt.n == 0 ? 0 : m->set.kappa,
+                         m->set.memory_after > 0 &&
+                             mp_history_since_best(h, NULL) >= (size_t)m->set.memory_after};
     struct pick best = {0, false};
     int rc = 0;
     if (m->cand_key) {
         for (size_t i = 0; i < m->n_cand; i++) {
             if (!mp_strset_has(&seen, m->cand_key[i])) {
-                consider(m, &dt, theta, kappa, m->cand_in + i * m->n_in,
-                         m->cand_x + i * opt->space->n, &best, x);
+                consider(m, &sc, m->cand_in + i * m->n_in, m->cand_x + i * opt->space->n, &best, x);
             }
         }
         if (!best.found) {
@@ -362,7 +387,7 @@ static int morphling_suggest(struct mp_optimizer *opt, const struct mp_history *
                               m->n_cand);
         }
     } else {
-        sample_candidates(m, &dt, theta, kappa, h, &seen, &rng, &best, x);
+        sample_candidates(m, &sc, h, &seen, &rng, &best, x);
         if (!best.found) {
             rc = mp_optimizer_random.suggest(opt, h, x, err); /* nearly exhausted: exact pick */
         }

@@ -86,6 +86,28 @@ bool mp_observation_informative(const struct mp_observation *o)
     return o->state == MP_TRIAL_FAILED && o->failure != MP_FAILURE_INFRA;
 }
 
+size_t mp_history_since_best(const struct mp_history *h, double *best)
+{
+    size_t since = 0;
+    double b = NAN;
+    for (size_t i = 0; i < h->n; i++) {
+        const struct mp_observation *o = &h->obs[i];
+        if (!mp_observation_informative(o)) {
+            continue;
+        }
+        if (o->has_value && isfinite(o->score) && o->feasible && (isnan(b) || o->score > b)) {
+            b = o->score;
+            since = 0;
+        } else {
+            since++;
+        }
+    }
+    if (best) {
+        *best = b;
+    }
+    return since;
+}
+
 bool mp_history_should_stop(const struct mp_optimizer *opt, const struct mp_history *h,
                             int64_t patience, char *reason, size_t reason_len)
 {
@@ -97,26 +119,12 @@ bool mp_history_should_stop(const struct mp_optimizer *opt, const struct mp_hist
     if (patience <= 0) {
         return false;
     }
-    size_t since = 0;
-    bool have_best = false;
-    double best = 0;
-    for (size_t i = 0; i < h->n; i++) {
-        const struct mp_observation *o = &h->obs[i];
-        if (!mp_observation_informative(o)) {
-            continue;
-        }
-        if (o->has_value && isfinite(o->score) && o->feasible && (!have_best || o->score > best)) {
-            best = o->score;
-            have_best = true;
-            since = 0;
-        } else {
-            since++;
-        }
-    }
+    double best;
+    size_t since = mp_history_since_best(h, &best);
     if (since < (size_t)patience) {
         return false;
     }
-    if (have_best) {
+    if (!isnan(best)) {
         char num[MP_FMT_DOUBLE_MAX];
         snprintf(reason, reason_len, "no improvement in the last %zu trials (best %s)", since,
                  mp_fmt_double(num, best));

@@ -90,6 +90,9 @@ void mp_history_rng(const struct mp_optimizer *opt, const struct mp_history *h, 
 /* Whether a trial says something about its configuration: it succeeded, or it failed for a
  * reason of the configuration (a failure of the infrastructure says nothing). */
 bool mp_observation_informative(const struct mp_observation *o);
+/* Informative trials since the best feasible score last improved (all informative trials when
+ * none is feasible); *best (may be NULL) gets that score, NAN when there is none. */
+size_t mp_history_since_best(const struct mp_history *h, double *best);
 /* The stopping rules the model-based back ends share: the trial budget, then `patience` (0: off)
  * informative trials in a row without improving the best feasible score. Returns true and fills
  * reason when one of them holds. */

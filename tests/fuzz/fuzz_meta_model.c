@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fuzz driver: the meta-model file parser (versions 1 and 2). The input is tried as a whole file
+/* Fuzz driver: the meta-model file parser (versions 1 to 3). The input is tried as a whole file
  * and, so that mutations get past the checksum, as a payload behind a valid header (version from
- * the first byte). A file that parses must encode to bytes that parse again to the same
- * encoding. */
+ * the first byte: 0, 1, 2 for versions 1, 2, 3). A file that parses must encode to bytes that parse
+ * again to the same encoding. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= 1) {
         struct mp_buf f = MP_BUF_INIT;
         mp_buf_add(&f, "MPMETA\r\n", 8);
-        put_le(&f, 1 + (data[0] & 1), 4);
+        put_le(&f, 1 + data[0] % 3, 4);
         put_le(&f, 0, 4);
         put_le(&f, size - 1, 8);
         put_le(&f, mp_hash_bytes(data + 1, size - 1), 8);

@@ -37,6 +37,9 @@ check "meta info exits 0" 0 "$rc"
 check "meta info features" '["batch","cpus","gpu"]' "$(printf '%s' "$json" | jq -c '[.features[].name]')"
 check "meta info choices" '["A","B","C"]' "$(printf '%s' "$json" | jq -c '.features[2].choices')"
 check "meta info log-scales batch" true "$(printf '%s' "$json" | jq '.features[0].log')"
+check "meta info memory: the 84 shared configurations" 84 "$(printf '%s' "$json" | jq .memory)"
+check_contains "meta info prints the memory" "memory: 84 configurations" \
+    "$("$MORPHLING" meta info "$WORK/m1")"
 
 cp "$WORK/m1" "$WORK/bad"
 printf 'X' | dd of="$WORK/bad" bs=1 seek=60 conv=notrunc 2>/dev/null
@@ -69,7 +72,7 @@ check "morphling without a prior exits 2" 2 "$?"
 check "meta train --role exits 0" 0 "$?"
 check "meta info shows roles" '["batch_size","cpu",null]' \
     "$("$MORPHLING" meta info "$WORK/mr" --json | jq -c '[.features[].role]')"
-check "meta info format 2" 2 "$("$MORPHLING" meta info "$WORK/mr" --json | jq .format_version)"
+check "meta info format 3" 3 "$("$MORPHLING" meta info "$WORK/mr" --json | jq .format_version)"
 json=$("$MORPHLING" replay "$WORK/other.csv" --algorithm morphling --prior "$WORK/mr" \
     --role threads=cpu --budget 10 --json); rc=$?
 check "replay aligned by role exits 0" 0 "$rc"

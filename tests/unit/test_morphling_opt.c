@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the `morphling` optimizer: first pick is the prior's best, searches on a
  * held-out synthetic service reach its optimum quickly, never repeat, are pure functions of the
- * history, handle failures, stop by budget and patience, and refuse a mismatched prior unless a
- * fallback is configured. */
+ * history, handle failures, stop by budget and patience, turn to the model's memory when they
+ * stall, and refuse a mismatched prior unless a fallback is configured. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,8 +95,9 @@ static void run_release(struct run *r, struct mp_node *settings)
     mp_doc_free(settings);
 }
 
-/* Suggests, checks novelty, and records the trial as measured on service t. */
-static void step(struct run *r, double t, bool fail)
+/* Suggests, checks novelty, and records the trial: failed, or measured on service t, or with
+ * the score `fixed` when that is not NAN. */
+static void step_as(struct run *r, double t, bool fail, double fixed)
 {
     struct mp_history h = {r->obs, r->n};
     struct mp_error err = {0};
@@ -115,7 +116,12 @@ static void step(struct run *r, double t, bool fail)
     o->failure = fail ? MP_FAILURE_CRASHED : MP_FAILURE_NONE;
     o->has_value = !fail;
     o->feasible = !fail;
-    o->score = fail ? 0 : family_value(t, x);
+    o->score = fail ? 0 : isnan(fixed) ? family_value(t, x) : fixed;
+}
+
+static void step(struct run *r, double t, bool fail)
+{
+    step_as(r, t, fail, NAN);
 }
 
 static double optimum(const struct mp_space *s, double t)
@@ -313,6 +319,59 @@ static void test_prior_errors_and_fallback(void **state)
 }
 
 /* A continuous parameter: candidates are sampled instead of enumerated. */
+/* A stalled search turns to the model's memory: after `memory_after` trials without
+ * improvement, a configuration the training services did well at comes next, even one the
+ * networks rank last; with memory_after: 0 it does not. */
+static void test_memory_after_stall(void **state)
+{
+    (void)state;
+    struct mp_meta_model *m = NULL;
+    assert_int_equal(mp_meta_model_load(model_path, &m, NULL), 0);
+    assert_int_equal(m->n_memory, 84); /* the 7 training services share the 84 configurations */
+    /* Replace the memory: the family's worst configuration as excellent, its best as poor. */
+    const double worst[3] = {1, 1, 0}, good[3] = {64, 4, 1};
+    size_t w = m->net.n_in + 1;
+    free(m->memory);
+    m->memory = mp_xcalloc(2 * w, sizeof(double));
+    m->n_memory = 2;
+    mp_meta_encode(m->features, m->n_features, worst, m->memory);
+    m->memory[w - 1] = 10;
+    mp_meta_encode(m->features, m->n_features, good, m->memory + w);
+    m->memory[2 * w - 1] = -10;
+    char path[96];
+    snprintf(path, sizeof(path), "%s.memory", model_path);
+    assert_int_equal(mp_meta_model_save(m, path, NULL), 0);
+    mp_meta_model_free(m);
+    for (int off = 0; off <= 1; off++) {
+        struct run r;
+        memset(&r, 0, sizeof(r));
+        family_space(&r.space);
+        const char *yaml = off ? "{memory_after: 0}" : "{memory_after: 3}";
+        struct mp_node *settings = NULL;
+        assert_int_equal(mp_doc_parse(yaml, strlen(yaml), "t", &settings, NULL), 0);
+        struct mp_optimizer_opts o = {1, 60, settings, path};
+        struct mp_error err = {0};
+        if (mp_optimizer_new("morphling", &r.space, &o, &r.opt, &err) != 0) {
+            fail_msg("create: %s", err.msg);
+        }
+        /* The first trial stays the best; three more do not improve on it. */
+        for (size_t i = 0; i < 5; i++) {
+            if (i < 4) {
+                step_as(&r, 0, false, i == 0 ? 1.0 : 0.5 - 0.01 * (double)i);
+            } else {
+                step_as(&r, 0, false, 0.1);
+            }
+            bool is_worst = memcmp(r.x[i], worst, sizeof(worst)) == 0;
+            if (is_worst != (i == 4 && !off)) {
+                fail_msg("memory_after %d: trial %zu %s the remembered configuration", off ? 0 : 3,
+                         i + 1, is_worst ? "is" : "is not");
+            }
+        }
+        run_release(&r, settings);
+    }
+    remove(path);
+}
+
 static void test_continuous_space(void **state)
 {
     (void)state;
@@ -372,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_failures_steer_away),
         cmocka_unit_test(test_stopping),
         cmocka_unit_test(test_prior_errors_and_fallback),
+        cmocka_unit_test(test_memory_after_stall),
         cmocka_unit_test(test_continuous_space),
     };
     return cmocka_run_group_tests(tests, train_family_model, remove_model);
