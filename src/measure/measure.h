@@ -56,9 +56,15 @@ double mp_stat_percentile(enum mp_stat s);
  * 11 for p50, 1 for the mean, 0 (always trusted) for max. */
 uint64_t mp_stat_min_samples(enum mp_stat s);
 
-/* Latency summary in microseconds, one entry per mp_stat, with a trust flag each. */
+/* Latency summary in microseconds, one entry per mp_stat, with a trust flag each and, for the
+ * percentiles, the one-sided 99 % upper confidence bound of the true percentile: the sample at
+ * rank n q + 2.326 sqrt(n q (1 - q)) + 1 (the normal approximation of the binomial count of
+ * samples below the true q-quantile). Equal to the percentile itself for max and the mean. A
+ * tail that holds about 1 - q of the samples (a CPU quota's throttling stalls, say) puts the
+ * bound in the tail while the percentile itself may land on either side of it. */
 struct mp_latency {
     double us[MP_STAT_COUNT];
+    double upper_us[MP_STAT_COUNT];
     bool trusted[MP_STAT_COUNT];
     uint64_t samples;
 };

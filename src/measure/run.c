@@ -155,6 +155,14 @@ void mp_measure_result_metrics(const struct mp_measure_result *r, struct mp_metr
         /* The same in milliseconds under the short names specs use: p99_ms <= 200. */
         snprintf(name, sizeof(name), "%s_ms", mp_stat_name((enum mp_stat)s));
         mp_metrics_set(m, name, r->latency.us[s] / 1000.0);
+        double pct = mp_stat_percentile((enum mp_stat)s);
+        if (pct > 0 && pct < 100) {
+            /* The percentiles' upper confidence bounds: a constraint must hold for them too. */
+            snprintf(name, sizeof(name), "latency_%s_us_upper", mp_stat_name((enum mp_stat)s));
+            mp_metrics_set(m, name, r->latency.upper_us[s]);
+            snprintf(name, sizeof(name), "%s_ms_upper", mp_stat_name((enum mp_stat)s));
+            mp_metrics_set(m, name, r->latency.upper_us[s] / 1000.0);
+        }
     }
     /* Half the relative spread (max/min - 1) of the merged windows, as an absolute uncertainty of
      * the throughput (reports use it to say when two configurations are within noise). */

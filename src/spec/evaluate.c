@@ -112,5 +112,20 @@ void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_tri
                                  mp_fmt_double(buf, m), c->text);
             return;
         }
+        /* An upper limit on a measured percentile must also hold for its upper confidence
+         * bound (METRIC_upper, when the runner gives one): the SLO is met with 99 %
+         * confidence, not by the luck of one sample. */
+        char upper_name[160];
+        double upper;
+        snprintf(upper_name, sizeof(upper_name), "%s_upper", c->metric);
+        if ((c->op == MP_CMP_LE || c->op == MP_CMP_LT) &&
+            mp_metrics_get(&res->metrics, upper_name, &upper) && !mp_constraint_holds(c, upper)) {
+            char a[MP_FMT_DOUBLE_MAX], b[MP_FMT_DOUBLE_MAX];
+            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED,
+                                 "%s = %s, but its 99 %% upper confidence bound %s violates %s "
+                                 "(too few samples, or a tail near the limit)",
+                                 c->metric, mp_fmt_double(a, m), mp_fmt_double(b, upper), c->text);
+            return;
+        }
     }
 }

@@ -392,6 +392,26 @@ static void evaluation_judges_results(void **state)
     assert_int_equal(res.failure, MP_FAILURE_SLO_VIOLATED);
     assert_non_null(strstr(res.reason, "peak_memory_bytes = 5000 violates"));
     mp_trial_result_release(&res);
+    /* An upper limit must hold for the metric's upper confidence bound too, when there is one;
+     * a lower limit ignores it. */
+    struct mp_spec *u = parse_ok(HEAD P1 "constraints: ['p99_ms < 5', 'qps >= 1']\n", NULL, 0);
+    double uppers[] = {4.5, 6};
+    for (size_t i = 0; i < 2; i++) {
+        mp_trial_result_init(&res);
+        mp_metrics_set(&res.metrics, "qps", 10);
+        mp_metrics_set(&res.metrics, "qps_upper", 0);
+        mp_metrics_set(&res.metrics, "p99_ms", 4);
+        mp_metrics_set(&res.metrics, "p99_ms_upper", uppers[i]);
+        mp_spec_evaluate(u, x, &res);
+        assert_int_equal(res.state, i == 0 ? MP_TRIAL_SUCCEEDED : MP_TRIAL_FAILED);
+        if (i == 1) {
+            assert_int_equal(res.failure, MP_FAILURE_SLO_VIOLATED);
+            assert_non_null(strstr(res.reason, "p99_ms = 4, but its 99 % upper confidence bound "
+                                               "6 violates p99_ms < 5"));
+        }
+        mp_trial_result_release(&res);
+    }
+    mp_spec_free(u);
     /* No objective: METRIC_MISSING; a failed result is left as it is. */
     mp_trial_result_init(&res);
     mp_spec_evaluate(s, x, &res);

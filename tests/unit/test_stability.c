@@ -104,6 +104,45 @@ static void percentile_trust_thresholds(void **state)
     mp_hist_release(&h);
 }
 
+/* The percentiles' upper confidence bounds: close to the percentile on a smooth distribution,
+ * in the tail when the tail holds about 1 - q of the samples. */
+static void percentile_upper_bounds(void **state)
+{
+    (void)state;
+    struct mp_hist h;
+    mp_hist_init(&h);
+    for (int i = 0; i < 9904; i++) {
+        mp_hist_record(&h, 1000);
+    }
+    for (int i = 0; i < 96; i++) { /* 0.96 %: stalls of a throttled CPU quota, say */
+        mp_hist_record(&h, 50000);
+    }
+    struct mp_latency l;
+    mp_latency_from_hist(&l, &h);
+    assert_true(l.us[MP_STAT_P99] < 1002);
+    assert_true(l.upper_us[MP_STAT_P99] > 49000);
+    assert_true(l.upper_us[MP_STAT_P95] < 1002);
+    assert_true(l.upper_us[MP_STAT_MAX] == l.us[MP_STAT_MAX]);
+    assert_true(l.upper_us[MP_STAT_MEAN] == l.us[MP_STAT_MEAN]);
+    mp_hist_reset(&h);
+    for (uint64_t v = 1; v <= 100000; v++) { /* uniform: p99 near 99,000 us */
+        mp_hist_record(&h, v);
+    }
+    mp_latency_from_hist(&l, &h);
+    for (int s = MP_STAT_P50; s <= MP_STAT_P999; s++) {
+        assert_true(l.upper_us[s] >= l.us[s]);
+        assert_true(l.upper_us[s] <= l.us[s] * 1.01 + 1000); /* a few hundred ranks higher */
+    }
+    /* Few samples: the bound of p99 is the largest of them. */
+    mp_hist_reset(&h);
+    for (uint64_t v = 1; v <= 100; v++) {
+        mp_hist_record(&h, v * 10);
+    }
+    mp_latency_from_hist(&l, &h);
+    assert_true(l.upper_us[MP_STAT_P99] == l.us[MP_STAT_MAX]);
+    mp_hist_release(&h);
+}
+
 static void slo_parsing_and_checking(void **state)
 {
     (void)state;
@@ -227,6 +266,7 @@ int main(void)
         cmocka_unit_test(last_three_windows_must_agree),
         cmocka_unit_test(latency_and_sample_counts_count),
         cmocka_unit_test(percentile_trust_thresholds),
+        cmocka_unit_test(percentile_upper_bounds),
         cmocka_unit_test(slo_parsing_and_checking),
         cmocka_unit_test(window_figures),
         cmocka_unit_test(json_output_is_valid),
