@@ -145,7 +145,7 @@ void mp_measure_result_release(struct mp_measure_result *r)
     r->n_windows = 0;
 }
 
-void mp_measure_result_metrics(const struct mp_measure_result *r, struct mp_metrics *m)
+void mp_measure_result_metrics(const struct mp_measure_result *r, bool bounds, struct mp_metrics *m)
 {
     mp_metrics_set(m, "throughput_rps", r->throughput_rps);
     for (int s = 0; s < MP_STAT_COUNT; s++) {
@@ -156,8 +156,7 @@ void mp_measure_result_metrics(const struct mp_measure_result *r, struct mp_metr
         snprintf(name, sizeof(name), "%s_ms", mp_stat_name((enum mp_stat)s));
         mp_metrics_set(m, name, r->latency.us[s] / 1000.0);
         double pct = mp_stat_percentile((enum mp_stat)s);
-        if (pct > 0 && pct < 100) {
-            /* The percentiles' upper confidence bounds: a constraint must hold for them too. */
+        if (bounds && pct > 0 && pct < 100) {
             snprintf(name, sizeof(name), "latency_%s_us_upper", mp_stat_name((enum mp_stat)s));
             mp_metrics_set(m, name, r->latency.upper_us[s]);
             snprintf(name, sizeof(name), "%s_ms_upper", mp_stat_name((enum mp_stat)s));

@@ -289,7 +289,7 @@ static int run_capacity(const struct load_cfg *c, struct mp_measure_opts *mo,
     memset(&cr, 0, sizeof(cr));
     rc = mp_measure_capacity(&co, &cr, stop, err);
     if (rc == 0 || rc == MP_ECANCELLED) {
-        mp_measure_result_metrics(&cr.at_capacity, &res->metrics);
+        mp_measure_result_metrics(&cr.at_capacity, false, &res->metrics);
         mp_metrics_set(&res->metrics, "capacity_rps", cr.found ? cr.capacity_rps : 0.0);
         mp_metrics_set(&res->metrics, "saturation_rps", cr.saturation_rps);
         if (rc == 0 && !cr.found) {
@@ -323,7 +323,7 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
         memset(&mr, 0, sizeof(mr));
         rc = mp_measure_run(&mo, &mr, stop, err);
         if (rc == 0 || rc == MP_ECANCELLED) {
-            mp_measure_result_metrics(&mr, &res->metrics);
+            mp_measure_result_metrics(&mr, true, &res->metrics);
             if (rc == 0) {
                 judge_errors(&mr, &c, res);
             }
