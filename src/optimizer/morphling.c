@@ -153,14 +153,14 @@ static int morphling_create(const struct mp_space *space, const struct mp_optimi
     int rc = parse_settings(opts->settings, &m->set, err);
     if (rc == 0) {
         rc = load_prior(space, opts, &m->model, &m->bind, err);
-    }
-    if (rc == MP_EINVALID && m->model == NULL && strcmp(m->set.fallback, "none") != 0) {
-        /* Documented fallback: the prior is absent or does not cover this space. */
-        struct mp_optimizer_opts fo = *opts;
-        fo.settings = NULL;
-        fo.prior_path = NULL;
-        mp_error_clear(err);
-        rc = mp_optimizer_new(m->set.fallback, space, &fo, &m->fallback, err);
+        if (rc == MP_EINVALID && strcmp(m->set.fallback, "none") != 0) {
+            /* Documented fallback: the prior is absent or does not cover this space. */
+            struct mp_optimizer_opts fo = *opts;
+            fo.settings = NULL;
+            fo.prior_path = NULL;
+            mp_error_clear(err);
+            rc = mp_optimizer_new(m->set.fallback, space, &fo, &m->fallback, err);
+        }
     }
     if (rc != 0) {
         morphling_free(&m->base);

@@ -311,14 +311,20 @@ static void test_prior_errors_and_fallback(void **state)
     mp_optimizer_free(opt);
     mp_doc_free(set);
 
-    assert_int_equal(mp_doc_parse("{kappa: -1}", 11, "t", &set, NULL), 0);
-    o.settings = set;
-    assert_int_equal(mp_optimizer_morphling.validate(&s, &o, &err), MP_EINVALID);
-    mp_doc_free(set);
+    /* Bad settings are an error from validate and from create alike (create once crashed). */
+    const char *bad[] = {"{kappa: -1}", "{patience: -1}", "{memory_after: -1}", "{fallback: x}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(mp_doc_parse(bad[i], strlen(bad[i]), "t", &set, NULL), 0);
+        o.settings = set;
+        assert_int_equal(mp_optimizer_morphling.validate(&s, &o, &err), MP_EINVALID);
+        opt = NULL;
+        assert_int_equal(mp_optimizer_new("morphling", &s, &o, &opt, &err), MP_EINVALID);
+        assert_null(opt);
+        mp_doc_free(set);
+    }
     mp_space_release(&s);
 }
 
-/* A continuous parameter: candidates are sampled instead of enumerated. */
 /* A stalled search turns to the model's memory: after `memory_after` trials without
  * improvement, a configuration the training services did well at comes next, even one the
  * networks rank last; with memory_after: 0 it does not. */
@@ -372,6 +378,7 @@ static void test_memory_after_stall(void **state)
     remove(path);
 }
 
+/* A continuous parameter: candidates are sampled instead of enumerated. */
 static void test_continuous_space(void **state)
 {
     (void)state;
