@@ -143,6 +143,7 @@ static void step_opts(const struct search *s, double rate, unsigned windows,
     mo->max_windows = windows;
     mo->stable_windows = windows;
     mo->fixed = true;
+    mo->prune_windows = 0; /* every step runs whole: the search judges the SLO itself */
     int64_t late_ns = (int64_t)(s->slo_min_s * 0.1 * 1e9);
     if (late_ns > mo->load.late_threshold_ns) {
         mo->load.late_threshold_ns = late_ns;

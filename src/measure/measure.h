@@ -100,6 +100,13 @@ struct mp_measure_opts {
     double saturation_cpu_share;  /* generator CPU share above which it is the bottleneck; 0.9 */
     bool fixed; /* run all max_windows and merge them all (a fixed duration); `stable` still
                    reports the rule over the last stable_windows */
+    /* Pruning, off while prune_windows is 0: stop once that many windows in a row break a clause
+     * of prune_slo by more than prune_factor times its limit (mp_measure_prune_due); the result
+     * says `pruned` and merges those windows. A configuration that misses its SLO by that much
+     * then costs a fraction of a full measurement. */
+    struct mp_slo prune_slo;
+    unsigned prune_windows;
+    double prune_factor;
 };
 /* Fills the defaults above and mp_lg_opts defaults (1 thread, 10 connections, 2 s timeout). */
 void mp_measure_opts_init(struct mp_measure_opts *o);
@@ -127,8 +134,15 @@ struct mp_spread {
 bool mp_measure_stable(const struct mp_window_stats *w, size_t n, unsigned k, double tolerance,
                        uint64_t min_requests, struct mp_spread *spread);
 
+/* The pruning rule, pure: true when each of the k windows w[0..k-1] breaks some clause of the
+ * SLO by more than factor times its limit, counting only latency figures the window trusts
+ * (enough samples, mp_stat_min_samples). */
+bool mp_measure_prune_due(const struct mp_window_stats *w, size_t k, const struct mp_slo *slo,
+                          double factor);
+
 struct mp_measure_result {
     bool stable;             /* the stability rule held before max_windows */
+    bool pruned;             /* stopped early by the pruning rule */
     unsigned windows;        /* windows run (excluding warm-up) */
     unsigned merged;         /* windows merged into the figures below (the last stable_windows) */
     struct mp_spread spread; /* over the merged windows */
@@ -167,8 +181,9 @@ int mp_measure_run(const struct mp_measure_opts *opts, struct mp_measure_result 
                    const atomic_bool *cancel, struct mp_error *err) MP_WUR;
 
 /* Adds the figures as trial metrics: throughput_rps, latency_p50_us ... latency_max_us,
- * latency_mean_us (and p50_ms ... mean_ms), error_rate, late_fraction, stable (0/1), requests,
- * lg_cpu_share; with bounds, also the percentiles' upper confidence bounds latency_p50_us_upper
+ * latency_mean_us (and p50_ms ... mean_ms), error_rate, late_fraction, stable and pruned (0/1),
+ * requests, lg_cpu_share; with bounds, also the percentiles' upper confidence bounds
+ * latency_p50_us_upper
  * ... (and p50_ms_upper ...), which constraints must meet too. Not for a run at capacity: the
  * capacity search has judged the SLO there, and the percentile sits at its limit by design. */
 void mp_measure_result_metrics(const struct mp_measure_result *r, bool bounds,

@@ -29,7 +29,7 @@ struct run_ctx {
     const struct mp_measure_opts *opts;
     struct mp_window_stats *stats; /* max_windows */
     size_t n;
-    bool stable;
+    bool stable, pruned;
     struct mp_spread spread;
 };
 
@@ -41,7 +41,10 @@ static bool on_window(void *arg, const struct mp_lg_window *windows, size_t n)
     const struct mp_measure_opts *o = ctx->opts;
     ctx->stable = mp_measure_stable(ctx->stats, n, o->stable_windows, o->tolerance,
                                     o->min_window_requests, &ctx->spread);
-    return ctx->stable && !o->fixed;
+    ctx->pruned = o->prune_windows > 0 && n >= o->prune_windows &&
+                  mp_measure_prune_due(ctx->stats + n - o->prune_windows, o->prune_windows,
+                                       &o->prune_slo, o->prune_factor);
+    return (ctx->stable && !o->fixed) || ctx->pruned;
 }
 
 static int check_opts(const struct mp_measure_opts *o, struct mp_error *err)
@@ -65,6 +68,7 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
                         const struct mp_lg_result *lr, struct run_ctx *ctx)
 {
     r->stable = ctx->stable;
+    r->pruned = ctx->pruned;
     r->windows = (unsigned)lr->n_windows;
     r->spread = ctx->spread;
     r->per_window = ctx->stats;
@@ -172,6 +176,7 @@ void mp_measure_result_metrics(const struct mp_measure_result *r, bool bounds, s
     mp_metrics_set(m, "error_rate", r->error_rate);
     mp_metrics_set(m, "late_fraction", r->late_fraction);
     mp_metrics_set(m, "stable", r->stable ? 1.0 : 0.0);
+    mp_metrics_set(m, "pruned", r->pruned ? 1.0 : 0.0);
     mp_metrics_set(m, "requests", (double)r->requests);
     mp_metrics_set(m, "lg_cpu_share", r->lg_cpu_share);
 }

@@ -70,6 +70,23 @@ void mp_latency_from_hist(struct mp_latency *out, const struct mp_hist *h)
     }
 }
 
+bool mp_measure_prune_due(const struct mp_window_stats *w, size_t k, const struct mp_slo *slo,
+                          double factor)
+{
+    for (size_t i = 0; i < k; i++) {
+        bool broken = false;
+        for (size_t c = 0; c < slo->n && !broken; c++) {
+            enum mp_stat s = slo->clause[c].stat;
+            broken =
+                w[i].latency.trusted[s] && w[i].latency.us[s] > factor * slo->clause[c].limit_us;
+        }
+        if (!broken) {
+            return false;
+        }
+    }
+    return k > 0 && slo->n > 0;
+}
+
 /* ---- SLO ------------------------------------------------------------------------------------ */
 
 static int parse_stat(const char *s, size_t len, enum mp_stat *out)

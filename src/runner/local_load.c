@@ -14,25 +14,10 @@
 #include "measure/measure.h"
 
 static const char *const load_keys[] = {
-    "path",
-    "method",
-    "body",
-    "headers",
-    "connections",
-    "threads",
-    "rate",
-    "warmup",
-    "window",
-    "windows",
-    "stable_windows",
-    "tolerance",
-    "timeout",
-    "expect_status",
-    "max_error_rate",
-    "mode",
-    "slo",
-    "max_time",
-    NULL,
+    "path",           "method",    "body",     "headers",       "connections",
+    "threads",        "rate",      "warmup",   "window",        "windows",
+    "stable_windows", "tolerance", "timeout",  "expect_status", "max_error_rate",
+    "mode",           "slo",       "max_time", "prune",         NULL,
 };
 
 struct load_cfg {
@@ -42,6 +27,7 @@ struct load_cfg {
     int64_t connections, threads, windows, stable_windows, expect_status;
     double rate, tolerance, max_error_rate;
     int64_t warmup_ns, window_ns, timeout_ns, max_time_ns;
+    bool prune;
 };
 
 static int get_dur(const struct mp_node *map, const char *key, int64_t *out, struct mp_error *err)
@@ -142,6 +128,7 @@ static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp
     c->path = "/";
     c->mode = "measure";
     c->max_error_rate = 0.01;
+    c->prune = true;
     if (!m) {
         return 0;
     }
@@ -160,6 +147,9 @@ static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp
     }
     if (rc == 0) {
         rc = get_headers(m, c, err);
+    }
+    if (rc == 0) {
+        rc = mp_doc_bool(mp_doc_get(m, "prune"), &c->prune, err);
     }
     static const char *const durs[] = {"warmup", "window", "timeout", "max_time"};
     int64_t *dst[] = {&c->warmup_ns, &c->window_ns, &c->timeout_ns, &c->max_time_ns};
@@ -302,6 +292,34 @@ static int run_capacity(const struct load_cfg *c, struct mp_measure_opts *mo,
     return rc;
 }
 
+/* Pruning from the spec's upper limits on latency (`p99_ms <= 10`, `latency_p99_us < 800`): two
+ * windows in a row over twice a limit end the measurement, and the trial fails that constraint
+ * on what they measured. */
+static void set_pruning(const struct mp_spec *spec, struct mp_measure_opts *mo)
+{
+    struct mp_slo *slo = &mo->prune_slo;
+    for (size_t i = 0; spec && i < spec->n_constraints; i++) {
+        const struct mp_constraint *c = &spec->constraints[i];
+        if ((c->op != MP_CMP_LE && c->op != MP_CMP_LT) || !(c->bound > 0)) {
+            continue;
+        }
+        for (int s = 0; s < MP_STAT_COUNT && slo->n < MP_SLO_MAX_CLAUSES; s++) {
+            char ms[32], us[32];
+            snprintf(ms, sizeof(ms), "%s_ms", mp_stat_name((enum mp_stat)s));
+            snprintf(us, sizeof(us), "latency_%s_us", mp_stat_name((enum mp_stat)s));
+            bool in_ms = strcmp(c->metric, ms) == 0;
+            if (in_ms || strcmp(c->metric, us) == 0) {
+                slo->clause[slo->n].stat = (enum mp_stat)s;
+                slo->clause[slo->n++].limit_us = in_ms ? c->bound * 1000.0 : c->bound;
+            }
+        }
+    }
+    if (slo->n > 0) {
+        mo->prune_windows = 2;
+        mo->prune_factor = 2.0;
+    }
+}
+
 int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_result *res,
                           const atomic_bool *stop, struct mp_error *err)
 {
@@ -319,6 +337,9 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
     if (strcmp(c.mode, "capacity") == 0) {
         rc = run_capacity(&c, &mo, t, res, stop, err);
     } else {
+        if (c.prune) {
+            set_pruning(t->spec, &mo);
+        }
         struct mp_measure_result mr;
         memset(&mr, 0, sizeof(mr));
         rc = mp_measure_run(&mo, &mr, stop, err);

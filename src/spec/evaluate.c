@@ -108,8 +108,13 @@ void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_tri
         }
         if (!mp_constraint_holds(c, m)) {
             char buf[MP_FMT_DOUBLE_MAX];
-            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "%s = %s violates %s", c->metric,
-                                 mp_fmt_double(buf, m), c->text);
+            double pruned = 0;
+            mp_metrics_get(&res->metrics, "pruned", &pruned);
+            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "%s = %s violates %s%s", c->metric,
+                                 mp_fmt_double(buf, m), c->text,
+                                 pruned == 1 ? " (pruned: the load test stopped early, over twice "
+                                               "the limit)"
+                                             : "");
             return;
         }
         /* An upper limit on a measured percentile must also hold for its upper confidence

@@ -3,7 +3,8 @@
 # A healthy trial of the fake service reports its latency percentiles with their 99 % upper
 # confidence bounds (p99_ms_upper >= p99_ms, in microseconds too; tests/unit/test_spec.c checks
 # that constraints judge them); in capacity mode the bounds are left out (the capacity search
-# judged its SLO itself).
+# judged its SLO itself). A latency limit the service misses by far prunes the load test after
+# two windows, unless runner.load.prune is false.
 . "$(dirname "$0")/local_lib.sh"
 need_fake
 SPEC=$WORK/spec.yaml
@@ -19,7 +20,20 @@ for s in p50 p90 p95 p99 p999; do
 done
 jq -e '.metrics | has("max_ms_upper") or has("mean_ms_upper") | not' "$WORK/a.json" >/dev/null ||
     fail "max and mean have no bound"
+[ "$(field "$WORK/a.json" .metrics.pruned)" = 0 ] || fail "pruned without a constraint"
 echo "ok: percentiles with their upper bounds"
+
+# p99 within 1 us: missed by far. The spec measures up to 3 windows of 300 ms; pruning stops
+# after the second.
+sed "s/^objective: .*/&\nconstraints: ['p99_ms <= 0.001']/" "$SPEC" >"$WORK/slo.yaml"
+run_trial "$WORK/p.json" "$WORK/slo.yaml" $SET
+expect_class "$WORK/p.json" SLO_VIOLATED
+[ "$(field "$WORK/p.json" .metrics.pruned)" = 1 ] || fail "not pruned: $(jq -c .metrics "$WORK/p.json")"
+field "$WORK/p.json" .reason | grep -q "pruned" || fail "reason: $(field "$WORK/p.json" .reason)"
+run_trial "$WORK/q.json" "$WORK/slo.yaml" $SET --set runner.load.prune=false
+expect_class "$WORK/q.json" SLO_VIOLATED
+[ "$(field "$WORK/q.json" .metrics.pruned)" = 0 ] || fail "pruned with prune: false"
+echo "ok: pruning"
 
 # Capacity mode, on a service of known capacity (2 workers x 5 ms = 400 requests/s).
 write_spec "$WORK/cap.yaml" 5s "[\"$FAKE\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", \"{mode}\", \"--workers\", \"2\", \"--service-us\", \"5000\"]"

@@ -54,6 +54,25 @@ static void last_three_windows_must_agree(void **state)
     assert_false(mp_measure_stable(edge, 3, 3, 0.10, 50, &sp));
 }
 
+/* Pruning: every one of the last windows must break a clause by more than the factor, on a
+ * percentile it trusts. */
+static void pruning_rule(void **state)
+{
+    (void)state;
+    struct mp_slo slo;
+    assert_int_equal(mp_slo_parse("p50<=1s,p99<=10ms", &slo, NULL), 0);
+    struct mp_window_stats w[3] = {win(1000, 100, 25000, 1000), win(1000, 100, 21000, 1000),
+                                   win(1000, 100, 19000, 1000)};
+    assert_true(mp_measure_prune_due(w, 2, &slo, 2.0));  /* 25 and 21 ms > 20 ms */
+    assert_false(mp_measure_prune_due(w, 3, &slo, 2.0)); /* 19 ms is not */
+    assert_true(mp_measure_prune_due(w + 2, 1, &slo, 1.5));
+    w[1].latency.trusted[MP_STAT_P99] = false; /* too few samples to judge p99 */
+    assert_false(mp_measure_prune_due(w, 2, &slo, 2.0));
+    struct mp_slo none = {0};
+    assert_false(mp_measure_prune_due(w, 1, &none, 2.0));
+    assert_false(mp_measure_prune_due(w, 0, &slo, 2.0));
+}
+
 static void latency_and_sample_counts_count(void **state)
 {
     (void)state;
@@ -267,6 +286,7 @@ int main(void)
         cmocka_unit_test(latency_and_sample_counts_count),
         cmocka_unit_test(percentile_trust_thresholds),
         cmocka_unit_test(percentile_upper_bounds),
+        cmocka_unit_test(pruning_rule),
         cmocka_unit_test(slo_parsing_and_checking),
         cmocka_unit_test(window_figures),
         cmocka_unit_test(json_output_is_valid),
