@@ -183,9 +183,9 @@ int mp_measure_run(const struct mp_measure_opts *opts, struct mp_measure_result 
 /* Adds the figures as trial metrics: throughput_rps, latency_p50_us ... latency_max_us,
  * latency_mean_us (and p50_ms ... mean_ms), error_rate, late_fraction, stable and pruned (0/1),
  * requests, lg_cpu_share; with bounds, also the percentiles' upper confidence bounds
- * latency_p50_us_upper
- * ... (and p50_ms_upper ...), which constraints must meet too. Not for a run at capacity: the
- * capacity search has judged the SLO there, and the percentile sits at its limit by design. */
+ * latency_p50_us_upper ... (and p50_ms_upper ...), which constraints must meet too. Not for a
+ * run at capacity: the capacity search has judged the SLO there, and the percentile sits at its
+ * limit by design. */
 void mp_measure_result_metrics(const struct mp_measure_result *r, bool bounds,
                                struct mp_metrics *m);
 /* Appends the result as one JSON object (the `morphling load --json` format). */
