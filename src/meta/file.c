@@ -181,15 +181,8 @@ static void get_memory(struct reader *r, struct mp_meta_model *m)
     for (size_t i = 0; i < count * width; i++) {
         m->memory[i] = get_f64(r);
     }
-    for (size_t i = 1; i < count && !r->bad; i++) {
-        const double *a = m->memory + (i - 1) * width, *b = a + width;
-        size_t k = 0;
-        while (k < width - 1 && a[k] == b[k]) {
-            k++;
-        }
-        r->bad = k == width - 1 || a[k] > b[k];
-    }
     m->n_memory = (size_t)count;
+    r->bad = r->bad || !mp_meta_memory_sorted(m);
 }
 
 static void get_body(struct reader *r, struct mp_meta_model *m)

@@ -181,6 +181,8 @@ void mp_meta_model_free(struct mp_meta_model *m);
 /* The memory's value at these network inputs (mp_meta_binding_encode); false when no training
  * service measured that configuration. */
 bool mp_meta_memory_lookup(const struct mp_meta_model *m, const double *in, double *value);
+/* Whether the memory's entries are in strictly ascending order of inputs (what lookup needs). */
+bool mp_meta_memory_sorted(const struct mp_meta_model *m);
 /* Number of network inputs (one per numeric feature, one per choice of categorical ones). */
 size_t mp_meta_inputs(const struct mp_meta_feature *f, size_t n_features);
 /* Encodes natural feature values (feature order) to network inputs. */

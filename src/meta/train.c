@@ -127,6 +127,17 @@ bool mp_meta_memory_lookup(const struct mp_meta_model *m, const double *in, doub
     return false;
 }
 
+bool mp_meta_memory_sorted(const struct mp_meta_model *m)
+{
+    size_t w = m->net.n_in + 1;
+    for (size_t i = 1; i < m->n_memory; i++) {
+        if (cmp_inputs(m->memory + (i - 1) * w, m->memory + i * w, m->net.n_in) >= 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Hessian-vector product of the support loss at theta by central differences of the exact
  * gradient (Pearlmutter 1994, eq. 2): H v ~ (g(theta + e u) - g(theta - e u)) |v| / (2 e). */
 static void hvp(const struct mp_net *net, const double *theta, const double *in, const double *y,

@@ -732,14 +732,7 @@ static void test_memory(void **state)
     struct mp_meta_model *m = train_small(&ts, 5, MP_META_FOMAML);
     size_t n_in = m->net.n_in, w = n_in + 1;
     assert_int_equal(m->n_memory, 84); /* the three services share all 84 configurations */
-    for (size_t i = 1; i < m->n_memory; i++) {
-        const double *a = m->memory + (i - 1) * w, *b = a + w;
-        size_t k = 0;
-        while (k < n_in && a[k] == b[k]) {
-            k++;
-        }
-        assert_true(k < n_in && a[k] < b[k]);
-    }
+    assert_true(mp_meta_memory_sorted(m));
     double in[16], v;
     for (size_t row = 0; row < 84; row += 13) {
         assert_memory_equal(ts.tasks[0].x + row * 3, ts.tasks[2].x + row * 3, 3 * sizeof(double));
