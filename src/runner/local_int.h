@@ -126,7 +126,7 @@ struct local_trial {
     int64_t started_ns, deadline_ns, ready_ns;
     char nonce[33];
     char port_text[16], trial_text[24], attempt_text[24];
-    struct mp_tmpl_var *vars;
+    struct mp_spec_template_var *vars;
     size_t n_vars;
     char **argv, **envp;
     size_t argc, envc;
