@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for src/meta's task sets and bindings: parameter alignment by name and by role,
- * tasks from surface CSVs and from experiments of the store. */
+ * tasks from surface CSVs and from recorded experiments' trials. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +15,6 @@
 
 #include "meta/meta.h"
 #include "meta_family.h"
-#include "store/store.h"
 
 static void test_alignment(void **state)
 {
@@ -284,82 +283,49 @@ static void test_surface_roles_and_params(void **state)
     mp_surface_free(sf);
 }
 
-/* Finishes trial `number` (b = bval) of experiment id with state, failure class and value v
- * (NAN: none). */
-static void store_trial(struct mp_store *st, int64_t id, int64_t number, int bval,
-                        enum mp_failure failure, double v)
-{
-    char params[32], key[32];
-    snprintf(params, sizeof(params), "{\"b\":%d}", bval);
-    snprintf(key, sizeof(key), "b=%d", bval);
-    int64_t attempt = 0;
-    struct mp_error err = {0};
-    struct mp_trial_result res;
-    mp_trial_result_init(&res);
-    if (failure != MP_FAILURE_NONE) {
-        mp_trial_result_fail(&res, failure, "test");
-    } else {
-        res.state = MP_TRIAL_SUCCEEDED;
-    }
-    if (!isnan(v)) {
-        mp_metrics_set(&res.metrics, "v", v);
-    }
-    if (mp_store_trial_create(st, id, number, params, key, &err) != 0 ||
-        mp_store_trial_start(st, id, number, &attempt, &err) != 0 ||
-        mp_store_trial_finish(st, id, number, &res, &err) != 0) {
-        fail_msg("trial %lld: %s", (long long)number, err.msg);
-    }
-    mp_trial_result_release(&res);
-}
-
-/* A finished experiment of the store as a task: succeeded trials with their value, failed ones
- * (an SLO violation included) at the lowest value, infrastructure failures skipped. */
-static void test_store_task(void **state)
+/* A finished experiment's trials as a task: succeeded trials with their value, failed ones
+ * (an SLO violation included) at the lowest value, infrastructure failures and unreadable rows
+ * skipped; fewer than min_points usable trials skip the experiment. */
+static void test_trials_task(void **state)
 {
     (void)state;
-    static const char spec[] =
-        "{\"name\": \"t\", \"parameters\": [{\"name\": \"b\", \"type\": \"discrete\", "
-        "\"values\": [1, 2, 4, 8, 16]}], \"objective\": {\"metric\": \"v\", \"direction\": "
-        "\"maximize\"}, \"algorithm\": {\"name\": \"random\", \"max_trials\": 5}, "
-        "\"runner\": {\"kind\": \"replay\", \"surface\": \"s.csv\"}}";
-    char path[64];
-    snprintf(path, sizeof(path), "/tmp/test_meta_store_%ld.db", (long)getpid());
-    remove(path);
-    struct mp_store *st = NULL;
-    struct mp_error err = {0};
-    int64_t id = 0;
-    if (mp_store_open(path, NULL, &st, &err) != 0 ||
-        mp_store_experiment_create(st, "t", spec, "/tmp", 1, &id, &err) != 0) {
-        fail_msg("store: %s", err.msg);
-    }
-    store_trial(st, id, 1, 1, MP_FAILURE_NONE, 2.0);
-    store_trial(st, id, 2, 2, MP_FAILURE_NONE, 4.0);
-    store_trial(st, id, 3, 4, MP_FAILURE_SLO_VIOLATED, 9.0);
-    store_trial(st, id, 4, 8, MP_FAILURE_CRASHED, NAN);
-    store_trial(st, id, 5, 16, MP_FAILURE_INFRA, NAN);
-    assert_int_equal(mp_store_experiment_set_state(st, id, MP_EXPERIMENT_RUNNING, NULL, &err), 0);
-    assert_int_equal(mp_store_experiment_set_state(st, id, MP_EXPERIMENT_SUCCEEDED, NULL, &err), 0);
-    mp_store_close(st);
+    struct mp_space s = {0};
+    struct mp_param p = int_param("b", 1, 16, NULL);
+    mp_space_add(&s, &p);
+    static const double x[] = {1, 2, 4, 8, 16, 3};
+    const struct mp_meta_trial trials[] = {
+        {&x[0], MP_TRIAL_SUCCEEDED, MP_FAILURE_NONE, 2.0},
+        {&x[1], MP_TRIAL_SUCCEEDED, MP_FAILURE_NONE, 4.0},
+        {&x[2], MP_TRIAL_FAILED, MP_FAILURE_SLO_VIOLATED, 9.0},
+        {&x[3], MP_TRIAL_FAILED, MP_FAILURE_CRASHED, NAN},
+        {&x[4], MP_TRIAL_FAILED, MP_FAILURE_INFRA, NAN},
+        {NULL, MP_TRIAL_SUCCEEDED, MP_FAILURE_NONE, 7.0},
+    };
     struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
-    size_t added = 0, skipped = 0;
-    if (mp_meta_taskset_add_store(&ts, path, 4, &added, &skipped, &err) != 0) {
-        fail_msg("add_store: %s", err.msg);
-    }
-    assert_int_equal(added, 1);
-    assert_int_equal(skipped, 0);
+    assert_true(mp_meta_taskset_add_trials(&ts, "t", &s, false, trials, 6, 4));
+    assert_int_equal(ts.n_tasks, 1);
+    assert_string_equal(ts.tasks[0].name, "t");
     assert_int_equal(ts.tasks[0].n, 4);
     static const double want[] = {0.5, 1.0, 0.5, 0.5};
     for (size_t i = 0; i < 4; i++) {
-        assert_true(ts.tasks[0].y[i] == want[i]);
+        if (ts.tasks[0].y[i] != want[i]) {
+            fail_msg("row %zu: y %.17g, want %.17g", i, ts.tasks[0].y[i], want[i]);
+        }
+    }
+    mp_meta_taskset_release(&ts);
+    /* Minimised: the smaller value is the better one. */
+    ts = (struct mp_meta_taskset)MP_META_TASKSET_INIT;
+    assert_true(mp_meta_taskset_add_trials(&ts, "t", &s, true, trials, 2, 2));
+    if (!(ts.tasks[0].y[0] == -0.5 && ts.tasks[0].y[1] == -1.0)) {
+        fail_msg("minimised: y %.17g, %.17g, want -0.5, -1", ts.tasks[0].y[0], ts.tasks[0].y[1]);
     }
     mp_meta_taskset_release(&ts);
     /* Fewer than min_points usable trials: skipped. */
     ts = (struct mp_meta_taskset)MP_META_TASKSET_INIT;
-    assert_int_equal(mp_meta_taskset_add_store(&ts, path, 5, &added, &skipped, &err), 0);
-    assert_int_equal(added, 0);
-    assert_int_equal(skipped, 1);
+    assert_false(mp_meta_taskset_add_trials(&ts, "t", &s, false, trials, 6, 5));
+    assert_int_equal(ts.n_tasks, 0);
     mp_meta_taskset_release(&ts);
-    remove(path);
+    mp_space_release(&s);
 }
 
 int main(void)
@@ -368,7 +334,7 @@ int main(void)
         cmocka_unit_test(test_alignment),
         cmocka_unit_test(test_role_alignment),
         cmocka_unit_test(test_surface_roles_and_params),
-        cmocka_unit_test(test_store_task),
+        cmocka_unit_test(test_trials_task),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
