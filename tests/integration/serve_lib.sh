@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 # Starting and stopping `morphling serve` for tests (sourced after lib.sh).
-# start_server [ARGS...]: starts the server on a free port; sets SERVER_PID, PORT and BASE.
+# start_server [ARGS...]: starts the server on a free port; sets SERVER_PID, PORT and BASE (the
+# test stops when it does not start).
 start_server() {
     "$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --base-dir "$MP_SOURCE_DIR" \
         "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
     SERVER_PID=$!
+    track "$SERVER_PID"
     PORT=""
     i=0
     while [ $i -lt 100 ]; do
@@ -14,11 +16,7 @@ start_server() {
         sleep 0.1
         i=$((i + 1))
     done
-    if [ -z "$PORT" ]; then
-        echo "server did not start:" >&2
-        cat "$WORK/server.err" >&2
-        return 1
-    fi
+    [ -n "$PORT" ] || fail "the server did not start: $(cat "$WORK/server.err")"
     BASE="http://127.0.0.1:$PORT"
 }
 

@@ -16,20 +16,28 @@ status() {
 }
 body() { jq -r "$1" "$WORK/body"; }
 
-# Waits until experiment $1 is in state $2 (10 s at most).
+# Waits until experiment $1 is in state $2; prints the state.
+in_state() {
+    [ "$(curl -s "$BASE/api/v1/experiments/$1" | jq -r .state)" = "$2" ]
+}
 wait_state() {
-    i=0
-    while [ $i -lt 100 ]; do
-        s=$(curl -s "$BASE/api/v1/experiments/$1" | jq -r .state)
-        [ "$s" = "$2" ] && break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    echo "$s"
+    wait_for "experiment $1 reaches $2" in_state "$1" "$2" >&2
+    curl -s "$BASE/api/v1/experiments/$1" | jq -r .state
+}
+
+# stream FILE QUERY: records the event stream into FILE in the background; sets STREAM_PID.
+stream() {
+    curl -sN "$BASE/api/v1/events$2" >"$1" &
+    STREAM_PID=$!
+    track "$STREAM_PID"
+}
+# has_events FILE KIND N: FILE holds at least N events of KIND.
+has_events() {
+    [ "$(grep -c "^event: $2\$" "$1")" -ge "$3" ]
 }
 
 # ---- without a token -------------------------------------------------------------------------
-start_server || exit 1
+start_server
 check "healthz" 200 "$(status GET /healthz)"
 check "dashboard index" 200 "$(status GET /)"
 check_contains "index is the dashboard" "app.js" "$(cat "$WORK/body")"
@@ -50,9 +58,8 @@ check "GET on validate" 405 "$(status GET /api/v1/validate)"
 
 # A live experiment: events must arrive while it runs.
 sed 's/delay: 150ms/delay: 50ms/' "$SPEC" >"$WORK/spec.yaml"
-curl -sN --max-time 4 "$BASE/api/v1/events?after=0" >"$WORK/events.txt" &
-events_pid=$!
-sleep 0.3
+stream "$WORK/events.txt" "?after=0"
+events_pid=$STREAM_PID
 check "create" 201 "$(status POST /api/v1/experiments --data-binary @"$WORK/spec.yaml")"
 id=$(body .id)
 check "create: name" replay-live "$(body .name)"
@@ -60,7 +67,8 @@ check "duplicate name" 409 "$(status POST /api/v1/experiments --data-binary @"$W
 check "duplicate: error code" exists "$(body .error.code)"
 check "create invalid" 400 "$(status POST /api/v1/experiments --data-binary @"$WORK/bad.yaml")"
 check "experiment finishes" SUCCEEDED "$(wait_state "$id" SUCCEEDED)"
-wait "$events_pid"
+wait_for "SSE: the stream reaches experiment_finished" has_events "$WORK/events.txt" experiment_finished 1
+kill "$events_pid"
 check "SSE: an experiment created through the API starts (not resumes)" "event: experiment_started" \
     "$(grep -m1 '^event: ' "$WORK/events.txt")"
 check "SSE: trial_started events" 30 "$(grep -c '^event: trial_started' "$WORK/events.txt")"
@@ -98,7 +106,7 @@ check "cancel a finished experiment" 409 "$(status POST "/api/v1/experiments/$id
 sed -e 's/name: replay-live/name: slow/' -e 's/delay: 150ms/delay: 300ms/' "$SPEC" >"$WORK/slow.yaml"
 check "create slow" 201 "$(status POST /api/v1/experiments --data-binary @"$WORK/slow.yaml")"
 slow=$(body .id)
-sleep 0.5
+wait_for "slow experiment starts" in_state "$slow" RUNNING
 check "cancel running" 202 "$(status POST "/api/v1/experiments/$slow/cancel")"
 check "cancelled" CANCELLED "$(wait_state "$slow" CANCELLED)"
 check "no trial left running" 0 "$(curl -s "$BASE/api/v1/experiments/$slow" | jq '.counts.running + .counts.pending')"
@@ -107,9 +115,9 @@ check "no trial left running" 0 "$(curl -s "$BASE/api/v1/experiments/$slow" | jq
 # "database is locked", and its events reach the stream.
 sed -e 's/name: replay-live/name: from-cli/' -e 's/delay: 150ms/delay: 20ms/' \
     -e "s|surface: examples/|surface: $MP_SOURCE_DIR/examples/|" "$SPEC" >"$WORK/cli.yaml"
-curl -sN --max-time 3 "$BASE/api/v1/events" >"$WORK/cli-events.txt" &
-cli_events=$!
-sleep 0.3
+stream "$WORK/cli-events.txt" ""
+cli_events=$STREAM_PID
+wait_for "the stream is connected" grep -q '^retry:' "$WORK/cli-events.txt"
 "$MORPHLING" run "$WORK/cli.yaml" --db "$WORK/store.db" --quiet >/dev/null 2>"$WORK/run.err" &
 run_pid=$!
 errors=0
@@ -125,7 +133,8 @@ wait "$run_pid"
 check "concurrent run succeeds" 0 "$?"
 check "reads during a concurrent run never fail" 0 "$errors"
 check "no lock errors in the run" "" "$(grep -i locked "$WORK/run.err")"
-wait "$cli_events"
+wait_for "events of the other process are streamed" has_events "$WORK/cli-events.txt" trial_finished 30
+kill "$cli_events"
 check "events of the other process are streamed" 30 "$(grep -c '^event: trial_finished' "$WORK/cli-events.txt")"
 
 # Security: Host, Origin, sizes.
@@ -175,7 +184,7 @@ check "world-readable token file refused" 2 "$?"
 chmod 600 "$WORK/token"
 
 # ---- with a token: the auth matrix -----------------------------------------------------------
-start_server --token-file "$WORK/token" || exit 1
+start_server --token-file "$WORK/token"
 AUTH="Authorization: Bearer secret-token-0123456789"
 check "token: reads stay open" 200 "$(status GET /api/v1/experiments)"
 check "token: create without token" 401 "$(status POST /api/v1/experiments --data-binary @"$WORK/spec.yaml")"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # `morphling bench-search` on a surface the project ships: JSON shape, figures of a known run,
 # directory expansion, the latency probe and usage errors.
-. "$(dirname "$0")/lib.sh"
+. "$MP_SOURCE_DIR/tests/integration/lib.sh"
 surface="$MP_SOURCE_DIR/tests/data/surface-small.csv"
 cols="--objective value --params share,mode"
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # End to end: validate, run, rerun, show, list and export through the real binary.
-. "$(dirname "$0")/lib.sh"
+. "$MP_SOURCE_DIR/tests/integration/lib.sh"
 spec="$MP_SOURCE_DIR/examples/replay-demo.yaml"
 
 out=$("$MORPHLING" validate "$spec"); rc=$?
