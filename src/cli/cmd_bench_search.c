@@ -380,7 +380,7 @@ static int run_all(const struct bench_args *a, const struct mp_node *settings,
                 if (rc == 0) {
                     record(&res[i], &out, a->budget, a->minimize);
                 } else {
-                    mp_error_prefix(err, "%s, %s, seed %lld", a->files[f], a->algs[i],
+                    mp_error_prefix(err, rc, "%s, %s, seed %lld", a->files[f], a->algs[i],
                                     (long long)s);
                 }
                 mp_replay_outcome_release(&out);

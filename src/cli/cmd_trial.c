@@ -48,7 +48,7 @@ static int split_sets(const struct trial_args *a, const struct mp_space *s, doub
         }
         int rc = mp_space_parse(s, (size_t)idx, eq + 1, &x[idx], err);
         if (rc != 0) {
-            return mp_error_prefix(err, "--set %s", a->sets[i]);
+            return mp_error_prefix(err, rc, "--set %s", a->sets[i]);
         }
         given[idx] = true;
     }

@@ -54,8 +54,10 @@ struct mp_error {
  * `return mp_error_set(err, MP_EINVALID, "...")` is one line. */
 int mp_error_set(struct mp_error *err, int code, const char *fmt, ...) MP_PRINTF(3, 4);
 int mp_error_setv(struct mp_error *err, int code, const char *fmt, va_list ap);
-/* Prefixes err->msg with "prefix: " (keeps the code). Returns err->code. */
-int mp_error_prefix(struct mp_error *err, const char *fmt, ...) MP_PRINTF(2, 3);
+/* Prefixes err->msg (when err is non-NULL) with "prefix: ", keeping err->code, and returns
+ * code: the failure's own code, which a NULL err cannot carry, so that
+ * `return mp_error_prefix(err, rc, "...")` is one line. */
+int mp_error_prefix(struct mp_error *err, int code, const char *fmt, ...) MP_PRINTF(3, 4);
 void mp_error_clear(struct mp_error *err);
 /* Static description of a code (project code or -errno). */
 const char *mp_strerror(int code);

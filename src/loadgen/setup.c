@@ -156,7 +156,7 @@ static int build_requests(const struct mp_lg_opts *o, struct mp_lg *lg, struct m
         int rc = mp_buf_read_file(&body, o->body_files[i], MAX_BODY_TOTAL, err);
         if (rc < 0) {
             mp_buf_release(&body);
-            return mp_error_prefix(err, "body file");
+            return mp_error_prefix(err, rc, "body file");
         }
         total += body.len;
         if (total > MAX_BODY_TOTAL) {

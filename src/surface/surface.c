@@ -323,8 +323,9 @@ static char *row_key(const struct mp_surface *s, const struct mp_space *space, c
 {
     for (size_t i = 0; i < space->n; i++) {
         const char *cell = s->cells[r * s->n_cols + (size_t)cols[i]];
-        if (mp_space_parse(space, i, cell, &x[i], err) != 0) {
-            mp_error_prefix(err, "%s:%zu", s->path, r + 2);
+        int rc = mp_space_parse(space, i, cell, &x[i], err);
+        if (rc != 0) {
+            mp_error_prefix(err, rc, "%s:%zu", s->path, r + 2);
             return NULL;
         }
     }

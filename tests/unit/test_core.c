@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,8 +119,12 @@ static void errors_carry_context(void **state)
     struct mp_error err = {0};
     assert_int_equal(mp_error_set(&err, MP_EINVALID, "bad %s", "thing"), MP_EINVALID);
     assert_string_equal(err.msg, "bad thing");
-    mp_error_prefix(&err, "file.yaml");
+    assert_int_equal(mp_error_prefix(&err, MP_EINVALID, "file.yaml"), MP_EINVALID);
     assert_string_equal(err.msg, "file.yaml: bad thing");
+    assert_int_equal(err.code, MP_EINVALID);
+    /* Without an error to extend, the failure's own code still comes back. */
+    assert_int_equal(mp_error_prefix(NULL, -ENOENT, "file.yaml"), -ENOENT);
+    assert_int_equal(mp_error_prefix(NULL, MP_EBUSY, "file.yaml"), MP_EBUSY);
     assert_string_equal(mp_err_name(MP_EEXHAUSTED), "EEXHAUSTED");
     assert_string_equal(mp_strerror(MP_EEXHAUSTED), "search space exhausted");
     assert_int_equal(mp_edit_distance("max_trial", "max_trials"), 1);
