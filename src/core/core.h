@@ -154,4 +154,7 @@ void mp_strset_release(struct mp_strset *set);
 /* Levenshtein distance, capped at 255 for long strings. */
 unsigned mp_edit_distance(const char *a, const char *b);
 
+/* Last: poisons the banned functions for every file that includes this header. */
+#include "core/banned.h"
+
 #endif
