@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The morphling command-line front end: one function per sub-command (cmd_*.c) and the small
- * helpers they share. Exit codes: 0 ok, 1 failure, 2 usage or invalid input. */
+ * helpers they share. Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 130 interrupted. */
 #ifndef MP_CLI_H
 #define MP_CLI_H
 
@@ -9,7 +9,8 @@
 
 #include "core/core.h"
 
-enum { MP_EXIT_OK = 0, MP_EXIT_FAILURE = 1, MP_EXIT_USAGE = 2 };
+/* Exit statuses; 130 is what a shell reports for a command ended by SIGINT (128 + 2). */
+enum { MP_EXIT_OK = 0, MP_EXIT_FAILURE = 1, MP_EXIT_USAGE = 2, MP_EXIT_INTERRUPTED = 130 };
 
 typedef int mp_cmd_fn(int argc, char **argv);
 

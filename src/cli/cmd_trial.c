@@ -270,7 +270,7 @@ int mp_cmd_trial(int argc, char **argv)
         }
         status = res.state == MP_TRIAL_SUCCEEDED ? MP_EXIT_OK : MP_EXIT_FAILURE;
         if (res.state == MP_TRIAL_CANCELLED && atomic_load(&trial_interrupted)) {
-            status = 130; /* as a shell reports SIGINT, like `morphling run` */
+            status = MP_EXIT_INTERRUPTED; /* like `morphling run` */
         }
     }
     mp_trial_result_release(&res);
