@@ -302,7 +302,7 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
                         const atomic_bool *cancel, struct mp_error *err)
 {
     memset(res, 0, sizeof(*res));
-    mp_hist_init(&res->at_capacity.hist);
+    mp_lg_hist_init(&res->at_capacity.hist);
     res->steps = mp_xcalloc(MAX_STEPS, sizeof(*res->steps));
     if (o->precision <= 0 || o->step_windows == 0 || o->step_window_ns <= 0 ||
         o->max_time_ns <= 0 || o->min_throughput_ratio > 1) {

@@ -53,18 +53,18 @@ uint64_t mp_stat_min_samples(enum mp_stat s)
     return UINT64_MAX;
 }
 
-void mp_latency_from_hist(struct mp_latency *out, const struct mp_hist *h)
+void mp_latency_from_hist(struct mp_latency *out, const struct mp_lg_hist *h)
 {
     memset(out, 0, sizeof(*out));
     out->samples = h->total;
     for (int s = 0; s < MP_STAT_COUNT; s++) {
         double pct = stat_pcts[s];
-        out->us[s] = pct < 0 ? mp_hist_mean(h) : (double)mp_hist_percentile(h, pct);
+        out->us[s] = pct < 0 ? mp_lg_hist_mean(h) : (double)mp_lg_hist_percentile(h, pct);
         out->upper_us[s] = out->us[s];
         if (pct > 0 && pct < 100 && h->total > 0) {
             double n = (double)h->total, q = pct / 100.0;
             double hi = q + (2.326 * sqrt(n * q * (1 - q)) + 1) / n;
-            out->upper_us[s] = (double)mp_hist_percentile(h, fmin(100.0, 100.0 * hi));
+            out->upper_us[s] = (double)mp_lg_hist_percentile(h, fmin(100.0, 100.0 * hi));
         }
         out->trusted[s] = h->total > 0 && h->total >= mp_stat_min_samples((enum mp_stat)s);
     }
