@@ -77,7 +77,7 @@ struct mp_spec {
     struct mp_node *algorithm_settings; /* borrowed from doc; NULL when absent */
     char *prior_path;                   /* algorithm.prior, absolute; NULL when absent */
     /* runner */
-    char *runner;                /* "local", "kubernetes" or "replay" */
+    char *runner;                /* "local" or "replay" */
     struct mp_node *runner_node; /* the whole runner map, borrowed from doc */
     int64_t trial_timeout_ms;    /* 0 = the runner's default */
     struct mp_node *doc;         /* owned document tree after overrides */

@@ -3,8 +3,8 @@
  * and their allowed transitions, failure classes, and the named metrics a trial produces.
  *
  * States move PENDING -> RUNNING -> SUCCEEDED | FAILED | CANCELLED (PENDING may also go straight
- * to FAILED or CANCELLED). A terminal state is never left. docs/internals/engine.md has the
- * full state machine.
+ * to FAILED or CANCELLED). A terminal state is never left. docs/internals/store.md has the
+ * full state machine; docs/internals/engine.md the failure classes.
  *
  * Ownership: mp_metrics and mp_trial_result own their strings; _release frees them.
  * Thread-safety: plain data, no shared state. */
