@@ -41,11 +41,9 @@ static void reseal(struct mp_buf *b)
 static void test_file_round_trip_and_corruption(void **state)
 {
     (void)state;
-    struct mp_space s = {0};
-    family_space(&s);
-    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
-    family_tasks(&ts, &s, 3);
-    struct mp_meta_model *m = train_small(&ts, 9, MP_META_FOMAML);
+    struct family_model f;
+    family_model_init(&f, 3, 9, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m;
     char path[64];
     snprintf(path, sizeof(path), "/tmp/test_meta_%ld.model", (long)getpid());
     struct mp_error err = {0};
@@ -105,9 +103,7 @@ static void test_file_round_trip_and_corruption(void **state)
     mp_buf_release(&a);
     mp_buf_release(&b);
     mp_meta_model_free(back);
-    mp_meta_model_free(m);
-    mp_meta_taskset_release(&ts);
-    mp_space_release(&s);
+    family_model_release(&f);
 }
 
 /* Version 2 bytes: the version 3 encoding less the memory (its count and entries). */
@@ -150,11 +146,9 @@ static void to_version_1(const struct mp_buf *v2, struct mp_buf *v1)
 static void test_file_versions(void **state)
 {
     (void)state;
-    struct mp_space s = {0};
-    family_space(&s);
-    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
-    family_tasks(&ts, &s, 3);
-    struct mp_meta_model *m = train_small(&ts, 4, MP_META_REPTILE);
+    struct family_model f;
+    family_model_init(&f, 3, 4, MP_META_REPTILE);
+    struct mp_meta_model *m = f.m;
     struct mp_buf a = MP_BUF_INIT, v1 = MP_BUF_INIT, v2 = MP_BUF_INIT, t = MP_BUF_INIT,
                   w = MP_BUF_INIT, bare = MP_BUF_INIT;
     mp_meta_model_encode(m, &a);
@@ -207,20 +201,16 @@ static void test_file_versions(void **state)
     mp_buf_release(&bare);
     mp_meta_model_free(old2);
     mp_meta_model_free(old);
-    mp_meta_model_free(m);
-    mp_meta_taskset_release(&ts);
-    mp_space_release(&s);
+    family_model_release(&f);
 }
 
 /* Roles survive a round trip; an unknown role is malformed. */
 static void test_file_roles(void **state)
 {
     (void)state;
-    struct mp_space s = {0};
-    family_space(&s);
-    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
-    family_tasks(&ts, &s, 3);
-    struct mp_meta_model *m = train_small(&ts, 4, MP_META_REPTILE);
+    struct family_model f;
+    family_model_init(&f, 3, 4, MP_META_REPTILE);
+    struct mp_meta_model *m = f.m;
     struct mp_buf a = MP_BUF_INIT, t = MP_BUF_INIT, w = MP_BUF_INIT;
     m->features[0].role = mp_xstrdup("batch_size");
     mp_meta_model_encode(m, &a);
@@ -247,9 +237,7 @@ static void test_file_roles(void **state)
     mp_buf_release(&t);
     mp_buf_release(&w);
     mp_meta_model_free(back);
-    mp_meta_model_free(m);
-    mp_meta_taskset_release(&ts);
-    mp_space_release(&s);
+    family_model_release(&f);
 }
 
 /* The memory: every configuration the training services measured, with the mean of their
@@ -257,20 +245,19 @@ static void test_file_roles(void **state)
 static void test_memory(void **state)
 {
     (void)state;
-    struct mp_space s = {0};
-    family_space(&s);
-    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
-    family_tasks(&ts, &s, 3);
-    struct mp_meta_model *m = train_small(&ts, 5, MP_META_FOMAML);
+    struct family_model f;
+    family_model_init(&f, 3, 5, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m;
     size_t n_in = m->net.n_in, w = n_in + 1;
     assert_int_equal(m->n_memory, 84); /* the three services share all 84 configurations */
     assert_true(mp_meta_memory_sorted(m));
     double in[16], v;
     for (size_t row = 0; row < 84; row += 13) {
-        assert_memory_equal(ts.tasks[0].x + row * 3, ts.tasks[2].x + row * 3, 3 * sizeof(double));
-        mp_meta_encode(m->features, m->n_features, ts.tasks[0].x + row * 3, in);
+        assert_memory_equal(f.ts.tasks[0].x + row * 3, f.ts.tasks[2].x + row * 3,
+                            3 * sizeof(double));
+        mp_meta_encode(m->features, m->n_features, f.ts.tasks[0].x + row * 3, in);
         assert_true(mp_meta_memory_lookup(m, in, &v));
-        double mean = (ts.tasks[0].y[row] + ts.tasks[1].y[row] + ts.tasks[2].y[row]) / 3;
+        double mean = (f.ts.tasks[0].y[row] + f.ts.tasks[1].y[row] + f.ts.tasks[2].y[row]) / 3;
         assert_true(fabs(v - mean) < 1e-12);
     }
     const double unmeasured[3] = {3, 1, 0}; /* batch 3 lies between the levels */
@@ -303,9 +290,7 @@ static void test_memory(void **state)
     mp_buf_release(&b);
     mp_buf_release(&t);
     mp_meta_model_free(back);
-    mp_meta_model_free(m);
-    mp_meta_taskset_release(&ts);
-    mp_space_release(&s);
+    family_model_release(&f);
 }
 
 int main(void)

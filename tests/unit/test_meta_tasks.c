@@ -19,11 +19,9 @@
 static void test_alignment(void **state)
 {
     (void)state;
-    struct mp_space s = {0};
-    family_space(&s);
-    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
-    family_tasks(&ts, &s, 3);
-    struct mp_meta_model *m = train_small(&ts, 1, MP_META_REPTILE);
+    struct family_model f;
+    family_model_init(&f, 3, 1, MP_META_REPTILE);
+    struct mp_meta_model *m = f.m;
     struct mp_error err = {0};
     struct mp_meta_binding *b = NULL;
 
@@ -81,12 +79,10 @@ static void test_alignment(void **state)
 
     /* A task set refuses a service with other parameter names. */
     double x1[2 * 4] = {1, 1, 2, 1, 0, 0, 0, 0}, y1[2] = {1, 2};
-    assert_int_equal(mp_meta_taskset_add(&ts, "other", &r, x1, y1, 2, &err), MP_EINVALID);
+    assert_int_equal(mp_meta_taskset_add(&f.ts, "other", &r, x1, y1, 2, &err), MP_EINVALID);
     assert_non_null(strstr(err.msg, "other"));
     mp_space_release(&r);
-    mp_meta_model_free(m);
-    mp_meta_taskset_release(&ts);
-    mp_space_release(&s);
+    family_model_release(&f);
 }
 
 static struct mp_param int_param(const char *name, double lo, double hi, const char *role)
