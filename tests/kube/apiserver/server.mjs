@@ -397,6 +397,7 @@ export class ApiServer {
         }
         res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private',
             'Transfer-Encoding': 'chunked' });
+        res.flushHeaders();
         if (this.info(req).kill) return this.send(req, res, 200, '');
         const w = new Watch({ res, rdef, rest: this.rest, store: this.store,
             ns: rdef.namespaced ? ns : undefined, labelReqs, fieldReqs, format, bookmarks });
