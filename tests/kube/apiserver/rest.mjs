@@ -148,7 +148,7 @@ export class Rest {
             causes.push(...r.causes);
             unknown.push(...r.unknown);
         }
-        if (kind.validate) causes.push(...kind.validate(obj, old, this));
+        if (kind.validate) causes.push(...kind.validate(obj, old, opts));
         this.unknownFields(rdef, unknown, opts);
         const seen = new Set();
         causes = causes.filter((c) => {

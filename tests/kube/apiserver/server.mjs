@@ -586,7 +586,7 @@ export class ApiServer {
             pod.metadata.annotations = { ...pod.metadata.annotations, ...binding.metadata?.annotations };
             if (!Object.keys(pod.metadata.annotations).length) delete pod.metadata.annotations;
             return pod;
-        }, { patch: true, fieldManager: 'kube-scheduler', internal: true });
+        }, { patch: true, fieldManager: 'kube-scheduler', internal: true, binding: true });
         this.rest.update(pods, ns, name, (pod) => {
             const conds = (pod.status.conditions || []).filter((c) => c.type !== 'PodScheduled');
             conds.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() });

@@ -55,7 +55,8 @@ export class Cluster {
             const req = https.request({ host: u.hostname, port: u.port, path: u.pathname + u.search,
                 method, agent: this.agent,
                 headers: { Authorization: `Bearer ${this.token}`,
-                    ...(data !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers } }, (res) => {
+                    ...(data !== undefined ? { 'Content-Type': 'application/json',
+                        'Content-Length': Buffer.byteLength(data) } : {}), ...headers } }, (res) => {
                 const chunks = [];
                 res.on('data', (c) => chunks.push(c));
                 res.on('end', () => {
@@ -111,6 +112,19 @@ export class Cluster {
         w.next = (pred, what = 'a watch event') => waitFor(() => w.events.find(pred), what);
         w.close = () => req.destroy();
         return w;
+    }
+
+    // Restarts the server process (POST /_test/restart) and waits for the new one.
+    async restart() {
+        const before = (await this.request('POST', '/_test/restart', {})).body.details.pid;
+        await waitFor(async () => {
+            try {
+                const r = await this.request('GET', '/_test/stats');
+                return r.status === 200 && r.body.pid !== before;
+            } catch {
+                return false;
+            }
+        }, 'the restarted API server');
     }
 
     stop() {

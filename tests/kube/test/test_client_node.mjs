@@ -198,14 +198,7 @@ test('an informer keeps its cache across dropped watches and a restart', async (
     await cluster.request('POST', '/_test/drop-watches', {});
     await core.createNamespacedConfigMap({ namespace, body: labeled('i2') });
     await waitFor(() => informer.get('i2', namespace), 'i2 after a dropped watch');
-    await cluster.request('POST', '/_test/restart', {});
-    await waitFor(async () => {
-        try {
-            return (await cluster.request('GET', '/readyz')).status === 200;
-        } catch {
-            return false;
-        }
-    }, 'the restarted server');
+    await cluster.restart();
     const kept = await core.readNamespacedConfigMap({ name: 'i2', namespace });
     assert.equal(kept.metadata.labels.inf, '1');
     await core.deleteNamespacedConfigMap({ name: 'i1', namespace });
