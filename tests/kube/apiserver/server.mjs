@@ -3,6 +3,7 @@
 // path routing (/api, /apis, /version, /openapi/v3, /healthz, /_test/), the REST verbs with their
 // query parameters, content negotiation (JSON, Table, PartialObjectMetadata), the three patch
 // types plus server-side apply, watch streams, and Status bodies on every error.
+import crypto from 'node:crypto';
 import YAML from 'yaml';
 import { ApiError, badRequest, invalid, cause, methodNotAllowed, notFound, pathNotFound,
     unsupportedMediaType } from './errors.mjs';
@@ -104,7 +105,10 @@ export class ApiServer {
     }
 
     info(req) {
-        if (!req.info) req.info = { started: Date.now(), method: req.method, path: req.url, warnings: [] };
+        if (!req.info) {
+            req.info = { started: Date.now(), method: req.method, path: req.url, warnings: [],
+                auditId: crypto.randomUUID() };
+        }
         return req.info;
     }
 
@@ -137,7 +141,7 @@ export class ApiServer {
         const body = typeof obj === 'string' ? obj : JSON.stringify(obj, null, pretty ? 2 : 0);
         const h = { 'Content-Type': typeof obj === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
             'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-cache, private',
-            'Audit-Id': info.auditId || '', ...headers };
+            'Audit-Id': info.auditId, ...headers };
         if (info.warnings.length) {
             h.Warning = info.warnings.map((w) => `299 - ${JSON.stringify(w)}`);
         }

@@ -243,6 +243,8 @@ test('service-account tokens authenticate until their account is deleted', async
     await c.request('PUT', '/_test/policy', { mode: 'AlwaysAllow' });
     await c.request('DELETE', '/api/v1/namespaces/default/serviceaccounts/default');
     isStatus(await c.request('GET', CM, undefined, as), 401, 'Unauthorized');
+    await waitFor(async () => (await c.request('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+        'the default service account recreated');
 });
 
 test('events: one store seen through core/v1 and events.k8s.io/v1', async () => {
