@@ -283,3 +283,38 @@ test('tables for kubectl and generateName', async () => {
     assert.equal(t.body.rows[0].cells[0], made.body.metadata.name);
     assert.equal(t.body.rows[0].object.kind, 'PartialObjectMetadata');
 });
+
+test('custom resources: status subresource, generation, preconditions, patch types', async () => {
+    const crd = await c.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', {
+        metadata: { name: 'trials.morphling.kubedl.io' },
+        spec: { group: 'morphling.kubedl.io', scope: 'Namespaced',
+            names: { kind: 'Trial', plural: 'trials' },
+            versions: [{ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} },
+                schema: { openAPIV3Schema: { type: 'object', properties: {
+                    spec: { type: 'object', properties: { n: { type: 'integer' } } },
+                    status: { type: 'object', properties: { state: { type: 'string' } } } } } } }] } });
+    assert.equal(crd.status, 201, crd.text);
+    assert.equal(crd.body.status.conditions.find((x) => x.type === 'Established').status, 'True');
+    const T = '/apis/morphling.kubedl.io/v1alpha1/namespaces/default/trials';
+    const made = await c.request('POST', T, { apiVersion: 'morphling.kubedl.io/v1alpha1', kind: 'Trial',
+        metadata: { name: 't1' }, spec: { n: 1 }, status: { state: 'ignored on create' } });
+    assert.equal(made.status, 201, made.text);
+    assert.equal(made.body.status, undefined);
+    assert.equal(made.body.metadata.generation, 1);
+    const st = await c.request('PUT', `${T}/t1/status`, { ...made.body, spec: { n: 99 }, status: { state: 'Running' } });
+    assert.equal(st.body.status.state, 'Running');
+    assert.equal(st.body.spec.n, 1, '/status ignores the spec');
+    assert.equal(st.body.metadata.generation, 1, 'status changes keep the generation');
+    const spec = await c.request('PATCH', `${T}/t1`, { spec: { n: 2 }, status: { state: 'ignored' } },
+        { 'Content-Type': 'application/merge-patch+json' });
+    assert.equal(spec.body.metadata.generation, 2);
+    assert.equal(spec.body.status.state, 'Running', 'the main resource ignores status');
+    isStatus(await c.request('PATCH', `${T}/t1`, { spec: { n: 3 } },
+        { 'Content-Type': 'application/strategic-merge-patch+json' }), 415, 'UnsupportedMediaType');
+    const noRV = { ...spec.body, metadata: { ...spec.body.metadata, resourceVersion: undefined } };
+    isStatus(await c.request('PUT', `${T}/t1`, noRV), 422, 'Invalid');
+    isStatus(await c.request('PUT', `${T}/t1`, made.body), 409, 'Conflict');
+    const list = await c.request('GET', T);
+    assert.equal(list.body.kind, 'TrialList');
+    assert.equal(list.body.items[0].kind, 'Trial', 'custom resource list items keep their kind');
+});

@@ -80,7 +80,6 @@ check_contains "get -w: table header" "EVENT      NAME" "$(head -1 "$WORK/watch.
 # --- wait ----------------------------------------------------------------------------------
 "$KUBECTL" wait --for=condition=Available deployment/web --timeout=120s >"$WORK/wait.out" 2>&1 &
 WAIT=$!
-watching() { api GET /_test/stats | grep -q '"watches":[1-9]'; }
 wait_for 60 watching
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 k patch deployment web --subresource=status --type=merge -p \
