@@ -272,7 +272,7 @@ export class ApiServer {
         if (!allowedVerb) throw methodNotAllowed();
         const q = req.query;
         const opts = {
-            fieldValidation: q.get('fieldValidation') || 'Warn', dryRun: q.getAll('dryRun').includes('All'),
+            fieldValidation: q.get('fieldValidation') || this.options.fieldValidation || 'Warn', dryRun: q.getAll('dryRun').includes('All'),
             fieldManager: q.get('fieldManager') || undefined, userAgent: this.info(req).userAgent,
             warnings: this.info(req).warnings, user,
         };

@@ -318,3 +318,16 @@ test('custom resources: status subresource, generation, preconditions, patch typ
     assert.equal(list.body.kind, 'TrialList');
     assert.equal(list.body.items[0].kind, 'Trial', 'custom resource list items keep their kind');
 });
+
+test('unknown fields: Warn drops them with a Warning header, Strict refuses them', async () => {
+    const body = { ...cm('warned'), bogus: 1, metadata: { name: 'warned', extra: true } };
+    const warned = await c.request('POST', CM, body);
+    assert.equal(warned.status, 201);
+    assert.equal(warned.body.bogus, undefined);
+    assert.equal(warned.headers.warning, '299 - "unknown field \\"metadata.extra\\"", 299 - "unknown field \\"bogus\\""');
+    const log = (await c.request('GET', '/_test/requests?user=admin')).body.items;
+    assert.deepEqual(log.filter((e) => e.warnings).at(-1).warnings, ['unknown field "metadata.extra"', 'unknown field "bogus"']);
+    const strict = await c.request('POST', `${CM}?fieldValidation=Strict`, { ...body, metadata: { name: 'strict', extra: true } });
+    isStatus(strict, 400, 'BadRequest');
+    assert.equal(strict.body.message, 'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "metadata.extra", unknown field "bogus"');
+});
