@@ -430,7 +430,7 @@ export class ApiServer {
         }
         this.store.addWatcher(storage, w);
         this.watches.add(w);
-        const timeout = Number(q.get('timeoutSeconds') || this.options.watchTimeoutSeconds);
+        const timeout = Number(q.get('timeoutSeconds')) || this.options.watchTimeoutSeconds;
         timers.push(setTimeout(() => {
             w.bookmark();
             w.close();
