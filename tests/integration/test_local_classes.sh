@@ -19,7 +19,10 @@ run_trial "$WORK/b.json" "$SPEC" $SET --set mode=unhealthy
 expect_class "$WORK/b.json" HEALTH_FAILED
 expect_nothing_left "$WORK/b.json"
 
-run_trial "$WORK/c.json" "$SPEC" $SET --set mode=alloc
+# The services that end by themselves get a start-up deadline a loaded machine cannot miss.
+LATE="--set service.readiness.startup_timeout=20s"
+
+run_trial "$WORK/c.json" "$SPEC" $SET $LATE --set mode=alloc
 if [ "$(field "$WORK/c.json" .meta.limits.memory_bytes.enforced)" = true ]; then
     expect_class "$WORK/c.json" OOM_KILLED
     check_true "OOM kill counted" [ "$(field "$WORK/c.json" .resources.oom_kills)" != 0 ]
@@ -29,7 +32,7 @@ fi
 expect_nothing_left "$WORK/c.json"
 
 # Exits 300 ms after becoming ready, i.e. during the load test: CRASHED.
-run_trial "$WORK/x.json" "$SPEC" $SET --set mode=exit
+run_trial "$WORK/x.json" "$SPEC" $SET $LATE --set mode=exit
 expect_class "$WORK/x.json" CRASHED
 check_contains "exit during the load test: reason" "during the load test" \
     "$(field "$WORK/x.json" .reason)"

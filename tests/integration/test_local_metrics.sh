@@ -24,9 +24,10 @@ check "max and mean have no bound" false \
     "$(jq '.metrics | has("max_ms_upper") or has("mean_ms_upper")' "$WORK/a.json")"
 check "not pruned without a constraint" 0 "$(field "$WORK/a.json" .metrics.pruned)"
 
-# p99 within 1 us: missed by far. The spec measures up to 3 windows of 300 ms; pruning stops
-# after the second.
-sed "s/^objective: .*/&\nconstraints: ['p99_ms <= 0.001']/" "$SPEC" >"$WORK/slo.yaml"
+# A median within 1 us: missed by far. The spec measures up to 3 windows of 300 ms; pruning stops
+# after the second. (Pruning trusts a window's percentile only with enough requests: ~660 for a
+# p99, which a loaded machine does not serve in 300 ms; a median needs a dozen.)
+sed "s/^objective: .*/&\nconstraints: ['p50_ms <= 0.001']/" "$SPEC" >"$WORK/slo.yaml"
 run_trial "$WORK/p.json" "$WORK/slo.yaml" $SET
 expect_class "$WORK/p.json" SLO_VIOLATED
 check "missed by far: pruned" 1 "$(field "$WORK/p.json" .metrics.pruned)"
