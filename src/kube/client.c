@@ -416,6 +416,12 @@ static void setup(struct mp_kube_client *c, struct xfer *x, struct curl_slist *h
     if (strcmp(r->method, "GET") != 0) {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
     }
+    if (!r->idempotent) {
+        /* libcurl resends a request on a new connection, whatever its method, when a reused
+         * one dies before any answer: only a fresh connection keeps a create from being sent
+         * twice behind our back. */
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    }
     if (r->body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);

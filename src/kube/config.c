@@ -272,7 +272,13 @@ static int opt_str(const struct mp_node *map, const char *key, const char **out,
 
 static char *resolve(const struct kfile *f, const char *path)
 {
-    return path[0] == '/' ? mp_xstrdup(path) : mp_xasprintf("%s/%s", f->dir, path);
+    while (strncmp(path, "./", 2) == 0) {
+        path += 2;
+    }
+    if (path[0] == '/' || strcmp(f->dir, ".") == 0) {
+        return mp_xstrdup(path);
+    }
+    return mp_xasprintf("%s/%s", f->dir, path);
 }
 
 /* What a PEM field must contain, so a wrong file fails here rather than in a TLS handshake. */
