@@ -360,14 +360,14 @@ static int parse_server(const struct mp_node *cluster, const struct entry *e,
         return mp_doc_error(err, sn, "the server URL must use https:// or http://");
     }
     char *url = scheme ? mp_xstrdup(s) : mp_xasprintf("https://%s", s);
-    size_t n = strlen(url);
-    while (n > 0 && url[n - 1] == '/') {
-        url[--n] = '\0';
-    }
-    const char *host = strstr(url, "://") + 3;
+    char *host = strstr(url, "://") + 3;
     if (!*host || *host == '/' || strpbrk(url, " \t\r\n?#")) {
         free(url);
         return mp_doc_error(err, sn, "not a valid server URL: \"%s\"", s);
+    }
+    size_t n = strlen(url);
+    while (url[n - 1] == '/') {
+        url[--n] = '\0'; /* stops at the host, which does not start with '/' */
     }
     cfg->server = url;
     cfg->tls_where =

@@ -212,7 +212,8 @@ int mp_kube_list(struct mp_kube_client *c, const struct mp_kube_ref *ref,
  * the list once without pages. */
 int mp_kube_list_all(struct mp_kube_client *c, const struct mp_kube_ref *ref,
                      const struct mp_kube_opts *o, json_t **out, struct mp_error *err) MP_WUR;
-/* POST obj to the collection ref names (ref->name NULL). */
+/* POST obj to the collection ref names, or to a named object's subresource (ref->name and
+ * ref->subresource set: pods/eviction, serviceaccounts/token). */
 int mp_kube_create(struct mp_kube_client *c, const struct mp_kube_ref *ref, const json_t *obj,
                    const struct mp_kube_opts *o, json_t **out, struct mp_error *err) MP_WUR;
 /* PUT obj (its metadata.resourceVersion guards against lost updates: MP_ECONFLICT). ref->name
@@ -234,10 +235,14 @@ int mp_kube_patch(struct mp_kube_client *c, const struct mp_kube_ref *ref,
  * dry run). *out (may be NULL): what the server answered (the object, or a Status). */
 int mp_kube_delete(struct mp_kube_client *c, const struct mp_kube_ref *ref,
                    const struct mp_kube_opts *o, json_t **out, struct mp_error *err) MP_WUR;
-/* GET a path below the server ("/version", "/api/v1/namespaces/n/pods/p/log?tailLines=5")
- * whose answer need not be JSON. *out is owned and NUL-terminated; *len may be NULL. */
-int mp_kube_get_raw(struct mp_kube_client *c, const char *path, const struct mp_kube_opts *o,
-                    char **out, size_t *len, struct mp_error *err) MP_WUR;
+/* Any request to a path below the server ("/version",
+ * "/api/v1/namespaces/n/pods/p/log?tailLines=5",
+ * "/healthz"), whose answer need not be JSON: method "GET", "POST", "PUT", "PATCH" or "DELETE",
+ * body (may be NULL) sent as application/json (PATCH: merge patch). GET, PUT and DELETE are
+ * retried as above, POST and PATCH as a create. *out (may be NULL) is owned and
+ * NUL-terminated; *len may be NULL. */
+int mp_kube_raw(struct mp_kube_client *c, const char *method, const char *path, const char *body,
+                const struct mp_kube_opts *o, char **out, size_t *len, struct mp_error *err) MP_WUR;
 
 /* ---- watch ---------------------------------------------------------------------------------- */
 
@@ -334,7 +339,7 @@ int mp_kube_check_name(const char *name, enum mp_kube_name_rule rule, const char
 int mp_kube_check_label(const char *key, const char *value, struct mp_error *err) MP_WUR;
 
 /* RFC 3339 time as the API writes it ("2024-05-01T10:00:00Z", fractions and offsets read) to
- * wall-clock nanoseconds. */
+ * wall-clock nanoseconds; times past 2262 saturate at INT64_MAX. */
 int mp_kube_parse_time(const char *s, int64_t *wall_ns) MP_WUR;
 
 /* ---- quantities (resource.Quantity) --------------------------------------------------------- */

@@ -346,7 +346,13 @@ int mp_kube_parse_time(const char *s, int64_t *wall_ns)
         return MP_EINVALID;
     }
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
-    *wall_ns = secs * 1000000000 + frac;
+    if (secs >= INT64_MAX / 1000000000) {
+        *wall_ns = INT64_MAX; /* after 2262: as good as never */
+    } else if (secs <= INT64_MIN / 1000000000) {
+        *wall_ns = INT64_MIN;
+    } else {
+        *wall_ns = secs * 1000000000 + frac;
+    }
     return 0;
 }
 

@@ -236,7 +236,9 @@ int mp_kube_create(struct mp_kube_client *c, const struct mp_kube_ref *ref, cons
 {
     o = o ? o : &no_opts;
     struct mp_kube_ref r = ref_for(ref, obj, false);
-    r.name = NULL;
+    if (!r.subresource || !*r.subresource) {
+        r.name = NULL;
+    }
     struct mp_buf q = MP_BUF_INIT;
     add_write_query(&q, o, false);
     struct send s = {"create", "POST", &r, q.data, obj, "application/json", false};
@@ -337,26 +339,40 @@ int mp_kube_delete(struct mp_kube_client *c, const struct mp_kube_ref *ref,
     return rc;
 }
 
-int mp_kube_get_raw(struct mp_kube_client *c, const char *path, const struct mp_kube_opts *o,
-                    char **out, size_t *len, struct mp_error *err)
+int mp_kube_raw(struct mp_kube_client *c, const char *method, const char *path, const char *body,
+                const struct mp_kube_opts *o, char **out, size_t *len, struct mp_error *err)
 {
-    if (path[0] != '/') {
-        return mp_error_set(err, MP_EINVALID, "get %s: the path must start with '/'", path);
+    static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+    size_t m = 0;
+    while (m < MP_ARRAY_LEN(methods) && strcmp(method, methods[m]) != 0) {
+        m++;
+    }
+    if (m == MP_ARRAY_LEN(methods) || path[0] != '/') {
+        return mp_error_set(err, MP_EINVALID, "%s %s: not a method, or a path without '/'", method,
+                            path);
     }
     size_t plen = strcspn(path, "?");
     char *p = mp_xstrndup(path, plen);
-    struct mp_kube_req r = {
-        .verb = "get", .method = "GET", .path = p, .query = path + plen, .idempotent = true};
-    struct mp_buf body = MP_BUF_INIT;
-    int rc = mp_kube_send(c, &r, o ? o : &no_opts, &body, err);
-    if (rc == 0) {
+    struct mp_kube_req r = {.verb = method,
+                            .method = methods[m],
+                            .path = p,
+                            .query = path + plen,
+                            .content_type = !body    ? NULL
+                                            : m == 3 ? patch_types[MP_KUBE_PATCH_MERGE]
+                                                     : "application/json",
+                            .body = body,
+                            .body_len = body ? strlen(body) : 0,
+                            .idempotent = m != 1 && m != 3};
+    struct mp_buf answer = MP_BUF_INIT;
+    int rc = mp_kube_send(c, &r, o ? o : &no_opts, &answer, err);
+    if (rc == 0 && out) {
         if (len) {
-            *len = body.len;
+            *len = answer.len;
         }
-        mp_buf_adds(&body, "");
-        *out = mp_buf_detach(&body);
+        mp_buf_adds(&answer, "");
+        *out = mp_buf_detach(&answer);
     }
-    mp_buf_release(&body);
+    mp_buf_release(&answer);
     free(p);
     return rc;
 }
