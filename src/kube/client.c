@@ -119,7 +119,7 @@ int mp_kube_client_new(struct mp_kube_config *cfg, const struct mp_kube_client_o
         c->o = *o;
     }
     c->o.timeout_ms = c->o.timeout_ms > 0 ? c->o.timeout_ms : 30000;
-    c->o.max_attempts = c->o.max_attempts ? c->o.max_attempts : 6;
+    c->o.max_attempts = c->o.max_attempts ? c->o.max_attempts : 10;
     c->o.backoff_initial_ms = c->o.backoff_initial_ms > 0 ? c->o.backoff_initial_ms : 250;
     c->o.backoff_max_ms = c->o.backoff_max_ms > 0 ? c->o.backoff_max_ms : 8000;
     c->o.max_body_bytes = c->o.max_body_bytes ? c->o.max_body_bytes : (size_t)256 << 20;

@@ -109,7 +109,7 @@ typedef int (*mp_kube_sleep_fn)(void *ud, int64_t delay_ms);
 /* Zero-initialise; 0 / NULL picks the default shown. */
 struct mp_kube_client_opts {
     int64_t timeout_ms;         /* 30000: deadline of a call, retries included */
-    unsigned max_attempts;      /* 6: tries of one call (1 = no retries) */
+    unsigned max_attempts;      /* 10: tries of one call (1 = no retries) */
     int64_t backoff_initial_ms; /* 250: first wait between tries, doubled each time */
     int64_t backoff_max_ms;     /* 8000: cap of that wait (before jitter) */
     size_t max_body_bytes;      /* 256 MiB: larger answers fail with MP_ETOOBIG */
