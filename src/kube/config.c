@@ -548,6 +548,9 @@ static int parse_token(const struct entry *e, struct mp_kube_config *cfg, struct
     if (rc != 0) {
         return rc;
     }
+    if (token && !mp_kube_header_safe(token)) {
+        return mp_doc_error(err, mp_doc_get(e->value, "token"), "contains control characters");
+    }
     cfg->token = token && *token ? mp_xstrdup(token) : NULL;
     if (!file || !*file) {
         return 0;

@@ -65,8 +65,9 @@ static int refresh_token_file(struct mp_kube_cred *cr, struct mp_error *err)
         while (b.len && strchr(" \t\r\n", b.data[b.len - 1])) {
             b.data[--b.len] = '\0';
         }
-        if (b.len == 0) {
-            rc = mp_error_set(err, MP_EINVALID, "token file %s is empty", path);
+        if (b.len == 0 || !mp_kube_header_safe(b.data)) {
+            rc = mp_error_set(err, MP_EINVALID,
+                              "token file %s is empty or holds control characters", path);
         }
     }
     if (rc == 0) {

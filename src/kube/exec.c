@@ -253,6 +253,10 @@ static int decode_status(const json_t *st, const char *where, struct mp_kube_exe
                             "without the other",
                             where);
     }
+    if (token && !mp_kube_header_safe(token)) {
+        return mp_error_set(err, MP_EINVALID, "%s: status.token contains control characters",
+                            where);
+    }
     if (!(token && *token) && !(cert && *cert)) {
         return mp_error_set(err, MP_EINVALID,
                             "%s: the ExecCredential has neither status.token nor a client "

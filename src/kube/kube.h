@@ -341,6 +341,10 @@ int mp_kube_check_label(const char *key, const char *value, struct mp_error *err
 /* RFC 3339 time as the API writes it ("2024-05-01T10:00:00Z", fractions and offsets read) to
  * wall-clock nanoseconds; times past 2262 saturate at INT64_MAX. */
 int mp_kube_parse_time(const char *s, int64_t *wall_ns) MP_WUR;
+/* Time as the API writes it: "2024-05-01T10:00:00Z", or with micro a MicroTime
+ * ("2024-05-01T10:00:00.250000Z", as a Lease's renewTime). buf holds MP_KUBE_TIME_MAX. */
+#define MP_KUBE_TIME_MAX 40
+char *mp_kube_fmt_time(char *buf, int64_t wall_ns, bool micro);
 
 /* ---- quantities (resource.Quantity) --------------------------------------------------------- */
 

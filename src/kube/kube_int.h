@@ -172,5 +172,8 @@ int64_t mp_kube_default_timeout_ms(const struct mp_kube_client *c);
 int mp_kube_base64_decode(const char *in, struct mp_kube_blob *out) MP_WUR;
 char *mp_kube_base64_encode(const unsigned char *data, size_t len);
 void mp_kube_blob_release(struct mp_kube_blob *b);
+/* Whether s can go into an HTTP header: no control characters (a token with a newline would
+ * inject headers). */
+bool mp_kube_header_safe(const char *s);
 
 #endif

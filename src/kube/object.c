@@ -3,8 +3,10 @@
  * server, RFC 3339 times, and base64 for the kubeconfig's *-data fields. */
 #include "kube/kube_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 json_t *mp_kube_object_new(const char *api_version, const char *kind, const char *ns,
                            const char *name)
@@ -354,6 +356,35 @@ int mp_kube_parse_time(const char *s, int64_t *wall_ns)
         *wall_ns = secs * 1000000000 + frac;
     }
     return 0;
+}
+
+char *mp_kube_fmt_time(char *buf, int64_t wall_ns, bool micro)
+{
+    int64_t secs = wall_ns / 1000000000, ns = wall_ns % 1000000000;
+    if (ns < 0) {
+        secs--;
+        ns += 1000000000;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(buf, MP_KUBE_TIME_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (micro) {
+        snprintf(buf + n, MP_KUBE_TIME_MAX - n, ".%06dZ", (int)(ns / 1000));
+    } else {
+        snprintf(buf + n, MP_KUBE_TIME_MAX - n, "Z");
+    }
+    return buf;
+}
+
+bool mp_kube_header_safe(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* ---- base64 ---- */

@@ -303,6 +303,12 @@ static void times_and_base64(void **state)
     assert_int_equal(t, INT64_C(1709251199) * 1000000000);
     assert_int_equal(mp_kube_parse_time("4060-01-01T00:00:00Z", &t), 0);
     assert_int_equal(t, INT64_MAX);
+    char tb[MP_KUBE_TIME_MAX];
+    int64_t when = INT64_C(1714550400) * 1000000000 + 250000000;
+    assert_string_equal(mp_kube_fmt_time(tb, when, false), "2024-05-01T08:00:00Z");
+    assert_string_equal(mp_kube_fmt_time(tb, when, true), "2024-05-01T08:00:00.250000Z");
+    assert_int_equal(mp_kube_parse_time(tb, &t), 0);
+    assert_int_equal(t, when);
     const char *bad[] = {"2023-02-29T00:00:00Z",    "2024-05-01 10:00:00Z", "2024-05-01T10:00:00",
                          "2024-13-01T00:00:00Z",    "2024-05-01T24:00:00Z", "2024-05-01T10:00:00.Z",
                          "2024-05-01T10:00:00Zjunk"};

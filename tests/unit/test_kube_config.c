@@ -174,6 +174,10 @@ static void errors_name_file_line_column_and_field(void **state)
                              "- name: u\n  user:\n    client-certificate-data: '-----BEGIN "
                              "CERTIFICATE-----'\n",
                        NULL, MP_EINVALID, "not valid base64");
+    expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: https://x}\nusers:\n"
+                             "- name: u\n  user: {token: \"abc\\r\\nX-Evil: 1\"}\n",
+                       NULL, MP_EINVALID,
+                       "bad.yaml:10:17: 'users[0].user.token': contains control characters");
     expect_parse_error(CTX_A, "nope", MP_EINVALID,
                        "bad.yaml: context \"nope\" is not defined (defined: a)");
     expect_parse_error("# nothing here\n\n", NULL, MP_EINVALID,
@@ -568,6 +572,9 @@ static void exec_credential_decoding(void **state)
         {"{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\","
          "\"status\":{}}",
          "neither status.token"},
+        {"{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\","
+         "\"status\":{\"token\":\"a\\nb\"}}",
+         "control characters"},
         {"{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\","
          "\"status\":{\"token\":\"t\",\"expirationTimestamp\":\"tomorrow\"}}",
          "not an RFC 3339 time"},
