@@ -422,9 +422,11 @@ static void setup(struct mp_kube_client *c, struct xfer *x, struct curl_slist *h
          * twice behind our back. */
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     }
-    if (r->body) {
+    if (r->body || strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 ||
+        strcmp(r->method, "PATCH") == 0) {
+        /* Without a body these still send "Content-Length: 0". */
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
     }
     setup_tls(c, e, a);
 }

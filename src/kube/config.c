@@ -129,6 +129,14 @@ static bool empty_yaml(const char *s, size_t n)
     return true;
 }
 
+/* A required string: *node receives its node. */
+static int req_str(const struct mp_node *map, const char *key, struct mp_node **node,
+                   const char **out, struct mp_error *err)
+{
+    int rc = mp_doc_require(map, key, node, err);
+    return rc == 0 ? mp_doc_string(*node, out, err) : rc;
+}
+
 /* Checks one section ("clusters", ...): a list of {name, <inner>} with unique names. */
 static int check_section(const struct mp_node *root, const char *section, struct mp_error *err)
 {
@@ -142,10 +150,7 @@ static int check_section(const struct mp_node *root, const char *section, struct
         const char *s = NULL;
         rc = mp_doc_expect(seq->items[i], MP_NODE_MAP, err);
         if (rc == 0) {
-            rc = mp_doc_require(seq->items[i], "name", &name, err);
-        }
-        if (rc == 0) {
-            rc = mp_doc_string(name, &s, err);
+            rc = req_str(seq->items[i], "name", &name, &s, err);
         }
         for (size_t j = 0; rc == 0 && j < i; j++) {
             const struct mp_node *other = mp_doc_get(seq->items[j], "name");
@@ -348,10 +353,7 @@ static int parse_server(const struct mp_node *cluster, const struct entry *e,
 {
     struct mp_node *sn = NULL;
     const char *s;
-    int rc = mp_doc_require(cluster, "server", &sn, err);
-    if (rc == 0) {
-        rc = mp_doc_string(sn, &s, err);
-    }
+    int rc = req_str(cluster, "server", &sn, &s, err);
     if (rc != 0) {
         return rc;
     }
@@ -427,10 +429,7 @@ static int exec_strings(const struct mp_node *x, struct mp_kube_exec *ex, struct
     for (size_t i = 0, k = 0; rc == 0 && i < n; i++) {
         struct mp_node *nn = NULL;
         const char *name, *value = "";
-        rc = mp_doc_require(env->items[i], "name", &nn, err);
-        if (rc == 0) {
-            rc = mp_doc_string(nn, &name, err);
-        }
+        rc = req_str(env->items[i], "name", &nn, &name, err);
         if (rc == 0) {
             rc = mp_doc_string(mp_doc_get(env->items[i], "value"), &value, err);
         }
@@ -448,10 +447,7 @@ static int exec_version(const struct mp_node *x, struct mp_kube_exec *ex, struct
 {
     struct mp_node *vn = NULL;
     const char *v;
-    int rc = mp_doc_require(x, "apiVersion", &vn, err);
-    if (rc == 0) {
-        rc = mp_doc_string(vn, &v, err);
-    }
+    int rc = req_str(x, "apiVersion", &vn, &v, err);
     if (rc != 0) {
         return rc;
     }
@@ -509,10 +505,7 @@ static int parse_exec(const struct entry *user, const struct mp_node *x,
         rc = exec_version(x, ex, err);
     }
     if (rc == 0) {
-        rc = mp_doc_require(x, "command", &cn, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_string(cn, &cmd, err);
+        rc = req_str(x, "command", &cn, &cmd, err);
     }
     if (rc == 0 && !*cmd) {
         rc = mp_doc_error(err, cn, "the command is empty");

@@ -190,21 +190,24 @@ struct mp_kube_opts {
     bool has_grace_period;
 };
 
-/* Retries. Every call runs until its deadline; tries end early on an answer that is final.
+/* Retries. A call ends at its deadline, after max_attempts tries, or at a final answer.
  * GET, LIST, watch set-up, update (PUT, guarded by resourceVersion), merge / strategic / apply
- * patches and DELETE are retried after connection errors, 429 and 5xx answers, with
- * exponential backoff and jitter, or after the server's Retry-After when it sends one (a
- * Retry-After beyond the deadline ends the call). A create (POST) and a JSON patch are resent
- * only when the server cannot have acted: a 429, or a connection that could not be opened;
- * after a lost answer only with opts.retry_unsafe, and then info->maybe_applied says an
- * MP_EEXISTS may be the caller's own object. A 401 with a refreshable credential (exec plugin,
- * token file) refreshes it and tries once more. */
+ * patches and DELETE are retried after connection errors, lost answers, 429 and 500/502/503/504,
+ * with exponential backoff and jitter, or after the server's Retry-After when it sends one (a
+ * wait that would pass the deadline ends the call, saying so). A create (POST) and a JSON patch
+ * are resent only when the server cannot have acted: a 429, or a connection that could not be
+ * opened; after a lost answer or a 5xx only with opts.retry_unsafe, and then
+ * info->maybe_applied says an MP_EEXISTS may be the caller's own object. They always use a
+ * fresh connection, because libcurl would otherwise resend them by itself when a reused
+ * connection turns out dead. A 401 with a refreshable credential (exec plugin, token file)
+ * refreshes it and tries once more. */
 
 /* GET one object (or subresource). *out (may be NULL) receives the object. */
 int mp_kube_get(struct mp_kube_client *c, const struct mp_kube_ref *ref,
                 const struct mp_kube_opts *o, json_t **out, struct mp_error *err) MP_WUR;
 /* One page of a collection (opts: selectors, resource_version, limit, continue_token); the
- * list object's metadata.continue is set when more pages follow. */
+ * list object's metadata.continue is set when more pages follow. A ref->name lists that one
+ * object through a metadata.name field selector. */
 int mp_kube_list(struct mp_kube_client *c, const struct mp_kube_ref *ref,
                  const struct mp_kube_opts *o, json_t **out, struct mp_error *err) MP_WUR;
 /* Every page (opts->limit is the page size), merged into one list object whose

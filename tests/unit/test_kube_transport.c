@@ -213,15 +213,19 @@ static void verbs_send_what_the_api_expects(void **state)
     expect_request(s, 9, "POST", "/_test/faults?x=1", "application/json");
     expect_body(s, 9, "{\"code\":429}");
     assert_int_equal(mp_kube_raw(c, "TRACE", "/x", NULL, NULL, NULL, NULL, &err), MP_EINVALID);
+    kf_push(s, 200, "{}");
+    assert_int_equal(mp_kube_raw(c, "POST", "/_test/restart", NULL, NULL, NULL, NULL, &err), 0);
+    expect_request(s, 10, "POST", "/_test/restart", NULL);
+    assert_string_equal(kf_req(s, 10)->body, "");
 
     /* A named object's subresource (eviction) is created under its name. */
     json_t *ev = mp_kube_object_new("policy/v1", "Eviction", "ns", "p");
     struct mp_kube_ref evict = {NULL, "v1", "pods", "ns", "p", "eviction"};
     kf_push(s, 201, "{}");
     assert_int_equal(mp_kube_create(c, &evict, ev, NULL, NULL, &err), 0);
-    expect_request(s, 10, "POST", "/api/v1/namespaces/ns/pods/p/eviction", "application/json");
+    expect_request(s, 11, "POST", "/api/v1/namespaces/ns/pods/p/eviction", "application/json");
     json_decref(ev);
-    assert_int_equal(kf_count(s), 11);
+    assert_int_equal(kf_count(s), 12);
 
     json_decref(merge);
     json_decref(jp);
