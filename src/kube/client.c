@@ -593,7 +593,9 @@ static int next_try(struct mp_kube_client *c, struct slot *s, const struct mp_ku
         return 0;
     }
     if (call->tries >= c->o.max_attempts) {
-        append(x->err, " (gave up after %u tries)", call->tries);
+        if (call->tries > 1) {
+            append(x->err, " (gave up after %u tries)", call->tries);
+        }
         return 0;
     }
     int64_t delay = x->retry_after_ms >= 0 ? x->retry_after_ms : mp_kube_backoff_ms(c, call->tries);

@@ -778,6 +778,8 @@ struct seen {
     struct mp_kube_cancel *stop;
     int rc;
     struct mp_error err;
+    char retried[MP_ERROR_MSG_MAX]; /* the last failure the reflector backed off from */
+    int stop_at_replace;            /* replace returns this (0: go on) */
 };
 
 static int on_replace(void *ud, json_t *items, const char *rv)
@@ -793,7 +795,13 @@ static int on_replace(void *ud, json_t *items, const char *rv)
     }
     n = strlen(s->log);
     snprintf(s->log + n, sizeof(s->log) - n, ";");
-    return 0;
+    return s->stop_at_replace;
+}
+
+static void on_retrying(void *ud, const struct mp_error *err)
+{
+    struct seen *s = ud;
+    snprintf(s->retried, sizeof(s->retried), "%s", err->msg);
 }
 
 static int on_event(void *ud, const struct mp_kube_event *ev)
@@ -809,7 +817,7 @@ static int on_event(void *ud, const struct mp_kube_event *ev)
 static void *reflect(void *arg)
 {
     struct seen *s = arg;
-    static const struct mp_kube_reflector_ops ops = {on_replace, on_event, NULL};
+    static const struct mp_kube_reflector_ops ops = {on_replace, on_event, on_retrying};
     s->rc = mp_kube_reflect(s->c, &pods, NULL, &ops, s, s->stop, &s->err);
     return NULL;
 }
@@ -825,7 +833,9 @@ static void reflector_lists_watches_and_relists(void **state)
     (void)state;
     struct kf_server *s = kf_start(KF_HTTPS, certs);
     struct sleeps sl = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    struct mp_kube_client *c = token_client(s, &sl);
+    /* One try per call, so that failures reach the reflector's own backoff. */
+    struct mp_kube_client_opts o = {.max_attempts = 1, .sleep = record_sleep, .sleep_ud = &sl};
+    struct mp_kube_client *c = client_for(s, CA_FILE, TOKEN_USER, &o);
     kf_push(s, 200, PAGE(ITEM("a", "5") "," ITEM("b", "6"), "", "10"));
     int w0 = kf_push_stream(s);
     send_event(s, w0, "ADDED", "c", "11");
@@ -860,6 +870,36 @@ static void reflector_lists_watches_and_relists(void **state)
     assert_non_null(strstr(kf_req(s, 1)->uri, "watch=1"));
     assert_non_null(strstr(kf_req(s, 1)->uri, "allowWatchBookmarks=true&timeoutSeconds=300"));
     assert_null(strstr(kf_req(s, 3)->uri, "watch=1"));
+    assert_string_equal(seen.retried, "watch /api/v1/namespaces/ns/pods: restarting "
+                                      "(ServiceUnavailable, HTTP 503)");
+    /* Backed off after the watch that brought only a 410, after the HTTP 410 and the 503. */
+    assert_int_equal(sl.n, 3);
+    mp_kube_cancel_free(seen.stop);
+    mp_kube_client_free(c);
+    kf_stop(s);
+}
+
+static void reflector_stops_on_callbacks_and_final_errors(void **state)
+{
+    (void)state;
+    struct kf_server *s = kf_start(KF_HTTPS, certs);
+    struct mp_kube_client *c = client_for(s, CA_FILE, TOKEN_USER, NULL);
+    struct seen seen = {.s = s, .c = c, .stop = mp_kube_cancel_new(), .stop_at_replace = 42};
+    kf_push(s, 200, PAGE(ITEM("a", "5"), "", "10"));
+    reflect(&seen);
+    assert_int_equal(seen.rc, 42);
+    assert_string_equal(seen.log, "replace(10):a;");
+    seen.stop_at_replace = 0;
+    push_status(s, 403, "Forbidden", "pods is forbidden", NULL);
+    reflect(&seen);
+    assert_int_equal(seen.rc, MP_EFORBIDDEN);
+    assert_string_equal(seen.err.msg,
+                        "list /api/v1/namespaces/ns/pods: pods is forbidden (Forbidden, HTTP 403)");
+    /* A fired token stops it before anything is sent. */
+    mp_kube_cancel_fire(seen.stop);
+    reflect(&seen);
+    assert_int_equal(seen.rc, 0);
+    assert_int_equal(kf_count(s), 2);
     mp_kube_cancel_free(seen.stop);
     mp_kube_client_free(c);
     kf_stop(s);
@@ -896,6 +936,7 @@ int main(void)
         cmocka_unit_test(watch_streams_events),
         cmocka_unit_test(list_all_follows_pages),
         cmocka_unit_test(reflector_lists_watches_and_relists),
+        cmocka_unit_test(reflector_stops_on_callbacks_and_final_errors),
     };
     return cmocka_run_group_tests(tests, make_certs, remove_certs);
 }
