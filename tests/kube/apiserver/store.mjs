@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { matchLabels, matchFields } from './selectors.mjs';
 
-export function objectKey(ns, name) {
+const JOURNAL_LIMIT = 20000;
+
+function objectKey(ns, name) {
     return ns ? `${ns}/${name}` : name;
 }
 
@@ -115,12 +117,6 @@ export class Store {
             out.push(o);
         }
         return out;
-    }
-
-    countInNamespace(ns) {
-        let n = 0;
-        for (const t of this.tables.values()) n += t.byNs.get(ns)?.size || 0;
-        return n;
     }
 
     // Stores `obj` (ADDED / MODIFIED) or removes it (DELETED) at a new resourceVersion; the
@@ -268,10 +264,14 @@ export class Store {
         fs.renameSync(tmp, this.snapshotPath());
         if (this.journalFd !== null) fs.closeSync(this.journalFd);
         this.journalFd = fs.openSync(this.journalPath(), 'w');
+        this.journalLines = 0;
     }
 
+    // Appends one change; every JOURNAL_LIMIT changes the state becomes a new snapshot, so the
+    // journal of a long benchmark does not grow without bound.
     journal(entry) {
         if (this.journalFd === null) return;
         fs.writeSync(this.journalFd, JSON.stringify(entry) + '\n');
+        if (++this.journalLines >= JOURNAL_LIMIT) this.writeSnapshot();
     }
 }
