@@ -72,31 +72,39 @@ static void add_write_query(struct mp_buf *q, const struct mp_kube_opts *o, bool
 struct send {
     const char *verb, *method;
     const struct mp_kube_ref *ref;
-    const char *query;
+    const char *query; /* get, list: built by the verb */
     const json_t *payload;
     const char *content_type;
     bool idempotent;
+    bool write; /* adds fieldManager and dryRun (and force, for apply) from the options */
+    bool apply;
 };
 
 static int call(struct mp_kube_client *c, const struct send *s, const struct mp_kube_opts *o,
                 json_t **out, struct mp_error *err)
 {
+    o = o ? o : &no_opts;
     char *path = NULL;
     int rc = mp_kube_path(s->ref, &path, err);
     if (rc != 0) {
         return mp_error_prefix(err, "%s", s->verb);
     }
+    struct mp_buf q = MP_BUF_INIT;
+    mp_buf_adds(&q, s->query ? s->query : "");
+    if (s->write) {
+        add_write_query(&q, o, s->apply);
+    }
     char *text = s->payload ? mp_json_dumps(s->payload, 0) : NULL;
     struct mp_kube_req r = {.verb = s->verb,
                             .method = s->method,
                             .path = path,
-                            .query = s->query ? s->query : "",
+                            .query = q.data,
                             .content_type = text ? s->content_type : NULL,
                             .body = text,
                             .body_len = text ? strlen(text) : 0,
                             .idempotent = s->idempotent};
     struct mp_buf body = MP_BUF_INIT;
-    rc = mp_kube_send(c, &r, o ? o : &no_opts, &body, err);
+    rc = mp_kube_send(c, &r, o, &body, err);
     if (rc == 0 && out) {
         json_error_t jerr;
         *out = json_loadb(body.data ? body.data : "", body.len, 0, &jerr);
@@ -106,6 +114,7 @@ static int call(struct mp_kube_client *c, const struct send *s, const struct mp_
         }
     }
     mp_buf_release(&body);
+    mp_buf_release(&q);
     free(text);
     free(path);
     return rc;
@@ -123,7 +132,8 @@ int mp_kube_get(struct mp_kube_client *c, const struct mp_kube_ref *ref,
     if (o->resource_version && *o->resource_version) {
         mp_kube_query_add(&q, "resourceVersion", o->resource_version);
     }
-    struct send s = {"get", "GET", ref, q.data, NULL, NULL, true};
+    struct send s = {
+        .verb = "get", .method = "GET", .ref = ref, .query = q.data, .idempotent = true};
     int rc = call(c, &s, o, out, err);
     mp_buf_release(&q);
     return rc;
@@ -144,7 +154,8 @@ int mp_kube_list(struct mp_kube_client *c, const struct mp_kube_ref *ref,
     if (o2.continue_token && *o2.continue_token) {
         mp_kube_query_add(&q, "continue", o2.continue_token);
     }
-    struct send s = {"list", "GET", &r2, q.data, NULL, NULL, true};
+    struct send s = {
+        .verb = "list", .method = "GET", .ref = &r2, .query = q.data, .idempotent = true};
     int rc = call(c, &s, &o2, out, err);
     mp_buf_release(&q);
     free(sel);
@@ -234,34 +245,35 @@ static struct mp_kube_ref ref_for(const struct mp_kube_ref *ref, const json_t *o
 int mp_kube_create(struct mp_kube_client *c, const struct mp_kube_ref *ref, const json_t *obj,
                    const struct mp_kube_opts *o, json_t **out, struct mp_error *err)
 {
-    o = o ? o : &no_opts;
     struct mp_kube_ref r = ref_for(ref, obj, false);
     if (!r.subresource || !*r.subresource) {
         r.name = NULL;
     }
-    struct mp_buf q = MP_BUF_INIT;
-    add_write_query(&q, o, false);
-    struct send s = {"create", "POST", &r, q.data, obj, "application/json", false};
-    int rc = call(c, &s, o, out, err);
-    mp_buf_release(&q);
-    return rc;
+    struct send s = {.verb = "create",
+                     .method = "POST",
+                     .ref = &r,
+                     .payload = obj,
+                     .content_type = "application/json",
+                     .write = true};
+    return call(c, &s, o, out, err);
 }
 
 int mp_kube_update(struct mp_kube_client *c, const struct mp_kube_ref *ref, const json_t *obj,
                    const struct mp_kube_opts *o, json_t **out, struct mp_error *err)
 {
-    o = o ? o : &no_opts;
     struct mp_kube_ref r = ref_for(ref, obj, true);
     if (!r.name || !*r.name) {
         return mp_error_set(err, MP_EINVALID, "update %s: the object has no metadata.name",
                             ref->resource ? ref->resource : "");
     }
-    struct mp_buf q = MP_BUF_INIT;
-    add_write_query(&q, o, false);
-    struct send s = {"update", "PUT", &r, q.data, obj, "application/json", true};
-    int rc = call(c, &s, o, out, err);
-    mp_buf_release(&q);
-    return rc;
+    struct send s = {.verb = "update",
+                     .method = "PUT",
+                     .ref = &r,
+                     .payload = obj,
+                     .content_type = "application/json",
+                     .idempotent = true,
+                     .write = true};
+    return call(c, &s, o, out, err);
 }
 
 int mp_kube_patch(struct mp_kube_client *c, const struct mp_kube_ref *ref,
@@ -279,13 +291,15 @@ int mp_kube_patch(struct mp_kube_client *c, const struct mp_kube_ref *ref,
                             "patch %s/%s: server-side apply needs a field manager",
                             ref->resource ? ref->resource : "", ref->name ? ref->name : "");
     }
-    struct mp_buf q = MP_BUF_INIT;
-    add_write_query(&q, o, type == MP_KUBE_PATCH_APPLY);
-    struct send s = {
-        "patch", "PATCH", ref, q.data, patch, patch_types[type], type != MP_KUBE_PATCH_JSON};
-    int rc = call(c, &s, o, out, err);
-    mp_buf_release(&q);
-    return rc;
+    struct send s = {.verb = "patch",
+                     .method = "PATCH",
+                     .ref = ref,
+                     .payload = patch,
+                     .content_type = patch_types[type],
+                     .idempotent = type != MP_KUBE_PATCH_JSON,
+                     .write = true,
+                     .apply = type == MP_KUBE_PATCH_APPLY};
+    return call(c, &s, o, out, err);
 }
 
 /* DeleteOptions from opts, or NULL when none is set. New reference. */
@@ -333,7 +347,12 @@ int mp_kube_delete(struct mp_kube_client *c, const struct mp_kube_ref *ref,
                             ref->resource ? ref->resource : "");
     }
     json_t *body = delete_options(o);
-    struct send s = {"delete", "DELETE", ref, "", body, "application/json", true};
+    struct send s = {.verb = "delete",
+                     .method = "DELETE",
+                     .ref = ref,
+                     .payload = body,
+                     .content_type = "application/json",
+                     .idempotent = true};
     int rc = call(c, &s, o, out, err);
     json_decref(body);
     return rc;
