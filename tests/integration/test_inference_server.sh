@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Drives the example inference server (examples/inference-server) with real models: health and
-# nonce, Fashion-MNIST labels of the build's payload images, OCR of a rendered page, metrics,
-# 503s under overload with --queue-limit 1, clean exit 0 on SIGTERM, no process left behind.
+# nonce, Fashion-MNIST labels of the build's payload images, --host, OCR of a rendered page,
+# metrics, 503s under overload with --queue-limit 1, clean exit 0 on SIGTERM, no process left
+# behind.
 set -eu
 : "${MP_BUILD_DIR:?}"
 server=$MP_BUILD_DIR/examples/inference-server/inference-server
@@ -128,6 +129,28 @@ case "$m" in
 *) bad "env settings not applied: $(printf '%s\n' "$m" | grep -E 'workers|omp|max_batch')" ;;
 esac
 stop
+
+# --host binds another loopback address (the test cluster gives each pod its own).
+host="127.77.$(($$ % 250 + 1)).$(($$ / 250 % 250 + 1))"
+"$server" --host "$host" --port 0 --nonce "$nonce" >"$tmp/host.out" 2>"$tmp/host.err" &
+pid=$!
+pids="$pids $pid"
+name=host
+i=0
+port=""
+while [ $i -lt 300 ] && [ -z "$port" ]; do
+    port=$(sed -n "s/^listening on $host:\([0-9]*\)\$/\1/p" "$tmp/host.out")
+    [ -n "$port" ] || sleep 0.1
+    i=$((i + 1))
+done
+if [ -n "$port" ] && curl -sf "http://$host:$port/healthz" >/dev/null; then ok; else
+    bad "--host $host: not serving ($(cat "$tmp/host.out" "$tmp/host.err"))"
+fi
+stop
+status=0
+"$server" --host not-an-address >/dev/null 2>"$tmp/badhost.err" || status=$?
+[ "$status" = 2 ] && grep -q "'not-an-address' is not an IPv4 address" "$tmp/badhost.err" && ok ||
+    bad "--host not-an-address: expected exit 2 and a message, got $status $(cat "$tmp/badhost.err")"
 
 # --- OCR, and overload with a one-slot queue ---
 start ocr --model ocr --workers 1 --queue-limit 1
