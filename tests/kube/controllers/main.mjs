@@ -19,23 +19,24 @@ import { ReplicaSetController } from './replicaset.mjs';
 import { Scheduler } from './scheduler.mjs';
 import { EndpointsController, Proxy } from './service.mjs';
 
-const USAGE = `usage: node main.mjs --dir DIR --kubeconfig FILE [--context NAME] --pod-runner PATH
-                    --images FILE --net N [--nodes FILE] [--crash-backoff SECONDS]
-                    [--job-backoff SECONDS]`;
+const USAGE = `usage: node main.mjs --dir DIR (--kubeconfig FILE [--context NAME] |
+                    --server URL --ca FILE --token-file FILE) --pod-runner PATH --images FILE
+                    --net N [--nodes FILE] [--crash-backoff SECONDS] [--job-backoff SECONDS]`;
 
 function parseArgs(argv) {
   const o = { context: undefined, crashBackoff: 10, jobBackoff: 10 };
   const names = {
     '--dir': 'dir', '--kubeconfig': 'kubeconfig', '--context': 'context', '--pod-runner': 'podRunner',
     '--images': 'images', '--net': 'net', '--nodes': 'nodes', '--crash-backoff': 'crashBackoff',
-    '--job-backoff': 'jobBackoff',
+    '--job-backoff': 'jobBackoff', '--server': 'server', '--ca': 'ca', '--token-file': 'tokenFile',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const k = names[argv[i]];
     if (!k || argv[i + 1] === undefined) throw new Error(`unknown or incomplete argument '${argv[i]}'\n${USAGE}`);
     o[k] = argv[i + 1];
   }
-  for (const k of ['dir', 'kubeconfig', 'podRunner', 'images', 'net']) {
+  if (!o.kubeconfig && !(o.server && o.ca && o.tokenFile)) throw new Error(`no credentials\n${USAGE}`);
+  for (const k of ['dir', 'podRunner', 'images', 'net']) {
     if (!o[k]) throw new Error(`missing --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}\n${USAGE}`);
   }
   o.net = Number(o.net);
@@ -64,7 +65,9 @@ function log(msg) {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  const cfg = await loadKubeconfig(o.kubeconfig, o.context);
+  const cfg = o.kubeconfig ? await loadKubeconfig(o.kubeconfig, o.context) : {
+    server: o.server, ca: fs.readFileSync(o.ca), token: fs.readFileSync(o.tokenFile, 'utf8').trim(),
+  };
   const client = new Client(cfg, log);
   const inf = (p) => new Informer(client, p, log);
   const pods = inf('/api/v1/pods');

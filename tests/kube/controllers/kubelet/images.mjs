@@ -19,8 +19,10 @@ export function parseImage(ref) {
   const m = typeof ref === 'string' ? REFERENCE.exec(ref) : null;
   if (!m || m[1].length > 255) {
     let why = 'invalid reference format';
-    if (typeof ref === 'string' && /[A-Z]/.test(ref.split(/[:@]/)[0].split('/').slice(-1)[0] ?? '')) {
-      why += `: repository name (${ref.split(/[:@]/)[0]}) must be lowercase`;
+    const lower = typeof ref === 'string' ? REFERENCE.exec(ref.toLowerCase()) : null;
+    if (lower) {
+      const repo = ref.replace(/(:[^/]*)?(@.*)?$/, '');
+      why += `: repository name (${repo.includes('/') ? repo : `library/${repo}`}) must be lowercase`;
     }
     return { ok: false, message: `Failed to apply default image tag "${ref}": couldn't parse image reference "${ref}": ${why}` };
   }
