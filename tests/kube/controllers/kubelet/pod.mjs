@@ -475,10 +475,11 @@ export class PodWorker {
   async maybeFinishKill() {
     if (this.finishing || [...this.containers.values()].some((cs) => cs.running || cs.starting)) return;
     this.finishing = true;
-    if (this.sandbox && this.phase !== 'Succeeded' && this.phase !== 'Failed') {
-      const regular = [...this.containers.values()].filter((cs) => !cs.init);
-      const ok = this.pod.spec.restartPolicy !== 'Always' && regular.every((cs) => cs.state.terminated?.exitCode === 0);
-      this.phase = ok ? 'Succeeded' : 'Failed';
+    // A deleted pod ends in a terminal phase from its containers' exit codes (kubelet's
+    // getPhase with podIsTerminal); one whose containers never ran stays as it was.
+    const regular = [...this.containers.values()].filter((cs) => !cs.init);
+    if (this.phase !== 'Succeeded' && this.phase !== 'Failed' && regular.every((cs) => cs.state.terminated)) {
+      this.phase = regular.every((cs) => cs.state.terminated.exitCode === 0) ? 'Succeeded' : 'Failed';
     }
     try {
       if (!this.gone) {
