@@ -115,7 +115,23 @@ export class Auth {
             user = { name: cert.subject.CN, uid: '', groups: o ? [].concat(o) : [] };
         }
         if (!user) return { name: 'system:anonymous', uid: '', groups: ['system:unauthenticated'] };
-        return { ...user, groups: [...new Set([...user.groups, 'system:authenticated'])] };
+        user = { ...user, groups: [...new Set([...user.groups, 'system:authenticated'])] };
+        return this.impersonate(req, user);
+    }
+
+    // Impersonate-User / Impersonate-Group headers (kubectl --as, --as-group).
+    impersonate(req, user) {
+        const as = req.headers['impersonate-user'];
+        if (!as) return user;
+        const attrs = { verb: 'impersonate', apiGroup: '', resource: 'users', subresource: '',
+            namespace: '', name: as };
+        if (!this.allowed(user, attrs)) {
+            throw forbidden(`users "${as}" is forbidden: User "${user.name}" cannot impersonate ` +
+                'resource "users" in API group "" at the cluster scope');
+        }
+        const raw = req.headersDistinct?.['impersonate-group'] || [];
+        const groups = raw.flatMap((g) => g.split(',')).map((g) => g.trim()).filter(Boolean);
+        return { name: as, uid: '', groups: [...new Set([...groups, 'system:authenticated'])] };
     }
 
     isAdmin(user) {

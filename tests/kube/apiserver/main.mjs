@@ -88,6 +88,15 @@ function bootstrap(rest, registry, store, alloc, port) {
         rest.update(eps, 'default', 'kubernetes', (o) => ({ ...o, subsets }), { patch: true, fieldManager: 'kube-apiserver' });
     }
     ensure(def('rbac.authorization.k8s.io', 'v1', 'clusterroles'), undefined, {
+        metadata: { name: 'system:basic-user', labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } },
+        rules: [{ apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews',
+            'selfsubjectrulesreviews'], verbs: ['create'] },
+        { apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], verbs: ['create'] }] });
+    ensure(def('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings'), undefined, {
+        metadata: { name: 'system:basic-user', labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:basic-user' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:authenticated' }] });
+    ensure(def('rbac.authorization.k8s.io', 'v1', 'clusterroles'), undefined, {
         metadata: { name: 'cluster-admin', labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } },
         rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }, { nonResourceURLs: ['*'], verbs: ['*'] }] });
     ensure(def('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings'), undefined, {

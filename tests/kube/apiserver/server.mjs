@@ -11,6 +11,7 @@ import { VERSION, openapiV3, openapiV3Root } from './discovery.mjs';
 import { jsonPatch, mergePatch, strategicMerge } from './patch.mjs';
 import { fieldSupported, parseFieldSelector, parseLabelSelector, labelSelectorRequirements }
     from './selectors.mjs';
+import { decodeProtobuf } from './protobuf.mjs';
 import { partialObject, toTable } from './tables.mjs';
 import { clone, isObject, now } from './util.mjs';
 import { Watch } from './watch.mjs';
@@ -19,7 +20,7 @@ const MAX_BODY = 3 * 1024 * 1024;
 const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json',
     'application/strategic-merge-patch+json', 'application/apply-patch+yaml'];
 
-function readBody(req) {
+function readBody(req, raw) {
     return new Promise((resolve, reject) => {
         const chunks = [];
         let size = 0;
@@ -32,7 +33,10 @@ function readBody(req) {
             }
             chunks.push(c);
         });
-        req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        req.on('end', () => {
+            const buf = Buffer.concat(chunks);
+            resolve(raw ? buf : buf.toString('utf8'));
+        });
         req.on('error', reject);
     });
 }
@@ -461,6 +465,9 @@ export class ApiServer {
     async body(req, allowed) {
         const type = (req.headers['content-type'] || 'application/json').split(';')[0].trim();
         if (allowed && !allowed.includes(type)) throw unsupportedMediaType(type, allowed);
+        if (type === 'application/vnd.kubernetes.protobuf') {
+            return { type, value: decodeProtobuf(await readBody(req, true)) };
+        }
         const text = await readBody(req);
         return { type, value: parseBody(text, type) };
     }

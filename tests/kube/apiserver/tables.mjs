@@ -227,6 +227,10 @@ function parseJsonPath(expr) {
             i = close + 1;
             if (inner === '*') steps.push({ wild: true });
             else if (/^-?\d+$/.test(inner)) steps.push({ index: Number(inner) });
+            else if (/^-?\d*:-?\d*$/.test(inner)) {
+                const [a, b] = inner.split(':');
+                steps.push({ slice: [a === '' ? undefined : Number(a), b === '' ? undefined : Number(b)] });
+            }
             else if (/^'.*'$|^".*"$/.test(inner)) steps.push({ key: inner.slice(1, -1) });
             else {
                 const f = /^\?\(@\.([\w.-]+)\s*(==|!=)\s*(?:"([^"]*)"|'([^']*)'|([\w.-]+))\)$/.exec(inner);
@@ -255,6 +259,8 @@ export function jsonPath(obj, expr) {
                     const x = v[st.index < 0 ? v.length + st.index : st.index];
                     if (x !== undefined) next.push(x);
                 }
+            } else if (st.slice) {
+                if (Array.isArray(v)) next.push(...v.slice(st.slice[0], st.slice[1]));
             } else if (st.wild) {
                 next.push(...(Array.isArray(v) ? v : Object.values(v)));
             } else if (Array.isArray(v)) {
