@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -342,6 +343,51 @@ out:
     return rc;
 }
 
+/* Gives the thread's mount namespace a new root: a tmpfs holding bind mounts of every entry
+ * of "/", made the root with pivot_root (as a container runtime does), so that directories can
+ * be created at the top level without touching the host. */
+static int pivot_to_new_root(struct mp_error *err)
+{
+    char *root = mp_xasprintf("%s/.root-XXXXXX", g.state_dir);
+    int fd = -1, rc = 0;
+    DIR *d = NULL;
+    if (!mkdtemp(root)) {
+        rc = sys_fail(err, "mkdtemp", root);
+        goto out;
+    }
+    fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || mount("tmpfs", root, "tmpfs", MS_NOSUID, "mode=0755") != 0) {
+        rc = sys_fail(err, "new root", root);
+        goto out;
+    }
+    d = fdopendir(dup(fd));
+    for (struct dirent *e; rc == 0 && d && (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            rc = copy_entry(fd, root, e->d_name, err);
+        }
+    }
+    char *old = mp_xasprintf("%s/.oldroot", root);
+    if (rc == 0 && (mkdir(old, 0700) != 0 || syscall(SYS_pivot_root, root, old) != 0 ||
+                    chdir("/") != 0 || umount2("/.oldroot", MNT_DETACH) != 0 ||
+                    rmdir("/.oldroot") != 0)) {
+        rc = sys_fail(err, "pivot_root", root);
+    }
+    /* The new root also shows up at its old place through the bind of its ancestor. */
+    if (rc == 0 && (umount2(root, MNT_DETACH) != 0 || rmdir(root) != 0)) {
+        rc = sys_fail(err, "remove", root);
+    }
+    free(old);
+out:
+    if (d) {
+        closedir(d);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(root);
+    return rc;
+}
+
 /* mkdir -p of path's missing directories, then the path itself (a directory or an empty
  * file). */
 static int make_path(char *path, bool dir, struct mp_error *err)
@@ -367,23 +413,23 @@ static int make_path(char *path, bool dir, struct mp_error *err)
 }
 
 /* Makes sure the mount target exists, creating it inside a shadow of its deepest existing
- * ancestor directory when it does not. */
+ * ancestor directory when it does not (or in a new root, for a top-level directory). */
 static int prepare_target(const char *target, bool dir, struct mp_error *err)
 {
     struct stat st;
     if (stat(target, &st) == 0) {
         if (S_ISDIR(st.st_mode) != dir) {
-            return mp_error_set(err, MP_EINVALID, "mount target '%s' is %s a directory", target,
-                                dir ? "not" : "");
+            return mp_error_set(err, MP_EINVALID, "mount target '%s': expected %s", target,
+                                dir ? "a directory" : "a file");
         }
         return 0;
     }
     char *anc = mp_xstrdup(target);
-    char *slash;
-    while ((slash = strrchr(anc, '/')) && slash != anc) {
-        *slash = '\0';
+    for (;;) {
+        char *slash = strrchr(anc, '/');
+        slash[slash == anc ? 1 : 0] = '\0';
         if (stat(anc, &st) == 0) {
-            break;
+            break; /* "/" always exists */
         }
     }
     int rc = 0;
@@ -391,10 +437,8 @@ static int prepare_target(const char *target, bool dir, struct mp_error *err)
     if (!S_ISDIR(st.st_mode) || !realpath(anc, real)) {
         rc = mp_error_set(err, MP_EINVALID, "mount target '%s': '%s' is not a directory", target,
                           anc);
-    } else if (strcmp(real, "/") == 0) {
-        rc = mp_error_set(err, MP_EINVALID, "mount target '%s': cannot create below '/'", target);
-    } else {
-        rc = shadow_dir(real, err);
+    } else if (strcmp(real, "/") != 0) {
+        rc = shadow_dir(real, err); /* "/" is the new root's tmpfs already (enter_namespaces) */
     }
     if (rc == 0) {
         char *path = mp_xasprintf("%s%s", real, target + strlen(anc));
@@ -405,8 +449,20 @@ static int prepare_target(const char *target, bool dir, struct mp_error *err)
     return rc;
 }
 
-/* Gives the calling thread private mount and UTS namespaces with the spec's bind mounts. The
- * sources are opened before any mount, so a shadowed ancestor cannot hide them. */
+/* True when target's first component does not exist: it can only be made in a new root. */
+static bool top_level_missing(const char *target)
+{
+    const char *end = strchr(target + 1, '/');
+    char *top = mp_xstrndup(target, end ? (size_t)(end - target) : strlen(target));
+    struct stat st;
+    bool missing = lstat(top, &st) != 0;
+    free(top);
+    return missing;
+}
+
+/* Gives the calling thread private mount and UTS namespaces with the spec's bind mounts. A
+ * missing top-level directory first moves the thread into a new root. The sources are opened
+ * before any mount, so a shadowed ancestor cannot hide them. */
 static int enter_namespaces(const struct spec *sp, struct mp_error *err)
 {
     if (unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0) {
@@ -421,9 +477,18 @@ static int enter_namespaces(const struct spec *sp, struct mp_error *err)
     int fds[64];
     size_t n = sp->n_mounts < MP_ARRAY_LEN(fds) ? sp->n_mounts : MP_ARRAY_LEN(fds);
     int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (top_level_missing(sp->mounts[i].target)) {
+            rc = pivot_to_new_root(err);
+            break;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
+        fds[i] = -1;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
         fds[i] = open(sp->mounts[i].source, O_PATH | O_CLOEXEC);
-        if (fds[i] < 0 && rc == 0) {
+        if (fds[i] < 0) {
             rc = sys_fail(err, "mount source", sp->mounts[i].source);
         }
     }

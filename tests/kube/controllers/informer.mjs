@@ -126,6 +126,14 @@ export class WorkQueue {
     this.timers = new Map();
     this.active = 0;
     this.stopped = false;
+    this.started = false;
+  }
+
+  // Workers run only once start() is called: after every cache has synced, as client-go's
+  // controllers wait for WaitForCacheSync (a half-filled cache would look like deletions).
+  start() {
+    this.started = true;
+    this.pump();
   }
 
   add(k) {
@@ -149,7 +157,7 @@ export class WorkQueue {
   }
 
   pump() {
-    while (this.active < this.workers && this.queue.length > 0) {
+    while (this.started && this.active < this.workers && this.queue.length > 0) {
       const k = this.queue.shift();
       this.dirty.delete(k);
       this.processing.add(k);

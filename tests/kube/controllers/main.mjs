@@ -112,6 +112,7 @@ async function main() {
     if (type === 'DELETED') svcIPs.release(`svc:${svc.metadata.uid}`);
   });
   await Promise.all(informers.map((i) => i.start()));
+  for (const q of queues) q.start();
   await agent.start();
   fs.writeFileSync(path.join(o.dir, 'controllers.ready'), `${process.pid}\n`);
   log(`controllers ready (pid ${process.pid}, nodes ${agent.nodeConfigs.map((n) => n.name).join(', ')})`);

@@ -11,6 +11,7 @@ import { logTail } from './logs.mjs';
 import { Prober } from './probes.mjs';
 import { PodRuntime } from './runtime.mjs';
 import { containerArgv, containerEnv } from './spec.mjs';
+import { prepareVolumes, volumeMounts } from './volumes.mjs';
 
 const MSG_MAX = 4096;
 const MAX_BACKOFF_MS = 300000;
@@ -58,6 +59,8 @@ export class PodWorker {
     this.gone = false;
     this.closed = false;
     this.lastSent = null;
+    this.volumes = null;
+    this.timers = new Set();
     this.reason = undefined;
     this.message = undefined;
   }
@@ -99,6 +102,21 @@ export class PodWorker {
       this.deadlineTimer = setTimeout(() => this.deadlineExceeded(), Math.max(0, left));
     }
     this.touch();
+    await this.mountVolumes();
+  }
+
+  // Volumes come before any container; a failure (FailedMount) is retried every 2 s.
+  async mountVolumes() {
+    if (this.closed || this.deleting) return;
+    try {
+      this.volumes = await prepareVolumes(this);
+    } catch (e) {
+      if (!e.mountError) throw e;
+      this.event('Warning', 'FailedMount', e.message);
+      const t = setTimeout(() => { this.timers.delete(t); this.mountVolumes().catch((x) => this.log(x.message)); }, 2000);
+      this.timers.add(t);
+      return;
+    }
     this.advance();
   }
 
@@ -119,7 +137,7 @@ export class PodWorker {
 
   // Starts what should run now: init containers one at a time, then every regular container.
   advance() {
-    if (this.deleting || this.closed || this.phase === 'Succeeded' || this.phase === 'Failed') return;
+    if (!this.volumes || this.deleting || this.closed || this.phase === 'Succeeded' || this.phase === 'Failed') return;
     const all = [...this.containers.values()];
     const pendingInit = all.find((cs) => cs.init && !cs.done);
     const runnable = pendingInit ? [pendingInit] : all.filter((cs) => !cs.init);
@@ -214,6 +232,7 @@ export class PodWorker {
       ...(lim.cpu !== undefined ? { cpu: parseQuantity(lim.cpu) } : {}),
       ...(mem > 0 ? { memory: mem } : {}),
       mounts: [
+        ...volumeMounts(c, this.volumes),
         { source: this.hostsFile, target: '/etc/hosts' },
         { source: cs.msgFile, target: c.terminationMessagePath ?? '/dev/termination-log' },
       ],
@@ -499,6 +518,7 @@ export class PodWorker {
     this.closed = true;
     clearTimeout(this.statusTimer);
     clearTimeout(this.deadlineTimer);
+    for (const t of this.timers) clearTimeout(t);
     for (const cs of this.containers.values()) {
       clearTimeout(cs.timer);
       clearTimeout(cs.killTimer);

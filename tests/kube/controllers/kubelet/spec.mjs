@@ -44,7 +44,7 @@ export function containerArgv(c, image, env, podIP) {
   return [...fromImage(image.entrypoint), ...fromImage(image.args)];
 }
 
-function fieldValue(pod, path) {
+export function fieldValue(pod, path) {
   const m = /^metadata\.(labels|annotations)\['(.*)'\]$/.exec(path);
   if (m) return pod.metadata[m[1]]?.[m[2]] ?? '';
   switch (path) {
