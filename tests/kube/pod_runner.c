@@ -60,7 +60,7 @@ struct box {
     /* Guarded by g.mu. */
     int pending_signal;
     bool want_stats, done;
-    pid_t pid;     /* the service while it runs */
+    pid_t pid;    /* the service while it runs */
     char **procs; /* copies of its cgroup.procs files, for exec */
 };
 
@@ -206,8 +206,7 @@ static int parse_mounts(struct spec *sp, const json_t *a, struct mp_error *err)
     sp->mounts = mp_xcalloc(json_array_size(a) + 1, sizeof(*sp->mounts));
     size_t i;
     json_t *m;
-    json_array_foreach(a, i, m)
-    {
+    json_array_foreach (a, i, m) {
         const char *src = json_string_value(json_object_get(m, "source"));
         const char *dst = json_string_value(json_object_get(m, "target"));
         if (!src || !dst || src[0] != '/' || dst[0] != '/') {
@@ -239,9 +238,8 @@ static int parse_spec(const json_t *cmd, struct spec *sp, struct mp_error *err)
     const json_t *cpu = json_object_get(cmd, "cpu");
     const json_t *mem = json_object_get(cmd, "memory");
     sp->cpu_cores = cpu ? json_number_value(cpu) : 0;
-    sp->memory_bytes = json_is_integer(mem) && json_integer_value(mem) > 0
-                           ? (uint64_t)json_integer_value(mem)
-                           : 0;
+    sp->memory_bytes =
+        json_is_integer(mem) && json_integer_value(mem) > 0 ? (uint64_t)json_integer_value(mem) : 0;
     if (sp->cpu_cores < 0 || (cpu && !json_is_number(cpu))) {
         return mp_error_set(err, MP_EINVALID, "start: cpu must be a number of cores >= 0");
     }
@@ -367,9 +365,9 @@ static int pivot_to_new_root(struct mp_error *err)
         }
     }
     char *old = mp_xasprintf("%s/.oldroot", root);
-    if (rc == 0 && (mkdir(old, 0700) != 0 || syscall(SYS_pivot_root, root, old) != 0 ||
-                    chdir("/") != 0 || umount2("/.oldroot", MNT_DETACH) != 0 ||
-                    rmdir("/.oldroot") != 0)) {
+    if (rc == 0 &&
+        (mkdir(old, 0700) != 0 || syscall(SYS_pivot_root, root, old) != 0 || chdir("/") != 0 ||
+         umount2("/.oldroot", MNT_DETACH) != 0 || rmdir("/.oldroot") != 0)) {
         rc = sys_fail(err, "pivot_root", root);
     }
     /* The new root also shows up at its old place through the bind of its ancestor. */
@@ -681,9 +679,8 @@ static void teardown(struct box *b, struct run *r, bool exited, int status)
     int frc = mp_proc_finish(r->proc, mp_mono_ns() + FINISH_NS, &usage);
     flush_logs(r, true);
     struct mp_cgroup_stats st = {0};
-    json_t *ev = json_pack("{s:s, s:s, s:o, s:o}", "event", "exited", "id", b->sp.id,
-                           "started_at", time_json(r->started_wall_ns), "finished_at",
-                           time_json(mp_wall_ns()));
+    json_t *ev = json_pack("{s:s, s:s, s:o, s:o}", "event", "exited", "id", b->sp.id, "started_at",
+                           time_json(r->started_wall_ns), "finished_at", time_json(mp_wall_ns()));
     if (r->cg) {
         mp_cgroup_stats(r->cg, &st);
         struct mp_error err = {0, ""};
@@ -691,7 +688,7 @@ static void teardown(struct box *b, struct run *r, bool exited, int status)
             emit_error(b->sp.id, err.msg);
         }
     }
-    int code = !exited                ? 137
+    int code = !exited               ? 137
                : WIFEXITED(status)   ? WEXITSTATUS(status)
                : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                      : 255;
@@ -822,9 +819,10 @@ static void *exec_main(void *arg)
         char *errs = mp_proc_log(p, MP_PROC_STDERR, NULL);
         char *both = mp_xasprintf("%s%s", out, errs);
         json_object_set_new(ev, "timed_out", json_boolean(!done));
-        json_object_set_new(ev, "exit_code", json_integer(!done                ? -1
-                                                          : WIFEXITED(status) ? WEXITSTATUS(status)
-                                                                              : 128 + WTERMSIG(status)));
+        json_object_set_new(ev, "exit_code",
+                            json_integer(!done               ? -1
+                                         : WIFEXITED(status) ? WEXITSTATUS(status)
+                                                             : 128 + WTERMSIG(status)));
         json_object_set_new(ev, "output", json_string(both));
         free(out);
         free(errs);

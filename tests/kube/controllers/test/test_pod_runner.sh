@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # pod_runner on its own (tests/kube/pod_runner.c): the JSON-line protocol, exit codes and
-# signals, an OOM kill under a memory limit, bind mounts (over /etc/hosts, and at a path whose
-# directory does not exist, without touching the host), the pod's hostname, exec in a running
+# signals, an OOM kill under a memory limit, bind mounts (over /etc/hosts, at a path whose
+# directory does not exist and at a new top-level directory, read-only, without touching the
+# host), the pod's hostname, exec in a running
 # container's namespaces, usage from its cgroup, CRI-format logs, refusal of bad commands,
 # shutdown on end of input killing what runs, and --cleanup.
 set -u
@@ -63,6 +64,14 @@ check "stdout and stderr in CRI format, a partial line joined to the next" \
 grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z stdout F out$' "$work/a.log" &&
     ok "RFC 3339 timestamps with nanoseconds" || not_ok "timestamps: $(head -1 "$work/a.log")"
 check "the host's hostname is untouched" "$(cat /proc/sys/kernel/hostname)" "$(hostname)"
+
+mkdir "$work/data"
+echo inside >"$work/data/f"
+send "{\"op\":\"start\",\"id\":\"top\",\"argv\":[\"sh\",\"-c\",\"cat /mp-top-$$/f; touch /mp-top-$$/g 2>/dev/null || echo read-only\"],\"env\":[\"PATH=/usr/bin:/bin\"],\"log\":\"$work/top.log\",\"mounts\":[{\"source\":\"$work/data\",\"target\":\"/mp-top-$$\",\"readonly\":true}]}"
+ev=$(event '.event == "exited" and .id == "top"')
+check "a mount at a new top-level directory (in a new root), read-only" "inside|read-only" \
+    "$(sed 's/^[^ ]* stdout F //' "$work/top.log" | grep -v '^[^ ]* stderr' | tr '\n' '|' | sed 's/|$//')"
+check "... and nothing created on the host" no "$([ -e "/mp-top-$$" ] && echo yes || echo no)"
 
 send '{"op":"start","id":"oom","argv":["'"$MP_HELPERS"'/proc_antics","alloc","512"],"env":[],"memory":67108864}'
 ev=$(event '.event == "exited" and .id == "oom"')
