@@ -10,7 +10,18 @@ import { clone, deepEqual, isObject, now } from './util.mjs';
 
 // --- navigation of an object's type: list kinds and atomic maps ------------------------------
 
+const builtinNavs = new Map();
+
 function builtinNav(model) {
+    let nav = builtinNavs.get(model);
+    if (!nav) {
+        nav = makeBuiltinNav(model);
+        builtinNavs.set(model, nav);
+    }
+    return nav;
+}
+
+function makeBuiltinNav(model) {
     return {
         child(key) {
             const t = model && fieldType(model, key);
@@ -81,44 +92,51 @@ function itemKey(item, keys) {
     return `k:${JSON.stringify(k)}`;
 }
 
-// Leaves of `obj` as Map(path JSON -> value). `status` decides whether status is included.
+// A field path is its FieldsV1 keys ("f:spec", "k:{...}", "v:...", ".") joined by SEP.
+const SEP = '\u0001';
+const split = (p) => p.split(SEP);
+
+// Leaves of `obj` as Map(path -> value). `status` decides whether status is included.
 export function leaves(obj, nav, { status = false } = {}) {
     const out = new Map();
-    const walk = (v, n, pathArr, top) => {
-        for (const [k, x] of Object.entries(v)) {
+    const walk = (v, n, prefix, top) => {
+        const inMeta = prefix === 'f:metadata';
+        for (const k of Object.keys(v)) {
+            const x = v[k];
+            if (x === undefined) continue;
             if (top && (IGNORED_TOP.has(k) && !(k === 'status' && status))) continue;
-            if (pathArr.length === 1 && pathArr[0] === 'f:metadata' && IGNORED_META.has(k)) continue;
-            const p = [...pathArr, `f:${k}`];
-            const child = top ? metaAware(n, k) : n.child(k);
+            if (inMeta && IGNORED_META.has(k)) continue;
+            const p = prefix ? `${prefix}${SEP}f:${k}` : `f:${k}`;
             if (Array.isArray(x)) {
-                const lt = n.list(k);
+                const lt = top && k === 'metadata' ? { type: 'atomic' } : n.list(k);
                 if (lt.type === 'atomic') {
-                    out.set(JSON.stringify(p), x);
+                    out.set(p, x);
                 } else if (lt.type === 'set') {
-                    for (const e of x) out.set(JSON.stringify([...p, `v:${JSON.stringify(e)}`]), e);
+                    for (const e of x) out.set(`${p}${SEP}v:${JSON.stringify(e)}`, e);
                 } else {
+                    const item = n.item(k);
                     for (const e of x) {
-                        const ip = [...p, itemKey(e, lt.keys)];
-                        out.set(JSON.stringify([...ip, '.']), null);
-                        if (isObject(e)) walk(e, n.item(k), ip, false);
+                        const ip = `${p}${SEP}${itemKey(e, lt.keys)}`;
+                        out.set(`${ip}${SEP}.`, null);
+                        if (isObject(e)) walk(e, item, ip, false);
                     }
                 }
-            } else if (isObject(x) && Object.keys(x).length && !child.atomic) {
-                walk(x, child, p, false);
+            } else if (isObject(x) && Object.keys(x).length) {
+                walk(x, top ? metaAware(n, k) : n.child(k), p, false);
             } else {
-                out.set(JSON.stringify(p), x);
+                out.set(p, x);
             }
         }
     };
-    if (isObject(obj)) walk(obj, nav, [], true);
+    if (isObject(obj)) walk(obj, nav, '', true);
     return out;
 }
 
 export function toFieldsV1(paths) {
     const root = {};
-    for (const pj of paths) {
+    for (const p of paths) {
         let node = root;
-        for (const part of JSON.parse(pj)) {
+        for (const part of split(p)) {
             node[part] ??= {};
             node = node[part];
         }
@@ -128,12 +146,12 @@ export function toFieldsV1(paths) {
 
 export function fromFieldsV1(f) {
     const out = new Set();
-    const walk = (node, pathArr) => {
+    const walk = (node, prefix) => {
         const keys = Object.keys(node || {});
-        if (!keys.length && pathArr.length) out.add(JSON.stringify(pathArr));
-        for (const k of keys) walk(node[k], [...pathArr, k]);
+        if (!keys.length && prefix) out.add(prefix);
+        for (const k of keys) walk(node[k], prefix ? `${prefix}${SEP}${k}` : k);
     };
-    walk(f, []);
+    walk(f, '');
     return out;
 }
 
@@ -154,64 +172,51 @@ function managerOf(opts) {
     return ua.split('/')[0] || 'unknown';
 }
 
-// Records the manager of an Update (create, PUT, PATCH other than apply) on `obj`.
+// Records the manager of an Update (create, PUT, PATCH other than apply) on `obj`: it owns the
+// fields it changed, which other managers lose; fields the object no longer has are owned by
+// nobody.
 export function recordManager(obj, old, opts) {
-    if (opts.applied || opts.internal && !opts.fieldManager) {
+    if (opts.applied || (opts.internal && !opts.fieldManager)) {
         if (old && obj.metadata.managedFields === undefined) {
             obj.metadata.managedFields = old.metadata.managedFields;
         }
-        if (!opts.applied) pruneMissing(obj, opts.nav);
         return;
     }
-    const nav = opts.nav;
-    if (!nav) return;
     const status = opts.sub === 'status';
-    const entries = clone(old?.metadata.managedFields || []);
+    const entries = old?.metadata.managedFields || [];
     const given = obj.metadata.managedFields;
     const base = given !== undefined && !deepEqual(given, old?.metadata.managedFields) ?
         clone(given) : entries;
-    const now1 = leaves(obj, nav, { status });
-    const before = old ? leaves(old, nav, { status }) : new Map();
+    const after = leaves(obj, opts.nav, { status });
+    const before = old ? leaves(old, opts.nav, { status }) : new Map();
     const changed = new Set();
-    for (const [p, v] of now1) if (!before.has(p) || !deepEqual(before.get(p), v)) changed.add(p);
-    if (!changed.size && base === entries) {
-        obj.metadata.managedFields = old?.metadata.managedFields;
-        if (obj.metadata.managedFields === undefined) delete obj.metadata.managedFields;
+    for (const [p, v] of after) if (!before.has(p) || !deepEqual(before.get(p), v)) changed.add(p);
+    const removed = [...before.keys()].filter((p) => !after.has(p));
+    if (!changed.size && !removed.length && base === entries) {
+        if (old?.metadata.managedFields) obj.metadata.managedFields = old.metadata.managedFields;
+        else delete obj.metadata.managedFields;
         return;
     }
     const manager = managerOf(opts);
+    const sub = status ? 'status' : '';
     const out = [];
+    let mine = new Set();
     for (const e of base) {
         const paths = fromFieldsV1(e.fieldsV1);
+        for (const p of removed) paths.delete(p);
+        if (e.manager === manager && e.operation === 'Update' && (e.subresource || '') === sub) {
+            mine = paths;
+            continue;
+        }
         for (const p of changed) paths.delete(p);
         if (paths.size) out.push({ ...e, fieldsV1: toFieldsV1(paths) });
     }
-    const mine = base.find((e) => e.manager === manager && e.operation === 'Update' &&
-        (e.subresource || '') === (status ? 'status' : ''));
-    const paths = mine ? fromFieldsV1(mine.fieldsV1) : new Set();
-    for (const p of changed) paths.add(p);
+    for (const p of changed) mine.add(p);
     const entry = { manager, operation: 'Update', apiVersion: obj.apiVersion, time: now() };
     if (status) entry.subresource = 'status';
-    setEntry(out, entry, paths);
-    obj.metadata.managedFields = out;
-    pruneMissing(obj, nav);
-}
-
-// Drops owned paths the object no longer has.
-function pruneMissing(obj, nav) {
-    if (!nav || !obj.metadata.managedFields) return;
-    const all = new Set([...leaves(obj, nav, { status: true }).keys()]);
-    const prefixes = new Set();
-    for (const p of all) {
-        const a = JSON.parse(p);
-        for (let i = 1; i < a.length; i++) prefixes.add(JSON.stringify(a.slice(0, i)));
-    }
-    obj.metadata.managedFields = obj.metadata.managedFields.map((e) => {
-        const paths = fromFieldsV1(e.fieldsV1);
-        for (const p of [...paths]) if (!all.has(p) && !prefixes.has(p)) paths.delete(p);
-        return paths.size ? { ...e, fieldsV1: toFieldsV1(paths) } : null;
-    }).filter(Boolean);
-    if (!obj.metadata.managedFields.length) delete obj.metadata.managedFields;
+    setEntry(out, entry, mine);
+    if (out.length) obj.metadata.managedFields = out;
+    else delete obj.metadata.managedFields;
 }
 
 // --- server-side apply ---------------------------------------------------------------------
@@ -322,19 +327,19 @@ export function serverSideApply(rdef, live, applied, { manager, force, status })
         const owned = fromFieldsV1(e.fieldsV1);
         for (const p of newSet) {
             if (!owned.has(p)) continue;
-            const liveValue = live ? valueAt(live, JSON.parse(p)) : undefined;
-            if (!deepEqual(liveValue, appliedLeaves.get(p)) && !p.endsWith('"."]')) {
+            const liveValue = live ? valueAt(live, split(p)) : undefined;
+            if (!deepEqual(liveValue, appliedLeaves.get(p)) && !p.endsWith(`${SEP}.`)) {
                 conflicts.push({ manager: e.manager, apiVersion: e.apiVersion, path: p });
             }
         }
     }
     if (conflicts.length && !force) {
         const n = conflicts.length;
-        const lines = conflicts.map((c) => `conflict with "${c.manager}"${c.apiVersion ? ` using ${c.apiVersion}` : ''}: ${pathText(JSON.parse(c.path))}`);
+        const lines = conflicts.map((c) => `conflict with "${c.manager}"${c.apiVersion ? ` using ${c.apiVersion}` : ''}: ${pathText(split(c.path))}`);
         throw new ApiError(409, 'Conflict', `Apply failed with ${n} conflict${n > 1 ? 's' : ''}: ${lines.join('\n')}`, {
             causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict',
                 message: `conflict with "${c.manager}"${c.apiVersion ? ` using ${c.apiVersion}` : ''}`,
-                field: pathText(JSON.parse(c.path)) })),
+                field: pathText(split(c.path)) })),
         });
     }
     let result = live ? clone(live) : { apiVersion: applied.apiVersion, kind: applied.kind, metadata: {} };
@@ -352,7 +357,7 @@ export function serverSideApply(rdef, live, applied, { manager, force, status })
         if (owned.size) out.push({ ...e, fieldsV1: toFieldsV1(owned) });
     }
     for (const p of prevSet) {
-        if (!newSet.has(p) && !ownedByOthers.has(p)) removePath(result, JSON.parse(p));
+        if (!newSet.has(p) && !ownedByOthers.has(p)) removePath(result, split(p));
     }
     const entry = { manager, operation: 'Apply', apiVersion: applied.apiVersion, time: now() };
     if (status) entry.subresource = 'status';

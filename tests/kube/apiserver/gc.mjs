@@ -43,8 +43,12 @@ export class Controllers {
                 if (owner) this.enqueue(owner.storage, ref.uid);
             }
             if (obj.metadata.namespace) {
+                // A Terminating namespace may now be empty; a live one gets its default
+                // ServiceAccount and root CA ConfigMap back.
                 const ns = this.store.get('/namespaces', undefined, obj.metadata.namespace);
-                if (ns?.metadata.deletionTimestamp) this.enqueue('/namespaces', ns.metadata.uid);
+                const setup = (storage === '/serviceaccounts' && obj.metadata.name === 'default') ||
+                    (storage === '/configmaps' && obj.metadata.name === 'kube-root-ca.crt');
+                if (ns && (ns.metadata.deletionTimestamp || setup)) this.enqueue('/namespaces', ns.metadata.uid);
             }
             if (storage === CRD_STORAGE) this.registry.removeCRD(obj.metadata.name);
             else this.crdContentGone(storage);

@@ -324,8 +324,11 @@ export const KINDS = {
         defaults(pod, ctx) {
             podDefaults(pod, ctx.isCreate ? `kube-api-access-${randomSuffix()}` : null);
         },
-        validate(pod, old) {
+        validate(pod, old, opts) {
             const out = validatePodSpec(pod.spec, 'spec');
+            if (old && opts.binding && !old.spec?.nodeName) {
+                old = { ...old, spec: { ...old.spec, nodeName: pod.spec?.nodeName } };
+            }
             if (old) out.push(...validatePodUpdate(pod, old));
             return out;
         },

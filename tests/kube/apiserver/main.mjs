@@ -23,12 +23,13 @@ import { loadValidators } from './validation.mjs';
 const RESTART_CODE = 75;
 const USAGE = `usage: node main.mjs --dir DIR [--port N] [--no-metrics] [--watch-history N]
        [--bookmark-interval-ms MS] [--watch-timeout-seconds S]
-       [--authorization-mode AlwaysAllow|RBAC] [--service-cluster-ip-range CIDR]`;
+       [--authorization-mode AlwaysAllow|RBAC] [--service-cluster-ip-range CIDR]
+       [--default-field-validation Warn|Strict|Ignore]`;
 
 function parseArgs(argv) {
     const o = { port: 0, metrics: true, watchHistory: 10000, bookmarkIntervalMs: 5000,
         watchTimeoutSeconds: 1800, authorizationMode: 'AlwaysAllow',
-        serviceRange: '127.100.0.0/16', child: false };
+        serviceRange: '127.100.0.0/16', fieldValidation: 'Warn', child: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const val = () => {
@@ -49,6 +50,7 @@ function parseArgs(argv) {
         case '--watch-timeout-seconds': o.watchTimeoutSeconds = num(); break;
         case '--authorization-mode': o.authorizationMode = val(); break;
         case '--service-cluster-ip-range': o.serviceRange = val(); break;
+        case '--default-field-validation': o.fieldValidation = val(); break;
         case '--child': o.child = true; break;
         case '-h': case '--help': process.stdout.write(`${USAGE}\n`); process.exit(0); break;
         default: throw new Error(`unknown option ${a}`);
@@ -57,6 +59,9 @@ function parseArgs(argv) {
     if (!o.dir) throw new Error('--dir is required');
     if (!['AlwaysAllow', 'RBAC'].includes(o.authorizationMode)) {
         throw new Error('--authorization-mode must be AlwaysAllow or RBAC');
+    }
+    if (!['Warn', 'Strict', 'Ignore'].includes(o.fieldValidation)) {
+        throw new Error('--default-field-validation must be Warn, Strict or Ignore');
     }
     if (!/^127\.\d+\.\d+\.\d+\/(1[6-9]|2[0-4])$/.test(o.serviceRange)) {
         throw new Error('--service-cluster-ip-range must be a 127.x.y.z/16..24 range');

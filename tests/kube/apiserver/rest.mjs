@@ -58,10 +58,17 @@ function specPart(obj) {
     return rest;
 }
 
+// Whether an update changes nothing but what the server sets anyway (resourceVersion,
+// managedFields timestamps): such an update is a no-op, as in kube-apiserver.
 function sameIgnoringVersion(a, b) {
-    const strip = (o) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined,
-        managedFields: (o.metadata.managedFields || []).map((m) => ({ ...m, time: undefined })) } });
-    return deepEqual(JSON.parse(JSON.stringify(strip(a))), JSON.parse(JSON.stringify(strip(b))));
+    const { metadata: ma, ...ra } = a;
+    const { metadata: mb, ...rb } = b;
+    if (!deepEqual(ra, rb)) return false;
+    const { resourceVersion: va, managedFields: fa, ...xa } = ma;
+    const { resourceVersion: vb, managedFields: fb, ...xb } = mb;
+    if (!deepEqual(xa, xb)) return false;
+    const times = (f) => (f || []).map((e) => ({ ...e, time: undefined }));
+    return deepEqual(times(fa), times(fb));
 }
 
 export class Rest {
@@ -148,7 +155,7 @@ export class Rest {
             causes.push(...r.causes);
             unknown.push(...r.unknown);
         }
-        if (kind.validate) causes.push(...kind.validate(obj, old, this));
+        if (kind.validate) causes.push(...kind.validate(obj, old, opts));
         this.unknownFields(rdef, unknown, opts);
         const seen = new Set();
         causes = causes.filter((c) => {

@@ -3,6 +3,7 @@
 // path routing (/api, /apis, /version, /openapi/v3, /healthz, /_test/), the REST verbs with their
 // query parameters, content negotiation (JSON, Table, PartialObjectMetadata), the three patch
 // types plus server-side apply, watch streams, and Status bodies on every error.
+import crypto from 'node:crypto';
 import YAML from 'yaml';
 import { ApiError, badRequest, invalid, cause, methodNotAllowed, notFound, pathNotFound,
     unsupportedMediaType } from './errors.mjs';
@@ -104,7 +105,10 @@ export class ApiServer {
     }
 
     info(req) {
-        if (!req.info) req.info = { started: Date.now(), method: req.method, path: req.url, warnings: [] };
+        if (!req.info) {
+            req.info = { started: Date.now(), method: req.method, path: req.url, warnings: [],
+                auditId: crypto.randomUUID() };
+        }
         return req.info;
     }
 
@@ -137,7 +141,7 @@ export class ApiServer {
         const body = typeof obj === 'string' ? obj : JSON.stringify(obj, null, pretty ? 2 : 0);
         const h = { 'Content-Type': typeof obj === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
             'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-cache, private',
-            'Audit-Id': info.auditId || '', ...headers };
+            'Audit-Id': info.auditId, ...headers };
         if (info.warnings.length) {
             h.Warning = info.warnings.map((w) => `299 - ${JSON.stringify(w)}`);
         }
@@ -268,7 +272,7 @@ export class ApiServer {
         if (!allowedVerb) throw methodNotAllowed();
         const q = req.query;
         const opts = {
-            fieldValidation: q.get('fieldValidation') || 'Warn', dryRun: q.getAll('dryRun').includes('All'),
+            fieldValidation: q.get('fieldValidation') || this.options.fieldValidation || 'Warn', dryRun: q.getAll('dryRun').includes('All'),
             fieldManager: q.get('fieldManager') || undefined, userAgent: this.info(req).userAgent,
             warnings: this.info(req).warnings, user,
         };
@@ -397,6 +401,7 @@ export class ApiServer {
         }
         res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private',
             'Transfer-Encoding': 'chunked' });
+        res.flushHeaders();
         if (this.info(req).kill) return this.send(req, res, 200, '');
         const w = new Watch({ res, rdef, rest: this.rest, store: this.store,
             ns: rdef.namespaced ? ns : undefined, labelReqs, fieldReqs, format, bookmarks });
@@ -585,7 +590,7 @@ export class ApiServer {
             pod.metadata.annotations = { ...pod.metadata.annotations, ...binding.metadata?.annotations };
             if (!Object.keys(pod.metadata.annotations).length) delete pod.metadata.annotations;
             return pod;
-        }, { patch: true, fieldManager: 'kube-scheduler', internal: true });
+        }, { patch: true, fieldManager: 'kube-scheduler', internal: true, binding: true });
         this.rest.update(pods, ns, name, (pod) => {
             const conds = (pod.status.conditions || []).filter((c) => c.type !== 'PodScheduled');
             conds.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() });

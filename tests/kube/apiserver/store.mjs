@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { matchLabels, matchFields } from './selectors.mjs';
 
+const JOURNAL_LIMIT = 20000;
+
 export function objectKey(ns, name) {
     return ns ? `${ns}/${name}` : name;
 }
@@ -268,10 +270,14 @@ export class Store {
         fs.renameSync(tmp, this.snapshotPath());
         if (this.journalFd !== null) fs.closeSync(this.journalFd);
         this.journalFd = fs.openSync(this.journalPath(), 'w');
+        this.journalLines = 0;
     }
 
+    // Appends one change; every JOURNAL_LIMIT changes the state becomes a new snapshot, so the
+    // journal of a long benchmark does not grow without bound.
     journal(entry) {
         if (this.journalFd === null) return;
         fs.writeSync(this.journalFd, JSON.stringify(entry) + '\n');
+        if (++this.journalLines >= JOURNAL_LIMIT) this.writeSnapshot();
     }
 }

@@ -112,7 +112,7 @@ export class TestHooks {
             return ok({ details: { resourceVersion: String(server.store.rv) } });
         case 'POST restart':
             setTimeout(() => server.restart(), 50);
-            return ok();
+            return ok({ details: { pid: process.pid } });
         case 'GET policy':
             return { deny: server.auth.deny, mode: server.auth.mode };
         case 'PUT policy':
@@ -137,7 +137,8 @@ export class TestHooks {
             this.counters.clear();
             return ok();
         case 'GET stats':
-            return { resourceVersion: String(server.store.rv), compacted: String(server.store.compacted),
+            return { pid: process.pid, resourceVersion: String(server.store.rv),
+                compacted: String(server.store.compacted),
                 watches: server.store.allWatchers().length, history: server.store.history.length,
                 objects: [...server.store.tables.values()].reduce((n, t) => n + t.objs.size, 0) };
         default:

@@ -39,10 +39,11 @@ export function deepEqual(a, b) {
         if (a.length !== b.length) return false;
         return a.every((x, i) => deepEqual(x, b[i]));
     }
-    const ka = Object.keys(a);
-    const kb = Object.keys(b);
+    // Keys holding undefined count as absent (as in the JSON the objects stand for).
+    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
+    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
     if (ka.length !== kb.length) return false;
-    return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual(a[k], b[k]));
+    return ka.every((k) => b[k] !== undefined && deepEqual(a[k], b[k]));
 }
 
 export function isObject(v) {

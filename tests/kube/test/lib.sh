@@ -6,8 +6,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # The build copies the sources next to node_modules; from the source tree, `npm ci` there first.
 KUBE_DIR=${MP_KUBE_DIR:-$(dirname "$HERE")}
 WORK=$(mktemp -d /tmp/mp-kube.XXXXXX)
-PASSED=0
-FAILED=0
 APISERVER_PID=
 
 cleanup() {
@@ -19,31 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() {
-    PASSED=$((PASSED + 1))
-    echo "ok - $1"
-}
-
-not_ok() {
-    FAILED=$((FAILED + 1))
-    echo "not ok - $1"
-}
-
-check() {
-    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: expected [$2], got [$3]"; fi
-}
-
-check_contains() {
-    case "$3" in
-    *"$2"*) ok "$1" ;;
-    *) not_ok "$1: [$2] not found in [$3]" ;;
-    esac
-}
-
-finish() {
-    echo "$PASSED passed, $FAILED failed"
-    [ "$FAILED" -eq 0 ]
-}
+. "$(dirname "$HERE")/../integration/tap.sh"
 
 # wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds.
 wait_for() {
@@ -71,6 +45,11 @@ start_apiserver() {
     API=$(cat "$WORK/cluster/apiserver.ready")
     TOKEN=$(head -1 "$WORK/cluster/tokens.csv" | cut -d, -f1)
     CA="$WORK/cluster/pki/ca.crt"
+}
+
+# watching: true once the server has an open watch (e.g. kubectl wait has started watching).
+watching() {
+    api GET /_test/stats | grep -q '"watches":[1-9]'
 }
 
 # api METHOD PATH [JSON]: an admin request with curl; prints the body.
