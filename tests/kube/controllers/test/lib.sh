@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Shared by the test cluster's shell tests (sourced): a cluster in a temporary folder, stopped at
-# exit with a check that nothing of it is left; kubectl; waiting for conditions; ok / not ok.
+# exit with a check that nothing of it is left; kubectl; waiting for conditions.
 # Exits 77 (SKIP) without root or without kubectl.
 set -u
 : "${MP_SOURCE_DIR:?MP_SOURCE_DIR must point to the source tree}"
@@ -17,10 +17,9 @@ if [ -z "$KUBECTL" ] || [ ! -x "$KUBECTL" ]; then
 fi
 WORK=$(mktemp -d /tmp/mp-kube-test.XXXXXX)
 CLUSTER=$WORK/cluster
-PASSED=0
-FAILED=0
+. "$MP_SOURCE_DIR/tests/integration/tap.sh"
 
-ok() {
+k() {
     PASSED=$((PASSED + 1))
     echo "ok - $1"
 }
@@ -133,9 +132,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-finish() {
+# The closing lines of a test: diagnostics on failure, cluster_down, the count.
+finish_cluster() {
     [ "$FAILED" -eq 0 ] || dump
     cluster_down
-    echo "$PASSED passed, $FAILED failed"
-    [ "$FAILED" -eq 0 ]
+    finish
 }

@@ -238,4 +238,4 @@ last() {
 check "SIGTERM honoured: exit 0 before the grace period" "0 Completed Succeeded" "$(last polite)"
 check "SIGTERM ignored: SIGKILL after 1 s" "137 Error Failed" "$(last stubborn)"
 check "both deleted" "" "$(jp pods '{.items[*].metadata.name}' -l grace=test)"
-finish
+finish_cluster

@@ -105,4 +105,4 @@ check "the pod waits in ContainerCreating" ContainerCreating \
 k create configmap absent --from-literal=k=v >/dev/null
 wait_until "once the ConfigMap exists, both pods run to completion" 120 sh -c \
     "[ \"\$('$KUBECTL' get pods needs-config needs-volume -o jsonpath='{.items[*].status.phase}')\" = 'Succeeded Succeeded' ]"
-finish
+finish_cluster

@@ -52,7 +52,7 @@ wait_until "scaling to zero removes the pod" 120 sh -c "[ -z \"\$('$KUBECTL' get
 n=$(pod_pids | wc -l)
 if [ "$n" -ge 8 ]; then ok "$n pod processes (trees and an escaped child)"; else not_ok "only $n pod processes"; fi
 check "mounts exist while pods run" yes \
-    "$(grep -ls " $CLUSTER/pods/" /proc/[0-9]*/mountinfo >/dev/null 2>&1 && echo yes)"
+    "$(grep -qs " $CLUSTER/pods/" /proc/[0-9]*/mountinfo && echo yes)"
 kill -KILL "$KUBE_CONTROLLERS_PID"
 wait_until "pods die with the controllers" 60 sh -c "[ -z \"\$(grep -ls '/morphling-kube-n$KUBE_NET/' /proc/[0-9]*/cgroup 2>/dev/null)\" ]"
-finish
+finish_cluster

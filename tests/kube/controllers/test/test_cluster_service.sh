@@ -94,4 +94,4 @@ check "no pod left" "" "$(jp pods '{.items[*].metadata.name}' -l app=infer)"
 check "no ReplicaSet left" "" "$(jp rs '{.items[*].metadata.name}' -l app=infer)"
 servers=$(for p in $(pod_pids); do tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null; echo; done | grep -c inference-server)
 check "no inference-server process left once the Deployment is gone" 0 "$servers"
-finish
+finish_cluster

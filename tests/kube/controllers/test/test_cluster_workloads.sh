@@ -95,4 +95,4 @@ check "three pods succeeded" "3" "$(jp job/three '{.status.succeeded}')"
 if k wait --for=condition=failed job/slow --timeout=120s >/dev/null; then ok "a Job past its deadline fails"; else not_ok "Job slow"; fi
 check "DeadlineExceeded" DeadlineExceeded "$(jp job/slow '{.status.conditions[?(@.type=="Failed")].reason}')"
 wait_until "... and its pod is deleted" 120 sh -c "[ -z \"\$('$KUBECTL' get pods -l job-name=slow -o name)\" ]"
-finish
+finish_cluster

@@ -7,7 +7,7 @@
 # container's namespaces, usage from its cgroup, CRI-format logs, refusal of bad commands,
 # shutdown on end of input killing what runs, and --cleanup.
 set -u
-: "${MP_KUBE_DIR:?}" "${MP_HELPERS:?}"
+: "${MP_KUBE_DIR:?}" "${MP_HELPERS:?}" "${MP_SOURCE_DIR:?}"
 if [ "$(id -u)" != 0 ]; then
     echo "SKIP: pod_runner needs root (mount namespaces, cgroups)"
     exit 77
@@ -15,11 +15,7 @@ fi
 runner=$MP_KUBE_DIR/pod_runner
 work=$(mktemp -d /tmp/mp-pod-runner.XXXXXX)
 group="mp-pr-test-$$"
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: expected [$2], got [$3]"; fi; }
+. "$MP_SOURCE_DIR/tests/integration/tap.sh"
 cleanup() {
     exec 3>&- 2>/dev/null
     [ -n "${rpid:-}" ] && kill -KILL "$rpid" 2>/dev/null
@@ -131,5 +127,4 @@ check "--cleanup removes the base groups" '0' "$(printf '%s\n' "$out" | jq -r .f
 check "no cgroup left" "" "$(find /sys/fs/cgroup -maxdepth 6 -type d -name "$group" 2>/dev/null)"
 "$runner" --bogus >/dev/null 2>&1
 check "usage error exits 2" 2 $?
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
