@@ -4,7 +4,8 @@
 // activeDeadlineSeconds, and sets the Complete / Failed conditions (with SuccessCriteriaMet /
 // FailureTarget first, as Kubernetes 1.31+ does).
 
-import { controllerOf, key, ownerRef, splitKey } from './labels.mjs';
+import { trackOwnedPods } from './expectations.mjs';
+import { key, ownerRef, splitKey } from './labels.mjs';
 import { isoNow, podActive, podFromTemplate, podReady, sameJson, setCondition } from './pods.mjs';
 
 const finished = (job) => (job.status?.conditions ?? []).some((c) =>
@@ -14,16 +15,7 @@ export class JobController {
   constructor({ client, jobs, pods, index, expectations, queue, events, log, backoffBaseMs = 10000 }) {
     Object.assign(this, { client, jobs, pods, index, expectations, queue, events, log, backoffBaseMs });
     jobs.on((type, job) => this.queue.add(key(job)));
-    pods.on((type, pod, old) => {
-      const ref = controllerOf(pod);
-      if (ref?.kind !== 'Job') return;
-      const k = `${pod.metadata.namespace}/${ref.name}`;
-      if (type === 'ADDED') this.expectations.observed(k, 'add');
-      if (type === 'DELETED' || (pod.metadata.deletionTimestamp && !old?.metadata.deletionTimestamp)) {
-        this.expectations.observed(k, 'del');
-      }
-      this.queue.add(k);
-    });
+    trackOwnedPods(pods, 'Job', expectations, queue);
   }
 
   ref(job) { return { ...job, apiVersion: 'batch/v1', kind: 'Job' }; }
@@ -82,7 +74,7 @@ export class JobController {
       const wait = Math.min(this.backoffBaseMs * 2 ** (failedPods.length - 1), 360000) - (Date.now() - last);
       if (wait > 0) return wait;
     }
-    this.expectations.expect(k, want, 0);
+    this.expectations.expect(k, want);
     const labels = {
       'batch.kubernetes.io/controller-uid': job.metadata.uid, 'batch.kubernetes.io/job-name': job.metadata.name,
       'controller-uid': job.metadata.uid, 'job-name': job.metadata.name,
@@ -93,7 +85,7 @@ export class JobController {
         const pod = await this.client.create(`/api/v1/namespaces/${ns}/pods`, podFromTemplate(job.spec.template, ns, `${job.metadata.name}-`, owner, labels));
         this.events.record(this.ref(job), 'Normal', 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`, 'job-controller');
       } catch (e) {
-        this.expectations.lower(k, 'add');
+        this.expectations.added(k);
         this.events.record(this.ref(job), 'Warning', 'FailedCreate', `Error creating: ${e.status?.message ?? e.message}`, 'job-controller');
         throw e;
       }
@@ -102,9 +94,9 @@ export class JobController {
   }
 
   async deletePods(k, ns, active) {
-    this.expectations.expect(k, 0, active.length);
+    this.expectations.expect(k, 0, active.map(key));
     await Promise.all(active.map((p) => this.client.delete(`/api/v1/namespaces/${ns}/pods/${p.metadata.name}`).catch((e) => {
-      this.expectations.lower(k, 'del');
+      this.expectations.deleted(k, key(p));
       if (e.code !== 404) throw e;
     })));
   }

@@ -2,7 +2,8 @@
 // ReplicaSet controller: keeps spec.replicas active pods from the template, each owned by the
 // ReplicaSet; status counts, ReplicaFailure when pods cannot be created.
 
-import { controllerOf, key, matchSelector, ownerRef, splitKey } from './labels.mjs';
+import { trackOwnedPods } from './expectations.mjs';
+import { key, matchSelector, ownerRef, splitKey } from './labels.mjs';
 import { podActive, podAvailable, podFromTemplate, podReady, sameJson, setCondition } from './pods.mjs';
 
 const BURST = 500;
@@ -24,16 +25,7 @@ export class ReplicaSetController {
   constructor({ client, pods, replicasets, index, expectations, queue, events, log }) {
     Object.assign(this, { client, pods, replicasets, index, expectations, queue, events, log });
     replicasets.on((type, rs) => this.queue.add(key(rs)));
-    pods.on((type, pod, old) => {
-      const ref = controllerOf(pod);
-      if (ref?.kind !== 'ReplicaSet') return;
-      const k = `${pod.metadata.namespace}/${ref.name}`;
-      if (type === 'ADDED') this.expectations.observed(k, 'add');
-      if (type === 'DELETED' || (pod.metadata.deletionTimestamp && !old?.metadata.deletionTimestamp)) {
-        this.expectations.observed(k, 'del');
-      }
-      this.queue.add(k);
-    });
+    trackOwnedPods(pods, 'ReplicaSet', expectations, queue);
   }
 
   async sync(k) {
@@ -58,7 +50,7 @@ export class ReplicaSetController {
     const diff = pods.length - want;
     if (diff < 0) {
       const n = Math.min(-diff, BURST);
-      this.expectations.expect(k, n, 0);
+      this.expectations.expect(k, n);
       const owner = ownerRef(rs, 'apps/v1', 'ReplicaSet');
       let failure = null;
       // Slow start, as the real controller: batches of 1, 2, 4, ... stop at the first error.
@@ -70,11 +62,11 @@ export class ReplicaSetController {
           if (r.status === 'fulfilled') {
             this.events.record({ ...rs, apiVersion: 'apps/v1', kind: 'ReplicaSet' }, 'Normal', 'SuccessfulCreate', `Created pod: ${r.value.metadata.name}`, 'replicaset-controller');
           } else {
-            this.expectations.lower(k, 'add');
+            this.expectations.added(k);
             failure = r.reason.status?.message ?? r.reason.message;
           }
         }
-        for (let skipped = done + size; failure && skipped < n; skipped++) this.expectations.lower(k, 'add');
+        for (let skipped = done + size; failure && skipped < n; skipped++) this.expectations.added(k);
       }
       if (failure) {
         this.events.record({ ...rs, apiVersion: 'apps/v1', kind: 'ReplicaSet' }, 'Warning', 'FailedCreate', `Error creating: ${failure}`, 'replicaset-controller');
@@ -83,13 +75,13 @@ export class ReplicaSetController {
     }
     if (diff > 0) {
       const victims = [...pods].sort(deletionRank).slice(0, diff);
-      this.expectations.expect(k, 0, victims.length);
+      this.expectations.expect(k, 0, victims.map(key));
       await Promise.all(victims.map(async (p) => {
         try {
           await this.client.delete(`/api/v1/namespaces/${ns}/pods/${p.metadata.name}`);
           this.events.record({ ...rs, apiVersion: 'apps/v1', kind: 'ReplicaSet' }, 'Normal', 'SuccessfulDelete', `Deleted pod: ${p.metadata.name}`, 'replicaset-controller');
         } catch (e) {
-          this.expectations.lower(k, 'del');
+          this.expectations.deleted(k, key(p));
           if (e.code !== 404) throw e;
         }
       }));

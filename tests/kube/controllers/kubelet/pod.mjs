@@ -85,7 +85,8 @@ export class PodWorker {
     fs.mkdirSync(this.dir, { recursive: true });
     this.ip = this.pod.spec.hostNetwork ? this.agent.hostIP : this.agent.pods.allocate(this.uid);
     this.hostsFile = path.join(this.dir, 'hosts');
-    fs.writeFileSync(this.hostsFile, this.agent.hostsFor(this));
+    this.hostsText = this.agent.hostsFor(this);
+    fs.writeFileSync(this.hostsFile, this.hostsText);
     this.runtime = new PodRuntime({
       binary: this.agent.podRunner, pod: this.uid, cgroupParent: this.agent.cgroupParent, stateDir: this.dir,
       log: (m) => this.agent.log(m),
@@ -137,7 +138,7 @@ export class PodWorker {
 
   // Starts what should run now: init containers one at a time, then every regular container.
   advance() {
-    if (!this.volumes || this.deleting || this.closed || this.phase === 'Succeeded' || this.phase === 'Failed') return;
+    if (!this.volumes || this.runtime.dead || this.deleting || this.closed || this.phase === 'Succeeded' || this.phase === 'Failed') return;
     const all = [...this.containers.values()];
     const pendingInit = all.find((cs) => cs.init && !cs.done);
     const runnable = pendingInit ? [pendingInit] : all.filter((cs) => !cs.init);

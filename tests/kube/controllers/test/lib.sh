@@ -20,27 +20,6 @@ CLUSTER=$WORK/cluster
 . "$MP_SOURCE_DIR/tests/integration/tap.sh"
 
 k() {
-    PASSED=$((PASSED + 1))
-    echo "ok - $1"
-}
-
-not_ok() {
-    FAILED=$((FAILED + 1))
-    echo "not ok - $1"
-}
-
-check() {
-    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: expected [$2], got [$3]"; fi
-}
-
-check_contains() {
-    case "$3" in
-    *"$2"*) ok "$1" ;;
-    *) not_ok "$1: [$2] not found in [$3]" ;;
-    esac
-}
-
-k() {
     "$KUBECTL" "$@"
 }
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pure parts of the controllers and the node agent: quantities, selectors, image references,
-// $(VAR) expansion and argv, CRI logs, template hashes, endpoints, status comparison.
+// $(VAR) expansion and argv, CRI logs, template hashes, endpoints, status comparison,
+// expectations.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { resolveIntOrPercent, templateHash } from '../deployment.mjs';
+import { Expectations } from '../expectations.mjs';
 import { matchNodeSelectorTerm, matchSelector } from '../labels.mjs';
 import { ImageTable, parseImage } from '../kubelet/images.mjs';
 import { parseCri, renderLog } from '../kubelet/logs.mjs';
@@ -163,4 +165,22 @@ test('address ranges: stable per owner, round robin, exhaustion', () => {
   assert.equal(r.allocate('c'), '127.42.0.3');
   for (let i = 0; i < 252; i++) r.allocate(`x${i}`);
   assert.throws(() => r.allocate('full'), /no free address/);
+});
+
+test('expectations: adds counted, deletions by pod key (seen twice, counted once), expiry', () => {
+  const e = new Expectations();
+  e.expect('ns/rs', 2);
+  assert.ok(!e.satisfied('ns/rs'));
+  e.added('ns/rs');
+  e.added('ns/rs');
+  assert.ok(e.satisfied('ns/rs'));
+  e.expect('ns/rs', 0, ['ns/a', 'ns/b']);
+  e.deleted('ns/rs', 'ns/a');
+  e.deleted('ns/rs', 'ns/a');
+  assert.ok(!e.satisfied('ns/rs'));
+  e.deleted('ns/rs', 'ns/b');
+  assert.ok(e.satisfied('ns/rs'));
+  e.expect('ns/x', 1);
+  e.map.get('ns/x').at -= 6000;
+  assert.ok(e.satisfied('ns/x'));
 });
