@@ -138,12 +138,17 @@ pids="$pids $pid"
 name=host
 i=0
 port=""
-while [ $i -lt 300 ] && [ -z "$port" ]; do
+healthy=""
+while [ $i -lt 300 ] && [ -z "$healthy" ]; do
     port=$(sed -n "s/^listening on $host:\([0-9]*\)\$/\1/p" "$tmp/host.out")
-    [ -n "$port" ] || sleep 0.1
+    if [ -n "$port" ] && curl -sf "http://$host:$port/healthz" >/dev/null 2>&1; then
+        healthy=yes
+    else
+        sleep 0.1
+    fi
     i=$((i + 1))
 done
-if [ -n "$port" ] && curl -sf "http://$host:$port/healthz" >/dev/null; then ok; else
+if [ -n "$healthy" ]; then ok; else
     bad "--host $host: not serving ($(cat "$tmp/host.out" "$tmp/host.err"))"
 fi
 stop

@@ -120,9 +120,28 @@ static void emit(json_t *ev)
     free(s);
 }
 
+/* A JSON string of text that may not be UTF-8 (a program's output): bytes that are not become
+ * '?'. */
+static json_t *text_json(const char *text)
+{
+    json_t *j = json_string(text);
+    if (j) {
+        return j;
+    }
+    char *copy = mp_xstrdup(text);
+    for (char *p = copy; *p; p++) {
+        if ((unsigned char)*p >= 0x80) {
+            *p = '?';
+        }
+    }
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 static void emit_error(const char *id, const char *msg)
 {
-    emit(json_pack("{s:s, s:s?, s:s}", "event", "error", "id", id, "message", msg));
+    emit(json_pack("{s:s, s:s?, s:o}", "event", "error", "id", id, "message", text_json(msg)));
 }
 
 static json_t *time_json(int64_t wall_ns)
@@ -722,7 +741,8 @@ static void *box_main(void *arg)
     struct run r = {NULL, NULL, -1, {{0, MP_BUF_INIT}, {0, MP_BUF_INIT}}, 0};
     struct mp_error err = {0, ""};
     if (run_setup(b, &r, &err) != 0) {
-        emit(json_pack("{s:s, s:s, s:s}", "event", "failed", "id", b->sp.id, "message", err.msg));
+        emit(json_pack("{s:s, s:s, s:o}", "event", "failed", "id", b->sp.id, "message",
+                       text_json(err.msg)));
         if (r.cg) {
             int drc = mp_cgroup_destroy(r.cg, mp_mono_ns() + FINISH_NS, NULL);
             (void)drc;
@@ -823,13 +843,13 @@ static void *exec_main(void *arg)
                             json_integer(!done               ? -1
                                          : WIFEXITED(status) ? WEXITSTATUS(status)
                                                              : 128 + WTERMSIG(status)));
-        json_object_set_new(ev, "output", json_string(both));
+        json_object_set_new(ev, "output", text_json(both));
         free(out);
         free(errs);
         free(both);
         mp_proc_free(p);
     } else {
-        json_object_set_new(ev, "error", json_string(err.msg));
+        json_object_set_new(ev, "error", text_json(err.msg));
     }
     emit(ev);
     exec_req_free(x);
