@@ -4,7 +4,7 @@
 // ReplicaFailure conditions, with ProgressDeadlineExceeded after progressDeadlineSeconds.
 
 import { controllerOf, key, ownerRef, splitKey } from './labels.mjs';
-import { canonical, isoNow, podActive, sameJson, setCondition } from './pods.mjs';
+import { canonical, isoNow, sameJson, setCondition } from './pods.mjs';
 
 const ALPHANUMS = 'bcdfghjklmnpqrstvwxz2456789';
 
@@ -184,7 +184,9 @@ export class DeploymentController {
     const live = old.filter((rs) => specReplicas(rs) > 0);
     for (const rs of live) await this.scale(d, rs, 0);
     if (live.length) return;
-    if (old.some((rs) => this.index.owned(rs.metadata.uid).some(podActive))) return;
+    // Old pods must be gone, terminating ones included, before new ones start.
+    const running = (p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
+    if (old.some((rs) => this.index.owned(rs.metadata.uid).some(running))) return;
     await this.scale(d, newRS, d.spec.replicas ?? 1);
   }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Address allocation inside one cluster's loopback block 127.N.0.0/16: pod IPs from the lower
-// half, ClusterIPs (when the API server does not assign them) from the upper half. Addresses
-// are handed out round robin so a freed one is reused as late as possible.
+// Pod addresses inside one cluster's loopback block 127.N.0.0/16: the lower half (the API
+// server assigns ClusterIPs from the upper half). Addresses are handed out round robin so a
+// freed one is reused as late as possible.
 
 export class IpRange {
   // first/last: third-octet bounds (inclusive) inside 127.net.x.y; y runs 1..254.
@@ -33,12 +33,6 @@ export class IpRange {
     throw new Error(`no free address in 127.${this.net}.${this.first}-${this.last}.x`);
   }
 
-  // Marks an address as taken by owner (found in an existing object).
-  reserve(owner, ip) {
-    this.used.add(ip);
-    this.byOwner.set(owner, ip);
-  }
-
   release(owner) {
     const ip = this.byOwner.get(owner);
     if (!ip) return;
@@ -48,4 +42,3 @@ export class IpRange {
 }
 
 export const podRange = (net) => new IpRange(net, 0, 127);
-export const serviceRange = (net) => new IpRange(net, 128, 255);

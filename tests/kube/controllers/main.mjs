@@ -10,7 +10,7 @@ import { DeploymentController } from './deployment.mjs';
 import { Recorder } from './events.mjs';
 import { Expectations } from './expectations.mjs';
 import { Informer, WorkQueue } from './informer.mjs';
-import { podRange, serviceRange } from './ipam.mjs';
+import { podRange } from './ipam.mjs';
 import { JobController } from './job.mjs';
 import { ImageTable } from './kubelet/images.mjs';
 import { DEFAULT_NODES, NodeAgent } from './kubelet/node.mjs';
@@ -93,8 +93,7 @@ async function main() {
   run('replicaset', (queue) => new ReplicaSetController({ ...common, pods, replicasets, queue }));
   run('deployment', (queue) => new DeploymentController({ ...common, deployments, replicasets, queue }));
   run('job', (queue) => new JobController({ ...common, jobs, pods, queue, backoffBaseMs: Number(o.jobBackoff) * 1000 }));
-  const svcIPs = serviceRange(o.net);
-  run('endpoints', (queue) => new EndpointsController({ ...common, services, endpoints, pods, queue, ips: svcIPs }));
+  run('endpoints', (queue) => new EndpointsController({ ...common, services, endpoints, pods, queue }));
   const proxy = new Proxy({ services, endpoints, log });
   const api = new URL(cfg.server);
   const agent = new NodeAgent({
@@ -105,12 +104,6 @@ async function main() {
     crashBackoffMs: Number(o.crashBackoff) * 1000,
   });
   const informers = [pods, nodes, services, endpoints, replicasets, deployments, jobs];
-  // Services that already have addresses keep them.
-  services.on((type, svc) => {
-    const ip = svc.spec?.clusterIP;
-    if (type !== 'DELETED' && ip?.startsWith(`127.${o.net}.`)) svcIPs.reserve(`svc:${svc.metadata.uid}`, ip);
-    if (type === 'DELETED') svcIPs.release(`svc:${svc.metadata.uid}`);
-  });
   await Promise.all(informers.map((i) => i.start()));
   for (const q of queues) q.start();
   await agent.start();

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Services: the Endpoints controller (ready and not-ready pod addresses per Service, ports
-// resolved from targetPort numbers or container port names), ClusterIP allocation for
-// Services the API server left without one, and kube-proxy: a TCP proxy on every ClusterIP
-// port to the ready endpoints (round robin).
+// resolved from targetPort numbers or container port names) and kube-proxy: a TCP proxy on
+// every ClusterIP port (the API server assigns them) to the ready endpoints (round robin).
 
 import net from 'node:net';
 import { key, matchMap, splitKey } from './labels.mjs';
@@ -58,8 +57,8 @@ export function endpointSubsets(svc, pods) {
 }
 
 export class EndpointsController {
-  constructor({ client, services, endpoints, pods, queue, ips, log }) {
-    Object.assign(this, { client, services, endpoints, pods, queue, ips, log });
+  constructor({ client, services, endpoints, pods, queue, log }) {
+    Object.assign(this, { client, services, endpoints, pods, queue, log });
     services.on((type, svc) => this.queue.add(key(svc)));
     endpoints.on((type, ep) => this.queue.add(key(ep)));
     pods.on((type, pod, old) => {
@@ -84,7 +83,6 @@ export class EndpointsController {
       }
       return;
     }
-    if (svc.spec.type !== 'ExternalName' && !svc.spec.clusterIP && this.ips) await this.allocate(svc, ns, name);
     if (!svc.spec.selector) return; // endpoints managed by the user
     const pods = this.pods.list().filter((p) => p.metadata.namespace === ns);
     const subsets = endpointSubsets(svc, pods);
@@ -99,11 +97,6 @@ export class EndpointsController {
       obj.metadata.resourceVersion = ep.metadata.resourceVersion;
       await this.client.replace(`${base}/${name}`, obj);
     }
-  }
-
-  async allocate(svc, ns, name) {
-    const ip = this.ips.allocate(`svc:${svc.metadata.uid}`);
-    await this.client.mergePatch(`/api/v1/namespaces/${ns}/services/${name}`, { spec: { clusterIP: ip, clusterIPs: [ip] } });
   }
 }
 
