@@ -43,12 +43,19 @@ const specReplicas = (rs) => rs.spec?.replicas ?? 0;
 const sum = (list, f) => list.reduce((a, x) => a + (f(x) ?? 0), 0);
 
 export class DeploymentController {
-  constructor({ client, deployments, replicasets, index, queue, events, log }) {
+  constructor({ client, deployments, replicasets, pods, index, queue, events, log }) {
     Object.assign(this, { client, deployments, replicasets, index, queue, events, log });
     deployments.on((type, d) => this.queue.add(key(d)));
-    replicasets.on((type, rs) => {
-      const ref = controllerOf(rs);
+    const ownerOf = (rs) => {
+      const ref = rs && controllerOf(rs);
       if (ref?.kind === 'Deployment') this.queue.add(`${rs.metadata.namespace}/${ref.name}`);
+    };
+    replicasets.on((type, rs) => ownerOf(rs));
+    // A Recreate rollout waits for the old pods to be gone: their deletion is the signal (the
+    // ReplicaSet's status stopped counting them when they began terminating).
+    pods.on((type, pod) => {
+      const ref = controllerOf(pod);
+      if (type === 'DELETED' && ref?.kind === 'ReplicaSet') ownerOf(this.replicasets.get(`${pod.metadata.namespace}/${ref.name}`));
     });
     this.pending = new Map(); // deployment uid -> new ReplicaSet created, not yet in the cache
   }

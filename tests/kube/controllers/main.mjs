@@ -91,7 +91,7 @@ async function main() {
   };
   run('scheduler', (queue) => new Scheduler({ ...common, pods, nodes, queue }));
   run('replicaset', (queue) => new ReplicaSetController({ ...common, pods, replicasets, queue }));
-  run('deployment', (queue) => new DeploymentController({ ...common, deployments, replicasets, queue }));
+  run('deployment', (queue) => new DeploymentController({ ...common, deployments, replicasets, pods, queue }));
   run('job', (queue) => new JobController({ ...common, jobs, pods, queue, backoffBaseMs: Number(o.jobBackoff) * 1000 }));
   run('endpoints', (queue) => new EndpointsController({ ...common, services, endpoints, pods, queue }));
   const proxy = new Proxy({ services, endpoints, log });
