@@ -97,7 +97,7 @@ const SEP = '\u0001';
 const split = (p) => p.split(SEP);
 
 // Leaves of `obj` as Map(path -> value). `status` decides whether status is included.
-export function leaves(obj, nav, { status = false } = {}) {
+function leaves(obj, nav, { status = false } = {}) {
     const out = new Map();
     const walk = (v, n, prefix, top) => {
         const inMeta = prefix === 'f:metadata';
@@ -132,7 +132,7 @@ export function leaves(obj, nav, { status = false } = {}) {
     return out;
 }
 
-export function toFieldsV1(paths) {
+function toFieldsV1(paths) {
     const root = {};
     for (const p of paths) {
         let node = root;
@@ -144,7 +144,7 @@ export function toFieldsV1(paths) {
     return root;
 }
 
-export function fromFieldsV1(f) {
+function fromFieldsV1(f) {
     const out = new Set();
     const walk = (node, prefix) => {
         const keys = Object.keys(node || {});

@@ -4,8 +4,7 @@
 // messages, defaulting, pruning of unknown fields (unless x-kubernetes-preserve-unknown-fields),
 // embedded resources and printer columns.
 import { cause } from './errors.mjs';
-import { dns1123Subdomain, dns1123Label } from './names.mjs';
-import { compareVersions } from './registry.mjs';
+import { dns1123Label } from './names.mjs';
 import { clone, deepEqual, isObject, now } from './util.mjs';
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -308,7 +307,7 @@ function pruneEmbeddedMeta(meta, field, unknown, opts) {
 }
 
 // Fills in `default`s, parents before children, as the apiextensions defaulting does.
-export function applyDefaults(v, schema) {
+function applyDefaults(v, schema) {
     if (!isObject(schema)) return;
     if (isObject(v)) {
         for (const [k, s] of Object.entries(schema.properties || {})) {
@@ -338,4 +337,3 @@ export function validateCustom(rdef, obj) {
     return { causes: out, unknown };
 }
 
-export { dns1123Subdomain, compareVersions };

@@ -32,7 +32,7 @@ export function qualified(rdef) {
 }
 
 // "Deployment.apps" or "Pod": how Invalid messages name a kind.
-export function qualifiedKind(rdef) {
+function qualifiedKind(rdef) {
     return rdef.group ? `${rdef.kind}.${rdef.group}` : rdef.kind;
 }
 
@@ -130,7 +130,7 @@ function showValue(v) {
 }
 
 // The text of one cause as kube-apiserver's field.Error.Error() writes it.
-export function causeText(c) {
+function causeText(c) {
     const [, label] = causeReasons[c.type] || causeReasons.invalid;
     if (c.type === 'required' || c.type === 'forbidden' || c.type === 'tooMany') {
         return `${c.field}: ${label}${c.detail ? ': ' + c.detail : ''}`;

@@ -4,10 +4,10 @@
 // policy of a delete. Keyed by storage table ("/pods", "apps/deployments", ...).
 import { cause } from './errors.mjs';
 import { dns1035Label, dns1123Label, dns1123Subdomain, pathSegmentName, qualifiedName,
-    validateLabels } from './names.mjs';
+    validateAnnotations, validateLabels } from './names.mjs';
 import { podDefaults, podSpecDefaults, qosClass, validatePodSpec } from './podspec.mjs';
 import { labelSelectorRequirements, matchLabels } from './selectors.mjs';
-import { deepEqual, isObject, now, randomSuffix } from './util.mjs';
+import { deepEqual, isObject, randomSuffix } from './util.mjs';
 
 const immutable = (field, value) => cause(field, 'invalid', 'field is immutable', value);
 
@@ -314,7 +314,7 @@ const subdomain = dns1123Subdomain;
 
 // Per storage: name rule, defaults, validation and create hooks. `defaultGC` is the
 // propagation policy of a DELETE that names none (batch/v1 Jobs orphan their pods).
-export const KINDS = {
+const KINDS = {
     '/namespaces': { name: dns1123Label, defaults: namespaceDefaults,
         create(ns) {
             ns.spec = { finalizers: ['kubernetes'] };
@@ -416,6 +416,7 @@ export function validateMeta(obj, rdef, nameRule) {
         for (const e of nameRule(m.name)) out.push(cause('metadata.name', 'invalid', e, m.name));
     }
     out.push(...validateLabels(m.labels, 'metadata.labels'));
+    out.push(...validateAnnotations(m.annotations, 'metadata.annotations'));
     let controllers = 0;
     (m.ownerReferences || []).forEach((r, i) => {
         const f = `metadata.ownerReferences[${i}]`;
@@ -437,4 +438,3 @@ export function validateMeta(obj, rdef, nameRule) {
     return out;
 }
 
-export { now };

@@ -76,7 +76,7 @@ export function qualifiedName(v) {
     return errs;
 }
 
-export function labelValue(v) {
+function labelValue(v) {
     const errs = [];
     if (v.length > 63) errs.push('must be no more than 63 characters');
     if (!re(LABEL_VALUE).test(v)) {

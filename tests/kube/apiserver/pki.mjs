@@ -17,7 +17,7 @@ function newKey(cwd, file) {
 }
 
 // Issues a certificate signed by the CA in `pkiDir`: `subject` like "/CN=alice/O=devs".
-export function issueCert(pkiDir, base, subject, ext) {
+function issueCert(pkiDir, base, subject, ext) {
     newKey(pkiDir, `${base}.key`);
     openssl(['req', '-new', '-key', `${base}.key`, '-subj', subject, '-out', `${base}.csr`], pkiDir);
     fs.writeFileSync(path.join(pkiDir, `${base}.ext`), ext);

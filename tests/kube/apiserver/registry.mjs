@@ -106,7 +106,7 @@ export const BUILTINS = [
             ...S('IoK8sApiAuthenticationV1SelfSubjectReview') }),
 ];
 
-export const METRICS = [
+const METRICS = [
     builtin('metrics.k8s.io', 'v1beta1', 'PodMetrics', 'pods', {
         verbs: READ_VERBS.slice(0, 2), virtual: true, model: null, singular: '',
     }),
@@ -178,12 +178,6 @@ export class Registry {
         };
         return [...groups.entries()].sort((a, b) => order(a[0]) - order(b[0]) ||
             a[0].localeCompare(b[0]));
-    }
-
-    // The preferred (storage, else first served) version of each group.
-    preferredVersion(versions) {
-        const list = [...versions.keys()];
-        return list.sort(compareVersions)[0];
     }
 
     apiVersions() {

@@ -103,7 +103,7 @@ export function parseFieldSelector(text, supported) {
     return reqs;
 }
 
-export function getPath(obj, dotted) {
+function getPath(obj, dotted) {
     let v = obj;
     for (const k of dotted.split('.')) {
         if (v === null || typeof v !== 'object') return undefined;

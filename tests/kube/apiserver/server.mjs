@@ -5,7 +5,7 @@
 // types plus server-side apply, watch streams, and Status bodies on every error.
 import crypto from 'node:crypto';
 import YAML from 'yaml';
-import { ApiError, badRequest, invalid, cause, methodNotAllowed, notFound, pathNotFound,
+import { ApiError, badRequest, invalid, cause, gone, methodNotAllowed, notFound, pathNotFound,
     unsupportedMediaType } from './errors.mjs';
 import { serverSideApply } from './apply.mjs';
 import { VERSION, openapiV3, openapiV3Root } from './discovery.mjs';
@@ -338,7 +338,7 @@ export class ApiServer {
                     { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 });
             }
             if (match === 'Exact' && n !== rv) {
-                throw new ApiError(410, 'Expired', `too old resource version: ${n} (${rv})`);
+                throw gone(`too old resource version: ${n} (${rv})`);
             }
         }
         let items = this.store.list(rdef.storage, rdef.namespaced ? ns : undefined, labelReqs, fieldReqs);
@@ -352,7 +352,7 @@ export class ApiServer {
                 throw badRequest('continue key is not valid: illegal base64 data');
             }
             if (token.rv < this.store.compacted) {
-                throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.');
+                throw gone('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.');
             }
             listRV = String(token.rv);
             const key = (o) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name);
@@ -430,7 +430,7 @@ export class ApiServer {
         }
         this.store.addWatcher(storage, w);
         this.watches.add(w);
-        const timeout = Number(q.get('timeoutSeconds') || this.options.watchTimeoutSeconds);
+        const timeout = Number(q.get('timeoutSeconds')) || this.options.watchTimeoutSeconds;
         timers.push(setTimeout(() => {
             w.bookmark();
             w.close();

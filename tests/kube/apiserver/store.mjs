@@ -9,7 +9,7 @@ import { matchLabels, matchFields } from './selectors.mjs';
 
 const JOURNAL_LIMIT = 20000;
 
-export function objectKey(ns, name) {
+function objectKey(ns, name) {
     return ns ? `${ns}/${name}` : name;
 }
 
@@ -117,12 +117,6 @@ export class Store {
             out.push(o);
         }
         return out;
-    }
-
-    countInNamespace(ns) {
-        let n = 0;
-        for (const t of this.tables.values()) n += t.byNs.get(ns)?.size || 0;
-        return n;
     }
 
     // Stores `obj` (ADDED / MODIFIED) or removes it (DELETED) at a new resourceVersion; the

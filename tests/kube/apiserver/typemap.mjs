@@ -13,7 +13,7 @@ const modelsDir = path.join(path.dirname(require.resolve('@kubernetes/client-nod
 
 const types = new Map(); // model name -> [{name, type, format}]
 
-export function parseType(t) {
+function parseType(t) {
     if (t.startsWith('Array<') && t.endsWith('>')) return { array: parseType(t.slice(6, -1)) };
     const m = /^\{ \[key: string\]: (.*); \}$/.exec(t);
     if (m) return { map: parseType(m[1]) };

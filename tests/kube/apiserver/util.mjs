@@ -8,11 +8,6 @@ export function now() {
     return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
-// RFC 3339 with microseconds, as metav1.MicroTime serialises.
-export function nowMicro() {
-    return new Date().toISOString().replace(/Z$/, '000Z');
-}
-
 export function uid() {
     return crypto.randomUUID();
 }

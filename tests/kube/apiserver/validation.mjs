@@ -3,7 +3,7 @@
 // fields (client-node's type maps), then the official OpenAPI schema (kubernetes-models'
 // validators: required fields, formats such as quantities, enums), mapped onto the answers
 // kube-apiserver gives: 400 BadRequest for what its decoder refuses, 422 Invalid naming fields.
-import { ApiError, badRequest, cause } from './errors.mjs';
+import { badRequest, cause } from './errors.mjs';
 import { checkDecode, loadModels, mismatchText } from './typemap.mjs';
 import { QUANTITY_MESSAGE } from './util.mjs';
 
@@ -100,4 +100,3 @@ export function schemaCauses(rdef, obj) {
     return out;
 }
 
-export { ApiError };

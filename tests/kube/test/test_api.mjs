@@ -5,6 +5,7 @@
 // fault-injection and request-log hooks, and service-account tokens.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { after, before, test } from 'node:test';
 import { startApiServer, waitFor } from './cluster.mjs';
 
@@ -330,4 +331,47 @@ test('unknown fields: Warn drops them with a Warning header, Strict refuses them
     const strict = await c.request('POST', `${CM}?fieldValidation=Strict`, { ...body, metadata: { name: 'strict', extra: true } });
     isStatus(strict, 400, 'BadRequest');
     assert.equal(strict.body.message, 'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "metadata.extra", unknown field "bogus"');
+});
+
+test('pod logs and metrics.k8s.io come from the node\'s kubelet endpoint', async () => {
+    const kubelet = http.createServer((req, res) => {
+        if (req.url.startsWith('/containerLogs/default/lp/main?')) {
+            res.end(`line 1\nline 2 (${new URL(req.url, 'http://x').searchParams.get('tailLines')})\n`);
+        } else if (req.url === '/stats/summary') {
+            res.setHeader('Content-Type', 'application/json');
+            res.end(JSON.stringify({ node: { nodeName: 'n1', cpu: { usageNanoCores: 250000000 },
+                memory: { workingSetBytes: 1048576 } }, pods: [{ podRef: { name: 'lp', namespace: 'default' },
+                containers: [{ name: 'main', cpu: { usageNanoCores: 1000000 }, memory: { workingSetBytes: 204800 } }] }] }));
+        } else {
+            res.statusCode = 404;
+            res.end('no such container');
+        }
+    });
+    await new Promise((r) => kubelet.listen(0, '127.0.0.1', r));
+    try {
+        const node = await c.request('POST', '/api/v1/nodes', { metadata: { name: 'n1' } });
+        assert.equal(node.status, 201, node.text);
+        await c.request('PATCH', '/api/v1/nodes/n1/status', { status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+            daemonEndpoints: { kubeletEndpoint: { Port: kubelet.address().port } },
+            conditions: [{ type: 'Ready', status: 'True' }] } }, { 'Content-Type': 'application/merge-patch+json' });
+        await c.request('POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'lp' },
+            spec: { nodeName: 'n1', containers: [{ name: 'main', image: 'morphling:test' }] } });
+        const early = await c.request('GET', '/api/v1/namespaces/default/pods/lp/log');
+        isStatus(early, 400, 'BadRequest');
+        assert.equal(early.body.message, 'container "main" in pod "lp" is waiting to start: ContainerCreating');
+        await c.request('PATCH', '/api/v1/namespaces/default/pods/lp/status', { status: { phase: 'Running',
+            containerStatuses: [{ name: 'main', ready: true, restartCount: 0, image: 'morphling:test', imageID: '',
+                state: { running: { startedAt: '2024-01-01T00:00:00Z' } } }] } },
+        { 'Content-Type': 'application/merge-patch+json' });
+        const logs = await c.request('GET', '/api/v1/namespaces/default/pods/lp/log?tailLines=2');
+        assert.equal(logs.status, 200);
+        assert.equal(logs.text, 'line 1\nline 2 (2)\n');
+        const pm = await c.request('GET', '/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/lp');
+        assert.equal(pm.status, 200, pm.text);
+        assert.deepEqual(pm.body.containers, [{ name: 'main', usage: { cpu: '1000000n', memory: '200Ki' } }]);
+        const nm = await c.request('GET', '/apis/metrics.k8s.io/v1beta1/nodes');
+        assert.deepEqual(nm.body.items.map((n) => `${n.metadata.name} ${n.usage.cpu} ${n.usage.memory}`), ['n1 250000000n 1024Ki']);
+    } finally {
+        kubelet.close();
+    }
 });
