@@ -65,7 +65,7 @@ spec:
       - name: load
         image: morphling:test
         command: [sh, -c]
-        args: ["morphling load http://infer.default.svc:80/v1/fmnist -m POST --body $payload -c 4 -d 2s --json >/dev/termination-log"]
+        args: ["morphling load http://infer.default.svc:80/v1/fmnist -m POST --body $payload -c 4 --rate 200 -d 2s --json >/dev/termination-log"]
 EOF
 if k wait --for=condition=complete job/load --timeout=240s >/dev/null; then ok "load Job completes"; else not_ok "load Job"; fi
 msg=$(jp pods '{.items[0].status.containerStatuses[0].state.terminated.message}' -l job-name=load)
