@@ -6,8 +6,8 @@
  * (pipelined requests wait in its input buffer), so responses keep request order. */
 #include "server.h"
 
-#include <errno.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
