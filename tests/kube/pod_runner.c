@@ -683,8 +683,9 @@ static void serve_mail(struct box *b, struct run *r)
     }
 }
 
-/* Everything left in the container dies with its main process, as in a pod. */
-static void teardown(struct box *b, struct run *r, bool exited, int status)
+/* Everything left in the container dies with its main process, as in a pod. Returns the
+ * "exited" event (owned). */
+static json_t *teardown(struct box *b, struct run *r, bool exited, int status)
 {
     pthread_mutex_lock(&g.mu);
     b->pid = 0;
@@ -721,7 +722,7 @@ static void teardown(struct box *b, struct run *r, bool exited, int status)
     if (frc != 0) {
         json_object_set_new(ev, "warning", json_string("processes outlived the container"));
     }
-    emit(ev);
+    return ev;
 }
 
 static void run_release(struct run *r)
@@ -740,9 +741,10 @@ static void *box_main(void *arg)
     struct box *b = arg;
     struct run r = {NULL, NULL, -1, {{0, MP_BUF_INIT}, {0, MP_BUF_INIT}}, 0};
     struct mp_error err = {0, ""};
+    json_t *last = NULL;
     if (run_setup(b, &r, &err) != 0) {
-        emit(json_pack("{s:s, s:s, s:o}", "event", "failed", "id", b->sp.id, "message",
-                       text_json(err.msg)));
+        last = json_pack("{s:s, s:s, s:o}", "event", "failed", "id", b->sp.id, "message",
+                         text_json(err.msg));
         if (r.cg) {
             int drc = mp_cgroup_destroy(r.cg, mp_mono_ns() + FINISH_NS, NULL);
             (void)drc;
@@ -761,7 +763,7 @@ static void *box_main(void *arg)
             flush_logs(&r, false);
             serve_mail(b, &r);
         }
-        teardown(b, &r, exited, status);
+        last = teardown(b, &r, exited, status);
     }
     run_release(&r);
     pthread_mutex_lock(&g.mu);
@@ -769,6 +771,8 @@ static void *box_main(void *arg)
     b->procs = NULL;
     b->done = true;
     pthread_mutex_unlock(&g.mu);
+    /* Only now: the node agent may start the container again as soon as it reads this. */
+    emit(last);
     return NULL;
 }
 

@@ -94,6 +94,11 @@ export class PodWorker {
     this.runtime.on('started', (ev) => this.onStarted(ev));
     this.runtime.on('exited', (ev) => this.onExited(ev));
     this.runtime.on('failed', (ev) => this.onFailed(ev));
+    // A refused start leaves the container to the restart policy, as a failed one.
+    this.runtime.on('refused', (ev) => {
+      const cs = this.containers.get(ev.id);
+      if (cs?.starting && !cs.running) this.onFailed(ev);
+    });
     this.runtime.on('gone', () => this.onRuntimeGone());
     await this.runtime.ready;
     this.sandbox = true;

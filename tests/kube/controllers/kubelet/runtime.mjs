@@ -67,6 +67,7 @@ export class PodRuntime extends EventEmitter {
       r?.(ev);
     } else if (ev.event === 'error') {
       this.log(`pod_runner: ${ev.id ?? ''}: ${ev.message}`);
+      this.emit('refused', ev); // ('error' would be special to an EventEmitter)
     } else {
       this.emit(ev.event, ev);
     }
