@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Drives the example inference server (examples/inference-server) with real models: health and
-# nonce, Fashion-MNIST labels of the build's payload images, OCR of a rendered page, metrics,
-# 503s under overload with --queue-limit 1, clean exit 0 on SIGTERM, no process left behind.
+# nonce, Fashion-MNIST labels of the build's payload images, --host, OCR of a rendered page,
+# metrics, 503s under overload with --queue-limit 1, clean exit 0 on SIGTERM, no process left
+# behind.
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
 : "${MP_BUILD_DIR:?MP_BUILD_DIR must point to the build directory}"
 server=$MP_BUILD_DIR/examples/inference-server/inference-server
@@ -10,13 +11,14 @@ payloads=$MP_BUILD_DIR/examples/payloads
 [ -x "$server" ] || fail "no server at $server"
 nonce="it-$$-$(date +%s)"
 pids=""
+host=127.0.0.1
 
 # start NAME ARGS...: starts the server, waits for its port line and a healthy /healthz.
 start() {
     name=$1
     shift
     : >"$WORK/$name.out"
-    "$server" --port 0 --nonce "$nonce" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    "$server" --host "$host" --port 0 --nonce "$nonce" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     pid=$!
     pids="$pids $pid"
     track "$pid"
@@ -25,8 +27,8 @@ start() {
 
 # healthy NAME: the server printed its port and answers /healthz (the test stops when it died).
 healthy() {
-    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$WORK/$1.out")
-    [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
+    port=$(sed -n "s/^listening on $host:\([0-9]*\)\$/\1/p" "$WORK/$1.out")
+    [ -n "$port" ] && curl -sf "http://$host:$port/healthz" >/dev/null 2>&1 && return 0
     kill -0 "$pid" 2>/dev/null || fail "$1 exited: $(cat "$WORK/$1.err")"
     return 1
 }
@@ -101,6 +103,17 @@ expect_metric '^inference_workers{model="fmnist"} 3$'
 expect_metric '^inference_omp_threads{model="fmnist"} 2$'
 expect_metric '^inference_max_batch{model="fmnist"} 2$'
 stop
+
+# --host binds another loopback address (the test cluster gives each pod its own).
+host="127.77.$(($$ % 250 + 1)).$(($$ / 250 % 250 + 1))"
+start host
+stop
+host=127.0.0.1
+rc=0
+"$server" --host not-an-address >/dev/null 2>"$WORK/badhost.err" || rc=$?
+check "--host not-an-address exits 2" 2 "$rc"
+check_contains "--host not-an-address is named" "'not-an-address' is not an IPv4 address" \
+    "$(cat "$WORK/badhost.err")"
 
 # --- OCR, and overload with a one-slot queue ---
 start ocr --model ocr --workers 1 --queue-limit 1
