@@ -2,7 +2,6 @@
 /* `morphling list`, `show` and `export`: reading stored experiments. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,53 +18,41 @@ struct read_args {
     int64_t port;
 };
 
-static int parse_args(const char *cmd, int argc, char **argv, bool want_ref, struct read_args *a)
-{
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},       {"json", no_argument, NULL, 'j'},
-        {"format", required_argument, NULL, 'f'},   {"target-rps", required_argument, NULL, 't'},
-        {"headroom", required_argument, NULL, 'h'}, {"container", required_argument, NULL, 'c'},
-        {"port", required_argument, NULL, 'p'},     {0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            a->db = optarg;
-            break;
-        case 'j':
-            a->json = true;
-            break;
-        case 'f':
-            a->format = optarg;
-            break;
-        case 't':
-        case 'h':
-            if (mp_parse_double(optarg, c == 't' ? &a->target_rps : &a->headroom) != 0) {
-                return mp_cli_usage(cmd, "expected a number, got \"%s\"", optarg);
-            }
-            break;
-        case 'c':
-            a->container = optarg;
-            break;
-        case 'p':
-            if (mp_parse_int64(optarg, &a->port) != 0 || a->port < 1 || a->port > 65535) {
-                return mp_cli_usage(cmd, "--port: expected 1..65535, got \"%s\"", optarg);
-            }
-            break;
-        default:
-            return mp_cli_usage(cmd, "unknown option");
-        }
-    }
-    if (want_ref && optind + 1 != argc) {
-        return mp_cli_usage(cmd, "expected one EXPERIMENT (name or id)");
-    }
-    if (!want_ref && optind != argc) {
-        return mp_cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
-    }
-    a->ref = want_ref ? argv[optind] : NULL;
-    return 0;
-}
+/* clang-format off */
+#define CAPACITY_OPTS(T)                                                                           \
+    {"target-rps", 0, MP_OPT_NUM, MP_OPT_AT(T, target_rps), "R",                                  \
+     "add a capacity plan: the replicas of the recommended configuration that serve R "           \
+     "requests/s", .min = 1e-9, .max = 1e12},                                                     \
+    {"headroom", 0, MP_OPT_NUM, MP_OPT_AT(T, headroom), "X",                                      \
+     "spare capacity of the plan (0.2 = 20 %)", "0.2", .min = 0, .max = 10}
+/* clang-format on */
+
+static const struct mp_opt list_opts[] = {
+    MP_CLI_DB_OPT(struct read_args),
+    {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct read_args, json), NULL,
+     "print {experiments: [{id, name, state, created_at, objective, algorithm, max_trials, "
+     "counts, best_value}]}"},
+};
+
+static const struct mp_opt show_opts[] = {
+    MP_CLI_DB_OPT(struct read_args),
+    {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct read_args, json), NULL,
+     "print the report as one JSON document (docs/spec.md, \"Results\")"},
+    CAPACITY_OPTS(struct read_args),
+};
+
+static const struct mp_opt export_opts[] = {
+    {"format", 'f', MP_OPT_CHOICE, MP_OPT_AT(struct read_args, format), "FORMAT",
+     "csv: every trial, one row each; json: the report; deploy: the recommended configuration's "
+     "argv, env and resources as JSON; k8s: a Deployment patch for it",
+     .choices = "csv|json|deploy|k8s", .flags = MP_OPT_REQUIRED},
+    MP_CLI_DB_OPT(struct read_args),
+    {"container", 'c', MP_OPT_STR, MP_OPT_AT(struct read_args, container), "NAME",
+     "k8s: the container to configure"},
+    {"port", 'p', MP_OPT_INT, MP_OPT_AT(struct read_args, port), "P",
+     "deploy, k8s: the port the service listens on ({port} in the command)", "8080", 1, 65535},
+    CAPACITY_OPTS(struct read_args),
+};
 
 /* Opens the store and builds the report (or list) the command prints. */
 static int load(const struct read_args *a, json_t **out)
@@ -90,13 +77,15 @@ static void print_json(const json_t *j)
     mp_json_print(stdout, j);
 }
 
-int mp_cmd_list(int argc, char **argv)
+static int list_run(void *args, char **operands, size_t n)
 {
-    struct read_args a = {0};
+    struct read_args *a = args;
     json_t *list = NULL;
-    int rc = parse_args("list", argc, argv, false, &a);
-    if (rc == 0 && (rc = load(&a, &list)) == 0) {
-        if (a.json) {
+    (void)operands;
+    (void)n;
+    int rc = load(a, &list);
+    if (rc == 0) {
+        if (a->json) {
             print_json(list);
         } else {
             mp_report_print_list(stdout, list);
@@ -106,13 +95,24 @@ int mp_cmd_list(int argc, char **argv)
     return rc;
 }
 
-int mp_cmd_show(int argc, char **argv)
+const struct mp_verb mp_verb_list = {
+    .name = "list",
+    .run = list_run,
+    .summary = "list the experiments in the store",
+    .opts = list_opts,
+    .n_opts = MP_ARRAY_LEN(list_opts),
+    .args_size = sizeof(struct read_args),
+};
+
+static int show_run(void *args, char **operands, size_t n)
 {
-    struct read_args a = {.headroom = 0.2};
+    struct read_args *a = args;
     json_t *rep = NULL;
-    int rc = parse_args("show", argc, argv, true, &a);
-    if (rc == 0 && (rc = load(&a, &rep)) == 0) {
-        if (a.json) {
+    (void)n;
+    a->ref = operands[0];
+    int rc = load(a, &rep);
+    if (rc == 0) {
+        if (a->json) {
             print_json(rep);
         } else {
             mp_report_print_summary(stdout, rep);
@@ -125,6 +125,19 @@ int mp_cmd_show(int argc, char **argv)
     json_decref(rep);
     return rc;
 }
+
+const struct mp_verb mp_verb_show = {
+    .name = "show",
+    .run = show_run,
+    .operands = "EXPERIMENT",
+    .min_operands = 1,
+    .max_operands = 1,
+    .summary = "show an experiment's trials, failures and recommendation",
+    .description = "EXPERIMENT is a name or an id from 'morphling list'.",
+    .opts = show_opts,
+    .n_opts = MP_ARRAY_LEN(show_opts),
+    .args_size = sizeof(struct read_args),
+};
 
 static int export_deployment(const struct read_args *a)
 {
@@ -149,25 +162,18 @@ static int export_deployment(const struct read_args *a)
     return rc == 0 ? 0 : mp_cli_fail(&err);
 }
 
-int mp_cmd_export(int argc, char **argv)
+static int export_run(void *args, char **operands, size_t n)
 {
-    struct read_args a = {.format = "csv", .headroom = 0.2};
+    struct read_args *a = args;
     json_t *rep = NULL;
-    int rc = parse_args("export", argc, argv, true, &a);
-    static const char *const formats[] = {"csv", "json", "deploy", "k8s"};
-    bool known = false;
-    for (size_t i = 0; rc == 0 && i < MP_ARRAY_LEN(formats); i++) {
-        known |= strcmp(a.format, formats[i]) == 0;
+    (void)n;
+    a->ref = operands[0];
+    if (strcmp(a->format, "deploy") == 0 || strcmp(a->format, "k8s") == 0) {
+        return export_deployment(a);
     }
-    if (rc == 0 && !known) {
-        rc = mp_cli_usage("export", "--format: expected csv, json, deploy or k8s, got \"%s\"",
-                          a.format);
-    }
-    if (rc == 0 && (strcmp(a.format, "deploy") == 0 || strcmp(a.format, "k8s") == 0)) {
-        return export_deployment(&a);
-    }
-    if (rc == 0 && (rc = load(&a, &rep)) == 0) {
-        if (strcmp(a.format, "json") == 0) {
+    int rc = load(a, &rep);
+    if (rc == 0) {
+        if (strcmp(a->format, "json") == 0) {
             print_json(rep);
         } else {
             mp_report_write_csv(stdout, rep);
@@ -176,3 +182,16 @@ int mp_cmd_export(int argc, char **argv)
     json_decref(rep);
     return rc;
 }
+
+const struct mp_verb mp_verb_export = {
+    .name = "export",
+    .run = export_run,
+    .operands = "EXPERIMENT",
+    .min_operands = 1,
+    .max_operands = 1,
+    .summary = "export trials (csv, json) or the recommended configuration (deploy, k8s)",
+    .description = "EXPERIMENT is a name or an id from 'morphling list'.",
+    .opts = export_opts,
+    .n_opts = MP_ARRAY_LEN(export_opts),
+    .args_size = sizeof(struct read_args),
+};

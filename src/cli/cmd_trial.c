@@ -4,29 +4,27 @@
  * enforced limits, logs). Nothing is stored. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <jansson.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "runner/runner.h"
 
-static atomic_bool trial_interrupted;
-
-static void on_trial_signal(int sig)
-{
-    (void)sig;
-    atomic_store(&trial_interrupted, true);
-}
-
 struct trial_args {
-    const char *file;
-    const char **sets; /* every --set, as given */
-    size_t n_sets;
+    struct mp_cli_list sets; /* every --set, as given */
     bool json, logs;
+};
+
+static const struct mp_opt trial_opts[] = {
+    {"set", 's', MP_OPT_LIST, MP_OPT_AT(struct trial_args, sets), "NAME=VALUE",
+     "the value of parameter NAME (every parameter needs one); other keys override spec fields "
+     "as in 'run --set'; repeatable"},
+    {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct trial_args, json), NULL,
+     "print the trial record as JSON (config, state, failure, reason, metrics, resources, meta, "
+     "stdout, stderr)"},
+    {"logs", 0, MP_OPT_FLAG, MP_OPT_AT(struct trial_args, logs), NULL,
+     "also print the service's stdout and stderr"},
 };
 
 /* Splits --set pairs into parameter values (name is a parameter) and spec overrides. */
@@ -34,21 +32,22 @@ static int split_sets(const struct trial_args *a, const struct mp_space *s, doub
                       const char **overrides, size_t *n_over, struct mp_error *err)
 {
     *n_over = 0;
-    for (size_t i = 0; i < a->n_sets; i++) {
-        const char *eq = strchr(a->sets[i], '=');
-        if (!eq || eq == a->sets[i]) {
-            return mp_error_set(err, MP_EINVALID, "--set '%s': expected NAME=VALUE", a->sets[i]);
+    for (size_t i = 0; i < a->sets.n; i++) {
+        const char *set = a->sets.v[i];
+        const char *eq = strchr(set, '=');
+        if (!eq || eq == set) {
+            return mp_error_set(err, MP_EINVALID, "--set '%s': expected NAME=VALUE", set);
         }
-        char *name = mp_xstrndup(a->sets[i], (size_t)(eq - a->sets[i]));
+        char *name = mp_xstrndup(set, (size_t)(eq - set));
         int idx = s ? mp_space_find(s, name) : -1;
         free(name);
         if (idx < 0) {
-            overrides[(*n_over)++] = a->sets[i];
+            overrides[(*n_over)++] = set;
             continue;
         }
         int rc = mp_space_parse(s, (size_t)idx, eq + 1, &x[idx], err);
         if (rc != 0) {
-            return mp_error_prefix(err, "--set %s", a->sets[i]);
+            return mp_error_prefix(err, "--set %s", set);
         }
         given[idx] = true;
     }
@@ -56,13 +55,14 @@ static int split_sets(const struct trial_args *a, const struct mp_space *s, doub
 }
 
 /* Loads the spec (overrides applied) and the configuration. *x is owned. */
-static int load(const struct trial_args *a, struct mp_spec **spec, double **x, struct mp_error *err)
+static int load(const char *file, const struct trial_args *a, struct mp_spec **spec, double **x,
+                struct mp_error *err)
 {
-    const char **over = mp_xcalloc(a->n_sets + 1, sizeof(*over));
+    const char **over = mp_xcalloc(a->sets.n + 1, sizeof(*over));
     size_t n_over = 0;
     struct mp_spec *probe = NULL;
     /* First pass without overrides, only to learn the parameter names. */
-    int rc = mp_spec_load(a->file, NULL, 0, &probe, err);
+    int rc = mp_spec_load(file, NULL, 0, &probe, err);
     if (rc == 0) {
         double *tmp = mp_xcalloc(probe->space.n + 1, sizeof(double));
         bool *given = mp_xcalloc(probe->space.n + 1, sizeof(bool));
@@ -72,7 +72,7 @@ static int load(const struct trial_args *a, struct mp_spec **spec, double **x, s
     }
     mp_spec_free(probe);
     if (rc == 0) {
-        rc = mp_spec_load(a->file, over, n_over, spec, err);
+        rc = mp_spec_load(file, over, n_over, spec, err);
     }
     if (rc == 0) {
         const struct mp_space *s = &(*spec)->space;
@@ -185,33 +185,6 @@ static void print_text(const struct mp_spec *spec, const double *x,
     }
 }
 
-static int parse_args(int argc, char **argv, struct trial_args *a)
-{
-    static const struct option opts[] = {{"set", required_argument, NULL, 's'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"logs", no_argument, NULL, 'l'},
-                                         {0, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
-        if (c == 's') {
-            a->sets = mp_xreallocarray(a->sets, a->n_sets + 1, sizeof(*a->sets));
-            a->sets[a->n_sets++] = optarg;
-        } else if (c == 'j') {
-            a->json = true;
-        } else if (c == 'l') {
-            a->logs = true;
-        } else {
-            return mp_cli_usage("trial", "unknown option");
-        }
-    }
-    if (optind + 1 != argc) {
-        return mp_cli_usage("trial", "expected one spec FILE");
-    }
-    a->file = argv[optind];
-    return 0;
-}
-
 static int run_one(const struct mp_spec *spec, const double *x, struct mp_trial_result *res,
                    struct mp_error *err)
 {
@@ -224,15 +197,12 @@ static int run_one(const struct mp_spec *spec, const double *x, struct mp_trial_
     if (rc != 0) {
         return rc;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_trial_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    mp_cli_catch_interrupts();
     /* The experiment id is this process's pid, so that concurrent `morphling trial` runs of one
      * spec never share a cgroup or port lease name. */
     struct mp_trial_request req = {spec->name, (int64_t)getpid(), 1, 1, x, spec->trial_timeout_ms};
-    rc = runner->ops->run(runner, &req, res, &trial_interrupted);
+    rc = runner->ops->run(runner, &req, res, &mp_cli_interrupted);
+    mp_cli_restore_interrupts();
     if (rc != 0 && res->state == MP_TRIAL_SUCCEEDED) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "runner failure: %s", mp_strerror(rc));
     }
@@ -240,20 +210,16 @@ static int run_one(const struct mp_spec *spec, const double *x, struct mp_trial_
     return 0;
 }
 
-int mp_cmd_trial(int argc, char **argv)
+static int trial_run(void *args, char **operands, size_t n)
 {
-    struct trial_args a = {0};
-    int rc = parse_args(argc, argv, &a);
-    if (rc != 0) {
-        free(a.sets);
-        return rc;
-    }
+    (void)n;
+    const struct trial_args *a = args;
     struct mp_spec *spec = NULL;
     double *x = NULL;
     struct mp_error err = {0, ""};
     struct mp_trial_result res;
     mp_trial_result_init(&res);
-    rc = load(&a, &spec, &x, &err);
+    int rc = load(operands[0], a, &spec, &x, &err);
     if (rc == 0) {
         rc = run_one(spec, x, &res, &err);
     }
@@ -261,21 +227,38 @@ int mp_cmd_trial(int argc, char **argv)
     if (rc != 0) {
         status = mp_cli_fail(&err);
     } else {
-        if (a.json) {
+        if (a->json) {
             json_t *j = record_json(spec, x, &res);
             mp_json_print(stdout, j);
             json_decref(j);
         } else {
-            print_text(spec, x, &res, a.logs);
+            print_text(spec, x, &res, a->logs);
         }
         status = res.state == MP_TRIAL_SUCCEEDED ? MP_EXIT_OK : MP_EXIT_FAILURE;
-        if (res.state == MP_TRIAL_CANCELLED && atomic_load(&trial_interrupted)) {
+        if (res.state == MP_TRIAL_CANCELLED && atomic_load(&mp_cli_interrupted)) {
             status = 130; /* as a shell reports SIGINT, like `morphling run` */
         }
     }
     mp_trial_result_release(&res);
     mp_spec_free(spec);
     free(x);
-    free(a.sets);
     return status;
 }
+
+const struct mp_verb mp_verb_trial = {
+    .name = "trial",
+    .run = trial_run,
+    .operands = "FILE",
+    .min_operands = 1,
+    .max_operands = 1,
+    .summary = "run one trial of one configuration and print its record (nothing is stored)",
+    .description =
+        "Starts the service of spec FILE with the configuration given by --set NAME=VALUE (one "
+        "per parameter), measures it as 'run' would and prints the record: state, failure "
+        "class, metrics, resource use, the limits that were and were not enforced, and with "
+        "--logs the service's output. Exit status 0 when the trial succeeded, 1 when it "
+        "failed, 130 when interrupted.",
+    .opts = trial_opts,
+    .n_opts = MP_ARRAY_LEN(trial_opts),
+    .args_size = sizeof(struct trial_args),
+};
