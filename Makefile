@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 # User verbs. The real build is CMake (CMakeLists.txt); this file only drives it.
 .POSIX:
-.PHONY: all deps build demo test bench fuzz format check-format tidy clean
+.PHONY: all deps build install demo test bench fuzz format check-format tidy clean
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build/release
 TEST_BUILD ?= build/test
+PREFIX ?= /usr/local
 FUZZ_BUILD ?= build/fuzz
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find src tests bench examples -name '*.[ch]')
 
@@ -17,6 +18,11 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# The binary, morphling(1), morphling-spec(5) and the bash completion under $(PREFIX) (DESTDIR
+# is honoured).
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 demo: build
 	@sh scripts/demo.sh $(BUILD)/morphling

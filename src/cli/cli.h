@@ -77,6 +77,7 @@ struct mp_verb {
     mp_verb_fn *run;      /* NULL: only help (a verb group such as "meta") */
     const char *operands; /* usage text of the operands, e.g. "FILE" or "[SURFACE...]" */
     size_t min_operands, max_operands; /* max SIZE_MAX: any number */
+    bool operand_paths;                /* the operands name files (bash completion) */
     const char *summary;               /* one line, lower case, no full stop */
     const char *description;           /* paragraphs separated by "\n\n", or NULL */
     const struct mp_opt *opts;

@@ -484,6 +484,7 @@ const struct mp_verb mp_verb_bench_search = {
     .run = bench_run,
     .operands = "[SURFACE...]",
     .max_operands = SIZE_MAX,
+    .operand_paths = true,
     .summary = "compare search algorithms by replaying them on recorded surfaces",
     .description =
         "Replays every algorithm of --algorithms on every surface with --seeds seeds and "

@@ -176,6 +176,7 @@ const struct mp_verb mp_verb_meta_train = {
     .run = train_run,
     .operands = "[SURFACE...]",
     .max_operands = SIZE_MAX,
+    .operand_paths = true,
     .summary = "meta-train a prior for algorithm morphling from surfaces and past experiments",
     .description =
         "Each surface (a CSV of measured configurations, e.g. a trial export) and each finished "
@@ -283,6 +284,7 @@ const struct mp_verb mp_verb_meta_info = {
     .operands = "MODEL",
     .min_operands = 1,
     .max_operands = 1,
+    .operand_paths = true,
     .summary = "describe a meta-trained model file",
     .opts = info_opts,
     .n_opts = MP_ARRAY_LEN(info_opts),

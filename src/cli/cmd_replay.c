@@ -158,6 +158,7 @@ const struct mp_verb mp_verb_replay = {
     .operands = "SURFACE.csv",
     .min_operands = 1,
     .max_operands = 1,
+    .operand_paths = true,
     .summary = "run a search offline on a recorded performance surface",
     .description =
         "Replays a search on SURFACE.csv, a table with one row per configuration (a trial export "

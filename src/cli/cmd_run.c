@@ -75,6 +75,7 @@ const struct mp_verb mp_verb_validate = {
     .operands = "FILE",
     .min_operands = 1,
     .max_operands = 1,
+    .operand_paths = true,
     .summary = "check an experiment spec without running anything",
     .description = "Loads FILE (YAML or JSON, morphling-spec(5)), applies the --set overrides and "
                    "checks every field, the runner's settings and the algorithm's settings. An "
@@ -195,6 +196,7 @@ const struct mp_verb mp_verb_run = {
     .operands = "FILE",
     .min_operands = 1,
     .max_operands = 1,
+    .operand_paths = true,
     .summary = "run (or continue) an experiment and print the recommendation",
     .description =
         "Runs the experiment of spec FILE trial by trial and stores every trial. When the store "

@@ -251,6 +251,7 @@ const struct mp_verb mp_verb_trial = {
     .operands = "FILE",
     .min_operands = 1,
     .max_operands = 1,
+    .operand_paths = true,
     .summary = "run one trial of one configuration and print its record (nothing is stored)",
     .description =
         "Starts the service of spec FILE with the configuration given by --set NAME=VALUE (one "
