@@ -142,6 +142,23 @@ void mp_cli_paths_release(struct mp_cli_paths *p);
 int mp_cli_add_files(const char *verb, const char *path, const char *suffix, size_t max,
                      struct mp_cli_paths *files);
 
+/* Progress of long work on stderr (progress.c): on a terminal a bar redrawn in place with the
+ * time left, else a line every tenth of the work or 5 s. Nothing when quiet. */
+struct mp_cli_progress {
+    const char *what; /* "bench-search", borrowed */
+    size_t total, done;
+    int64_t t0_ns, last_ns;
+    bool quiet, tty, drawn;
+};
+void mp_cli_progress_start(struct mp_cli_progress *p, const char *what, size_t total, bool quiet);
+/* done of total steps are finished; fmt (may be NULL) says what the last one was. */
+void mp_cli_progress_step(struct mp_cli_progress *p, size_t done, const char *fmt, ...)
+    MP_PRINTF(3, 4);
+/* A status line for work without countable steps ("running for 12 s"), as often as a step. */
+void mp_cli_progress_status(struct mp_cli_progress *p, const char *fmt, ...) MP_PRINTF(2, 3);
+/* Ends the bar's line on a terminal. */
+void mp_cli_progress_end(struct mp_cli_progress *p);
+
 /* Set by SIGINT/SIGTERM once mp_cli_catch_interrupts has run. */
 extern atomic_bool mp_cli_interrupted;
 /* Routes SIGINT and SIGTERM to mp_cli_interrupted (work stops at its next check) until

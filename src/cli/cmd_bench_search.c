@@ -21,6 +21,7 @@
  * run cold, so the same invocation can print cold-start and prior-informed runs side by side). */
 #define PRIOR_SUFFIX     "+prior"
 #define PRIOR_SUFFIX_LEN 6
+/* best@K columns: the mean best value after K trials; only those K within the budget. */
 static const int checkpoints[] = {10, 20, 30};
 #define N_CHECKPOINTS 3
 
@@ -32,8 +33,10 @@ struct bench_args {
     const char *settings_text;
     int64_t latency_obs; /* > 0: time bo suggestions with this many observations instead */
     const char *prior;   /* --prior MODEL: for morphling and every NAME+prior */
-    bool json;
+    bool json, quiet;
     struct mp_cli_paths files; /* the surface files, from --surfaces and the operands */
+    struct mp_surface **surfs; /* files.n loaded surfaces */
+    size_t n_checkpoints;      /* checkpoints within the budget */
 };
 
 static const struct mp_opt bench_opts[] = {
@@ -59,6 +62,7 @@ static const struct mp_opt bench_opts[] = {
      .max = 10000},
     {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct bench_args, json), NULL,
      "print the comparison as JSON"},
+    {"quiet", 'q', MP_OPT_FLAG, MP_OPT_AT(struct bench_args, quiet), NULL, "no progress on stderr"},
 };
 
 /* Per algorithm: one entry per (surface, seed) run. */
@@ -128,7 +132,7 @@ static void record(struct alg_result *r, const struct mp_replay_outcome *o, int6
     size_t k = r->runs++;
     r->to_opt[k] = o->trials_to_optimum > 0 ? o->trials_to_optimum : budget + 1;
     r->to_95[k] = o->trials_to_95 > 0 ? o->trials_to_95 : budget + 1;
-    for (int c = 0; c < N_CHECKPOINTS; c++) {
+    for (size_t c = 0; c < N_CHECKPOINTS; c++) {
         double best = NAN;
         for (size_t t = 0; t < o->n_trials && t < (size_t)checkpoints[c]; t++) {
             double v = o->value[t];
@@ -168,7 +172,7 @@ static double share_within(const long *v, size_t n, int64_t budget)
     return n ? (double)hit / (double)n : 0;
 }
 
-static double mean_at(const struct alg_result *r, int c)
+static double mean_at(const struct alg_result *r, size_t c)
 {
     double s = 0;
     for (size_t i = 0; i < r->runs; i++) {
@@ -195,7 +199,7 @@ static json_t *median_json(double m, int64_t budget)
 static json_t *result_json(const struct bench_args *a, size_t i, const struct alg_result *r)
 {
     json_t *at = json_object();
-    for (int c = 0; c < N_CHECKPOINTS; c++) {
+    for (size_t c = 0; c < a->n_checkpoints; c++) {
         char key[16];
         snprintf(key, sizeof(key), "%d", checkpoints[c]);
         json_object_set_new(at, key, json_real(mean_at(r, c)));
@@ -232,67 +236,110 @@ static void print_text(const struct bench_args *a, const struct alg_result *res)
 {
     printf("%zu surfaces x %lld seeds, budget %lld\n\n", a->files.n, (long long)a->seeds,
            (long long)a->budget);
-    printf("%-10s %6s %9s %9s %9s %8s %8s %8s %8s\n", "algorithm", "runs", "med.opt", "med.95%",
-           "share.opt", "best@10", "best@20", "best@30", "seconds");
+    printf("%-10s %6s %9s %9s %9s", "algorithm", "runs", "med.opt", "med.95%", "share.opt");
+    for (size_t c = 0; c < a->n_checkpoints; c++) {
+        char head[16];
+        snprintf(head, sizeof(head), "best@%d", checkpoints[c]);
+        printf(" %8s", head);
+    }
+    printf(" %8s\n", "seconds");
     for (size_t i = 0; i < a->algs.n; i++) {
         const struct alg_result *r = &res[i];
         char mo[32], m95[32];
         fmt_median(mo, sizeof(mo), median(r->to_opt, r->runs), a->budget);
         fmt_median(m95, sizeof(m95), median(r->to_95, r->runs), a->budget);
-        printf("%-10s %6zu %9s %9s %9.2f %8.3f %8.3f %8.3f %8.2f\n", a->algs.v[i], r->runs, mo, m95,
-               share_within(r->to_opt, r->runs, a->budget), mean_at(r, 0), mean_at(r, 1),
-               mean_at(r, 2), r->seconds);
+        printf("%-10s %6zu %9s %9s %9.2f", a->algs.v[i], r->runs, mo, m95,
+               share_within(r->to_opt, r->runs, a->budget));
+        for (size_t c = 0; c < a->n_checkpoints; c++) {
+            printf(" %8.3f", mean_at(r, c));
+        }
+        printf(" %8.2f\n", r->seconds);
     }
     printf("\nmed.opt / med.95%%: median trials to the surface optimum / to 95 %% of it "
-           "(>N: not reached in most runs); share.opt: runs that reached the optimum; "
-           "best@K: mean best value after K trials as a fraction of the optimum.\n");
+           "(>N: not reached in most runs); share.opt: runs that reached the optimum%s\n",
+           a->n_checkpoints ? "; best@K: mean best value after K trials as a fraction of the "
+                              "optimum."
+                            : ".");
+}
+
+/* The replay of one --algorithms entry on one surface with one seed (validate_only: check that
+ * it can run, run nothing). */
+static int replay_one(const struct bench_args *a, const struct mp_node *settings, size_t f,
+                      size_t i, int64_t seed, bool validate_only, struct mp_replay_outcome *out,
+                      struct mp_error *err)
+{
+    char name[64];
+    bool with_prior = algorithm_name(a->algs.v[i], name, sizeof(name));
+    struct mp_replay_opts o = {.algorithm = name,
+                               .budget = a->budget,
+                               .seed = (uint64_t)seed,
+                               .objective = a->surf.objective,
+                               .minimize = a->surf.minimize,
+                               .params = a->surf.params.v,
+                               .n_params = a->surf.params.n,
+                               .settings = settings,
+                               .prior_path = with_prior ? a->prior : NULL,
+                               .roles = a->surf.roles.v,
+                               .n_roles = a->surf.roles.n,
+                               .validate_only = validate_only};
+    memset(out, 0, sizeof(*out));
+    int rc = mp_replay_surface(a->surfs[f], &o, out, err);
+    if (rc != 0 && strncmp(err->msg, a->files.v[f], strlen(a->files.v[f])) == 0) {
+        mp_error_prefix(err, "%s", a->algs.v[i]);
+    } else if (rc != 0) {
+        mp_error_prefix(err, "%s, %s", a->files.v[f], a->algs.v[i]);
+    }
+    return rc;
+}
+
+/* Every surface loads and every algorithm can run on it (columns, settings, prior), before the
+ * minutes of work start. */
+static int check_work(struct bench_args *a, const struct mp_node *settings, struct mp_error *err)
+{
+    a->surfs = mp_xcalloc(a->files.n + 1, sizeof(*a->surfs));
+    int rc = 0;
+    for (size_t f = 0; f < a->files.n && rc == 0; f++) {
+        rc = mp_surface_load(a->files.v[f], &a->surfs[f], err);
+        for (size_t i = 0; i < a->algs.n && rc == 0; i++) {
+            struct mp_replay_outcome out;
+            rc = replay_one(a, settings, f, i, 0, true, &out, err);
+            mp_replay_outcome_release(&out);
+        }
+    }
+    return rc;
 }
 
 static int run_all(const struct bench_args *a, const struct mp_node *settings,
                    struct alg_result *res, struct mp_error *err)
 {
-    for (size_t f = 0; f < a->files.n; f++) {
-        struct mp_surface *surf = NULL;
-        int rc = mp_surface_load(a->files.v[f], &surf, err);
-        if (rc < 0) {
-            return rc;
-        }
+    struct mp_cli_progress p;
+    size_t done = 0;
+    mp_cli_progress_start(&p, "bench-search", a->files.n * a->algs.n * (size_t)a->seeds, a->quiet);
+    int rc = 0;
+    for (size_t f = 0; f < a->files.n && rc == 0; f++) {
+        const char *base =
+            strrchr(a->files.v[f], '/') ? strrchr(a->files.v[f], '/') + 1 : a->files.v[f];
         for (size_t i = 0; i < a->algs.n && rc == 0; i++) {
             for (int64_t s = 0; s < a->seeds && rc == 0; s++) {
-                struct mp_replay_opts o = {0};
                 struct mp_replay_outcome out;
-                memset(&out, 0, sizeof(out));
-                char name[64];
-                bool with_prior = algorithm_name(a->algs.v[i], name, sizeof(name));
-                o.algorithm = name;
-                o.budget = a->budget;
-                o.seed = (uint64_t)s;
-                o.objective = a->surf.objective;
-                o.minimize = a->surf.minimize;
-                o.settings = settings;
-                o.params = a->surf.params.v;
-                o.n_params = a->surf.params.n;
-                o.prior_path = with_prior ? a->prior : NULL;
-                o.roles = a->surf.roles.v;
-                o.n_roles = a->surf.roles.n;
                 int64_t t0 = mp_mono_ns();
-                rc = mp_replay_surface(surf, &o, &out, err);
+                rc = replay_one(a, settings, f, i, s, false, &out, err);
                 res[i].seconds += (double)(mp_mono_ns() - t0) / 1e9;
                 if (rc == 0) {
                     record(&res[i], &out, a->budget, a->surf.minimize);
-                } else {
-                    mp_error_prefix(err, "%s, %s, seed %lld", a->files.v[f], a->algs.v[i],
-                                    (long long)s);
+                    char at[32] = "not reached";
+                    if (out.trials_to_optimum > 0) {
+                        snprintf(at, sizeof(at), "at trial %ld", out.trials_to_optimum);
+                    }
+                    mp_cli_progress_step(&p, ++done, "%s %s seed %lld: optimum %s", base,
+                                         a->algs.v[i], (long long)s, at);
                 }
                 mp_replay_outcome_release(&out);
             }
         }
-        mp_surface_free(surf);
-        if (rc < 0) {
-            return rc;
-        }
     }
-    return 0;
+    mp_cli_progress_end(&p);
+    return rc;
 }
 
 /* CPU time of this process: on a shared machine it says more than the wall clock. */
@@ -301,32 +348,6 @@ static int64_t cpu_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Parameter and objective columns for the latency probe: --params and --objective when given,
- * else every column but the last, and the last. */
-static int latency_columns(const struct bench_args *a, const struct mp_surface *surf, int *cols,
-                           size_t *n_cols, int *objective, struct mp_error *err)
-{
-    *objective =
-        a->surf.objective ? mp_surface_column(surf, a->surf.objective) : (int)surf->n_cols - 1;
-    if (*objective < 0) {
-        return mp_error_set(err, MP_EINVALID, "%s: no column '%s'", surf->path, a->surf.objective);
-    }
-    *n_cols = 0;
-    for (size_t c = 0; c < surf->n_cols; c++) {
-        bool take = !a->surf.params.n && (int)c != *objective;
-        for (size_t i = 0; i < a->surf.params.n; i++) {
-            take |= strcmp(a->surf.params.v[i], surf->header[c]) == 0;
-        }
-        if (take) {
-            cols[(*n_cols)++] = (int)c;
-        }
-    }
-    if (*n_cols == 0 || (a->surf.params.n && *n_cols != a->surf.params.n)) {
-        return mp_error_set(err, MP_EINVALID, "%s: --params names unknown columns", surf->path);
-    }
-    return 0;
 }
 
 /* The latency probe's history: n distinct rows drawn with a fixed seed, all succeeded. */
@@ -394,25 +415,27 @@ static int run_latency(const struct bench_args *a, const struct mp_node *setting
     struct mp_optimizer *opt = NULL;
     double *xs = NULL, *x = NULL;
     struct mp_observation *obs = NULL;
-    int cols[256], objective = -1;
-    size_t n_cols = 0, n = (size_t)a->latency_obs;
+    struct mp_surface_columns cols = {0};
+    size_t n = (size_t)a->latency_obs;
     int rc = mp_surface_load(a->files.v[0], &surf, err);
     if (rc < 0) {
         return rc;
     }
-    if (surf->n_cols > MP_ARRAY_LEN(cols) || n >= surf->n_rows) {
-        rc = mp_error_set(err, MP_EINVALID, "%s: need more rows than --latency and <= 256 columns",
-                          a->files.v[0]);
+    if (n >= surf->n_rows) {
+        rc =
+            mp_error_set(err, MP_EINVALID, "%s: --latency needs fewer observations than rows (%zu)",
+                         a->files.v[0], surf->n_rows);
         goto out;
     }
-    if ((rc = latency_columns(a, surf, cols, &n_cols, &objective, err)) < 0) {
+    if ((rc = mp_surface_columns(surf, a->surf.params.v, a->surf.params.n, a->surf.objective, &cols,
+                                 err)) < 0) {
         goto out;
     }
-    mp_surface_infer_space(surf, cols, n_cols, &space);
+    mp_surface_infer_space(surf, cols.params, cols.n_params, &space);
     xs = mp_xcalloc(n * space.n, sizeof(double));
     x = mp_xcalloc(space.n, sizeof(double));
     obs = mp_xcalloc(n, sizeof(*obs));
-    struct probe p = {surf, cols, objective, a->surf.minimize};
+    struct probe p = {surf, cols.params, cols.objective, a->surf.minimize};
     struct mp_optimizer_opts oo = {0, (int64_t)n + 1, settings, NULL};
     if ((rc = sample_history(&p, &space, n, xs, obs, err)) < 0 ||
         (rc = mp_optimizer_new("bo", &space, &oo, &opt, err)) < 0) {
@@ -428,6 +451,7 @@ static int run_latency(const struct bench_args *a, const struct mp_node *setting
                       (double)(cpu_ns() - c0) / 1e6 / REPEAT);
     }
 out:
+    mp_surface_columns_release(&cols);
     mp_optimizer_free(opt);
     free(xs);
     free(x);
@@ -450,10 +474,15 @@ static int bench_run(void *args, char **operands, size_t n)
             0) {
         rc = mp_cli_fail(&err);
     }
+    for (size_t c = 0; c < N_CHECKPOINTS && checkpoints[c] <= a->budget; c++) {
+        a->n_checkpoints = c + 1;
+    }
     if (rc == 0 && a->latency_obs > 0) {
         if (run_latency(a, settings, &err) < 0) {
             rc = mp_cli_fail(&err);
         }
+    } else if (rc == 0 && check_work(a, settings, &err) != 0) {
+        rc = mp_cli_fail(&err);
     } else if (rc == 0) {
         size_t runs = a->files.n * (size_t)a->seeds;
         for (size_t i = 0; i < a->algs.n; i++) {
@@ -474,6 +503,10 @@ static int bench_run(void *args, char **operands, size_t n)
         free(res[i].to_95);
         free(res[i].best_at);
     }
+    for (size_t f = 0; a->surfs && f < a->files.n; f++) {
+        mp_surface_free(a->surfs[f]);
+    }
+    free(a->surfs);
     mp_cli_paths_release(&a->files);
     mp_doc_free(settings);
     return rc;
@@ -490,7 +523,9 @@ const struct mp_verb mp_verb_bench_search = {
         "Replays every algorithm of --algorithms on every surface with --seeds seeds and "
         "prints, per algorithm, the median number of trials to the surface's optimum and to 95 % "
         "of it, the share of runs that reached the optimum, and the mean best value after 10, 20 "
-        "and 30 trials (those within the budget) as a fraction of the optimum.",
+        "and 30 trials (those within the budget) as a fraction of the optimum.\n\n"
+        "Every surface and algorithm is checked before the first replay starts; progress goes "
+        "to stderr.",
     .opts = bench_opts,
     .n_opts = MP_ARRAY_LEN(bench_opts),
     .args_size = sizeof(struct bench_args),

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "doc/doc.h"
 #include "meta/meta.h"
@@ -19,7 +20,7 @@ struct train_args {
     struct mp_cli_list surfaces; /* --surfaces, as given */
     struct mp_cli_surface_args surf;
     const char *output, *db;
-    bool json, store_explicit, no_store;
+    bool json, quiet, store_explicit, no_store;
     const char *method;
     struct mp_cli_paths files; /* the surface files, from --surfaces and the operands */
 };
@@ -71,6 +72,7 @@ static const struct mp_opt train_opts[] = {
     {"top-fraction", 0, MP_OPT_NUM, MP_OPT_AT(T, o.top_fraction), "X",
      "share of each task's best configurations weighted in the loss", .min = 1e-9, .max = 1},
     {"json", 0, MP_OPT_FLAG, MP_OPT_AT(T, json), NULL, "print the training summary as JSON"},
+    {"quiet", 'q', MP_OPT_FLAG, MP_OPT_AT(T, quiet), NULL, "no progress on stderr"},
 };
 #undef T
 
@@ -121,6 +123,13 @@ static void report(const struct train_args *a, const struct mp_meta_model *m, si
     printf("\nfinal adapted query loss %.5f; %.1f s\n", m->train_loss, seconds);
 }
 
+static void train_progress(void *ctx, size_t done, size_t total)
+{
+    struct mp_cli_progress *p = ctx;
+    p->total = total;
+    mp_cli_progress_step(p, done, NULL);
+}
+
 static int train_run(void *args, char **operands, size_t n)
 {
     struct train_args *a = args;
@@ -140,6 +149,16 @@ static int train_run(void *args, char **operands, size_t n)
         rc = mp_cli_add_files("meta train", operands[i], ".csv", MAX_SURFACE_FILES, &a->files);
     }
     a->o.method = (enum mp_meta_method)mp_meta_method_parse(a->method);
+    /* The model is written after the training: find out now that it cannot be. */
+    char *dir = mp_xstrdup(a->output);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        slash[slash == dir ? 1 : 0] = '\0';
+    }
+    if (rc == 0 && access(slash ? dir : ".", W_OK) != 0) {
+        rc = mp_cli_usage("meta train", "-o %s: cannot write into that folder", a->output);
+    }
+    free(dir);
     for (size_t i = 0; rc == 0 && i < a->files.n; i++) {
         struct mp_surface *s = NULL;
         if ((rc = mp_surface_load(a->files.v[i], &s, &err)) == 0) {
@@ -157,8 +176,15 @@ static int train_run(void *args, char **operands, size_t n)
                           "nothing to train on: give --surfaces DIR or finished experiments in "
                           "the store");
     }
-    if (rc == 0 && (rc = mp_meta_train(&ts, &a->o, &m, &err)) == 0 &&
-        (rc = mp_meta_model_save(m, a->output, &err)) == 0) {
+    struct mp_cli_progress p;
+    mp_cli_progress_start(&p, "meta train", a->o.members * a->o.iterations, a->quiet);
+    a->o.progress = train_progress;
+    a->o.progress_ctx = &p;
+    if (rc == 0) {
+        rc = mp_meta_train(&ts, &a->o, &m, &err);
+        mp_cli_progress_end(&p);
+    }
+    if (rc == 0 && (rc = mp_meta_model_save(m, a->output, &err)) == 0) {
         report(a, m, a->files.n, added, skipped, store, (double)(mp_mono_ns() - t0) / 1e9);
     }
     if (rc != 0 && err.code) {

@@ -85,25 +85,27 @@ const struct mp_verb mp_verb_validate = {
     .args_size = sizeof(struct validate_args),
 };
 
+/* One step of the progress per finished trial. */
 static void progress(void *ctx, const struct mp_spec *spec, int64_t number,
                      const struct mp_trial_result *res, size_t done, int64_t max_trials,
                      double best, bool have_best)
 {
-    (void)ctx;
+    struct mp_cli_progress *p = ctx;
+    struct mp_buf note = MP_BUF_INIT;
     double v = 0;
-    bool has = mp_metrics_get(&res->metrics, spec->objective_metric, &v);
-    fprintf(stderr, "[%zu/%lld] trial %lld %s", done, (long long)max_trials, (long long)number,
-            mp_trial_state_name(res->state));
-    if (has) {
-        fprintf(stderr, " %s=%.6g", spec->objective_metric, v);
+    mp_buf_addf(&note, "trial %lld %s", (long long)number, mp_trial_state_name(res->state));
+    if (mp_metrics_get(&res->metrics, spec->objective_metric, &v)) {
+        mp_buf_addf(&note, " %s=%.6g", spec->objective_metric, v);
     }
     if (res->failure) {
-        fprintf(stderr, " (%s)", mp_failure_name(res->failure));
+        mp_buf_addf(&note, " (%s)", mp_failure_name(res->failure));
     }
     if (have_best) {
-        fprintf(stderr, "; best %.6g", best);
+        mp_buf_addf(&note, "; best %.6g", best);
     }
-    fprintf(stderr, "\n");
+    p->total = (size_t)max_trials;
+    mp_cli_progress_step(p, done, "%s", note.data);
+    mp_buf_release(&note);
 }
 
 struct run_args {
@@ -159,13 +161,16 @@ static int run_run(void *args, char **operands, size_t n)
         rc = mp_store_open(db, NULL, &st, &err);
     }
     if (rc == 0) {
+        struct mp_cli_progress p;
+        mp_cli_progress_start(&p, "run", (size_t)spec->max_trials, a->quiet);
+        struct mp_engine_opts eo = {.cancel = &mp_cli_interrupted,
+                                    .restart = a->restart,
+                                    .progress = progress,
+                                    .progress_ctx = &p};
         mp_cli_catch_interrupts();
-        struct mp_engine_opts eo = {.cancel = &mp_cli_interrupted, .restart = a->restart};
-        if (!a->quiet && !a->json && isatty(STDERR_FILENO)) {
-            eo.progress = progress;
-        }
         rc = mp_engine_run(st, spec, &eo, &sum, &err);
         mp_cli_restore_interrupts();
+        mp_cli_progress_end(&p);
     }
     if (rc == 0) {
         char ref[32];

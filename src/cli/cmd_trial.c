@@ -5,7 +5,10 @@
 #include "cli/cli.h"
 
 #include <jansson.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -13,7 +16,7 @@
 
 struct trial_args {
     struct mp_cli_list sets; /* every --set, as given */
-    bool json, logs;
+    bool json, logs, quiet;
 };
 
 static const struct mp_opt trial_opts[] = {
@@ -25,7 +28,32 @@ static const struct mp_opt trial_opts[] = {
      "stdout, stderr)"},
     {"logs", 0, MP_OPT_FLAG, MP_OPT_AT(struct trial_args, logs), NULL,
      "also print the service's stdout and stderr"},
+    {"quiet", 'q', MP_OPT_FLAG, MP_OPT_AT(struct trial_args, quiet), NULL, "no progress on stderr"},
 };
+
+/* While the trial runs: how long it has been running, against its time limit. */
+struct ticker {
+    struct mp_cli_progress p;
+    int64_t timeout_ms;
+    atomic_bool stop;
+};
+
+static void *tick(void *arg)
+{
+    struct ticker *t = arg;
+    while (!atomic_load(&t->stop)) {
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+        long s = (long)((mp_mono_ns() - t->p.t0_ns) / 1000000000);
+        if (t->timeout_ms > 0) {
+            mp_cli_progress_status(&t->p, "running for %lds (the trial stops at %llds)", s,
+                                   (long long)(t->timeout_ms / 1000));
+        } else {
+            mp_cli_progress_status(&t->p, "running for %lds", s);
+        }
+    }
+    return NULL;
+}
 
 /* Splits --set pairs into parameter values (name is a parameter) and spec overrides. */
 static int split_sets(const struct trial_args *a, const struct mp_space *s, double *x, bool *given,
@@ -119,17 +147,61 @@ static json_t *record_json(const struct mp_spec *spec, const double *x,
                      res->stderr_log ? res->stderr_log : "");
 }
 
+/* A number with three significant digits and no exponent: 0.00111, 8.21, 542236. */
+static void sig3(char *buf, size_t len, double v)
+{
+    int mag = v != 0 && isfinite(v) ? (int)floor(log10(fabs(v))) : 0;
+    int decimals = mag >= 2 ? 0 : 2 - mag;
+    snprintf(buf, len, "%.*f", decimals > 9 ? 9 : decimals, v);
+}
+
+/* A metric's value in its unit (mp_metric_unit), readable: "0.12 %", "21.6 MiB", "$0.00111". */
+static void fmt_metric(char *buf, size_t len, const char *name, double v)
+{
+    const char *unit = mp_metric_unit(name);
+    char n[64];
+    sig3(n, sizeof(n), v);
+    if (!unit) {
+        mp_fmt_double(n, v);
+        snprintf(buf, len, "%s", n);
+    } else if (strcmp(unit, "fraction") == 0) {
+        sig3(n, sizeof(n), 100 * v);
+        snprintf(buf, len, "%s %%", n);
+    } else if (strcmp(unit, "flag") == 0) {
+        snprintf(buf, len, "%s", v != 0 ? "yes" : "no");
+    } else if (strcmp(unit, "count") == 0) {
+        snprintf(buf, len, "%.0f", v);
+    } else if (strcmp(unit, "bytes") == 0) {
+        static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+        size_t k = 0;
+        while (fabs(v) >= 1024 && k + 1 < MP_ARRAY_LEN(units)) {
+            v /= 1024;
+            k++;
+        }
+        if (k == 0) {
+            snprintf(n, sizeof(n), "%.0f", v);
+        } else {
+            sig3(n, sizeof(n), v);
+        }
+        snprintf(buf, len, "%s %s", n, units[k]);
+    } else if (unit[0] == '$') {
+        snprintf(buf, len, "$%s%s", n, unit + 1);
+    } else {
+        snprintf(buf, len, "%s %s", n, unit);
+    }
+}
+
 static void print_metrics(const char *label, const struct mp_metrics *m)
 {
     if (m->n == 0) {
         return;
     }
-    printf("  %-10s", label);
-    char buf[MP_FMT_DOUBLE_MAX];
+    printf("  %s\n", label);
     for (size_t i = 0; i < m->n; i++) {
-        printf("%s%s=%s", i ? ", " : "", m->names[i], mp_fmt_double(buf, m->values[i]));
+        char value[96];
+        fmt_metric(value, sizeof(value), m->names[i], m->values[i]);
+        printf("    %-28s %s\n", m->names[i], value);
     }
-    printf("\n");
 }
 
 static void print_limits(const json_t *meta)
@@ -185,8 +257,8 @@ static void print_text(const struct mp_spec *spec, const double *x,
     }
 }
 
-static int run_one(const struct mp_spec *spec, const double *x, struct mp_trial_result *res,
-                   struct mp_error *err)
+static int run_one(const struct mp_spec *spec, const double *x, bool quiet,
+                   struct mp_trial_result *res, struct mp_error *err)
 {
     struct mp_runner *runner = NULL;
     const struct mp_runner_ops *ops = mp_runner_find(spec->runner);
@@ -197,12 +269,21 @@ static int run_one(const struct mp_spec *spec, const double *x, struct mp_trial_
     if (rc != 0) {
         return rc;
     }
+    struct ticker t = {.timeout_ms = spec->trial_timeout_ms};
+    mp_cli_progress_start(&t.p, "trial", 0, quiet);
+    pthread_t thread;
+    bool ticking = pthread_create(&thread, NULL, tick, &t) == 0;
     mp_cli_catch_interrupts();
     /* The experiment id is this process's pid, so that concurrent `morphling trial` runs of one
      * spec never share a cgroup or port lease name. */
     struct mp_trial_request req = {spec->name, (int64_t)getpid(), 1, 1, x, spec->trial_timeout_ms};
     rc = runner->ops->run(runner, &req, res, &mp_cli_interrupted);
     mp_cli_restore_interrupts();
+    atomic_store(&t.stop, true);
+    if (ticking) {
+        pthread_join(thread, NULL);
+    }
+    mp_cli_progress_end(&t.p);
     if (rc != 0 && res->state == MP_TRIAL_SUCCEEDED) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "runner failure: %s", mp_strerror(rc));
     }
@@ -221,7 +302,7 @@ static int trial_run(void *args, char **operands, size_t n)
     mp_trial_result_init(&res);
     int rc = load(operands[0], a, &spec, &x, &err);
     if (rc == 0) {
-        rc = run_one(spec, x, &res, &err);
+        rc = run_one(spec, x, a->quiet, &res, &err);
     }
     int status = MP_EXIT_OK;
     if (rc != 0) {
