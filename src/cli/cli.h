@@ -197,5 +197,26 @@ struct mp_cli_surface_args {
 extern const struct mp_verb mp_verb_help, mp_verb_version, mp_verb_validate, mp_verb_run,
     mp_verb_trial, mp_verb_list, mp_verb_show, mp_verb_export, mp_verb_replay, mp_verb_bench_search,
     mp_verb_load, mp_verb_serve, mp_verb_meta, mp_verb_meta_train, mp_verb_meta_info;
+struct mp_meta_taskset;
+/* `meta train --from-store` (meta_store.c): adds every finished experiment of the store at
+ * db_path (succeeded, failed or cancelled) with at least min_points usable trials to ts, as
+ * mp_meta_taskset_add_trials does; experiments whose spec no longer parses or whose parameters
+ * differ from the set's are skipped. *added and *skipped count them. */
+int mp_cli_meta_add_store(struct mp_meta_taskset *ts, const char *db_path, size_t min_points,
+                          size_t *added, size_t *skipped, struct mp_error *err) MP_WUR;
+
+int mp_cmd_help(int argc, char **argv);
+int mp_cmd_version(int argc, char **argv);
+int mp_cmd_validate(int argc, char **argv);
+int mp_cmd_run(int argc, char **argv);
+int mp_cmd_replay(int argc, char **argv);
+int mp_cmd_list(int argc, char **argv);
+int mp_cmd_show(int argc, char **argv);
+int mp_cmd_export(int argc, char **argv);
+int mp_cmd_load(int argc, char **argv);
+int mp_cmd_trial(int argc, char **argv);
+int mp_cmd_bench_search(int argc, char **argv);
+int mp_cmd_serve(int argc, char **argv);
+int mp_cmd_meta(int argc, char **argv);
 
 #endif

@@ -39,14 +39,14 @@ static void set_env(struct mp_rendered *r, const char *name, size_t len, const c
     push(&r->env, &r->envc, entry);
 }
 
-static int render_all(const struct mp_spec *spec, const struct mp_tmpl_var *vars, size_t n_vars,
-                      struct mp_rendered *r, struct mp_error *err)
+static int render_all(const struct mp_spec *spec, const struct mp_spec_template_var *vars,
+                      size_t n_vars, struct mp_rendered *r, struct mp_error *err)
 {
     const struct mp_service *svc = &spec->service;
     const struct mp_space *s = &spec->space;
     for (size_t i = 0; i < svc->argc; i++) {
         char *el = NULL;
-        int rc = mp_template_render(svc->argv[i], vars, n_vars, &el, err);
+        int rc = mp_spec_template_render(svc->argv[i], vars, n_vars, &el, err);
         if (rc != 0) {
             return rc;
         }
@@ -61,7 +61,7 @@ static int render_all(const struct mp_spec *spec, const struct mp_tmpl_var *vars
     for (size_t i = 0; i < svc->n_env; i++) {
         const char *eq = strchr(svc->env[i], '=');
         char *v = NULL;
-        int rc = mp_template_render(eq + 1, vars, n_vars, &v, err);
+        int rc = mp_spec_template_render(eq + 1, vars, n_vars, &v, err);
         if (rc != 0) {
             return rc;
         }
@@ -78,12 +78,12 @@ static int render_all(const struct mp_spec *spec, const struct mp_tmpl_var *vars
 }
 
 int mp_spec_render_service(const struct mp_spec *spec, const double *x,
-                           const struct mp_tmpl_var *builtins, size_t n_builtins,
+                           const struct mp_spec_template_var *builtins, size_t n_builtins,
                            struct mp_rendered *out, struct mp_error *err)
 {
     const struct mp_space *s = &spec->space;
     size_t n_vars = s->n + n_builtins;
-    struct mp_tmpl_var *vars = mp_xcalloc(n_vars + 1, sizeof(*vars));
+    struct mp_spec_template_var *vars = mp_xcalloc(n_vars + 1, sizeof(*vars));
     char(*bufs)[MP_FMT_DOUBLE_MAX] = mp_xcalloc(s->n + 1, sizeof(*bufs));
     for (size_t i = 0; i < s->n; i++) {
         vars[i].name = s->params[i].name;
