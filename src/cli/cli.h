@@ -205,18 +205,4 @@ struct mp_meta_taskset;
 int mp_cli_meta_add_store(struct mp_meta_taskset *ts, const char *db_path, size_t min_points,
                           size_t *added, size_t *skipped, struct mp_error *err) MP_WUR;
 
-int mp_cmd_help(int argc, char **argv);
-int mp_cmd_version(int argc, char **argv);
-int mp_cmd_validate(int argc, char **argv);
-int mp_cmd_run(int argc, char **argv);
-int mp_cmd_replay(int argc, char **argv);
-int mp_cmd_list(int argc, char **argv);
-int mp_cmd_show(int argc, char **argv);
-int mp_cmd_export(int argc, char **argv);
-int mp_cmd_load(int argc, char **argv);
-int mp_cmd_trial(int argc, char **argv);
-int mp_cmd_bench_search(int argc, char **argv);
-int mp_cmd_serve(int argc, char **argv);
-int mp_cmd_meta(int argc, char **argv);
-
 #endif
