@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "core/core.h"
 
 enum { MP_EXIT_OK = 0, MP_EXIT_FAILURE = 1, MP_EXIT_USAGE = 2 };
@@ -193,6 +195,22 @@ struct mp_cli_surface_args {
      "the store (default: $MORPHLING_DB, else $XDG_DATA_HOME/morphling/morphling.db, else "       \
      "~/.local/share/morphling/morphling.db)", .flags = MP_OPT_PATH}
 /* clang-format on */
+
+/* --target-rps R and --headroom X into the fields target_rps and headroom of T. */
+/* clang-format off */
+#define MP_CLI_CAPACITY_OPTS(T)                                                                    \
+    {"target-rps", 0, MP_OPT_NUM, MP_OPT_AT(T, target_rps), "R",                                  \
+     "add a capacity plan: the replicas of the recommended configuration that serve R "           \
+     "requests/s", .min = 1e-9, .max = 1e12},                                                     \
+    {"headroom", 0, MP_OPT_NUM, MP_OPT_AT(T, headroom), "X",                                      \
+     "spare capacity of the plan (0.2 = 20 %)", "0.2", .min = 0, .max = 10}
+/* clang-format on */
+
+/* Opens the store (--db value or the default) and builds the report of experiment ref (NULL:
+ * the list of experiments), with a capacity plan when target_rps > 0. *out is owned. Returns
+ * 0 or the exit status of the error it printed. */
+int mp_cli_load_report(const char *db_flag, const char *ref, double target_rps, double headroom,
+                       json_t **out) MP_WUR;
 
 extern const struct mp_verb mp_verb_help, mp_verb_version, mp_verb_validate, mp_verb_run,
     mp_verb_trial, mp_verb_list, mp_verb_show, mp_verb_export, mp_verb_replay, mp_verb_bench_search,
