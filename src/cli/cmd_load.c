@@ -220,6 +220,13 @@ static void print_capacity(const struct mp_capacity_opts *o, const struct mp_cap
         printf("step %-8s offered %9.1f  achieved %9.1f req/s  p99 %8.0f us  %s %s\n", s->kind,
                s->offered_rps, s->throughput_rps, s->p99_us, s->pass ? "pass" : "FAIL", s->why);
     }
+    if (!r->found && r->unconfirmed_rps > 0) {
+        printf("capacity     not confirmed: %.1f req/s passed a short step, but no longer run at "
+               "or below it met the SLO (%.1f s); the SLO is within this service's noise: allow "
+               "more time (--max-time) or a looser SLO\n",
+               r->unconfirmed_rps, r->search_s);
+        return;
+    }
     if (!r->found) {
         printf("capacity     none found: no tested rate met the SLO (%.1f s)\n", r->search_s);
         return;

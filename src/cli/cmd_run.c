@@ -23,8 +23,27 @@ static const struct mp_opt validate_opts[] = {
     {"set", 's', MP_OPT_LIST, MP_OPT_AT(struct validate_args, sets), "KEY=VALUE", SET_HELP},
     {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct validate_args, json), NULL,
      "print the verdict as JSON: {valid, name, parameters, configurations, algorithm, runner, "
-     "max_trials} or {valid: false, error}"},
+     "max_trials, warnings} or {valid: false, error}"},
 };
+
+/* What a user should know before running the spec: a grid that max_trials cuts short (grid
+ * walks the first parameter slowest, so the last values of it are never tried). Owned, NULL
+ * when nothing. */
+static char *spec_warning(const struct mp_spec *spec)
+{
+    double size = mp_space_size(&spec->space);
+    if (strcmp(spec->algorithm, "grid") != 0 || isinf(size) || size <= (double)spec->max_trials ||
+        spec->space.n == 0) {
+        return NULL;
+    }
+    double per_first = size / (double)mp_space_levels(&spec->space, 0);
+    double reached = ceil((double)spec->max_trials / per_first);
+    return mp_xasprintf("grid search stops after max_trials = %lld of its %.0f configurations: "
+                        "'%s' (the slowest parameter) takes %.0f of its %llu values; raise "
+                        "algorithm.max_trials or use random or bo",
+                        (long long)spec->max_trials, size, spec->space.params[0].name, reached,
+                        (unsigned long long)mp_space_levels(&spec->space, 0));
+}
 
 static int validate_run(void *args, char **operands, size_t n)
 {
@@ -48,11 +67,15 @@ static int validate_run(void *args, char **operands, size_t n)
         return mp_cli_fail(&err);
     }
     double size = mp_space_size(&spec->space);
+    char *warning = spec_warning(spec);
     if (json) {
-        json_t *j = json_pack("{s:b, s:s, s:I, s:f, s:s, s:s}", "valid", 1, "name", spec->name,
-                              "parameters", (json_int_t)spec->space.n, "configurations",
+        json_t *j = json_pack("{s:b, s:s, s:I, s:f, s:s, s:s, s:I, s:[]}", "valid", 1, "name",
+                              spec->name, "parameters", (json_int_t)spec->space.n, "configurations",
                               isinf(size) ? -1.0 : size, "algorithm", spec->algorithm, "runner",
-                              spec->runner);
+                              spec->runner, "max_trials", (json_int_t)spec->max_trials, "warnings");
+        if (warning) {
+            json_array_append_new(json_object_get(j, "warnings"), json_string(warning));
+        }
         mp_json_print(stdout, j);
         json_decref(j);
     } else {
@@ -64,7 +87,11 @@ static int validate_run(void *args, char **operands, size_t n)
         }
         printf(", algorithm %s, runner %s, up to %lld trials\n", spec->algorithm, spec->runner,
                (long long)spec->max_trials);
+        if (warning) {
+            fprintf(stderr, "morphling validate: warning: %s\n", warning);
+        }
     }
+    free(warning);
     mp_spec_free(spec);
     return MP_EXIT_OK;
 }
@@ -159,6 +186,11 @@ static int run_run(void *args, char **operands, size_t n)
     }
     if (rc == 0) {
         rc = mp_store_open(db, NULL, &st, &err);
+    }
+    char *warning = rc == 0 ? spec_warning(spec) : NULL;
+    if (warning) {
+        fprintf(stderr, "morphling run: warning: %s\n", warning);
+        free(warning);
     }
     if (rc == 0) {
         struct mp_cli_progress p;
