@@ -7,6 +7,11 @@ set -eu
 bin=$1
 cd "$(dirname "$0")/.."
 db=build/demo.db
+if [ ! -x "$(dirname "$bin")/examples/inference-server/inference-server" ]; then
+    echo "make demo tunes the example inference server, which this build leaves out" \
+        "(MP_EXAMPLES=OFF): build with MP_EXAMPLES=ON" >&2
+    exit 1
+fi
 echo "== morphling demo: tuning the XGBoost Fashion-MNIST server (examples/fmnist.yaml)"
 echo "== each trial starts the server under cgroup limits, load-tests it, and tears it down"
 "$bin" run examples/fmnist.yaml --db "$db" --restart
