@@ -4,11 +4,13 @@
  * space-filling initial design, kriging-believer batches and three stopping rules.
  * docs/internals/bo.md describes the model and the measured results. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "optimizer/bo_int.h"
+#include "settings/settings.h"
 
 /* Configurations below the min_feasibility probability are tried only when nothing else is
  * left: EI x PoF alone keeps extrapolating into a failing region, because the best
@@ -17,73 +19,48 @@
 
 /* --- settings ------------------------------------------------------------------------------ */
 
-static const char *const setting_keys[] = {
-    "initial",     "acquisition",     "beta",     "xi",         "restarts",
-    "candidates",  "exact_limit",     "patience", "stop_on_ei", "warp",
-    "categorical", "min_feasibility", NULL,
+static const char *const acquisitions[] = {"ei", "ucb", NULL};
+static const char *const warps[] = {"none", "rank", NULL};
+static const char *const categoricals[] = {"onehot", "shared", NULL};
+
+#define FIELD(f) offsetof(struct bo_settings, f)
+static const struct mp_setting bo_table[] = {
+    {MP_SETTING_KEY("initial", MP_SETTING_INT, FIELD(initial)), .min = 1, .max = 10000},
+    {MP_SETTING_KEY("acquisition", MP_SETTING_CHOICE, FIELD(acq)), .choices = acquisitions},
+    {MP_SETTING_KEY("beta", MP_SETTING_NUMBER, FIELD(beta)), .min = 0, .max = 100},
+    {MP_SETTING_KEY("xi", MP_SETTING_NUMBER, FIELD(xi)), .min = 0, .max = 10},
+    {MP_SETTING_KEY("restarts", MP_SETTING_INT, FIELD(restarts)), .min = 0, .max = 50},
+    {MP_SETTING_KEY("candidates", MP_SETTING_INT, FIELD(candidates)), .min = 10, .max = 1000000},
+    {MP_SETTING_KEY("exact_limit", MP_SETTING_INT, FIELD(exact_limit)), .min = 0, .max = 1000000},
+    {MP_SETTING_KEY("patience", MP_SETTING_INT, FIELD(patience)), .min = 0, .max = 1000000},
+    {MP_SETTING_KEY("stop_on_ei", MP_SETTING_BOOL, FIELD(stop_on_ei))},
+    {MP_SETTING_KEY("warp", MP_SETTING_CHOICE, FIELD(warp)), .choices = warps},
+    {MP_SETTING_KEY("categorical", MP_SETTING_CHOICE, FIELD(categorical)), .choices = categoricals},
+    {MP_SETTING_KEY("min_feasibility", MP_SETTING_NUMBER, FIELD(min_pof)), .min = 0, .max = 1,
+     .flags = MP_SETTING_MAX_OPEN, .expect = "a probability in [0, 1)"},
+    {.name = NULL},
 };
+#undef FIELD
 
 static int parse_settings(const struct mp_space *space, const struct mp_node *s,
                           struct bo_settings *out, struct mp_error *err)
 {
-    struct bo_settings set = {0,      BO_EI, 2.0,   0.0,   -1,    2000,
-                              100000, 0,     false, false, false, MIN_POF_DEFAULT};
+    struct bo_settings set = {.acq = BO_EI,
+                              .beta = 2.0,
+                              .restarts = -1,
+                              .candidates = 2000,
+                              .exact_limit = 100000,
+                              .warp = BO_WARP_NONE,
+                              .categorical = BO_CAT_SHARED,
+                              .min_pof = MIN_POF_DEFAULT};
     /* Few initial points leave more trials to the model (measured in docs/internals/bo.md). */
     set.initial = (int64_t)(space->n + 1) / 2;
     set.initial = set.initial < 3 ? 3 : set.initial > 10 ? 10 : set.initial;
-    int rc = 0;
-    if (s && !mp_doc_is_null(s)) {
-        const char *acq = NULL, *warp = NULL, *cat = NULL;
-        if ((rc = mp_doc_expect(s, MP_NODE_MAP, err)) < 0 ||
-            (rc = mp_doc_check_keys(s, setting_keys, err)) < 0 ||
-            (rc = mp_doc_int(mp_doc_get(s, "initial"), 1, 10000, &set.initial, err)) < 0 ||
-            (rc = mp_doc_string(mp_doc_get(s, "acquisition"), &acq, err)) < 0 ||
-            (rc = mp_doc_number(mp_doc_get(s, "beta"), &set.beta, err)) < 0 ||
-            (rc = mp_doc_number(mp_doc_get(s, "xi"), &set.xi, err)) < 0 ||
-            (rc = mp_doc_int(mp_doc_get(s, "restarts"), 0, 50, &set.restarts, err)) < 0 ||
-            (rc = mp_doc_int(mp_doc_get(s, "candidates"), 10, 1000000, &set.candidates, err)) < 0 ||
-            (rc = mp_doc_int(mp_doc_get(s, "exact_limit"), 0, 1000000, &set.exact_limit, err)) <
-                0 ||
-            (rc = mp_doc_int(mp_doc_get(s, "patience"), 0, 1000000, &set.patience, err)) < 0 ||
-            (rc = mp_doc_bool(mp_doc_get(s, "stop_on_ei"), &set.stop_on_ei, err)) < 0 ||
-            (rc = mp_doc_string(mp_doc_get(s, "warp"), &warp, err)) < 0 ||
-            (rc = mp_doc_string(mp_doc_get(s, "categorical"), &cat, err)) < 0 ||
-            (rc = mp_doc_number(mp_doc_get(s, "min_feasibility"), &set.min_pof, err)) < 0) {
-            return rc;
-        }
-        if (acq && strcmp(acq, "ei") == 0) {
-            set.acq = BO_EI;
-        } else if (acq && strcmp(acq, "ucb") == 0) {
-            set.acq = BO_UCB;
-        } else if (acq) {
-            return mp_doc_error(err, mp_doc_get(s, "acquisition"),
-                                "expected \"ei\" or \"ucb\", got \"%s\"", acq);
-        }
-        if (warp && (strcmp(warp, "rank") == 0 || strcmp(warp, "none") == 0)) {
-            set.warp_rank = strcmp(warp, "rank") == 0;
-        } else if (warp) {
-            return mp_doc_error(err, mp_doc_get(s, "warp"),
-                                "expected \"rank\" or \"none\", got \"%s\"", warp);
-        }
-        if (cat && (strcmp(cat, "onehot") == 0 || strcmp(cat, "shared") == 0)) {
-            set.onehot = strcmp(cat, "onehot") == 0;
-        } else if (cat) {
-            return mp_doc_error(err, mp_doc_get(s, "categorical"),
-                                "expected \"onehot\" or \"shared\", got \"%s\"", cat);
-        }
-        if (!(set.beta >= 0 && set.beta <= 100)) {
-            return mp_doc_error(err, mp_doc_get(s, "beta"), "expected a number in [0, 100]");
-        }
-        if (!(set.min_pof >= 0 && set.min_pof < 1)) {
-            return mp_doc_error(err, mp_doc_get(s, "min_feasibility"),
-                                "expected a probability in [0, 1)");
-        }
-        if (!(set.xi >= 0 && set.xi <= 10)) {
-            return mp_doc_error(err, mp_doc_get(s, "xi"), "expected a number in [0, 10]");
-        }
+    int rc = mp_settings_parse(s, bo_table, &set, err);
+    if (rc == 0) {
+        *out = set;
     }
-    *out = set;
-    return 0;
+    return rc;
 }
 
 static int bo_validate(const struct mp_space *space, const struct mp_optimizer_opts *opts,
@@ -132,7 +109,8 @@ static void setup_dims(struct bo *bo, const struct mp_space *space)
         const struct mp_param *p = &space->params[i];
         bo->dims[i].off = dz;
         bo->dims[i].cat = p->type == MP_PARAM_CATEGORICAL;
-        bo->dims[i].onehot = bo->dims[i].cat && bo->set.onehot && p->n_choices > 1;
+        bo->dims[i].onehot =
+            bo->dims[i].cat && bo->set.categorical == BO_CAT_ONEHOT && p->n_choices > 1;
         dz += bo->dims[i].onehot ? p->n_choices : 1;
     }
     bo->dz = dz;

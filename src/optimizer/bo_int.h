@@ -15,11 +15,13 @@
 #include "meta/meta.h"
 #include "optimizer/optimizer.h"
 
-enum bo_acq { BO_EI, BO_UCB };
+enum bo_acq { BO_EI, BO_UCB }; /* the order of the settings' "acquisition" choices */
+enum bo_warp { BO_WARP_NONE, BO_WARP_RANK };
+enum bo_categorical { BO_CAT_ONEHOT, BO_CAT_SHARED };
 
 struct bo_settings {
     int64_t initial;     /* size of the space-filling initial design */
-    enum bo_acq acq;     /* acquisition function */
+    int acq;             /* acquisition function (enum bo_acq) */
     double beta;         /* UCB exploration weight */
     double xi;           /* EI margin, in units of the objective's standard deviation */
     int64_t restarts;    /* random restarts of the hyper-parameter fit; -1: by history size */
@@ -27,8 +29,8 @@ struct bo_settings {
     int64_t exact_limit; /* enumerate finite spaces up to this many configurations */
     int64_t patience;    /* stop after this many trials without improvement; 0: off */
     bool stop_on_ei;     /* stop when the best EI falls below the noise level */
-    bool warp_rank;      /* model normal scores of the ranks instead of raw scores */
-    bool onehot;         /* one input (and length scale) per categorical choice */
+    int warp;            /* BO_WARP_RANK: model normal scores of the ranks, not raw scores */
+    int categorical;     /* BO_CAT_ONEHOT: one input (and length scale) per categorical choice */
     double min_pof;      /* below this probability of feasibility, only as a last resort */
 };
 

@@ -244,7 +244,7 @@ int mp_bo_fit_models(const struct bo *bo, const struct mp_history *h, struct mp_
         mp_bo_encode(bo, h->obs[vidx[k]].x, z + k * d);
         y[k] = h->obs[vidx[k]].score;
     }
-    if (bo->set.warp_rank) {
+    if (bo->set.warp == BO_WARP_RANK) {
         rank_warp(y, nv);
     }
     m->have_best = false;

@@ -1,44 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The local runner's settings: the `runner:` block of a spec (ports, default limits, identity
  * check, grace period, log caps...) parsed into struct mp_local_cfg with positioned errors. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runner/local_int.h"
+#include "settings/settings.h"
 
 /* ---- settings ---- */
 
-static const char *const cfg_keys[] = {
-    "kind",         "trial_timeout", "ports",         "port_lock_dir",
-    "cpus",         "memory_mib",    "pids_max",      "cpuset",
-    "grace_period", "log_kib",       "cgroup_parent", "require_limits",
-    "identity",     "inherit_env",   "load",          "fallback_limits",
-    NULL,
-};
-
-static int get_duration(const struct mp_node *map, const char *key, int64_t *out,
-                        struct mp_error *err)
+static int parse_ports(const struct mp_node *n, void *base, struct mp_error *err)
 {
-    const struct mp_node *n = mp_doc_get(map, key);
+    struct mp_local_cfg *cfg = base;
     const char *s = NULL;
-    if (!n) {
-        return 0;
-    }
-    int rc = mp_doc_string(n, &s, err);
-    if (rc == 0 && (mp_parse_duration_ns(s, out) != 0 || *out < 0)) {
-        rc = mp_doc_error(err, n, "expected a duration such as \"5s\" or \"250ms\", got \"%s\"", s);
-    }
-    return rc;
-}
-
-static int get_ports(const struct mp_node *map, struct mp_local_cfg *cfg, struct mp_error *err)
-{
-    const struct mp_node *n = mp_doc_get(map, "ports");
-    const char *s = NULL;
-    if (!n) {
-        return 0;
-    }
     int rc = mp_doc_string(n, &s, err);
     if (rc != 0) {
         return rc;
@@ -53,79 +29,44 @@ static int get_ports(const struct mp_node *map, struct mp_local_cfg *cfg, struct
     return 0;
 }
 
-static int get_identity(const struct mp_node *map, struct mp_local_cfg *cfg, struct mp_error *err)
+static bool cpu_list(const char *s)
 {
-    static const char *const names[] = {"auto", "nonce", "socket", "none"};
-    const struct mp_node *n = mp_doc_get(map, "identity");
-    const char *s = NULL;
-    if (!n) {
-        return 0;
-    }
-    int rc = mp_doc_string(n, &s, err);
-    for (size_t i = 0; rc == 0 && i < MP_ARRAY_LEN(names); i++) {
-        if (strcmp(s, names[i]) == 0) {
-            cfg->identity = (enum local_identity)i;
-            return 0;
-        }
-    }
-    return rc ? rc : mp_doc_error(err, n, "expected auto, nonce, socket or none, got \"%s\"", s);
+    return strspn(s, "0123456789,-") == strlen(s);
 }
 
-static int get_strings(const struct mp_node *map, struct mp_local_cfg *cfg, struct mp_error *err)
+static bool group_name(const char *s)
 {
-    const char *dir = NULL, *cpuset = NULL, *parent = NULL;
-    int rc = mp_doc_string(mp_doc_get(map, "port_lock_dir"), &dir, err);
-    if (rc == 0) {
-        rc = mp_doc_string(mp_doc_get(map, "cpuset"), &cpuset, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_string(mp_doc_get(map, "cgroup_parent"), &parent, err);
-    }
-    if (rc == 0 && cpuset && strspn(cpuset, "0123456789,-") != strlen(cpuset)) {
-        rc = mp_doc_error(err, mp_doc_get(map, "cpuset"), "expected a CPU list such as \"0-1\"");
-    }
-    if (rc == 0 && parent && (strstr(parent, "..") || !*parent)) {
-        rc = mp_doc_error(err, mp_doc_get(map, "cgroup_parent"), "expected a group name");
-    }
-    if (rc == 0) {
-        free(cfg->port_dir);
-        cfg->port_dir = mp_xstrdup(dir ? dir : "/tmp/morphling-ports");
-        cfg->cpuset = cpuset ? mp_xstrdup(cpuset) : NULL;
-        cfg->cgroup_parent = parent ? mp_xstrdup(parent) : NULL;
-    }
-    return rc;
+    return *s && !strstr(s, "..");
 }
 
-static int get_numbers(const struct mp_node *map, struct mp_local_cfg *cfg, struct mp_error *err)
-{
-    const struct mp_node *cpus = mp_doc_get(map, "cpus");
-    int64_t mem_mib = 0, log_kib = (int64_t)(cfg->log_cap_bytes / 1024);
-    int rc = mp_doc_number(cpus, &cfg->cpu_cores, err);
-    if (rc == 0 && cpus && !(cfg->cpu_cores > 0 && cfg->cpu_cores <= 4096)) {
-        rc = mp_doc_error(err, cpus, "expected a positive number of cores");
-    }
-    if (rc == 0) {
-        rc = mp_doc_int(mp_doc_get(map, "memory_mib"), 1, 1 << 24, &mem_mib, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_int(mp_doc_get(map, "pids_max"), 1, 1 << 22, &cfg->pids_max, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_int(mp_doc_get(map, "log_kib"), 1, 64 * 1024, &log_kib, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_bool(mp_doc_get(map, "require_limits"), &cfg->require_limits, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_bool(mp_doc_get(map, "inherit_env"), &cfg->inherit_env, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_bool(mp_doc_get(map, "fallback_limits"), &cfg->fallback_limits, err);
-    }
-    cfg->memory_bytes = (uint64_t)mem_mib * 1048576u;
-    cfg->log_cap_bytes = (size_t)log_kib * 1024u;
-    return rc;
-}
+static const char *const identities[] = {"auto", "nonce", "socket", "none", NULL};
+
+#define FIELD(f) offsetof(struct mp_local_cfg, f)
+static const struct mp_setting local_table[] = {
+    {MP_SETTING_KEY("kind", MP_SETTING_IGNORED, 0)},
+    {MP_SETTING_KEY("trial_timeout", MP_SETTING_IGNORED, 0)}, /* the spec's (spec.c) */
+    {MP_SETTING_KEY("ports", MP_SETTING_CUSTOM, 0), .parse = parse_ports},
+    {MP_SETTING_KEY("port_lock_dir", MP_SETTING_STRDUP, FIELD(port_dir))},
+    {MP_SETTING_KEY("cpus", MP_SETTING_NUMBER, FIELD(cpu_cores)), .min = 0, .max = 4096,
+     .flags = MP_SETTING_MIN_OPEN, .expect = "a positive number of cores"},
+    {MP_SETTING_KEY("memory_mib", MP_SETTING_INT, FIELD(memory_bytes)), .min = 1, .max = 1 << 24,
+     .scale = 1048576},
+    {MP_SETTING_KEY("pids_max", MP_SETTING_INT, FIELD(pids_max)), .min = 1, .max = 1 << 22},
+    {MP_SETTING_KEY("cpuset", MP_SETTING_STRDUP, FIELD(cpuset)), .valid = cpu_list,
+     .expect = "a CPU list such as \"0-1\""},
+    {MP_SETTING_KEY("grace_period", MP_SETTING_DURATION, FIELD(grace_ns))},
+    {MP_SETTING_KEY("log_kib", MP_SETTING_INT, FIELD(log_cap_bytes)), .min = 1, .max = 64 * 1024,
+     .scale = 1024},
+    {MP_SETTING_KEY("cgroup_parent", MP_SETTING_STRDUP, FIELD(cgroup_parent)), .valid = group_name,
+     .expect = "a group name"},
+    {MP_SETTING_KEY("require_limits", MP_SETTING_BOOL, FIELD(require_limits))},
+    {MP_SETTING_KEY("identity", MP_SETTING_CHOICE, FIELD(identity)), .choices = identities},
+    {MP_SETTING_KEY("inherit_env", MP_SETTING_BOOL, FIELD(inherit_env))},
+    {MP_SETTING_KEY("load", MP_SETTING_IGNORED, 0)}, /* local_load.c */
+    {MP_SETTING_KEY("fallback_limits", MP_SETTING_BOOL, FIELD(fallback_limits))},
+    {.name = NULL},
+};
+#undef FIELD
 
 int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg, struct mp_error *err)
 {
@@ -134,32 +75,12 @@ int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg, s
     cfg->port_hi = 29999;
     cfg->pids_max = 4096;
     cfg->grace_ns = 5LL * 1000000000LL;
-    cfg->log_cap_bytes = 256u * 1024u;
+    cfg->log_cap_bytes = 256 * 1024;
+    cfg->identity = LOCAL_ID_AUTO;
     cfg->inherit_env = true;
     cfg->fallback_limits = true;
     cfg->port_dir = mp_xstrdup("/tmp/morphling-ports");
-    if (!runner) {
-        return 0;
-    }
-    int rc = mp_doc_expect(runner, MP_NODE_MAP, err);
-    if (rc == 0) {
-        rc = mp_doc_check_keys(runner, cfg_keys, err);
-    }
-    if (rc == 0) {
-        rc = get_ports(runner, cfg, err);
-    }
-    if (rc == 0) {
-        rc = get_strings(runner, cfg, err);
-    }
-    if (rc == 0) {
-        rc = get_numbers(runner, cfg, err);
-    }
-    if (rc == 0) {
-        rc = get_identity(runner, cfg, err);
-    }
-    if (rc == 0) {
-        rc = get_duration(runner, "grace_period", &cfg->grace_ns, err);
-    }
+    int rc = mp_settings_parse(runner, local_table, cfg, err);
     cfg->load = mp_doc_get(runner, "load");
     if (rc == 0 && cfg->load) {
         rc = mp_local_load_validate(cfg->load, err);

@@ -27,17 +27,17 @@ enum local_identity {
 
 struct mp_local_cfg {
     int port_lo, port_hi;
-    char *port_dir;        /* lock files, one per leased port */
-    double cpu_cores;      /* default quota when no cpu parameter; 0: none */
-    uint64_t memory_bytes; /* default memory limit when no memory parameter; 0: none */
+    char *port_dir;       /* lock files, one per leased port */
+    double cpu_cores;     /* default quota when no cpu parameter; 0: none */
+    int64_t memory_bytes; /* default memory limit when no memory parameter; 0: none */
     int64_t pids_max;
     char *cpuset;
     int64_t grace_ns;
-    size_t log_cap_bytes;
+    int64_t log_cap_bytes;
     char *cgroup_parent;
     bool require_limits;  /* unenforceable limits are an INFRA failure instead of a warning */
     bool fallback_limits; /* without cgroups, approximate with RLIMIT_DATA and CPU affinity */
-    enum local_identity identity;
+    int identity;         /* enum local_identity */
     bool inherit_env;
     int64_t trial_timeout_ns;
     const struct mp_node *load; /* runner.load, borrowed from the spec; may be NULL */
