@@ -350,7 +350,7 @@ int mp_dir_files(const char *dir, const char *suffix, size_t max, char ***out, s
     while (rc == 0 && (e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
         if (e->d_name[0] == '.' || len < slen ||
-            (suffix && strcmp(e->d_name + len - slen, suffix))) {
+            (suffix && strcmp(e->d_name + len - slen, suffix) != 0)) {
             continue;
         }
         char *path = mp_xasprintf("%s/%s", dir, e->d_name);
