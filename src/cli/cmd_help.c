@@ -2,8 +2,6 @@
 /* The list of verbs, and the verbs `help` and `version`. */
 #include "cli/cli.h"
 
-#include <string.h>
-
 const struct mp_verb *const mp_cli_verbs[] = {
     &mp_verb_help, &mp_verb_version,    &mp_verb_validate,  &mp_verb_run,    &mp_verb_trial,
     &mp_verb_list, &mp_verb_show,       &mp_verb_export,    &mp_verb_replay, &mp_verb_bench_search,
@@ -25,9 +23,13 @@ static int help_run(void *args, char **operands, size_t n)
         if (n) {
             return mp_cli_usage("help", "--man, --completion and --json describe every command");
         }
-        a->man          ? mp_cli_print_man(stdout)
-        : a->completion ? mp_cli_print_completion(stdout)
-                        : mp_cli_print_json(stdout);
+        if (a->man) {
+            mp_cli_print_man(stdout);
+        } else if (a->completion) {
+            mp_cli_print_completion(stdout);
+        } else {
+            mp_cli_print_json(stdout);
+        }
         return MP_EXIT_OK;
     }
     if (n == 0) {

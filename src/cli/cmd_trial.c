@@ -270,6 +270,7 @@ static int run_one(const struct mp_spec *spec, const double *x, bool quiet,
         return rc;
     }
     struct ticker t = {.timeout_ms = spec->trial_timeout_ms};
+    atomic_init(&t.stop, false);
     mp_cli_progress_start(&t.p, "trial", 0, quiet);
     pthread_t thread;
     bool ticking = pthread_create(&thread, NULL, tick, &t) == 0;

@@ -95,8 +95,12 @@ static int command_elems(const struct mp_spec *spec, const struct mp_spec_templa
         if (rc != 0) {
             return rc;
         }
+        if (i == 0 && program) {
+            elems_add(out, text, false);
+            continue;
+        }
         if (i == 0) {
-            program ? elems_add(out, text, false) : free(text);
+            free(text);
             continue;
         }
         const char *value =
@@ -341,8 +345,11 @@ static void set_env(json_t *c, const struct elems *env)
                            json_object_get(entry, "name"))) {
             k++;
         }
-        k < json_array_size(list) ? json_array_set_new(list, k, entry)
-                                  : json_array_append_new(list, entry);
+        if (k < json_array_size(list)) {
+            json_array_set_new(list, k, entry);
+        } else {
+            json_array_append_new(list, entry);
+        }
         free(name);
     }
 }
