@@ -3,23 +3,9 @@
 # uPlot from npm) into mpcore as byte arrays generated in the build directory. uPlot comes from
 # the npm cache that `make deps` fills (deps/cache/npm/web, `npm ci` of web/package-lock.json):
 # the build itself never uses the network.
-set(MP_NPM_CACHE ${CMAKE_SOURCE_DIR}/deps/cache/npm CACHE PATH
-    "Where `make deps` installed the npm packages (one folder per package-lock.json)")
-set(MP_UPLOT_DIR ${MP_NPM_CACHE}/web/node_modules/uplot/dist)
-# A changed lock file re-runs this check: the cache must hold what it pins.
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
-    ${CMAKE_SOURCE_DIR}/web/package-lock.json)
-file(READ ${CMAKE_SOURCE_DIR}/web/package-lock.json MP_WEB_LOCK)
-set(MP_WEB_INSTALLED "")
-if(EXISTS ${MP_NPM_CACHE}/web/installed.lock)
-    file(READ ${MP_NPM_CACHE}/web/installed.lock MP_WEB_INSTALLED)
-    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
-        ${MP_NPM_CACHE}/web/installed.lock)
-endif()
-if(NOT EXISTS ${MP_UPLOT_DIR}/uPlot.iife.min.js OR NOT MP_WEB_LOCK STREQUAL MP_WEB_INSTALLED)
-    message(FATAL_ERROR "uPlot for the dashboard is missing or older than web/package-lock.json "
-        "in ${MP_NPM_CACHE}/web: run 'make deps' (it installs the npm packages the build needs)")
-endif()
+include(${CMAKE_SOURCE_DIR}/cmake/npm_cache.cmake)
+mp_npm_cache(web MP_WEB_MODULES)
+set(MP_UPLOT_DIR ${MP_WEB_MODULES}/uplot/dist)
 set(MP_WEB_FILES
     /index.html=${CMAKE_SOURCE_DIR}/web/index.html
     /app.js=${CMAKE_SOURCE_DIR}/web/app.js

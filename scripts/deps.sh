@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs what the build and the tests need, so that neither needs the network afterwards:
 # the Debian packages listed in deps/*.txt that are missing (deps/examples.txt only unless
-# MP_EXAMPLES=OFF), npm when nodejs came without it, and the npm packages pinned by every
-# package-lock.json of the repository, into deps/cache/npm/<its folder> (git-ignored).
+# MP_EXAMPLES=OFF), npm when nodejs came without it, the npm packages pinned by every
+# package-lock.json of the repository into deps/cache/npm/<its folder>, and Debian's kubectl 1.20
+# for the test cluster's tests into deps/cache/kubectl-1.20 (deps/cache is git-ignored).
 set -eu
 cd "$(dirname "$0")/.."
 SUDO=
@@ -60,3 +61,9 @@ for lock in $(git ls-files '*package-lock.json' 2>/dev/null || find web tests -n
     (cd "$cache" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
     cp "$lock" "$cache/installed.lock"
 done
+
+# Debian's kubectl 1.20, a second client the test cluster's tests use, beside the system's.
+if [ -f tests/kube/test/fetch-kubectl-1.20.sh ] && [ ! -x deps/cache/kubectl-1.20/usr/bin/kubectl ]; then
+    echo "deps: unpacking kubectl 1.20 into deps/cache/kubectl-1.20" >&2
+    sh tests/kube/test/fetch-kubectl-1.20.sh "$PWD/deps/cache/kubectl-1.20"
+fi

@@ -4,7 +4,8 @@
 # service's own arguments (no host paths, no per-trial placeholders), the port as containerPort,
 # requests = limits, GPUs as the cluster asks for them, the GPU feature discovery label, and never
 # a null; --base prints the whole object, the same as `kubectl patch --local` makes of it, and
-# merges into a container's own args. kubectl (when on the PATH) applies both.
+# merges into a container's own args. kubectl (when on the PATH) patches and applies them, the
+# latter against the test cluster's API server, which checks them with the official schemas.
 . "$(dirname "$0")/lib.sh"
 
 cat >"$WORK/surface.csv" <<'CSV'
@@ -165,22 +166,33 @@ norm='.spec.template.spec | .containers[0].env |= sort_by(.name)'
 check "--base prints what kubectl patch makes of the same patch" "$(jq -S -c "$norm" "$WORK/kpatched.json")" \
     "$(jq -S -c "$norm" "$WORK/based.json")"
 check "kubectl adds no second container" 2 "$(jq '.spec.template.spec.containers | length' "$WORK/kpatched.json")"
-if command -v node >/dev/null 2>&1; then
-    node "$MP_SOURCE_DIR/tests/helpers/kube_discovery.mjs" >"$WORK/api-url" &
+# The test cluster's API server (tests/kube) validates what it is sent against the official
+# Kubernetes schemas, as a real one does: kubectl's client-side dry run checks the object with
+# the server's OpenAPI, the server-side one (Strict field validation) on the server.
+apiserver="$MP_BUILD_DIR/kube/apiserver/main.mjs"
+if command -v node >/dev/null 2>&1 && [ -f "$apiserver" ]; then
+    node "$apiserver" --dir "$WORK/cluster" --default-field-validation Strict >"$WORK/apiserver.log" 2>&1 &
     api=$!
     n=0
-    while [ ! -s "$WORK/api-url" ] && [ $n -lt 200 ]; do
-        sleep 0.05
+    while [ ! -f "$WORK/cluster/apiserver.ready" ] && [ $n -lt 1200 ]; do
+        sleep 0.1
         n=$((n + 1))
     done
+    export KUBECONFIG="$WORK/cluster/kubeconfig"
     for f in based merged; do
-        out=$(kubectl --server "$(cat "$WORK/api-url")" --cache-dir "$WORK/kube-cache" \
-            apply --dry-run=client --validate=false -f "$WORK/$f.json" 2>&1)
-        check "kubectl apply --dry-run=client takes --base's output ($f)" "deployment.apps/server created (dry run)" "$out"
+        for mode in client server; do
+            out=$(kubectl apply --dry-run=$mode -f "$WORK/$f.json" 2>&1)
+            check "kubectl apply --dry-run=$mode takes --base's output ($f)" \
+                "deployment.apps/server created ($mode dry run)" "$(printf '%s' "$out" | sed 's/ (dry run)/ (client dry run)/')"
+        done
     done
+    jq '.spec.template.spec.containers[0].ports[0].containerPort = "http"' "$WORK/based.json" >"$WORK/bad.json"
+    out=$(kubectl apply --dry-run=server -f "$WORK/bad.json" 2>&1)
+    check "it refuses a wrong type, so the checks above mean something" 1 "$?"
+    check_contains "naming the field" "containerPort" "$out"
     kill "$api"
     wait "$api" 2>/dev/null
 else
-    echo "SKIP: node is not on the PATH: kubectl apply --dry-run=client did not run"
+    echo "SKIP: node or the test cluster (tests/kube) is missing: kubectl apply --dry-run did not run"
 fi
 finish
