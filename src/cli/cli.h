@@ -22,7 +22,7 @@
 
 #include "core/core.h"
 
-enum { MP_EXIT_OK = 0, MP_EXIT_FAILURE = 1, MP_EXIT_USAGE = 2 };
+enum { MP_EXIT_OK = 0, MP_EXIT_FAILURE = 1, MP_EXIT_USAGE = 2, MP_EXIT_INTERRUPTED = 130 };
 
 /* What an option's value is, and how it is stored at `offset` in the verb's argument struct. */
 enum mp_opt_kind {

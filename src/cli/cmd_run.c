@@ -213,7 +213,7 @@ static int run_run(void *args, char **operands, size_t n)
         print_outcome(a, &sum, report, db);
         if (sum.state == MP_EXPERIMENT_INTERRUPTED) {
             fprintf(stderr, "morphling: interrupted; run the same command again to continue\n");
-            rc = 130;
+            rc = MP_EXIT_INTERRUPTED;
         } else if (sum.state == MP_EXPERIMENT_FAILED) {
             rc = MP_EXIT_FAILURE;
         }

@@ -318,7 +318,7 @@ static int trial_run(void *args, char **operands, size_t n)
         }
         status = res.state == MP_TRIAL_SUCCEEDED ? MP_EXIT_OK : MP_EXIT_FAILURE;
         if (res.state == MP_TRIAL_CANCELLED && atomic_load(&mp_cli_interrupted)) {
-            status = 130; /* as a shell reports SIGINT, like `morphling run` */
+            status = MP_EXIT_INTERRUPTED; /* as a shell reports SIGINT */
         }
     }
     mp_trial_result_release(&res);

@@ -332,8 +332,10 @@ void mp_cli_print_man(FILE *f)
     for (size_t i = 0; i < mp_cli_n_verbs; i++) {
         man_verb(f, mp_cli_verbs[i]);
     }
-    fputs(".SH EXIT STATUS\n0 success, 1 failure, 2 invalid input or usage, 130 interrupted.\n"
-          ".SH ENVIRONMENT\n.TP\n.B MORPHLING_DB\nthe store when \\fB\\-\\-db\\fR is not given.\n"
+    fprintf(f,
+            ".SH EXIT STATUS\n%d success, %d failure, %d invalid input or usage, %d interrupted.\n",
+            MP_EXIT_OK, MP_EXIT_FAILURE, MP_EXIT_USAGE, MP_EXIT_INTERRUPTED);
+    fputs(".SH ENVIRONMENT\n.TP\n.B MORPHLING_DB\nthe store when \\fB\\-\\-db\\fR is not given.\n"
           ".TP\n.B XDG_DATA_HOME\nthe default store is \\fI$XDG_DATA_HOME/morphling/morphling.db"
           "\\fR (else \\fI~/.local/share/morphling/morphling.db\\fR).\n"
           ".SH SEE ALSO\n.BR morphling\\-spec (5)\n",
