@@ -173,11 +173,7 @@ apiserver="$MP_BUILD_DIR/kube/apiserver/main.mjs"
 if command -v node >/dev/null 2>&1 && [ -f "$apiserver" ]; then
     node "$apiserver" --dir "$WORK/cluster" --default-field-validation Strict >"$WORK/apiserver.log" 2>&1 &
     api=$!
-    n=0
-    while [ ! -f "$WORK/cluster/apiserver.ready" ] && [ $n -lt 1200 ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
+    wait_for_file "$WORK/cluster/apiserver.ready" 120 || not_ok "the API server did not start"
     export KUBECONFIG="$WORK/cluster/kubeconfig"
     for f in based merged; do
         for mode in client server; do

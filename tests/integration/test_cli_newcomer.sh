@@ -27,11 +27,7 @@ check "--slo without --capacity exits 2" 2 "$?"
 # load --body takes a folder, as a spec's runner.load.body does.
 "$MP_HELPERS/fake_service" --port 0 >"$WORK/port" 2>"$WORK/service.err" &
 service=$!
-n=0
-while [ ! -s "$WORK/port" ] && [ $n -lt 200 ]; do
-    sleep 0.05
-    n=$((n + 1))
-done
+wait_for_file "$WORK/port" || not_ok "the fake service did not start"
 mkdir "$WORK/bodies" "$WORK/empty"
 printf 'one' >"$WORK/bodies/a.raw"
 printf 'two' >"$WORK/bodies/b.raw"
