@@ -2,7 +2,6 @@
 /* `morphling serve`: runs the HTTP API and dashboard until SIGINT/SIGTERM. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -46,51 +45,32 @@ struct serve_args {
     const char *listen, *db, *token_file, *public_host, *base_dir;
 };
 
-static int parse_args(int argc, char **argv, struct serve_args *a)
+static const struct mp_opt serve_opts[] = {
+    {"listen", 'l', MP_OPT_STR, MP_OPT_AT(struct serve_args, listen), "HOST:PORT",
+     "the address to listen on; a loopback address unless --token-file is given (port 0: any "
+     "free port)",
+     "127.0.0.1:8080"},
+    MP_CLI_DB_OPT(struct serve_args),
+    {"token-file", 0, MP_OPT_STR, MP_OPT_AT(struct serve_args, token_file), "FILE",
+     "a file (mode 600) holding the bearer token every POST and DELETE must carry",
+     .flags = MP_OPT_PATH},
+    {"public-host", 0, MP_OPT_STR, MP_OPT_AT(struct serve_args, public_host), "HOST:PORT",
+     "one more Host header value to accept (behind a proxy); needs --token-file"},
+    {"base-dir", 0, MP_OPT_STR, MP_OPT_AT(struct serve_args, base_dir), "DIR",
+     "the folder relative paths in submitted specs resolve against (default: the current "
+     "folder)",
+     .flags = MP_OPT_PATH},
+};
+
+static int serve_run(void *args, char **operands, size_t n)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},     {"db", required_argument, NULL, 'd'},
-        {"token-file", required_argument, NULL, 't'}, {"public-host", required_argument, NULL, 'p'},
-        {"base-dir", required_argument, NULL, 'b'},   {0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "l:d:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'l':
-            a->listen = optarg;
-            break;
-        case 'd':
-            a->db = optarg;
-            break;
-        case 't':
-            a->token_file = optarg;
-            break;
-        case 'p':
-            a->public_host = optarg;
-            break;
-        case 'b':
-            a->base_dir = optarg;
-            break;
-        default:
-            return mp_cli_usage("serve", "unknown option");
-        }
-    }
-    if (optind != argc) {
-        return mp_cli_usage("serve", "unexpected argument '%s'", argv[optind]);
-    }
-    if (a->public_host && !a->token_file) {
+    (void)operands;
+    (void)n;
+    const struct serve_args a = *(const struct serve_args *)args;
+    if (a.public_host && !a.token_file) {
         return mp_cli_usage("serve", "--public-host needs --token-file");
     }
-    return 0;
-}
-
-int mp_cmd_serve(int argc, char **argv)
-{
-    struct serve_args a = {.listen = "127.0.0.1:8080"};
-    int rc = parse_args(argc, argv, &a);
-    if (rc != 0) {
-        return rc;
-    }
+    int rc = 0;
     struct mp_error err = {0};
     char *token = NULL;
     char *base = NULL;
@@ -136,3 +116,16 @@ int mp_cmd_serve(int argc, char **argv)
     free(db);
     return rc == 0 ? MP_EXIT_OK : mp_cli_fail(&err);
 }
+
+const struct mp_verb mp_verb_serve = {
+    .name = "serve",
+    .run = serve_run,
+    .summary = "serve the HTTP API and the web dashboard",
+    .description =
+        "Serves the dashboard at /, the JSON API under /api/v1/, live events, /metrics and "
+        "/healthz (docs/api.md), until SIGINT or SIGTERM. Experiments submitted through the API "
+        "run inside the server and write to the same store as 'run'.",
+    .opts = serve_opts,
+    .n_opts = MP_ARRAY_LEN(serve_opts),
+    .args_size = sizeof(struct serve_args),
+};

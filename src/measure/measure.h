@@ -229,6 +229,7 @@ struct mp_capacity_result {
     double saturation_rps;  /* closed-loop throughput estimate from the probe */
     double search_s;        /* wall time of the whole search */
     bool converged;         /* the bracket reached the precision before max_time */
+    double unconfirmed_rps; /* !found: the highest rate that passed a step, 0 when none did */
     struct mp_measure_result at_capacity; /* the confirming measurement (owned) */
     struct mp_capacity_step *steps;       /* owned */
     size_t n_steps;

@@ -3,6 +3,7 @@
  * and checking, per-window figures and the stability rule. All pure functions. */
 #include "measure/measure.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,6 +118,13 @@ static int parse_clause(const char *c, struct mp_slo *out, struct mp_error *err)
                             c);
     }
     const char *val = op[1] == '=' ? op + 2 : op + 1;
+    size_t vlen = strlen(val);
+    if (vlen > 0 && (isdigit((unsigned char)val[vlen - 1]) || val[vlen - 1] == '.')) {
+        /* A bare number would be seconds: 'p99<200' almost surely meant milliseconds. */
+        return mp_error_set(err, MP_EINVALID,
+                            "SLO clause '%s': '%s' needs a unit (e.g. %sms or %ss)", c, val, val,
+                            val);
+    }
     int64_t ns;
     if (mp_parse_duration_ns(val, &ns) < 0 || ns <= 0) {
         return mp_error_set(err, MP_EINVALID,

@@ -68,6 +68,12 @@ bool mp_metrics_get(const struct mp_metrics *m, const char *name, double *value)
 void mp_metrics_copy(struct mp_metrics *dst, const struct mp_metrics *src);
 void mp_metrics_release(struct mp_metrics *m);
 
+/* The unit of a metric that morphling itself produces (the load measurement, the resource use,
+ * the metrics derived from the cost table and roles): "req/s", "ms", "us", "s", "bytes", "$/h",
+ * "$", "fraction", "count", "flag", ... ; NULL for a name morphling does not produce (a replay
+ * surface's own column, say). docs/spec.md lists them under `objective`. */
+const char *mp_metric_unit(const char *name);
+
 /* What a runner reports for one trial. */
 struct mp_trial_result {
     enum mp_trial_state state; /* SUCCEEDED, FAILED or CANCELLED */

@@ -42,3 +42,9 @@ wait_for() {
         sleep 0.1
     done
 }
+
+# wait_for_file FILE: waits until FILE exists and is not empty, as a server writes its address
+# when it listens.
+wait_for_file() {
+    wait_for "$1 is written" test -s "$1"
+}

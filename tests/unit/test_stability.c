@@ -175,12 +175,15 @@ static void slo_parsing_and_checking(void **state)
     assert_int_equal(slo.n, 3);
     assert_int_equal(slo.clause[1].stat, MP_STAT_P999);
     assert_true(slo.clause[2].limit_us == 800.0);
-    const char *bad[] = {"", "p98<=1s", "p99>=1s", "p99<=fast", "p99<=0", "p99", "p99<=1s,"};
+    const char *bad[] = {"",    "p98<=1s",  "p99>=1s", "p99<=fast", "p99<=0",
+                         "p99", "p99<=1s,", "p99<200", "p99<=2.5",  "p99<=5."};
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
         if (mp_slo_parse(bad[i], &slo, &err) != MP_EINVALID) {
             fail_msg("SLO '%s' was accepted", bad[i]);
         }
     }
+    assert_int_equal(mp_slo_parse("p99<200", &slo, &err), MP_EINVALID);
+    assert_string_equal(err.msg, "SLO clause 'p99<200': '200' needs a unit (e.g. 200ms or 200s)");
     assert_int_equal(mp_slo_parse("p50<=20ms,p99<=200ms", &slo, &err), 0);
     struct mp_latency l;
     memset(&l, 0, sizeof(l));
