@@ -11,7 +11,8 @@
  * Errors name the resource's own field path with its position:
  *   pe.yaml:21:19: 'spec.tunableParameters[0].parameters[1].feasibleSpace.step': expected a
  *   positive number, got "0"
- * For an object read as JSON (no file) the position is left out: "SOURCE: 'PATH': message".
+ * For an object read as JSON the position is that of `kubectl get pe NAME -o json` (sorted keys,
+ * four spaces), since there is no file.
  *
  * Ownership: stated per function. Thread-safety: pure functions of their arguments. */
 #ifndef MP_SPEC_PE_H
@@ -22,9 +23,9 @@
 #include "doc/doc.h"
 #include "spec/spec.h"
 
-#define MP_PE_GROUP "morphling.kubedl.io"
+#define MP_PE_GROUP       "morphling.kubedl.io"
 #define MP_PE_API_VERSION "morphling.kubedl.io/v1alpha1"
-#define MP_PE_KIND "ProfilingExperiment"
+#define MP_PE_KIND        "ProfilingExperiment"
 
 /* True when root is a map whose apiVersion is morphling.kubedl.io/v1alpha1 (or the earlier
  * tuning.kubedl.io/v1alpha1) and whose kind is ProfilingExperiment. root is borrowed. */
