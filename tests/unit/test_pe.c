@@ -91,12 +91,12 @@ static void original_example_maps_field_by_field(void **state)
     /* The runner gets the pod template, the namespace, the port and the deadline. */
     assert_string_equal(runner_get(s, "namespace")->scalar, "morphling-system");
     assert_string_equal(runner_get(s, "port")->scalar, "8500");
-    assert_string_equal(runner_get(s, "ready_timeout")->scalar, "120s");
+    assert_string_equal(runner_get(s, "startup_timeout")->scalar, "120s");
     const struct mp_node *containers =
         mp_doc_get(mp_doc_get(runner_get(s, "pod_template"), "spec"), "containers");
     assert_non_null(containers);
     assert_string_equal(mp_doc_get(containers->items[0], "name")->scalar, "resnet-container");
-    assert_non_null(mp_doc_get(runner_get(s, "client_template"), "spec"));
+    assert_null(runner_get(s, "client_template"));
     const struct mp_node *load = runner_get(s, "load");
     assert_string_equal(mp_doc_get(load, "body")->scalar, "{\"instances\": [[0, 0, 0]]}");
     assert_string_equal(mp_doc_get(load, "method")->scalar, "POST");
