@@ -51,24 +51,10 @@ static struct mp_node *scalar_at(const struct mp_node *at, const char *text, boo
     return n;
 }
 
-/* Adds key -> value (owned) to map, the key at the value's position. */
-static void map_put(struct mp_node *map, const char *key, struct mp_node *value)
-{
-    map->items = mp_xreallocarray(map->items, map->n + 1, sizeof(*map->items));
-    map->keys = mp_xreallocarray(map->keys, map->n + 1, sizeof(*map->keys));
-    map->key_line = mp_xreallocarray(map->key_line, map->n + 1, sizeof(unsigned));
-    map->key_col = mp_xreallocarray(map->key_col, map->n + 1, sizeof(unsigned));
-    map->items[map->n] = value;
-    map->keys[map->n] = mp_xstrdup(key);
-    map->key_line[map->n] = value->line;
-    map->key_col[map->n] = value->col;
-    map->n++;
-}
-
 static void put_clone(struct mp_node *map, const char *key, const struct mp_node *n)
 {
     if (n) {
-        map_put(map, key, mp_doc_clone(n));
+        mp_doc_map_put(map, key, mp_doc_clone(n));
     }
 }
 
@@ -205,7 +191,7 @@ static int feasible_space(const struct pctx *c, const struct mp_node *fs, bool r
             return rc;
         }
         struct mp_node *values = node_at(MP_NODE_SEQ, list);
-        map_put(out, "values", values);
+        mp_doc_map_put(out, "values", values);
         for (size_t i = 0; i < list->n; i++) {
             struct mp_node *v = NULL;
             if ((rc = convert_value(c, list->items[i], res, &v, err)) != 0) {
@@ -225,7 +211,7 @@ static int feasible_space(const struct pctx *c, const struct mp_node *fs, bool r
             return rc;
         }
         if (v) {
-            map_put(out, range_keys[i], v);
+            mp_doc_map_put(out, range_keys[i], v);
         }
     }
     return 0;
@@ -250,14 +236,14 @@ static struct mp_node *target_of(enum category cat, const struct mp_node *name, 
 {
     struct mp_node *t = node_at(MP_NODE_MAP, name);
     if (cat == CAT_RESOURCE) {
-        map_put(t, "resource", scalar_at(name, resources[res].native, true));
+        mp_doc_map_put(t, "resource", scalar_at(name, resources[res].native, true));
     } else if (cat == CAT_ENV) {
-        map_put(t, "env", scalar_at(name, name->scalar, true));
+        mp_doc_map_put(t, "env", scalar_at(name, name->scalar, true));
     } else {
         /* The parameter's name is the flag: "batch" and "--batch" both give "--batch VALUE". */
         char *flag =
             name->scalar[0] == '-' ? mp_xstrdup(name->scalar) : mp_xasprintf("--%s", name->scalar);
-        map_put(t, "arg", scalar_at(name, flag, true));
+        mp_doc_map_put(t, "arg", scalar_at(name, flag, true));
         free(flag);
     }
     return t;
@@ -283,13 +269,13 @@ static int one_param(const struct pctx *c, enum category cat, const struct mp_no
     }
     struct mp_node *out = node_at(MP_NODE_MAP, p);
     seq_push(params, out);
-    map_put(out, "name", mp_doc_clone(name));
-    map_put(out, "type", scalar_at(type, native_type, true));
+    mp_doc_map_put(out, "name", mp_doc_clone(name));
+    mp_doc_map_put(out, "type", scalar_at(type, native_type, true));
     bool ranged = strcmp(native_type, "int") == 0 || strcmp(native_type, "float") == 0;
     if ((rc = feasible_space(c, fs, ranged, res, out, err)) != 0) {
         return rc;
     }
-    map_put(out, "target", target_of(cat, name, res));
+    mp_doc_map_put(out, "target", target_of(cat, name, res));
     put_clone(out, "role", mp_doc_get(p, "role"));
     put_clone(out, "log", mp_doc_get(p, "log"));
     return 0;
@@ -324,7 +310,7 @@ static int tunable_parameters(const struct pctx *c, struct mp_node *root, struct
         return rc;
     }
     struct mp_node *params = node_at(MP_NODE_SEQ, groups);
-    map_put(root, "parameters", params);
+    mp_doc_map_put(root, "parameters", params);
     for (size_t g = 0; g < groups->n; g++) {
         const struct mp_node *group = groups->items[g];
         struct mp_node *list = NULL;
@@ -367,8 +353,8 @@ static int objective(const struct mp_node *spec, struct mp_node *root, struct mp
         return rc;
     }
     struct mp_node *out = node_at(MP_NODE_MAP, o);
-    map_put(root, "objective", out);
-    map_put(out, "metric", scalar_at(metric, mp_spec_pe_metric(m), true));
+    mp_doc_map_put(root, "objective", out);
+    mp_doc_map_put(out, "metric", scalar_at(metric, mp_spec_pe_metric(m), true));
     const struct mp_node *type = mp_doc_get(o, "type");
     const char *t = "maximize";
     if ((rc = mp_doc_string(type, &t, err)) != 0) {
@@ -377,7 +363,7 @@ static int objective(const struct mp_node *spec, struct mp_node *root, struct mp
     if (strcmp(t, "maximize") != 0 && strcmp(t, "minimize") != 0) {
         return mp_doc_error(err, type, "expected maximize or minimize, got \"%s\"", t);
     }
-    map_put(out, "direction", scalar_at(type ? type : o, t, true));
+    mp_doc_map_put(out, "direction", scalar_at(type ? type : o, t, true));
     return 0;
 }
 
@@ -391,7 +377,7 @@ static int algorithm_settings(const struct mp_node *list, struct mp_node *algo,
         return rc;
     }
     struct mp_node *settings = node_at(MP_NODE_MAP, list);
-    map_put(algo, "settings", settings);
+    mp_doc_map_put(algo, "settings", settings);
     for (size_t i = 0; i < list->n; i++) {
         const struct mp_node *item = list->items[i];
         struct mp_node *name = NULL, *value = NULL;
@@ -406,7 +392,7 @@ static int algorithm_settings(const struct mp_node *list, struct mp_node *algo,
         if (mp_doc_get(settings, s)) {
             return mp_doc_error(err, name, "setting \"%s\" is given twice", s);
         }
-        map_put(settings, s, mp_doc_clone(value));
+        mp_doc_map_put(settings, s, mp_doc_clone(value));
     }
     return 0;
 }
@@ -426,8 +412,8 @@ static int algorithm(const struct mp_node *spec, struct mp_node *root, struct mp
         return rc;
     }
     struct mp_node *out = node_at(MP_NODE_MAP, a);
-    map_put(root, "algorithm", out);
-    map_put(out, "name", scalar_at(name, strcmp(s, "BayesianOpt") == 0 ? "bo" : s, true));
+    mp_doc_map_put(root, "algorithm", out);
+    mp_doc_map_put(out, "name", scalar_at(name, strcmp(s, "BayesianOpt") == 0 ? "bo" : s, true));
     put_clone(out, "max_trials", mp_doc_get(spec, "maxNumTrials"));
     put_clone(out, "parallelism", mp_doc_get(spec, "parallelism"));
     put_clone(out, "max_failed_trials", mp_doc_get(spec, "maxFailedTrials"));
@@ -482,7 +468,7 @@ static int service_template(const struct mp_node *spec, struct mp_node *runner,
     if (port > 0) {
         char text[24];
         snprintf(text, sizeof(text), "%lld", (long long)port);
-        map_put(runner, "port", scalar_at(pt, text, false));
+        mp_doc_map_put(runner, "port", scalar_at(pt, text, false));
     }
     return 0;
 }
@@ -505,11 +491,11 @@ static int load_settings(const struct mp_node *spec, struct mp_node *runner, str
     if (!out) {
         return 0;
     }
-    map_put(runner, "load", out);
+    mp_doc_map_put(runner, "load", out);
     if (req) {
-        map_put(out, "body", mp_doc_clone(req));
+        mp_doc_map_put(out, "body", mp_doc_clone(req));
         if (!mp_doc_get(out, "method")) {
-            map_put(out, "method", scalar_at(req, "POST", true));
+            mp_doc_map_put(out, "method", scalar_at(req, "POST", true));
         }
     }
     return 0;
@@ -529,7 +515,7 @@ static int extra_runner(const struct mp_node *spec, struct mp_node *runner, stru
                 err, MP_EINVALID, "%s:%u:%u: '%s.%s': set by the ProfilingExperiment's own fields",
                 extra->file, extra->key_line[i], extra->key_col[i], extra->path, extra->keys[i]);
         }
-        map_put(runner, extra->keys[i], mp_doc_clone(extra->items[i]));
+        mp_doc_map_put(runner, extra->keys[i], mp_doc_clone(extra->items[i]));
     }
     return 0;
 }
@@ -539,8 +525,8 @@ static int runner(const struct mp_node *pe, const struct pctx *c, struct mp_node
 {
     const struct mp_node *spec = c->spec;
     struct mp_node *out = node_at(MP_NODE_MAP, spec);
-    map_put(root, "runner", out);
-    map_put(out, "kind", scalar_at(spec, "kubernetes", true));
+    mp_doc_map_put(root, "runner", out);
+    mp_doc_map_put(out, "kind", scalar_at(spec, "kubernetes", true));
     put_clone(out, "namespace", mp_doc_get(mp_doc_get(pe, "metadata"), "namespace"));
     const struct mp_node *deadline = mp_doc_get(spec, "serviceProgressDeadline");
     int64_t seconds = 0;
@@ -552,15 +538,15 @@ static int runner(const struct mp_node *pe, const struct pctx *c, struct mp_node
     if (deadline) {
         char text[32];
         snprintf(text, sizeof(text), "%llds", (long long)seconds);
-        map_put(out, "startup_timeout", scalar_at(deadline, text, true));
+        mp_doc_map_put(out, "startup_timeout", scalar_at(deadline, text, true));
     }
     /* TODO(#15): spec.clientTemplate (the user's own load Job) is accepted but not run: the
      * kubernetes runner has no setting for it yet, so morphling's own load Job measures. */
     put_clone(out, "trial_timeout", mp_doc_get(spec, "trialTimeout"));
     if (c->gpu_memory_mib > 0) {
         const struct mp_node *g = mp_doc_get(spec, "gpuMemoryMiB");
-        map_put(out, "gpu_sharing", scalar_at(g, "hami", true));
-        map_put(out, "gpu_memory_mib", mp_doc_clone(g));
+        mp_doc_map_put(out, "gpu_sharing", scalar_at(g, "hami", true));
+        mp_doc_map_put(out, "gpu_memory_mib", mp_doc_clone(g));
     }
     if ((rc = load_settings(spec, out, err)) != 0) {
         return rc;
@@ -604,7 +590,7 @@ static int header(const struct mp_node *pe, struct pctx *c, struct mp_node *root
         return mp_doc_error(err, g, "expected a positive number of MiB, got \"%s\"", g->scalar);
     }
     c->spec = spec;
-    map_put(root, "name", mp_doc_clone(name));
+    mp_doc_map_put(root, "name", mp_doc_clone(name));
     return 0;
 }
 

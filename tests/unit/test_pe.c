@@ -54,6 +54,19 @@ static void expect_error(const char *tail, const char *want)
     free(text);
 }
 
+/* tests/data/pe/mobilenet-grid.yaml, written as the original's examples are. */
+static struct mp_spec *load_example(void)
+{
+    char *path = mp_xasprintf("%s/pe/mobilenet-grid.yaml", getenv("MP_TEST_DATA"));
+    struct mp_spec *s = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_load(path, NULL, 0, &s, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    free(path);
+    return s;
+}
+
 static const struct mp_node *runner_get(const struct mp_spec *s, const char *key)
 {
     return mp_doc_get(s->runner_node, key);
@@ -62,12 +75,7 @@ static const struct mp_node *runner_get(const struct mp_spec *s, const char *key
 static void original_example_maps_field_by_field(void **state)
 {
     (void)state;
-    char *path = mp_xasprintf("%s/pe/mobilenet-grid.yaml", getenv("MP_TEST_DATA"));
-    struct mp_spec *s = NULL;
-    struct mp_error err = {0};
-    if (mp_spec_load(path, NULL, 0, &s, &err) != 0) {
-        fail_msg("%s", err.msg);
-    }
+    struct mp_spec *s = load_example();
     assert_string_equal(s->name, "mobilenet-experiment-grid");
     assert_string_equal(s->objective_metric, "throughput_rps");
     assert_int_equal(s->direction, MP_MAXIMIZE);
@@ -107,6 +115,7 @@ static void original_example_maps_field_by_field(void **state)
     /* What the store keeps is a native spec that parses back to the same space. */
     char *json = mp_spec_to_json(s);
     struct mp_spec *back = NULL;
+    struct mp_error err = {0};
     if (mp_spec_parse(json, strlen(json), "stored", "/tmp", NULL, 0, &back, &err) != 0) {
         fail_msg("%s\n%s", err.msg, json);
     }
@@ -116,7 +125,6 @@ static void original_example_maps_field_by_field(void **state)
     mp_spec_free(back);
     free(json);
     mp_spec_free(s);
-    free(path);
 }
 
 static void types_algorithms_and_additions(void **state)
@@ -382,12 +390,7 @@ static void json_from_the_api_server(void **state)
 static void assignment_in_the_original_form(void **state)
 {
     (void)state;
-    char *path = mp_xasprintf("%s/pe/mobilenet-grid.yaml", getenv("MP_TEST_DATA"));
-    struct mp_spec *s = NULL;
-    struct mp_error err = {0};
-    if (mp_spec_load(path, NULL, 0, &s, &err) != 0) {
-        fail_msg("%s", err.msg);
-    }
+    struct mp_spec *s = load_example();
     double x[] = {0.45, 2048, 2};
     json_t *a = mp_spec_pe_assignment(s, x);
     char *text = json_dumps(a, JSON_COMPACT);
@@ -399,7 +402,6 @@ static void assignment_in_the_original_form(void **state)
     assert_string_equal(mp_spec_pe_metric("qps"), "throughput_rps");
     assert_string_equal(mp_spec_pe_metric("p99_ms"), "p99_ms");
     mp_spec_free(s);
-    free(path);
 }
 
 static void native_specs_are_not_resources(void **state)
