@@ -154,6 +154,14 @@ static void parameter_errors(void **state)
         {"{name: a, type: float, min: 0, max: 1, log: true}", "log scale needs min > 0"},
         {"{name: a, type: float, min: 0, max: 1, log: yes}", "expected true or false"},
         {"{name: a, type: float, min: 0, max: 1e15, step: 1e-3}", "more than 10^12 steps"},
+        /* Without a step the error is reported at max (issue 13: it crashed on the NULL step). */
+        {"{name: a, type: int, min: 1, max: 1000000000002}",
+         "'parameters[0].max': more than 10^12 steps between min and max (give a larger step)"},
+        {"{name: a, type: int, min: 1, max: 9007199254740993, step: 1000000}",
+         "'parameters[0].max': integer \"9007199254740993\" is too large: parameter values are "
+         "exact only up to 2^53 - 1"},
+        {"{name: a, type: int, min: -9007199254740992, max: 0, step: 1000000}",
+         "'parameters[0].min': integer \"-9007199254740992\" is too large"},
         {"{name: a, type: int, min: 1, max: 2, values: [1]}", "not allowed for a int parameter"},
         {"{name: a, type: discrete, min: 1, values: [1]}", "not allowed for a discrete"},
         {"{name: a, type: discrete}", "required key is missing"},
@@ -197,6 +205,20 @@ static void parameter_errors(void **state)
                       "  - {name: a, type: int, min: 1, max: 2, target: {resource: cpu}}\n"
                       "  - {name: b, type: int, min: 1, max: 2, target: {resource: cpu}}\n",
                  "resource 'cpu' is already set by parameter 'a'");
+}
+
+/* 2^53 - 1 is the largest magnitude a parameter value holds exactly, and is accepted. */
+static void integer_limits(void **state)
+{
+    (void)state;
+    struct mp_spec *s = parse_ok(HEAD "parameters:\n  - {name: a, type: int, min: "
+                                      "-9007199254740991, max: 9007199254740991, step: "
+                                      "1000000000000}\n",
+                                 NULL, 0);
+    assert_non_null(s);
+    assert_true(s->space.params[0].max == 9007199254740991.0);
+    assert_true(s->space.params[0].min == -9007199254740991.0);
+    mp_spec_free(s);
 }
 
 static void section_errors(void **state)
@@ -432,6 +454,7 @@ int main(void)
         cmocka_unit_test(error_messages_name_file_line_and_field),
         cmocka_unit_test(structural_errors),
         cmocka_unit_test(parameter_errors),
+        cmocka_unit_test(integer_limits),
         cmocka_unit_test(section_errors),
         cmocka_unit_test(service_errors),
         cmocka_unit_test(overrides_use_the_same_path),
