@@ -26,11 +26,29 @@ int mp_experiment_state_parse(const char *name)
     return -1;
 }
 
+static bool damage(int code)
+{
+    int primary = code & 0xff;
+    return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB || primary == SQLITE_IOERR ||
+           primary == SQLITE_FORMAT;
+}
+
 int mp_store_fail(struct mp_store *st, struct mp_error *err, const char *what)
 {
     int code = sqlite3_extended_errcode(st->db);
     int rc = (code & 0xff) == SQLITE_BUSY ? MP_EBUSY : MP_ESTORE;
+    if (damage(code) && st->damaged.code == 0) {
+        mp_error_set(&st->damaged, MP_ESTORE,
+                     "%s: %s: %s (the store is damaged: nothing more "
+                     "is written to it)",
+                     st->path, what, sqlite3_errmsg(st->db));
+    }
     return mp_error_set(err, rc, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+}
+
+int mp_store_step_done(struct mp_store *st, int step, struct mp_error *err, const char *what)
+{
+    return step == SQLITE_DONE ? 0 : mp_store_fail(st, err, what);
 }
 
 int mp_store_prepare(struct mp_store *st, const char *sql, sqlite3_stmt **stmt,
@@ -44,6 +62,9 @@ int mp_store_prepare(struct mp_store *st, const char *sql, sqlite3_stmt **stmt,
 
 int mp_store_begin(struct mp_store *st, struct mp_error *err)
 {
+    if (st->damaged.code != 0) {
+        return mp_error_set(err, st->damaged.code, "%s", st->damaged.msg);
+    }
     if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         return mp_store_fail(st, err, "begin");
     }
@@ -286,9 +307,7 @@ int mp_store_experiment_list(struct mp_store *st, struct mp_experiment_row **row
         *rows = mp_xreallocarray(*rows, *n + 1, sizeof(**rows));
         read_experiment(stmt, &(*rows)[(*n)++]);
     }
-    if (step != SQLITE_DONE) {
-        rc = mp_store_fail(st, err, "list experiments");
-    }
+    rc = mp_store_step_done(st, step, err, "list experiments");
     sqlite3_finalize(stmt);
     return rc;
 }
@@ -372,8 +391,11 @@ int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int6
         goto out;
     }
     sqlite3_bind_int64(stmt, 1, id);
-    if (sqlite3_step(stmt) != SQLITE_ROW) {
-        rc = mp_error_set(err, MP_ENOTFOUND, "no experiment with id %lld", (long long)id);
+    int step = sqlite3_step(stmt);
+    if (step != SQLITE_ROW) {
+        rc = step == SQLITE_DONE
+                 ? mp_error_set(err, MP_ENOTFOUND, "no experiment with id %lld", (long long)id)
+                 : mp_store_fail(st, err, "claim experiment");
         goto out;
     }
     int64_t owner = sqlite3_column_int64(stmt, 0);
