@@ -32,7 +32,7 @@ int mp_cli_usage(const char *cmd, const char *fmt, ...) MP_PRINTF(2, 3);
 int mp_cli_split_list(const char *cmd, const char *flag, const char *list, char **buf,
                       const char ***items, size_t *n);
 /* The store path: --db value, else $MORPHLING_DB, else $XDG_DATA_HOME/morphling/morphling.db
- * (~/.local/share/...). Creates the directory. Returns owned. */
+ * (~/.local/share/...). Creates its missing folders owner-only (0700). Returns owned. */
 char *mp_cli_db_path(const char *flag_value);
 
 int mp_cmd_help(int argc, char **argv);

@@ -3,10 +3,12 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const experiment_states[] = {"CREATED",   "RUNNING", "INTERRUPTED",
                                                 "SUCCEEDED", "FAILED",  "CANCELLED"};
@@ -137,13 +139,33 @@ static int migrate(struct mp_store *st, int target, struct mp_error *err)
     return rc;
 }
 
+/* A new store file is created readable by its owner only (SQLite gives its -wal and -shm files
+ * the same mode); an existing one is left as it is. */
+static int create_private(const char *path, struct mp_error *err)
+{
+    if (strcmp(path, ":memory:") == 0) {
+        return 0;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == EEXIST ? 0
+                           : mp_error_set(err, -errno, "%s: cannot create the store: %s", path,
+                                          strerror(errno));
+}
+
 int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_store **out,
                   struct mp_error *err)
 {
     struct mp_store *st = mp_xcalloc(1, sizeof(*st));
     st->path = mp_xstrdup(path);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = 0;
+    int rc = create_private(path, err);
+    if (rc != 0) {
+        goto out;
+    }
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         rc = st->db ? mp_store_fail(st, err, "open")
                     : mp_error_set(err, -ENOMEM, "%s: cannot open", path);

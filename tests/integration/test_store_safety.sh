@@ -1,9 +1,19 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# A damaged store is an error, never an empty one (issue 13): with the trials table's first page
-# overwritten, list, show, export and run exit 1 naming the store file, and run writes nothing
-# (no event, no state change) over it.
+# The store file (issue 13): created owner-only in an owner-only folder; and a damaged store is
+# an error, never an empty one: with the trials table's first page overwritten, list, show,
+# export and run exit 1 naming the store file, and run writes nothing (no event, no state
+# change) over it.
 . "$(dirname "$0")/lib.sh"
+
+# The default location: its folders and the file (with its WAL) are the owner's only.
+env -u MORPHLING_DB XDG_DATA_HOME="$WORK/xdg" "$MORPHLING" run \
+    "$MP_SOURCE_DIR/examples/replay-demo.yaml" --set algorithm.max_trials=2 --quiet >/dev/null
+check "store folder is 0700" 700 "$(stat -c %a "$WORK/xdg/morphling")"
+check "parent folder is 0700" 700 "$(stat -c %a "$WORK/xdg")"
+check "store file is 0600" 600 "$(stat -c %a "$WORK/xdg/morphling/morphling.db")"
+(umask 022 && "$MORPHLING" list --db "$WORK/umask.db" >/dev/null)
+check "a --db file is 0600 whatever the umask" 600 "$(stat -c %a "$WORK/umask.db")"
 DB="$WORK/store.db"
 "$MORPHLING" run "$MP_SOURCE_DIR/examples/replay-demo.yaml" --db "$DB" --quiet >/dev/null
 check "the experiment ran" 40 "$("$MORPHLING" show replay-demo --db "$DB" --json | jq '.trials | length')"
