@@ -65,6 +65,10 @@ int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err)
     if (rc != 0) {
         return rc;
     }
+    /* Every {from_env}/{from_file} secret must be readable before anything runs. */
+    if ((rc = mp_spec_check_secrets(spec, err)) != 0) {
+        return rc;
+    }
     const struct mp_runner_ops *r = mp_runner_find(spec->runner);
     if (!r) {
         return mp_error_set(err, MP_EUNSUPPORTED,

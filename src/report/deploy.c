@@ -53,7 +53,7 @@ static int build(const struct mp_spec *spec, const json_t *best, const struct mp
                                            {"experiment", spec->name}};
     struct mp_rendered r = {0};
     if (rc == 0) {
-        rc = mp_spec_render_service(spec, x, builtins, MP_ARRAY_LEN(builtins), &r, err);
+        rc = mp_spec_render_service_redacted(spec, x, builtins, MP_ARRAY_LEN(builtins), &r, err);
     }
     if (rc == 0) {
         json_t *env = json_object();
@@ -64,12 +64,13 @@ static int build(const struct mp_spec *spec, const json_t *best, const struct mp
         }
         /* Without a service section only the targets' arguments exist: there is no program. */
         size_t skip = spec->has_service && r.argc > 0 ? 1 : 0;
-        *out =
-            json_pack("{s:s, s:O, s:O, s:o, s:o, s:o, s:o, s:i}", "experiment", spec->name, "trial",
-                      json_object_get(best, "number"), "params", json_object_get(best, "params"),
-                      "program", skip ? json_string(r.argv[0]) : json_null(), "args",
-                      strings_json(r.argv + skip, r.argc - skip), "env", env, "resources",
-                      resources_json(spec, x), "port", o->port > 0 ? o->port : 8080);
+        json_t *args = strings_json(r.argv + skip, r.argc - skip);
+        mp_report_redact_argv(args);
+        *out = json_pack(
+            "{s:s, s:O, s:O, s:o, s:o, s:o, s:o, s:i}", "experiment", spec->name, "trial",
+            json_object_get(best, "number"), "params", json_object_get(best, "params"), "program",
+            skip ? json_string(r.argv[0]) : json_null(), "args", args, "env", env, "resources",
+            resources_json(spec, x), "port", o->port > 0 ? o->port : 8080);
     }
     mp_rendered_release(&r);
     free(x);
