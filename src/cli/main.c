@@ -41,8 +41,9 @@ static const struct mp_cmd commands[] = {
      "run one trial of one configuration and print its record (nothing is stored)"},
     {"serve", mp_cmd_serve,
      "serve [--listen HOST:PORT] [--db PATH] [--token-file FILE] [--public-host HOST:PORT] "
-     "[--base-dir DIR]",
-     "serve the HTTP API and the web dashboard (loopback only without a token)"},
+     "[--base-dir DIR] [--no-auth]",
+     "serve the HTTP API and the web dashboard (every request but /healthz and the page needs "
+     "the token; it prints a login URL)"},
     {"meta", mp_cmd_meta,
      "meta train [--surfaces DIR|FILE]... [--from-store[=DB]] [--no-store] [--seed S] "
      "[--method reptile|fomaml|maml] [--members K] [--iterations N] [--hidden H] "

@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 # Starting and stopping `morphling serve` for tests (sourced after lib.sh).
-# start_server [ARGS...]: starts the server on a free port; sets SERVER_PID, PORT and BASE.
+# start_server [ARGS...]: starts the server on a free port; sets SERVER_PID, PORT, BASE, and
+# (unless --no-auth) TOKEN from the login URL it prints and AUTH, the header that carries it.
 start_server() {
     "$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --base-dir "$MP_SOURCE_DIR" \
         "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
     SERVER_PID=$!
     PORT=""
     i=0
-    while [ $i -lt 100 ]; do
+    while [ $i -lt 300 ]; do
         PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$WORK/server.out")
         [ -n "$PORT" ] && break
         kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -20,6 +21,8 @@ start_server() {
         return 1
     fi
     BASE="http://127.0.0.1:$PORT"
+    TOKEN=$(sed -n 's|.*/?token=\([^ ]*\) .*|\1|p' "$WORK/server.out")
+    AUTH="Authorization: Bearer $TOKEN"
 }
 
 # stop_server: SIGTERM, then checks a clean exit (sanitizers report leaks as a failure).
@@ -31,4 +34,27 @@ stop_server() {
         not_ok "server exit status $?"
         cat "$WORK/server.err"
     fi
+}
+
+# stream_start FILE PATH [CURL ARGS...]: reads the event stream at PATH into FILE in the
+# background (with the token); sets STREAM_PID.
+stream_start() {
+    f=$1
+    p=$2
+    shift 2
+    curl -sN -H "$AUTH" "$@" "$BASE$p" >"$f" &
+    STREAM_PID=$!
+}
+
+# stream_wait FILE PATTERN: waits (120 s at most) until a line of FILE matches PATTERN (grep
+# -E), then stops the stream: tests wait for the event they need, never for a fixed time.
+stream_wait() {
+    i=0
+    while ! grep -Eq "$2" "$1" && [ $i -lt 1200 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill "$STREAM_PID" 2>/dev/null
+    wait "$STREAM_PID" 2>/dev/null
+    grep -Eq "$2" "$1"
 }
