@@ -6,6 +6,8 @@ start_server() {
     "$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --base-dir "$MP_SOURCE_DIR" \
         "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
     SERVER_PID=$!
+    # A test that stops early must not leave its server (or helpers in CLEANUP_PIDS) running.
+    trap 'kill $SERVER_PID ${CLEANUP_PIDS:-} 2>/dev/null; rm -rf "$WORK"' EXIT
     PORT=""
     i=0
     while [ $i -lt 300 ]; do

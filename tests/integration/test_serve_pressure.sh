@@ -1,0 +1,65 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Slow and greedy clients cannot lock others out of `morphling serve` (issue 13): with 1,000
+# connections from 127.0.0.2 each sending one header byte a second (reopened as soon as they are
+# closed) and 200 event streams from the same address, authenticated GET /api/v1/experiments from
+# 127.0.0.1 keep answering; the address holds no more than its share (32 waiting heads, 16
+# streams); and closed event streams are freed at once, not at the next keep-alive (15 s).
+# The latency figures (p50/p99/max) are printed, not asserted: they depend on the machine.
+. "$MP_SOURCE_DIR/tests/integration/lib.sh"
+. "$MP_SOURCE_DIR/tests/integration/serve_lib.sh"
+: "${MP_HELPERS:?MP_HELPERS must point to the helper programs}"
+P="$MP_HELPERS/http_pressure"
+
+start_server || exit 1
+"$P" probe --port "$PORT" --token "$TOKEN" --count 200 >"$WORK/baseline.txt"
+check "baseline: every request answered" 0 "$?"
+echo "# without pressure: $(cat "$WORK/baseline.txt")"
+
+"$P" hold --port "$PORT" --from 127.0.0.2 --slow 1000 --streams 200 --token "$TOKEN" \
+    >"$WORK/hold.txt" 2>&1 &
+HOLD=$!
+CLEANUP_PIDS=$HOLD
+# Wait until the hostile address holds all it can: 32 waiting heads and 16 streams.
+i=0
+while ! grep -q 'slow_open=32 .* streams_open=16 ' "$WORK/hold.txt" && [ $i -lt 600 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+check "127.0.0.2 holds 32 slow heads and 16 streams, no more" 0 "$(grep -q 'slow_open=32 .* streams_open=16 ' "$WORK/hold.txt"; echo $?)"
+"$P" probe --port "$PORT" --token "$TOKEN" --count 200 >"$WORK/pressure.txt"
+check "under pressure: every authenticated GET /api/v1/experiments answered" 0 "$?"
+echo "# with 1000 slow heads + 200 streams from 127.0.0.2: $(cat "$WORK/pressure.txt")"
+check "under pressure: /healthz answers" ok "$(curl -s --max-time 60 "$BASE/healthz")"
+check "the limits never let more in" "" \
+    "$(grep -v 'slow_open=\([0-9]\|[12][0-9]\|3[0-2]\) .* streams_open=\([0-9]\|1[0-6]\) ' "$WORK/hold.txt")"
+echo "# hostile client: $(tail -n 1 "$WORK/hold.txt")"
+kill "$HOLD"
+wait "$HOLD" 2>/dev/null
+
+# Closed streams free their place at once: 16 from 127.0.0.3 fill its share; once they close the
+# gauge drops to 0 long before a keep-alive (15 s) would have noticed, and 16 new ones open.
+streams() { curl -s -H "$AUTH" "$BASE/metrics" | sed -n 's/^morphling_event_streams //p'; }
+wait_streams() {
+    i=0
+    while [ "$(streams)" != "$1" ] && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    streams
+}
+check "the hostile streams are gone" 0 "$(wait_streams 0)"
+mkfifo "$WORK/hold.fifo"
+"$P" streams --port "$PORT" --from 127.0.0.3 --count 16 --token "$TOKEN" <"$WORK/hold.fifo" >"$WORK/s1.txt" &
+S1=$!
+exec 4>"$WORK/hold.fifo"
+check "16 streams open" 16 "$(wait_streams 16)"
+"$P" streams --port "$PORT" --from 127.0.0.3 --count 1 --token "$TOKEN" </dev/null >"$WORK/s2.txt"
+check "a 17th from the same address is refused" "streams_open=0" "$(cat "$WORK/s2.txt")"
+exec 4>&-
+wait "$S1"
+check "closed streams are noticed within 10 s (the keep-alive comes after 15 s)" 0 "$(wait_streams 0)"
+"$P" streams --port "$PORT" --from 127.0.0.3 --count 16 --token "$TOKEN" </dev/null >"$WORK/s3.txt"
+check "their places are free again" "streams_open=16" "$(cat "$WORK/s3.txt")"
+stop_server
+finish
