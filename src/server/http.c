@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "doc/doc.h"
@@ -348,8 +349,9 @@ static void server_free(struct mp_server *srv)
  * and answers each request with Connection: close, so every request passes the gate. */
 static int start_daemon(struct mp_server *srv, int listen_fd, struct mp_error *err)
 {
+    /* poll(), not select(): descriptors may go past FD_SETSIZE with the gate's waiting ones. */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+                     MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handler, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(4 * MP_SERVER_MAX_HEADER_BYTES), MHD_OPTION_CONNECTION_TIMEOUT,
@@ -361,6 +363,16 @@ static int start_daemon(struct mp_server *srv, int listen_fd, struct mp_error *e
         return mp_error_set(err, MP_ERUNTIME, "cannot start the HTTP daemon");
     }
     return mp_srv_gate_start(srv, listen_fd, err);
+}
+
+/* Room for every limit at once: waiting heads, connections and their store handles. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, struct mp_error *err)
@@ -382,6 +394,7 @@ int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, s
         return mp_error_set(err, MP_EINVALID, "the token must have at least %u characters",
                             MP_SERVER_MIN_TOKEN_LEN);
     }
+    raise_fd_limit();
     int listen_fd = -1;
     if ((rc = mp_srv_listen(host, port, &listen_fd, &port, err)) != 0) {
         return rc;
