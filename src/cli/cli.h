@@ -35,6 +35,14 @@ int mp_cli_split_list(const char *cmd, const char *flag, const char *list, char 
  * (~/.local/share/...). Creates its missing folders owner-only (0700). Returns owned. */
 char *mp_cli_db_path(const char *flag_value);
 
+struct mp_meta_taskset;
+/* `meta train --from-store` (meta_store.c): adds every finished experiment of the store at
+ * db_path (succeeded, failed or cancelled) with at least min_points usable trials to ts, as
+ * mp_meta_taskset_add_trials does; experiments whose spec no longer parses or whose parameters
+ * differ from the set's are skipped. *added and *skipped count them. */
+int mp_cli_meta_add_store(struct mp_meta_taskset *ts, const char *db_path, size_t min_points,
+                          size_t *added, size_t *skipped, struct mp_error *err) MP_WUR;
+
 int mp_cmd_help(int argc, char **argv);
 int mp_cmd_version(int argc, char **argv);
 int mp_cmd_validate(int argc, char **argv);

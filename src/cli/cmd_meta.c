@@ -201,7 +201,7 @@ static int add_store(struct train_args *a, struct mp_meta_taskset *ts, size_t *a
         return rc;
     }
     *used = path;
-    return mp_meta_taskset_add_store(ts, path, 8, added, skipped, err);
+    return mp_cli_meta_add_store(ts, path, 8, added, skipped, err);
 }
 
 static void report(const struct train_args *a, const struct mp_meta_model *m, size_t n_surf,

@@ -414,6 +414,11 @@ out:
     return rc;
 }
 
+static const char *cancel_reason(const struct mp_engine_opts *o)
+{
+    return o->cancel_reason ? o->cancel_reason : "cancelled";
+}
+
 static bool cancelled(const struct engine *e)
 {
     return e->opts->cancel && atomic_load(e->opts->cancel);
@@ -469,7 +474,10 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
         return rc;
     }
     size_t done = count_state(e, MP_TRIAL_SUCCEEDED) + count_state(e, MP_TRIAL_FAILED);
-    if (cancelled(e)) {
+    if (cancelled(e) && e->opts->cancel_final && atomic_load(e->opts->cancel_final)) {
+        out->state = MP_EXPERIMENT_CANCELLED;
+        snprintf(e->stop_reason, sizeof(e->stop_reason), "%s", cancel_reason(e->opts));
+    } else if (cancelled(e)) {
         out->state = MP_EXPERIMENT_INTERRUPTED;
         snprintf(e->stop_reason, sizeof(e->stop_reason),
                  "interrupted after %zu of %lld trials; run again to continue", done,
@@ -496,6 +504,54 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
     return 0;
 }
 
+/* The experiment will not resume, so the trials it left PENDING or RUNNING are closed. */
+static int close_unfinished(struct mp_store *st, int64_t exp_id, const char *reason,
+                            struct mp_error *err)
+{
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    int rc = mp_store_trial_list(st, exp_id, &rows, &n, err);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (rows[i].state != MP_TRIAL_PENDING && rows[i].state != MP_TRIAL_RUNNING) {
+            continue;
+        }
+        struct mp_trial_result res;
+        mp_trial_result_init(&res);
+        res.state = MP_TRIAL_CANCELLED;
+        res.reason = mp_xasprintf("experiment %s", reason);
+        rc = mp_store_trial_finish(st, exp_id, rows[i].number, &res, err);
+        mp_trial_result_release(&res);
+    }
+    mp_trial_rows_free(rows, n);
+    return rc;
+}
+
+int mp_engine_cancel(struct mp_store *st, int64_t exp_id, const char *reason, struct mp_error *err)
+{
+    int rc = close_unfinished(st, exp_id, reason, err);
+    return rc ? rc
+              : mp_store_experiment_set_state(st, exp_id, MP_EXPERIMENT_CANCELLED, reason, err);
+}
+
+/* The seed rule: the spec's seed, else a random one; kept positive for SQLite. */
+static int create(struct mp_store *st, const struct mp_spec *spec, int64_t *exp_id, uint64_t *seed,
+                  struct mp_error *err)
+{
+    char *json = mp_spec_to_json(spec);
+    *seed = spec->seed_given ? spec->seed : mp_mix64((uint64_t)mp_wall_ns(), getpid());
+    *seed &= INT64_MAX;
+    int rc = mp_store_experiment_create(st, spec->name, json, spec->base_dir, *seed, exp_id, err);
+    free(json);
+    return rc;
+}
+
+int mp_engine_create(struct mp_store *st, const struct mp_spec *spec, int64_t *exp_id,
+                     struct mp_error *err)
+{
+    uint64_t seed;
+    return create(st, spec, exp_id, &seed, err);
+}
+
 static int open_experiment(struct engine *e, struct mp_engine_summary *out, struct mp_error *err)
 {
     const struct mp_spec *spec = e->spec;
@@ -508,21 +564,17 @@ static int open_experiment(struct engine *e, struct mp_engine_summary *out, stru
         rc = rc ? rc : MP_ENOTFOUND;
     }
     if (rc == MP_ENOTFOUND) {
-        uint64_t seed = spec->seed_given ? spec->seed : mp_mix64((uint64_t)mp_wall_ns(), getpid());
-        seed &= INT64_MAX;
         mp_error_clear(err);
-        e->seed = seed;
-        rc = mp_store_experiment_create(e->st, spec->name, json, spec->base_dir, seed, &e->exp_id,
-                                        err);
         free(json);
-        return rc;
+        return create(e->st, spec, &e->exp_id, &e->seed, err);
     }
     if (rc == 0) {
         char hash[32];
         snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)mp_hash_str(json));
         e->exp_id = row.id;
         e->seed = row.seed;
-        out->resumed = true;
+        /* Created but never run (the API creates before it starts the engine): a start. */
+        out->resumed = row.state != MP_EXPERIMENT_CREATED;
         if (strcmp(hash, row.spec_hash) != 0) {
             rc = mp_error_set(err, MP_EINVALID,
                               "experiment '%s' already exists in the store with a different "
@@ -607,6 +659,9 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
     }
     if (rc == 0) {
         rc = loop(&e, out, err);
+    }
+    if (rc == 0 && out->state == MP_EXPERIMENT_CANCELLED) {
+        rc = close_unfinished(st, e.exp_id, e.stop_reason, err);
     }
     if (rc == 0) {
         snprintf(out->stop_reason, sizeof(out->stop_reason), "%s", e.stop_reason);

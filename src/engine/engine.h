@@ -25,6 +25,11 @@ typedef void mp_engine_progress_fn(void *ctx, const struct mp_spec *spec, int64_
 
 struct mp_engine_opts {
     const atomic_bool *cancel; /* set (e.g. by SIGINT) to stop; in-flight trials resume later */
+    /* Set together with cancel when the stop is final (a user's cancel through the API): the
+     * experiment ends CANCELLED for cancel_reason, as mp_engine_cancel leaves it, instead of
+     * INTERRUPTED and resumable. */
+    const atomic_bool *cancel_final;
+    const char *cancel_reason; /* e.g. "cancelled through the API"; NULL: "cancelled" */
     bool restart;              /* delete an existing experiment of the same name first */
     mp_engine_progress_fn *progress;
     void *progress_ctx;
@@ -42,6 +47,18 @@ struct mp_engine_summary {
 
 /* Checks the optimizer and runner settings of a spec (what `morphling validate` runs). */
 int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
+/* Records a new experiment for spec (state CREATED) with its seed: the spec's, else a random
+ * one. mp_engine_run does this for an experiment it does not find; the API does it first so it
+ * can answer with the id. Either way the experiment's first event is experiment_started. */
+int mp_engine_create(struct mp_store *st, const struct mp_spec *spec, int64_t *exp_id,
+                     struct mp_error *err) MP_WUR;
+/* Ends an experiment that no engine is running for good: its PENDING and RUNNING trials become
+ * CANCELLED ("experiment <reason>"), then the experiment CANCELLED with reason. */
+int mp_engine_cancel(struct mp_store *st, int64_t exp_id, const char *reason,
+                     struct mp_error *err) MP_WUR;
+/* Runs (or continues) the experiment of spec until it finishes, fails, is interrupted or is
+ * cancelled (opts). Continuing an experiment that had run before is a resumption: its first
+ * event is then experiment_resumed and out->resumed is set. */
 int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
                   const struct mp_engine_opts *opts, struct mp_engine_summary *out,
                   struct mp_error *err) MP_WUR;

@@ -4,7 +4,7 @@
  * surfaces (Reptile, first-order MAML or second-order MAML) so that a few gradient steps on a new
  * service's samples fit its surface; an ensemble of such networks gives an uncertainty estimate.
  * Also the model file format (docs/internals/meta.md) and tasks built from surface CSVs or from
- * the experiments of the local store.
+ * recorded experiments' trials (the CLI reads them from the store and hands them down).
  *
  * Inputs are aligned by parameter name, else by parameter role (`role: batch_size` lines up a
  * service's max_batch with the model's batchsize): every numeric feature is scaled by the model's
@@ -27,6 +27,7 @@
 #include "core/core.h"
 #include "space/space.h"
 #include "surface/surface.h"
+#include "trial/trial.h"
 
 #define MP_META_FORMAT_VERSION 3 /* written; versions 1 (no roles) and 2 (no memory) are read */
 #define MP_META_MAX_FEATURES   64
@@ -122,12 +123,21 @@ struct mp_meta_surface_opts {
  * objective is not numeric. */
 int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surface *s,
                                 const struct mp_meta_surface_opts *o, struct mp_error *err) MP_WUR;
-/* Adds every finished experiment of the store at db_path (succeeded, failed or cancelled with
- * at least min_points usable trials: succeeded ones with a value, and failed ones other than
- * INFRA, which are failed configurations as above). Experiments whose parameters differ from
- * the set's are skipped; *added and *skipped count them (either may be NULL). */
-int mp_meta_taskset_add_store(struct mp_meta_taskset *ts, const char *db_path, size_t min_points,
-                              size_t *added, size_t *skipped, struct mp_error *err) MP_WUR;
+/* One trial of a recorded experiment, as the caller read it (from the store). */
+struct mp_meta_trial {
+    const double *x; /* configuration, natural values in the space's order; NULL: unreadable */
+    enum mp_trial_state state;
+    enum mp_failure failure;
+    double value; /* the objective as measured; NAN when none */
+};
+/* Adds a finished experiment's trials as a task called name when it has at least min_points
+ * usable trials, two of them valued: succeeded ones with a finite value (negated when
+ * minimize), and failed ones other than INFRA, which are failed configurations as above.
+ * Returns true when added; false when skipped (too few usable trials, parameters that differ
+ * from the set's). */
+bool mp_meta_taskset_add_trials(struct mp_meta_taskset *ts, const char *name,
+                                const struct mp_space *space, bool minimize,
+                                const struct mp_meta_trial *trials, size_t n, size_t min_points);
 
 /* --- model --------------------------------------------------------------------------------- */
 

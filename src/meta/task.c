@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Meta-training tasks: services' measured configurations aligned to one feature layout by
- * parameter name or role, from surface CSVs or from the experiments recorded in the local store. */
+ * parameter name or role, from surface CSVs or from recorded experiments' trials (which the
+ * caller reads from the store). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "meta/meta.h"
-#include "spec/spec.h"
-#include "store/store.h"
 
 static void feature_release(struct mp_meta_feature *f)
 {
@@ -326,87 +325,32 @@ out:
     return rc;
 }
 
-/* One stored experiment as a task. Returns 1 when it was skipped (not usable). */
-static int add_experiment(struct mp_meta_taskset *ts, struct mp_store *st,
-                          const struct mp_experiment_row *e, size_t min_points,
-                          struct mp_error *err)
+bool mp_meta_taskset_add_trials(struct mp_meta_taskset *ts, const char *name,
+                                const struct mp_space *space, bool minimize,
+                                const struct mp_meta_trial *trials, size_t n, size_t min_points)
 {
-    struct mp_spec *spec = NULL;
-    struct mp_trial_row *rows = NULL;
-    size_t n = 0;
-    double *x = NULL, *score = NULL;
-    int rc = mp_store_trial_list(st, e->id, &rows, &n, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = 1;
-    if (mp_spec_parse(e->spec_json, strlen(e->spec_json), e->name, e->base_dir, NULL, 0, &spec,
-                      NULL) != 0) {
-        goto out;
-    }
-    size_t d = spec->space.n, valued = 0, used = 0;
-    x = mp_xcalloc(n * d + 1, sizeof(double));
-    score = mp_xcalloc(n + 1, sizeof(double));
+    size_t d = space->n, valued = 0, used = 0;
+    double *x = mp_xcalloc(n * d + 1, sizeof(double));
+    double *score = mp_xcalloc(n + 1, sizeof(double));
     for (size_t i = 0; i < n; i++) {
-        double v = NAN;
+        const struct mp_meta_trial *t = &trials[i];
         score[i] = NAN;
-        if (mp_space_config_from_json(&spec->space, rows[i].params_json, &x[i * d], NULL) != 0) {
+        if (!t->x) {
             continue;
         }
-        if (rows[i].state == MP_TRIAL_FAILED && rows[i].failure != MP_FAILURE_INFRA) {
+        memcpy(&x[i * d], t->x, d * sizeof(double));
+        if (t->state == MP_TRIAL_FAILED && t->failure != MP_FAILURE_INFRA) {
             score[i] = -INFINITY; /* a verdict on the configuration, measured or not */
             used++;
-        } else if (rows[i].state == MP_TRIAL_SUCCEEDED &&
-                   mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v) && isfinite(v)) {
-            score[i] = spec->direction == MP_MINIMIZE ? -v : v;
+        } else if (t->state == MP_TRIAL_SUCCEEDED && isfinite(t->value)) {
+            score[i] = minimize ? -t->value : t->value;
             valued++;
             used++;
         }
     }
-    if (used >= min_points && valued >= 2) {
-        char *name = mp_xasprintf("store experiment '%s'", e->name);
-        rc = mp_meta_taskset_add(ts, name, &spec->space, x, score, n, NULL) == 0 ? 0 : 1;
-        free(name);
-    }
-out:
+    bool added = used >= min_points && valued >= 2 &&
+                 mp_meta_taskset_add(ts, name, space, x, score, n, NULL) == 0;
     free(x);
     free(score);
-    mp_spec_free(spec);
-    mp_trial_rows_free(rows, n);
-    return rc;
-}
-
-int mp_meta_taskset_add_store(struct mp_meta_taskset *ts, const char *db_path, size_t min_points,
-                              size_t *added, size_t *skipped, struct mp_error *err)
-{
-    struct mp_store *st = NULL;
-    struct mp_experiment_row *exps = NULL;
-    size_t n = 0, n_added = 0, n_skipped = 0;
-    int rc = mp_store_open(db_path, NULL, &st, err);
-    if (rc == 0) {
-        rc = mp_store_experiment_list(st, &exps, &n, err);
-    }
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        enum mp_experiment_state s = exps[i].state;
-        if (s != MP_EXPERIMENT_SUCCEEDED && s != MP_EXPERIMENT_FAILED &&
-            s != MP_EXPERIMENT_CANCELLED) {
-            continue;
-        }
-        rc = add_experiment(ts, st, &exps[i], min_points, err);
-        if (rc == 1) {
-            n_skipped++;
-            rc = 0;
-        } else if (rc == 0) {
-            n_added++;
-        }
-    }
-    mp_experiment_rows_free(exps, n);
-    mp_store_close(st);
-    if (added) {
-        *added = n_added;
-    }
-    if (skipped) {
-        *skipped = n_skipped;
-    }
-    return rc;
+    return added;
 }

@@ -7,11 +7,13 @@
  * trials have passed without improvement, the score also adds the model's memory: how the
  * training services did at that very configuration. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "meta/meta.h"
 #include "optimizer/optimizer.h"
+#include "settings/settings.h"
 
 #define MAX_ENUMERATED 200000 /* finite spaces up to this size are scored exhaustively */
 
@@ -22,7 +24,7 @@ struct settings {
     int64_t patience;     /* stop after this many trials without improvement; 0: off */
     int64_t candidates;   /* random candidates per suggestion in spaces too large to enumerate */
     int64_t memory_after; /* trials without improvement before the memory counts; 0: never */
-    const char *fallback; /* "none", "bo" or "random" when the prior is missing or mismatched */
+    int fallback;         /* index in fallbacks: the algorithm when the prior cannot be used */
 };
 
 struct morphling {
@@ -37,41 +39,31 @@ struct morphling {
     double memory_mean; /* mean of the model's memory values: the level of an unknown one */
 };
 
-static const char *const setting_keys[] = {"kappa",      "adapt_steps",  "adapt_lr", "patience",
-                                           "candidates", "memory_after", "fallback", NULL};
+/* What runs instead when the prior is missing or mismatched; "none": an error. */
+static const char *const fallbacks[] = {"none", "bo", "random", NULL};
+enum { FALLBACK_NONE = 0 };
+
+#define FIELD(f) offsetof(struct settings, f)
+static const struct mp_setting morphling_table[] = {
+    {MP_SETTING_KEY("kappa", MP_SETTING_NUMBER, FIELD(kappa)), .min = 0, .max = 100},
+    {MP_SETTING_KEY("adapt_steps", MP_SETTING_INT, FIELD(steps)), .min = 1, .max = 1000},
+    {MP_SETTING_KEY("adapt_lr", MP_SETTING_NUMBER, FIELD(lr)), .min = 0, .max = 10},
+    {MP_SETTING_KEY("patience", MP_SETTING_INT, FIELD(patience)), .min = 0, .max = 1000000},
+    {MP_SETTING_KEY("candidates", MP_SETTING_INT, FIELD(candidates)), .min = 16, .max = 1000000},
+    {MP_SETTING_KEY("memory_after", MP_SETTING_INT, FIELD(memory_after)), .min = 0, .max = 1000000},
+    {MP_SETTING_KEY("fallback", MP_SETTING_CHOICE, FIELD(fallback)), .choices = fallbacks},
+    {.name = NULL},
+};
+#undef FIELD
 
 static int parse_settings(const struct mp_node *s, struct settings *out, struct mp_error *err)
 {
-    struct settings set = {1.0, 0, 0, 0, 4096, 6, "none"};
-    int rc = 0;
-    if (s && !mp_doc_is_null(s)) {
-        if ((rc = mp_doc_expect(s, MP_NODE_MAP, err)) < 0 ||
-            (rc = mp_doc_check_keys(s, setting_keys, err)) < 0 ||
-            (rc = mp_doc_number(mp_doc_get(s, "kappa"), &set.kappa, err)) < 0 ||
-            (rc = mp_doc_int(mp_doc_get(s, "adapt_steps"), 1, 1000, &set.steps, err)) < 0 ||
-            (rc = mp_doc_number(mp_doc_get(s, "adapt_lr"), &set.lr, err)) < 0 ||
-            (rc = mp_doc_int(mp_doc_get(s, "patience"), 0, 1000000, &set.patience, err)) < 0 ||
-            (rc = mp_doc_int(mp_doc_get(s, "candidates"), 16, 1000000, &set.candidates, err)) < 0 ||
-            (rc = mp_doc_int(mp_doc_get(s, "memory_after"), 0, 1000000, &set.memory_after, err)) <
-                0 ||
-            (rc = mp_doc_string(mp_doc_get(s, "fallback"), &set.fallback, err)) < 0) {
-            return rc;
-        }
-        if (!(set.kappa >= 0 && set.kappa <= 100)) {
-            return mp_doc_error(err, mp_doc_get(s, "kappa"), "expected a number in [0, 100]");
-        }
-        if (!(set.lr >= 0 && set.lr <= 10)) {
-            return mp_doc_error(err, mp_doc_get(s, "adapt_lr"), "expected a number in (0, 10]");
-        }
-        if (strcmp(set.fallback, "none") != 0 && strcmp(set.fallback, "bo") != 0 &&
-            strcmp(set.fallback, "random") != 0) {
-            return mp_doc_error(err, mp_doc_get(s, "fallback"),
-                                "expected \"none\", \"bo\" or \"random\", got \"%s\"",
-                                set.fallback);
-        }
+    struct settings set = {1.0, 0, 0, 0, 4096, 6, FALLBACK_NONE};
+    int rc = mp_settings_parse(s, morphling_table, &set, err);
+    if (rc == 0) {
+        *out = set;
     }
-    *out = set;
-    return 0;
+    return rc;
 }
 
 /* Loads and binds the prior; MP_EINVALID with advice when it cannot be used. */
@@ -102,7 +94,7 @@ static int morphling_validate(const struct mp_space *space, const struct mp_opti
 {
     struct settings set = {0};
     int rc = parse_settings(opts->settings, &set, err);
-    if (rc != 0 || strcmp(set.fallback, "none") != 0) {
+    if (rc != 0 || set.fallback != FALLBACK_NONE) {
         return rc;
     }
     struct mp_meta_model *model;
@@ -153,13 +145,13 @@ static int morphling_create(const struct mp_space *space, const struct mp_optimi
     int rc = parse_settings(opts->settings, &m->set, err);
     if (rc == 0) {
         rc = load_prior(space, opts, &m->model, &m->bind, err);
-        if (rc == MP_EINVALID && strcmp(m->set.fallback, "none") != 0) {
+        if (rc == MP_EINVALID && m->set.fallback != FALLBACK_NONE) {
             /* Documented fallback: the prior is absent or does not cover this space. */
             struct mp_optimizer_opts fo = *opts;
             fo.settings = NULL;
             fo.prior_path = NULL;
             mp_error_clear(err);
-            rc = mp_optimizer_new(m->set.fallback, space, &fo, &m->fallback, err);
+            rc = mp_optimizer_new(fallbacks[m->set.fallback], space, &fo, &m->fallback, err);
         }
     }
     if (rc != 0) {

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Child processes for trials: rendering {param} templates into whole argv elements and
- * environment values, and spawning a service with an explicit argv/env/workdir (never a shell)
- * in its own process group, with stdout/stderr drained into size-capped tail buffers.
+/* Child processes for trials: spawning a service with an explicit argv/env/workdir (never a
+ * shell) in its own process group, with stdout/stderr drained into size-capped tail buffers.
  *
  * Every service runs under a small per-trial "shim": a forked copy of this process (no exec)
  * that is a child subreaper, so every descendant of the service — including ones that call
@@ -10,43 +9,19 @@
  * thread per process reads the output pipes and the shim's reports, so a service never blocks
  * on a full pipe while the runner is busy (e.g. in a load test).
  *
- * Ownership: mp_template_render returns an owned string. mp_proc_spawn copies nothing it does
- * not need after the call returns (argv/env/paths are borrowed for the call); the returned
- * mp_proc is owned by the caller and freed with mp_proc_free, which kills and reaps whatever
- * is left. Log copies returned by mp_proc_log are owned by the caller.
- * Thread-safety: templates are pure functions. One mp_proc may be used from one thread at a
- * time (its drain thread synchronises internally); different mp_procs are independent. The
- * shim is killed (PR_SET_PDEATHSIG) when the thread that spawned it exits, so spawn, wait and
- * free a process from the same long-lived thread. */
+ * Ownership: mp_proc_spawn copies nothing it does not need after the call returns (argv/env/paths
+ * are borrowed for the call); the returned mp_proc is owned by the caller and freed with
+ * mp_proc_free, which kills and reaps whatever is left. Log copies returned by mp_proc_log are
+ * owned by the caller. Thread-safety: one mp_proc may be used from one thread at a time (its drain
+ * thread synchronises internally); different mp_procs are independent. The shim is killed
+ * (PR_SET_PDEATHSIG) when the thread that spawned it exits, so spawn, wait and free a process from
+ * the same long-lived thread. */
 #ifndef MP_PROC_H
 #define MP_PROC_H
 
 #include <sys/types.h>
 
 #include "core/core.h"
-
-/* ---- templates ---- */
-
-/* A placeholder name and its value. Values are inserted verbatim: quotes, `$(...)`, newlines
- * or a leading '-' in a value are never interpreted, because the result is one argv element or
- * one environment value and no shell is involved. */
-struct mp_tmpl_var {
-    const char *name;
-    const char *value;
-};
-
-#define MP_TMPL_MAX_BYTES (64u * 1024u) /* cap on one rendered element */
-
-/* Renders tmpl, replacing each "{name}" with the value of the variable called name; "{{" and
- * "}}" stand for literal braces. An unknown name, an unclosed '{' or a lone '}' is MP_EINVALID
- * (named in err); a result over MP_TMPL_MAX_BYTES is MP_ETOOBIG. *out is owned. */
-int mp_template_render(const char *tmpl, const struct mp_tmpl_var *vars, size_t n_vars, char **out,
-                       struct mp_error *err) MP_WUR;
-/* Checks tmpl's syntax and that every placeholder is one of names[0..n). */
-int mp_template_check(const char *tmpl, const char *const *names, size_t n_names,
-                      struct mp_error *err) MP_WUR;
-/* True when tmpl contains the placeholder {name}. */
-bool mp_template_uses(const char *tmpl, const char *name);
 
 /* ---- processes ---- */
 

@@ -46,11 +46,11 @@ static int build(const struct mp_spec *spec, const json_t *best, const struct mp
     free(params);
     char port[16];
     snprintf(port, sizeof(port), "%d", o->port > 0 ? o->port : 8080);
-    const struct mp_tmpl_var builtins[] = {{"port", port},
-                                           {"nonce", ""},
-                                           {"trial", "0"},
-                                           {"attempt", "0"},
-                                           {"experiment", spec->name}};
+    const struct mp_spec_template_var builtins[] = {{"port", port},
+                                                    {"nonce", ""},
+                                                    {"trial", "0"},
+                                                    {"attempt", "0"},
+                                                    {"experiment", spec->name}};
     struct mp_rendered r = {0};
     if (rc == 0) {
         rc = mp_spec_render_service_redacted(spec, x, builtins, MP_ARRAY_LEN(builtins), &r, err);

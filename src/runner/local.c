@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,209 +25,11 @@ extern char **environ;
 #define FINISH_NS                (5LL * 1000000000LL)
 #define REASON_TAIL_BYTES        2048u
 
-/* ---- settings ---- */
-
-static const char *const cfg_keys[] = {
-    "kind",         "trial_timeout", "ports",         "port_lock_dir",
-    "cpus",         "memory_mib",    "pids_max",      "cpuset",
-    "grace_period", "log_kib",       "cgroup_parent", "require_limits",
-    "identity",     "inherit_env",   "load",          "fallback_limits",
-    NULL,
-};
-
-static int get_duration(const struct mp_node *map, const char *key, int64_t *out,
-                        struct mp_error *err)
-{
-    const struct mp_node *n = mp_doc_get(map, key);
-    const char *s = NULL;
-    if (!n) {
-        return 0;
-    }
-    int rc = mp_doc_string(n, &s, err);
-    if (rc == 0 && (mp_parse_duration_ns(s, out) != 0 || *out < 0)) {
-        rc = mp_doc_error(err, n, "expected a duration such as \"5s\" or \"250ms\", got \"%s\"", s);
-    }
-    return rc;
-}
-
-static int get_ports(const struct mp_node *map, struct mp_local_cfg *cfg, struct mp_error *err)
-{
-    const struct mp_node *n = mp_doc_get(map, "ports");
-    const char *s = NULL;
-    if (!n) {
-        return 0;
-    }
-    int rc = mp_doc_string(n, &s, err);
-    if (rc != 0) {
-        return rc;
-    }
-    int lo = 0, hi = 0, used = 0;
-    if (sscanf(s, "%d-%d%n", &lo, &hi, &used) != 2 || s[used] || lo < 1024 || hi > 65535 ||
-        lo > hi) {
-        return mp_doc_error(err, n, "expected a port range LO-HI within 1024-65535, got \"%s\"", s);
-    }
-    cfg->port_lo = lo;
-    cfg->port_hi = hi;
-    return 0;
-}
-
-static int get_identity(const struct mp_node *map, struct mp_local_cfg *cfg, struct mp_error *err)
-{
-    static const char *const names[] = {"auto", "nonce", "socket", "none"};
-    const struct mp_node *n = mp_doc_get(map, "identity");
-    const char *s = NULL;
-    if (!n) {
-        return 0;
-    }
-    int rc = mp_doc_string(n, &s, err);
-    for (size_t i = 0; rc == 0 && i < MP_ARRAY_LEN(names); i++) {
-        if (strcmp(s, names[i]) == 0) {
-            cfg->identity = (enum local_identity)i;
-            return 0;
-        }
-    }
-    return rc ? rc : mp_doc_error(err, n, "expected auto, nonce, socket or none, got \"%s\"", s);
-}
-
-static int get_strings(const struct mp_node *map, struct mp_local_cfg *cfg, struct mp_error *err)
-{
-    const char *dir = NULL, *cpuset = NULL, *parent = NULL;
-    int rc = mp_doc_string(mp_doc_get(map, "port_lock_dir"), &dir, err);
-    if (rc == 0) {
-        rc = mp_doc_string(mp_doc_get(map, "cpuset"), &cpuset, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_string(mp_doc_get(map, "cgroup_parent"), &parent, err);
-    }
-    if (rc == 0 && cpuset && strspn(cpuset, "0123456789,-") != strlen(cpuset)) {
-        rc = mp_doc_error(err, mp_doc_get(map, "cpuset"), "expected a CPU list such as \"0-1\"");
-    }
-    if (rc == 0 && parent && (strstr(parent, "..") || !*parent)) {
-        rc = mp_doc_error(err, mp_doc_get(map, "cgroup_parent"), "expected a group name");
-    }
-    if (rc == 0) {
-        free(cfg->port_dir);
-        cfg->port_dir = mp_xstrdup(dir ? dir : "/tmp/morphling-ports");
-        cfg->cpuset = cpuset ? mp_xstrdup(cpuset) : NULL;
-        cfg->cgroup_parent = parent ? mp_xstrdup(parent) : NULL;
-    }
-    return rc;
-}
-
-static int get_numbers(const struct mp_node *map, struct mp_local_cfg *cfg, struct mp_error *err)
-{
-    const struct mp_node *cpus = mp_doc_get(map, "cpus");
-    int64_t mem_mib = 0, log_kib = (int64_t)(cfg->log_cap_bytes / 1024);
-    int rc = mp_doc_number(cpus, &cfg->cpu_cores, err);
-    if (rc == 0 && cpus && !(cfg->cpu_cores > 0 && cfg->cpu_cores <= 4096)) {
-        rc = mp_doc_error(err, cpus, "expected a positive number of cores");
-    }
-    if (rc == 0) {
-        rc = mp_doc_int(mp_doc_get(map, "memory_mib"), 1, 1 << 24, &mem_mib, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_int(mp_doc_get(map, "pids_max"), 1, 1 << 22, &cfg->pids_max, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_int(mp_doc_get(map, "log_kib"), 1, 64 * 1024, &log_kib, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_bool(mp_doc_get(map, "require_limits"), &cfg->require_limits, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_bool(mp_doc_get(map, "inherit_env"), &cfg->inherit_env, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_bool(mp_doc_get(map, "fallback_limits"), &cfg->fallback_limits, err);
-    }
-    cfg->memory_bytes = (uint64_t)mem_mib * 1048576u;
-    cfg->log_cap_bytes = (size_t)log_kib * 1024u;
-    return rc;
-}
-
-int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg, struct mp_error *err)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->port_lo = 20000;
-    cfg->port_hi = 29999;
-    cfg->pids_max = 4096;
-    cfg->grace_ns = 5LL * 1000000000LL;
-    cfg->log_cap_bytes = 256u * 1024u;
-    cfg->inherit_env = true;
-    cfg->fallback_limits = true;
-    cfg->port_dir = mp_xstrdup("/tmp/morphling-ports");
-    if (!runner) {
-        return 0;
-    }
-    int rc = mp_doc_expect(runner, MP_NODE_MAP, err);
-    if (rc == 0) {
-        rc = mp_doc_check_keys(runner, cfg_keys, err);
-    }
-    if (rc == 0) {
-        rc = get_ports(runner, cfg, err);
-    }
-    if (rc == 0) {
-        rc = get_strings(runner, cfg, err);
-    }
-    if (rc == 0) {
-        rc = get_numbers(runner, cfg, err);
-    }
-    if (rc == 0) {
-        rc = get_identity(runner, cfg, err);
-    }
-    if (rc == 0) {
-        rc = get_duration(runner, "grace_period", &cfg->grace_ns, err);
-    }
-    cfg->load = mp_doc_get(runner, "load");
-    if (rc == 0 && cfg->load) {
-        rc = mp_local_load_validate(cfg->load, err);
-    }
-    if (rc != 0) {
-        mp_local_cfg_release(cfg);
-    }
-    return rc;
-}
-
-void mp_local_cfg_release(struct mp_local_cfg *cfg)
-{
-    free(cfg->port_dir);
-    free(cfg->cpuset);
-    free(cfg->cgroup_parent);
-    memset(cfg, 0, sizeof(*cfg));
-}
-
 /* ---- command line and environment ---- */
 
 static const char *const builtin_names[] = {"port", "nonce", "trial", "attempt", "experiment"};
 
-struct trial {
-    struct mp_local_runner *r;
-    const struct mp_spec *spec;
-    const struct mp_trial_request *req;
-    struct mp_trial_result *res;
-    const atomic_bool *cancel;
-    int64_t started_ns, deadline_ns, ready_ns;
-    char nonce[33];
-    char port_text[16], trial_text[24], attempt_text[24];
-    struct mp_tmpl_var *vars;
-    size_t n_vars;
-    char **argv, **envp;
-    size_t argc, envc;
-    struct mp_port_lease lease;
-    struct mp_cgroup_limits limits;
-    struct mp_cgroup *cg;
-    struct mp_proc *proc;
-    struct mp_proc_opts popts;
-    json_t *limits_json;
-    json_t *meta;
-    int port; /* kept after the lease is released */
-    bool exited, foreign_seen, teardown_clean;
-    int exit_status;
-    struct mp_cgroup_stats stats;
-    struct mp_proc_usage usage;
-};
-
-static void add_env(struct trial *t, const char *name, size_t name_len, const char *value)
+static void add_env(struct local_trial *t, const char *name, size_t name_len, const char *value)
 {
     for (size_t i = 0; i < t->envc; i++) {
         if (strncmp(t->envp[i], name, name_len) == 0 && t->envp[i][name_len] == '=') {
@@ -242,7 +43,7 @@ static void add_env(struct trial *t, const char *name, size_t name_len, const ch
     t->envp[t->envc] = NULL;
 }
 
-static void add_arg(struct trial *t, char *owned)
+static void add_arg(struct local_trial *t, char *owned)
 {
     t->argv = mp_xreallocarray(t->argv, t->argc + 2, sizeof(char *));
     t->argv[t->argc++] = owned;
@@ -250,7 +51,7 @@ static void add_arg(struct trial *t, char *owned)
 }
 
 /* Values of every placeholder: the parameters in canonical text plus the built-ins. */
-static void build_vars(struct trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
+static void build_vars(struct local_trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
 {
     const struct mp_space *s = &t->spec->space;
     t->n_vars = s->n + MP_ARRAY_LEN(builtin_names);
@@ -270,7 +71,7 @@ static void build_vars(struct trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
     }
 }
 
-static int render_command(struct trial *t, struct mp_error *err)
+static int render_command(struct local_trial *t, struct mp_error *err)
 {
     const struct mp_space *s = &t->spec->space;
     struct mp_rendered r;
@@ -327,159 +128,14 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
     return rc;
 }
 
-/* ---- limits ---- */
-
-static json_t *limit_json(double requested, bool enforced, const char *how)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "requested", json_real(requested));
-    json_object_set_new(o, "enforced", json_boolean(enforced));
-    json_object_set_new(o, "how", json_string(how));
-    return o;
-}
-
-static const char *cg_how(const struct mp_cgroup_system *sys, enum mp_cgroup_ctl c, const char *v1,
-                          const char *v2)
-{
-    return sys->v1_base[c] ? v1 : v2;
-}
-
-/* Resource parameters of the configuration override the runner's defaults. */
-static void collect_limits(struct trial *t)
-{
-    const struct mp_space *s = &t->spec->space;
-    const struct mp_local_cfg *cfg = &t->r->cfg;
-    t->limits.cpu_cores = cfg->cpu_cores;
-    t->limits.memory_bytes = cfg->memory_bytes;
-    t->limits.pids_max = cfg->pids_max;
-    t->limits.cpuset = cfg->cpuset;
-    t->limits_json = json_object();
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->params[i].target != MP_TARGET_RESOURCE) {
-            continue;
-        }
-        double v = t->req->x[i];
-        switch (s->params[i].resource) {
-        case MP_RESOURCE_CPU:
-            t->limits.cpu_cores = v;
-            break;
-        case MP_RESOURCE_MEMORY:
-            t->limits.memory_bytes = (uint64_t)llround(v * 1048576.0);
-            break;
-        default:
-            json_object_set_new(t->limits_json, mp_resource_name(s->params[i].resource),
-                                limit_json(v, false, "not enforceable by the local runner"));
-            break;
-        }
-    }
-}
-
-/* Applies what the cgroup could not enforce with weaker per-process limits, and records how
- * each limit was (or was not) enforced. Returns false when require_limits forbids degrading. */
-static bool record_limits(struct trial *t, unsigned enforced)
-{
-    const struct mp_cgroup_system *sys = &t->r->cgsys;
-    bool fallback = t->r->cfg.fallback_limits;
-    bool all = true;
-    if (t->limits.cpu_cores > 0) {
-        bool ok = enforced & MP_CGLIM_CPU;
-        bool approx = !ok && fallback;
-        if (approx) {
-            t->popts.affinity_cpus = (int)ceil(t->limits.cpu_cores);
-        }
-        all = all && ok;
-        json_object_set_new(t->limits_json, "cpu_cores",
-                            limit_json(t->limits.cpu_cores, ok,
-                                       ok ? cg_how(sys, MP_CGCTL_CPU, "cgroup v1 cpu.cfs_quota_us",
-                                                   "cgroup v2 cpu.max")
-                                       : approx ? "approximated: CPU affinity to whole cores"
-                                                : "not enforced (no cpu cgroup)"));
-    }
-    if (t->limits.memory_bytes > 0) {
-        bool ok = enforced & MP_CGLIM_MEMORY;
-        bool approx = !ok && fallback;
-        if (approx) {
-            t->popts.rlimit_data_bytes = t->limits.memory_bytes;
-        }
-        all = all && ok;
-        json_object_set_new(
-            t->limits_json, "memory_bytes",
-            limit_json((double)t->limits.memory_bytes, ok,
-                       ok       ? cg_how(sys, MP_CGCTL_MEMORY, "cgroup v1 memory.limit_in_bytes",
-                                         "cgroup v2 memory.max")
-                       : approx ? "approximated: RLIMIT_DATA per process"
-                                : "not enforced (no memory cgroup)"));
-    }
-    if (t->limits.pids_max > 0) {
-        bool ok = enforced & MP_CGLIM_PIDS;
-        all = all && ok;
-        json_object_set_new(t->limits_json, "pids_max",
-                            limit_json((double)t->limits.pids_max, ok,
-                                       ok ? "cgroup pids.max" : "not enforced (no pids cgroup)"));
-    }
-    if (t->limits.cpuset) {
-        bool ok = enforced & MP_CGLIM_CPUSET;
-        all = all && ok;
-        json_t *o = limit_json(0, ok, ok ? "cgroup cpuset.cpus" : "not enforced");
-        json_object_set_new(o, "requested", json_string(t->limits.cpuset));
-        json_object_set_new(t->limits_json, "cpuset", o);
-    }
-    return all || !t->r->cfg.require_limits;
-}
-
-static void cgroup_name(const struct trial *t, char *buf, size_t size)
-{
-    char exp[48];
-    size_t k = 0;
-    for (const char *p = t->req->experiment ? t->req->experiment : ""; *p && k < 40; p++) {
-        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '_';
-        exp[k++] = ok ? *p : '_';
-    }
-    exp[k] = '\0';
-    snprintf(buf, size, "%s%se%lld-t%lld-a%lld", exp, k ? "-" : "",
-             (long long)t->req->experiment_id, (long long)t->req->number,
-             (long long)t->req->attempt);
-}
-
-static int setup_cgroup(struct trial *t, struct mp_error *err)
-{
-    const struct mp_cgroup_system *sys = &t->r->cgsys;
-    unsigned enforced = 0;
-    json_t *cgj = json_object();
-    json_object_set_new(cgj, "mode", json_string(mp_cgroup_mode_name(sys->mode)));
-    if (sys->warning[0]) {
-        json_object_set_new(cgj, "warning", json_string(sys->warning));
-    }
-    if (mp_cgroup_system_usable(sys)) {
-        char name[128];
-        cgroup_name(t, name, sizeof(name));
-        int rc = mp_cgroup_create(sys, name, &t->limits, &t->cg, err);
-        if (rc != 0) {
-            json_decref(cgj);
-            return rc;
-        }
-        enforced = mp_cgroup_enforced(t->cg);
-        json_object_set_new(cgj, "path", json_string(mp_cgroup_path(t->cg)));
-        t->popts.cgroup_procs = mp_cgroup_procs_files(t->cg);
-    }
-    json_object_set_new(t->meta, "cgroup", cgj);
-    if (!record_limits(t, enforced)) {
-        return mp_error_set(err, MP_EUNSUPPORTED,
-                            "runner.require_limits is set but some limits cannot be enforced (%s)",
-                            sys->warning[0] ? sys->warning : "see the trial's limits");
-    }
-    return 0;
-}
-
 /* ---- life cycle ---- */
 
-static bool trial_failed(const struct trial *t)
+static bool trial_failed(const struct local_trial *t)
 {
     return t->res->state != MP_TRIAL_SUCCEEDED;
 }
 
-static void cancelled(struct trial *t)
+static void cancelled(struct local_trial *t)
 {
     t->res->state = MP_TRIAL_CANCELLED;
     free(t->res->reason);
@@ -487,7 +143,7 @@ static void cancelled(struct trial *t)
 }
 
 /* The end of the stderr log, for a crash report. Returns owned. */
-static char *stderr_tail(struct trial *t)
+static char *stderr_tail(struct local_trial *t)
 {
     char *log = mp_proc_log(t->proc, MP_PROC_STDERR, NULL);
     size_t len = strlen(log);
@@ -512,7 +168,7 @@ static void describe_status(int st, char *buf, size_t size)
 }
 
 /* The service exited on its own: OOM kill, port collision (ours) or a crash. */
-static void classify_exit(struct trial *t, const char *when)
+static void classify_exit(struct local_trial *t, const char *when)
 {
     char how[96];
     describe_status(t->exit_status, how, sizeof(how));
@@ -537,7 +193,7 @@ static void classify_exit(struct trial *t, const char *when)
     free(tail);
 }
 
-static bool check_exit(struct trial *t, int64_t deadline_ns, const char *when)
+static bool check_exit(struct local_trial *t, int64_t deadline_ns, const char *when)
 {
     if (!t->exited && mp_proc_wait(t->proc, deadline_ns, &t->exit_status)) {
         t->exited = true;
@@ -548,7 +204,7 @@ static bool check_exit(struct trial *t, int64_t deadline_ns, const char *when)
 
 enum ident { ID_OURS, ID_FOREIGN, ID_UNVERIFIED };
 
-static enum ident identify(struct trial *t, const struct mp_probe_result *pr)
+static enum ident identify(struct local_trial *t, const struct mp_probe_result *pr)
 {
     enum local_identity mode = t->r->cfg.identity;
     if (mode == LOCAL_ID_NONE) {
@@ -571,7 +227,7 @@ struct probe_seen {
     bool no_answer, unverified;
 };
 
-static void not_ready(struct trial *t, const struct probe_seen *seen, double waited_s)
+static void not_ready(struct local_trial *t, const struct probe_seen *seen, double waited_s)
 {
     const struct mp_service *svc = &t->spec->service;
     const char *path = svc->probe == MP_PROBE_HTTP ? svc->probe_path : NULL;
@@ -606,7 +262,7 @@ static int64_t min64(int64_t a, int64_t b)
 }
 
 /* Probes until ready, exit, cancel or the startup deadline. */
-static bool wait_ready(struct trial *t)
+static bool wait_ready(struct local_trial *t)
 {
     const struct mp_service *svc = &t->spec->service;
     const char *path = svc->probe == MP_PROBE_HTTP ? svc->probe_path : NULL;
@@ -659,7 +315,7 @@ static bool wait_ready(struct trial *t)
 
 /* Sets *stop when the caller cancels, the trial deadline passes or the service exits. */
 struct watchdog {
-    struct trial *t;
+    struct local_trial *t;
     atomic_bool stop, done;
 };
 
@@ -677,7 +333,7 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-static int run_load(struct trial *t)
+static int run_load(struct local_trial *t)
 {
     struct mp_local_target target = {"127.0.0.1", t->lease.port,  t->nonce,
                                      t->spec,     t->r->cfg.load, t->deadline_ns};
@@ -711,7 +367,7 @@ static int run_load(struct trial *t)
 
 /* SIGTERM, grace period, then kill everything left in the cgroup (or the shim's tree), reap it
  * and remove the group. Records whether the teardown left nothing behind. */
-static void teardown(struct trial *t)
+static void teardown(struct local_trial *t)
 {
     json_t *td = json_object();
     if (t->proc) {
@@ -754,7 +410,7 @@ static void teardown(struct trial *t)
     mp_port_lease_release(&t->lease);
 }
 
-static void record(struct trial *t)
+static void record(struct local_trial *t)
 {
     struct mp_trial_result *res = t->res;
     double cpu = t->stats.has_cpu ? t->stats.cpu_seconds : t->usage.cpu_seconds;
@@ -808,7 +464,7 @@ static void record(struct trial *t)
     res->meta_json = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
-static void trial_release(struct trial *t)
+static void trial_release(struct local_trial *t)
 {
     mp_proc_free(t->proc);
     mp_cgroup_free(t->cg);
@@ -842,7 +498,7 @@ static void make_nonce(char out[33])
 
 /* Port, cgroup, command line, process: any failure here is ours (INFRA), except a service
  * that cannot be executed, which is the spec's. */
-static int start(struct trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
+static int start(struct local_trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
 {
     struct mp_error err = {0, ""};
     const struct mp_local_cfg *cfg = &t->r->cfg;
@@ -863,8 +519,8 @@ static int start(struct trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
         }
     }
     if (rc == 0) {
-        collect_limits(t);
-        rc = setup_cgroup(t, &err);
+        mp_local_collect_limits(t);
+        rc = mp_local_setup_cgroup(t, &err);
     }
     if (rc != 0) {
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", err.msg);
@@ -891,7 +547,7 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
                      struct mp_trial_result *res, const atomic_bool *cancel)
 {
     struct mp_local_runner *r = (struct mp_local_runner *)base;
-    struct trial t;
+    struct local_trial t;
     memset(&t, 0, sizeof(t));
     t.r = r;
     t.spec = base->spec;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Internals of the local runner shared by local.c, local_probe.c, local_load.c and the unit
- * tests: settings, the port lease, readiness probes and the load-test seam.
+/* Internals of the local runner shared by its files and the unit tests: settings
+ * (local_config.c), one trial's state (local.c) and limits (local_limits.c), the port lease and
+ * readiness probes (local_probe.c) and the load-test seam (local_load.c).
  *
  * Ownership: a local runner owns its settings and detected cgroup system; targets handed to
  * the load function borrow everything for the duration of the call.
@@ -9,10 +10,12 @@
 #ifndef MP_RUNNER_LOCAL_INT_H
 #define MP_RUNNER_LOCAL_INT_H
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 
 #include "cgroup/cgroup.h"
+#include "proc/proc.h"
 #include "runner/runner.h"
 
 enum local_identity {
@@ -24,17 +27,17 @@ enum local_identity {
 
 struct mp_local_cfg {
     int port_lo, port_hi;
-    char *port_dir;        /* lock files, one per leased port */
-    double cpu_cores;      /* default quota when no cpu parameter; 0: none */
-    uint64_t memory_bytes; /* default memory limit when no memory parameter; 0: none */
+    char *port_dir;       /* lock files, one per leased port */
+    double cpu_cores;     /* default quota when no cpu parameter; 0: none */
+    int64_t memory_bytes; /* default memory limit when no memory parameter; 0: none */
     int64_t pids_max;
     char *cpuset;
     int64_t grace_ns;
-    size_t log_cap_bytes;
+    int64_t log_cap_bytes;
     char *cgroup_parent;
     bool require_limits;  /* unenforceable limits are an INFRA failure instead of a warning */
     bool fallback_limits; /* without cgroups, approximate with RLIMIT_DATA and CPU affinity */
-    enum local_identity identity;
+    int identity;         /* enum local_identity */
     bool inherit_env;
     int64_t trial_timeout_ns;
     const struct mp_node *load; /* runner.load, borrowed from the spec; may be NULL */
@@ -109,5 +112,42 @@ void mp_local_probe(int port, const char *path, int64_t timeout_ns, struct mp_pr
 /* True when a listening TCP socket on port belongs to one of pids (via /proc/net/tcp{,6} and
  * /proc/PID/fd). */
 bool mp_local_socket_owned(int port, const pid_t *pids, size_t n);
+
+/* ---- one trial (local.c, local_limits.c) ---- */
+
+/* Everything one run() holds; lives on run()'s stack and borrows the runner, spec, request and
+ * result for the call. */
+struct local_trial {
+    struct mp_local_runner *r;
+    const struct mp_spec *spec;
+    const struct mp_trial_request *req;
+    struct mp_trial_result *res;
+    const atomic_bool *cancel;
+    int64_t started_ns, deadline_ns, ready_ns;
+    char nonce[33];
+    char port_text[16], trial_text[24], attempt_text[24];
+    struct mp_spec_template_var *vars;
+    size_t n_vars;
+    char **argv, **envp;
+    size_t argc, envc;
+    struct mp_port_lease lease;
+    struct mp_cgroup_limits limits;
+    struct mp_cgroup *cg;
+    struct mp_proc *proc;
+    struct mp_proc_opts popts;
+    json_t *limits_json;
+    json_t *meta;
+    int port; /* kept after the lease is released */
+    bool exited, foreign_seen, teardown_clean;
+    int exit_status;
+    struct mp_cgroup_stats stats;
+    struct mp_proc_usage usage;
+};
+
+/* Limits of the trial: the configuration's resource parameters over the runner's defaults. */
+void mp_local_collect_limits(struct local_trial *t);
+/* Creates the trial's cgroup (when the system has one), applies per-process fallbacks for what
+ * it cannot enforce and records both in t->meta and t->limits_json. */
+int mp_local_setup_cgroup(struct local_trial *t, struct mp_error *err) MP_WUR;
 
 #endif

@@ -5,6 +5,7 @@
 #include "runner/local_int.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <dirent.h>
@@ -12,16 +13,13 @@
 #include <sys/stat.h>
 
 #include "measure/measure.h"
+#include "settings/settings.h"
 
-static const char *const load_keys[] = {
-    "path",           "method",    "body",     "headers",       "connections",
-    "threads",        "rate",      "warmup",   "window",        "windows",
-    "stable_windows", "tolerance", "timeout",  "expect_status", "max_error_rate",
-    "mode",           "slo",       "max_time", "prune",         NULL,
-};
+enum load_mode { LOAD_MEASURE, LOAD_CAPACITY };
 
 struct load_cfg {
-    const char *path, *method, *body, *mode, *slo;
+    const char *path, *method, *body, *slo;
+    int mode; /* enum load_mode */
     const char *headers[16];                /* "Name: value" items; NULL for a map item */
     const struct mp_node *header_nodes[16]; /* every item, maps read by mp_spec_header_line */
     size_t n_headers;
@@ -31,26 +29,9 @@ struct load_cfg {
     bool prune;
 };
 
-static int get_dur(const struct mp_node *map, const char *key, int64_t *out, struct mp_error *err)
+static int parse_headers(const struct mp_node *h, void *base, struct mp_error *err)
 {
-    const struct mp_node *n = mp_doc_get(map, key);
-    const char *s = NULL;
-    if (!n) {
-        return 0;
-    }
-    int rc = mp_doc_string(n, &s, err);
-    if (rc == 0 && (mp_parse_duration_ns(s, out) != 0 || *out <= 0)) {
-        rc = mp_doc_error(err, n, "expected a positive duration such as \"2s\", got \"%s\"", s);
-    }
-    return rc;
-}
-
-static int get_headers(const struct mp_node *map, struct load_cfg *c, struct mp_error *err)
-{
-    const struct mp_node *h = mp_doc_get(map, "headers");
-    if (!h) {
-        return 0;
-    }
+    struct load_cfg *c = base;
     int rc = mp_doc_expect(h, MP_NODE_SEQ, err);
     if (rc == 0 && h->n > MP_ARRAY_LEN(c->headers)) {
         rc = mp_doc_error(err, h, "at most %zu headers", MP_ARRAY_LEN(c->headers));
@@ -92,97 +73,50 @@ static int read_header_maps(const struct mp_spec *spec, struct load_cfg *c, char
     return 0;
 }
 
-static int get_ints(const struct mp_node *m, struct load_cfg *c, struct mp_error *err)
+static bool url_path(const char *s)
 {
-    int rc = mp_doc_int(mp_doc_get(m, "connections"), 1, 10000, &c->connections, err);
-    if (rc == 0) {
-        rc = mp_doc_int(mp_doc_get(m, "threads"), 1, 256, &c->threads, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_int(mp_doc_get(m, "windows"), 1, 1000, &c->windows, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_int(mp_doc_get(m, "stable_windows"), 2, 100, &c->stable_windows, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_int(mp_doc_get(m, "expect_status"), 100, 599, &c->expect_status, err);
-    }
-    return rc;
+    return s[0] == '/' && !strpbrk(s, " \r\n");
 }
 
-static int get_reals(const struct mp_node *m, struct load_cfg *c, struct mp_error *err)
-{
-    static const char *const keys[] = {"rate", "tolerance", "max_error_rate"};
-    double *dst[] = {&c->rate, &c->tolerance, &c->max_error_rate};
-    static const double max[] = {1e9, 10.0, 1.0};
-    for (size_t i = 0; i < MP_ARRAY_LEN(keys); i++) {
-        const struct mp_node *n = mp_doc_get(m, keys[i]);
-        int rc = mp_doc_number(n, dst[i], err);
-        if (rc != 0) {
-            return rc;
-        }
-        if (n && !(*dst[i] >= 0 && *dst[i] <= max[i])) {
-            return mp_doc_error(err, n, "expected a number in [0, %g]", max[i]);
-        }
-    }
-    return 0;
-}
+static const char *const modes[] = {"measure", "capacity", NULL};
 
-static int get_strs(const struct mp_node *m, struct load_cfg *c, struct mp_error *err)
-{
-    static const char *const keys[] = {"path", "method", "body", "mode", "slo"};
-    const char **dst[] = {&c->path, &c->method, &c->body, &c->mode, &c->slo};
-    for (size_t i = 0; i < MP_ARRAY_LEN(keys); i++) {
-        int rc = mp_doc_string(mp_doc_get(m, keys[i]), dst[i], err);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    if (c->path[0] != '/' || strpbrk(c->path, " \r\n")) {
-        return mp_doc_error(err, mp_doc_get(m, "path"), "expected a URL path starting with '/'");
-    }
-    if (strcmp(c->mode, "measure") != 0 && strcmp(c->mode, "capacity") != 0) {
-        return mp_doc_error(err, mp_doc_get(m, "mode"), "expected measure or capacity");
-    }
-    if (strcmp(c->mode, "capacity") == 0 && !c->slo) {
-        return mp_doc_error(err, m, "mode capacity needs an 'slo' such as \"p99<=200ms\"");
-    }
-    return 0;
-}
+#define FIELD(f) offsetof(struct load_cfg, f)
+static const struct mp_setting load_table[] = {
+    {MP_SETTING_KEY("path", MP_SETTING_STRING, FIELD(path)), .valid = url_path,
+     .expect = "a URL path starting with '/'"},
+    {MP_SETTING_KEY("method", MP_SETTING_STRING, FIELD(method))},
+    {MP_SETTING_KEY("body", MP_SETTING_STRING, FIELD(body))},
+    {MP_SETTING_KEY("headers", MP_SETTING_CUSTOM, 0), .parse = parse_headers},
+    {MP_SETTING_KEY("connections", MP_SETTING_INT, FIELD(connections)), .min = 1, .max = 10000},
+    {MP_SETTING_KEY("threads", MP_SETTING_INT, FIELD(threads)), .min = 1, .max = 256},
+    {MP_SETTING_KEY("rate", MP_SETTING_NUMBER, FIELD(rate)), .min = 0, .max = 1e9},
+    {MP_SETTING_KEY("warmup", MP_SETTING_DURATION, FIELD(warmup_ns)), .min = 1},
+    {MP_SETTING_KEY("window", MP_SETTING_DURATION, FIELD(window_ns)), .min = 1},
+    {MP_SETTING_KEY("windows", MP_SETTING_INT, FIELD(windows)), .min = 1, .max = 1000},
+    {MP_SETTING_KEY("stable_windows", MP_SETTING_INT, FIELD(stable_windows)), .min = 2, .max = 100},
+    {MP_SETTING_KEY("tolerance", MP_SETTING_NUMBER, FIELD(tolerance)), .min = 0, .max = 10},
+    {MP_SETTING_KEY("timeout", MP_SETTING_DURATION, FIELD(timeout_ns)), .min = 1},
+    {MP_SETTING_KEY("expect_status", MP_SETTING_INT, FIELD(expect_status)), .min = 100, .max = 599},
+    {MP_SETTING_KEY("max_error_rate", MP_SETTING_NUMBER, FIELD(max_error_rate)), .min = 0,
+     .max = 1},
+    {MP_SETTING_KEY("mode", MP_SETTING_CHOICE, FIELD(mode)), .choices = modes},
+    {MP_SETTING_KEY("slo", MP_SETTING_STRING, FIELD(slo))},
+    {MP_SETTING_KEY("max_time", MP_SETTING_DURATION, FIELD(max_time_ns)), .min = 1},
+    {MP_SETTING_KEY("prune", MP_SETTING_BOOL, FIELD(prune))},
+    {.name = NULL},
+};
+#undef FIELD
 
 static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp_error *err)
 {
     memset(c, 0, sizeof(*c));
     c->path = "/";
-    c->mode = "measure";
+    c->mode = LOAD_MEASURE;
     c->max_error_rate = 0.01;
     c->prune = true;
-    if (!m) {
-        return 0;
-    }
-    int rc = mp_doc_expect(m, MP_NODE_MAP, err);
-    if (rc == 0) {
-        rc = mp_doc_check_keys(m, load_keys, err);
-    }
-    if (rc == 0) {
-        rc = get_strs(m, c, err);
-    }
-    if (rc == 0) {
-        rc = get_ints(m, c, err);
-    }
-    if (rc == 0) {
-        rc = get_reals(m, c, err);
-    }
-    if (rc == 0) {
-        rc = get_headers(m, c, err);
-    }
-    if (rc == 0) {
-        rc = mp_doc_bool(mp_doc_get(m, "prune"), &c->prune, err);
-    }
-    static const char *const durs[] = {"warmup", "window", "timeout", "max_time"};
-    int64_t *dst[] = {&c->warmup_ns, &c->window_ns, &c->timeout_ns, &c->max_time_ns};
-    for (size_t i = 0; rc == 0 && i < MP_ARRAY_LEN(durs); i++) {
-        rc = get_dur(m, durs[i], dst[i], err);
+    int rc = mp_settings_parse(m, load_table, c, err);
+    if (rc == 0 && c->mode == LOAD_CAPACITY && !c->slo) {
+        rc = mp_doc_error(err, m, "mode capacity needs an 'slo' such as \"p99<=200ms\"");
     }
     return rc;
 }
@@ -367,7 +301,7 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
     size_t n_bodies = body_files(body, &bodies);
     struct mp_measure_opts mo;
     fill_measure(&mo, &c, url, (const char **)bodies, n_bodies);
-    if (strcmp(c.mode, "capacity") == 0) {
+    if (c.mode == LOAD_CAPACITY) {
         rc = run_capacity(&c, &mo, t, res, stop, err);
     } else {
         if (c.prune) {

@@ -9,10 +9,12 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "settings/settings.h"
 #include "surface/surface.h"
 
 struct replay_runner {
@@ -23,30 +25,37 @@ struct replay_runner {
     int64_t delay_ms;
 };
 
-static const char *const keys[] = {"kind", "trial_timeout", "surface", "delay", NULL};
+struct replay_settings {
+    const char *surface;
+    int64_t delay_ns;
+};
+
+#define FIELD(f) offsetof(struct replay_settings, f)
+static const struct mp_setting replay_table[] = {
+    {MP_SETTING_KEY("kind", MP_SETTING_IGNORED, 0)},
+    {MP_SETTING_KEY("trial_timeout", MP_SETTING_IGNORED, 0)}, /* the spec's (spec.c) */
+    {MP_SETTING_KEY("surface", MP_SETTING_STRING, FIELD(surface))},
+    {MP_SETTING_KEY("delay", MP_SETTING_DURATION, FIELD(delay_ns))},
+    {.name = NULL},
+};
+#undef FIELD
 
 static int load(const struct mp_spec *spec, struct replay_runner *r, struct mp_error *err)
 {
     const struct mp_node *n = spec->runner_node;
     struct mp_node *path = NULL;
-    const char *p = NULL;
+    struct replay_settings set = {NULL, 0};
     int rc;
     if (!n) {
         return mp_error_set(err, MP_EINVALID, "%s: runner 'replay' needs runner.surface",
                             spec->source);
     }
-    if ((rc = mp_doc_check_keys(n, keys, err)) != 0 ||
-        (rc = mp_doc_require(n, "surface", &path, err)) != 0 ||
-        (rc = mp_doc_string(path, &p, err)) != 0) {
+    if ((rc = mp_settings_parse(n, replay_table, &set, err)) != 0 ||
+        (rc = mp_doc_require(n, "surface", &path, err)) != 0) {
         return rc;
     }
-    const struct mp_node *delay = mp_doc_get(n, "delay");
-    int64_t ns = 0;
-    if (delay && (delay->kind != MP_NODE_SCALAR || mp_parse_duration_ns(delay->scalar, &ns))) {
-        return mp_doc_error(err, delay, "expected a duration such as 50ms");
-    }
-    r->delay_ms = ns / 1000000;
-    char *full = mp_spec_resolve_path(spec, p);
+    r->delay_ms = set.delay_ns / 1000000;
+    char *full = mp_spec_resolve_path(spec, set.surface);
     rc = mp_surface_load(full, &r->surface, err);
     free(full);
     if (rc != 0) {

@@ -149,11 +149,7 @@ static mhd_result api_create(struct mp_server *srv, struct MHD_Connection *c, st
                           spec->name, (long long)row.id);
     }
     if (rc == 0) {
-        uint64_t seed = spec->seed_given ? spec->seed : mp_mix64((uint64_t)mp_wall_ns(), getpid());
-        char *json = mp_spec_to_json(spec);
-        rc = mp_store_experiment_create(st, spec->name, json, spec->base_dir, seed & INT64_MAX, &id,
-                                        &err);
-        free(json);
+        rc = mp_engine_create(st, spec, &id, &err);
     }
     if (rc == 0) {
         const char *name_copy = spec->name;
@@ -356,8 +352,7 @@ static mhd_result api_cancel(struct mp_server *srv, struct MHD_Connection *c, st
                           "there",
                           row.name, (long long)row.owner_pid);
     } else if (rc == 0) {
-        rc = mp_store_experiment_set_state(st, row.id, MP_EXPERIMENT_CANCELLED,
-                                           "cancelled through the API", &err);
+        rc = mp_engine_cancel(st, row.id, "cancelled through the API", &err);
     }
     mhd_result r =
         rc == 0

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Experiments submitted through the API run here, one background thread each, with the same
- * engine as `morphling run` and a store handle of their own. Cancelling sets the job's flag:
- * the engine stops (the experiment is left INTERRUPTED) and the job then marks it CANCELLED.
- * Server shutdown sets the same flag without the mark, so `morphling run` can resume it. */
+ * engine as `morphling run` and a store handle of their own. Cancelling sets the job's two
+ * flags: the engine stops and, the stop being final, ends the experiment CANCELLED. Server
+ * shutdown sets only the first, so the experiment is left INTERRUPTED and `morphling run` can
+ * resume it. */
 #include "server/server_int.h"
 
 #include <stdio.h>
@@ -21,27 +22,6 @@ struct job {
     struct job *next;
 };
 
-/* A cancelled experiment will not resume, so its in-flight trials are closed as CANCELLED. */
-static int close_trials(struct mp_store *st, int64_t exp_id, struct mp_error *err)
-{
-    struct mp_trial_row *rows = NULL;
-    size_t n = 0;
-    int rc = mp_store_trial_list(st, exp_id, &rows, &n, err);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (rows[i].state != MP_TRIAL_PENDING && rows[i].state != MP_TRIAL_RUNNING) {
-            continue;
-        }
-        struct mp_trial_result res;
-        mp_trial_result_init(&res);
-        res.state = MP_TRIAL_CANCELLED;
-        res.reason = mp_xstrdup("experiment cancelled through the API");
-        rc = mp_store_trial_finish(st, exp_id, rows[i].number, &res, err);
-        mp_trial_result_release(&res);
-    }
-    mp_trial_rows_free(rows, n);
-    return rc;
-}
-
 static void *job_main(void *arg)
 {
     struct job *j = arg;
@@ -50,15 +30,10 @@ static void *job_main(void *arg)
     struct mp_engine_summary sum = {0};
     int rc = mp_srv_open_store(j->srv, &st, &err);
     if (rc == 0) {
-        struct mp_engine_opts eo = {.cancel = &j->cancel};
+        struct mp_engine_opts eo = {.cancel = &j->cancel,
+                                    .cancel_final = &j->user_cancel,
+                                    .cancel_reason = "cancelled through the API"};
         rc = mp_engine_run(st, j->spec, &eo, &sum, &err);
-    }
-    if (rc == 0 && atomic_load(&j->user_cancel) && sum.state == MP_EXPERIMENT_INTERRUPTED) {
-        rc = mp_store_experiment_set_state(st, j->exp_id, MP_EXPERIMENT_CANCELLED,
-                                           "cancelled through the API", &err);
-        if (rc == 0) {
-            rc = close_trials(st, j->exp_id, &err);
-        }
     }
     if (rc != 0) {
         fprintf(stderr, "morphling serve: experiment %lld: %s\n", (long long)j->exp_id, err.msg);

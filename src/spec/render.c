@@ -41,7 +41,7 @@ static void set_env(struct mp_rendered *r, const char *name, size_t len, const c
 
 /* The value of service.env entry i: its template rendered, or its secret read (or, for
  * showing, MP_SECRET_REDACTED when it is a secret or its name looks like one). Owned. */
-static int env_value(const struct mp_spec *spec, size_t i, const struct mp_tmpl_var *vars,
+static int env_value(const struct mp_spec *spec, size_t i, const struct mp_spec_template_var *vars,
                      size_t n_vars, bool redact, char **out, struct mp_error *err)
 {
     const struct mp_service *svc = &spec->service;
@@ -62,17 +62,17 @@ static int env_value(const struct mp_spec *spec, size_t i, const struct mp_tmpl_
         }
     }
     return ref ? mp_spec_value(spec, node, out, err)
-               : mp_template_render(eq + 1, vars, n_vars, out, err);
+               : mp_spec_template_render(eq + 1, vars, n_vars, out, err);
 }
 
-static int render_all(const struct mp_spec *spec, const struct mp_tmpl_var *vars, size_t n_vars,
-                      bool redact, struct mp_rendered *r, struct mp_error *err)
+static int render_all(const struct mp_spec *spec, const struct mp_spec_template_var *vars,
+                      size_t n_vars, bool redact, struct mp_rendered *r, struct mp_error *err)
 {
     const struct mp_service *svc = &spec->service;
     const struct mp_space *s = &spec->space;
     for (size_t i = 0; i < svc->argc; i++) {
         char *el = NULL;
-        int rc = mp_template_render(svc->argv[i], vars, n_vars, &el, err);
+        int rc = mp_spec_template_render(svc->argv[i], vars, n_vars, &el, err);
         if (rc != 0) {
             return rc;
         }
@@ -103,12 +103,13 @@ static int render_all(const struct mp_spec *spec, const struct mp_tmpl_var *vars
     return 0;
 }
 
-static int render(const struct mp_spec *spec, const double *x, const struct mp_tmpl_var *builtins,
-                  size_t n_builtins, bool redact, struct mp_rendered *out, struct mp_error *err)
+static int render(const struct mp_spec *spec, const double *x,
+                  const struct mp_spec_template_var *builtins, size_t n_builtins, bool redact,
+                  struct mp_rendered *out, struct mp_error *err)
 {
     const struct mp_space *s = &spec->space;
     size_t n_vars = s->n + n_builtins;
-    struct mp_tmpl_var *vars = mp_xcalloc(n_vars + 1, sizeof(*vars));
+    struct mp_spec_template_var *vars = mp_xcalloc(n_vars + 1, sizeof(*vars));
     char(*bufs)[MP_FMT_DOUBLE_MAX] = mp_xcalloc(s->n + 1, sizeof(*bufs));
     for (size_t i = 0; i < s->n; i++) {
         vars[i].name = s->params[i].name;
@@ -128,14 +129,14 @@ static int render(const struct mp_spec *spec, const double *x, const struct mp_t
 }
 
 int mp_spec_render_service(const struct mp_spec *spec, const double *x,
-                           const struct mp_tmpl_var *builtins, size_t n_builtins,
+                           const struct mp_spec_template_var *builtins, size_t n_builtins,
                            struct mp_rendered *out, struct mp_error *err)
 {
     return render(spec, x, builtins, n_builtins, false, out, err);
 }
 
 int mp_spec_render_service_redacted(const struct mp_spec *spec, const double *x,
-                                    const struct mp_tmpl_var *builtins, size_t n_builtins,
+                                    const struct mp_spec_template_var *builtins, size_t n_builtins,
                                     struct mp_rendered *out, struct mp_error *err)
 {
     return render(spec, x, builtins, n_builtins, true, out, err);

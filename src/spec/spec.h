@@ -11,7 +11,6 @@
 
 #include "core/core.h"
 #include "doc/doc.h"
-#include "proc/proc.h"
 #include "space/space.h"
 #include "trial/trial.h"
 
@@ -157,6 +156,31 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x,
  * (SLO_VIOLATED, measurements kept). Idempotent. */
 void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_trial_result *res);
 
+/* ---- templates (template.c) ----
+ * {name} placeholders in service.command and service.env, rendered into whole argv elements
+ * and environment values. Pure functions: safe from any thread. */
+
+/* A placeholder name and its value. Values are inserted verbatim: quotes, `$(...)`, newlines
+ * or a leading '-' in a value are never interpreted, because the result is one argv element or
+ * one environment value and no shell is involved. */
+struct mp_spec_template_var {
+    const char *name;
+    const char *value;
+};
+
+#define MP_SPEC_TEMPLATE_MAX_BYTES (64u * 1024u) /* cap on one rendered element */
+
+/* Renders tmpl, replacing each "{name}" with the value of the variable called name; "{{" and
+ * "}}" stand for literal braces. An unknown name, an unclosed '{' or a lone '}' is MP_EINVALID
+ * (named in err); a result over MP_SPEC_TEMPLATE_MAX_BYTES is MP_ETOOBIG. *out is owned. */
+int mp_spec_template_render(const char *tmpl, const struct mp_spec_template_var *vars,
+                            size_t n_vars, char **out, struct mp_error *err) MP_WUR;
+/* Checks tmpl's syntax and that every placeholder is one of names[0..n). */
+int mp_spec_template_check(const char *tmpl, const char *const *names, size_t n_names,
+                           struct mp_error *err) MP_WUR;
+/* True when tmpl contains the placeholder {name}. */
+bool mp_spec_template_uses(const char *tmpl, const char *name);
+
 /* The service's argv and environment for configuration x. */
 struct mp_rendered {
     char **argv; /* NULL-terminated, argc elements, owned */
@@ -169,12 +193,12 @@ struct mp_rendered {
  * variable of the same name replaces an earlier one. Every element stays one argv element or
  * one value: nothing is ever interpreted by a shell. */
 int mp_spec_render_service(const struct mp_spec *spec, const double *x,
-                           const struct mp_tmpl_var *builtins, size_t n_builtins,
+                           const struct mp_spec_template_var *builtins, size_t n_builtins,
                            struct mp_rendered *out, struct mp_error *err) MP_WUR;
 /* The same for showing (exports): secret references and service.env values whose name looks
  * secret are MP_SECRET_REDACTED instead of their value; nothing is read. */
 int mp_spec_render_service_redacted(const struct mp_spec *spec, const double *x,
-                                    const struct mp_tmpl_var *builtins, size_t n_builtins,
+                                    const struct mp_spec_template_var *builtins, size_t n_builtins,
                                     struct mp_rendered *out, struct mp_error *err) MP_WUR;
 void mp_rendered_release(struct mp_rendered *r);
 

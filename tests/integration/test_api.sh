@@ -91,6 +91,8 @@ check "create invalid" 400 "$(status POST /api/v1/experiments --data-binary @"$W
 check "experiment finishes" SUCCEEDED "$(wait_state "$id" SUCCEEDED)"
 stream_wait "$WORK/events.txt" "$FINISHED"
 check "SSE: the stream saw the end" 0 "$?"
+check "SSE: an experiment created through the API starts (not resumes)" "event: experiment_started" \
+    "$(grep -m1 '^event: ' "$WORK/events.txt")"
 check "SSE: trial_started events" 30 "$(grep -c '^event: trial_started' "$WORK/events.txt")"
 check "SSE: trial_finished events" 30 "$(grep -c '^event: trial_finished' "$WORK/events.txt")"
 check_contains "SSE: new_best" "event: new_best" "$(cat "$WORK/events.txt")"

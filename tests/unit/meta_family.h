@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A family of related synthetic performance surfaces for the meta-learning tests: throughput
- * saturating in batch size and cores, a service-specific GPU ordering, divided by a cost. */
+ * saturating in batch size and cores, a service-specific GPU ordering, divided by a cost; and
+ * the task sets and small models the tests train on them. */
 #ifndef MP_TEST_META_FAMILY_H
 #define MP_TEST_META_FAMILY_H
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "meta/meta.h"
 #include "space/space.h"
 
 static void family_space(struct mp_space *s)
@@ -61,6 +70,45 @@ static size_t family_table(const struct mp_space *s, double t, double **x, doubl
         (*y)[i] = family_value(t, *x + i * s->n);
     }
     return (size_t)n;
+}
+
+/* Task set of n_tasks services of the family with shapes spread over [0, 1]. */
+static inline void family_tasks(struct mp_meta_taskset *ts, const struct mp_space *s,
+                                size_t n_tasks)
+{
+    for (size_t k = 0; k < n_tasks; k++) {
+        double *x, *y;
+        size_t n = family_table(s, (double)k / (double)(n_tasks - 1), &x, &y);
+        char name[32];
+        snprintf(name, sizeof(name), "service-%zu", k);
+        struct mp_error err = {0};
+        int rc = mp_meta_taskset_add(ts, name, s, x, y, n, &err);
+        if (rc != 0) {
+            fail_msg("taskset_add: %s", err.msg);
+        }
+        free(x);
+        free(y);
+    }
+}
+
+static inline struct mp_meta_model *train_small(const struct mp_meta_taskset *ts, uint64_t seed,
+                                                enum mp_meta_method method)
+{
+    struct mp_meta_train_opts o;
+    mp_meta_train_opts_default(&o);
+    o.seed = seed;
+    o.method = method;
+    o.hidden = 12;
+    o.members = 2;
+    o.iterations = 300;
+    o.query = 12;
+    o.support_max = 6;
+    struct mp_meta_model *m = NULL;
+    struct mp_error err = {0};
+    if (mp_meta_train(ts, &o, &m, &err) != 0) {
+        fail_msg("train: %s", err.msg);
+    }
+    return m;
 }
 
 #endif

@@ -14,9 +14,8 @@
 #include <string.h>
 
 #include "optimizer/optimizer.h"
+#include "optlib.h"
 #include "testlib.h"
-
-#define MAX_TRIALS 64
 
 #define CHECK_BEST(got, want)                                                                      \
     do {                                                                                           \
@@ -42,92 +41,10 @@ static double objective(const double *x)
     return 10 - 0.3 * t * t - 0.8 * b * b - (x[2] == 1 ? 0 : 2 + 0.5 * x[2]);
 }
 
-/* A recorded run: configurations and observations kept side by side. */
-struct run {
-    double x[MAX_TRIALS][8];
-    struct mp_observation obs[MAX_TRIALS];
-    size_t n;
-};
-
-static void run_init(struct run *r)
+static struct mp_optimizer *make(const struct mp_space *s, uint64_t seed,
+                                 const struct mp_node *settings)
 {
-    memset(r, 0, sizeof(*r));
-    for (size_t i = 0; i < MAX_TRIALS; i++) {
-        r->obs[i].x = r->x[i];
-    }
-}
-
-static struct mp_history hist(const struct run *r)
-{
-    struct mp_history h = {r->obs, r->n};
-    return h;
-}
-
-static void complete(struct mp_observation *o, double score)
-{
-    o->state = MP_TRIAL_SUCCEEDED;
-    o->has_value = true;
-    o->feasible = true;
-    o->score = score;
-}
-
-static void fail_trial(struct mp_observation *o)
-{
-    o->state = MP_TRIAL_FAILED;
-    o->failure = MP_FAILURE_OOM_KILLED;
-    o->has_value = false;
-    o->feasible = false;
-}
-
-static struct mp_optimizer *make(const struct mp_space *s, uint64_t seed, struct mp_node *settings)
-{
-    struct mp_optimizer_opts o = {seed, 100, settings, NULL};
-    struct mp_optimizer *opt = NULL;
-    struct mp_error err = {0};
-    if (mp_optimizer_new("bo", s, &o, &opt, &err) != 0) {
-        fail_msg("bo: %s", err.msg);
-    }
-    return opt;
-}
-
-static struct mp_node *parse(const char *yaml)
-{
-    struct mp_node *n = NULL;
-    struct mp_error err = {0};
-    if (mp_doc_parse(yaml, strlen(yaml), "test", &n, &err) != 0) {
-        fail_msg("parse: %s", err.msg);
-    }
-    return n;
-}
-
-static void suggest_into(struct mp_optimizer *opt, struct run *r)
-{
-    struct mp_error err = {0};
-    struct mp_history h = hist(r);
-    int rc = mp_optimizer_suggest(opt, &h, r->x[r->n], &err);
-    if (rc != 0) {
-        fail_msg("suggest %zu: %s (%s)", r->n + 1, mp_strerror(rc), err.msg);
-    }
-    struct mp_error e2 = {0};
-    if (mp_space_check(opt->space, r->x[r->n], &e2) != 0) {
-        fail_msg("suggestion %zu is not in the space: %s", r->n + 1, e2.msg);
-    }
-    r->obs[r->n].state = MP_TRIAL_RUNNING;
-    r->n++;
-}
-
-static void assert_unique(const struct mp_space *s, const struct run *r)
-{
-    struct mp_strset keys = MP_STRSET_INIT;
-    for (size_t i = 0; i < r->n; i++) {
-        char *k = mp_space_key(s, r->x[i]);
-        if (!mp_strset_add(&keys, k)) {
-            mp_strset_release(&keys);
-            fail_msg("trial %zu repeats configuration %s", i + 1, k);
-        }
-        free(k);
-    }
-    mp_strset_release(&keys);
+    return opt_make("bo", s, seed, 100, settings, NULL);
 }
 
 static void test_finds_optimum(void **state)
@@ -136,13 +53,12 @@ static void test_finds_optimum(void **state)
     struct mp_space s = {0};
     build_space(&s);
     struct mp_optimizer *opt = make(&s, 1, NULL);
-    struct run *r = mp_xmalloc(sizeof(*r));
-    run_init(r);
+    struct opt_run *r = opt_run_new();
     double best = -INFINITY;
     size_t found = 0;
     for (size_t t = 0; t < 30; t++) {
-        suggest_into(opt, r);
-        complete(&r->obs[t], objective(r->x[t]));
+        opt_suggest(opt, r);
+        opt_succeed(r, t, objective(r->x[t]));
         if (r->obs[t].score > best) {
             best = r->obs[t].score;
         }
@@ -150,7 +66,6 @@ static void test_finds_optimum(void **state)
             found = t + 1;
         }
     }
-    assert_unique(&s, r);
     if (!found) {
         fail_msg("optimum 10 not found in 30 of 120 trials (best %g)", best);
     }
@@ -164,19 +79,17 @@ static void test_same_seed_same_sequence(void **state)
     (void)state;
     struct mp_space s = {0};
     build_space(&s);
-    struct run *a = mp_xmalloc(sizeof(*a)), *b = mp_xmalloc(sizeof(*b));
-    run_init(a);
-    run_init(b);
+    struct opt_run *a = opt_run_new(), *b = opt_run_new();
     struct mp_optimizer *oa = make(&s, 42, NULL);
     for (size_t t = 0; t < 12; t++) {
-        suggest_into(oa, a);
-        complete(&a->obs[t], objective(a->x[t]));
+        opt_suggest(oa, a);
+        opt_succeed(a, t, objective(a->x[t]));
     }
     /* A fresh optimizer per step (as after a resume) replays the same sequence. */
     for (size_t t = 0; t < 12; t++) {
         struct mp_optimizer *ob = make(&s, 42, NULL);
-        suggest_into(ob, b);
-        complete(&b->obs[t], objective(b->x[t]));
+        opt_suggest(ob, b);
+        opt_succeed(b, t, objective(b->x[t]));
         mp_optimizer_free(ob);
         for (size_t i = 0; i < s.n; i++) {
             if (a->x[t][i] != b->x[t][i]) {
@@ -186,9 +99,8 @@ static void test_same_seed_same_sequence(void **state)
     }
     /* Another seed starts elsewhere. */
     struct mp_optimizer *oc = make(&s, 43, NULL);
-    struct run *c = mp_xmalloc(sizeof(*c));
-    run_init(c);
-    suggest_into(oc, c);
+    struct opt_run *c = opt_run_new();
+    opt_suggest(oc, c);
     assert_true(memcmp(c->x[0], a->x[0], s.n * sizeof(double)) != 0);
     mp_optimizer_free(oa);
     mp_optimizer_free(oc);
@@ -205,30 +117,26 @@ static void test_parallel_no_duplicates(void **state)
     struct mp_space s = {0};
     build_space(&s);
     struct mp_optimizer *opt = make(&s, 5, NULL);
-    struct run *r = mp_xmalloc(sizeof(*r));
-    run_init(r);
+    struct opt_run *r = opt_run_new();
     for (int k = 0; k < 4; k++) {
-        suggest_into(opt, r);
+        opt_suggest(opt, r);
     }
     size_t done = 0;
     while (r->n < 40) {
-        complete(&r->obs[done], objective(r->x[done]));
+        opt_succeed(r, done, objective(r->x[done]));
         done++;
-        suggest_into(opt, r);
+        opt_suggest(opt, r);
     }
-    assert_unique(&s, r);
     /* Four suggestions in a row with nothing finished are four different configurations
      * (kriging believer keeps them apart). */
-    struct run *p = mp_xmalloc(sizeof(*p));
-    run_init(p);
+    struct opt_run *p = opt_run_new();
     for (size_t t = 0; t < 6; t++) {
-        suggest_into(opt, p);
-        complete(&p->obs[t], objective(p->x[t]));
+        opt_suggest(opt, p);
+        opt_succeed(p, t, objective(p->x[t]));
     }
     for (int k = 0; k < 4; k++) {
-        suggest_into(opt, p);
+        opt_suggest(opt, p);
     }
-    assert_unique(&s, p);
     mp_optimizer_free(opt);
     free(r);
     free(p);
@@ -242,14 +150,12 @@ static void test_exhausts_small_space(void **state)
     add_range(&s, "a", MP_PARAM_INT, 1, 2, 1);
     add_range(&s, "b", MP_PARAM_INT, 1, 3, 1);
     struct mp_optimizer *opt = make(&s, 0, NULL);
-    struct run *r = mp_xmalloc(sizeof(*r));
-    run_init(r);
+    struct opt_run *r = opt_run_new();
     for (size_t t = 0; t < 6; t++) {
-        suggest_into(opt, r);
-        complete(&r->obs[t], r->x[t][0] + r->x[t][1]);
+        opt_suggest(opt, r);
+        opt_succeed(r, t, r->x[t][0] + r->x[t][1]);
     }
-    assert_unique(&s, r);
-    struct mp_history h = hist(r);
+    struct mp_history h = opt_run_history(r);
     double x[2];
     struct mp_error err = {0};
     assert_int_equal(mp_optimizer_suggest(opt, &h, x, &err), MP_EEXHAUSTED);
@@ -266,22 +172,20 @@ static void test_feasibility_from_failures(void **state)
     struct mp_space s = {0};
     build_space(&s);
     struct mp_optimizer *opt = make(&s, 3, NULL);
-    struct run *r = mp_xmalloc(sizeof(*r));
-    run_init(r);
+    struct opt_run *r = opt_run_new();
     size_t failed_late = 0;
     double best = -INFINITY;
     for (size_t t = 0; t < 30; t++) {
-        suggest_into(opt, r);
+        opt_suggest(opt, r);
         if (r->x[t][0] >= 6) {
-            fail_trial(&r->obs[t]);
+            opt_fail(r, t, MP_FAILURE_OOM_KILLED);
             failed_late += t >= 10;
         } else {
-            complete(&r->obs[t],
-                     r->x[t][0] - 0.5 * fabs(log2(r->x[t][1]) - 4) + (r->x[t][2] == 2 ? 1 : 0));
+            opt_succeed(r, t,
+                        r->x[t][0] - 0.5 * fabs(log2(r->x[t][1]) - 4) + (r->x[t][2] == 2 ? 1 : 0));
             best = fmax(best, r->obs[t].score);
         }
     }
-    assert_unique(&s, r);
     /* Optimum among feasible configurations: threads 5, batch 16, gpu c = 6. */
     if (best < 6) {
         fail_msg("best feasible %g, expected the feasible optimum 6", best);
@@ -302,24 +206,20 @@ static void test_slo_violations(void **state)
     struct mp_space s = {0};
     build_space(&s);
     struct mp_optimizer *opt = make(&s, 11, NULL);
-    struct run *r = mp_xmalloc(sizeof(*r));
-    run_init(r);
+    struct opt_run *r = opt_run_new();
     size_t late = 0;
     double best = -INFINITY;
     for (size_t t = 0; t < 30; t++) {
-        suggest_into(opt, r);
-        struct mp_observation *o = &r->obs[t];
-        complete(o, log2(r->x[t][1]) + 0.1 * r->x[t][0] + (r->x[t][2] == 0 ? 0.5 : 0));
+        opt_suggest(opt, r);
+        double v = log2(r->x[t][1]) + 0.1 * r->x[t][0] + (r->x[t][2] == 0 ? 0.5 : 0);
         if (r->x[t][1] >= 32) {
-            o->state = MP_TRIAL_FAILED;
-            o->failure = MP_FAILURE_SLO_VIOLATED;
-            o->feasible = false;
+            opt_violate(r, t, v);
             late += t >= 15;
         } else {
-            best = fmax(best, o->score);
+            opt_succeed(r, t, v);
+            best = fmax(best, v);
         }
     }
-    assert_unique(&s, r);
     /* Feasible optimum: batch 16, 8 threads, gpu a = 4 + 0.8 + 0.5. */
     CHECK_BEST(best, 5.3);
     if (late > 8) {
@@ -337,18 +237,16 @@ static void test_continuous(void **state)
     struct mp_space s = {0};
     add_range(&s, "cpu", MP_PARAM_FLOAT, 0.5, 4, 0);
     add_range(&s, "mem", MP_PARAM_FLOAT, 128, 4096, 0);
-    struct mp_node *set = parse("{candidates: 300, initial: 4}");
+    struct mp_node *set = opt_settings("{candidates: 300, initial: 4}");
     struct mp_optimizer *opt = make(&s, 9, set);
-    struct run *r = mp_xmalloc(sizeof(*r));
-    run_init(r);
+    struct opt_run *r = opt_run_new();
     double best = -INFINITY;
     for (size_t t = 0; t < 25; t++) {
-        suggest_into(opt, r);
+        opt_suggest(opt, r);
         double a = r->x[t][0] - 2.5, b = (r->x[t][1] - 1000) / 1000;
-        complete(&r->obs[t], -(a * a) - b * b);
+        opt_succeed(r, t, -(a * a) - b * b);
         best = fmax(best, r->obs[t].score);
     }
-    assert_unique(&s, r);
     if (best < -0.05) {
         fail_msg("best %g after 25 trials, expected > -0.05 (optimum 0)", best);
     }
@@ -363,16 +261,15 @@ static void test_should_stop(void **state)
     (void)state;
     struct mp_space s = {0};
     build_space(&s);
-    struct mp_node *set = parse("{patience: 5}");
+    struct mp_node *set = opt_settings("{patience: 5}");
     struct mp_optimizer *opt = make(&s, 1, set);
-    struct run *r = mp_xmalloc(sizeof(*r));
-    run_init(r);
+    struct opt_run *r = opt_run_new();
     char reason[256] = "";
     for (size_t t = 0; t < 10; t++) {
-        suggest_into(opt, r);
-        complete(&r->obs[t], t == 2 ? 100 : 1);
+        opt_suggest(opt, r);
+        opt_succeed(r, t, t == 2 ? 100 : 1);
     }
-    struct mp_history h = hist(r);
+    struct mp_history h = opt_run_history(r);
     h.n = 7;
     assert_false(opt->ops->should_stop(opt, &h, reason, sizeof(reason)));
     h.n = 8;
@@ -384,14 +281,15 @@ static void test_should_stop(void **state)
     mp_doc_free(set);
     /* Expected improvement below the noise: a flat objective leaves nothing to gain once the
      * space has been covered. */
-    set = parse("{stop_on_ei: true}");
+    set = opt_settings("{stop_on_ei: true}");
     opt = make(&s, 1, set);
-    run_init(r);
+    free(r);
+    r = opt_run_new();
     for (size_t t = 0; t < 30; t++) {
-        suggest_into(opt, r);
-        complete(&r->obs[t], 5.0);
+        opt_suggest(opt, r);
+        opt_succeed(r, t, 5.0);
     }
-    h = hist(r);
+    h = opt_run_history(r);
     assert_true(opt->ops->should_stop(opt, &h, reason, sizeof(reason)));
     if (!strstr(reason, "below the noise level")) {
         fail_msg("reason: %s", reason);
@@ -412,7 +310,7 @@ static void test_settings(void **state)
         "{warp: log}",       "{categorical: ordinal}", "{intial: 3}",    "{min_feasibility: 1}",
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
-        struct mp_node *set = parse(bad[i]);
+        struct mp_node *set = opt_settings(bad[i]);
         struct mp_optimizer_opts o = {0, 10, set, NULL};
         struct mp_error err = {0};
         int rc = mp_optimizer_bo.validate(&s, &o, &err);
@@ -421,21 +319,19 @@ static void test_settings(void **state)
         }
         mp_doc_free(set);
     }
-    struct mp_node *good = parse("{acquisition: ucb, beta: 1.5, initial: 5, warp: rank, "
-                                 "categorical: onehot, patience: 10, stop_on_ei: true, "
-                                 "min_feasibility: 0.2}");
+    struct mp_node *good = opt_settings("{acquisition: ucb, beta: 1.5, initial: 5, warp: rank, "
+                                        "categorical: onehot, patience: 10, stop_on_ei: true, "
+                                        "min_feasibility: 0.2}");
     struct mp_optimizer_opts o = {0, 10, good, NULL};
     struct mp_error err = {0};
     assert_int_equal(mp_optimizer_bo.validate(&s, &o, &err), 0);
     /* UCB with one-hot categoricals and rank warping runs too. */
     struct mp_optimizer *opt = make(&s, 2, good);
-    struct run *r = mp_xmalloc(sizeof(*r));
-    run_init(r);
+    struct opt_run *r = opt_run_new();
     for (size_t t = 0; t < 12; t++) {
-        suggest_into(opt, r);
-        complete(&r->obs[t], objective(r->x[t]));
+        opt_suggest(opt, r);
+        opt_succeed(r, t, objective(r->x[t]));
     }
-    assert_unique(&s, r);
     mp_optimizer_free(opt);
     mp_doc_free(good);
     free(r);

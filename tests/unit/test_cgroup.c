@@ -23,8 +23,6 @@
 #include "proc/proc.h"
 #include "testlib.h"
 
-#define SEC 1000000000LL
-
 static struct mp_cgroup_system sys;
 static bool usable;
 static pid_t test_pid; /* names groups; a forked child keeps its parent's */

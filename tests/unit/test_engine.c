@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for src/engine with an injected in-process runner: determinism, no duplicates
- * under parallelism, failure handling, exhaustion and resumption. */
+ * under parallelism, failure handling, exhaustion, resumption, creation and cancellation. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,12 +16,14 @@
 #include "engine/engine.h"
 
 /* A runner whose objective is known: qps = 100 - (a-7)^2 - (b-3)^2. Configurations with
- * a == fail_a fail with OOM_KILLED; after `interrupt_after` finished trials it raises cancel. */
+ * a == fail_a fail with OOM_KILLED; after `interrupt_after` finished trials it raises cancel
+ * (with cancel_in_run, inside that trial, which it then reports CANCELLED). */
 struct fake_runner {
     struct mp_runner base;
     double fail_a;
     int calls;
     int interrupt_after;
+    bool cancel_in_run;
     atomic_bool *cancel;
     bool slow;
 };
@@ -41,6 +43,10 @@ static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
     int calls = __atomic_add_fetch(&r->calls, 1, __ATOMIC_SEQ_CST);
     if (r->interrupt_after && calls >= r->interrupt_after) {
         atomic_store(r->cancel, true);
+        if (r->cancel_in_run) {
+            res->state = MP_TRIAL_CANCELLED;
+            return 0;
+        }
     }
     double a = req->x[0], b = req->x[1];
     if (a == r->fail_a) {
@@ -82,8 +88,8 @@ struct run {
     size_t n;
 };
 
-static void run_engine(struct run *run, const struct mp_spec *spec, struct fake_runner *fr,
-                       atomic_bool *cancel, bool keep_store)
+static void run_engine_opts(struct run *run, const struct mp_spec *spec, struct fake_runner *fr,
+                            struct mp_engine_opts o, bool keep_store)
 {
     struct mp_error err = {0};
     if (!run->st && mp_store_open(":memory:", NULL, &run->st, &err) != 0) {
@@ -91,8 +97,8 @@ static void run_engine(struct run *run, const struct mp_spec *spec, struct fake_
     }
     fr->base.ops = &fake_ops;
     fr->base.spec = spec;
-    fr->cancel = cancel;
-    struct mp_engine_opts o = {.cancel = cancel, .runner = &fr->base};
+    fr->cancel = (atomic_bool *)o.cancel;
+    o.runner = &fr->base;
     if (mp_engine_run(run->st, spec, &o, &run->sum, &err) != 0) {
         fail_msg("engine: %s", err.msg);
     }
@@ -103,6 +109,42 @@ static void run_engine(struct run *run, const struct mp_spec *spec, struct fake_
         mp_store_close(run->st);
         run->st = NULL;
     }
+}
+
+static void run_engine(struct run *run, const struct mp_spec *spec, struct fake_runner *fr,
+                       atomic_bool *cancel, bool keep_store)
+{
+    run_engine_opts(run, spec, fr, (struct mp_engine_opts){.cancel = cancel}, keep_store);
+}
+
+/* The kind of the experiment's first event. Owned. */
+static char *first_event(struct mp_store *st, int64_t exp_id)
+{
+    struct mp_event_row *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_event_list(st, exp_id, 0, 1, &ev, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    char *kind = mp_xstrdup(ev[0].kind);
+    mp_event_rows_free(ev, n);
+    return kind;
+}
+
+/* Every trial of run is terminal, and the CANCELLED ones carry reason. Returns how many were
+ * CANCELLED. */
+static size_t assert_closed(const struct run *run, const char *reason)
+{
+    size_t cancelled = 0;
+    for (size_t i = 0; i < run->n; i++) {
+        if (!mp_trial_state_terminal(run->rows[i].state)) {
+            fail_msg("trial %lld left %s", (long long)run->rows[i].number,
+                     mp_trial_state_name(run->rows[i].state));
+        }
+        if (run->rows[i].state == MP_TRIAL_CANCELLED) {
+            assert_string_equal(run->rows[i].reason, reason);
+            cancelled++;
+        }
+    }
+    return cancelled;
 }
 
 static void run_release(struct run *run)
@@ -265,6 +307,83 @@ static void resumes_to_exactly_max_trials(void **state)
     mp_spec_free(spec);
 }
 
+/* An experiment created first (as the API does) starts, with the spec's seed; it does not
+ * resume. */
+static void created_experiment_starts(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 5, 1, NULL);
+    struct run a = {0};
+    struct mp_error err = {0};
+    int64_t id = 0;
+    assert_int_equal(mp_store_open(":memory:", NULL, &a.st, &err), 0);
+    assert_int_equal(mp_engine_create(a.st, spec, &id, &err), 0);
+    struct mp_experiment_row row = {0};
+    assert_int_equal(mp_store_experiment_find(a.st, "e", &row, &err), 0);
+    assert_int_equal(row.seed, 11);
+    assert_int_equal(row.state, MP_EXPERIMENT_CREATED);
+    mp_experiment_row_release(&row);
+    struct fake_runner fr = {.fail_a = -1};
+    run_engine(&a, spec, &fr, NULL, true);
+    assert_int_equal(a.sum.experiment_id, id);
+    assert_false(a.sum.resumed);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    char *kind = first_event(a.st, id);
+    assert_string_equal(kind, "experiment_started");
+    free(kind);
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
+/* A final cancel ends the experiment CANCELLED, the trial it stopped included. */
+static void final_cancel_closes_the_experiment(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 20, 1, NULL);
+    atomic_bool cancel = false, final = true;
+    struct run a = {0};
+    struct fake_runner fr = {.fail_a = -1, .interrupt_after = 4, .cancel_in_run = true};
+    struct mp_engine_opts o = {
+        .cancel = &cancel, .cancel_final = &final, .cancel_reason = "cancelled through the API"};
+    run_engine_opts(&a, spec, &fr, o, true);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_CANCELLED);
+    assert_string_equal(a.sum.stop_reason, "cancelled through the API");
+    assert_int_equal(a.n, 4);
+    assert_int_equal(assert_closed(&a, "experiment cancelled through the API"), 1);
+    struct mp_experiment_row row = {0};
+    assert_int_equal(mp_store_experiment_find(a.st, "e", &row, NULL), 0);
+    assert_int_equal(row.state, MP_EXPERIMENT_CANCELLED);
+    mp_experiment_row_release(&row);
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
+/* Without the final flag the same stop leaves the experiment resumable; mp_engine_cancel then
+ * ends it for good. */
+static void cancel_ends_an_interrupted_experiment(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 20, 1, NULL);
+    atomic_bool cancel = false;
+    struct run a = {0};
+    struct fake_runner fr = {.fail_a = -1, .interrupt_after = 3, .cancel_in_run = true};
+    run_engine(&a, spec, &fr, &cancel, true);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_INTERRUPTED);
+    assert_int_equal(a.rows[2].state, MP_TRIAL_RUNNING);
+    struct mp_error err = {0};
+    assert_int_equal(mp_engine_cancel(a.st, a.sum.experiment_id, "stopped", &err), 0);
+    mp_trial_rows_free(a.rows, a.n);
+    assert_int_equal(mp_store_trial_list(a.st, a.sum.experiment_id, &a.rows, &a.n, NULL), 0);
+    assert_int_equal(assert_closed(&a, "experiment stopped"), 1);
+    struct mp_experiment_row row = {0};
+    assert_int_equal(mp_store_experiment_find(a.st, "e", &row, NULL), 0);
+    assert_int_equal(row.state, MP_EXPERIMENT_CANCELLED);
+    assert_string_equal(row.stop_reason, "stopped");
+    mp_experiment_row_release(&row);
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +393,9 @@ int main(void)
         cmocka_unit_test(constraints_mark_slo_violations),
         cmocka_unit_test(exhausts_small_spaces),
         cmocka_unit_test(resumes_to_exactly_max_trials),
+        cmocka_unit_test(created_experiment_starts),
+        cmocka_unit_test(final_cancel_closes_the_experiment),
+        cmocka_unit_test(cancel_ends_an_interrupted_experiment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,8 +24,6 @@
 #include "runner/local_int.h"
 #include "testlib.h"
 
-#define SEC 1000000000LL
-
 /* The fake service comes from the load generator's helpers; MP_FAKE_SERVICE overrides. */
 static char *fake_service(void)
 {
@@ -54,19 +52,6 @@ static void remove_dir(const char *dir)
         closedir(d);
     }
     rmdir(dir);
-}
-
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    while (d && readdir(d)) {
-        n++;
-    }
-    if (d) {
-        closedir(d);
-    }
-    return n;
 }
 
 struct fixture {

@@ -18,6 +18,7 @@
 #include "meta/meta.h"
 #include "meta_family.h"
 #include "optimizer/optimizer.h"
+#include "optlib.h"
 
 static char model_path[64];
 
@@ -65,58 +66,39 @@ static int remove_model(void **state)
 
 struct run {
     struct mp_space space;
+    struct mp_node *settings;
     struct mp_optimizer *opt;
-    struct mp_observation obs[128];
-    double x[128][3];
-    size_t n;
+    struct opt_run *t;
 };
 
-static void run_init(struct run *r, const char *settings_yaml, uint64_t seed,
-                     struct mp_node **settings)
+static void run_init(struct run *r, const char *settings_yaml, uint64_t seed, const char *prior)
 {
     memset(r, 0, sizeof(*r));
     family_space(&r->space);
-    *settings = NULL;
-    if (settings_yaml) {
-        assert_int_equal(mp_doc_parse(settings_yaml, strlen(settings_yaml), "t", settings, NULL),
-                         0);
-    }
-    struct mp_optimizer_opts o = {seed, 60, *settings, model_path};
-    struct mp_error err = {0};
-    if (mp_optimizer_new("morphling", &r->space, &o, &r->opt, &err) != 0) {
-        fail_msg("create: %s", err.msg);
-    }
+    r->settings = opt_settings(settings_yaml);
+    r->opt = opt_make("morphling", &r->space, seed, 60, r->settings, prior);
+    r->t = opt_run_new();
 }
 
-static void run_release(struct run *r, struct mp_node *settings)
+static void run_release(struct run *r)
 {
     mp_optimizer_free(r->opt);
     mp_space_release(&r->space);
-    mp_doc_free(settings);
+    mp_doc_free(r->settings);
+    free(r->t);
 }
 
-/* Suggests, checks novelty, and records the trial: failed, or measured on service t, or with
- * the score `fixed` when that is not NAN. */
+/* Suggests and records the trial: failed, or measured on service t, or with the score `fixed`
+ * when that is not NAN. */
 static void step_as(struct run *r, double t, bool fail, double fixed)
 {
-    struct mp_history h = {r->obs, r->n};
-    struct mp_error err = {0};
-    double *x = r->x[r->n];
-    if (mp_optimizer_suggest(r->opt, &h, x, &err) != 0) {
-        fail_msg("suggest %zu: %s", r->n, err.msg);
+    size_t i = r->t->n;
+    const double *x = opt_suggest(r->opt, r->t);
+    if (fail) {
+        opt_fail(r->t, i, MP_FAILURE_CRASHED);
+    } else {
+        opt_succeed(r->t, i, isnan(fixed) ? family_value(t, x) : fixed);
     }
-    for (size_t i = 0; i < r->n; i++) {
-        if (memcmp(r->x[i], x, sizeof(r->x[i])) == 0) {
-            fail_msg("trial %zu repeats trial %zu", r->n + 1, i + 1);
-        }
-    }
-    struct mp_observation *o = &r->obs[r->n++];
-    o->x = x;
-    o->state = fail ? MP_TRIAL_FAILED : MP_TRIAL_SUCCEEDED;
-    o->failure = fail ? MP_FAILURE_CRASHED : MP_FAILURE_NONE;
-    o->has_value = !fail;
-    o->feasible = !fail;
-    o->score = fail ? 0 : isnan(fixed) ? family_value(t, x) : fixed;
 }
 
 static void step(struct run *r, double t, bool fail)
@@ -140,8 +122,7 @@ static void test_first_pick_is_prior_best(void **state)
 {
     (void)state;
     struct run r;
-    struct mp_node *set;
-    run_init(&r, NULL, 1, &set);
+    run_init(&r, NULL, 1, model_path);
     struct mp_meta_model *m = NULL;
     struct mp_meta_binding *b = NULL;
     assert_int_equal(mp_meta_model_load(model_path, &m, NULL), 0);
@@ -156,12 +137,12 @@ static void test_first_pick_is_prior_best(void **state)
         }
     }
     step(&r, 0.5, false);
-    assert_memory_equal(r.x[0], x + arg * 3, 3 * sizeof(double));
+    assert_memory_equal(r.t->x[0], x + arg * 3, 3 * sizeof(double));
     free(x);
     free(y);
     mp_meta_binding_free(b);
     mp_meta_model_free(m);
-    run_release(&r, set);
+    run_release(&r);
 }
 
 static void test_finds_held_out_optimum(void **state)
@@ -170,20 +151,19 @@ static void test_finds_held_out_optimum(void **state)
     static const double shapes[] = {0.08, 0.45, 0.71, 0.97};
     for (size_t k = 0; k < MP_ARRAY_LEN(shapes); k++) {
         struct run r;
-        struct mp_node *set;
-        run_init(&r, NULL, 3, &set);
+        run_init(&r, NULL, 3, model_path);
         double opt = optimum(&r.space, shapes[k]);
         long found = -1;
         for (size_t i = 0; i < 30 && found < 0; i++) {
             step(&r, shapes[k], false);
-            if (r.obs[i].score >= opt) {
+            if (r.t->obs[i].score >= opt) {
                 found = (long)i + 1;
             }
         }
         if (found < 0) {
             fail_msg("service t=%.2f: optimum %.4g not reached in 30 of 84 trials", shapes[k], opt);
         }
-        run_release(&r, set);
+        run_release(&r);
     }
 }
 
@@ -191,24 +171,23 @@ static void test_pure_and_exhaustive(void **state)
 {
     (void)state;
     struct run a, b;
-    struct mp_node *sa, *sb;
-    run_init(&a, "{kappa: 2}", 7, &sa);
-    run_init(&b, "{kappa: 2}", 7, &sb);
+    run_init(&a, "{kappa: 2}", 7, model_path);
+    run_init(&b, "{kappa: 2}", 7, model_path);
     for (size_t i = 0; i < 84; i++) {
         step(&a, 0.3, i % 9 == 4);
         step(&b, 0.3, i % 9 == 4);
-        assert_memory_equal(a.x[i], b.x[i], sizeof(a.x[i]));
+        assert_memory_equal(a.t->x[i], b.t->x[i], sizeof(a.t->x[i]));
     }
     /* Asking again with the same history gives the same answer (no hidden state). */
     double x[3];
-    struct mp_history h = {a.obs, 10};
+    struct mp_history h = {a.t->obs, 10};
     assert_int_equal(mp_optimizer_suggest(a.opt, &h, x, NULL), 0);
-    assert_memory_equal(x, a.x[10], sizeof(x));
+    assert_memory_equal(x, a.t->x[10], sizeof(x));
     struct mp_error err = {0};
     h.n = 84;
     assert_int_equal(mp_optimizer_suggest(a.opt, &h, x, &err), MP_EEXHAUSTED);
-    run_release(&a, sa);
-    run_release(&b, sb);
+    run_release(&a);
+    run_release(&b);
 }
 
 /* When every GPU "C" configuration fails, later suggestions avoid it. */
@@ -216,15 +195,16 @@ static void test_failures_steer_away(void **state)
 {
     (void)state;
     struct run r;
-    struct mp_node *set;
-    run_init(&r, NULL, 2, &set);
+    run_init(&r, NULL, 2, model_path);
     size_t late_c = 0, failures = 0;
     for (size_t i = 0; i < 24; i++) {
-        struct mp_history h = {r.obs, r.n};
-        double x[3];
-        assert_int_equal(mp_optimizer_suggest(r.opt, &h, x, NULL), 0);
-        bool c = x[2] == 2;
-        step(&r, 0.97, c); /* t near 1 favours C, which crashes */
+        const double *x = opt_suggest(r.opt, r.t);
+        bool c = x[2] == 2; /* t near 1 favours C, which crashes */
+        if (c) {
+            opt_fail(r.t, i, MP_FAILURE_CRASHED);
+        } else {
+            opt_succeed(r.t, i, family_value(0.97, x));
+        }
         failures += c;
         late_c += c && i >= 12;
     }
@@ -232,23 +212,22 @@ static void test_failures_steer_away(void **state)
     if (late_c > 3) {
         fail_msg("%zu of the last 12 trials still used the failing choice", late_c);
     }
-    run_release(&r, set);
+    run_release(&r);
 }
 
 static void test_stopping(void **state)
 {
     (void)state;
     struct run r;
-    struct mp_node *set;
-    run_init(&r, "{patience: 3}", 1, &set);
+    run_init(&r, "{patience: 3}", 1, model_path);
     char reason[128];
-    struct mp_history h = {r.obs, 0};
+    struct mp_history h = {r.t->obs, 0};
     assert_false(r.opt->ops->should_stop(r.opt, &h, reason, sizeof(reason)));
     for (size_t i = 0; i < 4; i++) {
         step(&r, 0.5, false);
     }
     /* Force three non-improving trials after a high one. */
-    r.obs[0].score = 100;
+    r.t->obs[0].score = 100;
     h.n = 4;
     assert_true(r.opt->ops->should_stop(r.opt, &h, reason, sizeof(reason)));
     assert_non_null(strstr(reason, "no improvement"));
@@ -256,17 +235,17 @@ static void test_stopping(void **state)
     assert_false(r.opt->ops->should_stop(r.opt, &h, reason, sizeof(reason)));
     /* Failures of the infrastructure say nothing about a configuration: they do not count. */
     for (size_t i = 2; i < 4; i++) {
-        r.obs[i].state = MP_TRIAL_FAILED;
-        r.obs[i].failure = MP_FAILURE_INFRA;
-        r.obs[i].has_value = false;
-        r.obs[i].feasible = false;
+        r.t->obs[i].state = MP_TRIAL_FAILED;
+        r.t->obs[i].failure = MP_FAILURE_INFRA;
+        r.t->obs[i].has_value = false;
+        r.t->obs[i].feasible = false;
     }
     h.n = 4;
     assert_false(r.opt->ops->should_stop(r.opt, &h, reason, sizeof(reason)));
-    r.obs[2].failure = MP_FAILURE_CRASHED;
-    r.obs[3].failure = MP_FAILURE_CRASHED;
+    r.t->obs[2].failure = MP_FAILURE_CRASHED;
+    r.t->obs[3].failure = MP_FAILURE_CRASHED;
     assert_true(r.opt->ops->should_stop(r.opt, &h, reason, sizeof(reason)));
-    run_release(&r, set);
+    run_release(&r);
 }
 
 static void test_prior_errors_and_fallback(void **state)
@@ -350,16 +329,7 @@ static void test_memory_after_stall(void **state)
     mp_meta_model_free(m);
     for (int off = 0; off <= 1; off++) {
         struct run r;
-        memset(&r, 0, sizeof(r));
-        family_space(&r.space);
-        const char *yaml = off ? "{memory_after: 0}" : "{memory_after: 3}";
-        struct mp_node *settings = NULL;
-        assert_int_equal(mp_doc_parse(yaml, strlen(yaml), "t", &settings, NULL), 0);
-        struct mp_optimizer_opts o = {1, 60, settings, path};
-        struct mp_error err = {0};
-        if (mp_optimizer_new("morphling", &r.space, &o, &r.opt, &err) != 0) {
-            fail_msg("create: %s", err.msg);
-        }
+        run_init(&r, off ? "{memory_after: 0}" : "{memory_after: 3}", 1, path);
         /* The first trial stays the best; three more do not improve on it. */
         for (size_t i = 0; i < 5; i++) {
             if (i < 4) {
@@ -367,13 +337,13 @@ static void test_memory_after_stall(void **state)
             } else {
                 step_as(&r, 0, false, 0.1);
             }
-            bool is_worst = memcmp(r.x[i], worst, sizeof(worst)) == 0;
+            bool is_worst = memcmp(r.t->x[i], worst, sizeof(worst)) == 0;
             if (is_worst != (i == 4 && !off)) {
                 fail_msg("memory_after %d: trial %zu %s the remembered configuration", off ? 0 : 3,
                          i + 1, is_worst ? "is" : "is not");
             }
         }
-        run_release(&r, settings);
+        run_release(&r);
     }
     remove(path);
 }
@@ -392,30 +362,15 @@ static void test_continuous_space(void **state)
     batch->min = 1;
     batch->max = 64;
     batch->step = 0;
-    struct mp_node *set = NULL;
-    assert_int_equal(mp_doc_parse("{candidates: 200}", 17, "t", &set, NULL), 0);
-    struct mp_optimizer_opts o = {5, 20, set, model_path};
-    struct mp_optimizer *opt = NULL;
-    struct mp_error err = {0};
-    if (mp_optimizer_new("morphling", &s, &o, &opt, &err) != 0) {
-        fail_msg("create: %s", err.msg);
-    }
-    struct mp_observation obs[12];
-    double x[12][3];
-    for (size_t i = 0; i < 12; i++) {
-        struct mp_history h = {obs, i};
-        assert_int_equal(mp_optimizer_suggest(opt, &h, x[i], &err), 0);
-        assert_int_equal(mp_space_check(&s, x[i], NULL), 0);
-        for (size_t j = 0; j < i; j++) {
-            assert_true(memcmp(x[i], x[j], sizeof(x[i])) != 0);
-        }
-        obs[i] = (struct mp_observation){x[i], MP_TRIAL_SUCCEEDED,     MP_FAILURE_NONE, true,
-                                         true, family_value(0.5, x[i])};
-    }
+    struct mp_node *set = opt_settings("{candidates: 200}");
+    struct mp_optimizer *opt = opt_make("morphling", &s, 5, 20, set, model_path);
+    struct opt_run *r = opt_run_new();
     /* The scores stay finite and the best trial is near the surface's best. */
     double best = -INFINITY;
     for (size_t i = 0; i < 12; i++) {
-        best = fmax(best, obs[i].score);
+        double v = family_value(0.5, opt_suggest(opt, r));
+        opt_succeed(r, i, v);
+        best = fmax(best, v);
     }
     struct mp_space grid = {0};
     family_space(&grid);
@@ -424,6 +379,7 @@ static void test_continuous_space(void **state)
     if (!(best > 0.8 * opt_grid)) {
         fail_msg("best %.4g after 12 trials, grid optimum %.4g", best, opt_grid);
     }
+    free(r);
     mp_optimizer_free(opt);
     mp_doc_free(set);
     mp_space_release(&s);

@@ -22,21 +22,6 @@
 #include "proc/proc.h"
 #include "testlib.h"
 
-#define SEC 1000000000LL
-
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    while (d && readdir(d)) {
-        n++;
-    }
-    if (d) {
-        closedir(d);
-    }
-    return n;
-}
-
 /* Zombie children of this process (there must never be any after a teardown). */
 static int count_zombie_children(void)
 {

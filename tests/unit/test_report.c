@@ -1,16 +1,63 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for src/report: redaction of secret-looking values in shown specs and argv. */
+/* Unit tests for src/report: Pareto fronts (pareto.c), from raw points and from a report's
+ * trials; redaction of secret-looking values in shown specs and argv (redact.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "doc/doc.h"
 #include "report/report.h"
+
+static void pareto_flags(void **state)
+{
+    (void)state;
+    /* throughput (max) vs p99 (min): (100, 50) dominates (90, 60); (200, 80) and (50, 10) are
+     * trade-offs; (200, 90) is dominated by (200, 80); NaN never belongs. */
+    const double x[] = {100, 90, 200, 50, 200, NAN};
+    const double y[] = {50, 60, 80, 10, 90, 1};
+    const bool want[] = {true, false, true, true, false, false};
+    bool flags[6];
+    mp_pareto_flags(x, y, 6, true, false, flags);
+    for (size_t i = 0; i < 6; i++) {
+        if (flags[i] != want[i]) {
+            fail_msg("point %zu: flag %d, expected %d", i, flags[i], want[i]);
+        }
+    }
+    /* Equal points do not dominate each other: both stay. */
+    const double ex[] = {1, 1};
+    const double ey[] = {2, 2};
+    mp_pareto_flags(ex, ey, 2, true, true, flags);
+    assert_true(flags[0] && flags[1]);
+}
+
+static void pareto_from_report(void **state)
+{
+    (void)state;
+    json_t *rep =
+        json_loads("{\"trials\": ["
+                   "{\"number\":1,\"state\":\"SUCCEEDED\",\"metrics\":{\"t\":10,\"p\":5}},"
+                   "{\"number\":2,\"state\":\"FAILED\",\"metrics\":{\"t\":99,\"p\":1}},"
+                   "{\"number\":3,\"state\":\"SUCCEEDED\",\"metrics\":{\"t\":20,\"p\":9}},"
+                   "{\"number\":4,\"state\":\"SUCCEEDED\",\"metrics\":{\"t\":5,\"p\":9}},"
+                   "{\"number\":5,\"state\":\"SUCCEEDED\",\"metrics\":{\"t\":30}}]}",
+                   0, NULL);
+    assert_non_null(rep);
+    json_t *front = mp_report_pareto(rep, "t", true, "p", false);
+    char *text = json_dumps(front, JSON_COMPACT);
+    assert_string_equal(text, "[1,3]");
+    free(text);
+    json_decref(front);
+    front = mp_report_pareto(rep, "absent", true, "p", false);
+    assert_int_equal(json_array_size(front), 0);
+    json_decref(front);
+    json_decref(rep);
+}
 
 static void expect_json(json_t *j, const char *want)
 {
@@ -60,6 +107,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(redacts_secret_looking_values),
+        cmocka_unit_test(pareto_flags),
+        cmocka_unit_test(pareto_from_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for src/proc templates: {param} rendering with hostile values, and an end-to-end
- * check that a spawned child receives exactly the argv and environment intended. */
+/* Unit tests for the spec's templates (src/spec/template.c): {param} rendering with hostile values,
+ * and an end-to-end check that a spawned child receives exactly the argv and environment intended.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "proc/proc.h"
+#include "spec/spec.h"
 #include "testlib.h"
 
 static const char *const hostile[] = {
@@ -38,11 +40,11 @@ static const char *const hostile[] = {
     "$HOME ${PATH}",
 };
 
-static char *render_ok(const char *tmpl, const struct mp_tmpl_var *v, size_t n)
+static char *render_ok(const char *tmpl, const struct mp_spec_template_var *v, size_t n)
 {
     char *out = NULL;
     struct mp_error err = {0, ""};
-    int rc = mp_template_render(tmpl, v, n, &out, &err);
+    int rc = mp_spec_template_render(tmpl, v, n, &out, &err);
     if (rc != 0) {
         fail_msg("render \"%s\" failed: %s", tmpl, err.msg);
     }
@@ -52,7 +54,7 @@ static char *render_ok(const char *tmpl, const struct mp_tmpl_var *v, size_t n)
 static void test_plain_and_builtins(void **state)
 {
     (void)state;
-    struct mp_tmpl_var v[] = {{"port", "20001"}, {"batch", "16"}, {"nonce", "abc"}};
+    struct mp_spec_template_var v[] = {{"port", "20001"}, {"batch", "16"}, {"nonce", "abc"}};
     char *s = render_ok("--port={port}", v, 3);
     assert_string_equal(s, "--port=20001");
     free(s);
@@ -74,7 +76,7 @@ static void test_hostile_values_verbatim(void **state)
 {
     (void)state;
     for (size_t i = 0; i < MP_ARRAY_LEN(hostile); i++) {
-        struct mp_tmpl_var v[] = {{"x", hostile[i]}, {"port", "1"}};
+        struct mp_spec_template_var v[] = {{"x", hostile[i]}, {"port", "1"}};
         char *s = render_ok("{x}", v, 2);
         if (strcmp(s, hostile[i]) != 0) {
             fail_msg("value %zu: got \"%s\", want \"%s\"", i, s, hostile[i]);
@@ -93,10 +95,10 @@ static void test_hostile_values_verbatim(void **state)
 
 static void expect_error(const char *tmpl, int code, const char *needle)
 {
-    struct mp_tmpl_var v[] = {{"a", "1"}};
+    struct mp_spec_template_var v[] = {{"a", "1"}};
     char *out = (char *)1;
     struct mp_error err = {0, ""};
-    int rc = mp_template_render(tmpl, v, 1, &out, &err);
+    int rc = mp_spec_template_render(tmpl, v, 1, &out, &err);
     if (rc != code) {
         fail_msg("\"%s\": rc %d (%s), want %d", tmpl, rc, err.msg, code);
     }
@@ -116,24 +118,24 @@ static void test_errors(void **state)
     expect_error("{a{a}", MP_EINVALID, "bad placeholder");
     const char *names[] = {"a", "port"};
     struct mp_error err = {0, ""};
-    assert_int_equal(mp_template_check("{a}-{port}", names, 2, &err), 0);
-    assert_int_equal(mp_template_check("{a}-{nope}", names, 2, &err), MP_EINVALID);
+    assert_int_equal(mp_spec_template_check("{a}-{port}", names, 2, &err), 0);
+    assert_int_equal(mp_spec_template_check("{a}-{nope}", names, 2, &err), MP_EINVALID);
     assert_non_null(strstr(err.msg, "{nope}"));
-    assert_true(mp_template_uses("--n={nonce}", "nonce"));
-    assert_false(mp_template_uses("--n={{nonce}}", "nonce"));
-    assert_false(mp_template_uses("--n={nonces}", "nonce"));
+    assert_true(mp_spec_template_uses("--n={nonce}", "nonce"));
+    assert_false(mp_spec_template_uses("--n={{nonce}}", "nonce"));
+    assert_false(mp_spec_template_uses("--n={nonces}", "nonce"));
 }
 
 static void test_too_big(void **state)
 {
     (void)state;
-    char *big = mp_xmalloc(MP_TMPL_MAX_BYTES / 2 + 2);
-    memset(big, 'x', MP_TMPL_MAX_BYTES / 2 + 1);
-    big[MP_TMPL_MAX_BYTES / 2 + 1] = '\0';
-    struct mp_tmpl_var v[] = {{"a", big}};
+    char *big = mp_xmalloc(MP_SPEC_TEMPLATE_MAX_BYTES / 2 + 2);
+    memset(big, 'x', MP_SPEC_TEMPLATE_MAX_BYTES / 2 + 1);
+    big[MP_SPEC_TEMPLATE_MAX_BYTES / 2 + 1] = '\0';
+    struct mp_spec_template_var v[] = {{"a", big}};
     char *out = NULL;
     struct mp_error err = {0, ""};
-    assert_int_equal(mp_template_render("{a}{a}", v, 1, &out, &err), MP_ETOOBIG);
+    assert_int_equal(mp_spec_template_render("{a}{a}", v, 1, &out, &err), MP_ETOOBIG);
     assert_null(out);
     free(big);
 }
@@ -150,7 +152,7 @@ static void test_child_receives_exact_argv(void **state)
     char **envp = mp_xcalloc(n + 2, sizeof(char *));
     argv[0] = mp_xstrdup(prog);
     for (size_t i = 0; i < n; i++) {
-        struct mp_tmpl_var v[] = {{"v", hostile[i]}};
+        struct mp_spec_template_var v[] = {{"v", hostile[i]}};
         argv[1 + 2 * i] = render_ok("{v}", v, 1);
         argv[2 + 2 * i] = render_ok("--opt={v}", v, 1);
         char *val = render_ok("{v}", v, 1);

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Helpers shared by the unit tests: building search spaces and finding helper programs. */
+/* Helpers shared by the unit tests: building search spaces, finding helper programs, counting
+ * open descriptors, and SEC (one second in nanoseconds, for deadlines). */
 #ifndef MP_TESTLIB_H
 #define MP_TESTLIB_H
 
+#include <dirent.h>
 #include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "space/space.h"
+
+#define SEC 1000000000LL
 
 static inline void add_range(struct mp_space *s, const char *name, enum mp_param_type t, double min,
                              double max, double step)
@@ -58,6 +62,21 @@ static inline char *helper(const char *name)
     self[n] = '\0';
     *strrchr(self, '/') = '\0';
     return mp_xasprintf("%s/%s", self, name);
+}
+
+/* Open descriptors of this process (the directory's own entries and descriptor included: compare
+ * two counts). */
+static inline int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    while (d && readdir(d)) {
+        n++;
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
 }
 
 #endif

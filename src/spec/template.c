@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* {param} placeholder rendering for argv elements and environment values. The output is
  * always one string handed to execve as one element: values are never re-parsed. */
-#include "proc/proc.h"
+#include "spec/spec.h"
 
 #include <string.h>
 
@@ -55,7 +55,7 @@ static int walk(const char *tmpl, struct mp_buf *out, var_fn *on_var, void *ctx,
 
 struct render_ctx {
     const char *tmpl;
-    const struct mp_tmpl_var *vars;
+    const struct mp_spec_template_var *vars;
     size_t n;
 };
 
@@ -66,9 +66,9 @@ static int render_var(void *ctx, const char *name, size_t len, struct mp_buf *ou
     for (size_t k = 0; k < r->n; k++) {
         if (strlen(r->vars[k].name) == len && memcmp(r->vars[k].name, name, len) == 0) {
             mp_buf_adds(out, r->vars[k].value);
-            if (out->len > MP_TMPL_MAX_BYTES) {
+            if (out->len > MP_SPEC_TEMPLATE_MAX_BYTES) {
                 return mp_error_set(err, MP_ETOOBIG, "template \"%s\": result over %u bytes",
-                                    r->tmpl, MP_TMPL_MAX_BYTES);
+                                    r->tmpl, MP_SPEC_TEMPLATE_MAX_BYTES);
             }
             return 0;
         }
@@ -77,16 +77,16 @@ static int render_var(void *ctx, const char *name, size_t len, struct mp_buf *ou
                         (int)len, name);
 }
 
-int mp_template_render(const char *tmpl, const struct mp_tmpl_var *vars, size_t n_vars, char **out,
-                       struct mp_error *err)
+int mp_spec_template_render(const char *tmpl, const struct mp_spec_template_var *vars,
+                            size_t n_vars, char **out, struct mp_error *err)
 {
     struct mp_buf b = MP_BUF_INIT;
     struct render_ctx ctx = {tmpl, vars, n_vars};
     mp_buf_adds(&b, "");
     int rc = walk(tmpl, &b, render_var, &ctx, err);
-    if (rc == 0 && b.len > MP_TMPL_MAX_BYTES) {
+    if (rc == 0 && b.len > MP_SPEC_TEMPLATE_MAX_BYTES) {
         rc = mp_error_set(err, MP_ETOOBIG, "template \"%s\": result over %u bytes", tmpl,
-                          MP_TMPL_MAX_BYTES);
+                          MP_SPEC_TEMPLATE_MAX_BYTES);
     }
     if (rc != 0) {
         mp_buf_release(&b);
@@ -101,7 +101,7 @@ struct check_ctx {
     const char *tmpl;
     const char *const *names;
     size_t n;
-    const char *want; /* for mp_template_uses */
+    const char *want; /* for mp_spec_template_uses */
     bool found;
 };
 
@@ -125,14 +125,14 @@ static int check_var(void *ctx, const char *name, size_t len, struct mp_buf *out
                         (int)len, name);
 }
 
-int mp_template_check(const char *tmpl, const char *const *names, size_t n_names,
-                      struct mp_error *err)
+int mp_spec_template_check(const char *tmpl, const char *const *names, size_t n_names,
+                           struct mp_error *err)
 {
     struct check_ctx c = {tmpl, names, n_names, NULL, false};
     return walk(tmpl, NULL, check_var, &c, err);
 }
 
-bool mp_template_uses(const char *tmpl, const char *name)
+bool mp_spec_template_uses(const char *tmpl, const char *name)
 {
     struct check_ctx c = {tmpl, NULL, 0, name, false};
     return walk(tmpl, NULL, check_var, &c, NULL) == 0 && c.found;

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The `bo` back end's models: a Gaussian process on the objective (optionally rank-warped and
+ * on top of a meta-learned prior), two +-1 feasibility regressions, kriging-believer batches,
+ * and the acquisition (EI or UCB) times the probability of feasibility. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optimizer/bo_int.h"
+
+#define MAX_MODEL_POINTS 400
+/* Hyper-parameters are fit on at most this many observations (the posterior uses all): keeps a
+ * suggestion with 100 observations near 10 ms. */
+#define MAX_FIT_POINTS 64
+/* Probit squash of the +-1 feasibility regression: P = Phi(mu / sqrt(s^2 + var)). */
+#define FEAS_PROBIT_S 0.25
+#define LABEL_LOG_LS  (-0.6931471805599453) /* ln 0.5 */
+#define POF_PENALTY   1000.0
+
+static bool is_pending(const struct mp_observation *o)
+{
+    return o->state == MP_TRIAL_PENDING || o->state == MP_TRIAL_RUNNING;
+}
+
+/* An informative trial with a measured, finite objective. */
+bool mp_bo_has_score(const struct mp_observation *o)
+{
+    return mp_observation_informative(o) && o->has_value && isfinite(o->score);
+}
+
+void mp_bo_model_init(struct bo_model *m, const struct bo *bo)
+{
+    memset(m, 0, sizeof(*m));
+    m->log_min_pof = log(bo->set.min_pof);
+    mp_gp_init(&m->obj, bo->dz, bo->cat);
+    mp_gp_init(&m->runs, bo->dz, bo->cat);
+    mp_gp_init(&m->slo, bo->dz, bo->cat);
+    /* Failure regions have edges: the label models start from short length scales. */
+    struct mp_gp *labels[2] = {&m->runs, &m->slo};
+    for (int t = 0; t < 2; t++) {
+        labels[t]->normalize = false;
+        labels[t]->prior_log_ls = LABEL_LOG_LS;
+        for (size_t k = 0; k < bo->dz; k++) {
+            labels[t]->log_ls[k] = labels[t]->prior_log_ls;
+        }
+    }
+}
+
+void mp_bo_model_release(struct bo_model *m)
+{
+    mp_gp_release(&m->obj);
+    mp_gp_release(&m->runs);
+    mp_gp_release(&m->slo);
+}
+
+/* Keeps the model affordable on long histories: the best half and the most recent half. */
+static void select_points(const struct mp_history *h, size_t *idx, size_t *n)
+{
+    if (*n <= MAX_MODEL_POINTS) {
+        return;
+    }
+    size_t keep = MAX_MODEL_POINTS, total = *n;
+    unsigned char *take = mp_xcalloc(total, 1);
+    for (size_t t = 0; t < keep / 2; t++) {
+        size_t best = total;
+        for (size_t i = 0; i < total; i++) {
+            if (!take[i] && (best == total || h->obs[idx[i]].score > h->obs[idx[best]].score)) {
+                best = i;
+            }
+        }
+        take[best] = 1;
+    }
+    size_t taken = keep / 2;
+    for (size_t i = total; i-- > 0 && taken < keep;) {
+        if (!take[i]) {
+            take[i] = 1;
+            taken++;
+        }
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < total; i++) {
+        if (take[i]) {
+            idx[w++] = idx[i];
+        }
+    }
+    *n = w;
+    free(take);
+}
+
+/* Kriging believer: conditions gp on its own posterior mean at the pending inputs, so their
+ * neighbourhoods lose variance (and so acquisition) without inventing outcomes. */
+static int add_believed(struct mp_gp *gp, const double *zp, size_t np, struct mp_error *err)
+{
+    if (np == 0) {
+        return 0;
+    }
+    size_t n = gp->n, d = gp->d;
+    double *x = mp_xmalloc((n + np) * d * sizeof(double));
+    double *y = mp_xmalloc((n + np) * sizeof(double));
+    memcpy(x, gp->x, n * d * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        y[i] = gp->y_mean + gp->y_scale * gp->y[i];
+    }
+    memcpy(x + n * d, zp, np * d * sizeof(double));
+    mp_gp_predict(gp, zp, np, y + n, NULL);
+    int rc = mp_gp_condition(gp, x, y, n + np, err);
+    free(x);
+    free(y);
+    return rc;
+}
+
+struct ranked {
+    double v;
+    size_t i;
+};
+
+static int by_value(const void *a, const void *b)
+{
+    const struct ranked *p = a, *q = b;
+    return p->v < q->v ? -1 : p->v > q->v;
+}
+
+/* Replaces y by the normal scores of its ranks, Phi^-1((rank + 1/2) / n), ties sharing their
+ * mean rank: a Gaussian-copula output warping (Salinas et al., "A Quantile-based Approach for
+ * Hyperparameter Transfer Learning", ICML 2020; HEBO, Cowen-Rivers et al. 2022). The model then
+ * sees how configurations rank, not how far apart a few outliers are. */
+static void rank_warp(double *y, size_t n)
+{
+    struct ranked *r = mp_xmalloc((n ? n : 1) * sizeof(*r));
+    for (size_t i = 0; i < n; i++) {
+        r[i] = (struct ranked){y[i], i};
+    }
+    qsort(r, n, sizeof(*r), by_value);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && r[j + 1].v == r[i].v) {
+            j++;
+        }
+        double q = mp_norm_ppf(((double)(i + j) / 2 + 0.5) / (double)n);
+        for (size_t k = i; k <= j; k++) {
+            y[r[k].i] = q;
+        }
+        i = j + 1;
+    }
+    free(r);
+}
+
+/* A +-1 label regression: `slo` false labels every informative trial by whether it ran (+1) or
+ * failed without a value (-1); `slo` true labels the trials with a value by whether they met
+ * every constraint. The most recent 2 x MAX_MODEL_POINTS labels are used. */
+static int fit_labels(const struct bo *bo, const struct mp_history *h, bool slo, const double *zp,
+                      size_t np, struct mp_rng *rng, struct mp_gp *gp, struct mp_error *err)
+{
+    size_t d = bo->dz, n = 0;
+    double *z = mp_xmalloc((h->n + 1) * d * sizeof(double));
+    double *y = mp_xmalloc((h->n + 1) * sizeof(double));
+    for (size_t i = h->n; i-- > 0 && n < 2 * MAX_MODEL_POINTS;) {
+        const struct mp_observation *o = &h->obs[i];
+        if (!mp_observation_informative(o) || (slo && !mp_bo_has_score(o))) {
+            continue;
+        }
+        mp_bo_encode(bo, o->x, z + n * d);
+        y[n++] = (slo ? o->feasible : mp_bo_has_score(o)) ? 1.0 : -1.0;
+    }
+    struct mp_gp_fit_opts fo = MP_GP_FIT_OPTS_INIT;
+    fo.restarts = n <= 30 ? 1u : 0u;
+    fo.max_fit_points = MAX_FIT_POINTS;
+    int rc = mp_gp_fit(gp, z, y, n, &fo, rng, err);
+    if (rc == 0) {
+        rc = add_believed(gp, zp, np, err);
+    }
+    free(z);
+    free(y);
+    return rc;
+}
+
+/* log P(label +1) of a label model: a probit squash of the regression. */
+static double log_prob(double mu, double var)
+{
+    return mp_norm_logcdf(mu / sqrt(FEAS_PROBIT_S * FEAS_PROBIT_S + var));
+}
+
+/* Scales the meta-learned prior to the data by least squares (score ~ a * prior + b, a >= 0)
+ * and leaves the residuals in y for the GP: where the prior ranks configurations well, the GP
+ * only has to learn the difference (docs/internals/bo.md, "Prior mean"). */
+static void fit_prior(const struct bo *bo, const struct mp_history *h, const size_t *vidx,
+                      double *y, size_t n, struct bo_model *m)
+{
+    double *p = mp_xmalloc(n * sizeof(double));
+    double mp = 0, my = 0, cov = 0, var = 0;
+    for (size_t k = 0; k < n; k++) {
+        p[k] = mp_meta_prior_mean(bo->prior_bind, h->obs[vidx[k]].x);
+        mp += p[k] / (double)n;
+        my += y[k] / (double)n;
+    }
+    for (size_t k = 0; k < n; k++) {
+        cov += (p[k] - mp) * (y[k] - my);
+        var += (p[k] - mp) * (p[k] - mp);
+    }
+    m->prior_a = var > 1e-12 && cov > 0 ? cov / var : 0;
+    m->prior_b = my - m->prior_a * mp;
+    for (size_t k = 0; k < n; k++) {
+        y[k] -= m->prior_a * p[k] + m->prior_b;
+    }
+    m->have_prior = true;
+    free(p);
+}
+
+int mp_bo_fit_models(const struct bo *bo, const struct mp_history *h, struct mp_rng *rng,
+                     struct bo_model *m, struct mp_error *err)
+{
+    size_t d = bo->dz, nv = 0, np = 0;
+    size_t *vidx = mp_xmalloc((h->n + 1) * sizeof(size_t));
+    double *z = mp_xmalloc((h->n + 1) * d * sizeof(double));
+    double *y = mp_xmalloc((h->n + 1) * sizeof(double));
+    double *zp = mp_xmalloc((h->n + 1) * d * sizeof(double));
+    bool any_crash = false, any_slo = false;
+    for (size_t i = 0; i < h->n; i++) {
+        const struct mp_observation *o = &h->obs[i];
+        if (is_pending(o)) {
+            mp_bo_encode(bo, o->x, zp + np++ * d);
+        }
+        if (!mp_observation_informative(o)) {
+            continue;
+        }
+        m->n_info++;
+        any_crash |= !mp_bo_has_score(o);
+        any_slo |= mp_bo_has_score(o) && !o->feasible;
+        if (mp_bo_has_score(o)) {
+            vidx[nv++] = i;
+        }
+    }
+    m->n_valued = nv;
+    int rc = 0;
+    struct mp_gp_fit_opts fo = MP_GP_FIT_OPTS_INIT;
+    /* Restarts matter with few points and cost most with many (docs/internals/bo.md). */
+    fo.restarts = bo->set.restarts >= 0 ? (unsigned)bo->set.restarts
+                  : nv <= 30            ? 2u
+                  : nv <= 60            ? 1u
+                                        : 0u;
+    fo.max_fit_points = MAX_FIT_POINTS;
+    select_points(h, vidx, &nv);
+    for (size_t k = 0; k < nv; k++) {
+        mp_bo_encode(bo, h->obs[vidx[k]].x, z + k * d);
+        y[k] = h->obs[vidx[k]].score;
+    }
+    if (bo->set.warp == BO_WARP_RANK) {
+        rank_warp(y, nv);
+    }
+    m->have_best = false;
+    m->y_min = INFINITY;
+    for (size_t k = 0; k < nv; k++) {
+        m->y_min = fmin(m->y_min, y[k]);
+        if (h->obs[vidx[k]].feasible && (!m->have_best || y[k] > m->best)) {
+            m->best = y[k];
+            m->have_best = true;
+        }
+    }
+    if (bo->prior_bind && nv >= 2) {
+        fit_prior(bo, h, vidx, y, nv, m);
+    }
+    if (nv > 0) {
+        if ((rc = mp_gp_fit(&m->obj, z, y, nv, &fo, rng, err)) < 0 ||
+            (rc = add_believed(&m->obj, zp, np, err)) < 0) {
+            goto out;
+        }
+        m->have_obj = true;
+    }
+    if (any_crash && (rc = fit_labels(bo, h, false, zp, np, rng, &m->runs, err)) < 0) {
+        goto out;
+    }
+    m->have_runs = any_crash;
+    if (any_slo && (rc = fit_labels(bo, h, true, zp, np, rng, &m->slo, err)) < 0) {
+        goto out;
+    }
+    m->have_slo = any_slo;
+out:
+    free(vidx);
+    free(z);
+    free(y);
+    free(zp);
+    return rc;
+}
+
+/* --- acquisition --------------------------------------------------------------------------- */
+
+/* log of (acquisition x probability of feasibility) at m model inputs. */
+void mp_bo_acquisition(const struct bo *bo, const struct bo_model *m, const double *z, size_t n,
+                       double *out, double *work)
+{
+    double *mu = work, *var = work + n;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = 0;
+    }
+    if (m->have_runs) {
+        mp_gp_predict(&m->runs, z, n, mu, var);
+        for (size_t i = 0; i < n; i++) {
+            out[i] += log_prob(mu[i], var[i]);
+        }
+    }
+    if (m->have_slo) {
+        mp_gp_predict(&m->slo, z, n, mu, var);
+        for (size_t i = 0; i < n; i++) {
+            out[i] += log_prob(mu[i], var[i]);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] < m->log_min_pof) {
+            out[i] -= POF_PENALTY;
+        }
+    }
+    if (!m->have_obj || !m->have_best) {
+        return; /* nothing feasible measured yet: look for feasibility first */
+    }
+    mp_gp_predict(&m->obj, z, n, mu, var);
+    if (m->have_prior) {
+        double *x = mp_xmalloc((bo->d + 1) * sizeof(double));
+        for (size_t i = 0; i < n; i++) {
+            mp_bo_decode(bo, z + i * bo->dz, x);
+            mu[i] += m->prior_a * mp_meta_prior_mean(bo->prior_bind, x) + m->prior_b;
+        }
+        free(x);
+    }
+    double scale = m->obj.y_scale;
+    for (size_t i = 0; i < n; i++) {
+        double sd = sqrt(var[i]);
+        if (bo->set.acq == BO_UCB) {
+            double u = mp_gp_ucb(mu[i], sd, bo->set.beta) - m->y_min;
+            out[i] += log(fmax(u, 1e-12 * scale));
+        } else {
+            out[i] += mp_gp_log_ei(mu[i], sd, m->best, bo->set.xi * scale);
+        }
+    }
+}

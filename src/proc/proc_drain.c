@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The output thread of a spawned service: drains its stdout and stderr into bounded tails and
+ * reads the shim's reports (service pid, exit status, resource use). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proc/proc_int.h"
+
+void mp_proc_tail_init(struct tail *t, size_t cap)
+{
+    t->data = mp_xmalloc(cap);
+    t->cap = cap;
+    t->start = t->len = 0;
+    t->dropped = 0;
+}
+
+/* Appends keeping only the last cap bytes. */
+static void tail_add(struct tail *t, const char *p, size_t n)
+{
+    if (n >= t->cap) {
+        t->dropped += t->len + (n - t->cap);
+        p += n - t->cap;
+        n = t->cap;
+        t->start = 0;
+        t->len = 0;
+    }
+    size_t over = t->len + n > t->cap ? t->len + n - t->cap : 0;
+    t->start = (t->start + over) % t->cap;
+    t->len -= over;
+    t->dropped += over;
+    for (size_t i = 0; i < n; i++) {
+        t->data[(t->start + t->len + i) % t->cap] = p[i];
+    }
+    t->len += n;
+}
+
+char *mp_proc_tail_copy(const struct tail *t)
+{
+    char *s = mp_xmalloc(t->len + 1);
+    for (size_t i = 0; i < t->len; i++) {
+        s[i] = t->data[(t->start + i) % t->cap];
+    }
+    s[t->len] = '\0';
+    return s;
+}
+
+static void handle_msg(struct mp_proc *p, const struct shim_msg *m)
+{
+    if (m->kind == MSG_EXIT) {
+        p->exited = true;
+        p->status = (int)m->b;
+    } else if (m->kind == MSG_USAGE) {
+        p->usage.cpu_seconds = (double)m->a / 1e6;
+        p->usage.max_rss_bytes = (uint64_t)m->b * 1024u;
+    }
+}
+
+/* Reads what is available on fds[i]; returns false at EOF or error. */
+static bool drain_one(struct mp_proc *p, int i)
+{
+    char buf[8192];
+    ssize_t n = read(p->fds[i], buf, sizeof(buf));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return true;
+    }
+    if (n <= 0) {
+        return false;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (i < 2) {
+        tail_add(&p->logs[i], buf, (size_t)n);
+    } else {
+        /* Reports are written whole (< PIPE_BUF), so reads return whole reports. */
+        for (size_t off = 0; off + sizeof(struct shim_msg) <= (size_t)n;
+             off += sizeof(struct shim_msg)) {
+            struct shim_msg m;
+            memcpy(&m, buf + off, sizeof(m));
+            handle_msg(p, &m);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return true;
+}
+
+void *mp_proc_drain_main(void *arg)
+{
+    struct mp_proc *p = arg;
+    for (;;) {
+        struct pollfd pf[4];
+        int map[4];
+        nfds_t n = 0;
+        for (int i = 0; i < 3; i++) {
+            if (p->fds[i] >= 0) {
+                pf[n] = (struct pollfd){.fd = p->fds[i], .events = POLLIN};
+                map[n++] = i;
+            }
+        }
+        if (n == 0) {
+            break;
+        }
+        pf[n] = (struct pollfd){.fd = p->wake[0], .events = POLLIN};
+        if (poll(pf, n + 1, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        if (pf[n].revents) {
+            break;
+        }
+        for (nfds_t k = 0; k < n; k++) {
+            int i = map[k];
+            if (pf[k].revents && !drain_one(p, i)) {
+                close(p->fds[i]);
+                p->fds[i] = -1;
+                if (i == 2) {
+                    pthread_mutex_lock(&p->mu);
+                    p->shim_done = true;
+                    pthread_mutex_unlock(&p->mu);
+                }
+            }
+        }
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    pthread_mutex_lock(&p->mu);
+    p->shim_done = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}

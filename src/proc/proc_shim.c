@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The child side of a spawn: the subreaper shim that forks the service, reports its pid, exit
+ * status and resource use, and tears the trial down if the runner dies. Runs in a child of a
+ * possibly multi-threaded process, so only async-signal-safe system calls on memory prepared
+ * before the fork. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc/proc_int.h"
+
+static void write_report(int stage, int e)
+{
+    struct exec_report r = {stage, e};
+    ssize_t n = write(FD_EXECERR, &r, sizeof(r));
+    (void)n;
+    _exit(127);
+}
+
+static void default_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++) {
+        if (s != SIGKILL && s != SIGSTOP) {
+            sigaction(s, &sa, NULL);
+        }
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void join_cgroups(const struct plan *pl)
+{
+    for (size_t i = 0; pl->cgroup_procs && pl->cgroup_procs[i]; i++) {
+        int fd = open(pl->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            write_report(STAGE_CGROUP, errno);
+        }
+        if (write(fd, "0", 1) != 1) {
+            write_report(STAGE_CGROUP, errno);
+        }
+        close(fd);
+    }
+}
+
+static void service_main(const struct plan *pl)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (setpgid(0, 0) != 0) {
+        write_report(STAGE_SETUP, errno);
+    }
+    join_cgroups(pl);
+    if (pl->rlimit_data) {
+        struct rlimit rl = {pl->rlimit_data, pl->rlimit_data};
+        if (setrlimit(RLIMIT_DATA, &rl) != 0) {
+            write_report(STAGE_RLIMIT, errno);
+        }
+    }
+    if (pl->use_affinity && sched_setaffinity(0, sizeof(pl->affinity), &pl->affinity) != 0) {
+        write_report(STAGE_RLIMIT, errno);
+    }
+    default_signals();
+    int null = open("/dev/null", O_RDONLY);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(FD_OUT, 1) < 0 || dup2(FD_ERR, 2) < 0) {
+        write_report(STAGE_SETUP, errno);
+    }
+    if (null > FD_EXECERR) {
+        close(null);
+    }
+    close(FD_STATUS);
+    close(FD_OUT);
+    close(FD_ERR);
+    if (fcntl(FD_EXECERR, F_SETFD, FD_CLOEXEC) != 0) {
+        write_report(STAGE_SETUP, errno);
+    }
+    if (pl->workdir && chdir(pl->workdir) != 0) {
+        write_report(STAGE_CHDIR, errno);
+    }
+    execve(pl->path, pl->argv, pl->envp);
+    write_report(STAGE_EXEC, errno);
+}
+
+static void shim_send(int64_t kind, int64_t a, int64_t b)
+{
+    struct shim_msg m = {kind, a, b};
+    ssize_t n = write(FD_STATUS, &m, sizeof(m));
+    (void)n;
+}
+
+/* Moves the four write ends to FD_STATUS..FD_EXECERR and closes every other descriptor, so no
+ * pipe of a concurrently spawning thread stays open in this tree. */
+static void shim_fds(const struct plan *pl)
+{
+    int tmp[4];
+    for (int i = 0; i < 4; i++) {
+        tmp[i] = fcntl(pl->fds[i], F_DUPFD, 64);
+        if (tmp[i] < 0) {
+            _exit(126);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        if (dup2(tmp[i], FD_STATUS + i) < 0) {
+            _exit(126);
+        }
+    }
+    if (close_range(FD_EXECERR + 1, ~0u, 0) != 0) {
+        struct rlimit rl;
+        rlim_t max = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+        for (rlim_t fd = FD_EXECERR + 1; fd < max && fd < 65536; fd++) {
+            close((int)fd);
+        }
+    }
+}
+
+static volatile sig_atomic_t orphaned;
+
+static void on_parent_death(int sig)
+{
+    (void)sig;
+    orphaned = 1;
+}
+
+/* Kills every member of the trial's cgroups by reading their cgroup.procs files with plain
+ * system calls (no allocation: this process was forked from a threaded one). */
+static void shim_kill_cgroups(const struct plan *pl)
+{
+    char buf[16384];
+    for (size_t i = 0; pl->cgroup_procs && pl->cgroup_procs[i]; i++) {
+        int fd = open(pl->cgroup_procs[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            continue;
+        }
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        long v = 0;
+        for (ssize_t k = 0; k < n; k++) {
+            if (buf[k] >= '0' && buf[k] <= '9') {
+                v = v * 10 + (buf[k] - '0');
+            } else {
+                if (v > 0) {
+                    kill((pid_t)v, SIGKILL);
+                }
+                v = 0;
+            }
+        }
+    }
+}
+
+/* Our parent (the runner) died: nobody will tear the trial down, so do it here. Processes
+ * that escaped the group and the cgroups are still killed as they re-parent to us. */
+static void shim_orphaned(const struct plan *pl, pid_t svc)
+{
+    kill(-svc, SIGKILL);
+    kill(svc, SIGKILL);
+    shim_kill_cgroups(pl);
+}
+
+void mp_proc_shim_main(const struct plan *pl)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_parent_death;
+    sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART: wait4 returns EINTR */
+    prctl(PR_SET_PDEATHSIG, SIGUSR1);
+    if (getppid() != pl->parent) {
+        _exit(126);
+    }
+    shim_fds(pl);
+    sa.sa_handler = SIG_IGN;
+    int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+    for (size_t i = 0; i < MP_ARRAY_LEN(ignored); i++) {
+        sigaction(ignored[i], &sa, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    pid_t svc = fork();
+    if (svc == 0) {
+        service_main(pl);
+    }
+    close(FD_OUT);
+    close(FD_ERR);
+    close(FD_EXECERR);
+    if (svc < 0) {
+        _exit(125);
+    }
+    shim_send(MSG_PID, svc, 0);
+    int64_t cpu_us = 0, maxrss_kb = 0;
+    for (;;) {
+        int st = 0;
+        struct rusage ru;
+        if (orphaned) {
+            shim_orphaned(pl, svc);
+        }
+        pid_t w = wait4(-1, &st, 0, &ru);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        if (orphaned) {
+            shim_orphaned(pl, svc);
+        }
+        cpu_us += (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+                  (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+        if (ru.ru_maxrss > maxrss_kb) {
+            maxrss_kb = ru.ru_maxrss;
+        }
+        if (w == svc) {
+            shim_send(MSG_EXIT, svc, st);
+        }
+    }
+    shim_send(MSG_USAGE, cpu_us, maxrss_kb);
+    _exit(0);
+}

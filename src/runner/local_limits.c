@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The local runner's limits for one trial: the configuration's resource parameters over the
+ * runner's defaults, the trial's cgroup, per-process fallbacks for what the cgroup cannot
+ * enforce, and a record of how each limit was (or was not) enforced. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "runner/local_int.h"
+
+static json_t *limit_json(double requested, bool enforced, const char *how)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "requested", json_real(requested));
+    json_object_set_new(o, "enforced", json_boolean(enforced));
+    json_object_set_new(o, "how", json_string(how));
+    return o;
+}
+
+static const char *cg_how(const struct mp_cgroup_system *sys, enum mp_cgroup_ctl c, const char *v1,
+                          const char *v2)
+{
+    return sys->v1_base[c] ? v1 : v2;
+}
+
+/* Resource parameters of the configuration override the runner's defaults. */
+void mp_local_collect_limits(struct local_trial *t)
+{
+    const struct mp_space *s = &t->spec->space;
+    const struct mp_local_cfg *cfg = &t->r->cfg;
+    t->limits.cpu_cores = cfg->cpu_cores;
+    t->limits.memory_bytes = cfg->memory_bytes;
+    t->limits.pids_max = cfg->pids_max;
+    t->limits.cpuset = cfg->cpuset;
+    t->limits_json = json_object();
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->params[i].target != MP_TARGET_RESOURCE) {
+            continue;
+        }
+        double v = t->req->x[i];
+        switch (s->params[i].resource) {
+        case MP_RESOURCE_CPU:
+            t->limits.cpu_cores = v;
+            break;
+        case MP_RESOURCE_MEMORY:
+            t->limits.memory_bytes = (uint64_t)llround(v * 1048576.0);
+            break;
+        default:
+            json_object_set_new(t->limits_json, mp_resource_name(s->params[i].resource),
+                                limit_json(v, false, "not enforceable by the local runner"));
+            break;
+        }
+    }
+}
+
+/* Applies what the cgroup could not enforce with weaker per-process limits, and records how
+ * each limit was (or was not) enforced. Returns false when require_limits forbids degrading. */
+static bool record_limits(struct local_trial *t, unsigned enforced)
+{
+    const struct mp_cgroup_system *sys = &t->r->cgsys;
+    bool fallback = t->r->cfg.fallback_limits;
+    bool all = true;
+    if (t->limits.cpu_cores > 0) {
+        bool ok = enforced & MP_CGLIM_CPU;
+        bool approx = !ok && fallback;
+        if (approx) {
+            t->popts.affinity_cpus = (int)ceil(t->limits.cpu_cores);
+        }
+        all = all && ok;
+        json_object_set_new(t->limits_json, "cpu_cores",
+                            limit_json(t->limits.cpu_cores, ok,
+                                       ok ? cg_how(sys, MP_CGCTL_CPU, "cgroup v1 cpu.cfs_quota_us",
+                                                   "cgroup v2 cpu.max")
+                                       : approx ? "approximated: CPU affinity to whole cores"
+                                                : "not enforced (no cpu cgroup)"));
+    }
+    if (t->limits.memory_bytes > 0) {
+        bool ok = enforced & MP_CGLIM_MEMORY;
+        bool approx = !ok && fallback;
+        if (approx) {
+            t->popts.rlimit_data_bytes = t->limits.memory_bytes;
+        }
+        all = all && ok;
+        json_object_set_new(
+            t->limits_json, "memory_bytes",
+            limit_json((double)t->limits.memory_bytes, ok,
+                       ok       ? cg_how(sys, MP_CGCTL_MEMORY, "cgroup v1 memory.limit_in_bytes",
+                                         "cgroup v2 memory.max")
+                       : approx ? "approximated: RLIMIT_DATA per process"
+                                : "not enforced (no memory cgroup)"));
+    }
+    if (t->limits.pids_max > 0) {
+        bool ok = enforced & MP_CGLIM_PIDS;
+        all = all && ok;
+        json_object_set_new(t->limits_json, "pids_max",
+                            limit_json((double)t->limits.pids_max, ok,
+                                       ok ? "cgroup pids.max" : "not enforced (no pids cgroup)"));
+    }
+    if (t->limits.cpuset) {
+        bool ok = enforced & MP_CGLIM_CPUSET;
+        all = all && ok;
+        json_t *o = limit_json(0, ok, ok ? "cgroup cpuset.cpus" : "not enforced");
+        json_object_set_new(o, "requested", json_string(t->limits.cpuset));
+        json_object_set_new(t->limits_json, "cpuset", o);
+    }
+    return all || !t->r->cfg.require_limits;
+}
+
+static void cgroup_name(const struct local_trial *t, char *buf, size_t size)
+{
+    char exp[48];
+    size_t k = 0;
+    for (const char *p = t->req->experiment ? t->req->experiment : ""; *p && k < 40; p++) {
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '_';
+        exp[k++] = ok ? *p : '_';
+    }
+    exp[k] = '\0';
+    snprintf(buf, size, "%s%se%lld-t%lld-a%lld", exp, k ? "-" : "",
+             (long long)t->req->experiment_id, (long long)t->req->number,
+             (long long)t->req->attempt);
+}
+
+int mp_local_setup_cgroup(struct local_trial *t, struct mp_error *err)
+{
+    const struct mp_cgroup_system *sys = &t->r->cgsys;
+    unsigned enforced = 0;
+    json_t *cgj = json_object();
+    json_object_set_new(cgj, "mode", json_string(mp_cgroup_mode_name(sys->mode)));
+    if (sys->warning[0]) {
+        json_object_set_new(cgj, "warning", json_string(sys->warning));
+    }
+    if (mp_cgroup_system_usable(sys)) {
+        char name[128];
+        cgroup_name(t, name, sizeof(name));
+        int rc = mp_cgroup_create(sys, name, &t->limits, &t->cg, err);
+        if (rc != 0) {
+            json_decref(cgj);
+            return rc;
+        }
+        enforced = mp_cgroup_enforced(t->cg);
+        json_object_set_new(cgj, "path", json_string(mp_cgroup_path(t->cg)));
+        t->popts.cgroup_procs = mp_cgroup_procs_files(t->cg);
+    }
+    json_object_set_new(t->meta, "cgroup", cgj);
+    if (!record_limits(t, enforced)) {
+        return mp_error_set(err, MP_EUNSUPPORTED,
+                            "runner.require_limits is set but some limits cannot be enforced (%s)",
+                            sys->warning[0] ? sys->warning : "see the trial's limits");
+    }
+    return 0;
+}

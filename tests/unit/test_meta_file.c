@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for the meta-model file (src/meta/file.c): round trip, corruption, older versions
+ * (no roles, no memory) and the memory of training configurations. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "meta/meta.h"
+#include "meta_family.h"
+
+static void expect_decode_error(const struct mp_buf *bytes, const char *needle)
+{
+    struct mp_meta_model *m = NULL;
+    struct mp_error err = {0};
+    int rc = mp_meta_model_decode(bytes->data, bytes->len, "model.bin", &m, &err);
+    assert_int_equal(rc, MP_EINVALID);
+    assert_null(m);
+    if (!strstr(err.msg, needle)) {
+        fail_msg("expected \"%s\" in \"%s\"", needle, err.msg);
+    }
+}
+
+/* Rewrites the header's payload length and checksum after editing the payload. */
+static void reseal(struct mp_buf *b)
+{
+    uint64_t plen = b->len - 32, sum = mp_hash_bytes(b->data + 32, b->len - 32);
+    for (int i = 0; i < 8; i++) {
+        b->data[16 + i] = (char)(unsigned char)(plen >> (8 * i));
+        b->data[24 + i] = (char)(unsigned char)(sum >> (8 * i));
+    }
+}
+
+static void test_file_round_trip_and_corruption(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    family_space(&s);
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    family_tasks(&ts, &s, 3);
+    struct mp_meta_model *m = train_small(&ts, 9, MP_META_FOMAML);
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/test_meta_%ld.model", (long)getpid());
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_model_save(m, path, &err), 0);
+    struct mp_meta_model *back = NULL;
+    if (mp_meta_model_load(path, &back, &err) != 0) {
+        fail_msg("load: %s", err.msg);
+    }
+    struct mp_buf a = MP_BUF_INIT, b = MP_BUF_INIT;
+    mp_meta_model_encode(m, &a);
+    mp_meta_model_encode(back, &b);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    assert_string_equal(back->features[2].choices[1], "B");
+    assert_int_equal(back->method, MP_META_FOMAML);
+    assert_int_equal(back->seed, 9);
+    remove(path);
+    struct mp_meta_model *none = NULL;
+    assert_int_not_equal(mp_meta_model_load(path, &none, &err), 0);
+    assert_null(none);
+
+    struct mp_buf t = MP_BUF_INIT;
+    mp_buf_add(&t, a.data, a.len);
+    t.data[100] ^= 1;
+    expect_decode_error(&t, "checksum");
+    mp_buf_reset(&t);
+    mp_buf_add(&t, a.data, a.len - 3);
+    expect_decode_error(&t, "truncated");
+    mp_buf_reset(&t);
+    mp_buf_add(&t, a.data, a.len);
+    t.data[0] = 'X';
+    expect_decode_error(&t, "not a morphling meta-model");
+    mp_buf_reset(&t);
+    mp_buf_add(&t, a.data, a.len);
+    t.data[8] = 4;
+    expect_decode_error(&t, "version 4");
+    mp_buf_reset(&t);
+    mp_buf_add(&t, a.data, a.len);
+    t.data[8] = 0;
+    expect_decode_error(&t, "version 0");
+    mp_buf_reset(&t);
+    mp_buf_add(&t, a.data, 10);
+    expect_decode_error(&t, "not a morphling meta-model");
+    /* A well-sealed payload with impossible content: zero features. */
+    mp_buf_reset(&t);
+    mp_buf_add(&t, a.data, a.len);
+    memset(t.data + 32, 0, 4);
+    reseal(&t);
+    expect_decode_error(&t, "malformed");
+    /* A NaN weight. */
+    mp_buf_reset(&t);
+    mp_buf_add(&t, a.data, a.len);
+    memset(t.data + t.len - 8, 0xff, 8);
+    reseal(&t);
+    expect_decode_error(&t, "malformed");
+    mp_buf_release(&t);
+    mp_buf_release(&a);
+    mp_buf_release(&b);
+    mp_meta_model_free(back);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
+/* Version 2 bytes: the version 3 encoding less the memory (its count and entries). */
+static void to_version_2(const struct mp_buf *v3, const struct mp_meta_model *m, struct mp_buf *v2)
+{
+    size_t memory = 8 + m->n_memory * (m->net.n_in + 1) * 8;
+    mp_buf_add(v2, v3->data, v3->len - memory);
+    v2->data[8] = 2;
+    reseal(v2);
+}
+
+/* Version 1 bytes of a model without roles: the version 2 encoding less every feature's empty
+ * role string. */
+static void to_version_1(const struct mp_buf *v2, struct mp_buf *v1)
+{
+    const unsigned char *p = (const unsigned char *)v2->data;
+    size_t pos = 36, nf = p[32];
+    mp_buf_add(v1, v2->data, 36);
+    v1->data[8] = 1;
+    for (size_t i = 0; i < nf; i++) {
+        size_t name = 4 + (size_t)p[pos];
+        mp_buf_add(v1, v2->data + pos, name); /* name */
+        assert_int_equal(p[pos + name], 0);   /* empty role */
+        pos += name + 4;
+        size_t fixed = 4 + 4 + 8 + 8, nc = p[pos + fixed];
+        mp_buf_add(v1, v2->data + pos, fixed + 4);
+        pos += fixed + 4;
+        for (size_t k = 0; k < nc; k++) {
+            size_t len = 4 + (size_t)p[pos];
+            mp_buf_add(v1, v2->data + pos, len);
+            pos += len;
+        }
+    }
+    mp_buf_add(v1, v2->data + pos, v2->len - pos);
+    reseal(v1);
+}
+
+static void test_file_versions_and_roles(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    family_space(&s);
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    family_tasks(&ts, &s, 3);
+    struct mp_meta_model *m = train_small(&ts, 4, MP_META_REPTILE);
+    struct mp_buf a = MP_BUF_INIT, v1 = MP_BUF_INIT, v2 = MP_BUF_INIT, t = MP_BUF_INIT,
+                  w = MP_BUF_INIT, bare = MP_BUF_INIT;
+    mp_meta_model_encode(m, &a);
+    assert_int_equal(a.data[8], MP_META_FORMAT_VERSION);
+    assert_int_equal(MP_META_FORMAT_VERSION, 3);
+    assert_true(m->n_memory > 0);
+    /* Versions 2 (no memory) and 1 (no roles either) still load: same features and weights. */
+    to_version_2(&a, m, &v2);
+    to_version_1(&v2, &v1);
+    assert_int_equal(v1.len, v2.len - 4 * m->n_features);
+    struct mp_meta_model *old = NULL, *old2 = NULL;
+    struct mp_error err = {0};
+    if (mp_meta_model_decode(v2.data, v2.len, "v2.model", &old2, &err) != 0) {
+        fail_msg("version 2: %s", err.msg);
+    }
+    if (mp_meta_model_decode(v1.data, v1.len, "v1.model", &old, &err) != 0) {
+        fail_msg("version 1: %s", err.msg);
+    }
+    assert_int_equal(old->format_version, 1);
+    assert_int_equal(old2->format_version, 2);
+    assert_int_equal(m->format_version, 3);
+    assert_int_equal(old->n_memory, 0);
+    assert_int_equal(old2->n_memory, 0);
+    assert_string_equal(old->features[2].choices[2], "C");
+    assert_null(old->features[0].role);
+    /* Re-saved as version 3: the same bytes as the original without its memory. */
+    size_t n_memory = m->n_memory;
+    m->n_memory = 0;
+    mp_meta_model_encode(m, &bare);
+    m->n_memory = n_memory;
+    mp_meta_model_encode(old, &w);
+    assert_int_equal(w.len, bare.len);
+    assert_memory_equal(w.data, bare.data, bare.len);
+    mp_buf_reset(&w);
+    mp_meta_model_encode(old2, &w);
+    assert_memory_equal(w.data, bare.data, bare.len);
+    /* Roles survive a round trip. */
+    m->features[0].role = mp_xstrdup("batch_size");
+    mp_buf_reset(&a);
+    mp_meta_model_encode(m, &a);
+    struct mp_meta_model *back = NULL;
+    if (mp_meta_model_decode(a.data, a.len, "v3.model", &back, &err) != 0) {
+        fail_msg("version 3 with a role: %s", err.msg);
+    }
+    assert_string_equal(back->features[0].role, "batch_size");
+    assert_null(back->features[1].role);
+    mp_buf_reset(&w);
+    mp_meta_model_encode(back, &w);
+    assert_int_equal(w.len, a.len);
+    assert_memory_equal(w.data, a.data, a.len);
+    /* An unknown role is malformed; so is a version 1 payload labelled version 2. */
+    mp_buf_add(&t, a.data, a.len);
+    size_t at = 0;
+    while (at + 10 <= t.len && memcmp(t.data + at, "batch_size", 10) != 0) {
+        at++;
+    }
+    assert_true(at + 10 <= t.len);
+    t.data[at] = 'X';
+    reseal(&t);
+    expect_decode_error(&t, "malformed");
+    mp_buf_reset(&t);
+    mp_buf_add(&t, v1.data, v1.len);
+    t.data[8] = 2;
+    expect_decode_error(&t, "malformed");
+    /* A version 2 payload labelled version 3 lacks its memory. */
+    mp_buf_reset(&t);
+    mp_buf_add(&t, v2.data, v2.len);
+    t.data[8] = 3;
+    expect_decode_error(&t, "malformed");
+    mp_buf_release(&a);
+    mp_buf_release(&v1);
+    mp_buf_release(&v2);
+    mp_buf_release(&t);
+    mp_buf_release(&w);
+    mp_buf_release(&bare);
+    mp_meta_model_free(old2);
+    mp_meta_model_free(old);
+    mp_meta_model_free(back);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
+/* The memory: every configuration the training services measured, with the mean of their
+ * normalised values, in ascending order of inputs; kept by the file; a corrupt one is refused. */
+static void test_memory(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    family_space(&s);
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    family_tasks(&ts, &s, 3);
+    struct mp_meta_model *m = train_small(&ts, 5, MP_META_FOMAML);
+    size_t n_in = m->net.n_in, w = n_in + 1;
+    assert_int_equal(m->n_memory, 84); /* the three services share all 84 configurations */
+    assert_true(mp_meta_memory_sorted(m));
+    double in[16], v;
+    for (size_t row = 0; row < 84; row += 13) {
+        assert_memory_equal(ts.tasks[0].x + row * 3, ts.tasks[2].x + row * 3, 3 * sizeof(double));
+        mp_meta_encode(m->features, m->n_features, ts.tasks[0].x + row * 3, in);
+        assert_true(mp_meta_memory_lookup(m, in, &v));
+        double mean = (ts.tasks[0].y[row] + ts.tasks[1].y[row] + ts.tasks[2].y[row]) / 3;
+        assert_true(fabs(v - mean) < 1e-12);
+    }
+    const double unmeasured[3] = {3, 1, 0}; /* batch 3 lies between the levels */
+    mp_meta_encode(m->features, m->n_features, unmeasured, in);
+    assert_false(mp_meta_memory_lookup(m, in, &v));
+    /* Round trip, then a memory out of order and a wrong count. */
+    struct mp_buf a = MP_BUF_INIT, t = MP_BUF_INIT, b = MP_BUF_INIT;
+    mp_meta_model_encode(m, &a);
+    struct mp_meta_model *back = NULL;
+    struct mp_error err = {0};
+    if (mp_meta_model_decode(a.data, a.len, "m.model", &back, &err) != 0) {
+        fail_msg("decode: %s", err.msg);
+    }
+    assert_int_equal(back->n_memory, 84);
+    mp_meta_model_encode(back, &b);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    size_t first = a.len - 84 * w * 8;
+    mp_buf_add(&t, a.data, a.len);
+    memcpy(t.data + first, a.data + first + w * 8, w * 8); /* entries 0 and 1 swapped */
+    memcpy(t.data + first + w * 8, a.data + first, w * 8);
+    reseal(&t);
+    expect_decode_error(&t, "malformed");
+    mp_buf_reset(&t);
+    mp_buf_add(&t, a.data, a.len);
+    t.data[first - 8] = 85;
+    reseal(&t);
+    expect_decode_error(&t, "malformed");
+    mp_buf_release(&a);
+    mp_buf_release(&b);
+    mp_buf_release(&t);
+    mp_meta_model_free(back);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_file_round_trip_and_corruption),
+        cmocka_unit_test(test_file_versions_and_roles),
+        cmocka_unit_test(test_memory),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

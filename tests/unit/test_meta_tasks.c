@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for src/meta's task sets and bindings: parameter alignment by name and by role,
+ * tasks from surface CSVs and from recorded experiments' trials. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "meta/meta.h"
+#include "meta_family.h"
+
+static void test_alignment(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    family_space(&s);
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    family_tasks(&ts, &s, 3);
+    struct mp_meta_model *m = train_small(&ts, 1, MP_META_REPTILE);
+    struct mp_error err = {0};
+    struct mp_meta_binding *b = NULL;
+
+    /* Same names in another order, one unknown choice: aligned by name. */
+    struct mp_space r = {0};
+    struct mp_param p = {0};
+    p.name = mp_xstrdup("gpu");
+    p.type = MP_PARAM_CATEGORICAL;
+    p.choices = mp_xreallocarray(NULL, 2, sizeof(char *));
+    p.choices[0] = mp_xstrdup("C");
+    p.choices[1] = mp_xstrdup("Z");
+    p.n_choices = 2;
+    mp_space_add(&r, &p);
+    struct mp_param q = {0};
+    q.name = mp_xstrdup("cpus");
+    q.type = MP_PARAM_INT;
+    q.min = 1;
+    q.max = 8;
+    q.step = 1;
+    mp_space_add(&r, &q);
+    assert_int_equal(mp_meta_bind(m, &r, &b, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "'batch'"));
+    struct mp_param bp = {0};
+    bp.name = mp_xstrdup("batch");
+    bp.type = MP_PARAM_INT;
+    bp.min = 1;
+    bp.max = 64;
+    bp.step = 1;
+    mp_space_add(&r, &bp);
+    if (mp_meta_bind(m, &r, &b, &err) != 0) {
+        fail_msg("bind: %s", err.msg);
+    }
+    double xr[3] = {1, 2, 4}; /* gpu Z, cpus 2, batch 4 */
+    double in[5];
+    mp_meta_binding_encode(b, xr, in);
+    assert_true(fabs(in[0] - (2.0 * 2.0 / 6.0 - 1.0)) < 1e-12); /* batch 4: log2 4 / log2 64 */
+    assert_true(fabs(in[1] - (2.0 * 1.0 / 3.0 - 1.0)) < 1e-12); /* cpus 2 of 1..4 */
+    assert_true(in[2] == 0 && in[3] == 0 && in[4] == 0);        /* unknown choice */
+    xr[0] = 0;                                                  /* gpu C */
+    mp_meta_binding_encode(b, xr, in);
+    assert_true(in[2] == 0 && in[3] == 0 && in[4] == 1);
+    mp_meta_binding_free(b);
+
+    /* An extra parameter the model never saw. */
+    struct mp_param e = {0};
+    e.name = mp_xstrdup("threads");
+    e.type = MP_PARAM_INT;
+    e.min = 1;
+    e.max = 2;
+    e.step = 1;
+    mp_space_add(&r, &e);
+    assert_int_equal(mp_meta_bind(m, &r, &b, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "'threads'"));
+    assert_null(b);
+
+    /* A task set refuses a service with other parameter names. */
+    double x1[2 * 4] = {1, 1, 2, 1, 0, 0, 0, 0}, y1[2] = {1, 2};
+    assert_int_equal(mp_meta_taskset_add(&ts, "other", &r, x1, y1, 2, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "other"));
+    mp_space_release(&r);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
+static struct mp_param int_param(const char *name, double lo, double hi, const char *role)
+{
+    struct mp_param p = {0};
+    p.name = mp_xstrdup(name);
+    p.type = MP_PARAM_INT;
+    p.min = lo;
+    p.max = hi;
+    p.step = 1;
+    p.role = role ? mp_xstrdup(role) : NULL;
+    return p;
+}
+
+/* The family's space with other names: max_batch (role batch_size) for batch, and cores
+ * (role cpu) for cpus, in another order. */
+static void renamed_space(struct mp_space *r, const char *batch_role, const char *cpu_role)
+{
+    struct mp_space f = {0};
+    family_space(&f);
+    struct mp_param g = {0};
+    g.name = mp_xstrdup("gpu");
+    g.type = MP_PARAM_CATEGORICAL;
+    g.choices = mp_xreallocarray(NULL, 3, sizeof(char *));
+    for (size_t i = 0; i < 3; i++) {
+        g.choices[i] = mp_xstrdup(f.params[2].choices[i]);
+    }
+    g.n_choices = 3;
+    mp_space_add(r, &g);
+    struct mp_param c = int_param("cores", 1, 4, cpu_role);
+    mp_space_add(r, &c);
+    struct mp_param b = {0};
+    b.name = mp_xstrdup("max_batch");
+    b.type = MP_PARAM_DISCRETE;
+    b.values = mp_xreallocarray(NULL, f.params[0].n_values, sizeof(double));
+    memcpy(b.values, f.params[0].values, f.params[0].n_values * sizeof(double));
+    b.n_values = f.params[0].n_values;
+    b.role = batch_role ? mp_xstrdup(batch_role) : NULL;
+    mp_space_add(r, &b);
+    mp_space_release(&f);
+}
+
+static void expect_bind_error(const struct mp_meta_model *m, const struct mp_space *r,
+                              const char *needle)
+{
+    struct mp_meta_binding *b = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_bind(m, r, &b, &err), MP_EINVALID);
+    assert_null(b);
+    if (!strstr(err.msg, needle)) {
+        fail_msg("expected \"%s\" in \"%s\"", needle, err.msg);
+    }
+}
+
+static void test_role_alignment(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    family_space(&s);
+    s.params[0].role = mp_xstrdup("batch_size");
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    family_tasks(&ts, &s, 3);
+    /* A service naming batch max_batch and cpus cores joins by role; cores' role is adopted. */
+    struct mp_space r = {0};
+    renamed_space(&r, "batch_size", "cpu");
+    double *x, *y;
+    size_t n = family_table(&s, 0.5, &x, &y);
+    double *xr = mp_xcalloc(n * 3, sizeof(double));
+    for (size_t i = 0; i < n; i++) { /* (batch, cpus, gpu) -> (gpu, cores, max_batch) */
+        xr[i * 3] = x[i * 3 + 2];
+        xr[i * 3 + 1] = x[i * 3 + 1];
+        xr[i * 3 + 2] = x[i * 3];
+    }
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_taskset_add(&ts, "renamed", &r, xr, y, n, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "'cores'"));
+    assert_null(ts.features[1].role);
+    free(r.params[1].name);
+    r.params[1].name = mp_xstrdup("cpus"); /* by name, and it brings its role */
+    if (mp_meta_taskset_add(&ts, "renamed", &r, xr, y, n, &err) != 0) {
+        fail_msg("taskset_add by role: %s", err.msg);
+    }
+    assert_int_equal(ts.n_tasks, 4);
+    assert_string_equal(ts.features[0].role, "batch_size");
+    assert_string_equal(ts.features[1].role, "cpu");
+    for (size_t i = 0; i < n; i++) { /* the renamed task's rows are in the feature layout */
+        for (size_t k = 0; k < 3; k++) {
+            assert_true(ts.tasks[3].x[i * 3 + k] == x[i * 3 + k]);
+        }
+    }
+    struct mp_meta_model *m = train_small(&ts, 2, MP_META_FOMAML);
+    assert_string_equal(m->features[0].role, "batch_size");
+    assert_string_equal(m->features[1].role, "cpu");
+    assert_null(m->features[2].role);
+
+    /* Binding: gpu by name, cores and max_batch by role; inputs as for the original names. */
+    free(r.params[1].name);
+    r.params[1].name = mp_xstrdup("cores");
+    struct mp_meta_binding *b = NULL, *bs = NULL;
+    if (mp_meta_bind(m, &r, &b, &err) != 0) {
+        fail_msg("bind by role: %s", err.msg);
+    }
+    assert_int_equal(mp_meta_binding_param(b, 0), 2);
+    assert_int_equal(mp_meta_binding_param(b, 1), 1);
+    assert_int_equal(mp_meta_binding_param(b, 2), 0);
+    assert_int_equal(mp_meta_binding_param(b, 3), -1);
+    assert_int_equal(mp_meta_bind(m, &s, &bs, &err), 0);
+    double in_r[5], in_s[5];
+    for (size_t i = 0; i < n; i += 7) {
+        mp_meta_binding_encode(b, xr + i * 3, in_r);
+        mp_meta_binding_encode(bs, x + i * 3, in_s);
+        assert_memory_equal(in_r, in_s, sizeof(in_r));
+        assert_true(mp_meta_prior_mean(b, xr + i * 3) == mp_meta_prior_mean(bs, x + i * 3));
+    }
+    mp_meta_binding_free(b);
+    mp_meta_binding_free(bs);
+    mp_space_release(&r);
+
+    /* Without the role, max_batch is unknown: the error names what the model needs. */
+    renamed_space(&r, NULL, "cpu");
+    expect_bind_error(m, &r, "'batch' (role batch_size)");
+    mp_space_release(&r);
+    /* A name match wins over a role: batch by name leaves max_batch unclaimed. */
+    renamed_space(&r, "batch_size", "cpu");
+    struct mp_param extra = int_param("batch", 1, 64, NULL);
+    mp_space_add(&r, &extra);
+    expect_bind_error(m, &r, "'max_batch' is unknown");
+    mp_space_release(&r);
+    /* Conflicting roles in training. */
+    renamed_space(&r, "batch_size", "threads");
+    free(r.params[1].name);
+    r.params[1].name = mp_xstrdup("cpus");
+    assert_int_equal(mp_meta_taskset_add(&ts, "conflict", &r, xr, y, n, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "role threads here, but cpu"));
+    mp_space_release(&r);
+    free(xr);
+    free(x);
+    free(y);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
+/* Surface CSVs: parameter columns by --params, roles by COLUMN=ROLE entries. */
+static void test_surface_roles_and_params(void **state)
+{
+    (void)state;
+    static const char csv[] = "number,max_batch,cores,failure,value,p99_ms\n"
+                              "1,1,1,,2.0,5\n"
+                              "2,4,1,,3.0,6\n"
+                              "3,4,2,SLO_VIOLATED,9.0,50\n"
+                              "4,16,2,,4.0,7\n"
+                              "5,16,1,INFRA,8.0,5\n";
+    struct mp_surface *sf = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_surface_parse(csv, sizeof(csv) - 1, "s.csv", &sf, &err), 0);
+    static const char *const params[] = {"max_batch", "cores"};
+    static const char *const roles[] = {"max_batch=batch_size", "nosuch=threads", "cores=cpu"};
+    struct mp_meta_surface_opts o = {"value", false, params, 2, roles, 3};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    if (mp_meta_taskset_add_surface(&ts, sf, &o, &err) != 0) {
+        fail_msg("add_surface: %s", err.msg);
+    }
+    assert_int_equal(ts.n_features, 2);
+    assert_string_equal(ts.features[0].name, "max_batch");
+    assert_string_equal(ts.features[0].role, "batch_size");
+    assert_string_equal(ts.features[1].role, "cpu");
+    /* The SLO-violating row is trained at the lowest measured value, whatever it measured; the
+     * infrastructure failure says nothing and is skipped. */
+    assert_int_equal(ts.tasks[0].n, 4);
+    assert_true(ts.tasks[0].y[0] == 0.5 && ts.tasks[0].y[1] == 0.75);
+    assert_true(ts.tasks[0].y[2] == 0.5 && ts.tasks[0].y[3] == 1.0);
+    static const char *const bad_role[] = {"cores=cpus"};
+    static const char *const malformed[] = {"cores"};
+    static const char *const missing[] = {"max_batch", "threads"};
+    struct mp_meta_surface_opts b = o;
+    b.roles = bad_role;
+    b.n_roles = 1;
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &b, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "unknown role \"cpus\""));
+    b.roles = malformed;
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &b, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "COLUMN=ROLE"));
+    b = o;
+    b.params = missing;
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &b, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "'threads'"));
+    b = o;
+    b.objective = "p99_ms";
+    b.params = NULL; /* every other column, number and value included: another layout */
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &b, &err), MP_EINVALID);
+    assert_int_equal(ts.n_tasks, 1);
+    mp_meta_taskset_release(&ts);
+    mp_surface_free(sf);
+}
+
+/* A finished experiment's trials as a task: succeeded trials with their value, failed ones
+ * (an SLO violation included) at the lowest value, infrastructure failures and unreadable rows
+ * skipped; fewer than min_points usable trials skip the experiment. */
+static void test_trials_task(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    struct mp_param p = int_param("b", 1, 16, NULL);
+    mp_space_add(&s, &p);
+    static const double x[] = {1, 2, 4, 8, 16, 3};
+    const struct mp_meta_trial trials[] = {
+        {&x[0], MP_TRIAL_SUCCEEDED, MP_FAILURE_NONE, 2.0},
+        {&x[1], MP_TRIAL_SUCCEEDED, MP_FAILURE_NONE, 4.0},
+        {&x[2], MP_TRIAL_FAILED, MP_FAILURE_SLO_VIOLATED, 9.0},
+        {&x[3], MP_TRIAL_FAILED, MP_FAILURE_CRASHED, NAN},
+        {&x[4], MP_TRIAL_FAILED, MP_FAILURE_INFRA, NAN},
+        {NULL, MP_TRIAL_SUCCEEDED, MP_FAILURE_NONE, 7.0},
+    };
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    assert_true(mp_meta_taskset_add_trials(&ts, "t", &s, false, trials, 6, 4));
+    assert_int_equal(ts.n_tasks, 1);
+    assert_string_equal(ts.tasks[0].name, "t");
+    assert_int_equal(ts.tasks[0].n, 4);
+    static const double want[] = {0.5, 1.0, 0.5, 0.5};
+    for (size_t i = 0; i < 4; i++) {
+        if (ts.tasks[0].y[i] != want[i]) {
+            fail_msg("row %zu: y %.17g, want %.17g", i, ts.tasks[0].y[i], want[i]);
+        }
+    }
+    mp_meta_taskset_release(&ts);
+    /* Minimised: the smaller value is the better one. */
+    ts = (struct mp_meta_taskset)MP_META_TASKSET_INIT;
+    assert_true(mp_meta_taskset_add_trials(&ts, "t", &s, true, trials, 2, 2));
+    if (!(ts.tasks[0].y[0] == -0.5 && ts.tasks[0].y[1] == -1.0)) {
+        fail_msg("minimised: y %.17g, %.17g, want -0.5, -1", ts.tasks[0].y[0], ts.tasks[0].y[1]);
+    }
+    mp_meta_taskset_release(&ts);
+    /* Fewer than min_points usable trials: skipped. */
+    ts = (struct mp_meta_taskset)MP_META_TASKSET_INIT;
+    assert_false(mp_meta_taskset_add_trials(&ts, "t", &s, false, trials, 6, 5));
+    assert_int_equal(ts.n_tasks, 0);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_alignment),
+        cmocka_unit_test(test_role_alignment),
+        cmocka_unit_test(test_surface_roles_and_params),
+        cmocka_unit_test(test_trials_task),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
