@@ -32,19 +32,16 @@ static json_t *redact_word(const char *s, const char *prev)
         s[0] != '-') {
         return json_string(MP_SECRET_REDACTED);
     }
-    const char *eq = strchr(s, '=');
-    if (eq && secret_prefix(s, (size_t)(eq - s))) {
-        char *text = mp_xasprintf("%.*s=%s", (int)(eq - s), s, MP_SECRET_REDACTED);
-        json_t *j = json_string(text);
-        free(text);
-        return j;
-    }
-    const char *colon = strchr(s, ':');
-    if (colon && secret_prefix(s, (size_t)(colon - s))) {
-        char *text = mp_xasprintf("%.*s: %s", (int)(colon - s), s, MP_SECRET_REDACTED);
-        json_t *j = json_string(text);
-        free(text);
-        return j;
+    /* NAME=value (a flag, a variable, a query) and "Name: value" (a header). */
+    static const char *const seps[][2] = {{"=", "="}, {":", ": "}};
+    for (size_t i = 0; i < MP_ARRAY_LEN(seps); i++) {
+        const char *at = strchr(s, seps[i][0][0]);
+        if (at && secret_prefix(s, (size_t)(at - s))) {
+            char *text = mp_xasprintf("%.*s%s%s", (int)(at - s), s, seps[i][1], MP_SECRET_REDACTED);
+            json_t *j = json_string(text);
+            free(text);
+            return j;
+        }
     }
     return NULL;
 }

@@ -18,9 +18,9 @@
  *   --start-delay-ms  sleep this long before listening (any mode)
  *   --exit-after-ms   mode exit: exit with status 3 this long after becoming ready (default 300)
  *   --knee-rps R      latency that depends on the offered rate by construction, not on the
- *                     machine: while more than R/4 /infer requests arrived in the last 250 ms
- *                     (a rate over R), each waits --over-ms (default 300) more; below R it
- *                     takes --service-us.
+ *                     machine: while /infer requests arrive faster than R per second over both
+ *                     the last 250 ms and the last second, each waits --over-ms (default 300)
+ *                     more; below R it takes --service-us.
  *   --mode MODE       healthy (default); no-listen (never listens); no-answer (accepts, reads,
  *                     never answers); unhealthy (/healthz returns 500); exit (exits after becoming
  *                     ready); alloc (allocates --alloc-mb, then healthy); ignore-term (ignores
@@ -70,22 +70,23 @@ static bool busy[MAX_WORKERS];
 static uint64_t next_ticket, serving;
 static atomic_ullong served;
 
-#define KNEE_WINDOW_NS 250000000LL
-#define KNEE_RING      65536
+#define KNEE_SHORT_NS 250000000LL
+#define KNEE_LONG_NS  1000000000LL
+#define KNEE_RING     65536
 
-/* Arrival times of the last KNEE_WINDOW_NS, for --knee-rps. */
+/* Arrival times of the last KNEE_LONG_NS, for --knee-rps. */
 static pthread_mutex_t knee_mu = PTHREAD_MUTEX_INITIALIZER;
 static int64_t knee_ring[KNEE_RING];
 static size_t knee_head, knee_len;
 
-/* Records an arrival; true when more than knee_rps x 250 ms requests arrived in the last 250 ms.
- * A mean over a window, so a closed loop settles at the knee; short enough to forget a
- * previous rate within the load generator's 300 ms warm-up. A client that falls behind by d and
- * catches up looks faster by up to d / 250 ms: the knee is an upper bound on the capacity. */
+/* Records an arrival; true when the rate exceeds the knee over both the last 250 ms and the last
+ * second. Means over windows, so a closed loop settles at the knee. The short window forgets a
+ * higher previous rate within the load generator's 300 ms warm-up; the long one keeps a client
+ * that fell behind and caught up with a burst (a busy machine) from looking faster than it is. */
 static bool over_knee(int64_t arrival_ns)
 {
     pthread_mutex_lock(&knee_mu);
-    while (knee_len > 0 && knee_ring[knee_head] < arrival_ns - KNEE_WINDOW_NS) {
+    while (knee_len > 0 && knee_ring[knee_head] < arrival_ns - KNEE_LONG_NS) {
         knee_head = (knee_head + 1) % KNEE_RING;
         knee_len--;
     }
@@ -93,7 +94,14 @@ static bool over_knee(int64_t arrival_ns)
         knee_ring[(knee_head + knee_len) % KNEE_RING] = arrival_ns;
         knee_len++;
     }
-    bool over = (double)knee_len > (double)cfg.knee_rps * (double)KNEE_WINDOW_NS / 1e9;
+    size_t recent = 0; /* arrivals in the short window: the newest ones */
+    while (recent < knee_len && knee_ring[(knee_head + knee_len - 1 - recent) % KNEE_RING] >=
+                                    arrival_ns - KNEE_SHORT_NS) {
+        recent++;
+    }
+    double r = (double)cfg.knee_rps;
+    bool over = (double)recent > r * (double)KNEE_SHORT_NS / 1e9 &&
+                (double)knee_len > r * (double)KNEE_LONG_NS / 1e9;
     pthread_mutex_unlock(&knee_mu);
     return over;
 }

@@ -1,21 +1,21 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Capacity search against a service whose latency depends on the offered rate by construction,
-# not on the machine's speed: 2 ms per request while at most 200 requests/s arrive (counted over
-# 250 ms), 300 ms more above that (fake_service --knee-rps). With p99 <= 100 ms the capacity is
-# the knee, 200 req/s, on any machine that can offer 200 req/s (issue 13: the old test's
-# capacity was the machine's own, 400 req/s measured as 75 under load). The knee is a hard upper
-# bound; a load generator that falls behind by d and catches up looks faster by up to d / 250 ms,
-# so the lower bound leaves 30 % for a very busy machine (measured: 166-181 at load average 19).
+# not on the machine's speed: 2 ms per request while at most 200 requests/s arrive (over both the
+# last 250 ms and the last second), 300 ms more above that (fake_service --knee-rps). With
+# p99 <= 100 ms the capacity is the knee, 200 req/s, on any machine that can offer 200 req/s
+# (issue 13: the old test's capacity was the machine's own, 400 req/s measured as 75 under load).
+# The knee bounds the capacity from above; the lower bound leaves 25 % for a load generator that
+# falls behind on a very busy machine (measured: 197-198 req/s at load average 21 on 2 cores).
 . "$MP_SOURCE_DIR/tests/integration/load_lib.sh"
 
 start_service cap --workers 64 --service-us 2000 --knee-rps 200
 run_load "$WORK/cap.json" 0 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' \
-    --max-time 40s --json
+    --max-time 50s --json
 cap=$(json_num "$WORK/cap.json" capacity_rps)
 [ -n "$cap" ] || fail "no capacity: $(cat "$WORK/cap.json")"
 echo "# capacity $cap req/s (knee 200)"
-ge "$cap" 140 && ge 210 "$cap" || fail "capacity $cap req/s, the knee is at 200 (-30 %, +5 %)"
+ge "$cap" 150 && ge 210 "$cap" || fail "capacity $cap req/s, the knee is at 200 (-25 %, +5 %)"
 grep -q '"found":true' "$WORK/cap.json" || fail "not found"
 for key in uncertainty_rps search_s saturation_rps steps at_capacity; do
     grep -q "\"$key\":" "$WORK/cap.json" || fail "JSON lacks $key"
