@@ -2,9 +2,10 @@
 /* The gate in front of libmicrohttpd: one epoll thread accepts every connection and holds it,
  * at the cost of a descriptor, until its whole request head has arrived (peeked, not read), then
  * hands it to the daemon. Slow or idle clients therefore never take one of the daemon's
- * threads, a head has a total deadline, each client address may hold only so many connections
- * here, and heads that are too long get the API's JSON errors (414, 431, 408) instead of the
- * library's HTML pages. */
+ * threads, a head has a total deadline, each client address may keep only so many connections
+ * waiting here (a new one pushes out that address's oldest), and heads that are too long or
+ * malformed get the API's JSON errors (400, 408, 411, 413, 414, 431) instead of the library's
+ * HTML pages. */
 #define _GNU_SOURCE /* accept4 */
 #include "server/server_int.h"
 
@@ -40,7 +41,8 @@ struct gate {
     bool accept_paused;
     int64_t resume_ns;
     pthread_t thread;
-    struct pend *list;
+    struct pend *list, *tail; /* newest first */
+    struct pend *dead;        /* closed during this batch of events, freed after it */
     size_t n;
     char peek[MP_SERVER_MAX_HEADER_BYTES + 1];
 };
@@ -88,11 +90,14 @@ bool mp_srv_same_address(const struct sockaddr *a, const struct sockaddr *b)
     return false;
 }
 
+/* Closes a connection and unlinks it. Its memory lives on until the current batch of epoll
+ * events is done (free_dead), since a later event of the batch may still point at it. */
 static void pend_close(struct gate *g, struct pend *p)
 {
-    epoll_ctl(g->epoll_fd, EPOLL_CTL_DEL, p->fd, NULL);
     if (p->fd >= 0) {
+        epoll_ctl(g->epoll_fd, EPOLL_CTL_DEL, p->fd, NULL);
         close(p->fd);
+        p->fd = -1;
     }
     if (p->prev) {
         p->prev->next = p->next;
@@ -101,9 +106,21 @@ static void pend_close(struct gate *g, struct pend *p)
     }
     if (p->next) {
         p->next->prev = p->prev;
+    } else {
+        g->tail = p->prev;
     }
     g->n--;
-    free(p);
+    p->next = g->dead;
+    g->dead = p;
+}
+
+static void free_dead(struct gate *g)
+{
+    while (g->dead) {
+        struct pend *p = g->dead;
+        g->dead = p->next;
+        free(p);
+    }
 }
 
 /* Reads and drops what the client sent, so closing does not reset the connection before it
@@ -148,14 +165,27 @@ static void refuse(struct gate *g, struct pend *p, unsigned status, const char *
     p->deadline_ns = mp_mono_ns() + CLOSE_LINGER_NS;
 }
 
-static size_t count_from(const struct gate *g, const struct sockaddr_storage *ss)
+/* Makes room for a new connection from ss: over the address's share its oldest waiting
+ * connection is dropped, over the total the oldest of all. A new connection is never refused,
+ * so a client that sends its head at once always gets through, whoever holds the rest. */
+static void make_room(struct gate *g, const struct sockaddr_storage *ss)
 {
-    size_t n = 0;
-    for (const struct pend *p = g->list; p; p = p->next) {
-        n += mp_srv_same_address((const struct sockaddr *)&p->addr, (const struct sockaddr *)ss);
+    size_t mine = 0;
+    struct pend *oldest_mine = NULL;
+    for (struct pend *p = g->tail; p; p = p->prev) {
+        if (mp_srv_same_address((const struct sockaddr *)&p->addr, (const struct sockaddr *)ss)) {
+            oldest_mine = oldest_mine ? oldest_mine : p;
+            mine++;
+        }
     }
-    return n;
+    if (mine >= MP_SERVER_MAX_PER_ADDRESS) {
+        pend_close(g, oldest_mine);
+    } else if (g->n >= MP_SERVER_MAX_PENDING) {
+        pend_close(g, g->tail);
+    }
 }
+
+static void on_readable(struct gate *g, struct pend *p);
 
 static void accept_all(struct gate *g)
 {
@@ -175,10 +205,7 @@ static void accept_all(struct gate *g)
             }
             return;
         }
-        if (g->n >= MP_SERVER_MAX_PENDING || count_from(g, &ss) >= MP_SERVER_MAX_PER_ADDRESS) {
-            close(fd); /* this address already waits on enough connections */
-            continue;
-        }
+        make_room(g, &ss);
         struct pend *p = mp_xcalloc(1, sizeof(*p));
         p->fd = fd;
         p->addr = ss;
@@ -188,13 +215,17 @@ static void accept_all(struct gate *g)
         p->next = g->list;
         if (g->list) {
             g->list->prev = p;
+        } else {
+            g->tail = p;
         }
         g->list = p;
         g->n++;
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = p};
         if (epoll_ctl(g->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
             pend_close(g, p);
+            continue;
         }
+        on_readable(g, p); /* a head sent with the connection goes through at once */
     }
 }
 
@@ -310,6 +341,9 @@ static const char *reason_phrase(unsigned status)
 
 static void on_readable(struct gate *g, struct pend *p)
 {
+    if (p->fd < 0) {
+        return; /* closed earlier in this batch */
+    }
     if (p->state == PEND_CLOSING) {
         if (!drain(g, p->fd)) {
             pend_close(g, p);
@@ -388,6 +422,7 @@ static void *gate_main(void *arg)
             on_tick(g, now);
             next_tick = now + TICK_MS * 1000000LL;
         }
+        free_dead(g);
     }
 }
 
@@ -428,6 +463,7 @@ void mp_srv_gate_stop(struct mp_server *srv)
     while (g->list) {
         pend_close(g, g->list);
     }
+    free_dead(g);
     close(g->listen_fd);
     close(g->epoll_fd);
     close(g->wake_fd);

@@ -4,7 +4,8 @@
 # connections from 127.0.0.2 each sending one header byte a second (reopened as soon as they are
 # closed) and 200 event streams from the same address, authenticated GET /api/v1/experiments from
 # 127.0.0.1 keep answering; the address holds no more than its share (32 waiting heads, 16
-# streams); and closed event streams are freed at once, not at the next keep-alive (15 s).
+# streams); the same holds with the slow heads coming from 127.0.0.1 itself; and closed event
+# streams are freed at once, not at the next keep-alive (15 s).
 # The latency figures (p50/p99/max) are printed, not asserted: they depend on the machine.
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
 . "$MP_SOURCE_DIR/tests/integration/serve_lib.sh"
@@ -34,6 +35,23 @@ check "under pressure: /healthz answers" ok "$(curl -s --max-time 60 "$BASE/heal
 check "the limits never let more in" "" \
     "$(grep -v 'slow_open=\([0-9]\|[12][0-9]\|3[0-2]\) .* streams_open=\([0-9]\|1[0-6]\) ' "$WORK/hold.txt")"
 echo "# hostile client: $(tail -n 1 "$WORK/hold.txt")"
+kill "$HOLD"
+wait "$HOLD" 2>/dev/null
+
+# The same from the probe's own address (all local users share 127.0.0.1): a new connection
+# pushes out the address's oldest waiting one, and a client that sends its head at once is
+# handed on at once.
+"$P" hold --port "$PORT" --from 127.0.0.1 --slow 1000 --token "$TOKEN" >"$WORK/hold1.txt" 2>&1 &
+HOLD=$!
+CLEANUP_PIDS=$HOLD
+i=0
+while ! grep -q 'slow_open=32 ' "$WORK/hold1.txt" && [ $i -lt 600 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+"$P" probe --port "$PORT" --token "$TOKEN" --count 200 >"$WORK/same.txt"
+check "slow heads from 127.0.0.1 itself: every GET from 127.0.0.1 answered" 0 "$?"
+echo "# with 1000 slow heads from 127.0.0.1 itself: $(cat "$WORK/same.txt")"
 kill "$HOLD"
 wait "$HOLD" 2>/dev/null
 
