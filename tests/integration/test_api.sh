@@ -77,6 +77,11 @@ check "validate: error line" "$line" "$(body .error.line)"
 cli=$(cd "$MP_SOURCE_DIR" && "$MORPHLING" validate "$WORK/bad.yaml" 2>&1 | sed "s|^morphling: $WORK/bad.yaml||")
 check "validate: same message as the CLI" "$cli" "$(body .error.message | sed 's|^spec||')"
 check "GET on validate" 405 "$(status GET /api/v1/validate)"
+# Issue 13: an int range of more than 10^12 values without a step killed the server.
+printf 'name: big\nobjective: {metric: q}\nrunner: {kind: replay, surface: x.csv}\nparameters:\n  - {name: n, type: int, min: 1, max: 1000000000002}\n' >"$WORK/big-range.yaml"
+check "an int range without step over 10^12 values: 400" 400 "$(status POST /api/v1/validate --data-binary @"$WORK/big-range.yaml")"
+check_contains "naming max" "'parameters[0].max': more than 10^12 steps" "$(body .error.message)"
+check "and the server lives on" 200 "$(anon GET /healthz)"
 
 # A live experiment: events must arrive while it runs; the stream is read until the event that
 # ends the experiment.

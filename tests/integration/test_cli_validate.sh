@@ -49,6 +49,12 @@ check "run refuses a FIFO with 2" 2 "$rc"
 err=$("$MORPHLING" validate /dev/null 2>&1); rc=$?
 check "a device exits 2" 2 "$rc"
 
+# Issue 13: an int range of more than 10^12 values without a step crashed (SIGSEGV).
+sed 's/    max: 4/    max: 1000000000002/; /step: 0/d' "$WORK/bad.yaml" >"$WORK/big-range.yaml"
+err=$("$MORPHLING" validate "$WORK/big-range.yaml" 2>&1); rc=$?
+check "an int range without step over 10^12 values exits 2" 2 "$rc"
+check_contains "naming max" "'parameters[0].max': more than 10^12 steps between min and max" "$err"
+
 out=$("$MORPHLING" validate --json "$WORK/bad.yaml" 2>/dev/null)
 check "validate --json reports invalid" false "$(printf '%s' "$out" | jq .valid)"
 finish
