@@ -32,7 +32,19 @@
     X(CANCELLED, "cancelled")                                                                      \
     X(UNSUPPORTED, "not supported")                                                                \
     X(BUSY, "in use by another process")                                                           \
-    X(RUNTIME, "runtime failure")
+    X(RUNTIME, "runtime failure")                                                                  \
+    X(CONFLICT, "conflict: the object has been modified")                                          \
+    X(EXPIRED, "expired: the resource version is too old")                                         \
+    X(UNAUTHORIZED, "unauthorized")                                                                \
+    X(FORBIDDEN, "forbidden")                                                                      \
+    X(REJECTED, "rejected as invalid by the server")                                               \
+    X(BADREQUEST, "bad request")                                                                   \
+    X(THROTTLED, "too many requests")                                                              \
+    X(SERVERTIMEOUT, "server timeout")                                                             \
+    X(UNAVAILABLE, "server unavailable")                                                           \
+    X(SERVERERROR, "internal server error")                                                        \
+    X(TRANSPORT, "cannot reach the server")                                                        \
+    X(DEADLINE, "deadline exceeded")
 
 enum mp_errcode {
     MP_OK = 0,

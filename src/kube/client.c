@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The transport: a pool of libcurl handles (one multi handle each, so connections are reused
+ * and a transfer can be woken by a cancel token from another thread), TLS from the
+ * configuration, one deadline per call, and the retry policy documented in kube.h. */
+#include "kube/kube_int.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define POOL_MAX_IDLE 16
+
+struct slot {
+    CURLM *multi;
+    CURL *easy;
+    struct slot *next;
+};
+
+struct mp_kube_client {
+    struct mp_kube_config *cfg;
+    struct mp_kube_client_opts o;
+    char *user_agent;
+    struct mp_kube_cred cred;
+    pthread_mutex_t mu; /* pool and rng */
+    struct slot *idle;
+    unsigned n_idle;
+    struct mp_rng rng;
+};
+
+struct mp_kube_cancel {
+    pthread_mutex_t mu;
+    bool fired;
+    CURLM **waiting; /* multi handles of calls to wake */
+    size_t n, cap;
+};
+
+/* ---- cancel tokens ---- */
+
+struct mp_kube_cancel *mp_kube_cancel_new(void)
+{
+    struct mp_kube_cancel *t = mp_xcalloc(1, sizeof(*t));
+    pthread_mutex_init(&t->mu, NULL);
+    return t;
+}
+
+void mp_kube_cancel_fire(struct mp_kube_cancel *t)
+{
+    pthread_mutex_lock(&t->mu);
+    t->fired = true;
+    for (size_t i = 0; i < t->n; i++) {
+        curl_multi_wakeup(t->waiting[i]);
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+bool mp_kube_cancel_fired(struct mp_kube_cancel *t)
+{
+    if (!t) {
+        return false;
+    }
+    pthread_mutex_lock(&t->mu);
+    bool fired = t->fired;
+    pthread_mutex_unlock(&t->mu);
+    return fired;
+}
+
+void mp_kube_cancel_free(struct mp_kube_cancel *t)
+{
+    if (t) {
+        pthread_mutex_destroy(&t->mu);
+        free(t->waiting);
+        free(t);
+    }
+}
+
+static void cancel_attach(struct mp_kube_cancel *t, CURLM *m)
+{
+    if (!t) {
+        return;
+    }
+    pthread_mutex_lock(&t->mu);
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 4;
+        t->waiting = mp_xreallocarray(t->waiting, t->cap, sizeof(*t->waiting));
+    }
+    t->waiting[t->n++] = m;
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void cancel_detach(struct mp_kube_cancel *t, CURLM *m)
+{
+    if (!t) {
+        return;
+    }
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->waiting[i] == m) {
+            t->waiting[i] = t->waiting[--t->n];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* ---- client and pool ---- */
+
+int mp_kube_client_new(struct mp_kube_config *cfg, const struct mp_kube_client_opts *o,
+                       struct mp_kube_client **out, struct mp_error *err)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        mp_kube_config_free(cfg);
+        return mp_error_set(err, MP_ERUNTIME, "cannot initialise libcurl");
+    }
+    struct mp_kube_client *c = mp_xcalloc(1, sizeof(*c));
+    c->cfg = cfg;
+    if (o) {
+        c->o = *o;
+    }
+    c->o.timeout_ms = c->o.timeout_ms > 0 ? c->o.timeout_ms : 30000;
+    c->o.max_attempts = c->o.max_attempts ? c->o.max_attempts : 10;
+    c->o.backoff_initial_ms = c->o.backoff_initial_ms > 0 ? c->o.backoff_initial_ms : 250;
+    c->o.backoff_max_ms = c->o.backoff_max_ms > 0 ? c->o.backoff_max_ms : 8000;
+    c->o.max_body_bytes = c->o.max_body_bytes ? c->o.max_body_bytes : (size_t)256 << 20;
+    c->user_agent = mp_xstrdup(c->o.user_agent ? c->o.user_agent : "morphling/" MP_VERSION);
+    c->o.user_agent = NULL;
+    mp_rng_init(&c->rng, c->o.seed);
+    pthread_mutex_init(&c->mu, NULL);
+    mp_kube_cred_init(&c->cred, cfg, c->o.wall_clock, c->o.clock_ud);
+    *out = c;
+    return 0;
+}
+
+static void slot_free(struct slot *s)
+{
+    curl_easy_cleanup(s->easy);
+    curl_multi_cleanup(s->multi);
+    free(s);
+}
+
+void mp_kube_client_free(struct mp_kube_client *c)
+{
+    if (!c) {
+        return;
+    }
+    while (c->idle) {
+        struct slot *s = c->idle;
+        c->idle = s->next;
+        slot_free(s);
+    }
+    mp_kube_cred_release(&c->cred);
+    pthread_mutex_destroy(&c->mu);
+    mp_kube_config_free(c->cfg);
+    free(c->user_agent);
+    free(c);
+    curl_global_cleanup();
+}
+
+const struct mp_kube_config *mp_kube_client_config(const struct mp_kube_client *c)
+{
+    return c->cfg;
+}
+
+int64_t mp_kube_default_timeout_ms(const struct mp_kube_client *c)
+{
+    return c->o.timeout_ms;
+}
+
+static struct slot *pool_get(struct mp_kube_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    struct slot *s = c->idle;
+    if (s) {
+        c->idle = s->next;
+        c->n_idle--;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!s) {
+        s = mp_xcalloc(1, sizeof(*s));
+        s->multi = curl_multi_init();
+        s->easy = curl_easy_init();
+        if (!s->multi || !s->easy) {
+            fprintf(stderr, "morphling: libcurl: out of memory\n");
+            abort();
+        }
+    }
+    return s;
+}
+
+static void pool_put(struct mp_kube_client *c, struct slot *s)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->n_idle < POOL_MAX_IDLE) {
+        s->next = c->idle;
+        c->idle = s;
+        c->n_idle++;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (s) {
+        slot_free(s);
+    }
+}
+
+int64_t mp_kube_backoff_ms(struct mp_kube_client *c, unsigned attempt)
+{
+    int64_t d = c->o.backoff_initial_ms;
+    for (unsigned i = 1; i < attempt && d < c->o.backoff_max_ms; i++) {
+        d *= 2;
+    }
+    d = d < c->o.backoff_max_ms ? d : c->o.backoff_max_ms;
+    pthread_mutex_lock(&c->mu);
+    double u = mp_rng_uniform(&c->rng);
+    pthread_mutex_unlock(&c->mu);
+    return d / 2 + (int64_t)(u * (double)(d - d / 2)); /* "equal jitter": [d/2, d] */
+}
+
+static int pause_on(struct mp_kube_client *c, CURLM *m, struct mp_kube_cancel *cancel,
+                    int64_t delay_ms)
+{
+    if (c->o.sleep) {
+        return c->o.sleep(c->o.sleep_ud, delay_ms) == 0 && !mp_kube_cancel_fired(cancel)
+                   ? 0
+                   : MP_ECANCELLED;
+    }
+    int64_t until = mp_mono_ns() + delay_ms * 1000000;
+    cancel_attach(cancel, m);
+    int rc = 0;
+    for (;;) {
+        if (mp_kube_cancel_fired(cancel)) {
+            rc = MP_ECANCELLED;
+            break;
+        }
+        int64_t left_ms = (until - mp_mono_ns() + 999999) / 1000000;
+        if (left_ms <= 0) {
+            break;
+        }
+        curl_multi_poll(m, NULL, 0, left_ms > 1000 ? 1000 : (int)left_ms, NULL);
+    }
+    cancel_detach(cancel, m);
+    return rc;
+}
+
+int mp_kube_pause(struct mp_kube_client *c, struct mp_kube_cancel *cancel, int64_t delay_ms)
+{
+    struct slot *s = pool_get(c);
+    int rc = pause_on(c, s->multi, cancel, delay_ms);
+    pool_put(c, s);
+    return rc;
+}
+
+/* ---- one try ---- */
+
+enum outcome {
+    ANSWERED, /* an HTTP answer came (any status) */
+    NOT_SENT, /* the connection could not be made: the server cannot have acted */
+    LOST,     /* sent, but the answer was lost: the server may have acted */
+    FAILED,   /* not worth retrying */
+};
+
+struct xfer {
+    const struct mp_kube_req *r;
+    struct mp_buf *body;
+    size_t max_body;
+    int64_t deadline_ns;
+    int64_t stream_ms;
+    bool streaming;      /* a 2xx watch body is flowing into the decoder */
+    bool stream_expired; /* its time is up: a normal end */
+    int local_rc;        /* why we stopped the transfer ourselves */
+    long status;
+    int64_t retry_after_ms;
+    struct mp_error *err;
+    CURL *easy;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static int64_t parse_retry_after(const char *v)
+{
+    while (*v == ' ' || *v == '\t') {
+        v++;
+    }
+    char *end;
+    long long s = strtoll(v, &end, 10);
+    while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n') {
+        end++;
+    }
+    if (end != v && *end == '\0' && s >= 0) {
+        return s > 86400 ? 86400000 : s * 1000;
+    }
+    char date[128];
+    snprintf(date, sizeof(date), "%s", v);
+    time_t t = curl_getdate(date, NULL);
+    if (t < 0) {
+        return -1;
+    }
+    int64_t ms = ((int64_t)t * 1000000000 - mp_wall_ns()) / 1000000;
+    return ms > 0 ? ms : 0;
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *ud)
+{
+    struct xfer *x = ud;
+    size_t len = size * n;
+    if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+        x->retry_after_ms = -1;
+    } else if (len > 12 && strncasecmp(buf, "retry-after:", 12) == 0) {
+        char *v = mp_xstrndup(buf + 12, len - 12);
+        x->retry_after_ms = parse_retry_after(v);
+        free(v);
+    } else if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
+        long code = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (x->r->watch && code >= 200 && code < 300) {
+            x->streaming = true;
+            x->deadline_ns = x->stream_ms ? mp_mono_ns() + x->stream_ms * 1000000 : 0;
+        }
+    }
+    return len;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud)
+{
+    struct xfer *x = ud;
+    size_t len = size * n;
+    if (x->streaming) {
+        int rc = mp_kube_wdec_feed(x->r->watch, data, len, x->err);
+        if (rc != 0) {
+            x->local_rc = rc;
+            return 0;
+        }
+        return len;
+    }
+    if (len > x->max_body - x->body->len) {
+        x->local_rc = mp_error_set(x->err, MP_ETOOBIG, "%s %s: the answer is larger than %zu bytes",
+                                   x->r->verb, x->r->path, x->max_body);
+        return 0;
+    }
+    mp_buf_add(x->body, data, len);
+    return len;
+}
+
+static struct curl_slist *headers(const struct mp_kube_req *r, const struct mp_kube_auth_snap *a)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+    h = curl_slist_append(h, "Expect:");
+    if (r->content_type) {
+        char *ct = mp_xasprintf("Content-Type: %s", r->content_type);
+        h = curl_slist_append(h, ct);
+        free(ct);
+    }
+    if (a->token) {
+        char *auth = mp_xasprintf("Authorization: Bearer %s", a->token);
+        h = curl_slist_append(h, auth);
+        free(auth);
+    }
+    return h;
+}
+
+static void set_blob(CURL *e, CURLoption opt, const void *data, size_t len)
+{
+    struct curl_blob b = {(void *)data, len, CURL_BLOB_COPY};
+    curl_easy_setopt(e, opt, &b);
+}
+
+static void setup_tls(struct mp_kube_client *c, CURL *e, const struct mp_kube_auth_snap *a)
+{
+    const struct mp_kube_config *cfg = c->cfg;
+    if (cfg->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (cfg->ca_data.len) {
+        /* The cluster's CA alone is trusted, as kubectl does. */
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+        set_blob(e, CURLOPT_CAINFO_BLOB, cfg->ca_data.data, cfg->ca_data.len);
+    }
+    const char *cert = a->cert_pem, *key = a->key_pem;
+    size_t cert_len = cert ? strlen(cert) : 0, key_len = key ? strlen(key) : 0;
+    if (!cert && cfg->cert_data.len) {
+        cert = (const char *)cfg->cert_data.data;
+        cert_len = cfg->cert_data.len;
+        key = (const char *)cfg->key_data.data;
+        key_len = cfg->key_data.len;
+    }
+    if (cert) {
+        curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+        set_blob(e, CURLOPT_SSLCERT_BLOB, cert, cert_len);
+        curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+        set_blob(e, CURLOPT_SSLKEY_BLOB, key, key_len);
+    }
+    if (cfg->proxy_url) {
+        curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy_url);
+    }
+}
+
+static void setup(struct mp_kube_client *c, struct xfer *x, struct curl_slist *h,
+                  const struct mp_kube_auth_snap *a)
+{
+    const struct mp_kube_req *r = x->r;
+    CURL *e = x->easy;
+    curl_easy_reset(e);
+    char *url = mp_xasprintf("%s%s%s", c->cfg->server, r->path, r->query ? r->query : "");
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    free(url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    if (strcmp(r->method, "GET") != 0) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+    }
+    if (!r->idempotent) {
+        /* libcurl resends a request on a new connection, whatever its method, when a reused
+         * one dies before any answer: only a fresh connection keeps a create from being sent
+         * twice behind our back. */
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    }
+    if (r->body || strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 ||
+        strcmp(r->method, "PATCH") == 0) {
+        /* Without a body these still send "Content-Length: 0". */
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+    }
+    setup_tls(c, e, a);
+}
+
+/* Drives the transfer on the slot's multi handle until it ends, the deadline passes or the
+ * cancel token fires. */
+static CURLcode run(struct slot *s, struct xfer *x, struct mp_kube_cancel *cancel)
+{
+    CURLcode cc = CURLE_OK;
+    curl_multi_add_handle(s->multi, s->easy);
+    cancel_attach(cancel, s->multi);
+    for (;;) {
+        int running = 0;
+        curl_multi_perform(s->multi, &running);
+        if (!running || x->local_rc) {
+            break;
+        }
+        if (mp_kube_cancel_fired(cancel)) {
+            x->local_rc =
+                mp_error_set(x->err, MP_ECANCELLED, "%s %s: cancelled", x->r->verb, x->r->path);
+            break;
+        }
+        int64_t now = mp_mono_ns(), wait_ms = 1000;
+        if (x->deadline_ns && now >= x->deadline_ns) {
+            x->stream_expired = x->streaming;
+            x->local_rc = x->streaming ? 0 : MP_EDEADLINE;
+            break;
+        }
+        if (x->deadline_ns) {
+            int64_t left = (x->deadline_ns - now) / 1000000 + 1;
+            wait_ms = left < wait_ms ? left : wait_ms;
+        }
+        curl_multi_poll(s->multi, NULL, 0, (int)wait_ms, NULL);
+    }
+    int left;
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
+        if (m->msg == CURLMSG_DONE) {
+            cc = m->data.result;
+        }
+    }
+    cancel_detach(cancel, s->multi);
+    curl_multi_remove_handle(s->multi, s->easy);
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &x->status);
+    return cc;
+}
+
+static enum outcome classify(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+        return NOT_SENT;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_OPERATION_TIMEDOUT:
+        return LOST;
+    default:
+        return FAILED;
+    }
+}
+
+static int transport_error(struct mp_kube_client *c, struct xfer *x, CURLcode cc)
+{
+    const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
+    const char *hint = "";
+    if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
+        hint = " (check the cluster's certificate-authority, or insecure-skip-tls-verify)";
+    }
+    return mp_error_set(x->err, MP_ETRANSPORT, "%s %s: %s: %s%s", x->r->verb, x->r->path,
+                        c->cfg->server, detail, hint);
+}
+
+static int attempt(struct mp_kube_client *c, struct slot *s, struct xfer *x,
+                   struct mp_kube_cancel *cancel, struct mp_kube_auth_snap *a, enum outcome *oc)
+{
+    *oc = FAILED;
+    int rc = mp_kube_cred_get(&c->cred, x->deadline_ns, a, x->err);
+    if (rc != 0) {
+        return rc;
+    }
+    struct curl_slist *h = headers(x->r, a);
+    x->easy = s->easy;
+    setup(c, x, h, a);
+    CURLcode cc = run(s, x, cancel);
+    curl_slist_free_all(h);
+    if (x->stream_expired || (x->streaming && cc != CURLE_OK && !x->local_rc)) {
+        *oc = ANSWERED; /* the open watch ended: its time was up, or the connection dropped */
+        return mp_kube_wdec_finish(x->r->watch, x->err);
+    }
+    if (x->local_rc) {
+        if (x->local_rc == MP_EDEADLINE) {
+            mp_error_set(x->err, MP_EDEADLINE, "%s %s: no answer within the deadline", x->r->verb,
+                         x->r->path);
+        }
+        return x->local_rc;
+    }
+    if (cc != CURLE_OK) {
+        *oc = classify(cc);
+        return transport_error(c, x, cc);
+    }
+    *oc = ANSWERED;
+    if (x->status >= 200 && x->status < 300) {
+        return x->streaming ? mp_kube_wdec_finish(x->r->watch, x->err) : 0;
+    }
+    int64_t ra_s;
+    rc = mp_kube_status_error(x->r->verb, x->r->path, x->status, x->body->data, x->body->len, &ra_s,
+                              x->err);
+    if (x->retry_after_ms < 0 && ra_s >= 0) {
+        x->retry_after_ms = ra_s * 1000;
+    }
+    return rc;
+}
+
+/* ---- retries ---- */
+
+static void append(struct mp_error *err, const char *fmt, ...) MP_PRINTF(2, 3);
+static void append(struct mp_error *err, const char *fmt, ...)
+{
+    if (!err) {
+        return;
+    }
+    size_t n = strlen(err->msg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
+    va_end(ap);
+}
+
+static bool retryable(const struct mp_kube_req *r, const struct mp_kube_opts *o, enum outcome oc,
+                      long status)
+{
+    bool server_error = status == 500 || status == 502 || status == 503 || status == 504;
+    if (oc == NOT_SENT || (oc == ANSWERED && status == 429)) {
+        return true;
+    }
+    return (oc == LOST || (oc == ANSWERED && server_error)) && (r->idempotent || o->retry_unsafe);
+}
+
+struct call {
+    unsigned tries;
+    bool refreshed;
+    bool maybe_applied;
+    long status;
+};
+
+/* After a failed try: 1 to try again (after waiting), 0 to stop with the try's error. */
+static int next_try(struct mp_kube_client *c, struct slot *s, const struct mp_kube_req *r,
+                    const struct mp_kube_opts *o, struct call *call, const struct xfer *x,
+                    enum outcome oc, struct mp_kube_auth_snap *a, int64_t deadline_ns)
+{
+    if (oc == ANSWERED && x->status == 401 && a->refreshable && !call->refreshed) {
+        mp_kube_cred_invalidate(&c->cred, a->gen);
+        call->refreshed = true;
+        return 1;
+    }
+    if (!retryable(r, o, oc, x->status)) {
+        return 0;
+    }
+    if (call->tries >= c->o.max_attempts) {
+        if (call->tries > 1) {
+            append(x->err, " (gave up after %u tries)", call->tries);
+        }
+        return 0;
+    }
+    int64_t delay = x->retry_after_ms >= 0 ? x->retry_after_ms : mp_kube_backoff_ms(c, call->tries);
+    if (mp_mono_ns() + delay * 1000000 >= deadline_ns) {
+        append(x->err, " (not retried: waiting %lld ms would pass the call's deadline)",
+               (long long)delay);
+        return 0;
+    }
+    if (!r->idempotent && oc != NOT_SENT && x->status != 429) {
+        call->maybe_applied = true;
+    }
+    if (pause_on(c, s->multi, o->cancel, delay) != 0) {
+        mp_error_set(x->err, MP_ECANCELLED, "%s %s: cancelled", r->verb, r->path);
+        return -1;
+    }
+    return 1;
+}
+
+int mp_kube_send(struct mp_kube_client *c, const struct mp_kube_req *r,
+                 const struct mp_kube_opts *o, struct mp_buf *body, struct mp_error *err)
+{
+    static const struct mp_kube_opts none = {0};
+    o = o ? o : &none;
+    int64_t timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : c->o.timeout_ms;
+    int64_t deadline_ns = mp_mono_ns() + timeout_ms * 1000000;
+    struct mp_buf scratch = MP_BUF_INIT;
+    struct slot *s = pool_get(c);
+    struct call call = {0};
+    int rc, more;
+    do {
+        if (mp_kube_cancel_fired(o->cancel)) {
+            rc = mp_error_set(err, MP_ECANCELLED, "%s %s: cancelled", r->verb, r->path);
+            break;
+        }
+        struct xfer x = {.r = r,
+                         .body = body ? body : &scratch,
+                         .max_body = c->o.max_body_bytes,
+                         .deadline_ns = deadline_ns,
+                         .stream_ms = r->stream_ms,
+                         .retry_after_ms = -1,
+                         .err = err};
+        mp_buf_reset(x.body);
+        struct mp_kube_auth_snap a;
+        enum outcome oc;
+        call.tries++;
+        rc = attempt(c, s, &x, o->cancel, &a, &oc);
+        call.status = x.status;
+        more = rc == 0 ? 0 : next_try(c, s, r, o, &call, &x, oc, &a, deadline_ns);
+        rc = more < 0 ? MP_ECANCELLED : rc;
+        mp_kube_auth_snap_release(&a);
+    } while (more > 0);
+    pool_put(c, s);
+    mp_buf_release(&scratch);
+    if (rc == MP_EEXISTS && call.maybe_applied) {
+        append(err, " (an earlier try whose answer was lost may have created it)");
+    }
+    if (o->info) {
+        *o->info = (struct mp_kube_info){(int)call.status, call.tries, call.maybe_applied};
+    }
+    return rc;
+}

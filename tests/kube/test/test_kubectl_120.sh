@@ -1,0 +1,53 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The fake API server through Debian's kubectl 1.20 (kubernetes-client, unpacked into the build
+# folder): apply, re-apply, get, wait, delete with cascade modes, custom resources. kubectl 1.20
+# validates on the client with the protobuf form of /openapi/v2, which the fake does not serve,
+# so these commands pass --validate=false (the server still validates everything it receives).
+. "$(dirname "$0")/lib.sh"
+KUBECTL=${MP_KUBECTL_120:?MP_KUBECTL_120 must point to kubectl 1.20 (the build unpacks it)}
+D="$HERE/data"
+k() { "$KUBECTL" "$@" 2>&1; }
+check_contains "this is kubectl 1.20" 'GitVersion:"v1.20' "$(k version --client)"
+
+start_apiserver
+
+check_contains "apply creates" "deployment.apps/web created" "$(k apply --validate=false -f "$D/deployment.yaml")"
+sed 's/replicas: 2/replicas: 4/; s/{name: MODE, value: fast}/{name: MODE, value: slow}/' \
+    "$D/deployment.yaml" >"$WORK/d2.yaml"
+check_contains "re-apply configures" "deployment.apps/web configured" "$(k apply --validate=false -f "$WORK/d2.yaml")"
+check "re-apply merged" "4 MODE=slow THREADS=2 " \
+    "$(k get deploy web -o jsonpath='{.spec.replicas} {range .spec.template.spec.containers[0].env[*]}{.name}={.value} {end}')"
+out=$(k get deploy)
+check_contains "get: table" "NAME   READY   UP-TO-DATE   AVAILABLE   AGE" "$out"
+check_contains "get: row" "web    0/4" "$out"
+check_contains "get -o yaml" "progressDeadlineSeconds: 600" "$(k get deploy web -o yaml)"
+check_contains "server still validates" "spec.selector: Invalid value" \
+    "$(sed 's/{app: web}/{app: x}/g' "$D/deployment.yaml" | k apply --validate=false -f -)"
+
+k create configmap gone >/dev/null
+"$KUBECTL" wait --for=delete configmap/gone --timeout=60s >"$WORK/wait.out" 2>&1 &
+WAIT=$!
+wait_for 60 watching
+k delete configmap gone >/dev/null
+if wait "$WAIT"; then ok "wait --for=delete"; else not_ok "wait --for=delete: $(cat "$WORK/wait.out")"; fi
+
+for mode in foreground background orphan; do
+    k create configmap "o-$mode" >/dev/null
+    uid=$(k get cm "o-$mode" -o jsonpath='{.metadata.uid}')
+    printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d-%s\n  ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: o-%s, uid: "%s"}]\n' \
+        "$mode" "$mode" "$uid" | k apply --validate=false -f - >/dev/null
+    check_contains "delete --cascade=$mode" "deleted" "$(k delete configmap "o-$mode" --cascade=$mode)"
+done
+wait_for 30 sh -c "! $KUBECTL get cm d-background d-foreground >/dev/null 2>&1"
+check "dependents of foreground/background deletes gone, orphan kept" "configmap/d-orphan" \
+    "$(k get cm -o name | grep '/d-')"
+check_contains "delete deployment" 'deployment.apps "web" deleted' "$(k delete deploy web)"
+
+k apply --validate=false -f "$D/crd.yaml" >/dev/null
+k wait --for condition=established crd/profilingexperiments.morphling.kubedl.io >/dev/null
+check_contains "custom resource" "created" "$(k apply --validate=false -f "$D/pe.yaml")"
+check_contains "custom resource printer columns" "NAME   STATE   AGE   OBJECTIVE-NAME" "$(k get pe)"
+check_contains "custom resource deleted" "deleted" "$(k delete pe pe1)"
+
+finish
