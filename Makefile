@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 # User verbs. The real build is CMake (CMakeLists.txt); this file only drives it.
 .POSIX:
-.PHONY: all deps build demo test bench fuzz format check-format tidy clean
+.PHONY: all deps build install demo test bench fuzz format check-format tidy clean
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build/release
 TEST_BUILD ?= build/test
+PREFIX ?= /usr/local
+# OFF: build without the example inference server and its Debian packages (Tesseract, XGBoost).
+MP_EXAMPLES ?= ON
+export MP_EXAMPLES
 FUZZ_BUILD ?= build/fuzz
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find src tests bench examples -name '*.[ch]')
 
@@ -15,14 +19,20 @@ deps:
 	@sh scripts/deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMP_EXAMPLES=$(MP_EXAMPLES) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# The binary, morphling(1), morphling-spec(5) and the bash completion under $(PREFIX) (DESTDIR
+# is honoured).
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 demo: build
 	@sh scripts/demo.sh $(BUILD)/morphling
 
 test: deps
-	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMP_WERROR=ON -DMP_SANITIZE=ON >/dev/null
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMP_WERROR=ON -DMP_SANITIZE=ON \
+		-DMP_EXAMPLES=$(MP_EXAMPLES) >/dev/null
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

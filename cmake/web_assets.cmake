@@ -1,23 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # Embeds the dashboard (web/*.html|js|css, the replay example as the editor's template, and
-# uPlot from npm) into mpcore as byte arrays generated in the build directory. uPlot is
-# installed with `npm ci` from web/package-lock.json into the build directory, only when it is
-# missing or the lock file changed.
-find_program(MP_NPM npm)
-if(NOT MP_NPM)
-    message(FATAL_ERROR "npm is needed to fetch uPlot for the dashboard (install nodejs/npm)")
-endif()
-set(MP_WEB_DEPS ${CMAKE_BINARY_DIR}/web-deps)
-file(MAKE_DIRECTORY ${MP_WEB_DEPS})
-set(MP_UPLOT_DIR ${MP_WEB_DEPS}/node_modules/uplot/dist)
-add_custom_command(
-    OUTPUT ${MP_UPLOT_DIR}/uPlot.iife.min.js ${MP_UPLOT_DIR}/uPlot.min.css
-    COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_SOURCE_DIR}/web/package.json
-        ${CMAKE_SOURCE_DIR}/web/package-lock.json ${MP_WEB_DEPS}
-    COMMAND ${MP_NPM} ci --no-audit --no-fund --ignore-scripts --loglevel=error
-    WORKING_DIRECTORY ${MP_WEB_DEPS}
-    DEPENDS ${CMAKE_SOURCE_DIR}/web/package-lock.json ${CMAKE_SOURCE_DIR}/web/package.json
-    COMMENT "npm ci: uPlot for the dashboard")
+# uPlot from npm) into mpcore as byte arrays generated in the build directory. uPlot comes from
+# the npm cache that `make deps` fills (deps/cache/npm/web, `npm ci` of web/package-lock.json):
+# the build itself never uses the network.
+include(${CMAKE_SOURCE_DIR}/cmake/npm_cache.cmake)
+mp_npm_cache(web MP_WEB_MODULES)
+set(MP_UPLOT_DIR ${MP_WEB_MODULES}/uplot/dist)
 set(MP_WEB_FILES
     /index.html=${CMAKE_SOURCE_DIR}/web/index.html
     /app.js=${CMAKE_SOURCE_DIR}/web/app.js

@@ -93,7 +93,7 @@ int idx_load(struct idx *out, const char *path, int want_rank, struct mp_error *
     if (rc == 0) {
         rc = idx_parse(out, (const uint8_t *)b.data, b.len, want_rank, err);
         if (rc != 0) {
-            mp_error_prefix(err, "'%s'", path);
+            mp_error_prefix(err, rc, "'%s'", path);
         }
     }
     mp_buf_release(&b);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Entry point of the example inference server: reads settings from MP_SERVER_* environment
  * variables, then from flags (which win), and runs the server. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -40,7 +41,8 @@ static const struct flag flags[] = {
      "longest wait for a batch to fill, microseconds (0)"},
     {"queue-limit", FLAG_INT, CFG(queue_limit), 1, 1000000,
      "requests waiting for a worker before 503 (64)"},
-    {"port", FLAG_INT, CFG(port), 0, 65535, "TCP port on 127.0.0.1; 0 picks one (8500)"},
+    {"host", FLAG_STR, CFG(host), 0, 0, "IPv4 address to listen on (127.0.0.1)"},
+    {"port", FLAG_INT, CFG(port), 0, 65535, "TCP port; 0 picks one (8500)"},
     {"listen-fd", FLAG_INT, CFG(listen_fd), -1, 65535,
      "serve an inherited listening socket instead of --port (-1)"},
     {"max-body-bytes", FLAG_INT, CFG(max_body_bytes), 1024, 1 << 30,
@@ -162,6 +164,7 @@ int main(int argc, char **argv)
         .max_batch = 1,
         .batch_timeout_us = 0,
         .queue_limit = 64,
+        .host = "127.0.0.1",
         .port = 8500,
         .listen_fd = -1,
         .max_body_bytes = 16 << 20,
@@ -180,6 +183,11 @@ int main(int argc, char **argv)
     int rc = read_args(&cfg, argc, argv);
     if (rc != 0) {
         return rc > 0 ? 0 : 2;
+    }
+    struct in_addr host;
+    if (inet_pton(AF_INET, cfg.host, &host) != 1) {
+        fprintf(stderr, "inference-server: --host '%s' is not an IPv4 address\n", cfg.host);
+        return 2;
     }
     if (cfg.model_dir == NULL) {
         cfg.model_dir = cfg.model == MODEL_FMNIST ? INFER_DEFAULT_MODEL_DIR : OCR_DEFAULT_MODEL_DIR;

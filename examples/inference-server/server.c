@@ -6,6 +6,7 @@
  * (pipelined requests wait in its input buffer), so responses keep request order. */
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -548,9 +549,12 @@ static int open_listener(struct server *s)
         int one = 1;
         setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg->port)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (inet_pton(AF_INET, s->cfg->host, &a.sin_addr) != 1) {
+            log_msg("--host '%s' is not an IPv4 address", s->cfg->host);
+            return -1;
+        }
         if (bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(s->lfd, 1024) != 0) {
-            log_msg("cannot listen on 127.0.0.1:%lld: %s", (long long)s->cfg->port,
+            log_msg("cannot listen on %s:%lld: %s", s->cfg->host, (long long)s->cfg->port,
                     strerror(errno));
             return -1;
         }
@@ -562,7 +566,9 @@ static int open_listener(struct server *s)
         return -1;
     }
     /* The runner reads this line to learn the port when it passed --port 0. */
-    printf("listening on 127.0.0.1:%u\n", (unsigned)ntohs(bound.sin_port));
+    char host[INET_ADDRSTRLEN] = "?";
+    inet_ntop(AF_INET, &bound.sin_addr, host, sizeof(host));
+    printf("listening on %s:%u\n", host, (unsigned)ntohs(bound.sin_port));
     fflush(stdout);
     return 0;
 }

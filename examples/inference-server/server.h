@@ -20,6 +20,7 @@ struct server_config {
     int64_t max_batch;
     int64_t batch_timeout_us;
     int64_t queue_limit;
+    const char *host; /* IPv4 address to listen on */
     int64_t port;
     int64_t listen_fd; /* -1, or an inherited listening socket used instead of --port */
     int64_t max_body_bytes;

@@ -362,10 +362,12 @@ void mp_cgroup_stats(const struct mp_cgroup *cg, struct mp_cgroup_stats *st)
     const char *m1 = cg->v1_dir[MP_CGCTL_MEMORY];
     if (m1) {
         st->has_memory =
-            mp_cgroup_read_u64(m1, "memory.max_usage_in_bytes", &st->peak_memory_bytes);
+            mp_cgroup_read_u64(m1, "memory.max_usage_in_bytes", &st->peak_memory_bytes) &&
+            mp_cgroup_read_u64(m1, "memory.usage_in_bytes", &st->memory_bytes);
         st->has_oom = mp_cgroup_read_keyed(m1, "memory.oom_control", "oom_kill", &st->oom_kills);
     } else if (cg->v2_dir && cg->v2_ctl[MP_CGCTL_MEMORY]) {
-        st->has_memory = mp_cgroup_read_u64(cg->v2_dir, "memory.peak", &st->peak_memory_bytes);
+        st->has_memory = mp_cgroup_read_u64(cg->v2_dir, "memory.peak", &st->peak_memory_bytes) &&
+                         mp_cgroup_read_u64(cg->v2_dir, "memory.current", &st->memory_bytes);
         st->has_oom = mp_cgroup_read_keyed(cg->v2_dir, "memory.events", "oom_kill", &st->oom_kills);
     }
 }

@@ -75,6 +75,7 @@ struct mp_cgroup_stats {
     bool has_cpu, has_memory, has_oom;
     double cpu_seconds;
     uint64_t peak_memory_bytes;
+    uint64_t memory_bytes; /* current usage (with has_memory) */
     uint64_t oom_kills;
 };
 

@@ -3,12 +3,11 @@
  * seeds and summarises how quickly each finds the optimum. */
 #include "cli/cli.h"
 
-#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "doc/doc.h"
@@ -22,26 +21,48 @@
  * run cold, so the same invocation can print cold-start and prior-informed runs side by side). */
 #define PRIOR_SUFFIX     "+prior"
 #define PRIOR_SUFFIX_LEN 6
+/* best@K columns: the mean best value after K trials; only those K within the budget. */
 static const int checkpoints[] = {10, 20, 30};
 #define N_CHECKPOINTS 3
 
 struct bench_args {
-    char **files; /* owned paths */
-    size_t n_files;
-    char *alg_buf;
-    char *params_buf;
-    const char **params;
-    size_t n_params;
-    const char *algs[MAX_ALGORITHMS];
-    size_t n_algs;
+    struct mp_cli_list surfaces; /* --surfaces, as given */
+    struct mp_cli_list algs;
     int64_t budget, seeds;
-    const char *objective;
-    bool minimize, json;
+    struct mp_cli_surface_args surf;
     const char *settings_text;
-    int64_t latency_obs;    /* > 0: time bo suggestions with this many observations instead */
-    const char *prior;      /* --prior MODEL: for morphling and every NAME+prior */
-    const char *roles[256]; /* --role COLUMN=ROLE, borrowed from argv */
-    size_t n_roles;
+    int64_t latency_obs; /* > 0: time bo suggestions with this many observations instead */
+    const char *prior;   /* --prior MODEL: for morphling and every NAME+prior */
+    bool json, quiet;
+    struct mp_cli_paths files; /* the surface files, from --surfaces and the operands */
+    struct mp_surface **surfs; /* files.n loaded surfaces */
+    size_t n_checkpoints;      /* checkpoints within the budget */
+};
+
+static const struct mp_opt bench_opts[] = {
+    {"surfaces", 0, MP_OPT_LIST, MP_OPT_AT(struct bench_args, surfaces), "DIR|FILE",
+     "a surface CSV, or a folder whose *.csv files are surfaces; repeatable (operands are "
+     "surfaces too)",
+     .flags = MP_OPT_PATH},
+    {"algorithms", 0, MP_OPT_CSV, MP_OPT_AT(struct bench_args, algs), "A,B,...",
+     "the algorithms to compare; NAME+prior runs NAME with --prior (morphling always gets it)",
+     "grid,random,bo"},
+    {"budget", 0, MP_OPT_INT, MP_OPT_AT(struct bench_args, budget), "N", "trials per run", "40", 1,
+     100000},
+    {"seeds", 0, MP_OPT_INT, MP_OPT_AT(struct bench_args, seeds), "K",
+     "runs per algorithm and surface, with seeds 0..K-1", "5", 1, MAX_SEEDS},
+    MP_CLI_SURFACE_OPTS(struct bench_args),
+    {"settings", 0, MP_OPT_STR, MP_OPT_AT(struct bench_args, settings_text), "YAML",
+     "the algorithms' settings as inline YAML, e.g. '{initial: 5}'"},
+    {"prior", 0, MP_OPT_STR, MP_OPT_AT(struct bench_args, prior), "MODEL",
+     "a meta-trained model ('meta train') for morphling and every NAME+prior",
+     .flags = MP_OPT_PATH},
+    {"latency", 0, MP_OPT_INT, MP_OPT_AT(struct bench_args, latency_obs), "OBSERVATIONS",
+     "instead: time bo's suggestions on the first surface with this many observations", .min = 1,
+     .max = 10000},
+    {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct bench_args, json), NULL,
+     "print the comparison as JSON"},
+    {"quiet", 'q', MP_OPT_FLAG, MP_OPT_AT(struct bench_args, quiet), NULL, "no progress on stderr"},
 };
 
 /* Per algorithm: one entry per (surface, seed) run. */
@@ -51,81 +72,6 @@ struct alg_result {
     double seconds;
     size_t runs;
 };
-
-static int cmp_path(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int add_file(struct bench_args *a, char *path)
-{
-    if (a->n_files >= MAX_SURFACES) {
-        free(path);
-        return mp_cli_usage("bench-search", "too many surfaces (at most %d)", MAX_SURFACES);
-    }
-    a->files = mp_xreallocarray(a->files, a->n_files + 1, sizeof(*a->files));
-    a->files[a->n_files++] = path;
-    return 0;
-}
-
-/* A directory contributes its *.csv files in name order. */
-static int add_surface_arg(struct bench_args *a, const char *arg)
-{
-    struct stat st;
-    if (stat(arg, &st) != 0) {
-        return mp_cli_usage("bench-search", "'%s': no such file or directory", arg);
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        return add_file(a, mp_xstrdup(arg));
-    }
-    DIR *dir = opendir(arg);
-    if (!dir) {
-        return mp_cli_usage("bench-search", "'%s': cannot open directory", arg);
-    }
-    size_t first = a->n_files;
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(dir)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len > 4 && strcmp(e->d_name + len - 4, ".csv") == 0) {
-            rc = add_file(a, mp_xasprintf("%s/%s", arg, e->d_name));
-        }
-    }
-    closedir(dir);
-    if (rc == 0 && a->n_files == first) {
-        return mp_cli_usage("bench-search", "'%s': no .csv files", arg);
-    }
-    qsort(a->files + first, a->n_files - first, sizeof(*a->files), cmp_path);
-    return rc;
-}
-
-static int split_algorithms(struct bench_args *a, const char *list)
-{
-    free(a->alg_buf);
-    a->alg_buf = mp_xstrdup(list);
-    a->n_algs = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(a->alg_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (a->n_algs == MAX_ALGORITHMS) {
-            return mp_cli_usage("bench-search", "too many algorithms");
-        }
-        size_t len = strlen(t);
-        if (len <= PRIOR_SUFFIX_LEN && strcmp(t, PRIOR_SUFFIX) == 0) {
-            return mp_cli_usage("bench-search", "'%s' needs an algorithm name before it", t);
-        }
-        a->algs[a->n_algs++] = t;
-    }
-    return a->n_algs ? 0 : mp_cli_usage("bench-search", "--algorithms needs a list");
-}
-
-static int int_arg(const char *name, const char *text, int64_t min, int64_t max, int64_t *out)
-{
-    if (!text || mp_parse_int64(text, out) != 0 || *out < min || *out > max) {
-        return mp_cli_usage("bench-search", "%s: expected an integer in [%lld, %lld]", name,
-                            (long long)min, (long long)max);
-    }
-    return 0;
-}
 
 static bool has_prior_suffix(const char *entry)
 {
@@ -142,69 +88,28 @@ static bool algorithm_name(const char *entry, char *name, size_t cap)
     return suffixed || strcmp(name, "morphling") == 0;
 }
 
-/* Options may come in any order; every argument that is not an option or an option's value is a
- * surface, so `--surfaces A B C` and plain `A B C` mean the same. */
-static int parse_args(int argc, char **argv, struct bench_args *a)
+/* Collects the surface files and checks the algorithm list. */
+static int check_args(struct bench_args *a, char **operands, size_t n)
 {
     int rc = 0;
-    for (int i = 1; rc == 0 && i < argc; i++) {
-        const char *s = argv[i];
-        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = strcmp(s, "--algorithms") == 0 || strcmp(s, "--budget") == 0 ||
-                     strcmp(s, "--seeds") == 0 || strcmp(s, "--objective") == 0 ||
-                     strcmp(s, "--settings") == 0 || strcmp(s, "--latency") == 0 ||
-                     strcmp(s, "--params") == 0 || strcmp(s, "--prior") == 0 ||
-                     strcmp(s, "--role") == 0;
-        if (takes && !next) {
-            return mp_cli_usage("bench-search", "%s needs a value", s);
-        }
-        if (strcmp(s, "--surfaces") == 0) {
-            continue;
-        }
-        if (strncmp(s, "--", 2) != 0) {
-            rc = add_surface_arg(a, s);
-            continue;
-        }
-        if (strcmp(s, "--algorithms") == 0) {
-            rc = split_algorithms(a, next);
-        } else if (strcmp(s, "--budget") == 0) {
-            rc = int_arg(s, next, 1, 100000, &a->budget);
-        } else if (strcmp(s, "--seeds") == 0) {
-            rc = int_arg(s, next, 1, MAX_SEEDS, &a->seeds);
-        } else if (strcmp(s, "--objective") == 0) {
-            a->objective = next;
-        } else if (strcmp(s, "--params") == 0) {
-            rc = mp_cli_split_list("bench-search", "--params", next, &a->params_buf, &a->params,
-                                   &a->n_params);
-        } else if (strcmp(s, "--latency") == 0) {
-            rc = int_arg(s, next, 1, 10000, &a->latency_obs);
-        } else if (strcmp(s, "--settings") == 0) {
-            a->settings_text = next;
-        } else if (strcmp(s, "--prior") == 0) {
-            a->prior = next;
-        } else if (strcmp(s, "--role") == 0) {
-            if (a->n_roles == MP_ARRAY_LEN(a->roles)) {
-                return mp_cli_usage("bench-search", "too many --role options");
-            }
-            a->roles[a->n_roles++] = next;
-        } else if (strcmp(s, "--minimize") == 0) {
-            a->minimize = true;
-        } else if (strcmp(s, "--json") == 0) {
-            a->json = true;
-        } else {
-            return mp_cli_usage("bench-search", "unknown option '%s'", s);
-        }
-        i += takes;
+    for (size_t i = 0; rc == 0 && i < a->surfaces.n; i++) {
+        rc = mp_cli_add_files("bench-search", a->surfaces.v[i], ".csv", MAX_SURFACES, &a->files);
     }
-    if (rc == 0 && a->n_files == 0) {
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = mp_cli_add_files("bench-search", operands[i], ".csv", MAX_SURFACES, &a->files);
+    }
+    if (rc == 0 && a->files.n == 0) {
         rc = mp_cli_usage("bench-search", "no surfaces given (--surfaces DIR|FILE...)");
     }
-    if (rc == 0 && a->n_algs == 0) {
-        rc = split_algorithms(a, "grid,random,bo");
+    if (rc == 0 && a->algs.n > MAX_ALGORITHMS) {
+        rc = mp_cli_usage("bench-search", "at most %d algorithms", MAX_ALGORITHMS);
     }
-    for (size_t i = 0; rc == 0 && i < a->n_algs; i++) {
-        if (has_prior_suffix(a->algs[i]) && !a->prior) {
-            rc = mp_cli_usage("bench-search", "algorithm '%s' needs --prior MODEL", a->algs[i]);
+    for (size_t i = 0; rc == 0 && i < a->algs.n; i++) {
+        const char *alg = a->algs.v[i];
+        if (strcmp(alg, PRIOR_SUFFIX) == 0) {
+            rc = mp_cli_usage("bench-search", "'%s' needs an algorithm name before it", alg);
+        } else if (has_prior_suffix(alg) && !a->prior) {
+            rc = mp_cli_usage("bench-search", "algorithm '%s' needs --prior MODEL", alg);
         }
     }
     return rc;
@@ -227,7 +132,7 @@ static void record(struct alg_result *r, const struct mp_replay_outcome *o, int6
     size_t k = r->runs++;
     r->to_opt[k] = o->trials_to_optimum > 0 ? o->trials_to_optimum : budget + 1;
     r->to_95[k] = o->trials_to_95 > 0 ? o->trials_to_95 : budget + 1;
-    for (int c = 0; c < N_CHECKPOINTS; c++) {
+    for (size_t c = 0; c < N_CHECKPOINTS; c++) {
         double best = NAN;
         for (size_t t = 0; t < o->n_trials && t < (size_t)checkpoints[c]; t++) {
             double v = o->value[t];
@@ -267,7 +172,7 @@ static double share_within(const long *v, size_t n, int64_t budget)
     return n ? (double)hit / (double)n : 0;
 }
 
-static double mean_at(const struct alg_result *r, int c)
+static double mean_at(const struct alg_result *r, size_t c)
 {
     double s = 0;
     for (size_t i = 0; i < r->runs; i++) {
@@ -294,12 +199,12 @@ static json_t *median_json(double m, int64_t budget)
 static json_t *result_json(const struct bench_args *a, size_t i, const struct alg_result *r)
 {
     json_t *at = json_object();
-    for (int c = 0; c < N_CHECKPOINTS; c++) {
+    for (size_t c = 0; c < a->n_checkpoints; c++) {
         char key[16];
         snprintf(key, sizeof(key), "%d", checkpoints[c]);
         json_object_set_new(at, key, json_real(mean_at(r, c)));
     }
-    return json_pack("{s:s, s:I, s:o, s:o, s:f, s:f, s:o, s:f}", "algorithm", a->algs[i], "runs",
+    return json_pack("{s:s, s:I, s:o, s:o, s:f, s:f, s:o, s:f}", "algorithm", a->algs.v[i], "runs",
                      (json_int_t)r->runs, "median_trials_to_optimum",
                      median_json(median(r->to_opt, r->runs), a->budget), "median_trials_to_95",
                      median_json(median(r->to_95, r->runs), a->budget), "share_optimum",
@@ -311,11 +216,11 @@ static json_t *result_json(const struct bench_args *a, size_t i, const struct al
 static void print_json(const struct bench_args *a, const struct alg_result *res)
 {
     json_t *surfaces = json_array();
-    for (size_t f = 0; f < a->n_files; f++) {
-        json_array_append_new(surfaces, json_string(a->files[f]));
+    for (size_t f = 0; f < a->files.n; f++) {
+        json_array_append_new(surfaces, json_string(a->files.v[f]));
     }
     json_t *algs = json_array();
-    for (size_t i = 0; i < a->n_algs; i++) {
+    for (size_t i = 0; i < a->algs.n; i++) {
         json_array_append_new(algs, result_json(a, i, &res[i]));
     }
     json_t *root =
@@ -329,69 +234,112 @@ static void print_json(const struct bench_args *a, const struct alg_result *res)
 
 static void print_text(const struct bench_args *a, const struct alg_result *res)
 {
-    printf("%zu surfaces x %lld seeds, budget %lld\n\n", a->n_files, (long long)a->seeds,
+    printf("%zu surfaces x %lld seeds, budget %lld\n\n", a->files.n, (long long)a->seeds,
            (long long)a->budget);
-    printf("%-10s %6s %9s %9s %9s %8s %8s %8s %8s\n", "algorithm", "runs", "med.opt", "med.95%",
-           "share.opt", "best@10", "best@20", "best@30", "seconds");
-    for (size_t i = 0; i < a->n_algs; i++) {
+    printf("%-10s %6s %9s %9s %9s", "algorithm", "runs", "med.opt", "med.95%", "share.opt");
+    for (size_t c = 0; c < a->n_checkpoints; c++) {
+        char head[16];
+        snprintf(head, sizeof(head), "best@%d", checkpoints[c]);
+        printf(" %8s", head);
+    }
+    printf(" %8s\n", "seconds");
+    for (size_t i = 0; i < a->algs.n; i++) {
         const struct alg_result *r = &res[i];
         char mo[32], m95[32];
         fmt_median(mo, sizeof(mo), median(r->to_opt, r->runs), a->budget);
         fmt_median(m95, sizeof(m95), median(r->to_95, r->runs), a->budget);
-        printf("%-10s %6zu %9s %9s %9.2f %8.3f %8.3f %8.3f %8.2f\n", a->algs[i], r->runs, mo, m95,
-               share_within(r->to_opt, r->runs, a->budget), mean_at(r, 0), mean_at(r, 1),
-               mean_at(r, 2), r->seconds);
+        printf("%-10s %6zu %9s %9s %9.2f", a->algs.v[i], r->runs, mo, m95,
+               share_within(r->to_opt, r->runs, a->budget));
+        for (size_t c = 0; c < a->n_checkpoints; c++) {
+            printf(" %8.3f", mean_at(r, c));
+        }
+        printf(" %8.2f\n", r->seconds);
     }
     printf("\nmed.opt / med.95%%: median trials to the surface optimum / to 95 %% of it "
-           "(>N: not reached in most runs); share.opt: runs that reached the optimum; "
-           "best@K: mean best value after K trials as a fraction of the optimum.\n");
+           "(>N: not reached in most runs); share.opt: runs that reached the optimum%s\n",
+           a->n_checkpoints ? "; best@K: mean best value after K trials as a fraction of the "
+                              "optimum."
+                            : ".");
+}
+
+/* The replay of one --algorithms entry on one surface with one seed (validate_only: check that
+ * it can run, run nothing). */
+static int replay_one(const struct bench_args *a, const struct mp_node *settings, size_t f,
+                      size_t i, int64_t seed, bool validate_only, struct mp_replay_outcome *out,
+                      struct mp_error *err)
+{
+    char name[64];
+    bool with_prior = algorithm_name(a->algs.v[i], name, sizeof(name));
+    struct mp_replay_opts o = {.algorithm = name,
+                               .budget = a->budget,
+                               .seed = (uint64_t)seed,
+                               .objective = a->surf.objective,
+                               .minimize = a->surf.minimize,
+                               .params = a->surf.params.v,
+                               .n_params = a->surf.params.n,
+                               .settings = settings,
+                               .prior_path = with_prior ? a->prior : NULL,
+                               .roles = a->surf.roles.v,
+                               .n_roles = a->surf.roles.n,
+                               .validate_only = validate_only};
+    memset(out, 0, sizeof(*out));
+    int rc = mp_replay_surface(a->surfs[f], &o, out, err);
+    if (rc != 0 && strncmp(err->msg, a->files.v[f], strlen(a->files.v[f])) == 0) {
+        mp_error_prefix(err, rc, "%s", a->algs.v[i]);
+    } else if (rc != 0) {
+        mp_error_prefix(err, rc, "%s, %s", a->files.v[f], a->algs.v[i]);
+    }
+    return rc;
+}
+
+/* Every surface loads and every algorithm can run on it (columns, settings, prior), before the
+ * minutes of work start. */
+static int check_work(struct bench_args *a, const struct mp_node *settings, struct mp_error *err)
+{
+    a->surfs = mp_xcalloc(a->files.n + 1, sizeof(*a->surfs));
+    int rc = 0;
+    for (size_t f = 0; f < a->files.n && rc == 0; f++) {
+        rc = mp_surface_load(a->files.v[f], &a->surfs[f], err);
+        for (size_t i = 0; i < a->algs.n && rc == 0; i++) {
+            struct mp_replay_outcome out;
+            rc = replay_one(a, settings, f, i, 0, true, &out, err);
+            mp_replay_outcome_release(&out);
+        }
+    }
+    return rc;
 }
 
 static int run_all(const struct bench_args *a, const struct mp_node *settings,
                    struct alg_result *res, struct mp_error *err)
 {
-    for (size_t f = 0; f < a->n_files; f++) {
-        struct mp_surface *surf = NULL;
-        int rc = mp_surface_load(a->files[f], &surf, err);
-        if (rc < 0) {
-            return rc;
-        }
-        for (size_t i = 0; i < a->n_algs && rc == 0; i++) {
+    struct mp_cli_progress p;
+    size_t done = 0;
+    mp_cli_progress_start(&p, "bench-search", a->files.n * a->algs.n * (size_t)a->seeds, a->quiet);
+    int rc = 0;
+    for (size_t f = 0; f < a->files.n && rc == 0; f++) {
+        const char *base =
+            strrchr(a->files.v[f], '/') ? strrchr(a->files.v[f], '/') + 1 : a->files.v[f];
+        for (size_t i = 0; i < a->algs.n && rc == 0; i++) {
             for (int64_t s = 0; s < a->seeds && rc == 0; s++) {
-                struct mp_replay_opts o = {0};
                 struct mp_replay_outcome out;
-                memset(&out, 0, sizeof(out));
-                char name[64];
-                bool with_prior = algorithm_name(a->algs[i], name, sizeof(name));
-                o.algorithm = name;
-                o.budget = a->budget;
-                o.seed = (uint64_t)s;
-                o.objective = a->objective;
-                o.minimize = a->minimize;
-                o.settings = settings;
-                o.params = a->n_params ? a->params : NULL;
-                o.n_params = a->n_params;
-                o.prior_path = with_prior ? a->prior : NULL;
-                o.roles = a->roles;
-                o.n_roles = a->n_roles;
                 int64_t t0 = mp_mono_ns();
-                rc = mp_replay_surface(surf, &o, &out, err);
+                rc = replay_one(a, settings, f, i, s, false, &out, err);
                 res[i].seconds += (double)(mp_mono_ns() - t0) / 1e9;
                 if (rc == 0) {
-                    record(&res[i], &out, a->budget, a->minimize);
-                } else {
-                    mp_error_prefix(err, "%s, %s, seed %lld", a->files[f], a->algs[i],
-                                    (long long)s);
+                    record(&res[i], &out, a->budget, a->surf.minimize);
+                    char at[32] = "not reached";
+                    if (out.trials_to_optimum > 0) {
+                        snprintf(at, sizeof(at), "at trial %ld", out.trials_to_optimum);
+                    }
+                    mp_cli_progress_step(&p, ++done, "%s %s seed %lld: optimum %s", base,
+                                         a->algs.v[i], (long long)s, at);
                 }
                 mp_replay_outcome_release(&out);
             }
         }
-        mp_surface_free(surf);
-        if (rc < 0) {
-            return rc;
-        }
     }
-    return 0;
+    mp_cli_progress_end(&p);
+    return rc;
 }
 
 /* CPU time of this process: on a shared machine it says more than the wall clock. */
@@ -400,31 +348,6 @@ static int64_t cpu_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Parameter and objective columns for the latency probe: --params and --objective when given,
- * else every column but the last, and the last. */
-static int latency_columns(const struct bench_args *a, const struct mp_surface *surf, int *cols,
-                           size_t *n_cols, int *objective, struct mp_error *err)
-{
-    *objective = a->objective ? mp_surface_column(surf, a->objective) : (int)surf->n_cols - 1;
-    if (*objective < 0) {
-        return mp_error_set(err, MP_EINVALID, "%s: no column '%s'", surf->path, a->objective);
-    }
-    *n_cols = 0;
-    for (size_t c = 0; c < surf->n_cols; c++) {
-        bool take = !a->n_params && (int)c != *objective;
-        for (size_t i = 0; i < a->n_params; i++) {
-            take |= strcmp(a->params[i], surf->header[c]) == 0;
-        }
-        if (take) {
-            cols[(*n_cols)++] = (int)c;
-        }
-    }
-    if (*n_cols == 0 || (a->n_params && *n_cols != a->n_params)) {
-        return mp_error_set(err, MP_EINVALID, "%s: --params names unknown columns", surf->path);
-    }
-    return 0;
 }
 
 /* The latency probe's history: n distinct rows drawn with a fixed seed, all succeeded. */
@@ -467,7 +390,7 @@ static void print_latency(const struct bench_args *a, size_t n, size_t cand, siz
 {
     if (a->json) {
         json_t *j =
-            json_pack("{s:s, s:I, s:I, s:I, s:f, s:f}", "surface", a->files[0], "observations",
+            json_pack("{s:s, s:I, s:I, s:I, s:f, s:f}", "surface", a->files.v[0], "observations",
                       (json_int_t)n, "candidates", (json_int_t)cand, "dimensions", (json_int_t)dims,
                       "ms_per_suggestion", ms, "cpu_ms_per_suggestion", cpu_ms);
         char *text = json_dumps(j, 0);
@@ -492,25 +415,27 @@ static int run_latency(const struct bench_args *a, const struct mp_node *setting
     struct mp_optimizer *opt = NULL;
     double *xs = NULL, *x = NULL;
     struct mp_observation *obs = NULL;
-    int cols[256], objective = -1;
-    size_t n_cols = 0, n = (size_t)a->latency_obs;
-    int rc = mp_surface_load(a->files[0], &surf, err);
+    struct mp_surface_columns cols = {0};
+    size_t n = (size_t)a->latency_obs;
+    int rc = mp_surface_load(a->files.v[0], &surf, err);
     if (rc < 0) {
         return rc;
     }
-    if (surf->n_cols > MP_ARRAY_LEN(cols) || n >= surf->n_rows) {
-        rc = mp_error_set(err, MP_EINVALID, "%s: need more rows than --latency and <= 256 columns",
-                          a->files[0]);
+    if (n >= surf->n_rows) {
+        rc =
+            mp_error_set(err, MP_EINVALID, "%s: --latency needs fewer observations than rows (%zu)",
+                         a->files.v[0], surf->n_rows);
         goto out;
     }
-    if ((rc = latency_columns(a, surf, cols, &n_cols, &objective, err)) < 0) {
+    if ((rc = mp_surface_columns(surf, a->surf.params.v, a->surf.params.n, a->surf.objective, &cols,
+                                 err)) < 0) {
         goto out;
     }
-    mp_surface_infer_space(surf, cols, n_cols, &space);
+    mp_surface_infer_space(surf, cols.params, cols.n_params, &space);
     xs = mp_xcalloc(n * space.n, sizeof(double));
     x = mp_xcalloc(space.n, sizeof(double));
     obs = mp_xcalloc(n, sizeof(*obs));
-    struct probe p = {surf, cols, objective, a->minimize};
+    struct probe p = {surf, cols.params, cols.objective, a->surf.minimize};
     struct mp_optimizer_opts oo = {0, (int64_t)n + 1, settings, NULL};
     if ((rc = sample_history(&p, &space, n, xs, obs, err)) < 0 ||
         (rc = mp_optimizer_new("bo", &space, &oo, &opt, err)) < 0) {
@@ -526,6 +451,7 @@ static int run_latency(const struct bench_args *a, const struct mp_node *setting
                       (double)(cpu_ns() - c0) / 1e6 / REPEAT);
     }
 out:
+    mp_surface_columns_release(&cols);
     mp_optimizer_free(opt);
     free(xs);
     free(x);
@@ -535,37 +461,41 @@ out:
     return rc;
 }
 
-int mp_cmd_bench_search(int argc, char **argv)
+static int bench_run(void *args, char **operands, size_t n)
 {
-    struct bench_args a = {0};
+    struct bench_args *a = args;
     struct alg_result res[MAX_ALGORITHMS];
     struct mp_node *settings = NULL;
     struct mp_error err = {0};
     memset(res, 0, sizeof(res));
-    a.budget = 40;
-    a.seeds = 5;
-    int rc = parse_args(argc, argv, &a);
-    if (rc == 0 && a.settings_text &&
-        mp_doc_parse(a.settings_text, strlen(a.settings_text), "--settings", &settings, &err) < 0) {
+    int rc = check_args(a, operands, n);
+    if (rc == 0 && a->settings_text &&
+        mp_doc_parse(a->settings_text, strlen(a->settings_text), "--settings", &settings, &err) <
+            0) {
         rc = mp_cli_fail(&err);
     }
-    if (rc == 0 && a.latency_obs > 0) {
-        if (run_latency(&a, settings, &err) < 0) {
+    for (size_t c = 0; c < N_CHECKPOINTS && checkpoints[c] <= a->budget; c++) {
+        a->n_checkpoints = c + 1;
+    }
+    if (rc == 0 && a->latency_obs > 0) {
+        if (run_latency(a, settings, &err) < 0) {
             rc = mp_cli_fail(&err);
         }
+    } else if (rc == 0 && check_work(a, settings, &err) != 0) {
+        rc = mp_cli_fail(&err);
     } else if (rc == 0) {
-        size_t runs = a.n_files * (size_t)a.seeds;
-        for (size_t i = 0; i < a.n_algs; i++) {
+        size_t runs = a->files.n * (size_t)a->seeds;
+        for (size_t i = 0; i < a->algs.n; i++) {
             res[i].to_opt = mp_xcalloc(runs, sizeof(long));
             res[i].to_95 = mp_xcalloc(runs, sizeof(long));
             res[i].best_at = mp_xcalloc(runs * N_CHECKPOINTS, sizeof(double));
         }
-        if (run_all(&a, settings, res, &err) < 0) {
+        if (run_all(a, settings, res, &err) < 0) {
             rc = mp_cli_fail(&err);
-        } else if (a.json) {
-            print_json(&a, res);
+        } else if (a->json) {
+            print_json(a, res);
         } else {
-            print_text(&a, res);
+            print_text(a, res);
         }
     }
     for (size_t i = 0; i < MAX_ALGORITHMS; i++) {
@@ -573,13 +503,30 @@ int mp_cmd_bench_search(int argc, char **argv)
         free(res[i].to_95);
         free(res[i].best_at);
     }
-    for (size_t f = 0; f < a.n_files; f++) {
-        free(a.files[f]);
+    for (size_t f = 0; a->surfs && f < a->files.n; f++) {
+        mp_surface_free(a->surfs[f]);
     }
-    free(a.files);
-    free(a.alg_buf);
-    free(a.params);
-    free(a.params_buf);
+    free(a->surfs);
+    mp_cli_paths_release(&a->files);
     mp_doc_free(settings);
     return rc;
 }
+
+const struct mp_verb mp_verb_bench_search = {
+    .name = "bench-search",
+    .run = bench_run,
+    .operands = "[SURFACE...]",
+    .max_operands = SIZE_MAX,
+    .operand_paths = true,
+    .summary = "compare search algorithms by replaying them on recorded surfaces",
+    .description =
+        "Replays every algorithm of --algorithms on every surface with --seeds seeds and "
+        "prints, per algorithm, the median number of trials to the surface's optimum and to 95 % "
+        "of it, the share of runs that reached the optimum, and the mean best value after 10, 20 "
+        "and 30 trials (those within the budget) as a fraction of the optimum.\n\n"
+        "Every surface and algorithm is checked before the first replay starts; progress goes "
+        "to stderr.",
+    .opts = bench_opts,
+    .n_opts = MP_ARRAY_LEN(bench_opts),
+    .args_size = sizeof(struct bench_args),
+};

@@ -4,244 +4,124 @@
  * search under an SLO. User documentation: docs/load.md. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "measure/measure.h"
 
-#define MAX_LIST   256
-#define HELP_SHOWN 3 /* parse_args: help printed, nothing to run */
-
-static atomic_bool cancelled;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    atomic_store(&cancelled, true);
-}
+#define MAX_LIST 1024
 
 struct load_args {
     struct mp_capacity_opts cap;
-    const char *headers[MAX_LIST];
-    const char *bodies[MAX_LIST];
-    bool json, capacity, have_slo, have_duration;
+    struct mp_cli_list headers, bodies;
+    struct mp_cli_paths body_files;
+    bool json, capacity, have_slo, poisson;
     int64_t duration_ns;
 };
 
-enum {
-    OPT_RATE = 256,
-    OPT_POISSON,
-    OPT_BODY,
-    OPT_TIMEOUT,
-    OPT_EXPECT_STATUS,
-    OPT_EXPECT_BODY,
-    OPT_WARMUP,
-    OPT_WINDOW,
-    OPT_MAX_WINDOWS,
-    OPT_STABLE_WINDOWS,
-    OPT_TOLERANCE,
-    OPT_JSON,
-    OPT_CAPACITY,
-    OPT_SLO,
-    OPT_MAX_ERROR_RATE,
-    OPT_MAX_TIME,
-    OPT_PRECISION,
-    OPT_MAX_HEADER,
-    OPT_MAX_BODY,
-    OPT_LATE,
-    OPT_SEED,
+static int parse_slo(void *args, const char *value, struct mp_error *err)
+{
+    struct load_args *a = args;
+    a->have_slo = true;
+    return mp_slo_parse(value, &a->cap.slo, err);
+}
+
+static void load_init(void *args)
+{
+    mp_capacity_opts_init(&((struct load_args *)args)->cap);
+}
+
+#define T  struct load_args
+#define LO cap.measure.load
+static const struct mp_opt load_opts[] = {
+    {"threads", 't', MP_OPT_INT, MP_OPT_AT(T, LO.threads), "N", "event-loop threads", .min = 1,
+     .max = 256},
+    {"connections", 'c', MP_OPT_INT, MP_OPT_AT(T, LO.connections), "N", "connections in total",
+     .min = 1, .max = 100000},
+    {"duration", 'd', MP_OPT_DURATION, MP_OPT_AT(T, duration_ns), "D",
+     "measure for D after the warm-up and merge every window (default: until stable)"},
+    {"rate", 0, MP_OPT_NUM, MP_OPT_AT(T, LO.rate_rps), "R",
+     "open loop: R requests/s in total (default: closed loop)", .min = 1e-9, .max = 1e8},
+    {"poisson", 0, MP_OPT_FLAG, MP_OPT_AT(T, poisson), NULL,
+     "open loop with exponential inter-arrival times"},
+    {"header", 'H', MP_OPT_LIST, MP_OPT_AT(T, headers), "'NAME: VALUE'",
+     "an extra request header; repeatable"},
+    {"method", 'm', MP_OPT_STR, MP_OPT_AT(T, LO.method), "M",
+     "the request method (default: GET, or POST with a body)"},
+    {"body", 0, MP_OPT_LIST, MP_OPT_AT(T, bodies), "FILE|DIR",
+     "a request body from a file, or every file of a folder; repeat to rotate several bodies "
+     "across requests",
+     .flags = MP_OPT_PATH},
+    {"timeout", 0, MP_OPT_DURATION, MP_OPT_AT(T, LO.timeout_ns), "D", "per-request timeout"},
+    {"expect-status", 0, MP_OPT_INT, MP_OPT_AT(T, LO.expect_status), "N",
+     "success means exactly this status (default: any 2xx or 3xx)", .min = 100, .max = 999},
+    {"expect-body", 0, MP_OPT_STR, MP_OPT_AT(T, LO.expect_body), "TEXT",
+     "success also needs TEXT in the response body"},
+    {"warmup", 0, MP_OPT_DURATION, MP_OPT_AT(T, cap.measure.warmup_ns), "D",
+     "load before the first window, discarded"},
+    {"window", 0, MP_OPT_DURATION, MP_OPT_AT(T, cap.measure.window_ns), "D",
+     "length of one measurement window"},
+    {"max-windows", 0, MP_OPT_INT, MP_OPT_AT(T, cap.measure.max_windows), "N",
+     "give up on stability after N windows", .min = 1, .max = 10000},
+    {"stable-windows", 0, MP_OPT_INT, MP_OPT_AT(T, cap.measure.stable_windows), "N",
+     "the last N windows must agree", .min = 1, .max = 64},
+    {"tolerance", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.measure.tolerance), "X",
+     "windows agree when max/min <= 1+X for throughput and latency", .min = 0, .max = 100},
+    {"capacity", 0, MP_OPT_FLAG, MP_OPT_AT(T, capacity), NULL,
+     "find the highest request rate that meets --slo"},
+    {"slo", 0, MP_OPT_FN, 0, 0, "SLO",
+     "latency limits with units, e.g. 'p99<=200ms' or 'p50<=20ms,p99<=200ms' (p50 p90 p95 p99 "
+     "p999 max mean)",
+     .fn = parse_slo},
+    {"max-error-rate", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.max_error_rate), "X",
+     "capacity: errors allowed at a rate that passes", .min = 0, .max = 1},
+    {"max-time", 0, MP_OPT_DURATION, MP_OPT_AT(T, cap.max_time_ns), "D",
+     "capacity: time budget of the search"},
+    {"precision", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.precision), "X",
+     "capacity: stop when the bracket is this tight ((hi - lo) / lo)", .min = 0.001, .max = 1},
+    {"late-threshold", 0, MP_OPT_DURATION, MP_OPT_AT(T, LO.late_threshold_ns), "D",
+     "open loop: a send later than this past its schedule counts as late"},
+    {"max-header-bytes", 0, MP_OPT_INT, MP_OPT_AT(T, LO.limits.max_header_bytes), "N",
+     "larger response heads are parse errors", .min = 64, .max = 64 << 20},
+    {"max-body-bytes", 0, MP_OPT_INT, MP_OPT_AT(T, LO.limits.max_body_bytes), "N",
+     "larger response bodies are parse errors", .min = 1, .max = (double)(INT64_C(1) << 40)},
+    {"seed", 0, MP_OPT_INT, MP_OPT_AT(T, LO.seed), "N", "seed of the Poisson arrivals", .min = 0,
+     .max = (double)INT64_MAX},
+    {"json", 0, MP_OPT_FLAG, MP_OPT_AT(T, json), NULL,
+     "print one JSON object on stdout (docs/load.md), nothing else"},
 };
+#undef LO
+#undef T
 
-static const struct option long_opts[] = {
-    {"threads", required_argument, NULL, 't'},
-    {"connections", required_argument, NULL, 'c'},
-    {"duration", required_argument, NULL, 'd'},
-    {"header", required_argument, NULL, 'H'},
-    {"method", required_argument, NULL, 'm'},
-    {"rate", required_argument, NULL, OPT_RATE},
-    {"poisson", no_argument, NULL, OPT_POISSON},
-    {"body", required_argument, NULL, OPT_BODY},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"expect-status", required_argument, NULL, OPT_EXPECT_STATUS},
-    {"expect-body", required_argument, NULL, OPT_EXPECT_BODY},
-    {"warmup", required_argument, NULL, OPT_WARMUP},
-    {"window", required_argument, NULL, OPT_WINDOW},
-    {"max-windows", required_argument, NULL, OPT_MAX_WINDOWS},
-    {"stable-windows", required_argument, NULL, OPT_STABLE_WINDOWS},
-    {"tolerance", required_argument, NULL, OPT_TOLERANCE},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"capacity", no_argument, NULL, OPT_CAPACITY},
-    {"slo", required_argument, NULL, OPT_SLO},
-    {"max-error-rate", required_argument, NULL, OPT_MAX_ERROR_RATE},
-    {"max-time", required_argument, NULL, OPT_MAX_TIME},
-    {"precision", required_argument, NULL, OPT_PRECISION},
-    {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER},
-    {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY},
-    {"late-threshold", required_argument, NULL, OPT_LATE},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-static int parse_count(const char *name, const char *v, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (mp_parse_int64(v, out) < 0 || *out < lo || *out > hi) {
-        return mp_cli_usage("load", "--%s: '%s' is not an integer in %lld..%lld", name, v,
-                            (long long)lo, (long long)hi);
-    }
-    return 0;
-}
-
-static int parse_real(const char *name, const char *v, double lo, double hi, double *out)
-{
-    if (mp_parse_double(v, out) < 0 || *out < lo || *out > hi) {
-        return mp_cli_usage("load", "--%s: '%s' is not a number in %g..%g", name, v, lo, hi);
-    }
-    return 0;
-}
-
-static int parse_dur(const char *name, const char *v, int64_t *out)
-{
-    if (mp_parse_duration_ns(v, out) < 0 || *out < 0 || *out > INT64_C(86400000000000)) {
-        return mp_cli_usage("load", "--%s: '%s' is not a duration (e.g. 500ms, 10s)", name, v);
-    }
-    return 0;
-}
-
-static int add_list(const char **list, size_t *n, const char *v, const char *what)
-{
-    if (*n >= MAX_LIST) {
-        return mp_cli_usage("load", "at most %d %s", MAX_LIST, what);
-    }
-    list[(*n)++] = v;
-    return 0;
-}
-
-/* Options of the client itself (target, requests, checks). */
-static int client_opt(struct load_args *a, int c, const char *v)
-{
-    struct mp_lg_opts *lo = &a->cap.measure.load;
-    int64_t i;
-    int rc = 0;
-    switch (c) {
-    case 't':
-        rc = parse_count("threads", v, 1, 256, &i);
-        lo->threads = (unsigned)i;
-        break;
-    case 'c':
-        rc = parse_count("connections", v, 1, 100000, &i);
-        lo->connections = (unsigned)i;
-        break;
-    case 'H':
-        rc = add_list(a->headers, &lo->n_headers, v, "headers");
-        break;
-    case 'm':
-        lo->method = v;
-        break;
-    case OPT_RATE:
-        rc = parse_real("rate", v, 0, 1e8, &lo->rate_rps);
-        break;
-    case OPT_POISSON:
-        lo->arrival = MP_LG_POISSON;
-        break;
-    case OPT_BODY:
-        rc = add_list(a->bodies, &lo->n_body_files, v, "body files");
-        break;
-    case OPT_TIMEOUT:
-        rc = parse_dur("timeout", v, &lo->timeout_ns);
-        break;
-    case OPT_EXPECT_STATUS:
-        rc = parse_count("expect-status", v, 100, 999, &i);
-        lo->expect_status = (int)i;
-        break;
-    case OPT_EXPECT_BODY:
-        lo->expect_body = v;
-        break;
-    case OPT_MAX_HEADER:
-        rc = parse_count("max-header-bytes", v, 64, 64 << 20, &i);
-        lo->limits.max_header_bytes = (size_t)i;
-        break;
-    case OPT_MAX_BODY:
-        rc = parse_count("max-body-bytes", v, 1, INT64_C(1) << 40, &i);
-        lo->limits.max_body_bytes = (uint64_t)i;
-        break;
-    case OPT_LATE:
-        rc = parse_dur("late-threshold", v, &lo->late_threshold_ns);
-        break;
-    case OPT_SEED:
-        rc = parse_count("seed", v, 0, INT64_MAX, &i);
-        lo->seed = (uint64_t)i;
-        break;
-    default:
-        return 1; /* not a client option */
-    }
-    return rc;
-}
-
-/* Options of the protocol (windows, stability, capacity search, output). */
-static int protocol_opt(struct load_args *a, int c, const char *v)
-{
-    struct mp_measure_opts *mo = &a->cap.measure;
-    struct mp_error err = {0};
-    int64_t i;
-    switch (c) {
-    case 'd':
-        a->have_duration = true;
-        return parse_dur("duration", v, &a->duration_ns);
-    case OPT_WARMUP:
-        return parse_dur("warmup", v, &mo->warmup_ns);
-    case OPT_WINDOW:
-        return parse_dur("window", v, &mo->window_ns);
-    case OPT_MAX_WINDOWS: {
-        int rc = parse_count("max-windows", v, 1, 10000, &i);
-        mo->max_windows = (unsigned)i;
-        return rc;
-    }
-    case OPT_STABLE_WINDOWS: {
-        int rc = parse_count("stable-windows", v, 1, 64, &i);
-        mo->stable_windows = (unsigned)i;
-        return rc;
-    }
-    case OPT_TOLERANCE:
-        return parse_real("tolerance", v, 0, 100, &mo->tolerance);
-    case OPT_JSON:
-        a->json = true;
-        return 0;
-    case OPT_CAPACITY:
-        a->capacity = true;
-        return 0;
-    case OPT_SLO:
-        a->have_slo = true;
-        return mp_slo_parse(v, &a->cap.slo, &err) < 0 ? mp_cli_usage("load", "%s", err.msg) : 0;
-    case OPT_MAX_ERROR_RATE:
-        return parse_real("max-error-rate", v, 0, 1, &a->cap.max_error_rate);
-    case OPT_MAX_TIME:
-        return parse_dur("max-time", v, &a->cap.max_time_ns);
-    case OPT_PRECISION:
-        return parse_real("precision", v, 0.001, 1, &a->cap.precision);
-    default:
-        return mp_cli_usage("load", "unknown option (see 'morphling help load')");
-    }
-}
-
+/* Checks the combination of options and fills what they imply. */
 static int finish_args(struct load_args *a)
 {
     struct mp_measure_opts *mo = &a->cap.measure;
-    mo->load.headers = a->headers;
-    mo->load.body_files = a->bodies;
     if (a->capacity && !a->have_slo) {
         return mp_cli_usage("load", "--capacity needs --slo (e.g. --slo 'p99<=200ms')");
+    }
+    if (a->have_slo && !a->capacity) {
+        return mp_cli_usage("load", "--slo is for --capacity");
     }
     if (a->capacity && mo->load.rate_rps > 0) {
         return mp_cli_usage("load", "--capacity chooses the rate itself; drop --rate");
     }
-    if (a->have_duration) {
-        if (a->duration_ns <= 0) {
-            return mp_cli_usage("load", "--duration must be positive");
+    if (a->poisson && mo->load.rate_rps <= 0) {
+        return mp_cli_usage("load", "--poisson is for the open loop: add --rate R");
+    }
+    mo->load.arrival = a->poisson ? MP_LG_POISSON : mo->load.arrival;
+    for (size_t i = 0; i < a->bodies.n; i++) {
+        int rc = mp_cli_add_files("load", a->bodies.v[i], NULL, MAX_LIST, &a->body_files);
+        if (rc != 0) {
+            return rc;
         }
+    }
+    mo->load.headers = a->headers.v;
+    mo->load.n_headers = a->headers.n;
+    mo->load.body_files = (const char *const *)a->body_files.v;
+    mo->load.n_body_files = a->body_files.n;
+    if (a->duration_ns > 0) {
         if (mo->window_ns > a->duration_ns) {
             mo->window_ns = a->duration_ns;
         }
@@ -257,38 +137,6 @@ static int finish_args(struct load_args *a)
                             mo->stable_windows, mo->max_windows);
     }
     return 0;
-}
-
-static int parse_args(int argc, char **argv, struct load_args *a)
-{
-    memset(a, 0, sizeof(*a));
-    mp_capacity_opts_init(&a->cap);
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "t:c:d:H:m:h", long_opts, NULL)) != -1) {
-        if (c == 'h') {
-            static char help_word[] = "help", load_word[] = "load";
-            char *help_argv[] = {help_word, load_word, NULL};
-            mp_cmd_help(2, help_argv);
-            return HELP_SHOWN;
-        }
-        if (c == '?' || c == ':') {
-            return mp_cli_usage("load", "unknown option or missing value: '%s'", argv[optind - 1]);
-        }
-        int rc = client_opt(a, c, optarg);
-        if (rc == 1) {
-            rc = protocol_opt(a, c, optarg);
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    if (optind != argc - 1) {
-        return mp_cli_usage("load", optind >= argc ? "missing URL" : "expected one URL");
-    }
-    a->cap.measure.load.url = argv[optind];
-    return finish_args(a);
 }
 
 static void print_latency(const char *title, const struct mp_latency *l)
@@ -372,6 +220,13 @@ static void print_capacity(const struct mp_capacity_opts *o, const struct mp_cap
         printf("step %-8s offered %9.1f  achieved %9.1f req/s  p99 %8.0f us  %s %s\n", s->kind,
                s->offered_rps, s->throughput_rps, s->p99_us, s->pass ? "pass" : "FAIL", s->why);
     }
+    if (!r->found && r->unconfirmed_rps > 0) {
+        printf("capacity     not confirmed: %.1f req/s passed a short step, but no longer run at "
+               "or below it met the SLO (%.1f s); the SLO is within this service's noise: allow "
+               "more time (--max-time) or a looser SLO\n",
+               r->unconfirmed_rps, r->search_s);
+        return;
+    }
     if (!r->found) {
         printf("capacity     none found: no tested rate met the SLO (%.1f s)\n", r->search_s);
         return;
@@ -388,7 +243,7 @@ static int run_capacity(struct load_args *a)
 {
     struct mp_capacity_result r;
     struct mp_error err = {0};
-    int rc = mp_measure_capacity(&a->cap, &r, &cancelled, &err);
+    int rc = mp_measure_capacity(&a->cap, &r, &mp_cli_interrupted, &err);
     int status = MP_EXIT_OK;
     if (rc < 0 && rc != MP_ECANCELLED) {
         status = mp_cli_fail(&err);
@@ -411,7 +266,7 @@ static int run_measure(struct load_args *a)
 {
     struct mp_measure_result r;
     struct mp_error err = {0};
-    int rc = mp_measure_run(&a->cap.measure, &r, &cancelled, &err);
+    int rc = mp_measure_run(&a->cap.measure, &r, &mp_cli_interrupted, &err);
     if (rc < 0 && rc != MP_ECANCELLED) {
         mp_measure_result_release(&r);
         return mp_cli_fail(&err);
@@ -438,19 +293,37 @@ static int run_measure(struct load_args *a)
     return status;
 }
 
-int mp_cmd_load(int argc, char **argv)
+static int load_run(void *args, char **operands, size_t n)
 {
-    struct load_args *a = mp_xcalloc(1, sizeof(*a));
-    int status = parse_args(argc, argv, a);
+    (void)n;
+    struct load_args *a = args;
+    a->cap.measure.load.url = operands[0];
+    int status = finish_args(a);
     if (status == 0) {
-        struct sigaction sa = {0}, old_int, old_term;
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
+        mp_cli_catch_interrupts();
         status = a->capacity ? run_capacity(a) : run_measure(a);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+        mp_cli_restore_interrupts();
     }
-    free(a);
-    return status == HELP_SHOWN ? MP_EXIT_OK : status;
+    mp_cli_paths_release(&a->body_files);
+    return status;
 }
+
+const struct mp_verb mp_verb_load = {
+    .name = "load",
+    .run = load_run,
+    .operands = "URL",
+    .min_operands = 1,
+    .max_operands = 1,
+    .summary = "generate HTTP load; measure until stable, or find capacity under an SLO",
+    .description =
+        "Drives an HTTP/1.1 service at URL with keep-alive connections and reports throughput, "
+        "latency percentiles and errors (docs/load.md). By default it measures in windows until "
+        "the last --stable-windows agree; --duration measures for a fixed time; --capacity "
+        "searches for the highest rate that meets --slo.\n\nExit status: 0 when the "
+        "measurement ran, 1 when every request failed, no rate met the SLO or it was "
+        "interrupted, 2 for invalid options.",
+    .opts = load_opts,
+    .n_opts = MP_ARRAY_LEN(load_opts),
+    .args_size = sizeof(struct load_args),
+    .init = load_init,
+};

@@ -3,12 +3,12 @@
  * surfaces and the local store's finished experiments, and describe a model file. */
 #include "cli/cli.h"
 
-#include <dirent.h>
-#include <getopt.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "doc/doc.h"
 #include "meta/meta.h"
@@ -17,170 +17,64 @@
 
 struct train_args {
     struct mp_meta_train_opts o;
-    char **surfaces; /* owned paths */
-    size_t n_surfaces;
-    const char **roles; /* --role COLUMN=ROLE, borrowed from argv */
-    size_t n_roles;
-    char *params_buf; /* --params A,B,...: owned copy, split in place */
-    const char **params;
-    size_t n_params;
-    const char *output, *objective, *db;
-    bool minimize, json, store_explicit, no_store;
+    struct mp_cli_list surfaces; /* --surfaces, as given */
+    struct mp_cli_surface_args surf;
+    const char *output, *db;
+    bool json, quiet, store_explicit, no_store;
+    const char *method;
+    struct mp_cli_paths files; /* the surface files, from --surfaces and the operands */
 };
 
-static int cmp_str(const void *a, const void *b)
+static int from_store(void *args, const char *value, struct mp_error *err)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void add_path(struct train_args *a, char *path)
-{
-    a->surfaces = mp_xreallocarray(a->surfaces, a->n_surfaces + 1, sizeof(char *));
-    a->surfaces[a->n_surfaces++] = path;
-}
-
-/* A directory contributes its *.csv files in name order. */
-static int add_surfaces(struct train_args *a, const char *arg)
-{
-    struct stat st;
-    if (stat(arg, &st) != 0) {
-        return mp_cli_usage("meta", "'%s': no such file or directory", arg);
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        add_path(a, mp_xstrdup(arg));
-        return 0;
-    }
-    DIR *dir = opendir(arg);
-    if (!dir) {
-        return mp_cli_usage("meta", "'%s': cannot open directory", arg);
-    }
-    size_t first = a->n_surfaces;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL && a->n_surfaces < MAX_SURFACE_FILES) {
-        size_t len = strlen(e->d_name);
-        if (len > 4 && strcmp(e->d_name + len - 4, ".csv") == 0) {
-            add_path(a, mp_xasprintf("%s/%s", arg, e->d_name));
-        }
-    }
-    closedir(dir);
-    qsort(a->surfaces + first, a->n_surfaces - first, sizeof(char *), cmp_str);
+    (void)err;
+    struct train_args *a = args;
+    a->store_explicit = true;
+    a->db = value ? value : a->db;
     return 0;
 }
 
-static int int_opt(const char *name, const char *text, int64_t min, int64_t max, size_t *out)
+static void train_init(void *args)
 {
-    int64_t v;
-    if (mp_parse_int64(text, &v) != 0 || v < min || v > max) {
-        return mp_cli_usage("meta", "%s: expected an integer in [%lld, %lld], got \"%s\"", name,
-                            (long long)min, (long long)max, text);
-    }
-    *out = (size_t)v;
-    return 0;
+    struct train_args *a = args;
+    mp_meta_train_opts_default(&a->o);
+    a->method = mp_meta_method_name(a->o.method);
 }
 
-static int train_opt(struct train_args *a, int c, const char *arg)
-{
-    size_t v = 0;
-    int rc = 0;
-    switch (c) {
-    case 'S':
-        return add_surfaces(a, arg);
-    case 'f':
-        a->store_explicit = true;
-        a->db = arg ? arg : a->db;
-        return 0;
-    case 'd':
-        a->db = arg;
-        return 0;
-    case 'n':
-        a->no_store = true;
-        return 0;
-    case 'o':
-        a->output = arg;
-        return 0;
-    case 'O':
-        a->objective = arg;
-        return 0;
-    case 'r':
-        a->roles = mp_xreallocarray(a->roles, a->n_roles + 1, sizeof(*a->roles));
-        a->roles[a->n_roles++] = arg;
-        return 0;
-    case 'p':
-        return mp_cli_split_list("meta", "--params", arg, &a->params_buf, &a->params, &a->n_params);
-    case 'm':
-        a->minimize = true;
-        return 0;
-    case 'j':
-        a->json = true;
-        return 0;
-    case 's':
-        rc = int_opt("--seed", arg, 0, INT64_MAX, &v);
-        a->o.seed = v;
-        return rc;
-    case 'M':
-        rc = mp_meta_method_parse(arg);
-        a->o.method = rc >= 0 ? (enum mp_meta_method)rc : a->o.method;
-        return rc >= 0 ? 0
-                       : mp_cli_usage("meta",
-                                      "--method: expected reptile, fomaml or maml, got "
-                                      "\"%s\"",
-                                      arg);
-    case 'e':
-        return int_opt("--members", arg, 1, MP_META_MAX_MEMBERS, &a->o.members);
-    case 'i':
-        return int_opt("--iterations", arg, 1, 10000000, &a->o.iterations);
-    case 'H':
-        return int_opt("--hidden", arg, 1, MP_META_MAX_HIDDEN, &a->o.hidden);
-    case 'k':
-        return int_opt("--support-max", arg, 1, 4096, &a->o.support_max);
-    case 't':
-        if (mp_parse_double(arg, &a->o.top_fraction) != 0 || !(a->o.top_fraction > 0) ||
-            a->o.top_fraction > 1) {
-            return mp_cli_usage("meta", "--top-fraction: expected a number in (0, 1]");
-        }
-        return 0;
-    default:
-        return mp_cli_usage("meta", "unknown option");
-    }
-}
-
-static int parse_train(int argc, char **argv, struct train_args *a)
-{
-    static const struct option opts[] = {{"surfaces", required_argument, NULL, 'S'},
-                                         {"from-store", optional_argument, NULL, 'f'},
-                                         {"db", required_argument, NULL, 'd'},
-                                         {"no-store", no_argument, NULL, 'n'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"objective", required_argument, NULL, 'O'},
-                                         {"minimize", no_argument, NULL, 'm'},
-                                         {"seed", required_argument, NULL, 's'},
-                                         {"method", required_argument, NULL, 'M'},
-                                         {"members", required_argument, NULL, 'e'},
-                                         {"iterations", required_argument, NULL, 'i'},
-                                         {"hidden", required_argument, NULL, 'H'},
-                                         {"support-max", required_argument, NULL, 'k'},
-                                         {"top-fraction", required_argument, NULL, 't'},
-                                         {"role", required_argument, NULL, 'r'},
-                                         {"params", required_argument, NULL, 'p'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {0}};
-    int c, rc = 0;
-    optind = 1;
-    while (rc == 0 && (c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-        rc = train_opt(a, c, optarg);
-    }
-    /* Remaining operands are surfaces too, so `--surfaces DIR FILE...` works. */
-    for (; rc == 0 && optind < argc; optind++) {
-        rc = add_surfaces(a, argv[optind]);
-    }
-    if (rc == 0 && !a->output) {
-        rc = mp_cli_usage("meta", "train: -o MODEL is required");
-    }
-    if (rc == 0 && a->no_store && a->store_explicit) {
-        rc = mp_cli_usage("meta", "train: --no-store contradicts --from-store");
-    }
-    return rc;
-}
+#define T struct train_args
+static const struct mp_opt train_opts[] = {
+    {"output", 'o', MP_OPT_STR, MP_OPT_AT(T, output), "MODEL", "the model file to write",
+     .flags = MP_OPT_REQUIRED | MP_OPT_PATH},
+    {"surfaces", 0, MP_OPT_LIST, MP_OPT_AT(T, surfaces), "DIR|FILE",
+     "a surface CSV, or a folder whose *.csv files are surfaces; repeatable (operands are "
+     "surfaces too)",
+     .flags = MP_OPT_PATH},
+    {"from-store", 0, MP_OPT_FN, 0, 0, "DB",
+     "train on the finished experiments of the store (DB, else --db or the default store); "
+     "by default the default store joins when it exists",
+     .fn = from_store, .flags = MP_OPT_OPTIONAL | MP_OPT_PATH},
+    MP_CLI_DB_OPT(T),
+    {"no-store", 0, MP_OPT_FLAG, MP_OPT_AT(T, no_store), NULL, "train on the surfaces only"},
+    MP_CLI_SURFACE_OPTS(T),
+    {"seed", 0, MP_OPT_INT, MP_OPT_AT(T, o.seed), "S", "the training's random seed", .min = 0,
+     .max = (double)INT64_MAX},
+    {"method", 0, MP_OPT_CHOICE, MP_OPT_AT(T, method), "METHOD",
+     "the meta-learning method: Reptile, first-order MAML or MAML",
+     .choices = "reptile|fomaml|maml"},
+    {"members", 0, MP_OPT_INT, MP_OPT_AT(T, o.members), "K", "networks in the ensemble", .min = 1,
+     .max = MP_META_MAX_MEMBERS},
+    {"iterations", 0, MP_OPT_INT, MP_OPT_AT(T, o.iterations), "N", "meta-training iterations",
+     .min = 1, .max = 10000000},
+    {"hidden", 0, MP_OPT_INT, MP_OPT_AT(T, o.hidden), "H", "units per hidden layer", .min = 1,
+     .max = MP_META_MAX_HIDDEN},
+    {"support-max", 0, MP_OPT_INT, MP_OPT_AT(T, o.support_max), "N",
+     "most samples of a task used to adapt in one meta step", .min = 1, .max = 4096},
+    {"top-fraction", 0, MP_OPT_NUM, MP_OPT_AT(T, o.top_fraction), "X",
+     "share of each task's best configurations weighted in the loss", .min = 1e-9, .max = 1},
+    {"json", 0, MP_OPT_FLAG, MP_OPT_AT(T, json), NULL, "print the training summary as JSON"},
+    {"quiet", 'q', MP_OPT_FLAG, MP_OPT_AT(T, quiet), NULL, "no progress on stderr"},
+};
+#undef T
 
 /* The store joins the training set when named, or by default when the default one exists. */
 static int add_store(struct train_args *a, struct mp_meta_taskset *ts, size_t *added,
@@ -229,53 +123,97 @@ static void report(const struct train_args *a, const struct mp_meta_model *m, si
     printf("\nfinal adapted query loss %.5f; %.1f s\n", m->train_loss, seconds);
 }
 
-static int cmd_train(int argc, char **argv)
+static void train_progress(void *ctx, size_t done, size_t total)
 {
-    struct train_args a = {0};
-    mp_meta_train_opts_default(&a.o);
-    int rc = parse_train(argc, argv, &a);
+    struct mp_cli_progress *p = ctx;
+    p->total = total;
+    mp_cli_progress_step(p, done, NULL);
+}
+
+static int train_run(void *args, char **operands, size_t n)
+{
+    struct train_args *a = args;
     struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
     struct mp_meta_model *m = NULL;
     struct mp_error err = {0};
     char *store = NULL;
     size_t added = 0, skipped = 0;
     int64_t t0 = mp_mono_ns();
-    for (size_t i = 0; rc == 0 && i < a.n_surfaces; i++) {
+    int rc = a->no_store && a->store_explicit
+                 ? mp_cli_usage("meta train", "--no-store contradicts --from-store")
+                 : 0;
+    for (size_t i = 0; rc == 0 && i < a->surfaces.n; i++) {
+        rc = mp_cli_add_files("meta train", a->surfaces.v[i], ".csv", MAX_SURFACE_FILES, &a->files);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = mp_cli_add_files("meta train", operands[i], ".csv", MAX_SURFACE_FILES, &a->files);
+    }
+    a->o.method = (enum mp_meta_method)mp_meta_method_parse(a->method);
+    /* The model is written after the training: find out now that it cannot be. */
+    char *dir = mp_xstrdup(a->output);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        slash[slash == dir ? 1 : 0] = '\0';
+    }
+    if (rc == 0 && access(slash ? dir : ".", W_OK) != 0) {
+        rc = mp_cli_usage("meta train", "-o %s: cannot write into that folder", a->output);
+    }
+    free(dir);
+    for (size_t i = 0; rc == 0 && i < a->files.n; i++) {
         struct mp_surface *s = NULL;
-        if ((rc = mp_surface_load(a.surfaces[i], &s, &err)) == 0) {
-            struct mp_meta_surface_opts so = {a.objective, a.minimize, a.params,
-                                              a.n_params,  a.roles,    a.n_roles};
+        if ((rc = mp_surface_load(a->files.v[i], &s, &err)) == 0) {
+            struct mp_meta_surface_opts so = {a->surf.objective, a->surf.minimize, a->surf.params.v,
+                                              a->surf.params.n,  a->surf.roles.v,  a->surf.roles.n};
             rc = mp_meta_taskset_add_surface(&ts, s, &so, &err);
         }
         mp_surface_free(s);
     }
     if (rc == 0) {
-        rc = add_store(&a, &ts, &added, &skipped, &store, &err);
+        rc = add_store(a, &ts, &added, &skipped, &store, &err);
     }
     if (rc == 0 && ts.n_tasks == 0) {
         rc = mp_error_set(&err, MP_EINVALID,
                           "nothing to train on: give --surfaces DIR or finished experiments in "
                           "the store");
     }
-    if (rc == 0 && (rc = mp_meta_train(&ts, &a.o, &m, &err)) == 0 &&
-        (rc = mp_meta_model_save(m, a.output, &err)) == 0) {
-        report(&a, m, a.n_surfaces, added, skipped, store, (double)(mp_mono_ns() - t0) / 1e9);
+    struct mp_cli_progress p;
+    mp_cli_progress_start(&p, "meta train", a->o.members * a->o.iterations, a->quiet);
+    a->o.progress = train_progress;
+    a->o.progress_ctx = &p;
+    if (rc == 0) {
+        rc = mp_meta_train(&ts, &a->o, &m, &err);
+        mp_cli_progress_end(&p);
+    }
+    if (rc == 0 && (rc = mp_meta_model_save(m, a->output, &err)) == 0) {
+        report(a, m, a->files.n, added, skipped, store, (double)(mp_mono_ns() - t0) / 1e9);
     }
     if (rc != 0 && err.code) {
         rc = mp_cli_fail(&err);
     }
     mp_meta_model_free(m);
     mp_meta_taskset_release(&ts);
-    for (size_t i = 0; i < a.n_surfaces; i++) {
-        free(a.surfaces[i]);
-    }
-    free(a.surfaces);
-    free(a.roles);
-    free(a.params);
-    free(a.params_buf);
+    mp_cli_paths_release(&a->files);
     free(store);
     return rc;
 }
+
+const struct mp_verb mp_verb_meta_train = {
+    .name = "meta train",
+    .run = train_run,
+    .operands = "[SURFACE...]",
+    .max_operands = SIZE_MAX,
+    .operand_paths = true,
+    .summary = "meta-train a prior for algorithm morphling from surfaces and past experiments",
+    .description =
+        "Each surface (a CSV of measured configurations, e.g. a trial export) and each finished "
+        "experiment of the store is one training service. The model learns what good "
+        "configurations of such services look like, so that algorithm morphling given it as "
+        "algorithm.prior needs fewer trials on a new one (docs/internals/meta.md).",
+    .opts = train_opts,
+    .n_opts = MP_ARRAY_LEN(train_opts),
+    .args_size = sizeof(struct train_args),
+    .init = train_init,
+};
 
 static json_t *features_json(const struct mp_meta_model *m)
 {
@@ -303,19 +241,27 @@ static json_t *features_json(const struct mp_meta_model *m)
     return arr;
 }
 
-static int cmd_info(int argc, char **argv)
+struct info_args {
+    bool json;
+};
+
+static const struct mp_opt info_opts[] = {
+    {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct info_args, json), NULL,
+     "print the model's description as JSON"},
+};
+
+static int info_run(void *args, char **operands, size_t n)
 {
-    bool json = argc == 3 && strcmp(argv[2], "--json") == 0;
-    if (argc != 2 && !json) {
-        return mp_cli_usage("meta", "info: expected MODEL [--json]");
-    }
+    (void)n;
+    bool json = ((const struct info_args *)args)->json;
+    const char *path = operands[0];
     struct mp_meta_model *m = NULL;
     struct mp_error err = {0};
-    if (mp_meta_model_load(argv[1], &m, &err) != 0) {
+    if (mp_meta_model_load(path, &m, &err) != 0) {
         return mp_cli_fail(&err);
     }
     json_t *j =
-        json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "model", argv[1],
+        json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "model", path,
                   "format_version", (int)m->format_version, "method",
                   mp_meta_method_name(m->method), "seed", (json_int_t)(m->seed & INT64_MAX),
                   "tasks", (json_int_t)m->n_tasks, "members", (json_int_t)m->members, "inputs",
@@ -326,7 +272,7 @@ static int cmd_info(int argc, char **argv)
     if (json) {
         mp_json_print(stdout, j);
     } else {
-        printf("%s: morphling meta-model, format %u\n", argv[1], m->format_version);
+        printf("%s: morphling meta-model, format %u\n", path, m->format_version);
         printf("method %s, seed %llu, %zu training services, %zu members of %zu-%zu-%zu-1\n",
                mp_meta_method_name(m->method), (unsigned long long)m->seed, m->n_tasks, m->members,
                m->net.n_in, m->net.hidden, m->net.hidden);
@@ -358,13 +304,20 @@ static int cmd_info(int argc, char **argv)
     return MP_EXIT_OK;
 }
 
-int mp_cmd_meta(int argc, char **argv)
-{
-    if (argc >= 2 && strcmp(argv[1], "train") == 0) {
-        return cmd_train(argc - 1, argv + 1);
-    }
-    if (argc >= 2 && strcmp(argv[1], "info") == 0) {
-        return cmd_info(argc - 1, argv + 1);
-    }
-    return mp_cli_usage("meta", "expected 'train' or 'info'");
-}
+const struct mp_verb mp_verb_meta_info = {
+    .name = "meta info",
+    .run = info_run,
+    .operands = "MODEL",
+    .min_operands = 1,
+    .max_operands = 1,
+    .operand_paths = true,
+    .summary = "describe a meta-trained model file",
+    .opts = info_opts,
+    .n_opts = MP_ARRAY_LEN(info_opts),
+    .args_size = sizeof(struct info_args),
+};
+
+const struct mp_verb mp_verb_meta = {
+    .name = "meta",
+    .summary = "meta-learned priors for algorithm morphling",
+};

@@ -2,7 +2,6 @@
 /* `morphling replay SURFACE.csv`: one offline experiment on a recorded surface. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,111 +11,47 @@
 #include "report/report.h"
 
 struct replay_args {
-    struct mp_replay_opts o;
-    const char *file;
-    char *params_buf;
-    const char **params;
-    const char **roles; /* --role COLUMN=ROLE, borrowed from argv */
+    struct mp_cli_surface_args surf;
+    const char *algorithm, *settings, *prior;
+    int64_t budget, seed;
     bool json;
-    const char *settings_text; /* --settings YAML for algorithm.settings */
 };
 
-static int parse_int_opt(const char *name, const char *text, int64_t min, int64_t *out)
-{
-    if (mp_parse_int64(text, out) != 0 || *out < min) {
-        return mp_cli_usage("replay", "%s: expected an integer >= %lld, got \"%s\"", name,
-                            (long long)min, text);
-    }
-    return 0;
-}
+static const struct mp_opt replay_opts[] = {
+    {"algorithm", 'a', MP_OPT_STR, MP_OPT_AT(struct replay_args, algorithm), "NAME",
+     "the search algorithm: grid, random, bo or morphling", "random"},
+    {"budget", 'b', MP_OPT_INT, MP_OPT_AT(struct replay_args, budget), "N", "trials to run", "40",
+     1, 1000000},
+    {"seed", 0, MP_OPT_INT, MP_OPT_AT(struct replay_args, seed), "S", "the search's random seed",
+     "0", 0, (double)INT64_MAX},
+    MP_CLI_SURFACE_OPTS(struct replay_args),
+    {"settings", 0, MP_OPT_STR, MP_OPT_AT(struct replay_args, settings), "YAML",
+     "the algorithm's settings as inline YAML, e.g. '{initial: 5}' (docs/spec.md, algorithm)"},
+    {"prior", 0, MP_OPT_STR, MP_OPT_AT(struct replay_args, prior), "MODEL",
+     "a meta-trained model ('meta train') for algorithm morphling", .flags = MP_OPT_PATH},
+    {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct replay_args, json), NULL,
+     "print {algorithm, budget, seed, trials, best, surface_optimum, trials_to_optimum, "
+     "trials_to_95} as JSON"},
+};
 
 /* One surface: a --role naming no column is a mistake, not a role for another surface. */
-static int check_role_columns(const struct mp_surface *s, const struct replay_args *a,
+static int check_role_columns(const struct mp_surface *s, const struct mp_cli_list *roles,
                               struct mp_error *err)
 {
-    for (size_t i = 0; i < a->o.n_roles; i++) {
-        const char *eq = strchr(a->roles[i], '=');
-        size_t len = eq ? (size_t)(eq - a->roles[i]) : strlen(a->roles[i]);
+    for (size_t i = 0; i < roles->n; i++) {
+        const char *role = roles->v[i];
+        const char *eq = strchr(role, '=');
+        size_t len = eq ? (size_t)(eq - role) : strlen(role);
         bool found = false;
         for (size_t c = 0; c < s->n_cols && !found; c++) {
-            found = strlen(s->header[c]) == len && strncmp(s->header[c], a->roles[i], len) == 0;
+            found = strlen(s->header[c]) == len && strncmp(s->header[c], role, len) == 0;
         }
         if (!found) {
-            return mp_error_set(err, MP_EINVALID, "--role %s: %s has no column '%.*s'", a->roles[i],
-                                s->path, (int)len, a->roles[i]);
+            return mp_error_set(err, MP_EINVALID, "--role %s: %s has no column '%.*s'", role,
+                                s->path, (int)len, role);
         }
     }
     return 0;
-}
-
-static int parse_args(int argc, char **argv, struct replay_args *a)
-{
-    static const struct option opts[] = {{"objective", required_argument, NULL, 'o'},
-                                         {"minimize", no_argument, NULL, 'm'},
-                                         {"algorithm", required_argument, NULL, 'a'},
-                                         {"budget", required_argument, NULL, 'b'},
-                                         {"seed", required_argument, NULL, 's'},
-                                         {"params", required_argument, NULL, 'p'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"prior", required_argument, NULL, 'P'},
-                                         {"settings", required_argument, NULL, 'T'},
-                                         {"role", required_argument, NULL, 'r'},
-                                         {0}};
-    int c, rc = 0;
-    int64_t v;
-    optind = 1;
-    while (rc == 0 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            a->o.objective = optarg;
-            break;
-        case 'm':
-            a->o.minimize = true;
-            break;
-        case 'a':
-            a->o.algorithm = optarg;
-            break;
-        case 'b':
-            rc = parse_int_opt("--budget", optarg, 1, &a->o.budget);
-            break;
-        case 's':
-            rc = parse_int_opt("--seed", optarg, 0, &v);
-            a->o.seed = (uint64_t)v;
-            break;
-        case 'p':
-            rc = mp_cli_split_list("replay", "--params", optarg, &a->params_buf, &a->params,
-                                   &a->o.n_params);
-            a->o.params = a->params;
-            break;
-        case 'j':
-            a->json = true;
-            break;
-        case 'P':
-            a->o.prior_path = optarg;
-            break;
-        case 'T':
-            a->settings_text = optarg;
-            break;
-        case 'r':
-            a->roles = mp_xreallocarray(a->roles, a->o.n_roles + 1, sizeof(*a->roles));
-            a->roles[a->o.n_roles++] = optarg;
-            a->o.roles = a->roles;
-            break;
-        default:
-            rc = mp_cli_usage("replay", "unknown option");
-        }
-    }
-    if (rc == 0 && optind + 1 != argc) {
-        rc = mp_cli_usage("replay", "expected one SURFACE.csv");
-    }
-    a->file = rc == 0 ? argv[optind] : NULL;
-    if (!a->o.budget) {
-        a->o.budget = 40;
-    }
-    if (!a->o.algorithm) {
-        a->o.algorithm = "random";
-    }
-    return rc;
 }
 
 static json_t *config_json(const struct mp_replay_outcome *out, long i)
@@ -132,7 +67,7 @@ static json_t *number_or_null(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static json_t *outcome_json(const struct replay_args *a, const struct mp_replay_outcome *out)
+static json_t *outcome_json(const struct mp_replay_opts *o, const struct mp_replay_outcome *out)
 {
     json_t *trials = json_array();
     for (size_t i = 0; i < out->n_trials; i++) {
@@ -143,17 +78,18 @@ static json_t *outcome_json(const struct replay_args *a, const struct mp_replay_
                                               "value", number_or_null(out->value[out->best]))
                                   : json_null();
     return json_pack(
-        "{s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "algorithm", a->o.algorithm, "budget",
-        (json_int_t)a->o.budget, "seed", (json_int_t)a->o.seed, "trials", trials, "best", best,
+        "{s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "algorithm", o->algorithm, "budget",
+        (json_int_t)o->budget, "seed", (json_int_t)o->seed, "trials", trials, "best", best,
         "surface_optimum", number_or_null(out->optimum), "trials_to_optimum",
         out->trials_to_optimum > 0 ? json_integer(out->trials_to_optimum) : json_null(),
         "trials_to_95", out->trials_to_95 > 0 ? json_integer(out->trials_to_95) : json_null());
 }
 
-static void print_text(const struct replay_args *a, const struct mp_replay_outcome *out)
+static void print_text(const char *file, const struct mp_replay_opts *o,
+                       const struct mp_replay_outcome *out)
 {
-    printf("replayed %s with %s: %zu trials (budget %lld, seed %llu)\n", a->file, a->o.algorithm,
-           out->n_trials, (long long)a->o.budget, (unsigned long long)a->o.seed);
+    printf("replayed %s with %s: %zu trials (budget %lld, seed %llu)\n", file, o->algorithm,
+           out->n_trials, (long long)o->budget, (unsigned long long)o->seed);
     if (out->best < 0) {
         printf("no trial succeeded\n");
         return;
@@ -173,37 +109,63 @@ static void print_text(const struct replay_args *a, const struct mp_replay_outco
     printf("\n");
 }
 
-int mp_cmd_replay(int argc, char **argv)
+static int replay_run(void *args, char **operands, size_t n)
 {
-    struct replay_args a = {0};
-    int rc = parse_args(argc, argv, &a);
+    (void)n;
+    const struct replay_args *a = args;
+    const char *file = operands[0];
+    struct mp_replay_opts o = {.algorithm = a->algorithm,
+                               .budget = a->budget,
+                               .seed = (uint64_t)a->seed,
+                               .objective = a->surf.objective,
+                               .minimize = a->surf.minimize,
+                               .params = a->surf.params.v,
+                               .n_params = a->surf.params.n,
+                               .prior_path = a->prior,
+                               .roles = a->surf.roles.v,
+                               .n_roles = a->surf.roles.n};
     struct mp_surface *s = NULL;
     struct mp_error err = {0};
     struct mp_replay_outcome out = {0};
     struct mp_node *settings = NULL;
-    if (rc == 0 && a.settings_text &&
-        (rc = mp_doc_parse(a.settings_text, strlen(a.settings_text), "--settings", &settings,
-                           &err)) == 0) {
-        a.o.settings = settings;
+    int rc = 0;
+    if (a->settings &&
+        (rc = mp_doc_parse(a->settings, strlen(a->settings), "--settings", &settings, &err)) == 0) {
+        o.settings = settings;
     }
-    if (rc == 0 && (rc = mp_surface_load(a.file, &s, &err)) == 0 &&
-        (rc = check_role_columns(s, &a, &err)) == 0) {
-        rc = mp_replay_surface(s, &a.o, &out, &err);
+    if (rc == 0 && (rc = mp_surface_load(file, &s, &err)) == 0 &&
+        (rc = check_role_columns(s, &a->surf.roles, &err)) == 0) {
+        rc = mp_replay_surface(s, &o, &out, &err);
     }
-    if (rc == 0 && a.json) {
-        json_t *j = outcome_json(&a, &out);
+    if (rc == 0 && a->json) {
+        json_t *j = outcome_json(&o, &out);
         mp_json_print(stdout, j);
         json_decref(j);
     } else if (rc == 0) {
-        print_text(&a, &out);
-    } else if (err.code) {
+        print_text(file, &o, &out);
+    } else {
         rc = mp_cli_fail(&err);
     }
     mp_replay_outcome_release(&out);
     mp_doc_free(settings);
     mp_surface_free(s);
-    free(a.params);
-    free(a.params_buf);
-    free(a.roles);
     return rc;
 }
+
+const struct mp_verb mp_verb_replay = {
+    .name = "replay",
+    .run = replay_run,
+    .operands = "SURFACE.csv",
+    .min_operands = 1,
+    .max_operands = 1,
+    .operand_paths = true,
+    .summary = "run a search offline on a recorded performance surface",
+    .description =
+        "Replays a search on SURFACE.csv, a table with one row per configuration (a trial export "
+        "of 'morphling export --format csv', or any CSV whose columns are parameters and "
+        "metrics), through the real engine: no service runs. It prints the best configuration "
+        "found and how many trials it took to reach the surface's optimum and 95 % of it.",
+    .opts = replay_opts,
+    .n_opts = MP_ARRAY_LEN(replay_opts),
+    .args_size = sizeof(struct replay_args),
+};

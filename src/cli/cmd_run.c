@@ -2,9 +2,7 @@
 /* `morphling validate` and `morphling run`. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,56 +10,53 @@
 #include "engine/engine.h"
 #include "report/report.h"
 
-static atomic_bool interrupted;
+#define SET_HELP                                                                                   \
+    "override a spec field before validation, e.g. --set algorithm.max_trials=10 or --set "        \
+    "parameters.batch.max=64 (docs/spec.md); repeatable"
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    atomic_store(&interrupted, true);
-}
-
-struct spec_args {
-    const char *file;
-    const char **sets;
-    size_t n_sets;
+struct validate_args {
+    struct mp_cli_list sets;
+    bool json;
 };
 
-static void add_set(struct spec_args *a, const char *kv)
+static const struct mp_opt validate_opts[] = {
+    {"set", 's', MP_OPT_LIST, MP_OPT_AT(struct validate_args, sets), "KEY=VALUE", SET_HELP},
+    {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct validate_args, json), NULL,
+     "print the verdict as JSON: {valid, name, parameters, configurations, algorithm, runner, "
+     "max_trials, warnings} or {valid: false, error}"},
+};
+
+/* What a user should know before running the spec: a grid that max_trials cuts short (grid
+ * walks the first parameter slowest, so the last values of it are never tried). Owned, NULL
+ * when nothing. */
+static char *spec_warning(const struct mp_spec *spec)
 {
-    a->sets = mp_xreallocarray(a->sets, a->n_sets + 1, sizeof(*a->sets));
-    a->sets[a->n_sets++] = kv;
+    double size = mp_space_size(&spec->space);
+    if (strcmp(spec->algorithm, "grid") != 0 || isinf(size) || size <= (double)spec->max_trials ||
+        spec->space.n == 0) {
+        return NULL;
+    }
+    double per_first = size / (double)mp_space_levels(&spec->space, 0);
+    double reached = ceil((double)spec->max_trials / per_first);
+    return mp_xasprintf("grid search stops after max_trials = %lld of its %.0f configurations: "
+                        "'%s' (the slowest parameter) takes %.0f of its %llu values; raise "
+                        "algorithm.max_trials or use random or bo",
+                        (long long)spec->max_trials, size, spec->space.params[0].name, reached,
+                        (unsigned long long)mp_space_levels(&spec->space, 0));
 }
 
-int mp_cmd_validate(int argc, char **argv)
+static int validate_run(void *args, char **operands, size_t n)
 {
-    static const struct option opts[] = {
-        {"set", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'}, {0}};
-    struct spec_args a = {0};
-    bool json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
-        if (c == 's') {
-            add_set(&a, optarg);
-        } else if (c == 'j') {
-            json = true;
-        } else {
-            free(a.sets);
-            return mp_cli_usage("validate", "unknown option");
-        }
-    }
-    if (optind + 1 != argc) {
-        free(a.sets);
-        return mp_cli_usage("validate", "expected one spec FILE");
-    }
-    a.file = argv[optind];
+    (void)n;
+    const struct validate_args *a = args;
+    const char *file = operands[0];
+    bool json = a->json;
     struct mp_spec *spec = NULL;
     struct mp_error err = {0};
-    int rc = mp_spec_load(a.file, a.sets, a.n_sets, &spec, &err);
+    int rc = mp_spec_load(file, a->sets.v, a->sets.n, &spec, &err);
     if (rc == 0) {
         rc = mp_engine_validate(spec, &err);
     }
-    free(a.sets);
     if (rc != 0) {
         if (json) {
             json_t *j = json_pack("{s:b, s:s}", "valid", 0, "error", err.msg);
@@ -72,15 +67,19 @@ int mp_cmd_validate(int argc, char **argv)
         return mp_cli_fail(&err);
     }
     double size = mp_space_size(&spec->space);
+    char *warning = spec_warning(spec);
     if (json) {
-        json_t *j = json_pack("{s:b, s:s, s:I, s:f, s:s, s:s}", "valid", 1, "name", spec->name,
-                              "parameters", (json_int_t)spec->space.n, "configurations",
+        json_t *j = json_pack("{s:b, s:s, s:I, s:f, s:s, s:s, s:I, s:[]}", "valid", 1, "name",
+                              spec->name, "parameters", (json_int_t)spec->space.n, "configurations",
                               isinf(size) ? -1.0 : size, "algorithm", spec->algorithm, "runner",
-                              spec->runner);
+                              spec->runner, "max_trials", (json_int_t)spec->max_trials, "warnings");
+        if (warning) {
+            json_array_append_new(json_object_get(j, "warnings"), json_string(warning));
+        }
         mp_json_print(stdout, j);
         json_decref(j);
     } else {
-        printf("%s: valid: experiment '%s', %zu parameters, ", a.file, spec->name, spec->space.n);
+        printf("%s: valid: experiment '%s', %zu parameters, ", file, spec->name, spec->space.n);
         if (isinf(size)) {
             printf("continuous space");
         } else {
@@ -88,73 +87,70 @@ int mp_cmd_validate(int argc, char **argv)
         }
         printf(", algorithm %s, runner %s, up to %lld trials\n", spec->algorithm, spec->runner,
                (long long)spec->max_trials);
+        if (warning) {
+            fprintf(stderr, "morphling validate: warning: %s\n", warning);
+        }
     }
+    free(warning);
     mp_spec_free(spec);
     return MP_EXIT_OK;
 }
 
+const struct mp_verb mp_verb_validate = {
+    .name = "validate",
+    .run = validate_run,
+    .operands = "FILE",
+    .min_operands = 1,
+    .max_operands = 1,
+    .operand_paths = true,
+    .summary = "check an experiment spec without running anything",
+    .description = "Loads FILE (YAML or JSON, morphling-spec(5)), applies the --set overrides and "
+                   "checks every field, the runner's settings and the algorithm's settings. An "
+                   "error names the file, line, column and field, and exits with status 2.",
+    .opts = validate_opts,
+    .n_opts = MP_ARRAY_LEN(validate_opts),
+    .args_size = sizeof(struct validate_args),
+};
+
+/* One step of the progress per finished trial. */
 static void progress(void *ctx, const struct mp_spec *spec, int64_t number,
                      const struct mp_trial_result *res, size_t done, int64_t max_trials,
                      double best, bool have_best)
 {
-    (void)ctx;
+    struct mp_cli_progress *p = ctx;
+    struct mp_buf note = MP_BUF_INIT;
     double v = 0;
-    bool has = mp_metrics_get(&res->metrics, spec->objective_metric, &v);
-    fprintf(stderr, "[%zu/%lld] trial %lld %s", done, (long long)max_trials, (long long)number,
-            mp_trial_state_name(res->state));
-    if (has) {
-        fprintf(stderr, " %s=%.6g", spec->objective_metric, v);
+    mp_buf_addf(&note, "trial %lld %s", (long long)number, mp_trial_state_name(res->state));
+    if (mp_metrics_get(&res->metrics, spec->objective_metric, &v)) {
+        mp_buf_addf(&note, " %s=%.6g", spec->objective_metric, v);
     }
     if (res->failure) {
-        fprintf(stderr, " (%s)", mp_failure_name(res->failure));
+        mp_buf_addf(&note, " (%s)", mp_failure_name(res->failure));
     }
     if (have_best) {
-        fprintf(stderr, "; best %.6g", best);
+        mp_buf_addf(&note, "; best %.6g", best);
     }
-    fprintf(stderr, "\n");
+    p->total = (size_t)max_trials;
+    mp_cli_progress_step(p, done, "%s", note.data);
+    mp_buf_release(&note);
 }
 
 struct run_args {
-    struct spec_args spec;
+    struct mp_cli_list sets;
     const char *db;
     bool json, restart, quiet;
 };
 
-static int parse_run_args(int argc, char **argv, struct run_args *a)
-{
-    static const struct option opts[] = {
-        {"set", required_argument, NULL, 's'}, {"db", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},      {"restart", no_argument, NULL, 'r'},
-        {"quiet", no_argument, NULL, 'q'},     {0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "s:d:q", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            add_set(&a->spec, optarg);
-            break;
-        case 'd':
-            a->db = optarg;
-            break;
-        case 'j':
-            a->json = true;
-            break;
-        case 'r':
-            a->restart = true;
-            break;
-        case 'q':
-            a->quiet = true;
-            break;
-        default:
-            return mp_cli_usage("run", "unknown option");
-        }
-    }
-    if (optind + 1 != argc) {
-        return mp_cli_usage("run", "expected one spec FILE");
-    }
-    a->spec.file = argv[optind];
-    return 0;
-}
+static const struct mp_opt run_opts[] = {
+    {"set", 's', MP_OPT_LIST, MP_OPT_AT(struct run_args, sets), "KEY=VALUE", SET_HELP},
+    MP_CLI_DB_OPT(struct run_args),
+    {"restart", 0, MP_OPT_FLAG, MP_OPT_AT(struct run_args, restart), NULL,
+     "replace a stored experiment of the same name (its trials are deleted) instead of "
+     "continuing or reporting it"},
+    {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct run_args, json), NULL,
+     "print the report as JSON (the document of 'show --json')"},
+    {"quiet", 'q', MP_OPT_FLAG, MP_OPT_AT(struct run_args, quiet), NULL, "no progress on stderr"},
+};
 
 static void print_outcome(const struct run_args *a, const struct mp_engine_summary *sum,
                           const json_t *report, const char *db)
@@ -174,37 +170,39 @@ static void print_outcome(const struct run_args *a, const struct mp_engine_summa
            db);
 }
 
-int mp_cmd_run(int argc, char **argv)
+static int run_run(void *args, char **operands, size_t n)
 {
-    struct run_args a = {0};
-    int rc = parse_run_args(argc, argv, &a);
-    if (rc != 0) {
-        free(a.spec.sets);
-        return rc;
-    }
+    (void)n;
+    const struct run_args *a = args;
     struct mp_error err = {0};
     struct mp_spec *spec = NULL;
     struct mp_store *st = NULL;
-    char *db = mp_cli_db_path(a.db);
+    char *db = mp_cli_db_path(a->db);
     json_t *report = NULL;
     struct mp_engine_summary sum = {0};
-    rc = mp_spec_load(a.spec.file, a.spec.sets, a.spec.n_sets, &spec, &err);
+    int rc = mp_spec_load(operands[0], a->sets.v, a->sets.n, &spec, &err);
     if (rc == 0) {
         rc = mp_engine_validate(spec, &err);
     }
     if (rc == 0) {
         rc = mp_store_open(db, NULL, &st, &err);
     }
+    char *warning = rc == 0 ? spec_warning(spec) : NULL;
+    if (warning) {
+        fprintf(stderr, "morphling run: warning: %s\n", warning);
+        free(warning);
+    }
     if (rc == 0) {
-        struct sigaction sa = {0};
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        struct mp_engine_opts eo = {.cancel = &interrupted, .restart = a.restart};
-        if (!a.quiet && !a.json && isatty(STDERR_FILENO)) {
-            eo.progress = progress;
-        }
+        struct mp_cli_progress p;
+        mp_cli_progress_start(&p, "run", (size_t)spec->max_trials, a->quiet);
+        struct mp_engine_opts eo = {.cancel = &mp_cli_interrupted,
+                                    .restart = a->restart,
+                                    .progress = progress,
+                                    .progress_ctx = &p};
+        mp_cli_catch_interrupts();
         rc = mp_engine_run(st, spec, &eo, &sum, &err);
+        mp_cli_restore_interrupts();
+        mp_cli_progress_end(&p);
     }
     if (rc == 0) {
         char ref[32];
@@ -212,10 +210,10 @@ int mp_cmd_run(int argc, char **argv)
         rc = mp_report_experiment(st, ref, &report, &err);
     }
     if (rc == 0) {
-        print_outcome(&a, &sum, report, db);
+        print_outcome(a, &sum, report, db);
         if (sum.state == MP_EXPERIMENT_INTERRUPTED) {
             fprintf(stderr, "morphling: interrupted; run the same command again to continue\n");
-            rc = 130;
+            rc = MP_EXIT_INTERRUPTED;
         } else if (sum.state == MP_EXPERIMENT_FAILED) {
             rc = MP_EXIT_FAILURE;
         }
@@ -226,6 +224,25 @@ int mp_cmd_run(int argc, char **argv)
     mp_store_close(st);
     mp_spec_free(spec);
     free(db);
-    free(a.spec.sets);
     return rc;
 }
+
+const struct mp_verb mp_verb_run = {
+    .name = "run",
+    .run = run_run,
+    .operands = "FILE",
+    .min_operands = 1,
+    .max_operands = 1,
+    .operand_paths = true,
+    .summary = "run (or continue) an experiment and print the recommendation",
+    .description =
+        "Runs the experiment of spec FILE trial by trial and stores every trial. When the store "
+        "holds an unfinished experiment of the same name with the same spec, it continues where "
+        "that one stopped (Ctrl-C, a crash, kill -9) and ends with exactly max_trials trials; a "
+        "finished one is reported again; a changed spec is refused unless --restart.\n\n"
+        "Progress goes to stderr, one line per trial (a bar on a terminal); the recommendation "
+        "to stdout. Ctrl-C stops after cancelling the running trials (exit status 130).",
+    .opts = run_opts,
+    .n_opts = MP_ARRAY_LEN(run_opts),
+    .args_size = sizeof(struct run_args),
+};

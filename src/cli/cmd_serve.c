@@ -3,7 +3,6 @@
  * lives in --token-file, by default next to the store (STORE.token), created on first use. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -17,50 +16,25 @@ struct serve_args {
     bool no_auth;
 };
 
-static int parse_args(int argc, char **argv, struct serve_args *a)
-{
-    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
-                                         {"db", required_argument, NULL, 'd'},
-                                         {"token-file", required_argument, NULL, 't'},
-                                         {"public-host", required_argument, NULL, 'p'},
-                                         {"base-dir", required_argument, NULL, 'b'},
-                                         {"no-auth", no_argument, NULL, 'n'},
-                                         {0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "l:d:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'l':
-            a->listen = optarg;
-            break;
-        case 'd':
-            a->db = optarg;
-            break;
-        case 't':
-            a->token_file = optarg;
-            break;
-        case 'p':
-            a->public_host = optarg;
-            break;
-        case 'b':
-            a->base_dir = optarg;
-            break;
-        case 'n':
-            a->no_auth = true;
-            break;
-        default:
-            return mp_cli_usage("serve", "unknown option");
-        }
-    }
-    if (optind != argc) {
-        return mp_cli_usage("serve", "unexpected argument '%s'", argv[optind]);
-    }
-    if (a->no_auth && (a->token_file || a->public_host)) {
-        return mp_cli_usage("serve", "--no-auth cannot be combined with %s",
-                            a->token_file ? "--token-file" : "--public-host");
-    }
-    return 0;
-}
+static const struct mp_opt serve_opts[] = {
+    {"listen", 'l', MP_OPT_STR, MP_OPT_AT(struct serve_args, listen), "HOST:PORT",
+     "the address to listen on; a loopback address with --no-auth (port 0: any free port)",
+     "127.0.0.1:8080"},
+    MP_CLI_DB_OPT(struct serve_args),
+    {"token-file", 0, MP_OPT_STR, MP_OPT_AT(struct serve_args, token_file), "FILE",
+     "the file (mode 600) holding the access token every request but /healthz and the "
+     "dashboard's files must carry (default: STORE.token next to the store); created with a "
+     "new random token when missing",
+     .flags = MP_OPT_PATH},
+    {"public-host", 0, MP_OPT_STR, MP_OPT_AT(struct serve_args, public_host), "HOST:PORT",
+     "one more Host header value to accept (behind a proxy)"},
+    {"base-dir", 0, MP_OPT_STR, MP_OPT_AT(struct serve_args, base_dir), "DIR",
+     "the folder submitted specs' paths must resolve inside (default: the current folder)",
+     .flags = MP_OPT_PATH},
+    {"no-auth", 0, MP_OPT_FLAG, MP_OPT_AT(struct serve_args, no_auth), NULL,
+     "no token: anyone who can reach the listener can run commands as you; loopback "
+     "addresses only, and a warning at every start"},
+};
 
 /* The token from --token-file, or from STORE.token next to the store; created when missing. */
 static int load_token(const struct serve_args *a, const char *db, char **token, char **path,
@@ -101,13 +75,16 @@ static void print_start(const struct serve_args *a, const struct mp_server *srv,
     fflush(stdout);
 }
 
-int mp_cmd_serve(int argc, char **argv)
+static int serve_run(void *args, char **operands, size_t n)
 {
-    struct serve_args a = {.listen = "127.0.0.1:8080"};
-    int rc = parse_args(argc, argv, &a);
-    if (rc != 0) {
-        return rc;
+    (void)operands;
+    (void)n;
+    const struct serve_args a = *(const struct serve_args *)args;
+    if (a.no_auth && (a.token_file || a.public_host)) {
+        return mp_cli_usage("serve", "--no-auth cannot be combined with %s",
+                            a.token_file ? "--token-file" : "--public-host");
     }
+    int rc = 0;
     struct mp_error err = {0};
     char *token = NULL, *token_path = NULL;
     char *base = NULL;
@@ -146,3 +123,18 @@ int mp_cmd_serve(int argc, char **argv)
     free(db);
     return rc == 0 ? MP_EXIT_OK : mp_cli_fail(&err);
 }
+
+const struct mp_verb mp_verb_serve = {
+    .name = "serve",
+    .run = serve_run,
+    .summary = "serve the HTTP API and the web dashboard",
+    .description =
+        "Serves the dashboard at /, the JSON API under /api/v1/, live events, /metrics and "
+        "/healthz (docs/api.md), until SIGINT or SIGTERM. Experiments submitted through the API "
+        "run inside the server and write to the same store as 'run'. Every request but /healthz "
+        "and the dashboard's files needs the access token; at start it prints a login URL that "
+        "carries it.",
+    .opts = serve_opts,
+    .n_opts = MP_ARRAY_LEN(serve_opts),
+    .args_size = sizeof(struct serve_args),
+};

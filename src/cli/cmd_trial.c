@@ -4,51 +4,78 @@
  * enforced limits, logs). Nothing is stored. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <jansson.h>
-#include <signal.h>
-#include <stdatomic.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "runner/runner.h"
 
-static atomic_bool trial_interrupted;
-
-static void on_trial_signal(int sig)
-{
-    (void)sig;
-    atomic_store(&trial_interrupted, true);
-}
-
 struct trial_args {
-    const char *file;
-    const char **sets; /* every --set, as given */
-    size_t n_sets;
-    bool json, logs;
+    struct mp_cli_list sets; /* every --set, as given */
+    bool json, logs, quiet;
 };
+
+static const struct mp_opt trial_opts[] = {
+    {"set", 's', MP_OPT_LIST, MP_OPT_AT(struct trial_args, sets), "NAME=VALUE",
+     "the value of parameter NAME (every parameter needs one); other keys override spec fields "
+     "as in 'run --set'; repeatable"},
+    {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct trial_args, json), NULL,
+     "print the trial record as JSON (config, state, failure, reason, metrics, resources, meta, "
+     "stdout, stderr)"},
+    {"logs", 0, MP_OPT_FLAG, MP_OPT_AT(struct trial_args, logs), NULL,
+     "also print the service's stdout and stderr"},
+    {"quiet", 'q', MP_OPT_FLAG, MP_OPT_AT(struct trial_args, quiet), NULL, "no progress on stderr"},
+};
+
+/* While the trial runs: how long it has been running, against its time limit. */
+struct ticker {
+    struct mp_cli_progress p;
+    int64_t timeout_ms;
+    atomic_bool stop;
+};
+
+static void *tick(void *arg)
+{
+    struct ticker *t = arg;
+    while (!atomic_load(&t->stop)) {
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+        long s = (long)((mp_mono_ns() - t->p.t0_ns) / 1000000000);
+        if (t->timeout_ms > 0) {
+            mp_cli_progress_status(&t->p, "running for %lds (the trial stops at %llds)", s,
+                                   (long long)(t->timeout_ms / 1000));
+        } else {
+            mp_cli_progress_status(&t->p, "running for %lds", s);
+        }
+    }
+    return NULL;
+}
 
 /* Splits --set pairs into parameter values (name is a parameter) and spec overrides. */
 static int split_sets(const struct trial_args *a, const struct mp_space *s, double *x, bool *given,
                       const char **overrides, size_t *n_over, struct mp_error *err)
 {
     *n_over = 0;
-    for (size_t i = 0; i < a->n_sets; i++) {
-        const char *eq = strchr(a->sets[i], '=');
-        if (!eq || eq == a->sets[i]) {
-            return mp_error_set(err, MP_EINVALID, "--set '%s': expected NAME=VALUE", a->sets[i]);
+    for (size_t i = 0; i < a->sets.n; i++) {
+        const char *set = a->sets.v[i];
+        const char *eq = strchr(set, '=');
+        if (!eq || eq == set) {
+            return mp_error_set(err, MP_EINVALID, "--set '%s': expected NAME=VALUE", set);
         }
-        char *name = mp_xstrndup(a->sets[i], (size_t)(eq - a->sets[i]));
+        char *name = mp_xstrndup(set, (size_t)(eq - set));
         int idx = s ? mp_space_find(s, name) : -1;
         free(name);
         if (idx < 0) {
-            overrides[(*n_over)++] = a->sets[i];
+            overrides[(*n_over)++] = set;
             continue;
         }
         int rc = mp_space_parse(s, (size_t)idx, eq + 1, &x[idx], err);
         if (rc != 0) {
-            return mp_error_prefix(err, "--set %s", a->sets[i]);
+            return mp_error_prefix(err, rc, "--set %s", set);
         }
         given[idx] = true;
     }
@@ -56,13 +83,14 @@ static int split_sets(const struct trial_args *a, const struct mp_space *s, doub
 }
 
 /* Loads the spec (overrides applied) and the configuration. *x is owned. */
-static int load(const struct trial_args *a, struct mp_spec **spec, double **x, struct mp_error *err)
+static int load(const char *file, const struct trial_args *a, struct mp_spec **spec, double **x,
+                struct mp_error *err)
 {
-    const char **over = mp_xcalloc(a->n_sets + 1, sizeof(*over));
+    const char **over = mp_xcalloc(a->sets.n + 1, sizeof(*over));
     size_t n_over = 0;
     struct mp_spec *probe = NULL;
     /* First pass without overrides, only to learn the parameter names. */
-    int rc = mp_spec_load(a->file, NULL, 0, &probe, err);
+    int rc = mp_spec_load(file, NULL, 0, &probe, err);
     if (rc == 0) {
         double *tmp = mp_xcalloc(probe->space.n + 1, sizeof(double));
         bool *given = mp_xcalloc(probe->space.n + 1, sizeof(bool));
@@ -72,7 +100,7 @@ static int load(const struct trial_args *a, struct mp_spec **spec, double **x, s
     }
     mp_spec_free(probe);
     if (rc == 0) {
-        rc = mp_spec_load(a->file, over, n_over, spec, err);
+        rc = mp_spec_load(file, over, n_over, spec, err);
     }
     if (rc == 0) {
         const struct mp_space *s = &(*spec)->space;
@@ -119,17 +147,61 @@ static json_t *record_json(const struct mp_spec *spec, const double *x,
                      res->stderr_log ? res->stderr_log : "");
 }
 
+/* A number with three significant digits and no exponent: 0.00111, 8.21, 542236. */
+static void sig3(char *buf, size_t len, double v)
+{
+    int mag = v != 0 && isfinite(v) ? (int)floor(log10(fabs(v))) : 0;
+    int decimals = mag >= 2 ? 0 : 2 - mag;
+    snprintf(buf, len, "%.*f", decimals > 9 ? 9 : decimals, v);
+}
+
+/* A metric's value in its unit (mp_metric_unit), readable: "0.12 %", "21.6 MiB", "$0.00111". */
+static void fmt_metric(char *buf, size_t len, const char *name, double v)
+{
+    const char *unit = mp_metric_unit(name);
+    char n[64];
+    sig3(n, sizeof(n), v);
+    if (!unit) {
+        mp_fmt_double(n, v);
+        snprintf(buf, len, "%s", n);
+    } else if (strcmp(unit, "fraction") == 0) {
+        sig3(n, sizeof(n), 100 * v);
+        snprintf(buf, len, "%s %%", n);
+    } else if (strcmp(unit, "flag") == 0) {
+        snprintf(buf, len, "%s", v != 0 ? "yes" : "no");
+    } else if (strcmp(unit, "count") == 0) {
+        snprintf(buf, len, "%.0f", v);
+    } else if (strcmp(unit, "bytes") == 0) {
+        static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+        size_t k = 0;
+        while (fabs(v) >= 1024 && k + 1 < MP_ARRAY_LEN(units)) {
+            v /= 1024;
+            k++;
+        }
+        if (k == 0) {
+            snprintf(n, sizeof(n), "%.0f", v);
+        } else {
+            sig3(n, sizeof(n), v);
+        }
+        snprintf(buf, len, "%s %s", n, units[k]);
+    } else if (unit[0] == '$') {
+        snprintf(buf, len, "$%s%s", n, unit + 1);
+    } else {
+        snprintf(buf, len, "%s %s", n, unit);
+    }
+}
+
 static void print_metrics(const char *label, const struct mp_metrics *m)
 {
     if (m->n == 0) {
         return;
     }
-    printf("  %-10s", label);
-    char buf[MP_FMT_DOUBLE_MAX];
+    printf("  %s\n", label);
     for (size_t i = 0; i < m->n; i++) {
-        printf("%s%s=%s", i ? ", " : "", m->names[i], mp_fmt_double(buf, m->values[i]));
+        char value[96];
+        fmt_metric(value, sizeof(value), m->names[i], m->values[i]);
+        printf("    %-28s %s\n", m->names[i], value);
     }
-    printf("\n");
 }
 
 static void print_limits(const json_t *meta)
@@ -185,35 +257,8 @@ static void print_text(const struct mp_spec *spec, const double *x,
     }
 }
 
-static int parse_args(int argc, char **argv, struct trial_args *a)
-{
-    static const struct option opts[] = {{"set", required_argument, NULL, 's'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"logs", no_argument, NULL, 'l'},
-                                         {0, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
-        if (c == 's') {
-            a->sets = mp_xreallocarray(a->sets, a->n_sets + 1, sizeof(*a->sets));
-            a->sets[a->n_sets++] = optarg;
-        } else if (c == 'j') {
-            a->json = true;
-        } else if (c == 'l') {
-            a->logs = true;
-        } else {
-            return mp_cli_usage("trial", "unknown option");
-        }
-    }
-    if (optind + 1 != argc) {
-        return mp_cli_usage("trial", "expected one spec FILE");
-    }
-    a->file = argv[optind];
-    return 0;
-}
-
-static int run_one(const struct mp_spec *spec, const double *x, struct mp_trial_result *res,
-                   struct mp_error *err)
+static int run_one(const struct mp_spec *spec, const double *x, bool quiet,
+                   struct mp_trial_result *res, struct mp_error *err)
 {
     struct mp_runner *runner = NULL;
     const struct mp_runner_ops *ops = mp_runner_find(spec->runner);
@@ -224,15 +269,22 @@ static int run_one(const struct mp_spec *spec, const double *x, struct mp_trial_
     if (rc != 0) {
         return rc;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_trial_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    struct ticker t = {.timeout_ms = spec->trial_timeout_ms};
+    atomic_init(&t.stop, false);
+    mp_cli_progress_start(&t.p, "trial", 0, quiet);
+    pthread_t thread;
+    bool ticking = pthread_create(&thread, NULL, tick, &t) == 0;
+    mp_cli_catch_interrupts();
     /* The experiment id is this process's pid, so that concurrent `morphling trial` runs of one
      * spec never share a cgroup or port lease name. */
     struct mp_trial_request req = {spec->name, (int64_t)getpid(), 1, 1, x, spec->trial_timeout_ms};
-    rc = runner->ops->run(runner, &req, res, &trial_interrupted);
+    rc = runner->ops->run(runner, &req, res, &mp_cli_interrupted);
+    mp_cli_restore_interrupts();
+    atomic_store(&t.stop, true);
+    if (ticking) {
+        pthread_join(thread, NULL);
+    }
+    mp_cli_progress_end(&t.p);
     if (rc != 0 && res->state == MP_TRIAL_SUCCEEDED) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "runner failure: %s", mp_strerror(rc));
     }
@@ -240,42 +292,56 @@ static int run_one(const struct mp_spec *spec, const double *x, struct mp_trial_
     return 0;
 }
 
-int mp_cmd_trial(int argc, char **argv)
+static int trial_run(void *args, char **operands, size_t n)
 {
-    struct trial_args a = {0};
-    int rc = parse_args(argc, argv, &a);
-    if (rc != 0) {
-        free(a.sets);
-        return rc;
-    }
+    (void)n;
+    const struct trial_args *a = args;
     struct mp_spec *spec = NULL;
     double *x = NULL;
     struct mp_error err = {0, ""};
     struct mp_trial_result res;
     mp_trial_result_init(&res);
-    rc = load(&a, &spec, &x, &err);
+    int rc = load(operands[0], a, &spec, &x, &err);
     if (rc == 0) {
-        rc = run_one(spec, x, &res, &err);
+        rc = run_one(spec, x, a->quiet, &res, &err);
     }
     int status = MP_EXIT_OK;
     if (rc != 0) {
         status = mp_cli_fail(&err);
     } else {
-        if (a.json) {
+        if (a->json) {
             json_t *j = record_json(spec, x, &res);
             mp_json_print(stdout, j);
             json_decref(j);
         } else {
-            print_text(spec, x, &res, a.logs);
+            print_text(spec, x, &res, a->logs);
         }
         status = res.state == MP_TRIAL_SUCCEEDED ? MP_EXIT_OK : MP_EXIT_FAILURE;
-        if (res.state == MP_TRIAL_CANCELLED && atomic_load(&trial_interrupted)) {
-            status = 130; /* as a shell reports SIGINT, like `morphling run` */
+        if (res.state == MP_TRIAL_CANCELLED && atomic_load(&mp_cli_interrupted)) {
+            status = MP_EXIT_INTERRUPTED; /* as a shell reports SIGINT */
         }
     }
     mp_trial_result_release(&res);
     mp_spec_free(spec);
     free(x);
-    free(a.sets);
     return status;
 }
+
+const struct mp_verb mp_verb_trial = {
+    .name = "trial",
+    .run = trial_run,
+    .operands = "FILE",
+    .min_operands = 1,
+    .max_operands = 1,
+    .operand_paths = true,
+    .summary = "run one trial of one configuration and print its record (nothing is stored)",
+    .description =
+        "Starts the service of spec FILE with the configuration given by --set NAME=VALUE (one "
+        "per parameter), measures it as 'run' would and prints the record: state, failure "
+        "class, metrics, resource use, the limits that were and were not enforced, and with "
+        "--logs the service's output. Exit status 0 when the trial succeeded, 1 when it "
+        "failed, 130 when interrupted.",
+    .opts = trial_opts,
+    .n_opts = MP_ARRAY_LEN(trial_opts),
+    .args_size = sizeof(struct trial_args),
+};

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Helpers shared by the sub-commands: error reporting and the store location. */
+/* Helpers shared by the verbs: error reporting, the store location, file arguments and the
+ * interrupt handler. */
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+atomic_bool mp_cli_interrupted;
+static struct sigaction saved_int, saved_term;
 
 int mp_cli_fail(const struct mp_error *err)
 {
@@ -24,23 +29,9 @@ int mp_cli_usage(const char *cmd, const char *fmt, ...)
     fprintf(stderr, "\n");
     va_end(ap);
     if (cmd) {
-        fprintf(stderr, "see 'morphling help %s'\n", cmd);
+        fprintf(stderr, "'morphling %s --help' describes the options\n", cmd);
     }
     return MP_EXIT_USAGE;
-}
-
-int mp_cli_split_list(const char *cmd, const char *flag, const char *list, char **buf,
-                      const char ***items, size_t *n)
-{
-    free(*buf);
-    *buf = mp_xstrdup(list);
-    *n = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(*buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        *items = mp_xreallocarray(*items, *n + 1, sizeof(**items));
-        (*items)[(*n)++] = t;
-    }
-    return *n ? 0 : mp_cli_usage(cmd, "%s needs a list", flag);
 }
 
 static void mkdirs(char *path)
@@ -78,4 +69,69 @@ char *mp_cli_db_path(const char *flag_value)
     }
     mkdirs(path);
     return path;
+}
+
+int mp_cli_add_files(const char *verb, const char *path, const char *suffix, size_t max,
+                     struct mp_cli_paths *files)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        return mp_cli_usage(verb, "'%s': no such file or folder", path);
+    }
+    char **found = NULL;
+    size_t n = 0;
+    struct mp_error err = {0};
+    if (!S_ISDIR(st.st_mode)) {
+        found = mp_xcalloc(1, sizeof(char *));
+        found[n++] = mp_xstrdup(path);
+    } else if (mp_dir_files(path, suffix, max, &found, &n, &err) != 0) {
+        return mp_cli_usage(verb, "%s", err.msg);
+    }
+    int rc = 0;
+    if (n == 0) {
+        rc = mp_cli_usage(verb, "'%s': no %s files in that folder", path, suffix ? suffix : "");
+    } else if (files->n + n > max) {
+        rc = mp_cli_usage(verb, "more than %zu files", max);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0) {
+            files->v = mp_xreallocarray(files->v, files->n + 1, sizeof(*files->v));
+            files->v[files->n++] = found[i];
+        } else {
+            free(found[i]);
+        }
+    }
+    free(found);
+    return rc;
+}
+
+void mp_cli_paths_release(struct mp_cli_paths *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->v[i]);
+    }
+    free(p->v);
+    memset(p, 0, sizeof(*p));
+}
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    atomic_store(&mp_cli_interrupted, true);
+}
+
+void mp_cli_catch_interrupts(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &saved_int);
+    sigaction(SIGTERM, &sa, &saved_term);
+}
+
+void mp_cli_restore_interrupts(void)
+{
+    sigaction(SIGINT, &saved_int, NULL);
+    sigaction(SIGTERM, &saved_term, NULL);
 }

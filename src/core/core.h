@@ -66,8 +66,10 @@ struct mp_error {
  * `return mp_error_set(err, MP_EINVALID, "...")` is one line. */
 int mp_error_set(struct mp_error *err, int code, const char *fmt, ...) MP_PRINTF(3, 4);
 int mp_error_setv(struct mp_error *err, int code, const char *fmt, va_list ap);
-/* Prefixes err->msg with "prefix: " (keeps the code). Returns err->code. */
-int mp_error_prefix(struct mp_error *err, const char *fmt, ...) MP_PRINTF(2, 3);
+/* Prefixes err->msg (when err is non-NULL) with "prefix: ", keeping err->code, and returns
+ * code: the failure's own code, which a NULL err cannot carry, so that
+ * `return mp_error_prefix(err, rc, "...")` is one line. */
+int mp_error_prefix(struct mp_error *err, int code, const char *fmt, ...) MP_PRINTF(3, 4);
 void mp_error_clear(struct mp_error *err);
 /* Static description of a code (project code or -errno). */
 const char *mp_strerror(int code);
@@ -161,7 +163,20 @@ bool mp_strset_add(struct mp_strset *set, const char *s);
 bool mp_strset_has(const struct mp_strset *set, const char *s);
 void mp_strset_release(struct mp_strset *set);
 
+/* The regular files of folder dir whose names end in suffix (NULL: any), skipping names that
+ * start with '.', in name order: *out an owned array of owned paths "dir/name", *n their count.
+ * More than max files is MP_ETOOBIG. */
+int mp_dir_files(const char *dir, const char *suffix, size_t max, char ***out, size_t *n,
+                 struct mp_error *err) MP_WUR;
+
 /* Levenshtein distance, capped at 255 for long strings. */
 unsigned mp_edit_distance(const char *a, const char *b);
+/* The candidate closest to a mistyped `typed` when it is close enough to be a likely slip or
+ * abbreviation, else NULL ("paramters" -> "parameters", "valdate" -> "validate"). candidates is
+ * NULL-terminated; the result is borrowed from it. */
+const char *mp_suggest(const char *typed, const char *const *candidates);
+
+/* Last: poisons the banned functions for every file that includes this header. */
+#include "core/banned.h"
 
 #endif

@@ -85,10 +85,10 @@ int mp_error_set(struct mp_error *err, int code, const char *fmt, ...)
     return code;
 }
 
-int mp_error_prefix(struct mp_error *err, const char *fmt, ...)
+int mp_error_prefix(struct mp_error *err, int code, const char *fmt, ...)
 {
     if (!err) {
-        return MP_EINVALID;
+        return code;
     }
     char prefix[MP_ERROR_MSG_MAX];
     char old[MP_ERROR_MSG_MAX];
@@ -103,7 +103,7 @@ int mp_error_prefix(struct mp_error *err, const char *fmt, ...)
     memcpy(err->msg, b.data, n);
     err->msg[n] = '\0';
     mp_buf_release(&b);
-    return err->code;
+    return code;
 }
 
 void mp_error_clear(struct mp_error *err)

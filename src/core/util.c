@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Random numbers, canonical number text, clocks, hashing, the string set and edit distance. */
+/* Random numbers, canonical number text, clocks, hashing, the string set, edit distance and
+ * suggestions, and folder listings. */
 #include "core/core.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static uint64_t splitmix64(uint64_t *x)
@@ -290,4 +293,90 @@ unsigned mp_edit_distance(const char *a, const char *b)
         }
     }
     return row[lb];
+}
+
+/* Whether every character of a appears in b in order ("cmd" in "command"). */
+static bool subsequence(const char *a, const char *b)
+{
+    for (; *a && *b; b++) {
+        a += *a == *b;
+    }
+    return *a == '\0';
+}
+
+/* Closeness of a typed word to a known one, in half edits: an abbreviation or an omitted word
+ * ("cpu_hour" for "cpu_core_hour") scores better than a one-letter slip elsewhere. */
+static unsigned suggest_distance(const char *typed, const char *known)
+{
+    unsigned d = 2 * mp_edit_distance(typed, known);
+    if (strlen(typed) >= 3 && (subsequence(typed, known) || subsequence(known, typed))) {
+        d = d < 1 ? d : 1;
+    }
+    return d;
+}
+
+const char *mp_suggest(const char *typed, const char *const *candidates)
+{
+    const char *best = NULL;
+    unsigned best_d = 255;
+    for (const char *const *k = candidates; *k; k++) {
+        unsigned d = suggest_distance(typed, *k);
+        if (d < best_d) {
+            best_d = d;
+            best = *k;
+        }
+    }
+    size_t cap = strlen(typed) / 2 + 2;
+    return best && best_d <= 2 * (cap < 3 ? cap : 3) ? best : NULL;
+}
+
+static int cmp_paths(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int mp_dir_files(const char *dir, const char *suffix, size_t max, char ***out, size_t *n,
+                 struct mp_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        return mp_error_set(err, -errno, "'%s': cannot open the folder: %s", dir, strerror(errno));
+    }
+    size_t slen = suffix ? strlen(suffix) : 0;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len < slen ||
+            (suffix && strcmp(e->d_name + len - slen, suffix) != 0)) {
+            continue;
+        }
+        char *path = mp_xasprintf("%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+            free(path);
+        } else if (*n == max) {
+            free(path);
+            rc = mp_error_set(err, MP_ETOOBIG, "'%s': more than %zu files", dir, max);
+        } else {
+            *out = mp_xreallocarray(*out, *n + 1, sizeof(char *));
+            (*out)[(*n)++] = path;
+        }
+    }
+    closedir(d);
+    if (rc != 0) {
+        for (size_t i = 0; i < *n; i++) {
+            free((*out)[i]);
+        }
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return rc;
+    }
+    if (*n > 1) {
+        qsort(*out, *n, sizeof(char *), cmp_paths);
+    }
+    return 0;
 }

@@ -32,52 +32,22 @@ struct mp_node *mp_doc_get(const struct mp_node *map, const char *key)
     return NULL;
 }
 
-/* Whether every character of a appears in b in order ("cmd" in "command"). */
-static bool subsequence(const char *a, const char *b)
-{
-    for (; *a && *b; b++) {
-        a += *a == *b;
-    }
-    return *a == '\0';
-}
-
-/* Closeness of a typed key to a known one, in half edits: an abbreviation or an omitted word
- * ("cpu_hour" for "cpu_core_hour") scores better than a one-letter slip elsewhere. */
-static unsigned key_distance(const char *typed, const char *known)
-{
-    unsigned d = 2 * mp_edit_distance(typed, known);
-    if (strlen(typed) >= 3 && (subsequence(typed, known) || subsequence(known, typed))) {
-        d = d < 1 ? d : 1;
-    }
-    return d;
-}
-
 int mp_doc_check_keys(const struct mp_node *map, const char *const *known, struct mp_error *err)
 {
     if (!map || map->kind != MP_NODE_MAP) {
         return 0;
     }
     for (size_t i = 0; i < map->n; i++) {
-        const char *best = NULL;
-        unsigned best_d = 255;
         bool found = false;
-        for (const char *const *k = known; *k; k++) {
-            if (strcmp(*k, map->keys[i]) == 0) {
-                found = true;
-                break;
-            }
-            unsigned d = key_distance(map->keys[i], *k);
-            if (d < best_d) {
-                best_d = d;
-                best = *k;
-            }
+        for (const char *const *k = known; *k && !found; k++) {
+            found = strcmp(*k, map->keys[i]) == 0;
         }
         if (found) {
             continue;
         }
         const char *prefix = map->path && *map->path ? map->path : "";
-        size_t cap = strlen(map->keys[i]) / 2 + 2;
-        if (best && best_d <= 2 * (cap < 3 ? cap : 3)) {
+        const char *best = mp_suggest(map->keys[i], known);
+        if (best) {
             return mp_error_set(
                 err, MP_EINVALID, "%s:%u:%u: '%s%s%s': unknown key; did you mean '%s'?", map->file,
                 map->key_line[i], map->key_col[i], prefix, *prefix ? "." : "", map->keys[i], best);

@@ -72,9 +72,7 @@ int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err)
     }
     const struct mp_runner_ops *r = mp_runner_find(spec->runner);
     if (!r) {
-        return mp_error_set(err, MP_EUNSUPPORTED,
-                            "%s: runner '%s' is not available in this build (available: replay)",
-                            spec->source, spec->runner);
+        return mp_runner_unavailable(spec, err);
     }
     return r->validate ? r->validate(spec, err) : 0;
 }

@@ -218,7 +218,7 @@ static int add_file(struct kset *set, const char *path, bool must_exist, struct 
     }
     if (rc != 0) {
         mp_buf_release(&b);
-        return mp_error_prefix(err, "cannot read kubeconfig");
+        return mp_error_prefix(err, rc, "cannot read kubeconfig");
     }
     rc = add_text(set, b.data, b.len, path, err);
     mp_buf_release(&b);
@@ -804,7 +804,7 @@ int mp_kube_config_in_cluster(const struct mp_kube_load_opts *o, struct mp_kube_
     int rc = read_trimmed(cfg->token_file, &token, err);
     free(token);
     if (rc != 0) {
-        mp_error_prefix(err, "in-cluster: service-account token");
+        mp_error_prefix(err, rc, "in-cluster: service-account token");
     }
     struct mp_buf ca = MP_BUF_INIT;
     if (rc == 0 && mp_buf_read_file(&ca, cfg->tls_where, MAX_FIELD_FILE, NULL) == 0) {

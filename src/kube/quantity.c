@@ -314,7 +314,7 @@ int mp_kube_check_resource(const char *resource, const char *quantity, struct mp
     struct mp_kube_quantity q;
     int rc = mp_kube_quantity_parse(quantity, &q, err);
     if (rc != 0) {
-        return mp_error_prefix(err, "resource '%s'", resource);
+        return mp_error_prefix(err, rc, "resource '%s'", resource);
     }
     if (q.negative) {
         return mp_error_set(err, MP_EINVALID,

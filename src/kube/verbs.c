@@ -87,7 +87,7 @@ static int call(struct mp_kube_client *c, const struct send *s, const struct mp_
     char *path = NULL;
     int rc = mp_kube_path(s->ref, &path, err);
     if (rc != 0) {
-        return mp_error_prefix(err, "%s", s->verb);
+        return mp_error_prefix(err, rc, "%s", s->verb);
     }
     struct mp_buf q = MP_BUF_INIT;
     mp_buf_adds(&q, s->query ? s->query : "");
@@ -408,7 +408,7 @@ int mp_kube_watch(struct mp_kube_client *c, const struct mp_kube_ref *ref,
     int rc = mp_kube_path(&r2, &path, err);
     if (rc != 0) {
         free(sel);
-        return mp_error_prefix(err, "watch");
+        return mp_error_prefix(err, rc, "watch");
     }
     struct mp_buf q = MP_BUF_INIT;
     mp_kube_query_add(&q, "watch", "1");

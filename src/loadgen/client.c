@@ -40,7 +40,7 @@ struct conn {
     int64_t sent_ns;     /* when it was written */
     int64_t deadline_ns; /* timeout of the current phase, or end of a reconnect backoff */
     int64_t next_ns;     /* open loop: next scheduled send */
-    struct mp_http_parser parser;
+    struct mp_lg_http_parser parser;
 };
 
 struct shared {
@@ -137,15 +137,15 @@ static void publish(struct worker *w)
     pthread_mutex_lock(&sh->mu);
     struct mp_lg_window *slot = &sh->slots[w->win];
     if (!slot->latency.counts) { /* allocated on first use: long runs have many windows */
-        mp_hist_init(&slot->latency);
-        mp_hist_init(&slot->latency_sent);
+        mp_lg_hist_init(&slot->latency);
+        mp_lg_hist_init(&slot->latency_sent);
     }
     mp_lg_window_merge(slot, &w->cur);
     sh->contributed[w->win]++;
     pthread_cond_broadcast(&sh->cond);
     pthread_mutex_unlock(&sh->mu);
-    mp_hist_reset(&w->cur.latency);
-    mp_hist_reset(&w->cur.latency_sent);
+    mp_lg_hist_reset(&w->cur.latency);
+    mp_lg_hist_reset(&w->cur.latency_sent);
     memset(&w->cur.counts, 0, sizeof(w->cur.counts));
 }
 
@@ -275,7 +275,7 @@ static void write_request(struct worker *w, struct conn *c, int64_t now)
             w->cur.counts.late_busy += due_busy;
         }
     }
-    mp_http_parser_reset(&c->parser, lg->head);
+    mp_lg_http_parser_reset(&c->parser, lg->head);
     c->state = C_WRITING;
     c->deadline_ns = now + lg->timeout_ns;
     do_write(w, c, now);
@@ -337,7 +337,7 @@ static void on_response(struct worker *w, struct conn *c)
 {
     int64_t now = mp_mono_ns();
     const struct mp_lg *lg = w->lg;
-    const struct mp_http_parser *p = &c->parser;
+    const struct mp_lg_http_parser *p = &c->parser;
     bool status_ok =
         lg->expect_status ? p->status == lg->expect_status : p->status >= 200 && p->status < 400;
     if (!status_ok) {
@@ -348,8 +348,8 @@ static void on_response(struct worker *w, struct conn *c)
         count_error(w, MP_LG_ERR_BODY, "expected text not found in the response body");
     } else if (w->win >= 0) {
         w->cur.counts.requests++;
-        mp_hist_record(&w->cur.latency, (uint64_t)(now - c->sched_ns + 500) / 1000);
-        mp_hist_record(&w->cur.latency_sent, (uint64_t)(now - c->sent_ns + 500) / 1000);
+        mp_lg_hist_record(&w->cur.latency, (uint64_t)(now - c->sched_ns + 500) / 1000);
+        mp_lg_hist_record(&w->cur.latency_sent, (uint64_t)(now - c->sent_ns + 500) / 1000);
     }
     /* A response that arrives before the request was fully written leaves the connection
      * mid-request: it cannot be reused. */
@@ -375,16 +375,16 @@ static bool feed(struct worker *w, struct conn *c, size_t n, int64_t now)
         return false;
     }
     size_t used = 0;
-    int rc = mp_http_parse(&c->parser, w->rbuf, n, &used);
+    int rc = mp_lg_http_parse(&c->parser, w->rbuf, n, &used);
     if (rc < 0) {
         conn_fail(w, c, MP_LG_ERR_PARSE, parse_error_text(rc), now);
         return false;
     }
-    if (rc == MP_HTTP_COMPLETE && used < n) {
+    if (rc == MP_LG_HTTP_COMPLETE && used < n) {
         conn_fail(w, c, MP_LG_ERR_PARSE, "data after the end of the response", now);
         return false;
     }
-    if (rc == MP_HTTP_COMPLETE) {
+    if (rc == MP_LG_HTTP_COMPLETE) {
         on_response(w, c);
         return c->fd >= 0 && c->state != C_CLOSED;
     }
@@ -400,7 +400,7 @@ static void on_eof(struct worker *w, struct conn *c, int64_t now)
         }
         return;
     }
-    if (mp_http_parse_eof(&c->parser) == MP_HTTP_COMPLETE) {
+    if (mp_lg_http_parse_eof(&c->parser) == MP_LG_HTTP_COMPLETE) {
         c->parser.keep_alive = false;
         on_response(w, c);
         return;
@@ -517,7 +517,8 @@ static void start_connections(struct worker *w)
         struct conn *c = &w->conns[i];
         c->fd = -1;
         c->state = C_CLOSED;
-        mp_http_parser_init(&c->parser, &w->lg->limits, w->lg->has_needle ? &w->lg->needle : NULL);
+        mp_lg_http_parser_init(&c->parser, &w->lg->limits,
+                               w->lg->has_needle ? &w->lg->needle : NULL);
         if (!w->open_loop) {
             issue(w, c, sh->start_ns, sh->start_ns);
             continue;

@@ -5,29 +5,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t lo_index(const struct mp_hist *h)
+static size_t lo_index(const struct mp_lg_hist *h)
 {
-    return mp_hist_index(h->min_us > MP_HIST_MAX_US ? MP_HIST_MAX_US : h->min_us);
+    return mp_lg_hist_index(h->min_us > MP_LG_HIST_MAX_US ? MP_LG_HIST_MAX_US : h->min_us);
 }
 
-static size_t hi_index(const struct mp_hist *h)
+static size_t hi_index(const struct mp_lg_hist *h)
 {
-    return mp_hist_index(h->max_us > MP_HIST_MAX_US ? MP_HIST_MAX_US : h->max_us);
+    return mp_lg_hist_index(h->max_us > MP_LG_HIST_MAX_US ? MP_LG_HIST_MAX_US : h->max_us);
 }
 
-void mp_hist_init(struct mp_hist *h)
+void mp_lg_hist_init(struct mp_lg_hist *h)
 {
     memset(h, 0, sizeof(*h));
-    h->counts = mp_xcalloc(MP_HIST_LEN, sizeof(*h->counts));
+    h->counts = mp_xcalloc(MP_LG_HIST_LEN, sizeof(*h->counts));
 }
 
-void mp_hist_release(struct mp_hist *h)
+void mp_lg_hist_release(struct mp_lg_hist *h)
 {
     free(h->counts);
     memset(h, 0, sizeof(*h));
 }
 
-void mp_hist_reset(struct mp_hist *h)
+void mp_lg_hist_reset(struct mp_lg_hist *h)
 {
     if (h->total > 0) {
         /* Only the range between min and max was written: keep untouched pages untouched. */
@@ -41,26 +41,27 @@ void mp_hist_reset(struct mp_hist *h)
     h->sum_us = 0;
 }
 
-uint64_t mp_hist_lowest(size_t index)
+uint64_t mp_lg_hist_lowest(size_t index)
 {
-    if (index < ((size_t)2 << MP_HIST_SUB_BITS)) {
+    if (index < ((size_t)2 << MP_LG_HIST_SUB_BITS)) {
         return index;
     }
-    unsigned shift = (unsigned)(index >> MP_HIST_SUB_BITS) - 1;
-    uint64_t sub = (index & ((1u << MP_HIST_SUB_BITS) - 1)) + (UINT64_C(1) << MP_HIST_SUB_BITS);
+    unsigned shift = (unsigned)(index >> MP_LG_HIST_SUB_BITS) - 1;
+    uint64_t sub =
+        (index & ((1u << MP_LG_HIST_SUB_BITS) - 1)) + (UINT64_C(1) << MP_LG_HIST_SUB_BITS);
     return sub << shift;
 }
 
-uint64_t mp_hist_highest(size_t index)
+uint64_t mp_lg_hist_highest(size_t index)
 {
-    if (index < ((size_t)2 << MP_HIST_SUB_BITS)) {
+    if (index < ((size_t)2 << MP_LG_HIST_SUB_BITS)) {
         return index;
     }
-    unsigned shift = (unsigned)(index >> MP_HIST_SUB_BITS) - 1;
-    return mp_hist_lowest(index) + (UINT64_C(1) << shift) - 1;
+    unsigned shift = (unsigned)(index >> MP_LG_HIST_SUB_BITS) - 1;
+    return mp_lg_hist_lowest(index) + (UINT64_C(1) << shift) - 1;
 }
 
-void mp_hist_merge(struct mp_hist *dst, const struct mp_hist *src)
+void mp_lg_hist_merge(struct mp_lg_hist *dst, const struct mp_lg_hist *src)
 {
     if (src->total == 0) {
         return;
@@ -79,7 +80,7 @@ void mp_hist_merge(struct mp_hist *dst, const struct mp_hist *src)
     dst->sum_us += src->sum_us;
 }
 
-uint64_t mp_hist_percentile(const struct mp_hist *h, double p)
+uint64_t mp_lg_hist_percentile(const struct mp_lg_hist *h, double p)
 {
     if (h->total == 0) {
         return 0;
@@ -103,7 +104,7 @@ uint64_t mp_hist_percentile(const struct mp_hist *h, double p)
     for (size_t i = lo_index(h), hi = hi_index(h); i <= hi; i++) {
         seen += h->counts[i];
         if (seen >= rank) {
-            uint64_t v = mp_hist_highest(i);
+            uint64_t v = mp_lg_hist_highest(i);
             if (v > h->max_us) {
                 v = h->max_us;
             }
@@ -116,7 +117,7 @@ uint64_t mp_hist_percentile(const struct mp_hist *h, double p)
     return h->max_us;
 }
 
-double mp_hist_mean(const struct mp_hist *h)
+double mp_lg_hist_mean(const struct mp_lg_hist *h)
 {
     return h->total ? h->sum_us / (double)h->total : 0.0;
 }

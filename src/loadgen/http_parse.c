@@ -28,12 +28,12 @@ static char lower(char c)
     return (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 }
 
-int mp_http_needle_init(struct mp_http_needle *n, const char *text, struct mp_error *err)
+int mp_lg_http_needle_init(struct mp_lg_http_needle *n, const char *text, struct mp_error *err)
 {
     size_t len = strlen(text);
-    if (len >= MP_HTTP_NEEDLE_MAX) {
+    if (len >= MP_LG_HTTP_NEEDLE_MAX) {
         return mp_error_set(err, MP_ETOOBIG, "body check string is %zu bytes (at most %d)", len,
-                            MP_HTTP_NEEDLE_MAX - 1);
+                            MP_LG_HTTP_NEEDLE_MAX - 1);
     }
     memset(n, 0, sizeof(*n));
     memcpy(n->text, text, len);
@@ -52,9 +52,9 @@ int mp_http_needle_init(struct mp_http_needle *n, const char *text, struct mp_er
     return 0;
 }
 
-static void needle_feed(struct mp_http_parser *p, const char *data, size_t len)
+static void needle_feed(struct mp_lg_http_parser *p, const char *data, size_t len)
 {
-    const struct mp_http_needle *n = p->needle;
+    const struct mp_lg_http_needle *n = p->needle;
     if (!n || p->needle_pos >= n->len) {
         return;
     }
@@ -73,12 +73,12 @@ static void needle_feed(struct mp_http_parser *p, const char *data, size_t len)
     p->needle_pos = (uint32_t)k;
 }
 
-void mp_http_parser_init(struct mp_http_parser *p, const struct mp_http_limits *limits,
-                         const struct mp_http_needle *needle)
+void mp_lg_http_parser_init(struct mp_lg_http_parser *p, const struct mp_lg_http_limits *limits,
+                            const struct mp_lg_http_needle *needle)
 {
     memset(p, 0, sizeof(*p));
-    p->limits.max_header_bytes = MP_HTTP_DEFAULT_HEADER_BYTES;
-    p->limits.max_body_bytes = MP_HTTP_DEFAULT_BODY_BYTES;
+    p->limits.max_header_bytes = MP_LG_HTTP_DEFAULT_HEADER_BYTES;
+    p->limits.max_body_bytes = MP_LG_HTTP_DEFAULT_BODY_BYTES;
     if (limits && limits->max_header_bytes) {
         p->limits.max_header_bytes = limits->max_header_bytes;
     }
@@ -86,24 +86,24 @@ void mp_http_parser_init(struct mp_http_parser *p, const struct mp_http_limits *
         p->limits.max_body_bytes = limits->max_body_bytes;
     }
     p->needle = needle && needle->len ? needle : NULL;
-    mp_http_parser_reset(p, false);
+    mp_lg_http_parser_reset(p, false);
 }
 
-void mp_http_parser_reset(struct mp_http_parser *p, bool head_request)
+void mp_lg_http_parser_reset(struct mp_lg_http_parser *p, bool head_request)
 {
-    struct mp_http_limits limits = p->limits;
-    const struct mp_http_needle *needle = p->needle;
+    struct mp_lg_http_limits limits = p->limits;
+    const struct mp_lg_http_needle *needle = p->needle;
     memset(p, 0, sizeof(*p));
     p->limits = limits;
     p->needle = needle;
     p->head_request = head_request;
-    p->state = MP_HTTP_STATUS;
+    p->state = MP_LG_HTTP_STATUS;
 }
 
 /* Starts the next interim/final response head without touching the counters of the body. */
-static void restart_head(struct mp_http_parser *p)
+static void restart_head(struct mp_lg_http_parser *p)
 {
-    p->state = MP_HTTP_STATUS;
+    p->state = MP_LG_HTTP_STATUS;
     p->step = 0;
     p->status = 0;
     p->has_length = p->chunked = p->conn_close = p->conn_keep_alive = false;
@@ -113,7 +113,7 @@ static void restart_head(struct mp_http_parser *p)
     p->saw_cr = false;
 }
 
-static int status_byte(struct mp_http_parser *p, char c)
+static int status_byte(struct mp_lg_http_parser *p, char c)
 {
     static const char prefix[] = "HTTP/1.";
     uint32_t s = p->step;
@@ -143,7 +143,7 @@ static int status_byte(struct mp_http_parser *p, char c)
             if (p->status < 100) {
                 return MP_EPARSE;
             }
-            p->state = MP_HTTP_HEADER;
+            p->state = MP_LG_HTTP_HEADER;
             p->step = 0;
             p->saw_cr = false;
             return 0;
@@ -157,12 +157,12 @@ static int status_byte(struct mp_http_parser *p, char c)
     return 0;
 }
 
-static bool value_has(const struct mp_http_parser *p, const char *word)
+static bool value_has(const struct mp_lg_http_parser *p, const char *word)
 {
     return memmem(p->value, p->value_len, word, strlen(word)) != NULL;
 }
 
-static int header_done(struct mp_http_parser *p)
+static int header_done(struct mp_lg_http_parser *p)
 {
     while (p->value_len > 0 &&
            (p->value[p->value_len - 1] == ' ' || p->value[p->value_len - 1] == '\t')) {
@@ -201,7 +201,7 @@ static int header_done(struct mp_http_parser *p)
     return 0;
 }
 
-static int head_done(struct mp_http_parser *p)
+static int head_done(struct mp_lg_http_parser *p)
 {
     if (p->status >= 100 && p->status < 200) {
         if (p->status == 101) {
@@ -212,24 +212,24 @@ static int head_done(struct mp_http_parser *p)
     }
     p->keep_alive = p->minor_version >= 1 ? !p->conn_close : p->conn_keep_alive && !p->conn_close;
     if (p->head_request || p->status == 204 || p->status == 304) {
-        p->state = MP_HTTP_DONE;
+        p->state = MP_LG_HTTP_DONE;
     } else if (p->chunked) {
-        p->state = MP_HTTP_CHUNK_SIZE;
+        p->state = MP_LG_HTTP_CHUNK_SIZE;
         p->step = 0;
     } else if (p->has_length) {
         if (p->content_length > p->limits.max_body_bytes) {
             return MP_ETOOBIG;
         }
         p->remaining = p->content_length;
-        p->state = p->remaining ? MP_HTTP_BODY_LENGTH : MP_HTTP_DONE;
+        p->state = p->remaining ? MP_LG_HTTP_BODY_LENGTH : MP_LG_HTTP_DONE;
     } else {
         p->keep_alive = false;
-        p->state = MP_HTTP_BODY_EOF;
+        p->state = MP_LG_HTTP_BODY_EOF;
     }
     return 0;
 }
 
-static int header_byte(struct mp_http_parser *p, char c)
+static int header_byte(struct mp_lg_http_parser *p, char c)
 {
     if (c == '\n') {
         if (p->step == 0 || (p->step == 1 && p->saw_cr)) {
@@ -284,7 +284,7 @@ static int header_byte(struct mp_http_parser *p, char c)
 
 /* A whole header line line[0..n) (without its '\n') that is already in the buffer: the same
  * result as feeding it to header_byte() byte by byte, without the per-byte bookkeeping. */
-static int header_line(struct mp_http_parser *p, const char *line, size_t n)
+static int header_line(struct mp_lg_http_parser *p, const char *line, size_t n)
 {
     size_t end = n > 0 && line[n - 1] == '\r' ? n - 1 : n;
     if (end == 0) {
@@ -334,13 +334,13 @@ static int hex_value(char c)
     return -1;
 }
 
-static int chunk_byte(struct mp_http_parser *p, char c)
+static int chunk_byte(struct mp_lg_http_parser *p, char c)
 {
     if (++p->header_bytes > p->limits.max_header_bytes) {
         return MP_ETOOBIG;
     }
     switch (p->state) {
-    case MP_HTTP_CHUNK_SIZE: {
+    case MP_LG_HTTP_CHUNK_SIZE: {
         int h = hex_value(c);
         if (h >= 0) {
             if (p->remaining > (p->limits.max_body_bytes >> 4)) {
@@ -354,7 +354,7 @@ static int chunk_byte(struct mp_http_parser *p, char c)
             return MP_EPARSE;
         }
         if (c == ';' || c == ' ' || c == '\t') {
-            p->state = MP_HTTP_CHUNK_EXT;
+            p->state = MP_LG_HTTP_CHUNK_EXT;
             return 0;
         }
         if (c == '\r') {
@@ -365,7 +365,7 @@ static int chunk_byte(struct mp_http_parser *p, char c)
         }
         break;
     }
-    case MP_HTTP_CHUNK_EXT:
+    case MP_LG_HTTP_CHUNK_EXT:
         if (c != '\n') {
             return 0;
         }
@@ -373,7 +373,7 @@ static int chunk_byte(struct mp_http_parser *p, char c)
             return MP_EPARSE;
         }
         break;
-    case MP_HTTP_CHUNK_DATA_END:
+    case MP_LG_HTTP_CHUNK_DATA_END:
         if (c == '\r' && p->step == 0) {
             p->step = 1;
             return 0;
@@ -381,13 +381,13 @@ static int chunk_byte(struct mp_http_parser *p, char c)
         if (c != '\n') {
             return MP_EPARSE;
         }
-        p->state = MP_HTTP_CHUNK_SIZE;
+        p->state = MP_LG_HTTP_CHUNK_SIZE;
         p->step = 0;
         p->remaining = 0;
         return 0;
-    default: /* MP_HTTP_TRAILER: skip lines until an empty one */
+    default: /* MP_LG_HTTP_TRAILER: skip lines until an empty one */
         if (c == '\n') {
-            p->state = p->step == 0 ? MP_HTTP_DONE : MP_HTTP_TRAILER;
+            p->state = p->step == 0 ? MP_LG_HTTP_DONE : MP_LG_HTTP_TRAILER;
             p->step = 0;
         } else if (c != '\r') {
             p->step++;
@@ -400,41 +400,41 @@ static int chunk_byte(struct mp_http_parser *p, char c)
     }
     p->step = 0;
     p->header_bytes = 0; /* the framing limit applies per chunk line and to the trailers */
-    p->state = p->remaining ? MP_HTTP_CHUNK_DATA : MP_HTTP_TRAILER;
+    p->state = p->remaining ? MP_LG_HTTP_CHUNK_DATA : MP_LG_HTTP_TRAILER;
     return 0;
 }
 
-static size_t body_bytes(struct mp_http_parser *p, const char *data, size_t len)
+static size_t body_bytes(struct mp_lg_http_parser *p, const char *data, size_t len)
 {
     size_t n = len;
-    if (p->state != MP_HTTP_BODY_EOF && p->remaining < n) {
+    if (p->state != MP_LG_HTTP_BODY_EOF && p->remaining < n) {
         n = (size_t)p->remaining;
     }
     needle_feed(p, data, n);
     p->body_len += n;
-    if (p->state == MP_HTTP_BODY_EOF) {
+    if (p->state == MP_LG_HTTP_BODY_EOF) {
         return n;
     }
     p->remaining -= n;
     if (p->remaining == 0) {
-        if (p->state == MP_HTTP_CHUNK_DATA) {
-            p->state = MP_HTTP_CHUNK_DATA_END;
+        if (p->state == MP_LG_HTTP_CHUNK_DATA) {
+            p->state = MP_LG_HTTP_CHUNK_DATA_END;
             p->step = 0;
         } else {
-            p->state = MP_HTTP_DONE;
+            p->state = MP_LG_HTTP_DONE;
         }
     }
     return n;
 }
 
-static void finish(struct mp_http_parser *p)
+static void finish(struct mp_lg_http_parser *p)
 {
     p->body_matched = p->needle ? p->needle_pos >= p->needle->len : true;
 }
 
 /* Length of the line (with its '\n') at the start of data when all of it is there and within the
  * header limit, else 0 (the byte-by-byte path then handles it, and the limit error). */
-static size_t whole_line(const struct mp_http_parser *p, const char *data, size_t len)
+static size_t whole_line(const struct mp_lg_http_parser *p, const char *data, size_t len)
 {
     size_t max = p->limits.max_header_bytes;
     size_t room = p->header_bytes < max ? max - p->header_bytes : 0;
@@ -442,15 +442,15 @@ static size_t whole_line(const struct mp_http_parser *p, const char *data, size_
     return nl ? (size_t)(nl - data) + 1 : 0;
 }
 
-int mp_http_parse(struct mp_http_parser *p, const char *data, size_t len, size_t *consumed)
+int mp_lg_http_parse(struct mp_lg_http_parser *p, const char *data, size_t len, size_t *consumed)
 {
     size_t i = 0;
     int rc = 0;
-    while (i < len && p->state != MP_HTTP_DONE) {
+    while (i < len && p->state != MP_LG_HTTP_DONE) {
         switch (p->state) {
-        case MP_HTTP_STATUS:
-        case MP_HTTP_HEADER:
-            if (p->state == MP_HTTP_HEADER && p->step == 0) {
+        case MP_LG_HTTP_STATUS:
+        case MP_LG_HTTP_HEADER:
+            if (p->state == MP_LG_HTTP_HEADER && p->step == 0) {
                 size_t line = whole_line(p, data + i, len - i);
                 if (line) {
                     p->header_bytes += (uint32_t)line;
@@ -463,14 +463,14 @@ int mp_http_parse(struct mp_http_parser *p, const char *data, size_t len, size_t
                 rc = MP_ETOOBIG;
                 break;
             }
-            rc = p->state == MP_HTTP_STATUS ? status_byte(p, data[i]) : header_byte(p, data[i]);
+            rc = p->state == MP_LG_HTTP_STATUS ? status_byte(p, data[i]) : header_byte(p, data[i]);
             i++;
             break;
-        case MP_HTTP_BODY_LENGTH:
-        case MP_HTTP_CHUNK_DATA:
+        case MP_LG_HTTP_BODY_LENGTH:
+        case MP_LG_HTTP_CHUNK_DATA:
             i += body_bytes(p, data + i, len - i);
             break;
-        case MP_HTTP_BODY_EOF:
+        case MP_LG_HTTP_BODY_EOF:
             i += body_bytes(p, data + i, len - i);
             if (p->body_len > p->limits.max_body_bytes) {
                 rc = MP_ETOOBIG;
@@ -489,19 +489,19 @@ int mp_http_parse(struct mp_http_parser *p, const char *data, size_t len, size_t
     if (rc < 0) {
         return rc;
     }
-    if (p->state == MP_HTTP_DONE) {
+    if (p->state == MP_LG_HTTP_DONE) {
         finish(p);
-        return MP_HTTP_COMPLETE;
+        return MP_LG_HTTP_COMPLETE;
     }
-    return MP_HTTP_MORE;
+    return MP_LG_HTTP_MORE;
 }
 
-int mp_http_parse_eof(struct mp_http_parser *p)
+int mp_lg_http_parse_eof(struct mp_lg_http_parser *p)
 {
-    if (p->state == MP_HTTP_BODY_EOF) {
-        p->state = MP_HTTP_DONE;
+    if (p->state == MP_LG_HTTP_BODY_EOF) {
+        p->state = MP_LG_HTTP_DONE;
         finish(p);
-        return MP_HTTP_COMPLETE;
+        return MP_LG_HTTP_COMPLETE;
     }
-    return p->state == MP_HTTP_DONE ? MP_HTTP_COMPLETE : MP_EPARSE;
+    return p->state == MP_LG_HTTP_DONE ? MP_LG_HTTP_COMPLETE : MP_EPARSE;
 }

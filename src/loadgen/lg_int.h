@@ -15,15 +15,15 @@ struct lg_request {
 };
 
 struct mp_lg {
-    struct mp_url url;
+    struct mp_lg_url url;
     struct sockaddr_storage addr;
     socklen_t addr_len;
     struct lg_request *requests; /* rotated across sends */
     size_t n_requests;
     bool head;
     bool has_needle;
-    struct mp_http_needle needle;
-    struct mp_http_limits limits;
+    struct mp_lg_http_needle needle;
+    struct mp_lg_http_limits limits;
     unsigned threads, connections;
     double rate_rps;
     enum mp_lg_arrival arrival;

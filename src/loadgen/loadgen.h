@@ -10,7 +10,7 @@
  *
  * Ownership: mp_lg_opts borrows every string for the duration of mp_lg_new(), which copies what
  * it keeps. mp_lg_new returns an owned client (mp_lg_free). Results own their windows
- * (mp_lg_result_release). Histograms own their counts (mp_hist_release).
+ * (mp_lg_result_release). Histograms own their counts (mp_lg_hist_release).
  * Thread-safety: a histogram or parser is used by one thread at a time. One mp_lg_run() per
  * client at a time; the client spawns and joins its own worker threads inside mp_lg_run().
  * Different clients are independent. */
@@ -28,57 +28,57 @@
 
 /* Log-linear buckets (HdrHistogram layout): values below 2048 us are exact, above that each
  * power-of-two range is split into 1024 linear sub-buckets, so any recorded value is known to
- * within 1/1024 (3 significant digits). Range 0 .. MP_HIST_MAX_US (~67 s); larger values are
+ * within 1/1024 (3 significant digits). Range 0 .. MP_LG_HIST_MAX_US (~67 s); larger values are
  * clamped to the top bucket and counted in `overflow`. Counts take ~136 KiB, allocated zeroed
  * (untouched pages cost no memory). */
-#define MP_HIST_SUB_BITS 10
-#define MP_HIST_BUCKETS  16
-#define MP_HIST_LEN      ((MP_HIST_BUCKETS + 1) << MP_HIST_SUB_BITS)
-#define MP_HIST_MAX_US   ((UINT64_C(1) << (MP_HIST_BUCKETS + MP_HIST_SUB_BITS)) - 1)
+#define MP_LG_HIST_SUB_BITS 10
+#define MP_LG_HIST_BUCKETS  16
+#define MP_LG_HIST_LEN      ((MP_LG_HIST_BUCKETS + 1) << MP_LG_HIST_SUB_BITS)
+#define MP_LG_HIST_MAX_US   ((UINT64_C(1) << (MP_LG_HIST_BUCKETS + MP_LG_HIST_SUB_BITS)) - 1)
 
-struct mp_hist {
-    uint64_t *counts; /* MP_HIST_LEN entries */
+struct mp_lg_hist {
+    uint64_t *counts; /* MP_LG_HIST_LEN entries */
     uint64_t total;
-    uint64_t overflow; /* values above MP_HIST_MAX_US (recorded as the maximum) */
+    uint64_t overflow; /* values above MP_LG_HIST_MAX_US (recorded as the maximum) */
     uint64_t min_us, max_us;
     double sum_us; /* exact sum of recorded (unclamped) values, for the mean */
 };
 
-void mp_hist_init(struct mp_hist *h);
-void mp_hist_release(struct mp_hist *h);
-void mp_hist_reset(struct mp_hist *h);
-static inline void mp_hist_record(struct mp_hist *h, uint64_t value_us);
+void mp_lg_hist_init(struct mp_lg_hist *h);
+void mp_lg_hist_release(struct mp_lg_hist *h);
+void mp_lg_hist_reset(struct mp_lg_hist *h);
+static inline void mp_lg_hist_record(struct mp_lg_hist *h, uint64_t value_us);
 /* Adds src's counts into dst. */
-void mp_hist_merge(struct mp_hist *dst, const struct mp_hist *src);
+void mp_lg_hist_merge(struct mp_lg_hist *dst, const struct mp_lg_hist *src);
 /* Value at percentile p (0..100): the highest value equivalent to the bucket holding the
  * ceil(p/100 * total)-th smallest sample, capped at max_us. 0 for an empty histogram. */
-uint64_t mp_hist_percentile(const struct mp_hist *h, double p);
-double mp_hist_mean(const struct mp_hist *h);
-/* Bucket index of a value (<= MP_HIST_MAX_US) and the value range a bucket covers. */
-static inline size_t mp_hist_index(uint64_t value_us);
-uint64_t mp_hist_lowest(size_t index);
-uint64_t mp_hist_highest(size_t index);
+uint64_t mp_lg_hist_percentile(const struct mp_lg_hist *h, double p);
+double mp_lg_hist_mean(const struct mp_lg_hist *h);
+/* Bucket index of a value (<= MP_LG_HIST_MAX_US) and the value range a bucket covers. */
+static inline size_t mp_lg_hist_index(uint64_t value_us);
+uint64_t mp_lg_hist_lowest(size_t index);
+uint64_t mp_lg_hist_highest(size_t index);
 
-static inline size_t mp_hist_index(uint64_t value_us)
+static inline size_t mp_lg_hist_index(uint64_t value_us)
 {
-    if (value_us < (UINT64_C(2) << MP_HIST_SUB_BITS)) {
+    if (value_us < (UINT64_C(2) << MP_LG_HIST_SUB_BITS)) {
         return (size_t)value_us;
     }
     unsigned msb = 63u - (unsigned)__builtin_clzll(value_us);
-    unsigned shift = msb - MP_HIST_SUB_BITS;
+    unsigned shift = msb - MP_LG_HIST_SUB_BITS;
     uint64_t sub = value_us >> shift; /* in [1024, 2048) */
-    return ((size_t)(shift + 1) << MP_HIST_SUB_BITS) +
-           (size_t)(sub - (UINT64_C(1) << MP_HIST_SUB_BITS));
+    return ((size_t)(shift + 1) << MP_LG_HIST_SUB_BITS) +
+           (size_t)(sub - (UINT64_C(1) << MP_LG_HIST_SUB_BITS));
 }
 
-static inline void mp_hist_record(struct mp_hist *h, uint64_t value_us)
+static inline void mp_lg_hist_record(struct mp_lg_hist *h, uint64_t value_us)
 {
     uint64_t v = value_us;
-    if (v > MP_HIST_MAX_US) {
-        v = MP_HIST_MAX_US;
+    if (v > MP_LG_HIST_MAX_US) {
+        v = MP_LG_HIST_MAX_US;
         h->overflow++;
     }
-    h->counts[mp_hist_index(v)]++;
+    h->counts[mp_lg_hist_index(v)]++;
     if (h->total == 0 || value_us < h->min_us) {
         h->min_us = value_us;
     }
@@ -95,42 +95,43 @@ static inline void mp_hist_record(struct mp_hist *h, uint64_t value_us)
  * Handles the status line, headers (Content-Length, Transfer-Encoding: chunked, Connection),
  * Content-Length bodies, chunked bodies with trailers, bodies delimited by connection close,
  * responses without a body (HEAD, 1xx, 204, 304). Interim 1xx responses are skipped. */
-enum mp_http_state {
-    MP_HTTP_STATUS,
-    MP_HTTP_HEADER,
-    MP_HTTP_BODY_LENGTH,
-    MP_HTTP_CHUNK_SIZE,
-    MP_HTTP_CHUNK_EXT,
-    MP_HTTP_CHUNK_DATA,
-    MP_HTTP_CHUNK_DATA_END,
-    MP_HTTP_TRAILER,
-    MP_HTTP_BODY_EOF,
-    MP_HTTP_DONE,
+enum mp_lg_http_state {
+    MP_LG_HTTP_STATUS,
+    MP_LG_HTTP_HEADER,
+    MP_LG_HTTP_BODY_LENGTH,
+    MP_LG_HTTP_CHUNK_SIZE,
+    MP_LG_HTTP_CHUNK_EXT,
+    MP_LG_HTTP_CHUNK_DATA,
+    MP_LG_HTTP_CHUNK_DATA_END,
+    MP_LG_HTTP_TRAILER,
+    MP_LG_HTTP_BODY_EOF,
+    MP_LG_HTTP_DONE,
 };
 
 /* Streaming substring matcher (Knuth-Morris-Pratt) for the optional body check. The pattern
- * and table are borrowed from an mp_http_needle that outlives the parser. */
-#define MP_HTTP_NEEDLE_MAX 256
-struct mp_http_needle {
-    char text[MP_HTTP_NEEDLE_MAX];
-    uint16_t fail[MP_HTTP_NEEDLE_MAX];
+ * and table are borrowed from an mp_lg_http_needle that outlives the parser. */
+#define MP_LG_HTTP_NEEDLE_MAX 256
+struct mp_lg_http_needle {
+    char text[MP_LG_HTTP_NEEDLE_MAX];
+    uint16_t fail[MP_LG_HTTP_NEEDLE_MAX];
     size_t len;
 };
-/* Fails with MP_ETOOBIG over MP_HTTP_NEEDLE_MAX - 1 bytes. */
-int mp_http_needle_init(struct mp_http_needle *n, const char *text, struct mp_error *err) MP_WUR;
+/* Fails with MP_ETOOBIG over MP_LG_HTTP_NEEDLE_MAX - 1 bytes. */
+int mp_lg_http_needle_init(struct mp_lg_http_needle *n, const char *text,
+                           struct mp_error *err) MP_WUR;
 
-struct mp_http_limits {
+struct mp_lg_http_limits {
     size_t max_header_bytes; /* status line + headers; default 64 KiB */
     uint64_t max_body_bytes; /* default 64 MiB */
 };
-#define MP_HTTP_DEFAULT_HEADER_BYTES (64u << 10)
-#define MP_HTTP_DEFAULT_BODY_BYTES   (UINT64_C(64) << 20)
+#define MP_LG_HTTP_DEFAULT_HEADER_BYTES (64u << 10)
+#define MP_LG_HTTP_DEFAULT_BODY_BYTES   (UINT64_C(64) << 20)
 
-struct mp_http_parser {
-    enum mp_http_state state;
-    struct mp_http_limits limits;
-    const struct mp_http_needle *needle; /* NULL: no body check */
-    bool head_request;                   /* response to HEAD: no body */
+struct mp_lg_http_parser {
+    enum mp_lg_http_state state;
+    struct mp_lg_http_limits limits;
+    const struct mp_lg_http_needle *needle; /* NULL: no body check */
+    bool head_request;                      /* response to HEAD: no body */
     /* Results of the response being parsed (valid once DONE). */
     int status;
     int minor_version;
@@ -150,32 +151,32 @@ struct mp_http_parser {
 };
 
 /* parse() results besides negative errors. */
-enum { MP_HTTP_MORE = 0, MP_HTTP_COMPLETE = 1 };
+enum { MP_LG_HTTP_MORE = 0, MP_LG_HTTP_COMPLETE = 1 };
 
-void mp_http_parser_init(struct mp_http_parser *p, const struct mp_http_limits *limits,
-                         const struct mp_http_needle *needle);
+void mp_lg_http_parser_init(struct mp_lg_http_parser *p, const struct mp_lg_http_limits *limits,
+                            const struct mp_lg_http_needle *needle);
 /* Starts a new response on the same parser (keeps limits and needle). */
-void mp_http_parser_reset(struct mp_http_parser *p, bool head_request);
-/* Consumes bytes from data[0..len). Returns MP_HTTP_COMPLETE when a response ended (then
- * *consumed < len means the remaining bytes belong to the next response), MP_HTTP_MORE when all
+void mp_lg_http_parser_reset(struct mp_lg_http_parser *p, bool head_request);
+/* Consumes bytes from data[0..len). Returns MP_LG_HTTP_COMPLETE when a response ended (then
+ * *consumed < len means the remaining bytes belong to the next response), MP_LG_HTTP_MORE when all
  * input was consumed and more is needed, MP_EPARSE on malformed input, MP_ETOOBIG when a limit
  * is exceeded. After an error the parser must be reset. */
-int mp_http_parse(struct mp_http_parser *p, const char *data, size_t len, size_t *consumed);
+int mp_lg_http_parse(struct mp_lg_http_parser *p, const char *data, size_t len, size_t *consumed);
 /* The peer closed the connection: completes a body delimited by close (returns
- * MP_HTTP_COMPLETE), else MP_EPARSE (truncated response). */
-int mp_http_parse_eof(struct mp_http_parser *p);
+ * MP_LG_HTTP_COMPLETE), else MP_EPARSE (truncated response). */
+int mp_lg_http_parse_eof(struct mp_lg_http_parser *p);
 
 enum mp_lg_arrival { MP_LG_CONSTANT, MP_LG_POISSON };
 
 /* ---- Target and request templates -------------------------------------------------------- */
 
 /* Parsed http:// URL (https is refused with MP_EUNSUPPORTED). */
-struct mp_url {
+struct mp_lg_url {
     char host[256];
     char port[8];
     char path[2048]; /* path and query, at least "/" */
 };
-int mp_url_parse(const char *url, struct mp_url *out, struct mp_error *err) MP_WUR;
+int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err) MP_WUR;
 
 /* ---- The client -------------------------------------------------------------------------- */
 
@@ -236,7 +237,7 @@ struct mp_lg_opts {
     int64_t late_threshold_ns;  /* a send later than this past its schedule is late; 1 ms */
     int expect_status;          /* 0: any 2xx/3xx is success; else exactly this status */
     const char *expect_body;    /* substring required in the body; NULL: no check */
-    struct mp_http_limits limits;
+    struct mp_lg_http_limits limits;
     uint64_t seed; /* Poisson arrivals */
 };
 
@@ -258,8 +259,8 @@ void mp_lg_counts_add(struct mp_lg_counts *dst, const struct mp_lg_counts *src);
 struct mp_lg_window {
     int64_t start_ns, end_ns; /* relative to the end of warm-up */
     struct mp_lg_counts counts;
-    struct mp_hist latency;      /* corrected: from scheduled send time (open loop) */
-    struct mp_hist latency_sent; /* uncorrected: from actual send time */
+    struct mp_lg_hist latency;      /* corrected: from scheduled send time (open loop) */
+    struct mp_lg_hist latency_sent; /* uncorrected: from actual send time */
 };
 void mp_lg_window_init(struct mp_lg_window *w);
 void mp_lg_window_release(struct mp_lg_window *w);

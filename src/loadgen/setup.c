@@ -13,7 +13,7 @@
 #define MAX_THREADS    256
 #define MAX_CONNS      100000
 
-int mp_url_parse(const char *url, struct mp_url *out, struct mp_error *err)
+int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err)
 {
     memset(out, 0, sizeof(*out));
     if (!url || !*url) {
@@ -156,7 +156,7 @@ static int build_requests(const struct mp_lg_opts *o, struct mp_lg *lg, struct m
         int rc = mp_buf_read_file(&body, o->body_files[i], MAX_BODY_TOTAL, err);
         if (rc < 0) {
             mp_buf_release(&body);
-            return mp_error_prefix(err, "body file");
+            return mp_error_prefix(err, rc, "body file");
         }
         total += body.len;
         if (total > MAX_BODY_TOTAL) {
@@ -226,12 +226,12 @@ int mp_lg_new(const struct mp_lg_opts *o, struct mp_lg **out, struct mp_error *e
         return rc;
     }
     struct mp_lg *lg = mp_xcalloc(1, sizeof(*lg));
-    rc = mp_url_parse(o->url, &lg->url, err);
+    rc = mp_lg_url_parse(o->url, &lg->url, err);
     if (rc < 0) {
         goto out;
     }
     if (o->expect_body && *o->expect_body) {
-        rc = mp_http_needle_init(&lg->needle, o->expect_body, err);
+        rc = mp_lg_http_needle_init(&lg->needle, o->expect_body, err);
         if (rc < 0) {
             goto out;
         }

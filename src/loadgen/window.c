@@ -42,21 +42,21 @@ void mp_lg_counts_add(struct mp_lg_counts *dst, const struct mp_lg_counts *src)
 void mp_lg_window_init(struct mp_lg_window *w)
 {
     memset(w, 0, sizeof(*w));
-    mp_hist_init(&w->latency);
-    mp_hist_init(&w->latency_sent);
+    mp_lg_hist_init(&w->latency);
+    mp_lg_hist_init(&w->latency_sent);
 }
 
 void mp_lg_window_release(struct mp_lg_window *w)
 {
-    mp_hist_release(&w->latency);
-    mp_hist_release(&w->latency_sent);
+    mp_lg_hist_release(&w->latency);
+    mp_lg_hist_release(&w->latency_sent);
 }
 
 void mp_lg_window_merge(struct mp_lg_window *dst, const struct mp_lg_window *src)
 {
     mp_lg_counts_add(&dst->counts, &src->counts);
-    mp_hist_merge(&dst->latency, &src->latency);
-    mp_hist_merge(&dst->latency_sent, &src->latency_sent);
+    mp_lg_hist_merge(&dst->latency, &src->latency);
+    mp_lg_hist_merge(&dst->latency_sent, &src->latency_sent);
 }
 
 void mp_lg_result_release(struct mp_lg_result *r)

@@ -254,12 +254,14 @@ static int bisect(struct search *s, double *lo, double *hi, struct mp_error *err
     return 0;
 }
 
-/* A longer run at lo. lo passed before, so it is given up only after failing twice; then it
- * steps down by twice the precision (at most 4 runs in all). */
+/* A longer run at lo. lo passed before, so it is given up only after failing twice; then the
+ * rate steps down, by twice the precision and then by twice as much each time, while the time
+ * budget lasts (at most 8 runs, never below half the rate that passed). */
 static int confirm(struct search *s, double *lo, double *hi, struct mp_error *err)
 {
     bool failed_once = false;
-    for (int attempt = 0; attempt < 4; attempt++) {
+    double down = 2.0 * s->o->precision, floor_rps = 0.5 * *lo;
+    for (int attempt = 0; attempt < 8 && *lo >= floor_rps; attempt++) {
         bool pass = false;
         unsigned windows = windows_for(s, *lo, 2 * s->o->step_windows);
         int rc = step(s, "confirm", *lo, windows, &pass, &s->res->at_capacity, err);
@@ -276,7 +278,8 @@ static int confirm(struct search *s, double *lo, double *hi, struct mp_error *er
         }
         failed_once = false;
         *hi = *lo;
-        *lo *= 1.0 - 2.0 * s->o->precision;
+        *lo *= 1.0 - down;
+        down = down * 2 < 0.25 ? down * 2 : 0.25;
     }
     return 0;
 }
@@ -302,7 +305,7 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
                         const atomic_bool *cancel, struct mp_error *err)
 {
     memset(res, 0, sizeof(*res));
-    mp_hist_init(&res->at_capacity.hist);
+    mp_lg_hist_init(&res->at_capacity.hist);
     res->steps = mp_xcalloc(MAX_STEPS, sizeof(*res->steps));
     if (o->precision <= 0 || o->step_windows == 0 || o->step_window_ns <= 0 ||
         o->max_time_ns <= 0 || o->min_throughput_ratio > 1) {
@@ -326,6 +329,12 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
     if (res->found) {
         res->capacity_rps = lo;
         res->uncertainty_rps = isinf(hi) ? lo * o->precision : 0.5 * (hi - lo);
+    }
+    for (size_t i = 0; i < res->n_steps && !res->found; i++) {
+        const struct mp_capacity_step *st = &res->steps[i];
+        if (st->pass && st->offered_rps > res->unconfirmed_rps) {
+            res->unconfirmed_rps = st->offered_rps;
+        }
     }
     res->search_s = (double)(mp_mono_ns() - start) / 1e9;
     if (rc == MP_EBUSY) {

@@ -127,6 +127,7 @@ void mp_capacity_result_json(const struct mp_capacity_result *r, struct mp_buf *
     mp_buf_addf(b, "{\"found\":%s,", r->found ? "true" : "false");
     num(b, "capacity_rps", r->capacity_rps, true);
     num(b, "uncertainty_rps", r->uncertainty_rps, true);
+    num(b, "unconfirmed_rps", r->unconfirmed_rps, true);
     num(b, "saturation_rps", r->saturation_rps, true);
     num(b, "search_s", r->search_s, true);
     mp_buf_addf(b, "\"converged\":%s,", r->converged ? "true" : "false");

@@ -68,7 +68,7 @@ struct mp_latency {
     bool trusted[MP_STAT_COUNT];
     uint64_t samples;
 };
-void mp_latency_from_hist(struct mp_latency *out, const struct mp_hist *h);
+void mp_latency_from_hist(struct mp_latency *out, const struct mp_lg_hist *h);
 
 /* A latency SLO: every clause must hold, e.g. "p99<=200ms" or "p50<=20ms,p99<=200ms". */
 #define MP_SLO_MAX_CLAUSES 8
@@ -160,7 +160,7 @@ struct mp_measure_result {
     double late_fraction;
     struct mp_latency latency;      /* corrected (from scheduled send time) */
     struct mp_latency latency_sent; /* uncorrected (from actual send time) */
-    struct mp_hist hist;            /* merged corrected histogram (owned) */
+    struct mp_lg_hist hist;         /* merged corrected histogram (owned) */
     /* Load generator self-check. */
     double lg_cpu_s;
     double lg_cpu_share;
@@ -229,6 +229,7 @@ struct mp_capacity_result {
     double saturation_rps;  /* closed-loop throughput estimate from the probe */
     double search_s;        /* wall time of the whole search */
     bool converged;         /* the bracket reached the precision before max_time */
+    double unconfirmed_rps; /* !found: the highest rate that passed a step, 0 when none did */
     struct mp_measure_result at_capacity; /* the confirming measurement (owned) */
     struct mp_capacity_step *steps;       /* owned */
     size_t n_steps;

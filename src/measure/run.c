@@ -101,7 +101,7 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
     mp_latency_from_hist(&r->latency, &all.latency);
     mp_latency_from_hist(&r->latency_sent, &all.latency_sent);
     r->hist = all.latency;
-    mp_hist_release(&all.latency_sent);
+    mp_lg_hist_release(&all.latency_sent);
     r->lg_cpu_s = lr->cpu_s;
     r->lg_cpu_share = lr->cpu_share;
     r->lg_saturated = lr->cpu_share >= o->saturation_cpu_share;
@@ -112,7 +112,7 @@ int mp_measure_run(const struct mp_measure_opts *opts, struct mp_measure_result 
                    const atomic_bool *cancel, struct mp_error *err)
 {
     memset(result, 0, sizeof(*result));
-    mp_hist_init(&result->hist);
+    mp_lg_hist_init(&result->hist);
     int rc = check_opts(opts, err);
     if (rc < 0) {
         return rc;
@@ -132,7 +132,7 @@ int mp_measure_run(const struct mp_measure_opts *opts, struct mp_measure_result 
     struct mp_lg_result lr;
     rc = mp_lg_run(lg, &phase, &lr, cancel, err);
     if (rc == 0 || rc == MP_ECANCELLED) {
-        mp_hist_release(&result->hist);
+        mp_lg_hist_release(&result->hist);
         fill_result(result, opts, &lr, &ctx);
     }
     mp_lg_result_release(&lr);
@@ -143,7 +143,7 @@ int mp_measure_run(const struct mp_measure_opts *opts, struct mp_measure_result 
 
 void mp_measure_result_release(struct mp_measure_result *r)
 {
-    mp_hist_release(&r->hist);
+    mp_lg_hist_release(&r->hist);
     free(r->per_window);
     r->per_window = NULL;
     r->n_windows = 0;

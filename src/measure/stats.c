@@ -3,6 +3,7 @@
  * and checking, per-window figures and the stability rule. All pure functions. */
 #include "measure/measure.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,18 +54,18 @@ uint64_t mp_stat_min_samples(enum mp_stat s)
     return UINT64_MAX;
 }
 
-void mp_latency_from_hist(struct mp_latency *out, const struct mp_hist *h)
+void mp_latency_from_hist(struct mp_latency *out, const struct mp_lg_hist *h)
 {
     memset(out, 0, sizeof(*out));
     out->samples = h->total;
     for (int s = 0; s < MP_STAT_COUNT; s++) {
         double pct = stat_pcts[s];
-        out->us[s] = pct < 0 ? mp_hist_mean(h) : (double)mp_hist_percentile(h, pct);
+        out->us[s] = pct < 0 ? mp_lg_hist_mean(h) : (double)mp_lg_hist_percentile(h, pct);
         out->upper_us[s] = out->us[s];
         if (pct > 0 && pct < 100 && h->total > 0) {
             double n = (double)h->total, q = pct / 100.0;
             double hi = q + (2.326 * sqrt(n * q * (1 - q)) + 1) / n;
-            out->upper_us[s] = (double)mp_hist_percentile(h, fmin(100.0, 100.0 * hi));
+            out->upper_us[s] = (double)mp_lg_hist_percentile(h, fmin(100.0, 100.0 * hi));
         }
         out->trusted[s] = h->total > 0 && h->total >= mp_stat_min_samples((enum mp_stat)s);
     }
@@ -117,6 +118,13 @@ static int parse_clause(const char *c, struct mp_slo *out, struct mp_error *err)
                             c);
     }
     const char *val = op[1] == '=' ? op + 2 : op + 1;
+    size_t vlen = strlen(val);
+    if (vlen > 0 && (isdigit((unsigned char)val[vlen - 1]) || val[vlen - 1] == '.')) {
+        /* A bare number would be seconds: 'p99<200' almost surely meant milliseconds. */
+        return mp_error_set(err, MP_EINVALID,
+                            "SLO clause '%s': '%s' needs a unit (e.g. %sms or %ss)", c, val, val,
+                            val);
+    }
     int64_t ns;
     if (mp_parse_duration_ns(val, &ns) < 0 || ns <= 0) {
         return mp_error_set(err, MP_EINVALID,

@@ -110,17 +110,16 @@ int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const stru
                         struct mp_error *err) MP_WUR;
 /* How a surface CSV becomes a task. */
 struct mp_meta_surface_opts {
-    const char *objective;     /* column; NULL: the last one (before a "failure" column) */
+    const char *objective;     /* column; NULL: mp_surface_columns' default */
     bool minimize;             /* the objective is minimised */
-    const char *const *params; /* parameter columns; NULL: every column but the objective and
-                                * "failure" */
+    const char *const *params; /* parameter columns; NULL: from the header (mp_surface_columns) */
     size_t n_params;
     const char *const *roles; /* "COLUMN=ROLE" entries (mp_surface_set_roles), may be NULL */
     size_t n_roles;
 };
 /* Adds a surface CSV; a row with a non-empty "failure" cell is a failed configuration (-INFINITY
- * above) unless the class is INFRA (skipped). MP_EINVALID when a named column is missing or the
- * objective is not numeric. */
+ * above) unless the class is INFRA (skipped). MP_EINVALID when the columns are not usable
+ * (mp_surface_columns). */
 int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surface *s,
                                 const struct mp_meta_surface_opts *o, struct mp_error *err) MP_WUR;
 /* One trial of a recorded experiment, as the caller read it (from the store). */
@@ -158,6 +157,10 @@ struct mp_meta_train_opts {
     unsigned inner_steps;
     double inner_lr;
     double outer_lr; /* Adam step size */
+    /* Called every 100 outer steps and after the last with the steps done and the total
+     * (members * iterations); NULL: none. */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
 };
 /* Defaults chosen by the comparison in docs/internals/meta.md. */
 void mp_meta_train_opts_default(struct mp_meta_train_opts *o);

@@ -265,62 +265,27 @@ static void surface_rows(const struct mp_surface *s, const struct mp_space *spac
     }
 }
 
-/* Parameter columns of the surface: the named ones, else all but the objective and failure. */
-static int param_columns(const struct mp_surface *s, const struct mp_meta_surface_opts *o, int obj,
-                         int failure, int *cols, size_t *nc, struct mp_error *err)
-{
-    *nc = 0;
-    for (size_t i = 0; o->params && i < o->n_params; i++) {
-        int c = mp_surface_column(s, o->params[i]);
-        if (c < 0 || c == obj || c == failure) {
-            return mp_error_set(err, MP_EINVALID, "%s: no parameter column '%s'", s->path,
-                                o->params[i]);
-        }
-        cols[(*nc)++] = c;
-    }
-    for (size_t c = 0; !o->params && c < s->n_cols; c++) {
-        if ((int)c != obj && (int)c != failure) {
-            cols[(*nc)++] = (int)c;
-        }
-    }
-    return 0;
-}
-
 int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surface *s,
                                 const struct mp_meta_surface_opts *o, struct mp_error *err)
 {
-    int failure = mp_surface_column(s, "failure");
-    int obj = o->objective ? mp_surface_column(s, o->objective) : (int)s->n_cols - 1;
-    if (!o->objective && obj == failure) {
-        obj--;
+    struct mp_surface_columns cols;
+    int rc = mp_surface_columns(s, o->params, o->n_params, o->objective, &cols, err);
+    if (rc != 0) {
+        return rc;
     }
-    if (obj < 0 || !s->numeric[obj]) {
-        return mp_error_set(err, MP_EINVALID, "%s: no numeric objective column%s%s", s->path,
-                            o->objective ? " " : "", o->objective ? o->objective : "");
-    }
-    if (o->params && o->n_params > s->n_cols) {
-        return mp_error_set(err, MP_EINVALID, "%s: more parameters than columns", s->path);
-    }
-    int *cols = mp_xcalloc(s->n_cols + 1, sizeof(int));
-    size_t nc = 0;
     struct mp_space space = {0};
     double *x = NULL, *score = NULL;
-    int rc = param_columns(s, o, obj, failure, cols, &nc, err);
-    if (rc != 0) {
-        goto out;
-    }
-    mp_surface_infer_space(s, cols, nc, &space);
-    x = mp_xcalloc(s->n_rows * nc + 1, sizeof(double));
+    mp_surface_infer_space(s, cols.params, cols.n_params, &space);
+    x = mp_xcalloc(s->n_rows * cols.n_params + 1, sizeof(double));
     score = mp_xcalloc(s->n_rows + 1, sizeof(double));
-    surface_rows(s, &space, cols, obj, failure, o->minimize, x, score);
+    surface_rows(s, &space, cols.params, cols.objective, cols.failure, o->minimize, x, score);
     rc = mp_surface_set_roles(&space, o->roles, o->n_roles, err);
     if (rc == 0) {
         rc = mp_meta_taskset_add(ts, s->path, &space, x, score, s->n_rows, err);
     }
-out:
     free(x);
     free(score);
-    free(cols);
+    mp_surface_columns_release(&cols);
     mp_space_release(&space);
     return rc;
 }

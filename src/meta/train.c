@@ -372,7 +372,15 @@ static double outer_grad(struct trainer *tr, const double *theta, struct mp_rng 
 }
 
 /* Trains one member from its own seed; returns the mean query loss of the last tenth. */
-static double train_member(struct trainer *tr, uint64_t seed, double *theta)
+static void report_progress(const struct mp_meta_train_opts *o, size_t member, size_t it)
+{
+    size_t done = member * o->iterations + it + 1;
+    if (o->progress && ((it + 1) % 100 == 0 || it + 1 == o->iterations)) {
+        o->progress(o->progress_ctx, done, o->members * o->iterations);
+    }
+}
+
+static double train_member(struct trainer *tr, size_t member, uint64_t seed, double *theta)
 {
     size_t p = mp_net_size(tr->net);
     struct mp_rng rng;
@@ -399,6 +407,7 @@ static double train_member(struct trainer *tr, uint64_t seed, double *theta)
             m2[i] = b2 * m2[i] + (1 - b2) * g[i] * g[i];
             theta[i] -= lr * (m1[i] / (1 - p1)) / (sqrt(m2[i] / (1 - p2)) + 1e-8);
         }
+        report_progress(tr->o, member, it);
     }
     free(g);
     free(m1);
@@ -486,7 +495,7 @@ int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_o
     size_t p = mp_net_size(&m->net);
     double loss = 0;
     for (size_t k = 0; k < o->members; k++) {
-        loss += train_member(&tr, mp_mix64(o->seed, k + 1), m->theta + k * p);
+        loss += train_member(&tr, k, mp_mix64(o->seed, k + 1), m->theta + k * p);
     }
     m->train_loss = loss / (double)o->members;
     for (size_t t = 0; t < ts->n_tasks; t++) {

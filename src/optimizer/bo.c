@@ -309,7 +309,7 @@ static int bo_create(const struct mp_space *space, const struct mp_optimizer_opt
                              (rc = mp_meta_bind(bo->prior, space, &bo->prior_bind, err)) < 0)) {
         mp_optimizer_bo.free(&bo->base);
         *out = NULL;
-        return mp_error_prefix(err, "algorithm 'bo': prior");
+        return mp_error_prefix(err, rc, "algorithm 'bo': prior");
     }
     return 0;
 }

@@ -80,7 +80,7 @@ static int load_prior(const struct mp_space *space, const struct mp_optimizer_op
     }
     int rc = mp_meta_model_load(opts->prior_path, model, err);
     if (rc == 0 && (rc = mp_meta_bind(*model, space, bind, err)) != 0) {
-        mp_error_prefix(err, "%s", opts->prior_path);
+        mp_error_prefix(err, rc, "%s", opts->prior_path);
     }
     if (rc != 0) {
         mp_meta_model_free(*model);

@@ -17,23 +17,6 @@ bool mp_replay_within(double value, double optimum, double fraction, bool minimi
     return minimize ? value <= optimum + slack : value >= optimum - slack;
 }
 
-static bool is_param_col(const struct mp_surface *s, size_t c, int objective, int failure,
-                         const struct mp_replay_opts *o)
-{
-    if ((int)c == objective || (int)c == failure) {
-        return false;
-    }
-    if (!o->params) {
-        return true;
-    }
-    for (size_t i = 0; i < o->n_params; i++) {
-        if (strcmp(o->params[i], s->header[c]) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The experiment spec for this replay, as JSON text parsed by the normal spec loader. */
 static char *replay_spec_json(const struct mp_surface *s, const struct mp_space *space,
                               const char *objective, const struct mp_replay_opts *o)
@@ -76,22 +59,6 @@ static char *replay_spec_json(const struct mp_surface *s, const struct mp_space 
     char *out = mp_xstrdup(text ? text : "{}");
     free(text);
     return out;
-}
-
-static int column_or_last(const struct mp_surface *s, const char *name, struct mp_error *err)
-{
-    if (!name) {
-        int c = (int)s->n_cols - 1;
-        if (c > 0 && strcmp(s->header[c], "failure") == 0) {
-            c--;
-        }
-        return c;
-    }
-    int c = mp_surface_column(s, name);
-    if (c < 0) {
-        return mp_error_set(err, MP_EINVALID, "%s: no column \"%s\"", s->path, name);
-    }
-    return c;
 }
 
 static void surface_optimum(const struct mp_surface *s, int obj, int failure, bool minimize,
@@ -154,28 +121,14 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
 {
     memset(out, 0, sizeof(*out));
     out->trials_to_optimum = out->trials_to_95 = -1;
-    int obj = column_or_last(s, o->objective, err);
-    if (obj < 0) {
-        return obj;
+    struct mp_surface_columns cols;
+    int rc = mp_surface_columns(s, o->params, o->n_params, o->objective, &cols, err);
+    if (rc != 0) {
+        return rc;
     }
-    if (!s->numeric[obj]) {
-        return mp_error_set(err, MP_EINVALID, "%s: objective column \"%s\" is not numeric", s->path,
-                            s->header[obj]);
-    }
-    int failure = mp_surface_column(s, "failure");
-    int *cols = mp_xcalloc(s->n_cols + 1, sizeof(int));
-    size_t nc = 0;
-    for (size_t c = 0; c < s->n_cols; c++) {
-        if (is_param_col(s, c, obj, failure, o)) {
-            cols[nc++] = (int)c;
-        }
-    }
-    if (o->params && nc != o->n_params) {
-        free(cols);
-        return mp_error_set(err, MP_EINVALID, "%s: some --params columns do not exist", s->path);
-    }
-    mp_surface_infer_space(s, cols, nc, &out->space);
-    free(cols);
+    int obj = cols.objective, failure = cols.failure;
+    mp_surface_infer_space(s, cols.params, cols.n_params, &out->space);
+    mp_surface_columns_release(&cols);
     if (mp_surface_set_roles(&out->space, o->roles, o->n_roles, err) != 0) {
         mp_replay_outcome_release(out);
         return MP_EINVALID;
@@ -185,14 +138,11 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
     struct mp_spec *spec = NULL;
     struct mp_store *st = NULL;
     struct mp_engine_summary sum;
-    int rc = mp_spec_parse(json, strlen(json), "<replay>", NULL, NULL, 0, &spec, err);
-    if (rc == 0) {
-        rc = mp_store_open(":memory:", NULL, &st, err);
-    }
-    if (rc == 0) {
-        rc = mp_engine_run(st, spec, NULL, &sum, err);
-    }
-    if (rc == 0) {
+    rc = mp_spec_parse(json, strlen(json), "<replay>", NULL, NULL, 0, &spec, err);
+    if (rc == 0 && o->validate_only) {
+        rc = mp_engine_validate(spec, err);
+    } else if (rc == 0 && (rc = mp_store_open(":memory:", NULL, &st, err)) == 0 &&
+               (rc = mp_engine_run(st, spec, NULL, &sum, err)) == 0) {
         rc = collect(st, sum.experiment_id, s->header[obj], o->minimize, out, err);
     }
     mp_store_close(st);

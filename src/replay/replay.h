@@ -18,14 +18,16 @@ struct mp_replay_opts {
     const char *algorithm;     /* optimizer name, default "random" */
     int64_t budget;            /* max trials, default 40 */
     uint64_t seed;             /* default 0 */
-    const char *objective;     /* column, default the last column */
+    const char *objective;     /* column, NULL: mp_surface_columns' default */
     bool minimize;             /* default: maximise */
-    const char *const *params; /* parameter columns, NULL: all but objective/failure */
+    const char *const *params; /* parameter columns, NULL: from the header (mp_surface_columns) */
     size_t n_params;
     const struct mp_node *settings; /* algorithm settings, may be NULL */
     const char *prior_path;         /* algorithm prior, may be NULL */
     const char *const *roles;       /* "COLUMN=ROLE" entries (mp_surface_set_roles), may be NULL */
     size_t n_roles;
+    bool validate_only; /* check that the replay can run (columns, roles, the algorithm with
+                           its settings and prior), run nothing: out holds only the space */
 };
 
 struct mp_replay_outcome {

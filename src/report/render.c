@@ -140,11 +140,11 @@ static void print_capacity_plan(FILE *f, const json_t *r)
         return;
     }
     char b1[MP_FMT_DOUBLE_MAX], b2[MP_FMT_DOUBLE_MAX], b3[MP_FMT_DOUBLE_MAX];
-    fprintf(f, "Capacity plan: %s req/s with %.0f %% headroom needs %lld replicas of %s req/s",
+    long long replicas = (long long)json_integer_value(json_object_get(plan, "replicas"));
+    fprintf(f, "Capacity plan: %s req/s with %.0f %% headroom needs %lld replica%s of %s req/s",
             metric_text(json_object_get(plan, "target_rps"), b1),
-            100 * json_number_value(json_object_get(plan, "headroom")),
-            (long long)json_integer_value(json_object_get(plan, "replicas")),
-            metric_text(json_object_get(plan, "replica_rps"), b2));
+            100 * json_number_value(json_object_get(plan, "headroom")), replicas,
+            replicas == 1 ? "" : "s", metric_text(json_object_get(plan, "replica_rps"), b2));
     const json_t *cost = json_object_get(plan, "cost_per_hour");
     if (json_is_number(cost)) {
         fprintf(f, ", costing %s per hour", metric_text(cost, b3));

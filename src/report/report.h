@@ -21,6 +21,7 @@
 
 #include "core/core.h"
 #include "doc/doc.h"
+#include "spec/spec.h"
 #include "store/store.h"
 
 /* ref: experiment name or id. */
@@ -37,15 +38,25 @@ struct mp_deploy_opts {
     double target_rps; /* > 0: add a capacity plan (replicas) */
     double headroom;
 };
-/* {experiment, trial, params, program (argv[0] or null without a service section), args, env,
- *  resources: {cpu_cores, memory_mib, gpu,
- *  gpu_memory_share, gpu_type}, port, capacity_plan?}. Owned. */
+/* The recommended configuration: the experiment's spec (owned), the configuration x (owned,
+ * spec->space.n values), the report it came from (owned; with "capacity_plan" when
+ * o->target_rps > 0) and its "best" entry (borrowed from the report). */
+struct mp_recommended {
+    struct mp_spec *spec;
+    double *x;
+    json_t *report;
+    const json_t *best;
+};
+/* MP_ENOTFOUND when the experiment has no feasible trial yet. On failure *out is empty. */
+int mp_report_recommended(struct mp_store *st, const char *ref, const struct mp_deploy_opts *o,
+                          struct mp_recommended *out, struct mp_error *err) MP_WUR;
+void mp_recommended_release(struct mp_recommended *r);
+/* What it takes to run it on a host: {experiment, trial, params, program (argv[0], or null
+ * without a service section), args, env (mp_spec_render_deploy, MP_DEPLOY_HOST: without the
+ * per-trial placeholders), resources: {cpu_cores, memory_mib, gpu, gpu_memory_share,
+ * gpu_type}, port, capacity_plan?}. Owned. */
 int mp_report_deployment(struct mp_store *st, const char *ref, const struct mp_deploy_opts *o,
                          json_t **out, struct mp_error *err) MP_WUR;
-/* A Kubernetes strategic-merge patch (YAML) for a Deployment running that configuration:
- * replicas (with a capacity plan), container args and env, resource requests = limits, and a
- * GPU node selector for a GPU type. */
-void mp_report_write_k8s_patch(FILE *f, const json_t *deployment, const char *container);
 
 /* Redaction (redact.c), in place. A spec as stored: members whose key looks secret
  * (mp_spec_secret_name) become MP_SECRET_REDACTED, as do the values of "Name: value" and

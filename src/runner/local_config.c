@@ -79,7 +79,7 @@ int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg, s
     cfg->identity = LOCAL_ID_AUTO;
     cfg->inherit_env = true;
     cfg->fallback_limits = true;
-    cfg->port_dir = mp_xstrdup("/tmp/morphling-ports");
+    cfg->port_dir = mp_xstrdup(MP_LOCAL_PORT_DIR);
     int rc = mp_settings_parse(runner, local_table, cfg, err);
     cfg->load = mp_doc_get(runner, "load");
     if (rc == 0 && cfg->load) {

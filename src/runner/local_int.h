@@ -25,9 +25,12 @@ enum local_identity {
     LOCAL_ID_NONE,
 };
 
+/* The default runner.port_lock_dir: shared by every run on the machine, as the ports are. */
+#define MP_LOCAL_PORT_DIR "/tmp/morphling-ports"
+
 struct mp_local_cfg {
     int port_lo, port_hi;
-    char *port_dir;       /* lock files, one per leased port */
+    char *port_dir;       /* lock files, one per leased port; MP_LOCAL_PORT_DIR */
     double cpu_cores;     /* default quota when no cpu parameter; 0: none */
     int64_t memory_bytes; /* default memory limit when no memory parameter; 0: none */
     int64_t pids_max;
@@ -85,7 +88,9 @@ struct mp_port_lease {
 };
 
 /* Leases a free port in [lo, hi], starting the scan at an offset derived from seed: takes the
- * port's lock file in dir without waiting, then checks that 127.0.0.1:port can be bound. */
+ * port's lock file in dir without waiting, then checks that 127.0.0.1:port can be bound. dir
+ * (created mode 1777 when missing) and its lock files are never followed through a symbolic
+ * link (-ENOTDIR for the folder, -ELOOP for a lock file). */
 int mp_port_lease_acquire(const char *dir, int lo, int hi, uint64_t seed, struct mp_port_lease *l,
                           struct mp_error *err) MP_WUR;
 void mp_port_lease_release(struct mp_port_lease *l);

@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -135,42 +134,20 @@ int mp_local_load_validate(const struct mp_node *load, struct mp_error *err)
     return rc;
 }
 
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The request bodies: the file `path` names, or every regular file of the folder it names in
  * name order (at most 1024), so a load test rotates over varied real payloads. Owned paths. */
-static size_t body_files(const char *path, char ***out)
+static int body_files(const char *path, char ***out, size_t *n, struct mp_error *err)
 {
-    *out = NULL;
-    if (!path) {
-        return 0;
-    }
     struct stat st;
-    DIR *d = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? opendir(path) : NULL;
-    size_t n = 0;
-    if (!d) {
-        *out = mp_xcalloc(1, sizeof(char *));
-        (*out)[n++] = mp_xstrdup(path);
-        return n;
+    if (path && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        return mp_dir_files(path, NULL, 1024, out, n, err);
     }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && n < 1024) {
-        char *file = mp_xasprintf("%s/%s", path, e->d_name);
-        if (e->d_name[0] != '.' && stat(file, &st) == 0 && S_ISREG(st.st_mode)) {
-            *out = mp_xreallocarray(*out, n + 1, sizeof(char *));
-            (*out)[n++] = file;
-        } else {
-            free(file);
-        }
+    *n = 0;
+    *out = mp_xcalloc(1, sizeof(char *));
+    if (path) {
+        (*out)[(*n)++] = mp_xstrdup(path);
     }
-    closedir(d);
-    if (n > 1) {
-        qsort(*out, n, sizeof(char *), by_name);
-    }
-    return n;
+    return 0;
 }
 
 static void fill_measure(struct mp_measure_opts *o, const struct load_cfg *c, const char *url,
@@ -298,7 +275,12 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
     char *url = mp_xasprintf("http://%s:%d%s", t->host, t->port, c.path);
     char *body = c.body ? mp_spec_resolve_path(t->spec, c.body) : NULL;
     char **bodies = NULL;
-    size_t n_bodies = body_files(body, &bodies);
+    size_t n_bodies = 0;
+    if ((rc = body_files(body, &bodies, &n_bodies, err)) != 0) {
+        free(url);
+        free(body);
+        return rc;
+    }
     struct mp_measure_opts mo;
     fill_measure(&mo, &c, url, (const char **)bodies, n_bodies);
     if (c.mode == LOAD_CAPACITY) {

@@ -47,30 +47,42 @@ int mp_port_lease_acquire(const char *dir, int lo, int hi, uint64_t seed, struct
     if (lo < 1 || hi > 65535 || lo > hi) {
         return mp_error_set(err, MP_EINVALID, "port range %d-%d is invalid", lo, hi);
     }
-    if (mkdir(dir, 01777) == 0) {
-        /* Shared by every user's runs (ports are shared too): undo the umask. */
-        chmod(dir, 01777);
-    } else if (errno != EEXIST) {
+    bool created = mkdir(dir, 01777) == 0;
+    if (!created && errno != EEXIST) {
         return mp_error_set(err, -errno, "port lock directory '%s': %s", dir, strerror(errno));
     }
+    /* The folder is shared (and by default in /tmp): neither it nor a lock file in it may be a
+     * symbolic link someone planted to make us create files elsewhere. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        return mp_error_set(err, -errno, "port lock directory '%s': %s", dir, strerror(errno));
+    }
+    if (created) {
+        /* Shared by every user's runs (ports are shared too): undo the umask. */
+        (void)fchmod(dfd, 01777);
+    }
+    int rc = mp_error_set(err, MP_EBUSY, "no free port in %d-%d", lo, hi);
     uint64_t span = (uint64_t)(hi - lo + 1);
     for (uint64_t k = 0; k < span; k++) {
         int port = lo + (int)((seed + k) % span);
-        char *path = mp_xasprintf("%s/%d.lock", dir, port);
+        char name[32];
+        snprintf(name, sizeof(name), "%d.lock", port);
         /* flock needs no write access, so another user's lock file works as well. */
-        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
-        free(path);
+        int fd = openat(dfd, name, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0) {
-            return mp_error_set(err, -errno, "port lock in '%s': %s", dir, strerror(errno));
+            rc = mp_error_set(err, -errno, "port lock '%s/%s': %s", dir, name, strerror(errno));
+            break;
         }
         if (flock(fd, LOCK_EX | LOCK_NB) == 0 && port_bindable(port)) {
             l->port = port;
             l->fd = fd;
-            return 0;
+            rc = 0;
+            break;
         }
         close(fd);
     }
-    return mp_error_set(err, MP_EBUSY, "no free port in %d-%d", lo, hi);
+    close(dfd);
+    return rc;
 }
 
 void mp_port_lease_release(struct mp_port_lease *l)

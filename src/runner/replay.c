@@ -59,11 +59,11 @@ static int load(const struct mp_spec *spec, struct replay_runner *r, struct mp_e
     rc = mp_surface_load(full, &r->surface, err);
     free(full);
     if (rc != 0) {
-        return mp_error_prefix(err, "%s:%u:%u: 'runner.surface'", path->file, path->line,
+        return mp_error_prefix(err, rc, "%s:%u:%u: 'runner.surface'", path->file, path->line,
                                path->col);
     }
     if ((rc = mp_surface_index_new(r->surface, &spec->space, &r->index, err)) != 0) {
-        return mp_error_prefix(err, "%s:%u:%u: 'runner.surface'", path->file, path->line,
+        return mp_error_prefix(err, rc, "%s:%u:%u: 'runner.surface'", path->file, path->line,
                                path->col);
     }
     r->failure_col = mp_surface_column(r->surface, "failure");

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The runner interface: run one trial of a configuration and report its result. Back ends
- * (replay, local, kubernetes) register in one static name -> ops table (runner.c).
+ * (replay, local) register in one static name -> ops table (runner.c).
  *
  * Contract (docs/internals/engine.md):
  * - run() blocks until the trial is terminal and fills the result; a failure of the trial
@@ -53,6 +53,9 @@ struct mp_runner_ops {
 
 const struct mp_runner_ops *mp_runner_find(const char *name);
 const struct mp_runner_ops *const *mp_runner_all(void);
+/* The error for a spec whose runner this build lacks: MP_EUNSUPPORTED, naming the runners it
+ * has. Returns the code. */
+int mp_runner_unavailable(const struct mp_spec *spec, struct mp_error *err);
 int mp_runner_new(const struct mp_spec *spec, struct mp_runner **out, struct mp_error *err) MP_WUR;
 void mp_runner_free(struct mp_runner *r);
 

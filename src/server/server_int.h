@@ -19,7 +19,9 @@ typedef int mhd_result;
 typedef enum MHD_Result mhd_result;
 #endif
 
-/* 413 under its current name (older libmicrohttpd: the deprecated one). */
+/* 413 as a number: libmicrohttpd renamed its constant (REQUEST_ENTITY_TOO_LARGE, then
+ * PAYLOAD_TOO_LARGE, now CONTENT_TOO_LARGE) and warns on the old names, so no one name builds
+ * cleanly against every version. */
 #define HTTP_TOO_LARGE 413u
 
 struct job;

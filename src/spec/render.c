@@ -39,34 +39,20 @@ static void set_env(struct mp_rendered *r, const char *name, size_t len, const c
     push(&r->env, &r->envc, entry);
 }
 
-/* The value of service.env entry i: its template rendered, or its secret read (or, for
- * showing, MP_SECRET_REDACTED when it is a secret or its name looks like one). Owned. */
+/* The value of service.env entry i: its template rendered, or its secret read. Owned. */
 static int env_value(const struct mp_spec *spec, size_t i, const struct mp_spec_template_var *vars,
-                     size_t n_vars, bool redact, char **out, struct mp_error *err)
+                     size_t n_vars, char **out, struct mp_error *err)
 {
     const struct mp_service *svc = &spec->service;
     const struct mp_node *node = svc->env_nodes ? svc->env_nodes[i] : NULL;
-    const char *eq = strchr(svc->env[i], '=');
-    bool ref = mp_spec_is_secret_ref(node);
-    if (redact && ref) {
-        *out = mp_xstrdup(MP_SECRET_REDACTED);
-        return 0;
+    if (mp_spec_is_secret_ref(node)) {
+        return mp_spec_value(spec, node, out, err);
     }
-    if (redact) {
-        char *name = mp_xstrndup(svc->env[i], (size_t)(eq - svc->env[i]));
-        bool secret = mp_spec_secret_name(name);
-        free(name);
-        if (secret) {
-            *out = mp_xstrdup(MP_SECRET_REDACTED);
-            return 0;
-        }
-    }
-    return ref ? mp_spec_value(spec, node, out, err)
-               : mp_spec_template_render(eq + 1, vars, n_vars, out, err);
+    return mp_spec_template_render(strchr(svc->env[i], '=') + 1, vars, n_vars, out, err);
 }
 
 static int render_all(const struct mp_spec *spec, const struct mp_spec_template_var *vars,
-                      size_t n_vars, bool redact, struct mp_rendered *r, struct mp_error *err)
+                      size_t n_vars, struct mp_rendered *r, struct mp_error *err)
 {
     const struct mp_service *svc = &spec->service;
     const struct mp_space *s = &spec->space;
@@ -87,7 +73,7 @@ static int render_all(const struct mp_spec *spec, const struct mp_spec_template_
     for (size_t i = 0; i < svc->n_env; i++) {
         const char *eq = strchr(svc->env[i], '=');
         char *v = NULL;
-        int rc = env_value(spec, i, vars, n_vars, redact, &v, err);
+        int rc = env_value(spec, i, vars, n_vars, &v, err);
         if (rc != 0) {
             return rc;
         }
@@ -103,9 +89,9 @@ static int render_all(const struct mp_spec *spec, const struct mp_spec_template_
     return 0;
 }
 
-static int render(const struct mp_spec *spec, const double *x,
-                  const struct mp_spec_template_var *builtins, size_t n_builtins, bool redact,
-                  struct mp_rendered *out, struct mp_error *err)
+int mp_spec_render_service(const struct mp_spec *spec, const double *x,
+                           const struct mp_spec_template_var *builtins, size_t n_builtins,
+                           struct mp_rendered *out, struct mp_error *err)
 {
     const struct mp_space *s = &spec->space;
     size_t n_vars = s->n + n_builtins;
@@ -119,25 +105,11 @@ static int render(const struct mp_spec *spec, const double *x,
         vars[s->n + k] = builtins[k];
     }
     memset(out, 0, sizeof(*out));
-    int rc = render_all(spec, vars, n_vars, redact, out, err);
+    int rc = render_all(spec, vars, n_vars, out, err);
     if (rc != 0) {
         mp_rendered_release(out);
     }
     free(bufs);
     free(vars);
     return rc;
-}
-
-int mp_spec_render_service(const struct mp_spec *spec, const double *x,
-                           const struct mp_spec_template_var *builtins, size_t n_builtins,
-                           struct mp_rendered *out, struct mp_error *err)
-{
-    return render(spec, x, builtins, n_builtins, false, out, err);
-}
-
-int mp_spec_render_service_redacted(const struct mp_spec *spec, const double *x,
-                                    const struct mp_spec_template_var *builtins, size_t n_builtins,
-                                    struct mp_rendered *out, struct mp_error *err)
-{
-    return render(spec, x, builtins, n_builtins, true, out, err);
 }

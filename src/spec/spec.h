@@ -9,6 +9,8 @@
 #ifndef MP_SPEC_H
 #define MP_SPEC_H
 
+#include <jansson.h>
+
 #include "core/core.h"
 #include "doc/doc.h"
 #include "space/space.h"
@@ -80,7 +82,7 @@ struct mp_spec {
     struct mp_node *algorithm_settings; /* borrowed from doc; NULL when absent */
     char *prior_path;                   /* algorithm.prior, absolute; NULL when absent */
     /* runner */
-    char *runner;                /* "local", "kubernetes" or "replay" */
+    char *runner;                /* "local" or "replay" */
     struct mp_node *runner_node; /* the whole runner map, borrowed from doc */
     int64_t trial_timeout_ms;    /* 0 = the runner's default */
     struct mp_node *doc;         /* owned document tree after overrides */
@@ -195,12 +197,73 @@ struct mp_rendered {
 int mp_spec_render_service(const struct mp_spec *spec, const double *x,
                            const struct mp_spec_template_var *builtins, size_t n_builtins,
                            struct mp_rendered *out, struct mp_error *err) MP_WUR;
-/* The same for showing (exports): secret references and service.env values whose name looks
- * secret are MP_SECRET_REDACTED instead of their value; nothing is read. */
-int mp_spec_render_service_redacted(const struct mp_spec *spec, const double *x,
-                                    const struct mp_spec_template_var *builtins, size_t n_builtins,
-                                    struct mp_rendered *out, struct mp_error *err) MP_WUR;
 void mp_rendered_release(struct mp_rendered *r);
+
+/* ---- deployments (pod.c) ----
+ * The recommended configuration outside a trial: on a host (`export --format deploy`) and on a
+ * Kubernetes pod template (`export --format k8s`, the kubernetes runner). Pure functions of
+ * their arguments: safe from any thread. */
+
+/* Which rendered elements carry over to a deployment. Always dropped: arguments and variables
+ * made from a per-trial placeholder ({nonce}, {trial}, {attempt}, {experiment}), with the flag
+ * just before such an argument. MP_DEPLOY_PORTABLE also drops the fixed ones that name a path
+ * of this machine (absolute, ./, ../ or ~/, or existing relative to the service's workdir), with
+ * their flag: a container has its own files. A secret variable (a {from_env}/{from_file}
+ * reference, or a fixed value whose name looks secret, mp_spec_secret_name) is never read nor
+ * shown: MP_DEPLOY_HOST writes MP_SECRET_REDACTED as its value, MP_DEPLOY_PORTABLE drops it (a
+ * pod template's own variable of that name, a secretKeyRef, stays). */
+enum mp_deploy_scope { MP_DEPLOY_HOST, MP_DEPLOY_PORTABLE };
+/* The service's program (argv[0], only with a service section), arguments and environment for
+ * configuration x with {port} = port, as mp_spec_render_service renders them, less what scope
+ * drops. */
+int mp_spec_render_deploy(const struct mp_spec *spec, const double *x, int port,
+                          enum mp_deploy_scope scope, struct mp_rendered *out,
+                          struct mp_error *err) MP_WUR;
+
+/* How GPU resources appear on a pod (device plugins and GPU feature discovery). */
+enum mp_gpu_sharing {
+    MP_GPU_SHARING_NONE,   /* a gpu_memory_share below 1 cannot be requested: an error */
+    MP_GPU_SHARING_HAMI,   /* nvidia.com/gpumem: the share of gpu_memory_mib, in MiB */
+    MP_GPU_SHARING_ALIYUN, /* aliyun.com/gpu-mem: the share of gpu_memory_mib, in GiB */
+    MP_GPU_SHARING_MIG,    /* nvidia.com/mig-<profile>: the smallest profile holding the share */
+};
+struct mp_gpu_label {
+    const char *value; /* a value of the gpu_type parameter, "T4" */
+    const char *label; /* the node label's value, "Tesla-T4" */
+};
+struct mp_pod_mapping {
+    int port;                 /* the service's port ({port}, containerPort); 0: 8080 */
+    const char *gpu_resource; /* whole GPUs; NULL: "nvidia.com/gpu" */
+    enum mp_gpu_sharing sharing;
+    double gpu_memory_mib;           /* one GPU's memory (HAMi, Aliyun) */
+    const char *const *mig_profiles; /* "1g.5gb", ...; NULL: those of an A100 40GB */
+    size_t n_mig_profiles;
+    const char *type_label; /* node label of the GPU type; NULL: "nvidia.com/gpu.product" */
+    const struct mp_gpu_label *type_values; /* gpu_type value -> label value, before the built-in
+                                               table (T4 -> Tesla-T4, L4 -> NVIDIA-L4, ...);
+                                               a value in neither is used as it is */
+    size_t n_type_values;
+};
+/* Writes configuration x onto pod_template, a PodTemplateSpec ({metadata?, spec: {containers:
+ * [...], ...}}; borrowed, not changed), for the container named `container` (NULL: the
+ * template's only container). *out is a new template (owned: json_decref) equal to the old one
+ * but for:
+ *   - the container's args: when it has args, each tunable argument (from a parameter or
+ *     {port}) replaces the value of the same flag there or is appended; when it has none, the
+ *     MP_DEPLOY_PORTABLE arguments of mp_spec_render_deploy (the program is the image's);
+ *   - its env: each variable set by name (a valueFrom of that name is replaced), others kept;
+ *   - its resources: for a cpu parameter requests.cpu = limits.cpu ("500m"), for memory
+ *     "512Mi"; GPUs per mapping (whole GPUs, a memory share, none: the GPU keys removed); other
+ *     keys kept, and no empty or null map is ever written;
+ *   - its first port's containerPort (a port is added when it has none);
+ *   - spec.nodeSelector[type_label] for a gpu_type parameter.
+ * Nothing else changes: other containers, labels, the image, probes. Errors (MP_EINVALID) name
+ * the container or the value that cannot be written: no such container, several and none
+ * named, a positional tunable argument when the container has args, a GPU share the mapping
+ * cannot express, a fractional GPU count. */
+int mp_spec_render_pod(const struct mp_spec *spec, const double *x, const json_t *pod_template,
+                       const char *container, const struct mp_pod_mapping *mapping, json_t **out,
+                       struct mp_error *err) MP_WUR;
 
 /* Whether value satisfies the constraint. */
 bool mp_constraint_holds(const struct mp_constraint *c, double value);

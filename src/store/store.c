@@ -129,7 +129,7 @@ static int migrate(struct mp_store *st, int target, struct mp_error *err)
         if (sqlite3_exec(st->db, mp_store_migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
             sqlite3_exec(st->db, pragma, NULL, NULL, NULL) != SQLITE_OK) {
             rc = mp_store_fail(st, err, "migrate");
-            mp_error_prefix(err, "schema %d", v + 1);
+            mp_error_prefix(err, rc, "schema %d", v + 1);
         }
     }
     if (rc == 0) {

@@ -140,6 +140,32 @@ static int add_row(struct mp_surface *s, char **fields, int n, const char *name,
     return 0;
 }
 
+/* A trial export: its PENDING, RUNNING and CANCELLED rows measured nothing. */
+static void drop_unmeasured(struct mp_surface *s)
+{
+    static const char *const export_head[] = {"number", "state", "failure"};
+    s->is_export = s->n_cols >= 3;
+    for (size_t c = 0; c < 3 && s->is_export; c++) {
+        s->is_export = strcmp(s->header[c], export_head[c]) == 0;
+    }
+    if (!s->is_export) {
+        return;
+    }
+    size_t kept = 0;
+    for (size_t r = 0; r < s->n_rows; r++) {
+        char **row = &s->cells[r * s->n_cols];
+        if (strcmp(row[1], "SUCCEEDED") != 0 && strcmp(row[1], "FAILED") != 0) {
+            for (size_t c = 0; c < s->n_cols; c++) {
+                free(row[c]);
+            }
+            continue;
+        }
+        memmove(&s->cells[kept * s->n_cols], row, s->n_cols * sizeof(char *));
+        kept++;
+    }
+    s->n_rows = kept;
+}
+
 static void classify_columns(struct mp_surface *s)
 {
     s->numbers = mp_xreallocarray(NULL, s->n_rows * s->n_cols + 1, sizeof(double));
@@ -227,6 +253,7 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
         mp_surface_free(s);
         return rc;
     }
+    drop_unmeasured(s);
     classify_columns(s);
     *out = s;
     return 0;
@@ -323,8 +350,9 @@ static char *row_key(const struct mp_surface *s, const struct mp_space *space, c
 {
     for (size_t i = 0; i < space->n; i++) {
         const char *cell = s->cells[r * s->n_cols + (size_t)cols[i]];
-        if (mp_space_parse(space, i, cell, &x[i], err) != 0) {
-            mp_error_prefix(err, "%s:%zu", s->path, r + 2);
+        int rc = mp_space_parse(space, i, cell, &x[i], err);
+        if (rc != 0) {
+            mp_error_prefix(err, rc, "%s:%zu", s->path, r + 2);
             return NULL;
         }
     }

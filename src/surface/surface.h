@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Recorded performance surfaces: a CSV file with a header row, one row per configuration,
- * parameter columns and metric columns. Used by the replay runner, `morphling replay` and
- * `morphling bench-search`.
+ * parameter columns and metric columns. Used by the replay runner, `morphling replay`,
+ * `morphling bench-search` and `morphling meta train`.
+ *
+ * A trial export (`morphling export --format csv`: number,state,failure, the parameters, then
+ * the metrics) is a surface too: its rows whose state is neither SUCCEEDED nor FAILED measured
+ * nothing and are dropped when it is read, and mp_surface_columns finds its parameters.
  *
  * CSV dialect: comma separated, optional double-quoted fields ("" escapes a quote), LF or
  * CRLF line ends, no embedded newlines. Limits: 64 MiB, 256 columns, 10^6 rows.
@@ -21,6 +25,7 @@ struct mp_surface {
     char **cells;    /* n_rows * n_cols texts, row-major */
     double *numbers; /* same shape; NAN where the cell is not a number or empty */
     bool *numeric;   /* per column: every non-empty cell parses as a number */
+    bool is_export;  /* the header starts number,state,failure (a trial export) */
 };
 
 int mp_surface_load(const char *path, struct mp_surface **out, struct mp_error *err) MP_WUR;
@@ -29,6 +34,26 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
 void mp_surface_free(struct mp_surface *s);
 /* Column index by name, or -1. */
 int mp_surface_column(const struct mp_surface *s, const char *name);
+
+/* The columns a search on the surface uses. */
+struct mp_surface_columns {
+    int *params; /* owned: n_params column indexes, in column order for the default */
+    size_t n_params;
+    int objective;
+    int failure; /* the `failure` column, or -1 */
+};
+/* Picks the parameter columns (the named ones, or, with params NULL, those the header shows)
+ * and the objective column (the named one, or with objective NULL: throughput_per_cost, else
+ * throughput_rps, else the last column but `failure`). From the header: when a column names a
+ * metric morphling produces (mp_metric_unit), the parameters are the columns before the first
+ * such column, number, state and failure excepted; otherwise every column but the objective and
+ * `failure`. A trial export without such a metric, a parameter column with an empty cell, an
+ * unknown or duplicate column are errors naming the surface and what to pass instead. The
+ * objective must be numeric and have a value on some row that did not fail. */
+int mp_surface_columns(const struct mp_surface *s, const char *const *params, size_t n_params,
+                       const char *objective, struct mp_surface_columns *out,
+                       struct mp_error *err) MP_WUR;
+void mp_surface_columns_release(struct mp_surface_columns *c);
 
 /* Infers a space from the given parameter columns: numeric columns become DISCRETE parameters
  * (sorted unique values), others CATEGORICAL (choices in order of first appearance). */

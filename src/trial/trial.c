@@ -154,3 +154,58 @@ void mp_trial_result_fail(struct mp_trial_result *r, enum mp_failure f, const ch
     r->state = MP_TRIAL_FAILED;
     r->failure = f;
 }
+
+/* The latency statistics of the measurement (measure.h, enum mp_stat), each reported as
+ * <stat>_ms and latency_<stat>_us, and for the percentiles with an _upper bound. */
+static const char *const latency_stats[] = {"p50", "p90", "p95", "p99", "p999", "max", "mean"};
+
+static const char *latency_unit(const char *name)
+{
+    bool us = strncmp(name, "latency_", 8) == 0;
+    const char *stat = us ? name + 8 : name;
+    for (size_t i = 0; i < MP_ARRAY_LEN(latency_stats); i++) {
+        size_t len = strlen(latency_stats[i]);
+        if (strncmp(stat, latency_stats[i], len) != 0) {
+            continue;
+        }
+        const char *suffix = stat + len;
+        const char *unit = us ? "_us" : "_ms";
+        if (strcmp(suffix, unit) == 0 ||
+            (strncmp(suffix, unit, 3) == 0 && strcmp(suffix + 3, "_upper") == 0)) {
+            return us ? "us" : "ms";
+        }
+    }
+    return NULL;
+}
+
+const char *mp_metric_unit(const char *name)
+{
+    static const struct {
+        const char *name, *unit;
+    } known[] = {
+        {"throughput_rps", "req/s"},
+        {"throughput_rps_uncertainty", "req/s"},
+        {"capacity_rps", "req/s"},
+        {"saturation_rps", "req/s"},
+        {"items_per_s", "items/s"},
+        {"error_rate", "fraction"},
+        {"late_fraction", "fraction"},
+        {"lg_cpu_share", "fraction"},
+        {"requests", "count"},
+        {"stable", "flag"},
+        {"pruned", "flag"},
+        {"cpu_seconds", "s"},
+        {"wall_seconds", "s"},
+        {"peak_memory_bytes", "bytes"},
+        {"oom_kills", "count"},
+        {"cost_per_hour", "$/h"},
+        {"throughput_per_cost", "req/s per $/h"},
+        {"cost_per_million_requests", "$"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(known); i++) {
+        if (strcmp(known[i].name, name) == 0) {
+            return known[i].unit;
+        }
+    }
+    return latency_unit(name);
+}

@@ -3,8 +3,8 @@
  * and their allowed transitions, failure classes, and the named metrics a trial produces.
  *
  * States move PENDING -> RUNNING -> SUCCEEDED | FAILED | CANCELLED (PENDING may also go straight
- * to FAILED or CANCELLED). A terminal state is never left. docs/internals/engine.md has the
- * full state machine.
+ * to FAILED or CANCELLED). A terminal state is never left. docs/internals/store.md has the
+ * full state machine; docs/internals/engine.md the failure classes.
  *
  * Ownership: mp_metrics and mp_trial_result own their strings; _release frees them.
  * Thread-safety: plain data, no shared state. */
@@ -67,6 +67,12 @@ void mp_metrics_set(struct mp_metrics *m, const char *name, double value);
 bool mp_metrics_get(const struct mp_metrics *m, const char *name, double *value);
 void mp_metrics_copy(struct mp_metrics *dst, const struct mp_metrics *src);
 void mp_metrics_release(struct mp_metrics *m);
+
+/* The unit of a metric that morphling itself produces (the load measurement, the resource use,
+ * the metrics derived from the cost table and roles): "req/s", "ms", "us", "s", "bytes", "$/h",
+ * "$", "fraction", "count", "flag", ... ; NULL for a name morphling does not produce (a replay
+ * surface's own column, say). docs/spec.md lists them under `objective`. */
+const char *mp_metric_unit(const char *name);
 
 /* What a runner reports for one trial. */
 struct mp_trial_result {

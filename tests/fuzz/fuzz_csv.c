@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fuzz driver: the surface CSV reader, space inference and the row index. */
+/* Fuzz driver: the surface CSV reader, the choice of columns, space inference and the row
+ * index. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -12,6 +13,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct mp_surface *s = NULL;
     if (mp_surface_parse((const char *)data, size, "fuzz.csv", &s, NULL) != 0) {
         return 0;
+    }
+    struct mp_surface_columns picked;
+    if (mp_surface_columns(s, NULL, 0, NULL, &picked, NULL) == 0) {
+        mp_surface_columns_release(&picked);
     }
     int *cols = mp_xcalloc(s->n_cols + 1, sizeof(int));
     size_t n = s->n_cols > 1 ? s->n_cols - 1 : s->n_cols;

@@ -28,19 +28,19 @@ static void mix(uint64_t *h, uint64_t v)
 
 static struct outcome feed(const char *data, size_t size, size_t piece, bool head)
 {
-    struct mp_http_limits lim = {.max_header_bytes = 4096, .max_body_bytes = 1 << 16};
-    struct mp_http_needle needle;
-    if (mp_http_needle_init(&needle, "ok", NULL) != 0) {
+    struct mp_lg_http_limits lim = {.max_header_bytes = 4096, .max_body_bytes = 1 << 16};
+    struct mp_lg_http_needle needle;
+    if (mp_lg_http_needle_init(&needle, "ok", NULL) != 0) {
         abort();
     }
-    struct mp_http_parser p;
-    mp_http_parser_init(&p, &lim, &needle);
-    mp_http_parser_reset(&p, head);
-    struct outcome o = {.digest = UINT64_C(0xcbf29ce484222325), .final_rc = MP_HTTP_MORE};
+    struct mp_lg_http_parser p;
+    mp_lg_http_parser_init(&p, &lim, &needle);
+    mp_lg_http_parser_reset(&p, head);
+    struct outcome o = {.digest = UINT64_C(0xcbf29ce484222325), .final_rc = MP_LG_HTTP_MORE};
     while (o.consumed < size) {
         size_t n = size - o.consumed < piece ? size - o.consumed : piece;
         size_t used = 0;
-        int rc = mp_http_parse(&p, data + o.consumed, n, &used);
+        int rc = mp_lg_http_parse(&p, data + o.consumed, n, &used);
         if (used > n) {
             abort();
         }
@@ -50,8 +50,8 @@ static struct outcome feed(const char *data, size_t size, size_t piece, bool hea
             return o;
         }
         o.consumed += used;
-        if (rc == MP_HTTP_COMPLETE) {
-            if (p.state != MP_HTTP_DONE || p.status < 100 || p.status > 999) {
+        if (rc == MP_LG_HTTP_COMPLETE) {
+            if (p.state != MP_LG_HTTP_DONE || p.status < 100 || p.status > 999) {
                 abort();
             }
             mix(&o.digest, (uint64_t)p.status);
@@ -60,14 +60,14 @@ static struct outcome feed(const char *data, size_t size, size_t piece, bool hea
             mix(&o.digest, p.body_matched);
             mix(&o.digest, o.consumed);
             o.responses++;
-            mp_http_parser_reset(&p, head); /* pipelined: the rest is the next response */
+            mp_lg_http_parser_reset(&p, head); /* pipelined: the rest is the next response */
         }
     }
-    o.final_rc = mp_http_parse_eof(&p);
-    if (o.final_rc != MP_HTTP_COMPLETE && o.final_rc != MP_EPARSE) {
+    o.final_rc = mp_lg_http_parse_eof(&p);
+    if (o.final_rc != MP_LG_HTTP_COMPLETE && o.final_rc != MP_EPARSE) {
         abort();
     }
-    if (o.final_rc == MP_HTTP_COMPLETE) {
+    if (o.final_rc == MP_LG_HTTP_COMPLETE) {
         mix(&o.digest, p.body_len);
         mix(&o.digest, p.body_matched);
     }

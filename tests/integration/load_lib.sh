@@ -1,34 +1,24 @@
 # SPDX-License-Identifier: Apache-2.0
-# Shared helpers for the `morphling load` integration tests (sourced, not a test itself).
-set -eu
-: "${MORPHLING:?}" "${MP_HELPERS:?}"
-WORK=$(mktemp -d)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+# Helpers for the `morphling load` integration tests (sourced after lib.sh): the fake service,
+# fields of a JSON load report, and `morphling load` under a hard deadline.
+: "${MP_HELPERS:?MP_HELPERS must point to the helper programs}"
 
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# start_service NAME ARGS...: starts the fake service on a free port; sets PORT.
+# start_service NAME ARGS...: starts the fake service on a free port; sets PORT and SERVICE_PID.
 start_service() {
-    name=$1
+    svc=$1
     shift
-    "$MP_HELPERS/fake_service" --port 0 "$@" >"$WORK/$name.port" 2>"$WORK/$name.err" &
-    PIDS="$PIDS $!"
-    i=0
-    while [ ! -s "$WORK/$name.port" ]; do
-        i=$((i + 1))
-        [ $i -lt 100 ] || fail "fake service $name did not start: $(cat "$WORK/$name.err")"
-        sleep 0.05
-    done
-    PORT=$(head -n1 "$WORK/$name.port")
+    "$MP_HELPERS/fake_service" --port 0 "$@" >"$WORK/$svc.port" 2>"$WORK/$svc.err" &
+    SERVICE_PID=$!
+    track "$SERVICE_PID"
+    wait_for "fake service $svc starts" service_listening "$WORK/$svc"
+    PORT=$(head -n1 "$WORK/$svc.port")
+}
+
+# service_listening PREFIX: the service wrote its port (the test stops when it died instead).
+service_listening() {
+    [ -s "$1.port" ] && return 0
+    kill -0 "$SERVICE_PID" 2>/dev/null || fail "the fake service exited: $(cat "$1.err")"
+    return 1
 }
 
 # json_num FILE KEY: first numeric value of "KEY": in a JSON file.
@@ -41,7 +31,8 @@ json_err() {
     sed -n "s/.*\"errors\":{[^}]*\"$2\":\([0-9]*\).*/\1/p" "$1" | head -n1
 }
 
-# run_load OUT EXPECTED_RC ARGS...: runs morphling load under a hard deadline.
+# run_load OUT EXPECTED_RC ARGS...: runs morphling load under a hard deadline (a hang stops the
+# test) and checks its exit status; stdout goes to OUT, stderr to OUT.err.
 run_load() {
     out=$1
     want=$2
@@ -49,10 +40,17 @@ run_load() {
     rc=0
     timeout 60 "$MORPHLING" load "$@" >"$out" 2>"$out.err" || rc=$?
     [ "$rc" != 124 ] || fail "morphling load $* hung past its deadline"
-    [ "$rc" = "$want" ] || fail "morphling load $*: exit $rc, want $want: $(cat "$out.err")"
+    if [ "$rc" = "$want" ]; then ok "morphling load $*: exit $want"; else
+        not_ok "morphling load $*: exit $rc, want $want: $(cat "$out.err")"
+    fi
 }
 
 # ge A B: A >= B for decimals.
 ge() {
     awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'
+}
+
+# between A LO HI: LO <= A <= HI for decimals.
+between() {
+    ge "$1" "$2" && ge "$3" "$1"
 }

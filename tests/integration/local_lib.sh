@@ -1,28 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-# Shared helpers for the local-runner integration tests (sourced, not a test itself).
-set -eu
-: "${MORPHLING:?}" "${MP_HELPERS:?}"
+# Helpers for the local-runner integration tests (sourced after lib.sh): a spec for the fake
+# service, `morphling trial --json`, and checks of a trial's record.
+: "${MP_HELPERS:?MP_HELPERS must point to the helper programs}"
 FAKE=${MP_FAKE_SERVICE:-$MP_HELPERS/fake_service}
 ANTICS=$MP_HELPERS/proc_antics
-WORK=$(mktemp -d)
-EXTRA_PIDS=""
-cleanup() {
-    for p in $EXTRA_PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $EXTRA_PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
 
 need_fake() {
-    if [ ! -x "$FAKE" ]; then
-        echo "SKIP: $FAKE is not built (the fake service comes with the load generator)"
-        exit 0
-    fi
+    [ -x "$FAKE" ] || skip "$FAKE is not built (the fake service comes with the load generator)"
 }
 
 now() { date +%s.%N; }
@@ -53,15 +37,14 @@ SPEC
 }
 
 # run_trial OUT SPEC ARGS...: runs `morphling trial --json`, stores the record in OUT and the
-# elapsed seconds in ELAPSED. The exit status must be 0 or 1 (never a usage error or a crash).
+# elapsed seconds in ELAPSED. The exit status must be 0 or 1 (never a usage error or a crash):
+# otherwise, or without a JSON record, the test stops.
 run_trial() {
     out=$1
     shift
     t0=$(now)
-    set +e
     "$MORPHLING" trial "$@" --json >"$out" 2>"$out.err"
     rc=$?
-    set -e
     ELAPSED=$(echo "$t0 $(now)" | awk '{printf "%.3f", $2 - $1}')
     [ "$rc" -le 1 ] || fail "morphling trial exited $rc: $(cat "$out.err")"
     jq -e . "$out" >/dev/null || fail "no JSON record: $(cat "$out" "$out.err")"
@@ -69,32 +52,33 @@ run_trial() {
 
 field() { jq -r "$2" "$1"; }
 
-# expect_class OUT CLASS [MAX_SECONDS]
+# expect_class OUT CLASS: the trial failed with CLASS. How long it took is printed, not
+# asserted (no wall-clock assertions: the machine may be loaded).
 expect_class() {
-    got="$(field "$1" .state)/$(field "$1" .failure)"
-    [ "$got" = "FAILED/$2" ] || fail "expected FAILED/$2, got $got: $(field "$1" .reason)"
-    if [ $# -ge 3 ]; then
-        awk -v e="$ELAPSED" -v m="$3" 'BEGIN { exit !(e <= m) }' ||
-            fail "$2 took ${ELAPSED}s, more than ${3}s"
-    fi
-    echo "ok: $2 in ${ELAPSED}s"
+    check "$2: state/failure ($(field "$1" .reason))" "FAILED/$2" \
+        "$(field "$1" .state)/$(field "$1" .failure)"
+    echo "# $2 after ${ELAPSED}s"
+}
+
+# no_process_with NONCE: no live process carries the trial's nonce on its command line.
+no_process_with() {
+    for f in /proc/[0-9]*/cmdline; do
+        if { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q -- "$1"; then
+            pid=${f#/proc/}
+            pid=${pid%/cmdline}
+            state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
+            [ "$state" = Z ] || [ "$state" = gone ] || return 1
+        fi
+    done
 }
 
 # expect_nothing_left OUT: no process still carries the trial's nonce, no cgroup is left and
 # the runner says its teardown was clean.
 expect_nothing_left() {
     nonce=$(field "$1" .meta.nonce)
-    [ -n "$nonce" ] && [ "$nonce" != null ] || fail "record has no nonce"
-    for f in /proc/[0-9]*/cmdline; do
-        if { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q -- "$nonce"; then
-            pid=${f#/proc/}
-            pid=${pid%/cmdline}
-            state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
-            [ "$state" = Z ] || [ "$state" = gone ] ||
-                fail "process $pid of the trial is still running"
-        fi
-    done
+    check_true "$1: the record has a nonce" [ "${nonce:-null}" != null ]
+    check_true "$1: no process of the trial left" no_process_with "$nonce"
     cg=$(field "$1" '.meta.cgroup.path // empty')
-    [ -z "$cg" ] || [ ! -e "$cg" ] || fail "cgroup $cg left behind"
-    [ "$(field "$1" .meta.teardown.clean)" = true ] || fail "teardown not clean: $(cat "$1")"
+    check_true "$1: no cgroup left ($cg)" [ ! -e "$cg" ]
+    check "$1: teardown clean" true "$(field "$1" .meta.teardown.clean)"
 }

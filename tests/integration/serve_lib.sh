@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 # Starting and stopping `morphling serve` for tests (sourced after lib.sh).
 # start_server [ARGS...]: starts the server on a free port; sets SERVER_PID, PORT, BASE, and
-# (unless --no-auth) TOKEN from the login URL it prints and AUTH, the header that carries it.
+# (unless --no-auth) TOKEN from the login URL it prints and AUTH, the header that carries it (the
+# test stops when it does not start).
 start_server() {
     "$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --base-dir "$MP_SOURCE_DIR" \
         "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
     SERVER_PID=$!
-    # A test that stops early must not leave its server (or helpers in CLEANUP_PIDS) running.
-    trap 'kill $SERVER_PID ${CLEANUP_PIDS:-} 2>/dev/null; rm -rf "$WORK"' EXIT
+    track "$SERVER_PID"
     PORT=""
     i=0
     while [ $i -lt 300 ]; do
@@ -17,11 +17,7 @@ start_server() {
         sleep 0.1
         i=$((i + 1))
     done
-    if [ -z "$PORT" ]; then
-        echo "server did not start:" >&2
-        cat "$WORK/server.err" >&2
-        return 1
-    fi
+    [ -n "$PORT" ] || fail "the server did not start: $(cat "$WORK/server.err")"
     BASE="http://127.0.0.1:$PORT"
     TOKEN=$(sed -n 's|.*/?token=\([^ ]*\) .*|\1|p' "$WORK/server.out")
     AUTH="Authorization: Bearer $TOKEN"
@@ -46,17 +42,15 @@ stream_start() {
     shift 2
     curl -sN -H "$AUTH" "$@" "$BASE$p" >"$f" &
     STREAM_PID=$!
+    track "$STREAM_PID"
 }
 
-# stream_wait FILE PATTERN: waits (120 s at most) until a line of FILE matches PATTERN (grep
-# -E), then stops the stream: tests wait for the event they need, never for a fixed time.
+# stream_wait FILE PATTERN: waits until a line of FILE matches PATTERN (grep -E), then stops the
+# stream: tests wait for the event they need, never for a fixed time.
 stream_wait() {
-    i=0
-    while ! grep -Eq "$2" "$1" && [ $i -lt 1200 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_for "an event matching '$2'" grep -Eq "$2" "$1"
+    lib_rc=$?
     kill "$STREAM_PID" 2>/dev/null
     wait "$STREAM_PID" 2>/dev/null
-    grep -Eq "$2" "$1"
+    return $lib_rc
 }

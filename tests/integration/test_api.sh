@@ -26,22 +26,20 @@ anon() {
 body() { jq -r "$1" "$WORK/body"; }
 get() { curl -s -H "$AUTH" "$BASE$1"; }
 
-# Waits until experiment $1 is in state $2 (60 s at most).
+# in_state ID STATE: experiment ID is in STATE. wait_state ID STATE: waits for it; prints the
+# state.
+in_state() {
+    [ "$(get "/api/v1/experiments/$1" | jq -r .state)" = "$2" ]
+}
 wait_state() {
-    i=0
-    while [ $i -lt 600 ]; do
-        s=$(get "/api/v1/experiments/$1" | jq -r .state)
-        [ "$s" = "$2" ] && break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    echo "$s"
+    wait_for "experiment $1 reaches $2" in_state "$1" "$2" >&2
+    get "/api/v1/experiments/$1" | jq -r .state
 }
 FINISHED='^data: .*"kind":"experiment_finished".*}$'
 
 # ---- the default: a token, created next to the store ----------------------------------------
 export MP_TEST_SECRET=from-the-servers-environment
-start_server || exit 1
+start_server
 check "a login URL is printed" 64 "${#TOKEN}"
 check "the token file is the owner's only" 600 "$(stat -c %a "$WORK/store.db.token")"
 check "the token file holds the token" "$TOKEN" "$(cat "$WORK/store.db.token")"
@@ -134,7 +132,7 @@ check "cancel a finished experiment" 409 "$(status POST "/api/v1/experiments/$id
 sed -e 's/name: replay-live/name: slow/' -e 's/delay: 150ms/delay: 300ms/' "$SPEC" >"$WORK/slow.yaml"
 check "create slow" 201 "$(status POST /api/v1/experiments --data-binary @"$WORK/slow.yaml")"
 slow=$(body .id)
-sleep 0.5
+wait_for "slow experiment starts" in_state "$slow" RUNNING
 check "cancel running" 202 "$(status POST "/api/v1/experiments/$slow/cancel")"
 check "cancelled" CANCELLED "$(wait_state "$slow" CANCELLED)"
 check "no trial left running" 0 "$(get "/api/v1/experiments/$slow" | jq '.counts.running + .counts.pending')"
@@ -249,7 +247,7 @@ stop_server
 
 # The token is reused across restarts.
 first=$TOKEN
-start_server || exit 1
+start_server
 check "the token survives a restart" "$first" "$TOKEN"
 stop_server
 
@@ -273,14 +271,14 @@ ln -s "$WORK/token" "$WORK/token-link"
 check "a symlinked token file refused" 2 "$?"
 
 # --no-auth: loopback only, a loud warning, and nothing asks for a token.
-start_server --no-auth || exit 1
+start_server --no-auth
 check_contains "--no-auth warns" "WARNING: --no-auth" "$(cat "$WORK/server.err")"
 check "--no-auth: no login URL" "" "$TOKEN"
 check "--no-auth: the API answers without a token" 200 "$(anon GET /api/v1/experiments)"
 stop_server
 
 # ---- a given --token-file: the auth matrix ---------------------------------------------------
-start_server --token-file "$WORK/token" || exit 1
+start_server --token-file "$WORK/token"
 check "token file: the given token is used" secret-token-0123456789 "$TOKEN"
 check "token: reads need it" 401 "$(anon GET /api/v1/experiments)"
 check "token: create without token" 401 "$(anon POST /api/v1/experiments --data-binary @"$WORK/spec.yaml")"

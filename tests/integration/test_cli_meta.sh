@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # `morphling meta train|info`, the morphling algorithm through replay and run, and training from
 # the store, on small synthetic surfaces generated here.
-. "$(dirname "$0")/lib.sh"
+. "$MP_SOURCE_DIR/tests/integration/lib.sh"
 
 # A family of services: throughput saturating in batch and cores, a service-specific GPU order.
 gen() { # gen SHAPE FILE [PARAM_NAME_FOR_CPUS]

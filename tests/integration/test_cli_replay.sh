@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # `morphling replay` on a surface the project ships: JSON shape, determinism, metrics.
-. "$(dirname "$0")/lib.sh"
+. "$MP_SOURCE_DIR/tests/integration/lib.sh"
 surface="$MP_SOURCE_DIR/tests/data/surface-small.csv"
 
 json=$("$MORPHLING" replay "$surface" --objective value --params share,mode --algorithm grid --budget 12 --seed 3 --json); rc=$?

@@ -3,7 +3,7 @@
 # An experiment killed with SIGKILL (or stopped with SIGINT) continues on the next `run`, ending
 # with exactly max_trials terminal trials, none duplicated or lost, in the same sequence as an
 # uninterrupted run.
-. "$(dirname "$0")/lib.sh"
+. "$MP_SOURCE_DIR/tests/integration/lib.sh"
 cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/surface.csv"
 sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 200ms|' \
     -e 's|max_trials: 40|max_trials: 24\n  parallelism: 3|' \
@@ -15,6 +15,9 @@ terminal() {
         jq '[.trials[] | select(.state == "SUCCEEDED" or .state == "FAILED")] | length' 2>/dev/null)
     echo "${n:-0}"
 }
+terminal_at_least() {
+    [ "$(terminal)" -ge "$1" ]
+}
 
 # Reference: an uninterrupted run in another store.
 MORPHLING_DB="$WORK/ref.db" "$MORPHLING" run "$WORK/spec.yaml" --set runner.delay=0ms --quiet >/dev/null
@@ -23,17 +26,17 @@ check "reference run has 24 trials" 24 "$(printf '%s' "$ref" | jq length)"
 
 "$MORPHLING" run "$WORK/spec.yaml" --quiet >/dev/null 2>&1 &
 pid=$!
-i=0
-while [ "$(terminal)" -lt 3 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+track $pid
+wait_for "three trials finish" terminal_at_least 3
 kill -9 $pid
 wait $pid 2>/dev/null
 before=$(terminal)
-[ "$before" -lt 24 ] && ok "killed mid-run ($before trials done)" || not_ok "kill came too late"
+check_true "killed mid-run ($before trials done)" [ "$before" -lt 24 ]
 
 "$MORPHLING" run "$WORK/spec.yaml" --quiet >/dev/null 2>&1 &
 pid=$!
-i=0
-while [ "$(terminal)" -lt $((before + 3)) ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+track $pid
+wait_for "three more trials finish" terminal_at_least $((before + 3))
 kill -INT $pid
 wait $pid
 check "SIGINT exits 130" 130 "$?"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # End to end: validate, run, rerun, show, list and export through the real binary.
-. "$(dirname "$0")/lib.sh"
+. "$MP_SOURCE_DIR/tests/integration/lib.sh"
 spec="$MP_SOURCE_DIR/examples/replay-demo.yaml"
 
 out=$("$MORPHLING" validate "$spec"); rc=$?
@@ -78,13 +78,15 @@ check "deploy: arg target" "[\"--max-batch\",\"$(printf '%s' "$best" | jq .batch
     "$(printf '%s' "$dep" | jq -c .args)"
 check "deploy: env target" "$(printf '%s' "$best" | jq -r .threads)" "$(printf '%s' "$dep" | jq -r .env.WORKERS)"
 check "deploy: cpu resource" "$(printf '%s' "$best" | jq .cpu)" "$(printf '%s' "$dep" | jq .resources.cpu_cores)"
-k8s=$("$MORPHLING" export replay-demo --format k8s --target-rps 5000 --container web)
+k8s=$("$MORPHLING" export replay-demo --format k8s --target-rps 5000 --container web 2>/dev/null)
 millis=$(printf '%s' "$best" | jq '.cpu * 1000 | round')
-check_contains "k8s: cpu in millicores" "cpu: \"${millis}m\"" "$k8s"
-check_contains "k8s: memory in MiB" "memory: \"$(printf '%s' "$best" | jq .memory)Mi\"" "$k8s"
-check_contains "k8s: replicas from the capacity plan" \
-    "replicas: $("$MORPHLING" show replay-demo --json --target-rps 5000 | jq .capacity_plan.replicas)" "$k8s"
-check_contains "k8s: container name" '- name: "web"' "$k8s"
+limits='.spec.template.spec.containers[0].resources.limits'
+check "k8s: cpu in millicores" "\"${millis}m\"" "$(printf '%s' "$k8s" | jq "$limits.cpu")"
+check "k8s: memory in MiB" "\"$(printf '%s' "$best" | jq .memory)Mi\"" "$(printf '%s' "$k8s" | jq "$limits.memory")"
+check "k8s: replicas from the capacity plan" \
+    "$("$MORPHLING" show replay-demo --json --target-rps 5000 | jq .capacity_plan.replicas)" \
+    "$(printf '%s' "$k8s" | jq .spec.replicas)"
+check "k8s: container name" '"web"' "$(printf '%s' "$k8s" | jq '.spec.template.spec.containers[0].name')"
 if command -v kubectl >/dev/null 2>&1; then
     kubectl create deployment web --image=x --dry-run=client -o yaml >"$WORK/d.yaml" 2>/dev/null &&
         printf '%s\n' "$k8s" >"$WORK/p.yaml" &&

@@ -14,11 +14,9 @@ q() { sqlite3 -cmd '.timeout 10000' "$DB" "$1" 2>/dev/null; }
 
 "$MORPHLING" run "$WORK/spec.yaml" --quiet >"$WORK/a.out" 2>"$WORK/a.err" &
 A=$!
-i=0
-while [ "$(q "SELECT count(*) FROM trials WHERE state = 'RUNNING'")" != 1 ] && [ $i -lt 300 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+track "$A"
+one_running() { [ "$(q "SELECT count(*) FROM trials WHERE state = 'RUNNING'")" = 1 ]; }
+wait_for "the first run's first trial runs" one_running
 # Freeze it and age its heartbeat, as if it had been stopped for more than 60 s. (Retried in
 # the unlikely case it was frozen inside a write transaction.)
 aged=""

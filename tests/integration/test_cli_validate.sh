@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Invalid specs: a clear FILE:LINE:COL message naming the field, and exit status 2.
-. "$(dirname "$0")/lib.sh"
+. "$MP_SOURCE_DIR/tests/integration/lib.sh"
 
 cat >"$WORK/bad.yaml" <<'YAML'
 name: bad

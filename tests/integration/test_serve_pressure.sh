@@ -12,7 +12,7 @@
 : "${MP_HELPERS:?MP_HELPERS must point to the helper programs}"
 P="$MP_HELPERS/http_pressure"
 
-start_server || exit 1
+start_server
 "$P" probe --port "$PORT" --token "$TOKEN" --count 200 >"$WORK/baseline.txt"
 check "baseline: every request answered" 0 "$?"
 echo "# without pressure: $(cat "$WORK/baseline.txt")"
@@ -20,14 +20,10 @@ echo "# without pressure: $(cat "$WORK/baseline.txt")"
 "$P" hold --port "$PORT" --from 127.0.0.2 --slow 1000 --streams 200 --token "$TOKEN" \
     >"$WORK/hold.txt" 2>&1 &
 HOLD=$!
-CLEANUP_PIDS=$HOLD
+track "$HOLD"
 # Wait until the hostile address holds all it can: 32 waiting heads and 16 streams.
-i=0
-while ! grep -q 'slow_open=32 .* streams_open=16 ' "$WORK/hold.txt" && [ $i -lt 600 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
-check "127.0.0.2 holds 32 slow heads and 16 streams, no more" 0 "$(grep -q 'slow_open=32 .* streams_open=16 ' "$WORK/hold.txt"; echo $?)"
+wait_for "127.0.0.2 holds 32 slow heads and 16 streams" \
+    grep -q 'slow_open=32 .* streams_open=16 ' "$WORK/hold.txt"
 "$P" probe --port "$PORT" --token "$TOKEN" --count 200 >"$WORK/pressure.txt"
 check "under pressure: every authenticated GET /api/v1/experiments answered" 0 "$?"
 echo "# with 1000 slow heads + 200 streams from 127.0.0.2: $(cat "$WORK/pressure.txt")"
@@ -43,12 +39,8 @@ wait "$HOLD" 2>/dev/null
 # handed on at once.
 "$P" hold --port "$PORT" --from 127.0.0.1 --slow 1000 --token "$TOKEN" >"$WORK/hold1.txt" 2>&1 &
 HOLD=$!
-CLEANUP_PIDS=$HOLD
-i=0
-while ! grep -q 'slow_open=32 ' "$WORK/hold1.txt" && [ $i -lt 600 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+track "$HOLD"
+wait_for "127.0.0.1 holds 32 slow heads" grep -q 'slow_open=32 ' "$WORK/hold1.txt"
 "$P" probe --port "$PORT" --token "$TOKEN" --count 200 >"$WORK/same.txt"
 check "slow heads from 127.0.0.1 itself: every GET from 127.0.0.1 answered" 0 "$?"
 echo "# with 1000 slow heads from 127.0.0.1 itself: $(cat "$WORK/same.txt")"
@@ -58,25 +50,28 @@ wait "$HOLD" 2>/dev/null
 # Closed streams free their place at once: 16 from 127.0.0.3 fill its share; once they close the
 # gauge drops to 0 long before a keep-alive (15 s) would have noticed, and 16 new ones open.
 streams() { curl -s -H "$AUTH" "$BASE/metrics" | sed -n 's/^morphling_event_streams //p'; }
+streams_are() { [ "$(streams)" = "$1" ]; }
+# wait_streams N [S]: waits (S seconds at most, default $MP_WAIT_S) for N open streams; prints
+# the count.
 wait_streams() {
-    i=0
-    while [ "$(streams)" != "$1" ] && [ $i -lt 100 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    lib_saved=${MP_WAIT_S:-120}
+    MP_WAIT_S=${2:-$lib_saved}
+    wait_for "$1 event streams" streams_are "$1" >&2
+    MP_WAIT_S=$lib_saved
     streams
 }
 check "the hostile streams are gone" 0 "$(wait_streams 0)"
 mkfifo "$WORK/hold.fifo"
 "$P" streams --port "$PORT" --from 127.0.0.3 --count 16 --token "$TOKEN" <"$WORK/hold.fifo" >"$WORK/s1.txt" &
 S1=$!
+track "$S1"
 exec 4>"$WORK/hold.fifo"
 check "16 streams open" 16 "$(wait_streams 16)"
 "$P" streams --port "$PORT" --from 127.0.0.3 --count 1 --token "$TOKEN" </dev/null >"$WORK/s2.txt"
 check "a 17th from the same address is refused" "streams_open=0" "$(cat "$WORK/s2.txt")"
 exec 4>&-
 wait "$S1"
-check "closed streams are noticed within 10 s (the keep-alive comes after 15 s)" 0 "$(wait_streams 0)"
+check "closed streams are noticed within 10 s (the keep-alive comes after 15 s)" 0 "$(wait_streams 0 10)"
 "$P" streams --port "$PORT" --from 127.0.0.3 --count 16 --token "$TOKEN" </dev/null >"$WORK/s3.txt"
 check "their places are free again" "streams_open=16" "$(cat "$WORK/s3.txt")"
 stop_server

@@ -111,4 +111,28 @@ static inline struct mp_meta_model *train_small(const struct mp_meta_taskset *ts
     return m;
 }
 
+/* A small model trained on n_tasks services of the family, with its space and task set. */
+struct family_model {
+    struct mp_space s;
+    struct mp_meta_taskset ts;
+    struct mp_meta_model *m;
+};
+
+static inline void family_model_init(struct family_model *f, size_t n_tasks, uint64_t seed,
+                                     enum mp_meta_method method)
+{
+    memset(f, 0, sizeof(*f));
+    family_space(&f->s);
+    f->ts = (struct mp_meta_taskset)MP_META_TASKSET_INIT;
+    family_tasks(&f->ts, &f->s, n_tasks);
+    f->m = train_small(&f->ts, seed, method);
+}
+
+static inline void family_model_release(struct family_model *f)
+{
+    mp_meta_model_free(f->m);
+    mp_meta_taskset_release(&f->ts);
+    mp_space_release(&f->s);
+}
+
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for src/cgroup against the real cgroup file systems: detection, limits written,
  * joining, kill + verify empty + removal, a 0.5-core quota really holding a spinner to about
- * half a core, OOM kills counted, pids limit, and recreation of a stale group. Skipped with a
- * message where no cgroup hierarchy is writable (not root, no delegation). */
+ * half a core, OOM kills counted, current memory usage, pids limit, and recreation of a stale
+ * group. Skipped with a message where no cgroup hierarchy is writable (not root, no
+ * delegation). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -268,6 +269,40 @@ static void test_oom_counted(void **state)
     destroy_clean(cg, p);
 }
 
+/* The current usage follows what the group holds: 48 MiB touched and kept. */
+static void test_memory_current(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    if (!(mp_cgroup_system_limits(&sys) & MP_CGLIM_MEMORY)) {
+        fprintf(stderr, "skipped: no memory controller\n");
+        skip();
+    }
+    struct mp_cgroup_limits lim = {0, NULL, 256u << 20, 0};
+    struct mp_cgroup *cg = make_group("memnow", &lim);
+    struct mp_proc *p = spawn_in(cg, "alloc", "48");
+    int64_t end = mp_mono_ns() + 30 * SEC;
+    char *log = NULL;
+    while (mp_mono_ns() < end) {
+        free(log);
+        log = mp_proc_log(p, MP_PROC_STDERR, NULL);
+        if (strstr(log, "allocated 48 MiB")) {
+            break;
+        }
+        usleep(5000);
+    }
+    assert_non_null(strstr(log, "allocated 48 MiB"));
+    free(log);
+    struct mp_cgroup_stats s;
+    mp_cgroup_stats(cg, &s);
+    assert_true(s.has_memory);
+    if (s.memory_bytes < (48u << 20) || s.memory_bytes > s.peak_memory_bytes) {
+        fail_msg("current usage %llu with 48 MiB held (peak %llu)",
+                 (unsigned long long)s.memory_bytes, (unsigned long long)s.peak_memory_bytes);
+    }
+    destroy_clean(cg, p);
+}
+
 static void test_pids_limit(void **state)
 {
     (void)state;
@@ -469,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_join_kill_destroy),
         cmocka_unit_test(test_cpu_quota_half_core),
         cmocka_unit_test(test_oom_counted),
+        cmocka_unit_test(test_memory_current),
         cmocka_unit_test(test_pids_limit),
         cmocka_unit_test(test_stale_group_recreated),
         cmocka_unit_test(test_runner_death_kills_trial),

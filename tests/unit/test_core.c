@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for src/core: number formatting round trips, strict parsing, rng, buffers, sets. */
+/* Unit tests for src/core: number formatting round trips, strict parsing, rng, buffers, sets,
+ * suggestions and folder listings. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/core.h"
 
@@ -118,12 +122,70 @@ static void errors_carry_context(void **state)
     struct mp_error err = {0};
     assert_int_equal(mp_error_set(&err, MP_EINVALID, "bad %s", "thing"), MP_EINVALID);
     assert_string_equal(err.msg, "bad thing");
-    mp_error_prefix(&err, "file.yaml");
+    assert_int_equal(mp_error_prefix(&err, MP_EINVALID, "file.yaml"), MP_EINVALID);
     assert_string_equal(err.msg, "file.yaml: bad thing");
+    assert_int_equal(err.code, MP_EINVALID);
+    /* Without an error to extend, the failure's own code still comes back. */
+    assert_int_equal(mp_error_prefix(NULL, -ENOENT, "file.yaml"), -ENOENT);
+    assert_int_equal(mp_error_prefix(NULL, MP_EBUSY, "file.yaml"), MP_EBUSY);
     assert_string_equal(mp_err_name(MP_EEXHAUSTED), "EEXHAUSTED");
     assert_string_equal(mp_strerror(MP_EEXHAUSTED), "search space exhausted");
     assert_int_equal(mp_edit_distance("max_trial", "max_trials"), 1);
     assert_int_equal(mp_edit_distance("kitten", "sitting"), 3);
+}
+
+static void suggestions_and_folder_listings(void **state)
+{
+    (void)state;
+    static const char *const verbs[] = {"validate", "run", "trial", "train", "info", NULL};
+    assert_string_equal(mp_suggest("valdate", verbs), "validate");
+    assert_string_equal(mp_suggest("trian", verbs), "trial"); /* one edit, "train" two */
+    static const char *const meta[] = {"train", "info", NULL};
+    assert_string_equal(mp_suggest("trian", meta), "train");
+    assert_string_equal(mp_suggest("rn", verbs), "run");
+    assert_null(mp_suggest("completely-different", verbs));
+    char dir[] = "/tmp/mp-core-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *const names[] = {"b.csv", "a.csv", ".hidden.csv", "notes.txt"};
+    for (size_t i = 0; i < 4; i++) {
+        char *path = mp_xasprintf("%s/%s", dir, names[i]);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fclose(f);
+        free(path);
+    }
+    char *sub = mp_xasprintf("%s/sub.csv", dir); /* a folder, not a file */
+    assert_int_equal(mkdir(sub, 0700), 0);
+    char **files = NULL;
+    size_t n = 0;
+    struct mp_error err = {0};
+    assert_int_equal(mp_dir_files(dir, ".csv", 10, &files, &n, &err), 0);
+    assert_int_equal(n, 2);
+    char *want = mp_xasprintf("%s/a.csv", dir);
+    assert_string_equal(files[0], want);
+    assert_string_equal(strrchr(files[1], '/'), "/b.csv");
+    for (size_t i = 0; i < n; i++) {
+        free(files[i]);
+    }
+    free(files);
+    assert_int_equal(mp_dir_files(dir, NULL, 10, &files, &n, &err), 0);
+    assert_int_equal(n, 3); /* a.csv, b.csv, notes.txt */
+    for (size_t i = 0; i < n; i++) {
+        free(files[i]);
+    }
+    free(files);
+    assert_int_equal(mp_dir_files(dir, NULL, 2, &files, &n, &err), MP_ETOOBIG);
+    assert_null(files);
+    assert_true(mp_dir_files("/nonexistent-mp", NULL, 2, &files, &n, &err) < 0);
+    for (size_t i = 0; i < 4; i++) {
+        char *path = mp_xasprintf("%s/%s", dir, names[i]);
+        unlink(path);
+        free(path);
+    }
+    rmdir(sub);
+    rmdir(dir);
+    free(sub);
+    free(want);
 }
 
 int main(void)
@@ -134,6 +196,7 @@ int main(void)
         cmocka_unit_test(rng_is_reproducible_and_unbiased),
         cmocka_unit_test(buf_and_strset),
         cmocka_unit_test(errors_carry_context),
+        cmocka_unit_test(suggestions_and_folder_listings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -384,6 +384,22 @@ static void cancel_ends_an_interrupted_experiment(void **state)
     mp_spec_free(spec);
 }
 
+/* A runner this build lacks is named with the ones it has. */
+static void unknown_runner_lists_the_build(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 5, 1, NULL);
+    free(spec->runner);
+    spec->runner = mp_xstrdup("kubernetes");
+    struct mp_error err = {0};
+    assert_int_equal(mp_engine_validate(spec, &err), MP_EUNSUPPORTED);
+    if (!strstr(err.msg, "runner 'kubernetes' is not available in this build (available: replay, "
+                         "local)")) {
+        fail_msg("message: %s", err.msg);
+    }
+    mp_spec_free(spec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +412,7 @@ int main(void)
         cmocka_unit_test(created_experiment_starts),
         cmocka_unit_test(final_cancel_closes_the_experiment),
         cmocka_unit_test(cancel_ends_an_interrupted_experiment),
+        cmocka_unit_test(unknown_runner_lists_the_build),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

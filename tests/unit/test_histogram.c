@@ -19,7 +19,7 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Nearest-rank percentile of sorted data, the definition mp_hist_percentile follows. */
+/* Nearest-rank percentile of sorted data, the definition mp_lg_hist_percentile follows. */
 static uint64_t exact_percentile(const uint64_t *sorted, size_t n, double p)
 {
     double r = ceil(p / 100.0 * (double)n);
@@ -30,26 +30,27 @@ static uint64_t exact_percentile(const uint64_t *sorted, size_t n, double p)
 static void buckets_cover_the_range_contiguously(void **state)
 {
     (void)state;
-    for (size_t i = 1; i < MP_HIST_LEN; i++) {
-        if (mp_hist_lowest(i) != mp_hist_highest(i - 1) + 1) {
+    for (size_t i = 1; i < MP_LG_HIST_LEN; i++) {
+        if (mp_lg_hist_lowest(i) != mp_lg_hist_highest(i - 1) + 1) {
             fail_msg("bucket %zu starts at %llu, previous ends at %llu", i,
-                     (unsigned long long)mp_hist_lowest(i),
-                     (unsigned long long)mp_hist_highest(i - 1));
+                     (unsigned long long)mp_lg_hist_lowest(i),
+                     (unsigned long long)mp_lg_hist_highest(i - 1));
         }
     }
-    assert_int_equal(mp_hist_highest(MP_HIST_LEN - 1), MP_HIST_MAX_US);
-    assert_true(MP_HIST_MAX_US >= UINT64_C(60000000)); /* at least 60 s */
+    assert_int_equal(mp_lg_hist_highest(MP_LG_HIST_LEN - 1), MP_LG_HIST_MAX_US);
+    assert_true(MP_LG_HIST_MAX_US >= UINT64_C(60000000)); /* at least 60 s */
     const uint64_t probes[] = {0,    1,    2047,   2048,     2049,
-                               4095, 4096, 999999, 60000000, MP_HIST_MAX_US};
+                               4095, 4096, 999999, 60000000, MP_LG_HIST_MAX_US};
     for (size_t k = 0; k < MP_ARRAY_LEN(probes); k++) {
-        size_t i = mp_hist_index(probes[k]);
-        if (probes[k] < mp_hist_lowest(i) || probes[k] > mp_hist_highest(i)) {
+        size_t i = mp_lg_hist_index(probes[k]);
+        if (probes[k] < mp_lg_hist_lowest(i) || probes[k] > mp_lg_hist_highest(i)) {
             fail_msg("value %llu maps to bucket %zu [%llu, %llu]", (unsigned long long)probes[k], i,
-                     (unsigned long long)mp_hist_lowest(i), (unsigned long long)mp_hist_highest(i));
+                     (unsigned long long)mp_lg_hist_lowest(i),
+                     (unsigned long long)mp_lg_hist_highest(i));
         }
         /* 3 significant digits: bucket width at most 1/1024 of its lower bound. */
-        uint64_t width = mp_hist_highest(i) - mp_hist_lowest(i) + 1;
-        assert_true(width == 1 || width * 1024 <= mp_hist_lowest(i));
+        uint64_t width = mp_lg_hist_highest(i) - mp_lg_hist_lowest(i) + 1;
+        assert_true(width == 1 || width * 1024 <= mp_lg_hist_lowest(i));
     }
 }
 
@@ -61,8 +62,8 @@ static void percentiles_match_sorted_data(void **state)
     assert_non_null(v);
     struct mp_rng rng;
     mp_rng_init(&rng, 42);
-    struct mp_hist h;
-    mp_hist_init(&h);
+    struct mp_lg_hist h;
+    mp_lg_hist_init(&h);
     double sum = 0;
     for (size_t i = 0; i < N; i++) {
         /* Log-normal latencies around 1 ms with a heavy tail, plus rare multi-second ones. */
@@ -72,13 +73,13 @@ static void percentiles_match_sorted_data(void **state)
         }
         v[i] = (uint64_t)x;
         sum += (double)v[i];
-        mp_hist_record(&h, v[i]);
+        mp_lg_hist_record(&h, v[i]);
     }
     qsort(v, N, sizeof(*v), cmp_u64);
     const double ps[] = {0, 1, 10, 50, 90, 95, 99, 99.9, 99.99, 100};
     for (size_t k = 0; k < MP_ARRAY_LEN(ps); k++) {
         uint64_t want = exact_percentile(v, N, ps[k]);
-        uint64_t got = mp_hist_percentile(&h, ps[k]);
+        uint64_t got = mp_lg_hist_percentile(&h, ps[k]);
         /* The histogram reports the top of the bucket holding the sample: never below it, at
          * most 1/1024 above. */
         if (got < want || (double)(got - want) > (double)want / 1024.0 + 1.0) {
@@ -89,30 +90,30 @@ static void percentiles_match_sorted_data(void **state)
     assert_int_equal(h.total, N);
     assert_int_equal(h.min_us, v[0]);
     assert_int_equal(h.max_us, v[N - 1]);
-    assert_true(fabs(mp_hist_mean(&h) - sum / N) < 1e-6 * sum / N);
+    assert_true(fabs(mp_lg_hist_mean(&h) - sum / N) < 1e-6 * sum / N);
     free(v);
-    mp_hist_release(&h);
+    mp_lg_hist_release(&h);
 }
 
 static void merge_equals_recording_everything_once(void **state)
 {
     (void)state;
-    struct mp_hist a, b, all;
-    mp_hist_init(&a);
-    mp_hist_init(&b);
-    mp_hist_init(&all);
+    struct mp_lg_hist a, b, all;
+    mp_lg_hist_init(&a);
+    mp_lg_hist_init(&b);
+    mp_lg_hist_init(&all);
     struct mp_rng rng;
     mp_rng_init(&rng, 7);
     for (int i = 0; i < 5000; i++) {
         uint64_t x = mp_rng_below(&rng, 5000000);
-        mp_hist_record(i % 3 ? &a : &b, x);
-        mp_hist_record(&all, x);
+        mp_lg_hist_record(i % 3 ? &a : &b, x);
+        mp_lg_hist_record(&all, x);
     }
-    mp_hist_merge(&a, &b);
+    mp_lg_hist_merge(&a, &b);
     assert_int_equal(a.total, all.total);
     assert_int_equal(a.min_us, all.min_us);
     assert_int_equal(a.max_us, all.max_us);
-    for (size_t i = 0; i < MP_HIST_LEN; i++) {
+    for (size_t i = 0; i < MP_LG_HIST_LEN; i++) {
         if (a.counts[i] != all.counts[i]) {
             fail_msg("bucket %zu: merged %llu vs direct %llu", i, (unsigned long long)a.counts[i],
                      (unsigned long long)all.counts[i]);
@@ -120,36 +121,36 @@ static void merge_equals_recording_everything_once(void **state)
     }
     const double ps[] = {50, 99, 99.9};
     for (size_t k = 0; k < MP_ARRAY_LEN(ps); k++) {
-        assert_int_equal(mp_hist_percentile(&a, ps[k]), mp_hist_percentile(&all, ps[k]));
+        assert_int_equal(mp_lg_hist_percentile(&a, ps[k]), mp_lg_hist_percentile(&all, ps[k]));
     }
-    mp_hist_reset(&a);
+    mp_lg_hist_reset(&a);
     assert_int_equal(a.total, 0);
-    assert_int_equal(mp_hist_percentile(&a, 50), 0);
-    for (size_t i = 0; i < MP_HIST_LEN; i++) {
+    assert_int_equal(mp_lg_hist_percentile(&a, 50), 0);
+    for (size_t i = 0; i < MP_LG_HIST_LEN; i++) {
         assert_int_equal(a.counts[i], 0);
     }
-    mp_hist_release(&a);
-    mp_hist_release(&b);
-    mp_hist_release(&all);
+    mp_lg_hist_release(&a);
+    mp_lg_hist_release(&b);
+    mp_lg_hist_release(&all);
 }
 
 static void small_and_huge_values(void **state)
 {
     (void)state;
-    struct mp_hist h;
-    mp_hist_init(&h);
-    assert_int_equal(mp_hist_percentile(&h, 99), 0);
-    assert_true(mp_hist_mean(&h) == 0.0);
-    mp_hist_record(&h, 7);
-    assert_int_equal(mp_hist_percentile(&h, 0), 7);
-    assert_int_equal(mp_hist_percentile(&h, 100), 7);
-    mp_hist_record(&h, UINT64_C(600000000)); /* 10 minutes: clamped into the top bucket */
+    struct mp_lg_hist h;
+    mp_lg_hist_init(&h);
+    assert_int_equal(mp_lg_hist_percentile(&h, 99), 0);
+    assert_true(mp_lg_hist_mean(&h) == 0.0);
+    mp_lg_hist_record(&h, 7);
+    assert_int_equal(mp_lg_hist_percentile(&h, 0), 7);
+    assert_int_equal(mp_lg_hist_percentile(&h, 100), 7);
+    mp_lg_hist_record(&h, UINT64_C(600000000)); /* 10 minutes: clamped into the top bucket */
     assert_int_equal(h.overflow, 1);
     assert_int_equal(h.max_us, UINT64_C(600000000));
-    assert_int_equal(mp_hist_percentile(&h, 100), UINT64_C(600000000));
-    assert_int_equal(mp_hist_percentile(&h, 99), MP_HIST_MAX_US);
-    assert_int_equal(mp_hist_percentile(&h, 50), 7);
-    mp_hist_release(&h);
+    assert_int_equal(mp_lg_hist_percentile(&h, 100), UINT64_C(600000000));
+    assert_int_equal(mp_lg_hist_percentile(&h, 99), MP_LG_HIST_MAX_US);
+    assert_int_equal(mp_lg_hist_percentile(&h, 50), 7);
+    mp_lg_hist_release(&h);
 }
 
 int main(void)

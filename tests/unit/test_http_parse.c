@@ -15,14 +15,14 @@
 #include "loadgen/loadgen.h"
 
 /* Parses text in one call; returns the result and the bytes consumed. */
-static int parse_all(struct mp_http_parser *p, const char *text, size_t *used)
+static int parse_all(struct mp_lg_http_parser *p, const char *text, size_t *used)
 {
-    return mp_http_parse(p, text, strlen(text), used);
+    return mp_lg_http_parse(p, text, strlen(text), used);
 }
 
-static int parse_one(const char *text, struct mp_http_parser *p)
+static int parse_one(const char *text, struct mp_lg_http_parser *p)
 {
-    mp_http_parser_init(p, NULL, NULL);
+    mp_lg_http_parser_init(p, NULL, NULL);
     size_t used = 0;
     return parse_all(p, text, &used);
 }
@@ -30,35 +30,35 @@ static int parse_one(const char *text, struct mp_http_parser *p)
 static void content_length_response(void **state)
 {
     (void)state;
-    struct mp_http_parser p;
+    struct mp_lg_http_parser p;
     const char *r = "HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 5\r\n\r\nhello";
-    assert_int_equal(parse_one(r, &p), MP_HTTP_COMPLETE);
+    assert_int_equal(parse_one(r, &p), MP_LG_HTTP_COMPLETE);
     assert_int_equal(p.status, 200);
     assert_int_equal(p.body_len, 5);
     assert_true(p.keep_alive);
     assert_int_equal(parse_one("HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n", &p),
-                     MP_HTTP_COMPLETE);
+                     MP_LG_HTTP_COMPLETE);
     assert_int_equal(p.status, 404);
     assert_false(p.keep_alive); /* HTTP/1.0 without keep-alive */
     assert_int_equal(
         parse_one("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", &p),
-        MP_HTTP_COMPLETE);
+        MP_LG_HTTP_COMPLETE);
     assert_false(p.keep_alive);
     /* No reason phrase, bare LF line ends. */
-    assert_int_equal(parse_one("HTTP/1.1 204\nX: y\n\n", &p), MP_HTTP_COMPLETE);
+    assert_int_equal(parse_one("HTTP/1.1 204\nX: y\n\n", &p), MP_LG_HTTP_COMPLETE);
     assert_int_equal(p.status, 204);
 }
 
 static void chunked_response_with_extensions_and_trailers(void **state)
 {
     (void)state;
-    struct mp_http_parser p;
+    struct mp_lg_http_parser p;
     const char *r = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                     "4;name=val\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n"
                     "Expires: never\r\n\r\n";
     size_t used = 0;
-    mp_http_parser_init(&p, NULL, NULL);
-    assert_int_equal(parse_all(&p, r, &used), MP_HTTP_COMPLETE);
+    mp_lg_http_parser_init(&p, NULL, NULL);
+    assert_int_equal(parse_all(&p, r, &used), MP_LG_HTTP_COMPLETE);
     assert_int_equal(used, strlen(r));
     assert_int_equal(p.body_len, 23);
     assert_true(p.keep_alive);
@@ -78,32 +78,32 @@ static void split_reads_at_every_byte(void **state)
     for (size_t c = 0; c < MP_ARRAY_LEN(cases); c++) {
         size_t len = strlen(cases[c]);
         for (size_t split = 0; split <= len; split++) {
-            struct mp_http_parser p;
-            mp_http_parser_init(&p, NULL, NULL);
+            struct mp_lg_http_parser p;
+            mp_lg_http_parser_init(&p, NULL, NULL);
             size_t used = 0;
-            int rc = mp_http_parse(&p, cases[c], split, &used);
-            if (split < len && rc != MP_HTTP_MORE) {
+            int rc = mp_lg_http_parse(&p, cases[c], split, &used);
+            if (split < len && rc != MP_LG_HTTP_MORE) {
                 fail_msg("case %zu split %zu: first part returned %d", c, split, rc);
             }
             if (split < len) {
-                rc = mp_http_parse(&p, cases[c] + split, len - split, &used);
+                rc = mp_lg_http_parse(&p, cases[c] + split, len - split, &used);
             }
-            if (rc != MP_HTTP_COMPLETE || p.body_len != body_len[c]) {
+            if (rc != MP_LG_HTTP_COMPLETE || p.body_len != body_len[c]) {
                 fail_msg("case %zu split %zu: rc %d body %llu (want %llu)", c, split, rc,
                          (unsigned long long)p.body_len, (unsigned long long)body_len[c]);
             }
         }
     }
     /* Byte by byte. */
-    struct mp_http_parser p;
-    mp_http_parser_init(&p, NULL, NULL);
+    struct mp_lg_http_parser p;
+    mp_lg_http_parser_init(&p, NULL, NULL);
     const char *r = cases[1];
-    int rc = MP_HTTP_MORE;
+    int rc = MP_LG_HTTP_MORE;
     for (size_t i = 0; r[i]; i++) {
         size_t used;
-        rc = mp_http_parse(&p, r + i, 1, &used);
+        rc = mp_lg_http_parse(&p, r + i, 1, &used);
         assert_int_equal(used, 1);
-        assert_int_equal(rc, r[i + 1] ? MP_HTTP_MORE : MP_HTTP_COMPLETE);
+        assert_int_equal(rc, r[i + 1] ? MP_LG_HTTP_MORE : MP_LG_HTTP_COMPLETE);
     }
     assert_int_equal(p.body_len, 19);
 }
@@ -116,15 +116,15 @@ static void pipelined_leftovers_start_the_next_response(void **state)
         "HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n";
     char both[256];
     snprintf(both, sizeof(both), "%s%s", first, second);
-    struct mp_http_parser p;
-    mp_http_parser_init(&p, NULL, NULL);
+    struct mp_lg_http_parser p;
+    mp_lg_http_parser_init(&p, NULL, NULL);
     size_t used = 0;
-    assert_int_equal(parse_all(&p, both, &used), MP_HTTP_COMPLETE);
+    assert_int_equal(parse_all(&p, both, &used), MP_LG_HTTP_COMPLETE);
     assert_int_equal(used, strlen(first));
     assert_int_equal(p.status, 200);
-    mp_http_parser_reset(&p, false);
+    mp_lg_http_parser_reset(&p, false);
     size_t used2 = 0;
-    assert_int_equal(parse_all(&p, both + used, &used2), MP_HTTP_COMPLETE);
+    assert_int_equal(parse_all(&p, both + used, &used2), MP_LG_HTTP_COMPLETE);
     assert_int_equal(used2, strlen(second));
     assert_int_equal(p.status, 503);
     assert_int_equal(p.body_len, 1);
@@ -133,26 +133,26 @@ static void pipelined_leftovers_start_the_next_response(void **state)
 static void bodies_without_length(void **state)
 {
     (void)state;
-    struct mp_http_parser p;
-    mp_http_parser_init(&p, NULL, NULL);
+    struct mp_lg_http_parser p;
+    mp_lg_http_parser_init(&p, NULL, NULL);
     size_t used;
     const char *r = "HTTP/1.1 200 OK\r\n\r\nuntil close";
-    assert_int_equal(parse_all(&p, r, &used), MP_HTTP_MORE);
-    assert_int_equal(mp_http_parse_eof(&p), MP_HTTP_COMPLETE);
+    assert_int_equal(parse_all(&p, r, &used), MP_LG_HTTP_MORE);
+    assert_int_equal(mp_lg_http_parse_eof(&p), MP_LG_HTTP_COMPLETE);
     assert_int_equal(p.body_len, 11);
     assert_false(p.keep_alive);
     /* HEAD, 204 and 304 have no body even with a Content-Length. */
-    mp_http_parser_reset(&p, true);
+    mp_lg_http_parser_reset(&p, true);
     assert_int_equal(parse_all(&p, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", &used),
-                     MP_HTTP_COMPLETE);
-    mp_http_parser_reset(&p, false);
+                     MP_LG_HTTP_COMPLETE);
+    mp_lg_http_parser_reset(&p, false);
     assert_int_equal(parse_all(&p, "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", &used),
-                     MP_HTTP_COMPLETE);
+                     MP_LG_HTTP_COMPLETE);
     /* A truncated response is an error at EOF. */
-    mp_http_parser_reset(&p, false);
+    mp_lg_http_parser_reset(&p, false);
     assert_int_equal(parse_all(&p, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", &used),
-                     MP_HTTP_MORE);
-    assert_int_equal(mp_http_parse_eof(&p), MP_EPARSE);
+                     MP_LG_HTTP_MORE);
+    assert_int_equal(mp_lg_http_parse_eof(&p), MP_EPARSE);
 }
 
 static void malformed_responses_are_errors(void **state)
@@ -174,7 +174,7 @@ static void malformed_responses_are_errors(void **state)
         "HTTP/1.1 099 Low\r\n\r\n",
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
-        struct mp_http_parser p;
+        struct mp_lg_http_parser p;
         int rc = parse_one(bad[i], &p);
         if (rc != MP_EPARSE) {
             fail_msg("case %zu (%s): got %d, want MP_EPARSE", i, bad[i], rc);
@@ -185,24 +185,24 @@ static void malformed_responses_are_errors(void **state)
 static void limits_are_enforced(void **state)
 {
     (void)state;
-    struct mp_http_limits lim = {.max_header_bytes = 64, .max_body_bytes = 10};
-    struct mp_http_parser p;
-    mp_http_parser_init(&p, &lim, NULL);
+    struct mp_lg_http_limits lim = {.max_header_bytes = 64, .max_body_bytes = 10};
+    struct mp_lg_http_parser p;
+    mp_lg_http_parser_init(&p, &lim, NULL);
     char big[256];
     snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\nX-Long: %0100d\r\n\r\n", 0);
     size_t used;
     assert_int_equal(parse_all(&p, big, &used), MP_ETOOBIG);
-    mp_http_parser_reset(&p, false);
+    mp_lg_http_parser_reset(&p, false);
     assert_int_equal(parse_all(&p, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n", &used),
                      MP_ETOOBIG);
-    mp_http_parser_reset(&p, false);
+    mp_lg_http_parser_reset(&p, false);
     assert_int_equal(
         parse_all(&p, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nff\r\n", &used),
         MP_ETOOBIG);
-    mp_http_parser_reset(&p, false);
+    mp_lg_http_parser_reset(&p, false);
     assert_int_equal(parse_all(&p, "HTTP/1.1 200 OK\r\n\r\n0123456789A", &used), MP_ETOOBIG);
     /* Content-Length overflow is refused rather than wrapped. */
-    mp_http_parser_init(&p, NULL, NULL);
+    mp_lg_http_parser_init(&p, NULL, NULL);
     assert_int_equal(
         parse_all(&p, "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", &used),
         MP_EPARSE);
@@ -211,46 +211,46 @@ static void limits_are_enforced(void **state)
 static void body_check_across_chunks(void **state)
 {
     (void)state;
-    struct mp_http_needle n;
-    assert_int_equal(mp_http_needle_init(&n, "aab", NULL), 0);
-    struct mp_http_parser p;
-    mp_http_parser_init(&p, NULL, &n);
+    struct mp_lg_http_needle n;
+    assert_int_equal(mp_lg_http_needle_init(&n, "aab", NULL), 0);
+    struct mp_lg_http_parser p;
+    mp_lg_http_parser_init(&p, NULL, &n);
     const char *r = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                     "2\r\naa\r\n2\r\nab\r\n0\r\n\r\n";
     size_t len = strlen(r), used;
     for (size_t split = 1; split < len; split++) {
-        mp_http_parser_reset(&p, false);
-        assert_int_equal(mp_http_parse(&p, r, split, &used), MP_HTTP_MORE);
-        assert_int_equal(mp_http_parse(&p, r + split, len - split, &used), MP_HTTP_COMPLETE);
+        mp_lg_http_parser_reset(&p, false);
+        assert_int_equal(mp_lg_http_parse(&p, r, split, &used), MP_LG_HTTP_MORE);
+        assert_int_equal(mp_lg_http_parse(&p, r + split, len - split, &used), MP_LG_HTTP_COMPLETE);
         assert_true(p.body_matched);
     }
-    mp_http_parser_reset(&p, false);
+    mp_lg_http_parser_reset(&p, false);
     assert_int_equal(parse_all(&p, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabab", &used),
-                     MP_HTTP_COMPLETE);
+                     MP_LG_HTTP_COMPLETE);
     assert_false(p.body_matched);
-    char huge[MP_HTTP_NEEDLE_MAX + 8];
+    char huge[MP_LG_HTTP_NEEDLE_MAX + 8];
     memset(huge, 'x', sizeof(huge) - 1);
     huge[sizeof(huge) - 1] = '\0';
-    assert_int_equal(mp_http_needle_init(&n, huge, NULL), MP_ETOOBIG);
+    assert_int_equal(mp_lg_http_needle_init(&n, huge, NULL), MP_ETOOBIG);
 }
 
 static void urls(void **state)
 {
     (void)state;
-    struct mp_url u;
-    assert_int_equal(mp_url_parse("http://127.0.0.1:8080/infer?x=1#frag", &u, NULL), 0);
+    struct mp_lg_url u;
+    assert_int_equal(mp_lg_url_parse("http://127.0.0.1:8080/infer?x=1#frag", &u, NULL), 0);
     assert_string_equal(u.host, "127.0.0.1");
     assert_string_equal(u.port, "8080");
     assert_string_equal(u.path, "/infer?x=1");
-    assert_int_equal(mp_url_parse("http://localhost", &u, NULL), 0);
+    assert_int_equal(mp_lg_url_parse("http://localhost", &u, NULL), 0);
     assert_string_equal(u.port, "80");
     assert_string_equal(u.path, "/");
-    assert_int_equal(mp_url_parse("http://[::1]:9/a", &u, NULL), 0);
+    assert_int_equal(mp_lg_url_parse("http://[::1]:9/a", &u, NULL), 0);
     assert_string_equal(u.host, "::1");
-    assert_int_equal(mp_url_parse("localhost:81/x", &u, NULL), 0);
+    assert_int_equal(mp_lg_url_parse("localhost:81/x", &u, NULL), 0);
     assert_string_equal(u.port, "81");
     struct mp_error err = {0};
-    assert_int_equal(mp_url_parse("https://x/", &u, &err), MP_EUNSUPPORTED);
+    assert_int_equal(mp_lg_url_parse("https://x/", &u, &err), MP_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "https"));
     const char *bad[] = {"",
                          "ftp://x/",
@@ -262,7 +262,7 @@ static void urls(void **state)
                          "http://h/a b",
                          "http://[::1/"};
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
-        int rc = mp_url_parse(bad[i], &u, NULL);
+        int rc = mp_lg_url_parse(bad[i], &u, NULL);
         if (rc != MP_EINVALID) {
             fail_msg("URL '%s': got %d, want MP_EINVALID", bad[i], rc);
         }

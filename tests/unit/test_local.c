@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runner/local_int.h"
@@ -500,6 +502,34 @@ static void test_port_leases_distinct(void **state)
     remove_dir(dir);
 }
 
+/* The shared lock folder and its lock files are never followed through a symbolic link. */
+static void test_port_lease_refuses_symlinks(void **state)
+{
+    (void)state;
+    int lo = free_port_range(1);
+    char dir[64], link[80], target[80], lock[96];
+    snprintf(dir, sizeof(dir), "/tmp/morphling-ports-test-%d", (int)getpid());
+    snprintf(link, sizeof(link), "%s-link", dir);
+    snprintf(target, sizeof(target), "%s-target", dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(symlink(dir, link), 0);
+    struct mp_port_lease l;
+    struct mp_error err = {0, ""};
+    int rc = mp_port_lease_acquire(link, lo, lo, 1, &l, &err);
+    if (rc != -ENOTDIR && rc != -ELOOP) { /* O_DIRECTORY | O_NOFOLLOW on a link: ENOTDIR */
+        fail_msg("symlinked folder: rc %d (%s), expected ENOTDIR", rc, err.msg);
+    }
+    assert_non_null(strstr(err.msg, link));
+    /* A planted lock file pointing elsewhere: refused, and nothing is created there. */
+    snprintf(lock, sizeof(lock), "%s/%d.lock", dir, lo);
+    assert_int_equal(symlink(target, lock), 0);
+    assert_int_equal(mp_port_lease_acquire(dir, lo, lo, 1, &l, &err), -ELOOP);
+    assert_int_equal(access(target, F_OK), -1);
+    assert_int_equal(l.fd, -1);
+    unlink(link);
+    remove_dir(dir);
+}
+
 static int fake_load(const struct mp_local_target *t, struct mp_trial_result *res,
                      const atomic_bool *stop, struct mp_error *err)
 {
@@ -681,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_healthy_trial_with_seam),
         cmocka_unit_test(test_parallel_trials),
         cmocka_unit_test(test_settings_rejected),
+        cmocka_unit_test(test_port_lease_refuses_symlinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

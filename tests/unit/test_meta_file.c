@@ -41,11 +41,9 @@ static void reseal(struct mp_buf *b)
 static void test_file_round_trip_and_corruption(void **state)
 {
     (void)state;
-    struct mp_space s = {0};
-    family_space(&s);
-    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
-    family_tasks(&ts, &s, 3);
-    struct mp_meta_model *m = train_small(&ts, 9, MP_META_FOMAML);
+    struct family_model f;
+    family_model_init(&f, 3, 9, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m;
     char path[64];
     snprintf(path, sizeof(path), "/tmp/test_meta_%ld.model", (long)getpid());
     struct mp_error err = {0};
@@ -105,9 +103,7 @@ static void test_file_round_trip_and_corruption(void **state)
     mp_buf_release(&a);
     mp_buf_release(&b);
     mp_meta_model_free(back);
-    mp_meta_model_free(m);
-    mp_meta_taskset_release(&ts);
-    mp_space_release(&s);
+    family_model_release(&f);
 }
 
 /* Version 2 bytes: the version 3 encoding less the memory (its count and entries). */
@@ -145,21 +141,20 @@ static void to_version_1(const struct mp_buf *v2, struct mp_buf *v1)
     reseal(v1);
 }
 
-static void test_file_versions_and_roles(void **state)
+/* Versions 2 (no memory) and 1 (no roles either) still load, with the same features and
+ * weights, and re-save as version 3; a payload labelled with the wrong version is malformed. */
+static void test_file_versions(void **state)
 {
     (void)state;
-    struct mp_space s = {0};
-    family_space(&s);
-    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
-    family_tasks(&ts, &s, 3);
-    struct mp_meta_model *m = train_small(&ts, 4, MP_META_REPTILE);
+    struct family_model f;
+    family_model_init(&f, 3, 4, MP_META_REPTILE);
+    struct mp_meta_model *m = f.m;
     struct mp_buf a = MP_BUF_INIT, v1 = MP_BUF_INIT, v2 = MP_BUF_INIT, t = MP_BUF_INIT,
                   w = MP_BUF_INIT, bare = MP_BUF_INIT;
     mp_meta_model_encode(m, &a);
     assert_int_equal(a.data[8], MP_META_FORMAT_VERSION);
     assert_int_equal(MP_META_FORMAT_VERSION, 3);
     assert_true(m->n_memory > 0);
-    /* Versions 2 (no memory) and 1 (no roles either) still load: same features and weights. */
     to_version_2(&a, m, &v2);
     to_version_1(&v2, &v1);
     assert_int_equal(v1.len, v2.len - 4 * m->n_features);
@@ -189,35 +184,11 @@ static void test_file_versions_and_roles(void **state)
     mp_buf_reset(&w);
     mp_meta_model_encode(old2, &w);
     assert_memory_equal(w.data, bare.data, bare.len);
-    /* Roles survive a round trip. */
-    m->features[0].role = mp_xstrdup("batch_size");
-    mp_buf_reset(&a);
-    mp_meta_model_encode(m, &a);
-    struct mp_meta_model *back = NULL;
-    if (mp_meta_model_decode(a.data, a.len, "v3.model", &back, &err) != 0) {
-        fail_msg("version 3 with a role: %s", err.msg);
-    }
-    assert_string_equal(back->features[0].role, "batch_size");
-    assert_null(back->features[1].role);
-    mp_buf_reset(&w);
-    mp_meta_model_encode(back, &w);
-    assert_int_equal(w.len, a.len);
-    assert_memory_equal(w.data, a.data, a.len);
-    /* An unknown role is malformed; so is a version 1 payload labelled version 2. */
-    mp_buf_add(&t, a.data, a.len);
-    size_t at = 0;
-    while (at + 10 <= t.len && memcmp(t.data + at, "batch_size", 10) != 0) {
-        at++;
-    }
-    assert_true(at + 10 <= t.len);
-    t.data[at] = 'X';
-    reseal(&t);
-    expect_decode_error(&t, "malformed");
-    mp_buf_reset(&t);
+    /* A version 1 payload labelled version 2, and a version 2 one labelled version 3 (it lacks
+     * the memory). */
     mp_buf_add(&t, v1.data, v1.len);
     t.data[8] = 2;
     expect_decode_error(&t, "malformed");
-    /* A version 2 payload labelled version 3 lacks its memory. */
     mp_buf_reset(&t);
     mp_buf_add(&t, v2.data, v2.len);
     t.data[8] = 3;
@@ -230,10 +201,43 @@ static void test_file_versions_and_roles(void **state)
     mp_buf_release(&bare);
     mp_meta_model_free(old2);
     mp_meta_model_free(old);
+    family_model_release(&f);
+}
+
+/* Roles survive a round trip; an unknown role is malformed. */
+static void test_file_roles(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 3, 4, MP_META_REPTILE);
+    struct mp_meta_model *m = f.m;
+    struct mp_buf a = MP_BUF_INIT, t = MP_BUF_INIT, w = MP_BUF_INIT;
+    m->features[0].role = mp_xstrdup("batch_size");
+    mp_meta_model_encode(m, &a);
+    struct mp_meta_model *back = NULL;
+    struct mp_error err = {0};
+    if (mp_meta_model_decode(a.data, a.len, "v3.model", &back, &err) != 0) {
+        fail_msg("version 3 with a role: %s", err.msg);
+    }
+    assert_string_equal(back->features[0].role, "batch_size");
+    assert_null(back->features[1].role);
+    mp_meta_model_encode(back, &w);
+    assert_int_equal(w.len, a.len);
+    assert_memory_equal(w.data, a.data, a.len);
+    mp_buf_add(&t, a.data, a.len);
+    size_t at = 0;
+    while (at + 10 <= t.len && memcmp(t.data + at, "batch_size", 10) != 0) {
+        at++;
+    }
+    assert_true(at + 10 <= t.len);
+    t.data[at] = 'X';
+    reseal(&t);
+    expect_decode_error(&t, "malformed");
+    mp_buf_release(&a);
+    mp_buf_release(&t);
+    mp_buf_release(&w);
     mp_meta_model_free(back);
-    mp_meta_model_free(m);
-    mp_meta_taskset_release(&ts);
-    mp_space_release(&s);
+    family_model_release(&f);
 }
 
 /* The memory: every configuration the training services measured, with the mean of their
@@ -241,20 +245,19 @@ static void test_file_versions_and_roles(void **state)
 static void test_memory(void **state)
 {
     (void)state;
-    struct mp_space s = {0};
-    family_space(&s);
-    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
-    family_tasks(&ts, &s, 3);
-    struct mp_meta_model *m = train_small(&ts, 5, MP_META_FOMAML);
+    struct family_model f;
+    family_model_init(&f, 3, 5, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m;
     size_t n_in = m->net.n_in, w = n_in + 1;
     assert_int_equal(m->n_memory, 84); /* the three services share all 84 configurations */
     assert_true(mp_meta_memory_sorted(m));
     double in[16], v;
     for (size_t row = 0; row < 84; row += 13) {
-        assert_memory_equal(ts.tasks[0].x + row * 3, ts.tasks[2].x + row * 3, 3 * sizeof(double));
-        mp_meta_encode(m->features, m->n_features, ts.tasks[0].x + row * 3, in);
+        assert_memory_equal(f.ts.tasks[0].x + row * 3, f.ts.tasks[2].x + row * 3,
+                            3 * sizeof(double));
+        mp_meta_encode(m->features, m->n_features, f.ts.tasks[0].x + row * 3, in);
         assert_true(mp_meta_memory_lookup(m, in, &v));
-        double mean = (ts.tasks[0].y[row] + ts.tasks[1].y[row] + ts.tasks[2].y[row]) / 3;
+        double mean = (f.ts.tasks[0].y[row] + f.ts.tasks[1].y[row] + f.ts.tasks[2].y[row]) / 3;
         assert_true(fabs(v - mean) < 1e-12);
     }
     const double unmeasured[3] = {3, 1, 0}; /* batch 3 lies between the levels */
@@ -287,16 +290,15 @@ static void test_memory(void **state)
     mp_buf_release(&b);
     mp_buf_release(&t);
     mp_meta_model_free(back);
-    mp_meta_model_free(m);
-    mp_meta_taskset_release(&ts);
-    mp_space_release(&s);
+    family_model_release(&f);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_round_trip_and_corruption),
-        cmocka_unit_test(test_file_versions_and_roles),
+        cmocka_unit_test(test_file_versions),
+        cmocka_unit_test(test_file_roles),
         cmocka_unit_test(test_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

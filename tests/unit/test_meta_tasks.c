@@ -19,11 +19,9 @@
 static void test_alignment(void **state)
 {
     (void)state;
-    struct mp_space s = {0};
-    family_space(&s);
-    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
-    family_tasks(&ts, &s, 3);
-    struct mp_meta_model *m = train_small(&ts, 1, MP_META_REPTILE);
+    struct family_model f;
+    family_model_init(&f, 3, 1, MP_META_REPTILE);
+    struct mp_meta_model *m = f.m;
     struct mp_error err = {0};
     struct mp_meta_binding *b = NULL;
 
@@ -81,12 +79,10 @@ static void test_alignment(void **state)
 
     /* A task set refuses a service with other parameter names. */
     double x1[2 * 4] = {1, 1, 2, 1, 0, 0, 0, 0}, y1[2] = {1, 2};
-    assert_int_equal(mp_meta_taskset_add(&ts, "other", &r, x1, y1, 2, &err), MP_EINVALID);
+    assert_int_equal(mp_meta_taskset_add(&f.ts, "other", &r, x1, y1, 2, &err), MP_EINVALID);
     assert_non_null(strstr(err.msg, "other"));
     mp_space_release(&r);
-    mp_meta_model_free(m);
-    mp_meta_taskset_release(&ts);
-    mp_space_release(&s);
+    family_model_release(&f);
 }
 
 static struct mp_param int_param(const char *name, double lo, double hi, const char *role)
@@ -141,6 +137,58 @@ static void expect_bind_error(const struct mp_meta_model *m, const struct mp_spa
     }
 }
 
+/* The model bound to r (the family's space renamed: gpu, cores, max_batch) encodes its rows xr
+ * as the original space s encodes the same rows x: gpu by name, the others by role. */
+static void expect_bound_by_role(const struct mp_meta_model *m, const struct mp_space *s,
+                                 const struct mp_space *r, const double *x, const double *xr,
+                                 size_t n)
+{
+    struct mp_meta_binding *b = NULL, *bs = NULL;
+    struct mp_error err = {0};
+    if (mp_meta_bind(m, r, &b, &err) != 0) {
+        fail_msg("bind by role: %s", err.msg);
+    }
+    assert_int_equal(mp_meta_binding_param(b, 0), 2);
+    assert_int_equal(mp_meta_binding_param(b, 1), 1);
+    assert_int_equal(mp_meta_binding_param(b, 2), 0);
+    assert_int_equal(mp_meta_binding_param(b, 3), -1);
+    assert_int_equal(mp_meta_bind(m, s, &bs, &err), 0);
+    double in_r[5], in_s[5];
+    for (size_t i = 0; i < n; i += 7) {
+        mp_meta_binding_encode(b, xr + i * 3, in_r);
+        mp_meta_binding_encode(bs, x + i * 3, in_s);
+        assert_memory_equal(in_r, in_s, sizeof(in_r));
+        assert_true(mp_meta_prior_mean(b, xr + i * 3) == mp_meta_prior_mean(bs, x + i * 3));
+    }
+    mp_meta_binding_free(b);
+    mp_meta_binding_free(bs);
+}
+
+/* What roles cannot do: stand in for a missing role, beat a name match, or disagree. */
+static void expect_role_errors(const struct mp_meta_model *m, struct mp_meta_taskset *ts,
+                               const double *xr, const double *y, size_t n)
+{
+    struct mp_space r = {0};
+    /* Without the role, max_batch is unknown: the error names what the model needs. */
+    renamed_space(&r, NULL, "cpu");
+    expect_bind_error(m, &r, "'batch' (role batch_size)");
+    mp_space_release(&r);
+    /* A name match wins over a role: batch by name leaves max_batch unclaimed. */
+    renamed_space(&r, "batch_size", "cpu");
+    struct mp_param extra = int_param("batch", 1, 64, NULL);
+    mp_space_add(&r, &extra);
+    expect_bind_error(m, &r, "'max_batch' is unknown");
+    mp_space_release(&r);
+    /* Conflicting roles in training. */
+    renamed_space(&r, "batch_size", "threads");
+    free(r.params[1].name);
+    r.params[1].name = mp_xstrdup("cpus");
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_taskset_add(ts, "conflict", &r, xr, y, n, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "role threads here, but cpu"));
+    mp_space_release(&r);
+}
+
 static void test_role_alignment(void **state)
 {
     (void)state;
@@ -185,43 +233,9 @@ static void test_role_alignment(void **state)
     /* Binding: gpu by name, cores and max_batch by role; inputs as for the original names. */
     free(r.params[1].name);
     r.params[1].name = mp_xstrdup("cores");
-    struct mp_meta_binding *b = NULL, *bs = NULL;
-    if (mp_meta_bind(m, &r, &b, &err) != 0) {
-        fail_msg("bind by role: %s", err.msg);
-    }
-    assert_int_equal(mp_meta_binding_param(b, 0), 2);
-    assert_int_equal(mp_meta_binding_param(b, 1), 1);
-    assert_int_equal(mp_meta_binding_param(b, 2), 0);
-    assert_int_equal(mp_meta_binding_param(b, 3), -1);
-    assert_int_equal(mp_meta_bind(m, &s, &bs, &err), 0);
-    double in_r[5], in_s[5];
-    for (size_t i = 0; i < n; i += 7) {
-        mp_meta_binding_encode(b, xr + i * 3, in_r);
-        mp_meta_binding_encode(bs, x + i * 3, in_s);
-        assert_memory_equal(in_r, in_s, sizeof(in_r));
-        assert_true(mp_meta_prior_mean(b, xr + i * 3) == mp_meta_prior_mean(bs, x + i * 3));
-    }
-    mp_meta_binding_free(b);
-    mp_meta_binding_free(bs);
+    expect_bound_by_role(m, &s, &r, x, xr, n);
     mp_space_release(&r);
-
-    /* Without the role, max_batch is unknown: the error names what the model needs. */
-    renamed_space(&r, NULL, "cpu");
-    expect_bind_error(m, &r, "'batch' (role batch_size)");
-    mp_space_release(&r);
-    /* A name match wins over a role: batch by name leaves max_batch unclaimed. */
-    renamed_space(&r, "batch_size", "cpu");
-    struct mp_param extra = int_param("batch", 1, 64, NULL);
-    mp_space_add(&r, &extra);
-    expect_bind_error(m, &r, "'max_batch' is unknown");
-    mp_space_release(&r);
-    /* Conflicting roles in training. */
-    renamed_space(&r, "batch_size", "threads");
-    free(r.params[1].name);
-    r.params[1].name = mp_xstrdup("cpus");
-    assert_int_equal(mp_meta_taskset_add(&ts, "conflict", &r, xr, y, n, &err), MP_EINVALID);
-    assert_non_null(strstr(err.msg, "role threads here, but cpu"));
-    mp_space_release(&r);
+    expect_role_errors(m, &ts, xr, y, n);
     free(xr);
     free(x);
     free(y);

@@ -257,7 +257,7 @@ static void section_errors(void **state)
         expect_error(text, cases[i].want);
     }
     expect_error("name: t\nobjective: {metric: q}\nrunner: {kind: docker}\n" P1,
-                 "expected local, kubernetes or replay, got \"docker\"");
+                 "expected local or replay, got \"docker\"");
     expect_error("name: t\nobjective: {metric: q}\nrunner: {kind: local, trial_timeout: soon}\n" P1,
                  "expected a duration");
     expect_error("name: t\nobjective: {metric: q}\n" P1,
@@ -491,11 +491,17 @@ static void secret_references(void **state)
     assert_string_equal(r.env[2], "SESSION_SECRET=literal-secret");
     assert_string_equal(r.env[3], "PLAIN=3");
     mp_rendered_release(&r);
-    assert_int_equal(mp_spec_render_service_redacted(s, x, NULL, 0, &r, &err), 0);
+    /* A deployment never reads nor shows a secret: a host sees it redacted, a pod drops it. */
+    assert_int_equal(mp_spec_render_deploy(s, x, 0, MP_DEPLOY_HOST, &r, &err), 0);
+    assert_int_equal(r.envc, 4);
     assert_string_equal(r.env[0], "API_TOKEN=<redacted>");
     assert_string_equal(r.env[1], "DB_PASSWORD=<redacted>");
     assert_string_equal(r.env[2], "SESSION_SECRET=<redacted>");
     assert_string_equal(r.env[3], "PLAIN=3");
+    mp_rendered_release(&r);
+    assert_int_equal(mp_spec_render_deploy(s, x, 0, MP_DEPLOY_PORTABLE, &r, &err), 0);
+    assert_int_equal(r.envc, 1);
+    assert_string_equal(r.env[0], "PLAIN=3");
     mp_rendered_release(&r);
     const struct mp_node *h = mp_doc_get(mp_doc_get(s->runner_node, "load"), "headers");
     char *line = NULL;

@@ -106,21 +106,21 @@ static void percentile_trust_thresholds(void **state)
     assert_int_equal(mp_stat_min_samples(MP_STAT_P99), 662);
     assert_int_equal(mp_stat_min_samples(MP_STAT_P999), 6636);
     assert_int_equal(mp_stat_min_samples(MP_STAT_MAX), 0);
-    struct mp_hist h;
-    mp_hist_init(&h);
+    struct mp_lg_hist h;
+    mp_lg_hist_init(&h);
     for (int i = 0; i < 661; i++) {
-        mp_hist_record(&h, (uint64_t)i);
+        mp_lg_hist_record(&h, (uint64_t)i);
     }
     struct mp_latency l;
     mp_latency_from_hist(&l, &h);
     assert_true(l.trusted[MP_STAT_P95]);
     assert_false(l.trusted[MP_STAT_P99]);
-    mp_hist_record(&h, 1000);
+    mp_lg_hist_record(&h, 1000);
     mp_latency_from_hist(&l, &h);
     assert_true(l.trusted[MP_STAT_P99]);
     assert_false(l.trusted[MP_STAT_P999]);
     assert_true(l.us[MP_STAT_MAX] == 1000.0);
-    mp_hist_release(&h);
+    mp_lg_hist_release(&h);
 }
 
 /* The percentiles' upper confidence bounds: close to the percentile on a smooth distribution,
@@ -128,13 +128,13 @@ static void percentile_trust_thresholds(void **state)
 static void percentile_upper_bounds(void **state)
 {
     (void)state;
-    struct mp_hist h;
-    mp_hist_init(&h);
+    struct mp_lg_hist h;
+    mp_lg_hist_init(&h);
     for (int i = 0; i < 9904; i++) {
-        mp_hist_record(&h, 1000);
+        mp_lg_hist_record(&h, 1000);
     }
     for (int i = 0; i < 96; i++) { /* 0.96 %: stalls of a throttled CPU quota, say */
-        mp_hist_record(&h, 50000);
+        mp_lg_hist_record(&h, 50000);
     }
     struct mp_latency l;
     mp_latency_from_hist(&l, &h);
@@ -143,9 +143,9 @@ static void percentile_upper_bounds(void **state)
     assert_true(l.upper_us[MP_STAT_P95] < 1002);
     assert_true(l.upper_us[MP_STAT_MAX] == l.us[MP_STAT_MAX]);
     assert_true(l.upper_us[MP_STAT_MEAN] == l.us[MP_STAT_MEAN]);
-    mp_hist_reset(&h);
+    mp_lg_hist_reset(&h);
     for (uint64_t v = 1; v <= 100000; v++) { /* uniform: p99 near 99,000 us */
-        mp_hist_record(&h, v);
+        mp_lg_hist_record(&h, v);
     }
     mp_latency_from_hist(&l, &h);
     for (int s = MP_STAT_P50; s <= MP_STAT_P999; s++) {
@@ -153,13 +153,13 @@ static void percentile_upper_bounds(void **state)
         assert_true(l.upper_us[s] <= l.us[s] * 1.01 + 1000); /* a few hundred ranks higher */
     }
     /* Few samples: the bound of p99 is the largest of them. */
-    mp_hist_reset(&h);
+    mp_lg_hist_reset(&h);
     for (uint64_t v = 1; v <= 100; v++) {
-        mp_hist_record(&h, v * 10);
+        mp_lg_hist_record(&h, v * 10);
     }
     mp_latency_from_hist(&l, &h);
     assert_true(l.upper_us[MP_STAT_P99] == l.us[MP_STAT_MAX]);
-    mp_hist_release(&h);
+    mp_lg_hist_release(&h);
 }
 
 static void slo_parsing_and_checking(void **state)
@@ -175,12 +175,15 @@ static void slo_parsing_and_checking(void **state)
     assert_int_equal(slo.n, 3);
     assert_int_equal(slo.clause[1].stat, MP_STAT_P999);
     assert_true(slo.clause[2].limit_us == 800.0);
-    const char *bad[] = {"", "p98<=1s", "p99>=1s", "p99<=fast", "p99<=0", "p99", "p99<=1s,"};
+    const char *bad[] = {"",    "p98<=1s",  "p99>=1s", "p99<=fast", "p99<=0",
+                         "p99", "p99<=1s,", "p99<200", "p99<=2.5",  "p99<=5."};
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
         if (mp_slo_parse(bad[i], &slo, &err) != MP_EINVALID) {
             fail_msg("SLO '%s' was accepted", bad[i]);
         }
     }
+    assert_int_equal(mp_slo_parse("p99<200", &slo, &err), MP_EINVALID);
+    assert_string_equal(err.msg, "SLO clause 'p99<200': '200' needs a unit (e.g. 200ms or 200s)");
     assert_int_equal(mp_slo_parse("p50<=20ms,p99<=200ms", &slo, &err), 0);
     struct mp_latency l;
     memset(&l, 0, sizeof(l));
@@ -204,7 +207,7 @@ static void window_figures(void **state)
     w.counts.errors[MP_LG_ERR_TIMEOUT] = 3;
     w.counts.errors[MP_LG_ERR_STATUS] = 2;
     for (int i = 0; i < 100; i++) {
-        mp_hist_record(&w.latency, 1000 + (uint64_t)i);
+        mp_lg_hist_record(&w.latency, 1000 + (uint64_t)i);
     }
     struct mp_window_stats s;
     mp_window_stats_from(&s, &w);
@@ -230,7 +233,7 @@ static void json_output_is_valid(void **state)
     r.per_window = calloc(2, sizeof(*r.per_window));
     r.n_windows = 2;
     r.per_window[1].throughput_rps = 99.5;
-    mp_hist_init(&r.hist);
+    mp_lg_hist_init(&r.hist);
     struct mp_buf b = MP_BUF_INIT;
     mp_measure_result_json(&r, &b);
     json_error_t jerr;

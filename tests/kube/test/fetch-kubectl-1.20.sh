@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Unpacks Debian's kubernetes-client package (kubectl 1.20) into $1 with `apt-get download` and
-# `dpkg -x`, leaving the system's kubectl alone. Run by the build, never by a test.
+# `dpkg -x`, leaving the system's kubectl alone. Run by `make deps` (scripts/deps.sh), never by
+# the build or a test.
 set -eu
 dest=$1
 tmp=$(mktemp -d)

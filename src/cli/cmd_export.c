@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `morphling export`: every trial (csv, json), or the recommended configuration for a host
+ * (deploy) or for Kubernetes (k8s: a strategic-merge patch, or with --base the whole object
+ * patched), the pod part written by mp_spec_render_pod. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "doc/doc.h"
+#include "report/report.h"
+
+struct export_args {
+    const char *ref; /* the operand */
+    const char *format, *db, *container, *base;
+    int64_t port;
+    double target_rps, headroom;
+    const char *gpu_sharing, *gpu_resource, *gpu_type_label;
+    double gpu_memory_mib;
+    struct mp_cli_list mig_profiles, gpu_type_values;
+};
+
+#define T struct export_args
+static const struct mp_opt export_opts[] = {
+    {"format", 'f', MP_OPT_CHOICE, MP_OPT_AT(T, format), "FORMAT",
+     "csv: every trial, one row each; json: the report; deploy: the recommended configuration's "
+     "program, args, env and resources as JSON; k8s: that configuration for a Kubernetes "
+     "Deployment",
+     .choices = "csv|json|deploy|k8s", .flags = MP_OPT_REQUIRED},
+    MP_CLI_DB_OPT(T),
+    {"container", 'c', MP_OPT_STR, MP_OPT_AT(T, container), "NAME",
+     "k8s: the container to configure (needed without --base, or when the base has several)"},
+    {"base", 0, MP_OPT_STR, MP_OPT_AT(T, base), "FILE",
+     "k8s: a Deployment (or StatefulSet, ReplicaSet, DaemonSet, Job, CronJob, Pod) as YAML or "
+     "JSON; print it whole with the configuration applied instead of a patch",
+     .flags = MP_OPT_PATH},
+    {"port", 'p', MP_OPT_INT, MP_OPT_AT(T, port), "P",
+     "deploy, k8s: the port the service listens on ({port} in the command, the containerPort)",
+     "8080", 1, 65535},
+    MP_CLI_CAPACITY_OPTS(T),
+    {"gpu-sharing", 0, MP_OPT_CHOICE, MP_OPT_AT(T, gpu_sharing), "KIND",
+     "k8s: how the cluster shares a GPU, for a gpu_memory_share below 1: hami "
+     "(nvidia.com/gpumem in MiB), aliyun (aliyun.com/gpu-mem in GiB) or mig (the smallest "
+     "nvidia.com/mig-<profile> that holds the share)",
+     "none", .choices = "none|hami|aliyun|mig"},
+    {"gpu-memory-mib", 0, MP_OPT_NUM, MP_OPT_AT(T, gpu_memory_mib), "MIB",
+     "k8s: memory of one GPU, for hami and aliyun", .min = 1, .max = 1e9},
+    {"mig-profiles", 0, MP_OPT_CSV, MP_OPT_AT(T, mig_profiles), "P,...",
+     "k8s: the MIG profiles of the cluster's GPUs", "1g.5gb,2g.10gb,3g.20gb,4g.20gb,7g.40gb"},
+    {"gpu-resource", 0, MP_OPT_STR, MP_OPT_AT(T, gpu_resource), "NAME",
+     "k8s: the extended resource of a whole GPU", "nvidia.com/gpu"},
+    {"gpu-type-label", 0, MP_OPT_STR, MP_OPT_AT(T, gpu_type_label), "LABEL",
+     "k8s: the node label a gpu_type parameter selects on", "nvidia.com/gpu.product"},
+    {"gpu-type", 0, MP_OPT_LIST, MP_OPT_AT(T, gpu_type_values), "VALUE=LABEL",
+     "k8s: the label value of a gpu_type value (built in: T4=Tesla-T4, L4=NVIDIA-L4, "
+     "A10G=NVIDIA-A10G and other single-size models; others are used as they are); "
+     "repeatable"},
+};
+#undef T
+
+/* The pod template inside a workload object: its path by kind. */
+static json_t *template_of(json_t *obj, const char *base, struct mp_error *err)
+{
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    json_t *spec = json_object_get(obj, "spec");
+    if (!kind) {
+        mp_error_set(err, MP_EINVALID, "%s: no 'kind': expected a Kubernetes object", base);
+        return NULL;
+    }
+    if (strcmp(kind, "Pod") == 0) {
+        return obj;
+    }
+    if (strcmp(kind, "CronJob") == 0) {
+        spec = json_object_get(json_object_get(spec, "jobTemplate"), "spec");
+    }
+    json_t *t = json_object_get(spec, "template");
+    if (!json_is_object(t)) {
+        mp_error_set(err, MP_EINVALID, "%s: a %s has no pod template (spec.template)", base, kind);
+    }
+    return json_is_object(t) ? t : NULL;
+}
+
+static int load_base(const char *path, json_t **out, struct mp_error *err)
+{
+    struct mp_node *doc = NULL;
+    int rc = mp_doc_load(path, &doc, err);
+    if (rc != 0) {
+        return rc;
+    }
+    char *text = mp_doc_to_json(doc);
+    mp_doc_free(doc);
+    json_error_t jerr;
+    *out = json_loads(text, 0, &jerr);
+    free(text);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return mp_error_set(err, MP_EINVALID, "%s: expected one Kubernetes object", path);
+    }
+    return 0;
+}
+
+static void fill_mapping(const struct export_args *a, struct mp_gpu_label *labels,
+                         struct mp_pod_mapping *m)
+{
+    static const char *const kinds[] = {"none", "hami", "aliyun", "mig"};
+    memset(m, 0, sizeof(*m));
+    m->port = (int)a->port;
+    m->gpu_resource = a->gpu_resource;
+    for (size_t k = 0; k < MP_ARRAY_LEN(kinds); k++) {
+        if (strcmp(a->gpu_sharing, kinds[k]) == 0) {
+            m->sharing = (enum mp_gpu_sharing)k;
+        }
+    }
+    m->gpu_memory_mib = a->gpu_memory_mib;
+    m->mig_profiles = a->mig_profiles.v;
+    m->n_mig_profiles = a->mig_profiles.n;
+    m->type_label = a->gpu_type_label;
+    for (size_t i = 0; i < a->gpu_type_values.n; i++) {
+        const char *v = a->gpu_type_values.v[i];
+        const char *eq = strchr(v, '=');
+        labels[i].value = mp_xstrndup(v, (size_t)(eq - v)); /* freed by k8s_pod */
+        labels[i].label = eq + 1;
+    }
+    m->type_values = labels;
+    m->n_type_values = a->gpu_type_values.n;
+}
+
+static int check_gpu_types(const struct mp_cli_list *values)
+{
+    for (size_t i = 0; i < values->n; i++) {
+        const char *eq = strchr(values->v[i], '=');
+        if (!eq || eq == values->v[i] || !eq[1]) {
+            return mp_cli_usage("export", "--gpu-type '%s': expected VALUE=LABEL", values->v[i]);
+        }
+    }
+    return 0;
+}
+
+/* The object to print: the base with its template replaced, or a patch around the template. */
+static json_t *k8s_output(json_t *base, json_t *tmpl, json_t *pod, const json_t *plan)
+{
+    json_t *replicas = json_object_get(plan, "replicas");
+    if (!base) {
+        json_t *spec = json_pack("{s:O}", "template", pod);
+        if (replicas) {
+            json_object_set(spec, "replicas", replicas);
+        }
+        return json_pack("{s:o}", "spec", spec);
+    }
+    json_object_update(tmpl, pod); /* a Pod is its own template */
+    json_t *spec = json_object_get(base, "spec");
+    if (replicas && json_object_get(spec, "replicas")) {
+        json_object_set(spec, "replicas", replicas);
+    }
+    return json_incref(base);
+}
+
+static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec, json_t **out,
+                   struct mp_error *err)
+{
+    json_t *base = NULL, *tmpl = NULL, *pod = NULL;
+    int rc = a->base ? load_base(a->base, &base, err) : 0;
+    if (rc == 0 && base && !(tmpl = template_of(base, a->base, err))) {
+        rc = MP_EINVALID;
+    }
+    json_t *empty = json_pack("{s:{s:[{s:s}]}}", "spec", "containers", "name",
+                              a->container ? a->container : "");
+    struct mp_gpu_label *labels = mp_xcalloc(a->gpu_type_values.n + 1, sizeof(*labels));
+    struct mp_pod_mapping m;
+    fill_mapping(a, labels, &m);
+    if (rc == 0) {
+        rc =
+            mp_spec_render_pod(rec->spec, rec->x, tmpl ? tmpl : empty, a->container, &m, &pod, err);
+    }
+    if (rc == 0) {
+        *out = k8s_output(base, tmpl, pod, json_object_get(rec->report, "capacity_plan"));
+    } else if (a->base) {
+        mp_error_prefix(err, rc, "%s", a->base);
+    }
+    json_decref(pod);
+    json_decref(empty);
+    json_decref(base);
+    for (size_t i = 0; i < a->gpu_type_values.n; i++) {
+        free((char *)labels[i].value);
+    }
+    free(labels);
+    return rc;
+}
+
+/* Says what a reader of the output must know, on stderr. */
+static void k8s_notes(const struct export_args *a, const struct mp_recommended *rec)
+{
+    if (rec->spec->has_service && rec->spec->service.argc > 0) {
+        fprintf(stderr,
+                "morphling export: the container's image takes the place of the program "
+                "measured (%s)\n",
+                rec->spec->service.argv[0]);
+    }
+    if (!a->base) {
+        fprintf(stderr, "morphling export: apply with 'kubectl patch deployment NAME "
+                        "--patch-file FILE'; the patch's args replace the container's (--base "
+                        "FILE merges them into a Deployment's instead)\n");
+    }
+}
+
+static int export_configuration(const struct export_args *a)
+{
+    struct mp_error err = {0};
+    struct mp_store *st = NULL;
+    struct mp_recommended rec = {0};
+    char *db = mp_cli_db_path(a->db);
+    json_t *out = NULL;
+    struct mp_deploy_opts o = {
+        .port = (int)a->port, .target_rps = a->target_rps, .headroom = a->headroom};
+    bool k8s = strcmp(a->format, "k8s") == 0;
+    int rc = mp_store_open(db, NULL, &st, &err);
+    if (rc == 0 && k8s) {
+        rc = mp_report_recommended(st, a->ref, &o, &rec, &err);
+        if (rc == 0 && (rc = k8s_pod(a, &rec, &out, &err)) == 0) {
+            k8s_notes(a, &rec);
+        }
+    } else if (rc == 0) {
+        rc = mp_report_deployment(st, a->ref, &o, &out, &err);
+    }
+    if (rc == 0) {
+        mp_json_print(stdout, out);
+    }
+    json_decref(out);
+    mp_recommended_release(&rec);
+    mp_store_close(st);
+    free(db);
+    return rc == 0 ? 0 : mp_cli_fail(&err);
+}
+
+static int export_run(void *args, char **operands, size_t n)
+{
+    (void)n;
+    struct export_args *a = args;
+    a->ref = operands[0];
+    bool k8s = strcmp(a->format, "k8s") == 0;
+    if (!k8s && (a->container || a->base)) {
+        return mp_cli_usage("export", "--container and --base are for --format k8s");
+    }
+    if (k8s && !a->container && !a->base) {
+        return mp_cli_usage("export", "--format k8s needs --container NAME (the container to "
+                                      "configure) or --base FILE (a Deployment)");
+    }
+    int rc = check_gpu_types(&a->gpu_type_values);
+    if (rc != 0) {
+        return rc;
+    }
+    if (k8s || strcmp(a->format, "deploy") == 0) {
+        return export_configuration(a);
+    }
+    json_t *rep = NULL;
+    rc = mp_cli_load_report(a->db, a->ref, a->target_rps, a->headroom, &rep);
+    if (rc == 0 && strcmp(a->format, "json") == 0) {
+        mp_json_print(stdout, rep);
+    } else if (rc == 0) {
+        mp_report_write_csv(stdout, rep);
+    }
+    json_decref(rep);
+    return rc;
+}
+
+const struct mp_verb mp_verb_export = {
+    .name = "export",
+    .run = export_run,
+    .operands = "EXPERIMENT",
+    .min_operands = 1,
+    .max_operands = 1,
+    .summary = "export trials (csv, json) or the recommended configuration (deploy, k8s)",
+    .description =
+        "EXPERIMENT is a name or an id from 'morphling list'.\n\n"
+        "--format k8s prints JSON for Kubernetes: without --base a strategic-merge patch for "
+        "'kubectl patch deployment NAME --patch-file FILE' that configures container --container "
+        "only; with --base FILE the whole object of FILE with the configuration applied, ready "
+        "for 'kubectl apply -f'. Either way: the service's arguments without the paths of this "
+        "machine and without morphling's per-trial ones (merged flag by flag into the "
+        "container's own args when it has some), its environment, CPU and memory requests equal "
+        "to limits, GPUs as the --gpu-* options say, the port as containerPort, a node selector "
+        "for the GPU type, and with --target-rps the replicas of the capacity plan.",
+    .opts = export_opts,
+    .n_opts = MP_ARRAY_LEN(export_opts),
+    .args_size = sizeof(struct export_args),
+};

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for src/surface: which columns are parameters and which the objective, for a trial
+ * export, a surface with morphling's metrics, a plain table, named columns, and the errors when
+ * the columns cannot be told apart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "surface/surface.h"
+#include "trial/trial.h"
+
+static struct mp_surface *parse(const char *text)
+{
+    struct mp_surface *s = NULL;
+    struct mp_error err = {0};
+    if (mp_surface_parse(text, strlen(text), "s.csv", &s, &err) != 0) {
+        fail_msg("parse: %s", err.msg);
+    }
+    return s;
+}
+
+/* "a,b" from the chosen parameter columns, and the objective's name. */
+static void names(const struct mp_surface *s, const struct mp_surface_columns *c, char *buf,
+                  size_t len)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < c->n_params; i++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%s", i ? "," : "", s->header[c->params[i]]);
+    }
+    size_t used = strlen(buf);
+    snprintf(buf + used, len - used, " -> %s", s->header[c->objective]);
+}
+
+static void expect(const char *csv, const char *const *params, size_t n, const char *objective,
+                   const char *want)
+{
+    struct mp_surface *s = parse(csv);
+    struct mp_surface_columns c;
+    struct mp_error err = {0};
+    char got[256];
+    int rc = mp_surface_columns(s, params, n, objective, &c, &err);
+    if (rc != 0) {
+        fail_msg("columns of [%s]: %s", csv, err.msg);
+    }
+    names(s, &c, got, sizeof(got));
+    assert_string_equal(got, want);
+    mp_surface_columns_release(&c);
+    mp_surface_free(s);
+}
+
+static void expect_error(const char *csv, const char *const *params, size_t n,
+                         const char *objective, const char *needle)
+{
+    struct mp_surface *s = parse(csv);
+    struct mp_surface_columns c;
+    struct mp_error err = {0};
+    assert_int_equal(mp_surface_columns(s, params, n, objective, &c, &err), MP_EINVALID);
+    if (!strstr(err.msg, needle)) {
+        fail_msg("[%s] not in [%s]", needle, err.msg);
+    }
+    mp_surface_free(s);
+}
+
+static void a_trial_export_is_recognised(void **state)
+{
+    (void)state;
+    const char *csv = "number,state,failure,cpu,workers,throughput_rps,p99_ms,"
+                      "throughput_per_cost\n"
+                      "1,SUCCEEDED,,0.5,1,100,20,2000\n"
+                      "2,FAILED,SLO_VIOLATED,1,1,150,300,1500\n"
+                      "3,CANCELLED,,1,2,,,\n"
+                      "4,FAILED,CRASHED,2,2,,,\n";
+    struct mp_surface *s = parse(csv);
+    assert_true(s->is_export);
+    assert_int_equal(s->n_rows, 3); /* the CANCELLED row measured nothing */
+    mp_surface_free(s);
+    expect(csv, NULL, 0, NULL, "cpu,workers -> throughput_per_cost");
+    expect(csv, NULL, 0, "p99_ms", "cpu,workers -> p99_ms");
+    const char *const named[] = {"workers"};
+    expect(csv, named, 1, "throughput_rps", "workers -> throughput_rps");
+}
+
+static void metrics_bound_the_parameters(void **state)
+{
+    (void)state;
+    /* examples/surfaces/synthetic-classifier.csv: parameters, metrics, failure. */
+    const char *csv = "cpu,memory,batch,throughput_rps,p99_ms,error_rate,failure\n"
+                      "0.5,512,1,63.27,44.45,0,\n"
+                      "1,512,1,,,,OOM_KILLED\n";
+    expect(csv, NULL, 0, NULL, "cpu,memory,batch -> throughput_rps");
+    /* A plain table without morphling's metrics: every column but the last. */
+    expect("share,mode,value,score\n0.1,fast,3,0.5\n0.2,slow,4,0.7\n", NULL, 0, NULL,
+           "share,mode,value -> score");
+    expect("a,b,value,failure\n1,2,3,\n2,2,,CRASHED\n", NULL, 0, NULL, "a,b -> value");
+}
+
+static void columns_that_cannot_be_told_apart_are_errors(void **state)
+{
+    (void)state;
+    /* An export whose metrics morphling does not know. */
+    expect_error("number,state,failure,a,b,score\n1,SUCCEEDED,,1,2,3\n", NULL, 0, "score",
+                 "name the parameters with --params");
+    /* A metric taken for a parameter: its empty cell in a failed row gives it away. */
+    expect_error("a,latency,score,failure\n1,5,3,\n2,,,CRASHED\n", NULL, 0, "score",
+                 "parameter column 'latency' is empty: it looks like a metric");
+    const char *const typo[] = {"cpux"};
+    expect_error("cpu,score\n1,2\n", typo, 1, NULL,
+                 "no parameter column 'cpux'; did you mean 'cpu'?");
+    expect_error("cpu,score\n1,2\n", NULL, 0, "scor", "did you mean 'score'?");
+    expect_error("cpu,mode\n1,a\n", NULL, 0, "mode", "objective column 'mode' is not numeric");
+    expect_error("cpu,score,failure\n1,2,CRASHED\n", NULL, 0, NULL, "has no value on any row");
+    const char *const twice[] = {"cpu", "cpu"};
+    expect_error("cpu,score\n1,2\n", twice, 2, NULL, "named twice");
+    const char *const objective[] = {"score"};
+    expect_error("cpu,score\n1,2\n", objective, 1, NULL, "cannot be a parameter");
+}
+
+static void metric_units(void **state)
+{
+    (void)state;
+    assert_string_equal(mp_metric_unit("throughput_rps"), "req/s");
+    assert_string_equal(mp_metric_unit("p99_ms"), "ms");
+    assert_string_equal(mp_metric_unit("p999_ms_upper"), "ms");
+    assert_string_equal(mp_metric_unit("latency_mean_us"), "us");
+    assert_string_equal(mp_metric_unit("latency_p50_us_upper"), "us");
+    assert_string_equal(mp_metric_unit("cost_per_million_requests"), "$");
+    assert_null(mp_metric_unit("p98_ms"));
+    assert_null(mp_metric_unit("p99_msx"));
+    assert_null(mp_metric_unit("latency_p99_ms"));
+    assert_null(mp_metric_unit("score"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_trial_export_is_recognised),
+        cmocka_unit_test(metrics_bound_the_parameters),
+        cmocka_unit_test(columns_that_cannot_be_told_apart_are_errors),
+        cmocka_unit_test(metric_units),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
