@@ -236,6 +236,12 @@ check "export: a reference is redacted" "<redacted>" "$(jq -r .env.FROM_ENV "$WO
 check "export: a literal secret is redacted" "<redacted>" "$(jq -r .env.API_TOKEN "$WORK/deploy.json")"
 check "export: a plain value stays" visible "$(jq -r .env.PLAIN "$WORK/deploy.json")"
 check "export: a secret-looking flag is redacted" "--api-key=<redacted>" "$(jq -r '.args[0]' "$WORK/deploy.json")"
+"$MORPHLING" export with-secrets --format k8s --container server --db "$WORK/store.db" >"$WORK/k8s.json" 2>/dev/null
+c='.spec.template.spec.containers[0]'
+check "export k8s: secret variables are left to the cluster" "PLAIN=visible WORKERS" \
+    "$(jq -r "[$c.env[] | .name + if .name == \"PLAIN\" then \"=\" + .value else \"\" end] | join(\" \")" "$WORK/k8s.json")"
+check "export k8s: a secret-looking flag is redacted" "--api-key=<redacted>" "$(jq -r "$c.args[0]" "$WORK/k8s.json")"
+check "export k8s: no secret anywhere" "" "$(grep -o 'literal-secret-1\|literal-key-1\|from-the-servers' "$WORK/k8s.json")"
 sed -e 's/name: replay-live/name: unset-secret/' -e 's/MP_TEST_SECRET/MP_NOT_SET_ANYWHERE/' "$WORK/secret.yaml" >"$WORK/unset.yaml"
 check "an unset variable is a 400" 400 "$(status POST /api/v1/validate --data-binary @"$WORK/unset.yaml")"
 check_contains "naming the field" "'service.env.FROM_ENV': environment variable MP_NOT_SET_ANYWHERE is not set" "$(body .error.message)"
