@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Kubeconfig files (one, or a $KUBECONFIG list merged as kubectl merges it) and the in-cluster
- * service-account configuration, validated into one mp_kube_config. Errors carry the file,
- * line, column and field of the YAML node at fault. */
+ * service-account configuration (incluster.c), validated into one mp_kube_config. Errors carry the
+ * file, line, column and field of the YAML node at fault. */
 #include "kube/kube_int.h"
 
 #include <errno.h>
@@ -11,7 +11,6 @@
 #include "doc/doc.h"
 
 #define EXEC_EXTENSION "client.authentication.k8s.io/exec"
-#define MAX_FIELD_FILE (1u << 20)
 
 struct kfile {
     char *path;
@@ -323,7 +322,7 @@ static int pem_field(const struct kfile *f, const struct mp_node *map, const cha
     char *path = resolve(f, s);
     struct mp_buf b = MP_BUF_INIT;
     struct mp_error ferr = {0};
-    rc = mp_buf_read_file(&b, path, MAX_FIELD_FILE, &ferr);
+    rc = mp_buf_read_file(&b, path, MP_KUBE_MAX_FIELD_FILE, &ferr);
     if (rc != 0) {
         rc = mp_doc_error(err, fn, "cannot read the file: %s", ferr.msg);
     } else {
@@ -552,7 +551,7 @@ static int parse_token(const struct entry *e, struct mp_kube_config *cfg, struct
     cfg->token_file = resolve(e->file, file);
     struct mp_buf b = MP_BUF_INIT;
     struct mp_error ferr = {0};
-    rc = mp_buf_read_file(&b, cfg->token_file, MAX_FIELD_FILE, &ferr);
+    rc = mp_buf_read_file(&b, cfg->token_file, MP_KUBE_MAX_FIELD_FILE, &ferr);
     mp_buf_release(&b);
     return rc ? mp_doc_error(err, mp_doc_get(e->value, "tokenFile"), "cannot read the file: %s",
                              ferr.msg)
@@ -756,74 +755,4 @@ int mp_kube_config_load(const struct mp_kube_load_opts *o, struct mp_kube_config
     free(tried);
     kset_release(&set);
     return rc;
-}
-
-/* ---- in-cluster ---- */
-
-static int read_trimmed(const char *path, char **out, struct mp_error *err)
-{
-    struct mp_buf b = MP_BUF_INIT;
-    int rc = mp_buf_read_file(&b, path, MAX_FIELD_FILE, err);
-    if (rc != 0) {
-        mp_buf_release(&b);
-        return rc;
-    }
-    size_t s = 0, n = b.len;
-    while (s < n && strchr(" \t\r\n", b.data[s])) {
-        s++;
-    }
-    while (n > s && strchr(" \t\r\n", b.data[n - 1])) {
-        n--;
-    }
-    *out = mp_xstrndup(b.data + s, n - s);
-    mp_buf_release(&b);
-    return 0;
-}
-
-int mp_kube_config_in_cluster(const struct mp_kube_load_opts *o, struct mp_kube_config **out,
-                              struct mp_error *err)
-{
-    static const struct mp_kube_load_opts none = {0};
-    o = o ? o : &none;
-    const char *host = o->service_host ? o->service_host : getenv("KUBERNETES_SERVICE_HOST");
-    const char *port = o->service_port ? o->service_port : getenv("KUBERNETES_SERVICE_PORT");
-    const char *dir = o->sa_dir ? o->sa_dir : MP_KUBE_SA_DIR;
-    if (!host || !*host || !port || !*port) {
-        return mp_error_set(err, MP_EINVALID,
-                            "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT "
-                            "must be set");
-    }
-    struct mp_kube_config *cfg = mp_xcalloc(1, sizeof(*cfg));
-    cfg->in_cluster = true;
-    cfg->source = mp_xstrdup(dir);
-    cfg->context = mp_xstrdup("");
-    cfg->server = mp_xasprintf(strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
-    cfg->tls_where = mp_xasprintf("%s/ca.crt", dir);
-    cfg->token_file = mp_xasprintf("%s/token", dir);
-    char *token = NULL, *ns_path = mp_xasprintf("%s/namespace", dir);
-    int rc = read_trimmed(cfg->token_file, &token, err);
-    free(token);
-    if (rc != 0) {
-        mp_error_prefix(err, rc, "in-cluster: service-account token");
-    }
-    struct mp_buf ca = MP_BUF_INIT;
-    if (rc == 0 && mp_buf_read_file(&ca, cfg->tls_where, MAX_FIELD_FILE, NULL) == 0) {
-        cfg->ca_data.len = ca.len;
-        cfg->ca_data.data = (unsigned char *)mp_buf_detach(&ca);
-    }
-    mp_buf_release(&ca);
-    if (rc == 0 && read_trimmed(ns_path, &cfg->ns, NULL) != 0) {
-        cfg->ns = NULL;
-    }
-    if (rc == 0 && (!cfg->ns || !*cfg->ns)) {
-        free(cfg->ns);
-        cfg->ns = mp_xstrdup("default");
-    }
-    free(ns_path);
-    if (rc != 0) {
-        mp_kube_config_free(cfg);
-        return rc;
-    }
-    *out = cfg;
-    return 0;
 }

@@ -11,6 +11,7 @@
 
 #define MP_KUBE_MAX_EVENT_BYTES (16u << 20) /* one watch event line */
 #define MP_KUBE_EXEC_MAX_OUTPUT (1u << 20)  /* an exec plugin's stdout */
+#define MP_KUBE_MAX_FIELD_FILE  (1u << 20)  /* a token, CA or key file a kubeconfig names */
 
 /* Bytes decoded from a *-data field, or read from a file. */
 struct mp_kube_blob {
