@@ -18,7 +18,7 @@ enum load_mode { LOAD_MEASURE, LOAD_CAPACITY };
 
 struct load_cfg {
     const char *path, *method, *body, *slo;
-    int mode; /* enum load_mode */
+    int mode;                               /* enum load_mode */
     const char *headers[16];                /* "Name: value" items; NULL for a map item */
     const struct mp_node *header_nodes[16]; /* every item, maps read by mp_spec_header_line */
     size_t n_headers;
