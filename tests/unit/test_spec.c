@@ -450,8 +450,26 @@ static void evaluation_judges_results(void **state)
     mp_spec_free(s);
 }
 
+/* A deployment never reads nor shows a secret: a host sees it redacted, a pod drops it. */
+static void check_deploy_hides_secrets(const struct mp_spec *s, const double *x)
+{
+    struct mp_rendered r;
+    struct mp_error err = {0};
+    assert_int_equal(mp_spec_render_deploy(s, x, 0, MP_DEPLOY_HOST, &r, &err), 0);
+    assert_int_equal(r.envc, 4);
+    assert_string_equal(r.env[0], "API_TOKEN=<redacted>");
+    assert_string_equal(r.env[1], "DB_PASSWORD=<redacted>");
+    assert_string_equal(r.env[2], "SESSION_SECRET=<redacted>");
+    assert_string_equal(r.env[3], "PLAIN=3");
+    mp_rendered_release(&r);
+    assert_int_equal(mp_spec_render_deploy(s, x, 0, MP_DEPLOY_PORTABLE, &r, &err), 0);
+    assert_int_equal(r.envc, 1);
+    assert_string_equal(r.env[0], "PLAIN=3");
+    mp_rendered_release(&r);
+}
+
 /* Secret references (issue 13): the document and the stored JSON keep only the reference; the
- * value is read when the service is rendered; showing it redacts; errors name the field. */
+ * value is read when the service is rendered; a deployment hides it; errors name the field. */
 static void secret_references(void **state)
 {
     (void)state;
@@ -491,18 +509,7 @@ static void secret_references(void **state)
     assert_string_equal(r.env[2], "SESSION_SECRET=literal-secret");
     assert_string_equal(r.env[3], "PLAIN=3");
     mp_rendered_release(&r);
-    /* A deployment never reads nor shows a secret: a host sees it redacted, a pod drops it. */
-    assert_int_equal(mp_spec_render_deploy(s, x, 0, MP_DEPLOY_HOST, &r, &err), 0);
-    assert_int_equal(r.envc, 4);
-    assert_string_equal(r.env[0], "API_TOKEN=<redacted>");
-    assert_string_equal(r.env[1], "DB_PASSWORD=<redacted>");
-    assert_string_equal(r.env[2], "SESSION_SECRET=<redacted>");
-    assert_string_equal(r.env[3], "PLAIN=3");
-    mp_rendered_release(&r);
-    assert_int_equal(mp_spec_render_deploy(s, x, 0, MP_DEPLOY_PORTABLE, &r, &err), 0);
-    assert_int_equal(r.envc, 1);
-    assert_string_equal(r.env[0], "PLAIN=3");
-    mp_rendered_release(&r);
+    check_deploy_hides_secrets(s, x);
     const struct mp_node *h = mp_doc_get(mp_doc_get(s->runner_node, "load"), "headers");
     char *line = NULL;
     assert_int_equal(mp_spec_header_line(s, h->items[1], &line, &err), 0);
@@ -524,7 +531,13 @@ static void secret_references(void **state)
     unsetenv("MP_TEST_TOKEN");
     rmdir(dir);
     free(file);
+}
 
+/* Malformed secret references and headers are errors naming the field; which names look
+ * secret. */
+static void secret_reference_errors(void **state)
+{
+    (void)state;
     static const struct {
         const char *tail;
         const char *want;
@@ -651,6 +664,7 @@ int main(void)
         cmocka_unit_test(documents_are_bounded),
         cmocka_unit_test(evaluation_judges_results),
         cmocka_unit_test(secret_references),
+        cmocka_unit_test(secret_reference_errors),
         cmocka_unit_test(confined_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
