@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 status=0
 sh bench/loadgen/run.sh "$build" || status=1
 sh bench/capacity/run.sh "$build" || status=1
+sh bench/serve/run.sh "$build" || status=1
 sh bench/search/run.sh "$build" || status=1
 sh bench/meta/run.sh "$build" || status=1
 exit $status

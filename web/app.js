@@ -26,18 +26,13 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-function token() { return sessionStorage.getItem('morphling-token'); }
-
+// The server keeps the token in an HttpOnly cookie set by its login URL (/?token=...), which
+// every same-origin request carries; this page never sees the token.
 async function api(path, opts = {}) {
-  const headers = Object.assign({}, opts.headers || {});
-  if (token()) headers.Authorization = `Bearer ${token()}`;
-  const res = await fetch(`/api/v1${path}`, Object.assign({}, opts, { headers }));
+  const res = await fetch(`/api/v1${path}`, opts);
   let body = null;
   try { body = await res.json(); } catch (e) { body = null; }
-  if (res.status === 401) {
-    const t = await askToken();
-    if (t) return api(path, opts);
-  }
+  if (res.status === 401) askToken();
   if (!res.ok) {
     const err = new Error(body && body.error ? body.error.message : `HTTP ${res.status}`);
     err.info = body && body.error;
@@ -47,19 +42,17 @@ async function api(path, opts = {}) {
   return body;
 }
 
+// Not logged in: the login URL sets the cookie; pasting the token here goes through it too.
 function askToken() {
-  return new Promise((resolve) => {
-    const input = h('input', { type: 'password', id: 'token-input', 'aria-label': 'API token', size: 40 });
-    const form = h('form', { onsubmit: (e) => {
-      e.preventDefault();
-      sessionStorage.setItem('morphling-token', input.value.trim());
-      dialogEl.close();
-      resolve(input.value.trim());
-    } }, h('p', {}, 'This server needs a token for changes. It is kept for this browser tab only.'),
-    input, ' ', h('button', { class: 'btn primary' }, 'Use token'));
-    openDialog('API token', form, () => resolve(null));
-    input.focus();
-  });
+  if (dialogEl.open) return;
+  const input = h('input', { type: 'password', id: 'token-input', 'aria-label': 'Access token', size: 40 });
+  const form = h('form', { onsubmit: (e) => {
+    e.preventDefault();
+    window.location.assign(`/?token=${encodeURIComponent(input.value.trim())}`);
+  } }, h('p', {}, 'Log in with the URL that `morphling serve` printed, or paste the token from it.'),
+  input, ' ', h('button', { class: 'btn primary' }, 'Log in'));
+  openDialog('Log in', form);
+  input.focus();
 }
 
 const dialogEl = document.getElementById('dialog');

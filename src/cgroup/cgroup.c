@@ -308,9 +308,11 @@ int mp_cgroup_create(const struct mp_cgroup_system *sys, const char *name,
         return mp_error_set(err, MP_EUNSUPPORTED, "no usable cgroup hierarchy: %s",
                             sys->warning[0] ? sys->warning : "none detected");
     }
+    char tag[MP_CGROUP_OWNER_TAG_MAX];
+    mp_cgroup_owner_tag(tag, sizeof(tag));
     struct mp_cgroup *cg = mp_xcalloc(1, sizeof(*cg));
-    cg->name = mp_xstrdup(name);
-    int rc = create_dirs(cg, sys, name, err);
+    cg->name = mp_xasprintf("%s%s", name, tag);
+    int rc = create_dirs(cg, sys, cg->name, err);
     if (rc != 0) {
         int drc = mp_cgroup_destroy(cg, mp_mono_ns(), NULL);
         (void)drc;

@@ -80,7 +80,9 @@ struct mp_cgroup_stats {
 };
 
 /* Creates (or, when a stale one of that name exists, empties and recreates) the group `name`
- * in every usable hierarchy and applies the limits it can. A limit a hierarchy refuses is left
+ * in every usable hierarchy and applies the limits it can. The directory's name is `name`
+ * followed by this process's owner tag (mp_cgroup_owner_tag), so mp_cgroup_sweep can tell a
+ * dead run's groups from a live one's. A limit a hierarchy refuses is left
  * out of mp_cgroup_enforced() with the reason appended to err's message only when nothing could
  * be created at all (then the call fails). */
 int mp_cgroup_create(const struct mp_cgroup_system *sys, const char *name,
@@ -105,5 +107,14 @@ void mp_cgroup_stats(const struct mp_cgroup *cg, struct mp_cgroup_stats *st);
  * it from every hierarchy. -EBUSY when it could not be emptied or removed. */
 int mp_cgroup_destroy(struct mp_cgroup *cg, int64_t deadline_ns, struct mp_error *err) MP_WUR;
 void mp_cgroup_free(struct mp_cgroup *cg);
+
+/* Owner tags and the sweep (sweep.c). The tag is "-o<PID>.<START>.<PIDNS>": this process's id,
+ * start time and PID namespace. mp_cgroup_sweep removes every group under the base groups whose
+ * tag names this PID namespace and a process that no longer exists (same PID, other start time
+ * or none), emptying v2 groups with cgroup.kill first; groups without a tag or from another
+ * namespace are never touched. mp_cgroup_detect runs it. Returns the number removed. */
+#define MP_CGROUP_OWNER_TAG_MAX 64
+void mp_cgroup_owner_tag(char *buf, size_t size);
+size_t mp_cgroup_sweep(const struct mp_cgroup_system *sys);
 
 #endif

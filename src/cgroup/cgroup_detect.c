@@ -350,6 +350,7 @@ int mp_cgroup_detect(struct mp_cgroup_system *sys, const char *parent, struct mp
         warn(sys, "no cgroup hierarchy is mounted");
     }
     mounts_release(&m);
+    (void)mp_cgroup_sweep(sys); /* groups a killed run left behind */
     return 0;
 }
 

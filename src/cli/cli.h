@@ -133,7 +133,7 @@ int mp_cli_fail(const struct mp_error *err);
 /* Prints a usage error for verb (NULL: none) and returns 2. */
 int mp_cli_usage(const char *verb, const char *fmt, ...) MP_PRINTF(2, 3);
 /* The store path: --db value, else $MORPHLING_DB, else $XDG_DATA_HOME/morphling/morphling.db
- * (~/.local/share/...). Creates the directory. Returns owned. */
+ * (~/.local/share/...). Creates its missing folders owner-only (0700). Returns owned. */
 char *mp_cli_db_path(const char *flag_value);
 /* Owned paths. */
 struct mp_cli_paths {

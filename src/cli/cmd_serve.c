@@ -1,83 +1,97 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* `morphling serve`: runs the HTTP API and dashboard until SIGINT/SIGTERM. */
+/* `morphling serve`: runs the HTTP API and dashboard until SIGINT/SIGTERM. The access token
+ * lives in --token-file, by default next to the store (STORE.token), created on first use. */
 #include "cli/cli.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include "server/server.h"
 
-#define TOKEN_FILE_MAX 4096
-
-/* Reads a token file that only its owner may read; trailing whitespace is dropped. */
-static int read_token(const char *path, char **out, struct mp_error *err)
-{
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        return mp_error_set(err, MP_EINVALID, "--token-file '%s': cannot read it", path);
-    }
-    if (sb.st_mode & (S_IRWXG | S_IRWXO)) {
-        return mp_error_set(err, MP_EINVALID,
-                            "--token-file '%s': readable by others; run 'chmod 600 %s'", path,
-                            path);
-    }
-    struct mp_buf b = MP_BUF_INIT;
-    int rc = mp_buf_read_file(&b, path, TOKEN_FILE_MAX, err);
-    if (rc != 0) {
-        mp_buf_release(&b);
-        return rc;
-    }
-    while (b.len > 0 && strchr(" \t\r\n", b.data[b.len - 1])) {
-        b.data[--b.len] = '\0';
-    }
-    if (b.len == 0 || strpbrk(b.data, " \t\r\n")) {
-        mp_buf_release(&b);
-        return mp_error_set(err, MP_EINVALID, "--token-file '%s': expected one word", path);
-    }
-    *out = mp_buf_detach(&b);
-    return 0;
-}
-
 struct serve_args {
     const char *listen, *db, *token_file, *public_host, *base_dir;
+    bool no_auth;
 };
 
 static const struct mp_opt serve_opts[] = {
     {"listen", 'l', MP_OPT_STR, MP_OPT_AT(struct serve_args, listen), "HOST:PORT",
-     "the address to listen on; a loopback address unless --token-file is given (port 0: any "
-     "free port)",
+     "the address to listen on; a loopback address with --no-auth (port 0: any free port)",
      "127.0.0.1:8080"},
     MP_CLI_DB_OPT(struct serve_args),
     {"token-file", 0, MP_OPT_STR, MP_OPT_AT(struct serve_args, token_file), "FILE",
-     "a file (mode 600) holding the bearer token every POST and DELETE must carry",
+     "the file (mode 600) holding the access token every request but /healthz and the "
+     "dashboard's files must carry (default: STORE.token next to the store); created with a "
+     "new random token when missing",
      .flags = MP_OPT_PATH},
     {"public-host", 0, MP_OPT_STR, MP_OPT_AT(struct serve_args, public_host), "HOST:PORT",
-     "one more Host header value to accept (behind a proxy); needs --token-file"},
+     "one more Host header value to accept (behind a proxy)"},
     {"base-dir", 0, MP_OPT_STR, MP_OPT_AT(struct serve_args, base_dir), "DIR",
-     "the folder relative paths in submitted specs resolve against (default: the current "
-     "folder)",
+     "the folder submitted specs' paths must resolve inside (default: the current folder)",
      .flags = MP_OPT_PATH},
+    {"no-auth", 0, MP_OPT_FLAG, MP_OPT_AT(struct serve_args, no_auth), NULL,
+     "no token: anyone who can reach the listener can run commands as you; loopback "
+     "addresses only, and a warning at every start"},
 };
+
+/* The token from --token-file, or from STORE.token next to the store; created when missing. */
+static int load_token(const struct serve_args *a, const char *db, char **token, char **path,
+                      struct mp_error *err)
+{
+    bool created = false;
+    *path = a->token_file ? mp_xstrdup(a->token_file) : mp_xasprintf("%s.token", db);
+    int rc = mp_server_token_load(*path, token, &created, err);
+    if (rc == 0 && created) {
+        fprintf(stderr, "morphling serve: created a new access token in %s\n", *path);
+    }
+    return rc;
+}
+
+static void print_start(const struct serve_args *a, const struct mp_server *srv, const char *db,
+                        const char *token, const char *token_path)
+{
+    char host[256];
+    unsigned port = 0;
+    if (mp_server_parse_listen(a->listen, host, sizeof(host), &port, NULL) != 0) {
+        host[0] = '\0';
+    }
+    const char *l = strchr(host, ':') ? "[" : "", *r = strchr(host, ':') ? "]" : "";
+    printf("morphling serve: listening on http://%s%s%s:%u/ (store %s)\n", l, host, r,
+           mp_server_port(srv), db);
+    if (token) {
+        printf("morphling serve: open http://%s%s%s:%u/?token=%s to log in (the token is in %s; "
+               "API clients send 'Authorization: Bearer TOKEN')\n",
+               l, host, r, mp_server_port(srv), token, token_path);
+    } else {
+        fprintf(stderr,
+                "morphling serve: WARNING: --no-auth: nothing protects this server. Every local "
+                "user and every process on this machine that can reach %s%s%s:%u can run "
+                "commands as you (uid %ld) and read every spec. Use it only on a machine "
+                "nobody else uses.\n",
+                l, host, r, mp_server_port(srv), (long)geteuid());
+    }
+    fflush(stdout);
+}
 
 static int serve_run(void *args, char **operands, size_t n)
 {
     (void)operands;
     (void)n;
     const struct serve_args a = *(const struct serve_args *)args;
-    if (a.public_host && !a.token_file) {
-        return mp_cli_usage("serve", "--public-host needs --token-file");
+    if (a.no_auth && (a.token_file || a.public_host)) {
+        return mp_cli_usage("serve", "--no-auth cannot be combined with %s",
+                            a.token_file ? "--token-file" : "--public-host");
     }
     int rc = 0;
     struct mp_error err = {0};
-    char *token = NULL;
+    char *token = NULL, *token_path = NULL;
     char *base = NULL;
     char *db = mp_cli_db_path(a.db);
     struct mp_server *srv = NULL;
-    if (a.token_file) {
-        rc = read_token(a.token_file, &token, &err);
+    if (!a.no_auth) {
+        rc = load_token(&a, db, &token, &token_path, &err);
     }
     if (rc == 0 && a.base_dir && !(base = realpath(a.base_dir, NULL))) {
         rc = mp_error_set(&err, MP_EINVALID, "--base-dir '%s': no such directory", a.base_dir);
@@ -97,21 +111,14 @@ static int serve_run(void *args, char **operands, size_t n)
         rc = mp_server_start(&so, &srv, &err);
     }
     if (rc == 0) {
-        char host[256];
-        unsigned port = 0;
-        if (mp_server_parse_listen(a.listen, host, sizeof(host), &port, NULL) != 0) {
-            host[0] = '\0';
-        }
-        printf("morphling serve: listening on http://%s%s%s:%u/ (store %s)\n",
-               strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
-               mp_server_port(srv), db);
-        fflush(stdout);
+        print_start(&a, srv, db, token, token_path);
         int sig = 0;
         sigwait(&set, &sig);
         fprintf(stderr, "morphling serve: stopping\n");
         mp_server_stop(srv);
     }
     free(token);
+    free(token_path);
     free(base);
     free(db);
     return rc == 0 ? MP_EXIT_OK : mp_cli_fail(&err);
@@ -124,7 +131,9 @@ const struct mp_verb mp_verb_serve = {
     .description =
         "Serves the dashboard at /, the JSON API under /api/v1/, live events, /metrics and "
         "/healthz (docs/api.md), until SIGINT or SIGTERM. Experiments submitted through the API "
-        "run inside the server and write to the same store as 'run'.",
+        "run inside the server and write to the same store as 'run'. Every request but /healthz "
+        "and the dashboard's files needs the access token; at start it prints a login URL that "
+        "carries it.",
     .opts = serve_opts,
     .n_opts = MP_ARRAY_LEN(serve_opts),
     .args_size = sizeof(struct serve_args),

@@ -48,6 +48,7 @@ struct engine {
     char stop_reason[256];
     long best; /* index into trials */
     uint64_t seed;
+    bool taken_over; /* another process claimed the experiment while this one was stopped */
 };
 
 int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err)
@@ -63,6 +64,10 @@ int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err)
     }
     int rc = ops->validate ? ops->validate(&spec->space, &oo, err) : 0;
     if (rc != 0) {
+        return rc;
+    }
+    /* Every {from_env}/{from_file} secret must be readable before anything runs. */
+    if ((rc = mp_spec_check_secrets(spec, err)) != 0) {
         return rc;
     }
     const struct mp_runner_ops *r = mp_runner_find(spec->runner);
@@ -237,6 +242,30 @@ out:
     return rc;
 }
 
+/* After a store refused a trial's state change: when the experiment now belongs to another
+ * process (this one was stopped past the claim's staleness and a second run took it over),
+ * says so in err (MP_EBUSY) instead of the bare transition error, and returns true. */
+static bool taken_over(struct engine *e, int64_t number, struct mp_error *err)
+{
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", (long long)e->exp_id);
+    struct mp_experiment_row row = {0};
+    e->taken_over =
+        mp_store_experiment_find(e->st, id, &row, NULL) == 0 && row.owner_pid != (int64_t)getpid();
+    if (e->taken_over) {
+        char who[48] = "";
+        if (row.owner_pid > 0) {
+            snprintf(who, sizeof(who), " (pid %lld)", (long long)row.owner_pid);
+        }
+        mp_error_set(err, MP_EBUSY,
+                     "another process%s took experiment '%s' over while this one was stopped; "
+                     "trial %lld and the rest continue there, and this run stops",
+                     who, e->spec->name, (long long)number);
+    }
+    mp_experiment_row_release(&row);
+    return e->taken_over;
+}
+
 struct worker_arg {
     struct engine *e;
     struct etrial *t;
@@ -274,6 +303,9 @@ static int start_trial(struct engine *e, size_t index, struct mp_error *err)
 {
     struct etrial *t = e->trials[index];
     int rc = mp_store_trial_start(e->st, e->exp_id, t->number, &t->attempt, err);
+    if (rc == MP_ESTATE && taken_over(e, t->number, err)) {
+        return MP_EBUSY;
+    }
     if (rc != 0) {
         return rc;
     }
@@ -351,6 +383,10 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
     }
     evaluate(e, t);
     rc = mp_store_trial_finish(e->st, e->exp_id, t->number, &t->res, err);
+    if (rc == MP_ESTATE && taken_over(e, t->number, err)) {
+        rc = MP_EBUSY;
+        goto out;
+    }
     char *detail = event_detail(e, t);
     if (rc == 0) {
         rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_finished", detail, err);
@@ -449,6 +485,13 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
         snprintf(e->stop_reason, sizeof(e->stop_reason),
                  "%zu trials failed (more than max_failed_trials = %lld)", count_failures(e),
                  (long long)e->spec->max_failed_trials);
+    } else if (count_state(e, MP_TRIAL_SUCCEEDED) == 0) {
+        /* Success means a configuration to recommend: none without a successful trial. */
+        out->state = MP_EXPERIMENT_FAILED;
+        snprintf(e->stop_reason, sizeof(e->stop_reason),
+                 "none of the %zu trials succeeded (%zu violated a constraint): no configuration "
+                 "to recommend",
+                 done, done - count_failures(e));
     } else {
         out->state = MP_EXPERIMENT_SUCCEEDED;
         if (!e->exhausted) {
@@ -627,7 +670,7 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
         rc = mp_store_event_add(st, e.exp_id, 0, "experiment_finished", detail, err);
         free(detail);
     }
-    if (claimed) {
+    if (claimed && !e.taken_over) {
         /* Best effort: a failed engine leaves the experiment resumable. */
         struct mp_error ignored = {0};
         if (rc != 0 && mp_store_experiment_set_state(st, e.exp_id, MP_EXPERIMENT_INTERRUPTED,

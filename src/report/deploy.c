@@ -97,12 +97,13 @@ int mp_report_deployment(struct mp_store *st, const char *ref, const struct mp_d
         }
         /* Without a service section only the targets' arguments exist: there is no program. */
         size_t skip = rec.spec->has_service && r.argc > 0 ? 1 : 0;
+        json_t *args = strings_json(r.argv + skip, r.argc - skip);
+        mp_report_redact_argv(args);
         *out = json_pack("{s:s, s:O, s:O, s:o, s:o, s:o, s:o, s:i}", "experiment", rec.spec->name,
                          "trial", json_object_get(rec.best, "number"), "params",
                          json_object_get(rec.best, "params"), "program",
-                         skip ? json_string(r.argv[0]) : json_null(), "args",
-                         strings_json(r.argv + skip, r.argc - skip), "env", env, "resources",
-                         resources_json(rec.spec, rec.x), "port", port);
+                         skip ? json_string(r.argv[0]) : json_null(), "args", args, "env", env,
+                         "resources", resources_json(rec.spec, rec.x), "port", port);
         if (json_object_get(rec.report, "capacity_plan")) {
             json_object_set(*out, "capacity_plan", json_object_get(rec.report, "capacity_plan"));
         }

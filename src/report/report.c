@@ -48,6 +48,7 @@ static json_t *trial_json(const struct mp_trial_row *t)
                             : json_null());
     if (t->meta_json) {
         json_t *meta = json_loads(t->meta_json, 0, NULL);
+        mp_report_redact_argv(json_object_get(meta, "argv"));
         json_object_set_new(j, "meta", meta ? meta : json_null());
     }
     return j;

@@ -58,6 +58,13 @@ void mp_recommended_release(struct mp_recommended *r);
 int mp_report_deployment(struct mp_store *st, const char *ref, const struct mp_deploy_opts *o,
                          json_t **out, struct mp_error *err) MP_WUR;
 
+/* Redaction (redact.c), in place. A spec as stored: members whose key looks secret
+ * (mp_spec_secret_name) become MP_SECRET_REDACTED, as do the values of "Name: value" and
+ * NAME=value strings with such a name and the word after such a flag in every list; secret
+ * references stay as written. An argv list: the same rules for its words. */
+void mp_report_redact_spec(json_t *spec);
+void mp_report_redact_argv(json_t *argv);
+
 /* One-line-per-experiment summaries for `list`. */
 int mp_report_list(struct mp_store *st, json_t **out, struct mp_error *err) MP_WUR;
 

@@ -18,8 +18,9 @@ enum load_mode { LOAD_MEASURE, LOAD_CAPACITY };
 
 struct load_cfg {
     const char *path, *method, *body, *slo;
-    int mode; /* enum load_mode */
-    const char *headers[16];
+    int mode;                               /* enum load_mode */
+    const char *headers[16];                /* "Name: value" items; NULL for a map item */
+    const struct mp_node *header_nodes[16]; /* every item, maps read by mp_spec_header_line */
     size_t n_headers;
     int64_t connections, threads, windows, stable_windows, expect_status;
     double rate, tolerance, max_error_rate;
@@ -35,13 +36,40 @@ static int parse_headers(const struct mp_node *h, void *base, struct mp_error *e
         rc = mp_doc_error(err, h, "at most %zu headers", MP_ARRAY_LEN(c->headers));
     }
     for (size_t i = 0; rc == 0 && i < h->n; i++) {
+        c->header_nodes[i] = h->items[i];
+        c->n_headers = i + 1;
+        if (h->items[i]->kind == MP_NODE_MAP) {
+            continue; /* {Name: value or secret}: its form was checked with the spec */
+        }
         rc = mp_doc_string(h->items[i], &c->headers[i], err);
         if (rc == 0 && (!strchr(c->headers[i], ':') || strpbrk(c->headers[i], "\r\n"))) {
             rc = mp_doc_error(err, h->items[i], "expected \"Name: value\"");
         }
-        c->n_headers = i + 1;
     }
     return rc;
+}
+
+static void free_lines(char **lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(lines[i]);
+    }
+}
+
+/* Reads the {Name: value} items (secrets included) into owned lines that c->headers borrows. */
+static int read_header_maps(const struct mp_spec *spec, struct load_cfg *c, char **owned,
+                            struct mp_error *err)
+{
+    for (size_t i = 0; i < c->n_headers; i++) {
+        if (!c->headers[i]) {
+            int rc = mp_spec_header_line(spec, c->header_nodes[i], &owned[i], err);
+            if (rc != 0) {
+                return rc;
+            }
+            c->headers[i] = owned[i];
+        }
+    }
+    return 0;
 }
 
 static bool url_path(const char *s)
@@ -235,8 +263,13 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
                           const atomic_bool *stop, struct mp_error *err)
 {
     struct load_cfg c;
+    char *lines[MP_ARRAY_LEN(c.headers)] = {0};
     int rc = load_cfg_parse(t->load, &c, err);
+    if (rc == 0) {
+        rc = read_header_maps(t->spec, &c, lines, err);
+    }
     if (rc != 0) {
+        free_lines(lines, MP_ARRAY_LEN(lines));
         return rc;
     }
     char *url = mp_xasprintf("http://%s:%d%s", t->host, t->port, c.path);
@@ -274,5 +307,6 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
     free(bodies);
     free(url);
     free(body);
+    free_lines(lines, MP_ARRAY_LEN(lines));
     return rc;
 }

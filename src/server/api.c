@@ -97,12 +97,13 @@ static json_t *space_json(const struct mp_spec *spec)
                      isinf(size) ? json_null() : json_real(size));
 }
 
-/* Parses and validates a submitted spec ("spec" is the source name in messages). */
+/* Parses and validates a submitted spec ("spec" is the source name in messages); its paths
+ * must stay inside --base-dir. */
 static int parse_spec(struct mp_server *srv, const struct request *req, struct mp_spec **spec,
                       struct mp_error *err)
 {
     int rc =
-        mp_spec_parse(req->body.data, req->body.len, "spec", srv->base_dir, NULL, 0, spec, err);
+        mp_spec_parse_confined(req->body.data, req->body.len, "spec", srv->base_dir, spec, err);
     if (rc == 0) {
         rc = mp_engine_validate(*spec, err);
     }
@@ -236,6 +237,7 @@ static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l
     json_t *rep = l->report;
     if (strcmp(what, "") == 0) {
         json_t *spec = json_loads(l->row.spec_json, 0, NULL);
+        mp_report_redact_spec(spec);
         json_object_set_new(rep, "spec", spec ? spec : json_null());
         json_object_set_new(rep, "space", space_json(l->spec));
         json_object_set_new(rep, "pareto", pareto_json(rep));

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "doc/doc.h"
@@ -19,6 +20,8 @@ void mp_srv_add_common_headers(struct MHD_Response *resp, bool is_html)
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    /* Each request comes through the gate, which bounds the time its head may take. */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (is_html) {
         MHD_add_response_header(resp, "Content-Security-Policy",
                                 "default-src 'self'; img-src 'self' data:; style-src 'self' "
@@ -125,10 +128,53 @@ static bool is_unsafe(const char *method)
     return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
 }
 
-/* Host, Origin and token checks. Returns true when the request may proceed; otherwise a
+/* What anyone who passes the Host check may read: the dashboard's files and /healthz. */
+static bool is_public(const char *url, const char *method)
+{
+    return !is_unsafe(method) && strncmp(url, "/api/", 5) != 0 && strcmp(url, "/metrics") != 0;
+}
+
+static bool authenticated(struct mp_server *srv, struct MHD_Connection *c)
+{
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, srv->cookie_name);
+    return mp_server_token_ok(auth, srv->token) || mp_server_token_equal(cookie, srv->token);
+}
+
+/* The login URL, /?token=TOKEN: sets the token cookie (HttpOnly: scripts never see it;
+ * SameSite=Strict: other sites' pages never send it) and redirects to the clean URL, so the
+ * token leaves the address bar and the history. */
+static mhd_result login(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                        const char *given)
+{
+    req->route = "login";
+    if (!mp_server_token_equal(given, srv->token)) {
+        return mp_srv_send_error(c, req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                                 "wrong token in the login URL; use the one `morphling serve` "
+                                 "printed");
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        return MHD_NO;
+    }
+    char *cookie = mp_xasprintf("%s=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000",
+                                srv->cookie_name, srv->token);
+    MHD_add_response_header(resp, "Set-Cookie", cookie);
+    MHD_add_response_header(resp, "Location", "/");
+    mp_srv_add_common_headers(resp, false);
+    free(cookie);
+    req->status = MHD_HTTP_SEE_OTHER;
+    req->answered = true;
+    mhd_result r = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+/* Host, login, Origin and token checks. Returns true when the request may proceed; otherwise a
  * response has been queued in *r. */
 static bool check_access(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
-                         const char *method, mhd_result *r)
+                         const char *url, const char *method, mhd_result *r)
 {
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     const char *extra = srv->token ? srv->public_host : NULL;
@@ -140,31 +186,31 @@ static bool check_access(struct mp_server *srv, struct MHD_Connection *c, struct
                                "Host header '%s' does not name this server", host ? host : "");
         return false;
     }
-    if (!is_unsafe(method)) {
-        return true;
+    const char *given = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+    if (srv->token && given && strcmp(url, "/") == 0 && !is_unsafe(method)) {
+        *r = login(srv, c, req, given);
+        return false;
     }
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-    if (!mp_server_origin_allowed(origin, host)) {
+    if (is_unsafe(method) && !mp_server_origin_allowed(origin, host)) {
         *r = mp_srv_send_error(c, req, MHD_HTTP_FORBIDDEN, "bad_origin",
                                "cross-origin request refused (Origin '%s')", origin);
         return false;
     }
-    if (srv->token) {
-        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        if (!mp_server_token_ok(auth, srv->token)) {
-            *r = mp_srv_send_error(c, req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                                   "this request needs 'Authorization: Bearer <token>'");
-            return false;
-        }
+    if (srv->token && !is_public(url, method) && !authenticated(srv, c)) {
+        *r = mp_srv_send_error(c, req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                               "this request needs the token: open the login URL `morphling "
+                               "serve` printed, or send 'Authorization: Bearer <token>'");
+        return false;
     }
     return true;
 }
 
 /* First call of a request: checks that need no body. Returns true to go on reading. */
 static bool first_call(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
-                       const char *method, mhd_result *r)
+                       const char *url, const char *method, mhd_result *r)
 {
-    if (!check_access(srv, c, req, method, r)) {
+    if (!check_access(srv, c, req, url, method, r)) {
         return false;
     }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -218,7 +264,7 @@ static mhd_result handler(void *cls, struct MHD_Connection *c, const char *url, 
         req->route = "other";
         snprintf(req->method, sizeof(req->method), "%s", method);
         *con_cls = req;
-        if (!first_call(srv, c, req, method, &r)) {
+        if (!first_call(srv, c, req, url, method, &r)) {
             return r;
         }
         return MHD_YES;
@@ -226,6 +272,10 @@ static mhd_result handler(void *cls, struct MHD_Connection *c, const char *url, 
     if (req->answered) {
         *upload_size = 0;
         return MHD_YES;
+    }
+    if (*upload_size > 0 &&
+        mp_mono_ns() - req->start_ns > MP_SERVER_BODY_TIMEOUT_S * 1000000000LL) {
+        return MHD_NO; /* a body trickling in slower than the deadline allows: drop it */
     }
     if (*upload_size > 0) {
         if (!req->too_big && req->body.len + *upload_size <= MP_SERVER_MAX_BODY_BYTES) {
@@ -258,8 +308,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-static int bind_addr(const char *host, unsigned port, struct sockaddr_storage *ss, bool *v6,
-                     struct mp_error *err)
+int mp_srv_sockaddr(const char *host, unsigned port, struct sockaddr_storage *ss, socklen_t *len,
+                    struct mp_error *err)
 {
     memset(ss, 0, sizeof(*ss));
     struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
@@ -268,13 +318,13 @@ static int bind_addr(const char *host, unsigned port, struct sockaddr_storage *s
     if (inet_pton(AF_INET, h, &s4->sin_addr) == 1) {
         s4->sin_family = AF_INET;
         s4->sin_port = htons((uint16_t)port);
-        *v6 = false;
+        *len = sizeof(*s4);
         return 0;
     }
     if (inet_pton(AF_INET6, h, &s6->sin6_addr) == 1) {
         s6->sin6_family = AF_INET6;
         s6->sin6_port = htons((uint16_t)port);
-        *v6 = true;
+        *len = sizeof(*s6);
         return 0;
     }
     return mp_error_set(err, MP_EINVALID,
@@ -288,35 +338,41 @@ static void server_free(struct mp_server *srv)
     free(srv->public_host);
     free(srv->base_dir);
     free(srv->listen_host_port);
+    free(srv->cookie_name);
     mp_srv_metrics_release(&srv->metrics);
     pthread_mutex_destroy(&srv->jobs_lock);
+    pthread_mutex_destroy(&srv->streams_lock);
     free(srv);
 }
 
-static int start_daemon(struct mp_server *srv, const char *host, unsigned port,
-                        struct mp_error *err)
+/* The daemon gets its connections from the gate (gate.c) only once their head has arrived,
+ * and answers each request with Connection: close, so every request passes the gate. */
+static int start_daemon(struct mp_server *srv, int listen_fd, struct mp_error *err)
 {
-    struct sockaddr_storage ss;
-    bool v6 = false;
-    int rc = bind_addr(host, port, &ss, &v6, err);
-    if (rc != 0) {
-        return rc;
-    }
-    unsigned flags =
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0);
+    /* poll(), not select(): descriptors may go past FD_SETSIZE with the gate's waiting ones. */
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, handler, srv, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MP_SERVER_MAX_HEADER_BYTES,
-        MHD_OPTION_CONNECTION_TIMEOUT, MP_SERVER_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        MP_SERVER_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, MP_SERVER_MAX_CONNECTIONS,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, srv, MHD_OPTION_END);
+        flags, 0, NULL, NULL, handler, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(4 * MP_SERVER_MAX_HEADER_BYTES), MHD_OPTION_CONNECTION_TIMEOUT,
+        MP_SERVER_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, MP_SERVER_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, MP_SERVER_MAX_PER_ADDRESS, MHD_OPTION_NOTIFY_COMPLETED,
+        completed, srv, MHD_OPTION_END);
     if (!srv->daemon) {
-        return mp_error_set(err, MP_ERUNTIME, "cannot listen on %s:%u (address in use?)", host,
-                            port);
+        close(listen_fd);
+        return mp_error_set(err, MP_ERUNTIME, "cannot start the HTTP daemon");
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = info ? info->port : port;
-    return 0;
+    return mp_srv_gate_start(srv, listen_fd, err);
+}
+
+/* Room for every limit at once: waiting heads, connections and their store handles. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, struct mp_error *err)
@@ -330,15 +386,24 @@ int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, s
     }
     if (!mp_server_host_is_loopback(host) && !opts->token) {
         return mp_error_set(err, MP_EINVALID,
-                            "refusing to listen on non-loopback address '%s' without "
-                            "--token-file",
+                            "refusing to listen on non-loopback address '%s' without a token "
+                            "(drop --no-auth)",
                             host);
     }
     if (opts->token && strlen(opts->token) < MP_SERVER_MIN_TOKEN_LEN) {
         return mp_error_set(err, MP_EINVALID, "the token must have at least %u characters",
                             MP_SERVER_MIN_TOKEN_LEN);
     }
+    raise_fd_limit();
+    int listen_fd = -1;
+    if ((rc = mp_srv_listen(host, port, &listen_fd, &port, err)) != 0) {
+        return rc;
+    }
     struct mp_server *srv = mp_xcalloc(1, sizeof(*srv));
+    srv->port = port;
+    srv->listen_host_port =
+        strchr(host, ':') ? mp_xasprintf("[%s]:%u", host, port) : mp_xasprintf("%s:%u", host, port);
+    srv->cookie_name = mp_xasprintf("morphling_token_%u", port);
     srv->db_path = mp_xstrdup(opts->db_path);
     srv->token = opts->token ? mp_xstrdup(opts->token) : NULL;
     srv->public_host = opts->public_host ? mp_xstrdup(opts->public_host) : NULL;
@@ -347,14 +412,16 @@ int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, s
                                : getcwd(cwd, sizeof(cwd)) ? cwd
                                                           : ".");
     pthread_mutex_init(&srv->jobs_lock, NULL);
+    pthread_mutex_init(&srv->streams_lock, NULL);
     mp_srv_metrics_init(&srv->metrics);
-    rc = start_daemon(srv, host, port, err);
+    rc = start_daemon(srv, listen_fd, err);
     if (rc != 0) {
+        if (srv->daemon) {
+            MHD_stop_daemon(srv->daemon);
+        }
         server_free(srv);
         return rc;
     }
-    srv->listen_host_port = strchr(host, ':') ? mp_xasprintf("[%s]:%u", host, srv->port)
-                                              : mp_xasprintf("%s:%u", host, srv->port);
     *out = srv;
     return 0;
 }
@@ -370,6 +437,7 @@ void mp_server_stop(struct mp_server *srv)
         return;
     }
     atomic_store(&srv->stopping, true);
+    mp_srv_gate_stop(srv);
     if (srv->daemon) {
         MHD_stop_daemon(srv->daemon);
     }

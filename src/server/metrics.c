@@ -189,6 +189,13 @@ mhd_result mp_srv_metrics_serve(struct mp_server *srv, struct MHD_Connection *c,
         return mp_srv_send_error(c, req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", err.msg);
     }
     http_metrics(&srv->metrics, &b);
+    pthread_mutex_lock(&srv->streams_lock);
+    size_t streams = srv->n_streams;
+    pthread_mutex_unlock(&srv->streams_lock);
+    mp_buf_addf(&b,
+                "# HELP morphling_event_streams Open event streams (at most %u).\n"
+                "# TYPE morphling_event_streams gauge\nmorphling_event_streams %zu\n",
+                MP_SERVER_MAX_STREAMS, streams);
     mhd_result r =
         mp_srv_send_bytes(c, req, MHD_HTTP_OK, "text/plain; version=0.0.4", b.data, b.len, true);
     mp_buf_release(&b);

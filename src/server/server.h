@@ -5,11 +5,13 @@
  * docs/api.md.
  *
  * Safety rules enforced here:
- * - the listener is loopback-only unless a bearer token is configured;
+ * - every request but /healthz and the dashboard's static files needs the token (a bearer
+ *   header, or the cookie the login URL /?token=... sets); without a token (--no-auth) the
+ *   listener must be a loopback address;
  * - the Host header must name this server (no DNS rebinding);
- * - every POST/DELETE needs the token when one is configured, and an Origin header, when present,
- *   must be the server's own origin;
- * - request bodies, headers, connection counts and idle times are bounded.
+ * - an Origin header on a POST/DELETE must be the server's own origin;
+ * - request bodies, heads, connection counts (per client address too), event streams and idle
+ *   times are bounded.
  *
  * Ownership: options are borrowed for the call to mp_server_start and copied.
  * Thread-safety: mp_server_start/stop are called from one thread; the server runs its own
@@ -21,16 +23,23 @@
 
 #include "core/core.h"
 
-#define MP_SERVER_MAX_BODY_BYTES   (1u << 20)  /* request bodies (a spec) */
-#define MP_SERVER_MAX_HEADER_BYTES (32u << 10) /* per-connection buffer for the request head */
-#define MP_SERVER_IDLE_TIMEOUT_S   30u
-#define MP_SERVER_MAX_CONNECTIONS  64u
-#define MP_SERVER_MIN_TOKEN_LEN    16u
+#define MP_SERVER_MAX_BODY_BYTES          (1u << 20)  /* request bodies (a spec) */
+#define MP_SERVER_MAX_HEADER_BYTES        (32u << 10) /* the request head: line and headers */
+#define MP_SERVER_MAX_REQUEST_LINE_BYTES  (8u << 10)
+#define MP_SERVER_HEAD_TIMEOUT_S          10   /* the whole head must arrive within this */
+#define MP_SERVER_BODY_TIMEOUT_S          60   /* and the body within this after the head */
+#define MP_SERVER_IDLE_TIMEOUT_S          30u  /* a connection the daemon serves, idle */
+#define MP_SERVER_MAX_PENDING             512u /* connections waiting for their head */
+#define MP_SERVER_MAX_CONNECTIONS         256u /* requests being served, streams included */
+#define MP_SERVER_MAX_PER_ADDRESS         32u  /* of each of the two above, per client address */
+#define MP_SERVER_MAX_STREAMS             64u  /* open event streams */
+#define MP_SERVER_MAX_STREAMS_PER_ADDRESS 16u
+#define MP_SERVER_MIN_TOKEN_LEN           16u
 
 struct mp_server_opts {
     const char *listen;      /* "HOST:PORT", "[V6]:PORT"; default "127.0.0.1:8080"; port 0 = any */
     const char *db_path;     /* store file */
-    const char *token;       /* bearer token; NULL = none (loopback only) */
+    const char *token;       /* access token; NULL = no authentication (loopback only) */
     const char *public_host; /* extra accepted Host value ("name:port") when a token is set */
     const char *base_dir;    /* relative paths in submitted specs resolve here; NULL = cwd */
 };
@@ -58,8 +67,21 @@ bool mp_server_host_allowed(const char *host_header, unsigned port, const char *
 /* Whether an Origin header is acceptable for a state-changing request: absent, or exactly
  * "http://" or "https://" + the (already accepted) Host header. */
 bool mp_server_origin_allowed(const char *origin, const char *host_header);
+/* Checks a whole request head (up to and including its blank line) for what the HTTP library
+ * would refuse with an HTML page: 0 when fine, else the status (400, 411 for a chunked body,
+ * 413 for a bad or too large Content-Length) with a JSON error code and message (static). */
+unsigned mp_server_head_check(const char *head, size_t len, const char **code, const char **msg);
 /* Constant-time check of an "Authorization: Bearer TOKEN" header value. */
 bool mp_server_token_ok(const char *authorization, const char *token);
+/* Constant-time comparison of a given token (may be NULL) with the expected one. */
+bool mp_server_token_equal(const char *given, const char *token);
+
+/* The access token kept in `path`: read when the file exists (it must be a regular file of this
+ * user, closed to group and others, holding one word of at least MP_SERVER_MIN_TOKEN_LEN
+ * characters), else created there (mode 0600) from getrandom as 64 hex digits, *created set.
+ * Returns owned in *token. */
+int mp_server_token_load(const char *path, char **token, bool *created,
+                         struct mp_error *err) MP_WUR;
 
 /* Embedded dashboard files. */
 struct mp_asset {

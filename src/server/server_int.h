@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <sys/socket.h>
 
 #include "server/server.h"
 #include "spec/spec.h"
@@ -24,6 +25,8 @@ typedef enum MHD_Result mhd_result;
 #define HTTP_TOO_LARGE 413u
 
 struct job;
+struct gate;
+struct stream;
 
 /* Request counters for /metrics, keyed by (route, method, status). */
 struct req_count {
@@ -51,11 +54,16 @@ struct mp_server {
     char *public_host;
     char *base_dir;
     char *listen_host_port; /* accepted as Host when a token is set */
+    char *cookie_name;      /* "morphling_token_PORT": servers on other ports keep their own */
     unsigned port;
     atomic_bool stopping;
     pthread_mutex_t jobs_lock;
     struct job *jobs;
     struct metrics metrics;
+    struct gate *gate;
+    pthread_mutex_t streams_lock;
+    struct stream *streams; /* open event streams, at most MP_SERVER_MAX_STREAMS */
+    size_t n_streams;
 };
 
 /* One request: its body and what the response was (for metrics). */
@@ -83,6 +91,17 @@ unsigned mp_srv_status_for(int code, const char **code_name);
 /* The embedded files (generated at build time). */
 extern const struct mp_asset mp_server_assets_table[];
 extern const size_t mp_server_assets_count;
+
+/* The listening socket and the gate in front of the daemon (gate.c). */
+int mp_srv_sockaddr(const char *host, unsigned port, struct sockaddr_storage *ss, socklen_t *len,
+                    struct mp_error *err) MP_WUR;
+int mp_srv_listen(const char *host, unsigned port, int *fd, unsigned *bound_port,
+                  struct mp_error *err) MP_WUR;
+/* Takes ownership of listen_fd; needs srv->daemon. */
+int mp_srv_gate_start(struct mp_server *srv, int listen_fd, struct mp_error *err) MP_WUR;
+/* Stops accepting and closes the connections still waiting for their head. */
+void mp_srv_gate_stop(struct mp_server *srv);
+bool mp_srv_same_address(const struct sockaddr *a, const struct sockaddr *b);
 
 /* Opens a fresh store handle for this thread. */
 int mp_srv_open_store(struct mp_server *srv, struct mp_store **st, struct mp_error *err) MP_WUR;

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Server-Sent Events: each stream polls the store's events table (every 200 ms, with its own
  * store handle on its own connection thread) and sends "id/event/data" records. Streams start
- * after the event named by Last-Event-ID or ?after=N, else at the newest event; a comment is
- * sent every 15 s so dead clients are noticed. */
+ * after the event named by Last-Event-ID or ?after=N, else at the newest event. Streams are a
+ * pool of their own (MP_SERVER_MAX_STREAMS, and per client address), so they never take every
+ * connection; between polls a stream waits on its socket, so a client that goes away is noticed
+ * at once and its place freed. */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include "server/server_int.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "doc/doc.h"
 
@@ -23,14 +28,61 @@ struct stream {
     struct mp_buf out; /* bytes not yet handed to MHD */
     size_t off;
     int64_t last_send_ns;
+    int fd; /* the connection's socket, watched for the client's close */
+    struct sockaddr_storage addr;
+    struct stream *next; /* in srv->streams */
 };
+
+/* Takes a place in the pool for a client; false when the pool or the client's share is full. */
+static bool pool_join(struct mp_server *srv, struct stream *s)
+{
+    pthread_mutex_lock(&srv->streams_lock);
+    size_t mine = 0;
+    for (const struct stream *o = srv->streams; o; o = o->next) {
+        mine += mp_srv_same_address((const struct sockaddr *)&o->addr,
+                                    (const struct sockaddr *)&s->addr);
+    }
+    bool ok = srv->n_streams < MP_SERVER_MAX_STREAMS && mine < MP_SERVER_MAX_STREAMS_PER_ADDRESS;
+    if (ok) {
+        s->next = srv->streams;
+        srv->streams = s;
+        srv->n_streams++;
+    }
+    pthread_mutex_unlock(&srv->streams_lock);
+    return ok;
+}
+
+static void pool_leave(struct mp_server *srv, struct stream *s)
+{
+    pthread_mutex_lock(&srv->streams_lock);
+    for (struct stream **pp = &srv->streams; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            srv->n_streams--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&srv->streams_lock);
+}
 
 static void stream_free(void *cls)
 {
     struct stream *s = cls;
+    pool_leave(s->srv, s);
     mp_store_close(s->st);
     mp_buf_release(&s->out);
     free(s);
+}
+
+/* Waits up to POLL_MS; false when the client has closed the connection (or it failed). */
+static bool client_still_there(const struct stream *s)
+{
+    struct pollfd p = {.fd = s->fd, .events = POLLRDHUP};
+    int n = poll(&p, 1, POLL_MS);
+    if (n < 0 && errno != EINTR) {
+        return false;
+    }
+    return n <= 0 || !(p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
 static void format_event(struct mp_buf *b, const struct mp_event_row *e)
@@ -80,9 +132,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         if (n == 0 && mp_mono_ns() - s->last_send_ns > KEEPALIVE_NS) {
             mp_buf_adds(&s->out, ": keepalive\n\n");
         }
-        if (s->out.len == 0) {
-            struct timespec ts = {0, POLL_MS * 1000000L};
-            nanosleep(&ts, NULL);
+        if (s->out.len == 0 && !client_still_there(s)) {
+            return MHD_CONTENT_READER_END_WITH_ERROR;
         }
     }
     size_t n = s->out.len - s->off;
@@ -118,6 +169,23 @@ mhd_result mp_srv_sse(struct mp_server *srv, struct MHD_Connection *c, struct re
     struct stream *s = mp_xcalloc(1, sizeof(*s));
     s->srv = srv;
     s->exp_id = exp_id;
+    const union MHD_ConnectionInfo *fd =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *addr =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    s->fd = fd ? fd->connect_fd : -1;
+    if (addr && addr->client_addr) {
+        memcpy(&s->addr, addr->client_addr,
+               addr->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                        : sizeof(struct sockaddr_in));
+    }
+    if (!pool_join(srv, s)) {
+        free(s);
+        return mp_srv_send_error(c, req, MHD_HTTP_SERVICE_UNAVAILABLE, "too_many_streams",
+                                 "too many open event streams (at most %u, %u per client "
+                                 "address); close some and retry",
+                                 MP_SERVER_MAX_STREAMS, MP_SERVER_MAX_STREAMS_PER_ADDRESS);
+    }
     if (mp_srv_open_store(srv, &s->st, &err) != 0) {
         stream_free(s);
         return mp_srv_send_error(c, req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", err.msg);

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 2^53 - 1: the largest integer every double around it represents exactly. */
+#define MAX_EXACT_INT 9007199254740991.0
+
 /* Placeholders every runner provides besides the parameters. */
 static const char *const builtin_placeholders[] = {"port",       "nonce",   "trial",
                                                    "experiment", "attempt", NULL};
@@ -107,8 +110,15 @@ static int parse_range(const struct mp_node *item, struct mp_param *p, struct mp
         const struct mp_node *nodes[] = {min, max, step};
         const double vals[] = {p->min, p->max, p->step};
         for (size_t i = 0; i < 3; i++) {
-            if (nodes[i] && (vals[i] != floor(vals[i]) || fabs(vals[i]) > 9e15)) {
+            if (nodes[i] && vals[i] != floor(vals[i])) {
                 return mp_doc_error(err, nodes[i], "expected an integer, got \"%s\"",
+                                    nodes[i]->scalar);
+            }
+            /* Values are held as doubles, which represent every integer only up to 2^53. */
+            if (nodes[i] && fabs(vals[i]) > MAX_EXACT_INT) {
+                return mp_doc_error(err, nodes[i],
+                                    "integer \"%s\" is too large: parameter values are exact only "
+                                    "up to 2^53 - 1 (9007199254740991) in magnitude",
                                     nodes[i]->scalar);
             }
         }
@@ -120,7 +130,9 @@ static int parse_range(const struct mp_node *item, struct mp_param *p, struct mp
         return mp_doc_error(err, min, "log scale needs min > 0, got \"%s\"", min->scalar);
     }
     if (p->step > 0 && (p->max - p->min) / p->step > 1e12) {
-        return mp_doc_error(err, step, "more than 10^12 steps between min and max");
+        /* Without `step` (an int's default of 1), the range itself is too wide. */
+        return mp_doc_error(err, step ? step : max, "more than 10^12 steps between min and max%s",
+                            step ? "" : " (give a larger step)");
     }
     return 0;
 }

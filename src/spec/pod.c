@@ -143,16 +143,37 @@ static void env_set(struct elems *env, char *entry, bool tunable)
     elems_add(env, entry, tunable);
 }
 
+/* Whether service.env entry i is a secret: a reference ({from_env}, {from_file}), or a fixed
+ * value whose name looks secret. A deployment never shows its value. */
+static bool env_secret(const struct mp_spec *spec, size_t i)
+{
+    const struct mp_service *svc = &spec->service;
+    const char *eq = strchr(svc->env[i], '=');
+    if (svc->env_nodes && mp_spec_is_secret_ref(svc->env_nodes[i])) {
+        return true;
+    }
+    char *name = mp_xstrndup(svc->env[i], (size_t)(eq - svc->env[i]));
+    bool secret = mp_spec_secret_name(name) && !uses_tunable(spec, eq + 1);
+    free(name);
+    return secret;
+}
+
 static int env_elems(const struct mp_spec *spec, const struct mp_spec_template_var *vars,
                      size_t n_vars, enum mp_deploy_scope scope, struct elems *out,
                      struct mp_error *err)
 {
     const struct mp_service *svc = &spec->service;
+    int rc = 0;
     for (size_t i = 0; i < svc->n_env; i++) {
         const char *eq = strchr(svc->env[i], '=');
+        bool secret = env_secret(spec, i);
+        if (secret && scope == MP_DEPLOY_PORTABLE) {
+            continue;
+        }
         char *value = NULL;
-        int rc = mp_spec_template_render(eq + 1, vars, n_vars, &value, err);
-        if (rc != 0) {
+        if (secret) {
+            value = mp_xstrdup(MP_SECRET_REDACTED);
+        } else if ((rc = mp_spec_template_render(eq + 1, vars, n_vars, &value, err)) != 0) {
             return rc;
         }
         bool tunable = uses_tunable(spec, eq + 1);

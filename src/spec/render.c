@@ -39,6 +39,18 @@ static void set_env(struct mp_rendered *r, const char *name, size_t len, const c
     push(&r->env, &r->envc, entry);
 }
 
+/* The value of service.env entry i: its template rendered, or its secret read. Owned. */
+static int env_value(const struct mp_spec *spec, size_t i, const struct mp_spec_template_var *vars,
+                     size_t n_vars, char **out, struct mp_error *err)
+{
+    const struct mp_service *svc = &spec->service;
+    const struct mp_node *node = svc->env_nodes ? svc->env_nodes[i] : NULL;
+    if (mp_spec_is_secret_ref(node)) {
+        return mp_spec_value(spec, node, out, err);
+    }
+    return mp_spec_template_render(strchr(svc->env[i], '=') + 1, vars, n_vars, out, err);
+}
+
 static int render_all(const struct mp_spec *spec, const struct mp_spec_template_var *vars,
                       size_t n_vars, struct mp_rendered *r, struct mp_error *err)
 {
@@ -61,7 +73,7 @@ static int render_all(const struct mp_spec *spec, const struct mp_spec_template_
     for (size_t i = 0; i < svc->n_env; i++) {
         const char *eq = strchr(svc->env[i], '=');
         char *v = NULL;
-        int rc = mp_spec_template_render(eq + 1, vars, n_vars, &v, err);
+        int rc = env_value(spec, i, vars, n_vars, &v, err);
         if (rc != 0) {
             return rc;
         }

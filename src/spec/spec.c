@@ -5,10 +5,12 @@
 #include "spec/pe.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const top_keys[] = {"name",      "description", "service",     "parameters",
@@ -32,6 +34,7 @@ void mp_spec_free(struct mp_spec *spec)
         free(spec->service.env[i]);
     }
     free(spec->service.env);
+    free(spec->service.env_nodes);
     free(spec->service.workdir);
     free(spec->service.probe_path);
     mp_space_release(&spec->space);
@@ -55,14 +58,6 @@ void mp_spec_free(struct mp_spec *spec)
     free(spec->runner);
     mp_doc_free(spec->doc);
     free(spec);
-}
-
-char *mp_spec_resolve_path(const struct mp_spec *spec, const char *path)
-{
-    if (path[0] == '/' || !spec->base_dir) {
-        return mp_xstrdup(path);
-    }
-    return mp_xasprintf("%s/%s", spec->base_dir, path);
 }
 
 static int dup_string(const struct mp_node *n, char **out, struct mp_error *err)
@@ -175,18 +170,26 @@ static int parse_env(struct mp_spec *spec, const struct mp_node *env, bool *used
     }
     struct mp_service *svc = &spec->service;
     svc->env = mp_xcalloc(env->n + 1, sizeof(char *));
+    svc->env_nodes = mp_xcalloc(env->n + 1, sizeof(*svc->env_nodes));
     for (size_t i = 0; i < env->n; i++) {
         const char *s = NULL;
+        const struct mp_node *v = env->items[i];
         if (!mp_spec_is_identifier(env->keys[i])) {
             return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s.%s': not a valid environment name",
                                 env->file, env->key_line[i], env->key_col[i], env->path,
                                 env->keys[i]);
         }
-        if ((rc = mp_doc_string(env->items[i], &s, err)) != 0 ||
-            (rc = mp_spec_check_template(spec, env->items[i], used, err)) != 0) {
+        /* A secret reference is read when the service starts, never templated. */
+        if (v->kind == MP_NODE_MAP) {
+            rc = mp_spec_check_secret_ref(spec, v, err);
+        } else if ((rc = mp_doc_string(v, &s, err)) == 0) {
+            rc = mp_spec_check_template(spec, v, used, err);
+        }
+        if (rc != 0) {
             return rc;
         }
-        svc->env[svc->n_env++] = mp_xasprintf("%s=%s", env->keys[i], s);
+        svc->env_nodes[svc->n_env] = v;
+        svc->env[svc->n_env++] = mp_xasprintf("%s=%s", env->keys[i], s ? s : "");
     }
     return 0;
 }
@@ -520,6 +523,9 @@ static int parse_root(struct mp_spec *spec, struct mp_node *root, struct mp_erro
         (rc = parse_algorithm(spec, mp_doc_get(root, "algorithm"), err)) != 0) {
         return rc;
     }
+    if ((rc = mp_spec_check_headers(spec, err)) != 0 || (rc = mp_spec_check_paths(spec, err))) {
+        return rc;
+    }
     struct mp_node *svc = mp_doc_get(root, "service");
     if (svc) {
         return parse_service(spec, svc, err);
@@ -546,11 +552,12 @@ static char *absolute_dir(const char *base_dir)
     return base_dir ? mp_xstrdup(base_dir) : NULL;
 }
 
-int mp_spec_parse(const char *text, size_t len, const char *source, const char *base_dir,
-                  const char *const *overrides, size_t n_overrides, struct mp_spec **out,
-                  struct mp_error *err)
+static int parse_text(const char *text, size_t len, const char *source, const char *base_dir,
+                      const char *const *overrides, size_t n_overrides, bool confined,
+                      struct mp_spec **out, struct mp_error *err)
 {
     struct mp_spec *spec = mp_xcalloc(1, sizeof(*spec));
+    spec->confined = confined;
     spec->source = mp_xstrdup(source);
     spec->base_dir = absolute_dir(base_dir);
     int rc = mp_doc_parse(text, len, source, &spec->doc, err);
@@ -582,11 +589,74 @@ int mp_spec_parse(const char *text, size_t len, const char *source, const char *
     return 0;
 }
 
+int mp_spec_parse(const char *text, size_t len, const char *source, const char *base_dir,
+                  const char *const *overrides, size_t n_overrides, struct mp_spec **out,
+                  struct mp_error *err)
+{
+    return parse_text(text, len, source, base_dir, overrides, n_overrides, false, out, err);
+}
+
+int mp_spec_parse_confined(const char *text, size_t len, const char *source, const char *base_dir,
+                           struct mp_spec **out, struct mp_error *err)
+{
+    return parse_text(text, len, source, base_dir, NULL, 0, true, out, err);
+}
+
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode)    ? "a directory"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISSOCK(mode) ? "a socket"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+                            : "not a regular file";
+}
+
+/* Reads a spec file. A missing file or anything but a regular file (a directory, a FIFO that
+ * would block, a device) is invalid input; the open never blocks. */
+static int read_spec_file(const char *path, struct mp_buf *b, struct mp_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return mp_error_set(err, e == ENOENT || e == ENOTDIR ? MP_EINVALID : -e, "%s: %s", path,
+                            strerror(e));
+    }
+    struct stat sb;
+    int rc = 0;
+    if (fstat(fd, &sb) != 0) {
+        rc = mp_error_set(err, -errno, "%s: %s", path, strerror(errno));
+    } else if (!S_ISREG(sb.st_mode)) {
+        rc = mp_error_set(err, MP_EINVALID, "%s: is %s; a spec must be a regular file", path,
+                          file_kind(sb.st_mode));
+    }
+    char chunk[65536];
+    ssize_t n = 0;
+    while (rc == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            rc = mp_error_set(err, -errno, "%s: read failed: %s", path, strerror(errno));
+        } else if (b->len + (size_t)n > MP_DOC_MAX_BYTES) {
+            rc = mp_error_set(err, MP_ETOOBIG, "%s: larger than the limit of %u bytes", path,
+                              MP_DOC_MAX_BYTES);
+        } else {
+            mp_buf_add(b, chunk, (size_t)n);
+        }
+    }
+    close(fd);
+    if (rc == 0 && !b->data) {
+        mp_buf_adds(b, "");
+    }
+    return rc;
+}
+
 int mp_spec_load(const char *path, const char *const *overrides, size_t n_overrides,
                  struct mp_spec **out, struct mp_error *err)
 {
     struct mp_buf b = MP_BUF_INIT;
-    int rc = mp_buf_read_file(&b, path, MP_DOC_MAX_BYTES, err);
+    int rc = read_spec_file(path, &b, err);
     if (rc == 0) {
         char *dir = mp_xstrdup(path);
         char *slash = strrchr(dir, '/');

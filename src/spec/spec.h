@@ -37,7 +37,10 @@ enum mp_probe_kind { MP_PROBE_HTTP, MP_PROBE_TCP };
 struct mp_service {
     char **argv; /* NULL-terminated template; elements may hold {param} placeholders */
     size_t argc;
-    char **env; /* "NAME=template" entries */
+    char **env; /* "NAME=template" entries ("NAME=" for a secret reference) */
+    /* env_nodes[i]: the value's node (borrowed from the doc); a secret reference when
+     * mp_spec_is_secret_ref() says so, read only when rendered */
+    const struct mp_node **env_nodes;
     size_t n_env;
     char *workdir; /* absolute, or NULL for the spec's directory */
     enum mp_probe_kind probe;
@@ -83,6 +86,9 @@ struct mp_spec {
     struct mp_node *runner_node; /* the whole runner map, borrowed from doc */
     int64_t trial_timeout_ms;    /* 0 = the runner's default */
     struct mp_node *doc;         /* owned document tree after overrides */
+    /* Submitted by someone other than the user running morphling (the HTTP API): every path
+     * must resolve inside base_dir after following symlinks. */
+    bool confined;
 };
 
 /* Loads and validates FILE with overrides ("key=value", applied in order). On failure err
@@ -93,12 +99,49 @@ int mp_spec_load(const char *path, const char *const *overrides, size_t n_overri
 int mp_spec_parse(const char *text, size_t len, const char *source, const char *base_dir,
                   const char *const *overrides, size_t n_overrides, struct mp_spec **out,
                   struct mp_error *err) MP_WUR;
+/* Same as mp_spec_parse without overrides, for a spec from someone else (the HTTP API): every
+ * path in it (service.workdir, algorithm.prior, runner.surface, runner.load.body, from_file)
+ * must resolve inside base_dir after following symlinks, else MP_EINVALID naming the field and
+ * nothing about the file. */
+int mp_spec_parse_confined(const char *text, size_t len, const char *source, const char *base_dir,
+                           struct mp_spec **out, struct mp_error *err) MP_WUR;
 void mp_spec_free(struct mp_spec *spec);
 
 /* Canonical JSON of the document after overrides (what the store keeps). Returns owned. */
 char *mp_spec_to_json(const struct mp_spec *spec);
-/* Resolves a path from the spec relative to its base directory. Returns owned. */
+/* Resolves a path from the spec relative to its base directory. Returns owned. For a confined
+ * spec it is the real path inside base_dir, or a path that cannot be opened when it escapes. */
 char *mp_spec_resolve_path(const struct mp_spec *spec, const char *path);
+/* The same with an error naming the field of `node` when a confined spec's path escapes
+ * base_dir or does not exist (one message for both, so nothing is revealed). */
+int mp_spec_path(const struct mp_spec *spec, const struct mp_node *node, const char *path,
+                 char **out, struct mp_error *err) MP_WUR;
+
+/* Secret references (docs/spec.md, "Secrets"): where a spec takes a secret (service.env values,
+ * runner.load.headers values) it may write {from_env: NAME} (the variable of morphling's own
+ * environment) or {from_file: PATH} (the file's content without trailing newlines). The
+ * document, and so the store, keeps only the reference; the value is read when used. */
+#define MP_SECRET_REDACTED "<redacted>"
+bool mp_spec_is_secret_ref(const struct mp_node *n);
+/* Checks a secret reference's form (a valid variable name, a path allowed for this spec). */
+int mp_spec_check_secret_ref(const struct mp_spec *spec, const struct mp_node *n,
+                             struct mp_error *err) MP_WUR;
+/* The value of a scalar or a secret reference, read now. Errors name the field, never the
+ * value. Returns owned in *out. */
+int mp_spec_value(const struct mp_spec *spec, const struct mp_node *n, char **out,
+                  struct mp_error *err) MP_WUR;
+/* Whether a name (an environment variable, a header, a flag, a JSON key) looks like it holds a
+ * secret: it contains token, passw, secret, key, auth, credential or cookie (any case). */
+bool mp_spec_secret_name(const char *name);
+/* An item of runner.load.headers: "Name: value", or a one-key map {Name: value} whose value may
+ * be a secret reference. check_header validates the form; header_line reads it (owned). */
+int mp_spec_check_header(const struct mp_spec *spec, const struct mp_node *item,
+                         struct mp_error *err) MP_WUR;
+int mp_spec_header_line(const struct mp_spec *spec, const struct mp_node *item, char **out,
+                        struct mp_error *err) MP_WUR;
+/* Reads every secret reference of the spec (service.env, runner.load.headers) once, so that a
+ * missing variable or unreadable file is reported before anything runs. */
+int mp_spec_check_secrets(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
 
 /* Whether the engine derives this metric from the configuration and the cost table
  * (cost_per_hour, throughput_per_cost, cost_per_million_requests) for this spec. */
@@ -165,7 +208,10 @@ void mp_rendered_release(struct mp_rendered *r);
  * made from a per-trial placeholder ({nonce}, {trial}, {attempt}, {experiment}), with the flag
  * just before such an argument. MP_DEPLOY_PORTABLE also drops the fixed ones that name a path
  * of this machine (absolute, ./, ../ or ~/, or existing relative to the service's workdir), with
- * their flag: a container has its own files. */
+ * their flag: a container has its own files. A secret variable (a {from_env}/{from_file}
+ * reference, or a fixed value whose name looks secret, mp_spec_secret_name) is never read nor
+ * shown: MP_DEPLOY_HOST writes MP_SECRET_REDACTED as its value, MP_DEPLOY_PORTABLE drops it (a
+ * pod template's own variable of that name, a secretKeyRef, stays). */
 enum mp_deploy_scope { MP_DEPLOY_HOST, MP_DEPLOY_PORTABLE };
 /* The service's program (argv[0], only with a service section), arguments and environment for
  * configuration x with {port} = port, as mp_spec_render_service renders them, less what scope

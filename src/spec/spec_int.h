@@ -11,5 +11,9 @@ int mp_spec_parse_params(struct mp_spec *spec, const struct mp_node *list, struc
 int mp_spec_check_template(const struct mp_spec *spec, const struct mp_node *node, bool *used,
                            struct mp_error *err);
 bool mp_spec_is_identifier(const char *s);
+/* Checks the form of every runner.load.headers item (mp_spec_check_header). */
+int mp_spec_check_headers(const struct mp_spec *spec, struct mp_error *err);
+/* For a confined spec: every path field resolves inside base_dir (mp_spec_path). */
+int mp_spec_check_paths(const struct mp_spec *spec, struct mp_error *err);
 
 #endif

@@ -3,10 +3,12 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const experiment_states[] = {"CREATED",   "RUNNING", "INTERRUPTED",
                                                 "SUCCEEDED", "FAILED",  "CANCELLED"};
@@ -26,11 +28,29 @@ int mp_experiment_state_parse(const char *name)
     return -1;
 }
 
+static bool damage(int code)
+{
+    int primary = code & 0xff;
+    return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB || primary == SQLITE_IOERR ||
+           primary == SQLITE_FORMAT;
+}
+
 int mp_store_fail(struct mp_store *st, struct mp_error *err, const char *what)
 {
     int code = sqlite3_extended_errcode(st->db);
     int rc = (code & 0xff) == SQLITE_BUSY ? MP_EBUSY : MP_ESTORE;
+    if (damage(code) && st->damaged.code == 0) {
+        mp_error_set(&st->damaged, MP_ESTORE,
+                     "%s: %s: %s (the store is damaged: nothing more "
+                     "is written to it)",
+                     st->path, what, sqlite3_errmsg(st->db));
+    }
     return mp_error_set(err, rc, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+}
+
+int mp_store_step_done(struct mp_store *st, int step, struct mp_error *err, const char *what)
+{
+    return step == SQLITE_DONE ? 0 : mp_store_fail(st, err, what);
 }
 
 int mp_store_prepare(struct mp_store *st, const char *sql, sqlite3_stmt **stmt,
@@ -44,6 +64,9 @@ int mp_store_prepare(struct mp_store *st, const char *sql, sqlite3_stmt **stmt,
 
 int mp_store_begin(struct mp_store *st, struct mp_error *err)
 {
+    if (st->damaged.code != 0) {
+        return mp_error_set(err, st->damaged.code, "%s", st->damaged.msg);
+    }
     if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         return mp_store_fail(st, err, "begin");
     }
@@ -116,13 +139,33 @@ static int migrate(struct mp_store *st, int target, struct mp_error *err)
     return rc;
 }
 
+/* A new store file is created readable by its owner only (SQLite gives its -wal and -shm files
+ * the same mode); an existing one is left as it is. */
+static int create_private(const char *path, struct mp_error *err)
+{
+    if (strcmp(path, ":memory:") == 0) {
+        return 0;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == EEXIST ? 0
+                           : mp_error_set(err, -errno, "%s: cannot create the store: %s", path,
+                                          strerror(errno));
+}
+
 int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_store **out,
                   struct mp_error *err)
 {
     struct mp_store *st = mp_xcalloc(1, sizeof(*st));
     st->path = mp_xstrdup(path);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = 0;
+    int rc = create_private(path, err);
+    if (rc != 0) {
+        goto out;
+    }
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         rc = st->db ? mp_store_fail(st, err, "open")
                     : mp_error_set(err, -ENOMEM, "%s: cannot open", path);
@@ -286,9 +329,7 @@ int mp_store_experiment_list(struct mp_store *st, struct mp_experiment_row **row
         *rows = mp_xreallocarray(*rows, *n + 1, sizeof(**rows));
         read_experiment(stmt, &(*rows)[(*n)++]);
     }
-    if (step != SQLITE_DONE) {
-        rc = mp_store_fail(st, err, "list experiments");
-    }
+    rc = mp_store_step_done(st, step, err, "list experiments");
     sqlite3_finalize(stmt);
     return rc;
 }
@@ -372,8 +413,11 @@ int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int6
         goto out;
     }
     sqlite3_bind_int64(stmt, 1, id);
-    if (sqlite3_step(stmt) != SQLITE_ROW) {
-        rc = mp_error_set(err, MP_ENOTFOUND, "no experiment with id %lld", (long long)id);
+    int step = sqlite3_step(stmt);
+    if (step != SQLITE_ROW) {
+        rc = step == SQLITE_DONE
+                 ? mp_error_set(err, MP_ENOTFOUND, "no experiment with id %lld", (long long)id)
+                 : mp_store_fail(st, err, "claim experiment");
         goto out;
     }
     int64_t owner = sqlite3_column_int64(stmt, 0);

@@ -13,10 +13,16 @@ extern const int mp_store_n_migrations;
 struct mp_store {
     sqlite3 *db;
     char *path;
+    /* Set by the first corruption or I/O error: from then on every write is refused with it,
+     * so nothing is ever written over a store that failed to read. */
+    struct mp_error damaged;
 };
 
-/* Error from the connection's last failure, prefixed with what we were doing. */
+/* Error from the connection's last failure, prefixed with what we were doing. A corruption or
+ * I/O error also marks the handle damaged. */
 int mp_store_fail(struct mp_store *st, struct mp_error *err, const char *what);
+/* After a loop of sqlite3_step: 0 when the last result was SQLITE_DONE, else the error. */
+int mp_store_step_done(struct mp_store *st, int step, struct mp_error *err, const char *what);
 int mp_store_begin(struct mp_store *st, struct mp_error *err);
 int mp_store_commit(struct mp_store *st, struct mp_error *err);
 void mp_store_rollback(struct mp_store *st);

@@ -60,6 +60,14 @@ int mp_store_trial_create(struct mp_store *st, int64_t exp_id, int64_t number,
     return finish_txn(st, rc, err);
 }
 
+/* A damaged or unknown state reads as FAILED, which nothing can move on from. */
+static enum mp_trial_state state_column(sqlite3_stmt *stmt, int col)
+{
+    const char *text = (const char *)sqlite3_column_text(stmt, col);
+    int s = text ? mp_trial_state_parse(text) : -1;
+    return s < 0 ? MP_TRIAL_FAILED : (enum mp_trial_state)s;
+}
+
 /* Reads the state and id of a trial inside the current transaction. */
 static int trial_state(struct mp_store *st, int64_t exp_id, int64_t number, int64_t *trial_id,
                        enum mp_trial_state *state, int64_t *attempt, struct mp_error *err)
@@ -74,14 +82,16 @@ static int trial_state(struct mp_store *st, int64_t exp_id, int64_t number, int6
     }
     sqlite3_bind_int64(stmt, 1, exp_id);
     sqlite3_bind_int64(stmt, 2, number);
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
         *trial_id = sqlite3_column_int64(stmt, 0);
-        int s = mp_trial_state_parse((const char *)sqlite3_column_text(stmt, 1));
-        *state = s < 0 ? MP_TRIAL_FAILED : (enum mp_trial_state)s;
+        *state = state_column(stmt, 1);
         *attempt = sqlite3_column_int64(stmt, 2);
-    } else {
+    } else if (step == SQLITE_DONE) {
         rc = mp_error_set(err, MP_ENOTFOUND, "no trial %lld in experiment %lld", (long long)number,
                           (long long)exp_id);
+    } else {
+        rc = mp_store_fail(st, err, "read trial");
     }
     sqlite3_finalize(stmt);
     return rc;
@@ -237,22 +247,24 @@ static int load_metrics(struct mp_store *st, struct mp_trial_row *rows, size_t n
     }
     sqlite3_bind_int64(stmt, 1, exp_id);
     size_t at = 0;
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
         int64_t number = sqlite3_column_int64(stmt, 0);
         while (at < n && rows[at].number < number) {
             at++;
         }
-        if (at == n) {
-            break;
-        }
         const char *kind = (const char *)sqlite3_column_text(stmt, 1);
+        const char *name = (const char *)sqlite3_column_text(stmt, 2);
+        if (at == n || !kind || !name) {
+            continue; /* read on, so an error later in the table is still seen */
+        }
         struct mp_metrics *m =
             strcmp(kind, "metric") == 0 ? &rows[at].metrics : &rows[at].resources;
-        mp_metrics_set(m, (const char *)sqlite3_column_text(stmt, 2),
-                       sqlite3_column_double(stmt, 3));
+        mp_metrics_set(m, name, sqlite3_column_double(stmt, 3));
     }
+    rc = mp_store_step_done(st, step, err, "read trial metrics");
     sqlite3_finalize(stmt);
-    return 0;
+    return rc;
 }
 
 int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
@@ -271,7 +283,8 @@ int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row
         return rc;
     }
     sqlite3_bind_int64(stmt, 1, exp_id);
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
         *rows = mp_xreallocarray(*rows, *n + 1, sizeof(**rows));
         struct mp_trial_row *r = &(*rows)[(*n)++];
         memset(r, 0, sizeof(*r));
@@ -281,8 +294,7 @@ int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row
         r->attempt = sqlite3_column_int64(stmt, 2);
         r->params_json = mp_store_col_text(stmt, 3);
         r->config_key = mp_store_col_text(stmt, 4);
-        int s = mp_trial_state_parse((const char *)sqlite3_column_text(stmt, 5));
-        r->state = s < 0 ? MP_TRIAL_FAILED : (enum mp_trial_state)s;
+        r->state = state_column(stmt, 5);
         const char *f = (const char *)sqlite3_column_text(stmt, 6);
         int fc = f ? mp_failure_parse(f) : 0;
         r->failure = fc < 0 ? MP_FAILURE_INFRA : (enum mp_failure)fc;
@@ -292,8 +304,11 @@ int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row
         r->finished_at_ns = sqlite3_column_int64(stmt, 10);
         r->meta_json = mp_store_col_text(stmt, 11);
     }
+    rc = mp_store_step_done(st, step, err, "list trials");
     sqlite3_finalize(stmt);
-    rc = load_metrics(st, *rows, *n, exp_id, err);
+    if (rc == 0) {
+        rc = load_metrics(st, *rows, *n, exp_id, err);
+    }
     if (rc != 0) {
         mp_trial_rows_free(*rows, *n);
         *rows = NULL;
@@ -317,12 +332,16 @@ int mp_store_trial_log(struct mp_store *st, int64_t exp_id, int64_t number, cons
     sqlite3_bind_int64(stmt, 1, exp_id);
     sqlite3_bind_int64(stmt, 2, number);
     sqlite3_bind_text(stmt, 3, stream, -1, SQLITE_STATIC);
-    *out = sqlite3_step(stmt) == SQLITE_ROW ? mp_store_col_text(stmt, 0) : NULL;
+    int step = sqlite3_step(stmt);
+    *out = step == SQLITE_ROW ? mp_store_col_text(stmt, 0) : NULL;
+    if (step != SQLITE_ROW) {
+        rc = mp_store_step_done(st, step, err, "read trial log");
+    }
     if (!*out) {
         *out = mp_xstrdup("");
     }
     sqlite3_finalize(stmt);
-    return 0;
+    return rc;
 }
 
 int mp_store_event_add(struct mp_store *st, int64_t exp_id, int64_t trial_number, const char *kind,
@@ -364,7 +383,8 @@ int mp_store_event_list(struct mp_store *st, int64_t exp_id, int64_t after_id, s
     sqlite3_bind_int64(stmt, 1, after_id);
     sqlite3_bind_int64(stmt, 2, exp_id);
     sqlite3_bind_int64(stmt, 3, (sqlite3_int64)limit);
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
         *rows = mp_xreallocarray(*rows, *n + 1, sizeof(**rows));
         struct mp_event_row *e = &(*rows)[(*n)++];
         e->id = sqlite3_column_int64(stmt, 0);
@@ -374,8 +394,14 @@ int mp_store_event_list(struct mp_store *st, int64_t exp_id, int64_t after_id, s
         e->kind = mp_store_col_text(stmt, 4);
         e->detail_json = mp_store_col_text(stmt, 5);
     }
+    rc = mp_store_step_done(st, step, err, "list events");
     sqlite3_finalize(stmt);
-    return 0;
+    if (rc != 0) {
+        mp_event_rows_free(*rows, *n);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
 }
 
 void mp_event_rows_free(struct mp_event_row *rows, size_t n)

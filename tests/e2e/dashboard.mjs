@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Drives the dashboard in headless Chromium: list page, new-experiment editor (an error shown at
-// its line, then a valid submission of a replay experiment), trials arriving live on the
-// experiment page without a reload, the charts, keyboard focus and the comparison page.
-// Env: MP_BASE (server URL), MP_DEPS (dir with node_modules/playwright-core), MP_CHROMIUM,
-// MP_PROFILE (fresh user-data dir), MP_SHOTS (screenshot dir).
+// Drives the dashboard in headless Chromium: logging in through the login URL `morphling serve`
+// prints, list page, new-experiment editor (an error shown at its line, then a valid submission
+// of a replay experiment), trials arriving live on the experiment page without a reload, the
+// charts, keyboard focus and the comparison page.
+// Env: MP_BASE (server URL), MP_TOKEN (its token), MP_DEPS (dir with node_modules/playwright-core),
+// MP_CHROMIUM, MP_PROFILE (fresh user-data dir), MP_SHOTS (screenshot dir).
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -62,8 +63,20 @@ async function run() {
   page.on('request', (r) => { if (!r.url().startsWith(BASE)) external.push(r.url()); });
   page.setDefaultTimeout(20000);
 
+  // Not logged in: the page loads, the API answers 401 and the page asks to log in.
   await page.goto(`${BASE}/`);
+  await page.waitForSelector('dialog[open] #token-input');
+  check('without the cookie the page asks to log in', true);
+  errors.length = 0; // the expected 401s
+  // The login URL sets the HttpOnly cookie and redirects to the clean URL.
+  await page.goto(`${BASE}/?token=${process.env.MP_TOKEN}`);
   await page.waitForSelector('h1:has-text("Experiments")');
+  check('the login URL redirects to the clean URL', page.url() === `${BASE}/`, page.url());
+  const cookies = await ctx.cookies(BASE);
+  const c = cookies.find((k) => k.name.startsWith('morphling_token_'));
+  check('the token cookie is HttpOnly and SameSite=Strict', c && c.httpOnly && c.sameSite === 'Strict',
+    JSON.stringify(c));
+  check('scripts cannot read the token', !(await page.evaluate(() => document.cookie)).includes(process.env.MP_TOKEN || '-'));
   check('list page renders', true);
   await page.keyboard.press('Tab');
   const focused = await page.evaluate(() => document.activeElement.textContent);

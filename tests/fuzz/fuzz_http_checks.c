@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the server's own parsing of request and command-line text: the --listen address, Host
- * and Origin headers and bearer tokens. The input is split at the first NUL byte into a header
- * value and a second string (an expected token or host). */
+ * and Origin headers, bearer tokens, and whole request heads (the gate's check). The input is
+ * split at the first NUL byte into a header value and a second string (an expected token or
+ * host); the whole input is also checked as a request head. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 4096) {
         return 0;
+    }
+    const char *code = NULL, *msg = NULL;
+    unsigned st = mp_server_head_check((const char *)data, size, &code, &msg);
+    if (st != 0 && st != 400 && st != 411 && st != 413) {
+        abort();
     }
     char *a = mp_xstrndup((const char *)data, size);
     size_t alen = strlen(a);

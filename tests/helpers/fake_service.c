@@ -17,6 +17,10 @@
  *   --alloc-mb MB     allocate and touch MB MiB before listening (mode alloc; default 512)
  *   --start-delay-ms  sleep this long before listening (any mode)
  *   --exit-after-ms   mode exit: exit with status 3 this long after becoming ready (default 300)
+ *   --knee-rps R      latency that depends on the offered rate by construction, not on the
+ *                     machine: while /infer requests arrive faster than R per second over both
+ *                     the last 250 ms and the last second, each waits --over-ms (default 300)
+ *                     more; below R it takes --service-us.
  *   --mode MODE       healthy (default); no-listen (never listens); no-answer (accepts, reads,
  *                     never answers); unhealthy (/healthz returns 500); exit (exits after becoming
  *                     ready); alloc (allocates --alloc-mb, then healthy); ignore-term (ignores
@@ -56,7 +60,8 @@ static struct {
     const char *host;
     int64_t port, workers, service_us, alloc_mb, start_delay_ms, exit_after_ms;
     const char *nonce;
-} cfg = {"healthy", "127.0.0.1", 0, 4, 1000, 512, 0, 300, NULL};
+    int64_t knee_rps, over_ms;
+} cfg = {"healthy", "127.0.0.1", 0, 4, 1000, 512, 0, 300, NULL, 0, 300};
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
@@ -64,6 +69,42 @@ static int64_t free_at[MAX_WORKERS];
 static bool busy[MAX_WORKERS];
 static uint64_t next_ticket, serving;
 static atomic_ullong served;
+
+#define KNEE_SHORT_NS 250000000LL
+#define KNEE_LONG_NS  1000000000LL
+#define KNEE_RING     65536
+
+/* Arrival times of the last KNEE_LONG_NS, for --knee-rps. */
+static pthread_mutex_t knee_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t knee_ring[KNEE_RING];
+static size_t knee_head, knee_len;
+
+/* Records an arrival; true when the rate exceeds the knee over both the last 250 ms and the last
+ * second. Means over windows, so a closed loop settles at the knee. The short window forgets a
+ * higher previous rate within the load generator's 300 ms warm-up; the long one keeps a client
+ * that fell behind and caught up with a burst (a busy machine) from looking faster than it is. */
+static bool over_knee(int64_t arrival_ns)
+{
+    pthread_mutex_lock(&knee_mu);
+    while (knee_len > 0 && knee_ring[knee_head] < arrival_ns - KNEE_LONG_NS) {
+        knee_head = (knee_head + 1) % KNEE_RING;
+        knee_len--;
+    }
+    if (knee_len < KNEE_RING) {
+        knee_ring[(knee_head + knee_len) % KNEE_RING] = arrival_ns;
+        knee_len++;
+    }
+    size_t recent = 0; /* arrivals in the short window: the newest ones */
+    while (recent < knee_len && knee_ring[(knee_head + knee_len - 1 - recent) % KNEE_RING] >=
+                                    arrival_ns - KNEE_SHORT_NS) {
+        recent++;
+    }
+    double r = (double)cfg.knee_rps;
+    bool over = (double)recent > r * (double)KNEE_SHORT_NS / 1e9 &&
+                (double)knee_len > r * (double)KNEE_LONG_NS / 1e9;
+    pthread_mutex_unlock(&knee_mu);
+    return over;
+}
 
 static bool mode_is(const char *m)
 {
@@ -198,6 +239,9 @@ static int route(int fd, const char *method, const char *path, int64_t arrival_n
             for (;;) {
                 pause();
             }
+        }
+        if (cfg.knee_rps > 0 && over_knee(arrival_ns)) {
+            sleep_until(arrival_ns + cfg.over_ms * 1000000);
         }
         do_work(arrival_ns);
         atomic_fetch_add(&served, 1);
@@ -349,6 +393,8 @@ static void parse_args(int argc, char **argv)
                        : strcmp(k, "--alloc-mb") == 0       ? &cfg.alloc_mb
                        : strcmp(k, "--start-delay-ms") == 0 ? &cfg.start_delay_ms
                        : strcmp(k, "--exit-after-ms") == 0  ? &cfg.exit_after_ms
+                       : strcmp(k, "--knee-rps") == 0       ? &cfg.knee_rps
+                       : strcmp(k, "--over-ms") == 0        ? &cfg.over_ms
                                                             : NULL;
         if (num) {
             if (mp_parse_int64(v, num) < 0 || *num < 0) {

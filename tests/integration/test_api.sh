@@ -1,49 +1,69 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # `morphling serve` over real HTTP (curl + jq): every endpoint, error codes, the auth matrix
-# (401 without a token on each state-changing route, 403 for a bad Host or Origin, 413 for
-# oversized bodies), live events and /metrics.
+# (every request but /healthz and the page needs the token, by header or by the cookie the
+# login URL sets; 403 for a bad Host or Origin), secrets redacted in answers and exports, paths
+# confined to --base-dir, the JSON answers for oversized or malformed requests, live events
+# (read until the event that ends the experiment) and /metrics.
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
 . "$MP_SOURCE_DIR/tests/integration/serve_lib.sh"
 
 SPEC="$MP_SOURCE_DIR/web/template.yaml"
-# status METHOD PATH [curl args...]: prints the HTTP status; the body goes to $WORK/body.
+# status METHOD PATH [curl args...]: prints the HTTP status (the request carries the token);
+# the body goes to $WORK/body. anon: the same without the token.
 status() {
+    m=$1
+    p=$2
+    shift 2
+    curl -s -o "$WORK/body" -w '%{http_code}' -X "$m" -H "$AUTH" "$@" "$BASE$p"
+}
+anon() {
     m=$1
     p=$2
     shift 2
     curl -s -o "$WORK/body" -w '%{http_code}' -X "$m" "$@" "$BASE$p"
 }
 body() { jq -r "$1" "$WORK/body"; }
+get() { curl -s -H "$AUTH" "$BASE$1"; }
 
-# Waits until experiment $1 is in state $2; prints the state.
+# in_state ID STATE: experiment ID is in STATE. wait_state ID STATE: waits for it; prints the
+# state.
 in_state() {
-    [ "$(curl -s "$BASE/api/v1/experiments/$1" | jq -r .state)" = "$2" ]
+    [ "$(get "/api/v1/experiments/$1" | jq -r .state)" = "$2" ]
 }
 wait_state() {
     wait_for "experiment $1 reaches $2" in_state "$1" "$2" >&2
-    curl -s "$BASE/api/v1/experiments/$1" | jq -r .state
+    get "/api/v1/experiments/$1" | jq -r .state
 }
+FINISHED='^data: .*"kind":"experiment_finished".*}$'
 
-# stream FILE QUERY: records the event stream into FILE in the background; sets STREAM_PID.
-stream() {
-    curl -sN "$BASE/api/v1/events$2" >"$1" &
-    STREAM_PID=$!
-    track "$STREAM_PID"
-}
-# has_events FILE KIND N: FILE holds at least N events of KIND.
-has_events() {
-    [ "$(grep -c "^event: $2\$" "$1")" -ge "$3" ]
-}
-
-# ---- without a token -------------------------------------------------------------------------
+# ---- the default: a token, created next to the store ----------------------------------------
+export MP_TEST_SECRET=from-the-servers-environment
 start_server
-check "healthz" 200 "$(status GET /healthz)"
-check "dashboard index" 200 "$(status GET /)"
+check "a login URL is printed" 64 "${#TOKEN}"
+check "the token file is the owner's only" 600 "$(stat -c %a "$WORK/store.db.token")"
+check "the token file holds the token" "$TOKEN" "$(cat "$WORK/store.db.token")"
+check "healthz needs no token" 200 "$(anon GET /healthz)"
+check "the dashboard page needs no token" 200 "$(anon GET /)"
 check_contains "index is the dashboard" "app.js" "$(cat "$WORK/body")"
-check "uPlot is embedded" 200 "$(status GET /vendor/uPlot.iife.min.js)"
-check "unknown page" 404 "$(status GET /nope.html)"
-check "empty list" 0 "$(curl -s "$BASE/api/v1/experiments" | jq '.experiments | length')"
+check "uPlot is embedded" 200 "$(anon GET /vendor/uPlot.iife.min.js)"
+check "unknown page" 404 "$(anon GET /nope.html)"
+for p in /api/v1/experiments /api/v1/events /api/v1/experiments/1 /metrics; do
+    check "GET $p without the token" 401 "$(anon GET "$p")"
+done
+check "401 code" unauthorized "$(body .error.code)"
+check "POST validate without the token" 401 "$(anon POST /api/v1/validate --data-binary @"$SPEC")"
+check "a wrong token" 401 "$(anon GET /api/v1/experiments -H 'Authorization: Bearer 0123456789abcdef0123')"
+check "a wrong cookie" 401 "$(anon GET /api/v1/experiments -H "Cookie: morphling_token_$PORT=0123456789abcdef")"
+# The login URL: the cookie (HttpOnly, SameSite=Strict), a redirect to the clean URL.
+curl -s -D "$WORK/login.h" -o /dev/null "$BASE/?token=$TOKEN"
+check "login answers 303" 303 "$(sed -n 's|^HTTP/1.1 \([0-9]*\).*|\1|p' "$WORK/login.h")"
+check "login redirects to the clean URL" "/" "$(sed -n 's|^Location: \([^\r]*\).*|\1|p' "$WORK/login.h" | tr -d '\r')"
+check "login sets the cookie" "Set-Cookie: morphling_token_$PORT=$TOKEN; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000" \
+    "$(grep '^Set-Cookie' "$WORK/login.h" | tr -d '\r')"
+check "the cookie opens the API" 200 "$(anon GET /api/v1/experiments -H "Cookie: morphling_token_$PORT=$TOKEN")"
+check "a wrong login token" 401 "$(anon GET "/?token=nope-nope-nope-nope")"
+check "empty list" 0 "$(get /api/v1/experiments | jq '.experiments | length')"
 
 check "validate a valid spec" 200 "$(status POST /api/v1/validate --data-binary @"$SPEC")"
 check "validate: space size" 768 "$(body .space.configurations)"
@@ -55,11 +75,16 @@ check "validate: error line" "$line" "$(body .error.line)"
 cli=$(cd "$MP_SOURCE_DIR" && "$MORPHLING" validate "$WORK/bad.yaml" 2>&1 | sed "s|^morphling: $WORK/bad.yaml||")
 check "validate: same message as the CLI" "$cli" "$(body .error.message | sed 's|^spec||')"
 check "GET on validate" 405 "$(status GET /api/v1/validate)"
+# Issue 13: an int range of more than 10^12 values without a step killed the server.
+printf 'name: big\nobjective: {metric: q}\nrunner: {kind: replay, surface: x.csv}\nparameters:\n  - {name: n, type: int, min: 1, max: 1000000000002}\n' >"$WORK/big-range.yaml"
+check "an int range without step over 10^12 values: 400" 400 "$(status POST /api/v1/validate --data-binary @"$WORK/big-range.yaml")"
+check_contains "naming max" "'parameters[0].max': more than 10^12 steps" "$(body .error.message)"
+check "and the server lives on" 200 "$(anon GET /healthz)"
 
-# A live experiment: events must arrive while it runs.
+# A live experiment: events must arrive while it runs; the stream is read until the event that
+# ends the experiment.
 sed 's/delay: 150ms/delay: 50ms/' "$SPEC" >"$WORK/spec.yaml"
-stream "$WORK/events.txt" "?after=0"
-events_pid=$STREAM_PID
+stream_start "$WORK/events.txt" "/api/v1/events?after=0"
 check "create" 201 "$(status POST /api/v1/experiments --data-binary @"$WORK/spec.yaml")"
 id=$(body .id)
 check "create: name" replay-live "$(body .name)"
@@ -67,8 +92,8 @@ check "duplicate name" 409 "$(status POST /api/v1/experiments --data-binary @"$W
 check "duplicate: error code" exists "$(body .error.code)"
 check "create invalid" 400 "$(status POST /api/v1/experiments --data-binary @"$WORK/bad.yaml")"
 check "experiment finishes" SUCCEEDED "$(wait_state "$id" SUCCEEDED)"
-wait_for "SSE: the stream reaches experiment_finished" has_events "$WORK/events.txt" experiment_finished 1
-kill "$events_pid"
+stream_wait "$WORK/events.txt" "$FINISHED"
+check "SSE: the stream saw the end" 0 "$?"
 check "SSE: an experiment created through the API starts (not resumes)" "event: experiment_started" \
     "$(grep -m1 '^event: ' "$WORK/events.txt")"
 check "SSE: trial_started events" 30 "$(grep -c '^event: trial_started' "$WORK/events.txt")"
@@ -76,15 +101,16 @@ check "SSE: trial_finished events" 30 "$(grep -c '^event: trial_finished' "$WORK
 check_contains "SSE: new_best" "event: new_best" "$(cat "$WORK/events.txt")"
 check_contains "SSE: experiment_finished" '"state":"SUCCEEDED"' "$(grep -A1 'event: experiment_finished' "$WORK/events.txt")"
 last=$(grep '^id: ' "$WORK/events.txt" | tail -n 3 | head -n 1 | cut -d' ' -f2)
-resumed=$(curl -sN --max-time 1 -H "Last-Event-ID: $last" "$BASE/api/v1/experiments/$id/events" | grep -c '^id: ')
-check "SSE: Last-Event-ID resumes after that event" 2 "$resumed"
+stream_start "$WORK/resumed.txt" "/api/v1/experiments/$id/events" -H "Last-Event-ID: $last"
+stream_wait "$WORK/resumed.txt" "$FINISHED"
+check "SSE: Last-Event-ID resumes after that event" 2 "$(grep -c '^id: ' "$WORK/resumed.txt")"
 
 check "get by id" 200 "$(status GET "/api/v1/experiments/$id")"
 check "get: trials" 30 "$(body '.trials | length')"
 check "get: pareto members are feasible trials" true \
     "$(jq '[.pareto.throughput_p99.trials[] as $n | .trials[] | select(.number == $n) | .state == "SUCCEEDED"] | all and length > 0' "$WORK/body")"
 check "get by name" 200 "$(status GET /api/v1/experiments/replay-live)"
-check "list" 1 "$(curl -s "$BASE/api/v1/experiments" | jq '.experiments | length')"
+check "list" 1 "$(get /api/v1/experiments | jq '.experiments | length')"
 check "trials" 200 "$(status GET "/api/v1/experiments/$id/trials")"
 check "trials: failure reasons" true "$(body '[.trials[] | select(.state == "FAILED") | .reason != null] | all')"
 check "recommendation" 200 "$(status GET "/api/v1/experiments/$id/recommendation")"
@@ -109,22 +135,21 @@ slow=$(body .id)
 wait_for "slow experiment starts" in_state "$slow" RUNNING
 check "cancel running" 202 "$(status POST "/api/v1/experiments/$slow/cancel")"
 check "cancelled" CANCELLED "$(wait_state "$slow" CANCELLED)"
-check "no trial left running" 0 "$(curl -s "$BASE/api/v1/experiments/$slow" | jq '.counts.running + .counts.pending')"
+check "no trial left running" 0 "$(get "/api/v1/experiments/$slow" | jq '.counts.running + .counts.pending')"
 
 # Another process (`morphling run`) writes to the same store while the API reads it: no
 # "database is locked", and its events reach the stream.
 sed -e 's/name: replay-live/name: from-cli/' -e 's/delay: 150ms/delay: 20ms/' \
     -e "s|surface: examples/|surface: $MP_SOURCE_DIR/examples/|" "$SPEC" >"$WORK/cli.yaml"
-stream "$WORK/cli-events.txt" ""
-cli_events=$STREAM_PID
-wait_for "the stream is connected" grep -q '^retry:' "$WORK/cli-events.txt"
+newest=$(sqlite3 "$WORK/store.db" 'SELECT max(id) FROM events')
+stream_start "$WORK/cli-events.txt" "/api/v1/events?after=$newest"
 "$MORPHLING" run "$WORK/cli.yaml" --db "$WORK/store.db" --quiet >/dev/null 2>"$WORK/run.err" &
 run_pid=$!
 errors=0
 n=0
 while kill -0 "$run_pid" 2>/dev/null && [ $n -lt 200 ]; do
     for p in /api/v1/experiments /api/v1/experiments/from-cli /metrics; do
-        s=$(curl -s -o /dev/null -w '%{http_code}' "$BASE$p")
+        s=$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" "$BASE$p")
         case "$s" in 200 | 404) ;; *) errors=$((errors + 1)) ;; esac
     done
     n=$((n + 1))
@@ -133,8 +158,7 @@ wait "$run_pid"
 check "concurrent run succeeds" 0 "$?"
 check "reads during a concurrent run never fail" 0 "$errors"
 check "no lock errors in the run" "" "$(grep -i locked "$WORK/run.err")"
-wait_for "events of the other process are streamed" has_events "$WORK/cli-events.txt" trial_finished 30
-kill "$cli_events"
+stream_wait "$WORK/cli-events.txt" "$FINISHED"
 check "events of the other process are streamed" 30 "$(grep -c '^event: trial_finished' "$WORK/cli-events.txt")"
 
 # Security: Host, Origin, sizes.
@@ -148,10 +172,31 @@ check "same-origin validate" 200 "$(status POST /api/v1/validate -H "Origin: htt
 head -c 2000000 /dev/zero | tr '\0' 'a' >"$WORK/big"
 check "oversized body" 413 "$(status POST /api/v1/validate --data-binary @"$WORK/big")"
 check "oversized body: code" too_large "$(body .error.code)"
-check "oversized header refused" true "$(s=$(status GET /healthz -H "X-Big: $(head -c 40000 /dev/zero | tr '\0' b)"); [ "$s" -ge 400 ] && echo true)"
+# What the HTTP library would answer with an HTML page is answered in JSON (issue 13).
+check "oversized head" 431 "$(status GET /healthz -H "X-Big: $(head -c 40000 /dev/zero | tr '\0' b)")"
+check "oversized head: JSON" header_too_large "$(body .error.code)"
+check "oversized request line" 414 "$(status GET "/$(head -c 10000 /dev/zero | tr '\0' u)")"
+check "oversized request line: JSON" uri_too_long "$(body .error.code)"
+check "Content-Length beyond 64 bits" 413 "$(status POST /api/v1/validate -H 'Content-Length: 99999999999999999999999' --data-binary @"$SPEC")"
+check "Content-Length beyond 64 bits: JSON" too_large "$(body .error.code)"
+check "a chunked body" 411 "$(status POST /api/v1/validate -H 'Transfer-Encoding: chunked' --data-binary @"$SPEC")"
+check "a chunked body: JSON" length_required "$(body .error.code)"
+raw=$(printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nno colon here\r\n\r\n' "$PORT" |
+    timeout 30 curl -s "telnet://127.0.0.1:$PORT")
+check_contains "a malformed head: JSON 400" '{"error":{"code":"bad_request"' "$raw"
+
+# Paths in submitted specs stay inside --base-dir; the answer names the field, not the file.
+for path in ../../../../../../../etc/passwd /etc/passwd examples/no-such.csv; do
+    sed "s|surface: .*|surface: $path|" "$SPEC" >"$WORK/escape.yaml"
+    check "surface $path: 400" 400 "$(status POST /api/v1/validate --data-binary @"$WORK/escape.yaml")"
+    check "surface $path: one message naming the field" \
+        "'runner.surface': not found inside the server's base folder (paths in submitted specs resolve inside --base-dir)" \
+        "$(body .error.message | sed 's|^spec:[0-9]*:[0-9]*: ||')"
+done
+check "the answer holds nothing of the file" "" "$(grep -o 'root:' "$WORK/body")"
 
 # Metrics, then delete.
-curl -s "$BASE/metrics" >"$WORK/metrics.txt"
+get /metrics >"$WORK/metrics.txt"
 check_contains "metrics: experiments by state" 'morphling_experiments{state="SUCCEEDED"} 2' "$(cat "$WORK/metrics.txt")"
 check_contains "metrics: trials by state" 'morphling_trials{state="CANCELLED"}' "$(cat "$WORK/metrics.txt")"
 check_contains "metrics: trial durations" 'morphling_trial_duration_seconds_count' "$(cat "$WORK/metrics.txt")"
@@ -164,15 +209,60 @@ for h in morphling_http_request_duration_seconds morphling_trial_duration_second
         $1 == h "_count" { count = $2 }
         END { print (!bad && count != "" && inf == count) ? "ok" : "bad" }' "$WORK/metrics.txt")"
 done
+# Secrets: the store and the answers keep the reference; literal values of secret-looking keys
+# come back redacted, in the API and in exports.
+cat "$SPEC" - >"$WORK/secret.yaml" <<'YAML'
+service:
+  command: [./server, --api-key=literal-key-1]
+  env:
+    API_TOKEN: literal-secret-1
+    FROM_ENV: {from_env: MP_TEST_SECRET}
+    PLAIN: visible
+YAML
+sed -i -e 's/name: replay-live/name: with-secrets/' -e 's/max_trials: 30/max_trials: 8/' \
+    -e 's/delay: 150ms/delay: 0ms/' "$WORK/secret.yaml"
+check "create with secrets" 201 "$(status POST /api/v1/experiments --data-binary @"$WORK/secret.yaml")"
+check "it finishes" SUCCEEDED "$(wait_state with-secrets SUCCEEDED)"
+check "get" 200 "$(status GET /api/v1/experiments/with-secrets)"
+check "a literal secret is redacted" "<redacted>" "$(body .spec.service.env.API_TOKEN)"
+check "a reference stays a reference" MP_TEST_SECRET "$(body .spec.service.env.FROM_ENV.from_env)"
+check "a plain value stays" visible "$(body .spec.service.env.PLAIN)"
+check "a secret-looking flag is redacted" "--api-key=<redacted>" "$(body '.spec.service.command[1]')"
+check "no secret anywhere in the answer" "" "$(grep -o 'literal-secret-1\|literal-key-1\|from-the-servers' "$WORK/body")"
+check "the store holds the reference, not the value" "" \
+    "$(sqlite3 "$WORK/store.db" "SELECT spec_json FROM experiments WHERE name = 'with-secrets'" | grep -o from-the-servers)"
+"$MORPHLING" export with-secrets --format deploy --db "$WORK/store.db" >"$WORK/deploy.json"
+check "export: a reference is redacted" "<redacted>" "$(jq -r .env.FROM_ENV "$WORK/deploy.json")"
+check "export: a literal secret is redacted" "<redacted>" "$(jq -r .env.API_TOKEN "$WORK/deploy.json")"
+check "export: a plain value stays" visible "$(jq -r .env.PLAIN "$WORK/deploy.json")"
+check "export: a secret-looking flag is redacted" "--api-key=<redacted>" "$(jq -r '.args[0]' "$WORK/deploy.json")"
+"$MORPHLING" export with-secrets --format k8s --container server --db "$WORK/store.db" >"$WORK/k8s.json" 2>/dev/null
+c='.spec.template.spec.containers[0]'
+check "export k8s: secret variables are left to the cluster" "PLAIN=visible WORKERS" \
+    "$(jq -r "[$c.env[] | .name + if .name == \"PLAIN\" then \"=\" + .value else \"\" end] | join(\" \")" "$WORK/k8s.json")"
+check "export k8s: a secret-looking flag is redacted" "--api-key=<redacted>" "$(jq -r "$c.args[0]" "$WORK/k8s.json")"
+check "export k8s: no secret anywhere" "" "$(grep -o 'literal-secret-1\|literal-key-1\|from-the-servers' "$WORK/k8s.json")"
+sed -e 's/name: replay-live/name: unset-secret/' -e 's/MP_TEST_SECRET/MP_NOT_SET_ANYWHERE/' "$WORK/secret.yaml" >"$WORK/unset.yaml"
+check "an unset variable is a 400" 400 "$(status POST /api/v1/validate --data-binary @"$WORK/unset.yaml")"
+check_contains "naming the field" "'service.env.FROM_ENV': environment variable MP_NOT_SET_ANYWHERE is not set" "$(body .error.message)"
+
 check "delete" 200 "$(status DELETE "/api/v1/experiments/$id")"
 check "deleted" 404 "$(status GET "/api/v1/experiments/$id")"
 check "delete missing" 404 "$(status DELETE "/api/v1/experiments/$id")"
 stop_server
 
+# The token is reused across restarts.
+first=$TOKEN
+start_server
+check "the token survives a restart" "$first" "$TOKEN"
+stop_server
+
 # ---- listener rules --------------------------------------------------------------------------
-"$MORPHLING" serve --listen 0.0.0.0:0 --db "$WORK/store.db" >/dev/null 2>"$WORK/err"
+"$MORPHLING" serve --listen 0.0.0.0:0 --db "$WORK/store.db" --no-auth >/dev/null 2>"$WORK/err"
 check "non-loopback without a token is refused" 2 "$?"
-check_contains "refusal names the flag" "--token-file" "$(cat "$WORK/err")"
+check_contains "refusal names the flag" "--no-auth" "$(cat "$WORK/err")"
+"$MORPHLING" serve --no-auth --token-file "$WORK/x" >/dev/null 2>&1
+check "--no-auth with --token-file is a usage error" 2 "$?"
 printf 'short\n' >"$WORK/short"
 chmod 600 "$WORK/short"
 "$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --token-file "$WORK/short" >/dev/null 2>&1
@@ -182,20 +272,30 @@ chmod 644 "$WORK/token"
 "$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --token-file "$WORK/token" >/dev/null 2>&1
 check "world-readable token file refused" 2 "$?"
 chmod 600 "$WORK/token"
+ln -s "$WORK/token" "$WORK/token-link"
+"$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --token-file "$WORK/token-link" >/dev/null 2>&1
+check "a symlinked token file refused" 2 "$?"
 
-# ---- with a token: the auth matrix -----------------------------------------------------------
+# --no-auth: loopback only, a loud warning, and nothing asks for a token.
+start_server --no-auth
+check_contains "--no-auth warns" "WARNING: --no-auth" "$(cat "$WORK/server.err")"
+check "--no-auth: no login URL" "" "$TOKEN"
+check "--no-auth: the API answers without a token" 200 "$(anon GET /api/v1/experiments)"
+stop_server
+
+# ---- a given --token-file: the auth matrix ---------------------------------------------------
 start_server --token-file "$WORK/token"
-AUTH="Authorization: Bearer secret-token-0123456789"
-check "token: reads stay open" 200 "$(status GET /api/v1/experiments)"
-check "token: create without token" 401 "$(status POST /api/v1/experiments --data-binary @"$WORK/spec.yaml")"
+check "token file: the given token is used" secret-token-0123456789 "$TOKEN"
+check "token: reads need it" 401 "$(anon GET /api/v1/experiments)"
+check "token: create without token" 401 "$(anon POST /api/v1/experiments --data-binary @"$WORK/spec.yaml")"
 check "token: 401 code" unauthorized "$(body .error.code)"
-check "token: wrong token" 401 "$(status POST /api/v1/experiments -H 'Authorization: Bearer wrong-token-0123456789' --data-binary @"$WORK/spec.yaml")"
-check "token: validate without token" 401 "$(status POST /api/v1/validate --data-binary @"$SPEC")"
-check "token: cancel without token" 401 "$(status POST "/api/v1/experiments/$slow/cancel")"
-check "token: delete without token" 401 "$(status DELETE "/api/v1/experiments/$slow")"
-check "token: bad Origin wins over a good token" 403 "$(status DELETE "/api/v1/experiments/$slow" -H "$AUTH" -H 'Origin: http://evil.example')"
-check "token: create with token" 201 "$(status POST /api/v1/experiments -H "$AUTH" --data-binary @"$WORK/spec.yaml")"
-check "token: delete with token" 200 "$(status DELETE "/api/v1/experiments/$slow" -H "$AUTH")"
-check "token: delete running experiment" 200 "$(status DELETE /api/v1/experiments/replay-live -H "$AUTH")"
+check "token: wrong token" 401 "$(anon POST /api/v1/experiments -H 'Authorization: Bearer wrong-token-0123456789' --data-binary @"$WORK/spec.yaml")"
+check "token: validate without token" 401 "$(anon POST /api/v1/validate --data-binary @"$SPEC")"
+check "token: cancel without token" 401 "$(anon POST "/api/v1/experiments/$slow/cancel")"
+check "token: delete without token" 401 "$(anon DELETE "/api/v1/experiments/$slow")"
+check "token: bad Origin wins over a good token" 403 "$(status DELETE "/api/v1/experiments/$slow" -H 'Origin: http://evil.example')"
+check "token: create with token" 201 "$(status POST /api/v1/experiments --data-binary @"$WORK/spec.yaml")"
+check "token: delete with token" 200 "$(status DELETE "/api/v1/experiments/$slow")"
+check "token: delete running experiment" 200 "$(status DELETE /api/v1/experiments/replay-live)"
 stop_server
 finish

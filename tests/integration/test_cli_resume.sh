@@ -3,9 +3,11 @@
 # An experiment killed with SIGKILL (or stopped with SIGINT) continues on the next `run`, ending
 # with exactly max_trials terminal trials, none duplicated or lost, in the same sequence as an
 # uninterrupted run.
+# Each trial takes 1 s (3 at a time), so the SIGINT arrives while trials remain however slowly
+# the checks poll on a loaded machine.
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
 cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/surface.csv"
-sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 200ms|' \
+sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 1s|' \
     -e 's|max_trials: 40|max_trials: 24\n  parallelism: 3|' \
     "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/spec.yaml"
 

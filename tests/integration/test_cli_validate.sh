@@ -32,9 +32,28 @@ err=$("$MORPHLING" validate "$WORK/bad.yaml" --set parameters[0].step=2 --set al
 check "--set typo exits 2" 2 "$rc"
 check_contains "--set typo gets a suggestion" "did you mean 'max_trials'" "$err"
 
+# The spec argument itself: a missing file, a directory, a FIFO (which must not block) and a
+# device are invalid input (exit 2), for validate and run alike.
 err=$("$MORPHLING" validate "$WORK/does-not-exist.yaml" 2>&1); rc=$?
-check "missing file exits 1" 1 "$rc"
+check "missing file exits 2" 2 "$rc"
 check_contains "missing file is named" "does-not-exist.yaml" "$err"
+err=$("$MORPHLING" validate "$WORK" 2>&1); rc=$?
+check "a directory exits 2" 2 "$rc"
+check "a directory is named" "morphling: $WORK: is a directory; a spec must be a regular file" "$err"
+mkfifo "$WORK/fifo"
+err=$(timeout 10 "$MORPHLING" validate "$WORK/fifo" 2>&1); rc=$?
+check "a FIFO is refused at once with 2 (124 = it blocked)" 2 "$rc"
+check_contains "a FIFO is named" "fifo: is a FIFO" "$err"
+err=$(timeout 10 "$MORPHLING" run "$WORK/fifo" 2>&1); rc=$?
+check "run refuses a FIFO with 2" 2 "$rc"
+err=$("$MORPHLING" validate /dev/null 2>&1); rc=$?
+check "a device exits 2" 2 "$rc"
+
+# Issue 13: an int range of more than 10^12 values without a step crashed (SIGSEGV).
+sed 's/    max: 4/    max: 1000000000002/; /step: 0/d' "$WORK/bad.yaml" >"$WORK/big-range.yaml"
+err=$("$MORPHLING" validate "$WORK/big-range.yaml" 2>&1); rc=$?
+check "an int range without step over 10^12 values exits 2" 2 "$rc"
+check_contains "naming max" "'parameters[0].max': more than 10^12 steps between min and max" "$err"
 
 out=$("$MORPHLING" validate --json "$WORK/bad.yaml" 2>/dev/null)
 check "validate --json reports invalid" false "$(printf '%s' "$out" | jq .valid)"

@@ -17,7 +17,7 @@ if [ ! -f "$DEPS/node_modules/playwright-core/package.json" ] ||
 fi
 mkdir -p "$MP_BUILD_DIR/e2e"
 start_server
-MP_DEPS="$DEPS" MP_BASE="$BASE" MP_CHROMIUM="$CHROMIUM" \
+MP_DEPS="$DEPS" MP_BASE="$BASE" MP_TOKEN="$TOKEN" MP_CHROMIUM="$CHROMIUM" \
     MP_PROFILE="$WORK/profile" MP_SHOTS="$MP_BUILD_DIR/e2e" \
     timeout 240 node "$MP_SOURCE_DIR/tests/e2e/dashboard.mjs"
 rc=$?

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -47,7 +48,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    /* Remove the per-test base groups. */
+    /* Remove the groups of dead children, then the per-test base groups. */
+    (void)mp_cgroup_sweep(&sys);
     for (int c = 0; c < MP_CGCTL_N; c++) {
         if (sys.v1_base[c]) {
             rmdir(sys.v1_base[c]);
@@ -168,8 +170,10 @@ static void test_limits_written(void **state)
     struct mp_cgroup *cg = make_group("limits", &lim);
     unsigned want = mp_cgroup_system_limits(&sys);
     assert_int_equal(mp_cgroup_enforced(cg), want);
+    char tag[MP_CGROUP_OWNER_TAG_MAX]; /* directories carry the owner's tag after the name */
+    mp_cgroup_owner_tag(tag, sizeof(tag));
     if (sys.v1_base[MP_CGCTL_CPU]) {
-        char *d = mp_xasprintf("%s/t%d-limits", sys.v1_base[MP_CGCTL_CPU], (int)test_pid);
+        char *d = mp_xasprintf("%s/t%d-limits%s", sys.v1_base[MP_CGCTL_CPU], (int)test_pid, tag);
         expect_file(d, "cpu.cfs_quota_us", "50000\n");
         expect_file(d, "cpu.cfs_period_us", "100000\n");
         free(d);
@@ -177,14 +181,14 @@ static void test_limits_written(void **state)
         expect_file(mp_cgroup_path(cg), "cpu.max", "50000 100000\n");
     }
     if (sys.v1_base[MP_CGCTL_MEMORY]) {
-        char *d = mp_xasprintf("%s/t%d-limits", sys.v1_base[MP_CGCTL_MEMORY], (int)test_pid);
+        char *d = mp_xasprintf("%s/t%d-limits%s", sys.v1_base[MP_CGCTL_MEMORY], (int)test_pid, tag);
         expect_file(d, "memory.limit_in_bytes", "67108864\n");
         free(d);
     } else if (want & MP_CGLIM_MEMORY) {
         expect_file(mp_cgroup_path(cg), "memory.max", "67108864\n");
     }
     if (sys.v1_base[MP_CGCTL_PIDS]) {
-        char *d = mp_xasprintf("%s/t%d-limits", sys.v1_base[MP_CGCTL_PIDS], (int)test_pid);
+        char *d = mp_xasprintf("%s/t%d-limits%s", sys.v1_base[MP_CGCTL_PIDS], (int)test_pid, tag);
         expect_file(d, "pids.max", "32\n");
         free(d);
     }
@@ -432,6 +436,66 @@ static void test_runner_death_kills_trial(void **state)
     destroy_clean(cg, NULL);
 }
 
+/* The groups named "t<test_pid>-<tag>-o..." in every hierarchy of sys. */
+static int count_groups(const char *tag)
+{
+    char prefix[96];
+    snprintf(prefix, sizeof(prefix), "t%d-%s-o", (int)test_pid, tag);
+    const char *bases[MP_CGCTL_N + 1];
+    size_t nb = 0;
+    for (int c = 0; c < MP_CGCTL_N; c++) {
+        bases[nb++] = sys.v1_base[c];
+    }
+    bases[nb++] = sys.v2_base;
+    int n = 0;
+    for (size_t b = 0; b < nb; b++) {
+        DIR *d = bases[b] ? opendir(bases[b]) : NULL;
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+        }
+        if (d) {
+            closedir(d);
+        }
+    }
+    return n;
+}
+
+/* Issue 13: a run killed with SIGKILL leaves its (empty) groups in every hierarchy; the next
+ * detection removes them, and only them: the group of a live process stays. */
+static void test_sweep_removes_dead_owners_groups(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    struct mp_cgroup_limits lim = {0};
+    pid_t child = fork();
+    if (child == 0) {
+        struct mp_cgroup *cg = NULL;
+        char name[64];
+        snprintf(name, sizeof(name), "t%d-dead", (int)test_pid);
+        _exit(mp_cgroup_create(&sys, name, &lim, &cg, NULL) == 0 ? 0 : 1); /* as if killed */
+    }
+    int st = -1;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_int_equal(WEXITSTATUS(st), 0);
+    int left = count_groups("dead");
+    assert_true(left > 0);
+    struct mp_cgroup *live = make_group("live", &lim);
+    int live_groups = count_groups("live");
+    struct mp_cgroup_system again;
+    struct mp_error err = {0, ""};
+    char parent[64];
+    snprintf(parent, sizeof(parent), "morphling-test-%d", (int)test_pid);
+    assert_int_equal(mp_cgroup_detect(&again, parent, &err), 0);
+    mp_cgroup_system_release(&again);
+    if (count_groups("dead") != 0) {
+        fail_msg("%d of %d groups of the dead owner are left", count_groups("dead"), left);
+    }
+    assert_int_equal(count_groups("live"), live_groups);
+    assert_int_equal(access(mp_cgroup_path(live), F_OK), 0);
+    destroy_clean(live, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_stale_group_recreated),
         cmocka_unit_test(test_runner_death_kills_trial),
         cmocka_unit_test(test_v1_only_freeze_kill),
+        cmocka_unit_test(test_sweep_removes_dead_owners_groups),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for src/server's request checks (listen address, Host, Origin, token) and its
- * embedded assets. */
+/* Unit tests for src/server's request checks (listen address, Host, Origin, token, token file,
+ * request heads) and its embedded assets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "server/server.h"
 
@@ -90,6 +94,94 @@ static void token_rules(void **state)
     assert_false(mp_server_token_ok("Bearer ", t));
 }
 
+/* Issue 13: the token is created once (256 random bits, owner-only) and reused; a file that is
+ * not ours alone is refused. */
+static void token_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mp-test-token-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *path = mp_xasprintf("%s/store.db.token", dir);
+    char *token = NULL, *again = NULL;
+    bool created = false;
+    struct mp_error err = {0};
+    assert_int_equal(mp_server_token_load(path, &token, &created, &err), 0);
+    assert_true(created);
+    assert_int_equal(strlen(token), 64);
+    assert_int_equal(strspn(token, "0123456789abcdef"), 64);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(mp_server_token_load(path, &again, &created, &err), 0);
+    assert_false(created);
+    assert_string_equal(again, token);
+    free(again);
+
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_int_equal(mp_server_token_load(path, &again, &created, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "readable by others"));
+    assert_int_equal(chmod(path, 0600), 0);
+    char *link = mp_xasprintf("%s/link", dir);
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(mp_server_token_load(link, &again, &created, &err), MP_EINVALID);
+    FILE *f = fopen(path, "w");
+    fputs("short\n", f);
+    fclose(f);
+    assert_int_equal(mp_server_token_load(path, &again, &created, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "at least 16 characters"));
+    f = fopen(path, "w");
+    fputs("two words-0123456789\n", f);
+    fclose(f);
+    assert_int_equal(mp_server_token_load(path, &again, &created, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "expected one word"));
+    assert_int_equal(mp_server_token_load(dir, &again, &created, &err), MP_EINVALID);
+    unlink(link);
+    unlink(path);
+    rmdir(dir);
+    free(link);
+    free(path);
+    free(token);
+}
+
+/* What libmicrohttpd would refuse with an HTML page is found first, so the gate answers JSON. */
+static void request_heads(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *head;
+        unsigned status;
+        const char *code;
+    } cases[] = {
+        {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, NULL},
+        {"GET / HTTP/1.0\n\n", 0, NULL},
+        {"POST /x HTTP/1.1\r\nContent-Length: 1048576\r\n\r\n", 0, NULL},
+        {"POST /x HTTP/1.1\r\ncontent-length:  12 \r\n\r\n", 0, NULL},
+        {"POST /x HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n", 413, "too_large"},
+        {"POST /x HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413, "too_large"},
+        {"POST /x HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 413, "too_large"},
+        {"POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 413, "too_large"},
+        {"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411, "length_required"},
+        {"GARBAGE\r\n\r\n", 400, "bad_request"},
+        {"GET /\r\n\r\n", 400, "bad_request"},
+        {"GET / HTTP/2.0\r\n\r\n", 400, "bad_request"},
+        {"GET  HTTP/1.1\r\n\r\n", 400, "bad_request"},
+        {"G(T / HTTP/1.1\r\n\r\n", 400, "bad_request"},
+        {"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400, "bad_request"},
+        {"GET / HTTP/1.1\r\n: empty name\r\n\r\n", 400, "bad_request"},
+        {"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400, "bad_request"},
+        {"\r\n\r\n", 400, "bad_request"},
+        {"GET / HTTP/1.1\r\nHost: a\r\n", 400, "bad_request"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *code = NULL, *msg = NULL;
+        unsigned st = mp_server_head_check(cases[i].head, strlen(cases[i].head), &code, &msg);
+        if (st != cases[i].status || (st && strcmp(code, cases[i].code) != 0)) {
+            fail_msg("[%s]: %u %s, expected %u %s", cases[i].head, st, st ? code : "-",
+                     cases[i].status, cases[i].code ? cases[i].code : "-");
+        }
+    }
+}
+
 static void assets_are_embedded(void **state)
 {
     (void)state;
@@ -110,7 +202,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loopback_addresses), cmocka_unit_test(listen_parsing),
         cmocka_unit_test(host_header_rules),  cmocka_unit_test(origin_rules),
-        cmocka_unit_test(token_rules),        cmocka_unit_test(assets_are_embedded),
+        cmocka_unit_test(token_rules),        cmocka_unit_test(token_file),
+        cmocka_unit_test(request_heads),      cmocka_unit_test(assets_are_embedded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

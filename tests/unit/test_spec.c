@@ -10,7 +10,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "spec/spec.h"
 
@@ -154,6 +157,14 @@ static void parameter_errors(void **state)
         {"{name: a, type: float, min: 0, max: 1, log: true}", "log scale needs min > 0"},
         {"{name: a, type: float, min: 0, max: 1, log: yes}", "expected true or false"},
         {"{name: a, type: float, min: 0, max: 1e15, step: 1e-3}", "more than 10^12 steps"},
+        /* Without a step the error is reported at max (issue 13: it crashed on the NULL step). */
+        {"{name: a, type: int, min: 1, max: 1000000000002}",
+         "'parameters[0].max': more than 10^12 steps between min and max (give a larger step)"},
+        {"{name: a, type: int, min: 1, max: 9007199254740993, step: 1000000}",
+         "'parameters[0].max': integer \"9007199254740993\" is too large: parameter values are "
+         "exact only up to 2^53 - 1"},
+        {"{name: a, type: int, min: -9007199254740992, max: 0, step: 1000000}",
+         "'parameters[0].min': integer \"-9007199254740992\" is too large"},
         {"{name: a, type: int, min: 1, max: 2, values: [1]}", "not allowed for a int parameter"},
         {"{name: a, type: discrete, min: 1, values: [1]}", "not allowed for a discrete"},
         {"{name: a, type: discrete}", "required key is missing"},
@@ -197,6 +208,20 @@ static void parameter_errors(void **state)
                       "  - {name: a, type: int, min: 1, max: 2, target: {resource: cpu}}\n"
                       "  - {name: b, type: int, min: 1, max: 2, target: {resource: cpu}}\n",
                  "resource 'cpu' is already set by parameter 'a'");
+}
+
+/* 2^53 - 1 is the largest magnitude a parameter value holds exactly, and is accepted. */
+static void integer_limits(void **state)
+{
+    (void)state;
+    struct mp_spec *s = parse_ok(HEAD "parameters:\n  - {name: a, type: int, min: "
+                                      "-9007199254740991, max: 9007199254740991, step: "
+                                      "1000000000000}\n",
+                                 NULL, 0);
+    assert_non_null(s);
+    assert_true(s->space.params[0].max == 9007199254740991.0);
+    assert_true(s->space.params[0].min == -9007199254740991.0);
+    mp_spec_free(s);
 }
 
 static void section_errors(void **state)
@@ -425,6 +450,205 @@ static void evaluation_judges_results(void **state)
     mp_spec_free(s);
 }
 
+/* A deployment never reads nor shows a secret: a host sees it redacted, a pod drops it. */
+static void check_deploy_hides_secrets(const struct mp_spec *s, const double *x)
+{
+    struct mp_rendered r;
+    struct mp_error err = {0};
+    assert_int_equal(mp_spec_render_deploy(s, x, 0, MP_DEPLOY_HOST, &r, &err), 0);
+    assert_int_equal(r.envc, 4);
+    assert_string_equal(r.env[0], "API_TOKEN=<redacted>");
+    assert_string_equal(r.env[1], "DB_PASSWORD=<redacted>");
+    assert_string_equal(r.env[2], "SESSION_SECRET=<redacted>");
+    assert_string_equal(r.env[3], "PLAIN=3");
+    mp_rendered_release(&r);
+    assert_int_equal(mp_spec_render_deploy(s, x, 0, MP_DEPLOY_PORTABLE, &r, &err), 0);
+    assert_int_equal(r.envc, 1);
+    assert_string_equal(r.env[0], "PLAIN=3");
+    mp_rendered_release(&r);
+}
+
+/* Secret references (issue 13): the document and the stored JSON keep only the reference; the
+ * value is read when the service is rendered; a deployment hides it; errors name the field. */
+static void secret_references(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mp-test-secret-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *file = mp_xasprintf("%s/db.txt", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("pa55-from-file\n", f);
+    fclose(f);
+    setenv("MP_TEST_TOKEN", "tok-from-env", 1);
+    const char *text =
+        "name: t\nobjective: {metric: q}\n" P1 "service:\n  command: [srv, '{a}']\n  env:\n"
+        "    API_TOKEN: {from_env: MP_TEST_TOKEN}\n"
+        "    DB_PASSWORD: {from_file: db.txt}\n"
+        "    SESSION_SECRET: literal-secret\n"
+        "    PLAIN: '{a}'\n"
+        "runner:\n  kind: local\n  load:\n    headers:\n"
+        "      - 'X-Trace: 1'\n"
+        "      - Authorization: {from_env: MP_TEST_TOKEN}\n";
+    struct mp_spec *s = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_spec_parse(text, strlen(text), "t.yaml", dir, NULL, 0, &s, &err), 0);
+    char *json = mp_spec_to_json(s);
+    assert_non_null(strstr(json, "{\"from_env\":\"MP_TEST_TOKEN\"}"));
+    assert_non_null(strstr(json, "{\"from_file\":\"db.txt\"}"));
+    assert_null(strstr(json, "tok-from-env"));
+    free(json);
+    assert_int_equal(mp_spec_check_secrets(s, &err), 0);
+
+    double x[1] = {3};
+    struct mp_rendered r;
+    assert_int_equal(mp_spec_render_service(s, x, NULL, 0, &r, &err), 0);
+    assert_int_equal(r.envc, 4);
+    assert_string_equal(r.env[0], "API_TOKEN=tok-from-env");
+    assert_string_equal(r.env[1], "DB_PASSWORD=pa55-from-file");
+    assert_string_equal(r.env[2], "SESSION_SECRET=literal-secret");
+    assert_string_equal(r.env[3], "PLAIN=3");
+    mp_rendered_release(&r);
+    check_deploy_hides_secrets(s, x);
+    const struct mp_node *h = mp_doc_get(mp_doc_get(s->runner_node, "load"), "headers");
+    char *line = NULL;
+    assert_int_equal(mp_spec_header_line(s, h->items[1], &line, &err), 0);
+    assert_string_equal(line, "Authorization: tok-from-env");
+    free(line);
+
+    /* Missing: the error names the field and the variable, never a value. */
+    unsetenv("MP_TEST_TOKEN");
+    assert_int_equal(mp_spec_check_secrets(s, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "t.yaml:8:16: 'service.env.API_TOKEN': environment variable "
+                                    "MP_TEST_TOKEN is not set"));
+    assert_int_equal(mp_spec_render_service(s, x, NULL, 0, &r, &err), MP_EINVALID);
+    unlink(file);
+    setenv("MP_TEST_TOKEN", "tok-from-env", 1);
+    assert_int_equal(mp_spec_check_secrets(s, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "'service.env.DB_PASSWORD': cannot read the secret file"));
+    assert_null(strstr(err.msg, "pa55"));
+    mp_spec_free(s);
+    unsetenv("MP_TEST_TOKEN");
+    rmdir(dir);
+    free(file);
+}
+
+/* Malformed secret references and headers are errors naming the field; which names look
+ * secret. */
+static void secret_reference_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *tail;
+        const char *want;
+    } bad[] = {
+        {"service: {command: [srv, '{a}'], env: {X: {from_env: '1A'}}}\n",
+         "'service.env.X.from_env': \"1A\" is not a valid environment variable name"},
+        {"service: {command: [srv, '{a}'], env: {X: {from_vault: y}}}\n",
+         "'service.env.X': expected a string, {from_env: NAME} or {from_file: PATH}"},
+        {"service: {command: [srv, '{a}'], env: {X: {from_env: A, from_file: b}}}\n",
+         "expected a string, {from_env: NAME} or {from_file: PATH}"},
+        {"service: {command: [srv, '{a}']}\nrunner: {kind: local, load: {headers: ['X']}}\n",
+         "'runner.load.headers[0]': expected \"Name: value\""},
+        {"service: {command: [srv, '{a}']}\nrunner: {kind: local, load: {headers: [{'A B': "
+         "x}]}}\n",
+         "expected \"Name: value\" or {Name: value}"},
+        {"service: {command: [srv, '{a}']}\nrunner: {kind: local, load: {headers: [{A: "
+         "{from_env: '-'}}]}}\n",
+         "is not a valid environment variable name"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
+        char t[1024];
+        snprintf(t, sizeof(t), "name: t\nobjective: {metric: q}\n" P1 "%s", bad[i].tail);
+        expect_error(t, bad[i].want);
+    }
+    assert_true(mp_spec_secret_name("HF_TOKEN"));
+    assert_true(mp_spec_secret_name("Authorization"));
+    assert_true(mp_spec_secret_name("db_Password"));
+    assert_true(mp_spec_secret_name("X-Api-Key"));
+    assert_false(mp_spec_secret_name("OMP_NUM_THREADS"));
+    assert_false(mp_spec_secret_name("Content-Type"));
+}
+
+/* Issue 13: a spec submitted through the API may name files inside the base folder only, after
+ * following symlinks; anything else is the same error naming the field. */
+static void confined_paths(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/mp-test-confine-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char *base = mp_xasprintf("%s/base", root);
+    char *secret = mp_xasprintf("%s/secret.csv", root);
+    char *inside = mp_xasprintf("%s/base/in.csv", root);
+    char *link = mp_xasprintf("%s/base/link.csv", root);
+    assert_int_equal(mkdir(base, 0700), 0);
+    FILE *f = fopen(secret, "w");
+    fputs("cpu,q\n1,2\n", f);
+    fclose(f);
+    f = fopen(inside, "w");
+    fputs("a,q\n1,2\n", f);
+    fclose(f);
+    assert_int_equal(symlink(secret, link), 0);
+    static const char *const paths[] = {"../secret.csv", "link.csv", "nope.csv", "/etc/passwd",
+                                        "/tmp"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(paths); i++) {
+        char *text = mp_xasprintf("name: t\nobjective: {metric: q}\n" P1
+                                  "runner: {kind: replay, surface: '%s'}\n",
+                                  paths[i]);
+        struct mp_spec *s = NULL;
+        struct mp_error err = {0};
+        assert_int_equal(mp_spec_parse_confined(text, strlen(text), "spec", base, &s, &err),
+                         MP_EINVALID);
+        assert_string_equal(err.msg, "spec:5:33: 'runner.surface': not found inside the server's "
+                                     "base folder (paths in submitted specs resolve inside "
+                                     "--base-dir)");
+        /* The same spec from the user's own file may name any path. */
+        assert_int_equal(mp_spec_parse(text, strlen(text), "spec", base, NULL, 0, &s, &err), 0);
+        mp_spec_free(s);
+        free(text);
+    }
+    static const char *const fields[] = {
+        "service: {command: [srv, '{a}'], workdir: ..}\n",
+        "service: {command: [srv, '{a}'], env: {K: {from_file: ../secret.csv}}}\n",
+        "algorithm: {prior: /etc/passwd}\nrunner: {kind: replay, surface: in.csv}\n",
+        "service: {command: [srv, '{a}']}\nrunner: {kind: local, load: {body: ../secret.csv}}\n"};
+    static const char *const names[] = {"'service.workdir'", "'service.env.K.from_file'",
+                                        "'algorithm.prior'", "'runner.load.body'"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(fields); i++) {
+        char *text = mp_xasprintf("name: t\nobjective: {metric: q}\n" P1 "%s", fields[i]);
+        struct mp_spec *s = NULL;
+        struct mp_error err = {0};
+        assert_int_equal(mp_spec_parse_confined(text, strlen(text), "spec", base, &s, &err),
+                         MP_EINVALID);
+        if (!strstr(err.msg, names[i]) || !strstr(err.msg, "not found inside")) {
+            fail_msg("[%s] does not name %s", err.msg, names[i]);
+        }
+        free(text);
+    }
+    const char *ok =
+        "name: t\nobjective: {metric: q}\n" P1 "runner: {kind: replay, surface: in.csv}\n";
+    struct mp_spec *s = NULL;
+    assert_int_equal(mp_spec_parse_confined(ok, strlen(ok), "spec", base, &s, NULL), 0);
+    char *resolved = mp_spec_resolve_path(s, "in.csv");
+    char real[PATH_MAX];
+    assert_non_null(realpath(inside, real));
+    assert_string_equal(resolved, real);
+    free(resolved);
+    resolved = mp_spec_resolve_path(s, "link.csv");
+    assert_null(fopen(resolved, "r"));
+    free(resolved);
+    mp_spec_free(s);
+    unlink(link);
+    unlink(inside);
+    unlink(secret);
+    rmdir(base);
+    rmdir(root);
+    free(link);
+    free(inside);
+    free(secret);
+    free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,12 +656,16 @@ int main(void)
         cmocka_unit_test(error_messages_name_file_line_and_field),
         cmocka_unit_test(structural_errors),
         cmocka_unit_test(parameter_errors),
+        cmocka_unit_test(integer_limits),
         cmocka_unit_test(section_errors),
         cmocka_unit_test(service_errors),
         cmocka_unit_test(overrides_use_the_same_path),
         cmocka_unit_test(json_spec_is_equivalent),
         cmocka_unit_test(documents_are_bounded),
         cmocka_unit_test(evaluation_judges_results),
+        cmocka_unit_test(secret_references),
+        cmocka_unit_test(secret_reference_errors),
+        cmocka_unit_test(confined_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

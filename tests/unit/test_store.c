@@ -207,12 +207,81 @@ static void ownership_and_events(void **state)
     remove_db(path);
 }
 
+/* Overwrites the first page of table `name` with 0xff bytes (an invalid page type). */
+static void damage_table(const char *path, const char *name)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT rootpage, (SELECT page_size FROM "
+                                        "pragma_page_size) FROM sqlite_master WHERE name = ?",
+                                        -1, &stmt, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    long root = (long)sqlite3_column_int64(stmt, 0);
+    long page = (long)sqlite3_column_int64(stmt, 1);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db); /* the last connection: the WAL is checkpointed into the file */
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, (root - 1) * page, SEEK_SET), 0);
+    for (long i = 0; i < page; i++) {
+        fputc(0xff, f);
+    }
+    fclose(f);
+}
+
+/* Issue 13: reads that stopped at the first non-ROW result reported a damaged store as an
+ * empty one. Every read now tells SQLITE_DONE from an error, names the file, and a handle that
+ * saw damage writes nothing more. */
+static void damaged_store_is_an_error(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *st = open_ok(path, 0);
+    int64_t id = 0;
+    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, NULL), 0);
+    for (int i = 1; i <= 55; i++) {
+        char params[32], key[32];
+        snprintf(params, sizeof(params), "{\"a\":%d}", i);
+        snprintf(key, sizeof(key), "a=%d", i);
+        assert_int_equal(mp_store_trial_create(st, id, i, params, key, NULL), 0);
+    }
+    mp_store_close(st);
+    damage_table(path, "trials");
+
+    st = open_ok(path, 0);
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_trial_list(st, id, &rows, &n, &err), MP_ESTORE);
+    assert_int_equal(n, 0);
+    assert_null(rows);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "malformed"));
+    /* Nothing is written over it, even to the tables that still read. */
+    mp_error_clear(&err);
+    assert_int_equal(mp_store_event_add(st, id, 0, "k", NULL, &err), MP_ESTORE);
+    assert_non_null(strstr(err.msg, "damaged"));
+    assert_int_equal(mp_store_experiment_set_state(st, id, MP_EXPERIMENT_INTERRUPTED, "x", NULL),
+                     MP_ESTORE);
+    struct mp_experiment_row row = {0};
+    assert_int_equal(mp_store_experiment_find(st, "e", &row, NULL), 0);
+    assert_int_equal(row.state, MP_EXPERIMENT_CREATED);
+    mp_experiment_row_release(&row);
+    mp_store_close(st);
+    remove_db(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(migrations_upgrade_and_refuse_newer),
         cmocka_unit_test(trial_states_move_forward_only),
         cmocka_unit_test(ownership_and_events),
+        cmocka_unit_test(damaged_store_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

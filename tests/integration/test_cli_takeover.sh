@@ -1,0 +1,51 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Issue 13: a run frozen past the claim's staleness is taken over by a second run; when the
+# first one wakes up it says that another process took the experiment over (not "trial N:
+# FAILED -> FAILED is not allowed"), exits 1 and writes nothing over the second one's results.
+# Also: an experiment none of whose trials succeeded ends FAILED (exit 1), never SUCCEEDED.
+. "$(dirname "$0")/lib.sh"
+cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/surface.csv"
+sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 1500ms|' \
+    -e 's|max_trials: 40|max_trials: 4|' \
+    "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/spec.yaml"
+DB="$WORK/store.db"
+q() { sqlite3 -cmd '.timeout 10000' "$DB" "$1" 2>/dev/null; }
+
+"$MORPHLING" run "$WORK/spec.yaml" --quiet >"$WORK/a.out" 2>"$WORK/a.err" &
+A=$!
+track "$A"
+one_running() { [ "$(q "SELECT count(*) FROM trials WHERE state = 'RUNNING'")" = 1 ]; }
+wait_for "the first run's first trial runs" one_running
+# Freeze it and age its heartbeat, as if it had been stopped for more than 60 s. (Retried in
+# the unlikely case it was frozen inside a write transaction.)
+aged=""
+i=0
+while [ -z "$aged" ] && [ $i -lt 20 ]; do
+    kill -STOP "$A"
+    aged=$(q "UPDATE experiments SET heartbeat_at_ns = 0; SELECT changes()")
+    [ -n "$aged" ] || { kill -CONT "$A"; sleep 0.2; }
+    i=$((i + 1))
+done
+check "the first run was frozen with its heartbeat aged" 1 "$aged"
+"$MORPHLING" run "$WORK/spec.yaml" --quiet >"$WORK/b.out" 2>"$WORK/b.err"
+check "the second run takes over and finishes" 0 "$?"
+kill -CONT "$A"
+wait "$A"
+check "the first run stops with 1" 1 "$?"
+check_contains "and says why" "took experiment 'replay-demo' over while this one was stopped" \
+    "$(cat "$WORK/a.err")"
+check "no bare transition error" "" "$(grep 'is not allowed' "$WORK/a.err")"
+check "the second run's state stands" SUCCEEDED "$(q 'SELECT state FROM experiments')"
+check "exactly max_trials terminal trials" 4 \
+    "$(q "SELECT count(*) FROM trials WHERE state IN ('SUCCEEDED', 'FAILED')")"
+
+# No successful trial: FAILED, exit 1.
+sed -e 's|p99_ms <= 150|p99_ms <= 0.001|' -e 's|name: replay-demo|name: none-succeed|' \
+    -e 's|delay: 1500ms|delay: 0ms|' "$WORK/spec.yaml" >"$WORK/none.yaml"
+"$MORPHLING" run "$WORK/none.yaml" --quiet >/dev/null 2>&1
+check "no trial succeeded: exit 1" 1 "$?"
+check "no trial succeeded: FAILED" FAILED "$(q "SELECT state FROM experiments WHERE name = 'none-succeed'")"
+check_contains "and the reason says so" "none of the 4 trials succeeded" \
+    "$(q "SELECT stop_reason FROM experiments WHERE name = 'none-succeed'")"
+finish

@@ -1,0 +1,39 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The store file (issue 13): created owner-only in an owner-only folder; and a damaged store is
+# an error, never an empty one: with the trials table's first page overwritten, list, show,
+# export and run exit 1 naming the store file, and run writes nothing (no event, no state
+# change) over it.
+. "$(dirname "$0")/lib.sh"
+
+# The default location: its folders and the file (with its WAL) are the owner's only.
+env -u MORPHLING_DB XDG_DATA_HOME="$WORK/xdg" "$MORPHLING" run \
+    "$MP_SOURCE_DIR/examples/replay-demo.yaml" --set algorithm.max_trials=2 --quiet >/dev/null
+check "store folder is 0700" 700 "$(stat -c %a "$WORK/xdg/morphling")"
+check "parent folder is 0700" 700 "$(stat -c %a "$WORK/xdg")"
+check "store file is 0600" 600 "$(stat -c %a "$WORK/xdg/morphling/morphling.db")"
+(umask 022 && "$MORPHLING" list --db "$WORK/umask.db" >/dev/null)
+check "a --db file is 0600 whatever the umask" 600 "$(stat -c %a "$WORK/umask.db")"
+DB="$WORK/store.db"
+"$MORPHLING" run "$MP_SOURCE_DIR/examples/replay-demo.yaml" --db "$DB" --quiet >/dev/null
+check "the experiment ran" 40 "$("$MORPHLING" show replay-demo --db "$DB" --json | jq '.trials | length')"
+events=$(sqlite3 "$DB" 'SELECT count(*) FROM events')
+
+# Overwrite the first page of the trials table with 0xff bytes (an invalid page type).
+root=$(sqlite3 "$DB" "SELECT rootpage FROM sqlite_master WHERE name = 'trials'")
+page=$(sqlite3 "$DB" 'PRAGMA page_size')
+head -c "$page" /dev/zero | tr '\0' '\377' |
+    dd of="$DB" bs="$page" seek=$((root - 1)) count=1 conv=notrunc 2>/dev/null
+
+for cmd in "list" "show replay-demo" "export replay-demo --format csv" \
+    "export replay-demo --format deploy" "run $MP_SOURCE_DIR/examples/replay-demo.yaml"; do
+    # shellcheck disable=SC2086 # word splitting of $cmd is intended
+    err=$("$MORPHLING" $cmd --db "$DB" 2>&1 >/dev/null)
+    rc=$?
+    check "$cmd: exit 1" 1 "$rc"
+    check_contains "$cmd: names the store" "$DB: " "$err"
+    check_contains "$cmd: says why" "malformed" "$err"
+done
+check "run wrote no event" "$events" "$(sqlite3 "$DB" 'SELECT count(*) FROM events')"
+check "run left the state alone" SUCCEEDED "$(sqlite3 "$DB" 'SELECT state FROM experiments')"
+finish
