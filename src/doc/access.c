@@ -169,7 +169,7 @@ int mp_doc_require(const struct mp_node *map, const char *key, struct mp_node **
 
 /* --set paths ------------------------------------------------------------------------------ */
 
-static void map_put(struct mp_node *map, const char *key, struct mp_node *value)
+void mp_doc_map_put(struct mp_node *map, const char *key, struct mp_node *value)
 {
     for (size_t i = 0; i < map->n; i++) {
         if (strcmp(map->keys[i], key) == 0) {
@@ -267,7 +267,7 @@ static int step_into(struct mp_node **cur, const char *seg, bool last, struct mp
                             source, n->path, seg);
     }
     if (last) {
-        map_put(n, seg, value);
+        mp_doc_map_put(n, seg, value);
         *cur = value;
         return 0;
     }
@@ -278,7 +278,7 @@ static int step_into(struct mp_node **cur, const char *seg, bool last, struct mp
         child->file = mp_xstrdup(value->file);
         child->line = value->line;
         child->col = value->col;
-        map_put(n, seg, child);
+        mp_doc_map_put(n, seg, child);
     }
     *cur = child;
     return 0;

@@ -81,6 +81,9 @@ char *mp_json_dumps(const void *json, int indent);
 void mp_json_quote(struct mp_buf *b, const char *s);
 void mp_json_print(FILE *f, const void *json);
 
+/* Sets map[key] = value (owned by the map from now on), replacing and freeing an earlier value
+ * of that key; a new key is placed at the value's position. */
+void mp_doc_map_put(struct mp_node *map, const char *key, struct mp_node *value);
 /* Deep copy (positions kept). */
 struct mp_node *mp_doc_clone(const struct mp_node *n);
 

@@ -2,6 +2,8 @@
 /* Loading and validating experiment specs: top-level sections other than `parameters`. */
 #include "spec/spec_int.h"
 
+#include "spec/pe.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -485,14 +487,14 @@ static int parse_runner(struct mp_spec *spec, struct mp_node *n, struct mp_error
         return rc;
     }
     /* The runners of this build (src/runner/runner.c); the spec sits below them. */
-    static const char *const kinds[] = {"local", "replay"};
+    static const char *const kinds[] = {"local", "replay", "kubernetes"};
     for (size_t i = 0; i < MP_ARRAY_LEN(kinds); i++) {
         if (strcmp(kinds[i], spec->runner) == 0) {
             return 0;
         }
     }
-    return mp_doc_error(err, mp_doc_get(n, "kind"), "expected local or replay, got \"%s\"",
-                        spec->runner);
+    return mp_doc_error(err, mp_doc_get(n, "kind"),
+                        "expected local, replay or kubernetes, got \"%s\"", spec->runner);
 }
 
 static int parse_root(struct mp_spec *spec, struct mp_node *root, struct mp_error *err)
@@ -528,7 +530,8 @@ static int parse_root(struct mp_spec *spec, struct mp_node *root, struct mp_erro
     if (svc) {
         return parse_service(spec, svc, err);
     }
-    if (strcmp(spec->runner, "replay") != 0) {
+    /* replay starts nothing; kubernetes starts the pod template of its runner settings. */
+    if (strcmp(spec->runner, "replay") != 0 && strcmp(spec->runner, "kubernetes") != 0) {
         return mp_error_set(err, MP_EINVALID,
                             "%s:%u:%u: 'service': required key is missing (runner '%s' starts "
                             "the service)",
@@ -567,6 +570,13 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
         char *key = mp_xstrndup(overrides[i], (size_t)(eq - overrides[i]));
         rc = mp_doc_set_path(spec->doc, key, eq + 1, "--set", err);
         free(key);
+    }
+    if (rc == 0 && mp_spec_is_pe(spec->doc)) {
+        struct mp_node *native = NULL;
+        if ((rc = mp_spec_pe_translate(spec->doc, &native, err)) == 0) {
+            mp_doc_free(spec->doc);
+            spec->doc = native;
+        }
     }
     if (rc == 0) {
         rc = parse_root(spec, spec->doc, err);

@@ -257,7 +257,7 @@ static void section_errors(void **state)
         expect_error(text, cases[i].want);
     }
     expect_error("name: t\nobjective: {metric: q}\nrunner: {kind: docker}\n" P1,
-                 "expected local or replay, got \"docker\"");
+                 "expected local, replay or kubernetes, got \"docker\"");
     expect_error("name: t\nobjective: {metric: q}\nrunner: {kind: local, trial_timeout: soon}\n" P1,
                  "expected a duration");
     expect_error("name: t\nobjective: {metric: q}\n" P1,

@@ -1,0 +1,170 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# deploy/ on the test cluster's API server, which checks every built-in object against the
+# official Kubernetes schemas (Strict field validation) and custom objects against the CRDs:
+# `kubectl apply -k deploy/` installs everything (and again changes nothing); an original-style
+# ProfilingExperiment is accepted with the schema's defaults and `kubectl get pe` / `kubectl get
+# trials` print the printer columns; invalid ones are refused with 422 naming the field; the
+# operator's ServiceAccount may do what the operator needs and nothing more (RBAC).
+. "$(dirname "$0")/lib.sh"
+
+apiserver="$MP_BUILD_DIR/kube/apiserver/main.mjs"
+command -v node >/dev/null 2>&1 || skip "node is not installed"
+command -v kubectl >/dev/null 2>&1 || skip "kubectl is not on the PATH"
+[ -f "$apiserver" ] || skip "the test cluster (tests/kube) is not built"
+
+node "$apiserver" --dir "$WORK/cluster" --default-field-validation Strict \
+    --authorization-mode RBAC >"$WORK/apiserver.log" 2>&1 &
+track $!
+wait_for_file "$WORK/cluster/apiserver.ready" || fail "the API server did not start"
+export KUBECONFIG="$WORK/cluster/kubeconfig"
+deploy="$MP_SOURCE_DIR/deploy"
+
+out=$(kubectl apply -k "$deploy" 2>&1)
+check "kubectl apply -k deploy/ exits 0" 0 "$?"
+check "it creates the 9 objects" 9 "$(printf '%s\n' "$out" | grep -c ' created$')"
+check_contains "the CRD" "customresourcedefinition.apiextensions.k8s.io/profilingexperiments.morphling.kubedl.io created" "$out"
+check_contains "the operator" "deployment.apps/morphling-operator created" "$out"
+out=$(kubectl apply -k "$deploy" 2>&1)
+check "applying it again changes nothing" 9 "$(printf '%s\n' "$out" | grep -c ' unchanged$')"
+check "short name pe" "profilingexperiments pe morphling.kubedl.io/v1alpha1 true ProfilingExperiment" \
+    "$(kubectl api-resources --api-group=morphling.kubedl.io 2>&1 | awk '$1 == "profilingexperiments" {print $1, $2, $3, $4, $5}')"
+check "the operator's pod: non-root, read-only root, no capabilities, probes" \
+    'true true ["ALL"] /healthz /readyz' \
+    "$(kubectl get deployment morphling-operator -n morphling-system -o json | jq -r -c \
+        '.spec.template.spec | [.securityContext.runAsNonRoot, .containers[0].securityContext.readOnlyRootFilesystem,
+          (.containers[0].securityContext.capabilities.drop | tojson), .containers[0].livenessProbe.httpGet.path,
+          .containers[0].readinessProbe.httpGet.path] | join(" ")')"
+
+# An original-style resource, as written for the original Morphling.
+pe="$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml"
+check "the original-style file is accepted" \
+    "profilingexperiment.morphling.kubedl.io/mobilenet-experiment-grid created" \
+    "$(kubectl apply -f "$pe" 2>&1)"
+ns="-n morphling-system"
+# morphling reads the same file; its runner checks the namespace in the cluster.
+out=$("$MORPHLING" validate "$pe" 2>&1)
+case $out in
+*"runner 'kubernetes' is not available in this build"*)
+    echo "SKIP: this build has no kubernetes runner: morphling validate of the valid file" ;;
+*) check "morphling validate accepts the original-style file" \
+    "$pe: valid: experiment 'mobilenet-experiment-grid', 3 parameters, 8 configurations, algorithm grid, runner kubernetes, up to 8 trials" \
+    "$out" ;;
+esac
+# Defaults from the schema: a file without parallelism or objective.type gets 1 and maximize.
+sed -e '/^  parallelism:/d' -e '/^    type: maximize/d' -e 's/name: mobilenet-experiment-grid/name: defaults/' \
+    "$pe" >"$WORK/defaults.yaml"
+kubectl apply -f "$WORK/defaults.yaml" >/dev/null 2>&1
+check "parallelism defaults to 1, the objective to maximize" "1 maximize" \
+    "$(kubectl get pe defaults $ns -o jsonpath='{.spec.parallelism} {.spec.objective.type}')"
+check "kubectl get pe: the columns, before any status" \
+    "NAME STATE AGE OBJECTIVE-NAME OPTIMAL-OBJECTIVE-VALUE OPTIMAL-PARAMETERS|mobilenet-experiment-grid qps" \
+    "$(kubectl get pe mobilenet-experiment-grid $ns 2>&1 | awk '{ if (NR == 1) h = $0; else r = $1 " " $3 } END { gsub(/ +/, " ", h); print h "|" r }')"
+# The operator writes the status; the columns show it.
+kubectl patch pe mobilenet-experiment-grid $ns --subresource=status --type=merge -p '{"status": {
+    "conditions": [{"type": "Created", "status": "True"}, {"type": "Succeeded", "status": "True"}],
+    "currentOptimalTrial": {"tunableParameters": [{"name": "cpu", "value": "1", "category": "resource"}],
+      "objectiveMetricsObserved": [{"name": "qps", "value": "412.5"}]},
+    "trialsTotal": 8, "trialsSucceeded": 8}}' >/dev/null 2>&1
+check "the status subresource takes the operator's status" 0 "$?"
+row=$(kubectl get pe mobilenet-experiment-grid $ns --no-headers 2>&1)
+check "State and Optimal-Objective-Value" "Succeeded qps 412.5" "$(echo "$row" | awk '{print $2, $4, $5}')"
+check_contains "Optimal-Parameters" '"name":"cpu"' "$row"
+check_contains "kubectl get morphling lists both kinds' objects" "profilingexperiment.morphling.kubedl.io/defaults" \
+    "$(kubectl get morphling $ns -o name 2>&1)"
+
+cat >"$WORK/trial.yaml" <<'YAML'
+apiVersion: morphling.kubedl.io/v1alpha1
+kind: Trial
+metadata: {name: mobilenet-experiment-grid-1, namespace: morphling-system}
+spec:
+  number: 1
+  samplingResult: [{name: cpu, value: 450m, category: resource}]
+YAML
+kubectl apply -f "$WORK/trial.yaml" >/dev/null 2>&1
+check "a Trial is accepted" 0 "$?"
+kubectl patch trial mobilenet-experiment-grid-1 $ns --subresource=status --type=merge -p '{"status": {
+    "conditions": [{"type": "Succeeded", "status": "True"}],
+    "trialResult": {"objectiveMetricsObserved": [{"name": "qps", "value": "300"}]}}}' >/dev/null 2>&1
+out=$(kubectl get trials $ns 2>&1)
+check "kubectl get trials: the columns" "NAME STATE OBJECTIVE-VALUE PARAMETERS AGE" \
+    "$(echo "$out" | head -1 | tr -s ' ')"
+check "kubectl get trials: the row" "mobilenet-experiment-grid-1 Succeeded 300" \
+    "$(echo "$out" | awk 'NR == 2 {print $1, $2, $3}')"
+
+# Invalid resources: refused by the API server (422), naming the field.
+refused() { # NAME FILE FIELD TEXT
+    refused_out=$(kubectl apply -f "$2" 2>&1)
+    check "$1: refused" 1 "$?"
+    check_contains "$1: is Invalid (422)" 'The ProfilingExperiment "bad" is invalid' "$refused_out"
+    check_contains "$1: names the field" "$3" "$refused_out"
+    check_contains "$1: says why" "$4" "$refused_out"
+}
+bad() { # SED-EXPRESSION: the original-style file, renamed "bad" and changed
+    sed -e "$1" -e 's/name: mobilenet-experiment-grid/name: bad/' "$pe" >"$WORK/bad.yaml"
+    echo "$WORK/bad.yaml"
+}
+refused "an unknown parameterType" "$(bad 's/parameterType: discrete/parameterType: float/')" \
+    'spec.tunableParameters[0].parameters[0].parameterType' 'Unsupported value: "float"'
+refused "an unknown category" "$(bad 's/category: "env"/category: "environment"/')" \
+    'spec.tunableParameters[1].category' 'supported values: "resource", "env", "args"'
+refused "parallelism 0" "$(bad 's/parallelism: 1/parallelism: 0/')" 'spec.parallelism' \
+    'greater than or equal to 1'
+refused "no servicePodTemplate" "$(bad '/servicePodTemplate:/,/tunableParameters:/{/tunableParameters:/!d}')" \
+    'spec.servicePodTemplate' 'Required value'
+cat >"$WORK/step0.yaml" <<'YAML'
+apiVersion: morphling.kubedl.io/v1alpha1
+kind: ProfilingExperiment
+metadata: {name: bad, namespace: morphling-system}
+spec:
+  objective: {type: maximize, objectiveMetricName: qps}
+  algorithm: {algorithmName: grid}
+  servicePodTemplate:
+    template:
+      spec:
+        containers: [{name: server, image: "morphling/inference-server:test"}]
+  tunableParameters:
+    - category: resource
+      parameters:
+        - name: cpu
+          parameterType: double
+          feasibleSpace: {min: 500m, max: "2", step: "0"}
+YAML
+refused "step 0" "$WORK/step0.yaml" 'spec.tunableParameters[0].parameters[0].feasibleSpace.step' \
+    'should match'
+check "nothing invalid was stored" "defaults mobilenet-experiment-grid" \
+    "$(kubectl get pe $ns -o name | sed 's|.*/||' | sort | tr '\n' ' ' | sed 's/ $//')"
+
+# The same file, read by morphling itself: the same field, with file, line and column.
+"$MORPHLING" validate "$WORK/step0.yaml" >/dev/null 2>"$WORK/err"
+check "morphling validate refuses step 0 with exit 2" 2 "$?"
+check_contains "naming file, line, column and field" \
+    "step0.yaml:16:54: 'spec.tunableParameters[0].parameters[0].feasibleSpace.step': expected a positive number, got \"0\"" \
+    "$(cat "$WORK/err")"
+
+# Least privilege: what the operator's ServiceAccount may and may not do.
+as="--as=system:serviceaccount:morphling-system:morphling-operator"
+can() { kubectl auth can-i "$as" "$@" 2>/dev/null; }
+for rule in "create deployments.apps -n team-a" "delete jobs.batch -n team-b" "create configmaps -n team-a" \
+    "watch profilingexperiments.morphling.kubedl.io --all-namespaces" \
+    "update profilingexperiments.morphling.kubedl.io --subresource=status -n team-a" \
+    "create trials.morphling.kubedl.io -n team-a" "list pods -n team-a" "get pods/log -n team-a" \
+    "create events -n team-a" "update leases.coordination.k8s.io -n morphling-system"; do
+    # shellcheck disable=SC2086 # the rule is several words on purpose
+    check "the operator may $rule" yes "$(can $rule)"
+done
+for rule in "delete profilingexperiments.morphling.kubedl.io -n team-a" \
+    "update profilingexperiments.morphling.kubedl.io -n team-a" "get secrets -n team-a" \
+    "create pods -n team-a" "update leases.coordination.k8s.io -n team-a" \
+    "create clusterroles.rbac.authorization.k8s.io" "delete namespaces"; do
+    # shellcheck disable=SC2086
+    check "the operator may not $rule" no "$(can $rule)"
+done
+
+# Deleting the namespace removes what is in it (at once on the test cluster, in the background
+# on a real one), so the namespaced objects may be gone by the time kubectl gets to them.
+kubectl delete -k "$deploy" --ignore-not-found >/dev/null 2>&1
+check "kubectl delete -k deploy/ exits 0" 0 "$?"
+check "it removes the CRDs, the cluster-wide RBAC and the namespace" "" \
+    "$(kubectl get crd,clusterrole,clusterrolebinding,namespace -o name 2>&1 | grep -e morphling)"
+finish

@@ -1,0 +1,41 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# `morphling validate` reads a ProfilingExperiment written for the original Morphling: errors
+# name the resource's field with file, line and column and exit 2; --set addresses the
+# resource's fields. (The valid file against a cluster: test_deploy.sh.)
+. "$(dirname "$0")/lib.sh"
+
+pe="$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml"
+# bad NAME SED-EXPRESSION MESSAGE: the original-style file changed by SED is refused with exit 2
+# and MESSAGE (file:line:col: 'field': why).
+bad() {
+    sed -e "$2" "$pe" >"$WORK/bad.yaml"
+    "$MORPHLING" validate "$WORK/bad.yaml" >/dev/null 2>"$WORK/err"
+    check "$1: exit 2" 2 "$?"
+    check_contains "$1: names the field" "$WORK/bad.yaml:$3" "$(cat "$WORK/err")"
+}
+bad "an unknown resource name" 's/name: "memory"/name: "ephemeral-storage"/' \
+    "58:17: 'spec.tunableParameters[0].parameters[1].name': unknown resource \"ephemeral-storage\""
+bad "a bad quantity" 's/- "1800Mi"/- "1800Mx"/' \
+    "61:17: 'spec.tunableParameters[0].parameters[1].feasibleSpace.list[0]': expected a Kubernetes quantity"
+bad "a duplicate value after conversion" 's/- "2Gi"/- "2048Mi"\n              - "2Gi"/' \
+    "63:17: 'spec.tunableParameters[0].parameters[1].feasibleSpace.list[2]': duplicate value \"2048\""
+bad "a misspelt field" 's/maxNumTrials:/maxNumTrial:/' \
+    "17:3: 'spec.maxNumTrial': unknown key; did you mean 'maxNumTrials'?"
+sed -e 's/algorithmName: grid/algorithmName: hyperband/' "$pe" >"$WORK/algo.yaml"
+"$MORPHLING" validate "$WORK/algo.yaml" >/dev/null 2>"$WORK/err"
+check "an unknown algorithm: exit 2" 2 "$?"
+check_contains "an unknown algorithm: says which exist" \
+    "unknown algorithm 'hyperband' (available: grid, random, bo, morphling)" "$(cat "$WORK/err")"
+bad "a negative maxNumTrials" 's/maxNumTrials: 8/maxNumTrials: -1/' \
+    "17:17: 'spec.maxNumTrials': expected an integer in [1, 1000000], got \"-1\""
+bad "an env name the shell could not set" 's/name: "BATCH_SIZE"/name: "BATCH SIZE"/' \
+    "66:17: 'spec.tunableParameters[1].parameters[0].name': \"BATCH SIZE\" is not a valid environment name"
+
+"$MORPHLING" validate "$pe" --set spec.tunableParameters[0].parameters[0].feasibleSpace.list[1]=0 \
+    >/dev/null 2>"$WORK/err"
+check "--set edits the resource: exit 2" 2 "$?"
+check_contains "--set edits the resource: the parameter is named" \
+    "mobilenet-grid.yaml:52:17: 'spec.tunableParameters[0].parameters[0].name': values out of range for resource 'cpu' (must be > 0)" \
+    "$(cat "$WORK/err")"
+finish

@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for the ProfilingExperiment mapping (src/spec/pe.c): an original-style file, every
+ * error path with the resource's field path and position, JSON from the API server, and the
+ * configuration written back in the original's form. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/pe.h"
+
+/* A minimal resource; %s is spliced in after `spec:` (fields at two spaces). */
+#define PE_HEAD                                                                                    \
+    "apiVersion: morphling.kubedl.io/v1alpha1\n"                                                   \
+    "kind: ProfilingExperiment\n"                                                                  \
+    "metadata: {name: t, namespace: ns}\n"                                                         \
+    "spec:\n"                                                                                      \
+    "  objective: {type: maximize, objectiveMetricName: qps}\n"                                    \
+    "  algorithm: {algorithmName: grid}\n"                                                         \
+    "  servicePodTemplate:\n"                                                                      \
+    "    template: {spec: {containers: [{name: c, image: 'morphling/fake-service:test'}]}}\n"
+
+static struct mp_spec *parse_ok(const char *text, const char *const *sets, size_t n)
+{
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_parse(text, strlen(text), "pe.yaml", "/tmp", sets, n, &spec, &err) != 0) {
+        fail_msg("unexpected error: %s\n%s", err.msg, text);
+    }
+    return spec;
+}
+
+/* Parses PE_HEAD + tail and checks the whole error message. */
+static void expect_error(const char *tail, const char *want)
+{
+    char *text = mp_xasprintf("%s%s", PE_HEAD, tail);
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    int rc = mp_spec_parse(text, strlen(text), "pe.yaml", "/tmp", NULL, 0, &spec, &err);
+    if (rc == 0) {
+        mp_spec_free(spec);
+        fail_msg("expected [%s], but the resource was accepted:\n%s", want, text);
+    }
+    assert_int_equal(rc, MP_EINVALID);
+    if (strcmp(err.msg, want) != 0) {
+        fail_msg("error\n  [%s]\nis not\n  [%s]", err.msg, want);
+    }
+    free(text);
+}
+
+/* tests/data/pe/mobilenet-grid.yaml, written as the original's examples are. */
+static struct mp_spec *load_example(void)
+{
+    char *path = mp_xasprintf("%s/pe/mobilenet-grid.yaml", getenv("MP_TEST_DATA"));
+    struct mp_spec *s = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_load(path, NULL, 0, &s, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    free(path);
+    return s;
+}
+
+static const struct mp_node *runner_get(const struct mp_spec *s, const char *key)
+{
+    return mp_doc_get(s->runner_node, key);
+}
+
+static void original_example_maps_field_by_field(void **state)
+{
+    (void)state;
+    struct mp_spec *s = load_example();
+    assert_string_equal(s->name, "mobilenet-experiment-grid");
+    assert_string_equal(s->objective_metric, "throughput_rps");
+    assert_int_equal(s->direction, MP_MAXIMIZE);
+    assert_string_equal(s->algorithm, "grid");
+    assert_int_equal(s->max_trials, 8);
+    assert_int_equal(s->parallelism, 1);
+    assert_string_equal(s->runner, "kubernetes");
+    assert_int_equal(s->space.n, 3);
+    const struct mp_param *cpu = &s->space.params[0], *mem = &s->space.params[1];
+    const struct mp_param *batch = &s->space.params[2];
+    assert_string_equal(cpu->name, "cpu");
+    assert_int_equal(cpu->target, MP_TARGET_RESOURCE);
+    assert_int_equal(cpu->resource, MP_RESOURCE_CPU);
+    assert_int_equal(cpu->n_values, 2);
+    assert_true(cpu->values[0] == 0.45 && cpu->values[1] == 1.0);
+    assert_int_equal(mem->resource, MP_RESOURCE_MEMORY);
+    assert_true(mem->values[0] == 1800.0 && mem->values[1] == 2048.0);
+    assert_string_equal(batch->name, "BATCH_SIZE");
+    assert_int_equal(batch->target, MP_TARGET_ENV);
+    assert_string_equal(batch->target_name, "BATCH_SIZE");
+    /* The runner gets the pod template, the namespace, the port and the deadline. */
+    assert_string_equal(runner_get(s, "namespace")->scalar, "morphling-system");
+    assert_string_equal(runner_get(s, "port")->scalar, "8500");
+    assert_string_equal(runner_get(s, "startup_timeout")->scalar, "120s");
+    const struct mp_node *containers =
+        mp_doc_get(mp_doc_get(runner_get(s, "pod_template"), "spec"), "containers");
+    assert_non_null(containers);
+    assert_string_equal(mp_doc_get(containers->items[0], "name")->scalar, "resnet-container");
+    assert_null(runner_get(s, "client_template"));
+    const struct mp_node *load = runner_get(s, "load");
+    assert_string_equal(mp_doc_get(load, "body")->scalar, "{\"instances\": [[0, 0, 0]]}");
+    assert_string_equal(mp_doc_get(load, "method")->scalar, "POST");
+    /* Nodes keep the resource's own paths. */
+    assert_string_equal(cpu->name, "cpu");
+    assert_string_equal(mp_doc_get(s->doc, "parameters")->items[1]->path,
+                        "spec.tunableParameters[0].parameters[1]");
+    /* What the store keeps is a native spec that parses back to the same space. */
+    char *json = mp_spec_to_json(s);
+    struct mp_spec *back = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_parse(json, strlen(json), "stored", "/tmp", NULL, 0, &back, &err) != 0) {
+        fail_msg("%s\n%s", err.msg, json);
+    }
+    assert_int_equal(back->space.n, 3);
+    assert_true(back->space.params[1].values[1] == 2048.0);
+    assert_string_equal(back->runner, "kubernetes");
+    mp_spec_free(back);
+    free(json);
+    mp_spec_free(s);
+}
+
+static void types_algorithms_and_additions(void **state)
+{
+    (void)state;
+    struct mp_spec *s = parse_ok(
+        "apiVersion: morphling.kubedl.io/v1alpha1\n"
+        "kind: ProfilingExperiment\n"
+        "metadata: {name: more}\n"
+        "spec:\n"
+        "  objective: {type: minimize, objectiveMetricName: p99_ms}\n"
+        "  algorithm:\n"
+        "    algorithmName: BayesianOpt\n"
+        "    algorithmSettings: [{name: initial_points, value: '3'}]\n"
+        "    seed: 7\n"
+        "  maxNumTrials: 12\n"
+        "  parallelism: 2\n"
+        "  maxFailedTrials: 4\n"
+        "  constraints: ['p99_ms <= 200']\n"
+        "  cost: {cpu_core_hour: 0.03}\n"
+        "  trialTimeout: 5m\n"
+        "  serviceContainerName: server\n"
+        "  runner: {kubeconfig: /k}\n"
+        "  servicePodTemplate:\n"
+        "    template:\n"
+        "      spec:\n"
+        "        containers:\n"
+        "          - {name: sidecar, image: x}\n"
+        "          - {name: server, image: y, ports: [{containerPort: 9000}]}\n"
+        "  tunableParameters:\n"
+        "    - category: resource\n"
+        "      parameters:\n"
+        "        - {name: cpu, parameterType: double, feasibleSpace: {min: 500m, max: '2', step: "
+        "250m}}\n"
+        "        - {name: nvidia.com/gpu, parameterType: int, feasibleSpace: {min: '0', max: "
+        "'2'}}\n"
+        "    - category: args\n"
+        "      parameters:\n"
+        "        - {name: workers, parameterType: int, feasibleSpace: {min: '1', max: '8', step: "
+        "'1'}}\n"
+        "        - {name: --mode, parameterType: categorical, feasibleSpace: {list: [a, b]}}\n"
+        "    - category: env\n"
+        "      parameters:\n"
+        "        - name: LR\n"
+        "          parameterType: discrete\n"
+        "          role: batch_timeout\n"
+        "          feasibleSpace: {list: ['0.1', '0.30000000000000004', '1e-7']}\n",
+        NULL, 0);
+    assert_string_equal(s->algorithm, "bo");
+    assert_int_equal(s->seed, 7);
+    assert_true(s->seed_given);
+    assert_string_equal(mp_doc_get(s->algorithm_settings, "initial_points")->scalar, "3");
+    assert_int_equal(s->max_trials, 12);
+    assert_int_equal(s->parallelism, 2);
+    assert_int_equal(s->max_failed_trials, 4);
+    assert_int_equal(s->direction, MP_MINIMIZE);
+    assert_string_equal(s->objective_metric, "p99_ms");
+    assert_int_equal(s->n_constraints, 1);
+    assert_true(s->has_cost && s->cost.cpu_core_hour == 0.03);
+    assert_int_equal(s->trial_timeout_ms, 300000);
+    assert_string_equal(runner_get(s, "container")->scalar, "server");
+    assert_string_equal(runner_get(s, "port")->scalar, "9000");
+    assert_string_equal(runner_get(s, "kubeconfig")->scalar, "/k");
+    assert_null(runner_get(s, "namespace"));
+    const struct mp_param *p = s->space.params;
+    assert_int_equal(p[0].type, MP_PARAM_FLOAT);
+    assert_true(p[0].min == 0.5 && p[0].max == 2 && p[0].step == 0.25);
+    assert_int_equal(p[1].resource, MP_RESOURCE_GPU);
+    assert_string_equal(p[2].target_name, "--workers");
+    assert_int_equal(p[2].target, MP_TARGET_ARG);
+    assert_string_equal(p[3].target_name, "--mode");
+    assert_int_equal(p[3].type, MP_PARAM_CATEGORICAL);
+    /* Doubles keep every digit: 0.30000000000000004 is not 0.3. */
+    assert_int_equal(p[4].n_values, 3);
+    assert_true(p[4].values[0] == 1e-7 && p[4].values[1] == 0.1);
+    assert_true(p[4].values[2] == 0.30000000000000004 && p[4].values[2] != 0.3);
+    char buf[MP_FMT_DOUBLE_MAX];
+    assert_string_equal(mp_space_format(&s->space, 4, p[4].values[2], buf), "0.30000000000000004");
+    assert_string_equal(p[4].role, "batch_timeout");
+    mp_spec_free(s);
+}
+
+static void errors_name_the_resource_field(void **state)
+{
+    (void)state;
+    expect_error("  tunableParameters:\n"
+                 "    - category: env\n"
+                 "      parameters:\n"
+                 "        - {name: A, parameterType: int, feasibleSpace: {min: '1', max: '4'}}\n"
+                 "        - name: B\n"
+                 "          parameterType: double\n"
+                 "          feasibleSpace: {min: '1', max: '4', step: '0'}\n",
+                 "pe.yaml:15:53: 'spec.tunableParameters[0].parameters[1].feasibleSpace.step': "
+                 "expected a positive number, got \"0\"");
+    expect_error("  tunableParameters:\n"
+                 "    - category: resource\n"
+                 "      parameters:\n"
+                 "        - {name: ephemeral-storage, parameterType: int, feasibleSpace: {min: "
+                 "'1', max: '4'}}\n",
+                 "pe.yaml:12:18: 'spec.tunableParameters[0].parameters[0].name': unknown resource "
+                 "\"ephemeral-storage\" (cpu, memory, nvidia.com/gpu, nvidia.com/gpumem, "
+                 "nvidia.com/gpu.product)");
+    expect_error(
+        "  tunableParameters:\n"
+        "    - category: resource\n"
+        "      parameters:\n"
+        "        - {name: cpu, parameterType: discrete, feasibleSpace: {list: ['1.5.5']}}\n",
+        "pe.yaml:12:71: 'spec.tunableParameters[0].parameters[0].feasibleSpace.list[0]': "
+        "expected a Kubernetes quantity: quantity \"1.5.5\": quantities must "
+        "match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+    expect_error("  tunableParameters:\n"
+                 "    - category: resources\n"
+                 "      parameters: []\n",
+                 "pe.yaml:10:17: 'spec.tunableParameters[0].category': expected resource, env or "
+                 "args, got \"resources\"");
+    expect_error("  tunableParameters:\n"
+                 "    - category: env\n"
+                 "      parameters:\n"
+                 "        - {name: A, parameterType: float, feasibleSpace: {min: '1', max: '4'}}\n",
+                 "pe.yaml:12:36: 'spec.tunableParameters[0].parameters[0].parameterType': expected "
+                 "int, double, discrete or categorical, got \"float\"");
+    expect_error("  tunableParameters:\n"
+                 "    - category: env\n"
+                 "      parameters:\n"
+                 "        - {name: A, parameterType: int, feasibleSpace: {max: '4'}}\n",
+                 "pe.yaml:12:56: 'spec.tunableParameters[0].parameters[0].feasibleSpace.min': "
+                 "required key is missing");
+    expect_error("  tunableParameters:\n"
+                 "    - category: env\n"
+                 "      parameters:\n"
+                 "        - {name: A, parameterType: int, feasibleSpace: {list: ['4']}}\n",
+                 "pe.yaml:12:63: 'spec.tunableParameters[0].parameters[0].feasibleSpace.list': not "
+                 "allowed for this parameterType (use min, max and step)");
+    expect_error("  tunableParameter: []\n",
+                 "pe.yaml:9:3: 'spec.tunableParameter': unknown key; did you mean "
+                 "'tunableParameters'?");
+    expect_error("  tunableParameters:\n"
+                 "    - category: resource\n"
+                 "      parameters:\n"
+                 "        - {name: nvidia.com/gpumem, parameterType: discrete, feasibleSpace: "
+                 "{list: ['4096']}}\n",
+                 "pe.yaml:12:85: 'spec.tunableParameters[0].parameters[0].feasibleSpace.list[0]': "
+                 "nvidia.com/gpumem (MiB) needs spec.gpuMemoryMiB, the memory of one GPU, to be "
+                 "tuned as a share of it");
+    expect_error("  tunableParameters:\n"
+                 "    - category: env\n"
+                 "      parameters:\n"
+                 "        - {name: A, parameterType: discrete, feasibleSpace: {list: ['1']}}\n"
+                 "    - category: args\n"
+                 "      parameters:\n"
+                 "        - {name: A, parameterType: discrete, feasibleSpace: {list: ['1']}}\n",
+                 "pe.yaml:15:18: 'spec.tunableParameters[1].parameters[0].name': duplicate "
+                 "parameter name \"A\"");
+    expect_error("  parallelism: 0\n"
+                 "  tunableParameters:\n"
+                 "    - category: env\n"
+                 "      parameters:\n"
+                 "        - {name: A, parameterType: discrete, feasibleSpace: {list: ['1']}}\n",
+                 "pe.yaml:9:16: 'spec.parallelism': expected an integer in [1, 256], got \"0\"");
+    expect_error("  serviceProgressDeadline: soon\n"
+                 "  tunableParameters: []\n",
+                 "pe.yaml:9:28: 'spec.serviceProgressDeadline': expected an integer, got \"soon\"");
+}
+
+static void gpu_memory_is_a_share_of_one_gpu(void **state)
+{
+    (void)state;
+    char *text = mp_xasprintf("%s%s", PE_HEAD,
+                              "  gpuMemoryMiB: 16384\n"
+                              "  tunableParameters:\n"
+                              "    - category: resource\n"
+                              "      parameters:\n"
+                              "        - {name: nvidia.com/gpumem, parameterType: discrete,\n"
+                              "           feasibleSpace: {list: ['4096', '16Gi']}}\n");
+    /* 16Gi as a quantity is bytes, not MiB: far beyond one GPU. */
+    struct mp_spec *s = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_spec_parse(text, strlen(text), "pe.yaml", "/tmp", NULL, 0, &s, &err),
+                     MP_EINVALID);
+    assert_non_null(strstr(err.msg, "expected 1 to 16384 MiB (spec.gpuMemoryMiB), got \"16Gi\""));
+    free(text);
+    text = mp_xasprintf("%s%s", PE_HEAD,
+                        "  gpuMemoryMiB: 16384\n"
+                        "  tunableParameters:\n"
+                        "    - category: resource\n"
+                        "      parameters:\n"
+                        "        - {name: nvidia.com/gpumem, parameterType: discrete,\n"
+                        "           feasibleSpace: {list: ['4096', '16384']}}\n");
+    s = parse_ok(text, NULL, 0);
+    assert_int_equal(s->space.params[0].resource, MP_RESOURCE_GPU_MEMORY_SHARE);
+    assert_true(s->space.params[0].values[0] == 0.25 && s->space.params[0].values[1] == 1);
+    assert_string_equal(runner_get(s, "gpu_sharing")->scalar, "hami");
+    double x[] = {0.25};
+    json_t *a = mp_spec_pe_assignment(s, x);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "value")), "4096");
+    json_decref(a);
+    mp_spec_free(s);
+    free(text);
+}
+
+static void overrides_address_the_resource(void **state)
+{
+    (void)state;
+    const char *sets[] = {"spec.maxNumTrials=3", "spec.algorithm.algorithmName=random"};
+    struct mp_spec *s = parse_ok(PE_HEAD "  tunableParameters:\n"
+                                         "    - category: env\n"
+                                         "      parameters:\n"
+                                         "        - {name: A, parameterType: discrete, "
+                                         "feasibleSpace: {list: ['1', '2']}}\n",
+                                 sets, 2);
+    assert_int_equal(s->max_trials, 3);
+    assert_string_equal(s->algorithm, "random");
+    mp_spec_free(s);
+}
+
+static void json_from_the_api_server(void **state)
+{
+    (void)state;
+    json_error_t jerr;
+    json_t *obj = json_loads(
+        "{\"apiVersion\": \"morphling.kubedl.io/v1alpha1\", \"kind\": \"ProfilingExperiment\","
+        " \"metadata\": {\"name\": \"j\", \"namespace\": \"ns\", \"uid\": \"u1\","
+        "  \"resourceVersion\": \"12\"},"
+        " \"spec\": {\"objective\": {\"type\": \"maximize\", \"objectiveMetricName\": \"qps\"},"
+        "  \"algorithm\": {\"algorithmName\": \"random\"}, \"maxNumTrials\": 4,"
+        "  \"parallelism\": 1,"
+        "  \"servicePodTemplate\": {\"template\": {\"spec\": {\"containers\":"
+        "   [{\"name\": \"c\", \"image\": \"i\"}]}}},"
+        "  \"tunableParameters\": [{\"category\": \"resource\", \"parameters\": ["
+        "   {\"name\": \"memory\", \"parameterType\": \"int\","
+        "    \"feasibleSpace\": {\"min\": \"64Mi\", \"max\": \"256Mi\", \"step\": \"64Mi\"}}]}]},"
+        " \"status\": {\"conditions\": []}}",
+        0, &jerr);
+    assert_non_null(obj);
+    struct mp_spec *s = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_from_pe_json(obj, "ns/j", NULL, &s, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(s->name, "j");
+    assert_true(s->space.params[0].min == 64 && s->space.params[0].step == 64);
+    assert_int_equal(mp_space_levels(&s->space, 0), 4);
+    mp_spec_free(s);
+    /* Positions are those of `kubectl get pe j -o json`: sorted keys, four spaces. */
+    json_t *fs = json_object_get(
+        json_array_get(json_object_get(json_array_get(json_object_get(json_object_get(obj, "spec"),
+                                                                      "tunableParameters"),
+                                                      0),
+                                       "parameters"),
+                       0),
+        "feasibleSpace");
+    json_object_set_new(fs, "step", json_string("0"));
+    assert_int_equal(mp_spec_from_pe_json(obj, "ns/j", NULL, &s, &err), MP_EINVALID);
+    assert_string_equal(err.msg, "ns/j:40:37: 'spec.tunableParameters[0].parameters[0]."
+                                 "feasibleSpace.step': expected a positive number, got \"0\"");
+    json_object_set_new(obj, "kind", json_string("Trial"));
+    assert_int_equal(mp_spec_from_pe_json(obj, "ns/j", NULL, &s, &err), MP_EINVALID);
+    assert_string_equal(err.msg,
+                        "ns/j: not a morphling.kubedl.io/v1alpha1 ProfilingExperiment object");
+    json_decref(obj);
+}
+
+static void assignment_in_the_original_form(void **state)
+{
+    (void)state;
+    struct mp_spec *s = load_example();
+    double x[] = {0.45, 2048, 2};
+    json_t *a = mp_spec_pe_assignment(s, x);
+    char *text = json_dumps(a, JSON_COMPACT);
+    assert_string_equal(text, "[{\"name\":\"cpu\",\"value\":\"450m\",\"category\":\"resource\"},"
+                              "{\"name\":\"memory\",\"value\":\"2Gi\",\"category\":\"resource\"},"
+                              "{\"name\":\"BATCH_SIZE\",\"value\":\"2\",\"category\":\"env\"}]");
+    free(text);
+    json_decref(a);
+    assert_string_equal(mp_spec_pe_metric("qps"), "throughput_rps");
+    assert_string_equal(mp_spec_pe_metric("p99_ms"), "p99_ms");
+    mp_spec_free(s);
+}
+
+static void native_specs_are_not_resources(void **state)
+{
+    (void)state;
+    struct mp_node *doc = NULL;
+    const char *text = "apiVersion: apps/v1\nkind: ProfilingExperiment\n";
+    assert_int_equal(mp_doc_parse(text, strlen(text), "x", &doc, NULL), 0);
+    assert_false(mp_spec_is_pe(doc));
+    mp_doc_free(doc);
+    text = "apiVersion: tuning.kubedl.io/v1alpha1\nkind: ProfilingExperiment\n";
+    assert_int_equal(mp_doc_parse(text, strlen(text), "x", &doc, NULL), 0);
+    assert_true(mp_spec_is_pe(doc));
+    mp_doc_free(doc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(original_example_maps_field_by_field),
+        cmocka_unit_test(types_algorithms_and_additions),
+        cmocka_unit_test(errors_name_the_resource_field),
+        cmocka_unit_test(gpu_memory_is_a_share_of_one_gpu),
+        cmocka_unit_test(overrides_address_the_resource),
+        cmocka_unit_test(json_from_the_api_server),
+        cmocka_unit_test(assignment_in_the_original_form),
+        cmocka_unit_test(native_specs_are_not_resources),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
