@@ -17,7 +17,7 @@ phase() {
     # shellcheck disable=SC2086
     "$MORPHLING" run "$EXAMPLE" $EX_SETS --set "name=$name" -q >"$WORK/$name.1" 2>&1 &
     pid=$!
-    api /_test/kill -X POST -d "{\"pid\": $pid, \"userAgent\": \"morphling\", $match}" >/dev/null
+    api /_test/kill -X POST -d "{\"pid\": $pid, \"userAgent\": \"morphling/\", $match}" >/dev/null
     wait "$pid"
     check "$name: killed (SIGKILL)" 137 "$?"
     left=$(leftover_objects "$name" | wc -l)
