@@ -8,13 +8,6 @@
 
 #include "runner/kubernetes_int.h"
 
-static int kube_validate(const struct mp_spec *spec, struct mp_error *err)
-{
-    struct mp_kube_rcfg cfg;
-    int rc = mp_kube_rcfg_parse(spec, &cfg, err);
-    mp_kube_rcfg_release(&cfg);
-    return rc;
-}
 
 /* The port: runner.port, else the tuned container's first containerPort, else 8500. */
 static int64_t default_port(const struct mp_kube_rcfg *cfg)
@@ -112,6 +105,16 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
     }
     *out = &r->base;
     return 0;
+}
+
+/* The settings, and what they refer to: the kubeconfig, its context, the namespace in the
+ * cluster (one GET). So `morphling run` exits 2 before the store or the cluster changes. */
+static int kube_validate(const struct mp_spec *spec, struct mp_error *err)
+{
+    struct mp_runner *r = NULL;
+    int rc = mp_kube_runner_new(spec, NULL, &r, err);
+    mp_runner_free(r);
+    return rc;
 }
 
 static int kube_create(const struct mp_spec *spec, struct mp_runner **out, struct mp_error *err)
