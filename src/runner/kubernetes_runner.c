@@ -8,7 +8,6 @@
 
 #include "runner/kubernetes_int.h"
 
-
 /* The port: runner.port, else the tuned container's first containerPort, else 8500. */
 static int64_t default_port(const struct mp_kube_rcfg *cfg)
 {
@@ -97,6 +96,9 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
         if (r->cfg.port == 0) {
             r->cfg.port = default_port(&r->cfg);
         }
+        rc = mp_kube_load_bodies(spec, r->cfg.load, &r->bodies, err);
+    }
+    if (rc == 0) {
         rc = check_namespace(r, spec, err);
     }
     if (rc != 0) {
@@ -132,6 +134,7 @@ static void kube_free(struct mp_runner *base)
         mp_kube_client_free(r->client);
     }
     mp_kube_rcfg_release(&r->cfg);
+    json_decref(r->bodies);
     pthread_mutex_destroy(&r->sweep_lock);
     free(r);
 }
