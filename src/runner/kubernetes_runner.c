@@ -37,7 +37,9 @@ static int make_client(struct mp_kube_runner *r, const struct mp_spec *spec, str
     if (rc != 0) {
         const struct mp_node *rn = spec->runner_node;
         const struct mp_node *at = mp_doc_get(rn, r->cfg.context ? "context" : "kubeconfig");
-        return mp_doc_error(err, at ? at : rn, "%s", kerr.msg);
+        bool hint = !r->cfg.kubeconfig && !r->cfg.context;
+        return mp_doc_error(err, at ? at : rn, "%s%s", kerr.msg,
+                            hint ? " (in a spec: runner.kubeconfig, runner.context)" : "");
     }
     rc = mp_kube_client_new(kc, NULL, &r->client, err);
     r->own_client = rc == 0;
