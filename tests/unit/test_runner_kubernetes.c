@@ -324,10 +324,19 @@ static const char *at(json_t *o, const char *path)
     return buf;
 }
 
-/* The objects of a trial of a spec with CPU, memory, a GPU share (HAMi) and a GPU type. */
-static void objects_built(void **state)
+/* The objects of a trial of a spec with CPU, memory, a GPU share (HAMi), a GPU type and an
+ * environment variable, built without a cluster. */
+struct objs {
+    struct mp_spec *spec;
+    struct mp_kube_runner r;
+    double x[5];
+    struct mp_trial_request req;
+    struct mp_trial_result res;
+    struct kube_trial t;
+};
+
+static void objs_up(struct objs *o)
 {
-    (void)state;
     const char *text =
         "name: My_Exp\n"
         "parameters:\n"
@@ -346,23 +355,36 @@ static void objects_built(void **state)
         "  pod_template:\n"
         "    metadata: {labels: {app: a}}\n"
         "    spec: {containers: [{name: c, image: 'x:1', ports: [{containerPort: 9000}]}]}\n";
-    struct mp_spec *spec = NULL;
     struct mp_error err = {0};
-    assert_int_equal(mp_spec_parse(text, strlen(text), "s.yaml", "/tmp", NULL, 0, &spec, &err), 0);
-    struct mp_kube_runner r = {0};
-    r.base.spec = spec;
-    assert_int_equal(mp_kube_rcfg_parse(spec, &r.cfg, &err), 0);
-    snprintf(r.ns, sizeof(r.ns), "ns");
-    snprintf(r.load_image, sizeof(r.load_image), "morphling:1");
-    double x[] = {0.5, 512, 0.25, 0, 8};
-    struct mp_trial_request req = {.experiment = "My_Exp", .number = 3, .attempt = 1, .x = x};
-    struct mp_trial_result res;
-    mp_trial_result_init(&res);
-    struct kube_trial t = {.r = &r, .req = &req, .res = &res, .port = 9000};
-    mp_kube_runner_name("My_Exp", 3, 1, t.name);
-    snprintf(t.job_name, sizeof(t.job_name), "%s-load", t.name);
-    mp_kube_runner_experiment_key("My_Exp", t.exp_key);
-    json_t *owner = mp_kube_owner_object(&t, x);
+    memset(o, 0, sizeof(*o));
+    assert_int_equal(mp_spec_parse(text, strlen(text), "s.yaml", "/tmp", NULL, 0, &o->spec, &err),
+                     0);
+    o->r.base.spec = o->spec;
+    assert_int_equal(mp_kube_rcfg_parse(o->spec, &o->r.cfg, &err), 0);
+    snprintf(o->r.ns, sizeof(o->r.ns), "ns");
+    snprintf(o->r.load_image, sizeof(o->r.load_image), "morphling:1");
+    const double x[] = {0.5, 512, 0.25, 0, 8};
+    memcpy(o->x, x, sizeof(x));
+    o->req =
+        (struct mp_trial_request){.experiment = "My_Exp", .number = 3, .attempt = 1, .x = o->x};
+    mp_trial_result_init(&o->res);
+    o->t = (struct kube_trial){.r = &o->r, .req = &o->req, .res = &o->res, .port = 9000};
+    mp_kube_runner_name("My_Exp", 3, 1, o->t.name);
+    snprintf(o->t.job_name, sizeof(o->t.job_name), "%s-load", o->t.name);
+    mp_kube_runner_experiment_key("My_Exp", o->t.exp_key);
+}
+
+static void objs_down(struct objs *o)
+{
+    mp_trial_result_release(&o->res);
+    json_decref(o->t.owner);
+    mp_kube_rcfg_release(&o->r.cfg);
+    mp_spec_free(o->spec);
+}
+
+static void check_owner(struct objs *o)
+{
+    json_t *owner = mp_kube_owner_object(&o->t, o->x);
     assert_string_equal(mp_kube_label(owner, MP_KUBE_LABEL_ROLE), "owner");
     assert_string_equal(mp_kube_label(owner, MP_KUBE_LABEL_TRIAL), "3");
     assert_string_equal(mp_kube_label(owner, MP_KUBE_LABEL_ATTEMPT), "1");
@@ -373,25 +395,29 @@ static void objects_built(void **state)
     assert_non_null(strstr(conf, "\"name\":\"cpu\",\"value\":\"500m\""));
     /* As the server answers a create: with a uid. */
     json_object_set_new(json_object_get(owner, "metadata"), "uid", json_string("u-1"));
-    t.owner = owner;
+    o->t.owner = owner;
+}
 
-    json_t *dep = NULL;
-    json_t *pod = NULL;
+/* Returns the Deployment (owned). */
+static json_t *check_deployment(struct objs *o)
+{
+    json_t *dep = NULL, *pod = NULL;
+    struct mp_error err = {0};
     struct mp_pod_mapping m;
-    mp_kube_rcfg_mapping(&r.cfg, &m);
+    mp_kube_rcfg_mapping(&o->r.cfg, &m);
     m.port = 9000;
-    assert_int_equal(
-        mp_spec_render_pod(spec, x, r.cfg.pod_template, r.cfg.container, &m, &pod, &err), 0);
-    assert_int_equal(mp_kube_deployment_object(&t, pod, &dep, &err), 0);
+    assert_int_equal(mp_spec_render_pod(o->spec, o->x, o->r.cfg.pod_template, o->r.cfg.container,
+                                        &m, &pod, &err),
+                     0);
+    assert_int_equal(mp_kube_deployment_object(&o->t, pod, &dep, &err), 0);
+    json_decref(pod);
     assert_string_equal(at(dep, "spec.replicas"), "2");
     assert_string_equal(at(dep, "metadata.ownerReferences.0.uid"), "u-1");
     assert_string_equal(at(dep, "metadata.ownerReferences.0.kind"), "ConfigMap");
     assert_string_equal(at(dep, "metadata.ownerReferences.0.blockOwnerDeletion"), "true");
-    json_t *c = json_array_get(
-        json_object_get(
-            json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec"),
-            "containers"),
-        0);
+    json_t *tspec =
+        json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
+    json_t *c = json_array_get(json_object_get(tspec, "containers"), 0);
     assert_string_equal(at(c, "resources.limits.cpu"), "500m");
     assert_string_equal(at(c, "resources.requests.memory"), "512Mi");
     json_t *limits = json_object_get(json_object_get(c, "resources"), "limits");
@@ -399,12 +425,16 @@ static void objects_built(void **state)
     assert_string_equal(json_string_value(json_object_get(limits, "nvidia.com/gpu")), "1");
     assert_string_equal(at(c, "env.0.name"), "BATCH");
     assert_string_equal(at(c, "readinessProbe.tcpSocket.port"), "9000");
-    json_t *tmpl_spec =
-        json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(tmpl_spec, "nodeSelector"), "nvidia.com/gpu.product")),
+    assert_string_equal(json_string_value(json_object_get(json_object_get(tspec, "nodeSelector"),
+                                                          "nvidia.com/gpu.product")),
                         "Tesla-T4");
-    /* The selector is ours alone; the template keeps the user's labels too. */
+    return dep;
+}
+
+/* The selector is ours alone; the template keeps the user's labels too; the Service selects
+ * the same pods. */
+static void check_selectors(struct objs *o, json_t *dep)
+{
     json_t *sel =
         json_object_get(json_object_get(json_object_get(dep, "spec"), "selector"), "matchLabels");
     json_t *tl = json_object_get(
@@ -417,18 +447,22 @@ static void objects_built(void **state)
         assert_true(json_equal(json_object_get(tl, k), v));
     }
     assert_null(json_object_get(sel, "app"));
-
-    json_t *svc = mp_kube_service_object(&t);
+    json_t *svc = mp_kube_service_object(&o->t);
     assert_string_equal(at(svc, "spec.type"), "ClusterIP");
     assert_string_equal(at(svc, "spec.ports.0.port"), "9000");
     assert_true(json_equal(json_object_get(json_object_get(svc, "spec"), "selector"), sel));
+    json_decref(svc);
+}
 
+static void check_job(struct objs *o)
+{
     json_t *job = NULL;
-    assert_int_equal(mp_kube_load_job_object(&t, &job, &err), 0);
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_load_job_object(&o->t, &job, &err), 0);
     assert_string_equal(at(job, "spec.backoffLimit"), "0");
     assert_string_equal(at(job, "spec.template.spec.containers.0.image"), "morphling:1");
     char url[160];
-    snprintf(url, sizeof(url), "http://%s.ns.svc:9000/", t.name);
+    snprintf(url, sizeof(url), "http://%s.ns.svc:9000/", o->t.name);
     assert_string_equal(at(job, "spec.template.spec.containers.0.args.1"), url);
     assert_string_equal(at(job, "spec.template.spec.nodeSelector.pool"), "load");
     assert_string_equal(at(job, "spec.template.spec.affinity.podAntiAffinity."
@@ -437,14 +471,20 @@ static void objects_built(void **state)
     assert_string_equal(at(job, "spec.template.spec.containers.0.terminationMessagePolicy"),
                         "File");
     assert_string_equal(mp_kube_label(job, MP_KUBE_LABEL_ROLE), "load");
-    mp_trial_result_release(&res);
     json_decref(job);
-    json_decref(svc);
+}
+
+static void objects_built(void **state)
+{
+    (void)state;
+    struct objs o;
+    objs_up(&o);
+    check_owner(&o);
+    json_t *dep = check_deployment(&o);
+    check_selectors(&o, dep);
     json_decref(dep);
-    json_decref(pod);
-    json_decref(owner);
-    mp_kube_rcfg_release(&r.cfg);
-    mp_spec_free(spec);
+    check_job(&o);
+    objs_down(&o);
 }
 
 int main(void)
