@@ -275,6 +275,10 @@ static void record_meta(struct kube_trial *t)
     json_t *meta =
         json_pack("{s:s, s:s, s:s, s:I, s:i}", "namespace", t->r->ns, "object", t->name, "load_job",
                   t->job_name, "port", (json_int_t)t->port, "api_calls", (int)t->api_calls);
+    int64_t total = mp_mono_ns() - t->started_ns;
+    json_object_set_new(meta, "total_s", json_real((double)total / 1e9));
+    /* The runner's own time: what it spent outside waits on the cluster. */
+    json_object_set_new(meta, "overhead_s", json_real((double)(total - t->waited_ns) / 1e9));
     if (t->usage_note[0]) {
         json_object_set_new(meta, "usage", json_string(t->usage_note));
     }
@@ -361,6 +365,7 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
         return rc < 0 ? rc : MP_ERUNTIME;
     }
     struct kube_trial t = {.r = r, .req = req, .res = res, .owner_ref_target = owner};
+    t.started_ns = mp_mono_ns();
     mp_kube_runner_name(req->experiment, req->number, req->attempt, t.name);
     snprintf(t.job_name, sizeof(t.job_name), "%s-load", t.name);
     mp_kube_runner_experiment_key(req->experiment, t.exp_key);
