@@ -7,7 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
-cluster_up
+# Strict field validation: every object the runner sends must be a valid object of the official
+# schemas (the API server checks them with kubernetes-models) with no unknown field.
+cluster_up --strict
 # shellcheck disable=SC2086
 "$MORPHLING" run "$EXAMPLE" $EX_SETS -q >"$WORK/out" 2>"$WORK/err"
 check "morphling run exits 0" 0 "$?"
