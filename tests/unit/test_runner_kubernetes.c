@@ -302,13 +302,198 @@ static void load_results(void **state)
     mp_spec_free(spec);
 }
 
+/* ---- objects ---- */
+
+static const char *at(json_t *o, const char *path)
+{
+    /* "a.b.0.c": object keys and array indexes. */
+    char *copy = mp_xstrdup(path), *save = NULL;
+    json_t *v = o;
+    for (char *k = strtok_r(copy, ".", &save); v && k; k = strtok_r(NULL, ".", &save)) {
+        v = json_is_array(v) ? json_array_get(v, (size_t)strtoul(k, NULL, 10))
+                             : json_object_get(v, k);
+    }
+    free(copy);
+    static char buf[256];
+    if (json_is_string(v)) {
+        return json_string_value(v);
+    }
+    char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    snprintf(buf, sizeof(buf), "%s", text ? text : "(none)");
+    free(text);
+    return buf;
+}
+
+/* The objects of a trial of a spec with CPU, memory, a GPU share (HAMi), a GPU type and an
+ * environment variable, built without a cluster. */
+struct objs {
+    struct mp_spec *spec;
+    struct mp_kube_runner r;
+    double x[5];
+    struct mp_trial_request req;
+    struct mp_trial_result res;
+    struct kube_trial t;
+};
+
+static void objs_up(struct objs *o)
+{
+    const char *text =
+        "name: My_Exp\n"
+        "parameters:\n"
+        "  - {name: cpu, type: discrete, values: [0.5], target: {resource: cpu}}\n"
+        "  - {name: mem, type: discrete, values: [512], target: {resource: memory}}\n"
+        "  - {name: share, type: discrete, values: [0.25], target: {resource: gpu_memory_share}}\n"
+        "  - {name: gt, type: categorical, values: [T4], target: {resource: gpu_type}}\n"
+        "  - {name: batch, type: discrete, values: [8], target: {env: BATCH}}\n"
+        "objective: {metric: throughput_rps}\n"
+        "runner:\n"
+        "  kind: kubernetes\n"
+        "  gpu_sharing: hami\n"
+        "  gpu_memory_mib: 16384\n"
+        "  replicas: 2\n"
+        "  load_node_selector: {pool: load}\n"
+        "  pod_template:\n"
+        "    metadata: {labels: {app: a}}\n"
+        "    spec: {containers: [{name: c, image: 'x:1', ports: [{containerPort: 9000}]}]}\n";
+    struct mp_error err = {0};
+    memset(o, 0, sizeof(*o));
+    assert_int_equal(mp_spec_parse(text, strlen(text), "s.yaml", "/tmp", NULL, 0, &o->spec, &err),
+                     0);
+    o->r.base.spec = o->spec;
+    assert_int_equal(mp_kube_rcfg_parse(o->spec, &o->r.cfg, &err), 0);
+    snprintf(o->r.ns, sizeof(o->r.ns), "ns");
+    snprintf(o->r.load_image, sizeof(o->r.load_image), "morphling:1");
+    const double x[] = {0.5, 512, 0.25, 0, 8};
+    memcpy(o->x, x, sizeof(x));
+    o->req =
+        (struct mp_trial_request){.experiment = "My_Exp", .number = 3, .attempt = 1, .x = o->x};
+    mp_trial_result_init(&o->res);
+    o->t = (struct kube_trial){.r = &o->r, .req = &o->req, .res = &o->res, .port = 9000};
+    mp_kube_runner_name("My_Exp", 3, 1, o->t.name);
+    snprintf(o->t.job_name, sizeof(o->t.job_name), "%s-load", o->t.name);
+    mp_kube_runner_experiment_key("My_Exp", o->t.exp_key);
+}
+
+static void objs_down(struct objs *o)
+{
+    mp_trial_result_release(&o->res);
+    json_decref(o->t.owner);
+    mp_kube_rcfg_release(&o->r.cfg);
+    mp_spec_free(o->spec);
+}
+
+static void check_owner(struct objs *o)
+{
+    json_t *owner = mp_kube_owner_object(&o->t, o->x);
+    assert_string_equal(mp_kube_label(owner, MP_KUBE_LABEL_ROLE), "owner");
+    assert_string_equal(mp_kube_label(owner, MP_KUBE_LABEL_TRIAL), "3");
+    assert_string_equal(mp_kube_label(owner, MP_KUBE_LABEL_ATTEMPT), "1");
+    assert_string_equal(mp_kube_annotation(owner, MP_KUBE_ANNOTATION_EXPERIMENT), "My_Exp");
+    const char *conf =
+        json_string_value(json_object_get(json_object_get(owner, "data"), "configuration.json"));
+    assert_non_null(conf);
+    assert_non_null(strstr(conf, "\"name\":\"cpu\",\"value\":\"500m\""));
+    /* As the server answers a create: with a uid. */
+    json_object_set_new(json_object_get(owner, "metadata"), "uid", json_string("u-1"));
+    o->t.owner = owner;
+}
+
+/* Returns the Deployment (owned). */
+static json_t *check_deployment(struct objs *o)
+{
+    json_t *dep = NULL, *pod = NULL;
+    struct mp_error err = {0};
+    struct mp_pod_mapping m;
+    mp_kube_rcfg_mapping(&o->r.cfg, &m);
+    m.port = 9000;
+    assert_int_equal(mp_spec_render_pod(o->spec, o->x, o->r.cfg.pod_template, o->r.cfg.container,
+                                        &m, &pod, &err),
+                     0);
+    assert_int_equal(mp_kube_deployment_object(&o->t, pod, &dep, &err), 0);
+    json_decref(pod);
+    assert_string_equal(at(dep, "spec.replicas"), "2");
+    assert_string_equal(at(dep, "metadata.ownerReferences.0.uid"), "u-1");
+    assert_string_equal(at(dep, "metadata.ownerReferences.0.kind"), "ConfigMap");
+    assert_string_equal(at(dep, "metadata.ownerReferences.0.blockOwnerDeletion"), "true");
+    json_t *tspec =
+        json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
+    json_t *c = json_array_get(json_object_get(tspec, "containers"), 0);
+    assert_string_equal(at(c, "resources.limits.cpu"), "500m");
+    assert_string_equal(at(c, "resources.requests.memory"), "512Mi");
+    json_t *limits = json_object_get(json_object_get(c, "resources"), "limits");
+    assert_string_equal(json_string_value(json_object_get(limits, "nvidia.com/gpumem")), "4096");
+    assert_string_equal(json_string_value(json_object_get(limits, "nvidia.com/gpu")), "1");
+    assert_string_equal(at(c, "env.0.name"), "BATCH");
+    assert_string_equal(at(c, "readinessProbe.tcpSocket.port"), "9000");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(tspec, "nodeSelector"),
+                                                          "nvidia.com/gpu.product")),
+                        "Tesla-T4");
+    return dep;
+}
+
+/* The selector is ours alone; the template keeps the user's labels too; the Service selects
+ * the same pods. */
+static void check_selectors(struct objs *o, json_t *dep)
+{
+    json_t *sel =
+        json_object_get(json_object_get(json_object_get(dep, "spec"), "selector"), "matchLabels");
+    json_t *tl = json_object_get(
+        json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "metadata"),
+        "labels");
+    assert_string_equal(json_string_value(json_object_get(tl, "app")), "a");
+    const char *k;
+    json_t *v;
+    json_object_foreach (sel, k, v) {
+        assert_true(json_equal(json_object_get(tl, k), v));
+    }
+    assert_null(json_object_get(sel, "app"));
+    json_t *svc = mp_kube_service_object(&o->t);
+    assert_string_equal(at(svc, "spec.type"), "ClusterIP");
+    assert_string_equal(at(svc, "spec.ports.0.port"), "9000");
+    assert_true(json_equal(json_object_get(json_object_get(svc, "spec"), "selector"), sel));
+    json_decref(svc);
+}
+
+static void check_job(struct objs *o)
+{
+    json_t *job = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_load_job_object(&o->t, &job, &err), 0);
+    assert_string_equal(at(job, "spec.backoffLimit"), "0");
+    assert_string_equal(at(job, "spec.template.spec.containers.0.image"), "morphling:1");
+    char url[160];
+    snprintf(url, sizeof(url), "http://%s.ns.svc:9000/", o->t.name);
+    assert_string_equal(at(job, "spec.template.spec.containers.0.args.1"), url);
+    assert_string_equal(at(job, "spec.template.spec.nodeSelector.pool"), "load");
+    assert_string_equal(at(job, "spec.template.spec.affinity.podAntiAffinity."
+                                "preferredDuringSchedulingIgnoredDuringExecution.0.weight"),
+                        "100");
+    assert_string_equal(at(job, "spec.template.spec.containers.0.terminationMessagePolicy"),
+                        "File");
+    assert_string_equal(mp_kube_label(job, MP_KUBE_LABEL_ROLE), "load");
+    json_decref(job);
+}
+
+static void objects_built(void **state)
+{
+    (void)state;
+    struct objs o;
+    objs_up(&o);
+    check_owner(&o);
+    json_t *dep = check_deployment(&o);
+    check_selectors(&o, dep);
+    json_decref(dep);
+    check_job(&o);
+    objs_down(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(names_are_dns_labels), cmocka_unit_test(settings_defaults),
         cmocka_unit_test(settings_errors),      cmocka_unit_test(template_from_file),
         cmocka_unit_test(pods_judged),          cmocka_unit_test(load_arguments),
-        cmocka_unit_test(load_results),
+        cmocka_unit_test(load_results),         cmocka_unit_test(objects_built),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
