@@ -36,6 +36,40 @@ bool mp_engine_unsettled(const struct mp_spec *spec, const struct mp_metrics *m)
            over(m, spec->objective_metric, spec->max_uncertainty);
 }
 
+#define MARGIN_CLIP 3.0
+
+static double clip(double v)
+{
+    return v > MARGIN_CLIP ? MARGIN_CLIP : v < -MARGIN_CLIP ? -MARGIN_CLIP : v;
+}
+
+bool mp_engine_margin(const struct mp_spec *spec, const struct mp_metrics *m, double *margin)
+{
+    double worst = -INFINITY;
+    for (size_t i = 0; i < spec->n_constraints; i++) {
+        const struct mp_constraint *c = &spec->constraints[i];
+        bool upper = c->op == MP_CMP_LE || c->op == MP_CMP_LT;
+        double v, u;
+        if (!mp_metrics_get(m, c->metric, &v) || !isfinite(v)) {
+            return false;
+        }
+        char name[160];
+        snprintf(name, sizeof(name), "%s_upper", c->metric);
+        if (upper && mp_metrics_get(m, name, &u) && isfinite(u) && u > v) {
+            v = u;
+        }
+        double g;
+        if (v > 0 && c->bound > 0) {
+            g = clip(upper ? log(v / c->bound) : log(c->bound / v));
+        } else {
+            g = mp_constraint_holds(c, v) ? -MARGIN_CLIP : MARGIN_CLIP;
+        }
+        worst = g > worst ? g : worst;
+    }
+    *margin = worst;
+    return spec->n_constraints > 0;
+}
+
 static double oriented(const struct mp_spec *spec, double v)
 {
     return spec->direction == MP_MAXIMIZE ? v : -v;

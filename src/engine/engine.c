@@ -23,7 +23,9 @@ struct etrial {
     enum mp_failure failure;
     bool has_value, feasible;
     bool settled; /* the measurement settled (mp_engine_unsettled) */
-    double value; /* objective as measured */
+    bool has_margin;
+    double margin; /* mp_engine_margin */
+    double value;  /* objective as measured */
     int retries;
     /* in flight */
     bool running, done;
@@ -104,6 +106,7 @@ static void evaluate(struct engine *e, struct etrial *t)
     t->failure = res->failure;
     t->feasible = res->state == MP_TRIAL_SUCCEEDED;
     res->unsettled = t->has_value && mp_engine_unsettled(e->spec, &res->metrics);
+    t->has_margin = t->has_value && mp_engine_margin(e->spec, &res->metrics, &t->margin);
     t->settled = !res->unsettled;
 }
 
@@ -151,6 +154,7 @@ static int load_trials(struct engine *e, struct mp_error *err)
         t->value = t->has_value ? v : NAN;
         t->feasible = t->state == MP_TRIAL_SUCCEEDED;
         t->settled = rows[i].settled;
+        t->has_margin = t->has_value && mp_engine_margin(e->spec, &rows[i].metrics, &t->margin);
         if (better(e, e->n_trials - 1)) {
             e->best = (long)e->n_trials - 1;
         }
@@ -170,6 +174,8 @@ static void build_history(const struct engine *e, struct mp_observation *obs, st
             .has_value = t->has_value && mp_trial_state_terminal(t->state),
             .feasible = t->feasible,
             .score = t->has_value ? oriented(e, t->value) : 0,
+            .has_margin = t->has_margin,
+            .margin = t->margin,
         };
     }
     h->obs = obs;

@@ -72,6 +72,12 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
  * spec->max_uncertainty. Without such metrics (replay, a runner that reports none) it settled. */
 bool mp_engine_unsettled(const struct mp_spec *spec, const struct mp_metrics *m);
 
+/* The constraint margin of a measurement (struct mp_observation): the largest over spec's
+ * constraints of log(value / limit) for an upper limit (the METRIC_upper bound when larger) and
+ * log(limit / value) for a lower one, clipped to [-3, 3]; a limit or value <= 0 counts as +-3 by
+ * whether it holds. False when the spec has no constraint or a constrained metric is missing. */
+bool mp_engine_margin(const struct mp_spec *spec, const struct mp_metrics *m, double *margin);
+
 /* A candidate's figures over its measurements: the trial itself and its confirmation runs. */
 struct mp_confirm_stats {
     int64_t number;
