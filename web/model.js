@@ -37,12 +37,16 @@ function holds(c, v) {
 }
 
 // {feasible: true|false|null (not measured), violated: [constraint text...]}.
+// Only a measured trial (SUCCEEDED, or FAILED for a constraint) is feasible or not; the server's
+// `feasible`/`violated` fields win over what the page computes from the constraints.
 export function feasibility(exp, t) {
-  if (typeof t.feasible === 'boolean') {
-    return { feasible: t.feasible, violated: Array.isArray(t.violated) ? t.violated : [] };
-  }
-  if (t.state !== 'SUCCEEDED' && t.failure !== 'SLO_VIOLATED')
+  if (t.state !== 'SUCCEEDED' && t.failure !== 'SLO_VIOLATED') {
     return { feasible: null, violated: [] };
+  }
+  if (typeof t.feasible === 'boolean' && Array.isArray(t.violated)) {
+    const feasible = t.feasible && !t.violated.length;
+    return { feasible, violated: feasible || t.violated.length ? t.violated : ['a constraint'] };
+  }
   const violated = constraints(exp)
     .filter((c) => {
       const v = metric(t, c.metric);

@@ -20,29 +20,75 @@ function card(label, value, note) {
   );
 }
 
-// The confirmation's figures, whatever shape the server gives: {runs, mean, stddev | spread |
-// min/max ...}, possibly per metric under `metrics`.
-function confirmationCards(exp, conf) {
-  if (!conf || typeof conf !== 'object') return [];
+// The confirmed figures of the recommended trial (best.confirmed: {runs, passes, mean, stddev,
+// min, max, search_value}), when the engine re-measured its best candidates.
+function confirmedCards(exp, c) {
   const m = exp.objective.metric;
-  const one = (name, c) => {
-    const mean = c.mean ?? c.value;
-    if (!Number.isFinite(mean)) return null;
-    const sd = c.stddev ?? c.std ?? c.sd;
-    const parts = [];
-    if (Number.isFinite(sd)) parts.push(`± ${fmtMetric(name, sd)} (sd)`);
-    if (Number.isFinite(c.spread)) parts.push(`spread ${fmtNum(100 * c.spread)} %`);
-    if (Number.isFinite(c.min) && Number.isFinite(c.max))
-      parts.push(`${fmtMetric(name, c.min)} – ${fmtMetric(name, c.max)}`);
-    return card(`Confirmed ${name}`, fmtMetric(name, mean), parts.join(', '));
-  };
-  const cards = [one(m, conf)];
-  for (const [name, c] of Object.entries(conf.metrics || {})) {
-    if (name !== m && c && typeof c === 'object') cards.push(one(name, c));
+  const spread = [];
+  if (Number.isFinite(c.stddev)) spread.push(`± ${fmtMetric(m, c.stddev)} (sd)`);
+  if (Number.isFinite(c.min) && Number.isFinite(c.max)) {
+    spread.push(`range ${fmtMetric(m, c.min)} – ${fmtMetric(m, c.max)}`);
   }
-  const runs = conf.runs ?? conf.n;
-  if (Number.isFinite(runs)) cards.push(card('Confirmation runs', fmtNum(runs)));
-  return cards.filter(Boolean);
+  return [
+    card(`Confirmed ${m} (mean)`, fmtMetric(m, c.mean), spread.join(', ')),
+    card('In the search', fmtMetric(m, c.search_value), 'the single measurement that found it'),
+    card('Measurements', `${fmtNum(c.passes)} of ${fmtNum(c.runs)} passed`, 'every constraint met'),
+  ];
+}
+
+// The confirmation phase: its state and each candidate's figures.
+function confirmationTable(exp, conf) {
+  const m = exp.objective.metric;
+  const rows = (conf.candidates || []).map((c) =>
+    h(
+      'tr',
+      { class: c.number === conf.recommended ? 'best-row' : null },
+      h('td', {}, h('a', { href: `#/exp/${exp.id}/trial/${c.number}` }, `#${c.number}`)),
+      h('td', { class: 'num' }, fmtMetric(m, c.search_value)),
+      h('td', { class: 'num' }, fmtMetric(m, c.mean)),
+      h('td', { class: 'num' }, Number.isFinite(c.stddev) ? fmtMetric(m, c.stddev) : '–'),
+      h('td', { class: 'num' }, `${fmtNum(c.passes)} / ${fmtNum(c.runs)}`),
+      h('td', {}, c.confirmed ? 'yes' : 'no'),
+    ),
+  );
+  const heads = ['Trial', 'Search value', 'Mean', 'sd', 'Passed', 'Confirmed'];
+  return h(
+    'div',
+    { class: 'table-wrap', id: 'confirmation' },
+    h(
+      'table',
+      { class: 'data' },
+      h('caption', { class: 'muted' }, `Confirmation: ${conf.state}, ${conf.runs} more runs each`),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          heads.map((x) => h('th', { scope: 'col' }, x)),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
+  );
+}
+
+function confirmationPart(exp, b) {
+  const conf = exp.confirmation;
+  const parts = [];
+  if (b.confirmed && typeof b.confirmed === 'object') {
+    parts.push(
+      h('h3', { class: 'spaced' }, 'Confirmed by re-measuring'),
+      h('div', { class: 'cards' }, confirmedCards(exp, b.confirmed)),
+    );
+  }
+  if (b.settled === false) {
+    parts.push(h('p', { class: 'msg warn' }, 'The measurement of this trial did not settle.'));
+  }
+  if (conf && Array.isArray(conf.candidates) && conf.candidates.length) {
+    parts.push(confirmationTable(exp, conf));
+  }
+  return parts;
 }
 
 function recommendationCard(exp) {
@@ -56,7 +102,6 @@ function recommendationCard(exp) {
   }
   const m = b.metrics || {};
   const obj = exp.objective.metric;
-  const conf = exp.confirmation || b.confirmation;
   const shown = ['throughput_rps', 'p99_ms', 'cost_per_million_requests', 'cost_per_hour']
     .filter((k) => k !== obj && Number.isFinite(m[k]))
     .map((k) => card(k, fmtMetric(k, m[k])));
@@ -83,8 +128,7 @@ function recommendationCard(exp) {
       ),
       shown,
     ),
-    conf ? h('h3', { class: 'spaced' }, 'Confirmed by re-measuring') : null,
-    conf ? h('div', { class: 'cards', id: 'confirmation' }, confirmationCards(exp, conf)) : null,
+    confirmationPart(exp, b),
   );
   sec.classList.add('reco');
   return sec;
@@ -149,7 +193,9 @@ function progressPanel(exp) {
 
 function stateCell(exp, t) {
   const f = feasibility(exp, t);
-  const unsettled = t.settled === false || (t.settled == null && metric(t, 'stable') === 0);
+  const measured = f.feasible !== null;
+  const unsettled =
+    measured && (t.settled === false || (t.settled == null && metric(t, 'stable') === 0));
   return h(
     'span',
     { class: 'state-cell' },
