@@ -58,7 +58,12 @@ function confirmationTable(exp, conf) {
     h(
       'table',
       { class: 'data' },
-      h('caption', { class: 'muted' }, `Confirmation: ${conf.state}, ${conf.runs} more runs each`),
+      h(
+        'caption',
+        { class: 'muted' },
+        `Confirmation (${conf.state}): the best ${conf.top} candidates, ` +
+          `measured ${conf.runs} more times each`,
+      ),
       h(
         'thead',
         {},

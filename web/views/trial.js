@@ -14,27 +14,50 @@ function shellWord(w) {
   return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${String(w).replaceAll("'", "'\\''")}'`;
 }
 
+// The metrics worth a row: the same latency in microseconds (latency_p99_us beside p99_ms) and
+// upper bounds (p99_ms_upper, shown in the row of p99_ms) are left out. Order: the objective,
+// the constrained metrics, then the rest by name.
+function shownMetrics(exp, t) {
+  const all = Object.keys(t.metrics || {});
+  const has = new Set(all);
+  const twin = (n) => {
+    const m = /^latency_(\w+?)_us(_upper)?$/.exec(n);
+    return m && has.has(`${m[1]}_ms${m[2] || ''}`);
+  };
+  const limited = new Set(constraints(exp).map((c) => c.metric));
+  const rank = (n) => (n === exp.objective.metric ? 0 : limited.has(n) ? 1 : 2);
+  return all
+    .filter((n) => !twin(n) && !(n.endsWith('_upper') && has.has(n.slice(0, -6))))
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
 function metricsTable(exp, t) {
   const limits = constraints(exp);
-  const rows = Object.keys(t.metrics || {})
-    .sort()
-    .map((name) => {
-      const own = limits.filter((c) => c.metric === name);
-      const f = feasibility(exp, t);
-      const broken = own.filter((c) => f.violated.includes(c.text));
-      return h(
-        'tr',
-        { class: broken.length ? 'infeasible-row' : null },
-        h('th', { scope: 'row' }, metricInfo(name).label, h('div', { class: 'muted small' }, name)),
-        h('td', { class: 'num' }, fmtMetric(name, metric(t, name))),
-        h(
-          'td',
-          {},
-          own.map((c) => c.text).join(', '),
-          broken.length ? h('strong', {}, ' violated') : '',
-        ),
-      );
-    });
+  const f = feasibility(exp, t);
+  const rows = shownMetrics(exp, t).map((name) => {
+    const own = limits.filter((c) => c.metric === name);
+    const broken = own.filter((c) => f.violated.includes(c.text));
+    const upper = metric(t, `${name}_upper`);
+    return h(
+      'tr',
+      { class: broken.length ? 'infeasible-row' : null },
+      h('th', { scope: 'row' }, metricInfo(name).label, h('div', { class: 'muted small' }, name)),
+      h(
+        'td',
+        { class: 'num' },
+        fmtMetric(name, metric(t, name)),
+        Number.isFinite(upper)
+          ? h('div', { class: 'muted small' }, `upper bound ${fmtMetric(name, upper)}`)
+          : null,
+      ),
+      h(
+        'td',
+        {},
+        own.map((c) => c.text).join(', '),
+        broken.length ? h('strong', {}, ' violated') : '',
+      ),
+    );
+  });
   if (!rows.length) return h('p', { class: 'muted' }, 'No metric was recorded.');
   return h(
     'div',
