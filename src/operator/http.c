@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The operator's listeners: /healthz (the process answers), /readyz (the experiment cache has
  * synced, or this replica is a standby waiting for the Lease) and /metrics (Prometheus text).
- * --health-addr and --metrics-addr may name one address, then one listener serves all three. */
+ * --health-addr and --metrics-addr may name one address, then one listener serves all three
+ * (unless its port is 0: two listeners on two free ports). */
 #include "operator/op_int.h"
 
 #include <arpa/inet.h>
@@ -113,7 +114,9 @@ int op_http_start(struct op *op, struct op_http **out, struct mp_error *err)
     const char *h = op->o->health_addr, *m = op->o->metrics_addr;
     struct op_http *hs = mp_xcalloc(1, sizeof(*hs));
     int rc = 0;
-    if (h && m && strcmp(h, m) == 0) {
+    size_t hl = h ? strlen(h) : 0;
+    bool any_port = hl >= 2 && strcmp(h + hl - 2, ":0") == 0;
+    if (h && m && strcmp(h, m) == 0 && !any_port) {
         hs->l[0].health = hs->l[0].metrics = true;
         rc = listen_on(op, &hs->l[0], h, err);
     } else {
