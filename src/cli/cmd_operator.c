@@ -11,7 +11,7 @@
 
 struct operator_args {
     const char *ns, *kubeconfig, *context, *health_addr, *metrics_addr;
-    const char *lease_namespace, *lease_name, *identity, *work_dir;
+    const char *lease_namespace, *lease_name, *identity, *work_dir, *files_dir;
     bool all_namespaces, leader_elect;
     int64_t lease_duration_ns, renew_deadline_ns, retry_period_ns;
 };
@@ -48,6 +48,10 @@ static const struct mp_opt operator_opts[] = {
     {"work-dir", 0, MP_OPT_STR, A(work_dir), "DIR",
      "the folder of the experiments' caches, rebuilt from the API server at every start "
      "(default: $TMPDIR, else /tmp)",
+     .flags = MP_OPT_PATH},
+    {"files-dir", 0, MP_OPT_STR, A(files_dir), "DIR",
+     "the folder whose files experiments may name (spec.load.body; the load Job's pod must see "
+     "them at the same path); default: none",
      .flags = MP_OPT_PATH},
 };
 #undef A
@@ -92,6 +96,7 @@ static int operator_run(void *args, char **operands, size_t n)
         .health_addr = a->health_addr,
         .metrics_addr = a->metrics_addr,
         .work_dir = a->work_dir,
+        .files_dir = a->files_dir,
         .stop = &mp_cli_interrupted,
     };
     rc = mp_operator_run(c, &oo, &err);

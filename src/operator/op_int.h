@@ -84,6 +84,7 @@ struct op {
     const struct mp_operator_runner_ops *rops;
     char *ns; /* NULL: all namespaces */
     char *work_dir;
+    char *files_dir; /* an empty folder: specs' paths must resolve inside it */
     char *identity;
     FILE *log;
     pthread_mutex_t lock; /* cache, exps, done */

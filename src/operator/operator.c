@@ -6,13 +6,13 @@
  * does not validate Failed). The runs themselves are experiment.c. */
 #include "operator/op_int.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-#include "spec/pe.h"
 
 void op_log(struct op *op, const char *fmt, ...)
 {
@@ -165,7 +165,12 @@ static int start_run(struct op *op, const char *key, const json_t *pe, struct mp
 {
     struct mp_spec *spec = NULL;
     struct mp_error perr = {0};
-    int rc = mp_spec_from_pe_json(pe, key, NULL, &spec, &perr);
+    /* As `kubectl get pe NAME -o json` prints it (positions in messages point there), and
+     * confined to an empty folder: whoever may create experiments must not make the operator
+     * read its own files (its credentials) into a trial. */
+    char *text = json_dumps(pe, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    int rc = mp_spec_parse_confined(text, strlen(text), key, op->files_dir, &spec, &perr);
+    free(text);
     if (rc == MP_EINVALID) {
         op_log(op, "%s: invalid: %s", key, perr.msg);
         rc = op_status_invalid(op, pe, perr.msg, err);
@@ -265,6 +270,8 @@ static void op_init(struct op *op, struct mp_kube_client *c, const struct mp_ope
     op->ns = o->all_namespaces ? NULL : mp_xstrdup(o->ns ? o->ns : mp_kube_config_namespace(cfg));
     const char *tmp = o->work_dir ? o->work_dir : getenv("TMPDIR");
     op->work_dir = mp_xstrdup(tmp && *tmp ? tmp : "/tmp");
+    op->files_dir = o->files_dir ? mp_xstrdup(o->files_dir)
+                                 : mp_xasprintf("%s/morphling-operator-files", op->work_dir);
     char host[256] = "operator";
     (void)gethostname(host, sizeof(host) - 1);
     op->identity = o->identity ? mp_xstrdup(o->identity)
@@ -290,6 +297,7 @@ static void op_release(struct op *op)
     free(op->exps);
     free(op->ns);
     free(op->work_dir);
+    free(op->files_dir);
     free(op->identity);
     pthread_mutex_destroy(&op->lock);
 }
@@ -330,7 +338,13 @@ int mp_operator_run(struct mp_kube_client *c, const struct mp_operator_opts *opt
     struct op_lease *lease = NULL;
     pthread_t inf, wk;
     bool inf_started = false, wk_started = false;
-    int rc = op_http_start(&op, &http, err);
+    int rc = 0;
+    if (!opts->files_dir && mkdir(op.files_dir, 0700) != 0 && errno != EEXIST) {
+        rc = mp_error_set(err, -errno, "cannot create '%s': %s", op.files_dir, strerror(errno));
+    }
+    if (rc == 0) {
+        rc = op_http_start(&op, &http, err);
+    }
     if (rc == 0 && pthread_create(&inf, NULL, informer, &op) == 0) {
         inf_started = true;
     }

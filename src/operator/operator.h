@@ -69,6 +69,9 @@ struct mp_operator_opts {
     const char *health_addr;     /* HOST:PORT of /healthz and /readyz; NULL: none */
     const char *metrics_addr;    /* HOST:PORT of /metrics (may equal health_addr); NULL: none */
     const char *work_dir;        /* the engine caches' folder; NULL: $TMPDIR or /tmp */
+    /* The folder an experiment's file paths (spec.load.body, ...) must resolve inside; NULL: an
+     * empty folder in work_dir, so experiments can name no file of the operator's. */
+    const char *files_dir;
     const struct mp_operator_runner_ops *runner; /* NULL: mp_operator_default_runner */
     void *runner_ud;
     const atomic_bool *stop; /* set (e.g. by SIGTERM) to stop; required */

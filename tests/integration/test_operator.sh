@@ -21,7 +21,8 @@ check_contains "it names the file" "$WORK/none" "$out"
 start_apiserver
 start_operator "$WORK/operator.log" --health-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
     --fail-number 3
-pe="$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml"
+original_pe mobilenet-experiment-grid 8 1
+pe="$WORK/mobilenet-experiment-grid.yaml"
 check "kubectl apply of the original-style file" \
     "profilingexperiment.morphling.kubedl.io/mobilenet-experiment-grid created" \
     "$(kubectl apply -f "$pe" 2>&1)"
@@ -75,6 +76,15 @@ check "the condition's reason" "InvalidSpec" \
 check "no Trial for it" "" "$(kubectl get trials -n "$NS" -l "morphling.kubedl.io/experiment-uid=$(kubectl get pe bad-resource -n "$NS" -o jsonpath='{.metadata.uid}')" -o name)"
 check_contains "a Warning Event" "InvalidSpec" \
     "$(kubectl get events -n "$NS" --field-selector type=Warning 2>&1)"
+
+# An experiment may not make the operator read its own files into a trial.
+sed -e 's/name: mobilenet-experiment-grid/name: reads-files/' \
+    -e 's|^  maxNumTrials: 8|  maxNumTrials: 8\n  load: {path: /v1/fmnist, body: /etc/passwd}|' "$pe" >"$WORK/files.yaml"
+kubectl apply -f "$WORK/files.yaml" >/dev/null 2>&1
+wait_state reads-files Failed
+check_contains "a file of the operator's is refused" \
+    "'spec.load.body': not found inside" \
+    "$(kubectl get pe reads-files -n "$NS" -o jsonpath='{.status.conditions[-1:].message}')"
 
 # Health and metrics.
 health=$(sed -n 's|.*serving /healthz /readyz on \(http://[0-9.:]*\).*|\1|p' "$WORK/operator.log" | head -1)
