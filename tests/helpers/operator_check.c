@@ -204,7 +204,9 @@ int main(int argc, char **argv)
     struct mp_kube_load_opts lo = {.kubeconfig = kubeconfig};
     struct mp_kube_config *cfg = NULL;
     struct mp_kube_client *c = NULL;
-    struct mp_kube_client_opts co = {.user_agent = "morphling-operator/test"};
+    /* The identity in the user agent, so a test tells two operators' requests apart. */
+    char *ua = mp_xasprintf("morphling-operator/test %s", o.identity ? o.identity : "-");
+    struct mp_kube_client_opts co = {.user_agent = ua};
     struct mp_error err = {0};
     int rc = mp_kube_config_load(&lo, &cfg, &err);
     if (rc == 0) {
@@ -214,6 +216,7 @@ int main(int argc, char **argv)
         rc = mp_operator_run(c, &o, &err);
     }
     mp_kube_client_free(c);
+    free(ua);
     if (rc != 0) {
         fprintf(stderr, "operator_check: %s\n", err.msg);
         return 1;
