@@ -39,11 +39,15 @@ ls "$data"/sources/*.csv "$data"/targets/*.csv >"$tmp/all"
 
 name() { basename "$1" .csv; }
 
-train() { # train FILE: the model without FILE's service, unless it exists
-    svc=$(name "$1")
+train() { # train FILE [OPTIONS]: the model without FILE's service, unless it exists
+    held=$1
+    shift
+    svc=$(name "$held")
     [ -f "$models/$svc" ] && return 0
     mkdir -p "$tmp/train-$svc"
-    while read -r g; do [ "$g" != "$1" ] && ln -s "$g" "$tmp/train-$svc/"; done <"$tmp/all"
+    while read -r g; do [ "$g" != "$held" ] && ln -s "$g" "$tmp/train-$svc/"; done <"$tmp/all"
+    [ "$(ls "$tmp/train-$svc" | wc -l)" -eq "$(($(wc -l <"$tmp/all") - 1))" ] ||
+        { echo "loo: the training set without $svc is wrong" >&2 && return 1; }
     "$bin" meta train --no-store --quiet --surfaces "$tmp/train-$svc" -o "$models/$svc.part" \
         "$@" >/dev/null
     mv "$models/$svc.part" "$models/$svc"
