@@ -10,6 +10,9 @@ static const char *const names[MP_EVENT_COUNT] = {
     [MP_EVENT_TRIAL_INTERRUPTED] = "trial_interrupted",
     [MP_EVENT_TRIAL_FINISHED] = "trial_finished",
     [MP_EVENT_NEW_BEST] = "new_best",
+    [MP_EVENT_CONFIRM_STARTED] = "confirm_started",
+    [MP_EVENT_CONFIRM_RUN] = "confirm_run",
+    [MP_EVENT_CONFIRM_FINISHED] = "confirm_finished",
     [MP_EVENT_EXPERIMENT_FINISHED] = "experiment_finished",
 };
 

@@ -17,6 +17,10 @@ enum mp_engine_event {
     MP_EVENT_TRIAL_INTERRUPTED,
     MP_EVENT_TRIAL_FINISHED,
     MP_EVENT_NEW_BEST,
+    /* The confirmation of the best candidates after the search (docs/internals/engine.md). */
+    MP_EVENT_CONFIRM_STARTED,
+    MP_EVENT_CONFIRM_RUN,
+    MP_EVENT_CONFIRM_FINISHED,
     MP_EVENT_EXPERIMENT_FINISHED,
     MP_EVENT_COUNT
 };

@@ -126,7 +126,7 @@ check "logs of a missing trial" 404 "$(status GET "/api/v1/experiments/$id/trial
 # among them, and the list is the engine's table.
 check "info" 200 "$(status GET /api/v1/info)"
 check "info: the event kinds" \
-    "experiment_started experiment_resumed trial_started trial_retry trial_interrupted trial_finished new_best experiment_finished" \
+    "experiment_started experiment_resumed trial_started trial_retry trial_interrupted trial_finished new_best confirm_started confirm_run confirm_finished experiment_finished" \
     "$(body '.event_kinds | join(" ")')"
 check "info: every streamed kind is listed" "" \
     "$(sed -n 's/^event: //p' "$WORK/events.txt" | sort -u | while read -r k; do jq -e --arg k "$k" '.event_kinds | index($k)' "$WORK/body" >/dev/null || echo "$k"; done)"
