@@ -213,29 +213,45 @@ async function trialPageChecks(page) {
 }
 
 // A phone's width (375 px): the navigation fits, nothing makes the page scroll sideways.
+// How a page fits a phone: where the navigation ends, how wide the document is, and the widest
+// elements, to name the culprit when the page is too wide.
+function phoneFit() {
+  const r = document.querySelector('.topbar nav').getBoundingClientRect();
+  const wide = [...document.querySelectorAll('body *')]
+    .filter((e) => e.getBoundingClientRect().right > 376 && !e.closest('.table-wrap'))
+    .filter((e) => ![...e.children].some((c) => c.getBoundingClientRect().right > 376))
+    .slice(0, 6)
+    .map((e) => {
+      const fig = e.closest('figure');
+      const where = fig ? ` in "${fig.querySelector('h3').textContent}"` : '';
+      return `${e.tagName.toLowerCase()}.${e.className}${where}`;
+    });
+  return { right: r.right, scroll: document.documentElement.scrollWidth, wide };
+}
+
+// A phone's width (375 px): on every page the navigation fits and nothing makes the page
+// scroll sideways (wide tables scroll inside their frame).
 async function phoneChecks(page, expId) {
   await page.setViewportSize({ width: 375, height: 800 });
-  await page.goto(`${BASE}/#/exp/${expId}`);
-  await page.waitForSelector('.pc svg');
-  const nav = await page.evaluate(() => {
-    const r = document.querySelector('.topbar nav').getBoundingClientRect();
-    // The widest elements, to name the culprit when the page is too wide.
-    const wide = [...document.querySelectorAll('body *')]
-      .filter((e) => e.getBoundingClientRect().right > 376 && !e.closest('.table-wrap'))
-      .filter((e) => ![...e.children].some((c) => c.getBoundingClientRect().right > 376))
-      .slice(0, 6)
-      .map((e) => {
-        const fig = e.closest('figure');
-        const where = fig ? ` in "${fig.querySelector('h3').textContent}"` : '';
-        return `${e.tagName.toLowerCase()}.${e.className}${where}`;
-      });
-    return { right: r.right, scroll: document.documentElement.scrollWidth, wide };
-  });
-  check('phone: the navigation fits 375 px', nav.right <= 375, JSON.stringify(nav));
-  check('phone: the page does not scroll sideways', nav.scroll <= 375, JSON.stringify(nav));
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await shot(page, 'phone.png');
-  await shot(page, 'phone-full.png', { fullPage: true });
+  const pages = [
+    ['experiments', '#/', 'h1:has-text("Experiments")'],
+    ['experiment', `#/exp/${expId}`, '.pc svg'],
+    ['trial', `#/exp/${expId}/trial/1`, '#trial-metrics'],
+    ['new experiment', '#/new', '#spec-ok'],
+  ];
+  for (const [name, hash, ready] of pages) {
+    await page.goto(`${BASE}/${hash}`);
+    await page.waitForSelector(ready);
+    const fit = await page.evaluate(phoneFit);
+    check(`phone: the navigation fits 375 px (${name})`, fit.right <= 375, JSON.stringify(fit));
+    check(`phone: no sideways scrolling (${name})`, fit.scroll <= 375, JSON.stringify(fit));
+    if (name === 'experiment') {
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot(page, 'phone.png');
+      await shot(page, 'phone-full.png', { fullPage: true });
+    }
+    if (name === 'trial') await shot(page, 'phone-trial.png', { fullPage: true });
+  }
   await page.setViewportSize({ width: 1440, height: 900 });
 }
 

@@ -5,7 +5,7 @@
 // in one colour, infeasible ones dimmed in another, the recommended trial ringed, everywhere.
 import { FEASIBLE, FRONT, INFEASIBLE, RECOMMENDED, heatmap, lines, scatter } from '../charts.js';
 import { h } from '../dom.js';
-import { axisLabel, fmtMetric } from '../format.js';
+import { axisLabel, fmtMetric, metricInfo } from '../format.js';
 import {
   bestSoFar,
   better,
@@ -95,21 +95,27 @@ function tradeoffCharts(exp, grid, draws) {
   const m = exp.objective.metric;
   const has = (a, b) =>
     exp.trials.some((t) => Number.isFinite(metric(t, a)) && Number.isFinite(metric(t, b)));
-  if (has('throughput_rps', 'p99_ms')) {
-    const [fig, box] = chartBox(
-      'Throughput vs p99 latency',
-      'Pareto front: most throughput for the least p99 among feasible trials; dashed: the limit',
-    );
+  // p99, and every other latency the constraints limit (p95_ms <= 80, latency_p999_us < 900).
+  const latencies = ['p99_ms', ...constraints(exp).map((c) => c.metric)].filter(
+    (y, i, all) => /(_ms|_us)$/.test(y) && all.indexOf(y) === i && has('throughput_rps', y),
+  );
+  for (const y of latencies) {
+    const name = metricInfo(y).label;
+    const front = y === 'p99_ms' ? exp.pareto.throughput_p99.trials : [];
+    const why = front.length
+      ? `Pareto front: most throughput for the least ${name} among feasible trials; `
+      : '';
+    const [fig, box] = chartBox(`Throughput vs ${name}`, `${why}dashed: the limit`);
     grid.append(fig);
-    const pt = (t) => [metric(t, 'throughput_rps'), metric(t, 'p99_ms')];
+    const pt = (t) => [metric(t, 'throughput_rps'), metric(t, y)];
     draws.push(() =>
       scatter(box, {
         xLabel: axisLabel('throughput_rps'),
-        yLabel: axisLabel('p99_ms'),
+        yLabel: axisLabel(y),
         xMetric: 'throughput_rps',
-        yMetric: 'p99_ms',
-        limits: latencyLimits(exp, 'p99_ms'),
-        groups: groups(exp, pt, exp.pareto.throughput_p99.trials),
+        yMetric: y,
+        limits: latencyLimits(exp, y),
+        groups: groups(exp, pt, front),
       }),
     );
   }
