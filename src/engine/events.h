@@ -17,7 +17,6 @@ enum mp_engine_event {
     MP_EVENT_TRIAL_INTERRUPTED,
     MP_EVENT_TRIAL_FINISHED,
     MP_EVENT_NEW_BEST,
-    /* The confirmation of the best candidates after the search (docs/internals/engine.md). */
     MP_EVENT_CONFIRM_STARTED,
     MP_EVENT_CONFIRM_RUN,
     MP_EVENT_CONFIRM_FINISHED,

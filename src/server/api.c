@@ -248,9 +248,11 @@ static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l
         return json_pack("{s:O}", "trials", json_object_get(rep, "trials"));
     }
     if (strcmp(what, "recommendation") == 0) {
-        return json_pack("{s:O, s:O, s:O, s:o}", "objective", json_object_get(rep, "objective"),
-                         "constraints", json_object_get(rep, "constraints"), "best",
-                         json_object_get(rep, "best"), "pareto", pareto_json(rep));
+        return json_pack("{s:O, s:O, s:O, s:O, s:o}", "objective",
+                         json_object_get(rep, "objective"), "constraints",
+                         json_object_get(rep, "constraints"), "best", json_object_get(rep, "best"),
+                         "confirmation", json_object_get(rep, "confirmation"), "pareto",
+                         pareto_json(rep));
     }
     if (strcmp(what, "pareto") == 0) {
         return pareto_json(rep);
