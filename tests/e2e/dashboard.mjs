@@ -212,6 +212,53 @@ async function trialPageChecks(page) {
   await shot(page, 'trial-infeasible.png', { fullPage: true });
 }
 
+// The confirmed figures (docs/api.md, "Trials and confirmation"). Replay experiments are not
+// confirmed, so the experiment's answer is given a confirmation of its best two trials here, in
+// the documented shape, and an unsettled best.
+async function confirmationChecks(page, expId) {
+  const url = `${BASE}/api/v1/experiments/${expId}`;
+  await page.route(url, async (route) => {
+    const res = await route.fetch();
+    const exp = await res.json();
+    const m = exp.objective.metric;
+    const [a, b] = exp.trials
+      .filter((t) => t.state === 'SUCCEEDED')
+      .sort((x, y) => y.metrics[m] - x.metrics[m]);
+    const cand = (t, k) => ({
+      number: t.number,
+      search_value: t.metrics[m],
+      runs: 3,
+      passes: 3 - k,
+      settled_runs: 3,
+      mean: t.metrics[m] * 0.9,
+      stddev: t.metrics[m] * 0.05,
+      min: t.metrics[m] * 0.85,
+      max: t.metrics[m] * 0.95,
+      confirmed: k === 0,
+    });
+    exp.confirmation = {
+      state: 'done',
+      top: 2,
+      runs: 2,
+      recommended: a.number,
+      candidates: [cand(a, 0), cand(b, 1)],
+    };
+    exp.best = { ...exp.best, settled: false, confirmed: cand(a, 0), value: a.metrics[m] * 0.9 };
+    await route.fulfill({ response: res, json: exp });
+  });
+  await page.goto(`${BASE}/#/exp/${expId}`);
+  await page.waitForSelector('#confirmation');
+  const rows = await page.locator('#confirmation tbody tr').count();
+  check('confirmation: one row per candidate', rows === 2, String(rows));
+  const card = await page
+    .locator('.reco .card', { has: page.locator('.label', { hasText: /^Confirmed/ }) })
+    .textContent();
+  check('confirmation: the confirmed mean with its spread', /±.*\(sd\).*range/.test(card), card);
+  check('confirmation: an unsettled measurement is said', await page.isVisible('.reco .msg.warn'));
+  await shot(page.locator('.reco'), 'confirmation.png');
+  await page.unroute(url);
+}
+
 // A phone's width (375 px): the navigation fits, nothing makes the page scroll sideways.
 // How a page fits a phone: where the navigation ends, how wide the document is, and the widest
 // elements, to name the culprit when the page is too wide.
@@ -357,6 +404,7 @@ async function run() {
   await resizeChecks(page, expId);
   await exportChecks(page);
   await trialPageChecks(page, expId);
+  await confirmationChecks(page, expId);
   await phoneChecks(page, expId);
 
   // A second experiment for the comparison page, submitted through the API.

@@ -70,7 +70,7 @@ function confirmationTable(exp, conf) {
         h(
           'tr',
           {},
-          heads.map((x) => h('th', { scope: 'col' }, x)),
+          heads.map((x, i) => h('th', { scope: 'col', class: i >= 1 && i <= 4 ? 'num' : null }, x)),
         ),
       ),
       h('tbody', {}, rows),
@@ -129,7 +129,8 @@ function recommendationCard(exp) {
       card(
         obj,
         fmtMetric(obj, b.value),
-        exp.objective.direction === 'maximize' ? 'maximized' : 'minimized',
+        `${exp.objective.direction === 'maximize' ? 'maximized' : 'minimized'}` +
+          `${b.confirmed ? ', confirmed mean' : ''}`,
       ),
       shown,
     ),
