@@ -133,6 +133,17 @@ async function experimentChecks(page) {
   await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, 'experiment-top.png');
   await shot(page.locator('#charts'), 'charts.png');
+  // Hovering a chart names the trial under the cursor; clicking opens its page.
+  const over = page.locator('.chart .u-over').first();
+  await over.hover();
+  await page.waitForSelector('.chart-tip:not([hidden])');
+  const tip = await page.locator('.chart-tip:not([hidden])').textContent();
+  check('hovering a chart names the trial', /trial number \d+/.test(tip), tip);
+  await over.click();
+  await page.waitForURL(/#\/exp\/\d+\/trial\/\d+$/);
+  check('clicking a chart opens the trial page', true);
+  await page.goBack();
+  await page.waitForSelector('.pc svg');
 }
 
 // Resizing the window re-lays-out the charts and nothing else: no request, no new stream.

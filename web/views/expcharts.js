@@ -18,6 +18,11 @@ import {
 } from '../model.js';
 import { importanceChart, parallelChart } from './analysis.js';
 
+// Clicking a trial's point opens its page.
+const pick = (exp) => (n) => {
+  location.hash = `#/exp/${exp.id}/trial/${n}`;
+};
+
 function chartBox(title, note, wide) {
   const box = h('div', { class: 'chart-body' });
   const fig = h(
@@ -64,6 +69,8 @@ function bestChart(exp, grid, draws) {
   const recoT = exp.trials.filter((t) => t.number === reco);
   draws.push(() =>
     lines(box, {
+      trials: true,
+      onPick: pick(exp),
       xLabel: 'trial number',
       yLabel: axisLabel(m),
       yMetric: m,
@@ -107,9 +114,10 @@ function tradeoffCharts(exp, grid, draws) {
       : '';
     const [fig, box] = chartBox(`Throughput vs ${name}`, `${why}dashed: the limit`);
     grid.append(fig);
-    const pt = (t) => [metric(t, 'throughput_rps'), metric(t, y)];
+    const pt = (t) => [metric(t, 'throughput_rps'), metric(t, y), t.number];
     draws.push(() =>
       scatter(box, {
+        onPick: pick(exp),
         xLabel: axisLabel('throughput_rps'),
         yLabel: axisLabel(y),
         xMetric: 'throughput_rps',
@@ -125,9 +133,10 @@ function tradeoffCharts(exp, grid, draws) {
       `Pareto front: best ${m} for the lowest cost per hour`,
     );
     grid.append(fig);
-    const pt = (t) => [metric(t, 'cost_per_hour'), objectiveValue(exp, t)];
+    const pt = (t) => [metric(t, 'cost_per_hour'), objectiveValue(exp, t), t.number];
     draws.push(() =>
       scatter(box, {
+        onPick: pick(exp),
         xLabel: axisLabel('cost_per_hour'),
         yLabel: axisLabel(m),
         xMetric: 'cost_per_hour',
@@ -200,9 +209,10 @@ function perParameter(exp, holder, draws) {
     multiples.append(cell);
     const cat = p.type === 'categorical';
     const x = (t) => (cat ? p.values.indexOf(t.params[p.name]) : t.params[p.name]);
-    const pt = (t) => [x(t), objectiveValue(exp, t)];
+    const pt = (t) => [x(t), objectiveValue(exp, t), t.number];
     draws.push(() =>
       scatter(cell, {
+        onPick: pick(exp),
         title: p.name,
         xLabel: cat ? `${p.name} (choice index)` : `${p.name}${p.log ? ' (log scale)' : ''}`,
         yLabel: axisLabel(m),
