@@ -144,6 +144,8 @@ async function experimentChecks(page) {
   check('clicking a chart opens the trial page', true);
   await page.goBack();
   await page.waitForSelector('.pc svg');
+  // The page's event stream is open again (the resize checks count every request after this).
+  await page.waitForSelector('#live.on');
 }
 
 // Resizing the window re-lays-out the charts and nothing else: no request, no new stream.
