@@ -230,6 +230,10 @@ static int confirm_run(struct mp_confirm_phase *p, const struct mp_trial_row *t,
         free(detail);
         p->runs_made++;
         p->runs_done++;
+        if (p->progress) {
+            p->progress(p->progress_ctx, p->spec, t->number, run, &res, p->runs_done,
+                        p->runs_total);
+        }
     }
     mp_trial_result_release(&res);
     free(x);
