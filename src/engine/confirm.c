@@ -2,6 +2,7 @@
 /* Confirmation: before recommending, the best candidates of the search are measured again and
  * the recommendation rests on every measurement of each, with its spread. Also the rule that
  * says when a measurement did not settle. Contract: docs/internals/engine.md, "Confirmation". */
+#include "engine/events.h"
 #include "engine/engine_int.h"
 
 #include <jansson.h>
@@ -226,7 +227,8 @@ static int confirm_run(struct mp_confirm_phase *p, const struct mp_trial_row *t,
     }
     if (rc == 0) {
         char *detail = run_detail(p->spec, run, &res);
-        rc = mp_store_event_add(p->st, p->exp_id, t->number, "confirm_run", detail, err);
+        rc = mp_store_event_add(p->st, p->exp_id, t->number,
+                                mp_engine_event_name(MP_EVENT_CONFIRM_RUN), detail, err);
         free(detail);
         p->runs_made++;
         p->runs_done++;
@@ -272,7 +274,8 @@ static int conclude(struct mp_confirm_phase *p, const struct mp_trial_row *rows,
                           w >= 0 ? json_integer(p->recommended) : json_null(), "candidates", cands);
     char *detail = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    rc = mp_store_event_add(p->st, p->exp_id, 0, "confirm_finished", detail, err);
+    rc = mp_store_event_add(p->st, p->exp_id, 0, mp_engine_event_name(MP_EVENT_CONFIRM_FINISHED),
+                            detail, err);
     free(detail);
     free(s);
     mp_confirm_rows_free(runs, n_runs);
@@ -330,7 +333,8 @@ int mp_engine_confirm_phase(struct mp_confirm_phase *p, struct mp_error *err)
     char *detail = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (k > 0) {
-        rc = mp_store_event_add(p->st, p->exp_id, 0, "confirm_started", detail, err);
+        rc = mp_store_event_add(p->st, p->exp_id, 0, mp_engine_event_name(MP_EVENT_CONFIRM_STARTED),
+                                detail, err);
     }
     free(detail);
     if (rc == 0 && k > 0) {

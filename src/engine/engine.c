@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/events.h"
 #include "optimizer/optimizer.h"
 
 #define INFRA_RETRIES  2
@@ -325,7 +326,8 @@ static int start_trial(struct engine *e, size_t index, struct mp_error *err)
     t->done = false;
     e->in_flight++;
     char *detail = event_detail(e, t);
-    rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_started", detail, err);
+    rc = mp_store_event_add(e->st, e->exp_id, t->number,
+                            mp_engine_event_name(MP_EVENT_TRIAL_STARTED), detail, err);
     free(detail);
     if (rc == 0 && e->threaded) {
         struct worker_arg *a = mp_xmalloc(sizeof(*a));
@@ -375,12 +377,14 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
     e->in_flight--;
     int rc = 0;
     if (t->res.state == MP_TRIAL_CANCELLED && e->opts->cancel && atomic_load(e->opts->cancel)) {
-        rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_interrupted", NULL, err);
+        rc = mp_store_event_add(e->st, e->exp_id, t->number,
+                                mp_engine_event_name(MP_EVENT_TRIAL_INTERRUPTED), NULL, err);
         goto out;
     }
     if (t->run_rc < 0 && t->retries < INFRA_RETRIES) {
         t->retries++;
-        rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_retry", NULL, err);
+        rc = mp_store_event_add(e->st, e->exp_id, t->number,
+                                mp_engine_event_name(MP_EVENT_TRIAL_RETRY), NULL, err);
         if (rc == 0) {
             rc = start_trial(e, index, err);
         }
@@ -400,11 +404,13 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
     }
     char *detail = event_detail(e, t);
     if (rc == 0) {
-        rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_finished", detail, err);
+        rc = mp_store_event_add(e->st, e->exp_id, t->number,
+                                mp_engine_event_name(MP_EVENT_TRIAL_FINISHED), detail, err);
     }
     if (rc == 0 && better(e, index)) {
         e->best = (long)index;
-        rc = mp_store_event_add(e->st, e->exp_id, t->number, "new_best", detail, err);
+        rc = mp_store_event_add(e->st, e->exp_id, t->number,
+                                mp_engine_event_name(MP_EVENT_NEW_BEST), detail, err);
     }
     free(detail);
     if (rc == 0) {
@@ -708,8 +714,10 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
         rc = mp_store_experiment_set_state(st, e.exp_id, MP_EXPERIMENT_RUNNING, NULL, err);
     }
     if (rc == 0) {
-        rc = mp_store_event_add(
-            st, e.exp_id, 0, out->resumed ? "experiment_resumed" : "experiment_started", NULL, err);
+        rc = mp_store_event_add(st, e.exp_id, 0,
+                                mp_engine_event_name(out->resumed ? MP_EVENT_EXPERIMENT_RESUMED
+                                                                  : MP_EVENT_EXPERIMENT_STARTED),
+                                NULL, err);
     }
     if (rc == 0) {
         rc = loop(&e, out, err);
@@ -726,7 +734,8 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
     }
     if (rc == 0) {
         char *detail = mp_xasprintf("{\"state\":\"%s\"}", mp_experiment_state_name(out->state));
-        rc = mp_store_event_add(st, e.exp_id, 0, "experiment_finished", detail, err);
+        rc = mp_store_event_add(st, e.exp_id, 0, mp_engine_event_name(MP_EVENT_EXPERIMENT_FINISHED),
+                                detail, err);
         free(detail);
     }
     if (claimed && !e.taken_over) {
