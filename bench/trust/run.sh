@@ -43,7 +43,7 @@ for seed in $(seq 1 "$runs"); do
         "$(printf '%s' "$json" | jq '.trials | length')"
 done
 awk '{ v[NR] = $1; if (NR == 1 || $1 < lo) lo = $1; if ($1 > hi) hi = $1 }
-     END { printf "confirmed objective over %d runs: min %.0f, max %.0f, spread (max - min) / min = %.1f %%\n", NR, lo, hi, lo > 0 ? 100 * (hi - lo) / lo : 0 }' "$work/values"
+     END { printf "confirmed objective over %d runs: min %.0f, max %.0f, spread (max - min) / min = %.1f %%\n", NR, lo, hi, (lo > 0 ? 100 * (hi - lo) / lo : 0) }' "$work/values"
 
 sets=$(jq -r '.best.params // {} | to_entries[] | "--set \(.key)=\(.value)"' "$work/run1.json")
 [ -n "$sets" ] || { echo "run 1 recommended nothing: no re-measurement"; exit 0; }
@@ -63,5 +63,5 @@ for i in $(seq 1 "$repeats"); do
 done
 awk -v pass="$pass" -v n="$repeats" '{ s += $1; q += $1 * $1 } END {
     m = s / NR; sd = NR > 1 ? sqrt((q - s * s / NR) / (NR - 1)) : 0
-    printf "recommended configuration re-measured %d times: mean %.0f req/s, CoV %.1f %%, SLO met %d of %d\n", NR, m, m > 0 ? 100 * sd / m : 0, pass, n }' "$work/rps"
+    printf "recommended configuration re-measured %d times: mean %.0f req/s, CoV %.1f %%, SLO met %d of %d\n", NR, m, (m > 0 ? 100 * sd / m : 0), pass, n }' "$work/rps"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -232,6 +232,10 @@ static int confirm_run(struct mp_confirm_phase *p, const struct mp_trial_row *t,
         free(detail);
         p->runs_made++;
         p->runs_done++;
+        if (p->progress) {
+            p->progress(p->progress_ctx, p->spec, t->number, run, &res, p->runs_done,
+                        p->runs_total);
+        }
     }
     mp_trial_result_release(&res);
     free(x);
@@ -284,8 +288,10 @@ static int run_missing(struct mp_confirm_phase *p, const struct mp_trial_row *ro
     struct mp_confirm_row *done = NULL;
     size_t n_done = 0;
     int rc = mp_store_confirm_list(p->st, p->exp_id, &done, &n_done, err);
-    for (size_t i = 0; i < k && rc == 0; i++) {
-        for (int64_t r = 1; r <= p->spec->confirm_runs && rc == 0; r++) {
+    /* Round robin (run 1 of every candidate, then run 2...): a machine whose load drifts over
+     * the confirmation then weighs on every candidate alike. */
+    for (int64_t r = 1; r <= p->spec->confirm_runs && rc == 0; r++) {
+        for (size_t i = 0; i < k && rc == 0; i++) {
             if (recorded(done, n_done, rows[idx[i]].number, r)) {
                 p->runs_done++;
                 continue;

@@ -530,7 +530,9 @@ static int confirm_step(struct engine *e, struct mp_engine_summary *out, struct 
                                  .spec = e->spec,
                                  .runner = e->runner,
                                  .exp_id = e->exp_id,
-                                 .cancel = e->opts->cancel};
+                                 .cancel = e->opts->cancel,
+                                 .progress = e->opts->confirm_progress,
+                                 .progress_ctx = e->opts->progress_ctx};
     int rc = mp_engine_confirm_phase(&p, err);
     out->confirm_runs = p.runs_made;
     out->recommended = p.recommended;

@@ -23,6 +23,12 @@ typedef void mp_engine_progress_fn(void *ctx, const struct mp_spec *spec, int64_
                                    const struct mp_trial_result *res, size_t done,
                                    int64_t max_trials, double best, bool have_best);
 
+/* Called after each confirmation run (may be NULL): the candidate's trial number, the run, the
+ * runs recorded so far and planned in all. */
+typedef void mp_engine_confirm_fn(void *ctx, const struct mp_spec *spec, int64_t number,
+                                  int64_t run, const struct mp_trial_result *res, size_t done,
+                                  size_t total);
+
 struct mp_engine_opts {
     const atomic_bool *cancel; /* set (e.g. by SIGINT) to stop; in-flight trials resume later */
     /* Set together with cancel when the stop is final (a user's cancel through the API): the
@@ -32,6 +38,7 @@ struct mp_engine_opts {
     const char *cancel_reason; /* e.g. "cancelled through the API"; NULL: "cancelled" */
     bool restart;              /* delete an existing experiment of the same name first */
     mp_engine_progress_fn *progress;
+    mp_engine_confirm_fn *confirm_progress; /* gets progress_ctx too */
     void *progress_ctx;
     struct mp_runner *runner; /* injected runner (tests, replay); NULL: built from the spec */
 };

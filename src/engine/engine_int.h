@@ -11,6 +11,8 @@ struct mp_confirm_phase {
     struct mp_runner *runner;
     int64_t exp_id;
     const atomic_bool *cancel;
+    mp_engine_confirm_fn *progress; /* may be NULL */
+    void *progress_ctx;
     /* out */
     size_t runs_made;    /* by this call */
     size_t runs_total;   /* planned: candidates x confirm_runs */

@@ -117,7 +117,8 @@ static void print_note(FILE *f, const json_t *tr)
     if (json_is_false(json_object_get(tr, "settled"))) {
         fprintf(f, "unsettled measurement; ");
     }
-    if (json_array_size(violated) > 0) {
+    /* An SLO miss's reason names the constraint already; other failures may break one too. */
+    if (json_array_size(violated) > 0 && !(failure && strcmp(failure, "SLO_VIOLATED") == 0)) {
         fprintf(f, "violates");
         for (size_t i = 0; i < json_array_size(violated); i++) {
             fprintf(f, "%s %s", i ? "," : "", json_string_value(json_array_get(violated, i)));

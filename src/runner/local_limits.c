@@ -27,14 +27,15 @@ static const char *cg_how(const struct mp_cgroup_system *sys, enum mp_cgroup_ctl
 
 /* Placement: with a CPU limit of k cores and more than k CPUs allowed to this process, the
  * service gets the last k of them (its cpuset) and the load generator the others, so the two
- * never compete for a CPU; otherwise both may run anywhere. A cpuset from the runner settings
- * is the user's choice and stays. */
+ * never compete for a CPU; otherwise (or with parallel trials) both may run anywhere. A cpuset
+ * from the runner settings is the user's choice and stays. */
 static void place(struct local_trial *t)
 {
     cpu_set_t allowed;
     int k = t->limits.cpu_cores > 0 ? (int)ceil(t->limits.cpu_cores - 1e-9) : 0;
     int n = 0, cpus[64];
-    if (!t->r->cfg.separate_load || t->limits.cpuset || k == 0 ||
+    /* Parallel trials would all get the same CPUs: let the scheduler spread them instead. */
+    if (!t->r->cfg.separate_load || t->limits.cpuset || k == 0 || t->spec->parallelism > 1 ||
         sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
         return;
     }
@@ -100,7 +101,9 @@ static void record_placement(struct local_trial *t, bool cpuset_enforced)
 {
     if (!t->lg_cpu_mask) {
         json_object_set_new(t->meta, "placement",
-                            json_pack("{s:s}", "how", "shared: no CPU to spare for separation"));
+                            json_pack("{s:s}", "how",
+                                      "shared: no CPU to spare, parallel trials, or a "
+                                      "runner.cpuset or separate_load: false"));
         return;
     }
     if (!cpuset_enforced) {

@@ -419,6 +419,9 @@ static int algorithm(const struct mp_node *spec, struct mp_node *root, struct mp
     put_clone(out, "max_failed_trials", mp_doc_get(spec, "maxFailedTrials"));
     put_clone(out, "seed", mp_doc_get(a, "seed"));
     put_clone(out, "prior", mp_doc_get(a, "prior"));
+    /* A ProfilingExperiment records one Trial per trial; confirmation runs (which re-run a
+     * finished trial's configuration) have no place there: off. */
+    mp_doc_map_put(out, "confirm", scalar_at(a, "false", false));
     const struct mp_node *settings = mp_doc_get(a, "algorithmSettings");
     return settings ? algorithm_settings(settings, out, err) : 0;
 }

@@ -23,8 +23,9 @@ fi
 CLUSTER=$WORK/cluster
 EXAMPLE=$MP_SOURCE_DIR/examples/k8s/fmnist.yaml
 PAYLOAD=$MP_BUILD_DIR/examples/payloads/fmnist/test-00000-9.raw
-# What the example needs to run here: the build's payload, two quick trials.
-EX_SETS="--set runner.load.body=$PAYLOAD --set algorithm.max_trials=2"
+# What the example needs to run here: the build's payload, two quick trials, and no confirmation
+# runs (the tests count the objects each trial creates; test_cli_confirm covers confirmation).
+EX_SETS="--set runner.load.body=$PAYLOAD --set algorithm.max_trials=2 --set algorithm.confirm=false"
 
 kube_cleanup() {
     if [ -e "$CLUSTER/env" ]; then

@@ -37,6 +37,7 @@ check_true "some confirmation runs were recorded ($recorded)" [ "$recorded" -ge 
 out=$("$MORPHLING" run "$WORK/spec.yaml" 2>&1); rc=$?
 check "the resumed run exits 0" 0 "$rc"
 check_contains "run prints the confirmed figures" "Confirmed over 3 measurements" "$out"
+check_contains "run reports the confirmation runs as they finish" "confirm: 6/6 (100 %)" "$out"
 json=$("$MORPHLING" show replay-demo --json)
 check "SUCCEEDED" SUCCEEDED "$(printf '%s' "$json" | jq -r .state)"
 check "confirmation runs are not trials" 8 "$(printf '%s' "$json" | jq '.trials | length')"

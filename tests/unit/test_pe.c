@@ -81,6 +81,7 @@ static void original_example_maps_field_by_field(void **state)
     assert_int_equal(s->direction, MP_MAXIMIZE);
     assert_string_equal(s->algorithm, "grid");
     assert_int_equal(s->max_trials, 8);
+    assert_int_equal(s->confirm_top, 0); /* one Trial per trial: no confirmation runs */
     assert_int_equal(s->parallelism, 1);
     assert_string_equal(s->runner, "kubernetes");
     assert_int_equal(s->space.n, 3);
