@@ -165,12 +165,8 @@ static int start_run(struct op *op, const char *key, const json_t *pe, struct mp
 {
     struct mp_spec *spec = NULL;
     struct mp_error perr = {0};
-    /* As `kubectl get pe NAME -o json` prints it (positions in messages point there), and
-     * confined to an empty folder: whoever may create experiments must not make the operator
-     * read its own files (its credentials) into a trial. */
-    char *text = json_dumps(pe, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
-    int rc = mp_spec_parse_confined(text, strlen(text), key, op->files_dir, &spec, &perr);
-    free(text);
+    char *body_file = NULL;
+    int rc = op_parse(op, key, pe, &spec, &body_file, &perr);
     if (rc == MP_EINVALID) {
         op_log(op, "%s: invalid: %s", key, perr.msg);
         rc = op_status_invalid(op, pe, perr.msg, err);
@@ -186,7 +182,7 @@ static int start_run(struct op *op, const char *key, const json_t *pe, struct mp
         return rc;
     }
     struct op_exp *x = NULL;
-    if ((rc = op_exp_start(op, pe, spec, &x, err)) != 0) {
+    if ((rc = op_exp_start(op, pe, spec, body_file, &x, err)) != 0) {
         return rc;
     }
     pthread_mutex_lock(&op->lock);

@@ -7,7 +7,9 @@
  * attempt of the trial left behind, creates one ConfigMap per attempt owned by the Trial (the
  * trial's objects), waits --trial-ms (stopping when cancelled), deletes it and reports the
  * objective 100 + sum((i + 1) * x[i]) over the configuration, so the best trial is known.
- * A trial whose number is --fail-number fails (CRASHED).
+ * A trial whose number is --fail-number fails (CRASHED). The request body the spec names
+ * (runner.load.body, the operator's file for a requestTemplate) must be readable: its size is
+ * the metric body_bytes.
  *
  * Usage: operator_check --kubeconfig FILE [--namespace NS | --all-namespaces] [--leader-elect]
  *        [--identity ID] [--lease-ms N] [--health-addr A] [--metrics-addr A] [--trial-ms N]
@@ -76,6 +78,27 @@ static int sweep(struct fake *f, const struct mp_operator_trial *t, int64_t atte
     return rc;
 }
 
+/* The size of the body file the spec names; -1 when it names none or it cannot be read. */
+static double body_bytes(const struct mp_spec *spec)
+{
+    const struct mp_node *b = mp_doc_get(mp_doc_get(spec->runner_node, "load"), "body");
+    if (!b || b->kind != MP_NODE_SCALAR) {
+        return -1;
+    }
+    char *path = mp_spec_resolve_path(spec, b->scalar);
+    FILE *f = fopen(path, "rb");
+    free(path);
+    if (!f) {
+        return -1;
+    }
+    double n = 0;
+    while (fgetc(f) != EOF) {
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
 static double objective(const struct mp_spec *spec, const double *x)
 {
     double v = 100;
@@ -130,6 +153,7 @@ static int fake_run(void *runner, const struct mp_operator_trial *t,
     } else {
         res->state = MP_TRIAL_SUCCEEDED;
         mp_metrics_set(&res->metrics, f->spec->objective_metric, objective(f->spec, req->x));
+        mp_metrics_set(&res->metrics, "body_bytes", body_bytes(f->spec));
     }
     return 0;
 }
