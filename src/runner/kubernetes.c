@@ -4,6 +4,7 @@
  * startup_timeout, the load Job and its termination message, a Foreground delete of the owner
  * and a wait until it is gone. A watchdog thread turns the engine's cancel flag and the trial's
  * deadline into the client's cancel token, so every call and watch ends promptly. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +193,63 @@ static int run_load(struct kube_trial *t, struct mp_error *err)
     return rc;
 }
 
+/* A CPU quantity as metrics.k8s.io writes it ("12345678n", "250m", "2") in cores. */
+static double cores(const char *q)
+{
+    char *end = NULL;
+    double v = strtod(q ? q : "", &end);
+    if (!end || end == q) {
+        return NAN;
+    }
+    return strcmp(end, "n") == 0   ? v / 1e9
+           : strcmp(end, "u") == 0 ? v / 1e6
+           : strcmp(end, "m") == 0 ? v / 1e3
+           : *end == '\0'          ? v
+                                   : NAN;
+}
+
+/* The service pods' usage from metrics.k8s.io once the load test is over: cpu_cores and
+ * memory_bytes summed over its pods. Without that API the meta says it was not measured. */
+static void read_usage(struct kube_trial *t)
+{
+    struct mp_kube_ref ref = {
+        .group = "metrics.k8s.io", .version = "v1beta1", .resource = "pods", .ns = t->r->ns};
+    char *sel = trial_selector(t, "service");
+    struct mp_kube_opts o = {.cancel = t->cancel_token, .label_selector = sel};
+    json_t *list = NULL;
+    struct mp_error err = {0};
+    t->api_calls++;
+    int rc = mp_kube_list(t->r->client, &ref, &o, &list, &err);
+    free(sel);
+    if (rc != 0) {
+        snprintf(t->usage_note, sizeof(t->usage_note), "not measured: %.280s", err.msg);
+        return;
+    }
+    double cpu = 0, mem = 0;
+    size_t i, j, found = 0;
+    json_t *pod, *c;
+    json_array_foreach (json_object_get(list, "items"), i, pod) {
+        json_array_foreach (json_object_get(pod, "containers"), j, c) {
+            json_t *u = json_object_get(c, "usage");
+            struct mp_kube_quantity q;
+            double v = cores(json_string_value(json_object_get(u, "cpu")));
+            if (isfinite(v) && mp_kube_quantity_json(json_object_get(u, "memory"), &q, NULL) == 0) {
+                cpu += v;
+                mem += (double)q.units;
+                found++;
+            }
+        }
+    }
+    json_decref(list);
+    if (found == 0) {
+        snprintf(t->usage_note, sizeof(t->usage_note), "not measured: no pod metrics yet");
+        return;
+    }
+    mp_metrics_set(&t->res->resources, "cpu_cores", cpu);
+    mp_metrics_set(&t->res->resources, "memory_bytes", mem);
+    snprintf(t->usage_note, sizeof(t->usage_note), "metrics.k8s.io");
+}
+
 /* Foreground delete of the owner, then wait until it (and so everything it owns) is gone. */
 static int teardown(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
                     struct mp_error *err)
@@ -217,6 +275,13 @@ static void record_meta(struct kube_trial *t)
     json_t *meta =
         json_pack("{s:s, s:s, s:s, s:I, s:i}", "namespace", t->r->ns, "object", t->name, "load_job",
                   t->job_name, "port", (json_int_t)t->port, "api_calls", (int)t->api_calls);
+    int64_t total = mp_mono_ns() - t->started_ns;
+    json_object_set_new(meta, "total_s", json_real((double)total / 1e9));
+    /* The runner's own time: what it spent outside waits on the cluster. */
+    json_object_set_new(meta, "overhead_s", json_real((double)(total - t->waited_ns) / 1e9));
+    if (t->usage_note[0]) {
+        json_object_set_new(meta, "usage", json_string(t->usage_note));
+    }
     if (t->t_ready_ns) {
         json_object_set_new(meta, "ready_s",
                             json_real((double)(t->t_ready_ns - t->t_created_ns) / 1e9));
@@ -283,6 +348,7 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
     }
     if (rc == 0 && !trial_failed(t)) {
         t->t_loaded_ns = mp_mono_ns();
+        read_usage(t);
     }
     return rc;
 }
@@ -299,6 +365,7 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
         return rc < 0 ? rc : MP_ERUNTIME;
     }
     struct kube_trial t = {.r = r, .req = req, .res = res, .owner_ref_target = owner};
+    t.started_ns = mp_mono_ns();
     mp_kube_runner_name(req->experiment, req->number, req->attempt, t.name);
     snprintf(t.job_name, sizeof(t.job_name), "%s-load", t.name);
     mp_kube_runner_experiment_key(req->experiment, t.exp_key);

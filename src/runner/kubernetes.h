@@ -73,7 +73,9 @@ struct mp_kube_runner_opts {
 /* Creates the runner for spec (runner kind kubernetes). Checks what the spec cannot tell
  * alone, before any object is created: the kubeconfig and context exist, the namespace exists
  * (a GET), the container is in the template. Errors are MP_EINVALID naming the spec's field,
- * or the client's error (an unreachable API server). */
+ * or the client's error (an unreachable API server). ops->validate (mp_engine_validate, so
+ * `morphling validate` and `run`) is this with the spec's own kubeconfig and no sweep; a
+ * caller with its own client (the operator) validates with this function instead. */
 int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_opts *opts,
                        struct mp_runner **out, struct mp_error *err) MP_WUR;
 

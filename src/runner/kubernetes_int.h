@@ -18,6 +18,10 @@
 #include "spec/spec.h"
 
 #define MP_KUBE_DEFAULT_PORT 8500 /* the original Morphling's fixed Service port */
+/* runner.load.body travels in the owner ConfigMap's binaryData (keys body-0000, ...), mounted
+ * into the load pod here; a ConfigMap holds at most 1 MiB, base64 takes 4/3. */
+#define MP_KUBE_BODY_DIR "/var/run/morphling/body"
+#define MP_KUBE_BODY_MAX (768 * 1024)
 
 /* runner.* of a spec with kind kubernetes (docs/spec.md, "runner: kubernetes"). Strings are
  * borrowed from the spec's document unless marked owned. */
@@ -63,6 +67,7 @@ struct mp_kube_runner {
     char ns[256];
     char load_image[256];
     bool no_sweep;
+    json_t *bodies; /* runner.load.body as binaryData {body-0000: base64...}; NULL: none */
     pthread_mutex_t sweep_lock;
     bool swept;
 };
@@ -83,7 +88,10 @@ struct kube_trial {
     struct mp_kube_cancel *cancel_token;
     /* Counters for meta and the benchmark. */
     unsigned api_calls;
+    char usage_note[300]; /* where resource use came from, or why it was not measured */
     int64_t t_created_ns, t_ready_ns, t_loaded_ns, t_gone_ns;
+    int64_t started_ns; /* run() entered */
+    int64_t waited_ns;  /* inside waits on the cluster (pods, teardown): not the runner's own */
 };
 
 /* ---- objects (kubernetes_objects.c) ---- */
@@ -142,6 +150,10 @@ void mp_kube_pods_state_release(struct kube_pods_state *st);
 /* The load Job's arguments after the image's entrypoint: "load URL ...". Owned JSON array. */
 int mp_kube_load_args(const struct mp_spec *spec, const struct mp_node *load, const char *url,
                       json_t **out, struct mp_error *err) MP_WUR;
+/* Reads runner.load.body (a file, or every file of a folder in name order) into a binaryData
+ * map (owned; NULL without a body). Errors name runner.load.body. */
+int mp_kube_load_bodies(const struct mp_spec *spec, const struct mp_node *load, json_t **out,
+                        struct mp_error *err) MP_WUR;
 /* Reads the compact result of `morphling load --result` into res (metrics; FAILED for too
  * many errors or no capacity meeting the SLO). */
 int mp_kube_load_result(const struct mp_node *load, const char *message,

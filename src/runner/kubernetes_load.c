@@ -3,8 +3,10 @@
  * as the arguments of `morphling load` in the load Job, and the compact result it writes to its
  * termination message (`--result`) read back into the trial's metrics. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "runner/kubernetes_int.h"
 
@@ -83,12 +85,8 @@ int mp_kube_load_args(const struct mp_spec *spec, const struct mp_node *load, co
             add(args, "--max-error-rate", v);
         }
     }
-    const char *body = text(load, "body");
-    if (body) {
-        /* The test cluster's pods (and a hostPath set-up) see this machine's files. */
-        char *abs = mp_spec_resolve_path(spec, body);
-        add(args, "--body", abs);
-        free(abs);
+    if (text(load, "body")) {
+        add(args, "--body", MP_KUBE_BODY_DIR); /* the owner's binaryData, mounted */
     }
     int rc = add_headers(spec, mp_doc_get(load, "headers"), args, err);
     if (rc != 0) {
@@ -145,5 +143,87 @@ int mp_kube_load_result(const struct mp_node *load, const char *message,
         }
     }
     json_decref(doc);
+    return 0;
+}
+
+/* ---- request bodies ---- */
+
+static char *base64(const unsigned char *p, size_t n)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = mp_xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        v |= i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0;
+        v |= i + 2 < n ? (uint32_t)p[i + 2] : 0;
+        *o++ = abc[(v >> 18) & 63];
+        *o++ = abc[(v >> 12) & 63];
+        *o++ = i + 1 < n ? abc[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < n ? abc[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Adds the file at path as key to data; *total counts the bytes. */
+static int add_body(json_t *data, const char *key, const char *path, size_t *total,
+                    const struct mp_node *at, struct mp_error *err)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    struct mp_error ferr = {0};
+    if (mp_buf_read_file(&b, path, MP_KUBE_BODY_MAX + 1, &ferr) != 0) {
+        mp_buf_release(&b);
+        return mp_doc_error(err, at, "%s", ferr.msg);
+    }
+    *total += b.len;
+    if (*total > MP_KUBE_BODY_MAX) {
+        mp_buf_release(&b);
+        return mp_doc_error(err, at,
+                            "the request bodies exceed %d KiB, which a ConfigMap cannot carry to "
+                            "the load Job",
+                            MP_KUBE_BODY_MAX / 1024);
+    }
+    char *b64 = base64((const unsigned char *)b.data, b.len);
+    json_object_set_new(data, key, json_string(b64));
+    free(b64);
+    mp_buf_release(&b);
+    return 0;
+}
+
+int mp_kube_load_bodies(const struct mp_spec *spec, const struct mp_node *load, json_t **out,
+                        struct mp_error *err)
+{
+    const struct mp_node *at = mp_doc_get(load, "body");
+    *out = NULL;
+    if (!at) {
+        return 0;
+    }
+    char *path = NULL;
+    int rc = mp_spec_path(spec, at, at->scalar ? at->scalar : "", &path, err);
+    struct stat st;
+    char **files = NULL;
+    size_t n = 0, total = 0;
+    if (rc == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = mp_dir_files(path, NULL, 1024, &files, &n, err);
+    } else if (rc == 0) {
+        files = mp_xcalloc(1, sizeof(char *));
+        files[n++] = mp_xstrdup(path);
+    }
+    json_t *data = json_object();
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "body-%04zu", i); /* name order, as `load --body DIR` reads */
+        rc = add_body(data, key, files[i], &total, at, err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(files[i]);
+    }
+    free(files);
+    free(path);
+    if (rc != 0) {
+        json_decref(data);
+        return rc;
+    }
+    *out = data;
     return 0;
 }

@@ -88,6 +88,9 @@ json_t *mp_kube_owner_object(const struct kube_trial *t, const double *x)
     char *text = mp_json_dumps(conf, 0);
     json_object_set_new(o, "data", json_pack("{s:s}", "configuration.json", text));
     free(text);
+    if (t->r->bodies) {
+        json_object_set(o, "binaryData", t->r->bodies);
+    }
     json_decref(conf);
     if (t->owner_ref_target) {
         struct mp_error ignored = {0};
@@ -167,6 +170,23 @@ json_t *mp_kube_service_object(const struct kube_trial *t)
     return o;
 }
 
+/* The request bodies: the owner's binaryData keys as files of MP_KUBE_BODY_DIR. */
+static void mount_bodies(const struct kube_trial *t, json_t *pod, json_t *container)
+{
+    json_t *items = json_array();
+    const char *key;
+    json_t *v;
+    json_object_foreach (t->r->bodies, key, v) {
+        json_array_append_new(items, json_pack("{s:s, s:s}", "key", key, "path", key));
+    }
+    json_object_set_new(pod, "volumes",
+                        json_pack("[{s:s, s:{s:s, s:o}}]", "name", "body", "configMap", "name",
+                                  t->name, "items", items));
+    json_object_set_new(container, "volumeMounts",
+                        json_pack("[{s:s, s:s, s:b}]", "name", "body", "mountPath",
+                                  MP_KUBE_BODY_DIR, "readOnly", 1));
+}
+
 /* Keep the load pod off the service's nodes when another node fits. */
 static json_t *spread(const struct kube_trial *t)
 {
@@ -191,6 +211,9 @@ int mp_kube_load_job_object(const struct kube_trial *t, json_t **out, struct mp_
                                   t->r->load_image, "args", args, "resources", "limits", res,
                                   "requests", res, "terminationMessagePolicy", "File");
     json_t *pod = json_pack("{s:s, s:[o]}", "restartPolicy", "Never", "containers", container);
+    if (t->r->bodies) {
+        mount_bodies(t, pod, container);
+    }
     if (cfg->load_spread) {
         json_object_set_new(pod, "affinity", spread(t));
     }

@@ -8,14 +8,6 @@
 
 #include "runner/kubernetes_int.h"
 
-static int kube_validate(const struct mp_spec *spec, struct mp_error *err)
-{
-    struct mp_kube_rcfg cfg;
-    int rc = mp_kube_rcfg_parse(spec, &cfg, err);
-    mp_kube_rcfg_release(&cfg);
-    return rc;
-}
-
 /* The port: runner.port, else the tuned container's first containerPort, else 8500. */
 static int64_t default_port(const struct mp_kube_rcfg *cfg)
 {
@@ -45,7 +37,9 @@ static int make_client(struct mp_kube_runner *r, const struct mp_spec *spec, str
     if (rc != 0) {
         const struct mp_node *rn = spec->runner_node;
         const struct mp_node *at = mp_doc_get(rn, r->cfg.context ? "context" : "kubeconfig");
-        return mp_doc_error(err, at ? at : rn, "%s", kerr.msg);
+        bool hint = !r->cfg.kubeconfig && !r->cfg.context;
+        return mp_doc_error(err, at ? at : rn, "%s%s", kerr.msg,
+                            hint ? " (in a spec: runner.kubeconfig, runner.context)" : "");
     }
     rc = mp_kube_client_new(kc, NULL, &r->client, err);
     r->own_client = rc == 0;
@@ -104,6 +98,9 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
         if (r->cfg.port == 0) {
             r->cfg.port = default_port(&r->cfg);
         }
+        rc = mp_kube_load_bodies(spec, r->cfg.load, &r->bodies, err);
+    }
+    if (rc == 0) {
         rc = check_namespace(r, spec, err);
     }
     if (rc != 0) {
@@ -112,6 +109,16 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
     }
     *out = &r->base;
     return 0;
+}
+
+/* The settings, and what they refer to: the kubeconfig, its context, the namespace in the
+ * cluster (one GET). So `morphling run` exits 2 before the store or the cluster changes. */
+static int kube_validate(const struct mp_spec *spec, struct mp_error *err)
+{
+    struct mp_runner *r = NULL;
+    int rc = mp_kube_runner_new(spec, NULL, &r, err);
+    mp_runner_free(r);
+    return rc;
 }
 
 static int kube_create(const struct mp_spec *spec, struct mp_runner **out, struct mp_error *err)
@@ -129,6 +136,7 @@ static void kube_free(struct mp_runner *base)
         mp_kube_client_free(r->client);
     }
     mp_kube_rcfg_release(&r->cfg);
+    json_decref(r->bodies);
     pthread_mutex_destroy(&r->sweep_lock);
     free(r);
 }

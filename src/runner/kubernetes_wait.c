@@ -250,6 +250,7 @@ static int64_t seconds_left(int64_t deadline_ns)
 int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int want,
                       int64_t deadline_ns, struct kube_pods_state *st, struct mp_error *err)
 {
+    int64_t t0 = mp_mono_ns();
     struct mp_kube_ref ref = {.version = "v1", .resource = "pods", .ns = t->r->ns};
     struct pod_watch w = {.pods = json_object(),
                           .load = load,
@@ -284,6 +285,7 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
         }
     }
     json_decref(w.pods);
+    t->waited_ns += mp_mono_ns() - t0;
     return rc;
 }
 
@@ -299,8 +301,8 @@ static int on_owner_event(void *ud, const struct mp_kube_event *ev)
     return ev->type == MP_KUBE_DELETED ? 1 : 0;
 }
 
-int mp_kube_wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
-                      int64_t deadline_ns, struct mp_error *err)
+static int wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
+                     int64_t deadline_ns, struct mp_error *err)
 {
     struct mp_kube_ref ref = {.version = "v1", .resource = "configmaps", .ns = r->ns, .name = name};
     for (;;) {
@@ -341,4 +343,15 @@ int mp_kube_wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char
         }
         mp_error_clear(err);
     }
+}
+
+int mp_kube_wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
+                      int64_t deadline_ns, struct mp_error *err)
+{
+    int64_t t0 = mp_mono_ns();
+    int rc = wait_gone(r, t, name, deadline_ns, err);
+    if (t) {
+        t->waited_ns += mp_mono_ns() - t0;
+    }
+    return rc;
 }

@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 # examples/k8s/fmnist.yaml end to end on the test cluster with the kubernetes runner: every trial
 # SUCCEEDED with the load Job's measurements, `show` and the recommendation as with the local
-# runner, the objects labelled and owned as documented, and afterwards no object and no process
-# of the experiment left.
+# runner, the objects labelled and owned as documented, resource use from metrics.k8s.io (or "not
+# measured" without it), and afterwards no object and no process of the experiment left.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
-cluster_up
+# Strict field validation: every object the runner sends must be a valid object of the official
+# schemas (the API server checks them with kubernetes-models) with no unknown field.
+cluster_up --strict
 # shellcheck disable=SC2086
 "$MORPHLING" run "$EXAMPLE" $EX_SETS -q >"$WORK/out" 2>"$WORK/err"
 check "morphling run exits 0" 0 "$?"
@@ -22,6 +24,10 @@ check "trials are named from experiment, trial and attempt" "fmnist-k8s-t1-a0 fm
     "$(jq -r '[.trials[].meta.object] | join(" ")' "$WORK/show.json")"
 check "at most 15 API calls per trial besides watch events" "true" \
     "$(jq -r '[.trials[].meta.api_calls <= 15] | all' "$WORK/show.json")"
+check "resource use from metrics.k8s.io (cpu_cores, memory_bytes > 0)" "metrics.k8s.io true" \
+    "$(jq -r '.trials[0] | "\(.meta.usage) \(.resources.cpu_cores > 0 and .resources.memory_bytes > 0)"' "$WORK/show.json")"
+check "the request body went in the owner ConfigMap, mounted into the load pod" "true" \
+    "$(jq -r '[.trials[].metrics.error_rate == 0] | all' "$WORK/show.json")"
 check "a best trial" "true" "$(jq -r '.best.number > 0' "$WORK/show.json")"
 check_contains "morphling show prints the recommendation" "Recommended configuration" \
     "$("$MORPHLING" show fmnist-k8s 2>&1)"
@@ -34,5 +40,16 @@ check "it created a ConfigMap, a Deployment, a Service and a Job per trial" \
     "$(jq -r '[.items[] | select(.verb == "create") | .path | split("/") | .[-1]] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/requests.json")"
 check "nothing the server warned about (unknown fields)" "0" \
     "$(jq -r '[.items[] | select(.warnings)] | length' "$WORK/requests.json")"
+cluster_down
+
+# A cluster that does not serve metrics.k8s.io: the trials say their use was not measured.
+cluster_up --no-metrics
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set name=nometrics -q \
+    >"$WORK/out" 2>&1
+check "without metrics.k8s.io: the trial SUCCEEDED" SUCCEEDED \
+    "$("$MORPHLING" show nometrics --json | jq -r '.trials[0].state')"
+check_contains "... and its use was not measured" "not measured" \
+    "$("$MORPHLING" show nometrics --json | jq -r '.trials[0].meta.usage')"
 cluster_down
 finish
