@@ -159,6 +159,7 @@ struct op_exp {
     pthread_mutex_t wlock; /* status writes, in order */
     json_t *conds;         /* the conditions last written (their transition times are kept) */
     char *body_file;       /* the requestTemplate's file, removed at the end */
+    int64_t recommended;   /* the engine's confirmed winner (0: the best trial) */
     char start_time[MP_KUBE_TIME_MAX];
     atomic_bool write_failed; /* a Trial status could not be written: the run stops, retried */
     struct mp_error write_err;
