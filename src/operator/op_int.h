@@ -91,8 +91,11 @@ struct op {
     json_t *cache;        /* "ns/name" -> ProfilingExperiment */
     struct op_exp **exps; /* experiments being run */
     size_t n_exps;
+    size_t max_running;    /* 0: no limit */
+    bool waiting;          /* an experiment waits for a free run slot */
     struct mp_strset done; /* uids of experiments this process has finished */
     atomic_bool leader, synced, failed;
+    atomic_bool trim;         /* runs have ended: return freed memory once idle */
     struct mp_error fail_err; /* why failed is set (under lock) */
     struct op_queue q;
     struct op_metrics m;

@@ -13,7 +13,7 @@
  *
  * Usage: operator_check --kubeconfig FILE [--namespace NS | --all-namespaces] [--leader-elect]
  *        [--identity ID] [--lease-ms N] [--health-addr A] [--metrics-addr A] [--trial-ms N]
- *        [--fail-number N] [--work-dir DIR]
+ *        [--fail-number N] [--work-dir DIR] [--max-running N]
  * Runs until SIGTERM or SIGINT; exit 0, or 1 with the operator's error. */
 #include <signal.h>
 #include <stdio.h>
@@ -205,6 +205,8 @@ static void parse(int argc, char **argv, struct mp_operator_opts *o, const char 
             o->metrics_addr = arg(argc, argv, &i);
         } else if (strcmp(a, "--work-dir") == 0) {
             o->work_dir = arg(argc, argv, &i);
+        } else if (strcmp(a, "--max-running") == 0) {
+            o->max_running = strtol(arg(argc, argv, &i), NULL, 10);
         } else if (strcmp(a, "--trial-ms") == 0) {
             trial_ms = strtol(arg(argc, argv, &i), NULL, 10);
         } else if (strcmp(a, "--fail-number") == 0) {

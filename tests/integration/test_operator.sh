@@ -109,5 +109,19 @@ wait "$OPERATOR_PID"
 check "SIGTERM stops it with status 0" 0 "$?"
 check_contains "it says so" "stopping" "$(tail -1 "$WORK/operator.log")"
 check "the requestTemplate's file is gone with the run" "" "$(ls -A "$WORK/morphling-operator-files")"
+
+# --max-running 1: three experiments run one after the other, each to Succeeded.
+for n in 1 2 3; do
+    original_pe "queued-$n" 2 1
+    kubectl apply -f "$WORK/queued-$n.yaml" >/dev/null
+done
+start_operator "$WORK/queued.log" --max-running 1 --trial-ms 100
+for n in 1 2 3; do
+    wait_state "queued-$n" Succeeded
+done
+check "never two runs at once" 1 \
+    "$(awk '/\/queued-[0-9]: running/ {r++; if (r > m) m = r} /\/queued-[0-9]: succeeded/ {r--} END {print m}' "$WORK/queued.log")"
+kill -TERM "$OPERATOR_PID"
+wait "$OPERATOR_PID"
 [ "$FAILED" -eq 0 ] || cat "$WORK/operator.log"
 finish
