@@ -156,12 +156,11 @@ static void *run_thread(void *p)
     return NULL;
 }
 
-int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, char *body_file,
-                 struct op_exp **out, struct mp_error *err)
+int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_exp **out,
+                 struct mp_error *err)
 {
     struct op_exp *x = mp_xcalloc(1, sizeof(*x));
     x->op = op;
-    x->body_file = body_file;
     x->key = op_key(pe);
     x->ns = mp_xstrdup(mp_kube_meta(pe, "namespace"));
     x->name = mp_xstrdup(mp_kube_meta(pe, "name"));
@@ -210,10 +209,6 @@ void op_exp_free(struct op_exp *x)
         x->op->rops->free(x->runner);
     }
     mp_spec_free(x->spec);
-    if (x->body_file) {
-        (void)unlink(x->body_file);
-        free(x->body_file);
-    }
     json_decref(x->pe);
     json_decref(x->conds);
     free(x->key);

@@ -161,21 +161,18 @@ struct op_exp {
     size_t n_trials;
     pthread_mutex_t wlock; /* status writes, in order */
     json_t *conds;         /* the conditions last written (their transition times are kept) */
-    char *body_file;       /* the requestTemplate's file, removed at the end */
     int64_t recommended;   /* the engine's confirmed winner (0: the best trial) */
     char start_time[MP_KUBE_TIME_MAX];
     atomic_bool write_failed; /* a Trial status could not be written: the run stops, retried */
     struct mp_error write_err;
 };
 
-/* The experiment object pe as a spec (spec.c); *body_file (owned, may be NULL) is the file the
- * operator wrote for its requestTemplate, to be removed when the run ends. */
+/* The experiment object pe as a spec (spec.c). */
 int op_parse(struct op *op, const char *key, const json_t *pe, struct mp_spec **out,
-             char **body_file, struct mp_error *err) MP_WUR;
-/* Starts the run of experiment pe on its own thread; spec and body_file are taken over (also on
- * failure). */
-int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, char *body_file,
-                 struct op_exp **out, struct mp_error *err) MP_WUR;
+             struct mp_error *err) MP_WUR;
+/* Starts the run of experiment pe on its own thread; spec is taken over (also on failure). */
+int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_exp **out,
+                 struct mp_error *err) MP_WUR;
 /* Joins and frees an ended run. */
 void op_exp_free(struct op_exp *x);
 

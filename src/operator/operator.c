@@ -175,8 +175,7 @@ static int start_run(struct op *op, const char *key, const json_t *pe, struct mp
 {
     struct mp_spec *spec = NULL;
     struct mp_error perr = {0};
-    char *body_file = NULL;
-    int rc = op_parse(op, key, pe, &spec, &body_file, &perr);
+    int rc = op_parse(op, key, pe, &spec, &perr);
     if (rc == MP_EINVALID) {
         op_log(op, "%s: invalid: %s", key, perr.msg);
         rc = op_status_invalid(op, pe, perr.msg, err);
@@ -192,7 +191,7 @@ static int start_run(struct op *op, const char *key, const json_t *pe, struct mp
         return rc;
     }
     struct op_exp *x = NULL;
-    if ((rc = op_exp_start(op, pe, spec, body_file, &x, err)) != 0) {
+    if ((rc = op_exp_start(op, pe, spec, &x, err)) != 0) {
         return rc;
     }
     pthread_mutex_lock(&op->lock);

@@ -7,9 +7,9 @@
  * attempt of the trial left behind, creates one ConfigMap per attempt owned by the Trial (the
  * trial's objects), waits --trial-ms (stopping when cancelled), deletes it and reports the
  * objective 100 + sum((i + 1) * x[i]) over the configuration, so the best trial is known.
- * A trial whose number is --fail-number fails (CRASHED). The request body the spec names
- * (runner.load.body, the operator's file for a requestTemplate) must be readable: its size is
- * the metric body_bytes.
+ * A trial whose number is --fail-number fails (CRASHED). The request body's size (an inline
+ * runner.load.body_text, from a requestTemplate, or the file runner.load.body names) is the
+ * metric body_bytes.
  *
  * Usage: operator_check --kubeconfig FILE [--namespace NS | --all-namespaces] [--leader-elect]
  *        [--identity ID] [--lease-ms N] [--health-addr A] [--metrics-addr A] [--trial-ms N]
@@ -78,10 +78,15 @@ static int sweep(struct fake *f, const struct mp_operator_trial *t, int64_t atte
     return rc;
 }
 
-/* The size of the body file the spec names; -1 when it names none or it cannot be read. */
+/* The size of the request body; -1 when there is none or its file cannot be read. */
 static double body_bytes(const struct mp_spec *spec)
 {
-    const struct mp_node *b = mp_doc_get(mp_doc_get(spec->runner_node, "load"), "body");
+    const struct mp_node *load = mp_doc_get(spec->runner_node, "load");
+    const struct mp_node *text = mp_doc_get(load, "body_text");
+    if (text && text->kind == MP_NODE_SCALAR) {
+        return (double)strlen(text->scalar);
+    }
+    const struct mp_node *b = mp_doc_get(load, "body");
     if (!b || b->kind != MP_NODE_SCALAR) {
         return -1;
     }
