@@ -13,7 +13,7 @@ struct operator_args {
     const char *ns, *kubeconfig, *context, *health_addr, *metrics_addr;
     const char *lease_namespace, *lease_name, *identity, *work_dir, *files_dir;
     bool all_namespaces, leader_elect;
-    int64_t lease_duration_ns, renew_deadline_ns, retry_period_ns;
+    int64_t lease_duration_ns, renew_deadline_ns, retry_period_ns, max_running;
 };
 
 #define A(field) MP_OPT_AT(struct operator_args, field)
@@ -49,6 +49,10 @@ static const struct mp_opt operator_opts[] = {
      "the folder of the experiments' caches, rebuilt from the API server at every start "
      "(default: $TMPDIR, else /tmp)",
      .flags = MP_OPT_PATH},
+    {"max-running", 0, MP_OPT_INT, A(max_running), "N",
+     "experiments run at once; the others wait (condition Created) for a free slot, oldest "
+     "change first",
+     "16", 1, 100000},
     {"files-dir", 0, MP_OPT_STR, A(files_dir), "DIR",
      "the folder whose files experiments may name (spec.load.body; the load Job's pod must see "
      "them at the same path); default: none",
@@ -97,6 +101,7 @@ static int operator_run(void *args, char **operands, size_t n)
         .metrics_addr = a->metrics_addr,
         .work_dir = a->work_dir,
         .files_dir = a->files_dir,
+        .max_running = a->max_running,
         .stop = &mp_cli_interrupted,
     };
     rc = mp_operator_run(c, &oo, &err);

@@ -91,8 +91,11 @@ struct op {
     json_t *cache;        /* "ns/name" -> ProfilingExperiment */
     struct op_exp **exps; /* experiments being run */
     size_t n_exps;
+    size_t max_running;    /* 0: no limit */
+    bool waiting;          /* an experiment waits for a free run slot */
     struct mp_strset done; /* uids of experiments this process has finished */
     atomic_bool leader, synced, failed;
+    atomic_bool trim;         /* runs have ended: return freed memory once idle */
     struct mp_error fail_err; /* why failed is set (under lock) */
     struct op_queue q;
     struct op_metrics m;
@@ -158,12 +161,16 @@ struct op_exp {
     size_t n_trials;
     pthread_mutex_t wlock; /* status writes, in order */
     json_t *conds;         /* the conditions last written (their transition times are kept) */
+    int64_t recommended;   /* the engine's confirmed winner (0: the best trial) */
     char start_time[MP_KUBE_TIME_MAX];
     atomic_bool write_failed; /* a Trial status could not be written: the run stops, retried */
     struct mp_error write_err;
 };
 
-/* Starts the run of experiment pe (parsed spec taken over) on its own thread. */
+/* The experiment object pe as a spec (spec.c). */
+int op_parse(struct op *op, const char *key, const json_t *pe, struct mp_spec **out,
+             struct mp_error *err) MP_WUR;
+/* Starts the run of experiment pe on its own thread; spec is taken over (also on failure). */
 int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_exp **out,
                  struct mp_error *err) MP_WUR;
 /* Joins and frees an ended run. */

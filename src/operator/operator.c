@@ -7,6 +7,7 @@
 #include "operator/op_int.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,9 +142,11 @@ static struct op_exp *exp_find(struct op *op, const char *key)
     return NULL;
 }
 
-/* Joins the runs that have ended; their keys are queued again by the runs themselves. */
+/* Joins the runs that have ended (each queues its own key when it ends, so a reconcile comes
+ * after every end); when experiments wait for a slot, queues every key again. */
 static void reap(struct op *op)
 {
+    bool reaped = false;
     pthread_mutex_lock(&op->lock);
     for (size_t i = 0; i < op->n_exps;) {
         struct op_exp *x = op->exps[i];
@@ -151,13 +154,20 @@ static void reap(struct op *op)
             op->exps[i] = op->exps[--op->n_exps];
             pthread_mutex_unlock(&op->lock);
             op_exp_free(x);
+            reaped = true;
+            atomic_store(&op->trim, true);
             pthread_mutex_lock(&op->lock);
             i = 0;
             continue;
         }
         i++;
     }
+    bool wake = reaped && op->waiting;
+    op->waiting = op->waiting && !wake;
     pthread_mutex_unlock(&op->lock);
+    if (wake) {
+        op_enqueue_all(op);
+    }
 }
 
 /* A new run of pe, unless its spec does not validate (then its status says so). */
@@ -165,12 +175,7 @@ static int start_run(struct op *op, const char *key, const json_t *pe, struct mp
 {
     struct mp_spec *spec = NULL;
     struct mp_error perr = {0};
-    /* As `kubectl get pe NAME -o json` prints it (positions in messages point there), and
-     * confined to an empty folder: whoever may create experiments must not make the operator
-     * read its own files (its credentials) into a trial. */
-    char *text = json_dumps(pe, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
-    int rc = mp_spec_parse_confined(text, strlen(text), key, op->files_dir, &spec, &perr);
-    free(text);
+    int rc = op_parse(op, key, pe, &spec, &perr);
     if (rc == MP_EINVALID) {
         op_log(op, "%s: invalid: %s", key, perr.msg);
         rc = op_status_invalid(op, pe, perr.msg, err);
@@ -215,7 +220,13 @@ static int reconcile(struct op *op, const char *key, struct mp_error *err)
     pthread_mutex_unlock(&op->lock);
     int rc = 0;
     if (!x && !gone && !done && atomic_load(&op->leader) && !op_pe_finished(pe)) {
-        rc = start_run(op, key, pe, err);
+        pthread_mutex_lock(&op->lock);
+        bool full = op->max_running > 0 && op->n_exps >= op->max_running;
+        if (full) {
+            op->waiting = true; /* a run's end queues every key again */
+        }
+        pthread_mutex_unlock(&op->lock);
+        rc = full ? 0 : start_run(op, key, pe, err);
     }
     json_decref(pe);
     return rc;
@@ -282,6 +293,7 @@ static void op_init(struct op *op, struct mp_kube_client *c, const struct mp_ope
     pthread_mutex_init(&op->lock, NULL);
     op->cache = json_object();
     op->done = (struct mp_strset)MP_STRSET_INIT;
+    op->max_running = o->max_running > 0 ? (size_t)o->max_running : o->max_running < 0 ? 0 : 16;
     op_queue_init(&op->q);
     op_metrics_init(&op->m);
     op->stop_token = mp_kube_cancel_new();
@@ -326,12 +338,23 @@ static void wait_for_stop(struct op *op)
     while (!atomic_load(op->o->stop) && !atomic_load(&op->failed)) {
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
+        pthread_mutex_lock(&op->lock);
+        bool idle = op->n_exps == 0;
+        pthread_mutex_unlock(&op->lock);
+        if (idle && atomic_exchange(&op->trim, false)) {
+            /* The finished runs' engines, caches and threads freed a lot: give it back, so an
+             * idle operator is small again (here, off the reconcile path). */
+            (void)malloc_trim(0);
+        }
     }
 }
 
 int mp_operator_run(struct mp_kube_client *c, const struct mp_operator_opts *opts,
                     struct mp_error *err)
 {
+    /* One experiment thread per running experiment: without a cap glibc gives each its own
+     * malloc arena, and their free memory stays resident. */
+    (void)mallopt(M_ARENA_MAX, 2);
     struct op op;
     op_init(&op, c, opts);
     struct op_http *http = NULL;

@@ -69,6 +69,8 @@ struct mp_operator_opts {
     const char *health_addr;     /* HOST:PORT of /healthz and /readyz; NULL: none */
     const char *metrics_addr;    /* HOST:PORT of /metrics (may equal health_addr); NULL: none */
     const char *work_dir;        /* the engine caches' folder; NULL: $TMPDIR or /tmp */
+    /* Experiments run at once (0: 16, < 0: no limit); the others wait, Created, for a slot. */
+    int64_t max_running;
     /* The folder an experiment's file paths (spec.load.body, ...) must resolve inside; NULL: an
      * empty folder in work_dir, so experiments can name no file of the operator's. */
     const char *files_dir;

@@ -68,6 +68,11 @@ static void count(struct op_exp *x, struct counts *c)
             c->best = (long)i;
         }
     }
+    for (size_t i = 0; x->recommended > 0 && i < x->n_trials; i++) {
+        if (x->trials[i].number == x->recommended && x->trials[i].has_value) {
+            c->best = (long)i; /* the confirmation's winner is the recommendation */
+        }
+    }
 }
 
 static json_t *optimal(struct op_exp *x, const struct op_trec *t)

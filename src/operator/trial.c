@@ -129,10 +129,38 @@ static int mark_running(struct op_exp *x, const json_t *trial, int64_t attempt,
     return rc;
 }
 
+/* A confirmation run (docs/internals/engine.md): the finished trial's configuration measured
+ * again after the search. Its Trial stays as it is and owns the run's objects. */
+static int confirm_run(struct op_exp *x, const struct mp_trial_request *req,
+                       struct mp_trial_result *res, const atomic_bool *cancel)
+{
+    char *name = op_trial_name(x->name, req->number);
+    struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, name, NULL};
+    json_t *trial = NULL;
+    struct mp_error err = {0};
+    int rc = op_get(x->op, &ref, &trial, &err);
+    free(name);
+    if (rc != 0) {
+        mp_trial_result_fail(res, MP_FAILURE_INFRA, "%s", err.msg);
+        return rc < 0 ? rc : MP_ERUNTIME;
+    }
+    struct mp_operator_trial ot = {x->ns, x->name, x->pe, trial};
+    rc = x->op->rops->run(x->runner, &ot, req, res, cancel);
+    json_decref(trial);
+    return rc;
+}
+
 static int run(struct mp_runner *r, const struct mp_trial_request *req, struct mp_trial_result *res,
                const atomic_bool *cancel)
 {
     struct op_exp *x = ((struct trial_runner *)r)->x;
+    pthread_mutex_lock(&x->lock);
+    const struct op_trec *done = op_trec_find(x, req->number);
+    bool confirm = done && mp_trial_state_terminal(done->state);
+    pthread_mutex_unlock(&x->lock);
+    if (confirm) {
+        return confirm_run(x, req, res, cancel);
+    }
     struct mp_error err = {0};
     json_t *trial = NULL;
     int rc = create_or_adopt(x, req, &trial, &err);

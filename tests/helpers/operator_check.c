@@ -7,11 +7,13 @@
  * attempt of the trial left behind, creates one ConfigMap per attempt owned by the Trial (the
  * trial's objects), waits --trial-ms (stopping when cancelled), deletes it and reports the
  * objective 100 + sum((i + 1) * x[i]) over the configuration, so the best trial is known.
- * A trial whose number is --fail-number fails (CRASHED).
+ * A trial whose number is --fail-number fails (CRASHED). The request body's size (an inline
+ * runner.load.body_text, from a requestTemplate, or the file runner.load.body names) is the
+ * metric body_bytes.
  *
  * Usage: operator_check --kubeconfig FILE [--namespace NS | --all-namespaces] [--leader-elect]
  *        [--identity ID] [--lease-ms N] [--health-addr A] [--metrics-addr A] [--trial-ms N]
- *        [--fail-number N] [--work-dir DIR]
+ *        [--fail-number N] [--work-dir DIR] [--max-running N]
  * Runs until SIGTERM or SIGINT; exit 0, or 1 with the operator's error. */
 #include <signal.h>
 #include <stdio.h>
@@ -76,6 +78,32 @@ static int sweep(struct fake *f, const struct mp_operator_trial *t, int64_t atte
     return rc;
 }
 
+/* The size of the request body; -1 when there is none or its file cannot be read. */
+static double body_bytes(const struct mp_spec *spec)
+{
+    const struct mp_node *load = mp_doc_get(spec->runner_node, "load");
+    const struct mp_node *text = mp_doc_get(load, "body_text");
+    if (text && text->kind == MP_NODE_SCALAR) {
+        return (double)strlen(text->scalar);
+    }
+    const struct mp_node *b = mp_doc_get(load, "body");
+    if (!b || b->kind != MP_NODE_SCALAR) {
+        return -1;
+    }
+    char *path = mp_spec_resolve_path(spec, b->scalar);
+    FILE *f = fopen(path, "rb");
+    free(path);
+    if (!f) {
+        return -1;
+    }
+    double n = 0;
+    while (fgetc(f) != EOF) {
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
 static double objective(const struct mp_spec *spec, const double *x)
 {
     double v = 100;
@@ -130,6 +158,7 @@ static int fake_run(void *runner, const struct mp_operator_trial *t,
     } else {
         res->state = MP_TRIAL_SUCCEEDED;
         mp_metrics_set(&res->metrics, f->spec->objective_metric, objective(f->spec, req->x));
+        mp_metrics_set(&res->metrics, "body_bytes", body_bytes(f->spec));
     }
     return 0;
 }
@@ -181,6 +210,8 @@ static void parse(int argc, char **argv, struct mp_operator_opts *o, const char 
             o->metrics_addr = arg(argc, argv, &i);
         } else if (strcmp(a, "--work-dir") == 0) {
             o->work_dir = arg(argc, argv, &i);
+        } else if (strcmp(a, "--max-running") == 0) {
+            o->max_running = strtol(arg(argc, argv, &i), NULL, 10);
         } else if (strcmp(a, "--trial-ms") == 0) {
             trial_ms = strtol(arg(argc, argv, &i), NULL, 10);
         } else if (strcmp(a, "--fail-number") == 0) {

@@ -9,7 +9,6 @@
 #   wait_state NAME STATE       waits until the experiment's State is STATE
 #   original_pe NAME TRIALS PARALLELISM   writes $WORK/NAME.yaml, the original-style file
 #                                         renamed, with maxNumTrials and parallelism changed
-#                                         and without its requestTemplate (see below)
 #   leftovers                   the Trials' ConfigMaps that still exist (names, one a line)
 apiserver="$MP_BUILD_DIR/kube/apiserver/main.mjs"
 command -v node >/dev/null 2>&1 || skip "node is not installed"
@@ -51,11 +50,9 @@ wait_state() {
     wait_for "$1 reaches $2" lib_state_is "$1" "$2"
 }
 
-# requestTemplate maps to the load settings' body, which morphling reads as a file name
-# (src/spec/pe.c); the operator lets experiments name no file of its own, so it refuses it.
 original_pe() {
     sed -e "s/name: mobilenet-experiment-grid/name: $1/" -e "s/maxNumTrials: 8/maxNumTrials: $2/" \
-        -e "s/parallelism: 1/parallelism: $3/" -e '/requestTemplate:/d' "$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml" \
+        -e "s/parallelism: 1/parallelism: $3/" "$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml" \
         >"$WORK/$1.yaml"
 }
 

@@ -57,6 +57,8 @@ check "status: start and completion times, the optimal trial" "true true mobilen
 trial=$(kubectl get trial mobilenet-experiment-grid-3 -n "$NS" -o json)
 check "a Trial is owned by its experiment" "ProfilingExperiment mobilenet-experiment-grid true" \
     "$(echo "$trial" | jq -r '.metadata.ownerReferences[0] | [.kind, .name, .controller] | join(" ")')"
+check "the requestTemplate reached the trial runner as the body" 26 \
+    "$(kubectl get trial mobilenet-experiment-grid-1 -n "$NS" -o jsonpath='{.status.metrics.body_bytes}')"
 check "a failed Trial keeps its class and reason" "CRASHED the fake service crashed (trial 3)" \
     "$(echo "$trial" | jq -r '.status | .failure + " " + .reason')"
 check "nothing the trials created is left" "" "$(leftovers)"
@@ -79,6 +81,7 @@ check_contains "a Warning Event" "InvalidSpec" \
 
 # An experiment may not make the operator read its own files into a trial.
 sed -e 's/name: mobilenet-experiment-grid/name: reads-files/' \
+    -e '/requestTemplate:/d' \
     -e 's|^  maxNumTrials: 8|  maxNumTrials: 8\n  load: {path: /v1/fmnist, body: /etc/passwd}|' "$pe" >"$WORK/files.yaml"
 kubectl apply -f "$WORK/files.yaml" >/dev/null 2>&1
 wait_state reads-files Failed
@@ -105,5 +108,19 @@ kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
 check "SIGTERM stops it with status 0" 0 "$?"
 check_contains "it says so" "stopping" "$(tail -1 "$WORK/operator.log")"
+
+# --max-running 1: three experiments run one after the other, each to Succeeded.
+for n in 1 2 3; do
+    original_pe "queued-$n" 2 1
+    kubectl apply -f "$WORK/queued-$n.yaml" >/dev/null
+done
+start_operator "$WORK/queued.log" --max-running 1 --trial-ms 100
+for n in 1 2 3; do
+    wait_state "queued-$n" Succeeded
+done
+check "never two runs at once" 1 \
+    "$(awk '/\/queued-[0-9]: running/ {r++; if (r > m) m = r} /\/queued-[0-9]: succeeded/ {r--} END {print m}' "$WORK/queued.log")"
+kill -TERM "$OPERATOR_PID"
+wait "$OPERATOR_PID"
 [ "$FAILED" -eq 0 ] || cat "$WORK/operator.log"
 finish

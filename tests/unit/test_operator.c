@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for src/operator: the work queue (one entry per key however many changes, never
+ * handed out twice at once, a change during processing comes back after done, per-key
+ * exponential backoff, shutdown) and the experiment's finished test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "operator/op_int.h"
+
+static char *get(struct op_queue *q)
+{
+    int64_t added = 0;
+    return op_queue_get(q, &added);
+}
+
+static void queue_dedups_and_orders(void **state)
+{
+    (void)state;
+    struct op_queue q;
+    op_queue_init(&q);
+    op_queue_add(&q, "ns/a");
+    op_queue_add(&q, "ns/b");
+    op_queue_add(&q, "ns/a"); /* already queued: no second entry, keeps its place */
+    char *k1 = get(&q), *k2 = get(&q);
+    assert_string_equal(k1, "ns/a");
+    assert_string_equal(k2, "ns/b");
+    op_queue_done(&q, k1);
+    op_queue_done(&q, k2);
+    assert_int_equal(q.n, 0); /* keys with nothing pending are forgotten */
+    free(k1);
+    free(k2);
+    op_queue_release(&q);
+}
+
+struct getter {
+    struct op_queue *q;
+    char *key;
+};
+
+static void *get_thread(void *p)
+{
+    struct getter *g = p;
+    g->key = get(g->q);
+    return NULL;
+}
+
+static void queue_never_hands_a_key_out_twice(void **state)
+{
+    (void)state;
+    struct op_queue q;
+    op_queue_init(&q);
+    op_queue_add(&q, "ns/a");
+    char *k = get(&q);
+    op_queue_add(&q, "ns/a"); /* changed while processing: comes back only after done */
+    struct getter g = {&q, NULL};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, get_thread, &g), 0);
+    pthread_mutex_lock(&q.lock);
+    bool dirty = q.n == 1 && q.items[0].dirty && q.items[0].processing;
+    pthread_mutex_unlock(&q.lock);
+    assert_true(dirty);
+    op_queue_done(&q, k);
+    pthread_join(t, NULL);
+    assert_non_null(g.key);
+    assert_string_equal(g.key, "ns/a");
+    op_queue_done(&q, g.key);
+    free(k);
+    free(g.key);
+    op_queue_release(&q);
+}
+
+static void queue_backs_off_per_key(void **state)
+{
+    (void)state;
+    struct op_queue q;
+    op_queue_init(&q);
+    op_queue_add(&q, "ns/a");
+    char *k = get(&q);
+    for (int i = 0; i < 5; i++) {
+        op_queue_fail(&q, k); /* backoffs of 5, 10, 20, 40 and 80 ms */
+    }
+    pthread_mutex_lock(&q.lock);
+    unsigned failures = q.items[0].failures;
+    int64_t wait_ns = q.items[0].ready_ns - mp_mono_ns();
+    pthread_mutex_unlock(&q.lock);
+    assert_int_equal(failures, 5);
+    /* Each fail queues at its own backoff; the earliest (the first, 5 ms) wins. */
+    assert_true(wait_ns <= 5 * 1000000);
+    op_queue_done(&q, k);
+    free(k);
+    k = get(&q); /* comes back after the backoff */
+    assert_string_equal(k, "ns/a");
+    op_queue_fail(&q, k);
+    pthread_mutex_lock(&q.lock);
+    wait_ns = q.items[0].ready_ns - mp_mono_ns();
+    pthread_mutex_unlock(&q.lock);
+    assert_true(wait_ns > 100 * 1000000); /* the 6th failure: 5 ms << 5 = 160 ms */
+    op_queue_forget(&q, k);
+    pthread_mutex_lock(&q.lock);
+    failures = q.items[0].failures;
+    pthread_mutex_unlock(&q.lock);
+    assert_int_equal(failures, 0);
+    op_queue_done(&q, k);
+    free(k);
+    op_queue_shutdown(&q);
+    assert_null(get(&q)); /* shut down: no more keys, even a delayed one */
+    op_queue_release(&q);
+}
+
+static void finished_experiments(void **state)
+{
+    (void)state;
+    json_t *pe = json_pack("{s:{s:[{s:s, s:s}, {s:s, s:s}]}}", "status", "conditions", "type",
+                           "Created", "status", "True", "type", "Running", "status", "True");
+    assert_false(op_pe_finished(pe));
+    json_t *conds = json_object_get(json_object_get(pe, "status"), "conditions");
+    json_array_append_new(conds, json_pack("{s:s, s:s}", "type", "Succeeded", "status", "False"));
+    assert_false(op_pe_finished(pe));
+    json_array_append_new(conds, json_pack("{s:s, s:s}", "type", "Failed", "status", "True"));
+    assert_true(op_pe_finished(pe));
+    json_decref(pe);
+    assert_false(op_pe_finished(NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(queue_dedups_and_orders),
+        cmocka_unit_test(queue_never_hands_a_key_out_twice),
+        cmocka_unit_test(queue_backs_off_per_key),
+        cmocka_unit_test(finished_experiments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
