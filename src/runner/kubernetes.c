@@ -138,13 +138,13 @@ static int wait_ready(struct kube_trial *t, struct mp_error *err)
     if (deadline > t->trial_deadline_ns) {
         deadline = t->trial_deadline_ns;
     }
-    int rc = mp_kube_wait_pods(t, sel, false, (int)t->r->cfg.replicas, deadline, &st, err);
+    int rc = mp_kube_wait_pods(t, sel, false, (int)t->replicas, deadline, &st, err);
     free(sel);
     if (rc == MP_EDEADLINE) {
         mp_error_clear(err);
         mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
                              "%d of %lld pods ready within the startup timeout", st.ready,
-                             (long long)t->r->cfg.replicas);
+                             (long long)t->replicas);
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_FAILED) {
         mp_trial_result_fail(t->res, st.failure, "%s", st.reason);
@@ -338,6 +338,11 @@ static void finish(struct kube_trial *t, struct watchdog *wd, int *rc, struct mp
 static int run_steps(struct kube_trial *t, struct mp_error *err)
 {
     t->t_created_ns = mp_mono_ns();
+    if (t->replicas < 1) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "replicas %lld: at least 1 pod is needed",
+                             (long long)t->replicas);
+        return 0;
+    }
     int rc = create_service(t, err);
     if (rc == 0 && !trial_failed(t)) {
         rc = wait_ready(t, err);
@@ -370,6 +375,10 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     snprintf(t.job_name, sizeof(t.job_name), "%s-load", t.name);
     mp_kube_runner_experiment_key(req->experiment, t.exp_key);
     t.port = r->cfg.port;
+    t.replicas = r->cfg.replicas;
+    if (r->cfg.replicas_param >= 0) {
+        t.replicas = llround(req->x[r->cfg.replicas_param]);
+    }
     int64_t timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : base->spec->trial_timeout_ms;
     t.trial_deadline_ns =
         mp_mono_ns() + (timeout_ms > 0 ? timeout_ms * 1000000LL : DEFAULT_TRIAL_TIMEOUT_NS);

@@ -35,6 +35,7 @@ struct mp_kube_rcfg {
     int64_t delete_ns;       /* deadline of the teardown */
     const char *health_path; /* HTTP readiness probe when the container has none; NULL: TCP */
     int64_t replicas;
+    int replicas_param; /* the parameter with role instances and no target, -1: none */
     int gpu_sharing; /* enum mp_gpu_sharing */
     double gpu_memory_mib;
     const char *gpu_resource;
@@ -84,6 +85,7 @@ struct kube_trial {
     json_t *labels; /* experiment, trial, attempt, managed-by */
     json_t *owner;  /* our owner ConfigMap as created */
     int64_t port;
+    int64_t replicas;          /* runner.replicas, or the instances parameter's value */
     int64_t trial_deadline_ns; /* monotonic; INT64_MAX: none */
     struct mp_kube_cancel *cancel_token;
     /* Counters for meta and the benchmark. */
