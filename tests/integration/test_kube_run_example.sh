@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# examples/k8s/fmnist.yaml end to end on the test cluster with the kubernetes runner: every trial
-# SUCCEEDED with the load Job's measurements, `show` and the recommendation as with the local
+# examples/k8s/fmnist.yaml end to end on the test cluster with the kubernetes runner (two trials at
+# once): every trial SUCCEEDED with the load Job's measurements, `show` and the recommendation as with the local
 # runner, the objects labelled and owned as documented, resource use from metrics.k8s.io (or "not
 # measured" without it), and afterwards no object and no process of the experiment left.
 . "$(dirname "$0")/lib.sh"
@@ -11,7 +11,7 @@
 # schemas (the API server checks them with kubernetes-models) with no unknown field.
 cluster_up --strict
 # shellcheck disable=SC2086
-"$MORPHLING" run "$EXAMPLE" $EX_SETS -q >"$WORK/out" 2>"$WORK/err"
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.parallelism=2 -q >"$WORK/out" 2>"$WORK/err"
 check "morphling run exits 0" 0 "$?"
 check_contains "the experiment succeeds" "SUCCEEDED: reached max_trials (2)" "$(cat "$WORK/out")"
 check_contains "a recommendation" "Recommended configuration" "$(cat "$WORK/out")"
