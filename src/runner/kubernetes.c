@@ -130,6 +130,30 @@ static int create_service(struct kube_trial *t, struct mp_error *err)
     return rc;
 }
 
+/* Why a pod is not Ready: the last Unhealthy event the kubelet recorded for it (a failing
+ * probe's message), "" when there is none. One list, only after a readiness timeout. */
+static void unhealthy(struct kube_trial *t, const char *pod, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (!pod[0]) {
+        return;
+    }
+    struct mp_kube_ref ref = {.version = "v1", .resource = "events", .ns = t->r->ns};
+    char *fields = mp_xasprintf("involvedObject.name=%s,reason=Unhealthy", pod);
+    struct mp_kube_opts o = {.field_selector = fields};
+    json_t *list = NULL;
+    struct mp_error err = {0};
+    t->api_calls++;
+    if (mp_kube_list(t->r->client, &ref, &o, &list, &err) == 0) {
+        json_t *items = json_object_get(list, "items");
+        const char *msg = json_string_value(
+            json_object_get(json_array_get(items, json_array_size(items) - 1), "message"));
+        snprintf(out, size, "%s%s", msg ? "; last: " : "", msg ? msg : "");
+    }
+    json_decref(list);
+    free(fields);
+}
+
 static int wait_ready(struct kube_trial *t, struct mp_error *err)
 {
     char *sel = trial_selector(t, "service");
@@ -142,9 +166,11 @@ static int wait_ready(struct kube_trial *t, struct mp_error *err)
     free(sel);
     if (rc == MP_EDEADLINE) {
         mp_error_clear(err);
+        char why[512];
+        unhealthy(t, st.unready, why, sizeof(why));
         mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
-                             "%d of %lld pods ready within the startup timeout", st.ready,
-                             (long long)t->replicas);
+                             "%d of %lld pods ready within the startup timeout%s", st.ready,
+                             (long long)t->replicas, why);
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_FAILED) {
         mp_trial_result_fail(t->res, st.failure, "%s", st.reason);

@@ -36,7 +36,7 @@ struct mp_kube_rcfg {
     const char *health_path; /* HTTP readiness probe when the container has none; NULL: TCP */
     int64_t replicas;
     int replicas_param; /* the parameter with role instances and no target, -1: none */
-    int gpu_sharing; /* enum mp_gpu_sharing */
+    int gpu_sharing;    /* enum mp_gpu_sharing */
     double gpu_memory_mib;
     const char *gpu_resource;
     const char *gpu_type_label;
@@ -131,6 +131,7 @@ struct kube_pods_state {
     int exit_code;
     char *message; /* owned: the termination message of a finished container */
     int ready;
+    char unready[256]; /* the first pod that is not Ready yet, "" when none */
 };
 
 /* Judges the pods of a trial (service: Ready or failing; load: terminated). Pure: for tests. */

@@ -145,6 +145,8 @@ static void judge_pod(const json_t *pod, bool load, const char *container,
     json_t *ready = condition(pod, "Ready");
     if (!load && ready && strcmp(str(ready, "status") ? str(ready, "status") : "", "True") == 0) {
         st->ready++;
+    } else if (!load && !st->unready[0] && name) {
+        snprintf(st->unready, sizeof(st->unready), "%s", name);
     }
     const char *phase = str(json_object_get(pod, "status"), "phase");
     if (phase && strcmp(phase, "Failed") == 0 && st->verdict == KUBE_PODS_WAITING) {

@@ -37,6 +37,8 @@ check "never ready: STARTUP_TIMEOUT" "FAILED STARTUP_TIMEOUT" \
         --set 'runner.pod_template.spec.containers[0].readinessProbe.httpGet.path=/nope')"
 check_contains "... at the deadline" "0 of 1 pods ready within the startup timeout" \
     "$(cat "$WORK/notready.reason")"
+check_contains "... with the kubelet's last probe failure" "last: Readiness probe failed: HTTP probe failed with statuscode: 404" \
+    "$(cat "$WORK/notready.reason")"
 check "every request fails: LOAD_ERRORS" "FAILED LOAD_ERRORS" \
     "$(failure loaderr --set runner.load.path=/nope)"
 check_contains "... with the first error" "100.00 % of" "$(cat "$WORK/loaderr.reason")"
