@@ -154,6 +154,35 @@ static void unhealthy(struct kube_trial *t, const char *pod, char *out, size_t s
     free(fields);
 }
 
+/* The last lines the crashed container wrote (its previous run when it was restarted), one
+ * line, "" when the log cannot be read. One request, only after a crash. */
+static void log_tail(struct kube_trial *t, const struct kube_pods_state *st, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (!st->crashed[0]) {
+        return;
+    }
+    struct mp_buf path = MP_BUF_INIT;
+    mp_buf_addf(&path, "/api/v1/namespaces/%s/pods/%s/log", t->r->ns, st->crashed);
+    mp_kube_query_add(&path, "container", st->container);
+    mp_kube_query_add(&path, "tailLines", "5");
+    if (st->previous) {
+        mp_kube_query_add(&path, "previous", "true");
+    }
+    char *text = NULL;
+    struct mp_error err = {0};
+    t->api_calls++;
+    if (mp_kube_raw(t->r->client, "GET", path.data, NULL, NULL, &text, NULL, &err) == 0 && text &&
+        text[0]) {
+        for (char *p = text; *p; p++) {
+            *p = *p == '\n' || *p == '\r' ? ' ' : *p;
+        }
+        snprintf(out, size, "; log: %.300s", text);
+    }
+    free(text);
+    mp_buf_release(&path);
+}
+
 static int wait_ready(struct kube_trial *t, struct mp_error *err)
 {
     char *sel = trial_selector(t, "service");
@@ -173,7 +202,9 @@ static int wait_ready(struct kube_trial *t, struct mp_error *err)
                              (long long)t->replicas, why);
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_FAILED) {
-        mp_trial_result_fail(t->res, st.failure, "%s", st.reason);
+        char tail[400];
+        log_tail(t, &st, tail, sizeof(tail));
+        mp_trial_result_fail(t->res, st.failure, "%s%s", st.reason, tail);
     } else if (rc == 0 && st.verdict == KUBE_PODS_INFRA) {
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", st.reason);
         rc = MP_ERUNTIME;

@@ -132,6 +132,9 @@ struct kube_pods_state {
     char *message; /* owned: the termination message of a finished container */
     int ready;
     char unready[256]; /* the first pod that is not Ready yet, "" when none */
+    char crashed[256]; /* the pod whose container exited (CRASHED), "" otherwise */
+    char container[256];
+    bool previous; /* the crash was an earlier run of the container (its lastState) */
 };
 
 /* Judges the pods of a trial (service: Ready or failing; load: terminated). Pure: for tests. */

@@ -29,6 +29,7 @@ check_contains "... with the scheduler's reason" "unschedulable: 0/1 nodes are a
 check "a container that exits: CRASHED" "FAILED CRASHED" \
     "$(failure crash --set 'runner.pod_template.spec.containers[0].args[0]=--bogus')"
 check_contains "... with its exit code" "container exited: exit code 2, Error" "$(cat "$WORK/crash.reason")"
+check_contains "... and the end of its log" "; log: " "$(cat "$WORK/crash.reason")"
 check "4 MiB of memory: OOM_KILLED" "FAILED OOM_KILLED" \
     "$(failure oom --set 'parameters.memory.values[0]=4')"
 check_contains "... as the kubelet says" "OOMKilled (exit code 137" "$(cat "$WORK/oom.reason")"
