@@ -12,19 +12,24 @@
 #include <string.h>
 
 #include "meta/meta.h"
+#include "optimizer/morphling_int.h"
 #include "optimizer/optimizer.h"
 #include "settings/settings.h"
 
 #define MAX_ENUMERATED 200000 /* finite spaces up to this size are scored exhaustively */
+#define EXPLORE_AFTER  6      /* default explore_after */
+#define EXPLORE_BETA   2.0    /* default explore_beta */
 
 struct settings {
-    double kappa;         /* exploration weight on the ensemble spread */
-    int64_t steps;        /* adaptation steps; 0: the model's */
-    double lr;            /* adaptation rate; 0: the model's */
-    int64_t patience;     /* stop after this many trials without improvement; 0: off */
-    int64_t candidates;   /* random candidates per suggestion in spaces too large to enumerate */
-    int64_t memory_after; /* trials without improvement before the memory counts; 0: never */
-    int fallback;         /* index in fallbacks: the algorithm when the prior cannot be used */
+    double kappa;          /* exploration weight on the ensemble spread */
+    int64_t steps;         /* adaptation steps; 0: the model's */
+    double lr;             /* adaptation rate; 0: the model's */
+    int64_t patience;      /* stop after this many trials without improvement; 0: off */
+    int64_t candidates;    /* random candidates per suggestion in spaces too large to enumerate */
+    int64_t memory_after;  /* trials without improvement before the memory counts; 0: never */
+    int64_t explore_after; /* trials without improvement before the residual model counts */
+    double explore_beta;   /* exploration weight on the residual model's spread */
+    int fallback;          /* index in fallbacks: the algorithm when the prior cannot be used */
 };
 
 struct morphling {
@@ -35,6 +40,7 @@ struct morphling {
     struct mp_optimizer *fallback; /* delegate when the prior cannot be used */
     size_t n_in, n_cand;
     double *cand_x, *cand_in; /* enumerated spaces: every configuration, encoded */
+    double *cand_z;           /* the same, as inputs of the residual model */
     char **cand_key;
     double memory_mean; /* mean of the model's memory values: the level of an unknown one */
 };
@@ -51,6 +57,9 @@ static const struct mp_setting morphling_table[] = {
     {MP_SETTING_KEY("patience", MP_SETTING_INT, FIELD(patience)), .min = 0, .max = 1000000},
     {MP_SETTING_KEY("candidates", MP_SETTING_INT, FIELD(candidates)), .min = 16, .max = 1000000},
     {MP_SETTING_KEY("memory_after", MP_SETTING_INT, FIELD(memory_after)), .min = 0, .max = 1000000},
+    {MP_SETTING_KEY("explore_after", MP_SETTING_INT, FIELD(explore_after)), .min = 0,
+     .max = 1000000},
+    {MP_SETTING_KEY("explore_beta", MP_SETTING_NUMBER, FIELD(explore_beta)), .min = 0, .max = 100},
     {MP_SETTING_KEY("fallback", MP_SETTING_CHOICE, FIELD(fallback)), .choices = fallbacks},
     {.name = NULL},
 };
@@ -58,7 +67,7 @@ static const struct mp_setting morphling_table[] = {
 
 static int parse_settings(const struct mp_node *s, struct settings *out, struct mp_error *err)
 {
-    struct settings set = {1.0, 0, 0, 0, 4096, 6, FALLBACK_NONE};
+    struct settings set = {1.0, 0, 0, 0, 4096, 6, EXPLORE_AFTER, EXPLORE_BETA, FALLBACK_NONE};
     int rc = mp_settings_parse(s, morphling_table, &set, err);
     if (rc == 0) {
         *out = set;
@@ -117,6 +126,7 @@ static void morphling_free(struct mp_optimizer *opt)
     free(m->cand_key);
     free(m->cand_x);
     free(m->cand_in);
+    free(m->cand_z);
     free(m);
 }
 
@@ -131,9 +141,11 @@ static void enumerate(struct morphling *m, const struct mp_space *space)
     m->cand_x = mp_xmalloc(m->n_cand * d * sizeof(double) + 1);
     m->cand_in = mp_xmalloc(m->n_cand * m->n_in * sizeof(double) + 1);
     m->cand_key = mp_xcalloc(m->n_cand + 1, sizeof(char *));
+    m->cand_z = mp_xmalloc(m->n_cand * d * sizeof(double) + 1);
     for (size_t i = 0; i < m->n_cand; i++) {
         mp_space_from_index(space, i, m->cand_x + i * d);
         mp_meta_binding_encode(m->bind, m->cand_x + i * d, m->cand_in + i * m->n_in);
+        mp_resid_inputs(space, m->cand_x + i * d, m->cand_z + i * d);
         m->cand_key[i] = mp_space_key(space, m->cand_x + i * d);
     }
 }
@@ -179,6 +191,8 @@ struct data {
     size_t n, nf;
     double *in, *y; /* valued trials */
     double *fin;    /* informative trials (feasibility) */
+    double *fx;     /* their configurations (natural values) */
+    double *fy;     /* their normalised scores; NAN: failed without a value */
     bool *feas;
     bool any_infeasible;
 };
@@ -186,6 +200,8 @@ struct data {
 static void data_release(struct data *dt)
 {
     free(dt->in);
+    free(dt->fx);
+    free(dt->fy);
     free(dt->y);
     free(dt->fin);
     free(dt->feas);
@@ -195,7 +211,10 @@ static void collect(const struct morphling *m, const struct mp_history *h, struc
 {
     size_t n_in = m->n_in;
     memset(dt, 0, sizeof(*dt));
+    size_t d = m->base.space->n;
     dt->in = mp_xmalloc((h->n + 1) * n_in * sizeof(double));
+    dt->fx = mp_xmalloc((h->n + 1) * d * sizeof(double));
+    dt->fy = mp_xmalloc((h->n + 1) * sizeof(double));
     dt->fin = mp_xmalloc((h->n + 1) * n_in * sizeof(double));
     dt->y = mp_xmalloc((h->n + 1) * sizeof(double));
     dt->feas = mp_xmalloc((h->n + 1) * sizeof(bool));
@@ -206,17 +225,22 @@ static void collect(const struct morphling *m, const struct mp_history *h, struc
             continue;
         }
         mp_meta_binding_encode(m->bind, o->x, dt->fin + dt->nf * n_in);
+        memcpy(dt->fx + dt->nf * d, o->x, d * sizeof(double));
+        dt->fy[dt->nf] = NAN;
         dt->feas[dt->nf++] = o->feasible;
         dt->any_infeasible |= !o->feasible;
         if (o->has_value && isfinite(o->score)) {
             memcpy(dt->in + dt->n * n_in, dt->fin + (dt->nf - 1) * n_in, n_in * sizeof(double));
-            dt->y[dt->n++] = o->score;
+            dt->y[dt->n++] = dt->fy[dt->nf - 1] = o->score;
             scale = fmax(scale, fabs(o->score));
         }
     }
     scale = scale > 0 ? scale : 1;
     for (size_t i = 0; i < dt->n; i++) {
         dt->y[i] /= scale;
+    }
+    for (size_t i = 0; i < dt->nf; i++) {
+        dt->fy[i] /= scale;
     }
 }
 
@@ -278,12 +302,14 @@ struct scoring {
     const struct data *dt;
     const double *theta; /* adapted members */
     double kappa;
-    bool memory; /* add the memory's value (relative to its mean) */
+    bool memory;                  /* add the memory's value (relative to its mean) */
+    const struct mp_resid *resid; /* the residual model when exploring, else NULL */
+    double beta;                  /* its exploration weight */
 };
 
 /* Scores one candidate; keeps it when better than the pick so far. */
 static void consider(const struct morphling *m, const struct scoring *sc, const double *in,
-                     const double *x, struct pick *best, double *x_out)
+                     const double *x, double extra, struct pick *best, double *x_out)
 {
     const struct mp_meta_model *mm = m->model;
     size_t p = mp_net_size(&mm->net);
@@ -299,7 +325,7 @@ static void consider(const struct morphling *m, const struct scoring *sc, const 
     double pf = p_feasible(m, sc->dt, in);
     /* Scores are normalised to a best of about 1, so log(pf) is a penalty on the same scale:
      * a configuration with even odds of failing must promise 0.7 more to be chosen. */
-    double a = acq + log(pf);
+    double a = acq + log(pf) + extra;
     double remembered;
     if (sc->memory && mp_meta_memory_lookup(mm, in, &remembered)) {
         /* Normalised like the model's predictions, so it weighs as much as the mean does. */
@@ -323,6 +349,7 @@ static void sample_candidates(const struct morphling *m, const struct scoring *s
     double *x = mp_xmalloc(d * sizeof(double));
     double *u = mp_xmalloc(d * sizeof(double));
     double *in = mp_xmalloc((m->n_in + 1) * sizeof(double));
+    double *z = mp_xmalloc(d * sizeof(double));
     for (int64_t c = 0; c < m->set.candidates; c++) {
         const struct mp_observation *o = h->n ? &h->obs[mp_rng_below(rng, h->n)] : NULL;
         if (o && c % 2 == 1) {
@@ -338,12 +365,92 @@ static void sample_candidates(const struct morphling *m, const struct scoring *s
         free(k);
         if (!used) {
             mp_meta_binding_encode(m->bind, x, in);
-            consider(m, sc, in, x, best, x_out);
+            double extra = 0;
+            if (sc->resid) {
+                mp_resid_inputs(space, x, z);
+                mp_resid_add(sc->resid, z, 1, sc->beta, &extra);
+            }
+            consider(m, sc, in, x, extra, best, x_out);
         }
     }
     free(x);
     free(u);
     free(in);
+    free(z);
+}
+
+/* The longest run of informative trials without improvement of the best feasible score so far
+ * (mp_history_since_best, at its worst over the history). */
+static size_t longest_stall(const struct mp_history *h)
+{
+    size_t since = 0, longest = 0;
+    double b = NAN;
+    for (size_t i = 0; i < h->n; i++) {
+        const struct mp_observation *o = &h->obs[i];
+        if (!mp_observation_informative(o)) {
+            continue;
+        }
+        if (o->has_value && isfinite(o->score) && o->feasible && (isnan(b) || o->score > b)) {
+            b = o->score;
+            since = 0;
+        } else {
+            longest = since + 1 > longest ? since + 1 : longest;
+            since++;
+        }
+    }
+    return longest;
+}
+
+/* Fits the residual model to what the adapted ensemble's mean gets wrong at the informative
+ * trials; a trial that failed without a value counts at the lowest observed score, as training
+ * counts failed configurations. Returns false (nothing to add) when it cannot be fitted. */
+static bool fit_residuals(const struct morphling *m, const struct data *dt, const double *theta,
+                          struct mp_rng *rng, struct mp_resid *resid)
+{
+    const struct mp_meta_model *mm = m->model;
+    size_t p = mp_net_size(&mm->net);
+    double lowest = INFINITY;
+    for (size_t i = 0; i < dt->n; i++) {
+        lowest = fmin(lowest, dt->y[i]);
+    }
+    if (dt->n == 0) {
+        return false;
+    }
+    double *r = mp_xmalloc((dt->nf + 1) * sizeof(double));
+    for (size_t i = 0; i < dt->nf; i++) {
+        double s = 0;
+        for (size_t k = 0; k < mm->members; k++) {
+            s += mp_net_forward(&mm->net, theta + k * p, dt->fin + i * m->n_in);
+        }
+        r[i] = (isnan(dt->fy[i]) ? lowest : dt->fy[i]) - s / (double)mm->members;
+    }
+    struct mp_error err = {0};
+    bool ok = mp_resid_fit(resid, dt->fx, r, dt->nf, rng, &err) == 0 && resid->ready;
+    free(r);
+    return ok;
+}
+
+/* Scores every untried configuration of an enumerated space. */
+static int pick_enumerated(const struct morphling *m, const struct scoring *sc,
+                           const struct mp_strset *seen, double *x, struct mp_error *err)
+{
+    size_t d = m->base.space->n;
+    double *extra = mp_xcalloc(m->n_cand + 1, sizeof(double));
+    if (sc->resid) {
+        mp_resid_add(sc->resid, m->cand_z, m->n_cand, sc->beta, extra);
+    }
+    struct pick best = {0, false};
+    for (size_t i = 0; i < m->n_cand; i++) {
+        if (!mp_strset_has(seen, m->cand_key[i])) {
+            consider(m, sc, m->cand_in + i * m->n_in, m->cand_x + i * d, extra[i], &best, x);
+        }
+    }
+    free(extra);
+    if (!best.found) {
+        return mp_error_set(err, MP_EEXHAUSTED, "all %zu configurations have been tried",
+                            m->n_cand);
+    }
+    return 0;
 }
 
 static int morphling_suggest(struct mp_optimizer *opt, const struct mp_history *h, double *x,
@@ -362,28 +469,29 @@ static int morphling_suggest(struct mp_optimizer *opt, const struct mp_history *
     double *theta = adapt_members(m, &dt, &rng);
     /* Before any measurement: the meta-model's predicted best, without exploration. When the
      * search has stalled, the model's favourites are spent: what the training services did at
-     * each configuration joins the score. */
-    struct scoring sc = {&dt, theta, dt.n == 0 ? 0 : m->set.kappa,
-                         m->set.memory_after > 0 &&
-                             mp_history_since_best(h, NULL) >= (size_t)m->set.memory_after};
-    struct pick best = {0, false};
+     * each configuration joins the score (until it improves again), and from then on so does
+     * where this service departs from the model (the residual model's mean and spread). */
+    size_t stalled = mp_history_since_best(h, NULL);
+    bool memory = m->set.memory_after > 0 && stalled >= (size_t)m->set.memory_after;
+    struct scoring sc = {&dt,    theta, dt.n == 0 ? 0 : m->set.kappa,
+                         memory, NULL,  m->set.explore_beta};
+    struct mp_resid resid;
+    mp_resid_init(&resid, opt->space);
+    if (m->set.explore_after > 0 && longest_stall(h) >= (size_t)m->set.explore_after &&
+        fit_residuals(m, &dt, theta, &rng, &resid)) {
+        sc.resid = &resid;
+    }
     int rc = 0;
     if (m->cand_key) {
-        for (size_t i = 0; i < m->n_cand; i++) {
-            if (!mp_strset_has(&seen, m->cand_key[i])) {
-                consider(m, &sc, m->cand_in + i * m->n_in, m->cand_x + i * opt->space->n, &best, x);
-            }
-        }
-        if (!best.found) {
-            rc = mp_error_set(err, MP_EEXHAUSTED, "all %zu configurations have been tried",
-                              m->n_cand);
-        }
+        rc = pick_enumerated(m, &sc, &seen, x, err);
     } else {
+        struct pick best = {0, false};
         sample_candidates(m, &sc, h, &seen, &rng, &best, x);
         if (!best.found) {
             rc = mp_optimizer_random.suggest(opt, h, x, err); /* nearly exhausted: exact pick */
         }
     }
+    mp_resid_release(&resid);
     free(theta);
     data_release(&dt);
     mp_strset_release(&seen);

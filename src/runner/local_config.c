@@ -64,6 +64,7 @@ static const struct mp_setting local_table[] = {
     {MP_SETTING_KEY("inherit_env", MP_SETTING_BOOL, FIELD(inherit_env))},
     {MP_SETTING_KEY("load", MP_SETTING_IGNORED, 0)}, /* local_load.c */
     {MP_SETTING_KEY("fallback_limits", MP_SETTING_BOOL, FIELD(fallback_limits))},
+    {MP_SETTING_KEY("separate_load", MP_SETTING_BOOL, FIELD(separate_load))},
     {.name = NULL},
 };
 #undef FIELD
@@ -79,6 +80,7 @@ int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg, s
     cfg->identity = LOCAL_ID_AUTO;
     cfg->inherit_env = true;
     cfg->fallback_limits = true;
+    cfg->separate_load = true;
     cfg->port_dir = mp_xstrdup(MP_LOCAL_PORT_DIR);
     int rc = mp_settings_parse(runner, local_table, cfg, err);
     cfg->load = mp_doc_get(runner, "load");
