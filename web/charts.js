@@ -124,10 +124,49 @@ function pointSeries(g) {
   };
 }
 
+// A tooltip under the cursor for the point nearest to it (within 24 px): pick(u) -> {text,
+// trial} or null. Clicking a point with a trial calls onPick(trial).
+function pointer(pick, onPick) {
+  const tip = document.createElement('div');
+  tip.className = 'chart-tip';
+  tip.hidden = true;
+  let current = null;
+  const setCursor = (u) => {
+    current = u.cursor.left >= 0 ? pick(u) : null;
+    tip.hidden = !current;
+    if (!current) return;
+    tip.textContent = current.text;
+    tip.style.left = `${Math.min(u.cursor.left + 12, u.over.clientWidth - 180)}px`;
+    tip.style.top = `${u.cursor.top + 12}px`;
+  };
+  const ready = (u) => {
+    u.over.append(tip);
+    u.over.addEventListener('click', () => {
+      if (current && current.trial != null && onPick) onPick(current.trial);
+    });
+  };
+  return { setCursor: [setCursor], ready: [ready] };
+}
+
+function nearestRow(u, rows) {
+  let best = null;
+  let dist = 24 * 24;
+  for (const r of rows) {
+    const dx = u.valToPos(r[0], 'x') - u.cursor.left;
+    const dy = u.valToPos(r[2], 'y') - u.cursor.top;
+    if (dx * dx + dy * dy < dist) {
+      dist = dx * dx + dy * dy;
+      best = r;
+    }
+  }
+  return best;
+}
+
 // Scatter plot of groups of points. groups: [{label, color, points: [[x, y]], line, ring,
-// size}]; a group with line: true is a connected line through its points (a Pareto front), ring:
-// hollow markers (the recommended trial). Groups without a finite point are left out. limits:
-// [{value, label}] dashed lines on y. xLog draws x on a log scale.
+// size}]; a point may carry its trial number third ([x, y, trial]): hovering shows it, clicking
+// calls opts.onPick(trial). A group with line: true is a connected line through its points (a
+// Pareto front), ring: hollow markers (the recommended trial). Groups without a finite point are
+// left out. limits: [{value, label}] dashed lines on y. xLog draws x on a log scale.
 export function scatter(el, opts) {
   const { title, xLabel, yLabel, xMetric, yMetric, height = 300, xLog = false } = opts;
   const limits = opts.limits || [];
@@ -138,7 +177,7 @@ export function scatter(el, opts) {
     }))
     .filter((g) => g.points.length);
   const rows = [];
-  groups.forEach((g, gi) => g.points.forEach(([x, y]) => rows.push([x, gi, y])));
+  groups.forEach((g, gi) => g.points.forEach(([x, y, trial]) => rows.push([x, gi, y, trial])));
   rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const data = [rows.map((r) => r[0])];
   groups.forEach((g, gi) => data.push(rows.map((r) => (r[1] === gi ? r[2] : null))));
@@ -155,7 +194,15 @@ export function scatter(el, opts) {
         x: xLog ? { time: false, distr: 3 } : { time: false },
         y: limits.length ? { range: rangeWith(limits) } : {},
       },
-      hooks: limits.length ? { draw: [limitHook(limits)] } : {},
+      hooks: {
+        ...(limits.length ? { draw: [limitHook(limits)] } : {}),
+        ...pointer((u) => {
+          const r = nearestRow(u, rows);
+          if (!r) return null;
+          const who = r[3] != null ? `trial ${r[3]} (${groups[r[1]].label})` : groups[r[1]].label;
+          return { text: `${who}: ${fmtNum(r[0])}, ${fmtNum(r[2])}`, trial: r[3] };
+        }, opts.onPick),
+      },
       cursor: { points: { size: 9 } },
       legend: { live: false },
     },
@@ -167,8 +214,10 @@ export function scatter(el, opts) {
 }
 
 // Line chart over a shared x (trial number). lines: [{label, color, values, dots, ring}];
-// lines without a value are left out.
-export function lines(el, { title, xLabel, yLabel, yMetric, xs, lines: ls, height = 300 }) {
+// lines without a value are left out. Hovering names the trial under the cursor and its values;
+// with trials: true, xs are trial numbers and clicking calls onPick(trial).
+export function lines(el, opts) {
+  const { title, xLabel, yLabel, yMetric, xs, lines: ls, height = 300 } = opts;
   const shown = ls.filter((l) => l.values.some((v) => v != null && Number.isFinite(v)));
   const series = [{ label: xLabel }];
   const data = [xs];
@@ -200,6 +249,15 @@ export function lines(el, { title, xLabel, yLabel, yMetric, xs, lines: ls, heigh
       axes: axes(xLabel, yLabel, null, yMetric),
       scales: { x: { time: false } },
       legend: { live: false },
+      hooks: pointer((u) => {
+        const i = u.cursor.idx;
+        if (i == null) return null;
+        const vals = shown
+          .filter((l) => l.values[i] != null && Number.isFinite(l.values[i]))
+          .map((l) => `${l.label} ${fmtNum(l.values[i])}`);
+        const text = `${xLabel} ${fmtNum(xs[i])}${vals.length ? `: ${vals.join(', ')}` : ''}`;
+        return { text, trial: opts.trials ? xs[i] : null };
+      }, opts.onPick),
     },
     data,
     el,

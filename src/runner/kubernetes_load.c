@@ -85,7 +85,7 @@ int mp_kube_load_args(const struct mp_spec *spec, const struct mp_node *load, co
             add(args, "--max-error-rate", v);
         }
     }
-    if (text(load, "body")) {
+    if (text(load, "body") || text(load, "body_text")) {
         add(args, "--body", MP_KUBE_BODY_DIR); /* the owner's binaryData, mounted */
     }
     int rc = add_headers(spec, mp_doc_get(load, "headers"), args, err);
@@ -194,19 +194,22 @@ int mp_kube_load_bodies(const struct mp_spec *spec, const struct mp_node *load, 
                         struct mp_error *err)
 {
     const struct mp_node *at = mp_doc_get(load, "body");
+    const struct mp_node *inline_body = mp_doc_get(load, "body_text");
     *out = NULL;
-    if (!at) {
-        return 0;
-    }
-    /* A ProfilingExperiment's requestTemplate (src/spec/pe.c puts it here) is the body itself. */
-    if (at->path && strstr(at->path, "requestTemplate") && at->scalar) {
-        if (strlen(at->scalar) > MP_KUBE_BODY_MAX) {
-            return mp_doc_error(err, at, "the request body exceeds %d KiB",
+    if (inline_body && inline_body->scalar) {
+        /* An inline body (a ProfilingExperiment's requestTemplate) travels as one file. */
+        if (strlen(inline_body->scalar) > MP_KUBE_BODY_MAX) {
+            return mp_doc_error(err, inline_body,
+                                "the request body exceeds %d KiB, which a ConfigMap cannot carry "
+                                "to the load Job",
                                 MP_KUBE_BODY_MAX / 1024);
         }
-        char *b64 = base64((const unsigned char *)at->scalar, strlen(at->scalar));
+        char *b64 = base64((const unsigned char *)inline_body->scalar, strlen(inline_body->scalar));
         *out = json_pack("{s:s}", "body-0000", b64);
         free(b64);
+        return 0;
+    }
+    if (!at) {
         return 0;
     }
     char *path = NULL;

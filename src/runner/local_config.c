@@ -87,6 +87,12 @@ int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg, s
     if (rc == 0 && cfg->load) {
         rc = mp_local_load_validate(cfg->load, err);
     }
+    const struct mp_node *text = mp_doc_get(cfg->load, "body_text");
+    if (rc == 0 && text) {
+        rc = mp_doc_error(err, text,
+                          "the local runner reads request bodies from files: give 'body' (a file "
+                          "or folder) instead of an inline body_text");
+    }
     if (rc != 0) {
         mp_local_cfg_release(cfg);
     }

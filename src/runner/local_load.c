@@ -20,7 +20,7 @@ enum load_mode { LOAD_MEASURE, LOAD_CAPACITY };
 #define CI_WINDOWS 15
 
 struct load_cfg {
-    const char *path, *method, *body, *slo;
+    const char *path, *method, *body, *body_text, *slo;
     int mode;                               /* enum load_mode */
     const char *headers[16];                /* "Name: value" items; NULL for a map item */
     const struct mp_node *header_nodes[16]; /* every item, maps read by mp_spec_header_line */
@@ -88,6 +88,7 @@ static const struct mp_setting load_table[] = {
      .expect = "a URL path starting with '/'"},
     {MP_SETTING_KEY("method", MP_SETTING_STRING, FIELD(method))},
     {MP_SETTING_KEY("body", MP_SETTING_STRING, FIELD(body))},
+    {MP_SETTING_KEY("body_text", MP_SETTING_STRING, FIELD(body_text))},
     {MP_SETTING_KEY("headers", MP_SETTING_CUSTOM, 0), .parse = parse_headers},
     {MP_SETTING_KEY("connections", MP_SETTING_INT, FIELD(connections)), .min = 1, .max = 10000},
     {MP_SETTING_KEY("threads", MP_SETTING_INT, FIELD(threads)), .min = 1, .max = 256},
@@ -121,6 +122,10 @@ static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp
     c->remeasure = true;
     c->ci = 0.02;
     int rc = mp_settings_parse(m, load_table, c, err);
+    if (rc == 0 && c->body && c->body_text) {
+        rc = mp_doc_error(err, mp_doc_get(m, "body_text"),
+                          "give either body or body_text, not both");
+    }
     if (rc == 0 && c->mode == LOAD_CAPACITY && !c->slo) {
         rc = mp_doc_error(err, m, "mode capacity needs an 'slo' such as \"p99<=200ms\"");
     }

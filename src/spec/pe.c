@@ -473,7 +473,8 @@ static int service_template(const struct mp_node *spec, struct mp_node *runner,
     return 0;
 }
 
-/* requestTemplate -> load.body (a POST), merged into our own `load` block. */
+/* requestTemplate (the body itself) -> load.body_text (a POST), merged into our own `load`
+ * block. */
 static int load_settings(const struct mp_node *spec, struct mp_node *runner, struct mp_error *err)
 {
     const struct mp_node *load = mp_doc_get(spec, "load");
@@ -483,9 +484,10 @@ static int load_settings(const struct mp_node *spec, struct mp_node *runner, str
         (req && (rc = mp_doc_expect(req, MP_NODE_SCALAR, err)) != 0)) {
         return rc;
     }
-    if (req && mp_doc_get(load, "body")) {
-        return mp_doc_error(err, mp_doc_get(load, "body"),
-                            "give either spec.requestTemplate or spec.load.body, not both");
+    const struct mp_node *body = mp_doc_get(load, "body");
+    if (req && (body || (body = mp_doc_get(load, "body_text")) != NULL)) {
+        return mp_doc_error(err, body, "give either spec.requestTemplate or spec.load.%s, not both",
+                            mp_doc_get(load, "body") ? "body" : "body_text");
     }
     struct mp_node *out = load ? mp_doc_clone(load) : req ? node_at(MP_NODE_MAP, req) : NULL;
     if (!out) {
@@ -493,7 +495,7 @@ static int load_settings(const struct mp_node *spec, struct mp_node *runner, str
     }
     mp_doc_map_put(runner, "load", out);
     if (req) {
-        mp_doc_map_put(out, "body", mp_doc_clone(req));
+        mp_doc_map_put(out, "body_text", mp_doc_clone(req));
         if (!mp_doc_get(out, "method")) {
             mp_doc_map_put(out, "method", scalar_at(req, "POST", true));
         }

@@ -133,6 +133,19 @@ async function experimentChecks(page) {
   await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, 'experiment-top.png');
   await shot(page.locator('#charts'), 'charts.png');
+  // Hovering a chart names the trial under the cursor; clicking opens its page.
+  const over = page.locator('.chart .u-over').first();
+  await over.hover();
+  await page.waitForSelector('.chart-tip:not([hidden])');
+  const tip = await page.locator('.chart-tip:not([hidden])').textContent();
+  check('hovering a chart names the trial', /trial number \d+/.test(tip), tip);
+  await over.click();
+  await page.waitForURL(/#\/exp\/\d+\/trial\/\d+$/);
+  check('clicking a chart opens the trial page', true);
+  await page.goBack();
+  await page.waitForSelector('.pc svg');
+  // The page's event stream is open again (the resize checks count every request after this).
+  await page.waitForSelector('#live.on');
 }
 
 // Resizing the window re-lays-out the charts and nothing else: no request, no new stream.
@@ -212,30 +225,93 @@ async function trialPageChecks(page) {
   await shot(page, 'trial-infeasible.png', { fullPage: true });
 }
 
+// The confirmed figures (docs/api.md, "Trials and confirmation"). Replay experiments are not
+// confirmed, so the experiment's answer is given a confirmation of its best two trials here, in
+// the documented shape, and an unsettled best.
+async function confirmationChecks(page, expId) {
+  const url = `${BASE}/api/v1/experiments/${expId}`;
+  await page.route(url, async (route) => {
+    const res = await route.fetch();
+    const exp = await res.json();
+    const m = exp.objective.metric;
+    const [a, b] = exp.trials
+      .filter((t) => t.state === 'SUCCEEDED')
+      .sort((x, y) => y.metrics[m] - x.metrics[m]);
+    const cand = (t, k) => ({
+      number: t.number,
+      search_value: t.metrics[m],
+      runs: 3,
+      passes: 3 - k,
+      settled_runs: 3,
+      mean: t.metrics[m] * 0.9,
+      stddev: t.metrics[m] * 0.05,
+      min: t.metrics[m] * 0.85,
+      max: t.metrics[m] * 0.95,
+      confirmed: k === 0,
+    });
+    exp.confirmation = {
+      state: 'done',
+      top: 2,
+      runs: 2,
+      recommended: a.number,
+      candidates: [cand(a, 0), cand(b, 1)],
+    };
+    exp.best = { ...exp.best, settled: false, confirmed: cand(a, 0), value: a.metrics[m] * 0.9 };
+    await route.fulfill({ response: res, json: exp });
+  });
+  await page.goto(`${BASE}/#/exp/${expId}`);
+  await page.waitForSelector('#confirmation');
+  const rows = await page.locator('#confirmation tbody tr').count();
+  check('confirmation: one row per candidate', rows === 2, String(rows));
+  const card = await page
+    .locator('.reco .card', { has: page.locator('.label', { hasText: /^Confirmed/ }) })
+    .textContent();
+  check('confirmation: the confirmed mean with its spread', /±.*\(sd\).*range/.test(card), card);
+  check('confirmation: an unsettled measurement is said', await page.isVisible('.reco .msg.warn'));
+  await shot(page.locator('.reco'), 'confirmation.png');
+  await page.unroute(url);
+}
+
 // A phone's width (375 px): the navigation fits, nothing makes the page scroll sideways.
+// How a page fits a phone: where the navigation ends, how wide the document is, and the widest
+// elements, to name the culprit when the page is too wide.
+function phoneFit() {
+  const r = document.querySelector('.topbar nav').getBoundingClientRect();
+  const wide = [...document.querySelectorAll('body *')]
+    .filter((e) => e.getBoundingClientRect().right > 376 && !e.closest('.table-wrap'))
+    .filter((e) => ![...e.children].some((c) => c.getBoundingClientRect().right > 376))
+    .slice(0, 6)
+    .map((e) => {
+      const fig = e.closest('figure');
+      const where = fig ? ` in "${fig.querySelector('h3').textContent}"` : '';
+      return `${e.tagName.toLowerCase()}.${e.className}${where}`;
+    });
+  return { right: r.right, scroll: document.documentElement.scrollWidth, wide };
+}
+
+// A phone's width (375 px): on every page the navigation fits and nothing makes the page
+// scroll sideways (wide tables scroll inside their frame).
 async function phoneChecks(page, expId) {
   await page.setViewportSize({ width: 375, height: 800 });
-  await page.goto(`${BASE}/#/exp/${expId}`);
-  await page.waitForSelector('.pc svg');
-  const nav = await page.evaluate(() => {
-    const r = document.querySelector('.topbar nav').getBoundingClientRect();
-    // The widest elements, to name the culprit when the page is too wide.
-    const wide = [...document.querySelectorAll('body *')]
-      .filter((e) => e.getBoundingClientRect().right > 376 && !e.closest('.table-wrap'))
-      .filter((e) => ![...e.children].some((c) => c.getBoundingClientRect().right > 376))
-      .slice(0, 6)
-      .map((e) => {
-        const fig = e.closest('figure');
-        const where = fig ? ` in "${fig.querySelector('h3').textContent}"` : '';
-        return `${e.tagName.toLowerCase()}.${e.className}${where}`;
-      });
-    return { right: r.right, scroll: document.documentElement.scrollWidth, wide };
-  });
-  check('phone: the navigation fits 375 px', nav.right <= 375, JSON.stringify(nav));
-  check('phone: the page does not scroll sideways', nav.scroll <= 375, JSON.stringify(nav));
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await shot(page, 'phone.png');
-  await shot(page, 'phone-full.png', { fullPage: true });
+  const pages = [
+    ['experiments', '#/', 'h1:has-text("Experiments")'],
+    ['experiment', `#/exp/${expId}`, '.pc svg'],
+    ['trial', `#/exp/${expId}/trial/1`, '#trial-metrics'],
+    ['new experiment', '#/new', '#spec-ok'],
+  ];
+  for (const [name, hash, ready] of pages) {
+    await page.goto(`${BASE}/${hash}`);
+    await page.waitForSelector(ready);
+    const fit = await page.evaluate(phoneFit);
+    check(`phone: the navigation fits 375 px (${name})`, fit.right <= 375, JSON.stringify(fit));
+    check(`phone: no sideways scrolling (${name})`, fit.scroll <= 375, JSON.stringify(fit));
+    if (name === 'experiment') {
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot(page, 'phone.png');
+      await shot(page, 'phone-full.png', { fullPage: true });
+    }
+    if (name === 'trial') await shot(page, 'phone-trial.png', { fullPage: true });
+  }
   await page.setViewportSize({ width: 1440, height: 900 });
 }
 
@@ -341,6 +417,7 @@ async function run() {
   await resizeChecks(page, expId);
   await exportChecks(page);
   await trialPageChecks(page, expId);
+  await confirmationChecks(page, expId);
   await phoneChecks(page, expId);
 
   // A second experiment for the comparison page, submitted through the API.

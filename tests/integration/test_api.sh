@@ -310,8 +310,8 @@ wait_for "the --no-auth warning" grep -q "WARNING: --no-auth" "$WORK/server.err"
 check_contains "--no-auth warns" "WARNING: --no-auth" "$(cat "$WORK/server.err")"
 check "the dashboard's template validates in any folder" 200 \
     "$(anon POST /api/v1/validate --data-binary @"$MP_SOURCE_DIR/web/template.yaml")"
-check "the template is the one served" "" \
-    "$(curl -s "$BASE/template.yaml" | cmp - "$MP_SOURCE_DIR/web/template.yaml")"
+curl -s -o "$WORK/served.yaml" "$BASE/template.yaml"
+check_true "the template is the one served" cmp -s "$WORK/served.yaml" "$MP_SOURCE_DIR/web/template.yaml"
 check "--no-auth: no login URL" "" "$TOKEN"
 check "--no-auth: the API answers without a token" 200 "$(anon GET /api/v1/experiments)"
 stop_server

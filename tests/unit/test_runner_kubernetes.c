@@ -296,6 +296,27 @@ static void load_arguments(void **state)
     mp_spec_free(spec);
 }
 
+/* An inline body (a ProfilingExperiment's requestTemplate) travels to the load pod as one file. */
+static void load_inline_body(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = parse(ONE_CONTAINER "  load: {method: POST, body_text: 'hi!'}\n");
+    const struct mp_node *load = mp_doc_get(spec->runner_node, "load");
+    json_t *data = NULL, *args = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_load_bodies(spec, load, &data, &err), 0);
+    char *text = json_dumps(data, JSON_COMPACT);
+    assert_string_equal(text, "{\"body-0000\":\"aGkh\"}");
+    free(text);
+    assert_int_equal(mp_kube_load_args(spec, load, "http://s.ns.svc:80", &args, &err), 0);
+    text = json_dumps(args, JSON_COMPACT);
+    assert_non_null(strstr(text, "\"--body\""));
+    free(text);
+    json_decref(args);
+    json_decref(data);
+    mp_spec_free(spec);
+}
+
 static void load_results(void **state)
 {
     (void)state;
@@ -530,8 +551,8 @@ int main(void)
         cmocka_unit_test(names_are_dns_labels), cmocka_unit_test(settings_defaults),
         cmocka_unit_test(settings_errors),      cmocka_unit_test(template_from_file),
         cmocka_unit_test(pods_judged),          cmocka_unit_test(load_arguments),
-        cmocka_unit_test(load_results),         cmocka_unit_test(objects_built),
-        cmocka_unit_test(params_reach_the_pod),
+        cmocka_unit_test(load_inline_body),     cmocka_unit_test(load_results),
+        cmocka_unit_test(objects_built),        cmocka_unit_test(params_reach_the_pod),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,7 @@
 // in one colour, infeasible ones dimmed in another, the recommended trial ringed, everywhere.
 import { FEASIBLE, FRONT, INFEASIBLE, RECOMMENDED, heatmap, lines, scatter } from '../charts.js';
 import { h } from '../dom.js';
-import { axisLabel, fmtMetric } from '../format.js';
+import { axisLabel, fmtMetric, metricInfo } from '../format.js';
 import {
   bestSoFar,
   better,
@@ -17,6 +17,11 @@ import {
   splitTrials,
 } from '../model.js';
 import { importanceChart, parallelChart } from './analysis.js';
+
+// Clicking a trial's point opens its page.
+const pick = (exp) => (n) => {
+  location.hash = `#/exp/${exp.id}/trial/${n}`;
+};
 
 function chartBox(title, note, wide) {
   const box = h('div', { class: 'chart-body' });
@@ -64,6 +69,8 @@ function bestChart(exp, grid, draws) {
   const recoT = exp.trials.filter((t) => t.number === reco);
   draws.push(() =>
     lines(box, {
+      trials: true,
+      onPick: pick(exp),
       xLabel: 'trial number',
       yLabel: axisLabel(m),
       yMetric: m,
@@ -95,21 +102,28 @@ function tradeoffCharts(exp, grid, draws) {
   const m = exp.objective.metric;
   const has = (a, b) =>
     exp.trials.some((t) => Number.isFinite(metric(t, a)) && Number.isFinite(metric(t, b)));
-  if (has('throughput_rps', 'p99_ms')) {
-    const [fig, box] = chartBox(
-      'Throughput vs p99 latency',
-      'Pareto front: most throughput for the least p99 among feasible trials; dashed: the limit',
-    );
+  // p99, and every other latency the constraints limit (p95_ms <= 80, latency_p999_us < 900).
+  const latencies = ['p99_ms', ...constraints(exp).map((c) => c.metric)].filter(
+    (y, i, all) => /(_ms|_us)$/.test(y) && all.indexOf(y) === i && has('throughput_rps', y),
+  );
+  for (const y of latencies) {
+    const name = metricInfo(y).label;
+    const front = y === 'p99_ms' ? exp.pareto.throughput_p99.trials : [];
+    const why = front.length
+      ? `Pareto front: most throughput for the least ${name} among feasible trials; `
+      : '';
+    const [fig, box] = chartBox(`Throughput vs ${name}`, `${why}dashed: the limit`);
     grid.append(fig);
-    const pt = (t) => [metric(t, 'throughput_rps'), metric(t, 'p99_ms')];
+    const pt = (t) => [metric(t, 'throughput_rps'), metric(t, y), t.number];
     draws.push(() =>
       scatter(box, {
+        onPick: pick(exp),
         xLabel: axisLabel('throughput_rps'),
-        yLabel: axisLabel('p99_ms'),
+        yLabel: axisLabel(y),
         xMetric: 'throughput_rps',
-        yMetric: 'p99_ms',
-        limits: latencyLimits(exp, 'p99_ms'),
-        groups: groups(exp, pt, exp.pareto.throughput_p99.trials),
+        yMetric: y,
+        limits: latencyLimits(exp, y),
+        groups: groups(exp, pt, front),
       }),
     );
   }
@@ -119,9 +133,10 @@ function tradeoffCharts(exp, grid, draws) {
       `Pareto front: best ${m} for the lowest cost per hour`,
     );
     grid.append(fig);
-    const pt = (t) => [metric(t, 'cost_per_hour'), objectiveValue(exp, t)];
+    const pt = (t) => [metric(t, 'cost_per_hour'), objectiveValue(exp, t), t.number];
     draws.push(() =>
       scatter(box, {
+        onPick: pick(exp),
         xLabel: axisLabel('cost_per_hour'),
         yLabel: axisLabel(m),
         xMetric: 'cost_per_hour',
@@ -194,9 +209,10 @@ function perParameter(exp, holder, draws) {
     multiples.append(cell);
     const cat = p.type === 'categorical';
     const x = (t) => (cat ? p.values.indexOf(t.params[p.name]) : t.params[p.name]);
-    const pt = (t) => [x(t), objectiveValue(exp, t)];
+    const pt = (t) => [x(t), objectiveValue(exp, t), t.number];
     draws.push(() =>
       scatter(cell, {
+        onPick: pick(exp),
         title: p.name,
         xLabel: cat ? `${p.name} (choice index)` : `${p.name}${p.log ? ' (log scale)' : ''}`,
         yLabel: axisLabel(m),

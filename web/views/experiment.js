@@ -4,7 +4,7 @@
 // events arrive.
 import { api, subscribe } from '../api.js';
 import { badge, h, kvList, panel, progressBar, sortableTable } from '../dom.js';
-import { fmtMetric, fmtNum, fmtParam } from '../format.js';
+import { fmtMetric, fmtNum, fmtParam, metricInfo } from '../format.js';
 import { feasibility, finished, metric, recommendedNumber } from '../model.js';
 import { main, stale } from '../page.js';
 import { drawCharts } from './expcharts.js';
@@ -30,7 +30,7 @@ function confirmedCards(exp, c) {
     spread.push(`range ${fmtMetric(m, c.min)} – ${fmtMetric(m, c.max)}`);
   }
   return [
-    card(`Confirmed ${m} (mean)`, fmtMetric(m, c.mean), spread.join(', ')),
+    card(`Confirmed ${metricInfo(m).label} (mean)`, fmtMetric(m, c.mean), spread.join(', ')),
     card('In the search', fmtMetric(m, c.search_value), 'the single measurement that found it'),
     card('Measurements', `${fmtNum(c.passes)} of ${fmtNum(c.runs)} passed`, 'every constraint met'),
   ];
@@ -70,7 +70,7 @@ function confirmationTable(exp, conf) {
         h(
           'tr',
           {},
-          heads.map((x) => h('th', { scope: 'col' }, x)),
+          heads.map((x, i) => h('th', { scope: 'col', class: i >= 1 && i <= 4 ? 'num' : null }, x)),
         ),
       ),
       h('tbody', {}, rows),
@@ -109,7 +109,7 @@ function recommendationCard(exp) {
   const obj = exp.objective.metric;
   const shown = ['throughput_rps', 'p99_ms', 'cost_per_million_requests', 'cost_per_hour']
     .filter((k) => k !== obj && Number.isFinite(m[k]))
-    .map((k) => card(k, fmtMetric(k, m[k])));
+    .map((k) => card(metricInfo(k).label, fmtMetric(k, m[k])));
   const sec = panel(
     'reco-h',
     h(
@@ -127,9 +127,10 @@ function recommendationCard(exp) {
       'div',
       { class: 'cards' },
       card(
-        obj,
+        metricInfo(obj).label,
         fmtMetric(obj, b.value),
-        exp.objective.direction === 'maximize' ? 'maximized' : 'minimized',
+        `${exp.objective.direction === 'maximize' ? 'maximized' : 'minimized'}` +
+          `${b.confirmed ? ', confirmed mean' : ''}`,
       ),
       shown,
     ),
