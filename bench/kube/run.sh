@@ -37,7 +37,7 @@ api -X DELETE >/dev/null
 start=$(date +%s.%N)
 "$morphling" run "$here/examples/k8s/fmnist.yaml" --db "$work/m.db" -q \
     --set "runner.load.body=$build/examples/payloads/fmnist/test-00000-9.raw" \
-    --set algorithm.name=random --set algorithm.max_trials="$trials" \
+    --set algorithm.name=random --set algorithm.max_trials="$trials" --set algorithm.confirm=false \
     --set 'parameters.workers.max=8' --set 'parameters.memory.values[0]=512' >/dev/null
 end=$(date +%s.%N)
 "$morphling" show fmnist-k8s --db "$work/m.db" --json >"$work/show.json"

@@ -130,6 +130,59 @@ static int create_service(struct kube_trial *t, struct mp_error *err)
     return rc;
 }
 
+/* Why a pod is not Ready: the last Unhealthy event the kubelet recorded for it (a failing
+ * probe's message), "" when there is none. One list, only after a readiness timeout. */
+static void unhealthy(struct kube_trial *t, const char *pod, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (!pod[0]) {
+        return;
+    }
+    struct mp_kube_ref ref = {.version = "v1", .resource = "events", .ns = t->r->ns};
+    char *fields = mp_xasprintf("involvedObject.name=%s,reason=Unhealthy", pod);
+    struct mp_kube_opts o = {.field_selector = fields};
+    json_t *list = NULL;
+    struct mp_error err = {0};
+    t->api_calls++;
+    if (mp_kube_list(t->r->client, &ref, &o, &list, &err) == 0) {
+        json_t *items = json_object_get(list, "items");
+        const char *msg = json_string_value(
+            json_object_get(json_array_get(items, json_array_size(items) - 1), "message"));
+        snprintf(out, size, "%s%s", msg ? "; last: " : "", msg ? msg : "");
+    }
+    json_decref(list);
+    free(fields);
+}
+
+/* The last lines the crashed container wrote (its previous run when it was restarted), one
+ * line, "" when the log cannot be read. One request, only after a crash. */
+static void log_tail(struct kube_trial *t, const struct kube_pods_state *st, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (!st->crashed[0]) {
+        return;
+    }
+    struct mp_buf path = MP_BUF_INIT;
+    mp_buf_addf(&path, "/api/v1/namespaces/%s/pods/%s/log", t->r->ns, st->crashed);
+    mp_kube_query_add(&path, "container", st->container);
+    mp_kube_query_add(&path, "tailLines", "5");
+    if (st->previous) {
+        mp_kube_query_add(&path, "previous", "true");
+    }
+    char *text = NULL;
+    struct mp_error err = {0};
+    t->api_calls++;
+    if (mp_kube_raw(t->r->client, "GET", path.data, NULL, NULL, &text, NULL, &err) == 0 && text &&
+        text[0]) {
+        for (char *p = text; *p; p++) {
+            *p = *p == '\n' || *p == '\r' ? ' ' : *p;
+        }
+        snprintf(out, size, "; log: %.300s", text);
+    }
+    free(text);
+    mp_buf_release(&path);
+}
+
 static int wait_ready(struct kube_trial *t, struct mp_error *err)
 {
     char *sel = trial_selector(t, "service");
@@ -138,16 +191,20 @@ static int wait_ready(struct kube_trial *t, struct mp_error *err)
     if (deadline > t->trial_deadline_ns) {
         deadline = t->trial_deadline_ns;
     }
-    int rc = mp_kube_wait_pods(t, sel, false, (int)t->r->cfg.replicas, deadline, &st, err);
+    int rc = mp_kube_wait_pods(t, sel, false, (int)t->replicas, deadline, &st, err);
     free(sel);
     if (rc == MP_EDEADLINE) {
         mp_error_clear(err);
+        char why[512];
+        unhealthy(t, st.unready, why, sizeof(why));
         mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
-                             "%d of %lld pods ready within the startup timeout", st.ready,
-                             (long long)t->r->cfg.replicas);
+                             "%d of %lld pods ready within the startup timeout%s", st.ready,
+                             (long long)t->replicas, why);
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_FAILED) {
-        mp_trial_result_fail(t->res, st.failure, "%s", st.reason);
+        char tail[400];
+        log_tail(t, &st, tail, sizeof(tail));
+        mp_trial_result_fail(t->res, st.failure, "%s%s", st.reason, tail);
     } else if (rc == 0 && st.verdict == KUBE_PODS_INFRA) {
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", st.reason);
         rc = MP_ERUNTIME;
@@ -338,6 +395,11 @@ static void finish(struct kube_trial *t, struct watchdog *wd, int *rc, struct mp
 static int run_steps(struct kube_trial *t, struct mp_error *err)
 {
     t->t_created_ns = mp_mono_ns();
+    if (t->replicas < 1) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "replicas %lld: at least 1 pod is needed",
+                             (long long)t->replicas);
+        return 0;
+    }
     int rc = create_service(t, err);
     if (rc == 0 && !trial_failed(t)) {
         rc = wait_ready(t, err);
@@ -370,6 +432,10 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     snprintf(t.job_name, sizeof(t.job_name), "%s-load", t.name);
     mp_kube_runner_experiment_key(req->experiment, t.exp_key);
     t.port = r->cfg.port;
+    t.replicas = r->cfg.replicas;
+    if (r->cfg.replicas_param >= 0) {
+        t.replicas = llround(req->x[r->cfg.replicas_param]);
+    }
     int64_t timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : base->spec->trial_timeout_ms;
     t.trial_deadline_ns =
         mp_mono_ns() + (timeout_ms > 0 ? timeout_ms * 1000000LL : DEFAULT_TRIAL_TIMEOUT_NS);

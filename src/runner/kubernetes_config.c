@@ -265,12 +265,41 @@ static int check_gpu(const struct mp_spec *spec, const struct mp_kube_rcfg *cfg,
     return 0;
 }
 
+/* Without a service section a parameter reaches the pod only through its target; one without
+ * a target may be the Deployment's replicas (role instances). */
+static int check_params(const struct mp_spec *spec, struct mp_kube_rcfg *cfg, struct mp_error *err)
+{
+    const struct mp_node *list = mp_doc_get(spec->doc, "parameters");
+    for (size_t i = 0; i < spec->space.n; i++) {
+        const struct mp_param *p = &spec->space.params[i];
+        const struct mp_node *at = list && i < list->n ? list->items[i] : spec->runner_node;
+        if (p->target != MP_TARGET_NONE) {
+            continue;
+        }
+        if (!p->role || strcmp(p->role, "instances") != 0) {
+            return mp_doc_error(err, at,
+                                "parameter '%s' reaches the pod nowhere: give it a target (or "
+                                "role: instances for the Deployment's replicas)",
+                                p->name);
+        }
+        if (cfg->replicas_param >= 0 || mp_doc_get(spec->runner_node, "replicas")) {
+            return mp_doc_error(err, at,
+                                "parameter '%s': the replicas are set once (runner.replicas or "
+                                "one parameter with role instances)",
+                                p->name);
+        }
+        cfg->replicas_param = (int)i;
+    }
+    return 0;
+}
+
 int mp_kube_rcfg_parse(const struct mp_spec *spec, struct mp_kube_rcfg *cfg, struct mp_error *err)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->startup_ns = 600LL * 1000000000LL;
     cfg->delete_ns = 120LL * 1000000000LL;
     cfg->replicas = 1;
+    cfg->replicas_param = -1;
     cfg->load_cpu = "1";
     cfg->load_memory = "256Mi";
     cfg->load_spread = true;
@@ -287,6 +316,9 @@ int mp_kube_rcfg_parse(const struct mp_spec *spec, struct mp_kube_rcfg *cfg, str
     }
     if (rc == 0) {
         rc = check_gpu(spec, cfg, err);
+    }
+    if (rc == 0 && !spec->has_service) {
+        rc = check_params(spec, cfg, err);
     }
     if (rc == 0) {
         rc = read_template(spec, cfg, err);

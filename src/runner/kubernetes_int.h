@@ -35,7 +35,8 @@ struct mp_kube_rcfg {
     int64_t delete_ns;       /* deadline of the teardown */
     const char *health_path; /* HTTP readiness probe when the container has none; NULL: TCP */
     int64_t replicas;
-    int gpu_sharing; /* enum mp_gpu_sharing */
+    int replicas_param; /* the parameter with role instances and no target, -1: none */
+    int gpu_sharing;    /* enum mp_gpu_sharing */
     double gpu_memory_mib;
     const char *gpu_resource;
     const char *gpu_type_label;
@@ -84,6 +85,7 @@ struct kube_trial {
     json_t *labels; /* experiment, trial, attempt, managed-by */
     json_t *owner;  /* our owner ConfigMap as created */
     int64_t port;
+    int64_t replicas;          /* runner.replicas, or the instances parameter's value */
     int64_t trial_deadline_ns; /* monotonic; INT64_MAX: none */
     struct mp_kube_cancel *cancel_token;
     /* Counters for meta and the benchmark. */
@@ -129,6 +131,10 @@ struct kube_pods_state {
     int exit_code;
     char *message; /* owned: the termination message of a finished container */
     int ready;
+    char unready[256]; /* the first pod that is not Ready yet, "" when none */
+    char crashed[256]; /* the pod whose container exited (CRASHED), "" otherwise */
+    char container[256];
+    bool previous; /* the crash was an earlier run of the container (its lastState) */
 };
 
 /* Judges the pods of a trial (service: Ready or failing; load: terminated). Pure: for tests. */

@@ -144,7 +144,7 @@ int mp_kube_deployment_object(const struct kube_trial *t, const json_t *pod, jso
     json_object_update(labels, ours);
     add_probe(t, tmpl);
     json_object_set_new(o, "spec",
-                        json_pack("{s:I, s:{s:o}, s:o}", "replicas", (json_int_t)t->r->cfg.replicas,
+                        json_pack("{s:I, s:{s:o}, s:o}", "replicas", (json_int_t)t->replicas,
                                   "selector", "matchLabels", ours, "template", tmpl));
     int rc = owned(t, o, err);
     if (rc != 0) {

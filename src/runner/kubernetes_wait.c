@@ -63,8 +63,13 @@ static bool is_pull_error(const char *reason)
 }
 
 /* A terminated state of the service's container: OOMKilled or a crash. */
-static void terminated(struct kube_pods_state *st, const json_t *term, const char *pod)
+static void terminated(struct kube_pods_state *st, const json_t *term, const char *pod,
+                       const char *container)
 {
+    if (st->verdict == KUBE_PODS_WAITING || st->verdict == KUBE_PODS_READY) {
+        snprintf(st->crashed, sizeof(st->crashed), "%s", pod ? pod : "");
+        snprintf(st->container, sizeof(st->container), "%s", container ? container : "");
+    }
     const char *reason = str(term, "reason");
     char detail[160];
     snprintf(detail, sizeof(detail), "exit code %lld%s%s",
@@ -93,9 +98,11 @@ static void judge_service_container(struct kube_pods_state *st, const json_t *cs
         verdict(st, KUBE_PODS_FAILED, MP_FAILURE_CRASHED, "pod %s: %s: %s", pod, reason,
                 or_empty(str(waiting, "message")));
     } else if (json_object_get(state, "terminated")) {
-        terminated(st, json_object_get(state, "terminated"), pod);
+        terminated(st, json_object_get(state, "terminated"), pod, str(cs, "name"));
     } else if (last) {
-        terminated(st, last, pod);
+        bool first = st->verdict == KUBE_PODS_WAITING || st->verdict == KUBE_PODS_READY;
+        terminated(st, last, pod, str(cs, "name"));
+        st->previous = st->previous || first;
     }
 }
 
@@ -145,6 +152,8 @@ static void judge_pod(const json_t *pod, bool load, const char *container,
     json_t *ready = condition(pod, "Ready");
     if (!load && ready && strcmp(str(ready, "status") ? str(ready, "status") : "", "True") == 0) {
         st->ready++;
+    } else if (!load && !st->unready[0] && name) {
+        snprintf(st->unready, sizeof(st->unready), "%s", name);
     }
     const char *phase = str(json_object_get(pod, "status"), "phase");
     if (phase && strcmp(phase, "Failed") == 0 && st->verdict == KUBE_PODS_WAITING) {

@@ -45,6 +45,7 @@ before=$FAILED
     run_err "no kubeconfig" "no kubeconfig"
     [ "$FAILED" -eq "$before" ]
 ) || FAILED=$((FAILED + 1))
+# shellcheck disable=SC2086
 "$MORPHLING" validate "$EXAMPLE" $EX_SETS --set runner.namespace=nope >/dev/null 2>"$WORK/err"
 check "morphling validate: exit 2 for the missing namespace" 2 "$?"
 check_contains "morphling validate: the same message" "namespace \"nope\" does not exist" \

@@ -29,6 +29,7 @@ check_contains "... with the scheduler's reason" "unschedulable: 0/1 nodes are a
 check "a container that exits: CRASHED" "FAILED CRASHED" \
     "$(failure crash --set 'runner.pod_template.spec.containers[0].args[0]=--bogus')"
 check_contains "... with its exit code" "container exited: exit code 2, Error" "$(cat "$WORK/crash.reason")"
+check_contains "... and the end of its log" "; log: " "$(cat "$WORK/crash.reason")"
 check "4 MiB of memory: OOM_KILLED" "FAILED OOM_KILLED" \
     "$(failure oom --set 'parameters.memory.values[0]=4')"
 check_contains "... as the kubelet says" "OOMKilled (exit code 137" "$(cat "$WORK/oom.reason")"
@@ -36,6 +37,8 @@ check "never ready: STARTUP_TIMEOUT" "FAILED STARTUP_TIMEOUT" \
     "$(failure notready --set runner.startup_timeout=3s \
         --set 'runner.pod_template.spec.containers[0].readinessProbe.httpGet.path=/nope')"
 check_contains "... at the deadline" "0 of 1 pods ready within the startup timeout" \
+    "$(cat "$WORK/notready.reason")"
+check_contains "... with the kubelet's last probe failure" "last: Readiness probe failed: HTTP probe failed with statuscode: 404" \
     "$(cat "$WORK/notready.reason")"
 check "every request fails: LOAD_ERRORS" "FAILED LOAD_ERRORS" \
     "$(failure loaderr --set runner.load.path=/nope)"

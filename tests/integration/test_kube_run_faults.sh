@@ -5,7 +5,9 @@
 # cluster (bearer token, client certificate, exec credential plugin); 429 and 500/503 answers with
 # Retry-After on creates, lists, watches, gets and deletes; slow answers; watches dropped (ended
 # and reset) and the watch history compacted (410) while it waits; a restart of the API server in
-# the middle of a trial.
+# the middle of a trial; creates whose answers are lost (resent, AlreadyExists, adopted). The
+# runner sends no update or patch, so the test cluster's injected 409 Conflict (which applies to
+# those only) cannot reach it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -45,6 +47,21 @@ check "every injected answer reached the runner" 9 \
     "$(jq '[.items[] | select(.injected)] | length' "$WORK/requests.json")"
 check "one Deployment, Service and Job despite the retries" "deployments=1 jobs=1 services=1" \
     "$(jq -r '[.items[] | select(.verb == "create" and .code == 201 and (.userAgent | startswith("morphling/"))) | .path | split("/") | .[-1] | select(. != "configmaps")] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/requests.json")"
+api /_test/faults -X DELETE >/dev/null
+
+# A lost answer: the API server applies the create, then closes the connection (its kill hook
+# aimed at a stand-in process). The runner resends, gets AlreadyExists and adopts its own object.
+sleep 600 &
+standin=$!
+track "$standin"
+api /_test/requests -X DELETE >/dev/null
+for r in configmaps deployments jobs; do
+    api /_test/kill -X POST -d "{\"pid\": $standin, \"userAgent\": \"morphling/\", \"verb\": \"create\", \"resource\": \"$r\"}" >/dev/null
+done
+run_ok adopt
+api "/_test/requests" >"$WORK/requests.json"
+check "each lost create was resent and answered AlreadyExists (adopted)" "409 409 409" \
+    "$(jq -r '[.items[] | select(.verb == "create" and .code == 409 and (.userAgent | startswith("morphling/"))) | .code] | map(tostring) | join(" ")' "$WORK/requests.json")"
 api /_test/faults -X DELETE >/dev/null
 
 api /_test/delay -X POST -d '{"ms": 1500, "count": 8, "userAgent": "morphling/"}' >/dev/null

@@ -5,7 +5,8 @@
 # again: the objects the killed run left are found by label and removed, the interrupted trial
 # runs again as a new attempt, and the experiment ends with every trial SUCCEEDED once: 0 lost,
 # 0 duplicate, 0 leftover objects or processes. The API server's kill hook sends SIGKILL to the
-# runner when the matching request of the phase has been applied.
+# runner when the matching request of the phase has been applied. Ctrl-C instead tears the trial
+# down before the run exits 130.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -42,5 +43,25 @@ phase created '"verb": "create", "resource": "services"'
 phase readiness '"verb": "watch", "resource": "pods"'
 phase load '"verb": "create", "resource": "jobs"'
 phase teardown '"verb": "delete", "resource": "configmaps"'
+
+# Ctrl-C during the load test: the trial is torn down at once (nothing left before the resume),
+# the run exits 130, and the same command finishes the experiment.
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set name=sigint -q >"$WORK/sigint.1" 2>&1 &
+pid=$!
+has_job() {
+    leftover_objects sigint | grep -q '^job'
+}
+wait_for "the load Job of trial 1 exists" has_job
+kill -INT "$pid"
+wait "$pid"
+check "sigint: exit 130" 130 "$?"
+check "sigint: its objects are gone when it exits" "" "$(leftover_objects sigint)"
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set name=sigint -q >"$WORK/sigint.2" 2>&1
+check "sigint: the resumed run exits 0" 0 "$?"
+check "sigint: trials 1 and 2, each once, SUCCEEDED" "1 SUCCEEDED,2 SUCCEEDED" \
+    "$("$MORPHLING" show sigint --json | jq -r '[.trials[] | "\(.number) \(.state)"] | join(",")')"
+check "sigint: no object left" "" "$(leftover_objects sigint)"
 cluster_down
 finish

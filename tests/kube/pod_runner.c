@@ -1141,7 +1141,15 @@ static int cleanup(const char *parent)
         }
     }
     for (size_t i = 0; i < nb; i++) {
-        if (rmdir(bases[i]) != 0 && errno != ENOENT) {
+        /* A group that was still going away (its last task exiting, a pod_runner removing its
+         * own group) keeps the base busy for a moment: retry for up to 2 s. */
+        int rc = rmdir(bases[i]);
+        for (int tries = 0; rc != 0 && errno == EBUSY && tries < 40; tries++) {
+            struct timespec ts = {0, 50000000L};
+            nanosleep(&ts, NULL);
+            rc = rmdir(bases[i]);
+        }
+        if (rc != 0 && errno != ENOENT) {
             fprintf(stderr, "pod_runner: cannot remove '%s': %s\n", bases[i], strerror(errno));
             failed++;
         }

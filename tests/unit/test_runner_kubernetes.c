@@ -136,6 +136,42 @@ static void settings_errors(void **state)
                      "s.yaml:8:3: 'runner.replica': unknown key; did you mean 'replicas'?");
 }
 
+/* Without a service section a parameter needs a target, or role instances (the replicas). */
+#define REPLICAS_SPEC(role, runner)                                                                \
+    "name: t\n"                                                                                    \
+    "parameters:\n"                                                                                \
+    "  - {name: cpu, type: discrete, values: [0.5, 1], target: {resource: cpu}}\n"                 \
+    "  - {name: n, type: int, min: 1, max: 3" role "}\n"                                           \
+    "objective: {metric: throughput_rps}\n"                                                        \
+    "runner:\n"                                                                                    \
+    "  kind: kubernetes\n" ONE_CONTAINER runner
+
+static int replicas_cfg(const char *text, struct mp_kube_rcfg *cfg, struct mp_error *err)
+{
+    struct mp_spec *spec = NULL;
+    assert_int_equal(mp_spec_parse(text, strlen(text), "s.yaml", "/tmp", NULL, 0, &spec, err), 0);
+    int rc = mp_kube_rcfg_parse(spec, cfg, err);
+    mp_kube_rcfg_release(cfg);
+    mp_spec_free(spec);
+    return rc;
+}
+
+static void params_reach_the_pod(void **state)
+{
+    (void)state;
+    struct mp_error err = {0};
+    struct mp_kube_rcfg cfg;
+    assert_int_equal(replicas_cfg(REPLICAS_SPEC("", ""), &cfg, &err), MP_EINVALID);
+    assert_string_equal(err.msg, "s.yaml:4:5: 'parameters[1]': parameter 'n' reaches the pod "
+                                 "nowhere: give it a target (or role: instances for the "
+                                 "Deployment's replicas)");
+    assert_int_equal(replicas_cfg(REPLICAS_SPEC(", role: instances", ""), &cfg, &err), 0);
+    assert_int_equal(
+        replicas_cfg(REPLICAS_SPEC(", role: instances", "  replicas: 2\n"), &cfg, &err),
+        MP_EINVALID);
+    assert_non_null(strstr(err.msg, "the replicas are set once"));
+}
+
 /* A Deployment file as the pod template: its spec.template is used. */
 static void template_from_file(void **state)
 {
@@ -390,6 +426,7 @@ static void objs_up(struct objs *o)
         (struct mp_trial_request){.experiment = "My_Exp", .number = 3, .attempt = 1, .x = o->x};
     mp_trial_result_init(&o->res);
     o->t = (struct kube_trial){.r = &o->r, .req = &o->req, .res = &o->res, .port = 9000};
+    o->t.replicas = o->r.cfg.replicas;
     mp_kube_runner_name("My_Exp", 3, 1, o->t.name);
     snprintf(o->t.job_name, sizeof(o->t.job_name), "%s-load", o->t.name);
     mp_kube_runner_experiment_key("My_Exp", o->t.exp_key);
@@ -515,7 +552,7 @@ int main(void)
         cmocka_unit_test(settings_errors),      cmocka_unit_test(template_from_file),
         cmocka_unit_test(pods_judged),          cmocka_unit_test(load_arguments),
         cmocka_unit_test(load_inline_body),     cmocka_unit_test(load_results),
-        cmocka_unit_test(objects_built),
+        cmocka_unit_test(objects_built),        cmocka_unit_test(params_reach_the_pod),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
