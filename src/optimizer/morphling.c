@@ -5,7 +5,9 @@
  * configuration with the best upper bound mean + kappa * spread, plus the log of a kernel
  * estimate of the probability of feasibility when some trials failed. Once `memory_after`
  * trials have passed without improvement, the score also adds the model's memory: how the
- * training services did at that very configuration. */
+ * training services did at that very configuration; once `explore_after` have (at any point),
+ * it adds the upper bound of a residual model (morphling_int.h): where this service departs
+ * from the adapted model, and where no trial has looked yet. */
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #define MAX_ENUMERATED 200000 /* finite spaces up to this size are scored exhaustively */
 #define EXPLORE_AFTER  6      /* default explore_after */
 #define EXPLORE_BETA   2.0    /* default explore_beta */
+#define MEMORY_PRIOR   false  /* default memory_prior */
 
 struct settings {
     double kappa;          /* exploration weight on the ensemble spread */
@@ -29,6 +32,7 @@ struct settings {
     int64_t memory_after;  /* trials without improvement before the memory counts; 0: never */
     int64_t explore_after; /* trials without improvement before the residual model counts */
     double explore_beta;   /* exploration weight on the residual model's spread */
+    bool memory_prior;     /* the memory, where it knows a configuration, is the prior mean */
     int fallback;          /* index in fallbacks: the algorithm when the prior cannot be used */
 };
 
@@ -60,6 +64,7 @@ static const struct mp_setting morphling_table[] = {
     {MP_SETTING_KEY("explore_after", MP_SETTING_INT, FIELD(explore_after)), .min = 0,
      .max = 1000000},
     {MP_SETTING_KEY("explore_beta", MP_SETTING_NUMBER, FIELD(explore_beta)), .min = 0, .max = 100},
+    {MP_SETTING_KEY("memory_prior", MP_SETTING_BOOL, FIELD(memory_prior))},
     {MP_SETTING_KEY("fallback", MP_SETTING_CHOICE, FIELD(fallback)), .choices = fallbacks},
     {.name = NULL},
 };
@@ -67,7 +72,8 @@ static const struct mp_setting morphling_table[] = {
 
 static int parse_settings(const struct mp_node *s, struct settings *out, struct mp_error *err)
 {
-    struct settings set = {1.0, 0, 0, 0, 4096, 6, EXPLORE_AFTER, EXPLORE_BETA, FALLBACK_NONE};
+    struct settings set = {
+        1.0, 0, 0, 0, 4096, 6, EXPLORE_AFTER, EXPLORE_BETA, MEMORY_PRIOR, FALLBACK_NONE};
     int rc = mp_settings_parse(s, morphling_table, &set, err);
     if (rc == 0) {
         *out = set;
@@ -307,6 +313,24 @@ struct scoring {
     double beta;                  /* its exploration weight */
 };
 
+/* With memory_prior: the memory's value minus the meta-trained ensemble's mean, where the memory
+ * knows the configuration (0 elsewhere), so that the score's mean is the memory plus what
+ * adaptation changed. */
+static double prior_shift(const struct morphling *m, const double *in)
+{
+    const struct mp_meta_model *mm = m->model;
+    double remembered;
+    if (!m->set.memory_prior || !mp_meta_memory_lookup(mm, in, &remembered)) {
+        return 0;
+    }
+    size_t p = mp_net_size(&mm->net);
+    double s = 0;
+    for (size_t k = 0; k < mm->members; k++) {
+        s += mp_net_forward(&mm->net, mm->theta + k * p, in);
+    }
+    return remembered - s / (double)mm->members;
+}
+
 /* Scores one candidate; keeps it when better than the pick so far. */
 static void consider(const struct morphling *m, const struct scoring *sc, const double *in,
                      const double *x, double extra, struct pick *best, double *x_out)
@@ -325,7 +349,7 @@ static void consider(const struct morphling *m, const struct scoring *sc, const 
     double pf = p_feasible(m, sc->dt, in);
     /* Scores are normalised to a best of about 1, so log(pf) is a penalty on the same scale:
      * a configuration with even odds of failing must promise 0.7 more to be chosen. */
-    double a = acq + log(pf) + extra;
+    double a = acq + log(pf) + extra + prior_shift(m, in);
     double remembered;
     if (sc->memory && mp_meta_memory_lookup(mm, in, &remembered)) {
         /* Normalised like the model's predictions, so it weighs as much as the mean does. */
@@ -422,7 +446,8 @@ static bool fit_residuals(const struct morphling *m, const struct data *dt, cons
         for (size_t k = 0; k < mm->members; k++) {
             s += mp_net_forward(&mm->net, theta + k * p, dt->fin + i * m->n_in);
         }
-        r[i] = (isnan(dt->fy[i]) ? lowest : dt->fy[i]) - s / (double)mm->members;
+        double predicted = s / (double)mm->members + prior_shift(m, dt->fin + i * m->n_in);
+        r[i] = (isnan(dt->fy[i]) ? lowest : dt->fy[i]) - predicted;
     }
     struct mp_error err = {0};
     bool ok = mp_resid_fit(resid, dt->fx, r, dt->nf, rng, &err) == 0 && resid->ready;

@@ -348,6 +348,45 @@ static void test_memory_after_stall(void **state)
     remove(path);
 }
 
+/* memory_prior: the memory is the prior mean where it knows a configuration, so the first
+ * trial is the memory's best (here the family's worst configuration), and the networks decide
+ * among the configurations it does not know; off, the networks' best comes first. */
+static void test_memory_prior(void **state)
+{
+    (void)state;
+    struct mp_meta_model *m = NULL;
+    assert_int_equal(mp_meta_model_load(model_path, &m, NULL), 0);
+    const double worst[3] = {1, 1, 0}, good[3] = {64, 4, 1};
+    size_t w = m->net.n_in + 1;
+    free(m->memory);
+    m->memory = mp_xcalloc(2 * w, sizeof(double));
+    m->n_memory = 2;
+    mp_meta_encode(m->features, m->n_features, worst, m->memory);
+    m->memory[w - 1] = 2;
+    mp_meta_encode(m->features, m->n_features, good, m->memory + w);
+    m->memory[2 * w - 1] = 0.5;
+    char path[96];
+    snprintf(path, sizeof(path), "%s.prior", model_path);
+    assert_int_equal(mp_meta_model_save(m, path, NULL), 0);
+    mp_meta_model_free(m);
+    for (int on = 0; on <= 1; on++) {
+        struct run r;
+        run_init(&r, on ? "{memory_prior: true}" : "{memory_prior: false}", 1, path);
+        step(&r, 0.5, false);
+        bool is_worst = memcmp(r.t->x[0], worst, sizeof(worst)) == 0;
+        if (is_worst != (on == 1)) {
+            fail_msg("memory_prior %s: the first trial %s the memory's best", on ? "on" : "off",
+                     is_worst ? "is" : "is not");
+        }
+        /* Later trials never repeat one (opt_suggest checks) and stay in the space. */
+        for (size_t i = 1; i < 6; i++) {
+            step(&r, 0.5, false);
+        }
+        run_release(&r);
+    }
+    remove(path);
+}
+
 /* A continuous parameter: candidates are sampled instead of enumerated. */
 static void test_continuous_space(void **state)
 {
@@ -395,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_stopping),
         cmocka_unit_test(test_prior_errors_and_fallback),
         cmocka_unit_test(test_memory_after_stall),
+        cmocka_unit_test(test_memory_prior),
         cmocka_unit_test(test_continuous_space),
     };
     return cmocka_run_group_tests(tests, train_family_model, remove_model);
