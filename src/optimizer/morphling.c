@@ -21,7 +21,7 @@
 #define MAX_ENUMERATED 200000 /* finite spaces up to this size are scored exhaustively */
 #define EXPLORE_AFTER  6      /* default explore_after */
 #define EXPLORE_BETA   2.0    /* default explore_beta */
-#define MEMORY_PRIOR   false  /* default memory_prior */
+#define MEMORY_PRIOR   true   /* default memory_prior */
 
 struct settings {
     double kappa;          /* exploration weight on the ensemble spread */

@@ -122,7 +122,7 @@ static void test_first_pick_is_prior_best(void **state)
 {
     (void)state;
     struct run r;
-    run_init(&r, NULL, 1, model_path);
+    run_init(&r, "{memory_prior: false}", 1, model_path); /* the networks' own ranking */
     struct mp_meta_model *m = NULL;
     struct mp_meta_binding *b = NULL;
     assert_int_equal(mp_meta_model_load(model_path, &m, NULL), 0);
@@ -329,7 +329,10 @@ static void test_memory_after_stall(void **state)
     mp_meta_model_free(m);
     for (int off = 0; off <= 1; off++) {
         struct run r;
-        run_init(&r, off ? "{memory_after: 0}" : "{memory_after: 3}", 1, path);
+        run_init(&r,
+                 off ? "{memory_after: 0, memory_prior: false}"
+                     : "{memory_after: 3, memory_prior: false}",
+                 1, path);
         /* The first trial stays the best; three more do not improve on it. */
         for (size_t i = 0; i < 5; i++) {
             if (i < 4) {
