@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The `morphling` back end: meta-learned search (docs/internals/meta.md). The first trial is the
- * meta-model's predicted best; after that every suggestion adapts each ensemble member on all
- * measured trials (a few gradient steps from its meta-trained weights) and picks the untried
- * configuration with the best upper bound mean + kappa * spread, plus the log of a kernel
- * estimate of the probability of feasibility when some trials failed. Once `memory_after`
- * trials have passed without improvement, the score also adds the model's memory: how the
- * training services did at that very configuration; once `explore_after` have (at any point),
- * it adds the upper bound of a residual model (morphling_int.h): where this service departs
+ * meta-model's predicted best (with memory_prior, the model's memory where it knows the
+ * configuration: what the training services did there on average); after that every suggestion
+ * adapts each ensemble member on all measured trials (a few gradient steps from its meta-trained
+ * weights) and picks the untried configuration with the best upper bound mean + kappa * spread,
+ * plus the log of a kernel estimate of the probability of feasibility when some trials failed. Once
+ * `memory_after` trials have passed without improvement, the score also adds the model's memory:
+ * how the training services did at that very configuration; once `explore_after` have (at any
+ * point), it adds the upper bound of a residual model (morphling_int.h): where this service departs
  * from the adapted model, and where no trial has looked yet. */
 #include <math.h>
 #include <stddef.h>
