@@ -46,9 +46,12 @@ struct morphling {
     size_t n_in, n_cand;
     double *cand_x, *cand_in; /* enumerated spaces: every configuration, encoded */
     double *cand_z;           /* the same, as inputs of the residual model */
+    double *cand_shift;       /* and their prior_shift() */
     char **cand_key;
     double memory_mean; /* mean of the model's memory values: the level of an unknown one */
 };
+
+static double prior_shift(const struct morphling *m, const double *in);
 
 /* What runs instead when the prior is missing or mismatched; "none": an error. */
 static const char *const fallbacks[] = {"none", "bo", "random", NULL};
@@ -134,6 +137,7 @@ static void morphling_free(struct mp_optimizer *opt)
     free(m->cand_x);
     free(m->cand_in);
     free(m->cand_z);
+    free(m->cand_shift);
     free(m);
 }
 
@@ -180,6 +184,10 @@ static int morphling_create(const struct mp_space *space, const struct mp_optimi
     if (m->model) {
         m->n_in = mp_meta_binding_inputs(m->bind);
         enumerate(m, space);
+        m->cand_shift = mp_xcalloc(m->n_cand + 1, sizeof(double));
+        for (size_t i = 0; i < m->n_cand; i++) {
+            m->cand_shift[i] = prior_shift(m, m->cand_in + i * m->n_in);
+        }
         const struct mp_meta_model *mm = m->model;
         for (size_t i = 0; i < mm->n_memory; i++) {
             m->memory_mean += mm->memory[i * (mm->net.n_in + 1) + mm->net.n_in];
@@ -332,7 +340,8 @@ static double prior_shift(const struct morphling *m, const double *in)
     return remembered - s / (double)mm->members;
 }
 
-/* Scores one candidate; keeps it when better than the pick so far. */
+/* Scores one candidate (extra: what the caller adds to its score: the prior shift and the
+ * residual model's term); keeps it when better than the pick so far. */
 static void consider(const struct morphling *m, const struct scoring *sc, const double *in,
                      const double *x, double extra, struct pick *best, double *x_out)
 {
@@ -350,7 +359,7 @@ static void consider(const struct morphling *m, const struct scoring *sc, const 
     double pf = p_feasible(m, sc->dt, in);
     /* Scores are normalised to a best of about 1, so log(pf) is a penalty on the same scale:
      * a configuration with even odds of failing must promise 0.7 more to be chosen. */
-    double a = acq + log(pf) + extra + prior_shift(m, in);
+    double a = acq + log(pf) + extra;
     double remembered;
     if (sc->memory && mp_meta_memory_lookup(mm, in, &remembered)) {
         /* Normalised like the model's predictions, so it weighs as much as the mean does. */
@@ -390,7 +399,7 @@ static void sample_candidates(const struct morphling *m, const struct scoring *s
         free(k);
         if (!used) {
             mp_meta_binding_encode(m->bind, x, in);
-            double extra = 0;
+            double extra = prior_shift(m, in);
             if (sc->resid) {
                 mp_resid_inputs(space, x, z);
                 mp_resid_add(sc->resid, z, 1, sc->beta, &extra);
@@ -468,7 +477,8 @@ static int pick_enumerated(const struct morphling *m, const struct scoring *sc,
     struct pick best = {0, false};
     for (size_t i = 0; i < m->n_cand; i++) {
         if (!mp_strset_has(seen, m->cand_key[i])) {
-            consider(m, sc, m->cand_in + i * m->n_in, m->cand_x + i * d, extra[i], &best, x);
+            consider(m, sc, m->cand_in + i * m->n_in, m->cand_x + i * d,
+                     extra[i] + m->cand_shift[i], &best, x);
         }
     }
     free(extra);
