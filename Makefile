@@ -48,11 +48,15 @@ fuzz: deps
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@sh scripts/fuzz.sh $(FUZZ_BUILD)
 
+# The C sources (clang-format) and the dashboard's (prettier and eslint from npm, installed by
+# `make deps`: scripts/check-web.sh).
 format:
 	clang-format -i $(SOURCES)
+	@sh scripts/check-web.sh --fix
 
 check-format:
 	@clang-format --dry-run --Werror $(SOURCES) && echo "check-format: ok"
+	@sh scripts/check-web.sh
 
 tidy:
 	@sh scripts/tidy.sh $(TEST_BUILD)

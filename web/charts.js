@@ -1,88 +1,269 @@
 // SPDX-License-Identifier: Apache-2.0
-// Charts for the dashboard: thin wrappers around uPlot (loaded as a global by index.html) and a
-// heat map drawn with plain elements so it stays readable and accessible.
+// Charts for the dashboard: thin wrappers around uPlot (loaded as a global by index.html), a
+// heat map drawn with plain elements (readable and accessible) and parallel coordinates in SVG.
+// Every chart uses the same colours for feasible and infeasible trials, leaves out series with
+// no points (no empty legend rows) and is registered so that relayout() can resize it without
+// refetching anything.
+import { fmtNum, tickFormat } from './format.js';
 
 const uPlot = window.uPlot;
 
+export const FEASIBLE = '#2857c5';
+export const INFEASIBLE = '#aab2c0';
+export const RECOMMENDED = '#1f8a4c';
+export const FRONT = '#e0802b';
+export const LIMIT = '#c0392b';
 export const COLORS = ['#2857c5', '#e0802b', '#1f8a4c', '#9b3fb5', '#c0392b', '#167f8f', '#7a6a12'];
 
-// Width of a chart container, leaving room for padding.
+// Charts on the page: element -> function that redraws it at the element's current width.
+const drawn = new Map();
+
 function widthOf(el) {
-  return Math.max(280, Math.floor(el.getBoundingClientRect().width) - 8);
+  return Math.max(220, Math.floor(el.getBoundingClientRect().width) - 8);
 }
 
-function fmtNum(v) {
-  if (v == null || !Number.isFinite(v)) return '–';
-  if (v === 0) return '0';
-  const a = Math.abs(v);
-  if (a >= 1e6 || (a > 0 && a < 1e-3)) return v.toExponential(2);
-  if (a >= 100) return v.toFixed(0);
-  if (a >= 10) return v.toFixed(1);
-  return v.toPrecision(3);
+// Resizes every chart still on the page to its container (the window was resized).
+export function relayout() {
+  for (const [el, resize] of drawn) {
+    if (el.isConnected) resize();
+    else drawn.delete(el);
+  }
 }
-export { fmtNum };
 
-function axes(xLabel, yLabel) {
+// redraw(width) draws the chart in el again at a new width.
+export function track(el, redraw) {
+  drawn.set(el, () => redraw(widthOf(el)));
+}
+
+export { widthOf };
+
+function register(el, u, height) {
+  track(el, (width) => u.setSize({ width, height }));
+}
+
+function axes(xLabel, yLabel, xMetric, yMetric) {
   const grid = { stroke: '#eceff4', width: 1 };
+  const xf = tickFormat(xMetric);
+  const yf = tickFormat(yMetric);
   return [
-    { label: xLabel, grid, stroke: '#5d6677', size: 40, labelSize: 20 },
-    { label: yLabel, grid, stroke: '#5d6677', size: 64, labelSize: 20,
-      values: (u, vals) => vals.map(fmtNum) },
+    {
+      label: xLabel,
+      grid,
+      stroke: '#5d6677',
+      size: 40,
+      labelSize: 20,
+      values: (u, v) => v.map(xf),
+    },
+    {
+      label: yLabel,
+      grid,
+      stroke: '#5d6677',
+      size: 64,
+      labelSize: 20,
+      values: (u, v) => v.map(yf),
+    },
   ];
 }
 
-// Scatter plot of groups of points. groups: [{label, color, points: [[x, y]], line}]; a group
-// with line: true is drawn as a connected step-free line through its points (e.g. a Pareto
-// front), others as dots; xLog draws x on a log scale. Returns the uPlot instance.
-export function scatter(el, { title, xLabel, yLabel, groups, height = 300, xLog = false }) {
+// Dashed horizontal lines with a label: limits = [{value, label}] on the y scale.
+function limitHook(limits) {
+  return (u) => {
+    const { ctx } = u;
+    const dpr = window.devicePixelRatio || 1;
+    ctx.save();
+    ctx.strokeStyle = LIMIT;
+    ctx.fillStyle = LIMIT;
+    ctx.lineWidth = 1.5 * dpr;
+    ctx.setLineDash([6 * dpr, 4 * dpr]);
+    ctx.font = `${12 * dpr}px system-ui, sans-serif`;
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'bottom';
+    for (const l of limits) {
+      const y = u.valToPos(l.value, 'y', true);
+      if (!Number.isFinite(y) || y < u.bbox.top || y > u.bbox.top + u.bbox.height) continue;
+      ctx.beginPath();
+      ctx.moveTo(u.bbox.left, y);
+      ctx.lineTo(u.bbox.left + u.bbox.width, y);
+      ctx.stroke();
+      ctx.fillText(l.label, u.bbox.left + 4 * dpr, y - 4 * dpr);
+    }
+    ctx.restore();
+  };
+}
+
+// y range that keeps every limit line in view.
+function rangeWith(limits) {
+  return (u, min, max) => {
+    let lo = min;
+    let hi = max;
+    for (const l of limits) {
+      lo = Math.min(lo, l.value);
+      hi = Math.max(hi, l.value);
+    }
+    const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
+    return [lo - pad, hi + pad];
+  };
+}
+
+function pointSeries(g) {
+  const size = g.size || (g.line ? 9 : 7);
+  return {
+    label: g.label,
+    stroke: g.color,
+    width: g.line ? 2 : 0,
+    spanGaps: true,
+    paths: g.line ? undefined : () => null,
+    points: {
+      show: true,
+      size,
+      fill: g.ring || g.line ? '#fff' : g.color,
+      stroke: g.color,
+      width: g.ring ? 3 : 2,
+    },
+    value: (u, v) => fmtNum(v),
+  };
+}
+
+// A tooltip under the cursor for the point nearest to it (within 24 px): pick(u) -> {text,
+// trial} or null. Clicking a point with a trial calls onPick(trial).
+function pointer(pick, onPick) {
+  const tip = document.createElement('div');
+  tip.className = 'chart-tip';
+  tip.hidden = true;
+  let current = null;
+  const setCursor = (u) => {
+    current = u.cursor.left >= 0 ? pick(u) : null;
+    tip.hidden = !current;
+    if (!current) return;
+    tip.textContent = current.text;
+    tip.style.left = `${Math.min(u.cursor.left + 12, u.over.clientWidth - 180)}px`;
+    tip.style.top = `${u.cursor.top + 12}px`;
+  };
+  const ready = (u) => {
+    u.over.append(tip);
+    u.over.addEventListener('click', () => {
+      if (current && current.trial != null && onPick) onPick(current.trial);
+    });
+  };
+  return { setCursor: [setCursor], ready: [ready] };
+}
+
+function nearestRow(u, rows) {
+  let best = null;
+  let dist = 24 * 24;
+  for (const r of rows) {
+    const dx = u.valToPos(r[0], 'x') - u.cursor.left;
+    const dy = u.valToPos(r[2], 'y') - u.cursor.top;
+    if (dx * dx + dy * dy < dist) {
+      dist = dx * dx + dy * dy;
+      best = r;
+    }
+  }
+  return best;
+}
+
+// Scatter plot of groups of points. groups: [{label, color, points: [[x, y]], line, ring,
+// size}]; a point may carry its trial number third ([x, y, trial]): hovering shows it, clicking
+// calls opts.onPick(trial). A group with line: true is a connected line through its points (a
+// Pareto front), ring: hollow markers (the recommended trial). Groups without a finite point are
+// left out. limits: [{value, label}] dashed lines on y. xLog draws x on a log scale.
+export function scatter(el, opts) {
+  const { title, xLabel, yLabel, xMetric, yMetric, height = 300, xLog = false } = opts;
+  const limits = opts.limits || [];
+  const groups = opts.groups
+    .map((g) => ({
+      ...g,
+      points: g.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)),
+    }))
+    .filter((g) => g.points.length);
   const rows = [];
-  groups.forEach((g, gi) => g.points.forEach(([x, y]) => {
-    if (Number.isFinite(x) && Number.isFinite(y)) rows.push([x, gi, y]);
-  }));
+  groups.forEach((g, gi) => g.points.forEach(([x, y, trial]) => rows.push([x, gi, y, trial])));
   rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const data = [rows.map((r) => r[0])];
   groups.forEach((g, gi) => data.push(rows.map((r) => (r[1] === gi ? r[2] : null))));
-  const series = [{ label: xLabel, value: (u, v) => fmtNum(v) }];
-  groups.forEach((g) => {
-    series.push({
-      label: g.label,
-      stroke: g.color,
-      fill: undefined,
-      width: g.line ? 2 : 0,
-      spanGaps: true,
-      paths: g.line ? undefined : () => null,
-      points: { show: true, size: g.line ? 9 : 7, fill: g.line ? '#fff' : g.color, stroke: g.color, width: 2 },
-      value: (u, v) => fmtNum(v),
-    });
-  });
-  const opts = {
-    title, width: widthOf(el), height, series, axes: axes(xLabel, yLabel),
-    scales: { x: xLog ? { time: false, distr: 3 } : { time: false } },
-    cursor: { points: { size: 9 } }, legend: { live: true },
-  };
-  el.textContent = '';
-  return new uPlot(opts, data, el);
+  const series = [{ label: xLabel, value: (u, v) => fmtNum(v) }, ...groups.map(pointSeries)];
+  el.replaceChildren();
+  const u = new uPlot(
+    {
+      title,
+      width: widthOf(el),
+      height,
+      series,
+      axes: axes(xLabel, yLabel, xMetric, yMetric),
+      scales: {
+        x: xLog ? { time: false, distr: 3 } : { time: false },
+        y: limits.length ? { range: rangeWith(limits) } : {},
+      },
+      hooks: {
+        ...(limits.length ? { draw: [limitHook(limits)] } : {}),
+        ...pointer((u) => {
+          const r = nearestRow(u, rows);
+          if (!r) return null;
+          const who = r[3] != null ? `trial ${r[3]} (${groups[r[1]].label})` : groups[r[1]].label;
+          return { text: `${who}: ${fmtNum(r[0])}, ${fmtNum(r[2])}`, trial: r[3] };
+        }, opts.onPick),
+      },
+      cursor: { points: { size: 9 } },
+      legend: { live: false },
+    },
+    data,
+    el,
+  );
+  register(el, u, height);
+  return u;
 }
 
-// Line chart over a shared x (trial number). lines: [{label, color, values, dots}].
-export function lines(el, { title, xLabel, yLabel, xs, lines: ls, height = 300 }) {
+// Line chart over a shared x (trial number). lines: [{label, color, values, dots, ring}];
+// lines without a value are left out. Hovering names the trial under the cursor and its values;
+// with trials: true, xs are trial numbers and clicking calls onPick(trial).
+export function lines(el, opts) {
+  const { title, xLabel, yLabel, yMetric, xs, lines: ls, height = 300 } = opts;
+  const shown = ls.filter((l) => l.values.some((v) => v != null && Number.isFinite(v)));
   const series = [{ label: xLabel }];
   const data = [xs];
-  ls.forEach((l) => {
+  for (const l of shown) {
     data.push(l.values);
     series.push({
-      label: l.label, stroke: l.color, width: l.dots ? 0 : 2, spanGaps: !l.dots,
+      label: l.label,
+      stroke: l.color,
+      width: l.dots ? 0 : 2,
+      spanGaps: !l.dots,
       paths: l.dots ? () => null : uPlot.paths.stepped({ align: 1 }),
-      points: { show: !!l.dots, size: 6, fill: l.color, stroke: l.color },
+      points: {
+        show: !!l.dots,
+        size: l.ring ? 12 : 6,
+        fill: l.ring ? '#fff' : l.color,
+        stroke: l.color,
+        width: l.ring ? 3 : 1,
+      },
       value: (u, v) => fmtNum(v),
     });
-  });
-  const opts = {
-    title, width: widthOf(el), height, series, axes: axes(xLabel, yLabel),
-    scales: { x: { time: false } }, legend: { live: true },
-  };
-  el.textContent = '';
-  return new uPlot(opts, data, el);
+  }
+  el.replaceChildren();
+  const u = new uPlot(
+    {
+      title,
+      width: widthOf(el),
+      height,
+      series,
+      axes: axes(xLabel, yLabel, null, yMetric),
+      scales: { x: { time: false } },
+      legend: { live: false },
+      hooks: pointer((u) => {
+        const i = u.cursor.idx;
+        if (i == null) return null;
+        const vals = shown
+          .filter((l) => l.values[i] != null && Number.isFinite(l.values[i]))
+          .map((l) => `${l.label} ${fmtNum(l.values[i])}`);
+        const text = `${xLabel} ${fmtNum(xs[i])}${vals.length ? `: ${vals.join(', ')}` : ''}`;
+        return { text, trial: opts.trials ? xs[i] : null };
+      }, opts.onPick),
+    },
+    data,
+    el,
+  );
+  register(el, u, height);
+  return u;
 }
 
 // Colour from a value in [0, 1] (light blue -> dark blue); better values are darker.
@@ -93,9 +274,18 @@ function shade(t) {
   return { bg: `rgb(${c.join(',')})`, fg: t > 0.55 ? '#fff' : '#1d2330' };
 }
 
+function heatCell(grid, text, cls, role) {
+  const d = document.createElement('div');
+  d.className = cls;
+  d.textContent = text;
+  d.setAttribute('role', role);
+  grid.appendChild(d);
+  return d;
+}
+
 // Heat map of the best objective value per (x level, y level). cells: Map "x|y" -> value.
-export function heatmap(el, { xName, yName, xLevels, yLevels, cells, maximize, metric }) {
-  el.textContent = '';
+export function heatmap(el, { xName, yName, xLevels, yLevels, cells, maximize, metric, fmt }) {
+  const show = fmt || fmtNum;
   const vals = [...cells.values()].filter(Number.isFinite);
   const lo = Math.min(...vals);
   const hi = Math.max(...vals);
@@ -103,41 +293,36 @@ export function heatmap(el, { xName, yName, xLevels, yLevels, cells, maximize, m
   grid.className = 'heat';
   grid.setAttribute('role', 'table');
   grid.setAttribute('aria-label', `Best ${metric} by ${yName} (rows) and ${xName} (columns)`);
-  grid.style.gridTemplateColumns = `max-content repeat(${xLevels.length}, minmax(44px, 1fr))`;
-  const add = (text, cls, style) => {
-    const d = document.createElement('div');
-    d.className = cls;
-    d.textContent = text;
-    d.setAttribute('role', cls === 'cell' ? 'cell' : 'columnheader');
-    if (style) Object.assign(d.style, style);
-    grid.appendChild(d);
-    return d;
-  };
-  add(`${yName} \\ ${xName}`, 'axis');
-  xLevels.forEach((x) => add(String(x), 'axis'));
+  grid.style.gridTemplateColumns = `max-content repeat(${xLevels.length}, minmax(40px, 1fr))`;
+  heatCell(grid, `${yName} \\ ${xName}`, 'axis', 'columnheader');
+  xLevels.forEach((x) => heatCell(grid, String(x), 'axis', 'columnheader'));
   for (const y of [...yLevels].reverse()) {
-    add(String(y), 'axis');
+    heatCell(grid, String(y), 'axis', 'rowheader');
     for (const x of xLevels) {
       const v = cells.get(`${x}|${y}`);
       if (v == null || !Number.isFinite(v)) {
-        const d = add('', 'cell', { background: '#f3f5f8' });
+        const d = heatCell(grid, '', 'cell none', 'cell');
         d.title = `${xName}=${x}, ${yName}=${y}: no feasible trial`;
         continue;
       }
       let t = hi > lo ? (v - lo) / (hi - lo) : 1;
       if (!maximize) t = 1 - t;
       const s = shade(t);
-      const d = add(fmtNum(v), 'cell', { background: s.bg, color: s.fg });
-      d.title = `${xName}=${x}, ${yName}=${y}: best ${metric} ${v}`;
+      const d = heatCell(grid, fmtNum(v), 'cell', 'cell');
+      d.style.background = s.bg;
+      d.style.color = s.fg;
+      d.title = `${xName}=${x}, ${yName}=${y}: best ${metric} ${show(v)}`;
     }
   }
-  el.appendChild(grid);
   const legend = document.createElement('div');
   legend.className = 'legend-bar';
   const g = document.createElement('span');
   g.className = 'grad';
   g.style.background = `linear-gradient(90deg, ${shade(0).bg}, ${shade(1).bg})`;
-  legend.append(`worse ${maximize ? fmtNum(lo) : fmtNum(hi)}`, g,
-    `better ${maximize ? fmtNum(hi) : fmtNum(lo)} (best ${metric} among feasible trials; grey: none)`);
-  el.appendChild(legend);
+  legend.append(
+    `worse ${maximize ? show(lo) : show(hi)}`,
+    g,
+    `better ${maximize ? show(hi) : show(lo)} (best ${metric} among feasible trials; grey: none)`,
+  );
+  el.replaceChildren(grid, legend);
 }

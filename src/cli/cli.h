@@ -217,7 +217,8 @@ int mp_cli_load_report(const char *db_flag, const char *ref, double target_rps, 
 
 extern const struct mp_verb mp_verb_help, mp_verb_version, mp_verb_validate, mp_verb_run,
     mp_verb_trial, mp_verb_list, mp_verb_show, mp_verb_export, mp_verb_replay, mp_verb_bench_search,
-    mp_verb_load, mp_verb_serve, mp_verb_meta, mp_verb_meta_train, mp_verb_meta_info;
+    mp_verb_load, mp_verb_serve, mp_verb_meta, mp_verb_meta_train, mp_verb_meta_info,
+    mp_verb_operator;
 struct mp_meta_taskset;
 /* `meta train --from-store` (meta_store.c): adds every finished experiment of the store at
  * db_path (succeeded, failed or cancelled) with at least min_points usable trials to ts, as

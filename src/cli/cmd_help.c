@@ -3,9 +3,10 @@
 #include "cli/cli.h"
 
 const struct mp_verb *const mp_cli_verbs[] = {
-    &mp_verb_help, &mp_verb_version,    &mp_verb_validate,  &mp_verb_run,    &mp_verb_trial,
-    &mp_verb_list, &mp_verb_show,       &mp_verb_export,    &mp_verb_replay, &mp_verb_bench_search,
-    &mp_verb_meta, &mp_verb_meta_train, &mp_verb_meta_info, &mp_verb_load,   &mp_verb_serve,
+    &mp_verb_help,      &mp_verb_version,      &mp_verb_validate, &mp_verb_run,
+    &mp_verb_trial,     &mp_verb_list,         &mp_verb_show,     &mp_verb_export,
+    &mp_verb_replay,    &mp_verb_bench_search, &mp_verb_meta,     &mp_verb_meta_train,
+    &mp_verb_meta_info, &mp_verb_load,         &mp_verb_serve,    &mp_verb_operator,
 };
 const size_t mp_cli_n_verbs = MP_ARRAY_LEN(mp_cli_verbs);
 

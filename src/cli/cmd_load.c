@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc/doc.h"
 #include "measure/measure.h"
 
 #define MAX_LIST 1024
@@ -18,6 +19,7 @@ struct load_args {
     struct mp_cli_paths body_files;
     bool json, capacity, have_slo, poisson;
     int64_t duration_ns;
+    const char *result; /* --result FILE */
 };
 
 static int parse_slo(void *args, const char *value, struct mp_error *err)
@@ -90,6 +92,10 @@ static const struct mp_opt load_opts[] = {
      .max = (double)INT64_MAX},
     {"json", 0, MP_OPT_FLAG, MP_OPT_AT(T, json), NULL,
      "print one JSON object on stdout (docs/load.md), nothing else"},
+    {"result", 0, MP_OPT_STR, MP_OPT_AT(T, result), "FILE",
+     "also write a compact JSON result (the trial metrics, under 4 KiB) to FILE, such as a "
+     "Kubernetes termination message (/dev/termination-log)",
+     .flags = MP_OPT_PATH},
 };
 #undef LO
 #undef T
@@ -239,6 +245,45 @@ static void print_capacity(const struct mp_capacity_opts *o, const struct mp_cap
     print_latency("latency", &r->at_capacity.latency);
 }
 
+/* --result: {"metrics": {...}, "requests", "errors", "error_rate"[, "capacity": {...}]}, the
+ * figures a runner turns into a trial's metrics, compact enough for a termination message
+ * (4096 bytes). */
+static void write_result(const char *path, const struct mp_measure_result *m, bool bounds,
+                         const struct mp_capacity_result *cap)
+{
+    struct mp_metrics metrics = MP_METRICS_INIT;
+    mp_measure_result_metrics(m, bounds, &metrics);
+    json_t *mj = json_object();
+    for (size_t i = 0; i < metrics.n; i++) {
+        if (isfinite(metrics.values[i])) {
+            json_object_set_new(mj, metrics.names[i], json_real(metrics.values[i]));
+        }
+    }
+    mp_metrics_release(&metrics);
+    json_t *doc =
+        json_pack("{s:o, s:I, s:I, s:f}", "metrics", mj, "requests", (json_int_t)m->requests,
+                  "errors", (json_int_t)m->errors_total, "error_rate", m->error_rate);
+    for (int e = 0; e < MP_LG_ERR_COUNT; e++) {
+        if (m->first_error[e][0]) {
+            json_object_set_new(doc, "first_error", json_string(m->first_error[e]));
+            break;
+        }
+    }
+    if (cap) {
+        json_object_set_new(doc, "capacity",
+                            json_pack("{s:b, s:f, s:f}", "found", cap->found, "capacity_rps",
+                                      cap->found ? cap->capacity_rps : 0.0, "saturation_rps",
+                                      cap->saturation_rps));
+    }
+    char *text = mp_json_dumps(doc, 0);
+    json_decref(doc);
+    FILE *f = fopen(path, "w");
+    if (!f || fprintf(f, "%s", text) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "morphling load: cannot write %s\n", path);
+    }
+    free(text);
+}
+
 static int run_capacity(struct load_args *a)
 {
     struct mp_capacity_result r;
@@ -255,6 +300,9 @@ static int run_capacity(struct load_args *a)
     } else {
         print_capacity(&a->cap, &r);
     }
+    if (status == MP_EXIT_OK && a->result) {
+        write_result(a->result, &r.at_capacity, false, &r);
+    }
     if (status == MP_EXIT_OK && (!r.found || rc == MP_ECANCELLED)) {
         status = MP_EXIT_FAILURE;
     }
@@ -270,6 +318,9 @@ static int run_measure(struct load_args *a)
     if (rc < 0 && rc != MP_ECANCELLED) {
         mp_measure_result_release(&r);
         return mp_cli_fail(&err);
+    }
+    if (a->result) {
+        write_result(a->result, &r, true, NULL);
     }
     if (a->json) {
         struct mp_buf b = MP_BUF_INIT;

@@ -135,6 +135,31 @@ static void progress(void *ctx, const struct mp_spec *spec, int64_t number,
     mp_buf_release(&note);
 }
 
+/* Confirmation runs: the trials' bar ends and one for the runs takes its place. */
+static void confirm_progress(void *ctx, const struct mp_spec *spec, int64_t number, int64_t run,
+                             const struct mp_trial_result *res, size_t done, size_t total)
+{
+    struct mp_cli_progress *p = ctx;
+    if (strcmp(p->what, "confirm") != 0) {
+        bool quiet = p->quiet;
+        mp_cli_progress_end(p);
+        mp_cli_progress_start(p, "confirm", total, quiet);
+    }
+    struct mp_buf note = MP_BUF_INIT;
+    double v = 0;
+    mp_buf_addf(&note, "trial %lld run %lld %s", (long long)number, (long long)run,
+                mp_trial_state_name(res->state));
+    if (mp_metrics_get(&res->metrics, spec->objective_metric, &v)) {
+        mp_buf_addf(&note, " %s=%.6g", spec->objective_metric, v);
+    }
+    if (res->failure) {
+        mp_buf_addf(&note, " (%s)", mp_failure_name(res->failure));
+    }
+    p->total = total;
+    mp_cli_progress_step(p, done, "%s", note.data);
+    mp_buf_release(&note);
+}
+
 struct run_args {
     struct mp_cli_list sets;
     const char *db;
@@ -198,6 +223,7 @@ static int run_run(void *args, char **operands, size_t n)
         struct mp_engine_opts eo = {.cancel = &mp_cli_interrupted,
                                     .restart = a->restart,
                                     .progress = progress,
+                                    .confirm_progress = confirm_progress,
                                     .progress_ctx = &p};
         mp_cli_catch_interrupts();
         rc = mp_engine_run(st, spec, &eo, &sum, &err);

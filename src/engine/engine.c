@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The experiment loop: suggestion, intent, execution, recording, resumption. */
-#include "engine/engine.h"
+#include "engine/engine_int.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/events.h"
 #include "optimizer/optimizer.h"
 
 #define INFRA_RETRIES  2
@@ -22,7 +23,10 @@ struct etrial {
     enum mp_trial_state state;
     enum mp_failure failure;
     bool has_value, feasible;
-    double value; /* objective as measured */
+    bool settled; /* the measurement settled (mp_engine_unsettled) */
+    bool has_margin;
+    double margin; /* mp_engine_margin */
+    double value;  /* objective as measured */
     int retries;
     /* in flight */
     bool running, done;
@@ -85,8 +89,8 @@ static double oriented(const struct engine *e, double v)
 static bool better(const struct engine *e, size_t i)
 {
     const struct etrial *t = e->trials[i];
-    if (!t->feasible) {
-        return false;
+    if (!t->feasible || !t->settled) {
+        return false; /* an unsettled measurement alone never makes the best */
     }
     return e->best < 0 || oriented(e, t->value) > oriented(e, e->trials[e->best]->value);
 }
@@ -102,6 +106,9 @@ static void evaluate(struct engine *e, struct etrial *t)
     t->state = res->state;
     t->failure = res->failure;
     t->feasible = res->state == MP_TRIAL_SUCCEEDED;
+    res->unsettled = t->has_value && mp_engine_unsettled(e->spec, &res->metrics);
+    t->has_margin = t->has_value && mp_engine_margin(e->spec, &res->metrics, &t->margin);
+    t->settled = !res->unsettled;
 }
 
 static char *event_detail(const struct engine *e, const struct etrial *t)
@@ -116,6 +123,7 @@ static char *event_detail(const struct engine *e, const struct etrial *t)
     }
     if (t->has_value) {
         json_object_set_new(j, "value", json_real(t->value));
+        json_object_set_new(j, "settled", json_boolean(t->settled));
     }
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
@@ -146,6 +154,8 @@ static int load_trials(struct engine *e, struct mp_error *err)
         t->has_value = mp_metrics_get(&rows[i].metrics, e->spec->objective_metric, &v);
         t->value = t->has_value ? v : NAN;
         t->feasible = t->state == MP_TRIAL_SUCCEEDED;
+        t->settled = rows[i].settled;
+        t->has_margin = t->has_value && mp_engine_margin(e->spec, &rows[i].metrics, &t->margin);
         if (better(e, e->n_trials - 1)) {
             e->best = (long)e->n_trials - 1;
         }
@@ -165,6 +175,8 @@ static void build_history(const struct engine *e, struct mp_observation *obs, st
             .has_value = t->has_value && mp_trial_state_terminal(t->state),
             .feasible = t->feasible,
             .score = t->has_value ? oriented(e, t->value) : 0,
+            .has_margin = t->has_margin,
+            .margin = t->margin,
         };
     }
     h->obs = obs;
@@ -314,7 +326,8 @@ static int start_trial(struct engine *e, size_t index, struct mp_error *err)
     t->done = false;
     e->in_flight++;
     char *detail = event_detail(e, t);
-    rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_started", detail, err);
+    rc = mp_store_event_add(e->st, e->exp_id, t->number,
+                            mp_engine_event_name(MP_EVENT_TRIAL_STARTED), detail, err);
     free(detail);
     if (rc == 0 && e->threaded) {
         struct worker_arg *a = mp_xmalloc(sizeof(*a));
@@ -364,12 +377,14 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
     e->in_flight--;
     int rc = 0;
     if (t->res.state == MP_TRIAL_CANCELLED && e->opts->cancel && atomic_load(e->opts->cancel)) {
-        rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_interrupted", NULL, err);
+        rc = mp_store_event_add(e->st, e->exp_id, t->number,
+                                mp_engine_event_name(MP_EVENT_TRIAL_INTERRUPTED), NULL, err);
         goto out;
     }
     if (t->run_rc < 0 && t->retries < INFRA_RETRIES) {
         t->retries++;
-        rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_retry", NULL, err);
+        rc = mp_store_event_add(e->st, e->exp_id, t->number,
+                                mp_engine_event_name(MP_EVENT_TRIAL_RETRY), NULL, err);
         if (rc == 0) {
             rc = start_trial(e, index, err);
         }
@@ -389,11 +404,13 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
     }
     char *detail = event_detail(e, t);
     if (rc == 0) {
-        rc = mp_store_event_add(e->st, e->exp_id, t->number, "trial_finished", detail, err);
+        rc = mp_store_event_add(e->st, e->exp_id, t->number,
+                                mp_engine_event_name(MP_EVENT_TRIAL_FINISHED), detail, err);
     }
     if (rc == 0 && better(e, index)) {
         e->best = (long)index;
-        rc = mp_store_event_add(e->st, e->exp_id, t->number, "new_best", detail, err);
+        rc = mp_store_event_add(e->st, e->exp_id, t->number,
+                                mp_engine_event_name(MP_EVENT_NEW_BEST), detail, err);
     }
     free(detail);
     if (rc == 0) {
@@ -500,6 +517,51 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
         }
     }
     return 0;
+}
+
+/* After a successful search: the confirmation runs, then the recommendation on their figures. An
+ * interruption leaves the experiment INTERRUPTED; the next run continues the confirmation. */
+static int confirm_step(struct engine *e, struct mp_engine_summary *out, struct mp_error *err)
+{
+    if (out->state != MP_EXPERIMENT_SUCCEEDED || e->spec->confirm_top <= 0) {
+        return 0;
+    }
+    struct mp_confirm_phase p = {.st = e->st,
+                                 .spec = e->spec,
+                                 .runner = e->runner,
+                                 .exp_id = e->exp_id,
+                                 .cancel = e->opts->cancel,
+                                 .progress = e->opts->confirm_progress,
+                                 .progress_ctx = e->opts->progress_ctx};
+    int rc = mp_engine_confirm_phase(&p, err);
+    out->confirm_runs = p.runs_made;
+    out->recommended = p.recommended;
+    size_t len = strlen(e->stop_reason);
+    char *at = e->stop_reason + len;
+    size_t room = sizeof(e->stop_reason) - len;
+    if (rc == MP_ECANCELLED) {
+        mp_error_clear(err);
+        bool final = e->opts->cancel_final && atomic_load(e->opts->cancel_final);
+        out->state = final ? MP_EXPERIMENT_CANCELLED : MP_EXPERIMENT_INTERRUPTED;
+        if (final) {
+            snprintf(e->stop_reason, sizeof(e->stop_reason), "%s", cancel_reason(e->opts));
+        } else {
+            snprintf(e->stop_reason, sizeof(e->stop_reason),
+                     "interrupted during the confirmation (%zu of %zu runs); run again to "
+                     "continue",
+                     p.runs_done, p.runs_total);
+        }
+        return 0;
+    }
+    if (rc == 0 && p.runs_total > 0 && p.recommended > 0) {
+        snprintf(at, room, "; trial %lld confirmed by %zu runs", (long long)p.recommended,
+                 p.runs_done);
+    } else if (rc == 0 && p.runs_total > 0) {
+        snprintf(at, room,
+                 "; no candidate passed every confirmation run: the recommendation is "
+                 "unconfirmed");
+    }
+    return rc;
 }
 
 /* The experiment will not resume, so the trials it left PENDING or RUNNING are closed. */
@@ -652,11 +714,16 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
         rc = mp_store_experiment_set_state(st, e.exp_id, MP_EXPERIMENT_RUNNING, NULL, err);
     }
     if (rc == 0) {
-        rc = mp_store_event_add(
-            st, e.exp_id, 0, out->resumed ? "experiment_resumed" : "experiment_started", NULL, err);
+        rc = mp_store_event_add(st, e.exp_id, 0,
+                                mp_engine_event_name(out->resumed ? MP_EVENT_EXPERIMENT_RESUMED
+                                                                  : MP_EVENT_EXPERIMENT_STARTED),
+                                NULL, err);
     }
     if (rc == 0) {
         rc = loop(&e, out, err);
+    }
+    if (rc == 0) {
+        rc = confirm_step(&e, out, err);
     }
     if (rc == 0 && out->state == MP_EXPERIMENT_CANCELLED) {
         rc = close_unfinished(st, e.exp_id, e.stop_reason, err);
@@ -667,7 +734,8 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
     }
     if (rc == 0) {
         char *detail = mp_xasprintf("{\"state\":\"%s\"}", mp_experiment_state_name(out->state));
-        rc = mp_store_event_add(st, e.exp_id, 0, "experiment_finished", detail, err);
+        rc = mp_store_event_add(st, e.exp_id, 0, mp_engine_event_name(MP_EVENT_EXPERIMENT_FINISHED),
+                                detail, err);
         free(detail);
     }
     if (claimed && !e.taken_over) {

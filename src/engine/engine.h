@@ -23,6 +23,12 @@ typedef void mp_engine_progress_fn(void *ctx, const struct mp_spec *spec, int64_
                                    const struct mp_trial_result *res, size_t done,
                                    int64_t max_trials, double best, bool have_best);
 
+/* Called after each confirmation run (may be NULL): the candidate's trial number, the run, the
+ * runs recorded so far and planned in all. */
+typedef void mp_engine_confirm_fn(void *ctx, const struct mp_spec *spec, int64_t number,
+                                  int64_t run, const struct mp_trial_result *res, size_t done,
+                                  size_t total);
+
 struct mp_engine_opts {
     const atomic_bool *cancel; /* set (e.g. by SIGINT) to stop; in-flight trials resume later */
     /* Set together with cancel when the stop is final (a user's cancel through the API): the
@@ -32,6 +38,7 @@ struct mp_engine_opts {
     const char *cancel_reason; /* e.g. "cancelled through the API"; NULL: "cancelled" */
     bool restart;              /* delete an existing experiment of the same name first */
     mp_engine_progress_fn *progress;
+    mp_engine_confirm_fn *confirm_progress; /* gets progress_ctx too */
     void *progress_ctx;
     struct mp_runner *runner; /* injected runner (tests, replay); NULL: built from the spec */
 };
@@ -41,6 +48,8 @@ struct mp_engine_summary {
     enum mp_experiment_state state;
     char stop_reason[256];
     size_t succeeded, failed, cancelled;
+    size_t confirm_runs; /* confirmation runs made by this call (not trials) */
+    int64_t recommended; /* the confirmed winner's trial number; 0 when none */
     bool resumed;
     bool already_finished; /* nothing to do: the experiment had finished before */
 };
@@ -62,5 +71,42 @@ int mp_engine_cancel(struct mp_store *st, int64_t exp_id, const char *reason,
 int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
                   const struct mp_engine_opts *opts, struct mp_engine_summary *out,
                   struct mp_error *err) MP_WUR;
+
+/* ---- Confirmation (confirm.c): docs/internals/engine.md, "Confirmation" ---- */
+
+/* Whether a measurement did not settle: metric stable = 0 (a pruned run excepted), or a relative
+ * uncertainty of throughput_rps or of the objective (METRIC_uncertainty / METRIC) over
+ * spec->max_uncertainty. Without such metrics (replay, a runner that reports none) it settled. */
+bool mp_engine_unsettled(const struct mp_spec *spec, const struct mp_metrics *m);
+
+/* The constraint margin of a measurement (struct mp_observation): the largest over spec's
+ * constraints of log(value / limit) for an upper limit (the METRIC_upper bound when larger) and
+ * log(limit / value) for a lower one, clipped to [-3, 3]; a limit or value <= 0 counts as +-3 by
+ * whether it holds. False when the spec has no constraint or a constrained metric is missing. */
+bool mp_engine_margin(const struct mp_spec *spec, const struct mp_metrics *m, double *margin);
+
+/* A candidate's figures over its measurements: the trial itself and its confirmation runs. */
+struct mp_confirm_stats {
+    int64_t number;
+    double search_value;           /* the trial's own objective value */
+    size_t runs;                   /* measurements (1 + confirmation runs recorded) */
+    size_t passes;                 /* of them, SUCCEEDED: every constraint held */
+    size_t settled;                /* of them, settled */
+    size_t n_values;               /* of them, with an objective value */
+    double mean, stddev, min, max; /* of the objective over those values (stddev: sample, 0 for
+                                      one value) */
+    bool confirmed;                /* measured at least twice, and every measurement passed */
+};
+/* The candidates of spec's confirmation among rows (n trials): the confirm_top SUCCEEDED trials
+ * with the best objective values, best first, as indexes into rows. Returns how many. */
+size_t mp_confirm_candidates(const struct mp_spec *spec, const struct mp_trial_row *rows, size_t n,
+                             size_t *idx);
+/* The statistics of trial t from the confirmation rows (any order; others are skipped). */
+void mp_confirm_stats_of(const struct mp_spec *spec, const struct mp_trial_row *t,
+                         const struct mp_confirm_row *runs, size_t n_runs,
+                         struct mp_confirm_stats *out);
+/* The winner among n candidates' statistics: the confirmed one with the best mean (ties: the
+ * earlier one); -1 when none is confirmed. */
+long mp_confirm_pick(const struct mp_spec *spec, const struct mp_confirm_stats *s, size_t n);
 
 #endif

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -575,6 +576,18 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     prctl(PR_SET_TIMERSLACK, 1UL); /* open-loop sends wake on time, not up to 50 us late */
+    if (w->lg->cpu_mask) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int c = 0; c < 64; c++) {
+            if (w->lg->cpu_mask & (UINT64_C(1) << c)) {
+                CPU_SET(c, &set);
+            }
+        }
+        /* Best effort: outside the allowed CPUs the kernel refuses, and the thread runs
+         * anywhere as before. */
+        (void)sched_setaffinity(0, sizeof(set), &set);
+    }
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (w->epfd < 0) {
         worker_fail(w, -errno, "epoll_create1");

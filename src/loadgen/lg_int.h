@@ -31,6 +31,7 @@ struct mp_lg {
     int64_t late_threshold_ns;
     int expect_status;
     uint64_t seed;
+    uint64_t cpu_mask;
 };
 
 #endif

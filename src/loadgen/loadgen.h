@@ -239,6 +239,9 @@ struct mp_lg_opts {
     const char *expect_body;    /* substring required in the body; NULL: no check */
     struct mp_lg_http_limits limits;
     uint64_t seed; /* Poisson arrivals */
+    /* CPUs the worker threads may run on (bit i = CPU i, CPUs 0-63); 0: no pinning. The local
+     * runner keeps the generator off the service's CPUs with it. */
+    uint64_t cpu_mask;
 };
 
 /* Counters of one window (or of a whole run, merged). */

@@ -239,6 +239,7 @@ int mp_lg_new(const struct mp_lg_opts *o, struct mp_lg **out, struct mp_error *e
     }
     lg->limits = o->limits;
     lg->threads = o->threads ? o->threads : 1;
+    lg->cpu_mask = o->cpu_mask;
     lg->connections = o->connections ? o->connections : 10;
     if (lg->connections < lg->threads) {
         lg->connections = lg->threads;

@@ -107,6 +107,12 @@ struct mp_measure_opts {
     struct mp_slo prune_slo;
     unsigned prune_windows;
     double prune_factor;
+    /* > 0: the confidence rule replaces the stability rule. The run continues until the 95 %
+     * confidence interval of the mean throughput over every window (mp_measure_ci) is within
+     * +-ci_target of the mean, over at least max(3, stable_windows) windows each with
+     * min_window_requests, or max_windows (the time cap); every window is merged and `stable`
+     * says whether the interval got there. 0: the stability rule above. */
+    double ci_target;
 };
 /* Fills the defaults above and mp_lg_opts defaults (1 thread, 10 connections, 2 s timeout). */
 void mp_measure_opts_init(struct mp_measure_opts *o);
@@ -134,6 +140,11 @@ struct mp_spread {
 bool mp_measure_stable(const struct mp_window_stats *w, size_t n, unsigned k, double tolerance,
                        uint64_t min_requests, struct mp_spread *spread);
 
+/* The 95 % confidence interval of the mean throughput over windows w[0..n), pure: its
+ * half-width relative to the mean (Student's t over the per-window throughputs); infinity for
+ * fewer than 2 windows or a mean of 0. Writes the mean to *mean when non-NULL. */
+double mp_measure_ci(const struct mp_window_stats *w, size_t n, double *mean);
+
 /* The pruning rule, pure: true when each of the k windows w[0..k-1] breaks some clause of the
  * SLO by more than factor times its limit, counting only latency figures the window trusts
  * (enough samples, mp_stat_min_samples). */
@@ -146,6 +157,7 @@ struct mp_measure_result {
     unsigned windows;        /* windows run (excluding warm-up) */
     unsigned merged;         /* windows merged into the figures below (the last stable_windows) */
     struct mp_spread spread; /* over the merged windows */
+    double ci;               /* mp_measure_ci over the merged windows (relative half-width) */
     /* Figures over the merged windows. */
     double duration_s;
     double throughput_rps;

@@ -33,6 +33,51 @@ struct run_ctx {
     struct mp_spread spread;
 };
 
+/* Student's t quantile for a two-sided 95 % interval with df degrees of freedom. */
+static double t975(size_t df)
+{
+    static const double t[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+                               2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+                               2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+                               2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
+    return df == 0 ? INFINITY : df <= 30 ? t[df - 1] : 1.960 + 2.4 / (double)df;
+}
+
+double mp_measure_ci(const struct mp_window_stats *w, size_t n, double *mean)
+{
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += w[i].throughput_rps;
+    }
+    double m = n ? sum / (double)n : 0;
+    for (size_t i = 0; i < n; i++) {
+        sq += (w[i].throughput_rps - m) * (w[i].throughput_rps - m);
+    }
+    if (mean) {
+        *mean = m;
+    }
+    if (n < 2 || !(m > 0)) {
+        return INFINITY;
+    }
+    double sd = sqrt(sq / (double)(n - 1));
+    return t975(n - 1) * sd / sqrt((double)n) / m;
+}
+
+/* The confidence rule: enough windows, each with enough responses, and a narrow interval. */
+static bool ci_reached(const struct mp_measure_opts *o, const struct mp_window_stats *w, size_t n)
+{
+    size_t need = o->stable_windows > 3 ? o->stable_windows : 3;
+    if (n < need) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (w[i].requests < o->min_window_requests) {
+            return false;
+        }
+    }
+    return mp_measure_ci(w, n, NULL) <= o->ci_target;
+}
+
 static bool on_window(void *arg, const struct mp_lg_window *windows, size_t n)
 {
     struct run_ctx *ctx = arg;
@@ -41,6 +86,9 @@ static bool on_window(void *arg, const struct mp_lg_window *windows, size_t n)
     const struct mp_measure_opts *o = ctx->opts;
     ctx->stable = mp_measure_stable(ctx->stats, n, o->stable_windows, o->tolerance,
                                     o->min_window_requests, &ctx->spread);
+    if (o->ci_target > 0) {
+        ctx->stable = ci_reached(o, ctx->stats, n);
+    }
     ctx->pruned = o->prune_windows > 0 && n >= o->prune_windows &&
                   mp_measure_prune_due(ctx->stats + n - o->prune_windows, o->prune_windows,
                                        &o->prune_slo, o->prune_factor);
@@ -75,10 +123,11 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
     r->n_windows = lr->n_windows;
     ctx->stats = NULL;
     size_t m = lr->n_windows < o->stable_windows ? lr->n_windows : o->stable_windows;
-    if (o->fixed) {
+    if (o->fixed || (o->ci_target > 0 && !ctx->pruned)) {
         m = lr->n_windows;
     }
     r->merged = (unsigned)m;
+    r->ci = mp_measure_ci(r->per_window + (r->n_windows - m), m, NULL);
     struct mp_lg_window all;
     mp_lg_window_init(&all);
     for (size_t i = lr->n_windows - m; i < lr->n_windows; i++) {
@@ -169,10 +218,14 @@ void mp_measure_result_metrics(const struct mp_measure_result *r, bool bounds, s
     }
     /* Half the relative spread (max/min - 1) of the merged windows, as an absolute uncertainty of
      * the throughput (reports use it to say when two configurations are within noise). */
-    if (r->spread.throughput >= 0 && isfinite(r->spread.throughput)) {
+    if (r->merged > 3 && isfinite(r->ci)) {
+        /* Enough windows for a confidence interval: its half-width (95 %). */
+        mp_metrics_set(m, "throughput_rps_uncertainty", r->throughput_rps * r->ci);
+    } else if (r->spread.throughput >= 0 && isfinite(r->spread.throughput)) {
         mp_metrics_set(m, "throughput_rps_uncertainty",
                        r->throughput_rps * r->spread.throughput / 2.0);
     }
+    mp_metrics_set(m, "windows", (double)r->windows);
     mp_metrics_set(m, "error_rate", r->error_rate);
     mp_metrics_set(m, "late_fraction", r->late_fraction);
     mp_metrics_set(m, "stable", r->stable ? 1.0 : 0.0);

@@ -38,6 +38,8 @@ static const struct mp_setting bo_table[] = {
     {MP_SETTING_KEY("categorical", MP_SETTING_CHOICE, FIELD(categorical)), .choices = categoricals},
     {MP_SETTING_KEY("min_feasibility", MP_SETTING_NUMBER, FIELD(min_pof)), .min = 0, .max = 1,
      .flags = MP_SETTING_MAX_OPEN, .expect = "a probability in [0, 1)"},
+    {MP_SETTING_KEY("constraint_margins", MP_SETTING_BOOL, FIELD(margins))},
+    {MP_SETTING_KEY("monotone_resources", MP_SETTING_BOOL, FIELD(monotone))},
     {.name = NULL},
 };
 #undef FIELD
@@ -52,7 +54,9 @@ static int parse_settings(const struct mp_space *space, const struct mp_node *s,
                               .exact_limit = 100000,
                               .warp = BO_WARP_NONE,
                               .categorical = BO_CAT_SHARED,
-                              .min_pof = MIN_POF_DEFAULT};
+                              .min_pof = MIN_POF_DEFAULT,
+                              .margins = true,
+                              .monotone = true};
     /* Few initial points leave more trials to the model (measured in docs/internals/bo.md). */
     set.initial = (int64_t)(space->n + 1) / 2;
     set.initial = set.initial < 3 ? 3 : set.initial > 10 ? 10 : set.initial;

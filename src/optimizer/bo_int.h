@@ -15,6 +15,8 @@
 #include "meta/meta.h"
 #include "optimizer/optimizer.h"
 
+#define MP_BO_MAX_TREND 4 /* numeric resource inputs in the margin's trend */
+
 enum bo_acq { BO_EI, BO_UCB }; /* the order of the settings' "acquisition" choices */
 enum bo_warp { BO_WARP_NONE, BO_WARP_RANK };
 enum bo_categorical { BO_CAT_ONEHOT, BO_CAT_SHARED };
@@ -32,6 +34,8 @@ struct bo_settings {
     int warp;            /* BO_WARP_RANK: model normal scores of the ranks, not raw scores */
     int categorical;     /* BO_CAT_ONEHOT: one input (and length scale) per categorical choice */
     double min_pof;      /* below this probability of feasibility, only as a last resort */
+    bool margins;        /* model the measured constraint margins, not pass/fail labels */
+    bool monotone;       /* less of every resource than an infeasible configuration: infeasible */
 };
 
 /* How one parameter becomes one model input. */
@@ -66,6 +70,16 @@ struct bo_model {
      * constraint. P(feasible) = P(runs) x P(meets the SLO). */
     struct mp_gp runs, slo;
     bool have_obj, have_runs, have_slo, have_best;
+    bool slo_margin; /* slo is a regression on constraint margins: P = Phi(-mu / sd) */
+    /* The margin's trend: trend[0] + sum trend[j + 1] * z[trend_in[j]] over the numeric
+     * resource inputs, every slope <= 0; slo models the rest. */
+    size_t trend_in[MP_BO_MAX_TREND], n_trend;
+    double trend[MP_BO_MAX_TREND + 1];
+    /* Monotone infeasibility: configurations (d values each) that failed a constraint or ran
+     * out of a resource; one with the same other values and no more of any resource fails too. */
+    double *dominators;
+    bool *dominator_oom; /* ran out of memory: only memory must be no more */
+    size_t n_dominators;
     double log_min_pof; /* log of the min_feasibility setting */
     double best;        /* best feasible score */
     double y_min;       /* lowest score seen (UCB reference) */

@@ -16,6 +16,8 @@
 #define FEAS_PROBIT_S 0.25
 #define LABEL_LOG_LS  (-0.6931471805599453) /* ln 0.5 */
 #define POF_PENALTY   1000.0
+/* Measurement noise of a constraint margin (log units) in P(margin <= 0). */
+#define MARGIN_NOISE 0.1
 
 static bool is_pending(const struct mp_observation *o)
 {
@@ -31,6 +33,14 @@ bool mp_bo_has_score(const struct mp_observation *o)
 void mp_bo_model_init(struct bo_model *m, const struct bo *bo)
 {
     memset(m, 0, sizeof(*m));
+    const struct mp_space *s = bo->base.space;
+    for (size_t k = 0; k < s->n && m->n_trend < MP_BO_MAX_TREND; k++) {
+        const struct mp_param *p = &s->params[k];
+        if (p->target == MP_TARGET_RESOURCE && p->type != MP_PARAM_CATEGORICAL &&
+            !bo->dims[k].cat) {
+            m->trend_in[m->n_trend++] = bo->dims[k].off;
+        }
+    }
     m->log_min_pof = log(bo->set.min_pof);
     mp_gp_init(&m->obj, bo->dz, bo->cat);
     mp_gp_init(&m->runs, bo->dz, bo->cat);
@@ -51,6 +61,8 @@ void mp_bo_model_release(struct bo_model *m)
     mp_gp_release(&m->obj);
     mp_gp_release(&m->runs);
     mp_gp_release(&m->slo);
+    free(m->dominators);
+    free(m->dominator_oom);
 }
 
 /* Keeps the model affordable on long histories: the best half and the most recent half. */
@@ -174,6 +186,209 @@ static int fit_labels(const struct bo *bo, const struct mp_history *h, bool slo,
     return rc;
 }
 
+/* Solves the k x k system a x = b in place (Gaussian elimination with partial pivoting); false
+ * when singular. */
+static bool solve_small(double *a, double *b, size_t k)
+{
+    for (size_t c = 0; c < k; c++) {
+        size_t p = c;
+        for (size_t r = c + 1; r < k; r++) {
+            p = fabs(a[r * k + c]) > fabs(a[p * k + c]) ? r : p;
+        }
+        if (fabs(a[p * k + c]) < 1e-12) {
+            return false;
+        }
+        for (size_t j = 0; j < k; j++) {
+            double t = a[c * k + j];
+            a[c * k + j] = a[p * k + j];
+            a[p * k + j] = t;
+        }
+        double t = b[c];
+        b[c] = b[p];
+        b[p] = t;
+        for (size_t r = c + 1; r < k; r++) {
+            double f = a[r * k + c] / a[c * k + c];
+            for (size_t j = c; j < k; j++) {
+                a[r * k + j] -= f * a[c * k + j];
+            }
+            b[r] -= f * b[c];
+        }
+    }
+    for (size_t c = k; c-- > 0;) {
+        for (size_t j = c + 1; j < k; j++) {
+            b[c] -= a[c * k + j] * b[j];
+        }
+        b[c] /= a[c * k + c];
+    }
+    return true;
+}
+
+/* The margin's trend in the resources, fitted by ridge least squares on the scaled resource
+ * inputs: margin ~ c0 + sum c_j z_j with every c_j <= 0 (less of a resource never helps; a
+ * positive coefficient is dropped and the rest refitted). With a few trials, the GP alone cannot
+ * tell that the CPU quota, not the batch timeout, separates a failing configuration from a
+ * passing one; the trend says so from the first violation on. */
+static void fit_trend(struct bo_model *m, const double *z, const double *y, size_t n, size_t d)
+{
+    bool use[MP_BO_MAX_TREND] = {0};
+    for (size_t j = 0; j < m->n_trend; j++) {
+        use[j] = true;
+        m->trend[j + 1] = 0;
+    }
+    m->trend[0] = 0;
+    for (size_t round = 0; round <= m->n_trend && n >= 2; round++) {
+        size_t k = 1, col[MP_BO_MAX_TREND + 1] = {0};
+        for (size_t j = 0; j < m->n_trend; j++) {
+            if (use[j]) {
+                col[k++] = j + 1;
+            }
+        }
+        double a[(MP_BO_MAX_TREND + 1) * (MP_BO_MAX_TREND + 1)] = {0}, b[MP_BO_MAX_TREND + 1] = {0};
+        for (size_t i = 0; i < n; i++) {
+            double f[MP_BO_MAX_TREND + 1] = {1};
+            for (size_t c = 1; c < k; c++) {
+                f[c] = z[i * d + m->trend_in[col[c] - 1]];
+            }
+            for (size_t r = 0; r < k; r++) {
+                for (size_t c = 0; c < k; c++) {
+                    a[r * k + c] += f[r] * f[c];
+                }
+                b[r] += f[r] * y[i];
+            }
+        }
+        for (size_t r = 1; r < k; r++) {
+            a[r * k + r] += 1e-3 * (double)n; /* ridge: a handful of points */
+        }
+        if (!solve_small(a, b, k)) {
+            return;
+        }
+        bool positive = false;
+        for (size_t c = 1; c < k; c++) {
+            if (b[c] > 0) {
+                use[col[c] - 1] = false;
+                positive = true;
+            }
+        }
+        if (!positive) {
+            for (size_t j = 0; j <= m->n_trend; j++) {
+                m->trend[j] = 0;
+            }
+            for (size_t c = 0; c < k; c++) {
+                m->trend[col[c]] = b[c];
+            }
+            return;
+        }
+    }
+}
+
+static double trend_at(const struct bo_model *m, const double *z)
+{
+    double t = m->trend[0];
+    for (size_t j = 0; j < m->n_trend; j++) {
+        t += m->trend[j + 1] * z[m->trend_in[j]];
+    }
+    return t;
+}
+
+/* The margin model: a regression on the measured constraint margins of the trials with a value
+ * (log of value over limit, > 0 breaks a constraint), so a p99 at 5 times its limit teaches more
+ * than one at 1.1 times, and P(feasible) = P(margin <= 0). Label-model length-scale prior
+ * (failure regions have edges), targets standardised. */
+static int fit_margins(const struct bo *bo, const struct mp_history *h, const double *zp, size_t np,
+                       struct mp_rng *rng, struct bo_model *m, struct mp_error *err)
+{
+    struct mp_gp *gp = &m->slo;
+    size_t d = bo->dz, n = 0;
+    double *z = mp_xmalloc((h->n + 1) * d * sizeof(double));
+    double *y = mp_xmalloc((h->n + 1) * sizeof(double));
+    for (size_t i = h->n; i-- > 0 && n < 2 * MAX_MODEL_POINTS;) {
+        const struct mp_observation *o = &h->obs[i];
+        if (mp_bo_has_score(o) && o->has_margin) {
+            mp_bo_encode(bo, o->x, z + n * d);
+            y[n++] = o->margin;
+        }
+    }
+    fit_trend(m, z, y, n, d);
+    for (size_t i = 0; i < n; i++) {
+        y[i] -= trend_at(m, z + i * d);
+    }
+    mp_gp_release(gp);
+    mp_gp_init(gp, bo->dz, bo->cat);
+    struct mp_gp_fit_opts fo = MP_GP_FIT_OPTS_INIT;
+    fo.restarts = n <= 30 ? 1u : 0u;
+    fo.max_fit_points = MAX_FIT_POINTS;
+    int rc = mp_gp_fit(gp, z, y, n, &fo, rng, err);
+    if (rc == 0) {
+        rc = add_believed(gp, zp, np, err);
+    }
+    free(z);
+    free(y);
+    return rc;
+}
+
+/* Whether every trial with a value has a margin (at least two of them): the margin model then
+ * replaces the pass/fail labels. */
+static bool margins_usable(const struct bo *bo, const struct mp_history *h)
+{
+    size_t with = 0;
+    for (size_t i = 0; bo->set.margins && i < h->n; i++) {
+        const struct mp_observation *o = &h->obs[i];
+        if (mp_bo_has_score(o) && !o->has_margin) {
+            return false;
+        }
+        with += mp_bo_has_score(o);
+    }
+    return with >= 2;
+}
+
+/* Collects the configurations that broke a constraint or ran out of memory: with the same other
+ * values, less of every resource can only do worse (monotone infeasibility). */
+static void collect_dominators(const struct bo *bo, const struct mp_history *h, struct bo_model *m)
+{
+    const struct mp_space *s = bo->base.space;
+    bool any_resource = false;
+    for (size_t k = 0; k < s->n; k++) {
+        any_resource |=
+            s->params[k].target == MP_TARGET_RESOURCE && s->params[k].type != MP_PARAM_CATEGORICAL;
+    }
+    if (!bo->set.monotone || !any_resource) {
+        return;
+    }
+    m->dominators = mp_xmalloc((h->n + 1) * s->n * sizeof(double));
+    m->dominator_oom = mp_xcalloc(h->n + 1, sizeof(bool));
+    for (size_t i = 0; i < h->n; i++) {
+        const struct mp_observation *o = &h->obs[i];
+        bool slo = mp_bo_has_score(o) && !o->feasible;
+        bool oom = o->state == MP_TRIAL_FAILED && o->failure == MP_FAILURE_OOM_KILLED;
+        if (mp_observation_informative(o) && (slo || oom)) {
+            m->dominator_oom[m->n_dominators] = oom;
+            memcpy(m->dominators + m->n_dominators++ * s->n, o->x, s->n * sizeof(double));
+        }
+    }
+}
+
+/* True when x has the other values of a dominator and no more of any resource (of memory, for a
+ * dominator that ran out of memory). */
+static bool dominated(const struct bo *bo, const struct bo_model *m, const double *x)
+{
+    const struct mp_space *s = bo->base.space;
+    for (size_t j = 0; j < m->n_dominators; j++) {
+        const double *y = m->dominators + j * s->n;
+        bool below = true;
+        for (size_t k = 0; k < s->n && below; k++) {
+            const struct mp_param *p = &s->params[k];
+            bool resource = p->target == MP_TARGET_RESOURCE && p->type != MP_PARAM_CATEGORICAL;
+            /* Out of memory: more CPU does not help, less memory cannot. */
+            bool free_cpu = m->dominator_oom[j] && p->resource != MP_RESOURCE_MEMORY;
+            below = !resource ? x[k] == y[k] : free_cpu || x[k] <= y[k];
+        }
+        if (below) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* log P(label +1) of a label model: a probit squash of the regression. */
 static double log_prob(double mu, double var)
 {
@@ -270,6 +485,14 @@ int mp_bo_fit_models(const struct bo *bo, const struct mp_history *h, struct mp_
         goto out;
     }
     m->have_runs = any_crash;
+    collect_dominators(bo, h, m);
+    if (margins_usable(bo, h)) {
+        if ((rc = fit_margins(bo, h, zp, np, rng, m, err)) < 0) {
+            goto out;
+        }
+        m->have_slo = m->slo_margin = true;
+        goto out;
+    }
     if (any_slo && (rc = fit_labels(bo, h, true, zp, np, rng, &m->slo, err)) < 0) {
         goto out;
     }
@@ -301,14 +524,22 @@ void mp_bo_acquisition(const struct bo *bo, const struct bo_model *m, const doub
     if (m->have_slo) {
         mp_gp_predict(&m->slo, z, n, mu, var);
         for (size_t i = 0; i < n; i++) {
-            out[i] += log_prob(mu[i], var[i]);
+            double g = m->slo_margin ? mu[i] + trend_at(m, z + i * bo->dz) : 0;
+            out[i] += m->slo_margin
+                          ? mp_norm_logcdf(-g / sqrt(MARGIN_NOISE * MARGIN_NOISE + var[i]))
+                          : log_prob(mu[i], var[i]);
         }
     }
+    double *xd = m->n_dominators ? mp_xmalloc((bo->d + 1) * sizeof(double)) : NULL;
     for (size_t i = 0; i < n; i++) {
-        if (out[i] < m->log_min_pof) {
+        if (xd) {
+            mp_bo_decode(bo, z + i * bo->dz, xd);
+        }
+        if (out[i] < m->log_min_pof || (xd && dominated(bo, m, xd))) {
             out[i] -= POF_PENALTY;
         }
     }
+    free(xd);
     if (!m->have_obj || !m->have_best) {
         return; /* nothing feasible measured yet: look for feasibility first */
     }

@@ -29,6 +29,12 @@ struct mp_observation {
     bool has_value; /* the objective was measured (also for SLO-violating trials) */
     bool feasible;  /* succeeded and every constraint holds */
     double score;   /* objective oriented so that larger is better (valid if has_value) */
+    /* The measured constraint margin when has_margin: the largest over the constraints of
+     * log(value / limit) for an upper limit (its upper confidence bound when larger) and
+     * log(limit / value) for a lower one, clipped to [-3, 3]: > 0 breaks a constraint, and by
+     * how much. Optimizers that model feasibility can learn it instead of a pass/fail label. */
+    bool has_margin;
+    double margin;
 };
 
 struct mp_history {

@@ -61,12 +61,79 @@ void mp_report_print_summary(FILE *f, const json_t *r)
     fprintf(f, ")\n");
 }
 
+/* The confirmation: each candidate's figures over all its measurements. */
+static void print_confirmation(FILE *f, const json_t *r)
+{
+    const json_t *c = json_object_get(r, "confirmation");
+    const json_t *cands = json_object_get(c, "candidates");
+    if (json_array_size(cands) == 0) {
+        return;
+    }
+    fprintf(f, "Confirmation (%s): the best %zu trials measured %lld more times each\n",
+            json_string_value(json_object_get(c, "state")), json_array_size(cands),
+            (long long)json_integer_value(json_object_get(c, "runs")));
+    fprintf(f, "  %5s  %12s  %12s  %10s  %12s  %12s  %6s  %s\n", "trial", "search", "mean",
+            "stddev", "min", "max", "passed", "");
+    for (size_t i = 0; i < json_array_size(cands); i++) {
+        const json_t *k = json_array_get(cands, i);
+        char b[6][MP_FMT_DOUBLE_MAX];
+        char passed[32];
+        snprintf(passed, sizeof(passed), "%lld/%lld",
+                 (long long)json_integer_value(json_object_get(k, "passes")),
+                 (long long)json_integer_value(json_object_get(k, "runs")));
+        fprintf(f, "  %5lld  %12s  %12s  %10s  %12s  %12s  %6s  %s\n",
+                (long long)json_integer_value(json_object_get(k, "number")),
+                metric_text(json_object_get(k, "search_value"), b[0]),
+                metric_text(json_object_get(k, "mean"), b[1]),
+                metric_text(json_object_get(k, "stddev"), b[2]),
+                metric_text(json_object_get(k, "min"), b[3]),
+                metric_text(json_object_get(k, "max"), b[4]), passed,
+                json_is_true(json_object_get(k, "confirmed")) ? "confirmed" : "not confirmed");
+    }
+}
+
+/* The objective column: infeasible values in parentheses (they do not count), unsettled ones
+ * followed by '~', the recommended trial's by '*'. */
+static const char *objective_text(const json_t *tr, const char *metric, char *buf)
+{
+    char num[MP_FMT_DOUBLE_MAX];
+    const char *v = metric_text(json_object_get(json_object_get(tr, "metrics"), metric), num);
+    bool feasible = json_is_true(json_object_get(tr, "feasible"));
+    snprintf(buf, MP_FMT_DOUBLE_MAX + 8, feasible || strcmp(v, "-") == 0 ? "%s%s%s" : "(%s)%s%s", v,
+             json_is_false(json_object_get(tr, "settled")) ? "~" : "",
+             json_is_true(json_object_get(tr, "recommended")) ? "*" : "");
+    return buf;
+}
+
+static void print_note(FILE *f, const json_t *tr)
+{
+    const char *reason = json_string_value(json_object_get(tr, "reason"));
+    const char *failure = json_string_value(json_object_get(tr, "failure"));
+    const json_t *violated = json_object_get(tr, "violated");
+    fprintf(f, "  ");
+    if (json_is_true(json_object_get(tr, "recommended"))) {
+        fprintf(f, "recommended; ");
+    }
+    if (json_is_false(json_object_get(tr, "settled"))) {
+        fprintf(f, "unsettled measurement; ");
+    }
+    /* An SLO miss's reason names the constraint already; other failures may break one too. */
+    if (json_array_size(violated) > 0 && !(failure && strcmp(failure, "SLO_VIOLATED") == 0)) {
+        fprintf(f, "violates");
+        for (size_t i = 0; i < json_array_size(violated); i++) {
+            fprintf(f, "%s %s", i ? "," : "", json_string_value(json_array_get(violated, i)));
+        }
+        fprintf(f, "; ");
+    }
+    fprintf(f, "%s%s%s\n", failure ? failure : "", reason ? ": " : "", reason ? reason : "");
+}
+
 void mp_report_print_trials(FILE *f, const json_t *r)
 {
     const json_t *params = json_object_get(r, "parameters");
     const char *metric =
         json_string_value(json_object_get(json_object_get(r, "objective"), "metric"));
-    fprintf(f, "%5s  %-10s %12s", "trial", "state", "objective");
+    fprintf(f, "%5s  %-10s %14s", "trial", "state", "objective");
     for (size_t i = 0; i < json_array_size(params); i++) {
         fprintf(f, "  %s", json_string_value(json_array_get(params, i)));
     }
@@ -74,20 +141,20 @@ void mp_report_print_trials(FILE *f, const json_t *r)
     const json_t *trials = json_object_get(r, "trials");
     for (size_t t = 0; t < json_array_size(trials); t++) {
         const json_t *tr = json_array_get(trials, t);
-        char buf[MP_FMT_DOUBLE_MAX];
-        fprintf(f, "%5lld  %-10s %12s",
+        char buf[MP_FMT_DOUBLE_MAX], obj[MP_FMT_DOUBLE_MAX + 8];
+        fprintf(f, "%5lld  %-10s %14s",
                 (long long)json_integer_value(json_object_get(tr, "number")),
-                json_string_value(json_object_get(tr, "state")),
-                metric_text(json_object_get(json_object_get(tr, "metrics"), metric), buf));
+                json_string_value(json_object_get(tr, "state")), objective_text(tr, metric, obj));
         const json_t *p = json_object_get(tr, "params");
         for (size_t i = 0; i < json_array_size(params); i++) {
             const char *name = json_string_value(json_array_get(params, i));
             fprintf(f, "  %*s", (int)strlen(name), value_text(json_object_get(p, name), buf));
         }
-        const char *reason = json_string_value(json_object_get(tr, "reason"));
-        const char *failure = json_string_value(json_object_get(tr, "failure"));
-        fprintf(f, "  %s%s%s\n", failure ? failure : "", reason ? ": " : "", reason ? reason : "");
+        print_note(f, tr);
     }
+    fprintf(f, "(value): infeasible, not a candidate; ~: the measurement did not settle; "
+               "*: recommended\n");
+    print_confirmation(f, r);
 }
 
 static void print_pareto(FILE *f, const json_t *r)
@@ -169,8 +236,33 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
         fprintf(f, "  %-26s %s\n", key, value_text(v, buf));
     }
     const char *metric = json_string_value(json_object_get(obj, "metric"));
-    fprintf(f, "Measured:\n  %-26s %s   (objective, %s)\n", metric,
-            metric_text(json_object_get(best, "value"), buf),
+    const json_t *conf = json_object_get(best, "confirmed");
+    if (json_is_object(conf)) {
+        char b[4][MP_FMT_DOUBLE_MAX];
+        fprintf(f,
+                "Confirmed over %lld measurements (%lld met every constraint):\n  %-26s %s +- "
+                "%s (min %s, max %s)   (objective, %s, mean +- standard deviation)\n",
+                (long long)json_integer_value(json_object_get(conf, "runs")),
+                (long long)json_integer_value(json_object_get(conf, "passes")), metric,
+                metric_text(json_object_get(conf, "mean"), b[0]),
+                metric_text(json_object_get(conf, "stddev"), b[1]),
+                metric_text(json_object_get(conf, "min"), b[2]),
+                metric_text(json_object_get(conf, "max"), b[3]),
+                json_string_value(json_object_get(obj, "direction")));
+    } else if (json_is_object(json_object_get(r, "confirmation")) &&
+               strcmp(
+                   json_string_value(json_object_get(json_object_get(r, "confirmation"), "state")),
+                   "off") != 0) {
+        fprintf(f, "Not confirmed: no candidate met every constraint in all its measurements "
+                   "(or the confirmation has not finished); this is the search's best.\n");
+    }
+    if (json_is_false(json_object_get(best, "settled"))) {
+        fprintf(f, "Warning: this trial's measurement did not settle; its figures are "
+                   "uncertain.\n");
+    }
+    fprintf(f, "Measured in the search (trial %lld):\n  %-26s %s   (objective, %s)\n",
+            (long long)json_integer_value(json_object_get(best, "number")), metric,
+            metric_text(json_object_get(best, "search_value"), buf),
             json_string_value(json_object_get(obj, "direction")));
     /* The figures people act on; `show --json` has every metric. */
     static const char *const shown[] = {"throughput_rps",

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Building experiment reports from the store. */
-#include "report/report.h"
+#include "report/report_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -27,7 +27,7 @@ static json_t *metrics_json(const struct mp_metrics *m)
     return j;
 }
 
-static json_t *trial_json(const struct mp_trial_row *t)
+static json_t *trial_json(const struct mp_spec *spec, const struct mp_trial_row *t)
 {
     json_t *j = json_object();
     json_object_set_new(j, "number", json_integer(t->number));
@@ -36,6 +36,10 @@ static json_t *trial_json(const struct mp_trial_row *t)
                         t->failure ? json_string(mp_failure_name(t->failure)) : json_null());
     json_object_set_new(j, "reason", t->reason ? json_string(t->reason) : json_null());
     json_object_set_new(j, "attempt", json_integer(t->attempt));
+    json_object_set_new(j, "feasible", json_boolean(t->state == MP_TRIAL_SUCCEEDED));
+    json_object_set_new(j, "violated", mp_report_violated(spec, t));
+    json_object_set_new(j, "settled", json_boolean(t->settled));
+    json_object_set_new(j, "recommended", json_false());
     json_t *params = json_loads(t->params_json, 0, NULL);
     json_object_set_new(j, "params", params ? params : json_object());
     json_object_set_new(j, "metrics", metrics_json(&t->metrics));
@@ -98,39 +102,72 @@ static double uncertainty(const struct mp_spec *spec, const struct mp_trial_row 
     return DEFAULT_NOISE_REL * fabs(v);
 }
 
-/* Adds "best" and "runner_up" (the second-best feasible trial, flagged when the two are within
- * measurement noise of each other, so either is a sound choice). */
+/* Whether trial t ranks before the current rank holder r (-1: none): feasible with a value,
+ * settled before unsettled, then by value. */
+static bool ranks_before(const struct mp_spec *spec, const struct mp_trial_row *rows, long r,
+                         const struct mp_trial_row *t, double v, double rv)
+{
+    if (r < 0) {
+        return true;
+    }
+    if (t->settled != rows[r].settled) {
+        return t->settled;
+    }
+    double o = spec->direction == MP_MAXIMIZE ? v : -v;
+    return o > (spec->direction == MP_MAXIMIZE ? rv : -rv);
+}
+
+/* Adds "best" (the recommended trial: the confirmed winner when the confirmation found one,
+ * else the best settled feasible trial, else the best feasible one) and "runner_up" (the
+ * second-best feasible trial, flagged when the two are within measurement noise of each other,
+ * so either is a sound choice). */
 static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_trial_row *rows,
-                     size_t n)
+                     size_t n, int64_t confirmed, const struct mp_confirm_stats *stats)
 {
     long rank[2] = {-1, -1};
     double val[2] = {0, 0};
-    for (size_t i = 0; i < n; i++) {
-        double v;
-        if (rows[i].state != MP_TRIAL_SUCCEEDED ||
-            !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v)) {
-            continue;
-        }
-        double o = spec->direction == MP_MAXIMIZE ? v : -v;
-        if (rank[0] < 0 || o > (spec->direction == MP_MAXIMIZE ? val[0] : -val[0])) {
-            rank[1] = rank[0];
-            val[1] = val[0];
-            rank[0] = (long)i;
-            val[0] = v;
-        } else if (rank[1] < 0 || o > (spec->direction == MP_MAXIMIZE ? val[1] : -val[1])) {
-            rank[1] = (long)i;
-            val[1] = v;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            double v;
+            if (rows[i].state != MP_TRIAL_SUCCEEDED || (pass == 1 && (long)i == rank[0]) ||
+                !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v)) {
+                continue;
+            }
+            bool take = pass == 0 && confirmed > 0
+                            ? rows[i].number == confirmed
+                            : ranks_before(spec, rows, rank[pass], &rows[i], v, val[pass]);
+            if (take) {
+                rank[pass] = (long)i;
+                val[pass] = v;
+            }
         }
     }
-    json_object_set_new(j, "best", rank[0] < 0 ? json_null() : ranked_json(&rows[rank[0]], val[0]));
+    if (rank[0] < 0) {
+        json_object_set_new(j, "best", json_null());
+        json_object_set_new(j, "runner_up", json_null());
+        return;
+    }
+    json_t *best = ranked_json(&rows[rank[0]], val[0]);
+    json_object_set_new(best, "settled", json_boolean(rows[rank[0]].settled));
+    json_object_set_new(best, "search_value", json_real(val[0]));
+    if (confirmed > 0) {
+        json_object_set_new(best, "value", json_real(stats->mean));
+        json_object_set_new(best, "confirmed", mp_report_stats_json(stats));
+    } else {
+        json_object_set_new(best, "confirmed", json_null());
+    }
+    json_object_set_new(j, "best", best);
+    json_t *trials = json_object_get(j, "trials");
+    json_object_set_new(json_array_get(trials, (size_t)rank[0]), "recommended", json_true());
     if (rank[1] < 0) {
         json_object_set_new(j, "runner_up", json_null());
         return;
     }
+    double bv = confirmed > 0 ? stats->mean : val[0];
     json_t *ru = ranked_json(&rows[rank[1]], val[1]);
     double noise =
-        fmax(uncertainty(spec, &rows[rank[0]], val[0]), uncertainty(spec, &rows[rank[1]], val[1]));
-    json_object_set_new(ru, "within_noise", json_boolean(fabs(val[0] - val[1]) <= noise));
+        fmax(uncertainty(spec, &rows[rank[0]], bv), uncertainty(spec, &rows[rank[1]], val[1]));
+    json_object_set_new(ru, "within_noise", json_boolean(fabs(bv - val[1]) <= noise));
     json_object_set_new(ru, "noise", json_real(noise));
     json_object_set_new(j, "runner_up", ru);
 }
@@ -243,6 +280,11 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, str
     if (rc == 0) {
         rc = mp_store_trial_list(st, row.id, &rows, &n, err);
     }
+    struct mp_confirm_row *runs = NULL;
+    size_t n_runs = 0;
+    if (rc == 0) {
+        rc = mp_store_confirm_list(st, row.id, &runs, &n_runs, err);
+    }
     if (rc == 0) {
         json_t *j = json_object();
         json_object_set_new(j, "id", json_integer(row.id));
@@ -257,14 +299,17 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, str
         json_object_set_new(j, "counts", counts_json(rows, n));
         json_t *trials = json_array();
         for (size_t i = 0; i < n; i++) {
-            json_array_append_new(trials, trial_json(&rows[i]));
+            json_array_append_new(trials, trial_json(spec, &rows[i]));
         }
         json_object_set_new(j, "trials", trials);
-        add_best(j, spec, rows, n);
+        struct mp_confirm_stats winner = {0};
+        int64_t confirmed = mp_report_add_confirmation(j, spec, rows, n, runs, n_runs, &winner);
+        add_best(j, spec, rows, n, confirmed, &winner);
         add_pareto(j, spec, rows, n);
         *out = j;
     }
     mp_trial_rows_free(rows, n);
+    mp_confirm_rows_free(runs, n_runs);
     mp_spec_free(spec);
     mp_experiment_row_release(&row);
     return rc;

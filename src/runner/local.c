@@ -335,8 +335,8 @@ static void *watchdog_main(void *arg)
 
 static int run_load(struct local_trial *t)
 {
-    struct mp_local_target target = {"127.0.0.1", t->lease.port,  t->nonce,
-                                     t->spec,     t->r->cfg.load, t->deadline_ns};
+    struct mp_local_target target = {"127.0.0.1",    t->lease.port,  t->nonce,      t->spec,
+                                     t->r->cfg.load, t->deadline_ns, t->lg_cpu_mask};
     struct watchdog w = {t, false, false};
     pthread_t th;
     bool started = pthread_create(&th, NULL, watchdog_main, &w) == 0;

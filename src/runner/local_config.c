@@ -64,6 +64,7 @@ static const struct mp_setting local_table[] = {
     {MP_SETTING_KEY("inherit_env", MP_SETTING_BOOL, FIELD(inherit_env))},
     {MP_SETTING_KEY("load", MP_SETTING_IGNORED, 0)}, /* local_load.c */
     {MP_SETTING_KEY("fallback_limits", MP_SETTING_BOOL, FIELD(fallback_limits))},
+    {MP_SETTING_KEY("separate_load", MP_SETTING_BOOL, FIELD(separate_load))},
     {.name = NULL},
 };
 #undef FIELD
@@ -79,11 +80,18 @@ int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg, s
     cfg->identity = LOCAL_ID_AUTO;
     cfg->inherit_env = true;
     cfg->fallback_limits = true;
+    cfg->separate_load = true;
     cfg->port_dir = mp_xstrdup(MP_LOCAL_PORT_DIR);
     int rc = mp_settings_parse(runner, local_table, cfg, err);
     cfg->load = mp_doc_get(runner, "load");
     if (rc == 0 && cfg->load) {
         rc = mp_local_load_validate(cfg->load, err);
+    }
+    const struct mp_node *text = mp_doc_get(cfg->load, "body_text");
+    if (rc == 0 && text) {
+        rc = mp_doc_error(err, text,
+                          "the local runner reads request bodies from files: give 'body' (a file "
+                          "or folder) instead of an inline body_text");
     }
     if (rc != 0) {
         mp_local_cfg_release(cfg);

@@ -42,6 +42,7 @@ struct mp_local_cfg {
     bool fallback_limits; /* without cgroups, approximate with RLIMIT_DATA and CPU affinity */
     int identity;         /* enum local_identity */
     bool inherit_env;
+    bool separate_load; /* load generator and service on disjoint CPUs when possible */
     int64_t trial_timeout_ns;
     const struct mp_node *load; /* runner.load, borrowed from the spec; may be NULL */
 };
@@ -54,6 +55,7 @@ struct mp_local_target {
     const struct mp_spec *spec;
     const struct mp_node *load; /* runner.load settings or NULL */
     int64_t deadline_ns;        /* monotonic; the measurement must end by then */
+    uint64_t lg_cpu_mask;       /* CPUs for the load generator (bit i = CPU i); 0: any */
 };
 
 /* The load-test seam. Fills res->metrics (and may mark res FAILED with LOAD_ERRORS or
@@ -142,7 +144,9 @@ struct local_trial {
     struct mp_proc_opts popts;
     json_t *limits_json;
     json_t *meta;
-    int port; /* kept after the lease is released */
+    int port;             /* kept after the lease is released */
+    char cpuset_buf[64];  /* the service's CPUs when placed apart from the load generator */
+    uint64_t lg_cpu_mask; /* the load generator's CPUs then; 0: anywhere */
     bool exited, foreign_seen, teardown_clean;
     int exit_status;
     struct mp_cgroup_stats stats;

@@ -2,8 +2,10 @@
 /* The local runner's limits for one trial: the configuration's resource parameters over the
  * runner's defaults, the trial's cgroup, per-process fallbacks for what the cgroup cannot
  * enforce, and a record of how each limit was (or was not) enforced. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_SET */
 #include <jansson.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 
 #include "runner/local_int.h"
@@ -21,6 +23,46 @@ static const char *cg_how(const struct mp_cgroup_system *sys, enum mp_cgroup_ctl
                           const char *v2)
 {
     return sys->v1_base[c] ? v1 : v2;
+}
+
+/* Placement: with a CPU limit of k cores and more than k CPUs allowed to this process, the
+ * service gets the last k of them (its cpuset) and the load generator the others, so the two
+ * never compete for a CPU; otherwise (or with parallel trials) both may run anywhere. A cpuset
+ * from the runner settings is the user's choice and stays. */
+static void place(struct local_trial *t)
+{
+    cpu_set_t allowed;
+    int k = t->limits.cpu_cores > 0 ? (int)ceil(t->limits.cpu_cores - 1e-9) : 0;
+    int n = 0, cpus[64];
+    /* Parallel trials would all get the same CPUs: let the scheduler spread them instead. */
+    if (!t->r->cfg.separate_load || t->limits.cpuset || k == 0 || t->spec->parallelism > 1 ||
+        sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+        return;
+    }
+    for (int c = 0; c < CPU_SETSIZE && n < 64; c++) {
+        if (CPU_ISSET(c, &allowed)) {
+            if (c >= 64) {
+                return; /* the mask holds CPUs 0-63 only */
+            }
+            cpus[n++] = c;
+        }
+    }
+    if (n < k + 1) {
+        return;
+    }
+    size_t len = 0;
+    for (int i = n - k; i < n; i++) {
+        len += (size_t)snprintf(t->cpuset_buf + len, sizeof(t->cpuset_buf) - len, "%s%d",
+                                i > n - k ? "," : "", cpus[i]);
+        if (len >= sizeof(t->cpuset_buf)) {
+            return;
+        }
+    }
+    t->lg_cpu_mask = 0;
+    for (int i = 0; i < n - k; i++) {
+        t->lg_cpu_mask |= UINT64_C(1) << cpus[i];
+    }
+    t->limits.cpuset = t->cpuset_buf;
 }
 
 /* Resource parameters of the configuration override the runner's defaults. */
@@ -51,6 +93,35 @@ void mp_local_collect_limits(struct local_trial *t)
             break;
         }
     }
+    place(t);
+}
+
+/* Records where the service and the load generator run (meta "placement"). */
+static void record_placement(struct local_trial *t, bool cpuset_enforced)
+{
+    if (!t->lg_cpu_mask) {
+        json_object_set_new(t->meta, "placement",
+                            json_pack("{s:s}", "how",
+                                      "shared: no CPU to spare, parallel trials, or a "
+                                      "runner.cpuset or separate_load: false"));
+        return;
+    }
+    if (!cpuset_enforced) {
+        t->lg_cpu_mask = 0; /* the service is not confined: pinning only the generator is moot */
+        json_object_set_new(t->meta, "placement",
+                            json_pack("{s:s}", "how", "shared: no cpuset cgroup"));
+        return;
+    }
+    char lg[256];
+    size_t len = 0;
+    for (int c = 0; c < 64 && len < sizeof(lg); c++) {
+        if (t->lg_cpu_mask & (UINT64_C(1) << c)) {
+            len += (size_t)snprintf(lg + len, sizeof(lg) - len, "%s%d", len ? "," : "", c);
+        }
+    }
+    json_object_set_new(t->meta, "placement",
+                        json_pack("{s:s, s:s, s:s}", "service_cpus", t->cpuset_buf, "loadgen_cpus",
+                                  lg, "how", "disjoint cpusets"));
 }
 
 /* Applies what the cgroup could not enforce with weaker per-process limits, and records how
@@ -143,6 +214,7 @@ int mp_local_setup_cgroup(struct local_trial *t, struct mp_error *err)
         t->popts.cgroup_procs = mp_cgroup_procs_files(t->cg);
     }
     json_object_set_new(t->meta, "cgroup", cgj);
+    record_placement(t, enforced & MP_CGLIM_CPUSET);
     if (!record_limits(t, enforced)) {
         return mp_error_set(err, MP_EUNSUPPORTED,
                             "runner.require_limits is set but some limits cannot be enforced (%s)",

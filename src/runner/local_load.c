@@ -16,16 +16,19 @@
 
 enum load_mode { LOAD_MEASURE, LOAD_CAPACITY };
 
+/* The time cap of the confidence rule, in windows (of 1 s by default). */
+#define CI_WINDOWS 15
+
 struct load_cfg {
-    const char *path, *method, *body, *slo;
+    const char *path, *method, *body, *body_text, *slo;
     int mode;                               /* enum load_mode */
     const char *headers[16];                /* "Name: value" items; NULL for a map item */
     const struct mp_node *header_nodes[16]; /* every item, maps read by mp_spec_header_line */
     size_t n_headers;
     int64_t connections, threads, windows, stable_windows, expect_status;
-    double rate, tolerance, max_error_rate;
+    double rate, tolerance, max_error_rate, ci;
     int64_t warmup_ns, window_ns, timeout_ns, max_time_ns;
-    bool prune;
+    bool prune, remeasure;
 };
 
 static int parse_headers(const struct mp_node *h, void *base, struct mp_error *err)
@@ -85,6 +88,7 @@ static const struct mp_setting load_table[] = {
      .expect = "a URL path starting with '/'"},
     {MP_SETTING_KEY("method", MP_SETTING_STRING, FIELD(method))},
     {MP_SETTING_KEY("body", MP_SETTING_STRING, FIELD(body))},
+    {MP_SETTING_KEY("body_text", MP_SETTING_STRING, FIELD(body_text))},
     {MP_SETTING_KEY("headers", MP_SETTING_CUSTOM, 0), .parse = parse_headers},
     {MP_SETTING_KEY("connections", MP_SETTING_INT, FIELD(connections)), .min = 1, .max = 10000},
     {MP_SETTING_KEY("threads", MP_SETTING_INT, FIELD(threads)), .min = 1, .max = 256},
@@ -102,6 +106,8 @@ static const struct mp_setting load_table[] = {
     {MP_SETTING_KEY("slo", MP_SETTING_STRING, FIELD(slo))},
     {MP_SETTING_KEY("max_time", MP_SETTING_DURATION, FIELD(max_time_ns)), .min = 1},
     {MP_SETTING_KEY("prune", MP_SETTING_BOOL, FIELD(prune))},
+    {MP_SETTING_KEY("ci", MP_SETTING_NUMBER, FIELD(ci)), .min = 0, .max = 1},
+    {MP_SETTING_KEY("remeasure", MP_SETTING_BOOL, FIELD(remeasure))},
     {.name = NULL},
 };
 #undef FIELD
@@ -113,7 +119,13 @@ static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp
     c->mode = LOAD_MEASURE;
     c->max_error_rate = 0.01;
     c->prune = true;
+    c->remeasure = true;
+    c->ci = 0.02;
     int rc = mp_settings_parse(m, load_table, c, err);
+    if (rc == 0 && c->body && c->body_text) {
+        rc = mp_doc_error(err, mp_doc_get(m, "body_text"),
+                          "give either body or body_text, not both");
+    }
     if (rc == 0 && c->mode == LOAD_CAPACITY && !c->slo) {
         rc = mp_doc_error(err, m, "mode capacity needs an 'slo' such as \"p99<=200ms\"");
     }
@@ -186,6 +198,10 @@ static void fill_measure(struct mp_measure_opts *o, const struct load_cfg *c, co
     if (c->tolerance > 0) {
         o->tolerance = c->tolerance;
     }
+    if (c->mode == LOAD_MEASURE && c->ci > 0) {
+        o->ci_target = c->ci;
+        o->max_windows = c->windows ? (unsigned)c->windows : CI_WINDOWS;
+    }
 }
 
 static void judge_errors(const struct mp_measure_result *m, const struct load_cfg *c,
@@ -228,6 +244,35 @@ static int run_capacity(const struct load_cfg *c, struct mp_measure_opts *mo,
         rc = 0;
     }
     mp_capacity_result_release(&cr);
+    return rc;
+}
+
+/* One measurement; when it did not settle (neither stable nor pruned), one more with twice the
+ * windows, whose figures stand (metric remeasured = 1). */
+static int measure_settled(const struct load_cfg *c, struct mp_measure_opts *mo,
+                           struct mp_trial_result *res, const atomic_bool *stop,
+                           struct mp_error *err)
+{
+    struct mp_measure_result mr;
+    memset(&mr, 0, sizeof(mr));
+    int rc = mp_measure_run(mo, &mr, stop, err);
+    bool again = rc == 0 && c->remeasure && !mr.stable && !mr.pruned && mo->max_windows <= 5000 &&
+                 !(stop && atomic_load(stop));
+    if (again) {
+        mp_measure_result_release(&mr);
+        mo->max_windows *= 2;
+        mo->warmup_ns /= 4; /* the service is warm */
+        rc = mp_measure_run(mo, &mr, stop, err);
+    }
+    if (rc == 0 || rc == MP_ECANCELLED) {
+        mp_measure_result_metrics(&mr, true, &res->metrics);
+        mp_metrics_set(&res->metrics, "remeasured", again ? 1.0 : 0.0);
+        if (rc == 0) {
+            judge_errors(&mr, c, res);
+        }
+        rc = 0;
+    }
+    mp_measure_result_release(&mr);
     return rc;
 }
 
@@ -289,17 +334,8 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
         if (c.prune) {
             set_pruning(t->spec, &mo);
         }
-        struct mp_measure_result mr;
-        memset(&mr, 0, sizeof(mr));
-        rc = mp_measure_run(&mo, &mr, stop, err);
-        if (rc == 0 || rc == MP_ECANCELLED) {
-            mp_measure_result_metrics(&mr, true, &res->metrics);
-            if (rc == 0) {
-                judge_errors(&mr, &c, res);
-            }
-            rc = 0;
-        }
-        mp_measure_result_release(&mr);
+        mo.load.cpu_mask = t->lg_cpu_mask;
+        rc = measure_settled(&c, &mo, res, stop, err);
     }
     for (size_t i = 0; i < n_bodies; i++) {
         free(bodies[i]);

@@ -7,6 +7,7 @@
 static const struct mp_runner_ops *const registry[] = {
     &mp_runner_replay,
     &mp_runner_local,
+    &mp_runner_kubernetes,
     NULL,
 };
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The runner interface: run one trial of a configuration and report its result. Back ends
- * (replay, local) register in one static name -> ops table (runner.c).
+ * (replay, local, kubernetes) register in one static name -> ops table (runner.c).
  *
  * Contract (docs/internals/engine.md):
  * - run() blocks until the trial is terminal and fills the result; a failure of the trial
@@ -61,5 +61,6 @@ void mp_runner_free(struct mp_runner *r);
 
 extern const struct mp_runner_ops mp_runner_replay;
 extern const struct mp_runner_ops mp_runner_local;
+extern const struct mp_runner_ops mp_runner_kubernetes; /* runner/kubernetes.h */
 
 #endif

@@ -248,9 +248,11 @@ static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l
         return json_pack("{s:O}", "trials", json_object_get(rep, "trials"));
     }
     if (strcmp(what, "recommendation") == 0) {
-        return json_pack("{s:O, s:O, s:O, s:o}", "objective", json_object_get(rep, "objective"),
-                         "constraints", json_object_get(rep, "constraints"), "best",
-                         json_object_get(rep, "best"), "pareto", pareto_json(rep));
+        return json_pack("{s:O, s:O, s:O, s:O, s:o}", "objective",
+                         json_object_get(rep, "objective"), "constraints",
+                         json_object_get(rep, "constraints"), "best", json_object_get(rep, "best"),
+                         "confirmation", json_object_get(rep, "confirmation"), "pareto",
+                         pareto_json(rep));
     }
     if (strcmp(what, "pareto") == 0) {
         return pareto_json(rep);
@@ -445,6 +447,9 @@ static mhd_result api_experiment(struct mp_server *srv, struct MHD_Connection *c
     if (r->n == 3 && is(what, "cancel")) {
         return is(method, "POST") ? api_cancel(srv, c, req, ref) : not_allowed(c, req, method);
     }
+    if (r->n == 3 && is(what, "export")) {
+        return get ? mp_srv_api_export(srv, c, req, ref) : not_allowed(c, req, method);
+    }
     if (r->n == 3 && is(what, "events")) {
         return get ? api_events(srv, c, req, ref) : not_allowed(c, req, method);
     }
@@ -478,6 +483,9 @@ mhd_result mp_srv_api(struct mp_server *srv, struct MHD_Connection *c, struct re
     }
     if (r.n == 1 && is(r.seg[0], "validate")) {
         return is(method, "POST") ? api_validate(srv, c, req) : not_allowed(c, req, method);
+    }
+    if (r.n == 1 && is(r.seg[0], "info")) {
+        return get ? mp_srv_api_info(c, req) : not_allowed(c, req, method);
     }
     if (r.n == 1 && is(r.seg[0], "events")) {
         return get ? api_events(srv, c, req, NULL) : not_allowed(c, req, method);

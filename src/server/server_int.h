@@ -109,6 +109,10 @@ int mp_srv_open_store(struct mp_server *srv, struct mp_store **st, struct mp_err
 /* API routes (api.c). Path is the part after "/api/v1". */
 mhd_result mp_srv_api(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
                       const char *method, const char *path);
+/* GET /api/v1/info and GET /api/v1/experiments/{ref}/export (api_info.c). */
+mhd_result mp_srv_api_info(struct MHD_Connection *c, struct request *req);
+mhd_result mp_srv_api_export(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                             const char *ref);
 
 /* Jobs (jobs.c). */
 int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id,

@@ -419,6 +419,9 @@ static int algorithm(const struct mp_node *spec, struct mp_node *root, struct mp
     put_clone(out, "max_failed_trials", mp_doc_get(spec, "maxFailedTrials"));
     put_clone(out, "seed", mp_doc_get(a, "seed"));
     put_clone(out, "prior", mp_doc_get(a, "prior"));
+    /* A ProfilingExperiment records one Trial per trial; confirmation runs (which re-run a
+     * finished trial's configuration) have no place there: off. */
+    mp_doc_map_put(out, "confirm", scalar_at(a, "false", false));
     const struct mp_node *settings = mp_doc_get(a, "algorithmSettings");
     return settings ? algorithm_settings(settings, out, err) : 0;
 }
@@ -473,7 +476,8 @@ static int service_template(const struct mp_node *spec, struct mp_node *runner,
     return 0;
 }
 
-/* requestTemplate -> load.body (a POST), merged into our own `load` block. */
+/* requestTemplate (the body itself) -> load.body_text (a POST), merged into our own `load`
+ * block. */
 static int load_settings(const struct mp_node *spec, struct mp_node *runner, struct mp_error *err)
 {
     const struct mp_node *load = mp_doc_get(spec, "load");
@@ -483,9 +487,10 @@ static int load_settings(const struct mp_node *spec, struct mp_node *runner, str
         (req && (rc = mp_doc_expect(req, MP_NODE_SCALAR, err)) != 0)) {
         return rc;
     }
-    if (req && mp_doc_get(load, "body")) {
-        return mp_doc_error(err, mp_doc_get(load, "body"),
-                            "give either spec.requestTemplate or spec.load.body, not both");
+    const struct mp_node *body = mp_doc_get(load, "body");
+    if (req && (body || (body = mp_doc_get(load, "body_text")) != NULL)) {
+        return mp_doc_error(err, body, "give either spec.requestTemplate or spec.load.%s, not both",
+                            mp_doc_get(load, "body") ? "body" : "body_text");
     }
     struct mp_node *out = load ? mp_doc_clone(load) : req ? node_at(MP_NODE_MAP, req) : NULL;
     if (!out) {
@@ -493,7 +498,7 @@ static int load_settings(const struct mp_node *spec, struct mp_node *runner, str
     }
     mp_doc_map_put(runner, "load", out);
     if (req) {
-        mp_doc_map_put(out, "body", mp_doc_clone(req));
+        mp_doc_map_put(out, "body_text", mp_doc_clone(req));
         if (!mp_doc_get(out, "method")) {
             mp_doc_map_put(out, "method", scalar_at(req, "POST", true));
         }

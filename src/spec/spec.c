@@ -432,19 +432,57 @@ static int parse_cost(struct mp_spec *spec, const struct mp_node *n, struct mp_e
     return 0;
 }
 
+/* algorithm.confirm: {top, runs, max_uncertainty}, or false. Defaults: 3 candidates, 2 runs
+ * each, 5 %; off for the replay runner, whose recorded figures do not change when re-read. */
+static int parse_confirm(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
+{
+    static const char *const keys[] = {"top", "runs", "max_uncertainty", NULL};
+    bool replay = spec->runner && strcmp(spec->runner, "replay") == 0;
+    spec->confirm_top = replay ? 0 : 3;
+    spec->confirm_runs = 2;
+    spec->max_uncertainty = 0.05;
+    if (!n) {
+        return 0;
+    }
+    int rc;
+    bool on = true;
+    if (n->kind != MP_NODE_MAP) {
+        if ((rc = mp_doc_bool(n, &on, err)) != 0) {
+            return mp_doc_error(err, n, "expected a map {top, runs, max_uncertainty} or false");
+        }
+        spec->confirm_top = on ? 3 : 0;
+        return 0;
+    }
+    if ((rc = mp_doc_check_keys(n, keys, err)) != 0 ||
+        (rc = mp_doc_int(mp_doc_get(n, "top"), 0, 100, &spec->confirm_top, err)) != 0 ||
+        (rc = mp_doc_int(mp_doc_get(n, "runs"), 1, 100, &spec->confirm_runs, err)) != 0) {
+        return rc;
+    }
+    if (mp_doc_get(n, "top") == NULL && replay) {
+        spec->confirm_top = 3;
+    }
+    const struct mp_node *u = mp_doc_get(n, "max_uncertainty");
+    if (u && ((rc = mp_doc_number(u, &spec->max_uncertainty, err)) != 0 ||
+              !(spec->max_uncertainty > 0 && spec->max_uncertainty <= 1))) {
+        return rc ? rc : mp_doc_error(err, u, "expected a fraction in (0, 1]");
+    }
+    return 0;
+}
+
 static int parse_algorithm(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
 {
-    static const char *const keys[] = {"name",     "max_trials", "parallelism",       "seed",
-                                       "settings", "prior",      "max_failed_trials", NULL};
+    static const char *const keys[] = {"name",    "max_trials",        "parallelism",
+                                       "seed",    "settings",          "prior",
+                                       "confirm", "max_failed_trials", NULL};
     spec->algorithm = mp_xstrdup("random");
     spec->max_trials = 20;
     spec->parallelism = 1;
     spec->max_failed_trials = -1;
-    if (!n) {
+    int rc = parse_confirm(spec, n ? mp_doc_get(n, "confirm") : NULL, err);
+    if (!n || rc != 0) {
         spec->max_failed_trials = spec->max_trials;
-        return 0;
+        return rc;
     }
-    int rc;
     int64_t seed = 0;
     const char *prior = NULL;
     if ((rc = mp_doc_expect(n, MP_NODE_MAP, err)) != 0 ||

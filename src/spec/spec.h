@@ -81,6 +81,11 @@ struct mp_spec {
     bool seed_given;
     struct mp_node *algorithm_settings; /* borrowed from doc; NULL when absent */
     char *prior_path;                   /* algorithm.prior, absolute; NULL when absent */
+    /* algorithm.confirm: after the search, the best `confirm_top` candidates are measured
+     * `confirm_runs` more times each (0: off) and the recommendation rests on those figures.
+     * A measurement whose relative uncertainty exceeds `max_uncertainty` did not settle. */
+    int64_t confirm_top, confirm_runs;
+    double max_uncertainty;
     /* runner */
     char *runner;                /* "local" or "replay" */
     struct mp_node *runner_node; /* the whole runner map, borrowed from doc */

@@ -62,6 +62,21 @@ const char *const mp_store_migrations[] = {
     "  kind TEXT NOT NULL,"
     "  detail_json TEXT NOT NULL);"
     "CREATE INDEX events_by_experiment ON events(experiment_id, id);",
+
+    /* 3: whether a trial's measurement settled, and the confirmation runs of the best
+     * candidates (docs/internals/engine.md, "Confirmation"). */
+    "ALTER TABLE trials ADD COLUMN settled INTEGER NOT NULL DEFAULT 1;"
+    "CREATE TABLE confirm_runs ("
+    "  experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,"
+    "  trial_number INTEGER NOT NULL,"
+    "  run INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  failure TEXT,"
+    "  reason TEXT,"
+    "  settled INTEGER NOT NULL,"
+    "  metrics_json TEXT NOT NULL,"
+    "  at_ns INTEGER NOT NULL,"
+    "  PRIMARY KEY (experiment_id, trial_number, run));",
 };
 
 const int mp_store_n_migrations = (int)MP_ARRAY_LEN(mp_store_migrations);

@@ -18,7 +18,7 @@
 #include "core/core.h"
 #include "trial/trial.h"
 
-#define MP_STORE_SCHEMA_VERSION 2
+#define MP_STORE_SCHEMA_VERSION 3
 
 struct mp_store;
 
@@ -87,6 +87,7 @@ struct mp_trial_row {
     struct mp_metrics metrics;
     struct mp_metrics resources;
     char *meta_json;
+    bool settled; /* false: the measurement did not settle (res->unsettled when stored) */
 };
 void mp_trial_row_release(struct mp_trial_row *row);
 void mp_trial_rows_free(struct mp_trial_row *rows, size_t n);
@@ -110,6 +111,26 @@ int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row
 /* Stored stdout or stderr of a trial ("stdout"/"stderr"); empty string when none. */
 int mp_store_trial_log(struct mp_store *st, int64_t exp_id, int64_t number, const char *stream,
                        char **out, struct mp_error *err) MP_WUR;
+
+/* A confirmation run: trial `trial_number`'s configuration measured again after the search
+ * (run 1, 2, ...), judged against the spec like a trial. */
+struct mp_confirm_row {
+    int64_t trial_number, run;
+    enum mp_trial_state state; /* SUCCEEDED or FAILED */
+    enum mp_failure failure;
+    char *reason;
+    bool settled;
+    struct mp_metrics metrics;
+    int64_t at_ns;
+};
+void mp_confirm_rows_free(struct mp_confirm_row *rows, size_t n);
+/* Records run `run` of trial `number`'s confirmation (res->state, failure, reason, metrics,
+ * !res->unsettled). MP_EEXISTS when that run is already recorded. */
+int mp_store_confirm_add(struct mp_store *st, int64_t exp_id, int64_t number, int64_t run,
+                         const struct mp_trial_result *res, struct mp_error *err) MP_WUR;
+/* Every confirmation run of the experiment, by trial number then run. */
+int mp_store_confirm_list(struct mp_store *st, int64_t exp_id, struct mp_confirm_row **rows,
+                          size_t *n, struct mp_error *err) MP_WUR;
 
 struct mp_event_row {
     int64_t id, experiment_id, trial_number, at_ns;

@@ -178,7 +178,7 @@ static int update_terminal(struct mp_store *st, int64_t trial_id, const struct m
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_prepare(st,
                               "UPDATE trials SET state = ?, failure = ?, reason = ?, "
-                              "finished_at_ns = ? WHERE id = ?",
+                              "finished_at_ns = ?, settled = ? WHERE id = ?",
                               &stmt, err);
     if (rc == 0) {
         sqlite3_bind_text(stmt, 1, mp_trial_state_name(res->state), -1, SQLITE_STATIC);
@@ -187,7 +187,8 @@ static int update_terminal(struct mp_store *st, int64_t trial_id, const struct m
         }
         sqlite3_bind_text(stmt, 3, res->reason, -1, SQLITE_STATIC);
         sqlite3_bind_int64(stmt, 4, mp_wall_ns());
-        sqlite3_bind_int64(stmt, 5, trial_id);
+        sqlite3_bind_int(stmt, 5, res->unsettled ? 0 : 1);
+        sqlite3_bind_int64(stmt, 6, trial_id);
         if (sqlite3_step(stmt) != SQLITE_DONE) {
             rc = mp_store_fail(st, err, "finish trial");
         }
@@ -273,12 +274,13 @@ int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row
     sqlite3_stmt *stmt = NULL;
     *rows = NULL;
     *n = 0;
-    int rc = mp_store_prepare(st,
-                              "SELECT t.id, t.number, t.attempt, t.params_json, t.config_key, "
-                              "t.state, t.failure, t.reason, t.created_at_ns, t.started_at_ns, "
-                              "t.finished_at_ns, m.meta_json FROM trials t LEFT JOIN trial_meta m "
-                              "ON m.trial_id = t.id WHERE t.experiment_id = ? ORDER BY t.number",
-                              &stmt, err);
+    int rc = mp_store_prepare(
+        st,
+        "SELECT t.id, t.number, t.attempt, t.params_json, t.config_key, "
+        "t.state, t.failure, t.reason, t.created_at_ns, t.started_at_ns, "
+        "t.finished_at_ns, m.meta_json, t.settled FROM trials t LEFT JOIN trial_meta m "
+        "ON m.trial_id = t.id WHERE t.experiment_id = ? ORDER BY t.number",
+        &stmt, err);
     if (rc != 0) {
         return rc;
     }
@@ -303,6 +305,7 @@ int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row
         r->started_at_ns = sqlite3_column_int64(stmt, 9);
         r->finished_at_ns = sqlite3_column_int64(stmt, 10);
         r->meta_json = mp_store_col_text(stmt, 11);
+        r->settled = sqlite3_column_int(stmt, 12) != 0;
     }
     rc = mp_store_step_done(st, step, err, "list trials");
     sqlite3_finalize(stmt);

@@ -83,6 +83,9 @@ struct mp_trial_result {
     struct mp_metrics resources; /* cpu_seconds, peak_memory_bytes, ... (runner-specific) */
     char *meta_json;             /* runner metadata (limits enforced, ports...), JSON object */
     char *stdout_log, *stderr_log;
+    /* Set by the engine when the measurement did not settle (stable = 0 after the runner's
+     * longer try, or an uncertainty over the threshold); stored as settled = 0. */
+    bool unsettled;
 };
 void mp_trial_result_init(struct mp_trial_result *r);
 void mp_trial_result_release(struct mp_trial_result *r);

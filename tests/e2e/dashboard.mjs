@@ -6,6 +6,7 @@
 // Env: MP_BASE (server URL), MP_TOKEN (its token), MP_DEPS (dir with node_modules/playwright-core),
 // MP_CHROMIUM, MP_PROFILE (fresh user-data dir), MP_SHOTS (screenshot dir).
 import { createRequire } from 'node:module';
+import fs from 'node:fs';
 import path from 'node:path';
 
 const require = createRequire(path.join(process.env.MP_DEPS, 'package.json'));
@@ -46,21 +47,301 @@ async function shot(target, file, opts = {}) {
   }
 }
 
+// The experiment page once its 30 trials are in: charts, one colour per feasibility,
+// parallel coordinates, importance, readable numbers, infeasible rows named.
+async function experimentChecks(page) {
+  const charts = await page.locator('.uplot').count();
+  check('charts drawn (best so far, Pareto, per parameter)', charts >= 6, `${charts} charts`);
+  check('heat map drawn', (await page.locator('.heat .cell').count()) > 4);
+  check(
+    'recommendation card shows a configuration',
+    (await page.locator('.config span').count()) === 4,
+  );
+  const withValue = await page.evaluate(
+    async (id) => {
+      const exp = await (await fetch(`/api/v1/experiments/${id}`)).json();
+      return exp.trials.filter((t) => Number.isFinite(t.metrics && t.metrics.throughput_per_cost))
+        .length;
+    },
+    /#\/exp\/(\d+)/.exec(page.url())[1],
+  );
+  const lines = await page.locator('.pc svg polyline').count();
+  check(
+    'parallel coordinates: one line per measured trial',
+    lines === withValue,
+    `${lines} of ${withValue}`,
+  );
+  check(
+    'parallel coordinates: 4 parameter axes and the objective',
+    (await page.locator('.pc .pc-name').count()) === 5,
+  );
+  check(
+    'parallel coordinates: the recommended trial stands out',
+    (await page.locator('.pc .pc-line.recommended').count()) === 1,
+  );
+  const imp = await page.locator('.imp-row .imp-value').allTextContents();
+  check(
+    'importance: one share per parameter, between 0 and 100 %',
+    imp.length === 4 && imp.every((v) => Number.parseFloat(v) >= 0 && Number.parseFloat(v) <= 100),
+    imp.join(' '),
+  );
+  const legends = await page.evaluate(() =>
+    [...document.querySelectorAll('.u-legend .u-series')].map((r) => r.textContent.trim()),
+  );
+  check(
+    'no empty legend row',
+    legends.every((l) => l.length > 0),
+    legends.join('|'),
+  );
+  const colours = await page.evaluate(() => {
+    const seen = {};
+    for (const s of document.querySelectorAll('.u-legend .u-series')) {
+      const label = s.querySelector('.u-label')?.textContent;
+      const marker = s.querySelector('.u-marker');
+      if (!label || !marker) continue;
+      (seen[label] = seen[label] || new Set()).add(getComputedStyle(marker).borderColor);
+    }
+    return Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, v.size]));
+  });
+  check(
+    'one colour for feasible and one for infeasible in every chart',
+    colours.feasible === 1 && colours.infeasible === 1,
+    JSON.stringify(colours),
+  );
+  const text = await page.evaluate(() => document.getElementById('main').innerText);
+  const sci = /\b\d+(\.\d+)?e[-+]?\d+\b/.exec(text);
+  check('no number in exponent notation', !sci, sci && sci[0]);
+  check('money shown as currency', /\$\d/.test(text));
+  const infeasible = await page.locator('tr.infeasible-row td.reason').allTextContents();
+  check(
+    'infeasible trials are dimmed with the violated constraint named',
+    infeasible.length > 0 && infeasible.every((t) => /violates (p99_ms|error_rate)/.test(t)),
+    infeasible.slice(0, 3).join(' | '),
+  );
+  check(
+    'the recommended trial is highlighted in the table',
+    (await page.locator('tr.best-row').count()) === 1,
+  );
+  const sortBtn = page.locator('th button:has-text("Time")');
+  await sortBtn.focus();
+  await page.keyboard.press('Enter');
+  check(
+    'trial table sorts from the keyboard',
+    (await page.locator('th:has(button:has-text("Time"))').getAttribute('aria-sort')) !== 'none',
+  );
+  await shot(page, 'experiment.png', { fullPage: true });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, 'experiment-top.png');
+  await shot(page.locator('#charts'), 'charts.png');
+  // Hovering a chart names the trial under the cursor; clicking opens its page.
+  const over = page.locator('.chart .u-over').first();
+  await over.hover();
+  await page.waitForSelector('.chart-tip:not([hidden])');
+  const tip = await page.locator('.chart-tip:not([hidden])').textContent();
+  check('hovering a chart names the trial', /trial number \d+/.test(tip), tip);
+  await over.click();
+  await page.waitForURL(/#\/exp\/\d+\/trial\/\d+$/);
+  check('clicking a chart opens the trial page', true);
+  await page.goBack();
+  await page.waitForSelector('.pc svg');
+  // The page's event stream is open again (the resize checks count every request after this).
+  await page.waitForSelector('#live.on');
+}
+
+// Resizing the window re-lays-out the charts and nothing else: no request, no new stream.
+async function resizeChecks(page) {
+  const requests = [];
+  const onRequest = (r) => requests.push(r.url());
+  page.on('request', onRequest);
+  const before = await page.evaluate(() => document.querySelector('.uplot canvas').width);
+  await page.setViewportSize({ width: 1000, height: 900 });
+  await page.waitForFunction((w) => document.querySelector('.uplot canvas').width !== w, before);
+  const after = await page.evaluate(() => document.querySelector('.uplot canvas').width);
+  check('resize: the charts follow the window', after !== before, `${before} -> ${after}`);
+  check('resize: nothing is fetched again', requests.length === 0, requests.join(' '));
+  page.off('request', onRequest);
+  await page.setViewportSize({ width: 1440, height: 900 });
+}
+
+// The export button shows the deployable result, for a host and as a Kubernetes patch.
+async function exportChecks(page) {
+  await page.click('#export-btn');
+  await page.waitForSelector('dialog[open] #export-out pre');
+  const host = JSON.parse(await page.locator('#export-out pre').textContent());
+  check(
+    'export: the recommended configuration',
+    Number.isInteger(host.trial) && host.resources.cpu_cores > 0,
+    JSON.stringify(host).slice(0, 200),
+  );
+  check(
+    'export: a download link',
+    (await page.locator('#export-download').getAttribute('download')).endsWith('.json'),
+  );
+  await shot(page.locator('dialog'), 'export.png');
+  await page.fill('#export-container', 'web');
+  await page.click('text=As a Kubernetes patch');
+  await page.waitForFunction(() =>
+    document.querySelector('#export-out pre')?.textContent.includes('containers'),
+  );
+  const k8s = JSON.parse(await page.locator('#export-out pre').textContent());
+  check(
+    'export: a Kubernetes patch for the named container',
+    k8s.spec.template.spec.containers[0].name === 'web',
+  );
+  await page.keyboard.press('Escape');
+}
+
+// Trial pages: the recommended one (metrics with units, logs), then an infeasible one.
+async function trialPageChecks(page) {
+  await page.click('.reco h2 a');
+  await page.waitForSelector('#trial-metrics');
+  check('trial page: the recommended trial says so', await page.isVisible('#trial-recommended'));
+  const metrics = await page.locator('#trial-metrics tbody tr').allTextContents();
+  check(
+    'trial page: every metric with its unit',
+    metrics.length >= 5 &&
+      metrics.some((m) => / ms/.test(m)) &&
+      metrics.some((m) => /req\/s/.test(m)),
+    metrics.join(' | '),
+  );
+  await page.waitForSelector('#log-stdout');
+  check('trial page: logs', true);
+  check('trial page: parameters', (await page.locator('.kv.params dt').count()) === 4);
+  await shot(page, 'trial.png', { fullPage: true });
+  await page.goBack();
+  await page.waitForSelector('tr.infeasible-row');
+  await page.locator('tr.infeasible-row a').first().click();
+  await page.waitForSelector('#trial-violated');
+  const why = await page.locator('#trial-violated').textContent();
+  check(
+    'trial page: an infeasible trial names the violated constraint',
+    /violates (p99_ms|error_rate)/.test(why),
+    why,
+  );
+  check(
+    'trial page: the violated metric is marked',
+    (await page.locator('#trial-metrics tr.infeasible-row').count()) >= 1,
+  );
+  await shot(page, 'trial-infeasible.png', { fullPage: true });
+}
+
+// The confirmed figures (docs/api.md, "Trials and confirmation"). Replay experiments are not
+// confirmed, so the experiment's answer is given a confirmation of its best two trials here, in
+// the documented shape, and an unsettled best.
+async function confirmationChecks(page, expId) {
+  const url = `${BASE}/api/v1/experiments/${expId}`;
+  await page.route(url, async (route) => {
+    const res = await route.fetch();
+    const exp = await res.json();
+    const m = exp.objective.metric;
+    const [a, b] = exp.trials
+      .filter((t) => t.state === 'SUCCEEDED')
+      .sort((x, y) => y.metrics[m] - x.metrics[m]);
+    const cand = (t, k) => ({
+      number: t.number,
+      search_value: t.metrics[m],
+      runs: 3,
+      passes: 3 - k,
+      settled_runs: 3,
+      mean: t.metrics[m] * 0.9,
+      stddev: t.metrics[m] * 0.05,
+      min: t.metrics[m] * 0.85,
+      max: t.metrics[m] * 0.95,
+      confirmed: k === 0,
+    });
+    exp.confirmation = {
+      state: 'done',
+      top: 2,
+      runs: 2,
+      recommended: a.number,
+      candidates: [cand(a, 0), cand(b, 1)],
+    };
+    exp.best = { ...exp.best, settled: false, confirmed: cand(a, 0), value: a.metrics[m] * 0.9 };
+    await route.fulfill({ response: res, json: exp });
+  });
+  await page.goto(`${BASE}/#/exp/${expId}`);
+  await page.waitForSelector('#confirmation');
+  const rows = await page.locator('#confirmation tbody tr').count();
+  check('confirmation: one row per candidate', rows === 2, String(rows));
+  const card = await page
+    .locator('.reco .card', { has: page.locator('.label', { hasText: /^Confirmed/ }) })
+    .textContent();
+  check('confirmation: the confirmed mean with its spread', /±.*\(sd\).*range/.test(card), card);
+  check('confirmation: an unsettled measurement is said', await page.isVisible('.reco .msg.warn'));
+  await shot(page.locator('.reco'), 'confirmation.png');
+  await page.unroute(url);
+}
+
+// A phone's width (375 px): the navigation fits, nothing makes the page scroll sideways.
+// How a page fits a phone: where the navigation ends, how wide the document is, and the widest
+// elements, to name the culprit when the page is too wide.
+function phoneFit() {
+  const r = document.querySelector('.topbar nav').getBoundingClientRect();
+  const wide = [...document.querySelectorAll('body *')]
+    .filter((e) => e.getBoundingClientRect().right > 376 && !e.closest('.table-wrap'))
+    .filter((e) => ![...e.children].some((c) => c.getBoundingClientRect().right > 376))
+    .slice(0, 6)
+    .map((e) => {
+      const fig = e.closest('figure');
+      const where = fig ? ` in "${fig.querySelector('h3').textContent}"` : '';
+      return `${e.tagName.toLowerCase()}.${e.className}${where}`;
+    });
+  return { right: r.right, scroll: document.documentElement.scrollWidth, wide };
+}
+
+// A phone's width (375 px): on every page the navigation fits and nothing makes the page
+// scroll sideways (wide tables scroll inside their frame).
+async function phoneChecks(page, expId) {
+  await page.setViewportSize({ width: 375, height: 800 });
+  const pages = [
+    ['experiments', '#/', 'h1:has-text("Experiments")'],
+    ['experiment', `#/exp/${expId}`, '.pc svg'],
+    ['trial', `#/exp/${expId}/trial/1`, '#trial-metrics'],
+    ['new experiment', '#/new', '#spec-ok'],
+  ];
+  for (const [name, hash, ready] of pages) {
+    await page.goto(`${BASE}/${hash}`);
+    await page.waitForSelector(ready);
+    const fit = await page.evaluate(phoneFit);
+    check(`phone: the navigation fits 375 px (${name})`, fit.right <= 375, JSON.stringify(fit));
+    check(`phone: no sideways scrolling (${name})`, fit.scroll <= 375, JSON.stringify(fit));
+    if (name === 'experiment') {
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot(page, 'phone.png');
+      await shot(page, 'phone-full.png', { fullPage: true });
+    }
+    if (name === 'trial') await shot(page, 'phone-trial.png', { fullPage: true });
+  }
+  await page.setViewportSize({ width: 1440, height: 900 });
+}
+
 async function run() {
   ctx = await chromium.launchPersistentContext(process.env.MP_PROFILE, {
     executablePath: process.env.MP_CHROMIUM,
     headless: true,
     viewport: { width: 1440, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   const page = ctx.pages()[0] || (await ctx.newPage());
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   // The one 400 expected is the deliberate validation error.
-  page.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('status of 400')) errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().includes('status of 400')) errors.push(m.text());
+  });
   const external = [];
-  page.on('request', (r) => { if (!r.url().startsWith(BASE)) external.push(r.url()); });
+  page.on('request', (r) => {
+    if (!r.url().startsWith(BASE)) external.push(r.url());
+  });
   page.setDefaultTimeout(20000);
 
   // Not logged in: the page loads, the API answers 401 and the page asks to log in.
@@ -74,9 +355,15 @@ async function run() {
   check('the login URL redirects to the clean URL', page.url() === `${BASE}/`, page.url());
   const cookies = await ctx.cookies(BASE);
   const c = cookies.find((k) => k.name.startsWith('morphling_token_'));
-  check('the token cookie is HttpOnly and SameSite=Strict', c && c.httpOnly && c.sameSite === 'Strict',
-    JSON.stringify(c));
-  check('scripts cannot read the token', !(await page.evaluate(() => document.cookie)).includes(process.env.MP_TOKEN || '-'));
+  check(
+    'the token cookie is HttpOnly and SameSite=Strict',
+    c && c.httpOnly && c.sameSite === 'Strict',
+    JSON.stringify(c),
+  );
+  check(
+    'scripts cannot read the token',
+    !(await page.evaluate(() => document.cookie)).includes(process.env.MP_TOKEN || '-'),
+  );
   check('list page renders', true);
   await page.keyboard.press('Tab');
   const focused = await page.evaluate(() => document.activeElement.textContent);
@@ -85,9 +372,13 @@ async function run() {
   await page.click('nav >> text=New experiment');
   await page.waitForSelector('#spec-ok');
   check('template validates', (await page.locator('#spec-ok').textContent()).includes('Valid'));
-  const spec = await page.inputValue('#spec');
-  const lines = spec.split('\n');
-  const bad = lines.findIndex((l) => l.includes('max_trials:')) + 1;
+  check(
+    'the template names no file of the source tree',
+    !/surface:|examples\//.test(await page.inputValue('#spec')),
+  );
+  // The experiment the test runs: a replay of a recorded surface (tests/e2e/replay-live.yaml).
+  const spec = fs.readFileSync(process.env.MP_SPEC, 'utf8');
+  const bad = spec.split('\n').findIndex((l) => l.includes('max_trials:')) + 1;
   await page.fill('#spec', spec.replace('max_trials: 30', 'max_trials: zero'));
   await page.click('#validate-btn');
   await page.waitForSelector('#spec-error');
@@ -99,47 +390,54 @@ async function run() {
   await page.fill('#spec', spec.replace('name: replay-live', 'name: e2e-live'));
   await page.click('#submit-btn');
   await page.waitForURL(/#\/exp\/\d+$/);
-  await page.evaluate(() => { window.__noReload = true; });
+  const expId = /#\/exp\/(\d+)$/.exec(page.url())[1];
+  await page.evaluate(() => {
+    window.__noReload = true;
+  });
   await page.waitForSelector('#trials-h');
   const first = await trialCount(page);
-  await page.waitForFunction(() => /\((\d+)\)/.test(document.querySelector('#trials-h')?.textContent || '') &&
-    Number(/\((\d+)\)/.exec(document.querySelector('#trials-h').textContent)[1]) >= 5);
+  await page.waitForFunction(
+    () =>
+      /\((\d+)\)/.test(document.querySelector('#trials-h')?.textContent || '') &&
+      Number(/\((\d+)\)/.exec(document.querySelector('#trials-h').textContent)[1]) >= 5,
+  );
   const later = await trialCount(page);
   check('trials arrive live', later > first, `${first} -> ${later}`);
   check('page was not reloaded', await page.evaluate(() => window.__noReload === true));
   await page.waitForSelector('.badge.SUCCEEDED >> nth=0');
-  await page.waitForFunction(() => document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED', null, { timeout: 60000 });
+  await page.waitForFunction(
+    () => document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED',
+    null,
+    { timeout: 60000 },
+  );
   check('experiment finishes', true);
   await page.waitForSelector('.uplot');
-  const charts = await page.locator('.uplot').count();
-  check('charts drawn (best so far, Pareto, per parameter)', charts >= 6, `${charts} charts`);
-  check('heat map drawn', (await page.locator('.heat .cell').count()) > 4);
-  check('recommendation card shows a configuration', (await page.locator('.config span').count()) === 4);
-  const sortBtn = page.locator('th button:has-text("Time")');
-  await sortBtn.focus();
-  await page.keyboard.press('Enter');
-  check('trial table sorts from the keyboard',
-    (await page.locator('th:has(button:has-text("Time"))').getAttribute('aria-sort')) !== 'none');
-  await shot(page, 'experiment.png', { fullPage: true });
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await shot(page, 'experiment-top.png');
-  await shot(page.locator('#charts'), 'charts.png');
-
-  await page.locator('button[aria-label="Logs of trial 1"]').click();
-  await page.waitForSelector('dialog[open] pre.log');
-  check('trial logs open in a dialog', true);
-  await page.keyboard.press('Escape');
+  await page.waitForSelector('.pc svg');
+  await experimentChecks(page, expId);
+  await resizeChecks(page, expId);
+  await exportChecks(page);
+  await trialPageChecks(page, expId);
+  await confirmationChecks(page, expId);
+  await phoneChecks(page, expId);
 
   // A second experiment for the comparison page, submitted through the API.
-  const res = await page.evaluate(async (s) => {
-    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
-    return r.status;
-  }, spec.replace('name: replay-live', 'name: e2e-second').replace('seed: 7', 'seed: 11').replace('delay: 150ms', 'delay: 10ms'));
+  const res = await page.evaluate(
+    async (s) => {
+      const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+      return r.status;
+    },
+    spec
+      .replace('name: replay-live', 'name: e2e-second')
+      .replace('seed: 7', 'seed: 11')
+      .replace('delay: 150ms', 'delay: 10ms'),
+  );
   check('second experiment created from the page origin', res === 201, String(res));
   await page.goto(`${BASE}/#/`);
   await page.waitForSelector('td a:has-text("e2e-second")');
   await shot(page, 'list.png', { fullPage: true });
-  const ids = await page.evaluate(async () => (await (await fetch('/api/v1/experiments')).json()).experiments.map((e) => e.id));
+  const ids = await page.evaluate(async () =>
+    (await (await fetch('/api/v1/experiments')).json()).experiments.map((e) => e.id),
+  );
   await page.goto(`${BASE}/#/compare?ids=${ids.join(',')}`);
   await page.waitForSelector('.uplot');
   check('comparison shows both experiments', (await page.locator('thead th a').count()) === 2);
@@ -152,12 +450,14 @@ async function run() {
   check('no request left the server', external.length === 0, external.join(' '));
 }
 
-run().catch((e) => {
-  failures++;
-  console.log(`not ok - ${e.stack || e}`);
-}).finally(async () => {
-  // Close the browser whatever happened, so a failure ends the test instead of hanging it.
-  if (ctx) await ctx.close().catch(() => {});
-  console.log(`e2e: ${passes} passed, ${failures} failed`);
-  process.exit(failures ? 1 : 0);
-});
+run()
+  .catch((e) => {
+    failures++;
+    console.log(`not ok - ${e.stack || e}`);
+  })
+  .finally(async () => {
+    // Close the browser whatever happened, so a failure ends the test instead of hanging it.
+    if (ctx) await ctx.close().catch(() => {});
+    console.log(`e2e: ${passes} passed, ${failures} failed`);
+    process.exit(failures ? 1 : 0);
+  });

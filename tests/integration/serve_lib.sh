@@ -4,6 +4,10 @@
 # (unless --no-auth) TOKEN from the login URL it prints and AUTH, the header that carries it (the
 # test stops when it does not start).
 start_server() {
+    # Emptied here, not only by the redirections below: those run in the background child, so
+    # the loop could otherwise read the previous server's address from the old file.
+    : >"$WORK/server.out"
+    : >"$WORK/server.err"
     "$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --base-dir "$MP_SOURCE_DIR" \
         "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
     SERVER_PID=$!

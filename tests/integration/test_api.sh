@@ -8,7 +8,7 @@
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
 . "$MP_SOURCE_DIR/tests/integration/serve_lib.sh"
 
-SPEC="$MP_SOURCE_DIR/web/template.yaml"
+SPEC="$MP_SOURCE_DIR/tests/e2e/replay-live.yaml"
 # status METHOD PATH [curl args...]: prints the HTTP status (the request carries the token);
 # the body goes to $WORK/body. anon: the same without the token.
 status() {
@@ -122,6 +122,30 @@ check "space: parameters" "cpu memory threads batch" "$(body '[.parameters[].nam
 check "logs" 200 "$(status GET "/api/v1/experiments/$id/trials/1/logs")"
 check "logs: fields" "1 string" "$(body '"\(.number) \(.stdout | type)"')"
 check "logs of a missing trial" 404 "$(status GET "/api/v1/experiments/$id/trials/999/logs")"
+# The event kinds the engine writes, published for the dashboard: every kind this stream saw is
+# among them, and the list is the engine's table.
+check "info" 200 "$(status GET /api/v1/info)"
+check "info: the event kinds" \
+    "experiment_started experiment_resumed trial_started trial_retry trial_interrupted trial_finished new_best confirm_started confirm_run confirm_finished experiment_finished" \
+    "$(body '.event_kinds | join(" ")')"
+check "info: every streamed kind is listed" "" \
+    "$(sed -n 's/^event: //p' "$WORK/events.txt" | sort -u | while read -r k; do jq -e --arg k "$k" '.event_kinds | index($k)' "$WORK/body" >/dev/null || echo "$k"; done)"
+check "info: the version" "$("$MORPHLING" --version | cut -d' ' -f2)" "$(body .version)"
+check "info needs the token" 401 "$(anon GET /api/v1/info)"
+# The deployable result, as `morphling export` prints it.
+check "export" 200 "$(status GET "/api/v1/experiments/$id/export")"
+(cd "$MP_SOURCE_DIR" && "$MORPHLING" export "$id" --format deploy) >"$WORK/deploy-cli.json"
+check "export: the same as export --format deploy" "$(jq -S . "$WORK/deploy-cli.json")" "$(jq -S . "$WORK/body")"
+check "export: the recommended trial" "$(get "/api/v1/experiments/$id/recommendation" | jq .best.number)" "$(body .trial)"
+check "export k8s" 200 "$(status GET "/api/v1/experiments/$id/export?format=k8s&container=web")"
+check "export k8s: the named container" web "$(body '.spec.template.spec.containers[0].name')"
+check "export k8s: cpu limit" "$(get "/api/v1/experiments/$id/recommendation" | jq -r '.best.params.cpu * 1000 | floor | tostring + "m"')" \
+    "$(body '.spec.template.spec.containers[0].resources.limits.cpu')"
+check "export k8s without a container" 400 "$(status GET "/api/v1/experiments/$id/export?format=k8s")"
+check_contains "export: the error names container" "container=NAME" "$(body .error.message)"
+check "export: an unknown format" 400 "$(status GET "/api/v1/experiments/$id/export?format=zip")"
+check "export of a missing experiment" 404 "$(status GET /api/v1/experiments/nope/export)"
+check "POST export" 405 "$(status POST "/api/v1/experiments/$id/export")"
 check "missing experiment" 404 "$(status GET /api/v1/experiments/nope)"
 check "missing: error code" not_found "$(body .error.code)"
 check "unknown API route" 404 "$(status GET /api/v1/nope)"
@@ -277,8 +301,17 @@ ln -s "$WORK/token" "$WORK/token-link"
 check "a symlinked token file refused" 2 "$?"
 
 # --no-auth: loopback only, a loud warning, and nothing asks for a token.
-start_server --no-auth
+# The server writes the warning after its address (which start_server waits for), so a loaded
+# machine may not have written it yet: wait for it. Started in an empty folder (--base-dir), the
+# dashboard's template still validates: it names no file.
+mkdir "$WORK/elsewhere"
+start_server --no-auth --base-dir "$WORK/elsewhere"
+wait_for "the --no-auth warning" grep -q "WARNING: --no-auth" "$WORK/server.err"
 check_contains "--no-auth warns" "WARNING: --no-auth" "$(cat "$WORK/server.err")"
+check "the dashboard's template validates in any folder" 200 \
+    "$(anon POST /api/v1/validate --data-binary @"$MP_SOURCE_DIR/web/template.yaml")"
+curl -s -o "$WORK/served.yaml" "$BASE/template.yaml"
+check_true "the template is the one served" cmp -s "$WORK/served.yaml" "$MP_SOURCE_DIR/web/template.yaml"
 check "--no-auth: no login URL" "" "$TOKEN"
 check "--no-auth: the API answers without a token" 200 "$(anon GET /api/v1/experiments)"
 stop_server

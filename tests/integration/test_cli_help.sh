@@ -13,7 +13,7 @@ completion="$MP_BUILD_DIR/completion/morphling"
 "$MORPHLING" help --json >"$WORK/tables.json"
 check "help --json exits 0" 0 "$?"
 verbs=$(jq -r '.verbs[].name | gsub(" "; ":")' "$WORK/tables.json")
-check "help --json lists the verbs" 15 "$(printf '%s\n' $verbs | wc -l)"
+check "help --json lists the verbs" 16 "$(printf '%s\n' $verbs | wc -l)"
 
 missing=""
 for v in $verbs; do

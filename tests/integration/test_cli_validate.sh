@@ -23,6 +23,19 @@ err=$("$MORPHLING" run "$WORK/bad.yaml" 2>&1); rc=$?
 check "run refuses an invalid spec with 2" 2 "$rc"
 check "run writes nothing for an invalid spec" 0 "$("$MORPHLING" list --json | jq length)"
 
+# An inline request body is for the kubernetes runner (a ProfilingExperiment's requestTemplate).
+cat >"$WORK/inline.yaml" <<'YAML'
+name: inline
+service: {command: [sleep, "{a}"]}
+parameters:
+  - {name: a, type: int, min: 1, max: 4}
+objective: {metric: throughput_rps}
+runner: {kind: local, load: {method: POST, body_text: '{"x": 1}'}}
+YAML
+err=$("$MORPHLING" validate "$WORK/inline.yaml" 2>&1); rc=$?
+check "the local runner refuses an inline body with 2" 2 "$rc"
+check_contains "... naming the field and what to give instead" "'runner.load.body_text': the local runner reads request bodies from files" "$err"
+
 sed 's/step: 0/step: 1/; s/max_trial/x/' "$WORK/bad.yaml" >"$WORK/nosurface.yaml"
 err=$("$MORPHLING" validate "$WORK/nosurface.yaml" 2>&1); rc=$?
 check "missing surface file exits 1" 1 "$rc"

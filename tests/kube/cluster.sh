@@ -4,6 +4,7 @@
 # the node agent (controllers/), whose pods run under pod_runner.
 #
 #   sh tests/kube/cluster.sh start DIR [--nodes FILE] [--no-metrics] [--crash-backoff SECONDS]
+#                                      [--strict]
 #   sh tests/kube/cluster.sh stop DIR
 #
 # start waits until both are ready and writes DIR/env (sourceable: KUBECONFIG, KUBE_API_URL,
@@ -83,11 +84,14 @@ start() {
     nodes=""
     metrics=""
     backoff=""
+    strict=""
     while [ $# -gt 0 ]; do
         case "$1" in
         --nodes) nodes=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
         --no-metrics) metrics=--no-metrics; shift ;;
         --crash-backoff) backoff="--crash-backoff $2"; shift 2 ;;
+        # Unknown fields are refused (400) instead of dropped with a warning.
+        --strict) strict="--default-field-validation Strict"; shift ;;
         *) die "unknown option '$1'" ;;
         esac
     done
@@ -107,8 +111,9 @@ start() {
     : >"$dir/starting"
     net=$(claim_net "$dir") || die "no free address block under $nets"
     echo "$net" >"$dir/net"
+    # shellcheck disable=SC2086
     node "$js/apiserver/main.mjs" --dir "$dir" --service-cluster-ip-range "127.$net.128.0/17" \
-        $metrics </dev/null >"$dir/apiserver.log" 2>&1 &
+        $metrics $strict </dev/null >"$dir/apiserver.log" 2>&1 &
     api_pid=$!
     echo "$api_pid" >"$dir/apiserver.pid"
     wait_for "$dir/apiserver.ready" "$api_pid" 60 || {
@@ -194,7 +199,7 @@ stop() {
 
 case "${1:-}" in
 start)
-    [ $# -ge 2 ] || die "usage: cluster.sh start DIR [--nodes FILE] [--no-metrics] [--crash-backoff S]"
+    [ $# -ge 2 ] || die "usage: cluster.sh start DIR [--nodes FILE] [--no-metrics] [--crash-backoff S] [--strict]"
     shift
     start "$@"
     ;;
@@ -203,7 +208,7 @@ stop)
     stop "$2"
     ;;
 *)
-    echo "usage: cluster.sh start DIR [--nodes FILE] [--no-metrics] [--crash-backoff S]" >&2
+    echo "usage: cluster.sh start DIR [--nodes FILE] [--no-metrics] [--crash-backoff S] [--strict]" >&2
     echo "       cluster.sh stop DIR" >&2
     exit 2
     ;;

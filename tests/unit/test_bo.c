@@ -15,6 +15,7 @@
 
 #include "optimizer/optimizer.h"
 #include "optlib.h"
+#include "spec/spec.h"
 #include "testlib.h"
 
 #define CHECK_BEST(got, want)                                                                      \
@@ -338,6 +339,63 @@ static void test_settings(void **state)
     mp_space_release(&s);
 }
 
+/* Constraint margins and the resource trend: on a space where the least CPU gives the best score
+ * but breaks the latency limit 5 times over, `bo` stops proposing it after the first
+ * violations, and more readily than with pass/fail labels. */
+static size_t starved_trials(const char *settings, uint64_t seed)
+{
+    static const char text[] =
+        "name: m\nparameters:\n"
+        "  - {name: cpu, type: float, min: 0.5, max: 2, step: 0.5, target: {resource: cpu}}\n"
+        "  - {name: batch, type: discrete, values: [1, 2, 4, 8, 16, 32], log: true}\n"
+        "  - {name: timeout, type: discrete, values: [0, 250, 1000]}\n"
+        "objective: {metric: v}\nrunner: {kind: replay, surface: x.csv}\n";
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_spec_parse(text, strlen(text), "m.yaml", NULL, NULL, 0, &spec, &err), 0);
+    struct mp_node *set = opt_settings(settings);
+    struct mp_optimizer *opt = opt_make("bo", &spec->space, seed, 16, set, NULL);
+    struct opt_run *r = opt_run_new();
+    size_t starved = 0;
+    for (size_t t = 0; t < 16; t++) {
+        opt_suggest(opt, r);
+        double cpu = r->x[t][0], b = r->x[t][1];
+        double score = log2(b) / cpu + 0.1 * r->x[t][2] / 1000;
+        r->obs[t].has_margin = true;
+        r->obs[t].margin = cpu == 0.5 ? log(5.0) : log(0.2 * cpu / 2) + 0.01 * log2(b);
+        if (cpu == 0.5) {
+            opt_violate(r, t, score);
+            starved++;
+        } else {
+            opt_succeed(r, t, score);
+        }
+    }
+    mp_optimizer_free(opt);
+    free(r);
+    mp_doc_free(set);
+    mp_spec_free(spec);
+    return starved;
+}
+
+static void test_constraint_margins(void **state)
+{
+    (void)state;
+    size_t with = 0, without = 0;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        size_t m = starved_trials(NULL, seed);
+        size_t l = starved_trials("{constraint_margins: false, monotone_resources: false}", seed);
+        if (m > 3) {
+            fail_msg("seed %llu: %zu of 16 trials at the starved CPU with margins",
+                     (unsigned long long)seed, m);
+        }
+        with += m;
+        without += l;
+    }
+    if (with >= without) {
+        fail_msg("margins: %zu trials at the starved CPU, labels %zu", with, without);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_exhausts_small_space),
         cmocka_unit_test(test_feasibility_from_failures),
         cmocka_unit_test(test_slo_violations),
+        cmocka_unit_test(test_constraint_margins),
         cmocka_unit_test(test_continuous),
         cmocka_unit_test(test_should_stop),
         cmocka_unit_test(test_settings),

@@ -530,17 +530,43 @@ static void test_port_lease_refuses_symlinks(void **state)
     remove_dir(dir);
 }
 
+static uint64_t last_lg_mask; /* what fake_load was given */
+
 static int fake_load(const struct mp_local_target *t, struct mp_trial_result *res,
                      const atomic_bool *stop, struct mp_error *err)
 {
     (void)stop;
     (void)err;
+    last_lg_mask = t->lg_cpu_mask;
     /* The service is ready and really ours: answer one probe to show the address works. */
     struct mp_probe_result r;
     mp_local_probe(t->port, "/healthz", SEC, &r);
     mp_metrics_set(&res->metrics, "throughput_rps", r.outcome == MP_PROBE_OK ? 250.0 : 0.0);
     mp_metrics_set(&res->metrics, "latency_p99_us", 1500.0);
     return 0;
+}
+
+/* A trial at 1 CPU on a machine with more than one: the service's cpuset and the load
+ * generator's CPUs are disjoint when the cpuset cgroup is there, else the record says shared. */
+static void expect_placement(const struct fixture *f)
+{
+    const json_t *pl = json_object_get(f->meta, "placement");
+    const char *how = json_string_value(json_object_get(pl, "how"));
+    assert_non_null(how);
+    const json_t *cs = json_object_get(json_object_get(f->meta, "limits"), "cpuset");
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 2 || !json_is_true(json_object_get(cs, "enforced"))) {
+        assert_int_equal(strncmp(how, "shared", 6), 0);
+        assert_true(last_lg_mask == 0);
+        return;
+    }
+    assert_string_equal(how, "disjoint cpusets");
+    const char *svc = json_string_value(json_object_get(pl, "service_cpus"));
+    assert_non_null(svc);
+    assert_null(strchr(svc, ','));
+    long c = strtol(svc, NULL, 10);
+    assert_true(last_lg_mask != 0);
+    assert_true((last_lg_mask & (UINT64_C(1) << c)) == 0);
 }
 
 static void test_healthy_trial_with_seam(void **state)
@@ -585,6 +611,7 @@ static void test_healthy_trial_with_seam(void **state)
         assert_true(mp_metrics_get(&f.res.metrics, "throughput_rps", &rps));
         assert_true(rps == 250.0);
         assert_non_null(json_object_get(f.meta, "ready_after_s"));
+        expect_placement(&f);
     }
     free(yaml);
     free(fake);

@@ -81,6 +81,7 @@ static void original_example_maps_field_by_field(void **state)
     assert_int_equal(s->direction, MP_MAXIMIZE);
     assert_string_equal(s->algorithm, "grid");
     assert_int_equal(s->max_trials, 8);
+    assert_int_equal(s->confirm_top, 0); /* one Trial per trial: no confirmation runs */
     assert_int_equal(s->parallelism, 1);
     assert_string_equal(s->runner, "kubernetes");
     assert_int_equal(s->space.n, 3);
@@ -106,7 +107,7 @@ static void original_example_maps_field_by_field(void **state)
     assert_string_equal(mp_doc_get(containers->items[0], "name")->scalar, "resnet-container");
     assert_null(runner_get(s, "client_template"));
     const struct mp_node *load = runner_get(s, "load");
-    assert_string_equal(mp_doc_get(load, "body")->scalar, "{\"instances\": [[0, 0, 0]]}");
+    assert_string_equal(mp_doc_get(load, "body_text")->scalar, "{\"instances\": [[0, 0, 0]]}");
     assert_string_equal(mp_doc_get(load, "method")->scalar, "POST");
     /* Nodes keep the resource's own paths. */
     assert_string_equal(cpu->name, "cpu");

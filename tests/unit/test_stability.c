@@ -56,6 +56,24 @@ static void last_three_windows_must_agree(void **state)
 
 /* Pruning: every one of the last windows must break a clause by more than the factor, on a
  * percentile it trusts. */
+/* The confidence interval of the mean throughput over windows: Student's t, relative. */
+static void confidence_interval(void **state)
+{
+    (void)state;
+    struct mp_window_stats w[4] = {win(100, 1000, 2000, 100), win(102, 1000, 2000, 100),
+                                   win(98, 1000, 2000, 100), win(100, 1000, 2000, 100)};
+    double mean = 0;
+    /* sd = sqrt(8 / 3), t(3) = 3.182: half-width 3.182 * 1.633 / 2 = 2.598 of 100. */
+    double ci = mp_measure_ci(w, 4, &mean);
+    assert_true(fabs(mean - 100) < 1e-12);
+    assert_true(fabs(ci - 3.182 * sqrt(8.0 / 3.0) / 2 / 100) < 1e-9);
+    assert_true(isinf(mp_measure_ci(w, 1, NULL)));
+    struct mp_window_stats flat[3] = {win(50, 1, 1, 60), win(50, 1, 1, 60), win(50, 1, 1, 60)};
+    assert_true(mp_measure_ci(flat, 3, NULL) == 0);
+    struct mp_window_stats zero[2] = {win(0, 1, 1, 0), win(0, 1, 1, 0)};
+    assert_true(isinf(mp_measure_ci(zero, 2, NULL)));
+}
+
 static void pruning_rule(void **state)
 {
     (void)state;
@@ -290,6 +308,7 @@ int main(void)
         cmocka_unit_test(percentile_trust_thresholds),
         cmocka_unit_test(percentile_upper_bounds),
         cmocka_unit_test(pruning_rule),
+        cmocka_unit_test(confidence_interval),
         cmocka_unit_test(slo_parsing_and_checking),
         cmocka_unit_test(window_figures),
         cmocka_unit_test(json_output_is_valid),

@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Confirmation: before recommending, the best candidates of the search are measured again and
+ * the recommendation rests on every measurement of each, with its spread. Also the rule that
+ * says when a measurement did not settle. Contract: docs/internals/engine.md, "Confirmation". */
+#include "engine/events.h"
+#include "engine/engine_int.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Confirmation runs use attempts from here on, so their side effects (cgroups, port offsets)
+ * never share a name with the trial's own attempts. */
+#define CONFIRM_ATTEMPT_BASE 1000
+#define INFRA_RETRIES        2
+
+static bool over(const struct mp_metrics *m, const char *metric, double limit)
+{
+    char name[256];
+    double v, u;
+    snprintf(name, sizeof(name), "%s_uncertainty", metric);
+    return mp_metrics_get(m, metric, &v) && isfinite(v) && v != 0 && mp_metrics_get(m, name, &u) &&
+           isfinite(u) && u / fabs(v) > limit;
+}
+
+bool mp_engine_unsettled(const struct mp_spec *spec, const struct mp_metrics *m)
+{
+    double stable, pruned = 0;
+    if (mp_metrics_get(m, "pruned", &pruned) && pruned == 1) {
+        return false; /* stopped on purpose: far over a limit, which is settled enough */
+    }
+    if (mp_metrics_get(m, "stable", &stable) && stable == 0) {
+        return true;
+    }
+    return over(m, "throughput_rps", spec->max_uncertainty) ||
+           over(m, spec->objective_metric, spec->max_uncertainty);
+}
+
+#define MARGIN_CLIP 3.0
+
+static double clip(double v)
+{
+    return v > MARGIN_CLIP ? MARGIN_CLIP : v < -MARGIN_CLIP ? -MARGIN_CLIP : v;
+}
+
+bool mp_engine_margin(const struct mp_spec *spec, const struct mp_metrics *m, double *margin)
+{
+    double worst = -INFINITY;
+    for (size_t i = 0; i < spec->n_constraints; i++) {
+        const struct mp_constraint *c = &spec->constraints[i];
+        bool upper = c->op == MP_CMP_LE || c->op == MP_CMP_LT;
+        double v, u;
+        if (!mp_metrics_get(m, c->metric, &v) || !isfinite(v)) {
+            return false;
+        }
+        char name[160];
+        snprintf(name, sizeof(name), "%s_upper", c->metric);
+        if (upper && mp_metrics_get(m, name, &u) && isfinite(u) && u > v) {
+            v = u;
+        }
+        double g;
+        if (v > 0 && c->bound > 0) {
+            g = clip(upper ? log(v / c->bound) : log(c->bound / v));
+        } else {
+            g = mp_constraint_holds(c, v) ? -MARGIN_CLIP : MARGIN_CLIP;
+        }
+        worst = g > worst ? g : worst;
+    }
+    *margin = worst;
+    return spec->n_constraints > 0;
+}
+
+static double oriented(const struct mp_spec *spec, double v)
+{
+    return spec->direction == MP_MAXIMIZE ? v : -v;
+}
+
+size_t mp_confirm_candidates(const struct mp_spec *spec, const struct mp_trial_row *rows, size_t n,
+                             size_t *idx)
+{
+    size_t k = 0, top = (size_t)spec->confirm_top;
+    for (size_t i = 0; i < n && top > 0; i++) {
+        double v;
+        if (rows[i].state != MP_TRIAL_SUCCEEDED ||
+            !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v) || !isfinite(v)) {
+            continue;
+        }
+        /* Insertion into the best-first list; a tie keeps the earlier trial first. */
+        size_t at = k;
+        while (at > 0) {
+            double w;
+            mp_metrics_get(&rows[idx[at - 1]].metrics, spec->objective_metric, &w);
+            if (oriented(spec, v) <= oriented(spec, w)) {
+                break;
+            }
+            at--;
+        }
+        if (at >= top) {
+            continue;
+        }
+        size_t end = k < top ? k : top - 1;
+        memmove(&idx[at + 1], &idx[at], (end - at) * sizeof(*idx));
+        idx[at] = i;
+        k += k < top;
+    }
+    return k;
+}
+
+static void add_value(struct mp_confirm_stats *s, double v, double *sum, double *sq)
+{
+    s->min = s->n_values ? fmin(s->min, v) : v;
+    s->max = s->n_values ? fmax(s->max, v) : v;
+    s->n_values++;
+    *sum += v;
+    *sq += v * v;
+}
+
+void mp_confirm_stats_of(const struct mp_spec *spec, const struct mp_trial_row *t,
+                         const struct mp_confirm_row *runs, size_t n_runs,
+                         struct mp_confirm_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->number = t->number;
+    double sum = 0, sq = 0, v;
+    out->runs = 1;
+    out->passes = t->state == MP_TRIAL_SUCCEEDED;
+    out->settled = t->settled;
+    out->search_value = NAN;
+    if (mp_metrics_get(&t->metrics, spec->objective_metric, &v) && isfinite(v)) {
+        out->search_value = v;
+        add_value(out, v, &sum, &sq);
+    }
+    for (size_t i = 0; i < n_runs; i++) {
+        const struct mp_confirm_row *r = &runs[i];
+        if (r->trial_number != t->number || r->failure == MP_FAILURE_INFRA) {
+            continue; /* our failure, not a measurement of the configuration */
+        }
+        out->runs++;
+        out->passes += r->state == MP_TRIAL_SUCCEEDED;
+        out->settled += r->settled;
+        if (mp_metrics_get(&r->metrics, spec->objective_metric, &v) && isfinite(v)) {
+            add_value(out, v, &sum, &sq);
+        }
+    }
+    size_t m = out->n_values;
+    out->mean = m ? sum / (double)m : NAN;
+    double var = m > 1 ? (sq - sum * sum / (double)m) / (double)(m - 1) : 0;
+    out->stddev = m ? sqrt(var > 0 ? var : 0) : NAN;
+    if (!m) {
+        out->min = out->max = NAN;
+    }
+    /* Repeated measurements are the evidence an unsettled one lacked: every one must pass. */
+    out->confirmed = out->runs >= 2 && out->passes == out->runs && m == out->runs;
+}
+
+long mp_confirm_pick(const struct mp_spec *spec, const struct mp_confirm_stats *s, size_t n)
+{
+    long best = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].confirmed &&
+            (best < 0 || oriented(spec, s[i].mean) > oriented(spec, s[best].mean))) {
+            best = (long)i;
+        }
+    }
+    return best;
+}
+
+static bool recorded(const struct mp_confirm_row *rows, size_t n, int64_t number, int64_t run)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].trial_number == number && rows[i].run == run) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static char *run_detail(const struct mp_spec *spec, int64_t run, const struct mp_trial_result *res)
+{
+    json_t *j = json_pack("{s:I, s:s, s:b}", "run", (json_int_t)run, "state",
+                          mp_trial_state_name(res->state), "settled", !res->unsettled);
+    if (res->failure != MP_FAILURE_NONE) {
+        json_object_set_new(j, "failure", json_string(mp_failure_name(res->failure)));
+    }
+    double v;
+    if (mp_metrics_get(&res->metrics, spec->objective_metric, &v) && isfinite(v)) {
+        json_object_set_new(j, "value", json_real(v));
+    }
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+/* One confirmation run of trial t: the runner, retried on our own failures, then judged like a
+ * trial and recorded. MP_ECANCELLED when interrupted (nothing recorded). */
+static int confirm_run(struct mp_confirm_phase *p, const struct mp_trial_row *t, int64_t run,
+                       struct mp_error *err)
+{
+    double *x = mp_xcalloc(p->spec->space.n + 1, sizeof(double));
+    int rc = mp_space_config_from_json(&p->spec->space, t->params_json, x, err);
+    struct mp_trial_result res;
+    mp_trial_result_init(&res);
+    for (int attempt = 0; rc == 0; attempt++) {
+        struct mp_trial_request req = {.experiment = p->spec->name,
+                                       .experiment_id = p->exp_id,
+                                       .number = t->number,
+                                       .attempt = CONFIRM_ATTEMPT_BASE + run * 10 + attempt,
+                                       .x = x,
+                                       .timeout_ms = p->spec->trial_timeout_ms};
+        mp_trial_result_release(&res);
+        mp_trial_result_init(&res);
+        int run_rc = p->runner->ops->run(p->runner, &req, &res, p->cancel);
+        if (p->cancel && atomic_load(p->cancel)) {
+            rc = MP_ECANCELLED;
+        } else if (run_rc < 0 && attempt < INFRA_RETRIES) {
+            continue;
+        } else if (run_rc < 0) {
+            mp_trial_result_fail(&res, MP_FAILURE_INFRA, "runner failure: %s", mp_strerror(run_rc));
+        }
+        break;
+    }
+    if (rc == 0) {
+        mp_spec_evaluate(p->spec, x, &res);
+        res.unsettled = mp_engine_unsettled(p->spec, &res.metrics);
+        rc = mp_store_confirm_add(p->st, p->exp_id, t->number, run, &res, err);
+    }
+    if (rc == 0) {
+        char *detail = run_detail(p->spec, run, &res);
+        rc = mp_store_event_add(p->st, p->exp_id, t->number,
+                                mp_engine_event_name(MP_EVENT_CONFIRM_RUN), detail, err);
+        free(detail);
+        p->runs_made++;
+        p->runs_done++;
+        if (p->progress) {
+            p->progress(p->progress_ctx, p->spec, t->number, run, &res, p->runs_done,
+                        p->runs_total);
+        }
+    }
+    mp_trial_result_release(&res);
+    free(x);
+    return rc;
+}
+
+static json_t *stats_json(const struct mp_confirm_stats *s)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:b}", "number",
+                     (json_int_t)s->number, "runs", (json_int_t)s->runs, "passes",
+                     (json_int_t)s->passes, "settled", (json_int_t)s->settled, "mean",
+                     isfinite(s->mean) ? s->mean : 0.0, "stddev",
+                     isfinite(s->stddev) ? s->stddev : 0.0, "min", isfinite(s->min) ? s->min : 0.0,
+                     "max", isfinite(s->max) ? s->max : 0.0, "confirmed", s->confirmed);
+}
+
+/* Picks the winner from what is recorded and appends confirm_finished. */
+static int conclude(struct mp_confirm_phase *p, const struct mp_trial_row *rows, const size_t *idx,
+                    size_t k, struct mp_error *err)
+{
+    struct mp_confirm_row *runs = NULL;
+    size_t n_runs = 0;
+    int rc = mp_store_confirm_list(p->st, p->exp_id, &runs, &n_runs, err);
+    if (rc != 0) {
+        return rc;
+    }
+    struct mp_confirm_stats *s = mp_xcalloc(k + 1, sizeof(*s));
+    json_t *cands = json_array();
+    for (size_t i = 0; i < k; i++) {
+        mp_confirm_stats_of(p->spec, &rows[idx[i]], runs, n_runs, &s[i]);
+        json_array_append_new(cands, stats_json(&s[i]));
+    }
+    long w = mp_confirm_pick(p->spec, s, k);
+    p->recommended = w >= 0 ? s[w].number : 0;
+    json_t *j = json_pack("{s:o, s:o}", "recommended",
+                          w >= 0 ? json_integer(p->recommended) : json_null(), "candidates", cands);
+    char *detail = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    rc = mp_store_event_add(p->st, p->exp_id, 0, mp_engine_event_name(MP_EVENT_CONFIRM_FINISHED),
+                            detail, err);
+    free(detail);
+    free(s);
+    mp_confirm_rows_free(runs, n_runs);
+    return rc;
+}
+
+static int run_missing(struct mp_confirm_phase *p, const struct mp_trial_row *rows,
+                       const size_t *idx, size_t k, struct mp_error *err)
+{
+    struct mp_confirm_row *done = NULL;
+    size_t n_done = 0;
+    int rc = mp_store_confirm_list(p->st, p->exp_id, &done, &n_done, err);
+    /* Round robin (run 1 of every candidate, then run 2...): a machine whose load drifts over
+     * the confirmation then weighs on every candidate alike. */
+    for (int64_t r = 1; r <= p->spec->confirm_runs && rc == 0; r++) {
+        for (size_t i = 0; i < k && rc == 0; i++) {
+            if (recorded(done, n_done, rows[idx[i]].number, r)) {
+                p->runs_done++;
+                continue;
+            }
+            if (p->cancel && atomic_load(p->cancel)) {
+                rc = MP_ECANCELLED;
+                break;
+            }
+            rc = confirm_run(p, &rows[idx[i]], r, err);
+            if (rc == 0 && (rc = mp_store_experiment_heartbeat(p->st, p->exp_id, err)) != 0) {
+                break;
+            }
+        }
+    }
+    mp_confirm_rows_free(done, n_done);
+    return rc;
+}
+
+int mp_engine_confirm_phase(struct mp_confirm_phase *p, struct mp_error *err)
+{
+    p->runs_made = p->runs_done = p->runs_total = 0;
+    p->recommended = 0;
+    if (p->spec->confirm_top <= 0) {
+        return 0;
+    }
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    int rc = mp_store_trial_list(p->st, p->exp_id, &rows, &n, err);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t *idx = mp_xcalloc((size_t)p->spec->confirm_top + 1, sizeof(*idx));
+    size_t k = mp_confirm_candidates(p->spec, rows, n, idx);
+    p->runs_total = k * (size_t)p->spec->confirm_runs;
+    json_t *nums = json_array();
+    for (size_t i = 0; i < k; i++) {
+        json_array_append_new(nums, json_integer(rows[idx[i]].number));
+    }
+    json_t *j =
+        json_pack("{s:o, s:I}", "candidates", nums, "runs", (json_int_t)p->spec->confirm_runs);
+    char *detail = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (k > 0) {
+        rc = mp_store_event_add(p->st, p->exp_id, 0, mp_engine_event_name(MP_EVENT_CONFIRM_STARTED),
+                                detail, err);
+    }
+    free(detail);
+    if (rc == 0 && k > 0) {
+        rc = run_missing(p, rows, idx, k, err);
+    }
+    if (rc == 0 && k > 0) {
+        rc = conclude(p, rows, idx, k, err);
+    }
+    free(idx);
+    mp_trial_rows_free(rows, n);
+    return rc;
+}

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One experiment's run on its own thread: a fresh SQLite cache rebuilt from the experiment's
+ * Trial objects (so a run on a new operator continues where the last one stopped), the engine
+ * with the Trial-object runner (trial.c), and the experiment's status after every trial and at
+ * the end. A run ends when the experiment finishes, when it is deleted or the operator stops
+ * (trials in flight stay Running, for the next run to re-run), or on an API failure (the key is
+ * retried with backoff). */
+#include "operator/op_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+
+static void remove_cache(const char *db)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(suffixes); i++) {
+        char *p = mp_xasprintf("%s%s", db, suffixes[i]);
+        (void)unlink(p);
+        free(p);
+    }
+}
+
+static void on_progress(void *ctx, const struct mp_spec *spec, int64_t number,
+                        const struct mp_trial_result *res, size_t done, int64_t max_trials,
+                        double best, bool have_best)
+{
+    (void)spec;
+    (void)done;
+    (void)max_trials;
+    (void)best;
+    (void)have_best;
+    struct op_exp *x = ctx;
+    struct mp_error err = {0};
+    int rc = op_trial_finish(x, number, res, &err);
+    if (rc == 0) {
+        rc = op_status_write(x, NULL, NULL, NULL, &err);
+    }
+    if (rc != 0 && !atomic_exchange(&x->write_failed, true)) {
+        /* The API server must hold the result before the run goes on: stop, and let the
+         * retried run re-run this trial. */
+        x->write_err = err;
+        atomic_store(&x->cancel, true);
+    }
+}
+
+/* The end state into the status; 1 when the run was stopped before the end. */
+static int finish(struct op_exp *x, const struct mp_engine_summary *sum, struct mp_error *err)
+{
+    if (atomic_load(&x->write_failed)) {
+        *err = x->write_err;
+        return err->code ? err->code : MP_ERUNTIME;
+    }
+    if (sum->state == MP_EXPERIMENT_SUCCEEDED || sum->state == MP_EXPERIMENT_FAILED) {
+        bool ok = sum->state == MP_EXPERIMENT_SUCCEEDED;
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%zu trial(s) succeeded, %zu failed%s%s", sum->succeeded,
+                 sum->failed, sum->stop_reason[0] ? ": " : "", sum->stop_reason);
+        int rc = op_status_write(x, ok ? "Succeeded" : "Failed",
+                                 ok ? "ExperimentSucceeded" : "ExperimentFailed", msg, err);
+        if (rc == 0) {
+            op_event(x->op, x->pe, ok ? "Normal" : "Warning",
+                     ok ? "ExperimentSucceeded" : "ExperimentFailed", "%s", msg);
+            op_log(x->op, "%s: %s: %s", x->key, ok ? "succeeded" : "failed", msg);
+        }
+        return rc;
+    }
+    if (atomic_load(&x->cancel)) {
+        return 1;
+    }
+    return mp_error_set(err, MP_ERUNTIME, "the engine stopped (%s): %s",
+                        mp_experiment_state_name(sum->state), sum->stop_reason);
+}
+
+static bool was_running(const json_t *pe)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach (json_object_get(json_object_get(pe, "status"), "conditions"), i, c) {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        if (t && strcmp(t, "Running") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int run(struct op_exp *x, struct mp_error *err)
+{
+    char *db = mp_xasprintf("%s/morphling-operator-%s.db", x->op->work_dir, x->uid);
+    remove_cache(db);
+    struct mp_store *st = NULL;
+    struct mp_runner *runner = NULL;
+    int64_t exp_id = 0;
+    int rc = mp_store_open(db, NULL, &st, err);
+    if (rc == 0) {
+        rc = mp_engine_create(st, x->spec, &exp_id, err);
+    }
+    if (rc == 0) {
+        rc = op_trials_load(x, st, exp_id, err);
+    }
+    if (rc == 0) {
+        rc = op_status_write(x, NULL, NULL, NULL, err);
+    }
+    if (rc == 0 && !was_running(x->pe)) {
+        op_event(x->op, x->pe, "Normal", "ExperimentRunning",
+                 "running up to %lld trial(s), %lld "
+                 "at a time",
+                 (long long)x->spec->max_trials, (long long)x->spec->parallelism);
+    }
+    if (rc == 0 && (rc = x->op->rops->create(x->op->o->runner_ud, x->op->c, x->spec, x->pe,
+                                             &x->runner, err)) == 0) {
+        runner = op_trial_runner_new(x);
+        struct mp_engine_opts eo = {
+            .cancel = &x->cancel, .progress = on_progress, .progress_ctx = x, .runner = runner};
+        struct mp_engine_summary sum;
+        rc = mp_engine_run(st, x->spec, &eo, &sum, err);
+        if (rc == 0 || atomic_load(&x->write_failed)) {
+            rc = finish(x, &sum, err);
+        }
+    }
+    free(runner);
+    mp_store_close(st);
+    remove_cache(db);
+    free(db);
+    return rc;
+}
+
+static void *run_thread(void *p)
+{
+    struct op_exp *x = p;
+    struct op *op = x->op;
+    op_log(op, "%s: running (uid %s)", x->key, x->uid);
+    struct mp_error err = {0};
+    int rc = run(x, &err);
+    char *key = mp_xstrdup(x->key);
+    if (rc < 0) {
+        op_log(op, "%s: run stopped: %s (retrying)", key, err.msg);
+    } else if (rc == 0) {
+        pthread_mutex_lock(&op->lock);
+        mp_strset_add(&op->done, x->uid);
+        pthread_mutex_unlock(&op->lock);
+    }
+    atomic_store(&x->ended, true); /* x may be freed from here on */
+    if (rc < 0) {
+        op_queue_fail(&op->q, key);
+    } else {
+        op_queue_forget(&op->q, key);
+        op_queue_add(&op->q, key);
+    }
+    free(key);
+    return NULL;
+}
+
+int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_exp **out,
+                 struct mp_error *err)
+{
+    struct op_exp *x = mp_xcalloc(1, sizeof(*x));
+    x->op = op;
+    x->key = op_key(pe);
+    x->ns = mp_xstrdup(mp_kube_meta(pe, "namespace"));
+    x->name = mp_xstrdup(mp_kube_meta(pe, "name"));
+    x->uid = mp_xstrdup(mp_kube_meta(pe, "uid"));
+    x->pe = json_deep_copy(pe);
+    x->spec = spec;
+    /* The same suggestions after a restart: the seed is the experiment's uid unless set. */
+    if (!spec->seed_given) {
+        spec->seed = mp_hash_str(x->uid) & INT64_MAX;
+        spec->seed_given = true;
+    }
+    const json_t *status = json_object_get(pe, "status");
+    const char *started = json_string_value(json_object_get(status, "startTime"));
+    if (started && strlen(started) < sizeof(x->start_time)) {
+        snprintf(x->start_time, sizeof(x->start_time), "%s", started);
+    } else {
+        mp_kube_fmt_time(x->start_time, mp_wall_ns(), false);
+    }
+    x->conds = json_deep_copy(json_object_get(status, "conditions"));
+    pthread_mutex_init(&x->lock, NULL);
+    pthread_mutex_init(&x->wlock, NULL);
+    if (pthread_create(&x->thread, NULL, run_thread, x) != 0) {
+        x->thread = pthread_self();
+        atomic_store(&x->ended, true);
+        op_exp_free(x);
+        return mp_error_set(err, MP_ERUNTIME, "cannot start a thread for an experiment");
+    }
+    *out = x;
+    return 0;
+}
+
+void op_exp_free(struct op_exp *x)
+{
+    if (!x) {
+        return;
+    }
+    if (!pthread_equal(x->thread, pthread_self())) {
+        pthread_join(x->thread, NULL);
+    }
+    for (size_t i = 0; i < x->n_trials; i++) {
+        free(x->trials[i].name);
+        json_decref(x->trials[i].assignment);
+    }
+    free(x->trials);
+    if (x->runner) {
+        x->op->rops->free(x->runner);
+    }
+    mp_spec_free(x->spec);
+    json_decref(x->pe);
+    json_decref(x->conds);
+    free(x->key);
+    free(x->ns);
+    free(x->name);
+    free(x->uid);
+    pthread_mutex_destroy(&x->lock);
+    pthread_mutex_destroy(&x->wlock);
+    free(x);
+}

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Inside the operator: the work queue, the API call wrappers with their metrics, the health and
+ * metrics listener, leader election, the experiment runs, Trial objects and status writes. */
+#ifndef MP_OPERATOR_INT_H
+#define MP_OPERATOR_INT_H
+
+#include <pthread.h>
+
+#include "operator/operator.h"
+#include "store/store.h"
+
+#define OP_GROUP   "morphling.kubedl.io"
+#define OP_VERSION "v1alpha1"
+#define OP_API     OP_GROUP "/" OP_VERSION
+
+/* ---- work queue (queue.c): keys "ns/name", each processed by one worker at a time, failed
+ * keys retried after a per-key exponential backoff (5 ms doubling to 60 s, as client-go's). */
+struct op_qitem {
+    char *key;
+    bool dirty;      /* waiting to be processed (at ready_ns) */
+    bool processing; /* handed out, not yet done */
+    int64_t ready_ns;
+    int64_t added_ns; /* when the change that queued it arrived (for the delay histogram) */
+    unsigned failures;
+};
+
+struct op_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct op_qitem *items;
+    size_t n;
+    bool shutdown;
+};
+
+void op_queue_init(struct op_queue *q);
+void op_queue_release(struct op_queue *q);
+void op_queue_add(struct op_queue *q, const char *key);
+void op_queue_add_after(struct op_queue *q, const char *key, int64_t delay_ms);
+/* Retries key after its backoff. */
+void op_queue_fail(struct op_queue *q, const char *key);
+/* Resets key's backoff. */
+void op_queue_forget(struct op_queue *q, const char *key);
+/* Waits for a key ready now; returns it owned (and when it was added), or NULL after shutdown. */
+char *op_queue_get(struct op_queue *q, int64_t *added_ns);
+void op_queue_done(struct op_queue *q, const char *key);
+void op_queue_shutdown(struct op_queue *q);
+
+/* ---- metrics (metrics.c) ------------------------------------------------------------------- */
+#define OP_BUCKETS 11
+
+struct op_hist {
+    uint64_t buckets[OP_BUCKETS]; /* per bucket, not cumulative */
+    uint64_t count;
+    double sum_s;
+};
+
+struct op_api_count {
+    char verb[16];
+    int code; /* HTTP status, 0 when no answer */
+    uint64_t n;
+};
+
+struct op_metrics {
+    pthread_mutex_t lock;
+    uint64_t reconciles_ok, reconciles_err;
+    struct op_hist reconcile_delay; /* change seen -> reconcile started */
+    struct op_hist api_latency;
+    struct op_api_count api[64];
+    size_t n_api;
+    uint64_t api_errors;
+    uint64_t trials_finished[MP_TRIAL_CANCELLED + 1]; /* by state, since start */
+};
+
+void op_metrics_init(struct op_metrics *m);
+void op_metrics_release(struct op_metrics *m);
+void op_hist_add(struct op_hist *h, double s);
+
+/* ---- the operator --------------------------------------------------------------------------- */
+struct op_exp;
+
+struct op {
+    struct mp_kube_client *c;
+    const struct mp_operator_opts *o;
+    const struct mp_operator_runner_ops *rops;
+    char *ns; /* NULL: all namespaces */
+    char *work_dir;
+    char *files_dir; /* an empty folder: specs' paths must resolve inside it */
+    char *identity;
+    FILE *log;
+    pthread_mutex_t lock; /* cache, exps, done */
+    json_t *cache;        /* "ns/name" -> ProfilingExperiment */
+    struct op_exp **exps; /* experiments being run */
+    size_t n_exps;
+    struct mp_strset done; /* uids of experiments this process has finished */
+    atomic_bool leader, synced, failed;
+    struct mp_error fail_err; /* why failed is set (under lock) */
+    struct op_queue q;
+    struct op_metrics m;
+    struct mp_kube_cancel *stop_token;
+};
+
+void op_log(struct op *op, const char *fmt, ...) MP_PRINTF(2, 3);
+/* Stops the operator for good with err's message (a fatal watch or leadership error). */
+void op_fail(struct op *op, const struct mp_error *err);
+/* "ns/name" of an object. Owned. */
+char *op_key(const json_t *obj);
+void op_enqueue_all(struct op *op);
+/* Prometheus text of the operator's metrics. Owned. */
+char *op_metrics_text(struct op *op);
+
+/* API calls, counted in the metrics (api.c). verb names the call in metrics. */
+int op_get(struct op *op, const struct mp_kube_ref *ref, json_t **out, struct mp_error *err) MP_WUR;
+int op_list(struct op *op, const struct mp_kube_ref *ref, const char *selector, json_t **out,
+            struct mp_error *err) MP_WUR;
+int op_create(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, json_t **out,
+              struct mp_error *err) MP_WUR;
+int op_update(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, json_t **out,
+              struct mp_error *err) MP_WUR;
+int op_merge_patch(struct op *op, const struct mp_kube_ref *ref, const json_t *patch, json_t **out,
+                   struct mp_error *err) MP_WUR;
+/* A core Event about obj (best effort: failures are logged). type "Normal" or "Warning". */
+void op_event(struct op *op, const json_t *obj, const char *type, const char *reason,
+              const char *fmt, ...) MP_PRINTF(5, 6);
+
+/* Health and metrics listeners (http.c). */
+struct op_http;
+int op_http_start(struct op *op, struct op_http **out, struct mp_error *err) MP_WUR;
+void op_http_stop(struct op_http *h);
+
+/* Leader election (lease.c): blocks until this process leads (returns 0) or stop (MP_ECANCELLED);
+ * then op_lease_keep renews on its own thread until stop, and calls op_fail when it cannot. */
+struct op_lease;
+int op_lease_acquire(struct op *op, struct op_lease **out, struct mp_error *err) MP_WUR;
+void op_lease_release(struct op_lease *l);
+
+/* ---- one experiment run (experiment.c, trial.c, status.c) ----------------------------------- */
+struct op_trec {
+    int64_t number;
+    int64_t attempt;
+    enum mp_trial_state state;
+    bool has_value;
+    double value;
+    char *name;
+    json_t *assignment; /* samplingResult */
+};
+
+struct op_exp {
+    struct op *op;
+    char *key, *ns, *name, *uid;
+    json_t *pe; /* the object when the run started */
+    struct mp_spec *spec;
+    void *runner;
+    atomic_bool cancel;
+    atomic_bool ended; /* the thread has finished; join it */
+    pthread_t thread;
+    pthread_mutex_t lock; /* trials */
+    struct op_trec *trials;
+    size_t n_trials;
+    pthread_mutex_t wlock; /* status writes, in order */
+    json_t *conds;         /* the conditions last written (their transition times are kept) */
+    char start_time[MP_KUBE_TIME_MAX];
+    atomic_bool write_failed; /* a Trial status could not be written: the run stops, retried */
+    struct mp_error write_err;
+};
+
+/* Starts the run of experiment pe (parsed spec taken over) on its own thread. */
+int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_exp **out,
+                 struct mp_error *err) MP_WUR;
+/* Joins and frees an ended run. */
+void op_exp_free(struct op_exp *x);
+
+/* The engine's runner for x: Trial object first, then the trial runner, then RUNNING. */
+struct mp_runner *op_trial_runner_new(struct op_exp *x);
+/* Trial objects of x from the API server into st and x->trials. */
+int op_trials_load(struct op_exp *x, struct mp_store *st, int64_t exp_id,
+                   struct mp_error *err) MP_WUR;
+/* Writes a finished trial's result into its Trial's status. */
+int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_result *res,
+                    struct mp_error *err) MP_WUR;
+struct op_trec *op_trec_find(struct op_exp *x, int64_t number);
+/* The record of trial number, created when missing. Caller holds x->lock. */
+struct op_trec *op_trec(struct op_exp *x, int64_t number);
+/* A condition {type, status, reason, message, lastUpdateTime, lastTransitionTime: now}. New. */
+json_t *op_condition(const char *type, const char *status, const char *reason, const char *message);
+/* "<experiment>-<number>" */
+char *op_trial_name(const char *experiment, int64_t number);
+
+/* The experiment's status from x->trials plus the conditions given (status.c). state: NULL
+ * (running), "Succeeded" or "Failed" with a reason and message. */
+int op_status_write(struct op_exp *x, const char *state, const char *reason, const char *message,
+                    struct mp_error *err) MP_WUR;
+/* Condition Failed on an experiment whose spec does not validate. */
+int op_status_invalid(struct op *op, const json_t *pe, const char *message,
+                      struct mp_error *err) MP_WUR;
+/* Whether the experiment's status says it has finished (Succeeded or Failed True). */
+bool op_pe_finished(const json_t *pe);
+
+#endif

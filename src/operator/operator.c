@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The operator's main loop: an informer (list, then watch, of ProfilingExperiments) fills a
+ * cache and queues the key of every object that changed; one worker takes keys off the queue
+ * and reconciles each one level-triggered: it reads what the cache holds now and moves the
+ * experiment one step (start its run, stop a run whose experiment is gone, or mark a spec that
+ * does not validate Failed). The runs themselves are experiment.c. */
+#include "operator/op_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void op_log(struct op *op, const char *fmt, ...)
+{
+    char ts[MP_KUBE_TIME_MAX];
+    mp_kube_fmt_time(ts, mp_wall_ns(), true);
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(op->log);
+    fprintf(op->log, "%s morphling operator: ", ts);
+    vfprintf(op->log, fmt, ap);
+    fputc('\n', op->log);
+    fflush(op->log);
+    funlockfile(op->log);
+    va_end(ap);
+}
+
+void op_fail(struct op *op, const struct mp_error *err)
+{
+    pthread_mutex_lock(&op->lock);
+    if (!atomic_load(&op->failed)) {
+        op->fail_err = *err;
+        atomic_store(&op->failed, true);
+    }
+    pthread_mutex_unlock(&op->lock);
+    mp_kube_cancel_fire(op->stop_token);
+}
+
+char *op_key(const json_t *obj)
+{
+    const char *ns = mp_kube_meta(obj, "namespace"), *name = mp_kube_meta(obj, "name");
+    return mp_xasprintf("%s/%s", ns ? ns : "", name ? name : "");
+}
+
+void op_enqueue_all(struct op *op)
+{
+    pthread_mutex_lock(&op->lock);
+    const char *key;
+    json_t *v;
+    json_object_foreach (op->cache, key, v) {
+        op_queue_add(&op->q, key);
+    }
+    pthread_mutex_unlock(&op->lock);
+}
+
+/* ---- informer ------------------------------------------------------------------------------ */
+
+static int on_replace(void *ud, json_t *items, const char *rv)
+{
+    (void)rv;
+    struct op *op = ud;
+    json_t *fresh = json_object();
+    size_t i;
+    json_t *obj;
+    json_array_foreach (items, i, obj) {
+        char *key = op_key(obj);
+        json_object_set(fresh, key, obj);
+        free(key);
+    }
+    pthread_mutex_lock(&op->lock);
+    json_t *old = op->cache;
+    op->cache = fresh;
+    pthread_mutex_unlock(&op->lock);
+    /* Everything listed, and everything that vanished while the watch was down. */
+    const char *key;
+    json_object_foreach (fresh, key, obj) {
+        op_queue_add(&op->q, key);
+    }
+    json_object_foreach (old, key, obj) {
+        if (!json_object_get(fresh, key)) {
+            op_queue_add(&op->q, key);
+        }
+    }
+    json_decref(old);
+    if (!atomic_exchange(&op->synced, true)) {
+        op_log(op, "watching %zu experiment(s) in %s", json_object_size(fresh),
+               op->ns ? op->ns : "all namespaces");
+    }
+    return 0;
+}
+
+static int on_event(void *ud, const struct mp_kube_event *ev)
+{
+    struct op *op = ud;
+    char *key = op_key(ev->object);
+    pthread_mutex_lock(&op->lock);
+    if (ev->type == MP_KUBE_DELETED) {
+        json_object_del(op->cache, key);
+    } else {
+        json_object_set(op->cache, key, ev->object);
+    }
+    pthread_mutex_unlock(&op->lock);
+    op_queue_add(&op->q, key);
+    free(key);
+    return 0;
+}
+
+static void on_retry(void *ud, const struct mp_error *err)
+{
+    op_log(ud, "watch of experiments: %s (retrying)", err->msg);
+}
+
+static void *informer(void *p)
+{
+    struct op *op = p;
+    struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "profilingexperiments", op->ns, NULL, NULL};
+    struct mp_kube_opts o = {.limit = 500, .timeout_seconds = 300, .allow_bookmarks = true};
+    struct mp_kube_reflector_ops ops = {on_replace, on_event, on_retry};
+    struct mp_error err = {0};
+    int rc = mp_kube_reflect(op->c, &ref, &o, &ops, op, op->stop_token, &err);
+    if (rc != 0) {
+        mp_error_prefix(&err, rc, "watch of profilingexperiments");
+        op_fail(op, &err);
+    }
+    return NULL;
+}
+
+/* ---- reconcile ------------------------------------------------------------------------------ */
+
+static struct op_exp *exp_find(struct op *op, const char *key)
+{
+    for (size_t i = 0; i < op->n_exps; i++) {
+        if (strcmp(op->exps[i]->key, key) == 0) {
+            return op->exps[i];
+        }
+    }
+    return NULL;
+}
+
+/* Joins the runs that have ended; their keys are queued again by the runs themselves. */
+static void reap(struct op *op)
+{
+    pthread_mutex_lock(&op->lock);
+    for (size_t i = 0; i < op->n_exps;) {
+        struct op_exp *x = op->exps[i];
+        if (atomic_load(&x->ended)) {
+            op->exps[i] = op->exps[--op->n_exps];
+            pthread_mutex_unlock(&op->lock);
+            op_exp_free(x);
+            pthread_mutex_lock(&op->lock);
+            i = 0;
+            continue;
+        }
+        i++;
+    }
+    pthread_mutex_unlock(&op->lock);
+}
+
+/* A new run of pe, unless its spec does not validate (then its status says so). */
+static int start_run(struct op *op, const char *key, const json_t *pe, struct mp_error *err)
+{
+    struct mp_spec *spec = NULL;
+    struct mp_error perr = {0};
+    /* As `kubectl get pe NAME -o json` prints it (positions in messages point there), and
+     * confined to an empty folder: whoever may create experiments must not make the operator
+     * read its own files (its credentials) into a trial. */
+    char *text = json_dumps(pe, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    int rc = mp_spec_parse_confined(text, strlen(text), key, op->files_dir, &spec, &perr);
+    free(text);
+    if (rc == MP_EINVALID) {
+        op_log(op, "%s: invalid: %s", key, perr.msg);
+        rc = op_status_invalid(op, pe, perr.msg, err);
+        if (rc == 0) {
+            pthread_mutex_lock(&op->lock);
+            mp_strset_add(&op->done, mp_kube_meta(pe, "uid"));
+            pthread_mutex_unlock(&op->lock);
+        }
+        return rc;
+    }
+    if (rc != 0) {
+        *err = perr;
+        return rc;
+    }
+    struct op_exp *x = NULL;
+    if ((rc = op_exp_start(op, pe, spec, &x, err)) != 0) {
+        return rc;
+    }
+    pthread_mutex_lock(&op->lock);
+    op->exps = mp_xreallocarray(op->exps, op->n_exps + 1, sizeof(*op->exps));
+    op->exps[op->n_exps++] = x;
+    pthread_mutex_unlock(&op->lock);
+    return 0;
+}
+
+static int reconcile(struct op *op, const char *key, struct mp_error *err)
+{
+    reap(op);
+    pthread_mutex_lock(&op->lock);
+    json_t *pe = json_incref(json_object_get(op->cache, key));
+    struct op_exp *x = exp_find(op, key);
+    const char *uid = pe ? mp_kube_meta(pe, "uid") : NULL;
+    bool gone = !pe || mp_kube_meta(pe, "deletionTimestamp");
+    bool done = uid && mp_strset_has(&op->done, uid);
+    if (x && (gone || strcmp(x->uid, uid) != 0)) {
+        /* Deleted (or replaced by a new object of the same name): stop the run; its end queues
+         * the key again. The garbage collector removes the Trials and their objects. */
+        if (!atomic_exchange(&x->cancel, true)) {
+            op_log(op, "%s: deleted; stopping its run", key);
+        }
+    }
+    pthread_mutex_unlock(&op->lock);
+    int rc = 0;
+    if (!x && !gone && !done && atomic_load(&op->leader) && !op_pe_finished(pe)) {
+        rc = start_run(op, key, pe, err);
+    }
+    json_decref(pe);
+    return rc;
+}
+
+/* The key's backoff is reset by a run that finishes, not by the reconcile that starts it, so a
+ * run that keeps failing (the API server down) is restarted less and less often. */
+static bool run_started(struct op *op, const char *key)
+{
+    pthread_mutex_lock(&op->lock);
+    bool r = exp_find(op, key) != NULL;
+    pthread_mutex_unlock(&op->lock);
+    return r;
+}
+
+static void *worker(void *p)
+{
+    struct op *op = p;
+    int64_t added_ns = 0;
+    char *key;
+    while ((key = op_queue_get(&op->q, &added_ns))) {
+        pthread_mutex_lock(&op->m.lock);
+        op_hist_add(&op->m.reconcile_delay, (double)(mp_mono_ns() - added_ns) / 1e9);
+        pthread_mutex_unlock(&op->m.lock);
+        struct mp_error err = {0};
+        int rc = reconcile(op, key, &err);
+        pthread_mutex_lock(&op->m.lock);
+        *(rc == 0 ? &op->m.reconciles_ok : &op->m.reconciles_err) += 1;
+        pthread_mutex_unlock(&op->m.lock);
+        if (rc == 0 && !run_started(op, key)) {
+            op_queue_forget(&op->q, key);
+        } else if (rc != 0) {
+            op_log(op, "%s: %s (retrying)", key, err.msg);
+            op_queue_fail(&op->q, key);
+        }
+        op_queue_done(&op->q, key);
+        free(key);
+    }
+    return NULL;
+}
+
+/* ---- set-up and shutdown ------------------------------------------------------------------- */
+
+static void op_init(struct op *op, struct mp_kube_client *c, const struct mp_operator_opts *o)
+{
+    memset(op, 0, sizeof(*op));
+    op->c = c;
+    op->o = o;
+    op->rops = o->runner ? o->runner : &mp_operator_default_runner;
+    op->log = o->log ? o->log : stderr;
+    const struct mp_kube_config *cfg = mp_kube_client_config(c);
+    op->ns = o->all_namespaces ? NULL : mp_xstrdup(o->ns ? o->ns : mp_kube_config_namespace(cfg));
+    const char *tmp = o->work_dir ? o->work_dir : getenv("TMPDIR");
+    op->work_dir = mp_xstrdup(tmp && *tmp ? tmp : "/tmp");
+    op->files_dir = o->files_dir ? mp_xstrdup(o->files_dir)
+                                 : mp_xasprintf("%s/morphling-operator-files", op->work_dir);
+    char host[256] = "operator";
+    (void)gethostname(host, sizeof(host) - 1);
+    op->identity = o->identity ? mp_xstrdup(o->identity)
+                               : mp_xasprintf("%s_%ld_%08llx", host, (long)getpid(),
+                                              (unsigned long long)(mp_mix64((uint64_t)mp_wall_ns(),
+                                                                            (uint64_t)getpid()) &
+                                                                   0xffffffffu));
+    pthread_mutex_init(&op->lock, NULL);
+    op->cache = json_object();
+    op->done = (struct mp_strset)MP_STRSET_INIT;
+    op_queue_init(&op->q);
+    op_metrics_init(&op->m);
+    op->stop_token = mp_kube_cancel_new();
+}
+
+static void op_release(struct op *op)
+{
+    op_queue_release(&op->q);
+    op_metrics_release(&op->m);
+    mp_kube_cancel_free(op->stop_token);
+    json_decref(op->cache);
+    mp_strset_release(&op->done);
+    free(op->exps);
+    free(op->ns);
+    free(op->work_dir);
+    free(op->files_dir);
+    free(op->identity);
+    pthread_mutex_destroy(&op->lock);
+}
+
+/* Stops every run (they leave their trials to the next operator) and waits for them. */
+static void stop_runs(struct op *op)
+{
+    pthread_mutex_lock(&op->lock);
+    for (size_t i = 0; i < op->n_exps; i++) {
+        atomic_store(&op->exps[i]->cancel, true);
+    }
+    pthread_mutex_unlock(&op->lock);
+    for (;;) {
+        pthread_mutex_lock(&op->lock);
+        struct op_exp *x = op->n_exps ? op->exps[--op->n_exps] : NULL;
+        pthread_mutex_unlock(&op->lock);
+        if (!x) {
+            break;
+        }
+        op_exp_free(x);
+    }
+}
+
+static void wait_for_stop(struct op *op)
+{
+    while (!atomic_load(op->o->stop) && !atomic_load(&op->failed)) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int mp_operator_run(struct mp_kube_client *c, const struct mp_operator_opts *opts,
+                    struct mp_error *err)
+{
+    struct op op;
+    op_init(&op, c, opts);
+    struct op_http *http = NULL;
+    struct op_lease *lease = NULL;
+    pthread_t inf, wk;
+    bool inf_started = false, wk_started = false;
+    int rc = 0;
+    if (!opts->files_dir && mkdir(op.files_dir, 0700) != 0 && errno != EEXIST) {
+        rc = mp_error_set(err, -errno, "cannot create '%s': %s", op.files_dir, strerror(errno));
+    }
+    if (rc == 0) {
+        rc = op_http_start(&op, &http, err);
+    }
+    if (rc == 0 && pthread_create(&inf, NULL, informer, &op) == 0) {
+        inf_started = true;
+    }
+    if (rc == 0 && pthread_create(&wk, NULL, worker, &op) == 0) {
+        wk_started = true;
+    }
+    if (rc == 0 && (!inf_started || !wk_started)) {
+        rc = mp_error_set(err, MP_ERUNTIME, "cannot start the operator's threads");
+    }
+    if (rc == 0 && opts->leader_elect) {
+        rc = op_lease_acquire(&op, &lease, err);
+        rc = rc == MP_ECANCELLED ? 0 : rc;
+    } else if (rc == 0) {
+        atomic_store(&op.leader, true);
+    }
+    if (rc == 0 && atomic_load(&op.leader)) {
+        op_enqueue_all(&op);
+        wait_for_stop(&op);
+    }
+    op_log(&op, "stopping");
+    op_queue_shutdown(&op.q);
+    if (wk_started) {
+        pthread_join(wk, NULL);
+    }
+    stop_runs(&op);
+    op_lease_release(lease);
+    mp_kube_cancel_fire(op.stop_token);
+    if (inf_started) {
+        pthread_join(inf, NULL);
+    }
+    op_http_stop(http);
+    if (rc == 0 && atomic_load(&op.failed)) {
+        *err = op.fail_err;
+        rc = err->code ? err->code : MP_ERUNTIME;
+    }
+    op_release(&op);
+    return rc;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The operator's default trial runner: the kubernetes runner (src/runner/kubernetes.h) on the
+ * operator's own client, each trial's objects owned by its Trial. When an experiment's run
+ * starts, every object of the experiment's trials is a leftover (a finished trial's, or an
+ * older attempt of one the engine is about to re-run), so they are all deleted before the first
+ * trial starts. */
+#include "operator/op_int.h"
+
+#include <stdlib.h>
+
+#include "runner/kubernetes.h"
+
+static int create(void *ud, struct mp_kube_client *c, const struct mp_spec *spec, const json_t *pe,
+                  void **out, struct mp_error *err)
+{
+    (void)ud;
+    struct mp_kube_runner_opts ko = {
+        .client = c, .default_namespace = mp_kube_meta(pe, "namespace"), .no_sweep = true};
+    struct mp_runner *r = NULL;
+    int rc = mp_kube_runner_new(spec, &ko, &r, err);
+    size_t deleted = 0;
+    if (rc == 0) {
+        rc = mp_kube_runner_reconcile(r, spec->name, NULL, NULL, &deleted, err);
+    }
+    if (rc != 0) {
+        mp_runner_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+static int run(void *runner, const struct mp_operator_trial *t, const struct mp_trial_request *req,
+               struct mp_trial_result *res, const atomic_bool *cancel)
+{
+    return mp_kube_runner_run_owned(runner, req, t->trial, res, cancel);
+}
+
+static void destroy(void *runner)
+{
+    mp_runner_free(runner);
+}
+
+const struct mp_operator_runner_ops mp_operator_default_runner = {
+    .concurrent = true,
+    .create = create,
+    .run = run,
+    .free = destroy,
+};

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A ProfilingExperiment's status, as the original shows it: conditions Created, Running and
+ * then Succeeded or Failed (the last one is the State column), start and completion times,
+ * counts and name lists of trials per state, and currentOptimalTrial. Written with a merge patch
+ * on the status subresource from the run's trial table, always whole, so a lost write is
+ * repaired by the next one. */
+#include "operator/op_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool op_pe_finished(const json_t *pe)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach (json_object_get(json_object_get(pe, "status"), "conditions"), i, c) {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        const char *s = json_string_value(json_object_get(c, "status"));
+        if (t && s && strcmp(s, "True") == 0 &&
+            (strcmp(t, "Succeeded") == 0 || strcmp(t, "Failed") == 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A condition; when the last written conditions hold one of the same type and status, its
+ * lastTransitionTime is kept. */
+static json_t *cond(const json_t *old, const char *type, const char *status, const char *reason,
+                    const char *message)
+{
+    json_t *c = op_condition(type, status, reason, message);
+    size_t i;
+    json_t *o;
+    json_array_foreach (old, i, o) {
+        const char *t = json_string_value(json_object_get(o, "type"));
+        const char *s = json_string_value(json_object_get(o, "status"));
+        const json_t *when = json_object_get(o, "lastTransitionTime");
+        if (t && s && strcmp(t, type) == 0 && strcmp(s, status) == 0 && json_is_string(when)) {
+            json_object_set(c, "lastTransitionTime", (json_t *)when);
+        }
+    }
+    return c;
+}
+
+struct counts {
+    json_int_t n[MP_TRIAL_CANCELLED + 1];
+    json_t *lists[MP_TRIAL_CANCELLED + 1];
+    long best;
+};
+
+static void count(struct op_exp *x, struct counts *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->best = -1;
+    for (int s = 0; s <= MP_TRIAL_CANCELLED; s++) {
+        c->lists[s] = json_array();
+    }
+    bool minimize = x->spec->direction == MP_MINIMIZE;
+    for (size_t i = 0; i < x->n_trials; i++) {
+        const struct op_trec *t = &x->trials[i];
+        c->n[t->state]++;
+        json_array_append_new(c->lists[t->state], json_string(t->name));
+        if (t->has_value && t->state == MP_TRIAL_SUCCEEDED &&
+            (c->best < 0 || (minimize ? t->value < x->trials[c->best].value
+                                      : t->value > x->trials[c->best].value))) {
+            c->best = (long)i;
+        }
+    }
+}
+
+static json_t *optimal(struct op_exp *x, const struct op_trec *t)
+{
+    const char *name = json_string_value(json_object_get(
+        json_object_get(json_object_get(x->pe, "spec"), "objective"), "objectiveMetricName"));
+    char num[MP_FMT_DOUBLE_MAX];
+    return json_pack("{s:s, s:O, s:[{s:s, s:s}]}", "trialName", t->name, "tunableParameters",
+                     t->assignment ? t->assignment : json_array(), "objectiveMetricsObserved",
+                     "name", name ? name : x->spec->objective_metric, "value",
+                     mp_fmt_double(num, t->value));
+}
+
+/* The status body from the trial table (caller holds x->lock). */
+static json_t *status_body(struct op_exp *x, const char *state, const char *reason,
+                           const char *message)
+{
+    struct counts c;
+    count(x, &c);
+    json_t *s = json_object();
+    json_t *conds = json_array();
+    json_array_append_new(
+        conds, cond(x->conds, "Created", "True", "ExperimentCreated", "the experiment is created"));
+    json_array_append_new(
+        conds, cond(x->conds, "Running", state ? "False" : "True",
+                    state ? "ExperimentFinished" : "ExperimentRunning",
+                    state ? "the experiment has finished" : "the experiment is running"));
+    if (state) {
+        json_array_append_new(conds, cond(x->conds, state, "True", reason, message));
+        char now[MP_KUBE_TIME_MAX];
+        json_object_set_new(s, "completionTime",
+                            json_string(mp_kube_fmt_time(now, mp_wall_ns(), false)));
+    }
+    json_decref(x->conds);
+    x->conds = json_incref(conds);
+    json_object_set_new(s, "conditions", conds);
+    json_object_set_new(s, "startTime", json_string(x->start_time));
+    if (c.best >= 0) {
+        json_object_set_new(s, "currentOptimalTrial", optimal(x, &x->trials[c.best]));
+    }
+    json_object_set_new(s, "trialsTotal", json_integer((json_int_t)x->n_trials));
+    static const struct {
+        const char *count, *list;
+        enum mp_trial_state state;
+    } names[] = {
+        {"trialsSucceeded", "succeededTrialList", MP_TRIAL_SUCCEEDED},
+        {"trialsFailed", "failedTrialList", MP_TRIAL_FAILED},
+        {"trialsPending", "pendingTrialList", MP_TRIAL_PENDING},
+        {"trialsRunning", "runningTrialList", MP_TRIAL_RUNNING},
+        {"trialsKilled", "killedTrialList", MP_TRIAL_CANCELLED},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(names); i++) {
+        json_object_set_new(s, names[i].count, json_integer(c.n[names[i].state]));
+        json_object_set(s, names[i].list, c.lists[names[i].state]);
+    }
+    for (int i = 0; i <= MP_TRIAL_CANCELLED; i++) {
+        json_decref(c.lists[i]);
+    }
+    return s;
+}
+
+int op_status_write(struct op_exp *x, const char *state, const char *reason, const char *message,
+                    struct mp_error *err)
+{
+    pthread_mutex_lock(&x->wlock);
+    pthread_mutex_lock(&x->lock);
+    json_t *patch = json_pack("{s:o}", "status", status_body(x, state, reason, message));
+    pthread_mutex_unlock(&x->lock);
+    struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "profilingexperiments",
+                              x->ns,    x->name,    "status"};
+    int rc = op_merge_patch(x->op, &ref, patch, NULL, err);
+    pthread_mutex_unlock(&x->wlock);
+    json_decref(patch);
+    return rc;
+}
+
+int op_status_invalid(struct op *op, const json_t *pe, const char *message, struct mp_error *err)
+{
+    const json_t *old = json_object_get(json_object_get(pe, "status"), "conditions");
+    char now[MP_KUBE_TIME_MAX];
+    mp_kube_fmt_time(now, mp_wall_ns(), false);
+    json_t *patch =
+        json_pack("{s:{s:[o, o], s:s}}", "status", "conditions",
+                  cond(old, "Created", "True", "ExperimentCreated", "the experiment is created"),
+                  cond(old, "Failed", "True", "InvalidSpec", message), "completionTime", now);
+    struct mp_kube_ref ref = {OP_GROUP,
+                              OP_VERSION,
+                              "profilingexperiments",
+                              mp_kube_meta(pe, "namespace"),
+                              mp_kube_meta(pe, "name"),
+                              "status"};
+    int rc = op_merge_patch(op, &ref, patch, NULL, err);
+    json_decref(patch);
+    if (rc == 0) {
+        op_event(op, pe, "Warning", "InvalidSpec", "%s", message);
+    }
+    return rc;
+}

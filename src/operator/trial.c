@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Trial objects, the operator's durable record of each trial. The engine's runner here creates
+ * (or adopts) the Trial before it hands the trial to the trial runner, so the intent exists
+ * before any object of the trial; the result is written to the Trial's status once the engine
+ * has judged it (on_progress in experiment.c). A new run reads the Trials back into its cache:
+ * finished ones with their results, unfinished ones as RUNNING at their attempt, which the engine
+ * re-runs at the next attempt. A Trial counts attempts from 1 (spec.attempt), the engine from 0
+ * (mp_trial_request.attempt, which the trial runner names its objects with). */
+#include "operator/op_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/pe.h"
+
+struct trial_runner {
+    struct mp_runner base;
+    struct op_exp *x;
+};
+
+char *op_trial_name(const char *experiment, int64_t number)
+{
+    /* Object names may have 253 characters; the number always fits. */
+    return mp_xasprintf("%.230s-%lld", experiment, (long long)number);
+}
+
+struct op_trec *op_trec_find(struct op_exp *x, int64_t number)
+{
+    for (size_t i = 0; i < x->n_trials; i++) {
+        if (x->trials[i].number == number) {
+            return &x->trials[i];
+        }
+    }
+    return NULL;
+}
+
+struct op_trec *op_trec(struct op_exp *x, int64_t number)
+{
+    struct op_trec *t = op_trec_find(x, number);
+    if (!t) {
+        x->trials = mp_xreallocarray(x->trials, x->n_trials + 1, sizeof(*x->trials));
+        t = &x->trials[x->n_trials++];
+        memset(t, 0, sizeof(*t));
+        t->number = number;
+        t->name = op_trial_name(x->name, number);
+    }
+    return t;
+}
+
+json_t *op_condition(const char *type, const char *status, const char *reason, const char *message)
+{
+    char now[MP_KUBE_TIME_MAX];
+    mp_kube_fmt_time(now, mp_wall_ns(), false);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", type, "status", status, "reason",
+                     reason, "message", message ? message : "", "lastUpdateTime", now,
+                     "lastTransitionTime", now);
+}
+
+static json_t *trial_object(struct op_exp *x, const struct mp_trial_request *req,
+                            struct mp_error *err)
+{
+    char *name = op_trial_name(x->name, req->number);
+    json_t *t = mp_kube_object_new(OP_API, "Trial", x->ns, name);
+    free(name);
+    char num[32];
+    snprintf(num, sizeof(num), "%lld", (long long)req->number);
+    mp_kube_set_label(t, MP_OPERATOR_LABEL_EXPERIMENT, x->uid);
+    mp_kube_set_label(t, MP_OPERATOR_LABEL_TRIAL, num);
+    if (mp_kube_add_owner(t, x->pe, true, true, err) != 0) {
+        json_decref(t);
+        return NULL;
+    }
+    char *params = mp_space_config_json(&x->spec->space, req->x);
+    json_t *config = json_loads(params, 0, NULL);
+    free(params);
+    json_object_set_new(t, "spec",
+                        json_pack("{s:I, s:I, s:o, s:o}", "number", (json_int_t)req->number,
+                                  "attempt", (json_int_t)req->attempt + 1, "samplingResult",
+                                  mp_spec_pe_assignment(x->spec, req->x), "config",
+                                  config ? config : json_object()));
+    return t;
+}
+
+/* Creates the Trial, or adopts the one a previous run created (same name, owned by this
+ * experiment), moved to this attempt. *out: the object as the server holds it. */
+static int create_or_adopt(struct op_exp *x, const struct mp_trial_request *req, json_t **out,
+                           struct mp_error *err)
+{
+    json_t *obj = trial_object(x, req, err);
+    if (!obj) {
+        return err->code;
+    }
+    struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, NULL, NULL};
+    int rc = op_create(x->op, &ref, obj, out, err);
+    if (rc == MP_EEXISTS) {
+        mp_error_clear(err);
+        ref.name = mp_kube_meta(obj, "name");
+        json_t *cur = NULL;
+        rc = op_get(x->op, &ref, &cur, err);
+        if (rc == 0 && !mp_kube_owned_by(cur, x->uid)) {
+            rc = mp_error_set(err, MP_EEXISTS,
+                              "trials %s/%s exists and does not belong to experiment %s (uid %s)",
+                              x->ns, ref.name, x->name, x->uid);
+        }
+        if (rc == 0) {
+            json_t *patch = json_pack("{s:{s:I}}", "spec", "attempt", (json_int_t)req->attempt + 1);
+            rc = op_merge_patch(x->op, &ref, patch, out, err);
+            json_decref(patch);
+        }
+        json_decref(cur);
+    }
+    json_decref(obj);
+    return rc;
+}
+
+static int mark_running(struct op_exp *x, const json_t *trial, int64_t attempt,
+                        struct mp_error *err)
+{
+    json_t *conds = json_pack("[o, o]", op_condition("Created", "True", "TrialCreated", NULL),
+                              op_condition("Running", "True", "TrialRunning", NULL));
+    char now[MP_KUBE_TIME_MAX];
+    mp_kube_fmt_time(now, mp_wall_ns(), false);
+    json_t *patch = json_pack("{s:{s:o, s:s, s:I}}", "status", "conditions", conds, "startTime",
+                              now, "attempt", (json_int_t)attempt);
+    struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, mp_kube_meta(trial, "name"),
+                              "status"};
+    int rc = op_merge_patch(x->op, &ref, patch, NULL, err);
+    json_decref(patch);
+    return rc;
+}
+
+static int run(struct mp_runner *r, const struct mp_trial_request *req, struct mp_trial_result *res,
+               const atomic_bool *cancel)
+{
+    struct op_exp *x = ((struct trial_runner *)r)->x;
+    struct mp_error err = {0};
+    json_t *trial = NULL;
+    int rc = create_or_adopt(x, req, &trial, &err);
+    if (rc == 0) {
+        rc = mark_running(x, trial, req->attempt + 1, &err);
+    }
+    if (rc != 0) {
+        op_log(x->op, "%s: trial %lld: %s", x->key, (long long)req->number, err.msg);
+        mp_trial_result_fail(res, MP_FAILURE_INFRA, "%s", err.msg);
+        json_decref(trial);
+        return rc < 0 ? rc : MP_ERUNTIME;
+    }
+    pthread_mutex_lock(&x->lock);
+    struct op_trec *t = op_trec(x, req->number);
+    t->state = MP_TRIAL_RUNNING;
+    t->attempt = req->attempt + 1;
+    json_decref(t->assignment);
+    t->assignment = json_incref(json_object_get(json_object_get(trial, "spec"), "samplingResult"));
+    pthread_mutex_unlock(&x->lock);
+    if (op_status_write(x, NULL, NULL, NULL, &err) != 0) {
+        op_log(x->op, "%s: status not written: %s", x->key, err.msg);
+    }
+    struct mp_operator_trial ot = {x->ns, x->name, x->pe, trial};
+    rc = x->op->rops->run(x->runner, &ot, req, res, cancel);
+    json_decref(trial);
+    return rc;
+}
+
+static const struct mp_runner_ops concurrent_ops = {
+    .name = "operator",
+    .concurrent = true,
+    .run = run,
+};
+static const struct mp_runner_ops serial_ops = {
+    .name = "operator",
+    .concurrent = false,
+    .run = run,
+};
+
+struct mp_runner *op_trial_runner_new(struct op_exp *x)
+{
+    struct trial_runner *r = mp_xcalloc(1, sizeof(*r));
+    r->base.ops = x->op->rops->concurrent ? &concurrent_ops : &serial_ops;
+    r->base.spec = x->spec;
+    r->x = x;
+    return &r->base;
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A Trial's result in its status (written once the engine has judged the trial), and the way
+ * back: the experiment's Trials read into a fresh engine cache when a run starts. The status
+ * keeps what the engine needs to rebuild its history exactly: the state, the failure class, the
+ * reason and every metric as a JSON number (doubles survive the trip). */
+#include "operator/op_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/pe.h"
+
+static const char *final_type(enum mp_trial_state s)
+{
+    return s == MP_TRIAL_SUCCEEDED ? "Succeeded" : s == MP_TRIAL_FAILED ? "Failed" : "Killed";
+}
+
+static json_t *metrics_json(const struct mp_metrics *m)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < m->n; i++) {
+        if (isfinite(m->values[i])) {
+            json_object_set_new(o, m->names[i], json_real(m->values[i]));
+        }
+    }
+    return o;
+}
+
+/* objectiveMetricsObserved: the experiment's own metric name with the value as text. */
+static json_t *observed(struct op_exp *x, bool has_value, double value)
+{
+    json_t *a = json_array();
+    if (has_value) {
+        const char *name = json_string_value(json_object_get(
+            json_object_get(json_object_get(x->pe, "spec"), "objective"), "objectiveMetricName"));
+        char num[MP_FMT_DOUBLE_MAX];
+        json_array_append_new(a, json_pack("{s:s, s:s}", "name",
+                                           name ? name : x->spec->objective_metric, "value",
+                                           mp_fmt_double(num, value)));
+    }
+    return a;
+}
+
+int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_result *res,
+                    struct mp_error *err)
+{
+    double v = 0;
+    bool has = mp_metrics_get(&res->metrics, x->spec->objective_metric, &v) && isfinite(v);
+    pthread_mutex_lock(&x->lock);
+    struct op_trec *t = op_trec(x, number);
+    t->state = res->state;
+    t->has_value = has && res->state == MP_TRIAL_SUCCEEDED;
+    t->value = v;
+    json_t *assignment = json_incref(t->assignment ? t->assignment : json_array());
+    char *name = mp_xstrdup(t->name);
+    pthread_mutex_unlock(&x->lock);
+    char now[MP_KUBE_TIME_MAX];
+    mp_kube_fmt_time(now, mp_wall_ns(), false);
+    const char *reason = res->state == MP_TRIAL_SUCCEEDED  ? "TrialSucceeded"
+                         : res->failure != MP_FAILURE_NONE ? mp_failure_name(res->failure)
+                                                           : "TrialKilled";
+    json_t *conds = json_pack("[o, o, o]", op_condition("Created", "True", "TrialCreated", NULL),
+                              op_condition("Running", "False", "TrialFinished", NULL),
+                              op_condition(final_type(res->state), "True", reason, res->reason));
+    json_t *result = json_pack("{s:o, s:o}", "tunableParameters", assignment,
+                               "objectiveMetricsObserved", observed(x, has, v));
+    json_t *patch =
+        json_pack("{s:{s:o, s:s, s:o, s:s, s:s, s:s, s:o}}", "status", "conditions", conds,
+                  "completionTime", now, "trialResult", result, "state",
+                  mp_trial_state_name(res->state), "failure", mp_failure_name(res->failure),
+                  "reason", res->reason ? res->reason : "", "metrics", metrics_json(&res->metrics));
+    struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, name, "status"};
+    int rc = op_merge_patch(x->op, &ref, patch, NULL, err);
+    json_decref(patch);
+    free(name);
+    if (rc == 0) {
+        pthread_mutex_lock(&x->op->m.lock);
+        x->op->m.trials_finished[res->state]++;
+        pthread_mutex_unlock(&x->op->m.lock);
+    }
+    return rc;
+}
+
+/* ---- loading -------------------------------------------------------------------------------- */
+
+/* The finished state a Trial's status records; PENDING when it has none. */
+static enum mp_trial_state recorded_state(const json_t *trial)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(trial, "status"), "state"));
+    int st = s ? mp_trial_state_parse(s) : -1;
+    return st >= 0 && mp_trial_state_terminal((enum mp_trial_state)st) ? (enum mp_trial_state)st
+                                                                       : MP_TRIAL_PENDING;
+}
+
+static void result_from_status(const json_t *status, enum mp_trial_state state,
+                               struct mp_trial_result *res)
+{
+    mp_trial_result_init(res);
+    res->state = state;
+    const char *f = json_string_value(json_object_get(status, "failure"));
+    int failure = f ? mp_failure_parse(f) : -1;
+    res->failure = failure >= 0 ? (enum mp_failure)failure : MP_FAILURE_NONE;
+    const char *reason = json_string_value(json_object_get(status, "reason"));
+    res->reason = reason && *reason ? mp_xstrdup(reason) : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach (json_object_get(status, "metrics"), k, v) {
+        if (json_is_number(v)) {
+            mp_metrics_set(&res->metrics, k, json_number_value(v));
+        }
+    }
+}
+
+/* One Trial into the cache and x->trials. */
+static int load_one(struct op_exp *x, struct mp_store *st, int64_t exp_id, const json_t *trial,
+                    struct mp_error *err)
+{
+    const json_t *spec = json_object_get(trial, "spec");
+    int64_t number = json_integer_value(json_object_get(spec, "number"));
+    int64_t attempt = json_integer_value(json_object_get(spec, "attempt"));
+    const char *name = mp_kube_meta(trial, "name");
+    char *config = json_dumps(json_object_get(spec, "config"), JSON_COMPACT);
+    double *cx = mp_xcalloc(x->spec->space.n + 1, sizeof(double));
+    int rc = number >= 1 && config ? 0
+                                   : mp_error_set(err, MP_EINVALID,
+                                                  "trials %s/%s: no spec.number "
+                                                  "or spec.config",
+                                                  x->ns, name);
+    if (rc == 0) {
+        rc = mp_space_config_from_json(&x->spec->space, config, cx, err);
+    }
+    if (rc == 0) {
+        char *params = mp_space_config_json(&x->spec->space, cx);
+        char *key = mp_space_key(&x->spec->space, cx);
+        rc = mp_store_trial_create(st, exp_id, number, params, key, err);
+        free(params);
+        free(key);
+    }
+    enum mp_trial_state state = recorded_state(trial);
+    int64_t at = 0;
+    for (int64_t i = 0; rc == 0 && (i < attempt || i == 0); i++) {
+        rc = mp_store_trial_start(st, exp_id, number, &at, err);
+    }
+    struct mp_trial_result res;
+    mp_trial_result_init(&res);
+    if (rc == 0 && state != MP_TRIAL_PENDING) {
+        result_from_status(json_object_get(trial, "status"), state, &res);
+        rc = mp_store_trial_finish(st, exp_id, number, &res, err);
+    }
+    if (rc == 0) {
+        double v = 0;
+        pthread_mutex_lock(&x->lock);
+        struct op_trec *t = op_trec(x, number);
+        t->attempt = at + 1;
+        t->state = state == MP_TRIAL_PENDING ? MP_TRIAL_RUNNING : state;
+        t->has_value = state == MP_TRIAL_SUCCEEDED &&
+                       mp_metrics_get(&res.metrics, x->spec->objective_metric, &v);
+        t->value = v;
+        t->assignment = json_incref(json_object_get(spec, "samplingResult"));
+        pthread_mutex_unlock(&x->lock);
+    }
+    mp_trial_result_release(&res);
+    free(cx);
+    free(config);
+    return rc == 0 ? 0 : mp_error_prefix(err, rc, "trials %s/%s", x->ns, name);
+}
+
+int op_trials_load(struct op_exp *x, struct mp_store *st, int64_t exp_id, struct mp_error *err)
+{
+    struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, NULL, NULL};
+    char *sel = mp_xasprintf("%s=%s", MP_OPERATOR_LABEL_EXPERIMENT, x->uid);
+    json_t *list = NULL;
+    int rc = op_list(x->op, &ref, sel, &list, err);
+    free(sel);
+    size_t i, loaded = 0;
+    json_t *item;
+    json_array_foreach (rc == 0 ? json_object_get(list, "items") : NULL, i, item) {
+        if (!mp_kube_owned_by(item, x->uid) || mp_kube_meta(item, "deletionTimestamp")) {
+            continue;
+        }
+        if ((rc = load_one(x, st, exp_id, item, err)) != 0) {
+            break;
+        }
+        loaded++;
+    }
+    json_decref(list);
+    if (rc == 0 && loaded) {
+        op_log(x->op, "%s: continuing after %zu trial(s) recorded in Trial objects", x->key,
+               loaded);
+    }
+    return rc;
+}

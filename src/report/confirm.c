@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The confirmation in reports: each candidate's figures over its measurements, the confirmed
+ * winner, and per trial whether it is feasible, which constraints it broke and whether its
+ * measurement settled. Shape: docs/api.md, "Trials and confirmation". */
+#include "report/report_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *values_json(const struct mp_spec *spec, const struct mp_trial_row *t,
+                           const struct mp_confirm_row *runs, size_t n_runs)
+{
+    json_t *a = json_array();
+    double v;
+    if (mp_metrics_get(&t->metrics, spec->objective_metric, &v) && isfinite(v)) {
+        json_array_append_new(a, json_real(v));
+    }
+    for (size_t i = 0; i < n_runs; i++) {
+        if (runs[i].trial_number == t->number && runs[i].failure != MP_FAILURE_INFRA &&
+            mp_metrics_get(&runs[i].metrics, spec->objective_metric, &v) && isfinite(v)) {
+            json_array_append_new(a, json_real(v));
+        }
+    }
+    return a;
+}
+
+static json_t *runs_json(const struct mp_spec *spec, const struct mp_confirm_row *runs,
+                         size_t n_runs, int64_t number)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n_runs; i++) {
+        const struct mp_confirm_row *r = &runs[i];
+        if (r->trial_number != number) {
+            continue;
+        }
+        double v = NAN;
+        mp_metrics_get(&r->metrics, spec->objective_metric, &v);
+        json_array_append_new(
+            a, json_pack("{s:I, s:s, s:o, s:o, s:b}", "run", (json_int_t)r->run, "state",
+                         mp_trial_state_name(r->state), "failure",
+                         r->failure ? json_string(mp_failure_name(r->failure)) : json_null(),
+                         "value", num_or_null(v), "settled", r->settled));
+    }
+    return a;
+}
+
+json_t *mp_report_stats_json(const struct mp_confirm_stats *s)
+{
+    return json_pack("{s:I, s:o, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:b}", "number",
+                     (json_int_t)s->number, "search_value", num_or_null(s->search_value), "runs",
+                     (json_int_t)s->runs, "passes", (json_int_t)s->passes, "settled_runs",
+                     (json_int_t)s->settled, "mean", num_or_null(s->mean), "stddev",
+                     num_or_null(s->stddev), "min", num_or_null(s->min), "max", num_or_null(s->max),
+                     "confirmed", s->confirmed);
+}
+
+static const char *phase_state(const struct mp_spec *spec, size_t k, size_t recorded)
+{
+    if (spec->confirm_top <= 0) {
+        return "off";
+    }
+    if (k == 0) {
+        return "none";
+    }
+    size_t planned = k * (size_t)spec->confirm_runs;
+    return recorded >= planned ? "done" : recorded == 0 ? "pending" : "partial";
+}
+
+int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec,
+                                   const struct mp_trial_row *rows, size_t n,
+                                   const struct mp_confirm_row *runs, size_t n_runs,
+                                   struct mp_confirm_stats *winner)
+{
+    size_t *idx = mp_xcalloc((size_t)spec->confirm_top + 1, sizeof(*idx));
+    size_t k = mp_confirm_candidates(spec, rows, n, idx);
+    struct mp_confirm_stats *s = mp_xcalloc(k + 1, sizeof(*s));
+    json_t *cands = json_array();
+    size_t recorded = 0;
+    for (size_t i = 0; i < k; i++) {
+        const struct mp_trial_row *t = &rows[idx[i]];
+        mp_confirm_stats_of(spec, t, runs, n_runs, &s[i]);
+        for (size_t r = 0; r < n_runs; r++) {
+            recorded += runs[r].trial_number == t->number && runs[r].run <= spec->confirm_runs;
+        }
+        json_t *c = mp_report_stats_json(&s[i]);
+        json_t *params = json_loads(t->params_json, 0, NULL);
+        json_object_set_new(c, "params", params ? params : json_object());
+        json_object_set_new(c, "values", values_json(spec, t, runs, n_runs));
+        json_object_set_new(c, "confirm_runs", runs_json(spec, runs, n_runs, t->number));
+        json_array_append_new(cands, c);
+    }
+    const char *state = phase_state(spec, k, recorded);
+    long w = strcmp(state, "done") == 0 ? mp_confirm_pick(spec, s, k) : -1;
+    int64_t rec = w >= 0 ? s[w].number : 0;
+    if (w >= 0) {
+        *winner = s[w];
+    }
+    json_object_set_new(j, "confirmation",
+                        json_pack("{s:s, s:I, s:I, s:o, s:o}", "state", state, "top",
+                                  (json_int_t)spec->confirm_top, "runs",
+                                  (json_int_t)spec->confirm_runs, "recommended",
+                                  rec > 0 ? json_integer(rec) : json_null(), "candidates", cands));
+    free(s);
+    free(idx);
+    return rec;
+}
+
+json_t *mp_report_violated(const struct mp_spec *spec, const struct mp_trial_row *t)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < spec->n_constraints; i++) {
+        const struct mp_constraint *c = &spec->constraints[i];
+        char upper_name[160];
+        double m, u;
+        snprintf(upper_name, sizeof(upper_name), "%s_upper", c->metric);
+        if (!mp_metrics_get(&t->metrics, c->metric, &m)) {
+            continue;
+        }
+        bool broken = !mp_constraint_holds(c, m) ||
+                      ((c->op == MP_CMP_LE || c->op == MP_CMP_LT) &&
+                       mp_metrics_get(&t->metrics, upper_name, &u) && !mp_constraint_holds(c, u));
+        if (broken) {
+            json_array_append_new(a, json_string(c->text));
+        }
+    }
+    return a;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared inside src/report only. */
+#ifndef MP_REPORT_INT_H
+#define MP_REPORT_INT_H
+
+#include "engine/engine.h"
+#include "report/report.h"
+
+/* Adds "confirmation" to the report j and returns the confirmed winner's trial number (0 when
+ * none; *winner then untouched). */
+int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec,
+                                   const struct mp_trial_row *rows, size_t n,
+                                   const struct mp_confirm_row *runs, size_t n_runs,
+                                   struct mp_confirm_stats *winner);
+/* A candidate's statistics as JSON (owned). */
+json_t *mp_report_stats_json(const struct mp_confirm_stats *s);
+/* The texts of the constraints trial t's metrics break (its upper confidence bounds included). */
+json_t *mp_report_violated(const struct mp_spec *spec, const struct mp_trial_row *t);
+
+#endif

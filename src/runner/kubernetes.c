@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The kubernetes runner: one trial as objects in a cluster (kubernetes.h describes them). The
+ * steps of a trial: owner ConfigMap, Deployment + Service, readiness by watch within
+ * startup_timeout, the load Job and its termination message, a Foreground delete of the owner
+ * and a wait until it is gone. A watchdog thread turns the engine's cancel flag and the trial's
+ * deadline into the client's cancel token, so every call and watch ends promptly. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runner/kubernetes_int.h"
+#include "spec/pe.h"
+
+#define DEFAULT_TRIAL_TIMEOUT_NS (30LL * 60 * 1000000000LL)
+
+/* ---- the watchdog ---- */
+
+struct watchdog {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stop;
+    const atomic_bool *cancel;
+    int64_t deadline_ns;
+    struct mp_kube_cancel *token;
+    atomic_bool fired_by_deadline;
+};
+
+static void *watchdog_main(void *p)
+{
+    struct watchdog *w = p;
+    pthread_mutex_lock(&w->lock);
+    while (!w->stop) {
+        if (w->cancel && atomic_load(w->cancel)) {
+            mp_kube_cancel_fire(w->token);
+            break;
+        }
+        if (mp_mono_ns() >= w->deadline_ns) {
+            atomic_store(&w->fired_by_deadline, true);
+            mp_kube_cancel_fire(w->token);
+            break;
+        }
+        /* The engine's cancel flag is a plain flag: look at it every 50 ms. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static void watchdog_start(struct watchdog *w, const atomic_bool *cancel, int64_t deadline_ns)
+{
+    memset(w, 0, sizeof(*w));
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    w->cancel = cancel;
+    w->deadline_ns = deadline_ns;
+    w->token = mp_kube_cancel_new();
+    if (pthread_create(&w->thread, NULL, watchdog_main, w) != 0) {
+        w->thread = 0;
+    }
+}
+
+static void watchdog_stop(struct watchdog *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    if (w->thread) {
+        pthread_join(w->thread, NULL);
+    }
+    mp_kube_cancel_free(w->token);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+}
+
+/* ---- one trial ---- */
+
+static char *trial_selector(const struct kube_trial *t, const char *role)
+{
+    json_t *l = mp_kube_trial_labels(t, role);
+    json_object_del(l, MP_KUBE_LABEL_MANAGED);
+    char *s = mp_kube_selector(l);
+    json_decref(l);
+    return s;
+}
+
+/* Creates the owner, the Deployment and the Service. */
+static int create_service(struct kube_trial *t, struct mp_error *err)
+{
+    struct mp_kube_runner *r = t->r;
+    struct mp_pod_mapping m;
+    mp_kube_rcfg_mapping(&r->cfg, &m);
+    m.port = (int)t->port;
+    json_t *pod = NULL, *obj = NULL;
+    struct mp_error rerr = {0};
+    if (mp_spec_render_pod(r->base.spec, t->req->x, r->cfg.pod_template, r->cfg.container, &m, &pod,
+                           &rerr) != 0) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "cannot write the configuration onto the pod: %s", rerr.msg);
+        return 0;
+    }
+    struct mp_kube_ref cm = {.version = "v1", .resource = "configmaps", .ns = r->ns};
+    struct mp_kube_ref dep = {
+        .group = "apps", .version = "v1", .resource = "deployments", .ns = r->ns};
+    struct mp_kube_ref svc = {.version = "v1", .resource = "services", .ns = r->ns};
+    json_t *owner = mp_kube_owner_object(t, t->req->x);
+    int rc = mp_kube_create_or_adopt(t, &cm, owner, &t->owner, err);
+    json_decref(owner);
+    if (rc == 0 && (rc = mp_kube_deployment_object(t, pod, &obj, err)) == 0) {
+        rc = mp_kube_create_or_adopt(t, &dep, obj, NULL, err);
+        json_decref(obj);
+    }
+    if (rc == 0) {
+        obj = mp_kube_service_object(t);
+        rc = mp_kube_create_or_adopt(t, &svc, obj, NULL, err);
+        json_decref(obj);
+    }
+    json_decref(pod);
+    return rc;
+}
+
+static int wait_ready(struct kube_trial *t, struct mp_error *err)
+{
+    char *sel = trial_selector(t, "service");
+    struct kube_pods_state st = {0};
+    int64_t deadline = mp_mono_ns() + t->r->cfg.startup_ns;
+    if (deadline > t->trial_deadline_ns) {
+        deadline = t->trial_deadline_ns;
+    }
+    int rc = mp_kube_wait_pods(t, sel, false, (int)t->r->cfg.replicas, deadline, &st, err);
+    free(sel);
+    if (rc == MP_EDEADLINE) {
+        mp_error_clear(err);
+        mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
+                             "%d of %lld pods ready within the startup timeout", st.ready,
+                             (long long)t->r->cfg.replicas);
+        rc = 0;
+    } else if (rc == 0 && st.verdict == KUBE_PODS_FAILED) {
+        mp_trial_result_fail(t->res, st.failure, "%s", st.reason);
+    } else if (rc == 0 && st.verdict == KUBE_PODS_INFRA) {
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", st.reason);
+        rc = MP_ERUNTIME;
+    }
+    mp_kube_pods_state_release(&st);
+    return rc;
+}
+
+static int run_load(struct kube_trial *t, struct mp_error *err)
+{
+    struct mp_kube_ref job = {
+        .group = "batch", .version = "v1", .resource = "jobs", .ns = t->r->ns};
+    json_t *obj = NULL;
+    int rc = mp_kube_load_job_object(t, &obj, err);
+    if (rc == 0) {
+        rc = mp_kube_create_or_adopt(t, &job, obj, NULL, err);
+        json_decref(obj);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    char *sel = trial_selector(t, "load");
+    struct kube_pods_state st = {0};
+    rc = mp_kube_wait_pods(t, sel, true, 1, t->trial_deadline_ns, &st, err);
+    free(sel);
+    if (rc == MP_EDEADLINE) {
+        mp_error_clear(err);
+        mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT,
+                             "the load test ran past the trial's "
+                             "deadline");
+        rc = 0;
+    } else if (rc == 0 && st.verdict == KUBE_PODS_INFRA) {
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", st.reason);
+        rc = MP_ERUNTIME;
+    } else if (rc == 0) {
+        struct mp_error perr = {0};
+        if (mp_kube_load_result(t->r->cfg.load, st.message, t->res, &perr) != 0) {
+            mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s (%s)", perr.msg, st.reason);
+            rc = MP_ERUNTIME;
+        }
+    }
+    mp_kube_pods_state_release(&st);
+    return rc;
+}
+
+/* A CPU quantity as metrics.k8s.io writes it ("12345678n", "250m", "2") in cores. */
+static double cores(const char *q)
+{
+    char *end = NULL;
+    double v = strtod(q ? q : "", &end);
+    if (!end || end == q) {
+        return NAN;
+    }
+    return strcmp(end, "n") == 0   ? v / 1e9
+           : strcmp(end, "u") == 0 ? v / 1e6
+           : strcmp(end, "m") == 0 ? v / 1e3
+           : *end == '\0'          ? v
+                                   : NAN;
+}
+
+/* The service pods' usage from metrics.k8s.io once the load test is over: cpu_cores and
+ * memory_bytes summed over its pods. Without that API the meta says it was not measured. */
+static void read_usage(struct kube_trial *t)
+{
+    struct mp_kube_ref ref = {
+        .group = "metrics.k8s.io", .version = "v1beta1", .resource = "pods", .ns = t->r->ns};
+    char *sel = trial_selector(t, "service");
+    struct mp_kube_opts o = {.cancel = t->cancel_token, .label_selector = sel};
+    json_t *list = NULL;
+    struct mp_error err = {0};
+    t->api_calls++;
+    int rc = mp_kube_list(t->r->client, &ref, &o, &list, &err);
+    free(sel);
+    if (rc != 0) {
+        snprintf(t->usage_note, sizeof(t->usage_note), "not measured: %.280s", err.msg);
+        return;
+    }
+    double cpu = 0, mem = 0;
+    size_t i, j, found = 0;
+    json_t *pod, *c;
+    json_array_foreach (json_object_get(list, "items"), i, pod) {
+        json_array_foreach (json_object_get(pod, "containers"), j, c) {
+            json_t *u = json_object_get(c, "usage");
+            struct mp_kube_quantity q;
+            double v = cores(json_string_value(json_object_get(u, "cpu")));
+            if (isfinite(v) && mp_kube_quantity_json(json_object_get(u, "memory"), &q, NULL) == 0) {
+                cpu += v;
+                mem += (double)q.units;
+                found++;
+            }
+        }
+    }
+    json_decref(list);
+    if (found == 0) {
+        snprintf(t->usage_note, sizeof(t->usage_note), "not measured: no pod metrics yet");
+        return;
+    }
+    mp_metrics_set(&t->res->resources, "cpu_cores", cpu);
+    mp_metrics_set(&t->res->resources, "memory_bytes", mem);
+    snprintf(t->usage_note, sizeof(t->usage_note), "metrics.k8s.io");
+}
+
+/* Foreground delete of the owner, then wait until it (and so everything it owns) is gone. */
+static int teardown(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
+                    struct mp_error *err)
+{
+    struct mp_kube_ref cm = {.version = "v1", .resource = "configmaps", .ns = r->ns, .name = name};
+    struct mp_kube_opts o = {.propagation_policy = "Foreground"};
+    if (t) {
+        t->api_calls++;
+    }
+    int rc = mp_kube_delete(r->client, &cm, &o, NULL, err);
+    if (rc == MP_ENOTFOUND) {
+        mp_error_clear(err);
+        return 0;
+    }
+    if (rc == 0) {
+        rc = mp_kube_wait_gone(r, t, name, mp_mono_ns() + r->cfg.delete_ns, err);
+    }
+    return rc;
+}
+
+static void record_meta(struct kube_trial *t)
+{
+    json_t *meta =
+        json_pack("{s:s, s:s, s:s, s:I, s:i}", "namespace", t->r->ns, "object", t->name, "load_job",
+                  t->job_name, "port", (json_int_t)t->port, "api_calls", (int)t->api_calls);
+    int64_t total = mp_mono_ns() - t->started_ns;
+    json_object_set_new(meta, "total_s", json_real((double)total / 1e9));
+    /* The runner's own time: what it spent outside waits on the cluster. */
+    json_object_set_new(meta, "overhead_s", json_real((double)(total - t->waited_ns) / 1e9));
+    if (t->usage_note[0]) {
+        json_object_set_new(meta, "usage", json_string(t->usage_note));
+    }
+    if (t->t_ready_ns) {
+        json_object_set_new(meta, "ready_s",
+                            json_real((double)(t->t_ready_ns - t->t_created_ns) / 1e9));
+    }
+    if (t->t_loaded_ns) {
+        json_object_set_new(meta, "load_s",
+                            json_real((double)(t->t_loaded_ns - t->t_ready_ns) / 1e9));
+    }
+    if (t->t_gone_ns) {
+        json_object_set_new(meta, "teardown_s",
+                            json_real((double)(t->t_gone_ns - t->t_loaded_ns) / 1e9));
+    }
+    free(t->res->meta_json);
+    t->res->meta_json = mp_json_dumps(meta, 0);
+    json_decref(meta);
+}
+
+static bool trial_failed(const struct kube_trial *t)
+{
+    return t->res->state == MP_TRIAL_FAILED;
+}
+
+static int sweep_once(struct mp_kube_runner *r, const char *experiment, struct mp_error *err)
+{
+    pthread_mutex_lock(&r->sweep_lock);
+    int rc = 0;
+    if (!r->swept && !r->no_sweep) {
+        rc = mp_kube_runner_reconcile(&r->base, experiment, NULL, NULL, NULL, err);
+        r->swept = rc == 0;
+    }
+    pthread_mutex_unlock(&r->sweep_lock);
+    return rc;
+}
+
+static void finish(struct kube_trial *t, struct watchdog *wd, int *rc, struct mp_error *err)
+{
+    bool cancelled = wd->cancel && atomic_load(wd->cancel);
+    if (*rc == MP_ECANCELLED && atomic_load(&wd->fired_by_deadline)) {
+        mp_error_clear(err);
+        mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT, "the trial ran past its deadline");
+        *rc = 0;
+    } else if (*rc == MP_ECANCELLED || cancelled) {
+        mp_error_clear(err);
+        t->res->state = MP_TRIAL_CANCELLED;
+        *rc = 0;
+    } else if (*rc != 0 && !trial_failed(t)) {
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", err->msg);
+    }
+    if (*rc != 0 && *rc > 0) {
+        *rc = MP_ERUNTIME;
+    }
+}
+
+static int run_steps(struct kube_trial *t, struct mp_error *err)
+{
+    t->t_created_ns = mp_mono_ns();
+    int rc = create_service(t, err);
+    if (rc == 0 && !trial_failed(t)) {
+        rc = wait_ready(t, err);
+    }
+    if (rc == 0 && !trial_failed(t)) {
+        t->t_ready_ns = mp_mono_ns();
+        rc = run_load(t, err);
+    }
+    if (rc == 0 && !trial_failed(t)) {
+        t->t_loaded_ns = mp_mono_ns();
+        read_usage(t);
+    }
+    return rc;
+}
+
+int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_request *req,
+                             const json_t *owner, struct mp_trial_result *res,
+                             const atomic_bool *cancel)
+{
+    struct mp_kube_runner *r = (struct mp_kube_runner *)base;
+    struct mp_error err = {0};
+    int rc = sweep_once(r, req->experiment, &err);
+    if (rc != 0) {
+        mp_trial_result_fail(res, MP_FAILURE_INFRA, "start-up sweep: %s", err.msg);
+        return rc < 0 ? rc : MP_ERUNTIME;
+    }
+    struct kube_trial t = {.r = r, .req = req, .res = res, .owner_ref_target = owner};
+    t.started_ns = mp_mono_ns();
+    mp_kube_runner_name(req->experiment, req->number, req->attempt, t.name);
+    snprintf(t.job_name, sizeof(t.job_name), "%s-load", t.name);
+    mp_kube_runner_experiment_key(req->experiment, t.exp_key);
+    t.port = r->cfg.port;
+    int64_t timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : base->spec->trial_timeout_ms;
+    t.trial_deadline_ns =
+        mp_mono_ns() + (timeout_ms > 0 ? timeout_ms * 1000000LL : DEFAULT_TRIAL_TIMEOUT_NS);
+    struct watchdog wd;
+    watchdog_start(&wd, cancel, t.trial_deadline_ns);
+    t.cancel_token = wd.token;
+    rc = run_steps(&t, &err);
+    finish(&t, &wd, &rc, &err);
+    watchdog_stop(&wd);
+    t.cancel_token = NULL;
+    /* Always torn down, also after a cancel: the next attempt gets new names anyway. */
+    struct mp_error terr = {0};
+    int trc = teardown(r, &t, t.name, &terr);
+    if (trc != 0 && rc == 0) {
+        if (!trial_failed(&t) && res->state != MP_TRIAL_CANCELLED) {
+            mp_trial_result_fail(res, MP_FAILURE_INFRA, "teardown: %s", terr.msg);
+        }
+        rc = trc < 0 ? trc : MP_ERUNTIME;
+    }
+    t.t_gone_ns = trc == 0 && t.t_loaded_ns ? mp_mono_ns() : 0;
+    json_decref(t.owner);
+    record_meta(&t);
+    if (res->state != MP_TRIAL_CANCELLED) {
+        mp_spec_evaluate(base->spec, req->x, res);
+    }
+    return rc;
+}

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internals of the kubernetes runner shared by its files and the unit tests: settings
+ * (kubernetes_config.c), the objects of a trial (kubernetes_objects.c), waiting on the cluster
+ * (kubernetes_wait.c) and the trial itself (kubernetes.c).
+ *
+ * Ownership: the runner owns its settings, its pod template and (unless injected) its client.
+ * Thread-safety: a trial's state lives on run()'s stack; the runner is read-only after
+ * creation except for the one-time start-up sweep (under sweep_lock). */
+#ifndef MP_RUNNER_KUBERNETES_INT_H
+#define MP_RUNNER_KUBERNETES_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "kube/kube.h"
+#include "runner/kubernetes.h"
+#include "spec/spec.h"
+
+#define MP_KUBE_DEFAULT_PORT 8500 /* the original Morphling's fixed Service port */
+/* runner.load.body travels in the owner ConfigMap's binaryData (keys body-0000, ...), mounted
+ * into the load pod here; a ConfigMap holds at most 1 MiB, base64 takes 4/3. */
+#define MP_KUBE_BODY_DIR "/var/run/morphling/body"
+#define MP_KUBE_BODY_MAX (768 * 1024)
+
+/* runner.* of a spec with kind kubernetes (docs/spec.md, "runner: kubernetes"). Strings are
+ * borrowed from the spec's document unless marked owned. */
+struct mp_kube_rcfg {
+    const char *ns;          /* NULL: the kubeconfig context's namespace */
+    char *kubeconfig;        /* owned, absolute; NULL: $KUBECONFIG, ~/.kube/config, in-cluster */
+    const char *context;     /* NULL: current-context */
+    const char *container;   /* NULL: the template's only container */
+    int64_t port;            /* 0: the container's first containerPort, else 8500 */
+    int64_t startup_ns;      /* deadline of readiness after the Deployment is created */
+    int64_t delete_ns;       /* deadline of the teardown */
+    const char *health_path; /* HTTP readiness probe when the container has none; NULL: TCP */
+    int64_t replicas;
+    int gpu_sharing; /* enum mp_gpu_sharing */
+    double gpu_memory_mib;
+    const char *gpu_resource;
+    const char *gpu_type_label;
+    const char **mig_profiles; /* owned array of borrowed strings */
+    size_t n_mig_profiles;
+    struct mp_gpu_label *gpu_types; /* owned array of borrowed strings */
+    size_t n_gpu_types;
+    const char *load_image;
+    const char *load_cpu, *load_memory; /* quantities of the load Job's container */
+    bool load_spread;                   /* keep the load pod off the service's nodes */
+    const struct mp_node *load;         /* runner.load; may be NULL */
+    const struct mp_node *load_node_selector;
+    json_t *pod_template; /* owned PodTemplateSpec {metadata?, spec} */
+};
+
+/* Parses and checks the runner settings of spec without touching a cluster. cfg is released by
+ * mp_kube_rcfg_release, also after a failure. */
+int mp_kube_rcfg_parse(const struct mp_spec *spec, struct mp_kube_rcfg *cfg,
+                       struct mp_error *err) MP_WUR;
+void mp_kube_rcfg_release(struct mp_kube_rcfg *cfg);
+/* The pod mapping for mp_spec_render_pod. */
+void mp_kube_rcfg_mapping(const struct mp_kube_rcfg *cfg, struct mp_pod_mapping *m);
+
+struct mp_kube_runner {
+    struct mp_runner base;
+    struct mp_kube_rcfg cfg;
+    struct mp_kube_client *client;
+    bool own_client;
+    char ns[256];
+    char load_image[256];
+    bool no_sweep;
+    json_t *bodies; /* runner.load.body as binaryData {body-0000: base64...}; NULL: none */
+    pthread_mutex_t sweep_lock;
+    bool swept;
+};
+
+/* One trial: names, labels and the objects' state. Lives on run()'s stack. */
+struct kube_trial {
+    struct mp_kube_runner *r;
+    const struct mp_trial_request *req;
+    struct mp_trial_result *res;
+    const json_t *owner_ref_target; /* the caller's owner, may be NULL */
+    char name[MP_KUBE_RUNNER_NAME_MAX];
+    char job_name[MP_KUBE_RUNNER_NAME_MAX + 8];
+    char exp_key[MP_KUBE_RUNNER_NAME_MAX];
+    json_t *labels; /* experiment, trial, attempt, managed-by */
+    json_t *owner;  /* our owner ConfigMap as created */
+    int64_t port;
+    int64_t trial_deadline_ns; /* monotonic; INT64_MAX: none */
+    struct mp_kube_cancel *cancel_token;
+    /* Counters for meta and the benchmark. */
+    unsigned api_calls;
+    char usage_note[300]; /* where resource use came from, or why it was not measured */
+    int64_t t_created_ns, t_ready_ns, t_loaded_ns, t_gone_ns;
+    int64_t started_ns; /* run() entered */
+    int64_t waited_ns;  /* inside waits on the cluster (pods, teardown): not the runner's own */
+};
+
+/* ---- objects (kubernetes_objects.c) ---- */
+
+/* The labels of a trial's objects with role set (owned). */
+json_t *mp_kube_trial_labels(const struct kube_trial *t, const char *role);
+/* The owner ConfigMap, the Deployment of pod (a configured PodTemplateSpec), the Service and
+ * the load Job, as JSON to create. */
+json_t *mp_kube_owner_object(const struct kube_trial *t, const double *x);
+int mp_kube_deployment_object(const struct kube_trial *t, const json_t *pod, json_t **out,
+                              struct mp_error *err) MP_WUR;
+json_t *mp_kube_service_object(const struct kube_trial *t);
+int mp_kube_load_job_object(const struct kube_trial *t, json_t **out, struct mp_error *err) MP_WUR;
+/* Creates obj in ref's collection; an AlreadyExists adopts the existing object when its labels
+ * say it is this trial's (same experiment, trial and attempt), else is an error. *out (may be
+ * NULL) gets the object as the server has it. */
+int mp_kube_create_or_adopt(struct kube_trial *t, const struct mp_kube_ref *ref, const json_t *obj,
+                            json_t **out, struct mp_error *err) MP_WUR;
+
+/* ---- waiting (kubernetes_wait.c) ---- */
+
+/* What the pods of a selector say. */
+enum kube_pods_verdict {
+    KUBE_PODS_WAITING,
+    KUBE_PODS_READY,  /* `want` pods Ready */
+    KUBE_PODS_DONE,   /* load: the container terminated (see message, exit_code) */
+    KUBE_PODS_FAILED, /* a failure class in failure, the cluster's reason in reason */
+    KUBE_PODS_INFRA,  /* something the configuration is not to blame for */
+};
+
+struct kube_pods_state {
+    enum kube_pods_verdict verdict;
+    enum mp_failure failure;
+    char reason[512];
+    int exit_code;
+    char *message; /* owned: the termination message of a finished container */
+    int ready;
+};
+
+/* Judges the pods of a trial (service: Ready or failing; load: terminated). Pure: for tests. */
+void mp_kube_judge_pods(json_t *pods, bool load, int want, const char *container,
+                        struct kube_pods_state *st);
+
+/* Lists then watches pods matching selector until the verdict is not WAITING, the deadline
+ * (monotonic ns) passes (returns MP_EDEADLINE), or the trial's cancel token fires
+ * (MP_ECANCELLED). Dropped watches are resumed, 410 re-lists. */
+int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int want,
+                      int64_t deadline_ns, struct kube_pods_state *st, struct mp_error *err) MP_WUR;
+/* Waits until the named ConfigMap is gone (watch), within deadline_ns. */
+int mp_kube_wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
+                      int64_t deadline_ns, struct mp_error *err) MP_WUR;
+void mp_kube_pods_state_release(struct kube_pods_state *st);
+
+/* ---- the load result (kubernetes_load.c) ---- */
+
+/* The load Job's arguments after the image's entrypoint: "load URL ...". Owned JSON array. */
+int mp_kube_load_args(const struct mp_spec *spec, const struct mp_node *load, const char *url,
+                      json_t **out, struct mp_error *err) MP_WUR;
+/* Reads runner.load.body (a file, or every file of a folder in name order) into a binaryData
+ * map (owned; NULL without a body). Errors name runner.load.body. */
+int mp_kube_load_bodies(const struct mp_spec *spec, const struct mp_node *load, json_t **out,
+                        struct mp_error *err) MP_WUR;
+/* Reads the compact result of `morphling load --result` into res (metrics; FAILED for too
+ * many errors or no capacity meeting the SLO). */
+int mp_kube_load_result(const struct mp_node *load, const char *message,
+                        struct mp_trial_result *res, struct mp_error *err) MP_WUR;
+
+#endif

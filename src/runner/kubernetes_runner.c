@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The kubernetes runner's life outside a trial: validation, creation (kubeconfig, context,
+ * namespace checked before any object exists), the ops table, and listing, reconciling and
+ * deleting the objects of an experiment (the start-up sweep and the operator's seam). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runner/kubernetes_int.h"
+
+/* The port: runner.port, else the tuned container's first containerPort, else 8500. */
+static int64_t default_port(const struct mp_kube_rcfg *cfg)
+{
+    json_t *cs = json_object_get(json_object_get(cfg->pod_template, "spec"), "containers");
+    for (size_t i = 0; i < json_array_size(cs); i++) {
+        json_t *c = json_array_get(cs, i);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        if (cfg->container && (!name || strcmp(name, cfg->container) != 0)) {
+            continue;
+        }
+        json_t *port =
+            json_object_get(json_array_get(json_object_get(c, "ports"), 0), "containerPort");
+        if (json_is_integer(port)) {
+            return json_integer_value(port);
+        }
+    }
+    return MP_KUBE_DEFAULT_PORT;
+}
+
+static int make_client(struct mp_kube_runner *r, const struct mp_spec *spec, struct mp_error *err)
+{
+    struct mp_kube_load_opts lo = {
+        .kubeconfig = r->cfg.kubeconfig, .context = r->cfg.context, .in_cluster_fallback = true};
+    struct mp_kube_config *kc = NULL;
+    struct mp_error kerr = {0};
+    int rc = mp_kube_config_load(&lo, &kc, &kerr);
+    if (rc != 0) {
+        const struct mp_node *rn = spec->runner_node;
+        const struct mp_node *at = mp_doc_get(rn, r->cfg.context ? "context" : "kubeconfig");
+        bool hint = !r->cfg.kubeconfig && !r->cfg.context;
+        return mp_doc_error(err, at ? at : rn, "%s%s", kerr.msg,
+                            hint ? " (in a spec: runner.kubeconfig, runner.context)" : "");
+    }
+    rc = mp_kube_client_new(kc, NULL, &r->client, err);
+    r->own_client = rc == 0;
+    return rc;
+}
+
+/* The namespace must exist. A caller who may not read namespaces finds out at the first
+ * create instead. */
+static int check_namespace(struct mp_kube_runner *r, const struct mp_spec *spec,
+                           struct mp_error *err)
+{
+    struct mp_kube_ref ref = {.version = "v1", .resource = "namespaces", .name = r->ns};
+    struct mp_error gerr = {0};
+    int rc = mp_kube_get(r->client, &ref, NULL, NULL, &gerr);
+    if (rc == 0 || rc == MP_EFORBIDDEN) {
+        return 0;
+    }
+    if (rc == MP_ENOTFOUND) {
+        const struct mp_node *rn = spec->runner_node;
+        const struct mp_node *at = mp_doc_get(rn, "namespace");
+        return mp_doc_error(err, at ? at : rn,
+                            "namespace \"%s\" does not exist in the cluster (%s)", r->ns,
+                            mp_kube_config_server(mp_kube_client_config(r->client)));
+    }
+    *err = gerr;
+    return rc;
+}
+
+int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_opts *opts,
+                       struct mp_runner **out, struct mp_error *err)
+{
+    static const struct mp_kube_runner_opts none = {0};
+    opts = opts ? opts : &none;
+    struct mp_kube_runner *r = mp_xcalloc(1, sizeof(*r));
+    r->base.ops = &mp_runner_kubernetes;
+    r->base.spec = spec;
+    r->no_sweep = opts->no_sweep;
+    pthread_mutex_init(&r->sweep_lock, NULL);
+    *out = NULL;
+    int rc = mp_kube_rcfg_parse(spec, &r->cfg, err);
+    if (rc == 0 && opts->client) {
+        r->client = opts->client;
+    } else if (rc == 0) {
+        rc = make_client(r, spec, err);
+    }
+    if (rc == 0) {
+        const char *ns = r->cfg.ns ? r->cfg.ns
+                         : opts->default_namespace
+                             ? opts->default_namespace
+                             : mp_kube_config_namespace(mp_kube_client_config(r->client));
+        snprintf(r->ns, sizeof(r->ns), "%s", ns);
+        const char *image = opts->load_image    ? opts->load_image
+                            : r->cfg.load_image ? r->cfg.load_image
+                                                : "morphling:" MP_VERSION;
+        snprintf(r->load_image, sizeof(r->load_image), "%s", image);
+        if (r->cfg.port == 0) {
+            r->cfg.port = default_port(&r->cfg);
+        }
+        rc = mp_kube_load_bodies(spec, r->cfg.load, &r->bodies, err);
+    }
+    if (rc == 0) {
+        rc = check_namespace(r, spec, err);
+    }
+    if (rc != 0) {
+        mp_runner_free(&r->base);
+        return rc;
+    }
+    *out = &r->base;
+    return 0;
+}
+
+/* The settings, and what they refer to: the kubeconfig, its context, the namespace in the
+ * cluster (one GET). So `morphling run` exits 2 before the store or the cluster changes. */
+static int kube_validate(const struct mp_spec *spec, struct mp_error *err)
+{
+    struct mp_runner *r = NULL;
+    int rc = mp_kube_runner_new(spec, NULL, &r, err);
+    mp_runner_free(r);
+    return rc;
+}
+
+static int kube_create(const struct mp_spec *spec, struct mp_runner **out, struct mp_error *err)
+{
+    return mp_kube_runner_new(spec, NULL, out, err);
+}
+
+static void kube_free(struct mp_runner *base)
+{
+    struct mp_kube_runner *r = (struct mp_kube_runner *)base;
+    if (!r) {
+        return;
+    }
+    if (r->own_client) {
+        mp_kube_client_free(r->client);
+    }
+    mp_kube_rcfg_release(&r->cfg);
+    json_decref(r->bodies);
+    pthread_mutex_destroy(&r->sweep_lock);
+    free(r);
+}
+
+/* ---- the objects of an experiment ---- */
+
+int mp_kube_runner_list(struct mp_runner *base, const char *experiment,
+                        struct mp_kube_trial_object **out, size_t *n, struct mp_error *err)
+{
+    struct mp_kube_runner *r = (struct mp_kube_runner *)base;
+    char key[MP_KUBE_RUNNER_NAME_MAX];
+    char *sel = mp_xasprintf("%s=%s,%s=owner,%s=%s", MP_KUBE_LABEL_EXPERIMENT,
+                             mp_kube_runner_experiment_key(experiment, key), MP_KUBE_LABEL_ROLE,
+                             MP_KUBE_LABEL_MANAGED, MP_KUBE_MANAGED_BY);
+    struct mp_kube_ref ref = {.version = "v1", .resource = "configmaps", .ns = r->ns};
+    struct mp_kube_opts o = {.label_selector = sel, .limit = 500};
+    json_t *list = NULL;
+    int rc = mp_kube_list_all(r->client, &ref, &o, &list, err);
+    free(sel);
+    *out = NULL;
+    *n = 0;
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *items = json_object_get(list, "items");
+    *out = mp_xcalloc(json_array_size(items) + 1, sizeof(**out));
+    size_t i;
+    json_t *obj;
+    json_array_foreach (items, i, obj) {
+        struct mp_kube_trial_object *t = &(*out)[*n];
+        const char *trial = mp_kube_label(obj, MP_KUBE_LABEL_TRIAL);
+        const char *attempt = mp_kube_label(obj, MP_KUBE_LABEL_ATTEMPT);
+        if (!trial || !attempt || mp_parse_int64(trial, &t->trial) != 0 ||
+            mp_parse_int64(attempt, &t->attempt) != 0) {
+            continue;
+        }
+        snprintf(t->name, sizeof(t->name), "%s", mp_kube_meta(obj, "name"));
+        t->deleting = mp_kube_meta(obj, "deletionTimestamp") != NULL;
+        (*n)++;
+    }
+    json_decref(list);
+    return 0;
+}
+
+static int delete_owner(struct mp_kube_runner *r, const char *name, struct mp_error *err)
+{
+    struct mp_kube_ref cm = {.version = "v1", .resource = "configmaps", .ns = r->ns, .name = name};
+    struct mp_kube_opts o = {.propagation_policy = "Foreground"};
+    int rc = mp_kube_delete(r->client, &cm, &o, NULL, err);
+    if (rc == MP_ENOTFOUND) {
+        mp_error_clear(err);
+        rc = 0;
+    }
+    return rc;
+}
+
+int mp_kube_runner_reconcile(struct mp_runner *base, const char *experiment, mp_kube_keep_fn *keep,
+                             void *ud, size_t *deleted, struct mp_error *err)
+{
+    struct mp_kube_runner *r = (struct mp_kube_runner *)base;
+    struct mp_kube_trial_object *objs = NULL;
+    size_t n = 0, gone = 0;
+    int rc = mp_kube_runner_list(base, experiment, &objs, &n, err);
+    bool *drop = mp_xcalloc(n + 1, sizeof(bool));
+    /* Every delete first, then the waits: the objects go away in parallel. */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        drop[i] = !(keep && keep(ud, objs[i].trial, objs[i].attempt));
+        if (drop[i] && !objs[i].deleting) {
+            rc = delete_owner(r, objs[i].name, err);
+        }
+    }
+    int64_t deadline = mp_mono_ns() + r->cfg.delete_ns;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (drop[i]) {
+            rc = mp_kube_wait_gone(r, NULL, objs[i].name, deadline, err);
+            gone++;
+        }
+    }
+    free(drop);
+    free(objs);
+    if (deleted) {
+        *deleted = gone;
+    }
+    return rc;
+}
+
+int mp_kube_runner_delete_trial(struct mp_runner *base, const char *experiment, int64_t trial,
+                                int64_t attempt, struct mp_error *err)
+{
+    struct mp_kube_runner *r = (struct mp_kube_runner *)base;
+    char name[MP_KUBE_RUNNER_NAME_MAX];
+    mp_kube_runner_name(experiment, trial, attempt, name);
+    int rc = delete_owner(r, name, err);
+    if (rc == 0) {
+        rc = mp_kube_wait_gone(r, NULL, name, mp_mono_ns() + r->cfg.delete_ns, err);
+    }
+    return rc;
+}
+
+static int kube_run(struct mp_runner *r, const struct mp_trial_request *req,
+                    struct mp_trial_result *res, const atomic_bool *cancel)
+{
+    return mp_kube_runner_run_owned(r, req, NULL, res, cancel);
+}
+
+const struct mp_runner_ops mp_runner_kubernetes = {
+    .name = "kubernetes",
+    .concurrent = true,
+    .validate = kube_validate,
+    .create = kube_create,
+    .run = kube_run,
+    .free = kube_free,
+};

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Waiting on the cluster: a trial's pods judged after a list and on every watch event (never
+ * polled; timers only for deadlines), mapping what the kubelet and scheduler say to the failure
+ * classes; and waiting until a deleted owner is gone. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runner/kubernetes_int.h"
+
+static const char *str(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static void verdict(struct kube_pods_state *st, enum kube_pods_verdict v, enum mp_failure f,
+                    const char *fmt, ...) MP_PRINTF(4, 5);
+
+static void verdict(struct kube_pods_state *st, enum kube_pods_verdict v, enum mp_failure f,
+                    const char *fmt, ...)
+{
+    if (st->verdict != KUBE_PODS_WAITING && st->verdict != KUBE_PODS_READY) {
+        return; /* the first failure found stands */
+    }
+    st->verdict = v;
+    st->failure = f;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->reason, sizeof(st->reason), fmt, ap);
+    va_end(ap);
+}
+
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* The pod's condition of this type, NULL when absent. */
+static json_t *condition(const json_t *pod, const char *type)
+{
+    json_t *cs = json_object_get(json_object_get(pod, "status"), "conditions");
+    for (size_t i = 0; i < json_array_size(cs); i++) {
+        json_t *c = json_array_get(cs, i);
+        const char *t = str(c, "type");
+        if (t && strcmp(t, type) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static bool is_pull_error(const char *reason)
+{
+    static const char *const pull[] = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+                                       "ErrImageNeverPull"};
+    for (size_t i = 0; reason && i < MP_ARRAY_LEN(pull); i++) {
+        if (strcmp(reason, pull[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A terminated state of the service's container: OOMKilled or a crash. */
+static void terminated(struct kube_pods_state *st, const json_t *term, const char *pod)
+{
+    const char *reason = str(term, "reason");
+    char detail[160];
+    snprintf(detail, sizeof(detail), "exit code %lld%s%s",
+             (long long)json_integer_value(json_object_get(term, "exitCode")), reason ? ", " : "",
+             reason ? reason : "");
+    if (reason && strcmp(reason, "OOMKilled") == 0) {
+        verdict(st, KUBE_PODS_FAILED, MP_FAILURE_OOM_KILLED, "pod %s: OOMKilled (%s)", pod, detail);
+    } else {
+        verdict(st, KUBE_PODS_FAILED, MP_FAILURE_CRASHED, "pod %s: container exited: %s", pod,
+                detail);
+    }
+}
+
+static void judge_service_container(struct kube_pods_state *st, const json_t *cs, const char *pod)
+{
+    json_t *state = json_object_get(cs, "state");
+    json_t *waiting = json_object_get(state, "waiting");
+    const char *reason = str(waiting, "reason");
+    json_t *last = json_object_get(json_object_get(cs, "lastState"), "terminated");
+    if (is_pull_error(reason)) {
+        char what[300];
+        snprintf(what, sizeof(what), "%s: %s", reason, or_empty(str(waiting, "message")));
+        verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "pod %s: image pull failed: %s", pod, what);
+    } else if (reason && (strcmp(reason, "CreateContainerConfigError") == 0 ||
+                          strcmp(reason, "CreateContainerError") == 0)) {
+        verdict(st, KUBE_PODS_FAILED, MP_FAILURE_CRASHED, "pod %s: %s: %s", pod, reason,
+                or_empty(str(waiting, "message")));
+    } else if (json_object_get(state, "terminated")) {
+        terminated(st, json_object_get(state, "terminated"), pod);
+    } else if (last) {
+        terminated(st, last, pod);
+    }
+}
+
+static void judge_load_container(struct kube_pods_state *st, const json_t *cs, const char *pod)
+{
+    json_t *state = json_object_get(cs, "state");
+    json_t *waiting = json_object_get(state, "waiting");
+    json_t *term = json_object_get(state, "terminated");
+    if (is_pull_error(str(waiting, "reason"))) {
+        verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "load pod %s: image pull failed: %s", pod,
+                or_empty(str(waiting, "message")));
+    } else if (term && st->verdict == KUBE_PODS_WAITING) {
+        st->verdict = KUBE_PODS_DONE;
+        st->exit_code = (int)json_integer_value(json_object_get(term, "exitCode"));
+        free(st->message);
+        st->message = str(term, "message") ? mp_xstrdup(str(term, "message")) : NULL;
+        snprintf(st->reason, sizeof(st->reason), "load pod %s: exit code %d%s%s", pod,
+                 st->exit_code, str(term, "reason") ? ", " : "",
+                 str(term, "reason") ? str(term, "reason") : "");
+    }
+}
+
+static void judge_pod(const json_t *pod, bool load, const char *container,
+                      struct kube_pods_state *st)
+{
+    const char *name = mp_kube_meta(pod, "name");
+    json_t *sched = condition(pod, "PodScheduled");
+    const char *sreason = str(sched, "reason");
+    if (sched && strcmp(str(sched, "status") ? str(sched, "status") : "", "False") == 0 &&
+        sreason && strcmp(sreason, "Unschedulable") == 0) {
+        /* The configuration asks for more than any node has: a verdict on it. */
+        verdict(st, load ? KUBE_PODS_INFRA : KUBE_PODS_FAILED,
+                load ? MP_FAILURE_INFRA : MP_FAILURE_STARTUP_TIMEOUT, "pod %s: unschedulable: %s",
+                name, or_empty(str(sched, "message")));
+        return;
+    }
+    json_t *all = json_object_get(json_object_get(pod, "status"), "containerStatuses");
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *cs = json_array_get(all, i);
+        const char *cname = str(cs, "name");
+        if (load) {
+            judge_load_container(st, cs, name);
+        } else if (!container || (cname && strcmp(cname, container) == 0)) {
+            judge_service_container(st, cs, name);
+        }
+    }
+    json_t *ready = condition(pod, "Ready");
+    if (!load && ready && strcmp(str(ready, "status") ? str(ready, "status") : "", "True") == 0) {
+        st->ready++;
+    }
+    const char *phase = str(json_object_get(pod, "status"), "phase");
+    if (phase && strcmp(phase, "Failed") == 0 && st->verdict == KUBE_PODS_WAITING) {
+        const char *why = str(json_object_get(pod, "status"), "message");
+        verdict(st, load ? KUBE_PODS_INFRA : KUBE_PODS_FAILED,
+                load ? MP_FAILURE_INFRA : MP_FAILURE_CRASHED, "pod %s failed: %s", name,
+                why ? why : or_empty(str(json_object_get(pod, "status"), "reason")));
+    }
+}
+
+void mp_kube_judge_pods(json_t *pods, bool load, int want, const char *container,
+                        struct kube_pods_state *st)
+{
+    free(st->message);
+    memset(st, 0, sizeof(*st));
+    size_t i;
+    json_t *pod;
+    json_array_foreach (pods, i, pod) {
+        if (!mp_kube_meta(pod, "deletionTimestamp")) {
+            judge_pod(pod, load, container, st);
+        }
+    }
+    if (st->verdict == KUBE_PODS_WAITING && !load && want > 0 && st->ready >= want) {
+        st->verdict = KUBE_PODS_READY;
+    }
+}
+
+void mp_kube_pods_state_release(struct kube_pods_state *st)
+{
+    free(st->message);
+    st->message = NULL;
+}
+
+/* ---- list + watch ---- */
+
+struct pod_watch {
+    json_t *pods; /* name -> pod */
+    char rv[64];
+    bool load;
+    int want;
+    const char *container;
+    struct kube_pods_state *st;
+};
+
+static void judge_cache(struct pod_watch *w)
+{
+    json_t *arr = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach (w->pods, k, v) {
+        json_array_append(arr, v);
+    }
+    mp_kube_judge_pods(arr, w->load, w->want, w->container, w->st);
+    json_decref(arr);
+}
+
+static int on_event(void *ud, const struct mp_kube_event *ev)
+{
+    struct pod_watch *w = ud;
+    snprintf(w->rv, sizeof(w->rv), "%s", ev->resource_version);
+    const char *name = mp_kube_meta(ev->object, "name");
+    if (ev->type == MP_KUBE_BOOKMARK || !name) {
+        return 0;
+    }
+    if (ev->type == MP_KUBE_DELETED) {
+        json_object_del(w->pods, name);
+    } else {
+        json_object_set(w->pods, name, ev->object);
+    }
+    judge_cache(w);
+    return w->st->verdict == KUBE_PODS_WAITING ? 0 : 1;
+}
+
+static int relist(struct kube_trial *t, const struct mp_kube_ref *ref, const char *selector,
+                  struct pod_watch *w, struct mp_error *err)
+{
+    struct mp_kube_opts o = {.cancel = t->cancel_token, .label_selector = selector};
+    json_t *list = NULL;
+    t->api_calls++;
+    int rc = mp_kube_list(t->r->client, ref, &o, &list, err);
+    if (rc != 0) {
+        return rc;
+    }
+    json_object_clear(w->pods);
+    size_t i;
+    json_t *pod;
+    json_array_foreach (json_object_get(list, "items"), i, pod) {
+        json_object_set(w->pods, mp_kube_meta(pod, "name"), pod);
+    }
+    const char *rv = mp_kube_meta(list, "resourceVersion");
+    snprintf(w->rv, sizeof(w->rv), "%s", rv ? rv : "");
+    json_decref(list);
+    judge_cache(w);
+    return 0;
+}
+
+static int64_t seconds_left(int64_t deadline_ns)
+{
+    int64_t left = deadline_ns - mp_mono_ns();
+    return left <= 0 ? 0 : (left + 999999999) / 1000000000;
+}
+
+int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int want,
+                      int64_t deadline_ns, struct kube_pods_state *st, struct mp_error *err)
+{
+    int64_t t0 = mp_mono_ns();
+    struct mp_kube_ref ref = {.version = "v1", .resource = "pods", .ns = t->r->ns};
+    struct pod_watch w = {.pods = json_object(),
+                          .load = load,
+                          .want = want,
+                          .container = t->r->cfg.container,
+                          .st = st};
+    int rc = relist(t, &ref, selector, &w, err);
+    while (rc == 0 && st->verdict == KUBE_PODS_WAITING) {
+        int64_t left = seconds_left(deadline_ns);
+        if (left == 0) {
+            rc = MP_EDEADLINE;
+            break;
+        }
+        struct mp_kube_opts o = {.cancel = t->cancel_token,
+                                 .label_selector = selector,
+                                 .resource_version = w.rv,
+                                 .timeout_seconds = left,
+                                 .allow_bookmarks = true};
+        t->api_calls++;
+        rc = mp_kube_watch(t->r->client, &ref, &o, on_event, &w, err);
+        if (rc == 1) {
+            rc = 0; /* a verdict */
+        } else if (rc == MP_EEXPIRED) {
+            mp_error_clear(err);
+            rc = relist(t, &ref, selector, &w, err);
+        } else if (rc == 0 || rc == MP_ETRANSPORT || rc == MP_EUNAVAILABLE ||
+                   rc == MP_ESERVERERROR || rc == MP_ETHROTTLED) {
+            /* The server ended the stream (its timeout, a restart) or dropped it: resume from
+             * the last version seen; the deadline is checked above. */
+            mp_error_clear(err);
+            rc = 0;
+        }
+    }
+    json_decref(w.pods);
+    t->waited_ns += mp_mono_ns() - t0;
+    return rc;
+}
+
+struct gone_watch {
+    const char *name;
+    char rv[64];
+};
+
+static int on_owner_event(void *ud, const struct mp_kube_event *ev)
+{
+    struct gone_watch *g = ud;
+    snprintf(g->rv, sizeof(g->rv), "%s", ev->resource_version);
+    return ev->type == MP_KUBE_DELETED ? 1 : 0;
+}
+
+static int wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
+                     int64_t deadline_ns, struct mp_error *err)
+{
+    struct mp_kube_ref ref = {.version = "v1", .resource = "configmaps", .ns = r->ns, .name = name};
+    for (;;) {
+        json_t *obj = NULL;
+        struct mp_kube_opts g = {0};
+        if (t) {
+            t->api_calls++;
+        }
+        int rc = mp_kube_get(r->client, &ref, &g, &obj, err);
+        if (rc == MP_ENOTFOUND) {
+            mp_error_clear(err);
+            return 0;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        struct gone_watch w = {.name = name};
+        snprintf(w.rv, sizeof(w.rv), "%s", mp_kube_meta(obj, "resourceVersion"));
+        json_decref(obj);
+        int64_t left = seconds_left(deadline_ns);
+        if (left == 0) {
+            return mp_error_set(err, MP_EDEADLINE,
+                                "configmap \"%s\" and the objects it owns were not gone within the "
+                                "delete timeout",
+                                name);
+        }
+        struct mp_kube_opts o = {.resource_version = w.rv, .timeout_seconds = left};
+        if (t) {
+            t->api_calls++;
+        }
+        rc = mp_kube_watch(r->client, &ref, &o, on_owner_event, &w, err);
+        if (rc == 1) {
+            return 0;
+        }
+        if (rc != 0 && rc != MP_EEXPIRED && rc != MP_ETRANSPORT && rc != MP_EUNAVAILABLE &&
+            rc != MP_ESERVERERROR && rc != MP_ETHROTTLED) {
+            return rc;
+        }
+        mp_error_clear(err);
+    }
+}
+
+int mp_kube_wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
+                      int64_t deadline_ns, struct mp_error *err)
+{
+    int64_t t0 = mp_mono_ns();
+    int rc = wait_gone(r, t, name, deadline_ns, err);
+    if (t) {
+        t->waited_ns += mp_mono_ns() - t0;
+    }
+    return rc;
+}

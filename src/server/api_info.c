@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Two API routes beside api.c's: GET /api/v1/info (the version and the event kinds the engine
+ * writes, so the dashboard listens for exactly those) and GET /api/v1/experiments/{ref}/export
+ * (the recommended configuration, deployable, as `morphling export --format deploy|k8s` prints
+ * it). Endpoints: docs/api.md. */
+#include "server/server_int.h"
+
+#include <string.h>
+
+#include "engine/events.h"
+#include "report/report.h"
+
+mhd_result mp_srv_api_info(struct MHD_Connection *c, struct request *req)
+{
+    json_t *kinds = json_array();
+    for (int k = 0; k < MP_EVENT_COUNT; k++) {
+        json_array_append_new(kinds, json_string(mp_engine_event_name((enum mp_engine_event)k)));
+    }
+    req->route = "info";
+    return mp_srv_send_json(c, req, MHD_HTTP_OK,
+                            json_pack("{s:s, s:o}", "version", MP_VERSION, "event_kinds", kinds));
+}
+
+struct export_query {
+    const char *format;    /* "deploy" (default) or "k8s" */
+    const char *container; /* k8s: the container to configure (required) */
+    int port;
+    double target_rps;
+};
+
+static const char *arg(struct MHD_Connection *c, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+    return v && *v ? v : NULL;
+}
+
+static int export_query(struct MHD_Connection *c, struct export_query *q, struct mp_error *err)
+{
+    int64_t port = 8080;
+    const char *p = arg(c, "port");
+    const char *rps = arg(c, "target_rps");
+    q->format = arg(c, "format") ? arg(c, "format") : "deploy";
+    q->container = arg(c, "container");
+    q->target_rps = 0;
+    if (strcmp(q->format, "deploy") != 0 && strcmp(q->format, "k8s") != 0) {
+        return mp_error_set(err, MP_EINVALID, "format '%s': expected deploy or k8s", q->format);
+    }
+    if (strcmp(q->format, "k8s") == 0 && !q->container) {
+        return mp_error_set(err, MP_EINVALID,
+                            "format k8s needs container=NAME (the container to configure)");
+    }
+    if (p && (mp_parse_int64(p, &port) != 0 || port < 1 || port > 65535)) {
+        return mp_error_set(err, MP_EINVALID, "port '%s': expected 1 to 65535", p);
+    }
+    if (rps && (mp_parse_double(rps, &q->target_rps) != 0 || !(q->target_rps > 0))) {
+        return mp_error_set(err, MP_EINVALID, "target_rps '%s': expected a positive number", rps);
+    }
+    q->port = (int)port;
+    return 0;
+}
+
+/* The k8s patch: {spec: {template: pod, replicas?}}, the pod rendered onto a bare template with
+ * the one named container, secret-looking arguments redacted (as the CLI's export does). */
+static int k8s_patch(struct mp_store *st, const char *ref, const struct export_query *q,
+                     const struct mp_deploy_opts *o, json_t **out, struct mp_error *err)
+{
+    struct mp_recommended rec = {0};
+    struct mp_pod_mapping m = {.port = q->port};
+    json_t *pod = NULL;
+    json_t *bare = json_pack("{s:{s:[{s:s}]}}", "spec", "containers", "name", q->container);
+    int rc = mp_report_recommended(st, ref, o, &rec, err);
+    if (rc == 0) {
+        rc = mp_spec_render_pod(rec.spec, rec.x, bare, q->container, &m, &pod, err);
+    }
+    if (rc == 0) {
+        json_t *containers = json_object_get(json_object_get(pod, "spec"), "containers");
+        for (size_t i = 0; i < json_array_size(containers); i++) {
+            mp_report_redact_argv(json_object_get(json_array_get(containers, i), "args"));
+        }
+        json_t *spec = json_pack("{s:O}", "template", pod);
+        json_t *plan = json_object_get(rec.report, "capacity_plan");
+        if (json_object_get(plan, "replicas")) {
+            json_object_set(spec, "replicas", json_object_get(plan, "replicas"));
+        }
+        *out = json_pack("{s:o}", "spec", spec);
+    }
+    json_decref(pod);
+    json_decref(bare);
+    mp_recommended_release(&rec);
+    return rc;
+}
+
+mhd_result mp_srv_api_export(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                             const char *ref)
+{
+    struct export_query q = {0};
+    struct mp_error err = {0};
+    struct mp_store *st = NULL;
+    json_t *out = NULL;
+    req->route = "export";
+    int rc = export_query(c, &q, &err);
+    if (rc != 0) {
+        return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid", "%s", err.msg);
+    }
+    struct mp_deploy_opts o = {.port = q.port, .target_rps = q.target_rps, .headroom = 0.2};
+    rc = mp_srv_open_store(srv, &st, &err);
+    if (rc == 0 && strcmp(q.format, "k8s") == 0) {
+        rc = k8s_patch(st, ref, &q, &o, &out, &err);
+    } else if (rc == 0) {
+        rc = mp_report_deployment(st, ref, &o, &out, &err);
+    }
+    mp_store_close(st);
+    if (rc != 0) {
+        const char *name = NULL;
+        unsigned status = mp_srv_status_for(rc, &name);
+        return mp_srv_send_error(c, req, status, name, "%s",
+                                 err.msg[0] ? err.msg : mp_strerror(rc));
+    }
+    return mp_srv_send_json(c, req, MHD_HTTP_OK, out);
+}

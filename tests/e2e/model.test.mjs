@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+// Unit tests of the dashboard's computations, which need no browser (node --test): numbers and
+// units (web/format.js), feasibility, best so far and parameter importance (web/model.js).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fmtMetric, fmtMoney, fmtNum } from '../../web/format.js';
+import {
+  bestSoFar,
+  feasibility,
+  importance,
+  parseConstraint,
+  splitTrials,
+} from '../../web/model.js';
+
+const trial = (number, params, metrics, extra = {}) => ({
+  number,
+  state: 'SUCCEEDED',
+  failure: null,
+  params,
+  metrics,
+  ...extra,
+});
+
+function experiment(trials) {
+  return {
+    objective: { metric: 'rps', direction: 'maximize' },
+    constraints: ['p99_ms <= 100'],
+    space: {
+      parameters: [
+        { name: 'a', type: 'discrete', values: [1, 2, 3] },
+        { name: 'b', type: 'categorical', values: ['x', 'y'] },
+      ],
+    },
+    trials,
+  };
+}
+
+test('numbers are never in exponent notation', () => {
+  assert.equal(fmtNum(0.000542), '0.000542');
+  assert.equal(fmtNum(1234.5), '1,235');
+  assert.equal(fmtNum(12345678), '12.3M');
+  assert.equal(fmtNum(3.14159), '3.14');
+  assert.equal(fmtNum(null), '–');
+  assert.equal(fmtNum(NaN), '–');
+  for (const v of [5.42e-4, 1e-7, 3e9, -2.5e-5]) assert.doesNotMatch(fmtNum(v), /e/i);
+});
+
+test('metrics carry their units, money is currency', () => {
+  assert.equal(fmtMetric('p99_ms', 23.456), '23.5 ms');
+  assert.equal(fmtMetric('throughput_rps', 1166.2), '1,166 req/s');
+  assert.equal(fmtMetric('cost_per_hour', 0.145), '$0.145/h');
+  assert.equal(fmtMetric('cost_per_million_requests', 0.0000542), '$0.0000542/M req');
+  assert.equal(fmtMetric('error_rate', 0.012), '1.2 %');
+  assert.equal(fmtMetric('peak_memory_bytes', 14155776), '13.5 MiB');
+  assert.equal(fmtMetric('stable', 0), 'no');
+  assert.equal(fmtMoney(12), '$12');
+});
+
+test('constraints parse and decide feasibility when the server does not', () => {
+  assert.deepEqual(parseConstraint('p99_ms <= 150'), {
+    text: 'p99_ms <= 150',
+    metric: 'p99_ms',
+    op: '<=',
+    value: 150,
+  });
+  assert.equal(parseConstraint('not a constraint'), null);
+  const exp = experiment([]);
+  const ok = trial(1, { a: 1, b: 'x' }, { rps: 10, p99_ms: 50 });
+  const slow = trial(
+    2,
+    { a: 1, b: 'x' },
+    { rps: 20, p99_ms: 150 },
+    { state: 'FAILED', failure: 'SLO_VIOLATED' },
+  );
+  const oom = trial(3, { a: 1, b: 'x' }, {}, { state: 'FAILED', failure: 'OOM_KILLED' });
+  assert.deepEqual(feasibility(exp, ok), { feasible: true, violated: [] });
+  assert.deepEqual(feasibility(exp, slow), { feasible: false, violated: ['p99_ms <= 100'] });
+  assert.deepEqual(feasibility(exp, oom), { feasible: null, violated: [] });
+});
+
+test("the server's feasible and violated fields win", () => {
+  const exp = experiment([]);
+  const t = trial(
+    1,
+    { a: 1, b: 'x' },
+    { rps: 10, p99_ms: 50 },
+    { feasible: false, violated: ['p99_ms <= 100'] },
+  );
+  assert.deepEqual(feasibility(exp, t), { feasible: false, violated: ['p99_ms <= 100'] });
+  const running = trial(
+    2,
+    { a: 1, b: 'x' },
+    {},
+    { state: 'RUNNING', feasible: false, violated: [] },
+  );
+  assert.equal(feasibility(exp, running).feasible, null);
+});
+
+test('best so far counts feasible trials only', () => {
+  const exp = experiment([
+    trial(1, { a: 1, b: 'x' }, { rps: 10, p99_ms: 50 }),
+    trial(
+      2,
+      { a: 2, b: 'x' },
+      { rps: 99, p99_ms: 500 },
+      { state: 'FAILED', failure: 'SLO_VIOLATED' },
+    ),
+    trial(3, { a: 3, b: 'y' }, { rps: 30, p99_ms: 60 }),
+  ]);
+  assert.deepEqual(bestSoFar(exp), [10, 10, 30]);
+  const { ok, bad } = splitTrials(exp);
+  assert.deepEqual([ok.map((t) => t.number), bad.map((t) => t.number)], [[1, 3], [2]]);
+});
+
+test('importance: the variance each parameter explains alone', () => {
+  // rps depends on a only; b alternates independently of it.
+  const trials = [];
+  let n = 1;
+  for (const a of [1, 2, 3]) {
+    for (const b of ['x', 'y']) trials.push(trial(n++, { a, b }, { rps: 100 * a, p99_ms: 10 }));
+  }
+  const rows = importance(experiment(trials));
+  assert.deepEqual(
+    rows.map((r) => r.name),
+    ['a', 'b'],
+  );
+  assert.ok(Math.abs(rows[0].eta2 - 1) < 1e-12, `a explains ${rows[0].eta2}`);
+  assert.ok(Math.abs(rows[1].eta2) < 1e-12, `b explains ${rows[1].eta2}`);
+  // Half and half: rps = 100 a + 50 (b == y): between-group sums of squares over the total.
+  const mixed = trials.map((t) => ({
+    ...t,
+    metrics: { ...t.metrics, rps: 100 * t.params.a + (t.params.b === 'y' ? 300 : 0) },
+  }));
+  const [ra, rb] = [...importance(experiment(mixed))].sort((x, y) => x.name.localeCompare(y.name));
+  // a: group means 250, 350, 450 around 350 -> 2 * (100^2 + 100^2) * ... / total.
+  const ys = mixed.map((t) => t.metrics.rps);
+  const mean = ys.reduce((s, y) => s + y, 0) / ys.length;
+  const total = ys.reduce((s, y) => s + (y - mean) ** 2, 0);
+  assert.ok(Math.abs(ra.eta2 - (2 * (100 ** 2 + 0 + 100 ** 2)) / total) < 1e-12);
+  assert.ok(Math.abs(rb.eta2 - (3 * (150 ** 2 + 150 ** 2)) / total) < 1e-12);
+  assert.deepEqual(importance(experiment(trials.slice(0, 2))), []);
+});

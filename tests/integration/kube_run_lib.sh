@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared by the kubernetes runner's tests (test_kube_run_*.sh, sourced after lib.sh): a test
+# cluster (tests/kube/cluster.sh) in $WORK/cluster, stopped at exit with its own check that no
+# process, cgroup or mount is left; kubectl; the example spec (examples/k8s/fmnist.yaml) with the
+# build's payload. Exits 77 (SKIP) without root, node or kubectl.
+: "${MP_BUILD_DIR:?MP_BUILD_DIR must point to the build}"
+MP_KUBE_DIR=${MP_KUBE_DIR:-$MP_BUILD_DIR/kube}
+export MP_KUBE_DIR
+if [ "$(id -u)" != 0 ]; then
+    echo "SKIP: the test cluster needs root (pods get mount namespaces and cgroups)"
+    exit 77
+fi
+if ! command -v node >/dev/null 2>&1 || [ ! -x "$MP_KUBE_DIR/pod_runner" ]; then
+    echo "SKIP: the test cluster is not built (node, $MP_KUBE_DIR/pod_runner)"
+    exit 77
+fi
+KUBECTL=$(command -v kubectl || true)
+[ -n "$KUBECTL" ] || KUBECTL=${MP_KUBECTL_120:-}
+if [ -z "$KUBECTL" ]; then
+    echo "SKIP: no kubectl"
+    exit 77
+fi
+CLUSTER=$WORK/cluster
+EXAMPLE=$MP_SOURCE_DIR/examples/k8s/fmnist.yaml
+PAYLOAD=$MP_BUILD_DIR/examples/payloads/fmnist/test-00000-9.raw
+# What the example needs to run here: the build's payload, two quick trials, and no confirmation
+# runs (the tests count the objects each trial creates; test_cli_confirm covers confirmation).
+EX_SETS="--set runner.load.body=$PAYLOAD --set algorithm.max_trials=2 --set algorithm.confirm=false"
+
+kube_cleanup() {
+    if [ -e "$CLUSTER/env" ]; then
+        sh "$MP_SOURCE_DIR/tests/kube/cluster.sh" stop "$CLUSTER" >"$WORK/stop.log" 2>&1 ||
+            cat "$WORK/stop.log"
+    fi
+    cleanup
+}
+trap kube_cleanup EXIT
+
+k() {
+    "$KUBECTL" "$@"
+}
+
+# cluster_up [cluster.sh options]
+cluster_up() {
+    if ! sh "$MP_SOURCE_DIR/tests/kube/cluster.sh" start "$CLUSTER" "$@" >"$WORK/start.log" 2>&1; then
+        cat "$WORK/start.log"
+        exit 1
+    fi
+    . "$CLUSTER/env"
+}
+
+# cluster_down: stops the cluster now; its own check that nothing is left is a test point.
+cluster_down() {
+    if sh "$MP_SOURCE_DIR/tests/kube/cluster.sh" stop "$CLUSTER" >"$WORK/stop.log" 2>&1; then
+        ok "the cluster stops with no process, cgroup or mount left"
+    else
+        not_ok "cluster stop: $(cat "$WORK/stop.log")"
+    fi
+}
+
+# Objects the runner made for experiment key $1 (any kind), one "kind/name" per line.
+leftover_objects() {
+    k get configmaps,deployments,replicasets,services,jobs,pods -A \
+        -l "morphling.kubedl.io/experiment=$1" -o name 2>/dev/null
+}
+
+# Processes in the cluster's pods' cgroups.
+pod_processes() {
+    grep -ls "/morphling-kube-n$KUBE_NET/" /proc/[0-9]*/cgroup 2>/dev/null | wc -l
+}
+
+# api PATH [curl options]: the API server's test hooks as the admin.
+api() {
+    p=$1
+    shift
+    curl -sf --cacert "$KUBE_CA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
+        -H 'Content-Type: application/json' "$@" "$KUBE_API_URL$p"
+}

@@ -1,0 +1,57 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The kubernetes runner refuses what cannot work with a clear error naming the spec's field and
+# exit status 2, before the store or the cluster changes: no kubeconfig, an unknown context, a
+# namespace the cluster lacks, a container the pod template lacks, quantities the API server would
+# reject; `morphling validate` says the same.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/kube_run_lib.sh"
+
+cluster_up
+api /_test/requests -X DELETE >/dev/null
+# run_err NAME WANT_MESSAGE [morphling run arguments]: exit 2 and the message on stderr.
+run_err() {
+    name=$1
+    want=$2
+    shift 2
+    # shellcheck disable=SC2086
+    "$MORPHLING" run "$EXAMPLE" $EX_SETS -q "$@" >"$WORK/out" 2>"$WORK/err"
+    check "$name: exit 2" 2 "$?"
+    check_contains "$name: the message" "$want" "$(cat "$WORK/err")"
+}
+
+run_err "an unknown context" "context \"nope\" is not defined (defined: token, cert, exec, insecure)" \
+    --set runner.context=nope
+check_contains "an unknown context: the field" "'runner.context':" "$(cat "$WORK/err")"
+run_err "a missing namespace" \
+    "'runner.namespace': namespace \"nope\" does not exist in the cluster" \
+    --set runner.namespace=nope
+run_err "a container the template lacks" \
+    "'runner.pod_template': the pod template has no container named \"sidecar\"" \
+    --set runner.container=sidecar
+run_err "a CPU limit the API server rejects" \
+    "'runner.pod_template.spec.containers[0].resources.limits.cpu':" \
+    --set 'runner.pod_template.spec.containers[0].resources.limits.cpu=1.5.5'
+run_err "a load Job memory the API server rejects" "'runner.load_memory':" \
+    --set runner.load_memory=12XB
+run_err "a namespace that is not a DNS label" "'runner.namespace': expected a namespace name" \
+    --set runner.namespace=Bad_NS
+# No kubeconfig anywhere (and no in-cluster service account).
+before=$FAILED
+(
+    unset KUBECONFIG KUBERNETES_SERVICE_HOST
+    export HOME="$WORK/home"
+    mkdir -p "$HOME"
+    run_err "no kubeconfig" "no kubeconfig"
+    [ "$FAILED" -eq "$before" ]
+) || FAILED=$((FAILED + 1))
+"$MORPHLING" validate "$EXAMPLE" $EX_SETS --set runner.namespace=nope >/dev/null 2>"$WORK/err"
+check "morphling validate: exit 2 for the missing namespace" 2 "$?"
+check_contains "morphling validate: the same message" "namespace \"nope\" does not exist" \
+    "$(cat "$WORK/err")"
+api "/_test/requests?user=admin" >"$WORK/requests.json"
+check "nothing was written to the cluster" "" \
+    "$(jq -r '.items[] | select(.verb != "get" and .verb != "list" and .verb != "watch") | "\(.verb) \(.path)"' "$WORK/requests.json")"
+check "the store holds no experiment" "" "$("$MORPHLING" list 2>/dev/null | grep fmnist-k8s)"
+cluster_down
+finish

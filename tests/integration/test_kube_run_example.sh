@@ -1,0 +1,55 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# examples/k8s/fmnist.yaml end to end on the test cluster with the kubernetes runner: every trial
+# SUCCEEDED with the load Job's measurements, `show` and the recommendation as with the local
+# runner, the objects labelled and owned as documented, resource use from metrics.k8s.io (or "not
+# measured" without it), and afterwards no object and no process of the experiment left.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/kube_run_lib.sh"
+
+# Strict field validation: every object the runner sends must be a valid object of the official
+# schemas (the API server checks them with kubernetes-models) with no unknown field.
+cluster_up --strict
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS -q >"$WORK/out" 2>"$WORK/err"
+check "morphling run exits 0" 0 "$?"
+check_contains "the experiment succeeds" "SUCCEEDED: reached max_trials (2)" "$(cat "$WORK/out")"
+check_contains "a recommendation" "Recommended configuration" "$(cat "$WORK/out")"
+"$MORPHLING" show fmnist-k8s --json >"$WORK/show.json"
+check "both trials SUCCEEDED" "SUCCEEDED SUCCEEDED" \
+    "$(jq -r '[.trials[].state] | join(" ")' "$WORK/show.json")"
+check "the load Job measured each (requests > 0, throughput > 0)" "true true" \
+    "$(jq -r '[.trials[] | (.metrics.requests > 0 and .metrics.throughput_rps > 0)] | map(tostring) | join(" ")' "$WORK/show.json")"
+check "trials are named from experiment, trial and attempt" "fmnist-k8s-t1-a0 fmnist-k8s-t2-a0" \
+    "$(jq -r '[.trials[].meta.object] | join(" ")' "$WORK/show.json")"
+check "at most 15 API calls per trial besides watch events" "true" \
+    "$(jq -r '[.trials[].meta.api_calls <= 15] | all' "$WORK/show.json")"
+check "resource use from metrics.k8s.io (cpu_cores, memory_bytes > 0)" "metrics.k8s.io true" \
+    "$(jq -r '.trials[0] | "\(.meta.usage) \(.resources.cpu_cores > 0 and .resources.memory_bytes > 0)"' "$WORK/show.json")"
+check "the request body went in the owner ConfigMap, mounted into the load pod" "true" \
+    "$(jq -r '[.trials[].metrics.error_rate == 0] | all' "$WORK/show.json")"
+check "a best trial" "true" "$(jq -r '.best.number > 0' "$WORK/show.json")"
+check_contains "morphling show prints the recommendation" "Recommended configuration" \
+    "$("$MORPHLING" show fmnist-k8s 2>&1)"
+check "no object of the experiment is left" "" "$(leftover_objects fmnist-k8s)"
+check "no process is left in the cluster's pods" 0 "$(pod_processes)"
+# The requests the runner made: creates of exactly the documented kinds, Foreground deletes.
+api "/_test/requests?user=admin" >"$WORK/requests.json"
+check "it created a ConfigMap, a Deployment, a Service and a Job per trial" \
+    "configmaps=2 deployments=2 jobs=2 services=2" \
+    "$(jq -r '[.items[] | select(.verb == "create") | .path | split("/") | .[-1]] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/requests.json")"
+check "nothing the server warned about (unknown fields)" "0" \
+    "$(jq -r '[.items[] | select(.warnings)] | length' "$WORK/requests.json")"
+cluster_down
+
+# A cluster that does not serve metrics.k8s.io: the trials say their use was not measured.
+cluster_up --no-metrics
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set name=nometrics -q \
+    >"$WORK/out" 2>&1
+check "without metrics.k8s.io: the trial SUCCEEDED" SUCCEEDED \
+    "$("$MORPHLING" show nometrics --json | jq -r '.trials[0].state')"
+check_contains "... and its use was not measured" "not measured" \
+    "$("$MORPHLING" show nometrics --json | jq -r '.trials[0].meta.usage')"
+cluster_down
+finish

@@ -1,0 +1,109 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# `morphling operator` on the test cluster's API server with a fake trial runner
+# (operator_lib.sh): an original-style ProfilingExperiment applied with kubectl reaches
+# Succeeded with one Trial per trial, `kubectl get pe` and `kubectl get trials` print the
+# columns, the best trial is the known optimum, a failed trial is counted, nothing the trials
+# created is left, Events say what happened; a spec that does not validate gets condition Failed
+# naming the field; /healthz, /readyz and /metrics answer; the verb's own command line.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/operator_lib.sh"
+
+out=$("$MORPHLING" operator --namespace a --all-namespaces 2>&1)
+check "operator: --namespace with --all-namespaces exits 2" 2 "$?"
+check_contains "it says why" "give one of --namespace and --all-namespaces" "$out"
+out=$("$MORPHLING" operator --retry-period 20s 2>&1)
+check "operator: inconsistent Lease timings exit 2" 2 "$?"
+out=$("$MORPHLING" operator --kubeconfig "$WORK/none" 2>&1)
+check "operator: a missing kubeconfig exits 1" 1 "$?"
+check_contains "it names the file" "$WORK/none" "$out"
+
+start_apiserver
+start_operator "$WORK/operator.log" --health-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
+    --fail-number 3
+original_pe mobilenet-experiment-grid 8 1
+pe="$WORK/mobilenet-experiment-grid.yaml"
+check "kubectl apply of the original-style file" \
+    "profilingexperiment.morphling.kubedl.io/mobilenet-experiment-grid created" \
+    "$(kubectl apply -f "$pe" 2>&1)"
+wait_state mobilenet-experiment-grid Succeeded
+
+out=$(kubectl get pe -n "$NS" 2>&1)
+check "kubectl get pe: the columns" "NAME STATE AGE OBJECTIVE-NAME OPTIMAL-OBJECTIVE-VALUE OPTIMAL-PARAMETERS" \
+    "$(echo "$out" | head -1 | tr -s ' ')"
+# The fake objective is 100 + cpu + 2 * memory (MiB) + 3 * BATCH_SIZE: cpu 1, 2Gi and 2 win.
+check "kubectl get pe: the row" "mobilenet-experiment-grid Succeeded qps 4203" \
+    "$(echo "$out" | awk 'NR == 2 {print $1, $2, $4, $5}')"
+check_contains "the optimal parameters" \
+    '[{"name":"cpu","value":"1","category":"resource"},{"name":"memory","value":"2Gi","category":"resource"},{"name":"BATCH_SIZE","value":"2","category":"env"}]' \
+    "$out"
+out=$(kubectl get trials -n "$NS" 2>&1)
+check "kubectl get trials: the columns" "NAME STATE OBJECTIVE-VALUE PARAMETERS AGE" \
+    "$(echo "$out" | head -1 | tr -s ' ')"
+check "kubectl get trials: one per trial" 8 "$(echo "$out" | grep -c '^mobilenet-experiment-grid-[1-8] ')"
+check "trial 1's row" "mobilenet-experiment-grid-1 Succeeded 3703.45" \
+    "$(echo "$out" | awk '$1 == "mobilenet-experiment-grid-1" {print $1, $2, $3}')"
+check "trial 3 failed (the fake service crashed)" "mobilenet-experiment-grid-3 Failed" \
+    "$(echo "$out" | awk '$1 == "mobilenet-experiment-grid-3" {print $1, $2}')"
+status=$(kubectl get pe mobilenet-experiment-grid -n "$NS" -o json | jq -c '.status')
+check "status: counts" "8 7 1 0 0" \
+    "$(echo "$status" | jq -r '[.trialsTotal, .trialsSucceeded, .trialsFailed, .trialsRunning, .trialsPending] | join(" ")')"
+check "status: the failed trial's name" '["mobilenet-experiment-grid-3"]' \
+    "$(echo "$status" | jq -c '.failedTrialList')"
+check "status: conditions" "Created=True Running=False Succeeded=True" \
+    "$(echo "$status" | jq -r '[.conditions[] | .type + "=" + .status] | join(" ")')"
+check "status: start and completion times, the optimal trial" "true true mobilenet-experiment-grid-8" \
+    "$(echo "$status" | jq -r '[(.startTime | length > 0), (.completionTime | length > 0), .currentOptimalTrial.trialName] | join(" ")')"
+trial=$(kubectl get trial mobilenet-experiment-grid-3 -n "$NS" -o json)
+check "a Trial is owned by its experiment" "ProfilingExperiment mobilenet-experiment-grid true" \
+    "$(echo "$trial" | jq -r '.metadata.ownerReferences[0] | [.kind, .name, .controller] | join(" ")')"
+check "a failed Trial keeps its class and reason" "CRASHED the fake service crashed (trial 3)" \
+    "$(echo "$trial" | jq -r '.status | .failure + " " + .reason')"
+check "nothing the trials created is left" "" "$(leftovers)"
+events=$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.involvedObject.name == "mobilenet-experiment-grid") | .reason' | sort | tr '\n' ' ')
+check "Events: running, then succeeded" "ExperimentRunning ExperimentSucceeded " "$events"
+
+# A spec the API server accepts but morphling does not: Failed, naming the field.
+sed -e 's/name: "memory"/name: "ephemeral-storage"/' -e 's/name: mobilenet-experiment-grid/name: bad-resource/' \
+    "$pe" >"$WORK/bad.yaml"
+kubectl apply -f "$WORK/bad.yaml" >/dev/null 2>&1
+wait_state bad-resource Failed
+msg=$(kubectl get pe bad-resource -n "$NS" -o jsonpath='{.status.conditions[-1:].message}')
+check_contains "the condition names the field" \
+    "'spec.tunableParameters[0].parameters[1].name': unknown resource \"ephemeral-storage\"" "$msg"
+check "the condition's reason" "InvalidSpec" \
+    "$(kubectl get pe bad-resource -n "$NS" -o jsonpath='{.status.conditions[-1:].reason}')"
+check "no Trial for it" "" "$(kubectl get trials -n "$NS" -l "morphling.kubedl.io/experiment-uid=$(kubectl get pe bad-resource -n "$NS" -o jsonpath='{.metadata.uid}')" -o name)"
+check_contains "a Warning Event" "InvalidSpec" \
+    "$(kubectl get events -n "$NS" --field-selector type=Warning 2>&1)"
+
+# An experiment may not make the operator read its own files into a trial.
+sed -e 's/name: mobilenet-experiment-grid/name: reads-files/' \
+    -e 's|^  maxNumTrials: 8|  maxNumTrials: 8\n  load: {path: /v1/fmnist, body: /etc/passwd}|' "$pe" >"$WORK/files.yaml"
+kubectl apply -f "$WORK/files.yaml" >/dev/null 2>&1
+wait_state reads-files Failed
+check_contains "a file of the operator's is refused" \
+    "'spec.load.body': not found inside" \
+    "$(kubectl get pe reads-files -n "$NS" -o jsonpath='{.status.conditions[-1:].message}')"
+
+# Health and metrics.
+health=$(sed -n 's|.*serving /healthz /readyz on \(http://[0-9.:]*\).*|\1|p' "$WORK/operator.log" | head -1)
+metrics=$(sed -n 's|.*serving /metrics on \(http://[0-9.:]*\).*|\1|p' "$WORK/operator.log" | head -1)
+check "/healthz" "ok" "$(curl -sS "$health/healthz")"
+check "/readyz" "ok" "$(curl -sS "$health/readyz")"
+check "/metrics is not on the health listener" "404" "$(curl -s -o /dev/null -w '%{http_code}' "$health/metrics")"
+m=$(curl -sS "$metrics/metrics")
+check_true "reconciles counted" test "$(echo "$m" | awk '/^morphling_operator_reconciles_total\{result="ok"\}/ {print $2}')" -gt 2
+check "trials by state" "7 1" \
+    "$(echo "$m" | awk '/^morphling_operator_trials_finished_total\{state="SUCCEEDED"\}/ {s = $2} /^morphling_operator_trials_finished_total\{state="FAILED"\}/ {f = $2} END {print s, f}')"
+check_contains "API calls by verb and code" 'morphling_operator_api_requests_total{verb="create",code="201"}' "$m"
+check_contains "API latency" "morphling_operator_api_request_duration_seconds_count" "$m"
+check_contains "API errors" "morphling_operator_api_errors_total 0" "$m"
+
+# A clean stop.
+kill -TERM "$OPERATOR_PID"
+wait "$OPERATOR_PID"
+check "SIGTERM stops it with status 0" 0 "$?"
+check_contains "it says so" "stopping" "$(tail -1 "$WORK/operator.log")"
+[ "$FAILED" -eq 0 ] || cat "$WORK/operator.log"
+finish

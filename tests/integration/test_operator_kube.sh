@@ -1,0 +1,74 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# `morphling operator` with the kubernetes runner on the test cluster (tests/kube): the CRDs
+# applied with kubectl, an original-style ProfilingExperiment (the example inference server,
+# its load settings in our `load` block) reaches Succeeded with real Deployments, Services and
+# load Jobs, `kubectl get pe` and `kubectl get trials` print the columns, and nothing of the
+# trials is left; then an experiment deleted while its trial runs leaves nothing behind (the
+# garbage collector, through the Trial's ownership).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/kube_run_lib.sh"
+NS=morphling-system
+
+cluster_up
+k apply -f "$MP_SOURCE_DIR/deploy/crds/" >/dev/null 2>&1 || fail "the CRDs were refused"
+k create namespace "$NS" >/dev/null 2>&1 || fail "namespace $NS"
+"$MORPHLING" operator --kubeconfig "$KUBECONFIG" --namespace "$NS" --work-dir "$WORK" \
+    --files-dir "$(dirname "$PAYLOAD")" --health-addr 127.0.0.1:0 >"$WORK/operator.log" 2>&1 &
+OPERATOR_PID=$!
+track "$OPERATOR_PID"
+
+# The original-style file: two trials, morphling's load Job with the build's payload (the test
+# cluster's pods see this machine's files), a quick measurement.
+pe() { # NAME TRIALS
+    sed -e "s/name: mobilenet-experiment-grid/name: $1/" -e "s/maxNumTrials: 8/maxNumTrials: $2/" \
+        -e '/requestTemplate:/d' \
+        -e "s|^  parallelism: 1|  parallelism: 1\n  runner: {load_image: \"morphling:test\"}\n  load: {path: /v1/fmnist, body: $PAYLOAD, connections: 2, threads: 1, warmup: 500ms, window: 500ms, windows: 4, stable_windows: 2}|" \
+        "$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml" >"$WORK/$1.yaml"
+    echo "$WORK/$1.yaml"
+}
+state() {
+    k get pe "$1" -n "$NS" -o jsonpath='{.status.conditions[-1:].type}' 2>/dev/null
+}
+state_is() {
+    [ "$(state "$1")" = "$2" ]
+}
+
+check "kubectl apply of the experiment" "profilingexperiment.morphling.kubedl.io/grid created" \
+    "$(k apply -f "$(pe grid 2)" 2>&1)"
+MP_WAIT_S=400 wait_for "the experiment succeeds" state_is grid Succeeded
+out=$(k get pe -n "$NS" 2>&1)
+check "kubectl get pe: the columns" "NAME STATE AGE OBJECTIVE-NAME OPTIMAL-OBJECTIVE-VALUE OPTIMAL-PARAMETERS" \
+    "$(echo "$out" | head -1 | tr -s ' ')"
+check "kubectl get pe: Succeeded, qps" "grid Succeeded qps" "$(echo "$out" | awk 'NR == 2 {print $1, $2, $4}')"
+check_true "an optimal value was measured" test "$(k get pe grid -n "$NS" -o json | jq '.status.currentOptimalTrial.objectiveMetricsObserved[0].value | tonumber > 0')" = true
+out=$(k get trials -n "$NS" 2>&1)
+check "kubectl get trials: the columns" "NAME STATE OBJECTIVE-VALUE PARAMETERS AGE" \
+    "$(echo "$out" | head -1 | tr -s ' ')"
+check "kubectl get trials: two Succeeded" "grid-1 Succeeded|grid-2 Succeeded|" \
+    "$(echo "$out" | awk 'NR > 1 {printf "%s %s|", $1, $2}')"
+check "no object of the trials is left" "" "$(leftover_objects grid)"
+
+# Deleted mid-trial: the trial's objects hang from its Trial, which hangs from the experiment.
+k apply -f "$(pe doomed 2)" >/dev/null 2>&1
+deployed() {
+    [ -n "$(k get deployments -n "$NS" -l morphling.kubedl.io/experiment=doomed -o name 2>/dev/null)" ]
+}
+MP_WAIT_S=200 wait_for "the first trial's Deployment exists" deployed
+check "kubectl delete pe" 'profilingexperiment.morphling.kubedl.io "doomed" deleted' \
+    "$(k delete pe doomed -n "$NS" 2>&1)"
+gone() {
+    [ -z "$(leftover_objects doomed)" ] && [ -z "$(k get trials -n "$NS" -o name 2>/dev/null | grep doomed)" ]
+}
+MP_WAIT_S=200 wait_for "everything of the deleted experiment is gone" gone
+check "nothing of the deleted experiment is left" "" "$(leftover_objects doomed)"
+check_contains "the operator stopped its run" "morphling-system/doomed: deleted; stopping its run" \
+    "$(cat "$WORK/operator.log")"
+check_true "the operator is still running" kill -0 "$OPERATOR_PID"
+
+kill -TERM "$OPERATOR_PID"
+wait "$OPERATOR_PID"
+check "SIGTERM stops the operator with status 0" 0 "$?"
+[ "$FAILED" -eq 0 ] || cat "$WORK/operator.log"
+cluster_down
+finish

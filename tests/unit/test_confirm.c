@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for the engine's confirmation step and unsettled trials, with an injected runner
+ * whose search figures can be flukes: the confirmed winner, the spread it is recommended with,
+ * SLO misses during confirmation, resumption of an interrupted confirmation, and the report. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "report/report.h"
+
+/* qps = 100 - (a-7)^2 - (b-3)^2 over a in 1..10, b in 1..5. In the search (attempt < 1000),
+ * (a=2, b=1) is a fluke at +50 and (7, 3), the true optimum, reports stable = 0. In
+ * confirmation runs (attempt >= 1000, run = (attempt - 1000) / 10), the configurations at
+ * qps 99 miss the p99 limit in run 2; a = 10 always misses it. After `interrupt_after` calls it
+ * raises cancel and reports CANCELLED. */
+struct fluke_runner {
+    struct mp_runner base;
+    int calls, confirm_calls;
+    int interrupt_after;
+    atomic_bool *cancel;
+};
+
+static int fluke_run(struct mp_runner *base, const struct mp_trial_request *req,
+                     struct mp_trial_result *res, const atomic_bool *cancel)
+{
+    struct fluke_runner *r = (struct fluke_runner *)base;
+    (void)cancel;
+    r->calls++;
+    if (r->interrupt_after && r->calls >= r->interrupt_after) {
+        atomic_store(r->cancel, true);
+        res->state = MP_TRIAL_CANCELLED;
+        return 0;
+    }
+    bool confirming = req->attempt >= 1000;
+    r->confirm_calls += confirming;
+    double a = req->x[0], b = req->x[1];
+    double qps = 100 - (a - 7) * (a - 7) - (b - 3) * (b - 3);
+    if (!confirming && a == 2 && b == 1) {
+        qps += 50;
+    }
+    double p99 = a == 10 ? 20 : 5;
+    if (confirming && qps == 99 && (req->attempt - 1000) / 10 == 2) {
+        p99 = 50;
+    }
+    mp_metrics_set(&res->metrics, "qps", qps);
+    mp_metrics_set(&res->metrics, "p99_ms", p99);
+    mp_metrics_set(&res->metrics, "stable", !confirming && a == 7 && b == 3 ? 0 : 1);
+    res->state = MP_TRIAL_SUCCEEDED;
+    return 0;
+}
+
+static const struct mp_runner_ops fluke_ops = {.name = "fluke", .run = fluke_run};
+
+static struct mp_spec *make_spec(const char *confirm)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "name: c\n"
+             "parameters:\n"
+             "  - {name: a, type: int, min: 1, max: 10}\n"
+             "  - {name: b, type: int, min: 1, max: 5}\n"
+             "objective: {metric: qps}\n"
+             "constraints: [p99_ms <= 10]\n"
+             "algorithm: {name: grid, max_trials: 50, seed: 3%s%s}\n"
+             "runner: {kind: replay, surface: unused.csv}\n",
+             confirm ? ", confirm: " : "", confirm ? confirm : "");
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_parse(text, strlen(text), "c.yaml", NULL, NULL, 0, &spec, &err) != 0) {
+        fail_msg("spec: %s", err.msg);
+    }
+    return spec;
+}
+
+static void run(struct mp_store *st, const struct mp_spec *spec, struct fluke_runner *fr,
+                atomic_bool *cancel, struct mp_engine_summary *sum)
+{
+    struct mp_error err = {0};
+    fr->base.ops = &fluke_ops;
+    fr->base.spec = spec;
+    fr->cancel = cancel;
+    struct mp_engine_opts o = {.cancel = cancel, .runner = &fr->base};
+    if (mp_engine_run(st, spec, &o, sum, &err) != 0) {
+        fail_msg("engine: %s", err.msg);
+    }
+}
+
+static struct mp_store *open_store(void)
+{
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    if (mp_store_open(":memory:", NULL, &st, &err) != 0) {
+        fail_msg("store: %s", err.msg);
+    }
+    return st;
+}
+
+static json_t *report(struct mp_store *st)
+{
+    json_t *rep = NULL;
+    struct mp_error err = {0};
+    if (mp_report_experiment(st, "c", &rep, &err) != 0) {
+        fail_msg("report: %s", err.msg);
+    }
+    return rep;
+}
+
+static const json_t *trial(const json_t *rep, int64_t number)
+{
+    const json_t *trials = json_object_get(rep, "trials");
+    for (size_t i = 0; i < json_array_size(trials); i++) {
+        const json_t *t = json_array_get(trials, i);
+        if (json_integer_value(json_object_get(t, "number")) == number) {
+            return t;
+        }
+    }
+    fail_msg("no trial %lld", (long long)number);
+    return NULL;
+}
+
+static int64_t number_of(const json_t *rep, int a, int b)
+{
+    const json_t *trials = json_object_get(rep, "trials");
+    for (size_t i = 0; i < json_array_size(trials); i++) {
+        const json_t *p = json_object_get(json_array_get(trials, i), "params");
+        if (json_integer_value(json_object_get(p, "a")) == a &&
+            json_integer_value(json_object_get(p, "b")) == b) {
+            return json_integer_value(json_object_get(json_array_get(trials, i), "number"));
+        }
+    }
+    fail_msg("no trial at a=%d b=%d", a, b);
+    return 0;
+}
+
+/* The confirmation's candidate statistics of trial number, from the report. */
+static const json_t *candidate(const json_t *rep, int64_t number)
+{
+    const json_t *c = json_object_get(json_object_get(rep, "confirmation"), "candidates");
+    for (size_t i = 0; i < json_array_size(c); i++) {
+        if (json_integer_value(json_object_get(json_array_get(c, i), "number")) == number) {
+            return json_array_get(c, i);
+        }
+    }
+    return NULL;
+}
+
+static void assert_confirmed_optimum(struct mp_store *st, const struct mp_engine_summary *sum)
+{
+    json_t *rep = report(st);
+    int64_t opt = number_of(rep, 7, 3), fluke = number_of(rep, 2, 1);
+    assert_int_equal(sum->recommended, opt);
+    const json_t *conf = json_object_get(rep, "confirmation");
+    assert_string_equal(json_string_value(json_object_get(conf, "state")), "done");
+    assert_int_equal(json_integer_value(json_object_get(conf, "recommended")), opt);
+    assert_int_equal(json_array_size(json_object_get(conf, "candidates")), 3);
+    /* The fluke led the search, measured 71 twice when confirmed: mean (121 + 71 + 71) / 3. */
+    const json_t *f = candidate(rep, fluke);
+    assert_non_null(f);
+    assert_true(fabs(json_number_value(json_object_get(f, "mean")) - 263.0 / 3) < 1e-9);
+    assert_true(fabs(json_number_value(json_object_get(f, "min")) - 71) < 1e-9);
+    assert_true(fabs(json_number_value(json_object_get(f, "max")) - 121) < 1e-9);
+    assert_true(json_number_value(json_object_get(f, "stddev")) > 28);
+    /* A qps-99 candidate missed its SLO in one run: not confirmed. */
+    const json_t *c = json_object_get(conf, "candidates");
+    const json_t *third = json_array_get(c, 2);
+    assert_int_equal(json_integer_value(json_object_get(third, "passes")), 2);
+    assert_int_equal(json_integer_value(json_object_get(third, "runs")), 3);
+    assert_false(json_is_true(json_object_get(third, "confirmed")));
+    /* The recommendation rests on the confirmed figures with their spread. */
+    const json_t *best = json_object_get(rep, "best");
+    assert_int_equal(json_integer_value(json_object_get(best, "number")), opt);
+    const json_t *cb = json_object_get(best, "confirmed");
+    assert_int_equal(json_integer_value(json_object_get(cb, "runs")), 3);
+    assert_int_equal(json_integer_value(json_object_get(cb, "passes")), 3);
+    assert_true(fabs(json_number_value(json_object_get(cb, "mean")) - 100) < 1e-9);
+    assert_true(fabs(json_number_value(json_object_get(cb, "stddev"))) < 1e-9);
+    /* Per trial: the unsettled search measurement, the recommendation mark. */
+    assert_true(json_is_false(json_object_get(trial(rep, opt), "settled")));
+    assert_true(json_is_true(json_object_get(trial(rep, opt), "recommended")));
+    assert_true(json_is_false(json_object_get(trial(rep, fluke), "recommended")));
+    assert_true(json_is_true(json_object_get(trial(rep, fluke), "settled")));
+    const json_t *slow = trial(rep, number_of(rep, 10, 3));
+    assert_true(json_is_false(json_object_get(slow, "feasible")));
+    assert_int_equal(json_array_size(json_object_get(slow, "violated")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(slow, "violated"), 0)),
+                        "p99_ms <= 10");
+    assert_true(json_is_true(json_object_get(trial(rep, opt), "feasible")));
+    assert_int_equal(json_array_size(json_object_get(trial(rep, opt), "violated")), 0);
+    json_decref(rep);
+}
+
+static void confirmation_overturns_a_fluke(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("{top: 3, runs: 2}");
+    struct mp_store *st = open_store();
+    struct fluke_runner fr = {0};
+    struct mp_engine_summary sum;
+    run(st, spec, &fr, NULL, &sum);
+    assert_int_equal(sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(sum.confirm_runs, 6);
+    assert_int_equal(fr.confirm_calls, 6);
+    /* Confirmation runs are not trials: the search still made exactly max_trials. */
+    assert_int_equal(sum.succeeded + sum.failed, 50);
+    assert_int_equal(sum.failed, 5);
+    assert_non_null(strstr(sum.stop_reason, "confirmed by 6 runs"));
+    assert_confirmed_optimum(st, &sum);
+    mp_store_close(st);
+    mp_spec_free(spec);
+}
+
+/* Killed in the middle of its confirmation, an experiment resumes it without re-running the
+ * search or the runs already recorded, and ends as an uninterrupted run does. */
+static void interrupted_confirmation_resumes(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("{top: 3, runs: 2}");
+    struct mp_store *st = open_store();
+    atomic_bool cancel = false;
+    struct fluke_runner f1 = {.interrupt_after = 50 + 3};
+    struct mp_engine_summary sum;
+    run(st, spec, &f1, &cancel, &sum);
+    assert_int_equal(sum.state, MP_EXPERIMENT_INTERRUPTED);
+    assert_non_null(strstr(sum.stop_reason, "interrupted during the confirmation (2 of 6 runs)"));
+    struct mp_confirm_row *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_confirm_list(st, sum.experiment_id, &runs, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    mp_confirm_rows_free(runs, n);
+    json_t *rep = report(st);
+    const json_t *conf = json_object_get(rep, "confirmation");
+    assert_string_equal(json_string_value(json_object_get(conf, "state")), "partial");
+    assert_true(json_is_null(json_object_get(conf, "recommended")));
+    json_decref(rep);
+
+    atomic_store(&cancel, false);
+    struct fluke_runner f2 = {0};
+    run(st, spec, &f2, &cancel, &sum);
+    assert_true(sum.resumed);
+    assert_int_equal(sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(f2.calls, 4);
+    assert_int_equal(sum.confirm_runs, 4);
+    assert_confirmed_optimum(st, &sum);
+    mp_store_close(st);
+    mp_spec_free(spec);
+}
+
+/* Without a confirmation, an unsettled measurement is never the recommendation on its own: the
+ * best settled trial is, and the unsettled one is marked. */
+static void unsettled_trial_is_not_the_winner(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("false");
+    assert_int_equal(spec->confirm_top, 0);
+    struct mp_store *st = open_store();
+    struct fluke_runner fr = {0};
+    struct mp_engine_summary sum;
+    run(st, spec, &fr, NULL, &sum);
+    assert_int_equal(fr.confirm_calls, 0);
+    assert_int_equal(sum.recommended, 0);
+    json_t *rep = report(st);
+    int64_t opt = number_of(rep, 7, 3), fluke = number_of(rep, 2, 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(rep, "confirmation"), "state")), "off");
+    const json_t *best = json_object_get(rep, "best");
+    assert_int_equal(json_integer_value(json_object_get(best, "number")), fluke);
+    assert_true(json_is_null(json_object_get(best, "confirmed")));
+    assert_true(json_is_false(json_object_get(trial(rep, opt), "settled")));
+    assert_true(json_is_false(json_object_get(trial(rep, opt), "recommended")));
+    /* new_best events never name the unsettled trial. */
+    struct mp_event_row *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_event_list(st, sum.experiment_id, 0, 1000, &ev, &n, NULL), 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_false(strcmp(ev[i].kind, "new_best") == 0 && ev[i].trial_number == opt);
+    }
+    mp_event_rows_free(ev, n);
+    json_decref(rep);
+    mp_store_close(st);
+    mp_spec_free(spec);
+}
+
+/* The rule for an unsettled measurement. */
+static void unsettled_rule(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("false");
+    struct mp_metrics m = MP_METRICS_INIT;
+    mp_metrics_set(&m, "stable", 1);
+    mp_metrics_set(&m, "throughput_rps", 1000);
+    mp_metrics_set(&m, "throughput_rps_uncertainty", 20);
+    assert_false(mp_engine_unsettled(spec, &m));
+    mp_metrics_set(&m, "throughput_rps_uncertainty", 80);
+    assert_true(mp_engine_unsettled(spec, &m));
+    mp_metrics_set(&m, "throughput_rps_uncertainty", 20);
+    mp_metrics_set(&m, "stable", 0);
+    assert_true(mp_engine_unsettled(spec, &m));
+    mp_metrics_set(&m, "pruned", 1);
+    assert_false(mp_engine_unsettled(spec, &m));
+    mp_metrics_release(&m);
+    mp_spec_free(spec);
+}
+
+static void spec_errors_name_the_field(void **state)
+{
+    (void)state;
+    const char *bad[] = {"{top: -1}", "{runs: 0}", "{max_uncertainty: 2}", "{tops: 3}", "maybe"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "name: c\nparameters: [{name: a, type: int, min: 1, max: 3}]\n"
+                 "objective: {metric: qps}\nalgorithm: {name: grid, confirm: %s}\n"
+                 "runner: {kind: replay, surface: x.csv}\n",
+                 bad[i]);
+        struct mp_spec *spec = NULL;
+        struct mp_error err = {0};
+        assert_int_equal(mp_spec_parse(text, strlen(text), "c.yaml", NULL, NULL, 0, &spec, &err),
+                         MP_EINVALID);
+        if (!strstr(err.msg, "c.yaml:4:")) {
+            fail_msg("'%s': %s", bad[i], err.msg);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(confirmation_overturns_a_fluke),
+        cmocka_unit_test(interrupted_confirmation_resumes),
+        cmocka_unit_test(unsettled_trial_is_not_the_winner),
+        cmocka_unit_test(unsettled_rule),
+        cmocka_unit_test(spec_errors_name_the_field),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

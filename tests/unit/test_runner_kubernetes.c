@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for the kubernetes runner's pure parts (src/runner/kubernetes_*.c): names from
+ * (experiment, trial, attempt), the runner settings and their positioned errors, the pods'
+ * state judged into failure classes, the load Job's arguments and its result read back. The
+ * runner against a cluster is tested by tests/integration/test_kube_run_*.sh. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runner/kubernetes_int.h"
+
+#define SPEC_HEAD                                                                                  \
+    "name: t\n"                                                                                    \
+    "parameters:\n"                                                                                \
+    "  - {name: cpu, type: discrete, values: [0.5, 1], target: {resource: cpu}}\n"                 \
+    "objective: {metric: throughput_rps}\n"                                                        \
+    "runner:\n"                                                                                    \
+    "  kind: kubernetes\n"
+
+#define ONE_CONTAINER "  pod_template: {spec: {containers: [{name: c, image: 'x:1'}]}}\n"
+
+static struct mp_spec *parse(const char *tail)
+{
+    char *text = mp_xasprintf("%s%s", SPEC_HEAD, tail);
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_parse(text, strlen(text), "s.yaml", "/tmp", NULL, 0, &spec, &err) != 0) {
+        fail_msg("unexpected spec error: %s\n%s", err.msg, text);
+    }
+    free(text);
+    return spec;
+}
+
+/* The runner settings of SPEC_HEAD + tail must fail with exactly `want`. */
+static void expect_cfg_error(const char *tail, const char *want)
+{
+    struct mp_spec *spec = parse(tail);
+    struct mp_kube_rcfg cfg;
+    struct mp_error err = {0};
+    int rc = mp_kube_rcfg_parse(spec, &cfg, &err);
+    mp_kube_rcfg_release(&cfg);
+    mp_spec_free(spec);
+    if (rc == 0) {
+        fail_msg("expected [%s], but the settings were accepted:\n%s", want, tail);
+    }
+    assert_int_equal(rc, MP_EINVALID);
+    if (strcmp(err.msg, want) != 0) {
+        fail_msg("error\n  [%s]\nis not\n  [%s]", err.msg, want);
+    }
+}
+
+static void names_are_dns_labels(void **state)
+{
+    (void)state;
+    char buf[MP_KUBE_RUNNER_NAME_MAX], key[MP_KUBE_RUNNER_NAME_MAX];
+    assert_string_equal(mp_kube_runner_name("fmnist-k8s", 3, 1, buf), "fmnist-k8s-t3-a1");
+    assert_string_equal(mp_kube_runner_experiment_key("fmnist-k8s", key), "fmnist-k8s");
+    /* Upper case and '_' are not DNS: a lower-case prefix and a hash of the whole name. */
+    mp_kube_runner_experiment_key("My_Exp", key);
+    assert_int_equal(strncmp(key, "my-exp-", 7), 0);
+    assert_int_equal(strlen(key), 13);
+    char other[MP_KUBE_RUNNER_NAME_MAX];
+    mp_kube_runner_experiment_key("my_exp", other);
+    assert_string_not_equal(key, other); /* distinct names never share objects */
+    assert_string_equal(key, mp_kube_runner_experiment_key("My_Exp", other)); /* stable */
+    /* The longest experiment name still gives a Service name (a DNS label). */
+    char longest[64];
+    memset(longest, 'a', 63);
+    longest[63] = '\0';
+    longest[10] = '_';
+    mp_kube_runner_name(longest, 1000000, 99, buf);
+    assert_int_equal(mp_kube_check_name(buf, MP_KUBE_DNS_LABEL, "service", NULL), 0);
+    mp_kube_runner_name("Z_", 1, 0, buf);
+    assert_int_equal(mp_kube_check_name(buf, MP_KUBE_DNS_LABEL, "service", NULL), 0);
+}
+
+static void settings_defaults(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = parse(ONE_CONTAINER "  namespace: ml\n  load: {path: /v1, rate: 5}\n");
+    struct mp_kube_rcfg cfg;
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_rcfg_parse(spec, &cfg, &err), 0);
+    assert_string_equal(cfg.ns, "ml");
+    assert_int_equal(cfg.replicas, 1);
+    assert_true(cfg.startup_ns == 600LL * 1000000000LL);
+    assert_true(cfg.load_spread);
+    assert_string_equal(cfg.load_cpu, "1");
+    assert_non_null(cfg.load);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(json_object_get(cfg.pod_template, "spec"), "containers"),
+                           0),
+            "name")),
+        "c");
+    mp_kube_rcfg_release(&cfg);
+    mp_spec_free(spec);
+}
+
+static void settings_errors(void **state)
+{
+    (void)state;
+    expect_cfg_error("", "s.yaml:6:3: 'runner': 'pod_template' is required (runner 'kubernetes')");
+    expect_cfg_error(ONE_CONTAINER "  container: d\n",
+                     "s.yaml:7:17: 'runner.pod_template': the pod template has no container "
+                     "named \"d\"");
+    expect_cfg_error("  pod_template: {spec: {containers: [{name: a}, {name: b}]}}\n",
+                     "s.yaml:7:17: 'runner.pod_template': the pod template has 2 containers: "
+                     "name the one to tune in runner.container");
+    expect_cfg_error("  pod_template: {spec: {containers: [{name: a, resources: {limits: {cpu: "
+                     "1.5.5}}}]}}\n",
+                     "s.yaml:7:74: 'runner.pod_template.spec.containers[0].resources.limits.cpu': "
+                     "resource 'cpu': quantity \"1.5.5\": quantities must match the regular "
+                     "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+    expect_cfg_error(ONE_CONTAINER "  namespace: Bad_NS\n",
+                     "s.yaml:8:14: 'runner.namespace': expected a namespace name (a DNS label: "
+                     "a-z, 0-9, '-', at most 63)");
+    expect_cfg_error(ONE_CONTAINER "  gpu_sharing: hami\n",
+                     "s.yaml:8:16: 'runner.gpu_sharing': gpu_sharing hami needs gpu_memory_mib, "
+                     "the memory of one GPU");
+    expect_cfg_error(ONE_CONTAINER "  load_memory: 12XB\n",
+                     "s.yaml:8:16: 'runner.load_memory': resource 'memory': quantity \"12XB\": "
+                     "quantities must match the regular expression "
+                     "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+    expect_cfg_error(ONE_CONTAINER "  load: {mode: capacity}\n",
+                     "s.yaml:8:9: 'runner.load': mode capacity needs an 'slo' such as "
+                     "\"p99<=200ms\"");
+    expect_cfg_error(ONE_CONTAINER "  replica: 2\n",
+                     "s.yaml:8:3: 'runner.replica': unknown key; did you mean 'replicas'?");
+}
+
+/* A Deployment file as the pod template: its spec.template is used. */
+static void template_from_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/mp-kube-tmpl-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *dep = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n"
+                      "  template:\n    spec:\n      containers:\n"
+                      "        - {name: srv, image: 'x:1', ports: [{containerPort: 9000}]}\n";
+    assert_int_equal(write(fd, dep, strlen(dep)), (ssize_t)strlen(dep));
+    close(fd);
+    char *tail = mp_xasprintf("  pod_template: %s\n", path);
+    struct mp_spec *spec = parse(tail);
+    struct mp_kube_rcfg cfg;
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_rcfg_parse(spec, &cfg, &err), 0);
+    json_t *c =
+        json_array_get(json_object_get(json_object_get(cfg.pod_template, "spec"), "containers"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "name")), "srv");
+    mp_kube_rcfg_release(&cfg);
+    mp_spec_free(spec);
+    free(tail);
+    unlink(path);
+}
+
+/* ---- pods ---- */
+
+static json_t *pods(const char *text)
+{
+    json_error_t jerr;
+    json_t *p = json_loads(text, 0, &jerr);
+    if (!p) {
+        fail_msg("bad fixture: %s", jerr.text);
+    }
+    return p;
+}
+
+static void judge(const char *fixture, bool load, enum kube_pods_verdict v, enum mp_failure f,
+                  const char *reason)
+{
+    json_t *p = pods(fixture);
+    struct kube_pods_state st = {0};
+    mp_kube_judge_pods(p, load, 1, "c", &st);
+    json_decref(p);
+    assert_int_equal(st.verdict, v);
+    assert_int_equal(st.failure, f);
+    if (reason && strcmp(st.reason, reason) != 0) {
+        fail_msg("reason [%s] is not [%s]", st.reason, reason);
+    }
+    mp_kube_pods_state_release(&st);
+}
+
+static void pods_judged(void **state)
+{
+    (void)state;
+    judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"conditions\":[{\"type\":\"PodScheduled\","
+          "\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":\"0/1 nodes are "
+          "available: 1 Insufficient cpu.\"}]}}]",
+          false, KUBE_PODS_FAILED, MP_FAILURE_STARTUP_TIMEOUT,
+          "pod p: unschedulable: 0/1 nodes are available: 1 Insufficient cpu.");
+    judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"containerStatuses\":[{\"name\":\"c\","
+          "\"state\":{\"waiting\":{\"reason\":\"ImagePullBackOff\",\"message\":\"Back-off\"}}}]}}"
+          "]",
+          false, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
+          "pod p: image pull failed: ImagePullBackOff: Back-off");
+    judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"containerStatuses\":[{\"name\":\"c\","
+          "\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}},\"lastState\":{"
+          "\"terminated\":{\"exitCode\":137,\"reason\":\"OOMKilled\"}}}]}}]",
+          false, KUBE_PODS_FAILED, MP_FAILURE_OOM_KILLED,
+          "pod p: OOMKilled (exit code 137, OOMKilled)");
+    judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"containerStatuses\":[{\"name\":\"c\","
+          "\"state\":{\"terminated\":{\"exitCode\":2,\"reason\":\"Error\"}}}]}}]",
+          false, KUBE_PODS_FAILED, MP_FAILURE_CRASHED,
+          "pod p: container exited: exit code 2, Error");
+    /* Another container's crash is not the tuned one's. */
+    judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"containerStatuses\":[{\"name\":\"side\","
+          "\"state\":{\"terminated\":{\"exitCode\":2}}}]}}]",
+          false, KUBE_PODS_WAITING, MP_FAILURE_NONE, NULL);
+    judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"conditions\":[{\"type\":\"Ready\","
+          "\"status\":\"True\"}]}}]",
+          false, KUBE_PODS_READY, MP_FAILURE_NONE, NULL);
+    /* A pod on its way out counts for nothing. */
+    judge("[{\"metadata\":{\"name\":\"p\",\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"},"
+          "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}]",
+          false, KUBE_PODS_WAITING, MP_FAILURE_NONE, NULL);
+    /* The load pod: unschedulable is ours to fix (INFRA); a terminated container is done. */
+    judge("[{\"metadata\":{\"name\":\"l\"},\"status\":{\"conditions\":[{\"type\":\"PodScheduled\","
+          "\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":\"x\"}]}}]",
+          true, KUBE_PODS_INFRA, MP_FAILURE_INFRA, NULL);
+    json_t *p = pods("[{\"metadata\":{\"name\":\"l\"},\"status\":{\"containerStatuses\":[{\"name\":"
+                     "\"load\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\","
+                     "\"message\":\"{}\"}}}]}}]");
+    struct kube_pods_state st = {0};
+    mp_kube_judge_pods(p, true, 1, NULL, &st);
+    assert_int_equal(st.verdict, KUBE_PODS_DONE);
+    assert_string_equal(st.message, "{}");
+    mp_kube_pods_state_release(&st);
+    json_decref(p);
+}
+
+/* ---- load ---- */
+
+static void load_arguments(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = parse(ONE_CONTAINER "  load: {path: /v1/m, method: POST, connections: "
+                                               "8, mode: capacity, slo: 'p99<=20ms', max_time: "
+                                               "30s, headers: ['X-A: 1']}\n");
+    json_t *args = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_load_args(spec, mp_doc_get(spec->runner_node, "load"),
+                                       "http://s.ns.svc:80", &args, &err),
+                     0);
+    char *text = json_dumps(args, JSON_COMPACT);
+    assert_string_equal(text, "[\"load\",\"http://s.ns.svc:80/v1/m\",\"--result\",\"/dev/"
+                              "termination-log\",\"--method\",\"POST\",\"--connections\",\"8\","
+                              "\"--capacity\",\"--slo\",\"p99<=20ms\",\"--max-time\",\"30s\","
+                              "\"--header\",\"X-A: 1\"]");
+    free(text);
+    json_decref(args);
+    mp_spec_free(spec);
+}
+
+/* An inline body (a ProfilingExperiment's requestTemplate) travels to the load pod as one file. */
+static void load_inline_body(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = parse(ONE_CONTAINER "  load: {method: POST, body_text: 'hi!'}\n");
+    const struct mp_node *load = mp_doc_get(spec->runner_node, "load");
+    json_t *data = NULL, *args = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_load_bodies(spec, load, &data, &err), 0);
+    char *text = json_dumps(data, JSON_COMPACT);
+    assert_string_equal(text, "{\"body-0000\":\"aGkh\"}");
+    free(text);
+    assert_int_equal(mp_kube_load_args(spec, load, "http://s.ns.svc:80", &args, &err), 0);
+    text = json_dumps(args, JSON_COMPACT);
+    assert_non_null(strstr(text, "\"--body\""));
+    free(text);
+    json_decref(args);
+    json_decref(data);
+    mp_spec_free(spec);
+}
+
+static void load_results(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = parse(ONE_CONTAINER "  load: {max_error_rate: 0.1}\n");
+    const struct mp_node *load = mp_doc_get(spec->runner_node, "load");
+    struct mp_trial_result res;
+    struct mp_error err = {0};
+    double v = 0;
+    mp_trial_result_init(&res);
+    assert_int_equal(mp_kube_load_result(load,
+                                         "{\"metrics\":{\"throughput_rps\":12.5,\"p99_ms\":3},"
+                                         "\"requests\":100,\"errors\":5,\"error_rate\":0.05}",
+                                         &res, &err),
+                     0);
+    assert_int_equal(res.state, MP_TRIAL_SUCCEEDED); /* 5 % is within 10 % */
+    assert_true(mp_metrics_get(&res.metrics, "throughput_rps", &v) && v == 12.5);
+    mp_trial_result_release(&res);
+    mp_trial_result_init(&res);
+    assert_int_equal(mp_kube_load_result(load,
+                                         "{\"metrics\":{},\"requests\":10,\"errors\":90,"
+                                         "\"error_rate\":0.9,\"first_error\":\"refused\"}",
+                                         &res, &err),
+                     0);
+    assert_int_equal(res.failure, MP_FAILURE_LOAD_ERRORS);
+    assert_string_equal(res.reason, "90.00 % of 100 requests failed (limit 10.00 %): refused");
+    mp_trial_result_release(&res);
+    mp_trial_result_init(&res);
+    assert_int_equal(mp_kube_load_result(load, "not json", &res, &err), MP_EPARSE);
+    mp_trial_result_release(&res);
+    mp_trial_result_init(&res);
+    assert_int_equal(mp_kube_load_result(load,
+                                         "{\"metrics\":{},\"requests\":1,\"errors\":0,\"error_"
+                                         "rate\":0,\"capacity\":{\"found\":false,\"capacity_rps\":"
+                                         "0,\"saturation_rps\":40}}",
+                                         &res, &err),
+                     0);
+    assert_int_equal(res.failure, MP_FAILURE_SLO_VIOLATED);
+    assert_true(mp_metrics_get(&res.metrics, "saturation_rps", &v) && v == 40);
+    mp_trial_result_release(&res);
+    mp_spec_free(spec);
+}
+
+/* ---- objects ---- */
+
+static const char *at(json_t *o, const char *path)
+{
+    /* "a.b.0.c": object keys and array indexes. */
+    char *copy = mp_xstrdup(path), *save = NULL;
+    json_t *v = o;
+    for (char *k = strtok_r(copy, ".", &save); v && k; k = strtok_r(NULL, ".", &save)) {
+        v = json_is_array(v) ? json_array_get(v, (size_t)strtoul(k, NULL, 10))
+                             : json_object_get(v, k);
+    }
+    free(copy);
+    static char buf[256];
+    if (json_is_string(v)) {
+        return json_string_value(v);
+    }
+    char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    snprintf(buf, sizeof(buf), "%s", text ? text : "(none)");
+    free(text);
+    return buf;
+}
+
+/* The objects of a trial of a spec with CPU, memory, a GPU share (HAMi), a GPU type and an
+ * environment variable, built without a cluster. */
+struct objs {
+    struct mp_spec *spec;
+    struct mp_kube_runner r;
+    double x[5];
+    struct mp_trial_request req;
+    struct mp_trial_result res;
+    struct kube_trial t;
+};
+
+static void objs_up(struct objs *o)
+{
+    const char *text =
+        "name: My_Exp\n"
+        "parameters:\n"
+        "  - {name: cpu, type: discrete, values: [0.5], target: {resource: cpu}}\n"
+        "  - {name: mem, type: discrete, values: [512], target: {resource: memory}}\n"
+        "  - {name: share, type: discrete, values: [0.25], target: {resource: gpu_memory_share}}\n"
+        "  - {name: gt, type: categorical, values: [T4], target: {resource: gpu_type}}\n"
+        "  - {name: batch, type: discrete, values: [8], target: {env: BATCH}}\n"
+        "objective: {metric: throughput_rps}\n"
+        "runner:\n"
+        "  kind: kubernetes\n"
+        "  gpu_sharing: hami\n"
+        "  gpu_memory_mib: 16384\n"
+        "  replicas: 2\n"
+        "  load_node_selector: {pool: load}\n"
+        "  pod_template:\n"
+        "    metadata: {labels: {app: a}}\n"
+        "    spec: {containers: [{name: c, image: 'x:1', ports: [{containerPort: 9000}]}]}\n";
+    struct mp_error err = {0};
+    memset(o, 0, sizeof(*o));
+    assert_int_equal(mp_spec_parse(text, strlen(text), "s.yaml", "/tmp", NULL, 0, &o->spec, &err),
+                     0);
+    o->r.base.spec = o->spec;
+    assert_int_equal(mp_kube_rcfg_parse(o->spec, &o->r.cfg, &err), 0);
+    snprintf(o->r.ns, sizeof(o->r.ns), "ns");
+    snprintf(o->r.load_image, sizeof(o->r.load_image), "morphling:1");
+    const double x[] = {0.5, 512, 0.25, 0, 8};
+    memcpy(o->x, x, sizeof(x));
+    o->req =
+        (struct mp_trial_request){.experiment = "My_Exp", .number = 3, .attempt = 1, .x = o->x};
+    mp_trial_result_init(&o->res);
+    o->t = (struct kube_trial){.r = &o->r, .req = &o->req, .res = &o->res, .port = 9000};
+    mp_kube_runner_name("My_Exp", 3, 1, o->t.name);
+    snprintf(o->t.job_name, sizeof(o->t.job_name), "%s-load", o->t.name);
+    mp_kube_runner_experiment_key("My_Exp", o->t.exp_key);
+}
+
+static void objs_down(struct objs *o)
+{
+    mp_trial_result_release(&o->res);
+    json_decref(o->t.owner);
+    mp_kube_rcfg_release(&o->r.cfg);
+    mp_spec_free(o->spec);
+}
+
+static void check_owner(struct objs *o)
+{
+    json_t *owner = mp_kube_owner_object(&o->t, o->x);
+    assert_string_equal(mp_kube_label(owner, MP_KUBE_LABEL_ROLE), "owner");
+    assert_string_equal(mp_kube_label(owner, MP_KUBE_LABEL_TRIAL), "3");
+    assert_string_equal(mp_kube_label(owner, MP_KUBE_LABEL_ATTEMPT), "1");
+    assert_string_equal(mp_kube_annotation(owner, MP_KUBE_ANNOTATION_EXPERIMENT), "My_Exp");
+    const char *conf =
+        json_string_value(json_object_get(json_object_get(owner, "data"), "configuration.json"));
+    assert_non_null(conf);
+    assert_non_null(strstr(conf, "\"name\":\"cpu\",\"value\":\"500m\""));
+    /* As the server answers a create: with a uid. */
+    json_object_set_new(json_object_get(owner, "metadata"), "uid", json_string("u-1"));
+    o->t.owner = owner;
+}
+
+/* Returns the Deployment (owned). */
+static json_t *check_deployment(struct objs *o)
+{
+    json_t *dep = NULL, *pod = NULL;
+    struct mp_error err = {0};
+    struct mp_pod_mapping m;
+    mp_kube_rcfg_mapping(&o->r.cfg, &m);
+    m.port = 9000;
+    assert_int_equal(mp_spec_render_pod(o->spec, o->x, o->r.cfg.pod_template, o->r.cfg.container,
+                                        &m, &pod, &err),
+                     0);
+    assert_int_equal(mp_kube_deployment_object(&o->t, pod, &dep, &err), 0);
+    json_decref(pod);
+    assert_string_equal(at(dep, "spec.replicas"), "2");
+    assert_string_equal(at(dep, "metadata.ownerReferences.0.uid"), "u-1");
+    assert_string_equal(at(dep, "metadata.ownerReferences.0.kind"), "ConfigMap");
+    assert_string_equal(at(dep, "metadata.ownerReferences.0.blockOwnerDeletion"), "true");
+    json_t *tspec =
+        json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
+    json_t *c = json_array_get(json_object_get(tspec, "containers"), 0);
+    assert_string_equal(at(c, "resources.limits.cpu"), "500m");
+    assert_string_equal(at(c, "resources.requests.memory"), "512Mi");
+    json_t *limits = json_object_get(json_object_get(c, "resources"), "limits");
+    assert_string_equal(json_string_value(json_object_get(limits, "nvidia.com/gpumem")), "4096");
+    assert_string_equal(json_string_value(json_object_get(limits, "nvidia.com/gpu")), "1");
+    assert_string_equal(at(c, "env.0.name"), "BATCH");
+    assert_string_equal(at(c, "readinessProbe.tcpSocket.port"), "9000");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(tspec, "nodeSelector"),
+                                                          "nvidia.com/gpu.product")),
+                        "Tesla-T4");
+    return dep;
+}
+
+/* The selector is ours alone; the template keeps the user's labels too; the Service selects
+ * the same pods. */
+static void check_selectors(struct objs *o, json_t *dep)
+{
+    json_t *sel =
+        json_object_get(json_object_get(json_object_get(dep, "spec"), "selector"), "matchLabels");
+    json_t *tl = json_object_get(
+        json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "metadata"),
+        "labels");
+    assert_string_equal(json_string_value(json_object_get(tl, "app")), "a");
+    const char *k;
+    json_t *v;
+    json_object_foreach (sel, k, v) {
+        assert_true(json_equal(json_object_get(tl, k), v));
+    }
+    assert_null(json_object_get(sel, "app"));
+    json_t *svc = mp_kube_service_object(&o->t);
+    assert_string_equal(at(svc, "spec.type"), "ClusterIP");
+    assert_string_equal(at(svc, "spec.ports.0.port"), "9000");
+    assert_true(json_equal(json_object_get(json_object_get(svc, "spec"), "selector"), sel));
+    json_decref(svc);
+}
+
+static void check_job(struct objs *o)
+{
+    json_t *job = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_load_job_object(&o->t, &job, &err), 0);
+    assert_string_equal(at(job, "spec.backoffLimit"), "0");
+    assert_string_equal(at(job, "spec.template.spec.containers.0.image"), "morphling:1");
+    char url[160];
+    snprintf(url, sizeof(url), "http://%s.ns.svc:9000/", o->t.name);
+    assert_string_equal(at(job, "spec.template.spec.containers.0.args.1"), url);
+    assert_string_equal(at(job, "spec.template.spec.nodeSelector.pool"), "load");
+    assert_string_equal(at(job, "spec.template.spec.affinity.podAntiAffinity."
+                                "preferredDuringSchedulingIgnoredDuringExecution.0.weight"),
+                        "100");
+    assert_string_equal(at(job, "spec.template.spec.containers.0.terminationMessagePolicy"),
+                        "File");
+    assert_string_equal(mp_kube_label(job, MP_KUBE_LABEL_ROLE), "load");
+    json_decref(job);
+}
+
+static void objects_built(void **state)
+{
+    (void)state;
+    struct objs o;
+    objs_up(&o);
+    check_owner(&o);
+    json_t *dep = check_deployment(&o);
+    check_selectors(&o, dep);
+    json_decref(dep);
+    check_job(&o);
+    objs_down(&o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(names_are_dns_labels), cmocka_unit_test(settings_defaults),
+        cmocka_unit_test(settings_errors),      cmocka_unit_test(template_from_file),
+        cmocka_unit_test(pods_judged),          cmocka_unit_test(load_arguments),
+        cmocka_unit_test(load_inline_body),     cmocka_unit_test(load_results),
+        cmocka_unit_test(objects_built),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

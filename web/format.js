@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+// Numbers for people: every metric with its unit, money as currency, no exponent notation
+// (0.000542, not 5.42e-4), large counts compact (1.2M), and relative times.
+
+const sig = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 3 });
+const compact = new Intl.NumberFormat('en-US', {
+  notation: 'compact',
+  maximumSignificantDigits: 3,
+});
+const money = new Intl.NumberFormat('en-US', {
+  style: 'currency',
+  currency: 'USD',
+  maximumSignificantDigits: 3,
+});
+
+// A plain number: three significant digits, grouped thousands, compact from a million on.
+export function fmtNum(v) {
+  if (v == null || !Number.isFinite(v)) return '–';
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e6) return compact.format(v);
+  if (a >= 1000) return Math.round(v).toLocaleString('en-US');
+  return sig.format(v);
+}
+
+export function fmtMoney(v) {
+  return v == null || !Number.isFinite(v) ? '–' : money.format(v);
+}
+
+function fmtBytes(v) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let x = v;
+  while (Math.abs(x) >= 1024 && i < units.length - 1) {
+    x /= 1024;
+    i++;
+  }
+  return `${fmtNum(x)} ${units[i]}`;
+}
+
+// What a metric is: {label, unit (shown after the number), kind: num|money|percent|bytes|flag}.
+// Names follow the runners' (docs/internals/measure.md): *_ms, *_us, *_rps, cost_*, ...
+export function metricInfo(name) {
+  const known = {
+    throughput_rps: { label: 'Throughput', unit: 'req/s' },
+    throughput_rps_uncertainty: { label: 'Throughput uncertainty', unit: 'req/s' },
+    capacity_rps: { label: 'Capacity', unit: 'req/s' },
+    saturation_rps: { label: 'Saturation', unit: 'req/s' },
+    items_per_s: { label: 'Items', unit: 'items/s' },
+    cost_per_hour: { label: 'Cost per hour', unit: '/h', kind: 'money' },
+    cost_per_million_requests: {
+      label: 'Cost per million requests',
+      unit: '/M req',
+      kind: 'money',
+    },
+    throughput_per_cost: { label: 'Throughput per cost', unit: 'req/s per $/h' },
+    error_rate: { label: 'Error rate', kind: 'percent' },
+    late_fraction: { label: 'Late requests', kind: 'percent' },
+    lg_cpu_share: { label: 'Load generator CPU share', kind: 'percent' },
+    stable: { label: 'Measurement settled', kind: 'flag' },
+    pruned: { label: 'Stopped early (pruned)', kind: 'flag' },
+    requests: { label: 'Requests sent', unit: '' },
+    cpu_seconds: { label: 'CPU time', unit: 's' },
+    wall_seconds: { label: 'Wall time', unit: 's' },
+    peak_memory_bytes: { label: 'Peak memory', kind: 'bytes' },
+    oom_kills: { label: 'OOM kills', unit: '' },
+  };
+  if (known[name]) return { kind: 'num', ...known[name] };
+  let m = /^(p\d+|mean|max|min)_ms(_upper)?$/.exec(name);
+  if (m)
+    return { label: `${m[1]} latency${m[2] ? ' (upper bound)' : ''}`, unit: 'ms', kind: 'num' };
+  m = /^latency_(\w+?)_us(_upper)?$/.exec(name);
+  if (m)
+    return { label: `${m[1]} latency${m[2] ? ' (upper bound)' : ''}`, unit: 'µs', kind: 'num' };
+  if (/_ms$/.test(name)) return { label: name, unit: 'ms', kind: 'num' };
+  if (/_us$/.test(name)) return { label: name, unit: 'µs', kind: 'num' };
+  if (/_(s|seconds)$/.test(name)) return { label: name, unit: 's', kind: 'num' };
+  if (/_rps$/.test(name)) return { label: name, unit: 'req/s', kind: 'num' };
+  if (/_bytes$/.test(name)) return { label: name, kind: 'bytes' };
+  if (/^cost/.test(name)) return { label: name, unit: '', kind: 'money' };
+  if (/_(rate|fraction|share)$/.test(name)) return { label: name, kind: 'percent' };
+  return { label: name, unit: '', kind: 'num' };
+}
+
+// A metric's value with its unit: "23.4 ms", "$0.0421/h", "1.2 %", "yes".
+export function fmtMetric(name, v) {
+  if (v == null || !Number.isFinite(v)) return '–';
+  const info = metricInfo(name);
+  if (info.kind === 'money') return `${fmtMoney(v)}${info.unit || ''}`;
+  if (info.kind === 'percent') return `${fmtNum(v * 100)} %`;
+  if (info.kind === 'bytes') return fmtBytes(v);
+  if (info.kind === 'flag') return v ? 'yes' : 'no';
+  return info.unit ? `${fmtNum(v)} ${info.unit}` : fmtNum(v);
+}
+
+// An axis label: "p99 latency (ms)".
+export function axisLabel(name) {
+  const info = metricInfo(name);
+  const unit = { money: '$', percent: '%', bytes: 'bytes' }[info.kind] || info.unit;
+  const label = info.label === name ? name : `${info.label}`;
+  return unit ? `${label} (${info.kind === 'money' ? `$${info.unit || ''}` : unit})` : label;
+}
+
+// Tick values of an axis for metric `name` (percent shown as such; others as plain numbers).
+export function tickFormat(name) {
+  const kind = name ? metricInfo(name).kind : 'num';
+  if (kind === 'percent') return (v) => fmtNum(v * 100);
+  if (kind === 'money') return fmtMoney;
+  return fmtNum;
+}
+
+export function ago(iso) {
+  if (!iso) return '–';
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 60) return `${Math.round(s)} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+
+// A parameter value as the spec writes it.
+export function fmtParam(v) {
+  return String(v);
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the pages compute from an experiment's report (GET /api/v1/experiments/{ref}): the
+// objective, feasibility (the server's `feasible`/`violated` fields when present, else from
+// the spec's constraints), best so far, the recommended trial, and parameter importance.
+
+export const metric = (t, name) => (t.metrics ? t.metrics[name] : undefined);
+
+export const objectiveValue = (exp, t) => metric(t, exp.objective.metric);
+
+export const better = (exp, a, b) => (exp.objective.direction === 'maximize' ? a > b : a < b);
+
+export const finished = (c) => c.succeeded + c.failed + c.cancelled;
+
+// "p99_ms <= 150" -> {text, metric, op, value}; null when it does not read so.
+export function parseConstraint(text) {
+  const m = /^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>|==)\s*(-?[\d.eE+-]+)\s*$/.exec(String(text));
+  return m ? { text: String(text).trim(), metric: m[1], op: m[2], value: Number(m[3]) } : null;
+}
+
+export function constraints(exp) {
+  return (exp.constraints || []).map(parseConstraint).filter(Boolean);
+}
+
+function holds(c, v) {
+  switch (c.op) {
+    case '<=':
+      return v <= c.value;
+    case '<':
+      return v < c.value;
+    case '>=':
+      return v >= c.value;
+    case '>':
+      return v > c.value;
+    default:
+      return v === c.value;
+  }
+}
+
+// {feasible: true|false|null (not measured), violated: [constraint text...]}.
+// Only a measured trial (SUCCEEDED, or FAILED for a constraint) is feasible or not; the server's
+// `feasible`/`violated` fields win over what the page computes from the constraints.
+export function feasibility(exp, t) {
+  if (t.state !== 'SUCCEEDED' && t.failure !== 'SLO_VIOLATED') {
+    return { feasible: null, violated: [] };
+  }
+  if (typeof t.feasible === 'boolean' && Array.isArray(t.violated)) {
+    const feasible = t.feasible && !t.violated.length;
+    return { feasible, violated: feasible || t.violated.length ? t.violated : ['a constraint'] };
+  }
+  const violated = constraints(exp)
+    .filter((c) => {
+      const v = metric(t, c.metric);
+      return Number.isFinite(v) && !holds(c, v);
+    })
+    .map((c) => c.text);
+  if (t.failure === 'SLO_VIOLATED' && !violated.length) violated.push('a constraint');
+  return { feasible: violated.length === 0 && t.state === 'SUCCEEDED', violated };
+}
+
+// Trials that have an objective value, split into feasible and infeasible.
+export function splitTrials(exp) {
+  const ok = [];
+  const bad = [];
+  for (const t of exp.trials) {
+    if (!Number.isFinite(objectiveValue(exp, t))) continue;
+    const f = feasibility(exp, t).feasible;
+    if (f) ok.push(t);
+    else if (f === false) bad.push(t);
+  }
+  return { ok, bad };
+}
+
+// The recommended trial's number (the server's `recommended` flag, else the report's best).
+export function recommendedNumber(exp) {
+  const flagged = exp.trials.find((t) => t.recommended === true);
+  if (flagged) return flagged.number;
+  return exp.best ? exp.best.number : null;
+}
+
+// Best feasible objective after each trial (null before the first).
+export function bestSoFar(exp) {
+  let best = null;
+  return exp.trials.map((t) => {
+    const v = objectiveValue(exp, t);
+    if (
+      Number.isFinite(v) &&
+      feasibility(exp, t).feasible &&
+      (best == null || better(exp, v, best))
+    )
+      best = v;
+    return best;
+  });
+}
+
+// The values a parameter took, in order (its declared values for discrete and categorical).
+export function levelsOf(p, trials) {
+  if (p.values) return p.values;
+  return [...new Set(trials.map((t) => t.params[p.name]))].sort((a, b) => a - b);
+}
+
+// Groups of a parameter for the analysis of variance: its values, or for a numeric parameter
+// with many distinct values, up to 5 bins of about equal counts.
+function groupKey(p, trials) {
+  const distinct = [...new Set(trials.map((t) => t.params[p.name]))];
+  if (p.type === 'categorical' || distinct.length <= 6) return (t) => String(t.params[p.name]);
+  const sorted = trials.map((t) => t.params[p.name]).sort((a, b) => a - b);
+  const cuts = [1, 2, 3, 4].map((k) => sorted[Math.floor((k * sorted.length) / 5)]);
+  return (t) => String(cuts.filter((c) => t.params[p.name] >= c).length);
+}
+
+// Parameter importance: for each parameter, the share of the objective's variance over the
+// feasible trials that its groups explain alone (eta squared of a one-way analysis of variance:
+// between-group sum of squares / total sum of squares). [{name, eta2, groups}] sorted by eta2,
+// or [] with fewer than 3 feasible trials or no variance.
+export function importance(exp) {
+  const trials = splitTrials(exp).ok;
+  if (trials.length < 3) return [];
+  const ys = trials.map((t) => objectiveValue(exp, t));
+  const mean = ys.reduce((s, y) => s + y, 0) / ys.length;
+  const total = ys.reduce((s, y) => s + (y - mean) ** 2, 0);
+  if (!(total > 0)) return [];
+  return exp.space.parameters
+    .map((p) => {
+      const key = groupKey(p, trials);
+      const groups = new Map();
+      trials.forEach((t, i) => {
+        const g = groups.get(key(t)) || [];
+        g.push(ys[i]);
+        groups.set(key(t), g);
+      });
+      let between = 0;
+      for (const g of groups.values()) {
+        const m = g.reduce((s, y) => s + y, 0) / g.length;
+        between += g.length * (m - mean) ** 2;
+      }
+      return { name: p.name, eta2: between / total, groups: groups.size };
+    })
+    .sort((a, b) => b.eta2 - a.eta2);
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+// Comparison: the best result of each chosen experiment side by side, and their best-so-far
+// curves.
+import { api } from '../api.js';
+import { COLORS, lines } from '../charts.js';
+import { badge, h } from '../dom.js';
+import { axisLabel, fmtMetric, fmtParam } from '../format.js';
+import { bestSoFar, finished } from '../model.js';
+import { main, stale } from '../page.js';
+
+const bestMetric = (name) => (e) => fmtMetric(name, e.best && e.best.metrics[name]);
+
+const ROWS = [
+  ['State', (e) => badge(e.state)],
+  ['Objective', (e) => `${e.objective.direction} ${e.objective.metric}`],
+  ['Algorithm', (e) => e.algorithm],
+  ['Trials', (e) => `${finished(e.counts)} / ${e.max_trials}`],
+  ['Failed', (e) => e.counts.failed],
+  ['Best value', (e) => fmtMetric(e.objective.metric, e.best && e.best.value)],
+  [
+    'Best trial',
+    (e) =>
+      e.best ? h('a', { href: `#/exp/${e.id}/trial/${e.best.number}` }, `#${e.best.number}`) : '–',
+  ],
+  [
+    'Configuration',
+    (e) =>
+      e.best
+        ? Object.entries(e.best.params)
+            .map(([k, v]) => `${k}=${fmtParam(v)}`)
+            .join(', ')
+        : '–',
+  ],
+  ['Throughput', bestMetric('throughput_rps')],
+  ['p99 latency', bestMetric('p99_ms')],
+  ['Cost per million requests', bestMetric('cost_per_million_requests')],
+];
+
+function picker(all, ids) {
+  const form = h(
+    'form',
+    {
+      class: 'toolbar',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const chosen = [...form.querySelectorAll('input:checked')].map((i) => i.value);
+        location.hash = `#/compare?ids=${chosen.join(',')}`;
+      },
+    },
+    all.map((e) =>
+      h(
+        'label',
+        { class: 'choice' },
+        h('input', { type: 'checkbox', value: String(e.id), checked: ids.includes(String(e.id)) }),
+        ` ${e.name}`,
+      ),
+    ),
+    h('button', { class: 'btn primary' }, 'Compare'),
+  );
+  return form;
+}
+
+export async function viewCompare(params, gen) {
+  const all = (await api('/experiments')).experiments;
+  if (stale(gen)) return;
+  const ids = (params.get('ids') || '').split(',').filter(Boolean);
+  main.replaceChildren(
+    h('div', { class: 'page-head' }, h('h1', {}, 'Compare experiments')),
+    h(
+      'div',
+      { class: 'panel' },
+      all.length ? picker(all, ids) : h('p', { class: 'muted' }, 'No experiments yet.'),
+    ),
+  );
+  if (ids.length < 2) {
+    main.append(h('p', { class: 'muted' }, 'Choose two or more experiments.'));
+    return;
+  }
+  const exps = await Promise.all(ids.map((i) => api(`/experiments/${encodeURIComponent(i)}`)));
+  if (stale(gen)) return;
+  const head = h(
+    'tr',
+    {},
+    h('th', { scope: 'col' }, ''),
+    exps.map((e) => h('th', { scope: 'col' }, h('a', { href: `#/exp/${e.id}` }, e.name))),
+  );
+  const body = ROWS.map(([label, f]) =>
+    h(
+      'tr',
+      {},
+      h('th', { scope: 'row' }, label),
+      exps.map((e) => h('td', {}, f(e))),
+    ),
+  );
+  const table = h('table', { class: 'data' }, h('thead', {}, head), h('tbody', {}, body));
+  const n = Math.max(...exps.map((e) => e.trials.length));
+  const chartEl = h('div');
+  main.append(
+    h('div', { class: 'panel table-wrap' }, table),
+    h('figure', { class: 'chart' }, h('h3', {}, 'Best so far vs trial number'), chartEl),
+  );
+  const metric = exps[0].objective.metric;
+  requestAnimationFrame(() =>
+    lines(chartEl, {
+      xLabel: 'trial number',
+      yLabel: axisLabel(metric),
+      yMetric: metric,
+      xs: Array.from({ length: n }, (_, i) => i + 1),
+      lines: exps.map((e, i) => {
+        const b = bestSoFar(e);
+        const values = Array.from({ length: n }, (_, k) => (k < b.length ? b[k] : null));
+        return { label: e.name, color: COLORS[i % COLORS.length], values };
+      }),
+    }),
+  );
+}

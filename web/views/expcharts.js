@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: Apache-2.0
+// The experiment page's charts: best so far, throughput vs latency with the latency limits and
+// objective vs cost (each with its Pareto front), a heat map over two parameters, parallel
+// coordinates, parameter importance, and the objective against each parameter. Feasible trials
+// in one colour, infeasible ones dimmed in another, the recommended trial ringed, everywhere.
+import { FEASIBLE, FRONT, INFEASIBLE, RECOMMENDED, heatmap, lines, scatter } from '../charts.js';
+import { h } from '../dom.js';
+import { axisLabel, fmtMetric, metricInfo } from '../format.js';
+import {
+  bestSoFar,
+  better,
+  constraints,
+  levelsOf,
+  metric,
+  objectiveValue,
+  recommendedNumber,
+  splitTrials,
+} from '../model.js';
+import { importanceChart, parallelChart } from './analysis.js';
+
+// Clicking a trial's point opens its page.
+const pick = (exp) => (n) => {
+  location.hash = `#/exp/${exp.id}/trial/${n}`;
+};
+
+function chartBox(title, note, wide) {
+  const box = h('div', { class: 'chart-body' });
+  const fig = h(
+    'figure',
+    { class: wide ? 'chart wide' : 'chart' },
+    h('h3', {}, title),
+    note ? h('div', { class: 'muted note' }, note) : null,
+    box,
+  );
+  return [fig, box];
+}
+
+// The usual groups of a scatter plot: feasible, infeasible, the Pareto front, the recommended.
+function groups(exp, pt, front) {
+  const { ok, bad } = splitTrials(exp);
+  const reco = recommendedNumber(exp);
+  return [
+    { label: 'feasible', color: FEASIBLE, points: ok.map(pt) },
+    { label: 'infeasible', color: INFEASIBLE, points: bad.map(pt) },
+    {
+      label: 'Pareto front',
+      color: FRONT,
+      line: true,
+      points: exp.trials.filter((t) => front.includes(t.number)).map(pt),
+    },
+    {
+      label: 'recommended',
+      color: RECOMMENDED,
+      ring: true,
+      size: 14,
+      points: exp.trials.filter((t) => t.number === reco).map(pt),
+    },
+  ];
+}
+
+function bestChart(exp, grid, draws) {
+  const m = exp.objective.metric;
+  const [fig, box] = chartBox('Best so far', `best feasible ${m} after each trial`);
+  grid.append(fig);
+  const { ok, bad } = splitTrials(exp);
+  const reco = recommendedNumber(exp);
+  const valuesOf = (set) =>
+    exp.trials.map((t) => (set.includes(t) ? objectiveValue(exp, t) : null));
+  const recoT = exp.trials.filter((t) => t.number === reco);
+  draws.push(() =>
+    lines(box, {
+      trials: true,
+      onPick: pick(exp),
+      xLabel: 'trial number',
+      yLabel: axisLabel(m),
+      yMetric: m,
+      xs: exp.trials.map((t) => t.number),
+      lines: [
+        { label: 'best so far', color: '#1d2330', values: bestSoFar(exp) },
+        { label: 'feasible trial', color: FEASIBLE, dots: true, values: valuesOf(ok) },
+        { label: 'infeasible trial', color: INFEASIBLE, dots: true, values: valuesOf(bad) },
+        {
+          label: 'recommended',
+          color: RECOMMENDED,
+          dots: true,
+          ring: true,
+          values: valuesOf(recoT),
+        },
+      ],
+    }),
+  );
+}
+
+// Limits on the latency metric `y` from the spec's constraints (p99_ms <= 150 -> a line at 150).
+function latencyLimits(exp, y) {
+  return constraints(exp)
+    .filter((c) => c.metric === y && (c.op === '<=' || c.op === '<'))
+    .map((c) => ({ value: c.value, label: `limit: ${c.text}` }));
+}
+
+function tradeoffCharts(exp, grid, draws) {
+  const m = exp.objective.metric;
+  const has = (a, b) =>
+    exp.trials.some((t) => Number.isFinite(metric(t, a)) && Number.isFinite(metric(t, b)));
+  // p99, and every other latency the constraints limit (p95_ms <= 80, latency_p999_us < 900).
+  const latencies = ['p99_ms', ...constraints(exp).map((c) => c.metric)].filter(
+    (y, i, all) => /(_ms|_us)$/.test(y) && all.indexOf(y) === i && has('throughput_rps', y),
+  );
+  for (const y of latencies) {
+    const name = metricInfo(y).label;
+    const front = y === 'p99_ms' ? exp.pareto.throughput_p99.trials : [];
+    const why = front.length
+      ? `Pareto front: most throughput for the least ${name} among feasible trials; `
+      : '';
+    const [fig, box] = chartBox(`Throughput vs ${name}`, `${why}dashed: the limit`);
+    grid.append(fig);
+    const pt = (t) => [metric(t, 'throughput_rps'), metric(t, y), t.number];
+    draws.push(() =>
+      scatter(box, {
+        onPick: pick(exp),
+        xLabel: axisLabel('throughput_rps'),
+        yLabel: axisLabel(y),
+        xMetric: 'throughput_rps',
+        yMetric: y,
+        limits: latencyLimits(exp, y),
+        groups: groups(exp, pt, front),
+      }),
+    );
+  }
+  if (exp.trials.some((t) => Number.isFinite(metric(t, 'cost_per_hour')))) {
+    const [fig, box] = chartBox(
+      `${m} vs cost`,
+      `Pareto front: best ${m} for the lowest cost per hour`,
+    );
+    grid.append(fig);
+    const pt = (t) => [metric(t, 'cost_per_hour'), objectiveValue(exp, t), t.number];
+    draws.push(() =>
+      scatter(box, {
+        onPick: pick(exp),
+        xLabel: axisLabel('cost_per_hour'),
+        yLabel: axisLabel(m),
+        xMetric: 'cost_per_hour',
+        yMetric: m,
+        limits: latencyLimits(exp, m),
+        groups: groups(exp, pt, exp.pareto.objective_cost.trials),
+      }),
+    );
+  }
+}
+
+function heatChart(exp, grid, draws) {
+  const numeric = exp.space.parameters.filter((p) => p.type !== 'categorical');
+  if (numeric.length < 2) return;
+  const m = exp.objective.metric;
+  const [fig, box] = chartBox('Two-parameter heat map', null);
+  const choose = (label) =>
+    h(
+      'select',
+      { 'aria-label': label },
+      numeric.map((p, i) => h('option', { value: i }, p.name)),
+    );
+  const selX = choose('Heat map columns');
+  const selY = choose('Heat map rows');
+  selY.value = '1';
+  const area = h('div');
+  const { ok } = splitTrials(exp);
+  const draw = () => {
+    const px = numeric[+selX.value];
+    const py = numeric[+selY.value];
+    const cells = new Map();
+    for (const t of ok) {
+      const v = objectiveValue(exp, t);
+      const k = `${t.params[px.name]}|${t.params[py.name]}`;
+      if (!cells.has(k) || better(exp, v, cells.get(k))) cells.set(k, v);
+    }
+    heatmap(area, {
+      xName: px.name,
+      yName: py.name,
+      xLevels: levelsOf(px, exp.trials),
+      yLevels: levelsOf(py, exp.trials),
+      cells,
+      maximize: exp.objective.direction === 'maximize',
+      metric: m,
+      fmt: (v) => fmtMetric(m, v),
+    });
+  };
+  selX.addEventListener('change', draw);
+  selY.addEventListener('change', draw);
+  box.append(
+    h('div', { class: 'toolbar' }, h('label', {}, 'columns ', selX), h('label', {}, 'rows ', selY)),
+    area,
+  );
+  grid.append(fig);
+  draws.push(draw);
+}
+
+function perParameter(exp, holder, draws) {
+  const m = exp.objective.metric;
+  const [fig, box] = chartBox(
+    `${m} vs each parameter`,
+    'feasible trials in blue, infeasible dimmed',
+    true,
+  );
+  const multiples = h('div', { class: 'small-multiples' });
+  box.append(multiples);
+  holder.append(fig);
+  for (const p of exp.space.parameters) {
+    const cell = h('div');
+    multiples.append(cell);
+    const cat = p.type === 'categorical';
+    const x = (t) => (cat ? p.values.indexOf(t.params[p.name]) : t.params[p.name]);
+    const pt = (t) => [x(t), objectiveValue(exp, t), t.number];
+    draws.push(() =>
+      scatter(cell, {
+        onPick: pick(exp),
+        title: p.name,
+        xLabel: cat ? `${p.name} (choice index)` : `${p.name}${p.log ? ' (log scale)' : ''}`,
+        yLabel: axisLabel(m),
+        yMetric: m,
+        height: 220,
+        xLog: !!p.log && !cat,
+        groups: groups(exp, pt, []).filter((g) => !g.line),
+      }),
+    );
+  }
+}
+
+// Draws every chart of exp into holder (after it is in the document, so widths are known).
+export function drawCharts(exp, holder) {
+  holder.replaceChildren();
+  if (!exp.trials.length) {
+    holder.append(h('div', { class: 'empty' }, 'Charts appear when the first trial finishes.'));
+    return;
+  }
+  const grid = h('div', { class: 'charts' });
+  holder.append(grid);
+  const draws = [];
+  bestChart(exp, grid, draws);
+  tradeoffCharts(exp, grid, draws);
+  heatChart(exp, grid, draws);
+  const [pf, pb] = chartBox(
+    'Parallel coordinates',
+    'one line per trial across its parameters and the objective',
+    true,
+  );
+  const [ifig, ib] = chartBox(
+    'Parameter importance',
+    'share of the objective’s variance over feasible trials that each parameter explains alone ' +
+      '(η², one-way analysis of variance)',
+  );
+  grid.append(ifig);
+  holder.append(pf);
+  draws.push(
+    () => parallelChart(exp, pb),
+    () => importanceChart(exp, ib),
+  );
+  perParameter(exp, holder, draws);
+  requestAnimationFrame(() => draws.forEach((d) => d()));
+}

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: Apache-2.0
+// The experiment page: recommendation (with the confirmed figures when the server has them),
+// progress, settings, charts and the trial table; the deployable result for export. Redrawn as
+// events arrive.
+import { api, subscribe } from '../api.js';
+import { badge, h, kvList, panel, progressBar, sortableTable } from '../dom.js';
+import { fmtMetric, fmtNum, fmtParam, metricInfo } from '../format.js';
+import { feasibility, finished, metric, recommendedNumber } from '../model.js';
+import { main, stale } from '../page.js';
+import { drawCharts } from './expcharts.js';
+import { exportDialog } from './export.js';
+
+function card(label, value, note) {
+  return h(
+    'div',
+    { class: 'card' },
+    h('div', { class: 'label' }, label),
+    h('div', { class: 'value' }, value),
+    note ? h('div', { class: 'unit' }, note) : null,
+  );
+}
+
+// The confirmed figures of the recommended trial (best.confirmed: {runs, passes, mean, stddev,
+// min, max, search_value}), when the engine re-measured its best candidates.
+function confirmedCards(exp, c) {
+  const m = exp.objective.metric;
+  const spread = [];
+  if (Number.isFinite(c.stddev)) spread.push(`± ${fmtMetric(m, c.stddev)} (sd)`);
+  if (Number.isFinite(c.min) && Number.isFinite(c.max)) {
+    spread.push(`range ${fmtMetric(m, c.min)} – ${fmtMetric(m, c.max)}`);
+  }
+  return [
+    card(`Confirmed ${metricInfo(m).label} (mean)`, fmtMetric(m, c.mean), spread.join(', ')),
+    card('In the search', fmtMetric(m, c.search_value), 'the single measurement that found it'),
+    card('Measurements', `${fmtNum(c.passes)} of ${fmtNum(c.runs)} passed`, 'every constraint met'),
+  ];
+}
+
+// The confirmation phase: its state and each candidate's figures.
+function confirmationTable(exp, conf) {
+  const m = exp.objective.metric;
+  const rows = (conf.candidates || []).map((c) =>
+    h(
+      'tr',
+      { class: c.number === conf.recommended ? 'best-row' : null },
+      h('td', {}, h('a', { href: `#/exp/${exp.id}/trial/${c.number}` }, `#${c.number}`)),
+      h('td', { class: 'num' }, fmtMetric(m, c.search_value)),
+      h('td', { class: 'num' }, fmtMetric(m, c.mean)),
+      h('td', { class: 'num' }, Number.isFinite(c.stddev) ? fmtMetric(m, c.stddev) : '–'),
+      h('td', { class: 'num' }, `${fmtNum(c.passes)} / ${fmtNum(c.runs)}`),
+      h('td', {}, c.confirmed ? 'yes' : 'no'),
+    ),
+  );
+  const heads = ['Trial', 'Search value', 'Mean', 'sd', 'Passed', 'Confirmed'];
+  return h(
+    'div',
+    { class: 'table-wrap', id: 'confirmation' },
+    h(
+      'table',
+      { class: 'data' },
+      h(
+        'caption',
+        { class: 'muted' },
+        `Confirmation (${conf.state}): the best ${conf.top} candidates, ` +
+          `measured ${conf.runs} more times each`,
+      ),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          heads.map((x, i) => h('th', { scope: 'col', class: i >= 1 && i <= 4 ? 'num' : null }, x)),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
+  );
+}
+
+function confirmationPart(exp, b) {
+  const conf = exp.confirmation;
+  const parts = [];
+  if (b.confirmed && typeof b.confirmed === 'object') {
+    parts.push(
+      h('h3', { class: 'spaced' }, 'Confirmed by re-measuring'),
+      h('div', { class: 'cards' }, confirmedCards(exp, b.confirmed)),
+    );
+  }
+  if (b.settled === false) {
+    parts.push(h('p', { class: 'msg warn' }, 'The measurement of this trial did not settle.'));
+  }
+  if (conf && Array.isArray(conf.candidates) && conf.candidates.length) {
+    parts.push(confirmationTable(exp, conf));
+  }
+  return parts;
+}
+
+function recommendationCard(exp) {
+  const b = exp.best;
+  if (!b) {
+    return panel(
+      'reco-h',
+      'Recommendation',
+      h('p', { class: 'muted' }, 'No feasible trial yet: no configuration met every constraint.'),
+    );
+  }
+  const m = b.metrics || {};
+  const obj = exp.objective.metric;
+  const shown = ['throughput_rps', 'p99_ms', 'cost_per_million_requests', 'cost_per_hour']
+    .filter((k) => k !== obj && Number.isFinite(m[k]))
+    .map((k) => card(metricInfo(k).label, fmtMetric(k, m[k])));
+  const sec = panel(
+    'reco-h',
+    h(
+      'span',
+      {},
+      'Recommendation · ',
+      h('a', { href: `#/exp/${exp.id}/trial/${b.number}` }, `trial ${b.number}`),
+    ),
+    h(
+      'div',
+      { class: 'config', 'aria-label': 'Recommended configuration' },
+      Object.entries(b.params).map(([k, v]) => h('span', {}, `${k} = ${fmtParam(v)}`)),
+    ),
+    h(
+      'div',
+      { class: 'cards' },
+      card(
+        metricInfo(obj).label,
+        fmtMetric(obj, b.value),
+        `${exp.objective.direction === 'maximize' ? 'maximized' : 'minimized'}` +
+          `${b.confirmed ? ', confirmed mean' : ''}`,
+      ),
+      shown,
+    ),
+    confirmationPart(exp, b),
+  );
+  sec.classList.add('reco');
+  return sec;
+}
+
+function settingsPanel(exp) {
+  const rows = [
+    ['Objective', `${exp.objective.direction} ${exp.objective.metric}`],
+    ['Constraints', exp.constraints.length ? exp.constraints.join(', ') : 'none'],
+    ['Algorithm', exp.algorithm],
+    ['Runner', exp.runner],
+    ['Max trials', exp.max_trials],
+    ['Parallelism', exp.parallelism],
+    ['Seed', exp.seed],
+    ['Created', exp.created_at],
+    ['Finished', exp.finished_at || null],
+    ['Stop reason', exp.stop_reason || null],
+    ['Parameters', exp.space.parameters.map((p) => `${p.name} (${p.type})`).join(', ')],
+  ];
+  const sec = panel('set-h', 'Settings', kvList(rows));
+  sec.classList.add('grow');
+  return sec;
+}
+
+function progressPanel(exp) {
+  const c = exp.counts;
+  const done = finished(c);
+  const fails = Object.entries(c.failures || {});
+  const counts = [
+    ['Succeeded', c.succeeded],
+    ['Failed', c.failed],
+    ['Running', c.running],
+    ['Pending', c.pending],
+    ['Cancelled', c.cancelled],
+  ];
+  const sec = panel(
+    'prog-h',
+    'Progress',
+    h(
+      'div',
+      { class: 'progress-line' },
+      h('strong', {}, `${done} / ${exp.max_trials} trials`),
+      progressBar(done, exp.max_trials),
+    ),
+    h(
+      'div',
+      { class: 'cards' },
+      counts.map(([k, v]) => card(k, v)),
+    ),
+    fails.length
+      ? h(
+          'p',
+          { class: 'muted spaced' },
+          'Failures: ',
+          fails.map(([k, v]) => `${k} × ${v}`).join(', '),
+        )
+      : null,
+  );
+  sec.classList.add('grow');
+  return sec;
+}
+
+function stateCell(exp, t) {
+  const f = feasibility(exp, t);
+  const measured = f.feasible !== null;
+  const unsettled =
+    measured && (t.settled === false || (t.settled == null && metric(t, 'stable') === 0));
+  return h(
+    'span',
+    { class: 'state-cell' },
+    badge(t.state),
+    f.feasible === false ? h('span', { class: 'tag infeasible' }, 'infeasible') : null,
+    unsettled
+      ? h('span', { class: 'tag unsettled', title: 'the measurement did not settle' }, 'unsettled')
+      : null,
+  );
+}
+
+function trialTable(exp) {
+  const params = exp.space.parameters.map((p) => p.name);
+  const names = new Set(exp.trials.flatMap((t) => Object.keys(t.metrics || {})));
+  const shown = [
+    exp.objective.metric,
+    'throughput_rps',
+    'p99_ms',
+    'cost_per_million_requests',
+  ].filter((m, i, a) => names.has(m) && a.indexOf(m) === i);
+  const reco = recommendedNumber(exp);
+  const why = (t) => {
+    const f = feasibility(exp, t);
+    if (f.violated.length)
+      return h('span', {}, h('strong', {}, 'violates '), f.violated.join(', '));
+    if (!t.failure) return '';
+    return h('span', {}, h('strong', {}, t.failure), t.reason ? ` — ${t.reason}` : '');
+  };
+  const cols = [
+    {
+      key: 'number',
+      label: '#',
+      num: true,
+      get: (t) => t.number,
+      render: (t) =>
+        h(
+          'a',
+          { href: `#/exp/${exp.id}/trial/${t.number}`, 'aria-label': `Trial ${t.number}` },
+          t.number,
+        ),
+    },
+    { key: 'state', label: 'State', get: (t) => t.state, render: (t) => stateCell(exp, t) },
+    ...params.map((p) => ({ key: `p:${p}`, label: p, num: true, get: (t) => t.params[p] })),
+    ...shown.map((m) => ({
+      key: `m:${m}`,
+      label: m,
+      num: true,
+      get: (t) => metric(t, m),
+      render: (t) => fmtMetric(m, metric(t, m)),
+    })),
+    {
+      key: 'duration',
+      label: 'Time',
+      num: true,
+      get: (t) => t.duration_s,
+      render: (t) => fmtMetric('duration_s', t.duration_s),
+    },
+    {
+      key: 'failure',
+      label: 'Failure or violated constraint',
+      cls: 'reason',
+      get: (t) => t.failure || '',
+      render: why,
+    },
+  ];
+  const rowClass = (t) => {
+    if (t.number === reco) return 'best-row';
+    return feasibility(exp, t).feasible === false ? 'infeasible-row' : null;
+  };
+  return panel(
+    'trials-h',
+    `Trials (${exp.trials.length})`,
+    sortableTable(cols, exp.trials, { sortKey: 'number', rowClass }),
+  );
+}
+
+function actions(exp, msg) {
+  const fail = (e) => msg.replaceChildren(h('p', { class: 'msg error' }, e.message));
+  const cancel = async () => {
+    try {
+      await api(`/experiments/${exp.id}/cancel`, { method: 'POST' });
+    } catch (e) {
+      fail(e);
+    }
+  };
+  const del = async () => {
+    if (!window.confirm(`Delete experiment '${exp.name}' and all its trials?`)) return;
+    try {
+      await api(`/experiments/${exp.id}`, { method: 'DELETE' });
+      location.hash = '#/';
+    } catch (e) {
+      fail(e);
+    }
+  };
+  const active = ['CREATED', 'RUNNING', 'INTERRUPTED'].includes(exp.state);
+  return h(
+    'div',
+    { class: 'actions' },
+    h(
+      'button',
+      {
+        class: 'btn primary',
+        type: 'button',
+        id: 'export-btn',
+        disabled: !exp.best,
+        onclick: () => exportDialog(exp),
+      },
+      'Export configuration',
+    ),
+    h('button', { class: 'btn', type: 'button', disabled: !active, onclick: cancel }, 'Cancel'),
+    h('button', { class: 'btn danger', type: 'button', onclick: del }, 'Delete'),
+  );
+}
+
+export async function viewExperiment(id, gen) {
+  let exp = await api(`/experiments/${encodeURIComponent(id)}`);
+  if (stale(gen)) return;
+  const head = h('div');
+  const top = h('div');
+  const charts = h('div', { id: 'charts' });
+  const trials = h('div');
+  const msg = h('div', { role: 'status', 'aria-live': 'polite' });
+  const render = () => {
+    head.replaceChildren(
+      h(
+        'div',
+        { class: 'page-head' },
+        h(
+          'div',
+          {},
+          h('div', { class: 'muted' }, h('a', { href: '#/' }, 'Experiments'), ' / '),
+          h('h1', {}, exp.name, ' ', badge(exp.state)),
+          exp.spec && exp.spec.description
+            ? h('div', { class: 'muted' }, exp.spec.description)
+            : null,
+        ),
+        actions(exp, msg),
+      ),
+      msg,
+    );
+    top.replaceChildren(
+      recommendationCard(exp),
+      h('div', { class: 'row' }, progressPanel(exp), settingsPanel(exp)),
+    );
+    drawCharts(exp, charts);
+    trials.replaceChildren(trialTable(exp));
+  };
+  main.replaceChildren(head, top, h('h2', { class: 'section' }, 'Charts'), charts, trials);
+  render();
+  subscribe(gen, `/experiments/${exp.id}/events`, async () => {
+    exp = await api(`/experiments/${exp.id}`);
+    if (!stale(gen)) render();
+  });
+}

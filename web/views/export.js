@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+// The deployable result (GET /api/v1/experiments/{ref}/export): for a host (program, args,
+// env, resources) or as a Kubernetes patch for a named container, shown and downloadable.
+import { api } from '../api.js';
+import { h, openDialog } from '../dom.js';
+
+function download(name, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+  return h(
+    'a',
+    { class: 'btn primary', href: url, download: name, id: 'export-download' },
+    `Download ${name}`,
+  );
+}
+
+export function exportDialog(exp) {
+  const out = h('div', { id: 'export-out' });
+  const container = h('input', {
+    type: 'text',
+    id: 'export-container',
+    'aria-label': 'Container name',
+    placeholder: 'container name',
+    size: 18,
+  });
+  const show = async (format) => {
+    const q =
+      format === 'k8s' ? `?format=k8s&container=${encodeURIComponent(container.value.trim())}` : '';
+    try {
+      const r = await api(`/experiments/${exp.id}/export${q}`);
+      const text = `${JSON.stringify(r, null, 2)}\n`;
+      const name = `${exp.name}-${format === 'k8s' ? 'k8s-patch' : 'deploy'}.json`;
+      const hint =
+        format === 'k8s'
+          ? 'Apply with: kubectl patch deployment NAME --patch-file FILE'
+          : 'The recommended configuration: program, arguments, environment and resources.';
+      out.replaceChildren(
+        h('p', { class: 'muted' }, hint),
+        h('pre', { class: 'log' }, text),
+        download(name, text),
+      );
+    } catch (e) {
+      out.replaceChildren(h('p', { class: 'msg error' }, e.message));
+    }
+  };
+  const k8s = h(
+    'form',
+    {
+      class: 'toolbar',
+      onsubmit: (e) => {
+        e.preventDefault();
+        show('k8s');
+      },
+    },
+    h('button', { class: 'btn', type: 'button', onclick: () => show('deploy') }, 'For a host'),
+    h('label', {}, 'Kubernetes container ', container),
+    h('button', { class: 'btn' }, 'As a Kubernetes patch'),
+  );
+  openDialog(`Export ${exp.name}`, h('div', {}, k8s, out));
+  show('deploy');
+}

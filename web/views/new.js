@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+// New experiment: a YAML editor pre-filled with the server's template, validated as you type
+// through /api/v1/validate with the error's line marked; Ctrl+Enter starts it.
+import { api } from '../api.js';
+import { h } from '../dom.js';
+import { main, stale } from '../page.js';
+
+const DRAFT = 'morphling-draft';
+const LINE_PX = 20;
+
+function lineNumbers(gutter, area, errLine) {
+  const n = area.value.split('\n').length;
+  gutter.replaceChildren(
+    ...Array.from({ length: n }, (_, i) =>
+      h('div', { class: i + 1 === errLine ? 'err' : null }, i + 1),
+    ),
+  );
+  gutter.scrollTop = area.scrollTop;
+}
+
+function goToLine(area, line) {
+  const all = area.value.split('\n');
+  const start = all.slice(0, line - 1).reduce((s, l) => s + l.length + 1, 0);
+  area.focus();
+  area.setSelectionRange(start, start + (all[line - 1] || '').length);
+  area.scrollTop = Math.max(0, (line - 5) * LINE_PX);
+}
+
+function validMessage(r) {
+  const size = r.space.configurations;
+  return h(
+    'div',
+    { class: 'msg ok', id: 'spec-ok' },
+    `Valid: '${r.name}', ${r.space.parameters.length} parameters, `,
+    size == null ? 'continuous space' : `${size.toLocaleString('en-US')} configurations`,
+    `, ${r.algorithm} search, up to ${r.max_trials} trials, runner ${r.runner}.`,
+  );
+}
+
+function editor(template) {
+  const area = h('textarea', {
+    id: 'spec',
+    spellcheck: 'false',
+    'aria-label': 'Experiment spec (YAML)',
+    autocapitalize: 'off',
+    autocomplete: 'off',
+  });
+  area.value = sessionStorage.getItem(DRAFT) || template;
+  const gutter = h('div', { class: 'gutter', 'aria-hidden': 'true' });
+  const msg = h('div', { role: 'status', 'aria-live': 'polite' });
+  const ed = { area, gutter, msg, errLine: 0 };
+  ed.redraw = () => lineNumbers(gutter, area, ed.errLine);
+  ed.showError = (e) => {
+    ed.errLine = (e.info && e.info.line) || 0;
+    ed.redraw();
+    const col = ed.errLine && e.info.column ? `, column ${e.info.column}` : '';
+    const where = ed.errLine ? `Line ${ed.errLine}${col}: ` : '';
+    const jump = ed.errLine
+      ? h(
+          'div',
+          {},
+          h(
+            'button',
+            { type: 'button', class: 'btn spaced', onclick: () => goToLine(area, ed.errLine) },
+            'Go to line',
+          ),
+        )
+      : null;
+    msg.replaceChildren(
+      h('div', { class: 'msg error', id: 'spec-error' }, h('strong', {}, where), e.message, jump),
+    );
+  };
+  const yaml = { method: 'POST', headers: { 'Content-Type': 'application/yaml' } };
+  ed.validate = async () => {
+    try {
+      const r = await api('/validate', { ...yaml, body: area.value });
+      ed.errLine = 0;
+      ed.redraw();
+      msg.replaceChildren(validMessage(r));
+      return true;
+    } catch (e) {
+      ed.showError(e);
+      return false;
+    }
+  };
+  ed.submit = async () => {
+    try {
+      const r = await api('/experiments', { ...yaml, body: area.value });
+      sessionStorage.removeItem(DRAFT);
+      location.hash = `#/exp/${r.id}`;
+    } catch (e) {
+      ed.showError(e);
+    }
+  };
+  return ed;
+}
+
+export async function viewNew(gen) {
+  const template = await (await fetch('/template.yaml')).text();
+  if (stale(gen)) return;
+  const ed = editor(template);
+  let timer = null;
+  ed.area.addEventListener('input', () => {
+    sessionStorage.setItem(DRAFT, ed.area.value);
+    ed.redraw();
+    clearTimeout(timer);
+    timer = setTimeout(ed.validate, 600);
+  });
+  ed.area.addEventListener('scroll', () => {
+    ed.gutter.scrollTop = ed.area.scrollTop;
+  });
+  ed.area.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      ed.submit();
+    }
+  });
+  const reset = () => {
+    ed.area.value = template;
+    ed.redraw();
+    ed.validate();
+  };
+  main.replaceChildren(
+    h(
+      'div',
+      { class: 'page-head' },
+      h(
+        'div',
+        {},
+        h('h1', {}, 'New experiment'),
+        h(
+          'div',
+          { class: 'muted' },
+          'Edit the spec (see docs/spec.md), validate it, then start it. Ctrl+Enter starts it.',
+        ),
+      ),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { class: 'btn', type: 'button', onclick: reset }, 'Reset to example'),
+        h(
+          'button',
+          { class: 'btn', type: 'button', id: 'validate-btn', onclick: ed.validate },
+          'Validate',
+        ),
+        h(
+          'button',
+          { class: 'btn primary', type: 'button', id: 'submit-btn', onclick: ed.submit },
+          'Start experiment',
+        ),
+      ),
+    ),
+    ed.msg,
+    h('div', { class: 'editor' }, ed.gutter, ed.area),
+  );
+  ed.redraw();
+  ed.validate();
+}

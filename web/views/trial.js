@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: Apache-2.0
+// One trial on its own page: state and feasibility (the violated constraints named), its
+// parameters, every metric with its unit (constrained ones against their limits), the
+// resources it used and the limits the runner enforced, the command line, how well the
+// measurement settled, and its logs.
+import { api } from '../api.js';
+import { badge, h, kvList, panel } from '../dom.js';
+import { fmtMetric, fmtParam, metricInfo } from '../format.js';
+import { constraints, feasibility, metric, recommendedNumber } from '../model.js';
+import { main, stale } from '../page.js';
+
+// A word of a command line, quoted for a POSIX shell when it needs it.
+function shellWord(w) {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${String(w).replaceAll("'", "'\\''")}'`;
+}
+
+// The metrics worth a row: the same latency in microseconds (latency_p99_us beside p99_ms) and
+// upper bounds (p99_ms_upper, shown in the row of p99_ms) are left out. Order: the objective,
+// the constrained metrics, then the rest by name.
+function shownMetrics(exp, t) {
+  const all = Object.keys(t.metrics || {});
+  const has = new Set(all);
+  const twin = (n) => {
+    const m = /^latency_(\w+?)_us(_upper)?$/.exec(n);
+    return m && has.has(`${m[1]}_ms${m[2] || ''}`);
+  };
+  const limited = new Set(constraints(exp).map((c) => c.metric));
+  const rank = (n) => (n === exp.objective.metric ? 0 : limited.has(n) ? 1 : 2);
+  return all
+    .filter((n) => !twin(n) && !(n.endsWith('_upper') && has.has(n.slice(0, -6))))
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+function metricsTable(exp, t) {
+  const limits = constraints(exp);
+  const f = feasibility(exp, t);
+  const rows = shownMetrics(exp, t).map((name) => {
+    const own = limits.filter((c) => c.metric === name);
+    const broken = own.filter((c) => f.violated.includes(c.text));
+    const upper = metric(t, `${name}_upper`);
+    return h(
+      'tr',
+      { class: broken.length ? 'infeasible-row' : null },
+      h('th', { scope: 'row' }, metricInfo(name).label, h('div', { class: 'muted small' }, name)),
+      h(
+        'td',
+        { class: 'num' },
+        fmtMetric(name, metric(t, name)),
+        Number.isFinite(upper)
+          ? h('div', { class: 'muted small' }, `upper bound ${fmtMetric(name, upper)}`)
+          : null,
+      ),
+      h(
+        'td',
+        {},
+        own.map((c) => c.text).join(', '),
+        broken.length ? h('strong', {}, ' violated') : '',
+      ),
+    );
+  });
+  if (!rows.length) return h('p', { class: 'muted' }, 'No metric was recorded.');
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'data', id: 'trial-metrics' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'col' }, 'Metric'),
+          h('th', { class: 'num', scope: 'col' }, 'Value'),
+          h('th', { scope: 'col' }, 'Limit'),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
+  );
+}
+
+function limitsTable(meta) {
+  const limits = meta && meta.limits;
+  if (!limits || typeof limits !== 'object' || !Object.keys(limits).length) {
+    return h('p', { class: 'muted' }, 'The runner recorded no limits for this trial.');
+  }
+  const rows = Object.entries(limits).map(([k, v]) =>
+    h(
+      'tr',
+      {},
+      h('th', { scope: 'row' }, k),
+      h('td', { class: 'num' }, v && v.requested != null ? fmtMetric(k, v.requested) : '–'),
+      h('td', {}, v && v.enforced ? 'enforced' : h('strong', {}, 'not enforced')),
+      h('td', { class: 'muted' }, (v && v.how) || ''),
+    ),
+  );
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'data', id: 'trial-limits' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Limit', 'Requested', 'Enforced', 'How'].map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
+  );
+}
+
+function stability(t) {
+  const stable = metric(t, 'stable');
+  const unc = metric(t, 'throughput_rps_uncertainty');
+  const rps = metric(t, 'throughput_rps');
+  const settled = t.settled === false ? 'no' : t.settled === true ? 'yes' : null;
+  const share = rps > 0 ? ` (${((100 * unc) / rps).toFixed(1)} %)` : '';
+  return kvList([
+    ['Settled', settled ?? (Number.isFinite(stable) ? (stable ? 'yes' : 'no') : null)],
+    [
+      'Throughput uncertainty',
+      Number.isFinite(unc) ? `± ${fmtMetric('throughput_rps', unc)}${share}` : null,
+    ],
+    [
+      'Stopped early (pruned)',
+      Number.isFinite(metric(t, 'pruned')) ? (metric(t, 'pruned') ? 'yes' : 'no') : null,
+    ],
+    [
+      'Late requests',
+      Number.isFinite(metric(t, 'late_fraction'))
+        ? fmtMetric('late_fraction', metric(t, 'late_fraction'))
+        : null,
+    ],
+    ['Attempt', t.attempt],
+    ['Started', t.started_at],
+    ['Finished', t.finished_at],
+    ['Duration', fmtMetric('duration_s', t.duration_s)],
+  ]);
+}
+
+function logsPanel(exp, n) {
+  const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  api(`/experiments/${exp.id}/trials/${n}/logs`)
+    .then((l) =>
+      body.replaceChildren(
+        h('h3', {}, 'stdout'),
+        h('pre', { class: 'log', id: 'log-stdout' }, l.stdout || '(empty)'),
+        h('h3', {}, 'stderr'),
+        h('pre', { class: 'log', id: 'log-stderr' }, l.stderr || '(empty)'),
+      ),
+    )
+    .catch((e) => body.replaceChildren(h('p', { class: 'msg error' }, e.message)));
+  return panel('logs-h', 'Logs', body);
+}
+
+function head(exp, t) {
+  const f = feasibility(exp, t);
+  const n = t.number;
+  const nav = (k, label) =>
+    exp.trials.some((x) => x.number === k)
+      ? h('a', { class: 'btn', href: `#/exp/${exp.id}/trial/${k}` }, label)
+      : null;
+  const notes = [];
+  if (recommendedNumber(exp) === n)
+    notes.push(
+      h(
+        'p',
+        { class: 'msg ok', id: 'trial-recommended' },
+        'This is the recommended configuration.',
+      ),
+    );
+  if (f.feasible === false) {
+    notes.push(
+      h(
+        'p',
+        { class: 'msg error', id: 'trial-violated' },
+        `Infeasible: violates ${f.violated.join(', ')}.`,
+      ),
+    );
+  }
+  if (t.failure && t.failure !== 'SLO_VIOLATED') {
+    notes.push(
+      h('p', { class: 'msg error' }, h('strong', {}, t.failure), t.reason ? ` — ${t.reason}` : ''),
+    );
+  }
+  return [
+    h(
+      'div',
+      { class: 'page-head' },
+      h(
+        'div',
+        {},
+        h(
+          'div',
+          { class: 'muted' },
+          h('a', { href: '#/' }, 'Experiments'),
+          ' / ',
+          h('a', { href: `#/exp/${exp.id}` }, exp.name),
+          ' / ',
+        ),
+        h('h1', {}, `Trial ${n} `, badge(t.state)),
+      ),
+      h('div', { class: 'actions' }, nav(n - 1, '← Previous'), nav(n + 1, 'Next →')),
+    ),
+    ...notes,
+  ];
+}
+
+export async function viewTrial(id, number, gen) {
+  const exp = await api(`/experiments/${encodeURIComponent(id)}`);
+  if (stale(gen)) return;
+  const t = exp.trials.find((x) => String(x.number) === String(number));
+  if (!t) throw new Error(`experiment '${exp.name}' has no trial ${number}`);
+  const meta = t.meta || {};
+  const argv = Array.isArray(meta.argv) ? meta.argv.map(shellWord).join(' ') : null;
+  const params = kvList(
+    Object.entries(t.params).map(([k, v]) => [k, fmtParam(v)]),
+    'kv params',
+  );
+  const resources = Object.entries(t.resources || {}).map(([k, v]) => [
+    metricInfo(k).label,
+    fmtMetric(k, v),
+  ]);
+  main.replaceChildren(
+    ...head(exp, t),
+    h(
+      'div',
+      { class: 'row' },
+      panel('params-h', 'Parameters', params),
+      panel('stab-h', 'Measurement', stability(t)),
+    ),
+    panel('metrics-h', 'Metrics', metricsTable(exp, t)),
+    h(
+      'div',
+      { class: 'row' },
+      panel('limits-h', 'Limits the runner set', limitsTable(meta)),
+      panel(
+        'res-h',
+        'Resources used',
+        resources.length ? kvList(resources) : h('p', { class: 'muted' }, 'None recorded.'),
+      ),
+    ),
+    panel(
+      'cmd-h',
+      'Command line',
+      argv
+        ? h('pre', { class: 'cmd', id: 'trial-command' }, argv)
+        : h('p', { class: 'muted' }, `No command: the ${exp.runner} runner started nothing.`),
+    ),
+    logsPanel(exp, t.number),
+  );
+  main.querySelectorAll('.row > .panel').forEach((p) => p.classList.add('grow'));
+}
