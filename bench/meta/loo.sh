@@ -16,7 +16,7 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build/release}
 seeds=${2:-3}
-[ $# -ge 2 ] && shift 2 || shift $#
+if [ $# -ge 2 ]; then shift 2; else shift $#; fi
 [ "${1:-}" = "--" ] && shift
 bin=$build/morphling
 data=${FALCON_DIR:-$root/../shared/data/falcon}
@@ -46,7 +46,7 @@ train() { # train FILE [OPTIONS]: the model without FILE's service, unless it ex
     [ -f "$models/$svc" ] && return 0
     mkdir -p "$tmp/train-$svc"
     while read -r g; do [ "$g" != "$held" ] && ln -s "$g" "$tmp/train-$svc/"; done <"$tmp/all"
-    [ "$(ls "$tmp/train-$svc" | wc -l)" -eq "$(($(wc -l <"$tmp/all") - 1))" ] ||
+    [ "$(find "$tmp/train-$svc" -name '*.csv' | wc -l)" -eq "$(($(wc -l <"$tmp/all") - 1))" ] ||
         { echo "loo: the training set without $svc is wrong" >&2 && return 1; }
     "$bin" meta train --no-store --quiet --surfaces "$tmp/train-$svc" -o "$models/$svc.part" \
         "$@" >/dev/null
@@ -65,9 +65,9 @@ while read -r f; do
 done <"$tmp/all"
 wait
 train_s=$(($(date +%s) - start))
-for f in $(cat "$tmp/all"); do
+while read -r f; do
     [ -f "$models/$(name "$f")" ] || { echo "loo: training without $(name "$f") failed" >&2 && exit 1; }
-done
+done <"$tmp/all"
 
 start=$(date +%s)
 : >"$tmp/runs"

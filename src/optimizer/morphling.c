@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The `morphling` back end: meta-learned search (docs/internals/meta.md). The first trial is the
- * meta-model's predicted best; after that every suggestion adapts each ensemble member on all
- * measured trials (a few gradient steps from its meta-trained weights) and picks the untried
- * configuration with the best upper bound mean + kappa * spread, plus the log of a kernel
- * estimate of the probability of feasibility when some trials failed. Once `memory_after`
- * trials have passed without improvement, the score also adds the model's memory: how the
- * training services did at that very configuration. */
+ * meta-model's predicted best (with memory_prior, the model's memory where it knows the
+ * configuration: what the training services did there on average); after that every suggestion
+ * adapts each ensemble member on all measured trials (a few gradient steps from its meta-trained
+ * weights) and picks the untried configuration with the best upper bound mean + kappa * spread,
+ * plus the log of a kernel estimate of the probability of feasibility when some trials failed. Once
+ * `memory_after` trials have passed without improvement, the score also adds the model's memory:
+ * how the training services did at that very configuration; once `explore_after` have (at any
+ * point), it adds the upper bound of a residual model (morphling_int.h): where this service departs
+ * from the adapted model, and where no trial has looked yet. */
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -19,6 +22,7 @@
 #define MAX_ENUMERATED 200000 /* finite spaces up to this size are scored exhaustively */
 #define EXPLORE_AFTER  6      /* default explore_after */
 #define EXPLORE_BETA   2.0    /* default explore_beta */
+#define MEMORY_PRIOR   true   /* default memory_prior */
 
 struct settings {
     double kappa;          /* exploration weight on the ensemble spread */
@@ -29,6 +33,7 @@ struct settings {
     int64_t memory_after;  /* trials without improvement before the memory counts; 0: never */
     int64_t explore_after; /* trials without improvement before the residual model counts */
     double explore_beta;   /* exploration weight on the residual model's spread */
+    bool memory_prior;     /* the memory, where it knows a configuration, is the prior mean */
     int fallback;          /* index in fallbacks: the algorithm when the prior cannot be used */
 };
 
@@ -41,9 +46,12 @@ struct morphling {
     size_t n_in, n_cand;
     double *cand_x, *cand_in; /* enumerated spaces: every configuration, encoded */
     double *cand_z;           /* the same, as inputs of the residual model */
+    double *cand_shift;       /* and their prior_shift() */
     char **cand_key;
     double memory_mean; /* mean of the model's memory values: the level of an unknown one */
 };
+
+static double prior_shift(const struct morphling *m, const double *in);
 
 /* What runs instead when the prior is missing or mismatched; "none": an error. */
 static const char *const fallbacks[] = {"none", "bo", "random", NULL};
@@ -60,6 +68,7 @@ static const struct mp_setting morphling_table[] = {
     {MP_SETTING_KEY("explore_after", MP_SETTING_INT, FIELD(explore_after)), .min = 0,
      .max = 1000000},
     {MP_SETTING_KEY("explore_beta", MP_SETTING_NUMBER, FIELD(explore_beta)), .min = 0, .max = 100},
+    {MP_SETTING_KEY("memory_prior", MP_SETTING_BOOL, FIELD(memory_prior))},
     {MP_SETTING_KEY("fallback", MP_SETTING_CHOICE, FIELD(fallback)), .choices = fallbacks},
     {.name = NULL},
 };
@@ -67,7 +76,8 @@ static const struct mp_setting morphling_table[] = {
 
 static int parse_settings(const struct mp_node *s, struct settings *out, struct mp_error *err)
 {
-    struct settings set = {1.0, 0, 0, 0, 4096, 6, EXPLORE_AFTER, EXPLORE_BETA, FALLBACK_NONE};
+    struct settings set = {
+        1.0, 0, 0, 0, 4096, 6, EXPLORE_AFTER, EXPLORE_BETA, MEMORY_PRIOR, FALLBACK_NONE};
     int rc = mp_settings_parse(s, morphling_table, &set, err);
     if (rc == 0) {
         *out = set;
@@ -127,6 +137,7 @@ static void morphling_free(struct mp_optimizer *opt)
     free(m->cand_x);
     free(m->cand_in);
     free(m->cand_z);
+    free(m->cand_shift);
     free(m);
 }
 
@@ -173,6 +184,10 @@ static int morphling_create(const struct mp_space *space, const struct mp_optimi
     if (m->model) {
         m->n_in = mp_meta_binding_inputs(m->bind);
         enumerate(m, space);
+        m->cand_shift = mp_xcalloc(m->n_cand + 1, sizeof(double));
+        for (size_t i = 0; i < m->n_cand; i++) {
+            m->cand_shift[i] = prior_shift(m, m->cand_in + i * m->n_in);
+        }
         const struct mp_meta_model *mm = m->model;
         for (size_t i = 0; i < mm->n_memory; i++) {
             m->memory_mean += mm->memory[i * (mm->net.n_in + 1) + mm->net.n_in];
@@ -307,7 +322,26 @@ struct scoring {
     double beta;                  /* its exploration weight */
 };
 
-/* Scores one candidate; keeps it when better than the pick so far. */
+/* With memory_prior: the memory's value minus the meta-trained ensemble's mean, where the memory
+ * knows the configuration (0 elsewhere), so that the score's mean is the memory plus what
+ * adaptation changed. */
+static double prior_shift(const struct morphling *m, const double *in)
+{
+    const struct mp_meta_model *mm = m->model;
+    double remembered;
+    if (!m->set.memory_prior || !mp_meta_memory_lookup(mm, in, &remembered)) {
+        return 0;
+    }
+    size_t p = mp_net_size(&mm->net);
+    double s = 0;
+    for (size_t k = 0; k < mm->members; k++) {
+        s += mp_net_forward(&mm->net, mm->theta + k * p, in);
+    }
+    return remembered - s / (double)mm->members;
+}
+
+/* Scores one candidate (extra: what the caller adds to its score: the prior shift and the
+ * residual model's term); keeps it when better than the pick so far. */
 static void consider(const struct morphling *m, const struct scoring *sc, const double *in,
                      const double *x, double extra, struct pick *best, double *x_out)
 {
@@ -365,7 +399,7 @@ static void sample_candidates(const struct morphling *m, const struct scoring *s
         free(k);
         if (!used) {
             mp_meta_binding_encode(m->bind, x, in);
-            double extra = 0;
+            double extra = prior_shift(m, in);
             if (sc->resid) {
                 mp_resid_inputs(space, x, z);
                 mp_resid_add(sc->resid, z, 1, sc->beta, &extra);
@@ -422,7 +456,8 @@ static bool fit_residuals(const struct morphling *m, const struct data *dt, cons
         for (size_t k = 0; k < mm->members; k++) {
             s += mp_net_forward(&mm->net, theta + k * p, dt->fin + i * m->n_in);
         }
-        r[i] = (isnan(dt->fy[i]) ? lowest : dt->fy[i]) - s / (double)mm->members;
+        double predicted = s / (double)mm->members + prior_shift(m, dt->fin + i * m->n_in);
+        r[i] = (isnan(dt->fy[i]) ? lowest : dt->fy[i]) - predicted;
     }
     struct mp_error err = {0};
     bool ok = mp_resid_fit(resid, dt->fx, r, dt->nf, rng, &err) == 0 && resid->ready;
@@ -442,7 +477,8 @@ static int pick_enumerated(const struct morphling *m, const struct scoring *sc,
     struct pick best = {0, false};
     for (size_t i = 0; i < m->n_cand; i++) {
         if (!mp_strset_has(seen, m->cand_key[i])) {
-            consider(m, sc, m->cand_in + i * m->n_in, m->cand_x + i * d, extra[i], &best, x);
+            consider(m, sc, m->cand_in + i * m->n_in, m->cand_x + i * d,
+                     extra[i] + m->cand_shift[i], &best, x);
         }
     }
     free(extra);

@@ -122,7 +122,7 @@ static void test_first_pick_is_prior_best(void **state)
 {
     (void)state;
     struct run r;
-    run_init(&r, NULL, 1, model_path);
+    run_init(&r, "{memory_prior: false}", 1, model_path); /* the networks' own ranking */
     struct mp_meta_model *m = NULL;
     struct mp_meta_binding *b = NULL;
     assert_int_equal(mp_meta_model_load(model_path, &m, NULL), 0);
@@ -329,7 +329,10 @@ static void test_memory_after_stall(void **state)
     mp_meta_model_free(m);
     for (int off = 0; off <= 1; off++) {
         struct run r;
-        run_init(&r, off ? "{memory_after: 0}" : "{memory_after: 3}", 1, path);
+        run_init(&r,
+                 off ? "{memory_after: 0, memory_prior: false}"
+                     : "{memory_after: 3, memory_prior: false}",
+                 1, path);
         /* The first trial stays the best; three more do not improve on it. */
         for (size_t i = 0; i < 5; i++) {
             if (i < 4) {
@@ -342,6 +345,45 @@ static void test_memory_after_stall(void **state)
                 fail_msg("memory_after %d: trial %zu %s the remembered configuration", off ? 0 : 3,
                          i + 1, is_worst ? "is" : "is not");
             }
+        }
+        run_release(&r);
+    }
+    remove(path);
+}
+
+/* memory_prior: the memory is the prior mean where it knows a configuration, so the first
+ * trial is the memory's best (here the family's worst configuration), and the networks decide
+ * among the configurations it does not know; off, the networks' best comes first. */
+static void test_memory_prior(void **state)
+{
+    (void)state;
+    struct mp_meta_model *m = NULL;
+    assert_int_equal(mp_meta_model_load(model_path, &m, NULL), 0);
+    const double worst[3] = {1, 1, 0}, good[3] = {64, 4, 1};
+    size_t w = m->net.n_in + 1;
+    free(m->memory);
+    m->memory = mp_xcalloc(2 * w, sizeof(double));
+    m->n_memory = 2;
+    mp_meta_encode(m->features, m->n_features, worst, m->memory);
+    m->memory[w - 1] = 2;
+    mp_meta_encode(m->features, m->n_features, good, m->memory + w);
+    m->memory[2 * w - 1] = 0.5;
+    char path[96];
+    snprintf(path, sizeof(path), "%s.prior", model_path);
+    assert_int_equal(mp_meta_model_save(m, path, NULL), 0);
+    mp_meta_model_free(m);
+    for (int on = 0; on <= 1; on++) {
+        struct run r;
+        run_init(&r, on ? "{memory_prior: true}" : "{memory_prior: false}", 1, path);
+        step(&r, 0.5, false);
+        bool is_worst = memcmp(r.t->x[0], worst, sizeof(worst)) == 0;
+        if (is_worst != (on == 1)) {
+            fail_msg("memory_prior %s: the first trial %s the memory's best", on ? "on" : "off",
+                     is_worst ? "is" : "is not");
+        }
+        /* Later trials never repeat one (opt_suggest checks) and stay in the space. */
+        for (size_t i = 1; i < 6; i++) {
+            step(&r, 0.5, false);
         }
         run_release(&r);
     }
@@ -395,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_stopping),
         cmocka_unit_test(test_prior_errors_and_fallback),
         cmocka_unit_test(test_memory_after_stall),
+        cmocka_unit_test(test_memory_prior),
         cmocka_unit_test(test_continuous_space),
     };
     return cmocka_run_group_tests(tests, train_family_model, remove_model);
