@@ -157,6 +157,23 @@ static void rank_warp(double *y, size_t n)
     free(r);
 }
 
+/* Fits gp to the n points z -> y (both owned: freed here), then adds the pending points zp as
+ * believed observations. */
+static int fit_owned(struct mp_gp *gp, double *z, double *y, size_t n, const double *zp, size_t np,
+                     struct mp_rng *rng, struct mp_error *err)
+{
+    struct mp_gp_fit_opts fo = MP_GP_FIT_OPTS_INIT;
+    fo.restarts = n <= 30 ? 1u : 0u;
+    fo.max_fit_points = MAX_FIT_POINTS;
+    int rc = mp_gp_fit(gp, z, y, n, &fo, rng, err);
+    if (rc == 0) {
+        rc = add_believed(gp, zp, np, err);
+    }
+    free(z);
+    free(y);
+    return rc;
+}
+
 /* A +-1 label regression: `slo` false labels every informative trial by whether it ran (+1) or
  * failed without a value (-1); `slo` true labels the trials with a value by whether they met
  * every constraint. The most recent 2 x MAX_MODEL_POINTS labels are used. */
@@ -174,16 +191,7 @@ static int fit_labels(const struct bo *bo, const struct mp_history *h, bool slo,
         mp_bo_encode(bo, o->x, z + n * d);
         y[n++] = (slo ? o->feasible : mp_bo_has_score(o)) ? 1.0 : -1.0;
     }
-    struct mp_gp_fit_opts fo = MP_GP_FIT_OPTS_INIT;
-    fo.restarts = n <= 30 ? 1u : 0u;
-    fo.max_fit_points = MAX_FIT_POINTS;
-    int rc = mp_gp_fit(gp, z, y, n, &fo, rng, err);
-    if (rc == 0) {
-        rc = add_believed(gp, zp, np, err);
-    }
-    free(z);
-    free(y);
-    return rc;
+    return fit_owned(gp, z, y, n, zp, np, rng, err);
 }
 
 /* Solves the k x k system a x = b in place (Gaussian elimination with partial pivoting); false
@@ -314,16 +322,7 @@ static int fit_margins(const struct bo *bo, const struct mp_history *h, const do
     }
     mp_gp_release(gp);
     mp_gp_init(gp, bo->dz, bo->cat);
-    struct mp_gp_fit_opts fo = MP_GP_FIT_OPTS_INIT;
-    fo.restarts = n <= 30 ? 1u : 0u;
-    fo.max_fit_points = MAX_FIT_POINTS;
-    int rc = mp_gp_fit(gp, z, y, n, &fo, rng, err);
-    if (rc == 0) {
-        rc = add_believed(gp, zp, np, err);
-    }
-    free(z);
-    free(y);
-    return rc;
+    return fit_owned(gp, z, y, n, zp, np, rng, err);
 }
 
 /* Whether every trial with a value has a margin (at least two of them): the margin model then

@@ -413,28 +413,6 @@ static void sample_candidates(const struct morphling *m, const struct scoring *s
     free(z);
 }
 
-/* The longest run of informative trials without improvement of the best feasible score so far
- * (mp_history_since_best, at its worst over the history). */
-static size_t longest_stall(const struct mp_history *h)
-{
-    size_t since = 0, longest = 0;
-    double b = NAN;
-    for (size_t i = 0; i < h->n; i++) {
-        const struct mp_observation *o = &h->obs[i];
-        if (!mp_observation_informative(o)) {
-            continue;
-        }
-        if (o->has_value && isfinite(o->score) && o->feasible && (isnan(b) || o->score > b)) {
-            b = o->score;
-            since = 0;
-        } else {
-            longest = since + 1 > longest ? since + 1 : longest;
-            since++;
-        }
-    }
-    return longest;
-}
-
 /* Fits the residual model to what the adapted ensemble's mean gets wrong at the informative
  * trials; a trial that failed without a value counts at the lowest observed score, as training
  * counts failed configurations. Returns false (nothing to add) when it cannot be fitted. */
@@ -507,13 +485,13 @@ static int morphling_suggest(struct mp_optimizer *opt, const struct mp_history *
      * search has stalled, the model's favourites are spent: what the training services did at
      * each configuration joins the score (until it improves again), and from then on so does
      * where this service departs from the model (the residual model's mean and spread). */
-    size_t stalled = mp_history_since_best(h, NULL);
+    size_t longest = 0, stalled = mp_history_stalls(h, NULL, &longest);
     bool memory = m->set.memory_after > 0 && stalled >= (size_t)m->set.memory_after;
     struct scoring sc = {&dt,    theta, dt.n == 0 ? 0 : m->set.kappa,
                          memory, NULL,  m->set.explore_beta};
     struct mp_resid resid;
     mp_resid_init(&resid, opt->space);
-    if (m->set.explore_after > 0 && longest_stall(h) >= (size_t)m->set.explore_after &&
+    if (m->set.explore_after > 0 && longest >= (size_t)m->set.explore_after &&
         fit_residuals(m, &dt, theta, &rng, &resid)) {
         sc.resid = &resid;
     }

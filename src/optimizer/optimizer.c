@@ -88,7 +88,12 @@ bool mp_observation_informative(const struct mp_observation *o)
 
 size_t mp_history_since_best(const struct mp_history *h, double *best)
 {
-    size_t since = 0;
+    return mp_history_stalls(h, best, NULL);
+}
+
+size_t mp_history_stalls(const struct mp_history *h, double *best, size_t *longest)
+{
+    size_t since = 0, most = 0;
     double b = NAN;
     for (size_t i = 0; i < h->n; i++) {
         const struct mp_observation *o = &h->obs[i];
@@ -100,10 +105,14 @@ size_t mp_history_since_best(const struct mp_history *h, double *best)
             since = 0;
         } else {
             since++;
+            most = since > most ? since : most;
         }
     }
     if (best) {
         *best = b;
+    }
+    if (longest) {
+        *longest = most;
     }
     return since;
 }

@@ -99,6 +99,9 @@ bool mp_observation_informative(const struct mp_observation *o);
 /* Informative trials since the best feasible score last improved (all informative trials when
  * none is feasible); *best (may be NULL) gets that score, NAN when there is none. */
 size_t mp_history_since_best(const struct mp_history *h, double *best);
+/* As mp_history_since_best; *longest (may be NULL) gets the longest such run over the whole
+ * history. */
+size_t mp_history_stalls(const struct mp_history *h, double *best, size_t *longest);
 /* The stopping rules the model-based back ends share: the trial budget, then `patience` (0: off)
  * informative trials in a row without improving the best feasible score. Returns true and fills
  * reason when one of them holds. */
