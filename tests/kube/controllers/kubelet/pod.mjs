@@ -608,13 +608,21 @@ export class PodWorker {
     return regular.some((cs) => cs.running) || regular.some((cs) => !cs.done) ? 'Running' : 'Pending';
   }
 
-  async flushStatus() {
-    if (this.gone) return;
+  // One status write at a time, each built when its turn comes: two writes in flight could land
+  // out of order (on separate connections), and an older Running would overwrite a Succeeded
+  // that a controller had already acted on.
+  flushStatus() {
     clearTimeout(this.statusTimer);
     this.statusTimer = null;
-    const status = this.buildStatus();
-    if (this.lastSent && sameJson(this.lastSent, status)) return;
-    this.lastSent = status;
-    await this.agent.client.mergePatch(`/api/v1/namespaces/${this.ns}/pods/${this.name}/status`, { status });
+    const send = async () => {
+      if (this.gone) return;
+      const status = this.buildStatus();
+      if (this.lastSent && sameJson(this.lastSent, status)) return;
+      this.lastSent = status;
+      await this.agent.client.mergePatch(`/api/v1/namespaces/${this.ns}/pods/${this.name}/status`, { status });
+    };
+    const turn = (this.statusChain ?? Promise.resolve()).then(send, send);
+    this.statusChain = turn.catch(() => {});
+    return turn;
   }
 }
