@@ -45,10 +45,18 @@ get() { curl -sS -H "$AUTH" "$BASE$1"; }
 state_is() { [ "$(get "/api/v1/experiments/$1" 2>/dev/null | jq -r .state)" = "$2" ]; }
 
 serve_kube "$WORK/token" --namespace "$NS"
+# The live view: the mirror writes the engine's events as the operator's Trials move.
+curl -sN -H "$AUTH" "$BASE/api/v1/events?after=0" >"$WORK/events.txt" &
+stream_pid=$!
+track "$stream_pid"
 wait_state mobilenet-experiment-grid Succeeded
 wait_for "the mirror shows the experiment finished" state_is mobilenet-experiment-grid SUCCEEDED
 check "GET /api/v1/experiments: the cluster's experiment" "mobilenet-experiment-grid" \
     "$(get /api/v1/experiments | jq -r '[.experiments[].name] | join(" ")')"
+wait_for "the event stream says the experiment finished" grep -q '^event: experiment_finished' "$WORK/events.txt"
+kill "$stream_pid" 2>/dev/null
+check "events: one trial_finished per trial" 8 "$(grep -c '^event: trial_finished' "$WORK/events.txt")"
+check_contains "events: trial 3's failure" '"failure":' "$(grep '^data:.*"state":"FAILED"' "$WORK/events.txt")"
 trials=$(get /api/v1/experiments/mobilenet-experiment-grid/trials)
 check "one trial per Trial object" \
     "$(kubectl get trials -n "$NS" -o name | wc -l | tr -d ' ')" "$(echo "$trials" | jq '.trials | length')"
