@@ -13,6 +13,7 @@
 
 #include "engine/events.h"
 #include "kube/kube.h"
+#include "spec/spec.h"
 #include "store/store.h"
 #include "trial/trial.h"
 
@@ -205,6 +206,15 @@ static int find_or_create(struct mp_kube_mirror *m, const json_t *pe, const char
     json_object_set(doc, "spec", json_object_get(pe, "spec"));
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
+    /* One the report cannot read would break the whole list: it stays out (its condition
+     * Failed, reason InvalidSpec, says why). */
+    struct mp_spec *spec = NULL;
+    rc = mp_spec_parse(text, strlen(text), sname, "/", NULL, 0, &spec, NULL);
+    mp_spec_free(spec);
+    if (rc != 0) {
+        free(text);
+        return MP_ENOTFOUND;
+    }
     int64_t id = 0;
     rc = mp_store_experiment_create(m->st, sname, text, "/", 0, &id, err);
     free(text);
@@ -221,6 +231,10 @@ static int sync_pe(struct mp_kube_mirror *m, const json_t *pe, struct mp_error *
     char *sname = store_name(m, ns, name);
     struct mp_experiment_row row = {0};
     int rc = find_or_create(m, pe, sname, &row, err);
+    if (rc == MP_ENOTFOUND) {
+        free(sname);
+        return 0; /* a spec that does not validate */
+    }
     enum mp_experiment_state s = pe_state(pe);
     if (rc == 0 && row.state != s) {
         rc = mp_store_experiment_set_state(m->st, row.id, s, NULL, err);

@@ -23,6 +23,10 @@ start_apiserver
 start_operator "$WORK/operator.log" --fail-number 3
 original_pe mobilenet-experiment-grid 8 1
 kubectl apply -f "$WORK/mobilenet-experiment-grid.yaml" >/dev/null 2>&1 || fail "kubectl apply"
+# One whose spec does not validate (the operator marks it Failed): it stays out of the list.
+sed -e 's/name: "memory"/name: "ephemeral-storage"/' -e 's/name: mobilenet-experiment-grid/name: bad-resource/' \
+    "$WORK/mobilenet-experiment-grid.yaml" >"$WORK/bad.yaml"
+kubectl apply -f "$WORK/bad.yaml" >/dev/null 2>&1 || fail "kubectl apply bad.yaml"
 
 # serve_kube TOKEN_FILE ARGS...: starts `serve --kube` on a free port; sets SERVER_PID, BASE,
 # AUTH.
@@ -51,7 +55,8 @@ stream_pid=$!
 track "$stream_pid"
 wait_state mobilenet-experiment-grid Succeeded
 wait_for "the mirror shows the experiment finished" state_is mobilenet-experiment-grid SUCCEEDED
-check "GET /api/v1/experiments: the cluster's experiment" "mobilenet-experiment-grid" \
+wait_state bad-resource Failed
+check "GET /api/v1/experiments: the cluster's experiment, not the invalid one" "mobilenet-experiment-grid" \
     "$(get /api/v1/experiments | jq -r '[.experiments[].name] | join(" ")')"
 wait_for "the event stream says the experiment finished" grep -q '^event: experiment_finished' "$WORK/events.txt"
 kill "$stream_pid" 2>/dev/null
@@ -94,6 +99,7 @@ SERVER_PID=$first_pid
 BASE=$first_base
 AUTH="Authorization: Bearer $(cat "$WORK/token")"
 
+kubectl delete pe bad-resource -n "$NS" >/dev/null 2>&1 || fail "kubectl delete bad-resource"
 kubectl delete pe mobilenet-experiment-grid -n "$NS" >/dev/null 2>&1 || fail "kubectl delete"
 list_empty() { [ "$(get /api/v1/experiments | jq '.experiments | length')" = 0 ]; }
 wait_for "the deleted experiment leaves the list" list_empty
