@@ -9,11 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kube/kube.h"
 #include "server/server.h"
 
 struct serve_args {
     const char *listen, *db, *token_file, *public_host, *base_dir;
-    bool no_auth;
+    const char *kubeconfig, *context, *ns;
+    bool no_auth, kube, all_namespaces;
 };
 
 static const struct mp_opt serve_opts[] = {
@@ -34,7 +36,99 @@ static const struct mp_opt serve_opts[] = {
     {"no-auth", 0, MP_OPT_FLAG, MP_OPT_AT(struct serve_args, no_auth), NULL,
      "no token: anyone who can reach the listener can run commands as you; loopback "
      "addresses only, and a warning at every start"},
+    {"kube", 0, MP_OPT_FLAG, MP_OPT_AT(struct serve_args, kube), NULL,
+     "show the cluster's ProfilingExperiments and Trials (read-only, kept up to date by a "
+     "watch) instead of a store; the server's store is then a temporary mirror"},
+    {"kubeconfig", 0, MP_OPT_STR, MP_OPT_AT(struct serve_args, kubeconfig), "FILE",
+     "with --kube: the kubeconfig (default: $KUBECONFIG, else ~/.kube/config, else the pod's "
+     "service account)",
+     .flags = MP_OPT_PATH},
+    {"context", 0, MP_OPT_STR, MP_OPT_AT(struct serve_args, context), "NAME",
+     "with --kube: the kubeconfig context (default: current)"},
+    {"namespace", 'n', MP_OPT_STR, MP_OPT_AT(struct serve_args, ns), "NS",
+     "with --kube: the namespace whose experiments to show (default: the context's)"},
+    {"all-namespaces", 'A', MP_OPT_FLAG, MP_OPT_AT(struct serve_args, all_namespaces), NULL,
+     "with --kube: show every namespace's experiments, named NAMESPACE.NAME"},
 };
+
+/* --kube: a client for the cluster and a temporary folder for the mirror's store. */
+struct kube_side {
+    struct mp_kube_client *client;
+    struct mp_kube_mirror *mirror;
+    char *dir;
+};
+
+static int kube_check_args(const struct serve_args *a)
+{
+    if (!a->kube && (a->kubeconfig || a->context || a->ns || a->all_namespaces)) {
+        return mp_cli_usage("serve", "--kubeconfig, --context, --namespace and --all-namespaces "
+                                     "need --kube");
+    }
+    if (a->kube && a->db) {
+        return mp_cli_usage("serve", "--kube keeps its own temporary store: drop --db");
+    }
+    if (a->ns && a->all_namespaces) {
+        return mp_cli_usage("serve", "give one of --namespace and --all-namespaces");
+    }
+    return 0;
+}
+
+static int kube_open(const struct serve_args *a, struct kube_side *k, char **db,
+                     struct mp_error *err)
+{
+    struct mp_kube_load_opts lo = {
+        .kubeconfig = a->kubeconfig, .context = a->context, .in_cluster_fallback = true};
+    struct mp_kube_config *cfg = NULL;
+    struct mp_kube_client_opts co = {.user_agent = "morphling-serve/" MP_VERSION};
+    int rc = mp_kube_config_load(&lo, &cfg, err);
+    if (rc == 0) {
+        rc = mp_kube_client_new(cfg, &co, &k->client, err);
+    }
+    const char *tmp = getenv("TMPDIR");
+    char *tmpl = mp_xasprintf("%s/morphling-serve-kube-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (rc == 0 && !mkdtemp(tmpl)) {
+        rc = mp_error_set(err, MP_ERUNTIME, "cannot create a folder in %s", tmp ? tmp : "/tmp");
+    }
+    if (rc == 0) {
+        k->dir = tmpl;
+        *db = mp_xasprintf("%s/mirror.db", tmpl);
+    } else {
+        free(tmpl);
+    }
+    return rc;
+}
+
+static int kube_start(const struct serve_args *a, struct kube_side *k, const char *db,
+                      struct mp_error *err)
+{
+    const char *ns = a->all_namespaces ? NULL
+                     : a->ns           ? a->ns
+                                       : mp_kube_config_namespace(mp_kube_client_config(k->client));
+    struct mp_kube_mirror_opts mo = {.client = k->client, .ns = ns, .db_path = db};
+    int rc = mp_kube_mirror_start(&mo, &k->mirror, err);
+    if (rc == 0) {
+        fprintf(stderr, "morphling serve: showing the ProfilingExperiments of %s%s (%s)\n",
+                ns ? "namespace " : "every namespace", ns ? ns : "",
+                mp_kube_config_server(mp_kube_client_config(k->client)));
+    }
+    return rc;
+}
+
+static void kube_close(struct kube_side *k, const char *db)
+{
+    mp_kube_mirror_stop(k->mirror);
+    mp_kube_client_free(k->client);
+    if (k->dir) {
+        const char *suffix[] = {"", "-wal", "-shm", "-journal", ".token"};
+        for (size_t i = 0; i < MP_ARRAY_LEN(suffix); i++) {
+            char *p = mp_xasprintf("%s%s", db, suffix[i]);
+            unlink(p);
+            free(p);
+        }
+        rmdir(k->dir);
+        free(k->dir);
+    }
+}
 
 /* The token from --token-file, or from STORE.token next to the store; created when missing. */
 static int load_token(const struct serve_args *a, const char *db, char **token, char **path,
@@ -84,13 +178,22 @@ static int serve_run(void *args, char **operands, size_t n)
         return mp_cli_usage("serve", "--no-auth cannot be combined with %s",
                             a.token_file ? "--token-file" : "--public-host");
     }
-    int rc = 0;
+    int rc = kube_check_args(&a);
+    if (rc != 0) {
+        return rc;
+    }
     struct mp_error err = {0};
     char *token = NULL, *token_path = NULL;
     char *base = NULL;
-    char *db = mp_cli_db_path(a.db);
+    char *db = NULL;
+    struct kube_side kube = {0};
     struct mp_server *srv = NULL;
-    if (!a.no_auth) {
+    if (a.kube) {
+        rc = kube_open(&a, &kube, &db, &err);
+    } else {
+        db = mp_cli_db_path(a.db);
+    }
+    if (rc == 0 && !a.no_auth) {
         rc = load_token(&a, db, &token, &token_path, &err);
     }
     if (rc == 0 && a.base_dir && !(base = realpath(a.base_dir, NULL))) {
@@ -107,16 +210,26 @@ static int serve_run(void *args, char **operands, size_t n)
                                     .db_path = db,
                                     .token = token,
                                     .public_host = a.public_host,
-                                    .base_dir = base};
+                                    .base_dir = base,
+                                    .read_only = a.kube ? "this server shows a cluster's "
+                                                          "experiments (serve --kube): change "
+                                                          "them with kubectl"
+                                                        : NULL};
         rc = mp_server_start(&so, &srv, &err);
+    }
+    if (rc == 0 && a.kube) {
+        rc = kube_start(&a, &kube, db, &err);
     }
     if (rc == 0) {
         print_start(&a, srv, db, token, token_path);
         int sig = 0;
         sigwait(&set, &sig);
         fprintf(stderr, "morphling serve: stopping\n");
-        mp_server_stop(srv);
     }
+    mp_kube_mirror_stop(kube.mirror);
+    kube.mirror = NULL;
+    mp_server_stop(srv);
+    kube_close(&kube, db);
     free(token);
     free(token_path);
     free(base);

@@ -475,6 +475,10 @@ mhd_result mp_srv_api(struct mp_server *srv, struct MHD_Connection *c, struct re
         return mp_srv_send_error(c, req, MHD_HTTP_NOT_FOUND, "not_found", "no such API route");
     }
     bool get = is(method, "GET") || is(method, "HEAD");
+    bool change = is(method, "POST") || is(method, "DELETE");
+    if (srv->read_only && change && is(r.seg[0], "experiments")) {
+        return mp_srv_send_error(c, req, MHD_HTTP_CONFLICT, "read_only", "%s", srv->read_only);
+    }
     if (r.n == 1 && is(r.seg[0], "experiments")) {
         if (get) {
             return api_list(srv, c, req);

@@ -337,6 +337,7 @@ static void server_free(struct mp_server *srv)
     free(srv->token);
     free(srv->public_host);
     free(srv->base_dir);
+    free(srv->read_only);
     free(srv->listen_host_port);
     free(srv->cookie_name);
     mp_srv_metrics_release(&srv->metrics);
@@ -407,6 +408,7 @@ int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, s
     srv->db_path = mp_xstrdup(opts->db_path);
     srv->token = opts->token ? mp_xstrdup(opts->token) : NULL;
     srv->public_host = opts->public_host ? mp_xstrdup(opts->public_host) : NULL;
+    srv->read_only = opts->read_only ? mp_xstrdup(opts->read_only) : NULL;
     char cwd[PATH_MAX];
     srv->base_dir = mp_xstrdup(opts->base_dir             ? opts->base_dir
                                : getcwd(cwd, sizeof(cwd)) ? cwd

@@ -42,6 +42,9 @@ struct mp_server_opts {
     const char *token;       /* access token; NULL = no authentication (loopback only) */
     const char *public_host; /* extra accepted Host value ("name:port") when a token is set */
     const char *base_dir;    /* relative paths in submitted specs resolve here; NULL = cwd */
+    /* Non-NULL: the store is a mirror (serve --kube); requests that create, cancel or delete
+     * experiments are refused with 409 "read_only" and this message. */
+    const char *read_only;
 };
 
 struct mp_server;
@@ -54,6 +57,24 @@ unsigned mp_server_port(const struct mp_server *srv);
 /* Stops accepting requests, ends event streams, interrupts running experiments (they stay
  * INTERRUPTED and resume with `morphling run`) and frees the server. NULL is allowed. */
 void mp_server_stop(struct mp_server *srv);
+
+/* `serve --kube`: a mirror of a cluster's ProfilingExperiments and Trials in a store
+ * (kube_mirror.c). Two threads list and watch them and copy experiments (the object's spec, its
+ * state from the conditions) and trials (number, configuration, state, metrics, failure) as the
+ * operator wrote them; an experiment deleted from the cluster is deleted from the store. Store
+ * names: the object's name, or "NAMESPACE.NAME" when ns is NULL (every namespace). The client
+ * is borrowed and must outlive the mirror. */
+struct mp_kube_client;
+struct mp_kube_mirror_opts {
+    struct mp_kube_client *client;
+    const char *ns; /* NULL: every namespace */
+    const char *db_path;
+};
+struct mp_kube_mirror;
+int mp_kube_mirror_start(const struct mp_kube_mirror_opts *o, struct mp_kube_mirror **out,
+                         struct mp_error *err) MP_WUR;
+/* Stops both threads and frees the mirror. NULL is allowed. */
+void mp_kube_mirror_stop(struct mp_kube_mirror *m);
 
 /* Request checks, exposed for unit tests. */
 /* Whether a numeric address or "localhost" is a loopback address. */

@@ -53,6 +53,7 @@ struct mp_server {
     char *token;
     char *public_host;
     char *base_dir;
+    char *read_only;        /* serve --kube: why experiments cannot be changed here */
     char *listen_host_port; /* accepted as Host when a token is set */
     char *cookie_name;      /* "morphling_token_PORT": servers on other ports keep their own */
     unsigned port;
