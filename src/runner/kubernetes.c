@@ -218,7 +218,9 @@ static int run_load(struct kube_trial *t, struct mp_error *err)
     struct mp_kube_ref job = {
         .group = "batch", .version = "v1", .resource = "jobs", .ns = t->r->ns};
     json_t *obj = NULL;
-    int rc = mp_kube_load_job_object(t, &obj, err);
+    bool client = t->r->cfg.client_template != NULL;
+    int rc =
+        client ? mp_kube_client_job_object(t, &obj, err) : mp_kube_load_job_object(t, &obj, err);
     if (rc == 0) {
         rc = mp_kube_create_or_adopt(t, &job, obj, NULL, err);
         json_decref(obj);
@@ -239,6 +241,8 @@ static int run_load(struct kube_trial *t, struct mp_error *err)
     } else if (rc == 0 && st.verdict == KUBE_PODS_INFRA) {
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", st.reason);
         rc = MP_ERUNTIME;
+    } else if (rc == 0 && client) {
+        mp_kube_client_result(st.message, st.exit_code, t->res);
     } else if (rc == 0) {
         struct mp_error perr = {0};
         if (mp_kube_load_result(t->r->cfg.load, st.message, t->res, &perr) != 0) {

@@ -9,7 +9,9 @@
  *   - a Deployment of the pod template with the configuration applied (mp_spec_render_pod) and a
  *     ClusterIP Service in front of it;
  *   - once the Deployment is ready, a load Job running `morphling load` against the Service's DNS
- *     name, whose compact JSON result returns through its pod's termination message.
+ *     name, whose compact JSON result returns through its pod's termination message; or, with
+ *     runner.client_template, the user's own client Job in its place (the service's address
+ *     and the trial's parameters in its environment, its metrics as JSON in that message).
  * Every object carries the labels MP_KUBE_LABEL_* and a name derived from (experiment, trial,
  * attempt); a create that answers AlreadyExists adopts the object when its labels say it is
  * this trial's, and is an error otherwise. docs/internals/kubernetes-runner.md has the design;

@@ -107,6 +107,25 @@ static int parse_selector(const struct mp_node *n, void *base, struct mp_error *
     return rc;
 }
 
+/* runner.client_template: a Job template with one container (a ProfilingExperiment's
+ * clientTemplate, checked there with its own field names). */
+static int parse_client(const struct mp_node *n, void *base, struct mp_error *err)
+{
+    const struct mp_node *pod = mp_doc_get(mp_doc_get(mp_doc_get(n, "spec"), "template"), "spec");
+    const struct mp_node *cs = mp_doc_get(pod, "containers");
+    int rc = mp_doc_expect(n, MP_NODE_MAP, err);
+    if (rc == 0 && (!cs || cs->kind != MP_NODE_SEQ || cs->n != 1 ||
+                    cs->items[0]->kind != MP_NODE_MAP || !mp_doc_get(cs->items[0], "image"))) {
+        rc = mp_doc_error(err, n,
+                          "expected a Job template whose spec.template.spec.containers holds "
+                          "exactly one container with an image");
+    }
+    if (rc == 0) {
+        ((struct mp_kube_rcfg *)base)->client_template = n;
+    }
+    return rc;
+}
+
 static const char *const sharings[] = {"none", "hami", "aliyun", "mig", NULL};
 
 #define FIELD(f) offsetof(struct mp_kube_rcfg, f)
@@ -143,6 +162,7 @@ static const struct mp_setting kube_table[] = {
     {MP_SETTING_KEY("load_memory", MP_SETTING_CUSTOM, 0), .parse = parse_load_memory},
     {MP_SETTING_KEY("load_spread", MP_SETTING_BOOL, FIELD(load_spread))},
     {MP_SETTING_KEY("load_node_selector", MP_SETTING_CUSTOM, 0), .parse = parse_selector},
+    {MP_SETTING_KEY("client_template", MP_SETTING_CUSTOM, 0), .parse = parse_client},
     {.name = NULL},
 };
 #undef FIELD

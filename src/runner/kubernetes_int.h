@@ -49,7 +49,8 @@ struct mp_kube_rcfg {
     bool load_spread;                   /* keep the load pod off the service's nodes */
     const struct mp_node *load;         /* runner.load; may be NULL */
     const struct mp_node *load_node_selector;
-    json_t *pod_template; /* owned PodTemplateSpec {metadata?, spec} */
+    const struct mp_node *client_template; /* the user's client Job template; NULL: our load Job */
+    json_t *pod_template;                  /* owned PodTemplateSpec {metadata?, spec} */
 };
 
 /* Parses and checks the runner settings of spec without touching a cluster. cfg is released by
@@ -107,6 +108,11 @@ int mp_kube_deployment_object(const struct kube_trial *t, const json_t *pod, jso
                               struct mp_error *err) MP_WUR;
 json_t *mp_kube_service_object(const struct kube_trial *t);
 int mp_kube_load_job_object(const struct kube_trial *t, json_t **out, struct mp_error *err) MP_WUR;
+/* The user's client Job (runner.client_template) in place of the load Job: same name, labels
+ * (role load) and owner, backoffLimit 0, restartPolicy Never, and the MORPHLING_* environment
+ * (service address, the trial's parameters) added to its one container. */
+int mp_kube_client_job_object(const struct kube_trial *t, json_t **out,
+                              struct mp_error *err) MP_WUR;
 /* Creates obj in ref's collection; an AlreadyExists adopts the existing object when its labels
  * say it is this trial's (same experiment, trial and attempt), else is an error. *out (may be
  * NULL) gets the object as the server has it. */
@@ -164,5 +170,10 @@ int mp_kube_load_bodies(const struct mp_spec *spec, const struct mp_node *load, 
  * many errors or no capacity meeting the SLO). */
 int mp_kube_load_result(const struct mp_node *load, const char *message,
                         struct mp_trial_result *res, struct mp_error *err) MP_WUR;
+/* Reads a client Job's termination message into res: a JSON object of numbers ({"qps": 1.5}),
+ * the same under "metrics" (`morphling load --result`), or a list of {name, value} (the
+ * original's objectiveMetricsObserved, values may be strings). No metric, or a non-zero
+ * exit_code, fails the trial (METRIC_MISSING, LOAD_ERRORS); never an error of the runner. */
+void mp_kube_client_result(const char *message, int exit_code, struct mp_trial_result *res);
 
 #endif

@@ -2,6 +2,7 @@
 /* The kubernetes runner's load test: runner.load settings (checked by mp_local_load_validate)
  * as the arguments of `morphling load` in the load Job, and the compact result it writes to its
  * termination message (`--result`) read back into the trial's metrics. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,4 +241,69 @@ int mp_kube_load_bodies(const struct mp_spec *spec, const struct mp_node *load, 
     }
     *out = data;
     return 0;
+}
+
+/* ---- a client Job's result ---- */
+
+/* A metric's value: a JSON number, or a string holding one (the original's values). */
+static bool metric_value(const json_t *v, double *out)
+{
+    const char *s = json_string_value(v);
+    char *end = NULL;
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return true;
+    }
+    if (s && *s) {
+        *out = strtod(s, &end);
+        return *end == '\0' && isfinite(*out);
+    }
+    return false;
+}
+
+void mp_kube_client_result(const char *message, int exit_code, struct mp_trial_result *res)
+{
+    json_t *doc = message ? json_loads(message, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *m =
+        json_is_object(json_object_get(doc, "metrics")) ? json_object_get(doc, "metrics") : doc;
+    size_t found = 0;
+    double v = 0;
+    if (json_is_object(m)) {
+        const char *key;
+        json_t *item;
+        json_object_foreach (m, key, item) {
+            if (metric_value(item, &v)) {
+                mp_metrics_set(&res->metrics, key, v);
+                found++;
+            }
+        }
+    }
+    for (size_t i = 0; json_is_array(m) && i < json_array_size(m); i++) {
+        const char *name = json_string_value(json_object_get(json_array_get(m, i), "name"));
+        if (name && metric_value(json_object_get(json_array_get(m, i), "value"), &v)) {
+            mp_metrics_set(&res->metrics, name, v);
+            found++;
+        }
+    }
+    json_decref(doc);
+    /* The original's clients report "qps", which a ProfilingExperiment's objective names
+     * throughput_rps (mp_spec_pe_metric). */
+    double have = 0;
+    if (mp_metrics_get(&res->metrics, "qps", &v) &&
+        !mp_metrics_get(&res->metrics, "throughput_rps", &have)) {
+        mp_metrics_set(&res->metrics, "throughput_rps", v);
+    }
+    if (exit_code != 0) {
+        mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS, "the client Job exited with code %d",
+                             exit_code);
+    } else if (found == 0) {
+        size_t n = message ? strlen(message) : 0;
+        while (n > 0 && isspace((unsigned char)message[n - 1])) {
+            n--;
+        }
+        mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
+                             "the client Job's termination message holds no numeric metric (a "
+                             "JSON object such as {\"qps\": 12.5} is expected): \"%.*s\"",
+                             (int)(n < 200 ? n : 200), n > 0 ? message : "");
+    }
 }

@@ -170,7 +170,19 @@ json_t *mp_kube_service_object(const struct kube_trial *t)
     return o;
 }
 
-/* The request bodies: the owner's binaryData keys as files of MP_KUBE_BODY_DIR. */
+/* The array at obj[key], made when absent. */
+static json_t *array_at(json_t *obj, const char *key)
+{
+    json_t *a = json_object_get(obj, key);
+    if (!json_is_array(a)) {
+        a = json_array();
+        json_object_set_new(obj, key, a);
+    }
+    return a;
+}
+
+/* The request bodies: the owner's binaryData keys as files of MP_KUBE_BODY_DIR (added to the
+ * pod's volumes and the container's mounts). */
 static void mount_bodies(const struct kube_trial *t, json_t *pod, json_t *container)
 {
     json_t *items = json_array();
@@ -179,12 +191,12 @@ static void mount_bodies(const struct kube_trial *t, json_t *pod, json_t *contai
     json_object_foreach (t->r->bodies, key, v) {
         json_array_append_new(items, json_pack("{s:s, s:s}", "key", key, "path", key));
     }
-    json_object_set_new(pod, "volumes",
-                        json_pack("[{s:s, s:{s:s, s:o}}]", "name", "body", "configMap", "name",
-                                  t->name, "items", items));
-    json_object_set_new(container, "volumeMounts",
-                        json_pack("[{s:s, s:s, s:b}]", "name", "body", "mountPath",
-                                  MP_KUBE_BODY_DIR, "readOnly", 1));
+    json_array_append_new(array_at(pod, "volumes"),
+                          json_pack("{s:s, s:{s:s, s:o}}", "name", "morphling-body", "configMap",
+                                    "name", t->name, "items", items));
+    json_array_append_new(array_at(container, "volumeMounts"),
+                          json_pack("{s:s, s:s, s:b}", "name", "morphling-body", "mountPath",
+                                    MP_KUBE_BODY_DIR, "readOnly", 1));
 }
 
 /* Keep the load pod off the service's nodes when another node fits. */
@@ -228,6 +240,103 @@ int mp_kube_load_job_object(const struct kube_trial *t, json_t **out, struct mp_
                                   "metadata", "labels", mp_kube_trial_labels(t, "load"), "spec",
                                   pod));
     if ((rc = owned(t, o, err)) != 0) {
+        json_decref(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+/* Sets NAME=value in a container's env list, replacing an entry of that name. */
+static void set_env(json_t *env, const char *name, const char *value)
+{
+    for (size_t i = json_array_size(env); i-- > 0;) {
+        const char *have = json_string_value(json_object_get(json_array_get(env, i), "name"));
+        if (have && strcmp(have, name) == 0) {
+            json_array_remove(env, i);
+        }
+    }
+    json_array_append_new(env, json_pack("{s:s, s:s}", "name", name, "value", value));
+}
+
+/* The client's environment: where the service is, and the trial's sampled parameters (all as
+ * JSON, and each as MORPHLING_PARAM_<NAME>, upper case, other characters '_'). */
+static void client_env(const struct kube_trial *t, json_t *c)
+{
+    json_t *env = array_at(c, "env");
+    char port[24];
+    snprintf(port, sizeof(port), "%lld", (long long)t->port);
+    char *host = mp_xasprintf("%s.%s.svc", t->name, t->r->ns);
+    char *url = mp_xasprintf("http://%s:%s", host, port);
+    set_env(env, "MORPHLING_SERVICE_HOST", host);
+    set_env(env, "MORPHLING_SERVICE_PORT", port);
+    set_env(env, "MORPHLING_SERVICE_URL", url);
+    set_env(env, "MORPHLING_NAMESPACE", t->r->ns);
+    set_env(env, "MORPHLING_TRIAL_NAME", t->name);
+    free(host);
+    free(url);
+    json_t *conf = mp_spec_pe_assignment(t->r->base.spec, t->req->x);
+    char *text = mp_json_dumps(conf, 0);
+    set_env(env, "MORPHLING_PARAMETERS", text);
+    free(text);
+    for (size_t i = 0; i < json_array_size(conf); i++) {
+        json_t *p = json_array_get(conf, i);
+        char *name =
+            mp_xasprintf("MORPHLING_PARAM_%s", json_string_value(json_object_get(p, "name")));
+        for (char *q = name; *q; q++) {
+            *q = isalnum((unsigned char)*q) ? (char)toupper((unsigned char)*q) : '_';
+        }
+        set_env(env, name, json_string_value(json_object_get(p, "value")));
+        free(name);
+    }
+    json_decref(conf);
+    if (t->r->bodies) {
+        set_env(env, "MORPHLING_BODY_DIR", MP_KUBE_BODY_DIR);
+    }
+}
+
+/* The object at obj[key], made when absent. */
+static json_t *object_at(json_t *obj, const char *key)
+{
+    json_t *o = json_object_get(obj, key);
+    if (!json_is_object(o)) {
+        o = json_object();
+        json_object_set_new(obj, key, o);
+    }
+    return o;
+}
+
+int mp_kube_client_job_object(const struct kube_trial *t, json_t **out, struct mp_error *err)
+{
+    char *text = mp_doc_to_json(t->r->cfg.client_template);
+    json_t *tmpl = json_loads(text, 0, NULL);
+    free(text);
+    json_t *jspec = json_object_get(tmpl, "spec");
+    json_t *ptmpl = json_object_get(jspec, "template");
+    json_t *pod = json_object_get(ptmpl, "spec");
+    json_t *c = json_array_get(json_object_get(pod, "containers"), 0);
+    if (!json_is_object(c)) { /* checked with the settings */
+        json_decref(tmpl);
+        return mp_error_set(err, MP_EINVALID, "runner.client_template: no container");
+    }
+    json_t *meta = object_at(ptmpl, "metadata");
+    json_object_del(meta, "name");
+    json_object_del(meta, "namespace");
+    json_object_update_new(object_at(meta, "labels"), mp_kube_trial_labels(t, "load"));
+    /* One pod, whose termination message is the result; retries are the runner's. */
+    json_object_set_new(pod, "restartPolicy", json_string("Never"));
+    json_object_set_new(jspec, "backoffLimit", json_integer(0));
+    json_object_del(jspec, "selector");
+    json_object_del(jspec, "manualSelector");
+    client_env(t, c);
+    if (t->r->bodies) {
+        mount_bodies(t, pod, c);
+    }
+    json_t *o = object(t, "batch/v1", "Job", t->job_name, "load");
+    json_object_set(o, "spec", jspec);
+    json_decref(tmpl);
+    int rc = owned(t, o, err);
+    if (rc != 0) {
         json_decref(o);
         return rc;
     }

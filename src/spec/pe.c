@@ -476,6 +476,43 @@ static int service_template(const struct mp_node *spec, struct mp_node *runner,
     return 0;
 }
 
+/* spec.clientTemplate, the user's own load client: a Job template ({spec: {template: {spec:
+ * {containers: [one]}}}}) -> runner.client_template, which the kubernetes runner creates instead
+ * of its own load Job (docs/internals/kubernetes-runner.md, "The client Job"). */
+static int client_template(const struct mp_node *spec, struct mp_node *runner, struct mp_error *err)
+{
+    const struct mp_node *ct = mp_doc_get(spec, "clientTemplate");
+    struct mp_node *jspec = NULL, *tmpl = NULL, *pspec = NULL, *cs = NULL, *image = NULL;
+    int rc;
+    if (!ct) {
+        return 0;
+    }
+    if ((rc = mp_doc_expect(ct, MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_require(ct, "spec", &jspec, err)) != 0 ||
+        (rc = mp_doc_expect(jspec, MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_require(jspec, "template", &tmpl, err)) != 0 ||
+        (rc = mp_doc_expect(tmpl, MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_require(tmpl, "spec", &pspec, err)) != 0 ||
+        (rc = mp_doc_expect(pspec, MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_require(pspec, "containers", &cs, err)) != 0 ||
+        (rc = mp_doc_expect(cs, MP_NODE_SEQ, err)) != 0) {
+        return rc;
+    }
+    if (cs->n != 1) {
+        return mp_doc_error(err, cs,
+                            "the client Job has %zu containers: give exactly one (it gets the "
+                            "service's address and the trial's parameters, and writes the result)",
+                            cs->n);
+    }
+    if ((rc = mp_doc_expect(cs->items[0], MP_NODE_MAP, err)) != 0 ||
+        (rc = mp_doc_require(cs->items[0], "image", &image, err)) != 0 ||
+        (rc = mp_doc_expect(image, MP_NODE_SCALAR, err)) != 0) {
+        return rc;
+    }
+    put_clone(runner, "client_template", ct);
+    return 0;
+}
+
 /* requestTemplate (the body itself) -> load.body_text (a POST), merged into our own `load`
  * block. */
 static int load_settings(const struct mp_node *spec, struct mp_node *runner, struct mp_error *err)
@@ -545,15 +582,13 @@ static int runner(const struct mp_node *pe, const struct pctx *c, struct mp_node
         snprintf(text, sizeof(text), "%llds", (long long)seconds);
         mp_doc_map_put(out, "startup_timeout", scalar_at(deadline, text, true));
     }
-    /* TODO(#15): spec.clientTemplate (the user's own load Job) is accepted but not run: the
-     * kubernetes runner has no setting for it yet, so morphling's own load Job measures. */
     put_clone(out, "trial_timeout", mp_doc_get(spec, "trialTimeout"));
     if (c->gpu_memory_mib > 0) {
         const struct mp_node *g = mp_doc_get(spec, "gpuMemoryMiB");
         mp_doc_map_put(out, "gpu_sharing", scalar_at(g, "hami", true));
         mp_doc_map_put(out, "gpu_memory_mib", mp_doc_clone(g));
     }
-    if ((rc = load_settings(spec, out, err)) != 0) {
+    if ((rc = load_settings(spec, out, err)) != 0 || (rc = client_template(spec, out, err)) != 0) {
         return rc;
     }
     return extra_runner(spec, out, err);

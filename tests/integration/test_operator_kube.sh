@@ -22,7 +22,7 @@ track "$OPERATOR_PID"
 # cluster's pods see this machine's files), a quick measurement.
 pe() { # NAME TRIALS
     sed -e "s/name: mobilenet-experiment-grid/name: $1/" -e "s/maxNumTrials: 8/maxNumTrials: $2/" \
-        -e '/requestTemplate:/d' \
+        -e '/requestTemplate:/d' -e '/clientTemplate:/,/backoffLimit:/d' \
         -e "s|^  parallelism: 1|  parallelism: 1\n  runner: {load_image: \"morphling:test\"}\n  load: {path: /v1/fmnist, body: $PAYLOAD, connections: 2, threads: 1, warmup: 500ms, window: 500ms, windows: 4, stable_windows: 2}|" \
         "$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml" >"$WORK/$1.yaml"
     echo "$WORK/$1.yaml"

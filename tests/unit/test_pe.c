@@ -105,7 +105,11 @@ static void original_example_maps_field_by_field(void **state)
         mp_doc_get(mp_doc_get(runner_get(s, "pod_template"), "spec"), "containers");
     assert_non_null(containers);
     assert_string_equal(mp_doc_get(containers->items[0], "name")->scalar, "resnet-container");
-    assert_null(runner_get(s, "client_template"));
+    /* The client Job template goes to the runner as it is. */
+    const struct mp_node *client = mp_doc_get(
+        mp_doc_get(mp_doc_get(runner_get(s, "client_template"), "spec"), "template"), "spec");
+    assert_string_equal(mp_doc_get(mp_doc_get(client, "containers")->items[0], "image")->scalar,
+                        "morphling:test");
     const struct mp_node *load = runner_get(s, "load");
     assert_string_equal(mp_doc_get(load, "body_text")->scalar, "{\"instances\": [[0, 0, 0]]}");
     assert_string_equal(mp_doc_get(load, "method")->scalar, "POST");
@@ -290,6 +294,29 @@ static void errors_name_the_resource_field(void **state)
                  "pe.yaml:9:28: 'spec.serviceProgressDeadline': expected an integer, got \"soon\"");
 }
 
+/* clientTemplate is a Job template with one container, which has an image. */
+static void client_template_errors(void **state)
+{
+    (void)state;
+    expect_error("  clientTemplate:\n"
+                 "    spec:\n"
+                 "      template:\n"
+                 "        spec:\n"
+                 "          containers: [{name: a, image: x}, {name: b, image: y}]\n"
+                 "  tunableParameters: []\n",
+                 "pe.yaml:13:23: 'spec.clientTemplate.spec.template.spec.containers': the client "
+                 "Job has 2 containers: give exactly one (it gets the service's address and the "
+                 "trial's parameters, and writes the result)");
+    expect_error("  clientTemplate:\n"
+                 "    spec: {template: {spec: {containers: [{name: a}]}}}\n"
+                 "  tunableParameters: []\n",
+                 "pe.yaml:10:43: 'spec.clientTemplate.spec.template.spec.containers[0].image': "
+                 "required key is missing");
+    expect_error("  clientTemplate: {spec: {backoffLimit: 1}}\n"
+                 "  tunableParameters: []\n",
+                 "pe.yaml:9:26: 'spec.clientTemplate.spec.template': required key is missing");
+}
+
 static void gpu_memory_is_a_share_of_one_gpu(void **state)
 {
     (void)state;
@@ -425,6 +452,7 @@ int main(void)
         cmocka_unit_test(original_example_maps_field_by_field),
         cmocka_unit_test(types_algorithms_and_additions),
         cmocka_unit_test(errors_name_the_resource_field),
+        cmocka_unit_test(client_template_errors),
         cmocka_unit_test(gpu_memory_is_a_share_of_one_gpu),
         cmocka_unit_test(overrides_address_the_resource),
         cmocka_unit_test(json_from_the_api_server),

@@ -532,6 +532,83 @@ static void check_job(struct objs *o)
     json_decref(job);
 }
 
+/* The env value of name in container c, NULL when absent; fails on a duplicate. */
+static const char *env_of(json_t *c, const char *name)
+{
+    json_t *env = json_object_get(c, "env");
+    const char *found = NULL;
+    for (size_t i = 0; i < json_array_size(env); i++) {
+        json_t *e = json_array_get(env, i);
+        if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0) {
+            assert_null(found);
+            found = json_string_value(json_object_get(e, "value"));
+        }
+    }
+    return found;
+}
+
+/* runner.client_template in place of the load Job: the user's Job with our name, labels,
+ * owner, one attempt, and the service's address and the parameters in its environment. */
+static void check_client_job(struct objs *o)
+{
+    const char *text =
+        "metadata: {name: theirs}\n"
+        "spec:\n"
+        "  backoffLimit: 4\n"
+        "  template:\n"
+        "    metadata: {labels: {app: client}}\n"
+        "    spec:\n"
+        "      restartPolicy: OnFailure\n"
+        "      containers:\n"
+        "        - name: pi\n"
+        "          image: 'client:2'\n"
+        "          args: ['$(MORPHLING_SERVICE_URL)']\n"
+        "          env: [{name: A, value: b}, {name: MORPHLING_SERVICE_PORT, value: x}]\n";
+    struct mp_node *doc = NULL;
+    struct mp_error err = {0};
+    json_t *job = NULL;
+    assert_int_equal(mp_doc_parse(text, strlen(text), "c.yaml", &doc, &err), 0);
+    o->r.cfg.client_template = doc;
+    assert_int_equal(mp_kube_client_job_object(&o->t, &job, &err), 0);
+    o->r.cfg.client_template = NULL;
+    mp_doc_free(doc);
+    assert_string_equal(at(job, "metadata.name"), o->t.job_name);
+    assert_string_equal(at(job, "metadata.namespace"), "ns");
+    assert_string_equal(at(job, "metadata.ownerReferences.0.uid"), "u-1");
+    assert_string_equal(mp_kube_label(job, MP_KUBE_LABEL_ROLE), "load");
+    assert_string_equal(at(job, "spec.backoffLimit"), "0");
+    assert_string_equal(at(job, "spec.template.spec.restartPolicy"), "Never");
+    assert_string_equal(at(job, "spec.template.metadata.labels.app"), "client");
+    json_t *tl = json_object_get(
+        json_object_get(json_object_get(json_object_get(job, "spec"), "template"), "metadata"),
+        "labels");
+    assert_string_equal(json_string_value(json_object_get(tl, MP_KUBE_LABEL_ROLE)), "load");
+    assert_string_equal(json_string_value(json_object_get(tl, MP_KUBE_LABEL_TRIAL)), "3");
+    json_t *c = json_array_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(job, "spec"), "template"), "spec"),
+            "containers"),
+        0);
+    assert_string_equal(at(c, "image"), "client:2");
+    assert_string_equal(at(c, "args.0"), "$(MORPHLING_SERVICE_URL)");
+    char host[160], url[200];
+    snprintf(host, sizeof(host), "%s.ns.svc", o->t.name);
+    snprintf(url, sizeof(url), "http://%s:9000", host);
+    assert_string_equal(env_of(c, "A"), "b");
+    assert_string_equal(env_of(c, "MORPHLING_SERVICE_HOST"), host);
+    assert_string_equal(env_of(c, "MORPHLING_SERVICE_PORT"), "9000"); /* ours replaces theirs */
+    assert_string_equal(env_of(c, "MORPHLING_SERVICE_URL"), url);
+    assert_string_equal(env_of(c, "MORPHLING_NAMESPACE"), "ns");
+    assert_string_equal(env_of(c, "MORPHLING_TRIAL_NAME"), o->t.name);
+    assert_string_equal(env_of(c, "MORPHLING_PARAM_CPU"), "500m");
+    assert_string_equal(env_of(c, "MORPHLING_PARAM_MEM"), "512Mi");
+    assert_string_equal(env_of(c, "MORPHLING_PARAM_BATCH"), "8");
+    assert_non_null(
+        strstr(env_of(c, "MORPHLING_PARAMETERS"), "{\"name\":\"batch\",\"value\":\"8\""));
+    assert_null(env_of(c, "MORPHLING_BODY_DIR")); /* no request body */
+    json_decref(job);
+}
+
 static void objects_built(void **state)
 {
     (void)state;
@@ -542,7 +619,46 @@ static void objects_built(void **state)
     check_selectors(&o, dep);
     json_decref(dep);
     check_job(&o);
+    check_client_job(&o);
     objs_down(&o);
+}
+
+/* What a client Job's termination message may hold. */
+static void client_results(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "{\"qps\": 123.5, \"note\": \"x\"}",
+        "{\"metrics\": {\"qps\": 123.5}, \"requests\": 7}",
+        "[{\"name\": \"qps\", \"value\": \"123.5\"}, {\"name\": \"bad\", \"value\": \"1x\"}]",
+    };
+    struct mp_trial_result res;
+    double v = 0;
+    for (size_t i = 0; i < MP_ARRAY_LEN(ok); i++) {
+        mp_trial_result_init(&res);
+        mp_kube_client_result(ok[i], 0, &res);
+        assert_int_equal(res.state, MP_TRIAL_SUCCEEDED);
+        assert_true(mp_metrics_get(&res.metrics, "qps", &v) && v == 123.5);
+        assert_true(mp_metrics_get(&res.metrics, "throughput_rps", &v) && v == 123.5);
+        assert_false(mp_metrics_get(&res.metrics, "note", &v) ||
+                     mp_metrics_get(&res.metrics, "bad", &v));
+        mp_trial_result_release(&res);
+    }
+    mp_trial_result_init(&res);
+    mp_kube_client_result("done\n", 0, &res);
+    assert_int_equal(res.failure, MP_FAILURE_METRIC_MISSING);
+    assert_non_null(strstr(res.reason, ": \"done\"")); /* without the newline */
+    mp_trial_result_release(&res);
+    mp_trial_result_init(&res);
+    mp_kube_client_result(NULL, 0, &res);
+    assert_int_equal(res.failure, MP_FAILURE_METRIC_MISSING);
+    mp_trial_result_release(&res);
+    mp_trial_result_init(&res);
+    mp_kube_client_result("{\"qps\": 4}", 3, &res);
+    assert_int_equal(res.failure, MP_FAILURE_LOAD_ERRORS);
+    assert_string_equal(res.reason, "the client Job exited with code 3");
+    assert_true(mp_metrics_get(&res.metrics, "qps", &v) && v == 4);
+    mp_trial_result_release(&res);
 }
 
 int main(void)
@@ -553,6 +669,7 @@ int main(void)
         cmocka_unit_test(pods_judged),          cmocka_unit_test(load_arguments),
         cmocka_unit_test(load_inline_body),     cmocka_unit_test(load_results),
         cmocka_unit_test(objects_built),        cmocka_unit_test(params_reach_the_pod),
+        cmocka_unit_test(client_results),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,91 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# A ProfilingExperiment's clientTemplate (the user's own load client Job) runs in place of
+# morphling's load Job: it gets the service's address and the trial's parameters in its
+# environment, and its termination message (JSON) is the trial's result. Two clients: `morphling
+# load` writing its compact result, and a shell script writing {"qps": ...} from its environment.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/kube_run_lib.sh"
+
+body=$(awk 'BEGIN { for (i = 0; i < 784; i++) printf "a" }')
+# pe NAME WORKERS-LIST CLIENT-CONTAINER (YAML flow map)
+pe() {
+    cat >"$WORK/$1.yaml" <<PE
+apiVersion: morphling.kubedl.io/v1alpha1
+kind: ProfilingExperiment
+metadata:
+  name: $1
+  namespace: default
+spec:
+  objective:
+    type: maximize
+    objectiveMetricName: qps
+  algorithm:
+    algorithmName: grid
+  parallelism: 1
+  maxNumTrials: 2
+  serviceProgressDeadline: 60
+  requestTemplate: "$body"
+  clientTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+            - $3
+          restartPolicy: Never
+      backoffLimit: 1
+  servicePodTemplate:
+    template:
+      spec:
+        containers:
+          - name: resnet-container
+            image: morphling/inference-server:test
+            args: ["--model", "fmnist", "--workers", "1"]
+            ports:
+              - containerPort: 8500
+  tunableParameters:
+    - category: "args"
+      parameters:
+        - parameterType: discrete
+          name: "workers"
+          feasibleSpace:
+            list: $2
+PE
+}
+
+cluster_up
+
+# morphling load as the client: the service's URL and the request body from the environment.
+pe client-load '["1"]' '{name: client, image: "morphling:test", command: ["morphling"], args: ["load", "$(MORPHLING_SERVICE_URL)/v1/fmnist", "--method", "POST", "--body", "$(MORPHLING_BODY_DIR)", "--connections", "2", "--warmup", "300ms", "--window", "300ms", "--max-windows", "3", "--stable-windows", "2", "--result", "/dev/termination-log"]}'
+"$MORPHLING" run "$WORK/client-load.yaml" -q >"$WORK/out" 2>&1
+check "morphling run with a morphling-load client exits 0" 0 "$?"
+"$MORPHLING" show client-load --json >"$WORK/show.json"
+check "the trial SUCCEEDED with the client's throughput and no errors" "SUCCEEDED true" \
+    "$(jq -r '.trials[0] | "\(.state) \(.metrics.throughput_rps > 0 and .metrics.error_rate == 0)"' "$WORK/show.json")"
+check "no object left" "" "$(leftover_objects client-load)"
+
+# A shell script as the client: the result is what it computes from its environment.
+script='u=0; [ "$MORPHLING_SERVICE_URL" = "http://$MORPHLING_TRIAL_NAME.default.svc:8500" ] && u=1; printf "{\"qps\": %s.5, \"port\": %s, \"url_ok\": %s}" "$MORPHLING_PARAM_WORKERS" "$MORPHLING_SERVICE_PORT" "$u" >/dev/termination-log'
+pe client-sh '["1", "2"]' "{name: client, image: \"debian:12\", command: [\"sh\", \"-c\", '$script']}"
+"$MORPHLING" run "$WORK/client-sh.yaml" -q >"$WORK/out" 2>&1
+check "morphling run with a shell client exits 0" 0 "$?"
+"$MORPHLING" show client-sh --json >"$WORK/show.json"
+check "both trials SUCCEEDED with the client's qps as throughput_rps (workers + 0.5)" \
+    "SUCCEEDED 1.5 1 SUCCEEDED 2.5 2" \
+    "$(jq -r '[.trials[] | .state, .metrics.throughput_rps, .metrics.qps - 0.5] | map(tostring) | join(" ")' "$WORK/show.json")"
+check "the client saw the service's port and URL" "8500 1 8500 1" \
+    "$(jq -r '[.trials[] | .metrics.port, .metrics.url_ok] | map(tostring) | join(" ")' "$WORK/show.json")"
+check "the best trial is the one with 2 workers" "2" \
+    "$(jq -r '.best.assignment.workers // .best.params.workers // empty' "$WORK/show.json")"
+check "no object left" "" "$(leftover_objects client-sh)"
+
+# A client whose message is no result fails its trial, naming the message.
+pe client-bad '["1"]' "{name: client, image: \"debian:12\", command: [\"sh\", \"-c\", 'echo done >/dev/termination-log']}"
+"$MORPHLING" run "$WORK/client-bad.yaml" -q >"$WORK/out" 2>&1
+"$MORPHLING" show client-bad --json >"$WORK/show.json"
+check "a client without a JSON result fails its trial (METRIC_MISSING), quoting its message" \
+    "FAILED METRIC_MISSING: the client Job's termination message holds no numeric metric (a JSON object such as {\"qps\": 12.5} is expected): \"done\"" \
+    "$(jq -r '.trials[0] | "\(.state) \(.failure): \(.reason)"' "$WORK/show.json")"
+check "no process is left in the cluster's pods" 0 "$(pod_processes)"
+cluster_down
+finish
