@@ -7,7 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 KUBECTL=${KUBECTL:-kubectl}
 D="$HERE/data"
-k() { "$KUBECTL" "$@" 2>&1; }
+# A discovery cache of this test's own: the default one ($HOME/.kube/cache) is keyed by host and
+# port, and an earlier test cluster on the same port left resource lists this server lacks.
+k() { "$KUBECTL" --cache-dir "$WORK/kube-cache" "$@" 2>&1; }
 
 start_apiserver
 

@@ -7,7 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 KUBECTL=${MP_KUBECTL_120:?MP_KUBECTL_120 must point to kubectl 1.20 (the build unpacks it)}
 D="$HERE/data"
-k() { "$KUBECTL" "$@" 2>&1; }
+# A discovery cache of this test's own: the default one ($HOME/.kube/cache) is keyed by host and
+# port, and an earlier test cluster on the same port left resource lists this server lacks.
+k() { "$KUBECTL" --cache-dir "$WORK/kube-cache" "$@" 2>&1; }
 check_contains "this is kubectl 1.20" 'GitVersion:"v1.20' "$(k version --client)"
 
 start_apiserver
