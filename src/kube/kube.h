@@ -313,6 +313,9 @@ json_t *mp_kube_object_new(const char *api_version, const char *kind, const char
 /* metadata.<field> as a string ("name", "namespace", "uid", "resourceVersion",
  * "generateName", "deletionTimestamp", ...), NULL when absent or not a string. Borrowed. */
 const char *mp_kube_meta(const json_t *obj, const char *field);
+/* "namespace/name" of obj (an empty part when absent): the key of a cache of watched objects.
+ * Owned by the caller. */
+char *mp_kube_key(const json_t *obj);
 /* metadata.labels[key] / metadata.annotations[key], NULL when absent. Borrowed. */
 const char *mp_kube_label(const json_t *obj, const char *key);
 const char *mp_kube_annotation(const json_t *obj, const char *key);

@@ -30,6 +30,12 @@ const char *mp_kube_meta(const json_t *obj, const char *field)
     return json_string_value(json_object_get(json_object_get(obj, "metadata"), field));
 }
 
+char *mp_kube_key(const json_t *obj)
+{
+    const char *ns = mp_kube_meta(obj, "namespace"), *name = mp_kube_meta(obj, "name");
+    return mp_xasprintf("%s/%s", ns ? ns : "", name ? name : "");
+}
+
 static const char *meta_map_get(const json_t *obj, const char *map, const char *key)
 {
     return json_string_value(

@@ -161,7 +161,7 @@ int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct o
 {
     struct op_exp *x = mp_xcalloc(1, sizeof(*x));
     x->op = op;
-    x->key = op_key(pe);
+    x->key = mp_kube_key(pe);
     x->ns = mp_xstrdup(mp_kube_meta(pe, "namespace"));
     x->name = mp_xstrdup(mp_kube_meta(pe, "name"));
     x->uid = mp_xstrdup(mp_kube_meta(pe, "uid"));

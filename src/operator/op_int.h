@@ -105,8 +105,6 @@ struct op {
 void op_log(struct op *op, const char *fmt, ...) MP_PRINTF(2, 3);
 /* Stops the operator for good with err's message (a fatal watch or leadership error). */
 void op_fail(struct op *op, const struct mp_error *err);
-/* "ns/name" of an object. Owned. */
-char *op_key(const json_t *obj);
 void op_enqueue_all(struct op *op);
 /* Prometheus text of the operator's metrics. Owned. */
 char *op_metrics_text(struct op *op);

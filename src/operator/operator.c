@@ -41,12 +41,6 @@ void op_fail(struct op *op, const struct mp_error *err)
     mp_kube_cancel_fire(op->stop_token);
 }
 
-char *op_key(const json_t *obj)
-{
-    const char *ns = mp_kube_meta(obj, "namespace"), *name = mp_kube_meta(obj, "name");
-    return mp_xasprintf("%s/%s", ns ? ns : "", name ? name : "");
-}
-
 void op_enqueue_all(struct op *op)
 {
     pthread_mutex_lock(&op->lock);
@@ -68,7 +62,7 @@ static int on_replace(void *ud, json_t *items, const char *rv)
     size_t i;
     json_t *obj;
     json_array_foreach (items, i, obj) {
-        char *key = op_key(obj);
+        char *key = mp_kube_key(obj);
         json_object_set(fresh, key, obj);
         free(key);
     }
@@ -97,7 +91,7 @@ static int on_replace(void *ud, json_t *items, const char *rv)
 static int on_event(void *ud, const struct mp_kube_event *ev)
 {
     struct op *op = ud;
-    char *key = op_key(ev->object);
+    char *key = mp_kube_key(ev->object);
     pthread_mutex_lock(&op->lock);
     if (ev->type == MP_KUBE_DELETED) {
         json_object_del(op->cache, key);

@@ -43,12 +43,6 @@ static char *store_name(const struct mp_kube_mirror *m, const char *ns, const ch
     return m->ns ? mp_xstrdup(name) : mp_xasprintf("%s.%s", ns, name);
 }
 
-static char *obj_key(const json_t *obj)
-{
-    const char *ns = mp_kube_meta(obj, "namespace"), *name = mp_kube_meta(obj, "name");
-    return mp_xasprintf("%s/%s", ns ? ns : "", name ? name : "");
-}
-
 /* The experiment state the operator's conditions say (the last true one wins). */
 static enum mp_experiment_state pe_state(const json_t *pe)
 {
@@ -327,7 +321,7 @@ static int on_replace(void *ud, json_t *items, const char *rv)
     size_t i;
     json_t *o;
     json_array_foreach (items, i, o) {
-        char *key = obj_key(o);
+        char *key = mp_kube_key(o);
         json_object_set(cache, key, o);
         free(key);
     }
@@ -342,7 +336,7 @@ static int on_event(void *ud, const struct mp_kube_event *ev)
     struct reflector *r = ud;
     struct mp_kube_mirror *m = r->m;
     pthread_mutex_lock(&m->lock);
-    char *key = obj_key(ev->object);
+    char *key = mp_kube_key(ev->object);
     json_t *cache = r->trials ? m->trials : m->pes;
     struct mp_error err = {0};
     int rc = 0;
