@@ -8,7 +8,13 @@
 # time of 16 connections plus the batch timeout, times 1.2 with one worker and a full batch;
 # memory need is 40 MiB + 4 per worker + 0.5 per batch slot (OOM below it). A deterministic
 # +-6 % ripple stands in for measurement noise.
-#   awk -f bench/search/fmnist-like.awk > surface.csv
+# With -v mixed=1, 0.5 CPU is a mixed region as in the demo measured on 2026-12-03: the quota
+# stalls a service that reaches its throughput (p99 ~50 ms, 0.65 of the capacity), and only
+# configurations that batch 32 with a 1000 us timeout stay within it (p99 2-3 ms at half the
+# capacity: feasible, but below the 1-CPU optimum per dollar), and the load generator sharing the
+# two cores caps any configuration at 25k requests/s, so the stalled 0.5 CPU trials look as good
+# per dollar as the optimum.
+#   awk [-v mixed=1] -f bench/search/fmnist-like.awk > surface.csv
 BEGIN {
     print "cpu,memory,workers,max_batch,batch_timeout_us,throughput_rps,p99_ms,error_rate,failure"
     split("64 128 256", mem, " ")
@@ -25,11 +31,14 @@ BEGIN {
                         ripple = 1 + 0.06 * sin(row * 12.9898)
                         cap = cpu * 1e6 / (25 + 60 / b)
                         if (cap > w * 12000) cap = w * 12000
+                        if (mixed && cap > 25000) cap = 25000
                         if (t == 0 && b > 1) cap *= 0.92
                         rps = cap * ripple
                         p99 = 2 * 16 / rps * 1000 + t / 1000
                         if (w == 1 && b >= 16) p99 *= 1.2
-                        if (cpu == 0.5) p99 = 30 + 35 * (0.5 + 0.5 * sin(row * 78.233))
+                        if (cpu == 0.5 && !(mixed && t == 1000 && b >= 32))
+                            p99 = 30 + 35 * (0.5 + 0.5 * sin(row * 78.233))
+                        if (cpu == 0.5 && mixed) rps *= (p99 < 10 ? 0.5 : 0.65)
                         if (cpu == 1 && w == 1 && t == 1000) p99 += 8 * (2 - ripple)
                         need = 40 + 4 * w + 0.5 * b
                         if (mem[i] < need) {

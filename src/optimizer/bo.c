@@ -40,6 +40,7 @@ static const struct mp_setting bo_table[] = {
      .flags = MP_SETTING_MAX_OPEN, .expect = "a probability in [0, 1)"},
     {MP_SETTING_KEY("constraint_margins", MP_SETTING_BOOL, FIELD(margins))},
     {MP_SETTING_KEY("monotone_resources", MP_SETTING_BOOL, FIELD(monotone))},
+    {MP_SETTING_KEY("feasible_objective", MP_SETTING_BOOL, FIELD(feasible_objective))},
     {.name = NULL},
 };
 #undef FIELD
@@ -56,7 +57,8 @@ static int parse_settings(const struct mp_space *space, const struct mp_node *s,
                               .categorical = BO_CAT_SHARED,
                               .min_pof = MIN_POF_DEFAULT,
                               .margins = true,
-                              .monotone = true};
+                              .monotone = true,
+                              .feasible_objective = true};
     /* Few initial points leave more trials to the model (measured in docs/internals/bo.md). */
     set.initial = (int64_t)(space->n + 1) / 2;
     set.initial = set.initial < 3 ? 3 : set.initial > 10 ? 10 : set.initial;

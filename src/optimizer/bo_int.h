@@ -36,6 +36,7 @@ struct bo_settings {
     double min_pof;      /* below this probability of feasibility, only as a last resort */
     bool margins;        /* model the measured constraint margins, not pass/fail labels */
     bool monotone;       /* less of every resource than an infeasible configuration: infeasible */
+    bool feasible_objective; /* fit the objective on the feasible trials only */
 };
 
 /* How one parameter becomes one model input. */
