@@ -443,13 +443,57 @@ static void fit_prior(const struct bo *bo, const struct mp_history *h, const siz
     free(p);
 }
 
+/* Fits the objective model on the valued trials vidx[0..nv) (selected and warped here), with
+ * the np pending points zp believed at its mean. */
+static int fit_objective(const struct bo *bo, const struct mp_history *h, size_t *vidx, size_t nv,
+                         const double *zp, size_t np, struct mp_rng *rng, struct bo_model *m,
+                         struct mp_error *err)
+{
+    size_t d = bo->dz;
+    struct mp_gp_fit_opts fo = MP_GP_FIT_OPTS_INIT;
+    /* Restarts matter with few points and cost most with many (docs/internals/bo.md). */
+    fo.restarts = bo->set.restarts >= 0 ? (unsigned)bo->set.restarts
+                  : nv <= 30            ? 2u
+                  : nv <= 60            ? 1u
+                                        : 0u;
+    fo.max_fit_points = MAX_FIT_POINTS;
+    select_points(h, vidx, &nv);
+    double *z = mp_xmalloc((nv + 1) * d * sizeof(double));
+    double *y = mp_xmalloc((nv + 1) * sizeof(double));
+    for (size_t k = 0; k < nv; k++) {
+        mp_bo_encode(bo, h->obs[vidx[k]].x, z + k * d);
+        y[k] = h->obs[vidx[k]].score;
+    }
+    if (bo->set.warp == BO_WARP_RANK) {
+        rank_warp(y, nv);
+    }
+    m->have_best = false;
+    m->y_min = INFINITY;
+    for (size_t k = 0; k < nv; k++) {
+        m->y_min = fmin(m->y_min, y[k]);
+        if (h->obs[vidx[k]].feasible && (!m->have_best || y[k] > m->best)) {
+            m->best = y[k];
+            m->have_best = true;
+        }
+    }
+    if (bo->prior_bind && nv >= 2) {
+        fit_prior(bo, h, vidx, y, nv, m);
+    }
+    int rc = 0;
+    if (nv > 0 && (rc = mp_gp_fit(&m->obj, z, y, nv, &fo, rng, err)) >= 0 &&
+        (rc = add_believed(&m->obj, zp, np, err)) >= 0) {
+        m->have_obj = true;
+    }
+    free(z);
+    free(y);
+    return rc;
+}
+
 int mp_bo_fit_models(const struct bo *bo, const struct mp_history *h, struct mp_rng *rng,
                      struct bo_model *m, struct mp_error *err)
 {
     size_t d = bo->dz, nv = 0, np = 0;
     size_t *vidx = mp_xmalloc((h->n + 1) * sizeof(size_t));
-    double *z = mp_xmalloc((h->n + 1) * d * sizeof(double));
-    double *y = mp_xmalloc((h->n + 1) * sizeof(double));
     double *zp = mp_xmalloc((h->n + 1) * d * sizeof(double));
     bool any_crash = false, any_slo = false;
     for (size_t i = 0; i < h->n; i++) {
@@ -471,40 +515,9 @@ int mp_bo_fit_models(const struct bo *bo, const struct mp_history *h, struct mp_
     if (bo->set.feasible_objective) {
         keep_feasible(h, vidx, &nv);
     }
-    int rc = 0;
-    struct mp_gp_fit_opts fo = MP_GP_FIT_OPTS_INIT;
-    /* Restarts matter with few points and cost most with many (docs/internals/bo.md). */
-    fo.restarts = bo->set.restarts >= 0 ? (unsigned)bo->set.restarts
-                  : nv <= 30            ? 2u
-                  : nv <= 60            ? 1u
-                                        : 0u;
-    fo.max_fit_points = MAX_FIT_POINTS;
-    select_points(h, vidx, &nv);
-    for (size_t k = 0; k < nv; k++) {
-        mp_bo_encode(bo, h->obs[vidx[k]].x, z + k * d);
-        y[k] = h->obs[vidx[k]].score;
-    }
-    if (bo->set.warp == BO_WARP_RANK) {
-        rank_warp(y, nv);
-    }
-    m->have_best = false;
-    m->y_min = INFINITY;
-    for (size_t k = 0; k < nv; k++) {
-        m->y_min = fmin(m->y_min, y[k]);
-        if (h->obs[vidx[k]].feasible && (!m->have_best || y[k] > m->best)) {
-            m->best = y[k];
-            m->have_best = true;
-        }
-    }
-    if (bo->prior_bind && nv >= 2) {
-        fit_prior(bo, h, vidx, y, nv, m);
-    }
-    if (nv > 0) {
-        if ((rc = mp_gp_fit(&m->obj, z, y, nv, &fo, rng, err)) < 0 ||
-            (rc = add_believed(&m->obj, zp, np, err)) < 0) {
-            goto out;
-        }
-        m->have_obj = true;
+    int rc = fit_objective(bo, h, vidx, nv, zp, np, rng, m, err);
+    if (rc < 0) {
+        goto out;
     }
     if (any_crash && (rc = fit_labels(bo, h, false, zp, np, rng, &m->runs, err)) < 0) {
         goto out;
@@ -524,8 +537,6 @@ int mp_bo_fit_models(const struct bo *bo, const struct mp_history *h, struct mp_
     m->have_slo = any_slo;
 out:
     free(vidx);
-    free(z);
-    free(y);
     free(zp);
     return rc;
 }
