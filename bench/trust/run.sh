@@ -10,7 +10,7 @@
 #      met the SLO (goal 5 of 5).
 # Prints the load average before and after: the figures mean little on a busy machine.
 # Usage: bench/trust/run.sh   (needs the release build: make build; env TRIALS=16 for
-# algorithm.max_trials, RUNS=3, REPEATS=5)
+# algorithm.max_trials, RUNS=3, REPEATS=5, KEEP=1 keeps the stores and outputs and prints where)
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$root/build/release/morphling
@@ -20,7 +20,11 @@ runs=${RUNS:-3}
 repeats=${REPEATS:-5}
 [ -x "$bin" ] || { echo "bench/trust: build the release build first (make build)" >&2; exit 1; }
 work=$(mktemp -d /tmp/mp-trust.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+if [ "${KEEP:-0}" = 1 ]; then
+    echo "keeping $work"
+else
+    trap 'rm -rf "$work"' EXIT
+fi
 echo "== bench/trust: $runs runs of examples/fmnist.yaml ($trials trials each), then $repeats re-measurements"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : >"$work/values"
