@@ -4,6 +4,7 @@
  * says when a measurement did not settle. Contract: docs/internals/engine.md, "Confirmation". */
 #include "engine/events.h"
 #include "engine/engine_int.h"
+#include "measure/measure.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -116,8 +117,9 @@ static void add_value(struct mp_confirm_stats *s, double v, double *sum, double 
     *sq += v * v;
 }
 
-void mp_confirm_stats_of(const struct mp_spec *spec, const struct mp_trial_row *t,
-                         const struct mp_confirm_row *runs, size_t n_runs,
+/* mp_confirm_stats_of over the runs of rounds before `before` only. */
+static void stats_before(const struct mp_spec *spec, const struct mp_trial_row *t,
+                         const struct mp_confirm_row *runs, size_t n_runs, int64_t before,
                          struct mp_confirm_stats *out)
 {
     memset(out, 0, sizeof(*out));
@@ -133,8 +135,8 @@ void mp_confirm_stats_of(const struct mp_spec *spec, const struct mp_trial_row *
     }
     for (size_t i = 0; i < n_runs; i++) {
         const struct mp_confirm_row *r = &runs[i];
-        if (r->trial_number != t->number || r->failure == MP_FAILURE_INFRA) {
-            continue; /* our failure, not a measurement of the configuration */
+        if (r->trial_number != t->number || r->run >= before || r->failure == MP_FAILURE_INFRA) {
+            continue; /* INFRA: our failure, not a measurement of the configuration */
         }
         out->runs++;
         out->passes += r->state == MP_TRIAL_SUCCEEDED;
@@ -147,11 +149,23 @@ void mp_confirm_stats_of(const struct mp_spec *spec, const struct mp_trial_row *
     out->mean = m ? sum / (double)m : NAN;
     double var = m > 1 ? (sq - sum * sum / (double)m) / (double)(m - 1) : 0;
     out->stddev = m ? sqrt(var > 0 ? var : 0) : NAN;
+    out->interval = m < 2              ? INFINITY
+                    : out->stddev == 0 ? 0
+                    : out->mean == 0
+                        ? INFINITY
+                        : mp_measure_t975(m - 1) * out->stddev / sqrt((double)m) / fabs(out->mean);
     if (!m) {
         out->min = out->max = NAN;
     }
     /* Repeated measurements are the evidence an unsettled one lacked: every one must pass. */
     out->confirmed = out->runs >= 2 && out->passes == out->runs && m == out->runs;
+}
+
+void mp_confirm_stats_of(const struct mp_spec *spec, const struct mp_trial_row *t,
+                         const struct mp_confirm_row *runs, size_t n_runs,
+                         struct mp_confirm_stats *out)
+{
+    stats_before(spec, t, runs, n_runs, INT64_MAX, out);
 }
 
 long mp_confirm_pick(const struct mp_spec *spec, const struct mp_confirm_stats *s, size_t n)
@@ -174,6 +188,42 @@ static bool recorded(const struct mp_confirm_row *rows, size_t n, int64_t number
         }
     }
     return false;
+}
+
+size_t mp_confirm_due(const struct mp_spec *spec, const struct mp_trial_row *rows,
+                      const size_t *idx, size_t k, const struct mp_confirm_row *runs, size_t n_runs,
+                      int64_t *round, size_t *cand)
+{
+    struct mp_confirm_stats *s = mp_xcalloc(k + 1, sizeof(*s));
+    size_t due = 0;
+    for (int64_t r = 1; r <= spec->confirm_max_runs; r++) {
+        /* Round robin (round 1 of every candidate, then round 2...): a machine whose load drifts
+         * over the confirmation then weighs on every candidate alike. */
+        bool extra = r > spec->confirm_runs;
+        if (extra) {
+            for (size_t i = 0; i < k; i++) {
+                stats_before(spec, &rows[idx[i]], runs, n_runs, r, &s[i]);
+            }
+            long w = mp_confirm_pick(spec, s, k);
+            if (w < 0 || !(s[w].interval > spec->max_uncertainty)) {
+                break;
+            }
+        }
+        for (size_t i = 0; i < k; i++) {
+            if ((extra && !s[i].confirmed) || recorded(runs, n_runs, rows[idx[i]].number, r)) {
+                continue; /* out of the running (a run failed), or measured */
+            }
+            if (due++ == 0) {
+                *round = r;
+                *cand = i;
+            }
+        }
+        if (due > 0 && r >= spec->confirm_runs) {
+            break; /* the next round is decided on this one's outcome */
+        }
+    }
+    free(s);
+    return due;
 }
 
 static char *run_detail(const struct mp_spec *spec, int64_t run, const struct mp_trial_result *res)
@@ -244,12 +294,13 @@ static int confirm_run(struct mp_confirm_phase *p, const struct mp_trial_row *t,
 
 static json_t *stats_json(const struct mp_confirm_stats *s)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:b}", "number",
-                     (json_int_t)s->number, "runs", (json_int_t)s->runs, "passes",
-                     (json_int_t)s->passes, "settled", (json_int_t)s->settled, "mean",
-                     isfinite(s->mean) ? s->mean : 0.0, "stddev",
-                     isfinite(s->stddev) ? s->stddev : 0.0, "min", isfinite(s->min) ? s->min : 0.0,
-                     "max", isfinite(s->max) ? s->max : 0.0, "confirmed", s->confirmed);
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:o, s:b}", "number", (json_int_t)s->number,
+        "runs", (json_int_t)s->runs, "passes", (json_int_t)s->passes, "settled",
+        (json_int_t)s->settled, "mean", isfinite(s->mean) ? s->mean : 0.0, "stddev",
+        isfinite(s->stddev) ? s->stddev : 0.0, "min", isfinite(s->min) ? s->min : 0.0, "max",
+        isfinite(s->max) ? s->max : 0.0, "interval",
+        isfinite(s->interval) ? json_real(s->interval) : json_null(), "confirmed", s->confirmed);
 }
 
 /* Picks the winner from what is recorded and appends confirm_finished. */
@@ -282,32 +333,39 @@ static int conclude(struct mp_confirm_phase *p, const struct mp_trial_row *rows,
     return rc;
 }
 
-static int run_missing(struct mp_confirm_phase *p, const struct mp_trial_row *rows,
-                       const size_t *idx, size_t k, struct mp_error *err)
+/* Runs what mp_confirm_due says is due, one run at a time, until nothing is. */
+static int run_due(struct mp_confirm_phase *p, const struct mp_trial_row *rows, const size_t *idx,
+                   size_t k, struct mp_error *err)
 {
-    struct mp_confirm_row *done = NULL;
-    size_t n_done = 0;
-    int rc = mp_store_confirm_list(p->st, p->exp_id, &done, &n_done, err);
-    /* Round robin (run 1 of every candidate, then run 2...): a machine whose load drifts over
-     * the confirmation then weighs on every candidate alike. */
-    for (int64_t r = 1; r <= p->spec->confirm_runs && rc == 0; r++) {
-        for (size_t i = 0; i < k && rc == 0; i++) {
-            if (recorded(done, n_done, rows[idx[i]].number, r)) {
-                p->runs_done++;
-                continue;
-            }
-            if (p->cancel && atomic_load(p->cancel)) {
-                rc = MP_ECANCELLED;
-                break;
-            }
-            rc = confirm_run(p, &rows[idx[i]], r, err);
-            if (rc == 0 && (rc = mp_store_experiment_heartbeat(p->st, p->exp_id, err)) != 0) {
-                break;
+    for (;;) {
+        struct mp_confirm_row *done = NULL;
+        size_t n_done = 0;
+        int rc = mp_store_confirm_list(p->st, p->exp_id, &done, &n_done, err);
+        if (rc != 0) {
+            return rc;
+        }
+        int64_t round = 0;
+        size_t cand = 0;
+        size_t due = mp_confirm_due(p->spec, rows, idx, k, done, n_done, &round, &cand);
+        p->runs_done = 0;
+        for (size_t j = 0; j < n_done; j++) {
+            for (size_t i = 0; i < k; i++) {
+                p->runs_done += done[j].trial_number == rows[idx[i]].number;
             }
         }
+        p->runs_total = p->runs_done + due;
+        mp_confirm_rows_free(done, n_done);
+        if (due == 0) {
+            return 0;
+        }
+        if (p->cancel && atomic_load(p->cancel)) {
+            return MP_ECANCELLED;
+        }
+        if ((rc = confirm_run(p, &rows[idx[cand]], round, err)) != 0 ||
+            (rc = mp_store_experiment_heartbeat(p->st, p->exp_id, err)) != 0) {
+            return rc;
+        }
     }
-    mp_confirm_rows_free(done, n_done);
-    return rc;
 }
 
 int mp_engine_confirm_phase(struct mp_confirm_phase *p, struct mp_error *err)
@@ -325,13 +383,13 @@ int mp_engine_confirm_phase(struct mp_confirm_phase *p, struct mp_error *err)
     }
     size_t *idx = mp_xcalloc((size_t)p->spec->confirm_top + 1, sizeof(*idx));
     size_t k = mp_confirm_candidates(p->spec, rows, n, idx);
-    p->runs_total = k * (size_t)p->spec->confirm_runs;
     json_t *nums = json_array();
     for (size_t i = 0; i < k; i++) {
         json_array_append_new(nums, json_integer(rows[idx[i]].number));
     }
     json_t *j =
-        json_pack("{s:o, s:I}", "candidates", nums, "runs", (json_int_t)p->spec->confirm_runs);
+        json_pack("{s:o, s:I, s:I}", "candidates", nums, "runs", (json_int_t)p->spec->confirm_runs,
+                  "max_runs", (json_int_t)p->spec->confirm_max_runs);
     char *detail = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (k > 0) {
@@ -340,7 +398,7 @@ int mp_engine_confirm_phase(struct mp_confirm_phase *p, struct mp_error *err)
     }
     free(detail);
     if (rc == 0 && k > 0) {
-        rc = run_missing(p, rows, idx, k, err);
+        rc = run_due(p, rows, idx, k, err);
     }
     if (rc == 0 && k > 0) {
         rc = conclude(p, rows, idx, k, err);

@@ -95,7 +95,9 @@ struct mp_confirm_stats {
     size_t n_values;               /* of them, with an objective value */
     double mean, stddev, min, max; /* of the objective over those values (stddev: sample, 0 for
                                       one value) */
-    bool confirmed;                /* measured at least twice, and every measurement passed */
+    double interval; /* half-width of the mean's 95 % interval over |mean| (Student's t);
+                        infinity for fewer than two values */
+    bool confirmed;  /* measured at least twice, and every measurement passed */
 };
 /* The candidates of spec's confirmation among rows (n trials): the confirm_top SUCCEEDED trials
  * with the best objective values, best first, as indexes into rows. Returns how many. */
@@ -108,5 +110,14 @@ void mp_confirm_stats_of(const struct mp_spec *spec, const struct mp_trial_row *
 /* The winner among n candidates' statistics: the confirmed one with the best mean (ties: the
  * earlier one); -1 when none is confirmed. */
 long mp_confirm_pick(const struct mp_spec *spec, const struct mp_confirm_stats *s, size_t n);
+/* What the confirmation of candidates rows[idx[0..k)] still has to measure, given the recorded
+ * runs: rounds 1..confirm_runs of every candidate, then further rounds (up to confirm_max_runs)
+ * of the candidates still confirmed, each decided on the runs of the earlier rounds and due
+ * while the leader's interval exceeds max_uncertainty. Returns the runs still due in the rounds
+ * decided so far (0: the confirmation is complete) and, when some are, the next one as
+ * *round and *cand (an index into idx). */
+size_t mp_confirm_due(const struct mp_spec *spec, const struct mp_trial_row *rows,
+                      const size_t *idx, size_t k, const struct mp_confirm_row *runs, size_t n_runs,
+                      int64_t *round, size_t *cand);
 
 #endif

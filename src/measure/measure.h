@@ -140,6 +140,10 @@ struct mp_spread {
 bool mp_measure_stable(const struct mp_window_stats *w, size_t n, unsigned k, double tolerance,
                        uint64_t min_requests, struct mp_spread *spread);
 
+/* Student's t quantile for a two-sided 95 % interval with df degrees of freedom (infinity for 0).
+ */
+double mp_measure_t975(size_t df);
+
 /* The 95 % confidence interval of the mean throughput over windows w[0..n), pure: its
  * half-width relative to the mean (Student's t over the per-window throughputs); infinity for
  * fewer than 2 windows or a mean of 0. Writes the mean to *mean when non-NULL. */

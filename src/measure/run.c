@@ -33,8 +33,7 @@ struct run_ctx {
     struct mp_spread spread;
 };
 
-/* Student's t quantile for a two-sided 95 % interval with df degrees of freedom. */
-static double t975(size_t df)
+double mp_measure_t975(size_t df)
 {
     static const double t[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
                                2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
@@ -60,7 +59,7 @@ double mp_measure_ci(const struct mp_window_stats *w, size_t n, double *mean)
         return INFINITY;
     }
     double sd = sqrt(sq / (double)(n - 1));
-    return t975(n - 1) * sd / sqrt((double)n) / m;
+    return mp_measure_t975(n - 1) * sd / sqrt((double)n) / m;
 }
 
 /* The confidence rule: enough windows, each with enough responses, and a narrow interval. */

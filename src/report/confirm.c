@@ -54,15 +54,18 @@ static json_t *runs_json(const struct mp_spec *spec, const struct mp_confirm_row
 
 json_t *mp_report_stats_json(const struct mp_confirm_stats *s)
 {
-    return json_pack("{s:I, s:o, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:b}", "number",
+    return json_pack("{s:I, s:o, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:b}", "number",
                      (json_int_t)s->number, "search_value", num_or_null(s->search_value), "runs",
                      (json_int_t)s->runs, "passes", (json_int_t)s->passes, "settled_runs",
                      (json_int_t)s->settled, "mean", num_or_null(s->mean), "stddev",
                      num_or_null(s->stddev), "min", num_or_null(s->min), "max", num_or_null(s->max),
-                     "confirmed", s->confirmed);
+                     "interval", num_or_null(s->interval), "confirmed", s->confirmed);
 }
 
-static const char *phase_state(const struct mp_spec *spec, size_t k, size_t recorded)
+/* A finished experiment finished its confirmation, under the rules of the build that ran it. */
+static const char *phase_state(const struct mp_spec *spec, bool finished,
+                               const struct mp_trial_row *rows, const size_t *idx, size_t k,
+                               const struct mp_confirm_row *runs, size_t n_runs, size_t recorded)
 {
     if (spec->confirm_top <= 0) {
         return "off";
@@ -70,11 +73,14 @@ static const char *phase_state(const struct mp_spec *spec, size_t k, size_t reco
     if (k == 0) {
         return "none";
     }
-    size_t planned = k * (size_t)spec->confirm_runs;
-    return recorded >= planned ? "done" : recorded == 0 ? "pending" : "partial";
+    int64_t round;
+    size_t cand;
+    return finished || mp_confirm_due(spec, rows, idx, k, runs, n_runs, &round, &cand) == 0 ? "done"
+           : recorded == 0 ? "pending"
+                           : "partial";
 }
 
-int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec,
+int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec, bool finished,
                                    const struct mp_trial_row *rows, size_t n,
                                    const struct mp_confirm_row *runs, size_t n_runs,
                                    struct mp_confirm_stats *winner)
@@ -88,7 +94,7 @@ int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec,
         const struct mp_trial_row *t = &rows[idx[i]];
         mp_confirm_stats_of(spec, t, runs, n_runs, &s[i]);
         for (size_t r = 0; r < n_runs; r++) {
-            recorded += runs[r].trial_number == t->number && runs[r].run <= spec->confirm_runs;
+            recorded += runs[r].trial_number == t->number;
         }
         json_t *c = mp_report_stats_json(&s[i]);
         json_t *params = json_loads(t->params_json, 0, NULL);
@@ -97,17 +103,18 @@ int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec,
         json_object_set_new(c, "confirm_runs", runs_json(spec, runs, n_runs, t->number));
         json_array_append_new(cands, c);
     }
-    const char *state = phase_state(spec, k, recorded);
+    const char *state = phase_state(spec, finished, rows, idx, k, runs, n_runs, recorded);
     long w = strcmp(state, "done") == 0 ? mp_confirm_pick(spec, s, k) : -1;
     int64_t rec = w >= 0 ? s[w].number : 0;
     if (w >= 0) {
         *winner = s[w];
     }
-    json_object_set_new(j, "confirmation",
-                        json_pack("{s:s, s:I, s:I, s:o, s:o}", "state", state, "top",
-                                  (json_int_t)spec->confirm_top, "runs",
-                                  (json_int_t)spec->confirm_runs, "recommended",
-                                  rec > 0 ? json_integer(rec) : json_null(), "candidates", cands));
+    json_object_set_new(
+        j, "confirmation",
+        json_pack("{s:s, s:I, s:I, s:I, s:f, s:o, s:o}", "state", state, "top",
+                  (json_int_t)spec->confirm_top, "runs", (json_int_t)spec->confirm_runs, "max_runs",
+                  (json_int_t)spec->confirm_max_runs, "max_uncertainty", spec->max_uncertainty,
+                  "recommended", rec > 0 ? json_integer(rec) : json_null(), "candidates", cands));
     free(s);
     free(idx);
     return rec;

@@ -69,9 +69,15 @@ static void print_confirmation(FILE *f, const json_t *r)
     if (json_array_size(cands) == 0) {
         return;
     }
-    fprintf(f, "Confirmation (%s): the best %zu trials measured %lld more times each\n",
-            json_string_value(json_object_get(c, "state")), json_array_size(cands),
-            (long long)json_integer_value(json_object_get(c, "runs")));
+    long long runs = json_integer_value(json_object_get(c, "runs"));
+    long long max_runs = json_integer_value(json_object_get(c, "max_runs"));
+    fprintf(f, "Confirmation (%s): the best %zu trials measured %lld more times each",
+            json_string_value(json_object_get(c, "state")), json_array_size(cands), runs);
+    if (max_runs > runs) {
+        fprintf(f, " (up to %lld while the leader's 95 %% interval is wider than +-%.1f %%)",
+                max_runs, 100 * json_number_value(json_object_get(c, "max_uncertainty")));
+    }
+    fprintf(f, "\n");
     fprintf(f, "  %5s  %12s  %12s  %10s  %12s  %12s  %6s  %s\n", "trial", "search", "mean",
             "stddev", "min", "max", "passed", "");
     for (size_t i = 0; i < json_array_size(cands); i++) {
@@ -239,15 +245,21 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
     const json_t *conf = json_object_get(best, "confirmed");
     if (json_is_object(conf)) {
         char b[4][MP_FMT_DOUBLE_MAX];
+        char interval[48] = "";
+        const json_t *iv = json_object_get(conf, "interval");
+        if (json_is_number(iv)) {
+            snprintf(interval, sizeof(interval), "; 95 %% interval of the mean +-%.1f %%",
+                     100 * json_number_value(iv));
+        }
         fprintf(f,
                 "Confirmed over %lld measurements (%lld met every constraint):\n  %-26s %s +- "
-                "%s (min %s, max %s)   (objective, %s, mean +- standard deviation)\n",
+                "%s (min %s, max %s%s)   (objective, %s, mean +- standard deviation)\n",
                 (long long)json_integer_value(json_object_get(conf, "runs")),
                 (long long)json_integer_value(json_object_get(conf, "passes")), metric,
                 metric_text(json_object_get(conf, "mean"), b[0]),
                 metric_text(json_object_get(conf, "stddev"), b[1]),
                 metric_text(json_object_get(conf, "min"), b[2]),
-                metric_text(json_object_get(conf, "max"), b[3]),
+                metric_text(json_object_get(conf, "max"), b[3]), interval,
                 json_string_value(json_object_get(obj, "direction")));
     } else if (json_is_object(json_object_get(r, "confirmation")) &&
                strcmp(

@@ -7,8 +7,9 @@
 #include "report/report.h"
 
 /* Adds "confirmation" to the report j and returns the confirmed winner's trial number (0 when
- * none; *winner then untouched). */
-int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec,
+ * none; *winner then untouched). finished: the experiment SUCCEEDED, so its confirmation is
+ * complete whatever mp_confirm_due says of the recorded runs. */
+int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec, bool finished,
                                    const struct mp_trial_row *rows, size_t n,
                                    const struct mp_confirm_row *runs, size_t n_runs,
                                    struct mp_confirm_stats *winner);

@@ -432,14 +432,16 @@ static int parse_cost(struct mp_spec *spec, const struct mp_node *n, struct mp_e
     return 0;
 }
 
-/* algorithm.confirm: {top, runs, max_uncertainty}, or false. Defaults: 3 candidates, 2 runs
- * each, 5 %; off for the replay runner, whose recorded figures do not change when re-read. */
+/* algorithm.confirm: {top, runs, max_runs, max_uncertainty}, or false. Defaults: 3 candidates,
+ * 2 runs each, up to 4 while the leader's figure is not known within 5 %; off for the replay
+ * runner, whose recorded figures do not change when re-read. */
 static int parse_confirm(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
 {
-    static const char *const keys[] = {"top", "runs", "max_uncertainty", NULL};
+    static const char *const keys[] = {"top", "runs", "max_runs", "max_uncertainty", NULL};
     bool replay = spec->runner && strcmp(spec->runner, "replay") == 0;
     spec->confirm_top = replay ? 0 : 3;
     spec->confirm_runs = 2;
+    spec->confirm_max_runs = 4;
     spec->max_uncertainty = 0.05;
     if (!n) {
         return 0;
@@ -448,7 +450,8 @@ static int parse_confirm(struct mp_spec *spec, const struct mp_node *n, struct m
     bool on = true;
     if (n->kind != MP_NODE_MAP) {
         if ((rc = mp_doc_bool(n, &on, err)) != 0) {
-            return mp_doc_error(err, n, "expected a map {top, runs, max_uncertainty} or false");
+            return mp_doc_error(err, n,
+                                "expected a map {top, runs, max_runs, max_uncertainty} or false");
         }
         spec->confirm_top = on ? 3 : 0;
         return 0;
@@ -457,6 +460,16 @@ static int parse_confirm(struct mp_spec *spec, const struct mp_node *n, struct m
         (rc = mp_doc_int(mp_doc_get(n, "top"), 0, 100, &spec->confirm_top, err)) != 0 ||
         (rc = mp_doc_int(mp_doc_get(n, "runs"), 1, 100, &spec->confirm_runs, err)) != 0) {
         return rc;
+    }
+    const struct mp_node *mr = mp_doc_get(n, "max_runs");
+    spec->confirm_max_runs =
+        spec->confirm_runs > spec->confirm_max_runs ? spec->confirm_runs : spec->confirm_max_runs;
+    if ((rc = mp_doc_int(mr, 1, 100, &spec->confirm_max_runs, err)) != 0) {
+        return rc;
+    }
+    if (spec->confirm_max_runs < spec->confirm_runs) {
+        return mp_doc_error(err, mr, "max_runs (%lld) must be at least runs (%lld)",
+                            (long long)spec->confirm_max_runs, (long long)spec->confirm_runs);
     }
     if (mp_doc_get(n, "top") == NULL && replay) {
         spec->confirm_top = 3;

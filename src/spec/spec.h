@@ -82,9 +82,11 @@ struct mp_spec {
     struct mp_node *algorithm_settings; /* borrowed from doc; NULL when absent */
     char *prior_path;                   /* algorithm.prior, absolute; NULL when absent */
     /* algorithm.confirm: after the search, the best `confirm_top` candidates are measured
-     * `confirm_runs` more times each (0: off) and the recommendation rests on those figures.
-     * A measurement whose relative uncertainty exceeds `max_uncertainty` did not settle. */
-    int64_t confirm_top, confirm_runs;
+     * `confirm_runs` more times each (0: off) and the recommendation rests on those figures;
+     * further rounds, up to `confirm_max_runs` runs each, while the leader's mean is not known
+     * within `max_uncertainty` (95 % interval, relative). A measurement whose relative
+     * uncertainty exceeds `max_uncertainty` did not settle. */
+    int64_t confirm_top, confirm_runs, confirm_max_runs;
     double max_uncertainty;
     /* runner */
     char *runner;                /* "local" or "replay" */

@@ -19,12 +19,14 @@
 /* qps = 100 - (a-7)^2 - (b-3)^2 over a in 1..10, b in 1..5. In the search (attempt < 1000),
  * (a=2, b=1) is a fluke at +50 and (7, 3), the true optimum, reports stable = 0. In
  * confirmation runs (attempt >= 1000, run = (attempt - 1000) / 10), the configurations at
- * qps 99 miss the p99 limit in run 2; a = 10 always misses it. After `interrupt_after` calls it
+ * qps 99 miss the p99 limit in run 2; a = 10 always misses it. With `noisy`, the optimum's
+ * confirmation runs alternate between 110 (odd runs) and 90. After `interrupt_after` calls it
  * raises cancel and reports CANCELLED. */
 struct fluke_runner {
     struct mp_runner base;
     int calls, confirm_calls;
     int interrupt_after;
+    bool noisy;
     atomic_bool *cancel;
 };
 
@@ -47,8 +49,12 @@ static int fluke_run(struct mp_runner *base, const struct mp_trial_request *req,
         qps += 50;
     }
     double p99 = a == 10 ? 20 : 5;
-    if (confirming && qps == 99 && (req->attempt - 1000) / 10 == 2) {
+    int64_t round = (req->attempt - 1000) / 10;
+    if (confirming && qps == 99 && round == 2) {
         p99 = 50;
+    }
+    if (confirming && r->noisy && a == 7 && b == 3) {
+        qps += round % 2 ? 10 : -10;
     }
     mp_metrics_set(&res->metrics, "qps", qps);
     mp_metrics_set(&res->metrics, "p99_ms", p99);
@@ -253,6 +259,87 @@ static void interrupted_confirmation_resumes(void **state)
     mp_spec_free(spec);
 }
 
+/* The measurements of candidate `number` in the report (the trial and its confirmation runs). */
+static json_int_t runs_of(const json_t *rep, int64_t number)
+{
+    const json_t *c = candidate(rep, number);
+    assert_non_null(c);
+    return json_integer_value(json_object_get(c, "runs"));
+}
+
+/* The leader's figures disagree (100, 110, 90: a 95 % interval of +-25 %): the candidates still
+ * confirmed get further rounds up to max_runs, the one that missed its SLO does not; without
+ * room for more (max_runs = runs) the confirmation ends after its rounds. */
+static void uncertain_leader_gets_more_rounds(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("{top: 3, runs: 2}");
+    assert_int_equal(spec->confirm_max_runs, 4);
+    struct mp_store *st = open_store();
+    struct fluke_runner fr = {.noisy = true};
+    struct mp_engine_summary sum;
+    run(st, spec, &fr, NULL, &sum);
+    assert_int_equal(sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(sum.confirm_runs, 10); /* 3 x 2, then rounds 3 and 4 of two candidates */
+    json_t *rep = report(st);
+    int64_t opt = number_of(rep, 7, 3), fluke = number_of(rep, 2, 1);
+    assert_int_equal(sum.recommended, opt);
+    assert_int_equal(runs_of(rep, opt), 5);
+    assert_int_equal(runs_of(rep, fluke), 5);
+    const json_t *third =
+        json_array_get(json_object_get(json_object_get(rep, "confirmation"), "candidates"), 2);
+    assert_int_equal(json_integer_value(json_object_get(third, "runs")), 3);
+    const json_t *cb = json_object_get(json_object_get(rep, "best"), "confirmed");
+    assert_true(fabs(json_number_value(json_object_get(cb, "mean")) - 100) < 1e-9);
+    /* 100, 110, 90, 110, 90: sd sqrt(100), t(4) = 2.776 over sqrt(5). */
+    double want = 2.776 * 10 / sqrt(5) / 100;
+    assert_true(fabs(json_number_value(json_object_get(cb, "interval")) - want) < 1e-6);
+    json_decref(rep);
+    mp_store_close(st);
+    mp_spec_free(spec);
+
+    spec = make_spec("{top: 3, runs: 2, max_runs: 2}");
+    st = open_store();
+    struct fluke_runner quiet = {.noisy = true};
+    run(st, spec, &quiet, NULL, &sum);
+    assert_int_equal(sum.confirm_runs, 6);
+    rep = report(st);
+    assert_int_equal(runs_of(rep, number_of(rep, 7, 3)), 3);
+    json_decref(rep);
+    mp_store_close(st);
+    mp_spec_free(spec);
+}
+
+/* Interrupted inside a further round, the confirmation resumes with the same decisions. */
+static void interrupted_extra_round_resumes(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("{top: 3, runs: 2}");
+    struct mp_store *st = open_store();
+    atomic_bool cancel = false;
+    struct fluke_runner f1 = {.noisy = true, .interrupt_after = 50 + 8};
+    struct mp_engine_summary sum;
+    run(st, spec, &f1, &cancel, &sum);
+    assert_int_equal(sum.state, MP_EXPERIMENT_INTERRUPTED);
+    assert_non_null(strstr(sum.stop_reason, "(7 of 8 runs)"));
+    json_t *rep = report(st);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(rep, "confirmation"), "state")),
+        "partial");
+    json_decref(rep);
+    atomic_store(&cancel, false);
+    struct fluke_runner f2 = {.noisy = true};
+    run(st, spec, &f2, &cancel, &sum);
+    assert_int_equal(sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(f2.calls, 3);
+    rep = report(st);
+    assert_int_equal(runs_of(rep, number_of(rep, 7, 3)), 5);
+    assert_int_equal(runs_of(rep, number_of(rep, 2, 1)), 5);
+    json_decref(rep);
+    mp_store_close(st);
+    mp_spec_free(spec);
+}
+
 /* Without a confirmation, an unsettled measurement is never the recommendation on its own: the
  * best settled trial is, and the unsettled one is marked. */
 static void unsettled_trial_is_not_the_winner(void **state)
@@ -312,7 +399,8 @@ static void unsettled_rule(void **state)
 static void spec_errors_name_the_field(void **state)
 {
     (void)state;
-    const char *bad[] = {"{top: -1}", "{runs: 0}", "{max_uncertainty: 2}", "{tops: 3}", "maybe"};
+    const char *bad[] = {"{top: -1}", "{runs: 0}", "{max_uncertainty: 2}", "{runs: 3, max_runs: 2}",
+                         "{tops: 3}", "maybe"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char text[512];
         snprintf(text, sizeof(text),
@@ -335,6 +423,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(confirmation_overturns_a_fluke),
         cmocka_unit_test(interrupted_confirmation_resumes),
+        cmocka_unit_test(uncertain_leader_gets_more_rounds),
+        cmocka_unit_test(interrupted_extra_round_resumes),
         cmocka_unit_test(unsettled_trial_is_not_the_winner),
         cmocka_unit_test(unsettled_rule),
         cmocka_unit_test(spec_errors_name_the_field),

@@ -29,6 +29,8 @@ function confirmedCards(exp, c) {
   if (Number.isFinite(c.min) && Number.isFinite(c.max)) {
     spread.push(`range ${fmtMetric(m, c.min)} – ${fmtMetric(m, c.max)}`);
   }
+  if (Number.isFinite(c.interval))
+    spread.push(`95 % interval ± ${(100 * c.interval).toFixed(1)} %`);
   return [
     card(`Confirmed ${metricInfo(m).label} (mean)`, fmtMetric(m, c.mean), spread.join(', ')),
     card('In the search', fmtMetric(m, c.search_value), 'the single measurement that found it'),
@@ -62,7 +64,11 @@ function confirmationTable(exp, conf) {
         'caption',
         { class: 'muted' },
         `Confirmation (${conf.state}): the best ${conf.top} candidates, ` +
-          `measured ${conf.runs} more times each`,
+          `measured ${conf.runs} more times each` +
+          (conf.max_runs > conf.runs
+            ? ` (up to ${conf.max_runs} while the leader's 95 % interval is wider than ` +
+              `± ${(100 * conf.max_uncertainty).toFixed(1)} %)`
+            : ''),
       ),
       h(
         'thead',
