@@ -36,13 +36,14 @@ for seed in $(seq 1 "$runs"); do
     printf '%s' "$json" >"$work/run$seed.json"
     value=$(printf '%s' "$json" | jq '.best.confirmed.mean // .best.value // 0')
     echo "$value" >>"$work/values"
-    printf 'run %s (seed %s): %s; recommended trial %s %s: %s = %.0f (%s measurements, sd %.0f); SLO violated in %s of %s trials\n' \
+    printf 'run %s (seed %s): %s; recommended trial %s %s: %s = %.0f (%s measurements, sd %.0f, 95 %% interval +-%s %%); SLO violated in %s of %s trials\n' \
         "$seed" "$seed" "$(printf '%s' "$json" | jq -r .state)" \
         "$(printf '%s' "$json" | jq -r '.best.number // "none"')" \
         "$(printf '%s' "$json" | jq -c '.best.params // {}')" \
         "$(printf '%s' "$json" | jq -r .objective.metric)" "$value" \
         "$(printf '%s' "$json" | jq -r '.best.confirmed.runs // 1')" \
         "$(printf '%s' "$json" | jq -r '.best.confirmed.stddev // 0')" \
+        "$(printf '%s' "$json" | jq -r '(.best.confirmed.interval // null) | if . == null then "-" else (. * 1000 | round / 10 | tostring) end')" \
         "$(printf '%s' "$json" | jq '[.trials[] | select(.failure == "SLO_VIOLATED")] | length')" \
         "$(printf '%s' "$json" | jq '.trials | length')"
 done
