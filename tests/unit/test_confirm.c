@@ -300,8 +300,8 @@ static void uncertain_leader_gets_more_rounds(void **state)
 
     spec = make_spec("{top: 3, runs: 2, max_runs: 2}");
     st = open_store();
-    struct fluke_runner quiet = {.noisy = true};
-    run(st, spec, &quiet, NULL, &sum);
+    struct fluke_runner capped = {.noisy = true};
+    run(st, spec, &capped, NULL, &sum);
     assert_int_equal(sum.confirm_runs, 6);
     rep = report(st);
     assert_int_equal(runs_of(rep, number_of(rep, 7, 3)), 3);
