@@ -7,10 +7,14 @@
 #      confirmation runs), then the spread of those values ((max - min) / min; goal <= 10 %);
 #   2. the first run's recommendation re-measured REPEATS (5) times with `morphling trial`:
 #      throughput per run, its coefficient of variation (goal <= 3 %) and how many of the runs
-#      met the SLO (goal 5 of 5).
+#      met the SLO (goal 5 of 5);
+#   3. the RUNS recommendations re-measured side by side, SIDE (3) interleaved rounds (one run of
+#      each recommendation per round): their mean objective and its spread. Not a goal figure:
+#      it tells a change of the machine's speed between the runs of step 1 (which step 1's
+#      spread includes) from recommendations that differ in quality.
 # Prints the load average before and after: the figures mean little on a busy machine.
 # Usage: bench/trust/run.sh   (needs the release build: make build; env TRIALS=16 for
-# algorithm.max_trials, RUNS=3, REPEATS=5, KEEP=1 keeps the stores and outputs and prints where)
+# algorithm.max_trials, RUNS=3, REPEATS=5, SIDE=3, KEEP=1 keeps the stores and outputs and prints where)
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$root/build/release/morphling
@@ -18,6 +22,7 @@ spec=$root/examples/fmnist.yaml
 trials=${TRIALS:-16}
 runs=${RUNS:-3}
 repeats=${REPEATS:-5}
+side=${SIDE:-3}
 [ -x "$bin" ] || { echo "bench/trust: build the release build first (make build)" >&2; exit 1; }
 work=$(mktemp -d /tmp/mp-trust.XXXXXX)
 if [ "${KEEP:-0}" = 1 ]; then
@@ -69,4 +74,28 @@ done
 awk -v pass="$pass" -v n="$repeats" '{ s += $1; q += $1 * $1 } END {
     m = s / NR; sd = NR > 1 ? sqrt((q - s * s / NR) / (NR - 1)) : 0
     printf "recommended configuration re-measured %d times: mean %.0f req/s, CoV %.1f %%, SLO met %d of %d\n", NR, m, (m > 0 ? 100 * sd / m : 0), pass, n }' "$work/rps"
+
+metric=$(jq -r .objective.metric "$work/run1.json")
+: >"$work/side"
+for _ in $(seq 1 "$side"); do
+    for seed in $(seq 1 "$runs"); do
+        sets=$(jq -r '.best.params // {} | to_entries[] | "--set \(.key)=\(.value)"' "$work/run$seed.json")
+        [ -n "$sets" ] || continue
+        # shellcheck disable=SC2086
+        out=$("$bin" trial "$spec" $sets --json -q 2>/dev/null || true)
+        printf '%s %s %s\n' "$seed" "$(printf '%s' "$out" | jq --arg m "$metric" '.metrics[$m] // 0')" \
+            "$(printf '%s' "$out" | jq -r '.state // "ERROR"')" >>"$work/side"
+    done
+done
+awk -v rounds="$side" -v runs="$runs" -v metric="$metric" '{ s[$1] += $2; n[$1]++; if ($3 == "SUCCEEDED") ok[$1]++ }
+    END {
+        for (r = 1; r <= runs; r++) {
+            if (!n[r]) continue
+            m = s[r] / n[r]
+            printf "side by side, recommendation of run %d: %s = %.0f (mean of %d), SLO met %d of %d\n", r, metric, m, n[r], ok[r], n[r]
+            if (!seen++ || m < lo) lo = m
+            if (m > hi) hi = m
+        }
+        if (seen) printf "recommendations measured side by side (%d interleaved rounds): spread (max - min) / min = %.1f %%\n", rounds, (lo > 0 ? 100 * (hi - lo) / lo : 0)
+    }' "$work/side"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
