@@ -14,7 +14,8 @@
 #      spread includes) from recommendations that differ in quality.
 # Prints the load average before and after: the figures mean little on a busy machine.
 # Usage: bench/trust/run.sh   (needs the release build: make build; env TRIALS=16 for
-# algorithm.max_trials, RUNS=3, REPEATS=5, SIDE=3, KEEP=1 keeps the stores and outputs and prints where)
+# algorithm.max_trials, RUNS=3, REPEATS=5, SIDE=3, SETS="--set K=V ..." more overrides for the
+# runs, e.g. search settings to compare; KEEP=1 keeps the stores and outputs and prints where)
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$root/build/release/morphling
@@ -23,6 +24,7 @@ trials=${TRIALS:-16}
 runs=${RUNS:-3}
 repeats=${REPEATS:-5}
 side=${SIDE:-3}
+sets_extra=${SETS:-}
 [ -x "$bin" ] || { echo "bench/trust: build the release build first (make build)" >&2; exit 1; }
 work=$(mktemp -d /tmp/mp-trust.XXXXXX)
 if [ "${KEEP:-0}" = 1 ]; then
@@ -30,13 +32,14 @@ if [ "${KEEP:-0}" = 1 ]; then
 else
     trap 'rm -rf "$work"' EXIT
 fi
-echo "== bench/trust: $runs runs of examples/fmnist.yaml ($trials trials each), then $repeats re-measurements"
+echo "== bench/trust: $runs runs of examples/fmnist.yaml ($trials trials each${sets_extra:+, $sets_extra}), then $repeats re-measurements"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : >"$work/values"
 for seed in $(seq 1 "$runs"); do
     db=$work/run$seed.db
+    # shellcheck disable=SC2086
     "$bin" run "$spec" --db "$db" --quiet --set algorithm.seed="$seed" \
-        --set algorithm.max_trials="$trials" >/dev/null 2>&1 || true
+        --set algorithm.max_trials="$trials" $sets_extra >/dev/null 2>&1 || true
     json=$("$bin" show fmnist-xgboost --db "$db" --json)
     printf '%s' "$json" >"$work/run$seed.json"
     value=$(printf '%s' "$json" | jq '.best.confirmed.mean // .best.value // 0')
