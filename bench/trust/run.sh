@@ -58,7 +58,12 @@ done
 awk '{ v[NR] = $1; if (NR == 1 || $1 < lo) lo = $1; if ($1 > hi) hi = $1 }
      END { printf "confirmed objective over %d runs: min %.0f, max %.0f, spread (max - min) / min = %.1f %%\n", NR, lo, hi, (lo > 0 ? 100 * (hi - lo) / lo : 0) }' "$work/values"
 
-sets=$(jq -r '.best.params // {} | to_entries[] | "--set \(.key)=\(.value)"' "$work/run1.json")
+# The --set options of run N's recommended configuration (none when it recommended nothing).
+recommended_sets() {
+    jq -r '.best.params // {} | to_entries[] | "--set \(.key)=\(.value)"' "$work/run$1.json"
+}
+
+sets=$(recommended_sets 1)
 [ -n "$sets" ] || { echo "run 1 recommended nothing: no re-measurement"; exit 0; }
 : >"$work/rps"
 pass=0
@@ -82,7 +87,7 @@ metric=$(jq -r .objective.metric "$work/run1.json")
 : >"$work/side"
 for _ in $(seq 1 "$side"); do
     for seed in $(seq 1 "$runs"); do
-        sets=$(jq -r '.best.params // {} | to_entries[] | "--set \(.key)=\(.value)"' "$work/run$seed.json")
+        sets=$(recommended_sets "$seed")
         [ -n "$sets" ] || continue
         # shellcheck disable=SC2086
         out=$("$bin" trial "$spec" $sets --json -q 2>/dev/null || true)
