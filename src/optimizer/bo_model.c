@@ -18,6 +18,8 @@
 #define POF_PENALTY   1000.0
 /* Measurement noise of a constraint margin (log units) in P(margin <= 0). */
 #define MARGIN_NOISE 0.1
+/* Measured levels per resource input that P(margin <= 0) is kept monotone against. */
+#define MAX_LEVELS 4
 
 static bool is_pending(const struct mp_observation *o)
 {
@@ -323,8 +325,9 @@ static double trend_at(const struct bo_model *m, const double *z)
 
 /* The margin model: a regression on the measured constraint margins of the trials with a value
  * (log of value over limit, > 0 breaks a constraint), so a p99 at 5 times its limit teaches more
- * than one at 1.1 times, and P(feasible) = P(margin <= 0). Label-model length-scale prior
- * (failure regions have edges), targets standardised. */
+ * than one at 1.1 times, and P(feasible) = P(margin <= 0). A monotone trend in the resources
+ * plus a GP on the residual with the default length-scale prior (not the label models' short
+ * one), targets standardised. */
 static int fit_margins(const struct bo *bo, const struct mp_history *h, const double *zp, size_t np,
                        struct mp_rng *rng, struct bo_model *m, struct mp_error *err)
 {
@@ -543,6 +546,92 @@ out:
 
 /* --- acquisition --------------------------------------------------------------------------- */
 
+/* The distinct values of the margin model's resource inputs among its points, ascending:
+ * lv[j * cap ...] holds nl[j] values of trend input j; of more than MAX_LEVELS, MAX_LEVELS spread
+ * evenly over them, the largest included (each level costs one more prediction per candidate). */
+static void resource_levels(const struct bo_model *m, double *lv, size_t *nl, size_t cap)
+{
+    const struct mp_gp *gp = &m->slo;
+    for (size_t j = 0; j < m->n_trend; j++) {
+        double *l = lv + j * cap;
+        nl[j] = 0;
+        for (size_t i = 0; i < gp->n; i++) {
+            double v = gp->x[i * gp->d + m->trend_in[j]];
+            size_t k = 0;
+            while (k < nl[j] && l[k] < v) {
+                k++;
+            }
+            if (k == nl[j] || l[k] != v) {
+                memmove(l + k + 1, l + k, (nl[j] - k) * sizeof(double));
+                l[k] = v;
+                nl[j]++;
+            }
+        }
+        if (nl[j] > MAX_LEVELS) {
+            for (size_t k = 0; k < MAX_LEVELS; k++) {
+                l[k] = l[k * (nl[j] - 1) / (MAX_LEVELS - 1)];
+            }
+            nl[j] = MAX_LEVELS;
+        }
+    }
+}
+
+/* log P(margin <= 0) at n inputs z into lp; work: 2 n values. */
+static void margin_log_prob(const struct bo_model *m, size_t dz, const double *z, size_t n,
+                            double *lp, double *work)
+{
+    double *mu = work, *var = work + n;
+    mp_gp_predict(&m->slo, z, n, mu, var);
+    for (size_t i = 0; i < n; i++) {
+        double g = mu[i] + trend_at(m, z + i * dz);
+        lp[i] = mp_norm_logcdf(-g / sqrt(MARGIN_NOISE * MARGIN_NOISE + var[i]));
+    }
+}
+
+/* The margin model's log P(feasible) at n inputs z, added to out; monotone in the resources
+ * (monotone_resources): with the same other values, more of a resource cannot break a
+ * constraint that less of it met, so a configuration's probability is at most that of itself
+ * with one resource raised to a level some trial had. Where the trials leave a resource's effect
+ * to the residual model (which is not monotone), this keeps a configuration beside failures from
+ * looking safer than the same configuration with more of that resource. */
+static void margin_log_probs(const struct bo *bo, const struct bo_model *m, const double *z,
+                             size_t n, double *out)
+{
+    size_t d = bo->dz, cap = m->slo.n + 1, nl[MP_BO_MAX_TREND] = {0};
+    double *lv = mp_xmalloc((m->n_trend + 1) * cap * sizeof(double));
+    double *zc = mp_xmalloc((n + 1) * d * sizeof(double));
+    double *lp = mp_xmalloc((n + 1) * 4 * sizeof(double)), *lq = lp + n, *work = lq + n;
+    size_t *at = mp_xmalloc((n + 1) * sizeof(size_t));
+    margin_log_prob(m, d, z, n, lp, work);
+    if (bo->set.monotone) {
+        resource_levels(m, lv, nl, cap);
+    }
+    for (size_t j = 0; j < m->n_trend; j++) {
+        size_t in = m->trend_in[j];
+        for (size_t k = 0; k < nl[j]; k++) {
+            size_t c = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (lv[j * cap + k] > z[i * d + in]) {
+                    memcpy(zc + c * d, z + i * d, d * sizeof(double));
+                    zc[c * d + in] = lv[j * cap + k];
+                    at[c++] = i;
+                }
+            }
+            margin_log_prob(m, d, zc, c, lq, work);
+            for (size_t t = 0; t < c; t++) {
+                lp[at[t]] = fmin(lp[at[t]], lq[t]);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] += lp[i];
+    }
+    free(lv);
+    free(zc);
+    free(lp);
+    free(at);
+}
+
 /* log of (acquisition x probability of feasibility) at m model inputs. */
 void mp_bo_acquisition(const struct bo *bo, const struct bo_model *m, const double *z, size_t n,
                        double *out, double *work)
@@ -557,13 +646,12 @@ void mp_bo_acquisition(const struct bo *bo, const struct bo_model *m, const doub
             out[i] += log_prob(mu[i], var[i]);
         }
     }
-    if (m->have_slo) {
+    if (m->have_slo && m->slo_margin) {
+        margin_log_probs(bo, m, z, n, out);
+    } else if (m->have_slo) {
         mp_gp_predict(&m->slo, z, n, mu, var);
         for (size_t i = 0; i < n; i++) {
-            double g = m->slo_margin ? mu[i] + trend_at(m, z + i * bo->dz) : 0;
-            out[i] += m->slo_margin
-                          ? mp_norm_logcdf(-g / sqrt(MARGIN_NOISE * MARGIN_NOISE + var[i]))
-                          : log_prob(mu[i], var[i]);
+            out[i] += log_prob(mu[i], var[i]);
         }
     }
     double *xd = m->n_dominators ? mp_xmalloc((bo->d + 1) * sizeof(double)) : NULL;
