@@ -15,7 +15,8 @@
 #include "meta/meta.h"
 #include "optimizer/optimizer.h"
 
-#define MP_BO_MAX_TREND 4 /* numeric resource inputs in the margin's trend */
+#define MP_BO_MAX_TREND  4 /* numeric resource inputs in the margin's trend */
+#define MP_BO_MAX_LEVELS 4 /* measured levels per trend input that P(SLO) is monotone against */
 
 enum bo_acq { BO_EI, BO_UCB }; /* the order of the settings' "acquisition" choices */
 enum bo_warp { BO_WARP_NONE, BO_WARP_RANK };
@@ -76,6 +77,10 @@ struct bo_model {
      * resource inputs, every slope <= 0; slo models the rest. */
     size_t trend_in[MP_BO_MAX_TREND], n_trend;
     double trend[MP_BO_MAX_TREND + 1];
+    /* monotone_resources: measured values of each trend input, ascending; a configuration's
+     * P(meets the SLO) is at most that of itself with one input raised to one of them. */
+    double levels[MP_BO_MAX_TREND][MP_BO_MAX_LEVELS];
+    size_t n_levels[MP_BO_MAX_TREND];
     /* Monotone infeasibility: configurations (d values each) that failed a constraint or ran
      * out of a resource; one with the same other values and no more of any resource fails too. */
     double *dominators;

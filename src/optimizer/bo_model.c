@@ -18,8 +18,6 @@
 #define POF_PENALTY   1000.0
 /* Measurement noise of a constraint margin (log units) in P(margin <= 0). */
 #define MARGIN_NOISE 0.1
-/* Measured levels per resource input that P(margin <= 0) is kept monotone against. */
-#define MAX_LEVELS 4
 
 static bool is_pending(const struct mp_observation *o)
 {
@@ -323,6 +321,36 @@ static double trend_at(const struct bo_model *m, const double *z)
     return t;
 }
 
+/* The distinct values of each trend input among the margin model's points into m->levels,
+ * ascending; of more than MP_BO_MAX_LEVELS, that many spread evenly over them, the largest
+ * included (each level costs one more prediction per candidate). */
+static void resource_levels(struct bo_model *m)
+{
+    const struct mp_gp *gp = &m->slo;
+    double *l = mp_xmalloc((gp->n + 1) * sizeof(double));
+    for (size_t j = 0; j < m->n_trend; j++) {
+        size_t nl = 0;
+        for (size_t i = 0; i < gp->n; i++) {
+            double v = gp->x[i * gp->d + m->trend_in[j]];
+            size_t k = 0;
+            while (k < nl && l[k] < v) {
+                k++;
+            }
+            if (k == nl || l[k] != v) {
+                memmove(l + k + 1, l + k, (nl - k) * sizeof(double));
+                l[k] = v;
+                nl++;
+            }
+        }
+        size_t keep = nl < MP_BO_MAX_LEVELS ? nl : MP_BO_MAX_LEVELS;
+        for (size_t k = 0; k < keep; k++) {
+            m->levels[j][k] = l[keep < nl ? k * (nl - 1) / (keep - 1) : k];
+        }
+        m->n_levels[j] = keep;
+    }
+    free(l);
+}
+
 /* The margin model: a regression on the measured constraint margins of the trials with a value
  * (log of value over limit, > 0 breaks a constraint), so a p99 at 5 times its limit teaches more
  * than one at 1.1 times, and P(feasible) = P(margin <= 0). A monotone trend in the resources
@@ -348,7 +376,11 @@ static int fit_margins(const struct bo *bo, const struct mp_history *h, const do
     }
     mp_gp_release(gp);
     mp_gp_init(gp, bo->dz, bo->cat);
-    return fit_owned(gp, z, y, n, zp, np, rng, err);
+    int rc = fit_owned(gp, z, y, n, zp, np, rng, err);
+    if (rc == 0 && bo->set.monotone) {
+        resource_levels(m);
+    }
+    return rc;
 }
 
 /* Whether every trial with a value has a margin (at least two of them): the margin model then
@@ -546,36 +578,6 @@ out:
 
 /* --- acquisition --------------------------------------------------------------------------- */
 
-/* The distinct values of the margin model's resource inputs among its points, ascending:
- * lv[j * cap ...] holds nl[j] values of trend input j; of more than MAX_LEVELS, MAX_LEVELS spread
- * evenly over them, the largest included (each level costs one more prediction per candidate). */
-static void resource_levels(const struct bo_model *m, double *lv, size_t *nl, size_t cap)
-{
-    const struct mp_gp *gp = &m->slo;
-    for (size_t j = 0; j < m->n_trend; j++) {
-        double *l = lv + j * cap;
-        nl[j] = 0;
-        for (size_t i = 0; i < gp->n; i++) {
-            double v = gp->x[i * gp->d + m->trend_in[j]];
-            size_t k = 0;
-            while (k < nl[j] && l[k] < v) {
-                k++;
-            }
-            if (k == nl[j] || l[k] != v) {
-                memmove(l + k + 1, l + k, (nl[j] - k) * sizeof(double));
-                l[k] = v;
-                nl[j]++;
-            }
-        }
-        if (nl[j] > MAX_LEVELS) {
-            for (size_t k = 0; k < MAX_LEVELS; k++) {
-                l[k] = l[k * (nl[j] - 1) / (MAX_LEVELS - 1)];
-            }
-            nl[j] = MAX_LEVELS;
-        }
-    }
-}
-
 /* log P(margin <= 0) at n inputs z into lp; work: 2 n values. */
 static void margin_log_prob(const struct bo_model *m, size_t dz, const double *z, size_t n,
                             double *lp, double *work)
@@ -597,23 +599,19 @@ static void margin_log_prob(const struct bo_model *m, size_t dz, const double *z
 static void margin_log_probs(const struct bo *bo, const struct bo_model *m, const double *z,
                              size_t n, double *out)
 {
-    size_t d = bo->dz, cap = m->slo.n + 1, nl[MP_BO_MAX_TREND] = {0};
-    double *lv = mp_xmalloc((m->n_trend + 1) * cap * sizeof(double));
+    size_t d = bo->dz;
     double *zc = mp_xmalloc((n + 1) * d * sizeof(double));
     double *lp = mp_xmalloc((n + 1) * 4 * sizeof(double)), *lq = lp + n, *work = lq + n;
     size_t *at = mp_xmalloc((n + 1) * sizeof(size_t));
     margin_log_prob(m, d, z, n, lp, work);
-    if (bo->set.monotone) {
-        resource_levels(m, lv, nl, cap);
-    }
     for (size_t j = 0; j < m->n_trend; j++) {
         size_t in = m->trend_in[j];
-        for (size_t k = 0; k < nl[j]; k++) {
+        for (size_t k = 0; k < m->n_levels[j]; k++) {
             size_t c = 0;
             for (size_t i = 0; i < n; i++) {
-                if (lv[j * cap + k] > z[i * d + in]) {
+                if (m->levels[j][k] > z[i * d + in]) {
                     memcpy(zc + c * d, z + i * d, d * sizeof(double));
-                    zc[c * d + in] = lv[j * cap + k];
+                    zc[c * d + in] = m->levels[j][k];
                     at[c++] = i;
                 }
             }
@@ -626,7 +624,6 @@ static void margin_log_probs(const struct bo *bo, const struct bo_model *m, cons
     for (size_t i = 0; i < n; i++) {
         out[i] += lp[i];
     }
-    free(lv);
     free(zc);
     free(lp);
     free(at);

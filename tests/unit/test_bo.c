@@ -513,22 +513,13 @@ static size_t demo_index(int c, size_t k, int w, size_t b, size_t t)
  * feasible. */
 static size_t monotone_breaks(const double *lp)
 {
-    size_t breaks = 0;
-    for (int c = 1; c <= 4; c++) {
-        for (size_t k = 0; k < 3; k++) {
-            for (int w = 1; w <= 4; w++) {
-                for (size_t b = 0; b < 6; b++) {
-                    for (size_t t = 0; t < 3; t++) {
-                        double here = lp[demo_index(c, k, w, b, t)];
-                        for (int c2 = c + 1; c2 <= 4; c2++) {
-                            breaks += lp[demo_index(c2, k, w, b, t)] < here - 1e-9;
-                        }
-                        for (size_t k2 = k + 1; k2 < 3; k2++) {
-                            breaks += lp[demo_index(c, k2, w, b, t)] < here - 1e-9;
-                        }
-                    }
-                }
-            }
+    size_t cpu = demo_index(2, 0, 1, 0, 0), mem = demo_index(1, 1, 1, 0, 0), breaks = 0;
+    for (size_t i = 0; i < 864; i++) {
+        for (size_t up = i + cpu; up < 864; up += cpu) {
+            breaks += lp[up] < lp[i] - 1e-9;
+        }
+        for (size_t up = i + mem; up / (3 * mem) == i / (3 * mem); up += mem) {
+            breaks += lp[up] < lp[i] - 1e-9;
         }
     }
     return breaks;
