@@ -204,7 +204,7 @@ struct mp_cli_surface_args {
 #define MP_CLI_CAPACITY_OPTS(T)                                                                    \
     {"target-rps", 0, MP_OPT_NUM, MP_OPT_AT(T, target_rps), "R",                                  \
      "add a capacity plan: the replicas of the recommended configuration that serve R "           \
-     "requests/s", .min = 1e-9, .max = 1e12},                                                     \
+     "requests/s", .min = MP_REPORT_TARGET_RPS_MIN, .max = MP_REPORT_TARGET_RPS_MAX},                                                     \
     {"headroom", 0, MP_OPT_NUM, MP_OPT_AT(T, headroom), "X",                                      \
      "spare capacity of the plan (0.2 = 20 %)", "0.2", .min = 0, .max = 10}
 /* clang-format on */

@@ -46,13 +46,15 @@ int mp_doc_check_keys(const struct mp_node *map, const char *const *known, struc
             continue;
         }
         const char *prefix = map->path && *map->path ? map->path : "";
+        /* A key added by --set has its value's source, not the map's. */
+        const char *file = map->items[i]->file ? map->items[i]->file : map->file;
         const char *best = mp_suggest(map->keys[i], known);
         if (best) {
             return mp_error_set(
-                err, MP_EINVALID, "%s:%u:%u: '%s%s%s': unknown key; did you mean '%s'?", map->file,
+                err, MP_EINVALID, "%s:%u:%u: '%s%s%s': unknown key; did you mean '%s'?", file,
                 map->key_line[i], map->key_col[i], prefix, *prefix ? "." : "", map->keys[i], best);
         }
-        return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s%s%s': unknown key", map->file,
+        return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s%s%s': unknown key", file,
                             map->key_line[i], map->key_col[i], prefix, *prefix ? "." : "",
                             map->keys[i]);
     }

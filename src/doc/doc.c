@@ -178,6 +178,11 @@ static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
                 return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: mapping keys must be scalars",
                                     b->file, kl, kc);
             }
+            if (memchr(ev.data.scalar.value, '\0', ev.data.scalar.length)) {
+                yaml_event_delete(&ev);
+                return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: a key contains a NUL character",
+                                    b->file, kl, kc);
+            }
             key = mp_xstrdup((const char *)ev.data.scalar.value);
             yaml_event_delete(&ev);
             for (size_t i = 0; i < n->n; i++) {
@@ -230,6 +235,10 @@ static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struc
     case YAML_ALIAS_EVENT:
         return build_alias(b, ev, out);
     case YAML_SCALAR_EVENT:
+        if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length)) {
+            return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: a value contains a NUL character",
+                                b->file, line, col);
+        }
         n = node_new(MP_NODE_SCALAR, b->file, line, col);
         n->scalar = mp_xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
         n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;

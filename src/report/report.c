@@ -327,11 +327,21 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
                             "a capacity plan needs a recommended configuration with a measured "
                             "throughput_rps");
     }
-    if (!(target_rps > 0) || !(headroom >= 0)) {
-        return mp_error_set(err, MP_EINVALID, "--target-rps must be > 0 and --headroom >= 0");
+    if (!(target_rps >= MP_REPORT_TARGET_RPS_MIN && target_rps <= MP_REPORT_TARGET_RPS_MAX) ||
+        !(headroom >= 0)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "the target must be %g..%g requests/s and the headroom >= 0",
+                            MP_REPORT_TARGET_RPS_MIN, MP_REPORT_TARGET_RPS_MAX);
     }
     double needed = target_rps * (1 + headroom);
     double replicas = ceil(needed / rps);
+    if (!(replicas <= MP_REPORT_MAX_REPLICAS)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "a target of %g requests/s needs %.3g replicas of the recommended "
+                            "configuration (%g requests/s each), more than a Deployment can have "
+                            "(%.0f)",
+                            target_rps, replicas, rps, MP_REPORT_MAX_REPLICAS);
+    }
     json_t *plan = json_pack("{s:f, s:f, s:f, s:I}", "target_rps", target_rps, "headroom", headroom,
                              "replica_rps", rps, "replicas", (json_int_t)replicas);
     const json_t *cost = json_object_get(m, "cost_per_hour");

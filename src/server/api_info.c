@@ -52,8 +52,11 @@ static int export_query(struct MHD_Connection *c, struct export_query *q, struct
     if (p && (mp_parse_int64(p, &port) != 0 || port < 1 || port > 65535)) {
         return mp_error_set(err, MP_EINVALID, "port '%s': expected 1 to 65535", p);
     }
-    if (rps && (mp_parse_double(rps, &q->target_rps) != 0 || !(q->target_rps > 0))) {
-        return mp_error_set(err, MP_EINVALID, "target_rps '%s': expected a positive number", rps);
+    if (rps && (mp_parse_double(rps, &q->target_rps) != 0 ||
+                !(q->target_rps >= MP_REPORT_TARGET_RPS_MIN &&
+                  q->target_rps <= MP_REPORT_TARGET_RPS_MAX))) {
+        return mp_error_set(err, MP_EINVALID, "target_rps '%s': expected a number in %g..%g", rps,
+                            MP_REPORT_TARGET_RPS_MIN, MP_REPORT_TARGET_RPS_MAX);
     }
     q->port = (int)port;
     return 0;

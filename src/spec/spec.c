@@ -562,7 +562,7 @@ static int parse_root(struct mp_spec *spec, struct mp_node *root, struct mp_erro
     if (!mp_spec_is_identifier(spec->name) || strlen(spec->name) > 63) {
         return mp_doc_error(err, name,
                             "expected a name of letters, digits, '_' and '-' (at most 63, "
-                            "starting with a letter), got \"%s\"",
+                            "starting with a letter or '_'), got \"%s\"",
                             spec->name);
     }
     if ((rc = parse_runner(spec, mp_doc_get(root, "runner"), err)) != 0 ||

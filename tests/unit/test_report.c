@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for src/report: Pareto fronts (pareto.c), from raw points and from a report's
- * trials; redaction of secret-looking values in shown specs and argv (redact.c). */
+ * trials; the capacity plan's limits (report.c); redaction of secret-looking values in shown specs
+ * and argv (redact.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +35,31 @@ static void pareto_flags(void **state)
     const double ey[] = {2, 2};
     mp_pareto_flags(ex, ey, 2, true, true, flags);
     assert_true(flags[0] && flags[1]);
+}
+
+/* Replicas round up; a target outside the documented range, or one that would need more
+ * replicas than a Deployment's int32 can hold, is refused rather than wrapped. */
+static void capacity_plan_limits(void **state)
+{
+    (void)state;
+    json_t *rep = json_loads("{\"best\":{\"metrics\":{\"throughput_rps\":0.5,"
+                             "\"cost_per_hour\":2}}}",
+                             0, NULL);
+    assert_non_null(rep);
+    struct mp_error err = {0};
+    assert_int_equal(mp_report_capacity_plan(rep, 10, 0.2, &err), 0);
+    const json_t *plan = json_object_get(rep, "capacity_plan");
+    assert_int_equal(json_integer_value(json_object_get(plan, "replicas")), 24);
+    assert_float_equal(json_real_value(json_object_get(plan, "cost_per_hour")), 48, 1e-9);
+    assert_int_equal(mp_report_capacity_plan(rep, 1e22, 0.2, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "1e+12"));
+    mp_error_clear(&err);
+    /* 1e9 requests/s at 0.5 each, with 20 % headroom: 2.4e9 replicas > 2^31 - 1. */
+    assert_int_equal(mp_report_capacity_plan(rep, 1e9, 0.2, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "more than a Deployment can have"));
+    mp_error_clear(&err);
+    assert_int_equal(mp_report_capacity_plan(rep, 0, 0.2, &err), MP_EINVALID);
+    json_decref(rep);
 }
 
 static void pareto_from_report(void **state)
@@ -109,6 +135,7 @@ int main(void)
         cmocka_unit_test(redacts_secret_looking_values),
         cmocka_unit_test(pareto_flags),
         cmocka_unit_test(pareto_from_report),
+        cmocka_unit_test(capacity_plan_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

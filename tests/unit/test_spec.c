@@ -135,6 +135,10 @@ static void structural_errors(void **state)
     expect_error("name: t\n" P1, "'objective': required key is missing");
     expect_error(HEAD, "'parameters': required key is missing");
     expect_error("a: 1\n---\nb: 2\n", "only one YAML document");
+    /* An escaped NUL would cut the string short in C: refused, in values and in keys. */
+    expect_error("name: \"ab\\0c\"\n", "t.yaml:1:7: a value contains a NUL character");
+    expect_error("{\"name\": \"j\\u0000t\"}", "t.yaml:1:10: a value contains a NUL character");
+    expect_error("\"na\\0me\": t\n", "t.yaml:1:1: a key contains a NUL character");
 }
 
 static void parameter_errors(void **state)
@@ -337,6 +341,11 @@ static void overrides_use_the_same_path(void **state)
     assert_int_equal(mp_spec_parse(HEAD P1, strlen(HEAD P1), "t.yaml", NULL, noeq, 1, &s, &err),
                      MP_EINVALID);
     assert_non_null(strstr(err.msg, "expected KEY=VALUE"));
+    /* A key that --set added is reported at the --set argument, not in the file. */
+    const char *unknown[] = {"parameters.a.bogus=1"};
+    assert_int_equal(mp_spec_parse(HEAD P1, strlen(HEAD P1), "t.yaml", NULL, unknown, 1, &s, &err),
+                     MP_EINVALID);
+    assert_non_null(strstr(err.msg, "--set:1:20: 'parameters[0].bogus': unknown key"));
 }
 
 static void json_spec_is_equivalent(void **state)
