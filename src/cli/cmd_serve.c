@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kube/kube.h"
@@ -188,16 +189,22 @@ static int serve_run(void *args, char **operands, size_t n)
     char *db = NULL;
     struct kube_side kube = {0};
     struct mp_server *srv = NULL;
-    if (a.kube) {
+    /* The options are checked before anything is created (the store folder, a token file). */
+    char host[256];
+    unsigned port = 0;
+    struct stat sb;
+    rc = mp_server_parse_listen(a.listen, host, sizeof(host), &port, &err);
+    if (rc == 0 && a.base_dir &&
+        (!(base = realpath(a.base_dir, NULL)) || stat(base, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+        rc = mp_error_set(&err, MP_EINVALID, "--base-dir '%s': not a directory", a.base_dir);
+    }
+    if (rc == 0 && a.kube) {
         rc = kube_open(&a, &kube, &db, &err);
-    } else {
+    } else if (rc == 0) {
         db = mp_cli_db_path(a.db);
     }
     if (rc == 0 && !a.no_auth) {
         rc = load_token(&a, db, &token, &token_path, &err);
-    }
-    if (rc == 0 && a.base_dir && !(base = realpath(a.base_dir, NULL))) {
-        rc = mp_error_set(&err, MP_EINVALID, "--base-dir '%s': no such directory", a.base_dir);
     }
     /* Block the stop signals before any thread starts, so only sigwait below sees them. */
     sigset_t set;

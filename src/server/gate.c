@@ -255,6 +255,7 @@ unsigned mp_server_head_check(const char *head, size_t len, const char **code, c
 {
     const char *end = head + len, *line = head;
     bool first = true;
+    unsigned hosts = 0, lengths = 0; /* at most one each (RFC 9112, 3.2 and 6.3) */
     *code = "bad_request";
     *msg = "malformed request head";
     while (line < end) {
@@ -276,6 +277,13 @@ unsigned mp_server_head_check(const char *head, size_t len, const char **code, c
             }
             for (const char *c = line; c < sp1; c++) {
                 if (!token_char(*c)) {
+                    return MHD_HTTP_BAD_REQUEST;
+                }
+            }
+            /* An escaped NUL would end the decoded path or value early ("/app.js%00x"). */
+            for (const char *c = sp1 + 1; c + 2 < sp2; c++) {
+                if (c[0] == '%' && c[1] == '0' && c[2] == '0') {
+                    *msg = "an escaped NUL (%00) in the request target";
                     return MHD_HTTP_BAD_REQUEST;
                 }
             }
@@ -302,6 +310,11 @@ unsigned mp_server_head_check(const char *head, size_t len, const char **code, c
                 *code = "length_required";
                 *msg = "send the request body with a Content-Length";
                 return MHD_HTTP_LENGTH_REQUIRED;
+            }
+            if ((name == 4 && strncasecmp(line, "Host", 4) == 0 && ++hosts > 1) ||
+                (name == 14 && strncasecmp(line, "Content-Length", 14) == 0 && ++lengths > 1)) {
+                *msg = "a repeated Host or Content-Length header";
+                return MHD_HTTP_BAD_REQUEST;
             }
             if (name == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
                 size_t digits = 0;

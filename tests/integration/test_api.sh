@@ -48,6 +48,7 @@ check "the dashboard page needs no token" 200 "$(anon GET /)"
 check_contains "index is the dashboard" "app.js" "$(cat "$WORK/body")"
 check "uPlot is embedded" 200 "$(anon GET /vendor/uPlot.iife.min.js)"
 check "unknown page" 404 "$(anon GET /nope.html)"
+check "an escaped NUL in the path" 400 "$(anon GET '/app.js%00x')"
 for p in /api/v1/experiments /api/v1/events /api/v1/experiments/1 /metrics; do
     check "GET $p without the token" 401 "$(anon GET "$p")"
 done
@@ -212,6 +213,12 @@ check "a chunked body: JSON" length_required "$(body .error.code)"
 raw=$(printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nno colon here\r\n\r\n' "$PORT" |
     timeout 30 curl -s "telnet://127.0.0.1:$PORT")
 check_contains "a malformed head: JSON 400" '{"error":{"code":"bad_request"' "$raw"
+raw=$(printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nHost: evil.example\r\n\r\n' "$PORT" |
+    timeout 30 curl -s "telnet://127.0.0.1:$PORT")
+check_contains "a repeated Host: 400" '{"error":{"code":"bad_request"' "$raw"
+raw=$(printf 'POST /api/v1/validate HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nContent-Length: 5\r\nContent-Length: 50\r\n\r\nname:' "$PORT" |
+    timeout 30 curl -s "telnet://127.0.0.1:$PORT")
+check_contains "two Content-Lengths: 400" '{"error":{"code":"bad_request"' "$raw"
 
 # Paths in submitted specs stay inside --base-dir; the answer names the field, not the file.
 for path in ../../../../../../../etc/passwd /etc/passwd examples/no-such.csv; do
@@ -303,6 +310,13 @@ chmod 600 "$WORK/token"
 ln -s "$WORK/token" "$WORK/token-link"
 "$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --token-file "$WORK/token-link" >/dev/null 2>&1
 check "a symlinked token file refused" 2 "$?"
+# Bad options are refused before anything is created (here: the token file next to the store).
+"$MORPHLING" serve --listen 127.0.0.1:99999 --db "$WORK/opts.db" >/dev/null 2>&1
+check "a port over 65535 refused" 2 "$?"
+"$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/opts.db" --base-dir "$WORK/token" >/dev/null 2>"$WORK/opts.err"
+check "a file as --base-dir refused" 2 "$?"
+check_contains "... saying so" "not a directory" "$(cat "$WORK/opts.err")"
+check_false "... with no token file left behind" test -e "$WORK/opts.db.token"
 
 # --no-auth: loopback only, a loud warning, and nothing asks for a token.
 # The server writes the warning after its address (which start_server waits for), so a loaded

@@ -171,6 +171,16 @@ static void request_heads(void **state)
         {"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400, "bad_request"},
         {"\r\n\r\n", 400, "bad_request"},
         {"GET / HTTP/1.1\r\nHost: a\r\n", 400, "bad_request"},
+        /* Request smuggling and Host confusion: a field that must be single, repeated. */
+        {"POST /x HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 500\r\n\r\n", 400,
+         "bad_request"},
+        {"POST /x HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 400, "bad_request"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nHOST: evil.com\r\n\r\n", 400, "bad_request"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost-Extra: b\r\n\r\n", 0, NULL},
+        {"GET /app.js%00x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad_request"},
+        {"GET /api/v1/x?a=1%00 HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad_request"},
+        {"GET /a%000 HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad_request"},
+        {"GET /a%100 HTTP/1.1\r\nHost: a\r\n\r\n", 0, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *code = NULL, *msg = NULL;
