@@ -172,6 +172,9 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
     if (rc == 0) {
         rc =
             mp_spec_render_pod(rec->spec, rec->x, tmpl ? tmpl : empty, a->container, &m, &pod, err);
+        if (rc != 0 && a->base) {
+            mp_error_prefix(err, rc, "%s", a->base);
+        }
     }
     if (rc == 0) {
         /* Secret-looking literal arguments are shown as <redacted>, as in every export. */
@@ -180,8 +183,6 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
             mp_report_redact_argv(json_object_get(json_array_get(containers, i), "args"));
         }
         *out = k8s_output(base, tmpl, pod, json_object_get(rec->report, "capacity_plan"));
-    } else if (a->base) {
-        mp_error_prefix(err, rc, "%s", a->base);
     }
     json_decref(pod);
     json_decref(empty);

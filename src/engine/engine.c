@@ -63,8 +63,14 @@ int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err)
                                    .settings = spec->algorithm_settings,
                                    .prior_path = spec->prior_path};
     if (!ops) {
+        /* The registry's message ("unknown algorithm ... (available: ...)"), placed at the
+         * spec's algorithm.name. */
         struct mp_optimizer *o = NULL;
-        return mp_optimizer_new(spec->algorithm, &spec->space, &oo, &o, err);
+        struct mp_error unknown = {0};
+        int rc = mp_optimizer_new(spec->algorithm, &spec->space, &oo, &o, &unknown);
+        const struct mp_node *name = mp_doc_get(mp_doc_get(spec->doc, "algorithm"), "name");
+        return name ? mp_doc_error(err, name, "%s", unknown.msg)
+                    : mp_error_set(err, rc, "%s: %s", spec->source, unknown.msg);
     }
     int rc = ops->validate ? ops->validate(&spec->space, &oo, err) : 0;
     if (rc != 0) {

@@ -106,7 +106,8 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
 {
     if (!spec->has_service || spec->service.argc == 0) {
         return mp_error_set(err, MP_EINVALID,
-                            "the local runner needs a 'service' with a command to start");
+                            "%s: the local runner needs a 'service' with a command to start",
+                            spec->source);
     }
     struct mp_local_cfg cfg;
     int rc = mp_local_cfg_parse(spec->runner_node, &cfg, err);
@@ -120,8 +121,11 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
         char *path = mp_proc_which(prog, getenv("PATH"));
         bool relative = strchr(prog, '/') && prog[0] != '/';
         if (!path || (!relative && access(path, X_OK) != 0)) {
-            rc = mp_error_set(err, MP_EINVALID, "service command '%s': %s", prog,
-                              path ? strerror(errno) : "not found in PATH");
+            const char *why = path ? strerror(errno) : "not found in PATH";
+            const struct mp_node *cmd = mp_doc_get(mp_doc_get(spec->doc, "service"), "command");
+            rc = cmd ? mp_doc_error(err, cmd, "service command '%s': %s", prog, why)
+                     : mp_error_set(err, MP_EINVALID, "%s: service command '%s': %s", spec->source,
+                                    prog, why);
         }
         free(path);
     }

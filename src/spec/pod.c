@@ -641,6 +641,58 @@ static int configure(const struct mp_spec *spec, const double *x, json_t *pod, j
     return rc;
 }
 
+static const char *type_name(const json_t *v)
+{
+    return json_is_object(v)   ? "a mapping"
+           : json_is_array(v)  ? "a list"
+           : json_is_string(v) ? "a string"
+           : json_is_number(v) ? "a number"
+                               : "true, false or null";
+}
+
+/* obj[key] is absent, null or of type want (items of type item_want when a list, -1: any).
+ * Messages name the field as "container 'NAME': 'PREFIXkey'" (no container part when NULL). */
+static int check_field(const json_t *obj, const char *prefix, const char *key, json_type want,
+                       int item_want, const char *container, struct mp_error *err)
+{
+    const json_t *v = json_object_get(obj, key);
+    char where[160];
+    snprintf(where, sizeof(where), "%s%s%s'%s%s'", container ? "container '" : "",
+             container ? container : "", container ? "': " : "", prefix, key);
+    if (v && !json_is_null(v) && json_typeof(v) != want) {
+        return mp_error_set(err, MP_EINVALID, "%s: expected %s, got %s", where,
+                            want == JSON_OBJECT ? "a mapping" : "a list", type_name(v));
+    }
+    for (size_t i = 0; item_want >= 0 && i < json_array_size(v); i++) {
+        const json_t *item = json_array_get(v, i);
+        if (json_typeof(item) != (json_type)item_want) {
+            return mp_error_set(err, MP_EINVALID, "%s: item %zu: expected %s, got %s", where, i,
+                                item_want == JSON_STRING ? "a string" : "a mapping",
+                                type_name(item));
+        }
+    }
+    return 0;
+}
+
+/* The fields the rendering writes into must already have their Kubernetes types: a value of
+ * another type is an error, never silently replaced. */
+static int check_template(const json_t *pod, const json_t *c, const char *name,
+                          struct mp_error *err)
+{
+    const json_t *res = json_object_get(c, "resources");
+    int rc;
+    if ((rc = check_field(c, "", "args", JSON_ARRAY, JSON_STRING, name, err)) != 0 ||
+        (rc = check_field(c, "", "env", JSON_ARRAY, JSON_OBJECT, name, err)) != 0 ||
+        (rc = check_field(c, "", "ports", JSON_ARRAY, JSON_OBJECT, name, err)) != 0 ||
+        (rc = check_field(c, "", "resources", JSON_OBJECT, -1, name, err)) != 0 ||
+        (rc = check_field(res, "resources.", "requests", JSON_OBJECT, -1, name, err)) != 0 ||
+        (rc = check_field(res, "resources.", "limits", JSON_OBJECT, -1, name, err)) != 0) {
+        return rc;
+    }
+    return check_field(json_object_get(pod, "spec"), "spec.", "nodeSelector", JSON_OBJECT, -1, NULL,
+                       err);
+}
+
 int mp_spec_render_pod(const struct mp_spec *spec, const double *x, const json_t *pod_template,
                        const char *container, const struct mp_pod_mapping *mapping, json_t **out,
                        struct mp_error *err)
@@ -659,7 +711,11 @@ int mp_spec_render_pod(const struct mp_spec *spec, const double *x, const json_t
     }
     if (rc == 0) {
         const char *name = json_string_value(json_object_get(c, "name"));
-        rc = configure(spec, x, pod, c, name ? name : "?", mapping, err);
+        name = name ? name : "?";
+        rc = check_template(pod, c, name, err);
+        if (rc == 0) {
+            rc = configure(spec, x, pod, c, name, mapping, err);
+        }
     }
     if (rc != 0) {
         json_decref(pod);

@@ -129,6 +129,20 @@ check "two containers and none named exits 2" 2 "$?"
 check_contains "names them" "2 containers (server, sidecar)" "$(cat "$WORK/err")"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy.yaml" --container web >/dev/null 2>"$WORK/err"
 check_contains "an unknown container" "no container 'web' (it has: server, sidecar)" "$(cat "$WORK/err")"
+# A field of the wrong type in the base is an error naming it (once), never silently replaced.
+sed -e 's|env: \[{name: OTHER, value: "x"}\]|env: {OTHER: x}|' "$WORK/deploy.yaml" >"$WORK/deploy-env.yaml"
+"$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy-env.yaml" --container server >/dev/null 2>"$WORK/err"
+check "env as a mapping exits 2" 2 "$?"
+check "... naming the field" "morphling: $WORK/deploy-env.yaml: container 'server': 'env': expected a list, got a mapping" \
+    "$(cat "$WORK/err")"
+sed -e 's|requests: {ephemeral-storage: 1Gi}|requests: 1Gi|' "$WORK/deploy.yaml" >"$WORK/deploy-res.yaml"
+"$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy-res.yaml" --container server >/dev/null 2>"$WORK/err"
+check_contains "resources.requests as a string" "container 'server': 'resources.requests': expected a mapping, got a string" \
+    "$(cat "$WORK/err")"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n' >"$WORK/cm.yaml"
+"$MORPHLING" export k8s-whole --format k8s --base "$WORK/cm.yaml" >/dev/null 2>"$WORK/err"
+check "an object without a pod template: the file named once" \
+    "morphling: $WORK/cm.yaml: a ConfigMap has no pod template (spec.template)" "$(cat "$WORK/err")"
 
 # A GPU memory share: as the cluster's device plugin asks for it.
 "$MORPHLING" export k8s-share --format k8s --container s >/dev/null 2>"$WORK/err"

@@ -68,6 +68,18 @@ err=$("$MORPHLING" validate "$WORK/big-range.yaml" 2>&1); rc=$?
 check "an int range without step over 10^12 values exits 2" 2 "$rc"
 check_contains "naming max" "'parameters[0].max': more than 10^12 steps between min and max" "$err"
 
+# Errors found after parsing still point at the field: an unknown algorithm, a service command
+# that does not exist.
+sed 's/step: 0/step: 1/; s/^runner:.*/algorithm: {name: Bayes}\nrunner: {kind: replay, surface: x.csv}/' \
+    "$WORK/bad.yaml" >"$WORK/algo.yaml"
+err=$("$MORPHLING" validate "$WORK/algo.yaml" 2>&1); rc=$?
+check "an unknown algorithm exits 2" 2 "$rc"
+check_contains "... at algorithm.name" "$WORK/algo.yaml:9:19: 'algorithm.name': unknown algorithm 'Bayes'" "$err"
+sed 's/sleep/\/nonexistent\/bin/; s/body_text.*}}/}}/' "$WORK/inline.yaml" >"$WORK/nocmd.yaml"
+err=$("$MORPHLING" validate "$WORK/nocmd.yaml" 2>&1); rc=$?
+check "a missing service command exits 2" 2 "$rc"
+check_contains "... at service.command" "$WORK/nocmd.yaml:2:20: 'service.command': service command '/nonexistent/bin'" "$err"
+
 out=$("$MORPHLING" validate --json "$WORK/bad.yaml" 2>/dev/null)
 check "validate --json reports invalid" false "$(printf '%s' "$out" | jq .valid)"
 finish
