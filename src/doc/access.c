@@ -45,18 +45,23 @@ int mp_doc_check_keys(const struct mp_node *map, const char *const *known, struc
         if (found) {
             continue;
         }
-        const char *prefix = map->path && *map->path ? map->path : "";
-        /* A key added by --set has its value's source, not the map's. */
-        const char *file = map->items[i]->file ? map->items[i]->file : map->file;
+        const struct mp_node *item = map->items[i];
+        /* A key added by --set has its value's source, not the map's; a value moved into
+         * another map under its own key (a ProfilingExperiment's spec.runner) keeps the path it
+         * was written at. */
+        const char *file = item->file ? item->file : map->file;
+        size_t lp = item->path ? strlen(item->path) : 0, lk = strlen(map->keys[i]);
+        bool moved = lp > lk && item->path[lp - lk - 1] == '.' &&
+                     strcmp(item->path + lp - lk, map->keys[i]) == 0;
+        char *path = moved                     ? mp_xstrdup(item->path)
+                     : map->path && *map->path ? mp_xasprintf("%s.%s", map->path, map->keys[i])
+                                               : mp_xstrdup(map->keys[i]);
         const char *best = mp_suggest(map->keys[i], known);
-        if (best) {
-            return mp_error_set(
-                err, MP_EINVALID, "%s:%u:%u: '%s%s%s': unknown key; did you mean '%s'?", file,
-                map->key_line[i], map->key_col[i], prefix, *prefix ? "." : "", map->keys[i], best);
-        }
-        return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s%s%s': unknown key", file,
-                            map->key_line[i], map->key_col[i], prefix, *prefix ? "." : "",
-                            map->keys[i]);
+        int rc = mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s': unknown key%s%s%s", file,
+                              map->key_line[i], map->key_col[i], path,
+                              best ? "; did you mean '" : "", best ? best : "", best ? "'?" : "");
+        free(path);
+        return rc;
     }
     return 0;
 }

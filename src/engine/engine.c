@@ -55,7 +55,7 @@ struct engine {
     bool taken_over; /* another process claimed the experiment while this one was stopped */
 };
 
-int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err)
+int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err)
 {
     const struct mp_optimizer_ops *ops = mp_optimizer_find(spec->algorithm);
     struct mp_optimizer_opts oo = {.seed = spec->seed,
@@ -77,7 +77,13 @@ int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err)
         return rc;
     }
     /* Every {from_env}/{from_file} secret must be readable before anything runs. */
-    if ((rc = mp_spec_check_secrets(spec, err)) != 0) {
+    return mp_spec_check_secrets(spec, err);
+}
+
+int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err)
+{
+    int rc = mp_engine_validate_search(spec, err);
+    if (rc != 0) {
         return rc;
     }
     const struct mp_runner_ops *r = mp_runner_find(spec->runner);

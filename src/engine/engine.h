@@ -56,6 +56,9 @@ struct mp_engine_summary {
 
 /* Checks the optimizer and runner settings of a spec (what `morphling validate` runs). */
 int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
+/* mp_engine_validate less the runner's own check (the optimizer's settings, the secrets): for a
+ * caller that checks the runner itself, with a client of its own (the operator). */
+int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
 /* Records a new experiment for spec (state CREATED) with its seed: the spec's, else a random
  * one. mp_engine_run does this for an experiment it does not find; the API does it first so it
  * can answer with the id. Either way the experiment's first event is experiment_started. */

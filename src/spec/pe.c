@@ -393,6 +393,8 @@ static int algorithm_settings(const struct mp_node *list, struct mp_node *algo,
             return mp_doc_error(err, name, "setting \"%s\" is given twice", s);
         }
         mp_doc_map_put(settings, s, mp_doc_clone(value));
+        settings->key_line[settings->n - 1] = name->line; /* an unknown setting: its name */
+        settings->key_col[settings->n - 1] = name->col;
     }
     return 0;
 }
@@ -464,6 +466,14 @@ static int service_template(const struct mp_node *spec, struct mp_node *runner,
         (rc = mp_doc_expect(tmpl, MP_NODE_MAP, err)) != 0 ||
         (rc = mp_doc_string(cname, &container, err)) != 0) {
         return rc;
+    }
+    /* The runner checks the template too, but would name its own key (runner.container). */
+    const struct mp_node *cs = mp_doc_get(mp_doc_get(tmpl, "spec"), "containers");
+    if (!container && cs && cs->kind == MP_NODE_SEQ && cs->n > 1) {
+        return mp_doc_error(err, cs,
+                            "the pod template has %zu containers: name the one to tune in "
+                            "spec.serviceContainerName",
+                            cs->n);
     }
     put_clone(runner, "pod_template", tmpl);
     put_clone(runner, "container", cname);
@@ -558,6 +568,9 @@ static int extra_runner(const struct mp_node *spec, struct mp_node *runner, stru
                 extra->file, extra->key_line[i], extra->key_col[i], extra->path, extra->keys[i]);
         }
         mp_doc_map_put(runner, extra->keys[i], mp_doc_clone(extra->items[i]));
+        /* The key's own position, for the runner's messages about it (an unknown key). */
+        runner->key_line[runner->n - 1] = extra->key_line[i];
+        runner->key_col[runner->n - 1] = extra->key_col[i];
     }
     return 0;
 }

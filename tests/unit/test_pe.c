@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "spec/pe.h"
 
 /* A minimal resource; %s is spliced in after `spec:` (fields at two spaces). */
@@ -446,6 +447,55 @@ static void native_specs_are_not_resources(void **state)
     mp_doc_free(doc);
 }
 
+/* What the spec parses but `morphling validate` refuses (the algorithm's settings, the runner's
+ * keys, the tuned container) names the resource's own fields, as the operator reports it. */
+static void validation_names_the_resource_field(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *algorithm, *containers, *extra, *want;
+    } cases[] = {
+        {"{algorithmName: grid}", "[{name: c, image: i}]", "  runner: {foo: bar}\n",
+         "pe.yaml:9:12: 'spec.runner.foo': unknown key; did you mean 'port'?"},
+        {"{algorithmName: grid, algorithmSettings: [{name: random_state, value: '10'}]}",
+         "[{name: c, image: i}]", "",
+         "pe.yaml:6:84: 'spec.algorithm.algorithmSettings[0].value': this algorithm takes no "
+         "settings"},
+        {"{algorithmName: grid}", "[{name: c, image: i}, {name: side, image: 'debian:12'}]", "",
+         "pe.yaml:8:35: 'spec.servicePodTemplate.template.spec.containers': the pod template has "
+         "2 containers: name the one to tune in spec.serviceContainerName"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        char *text = mp_xasprintf("apiVersion: morphling.kubedl.io/v1alpha1\n"
+                                  "kind: ProfilingExperiment\n"
+                                  "metadata: {name: t, namespace: ns}\n"
+                                  "spec:\n"
+                                  "  objective: {objectiveMetricName: qps}\n"
+                                  "  algorithm: %s\n"
+                                  "  servicePodTemplate:\n"
+                                  "    template: {spec: {containers: %s}}\n"
+                                  "%s"
+                                  "  tunableParameters:\n"
+                                  "    - category: env\n"
+                                  "      parameters:\n"
+                                  "        - {name: A, parameterType: discrete, feasibleSpace: "
+                                  "{list: ['1', '2']}}\n",
+                                  cases[i].algorithm, cases[i].containers, cases[i].extra);
+        struct mp_spec *spec = NULL;
+        struct mp_error err = {0};
+        int rc = mp_spec_parse(text, strlen(text), "pe.yaml", "/tmp", NULL, 0, &spec, &err);
+        if (rc == 0) {
+            rc = mp_engine_validate(spec, &err);
+        }
+        assert_int_equal(rc, MP_EINVALID);
+        if (strcmp(err.msg, cases[i].want) != 0) {
+            fail_msg("error\n  [%s]\nis not\n  [%s]", err.msg, cases[i].want);
+        }
+        mp_spec_free(spec);
+        free(text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +508,7 @@ int main(void)
         cmocka_unit_test(json_from_the_api_server),
         cmocka_unit_test(assignment_in_the_original_form),
         cmocka_unit_test(native_specs_are_not_resources),
+        cmocka_unit_test(validation_names_the_resource_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
