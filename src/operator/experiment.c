@@ -3,8 +3,9 @@
  * Trial objects (so a run on a new operator continues where the last one stopped), the engine
  * with the Trial-object runner (trial.c), and the experiment's status after every trial and at
  * the end. A run ends when the experiment finishes, when it is deleted or the operator stops
- * (trials in flight stay Running, for the next run to re-run), or on an API failure (the key is
- * retried with backoff). */
+ * (trials in flight stay Running, for the next run to re-run), on an API failure (the key is
+ * retried with backoff), or, Failed for good, when the cluster refuses the runner's settings or
+ * the Trials do not fit the spec. */
 #include "operator/op_int.h"
 
 #include <stdio.h>
@@ -89,6 +90,8 @@ static bool was_running(const json_t *pe)
     return false;
 }
 
+/* The trial runner first: it checks the runner's settings against the cluster (the namespace)
+ * and removes the objects of earlier runs' trials, before any write of this run. */
 static int run(struct op_exp *x, struct mp_error *err)
 {
     char *db = mp_xasprintf("%s/morphling-operator-%s.db", x->op->work_dir, x->uid);
@@ -96,12 +99,21 @@ static int run(struct op_exp *x, struct mp_error *err)
     struct mp_store *st = NULL;
     struct mp_runner *runner = NULL;
     int64_t exp_id = 0;
-    int rc = mp_store_open(db, NULL, &st, err);
+    int rc = x->op->rops->create(x->op->o->runner_ud, x->op->c, x->spec, x->pe, &x->runner, err);
+    if (rc == MP_EINVALID) {
+        x->final_reason = "InvalidSpec";
+    }
+    if (rc == 0) {
+        rc = mp_store_open(db, NULL, &st, err);
+    }
     if (rc == 0) {
         rc = mp_engine_create(st, x->spec, &exp_id, err);
     }
-    if (rc == 0) {
-        rc = op_trials_load(x, st, exp_id, err);
+    if (rc == 0 && (rc = op_trials_load(x, st, exp_id, err)) == MP_EINVALID) {
+        /* Trials the spec cannot hold: the spec was edited while an operator that did not
+         * keep status.runSpec ran it, or the Trials were. */
+        x->final_reason = "SpecChanged";
+        mp_error_prefix(err, rc, "the experiment's Trials do not fit its spec (was it edited?)");
     }
     if (rc == 0) {
         rc = op_status_write(x, NULL, NULL, NULL, err);
@@ -112,8 +124,7 @@ static int run(struct op_exp *x, struct mp_error *err)
                  "at a time",
                  (long long)x->spec->max_trials, (long long)x->spec->parallelism);
     }
-    if (rc == 0 && (rc = x->op->rops->create(x->op->o->runner_ud, x->op->c, x->spec, x->pe,
-                                             &x->runner, err)) == 0) {
+    if (rc == 0) {
         runner = op_trial_runner_new(x);
         struct mp_engine_opts eo = {
             .cancel = &x->cancel, .progress = on_progress, .progress_ctx = x, .runner = runner};
@@ -130,6 +141,21 @@ static int run(struct op_exp *x, struct mp_error *err)
     return rc;
 }
 
+/* A run that cannot be retried into success: its unfinished Trials Killed, the experiment
+ * Failed with x->final_reason and the message, and a Warning Event. */
+static int fail_for_good(struct op_exp *x, const char *message, struct mp_error *err)
+{
+    int rc = op_trials_kill(x, message, err);
+    if (rc == 0) {
+        rc = op_status_write(x, "Failed", x->final_reason, message, err);
+    }
+    if (rc == 0) {
+        op_event(x->op, x->pe, "Warning", x->final_reason, "%s", message);
+        op_log(x->op, "%s: failed (%s): %s", x->key, x->final_reason, message);
+    }
+    return rc;
+}
+
 static void *run_thread(void *p)
 {
     struct op_exp *x = p;
@@ -137,6 +163,12 @@ static void *run_thread(void *p)
     op_log(op, "%s: running (uid %s)", x->key, x->uid);
     struct mp_error err = {0};
     int rc = run(x, &err);
+    if (rc < 0 && x->final_reason) {
+        struct mp_error ferr = {0};
+        if ((rc = fail_for_good(x, err.msg, &ferr)) != 0) {
+            err = ferr;
+        }
+    }
     char *key = mp_xstrdup(x->key);
     if (rc < 0) {
         op_log(op, "%s: run stopped: %s (retrying)", key, err.msg);

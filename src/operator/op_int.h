@@ -148,7 +148,7 @@ struct op_trec {
 struct op_exp {
     struct op *op;
     char *key, *ns, *name, *uid;
-    json_t *pe; /* the object when the run started */
+    json_t *pe; /* the object when the run started, its spec the run's (op_pe_for_run) */
     struct mp_spec *spec;
     void *runner;
     atomic_bool cancel;
@@ -161,13 +161,25 @@ struct op_exp {
     json_t *conds;         /* the conditions last written (their transition times are kept) */
     int64_t recommended;   /* the engine's confirmed winner (0: the best trial) */
     char start_time[MP_KUBE_TIME_MAX];
+    bool spec_recorded; /* status.runSpec written by this run (under lock) */
+    /* Set when the run stopped on an error that a retry cannot mend (the spec or the Trials
+     * are wrong): the experiment ends Failed with this reason. */
+    const char *final_reason;
     atomic_bool write_failed; /* a Trial status could not be written: the run stops, retried */
     struct mp_error write_err;
 };
 
-/* The experiment object pe as a spec (spec.c). */
+/* pe as its run sees it (spec.c): with status.runSpec, the spec its run started with, as its
+ * spec. Returns a new reference. */
+json_t *op_pe_for_run(const json_t *pe);
+/* The experiment object pe as a spec, checked as `morphling validate` checks it (spec.c).
+ * MP_EINVALID: the spec is wrong (the message names the field); other codes: the cluster could
+ * not be asked (the namespace check). */
 int op_parse(struct op *op, const char *key, const json_t *pe, struct mp_spec **out,
              struct mp_error *err) MP_WUR;
+/* The kubernetes runner's check of spec's settings on the operator's client (runner.c). */
+int op_runner_validate(struct op *op, const struct mp_spec *spec, const json_t *pe,
+                       struct mp_error *err) MP_WUR;
 /* Starts the run of experiment pe on its own thread; spec is taken over (also on failure). */
 int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_exp **out,
                  struct mp_error *err) MP_WUR;
@@ -179,6 +191,9 @@ struct mp_runner *op_trial_runner_new(struct op_exp *x);
 /* Trial objects of x from the API server into st and x->trials. */
 int op_trials_load(struct op_exp *x, struct mp_store *st, int64_t exp_id,
                    struct mp_error *err) MP_WUR;
+/* Ends every unfinished Trial of x Killed with message why (its objects are the trial runner's
+ * to remove), and records every Trial in x->trials, for the experiment's final status. */
+int op_trials_kill(struct op_exp *x, const char *why, struct mp_error *err) MP_WUR;
 /* Writes a finished trial's result into its Trial's status. */
 int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_result *res,
                     struct mp_error *err) MP_WUR;

@@ -164,12 +164,23 @@ static void reap(struct op *op)
     }
 }
 
-/* A new run of pe, unless its spec does not validate (then its status says so). */
+/* A new run of pe, unless its spec does not validate (then its status says so). A run that had
+ * started goes on with the spec it started with. */
 static int start_run(struct op *op, const char *key, const json_t *pe, struct mp_error *err)
 {
     struct mp_spec *spec = NULL;
     struct mp_error perr = {0};
-    int rc = op_parse(op, key, pe, &spec, &perr);
+    json_t *run_pe = op_pe_for_run(pe);
+    if (!json_equal(json_object_get(run_pe, "spec"), json_object_get(pe, "spec"))) {
+        op_log(op,
+               "%s: the spec has changed since its run started; the run goes on with the one "
+               "it started with (status.runSpec)",
+               key);
+    }
+    int rc = op_parse(op, key, run_pe, &spec, &perr);
+    if (rc != 0) {
+        json_decref(run_pe);
+    }
     if (rc == MP_EINVALID) {
         op_log(op, "%s: invalid: %s", key, perr.msg);
         rc = op_status_invalid(op, pe, perr.msg, err);
@@ -185,7 +196,9 @@ static int start_run(struct op *op, const char *key, const json_t *pe, struct mp
         return rc;
     }
     struct op_exp *x = NULL;
-    if ((rc = op_exp_start(op, pe, spec, &x, err)) != 0) {
+    rc = op_exp_start(op, run_pe, spec, &x, err);
+    json_decref(run_pe);
+    if (rc != 0) {
         return rc;
     }
     pthread_mutex_lock(&op->lock);

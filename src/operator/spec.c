@@ -1,19 +1,47 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* An experiment object as a spec. It is parsed as `kubectl get pe NAME -o json` prints it (so
- * positions in messages point into that output), confined to the files folder: whoever may
- * create experiments must not make the operator read its own files (its credentials) into a
- * trial. (An original file's requestTemplate is the body itself, load.body_text, and names no
- * file.) */
+/* An experiment object as a spec, admitted by the checks `morphling validate` makes. It is parsed
+ * as `kubectl get pe NAME -o json` prints it (so positions in messages point into that output),
+ * confined to the files folder: whoever may create experiments must not make the operator read
+ * its own files (its credentials) into a trial. (An original file's requestTemplate is the body
+ * itself, load.body_text, and names no file.) A run that has started goes on with the spec it
+ * started with, status.runSpec, whatever the spec says now. */
 #include "operator/op_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
+
+json_t *op_pe_for_run(const json_t *pe)
+{
+    const json_t *run_spec = json_object_get(json_object_get(pe, "status"), "runSpec");
+    if (!json_is_object(run_spec)) {
+        return json_incref((json_t *)pe);
+    }
+    json_t *copy = json_deep_copy(pe);
+    json_object_set_new(copy, "spec", json_deep_copy(run_spec));
+    return copy;
+}
+
 int op_parse(struct op *op, const char *key, const json_t *pe, struct mp_spec **out,
              struct mp_error *err)
 {
     char *text = json_dumps(pe, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
-    int rc = mp_spec_parse_confined(text, strlen(text), key, op->files_dir, out, err);
+    struct mp_spec *spec = NULL;
+    int rc = mp_spec_parse_confined(text, strlen(text), key, op->files_dir, &spec, err);
     free(text);
-    return rc;
+    /* What `morphling validate` checks besides the spec itself, the runner's part with the
+     * operator's own client. */
+    if (rc == 0) {
+        rc = mp_engine_validate_search(spec, err);
+    }
+    if (rc == 0) {
+        rc = op_runner_validate(op, spec, pe, err);
+    }
+    if (rc != 0) {
+        mp_spec_free(spec);
+        return rc;
+    }
+    *out = spec;
+    return 0;
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A ProfilingExperiment's status, as the original shows it: conditions Created, Running and
  * then Succeeded or Failed (the last one is the State column), start and completion times,
- * counts and name lists of trials per state, and currentOptimalTrial. Written with a merge patch
- * on the status subresource from the run's trial table, always whole, so a lost write is
- * repaired by the next one. */
+ * counts and name lists of trials per state, and currentOptimalTrial; and ours: runSpec, the
+ * spec the run started with. Written with a merge patch on the status subresource from the
+ * run's trial table, always whole, so a lost write is repaired by the next one. */
 #include "operator/op_int.h"
 
 #include <math.h>
@@ -110,6 +110,11 @@ static json_t *status_body(struct op_exp *x, const char *state, const char *reas
     x->conds = json_incref(conds);
     json_object_set_new(s, "conditions", conds);
     json_object_set_new(s, "startTime", json_string(x->start_time));
+    if (!x->spec_recorded) {
+        /* Before the first Trial: what a later run goes on with (op_pe_for_run). */
+        json_object_set(s, "runSpec", json_object_get(x->pe, "spec"));
+        x->spec_recorded = true;
+    }
     if (c.best >= 0) {
         json_object_set_new(s, "currentOptimalTrial", optimal(x, &x->trials[c.best]));
     }

@@ -2,7 +2,8 @@
 /* A Trial's result in its status (written once the engine has judged the trial), and the way
  * back: the experiment's Trials read into a fresh engine cache when a run starts. The status
  * keeps what the engine needs to rebuild its history exactly: the state, the failure class, the
- * reason and every metric as a JSON number (doubles survive the trip). */
+ * reason and every metric as a JSON number (doubles survive the trip). An experiment that
+ * fails for good ends its unfinished Trials Killed. */
 #include "operator/op_int.h"
 
 #include <math.h>
@@ -166,28 +167,77 @@ static int load_one(struct op_exp *x, struct mp_store *st, int64_t exp_id, const
     return rc == 0 ? 0 : mp_error_prefix(err, rc, "trials %s/%s", x->ns, name);
 }
 
-int op_trials_load(struct op_exp *x, struct mp_store *st, int64_t exp_id, struct mp_error *err)
+/* The Trials of x's experiment (owned by it, not being deleted) as a new array. */
+static int list_trials(struct op_exp *x, json_t **out, struct mp_error *err)
 {
     struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, NULL, NULL};
     char *sel = mp_xasprintf("%s=%s", MP_OPERATOR_LABEL_EXPERIMENT, x->uid);
     json_t *list = NULL;
     int rc = op_list(x->op, &ref, sel, &list, err);
     free(sel);
-    size_t i, loaded = 0;
+    *out = json_array();
+    size_t i;
     json_t *item;
     json_array_foreach (rc == 0 ? json_object_get(list, "items") : NULL, i, item) {
-        if (!mp_kube_owned_by(item, x->uid) || mp_kube_meta(item, "deletionTimestamp")) {
-            continue;
+        if (mp_kube_owned_by(item, x->uid) && !mp_kube_meta(item, "deletionTimestamp")) {
+            json_array_append(*out, item);
         }
+    }
+    json_decref(list);
+    return rc;
+}
+
+int op_trials_load(struct op_exp *x, struct mp_store *st, int64_t exp_id, struct mp_error *err)
+{
+    json_t *trials = NULL;
+    int rc = list_trials(x, &trials, err);
+    size_t i;
+    json_t *item;
+    json_array_foreach (rc == 0 ? trials : NULL, i, item) {
         if ((rc = load_one(x, st, exp_id, item, err)) != 0) {
             break;
         }
-        loaded++;
     }
-    json_decref(list);
-    if (rc == 0 && loaded) {
+    if (rc == 0 && json_array_size(trials)) {
         op_log(x->op, "%s: continuing after %zu trial(s) recorded in Trial objects", x->key,
-               loaded);
+               json_array_size(trials));
     }
+    json_decref(trials);
+    return rc;
+}
+
+int op_trials_kill(struct op_exp *x, const char *why, struct mp_error *err)
+{
+    json_t *trials = NULL;
+    int rc = list_trials(x, &trials, err);
+    size_t i;
+    json_t *item;
+    json_array_foreach (rc == 0 ? trials : NULL, i, item) {
+        const json_t *spec = json_object_get(item, "spec");
+        int64_t number = json_integer_value(json_object_get(spec, "number"));
+        enum mp_trial_state state = recorded_state(item);
+        if (number < 1) {
+            continue;
+        }
+        pthread_mutex_lock(&x->lock);
+        struct op_trec *t = op_trec(x, number);
+        t->state = state == MP_TRIAL_PENDING ? MP_TRIAL_RUNNING : state;
+        if (!t->assignment) {
+            t->assignment = json_incref(json_object_get(spec, "samplingResult"));
+        }
+        pthread_mutex_unlock(&x->lock);
+        if (state == MP_TRIAL_PENDING) {
+            struct mp_trial_result res;
+            mp_trial_result_init(&res);
+            res.state = MP_TRIAL_CANCELLED;
+            res.reason = mp_xstrdup(why);
+            rc = op_trial_finish(x, number, &res, err);
+            mp_trial_result_release(&res);
+        }
+        if (rc != 0) {
+            break;
+        }
+    }
+    json_decref(trials);
     return rc;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for src/operator: the work queue (one entry per key however many changes, never
  * handed out twice at once, a change during processing comes back after done, per-key
- * exponential backoff, shutdown) and the experiment's finished test. */
+ * exponential backoff, shutdown), the experiment's finished test and the spec a run goes on
+ * with. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,6 +130,27 @@ static void finished_experiments(void **state)
     assert_false(op_pe_finished(NULL));
 }
 
+/* A run goes on with status.runSpec, whatever the spec says now; without one, the spec. */
+static void runs_keep_their_spec(void **state)
+{
+    (void)state;
+    json_t *pe = json_pack("{s:s, s:{s:s}, s:{s:i}}", "kind", "ProfilingExperiment", "metadata",
+                           "name", "e", "spec", "maxNumTrials", 4);
+    json_t *run = op_pe_for_run(pe);
+    assert_ptr_equal(run, pe);
+    json_decref(run);
+    json_object_set_new(pe, "status", json_pack("{s:{s:i}}", "runSpec", "maxNumTrials", 8));
+    run = op_pe_for_run(pe);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(run, "spec"), "maxNumTrials")), 8);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(run, "metadata"), "name")), "e");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(pe, "spec"), "maxNumTrials")), 4);
+    json_decref(run);
+    json_decref(pe);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +158,7 @@ int main(void)
         cmocka_unit_test(queue_never_hands_a_key_out_twice),
         cmocka_unit_test(queue_backs_off_per_key),
         cmocka_unit_test(finished_experiments),
+        cmocka_unit_test(runs_keep_their_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
