@@ -132,7 +132,9 @@ uint64_t mp_mix64(uint64_t a, uint64_t b);
  * non-finite values. buf must hold MP_FMT_DOUBLE_MAX bytes. Returns buf. */
 #define MP_FMT_DOUBLE_MAX 32
 char *mp_fmt_double(char *buf, double v);
-/* Strict parsing of a whole string (leading/trailing spaces refused). */
+/* Strict parsing of a whole string (leading/trailing spaces refused). Numbers are decimal only
+ * (docs/spec.md): mp_parse_double refuses hexadecimal, inf, nan and out-of-range values, and
+ * mp_parse_duration_ns reads its number the same way. */
 int mp_parse_double(const char *s, double *out) MP_WUR;
 int mp_parse_int64(const char *s, int64_t *out) MP_WUR;
 /* "250ms", "2s", "1.5m", "100us" -> nanoseconds; a bare number is seconds. */

@@ -136,6 +136,19 @@ static void metric_units(void **state)
     assert_null(mp_metric_unit("score"));
 }
 
+/* Cells are numbers by the spec's rule (decimal only): "0x10" is text, so its column is
+ * categorical, while 1e-3, .5, -2 and 1E6 are numbers. */
+static void numbers_are_decimal(void **state)
+{
+    (void)state;
+    struct mp_surface *s = parse("a,b,y\n0x10,1e-3,1\n2,.5,2\n3,-2,3\n4,1E6,4\n");
+    assert_false(s->numeric[0]);
+    assert_true(s->numeric[1]);
+    assert_true(s->numbers[1 * s->n_cols + 1] == 0.5);
+    assert_true(s->numbers[3 * s->n_cols + 1] == 1e6);
+    mp_surface_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +156,7 @@ int main(void)
         cmocka_unit_test(metrics_bound_the_parameters),
         cmocka_unit_test(columns_that_cannot_be_told_apart_are_errors),
         cmocka_unit_test(metric_units),
+        cmocka_unit_test(numbers_are_decimal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
