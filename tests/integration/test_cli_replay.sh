@@ -34,6 +34,14 @@ check "unknown algorithm exits 2" 2 "$?"
 check "budget 0 exits 2" 2 "$?"
 "$MORPHLING" replay "$WORK/missing.csv" >/dev/null 2>&1
 check "missing surface exits 1" 1 "$?"
+# An integer option's range names its true limits: (double)INT64_MAX is 2^63, one too many.
+err=$("$MORPHLING" replay "$surface" --params share,mode --seed 9223372036854775808 2>&1); rc=$?
+check "seed 2^63 exits 2" 2 "$rc"
+check_contains "seed range is int64's" "expected an integer in 0..9223372036854775807, got" "$err"
+"$MORPHLING" replay "$surface" --params share,mode --budget 1 --seed 9223372036854775807 >/dev/null
+check "seed 2^63 - 1 is accepted" 0 "$?"
+err=$("$MORPHLING" show nothing --target-rps 1e13 2>&1)
+check_contains "number ranges print exactly" "expected a number in 1e-09..1000000000000, got" "$err"
 printf 'a,b\n1,"x\n' >"$WORK/broken.csv"
 err=$("$MORPHLING" replay "$WORK/broken.csv" 2>&1); rc=$?
 check "malformed CSV exits 2" 2 "$rc"
