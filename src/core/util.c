@@ -171,6 +171,37 @@ int mp_parse_double(const char *s, double *out)
     return 0;
 }
 
+size_t mp_utf8_valid_len(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = u[i];
+        size_t n = c < 0x80             ? 0
+                   : (c & 0xe0) == 0xc0 ? 1
+                   : (c & 0xf0) == 0xe0 ? 2
+                   : (c & 0xf8) == 0xf0 ? 3
+                                        : 4;
+        if (n == 4 || n >= len - i) {
+            return i;
+        }
+        uint32_t cp = n == 0 ? c : n == 1 ? c & 0x1fu : n == 2 ? c & 0x0fu : c & 0x07u;
+        for (size_t k = 1; k <= n; k++) {
+            if ((u[i + k] & 0xc0) != 0x80) {
+                return i;
+            }
+            cp = cp << 6 | (u[i + k] & 0x3fu);
+        }
+        /* Overlong forms, UTF-16 surrogates and code points past U+10FFFF (RFC 3629, 3). */
+        static const uint32_t least[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < least[n] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+            return i;
+        }
+        i += n + 1;
+    }
+    return len;
+}
+
 int mp_parse_int64(const char *s, int64_t *out)
 {
     if (!s || !*s || isspace((unsigned char)*s)) {

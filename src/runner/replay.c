@@ -157,12 +157,12 @@ static int replay_run(struct mp_runner *base, const struct mp_trial_request *req
     if (r->failure_col >= 0) {
         const char *f = s->cells[(size_t)row * s->n_cols + (size_t)r->failure_col];
         if (*f) {
-            int cls = mp_failure_parse(f);
-            mp_trial_result_fail(res, cls > 0 ? (enum mp_failure)cls : MP_FAILURE_CRASHED,
-                                 "recorded failure: %s", f);
+            /* mp_surface_parse accepts only failure class names here. */
+            mp_trial_result_fail(res, (enum mp_failure)mp_failure_parse(f), "recorded failure: %s",
+                                 f);
         }
     }
-    json_t *meta = json_pack("{s:s, s:I}", "surface", s->path, "row", (json_int_t)row + 2);
+    json_t *meta = json_pack("{s:s, s:I}", "surface", s->path, "row", (json_int_t)s->lines[row]);
     char *text = json_dumps(meta, JSON_COMPACT);
     res->meta_json = mp_xstrdup(text ? text : "{}");
     free(text);

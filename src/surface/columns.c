@@ -90,7 +90,7 @@ static int check_params(const struct mp_surface *s, const struct mp_surface_colu
         for (size_t r = 0; r < s->n_rows; r++) {
             if (s->cells[r * s->n_cols + c][0] == '\0') {
                 return mp_error_set(err, MP_EINVALID, "%s:%zu: parameter column '%s' is empty: %s",
-                                    s->path, r + 2, s->header[c],
+                                    s->path, s->lines[r], s->header[c],
                                     named ? "every configuration needs a value"
                                           : "it looks like a metric; name the parameters with "
                                             "--params A,B,...");

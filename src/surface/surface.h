@@ -7,8 +7,11 @@
  * the metrics) is a surface too: its rows whose state is neither SUCCEEDED nor FAILED measured
  * nothing and are dropped when it is read, and mp_surface_columns finds its parameters.
  *
- * CSV dialect: comma separated, optional double-quoted fields ("" escapes a quote), LF or
- * CRLF line ends, no embedded newlines. Limits: 64 MiB, 256 columns, 10^6 rows.
+ * CSV dialect: UTF-8 (a leading byte-order mark is skipped), comma separated, optional
+ * double-quoted fields ("" escapes a quote), LF or CRLF line ends, no embedded newlines. Numbers
+ * are decimal (mp_parse_double). An optional `failure` column holds, per row, nothing (the row
+ * succeeded) or a failure class name (mp_failure_parse, NONE excepted). Limits: 64 MiB, 256
+ * columns, 10^6 rows.
  *
  * Ownership: a surface owns all its strings; lookups return borrowed pointers.
  * Thread-safety: immutable after loading; safe to read from several threads. */
@@ -25,7 +28,9 @@ struct mp_surface {
     char **cells;    /* n_rows * n_cols texts, row-major */
     double *numbers; /* same shape; NAN where the cell is not a number or empty */
     bool *numeric;   /* per column: every non-empty cell parses as a number */
-    bool is_export;  /* the header starts number,state,failure (a trial export) */
+    size_t *lines;   /* n_rows: the file line of each row (blank lines and dropped rows skipped) */
+    size_t *header_col; /* n_cols: the 1-based byte column where each header cell starts */
+    bool is_export;     /* the header starts number,state,failure (a trial export) */
 };
 
 int mp_surface_load(const char *path, struct mp_surface **out, struct mp_error *err) MP_WUR;

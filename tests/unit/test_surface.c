@@ -149,6 +149,59 @@ static void numbers_are_decimal(void **state)
     mp_surface_free(s);
 }
 
+static void expect_parse_error(const char *csv, const char *want)
+{
+    struct mp_surface *s = NULL;
+    struct mp_error err = {0};
+    int rc = mp_surface_parse(csv, strlen(csv), "s.csv", &s, &err);
+    if (rc == 0 || !strstr(err.msg, want)) {
+        fail_msg("[%s]: rc %d, error [%s] does not contain [%s]", csv, rc, err.msg, want);
+    }
+    mp_surface_free(s);
+}
+
+/* What the reader refuses, naming the line (and column where it can), and what it forgives: a
+ * byte-order mark, blank lines (rows keep their file line numbers). */
+static void reading_checks_the_text(void **state)
+{
+    (void)state;
+    struct mp_surface *s = parse("\xef\xbb\xbfx,throughput_rps\n1,10\n\n2,20\n");
+    assert_string_equal(s->header[0], "x");
+    assert_int_equal(mp_surface_column(s, "x"), 0);
+    assert_int_equal(s->n_rows, 2);
+    assert_int_equal(s->lines[0], 2);
+    assert_int_equal(s->lines[1], 4);
+    assert_int_equal(s->header_col[1], 3);
+    mp_surface_free(s);
+    expect_parse_error("a,\xff\n1,5\n", "s.csv:1:3: not valid UTF-8 text (byte 0xff)");
+    expect_parse_error("a,b\n1,caf\xc3\n", "s.csv:2:6: not valid UTF-8");
+    expect_parse_error("a,b\n1,\xc0\xaf\n", "s.csv:2:3: not valid UTF-8");     /* overlong '/' */
+    expect_parse_error("a,b\n1,\xed\xa0\x80\n", "s.csv:2:3: not valid UTF-8"); /* surrogate */
+    s = parse("a,b\n1,caf\xc3\xa9 \xf0\x9f\x9a\x80\n");
+    assert_string_equal(s->cells[1], "caf\xc3\xa9 \xf0\x9f\x9a\x80");
+    mp_surface_free(s);
+}
+
+/* A failure cell is empty or a failure class; other text is an error listing the classes. */
+static void failure_cells_name_a_class(void **state)
+{
+    (void)state;
+    struct mp_surface *s = parse("x,y,failure\n1,10,OOM_KILLED\n2,,\n");
+    assert_string_equal(s->cells[2], "OOM_KILLED");
+    mp_surface_free(s);
+    expect_parse_error("x,y,failure\n1,10,\n\n2,20,BOGUS\n",
+                       "s.csv:4: column 'failure': unknown failure class \"BOGUS\" (expected "
+                       "STARTUP_TIMEOUT, CRASHED, OOM_KILLED,");
+    expect_parse_error("x,y,failure\n1,10,NONE\n", "unknown failure class \"NONE\"");
+    expect_parse_error("x,y,failure\n1,10,oom_killed\n", "or nothing for a row that succeeded");
+    /* A trial export's unmeasured rows are dropped before the check; line numbers stay. */
+    s = parse("number,state,failure,x,throughput_rps\n1,RUNNING,,1,\n2,FAILED,CRASHED,2,\n"
+              "3,SUCCEEDED,,3,7\n");
+    assert_int_equal(s->n_rows, 2);
+    assert_int_equal(s->lines[0], 3);
+    mp_surface_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -157,6 +210,8 @@ int main(void)
         cmocka_unit_test(columns_that_cannot_be_told_apart_are_errors),
         cmocka_unit_test(metric_units),
         cmocka_unit_test(numbers_are_decimal),
+        cmocka_unit_test(reading_checks_the_text),
+        cmocka_unit_test(failure_cells_name_a_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
