@@ -114,9 +114,9 @@ static int check_objective(const struct mp_surface *s, const struct mp_surface_c
                            struct mp_error *err)
 {
     size_t c = (size_t)out->objective;
-    if (!s->numeric[c]) {
-        return mp_error_set(err, MP_EINVALID, "%s: objective column '%s' is not numeric", s->path,
-                            s->header[c]);
+    int rc = mp_surface_check_numeric(s, c, "objective column", err);
+    if (rc != 0) {
+        return rc;
     }
     for (size_t r = 0; r < s->n_rows; r++) {
         bool failed = out->failure >= 0 && s->cells[r * s->n_cols + (size_t)out->failure][0];

@@ -332,6 +332,19 @@ int mp_surface_column(const struct mp_surface *s, const char *name)
     return -1;
 }
 
+int mp_surface_check_numeric(const struct mp_surface *s, size_t c, const char *what,
+                             struct mp_error *err)
+{
+    for (size_t r = 0; r < s->n_rows && !s->numeric[c]; r++) {
+        const char *cell = s->cells[r * s->n_cols + c];
+        if (cell[0] && isnan(s->numbers[r * s->n_cols + c])) {
+            return mp_error_set(err, MP_EINVALID, "%s:%zu: %s '%s': expected a number, got \"%s\"",
+                                s->path, s->lines[r], what, s->header[c], cell);
+        }
+    }
+    return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

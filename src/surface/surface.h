@@ -40,6 +40,11 @@ void mp_surface_free(struct mp_surface *s);
 /* Column index by name, or -1. */
 int mp_surface_column(const struct mp_surface *s, const char *name);
 
+/* Checks that every non-empty cell of column c is a number; the error names the first that is
+ * not: "FILE:LINE: WHAT 'COLUMN': expected a number, got ..." (what: "objective column"). */
+int mp_surface_check_numeric(const struct mp_surface *s, size_t c, const char *what,
+                             struct mp_error *err) MP_WUR;
+
 /* The columns a search on the surface uses. */
 struct mp_surface_columns {
     int *params; /* owned: n_params column indexes, in column order for the default */

@@ -113,7 +113,8 @@ static void columns_that_cannot_be_told_apart_are_errors(void **state)
     expect_error("cpu,score\n1,2\n", typo, 1, NULL,
                  "no parameter column 'cpux'; did you mean 'cpu'?");
     expect_error("cpu,score\n1,2\n", NULL, 0, "scor", "did you mean 'score'?");
-    expect_error("cpu,mode\n1,a\n", NULL, 0, "mode", "objective column 'mode' is not numeric");
+    expect_error("cpu,mode\n1,a\n", NULL, 0, "mode",
+                 "s.csv:2: objective column 'mode': expected a number, got \"a\"");
     expect_error("cpu,score,failure\n1,2,CRASHED\n", NULL, 0, NULL, "has no value on any row");
     const char *const twice[] = {"cpu", "cpu"};
     expect_error("cpu,score\n1,2\n", twice, 2, NULL, "named twice");
