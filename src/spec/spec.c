@@ -603,6 +603,29 @@ static char *absolute_dir(const char *base_dir)
     return base_dir ? mp_xstrdup(base_dir) : NULL;
 }
 
+/* Translates spec->doc when it is a ProfilingExperiment, parses it into spec, and hands spec
+ * out, or frees it. */
+static int from_doc(struct mp_spec *spec, struct mp_spec **out, struct mp_error *err)
+{
+    int rc = 0;
+    if (mp_spec_is_pe(spec->doc)) {
+        struct mp_node *native = NULL;
+        if ((rc = mp_spec_pe_translate(spec->doc, &native, err)) == 0) {
+            mp_doc_free(spec->doc);
+            spec->doc = native;
+        }
+    }
+    if (rc == 0) {
+        rc = parse_root(spec, spec->doc, err);
+    }
+    if (rc != 0) {
+        mp_spec_free(spec);
+        return rc;
+    }
+    *out = spec;
+    return 0;
+}
+
 static int parse_text(const char *text, size_t len, const char *source, const char *base_dir,
                       const char *const *overrides, size_t n_overrides, bool confined,
                       struct mp_spec **out, struct mp_error *err)
@@ -622,22 +645,21 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
         rc = mp_doc_set_path(spec->doc, key, eq + 1, "--set", err);
         free(key);
     }
-    if (rc == 0 && mp_spec_is_pe(spec->doc)) {
-        struct mp_node *native = NULL;
-        if ((rc = mp_spec_pe_translate(spec->doc, &native, err)) == 0) {
-            mp_doc_free(spec->doc);
-            spec->doc = native;
-        }
-    }
-    if (rc == 0) {
-        rc = parse_root(spec, spec->doc, err);
-    }
     if (rc != 0) {
         mp_spec_free(spec);
         return rc;
     }
-    *out = spec;
-    return 0;
+    return from_doc(spec, out, err);
+}
+
+int mp_spec_from_doc(struct mp_node *doc, const char *source, const char *base_dir,
+                     struct mp_spec **out, struct mp_error *err)
+{
+    struct mp_spec *spec = mp_xcalloc(1, sizeof(*spec));
+    spec->source = mp_xstrdup(source);
+    spec->base_dir = absolute_dir(base_dir);
+    spec->doc = doc;
+    return from_doc(spec, out, err);
 }
 
 int mp_spec_parse(const char *text, size_t len, const char *source, const char *base_dir,
