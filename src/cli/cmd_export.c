@@ -180,7 +180,8 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
             mp_report_redact_argv(json_object_get(json_array_get(containers, i), "args"));
         }
         *out = k8s_output(base, tmpl, pod, json_object_get(rec->report, "capacity_plan"));
-    } else if (a->base) {
+    } else if (tmpl) {
+        /* Loading the base names it already; a rendering error is about its template. */
         mp_error_prefix(err, rc, "%s", a->base);
     }
     json_decref(pod);

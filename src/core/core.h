@@ -112,6 +112,11 @@ void mp_buf_release(struct mp_buf *b);
 /* Reads a whole file, refusing files over max_bytes. */
 int mp_buf_read_file(struct mp_buf *b, const char *path, size_t max_bytes,
                      struct mp_error *err) MP_WUR;
+/* The same for a file the user named (a spec, a surface, a model, a request body): a missing
+ * file or anything but a regular file (a directory, a FIFO that would block, a device) is
+ * invalid input, MP_EINVALID (exit status 2); the open never blocks. */
+int mp_buf_read_input(struct mp_buf *b, const char *path, size_t max_bytes,
+                      struct mp_error *err) MP_WUR;
 
 /* xoshiro256** seeded through splitmix64: fast, reproducible across platforms. */
 struct mp_rng {

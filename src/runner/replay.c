@@ -42,8 +42,20 @@ static const struct mp_setting replay_table[] = {
 };
 #undef FIELD
 
+static bool any_number(const struct mp_surface *s, size_t c)
+{
+    for (size_t r = 0; r < s->n_rows; r++) {
+        if (!isnan(s->numbers[r * s->n_cols + c])) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Every column but the parameters, `failure` and a trial export's number and state is reported
- * as a metric: a cell there is a number, or empty (not measured, as on a failed row). */
+ * as a metric: a cell there is a number, or empty (not measured, as on a failed row). A column
+ * without any number is no metric but a label, such as a recorded parameter this spec does not
+ * tune (a metric the spec names must be numeric: check_named_metrics). */
 static int check_metric_cells(const struct mp_spec *spec, const struct replay_runner *r,
                               struct mp_error *err)
 {
@@ -51,7 +63,7 @@ static int check_metric_cells(const struct mp_spec *spec, const struct replay_ru
     for (size_t c = 0; c < s->n_cols; c++) {
         bool bookkeeping = s->is_export && c < 2;
         if (!bookkeeping && (int)c != r->failure_col &&
-            mp_space_find(&spec->space, s->header[c]) < 0) {
+            mp_space_find(&spec->space, s->header[c]) < 0 && any_number(s, c)) {
             int rc = mp_surface_check_numeric(s, c, "metric column", err);
             if (rc != 0) {
                 return rc;
@@ -61,8 +73,8 @@ static int check_metric_cells(const struct mp_spec *spec, const struct replay_ru
     return 0;
 }
 
-/* A metric the spec judges trials by (objectives, constraints) must be a column of the surface,
- * unless the spec derives it (from the cost table or a batch_size role). */
+/* A metric the spec judges trials by (objectives, constraints) must be a numeric column of the
+ * surface, unless the spec derives it (from the cost table or a batch_size role). */
 static int check_named_metrics(const struct mp_spec *spec, const struct mp_surface *s,
                                struct mp_error *err)
 {
@@ -73,7 +85,15 @@ static int check_named_metrics(const struct mp_spec *spec, const struct mp_surfa
         size_t k = is_objective ? i : i - spec->n_objectives;
         const char *metric =
             is_objective ? spec->objectives[k].metric : spec->constraints[k].metric;
-        if (mp_surface_column(s, metric) >= 0 || mp_spec_metric_derived(spec, metric)) {
+        int c = mp_surface_column(s, metric);
+        if (mp_spec_metric_derived(spec, metric)) {
+            continue;
+        }
+        if (c >= 0) {
+            int rc = mp_surface_check_numeric(s, (size_t)c, "metric column", err);
+            if (rc != 0) {
+                return rc;
+            }
             continue;
         }
         const struct mp_node *at = !is_objective ? constraints->items[k]

@@ -675,61 +675,11 @@ int mp_spec_parse_confined(const char *text, size_t len, const char *source, con
     return parse_text(text, len, source, base_dir, NULL, 0, true, out, err);
 }
 
-static const char *file_kind(mode_t mode)
-{
-    return S_ISDIR(mode)    ? "a directory"
-           : S_ISFIFO(mode) ? "a FIFO"
-           : S_ISSOCK(mode) ? "a socket"
-           : S_ISCHR(mode)  ? "a character device"
-           : S_ISBLK(mode)  ? "a block device"
-                            : "not a regular file";
-}
-
-/* Reads a spec file. A missing file or anything but a regular file (a directory, a FIFO that
- * would block, a device) is invalid input; the open never blocks. */
-static int read_spec_file(const char *path, struct mp_buf *b, struct mp_error *err)
-{
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return mp_error_set(err, e == ENOENT || e == ENOTDIR ? MP_EINVALID : -e, "%s: %s", path,
-                            strerror(e));
-    }
-    struct stat sb;
-    int rc = 0;
-    if (fstat(fd, &sb) != 0) {
-        rc = mp_error_set(err, -errno, "%s: %s", path, strerror(errno));
-    } else if (!S_ISREG(sb.st_mode)) {
-        rc = mp_error_set(err, MP_EINVALID, "%s: is %s; a spec must be a regular file", path,
-                          file_kind(sb.st_mode));
-    }
-    char chunk[65536];
-    ssize_t n = 0;
-    while (rc == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            rc = mp_error_set(err, -errno, "%s: read failed: %s", path, strerror(errno));
-        } else if (b->len + (size_t)n > MP_DOC_MAX_BYTES) {
-            rc = mp_error_set(err, MP_ETOOBIG, "%s: larger than the limit of %u bytes", path,
-                              MP_DOC_MAX_BYTES);
-        } else {
-            mp_buf_add(b, chunk, (size_t)n);
-        }
-    }
-    close(fd);
-    if (rc == 0 && !b->data) {
-        mp_buf_adds(b, "");
-    }
-    return rc;
-}
-
 int mp_spec_load(const char *path, const char *const *overrides, size_t n_overrides,
                  struct mp_spec **out, struct mp_error *err)
 {
     struct mp_buf b = MP_BUF_INIT;
-    int rc = read_spec_file(path, &b, err);
+    int rc = mp_buf_read_input(&b, path, MP_DOC_MAX_BYTES, err);
     if (rc == 0) {
         char *dir = mp_xstrdup(path);
         char *slash = strrchr(dir, '/');

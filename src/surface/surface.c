@@ -314,7 +314,7 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
 int mp_surface_load(const char *path, struct mp_surface **out, struct mp_error *err)
 {
     struct mp_buf b = MP_BUF_INIT;
-    int rc = mp_buf_read_file(&b, path, MAX_BYTES, err);
+    int rc = mp_buf_read_input(&b, path, MAX_BYTES, err);
     if (rc == 0) {
         rc = mp_surface_parse(b.data, b.len, path, out, err);
     }

@@ -33,7 +33,7 @@ check "unknown algorithm exits 2" 2 "$?"
 "$MORPHLING" replay "$surface" --budget 0 >/dev/null 2>&1
 check "budget 0 exits 2" 2 "$?"
 "$MORPHLING" replay "$WORK/missing.csv" >/dev/null 2>&1
-check "missing surface exits 1" 1 "$?"
+check "missing surface exits 2" 2 "$?"
 # Errors name the CSV or the option that caused them, never the generated spec document.
 printf 'a,\377\n1,5\n2,6\n' >"$WORK/latin1.csv"
 err=$("$MORPHLING" replay "$WORK/latin1.csv" 2>&1); rc=$?

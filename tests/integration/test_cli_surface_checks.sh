@@ -30,7 +30,7 @@ for cell in fast nan inf 0x10; do
     check_contains "metric cell '$cell': file, line and column named" \
         "s.csv:2: metric column 'throughput_rps': expected a number, got \"$cell\"" "$out"
 done
-out=$(validate "x,throughput_rps,p99_ms\n1,10,\n\n2,20,slow\n")
+out=$(validate "x,throughput_rps,p99_ms\n1,10,5\n\n2,20,slow\n")
 check_contains "another metric column is checked too, at its file line" \
     "s.csv:4: metric column 'p99_ms': expected a number, got \"slow\"" "$out"
 check "an empty metric cell on a failed row is fine" 0 \
@@ -40,6 +40,12 @@ sed 's/^parameters:$/parameters:\n  - {name: mode, type: categorical, values: [f
 printf 'x,mode,throughput_rps\n1,fast,10\n2,slow,20\n' >s.csv
 "$MORPHLING" validate tm3.yaml >/dev/null
 check "a categorical parameter column is no metric" 0 "$?"
+
+out=$(validate "x,throughput_rps\n1,fast\n")
+check_contains "a named metric column of text only is refused" \
+    "s.csv:2: metric column 'throughput_rps': expected a number, got \"fast\"" "$out"
+check "a text column the spec does not use is a label" "0 " \
+    "$(validate "x,gpu,throughput_rps\n1,T4,10\n2,A100,20\n")"
 
 out=$(validate "x,throughput_rps,failure\n1,10,BOGUS\n2,20,\n")
 check "an unknown failure class is refused" 2 "${out%% *}"
@@ -83,4 +89,22 @@ check_contains "the export has a failed trial" ",FAILED," "$(cat export.csv)"
 "$MORPHLING" validate "$MP_SOURCE_DIR/examples/replay-demo.yaml" --set name=again \
     --set "runner.surface=$WORK/export.csv" >/dev/null
 check "a trial export is a valid surface" 0 "$?"
+
+# A missing input file, or one that is not a regular file, is invalid input (2) everywhere.
+mkdir folder
+for args in "replay missing.csv" "replay folder" "bench-search --surfaces missing.csv" \
+    "meta train -o m.bin --no-store --surfaces missing.csv" "meta info missing.bin" \
+    "validate missing.yaml" "validate folder" "replay s.csv -a bo --prior missing.bin" \
+    "export demo --format k8s --base missing.yaml" "export demo --format k8s --base folder" \
+    "load http://127.0.0.1:9/ --body missing.bin --duration 1s"; do
+    # shellcheck disable=SC2086
+    err=$("$MORPHLING" $args 2>&1 >/dev/null)
+    check "$args: exits 2" 2 "$?"
+    case $err in
+    *missing.* | *folder*) ok "$args: the file is named" ;;
+    *) not_ok "$args: the file is named: $err" ;;
+    esac
+    check_false "$args: the file is named once" \
+        sh -c 'printf "%s" "$1" | grep -q "missing.yaml: missing.yaml\|folder: folder"' _ "$err"
+done
 finish
