@@ -69,16 +69,33 @@ static bool is_choice(const char *choices, const char *v)
     return false;
 }
 
+/* An integer option's limits as integers: the table's doubles, rounded inwards and clamped to
+ * int64 ((double)INT64_MAX is 2^63, one past the largest int64), or any int64 when both are 0. */
+static void int_limits(const struct mp_opt *o, int64_t *lo, int64_t *hi)
+{
+    *lo = INT64_MIN;
+    *hi = INT64_MAX;
+    if (o->min == 0 && o->max == 0) {
+        return;
+    }
+    if (o->min > (double)INT64_MIN && o->min < (double)INT64_MAX) {
+        *lo = (int64_t)ceil(o->min);
+    }
+    if (o->max > (double)INT64_MIN && o->max < (double)INT64_MAX) {
+        *hi = (int64_t)floor(o->max);
+    }
+}
+
 static int parse_int(const struct mp_opt *o, const char *v, void *p, struct mp_error *err)
 {
-    int64_t i;
-    bool bounded = o->min != 0 || o->max != 0;
-    if (mp_parse_int64(v, &i) != 0 || (bounded && ((double)i < o->min || (double)i > o->max))) {
-        if (!bounded) {
+    int64_t i, lo, hi;
+    int_limits(o, &lo, &hi);
+    if (mp_parse_int64(v, &i) != 0 || i < lo || i > hi) {
+        if (lo == INT64_MIN && hi == INT64_MAX) {
             return mp_error_set(err, MP_EINVALID, "expected an integer, got \"%s\"", v);
         }
-        return mp_error_set(err, MP_EINVALID, "expected an integer in %.0f..%.0f, got \"%s\"",
-                            o->min, o->max, v);
+        return mp_error_set(err, MP_EINVALID, "expected an integer in %lld..%lld, got \"%s\"",
+                            (long long)lo, (long long)hi, v);
     }
     store_int(p, o->size, i);
     return 0;
@@ -88,12 +105,14 @@ static int parse_num(const struct mp_opt *o, const char *v, double *p, struct mp
 {
     double d;
     bool bounded = o->min != 0 || o->max != 0;
-    if (mp_parse_double(v, &d) != 0 || !isfinite(d) || (bounded && (d < o->min || d > o->max))) {
+    if (mp_parse_double(v, &d) != 0 || (bounded && (d < o->min || d > o->max))) {
         if (!bounded) {
             return mp_error_set(err, MP_EINVALID, "expected a number, got \"%s\"", v);
         }
-        return mp_error_set(err, MP_EINVALID, "expected a number in %g..%g, got \"%s\"", o->min,
-                            o->max, v);
+        /* The limits exactly as the comparison uses them (%g would round 123456789). */
+        char lo[MP_FMT_DOUBLE_MAX], hi[MP_FMT_DOUBLE_MAX];
+        return mp_error_set(err, MP_EINVALID, "expected a number in %s..%s, got \"%s\"",
+                            mp_fmt_double(lo, o->min), mp_fmt_double(hi, o->max), v);
     }
     *p = d;
     return 0;

@@ -112,6 +112,11 @@ void mp_buf_release(struct mp_buf *b);
 /* Reads a whole file, refusing files over max_bytes. */
 int mp_buf_read_file(struct mp_buf *b, const char *path, size_t max_bytes,
                      struct mp_error *err) MP_WUR;
+/* The same for a file the user named (a spec, a surface, a model, a request body): a missing
+ * file or anything but a regular file (a directory, a FIFO that would block, a device) is
+ * invalid input, MP_EINVALID (exit status 2); the open never blocks. */
+int mp_buf_read_input(struct mp_buf *b, const char *path, size_t max_bytes,
+                      struct mp_error *err) MP_WUR;
 
 /* xoshiro256** seeded through splitmix64: fast, reproducible across platforms. */
 struct mp_rng {
@@ -132,9 +137,14 @@ uint64_t mp_mix64(uint64_t a, uint64_t b);
  * non-finite values. buf must hold MP_FMT_DOUBLE_MAX bytes. Returns buf. */
 #define MP_FMT_DOUBLE_MAX 32
 char *mp_fmt_double(char *buf, double v);
-/* Strict parsing of a whole string (leading/trailing spaces refused). */
+/* Strict parsing of a whole string (leading/trailing spaces refused). Numbers are decimal only
+ * (docs/spec.md): mp_parse_double refuses hexadecimal, inf, nan and out-of-range values, and
+ * mp_parse_duration_ns reads its number the same way. */
 int mp_parse_double(const char *s, double *out) MP_WUR;
 int mp_parse_int64(const char *s, int64_t *out) MP_WUR;
+/* Length of the longest prefix of s[0..len) that is valid UTF-8 (RFC 3629: no overlong forms,
+ * surrogates or code points past U+10FFFF); len when all of it is. */
+size_t mp_utf8_valid_len(const char *s, size_t len);
 /* "250ms", "2s", "1.5m", "100us" -> nanoseconds; a bare number is seconds. */
 int mp_parse_duration_ns(const char *s, int64_t *out) MP_WUR;
 

@@ -3,9 +3,12 @@
 #include "core/core.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void oom(size_t n)
 {
@@ -196,6 +199,54 @@ int mp_buf_read_file(struct mp_buf *b, const char *path, size_t max_bytes, struc
     fclose(f);
     if (rc == 0 && !b->data) {
         mp_buf_add(b, "", 0);
+    }
+    return rc;
+}
+
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode)    ? "a directory"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISSOCK(mode) ? "a socket"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+                            : "not a regular file";
+}
+
+int mp_buf_read_input(struct mp_buf *b, const char *path, size_t max_bytes, struct mp_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return mp_error_set(err, e == ENOENT || e == ENOTDIR ? MP_EINVALID : -e, "%s: %s", path,
+                            strerror(e));
+    }
+    struct stat sb;
+    int rc = 0;
+    if (fstat(fd, &sb) != 0) {
+        rc = mp_error_set(err, -errno, "%s: %s", path, strerror(errno));
+    } else if (!S_ISREG(sb.st_mode)) {
+        rc = mp_error_set(err, MP_EINVALID, "%s: is %s, not a regular file", path,
+                          file_kind(sb.st_mode));
+    }
+    char chunk[65536];
+    ssize_t n = 0;
+    while (rc == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            rc = mp_error_set(err, -errno, "%s: read failed: %s", path, strerror(errno));
+        } else if (b->len + (size_t)n > max_bytes) {
+            rc = mp_error_set(err, MP_ETOOBIG, "%s: larger than the limit of %zu bytes", path,
+                              max_bytes);
+        } else {
+            mp_buf_add(b, chunk, (size_t)n);
+        }
+    }
+    close(fd);
+    if (rc == 0 && !b->data) {
+        mp_buf_adds(b, "");
     }
     return rc;
 }

@@ -114,20 +114,92 @@ char *mp_fmt_double(char *buf, double v)
     return buf;
 }
 
+/* Length of the decimal number that s starts with, 0 when none: YAML 1.2 core schema's float
+ * (and int) without .inf and .nan, [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?. strtod
+ * alone would also take hexadecimal ("0x10", "0x1p0"), "inf", "nan" and leading spaces. */
+static size_t decimal_len(const char *s)
+{
+    size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0, digits = 0;
+    for (; isdigit((unsigned char)s[i]); i++) {
+        digits++;
+    }
+    if (s[i] == '.') {
+        for (i++; isdigit((unsigned char)s[i]); i++) {
+            digits++;
+        }
+    }
+    if (digits == 0) {
+        return 0;
+    }
+    if (s[i] == 'e' || s[i] == 'E') {
+        size_t e = i + 1 + (s[i + 1] == '-' || s[i + 1] == '+');
+        if (isdigit((unsigned char)s[e])) {
+            for (i = e; isdigit((unsigned char)s[i]); i++) {
+            }
+        }
+    }
+    return i;
+}
+
+/* The decimal number at the start of s; *end past it. MP_EINVALID when s starts with none or
+ * the number is out of range or not finite. */
+static int parse_decimal(const char *s, double *out, const char **end)
+{
+    size_t len = s ? decimal_len(s) : 0;
+    if (len == 0) {
+        return MP_EINVALID;
+    }
+    char *stop;
+    errno = 0;
+    double v = strtod(s, &stop);
+    if (stop != s + len || errno == ERANGE || !isfinite(v)) {
+        return MP_EINVALID;
+    }
+    *out = v;
+    *end = stop;
+    return 0;
+}
+
 int mp_parse_double(const char *s, double *out)
 {
-    if (!s || !*s || isspace((unsigned char)*s)) {
+    const char *end;
+    double v;
+    if (parse_decimal(s, &v, &end) != 0 || *end != '\0') {
         return MP_EINVALID;
     }
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v)) {
-        return MP_EINVALID;
-    }
-    /* strtod accepts hex floats and "infinity"; we accept them only if finite (checked). */
     *out = v;
     return 0;
+}
+
+size_t mp_utf8_valid_len(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = u[i];
+        size_t n = c < 0x80             ? 0
+                   : (c & 0xe0) == 0xc0 ? 1
+                   : (c & 0xf0) == 0xe0 ? 2
+                   : (c & 0xf8) == 0xf0 ? 3
+                                        : 4;
+        if (n == 4 || n >= len - i) {
+            return i;
+        }
+        uint32_t cp = n == 0 ? c : n == 1 ? c & 0x1fu : n == 2 ? c & 0x0fu : c & 0x07u;
+        for (size_t k = 1; k <= n; k++) {
+            if ((u[i + k] & 0xc0) != 0x80) {
+                return i;
+            }
+            cp = cp << 6 | (u[i + k] & 0x3fu);
+        }
+        /* Overlong forms, UTF-16 surrogates and code points past U+10FFFF (RFC 3629, 3). */
+        static const uint32_t least[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < least[n] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+            return i;
+        }
+        i += n + 1;
+    }
+    return len;
 }
 
 int mp_parse_int64(const char *s, int64_t *out)
@@ -151,13 +223,9 @@ int mp_parse_duration_ns(const char *s, int64_t *out)
         const char *suffix;
         double ns;
     } units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
-    if (!s || !*s) {
-        return MP_EINVALID;
-    }
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno == ERANGE || !isfinite(v) || v < 0) {
+    const char *end;
+    double v;
+    if (parse_decimal(s, &v, &end) != 0 || v < 0) {
         return MP_EINVALID;
     }
     double scale = 0;

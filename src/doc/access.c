@@ -335,7 +335,7 @@ static json_t *scalar_json(const struct mp_node *n)
         if (mp_parse_int64(n->scalar, &i) == 0) {
             return json_integer(i);
         }
-        if (mp_parse_double(n->scalar, &d) == 0 && strchr(n->scalar, 'x') == NULL) {
+        if (mp_parse_double(n->scalar, &d) == 0) {
             return json_real(d);
         }
     }

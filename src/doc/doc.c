@@ -359,7 +359,7 @@ int mp_doc_parse(const char *text, size_t len, const char *file, struct mp_node 
 int mp_doc_load(const char *path, struct mp_node **out, struct mp_error *err)
 {
     struct mp_buf b = MP_BUF_INIT;
-    int rc = mp_buf_read_file(&b, path, MP_DOC_MAX_BYTES, err);
+    int rc = mp_buf_read_input(&b, path, MP_DOC_MAX_BYTES, err);
     if (rc == 0) {
         rc = mp_doc_parse(b.data, b.len, path, out, err);
     }

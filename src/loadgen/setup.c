@@ -153,7 +153,7 @@ static int build_requests(const struct mp_lg_opts *o, struct mp_lg *lg, struct m
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         struct mp_buf body = MP_BUF_INIT;
-        int rc = mp_buf_read_file(&body, o->body_files[i], MAX_BODY_TOTAL, err);
+        int rc = mp_buf_read_input(&body, o->body_files[i], MAX_BODY_TOTAL, err);
         if (rc < 0) {
             mp_buf_release(&body);
             return mp_error_prefix(err, rc, "body file");

@@ -296,7 +296,7 @@ int mp_meta_model_load(const char *path, struct mp_meta_model **out, struct mp_e
 {
     struct mp_buf b = MP_BUF_INIT;
     *out = NULL;
-    int rc = mp_buf_read_file(&b, path, MP_META_MAX_FILE_BYTES, err);
+    int rc = mp_buf_read_input(&b, path, MP_META_MAX_FILE_BYTES, err);
     if (rc == 0) {
         rc = mp_meta_model_decode(b.data ? b.data : "", b.len, path, out, err);
     }

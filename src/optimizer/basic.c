@@ -42,13 +42,6 @@ static int grid_validate(const struct mp_space *space, const struct mp_optimizer
     return 0;
 }
 
-static int grid_create(const struct mp_space *space, const struct mp_optimizer_opts *opts,
-                       struct mp_optimizer **out, struct mp_error *err)
-{
-    int rc = grid_validate(space, opts, err);
-    return rc ? rc : plain_create(space, opts, out, err);
-}
-
 /* The first configuration in enumeration order that the history does not hold. Scans at most
  * history-length + 1 indices, so huge spaces cost nothing extra. */
 static int grid_suggest(struct mp_optimizer *opt, const struct mp_history *h, double *x,
@@ -138,11 +131,27 @@ static int grid_check(const struct mp_space *space, const struct mp_optimizer_op
     return rc ? rc : grid_validate(space, opts, err);
 }
 
+/* Creation checks what validation does, as bo's does: a caller that never validated (a replay)
+ * gets the same errors as `morphling validate`. */
+static int grid_new(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                    struct mp_optimizer **out, struct mp_error *err)
+{
+    int rc = grid_check(space, opts, err);
+    return rc ? rc : plain_create(space, opts, out, err);
+}
+
+static int random_new(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                      struct mp_optimizer **out, struct mp_error *err)
+{
+    int rc = no_settings(space, opts, err);
+    return rc ? rc : plain_create(space, opts, out, err);
+}
+
 const struct mp_optimizer_ops mp_optimizer_grid = {
     .name = "grid",
     .summary = "every configuration in order (first parameter slowest)",
     .validate = grid_check,
-    .create = grid_create,
+    .create = grid_new,
     .suggest = grid_suggest,
     .free = plain_free,
 };
@@ -151,7 +160,7 @@ const struct mp_optimizer_ops mp_optimizer_random = {
     .name = "random",
     .summary = "uniformly random configurations, never repeated",
     .validate = no_settings,
-    .create = plain_create,
+    .create = random_new,
     .suggest = random_suggest,
     .free = plain_free,
 };

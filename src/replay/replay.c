@@ -17,7 +17,8 @@ bool mp_replay_within(double value, double optimum, double fraction, bool minimi
     return minimize ? value <= optimum + slack : value >= optimum - slack;
 }
 
-/* The experiment spec for this replay, as JSON text parsed by the normal spec loader. */
+/* The experiment spec for this replay, as JSON text (algorithm settings are added by
+ * replay_spec_doc). */
 static char *replay_spec_json(const struct mp_surface *s, const struct mp_space *space,
                               const char *objective, const struct mp_replay_opts *o)
 {
@@ -42,11 +43,6 @@ static char *replay_spec_json(const struct mp_surface *s, const struct mp_space 
     json_t *algo = json_pack("{s:s, s:I, s:I}", "name", o->algorithm ? o->algorithm : "random",
                              "max_trials", (json_int_t)(o->budget > 0 ? o->budget : 40), "seed",
                              (json_int_t)(o->seed & INT64_MAX));
-    if (o->settings) {
-        char *text = mp_doc_to_json(o->settings);
-        json_object_set_new(algo, "settings", json_loads(text, 0, NULL));
-        free(text);
-    }
     if (o->prior_path) {
         json_object_set_new(algo, "prior", json_string(o->prior_path));
     }
@@ -59,6 +55,74 @@ static char *replay_spec_json(const struct mp_surface *s, const struct mp_space 
     char *out = mp_xstrdup(text ? text : "{}");
     free(text);
     return out;
+}
+
+/* Gives node n and everything under it the position of what it came from, so that an error
+ * names the user's file or option instead of the generated document. */
+static void place(struct mp_node *n, const char *file, unsigned line, unsigned col,
+                  const char *path)
+{
+    free(n->file);
+    n->file = mp_xstrdup(file);
+    n->line = line;
+    n->col = col;
+    free(n->path);
+    n->path = mp_xstrdup(path);
+    for (size_t i = 0; n->kind != MP_NODE_SCALAR && i < n->n; i++) {
+        place(n->items[i], file, line, col, path);
+    }
+}
+
+/* The last --role entry for column name (the one mp_surface_set_roles applied), or NULL. */
+static const char *role_entry(const struct mp_replay_opts *o, const char *name)
+{
+    const char *found = NULL;
+    for (size_t i = 0; i < o->n_roles; i++) {
+        size_t len = strcspn(o->roles[i], "=");
+        if (strlen(name) == len && strncmp(o->roles[i], name, len) == 0) {
+            found = o->roles[i];
+        }
+    }
+    return found;
+}
+
+/* The replay's spec document: every node that comes from the surface carries its header cell's
+ * position, a role its --role entry, and the settings are the --settings document itself. */
+static int replay_spec_doc(const struct mp_surface *s, const struct mp_space *space, int obj,
+                           const struct mp_replay_opts *o, struct mp_node **out,
+                           struct mp_error *err)
+{
+    if (o->settings) {
+        int rc = mp_doc_expect(o->settings, MP_NODE_MAP, err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    char *json = replay_spec_json(s, space, s->header[obj], o);
+    struct mp_node *doc = NULL;
+    int rc = mp_doc_parse(json, strlen(json), "<replay>", &doc, err);
+    free(json);
+    if (rc != 0) {
+        return rc;
+    }
+    struct mp_node *params = mp_doc_get(doc, "parameters");
+    place(params, s->path, 1, 1, "the parameter columns");
+    for (size_t i = 0; i < params->n; i++) {
+        const char *name = space->params[i].name;
+        size_t c = (size_t)mp_surface_column(s, name);
+        place(params->items[i], s->path, 1, (unsigned)s->header_col[c], name);
+        struct mp_node *role = mp_doc_get(params->items[i], "role");
+        if (role && role_entry(o, name)) {
+            place(role, "--role", 1, 1, role_entry(o, name));
+        }
+    }
+    place(mp_doc_get(mp_doc_get(doc, "objective"), "metric"), s->path, 1,
+          (unsigned)s->header_col[obj], s->header[obj]);
+    if (o->settings) {
+        mp_doc_map_put(mp_doc_get(doc, "algorithm"), "settings", mp_doc_clone(o->settings));
+    }
+    *out = doc;
+    return 0;
 }
 
 static void surface_optimum(const struct mp_surface *s, int obj, int failure, bool minimize,
@@ -134,11 +198,18 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
         return MP_EINVALID;
     }
     surface_optimum(s, obj, failure, o->minimize, &out->optimum);
-    char *json = replay_spec_json(s, &out->space, s->header[obj], o);
+    struct mp_node *doc = NULL;
     struct mp_spec *spec = NULL;
     struct mp_store *st = NULL;
+    struct mp_surface_index *index = NULL;
     struct mp_engine_summary sum;
-    rc = mp_spec_parse(json, strlen(json), "<replay>", NULL, NULL, 0, &spec, err);
+    /* The replay runner indexes the surface too, but would report a repeated configuration
+     * at the generated document's runner.surface. */
+    rc = mp_surface_index_new(s, &out->space, &index, err);
+    mp_surface_index_free(index);
+    if (rc == 0 && (rc = replay_spec_doc(s, &out->space, obj, o, &doc, err)) == 0) {
+        rc = mp_spec_from_doc(doc, s->path, NULL, &spec, err);
+    }
     if (rc == 0 && o->validate_only) {
         rc = mp_engine_validate(spec, err);
     } else if (rc == 0 && (rc = mp_store_open(":memory:", NULL, &st, err)) == 0 &&
@@ -147,7 +218,6 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
     }
     mp_store_close(st);
     mp_spec_free(spec);
-    free(json);
     if (rc != 0) {
         mp_replay_outcome_release(out);
     }

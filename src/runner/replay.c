@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The replay runner: answers trials from a recorded surface CSV. Every non-parameter column is
- * reported as a metric; an optional `failure` column holding a failure class name (e.g.
- * OOM_KILLED) makes that configuration fail. Settings (the spec's runner map):
+ * reported as a metric (its cells are numbers, or empty where nothing was measured); an optional
+ * `failure` column holding a failure class name (e.g. OOM_KILLED) makes that configuration fail.
+ * Creating the runner (and so `validate`) checks the cells and that every metric the spec judges
+ * by is a column or derived. Settings (the spec's runner map):
  *   kind: replay
  *   surface: path.csv        required, relative to the spec
  *   delay: 50ms              optional simulated trial duration */
@@ -40,6 +42,71 @@ static const struct mp_setting replay_table[] = {
 };
 #undef FIELD
 
+static bool any_number(const struct mp_surface *s, size_t c)
+{
+    for (size_t r = 0; r < s->n_rows; r++) {
+        if (!isnan(s->numbers[r * s->n_cols + c])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Every column but the parameters, `failure` and a trial export's number and state is reported
+ * as a metric: a cell there is a number, or empty (not measured, as on a failed row). A column
+ * without any number is no metric but a label, such as a recorded parameter this spec does not
+ * tune (a metric the spec names must be numeric: check_named_metrics). */
+static int check_metric_cells(const struct mp_spec *spec, const struct replay_runner *r,
+                              struct mp_error *err)
+{
+    const struct mp_surface *s = r->surface;
+    for (size_t c = 0; c < s->n_cols; c++) {
+        bool bookkeeping = s->is_export && c < 2;
+        if (!bookkeeping && (int)c != r->failure_col &&
+            mp_space_find(&spec->space, s->header[c]) < 0 && any_number(s, c)) {
+            int rc = mp_surface_check_numeric(s, c, "metric column", err);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+/* A metric the spec judges trials by (objectives, constraints) must be a numeric column of the
+ * surface, unless the spec derives it (from the cost table or a batch_size role). */
+static int check_named_metrics(const struct mp_spec *spec, const struct mp_surface *s,
+                               struct mp_error *err)
+{
+    const struct mp_node *objectives = mp_doc_get(spec->doc, "objectives");
+    const struct mp_node *constraints = mp_doc_get(spec->doc, "constraints");
+    for (size_t i = 0; i < spec->n_objectives + spec->n_constraints; i++) {
+        bool is_objective = i < spec->n_objectives;
+        size_t k = is_objective ? i : i - spec->n_objectives;
+        const char *metric =
+            is_objective ? spec->objectives[k].metric : spec->constraints[k].metric;
+        int c = mp_surface_column(s, metric);
+        if (mp_spec_metric_derived(spec, metric)) {
+            continue;
+        }
+        if (c >= 0) {
+            int rc = mp_surface_check_numeric(s, (size_t)c, "metric column", err);
+            if (rc != 0) {
+                return rc;
+            }
+            continue;
+        }
+        const struct mp_node *at = !is_objective ? constraints->items[k]
+                                   : objectives  ? objectives->items[k]
+                                                 : mp_doc_get(spec->doc, "objective");
+        if (is_objective && mp_doc_get(at, "metric")) {
+            at = mp_doc_get(at, "metric");
+        }
+        return mp_doc_error(err, at, "the surface %s has no column \"%s\"", s->path, metric);
+    }
+    return 0;
+}
+
 static int load(const struct mp_spec *spec, struct replay_runner *r, struct mp_error *err)
 {
     const struct mp_node *n = spec->runner_node;
@@ -67,13 +134,10 @@ static int load(const struct mp_spec *spec, struct replay_runner *r, struct mp_e
                                path->col);
     }
     r->failure_col = mp_surface_column(r->surface, "failure");
-    if (mp_surface_column(r->surface, spec->objective_metric) < 0 &&
-        !mp_spec_metric_derived(spec, spec->objective_metric)) {
-        const struct mp_node *obj = mp_doc_get(spec->doc, "objective");
-        return mp_doc_error(err, mp_doc_get(obj, "metric"), "the surface %s has no column \"%s\"",
-                            r->surface->path, spec->objective_metric);
+    if ((rc = check_metric_cells(spec, r, err)) != 0) {
+        return rc;
     }
-    return 0;
+    return check_named_metrics(spec, r->surface, err);
 }
 
 static void replay_free(struct mp_runner *base)
@@ -157,12 +221,12 @@ static int replay_run(struct mp_runner *base, const struct mp_trial_request *req
     if (r->failure_col >= 0) {
         const char *f = s->cells[(size_t)row * s->n_cols + (size_t)r->failure_col];
         if (*f) {
-            int cls = mp_failure_parse(f);
-            mp_trial_result_fail(res, cls > 0 ? (enum mp_failure)cls : MP_FAILURE_CRASHED,
-                                 "recorded failure: %s", f);
+            /* mp_surface_parse accepts only failure class names here. */
+            mp_trial_result_fail(res, (enum mp_failure)mp_failure_parse(f), "recorded failure: %s",
+                                 f);
         }
     }
-    json_t *meta = json_pack("{s:s, s:I}", "surface", s->path, "row", (json_int_t)row + 2);
+    json_t *meta = json_pack("{s:s, s:I}", "surface", s->path, "row", (json_int_t)s->lines[row]);
     char *text = json_dumps(meta, JSON_COMPACT);
     res->meta_json = mp_xstrdup(text ? text : "{}");
     free(text);

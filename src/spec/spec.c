@@ -603,6 +603,29 @@ static char *absolute_dir(const char *base_dir)
     return base_dir ? mp_xstrdup(base_dir) : NULL;
 }
 
+/* Translates spec->doc when it is a ProfilingExperiment, parses it into spec, and hands spec
+ * out, or frees it. */
+static int from_doc(struct mp_spec *spec, struct mp_spec **out, struct mp_error *err)
+{
+    int rc = 0;
+    if (mp_spec_is_pe(spec->doc)) {
+        struct mp_node *native = NULL;
+        if ((rc = mp_spec_pe_translate(spec->doc, &native, err)) == 0) {
+            mp_doc_free(spec->doc);
+            spec->doc = native;
+        }
+    }
+    if (rc == 0) {
+        rc = parse_root(spec, spec->doc, err);
+    }
+    if (rc != 0) {
+        mp_spec_free(spec);
+        return rc;
+    }
+    *out = spec;
+    return 0;
+}
+
 static int parse_text(const char *text, size_t len, const char *source, const char *base_dir,
                       const char *const *overrides, size_t n_overrides, bool confined,
                       struct mp_spec **out, struct mp_error *err)
@@ -622,22 +645,21 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
         rc = mp_doc_set_path(spec->doc, key, eq + 1, "--set", err);
         free(key);
     }
-    if (rc == 0 && mp_spec_is_pe(spec->doc)) {
-        struct mp_node *native = NULL;
-        if ((rc = mp_spec_pe_translate(spec->doc, &native, err)) == 0) {
-            mp_doc_free(spec->doc);
-            spec->doc = native;
-        }
-    }
-    if (rc == 0) {
-        rc = parse_root(spec, spec->doc, err);
-    }
     if (rc != 0) {
         mp_spec_free(spec);
         return rc;
     }
-    *out = spec;
-    return 0;
+    return from_doc(spec, out, err);
+}
+
+int mp_spec_from_doc(struct mp_node *doc, const char *source, const char *base_dir,
+                     struct mp_spec **out, struct mp_error *err)
+{
+    struct mp_spec *spec = mp_xcalloc(1, sizeof(*spec));
+    spec->source = mp_xstrdup(source);
+    spec->base_dir = absolute_dir(base_dir);
+    spec->doc = doc;
+    return from_doc(spec, out, err);
 }
 
 int mp_spec_parse(const char *text, size_t len, const char *source, const char *base_dir,
@@ -653,61 +675,11 @@ int mp_spec_parse_confined(const char *text, size_t len, const char *source, con
     return parse_text(text, len, source, base_dir, NULL, 0, true, out, err);
 }
 
-static const char *file_kind(mode_t mode)
-{
-    return S_ISDIR(mode)    ? "a directory"
-           : S_ISFIFO(mode) ? "a FIFO"
-           : S_ISSOCK(mode) ? "a socket"
-           : S_ISCHR(mode)  ? "a character device"
-           : S_ISBLK(mode)  ? "a block device"
-                            : "not a regular file";
-}
-
-/* Reads a spec file. A missing file or anything but a regular file (a directory, a FIFO that
- * would block, a device) is invalid input; the open never blocks. */
-static int read_spec_file(const char *path, struct mp_buf *b, struct mp_error *err)
-{
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return mp_error_set(err, e == ENOENT || e == ENOTDIR ? MP_EINVALID : -e, "%s: %s", path,
-                            strerror(e));
-    }
-    struct stat sb;
-    int rc = 0;
-    if (fstat(fd, &sb) != 0) {
-        rc = mp_error_set(err, -errno, "%s: %s", path, strerror(errno));
-    } else if (!S_ISREG(sb.st_mode)) {
-        rc = mp_error_set(err, MP_EINVALID, "%s: is %s; a spec must be a regular file", path,
-                          file_kind(sb.st_mode));
-    }
-    char chunk[65536];
-    ssize_t n = 0;
-    while (rc == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            rc = mp_error_set(err, -errno, "%s: read failed: %s", path, strerror(errno));
-        } else if (b->len + (size_t)n > MP_DOC_MAX_BYTES) {
-            rc = mp_error_set(err, MP_ETOOBIG, "%s: larger than the limit of %u bytes", path,
-                              MP_DOC_MAX_BYTES);
-        } else {
-            mp_buf_add(b, chunk, (size_t)n);
-        }
-    }
-    close(fd);
-    if (rc == 0 && !b->data) {
-        mp_buf_adds(b, "");
-    }
-    return rc;
-}
-
 int mp_spec_load(const char *path, const char *const *overrides, size_t n_overrides,
                  struct mp_spec **out, struct mp_error *err)
 {
     struct mp_buf b = MP_BUF_INIT;
-    int rc = read_spec_file(path, &b, err);
+    int rc = mp_buf_read_input(&b, path, MP_DOC_MAX_BYTES, err);
     if (rc == 0) {
         char *dir = mp_xstrdup(path);
         char *slash = strrchr(dir, '/');

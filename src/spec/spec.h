@@ -106,6 +106,10 @@ int mp_spec_load(const char *path, const char *const *overrides, size_t n_overri
 int mp_spec_parse(const char *text, size_t len, const char *source, const char *base_dir,
                   const char *const *overrides, size_t n_overrides, struct mp_spec **out,
                   struct mp_error *err) MP_WUR;
+/* Same from a document tree (takes ownership of doc, freed on failure too), for a spec built by
+ * a program whose nodes carry the positions of what they came from (`morphling replay`). */
+int mp_spec_from_doc(struct mp_node *doc, const char *source, const char *base_dir,
+                     struct mp_spec **out, struct mp_error *err) MP_WUR;
 /* Same as mp_spec_parse without overrides, for a spec from someone else (the HTTP API): every
  * path in it (service.workdir, algorithm.prior, runner.surface, runner.load.body, from_file)
  * must resolve inside base_dir after following symlinks, else MP_EINVALID naming the field and

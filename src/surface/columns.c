@@ -90,7 +90,7 @@ static int check_params(const struct mp_surface *s, const struct mp_surface_colu
         for (size_t r = 0; r < s->n_rows; r++) {
             if (s->cells[r * s->n_cols + c][0] == '\0') {
                 return mp_error_set(err, MP_EINVALID, "%s:%zu: parameter column '%s' is empty: %s",
-                                    s->path, r + 2, s->header[c],
+                                    s->path, s->lines[r], s->header[c],
                                     named ? "every configuration needs a value"
                                           : "it looks like a metric; name the parameters with "
                                             "--params A,B,...");
@@ -114,9 +114,9 @@ static int check_objective(const struct mp_surface *s, const struct mp_surface_c
                            struct mp_error *err)
 {
     size_t c = (size_t)out->objective;
-    if (!s->numeric[c]) {
-        return mp_error_set(err, MP_EINVALID, "%s: objective column '%s' is not numeric", s->path,
-                            s->header[c]);
+    int rc = mp_surface_check_numeric(s, c, "objective column", err);
+    if (rc != 0) {
+        return rc;
     }
     for (size_t r = 0; r < s->n_rows; r++) {
         bool failed = out->failure >= 0 && s->cells[r * s->n_cols + (size_t)out->failure][0];

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trial/trial.h"
+
 #define MAX_BYTES (64u << 20)
 #define MAX_COLS  256u
 #define MAX_ROWS  1000000u
@@ -26,16 +28,20 @@ void mp_surface_free(struct mp_surface *s)
     free(s->cells);
     free(s->numbers);
     free(s->numeric);
+    free(s->lines);
+    free(s->header_col);
     free(s->path);
     free(s);
 }
 
-/* Splits one line into fields. Returns the field count or a negative code. */
-static int split_line(const char *line, size_t len, char ***fields, const char *name, size_t lineno,
-                      struct mp_error *err)
+/* Splits one line into fields; with starts non-NULL also stores where each field starts (1-based
+ * byte column, owned). Returns the field count or a negative code. */
+static int split_line(const char *line, size_t len, char ***fields, size_t **starts,
+                      const char *name, size_t lineno, struct mp_error *err)
 {
     size_t n = 0, cap = 8;
     char **out = mp_xcalloc(cap, sizeof(char *));
+    size_t *at = mp_xcalloc(cap, sizeof(size_t));
     size_t i = 0;
     int rc = 0;
     for (;;) {
@@ -87,7 +93,9 @@ static int split_line(const char *line, size_t len, char ***fields, const char *
         if (n == cap) {
             cap *= 2;
             out = mp_xreallocarray(out, cap, sizeof(char *));
+            at = mp_xreallocarray(at, cap, sizeof(size_t));
         }
+        at[n] = start + 1;
         out[n++] = mp_buf_detach(&cell);
         if (i >= len) {
             break;
@@ -99,9 +107,15 @@ static int split_line(const char *line, size_t len, char ***fields, const char *
             free(out[k]);
         }
         free(out);
+        free(at);
         return rc;
     }
     *fields = out;
+    if (starts) {
+        *starts = at;
+    } else {
+        free(at);
+    }
     return (int)n;
 }
 
@@ -131,7 +145,9 @@ static int add_row(struct mp_surface *s, char **fields, int n, const char *name,
     if (s->n_rows == *cap) {
         *cap = *cap ? *cap * 2 : 64;
         s->cells = mp_xreallocarray(s->cells, *cap * s->n_cols, sizeof(char *));
+        s->lines = mp_xreallocarray(s->lines, *cap, sizeof(size_t));
     }
+    s->lines[s->n_rows] = lineno;
     for (size_t c = 0; c < s->n_cols; c++) {
         trim_spaces(fields[c]);
         s->cells[s->n_rows * s->n_cols + c] = fields[c];
@@ -161,9 +177,36 @@ static void drop_unmeasured(struct mp_surface *s)
             continue;
         }
         memmove(&s->cells[kept * s->n_cols], row, s->n_cols * sizeof(char *));
+        s->lines[kept] = s->lines[r];
         kept++;
     }
     s->n_rows = kept;
+}
+
+/* A `failure` cell is empty (the row succeeded) or names a failure class: anything else would
+ * replay as a guess. */
+static int check_failures(const struct mp_surface *s, struct mp_error *err)
+{
+#define MP_FAILURE_COUNT(name, text) +1
+    enum { n_failures = 0 MP_FAILURE_MAP(MP_FAILURE_COUNT) };
+#undef MP_FAILURE_COUNT
+    int c = mp_surface_column(s, "failure");
+    for (size_t r = 0; c >= 0 && r < s->n_rows; r++) {
+        const char *f = s->cells[r * s->n_cols + (size_t)c];
+        if (*f && mp_failure_parse(f) <= MP_FAILURE_NONE) {
+            struct mp_buf known = MP_BUF_INIT;
+            for (int k = MP_FAILURE_NONE + 1; k < n_failures; k++) {
+                mp_buf_addf(&known, "%s, ", mp_failure_name((enum mp_failure)k));
+            }
+            int rc = mp_error_set(err, MP_EPARSE,
+                                  "%s:%zu: column 'failure': unknown failure class \"%s\" "
+                                  "(expected %sor nothing for a row that succeeded)",
+                                  s->path, s->lines[r], f, known.data);
+            mp_buf_release(&known);
+            return rc;
+        }
+    }
+    return 0;
 }
 
 static void classify_columns(struct mp_surface *s)
@@ -190,7 +233,7 @@ static int parse_header(struct mp_surface *s, const char *line, size_t len, cons
                         struct mp_error *err)
 {
     char **fields = NULL;
-    int n = split_line(line, len, &fields, name, 1, err);
+    int n = split_line(line, len, &fields, &s->header_col, name, 1, err);
     if (n < 0) {
         return n;
     }
@@ -219,7 +262,8 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
     }
     struct mp_surface *s = mp_xcalloc(1, sizeof(*s));
     s->path = mp_xstrdup(name);
-    size_t pos = 0, lineno = 0, cap = 0;
+    /* A UTF-8 byte-order mark (spreadsheets write one) is no part of the first column's name. */
+    size_t pos = len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0 ? 3 : 0, lineno = 0, cap = 0;
     int rc = 0;
     while (rc == 0 && pos < len) {
         const char *line = text + pos;
@@ -230,13 +274,17 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
         if (llen > 0 && line[llen - 1] == '\r') {
             llen--;
         }
+        size_t valid = mp_utf8_valid_len(line, llen);
         if (memchr(line, '\0', llen)) {
             rc = mp_error_set(err, MP_EPARSE, "%s:%zu: NUL byte in the file", name, lineno);
+        } else if (valid < llen) {
+            rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: not valid UTF-8 text (byte 0x%02x)",
+                              name, lineno, valid + 1, (unsigned char)line[valid]);
         } else if (lineno == 1) {
             rc = parse_header(s, line, llen, name, err);
         } else if (llen > 0) {
             char **fields = NULL;
-            int n = split_line(line, llen, &fields, name, lineno, err);
+            int n = split_line(line, llen, &fields, NULL, name, lineno, err);
             rc = n < 0 ? n : add_row(s, fields, n, name, lineno, &cap, err);
             if (rc != 0 && n >= 0) {
                 for (int k = 0; k < n; k++) {
@@ -254,6 +302,10 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
         return rc;
     }
     drop_unmeasured(s);
+    if ((rc = check_failures(s, err)) != 0) {
+        mp_surface_free(s);
+        return rc;
+    }
     classify_columns(s);
     *out = s;
     return 0;
@@ -262,7 +314,7 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
 int mp_surface_load(const char *path, struct mp_surface **out, struct mp_error *err)
 {
     struct mp_buf b = MP_BUF_INIT;
-    int rc = mp_buf_read_file(&b, path, MAX_BYTES, err);
+    int rc = mp_buf_read_input(&b, path, MAX_BYTES, err);
     if (rc == 0) {
         rc = mp_surface_parse(b.data, b.len, path, out, err);
     }
@@ -278,6 +330,19 @@ int mp_surface_column(const struct mp_surface *s, const char *name)
         }
     }
     return -1;
+}
+
+int mp_surface_check_numeric(const struct mp_surface *s, size_t c, const char *what,
+                             struct mp_error *err)
+{
+    for (size_t r = 0; r < s->n_rows && !s->numeric[c]; r++) {
+        const char *cell = s->cells[r * s->n_cols + c];
+        if (cell[0] && isnan(s->numbers[r * s->n_cols + c])) {
+            return mp_error_set(err, MP_EINVALID, "%s:%zu: %s '%s': expected a number, got \"%s\"",
+                                s->path, s->lines[r], what, s->header[c], cell);
+        }
+    }
+    return 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -352,7 +417,7 @@ static char *row_key(const struct mp_surface *s, const struct mp_space *space, c
         const char *cell = s->cells[r * s->n_cols + (size_t)cols[i]];
         int rc = mp_space_parse(space, i, cell, &x[i], err);
         if (rc != 0) {
-            mp_error_prefix(err, rc, "%s:%zu", s->path, r + 2);
+            mp_error_prefix(err, rc, "%s:%zu", s->path, s->lines[r]);
             return NULL;
         }
     }
@@ -390,7 +455,7 @@ int mp_surface_index_new(const struct mp_surface *s, const struct mp_space *spac
         size_t slot = index_slot(idx, key);
         if (idx->slot_key[slot]) {
             rc = mp_error_set(err, MP_EINVALID, "%s:%zu: configuration %s appears twice", s->path,
-                              r + 2, key);
+                              s->lines[r], key);
             free(key);
             break;
         }

@@ -7,8 +7,11 @@
  * the metrics) is a surface too: its rows whose state is neither SUCCEEDED nor FAILED measured
  * nothing and are dropped when it is read, and mp_surface_columns finds its parameters.
  *
- * CSV dialect: comma separated, optional double-quoted fields ("" escapes a quote), LF or
- * CRLF line ends, no embedded newlines. Limits: 64 MiB, 256 columns, 10^6 rows.
+ * CSV dialect: UTF-8 (a leading byte-order mark is skipped), comma separated, optional
+ * double-quoted fields ("" escapes a quote), LF or CRLF line ends, no embedded newlines. Numbers
+ * are decimal (mp_parse_double). An optional `failure` column holds, per row, nothing (the row
+ * succeeded) or a failure class name (mp_failure_parse, NONE excepted). Limits: 64 MiB, 256
+ * columns, 10^6 rows.
  *
  * Ownership: a surface owns all its strings; lookups return borrowed pointers.
  * Thread-safety: immutable after loading; safe to read from several threads. */
@@ -25,7 +28,9 @@ struct mp_surface {
     char **cells;    /* n_rows * n_cols texts, row-major */
     double *numbers; /* same shape; NAN where the cell is not a number or empty */
     bool *numeric;   /* per column: every non-empty cell parses as a number */
-    bool is_export;  /* the header starts number,state,failure (a trial export) */
+    size_t *lines;   /* n_rows: the file line of each row (blank lines and dropped rows skipped) */
+    size_t *header_col; /* n_cols: the 1-based byte column where each header cell starts */
+    bool is_export;     /* the header starts number,state,failure (a trial export) */
 };
 
 int mp_surface_load(const char *path, struct mp_surface **out, struct mp_error *err) MP_WUR;
@@ -34,6 +39,11 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
 void mp_surface_free(struct mp_surface *s);
 /* Column index by name, or -1. */
 int mp_surface_column(const struct mp_surface *s, const char *name);
+
+/* Checks that every non-empty cell of column c is a number; the error names the first that is
+ * not: "FILE:LINE: WHAT 'COLUMN': expected a number, got ..." (what: "objective column"). */
+int mp_surface_check_numeric(const struct mp_surface *s, size_t c, const char *what,
+                             struct mp_error *err) MP_WUR;
 
 /* The columns a search on the surface uses. */
 struct mp_surface_columns {

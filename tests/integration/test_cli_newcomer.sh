@@ -70,7 +70,7 @@ check_contains "meta train: progress" "meta train: 100/100 (100 %)" "$(cat "$WOR
 # Every argument is checked before the work: a missing prior fails before the first replay.
 err=$("$MORPHLING" bench-search "$MP_SOURCE_DIR/examples/surfaces" --algorithms random,morphling \
     --prior "$WORK/no-such-model" --seeds 1000 2>&1)
-check "a missing prior fails" 1 "$?"
+check "a missing prior fails with 2" 2 "$?"
 check_contains "names it" "no-such-model" "$err"
 case "$err" in *"bench-search: "*) not_ok "no replay ran before the check: $err" ;; *) ok "no replay ran before the check" ;; esac
 

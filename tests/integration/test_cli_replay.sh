@@ -33,7 +33,40 @@ check "unknown algorithm exits 2" 2 "$?"
 "$MORPHLING" replay "$surface" --budget 0 >/dev/null 2>&1
 check "budget 0 exits 2" 2 "$?"
 "$MORPHLING" replay "$WORK/missing.csv" >/dev/null 2>&1
-check "missing surface exits 1" 1 "$?"
+check "missing surface exits 2" 2 "$?"
+# Errors name the CSV or the option that caused them, never the generated spec document.
+printf 'a,\377\n1,5\n2,6\n' >"$WORK/latin1.csv"
+err=$("$MORPHLING" replay "$WORK/latin1.csv" 2>&1); rc=$?
+check "a header that is not UTF-8 exits 2" 2 "$rc"
+check_contains "it is named at its line and column" "latin1.csv:1:3: not valid UTF-8 text" "$err"
+printf 'a,y=z\n1,5\n2,6\n' >"$WORK/badname.csv"
+err=$("$MORPHLING" replay "$WORK/badname.csv" --params y=z --objective a 2>&1)
+check_contains "a bad parameter name is named at its header cell" \
+    "badname.csv:1:3: 'y=z': \"y=z\" is not a valid parameter name" "$err"
+printf 'a,y\n1,5\n1,6\n' >"$WORK/twice.csv"
+err=$("$MORPHLING" replay "$WORK/twice.csv" 2>&1)
+check_contains "a repeated configuration is named at its line" \
+    "twice.csv:3: configuration a=1 appears twice" "$err"
+err=$("$MORPHLING" replay "$surface" --params share,mode -a bo --settings '{initial: 0}' 2>&1)
+check_contains "settings errors name --settings" \
+    "--settings:1:11: 'initial': expected an integer in [1, 10000], got \"0\"" "$err"
+for alg in random grid; do
+    err=$("$MORPHLING" replay "$surface" --params share,mode -a $alg --settings '{bogus: 1}' 2>&1)
+    check "$alg refuses settings as a spec does" 2 "$?"
+    check_contains "$alg: the setting is named" \
+        "--settings:1:9: 'bogus': this algorithm takes no settings" "$err"
+done
+err=$("$MORPHLING" replay "$surface" --params share,mode -a bo --settings '[1]' 2>&1)
+check_contains "settings must be a mapping" "--settings:1:1: '': expected a mapping" "$err"
+
+# An integer option's range names its true limits: (double)INT64_MAX is 2^63, one too many.
+err=$("$MORPHLING" replay "$surface" --params share,mode --seed 9223372036854775808 2>&1); rc=$?
+check "seed 2^63 exits 2" 2 "$rc"
+check_contains "seed range is int64's" "expected an integer in 0..9223372036854775807, got" "$err"
+"$MORPHLING" replay "$surface" --params share,mode --budget 1 --seed 9223372036854775807 >/dev/null
+check "seed 2^63 - 1 is accepted" 0 "$?"
+err=$("$MORPHLING" show nothing --target-rps 1e13 2>&1)
+check_contains "number ranges print exactly" "expected a number in 1e-09..1000000000000, got" "$err"
 printf 'a,b\n1,"x\n' >"$WORK/broken.csv"
 err=$("$MORPHLING" replay "$WORK/broken.csv" 2>&1); rc=$?
 check "malformed CSV exits 2" 2 "$rc"

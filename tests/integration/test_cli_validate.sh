@@ -38,7 +38,7 @@ check_contains "... naming the field and what to give instead" "'runner.load.bod
 
 sed 's/step: 0/step: 1/; s/max_trial/x/' "$WORK/bad.yaml" >"$WORK/nosurface.yaml"
 err=$("$MORPHLING" validate "$WORK/nosurface.yaml" 2>&1); rc=$?
-check "missing surface file exits 1" 1 "$rc"
+check "missing surface file exits 2" 2 "$rc"
 check_contains "missing surface is named" "x.csv" "$err"
 
 err=$("$MORPHLING" validate "$WORK/bad.yaml" --set parameters[0].step=2 --set algorithm.max_trial=3 2>&1); rc=$?
@@ -52,7 +52,7 @@ check "missing file exits 2" 2 "$rc"
 check_contains "missing file is named" "does-not-exist.yaml" "$err"
 err=$("$MORPHLING" validate "$WORK" 2>&1); rc=$?
 check "a directory exits 2" 2 "$rc"
-check "a directory is named" "morphling: $WORK: is a directory; a spec must be a regular file" "$err"
+check "a directory is named" "morphling: $WORK: is a directory, not a regular file" "$err"
 mkfifo "$WORK/fifo"
 err=$(timeout 10 "$MORPHLING" validate "$WORK/fifo" 2>&1); rc=$?
 check "a FIFO is refused at once with 2 (124 = it blocked)" 2 "$rc"

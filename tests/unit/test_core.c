@@ -51,6 +51,23 @@ static void parse_is_strict(void **state)
     assert_int_equal(mp_parse_double("", &d), MP_EINVALID);
     assert_int_equal(mp_parse_double("inf", &d), MP_EINVALID);
     assert_int_equal(mp_parse_double("1e999", &d), MP_EINVALID);
+    /* Decimal only (docs/spec.md): what YAML 1.2's core schema calls a float. */
+    static const struct {
+        const char *text;
+        double value;
+    } decimal[] = {{"1e-3", 1e-3}, {".5", 0.5}, {"-2", -2},      {"1E6", 1e6},
+                   {"+3", 3},      {"2.", 2},   {"-.5e+2", -50}, {"007", 7}};
+    for (size_t k = 0; k < MP_ARRAY_LEN(decimal); k++) {
+        assert_int_equal(mp_parse_double(decimal[k].text, &d), 0);
+        assert_true(d == decimal[k].value);
+    }
+    static const char *const not_decimal[] = {"0x10", "0x1p0", "0X2", "nan",  "infinity", "1e",
+                                              "1e+",  ".",     "-",   "+.e1", "1.5 ",     "--1"};
+    for (size_t k = 0; k < MP_ARRAY_LEN(not_decimal); k++) {
+        if (mp_parse_double(not_decimal[k], &d) != MP_EINVALID) {
+            fail_msg("mp_parse_double(\"%s\") accepted it as %g", not_decimal[k], d);
+        }
+    }
     assert_int_equal(mp_parse_int64("-42", &i), 0);
     assert_int_equal(i, -42);
     assert_int_equal(mp_parse_int64("4.0", &i), MP_EINVALID);
@@ -58,6 +75,10 @@ static void parse_is_strict(void **state)
     int64_t ns;
     assert_int_equal(mp_parse_duration_ns("250ms", &ns), 0);
     assert_int_equal(ns, 250000000);
+    assert_int_equal(mp_parse_duration_ns("1.5m", &ns), 0);
+    assert_int_equal(ns, 90000000000);
+    assert_int_equal(mp_parse_duration_ns("0x10s", &ns), MP_EINVALID);
+    assert_int_equal(mp_parse_duration_ns("infs", &ns), MP_EINVALID);
     assert_int_equal(mp_parse_duration_ns("2", &ns), 0);
     assert_int_equal(ns, 2000000000);
     assert_int_equal(mp_parse_duration_ns("1.5m", &ns), 0);

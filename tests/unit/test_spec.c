@@ -177,6 +177,13 @@ static void parameter_errors(void **state)
         {"{name: a, type: discrete, values: [1, two]}", "'parameters[0].values[1]': expected a "
                                                         "number, got \"two\""},
         {"{name: a, type: discrete, values: [1, 2, 1]}", "duplicate value \"1\""},
+        /* Numbers are decimal (docs/spec.md): hexadecimal is refused everywhere. */
+        {"{name: a, type: discrete, values: [1, 0x2]}",
+         "'parameters[0].values[1]': expected a number, got \"0x2\""},
+        {"{name: a, type: float, min: 0x1p0, max: 2}",
+         "'parameters[0].min': expected a number, got \"0x1p0\""},
+        {"{name: a, type: int, min: 0x1, max: 2}",
+         "'parameters[0].min': expected a number, got \"0x1\""},
         {"{name: a, type: discrete, values: [0, 2], log: true}", "log scale needs positive"},
         {"{name: a, type: categorical, values: []}", "non-empty list of choices"},
         {"{name: a, type: categorical, values: [x, y, x]}", "duplicate choice \"x\""},

@@ -113,7 +113,8 @@ static void columns_that_cannot_be_told_apart_are_errors(void **state)
     expect_error("cpu,score\n1,2\n", typo, 1, NULL,
                  "no parameter column 'cpux'; did you mean 'cpu'?");
     expect_error("cpu,score\n1,2\n", NULL, 0, "scor", "did you mean 'score'?");
-    expect_error("cpu,mode\n1,a\n", NULL, 0, "mode", "objective column 'mode' is not numeric");
+    expect_error("cpu,mode\n1,a\n", NULL, 0, "mode",
+                 "s.csv:2: objective column 'mode': expected a number, got \"a\"");
     expect_error("cpu,score,failure\n1,2,CRASHED\n", NULL, 0, NULL, "has no value on any row");
     const char *const twice[] = {"cpu", "cpu"};
     expect_error("cpu,score\n1,2\n", twice, 2, NULL, "named twice");
@@ -136,6 +137,72 @@ static void metric_units(void **state)
     assert_null(mp_metric_unit("score"));
 }
 
+/* Cells are numbers by the spec's rule (decimal only): "0x10" is text, so its column is
+ * categorical, while 1e-3, .5, -2 and 1E6 are numbers. */
+static void numbers_are_decimal(void **state)
+{
+    (void)state;
+    struct mp_surface *s = parse("a,b,y\n0x10,1e-3,1\n2,.5,2\n3,-2,3\n4,1E6,4\n");
+    assert_false(s->numeric[0]);
+    assert_true(s->numeric[1]);
+    assert_true(s->numbers[1 * s->n_cols + 1] == 0.5);
+    assert_true(s->numbers[3 * s->n_cols + 1] == 1e6);
+    mp_surface_free(s);
+}
+
+static void expect_parse_error(const char *csv, const char *want)
+{
+    struct mp_surface *s = NULL;
+    struct mp_error err = {0};
+    int rc = mp_surface_parse(csv, strlen(csv), "s.csv", &s, &err);
+    if (rc == 0 || !strstr(err.msg, want)) {
+        fail_msg("[%s]: rc %d, error [%s] does not contain [%s]", csv, rc, err.msg, want);
+    }
+    mp_surface_free(s);
+}
+
+/* What the reader refuses, naming the line (and column where it can), and what it forgives: a
+ * byte-order mark, blank lines (rows keep their file line numbers). */
+static void reading_checks_the_text(void **state)
+{
+    (void)state;
+    struct mp_surface *s = parse("\xef\xbb\xbfx,throughput_rps\n1,10\n\n2,20\n");
+    assert_string_equal(s->header[0], "x");
+    assert_int_equal(mp_surface_column(s, "x"), 0);
+    assert_int_equal(s->n_rows, 2);
+    assert_int_equal(s->lines[0], 2);
+    assert_int_equal(s->lines[1], 4);
+    assert_int_equal(s->header_col[1], 3);
+    mp_surface_free(s);
+    expect_parse_error("a,\xff\n1,5\n", "s.csv:1:3: not valid UTF-8 text (byte 0xff)");
+    expect_parse_error("a,b\n1,caf\xc3\n", "s.csv:2:6: not valid UTF-8");
+    expect_parse_error("a,b\n1,\xc0\xaf\n", "s.csv:2:3: not valid UTF-8");     /* overlong '/' */
+    expect_parse_error("a,b\n1,\xed\xa0\x80\n", "s.csv:2:3: not valid UTF-8"); /* surrogate */
+    s = parse("a,b\n1,caf\xc3\xa9 \xf0\x9f\x9a\x80\n");
+    assert_string_equal(s->cells[1], "caf\xc3\xa9 \xf0\x9f\x9a\x80");
+    mp_surface_free(s);
+}
+
+/* A failure cell is empty or a failure class; other text is an error listing the classes. */
+static void failure_cells_name_a_class(void **state)
+{
+    (void)state;
+    struct mp_surface *s = parse("x,y,failure\n1,10,OOM_KILLED\n2,,\n");
+    assert_string_equal(s->cells[2], "OOM_KILLED");
+    mp_surface_free(s);
+    expect_parse_error("x,y,failure\n1,10,\n\n2,20,BOGUS\n",
+                       "s.csv:4: column 'failure': unknown failure class \"BOGUS\" (expected "
+                       "STARTUP_TIMEOUT, CRASHED, OOM_KILLED,");
+    expect_parse_error("x,y,failure\n1,10,NONE\n", "unknown failure class \"NONE\"");
+    expect_parse_error("x,y,failure\n1,10,oom_killed\n", "or nothing for a row that succeeded");
+    /* A trial export's unmeasured rows are dropped before the check; line numbers stay. */
+    s = parse("number,state,failure,x,throughput_rps\n1,RUNNING,,1,\n2,FAILED,CRASHED,2,\n"
+              "3,SUCCEEDED,,3,7\n");
+    assert_int_equal(s->n_rows, 2);
+    assert_int_equal(s->lines[0], 3);
+    mp_surface_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +210,9 @@ int main(void)
         cmocka_unit_test(metrics_bound_the_parameters),
         cmocka_unit_test(columns_that_cannot_be_told_apart_are_errors),
         cmocka_unit_test(metric_units),
+        cmocka_unit_test(numbers_are_decimal),
+        cmocka_unit_test(reading_checks_the_text),
+        cmocka_unit_test(failure_cells_name_a_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
