@@ -331,6 +331,18 @@ static int teardown(struct mp_kube_runner *r, struct kube_trial *t, const char *
     return rc;
 }
 
+/* The run error of a teardown the API server refused, naming what is left in the cluster. */
+static void refused_teardown(struct kube_trial *t, const char *why)
+{
+    char *prev = t->res->run_error;
+    t->res->run_error = mp_xasprintf(
+        "%s%steardown: %s; left in namespace \"%s\": %s (delete them with `kubectl -n %s delete "
+        "configmap %s --cascade=foreground`)",
+        prev ? prev : "", prev ? "; " : "", why, t->r->ns, t->made[0] ? t->made : "nothing",
+        t->r->ns, t->name);
+    free(prev);
+}
+
 static void record_meta(struct kube_trial *t)
 {
     json_t *meta =
@@ -428,6 +440,9 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     int rc = sweep_once(r, req->experiment, &err);
     if (rc != 0) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "start-up sweep: %s", err.msg);
+        if (mp_kube_runner_refused(rc)) {
+            res->run_error = mp_xasprintf("start-up sweep: %s", err.msg);
+        }
         return rc < 0 ? rc : MP_ERUNTIME;
     }
     struct kube_trial t = {.r = r, .req = req, .res = res, .owner_ref_target = owner};
@@ -450,10 +465,17 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     finish(&t, &wd, &rc, &err);
     watchdog_stop(&wd);
     t.cancel_token = NULL;
+    if (mp_kube_runner_refused(rc)) {
+        res->run_error = mp_xstrdup(err.msg);
+    }
     /* Always torn down, also after a cancel: the next attempt gets new names anyway. */
     struct mp_error terr = {0};
     int trc = teardown(r, &t, t.name, &terr);
-    if (trc != 0 && rc == 0) {
+    if (mp_kube_runner_refused(trc)) {
+        /* Another attempt would only leave more behind: stop the run, keep a verdict. */
+        refused_teardown(&t, terr.msg);
+        rc = rc ? rc : trc;
+    } else if (trc != 0 && rc == 0) {
         if (!trial_failed(&t) && res->state != MP_TRIAL_CANCELLED) {
             mp_trial_result_fail(res, MP_FAILURE_INFRA, "teardown: %s", terr.msg);
         }

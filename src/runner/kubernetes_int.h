@@ -74,6 +74,13 @@ struct mp_kube_runner {
     bool swept;
 };
 
+/* Whether the API server refused the runner's credentials (401) or the action (403): a problem
+ * of the run, never a verdict on a configuration, so it stops the run (result run_error). */
+static inline bool mp_kube_runner_refused(int rc)
+{
+    return rc == MP_EUNAUTHORIZED || rc == MP_EFORBIDDEN;
+}
+
 /* One trial: names, labels and the objects' state. Lives on run()'s stack. */
 struct kube_trial {
     struct mp_kube_runner *r;
@@ -85,6 +92,7 @@ struct kube_trial {
     char exp_key[MP_KUBE_RUNNER_NAME_MAX];
     json_t *labels; /* experiment, trial, attempt, managed-by */
     json_t *owner;  /* our owner ConfigMap as created */
+    char made[320]; /* "configmaps/NAME, deployments/NAME, ...": what exists of the trial */
     int64_t port;
     int64_t replicas;          /* runner.replicas, or the instances parameter's value */
     int64_t trial_deadline_ns; /* monotonic; INT64_MAX: none */
