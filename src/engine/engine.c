@@ -403,8 +403,13 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
     }
     if (t->run_rc < 0 && t->retries < INFRA_RETRIES) {
         t->retries++;
+        /* Why the attempt is retried: its result is not stored anywhere else. */
+        json_t *j = json_pack("{s:s}", "reason", t->res.reason ? t->res.reason : "");
+        char *detail = mp_json_dumps(j, 0);
+        json_decref(j);
         rc = mp_store_event_add(e->st, e->exp_id, t->number,
-                                mp_engine_event_name(MP_EVENT_TRIAL_RETRY), NULL, err);
+                                mp_engine_event_name(MP_EVENT_TRIAL_RETRY), detail, err);
+        free(detail);
         if (rc == 0) {
             rc = start_trial(e, index, err);
         }
