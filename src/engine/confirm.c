@@ -263,6 +263,11 @@ static int confirm_run(struct mp_confirm_phase *p, const struct mp_trial_row *t,
         int run_rc = p->runner->ops->run(p->runner, &req, &res, p->cancel);
         if (p->cancel && atomic_load(p->cancel)) {
             rc = MP_ECANCELLED;
+        } else if (res.run_error && !mp_trial_result_verdict(&res)) {
+            rc = mp_error_set(err, MP_ERUNTIME, "confirmation of trial %lld: %s",
+                              (long long)t->number, res.run_error);
+        } else if (res.run_error) {
+            break; /* recorded below, then the run stops */
         } else if (run_rc < 0 && attempt < INFRA_RETRIES) {
             continue;
         } else if (run_rc < 0) {
@@ -286,6 +291,10 @@ static int confirm_run(struct mp_confirm_phase *p, const struct mp_trial_row *t,
             p->progress(p->progress_ctx, p->spec, t->number, run, &res, p->runs_done,
                         p->runs_total);
         }
+    }
+    if (rc == 0 && res.run_error) {
+        rc = mp_error_set(err, MP_ERUNTIME, "confirmation of trial %lld: %s", (long long)t->number,
+                          res.run_error);
     }
     mp_trial_result_release(&res);
     free(x);

@@ -380,6 +380,11 @@ static size_t complete_one(struct engine *e)
     }
 }
 
+static int run_error(const struct etrial *t, struct mp_error *err)
+{
+    return mp_error_set(err, MP_ERUNTIME, "trial %lld: %s", (long long)t->number, t->res.run_error);
+}
+
 /* Stores a finished trial. Cancelled (interrupted) trials stay RUNNING in the store so that a
  * resumed engine re-runs them; infrastructure failures are retried. */
 static int record(struct engine *e, size_t index, struct mp_error *err)
@@ -393,10 +398,24 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
                                 mp_engine_event_name(MP_EVENT_TRIAL_INTERRUPTED), NULL, err);
         goto out;
     }
+    if (t->res.run_error && !mp_trial_result_verdict(&t->res)) {
+        /* The run cannot go on (docs/internals/engine.md, "Run errors"): the attempt stays
+         * RUNNING and runs again when the run resumes. */
+        rc = run_error(t, err);
+        goto out;
+    }
+    if (t->res.run_error) {
+        t->run_rc = 0; /* a verdict the runner reached: recorded, then the run stops */
+    }
     if (t->run_rc < 0 && t->retries < INFRA_RETRIES) {
         t->retries++;
+        /* Why the attempt is retried: its result is not stored anywhere else. */
+        json_t *j = json_pack("{s:s}", "reason", t->res.reason ? t->res.reason : "");
+        char *detail = mp_json_dumps(j, 0);
+        json_decref(j);
         rc = mp_store_event_add(e->st, e->exp_id, t->number,
-                                mp_engine_event_name(MP_EVENT_TRIAL_RETRY), NULL, err);
+                                mp_engine_event_name(MP_EVENT_TRIAL_RETRY), detail, err);
+        free(detail);
         if (rc == 0) {
             rc = start_trial(e, index, err);
         }
@@ -433,6 +452,9 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
         e->opts->progress(e->opts->progress_ctx, e->spec, t->number, &t->res, done,
                           e->spec->max_trials, e->best >= 0 ? e->trials[e->best]->value : 0,
                           e->best >= 0);
+    }
+    if (rc == 0 && t->res.run_error) {
+        rc = run_error(t, err);
     }
 out:
     if (!t->running) {

@@ -198,8 +198,8 @@ static int wait_ready(struct kube_trial *t, struct mp_error *err)
         char why[512];
         unhealthy(t, st.unready, why, sizeof(why));
         mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
-                             "%d of %lld pods ready within the startup timeout%s", st.ready,
-                             (long long)t->replicas, why);
+                             "%d of %lld pods ready within the startup timeout%s%s%s", st.ready,
+                             (long long)t->replicas, st.waiting[0] ? "; " : "", st.waiting, why);
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_FAILED) {
         char tail[400];
@@ -228,15 +228,18 @@ static int run_load(struct kube_trial *t, struct mp_error *err)
     if (rc != 0) {
         return rc;
     }
+    struct kube_sentinel sentinel;
+    mp_kube_sentinel_start(&sentinel, t, &job, t->job_name, "load job");
     char *sel = trial_selector(t, "load");
     struct kube_pods_state st = {0};
     rc = mp_kube_wait_pods(t, sel, true, 1, t->trial_deadline_ns, &st, err);
     free(sel);
+    mp_kube_sentinel_stop(&sentinel);
     if (rc == MP_EDEADLINE) {
         mp_error_clear(err);
         mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT,
-                             "the load test ran past the trial's "
-                             "deadline");
+                             "the load test ran past the trial's deadline%s%s",
+                             st.waiting[0] ? "; " : "", st.waiting);
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_INFRA) {
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", st.reason);
@@ -331,6 +334,18 @@ static int teardown(struct mp_kube_runner *r, struct kube_trial *t, const char *
     return rc;
 }
 
+/* The run error of a teardown the API server refused, naming what is left in the cluster. */
+static void refused_teardown(struct kube_trial *t, const char *why)
+{
+    char *prev = t->res->run_error;
+    t->res->run_error = mp_xasprintf(
+        "%s%steardown: %s; left in namespace \"%s\": %s (delete them with `kubectl -n %s delete "
+        "configmap %s --cascade=foreground`)",
+        prev ? prev : "", prev ? "; " : "", why, t->r->ns, t->made[0] ? t->made : "nothing",
+        t->r->ns, t->name);
+    free(prev);
+}
+
 static void record_meta(struct kube_trial *t)
 {
     json_t *meta =
@@ -380,7 +395,12 @@ static int sweep_once(struct mp_kube_runner *r, const char *experiment, struct m
 static void finish(struct kube_trial *t, struct watchdog *wd, int *rc, struct mp_error *err)
 {
     bool cancelled = wd->cancel && atomic_load(wd->cancel);
-    if (*rc == MP_ECANCELLED && atomic_load(&wd->fired_by_deadline)) {
+    if (*rc == MP_ECANCELLED && atomic_load(&t->lost) && !cancelled) {
+        /* Something deleted an object of the trial: no verdict on the configuration. */
+        mp_error_clear(err);
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", t->lost_reason);
+        *rc = MP_ERUNTIME;
+    } else if (*rc == MP_ECANCELLED && atomic_load(&wd->fired_by_deadline)) {
         mp_error_clear(err);
         mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT, "the trial ran past its deadline");
         *rc = 0;
@@ -405,13 +425,17 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
         return 0;
     }
     int rc = create_service(t, err);
+    struct kube_sentinel owner = {0};
     if (rc == 0 && !trial_failed(t)) {
+        struct mp_kube_ref cm = {.version = "v1", .resource = "configmaps", .ns = t->r->ns};
+        mp_kube_sentinel_start(&owner, t, &cm, t->name, "owner configmap");
         rc = wait_ready(t, err);
     }
     if (rc == 0 && !trial_failed(t)) {
         t->t_ready_ns = mp_mono_ns();
         rc = run_load(t, err);
     }
+    mp_kube_sentinel_stop(&owner);
     if (rc == 0 && !trial_failed(t)) {
         t->t_loaded_ns = mp_mono_ns();
         read_usage(t);
@@ -428,8 +452,12 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     int rc = sweep_once(r, req->experiment, &err);
     if (rc != 0) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "start-up sweep: %s", err.msg);
+        if (mp_kube_runner_refused(rc)) {
+            res->run_error = mp_xasprintf("start-up sweep: %s", err.msg);
+        }
         return rc < 0 ? rc : MP_ERUNTIME;
     }
+    atomic_fetch_add(&r->in_flight, 1);
     struct kube_trial t = {.r = r, .req = req, .res = res, .owner_ref_target = owner};
     t.started_ns = mp_mono_ns();
     mp_kube_runner_name(req->experiment, req->number, req->attempt, t.name);
@@ -450,10 +478,17 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     finish(&t, &wd, &rc, &err);
     watchdog_stop(&wd);
     t.cancel_token = NULL;
+    if (mp_kube_runner_refused(rc)) {
+        res->run_error = mp_xstrdup(err.msg);
+    }
     /* Always torn down, also after a cancel: the next attempt gets new names anyway. */
     struct mp_error terr = {0};
     int trc = teardown(r, &t, t.name, &terr);
-    if (trc != 0 && rc == 0) {
+    if (mp_kube_runner_refused(trc)) {
+        /* Another attempt would only leave more behind: stop the run, keep a verdict. */
+        refused_teardown(&t, terr.msg);
+        rc = rc ? rc : trc;
+    } else if (trc != 0 && rc == 0) {
         if (!trial_failed(&t) && res->state != MP_TRIAL_CANCELLED) {
             mp_trial_result_fail(res, MP_FAILURE_INFRA, "teardown: %s", terr.msg);
         }
@@ -461,6 +496,7 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     }
     t.t_gone_ns = trc == 0 && t.t_loaded_ns ? mp_mono_ns() : 0;
     json_decref(t.owner);
+    atomic_fetch_sub(&r->in_flight, 1);
     record_meta(&t);
     if (res->state != MP_TRIAL_CANCELLED) {
         mp_spec_evaluate(base->spec, req->x, res);

@@ -72,7 +72,15 @@ struct mp_kube_runner {
     json_t *bodies; /* runner.load.body as binaryData {body-0000: base64...}; NULL: none */
     pthread_mutex_t sweep_lock;
     bool swept;
+    atomic_int in_flight; /* trials inside run(), teardown included: they hold resources */
 };
+
+/* Whether the API server refused the runner's credentials (401) or the action (403): a problem
+ * of the run, never a verdict on a configuration, so it stops the run (result run_error). */
+static inline bool mp_kube_runner_refused(int rc)
+{
+    return rc == MP_EUNAUTHORIZED || rc == MP_EFORBIDDEN;
+}
 
 /* One trial: names, labels and the objects' state. Lives on run()'s stack. */
 struct kube_trial {
@@ -85,10 +93,15 @@ struct kube_trial {
     char exp_key[MP_KUBE_RUNNER_NAME_MAX];
     json_t *labels; /* experiment, trial, attempt, managed-by */
     json_t *owner;  /* our owner ConfigMap as created */
+    char made[320]; /* "configmaps/NAME, deployments/NAME, ...": what exists of the trial */
     int64_t port;
     int64_t replicas;          /* runner.replicas, or the instances parameter's value */
     int64_t trial_deadline_ns; /* monotonic; INT64_MAX: none */
     struct mp_kube_cancel *cancel_token;
+    /* Set once (first sentinel wins) when an object the trial needs disappeared; the sentinel
+     * then fires cancel_token. Read after the sentinels are stopped. */
+    atomic_bool lost;
+    char lost_reason[300];
     /* Counters for meta and the benchmark. */
     unsigned api_calls;
     char usage_note[300]; /* where resource use came from, or why it was not measured */
@@ -140,11 +153,15 @@ struct kube_pods_state {
     char unready[256]; /* the first pod that is not Ready yet, "" when none */
     char crashed[256]; /* the pod whose container exited (CRASHED), "" otherwise */
     char container[256];
-    bool previous; /* the crash was an earlier run of the container (its lastState) */
+    bool previous;     /* the crash was an earlier run of the container (its lastState) */
+    char waiting[300]; /* an Unschedulable pod left waiting (others set): the scheduler's word */
 };
 
-/* Judges the pods of a trial (service: Ready or failing; load: terminated). Pure: for tests. */
-void mp_kube_judge_pods(json_t *pods, bool load, int want, const char *container,
+/* Judges the pods of a trial (service: Ready or failing; load: terminated). An Unschedulable
+ * pod is a verdict (service: STARTUP_TIMEOUT, load: INFRA) only when no other trial of the run
+ * is in flight; with `others` its resources may be held by them, so it waits (st->waiting says
+ * why) until they free them or the step's deadline passes. Pure: for tests. */
+void mp_kube_judge_pods(json_t *pods, bool load, int want, const char *container, bool others,
                         struct kube_pods_state *st);
 
 /* Lists then watches pods matching selector until the verdict is not WAITING, the deadline
@@ -156,6 +173,25 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
 int mp_kube_wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
                       int64_t deadline_ns, struct mp_error *err) MP_WUR;
 void mp_kube_pods_state_release(struct kube_pods_state *st);
+
+/* A watch, in a thread of its own, on one object the trial needs (its owner, its load Job):
+ * when the object is deleted or starts being deleted, the trial is marked lost (the reason
+ * names `what`) and its cancel token fired, so the step waiting on the pods ends at once. */
+struct kube_sentinel {
+    struct kube_trial *t;
+    struct mp_kube_ref ref;
+    char name[MP_KUBE_RUNNER_NAME_MAX + 8];
+    const char *what; /* "owner configmap", "load job": static */
+    struct mp_kube_cancel *stop;
+    pthread_t thread;
+    bool running;
+    unsigned api_calls;
+};
+/* Starts watching ref's object `name` (ref is copied; its strings must outlive the sentinel). */
+void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
+                            const struct mp_kube_ref *ref, const char *name, const char *what);
+/* Stops the watch and joins the thread; adds its API calls to the trial's. Idempotent. */
+void mp_kube_sentinel_stop(struct kube_sentinel *s);
 
 /* ---- the load result (kubernetes_load.c) ---- */
 

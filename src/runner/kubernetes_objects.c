@@ -359,12 +359,22 @@ static bool ours(const struct kube_trial *t, const json_t *obj)
     return same;
 }
 
+/* Notes an object of the trial that now exists, for a teardown that cannot remove it. */
+static void made(struct kube_trial *t, const char *resource, const char *name)
+{
+    size_t n = strlen(t->made);
+    snprintf(t->made + n, sizeof(t->made) - n, "%s%s/%s", n ? ", " : "", resource, name);
+}
+
 int mp_kube_create_or_adopt(struct kube_trial *t, const struct mp_kube_ref *ref, const json_t *obj,
                             json_t **out, struct mp_error *err)
 {
     struct mp_kube_opts o = {.cancel = t->cancel_token, .retry_unsafe = true};
     t->api_calls++;
     int rc = mp_kube_create(t->r->client, ref, obj, &o, out, err);
+    if (rc == 0) {
+        made(t, ref->resource, mp_kube_meta(obj, "name"));
+    }
     if (rc != MP_EEXISTS) {
         return rc;
     }
@@ -385,6 +395,7 @@ int mp_kube_create_or_adopt(struct kube_trial *t, const struct mp_kube_ref *ref,
                             ref->resource, one.name, t->r->ns);
     }
     mp_error_clear(err);
+    made(t, ref->resource, one.name);
     if (out) {
         *out = have;
     } else {

@@ -68,6 +68,27 @@ static int check_namespace(struct mp_kube_runner *r, const struct mp_spec *spec,
     return rc;
 }
 
+/* May the kubeconfig's user work in the namespace at all? One list of the experiment's owner
+ * ConfigMaps (what the start-up sweep reads): a 401 or 403 stops the run here, before any trial
+ * exists, rather than failing every trial in turn. Other errors show at the first trial. */
+static int check_access(struct mp_kube_runner *r, const struct mp_spec *spec, struct mp_error *err)
+{
+    char key[MP_KUBE_RUNNER_NAME_MAX];
+    char *sel = mp_xasprintf("%s=%s", MP_KUBE_LABEL_EXPERIMENT,
+                             mp_kube_runner_experiment_key(spec->name, key));
+    struct mp_kube_ref ref = {.version = "v1", .resource = "configmaps", .ns = r->ns};
+    struct mp_kube_opts o = {.label_selector = sel, .limit = 1};
+    struct mp_error lerr = {0};
+    int rc = mp_kube_list(r->client, &ref, &o, NULL, &lerr);
+    free(sel);
+    if (mp_kube_runner_refused(rc)) {
+        return mp_error_set(err, rc, "%s (the RBAC the runner needs: docs/kubernetes.md)",
+                            lerr.msg);
+    }
+    mp_error_clear(&lerr);
+    return 0;
+}
+
 int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_opts *opts,
                        struct mp_runner **out, struct mp_error *err)
 {
@@ -102,6 +123,9 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
     }
     if (rc == 0) {
         rc = check_namespace(r, spec, err);
+    }
+    if (rc == 0) {
+        rc = check_access(r, spec, err);
     }
     if (rc != 0) {
         mp_runner_free(&r->base);

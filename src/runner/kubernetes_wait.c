@@ -125,15 +125,26 @@ static void judge_load_container(struct kube_pods_state *st, const json_t *cs, c
     }
 }
 
-static void judge_pod(const json_t *pod, bool load, const char *container,
+static void judge_pod(const json_t *pod, bool load, const char *container, bool others,
                       struct kube_pods_state *st)
 {
     const char *name = mp_kube_meta(pod, "name");
     json_t *sched = condition(pod, "PodScheduled");
     const char *sreason = str(sched, "reason");
-    if (sched && strcmp(str(sched, "status") ? str(sched, "status") : "", "False") == 0 &&
-        sreason && strcmp(sreason, "Unschedulable") == 0) {
-        /* The configuration asks for more than any node has: a verdict on it. */
+    bool unschedulable = sched &&
+                         strcmp(str(sched, "status") ? str(sched, "status") : "", "False") == 0 &&
+                         sreason && strcmp(sreason, "Unschedulable") == 0;
+    if (unschedulable && others) {
+        /* Other trials of this run may hold what it needs: wait for them, within the deadline. */
+        snprintf(st->waiting, sizeof(st->waiting), "pod %s: unschedulable: %s", name,
+                 or_empty(str(sched, "message")));
+        if (!load && !st->unready[0] && name) {
+            snprintf(st->unready, sizeof(st->unready), "%s", name);
+        }
+        return;
+    }
+    if (unschedulable) {
+        /* Alone in the run, it asks for more than the nodes have: a verdict on it. */
         verdict(st, load ? KUBE_PODS_INFRA : KUBE_PODS_FAILED,
                 load ? MP_FAILURE_INFRA : MP_FAILURE_STARTUP_TIMEOUT, "pod %s: unschedulable: %s",
                 name, or_empty(str(sched, "message")));
@@ -164,7 +175,7 @@ static void judge_pod(const json_t *pod, bool load, const char *container,
     }
 }
 
-void mp_kube_judge_pods(json_t *pods, bool load, int want, const char *container,
+void mp_kube_judge_pods(json_t *pods, bool load, int want, const char *container, bool others,
                         struct kube_pods_state *st)
 {
     free(st->message);
@@ -173,7 +184,12 @@ void mp_kube_judge_pods(json_t *pods, bool load, int want, const char *container
     json_t *pod;
     json_array_foreach (pods, i, pod) {
         if (!mp_kube_meta(pod, "deletionTimestamp")) {
-            judge_pod(pod, load, container, st);
+            judge_pod(pod, load, container, others, st);
+        } else if (load) {
+            /* Deleted (its Job or the trial's owner went): a result it finished with stands. */
+            judge_pod(pod, load, container, others, st);
+            verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
+                    "load pod %s was deleted before it finished", mp_kube_meta(pod, "name"));
         }
     }
     if (st->verdict == KUBE_PODS_WAITING && !load && want > 0 && st->ready >= want) {
@@ -195,6 +211,7 @@ struct pod_watch {
     bool load;
     int want;
     const char *container;
+    const atomic_int *in_flight; /* the runner's trials in flight, this one included */
     struct kube_pods_state *st;
 };
 
@@ -206,7 +223,7 @@ static void judge_cache(struct pod_watch *w)
     json_object_foreach (w->pods, k, v) {
         json_array_append(arr, v);
     }
-    mp_kube_judge_pods(arr, w->load, w->want, w->container, w->st);
+    mp_kube_judge_pods(arr, w->load, w->want, w->container, atomic_load(w->in_flight) > 1, w->st);
     json_decref(arr);
 }
 
@@ -218,7 +235,15 @@ static int on_event(void *ud, const struct mp_kube_event *ev)
     if (ev->type == MP_KUBE_BOOKMARK || !name) {
         return 0;
     }
-    if (ev->type == MP_KUBE_DELETED) {
+    if (ev->type == MP_KUBE_DELETED && w->load) {
+        /* Kept, as being deleted: the load pod is never replaced, so its end is a verdict. */
+        json_t *gone = json_deep_copy(ev->object);
+        if (!mp_kube_meta(gone, "deletionTimestamp")) {
+            json_object_set_new(json_object_get(gone, "metadata"), "deletionTimestamp",
+                                json_string("deleted"));
+        }
+        json_object_set_new(w->pods, name, gone);
+    } else if (ev->type == MP_KUBE_DELETED) {
         json_object_del(w->pods, name);
     } else {
         json_object_set(w->pods, name, ev->object);
@@ -265,6 +290,7 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
                           .load = load,
                           .want = want,
                           .container = t->r->cfg.container,
+                          .in_flight = &t->r->in_flight,
                           .st = st};
     int rc = relist(t, &ref, selector, &w, err);
     while (rc == 0 && st->verdict == KUBE_PODS_WAITING) {
@@ -363,4 +389,88 @@ int mp_kube_wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char
         t->waited_ns += mp_mono_ns() - t0;
     }
     return rc;
+}
+
+/* ---- sentinels ---- */
+
+static void mark_lost(struct kube_sentinel *s, const char *how)
+{
+    struct kube_trial *t = s->t;
+    bool expected = false;
+    if (atomic_compare_exchange_strong(&t->lost, &expected, true)) {
+        snprintf(t->lost_reason, sizeof(t->lost_reason), "the trial's %s \"%s\" %s", s->what,
+                 s->name, how);
+        mp_kube_cancel_fire(t->cancel_token);
+    }
+}
+
+static int on_sentinel_event(void *ud, const struct mp_kube_event *ev)
+{
+    struct gone_watch *g = ud;
+    snprintf(g->rv, sizeof(g->rv), "%s", ev->resource_version);
+    if (ev->type == MP_KUBE_DELETED) {
+        return 1;
+    }
+    return ev->type != MP_KUBE_BOOKMARK && mp_kube_meta(ev->object, "deletionTimestamp") ? 2 : 0;
+}
+
+static void *sentinel_main(void *p)
+{
+    struct kube_sentinel *s = p;
+    struct mp_kube_ref ref = s->ref;
+    ref.name = s->name;
+    while (!mp_kube_cancel_fired(s->stop)) {
+        struct mp_kube_opts g = {.cancel = s->stop};
+        json_t *obj = NULL;
+        struct mp_error err = {0};
+        s->api_calls++;
+        int rc = mp_kube_get(s->t->r->client, &ref, &g, &obj, &err);
+        if (rc == MP_ENOTFOUND || (rc == 0 && mp_kube_meta(obj, "deletionTimestamp"))) {
+            json_decref(obj);
+            mark_lost(s, "was deleted");
+            break;
+        }
+        if (rc != 0) {
+            break; /* cancelled, or an error the trial's own calls meet too */
+        }
+        struct gone_watch w = {.name = s->name};
+        snprintf(w.rv, sizeof(w.rv), "%s", mp_kube_meta(obj, "resourceVersion"));
+        json_decref(obj);
+        struct mp_kube_opts o = {.cancel = s->stop, .resource_version = w.rv};
+        s->api_calls++;
+        rc = mp_kube_watch(s->t->r->client, &ref, &o, on_sentinel_event, &w, &err);
+        if (rc == 1 || rc == 2) {
+            mark_lost(s, rc == 1 ? "was deleted" : "is being deleted");
+            break;
+        }
+        /* The server ended the watch (its timeout, a restart, 410): look again. */
+        mp_error_clear(&err);
+    }
+    return NULL;
+}
+
+void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
+                            const struct mp_kube_ref *ref, const char *name, const char *what)
+{
+    memset(s, 0, sizeof(*s));
+    s->t = t;
+    s->ref = *ref;
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    s->what = what;
+    s->stop = mp_kube_cancel_new();
+    s->running = pthread_create(&s->thread, NULL, sentinel_main, s) == 0;
+}
+
+void mp_kube_sentinel_stop(struct kube_sentinel *s)
+{
+    if (!s->stop) {
+        return;
+    }
+    mp_kube_cancel_fire(s->stop);
+    if (s->running) {
+        pthread_join(s->thread, NULL);
+    }
+    mp_kube_cancel_free(s->stop);
+    s->stop = NULL;
+    s->t->api_calls += s->api_calls;
 }

@@ -5,7 +5,10 @@
  * Contract (docs/internals/engine.md):
  * - run() blocks until the trial is terminal and fills the result; a failure of the trial
  *   (crash, timeout, SLO) is reported in the result with 0 returned. A negative return means
- *   the runner itself could not work (infrastructure) and the engine retries the trial.
+ *   the runner itself could not work (infrastructure) and the engine retries the trial. A
+ *   result with run_error set means the run itself cannot go on (refused credentials, objects
+ *   left behind, names another run holds): the engine stops the run, keeping the result only
+ *   when it is a verdict (mp_trial_result_verdict).
  * - run() names every side effect deterministically from (experiment, trial number, attempt),
  *   so a resumed experiment can clean up what a killed one left behind.
  * - run() polls *cancel and stops promptly when it becomes true, reporting CANCELLED.

@@ -139,7 +139,14 @@ void mp_trial_result_release(struct mp_trial_result *r)
     free(r->meta_json);
     free(r->stdout_log);
     free(r->stderr_log);
+    free(r->run_error);
     memset(r, 0, sizeof(*r));
+}
+
+bool mp_trial_result_verdict(const struct mp_trial_result *r)
+{
+    return r->state == MP_TRIAL_SUCCEEDED ||
+           (r->state == MP_TRIAL_FAILED && r->failure != MP_FAILURE_INFRA);
 }
 
 void mp_trial_result_fail(struct mp_trial_result *r, enum mp_failure f, const char *fmt, ...)

@@ -86,9 +86,16 @@ struct mp_trial_result {
     /* Set by the engine when the measurement did not settle (stable = 0 after the runner's
      * longer try, or an uncertainty over the threshold); stored as settled = 0. */
     bool unsettled;
+    /* Set by the runner when the run itself cannot go on (its credentials are refused, objects
+     * it made could not be deleted, another run uses its names): what to tell the user. The
+     * engine stops the run after this trial (docs/internals/engine.md, "Run errors"). */
+    char *run_error;
 };
 void mp_trial_result_init(struct mp_trial_result *r);
 void mp_trial_result_release(struct mp_trial_result *r);
+/* Whether r is a verdict on the configuration: SUCCEEDED, or FAILED for a reason other than
+ * INFRA (which says nothing about the configuration). */
+bool mp_trial_result_verdict(const struct mp_trial_result *r);
 /* Marks r FAILED with a class and a printf-formatted reason. */
 void mp_trial_result_fail(struct mp_trial_result *r, enum mp_failure f, const char *fmt, ...)
     MP_PRINTF(3, 4);

@@ -1,10 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # What the cluster says becomes the trial's failure class, with the cluster's reason in the
-# message: unschedulable (a verdict on the configuration: STARTUP_TIMEOUT), a crashing container
-# (CRASHED with its exit code), OOMKilled, a readiness probe that never passes (STARTUP_TIMEOUT at
-# the deadline), a load test whose requests fail (LOAD_ERRORS), and an image that cannot be
-# pulled (INFRA: retried with a new attempt each time, then FAILED). Nothing is left afterwards.
+# message: unschedulable (a verdict on the configuration: STARTUP_TIMEOUT, though only when no
+# other trial of the run may hold the resources: then it waits until the startup timeout), a
+# crashing container (CRASHED with its exit code), OOMKilled, a readiness probe that
+# never passes (STARTUP_TIMEOUT at the deadline), a load test whose requests fail (LOAD_ERRORS),
+# an image that cannot be pulled (INFRA: retried with a new attempt each time, then FAILED), the
+# load Job or the trial's owner deleted mid-trial (INFRA at once, by watch: retried). Nothing is
+# left afterwards.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -26,6 +29,22 @@ check "more CPU than any node has: STARTUP_TIMEOUT" "FAILED STARTUP_TIMEOUT" \
     "$(failure unsched --set 'parameters.cpu.values[0]=12' --set 'parameters.cpu.values[1]=16')"
 check_contains "... with the scheduler's reason" "unschedulable: 0/1 nodes are available: 1 Insufficient cpu" \
     "$(cat "$WORK/unsched.reason")"
+# Two trials in parallel that fit the node (8 CPUs) only one at a time: the one left
+# Unschedulable is no verdict at once (the other trial holds the CPUs); it waits until its
+# startup timeout, and then says what the scheduler said. (The test cluster's scheduler does not
+# always bind it once the other trial's pods are gone, so the wait is checked, not the success.)
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.parallelism=2 --set name=crowded \
+    --set runner.startup_timeout=15s --set 'parameters.cpu.values[0]=5' \
+    --set 'parameters.cpu.values[1]=6' -q >"$WORK/crowded.out" 2>&1
+"$MORPHLING" show crowded --json >"$WORK/crowded.json"
+check "5 and 6 CPUs in parallel on 8: one SUCCEEDED" 1 \
+    "$(jq '[.trials[] | select(.state == "SUCCEEDED")] | length' "$WORK/crowded.json")"
+check_contains "... the other waited for the startup timeout, not judged at once" \
+    "0 of 1 pods ready within the startup timeout; pod crowded-t" \
+    "$(jq -r '[.trials[].reason // ""] | join(" ")' "$WORK/crowded.json")"
+check_contains "... with the scheduler's message" "unschedulable: 0/1 nodes are available: 1 Insufficient cpu" \
+    "$(jq -r '[.trials[].reason // ""] | join(" ")' "$WORK/crowded.json")"
 check "a container that exits: CRASHED" "FAILED CRASHED" \
     "$(failure crash --set 'runner.pod_template.spec.containers[0].args[0]=--bogus')"
 check_contains "... with its exit code" "container exited: exit code 2, Error" "$(cat "$WORK/crash.reason")"
@@ -53,5 +72,39 @@ for name in unsched crash oom notready loaderr pull; do
     check "$name: no object left" "" "$(leftover_objects "$name")"
 done
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"
+# deleted NAME KIND OBJECT: while a long load test of trial 1 runs, deletes its KIND OBJECT
+# (attempt 0); the attempt ends at once as INFRA and the next one succeeds.
+deleted() {
+    # shellcheck disable=SC2086
+    "$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set "name=$1" \
+        --set runner.load.windows=60 --set runner.load.stable_windows=60 -q >"$WORK/$1.out" 2>&1 &
+    pid=$!
+    n=0
+    until k get job "$1-t1-a0-load" >/dev/null 2>&1 || [ $n -gt 600 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    sleep 1
+    k delete "$2" "$3" --wait=false >/dev/null
+    wait $pid
+    "$MORPHLING" show "$1" --json | jq -r '.trials[0] | "\(.state) \(.attempt)"'
+}
+start=$(date +%s)
+check "the load Job deleted mid-trial: INFRA, retried, SUCCEEDED" "SUCCEEDED 1" \
+    "$(deleted jobgone job jobgone-t1-a0-load)"
+check "the owner deleted mid-trial: INFRA, retried, SUCCEEDED" "SUCCEEDED 1" \
+    "$(deleted ownergone configmap ownergone-t1-a0)"
+check_true "... each noticed at once, not at the trial's deadline (3m)" \
+    [ $(($(date +%s) - start)) -lt 150 ]
+# The retried attempt's reason, from the store's trial_retry event.
+retry_reason() {
+    sqlite3 "$MORPHLING_DB" "SELECT detail_json FROM events WHERE kind = 'trial_retry' AND \
+        experiment_id = (SELECT id FROM experiments WHERE name = '$1')" | jq -r .reason
+}
+# The Job's pod goes with it: whichever watch sees it first names the attempt's end.
+check_contains "... the reason of the lost attempt" "jobgone-t1-a0-load" "$(retry_reason jobgone)"
+check_contains "... of the other" "the trial's owner configmap \"ownergone-t1-a0\"" \
+    "$(retry_reason ownergone)"
+check "nothing left" "" "$(leftover_objects jobgone; leftover_objects ownergone)"
 cluster_down
 finish

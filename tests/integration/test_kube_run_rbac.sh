@@ -2,14 +2,18 @@
 # SPDX-License-Identifier: Apache-2.0
 # The RBAC rules docs/kubernetes.md gives the runner are enough: with the API server authorizing
 # by RBAC, a user bound to exactly those rules in one namespace (plus `get` on namespaces) runs
-# the example to SUCCEEDED; without `create` on jobs the trial fails with the API server's
-# refusal in its reason.
+# the example to SUCCEEDED. A refusal (403) is a problem of the run, never a verdict on a
+# configuration: a user without any rule stops before the experiment exists; without `create` on
+# jobs the run stops at the refusal with the trial left to run again, and resumes once allowed;
+# without `delete` on configmaps the run stops at the first teardown, keeps the measurement and
+# names what it left behind.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
 cluster_up
 k create namespace trials >/dev/null
-# The rules of docs/kubernetes.md, "RBAC the runner needs" ($1: the verbs on jobs).
+# The rules of docs/kubernetes.md, "RBAC the runner needs" ($1: the verbs on jobs, $2 on
+# configmaps).
 rules() {
     cat <<RULES
 apiVersion: rbac.authorization.k8s.io/v1
@@ -18,7 +22,7 @@ metadata: {name: morphling-runner, namespace: trials}
 rules:
   - apiGroups: [""]
     resources: [configmaps]
-    verbs: [get, list, watch, create, delete]
+    verbs: [${2:-get, list, watch, create, delete}]
   - apiGroups: [""]
     resources: [configmaps/finalizers]
     verbs: [update]
@@ -56,8 +60,6 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: morphlin
 subjects: [{kind: User, name: runner, apiGroup: rbac.authorization.k8s.io}]
 RULES
 }
-rules "get, create" | k apply -f - >/dev/null
-check "the rules apply" 0 "$?"
 token=$(api /_test/tokens -X POST -d '{"user": "runner", "groups": []}' | jq -r .token)
 cp "$KUBECONFIG" "$WORK/kc"
 k --kubeconfig "$WORK/kc" config set-credentials runner --token="$token" >/dev/null
@@ -66,6 +68,18 @@ k --kubeconfig "$WORK/kc" config set-context runner --cluster=morphling-test --u
 api /_test/policy -X PUT -d '{"mode": "RBAC", "deny": []}' >/dev/null
 check "the API server authorizes by RBAC" RBAC "$(api /_test/policy | jq -r .mode)"
 RUN_SETS="--set runner.kubeconfig=$WORK/kc --set runner.context=runner --set runner.namespace=trials"
+# No rule at all: the run stops before any trial with the refusal, and the experiment is not
+# decided (the same command runs it once the rules exist).
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS $RUN_SETS --set algorithm.max_trials=1 -q >"$WORK/out" 2>&1
+check "without any rule: exit 1" 1 "$?"
+check_contains "... with the API server's refusal" \
+    "configmaps is forbidden: User \"runner\" cannot list resource \"configmaps\"" "$(cat "$WORK/out")"
+check_contains "... before the experiment is even stored" "no experiment 'fmnist-k8s'" \
+    "$("$MORPHLING" show fmnist-k8s 2>&1)"
+api /_test/requests -X DELETE >/dev/null
+rules "get, create" | k apply -f - >/dev/null
+check "the rules apply" 0 "$?"
 # shellcheck disable=SC2086
 "$MORPHLING" run "$EXAMPLE" $EX_SETS $RUN_SETS --set algorithm.max_trials=1 -q >"$WORK/out" 2>&1
 check "the documented rules are enough: exit 0" 0 "$?"
@@ -73,15 +87,50 @@ check "the trial SUCCEEDED" SUCCEEDED "$("$MORPHLING" show fmnist-k8s --json | j
 check "nothing was refused" 0 \
     "$(api '/_test/requests?user=runner' | jq '[.items[] | select(.code == 403)] | length')"
 rules "get" | k apply -f - >/dev/null
+api /_test/requests -X DELETE >/dev/null
+NOJOBS="$EX_SETS $RUN_SETS --set algorithm.max_trials=1 --set name=nojobs"
 # shellcheck disable=SC2086
-"$MORPHLING" run "$EXAMPLE" $EX_SETS $RUN_SETS --set algorithm.max_trials=1 --set name=nojobs \
-    -q >"$WORK/out" 2>&1
-check "without create on jobs: FAILED INFRA" "FAILED INFRA" \
-    "$("$MORPHLING" show nojobs --json | jq -r '.trials[0] | "\(.state) \(.failure)"')"
+"$MORPHLING" run "$EXAMPLE" $NOJOBS -q >"$WORK/out" 2>&1
+check "without create on jobs: the run stops, exit 1" 1 "$?"
 check_contains "... with the API server's refusal" \
     "jobs.batch is forbidden: User \"runner\" cannot create resource \"jobs\" in API group \"batch\" in the namespace \"trials\"" \
-    "$("$MORPHLING" show nojobs --json | jq -r '.trials[0].reason')"
+    "$(cat "$WORK/out")"
+check "... the trial is no verdict: it stays to run again, the experiment INTERRUPTED" \
+    "RUNNING INTERRUPTED" \
+    "$("$MORPHLING" show nojobs --json | jq -r '"\(.trials[0].state) \(.state)"')"
+check "... one attempt, not retried" 1 \
+    "$(api '/_test/requests?user=runner' | jq '[.items[] | select(.verb == "create" and (.path | endswith("/jobs")))] | length')"
 check "no object left" "" "$(leftover_objects fmnist-k8s; leftover_objects nojobs)"
+rules "get, create" | k apply -f - >/dev/null
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $NOJOBS -q >"$WORK/out" 2>&1
+check "allowed, the same command continues: exit 0" 0 "$?"
+check "... the trial SUCCEEDED at its next attempt" "SUCCEEDED 1" \
+    "$("$MORPHLING" show nojobs --json | jq -r '.trials[0] | "\(.state) \(.attempt)"')"
+# Without delete on configmaps the teardown is refused: the measurement stands, the run stops
+# at once (no second attempt making more objects) and names what it left.
+rules "get, create" "get, list, watch, create" | k apply -f - >/dev/null
+NODEL="$EX_SETS $RUN_SETS --set name=nodelete"
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $NODEL -q >"$WORK/out" 2>&1
+check "without delete on configmaps: exit 1" 1 "$?"
+check "... the measured trial SUCCEEDED, the experiment INTERRUPTED" "SUCCEEDED INTERRUPTED" \
+    "$("$MORPHLING" show nodelete --json | jq -r '"\(.trials[0].state) \(.state)"')"
+check "... no second trial started" 1 "$("$MORPHLING" show nodelete --json | jq '.trials | length')"
+check_contains "... the error names the refusal" \
+    "configmaps \"nodelete-t1-a0\" is forbidden: User \"runner\" cannot delete resource" "$(cat "$WORK/out")"
+check_contains "... and what is left" \
+    "left in namespace \"trials\": configmaps/nodelete-t1-a0, deployments/nodelete-t1-a0, services/nodelete-t1-a0, jobs/nodelete-t1-a0-load" \
+    "$(cat "$WORK/out")"
+check "... one Deployment in the cluster" "deployment.apps/nodelete-t1-a0" \
+    "$(k -n trials get deployments -l morphling.kubedl.io/experiment=nodelete -o name)"
+rules "get, create" | k apply -f - >/dev/null
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $NODEL -q >"$WORK/out" 2>&1
+check "allowed, the same command continues: exit 0" 0 "$?"
+check "... both trials SUCCEEDED" "SUCCEEDED SUCCEEDED" \
+    "$("$MORPHLING" show nodelete --json | jq -r '[.trials[].state] | join(" ")')"
+check "no object left" "" "$(leftover_objects nodelete)"
 api /_test/policy -X PUT -d '{"mode": "AlwaysAllow", "deny": []}' >/dev/null
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"
 cluster_down

@@ -26,6 +26,8 @@ struct fake_runner {
     bool cancel_in_run;
     atomic_bool *cancel;
     bool slow;
+    int run_error_at;      /* this call sets run_error (0: none) */
+    bool run_error_failed; /* ... and fails INFRA instead of measuring */
 };
 
 static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
@@ -49,6 +51,13 @@ static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
         }
     }
     double a = req->x[0], b = req->x[1];
+    if (calls == r->run_error_at) {
+        res->run_error = mp_xstrdup("forbidden, objects left");
+        if (r->run_error_failed) {
+            mp_trial_result_fail(res, MP_FAILURE_INFRA, "forbidden");
+            return MP_EFORBIDDEN;
+        }
+    }
     if (a == r->fail_a) {
         mp_trial_result_fail(res, MP_FAILURE_OOM_KILLED, "a=%g is too big", a);
         return 0;
@@ -400,6 +409,46 @@ static void unknown_runner_lists_the_build(void **state)
     mp_spec_free(spec);
 }
 
+/* A run error stops the run (INTERRUPTED, resumable) after the trial that raised it; its
+ * result is stored when it is a verdict, else the trial stays RUNNING and runs again. */
+static void run_error_stops_the_run(void **state)
+{
+    (void)state;
+    for (int failed = 0; failed < 2; failed++) {
+        struct mp_spec *spec = make_spec("random", 4, 1, NULL);
+        struct fake_runner fr = {.fail_a = -1, .run_error_at = 2, .run_error_failed = failed};
+        struct run run = {0};
+        struct mp_error err = {0};
+        assert_int_equal(mp_store_open(":memory:", NULL, &run.st, &err), 0);
+        fr.base.ops = &fake_ops;
+        fr.base.spec = spec;
+        struct mp_engine_opts o = {.runner = &fr.base};
+        assert_int_equal(mp_engine_run(run.st, spec, &o, &run.sum, &err), MP_ERUNTIME);
+        assert_string_equal(err.msg, "trial 2: forbidden, objects left");
+        assert_int_equal(fr.calls, 2); /* not retried, no third trial */
+        assert_int_equal(
+            mp_store_trial_list(run.st, run.sum.experiment_id, &run.rows, &run.n, NULL), 0);
+        assert_int_equal(run.n, 2);
+        assert_string_equal(mp_trial_state_name(run.rows[1].state),
+                            failed ? "RUNNING" : "SUCCEEDED");
+        struct mp_experiment_row row = {0};
+        assert_int_equal(mp_store_experiment_find(run.st, "e", &row, NULL), 0);
+        assert_string_equal(mp_experiment_state_name(row.state), "INTERRUPTED");
+        mp_experiment_row_release(&row);
+        /* Resumed: the rest of the experiment, the unfinished trial at its next attempt. */
+        fr.run_error_at = 0;
+        mp_error_clear(&err);
+        run_engine(&run, spec, &fr, NULL, false);
+        assert_int_equal(run.n, 4);
+        for (size_t i = 0; i < run.n; i++) {
+            assert_string_equal(mp_trial_state_name(run.rows[i].state), "SUCCEEDED");
+        }
+        assert_int_equal(run.rows[1].attempt, failed ? 1 : 0);
+        mp_trial_rows_free(run.rows, run.n);
+        mp_spec_free(spec);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +462,7 @@ int main(void)
         cmocka_unit_test(final_cancel_closes_the_experiment),
         cmocka_unit_test(cancel_ends_an_interrupted_experiment),
         cmocka_unit_test(unknown_runner_lists_the_build),
+        cmocka_unit_test(run_error_stops_the_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

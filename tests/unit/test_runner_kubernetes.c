@@ -215,7 +215,7 @@ static void judge(const char *fixture, bool load, enum kube_pods_verdict v, enum
 {
     json_t *p = pods(fixture);
     struct kube_pods_state st = {0};
-    mp_kube_judge_pods(p, load, 1, "c", &st);
+    mp_kube_judge_pods(p, load, 1, "c", false, &st);
     json_decref(p);
     assert_int_equal(st.verdict, v);
     assert_int_equal(st.failure, f);
@@ -223,6 +223,39 @@ static void judge(const char *fixture, bool load, enum kube_pods_verdict v, enum
         fail_msg("reason [%s] is not [%s]", st.reason, reason);
     }
     mp_kube_pods_state_release(&st);
+}
+
+/* Unschedulable while other trials of the run are in flight: their resources may free up, so
+ * the pod waits (the scheduler's message kept for the deadline's reason). */
+static void unschedulable_waits_for_others(void **state)
+{
+    (void)state;
+    json_t *p = pods("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"conditions\":[{\"type\":"
+                     "\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\","
+                     "\"message\":\"0/1 nodes are available: 1 Insufficient cpu.\"}]}}]");
+    for (int load = 0; load < 2; load++) {
+        struct kube_pods_state st = {0};
+        mp_kube_judge_pods(p, load, 1, "c", true, &st);
+        assert_int_equal(st.verdict, KUBE_PODS_WAITING);
+        assert_string_equal(st.waiting,
+                            "pod p: unschedulable: 0/1 nodes are available: 1 Insufficient cpu.");
+        mp_kube_judge_pods(p, load, 1, "c", false, &st);
+        assert_int_equal(st.verdict, load ? KUBE_PODS_INFRA : KUBE_PODS_FAILED);
+        mp_kube_pods_state_release(&st);
+    }
+    json_decref(p);
+}
+
+/* A load pod deleted before its container ended: INFRA; one that had ended keeps its result. */
+static void deleted_load_pod(void **state)
+{
+    (void)state;
+    judge("[{\"metadata\":{\"name\":\"l\",\"deletionTimestamp\":\"x\"},\"status\":{}}]", true,
+          KUBE_PODS_INFRA, MP_FAILURE_INFRA, "load pod l was deleted before it finished");
+    judge("[{\"metadata\":{\"name\":\"l\",\"deletionTimestamp\":\"x\"},\"status\":{"
+          "\"containerStatuses\":[{\"name\":\"load\",\"state\":{\"terminated\":{"
+          "\"exitCode\":0}}}]}}]",
+          true, KUBE_PODS_DONE, MP_FAILURE_NONE, NULL);
 }
 
 static void pods_judged(void **state)
@@ -266,7 +299,7 @@ static void pods_judged(void **state)
                      "\"load\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\","
                      "\"message\":\"{}\"}}}]}}]");
     struct kube_pods_state st = {0};
-    mp_kube_judge_pods(p, true, 1, NULL, &st);
+    mp_kube_judge_pods(p, true, 1, NULL, false, &st);
     assert_int_equal(st.verdict, KUBE_PODS_DONE);
     assert_string_equal(st.message, "{}");
     mp_kube_pods_state_release(&st);
@@ -666,7 +699,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(names_are_dns_labels), cmocka_unit_test(settings_defaults),
         cmocka_unit_test(settings_errors),      cmocka_unit_test(template_from_file),
-        cmocka_unit_test(pods_judged),          cmocka_unit_test(load_arguments),
+        cmocka_unit_test(pods_judged),          cmocka_unit_test(unschedulable_waits_for_others),
+        cmocka_unit_test(deleted_load_pod),     cmocka_unit_test(load_arguments),
         cmocka_unit_test(load_inline_body),     cmocka_unit_test(load_results),
         cmocka_unit_test(objects_built),        cmocka_unit_test(params_reach_the_pod),
         cmocka_unit_test(client_results),
