@@ -443,6 +443,12 @@ static void *sentinel_main(void *p)
             mark_lost(s, rc == 1 ? "was deleted" : "is being deleted");
             break;
         }
+        if (rc != 0 && rc != MP_EEXPIRED) {
+            /* Refused (no `watch` right) or failing: the sentinel is an early warning only, so
+             * it gives up rather than retry in a loop; the trial's own calls and deadlines
+             * still apply. */
+            break;
+        }
         /* The server ended the watch (its timeout, a restart, 410): look again. */
         mp_error_clear(&err);
     }
