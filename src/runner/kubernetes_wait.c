@@ -443,6 +443,9 @@ static void *sentinel_main(void *p)
             mark_lost(s, rc == 1 ? "was deleted" : "is being deleted");
             break;
         }
+        if (mp_kube_runner_refused(rc)) {
+            break; /* no right to watch it (RBAC): the trial goes on without this sentinel */
+        }
         /* The server ended the watch (its timeout, a restart, 410): look again. */
         mp_error_clear(&err);
     }

@@ -78,7 +78,7 @@ check_contains "... with the API server's refusal" \
 check_contains "... before the experiment is even stored" "no experiment 'fmnist-k8s'" \
     "$("$MORPHLING" show fmnist-k8s 2>&1)"
 api /_test/requests -X DELETE >/dev/null
-rules "get, create" | k apply -f - >/dev/null
+rules "get, watch, create" | k apply -f - >/dev/null
 check "the rules apply" 0 "$?"
 # shellcheck disable=SC2086
 "$MORPHLING" run "$EXAMPLE" $EX_SETS $RUN_SETS --set algorithm.max_trials=1 -q >"$WORK/out" 2>&1
@@ -86,7 +86,7 @@ check "the documented rules are enough: exit 0" 0 "$?"
 check "the trial SUCCEEDED" SUCCEEDED "$("$MORPHLING" show fmnist-k8s --json | jq -r '.trials[0].state')"
 check "nothing was refused" 0 \
     "$(api '/_test/requests?user=runner' | jq '[.items[] | select(.code == 403)] | length')"
-rules "get" | k apply -f - >/dev/null
+rules "get, watch" | k apply -f - >/dev/null
 api /_test/requests -X DELETE >/dev/null
 NOJOBS="$EX_SETS $RUN_SETS --set algorithm.max_trials=1 --set name=nojobs"
 # shellcheck disable=SC2086
@@ -101,7 +101,7 @@ check "... the trial is no verdict: it stays to run again, the experiment INTERR
 check "... one attempt, not retried" 1 \
     "$(api '/_test/requests?user=runner' | jq '[.items[] | select(.verb == "create" and (.path | endswith("/jobs")))] | length')"
 check "no object left" "" "$(leftover_objects fmnist-k8s; leftover_objects nojobs)"
-rules "get, create" | k apply -f - >/dev/null
+rules "get, watch, create" | k apply -f - >/dev/null
 # shellcheck disable=SC2086
 "$MORPHLING" run "$EXAMPLE" $NOJOBS -q >"$WORK/out" 2>&1
 check "allowed, the same command continues: exit 0" 0 "$?"
@@ -109,7 +109,7 @@ check "... the trial SUCCEEDED at its next attempt" "SUCCEEDED 1" \
     "$("$MORPHLING" show nojobs --json | jq -r '.trials[0] | "\(.state) \(.attempt)"')"
 # Without delete on configmaps the teardown is refused: the measurement stands, the run stops
 # at once (no second attempt making more objects) and names what it left.
-rules "get, create" "get, list, watch, create" | k apply -f - >/dev/null
+rules "get, watch, create" "get, list, watch, create" | k apply -f - >/dev/null
 NODEL="$EX_SETS $RUN_SETS --set name=nodelete"
 # shellcheck disable=SC2086
 "$MORPHLING" run "$EXAMPLE" $NODEL -q >"$WORK/out" 2>&1
@@ -124,7 +124,7 @@ check_contains "... and what is left" \
     "$(cat "$WORK/out")"
 check "... one Deployment in the cluster" "deployment.apps/nodelete-t1-a0" \
     "$(k -n trials get deployments -l morphling.kubedl.io/experiment=nodelete -o name)"
-rules "get, create" | k apply -f - >/dev/null
+rules "get, watch, create" | k apply -f - >/dev/null
 # shellcheck disable=SC2086
 "$MORPHLING" run "$EXAMPLE" $NODEL -q >"$WORK/out" 2>&1
 check "allowed, the same command continues: exit 0" 0 "$?"
