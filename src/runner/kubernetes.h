@@ -41,11 +41,11 @@
 #define MP_KUBE_LABEL_ATTEMPT    "morphling.kubedl.io/attempt"
 #define MP_KUBE_LABEL_ROLE       "morphling.kubedl.io/role" /* owner, service, load */
 #define MP_KUBE_LABEL_MANAGED    "app.kubernetes.io/managed-by"
+#define MP_KUBE_MANAGED_BY       "morphling"
 /* The run's identity (mp_trial_request.run_id, or mp_kube_runner_opts.run_id): two runs of
  * experiments with the same name in one namespace (two stores, or `morphling run` beside the
  * operator) share names and the labels above; this one tells their objects apart. */
-#define MP_KUBE_LABEL_RUN  "morphling.kubedl.io/run"
-#define MP_KUBE_MANAGED_BY "morphling"
+#define MP_KUBE_LABEL_RUN "morphling.kubedl.io/run"
 /* The experiment's full name, on every object (labels cannot hold every name). */
 #define MP_KUBE_ANNOTATION_EXPERIMENT "morphling.kubedl.io/experiment-name"
 
