@@ -53,6 +53,7 @@ struct engine {
     long best; /* index into trials */
     uint64_t seed;
     bool taken_over; /* another process claimed the experiment while this one was stopped */
+    char run_id[24]; /* mp_trial_request.run_id: from the store's row (run_identity) */
 };
 
 int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err)
@@ -304,6 +305,7 @@ static void run_one(struct engine *e, struct etrial *t)
         .attempt = t->attempt,
         .x = t->x,
         .timeout_ms = e->spec->trial_timeout_ms,
+        .run_id = e->run_id,
     };
     mp_trial_result_init(&t->res);
     t->run_rc = e->runner->ops->run(e->runner, &req, &t->res, e->opts->cancel);
@@ -564,6 +566,7 @@ static int confirm_step(struct engine *e, struct mp_engine_summary *out, struct 
                                  .spec = e->spec,
                                  .runner = e->runner,
                                  .exp_id = e->exp_id,
+                                 .run_id = e->run_id,
                                  .cancel = e->opts->cancel,
                                  .progress = e->opts->confirm_progress,
                                  .progress_ctx = e->opts->progress_ctx};
@@ -701,11 +704,28 @@ static void engine_release(struct engine *e)
     pthread_cond_destroy(&e->cond);
 }
 
+/* The run's identity (mp_trial_request.run_id): a hash of what the store's row keeps from the
+ * experiment's creation on (id, seed, creation time), so it survives kill -9 and resume, while
+ * another store's experiment of the same name (or this one after --restart) gets another. */
+static int run_identity(struct engine *e, struct mp_error *err)
+{
+    struct mp_experiment_row row = {0};
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)e->exp_id);
+    int rc = mp_store_experiment_find(e->st, id, &row, err);
+    if (rc == 0) {
+        uint64_t h = mp_mix64(mp_mix64((uint64_t)row.id, row.seed), (uint64_t)row.created_at_ns);
+        snprintf(e->run_id, sizeof(e->run_id), "%016llx", (unsigned long long)h);
+    }
+    mp_experiment_row_release(&row);
+    return rc;
+}
+
 static int prepare(struct engine *e, struct mp_error *err)
 {
     const struct mp_spec *spec = e->spec;
     int rc = mp_store_experiment_claim(e->st, e->exp_id, getpid(), CLAIM_STALE_MS, err);
-    if (rc != 0) {
+    if (rc != 0 || (rc = run_identity(e, err)) != 0) {
         return rc;
     }
     e->runner = e->opts->runner;

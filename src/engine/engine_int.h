@@ -10,6 +10,7 @@ struct mp_confirm_phase {
     const struct mp_spec *spec;
     struct mp_runner *runner;
     int64_t exp_id;
+    const char *run_id; /* mp_trial_request.run_id; borrowed */
     const atomic_bool *cancel;
     mp_engine_confirm_fn *progress; /* may be NULL */
     void *progress_ctx;

@@ -102,6 +102,10 @@ static int run(struct op_exp *x, struct mp_error *err)
     int rc = x->op->rops->create(x->op->o->runner_ud, x->op->c, x->spec, x->pe, &x->runner, err);
     if (rc == MP_EINVALID) {
         x->final_reason = "InvalidSpec";
+    } else if (rc == MP_EEXISTS) {
+        /* Another run's objects of an experiment with this name (a `morphling run`): say so,
+         * and retry with backoff, since that run ends. */
+        op_event(x->op, x->pe, "Warning", "NameInUse", "%s", err->msg);
     }
     if (rc == 0) {
         rc = mp_store_open(db, NULL, &st, err);

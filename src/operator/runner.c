@@ -4,7 +4,9 @@
  * experiment's settings (what its ops->validate does with a kubeconfig) on that client, for
  * every experiment, whatever trial runner runs it. When an experiment's run starts, every
  * object of the experiment's trials is a leftover (a finished trial's, or an older attempt of
- * one the engine is about to re-run), so they are all deleted before the first trial starts. */
+ * one the engine is about to re-run), so they are all deleted before the first trial starts:
+ * those labelled with the ProfilingExperiment's uid; another run's of the same name (a
+ * `morphling run`) stop the experiment instead. */
 #include "operator/op_int.h"
 
 #include <stdlib.h>
@@ -15,7 +17,11 @@ static int kube_runner(struct mp_kube_client *c, const struct mp_spec *spec, con
                        struct mp_runner **out, struct mp_error *err)
 {
     struct mp_kube_runner_opts ko = {
-        .client = c, .default_namespace = mp_kube_meta(pe, "namespace"), .no_sweep = true};
+        .client = c,
+        .default_namespace = mp_kube_meta(pe, "namespace"),
+        .no_sweep = true,
+        /* The experiment's identity, which its Trials' ownerReferences carry too. */
+        .run_id = mp_kube_meta(pe, "uid")};
     return mp_kube_runner_new(spec, &ko, out, err);
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "runner/kubernetes_int.h"
 #include "spec/pe.h"
@@ -380,12 +381,30 @@ static bool trial_failed(const struct kube_trial *t)
     return t->res->state == MP_TRIAL_FAILED;
 }
 
-static int sweep_once(struct mp_kube_runner *r, const char *experiment, struct mp_error *err)
+/* The run's identity, once: the runner's own (the operator's), else the engine's from the
+ * request, else one made up for this runner (a run without a store: nothing of it outlives it
+ * anyway). */
+static void identify(struct mp_kube_runner *r, const struct mp_trial_request *req)
+{
+    if (r->run_id[0]) {
+        return;
+    }
+    if (req->run_id && req->run_id[0]) {
+        snprintf(r->run_id, sizeof(r->run_id), "%s", req->run_id);
+    } else {
+        snprintf(r->run_id, sizeof(r->run_id), "p%016llx",
+                 (unsigned long long)mp_mix64((uint64_t)mp_wall_ns(), (uint64_t)getpid()));
+    }
+}
+
+static int sweep_once(struct mp_kube_runner *r, const struct mp_trial_request *req,
+                      struct mp_error *err)
 {
     pthread_mutex_lock(&r->sweep_lock);
     int rc = 0;
+    identify(r, req);
     if (!r->swept && !r->no_sweep) {
-        rc = mp_kube_runner_reconcile(&r->base, experiment, NULL, NULL, NULL, err);
+        rc = mp_kube_runner_reconcile(&r->base, req->experiment, NULL, NULL, NULL, err);
         r->swept = rc == 0;
     }
     pthread_mutex_unlock(&r->sweep_lock);
@@ -449,10 +468,11 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
 {
     struct mp_kube_runner *r = (struct mp_kube_runner *)base;
     struct mp_error err = {0};
-    int rc = sweep_once(r, req->experiment, &err);
+    int rc = sweep_once(r, req, &err);
     if (rc != 0) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "start-up sweep: %s", err.msg);
-        if (mp_kube_runner_refused(rc)) {
+        /* Another run's objects (MP_EEXISTS): retrying cannot help, stop the run. */
+        if (mp_kube_runner_refused(rc) || rc == MP_EEXISTS) {
             res->run_error = mp_xasprintf("start-up sweep: %s", err.msg);
         }
         return rc < 0 ? rc : MP_ERUNTIME;
@@ -478,12 +498,13 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     finish(&t, &wd, &rc, &err);
     watchdog_stop(&wd);
     t.cancel_token = NULL;
-    if (mp_kube_runner_refused(rc)) {
+    if (mp_kube_runner_refused(rc) || t.foreign) {
         res->run_error = mp_xstrdup(err.msg);
     }
-    /* Always torn down, also after a cancel: the next attempt gets new names anyway. */
+    /* Always torn down, also after a cancel: the next attempt gets new names anyway; but never
+     * an owner of that name that is not ours (another run's). */
     struct mp_error terr = {0};
-    int trc = teardown(r, &t, t.name, &terr);
+    int trc = t.owner_taken ? 0 : teardown(r, &t, t.name, &terr);
     if (mp_kube_runner_refused(trc)) {
         /* Another attempt would only leave more behind: stop the run, keep a verdict. */
         refused_teardown(&t, terr.msg);

@@ -14,8 +14,9 @@
  *     and the trial's parameters in its environment, its metrics as JSON in that message).
  * Every object carries the labels MP_KUBE_LABEL_* and a name derived from (experiment, trial,
  * attempt); a create that answers AlreadyExists adopts the object when its labels say it is
- * this trial's, and is an error otherwise. docs/internals/kubernetes-runner.md has the design;
- * docs/kubernetes.md the user's view.
+ * this trial's of this run (MP_KUBE_LABEL_RUN), and is an error otherwise: a run error when
+ * the object is another run's of an experiment with the same name.
+ * docs/internals/kubernetes-runner.md has the design; docs/kubernetes.md the user's view.
  *
  * This header is the seam the operator uses: it creates the runner with its own client (the
  * in-cluster configuration), runs trials with its Trial object as owner, and lists, reconciles
@@ -41,6 +42,10 @@
 #define MP_KUBE_LABEL_ROLE       "morphling.kubedl.io/role" /* owner, service, load */
 #define MP_KUBE_LABEL_MANAGED    "app.kubernetes.io/managed-by"
 #define MP_KUBE_MANAGED_BY       "morphling"
+/* The run's identity (mp_trial_request.run_id, or mp_kube_runner_opts.run_id): two runs of
+ * experiments with the same name in one namespace (two stores, or `morphling run` beside the
+ * operator) share names and the labels above; this one tells their objects apart. */
+#define MP_KUBE_LABEL_RUN "morphling.kubedl.io/run"
 /* The experiment's full name, on every object (labels cannot hold every name). */
 #define MP_KUBE_ANNOTATION_EXPERIMENT "morphling.kubedl.io/experiment-name"
 
@@ -64,6 +69,9 @@ struct mp_kube_runner_opts {
     struct mp_kube_client *client;
     /* The namespace when the spec names none; NULL: the kubeconfig context's. */
     const char *default_namespace;
+    /* The run's identity (MP_KUBE_LABEL_RUN; the operator: the ProfilingExperiment's uid),
+     * overriding mp_trial_request.run_id. NULL: the requests' (else one made up per runner). */
+    const char *run_id;
     /* Seam for tests: the load Job's image, overriding runner.load_image. */
     const char *load_image;
     /* Skip the start-up sweep (mp_kube_runner_reconcile deleting every object of the
@@ -93,9 +101,11 @@ struct mp_kube_trial_object {
     char name[MP_KUBE_RUNNER_NAME_MAX];
     int64_t trial, attempt;
     bool deleting; /* has a deletionTimestamp */
+    bool foreign;  /* another run's: its MP_KUBE_LABEL_RUN is not this runner's */
 };
 
-/* The owner objects of experiment (by label) in the runner's namespace. *out is owned (free). */
+/* The owner objects of experiment (by label) in the runner's namespace, this run's and other
+ * runs' (foreign). *out is owned (free). */
 int mp_kube_runner_list(struct mp_runner *r, const char *experiment,
                         struct mp_kube_trial_object **out, size_t *n, struct mp_error *err) MP_WUR;
 
@@ -105,7 +115,9 @@ typedef bool mp_kube_keep_fn(void *ud, int64_t trial, int64_t attempt);
 /* Deletes (Foreground) the owner of every trial of experiment that keep (NULL: none stays)
  * rejects, then waits until they are gone (watch, within runner.delete_timeout). Objects whose
  * owner is already gone are the garbage collector's. *deleted (may be NULL): how many trials'
- * owners were deleted. */
+ * owners were deleted. Only this run's objects are considered: when another run's exist (an
+ * experiment of the same name from another store, or the operator's), nothing is deleted and
+ * the answer is MP_EEXISTS naming them. */
 int mp_kube_runner_reconcile(struct mp_runner *r, const char *experiment, mp_kube_keep_fn *keep,
                              void *ud, size_t *deleted, struct mp_error *err) MP_WUR;
 

@@ -72,6 +72,9 @@ struct mp_kube_runner {
     json_t *bodies; /* runner.load.body as binaryData {body-0000: base64...}; NULL: none */
     pthread_mutex_t sweep_lock;
     bool swept;
+    /* MP_KUBE_LABEL_RUN of this run's objects: opts->run_id, else the first request's run_id,
+     * else made up; set once under sweep_lock before the first trial goes on, then read-only. */
+    char run_id[64];
     atomic_int in_flight; /* trials inside run(), teardown included: they hold resources */
 };
 
@@ -91,9 +94,11 @@ struct kube_trial {
     char name[MP_KUBE_RUNNER_NAME_MAX];
     char job_name[MP_KUBE_RUNNER_NAME_MAX + 8];
     char exp_key[MP_KUBE_RUNNER_NAME_MAX];
-    json_t *labels; /* experiment, trial, attempt, managed-by */
-    json_t *owner;  /* our owner ConfigMap as created */
-    char made[320]; /* "configmaps/NAME, deployments/NAME, ...": what exists of the trial */
+    json_t *labels;   /* experiment, trial, attempt, managed-by */
+    json_t *owner;    /* our owner ConfigMap as created */
+    char made[320];   /* "configmaps/NAME, deployments/NAME, ...": what exists of the trial */
+    bool owner_taken; /* the owner's name is held by an object not ours: no teardown by name */
+    bool foreign;     /* an object of the trial's names is another run's: a run error */
     int64_t port;
     int64_t replicas;          /* runner.replicas, or the instances parameter's value */
     int64_t trial_deadline_ns; /* monotonic; INT64_MAX: none */
@@ -126,9 +131,19 @@ int mp_kube_load_job_object(const struct kube_trial *t, json_t **out, struct mp_
  * (service address, the trial's parameters) added to its one container. */
 int mp_kube_client_job_object(const struct kube_trial *t, json_t **out,
                               struct mp_error *err) MP_WUR;
-/* Creates obj in ref's collection; an AlreadyExists adopts the existing object when its labels
- * say it is this trial's (same experiment, trial and attempt), else is an error. *out (may be
- * NULL) gets the object as the server has it. */
+/* Whose an object found in the cluster is, by its labels (pure, for tests). */
+enum kube_whose {
+    KUBE_OURS,      /* this trial's of this run (experiment, trial, attempt, run), not deleting */
+    KUBE_OTHER_RUN, /* the experiment's (label and managed-by), another run's (MP_KUBE_LABEL_RUN) */
+    KUBE_STRANGER,  /* anything else: another trial or attempt, being deleted, not ours at all */
+};
+enum kube_whose mp_kube_whose(const struct kube_trial *t, const json_t *obj);
+/* Whether obj carries run_id as MP_KUBE_LABEL_RUN (an object without the label is no run's). */
+bool mp_kube_run_owns(const char *run_id, const json_t *obj);
+
+/* Creates obj in ref's collection; an AlreadyExists adopts the existing object when it is
+ * KUBE_OURS, else is an error: another run's object (KUBE_OTHER_RUN) sets t->foreign, which
+ * run() turns into a run error. *out (may be NULL) gets the object as the server has it. */
 int mp_kube_create_or_adopt(struct kube_trial *t, const struct mp_kube_ref *ref, const json_t *obj,
                             json_t **out, struct mp_error *err) MP_WUR;
 

@@ -51,6 +51,9 @@ json_t *mp_kube_trial_labels(const struct kube_trial *t, const char *role)
     json_t *l =
         json_pack("{s:s, s:s, s:s, s:s}", MP_KUBE_LABEL_EXPERIMENT, t->exp_key, MP_KUBE_LABEL_TRIAL,
                   trial, MP_KUBE_LABEL_ATTEMPT, attempt, MP_KUBE_LABEL_MANAGED, MP_KUBE_MANAGED_BY);
+    if (t->r->run_id[0]) {
+        json_object_set_new(l, MP_KUBE_LABEL_RUN, json_string(t->r->run_id));
+    }
     if (role) {
         json_object_set_new(l, MP_KUBE_LABEL_ROLE, json_string(role));
     }
@@ -344,19 +347,33 @@ int mp_kube_client_job_object(const struct kube_trial *t, json_t **out, struct m
     return 0;
 }
 
-/* Whether obj carries this trial's labels. */
-static bool ours(const struct kube_trial *t, const json_t *obj)
+bool mp_kube_run_owns(const char *run_id, const json_t *obj)
+{
+    const char *have = mp_kube_label(obj, MP_KUBE_LABEL_RUN);
+    return strcmp(have ? have : "", run_id) == 0;
+}
+
+enum kube_whose mp_kube_whose(const struct kube_trial *t, const json_t *obj)
 {
     json_t *want = mp_kube_trial_labels(t, NULL);
     const char *key;
     json_t *v;
-    bool same = true;
+    bool same = mp_kube_run_owns(t->r->run_id, obj);
     json_object_foreach (want, key, v) {
         const char *have = mp_kube_label(obj, key);
         same = same && have && strcmp(have, json_string_value(v)) == 0;
     }
     json_decref(want);
-    return same;
+    if (same && !mp_kube_meta(obj, "deletionTimestamp")) {
+        return KUBE_OURS;
+    }
+    const char *exp = mp_kube_label(obj, MP_KUBE_LABEL_EXPERIMENT);
+    const char *managed = mp_kube_label(obj, MP_KUBE_LABEL_MANAGED);
+    if (exp && strcmp(exp, t->exp_key) == 0 && managed &&
+        strcmp(managed, MP_KUBE_MANAGED_BY) == 0 && !mp_kube_run_owns(t->r->run_id, obj)) {
+        return KUBE_OTHER_RUN;
+    }
+    return KUBE_STRANGER;
 }
 
 /* Notes an object of the trial that now exists, for a teardown that cannot remove it. */
@@ -387,8 +404,24 @@ int mp_kube_create_or_adopt(struct kube_trial *t, const struct mp_kube_ref *ref,
         mp_error_clear(&gerr);
         return rc; /* the AlreadyExists stands */
     }
-    if (!ours(t, have) || mp_kube_meta(have, "deletionTimestamp")) {
+    enum kube_whose whose = mp_kube_whose(t, have);
+    if (whose != KUBE_OURS) {
+        char run[64];
+        const char *label = mp_kube_label(have, MP_KUBE_LABEL_RUN);
+        snprintf(run, sizeof(run), "%s", label ? label : "(none)");
         json_decref(have);
+        t->owner_taken = t->owner_taken || strcmp(ref->resource, "configmaps") == 0;
+        if (whose == KUBE_OTHER_RUN) {
+            t->foreign = true;
+            return mp_error_set(
+                err, MP_EEXISTS,
+                "%s \"%s\" in namespace \"%s\" belongs to another run of an "
+                "experiment named '%s' (run label %s=%s; this run's is %s): another "
+                "run of an experiment with this name uses the namespace; use "
+                "another name or namespace, or wait until that run ends",
+                ref->resource, one.name, t->r->ns, t->req->experiment, MP_KUBE_LABEL_RUN, run,
+                t->r->run_id);
+        }
         return mp_error_set(err, MP_EEXISTS,
                             "%s \"%s\" in namespace \"%s\" exists and is not this trial's (or is "
                             "being deleted)",

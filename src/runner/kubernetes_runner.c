@@ -98,6 +98,7 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
     r->base.ops = &mp_runner_kubernetes;
     r->base.spec = spec;
     r->no_sweep = opts->no_sweep;
+    snprintf(r->run_id, sizeof(r->run_id), "%s", opts->run_id ? opts->run_id : "");
     pthread_mutex_init(&r->sweep_lock, NULL);
     *out = NULL;
     int rc = mp_kube_rcfg_parse(spec, &r->cfg, err);
@@ -199,6 +200,7 @@ int mp_kube_runner_list(struct mp_runner *base, const char *experiment,
         }
         snprintf(t->name, sizeof(t->name), "%s", mp_kube_meta(obj, "name"));
         t->deleting = mp_kube_meta(obj, "deletionTimestamp") != NULL;
+        t->foreign = !mp_kube_run_owns(r->run_id, obj);
         (*n)++;
     }
     json_decref(list);
@@ -217,6 +219,32 @@ static int delete_owner(struct mp_kube_runner *r, const char *name, struct mp_er
     return rc;
 }
 
+/* Another run's objects among the experiment's: MP_EEXISTS naming them (a few), since neither
+ * run may delete nor adopt the other's and both would use the same names. */
+static int refuse_foreign(struct mp_kube_runner *r, const char *experiment,
+                          const struct mp_kube_trial_object *objs, size_t n, struct mp_error *err)
+{
+    struct mp_buf names = MP_BUF_INIT;
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (objs[i].foreign && found++ < 4) {
+            mp_buf_addf(&names, "%sconfigmaps/%s", found > 1 ? ", " : "", objs[i].name);
+        }
+    }
+    int rc = 0;
+    if (found > 0) {
+        rc = mp_error_set(err, MP_EEXISTS,
+                          "another run of an experiment named '%s' uses namespace \"%s\": its "
+                          "trials' objects %s%s carry another %s label than this run's (%s); this "
+                          "run leaves them alone and stops (use another experiment name or "
+                          "namespace, or wait until that run ends)",
+                          experiment, r->ns, names.data, found > 4 ? ", ..." : "",
+                          MP_KUBE_LABEL_RUN, r->run_id);
+    }
+    mp_buf_release(&names);
+    return rc;
+}
+
 int mp_kube_runner_reconcile(struct mp_runner *base, const char *experiment, mp_kube_keep_fn *keep,
                              void *ud, size_t *deleted, struct mp_error *err)
 {
@@ -224,6 +252,9 @@ int mp_kube_runner_reconcile(struct mp_runner *base, const char *experiment, mp_
     struct mp_kube_trial_object *objs = NULL;
     size_t n = 0, gone = 0;
     int rc = mp_kube_runner_list(base, experiment, &objs, &n, err);
+    if (rc == 0) {
+        rc = refuse_foreign(r, experiment, objs, n, err);
+    }
     bool *drop = mp_xcalloc(n + 1, sizeof(bool));
     /* Every delete first, then the waits: the objects go away in parallel. */
     for (size_t i = 0; rc == 0 && i < n; i++) {

@@ -33,6 +33,11 @@ struct mp_trial_request {
     const double *x;    /* configuration, spec->space.n values */
     int64_t timeout_ms; /* runner.trial_timeout; 0 = the runner's own default. A trial still
                            running after it is stopped and FAILED with MP_FAILURE_TIMEOUT */
+    /* This run's identity: the same for every trial of the experiment and across kill -9 and
+     * resume, different for another store's (or another operator experiment's) experiment of
+     * the same name. A runner whose side effects outlive it (kubernetes) marks them with it and
+     * touches only its own. At most 63 characters of [A-Za-z0-9._-]; NULL: none known. */
+    const char *run_id;
 };
 
 struct mp_runner_ops;

@@ -5,7 +5,8 @@
 # its load settings in our `load` block) reaches Succeeded with real Deployments, Services and
 # load Jobs, `kubectl get pe` and `kubectl get trials` print the columns, and nothing of the
 # trials is left; then an experiment deleted while its trial runs leaves nothing behind (the
-# garbage collector, through the Trial's ownership).
+# garbage collector, through the Trial's ownership); then a `morphling run` of the same name in
+# the namespace and the experiment keep to their own objects.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 NS=morphling-system
@@ -65,6 +66,47 @@ check "nothing of the deleted experiment is left" "" "$(leftover_objects doomed)
 check_contains "the operator stopped its run" "morphling-system/doomed: deleted; stopping its run" \
     "$(cat "$WORK/operator.log")"
 check_true "the operator is still running" kill -0 "$OPERATOR_PID"
+
+# A `morphling run` of an experiment named as a ProfilingExperiment, in its namespace, measuring
+# when the experiment is applied: the operator neither deletes nor adopts the run's objects (their
+# run label is not the experiment's uid), says why (a NameInUse Event) and tries again later; the
+# run finishes with its own measurement; then the experiment runs and succeeds.
+SLOW="--set runner.load.window=2s --set runner.load.windows=10 --set runner.load.stable_windows=9"
+# shellcheck disable=SC2086
+MORPHLING_DB=$WORK/cli.db "$MORPHLING" run "$EXAMPLE" --set "runner.load.body=$PAYLOAD" \
+    --set algorithm.max_trials=1 --set algorithm.confirm=false --set "runner.namespace=$NS" \
+    --set name=shared $SLOW -q >"$WORK/cli.out" 2>&1 &
+cli=$!
+track "$cli"
+has_job() {
+    leftover_objects shared | grep -q '^job'
+}
+MP_WAIT_S=200 wait_for "the run's load Job exists" has_job
+runs() {
+    k -n "$NS" get configmaps -l morphling.kubedl.io/experiment=shared \
+        -o jsonpath='{range .items[*]}{.metadata.labels.morphling\.kubedl\.io/run}{"\n"}{end}' |
+        sort -u
+}
+run_cli=$(runs)
+k apply -f "$(pe shared 1)" >/dev/null 2>&1
+name_in_use() {
+    k get events -n "$NS" -o json | jq -e '.items[] | select(.reason == "NameInUse")' >/dev/null
+}
+wait_for "the operator says another run uses the name (Event NameInUse)" name_in_use
+check_contains "the operator's log says why it waits" \
+    "another run of an experiment named 'shared' uses namespace \"$NS\"" "$(cat "$WORK/operator.log")"
+check "the run's objects are untouched, and only the run's" "$run_cli" "$(runs)"
+wait "$cli"
+rc=$?
+check "the run exits 0: $(cat "$WORK/cli.out")" 0 "$rc"
+MORPHLING_DB=$WORK/cli.db "$MORPHLING" show shared --json >"$WORK/cli.json"
+check "the run's trial SUCCEEDED at its first attempt" "SUCCEEDED 0" \
+    "$(jq -r '.trials[0] | "\(.state) \(.attempt)"' "$WORK/cli.json")"
+load_s=$(jq -r '.trials[0].meta.load_s // 0' "$WORK/cli.json")
+check_true "the run's load test took its 9 windows of 2 s at least (${load_s} s)" \
+    jq -e '.trials[0].meta.load_s >= 18' "$WORK/cli.json" >/dev/null
+MP_WAIT_S=400 wait_for "then the experiment succeeds" state_is shared Succeeded
+check "no object of either is left" "" "$(leftover_objects shared)"
 
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"

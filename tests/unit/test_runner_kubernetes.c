@@ -656,6 +656,53 @@ static void objects_built(void **state)
     objs_down(&o);
 }
 
+/* The run identity: on every object and in every selector; AlreadyExists adopts only this
+ * run's object of this trial; the experiment's object of another run is KUBE_OTHER_RUN. */
+static void run_identity(void **state)
+{
+    (void)state;
+    struct objs o;
+    objs_up(&o);
+    snprintf(o.r.run_id, sizeof(o.r.run_id), "r1");
+    json_t *owner = mp_kube_owner_object(&o.t, o.x);
+    assert_string_equal(mp_kube_label(owner, MP_KUBE_LABEL_RUN), "r1");
+    json_object_set_new(json_object_get(owner, "metadata"), "uid", json_string("u-1"));
+    o.t.owner = json_deep_copy(owner);
+    json_t *svc = mp_kube_service_object(&o.t);
+    json_t *sel = json_object_get(json_object_get(svc, "spec"), "selector");
+    assert_string_equal(json_string_value(json_object_get(sel, MP_KUBE_LABEL_RUN)), "r1");
+    json_decref(svc);
+    json_t *job = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_load_job_object(&o.t, &job, &err), 0);
+    json_t *pl = json_object_get(
+        json_object_get(json_object_get(json_object_get(job, "spec"), "template"), "metadata"),
+        "labels");
+    assert_string_equal(json_string_value(json_object_get(pl, MP_KUBE_LABEL_RUN)), "r1");
+    json_decref(job);
+    assert_int_equal(mp_kube_whose(&o.t, owner), KUBE_OURS);
+    assert_true(mp_kube_run_owns("r1", owner));
+    mp_kube_set_label(owner, MP_KUBE_LABEL_RUN, "r2"); /* another store's run */
+    assert_int_equal(mp_kube_whose(&o.t, owner), KUBE_OTHER_RUN);
+    assert_false(mp_kube_run_owns("r1", owner));
+    json_object_del(json_object_get(json_object_get(owner, "metadata"), "labels"),
+                    MP_KUBE_LABEL_RUN); /* a run of a version without run labels */
+    assert_int_equal(mp_kube_whose(&o.t, owner), KUBE_OTHER_RUN);
+    assert_true(mp_kube_run_owns("", owner));
+    mp_kube_set_label(owner, MP_KUBE_LABEL_RUN, "r1");
+    mp_kube_set_label(owner, MP_KUBE_LABEL_ATTEMPT, "2"); /* this run's, another attempt */
+    assert_int_equal(mp_kube_whose(&o.t, owner), KUBE_STRANGER);
+    mp_kube_set_label(owner, MP_KUBE_LABEL_ATTEMPT, "1");
+    json_object_set_new(json_object_get(owner, "metadata"), "deletionTimestamp",
+                        json_string("2026-01-01T00:00:00Z"));
+    assert_int_equal(mp_kube_whose(&o.t, owner), KUBE_STRANGER);
+    json_t *other = mp_kube_object_new("v1", "ConfigMap", "ns", o.t.name); /* not ours at all */
+    assert_int_equal(mp_kube_whose(&o.t, other), KUBE_STRANGER);
+    json_decref(other);
+    json_decref(owner);
+    objs_down(&o);
+}
+
 /* What a client Job's termination message may hold. */
 static void client_results(void **state)
 {
@@ -703,7 +750,7 @@ int main(void)
         cmocka_unit_test(deleted_load_pod),     cmocka_unit_test(load_arguments),
         cmocka_unit_test(load_inline_body),     cmocka_unit_test(load_results),
         cmocka_unit_test(objects_built),        cmocka_unit_test(params_reach_the_pod),
-        cmocka_unit_test(client_results),
+        cmocka_unit_test(client_results),       cmocka_unit_test(run_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
