@@ -101,7 +101,12 @@ static void setup_spec(struct fixture *f, const char *yaml)
 static int run(struct fixture *f, const double *x, const atomic_bool *cancel)
 {
     static atomic_bool never;
-    struct mp_trial_request req = {"unit", (int64_t)getpid(), 1, 1, x, f->timeout_ms};
+    struct mp_trial_request req = {.experiment = "unit",
+                                   .experiment_id = (int64_t)getpid(),
+                                   .number = 1,
+                                   .attempt = 1,
+                                   .x = x,
+                                   .timeout_ms = f->timeout_ms};
     int rc = f->runner->ops->run(f->runner, &req, &f->res, cancel ? cancel : &never);
     if (rc != 0) {
         fprintf(stderr, "run: %d (%s): %s\n", rc, mp_strerror(rc), f->res.reason);
@@ -630,7 +635,11 @@ static void *par_main(void *arg)
     struct par *p = arg;
     static atomic_bool never;
     double x[] = {(double)(p->number % 2)};
-    struct mp_trial_request req = {"par", (int64_t)getpid(), p->number, 1, x, 0};
+    struct mp_trial_request req = {.experiment = "par",
+                                   .experiment_id = (int64_t)getpid(),
+                                   .number = p->number,
+                                   .attempt = 1,
+                                   .x = x};
     mp_trial_result_init(&p->res);
     p->rc = p->runner->ops->run(p->runner, &req, &p->res, &never);
     return NULL;

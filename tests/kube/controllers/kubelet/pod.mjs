@@ -583,7 +583,9 @@ export class PodWorker {
     const what = !terminal && unready.length ? `containers with unready status: [${unready.join(' ')}]` : undefined;
     set('Ready', ready, why, what);
     set('ContainersReady', ready, why, what);
-    if (!conds.some((c) => c.type === 'PodScheduled')) set('PodScheduled', true);
+    // A pod on this node has been scheduled, whatever an older copy of its status said (the
+    // scheduler's Unschedulable from before the binding must not come back).
+    set('PodScheduled', true);
     this.conds = conds;
     return {
       phase: this.phaseNow(),
