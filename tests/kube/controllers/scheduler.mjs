@@ -154,8 +154,11 @@ export class Scheduler {
   }
 
   retryAll() {
-    for (const k of this.failed) this.queue.add(k);
+    // Cleared first: queue.add may run a key's sync at once, and a sync that fails again puts
+    // the key back into `failed`, where it must stay for the next change.
+    const keys = [...this.failed];
     this.failed.clear();
+    for (const k of keys) this.queue.add(k);
   }
 
   podsByNode() {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The scheduler's pure rules: requests, fit reasons and kube-scheduler's failure message.
+// The scheduler's pure rules: requests, fit reasons and kube-scheduler's failure message; and its
+// retry of unschedulable pods when room frees up.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { choose, fitReasons, podRequests, unschedulableMessage } from '../scheduler.mjs';
+import { Scheduler, choose, fitReasons, podRequests, unschedulableMessage } from '../scheduler.mjs';
 
 const node = (name, allocatable, labels = {}, spec = {}) => ({
   metadata: { name, labels }, spec, status: { allocatable: { pods: '110', ...allocatable } },
@@ -63,4 +64,39 @@ test('chooses the least allocated feasible node, and counts pods already there',
   const p = pod([{ requests: { cpu: '2' } }]);
   assert.equal(choose(p, nodes, new Map([['a', [busy]]])).node.metadata.name, 'b');
   assert.match(choose(p, nodes, new Map([['a', [busy]], ['b', [busy]]])).message, /^0\/2 nodes are available: 2 Insufficient cpu\./);
+});
+
+// A queue that runs a key's sync at once (as the work queue does when a worker is free) used to
+// lose the key: the retry re-added it to the failed set while iterating it, then cleared the set,
+// so the next change that freed room retried nothing (two 5-CPU pods on an 8-CPU node: the second
+// stayed Pending after the first was gone).
+test('an unschedulable pod is retried after every change, not only the first', async () => {
+  const handlers = [];
+  const cache = new Map();
+  const informer = (items) => ({ on: (h) => handlers.push(h), list: () => [...items.values()], get: (k) => items.get(k) });
+  const pods = informer(cache);
+  const nodes = informer(new Map([['n', node('n', { cpu: '8' })]]));
+  const synced = [];
+  const queue = { add: (k) => { synced.push(k); sched.sync(k); } };
+  const client = { mergePatch: async () => {}, create: async () => {} };
+  const events = { record: () => {} };
+  const sched = new Scheduler({ client, pods, nodes, queue, events, log: () => {} });
+  const put = (p, old) => { cache.set(`default/${p.metadata.name}`, p); for (const h of handlers) h(old ? 'MODIFIED' : 'ADDED', p, old); };
+  const big = (name, cpu, extra = {}) => ({ ...pod([{ requests: { cpu } }]), metadata: { name, namespace: 'default' }, ...extra });
+  const a = big('a', '5', { spec: { ...big('a', '5').spec, nodeName: 'n' }, status: { phase: 'Running' } });
+  const b = big('b', '1', { spec: { ...big('b', '1').spec, nodeName: 'n' }, status: { phase: 'Running' } });
+  put(a);
+  put(b);
+  const waiting = big('w', '5');
+  put(waiting);
+  await sched.sync('default/w');
+  assert.ok(sched.failed.has('default/w'), 'w does not fit while a holds 5 CPUs');
+  // b finishes: w is retried, still does not fit, and must stay in the failed set.
+  put({ ...b, status: { phase: 'Succeeded' } }, b);
+  assert.ok(sched.failed.has('default/w'), 'w is still waiting for room');
+  // a finishes: now w fits and is bound.
+  synced.length = 0;
+  put({ ...a, status: { phase: 'Succeeded' } }, a);
+  assert.ok(synced.includes('default/w'), 'w is retried when a frees its CPUs');
+  assert.ok(!sched.failed.has('default/w'), 'w is bound');
 });
