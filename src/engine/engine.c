@@ -418,6 +418,7 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
         rc = mp_store_event_add(e->st, e->exp_id, t->number,
                                 mp_engine_event_name(MP_EVENT_TRIAL_RETRY), detail, err);
         free(detail);
+        mp_trial_result_release(&t->res); /* the next attempt starts from a fresh result */
         if (rc == 0) {
             rc = start_trial(e, index, err);
         }

@@ -28,6 +28,7 @@ struct fake_runner {
     bool slow;
     int run_error_at;      /* this call sets run_error (0: none) */
     bool run_error_failed; /* ... and fails INFRA instead of measuring */
+    int infra_at;          /* this call fails INFRA with a runner error (0: none) */
 };
 
 static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
@@ -51,6 +52,11 @@ static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
         }
     }
     double a = req->x[0], b = req->x[1];
+    if (calls == r->infra_at) {
+        mp_trial_result_fail(res, MP_FAILURE_INFRA, "the node went away");
+        res->meta_json = mp_xstrdup("{\"attempt\": \"lost\"}");
+        return MP_ERUNTIME;
+    }
     if (calls == r->run_error_at) {
         res->run_error = mp_xstrdup("forbidden, objects left");
         if (r->run_error_failed) {
@@ -449,6 +455,40 @@ static void run_error_stops_the_run(void **state)
     }
 }
 
+/* An attempt the runner could not complete (INFRA, a negative return) runs again under the same
+ * number; the retry event keeps its reason, and its result (reason, meta) is released before the
+ * next attempt fills a fresh one (the sanitizer build's leak check sees it). */
+static void infra_failure_is_retried(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 3, 1, NULL);
+    struct fake_runner fr = {.fail_a = -1, .infra_at = 2};
+    struct run run = {0};
+    run_engine(&run, spec, &fr, NULL, true);
+    assert_int_equal(fr.calls, 4);
+    assert_int_equal(run.n, 3);
+    for (size_t i = 0; i < run.n; i++) {
+        assert_string_equal(mp_trial_state_name(run.rows[i].state), "SUCCEEDED");
+    }
+    assert_int_equal(run.rows[1].attempt, 1);
+    struct mp_event_row *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_event_list(run.st, run.sum.experiment_id, 0, 1000, &ev, &n, NULL), 0);
+    int retries = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ev[i].kind, "trial_retry") == 0) {
+            retries++;
+            assert_int_equal(ev[i].trial_number, 2);
+            assert_non_null(strstr(ev[i].detail_json, "the node went away"));
+        }
+    }
+    assert_int_equal(retries, 1);
+    mp_event_rows_free(ev, n);
+    mp_trial_rows_free(run.rows, run.n);
+    mp_store_close(run.st);
+    mp_spec_free(spec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +503,7 @@ int main(void)
         cmocka_unit_test(cancel_ends_an_interrupted_experiment),
         cmocka_unit_test(unknown_runner_lists_the_build),
         cmocka_unit_test(run_error_stops_the_run),
+        cmocka_unit_test(infra_failure_is_retried),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
