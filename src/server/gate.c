@@ -249,13 +249,91 @@ static bool token_char(char c)
            (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
+/* METHOD SP TARGET SP HTTP/1.x, with no escaped NUL in the target (it would end the decoded
+ * path or value early: "/app.js%00x"). 0 when it is one. */
+static unsigned request_line_check(const char *line, size_t n, const char **msg)
+{
+    const char *sp1 = memchr(line, ' ', n);
+    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line + n - sp1 - 1)) : NULL;
+    if (!sp1 || sp1 == line || !sp2 || sp2 == sp1 + 1 || (size_t)(line + n - sp2) != 9 ||
+        strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1')) {
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    for (const char *c = line; c < sp1; c++) {
+        if (!token_char(*c)) {
+            return MHD_HTTP_BAD_REQUEST;
+        }
+    }
+    for (const char *c = sp1 + 1; c + 2 < sp2; c++) {
+        if (c[0] == '%' && c[1] == '0' && c[2] == '0') {
+            *msg = "an escaped NUL (%00) in the request target";
+            return MHD_HTTP_BAD_REQUEST;
+        }
+    }
+    return 0;
+}
+
+/* Fields a request may carry once (RFC 9112, 3.2 and 6.3). */
+struct head_counts {
+    unsigned hosts, lengths;
+};
+
+/* NAME: VALUE, with no chunked body, one Host and one Content-Length of at most the body
+ * limit. 0 when it is one. */
+static unsigned header_line_check(const char *line, size_t n, struct head_counts *seen,
+                                  const char **code, const char **msg)
+{
+    const char *colon = memchr(line, ':', n);
+    if (!colon || colon == line) {
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    for (const char *c = line; c < colon; c++) {
+        if (!token_char(*c)) {
+            return MHD_HTTP_BAD_REQUEST;
+        }
+    }
+    size_t name = (size_t)(colon - line);
+    const char *v = colon + 1, *vend = line + n;
+    while (v < vend && (*v == ' ' || *v == '\t')) {
+        v++;
+    }
+    while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t')) {
+        vend--;
+    }
+    if (name == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0) {
+        *code = "length_required";
+        *msg = "send the request body with a Content-Length";
+        return MHD_HTTP_LENGTH_REQUIRED;
+    }
+    bool length = name == 14 && strncasecmp(line, "Content-Length", 14) == 0;
+    if ((name == 4 && strncasecmp(line, "Host", 4) == 0 && ++seen->hosts > 1) ||
+        (length && ++seen->lengths > 1)) {
+        *msg = "a repeated Host or Content-Length header";
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (length) {
+        size_t digits = 0;
+        uint64_t value = 0;
+        for (const char *c = v; c < vend && *c >= '0' && *c <= '9' && digits < 19; c++) {
+            value = value * 10 + (uint64_t)(*c - '0');
+            digits++;
+        }
+        if (digits == 0 || v + digits != vend || value > MP_SERVER_MAX_BODY_BYTES) {
+            *code = "too_large";
+            *msg = "request body over 1048576 bytes (or a bad Content-Length)";
+            return HTTP_TOO_LARGE;
+        }
+    }
+    return 0;
+}
+
 /* Checks what libmicrohttpd would otherwise refuse with an HTML page: the request line, header
  * lines, Content-Length, chunked bodies (refused: a body needs a length). */
 unsigned mp_server_head_check(const char *head, size_t len, const char **code, const char **msg)
 {
     const char *end = head + len, *line = head;
     bool first = true;
-    unsigned hosts = 0, lengths = 0; /* at most one each (RFC 9112, 3.2 and 6.3) */
+    struct head_counts seen = {0};
     *code = "bad_request";
     *msg = "malformed request head";
     while (line < end) {
@@ -267,69 +345,12 @@ unsigned mp_server_head_check(const char *head, size_t len, const char **code, c
         if (n == 0) {
             return first ? MHD_HTTP_BAD_REQUEST : 0; /* the blank line ends the head */
         }
-        if (first) {
-            /* METHOD SP TARGET SP HTTP/1.x */
-            const char *sp1 = memchr(line, ' ', n);
-            const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line + n - sp1 - 1)) : NULL;
-            if (!sp1 || sp1 == line || !sp2 || sp2 == sp1 + 1 || (size_t)(line + n - sp2) != 9 ||
-                strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1')) {
-                return MHD_HTTP_BAD_REQUEST;
-            }
-            for (const char *c = line; c < sp1; c++) {
-                if (!token_char(*c)) {
-                    return MHD_HTTP_BAD_REQUEST;
-                }
-            }
-            /* An escaped NUL would end the decoded path or value early ("/app.js%00x"). */
-            for (const char *c = sp1 + 1; c + 2 < sp2; c++) {
-                if (c[0] == '%' && c[1] == '0' && c[2] == '0') {
-                    *msg = "an escaped NUL (%00) in the request target";
-                    return MHD_HTTP_BAD_REQUEST;
-                }
-            }
-            first = false;
-        } else {
-            const char *colon = memchr(line, ':', n);
-            if (!colon || colon == line) {
-                return MHD_HTTP_BAD_REQUEST;
-            }
-            for (const char *c = line; c < colon; c++) {
-                if (!token_char(*c)) {
-                    return MHD_HTTP_BAD_REQUEST;
-                }
-            }
-            size_t name = (size_t)(colon - line);
-            const char *v = colon + 1, *vend = line + n;
-            while (v < vend && (*v == ' ' || *v == '\t')) {
-                v++;
-            }
-            while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t')) {
-                vend--;
-            }
-            if (name == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0) {
-                *code = "length_required";
-                *msg = "send the request body with a Content-Length";
-                return MHD_HTTP_LENGTH_REQUIRED;
-            }
-            if ((name == 4 && strncasecmp(line, "Host", 4) == 0 && ++hosts > 1) ||
-                (name == 14 && strncasecmp(line, "Content-Length", 14) == 0 && ++lengths > 1)) {
-                *msg = "a repeated Host or Content-Length header";
-                return MHD_HTTP_BAD_REQUEST;
-            }
-            if (name == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
-                size_t digits = 0;
-                uint64_t value = 0;
-                for (const char *c = v; c < vend && *c >= '0' && *c <= '9' && digits < 19; c++) {
-                    value = value * 10 + (uint64_t)(*c - '0');
-                    digits++;
-                }
-                if (digits == 0 || v + digits != vend || value > MP_SERVER_MAX_BODY_BYTES) {
-                    *code = "too_large";
-                    *msg = "request body over 1048576 bytes (or a bad Content-Length)";
-                    return HTTP_TOO_LARGE;
-                }
-            }
+        unsigned status =
+            first ? request_line_check(line, n, msg) : header_line_check(line, n, &seen, code, msg);
+        if (status != 0) {
+            return status;
         }
+        first = false;
         line = nl ? nl + 1 : end;
     }
     return MHD_HTTP_BAD_REQUEST; /* no blank line: not a whole head */

@@ -187,15 +187,12 @@ static void drop_unmeasured(struct mp_surface *s)
  * replay as a guess. */
 static int check_failures(const struct mp_surface *s, struct mp_error *err)
 {
-#define MP_FAILURE_COUNT(name, text) +1
-    enum { n_failures = 0 MP_FAILURE_MAP(MP_FAILURE_COUNT) };
-#undef MP_FAILURE_COUNT
     int c = mp_surface_column(s, "failure");
     for (size_t r = 0; c >= 0 && r < s->n_rows; r++) {
         const char *f = s->cells[r * s->n_cols + (size_t)c];
         if (*f && mp_failure_parse(f) <= MP_FAILURE_NONE) {
             struct mp_buf known = MP_BUF_INIT;
-            for (int k = MP_FAILURE_NONE + 1; k < n_failures; k++) {
+            for (int k = MP_FAILURE_NONE + 1; k < mp_failure_count(); k++) {
                 mp_buf_addf(&known, "%s, ", mp_failure_name((enum mp_failure)k));
             }
             int rc = mp_error_set(err, MP_EPARSE,

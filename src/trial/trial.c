@@ -62,6 +62,11 @@ const char *mp_failure_name(enum mp_failure f)
     return failure_names[f];
 }
 
+int mp_failure_count(void)
+{
+    return (int)MP_ARRAY_LEN(failure_names);
+}
+
 const char *mp_failure_text(enum mp_failure f)
 {
     if ((size_t)f >= MP_ARRAY_LEN(failure_texts)) {

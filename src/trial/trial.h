@@ -48,6 +48,8 @@ int mp_trial_state_parse(const char *name);
 bool mp_trial_state_terminal(enum mp_trial_state s);
 bool mp_trial_transition_allowed(enum mp_trial_state from, enum mp_trial_state to);
 const char *mp_failure_name(enum mp_failure f);
+/* The number of failure classes, MP_FAILURE_NONE included. */
+int mp_failure_count(void);
 const char *mp_failure_text(enum mp_failure f);
 /* Parses a failure class name; -1 if unknown. */
 int mp_failure_parse(const char *name);
