@@ -214,7 +214,22 @@ static int wait_ready(struct kube_trial *t, struct mp_error *err)
     return rc;
 }
 
-static int run_load(struct kube_trial *t, struct mp_error *err)
+/* Whether the trial's owner is deleted or being deleted. */
+static bool owner_gone(struct kube_trial *t)
+{
+    struct mp_kube_ref cm = {
+        .version = "v1", .resource = "configmaps", .ns = t->r->ns, .name = t->name};
+    json_t *obj = NULL;
+    struct mp_error gerr = {0};
+    int rc = mp_kube_get(t->r->client, &cm, NULL, &obj, &gerr);
+    bool gone = rc == MP_ENOTFOUND || (rc == 0 && mp_kube_meta(obj, "deletionTimestamp"));
+    json_decref(obj);
+    mp_error_clear(&gerr);
+    return gone;
+}
+
+/* *deleted: the load pod was deleted before it finished. */
+static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
 {
     struct mp_kube_ref job = {
         .group = "batch", .version = "v1", .resource = "jobs", .ns = t->r->ns};
@@ -244,6 +259,7 @@ static int run_load(struct kube_trial *t, struct mp_error *err)
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_INFRA) {
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", st.reason);
+        *deleted = st.deleted;
         rc = MP_ERUNTIME;
     } else if (rc == 0 && client) {
         mp_kube_client_result(st.message, st.exit_code, t->res);
@@ -445,6 +461,7 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
     }
     int rc = create_service(t, err);
     struct kube_sentinel owner = {0};
+    bool load_deleted = false;
     if (rc == 0 && !trial_failed(t)) {
         struct mp_kube_ref cm = {.version = "v1", .resource = "configmaps", .ns = t->r->ns};
         mp_kube_sentinel_start(&owner, t, &cm, t->name, "owner configmap");
@@ -452,9 +469,15 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
     }
     if (rc == 0 && !trial_failed(t)) {
         t->t_ready_ns = mp_mono_ns();
-        rc = run_load(t, err);
+        rc = run_load(t, &load_deleted, err);
     }
     mp_kube_sentinel_stop(&owner);
+    if (load_deleted && owner_gone(t)) {
+        /* The garbage collector deletes the Job and its pod after the owner: name the cause,
+         * whichever watch saw its part first. */
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
+                             "the trial's owner configmap \"%s\" was deleted", t->name);
+    }
     if (rc == 0 && !trial_failed(t)) {
         t->t_loaded_ns = mp_mono_ns();
         read_usage(t);

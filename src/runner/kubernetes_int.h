@@ -170,6 +170,7 @@ struct kube_pods_state {
     char container[256];
     bool previous;     /* the crash was an earlier run of the container (its lastState) */
     char waiting[300]; /* an Unschedulable pod left waiting (others set): the scheduler's word */
+    bool deleted;      /* the verdict: a load pod was deleted before it finished */
 };
 
 /* Judges the pods of a trial (service: Ready or failing; load: terminated). An Unschedulable

@@ -188,8 +188,11 @@ void mp_kube_judge_pods(json_t *pods, bool load, int want, const char *container
         } else if (load) {
             /* Deleted (its Job or the trial's owner went): a result it finished with stands. */
             judge_pod(pod, load, container, others, st);
-            verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
-                    "load pod %s was deleted before it finished", mp_kube_meta(pod, "name"));
+            if (st->verdict == KUBE_PODS_WAITING) {
+                st->deleted = true;
+                verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
+                        "load pod %s was deleted before it finished", mp_kube_meta(pod, "name"));
+            }
         }
     }
     if (st->verdict == KUBE_PODS_WAITING && !load && want > 0 && st->ready >= want) {

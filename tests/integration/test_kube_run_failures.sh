@@ -97,7 +97,8 @@ retry_reason() {
     sqlite3 "$MORPHLING_DB" "SELECT detail_json FROM events WHERE kind = 'trial_retry' AND \
         experiment_id = (SELECT id FROM experiments WHERE name = '$1')" | jq -r .reason
 }
-# The Job's pod goes with it: whichever watch sees it first names the attempt's end.
+# The Job's pod goes with it: whichever watch sees it first names the attempt's end. The owner
+# takes the Job and its pod with it too, and is named whichever is seen first.
 check_contains "... the reason of the lost attempt" "jobgone-t1-a0-load" "$(retry_reason jobgone)"
 check_contains "... of the other" "the trial's owner configmap \"ownergone-t1-a0\"" \
     "$(retry_reason ownergone)"

@@ -256,6 +256,21 @@ static void deleted_load_pod(void **state)
           "\"containerStatuses\":[{\"name\":\"load\",\"state\":{\"terminated\":{"
           "\"exitCode\":0}}}]}}]",
           true, KUBE_PODS_DONE, MP_FAILURE_NONE, NULL);
+    /* Marked as a deletion (the runner then looks for a deleted owner to name), only then. */
+    const char *two_gone = "[{\"metadata\":{\"name\":\"a\",\"deletionTimestamp\":\"x\"},"
+                           "\"status\":{}},{\"metadata\":{\"name\":\"b\","
+                           "\"deletionTimestamp\":\"x\"},\"status\":{}}]";
+    const char *failed = "[{\"metadata\":{\"name\":\"l\"},\"status\":{\"phase\":\"Failed\","
+                         "\"message\":\"evicted\"}}]";
+    for (int i = 0; i < 2; i++) {
+        json_t *p = pods(i == 0 ? two_gone : failed);
+        struct kube_pods_state st = {0};
+        mp_kube_judge_pods(p, true, 1, "c", false, &st);
+        json_decref(p);
+        assert_int_equal(st.verdict, KUBE_PODS_INFRA);
+        assert_int_equal(st.deleted, i == 0);
+        mp_kube_pods_state_release(&st);
+    }
 }
 
 static void pods_judged(void **state)
