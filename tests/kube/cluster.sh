@@ -55,7 +55,7 @@ stop_pid() {
 
 # A cluster's pods use 127.N.0.0/17 and its Services 127.N.128.0/17; N is claimed with an atomic
 # mkdir under $nets so that clusters started at the same time never share addresses. A claim
-# whose cluster is gone (its controllers dead) is taken over.
+# whose cluster is gone (its controllers dead, neither starting nor stopping) is taken over.
 claim_net() {
     mkdir -p "$nets"
     start=$(($(od -An -tu2 -N2 /dev/urandom | tr -d ' ') % 200))
@@ -69,8 +69,9 @@ claim_net() {
         fi
         owner=$(cat "$nets/$n/dir" 2>/dev/null || true)
         pid=$(cat "$owner/controllers.pid" 2>/dev/null || true)
-        if [ -n "$owner" ] && ! alive "$pid" && [ ! -e "$owner/starting" ]; then
-            rm -rf "$nets/$n"
+        if [ -n "$owner" ] && ! alive "$pid" && [ ! -e "$owner/starting" ] &&
+            [ ! -e "$owner/stopping" ]; then
+            rm -rf "${nets:?}/$n"
             continue
         fi
         i=$((i + 1))
@@ -111,6 +112,7 @@ start() {
     : >"$dir/starting"
     net=$(claim_net "$dir") || die "no free address block under $nets"
     echo "$net" >"$dir/net"
+    clear_stale "$net"
     # shellcheck disable=SC2086
     node "$js/apiserver/main.mjs" --dir "$dir" --service-cluster-ip-range "127.$net.128.0/17" \
         $metrics $strict </dev/null >"$dir/apiserver.log" 2>&1 &
@@ -119,6 +121,7 @@ start() {
     wait_for "$dir/apiserver.ready" "$api_pid" 60 || {
         tail -20 "$dir/apiserver.log" >&2
         teardown "$dir" "$net"
+        release_net "$dir" "$net"
         die "the API server did not start (log: $dir/apiserver.log)"
     }
     . "$dir/apiserver.env"
@@ -140,6 +143,7 @@ start() {
     wait_for "$dir/controllers.ready" "$ctl_pid" 60 || {
         tail -20 "$dir/controllers.log" >&2
         teardown "$dir" "$net"
+        release_net "$dir" "$net"
         die "the controllers did not start (log: $dir/controllers.log)"
     }
     cat >"$dir/env" <<EOF
@@ -158,9 +162,38 @@ EOF
     echo "cluster.sh: ready ($dir/env)"
 }
 
-# What of the cluster is still there: processes in its cgroups or with its pods' mounts, and
-# its cgroups.
+# clear_stale NET: removes the groups an earlier cluster with this address block left (one
+# killed, or stopped from another cgroup than it started in: pod_runner --cleanup removes the
+# groups below its own). The claim is ours, so what they hold is no live cluster's: their
+# processes are killed and the groups removed, deepest first.
+clear_stale() {
+    find /sys/fs/cgroup -maxdepth 6 -type d -name "morphling-kube-n$1" 2>/dev/null |
+        while read -r d; do
+            find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r p; do
+                kill -KILL "$p" 2>/dev/null || true
+            done
+            n=0
+            while [ -d "$d" ] && [ "$n" -lt 40 ]; do
+                find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || sleep 0.05
+                n=$((n + 1))
+            done
+            [ ! -d "$d" ] || echo "cluster.sh: cannot remove an earlier cluster's group $d" >&2
+        done
+}
+
+# This cluster's pod runners (their --cgroup-parent argument names it): their pids. (The
+# parentheses keep grep's own argument from matching.)
+runners() {
+    grep -lzxE -- "morphling-kube-n($1)" /proc/[0-9]*/cmdline 2>/dev/null |
+        sed 's,^/proc/,,; s,/cmdline$,,'
+}
+
+# What of the cluster is still there: its pod runners, processes in its cgroups or with its
+# pods' mounts, and its cgroups.
 leftovers() {
+    for p in $(runners "$1"); do
+        echo "pod runner $p"
+    done
     for f in $(grep -ls "/morphling-kube-n$1/" /proc/[0-9]*/cgroup 2>/dev/null); do
         p=${f#/proc/}
         p=${p%/cgroup}
@@ -172,15 +205,33 @@ leftovers() {
     find /sys/fs/cgroup -maxdepth 6 -type d -name "morphling-kube-n$1" 2>/dev/null | sed 's/^/cgroup /'
 }
 
-# teardown DIR NET: stops what runs and releases the address block.
+# teardown DIR NET: stops what runs. The address block stays claimed (marked stopping) until
+# release_net, so that no cluster starting meanwhile takes it and its cgroups' names.
 teardown() {
+    touch "$1/stopping"
     stop_pid "$(cat "$1/controllers.pid" 2>/dev/null || true)" 30
+    # The pod runners end with their node agent; one that does not within 10 s is killed, so
+    # that none makes a group after the cleanup.
+    n=0
+    while [ -n "$(runners "$2")" ] && [ "$n" -lt 200 ]; do
+        sleep 0.05
+        n=$((n + 1))
+    done
+    for p in $(runners "$2"); do
+        echo "cluster.sh: pod runner $p still ran 10 s after its node agent; killing it" >&2
+        kill -KILL "$p" 2>/dev/null || true
+    done
     # Whatever escaped (the controllers were SIGKILLed, a pod_runner hung): kill it through the
     # cluster's cgroups, which are then removed.
     "$kube/pod_runner" --cleanup "morphling-kube-n$2" >/dev/null || true
     stop_pid "$(cat "$1/apiserver.pid" 2>/dev/null || true)" 10
-    if [ "$(cat "$nets/$2/dir" 2>/dev/null)" = "$1" ]; then rm -rf "${nets:?}/$2"; fi
     rm -f "$1/env" "$1/controllers.ready" "$1/starting"
+}
+
+# release_net DIR NET: gives the address block back.
+release_net() {
+    if [ "$(cat "$nets/$2/dir" 2>/dev/null)" = "$1" ]; then rm -rf "${nets:?}/$2"; fi
+    rm -f "$1/stopping"
 }
 
 stop() {
@@ -189,6 +240,7 @@ stop() {
     [ -n "$net" ] || die "no cluster in '$dir' (no net file)"
     teardown "$dir" "$net"
     left=$(leftovers "$net" "$dir")
+    release_net "$dir" "$net"
     if [ -n "$left" ]; then
         echo "cluster.sh: left behind after stop:" >&2
         echo "$left" >&2
