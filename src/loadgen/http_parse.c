@@ -106,7 +106,8 @@ static void restart_head(struct mp_lg_http_parser *p)
     p->state = MP_LG_HTTP_STATUS;
     p->step = 0;
     p->status = 0;
-    p->has_length = p->chunked = p->conn_close = p->conn_keep_alive = false;
+    p->has_length = p->chunked = p->has_coding = p->conn_close = p->conn_keep_alive = false;
+    p->kind = 0;
     p->content_length = 0;
     p->name_len = p->value_len = 0;
     p->in_value = false;
@@ -157,12 +158,28 @@ static int status_byte(struct mp_lg_http_parser *p, char c)
     return 0;
 }
 
-static bool value_has(const struct mp_lg_http_parser *p, const char *word)
+enum { H_OTHER, H_CONTENT_LENGTH, H_TRANSFER_ENCODING, H_CONNECTION };
+
+/* The kind of the header named p->name[0..name_len), known once its ':' is seen. */
+static void set_kind(struct mp_lg_http_parser *p)
 {
-    return memmem(p->value, p->value_len, word, strlen(word)) != NULL;
+    p->kind = H_OTHER;
+    if (p->name_len == 14 && memcmp(p->name, "content-length", 14) == 0) {
+        p->kind = H_CONTENT_LENGTH;
+    } else if (p->name_len == 17 && memcmp(p->name, "transfer-encoding", 17) == 0) {
+        p->kind = H_TRANSFER_ENCODING;
+    } else if (p->name_len == 10 && memcmp(p->name, "connection", 10) == 0) {
+        p->kind = H_CONNECTION;
+    }
 }
 
-static int header_done(struct mp_lg_http_parser *p)
+static bool is_list_header(const struct mp_lg_http_parser *p)
+{
+    return p->kind == H_TRANSFER_ENCODING || p->kind == H_CONNECTION;
+}
+
+/* Drops trailing spaces from the value; true when it was longer than the buffer. */
+static bool trim_value(struct mp_lg_http_parser *p)
 {
     while (p->value_len > 0 &&
            (p->value[p->value_len - 1] == ' ' || p->value[p->value_len - 1] == '\t')) {
@@ -170,7 +187,40 @@ static int header_done(struct mp_lg_http_parser *p)
     }
     bool overflow = p->value_len >= sizeof(p->value);
     p->value[overflow ? sizeof(p->value) - 1 : p->value_len] = '\0';
-    if (p->name_len == 14 && memcmp(p->name, "content-length", 14) == 0) {
+    return overflow;
+}
+
+/* One element of a Connection or Transfer-Encoding list (RFC 9110 §5.6.1), in p->value; the
+ * elements are judged one at a time, so a long list is read to its end. Empties the value. */
+static void list_element(struct mp_lg_http_parser *p)
+{
+    bool overflow = trim_value(p);
+    char *semi = strchr(p->value, ';'); /* a coding's parameters */
+    size_t len = semi ? (size_t)(semi - p->value) : strlen(p->value);
+    while (len > 0 && (p->value[len - 1] == ' ' || p->value[len - 1] == '\t')) {
+        len--;
+    }
+    p->value[len] = '\0';
+    if (p->kind == H_CONNECTION && !overflow) {
+        p->conn_close |= strcmp(p->value, "close") == 0;
+        p->conn_keep_alive |= strcmp(p->value, "keep-alive") == 0;
+    } else if (p->kind == H_TRANSFER_ENCODING && len > 0 && strcmp(p->value, "identity") != 0) {
+        /* Only the last coding frames the body (RFC 9112 §6.3): chunked, or else the body
+         * runs until the server closes. */
+        p->has_coding = true;
+        p->chunked = !overflow && strcmp(p->value, "chunked") == 0;
+    }
+    p->value_len = 0;
+}
+
+static int header_done(struct mp_lg_http_parser *p)
+{
+    if (is_list_header(p)) {
+        list_element(p);
+        return 0;
+    }
+    bool overflow = trim_value(p);
+    if (p->kind == H_CONTENT_LENGTH) {
         if (overflow || p->value_len == 0 || p->value_len > 19) {
             return MP_EPARSE;
         }
@@ -186,17 +236,6 @@ static int header_done(struct mp_lg_http_parser *p)
         }
         p->has_length = true;
         p->content_length = v;
-    } else if (p->name_len == 17 && memcmp(p->name, "transfer-encoding", 17) == 0) {
-        if (overflow) {
-            return MP_EPARSE;
-        }
-        p->chunked = value_has(p, "chunked");
-        if (!p->chunked && strcmp(p->value, "identity") != 0) {
-            return MP_EPARSE; /* a coding we cannot frame */
-        }
-    } else if (p->name_len == 10 && memcmp(p->name, "connection", 10) == 0) {
-        p->conn_close |= value_has(p, "close");
-        p->conn_keep_alive |= value_has(p, "keep-alive");
     }
     return 0;
 }
@@ -216,7 +255,7 @@ static int head_done(struct mp_lg_http_parser *p)
     } else if (p->chunked) {
         p->state = MP_LG_HTTP_CHUNK_SIZE;
         p->step = 0;
-    } else if (p->has_length) {
+    } else if (p->has_length && !p->has_coding) {
         if (p->content_length > p->limits.max_body_bytes) {
             return MP_ETOOBIG;
         }
@@ -256,6 +295,7 @@ static int header_byte(struct mp_lg_http_parser *p, char c)
     if (!p->in_value) {
         if (c == ':' && p->name_len > 0) {
             p->in_value = true;
+            set_kind(p);
             return 0;
         }
         if (!TCHAR[(unsigned char)c]) {
@@ -273,6 +313,10 @@ static int header_byte(struct mp_lg_http_parser *p, char c)
         return MP_EPARSE;
     }
     if (p->value_len == 0 && (c == ' ' || c == '\t')) {
+        return 0;
+    }
+    if (c == ',' && is_list_header(p)) {
+        list_element(p);
         return 0;
     }
     if (p->value_len < sizeof(p->value)) {
@@ -303,18 +347,31 @@ static int header_line(struct mp_lg_http_parser *p, const char *line, size_t n)
         return MP_EPARSE; /* no name, or no ':' */
     }
     p->name_len = (uint8_t)(i < UINT8_MAX ? i : UINT8_MAX);
-    for (i++; i < end && (line[i] == ' ' || line[i] == '\t'); i++) {
-    }
-    for (size_t k = i; k < end; k++) {
+    set_kind(p);
+    for (size_t k = i + 1; k < end; k++) {
         if ((unsigned char)line[k] < 0x20 && line[k] != '\t') {
             return MP_EPARSE;
         }
     }
-    size_t vlen = end - i < sizeof(p->value) ? end - i : sizeof(p->value);
-    for (size_t k = 0; k < vlen; k++) {
-        p->value[k] = lower(line[i + k]);
+    /* Each element of a list header, or the whole value of another one. */
+    for (i++;; i++) {
+        for (; i < end && (line[i] == ' ' || line[i] == '\t'); i++) {
+        }
+        size_t stop = i;
+        while (stop < end && !(line[stop] == ',' && is_list_header(p))) {
+            stop++;
+        }
+        size_t vlen = stop - i < sizeof(p->value) ? stop - i : sizeof(p->value);
+        for (size_t k = 0; k < vlen; k++) {
+            p->value[k] = lower(line[i + k]);
+        }
+        p->value_len = (uint8_t)vlen;
+        i = stop;
+        if (i >= end) {
+            break;
+        }
+        list_element(p);
     }
-    p->value_len = (uint8_t)vlen;
     int rc = header_done(p);
     p->name_len = p->value_len = 0;
     return rc;

@@ -166,7 +166,6 @@ static void malformed_responses_are_errors(void **state)
         "HTTP/1.1 200 OK\r\n folded: header\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 12a\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
         "HTTP/1.1 101 Switching\r\n\r\n",
@@ -179,6 +178,62 @@ static void malformed_responses_are_errors(void **state)
         if (rc != MP_EPARSE) {
             fail_msg("case %zu (%s): got %d, want MP_EPARSE", i, bad[i], rc);
         }
+    }
+}
+
+/* Connection and Transfer-Encoding are lists: every element counts, however long the list, and
+ * only whole tokens match. */
+static void list_headers_are_read_to_the_end(void **state)
+{
+    (void)state;
+    const char *close_late[] = {
+        "HTTP/1.1 200 OK\r\nConnection: keep-alive, upgrade, te, x-some-long-token, close\r\n"
+        "Content-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nConnection: upgrade\r\nConnection: Close \r\n"
+        "Content-Length: 0\r\n\r\n",
+    };
+    for (size_t c = 0; c < MP_ARRAY_LEN(close_late); c++) {
+        size_t len = strlen(close_late[c]);
+        for (size_t split = 0; split <= len; split++) { /* whole lines and byte by byte */
+            struct mp_lg_http_parser p;
+            mp_lg_http_parser_init(&p, NULL, NULL);
+            size_t used = 0;
+            int rc = mp_lg_http_parse(&p, close_late[c], split, &used);
+            if (rc == MP_LG_HTTP_MORE) {
+                rc = mp_lg_http_parse(&p, close_late[c] + split, len - split, &used);
+            }
+            if (rc != MP_LG_HTTP_COMPLETE || p.keep_alive) {
+                fail_msg("case %zu split %zu: rc %d keep_alive %d, want complete and close", c,
+                         split, rc, p.keep_alive);
+            }
+        }
+    }
+    struct mp_lg_http_parser p;
+    size_t used;
+    /* "close" inside another token is not close. */
+    assert_int_equal(parse_one("HTTP/1.1 200 OK\r\nConnection: x-noclose\r\n"
+                               "Content-Length: 0\r\n\r\n",
+                               &p),
+                     MP_LG_HTTP_COMPLETE);
+    assert_true(p.keep_alive);
+    /* Chunked as the last of several codings, in a list longer than the parser's value buffer. */
+    const char *gz = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, deflate, br, chunked\r\n\r\n"
+                     "2\r\nok\r\n0\r\n\r\n";
+    assert_int_equal(parse_one(gz, &p), MP_LG_HTTP_COMPLETE);
+    assert_int_equal(p.body_len, 2);
+    assert_true(p.keep_alive);
+    /* A final coding other than chunked: the body runs until the server closes (RFC 9112 §6.3),
+     * whatever Content-Length says. */
+    const char *until_close[] = {
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\nContent-Length: 1\r\n\r\nzz",
+    };
+    for (size_t c = 0; c < MP_ARRAY_LEN(until_close); c++) {
+        mp_lg_http_parser_init(&p, NULL, NULL);
+        assert_int_equal(parse_all(&p, until_close[c], &used), MP_LG_HTTP_MORE);
+        assert_int_equal(mp_lg_http_parse_eof(&p), MP_LG_HTTP_COMPLETE);
+        assert_int_equal(p.body_len, 2);
+        assert_false(p.keep_alive);
     }
 }
 
@@ -278,6 +333,7 @@ int main(void)
         cmocka_unit_test(pipelined_leftovers_start_the_next_response),
         cmocka_unit_test(bodies_without_length),
         cmocka_unit_test(malformed_responses_are_errors),
+        cmocka_unit_test(list_headers_are_read_to_the_end),
         cmocka_unit_test(limits_are_enforced),
         cmocka_unit_test(body_check_across_chunks),
         cmocka_unit_test(urls),
