@@ -33,6 +33,8 @@ struct conn {
     bool pending;      /* a request is due: send it once connected */
     bool out_armed;    /* EPOLLOUT is in the interest set */
     bool due_busy;     /* the pending request fell due while the previous one was in flight */
+    bool reused;       /* a response already completed on this connection (keep-alive) */
+    bool retry;        /* the pending request is a resend of c->req on a new connection */
     uint32_t heap_pos; /* 1-based position in the schedule heap, 0 when not queued */
     uint32_t global_index;
     size_t written;
@@ -191,6 +193,7 @@ static void conn_close(struct conn *c)
     c->fd = -1;
     c->state = C_CLOSED;
     c->out_armed = false;
+    c->reused = false;
 }
 
 static void set_events(struct worker *w, struct conn *c, bool out)
@@ -218,9 +221,26 @@ static void next_request(struct worker *w, struct conn *c, int64_t now)
     }
 }
 
+/* A reused keep-alive connection that failed before any byte of the response: the server closed
+ * it while the request was on its way (its idle timeout, or no keep-alive without saying so). HTTP
+ * clients resend such a request once on a new connection (RFC 9112 §9.3.1); a new connection
+ * that fails the same way is an error. */
+static bool stale_keep_alive(const struct conn *c, enum mp_lg_error cls)
+{
+    return (cls == MP_LG_ERR_READ || cls == MP_LG_ERR_WRITE) &&
+           (c->state == C_WRITING || c->state == C_READING) && c->reused &&
+           c->parser.header_bytes == 0;
+}
+
 static void conn_fail(struct worker *w, struct conn *c, enum mp_lg_error cls, const char *msg,
                       int64_t now)
 {
+    if (stale_keep_alive(c, cls)) {
+        conn_close(c);
+        c->retry = true;
+        issue(w, c, c->sched_ns, now);
+        return;
+    }
     count_error(w, cls, msg);
     bool was_connecting = c->state == C_CONNECTING || c->state == C_CLOSED;
     conn_close(c);
@@ -263,13 +283,19 @@ static void do_write(struct worker *w, struct conn *c, int64_t now)
 static void write_request(struct worker *w, struct conn *c, int64_t now)
 {
     const struct mp_lg *lg = w->lg;
-    c->req = &lg->requests[w->rotation++ % lg->n_requests];
+    bool resend = c->retry;
+    if (!resend) {
+        c->req = &lg->requests[w->rotation++ % lg->n_requests];
+    }
+    c->retry = false;
     c->written = 0;
-    c->sent_ns = now;
+    if (!resend) {
+        c->sent_ns = now; /* a resend's latency still counts from the first send */
+    }
     c->pending = false;
     bool due_busy = c->due_busy;
     c->due_busy = false;
-    if (w->win >= 0) {
+    if (w->win >= 0 && !resend) {
         w->cur.counts.sends++;
         if (w->open_loop && mp_lg_send_late(c->sched_ns, now, lg->late_threshold_ns)) {
             w->cur.counts.late_sends++;
@@ -358,6 +384,7 @@ static void on_response(struct worker *w, struct conn *c)
         conn_close(c);
     } else {
         c->state = C_IDLE;
+        c->reused = true;
     }
     next_request(w, c, now);
 }

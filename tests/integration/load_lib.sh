@@ -54,3 +54,15 @@ ge() {
 between() {
     ge "$1" "$2" && ge "$3" "$1"
 }
+
+# start_canned NAME FILE [--close]: starts tests/helpers/canned_http answering every request with
+# the bytes of FILE; sets PORT and SERVICE_PID.
+start_canned() {
+    svc=$1
+    shift
+    "$MP_HELPERS/canned_http" --response "$@" >"$WORK/$svc.port" 2>"$WORK/$svc.err" &
+    SERVICE_PID=$!
+    track "$SERVICE_PID"
+    wait_for "canned server $svc starts" service_listening "$WORK/$svc"
+    PORT=$(head -n1 "$WORK/$svc.port")
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* An HTTP server that answers every request with the same bytes from a file, however wrong they
+ * are, so that tests can show the load generator unusual or hostile responses.
+ *
+ * usage: canned_http --response FILE [--close]
+ *
+ *   --response FILE  the bytes written after each request (status line, headers and body as
+ *                    they are in the file; nothing is added or checked)
+ *   --close          close the connection after each response, without saying so in a header
+ *
+ * Listens on 127.0.0.1, any free port, printed on stdout as one line once listening. Reads each
+ * request head and the body its Content-Length announces; one thread per connection. */
+#define _GNU_SOURCE /* memmem */
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+#define REQ_BUF 65536
+
+static struct mp_buf response = MP_BUF_INIT;
+static bool close_after;
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0) {
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads one request (head and body) from buf[0..*have) and the socket. 0, or -1 at EOF. */
+static int read_request(int fd, char *buf, size_t *have)
+{
+    char *end;
+    while (!(end = memmem(buf, *have, "\r\n\r\n", 4))) {
+        if (*have >= REQ_BUF) {
+            return -1;
+        }
+        ssize_t n = read(fd, buf + *have, REQ_BUF - *have);
+        if (n <= 0) {
+            return -1;
+        }
+        *have += (size_t)n;
+    }
+    size_t head = (size_t)(end - buf) + 4;
+    long long body = 0;
+    for (char *line = memmem(buf, head, "\r\n", 2); line && line < end;
+         line = memmem(line + 2, (size_t)(end - line), "\r\n", 2)) {
+        if (strncasecmp(line + 2, "Content-Length:", 15) == 0) {
+            body = strtoll(line + 17, NULL, 10);
+        }
+    }
+    long long left = body - (long long)(*have - head);
+    size_t keep = left < 0 ? (size_t)(-left) : 0; /* bytes of the next request */
+    memmove(buf, buf + *have - keep, keep);
+    *have = keep;
+    while (left > 0) {
+        ssize_t n = read(fd, buf, (size_t)left < REQ_BUF ? (size_t)left : REQ_BUF);
+        if (n <= 0) {
+            return -1;
+        }
+        left -= n;
+    }
+    return 0;
+}
+
+static void *serve(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char *buf = mp_xmalloc(REQ_BUF);
+    size_t have = 0;
+    while (read_request(fd, buf, &have) == 0 && write_all(fd, response.data, response.len) == 0 &&
+           !close_after) {
+    }
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--response") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--close") == 0) {
+            close_after = true;
+        } else {
+            fprintf(stderr, "usage: canned_http --response FILE [--close]\n");
+            return 2;
+        }
+    }
+    struct mp_error err = {0};
+    if (!path || mp_buf_read_input(&response, path, 64 << 20, &err) < 0) {
+        fprintf(stderr, "canned_http: cannot read the response: %s\n", path ? err.msg : "none");
+        return 2;
+    }
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, 512) < 0 ||
+        getsockname(ls, (struct sockaddr *)&sa, &len) < 0) {
+        perror("canned_http: listen");
+        return 1;
+    }
+    printf("%d\n", ntohs(sa.sin_port));
+    fflush(stdout);
+    for (;;) {
+        int fd = accept(ls, NULL, NULL);
+        if (fd < 0) {
+            continue;
+        }
+        pthread_t t;
+        if (pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) != 0) {
+            close(fd);
+            continue;
+        }
+        pthread_detach(t);
+    }
+}

@@ -1,0 +1,17 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# `morphling load` against servers that bend HTTP/1.1: each response is canned bytes
+# (tests/helpers/canned_http), and the load generator must count what really happened.
+. "$MP_SOURCE_DIR/tests/integration/lib.sh"
+. "$MP_SOURCE_DIR/tests/integration/load_lib.sh"
+
+# A server that closes the connection after each response without a "Connection: close": the
+# next request on that connection finds it closed before any byte of its response, and is sent
+# again on a new connection (RFC 9112 §9.3.1) instead of failing.
+printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' >"$WORK/ok.http"
+start_canned closer "$WORK/ok.http" --close
+run_load "$WORK/closer.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 0 --json
+check "closes without saying so: no errors" 0 "$(json_err "$WORK/closer.json" total)"
+check_true "closes without saying so: requests counted" \
+    [ "$(json_num "$WORK/closer.json" requests)" -gt 0 ]
+finish
