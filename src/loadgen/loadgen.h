@@ -298,8 +298,9 @@ void mp_lg_result_release(struct mp_lg_result *r);
 struct mp_lg;
 
 /* Validates opts, parses the URL, resolves the host, reads body files and preformats the
- * requests. Fails with MP_EINVALID (bad options, URL), MP_ENOTFOUND (unresolvable host),
- * MP_ETOOBIG (body files over 64 MiB in all) or -errno. */
+ * requests. Raises the process's soft open-file limit when the connections need it. Fails with
+ * MP_EINVALID (bad options, URL, more connections than the hard open-file limit allows),
+ * MP_ENOTFOUND (unresolvable host), MP_ETOOBIG (body files over 64 MiB in all) or -errno. */
 int mp_lg_new(const struct mp_lg_opts *opts, struct mp_lg **out, struct mp_error *err) MP_WUR;
 void mp_lg_free(struct mp_lg *lg);
 /* Changes the open-loop rate (0: closed loop) for the next run. */

@@ -3,15 +3,18 @@
  * buffers (one per body file), so the hot path only ever copies bytes it already has. */
 #include "loadgen/lg_int.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 #define MAX_BODY_TOTAL (UINT64_C(64) << 20)
 #define MAX_THREADS    256
 #define MAX_CONNS      100000
+#define SPARE_FDS      16 /* beside the sockets and epoll sets: stdio, files, the caller's own */
 
 int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err)
 {
@@ -218,6 +221,35 @@ static int check_opts(const struct mp_lg_opts *o, struct mp_error *err)
     return 0;
 }
 
+/* Every connection needs a descriptor: raise the soft open-file limit as far as the hard one
+ * allows, or refuse before the run rather than count the local shortage (EMFILE) as the
+ * service's connect errors. */
+static int ensure_fds(unsigned connections, unsigned threads, struct mp_error *err)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        return 0; /* unknown: the run shows it */
+    }
+    rlim_t need = (rlim_t)connections + threads + SPARE_FDS;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
+        return 0;
+    }
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%u connections need %llu open files, over this process's limit of "
+                            "%llu (ulimit -n): use fewer connections or raise the limit",
+                            connections, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+    }
+    rl.rlim_cur = need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        return mp_error_set(err, -errno,
+                            "cannot raise the open-file limit to %llu for %u "
+                            "connections",
+                            (unsigned long long)need, connections);
+    }
+    return 0;
+}
+
 int mp_lg_new(const struct mp_lg_opts *o, struct mp_lg **out, struct mp_error *err)
 {
     *out = NULL;
@@ -243,6 +275,10 @@ int mp_lg_new(const struct mp_lg_opts *o, struct mp_lg **out, struct mp_error *e
     lg->connections = o->connections ? o->connections : 10;
     if (lg->connections < lg->threads) {
         lg->connections = lg->threads;
+    }
+    rc = ensure_fds(lg->connections, lg->threads, err);
+    if (rc < 0) {
+        goto out;
     }
     lg->rate_rps = o->rate_rps;
     lg->arrival = o->arrival;

@@ -14,6 +14,14 @@ check_contains "--capacity without --slo: message" "slo" "$(cat "$WORK/u4.err")"
 run_load "$WORK/u5" 2 "http://127.0.0.1:1/" --capacity --slo 'p97<=1s'
 run_load "$WORK/u6" 2 "http://127.0.0.1:1/" -H 'no colon'
 
+# More connections than the open-file limit allows: refused before the run, not counted as the
+# service's connect errors ("Too many open files").
+rc=0
+(ulimit -n 64 && exec "$MORPHLING" load "http://127.0.0.1:1/" -c 200 -d 500ms) \
+    >"$WORK/fds.out" 2>"$WORK/fds.err" || rc=$?
+check "connections over the open-file limit: exit 2" 2 "$rc"
+check_contains "connections over the open-file limit: message" "ulimit -n" "$(cat "$WORK/fds.err")"
+
 # Unresolvable host.
 run_load "$WORK/dns" 1 "http://nonexistent.invalid/" -d 500ms
 check_contains "unresolvable host: message" "cannot resolve" "$(cat "$WORK/dns.err")"
