@@ -389,10 +389,16 @@ static void on_response(struct worker *w, struct conn *c)
     next_request(w, c, now);
 }
 
-static const char *parse_error_text(int rc)
+/* "malformed HTTP response: an invalid chunk size", "a response head over the header size
+ * limit" */
+static void parse_error_text(const struct mp_lg_http_parser *p, int rc, char *buf, size_t size)
 {
-    return rc == MP_ETOOBIG ? "response header or body over the size limit"
-                            : "malformed HTTP response";
+    const char *why = p->why ? p->why : "?";
+    if (rc == MP_ETOOBIG) {
+        snprintf(buf, size, "%s", why);
+    } else {
+        snprintf(buf, size, "malformed HTTP response: %s", why);
+    }
 }
 
 /* Feeds n bytes to the parser. Returns false when the connection was closed or failed. */
@@ -405,7 +411,9 @@ static bool feed(struct worker *w, struct conn *c, size_t n, int64_t now)
     size_t used = 0;
     int rc = mp_lg_http_parse(&c->parser, w->rbuf, n, &used);
     if (rc < 0) {
-        conn_fail(w, c, MP_LG_ERR_PARSE, parse_error_text(rc), now);
+        char msg[128];
+        parse_error_text(&c->parser, rc, msg, sizeof(msg));
+        conn_fail(w, c, MP_LG_ERR_PARSE, msg, now);
         return false;
     }
     if (rc == MP_LG_HTTP_COMPLETE && used < n) {

@@ -23,6 +23,13 @@ static const bool TCHAR[256] = {
     ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
 };
 
+/* Records what was wrong (a static string) with an error code it returns. */
+static int bad(struct mp_lg_http_parser *p, int code, const char *why)
+{
+    p->why = why;
+    return code;
+}
+
 static char lower(char c)
 {
     return (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
@@ -120,29 +127,29 @@ static int status_byte(struct mp_lg_http_parser *p, char c)
     uint32_t s = p->step;
     if (s < 7) {
         if (c != prefix[s]) {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "the status line does not start with HTTP/1.x");
         }
     } else if (s == 7) {
         if (c < '0' || c > '9') {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "the status line does not start with HTTP/1.x");
         }
         p->minor_version = c - '0';
     } else if (s == 8) {
         if (c != ' ') {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "no space after the HTTP version");
         }
     } else if (s <= 11) {
         if (c < '0' || c > '9') {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "the status code is not 3 digits");
         }
         p->status = p->status * 10 + (c - '0');
     } else {
         if (s == 12 && c != ' ' && c != '\r' && c != '\n') {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "the status code is not 3 digits");
         }
         if (c == '\n') {
             if (p->status < 100) {
-                return MP_EPARSE;
+                return bad(p, MP_EPARSE, "a status code below 100");
             }
             p->state = MP_LG_HTTP_HEADER;
             p->step = 0;
@@ -150,7 +157,7 @@ static int status_byte(struct mp_lg_http_parser *p, char c)
             return 0;
         }
         if (p->saw_cr || (c != '\r' && c != '\t' && (unsigned char)c < 0x20)) {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "a control character in the status line");
         }
         p->saw_cr = c == '\r';
     }
@@ -222,17 +229,17 @@ static int header_done(struct mp_lg_http_parser *p)
     bool overflow = trim_value(p);
     if (p->kind == H_CONTENT_LENGTH) {
         if (overflow || p->value_len == 0 || p->value_len > 19) {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "an invalid Content-Length");
         }
         uint64_t v = 0;
         for (size_t i = 0; i < p->value_len; i++) {
             if (p->value[i] < '0' || p->value[i] > '9') {
-                return MP_EPARSE;
+                return bad(p, MP_EPARSE, "an invalid Content-Length");
             }
             v = v * 10 + (uint64_t)(p->value[i] - '0');
         }
         if (p->has_length && v != p->content_length) {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "conflicting Content-Length values");
         }
         p->has_length = true;
         p->content_length = v;
@@ -244,7 +251,8 @@ static int head_done(struct mp_lg_http_parser *p)
 {
     if (p->status >= 100 && p->status < 200) {
         if (p->status == 101) {
-            return MP_EPARSE; /* protocol switch: not HTTP/1.1 any more */
+            /* A protocol switch: not HTTP/1.1 any more. */
+            return bad(p, MP_EPARSE, "101 Switching Protocols");
         }
         restart_head(p); /* interim response: the final one follows */
         return 0;
@@ -257,7 +265,7 @@ static int head_done(struct mp_lg_http_parser *p)
         p->step = 0;
     } else if (p->has_length && !p->has_coding) {
         if (p->content_length > p->limits.max_body_bytes) {
-            return MP_ETOOBIG;
+            return bad(p, MP_ETOOBIG, "Content-Length over the body size limit");
         }
         p->remaining = p->content_length;
         p->state = p->remaining ? MP_LG_HTTP_BODY_LENGTH : MP_LG_HTTP_DONE;
@@ -275,7 +283,7 @@ static int header_byte(struct mp_lg_http_parser *p, char c)
             return head_done(p); /* empty line */
         }
         if (!p->in_value) {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "a header line without ':'");
         }
         int rc = header_done(p);
         p->step = 0;
@@ -285,7 +293,7 @@ static int header_byte(struct mp_lg_http_parser *p, char c)
         return rc;
     }
     if (p->saw_cr) {
-        return MP_EPARSE; /* a bare CR inside a line */
+        return bad(p, MP_EPARSE, "a bare CR in a header line");
     }
     p->saw_cr = c == '\r';
     p->step++;
@@ -299,7 +307,8 @@ static int header_byte(struct mp_lg_http_parser *p, char c)
             return 0;
         }
         if (!TCHAR[(unsigned char)c]) {
-            return MP_EPARSE; /* includes obsolete line folding and spaces before ':' */
+            /* Includes obsolete line folding and spaces before ':'. */
+            return bad(p, MP_EPARSE, "an invalid character in a header name, or a folded line");
         }
         if (p->name_len < sizeof(p->name)) {
             p->name[p->name_len] = lower(c);
@@ -310,7 +319,7 @@ static int header_byte(struct mp_lg_http_parser *p, char c)
         return 0;
     }
     if ((unsigned char)c < 0x20 && c != '\t') {
-        return MP_EPARSE;
+        return bad(p, MP_EPARSE, "a control character in a header value");
     }
     if (p->value_len == 0 && (c == ' ' || c == '\t')) {
         return 0;
@@ -337,20 +346,21 @@ static int header_line(struct mp_lg_http_parser *p, const char *line, size_t n)
     size_t i = 0;
     for (; i < end && line[i] != ':'; i++) {
         if (!TCHAR[(unsigned char)line[i]]) {
-            return MP_EPARSE; /* includes a bare CR and spaces before ':' */
+            /* Includes a bare CR and spaces before ':'. */
+            return bad(p, MP_EPARSE, "an invalid character in a header name, or a folded line");
         }
         if (i < sizeof(p->name)) {
             p->name[i] = lower(line[i]);
         }
     }
     if (i == 0 || i == end) {
-        return MP_EPARSE; /* no name, or no ':' */
+        return bad(p, MP_EPARSE, "a header line without a name or ':'");
     }
     p->name_len = (uint8_t)(i < UINT8_MAX ? i : UINT8_MAX);
     set_kind(p);
     for (size_t k = i + 1; k < end; k++) {
         if ((unsigned char)line[k] < 0x20 && line[k] != '\t') {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "a control character in a header value");
         }
     }
     /* Each element of a list header, or the whole value of another one. */
@@ -394,21 +404,21 @@ static int hex_value(char c)
 static int chunk_byte(struct mp_lg_http_parser *p, char c)
 {
     if (++p->header_bytes > p->limits.max_header_bytes) {
-        return MP_ETOOBIG;
+        return bad(p, MP_ETOOBIG, "a chunk-size line or trailers over the header size limit");
     }
     switch (p->state) {
     case MP_LG_HTTP_CHUNK_SIZE: {
         int h = hex_value(c);
         if (h >= 0) {
             if (p->remaining > (p->limits.max_body_bytes >> 4)) {
-                return MP_ETOOBIG;
+                return bad(p, MP_ETOOBIG, "a chunk size over the body size limit");
             }
             p->remaining = p->remaining * 16 + (uint64_t)h;
             p->step++;
             return 0;
         }
         if (p->step == 0) {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "an invalid chunk size");
         }
         if (c == ';' || c == ' ' || c == '\t') {
             p->state = MP_LG_HTTP_CHUNK_EXT;
@@ -418,7 +428,7 @@ static int chunk_byte(struct mp_lg_http_parser *p, char c)
             return 0;
         }
         if (c != '\n') {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "an invalid chunk size");
         }
         break;
     }
@@ -427,7 +437,7 @@ static int chunk_byte(struct mp_lg_http_parser *p, char c)
             return 0;
         }
         if (p->step == 0) {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "an invalid chunk size");
         }
         break;
     case MP_LG_HTTP_CHUNK_DATA_END:
@@ -436,7 +446,7 @@ static int chunk_byte(struct mp_lg_http_parser *p, char c)
             return 0;
         }
         if (c != '\n') {
-            return MP_EPARSE;
+            return bad(p, MP_EPARSE, "chunk data not followed by CRLF");
         }
         p->state = MP_LG_HTTP_CHUNK_SIZE;
         p->step = 0;
@@ -453,7 +463,7 @@ static int chunk_byte(struct mp_lg_http_parser *p, char c)
     }
     /* End of a chunk-size line. */
     if (p->body_len + p->remaining > p->limits.max_body_bytes) {
-        return MP_ETOOBIG;
+        return bad(p, MP_ETOOBIG, "a chunked body over the body size limit");
     }
     p->step = 0;
     p->header_bytes = 0; /* the framing limit applies per chunk line and to the trailers */
@@ -517,7 +527,7 @@ int mp_lg_http_parse(struct mp_lg_http_parser *p, const char *data, size_t len, 
                 }
             }
             if (++p->header_bytes > p->limits.max_header_bytes) {
-                rc = MP_ETOOBIG;
+                rc = bad(p, MP_ETOOBIG, "a response head over the header size limit");
                 break;
             }
             rc = p->state == MP_LG_HTTP_STATUS ? status_byte(p, data[i]) : header_byte(p, data[i]);
@@ -530,7 +540,7 @@ int mp_lg_http_parse(struct mp_lg_http_parser *p, const char *data, size_t len, 
         case MP_LG_HTTP_BODY_EOF:
             i += body_bytes(p, data + i, len - i);
             if (p->body_len > p->limits.max_body_bytes) {
-                rc = MP_ETOOBIG;
+                rc = bad(p, MP_ETOOBIG, "a body over the body size limit");
             }
             break;
         default:
@@ -560,5 +570,7 @@ int mp_lg_http_parse_eof(struct mp_lg_http_parser *p)
         finish(p);
         return MP_LG_HTTP_COMPLETE;
     }
-    return p->state == MP_LG_HTTP_DONE ? MP_LG_HTTP_COMPLETE : MP_EPARSE;
+    return p->state == MP_LG_HTTP_DONE
+               ? MP_LG_HTTP_COMPLETE
+               : bad(p, MP_EPARSE, "the response ends before it is complete");
 }

@@ -136,6 +136,8 @@ struct mp_lg_http_parser {
     int status;
     int minor_version;
     bool keep_alive;   /* false when the server will close (Connection: close, HTTP/1.0) */
+    const char *why;   /* after an error: what was wrong, a static string ("an invalid chunk
+                          size"); NULL otherwise */
     bool body_matched; /* needle found (true when there is no needle) */
     uint64_t body_len; /* bytes of body seen */
     /* Internal cursor state. */

@@ -52,6 +52,8 @@ check_contains "close mid-response: message" "middle of a response" \
 start_service bad --mode malformed --service-us 100
 run_load "$WORK/bad.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 -d 500ms --warmup 0 --json
 check_true "malformed: parse errors counted" [ "$(json_err "$WORK/bad.json" parse)" -gt 0 ]
+check_contains "malformed: the message says what was wrong" "status code is not 3 digits" \
+    "$(cat "$WORK/bad.json.err")"
 start_service big --mode huge-header --service-us 100
 run_load "$WORK/big.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 -d 500ms --warmup 0 --json
 check_true "huge header: parse errors counted" [ "$(json_err "$WORK/big.json" parse)" -gt 0 ]

@@ -175,8 +175,27 @@ static void malformed_responses_are_errors(void **state)
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
         struct mp_lg_http_parser p;
         int rc = parse_one(bad[i], &p);
-        if (rc != MP_EPARSE) {
-            fail_msg("case %zu (%s): got %d, want MP_EPARSE", i, bad[i], rc);
+        if (rc != MP_EPARSE || !p.why) {
+            fail_msg("case %zu (%s): got %d, want MP_EPARSE with a reason", i, bad[i], rc);
+        }
+    }
+    /* The reason says what was wrong. */
+    struct {
+        const char *response, *why;
+    } said[] = {
+        {"HTTP/1.1 2x0 OK\r\n\r\n", "status code"},
+        {"HTTP/2 200\r\n\r\n", "HTTP/1.x"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "invalid Content-Length"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "conflicting"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"},
+        {"HTTP/1.1 101 Switching\r\n\r\n", "101"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(said); i++) {
+        struct mp_lg_http_parser p;
+        int rc = parse_one(said[i].response, &p);
+        if (rc != MP_EPARSE || !p.why || !strstr(p.why, said[i].why)) {
+            fail_msg("case %zu: got %d '%s', want MP_EPARSE saying '%s'", i, rc,
+                     p.why ? p.why : "(none)", said[i].why);
         }
     }
 }
@@ -247,6 +266,7 @@ static void limits_are_enforced(void **state)
     snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\nX-Long: %0100d\r\n\r\n", 0);
     size_t used;
     assert_int_equal(parse_all(&p, big, &used), MP_ETOOBIG);
+    assert_non_null(strstr(p.why, "header size limit"));
     mp_lg_http_parser_reset(&p, false);
     assert_int_equal(parse_all(&p, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n", &used),
                      MP_ETOOBIG);
