@@ -23,14 +23,21 @@ int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err
         return mp_error_set(err, MP_EINVALID, "empty URL");
     }
     const char *p = url;
-    if (strncmp(p, "https://", 8) == 0) {
+    if (strncasecmp(p, "https://", 8) == 0) { /* schemes are case-insensitive (RFC 3986 §3.1) */
         return mp_error_set(err, MP_EUNSUPPORTED, "'%s': https is not supported (use http://)",
                             url);
     }
-    if (strncmp(p, "http://", 7) == 0) {
+    if (strncasecmp(p, "http://", 7) == 0) {
         p += 7;
     } else if (strstr(p, "://")) {
         return mp_error_set(err, MP_EINVALID, "'%s': only http:// URLs are supported", url);
+    }
+    const char *at = strchr(p, '@');
+    if (at && at < p + strcspn(p, "/?#")) {
+        return mp_error_set(err, MP_EINVALID,
+                            "'%s': credentials in the URL (user@host) are not supported; send an "
+                            "Authorization header instead",
+                            url);
     }
     const char *host_end;
     const char *host = p;

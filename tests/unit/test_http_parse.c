@@ -324,9 +324,17 @@ static void urls(void **state)
     assert_string_equal(u.host, "::1");
     assert_int_equal(mp_lg_url_parse("localhost:81/x", &u, NULL), 0);
     assert_string_equal(u.port, "81");
+    assert_int_equal(mp_lg_url_parse("HTTP://Example:82/A", &u, NULL), 0);
+    assert_string_equal(u.host, "Example");
+    assert_string_equal(u.port, "82");
+    assert_string_equal(u.path, "/A");
+    assert_int_equal(mp_lg_url_parse("http://h/a@b", &u, NULL), 0); /* '@' in the path is fine */
     struct mp_error err = {0};
     assert_int_equal(mp_lg_url_parse("https://x/", &u, &err), MP_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "https"));
+    assert_int_equal(mp_lg_url_parse("HTTPS://x/", &u, NULL), MP_EUNSUPPORTED);
+    assert_int_equal(mp_lg_url_parse("http://user:pw@127.0.0.1:8080/", &u, &err), MP_EINVALID);
+    assert_non_null(strstr(err.msg, "credentials"));
     const char *bad[] = {"",
                          "ftp://x/",
                          "http://",
