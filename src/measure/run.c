@@ -153,7 +153,13 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
     r->lg_cpu_s = lr->cpu_s;
     r->lg_cpu_share = lr->cpu_share;
     r->lg_saturated = lr->cpu_share >= o->saturation_cpu_share;
-    memcpy(r->first_error, lr->first_error, sizeof(r->first_error));
+    /* Only the messages of errors in these figures: one seen during the warm-up or a window left
+     * out would sit beside a count of 0. */
+    for (int e = 0; e < MP_LG_ERR_COUNT; e++) {
+        if (r->errors[e]) {
+            memcpy(r->first_error[e], lr->first_error[e], sizeof(r->first_error[e]));
+        }
+    }
 }
 
 int mp_measure_run(const struct mp_measure_opts *opts, struct mp_measure_result *result,

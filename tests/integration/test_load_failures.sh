@@ -35,6 +35,19 @@ run_load "$WORK/refused.json" 1 "http://127.0.0.1:$GONE/" -d 500ms --warmup 0 --
 check_true "refused: connect errors counted" [ "$(json_err "$WORK/refused.json" connect)" -gt 0 ]
 check_contains "refused: message" "refused" "$(cat "$WORK/refused.json.err")"
 
+# Connections refused during the warm-up only (the service starts listening within it): the
+# figures have no errors, and no error message beside them.
+start_service late
+LATE=$PORT
+kill "$SERVICE_PID"
+wait "$SERVICE_PID" 2>/dev/null
+"$MP_HELPERS/fake_service" --port "$LATE" --start-delay-ms 300 >/dev/null 2>&1 &
+track $!
+run_load "$WORK/late.json" 0 "http://127.0.0.1:$LATE/infer" -c 2 -d 500ms --warmup 3s --json
+check "refused during the warm-up only: no connect errors" 0 "$(json_err "$WORK/late.json" connect)"
+check_false "refused during the warm-up only: no error message" \
+    grep -q '"error_messages":{"' "$WORK/late.json"
+
 # Accepts but never answers: timeouts, and the run ends on time.
 start_service mute --mode no-answer
 run_load "$WORK/mute.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 -d 1s --warmup 0 \
