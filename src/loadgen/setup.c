@@ -96,6 +96,13 @@ int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err
     return 0;
 }
 
+/* RFC 9110 §5.6.2 token characters: header names and methods. */
+static bool is_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
 static int check_header(const char *h, struct mp_error *err)
 {
     const char *colon = strchr(h, ':');
@@ -103,8 +110,11 @@ static int check_header(const char *h, struct mp_error *err)
         return mp_error_set(err, MP_EINVALID, "header '%s': expected 'Name: value'", h);
     }
     for (const char *c = h; *c; c++) {
-        if (*c == '\r' || *c == '\n' || (c < colon && (*c == ' ' || *c == '\t'))) {
-            return mp_error_set(err, MP_EINVALID, "header '%s': invalid character", h);
+        bool ok = c < colon ? is_tchar(*c)
+                            : c == colon || *c == '\t' || ((unsigned char)*c >= 0x20 && *c != 0x7f);
+        if (!ok) {
+            return mp_error_set(err, MP_EINVALID, "header '%s': invalid character 0x%02x in its %s",
+                                h, (unsigned char)*c, c < colon ? "name" : "value");
         }
     }
     return 0;
@@ -149,8 +159,13 @@ static void format_request(const struct mp_lg_opts *o, const struct mp_lg *lg, c
 static int build_requests(const struct mp_lg_opts *o, struct mp_lg *lg, struct mp_error *err)
 {
     const char *method = o->method ? o->method : (o->n_body_files ? "POST" : "GET");
-    if (!*method || strcspn(method, " \t\r\n") != strlen(method)) {
-        return mp_error_set(err, MP_EINVALID, "invalid method '%s'", method);
+    bool token = *method != '\0';
+    for (const char *c = method; *c; c++) {
+        token = token && is_tchar(*c);
+    }
+    if (!token) {
+        return mp_error_set(err, MP_EINVALID,
+                            "invalid method '%s' (letters, digits, !#$%%&'*+-.^_`|~)", method);
     }
     lg->head = strcmp(method, "HEAD") == 0;
     size_t n = o->n_body_files ? o->n_body_files : 1;

@@ -13,6 +13,11 @@ run_load "$WORK/u4" 2 "http://127.0.0.1:1/" --capacity
 check_contains "--capacity without --slo: message" "slo" "$(cat "$WORK/u4.err")"
 run_load "$WORK/u5" 2 "http://127.0.0.1:1/" --capacity --slo 'p97<=1s'
 run_load "$WORK/u6" 2 "http://127.0.0.1:1/" -H 'no colon'
+# Header names and methods are tokens; values hold no control characters.
+run_load "$WORK/u7" 2 "http://127.0.0.1:1/" -d 200ms -H 'X(A): b'
+check_contains "header name not a token: message" "in its name" "$(cat "$WORK/u7.err")"
+run_load "$WORK/u8" 2 "http://127.0.0.1:1/" -d 200ms -H "$(printf 'X-A: b\001c')"
+run_load "$WORK/u9" 2 "http://127.0.0.1:1/" -d 200ms -m "$(printf 'GE\001T')"
 
 # More connections than the open-file limit allows: refused before the run, not counted as the
 # service's connect errors ("Too many open files").
