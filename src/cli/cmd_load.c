@@ -331,6 +331,16 @@ static int run_measure(struct load_args *a)
         print_measure(&a->cap.measure, &r);
     }
     int status = rc == MP_ECANCELLED ? MP_EXIT_FAILURE : MP_EXIT_OK;
+    if (r.requests == 0 && r.errors_total == 0 && rc != MP_ECANCELLED) {
+        /* Nothing answered and nothing failed yet: requests still waiting for their timeout
+         * when the run ended. Throughput 0 with no errors is no measurement. */
+        fprintf(stderr,
+                "morphling load: no request completed during the measurement (%llu "
+                "sent): the service did not answer, and none reached --timeout before "
+                "the end\n",
+                (unsigned long long)r.sends);
+        status = MP_EXIT_FAILURE;
+    }
     if (r.requests == 0 && r.errors_total > 0) {
         for (int e = 0; e < MP_LG_ERR_COUNT; e++) {
             if (r.first_error[e][0]) {
@@ -371,8 +381,8 @@ const struct mp_verb mp_verb_load = {
         "latency percentiles and errors (docs/load.md). By default it measures in windows until "
         "the last --stable-windows agree; --duration measures for a fixed time; --capacity "
         "searches for the highest rate that meets --slo.\n\nExit status: 0 when the "
-        "measurement ran, 1 when every request failed, no rate met the SLO or it was "
-        "interrupted, 2 for invalid options.",
+        "measurement ran, 1 when every request failed or none completed, no rate met the SLO or "
+        "it was interrupted, 2 for invalid options.",
     .opts = load_opts,
     .n_opts = MP_ARRAY_LEN(load_opts),
     .args_size = sizeof(struct load_args),

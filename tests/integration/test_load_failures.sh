@@ -59,6 +59,12 @@ run_load "$WORK/mute.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 -d 1s --warmup 
     --timeout 200ms --json
 check_true "never answers: timeouts counted" [ "$(json_err "$WORK/mute.json" timeout)" -gt 0 ]
 
+# Never answers, and the timeout (2 s) is longer than the run: nothing completed, which is no
+# measurement (it exited 0 with throughput 0 and no errors).
+run_load "$WORK/mute2.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 -d 500ms --warmup 0 --json
+check_contains "never answers within the run: message" "no request completed" \
+    "$(cat "$WORK/mute2.json.err")"
+
 # Closes in the middle of a response: read errors.
 start_service half --mode close-mid --service-us 100
 run_load "$WORK/half.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 -d 500ms --warmup 0 --json
