@@ -128,11 +128,12 @@ static int finish_args(struct load_args *a)
     mo->load.body_files = (const char *const *)a->body_files.v;
     mo->load.n_body_files = a->body_files.n;
     if (a->duration_ns > 0) {
-        if (mo->window_ns > a->duration_ns) {
-            mo->window_ns = a->duration_ns;
-        }
-        int64_t n = a->duration_ns / mo->window_ns;
-        mo->max_windows = (unsigned)(n < 1 ? 1 : n > 10000 ? 10000 : n);
+        /* Windows no longer than --window that add up to the whole duration: 1.5s with 1s
+         * windows is two of 750ms, not one of 1s. */
+        int64_t n = (a->duration_ns + mo->window_ns - 1) / mo->window_ns;
+        n = n < 1 ? 1 : n > 10000 ? 10000 : n;
+        mo->window_ns = a->duration_ns / n;
+        mo->max_windows = (unsigned)n;
         if (mo->stable_windows > mo->max_windows) {
             mo->stable_windows = mo->max_windows;
         }

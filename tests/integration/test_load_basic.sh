@@ -20,6 +20,10 @@ check "closed loop: no errors" 0 "$(json_err "$WORK/closed.json" total)"
 check_false "closed loop: per-window throughput" \
     grep -q '"windows":\[{[^}]*"throughput_rps":0,' "$WORK/closed.json"
 
+# A duration that is not a whole number of windows is measured in full (it was cut to 1 s).
+run_load "$WORK/d15.json" 0 "$URL" -c 2 -d 1500ms --warmup 0 --json
+check "-d 1500ms measures 1.5 s" 1.5 "$(json_num "$WORK/d15.json" duration_s)"
+
 # Open loop at 200 req/s for 2 s: the schedule sends 400 requests (give or take the window edges).
 run_load "$WORK/open.json" 0 "$URL" -c 16 --rate 200 -d 2s --warmup 200ms --json
 sends=$(json_num "$WORK/open.json" sends)
