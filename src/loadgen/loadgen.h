@@ -305,6 +305,9 @@ struct mp_lg;
  * MP_ENOTFOUND (unresolvable host), MP_ETOOBIG (body files over 64 MiB in all) or -errno. */
 int mp_lg_new(const struct mp_lg_opts *opts, struct mp_lg **out, struct mp_error *err) MP_WUR;
 void mp_lg_free(struct mp_lg *lg);
+/* The most connections that threads worker threads can open under the hard open-file limit
+ * (mp_lg_new refuses more), at most the 100000 of any client. */
+unsigned mp_lg_max_connections(unsigned threads);
 /* Changes the open-loop rate (0: closed loop) for the next run. */
 void mp_lg_set_rate(struct mp_lg *lg, double rate_rps);
 /* Runs one phase. Returns 0 with the windows that completed (a run stopped by *cancel returns

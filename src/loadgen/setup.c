@@ -243,6 +243,17 @@ static int check_opts(const struct mp_lg_opts *o, struct mp_error *err)
     return 0;
 }
 
+unsigned mp_lg_max_connections(unsigned threads)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max == RLIM_INFINITY ||
+        rl.rlim_max >= (rlim_t)MAX_CONNS + threads + SPARE_FDS) {
+        return MAX_CONNS;
+    }
+    rlim_t spare = (rlim_t)threads + SPARE_FDS;
+    return rl.rlim_max > spare ? (unsigned)(rl.rlim_max - spare) : 1;
+}
+
 /* Every connection needs a descriptor: raise the soft open-file limit as far as the hard one
  * allows, or refuse before the run rather than count the local shortage (EMFILE) as the
  * service's connect errors. */

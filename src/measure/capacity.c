@@ -151,8 +151,11 @@ static void step_opts(const struct search *s, double rate, unsigned windows,
     if (rate > 0) {
         /* Enough connections that a request at the SLO bound does not delay the next send. */
         double need = ceil(rate * s->slo_max_s * 1.2);
-        if (need > mo->load.connections) {
-            mo->load.connections = need > MAX_STEP_CONN ? MAX_STEP_CONN : (unsigned)need;
+        unsigned threads = mo->load.threads ? mo->load.threads : 1;
+        unsigned cap = mp_lg_max_connections(threads);
+        cap = cap < MAX_STEP_CONN ? cap : MAX_STEP_CONN;
+        if (need > mo->load.connections && cap > mo->load.connections) {
+            mo->load.connections = need > cap ? cap : (unsigned)need;
         }
     }
 }

@@ -27,6 +27,17 @@ rc=0
 check "connections over the open-file limit: exit 2" 2 "$rc"
 check_contains "connections over the open-file limit: message" "ulimit -n" "$(cat "$WORK/fds.err")"
 
+# The capacity search adds connections for high rates, but no more than the limit allows: under
+# 'ulimit -n 100' it still searches instead of refusing its own steps.
+start_service cap --workers 4 --service-us 1000
+rc=0
+(ulimit -n 100 && exec timeout 60 "$MORPHLING" load "http://127.0.0.1:$PORT/infer" -c 4 \
+    --capacity --slo 'p99<=500ms' --max-time 3s --json) >"$WORK/capfds.out" 2>"$WORK/capfds.err" ||
+    rc=$?
+check_true "capacity under a low open-file limit: searched (exit $rc)" [ "$rc" -le 1 ]
+check_false "capacity under a low open-file limit: no limit error" grep -q "open files" \
+    "$WORK/capfds.err"
+
 # Unresolvable host.
 run_load "$WORK/dns" 1 "http://nonexistent.invalid/" -d 500ms
 check_contains "unresolvable host: message" "cannot resolve" "$(cat "$WORK/dns.err")"
