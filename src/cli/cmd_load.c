@@ -335,11 +335,16 @@ static int run_measure(struct load_args *a)
     if (r.requests == 0 && r.errors_total == 0 && rc != MP_ECANCELLED) {
         /* Nothing answered and nothing failed yet: requests still waiting for their timeout
          * when the run ended. Throughput 0 with no errors is no measurement. */
-        fprintf(stderr,
-                "morphling load: no request completed during the measurement (%llu "
-                "sent): the service did not answer, and none reached --timeout before "
-                "the end\n",
-                (unsigned long long)r.sends);
+        if (r.sends > 0) {
+            fprintf(stderr,
+                    "morphling load: no request completed during the measurement (%llu sent): "
+                    "the service did not answer, and none reached --timeout before the end\n",
+                    (unsigned long long)r.sends);
+        } else {
+            fprintf(stderr, "morphling load: no request completed or was sent during the "
+                            "measurement: the connections were waiting for earlier responses, "
+                            "or the rate is too low for the run's length\n");
+        }
         status = MP_EXIT_FAILURE;
     }
     if (r.requests == 0 && r.errors_total > 0) {

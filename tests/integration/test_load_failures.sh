@@ -76,6 +76,12 @@ run_load "$WORK/mute2.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 -d 500ms --war
 check_contains "never answers within the run: message" "no request completed" \
     "$(cat "$WORK/mute2.json.err")"
 
+# A rate too low for the run: nothing sent in the measured window, which is no measurement either.
+start_service slow
+run_load "$WORK/slow.json" 1 "http://127.0.0.1:$PORT/infer" -c 1 --rate 0.2 --warmup 500ms \
+    -d 500ms --json
+check_contains "nothing sent in the run: message" "rate is too low" "$(cat "$WORK/slow.json.err")"
+
 # Closes in the middle of a response: read errors.
 start_service half --mode close-mid --service-us 100
 run_load "$WORK/half.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 -d 500ms --warmup 0 --json
