@@ -519,7 +519,12 @@ static void scan_timeouts(struct worker *w, int64_t now)
         }
         if (c->state == C_CONNECTING) {
             conn_fail(w, c, MP_LG_ERR_CONNECT, "connect timed out", now);
-        } else if (c->state == C_WRITING || c->state == C_READING) {
+        } else if (c->state == C_WRITING) {
+            conn_fail(w, c, MP_LG_ERR_TIMEOUT,
+                      "the request was not all written before the timeout (the server stopped "
+                      "reading)",
+                      now);
+        } else if (c->state == C_READING) {
             conn_fail(w, c, MP_LG_ERR_TIMEOUT, "no complete response before the timeout", now);
         } else if (c->state == C_BACKOFF) {
             c->state = C_CLOSED;

@@ -2,11 +2,12 @@
 /* An HTTP server that answers every request with the same bytes from a file, however wrong they
  * are, so that tests can show the load generator unusual or hostile responses.
  *
- * usage: canned_http --response FILE [--close]
+ * usage: canned_http --response FILE [--close] [--no-read]
  *
  *   --response FILE  the bytes written after each request (status line, headers and body as
  *                    they are in the file; nothing is added or checked)
  *   --close          close the connection after each response, without saying so in a header
+ *   --no-read        accept connections and never read from them (nor answer)
  *
  * Listens on 127.0.0.1, any free port, printed on stdout as one line once listening. Reads each
  * request head and the body its Content-Length announces; one thread per connection. */
@@ -26,7 +27,7 @@
 #define REQ_BUF 65536
 
 static struct mp_buf response = MP_BUF_INIT;
-static bool close_after;
+static bool close_after, no_read;
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -80,6 +81,11 @@ static int read_request(int fd, char *buf, size_t *have)
 static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
+    if (no_read) {
+        for (;;) {
+            pause();
+        }
+    }
     char *buf = mp_xmalloc(REQ_BUF);
     size_t have = 0;
     while (read_request(fd, buf, &have) == 0 && write_all(fd, response.data, response.len) == 0 &&
@@ -98,8 +104,10 @@ int main(int argc, char **argv)
             path = argv[++i];
         } else if (strcmp(argv[i], "--close") == 0) {
             close_after = true;
+        } else if (strcmp(argv[i], "--no-read") == 0) {
+            no_read = true;
         } else {
-            fprintf(stderr, "usage: canned_http --response FILE [--close]\n");
+            fprintf(stderr, "usage: canned_http --response FILE [--close] [--no-read]\n");
             return 2;
         }
     }

@@ -14,4 +14,12 @@ run_load "$WORK/closer.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 
 check "closes without saying so: no errors" 0 "$(json_err "$WORK/closer.json" total)"
 check_true "closes without saying so: requests counted" \
     [ "$(json_num "$WORK/closer.json" requests)" -gt 0 ]
+# A server that stops reading: a request larger than the socket buffers cannot be written, and
+# the timeout says so rather than waiting for a response.
+start_canned deaf "$WORK/ok.http" --no-read
+head -c 8388608 /dev/zero >"$WORK/big"
+run_load "$WORK/deaf.json" 1 "http://127.0.0.1:$PORT/" -c 1 -d 500ms --warmup 0 --timeout 200ms \
+    --body "$WORK/big" --json
+check_true "stops reading: timeouts counted" [ "$(json_err "$WORK/deaf.json" timeout)" -gt 0 ]
+check_contains "stops reading: message" "not all written" "$(cat "$WORK/deaf.json.err")"
 finish
