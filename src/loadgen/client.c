@@ -405,7 +405,16 @@ static void parse_error_text(const struct mp_lg_http_parser *p, int rc, char *bu
 static bool feed(struct worker *w, struct conn *c, size_t n, int64_t now)
 {
     if (c->state != C_READING && c->state != C_WRITING) {
-        conn_fail(w, c, MP_LG_ERR_PARSE, "data received with no request in flight", now);
+        /* A 408 on an idle connection is the server closing it (RFC 9110 §15.5.9): no request
+         * of ours failed, and the next one reconnects. Other data belongs to no request. */
+        size_t used = 0;
+        mp_lg_http_parser_reset(&c->parser, false);
+        (void)mp_lg_http_parse(&c->parser, w->rbuf, n, &used);
+        if (c->state == C_IDLE && c->parser.state != MP_LG_HTTP_STATUS && c->parser.status == 408) {
+            conn_close(c);
+        } else {
+            conn_fail(w, c, MP_LG_ERR_PARSE, "data received with no request in flight", now);
+        }
         return false;
     }
     size_t used = 0;

@@ -2,17 +2,20 @@
 /* An HTTP server that answers every request with the same bytes from a file, however wrong they
  * are, so that tests can show the load generator unusual or hostile responses.
  *
- * usage: canned_http --response FILE [--close] [--no-read]
+ * usage: canned_http --response FILE [--close] [--no-read] [--idle-ms MS [--idle-response FILE]]
  *
  *   --response FILE  the bytes written after each request (status line, headers and body as
  *                    they are in the file; nothing is added or checked)
  *   --close          close the connection after each response, without saying so in a header
  *   --no-read        accept connections and never read from them (nor answer)
+ *   --idle-ms MS     close a connection idle for MS between requests (a keep-alive timeout),
+ *                    first writing the bytes of --idle-response FILE if given
  *
  * Listens on 127.0.0.1, any free port, printed on stdout as one line once listening. Reads each
  * request head and the body its Content-Length announces; one thread per connection. */
 #define _GNU_SOURCE /* memmem */
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,7 +29,8 @@
 
 #define REQ_BUF 65536
 
-static struct mp_buf response = MP_BUF_INIT;
+static struct mp_buf response = MP_BUF_INIT, idle_response = MP_BUF_INIT;
+static int idle_ms = -1;
 static bool close_after, no_read;
 
 static int write_all(int fd, const char *p, size_t n)
@@ -88,8 +92,16 @@ static void *serve(void *arg)
     }
     char *buf = mp_xmalloc(REQ_BUF);
     size_t have = 0;
-    while (read_request(fd, buf, &have) == 0 && write_all(fd, response.data, response.len) == 0 &&
-           !close_after) {
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (have == 0 && idle_ms >= 0 && poll(&pfd, 1, idle_ms) == 0) {
+            write_all(fd, idle_response.data, idle_response.len);
+            break;
+        }
+        if (read_request(fd, buf, &have) < 0 || write_all(fd, response.data, response.len) < 0 ||
+            close_after) {
+            break;
+        }
     }
     free(buf);
     close(fd);
@@ -98,7 +110,7 @@ static void *serve(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *idle_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--response") == 0 && i + 1 < argc) {
             path = argv[++i];
@@ -106,14 +118,23 @@ int main(int argc, char **argv)
             close_after = true;
         } else if (strcmp(argv[i], "--no-read") == 0) {
             no_read = true;
+        } else if (strcmp(argv[i], "--idle-ms") == 0 && i + 1 < argc) {
+            idle_ms = (int)strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--idle-response") == 0 && i + 1 < argc) {
+            idle_path = argv[++i];
         } else {
-            fprintf(stderr, "usage: canned_http --response FILE [--close] [--no-read]\n");
+            fprintf(stderr, "usage: canned_http --response FILE [--close] [--no-read] [--idle-ms "
+                            "MS [--idle-response FILE]]\n");
             return 2;
         }
     }
     struct mp_error err = {0};
     if (!path || mp_buf_read_input(&response, path, 64 << 20, &err) < 0) {
         fprintf(stderr, "canned_http: cannot read the response: %s\n", path ? err.msg : "none");
+        return 2;
+    }
+    if (idle_path && mp_buf_read_input(&idle_response, idle_path, 64 << 20, &err) < 0) {
+        fprintf(stderr, "canned_http: cannot read the idle response: %s\n", err.msg);
         return 2;
     }
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

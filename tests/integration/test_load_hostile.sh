@@ -14,6 +14,16 @@ run_load "$WORK/closer.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 
 check "closes without saying so: no errors" 0 "$(json_err "$WORK/closer.json" total)"
 check_true "closes without saying so: requests counted" \
     [ "$(json_num "$WORK/closer.json" requests)" -gt 0 ]
+# A server that closes idle keep-alive connections with a 408 (RFC 9110 §15.5.9): no request of
+# ours failed, and the next one goes to a new connection.
+printf 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n' \
+    >"$WORK/408.http"
+start_canned idle "$WORK/ok.http" --idle-ms 100 --idle-response "$WORK/408.http"
+run_load "$WORK/idle.json" 0 "http://127.0.0.1:$PORT/" -c 1 --rate 4 -d 1s --warmup 0 --json
+check "408 on idle connections: no errors" 0 "$(json_err "$WORK/idle.json" total)"
+check_true "408 on idle connections: requests counted" \
+    [ "$(json_num "$WORK/idle.json" requests)" -gt 0 ]
+
 # A server that stops reading: a request larger than the socket buffers cannot be written, and
 # the timeout says so rather than waiting for a response.
 start_canned deaf "$WORK/ok.http" --no-read
