@@ -127,6 +127,9 @@ static int finish_args(struct load_args *a)
     mo->load.n_headers = a->headers.n;
     mo->load.body_files = (const char *const *)a->body_files.v;
     mo->load.n_body_files = a->body_files.n;
+    if (mo->window_ns <= 0) {
+        return mp_cli_usage("load", "--window must be longer than 0");
+    }
     if (a->duration_ns > 0) {
         /* Windows no longer than --window that add up to the whole duration: 1.5s with 1s
          * windows is two of 750ms, not one of 1s. */

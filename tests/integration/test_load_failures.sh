@@ -13,6 +13,9 @@ run_load "$WORK/u4" 2 "http://127.0.0.1:1/" --capacity
 check_contains "--capacity without --slo: message" "slo" "$(cat "$WORK/u4.err")"
 run_load "$WORK/u5" 2 "http://127.0.0.1:1/" --capacity --slo 'p97<=1s'
 run_load "$WORK/u6" 2 "http://127.0.0.1:1/" -H 'no colon'
+# A zero window with a duration (it divided by zero: SIGFPE).
+run_load "$WORK/u10" 2 "http://127.0.0.1:1/" --window 0 -d 1s
+check_contains "zero window: message" "--window" "$(cat "$WORK/u10.err")"
 # Header names and methods are tokens; values hold no control characters.
 run_load "$WORK/u7" 2 "http://127.0.0.1:1/" -d 200ms -H 'X(A): b'
 check_contains "header name not a token: message" "in its name" "$(cat "$WORK/u7.err")"
