@@ -310,8 +310,12 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
     memset(res, 0, sizeof(*res));
     mp_lg_hist_init(&res->at_capacity.hist);
     res->steps = mp_xcalloc(MAX_STEPS, sizeof(*res->steps));
+    if (o->max_time_ns <= 0) {
+        return mp_error_set(err, MP_EINVALID,
+                            "capacity search: the time budget (max time) must be positive");
+    }
     if (o->precision <= 0 || o->step_windows == 0 || o->step_window_ns <= 0 ||
-        o->max_time_ns <= 0 || o->min_throughput_ratio > 1) {
+        o->min_throughput_ratio > 1) {
         return mp_error_set(err, MP_EINVALID, "capacity search: invalid precision or step sizes");
     }
     int64_t start = mp_mono_ns();

@@ -16,6 +16,9 @@ run_load "$WORK/u6" 2 "http://127.0.0.1:1/" -H 'no colon'
 # A zero window with a duration (it divided by zero: SIGFPE).
 run_load "$WORK/u10" 2 "http://127.0.0.1:1/" --window 0 -d 1s
 check_contains "zero window: message" "--window" "$(cat "$WORK/u10.err")"
+# A capacity search with no time budget (the message spoke of precision and step sizes).
+run_load "$WORK/u11" 2 "http://127.0.0.1:1/" --capacity --slo 'p99<=1s' --max-time 0
+check_contains "no time budget: message" "time budget" "$(cat "$WORK/u11.err")"
 # Header names and methods are tokens; values hold no control characters.
 run_load "$WORK/u7" 2 "http://127.0.0.1:1/" -d 200ms -H 'X(A): b'
 check_contains "header name not a token: message" "in its name" "$(cat "$WORK/u7.err")"
