@@ -574,6 +574,9 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
     if (!t.teardown_clean && rc == 0 && !trial_failed(&t)) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "processes of the trial survived the teardown");
     }
+    if (rc == 0 && res->state == MP_TRIAL_FAILED && res->failure == MP_FAILURE_INFRA) {
+        rc = MP_ERUNTIME; /* ours (a port race, a dirty teardown): the engine retries */
+    }
     record(&t);
     /* Judged once resource use is known, so it can be constrained too. */
     mp_spec_evaluate(t.spec, req->x, res);
