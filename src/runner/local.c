@@ -151,7 +151,11 @@ static char *stderr_tail(struct local_trial *t)
 {
     char *log = mp_proc_log(t->proc, MP_PROC_STDERR, NULL);
     size_t len = strlen(log);
-    char *tail = mp_xstrdup(len > REASON_TAIL_BYTES ? log + len - REASON_TAIL_BYTES : log);
+    const char *from = len > REASON_TAIL_BYTES ? log + len - REASON_TAIL_BYTES : log;
+    while (((unsigned char)*from & 0xc0) == 0x80) {
+        from++; /* the log is UTF-8: start on a whole character */
+    }
+    char *tail = mp_xstrdup(from);
     free(log);
     size_t n = strlen(tail);
     while (n && (tail[n - 1] == '\n' || tail[n - 1] == ' ')) {
