@@ -175,6 +175,15 @@ static void describe_status(int st, char *buf, size_t size)
     }
 }
 
+/* The service exited 0 while processes it started still run: it forked into the background. */
+static bool daemonized(struct local_trial *t)
+{
+    if (!WIFEXITED(t->exit_status) || WEXITSTATUS(t->exit_status) != 0) {
+        return false;
+    }
+    return (t->cg ? mp_cgroup_count(t->cg) : mp_proc_count_tree(t->proc)) > 0;
+}
+
 /* The service exited on its own: OOM kill, port collision (ours) or a crash. */
 static void classify_exit(struct local_trial *t, const char *when)
 {
@@ -194,6 +203,11 @@ static void classify_exit(struct local_trial *t, const char *when)
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
                              "port %d was taken by another process; the service %s %s",
                              t->lease.port, how, when);
+    } else if (daemonized(t)) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "the service %s %s but left processes running: it went into the "
+                             "background (daemonized); run it in the foreground%s%s",
+                             how, when, *tail ? "; stderr ends with:\n" : "", tail);
     } else {
         mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "the service %s %s%s%s", how, when,
                              *tail ? "; stderr ends with:\n" : " (stderr empty)", tail);

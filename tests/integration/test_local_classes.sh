@@ -3,7 +3,8 @@
 # Each misbehaviour of a service ends in its failure class, with no process, cgroup or port
 # lease left: never listening (STARTUP_TIMEOUT), /healthz 500 (HEALTH_FAILED), exiting while
 # starting (CRASHED with the stderr tail) or during the load test (CRASHED), allocating past the
-# memory limit (OOM_KILLED), a slow start past the deadline, and a port already taken (INFRA).
+# memory limit (OOM_KILLED), a slow start past the deadline, forking into the background and
+# exiting 0 (CRASHED, saying so), and a port already taken (INFRA).
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
 . "$MP_SOURCE_DIR/tests/integration/local_lib.sh"
 need_fake
@@ -53,6 +54,14 @@ check_contains "exit while starting: status in the reason" "exited with status 3
 check_contains "exit while starting: stderr tail in the reason" "bye" \
     "$(field "$WORK/e.json" .reason)"
 expect_nothing_left "$WORK/e.json"
+
+# Forks into the background and exits 0 (a daemonizing service): CRASHED, and the reason says
+# that it daemonized; the daemon is killed.
+write_spec "$WORK/daemon.yaml" 5s "[\"$ANTICS\", \"daemon\", \"{mode}\", \"{nonce}\"]"
+run_trial "$WORK/g.json" "$WORK/daemon.yaml" $SET --set mode=healthy
+expect_class "$WORK/g.json" CRASHED
+check_contains "daemonized: reason" "daemonized" "$(field "$WORK/g.json" .reason)"
+expect_nothing_left "$WORK/g.json"
 
 # The only port of the range is taken by someone else: our side (INFRA), not the service's.
 "$FAKE" --port 0 >"$WORK/other.port" 2>/dev/null &
