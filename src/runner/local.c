@@ -589,6 +589,14 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
         rc = run_load(&t);
     }
     teardown(&t);
+    if (rc == 0 && !trial_failed(&t) && t.stats.oom_kills > 0) {
+        /* A worker killed at the memory limit while the service went on: this configuration
+         * does not fit its memory, even if the service recovered. */
+        mp_trial_result_fail(res, MP_FAILURE_OOM_KILLED,
+                             "%" PRIu64 " process(es) of the service were OOM-killed at a memory "
+                             "limit of %.0f MiB (the service itself kept running)",
+                             t.stats.oom_kills, (double)t.limits.memory_bytes / 1048576.0);
+    }
     if (!t.teardown_clean && rc == 0 && !trial_failed(&t)) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "processes of the trial survived the teardown");
     }

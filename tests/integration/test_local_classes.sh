@@ -3,8 +3,9 @@
 # Each misbehaviour of a service ends in its failure class, with no process, cgroup or port
 # lease left: never listening (STARTUP_TIMEOUT), /healthz 500 (HEALTH_FAILED), exiting while
 # starting (CRASHED with the stderr tail) or during the load test (CRASHED), allocating past the
-# memory limit (OOM_KILLED), a slow start past the deadline, forking into the background and
-# exiting 0 (CRASHED, saying so), and a port already taken (INFRA).
+# memory limit (OOM_KILLED, also when only a child of the service is killed), a slow start past
+# the deadline, forking into the background and exiting 0 (CRASHED, saying so), and a port
+# already taken (INFRA).
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
 . "$MP_SOURCE_DIR/tests/integration/local_lib.sh"
 need_fake
@@ -31,6 +32,22 @@ else
     echo "# memory limit not enforceable here ($(field "$WORK/c.json" .meta.cgroup.warning))"
 fi
 expect_nothing_left "$WORK/c.json"
+
+# A child of the service allocates past the limit and is OOM-killed while the service itself
+# stays ready and answers the load test: OOM_KILLED all the same.
+cat >"$WORK/worker-oom.sh" <<EOF
+#!/bin/sh
+"$ANTICS" alloc 200 &
+exec "$FAKE" --port "\$1" --nonce "\$2" --mode healthy
+EOF
+chmod +x "$WORK/worker-oom.sh"
+write_spec "$WORK/worker-oom.yaml" 20s "[\"$WORK/worker-oom.sh\", \"{port}\", \"{nonce}\", \"{mode}\"]"
+run_trial "$WORK/w.json" "$WORK/worker-oom.yaml" $SET --set mode=healthy
+if [ "$(field "$WORK/w.json" .meta.limits.memory_bytes.enforced)" = true ]; then
+    expect_class "$WORK/w.json" OOM_KILLED
+    check_contains "worker OOM kill: reason" "kept running" "$(field "$WORK/w.json" .reason)"
+fi
+expect_nothing_left "$WORK/w.json"
 
 # Exits 300 ms after becoming ready, i.e. during the load test: CRASHED.
 run_trial "$WORK/x.json" "$SPEC" $SET $LATE --set mode=exit
