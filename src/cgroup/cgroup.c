@@ -380,6 +380,11 @@ void mp_cgroup_stats(const struct mp_cgroup *cg, struct mp_cgroup_stats *st)
         st->has_cpu = true;
         st->cpu_seconds = (double)v / 1e9;
     }
+    const char *pd = cg->v1_dir[MP_CGCTL_PIDS] ? cg->v1_dir[MP_CGCTL_PIDS]
+                                               : (cg->v2_ctl[MP_CGCTL_PIDS] ? cg->v2_dir : NULL);
+    if (pd && !mp_cgroup_read_keyed(pd, "pids.events", "max", &st->pids_max_hits)) {
+        st->pids_max_hits = 0;
+    }
     const char *m1 = cg->v1_dir[MP_CGCTL_MEMORY];
     if (m1) {
         st->has_memory =

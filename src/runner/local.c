@@ -597,6 +597,14 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
                              "limit of %.0f MiB (the service itself kept running)",
                              t.stats.oom_kills, (double)t.limits.memory_bytes / 1048576.0);
     }
+    if (t.stats.pids_max_hits > 0 && trial_failed(&t) && res->reason) {
+        /* Failed forks explain most of what follows (a crash, refused connections). */
+        char *why = res->reason;
+        res->reason =
+            mp_xasprintf("%s (the pids limit of %lld was reached: %" PRIu64 " fork(s) refused)",
+                         why, (long long)t.limits.pids_max, t.stats.pids_max_hits);
+        free(why);
+    }
     if (!t.teardown_clean && rc == 0 && !trial_failed(&t)) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "processes of the trial survived the teardown");
     }

@@ -4,8 +4,8 @@
 # lease left: never listening (STARTUP_TIMEOUT), /healthz 500 (HEALTH_FAILED), exiting while
 # starting (CRASHED with the stderr tail) or during the load test (CRASHED), allocating past the
 # memory limit (OOM_KILLED, also when only a child of the service is killed), a slow start past
-# the deadline, forking into the background and exiting 0 (CRASHED, saying so), and a port
-# already taken (INFRA).
+# the deadline, more forks than the pids limit allows (the reason says so), forking into the
+# background and exiting 0 (CRASHED, saying so), and a port already taken (INFRA).
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
 . "$MP_SOURCE_DIR/tests/integration/local_lib.sh"
 need_fake
@@ -71,6 +71,17 @@ check_contains "exit while starting: status in the reason" "exited with status 3
 check_contains "exit while starting: stderr tail in the reason" "bye" \
     "$(field "$WORK/e.json" .reason)"
 expect_nothing_left "$WORK/e.json"
+
+# Forks more children than runner.pids_max allows and exits when a fork fails: CRASHED, and the
+# reason says that the pids limit was reached.
+write_spec "$WORK/tree.yaml" 5s "[\"$ANTICS\", \"tree\", \"30\", \"{mode}\", \"{nonce}\"]"
+run_trial "$WORK/p.json" "$WORK/tree.yaml" $SET --set mode=healthy --set runner.pids_max=10
+if [ "$(field "$WORK/p.json" .meta.limits.pids_max.enforced)" = true ]; then
+    expect_class "$WORK/p.json" CRASHED
+    check_contains "pids limit: reason" "pids limit of 10 was reached" \
+        "$(field "$WORK/p.json" .reason)"
+fi
+expect_nothing_left "$WORK/p.json"
 
 # Forks into the background and exits 0 (a daemonizing service): CRASHED, and the reason says
 # that it daemonized; the daemon is killed.
