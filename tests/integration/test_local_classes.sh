@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # Each misbehaviour of a service ends in its failure class, with no process, cgroup or port
 # lease left: never listening (STARTUP_TIMEOUT), /healthz 500 (HEALTH_FAILED), exiting while
-# starting (CRASHED with the stderr tail) or during the load test (CRASHED), allocating past the
-# memory limit (OOM_KILLED, also when only a child of the service is killed), a slow start past
-# the deadline, more forks than the pids limit allows (the reason says so), forking into the
-# background and exiting 0 (CRASHED, saying so), and a port already taken (INFRA).
+# starting (CRASHED with the stderr tail) or during the load test (CRASHED), ready but never
+# answering the load test (LOAD_ERRORS), allocating past the memory limit (OOM_KILLED, also when
+# only a child of the service is killed), a slow start past the deadline, more forks than the
+# pids limit allows (the reason says so), forking into the background and exiting 0 (CRASHED,
+# saying so), and a port already taken (INFRA).
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
 . "$MP_SOURCE_DIR/tests/integration/local_lib.sh"
 need_fake
@@ -48,6 +49,15 @@ if [ "$(field "$WORK/w.json" .meta.limits.memory_bytes.enforced)" = true ]; then
     check_contains "worker OOM kill: reason" "kept running" "$(field "$WORK/w.json" .reason)"
 fi
 expect_nothing_left "$WORK/w.json"
+
+# Ready, but no load-test request is answered within the measurement (each takes 10 min):
+# LOAD_ERRORS, not a success with zero latency.
+write_spec "$WORK/stall.yaml" 20s "[\"$FAKE\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", \"{mode}\", \"--service-us\", \"600000000\"]"
+run_trial "$WORK/s.json" "$WORK/stall.yaml" $SET --set mode=healthy
+expect_class "$WORK/s.json" LOAD_ERRORS
+check_contains "no answer to the load: reason" "no request was answered" \
+    "$(field "$WORK/s.json" .reason)"
+expect_nothing_left "$WORK/s.json"
 
 # Exits 300 ms after becoming ready, i.e. during the load test: CRASHED.
 run_trial "$WORK/x.json" "$SPEC" $SET $LATE --set mode=exit
