@@ -4,6 +4,7 @@
  * reads and writes their control files (cgroup_files.c). */
 #include "cgroup/cgroup_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -41,7 +42,9 @@ static bool valid_name(const char *name)
     return true;
 }
 
-static size_t pids_in(const char *dir, pid_t *pids, size_t max)
+/* The processes of dir and of the groups below it; stores the first max in pids (may be NULL)
+ * and returns how many there are. */
+static size_t pids_below(const char *dir, pid_t *pids, size_t max, int depth)
 {
     char *s = mp_cgroup_read_text(dir, "cgroup.procs");
     size_t n = 0;
@@ -60,7 +63,25 @@ static size_t pids_in(const char *dir, pid_t *pids, size_t max)
         p = end;
     }
     free(s);
+    DIR *d = depth > 0 ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+            char *sub = mp_xasprintf("%s/%s", dir, e->d_name);
+            size_t at = n < max ? n : max;
+            n += pids_below(sub, pids ? pids + at : NULL, max - at, depth - 1);
+            free(sub);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
     return n;
+}
+
+static size_t pids_in(const char *dir, pid_t *pids, size_t max)
+{
+    return pids_below(dir, pids, max, MP_CGROUP_MAX_DEPTH);
 }
 
 /* Each distinct directory once: the v2 one, then v1 ones not shared with an earlier entry. */
@@ -166,7 +187,7 @@ static int make_fresh(const char *dir)
     if (errno != EEXIST) {
         return -errno;
     }
-    for (int i = 0; i < 500 && rmdir(dir) != 0; i++) {
+    for (int i = 0; i < 500 && mp_cgroup_rmdir_tree(dir, MP_CGROUP_MAX_DEPTH) != 0; i++) {
         if (mp_cgroup_write_text(dir, "cgroup.kill", "1") != 0) {
             pid_t pids[1024];
             size_t n = pids_in(dir, pids, MP_ARRAY_LEN(pids));
@@ -359,6 +380,11 @@ void mp_cgroup_stats(const struct mp_cgroup *cg, struct mp_cgroup_stats *st)
         st->has_cpu = true;
         st->cpu_seconds = (double)v / 1e9;
     }
+    const char *pd = cg->v1_dir[MP_CGCTL_PIDS] ? cg->v1_dir[MP_CGCTL_PIDS]
+                                               : (cg->v2_ctl[MP_CGCTL_PIDS] ? cg->v2_dir : NULL);
+    if (pd && !mp_cgroup_read_keyed(pd, "pids.events", "max", &st->pids_max_hits)) {
+        st->pids_max_hits = 0;
+    }
     const char *m1 = cg->v1_dir[MP_CGCTL_MEMORY];
     if (m1) {
         st->has_memory =
@@ -390,7 +416,7 @@ int mp_cgroup_destroy(struct mp_cgroup *cg, int64_t deadline_ns, struct mp_error
     for (size_t i = 0; i < nd; i++) {
         /* An emptied group can stay busy for a moment while its last task exits. */
         int tries = 0;
-        while (rmdir(dirs[i]) != 0 && errno == EBUSY && tries++ < 250) {
+        while (mp_cgroup_rmdir_tree(dirs[i], MP_CGROUP_MAX_DEPTH) == -EBUSY && tries++ < 250) {
             usleep(2000);
         }
         if (access(dirs[i], F_OK) == 0) {

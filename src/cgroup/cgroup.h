@@ -77,6 +77,7 @@ struct mp_cgroup_stats {
     uint64_t peak_memory_bytes;
     uint64_t memory_bytes; /* current usage (with has_memory) */
     uint64_t oom_kills;
+    uint64_t pids_max_hits; /* forks refused at pids.max (pids.events "max"); 0 when unknown */
 };
 
 /* Creates (or, when a stale one of that name exists, empties and recreates) the group `name`

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Reading and writing cgroup control files: all the state of a cgroup lives in its file
  * system, so these few helpers are all the I/O the cgroup code does. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -78,4 +79,21 @@ bool mp_cgroup_read_u64(const char *dir, const char *file, uint64_t *out)
     bool ok = s && sscanf(s, "%" SCNu64, out) == 1;
     free(s);
     return ok;
+}
+
+int mp_cgroup_rmdir_tree(const char *dir, int depth)
+{
+    DIR *d = depth > 0 ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+            char *sub = mp_xasprintf("%s/%s", dir, e->d_name);
+            (void)mp_cgroup_rmdir_tree(sub, depth - 1);
+            free(sub);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    return rmdir(dir) == 0 ? 0 : -errno;
 }

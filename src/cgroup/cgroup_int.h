@@ -21,6 +21,12 @@ bool mp_cgroup_file_exists(const char *dir, const char *file);
 bool mp_cgroup_read_keyed(const char *dir, const char *file, const char *key, uint64_t *out);
 /* The first number of a one-value file (memory.peak, cpuacct.usage...). */
 bool mp_cgroup_read_u64(const char *dir, const char *file, uint64_t *out);
+/* How deep groups made inside a trial's group (by a service managing cgroups of its own) are
+ * looked into: their processes are the trial's, and they go when the trial's group goes. */
+#define MP_CGROUP_MAX_DEPTH 8
+/* Removes dir and the groups below it (up to depth levels), deepest first; 0 or the -errno of
+ * removing dir itself. */
+int mp_cgroup_rmdir_tree(const char *dir, int depth);
 /* v1 cpuset groups start with empty cpus/mems: copies the parent's so tasks can join
  * (cgroup_detect.c). 0 or -errno. */
 int mp_cgroup_cpuset_inherit(const char *dir);

@@ -5,7 +5,7 @@
  * creating process's id, its start time (clock ticks after boot, /proc/PID/stat field 22) and
  * its PID namespace. A group is stale when its tag names this PID namespace and no process PID
  * with that start time exists; groups without a tag, or from another namespace, are left alone. */
-#include "cgroup/cgroup.h"
+#include "cgroup/cgroup_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -74,10 +74,11 @@ static bool stale(const char *name, uint64_t ns)
 static bool remove_group(const char *dir)
 {
     for (int i = 0; i < 100; i++) {
-        if (rmdir(dir) == 0 || errno == ENOENT) {
+        int rc = mp_cgroup_rmdir_tree(dir, MP_CGROUP_MAX_DEPTH);
+        if (rc == 0 || rc == -ENOENT) {
             return true;
         }
-        if (errno != EBUSY) {
+        if (rc != -EBUSY) {
             return false;
         }
         char *kill_file = mp_xasprintf("%s/cgroup.kill", dir);

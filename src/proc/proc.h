@@ -71,8 +71,9 @@ size_t mp_proc_tree_pids(const struct mp_proc *p, pid_t *pids, size_t max);
 /* Waits until the shim has reaped everything and exited, then joins the drain thread. Returns 0,
  * or -ETIMEDOUT when descendants are still alive at the deadline. */
 int mp_proc_finish(struct mp_proc *p, int64_t deadline_ns, struct mp_proc_usage *usage) MP_WUR;
-/* Copy of a stream's kept tail (owned); *dropped (may be NULL) receives the bytes dropped
- * before it. Safe to call while the service runs. */
+/* Copy of a stream's kept tail (owned), as valid UTF-8 text (invalid bytes and NULs become
+ * '?'); *dropped (may be NULL) receives the bytes dropped before it. Safe to call while the
+ * service runs. */
 char *mp_proc_log(struct mp_proc *p, enum mp_proc_stream s, uint64_t *dropped);
 /* Kills whatever is left (SIGKILL to the tree), reaps it and frees p. Accepts NULL. */
 void mp_proc_free(struct mp_proc *p);

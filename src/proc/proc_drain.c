@@ -37,13 +37,36 @@ static void tail_add(struct tail *t, const char *p, size_t n)
     t->len += n;
 }
 
+/* Whether c continues a UTF-8 sequence (10xxxxxx). */
+static bool continuation(char c)
+{
+    return ((unsigned char)c & 0xc0) == 0x80;
+}
+
 char *mp_proc_tail_copy(const struct tail *t)
 {
     char *s = mp_xmalloc(t->len + 1);
+    size_t skip = 0;
     for (size_t i = 0; i < t->len; i++) {
         s[i] = t->data[(t->start + i) % t->cap];
     }
-    s[t->len] = '\0';
+    /* A tail that lost its beginning may start inside a character: start at the next one. */
+    while (t->dropped > 0 && skip < t->len && skip < 3 && continuation(s[skip])) {
+        skip++;
+    }
+    size_t n = t->len - skip;
+    memmove(s, s + skip, n);
+    s[n] = '\0';
+    /* Text for JSON and the store: each invalid byte and each NUL becomes '?'. */
+    for (size_t i = 0; i < n;) {
+        i += mp_utf8_valid_len(s + i, n - i);
+        if (i < n) {
+            s[i++] = '?';
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        s[i] = s[i] ? s[i] : '?';
+    }
     return s;
 }
 

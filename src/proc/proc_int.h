@@ -68,7 +68,8 @@ _Noreturn void mp_proc_shim_main(const struct plan *pl);
 
 /* Log tails (proc_drain.c): a ring keeping the last cap bytes of a stream. */
 void mp_proc_tail_init(struct tail *t, size_t cap);
-/* Returns an owned, NUL-terminated copy of what the tail holds. */
+/* Returns an owned, NUL-terminated copy of what the tail holds, as valid UTF-8: a partial
+ * character where the kept tail begins is left out, invalid bytes and NULs become '?'. */
 char *mp_proc_tail_copy(const struct tail *t);
 /* The output thread: drains stdout, stderr and the shim's reports into p until EOF on all of
  * them or a byte on p->wake[0]; broadcasts p->cv after each read. */

@@ -175,6 +175,9 @@ void mp_proc_shim_main(const struct plan *pl)
         _exit(126);
     }
     shim_fds(pl);
+    /* Its own process group: a SIGKILL to the runner's group (`timeout -s KILL`, a cancelled
+     * job) must leave the shim alive to tear the trial down when the runner is gone. */
+    setpgid(0, 0);
     sa.sa_handler = SIG_IGN;
     int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
     for (size_t i = 0; i < MP_ARRAY_LEN(ignored); i++) {

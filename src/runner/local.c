@@ -151,7 +151,11 @@ static char *stderr_tail(struct local_trial *t)
 {
     char *log = mp_proc_log(t->proc, MP_PROC_STDERR, NULL);
     size_t len = strlen(log);
-    char *tail = mp_xstrdup(len > REASON_TAIL_BYTES ? log + len - REASON_TAIL_BYTES : log);
+    const char *from = len > REASON_TAIL_BYTES ? log + len - REASON_TAIL_BYTES : log;
+    while (((unsigned char)*from & 0xc0) == 0x80) {
+        from++; /* the log is UTF-8: start on a whole character */
+    }
+    char *tail = mp_xstrdup(from);
     free(log);
     size_t n = strlen(tail);
     while (n && (tail[n - 1] == '\n' || tail[n - 1] == ' ')) {
@@ -169,6 +173,15 @@ static void describe_status(int st, char *buf, size_t size)
     } else {
         snprintf(buf, size, "stopped (status 0x%x)", (unsigned)st);
     }
+}
+
+/* The service exited 0 while processes it started still run: it forked into the background. */
+static bool daemonized(struct local_trial *t)
+{
+    if (!WIFEXITED(t->exit_status) || WEXITSTATUS(t->exit_status) != 0) {
+        return false;
+    }
+    return (t->cg ? mp_cgroup_count(t->cg) : mp_proc_count_tree(t->proc)) > 0;
 }
 
 /* The service exited on its own: OOM kill, port collision (ours) or a crash. */
@@ -190,6 +203,11 @@ static void classify_exit(struct local_trial *t, const char *when)
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
                              "port %d was taken by another process; the service %s %s",
                              t->lease.port, how, when);
+    } else if (daemonized(t)) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "the service %s %s but left processes running: it went into the "
+                             "background (daemonized); run it in the foreground%s%s",
+                             how, when, *tail ? "; stderr ends with:\n" : "", tail);
     } else {
         mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "the service %s %s%s%s", how, when,
                              *tail ? "; stderr ends with:\n" : " (stderr empty)", tail);
@@ -571,8 +589,27 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
         rc = run_load(&t);
     }
     teardown(&t);
+    if (rc == 0 && !trial_failed(&t) && t.stats.oom_kills > 0) {
+        /* A worker killed at the memory limit while the service went on: this configuration
+         * does not fit its memory, even if the service recovered. */
+        mp_trial_result_fail(res, MP_FAILURE_OOM_KILLED,
+                             "%" PRIu64 " process(es) of the service were OOM-killed at a memory "
+                             "limit of %.0f MiB (the service itself kept running)",
+                             t.stats.oom_kills, (double)t.limits.memory_bytes / 1048576.0);
+    }
+    if (t.stats.pids_max_hits > 0 && trial_failed(&t) && res->reason) {
+        /* Failed forks explain most of what follows (a crash, refused connections). */
+        char *why = res->reason;
+        res->reason =
+            mp_xasprintf("%s (the pids limit of %lld was reached: %" PRIu64 " fork(s) refused)",
+                         why, (long long)t.limits.pids_max, t.stats.pids_max_hits);
+        free(why);
+    }
     if (!t.teardown_clean && rc == 0 && !trial_failed(&t)) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "processes of the trial survived the teardown");
+    }
+    if (rc == 0 && res->state == MP_TRIAL_FAILED && res->failure == MP_FAILURE_INFRA) {
+        rc = MP_ERUNTIME; /* ours (a port race, a dirty teardown): the engine retries */
     }
     record(&t);
     /* Judged once resource use is known, so it can be constrained too. */

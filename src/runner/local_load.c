@@ -207,7 +207,13 @@ static void fill_measure(struct mp_measure_opts *o, const struct load_cfg *c, co
 static void judge_errors(const struct mp_measure_result *m, const struct load_cfg *c,
                          struct mp_trial_result *res)
 {
-    if (m->error_rate > c->max_error_rate) {
+    if (m->requests == 0) {
+        /* Zero answers also mean zero latency: never a measurement that meets an SLO. */
+        mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS,
+                             "no request was answered in the %.1f s measured (%llu failed): the "
+                             "service was ready but did not answer the load test",
+                             m->duration_s, (unsigned long long)m->errors_total);
+    } else if (m->error_rate > c->max_error_rate) {
         mp_trial_result_fail(
             res, MP_FAILURE_LOAD_ERRORS, "%.2f %% of %llu requests failed (limit %.2f %%)",
             100.0 * m->error_rate, (unsigned long long)(m->requests + m->errors_total),

@@ -157,10 +157,13 @@ static bool send_all(int fd, const char *p, size_t n, int64_t deadline_ns)
     return true;
 }
 
-/* Reads until the end of the header block (the body is not needed). */
+/* Reads until the end of the header block (the body is not needed). Returns its length, or 0
+ * when the deadline passed (or the connection failed) before the header block was complete: a
+ * status line alone, with the rest never coming, is no answer. */
 static size_t read_head(int fd, char *buf, size_t cap, int64_t deadline_ns)
 {
     size_t len = 0;
+    bool eof = false;
     while (len + 1 < cap) {
         buf[len] = '\0';
         if (strstr(buf, "\r\n\r\n")) {
@@ -171,8 +174,12 @@ static size_t read_head(int fd, char *buf, size_t cap, int64_t deadline_ns)
             len += (size_t)n;
             continue;
         }
-        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        if (n == 0) {
+            eof = true;
             break;
+        }
+        if (errno != EAGAIN && errno != EINTR) {
+            return 0;
         }
         struct pollfd pf = {.fd = fd, .events = POLLIN};
         if (poll(&pf, 1, (int)ms_left(deadline_ns)) <= 0) {
@@ -180,7 +187,8 @@ static size_t read_head(int fd, char *buf, size_t cap, int64_t deadline_ns)
         }
     }
     buf[len] = '\0';
-    return len;
+    bool complete = eof || len + 1 >= cap || strstr(buf, "\r\n\r\n");
+    return complete ? len : 0;
 }
 
 static void parse_head(const char *buf, struct mp_probe_result *r)

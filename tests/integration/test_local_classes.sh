@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # Each misbehaviour of a service ends in its failure class, with no process, cgroup or port
 # lease left: never listening (STARTUP_TIMEOUT), /healthz 500 (HEALTH_FAILED), exiting while
-# starting (CRASHED with the stderr tail) or during the load test (CRASHED), allocating past the
-# memory limit (OOM_KILLED), a slow start past the deadline, and a port already taken (INFRA).
+# starting (CRASHED with the stderr tail) or during the load test (CRASHED), ready but never
+# answering the load test (LOAD_ERRORS), allocating past the memory limit (OOM_KILLED, also when
+# only a child of the service is killed), a slow start past the deadline, more forks than the
+# pids limit allows (the reason says so), forking into the background and exiting 0 (CRASHED,
+# saying so), and a port already taken (INFRA).
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
 . "$MP_SOURCE_DIR/tests/integration/local_lib.sh"
 need_fake
@@ -31,6 +34,31 @@ else
 fi
 expect_nothing_left "$WORK/c.json"
 
+# A child of the service allocates past the limit and is OOM-killed while the service itself
+# stays ready and answers the load test: OOM_KILLED all the same.
+cat >"$WORK/worker-oom.sh" <<EOF
+#!/bin/sh
+"$ANTICS" alloc 200 &
+exec "$FAKE" --port "\$1" --nonce "\$2" --mode healthy
+EOF
+chmod +x "$WORK/worker-oom.sh"
+write_spec "$WORK/worker-oom.yaml" 20s "[\"$WORK/worker-oom.sh\", \"{port}\", \"{nonce}\", \"{mode}\"]"
+run_trial "$WORK/w.json" "$WORK/worker-oom.yaml" $SET --set mode=healthy
+if [ "$(field "$WORK/w.json" .meta.limits.memory_bytes.enforced)" = true ]; then
+    expect_class "$WORK/w.json" OOM_KILLED
+    check_contains "worker OOM kill: reason" "kept running" "$(field "$WORK/w.json" .reason)"
+fi
+expect_nothing_left "$WORK/w.json"
+
+# Ready, but no load-test request is answered within the measurement (each takes 10 min):
+# LOAD_ERRORS, not a success with zero latency.
+write_spec "$WORK/stall.yaml" 20s "[\"$FAKE\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", \"{mode}\", \"--service-us\", \"600000000\"]"
+run_trial "$WORK/s.json" "$WORK/stall.yaml" $SET --set mode=healthy
+expect_class "$WORK/s.json" LOAD_ERRORS
+check_contains "no answer to the load: reason" "no request was answered" \
+    "$(field "$WORK/s.json" .reason)"
+expect_nothing_left "$WORK/s.json"
+
 # Exits 300 ms after becoming ready, i.e. during the load test: CRASHED.
 run_trial "$WORK/x.json" "$SPEC" $SET $LATE --set mode=exit
 expect_class "$WORK/x.json" CRASHED
@@ -53,6 +81,25 @@ check_contains "exit while starting: status in the reason" "exited with status 3
 check_contains "exit while starting: stderr tail in the reason" "bye" \
     "$(field "$WORK/e.json" .reason)"
 expect_nothing_left "$WORK/e.json"
+
+# Forks more children than runner.pids_max allows and exits when a fork fails: CRASHED, and the
+# reason says that the pids limit was reached.
+write_spec "$WORK/tree.yaml" 5s "[\"$ANTICS\", \"tree\", \"30\", \"{mode}\", \"{nonce}\"]"
+run_trial "$WORK/p.json" "$WORK/tree.yaml" $SET --set mode=healthy --set runner.pids_max=10
+if [ "$(field "$WORK/p.json" .meta.limits.pids_max.enforced)" = true ]; then
+    expect_class "$WORK/p.json" CRASHED
+    check_contains "pids limit: reason" "pids limit of 10 was reached" \
+        "$(field "$WORK/p.json" .reason)"
+fi
+expect_nothing_left "$WORK/p.json"
+
+# Forks into the background and exits 0 (a daemonizing service): CRASHED, and the reason says
+# that it daemonized; the daemon is killed.
+write_spec "$WORK/daemon.yaml" 5s "[\"$ANTICS\", \"daemon\", \"{mode}\", \"{nonce}\"]"
+run_trial "$WORK/g.json" "$WORK/daemon.yaml" $SET --set mode=healthy
+expect_class "$WORK/g.json" CRASHED
+check_contains "daemonized: reason" "daemonized" "$(field "$WORK/g.json" .reason)"
+expect_nothing_left "$WORK/g.json"
 
 # The only port of the range is taken by someone else: our side (INFRA), not the service's.
 "$FAKE" --port 0 >"$WORK/other.port" 2>/dev/null &

@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "cgroup/cgroup_int.h"
 #include "proc/proc.h"
 #include "testlib.h"
 
@@ -373,6 +375,69 @@ static void test_v1_only_freeze_kill(void **state)
     destroy_clean(cg, p);
 }
 
+/* Moves pid into a group "worker" made inside each of cg's directories, as a service that
+ * manages cgroups of its own would. */
+static void move_to_subgroups(struct mp_cgroup *cg, pid_t pid)
+{
+    for (const char *const *f = mp_cgroup_procs_files(cg); *f; f++) {
+        char *dir = mp_xstrdup(*f);
+        *strrchr(dir, '/') = '\0';
+        char *sub = mp_xasprintf("%s/worker", dir);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        if (mp_cgroup_file_exists(sub, "cpuset.cpus")) {
+            assert_int_equal(mp_cgroup_cpuset_inherit(sub), 0);
+        }
+        char text[32];
+        snprintf(text, sizeof(text), "%d", (int)pid);
+        int rc = mp_cgroup_write_text(sub, "cgroup.procs", text);
+        if (rc != 0) {
+            fail_msg("move %d to %s: %s", (int)pid, sub, strerror(-rc));
+        }
+        free(sub);
+        free(dir);
+    }
+}
+
+/* A group whose service made groups of its own inside it: its processes are counted, listed
+ * and killed, and the whole tree of groups is removed. */
+static void nested(const struct mp_cgroup_system *s, const char *tag)
+{
+    struct mp_cgroup_limits lim = {0};
+    struct mp_cgroup *cg = NULL;
+    struct mp_error err = {0, ""};
+    char name[64];
+    snprintf(name, sizeof(name), "t%d-%s", (int)test_pid, tag);
+    assert_int_equal(mp_cgroup_create(s, name, &lim, &cg, &err), 0);
+    struct mp_proc *p = spawn_in(cg, "escape", NULL);
+    int64_t end = mp_mono_ns() + 10 * SEC;
+    while (mp_cgroup_count(cg) < 2 && mp_mono_ns() < end) {
+        usleep(5000);
+    }
+    move_to_subgroups(cg, mp_proc_pid(p));
+    assert_int_equal(mp_cgroup_count(cg), 2);
+    pid_t pids[8];
+    size_t n = mp_cgroup_pids(cg, pids, 8);
+    assert_int_equal(n, 2);
+    assert_true(pids[0] == mp_proc_pid(p) || pids[1] == mp_proc_pid(p));
+    assert_int_equal(mp_cgroup_kill(cg), 0);
+    int st = -1;
+    assert_true(mp_proc_wait(p, mp_mono_ns() + 10 * SEC, &st));
+    assert_int_equal(WTERMSIG(st), SIGKILL);
+    destroy_clean(cg, p);
+}
+
+static void test_nested_groups(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    nested(&sys, "nested");
+    if (sys.v1_base[MP_CGCTL_FREEZER] && sys.v2_base) {
+        struct mp_cgroup_system v1 = sys; /* borrows sys's strings: never released */
+        v1.v2_base = NULL;
+        nested(&v1, "nested-v1");
+    }
+}
+
 /* True when pid is gone or a zombie (this machine's init may not reap orphans). */
 static bool dead(pid_t pid)
 {
@@ -510,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_runner_death_kills_trial),
         cmocka_unit_test(test_v1_only_freeze_kill),
         cmocka_unit_test(test_sweep_removes_dead_owners_groups),
+        cmocka_unit_test(test_nested_groups),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

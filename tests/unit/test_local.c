@@ -396,6 +396,7 @@ static void test_port_taken_is_infra(void **state)
 struct mini {
     int fd;
     const char *answer;
+    bool stall; /* keep the connection open after the answer, until the client closes it */
 };
 
 static void *mini_main(void *arg)
@@ -408,14 +409,16 @@ static void *mini_main(void *arg)
         (void)n;
         ssize_t w = write(c, m->answer, strlen(m->answer));
         (void)w;
+        while (m->stall && read(c, buf, sizeof(buf)) > 0) {
+        }
         close(c);
     }
     return NULL;
 }
 
-static void probe_once(const char *answer, struct mp_probe_result *r)
+static void probe_stalled(const char *answer, bool stall, struct mp_probe_result *r)
 {
-    struct mini m = {socket(AF_INET, SOCK_STREAM, 0), answer};
+    struct mini m = {socket(AF_INET, SOCK_STREAM, 0), answer, stall};
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -428,6 +431,11 @@ static void probe_once(const char *answer, struct mp_probe_result *r)
     mp_local_probe(ntohs(a.sin_port), "/healthz", SEC, r);
     pthread_join(th, NULL);
     close(m.fd);
+}
+
+static void probe_once(const char *answer, struct mp_probe_result *r)
+{
+    probe_stalled(answer, false, r);
 }
 
 static void test_probe_parsing(void **state)
@@ -445,6 +453,15 @@ static void test_probe_parsing(void **state)
     assert_false(r.has_nonce);
     probe_once("garbage\r\n\r\n", &r);
     assert_int_equal(r.outcome, MP_PROBE_NO_ANSWER);
+    /* A status line, then nothing until the probe's timeout: no answer, not ready. */
+    probe_stalled("HTTP/1.1 200 OK\r\nContent-Le", true, &r);
+    assert_int_equal(r.outcome, MP_PROBE_NO_ANSWER);
+    /* The same head, complete, on a connection kept open: ready. */
+    probe_stalled("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true, &r);
+    assert_int_equal(r.outcome, MP_PROBE_OK);
+    /* A status line and the connection closed (HTTP/1.0 style): ready. */
+    probe_once("HTTP/1.0 200 OK\r\n", &r);
+    assert_int_equal(r.outcome, MP_PROBE_OK);
     /* Nothing listening on a port we just closed. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
