@@ -145,6 +145,9 @@ int mp_parse_int64(const char *s, int64_t *out) MP_WUR;
 /* Length of the longest prefix of s[0..len) that is valid UTF-8 (RFC 3629: no overlong forms,
  * surrogates or code points past U+10FFFF); len when all of it is. */
 size_t mp_utf8_valid_len(const char *s, size_t len);
+/* Makes s[0..len) valid UTF-8 in place, for JSON and the store: each invalid byte and each NUL
+ * becomes '?'. */
+void mp_utf8_scrub(char *s, size_t len);
 /* "250ms", "2s", "1.5m", "100us" -> nanoseconds; a bare number is seconds. */
 int mp_parse_duration_ns(const char *s, int64_t *out) MP_WUR;
 

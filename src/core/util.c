@@ -202,6 +202,19 @@ size_t mp_utf8_valid_len(const char *s, size_t len)
     return len;
 }
 
+void mp_utf8_scrub(char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        i += mp_utf8_valid_len(s + i, len - i);
+        if (i < len) {
+            s[i++] = '?';
+        }
+    }
+    for (size_t i = 0; i < len; i++) {
+        s[i] = s[i] ? s[i] : '?';
+    }
+}
+
 int mp_parse_int64(const char *s, int64_t *out)
 {
     if (!s || !*s || isspace((unsigned char)*s)) {

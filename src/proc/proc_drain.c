@@ -57,16 +57,7 @@ char *mp_proc_tail_copy(const struct tail *t)
     size_t n = t->len - skip;
     memmove(s, s + skip, n);
     s[n] = '\0';
-    /* Text for JSON and the store: each invalid byte and each NUL becomes '?'. */
-    for (size_t i = 0; i < n;) {
-        i += mp_utf8_valid_len(s + i, n - i);
-        if (i < n) {
-            s[i++] = '?';
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        s[i] = s[i] ? s[i] : '?';
-    }
+    mp_utf8_scrub(s, n);
     return s;
 }
 

@@ -163,6 +163,8 @@ void mp_trial_result_fail(struct mp_trial_result *r, enum mp_failure f, const ch
     va_end(ap);
     free(r->reason);
     r->reason = mp_buf_detach(&b);
+    /* A reason quotes what services and servers said, maybe cut inside a character. */
+    mp_utf8_scrub(r->reason, strlen(r->reason));
     r->state = MP_TRIAL_FAILED;
     r->failure = f;
 }

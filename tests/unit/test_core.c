@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "trial/trial.h"
 
 static void fmt_double_round_trips(void **state)
 {
@@ -209,6 +210,27 @@ static void suggestions_and_folder_listings(void **state)
     free(want);
 }
 
+/* Text that goes into JSON and the store is made valid UTF-8: a character cut in two, a stray
+ * byte and a NUL each become '?', whole characters stay. */
+static void utf8_scrub(void **state)
+{
+    (void)state;
+    char s[] = "a\xc3\xa9"
+               "b\xff"
+               "c\0d\xe2\x82";
+    mp_utf8_scrub(s, sizeof(s) - 1);
+    assert_memory_equal(s,
+                        "a\xc3\xa9"
+                        "b?c?d??",
+                        sizeof(s) - 1);
+    struct mp_trial_result r;
+    mp_trial_result_init(&r);
+    char cut[] = "stderr ends with: \xc3";
+    mp_trial_result_fail(&r, MP_FAILURE_CRASHED, "%s", cut);
+    assert_string_equal(r.reason, "stderr ends with: ?");
+    mp_trial_result_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +240,7 @@ int main(void)
         cmocka_unit_test(buf_and_strset),
         cmocka_unit_test(errors_carry_context),
         cmocka_unit_test(suggestions_and_folder_listings),
+        cmocka_unit_test(utf8_scrub),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
