@@ -89,7 +89,8 @@ int mp_cli_add_files(const char *verb, const char *path, const char *suffix, siz
     }
     int rc = 0;
     if (n == 0) {
-        rc = mp_cli_usage(verb, "'%s': no %s files in that folder", path, suffix ? suffix : "");
+        rc = mp_cli_usage(verb, "'%s': no %s%sfiles in that folder", path, suffix ? suffix : "",
+                          suffix ? " " : "");
     } else if (files->n + n > max) {
         rc = mp_cli_usage(verb, "more than %zu files", max);
     }

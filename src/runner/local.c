@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,6 +129,18 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
                                     prog, why);
         }
         free(path);
+    }
+    const char *wd = spec->service.workdir;
+    struct stat st;
+    const char *why = !wd || strchr(wd, '{') ? NULL
+                      : stat(wd, &st) != 0   ? strerror(errno)
+                      : !S_ISDIR(st.st_mode) ? "not a directory"
+                                             : NULL;
+    if (rc == 0 && why) {
+        const struct mp_node *n = mp_doc_get(mp_doc_get(spec->doc, "service"), "workdir");
+        rc = n ? mp_doc_error(err, n, "service workdir '%s': %s", wd, why)
+               : mp_error_set(err, MP_EINVALID, "%s: service workdir '%s': %s", spec->source, wd,
+                              why);
     }
     return rc;
 }

@@ -36,6 +36,22 @@ err=$("$MORPHLING" validate "$WORK/inline.yaml" 2>&1); rc=$?
 check "the local runner refuses an inline body with 2" 2 "$rc"
 check_contains "... naming the field and what to give instead" "'runner.load.body_text': the local runner reads request bodies from files" "$err"
 
+# The service's working directory must exist (before: every trial CRASHED, naming no folder).
+cat >"$WORK/workdir.yaml" <<'YAML'
+name: workdir
+service: {command: [sleep, "{a}"], workdir: no-such-folder}
+parameters:
+  - {name: a, type: int, min: 1, max: 4}
+objective: {metric: throughput_rps}
+YAML
+err=$("$MORPHLING" validate "$WORK/workdir.yaml" 2>&1); rc=$?
+check "a missing service workdir exits 2" 2 "$rc"
+check "... naming the field and the folder" \
+    "morphling: $WORK/workdir.yaml:2:45: 'service.workdir': service workdir '$WORK/no-such-folder': No such file or directory" \
+    "$err"
+err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=$WORK/workdir.yaml" 2>&1)
+check_contains "... or a file that is no folder" "workdir.yaml': not a directory" "$err"
+
 sed 's/step: 0/step: 1/; s/max_trial/x/' "$WORK/bad.yaml" >"$WORK/nosurface.yaml"
 err=$("$MORPHLING" validate "$WORK/nosurface.yaml" 2>&1); rc=$?
 check "missing surface file exits 2" 2 "$rc"

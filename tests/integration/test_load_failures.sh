@@ -24,6 +24,11 @@ run_load "$WORK/u7" 2 "http://127.0.0.1:1/" -d 200ms -H 'X(A): b'
 check_contains "header name not a token: message" "in its name" "$(cat "$WORK/u7.err")"
 run_load "$WORK/u8" 2 "http://127.0.0.1:1/" -d 200ms -H "$(printf 'X-A: b\001c')"
 run_load "$WORK/u9" 2 "http://127.0.0.1:1/" -d 200ms -m "$(printf 'GE\001T')"
+# A body folder with no files.
+mkdir "$WORK/nobodies"
+run_load "$WORK/u12" 2 "http://127.0.0.1:1/" -d 200ms --body "$WORK/nobodies"
+check_contains "empty body folder: message" "'$WORK/nobodies': no files in that folder" \
+    "$(cat "$WORK/u12.err")"
 
 # More connections than the open-file limit allows: refused before the run, not counted as the
 # service's connect errors ("Too many open files").
