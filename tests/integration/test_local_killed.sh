@@ -24,7 +24,8 @@ killed() {
         --json >"$WORK/$1.json" 2>"$WORK/$1.err" &
     runner=$!
     track $runner
-    wait_for "$1: the service and its escaped child run" two_with "$marker"
+    wait_for "$1: the service and its escaped child run" two_with "$marker" &&
+        ok "$1: the service and its escaped child run"
     if [ "$1" = group ]; then
         pgid=$(ps -o pgid= -p "$runner" | tr -d ' ')
         check "$1: the runner leads its own process group" "$runner" "$pgid"
@@ -33,7 +34,8 @@ killed() {
         kill -9 "$runner"
     fi
     # The helper lingers 60 s at most: the hang guard ends well before that.
-    MP_WAIT_S=20 wait_for "$1: no process of the trial left" none_with "$marker"
+    MP_WAIT_S=20 wait_for "$1: no process of the trial left" none_with "$marker" &&
+        ok "$1: no process of the trial left"
     for left in $(pgrep -f -- "$marker"); do kill -9 "$left"; done
     wait "$runner" 2>/dev/null
 }
