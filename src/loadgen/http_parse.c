@@ -5,7 +5,7 @@
  * header line that is wholly in the buffer (the usual case) is parsed in one go, with the same
  * result. */
 #define _GNU_SOURCE /* memmem */
-#include "loadgen/loadgen.h"
+#include "loadgen/lg_int.h"
 
 #include <string.h>
 
@@ -22,6 +22,11 @@ static const bool TCHAR[256] = {
     ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,  ['T'] = 1, ['U'] = 1,
     ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
 };
+
+bool mp_lg_is_tchar(char c)
+{
+    return TCHAR[(unsigned char)c];
+}
 
 /* Records what was wrong (a static string) with an error code it returns. */
 static int bad(struct mp_lg_http_parser *p, int code, const char *why)

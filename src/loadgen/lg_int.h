@@ -8,6 +8,9 @@
 
 #include "loadgen/loadgen.h"
 
+/* Whether c is an RFC 9110 token character (header names, methods); http_parse.c. */
+bool mp_lg_is_tchar(char c);
+
 /* One preformatted request (request line, headers and body in one buffer). */
 struct lg_request {
     char *data;

@@ -96,13 +96,6 @@ int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err
     return 0;
 }
 
-/* RFC 9110 §5.6.2 token characters: header names and methods. */
-static bool is_tchar(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 static int check_header(const char *h, struct mp_error *err)
 {
     const char *colon = strchr(h, ':');
@@ -110,7 +103,7 @@ static int check_header(const char *h, struct mp_error *err)
         return mp_error_set(err, MP_EINVALID, "header '%s': expected 'Name: value'", h);
     }
     for (const char *c = h; *c; c++) {
-        bool ok = c < colon ? is_tchar(*c)
+        bool ok = c < colon ? mp_lg_is_tchar(*c)
                             : c == colon || *c == '\t' || ((unsigned char)*c >= 0x20 && *c != 0x7f);
         if (!ok) {
             return mp_error_set(err, MP_EINVALID, "header '%s': invalid character 0x%02x in its %s",
@@ -161,7 +154,7 @@ static int build_requests(const struct mp_lg_opts *o, struct mp_lg *lg, struct m
     const char *method = o->method ? o->method : (o->n_body_files ? "POST" : "GET");
     bool token = *method != '\0';
     for (const char *c = method; *c; c++) {
-        token = token && is_tchar(*c);
+        token = token && mp_lg_is_tchar(*c);
     }
     if (!token) {
         return mp_error_set(err, MP_EINVALID,
