@@ -537,6 +537,11 @@ static void scan_timeouts(struct worker *w, int64_t now)
             conn_fail(w, c, MP_LG_ERR_TIMEOUT, "no complete response before the timeout", now);
         } else if (c->state == C_BACKOFF) {
             c->state = C_CLOSED;
+            if (!w->open_loop) {
+                /* Closed loop: the failed connects were counted as errors; the request starts
+                 * again now (its latency would otherwise hold the whole outage). */
+                c->sched_ns = now;
+            }
             if (c->pending) {
                 conn_open(w, c, now);
             }

@@ -75,6 +75,22 @@ check "refused during the warm-up only: no connect errors" 0 "$(json_err "$WORK/
 check_false "refused during the warm-up only: no error message" \
     grep -q '"error_messages":{"' "$WORK/late.json"
 
+# Closed loop, refused for the first 2.5 s of the run: the connect errors are counted, and the
+# request that finally gets through is timed from its own connect, not from before the outage
+# (its latency held the whole outage: max 3.17 s).
+start_service outage
+OUTAGE=$PORT
+kill "$SERVICE_PID"
+wait "$SERVICE_PID" 2>/dev/null
+"$MP_HELPERS/fake_service" --port "$OUTAGE" --start-delay-ms 2500 >/dev/null 2>&1 &
+track $!
+run_load "$WORK/outage.json" 0 "http://127.0.0.1:$OUTAGE/infer" -c 1 -d 4s --warmup 0 --json
+check_true "refused at first: connect errors counted" \
+    [ "$(json_err "$WORK/outage.json" connect)" -gt 0 ]
+outage_max=$(sed -n 's/.*"latency_us":{[^}]*"max":\([0-9]*\).*/\1/p' "$WORK/outage.json")
+check_true "refused at first: the outage is not in the latency (max $outage_max us)" \
+    [ "${outage_max:-9999999}" -lt 1500000 ]
+
 # Accepts but never answers: timeouts, and the run ends on time.
 start_service mute --mode no-answer
 run_load "$WORK/mute.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 -d 1s --warmup 0 \
