@@ -3,6 +3,7 @@
  * are, so that tests can show the load generator unusual or hostile responses.
  *
  * usage: canned_http --response FILE [--close] [--no-read] [--idle-ms MS [--idle-response FILE]]
+ *                    [--idle-race]
  *
  *   --response FILE  the bytes written after each request (status line, headers and body as
  *                    they are in the file; nothing is added or checked)
@@ -10,6 +11,8 @@
  *   --no-read        accept connections and never read from them (nor answer)
  *   --idle-ms MS     close a connection idle for MS between requests (a keep-alive timeout),
  *                    first writing the bytes of --idle-response FILE if given
+ *   --idle-race      answer the second request of each connection with the --idle-response
+ *                    bytes and close it (its keep-alive timeout fired as the request came in)
  *
  * Listens on 127.0.0.1, any free port, printed on stdout as one line once listening. Reads each
  * request head and the body its Content-Length announces; one thread per connection. */
@@ -31,7 +34,7 @@
 
 static struct mp_buf response = MP_BUF_INIT, idle_response = MP_BUF_INIT;
 static int idle_ms = -1;
-static bool close_after, no_read;
+static bool close_after, no_read, idle_race;
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -92,14 +95,20 @@ static void *serve(void *arg)
     }
     char *buf = mp_xmalloc(REQ_BUF);
     size_t have = 0;
-    for (;;) {
+    for (unsigned served = 0;; served++) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (have == 0 && idle_ms >= 0 && poll(&pfd, 1, idle_ms) == 0) {
             write_all(fd, idle_response.data, idle_response.len);
             break;
         }
-        if (read_request(fd, buf, &have) < 0 || write_all(fd, response.data, response.len) < 0 ||
-            close_after) {
+        if (read_request(fd, buf, &have) < 0) {
+            break;
+        }
+        if (idle_race && served == 1) {
+            write_all(fd, idle_response.data, idle_response.len);
+            break;
+        }
+        if (write_all(fd, response.data, response.len) < 0 || close_after) {
             break;
         }
     }
@@ -122,9 +131,11 @@ int main(int argc, char **argv)
             idle_ms = (int)strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--idle-response") == 0 && i + 1 < argc) {
             idle_path = argv[++i];
+        } else if (strcmp(argv[i], "--idle-race") == 0) {
+            idle_race = true;
         } else {
             fprintf(stderr, "usage: canned_http --response FILE [--close] [--no-read] [--idle-ms "
-                            "MS [--idle-response FILE]]\n");
+                            "MS [--idle-response FILE]] [--idle-race]\n");
             return 2;
         }
     }

@@ -23,6 +23,13 @@ run_load "$WORK/idle.json" 0 "http://127.0.0.1:$PORT/" -c 1 --rate 4 -d 1s --war
 check "408 on idle connections: no errors" 0 "$(json_err "$WORK/idle.json" total)"
 check_true "408 on idle connections: requests counted" \
     [ "$(json_num "$WORK/idle.json" requests)" -gt 0 ]
+# The same timeout firing as a request arrives on the reused connection: the 408 answers that
+# request, which is sent again on a new connection (half the requests were status errors).
+start_canned race "$WORK/ok.http" --idle-race --idle-response "$WORK/408.http"
+run_load "$WORK/race.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 0 --json
+check "408 racing a request: no errors" 0 "$(json_err "$WORK/race.json" total)"
+check_true "408 racing a request: requests counted" \
+    [ "$(json_num "$WORK/race.json" requests)" -gt 0 ]
 
 # A server that stops reading: a request larger than the socket buffers cannot be written, and
 # the timeout says so rather than waiting for a response.
