@@ -77,22 +77,34 @@ int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err
     if (*p && *p != '/' && *p != '?') {
         return mp_error_set(err, MP_EINVALID, "'%s': unexpected '%c' after the host", url, *p);
     }
+    /* The request target: bytes that a URI may not hold as they are (non-ASCII, such as UTF-8
+     * text, and "<>\\^`{|}) are percent-encoded, as browsers and curl send them (RFC 3986). */
+    static const char hex[] = "0123456789ABCDEF";
     size_t path_len = strcspn(p, "#");
-    if (path_len + 2 > sizeof(out->path)) {
-        return mp_error_set(err, MP_ETOOBIG, "'%s': path longer than %zu bytes", url,
-                            sizeof(out->path) - 2);
-    }
     size_t off = 0;
     if (*p != '/') {
         out->path[off++] = '/';
     }
-    memcpy(out->path + off, p, path_len);
-    for (size_t i = 0; out->path[i]; i++) {
-        if ((unsigned char)out->path[i] <= ' ' || (unsigned char)out->path[i] == 0x7f) {
+    for (size_t i = 0; i < path_len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c <= ' ' || c == 0x7f) {
             return mp_error_set(err, MP_EINVALID, "'%s': spaces or control characters in path",
                                 url);
         }
+        bool encode = c >= 0x80 || strchr("\"<>\\^`{|}", c);
+        if (off + (encode ? 3 : 1) >= sizeof(out->path)) {
+            return mp_error_set(err, MP_ETOOBIG, "'%s': path longer than %zu bytes", url,
+                                sizeof(out->path) - 1);
+        }
+        if (encode) {
+            out->path[off++] = '%';
+            out->path[off++] = hex[c >> 4];
+            out->path[off++] = hex[c & 15];
+        } else {
+            out->path[off++] = (char)c;
+        }
     }
+    out->path[off] = '\0';
     return 0;
 }
 

@@ -329,6 +329,15 @@ static void urls(void **state)
     assert_string_equal(u.port, "82");
     assert_string_equal(u.path, "/A");
     assert_int_equal(mp_lg_url_parse("http://h/a@b", &u, NULL), 0); /* '@' in the path is fine */
+    /* Non-ASCII bytes and characters a URI may not hold are percent-encoded; '%' stays. */
+    assert_int_equal(mp_lg_url_parse("http://h/mod\xc3\xa8le?q={a|b}&p=%41", &u, NULL), 0);
+    assert_string_equal(u.path, "/mod%C3%A8le?q=%7Ba%7Cb%7D&p=%41");
+    char long_url[2100] = "http://h/";
+    memset(long_url + 9, 'a', 2038);            /* "/" and 2038 bytes: 2039 of 2047 */
+    memcpy(long_url + 9 + 2038, "\xc3\xa8", 3); /* 6 more bytes encoded: 2045 */
+    assert_int_equal(mp_lg_url_parse(long_url, &u, NULL), 0);
+    memcpy(long_url + 9 + 2038, "\xc3\xa8\xc3", 4); /* 9 more: over 2047 */
+    assert_int_equal(mp_lg_url_parse(long_url, &u, NULL), MP_ETOOBIG);
     struct mp_error err = {0};
     assert_int_equal(mp_lg_url_parse("https://x/", &u, &err), MP_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "https"));
