@@ -4,9 +4,11 @@
  * possibly multi-threaded process, so only async-signal-safe system calls on memory prepared
  * before the fork. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -129,29 +131,95 @@ static void on_parent_death(int sig)
     orphaned = 1;
 }
 
-/* Kills every member of the trial's cgroups by reading their cgroup.procs files with plain
- * system calls (no allocation: this process was forked from a threaded one). */
-static void shim_kill_cgroups(const struct plan *pl)
+#define KILL_DEPTH 8 /* levels of groups below the trial's that are searched */
+
+/* SIGKILLs every pid listed in the file at path. */
+static void kill_listed(const char *path)
 {
     char buf[16384];
-    for (size_t i = 0; pl->cgroup_procs && pl->cgroup_procs[i]; i++) {
-        int fd = open(pl->cgroup_procs[i], O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            continue;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    long v = 0;
+    for (ssize_t k = 0; k < n; k++) {
+        if (buf[k] >= '0' && buf[k] <= '9') {
+            v = v * 10 + (buf[k] - '0');
+        } else {
+            if (v > 0) {
+                kill((pid_t)v, SIGKILL);
+            }
+            v = 0;
         }
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        long v = 0;
-        for (ssize_t k = 0; k < n; k++) {
-            if (buf[k] >= '0' && buf[k] <= '9') {
-                v = v * 10 + (buf[k] - '0');
-            } else {
-                if (v > 0) {
-                    kill((pid_t)v, SIGKILL);
-                }
-                v = 0;
+    }
+}
+
+/* path[0..len) + "/" + name into path (of size cap); false when it does not fit. */
+static bool path_join(char *path, size_t len, size_t cap, const char *name)
+{
+    size_t nl = strlen(name);
+    if (len + 1 + nl >= cap) {
+        return false;
+    }
+    path[len] = '/';
+    memcpy(path + len + 1, name, nl + 1);
+    return true;
+}
+
+/* Kills the members of the group in folder path[0..len) and of the groups a service made below
+ * it: cgroup.kill where the kernel has it (v2: the whole subtree, new forks included), and each
+ * cgroup.procs of the tree. */
+static void kill_tree(char *path, size_t len, size_t cap, int depth)
+{
+    if (path_join(path, len, cap, "cgroup.kill")) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t n = write(fd, "1", 1);
+            (void)n;
+            close(fd);
+        }
+    }
+    if (path_join(path, len, cap, "cgroup.procs")) {
+        kill_listed(path);
+    }
+    path[len] = '\0';
+    int dfd = depth < KILL_DEPTH ? open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (dfd < 0) {
+        return;
+    }
+    char ents[4096];
+    ssize_t n;
+    while ((n = getdents64(dfd, ents, sizeof(ents))) > 0) {
+        for (ssize_t off = 0; off < n;) {
+            const struct dirent64 *e = (const struct dirent64 *)(ents + off);
+            off += e->d_reclen;
+            if (e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 &&
+                strcmp(e->d_name, "..") != 0 && path_join(path, len, cap, e->d_name)) {
+                kill_tree(path, strlen(path), cap, depth + 1);
+                path[len] = '\0';
             }
         }
+    }
+    close(dfd);
+}
+
+/* Kills every member of the trial's cgroups, nested groups included, with plain system calls on
+ * fixed buffers (no allocation: this process was forked from a threaded one). */
+static void shim_kill_cgroups(const struct plan *pl)
+{
+    char path[4096];
+    for (size_t i = 0; pl->cgroup_procs && pl->cgroup_procs[i]; i++) {
+        const char *f = pl->cgroup_procs[i];
+        const char *slash = strrchr(f, '/');
+        size_t len = slash ? (size_t)(slash - f) : 0;
+        if (len == 0 || len >= sizeof(path)) {
+            continue;
+        }
+        memcpy(path, f, len);
+        path[len] = '\0';
+        kill_tree(path, len, sizeof(path), 0);
     }
 }
 

@@ -376,26 +376,27 @@ static void test_v1_only_freeze_kill(void **state)
 }
 
 /* Moves pid into a group "worker" made inside each of cg's directories, as a service that
- * manages cgroups of its own would. */
-static void move_to_subgroups(struct mp_cgroup *cg, pid_t pid)
+ * manages cgroups of its own would. 0, or a negative errno (also usable in a forked child). */
+static int move_to_subgroups(struct mp_cgroup *cg, pid_t pid)
 {
-    for (const char *const *f = mp_cgroup_procs_files(cg); *f; f++) {
+    int rc = 0;
+    for (const char *const *f = mp_cgroup_procs_files(cg); *f && rc == 0; f++) {
         char *dir = mp_xstrdup(*f);
         *strrchr(dir, '/') = '\0';
         char *sub = mp_xasprintf("%s/worker", dir);
-        assert_int_equal(mkdir(sub, 0755), 0);
-        if (mp_cgroup_file_exists(sub, "cpuset.cpus")) {
-            assert_int_equal(mp_cgroup_cpuset_inherit(sub), 0);
+        rc = mkdir(sub, 0755) == 0 ? 0 : -errno;
+        if (rc == 0 && mp_cgroup_file_exists(sub, "cpuset.cpus")) {
+            rc = mp_cgroup_cpuset_inherit(sub);
         }
-        char text[32];
-        snprintf(text, sizeof(text), "%d", (int)pid);
-        int rc = mp_cgroup_write_text(sub, "cgroup.procs", text);
-        if (rc != 0) {
-            fail_msg("move %d to %s: %s", (int)pid, sub, strerror(-rc));
+        if (rc == 0) {
+            char text[32];
+            snprintf(text, sizeof(text), "%d", (int)pid);
+            rc = mp_cgroup_write_text(sub, "cgroup.procs", text);
         }
         free(sub);
         free(dir);
     }
+    return rc;
 }
 
 /* A group whose service made groups of its own inside it: its processes are counted, listed
@@ -413,7 +414,10 @@ static void nested(const struct mp_cgroup_system *s, const char *tag)
     while (mp_cgroup_count(cg) < 2 && mp_mono_ns() < end) {
         usleep(5000);
     }
-    move_to_subgroups(cg, mp_proc_pid(p));
+    int rc = move_to_subgroups(cg, mp_proc_pid(p));
+    if (rc != 0) {
+        fail_msg("move %d to a nested group: %s", (int)mp_proc_pid(p), strerror(-rc));
+    }
     assert_int_equal(mp_cgroup_count(cg), 2);
     pid_t pids[8];
     size_t n = mp_cgroup_pids(cg, pids, 8);
@@ -454,19 +458,24 @@ static bool dead(pid_t pid)
     return rp && (rp[2] == 'Z' || rp[2] == 'X');
 }
 
-/* A runner that dies without tearing down: the shim notices and kills the trial's group. */
-static void test_runner_death_kills_trial(void **state)
+/* A runner that dies without tearing down: the shim notices and kills the trial's group (s's
+ * hierarchies). With nest, the service's escaped child (its own session) is first moved into a
+ * group made inside the trial's, where the shim must find it too. */
+static void runner_death(const struct mp_cgroup_system *s, const char *tag, bool nest)
 {
-    (void)state;
-    NEED_CGROUPS();
     int fds[2];
     assert_int_equal(pipe(fds), 0);
+    char name[64];
+    snprintf(name, sizeof(name), "t%d-%s", (int)test_pid, tag);
     pid_t runner = fork();
     assert_true(runner >= 0);
     if (runner == 0) {
         close(fds[0]);
         struct mp_cgroup_limits lim = {0};
-        struct mp_cgroup *cg = make_group("orphan", &lim);
+        struct mp_cgroup *cg = NULL;
+        if (mp_cgroup_create(s, name, &lim, &cg, NULL) != 0) {
+            _exit(1);
+        }
         struct mp_proc *p = spawn_in(cg, "escape", NULL);
         int64_t end = mp_mono_ns() + 10 * SEC;
         while (mp_cgroup_count(cg) < 2 && mp_mono_ns() < end) {
@@ -475,6 +484,10 @@ static void test_runner_death_kills_trial(void **state)
         pid_t pids[4] = {0, 0, 0, 0};
         size_t n = mp_cgroup_pids(cg, pids, 3);
         pids[3] = mp_proc_shim_pid(p);
+        pid_t escaped = pids[0] == mp_proc_pid(p) ? pids[1] : pids[0];
+        if (nest && (n != 2 || move_to_subgroups(cg, escaped) != 0)) {
+            _exit(1);
+        }
         ssize_t w = write(fds[1], pids, sizeof(pids));
         _exit(n == 2 && w == (ssize_t)sizeof(pids) ? 0 : 1);
     }
@@ -492,13 +505,29 @@ static void test_runner_death_kills_trial(void **state)
     }
     for (int i = 0; i < 4; i++) {
         if (i != 2 && !dead(pids[i])) {
-            fail_msg("pid %d survived its runner's death", (int)pids[i]);
+            kill(pids[i], SIGKILL);
+            fail_msg("%s: pid %d survived its runner's death", tag, (int)pids[i]);
         }
     }
     struct mp_cgroup_limits lim = {0};
-    struct mp_cgroup *cg = make_group("orphan", &lim);
+    struct mp_cgroup *cg = NULL;
+    struct mp_error err = {0, ""};
+    assert_int_equal(mp_cgroup_create(s, name, &lim, &cg, &err), 0);
     assert_int_equal(mp_cgroup_count(cg), 0);
     destroy_clean(cg, NULL);
+}
+
+static void test_runner_death_kills_trial(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    runner_death(&sys, "orphan", false);
+    runner_death(&sys, "orphan-nested", true);
+    if (sys.v1_base[MP_CGCTL_FREEZER] && sys.v2_base) {
+        struct mp_cgroup_system v1 = sys; /* borrows sys's strings: never released */
+        v1.v2_base = NULL;
+        runner_death(&v1, "orphan-nested-v1", true);
+    }
 }
 
 /* The groups named "t<test_pid>-<tag>-o..." in every hierarchy of sys. */
