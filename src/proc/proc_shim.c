@@ -223,13 +223,15 @@ static void shim_kill_cgroups(const struct plan *pl)
     }
 }
 
-/* Our parent (the runner) died: nobody will tear the trial down, so do it here. Processes
- * that escaped the group and the cgroups are still killed as they re-parent to us. */
+/* Our parent (the runner) died: nobody will tear the trial down, so do it here. Called again
+ * each time a child ends: processes that escaped the group and the cgroups (or when there are
+ * no cgroups) are killed once they re-parent to this subreaper. */
 static void shim_orphaned(const struct plan *pl, pid_t svc)
 {
     kill(-svc, SIGKILL);
     kill(svc, SIGKILL);
     shim_kill_cgroups(pl);
+    kill_listed("/proc/thread-self/children");
 }
 
 void mp_proc_shim_main(const struct plan *pl)

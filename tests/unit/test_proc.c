@@ -320,13 +320,93 @@ static void test_fallback_limits_applied(void **state)
     mp_proc_free(p);
 }
 
+/* Live (not zombie) processes with an argument equal to marker; each gets signal sig unless
+ * it is 0. */
+static int marked(const char *marker, int sig)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], buf[4096];
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            continue;
+        }
+        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        for (size_t i = 0; i < len; i += strlen(buf + i) + 1) {
+            if (strcmp(buf + i, marker) == 0) {
+                n++;
+                if (sig) {
+                    kill((pid_t)strtol(e->d_name, NULL, 10), sig);
+                }
+                break;
+            }
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
+}
+
+/* A runner that dies without tearing down, with no cgroups to search: the shim kills the
+ * service's group and every process re-parented to it, so a child that escaped with setsid()
+ * does not outlive the trial (it lived on, the shim waiting for it). */
+static void test_runner_death_without_cgroups(void **state)
+{
+    (void)state;
+    char marker[64];
+    snprintf(marker, sizeof(marker), "mp-orphan-%d", (int)getpid());
+    char *prog = helper("proc_antics");
+    pid_t runner = fork();
+    assert_true(runner >= 0);
+    if (runner == 0) {
+        const char *argv[] = {prog, "escape", marker, NULL};
+        const char *envp[] = {"LC_ALL=C", NULL};
+        struct mp_proc_opts o = {0};
+        o.argv = argv;
+        o.envp = envp;
+        struct mp_proc *p = NULL;
+        if (mp_proc_spawn(&o, &p, NULL) != 0) {
+            _exit(1);
+        }
+        int64_t end = mp_mono_ns() + 10 * SEC;
+        while (marked(marker, 0) < 2 && mp_mono_ns() < end) {
+            usleep(5000);
+        }
+        _exit(marked(marker, 0) == 2 ? 0 : 1); /* as if killed: no teardown */
+    }
+    free(prog);
+    int st = -1;
+    assert_int_equal(waitpid(runner, &st, 0), runner);
+    assert_int_equal(WEXITSTATUS(st), 0);
+    int64_t end = mp_mono_ns() + 10 * SEC;
+    while (marked(marker, 0) > 0 && mp_mono_ns() < end) {
+        usleep(10000);
+    }
+    int left = marked(marker, 0);
+    if (left > 0) {
+        marked(marker, SIGKILL);
+        fail_msg("%d process(es) of the trial outlived the runner", left);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exec_failures),     cmocka_unit_test(test_exit_status_and_stderr),
-        cmocka_unit_test(test_log_tail_capped),   cmocka_unit_test(test_setsid_escape_killed),
-        cmocka_unit_test(test_daemon_reaped),     cmocka_unit_test(test_ignore_term_and_tree),
-        cmocka_unit_test(test_workdir_and_which), cmocka_unit_test(test_fallback_limits_applied),
+        cmocka_unit_test(test_exec_failures),
+        cmocka_unit_test(test_exit_status_and_stderr),
+        cmocka_unit_test(test_log_tail_capped),
+        cmocka_unit_test(test_setsid_escape_killed),
+        cmocka_unit_test(test_daemon_reaped),
+        cmocka_unit_test(test_ignore_term_and_tree),
+        cmocka_unit_test(test_workdir_and_which),
+        cmocka_unit_test(test_fallback_limits_applied),
+        cmocka_unit_test(test_runner_death_without_cgroups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
