@@ -113,13 +113,17 @@ void mp_lg_http_parser_reset(struct mp_lg_http_parser *p, bool head_request)
 }
 
 /* Starts the next interim/final response head without touching the counters of the body. */
+/* Header kinds: H_NONE before the first header line of a head. */
+enum { H_NONE, H_OTHER, H_CONTENT_LENGTH, H_TRANSFER_ENCODING, H_CONNECTION };
+
 static void restart_head(struct mp_lg_http_parser *p)
 {
     p->state = MP_LG_HTTP_STATUS;
     p->step = 0;
     p->status = 0;
     p->has_length = p->chunked = p->has_coding = p->conn_close = p->conn_keep_alive = false;
-    p->kind = 0;
+    p->kind = H_NONE;
+    p->folding = false;
     p->content_length = 0;
     p->name_len = p->value_len = 0;
     p->in_value = false;
@@ -169,8 +173,6 @@ static int status_byte(struct mp_lg_http_parser *p, char c)
     p->step = s + 1;
     return 0;
 }
-
-enum { H_OTHER, H_CONTENT_LENGTH, H_TRANSFER_ENCODING, H_CONNECTION };
 
 /* The kind of the header named p->name[0..name_len), known once its ':' is seen. */
 static void set_kind(struct mp_lg_http_parser *p)
@@ -281,8 +283,45 @@ static int head_done(struct mp_lg_http_parser *p)
     return 0;
 }
 
+/* A header line starting with a space or tab continues the previous one (obsolete line
+ * folding, RFC 9112 §5.2, which a client unfolds). The values of other headers are not read, so
+ * their continuations are skipped; a folded framing header is refused rather than guessed. */
+static int fold_start(const struct mp_lg_http_parser *p)
+{
+    if (p->kind == H_NONE) {
+        return bad((struct mp_lg_http_parser *)p, MP_EPARSE,
+                   "whitespace before the first header line");
+    }
+    if (p->kind != H_OTHER) {
+        return bad((struct mp_lg_http_parser *)p, MP_EPARSE,
+                   "a folded Content-Length, Transfer-Encoding or Connection header");
+    }
+    return 0;
+}
+
 static int header_byte(struct mp_lg_http_parser *p, char c)
 {
+    if (p->folding) { /* the rest of a continuation line */
+        if (c == '\n') {
+            p->folding = p->saw_cr = false;
+            p->step = 0;
+            return 0;
+        }
+        if (p->saw_cr) {
+            return bad(p, MP_EPARSE, "a bare CR in a header line");
+        }
+        p->saw_cr = c == '\r';
+        if ((unsigned char)c < 0x20 && c != '\t' && c != '\r') {
+            return bad(p, MP_EPARSE, "a control character in a header value");
+        }
+        return 0;
+    }
+    if (p->step == 0 && (c == ' ' || c == '\t')) {
+        int rc = fold_start(p);
+        p->folding = rc == 0;
+        p->step = 1;
+        return rc;
+    }
     if (c == '\n') {
         if (p->step == 0 || (p->step == 1 && p->saw_cr)) {
             return head_done(p); /* empty line */
@@ -312,8 +351,7 @@ static int header_byte(struct mp_lg_http_parser *p, char c)
             return 0;
         }
         if (!TCHAR[(unsigned char)c]) {
-            /* Includes obsolete line folding and spaces before ':'. */
-            return bad(p, MP_EPARSE, "an invalid character in a header name, or a folded line");
+            return bad(p, MP_EPARSE, "an invalid character in a header name");
         }
         if (p->name_len < sizeof(p->name)) {
             p->name[p->name_len] = lower(c);
@@ -348,11 +386,22 @@ static int header_line(struct mp_lg_http_parser *p, const char *line, size_t n)
     if (end == 0) {
         return head_done(p); /* empty line */
     }
+    if (line[0] == ' ' || line[0] == '\t') {
+        int rc = fold_start(p);
+        for (size_t k = 1; rc == 0 && k < end; k++) {
+            if ((unsigned char)line[k] < 0x20 && line[k] != '\t') {
+                rc = bad(p, MP_EPARSE,
+                         line[k] == '\r' ? "a bare CR in a header line"
+                                         : "a control character in a header value");
+            }
+        }
+        return rc;
+    }
     size_t i = 0;
     for (; i < end && line[i] != ':'; i++) {
         if (!TCHAR[(unsigned char)line[i]]) {
             /* Includes a bare CR and spaces before ':'. */
-            return bad(p, MP_EPARSE, "an invalid character in a header name, or a folded line");
+            return bad(p, MP_EPARSE, "an invalid character in a header name");
         }
         if (i < sizeof(p->name)) {
             p->name[i] = lower(line[i]);

@@ -148,6 +148,7 @@ struct mp_lg_http_parser {
     uint64_t content_length;
     bool has_length, chunked, conn_close, conn_keep_alive, in_value, saw_cr;
     bool has_coding; /* a Transfer-Encoding coding other than identity */
+    bool folding;    /* inside a continuation line (obsolete line folding), skipped */
     uint8_t kind;    /* of the current header: framing and list headers are interpreted */
     uint8_t name_len, value_len;
     char name[24];

@@ -200,6 +200,54 @@ static void malformed_responses_are_errors(void **state)
     }
 }
 
+/* Obsolete line folding (RFC 9112 §5.2): the continuation of a header whose value is not read
+ * is skipped, split anywhere; a folded framing header and a continuation with no header before
+ * it are errors that say so. */
+static void folded_headers(void **state)
+{
+    (void)state;
+    const char *r = "HTTP/1.1 200 OK\r\nX-Long: first part,\r\n second part\r\n\tthird\r\n"
+                    "Content-Length: 2\r\n\r\nok";
+    size_t len = strlen(r);
+    for (size_t split = 0; split <= len; split++) { /* whole lines and byte by byte */
+        struct mp_lg_http_parser p;
+        mp_lg_http_parser_init(&p, NULL, NULL);
+        size_t used = 0;
+        int rc = mp_lg_http_parse(&p, r, split, &used);
+        if (rc == MP_LG_HTTP_MORE) {
+            rc = mp_lg_http_parse(&p, r + split, len - split, &used);
+        }
+        if (rc != MP_LG_HTTP_COMPLETE || p.body_len != 2 || !p.keep_alive) {
+            fail_msg("split %zu: rc %d (%s) body %llu, want complete with 2 bytes", split, rc,
+                     p.why ? p.why : "-", (unsigned long long)p.body_len);
+        }
+    }
+    struct {
+        const char *response, *why;
+    } said[] = {
+        {"HTTP/1.1 200 OK\r\n folded: header\r\n\r\n", "before the first header"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n 0\r\n\r\nok", "folded Content-Length"},
+        {"HTTP/1.1 200 OK\r\nConnection: keep-alive,\r\n close\r\n\r\n", "folded"},
+        {"HTTP/1.1 200 OK\r\nX: a\r\n b\001\r\n\r\n", "control character"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(said); i++) {
+        size_t n = strlen(said[i].response);
+        for (size_t split = 0; split <= n; split++) {
+            struct mp_lg_http_parser p;
+            mp_lg_http_parser_init(&p, NULL, NULL);
+            size_t used = 0;
+            int rc = mp_lg_http_parse(&p, said[i].response, split, &used);
+            if (rc == MP_LG_HTTP_MORE) {
+                rc = mp_lg_http_parse(&p, said[i].response + split, n - split, &used);
+            }
+            if (rc != MP_EPARSE || !p.why || !strstr(p.why, said[i].why)) {
+                fail_msg("case %zu split %zu: got %d '%s', want MP_EPARSE saying '%s'", i, split,
+                         rc, p.why ? p.why : "(none)", said[i].why);
+            }
+        }
+    }
+}
+
 /* Connection and Transfer-Encoding are lists: every element counts, however long the list, and
  * only whole tokens match. */
 static void list_headers_are_read_to_the_end(void **state)
@@ -370,6 +418,7 @@ int main(void)
         cmocka_unit_test(pipelined_leftovers_start_the_next_response),
         cmocka_unit_test(bodies_without_length),
         cmocka_unit_test(malformed_responses_are_errors),
+        cmocka_unit_test(folded_headers),
         cmocka_unit_test(list_headers_are_read_to_the_end),
         cmocka_unit_test(limits_are_enforced),
         cmocka_unit_test(body_check_across_chunks),
