@@ -657,7 +657,10 @@ static int open_experiment(struct engine *e, struct mp_engine_summary *out, stru
     struct mp_experiment_row row = {0};
     int rc = mp_store_experiment_find(e->st, spec->name, &row, err);
     if (rc == 0 && e->opts->restart) {
-        rc = mp_store_experiment_delete(e->st, row.id, err);
+        /* Never from under a live run: that run would go on writing its results into the new
+         * experiment, which SQLite gives the same id, onto trials of other configurations. */
+        rc = mp_store_experiment_claim(e->st, row.id, getpid(), CLAIM_STALE_MS, err);
+        rc = rc ? rc : mp_store_experiment_delete(e->st, row.id, err);
         mp_experiment_row_release(&row);
         rc = rc ? rc : MP_ENOTFOUND;
     }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 
@@ -322,6 +323,46 @@ static void resumes_to_exactly_max_trials(void **state)
     mp_spec_free(spec);
 }
 
+/* --restart never deletes an experiment a live process is running: that process would go on
+ * writing its results into the new experiment (SQLite reuses the id), onto trials of other
+ * configurations. Our parent stands for that process. */
+static void restart_refuses_a_live_owner(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 6, 1, NULL);
+    atomic_bool cancel = false;
+    struct run a = {0};
+    struct fake_runner f1 = {.fail_a = -1, .interrupt_after = 3};
+    run_engine(&a, spec, &f1, &cancel, true);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_INTERRUPTED);
+    size_t before = a.n;
+    int64_t id = a.sum.experiment_id;
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_experiment_claim(a.st, id, getppid(), 60000, &err), 0);
+
+    struct fake_runner f2 = {.fail_a = -1, .base = {.ops = &fake_ops, .spec = spec}};
+    struct mp_engine_opts o = {.restart = true, .runner = &f2.base};
+    struct mp_engine_summary sum;
+    assert_int_equal(mp_engine_run(a.st, spec, &o, &sum, &err), MP_EBUSY);
+    assert_non_null(strstr(err.msg, "is being run by process"));
+    assert_int_equal(f2.calls, 0);
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_trial_list(a.st, id, &rows, &n, NULL), 0);
+    assert_int_equal(n, before);
+    mp_trial_rows_free(rows, n);
+
+    /* Once that process is gone (released), --restart replaces the experiment. */
+    assert_int_equal(mp_store_experiment_release(a.st, id, &err), 0);
+    struct fake_runner f3 = {.fail_a = -1};
+    run_engine_opts(&a, spec, &f3, (struct mp_engine_opts){.restart = true}, true);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(a.n, 6);
+    assert_int_equal(f3.calls, 6);
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
 /* An experiment created first (as the API does) starts, with the spec's seed; it does not
  * resume. */
 static void created_experiment_starts(void **state)
@@ -498,6 +539,7 @@ int main(void)
         cmocka_unit_test(constraints_mark_slo_violations),
         cmocka_unit_test(exhausts_small_spaces),
         cmocka_unit_test(resumes_to_exactly_max_trials),
+        cmocka_unit_test(restart_refuses_a_live_owner),
         cmocka_unit_test(created_experiment_starts),
         cmocka_unit_test(final_cancel_closes_the_experiment),
         cmocka_unit_test(cancel_ends_an_interrupted_experiment),
