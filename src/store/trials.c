@@ -2,6 +2,7 @@
 /* Trial rows, their metrics, logs and metadata, and the event log. */
 #include "store/store_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,6 +138,11 @@ static int insert_metrics(struct mp_store *st, int64_t trial_id, const char *kin
                               "VALUES (?,?,?,?)",
                               &stmt, err);
     for (size_t i = 0; rc == 0 && i < m->n; i++) {
+        if (isnan(m->values[i])) {
+            /* Nothing measured, as for a confirmation run. SQLite binds NaN as NULL, which the
+             * NOT NULL column refused: the whole trial was lost, and again on every resume. */
+            continue;
+        }
         sqlite3_reset(stmt);
         sqlite3_bind_int64(stmt, 1, trial_id);
         sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
