@@ -216,6 +216,30 @@ static size_t count_failures(const struct engine *e)
     return c;
 }
 
+/* After a store refused a trial's state change: when the experiment now belongs to another
+ * process (this one was stopped past the claim's staleness and a second run took it over),
+ * says so in err (MP_EBUSY) instead of the bare transition error, and returns true. */
+static bool taken_over(struct engine *e, int64_t number, struct mp_error *err)
+{
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", (long long)e->exp_id);
+    struct mp_experiment_row row = {0};
+    e->taken_over =
+        mp_store_experiment_find(e->st, id, &row, NULL) == 0 && row.owner_pid != (int64_t)getpid();
+    if (e->taken_over) {
+        char who[48] = "";
+        if (row.owner_pid > 0) {
+            snprintf(who, sizeof(who), " (pid %lld)", (long long)row.owner_pid);
+        }
+        mp_error_set(err, MP_EBUSY,
+                     "another process%s took experiment '%s' over while this one was stopped; "
+                     "trial %lld and the rest continue there, and this run stops",
+                     who, e->spec->name, (long long)number);
+    }
+    mp_experiment_row_release(&row);
+    return e->taken_over;
+}
+
 /* Asks the optimizer for a new configuration and records its intent. Returns 1 when a trial was
  * added, 0 when the space is exhausted, <0 on error. */
 static int add_trial(struct engine *e, struct mp_error *err)
@@ -250,6 +274,9 @@ static int add_trial(struct engine *e, struct mp_error *err)
     rc = mp_store_trial_create(e->st, e->exp_id, number, params, key, err);
     free(params);
     free(key);
+    if (rc == MP_ESTATE && taken_over(e, number, err)) {
+        rc = MP_EBUSY;
+    }
     if (rc != 0) {
         goto out;
     }
@@ -265,30 +292,6 @@ out:
     free(x);
     free(obs);
     return rc;
-}
-
-/* After a store refused a trial's state change: when the experiment now belongs to another
- * process (this one was stopped past the claim's staleness and a second run took it over),
- * says so in err (MP_EBUSY) instead of the bare transition error, and returns true. */
-static bool taken_over(struct engine *e, int64_t number, struct mp_error *err)
-{
-    char id[32];
-    snprintf(id, sizeof(id), "%lld", (long long)e->exp_id);
-    struct mp_experiment_row row = {0};
-    e->taken_over =
-        mp_store_experiment_find(e->st, id, &row, NULL) == 0 && row.owner_pid != (int64_t)getpid();
-    if (e->taken_over) {
-        char who[48] = "";
-        if (row.owner_pid > 0) {
-            snprintf(who, sizeof(who), " (pid %lld)", (long long)row.owner_pid);
-        }
-        mp_error_set(err, MP_EBUSY,
-                     "another process%s took experiment '%s' over while this one was stopped; "
-                     "trial %lld and the rest continue there, and this run stops",
-                     who, e->spec->name, (long long)number);
-    }
-    mp_experiment_row_release(&row);
-    return e->taken_over;
 }
 
 struct worker_arg {

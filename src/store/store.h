@@ -69,7 +69,9 @@ void mp_experiment_rows_free(struct mp_experiment_row *rows, size_t n);
 int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
                                   const char *reason, struct mp_error *err) MP_WUR;
 /* Marks the experiment as driven by this process. MP_EBUSY when another live process holds it
- * with a heartbeat younger than stale_ms. */
+ * with a heartbeat younger than stale_ms. Until released, this handle creates, starts and
+ * finishes the experiment's trials only while pid still owns it: once another process took it
+ * over (or deleted it), those writes fail with MP_ESTATE. */
 int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int64_t stale_ms,
                               struct mp_error *err) MP_WUR;
 int mp_store_experiment_heartbeat(struct mp_store *st, int64_t id, struct mp_error *err) MP_WUR;

@@ -39,6 +39,9 @@ int mp_store_trial_create(struct mp_store *st, int64_t exp_id, int64_t number,
 {
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_begin(st, err);
+    if (rc == 0) {
+        rc = mp_store_owned(st, exp_id, err);
+    }
     if (rc == 0 && (rc = mp_store_prepare(st,
                                           "INSERT INTO trials(experiment_id, number, params_json, "
                                           "config_key, state, created_at_ns) "
@@ -105,6 +108,9 @@ int mp_store_trial_start(struct mp_store *st, int64_t exp_id, int64_t number, in
     enum mp_trial_state state = MP_TRIAL_PENDING;
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_begin(st, err);
+    if (rc == 0) {
+        rc = mp_store_owned(st, exp_id, err);
+    }
     if (rc == 0) {
         rc = trial_state(st, exp_id, number, &id, &state, &att, err);
     }
@@ -209,6 +215,9 @@ int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,
     int64_t id = 0, att = 0;
     enum mp_trial_state state = MP_TRIAL_PENDING;
     int rc = mp_store_begin(st, err);
+    if (rc == 0) {
+        rc = mp_store_owned(st, exp_id, err);
+    }
     if (rc == 0) {
         rc = trial_state(st, exp_id, number, &id, &state, &att, err);
     }
