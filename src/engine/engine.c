@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/events.h"
@@ -14,6 +15,7 @@
 
 #define INFRA_RETRIES  2
 #define CLAIM_STALE_MS 60000
+#define BEAT_MS        10000
 
 /* One trial as the engine tracks it. */
 struct etrial {
@@ -54,6 +56,11 @@ struct engine {
     uint64_t seed;
     bool taken_over; /* another process claimed the experiment while this one was stopped */
     char run_id[24]; /* mp_trial_request.run_id: from the store's row (run_identity) */
+    /* The heartbeat thread (beat_main): renews the claim while a trial runs longer than the
+     * claim's staleness, which the record of each trial alone did not. */
+    pthread_t beat;
+    bool beating, beat_stop;
+    pthread_cond_t beat_cond; /* signalled to stop; with lock */
 };
 
 int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err)
@@ -698,6 +705,63 @@ static int open_experiment(struct engine *e, struct mp_engine_summary *out, stru
     return rc;
 }
 
+/* Renews the heartbeat every opts->heartbeat_ms from a handle of its own (a connection is never
+ * shared between threads) until beat_end; only while this process owns the experiment. */
+static void *beat_main(void *p)
+{
+    struct engine *e = p;
+    int64_t period_ms = e->opts->heartbeat_ms > 0 ? e->opts->heartbeat_ms : BEAT_MS;
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    if (mp_store_open(mp_store_path(e->st), NULL, &st, &err) != 0) {
+        return NULL; /* the beats after each trial remain */
+    }
+    pthread_mutex_lock(&e->lock);
+    while (!e->beat_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        int64_t ns = until.tv_nsec + (period_ms % 1000) * 1000000;
+        until.tv_sec += (time_t)(period_ms / 1000 + ns / 1000000000);
+        until.tv_nsec = (long)(ns % 1000000000);
+        while (!e->beat_stop && pthread_cond_timedwait(&e->beat_cond, &e->lock, &until) == 0) {
+        }
+        if (e->beat_stop) {
+            break;
+        }
+        pthread_mutex_unlock(&e->lock);
+        if (mp_store_experiment_beat(st, e->exp_id, getpid(), &err) != 0) {
+            mp_error_clear(&err); /* taken over, or a busy store: the next beat tries again */
+        }
+        pthread_mutex_lock(&e->lock);
+    }
+    pthread_mutex_unlock(&e->lock);
+    mp_store_close(st);
+    return NULL;
+}
+
+static void beat_begin(struct engine *e)
+{
+    const char *path = mp_store_path(e->st);
+    if (!path || !*path || strcmp(path, ":memory:") == 0) {
+        return; /* no other process can see this store */
+    }
+    e->beat_stop = false;
+    e->beating = pthread_create(&e->beat, NULL, beat_main, e) == 0;
+}
+
+static void beat_end(struct engine *e)
+{
+    if (!e->beating) {
+        return;
+    }
+    pthread_mutex_lock(&e->lock);
+    e->beat_stop = true;
+    pthread_cond_broadcast(&e->beat_cond);
+    pthread_mutex_unlock(&e->lock);
+    pthread_join(e->beat, NULL);
+    e->beating = false;
+}
+
 static void engine_release(struct engine *e)
 {
     for (size_t i = 0; i < e->n_trials; i++) {
@@ -711,6 +775,7 @@ static void engine_release(struct engine *e)
     }
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->cond);
+    pthread_cond_destroy(&e->beat_cond);
 }
 
 /* The run's identity (mp_trial_request.run_id): a hash of what the store's row keeps from the
@@ -764,6 +829,11 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
     struct engine e = {.st = st, .spec = spec, .opts = opts ? opts : &defaults, .best = -1};
     pthread_mutex_init(&e.lock, NULL);
     pthread_cond_init(&e.cond, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&e.beat_cond, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     memset(out, 0, sizeof(*out));
     int rc = open_experiment(&e, out, err);
     out->experiment_id = e.exp_id;
@@ -774,6 +844,7 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
     bool claimed = false;
     if ((rc = prepare(&e, err)) == 0) {
         claimed = true;
+        beat_begin(&e);
         rc = mp_store_experiment_set_state(st, e.exp_id, MP_EXPERIMENT_RUNNING, NULL, err);
     }
     if (rc == 0) {
@@ -801,6 +872,7 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
                                 detail, err);
         free(detail);
     }
+    beat_end(&e);
     if (claimed && !e.taken_over) {
         /* Best effort: a failed engine leaves the experiment resumable. */
         struct mp_error ignored = {0};

@@ -190,6 +190,11 @@ out:
     return 0;
 }
 
+const char *mp_store_path(const struct mp_store *st)
+{
+    return st->path;
+}
+
 void mp_store_close(struct mp_store *st)
 {
     if (!st) {
@@ -485,6 +490,13 @@ int mp_store_experiment_heartbeat(struct mp_store *st, int64_t id, struct mp_err
 {
     return exec_one(st, "UPDATE experiments SET heartbeat_at_ns = ?2 WHERE id = ?3", NULL,
                     mp_wall_ns(), id, 0, "heartbeat", err);
+}
+
+int mp_store_experiment_beat(struct mp_store *st, int64_t id, int64_t pid, struct mp_error *err)
+{
+    return exec_one(st,
+                    "UPDATE experiments SET heartbeat_at_ns = ?2 WHERE id = ?3 AND owner_pid = ?4",
+                    NULL, mp_wall_ns(), id, pid, "heartbeat", err);
 }
 
 int mp_store_experiment_release(struct mp_store *st, int64_t id, struct mp_error *err)
