@@ -14,6 +14,8 @@
 #include "meta/meta.h"
 
 #define MAX_SURFACE_FILES 10000
+/* Trials with a verdict a store experiment needs to be a training service. */
+#define STORE_MIN_POINTS 8
 
 struct train_args {
     struct mp_meta_train_opts o;
@@ -95,7 +97,7 @@ static int add_store(struct train_args *a, struct mp_meta_taskset *ts, size_t *a
         return rc;
     }
     *used = path;
-    return mp_cli_meta_add_store(ts, path, 8, added, skipped, err);
+    return mp_cli_meta_add_store(ts, path, STORE_MIN_POINTS, added, skipped, err);
 }
 
 static void report(const struct train_args *a, const struct mp_meta_model *m, size_t n_surf,
@@ -171,7 +173,15 @@ static int train_run(void *args, char **operands, size_t n)
     if (rc == 0) {
         rc = add_store(a, &ts, &added, &skipped, &store, &err);
     }
-    if (rc == 0 && ts.n_tasks == 0) {
+    if (rc == 0 && ts.n_tasks == 0 && skipped > 0) {
+        /* Not "give finished experiments": the store has them, each too short to learn from. */
+        rc = mp_error_set(&err, MP_EINVALID,
+                          "nothing to train on: the %zu finished experiment%s of %s %s skipped "
+                          "(one needs %d trials that succeeded or failed, 2 of them with a "
+                          "measured objective); give --surfaces DIR or longer experiments",
+                          skipped, skipped == 1 ? "" : "s", store, skipped == 1 ? "was" : "were",
+                          STORE_MIN_POINTS);
+    } else if (rc == 0 && ts.n_tasks == 0) {
         rc = mp_error_set(&err, MP_EINVALID,
                           "nothing to train on: give --surfaces DIR or finished experiments in "
                           "the store");

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/events.h"
@@ -14,6 +15,7 @@
 
 #define INFRA_RETRIES  2
 #define CLAIM_STALE_MS 60000
+#define BEAT_MS        10000
 
 /* One trial as the engine tracks it. */
 struct etrial {
@@ -54,6 +56,11 @@ struct engine {
     uint64_t seed;
     bool taken_over; /* another process claimed the experiment while this one was stopped */
     char run_id[24]; /* mp_trial_request.run_id: from the store's row (run_identity) */
+    /* The heartbeat thread (beat_main): renews the claim while a trial runs longer than the
+     * claim's staleness, which the record of each trial alone did not. */
+    pthread_t beat;
+    bool beating, beat_stop;
+    pthread_cond_t beat_cond; /* signalled to stop; with lock */
 };
 
 int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err)
@@ -216,6 +223,30 @@ static size_t count_failures(const struct engine *e)
     return c;
 }
 
+/* After a store refused a trial's state change: when the experiment now belongs to another
+ * process (this one was stopped past the claim's staleness and a second run took it over),
+ * says so in err (MP_EBUSY) instead of the bare transition error, and returns true. */
+static bool taken_over(struct engine *e, int64_t number, struct mp_error *err)
+{
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", (long long)e->exp_id);
+    struct mp_experiment_row row = {0};
+    e->taken_over =
+        mp_store_experiment_find(e->st, id, &row, NULL) == 0 && row.owner_pid != (int64_t)getpid();
+    if (e->taken_over) {
+        char who[48] = "";
+        if (row.owner_pid > 0) {
+            snprintf(who, sizeof(who), " (pid %lld)", (long long)row.owner_pid);
+        }
+        mp_error_set(err, MP_EBUSY,
+                     "another process%s took experiment '%s' over while this one was stopped; "
+                     "trial %lld and the rest continue there, and this run stops",
+                     who, e->spec->name, (long long)number);
+    }
+    mp_experiment_row_release(&row);
+    return e->taken_over;
+}
+
 /* Asks the optimizer for a new configuration and records its intent. Returns 1 when a trial was
  * added, 0 when the space is exhausted, <0 on error. */
 static int add_trial(struct engine *e, struct mp_error *err)
@@ -250,6 +281,9 @@ static int add_trial(struct engine *e, struct mp_error *err)
     rc = mp_store_trial_create(e->st, e->exp_id, number, params, key, err);
     free(params);
     free(key);
+    if (rc == MP_ESTATE && taken_over(e, number, err)) {
+        rc = MP_EBUSY;
+    }
     if (rc != 0) {
         goto out;
     }
@@ -265,30 +299,6 @@ out:
     free(x);
     free(obs);
     return rc;
-}
-
-/* After a store refused a trial's state change: when the experiment now belongs to another
- * process (this one was stopped past the claim's staleness and a second run took it over),
- * says so in err (MP_EBUSY) instead of the bare transition error, and returns true. */
-static bool taken_over(struct engine *e, int64_t number, struct mp_error *err)
-{
-    char id[32];
-    snprintf(id, sizeof(id), "%lld", (long long)e->exp_id);
-    struct mp_experiment_row row = {0};
-    e->taken_over =
-        mp_store_experiment_find(e->st, id, &row, NULL) == 0 && row.owner_pid != (int64_t)getpid();
-    if (e->taken_over) {
-        char who[48] = "";
-        if (row.owner_pid > 0) {
-            snprintf(who, sizeof(who), " (pid %lld)", (long long)row.owner_pid);
-        }
-        mp_error_set(err, MP_EBUSY,
-                     "another process%s took experiment '%s' over while this one was stopped; "
-                     "trial %lld and the rest continue there, and this run stops",
-                     who, e->spec->name, (long long)number);
-    }
-    mp_experiment_row_release(&row);
-    return e->taken_over;
 }
 
 struct worker_arg {
@@ -592,8 +602,10 @@ static int confirm_step(struct engine *e, struct mp_engine_summary *out, struct 
         return 0;
     }
     if (rc == 0 && p.runs_total > 0 && p.recommended > 0) {
-        snprintf(at, room, "; trial %lld confirmed by %zu runs", (long long)p.recommended,
-                 p.runs_done);
+        /* The runs of every candidate: "trial N confirmed by 6 runs" read as N's own, which
+         * were 2 of them (show: "Confirmed over 3 measurements"). */
+        snprintf(at, room, "; trial %lld confirmed (%zu confirmation runs in all)",
+                 (long long)p.recommended, p.runs_done);
     } else if (rc == 0 && p.runs_total > 0) {
         snprintf(at, room,
                  "; no candidate passed every confirmation run: the recommendation is "
@@ -657,7 +669,10 @@ static int open_experiment(struct engine *e, struct mp_engine_summary *out, stru
     struct mp_experiment_row row = {0};
     int rc = mp_store_experiment_find(e->st, spec->name, &row, err);
     if (rc == 0 && e->opts->restart) {
-        rc = mp_store_experiment_delete(e->st, row.id, err);
+        /* Never from under a live run: that run would go on writing its results into the new
+         * experiment, which SQLite gives the same id, onto trials of other configurations. */
+        rc = mp_store_experiment_claim(e->st, row.id, getpid(), CLAIM_STALE_MS, err);
+        rc = rc ? rc : mp_store_experiment_delete(e->st, row.id, err);
         mp_experiment_row_release(&row);
         rc = rc ? rc : MP_ENOTFOUND;
     }
@@ -690,6 +705,63 @@ static int open_experiment(struct engine *e, struct mp_engine_summary *out, stru
     return rc;
 }
 
+/* Renews the heartbeat every opts->heartbeat_ms from a handle of its own (a connection is never
+ * shared between threads) until beat_end; only while this process owns the experiment. */
+static void *beat_main(void *p)
+{
+    struct engine *e = p;
+    int64_t period_ms = e->opts->heartbeat_ms > 0 ? e->opts->heartbeat_ms : BEAT_MS;
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    if (mp_store_open(mp_store_path(e->st), NULL, &st, &err) != 0) {
+        return NULL; /* the beats after each trial remain */
+    }
+    pthread_mutex_lock(&e->lock);
+    while (!e->beat_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        int64_t ns = until.tv_nsec + (period_ms % 1000) * 1000000;
+        until.tv_sec += (time_t)(period_ms / 1000 + ns / 1000000000);
+        until.tv_nsec = (long)(ns % 1000000000);
+        while (!e->beat_stop && pthread_cond_timedwait(&e->beat_cond, &e->lock, &until) == 0) {
+        }
+        if (e->beat_stop) {
+            break;
+        }
+        pthread_mutex_unlock(&e->lock);
+        if (mp_store_experiment_beat(st, e->exp_id, getpid(), &err) != 0) {
+            mp_error_clear(&err); /* taken over, or a busy store: the next beat tries again */
+        }
+        pthread_mutex_lock(&e->lock);
+    }
+    pthread_mutex_unlock(&e->lock);
+    mp_store_close(st);
+    return NULL;
+}
+
+static void beat_begin(struct engine *e)
+{
+    const char *path = mp_store_path(e->st);
+    if (!path || !*path || strcmp(path, ":memory:") == 0) {
+        return; /* no other process can see this store */
+    }
+    e->beat_stop = false;
+    e->beating = pthread_create(&e->beat, NULL, beat_main, e) == 0;
+}
+
+static void beat_end(struct engine *e)
+{
+    if (!e->beating) {
+        return;
+    }
+    pthread_mutex_lock(&e->lock);
+    e->beat_stop = true;
+    pthread_cond_broadcast(&e->beat_cond);
+    pthread_mutex_unlock(&e->lock);
+    pthread_join(e->beat, NULL);
+    e->beating = false;
+}
+
 static void engine_release(struct engine *e)
 {
     for (size_t i = 0; i < e->n_trials; i++) {
@@ -703,6 +775,7 @@ static void engine_release(struct engine *e)
     }
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->cond);
+    pthread_cond_destroy(&e->beat_cond);
 }
 
 /* The run's identity (mp_trial_request.run_id): a hash of what the store's row keeps from the
@@ -756,6 +829,11 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
     struct engine e = {.st = st, .spec = spec, .opts = opts ? opts : &defaults, .best = -1};
     pthread_mutex_init(&e.lock, NULL);
     pthread_cond_init(&e.cond, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&e.beat_cond, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     memset(out, 0, sizeof(*out));
     int rc = open_experiment(&e, out, err);
     out->experiment_id = e.exp_id;
@@ -766,6 +844,7 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
     bool claimed = false;
     if ((rc = prepare(&e, err)) == 0) {
         claimed = true;
+        beat_begin(&e);
         rc = mp_store_experiment_set_state(st, e.exp_id, MP_EXPERIMENT_RUNNING, NULL, err);
     }
     if (rc == 0) {
@@ -793,6 +872,7 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
                                 detail, err);
         free(detail);
     }
+    beat_end(&e);
     if (claimed && !e.taken_over) {
         /* Best effort: a failed engine leaves the experiment resumable. */
         struct mp_error ignored = {0};

@@ -41,6 +41,10 @@ struct mp_engine_opts {
     mp_engine_confirm_fn *confirm_progress; /* gets progress_ctx too */
     void *progress_ctx;
     struct mp_runner *runner; /* injected runner (tests, replay); NULL: built from the spec */
+    /* How often the claim's heartbeat is renewed while trials run, from a second handle on
+     * the same store file (none for ":memory:"); 0: every 10 s, well within the 60 s after
+     * which another run may take the experiment over. */
+    int64_t heartbeat_ms;
 };
 
 struct mp_engine_summary {

@@ -404,13 +404,32 @@ int mp_space_parse(const struct mp_space *s, size_t i, const char *text, double 
     return rc;
 }
 
+/* A categorical value holding a separator of the key is quoted, '"' and backslash escaped:
+ * unquoted, a="x,b=y",b="z" and a="x",b="y,b=z" would both read a=x,b=y,b=z, and the second
+ * configuration would count as tried. Numbers and plain choices are written as they are. */
+static void add_key_value(struct mp_buf *b, const char *v)
+{
+    if (!strpbrk(v, ",=\"\\")) {
+        mp_buf_addf(b, "%s", v);
+        return;
+    }
+    mp_buf_addc(b, '"');
+    for (; *v; v++) {
+        if (*v == '"' || *v == '\\') {
+            mp_buf_addc(b, '\\');
+        }
+        mp_buf_addc(b, *v);
+    }
+    mp_buf_addc(b, '"');
+}
+
 char *mp_space_key(const struct mp_space *s, const double *x)
 {
     struct mp_buf b = MP_BUF_INIT;
     char buf[MP_FMT_DOUBLE_MAX];
     for (size_t i = 0; i < s->n; i++) {
-        mp_buf_addf(&b, "%s%s=%s", i ? "," : "", s->params[i].name,
-                    mp_space_format(s, i, x[i], buf));
+        mp_buf_addf(&b, "%s%s=", i ? "," : "", s->params[i].name);
+        add_key_value(&b, mp_space_format(s, i, x[i], buf));
     }
     return mp_buf_detach(&b);
 }

@@ -107,7 +107,9 @@ const char *mp_space_format(const struct mp_space *s, size_t i, double v, char *
  * in the parameter's domain. */
 int mp_space_parse(const struct mp_space *s, size_t i, const char *text, double *v,
                    struct mp_error *err) MP_WUR;
-/* "name=value,name=value" in parameter order; unique per configuration. Returns owned. */
+/* "name=value,name=value" in parameter order; unique per configuration (a categorical value
+ * holding ',', '=', '"' or a backslash is written in double quotes, '"' and backslash escaped by
+ * a backslash). Returns owned. */
 char *mp_space_key(const struct mp_space *s, const double *x);
 
 /* JSON object {"name": value, ...} with numbers in canonical text and categorical values as

@@ -190,6 +190,11 @@ out:
     return 0;
 }
 
+const char *mp_store_path(const struct mp_store *st)
+{
+    return st->path;
+}
+
 void mp_store_close(struct mp_store *st)
 {
     if (!st) {
@@ -446,10 +451,38 @@ int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int6
     }
 out:
     sqlite3_finalize(stmt);
-    if (rc == 0) {
-        return mp_store_commit(st, err);
+    if (rc == 0 && (rc = mp_store_commit(st, err)) == 0) {
+        st->claimed_exp = id;
+        st->claimed_pid = pid;
+        return 0;
     }
     mp_store_rollback(st);
+    return rc;
+}
+
+int mp_store_owned(struct mp_store *st, int64_t exp_id, struct mp_error *err)
+{
+    if (st->claimed_exp == 0 || st->claimed_exp != exp_id) {
+        return 0;
+    }
+    sqlite3_stmt *stmt = NULL;
+    int rc = mp_store_prepare(st, "SELECT owner_pid FROM experiments WHERE id = ?", &stmt, err);
+    if (rc != 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(stmt, 1, exp_id);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_DONE) {
+        rc = mp_error_set(err, MP_ESTATE,
+                          "experiment %lld is no longer in the store: another process deleted it",
+                          (long long)exp_id);
+    } else if (step != SQLITE_ROW) {
+        rc = mp_store_fail(st, err, "read experiment owner");
+    } else if (sqlite3_column_int64(stmt, 0) != st->claimed_pid) {
+        rc = mp_error_set(err, MP_ESTATE, "experiment %lld is no longer run by process %lld",
+                          (long long)exp_id, (long long)st->claimed_pid);
+    }
+    sqlite3_finalize(stmt);
     return rc;
 }
 
@@ -459,8 +492,18 @@ int mp_store_experiment_heartbeat(struct mp_store *st, int64_t id, struct mp_err
                     mp_wall_ns(), id, 0, "heartbeat", err);
 }
 
+int mp_store_experiment_beat(struct mp_store *st, int64_t id, int64_t pid, struct mp_error *err)
+{
+    return exec_one(st,
+                    "UPDATE experiments SET heartbeat_at_ns = ?2 WHERE id = ?3 AND owner_pid = ?4",
+                    NULL, mp_wall_ns(), id, pid, "heartbeat", err);
+}
+
 int mp_store_experiment_release(struct mp_store *st, int64_t id, struct mp_error *err)
 {
+    if (st->claimed_exp == id) {
+        st->claimed_exp = st->claimed_pid = 0;
+    }
     return exec_one(st, "UPDATE experiments SET owner_pid = NULL WHERE id = ?2", NULL, id, 0, 0,
                     "release experiment", err);
 }

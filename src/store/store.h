@@ -30,6 +30,8 @@ struct mp_store_opts {
 int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_store **out,
                   struct mp_error *err) MP_WUR;
 void mp_store_close(struct mp_store *st);
+/* The path the store was opened with (borrowed, valid until mp_store_close). */
+const char *mp_store_path(const struct mp_store *st);
 int mp_store_schema_version(struct mp_store *st, int *version, struct mp_error *err) MP_WUR;
 
 enum mp_experiment_state {
@@ -69,10 +71,16 @@ void mp_experiment_rows_free(struct mp_experiment_row *rows, size_t n);
 int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
                                   const char *reason, struct mp_error *err) MP_WUR;
 /* Marks the experiment as driven by this process. MP_EBUSY when another live process holds it
- * with a heartbeat younger than stale_ms. */
+ * with a heartbeat younger than stale_ms. Until released, this handle creates, starts and
+ * finishes the experiment's trials only while pid still owns it: once another process took it
+ * over (or deleted it), those writes fail with MP_ESTATE. */
 int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int64_t stale_ms,
                               struct mp_error *err) MP_WUR;
 int mp_store_experiment_heartbeat(struct mp_store *st, int64_t id, struct mp_error *err) MP_WUR;
+/* The heartbeat, only while pid owns the experiment (MP_ENOTFOUND otherwise): what a process
+ * beats from a second handle while its trials run. */
+int mp_store_experiment_beat(struct mp_store *st, int64_t id, int64_t pid,
+                             struct mp_error *err) MP_WUR;
 int mp_store_experiment_release(struct mp_store *st, int64_t id, struct mp_error *err) MP_WUR;
 int mp_store_experiment_delete(struct mp_store *st, int64_t id, struct mp_error *err) MP_WUR;
 

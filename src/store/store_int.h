@@ -16,6 +16,9 @@ struct mp_store {
     /* Set by the first corruption or I/O error: from then on every write is refused with it,
      * so nothing is ever written over a store that failed to read. */
     struct mp_error damaged;
+    /* The experiment this handle claimed (mp_store_experiment_claim) and for which process; 0:
+     * none. Its trials are written only while that process still owns it (mp_store_owned). */
+    int64_t claimed_exp, claimed_pid;
 };
 
 /* Error from the connection's last failure, prefixed with what we were doing. A corruption or
@@ -28,6 +31,11 @@ int mp_store_commit(struct mp_store *st, struct mp_error *err);
 void mp_store_rollback(struct mp_store *st);
 int mp_store_prepare(struct mp_store *st, const char *sql, sqlite3_stmt **stmt,
                      struct mp_error *err);
+/* Inside a write transaction on experiment exp_id: 0 unless this handle claimed exp_id and
+ * another process owns it now, or it is gone (deleted, or replaced by run --restart under the
+ * same id); then MP_ESTATE, so that a run stopped past its claim writes nothing over the run
+ * that took the experiment over. */
+int mp_store_owned(struct mp_store *st, int64_t exp_id, struct mp_error *err);
 /* Owned copy of a text column (NULL stays NULL). */
 char *mp_store_col_text(sqlite3_stmt *stmt, int col);
 

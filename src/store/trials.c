@@ -2,6 +2,7 @@
 /* Trial rows, their metrics, logs and metadata, and the event log. */
 #include "store/store_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,9 @@ int mp_store_trial_create(struct mp_store *st, int64_t exp_id, int64_t number,
 {
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_begin(st, err);
+    if (rc == 0) {
+        rc = mp_store_owned(st, exp_id, err);
+    }
     if (rc == 0 && (rc = mp_store_prepare(st,
                                           "INSERT INTO trials(experiment_id, number, params_json, "
                                           "config_key, state, created_at_ns) "
@@ -105,6 +109,9 @@ int mp_store_trial_start(struct mp_store *st, int64_t exp_id, int64_t number, in
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_begin(st, err);
     if (rc == 0) {
+        rc = mp_store_owned(st, exp_id, err);
+    }
+    if (rc == 0) {
         rc = trial_state(st, exp_id, number, &id, &state, &att, err);
     }
     if (rc == 0 && state != MP_TRIAL_PENDING && state != MP_TRIAL_RUNNING) {
@@ -137,6 +144,11 @@ static int insert_metrics(struct mp_store *st, int64_t trial_id, const char *kin
                               "VALUES (?,?,?,?)",
                               &stmt, err);
     for (size_t i = 0; rc == 0 && i < m->n; i++) {
+        if (isnan(m->values[i])) {
+            /* Nothing measured, as for a confirmation run. SQLite binds NaN as NULL, which the
+             * NOT NULL column refused: the whole trial was lost, and again on every resume. */
+            continue;
+        }
         sqlite3_reset(stmt);
         sqlite3_bind_int64(stmt, 1, trial_id);
         sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
@@ -203,6 +215,9 @@ int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,
     int64_t id = 0, att = 0;
     enum mp_trial_state state = MP_TRIAL_PENDING;
     int rc = mp_store_begin(st, err);
+    if (rc == 0) {
+        rc = mp_store_owned(st, exp_id, err);
+    }
     if (rc == 0) {
         rc = trial_state(st, exp_id, number, &id, &state, &att, err);
     }

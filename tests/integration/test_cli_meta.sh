@@ -151,6 +151,13 @@ check "default training reads the store, skipping other parameters" 1 \
     "$(printf '%s' "$json" | jq .store_skipped)"
 "$MORPHLING" meta train --from-store=/nonexistent/x.db -o "$WORK/mx" >/dev/null 2>&1
 check "missing store exits 2" 2 "$?"
+# A store whose finished experiments are all too short says so, rather than asking for
+# finished experiments it has.
+"$MORPHLING" run "$spec" --db "$WORK/short.db" --set algorithm.max_trials=3 --quiet >/dev/null 2>&1
+out=$("$MORPHLING" meta train --from-store="$WORK/short.db" -o "$WORK/mx" 2>&1); rc=$?
+check "a store of short experiments exits 2" 2 "$rc"
+check_contains "the skipped experiment is counted" \
+    "nothing to train on: the 1 finished experiment of $WORK/short.db was skipped (one needs 8" "$out"
 out=$("$MORPHLING" run "$spec" --set name=demo-meta --set algorithm.name=morphling \
     --set "algorithm.prior=$WORK/ms" --set algorithm.max_trials=12 --quiet 2>&1); rc=$?
 check "run with algorithm morphling exits 0" 0 "$rc"

@@ -110,6 +110,16 @@ check "Pareto front = non-dominated trials" "$expected" "$(printf '%s' "$json" |
 check "primary objective is the first listed" p99_ms "$(printf '%s' "$json" | jq -r .objective.metric)"
 
 check "--version" "morphling" "$("$MORPHLING" --version | cut -d' ' -f1)"
+# A mistyped --db: show and export say there is no store there, and create none.
+for verb in show "export --format json"; do
+    # shellcheck disable=SC2086
+    err=$("$MORPHLING" $verb replay-demo --db "$WORK/typo.db" 2>&1); rc=$?
+    check "$verb on a missing store exits 1" 1 "$rc"
+    check_contains "$verb names the missing store" \
+        "no experiment 'replay-demo': there is no store $WORK/typo.db" "$err"
+    check_false "$verb creates no store there" test -e "$WORK/typo.db"
+done
+
 "$MORPHLING" frobnicate >/dev/null 2>&1
 check "unknown command exits 2" 2 "$?"
 "$MORPHLING" help run >/dev/null

@@ -217,7 +217,13 @@ static void confirmation_overturns_a_fluke(void **state)
     /* Confirmation runs are not trials: the search still made exactly max_trials. */
     assert_int_equal(sum.succeeded + sum.failed, 50);
     assert_int_equal(sum.failed, 5);
-    assert_non_null(strstr(sum.stop_reason, "confirmed by 6 runs"));
+    /* The runs of every candidate, not the winner's own (2): the message says so. */
+    char want[96];
+    snprintf(want, sizeof(want), "; trial %lld confirmed (6 confirmation runs in all)",
+             (long long)sum.recommended);
+    if (!strstr(sum.stop_reason, want)) {
+        fail_msg("stop reason '%s' lacks '%s'", sum.stop_reason, want);
+    }
     assert_confirmed_optimum(st, &sum);
     mp_store_close(st);
     mp_spec_free(spec);
@@ -396,6 +402,48 @@ static void unsettled_rule(void **state)
     mp_spec_free(spec);
 }
 
+/* The candidate's figures over measurements of equal, then of huge, values: the spread is that
+ * of the values, with no rounding residue (identical figures of 0.93 had a deviation of 1.5e-8,
+ * enough to call for another round under a small max_uncertainty) and no overflow (values of
+ * 1e160 had a deviation of 0). */
+static void stats_are_exact(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("{top: 1, runs: 2, max_uncertainty: 1e-9}");
+    const double sets[][3] = {{0.93, 0.93, 0.93}, {1e160 - 1e150, 1e160, 1e160 + 1e150}};
+    const double want_sd[] = {0, 1e150};
+    for (size_t k = 0; k < 2; k++) {
+        struct mp_trial_row t = {
+            .number = 4, .state = MP_TRIAL_SUCCEEDED, .settled = true, .metrics = MP_METRICS_INIT};
+        struct mp_confirm_row runs[2] = {0};
+        mp_metrics_set(&t.metrics, "qps", sets[k][0]);
+        for (size_t i = 0; i < 2; i++) {
+            runs[i] = (struct mp_confirm_row){.trial_number = 4,
+                                              .run = (int64_t)i + 1,
+                                              .state = MP_TRIAL_SUCCEEDED,
+                                              .settled = true,
+                                              .metrics = MP_METRICS_INIT};
+            mp_metrics_set(&runs[i].metrics, "qps", sets[k][i + 1]);
+        }
+        struct mp_confirm_stats s;
+        mp_confirm_stats_of(spec, &t, runs, 2, &s);
+        assert_int_equal(s.n_values, 3);
+        assert_true(s.confirmed);
+        if (fabs(s.mean - sets[k][1]) > 1e-12 * fabs(sets[k][1]) ||
+            fabs(s.stddev - want_sd[k]) > 1e-5 * want_sd[k]) {
+            fail_msg("set %zu: mean %.17g (want %.17g), stddev %.17g (want %.17g)", k, s.mean,
+                     sets[k][1], s.stddev, want_sd[k]);
+        }
+        if (k == 0 && s.interval != 0) {
+            fail_msg("equal values: interval %.17g, want 0", s.interval);
+        }
+        mp_metrics_release(&t.metrics);
+        mp_metrics_release(&runs[0].metrics);
+        mp_metrics_release(&runs[1].metrics);
+    }
+    mp_spec_free(spec);
+}
+
 static void spec_errors_name_the_field(void **state)
 {
     (void)state;
@@ -427,6 +475,7 @@ int main(void)
         cmocka_unit_test(interrupted_extra_round_resumes),
         cmocka_unit_test(unsettled_trial_is_not_the_winner),
         cmocka_unit_test(unsettled_rule),
+        cmocka_unit_test(stats_are_exact),
         cmocka_unit_test(spec_errors_name_the_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

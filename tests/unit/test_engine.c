@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "engine/engine.h"
 
@@ -29,7 +32,40 @@ struct fake_runner {
     int run_error_at;      /* this call sets run_error (0: none) */
     bool run_error_failed; /* ... and fails INFRA instead of measuring */
     int infra_at;          /* this call fails INFRA with a runner error (0: none) */
+    const char *beat_db;   /* the first call waits until this store's heartbeat moves */
+    bool saw_beat;
 };
+
+static int64_t heartbeat_at(sqlite3 *db)
+{
+    sqlite3_stmt *stmt = NULL;
+    int64_t at = -1;
+    if (sqlite3_prepare_v2(db, "SELECT heartbeat_at_ns FROM experiments", -1, &stmt, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+        at = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    return at;
+}
+
+/* Whether the heartbeat of the store at path moves while the caller (a trial) is busy: polled
+ * every 5 ms, at most 2000 times (a hang guard, not a timing assertion). */
+static bool heartbeat_moves(const char *path)
+{
+    sqlite3 *db = NULL;
+    bool moved = false;
+    if (sqlite3_open(path, &db) == SQLITE_OK) {
+        int64_t first = heartbeat_at(db);
+        for (int i = 0; i < 2000 && !moved; i++) {
+            struct timespec ts = {0, 5 * 1000000};
+            nanosleep(&ts, NULL);
+            moved = heartbeat_at(db) > first;
+        }
+    }
+    sqlite3_close(db);
+    return moved;
+}
 
 static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
                     struct mp_trial_result *res, const atomic_bool *cancel)
@@ -44,6 +80,9 @@ static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
         return 0;
     }
     int calls = __atomic_add_fetch(&r->calls, 1, __ATOMIC_SEQ_CST);
+    if (r->beat_db && calls == 1) {
+        r->saw_beat = heartbeat_moves(r->beat_db);
+    }
     if (r->interrupt_after && calls >= r->interrupt_after) {
         atomic_store(r->cancel, true);
         if (r->cancel_in_run) {
@@ -322,6 +361,73 @@ static void resumes_to_exactly_max_trials(void **state)
     mp_spec_free(spec);
 }
 
+/* --restart never deletes an experiment a live process is running: that process would go on
+ * writing its results into the new experiment (SQLite reuses the id), onto trials of other
+ * configurations. Our parent stands for that process. */
+static void restart_refuses_a_live_owner(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 6, 1, NULL);
+    atomic_bool cancel = false;
+    struct run a = {0};
+    struct fake_runner f1 = {.fail_a = -1, .interrupt_after = 3};
+    run_engine(&a, spec, &f1, &cancel, true);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_INTERRUPTED);
+    size_t before = a.n;
+    int64_t id = a.sum.experiment_id;
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_experiment_claim(a.st, id, getppid(), 60000, &err), 0);
+
+    struct fake_runner f2 = {.fail_a = -1, .base = {.ops = &fake_ops, .spec = spec}};
+    struct mp_engine_opts o = {.restart = true, .runner = &f2.base};
+    struct mp_engine_summary sum;
+    assert_int_equal(mp_engine_run(a.st, spec, &o, &sum, &err), MP_EBUSY);
+    assert_non_null(strstr(err.msg, "is being run by process"));
+    assert_int_equal(f2.calls, 0);
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_trial_list(a.st, id, &rows, &n, NULL), 0);
+    assert_int_equal(n, before);
+    mp_trial_rows_free(rows, n);
+
+    /* Once that process is gone (released), --restart replaces the experiment. */
+    assert_int_equal(mp_store_experiment_release(a.st, id, &err), 0);
+    struct fake_runner f3 = {.fail_a = -1};
+    run_engine_opts(&a, spec, &f3, (struct mp_engine_opts){.restart = true}, true);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(a.n, 6);
+    assert_int_equal(f3.calls, 6);
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
+/* The claim's heartbeat is renewed while a trial runs: it was only renewed after each trial,
+ * so a trial longer than the claim's 60 s let a second `run` take a live, healthy run over
+ * (measured: a replay trial of 66 s, a second run started after 63 s took it over; the first
+ * exited 1 saying it had been stopped). */
+static void heartbeat_beats_during_a_trial(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 2, 1, NULL);
+    char *path = mp_xasprintf("/tmp/mp-test-engine-%d.db", (int)getpid());
+    struct run a = {0};
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_open(path, NULL, &a.st, &err), 0);
+    struct fake_runner fr = {.fail_a = -1, .beat_db = path};
+    run_engine_opts(&a, spec, &fr, (struct mp_engine_opts){.heartbeat_ms = 10}, false);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_true(fr.saw_beat);
+    run_release(&a);
+    char *wal = mp_xasprintf("%s-wal", path), *shm = mp_xasprintf("%s-shm", path);
+    unlink(path);
+    unlink(wal);
+    unlink(shm);
+    free(wal);
+    free(shm);
+    free(path);
+    mp_spec_free(spec);
+}
+
 /* An experiment created first (as the API does) starts, with the spec's seed; it does not
  * resume. */
 static void created_experiment_starts(void **state)
@@ -498,6 +604,8 @@ int main(void)
         cmocka_unit_test(constraints_mark_slo_violations),
         cmocka_unit_test(exhausts_small_spaces),
         cmocka_unit_test(resumes_to_exactly_max_trials),
+        cmocka_unit_test(restart_refuses_a_live_owner),
+        cmocka_unit_test(heartbeat_beats_during_a_trial),
         cmocka_unit_test(created_experiment_starts),
         cmocka_unit_test(final_cancel_closes_the_experiment),
         cmocka_unit_test(cancel_ends_an_interrupted_experiment),

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,106 @@ static void trial_states_move_forward_only(void **state)
     remove_db(path);
 }
 
+/* A NaN metric (nothing measured: e.g. cost_per_million_requests of an infinite cost over an
+ * infinite rate) is left out; the trial and its other metrics are stored. SQLite bound it as
+ * NULL, the NOT NULL column refused the whole trial, and each resume ran it and failed again. */
+static void nan_metric_is_not_stored(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *st = open_ok(path, 0);
+    int64_t id = 0, attempt = -1;
+    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, NULL), 0);
+    assert_int_equal(mp_store_trial_create(st, id, 1, "{}", "k1", NULL), 0);
+    assert_int_equal(mp_store_trial_start(st, id, 1, &attempt, NULL), 0);
+    struct mp_trial_result res;
+    mp_trial_result_init(&res);
+    res.state = MP_TRIAL_SUCCEEDED;
+    mp_metrics_set(&res.metrics, "cost_per_million_requests", NAN);
+    mp_metrics_set(&res.metrics, "cost_per_hour", INFINITY);
+    mp_metrics_set(&res.metrics, "qps", 12.5);
+    mp_metrics_set(&res.resources, "cpu_seconds", NAN);
+    struct mp_error err = {0};
+    if (mp_store_trial_finish(st, id, 1, &res, &err) != 0) {
+        fail_msg("finish: %s", err.msg);
+    }
+    mp_trial_result_release(&res);
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_trial_list(st, id, &rows, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].state, MP_TRIAL_SUCCEEDED);
+    double v = 0;
+    assert_false(mp_metrics_get(&rows[0].metrics, "cost_per_million_requests", &v));
+    assert_false(mp_metrics_get(&rows[0].resources, "cpu_seconds", &v));
+    assert_true(mp_metrics_get(&rows[0].metrics, "cost_per_hour", &v) && isinf(v));
+    assert_true(mp_metrics_get(&rows[0].metrics, "qps", &v) && v == 12.5);
+    mp_trial_rows_free(rows, n);
+    mp_store_close(st);
+    remove_db(path);
+}
+
+static int start(struct mp_store *st, int64_t id, int64_t number, struct mp_error *err)
+{
+    int64_t attempt = 0;
+    return mp_store_trial_start(st, id, number, &attempt, err);
+}
+
+/* A run stopped past its claim (a) writes no trial of the experiment once another run (b) took
+ * it over, nor once b replaced it with run --restart, which SQLite gives the same id: a's
+ * results landed on b's trials of other configurations. A handle that claimed nothing (the
+ * API's, the operator's) writes as before. */
+static void taken_over_handle_writes_nothing(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *a = open_ok(path, 0), *b = open_ok(path, 0), *c = open_ok(path, 0);
+    int64_t id = 0, again = 0;
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_experiment_create(a, "e", "{}", NULL, 1, &id, NULL), 0);
+    assert_int_equal(mp_store_experiment_claim(a, id, getpid(), 60000, NULL), 0);
+    assert_int_equal(mp_store_trial_create(a, id, 1, "{}", "k1", NULL), 0);
+    assert_int_equal(mp_store_trial_create(a, id, 2, "{}", "k2", NULL), 0);
+    assert_int_equal(start(a, id, 1, NULL), 0);
+    /* b takes it over (a's heartbeat is stale: limit 0 ms), in the name of our parent. */
+    assert_int_equal(mp_store_experiment_claim(b, id, getppid(), 0, NULL), 0);
+    assert_int_equal(start(b, id, 1, NULL), 0);
+    struct mp_trial_result res;
+    mp_trial_result_init(&res);
+    res.state = MP_TRIAL_SUCCEEDED;
+    mp_metrics_set(&res.metrics, "qps", 1);
+    assert_int_equal(mp_store_trial_finish(a, id, 1, &res, &err), MP_ESTATE);
+    assert_non_null(strstr(err.msg, "is no longer run by process"));
+    assert_int_equal(start(a, id, 2, NULL), MP_ESTATE);
+    assert_int_equal(mp_store_trial_create(a, id, 3, "{}", "k3", NULL), MP_ESTATE);
+    assert_int_equal(mp_store_trial_finish(b, id, 1, &res, NULL), 0);
+    assert_int_equal(start(c, id, 2, NULL), 0);
+
+    /* b replaces it: same name, and the same id. */
+    assert_int_equal(mp_store_experiment_delete(b, id, NULL), 0);
+    assert_int_equal(mp_store_experiment_create(b, "e", "{}", NULL, 2, &again, NULL), 0);
+    assert_int_equal(again, id);
+    assert_int_equal(mp_store_trial_create(a, id, 1, "{}", "k8", NULL), MP_ESTATE);
+    assert_int_equal(mp_store_experiment_claim(b, id, getppid(), 60000, NULL), 0);
+    assert_int_equal(mp_store_trial_create(b, id, 1, "{}", "k9", NULL), 0);
+    assert_int_equal(start(b, id, 1, NULL), 0);
+    assert_int_equal(mp_store_trial_finish(a, id, 1, &res, &err), MP_ESTATE);
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_trial_list(b, id, &rows, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].state, MP_TRIAL_RUNNING);
+    mp_trial_rows_free(rows, n);
+    /* Once released, a handle writes as one that never claimed. */
+    assert_int_equal(mp_store_experiment_release(a, id, NULL), 0);
+    assert_int_equal(mp_store_trial_finish(a, id, 1, &res, NULL), 0);
+    mp_trial_result_release(&res);
+    mp_store_close(a);
+    mp_store_close(b);
+    mp_store_close(c);
+    remove_db(path);
+}
+
 static void ownership_and_events(void **state)
 {
     (void)state;
@@ -280,6 +381,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(migrations_upgrade_and_refuse_newer),
         cmocka_unit_test(trial_states_move_forward_only),
+        cmocka_unit_test(nan_metric_is_not_stored),
+        cmocka_unit_test(taken_over_handle_writes_nothing),
         cmocka_unit_test(ownership_and_events),
         cmocka_unit_test(damaged_store_is_an_error),
     };
