@@ -82,6 +82,16 @@ int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err)
     }
     int rc = ops->validate ? ops->validate(&spec->space, &oo, err) : 0;
     if (rc != 0) {
+        /* Settings errors name their field already; the others are about the space as the
+         * algorithm sees it ("needs a finite space"): placed at the algorithm's name. */
+        const struct mp_node *name = mp_doc_get(mp_doc_get(spec->doc, "algorithm"), "name");
+        size_t fl = name ? strlen(name->file) : 0;
+        if (name && !(strncmp(err->msg, name->file, fl) == 0 && err->msg[fl] == ':')) {
+            char msg[MP_ERROR_MSG_MAX];
+            snprintf(msg, sizeof(msg), "%s", err->msg);
+            mp_doc_error(err, name, "%s", msg);
+            err->code = rc;
+        }
         return rc;
     }
     /* Every {from_env}/{from_file} secret must be readable before anything runs. */

@@ -91,6 +91,12 @@ sed 's/step: 0/step: 1/; s/^runner:.*/algorithm: {name: Bayes}\nrunner: {kind: r
 err=$("$MORPHLING" validate "$WORK/algo.yaml" 2>&1); rc=$?
 check "an unknown algorithm exits 2" 2 "$rc"
 check_contains "... at algorithm.name" "$WORK/algo.yaml:9:19: 'algorithm.name': unknown algorithm 'Bayes'" "$err"
+# The algorithm's own check of the space: a float parameter without a step cannot be a grid.
+sed 's/    step: 0//; s/type: int/type: float/; s/^runner:.*/algorithm: {name: grid}\nrunner: {kind: replay, surface: x.csv}/' \
+    "$WORK/bad.yaml" >"$WORK/grid.yaml"
+err=$("$MORPHLING" validate "$WORK/grid.yaml" 2>&1); rc=$?
+check "grid over a float without a step exits 2" 2 "$rc"
+check_contains "... at algorithm.name" "$WORK/grid.yaml:9:19: 'algorithm.name': algorithm 'grid' needs a finite space: give float parameter 'a' a step" "$err"
 sed 's/sleep/\/nonexistent\/bin/; s/body_text.*}}/}}/' "$WORK/inline.yaml" >"$WORK/nocmd.yaml"
 err=$("$MORPHLING" validate "$WORK/nocmd.yaml" 2>&1); rc=$?
 check "a missing service command exits 2" 2 "$rc"
