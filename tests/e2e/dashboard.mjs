@@ -272,6 +272,64 @@ async function confirmationChecks(page, expId) {
   await page.unroute(url);
 }
 
+// Green pixels (the recommended ring) in the canvas of every uPlot chart whose legend names the
+// recommended trial: [[title, pixels]].
+function ringPixels() {
+  return [...document.querySelectorAll('.uplot')]
+    .filter((u) =>
+      [...u.querySelectorAll('.u-legend .u-label')].some((l) => l.textContent === 'recommended'),
+    )
+    .map((u) => {
+      const c = u.querySelector('canvas');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        n +=
+          Math.abs(d[i] - 31) < 10 && Math.abs(d[i + 1] - 138) < 10 && Math.abs(d[i + 2] - 76) < 10;
+      }
+      const title = u.querySelector('.u-title') || u.closest('figure').querySelector('h3');
+      return [title.textContent, n];
+    });
+}
+
+// Points on the largest x of a scatter plot: in tests/data/surface-small.csv the recommended
+// trial (share 0.4, mode slow) has the largest share, beside two other trials of share 0.4; the
+// ring and every point there are drawn (uPlot left out all but the first row at the scale's
+// maximum, and so the recommended ring, when a point lay on it).
+async function edgeChecks(page) {
+  const spec = [
+    'name: e2e-edges',
+    'parameters:',
+    '  - {name: share, type: discrete, values: [0.1, 0.2, 0.3, 0.4]}',
+    '  - {name: mode, type: categorical, values: [fast, slow, auto]}',
+    'objective: {metric: value}',
+    'constraints: ["latency <= 13"]',
+    'algorithm: {name: grid, max_trials: 12}',
+    'runner: {kind: replay, surface: tests/data/surface-small.csv}',
+  ].join('\n');
+  const id = await page.evaluate(async (s) => {
+    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+    return (await r.json()).id;
+  }, spec);
+  await page.goto(`${BASE}/#/exp/${id}`);
+  await page.waitForFunction(
+    () => document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED',
+    null,
+    { timeout: 60000 },
+  );
+  await page.waitForSelector('.pc svg');
+  const rings = await page.evaluate(ringPixels);
+  check(
+    'edges: three charts name the recommended trial',
+    rings.length === 3,
+    JSON.stringify(rings),
+  );
+  for (const [title, n] of rings) {
+    check(`edges: the recommended trial is ringed (${title})`, n > 50, `${n} green pixels`);
+  }
+  await shot(page.locator('figure.chart.wide').nth(1), 'edges.png');
+}
+
 // A phone's width (375 px): the navigation fits, nothing makes the page scroll sideways.
 // How a page fits a phone: where the navigation ends, how wide the document is, and the widest
 // elements, to name the culprit when the page is too wide.
@@ -445,6 +503,8 @@ async function run() {
   await page.goto(`${BASE}/#/new`);
   await page.waitForSelector('#spec-ok');
   await shot(page, 'new.png');
+
+  await edgeChecks(page);
 
   check('no page errors', errors.length === 0, errors.join(' | '));
   check('no request left the server', external.length === 0, external.join(' '));
