@@ -251,7 +251,7 @@ async function confirmationChecks(page, expId) {
     });
     exp.confirmation = {
       state: 'done',
-      top: 2,
+      top: 3, // two candidates only: the caption counts those, not top
       runs: 2,
       recommended: a.number,
       candidates: [cand(a, 0), cand(b, 1)],
@@ -263,6 +263,12 @@ async function confirmationChecks(page, expId) {
   await page.waitForSelector('#confirmation');
   const rows = await page.locator('#confirmation tbody tr').count();
   check('confirmation: one row per candidate', rows === 2, String(rows));
+  const caption = await page.locator('#confirmation caption').textContent();
+  check(
+    'confirmation: the caption counts the candidates',
+    /the best 2 candidates,/.test(caption),
+    caption,
+  );
   const card = await page
     .locator('.reco .card', { has: page.locator('.label', { hasText: /^Confirmed/ }) })
     .textContent();

@@ -63,8 +63,10 @@ function confirmationTable(exp, conf) {
       h(
         'caption',
         { class: 'muted' },
-        `Confirmation (${conf.state}): the best ${conf.top} candidates, ` +
-          `measured ${conf.runs} more times each` +
+        `Confirmation (${conf.state}): ` +
+          (rows.length === 1
+            ? `the best candidate, measured ${conf.runs} more times`
+            : `the best ${rows.length} candidates, measured ${conf.runs} more times each`) +
           (conf.max_runs > conf.runs
             ? ` (up to ${conf.max_runs} while the leader's 95 % interval is wider than ` +
               `± ${(100 * conf.max_uncertainty).toFixed(1)} %)`
