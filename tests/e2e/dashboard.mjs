@@ -142,10 +142,21 @@ async function experimentChecks(page) {
   await over.click();
   await page.waitForURL(/#\/exp\/\d+\/trial\/\d+$/);
   check('clicking a chart opens the trial page', true);
+  // The page's event stream opens again, and then the page fetches the experiment once more
+  // (what happened before the stream began); the resize checks count every request after this.
+  let open = false;
+  let again = 0;
+  const onResponse = (r) => {
+    if (/\/api\/v1\/experiments\/\d+\/events$/.test(r.url())) open = true;
+    else if (open && /\/api\/v1\/experiments\/\d+$/.test(r.url())) again++;
+  };
+  page.on('response', onResponse);
   await page.goBack();
   await page.waitForSelector('.pc svg');
-  // The page's event stream is open again (the resize checks count every request after this).
   await page.waitForSelector('#live.on');
+  for (let i = 0; i < 200 && again === 0; i++) await page.waitForTimeout(50);
+  page.off('response', onResponse);
+  check('the page fetches again once its stream is open', again === 1, `${again} fetches`);
 }
 
 // Resizing the window re-lays-out the charts and nothing else: no request, no new stream.
@@ -313,11 +324,12 @@ async function edgeChecks(page) {
     'algorithm: {name: grid, max_trials: 12}',
     'runner: {kind: replay, surface: tests/data/surface-small.csv}',
   ].join('\n');
-  const id = await page.evaluate(async (s) => {
+  const made = await page.evaluate(async (s) => {
     const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
-    return (await r.json()).id;
+    return [r.status, await r.json()];
   }, spec);
-  await page.goto(`${BASE}/#/exp/${id}`);
+  check('edges: the experiment is created', made[0] === 201, JSON.stringify(made));
+  await page.goto(`${BASE}/#/exp/${made[1].id}`);
   await page.waitForFunction(
     () => document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED',
     null,
@@ -334,6 +346,42 @@ async function edgeChecks(page) {
     check(`edges: the recommended trial is ringed (${title})`, n > 50, `${n} green pixels`);
   }
   await shot(page.locator('figure.chart.wide').nth(1), 'edges.png');
+}
+
+// An experiment that finishes between the page's fetch and the start of its event stream (which
+// begins with the next new event): the page still shows how it ended. The stream's request is
+// held until the experiment has finished.
+async function lateStreamChecks(page, spec) {
+  const made = await page.evaluate(async (s) => {
+    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+    return [r.status, await r.json()];
+  }, spec);
+  check('late stream: the experiment is created', made[0] === 201, JSON.stringify(made));
+  const events = `${BASE}/api/v1/experiments/${made[1].id}/events`;
+  let release = null;
+  const held = new Promise((resolve) => {
+    release = resolve;
+  });
+  await page.route(events, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto(`${BASE}/#/exp/${made[1].id}`);
+  await page.waitForSelector('#trials-h');
+  await page.waitForFunction(
+    async (id) => (await (await fetch(`/api/v1/experiments/${id}`)).json()).state === 'SUCCEEDED',
+    made[1].id,
+    { timeout: 60000, polling: 100 },
+  );
+  release();
+  const shown = await page
+    .waitForFunction(() => document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED', null, {
+      timeout: 10000,
+    })
+    .then(() => 'SUCCEEDED')
+    .catch(() => page.locator('h1 .badge').textContent());
+  check('late stream: the page shows the finished experiment', shown === 'SUCCEEDED', shown);
+  await page.unroute(events);
 }
 
 // A phone's width (375 px): the navigation fits, nothing makes the page scroll sideways.
@@ -511,6 +559,13 @@ async function run() {
   await shot(page, 'new.png');
 
   await edgeChecks(page);
+  await lateStreamChecks(
+    page,
+    spec
+      .replace('name: replay-live', 'name: e2e-late')
+      .replace('max_trials: 30', 'max_trials: 8')
+      .replace('delay: 150ms', 'delay: 100ms'),
+  );
 
   check('no page errors', errors.length === 0, errors.join(' | '));
   check('no request left the server', external.length === 0, external.join(' '));

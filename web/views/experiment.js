@@ -359,8 +359,13 @@ export async function viewExperiment(id, gen) {
   };
   main.replaceChildren(head, top, h('h2', { class: 'section' }, 'Charts'), charts, trials);
   render();
+  let shown = JSON.stringify(exp);
   subscribe(gen, `/experiments/${exp.id}/events`, async () => {
-    exp = await api(`/experiments/${exp.id}`);
-    if (!stale(gen)) render();
+    const fresh = await api(`/experiments/${exp.id}`);
+    const text = JSON.stringify(fresh);
+    if (stale(gen) || text === shown) return;
+    exp = fresh;
+    shown = text;
+    render();
   });
 }
