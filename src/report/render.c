@@ -135,7 +135,8 @@ static void print_note(FILE *f, const json_t *tr)
         }
         fprintf(f, "; ");
     }
-    fprintf(f, "%s%s%s\n", failure ? failure : "", reason ? ": " : "", reason ? reason : "");
+    fprintf(f, "%s%s%s\n", failure ? failure : "", failure && reason ? ": " : "",
+            reason ? reason : "");
 }
 
 void mp_report_print_trials(FILE *f, const json_t *r)

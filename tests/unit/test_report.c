@@ -92,6 +92,31 @@ static void capacity_plan_exact(void **state)
     }
 }
 
+/* A trial's note: the failure class and its reason, or the reason alone (a cancelled trial has
+ * no class), never a reason after a bare ': '. */
+static void trial_notes(void **state)
+{
+    (void)state;
+    json_t *rep = json_loads(
+        "{\"parameters\":[\"cpu\"],\"objective\":{\"metric\":\"t\"},\"trials\":["
+        "{\"number\":1,\"state\":\"CANCELLED\",\"failure\":null,\"reason\":\"stopped\","
+        "\"params\":{\"cpu\":1},\"metrics\":{}},"
+        "{\"number\":2,\"state\":\"FAILED\",\"failure\":\"OOM_KILLED\",\"reason\":\"oom\","
+        "\"params\":{\"cpu\":2},\"metrics\":{}}]}",
+        0, NULL);
+    assert_non_null(rep);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    mp_report_print_trials(f, rep);
+    fclose(f);
+    if (!strstr(text, "  1  stopped\n") || !strstr(text, "  2  OOM_KILLED: oom\n")) {
+        fail_msg("notes: %s", text);
+    }
+    free(text);
+    json_decref(rep);
+}
+
 static void pareto_from_report(void **state)
 {
     (void)state;
@@ -167,6 +192,7 @@ int main(void)
         cmocka_unit_test(pareto_from_report),
         cmocka_unit_test(capacity_plan_limits),
         cmocka_unit_test(capacity_plan_exact),
+        cmocka_unit_test(trial_notes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
