@@ -56,20 +56,31 @@ export async function serverInfo() {
 }
 
 // Subscribes to an event stream for the current page; calls onEvent (debounced) for each event
-// of a kind the server announced. The stream closes when the user leaves the page (gen: the
-// page's generation, see page.js).
+// of a kind the server announced, and once when the stream first opens: a stream starts with
+// the next new event, so what happened between the page's own fetch and that start (an
+// experiment that finished meanwhile) comes only from fetching again (pages redraw only what
+// changed). The stream closes when the user leaves the page (gen: the page's generation, see
+// page.js).
 export async function subscribe(gen, path, onEvent) {
   const { event_kinds: kinds } = await serverInfo();
   if (stale(gen)) return;
   const es = new EventSource(`/api/v1${path}`);
   let timer = null;
-  const handler = (ev) => {
-    setLive(true, `live · ${ev.type.replaceAll('_', ' ')}`);
+  const later = (ev) => {
     clearTimeout(timer);
     timer = setTimeout(() => onEvent(ev), 250);
   };
+  const handler = (ev) => {
+    setLive(true, `live · ${ev.type.replaceAll('_', ' ')}`);
+    later(ev);
+  };
   kinds.forEach((k) => es.addEventListener(k, handler));
-  es.onopen = () => setLive(true, 'live');
+  let opened = false; // a reconnection resumes after the last event (Last-Event-ID)
+  es.onopen = () => {
+    setLive(true, 'live');
+    if (!opened) later(null);
+    opened = true;
+  };
   es.onerror = () => setLive(false, 'reconnecting…');
   onLeave(() => {
     es.close();

@@ -124,6 +124,22 @@ function pointSeries(g) {
   };
 }
 
+// x range of a scatter plot: a margin on both sides, so that no point lies on the scale's
+// bounds. uPlot draws data indices i0..i1 found by a binary search for the bounds; with several
+// rows at the largest x (points of several groups, or trials sharing a parameter value) it
+// finds the first of them and leaves the others out (the recommended ring, the best value).
+function paddedRange(log) {
+  return (u, min, max) => {
+    if (!Number.isFinite(min) || !Number.isFinite(max)) return log ? [1, 10] : [0, 1]; // no point
+    if (log && min > 0) {
+      const f = max > min ? (max / min) ** 0.05 : 1.1;
+      return [min / f, max * f];
+    }
+    const pad = (max - min) * 0.05 || Math.abs(max) * 0.05 || 1;
+    return [min - pad, max + pad];
+  };
+}
+
 // A tooltip under the cursor for the point nearest to it (within 24 px): pick(u) -> {text,
 // trial} or null. Clicking a point with a trial calls onPick(trial).
 function pointer(pick, onPick) {
@@ -191,7 +207,9 @@ export function scatter(el, opts) {
       series,
       axes: axes(xLabel, yLabel, xMetric, yMetric),
       scales: {
-        x: xLog ? { time: false, distr: 3 } : { time: false },
+        x: xLog
+          ? { time: false, distr: 3, range: paddedRange(true) }
+          : { time: false, range: paddedRange(false) },
         y: limits.length ? { range: rangeWith(limits) } : {},
       },
       hooks: {

@@ -102,11 +102,11 @@ export function axisLabel(name) {
 }
 
 // Tick values of an axis for metric `name` (percent shown as such; others as plain numbers).
+// A tick uPlot leaves unlabelled (null: the minor ticks of a log scale) has no text, not '–'.
 export function tickFormat(name) {
   const kind = name ? metricInfo(name).kind : 'num';
-  if (kind === 'percent') return (v) => fmtNum(v * 100);
-  if (kind === 'money') return fmtMoney;
-  return fmtNum;
+  const f = { percent: (v) => fmtNum(v * 100), money: fmtMoney }[kind] || fmtNum;
+  return (v) => (v == null ? '' : f(v));
 }
 
 export function ago(iso) {

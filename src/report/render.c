@@ -71,8 +71,12 @@ static void print_confirmation(FILE *f, const json_t *r)
     }
     long long runs = json_integer_value(json_object_get(c, "runs"));
     long long max_runs = json_integer_value(json_object_get(c, "max_runs"));
-    fprintf(f, "Confirmation (%s): the best %zu trials measured %lld more times each",
-            json_string_value(json_object_get(c, "state")), json_array_size(cands), runs);
+    fprintf(f, "Confirmation (%s): the best ", json_string_value(json_object_get(c, "state")));
+    if (json_array_size(cands) == 1) {
+        fprintf(f, "trial measured %lld more times", runs);
+    } else {
+        fprintf(f, "%zu trials measured %lld more times each", json_array_size(cands), runs);
+    }
     if (max_runs > runs) {
         fprintf(f, " (up to %lld while the leader's 95 %% interval is wider than +-%.1f %%)",
                 max_runs, 100 * json_number_value(json_object_get(c, "max_uncertainty")));
@@ -131,7 +135,8 @@ static void print_note(FILE *f, const json_t *tr)
         }
         fprintf(f, "; ");
     }
-    fprintf(f, "%s%s%s\n", failure ? failure : "", reason ? ": " : "", reason ? reason : "");
+    fprintf(f, "%s%s%s\n", failure ? failure : "", failure && reason ? ": " : "",
+            reason ? reason : "");
 }
 
 void mp_report_print_trials(FILE *f, const json_t *r)

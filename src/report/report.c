@@ -333,8 +333,11 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
                             "the target must be %g..%g requests/s and the headroom >= 0",
                             MP_REPORT_TARGET_RPS_MIN, MP_REPORT_TARGET_RPS_MAX);
     }
+    /* The quotient carries the rounding of three operations (100 * 1.1 / 10 is
+     * 11.000000000000002): a relative 1e-9 under a whole number is that whole number, not one
+     * replica more. */
     double needed = target_rps * (1 + headroom);
-    double replicas = ceil(needed / rps);
+    double replicas = ceil(needed / rps * (1 - 1e-9));
     if (!(replicas <= MP_REPORT_MAX_REPLICAS)) {
         return mp_error_set(err, MP_EINVALID,
                             "a target of %g requests/s needs %.3g replicas of the recommended "

@@ -581,8 +581,15 @@ static int set_resources(json_t *c, const struct wanted *w, const struct mp_pod_
         put(res, "cpu", text);
     }
     if (w->has_mem) {
+        /* The bytes the trial had (the local runner's limit is the same llround): whole MiB as
+         * "512Mi", else exact ("1000.4" MiB is 1048995430 bytes, not "1000Mi"; 0.3 not "0Mi"). */
         char text[32];
-        snprintf(text, sizeof(text), "%lldMi", llround(w->mem_mib));
+        double bytes = w->mem_mib * 1048576.0;
+        if (bytes < 0x1p62 && llround(bytes) % 1048576 != 0) {
+            snprintf(text, sizeof(text), "%lld", llround(bytes));
+        } else {
+            snprintf(text, sizeof(text), "%lldMi", llround(w->mem_mib));
+        }
         put(res, "memory", text);
     }
     int rc = w->has_gpus || w->has_share ? set_gpus(res, w, m, err) : 0;

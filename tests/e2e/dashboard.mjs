@@ -142,10 +142,21 @@ async function experimentChecks(page) {
   await over.click();
   await page.waitForURL(/#\/exp\/\d+\/trial\/\d+$/);
   check('clicking a chart opens the trial page', true);
+  // The page's event stream opens again, and then the page fetches the experiment once more
+  // (what happened before the stream began); the resize checks count every request after this.
+  let open = false;
+  let again = 0;
+  const onResponse = (r) => {
+    if (/\/api\/v1\/experiments\/\d+\/events$/.test(r.url())) open = true;
+    else if (open && /\/api\/v1\/experiments\/\d+$/.test(r.url())) again++;
+  };
+  page.on('response', onResponse);
   await page.goBack();
   await page.waitForSelector('.pc svg');
-  // The page's event stream is open again (the resize checks count every request after this).
   await page.waitForSelector('#live.on');
+  for (let i = 0; i < 200 && again === 0; i++) await page.waitForTimeout(50);
+  page.off('response', onResponse);
+  check('the page fetches again once its stream is open', again === 1, `${again} fetches`);
 }
 
 // Resizing the window re-lays-out the charts and nothing else: no request, no new stream.
@@ -251,7 +262,7 @@ async function confirmationChecks(page, expId) {
     });
     exp.confirmation = {
       state: 'done',
-      top: 2,
+      top: 3, // two candidates only: the caption counts those, not top
       runs: 2,
       recommended: a.number,
       candidates: [cand(a, 0), cand(b, 1)],
@@ -263,6 +274,12 @@ async function confirmationChecks(page, expId) {
   await page.waitForSelector('#confirmation');
   const rows = await page.locator('#confirmation tbody tr').count();
   check('confirmation: one row per candidate', rows === 2, String(rows));
+  const caption = await page.locator('#confirmation caption').textContent();
+  check(
+    'confirmation: the caption counts the candidates',
+    /the best 2 candidates,/.test(caption),
+    caption,
+  );
   const card = await page
     .locator('.reco .card', { has: page.locator('.label', { hasText: /^Confirmed/ }) })
     .textContent();
@@ -270,6 +287,101 @@ async function confirmationChecks(page, expId) {
   check('confirmation: an unsettled measurement is said', await page.isVisible('.reco .msg.warn'));
   await shot(page.locator('.reco'), 'confirmation.png');
   await page.unroute(url);
+}
+
+// Green pixels (the recommended ring) in the canvas of every uPlot chart whose legend names the
+// recommended trial: [[title, pixels]].
+function ringPixels() {
+  return [...document.querySelectorAll('.uplot')]
+    .filter((u) =>
+      [...u.querySelectorAll('.u-legend .u-label')].some((l) => l.textContent === 'recommended'),
+    )
+    .map((u) => {
+      const c = u.querySelector('canvas');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        n +=
+          Math.abs(d[i] - 31) < 10 && Math.abs(d[i + 1] - 138) < 10 && Math.abs(d[i + 2] - 76) < 10;
+      }
+      const title = u.querySelector('.u-title') || u.closest('figure').querySelector('h3');
+      return [title.textContent, n];
+    });
+}
+
+// Points on the largest x of a scatter plot: in tests/data/surface-small.csv the recommended
+// trial (share 0.4, mode slow) has the largest share, beside two other trials of share 0.4; the
+// ring and every point there are drawn (uPlot left out all but the first row at the scale's
+// maximum, and so the recommended ring, when a point lay on it).
+async function edgeChecks(page) {
+  const spec = [
+    'name: e2e-edges',
+    'parameters:',
+    '  - {name: share, type: discrete, values: [0.1, 0.2, 0.3, 0.4]}',
+    '  - {name: mode, type: categorical, values: [fast, slow, auto]}',
+    'objective: {metric: value}',
+    'constraints: ["latency <= 13"]',
+    'algorithm: {name: grid, max_trials: 12}',
+    'runner: {kind: replay, surface: tests/data/surface-small.csv}',
+  ].join('\n');
+  const made = await page.evaluate(async (s) => {
+    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+    return [r.status, await r.json()];
+  }, spec);
+  check('edges: the experiment is created', made[0] === 201, JSON.stringify(made));
+  await page.goto(`${BASE}/#/exp/${made[1].id}`);
+  await page.waitForFunction(
+    () => document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED',
+    null,
+    { timeout: 60000 },
+  );
+  await page.waitForSelector('.pc svg');
+  const rings = await page.evaluate(ringPixels);
+  check(
+    'edges: three charts name the recommended trial',
+    rings.length === 3,
+    JSON.stringify(rings),
+  );
+  for (const [title, n] of rings) {
+    check(`edges: the recommended trial is ringed (${title})`, n > 50, `${n} green pixels`);
+  }
+  await shot(page.locator('figure.chart.wide').nth(1), 'edges.png');
+}
+
+// An experiment that finishes between the page's fetch and the start of its event stream (which
+// begins with the next new event): the page still shows how it ended. The stream's request is
+// held until the experiment has finished.
+async function lateStreamChecks(page, spec) {
+  const made = await page.evaluate(async (s) => {
+    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+    return [r.status, await r.json()];
+  }, spec);
+  check('late stream: the experiment is created', made[0] === 201, JSON.stringify(made));
+  const events = `${BASE}/api/v1/experiments/${made[1].id}/events`;
+  let release = null;
+  const held = new Promise((resolve) => {
+    release = resolve;
+  });
+  await page.route(events, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto(`${BASE}/#/exp/${made[1].id}`);
+  await page.waitForSelector('#trials-h');
+  await page.waitForFunction(
+    async (id) => (await (await fetch(`/api/v1/experiments/${id}`)).json()).state === 'SUCCEEDED',
+    made[1].id,
+    { timeout: 60000, polling: 100 },
+  );
+  release();
+  const shown = await page
+    .waitForFunction(() => document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED', null, {
+      timeout: 10000,
+    })
+    .then(() => 'SUCCEEDED')
+    .catch(() => page.locator('h1 .badge').textContent());
+  check('late stream: the page shows the finished experiment', shown === 'SUCCEEDED', shown);
+  await page.unroute(events);
 }
 
 // A phone's width (375 px): the navigation fits, nothing makes the page scroll sideways.
@@ -445,6 +557,15 @@ async function run() {
   await page.goto(`${BASE}/#/new`);
   await page.waitForSelector('#spec-ok');
   await shot(page, 'new.png');
+
+  await edgeChecks(page);
+  await lateStreamChecks(
+    page,
+    spec
+      .replace('name: replay-live', 'name: e2e-late')
+      .replace('max_trials: 30', 'max_trials: 8')
+      .replace('delay: 150ms', 'delay: 100ms'),
+  );
 
   check('no page errors', errors.length === 0, errors.join(' | '));
   check('no request left the server', external.length === 0, external.join(' '));

@@ -3,7 +3,7 @@
 // units (web/format.js), feasibility, best so far and parameter importance (web/model.js).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fmtMetric, fmtMoney, fmtNum } from '../../web/format.js';
+import { fmtMetric, fmtMoney, fmtNum, tickFormat } from '../../web/format.js';
 import {
   bestSoFar,
   feasibility,
@@ -43,6 +43,16 @@ test('numbers are never in exponent notation', () => {
   assert.equal(fmtNum(null), '–');
   assert.equal(fmtNum(NaN), '–');
   for (const v of [5.42e-4, 1e-7, 3e9, -2.5e-5]) assert.doesNotMatch(fmtNum(v), /e/i);
+});
+
+test('axis ticks: units as the metric has them, unlabelled ticks empty', () => {
+  assert.equal(tickFormat('error_rate')(0.25), '25');
+  assert.equal(tickFormat('cost_per_hour')(0.5), '$0.5');
+  assert.equal(tickFormat(null)(1500), '1,500');
+  // uPlot passes null for the log scale's minor ticks it does not label (batch: 2, 3, ... 9).
+  for (const name of [null, 'p99_ms', 'error_rate', 'cost_per_hour']) {
+    assert.equal(tickFormat(name)(null), '');
+  }
 });
 
 test('metrics carry their units, money is currency', () => {

@@ -213,6 +213,8 @@ check "a chunked body: JSON" length_required "$(body .error.code)"
 raw=$(printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nno colon here\r\n\r\n' "$PORT" |
     timeout 30 curl -s "telnet://127.0.0.1:$PORT")
 check_contains "a malformed head: JSON 400" '{"error":{"code":"bad_request"' "$raw"
+check_contains "the gate's answer carries Referrer-Policy like every other" \
+    "Referrer-Policy: no-referrer" "$raw"
 raw=$(printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nHost: evil.example\r\n\r\n' "$PORT" |
     timeout 30 curl -s "telnet://127.0.0.1:$PORT")
 check_contains "a repeated Host: 400" '{"error":{"code":"bad_request"' "$raw"

@@ -67,6 +67,15 @@ out=$("$MORPHLING" show replay-demo)
 check_contains "show has the confirmation table" "Confirmation (done)" "$out"
 check_contains "show marks the recommended trial" "recommended;" "$out"
 check_contains "show explains the marks" "(value): infeasible" "$out"
+check_contains "show counts the candidates" "the best 3 trials measured 2 more times each" "$out"
+
+# One candidate (top 3 of a single trial): the sentence counts it, not top.
+sed -e 's|name: replay-demo|name: one-candidate|' -e 's|delay: 1s|delay: 1ms|' \
+    -e 's|max_trials: 8|max_trials: 1|' -e 's|name: random|name: grid|' \
+    "$WORK/spec.yaml" >"$WORK/one.yaml"
+"$MORPHLING" run "$WORK/one.yaml" --quiet >/dev/null 2>&1
+check_contains "show: one candidate" "Confirmation (done): the best trial measured 2 more times (" \
+    "$("$MORPHLING" show one-candidate)"
 
 "$MORPHLING" validate "$WORK/spec.yaml" --set algorithm.confirm.runs=0 >/dev/null 2>"$WORK/err"
 check "confirm.runs = 0 is refused with exit 2" 2 "$?"

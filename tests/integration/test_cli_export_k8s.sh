@@ -180,6 +180,23 @@ norm='.spec.template.spec | .containers[0].env |= sort_by(.name)'
 check "--base prints what kubectl patch makes of the same patch" "$(jq -S -c "$norm" "$WORK/kpatched.json")" \
     "$(jq -S -c "$norm" "$WORK/based.json")"
 check "kubectl adds no second container" 2 "$(jq '.spec.template.spec.containers | length' "$WORK/kpatched.json")"
+# Memory is the trial's exact bytes: a fraction of a MiB is neither rounded away nor to zero.
+for v in "1000.4 1048995430" "0.3 314573" "1536 1536Mi"; do
+    set -- $v
+    printf 'memory,throughput_rps\n%s,5\n' "$1" >"$WORK/mem.csv"
+    cat >"$WORK/mem.yaml" <<SPEC
+name: k8s-mem
+parameters:
+  - {name: memory, type: discrete, values: [$1], target: {resource: memory}}
+objective: {metric: throughput_rps}
+algorithm: {name: grid, max_trials: 1}
+runner: {kind: replay, surface: mem.csv}
+SPEC
+    "$MORPHLING" run "$WORK/mem.yaml" --quiet --restart >/dev/null 2>&1 || not_ok "run mem.yaml ($1)"
+    out=$("$MORPHLING" export k8s-mem --format k8s --container server 2>/dev/null |
+        jq -c "$c.resources.limits.memory, $c.resources.requests.memory")
+    check "memory of $1 MiB in bytes" "$(printf '"%s"\n"%s"' "$2" "$2")" "$out"
+done
 # The test cluster's API server (tests/kube) validates what it is sent against the official
 # Kubernetes schemas, as a real one does: kubectl's client-side dry run checks the object with
 # the server's OpenAPI, the server-side one (Strict field validation) on the server.

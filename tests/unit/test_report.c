@@ -62,6 +62,61 @@ static void capacity_plan_limits(void **state)
     json_decref(rep);
 }
 
+/* The replicas are those of the exact quotient: 100 requests/s with 10 % headroom on 10 each is
+ * 11 replicas, though 100 * (1 + 0.1) / 10 is 11.000000000000002 in doubles (ceil: 12). */
+static void capacity_plan_exact(void **state)
+{
+    (void)state;
+    static const struct {
+        double rps, target, headroom;
+        json_int_t replicas;
+    } cases[] = {
+        {10, 100, 0.1, 11}, {40, 400, 0.1, 11}, {70, 700, 0.1, 11}, {10, 200, 0.1, 22},
+        {10, 100, 0.2, 12}, {10, 101, 0.1, 12}, {40, 10, 0.2, 1},   {3, 10, 0, 4},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "{\"best\":{\"metrics\":{\"throughput_rps\":%g}}}",
+                 cases[i].rps);
+        json_t *rep = json_loads(text, 0, NULL);
+        struct mp_error err = {0};
+        assert_int_equal(mp_report_capacity_plan(rep, cases[i].target, cases[i].headroom, &err), 0);
+        json_int_t got =
+            json_integer_value(json_object_get(json_object_get(rep, "capacity_plan"), "replicas"));
+        if (got != cases[i].replicas) {
+            fail_msg("%g requests/s, headroom %g, %g each: %lld replicas, expected %lld",
+                     cases[i].target, cases[i].headroom, cases[i].rps, (long long)got,
+                     (long long)cases[i].replicas);
+        }
+        json_decref(rep);
+    }
+}
+
+/* A trial's note: the failure class and its reason, or the reason alone (a cancelled trial has
+ * no class), never a reason after a bare ': '. */
+static void trial_notes(void **state)
+{
+    (void)state;
+    json_t *rep = json_loads(
+        "{\"parameters\":[\"cpu\"],\"objective\":{\"metric\":\"t\"},\"trials\":["
+        "{\"number\":1,\"state\":\"CANCELLED\",\"failure\":null,\"reason\":\"stopped\","
+        "\"params\":{\"cpu\":1},\"metrics\":{}},"
+        "{\"number\":2,\"state\":\"FAILED\",\"failure\":\"OOM_KILLED\",\"reason\":\"oom\","
+        "\"params\":{\"cpu\":2},\"metrics\":{}}]}",
+        0, NULL);
+    assert_non_null(rep);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    mp_report_print_trials(f, rep);
+    fclose(f);
+    if (!strstr(text, "  1  stopped\n") || !strstr(text, "  2  OOM_KILLED: oom\n")) {
+        fail_msg("notes: %s", text);
+    }
+    free(text);
+    json_decref(rep);
+}
+
 static void pareto_from_report(void **state)
 {
     (void)state;
@@ -136,6 +191,8 @@ int main(void)
         cmocka_unit_test(pareto_flags),
         cmocka_unit_test(pareto_from_report),
         cmocka_unit_test(capacity_plan_limits),
+        cmocka_unit_test(capacity_plan_exact),
+        cmocka_unit_test(trial_notes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,8 +63,10 @@ function confirmationTable(exp, conf) {
       h(
         'caption',
         { class: 'muted' },
-        `Confirmation (${conf.state}): the best ${conf.top} candidates, ` +
-          `measured ${conf.runs} more times each` +
+        `Confirmation (${conf.state}): ` +
+          (rows.length === 1
+            ? `the best candidate, measured ${conf.runs} more times`
+            : `the best ${rows.length} candidates, measured ${conf.runs} more times each`) +
           (conf.max_runs > conf.runs
             ? ` (up to ${conf.max_runs} while the leader's 95 % interval is wider than ` +
               `± ${(100 * conf.max_uncertainty).toFixed(1)} %)`
@@ -357,8 +359,13 @@ export async function viewExperiment(id, gen) {
   };
   main.replaceChildren(head, top, h('h2', { class: 'section' }, 'Charts'), charts, trials);
   render();
+  let shown = JSON.stringify(exp);
   subscribe(gen, `/experiments/${exp.id}/events`, async () => {
-    exp = await api(`/experiments/${exp.id}`);
-    if (!stale(gen)) render();
+    const fresh = await api(`/experiments/${exp.id}`);
+    const text = JSON.stringify(fresh);
+    if (stale(gen) || text === shown) return;
+    exp = fresh;
+    shown = text;
+    render();
   });
 }

@@ -135,8 +135,12 @@ export async function viewList(params, gen) {
     h('div', { class: 'panel' }, h('div', { class: 'toolbar' }, filter, compareBtn), holder),
   );
   render();
+  let shown = JSON.stringify(exps);
   subscribe(gen, '/events', async () => {
     const fresh = await api('/experiments');
+    const text = JSON.stringify(fresh.experiments);
+    if (text === shown) return;
+    shown = text;
     exps.splice(0, exps.length, ...fresh.experiments);
     render();
   });
