@@ -120,23 +120,28 @@ static void print_note(FILE *f, const json_t *tr)
     const char *reason = json_string_value(json_object_get(tr, "reason"));
     const char *failure = json_string_value(json_object_get(tr, "failure"));
     const json_t *violated = json_object_get(tr, "violated");
-    fprintf(f, "  ");
+    const char *sep = "  "; /* before the next part of the note */
     if (json_is_true(json_object_get(tr, "recommended"))) {
-        fprintf(f, "recommended; ");
+        fprintf(f, "%srecommended", sep);
+        sep = "; ";
     }
     if (json_is_false(json_object_get(tr, "settled"))) {
-        fprintf(f, "unsettled measurement; ");
+        fprintf(f, "%sunsettled measurement", sep);
+        sep = "; ";
     }
     /* An SLO miss's reason names the constraint already; other failures may break one too. */
     if (json_array_size(violated) > 0 && !(failure && strcmp(failure, "SLO_VIOLATED") == 0)) {
-        fprintf(f, "violates");
+        fprintf(f, "%sviolates", sep);
         for (size_t i = 0; i < json_array_size(violated); i++) {
             fprintf(f, "%s %s", i ? "," : "", json_string_value(json_array_get(violated, i)));
         }
-        fprintf(f, "; ");
+        sep = "; ";
     }
-    fprintf(f, "%s%s%s\n", failure ? failure : "", failure && reason ? ": " : "",
-            reason ? reason : "");
+    if (failure || reason) {
+        fprintf(f, "%s%s%s%s", sep, failure ? failure : "", failure && reason ? ": " : "",
+                reason ? reason : "");
+    }
+    fprintf(f, "\n");
 }
 
 void mp_report_print_trials(FILE *f, const json_t *r)

@@ -102,7 +102,11 @@ static void trial_notes(void **state)
         "{\"number\":1,\"state\":\"CANCELLED\",\"failure\":null,\"reason\":\"stopped\","
         "\"params\":{\"cpu\":1},\"metrics\":{}},"
         "{\"number\":2,\"state\":\"FAILED\",\"failure\":\"OOM_KILLED\",\"reason\":\"oom\","
-        "\"params\":{\"cpu\":2},\"metrics\":{}}]}",
+        "\"params\":{\"cpu\":2},\"metrics\":{}},"
+        "{\"number\":3,\"state\":\"SUCCEEDED\",\"recommended\":true,"
+        "\"params\":{\"cpu\":3},\"metrics\":{}},"
+        "{\"number\":4,\"state\":\"SUCCEEDED\",\"recommended\":true,\"settled\":false,"
+        "\"params\":{\"cpu\":4},\"metrics\":{}}]}",
         0, NULL);
     assert_non_null(rep);
     char *text = NULL;
@@ -110,7 +114,10 @@ static void trial_notes(void **state)
     FILE *f = open_memstream(&text, &len);
     mp_report_print_trials(f, rep);
     fclose(f);
-    if (!strstr(text, "  1  stopped\n") || !strstr(text, "  2  OOM_KILLED: oom\n")) {
+    /* Parts are separated, never followed, by "; " (a recommended trial read "recommended; "). */
+    if (!strstr(text, "  1  stopped\n") || !strstr(text, "  2  OOM_KILLED: oom\n") ||
+        !strstr(text, "  3  recommended\n") ||
+        !strstr(text, "  4  recommended; unsettled measurement\n")) {
         fail_msg("notes: %s", text);
     }
     free(text);
