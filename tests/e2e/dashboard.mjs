@@ -346,6 +346,29 @@ async function edgeChecks(page) {
     check(`edges: the recommended trial is ringed (${title})`, n > 50, `${n} green pixels`);
   }
   await shot(page.locator('figure.chart.wide').nth(1), 'edges.png');
+
+  // No configuration meets the constraint: once the experiment has ended, the recommendation
+  // panel does not say "yet".
+  const none = await page.evaluate(
+    async (s) => {
+      const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+      return [r.status, await r.json()];
+    },
+    spec.replace('e2e-edges', 'e2e-none').replace('latency <= 13', 'latency <= 1'),
+  );
+  check('edges: the infeasible experiment is created', none[0] === 201, JSON.stringify(none));
+  await page.goto(`${BASE}/#/exp/${none[1].id}`);
+  await page.waitForFunction(
+    () => !['CREATED', 'RUNNING'].includes(document.querySelector('h1 .badge')?.textContent),
+    null,
+    { timeout: 60000 },
+  );
+  const reco = await page.locator('#reco-h').locator('xpath=..').innerText();
+  check(
+    'edges: an ended experiment without a feasible trial says so, not "yet"',
+    /No feasible trial:/.test(reco) && !/yet/.test(reco),
+    reco,
+  );
 }
 
 // An experiment that finishes between the page's fetch and the start of its event stream (which

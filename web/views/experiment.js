@@ -10,6 +10,9 @@ import { main, stale } from '../page.js';
 import { drawCharts } from './expcharts.js';
 import { exportDialog } from './export.js';
 
+// States in which an experiment may still run trials.
+const ACTIVE = ['CREATED', 'RUNNING', 'INTERRUPTED'];
+
 function card(label, value, note) {
   return h(
     'div',
@@ -110,7 +113,13 @@ function recommendationCard(exp) {
     return panel(
       'reco-h',
       'Recommendation',
-      h('p', { class: 'muted' }, 'No feasible trial yet: no configuration met every constraint.'),
+      h(
+        'p',
+        { class: 'muted' },
+        ACTIVE.includes(exp.state)
+          ? 'No feasible trial yet: no configuration met every constraint.'
+          : 'No feasible trial: no configuration met every constraint.',
+      ),
     );
   }
   const m = b.metrics || {};
@@ -304,7 +313,7 @@ function actions(exp, msg) {
       fail(e);
     }
   };
-  const active = ['CREATED', 'RUNNING', 'INTERRUPTED'].includes(exp.state);
+  const active = ACTIVE.includes(exp.state);
   return h(
     'div',
     { class: 'actions' },
