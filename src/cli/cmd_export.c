@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "doc/doc.h"
+#include "kube/kube.h"
 #include "report/report.h"
 
 struct export_args {
@@ -194,9 +195,68 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
     return rc;
 }
 
-/* Says what a reader of the output must know, on stderr. */
-static void k8s_notes(const struct export_args *a, const struct mp_recommended *rec)
+static const json_t *output_containers(const json_t *out)
 {
+    const json_t *tmpl = json_object_get(json_object_get(out, "spec"), "template");
+    return json_object_get(json_object_get(tmpl, "spec"), "containers");
+}
+
+/* Arguments of the output's containers shown as MP_SECRET_REDACTED. */
+static size_t redacted_args(const json_t *out)
+{
+    const json_t *containers = output_containers(out);
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(containers); i++) {
+        const json_t *args = json_object_get(json_array_get(containers, i), "args");
+        for (size_t k = 0; k < json_array_size(args); k++) {
+            const char *s = json_string_value(json_array_get(args, k));
+            n += s && strstr(s, MP_SECRET_REDACTED) != NULL;
+        }
+    }
+    return n;
+}
+
+/* Whether a container of the output sets the variable name[0..len) (e.g. a base's
+ * secretKeyRef). */
+static bool output_sets_env(const json_t *out, const char *name, size_t len)
+{
+    const json_t *containers = output_containers(out);
+    for (size_t i = 0; i < json_array_size(containers); i++) {
+        const json_t *env = json_object_get(json_array_get(containers, i), "env");
+        for (size_t k = 0; k < json_array_size(env); k++) {
+            const char *s = json_string_value(json_object_get(json_array_get(env, k), "name"));
+            if (s && strlen(s) == len && strncmp(s, name, len) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Says what a reader of the output must know, on stderr. */
+static void k8s_notes(const struct export_args *a, const struct mp_recommended *rec,
+                      const json_t *out)
+{
+    const struct mp_spec *spec = rec->spec;
+    for (size_t i = 0; spec->has_service && i < spec->service.n_env; i++) {
+        const char *v = spec->service.env[i];
+        size_t len = strcspn(v, "=");
+        if (mp_spec_env_secret(spec, i) && !output_sets_env(out, v, len)) {
+            fprintf(stderr,
+                    "morphling export: the secret variable %.*s is not in the output: set it in "
+                    "the Deployment from a Secret (valueFrom.secretKeyRef)\n",
+                    (int)len, v);
+        }
+    }
+    size_t hidden = redacted_args(out);
+    if (hidden > 0) {
+        fprintf(stderr,
+                "morphling export: %zu argument%s shown as %s (secret): replace %s before "
+                "applying, e.g. with $(NAME) of a variable set from a Secret\n",
+                hidden, hidden == 1 ? " is" : "s are", MP_SECRET_REDACTED,
+                hidden == 1 ? "it" : "them");
+    }
+
     if (rec->spec->has_service && rec->spec->service.argc > 0) {
         fprintf(stderr,
                 "morphling export: the container's image takes the place of the program "
@@ -224,7 +284,7 @@ static int export_configuration(const struct export_args *a)
     if (rc == 0 && k8s) {
         rc = mp_report_recommended(st, a->ref, &o, &rec, &err);
         if (rc == 0 && (rc = k8s_pod(a, &rec, &out, &err)) == 0) {
-            k8s_notes(a, &rec);
+            k8s_notes(a, &rec, out);
         }
     } else if (rc == 0) {
         rc = mp_report_deployment(st, a->ref, &o, &out, &err);
@@ -251,6 +311,10 @@ static int export_run(void *args, char **operands, size_t n)
     if (k8s && !a->container && !a->base) {
         return mp_cli_usage("export", "--format k8s needs --container NAME (the container to "
                                       "configure) or --base FILE (a Deployment)");
+    }
+    struct mp_error bad = {0};
+    if (a->container && mp_kube_check_name(a->container, MP_KUBE_DNS_LABEL, "--container", &bad)) {
+        return mp_cli_usage("export", "%s", bad.msg); /* no Kubernetes container has this name */
     }
     int rc = check_gpu_types(&a->gpu_type_values);
     if (rc != 0) {

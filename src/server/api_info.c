@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/events.h"
+#include "kube/kube.h"
 #include "report/report.h"
 
 mhd_result mp_srv_api_info(struct MHD_Connection *c, struct request *req)
@@ -48,6 +49,9 @@ static int export_query(struct MHD_Connection *c, struct export_query *q, struct
     if (strcmp(q->format, "k8s") == 0 && !q->container) {
         return mp_error_set(err, MP_EINVALID,
                             "format k8s needs container=NAME (the container to configure)");
+    }
+    if (q->container && mp_kube_check_name(q->container, MP_KUBE_DNS_LABEL, "container", err)) {
+        return MP_EINVALID;
     }
     if (p && (mp_parse_int64(p, &port) != 0 || port < 1 || port > 65535)) {
         return mp_error_set(err, MP_EINVALID, "port '%s': expected 1 to 65535", p);

@@ -143,9 +143,7 @@ static void env_set(struct elems *env, char *entry, bool tunable)
     elems_add(env, entry, tunable);
 }
 
-/* Whether service.env entry i is a secret: a reference ({from_env}, {from_file}), or a fixed
- * value whose name looks secret. A deployment never shows its value. */
-static bool env_secret(const struct mp_spec *spec, size_t i)
+bool mp_spec_env_secret(const struct mp_spec *spec, size_t i)
 {
     const struct mp_service *svc = &spec->service;
     const char *eq = strchr(svc->env[i], '=');
@@ -166,7 +164,7 @@ static int env_elems(const struct mp_spec *spec, const struct mp_spec_template_v
     int rc = 0;
     for (size_t i = 0; i < svc->n_env; i++) {
         const char *eq = strchr(svc->env[i], '=');
-        bool secret = env_secret(spec, i);
+        bool secret = mp_spec_env_secret(spec, i);
         if (secret && scope == MP_DEPLOY_PORTABLE) {
             continue;
         }

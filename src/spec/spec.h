@@ -224,6 +224,8 @@ void mp_rendered_release(struct mp_rendered *r);
  * shown: MP_DEPLOY_HOST writes MP_SECRET_REDACTED as its value, MP_DEPLOY_PORTABLE drops it (a
  * pod template's own variable of that name, a secretKeyRef, stays). */
 enum mp_deploy_scope { MP_DEPLOY_HOST, MP_DEPLOY_PORTABLE };
+/* Whether service.env entry i is such a secret variable. */
+bool mp_spec_env_secret(const struct mp_spec *spec, size_t i);
 /* The service's program (argv[0], only with a service section), arguments and environment for
  * configuration x with {port} = port, as mp_spec_render_service renders them, less what scope
  * drops. */

@@ -144,6 +144,8 @@ check "export k8s: cpu limit" "$(get "/api/v1/experiments/$id/recommendation" | 
     "$(body '.spec.template.spec.containers[0].resources.limits.cpu')"
 check "export k8s without a container" 400 "$(status GET "/api/v1/experiments/$id/export?format=k8s")"
 check_contains "export: the error names container" "container=NAME" "$(body .error.message)"
+check "export: an invalid container name" 400 "$(status GET "/api/v1/experiments/$id/export?format=k8s&container=a%22b")"
+check_contains "export: the error says why" "RFC 1123 label" "$(body .error.message)"
 check "export: an unknown format" 400 "$(status GET "/api/v1/experiments/$id/export?format=zip")"
 check "export: a huge target_rps" 400 "$(status GET "/api/v1/experiments/$id/export?format=k8s&container=web&target_rps=1e22")"
 check_contains "export: the target's range" "1e+12" "$(body .error.message)"
@@ -232,8 +234,11 @@ for path in ../../../../../../../etc/passwd /etc/passwd examples/no-such.csv; do
 done
 check "the answer holds nothing of the file" "" "$(grep -o 'root:' "$WORK/body")"
 
-# Metrics, then delete.
+# Metrics, then delete. A method outside the standard ones counts as "other" (PROPFIND was
+# counted as "PROPFIN", and every new method added series).
+status PROPFIND /api/v1/experiments >/dev/null
 get /metrics >"$WORK/metrics.txt"
+check_contains "metrics: other methods" 'morphling_http_requests_total{route="api",method="other",code="405"} 1' "$(cat "$WORK/metrics.txt")"
 check_contains "metrics: experiments by state" 'morphling_experiments{state="SUCCEEDED"} 2' "$(cat "$WORK/metrics.txt")"
 check_contains "metrics: trials by state" 'morphling_trials{state="CANCELLED"}' "$(cat "$WORK/metrics.txt")"
 check_contains "metrics: trial durations" 'morphling_trial_duration_seconds_count' "$(cat "$WORK/metrics.txt")"

@@ -48,6 +48,29 @@ done
 "$MORPHLING" export k8s-whole --format k8s >/dev/null 2>"$WORK/err"
 check "k8s without a container or a base exits 2" 2 "$?"
 check_contains "says what to give" "--container NAME" "$(cat "$WORK/err")"
+# A container name no Kubernetes container can have (it went into the patch as it was).
+"$MORPHLING" export k8s-whole --format k8s --container 'a"b' >"$WORK/out" 2>"$WORK/err"
+check "an invalid container name exits 2" 2 "$?"
+check_contains "says why" 'RFC 1123 label' "$(cat "$WORK/err")"
+check "and prints nothing" "" "$(cat "$WORK/out")"
+
+# Secrets are never in the output, and stderr says what is missing (the patch went out with a
+# literal '--token <redacted>' and without the variables, silently).
+sed -e 's/k8s-whole/k8s-secret/' -e 's/--nonce, "{nonce}"/--token, s3cr3t-arg/' \
+    -e 's/MODE: fast}/MODE: fast, API_KEY: s3cr3t-env, DB_PASSWORD: {from_env: HOME}}/' \
+    "$WORK/spec.yaml" >"$WORK/secret.yaml"
+"$MORPHLING" run "$WORK/secret.yaml" --quiet >/dev/null 2>&1 || not_ok "run secret.yaml"
+"$MORPHLING" export k8s-secret --format k8s --container server >"$WORK/secret.json" \
+    2>"$WORK/secret.err"
+check "secrets: exit 0" 0 "$?"
+check "secrets: no secret value in the output" "" "$(grep -o 's3cr3t[a-z-]*' "$WORK/secret.json")"
+check_contains "secrets: the variable is named" "the secret variable API_KEY is not in the output" \
+    "$(cat "$WORK/secret.err")"
+check_contains "secrets: the reference too" "the secret variable DB_PASSWORD is not in the output" \
+    "$(cat "$WORK/secret.err")"
+check_contains "secrets: the argument is counted" "1 argument is shown as <redacted>" \
+    "$(cat "$WORK/secret.err")"
+check "secrets: MODE is no secret" "" "$(grep -o 'variable MODE' "$WORK/secret.err")"
 
 "$MORPHLING" export k8s-whole --format k8s --container server >"$WORK/patch.json" 2>"$WORK/notes"
 check "the patch exits 0" 0 "$?"
