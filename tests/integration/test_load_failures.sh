@@ -62,15 +62,20 @@ run_load "$WORK/refused.json" 1 "http://127.0.0.1:$GONE/" -d 500ms --warmup 0 --
 check_true "refused: connect errors counted" [ "$(json_err "$WORK/refused.json" connect)" -gt 0 ]
 check_contains "refused: message" "refused" "$(cat "$WORK/refused.json.err")"
 
+# listen_later NAME MS: a free port (PORT) that refuses connections until a fake service starts
+# listening on it MS milliseconds from now.
+listen_later() {
+    start_service "$1"
+    kill "$SERVICE_PID"
+    wait "$SERVICE_PID" 2>/dev/null
+    "$MP_HELPERS/fake_service" --port "$PORT" --start-delay-ms "$2" >/dev/null 2>&1 &
+    track $!
+}
+
 # Connections refused during the warm-up only (the service starts listening within it): the
 # figures have no errors, and no error message beside them.
-start_service late
-LATE=$PORT
-kill "$SERVICE_PID"
-wait "$SERVICE_PID" 2>/dev/null
-"$MP_HELPERS/fake_service" --port "$LATE" --start-delay-ms 300 >/dev/null 2>&1 &
-track $!
-run_load "$WORK/late.json" 0 "http://127.0.0.1:$LATE/infer" -c 2 -d 500ms --warmup 3s --json
+listen_later late 300
+run_load "$WORK/late.json" 0 "http://127.0.0.1:$PORT/infer" -c 2 -d 500ms --warmup 3s --json
 check "refused during the warm-up only: no connect errors" 0 "$(json_err "$WORK/late.json" connect)"
 check_false "refused during the warm-up only: no error message" \
     grep -q '"error_messages":{"' "$WORK/late.json"
@@ -78,13 +83,8 @@ check_false "refused during the warm-up only: no error message" \
 # Closed loop, refused for the first 2.5 s of the run: the connect errors are counted, and the
 # request that finally gets through is timed from its own connect, not from before the outage
 # (its latency held the whole outage: max 3.17 s).
-start_service outage
-OUTAGE=$PORT
-kill "$SERVICE_PID"
-wait "$SERVICE_PID" 2>/dev/null
-"$MP_HELPERS/fake_service" --port "$OUTAGE" --start-delay-ms 2500 >/dev/null 2>&1 &
-track $!
-run_load "$WORK/outage.json" 0 "http://127.0.0.1:$OUTAGE/infer" -c 1 -d 4s --warmup 0 --json
+listen_later outage 2500
+run_load "$WORK/outage.json" 0 "http://127.0.0.1:$PORT/infer" -c 1 -d 4s --warmup 0 --json
 check_true "refused at first: connect errors counted" \
     [ "$(json_err "$WORK/outage.json" connect)" -gt 0 ]
 outage_max=$(sed -n 's/.*"latency_us":{[^}]*"max":\([0-9]*\).*/\1/p' "$WORK/outage.json")

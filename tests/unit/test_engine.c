@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "engine/engine.h"
+#include "testlib.h"
 
 /* A runner whose objective is known: qps = 100 - (a-7)^2 - (b-3)^2. Configurations with
  * a == fail_a fail with OOM_KILLED; after `interrupt_after` finished trials it raises cancel
@@ -418,13 +419,7 @@ static void heartbeat_beats_during_a_trial(void **state)
     assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED);
     assert_true(fr.saw_beat);
     run_release(&a);
-    char *wal = mp_xasprintf("%s-wal", path), *shm = mp_xasprintf("%s-shm", path);
-    unlink(path);
-    unlink(wal);
-    unlink(shm);
-    free(wal);
-    free(shm);
-    free(path);
+    remove_db(path);
     mp_spec_free(spec);
 }
 

@@ -22,6 +22,21 @@
 #include "proc/proc.h"
 #include "testlib.h"
 
+/* Reads /proc/PID/FILE into buf (NUL-terminated); its length, or -1 when it cannot be read. */
+static ssize_t read_proc(const char *pid, const char *file, char *buf, size_t size)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "/proc/%s/%s", pid, file);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return -1;
+    }
+    size_t len = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
 /* Zombie children of this process (there must never be any after a teardown). */
 static int count_zombie_children(void)
 {
@@ -29,15 +44,10 @@ static int count_zombie_children(void)
     DIR *d = opendir("/proc");
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        char path[300], buf[512];
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) {
+        char buf[512];
+        if (read_proc(e->d_name, "stat", buf, sizeof(buf)) < 0) {
             continue;
         }
-        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[len] = '\0';
         char *rp = strrchr(buf, ')');
         char st = 0;
         int ppid = 0;
@@ -328,16 +338,9 @@ static int marked(const char *marker, int sig)
     DIR *d = opendir("/proc");
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        char path[300], buf[4096];
-        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) {
-            continue;
-        }
-        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[len] = '\0';
-        for (size_t i = 0; i < len; i += strlen(buf + i) + 1) {
+        char buf[4096];
+        ssize_t len = read_proc(e->d_name, "cmdline", buf, sizeof(buf));
+        for (ssize_t i = 0; i < len; i += (ssize_t)strlen(buf + i) + 1) {
             if (strcmp(buf + i, marker) == 0) {
                 n++;
                 if (sig) {

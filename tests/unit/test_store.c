@@ -14,23 +14,13 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "testlib.h"
 
 static char *temp_db(void)
 {
     char *path =
         mp_xasprintf("/tmp/mp-test-store-%d-%lld.db", (int)getpid(), (long long)mp_mono_ns());
     return path;
-}
-
-static void remove_db(char *path)
-{
-    char *wal = mp_xasprintf("%s-wal", path), *shm = mp_xasprintf("%s-shm", path);
-    unlink(path);
-    unlink(wal);
-    unlink(shm);
-    free(wal);
-    free(shm);
-    free(path);
 }
 
 static struct mp_store *open_ok(const char *path, int max_version)

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the unit tests: building search spaces, finding helper programs, counting
- * open descriptors, and SEC (one second in nanoseconds, for deadlines). */
+ * open descriptors, removing a store file, and SEC (one second in nanoseconds, for deadlines). */
 #ifndef MP_TESTLIB_H
 #define MP_TESTLIB_H
 
 #include <dirent.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -77,6 +78,18 @@ static inline int count_fds(void)
         closedir(d);
     }
     return n;
+}
+
+/* Removes an SQLite store file with its -wal and -shm files, and frees path. */
+static inline void remove_db(char *path)
+{
+    char *wal = mp_xasprintf("%s-wal", path), *shm = mp_xasprintf("%s-shm", path);
+    unlink(path);
+    unlink(wal);
+    unlink(shm);
+    free(wal);
+    free(shm);
+    free(path);
 }
 
 #endif
