@@ -358,8 +358,13 @@ async function edgeChecks(page) {
   );
   check('edges: the infeasible experiment is created', none[0] === 201, JSON.stringify(none));
   await page.goto(`${BASE}/#/exp/${none[1].id}`);
+  // This page's heading (the last page's stays until the new one is drawn), once ended.
   await page.waitForFunction(
-    () => !['CREATED', 'RUNNING'].includes(document.querySelector('h1 .badge')?.textContent),
+    () => {
+      const h1 = document.querySelector('h1');
+      const state = h1?.querySelector('.badge')?.textContent;
+      return h1?.textContent.startsWith('e2e-none') && state && !/CREATED|RUNNING/.test(state);
+    },
     null,
     { timeout: 60000 },
   );

@@ -65,7 +65,7 @@ check "feasible means SUCCEEDED" \
 
 out=$("$MORPHLING" show replay-demo)
 check_contains "show has the confirmation table" "Confirmation (done)" "$out"
-check_contains "show marks the recommended trial" "recommended;" "$out"
+check "show marks the recommended trial" 1 "$(printf '%s\n' "$out" | grep -c '  recommended$')"
 check_contains "show explains the marks" "(value): infeasible" "$out"
 check_contains "show counts the candidates" "the best 3 trials measured 2 more times each" "$out"
 
