@@ -286,7 +286,9 @@ async function confirmationChecks(page, expId) {
   check('confirmation: the confirmed mean with its spread', /±.*\(sd\).*range/.test(card), card);
   check('confirmation: an unsettled measurement is said', await page.isVisible('.reco .msg.warn'));
   await shot(page.locator('.reco'), 'confirmation.png');
-  await page.unroute(url);
+  // The page may be fetching again (its stream opened): let that handler finish, or its
+  // fulfill fails with "Route is already handled".
+  await page.unrouteAll({ behavior: 'wait' });
 }
 
 // Green pixels (the recommended ring) in the canvas of every uPlot chart whose legend names the
@@ -409,7 +411,7 @@ async function lateStreamChecks(page, spec) {
     .then(() => 'SUCCEEDED')
     .catch(() => page.locator('h1 .badge').textContent());
   check('late stream: the page shows the finished experiment', shown === 'SUCCEEDED', shown);
-  await page.unroute(events);
+  await page.unrouteAll({ behavior: 'wait' });
 }
 
 // A phone's width (375 px): the navigation fits, nothing makes the page scroll sideways.
