@@ -34,7 +34,8 @@ void mp_surface_free(struct mp_surface *s)
     free(s);
 }
 
-/* Splits one line into fields; with starts non-NULL also stores where each field starts (1-based
+/* Splits one line into fields (RFC 4180 quoting; spaces and tabs around a field are dropped,
+ * those inside quotes kept); with starts non-NULL also stores where each field starts (1-based
  * byte column, owned). Returns the field count or a negative code. */
 static int split_line(const char *line, size_t len, char ***fields, size_t **starts,
                       const char *name, size_t lineno, struct mp_error *err)
@@ -47,6 +48,9 @@ static int split_line(const char *line, size_t len, char ***fields, size_t **sta
     for (;;) {
         struct mp_buf cell = MP_BUF_INIT;
         size_t start = i;
+        while (i < len && (line[i] == ' ' || line[i] == '\t')) {
+            i++; /* blanks around a field are not part of it; inside quotes they are */
+        }
         if (i < len && line[i] == '"') {
             for (i++;; i++) {
                 if (i >= len) {
@@ -64,19 +68,29 @@ static int split_line(const char *line, size_t len, char ***fields, size_t **sta
                     mp_buf_addc(&cell, line[i]);
                 }
             }
+            while (rc == 0 && i < len && (line[i] == ' ' || line[i] == '\t')) {
+                i++;
+            }
             if (rc == 0 && i < len && line[i] != ',') {
                 rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: text after a closing quote", name,
                                   lineno, i + 1);
             }
         } else {
-            while (i < len && line[i] != ',') {
-                if (line[i] == '"') {
+            size_t end = i;
+            while (end < len && line[end] != ',') {
+                if (line[end] == '"') {
                     rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: quote inside an unquoted field",
-                                      name, lineno, i + 1);
+                                      name, lineno, end + 1);
                     break;
                 }
-                mp_buf_addc(&cell, line[i++]);
+                end++;
             }
+            size_t e = end;
+            while (e > i && (line[e - 1] == ' ' || line[e - 1] == '\t')) {
+                e--;
+            }
+            mp_buf_add(&cell, line + i, e - i);
+            i = end;
         }
         if (rc == 0 && cell.len > MAX_CELL) {
             rc = mp_error_set(err, MP_ETOOBIG, "%s:%zu:%zu: field longer than %u bytes", name,
@@ -119,19 +133,6 @@ static int split_line(const char *line, size_t len, char ***fields, size_t **sta
     return (int)n;
 }
 
-static void trim_spaces(char *s)
-{
-    size_t len = strlen(s), a = 0;
-    while (a < len && (s[a] == ' ' || s[a] == '\t')) {
-        a++;
-    }
-    while (len > a && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
-        len--;
-    }
-    memmove(s, s + a, len - a);
-    s[len - a] = '\0';
-}
-
 static int add_row(struct mp_surface *s, char **fields, int n, const char *name, size_t lineno,
                    size_t *cap, struct mp_error *err)
 {
@@ -149,7 +150,6 @@ static int add_row(struct mp_surface *s, char **fields, int n, const char *name,
     }
     s->lines[s->n_rows] = lineno;
     for (size_t c = 0; c < s->n_cols; c++) {
-        trim_spaces(fields[c]);
         s->cells[s->n_rows * s->n_cols + c] = fields[c];
     }
     s->n_rows++;
@@ -237,7 +237,6 @@ static int parse_header(struct mp_surface *s, const char *line, size_t len, cons
     s->header = fields;
     s->n_cols = (size_t)n;
     for (size_t c = 0; c < s->n_cols; c++) {
-        trim_spaces(s->header[c]);
         if (!s->header[c][0]) {
             return mp_error_set(err, MP_EPARSE, "%s:1: column %zu has an empty name", name, c + 1);
         }

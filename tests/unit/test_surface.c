@@ -181,6 +181,16 @@ static void reading_checks_the_text(void **state)
     s = parse("a,b\n1,caf\xc3\xa9 \xf0\x9f\x9a\x80\n");
     assert_string_equal(s->cells[1], "caf\xc3\xa9 \xf0\x9f\x9a\x80");
     mp_surface_free(s);
+    /* Blanks around a field are dropped, also around quotes; inside quotes they are the value
+     * (a quoted " " was read as an empty cell, and `a, "x"` was a quote inside a field). */
+    s = parse(" a , \"b c\" \n 1 ,\" \"\n2,\t\"x,y\"\t\n");
+    assert_string_equal(s->header[0], "a");
+    assert_string_equal(s->header[1], "b c");
+    assert_string_equal(s->cells[0], "1");
+    assert_string_equal(s->cells[1], " ");
+    assert_string_equal(s->cells[3], "x,y");
+    mp_surface_free(s);
+    expect_parse_error("a,b\n1, \"x\" y\n", "s.csv:2:8: text after a closing quote");
 }
 
 /* A failure cell is empty or a failure class; other text is an error listing the classes. */
