@@ -16,6 +16,40 @@
 #define MAX_CONNS      100000
 #define SPARE_FDS      16 /* beside the sockets and epoll sets: stdio, files, the caller's own */
 
+/* The request target from p (the path and query of url, up to a '#'): bytes that a URI may not
+ * hold as they are (non-ASCII, such as UTF-8 text, and "<>\\^`{|}) are percent-encoded, as
+ * browsers and curl send them (RFC 3986). */
+static int url_target(const char *url, const char *p, struct mp_lg_url *out, struct mp_error *err)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t path_len = strcspn(p, "#");
+    size_t off = 0;
+    if (*p != '/') {
+        out->path[off++] = '/';
+    }
+    for (size_t i = 0; i < path_len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c <= ' ' || c == 0x7f) {
+            return mp_error_set(err, MP_EINVALID, "'%s': spaces or control characters in path",
+                                url);
+        }
+        bool encode = c >= 0x80 || strchr("\"<>\\^`{|}", c);
+        if (off + (encode ? 3 : 1) >= sizeof(out->path)) {
+            return mp_error_set(err, MP_ETOOBIG, "'%s': path longer than %zu bytes", url,
+                                sizeof(out->path) - 1);
+        }
+        if (encode) {
+            out->path[off++] = '%';
+            out->path[off++] = hex[c >> 4];
+            out->path[off++] = hex[c & 15];
+        } else {
+            out->path[off++] = (char)c;
+        }
+    }
+    out->path[off] = '\0';
+    return 0;
+}
+
 int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err)
 {
     memset(out, 0, sizeof(*out));
@@ -77,35 +111,7 @@ int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err
     if (*p && *p != '/' && *p != '?') {
         return mp_error_set(err, MP_EINVALID, "'%s': unexpected '%c' after the host", url, *p);
     }
-    /* The request target: bytes that a URI may not hold as they are (non-ASCII, such as UTF-8
-     * text, and "<>\\^`{|}) are percent-encoded, as browsers and curl send them (RFC 3986). */
-    static const char hex[] = "0123456789ABCDEF";
-    size_t path_len = strcspn(p, "#");
-    size_t off = 0;
-    if (*p != '/') {
-        out->path[off++] = '/';
-    }
-    for (size_t i = 0; i < path_len; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c <= ' ' || c == 0x7f) {
-            return mp_error_set(err, MP_EINVALID, "'%s': spaces or control characters in path",
-                                url);
-        }
-        bool encode = c >= 0x80 || strchr("\"<>\\^`{|}", c);
-        if (off + (encode ? 3 : 1) >= sizeof(out->path)) {
-            return mp_error_set(err, MP_ETOOBIG, "'%s': path longer than %zu bytes", url,
-                                sizeof(out->path) - 1);
-        }
-        if (encode) {
-            out->path[off++] = '%';
-            out->path[off++] = hex[c >> 4];
-            out->path[off++] = hex[c & 15];
-        } else {
-            out->path[off++] = (char)c;
-        }
-    }
-    out->path[off] = '\0';
-    return 0;
+    return url_target(url, p, out, err);
 }
 
 static int check_header(const char *h, struct mp_error *err)

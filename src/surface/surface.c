@@ -34,9 +34,64 @@ void mp_surface_free(struct mp_surface *s)
     free(s);
 }
 
-/* Splits one line into fields (RFC 4180 quoting; spaces and tabs around a field are dropped,
- * those inside quotes kept); with starts non-NULL also stores where each field starts (1-based
- * byte column, owned). Returns the field count or a negative code. */
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Reads the field at line[*i] into cell and leaves *i at the comma or the end: RFC 4180 quoting;
+ * blanks around a field are not part of it, inside quotes they are. 0 or MP_EPARSE. */
+static int read_field(const char *line, size_t len, size_t *pos, struct mp_buf *cell,
+                      const char *name, size_t lineno, struct mp_error *err)
+{
+    size_t i = *pos, start = *pos;
+    while (i < len && blank(line[i])) {
+        i++;
+    }
+    if (i < len && line[i] == '"') {
+        for (i++;; i++) {
+            if (i >= len) {
+                return mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: unterminated quoted field", name,
+                                    lineno, start + 1);
+            }
+            if (line[i] == '"' && i + 1 < len && line[i + 1] == '"') {
+                mp_buf_addc(cell, '"');
+                i++;
+            } else if (line[i] == '"') {
+                i++;
+                break;
+            } else {
+                mp_buf_addc(cell, line[i]);
+            }
+        }
+        while (i < len && blank(line[i])) {
+            i++;
+        }
+        *pos = i;
+        if (i < len && line[i] != ',') {
+            return mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: text after a closing quote", name,
+                                lineno, i + 1);
+        }
+        return 0;
+    }
+    size_t end = i;
+    for (; end < len && line[end] != ','; end++) {
+        if (line[end] == '"') {
+            return mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: quote inside an unquoted field", name,
+                                lineno, end + 1);
+        }
+    }
+    size_t e = end;
+    while (e > i && blank(line[e - 1])) {
+        e--;
+    }
+    mp_buf_add(cell, line + i, e - i);
+    *pos = end;
+    return 0;
+}
+
+/* Splits one line into fields (read_field); with starts non-NULL also stores where each field
+ * starts (1-based byte column, owned). Returns the field count or a negative code. */
 static int split_line(const char *line, size_t len, char ***fields, size_t **starts,
                       const char *name, size_t lineno, struct mp_error *err)
 {
@@ -48,50 +103,7 @@ static int split_line(const char *line, size_t len, char ***fields, size_t **sta
     for (;;) {
         struct mp_buf cell = MP_BUF_INIT;
         size_t start = i;
-        while (i < len && (line[i] == ' ' || line[i] == '\t')) {
-            i++; /* blanks around a field are not part of it; inside quotes they are */
-        }
-        if (i < len && line[i] == '"') {
-            for (i++;; i++) {
-                if (i >= len) {
-                    rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: unterminated quoted field", name,
-                                      lineno, start + 1);
-                    break;
-                }
-                if (line[i] == '"' && i + 1 < len && line[i + 1] == '"') {
-                    mp_buf_addc(&cell, '"');
-                    i++;
-                } else if (line[i] == '"') {
-                    i++;
-                    break;
-                } else {
-                    mp_buf_addc(&cell, line[i]);
-                }
-            }
-            while (rc == 0 && i < len && (line[i] == ' ' || line[i] == '\t')) {
-                i++;
-            }
-            if (rc == 0 && i < len && line[i] != ',') {
-                rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: text after a closing quote", name,
-                                  lineno, i + 1);
-            }
-        } else {
-            size_t end = i;
-            while (end < len && line[end] != ',') {
-                if (line[end] == '"') {
-                    rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: quote inside an unquoted field",
-                                      name, lineno, end + 1);
-                    break;
-                }
-                end++;
-            }
-            size_t e = end;
-            while (e > i && (line[e - 1] == ' ' || line[e - 1] == '\t')) {
-                e--;
-            }
-            mp_buf_add(&cell, line + i, e - i);
-            i = end;
-        }
+        rc = read_field(line, len, &i, &cell, name, lineno, err);
         if (rc == 0 && cell.len > MAX_CELL) {
             rc = mp_error_set(err, MP_ETOOBIG, "%s:%zu:%zu: field longer than %u bytes", name,
                               lineno, start + 1, MAX_CELL);
