@@ -112,10 +112,10 @@ void mp_lg_http_parser_reset(struct mp_lg_http_parser *p, bool head_request)
     p->state = MP_LG_HTTP_STATUS;
 }
 
-/* Starts the next interim/final response head without touching the counters of the body. */
 /* Header kinds: H_NONE before the first header line of a head. */
 enum { H_NONE, H_OTHER, H_CONTENT_LENGTH, H_TRANSFER_ENCODING, H_CONNECTION };
 
+/* Starts the next interim/final response head without touching the counters of the body. */
 static void restart_head(struct mp_lg_http_parser *p)
 {
     p->state = MP_LG_HTTP_STATUS;
@@ -286,15 +286,13 @@ static int head_done(struct mp_lg_http_parser *p)
 /* A header line starting with a space or tab continues the previous one (obsolete line
  * folding, RFC 9112 §5.2, which a client unfolds). The values of other headers are not read, so
  * their continuations are skipped; a folded framing header is refused rather than guessed. */
-static int fold_start(const struct mp_lg_http_parser *p)
+static int fold_start(struct mp_lg_http_parser *p)
 {
     if (p->kind == H_NONE) {
-        return bad((struct mp_lg_http_parser *)p, MP_EPARSE,
-                   "whitespace before the first header line");
+        return bad(p, MP_EPARSE, "whitespace before the first header line");
     }
     if (p->kind != H_OTHER) {
-        return bad((struct mp_lg_http_parser *)p, MP_EPARSE,
-                   "a folded Content-Length, Transfer-Encoding or Connection header");
+        return bad(p, MP_EPARSE, "a folded Content-Length, Transfer-Encoding or Connection header");
     }
     return 0;
 }
