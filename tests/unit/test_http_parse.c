@@ -27,6 +27,19 @@ static int parse_one(const char *text, struct mp_lg_http_parser *p)
     return parse_all(p, text, &used);
 }
 
+/* Parses text in two calls, split after its first split bytes (every split point is a test
+ * that state carries across reads). */
+static int parse_split(const char *text, size_t split, struct mp_lg_http_parser *p)
+{
+    mp_lg_http_parser_init(p, NULL, NULL);
+    size_t used = 0;
+    int rc = mp_lg_http_parse(p, text, split, &used);
+    if (rc == MP_LG_HTTP_MORE) {
+        rc = mp_lg_http_parse(p, text + split, strlen(text) - split, &used);
+    }
+    return rc;
+}
+
 static void content_length_response(void **state)
 {
     (void)state;
@@ -211,12 +224,7 @@ static void folded_headers(void **state)
     size_t len = strlen(r);
     for (size_t split = 0; split <= len; split++) { /* whole lines and byte by byte */
         struct mp_lg_http_parser p;
-        mp_lg_http_parser_init(&p, NULL, NULL);
-        size_t used = 0;
-        int rc = mp_lg_http_parse(&p, r, split, &used);
-        if (rc == MP_LG_HTTP_MORE) {
-            rc = mp_lg_http_parse(&p, r + split, len - split, &used);
-        }
+        int rc = parse_split(r, split, &p);
         if (rc != MP_LG_HTTP_COMPLETE || p.body_len != 2 || !p.keep_alive) {
             fail_msg("split %zu: rc %d (%s) body %llu, want complete with 2 bytes", split, rc,
                      p.why ? p.why : "-", (unsigned long long)p.body_len);
@@ -234,12 +242,7 @@ static void folded_headers(void **state)
         size_t n = strlen(said[i].response);
         for (size_t split = 0; split <= n; split++) {
             struct mp_lg_http_parser p;
-            mp_lg_http_parser_init(&p, NULL, NULL);
-            size_t used = 0;
-            int rc = mp_lg_http_parse(&p, said[i].response, split, &used);
-            if (rc == MP_LG_HTTP_MORE) {
-                rc = mp_lg_http_parse(&p, said[i].response + split, n - split, &used);
-            }
+            int rc = parse_split(said[i].response, split, &p);
             if (rc != MP_EPARSE || !p.why || !strstr(p.why, said[i].why)) {
                 fail_msg("case %zu split %zu: got %d '%s', want MP_EPARSE saying '%s'", i, split,
                          rc, p.why ? p.why : "(none)", said[i].why);
@@ -263,12 +266,7 @@ static void list_headers_are_read_to_the_end(void **state)
         size_t len = strlen(close_late[c]);
         for (size_t split = 0; split <= len; split++) { /* whole lines and byte by byte */
             struct mp_lg_http_parser p;
-            mp_lg_http_parser_init(&p, NULL, NULL);
-            size_t used = 0;
-            int rc = mp_lg_http_parse(&p, close_late[c], split, &used);
-            if (rc == MP_LG_HTTP_MORE) {
-                rc = mp_lg_http_parse(&p, close_late[c] + split, len - split, &used);
-            }
+            int rc = parse_split(close_late[c], split, &p);
             if (rc != MP_LG_HTTP_COMPLETE || p.keep_alive) {
                 fail_msg("case %zu split %zu: rc %d keep_alive %d, want complete and close", c,
                          split, rc, p.keep_alive);
