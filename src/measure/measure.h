@@ -227,7 +227,7 @@ void mp_capacity_opts_init(struct mp_capacity_opts *o);
 
 /* One step of the search, for the report. */
 struct mp_capacity_step {
-    char kind[12];      /* "probe", "bracket", "bisect", "confirm" */
+    char kind[12];      /* "probe", "bracket", "bisect", "confirm", "retry" */
     double offered_rps; /* 0 for the closed-loop probe */
     double throughput_rps;
     double p99_us;

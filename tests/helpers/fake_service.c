@@ -21,6 +21,11 @@
  *                     machine: while /infer requests arrive faster than R per second over both
  *                     the last 250 ms and the last second, each waits --over-ms (default 300)
  *                     more; below R it takes --service-us.
+ *   --shed-rps R      /infer answers 503 at once to requests beyond R per second (a server whose
+ *                     queue is full); with --shed-later-rps S and --shed-later-ms T, the limit is
+ *                     S once the oldest open connection is T ms old: a service that holds R for
+ *                     short runs but only S sustained (a load generator opens new connections
+ *                     for each run)
  *   --mode MODE       healthy (default); no-listen (never listens); no-answer (accepts, reads,
  *                     never answers); unhealthy (/healthz returns 500); exit (exits after becoming
  *                     ready); alloc (allocates --alloc-mb, then healthy); ignore-term (ignores
@@ -61,7 +66,8 @@ static struct {
     int64_t port, workers, service_us, alloc_mb, start_delay_ms, exit_after_ms;
     const char *nonce;
     int64_t knee_rps, over_ms;
-} cfg = {"healthy", "127.0.0.1", 0, 4, 1000, 512, 0, 300, NULL, 0, 300};
+    int64_t shed_rps, shed_later_rps, shed_later_ms;
+} cfg = {"healthy", "127.0.0.1", 0, 4, 1000, 512, 0, 300, NULL, 0, 300, 0, 0, 0};
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
@@ -103,6 +109,50 @@ static bool over_knee(int64_t arrival_ns)
     bool over = (double)recent > r * (double)KNEE_SHORT_NS / 1e9 &&
                 (double)knee_len > r * (double)KNEE_LONG_NS / 1e9;
     pthread_mutex_unlock(&knee_mu);
+    return over;
+}
+
+/* For --shed-rps: when each open connection was accepted (0: not open), and a token bucket. */
+#define MAX_FDS 65536
+static pthread_mutex_t shed_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t open_since[MAX_FDS];
+static int fd_high;
+static double shed_tokens;
+static int64_t shed_last_ns;
+
+static void note_open(int fd, int64_t since_ns)
+{
+    if (fd < MAX_FDS) {
+        pthread_mutex_lock(&shed_mu);
+        open_since[fd] = since_ns;
+        fd_high = fd > fd_high ? fd : fd_high;
+        pthread_mutex_unlock(&shed_mu);
+    }
+}
+
+/* True when this request is over the current limit (its bucket holds 20 ms of requests). */
+static bool shed(int64_t now_ns)
+{
+    pthread_mutex_lock(&shed_mu);
+    int64_t oldest = now_ns;
+    for (int i = 0; i <= fd_high; i++) {
+        if (open_since[i] && open_since[i] < oldest) {
+            oldest = open_since[i];
+        }
+    }
+    bool later = cfg.shed_later_ms > 0 && now_ns - oldest > cfg.shed_later_ms * 1000000;
+    double limit = (double)(later ? cfg.shed_later_rps : cfg.shed_rps);
+    double burst = limit * 0.02 > 1 ? limit * 0.02 : 1;
+    if (now_ns > shed_last_ns) { /* arrivals stamped before the lock may come out of order */
+        shed_tokens += (double)(now_ns - shed_last_ns) / 1e9 * limit;
+        shed_tokens = shed_tokens < burst ? shed_tokens : burst;
+        shed_last_ns = now_ns;
+    }
+    bool over = shed_tokens < 1;
+    if (!over) {
+        shed_tokens -= 1;
+    }
+    pthread_mutex_unlock(&shed_mu);
     return over;
 }
 
@@ -175,6 +225,7 @@ static int respond(int fd, int status, const char *extra, const char *body)
                      status,
                      status == 200   ? "OK"
                      : status == 404 ? "Not Found"
+                     : status == 503 ? "Service Unavailable"
                                      : "Error",
                      extra ? extra : "", strlen(body));
     if (n < 0 || (size_t)n >= sizeof(head)) {
@@ -239,6 +290,9 @@ static int route(int fd, const char *method, const char *path, int64_t arrival_n
             for (;;) {
                 pause();
             }
+        }
+        if (cfg.shed_rps > 0 && shed(arrival_ns)) {
+            return respond(fd, 503, NULL, "busy\n");
         }
         if (cfg.knee_rps > 0 && over_knee(arrival_ns)) {
             sleep_until(arrival_ns + cfg.over_ms * 1000000);
@@ -317,6 +371,7 @@ static void *conn_main(void *arg)
     while (serve_one(fd, buf, &have) == 1) {
     }
     free(buf);
+    note_open(fd, 0);
     close(fd);
     return NULL;
 }
@@ -395,6 +450,9 @@ static void parse_args(int argc, char **argv)
                        : strcmp(k, "--exit-after-ms") == 0  ? &cfg.exit_after_ms
                        : strcmp(k, "--knee-rps") == 0       ? &cfg.knee_rps
                        : strcmp(k, "--over-ms") == 0        ? &cfg.over_ms
+                       : strcmp(k, "--shed-rps") == 0       ? &cfg.shed_rps
+                       : strcmp(k, "--shed-later-rps") == 0 ? &cfg.shed_later_rps
+                       : strcmp(k, "--shed-later-ms") == 0  ? &cfg.shed_later_ms
                                                             : NULL;
         if (num) {
             if (mp_parse_int64(v, num) < 0 || *num < 0) {
@@ -453,7 +511,9 @@ int main(int argc, char **argv)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        note_open(fd, mp_mono_ns());
         if (pthread_create(&t, &attr, conn_main, (void *)(intptr_t)fd) != 0) {
+            note_open(fd, 0);
             close(fd);
         }
     }

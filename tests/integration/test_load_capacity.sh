@@ -27,4 +27,19 @@ done
 run_load "$WORK/none.json" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p50<=1ms' \
     --max-time 20s --json
 check_contains "impossible SLO: not found" '"found":false' "$(cat "$WORK/none.json")"
+
+# A service that sustains less than it holds for short runs (fake_service --shed-later-*: 503s
+# beyond 2000 req/s, beyond 750 once a run's connections are 1.8 s old; short steps take 1.3 s,
+# confirming runs 2.3 s). The confirmation fails near 2000 and must step down to below what the
+# service then answered until a run passes, not stop at half the rate that passed a step.
+kill "$SERVICE_PID"
+start_service sustain --workers 64 --service-us 2000 --shed-rps 2000 --shed-later-rps 750 \
+    --shed-later-ms 1800
+run_load "$WORK/sustain.json" 0 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' \
+    --max-time 50s --json
+echo "# steps: $(jq -c '[.steps[] | [.kind, (.offered_rps | floor), .error_rate]]' \
+    "$WORK/sustain.json" 2>/dev/null)"
+check_contains "sustained capacity found" '"found":true' "$(cat "$WORK/sustain.json")"
+cap=$(json_num "$WORK/sustain.json" capacity_rps)
+check_true "capacity $cap req/s, sustained 750 (-50 %, +2 %)" between "$cap" 375 765
 finish
