@@ -329,13 +329,18 @@ void mp_report_print_list(FILE *f, const json_t *list)
     }
 }
 
+/* A field as RFC 4180 writes it. Text that a spreadsheet would run as a formula (it starts with
+ * = + - @, a tab or a carriage return, is longer than that and is no number) gets a leading
+ * apostrophe, quoted: categorical values and parameter names come from whoever wrote the spec. */
 static void csv_field(FILE *f, const char *s)
 {
-    if (!strpbrk(s, ",\"\n\r")) {
+    double num;
+    bool formula = s[0] && s[1] && strchr("=+-@\t\r", s[0]) && mp_parse_double(s, &num) != 0;
+    if (!formula && !strpbrk(s, ",\"\n\r")) {
         fputs(s, f);
         return;
     }
-    fputc('"', f);
+    fputs(formula ? "\"'" : "\"", f);
     for (; *s; s++) {
         if (*s == '"') {
             fputc('"', f);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for src/report: Pareto fronts (pareto.c), from raw points and from a report's
  * trials; the capacity plan's limits (report.c); redaction of secret-looking values in shown specs
- * and argv (redact.c). */
+ * and argv (redact.c); trial notes and CSV cells (render.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,6 +124,34 @@ static void trial_notes(void **state)
     json_decref(rep);
 }
 
+/* CSV cells: RFC 4180 quoting; text a spreadsheet would run as a formula starts with an
+ * apostrophe, while numbers (negative ones too) and a lone "-" stay as they are. */
+static void csv_cells(void **state)
+{
+    (void)state;
+    json_t *rep = json_loads(
+        "{\"parameters\":[\"@p\",\"q\"],\"objective\":{\"metric\":\"t\"},\"trials\":["
+        "{\"number\":1,\"state\":\"SUCCEEDED\",\"failure\":null,"
+        "\"params\":{\"@p\":\"=HYPERLINK(\\\"x\\\")\",\"q\":\"a,b\"},\"metrics\":{\"t\":-2.5}},"
+        "{\"number\":2,\"state\":\"SUCCEEDED\",\"failure\":null,"
+        "\"params\":{\"@p\":\"-3\",\"q\":\"+1+2\"},\"metrics\":{\"t\":null}},"
+        "{\"number\":3,\"state\":\"SUCCEEDED\",\"failure\":null,"
+        "\"params\":{\"@p\":\"-\",\"q\":\"\\tx\"},\"metrics\":{\"t\":1}}]}",
+        0, NULL);
+    assert_non_null(rep);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    mp_report_write_csv(f, rep);
+    fclose(f);
+    assert_string_equal(text, "number,state,failure,\"'@p\",q,t\n"
+                              "1,SUCCEEDED,,\"'=HYPERLINK(\"\"x\"\")\",\"a,b\",-2.5\n"
+                              "2,SUCCEEDED,,-3,\"'+1+2\",-\n"
+                              "3,SUCCEEDED,,-,\"'\tx\",1\n");
+    free(text);
+    json_decref(rep);
+}
+
 static void pareto_from_report(void **state)
 {
     (void)state;
@@ -200,6 +228,7 @@ int main(void)
         cmocka_unit_test(capacity_plan_limits),
         cmocka_unit_test(capacity_plan_exact),
         cmocka_unit_test(trial_notes),
+        cmocka_unit_test(csv_cells),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
