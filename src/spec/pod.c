@@ -574,8 +574,10 @@ static int set_resources(json_t *c, const struct wanted *w, const struct mp_pod_
 {
     json_t *res = child(c, "resources", json_object);
     if (w->has_cpu) {
+        /* Whole millicores, at least 1m: Kubernetes takes a limit of 0 as no limit at all. */
         char text[32];
-        snprintf(text, sizeof(text), "%lldm", llround(w->cpu * 1000));
+        long long milli = llround(w->cpu * 1000);
+        snprintf(text, sizeof(text), "%lldm", milli > 0 ? milli : 1);
         put(res, "cpu", text);
     }
     if (w->has_mem) {

@@ -191,6 +191,26 @@ check "--gpu-type and --gpu-type-label" '{"cloud.google.com/gke-accelerator":"nv
 "$MORPHLING" export k8s-whole --format csv --base "$WORK/deploy.yaml" >/dev/null 2>&1
 check "--base with another format exits 2" 2 "$?"
 
+# Memory is the trial's exact bytes: a fraction of a MiB is neither rounded away nor to zero.
+# CPU is in whole millicores, rounded, and at least 1m (a limit of "0m" would be no limit).
+for v in "memory 1000.4 1048995430" "memory 0.3 314573" "memory 1536 1536Mi" "cpu 0.0004 1m" \
+    "cpu 0.0015 2m" "cpu 0.25 250m"; do
+    set -- $v
+    printf '%s,throughput_rps\n%s,5\n' "$1" "$2" >"$WORK/res.csv"
+    cat >"$WORK/res.yaml" <<SPEC
+name: k8s-res
+parameters:
+  - {name: $1, type: discrete, values: [$2], target: {resource: $1}}
+objective: {metric: throughput_rps}
+algorithm: {name: grid, max_trials: 1}
+runner: {kind: replay, surface: res.csv}
+SPEC
+    "$MORPHLING" run "$WORK/res.yaml" --quiet --restart >/dev/null 2>&1 || not_ok "run res.yaml ($1 $2)"
+    out=$("$MORPHLING" export k8s-res --format k8s --container server 2>/dev/null |
+        jq -c "$c.resources.limits.$1, $c.resources.requests.$1")
+    check "$1 of $2 is $3" "$(printf '"%s"\n"%s"' "$3" "$3")" "$out"
+done
+
 # kubectl, a client we did not write, applies what we print.
 if ! command -v kubectl >/dev/null 2>&1; then
     echo "SKIP: kubectl is not on the PATH: the kubectl checks did not run"
@@ -203,23 +223,6 @@ norm='.spec.template.spec | .containers[0].env |= sort_by(.name)'
 check "--base prints what kubectl patch makes of the same patch" "$(jq -S -c "$norm" "$WORK/kpatched.json")" \
     "$(jq -S -c "$norm" "$WORK/based.json")"
 check "kubectl adds no second container" 2 "$(jq '.spec.template.spec.containers | length' "$WORK/kpatched.json")"
-# Memory is the trial's exact bytes: a fraction of a MiB is neither rounded away nor to zero.
-for v in "1000.4 1048995430" "0.3 314573" "1536 1536Mi"; do
-    set -- $v
-    printf 'memory,throughput_rps\n%s,5\n' "$1" >"$WORK/mem.csv"
-    cat >"$WORK/mem.yaml" <<SPEC
-name: k8s-mem
-parameters:
-  - {name: memory, type: discrete, values: [$1], target: {resource: memory}}
-objective: {metric: throughput_rps}
-algorithm: {name: grid, max_trials: 1}
-runner: {kind: replay, surface: mem.csv}
-SPEC
-    "$MORPHLING" run "$WORK/mem.yaml" --quiet --restart >/dev/null 2>&1 || not_ok "run mem.yaml ($1)"
-    out=$("$MORPHLING" export k8s-mem --format k8s --container server 2>/dev/null |
-        jq -c "$c.resources.limits.memory, $c.resources.requests.memory")
-    check "memory of $1 MiB in bytes" "$(printf '"%s"\n"%s"' "$2" "$2")" "$out"
-done
 # The test cluster's API server (tests/kube) validates what it is sent against the official
 # Kubernetes schemas, as a real one does: kubectl's client-side dry run checks the object with
 # the server's OpenAPI, the server-side one (Strict field validation) on the server.
