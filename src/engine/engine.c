@@ -181,7 +181,8 @@ static int load_trials(struct engine *e, struct mp_error *err)
         t->state = rows[i].state;
         t->failure = rows[i].failure;
         double v;
-        t->has_value = mp_metrics_get(&rows[i].metrics, e->spec->objective_metric, &v);
+        t->has_value =
+            mp_metrics_get(&rows[i].metrics, e->spec->objective_metric, &v) && isfinite(v);
         t->value = t->has_value ? v : NAN;
         t->feasible = t->state == MP_TRIAL_SUCCEEDED;
         t->settled = rows[i].settled;

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "engine/engine.h"
+#include "engine/events.h"
 #include "testlib.h"
 
 /* A runner whose objective is known: qps = 100 - (a-7)^2 - (b-3)^2. Configurations with
@@ -33,6 +34,7 @@ struct fake_runner {
     int run_error_at;      /* this call sets run_error (0: none) */
     bool run_error_failed; /* ... and fails INFRA instead of measuring */
     int infra_at;          /* this call fails INFRA with a runner error (0: none) */
+    int inf_at;            /* this call measures qps = +inf (0: none) */
     const char *beat_db;   /* the first call waits until this store's heartbeat moves */
     bool saw_beat;
 };
@@ -108,7 +110,8 @@ static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
         mp_trial_result_fail(res, MP_FAILURE_OOM_KILLED, "a=%g is too big", a);
         return 0;
     }
-    mp_metrics_set(&res->metrics, "qps", 100 - (a - 7) * (a - 7) - (b - 3) * (b - 3));
+    mp_metrics_set(&res->metrics, "qps",
+                   calls == r->inf_at ? INFINITY : 100 - (a - 7) * (a - 7) - (b - 3) * (b - 3));
     mp_metrics_set(&res->metrics, "p99_ms", a * 10);
     return 0;
 }
@@ -362,6 +365,57 @@ static void resumes_to_exactly_max_trials(void **state)
     mp_spec_free(spec);
 }
 
+/* The trial numbers of the experiment's new_best events, as "1 3 7 ". Owned. */
+static char *new_bests(const struct run *run)
+{
+    struct mp_event_row *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_event_list(run->st, run->sum.experiment_id, 0, 1000, &ev, &n, NULL),
+                     0);
+    char *out = mp_xcalloc(n * 24 + 1, 1);
+    for (size_t i = 0, len = 0; i < n; i++) {
+        if (strcmp(ev[i].kind, mp_engine_event_name(MP_EVENT_NEW_BEST)) == 0) {
+            len += (size_t)snprintf(out + len, 24, "%lld ", (long long)ev[i].trial_number);
+        }
+    }
+    mp_event_rows_free(ev, n);
+    return out;
+}
+
+/* An infinite objective (a service's metric can be +Inf) is no value, fresh or read back from
+ * the store: after a resume, later trials still become the best (new_best events, progress) as
+ * in the uninterrupted run, and the search suggests the same configurations. */
+static void infinite_values_count_for_nothing(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("bo", 10, 1, NULL);
+    struct run ref = {0};
+    struct fake_runner fr = {.fail_a = -1, .inf_at = 2};
+    run_engine(&ref, spec, &fr, NULL, true);
+    atomic_bool cancel = false;
+    struct run a = {0};
+    struct fake_runner f1 = {.fail_a = -1, .inf_at = 2, .interrupt_after = 4};
+    run_engine(&a, spec, &f1, &cancel, true);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_INTERRUPTED);
+    atomic_store(&cancel, false);
+    struct fake_runner f2 = {.fail_a = -1};
+    run_engine(&a, spec, &f2, &cancel, true);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(a.n, ref.n);
+    for (size_t i = 0; i < a.n; i++) {
+        assert_string_equal(a.rows[i].config_key, ref.rows[i].config_key);
+    }
+    char *want = new_bests(&ref), *got = new_bests(&a);
+    assert_null(strstr(want, " 2 "));
+    assert_string_equal(got, want);
+    free(want);
+    free(got);
+    assert_int_equal(a.sum.recommended, ref.sum.recommended);
+    run_release(&a);
+    run_release(&ref);
+    mp_spec_free(spec);
+}
+
 /* --restart never deletes an experiment a live process is running: that process would go on
  * writing its results into the new experiment (SQLite reuses the id), onto trials of other
  * configurations. Our parent stands for that process. */
@@ -599,6 +653,7 @@ int main(void)
         cmocka_unit_test(constraints_mark_slo_violations),
         cmocka_unit_test(exhausts_small_spaces),
         cmocka_unit_test(resumes_to_exactly_max_trials),
+        cmocka_unit_test(infinite_values_count_for_nothing),
         cmocka_unit_test(restart_refuses_a_live_owner),
         cmocka_unit_test(heartbeat_beats_during_a_trial),
         cmocka_unit_test(created_experiment_starts),
