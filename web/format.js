@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Numbers for people: every metric with its unit, money as currency, no exponent notation
-// (0.000542, not 5.42e-4), large counts compact (1.2M), and relative times.
+// (0.000542, not 5.42e-4), large counts compact (1.2M), powers of ten beyond that (1.5 × 10¹⁸,
+// not 1,500,000T), and relative times.
 
 const sig = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 3 });
 const compact = new Intl.NumberFormat('en-US', {
@@ -13,18 +14,32 @@ const money = new Intl.NumberFormat('en-US', {
   maximumSignificantDigits: 3,
 });
 
+// Beyond the compact suffixes (T) and below a billionth, written out a number would run to
+// hundreds of characters: three significant digits times a power of ten, "1.5 × 10¹⁸".
+const BIG = 1e15;
+const TINY = 1e-9;
+function powerOfTen(v) {
+  const [m, e] = v.toExponential(2).split('e');
+  const sup = [...String(Number(e))].map((c) => '⁻⁰¹²³⁴⁵⁶⁷⁸⁹'['-0123456789'.indexOf(c)]);
+  return `${Number(m)} × 10${sup.join('')}`;
+}
+
 // A plain number: three significant digits, grouped thousands, compact from a million on.
 export function fmtNum(v) {
   if (v == null || !Number.isFinite(v)) return '–';
   if (v === 0) return '0';
   const a = Math.abs(v);
+  if (a >= BIG || a < TINY) return powerOfTen(v);
   if (a >= 1e6) return compact.format(v);
   if (a >= 1000) return Math.round(v).toLocaleString('en-US');
   return sig.format(v);
 }
 
 export function fmtMoney(v) {
-  return v == null || !Number.isFinite(v) ? '–' : money.format(v);
+  if (v == null || !Number.isFinite(v)) return '–';
+  const a = Math.abs(v);
+  if (v !== 0 && (a >= BIG || a < TINY)) return `${v < 0 ? '-' : ''}$${powerOfTen(a)}`;
+  return money.format(v);
 }
 
 function fmtBytes(v) {

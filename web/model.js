@@ -115,7 +115,11 @@ function groupKey(p, trials) {
 export function importance(exp) {
   const trials = splitTrials(exp).ok;
   if (trials.length < 3) return [];
-  const ys = trials.map((t) => objectiveValue(exp, t));
+  // Scaled into [-1, 1] first: eta squared does not change, and squares of values near 1e300
+  // would overflow (every share came out NaN).
+  const raw = trials.map((t) => objectiveValue(exp, t));
+  const scale = raw.reduce((m, y) => Math.max(m, Math.abs(y)), 0) || 1;
+  const ys = raw.map((y) => y / scale);
   const mean = ys.reduce((s, y) => s + y, 0) / ys.length;
   const total = ys.reduce((s, y) => s + (y - mean) ** 2, 0);
   if (!(total > 0)) return [];

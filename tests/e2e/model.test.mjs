@@ -43,6 +43,16 @@ test('numbers are never in exponent notation', () => {
   assert.equal(fmtNum(null), '–');
   assert.equal(fmtNum(NaN), '–');
   for (const v of [5.42e-4, 1e-7, 3e9, -2.5e-5]) assert.doesNotMatch(fmtNum(v), /e/i);
+  // Beyond the compact suffixes and below a billionth: a power of ten, not 400 digits.
+  assert.equal(fmtNum(1e300), '1 × 10³⁰⁰');
+  assert.equal(fmtNum(-1.5e18), '-1.5 × 10¹⁸');
+  assert.equal(fmtNum(2.5e-12), '2.5 × 10⁻¹²');
+  assert.equal(fmtNum(999e12), '999T');
+  assert.equal(fmtMoney(1e300), '$1 × 10³⁰⁰');
+  assert.equal(fmtMoney(-3e-10), '-$3 × 10⁻¹⁰');
+  for (const v of [1e300, -1e200, 1e-300, Number.MAX_VALUE]) {
+    assert.ok(fmtNum(v).length < 16 && fmtMoney(v).length < 16, `${v}: ${fmtNum(v)}`);
+  }
 });
 
 test('axis ticks: units as the metric has them, unlabelled ticks empty', () => {
@@ -149,4 +159,8 @@ test('importance: the variance each parameter explains alone', () => {
   assert.ok(Math.abs(ra.eta2 - (2 * (100 ** 2 + 0 + 100 ** 2)) / total) < 1e-12);
   assert.ok(Math.abs(rb.eta2 - (3 * (150 ** 2 + 150 ** 2)) / total) < 1e-12);
   assert.deepEqual(importance(experiment(trials.slice(0, 2))), []);
+  // Values near the largest double: the same shares (their squares overflowed: NaN for all).
+  const huge = trials.map((t) => ({ ...t, metrics: { ...t.metrics, rps: 1e306 * t.params.a } }));
+  const hr = importance(experiment(huge));
+  assert.ok(Math.abs(hr[0].eta2 - 1) < 1e-12 && Math.abs(hr[1].eta2) < 1e-12, JSON.stringify(hr));
 });
