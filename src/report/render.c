@@ -3,6 +3,7 @@
 #include "report/report.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Canonical text of a JSON parameter value or metric. */
@@ -144,17 +145,36 @@ static void print_note(FILE *f, const json_t *tr)
     fprintf(f, "\n");
 }
 
+/* The width of each parameter's column: its name's or its longest value's. Owned. */
+static int *param_widths(const json_t *params, const json_t *trials)
+{
+    int *w = mp_xcalloc(json_array_size(params) + 1, sizeof(*w));
+    for (size_t i = 0; i < json_array_size(params); i++) {
+        const char *name = json_string_value(json_array_get(params, i));
+        w[i] = (int)strlen(name);
+        for (size_t t = 0; t < json_array_size(trials); t++) {
+            char buf[MP_FMT_DOUBLE_MAX];
+            const json_t *v =
+                json_object_get(json_object_get(json_array_get(trials, t), "params"), name);
+            int len = (int)strlen(value_text(v, buf));
+            w[i] = len > w[i] ? len : w[i];
+        }
+    }
+    return w;
+}
+
 void mp_report_print_trials(FILE *f, const json_t *r)
 {
     const json_t *params = json_object_get(r, "parameters");
+    const json_t *trials = json_object_get(r, "trials");
     const char *metric =
         json_string_value(json_object_get(json_object_get(r, "objective"), "metric"));
+    int *width = param_widths(params, trials);
     fprintf(f, "%5s  %-10s %14s", "trial", "state", "objective");
     for (size_t i = 0; i < json_array_size(params); i++) {
-        fprintf(f, "  %s", json_string_value(json_array_get(params, i)));
+        fprintf(f, "  %*s", width[i], json_string_value(json_array_get(params, i)));
     }
     fprintf(f, "  note\n");
-    const json_t *trials = json_object_get(r, "trials");
     for (size_t t = 0; t < json_array_size(trials); t++) {
         const json_t *tr = json_array_get(trials, t);
         char buf[MP_FMT_DOUBLE_MAX], obj[MP_FMT_DOUBLE_MAX + 8];
@@ -164,10 +184,11 @@ void mp_report_print_trials(FILE *f, const json_t *r)
         const json_t *p = json_object_get(tr, "params");
         for (size_t i = 0; i < json_array_size(params); i++) {
             const char *name = json_string_value(json_array_get(params, i));
-            fprintf(f, "  %*s", (int)strlen(name), value_text(json_object_get(p, name), buf));
+            fprintf(f, "  %*s", width[i], value_text(json_object_get(p, name), buf));
         }
         print_note(f, tr);
     }
+    free(width);
     fprintf(f, "(value): infeasible, not a candidate; ~: the measurement did not settle; "
                "*: recommended\n");
     print_confirmation(f, r);

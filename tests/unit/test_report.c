@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for src/report: Pareto fronts (pareto.c), from raw points and from a report's
  * trials; the capacity plan's limits (report.c); redaction of secret-looking values in shown specs
- * and argv (redact.c); trial notes and CSV cells (render.c). */
+ * and argv (redact.c); trial notes, columns and CSV cells
+ * (render.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,6 +125,31 @@ static void trial_notes(void **state)
     json_decref(rep);
 }
 
+/* A parameter's column is as wide as its longest value, so the columns stay aligned. */
+static void trial_columns(void **state)
+{
+    (void)state;
+    json_t *rep = json_loads(
+        "{\"parameters\":[\"m\",\"cpu\"],\"objective\":{\"metric\":\"t\"},\"trials\":["
+        "{\"number\":1,\"state\":\"SUCCEEDED\",\"params\":{\"m\":\"resnet50\",\"cpu\":0.5},"
+        "\"metrics\":{\"t\":10}},"
+        "{\"number\":2,\"state\":\"SUCCEEDED\",\"params\":{\"m\":\"a\",\"cpu\":12.25},"
+        "\"metrics\":{\"t\":20}}]}",
+        0, NULL);
+    assert_non_null(rep);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    mp_report_print_trials(f, rep);
+    fclose(f);
+    if (!strstr(text, "objective         m    cpu  note\n") ||
+        !strstr(text, "10)  resnet50    0.5\n") || !strstr(text, "20)         a  12.25\n")) {
+        fail_msg("columns: %s", text);
+    }
+    free(text);
+    json_decref(rep);
+}
+
 /* CSV cells: RFC 4180 quoting; text a spreadsheet would run as a formula starts with an
  * apostrophe, while numbers (negative ones too) and a lone "-" stay as they are. */
 static void csv_cells(void **state)
@@ -229,6 +255,7 @@ int main(void)
         cmocka_unit_test(capacity_plan_exact),
         cmocka_unit_test(trial_notes),
         cmocka_unit_test(csv_cells),
+        cmocka_unit_test(trial_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
