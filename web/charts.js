@@ -4,7 +4,7 @@
 // Every chart uses the same colours for feasible and infeasible trials, leaves out series with
 // no points (no empty legend rows) and is registered so that relayout() can resize it without
 // refetching anything.
-import { fmtNum, tickFormat } from './format.js';
+import { WHOLE_TICKS, categoryTicks, fmtNum, tickFormat } from './format.js';
 
 const uPlot = window.uPlot;
 
@@ -41,18 +41,20 @@ function register(el, u, height) {
   track(el, (width) => u.setSize({ width, height }));
 }
 
-function axes(xLabel, yLabel, xMetric, yMetric) {
+// The two axes; x is {label, metric} plus uPlot axis options of its own (ticks, splits).
+function axes(x, yLabel, yMetric) {
   const grid = { stroke: '#eceff4', width: 1 };
-  const xf = tickFormat(xMetric);
+  const xf = tickFormat(x.metric);
   const yf = tickFormat(yMetric);
   return [
     {
-      label: xLabel,
+      label: x.label,
       grid,
       stroke: '#5d6677',
       size: 40,
       labelSize: 20,
       values: (u, v) => v.map(xf),
+      ...x.axis,
     },
     {
       label: yLabel,
@@ -182,9 +184,12 @@ function nearestRow(u, rows) {
 // size}]; a point may carry its trial number third ([x, y, trial]): hovering shows it, clicking
 // calls opts.onPick(trial). A group with line: true is a connected line through its points (a
 // Pareto front), ring: hollow markers (the recommended trial). Groups without a finite point are
-// left out. limits: [{value, label}] dashed lines on y. xLog draws x on a log scale.
+// left out. limits: [{value, label}] dashed lines on y. xLog draws x on a log scale;
+// xCategories names the values of an x that is a choice's index (ticks at the choices only).
 export function scatter(el, opts) {
   const { title, xLabel, yLabel, xMetric, yMetric, height = 300, xLog = false } = opts;
+  const cats = opts.xCategories;
+  const xText = (v) => (cats ? String(cats[v]) : fmtNum(v));
   const limits = opts.limits || [];
   const groups = opts.groups
     .map((g) => ({
@@ -197,7 +202,8 @@ export function scatter(el, opts) {
   rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const data = [rows.map((r) => r[0])];
   groups.forEach((g, gi) => data.push(rows.map((r) => (r[1] === gi ? r[2] : null))));
-  const series = [{ label: xLabel, value: (u, v) => fmtNum(v) }, ...groups.map(pointSeries)];
+  const series = [{ label: xLabel, value: (u, v) => xText(v) }, ...groups.map(pointSeries)];
+  const catAxis = cats && categoryTicks(cats);
   el.replaceChildren();
   const u = new uPlot(
     {
@@ -205,11 +211,13 @@ export function scatter(el, opts) {
       width: widthOf(el),
       height,
       series,
-      axes: axes(xLabel, yLabel, xMetric, yMetric),
+      axes: axes({ label: xLabel, metric: xMetric, axis: catAxis }, yLabel, yMetric),
       scales: {
-        x: xLog
-          ? { time: false, distr: 3, range: paddedRange(true) }
-          : { time: false, range: paddedRange(false) },
+        x: cats
+          ? { time: false, range: () => [-0.5, cats.length - 0.5] }
+          : xLog
+            ? { time: false, distr: 3, range: paddedRange(true) }
+            : { time: false, range: paddedRange(false) },
         y: limits.length ? { range: rangeWith(limits) } : {},
       },
       hooks: {
@@ -218,7 +226,7 @@ export function scatter(el, opts) {
           const r = nearestRow(u, rows);
           if (!r) return null;
           const who = r[3] != null ? `trial ${r[3]} (${groups[r[1]].label})` : groups[r[1]].label;
-          return { text: `${who}: ${fmtNum(r[0])}, ${fmtNum(r[2])}`, trial: r[3] };
+          return { text: `${who}: ${xText(r[0])}, ${fmtNum(r[2])}`, trial: r[3] };
         }, opts.onPick),
       },
       cursor: { points: { size: 9 } },
@@ -231,9 +239,9 @@ export function scatter(el, opts) {
   return u;
 }
 
-// Line chart over a shared x (trial number). lines: [{label, color, values, dots, ring}];
-// lines without a value are left out. Hovering names the trial under the cursor and its values;
-// with trials: true, xs are trial numbers and clicking calls onPick(trial).
+// Line chart over a shared x of trial numbers (ticks at whole numbers only). lines: [{label,
+// color, values, dots, ring}]; lines without a value are left out. Hovering names the trial
+// under the cursor and its values; with trials: true, clicking calls onPick(trial).
 export function lines(el, opts) {
   const { title, xLabel, yLabel, yMetric, xs, lines: ls, height = 300 } = opts;
   const shown = ls.filter((l) => l.values.some((v) => v != null && Number.isFinite(v)));
@@ -264,7 +272,7 @@ export function lines(el, opts) {
       width: widthOf(el),
       height,
       series,
-      axes: axes(xLabel, yLabel, null, yMetric),
+      axes: axes({ label: xLabel, axis: { incrs: WHOLE_TICKS } }, yLabel, yMetric),
       scales: { x: { time: false } },
       legend: { live: false },
       hooks: pointer((u) => {

@@ -108,12 +108,18 @@ export function fmtMetric(name, v) {
   return info.unit ? `${fmtNum(v)} ${info.unit}` : fmtNum(v);
 }
 
+// The unit of an axis: "ms", "$/h", "%", "bytes", or '' for none.
+export function axisUnit(name) {
+  const info = metricInfo(name);
+  if (info.kind === 'money') return `$${info.unit || ''}`;
+  return { percent: '%', bytes: 'bytes' }[info.kind] || info.unit || '';
+}
+
 // An axis label: "p99 latency (ms)".
 export function axisLabel(name) {
-  const info = metricInfo(name);
-  const unit = { money: '$', percent: '%', bytes: 'bytes' }[info.kind] || info.unit;
-  const label = info.label === name ? name : `${info.label}`;
-  return unit ? `${label} (${info.kind === 'money' ? `$${info.unit || ''}` : unit})` : label;
+  const unit = axisUnit(name);
+  const { label } = metricInfo(name);
+  return unit ? `${label} (${unit})` : label;
 }
 
 // Tick values of an axis for metric `name` (percent shown as such; others as plain numbers).
@@ -122,6 +128,17 @@ export function tickFormat(name) {
   const kind = name ? metricInfo(name).kind : 'num';
   const f = { percent: (v) => fmtNum(v * 100), money: fmtMoney }[kind] || fmtNum;
   return (v) => (v == null ? '' : f(v));
+}
+
+// Tick steps of an axis of whole numbers (trial numbers): never a tick between two of them.
+export const WHOLE_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
+
+// uPlot axis options for an x that is the index of a choice: a tick at each choice, named.
+export function categoryTicks(values) {
+  return {
+    splits: () => values.map((_, i) => i),
+    values: (u, ticks) => ticks.map((i) => String(values[i] ?? '')),
+  };
 }
 
 export function ago(iso) {

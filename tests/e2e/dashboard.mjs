@@ -311,6 +311,29 @@ function ringPixels() {
     });
 }
 
+// The centre of the recommended ring (its green pixels) in the uPlot chart titled `title`, in
+// page coordinates, or null.
+function ringCentre(title) {
+  const u = [...document.querySelectorAll('.uplot')].find(
+    (x) => x.querySelector('.u-title')?.textContent === title,
+  );
+  const c = u?.querySelector('canvas');
+  if (!c) return null;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let [sx, sy, n] = [0, 0, 0];
+  for (let i = 0; i < d.length; i += 4) {
+    if (Math.abs(d[i] - 31) < 10 && Math.abs(d[i + 1] - 138) < 10 && Math.abs(d[i + 2] - 76) < 10) {
+      sx += (i / 4) % c.width;
+      sy += Math.floor(i / 4 / c.width);
+      n++;
+    }
+  }
+  const r = c.getBoundingClientRect();
+  return n
+    ? [r.left + ((sx / n) * r.width) / c.width, r.top + ((sy / n) * r.height) / c.height]
+    : null;
+}
+
 // Points on the largest x of a scatter plot: in tests/data/surface-small.csv the recommended
 // trial (share 0.4, mode slow) has the largest share, beside two other trials of share 0.4; the
 // ring and every point there are drawn (uPlot left out all but the first row at the scale's
@@ -348,6 +371,18 @@ async function edgeChecks(page) {
     check(`edges: the recommended trial is ringed (${title})`, n > 50, `${n} green pixels`);
   }
   await shot(page.locator('figure.chart.wide').nth(1), 'edges.png');
+  // The categorical parameter's chart: hovering the recommended ring names its choice (the x
+  // is the choice's index; the tooltip and the ticks give the choice itself).
+  const at = await page.evaluate(ringCentre, 'mode');
+  check('edges: the ring is found in the chart of mode', at != null);
+  if (at) {
+    await page.mouse.move(at[0], at[1]);
+    const tip = await page
+      .locator('.uplot', { has: page.locator('.u-title', { hasText: /^mode$/ }) })
+      .locator('.chart-tip')
+      .textContent();
+    check('edges: a categorical point is named by its choice', /: slow, /.test(tip), tip);
+  }
 
   // No configuration meets the constraint: once the experiment has ended, the recommendation
   // panel does not say "yet".

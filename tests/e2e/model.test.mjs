@@ -3,7 +3,16 @@
 // units (web/format.js), feasibility, best so far and parameter importance (web/model.js).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fmtMetric, fmtMoney, fmtNum, tickFormat } from '../../web/format.js';
+import {
+  WHOLE_TICKS,
+  axisLabel,
+  axisUnit,
+  categoryTicks,
+  fmtMetric,
+  fmtMoney,
+  fmtNum,
+  tickFormat,
+} from '../../web/format.js';
 import {
   bestSoFar,
   feasibility,
@@ -63,6 +72,19 @@ test('axis ticks: units as the metric has them, unlabelled ticks empty', () => {
   for (const name of [null, 'p99_ms', 'error_rate', 'cost_per_hour']) {
     assert.equal(tickFormat(name)(null), '');
   }
+});
+
+test('axis ticks: a choice axis names the choices, trial numbers are whole', () => {
+  const t = categoryTicks(['fast', 'slow', 'auto']);
+  assert.deepEqual(t.splits(), [0, 1, 2]);
+  assert.deepEqual(t.values(null, [0, 1, 2]), ['fast', 'slow', 'auto']);
+  assert.ok(WHOLE_TICKS.every((s) => Number.isInteger(s) && s >= 1));
+  assert.equal(axisUnit('cost_per_million_requests'), '$/M req');
+  assert.equal(axisUnit('error_rate'), '%');
+  assert.equal(axisUnit('requests'), '');
+  assert.equal(axisLabel('p99_ms'), 'p99 latency (ms)');
+  assert.equal(axisLabel('cost_per_hour'), 'Cost per hour ($/h)');
+  assert.equal(axisLabel('foo'), 'foo');
 });
 
 test('metrics carry their units, money is currency', () => {

@@ -5,7 +5,7 @@
 // in one colour, infeasible ones dimmed in another, the recommended trial ringed, everywhere.
 import { FEASIBLE, FRONT, INFEASIBLE, RECOMMENDED, heatmap, lines, scatter } from '../charts.js';
 import { h } from '../dom.js';
-import { axisLabel, fmtMetric, metricInfo } from '../format.js';
+import { axisLabel, axisUnit, fmtMetric, metricInfo } from '../format.js';
 import {
   bestSoFar,
   better,
@@ -214,8 +214,9 @@ function perParameter(exp, holder, draws) {
       scatter(cell, {
         onPick: pick(exp),
         title: p.name,
-        xLabel: cat ? `${p.name} (choice index)` : `${p.name}${p.log ? ' (log scale)' : ''}`,
-        yLabel: axisLabel(m),
+        xLabel: `${p.name}${p.log && !cat ? ' (log scale)' : ''}`,
+        xCategories: cat ? p.values : undefined,
+        yLabel: axisUnit(m),
         yMetric: m,
         height: 220,
         xLog: !!p.log && !cat,
