@@ -13,7 +13,7 @@
 
 #define MAX_STEPS     64
 #define MAX_STEP_CONN 1024
-#define MAX_CONFIRM   16 /* confirmation runs, each failure of step() counted once */
+#define MAX_CONFIRM   16 /* confirmation runs at most (a retried step counts once) */
 
 void mp_capacity_opts_init(struct mp_capacity_opts *o)
 {
