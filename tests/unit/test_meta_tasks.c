@@ -342,6 +342,42 @@ static void test_trials_task(void **state)
     mp_space_release(&s);
 }
 
+/* A range wider than the largest double (its width overflowed: the inputs were NaN, and the
+ * memory's grouping of equal inputs never advanced and overran its array) trains a model that
+ * reads back. */
+static void test_wide_range(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    struct mp_param p = int_param("b", -1e308, 1e308, NULL);
+    mp_space_add(&s, &p);
+    static const double x[] = {-1e308, 0, 1e308}, y[] = {1, 3, 2};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_taskset_add(&ts, "wide", &s, x, y, 3, &err), 0);
+    struct mp_meta_train_opts o;
+    mp_meta_train_opts_default(&o);
+    o.iterations = 20;
+    o.members = 1;
+    o.hidden = 4;
+    struct mp_meta_model *m = NULL;
+    if (mp_meta_train(&ts, &o, &m, &err) != 0) {
+        fail_msg("train: %s", err.msg);
+    }
+    assert_int_equal(m->n_memory, 3);
+    struct mp_buf bytes = MP_BUF_INIT;
+    mp_meta_model_encode(m, &bytes);
+    struct mp_meta_model *back = NULL;
+    if (mp_meta_model_decode(bytes.data, bytes.len, "wide.model", &back, &err) != 0) {
+        fail_msg("decode: %s", err.msg);
+    }
+    mp_meta_model_free(back);
+    mp_buf_release(&bytes);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_role_alignment),
         cmocka_unit_test(test_surface_roles_and_params),
         cmocka_unit_test(test_trials_task),
+        cmocka_unit_test(test_wide_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
