@@ -12,7 +12,6 @@
 
 static const char magic[8] = {'M', 'P', 'M', 'E', 'T', 'A', '\r', '\n'};
 #define HEADER_BYTES 32
-#define MAX_NAME     256
 
 static void put_u32(struct mp_buf *b, uint32_t v)
 {
@@ -123,14 +122,14 @@ static double get_f64(struct reader *r)
     return v;
 }
 
-/* A string of 1..MAX_NAME bytes; with allow_empty, length 0 reads as NULL. */
+/* A string of 1..MP_META_MAX_NAME bytes; with allow_empty, length 0 reads as NULL. */
 static char *get_str(struct reader *r, bool allow_empty)
 {
     uint64_t n = get_uint(r, 4);
     if (!r->bad && n == 0 && allow_empty) {
         return NULL;
     }
-    if (r->bad || n == 0 || n > MAX_NAME || r->len - r->pos < n) {
+    if (r->bad || n == 0 || n > MP_META_MAX_NAME || r->len - r->pos < n) {
         r->bad = true;
         return NULL;
     }

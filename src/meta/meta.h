@@ -32,6 +32,7 @@
 #define MP_META_FORMAT_VERSION 3 /* written; versions 1 (no roles) and 2 (no memory) are read */
 #define MP_META_MAX_FEATURES   64
 #define MP_META_MAX_CHOICES    256
+#define MP_META_MAX_NAME       256 /* bytes of a parameter name or choice */
 #define MP_META_MAX_HIDDEN     512
 #define MP_META_MAX_MEMBERS    16
 #define MP_META_MAX_FILE_BYTES (64u << 20)
@@ -102,8 +103,9 @@ void mp_meta_taskset_release(struct mp_meta_taskset *ts);
  * which is trained at the task's lowest measured score so that the prior ranks it last). The
  * first task fixes the features (names and roles); a later task's parameter joins the
  * feature of the same name, else the one of the same role (a role a feature lacks is adopted
- * from the first task that gives it). Another parameter set, a kind mismatch or conflicting
- * roles fail with MP_EINVALID naming the parameter. Fewer than 2 valued rows, or all zero:
+ * from the first task that gives it). Another parameter set, a kind mismatch, conflicting
+ * roles or a name or choice longer than MP_META_MAX_NAME bytes (the model file could not hold
+ * it) fail with MP_EINVALID naming the parameter. Fewer than 2 valued rows, or all zero:
  * MP_EINVALID. */
 int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const struct mp_space *space,
                         const double *x, const double *score, size_t n,

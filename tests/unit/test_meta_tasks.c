@@ -378,6 +378,44 @@ static void test_wide_range(void **state)
     mp_space_release(&s);
 }
 
+/* A name or choice longer than the model file's strings is refused when the task is added (it
+ * trained, and the model it wrote could not be read). */
+static void test_long_names(void **state)
+{
+    (void)state;
+    static const double x[] = {1, 2, 3}, y[] = {1, 3, 2};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    struct mp_error err = {0};
+    struct mp_space s = {0};
+    char long_name[300];
+    memset(long_name, 'n', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    struct mp_param p = int_param(long_name, 1, 4, NULL);
+    mp_space_add(&s, &p);
+    assert_int_equal(mp_meta_taskset_add(&ts, "long", &s, x, y, 3, &err), MP_EINVALID);
+    if (!strstr(err.msg, "long: parameter") || !strstr(err.msg, "longer than 256 bytes")) {
+        fail_msg("long name: %s", err.msg);
+    }
+    mp_space_release(&s);
+    s = (struct mp_space){0};
+    p = (struct mp_param){0};
+    p.name = mp_xstrdup("gpu");
+    p.type = MP_PARAM_CATEGORICAL;
+    p.choices = mp_xcalloc(2, sizeof(char *));
+    p.choices[0] = mp_xstrdup("A");
+    p.choices[1] = mp_xstrdup(long_name);
+    p.n_choices = 2;
+    mp_space_add(&s, &p);
+    static const double xc[] = {0, 1, 0};
+    assert_int_equal(mp_meta_taskset_add(&ts, "long", &s, xc, y, 3, &err), MP_EINVALID);
+    if (!strstr(err.msg, "long: parameter 'gpu'") || !strstr(err.msg, "longer than 256 bytes")) {
+        fail_msg("long choice: %s", err.msg);
+    }
+    assert_int_equal(ts.n_tasks, 0);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_surface_roles_and_params),
         cmocka_unit_test(test_trials_task),
         cmocka_unit_test(test_wide_range),
+        cmocka_unit_test(test_long_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
