@@ -162,7 +162,8 @@ static void get_feature(struct reader *r, struct mp_meta_feature *f)
     }
     f->choices = mp_xcalloc((size_t)nc + 1, sizeof(char *));
     for (size_t k = 0; k < nc && !r->bad; k++) {
-        f->choices[k] = get_str(r, false);
+        char *c = get_str(r, true); /* a choice may be empty: a flag's "off" */
+        f->choices[k] = c || r->bad ? c : mp_xstrdup("");
         f->n_choices++;
     }
 }

@@ -293,6 +293,50 @@ static void test_memory(void **state)
     family_model_release(&f);
 }
 
+/* A spec may offer an empty choice (a flag's "off": choices ["", "--fp16"]); the model written
+ * from such a service reads back with it (it was refused as malformed). */
+static void test_empty_choice(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    struct mp_param p = {0};
+    p.name = mp_xstrdup("flag");
+    p.type = MP_PARAM_CATEGORICAL;
+    p.choices = mp_xcalloc(2, sizeof(char *));
+    p.choices[0] = mp_xstrdup("");
+    p.choices[1] = mp_xstrdup("--fp16");
+    p.n_choices = 2;
+    mp_space_add(&s, &p);
+    static const double x[] = {0, 1}, y[] = {1, 2};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_taskset_add(&ts, "flags", &s, x, y, 2, &err), 0);
+    struct mp_meta_train_opts o;
+    mp_meta_train_opts_default(&o);
+    o.iterations = 5;
+    o.members = 1;
+    o.hidden = 4;
+    struct mp_meta_model *m = NULL, *back = NULL;
+    assert_int_equal(mp_meta_train(&ts, &o, &m, &err), 0);
+    struct mp_buf a = MP_BUF_INIT, b = MP_BUF_INIT;
+    mp_meta_model_encode(m, &a);
+    if (mp_meta_model_decode(a.data, a.len, "flags.model", &back, &err) != 0) {
+        fail_msg("decode: %s", err.msg);
+    }
+    assert_int_equal(back->features[0].n_choices, 2);
+    assert_string_equal(back->features[0].choices[0], "");
+    assert_string_equal(back->features[0].choices[1], "--fp16");
+    mp_meta_model_encode(back, &b);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    mp_buf_release(&a);
+    mp_buf_release(&b);
+    mp_meta_model_free(back);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_file_versions),
         cmocka_unit_test(test_file_roles),
         cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_empty_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
