@@ -206,7 +206,8 @@ static void get_body(struct reader *r, struct mp_meta_model *m)
     m->train_loss = get_f64(r);
     if (r->bad || n_in != mp_meta_inputs(m->features, m->n_features) || hidden < 1 ||
         hidden > MP_META_MAX_HIDDEN || members < 1 || members > MP_META_MAX_MEMBERS ||
-        method > MP_META_MAML || m->adapt_steps > 1000) {
+        method > MP_META_MAML || m->adapt_steps > 1000 || !(m->adapt_lr > 0) ||
+        m->adapt_lr > MP_META_MAX_LR) {
         r->bad = true;
         return;
     }

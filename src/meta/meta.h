@@ -32,7 +32,8 @@
 #define MP_META_FORMAT_VERSION 3 /* written; versions 1 (no roles) and 2 (no memory) are read */
 #define MP_META_MAX_FEATURES   64
 #define MP_META_MAX_CHOICES    256
-#define MP_META_MAX_NAME       256 /* bytes of a parameter name or choice */
+#define MP_META_MAX_NAME       256  /* bytes of a parameter name or choice */
+#define MP_META_MAX_LR         10.0 /* adaptation rate, as algorithm.settings.adapt_lr */
 #define MP_META_MAX_HIDDEN     512
 #define MP_META_MAX_MEMBERS    16
 #define MP_META_MAX_FILE_BYTES (64u << 20)

@@ -93,6 +93,23 @@ static void test_file_round_trip_and_corruption(void **state)
     memset(t.data + 32, 0, 4);
     reseal(&t);
     expect_decode_error(&t, "malformed");
+    /* An adaptation rate no training writes: the search's adaptation diverged, every score was
+     * NaN and it suggested configurations in enumeration order. */
+    static const double bad_lr[] = {-1, 0, 1e300};
+    for (size_t i = 0; i < MP_ARRAY_LEN(bad_lr); i++) {
+        double lr = m->adapt_lr;
+        m->adapt_lr = bad_lr[i];
+        mp_buf_reset(&t);
+        mp_meta_model_encode(m, &t);
+        m->adapt_lr = lr;
+        expect_decode_error(&t, "malformed");
+    }
+    struct mp_meta_train_opts o;
+    mp_meta_train_opts_default(&o);
+    o.inner_lr = 11; /* nor does training write one */
+    struct mp_meta_model *none_trained = NULL;
+    assert_int_equal(mp_meta_train(&f.ts, &o, &none_trained, &err), MP_EINVALID);
+    assert_null(none_trained);
     /* A NaN weight. */
     mp_buf_reset(&t);
     mp_buf_add(&t, a.data, a.len);
