@@ -132,6 +132,26 @@ static void train_progress(void *ctx, size_t done, size_t total)
     mp_cli_progress_step(p, done, NULL);
 }
 
+/* The model is written after the training: find out now that it cannot be. */
+static int check_output(const char *output)
+{
+    struct stat st;
+    if (stat(output, &st) == 0 && S_ISDIR(st.st_mode)) {
+        return mp_cli_usage("meta train", "-o %s: is a folder, not a model file", output);
+    }
+    char *dir = mp_xstrdup(output);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        slash[slash == dir ? 1 : 0] = '\0';
+    }
+    int rc = 0;
+    if (access(slash ? dir : ".", W_OK) != 0) {
+        rc = mp_cli_usage("meta train", "-o %s: cannot write into that folder", output);
+    }
+    free(dir);
+    return rc;
+}
+
 static int train_run(void *args, char **operands, size_t n)
 {
     struct train_args *a = args;
@@ -151,16 +171,7 @@ static int train_run(void *args, char **operands, size_t n)
         rc = mp_cli_add_files("meta train", operands[i], ".csv", MAX_SURFACE_FILES, &a->files);
     }
     a->o.method = (enum mp_meta_method)mp_meta_method_parse(a->method);
-    /* The model is written after the training: find out now that it cannot be. */
-    char *dir = mp_xstrdup(a->output);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        slash[slash == dir ? 1 : 0] = '\0';
-    }
-    if (rc == 0 && access(slash ? dir : ".", W_OK) != 0) {
-        rc = mp_cli_usage("meta train", "-o %s: cannot write into that folder", a->output);
-    }
-    free(dir);
+    rc = rc == 0 ? check_output(a->output) : rc;
     for (size_t i = 0; rc == 0 && i < a->files.n; i++) {
         struct mp_surface *s = NULL;
         if ((rc = mp_surface_load(a->files.v[i], &s, &err)) == 0) {

@@ -49,6 +49,10 @@ check_contains "corrupt model is named" "checksum" "$out"
 head -c 20 "$WORK/m1" >"$WORK/short"
 "$MORPHLING" meta info "$WORK/short" >/dev/null 2>&1
 check "truncated model exits 2" 2 "$?"
+mkdir -p "$WORK/outdir"
+out=$("$MORPHLING" meta train $train -o "$WORK/outdir" 2>&1); rc=$?
+check "meta train -o FOLDER exits 2" 2 "$rc"
+check_contains "meta train -o FOLDER is refused before training" "is a folder" "$out"
 
 json=$("$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/m1" --budget 20 --json); rc=$?
 check "replay with morphling exits 0" 0 "$rc"
