@@ -93,8 +93,29 @@ static void test_file_round_trip_and_corruption(void **state)
     memset(t.data + 32, 0, 4);
     reseal(&t);
     expect_decode_error(&t, "malformed meta-model: 0 features (1 to 64)");
-    /* An adaptation rate no training writes: the search's adaptation diverged, every score was
-     * NaN and it suggested configurations in enumeration order. */
+    /* A NaN (the last value: the memory's). */
+    mp_buf_reset(&t);
+    mp_buf_add(&t, a.data, a.len);
+    memset(t.data + t.len - 8, 0xff, 8);
+    reseal(&t);
+    expect_decode_error(&t, "malformed meta-model: a memory entry is not a finite number");
+    mp_buf_release(&t);
+    mp_buf_release(&a);
+    mp_buf_release(&b);
+    mp_meta_model_free(back);
+    family_model_release(&f);
+}
+
+/* An adaptation rate no training writes: the search's adaptation diverged, every score was NaN
+ * and it suggested configurations in enumeration order. */
+static void test_adapt_rate(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 3, 9, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m;
+    struct mp_error err = {0};
+    struct mp_buf t = MP_BUF_INIT;
     static const double bad_lr[] = {-1, 0, 1e300};
     for (size_t i = 0; i < MP_ARRAY_LEN(bad_lr); i++) {
         double lr = m->adapt_lr;
@@ -110,16 +131,7 @@ static void test_file_round_trip_and_corruption(void **state)
     struct mp_meta_model *none_trained = NULL;
     assert_int_equal(mp_meta_train(&f.ts, &o, &none_trained, &err), MP_EINVALID);
     assert_null(none_trained);
-    /* A NaN (the last value: the memory's). */
-    mp_buf_reset(&t);
-    mp_buf_add(&t, a.data, a.len);
-    memset(t.data + t.len - 8, 0xff, 8);
-    reseal(&t);
-    expect_decode_error(&t, "malformed meta-model: a memory entry is not a finite number");
     mp_buf_release(&t);
-    mp_buf_release(&a);
-    mp_buf_release(&b);
-    mp_meta_model_free(back);
     family_model_release(&f);
 }
 
@@ -358,6 +370,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_round_trip_and_corruption),
+        cmocka_unit_test(test_adapt_rate),
         cmocka_unit_test(test_file_versions),
         cmocka_unit_test(test_file_roles),
         cmocka_unit_test(test_memory),
