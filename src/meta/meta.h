@@ -107,7 +107,7 @@ void mp_meta_taskset_release(struct mp_meta_taskset *ts);
  * from the first task that gives it). Another parameter set, a kind mismatch, conflicting
  * roles or a name or choice longer than MP_META_MAX_NAME bytes (the model file could not hold
  * it) fail with MP_EINVALID naming the parameter. Fewer than 2 valued rows, or all zero:
- * MP_EINVALID. */
+ * MP_EINVALID. A refused task leaves the set as it was. */
 int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const struct mp_space *space,
                         const double *x, const double *score, size_t n,
                         struct mp_error *err) MP_WUR;

@@ -215,10 +215,23 @@ static void widen_ranges(struct mp_meta_taskset *ts, const struct mp_meta_task *
     }
 }
 
+/* Drops the choices a refused task appended (features keep the first `kept[i]`). */
+static void drop_new_choices(struct mp_meta_taskset *ts, const size_t *kept)
+{
+    for (size_t i = 0; i < ts->n_features; i++) {
+        struct mp_meta_feature *f = &ts->features[i];
+        while (f->n_choices > kept[i]) {
+            free(f->choices[--f->n_choices]);
+            f->choices[f->n_choices] = NULL;
+        }
+    }
+}
+
 int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const struct mp_space *space,
                         const double *x, const double *score, size_t n, struct mp_error *err)
 {
     int *map = mp_xcalloc(space->n + 1, sizeof(int));
+    size_t *kept = NULL;
     struct mp_meta_task t = {mp_xstrdup(name), 0, NULL, NULL};
     int rc = 0;
     if (ts->n_features == 0 && (rc = set_features(ts, name, space, err)) != 0) {
@@ -229,7 +242,12 @@ int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const stru
     }
     t.x = mp_xcalloc(n * ts->n_features + 1, sizeof(double));
     t.y = mp_xcalloc(n + 1, sizeof(double));
+    kept = mp_xcalloc(ts->n_features, sizeof(size_t));
+    for (size_t i = 0; i < ts->n_features; i++) {
+        kept[i] = ts->features[i].n_choices;
+    }
     if ((rc = fill_task(ts, &t, space, map, x, score, n, err)) != 0) {
+        drop_new_choices(ts, kept);
         goto out;
     }
     widen_ranges(ts, &t);
@@ -249,6 +267,7 @@ out:
     free(t.name);
     free(t.x);
     free(t.y);
+    free(kept);
     free(map);
     return rc;
 }

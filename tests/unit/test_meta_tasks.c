@@ -416,6 +416,44 @@ static void test_long_names(void **state)
     mp_space_release(&s);
 }
 
+/* One categorical parameter "gpu" with these choices. */
+static void gpu_space(struct mp_space *s, const char *a, const char *b)
+{
+    struct mp_param p = {0};
+    p.name = mp_xstrdup("gpu");
+    p.type = MP_PARAM_CATEGORICAL;
+    p.choices = mp_xcalloc(2, sizeof(char *));
+    p.choices[0] = mp_xstrdup(a);
+    p.choices[1] = mp_xstrdup(b);
+    p.n_choices = 2;
+    mp_space_add(s, &p);
+}
+
+/* A task that is refused leaves the features as they were: its new choices were kept, so the
+ * model had an input no training point ever set (untrained weights for that choice, where an
+ * unknown choice is an all-zero block) and meta info listed the choice. */
+static void test_refused_task_adds_no_choice(void **state)
+{
+    (void)state;
+    struct mp_space s1 = {0}, s2 = {0};
+    gpu_space(&s1, "A", "B");
+    gpu_space(&s2, "A", "Z");
+    static const double x[] = {0, 1}, y[] = {1, 2}, zeros[] = {0, 0};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_taskset_add(&ts, "one", &s1, x, y, 2, &err), 0);
+    assert_int_equal(mp_meta_taskset_add(&ts, "flat", &s2, x, zeros, 2, &err), MP_EINVALID);
+    assert_int_equal(ts.n_tasks, 1);
+    assert_int_equal(ts.features[0].n_choices, 2);
+    assert_string_equal(ts.features[0].choices[1], "B");
+    assert_int_equal(mp_meta_taskset_add(&ts, "two", &s2, x, y, 2, &err), 0);
+    assert_int_equal(ts.features[0].n_choices, 3);
+    assert_string_equal(ts.features[0].choices[2], "Z");
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s1);
+    mp_space_release(&s2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -425,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_trials_task),
         cmocka_unit_test(test_wide_range),
         cmocka_unit_test(test_long_names),
+        cmocka_unit_test(test_refused_task_adds_no_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
