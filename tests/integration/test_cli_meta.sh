@@ -68,6 +68,13 @@ check_contains "mismatch names the parameter" "'cpus'" "$out"
 out=$("$MORPHLING" replay "$WORK/other.csv" --algorithm morphling --prior "$WORK/m1" \
     --settings '{fallback: random}' --budget 5 2>&1); rc=$?
 check "fallback: random runs" 0 "$rc"
+out=$("$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/bad" \
+    --settings '{fallback: bo}' --budget 5 2>&1); rc=$?
+check "a corrupt prior is an error even with a fallback" 2 "$rc"
+check_contains "the corrupt prior is named" "$WORK/bad: checksum mismatch" "$out"
+"$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/nosuch.model" \
+    --settings '{fallback: bo}' --budget 5 >/dev/null 2>&1
+check "a prior that is not there: the fallback runs" 0 "$?"
 "$MORPHLING" replay "$WORK/target.csv" --algorithm morphling >/dev/null 2>&1
 check "morphling without a prior exits 2" 2 "$?"
 
