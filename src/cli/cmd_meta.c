@@ -72,7 +72,9 @@ static const struct mp_opt train_opts[] = {
     {"support-max", 0, MP_OPT_INT, MP_OPT_AT(T, o.support_max), "N",
      "most samples of a task used to adapt in one meta step", .min = 1, .max = 4096},
     {"top-fraction", 0, MP_OPT_NUM, MP_OPT_AT(T, o.top_fraction), "X",
-     "share of each task's best configurations weighted in the loss", .min = 1e-9, .max = 1},
+     "share of each task that counts as its best configurations (half of every sample is drawn "
+     "from them)",
+     .min = 1e-9, .max = 1},
     {"json", 0, MP_OPT_FLAG, MP_OPT_AT(T, json), NULL, "print the training summary as JSON"},
     {"quiet", 'q', MP_OPT_FLAG, MP_OPT_AT(T, quiet), NULL, "no progress on stderr"},
 };

@@ -49,6 +49,8 @@ check_contains "corrupt model is named" "checksum" "$out"
 head -c 20 "$WORK/m1" >"$WORK/short"
 "$MORPHLING" meta info "$WORK/short" >/dev/null 2>&1
 check "truncated model exits 2" 2 "$?"
+check_contains "meta train --help: what --top-fraction does" "half of every sample is drawn" \
+    "$("$MORPHLING" meta train --help | tr -s ' \n' '  ')"
 mkdir -p "$WORK/outdir"
 out=$("$MORPHLING" meta train $train -o "$WORK/outdir" 2>&1); rc=$?
 check "meta train -o FOLDER exits 2" 2 "$rc"
