@@ -3,11 +3,13 @@
  * little-endian payload with the features, the adaptation recipe, the weights and the memory.
  * Layout in docs/internals/meta.md. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "meta/meta.h"
 
@@ -339,11 +341,19 @@ int mp_meta_model_save(const struct mp_meta_model *m, const char *path, struct m
 {
     struct mp_buf b = MP_BUF_INIT;
     mp_meta_model_encode(m, &b);
-    char *tmp = mp_xasprintf("%s.tmp", path);
+    /* Never through a link left at the temporary name (in a shared folder such as /tmp, it
+     * would overwrite whatever it points to): a name of our own, created here. */
+    char *tmp = mp_xasprintf("%s.%ld.tmp", path, (long)getpid());
     int rc = 0;
-    FILE *f = fopen(tmp, "wb");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
-        rc = mp_error_set(err, -errno, "%s: %s", tmp, mp_strerror(-errno));
+        int e = errno;
+        rc = mp_error_set(err, -e, "%s: %s", tmp, strerror(e));
+        if (fd >= 0) {
+            close(fd);
+            remove(tmp);
+        }
         goto out;
     }
     bool ok = fwrite(b.data, 1, b.len, f) == b.len;

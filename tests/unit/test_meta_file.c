@@ -366,6 +366,50 @@ static void test_empty_choice(void **state)
     mp_space_release(&s);
 }
 
+/* Saving never writes through a link left at a temporary name: the old fixed name MODEL.tmp
+ * was opened with fopen, so a symbolic link there (in a shared folder) had its target
+ * overwritten with the model. */
+static void test_save_ignores_links(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 2, 3, MP_META_FOMAML);
+    char path[64], tmp[96], victim[64], pid_tmp[96];
+    snprintf(path, sizeof(path), "/tmp/test_meta_link_%ld.model", (long)getpid());
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    snprintf(pid_tmp, sizeof(pid_tmp), "%s.%ld.tmp", path, (long)getpid());
+    snprintf(victim, sizeof(victim), "/tmp/test_meta_victim_%ld", (long)getpid());
+    FILE *v = fopen(victim, "w");
+    assert_non_null(v);
+    fputs("precious\n", v);
+    fclose(v);
+    remove(tmp);
+    remove(pid_tmp);
+    assert_int_equal(symlink(victim, tmp), 0);
+    struct mp_error err = {0};
+    if (mp_meta_model_save(f.m, path, &err) != 0) {
+        fail_msg("save: %s", err.msg);
+    }
+    assert_int_equal(symlink(victim, pid_tmp), 0); /* even at the name it would use */
+    assert_int_not_equal(mp_meta_model_save(f.m, path, &err), 0);
+    char buf[32] = {0};
+    v = fopen(victim, "r");
+    assert_non_null(v);
+    assert_non_null(fgets(buf, sizeof(buf), v));
+    fclose(v);
+    assert_string_equal(buf, "precious\n");
+    struct mp_meta_model *back = NULL;
+    if (mp_meta_model_load(path, &back, &err) != 0) {
+        fail_msg("load: %s", err.msg);
+    }
+    mp_meta_model_free(back);
+    remove(tmp);
+    remove(pid_tmp);
+    remove(path);
+    remove(victim);
+    family_model_release(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_file_roles),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_empty_choice),
+        cmocka_unit_test(test_save_ignores_links),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
