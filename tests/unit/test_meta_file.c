@@ -131,6 +131,10 @@ static void test_adapt_rate(void **state)
     struct mp_meta_model *none_trained = NULL;
     assert_int_equal(mp_meta_train(&f.ts, &o, &none_trained, &err), MP_EINVALID);
     assert_null(none_trained);
+    mp_meta_train_opts_default(&o);
+    o.top_fraction = NAN; /* was converted to a size: undefined behaviour */
+    assert_int_equal(mp_meta_train(&f.ts, &o, &none_trained, &err), MP_EINVALID);
+    assert_null(none_trained);
     mp_buf_release(&t);
     family_model_release(&f);
 }
