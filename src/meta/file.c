@@ -233,6 +233,29 @@ static void get_memory(struct reader *r, struct mp_meta_model *m)
     }
 }
 
+/* Names are unique: a duplicated feature bound one space parameter to both (a model for
+ * batch, cpus, gpu with cpus renamed batch searched a space of batch and gpu, feeding batch in
+ * as cpus), a duplicated choice took one of the two inputs. */
+static void check_unique(struct reader *r, const struct mp_meta_model *m)
+{
+    for (size_t i = 0; i < m->n_features && !r->bad; i++) {
+        const struct mp_meta_feature *f = &m->features[i];
+        for (size_t j = 0; j < i && !r->bad; j++) {
+            if (strcmp(m->features[j].name, f->name) == 0) {
+                fail(r, "features %zu and %zu are both named '%.40s'", j + 1, i + 1, f->name);
+            }
+        }
+        for (size_t k = 0; k < f->n_choices && !r->bad; k++) {
+            for (size_t l = 0; l < k && !r->bad; l++) {
+                if (strcmp(f->choices[l], f->choices[k]) == 0) {
+                    fail(r, "feature %zu (%.24s): choice '%.40s' twice", i + 1, f->name,
+                         f->choices[k]);
+                }
+            }
+        }
+    }
+}
+
 /* The network's shape and the adaptation recipe, after the features. */
 static void get_net(struct reader *r, struct mp_meta_model *m)
 {
@@ -277,6 +300,7 @@ static void get_body(struct reader *r, struct mp_meta_model *m)
         get_feature(r, i, &m->features[i]);
         m->n_features++;
     }
+    check_unique(r, m);
     get_net(r, m);
     if (r->bad) {
         return;

@@ -414,6 +414,30 @@ static void test_save_ignores_links(void **state)
     family_model_release(&f);
 }
 
+/* A model that names a feature or a choice twice is malformed (it loaded, and bound one space
+ * parameter to two features). */
+static void test_duplicate_names(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 2, 3, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m;
+    struct mp_buf t = MP_BUF_INIT;
+    char *cpus = m->features[1].name;
+    m->features[1].name = m->features[0].name; /* batch, batch, gpu */
+    mp_meta_model_encode(m, &t);
+    m->features[1].name = cpus;
+    expect_decode_error(&t, "features 1 and 2 are both named 'batch'");
+    char *b = m->features[2].choices[1];
+    m->features[2].choices[1] = m->features[2].choices[0]; /* A, A, C */
+    mp_buf_reset(&t);
+    mp_meta_model_encode(m, &t);
+    m->features[2].choices[1] = b;
+    expect_decode_error(&t, "feature 3 (gpu): choice 'A' twice");
+    mp_buf_release(&t);
+    family_model_release(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_empty_choice),
         cmocka_unit_test(test_save_ignores_links),
+        cmocka_unit_test(test_duplicate_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
