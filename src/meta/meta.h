@@ -58,7 +58,9 @@ double mp_net_forward(const struct mp_net *net, const double *theta, const doubl
  * sum w; adds its gradient to grad (when non-NULL). Returns the loss. */
 double mp_net_loss_grad(const struct mp_net *net, const double *theta, const double *in,
                         const double *y, const double *w, size_t n, double *grad);
-/* steps of full-batch gradient descent with rate lr on (in, y, w), in place on theta. */
+/* steps of full-batch gradient descent with rate lr on (in, y, w), in place on theta. When a
+ * step makes a weight infinite or NaN (a rate too large for the data), theta is left as it was
+ * given. */
 void mp_net_adapt(const struct mp_net *net, double *theta, const double *in, const double *y,
                   const double *w, size_t n, double lr, unsigned steps);
 
