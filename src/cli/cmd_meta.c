@@ -72,7 +72,9 @@ static const struct mp_opt train_opts[] = {
     {"support-max", 0, MP_OPT_INT, MP_OPT_AT(T, o.support_max), "N",
      "most samples of a task used to adapt in one meta step", .min = 1, .max = 4096},
     {"top-fraction", 0, MP_OPT_NUM, MP_OPT_AT(T, o.top_fraction), "X",
-     "share of each task's best configurations weighted in the loss", .min = 1e-9, .max = 1},
+     "share of each task that counts as its best configurations (half of every sample is drawn "
+     "from them)",
+     .min = 1e-9, .max = 1},
     {"json", 0, MP_OPT_FLAG, MP_OPT_AT(T, json), NULL, "print the training summary as JSON"},
     {"quiet", 'q', MP_OPT_FLAG, MP_OPT_AT(T, quiet), NULL, "no progress on stderr"},
 };
@@ -132,6 +134,26 @@ static void train_progress(void *ctx, size_t done, size_t total)
     mp_cli_progress_step(p, done, NULL);
 }
 
+/* The model is written after the training: find out now that it cannot be. */
+static int check_output(const char *output)
+{
+    struct stat st;
+    if (stat(output, &st) == 0 && S_ISDIR(st.st_mode)) {
+        return mp_cli_usage("meta train", "-o %s: is a folder, not a model file", output);
+    }
+    char *dir = mp_xstrdup(output);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        slash[slash == dir ? 1 : 0] = '\0';
+    }
+    int rc = 0;
+    if (access(slash ? dir : ".", W_OK) != 0) {
+        rc = mp_cli_usage("meta train", "-o %s: cannot write into that folder", output);
+    }
+    free(dir);
+    return rc;
+}
+
 static int train_run(void *args, char **operands, size_t n)
 {
     struct train_args *a = args;
@@ -151,16 +173,7 @@ static int train_run(void *args, char **operands, size_t n)
         rc = mp_cli_add_files("meta train", operands[i], ".csv", MAX_SURFACE_FILES, &a->files);
     }
     a->o.method = (enum mp_meta_method)mp_meta_method_parse(a->method);
-    /* The model is written after the training: find out now that it cannot be. */
-    char *dir = mp_xstrdup(a->output);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        slash[slash == dir ? 1 : 0] = '\0';
-    }
-    if (rc == 0 && access(slash ? dir : ".", W_OK) != 0) {
-        rc = mp_cli_usage("meta train", "-o %s: cannot write into that folder", a->output);
-    }
-    free(dir);
+    rc = rc == 0 ? check_output(a->output) : rc;
     for (size_t i = 0; rc == 0 && i < a->files.n; i++) {
         struct mp_surface *s = NULL;
         if ((rc = mp_surface_load(a->files.v[i], &s, &err)) == 0) {

@@ -3,16 +3,18 @@
  * little-endian payload with the features, the adaptation recipe, the weights and the memory.
  * Layout in docs/internals/meta.md. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "meta/meta.h"
 
 static const char magic[8] = {'M', 'P', 'M', 'E', 'T', 'A', '\r', '\n'};
 #define HEADER_BYTES 32
-#define MAX_NAME     256
 
 static void put_u32(struct mp_buf *b, uint32_t v)
 {
@@ -90,18 +92,32 @@ void mp_meta_model_encode(const struct mp_meta_model *m, struct mp_buf *out)
     mp_buf_release(&p);
 }
 
-/* Bounded reader over the payload; the first overrun sets `bad`. */
+/* Bounded reader over the payload; the first problem sets `bad` and says what it was. */
 struct reader {
     const unsigned char *p;
     size_t len, pos;
     bool bad;
     uint32_t version; /* of the file being read */
+    char what[160];   /* the first problem: the field and why */
 };
+
+static void fail(struct reader *r, const char *fmt, ...) MP_PRINTF(2, 3);
+static void fail(struct reader *r, const char *fmt, ...)
+{
+    if (r->bad) {
+        return;
+    }
+    r->bad = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->what, sizeof(r->what), fmt, ap);
+    va_end(ap);
+}
 
 static uint64_t get_uint(struct reader *r, int bytes)
 {
     if (r->bad || r->len - r->pos < (size_t)bytes) {
-        r->bad = true;
+        fail(r, "the payload ends early");
         return 0;
     }
     uint64_t v = 0;
@@ -112,58 +128,82 @@ static uint64_t get_uint(struct reader *r, int bytes)
     return v;
 }
 
-static double get_f64(struct reader *r)
+static double get_f64(struct reader *r, const char *what)
 {
     uint64_t u = get_uint(r, 8);
     double v;
     memcpy(&v, &u, sizeof(v));
     if (!isfinite(v)) {
-        r->bad = true;
+        fail(r, "%s is not a finite number", what);
     }
     return v;
 }
 
-/* A string of 1..MAX_NAME bytes; with allow_empty, length 0 reads as NULL. */
-static char *get_str(struct reader *r, bool allow_empty)
+/* A string of 1..MP_META_MAX_NAME bytes; with allow_empty, length 0 reads as NULL. */
+static char *get_str(struct reader *r, bool allow_empty, const char *what)
 {
     uint64_t n = get_uint(r, 4);
     if (!r->bad && n == 0 && allow_empty) {
         return NULL;
     }
-    if (r->bad || n == 0 || n > MAX_NAME || r->len - r->pos < n) {
-        r->bad = true;
+    if (!r->bad && (n == 0 || n > MP_META_MAX_NAME)) {
+        fail(r, "%s has %llu bytes (1 to %d)", what, (unsigned long long)n, MP_META_MAX_NAME);
+    }
+    if (r->bad || r->len - r->pos < n) {
+        fail(r, "the payload ends early");
         return NULL;
     }
     char *s = mp_xstrndup((const char *)r->p + r->pos, (size_t)n);
     r->pos += (size_t)n;
     if (strlen(s) != n) {
-        r->bad = true;
+        fail(r, "%s contains a NUL byte", what);
     }
     return s;
 }
 
-static void get_feature(struct reader *r, struct mp_meta_feature *f)
+static bool known_role(const char *role)
 {
-    f->name = get_str(r, false);
-    f->role = r->version >= 2 ? get_str(r, true) : NULL;
+    for (size_t k = 0; role && mp_param_roles[k]; k++) {
+        if (strcmp(role, mp_param_roles[k]) == 0) {
+            return true;
+        }
+    }
+    return !role;
+}
+
+static void get_feature(struct reader *r, size_t i, struct mp_meta_feature *f)
+{
+    char what[80];
+    snprintf(what, sizeof(what), "feature %zu's name", i + 1);
+    f->name = get_str(r, false, what);
+    snprintf(what, sizeof(what), "feature %zu (%.24s)'s role", i + 1, f->name ? f->name : "?");
+    f->role = r->version >= 2 ? get_str(r, true, what) : NULL;
+    snprintf(what, sizeof(what), "feature %zu (%.24s)", i + 1, f->name ? f->name : "?");
     uint64_t kind = get_uint(r, 4), log_scale = get_uint(r, 4);
     f->kind = kind == 1 ? MP_META_CATEGORICAL : MP_META_NUMERIC;
     f->log_scale = log_scale == 1;
-    f->lo = get_f64(r);
-    f->hi = get_f64(r);
+    f->lo = get_f64(r, what);
+    f->hi = get_f64(r, what);
     uint64_t nc = get_uint(r, 4);
-    bool role_ok = !f->role;
-    for (size_t k = 0; f->role && mp_param_roles[k]; k++) {
-        role_ok |= strcmp(f->role, mp_param_roles[k]) == 0;
+    if (!known_role(f->role)) {
+        fail(r, "%s: role '%s' is not one of the spec's roles", what, f->role);
+    } else if (kind > 1 || log_scale > 1) {
+        fail(r, "%s: kind %llu, log %llu (0 or 1)", what, (unsigned long long)kind,
+             (unsigned long long)log_scale);
+    } else if (nc > MP_META_MAX_CHOICES || (kind == 1) != (nc > 0)) {
+        fail(r, "%s: %llu choices (%s)", what, (unsigned long long)nc,
+             kind == 1 ? "1 to 256 for a categorical one" : "none for a numeric one");
+    } else if (f->lo > f->hi || (f->log_scale && !(f->lo > 0))) {
+        fail(r, "%s: range %g..%g%s", what, f->lo, f->hi, f->log_scale ? " on a log scale" : "");
     }
-    if (!role_ok || kind > 1 || log_scale > 1 || nc > MP_META_MAX_CHOICES || f->lo > f->hi ||
-        (f->log_scale && !(f->lo > 0)) || (kind == 1) != (nc > 0)) {
-        r->bad = true;
+    if (r->bad) {
         return;
     }
+    snprintf(what, sizeof(what), "feature %zu (%.24s)'s choice", i + 1, f->name);
     f->choices = mp_xcalloc((size_t)nc + 1, sizeof(char *));
     for (size_t k = 0; k < nc && !r->bad; k++) {
-        f->choices[k] = get_str(r, false);
+        char *c = get_str(r, true, what); /* a choice may be empty: a flag's "off" */
+        f->choices[k] = c || r->bad ? c : mp_xstrdup("");
         f->n_choices++;
     }
 }
@@ -173,56 +213,108 @@ static void get_memory(struct reader *r, struct mp_meta_model *m)
 {
     size_t width = m->net.n_in + 1;
     uint64_t count = get_uint(r, 8);
-    if (r->bad || count > MP_META_MAX_MEMORY || r->len - r->pos != count * width * 8) {
-        r->bad = true;
+    if (!r->bad && count > MP_META_MAX_MEMORY) {
+        fail(r, "%llu memory entries (at most %u)", (unsigned long long)count, MP_META_MAX_MEMORY);
+    }
+    if (!r->bad && r->len - r->pos != count * width * 8) {
+        fail(r, "the memory has %zu bytes, %llu entries need %llu", r->len - r->pos,
+             (unsigned long long)count, (unsigned long long)(count * width * 8));
+    }
+    if (r->bad) {
         return;
     }
     m->memory = mp_xmalloc((size_t)count * width * sizeof(double) + 1);
     for (size_t i = 0; i < count * width; i++) {
-        m->memory[i] = get_f64(r);
+        m->memory[i] = get_f64(r, "a memory entry");
     }
     m->n_memory = (size_t)count;
-    r->bad = r->bad || !mp_meta_memory_sorted(m);
+    if (!r->bad && !mp_meta_memory_sorted(m)) {
+        fail(r, "the memory's entries are not in ascending order");
+    }
 }
 
-static void get_body(struct reader *r, struct mp_meta_model *m)
+/* Names are unique: a duplicated feature bound one space parameter to both (a model for
+ * batch, cpus, gpu with cpus renamed batch searched a space of batch and gpu, feeding batch in
+ * as cpus), a duplicated choice took one of the two inputs. */
+static void check_unique(struct reader *r, const struct mp_meta_model *m)
 {
-    uint64_t nf = get_uint(r, 4);
-    if (nf == 0 || nf > MP_META_MAX_FEATURES) {
-        r->bad = true;
-        return;
+    for (size_t i = 0; i < m->n_features && !r->bad; i++) {
+        const struct mp_meta_feature *f = &m->features[i];
+        for (size_t j = 0; j < i && !r->bad; j++) {
+            if (strcmp(m->features[j].name, f->name) == 0) {
+                fail(r, "features %zu and %zu are both named '%.40s'", j + 1, i + 1, f->name);
+            }
+        }
+        for (size_t k = 0; k < f->n_choices && !r->bad; k++) {
+            for (size_t l = 0; l < k && !r->bad; l++) {
+                if (strcmp(f->choices[l], f->choices[k]) == 0) {
+                    fail(r, "feature %zu (%.24s): choice '%.40s' twice", i + 1, f->name,
+                         f->choices[k]);
+                }
+            }
+        }
     }
-    m->features = mp_xcalloc((size_t)nf, sizeof(*m->features));
-    for (size_t i = 0; i < nf && !r->bad; i++) {
-        get_feature(r, &m->features[i]);
-        m->n_features++;
-    }
+}
+
+/* The network's shape and the adaptation recipe, after the features. */
+static void get_net(struct reader *r, struct mp_meta_model *m)
+{
     uint64_t n_in = get_uint(r, 4), hidden = get_uint(r, 4), members = get_uint(r, 4);
     m->adapt_steps = (unsigned)get_uint(r, 4);
-    m->adapt_lr = get_f64(r);
+    m->adapt_lr = get_f64(r, "adapt_lr");
     uint64_t method = get_uint(r, 4);
     m->seed = get_uint(r, 8);
     m->n_tasks = (size_t)get_uint(r, 8);
-    m->train_loss = get_f64(r);
-    if (r->bad || n_in != mp_meta_inputs(m->features, m->n_features) || hidden < 1 ||
-        hidden > MP_META_MAX_HIDDEN || members < 1 || members > MP_META_MAX_MEMBERS ||
-        method > MP_META_MAML || m->adapt_steps > 1000) {
-        r->bad = true;
-        return;
+    m->train_loss = get_f64(r, "train_loss");
+    size_t want_in = mp_meta_inputs(m->features, m->n_features);
+    if (!r->bad && n_in != want_in) {
+        fail(r, "%llu inputs, but the features give %zu", (unsigned long long)n_in, want_in);
+    } else if (!r->bad && (hidden < 1 || hidden > MP_META_MAX_HIDDEN)) {
+        fail(r, "%llu hidden units (1 to %d)", (unsigned long long)hidden, MP_META_MAX_HIDDEN);
+    } else if (!r->bad && (members < 1 || members > MP_META_MAX_MEMBERS)) {
+        fail(r, "%llu members (1 to %d)", (unsigned long long)members, MP_META_MAX_MEMBERS);
+    } else if (!r->bad && method > MP_META_MAML) {
+        fail(r, "method %llu (0 to %d)", (unsigned long long)method, MP_META_MAML);
+    } else if (!r->bad && m->adapt_steps > 1000) {
+        fail(r, "adapt_steps %u (at most 1000)", m->adapt_steps);
+    } else if (!r->bad && !(m->adapt_lr > 0 && m->adapt_lr <= MP_META_MAX_LR)) {
+        fail(r, "adapt_lr %g (above 0, at most %g)", m->adapt_lr, MP_META_MAX_LR);
     }
     m->net.n_in = (size_t)n_in;
     m->net.hidden = (size_t)hidden;
     m->members = (size_t)members;
     m->method = (enum mp_meta_method)method;
+}
+
+static void get_body(struct reader *r, struct mp_meta_model *m)
+{
+    uint64_t nf = get_uint(r, 4);
+    if (!r->bad && (nf == 0 || nf > MP_META_MAX_FEATURES)) {
+        fail(r, "%llu features (1 to %d)", (unsigned long long)nf, MP_META_MAX_FEATURES);
+    }
+    if (r->bad) {
+        return;
+    }
+    m->features = mp_xcalloc((size_t)nf, sizeof(*m->features));
+    for (size_t i = 0; i < nf && !r->bad; i++) {
+        get_feature(r, i, &m->features[i]);
+        m->n_features++;
+    }
+    check_unique(r, m);
+    get_net(r, m);
+    if (r->bad) {
+        return;
+    }
     size_t n = m->members * mp_net_size(&m->net);
     size_t rest = r->len - r->pos;
     if (r->version >= 3 ? rest < n * 8 + 8 : rest != n * 8) {
-        r->bad = true;
+        fail(r, "%zu bytes after the header fields, %zu weights need %zu%s", rest, n, n * 8,
+             r->version >= 3 ? " and the memory" : "");
         return;
     }
     m->theta = mp_xmalloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) {
-        m->theta[i] = get_f64(r);
+        m->theta[i] = get_f64(r, "a weight");
     }
     if (r->version >= 3) {
         get_memory(r, m);
@@ -237,7 +329,7 @@ int mp_meta_model_decode(const void *data, size_t len, const char *name, struct 
     if (len < HEADER_BYTES || memcmp(p, magic, sizeof(magic)) != 0) {
         return mp_error_set(err, MP_EINVALID, "%s: not a morphling meta-model file", name);
     }
-    struct reader h = {p, HEADER_BYTES, 8, false, 0};
+    struct reader h = {p, HEADER_BYTES, 8, false, 0, ""};
     uint64_t version = get_uint(&h, 4);
     (void)get_uint(&h, 4);
     uint64_t plen = get_uint(&h, 8), sum = get_uint(&h, 8);
@@ -256,14 +348,14 @@ int mp_meta_model_decode(const void *data, size_t len, const char *name, struct 
     if (mp_hash_bytes(p + HEADER_BYTES, len - HEADER_BYTES) != sum) {
         return mp_error_set(err, MP_EINVALID, "%s: checksum mismatch (corrupt file)", name);
     }
-    struct reader r = {p + HEADER_BYTES, len - HEADER_BYTES, 0, false, (uint32_t)version};
+    struct reader r = {p + HEADER_BYTES, len - HEADER_BYTES, 0, false, (uint32_t)version, ""};
     struct mp_meta_model *m = mp_xcalloc(1, sizeof(*m));
     m->format_version = (unsigned)version;
     get_body(&r, m);
     if (r.bad) {
         mp_meta_model_free(m);
-        return mp_error_set(err, MP_EINVALID, "%s: malformed meta-model at payload byte %zu", name,
-                            r.pos);
+        return mp_error_set(err, MP_EINVALID, "%s: malformed meta-model: %s (payload byte %zu)",
+                            name, r.what, r.pos);
     }
     *out = m;
     return 0;
@@ -273,11 +365,19 @@ int mp_meta_model_save(const struct mp_meta_model *m, const char *path, struct m
 {
     struct mp_buf b = MP_BUF_INIT;
     mp_meta_model_encode(m, &b);
-    char *tmp = mp_xasprintf("%s.tmp", path);
+    /* Never through a link left at the temporary name (in a shared folder such as /tmp, it
+     * would overwrite whatever it points to): a name of our own, created here. */
+    char *tmp = mp_xasprintf("%s.%ld.tmp", path, (long)getpid());
     int rc = 0;
-    FILE *f = fopen(tmp, "wb");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
-        rc = mp_error_set(err, -errno, "%s: %s", tmp, mp_strerror(-errno));
+        int e = errno;
+        rc = mp_error_set(err, -e, "%s: %s", tmp, strerror(e));
+        if (fd >= 0) {
+            close(fd);
+            remove(tmp);
+        }
         goto out;
     }
     bool ok = fwrite(b.data, 1, b.len, f) == b.len;

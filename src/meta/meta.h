@@ -32,6 +32,8 @@
 #define MP_META_FORMAT_VERSION 3 /* written; versions 1 (no roles) and 2 (no memory) are read */
 #define MP_META_MAX_FEATURES   64
 #define MP_META_MAX_CHOICES    256
+#define MP_META_MAX_NAME       256  /* bytes of a parameter name or choice */
+#define MP_META_MAX_LR         10.0 /* adaptation rate, as algorithm.settings.adapt_lr */
 #define MP_META_MAX_HIDDEN     512
 #define MP_META_MAX_MEMBERS    16
 #define MP_META_MAX_FILE_BYTES (64u << 20)
@@ -56,7 +58,9 @@ double mp_net_forward(const struct mp_net *net, const double *theta, const doubl
  * sum w; adds its gradient to grad (when non-NULL). Returns the loss. */
 double mp_net_loss_grad(const struct mp_net *net, const double *theta, const double *in,
                         const double *y, const double *w, size_t n, double *grad);
-/* steps of full-batch gradient descent with rate lr on (in, y, w), in place on theta. */
+/* steps of full-batch gradient descent with rate lr on (in, y, w), in place on theta. When a
+ * step makes a weight infinite or NaN (a rate too large for the data), theta is left as it was
+ * given. */
 void mp_net_adapt(const struct mp_net *net, double *theta, const double *in, const double *y,
                   const double *w, size_t n, double lr, unsigned steps);
 
@@ -102,9 +106,10 @@ void mp_meta_taskset_release(struct mp_meta_taskset *ts);
  * which is trained at the task's lowest measured score so that the prior ranks it last). The
  * first task fixes the features (names and roles); a later task's parameter joins the
  * feature of the same name, else the one of the same role (a role a feature lacks is adopted
- * from the first task that gives it). Another parameter set, a kind mismatch or conflicting
- * roles fail with MP_EINVALID naming the parameter. Fewer than 2 valued rows, or all zero:
- * MP_EINVALID. */
+ * from the first task that gives it). Another parameter set, a kind mismatch, conflicting
+ * roles or a name or choice longer than MP_META_MAX_NAME bytes (the model file could not hold
+ * it) fail with MP_EINVALID naming the parameter. Fewer than 2 valued rows, or all zero:
+ * MP_EINVALID. A refused task leaves the set as it was. */
 int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const struct mp_space *space,
                         const double *x, const double *score, size_t n,
                         struct mp_error *err) MP_WUR;

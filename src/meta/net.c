@@ -145,12 +145,20 @@ void mp_net_adapt(const struct mp_net *net, double *theta, const double *in, con
 {
     size_t p = mp_net_size(net);
     double *g = mp_xmalloc(p * sizeof(double));
-    for (unsigned s = 0; s < steps; s++) {
+    double *start = mp_xmalloc(p * sizeof(double));
+    memcpy(start, theta, p * sizeof(double));
+    bool finite = true;
+    for (unsigned s = 0; s < steps && finite; s++) {
         memset(g, 0, p * sizeof(double));
         mp_net_loss_grad(net, theta, in, y, w, n, g);
         for (size_t i = 0; i < p; i++) {
             theta[i] -= lr * g[i];
+            finite = finite && isfinite(theta[i]);
         }
     }
+    if (!finite) { /* diverged: the rate is too large for these data */
+        memcpy(theta, start, p * sizeof(double));
+    }
+    free(start);
     free(g);
 }

@@ -49,12 +49,19 @@ static int find_feature(const struct mp_meta_taskset *ts, const char *name, cons
     return -1;
 }
 
-static int set_features(struct mp_meta_taskset *ts, const struct mp_space *space,
+static int set_features(struct mp_meta_taskset *ts, const char *name, const struct mp_space *space,
                         struct mp_error *err)
 {
     if (space->n == 0 || space->n > MP_META_MAX_FEATURES) {
-        return mp_error_set(err, MP_EINVALID, "a meta-model takes 1 to %d parameters, not %zu",
-                            MP_META_MAX_FEATURES, space->n);
+        return mp_error_set(err, MP_EINVALID, "%s: a meta-model takes 1 to %d parameters, not %zu",
+                            name, MP_META_MAX_FEATURES, space->n);
+    }
+    for (size_t i = 0; i < space->n; i++) {
+        if (strlen(space->params[i].name) > MP_META_MAX_NAME) {
+            return mp_error_set(err, MP_EINVALID,
+                                "%s: parameter '%.40s...': name longer than %d bytes", name,
+                                space->params[i].name, MP_META_MAX_NAME);
+        }
     }
     ts->features = mp_xcalloc(space->n, sizeof(*ts->features));
     ts->n_features = space->n;
@@ -124,16 +131,22 @@ static int align(struct mp_meta_taskset *ts, const char *name, const struct mp_s
 }
 
 /* Index of choice `text` in feature f, appending it when new. */
-static int choice_index(struct mp_meta_feature *f, const char *text, struct mp_error *err)
+static int choice_index(struct mp_meta_feature *f, const char *text, const char *name,
+                        struct mp_error *err)
 {
     for (size_t k = 0; k < f->n_choices; k++) {
         if (strcmp(f->choices[k], text) == 0) {
             return (int)k;
         }
     }
+    if (strlen(text) > MP_META_MAX_NAME) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s: parameter '%s': choice '%.40s...' longer than %d bytes", name,
+                            f->name, text, MP_META_MAX_NAME);
+    }
     if (f->n_choices >= MP_META_MAX_CHOICES) {
-        return mp_error_set(err, MP_EINVALID, "parameter '%s': more than %d choices", f->name,
-                            MP_META_MAX_CHOICES);
+        return mp_error_set(err, MP_EINVALID, "%s: parameter '%s': more than %d choices", name,
+                            f->name, MP_META_MAX_CHOICES);
     }
     f->choices = mp_xreallocarray(f->choices, f->n_choices + 1, sizeof(char *));
     f->choices[f->n_choices] = mp_xstrdup(text);
@@ -154,7 +167,7 @@ static int fill_task(struct mp_meta_taskset *ts, struct mp_meta_task *t,
             struct mp_meta_feature *f = &ts->features[map[i]];
             double v = x[r * space->n + i];
             if (f->kind == MP_META_CATEGORICAL) {
-                int k = choice_index(f, space->params[i].choices[(size_t)v], err);
+                int k = choice_index(f, space->params[i].choices[(size_t)v], t->name, err);
                 if (k < 0) {
                     return k;
                 }
@@ -202,13 +215,26 @@ static void widen_ranges(struct mp_meta_taskset *ts, const struct mp_meta_task *
     }
 }
 
+/* Drops the choices a refused task appended (features keep the first `kept[i]`). */
+static void drop_new_choices(struct mp_meta_taskset *ts, const size_t *kept)
+{
+    for (size_t i = 0; i < ts->n_features; i++) {
+        struct mp_meta_feature *f = &ts->features[i];
+        while (f->n_choices > kept[i]) {
+            free(f->choices[--f->n_choices]);
+            f->choices[f->n_choices] = NULL;
+        }
+    }
+}
+
 int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const struct mp_space *space,
                         const double *x, const double *score, size_t n, struct mp_error *err)
 {
     int *map = mp_xcalloc(space->n + 1, sizeof(int));
+    size_t *kept = NULL;
     struct mp_meta_task t = {mp_xstrdup(name), 0, NULL, NULL};
     int rc = 0;
-    if (ts->n_features == 0 && (rc = set_features(ts, space, err)) != 0) {
+    if (ts->n_features == 0 && (rc = set_features(ts, name, space, err)) != 0) {
         goto out;
     }
     if ((rc = align(ts, name, space, map, err)) != 0) {
@@ -216,7 +242,12 @@ int mp_meta_taskset_add(struct mp_meta_taskset *ts, const char *name, const stru
     }
     t.x = mp_xcalloc(n * ts->n_features + 1, sizeof(double));
     t.y = mp_xcalloc(n + 1, sizeof(double));
+    kept = mp_xcalloc(ts->n_features, sizeof(size_t));
+    for (size_t i = 0; i < ts->n_features; i++) {
+        kept[i] = ts->features[i].n_choices;
+    }
     if ((rc = fill_task(ts, &t, space, map, x, score, n, err)) != 0) {
+        drop_new_choices(ts, kept);
         goto out;
     }
     widen_ranges(ts, &t);
@@ -236,6 +267,7 @@ out:
     free(t.name);
     free(t.x);
     free(t.y);
+    free(kept);
     free(map);
     return rc;
 }

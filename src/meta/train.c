@@ -76,8 +76,10 @@ static double scale_numeric(const struct mp_meta_feature *f, double v)
     if (!(f->hi > f->lo)) {
         return 0;
     }
+    /* Halves, so that a range wider than the largest double does not overflow to inf (and the
+     * input to NaN); exact for normal numbers, so the same value as without them. */
     double t = f->log_scale && v > 0 ? (log(v) - log(f->lo)) / (log(f->hi) - log(f->lo))
-                                     : (v - f->lo) / (f->hi - f->lo);
+                                     : (v / 2 - f->lo / 2) / (f->hi / 2 - f->lo / 2);
     return 2.0 * t - 1.0;
 }
 
@@ -313,7 +315,8 @@ static void build_memory(struct mp_meta_model *m, const struct enc_task *et, siz
     m->memory = mp_xmalloc(total * (n_in + 1) * sizeof(double));
     for (size_t i = 0, j; i < total; i = j) {
         double sum = 0;
-        for (j = i; j < total && cmp_inputs(pt[i].in, pt[j].in, n_in) == 0; j++) {
+        /* j == i: an entry always counts, even one unequal to itself (NaN inputs). */
+        for (j = i; j < total && (j == i || cmp_inputs(pt[i].in, pt[j].in, n_in) == 0); j++) {
             sum += pt[j].y;
         }
         double *e = m->memory + m->n_memory++ * (n_in + 1);
@@ -426,6 +429,7 @@ static int check_opts(const struct mp_meta_train_opts *o, struct mp_error *err)
     }
     if (o->iterations < 1 || o->meta_batch < 1 || o->support_max < 1 || o->query < 1 ||
         o->support_max > 4096 || o->query > 4096 || o->inner_steps > 1000 || !(o->inner_lr > 0) ||
+        o->inner_lr > MP_META_MAX_LR || !(o->top_fraction > 0 && o->top_fraction <= 1) ||
         !(o->outer_lr > 0)) {
         return mp_error_set(err, MP_EINVALID, "invalid meta-training options");
     }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "meta/meta.h"
 #include "optimizer/morphling_int.h"
@@ -85,19 +86,23 @@ static int parse_settings(const struct mp_node *s, struct settings *out, struct 
     return rc;
 }
 
-/* Loads and binds the prior; MP_EINVALID with advice when it cannot be used. */
+/* Loads and binds the prior; MP_EINVALID with advice when it cannot be used. *fatal: the file
+ * is there but is no readable model, which no fallback replaces (only a prior not given, not
+ * there, or for other parameters does). */
 static int load_prior(const struct mp_space *space, const struct mp_optimizer_opts *opts,
-                      struct mp_meta_model **model, struct mp_meta_binding **bind,
+                      struct mp_meta_model **model, struct mp_meta_binding **bind, bool *fatal,
                       struct mp_error *err)
 {
     *model = NULL;
     *bind = NULL;
+    *fatal = false;
     if (!opts->prior_path) {
         return mp_error_set(err, MP_EINVALID,
                             "algorithm 'morphling' needs a meta-model: set algorithm.prior (train "
                             "one with `morphling meta train`), or settings.fallback: bo");
     }
     int rc = mp_meta_model_load(opts->prior_path, model, err);
+    *fatal = rc != 0 && access(opts->prior_path, F_OK) == 0;
     if (rc == 0 && (rc = mp_meta_bind(*model, space, bind, err)) != 0) {
         mp_error_prefix(err, rc, "%s", opts->prior_path);
     }
@@ -113,14 +118,19 @@ static int morphling_validate(const struct mp_space *space, const struct mp_opti
 {
     struct settings set = {0};
     int rc = parse_settings(opts->settings, &set, err);
-    if (rc != 0 || set.fallback != FALLBACK_NONE) {
+    if (rc != 0) {
         return rc;
     }
     struct mp_meta_model *model;
     struct mp_meta_binding *bind;
-    rc = load_prior(space, opts, &model, &bind, err);
+    bool fatal;
+    rc = load_prior(space, opts, &model, &bind, &fatal, err);
     mp_meta_binding_free(bind);
     mp_meta_model_free(model);
+    if (rc == MP_EINVALID && !fatal && set.fallback != FALLBACK_NONE) {
+        mp_error_clear(err); /* the fallback runs instead */
+        rc = 0;
+    }
     return rc;
 }
 
@@ -167,8 +177,9 @@ static int morphling_create(const struct mp_space *space, const struct mp_optimi
     struct morphling *m = mp_xcalloc(1, sizeof(*m));
     int rc = parse_settings(opts->settings, &m->set, err);
     if (rc == 0) {
-        rc = load_prior(space, opts, &m->model, &m->bind, err);
-        if (rc == MP_EINVALID && m->set.fallback != FALLBACK_NONE) {
+        bool fatal;
+        rc = load_prior(space, opts, &m->model, &m->bind, &fatal, err);
+        if (rc == MP_EINVALID && !fatal && m->set.fallback != FALLBACK_NONE) {
             /* Documented fallback: the prior is absent or does not cover this space. */
             struct mp_optimizer_opts fo = *opts;
             fo.settings = NULL;

@@ -49,6 +49,12 @@ check_contains "corrupt model is named" "checksum" "$out"
 head -c 20 "$WORK/m1" >"$WORK/short"
 "$MORPHLING" meta info "$WORK/short" >/dev/null 2>&1
 check "truncated model exits 2" 2 "$?"
+check_contains "meta train --help: what --top-fraction does" "half of every sample is drawn" \
+    "$("$MORPHLING" meta train --help | tr -s ' \n' '  ')"
+mkdir -p "$WORK/outdir"
+out=$("$MORPHLING" meta train $train -o "$WORK/outdir" 2>&1); rc=$?
+check "meta train -o FOLDER exits 2" 2 "$rc"
+check_contains "meta train -o FOLDER is refused before training" "is a folder" "$out"
 
 json=$("$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/m1" --budget 20 --json); rc=$?
 check "replay with morphling exits 0" 0 "$rc"
@@ -64,6 +70,13 @@ check_contains "mismatch names the parameter" "'cpus'" "$out"
 out=$("$MORPHLING" replay "$WORK/other.csv" --algorithm morphling --prior "$WORK/m1" \
     --settings '{fallback: random}' --budget 5 2>&1); rc=$?
 check "fallback: random runs" 0 "$rc"
+out=$("$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/bad" \
+    --settings '{fallback: bo}' --budget 5 2>&1); rc=$?
+check "a corrupt prior is an error even with a fallback" 2 "$rc"
+check_contains "the corrupt prior is named" "$WORK/bad: checksum mismatch" "$out"
+"$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/nosuch.model" \
+    --settings '{fallback: bo}' --budget 5 >/dev/null 2>&1
+check "a prior that is not there: the fallback runs" 0 "$?"
 "$MORPHLING" replay "$WORK/target.csv" --algorithm morphling >/dev/null 2>&1
 check "morphling without a prior exits 2" 2 "$?"
 

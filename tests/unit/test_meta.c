@@ -247,12 +247,35 @@ static void test_same_seed_same_bytes(void **state)
     mp_space_release(&s);
 }
 
+/* Adaptation at a rate too large for the data (the search allows adapt_lr up to 10 and 1000
+ * steps) overflowed the weights to inf and NaN, every score of the search was NaN, and it
+ * suggested configurations in enumeration order; it now keeps the weights it started from. */
+static void test_adaptation_diverges(void **state)
+{
+    (void)state;
+    struct mp_net net = {2, 16};
+    size_t p = mp_net_size(&net);
+    struct mp_rng rng;
+    mp_rng_init(&rng, 5);
+    double *theta = mp_xmalloc(p * sizeof(double)), *start = mp_xmalloc(p * sizeof(double));
+    mp_net_init(&net, &rng, theta);
+    memcpy(start, theta, p * sizeof(double));
+    static const double in[] = {-1, -1, -1, 1, 1, -1, 1, 1}, y[] = {1, -1, -1, 1};
+    mp_net_adapt(&net, theta, in, y, NULL, 4, 1e6, 50);
+    for (size_t i = 0; i < p; i++) {
+        if (theta[i] != start[i]) {
+            fail_msg("weight %zu: %.17g after diverging, %.17g before", i, theta[i], start[i]);
+        }
+    }
+    free(theta);
+    free(start);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_net_gradient),
-        cmocka_unit_test(test_meta_gradients),
-        cmocka_unit_test(test_adaptation_helps),
+        cmocka_unit_test(test_net_gradient),         cmocka_unit_test(test_meta_gradients),
+        cmocka_unit_test(test_adaptation_helps),     cmocka_unit_test(test_adaptation_diverges),
         cmocka_unit_test(test_same_seed_same_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,17 +92,50 @@ static void test_file_round_trip_and_corruption(void **state)
     mp_buf_add(&t, a.data, a.len);
     memset(t.data + 32, 0, 4);
     reseal(&t);
-    expect_decode_error(&t, "malformed");
-    /* A NaN weight. */
+    expect_decode_error(&t, "malformed meta-model: 0 features (1 to 64)");
+    /* A NaN (the last value: the memory's). */
     mp_buf_reset(&t);
     mp_buf_add(&t, a.data, a.len);
     memset(t.data + t.len - 8, 0xff, 8);
     reseal(&t);
-    expect_decode_error(&t, "malformed");
+    expect_decode_error(&t, "malformed meta-model: a memory entry is not a finite number");
     mp_buf_release(&t);
     mp_buf_release(&a);
     mp_buf_release(&b);
     mp_meta_model_free(back);
+    family_model_release(&f);
+}
+
+/* An adaptation rate no training writes: the search's adaptation diverged, every score was NaN
+ * and it suggested configurations in enumeration order. */
+static void test_adapt_rate(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 3, 9, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m;
+    struct mp_error err = {0};
+    struct mp_buf t = MP_BUF_INIT;
+    static const double bad_lr[] = {-1, 0, 1e300};
+    for (size_t i = 0; i < MP_ARRAY_LEN(bad_lr); i++) {
+        double lr = m->adapt_lr;
+        m->adapt_lr = bad_lr[i];
+        mp_buf_reset(&t);
+        mp_meta_model_encode(m, &t);
+        m->adapt_lr = lr;
+        expect_decode_error(&t, "malformed meta-model: adapt_lr ");
+    }
+    struct mp_meta_train_opts o;
+    mp_meta_train_opts_default(&o);
+    o.inner_lr = 11; /* nor does training write one */
+    struct mp_meta_model *none_trained = NULL;
+    assert_int_equal(mp_meta_train(&f.ts, &o, &none_trained, &err), MP_EINVALID);
+    assert_null(none_trained);
+    mp_meta_train_opts_default(&o);
+    o.top_fraction = NAN; /* was converted to a size: undefined behaviour */
+    assert_int_equal(mp_meta_train(&f.ts, &o, &none_trained, &err), MP_EINVALID);
+    assert_null(none_trained);
+    mp_buf_release(&t);
     family_model_release(&f);
 }
 
@@ -188,11 +221,11 @@ static void test_file_versions(void **state)
      * the memory). */
     mp_buf_add(&t, v1.data, v1.len);
     t.data[8] = 2;
-    expect_decode_error(&t, "malformed");
+    expect_decode_error(&t, "malformed meta-model: feature 1 (batch)'s choice has");
     mp_buf_reset(&t);
     mp_buf_add(&t, v2.data, v2.len);
     t.data[8] = 3;
-    expect_decode_error(&t, "malformed");
+    expect_decode_error(&t, "weights need");
     mp_buf_release(&a);
     mp_buf_release(&v1);
     mp_buf_release(&v2);
@@ -232,7 +265,7 @@ static void test_file_roles(void **state)
     assert_true(at + 10 <= t.len);
     t.data[at] = 'X';
     reseal(&t);
-    expect_decode_error(&t, "malformed");
+    expect_decode_error(&t, "role 'Xatch_size' is not one of the spec's roles");
     mp_buf_release(&a);
     mp_buf_release(&t);
     mp_buf_release(&w);
@@ -280,12 +313,12 @@ static void test_memory(void **state)
     memcpy(t.data + first, a.data + first + w * 8, w * 8); /* entries 0 and 1 swapped */
     memcpy(t.data + first + w * 8, a.data + first, w * 8);
     reseal(&t);
-    expect_decode_error(&t, "malformed");
+    expect_decode_error(&t, "the memory's entries are not in ascending order");
     mp_buf_reset(&t);
     mp_buf_add(&t, a.data, a.len);
     t.data[first - 8] = 85;
     reseal(&t);
-    expect_decode_error(&t, "malformed");
+    expect_decode_error(&t, "the memory has");
     mp_buf_release(&a);
     mp_buf_release(&b);
     mp_buf_release(&t);
@@ -293,13 +326,129 @@ static void test_memory(void **state)
     family_model_release(&f);
 }
 
+/* A spec may offer an empty choice (a flag's "off": choices ["", "--fp16"]); the model written
+ * from such a service reads back with it (it was refused as malformed). */
+static void test_empty_choice(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    struct mp_param p = {0};
+    p.name = mp_xstrdup("flag");
+    p.type = MP_PARAM_CATEGORICAL;
+    p.choices = mp_xcalloc(2, sizeof(char *));
+    p.choices[0] = mp_xstrdup("");
+    p.choices[1] = mp_xstrdup("--fp16");
+    p.n_choices = 2;
+    mp_space_add(&s, &p);
+    static const double x[] = {0, 1}, y[] = {1, 2};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_taskset_add(&ts, "flags", &s, x, y, 2, &err), 0);
+    struct mp_meta_train_opts o;
+    mp_meta_train_opts_default(&o);
+    o.iterations = 5;
+    o.members = 1;
+    o.hidden = 4;
+    struct mp_meta_model *m = NULL, *back = NULL;
+    assert_int_equal(mp_meta_train(&ts, &o, &m, &err), 0);
+    struct mp_buf a = MP_BUF_INIT, b = MP_BUF_INIT;
+    mp_meta_model_encode(m, &a);
+    if (mp_meta_model_decode(a.data, a.len, "flags.model", &back, &err) != 0) {
+        fail_msg("decode: %s", err.msg);
+    }
+    assert_int_equal(back->features[0].n_choices, 2);
+    assert_string_equal(back->features[0].choices[0], "");
+    assert_string_equal(back->features[0].choices[1], "--fp16");
+    mp_meta_model_encode(back, &b);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    mp_buf_release(&a);
+    mp_buf_release(&b);
+    mp_meta_model_free(back);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
+/* Saving never writes through a link left at a temporary name: the old fixed name MODEL.tmp
+ * was opened with fopen, so a symbolic link there (in a shared folder) had its target
+ * overwritten with the model. */
+static void test_save_ignores_links(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 2, 3, MP_META_FOMAML);
+    char path[64], tmp[96], victim[64], pid_tmp[96];
+    snprintf(path, sizeof(path), "/tmp/test_meta_link_%ld.model", (long)getpid());
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    snprintf(pid_tmp, sizeof(pid_tmp), "%s.%ld.tmp", path, (long)getpid());
+    snprintf(victim, sizeof(victim), "/tmp/test_meta_victim_%ld", (long)getpid());
+    FILE *v = fopen(victim, "w");
+    assert_non_null(v);
+    fputs("precious\n", v);
+    fclose(v);
+    remove(tmp);
+    remove(pid_tmp);
+    assert_int_equal(symlink(victim, tmp), 0);
+    struct mp_error err = {0};
+    if (mp_meta_model_save(f.m, path, &err) != 0) {
+        fail_msg("save: %s", err.msg);
+    }
+    assert_int_equal(symlink(victim, pid_tmp), 0); /* even at the name it would use */
+    assert_int_not_equal(mp_meta_model_save(f.m, path, &err), 0);
+    char buf[32] = {0};
+    v = fopen(victim, "r");
+    assert_non_null(v);
+    assert_non_null(fgets(buf, sizeof(buf), v));
+    fclose(v);
+    assert_string_equal(buf, "precious\n");
+    struct mp_meta_model *back = NULL;
+    if (mp_meta_model_load(path, &back, &err) != 0) {
+        fail_msg("load: %s", err.msg);
+    }
+    mp_meta_model_free(back);
+    remove(tmp);
+    remove(pid_tmp);
+    remove(path);
+    remove(victim);
+    family_model_release(&f);
+}
+
+/* A model that names a feature or a choice twice is malformed (it loaded, and bound one space
+ * parameter to two features). */
+static void test_duplicate_names(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 2, 3, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m;
+    struct mp_buf t = MP_BUF_INIT;
+    char *cpus = m->features[1].name;
+    m->features[1].name = m->features[0].name; /* batch, batch, gpu */
+    mp_meta_model_encode(m, &t);
+    m->features[1].name = cpus;
+    expect_decode_error(&t, "features 1 and 2 are both named 'batch'");
+    char *b = m->features[2].choices[1];
+    m->features[2].choices[1] = m->features[2].choices[0]; /* A, A, C */
+    mp_buf_reset(&t);
+    mp_meta_model_encode(m, &t);
+    m->features[2].choices[1] = b;
+    expect_decode_error(&t, "feature 3 (gpu): choice 'A' twice");
+    mp_buf_release(&t);
+    family_model_release(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_round_trip_and_corruption),
+        cmocka_unit_test(test_adapt_rate),
         cmocka_unit_test(test_file_versions),
         cmocka_unit_test(test_file_roles),
         cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_empty_choice),
+        cmocka_unit_test(test_save_ignores_links),
+        cmocka_unit_test(test_duplicate_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

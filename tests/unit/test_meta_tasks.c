@@ -342,6 +342,118 @@ static void test_trials_task(void **state)
     mp_space_release(&s);
 }
 
+/* A range wider than the largest double (its width overflowed: the inputs were NaN, and the
+ * memory's grouping of equal inputs never advanced and overran its array) trains a model that
+ * reads back. */
+static void test_wide_range(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    struct mp_param p = int_param("b", -1e308, 1e308, NULL);
+    mp_space_add(&s, &p);
+    static const double x[] = {-1e308, 0, 1e308}, y[] = {1, 3, 2};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_taskset_add(&ts, "wide", &s, x, y, 3, &err), 0);
+    struct mp_meta_train_opts o;
+    mp_meta_train_opts_default(&o);
+    o.iterations = 20;
+    o.members = 1;
+    o.hidden = 4;
+    struct mp_meta_model *m = NULL;
+    if (mp_meta_train(&ts, &o, &m, &err) != 0) {
+        fail_msg("train: %s", err.msg);
+    }
+    assert_int_equal(m->n_memory, 3);
+    struct mp_buf bytes = MP_BUF_INIT;
+    mp_meta_model_encode(m, &bytes);
+    struct mp_meta_model *back = NULL;
+    if (mp_meta_model_decode(bytes.data, bytes.len, "wide.model", &back, &err) != 0) {
+        fail_msg("decode: %s", err.msg);
+    }
+    mp_meta_model_free(back);
+    mp_buf_release(&bytes);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
+/* A name or choice longer than the model file's strings is refused when the task is added (it
+ * trained, and the model it wrote could not be read). */
+static void test_long_names(void **state)
+{
+    (void)state;
+    static const double x[] = {1, 2, 3}, y[] = {1, 3, 2};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    struct mp_error err = {0};
+    struct mp_space s = {0};
+    char long_name[300];
+    memset(long_name, 'n', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    struct mp_param p = int_param(long_name, 1, 4, NULL);
+    mp_space_add(&s, &p);
+    assert_int_equal(mp_meta_taskset_add(&ts, "long", &s, x, y, 3, &err), MP_EINVALID);
+    if (!strstr(err.msg, "long: parameter") || !strstr(err.msg, "longer than 256 bytes")) {
+        fail_msg("long name: %s", err.msg);
+    }
+    mp_space_release(&s);
+    s = (struct mp_space){0};
+    p = (struct mp_param){0};
+    p.name = mp_xstrdup("gpu");
+    p.type = MP_PARAM_CATEGORICAL;
+    p.choices = mp_xcalloc(2, sizeof(char *));
+    p.choices[0] = mp_xstrdup("A");
+    p.choices[1] = mp_xstrdup(long_name);
+    p.n_choices = 2;
+    mp_space_add(&s, &p);
+    static const double xc[] = {0, 1, 0};
+    assert_int_equal(mp_meta_taskset_add(&ts, "long", &s, xc, y, 3, &err), MP_EINVALID);
+    if (!strstr(err.msg, "long: parameter 'gpu'") || !strstr(err.msg, "longer than 256 bytes")) {
+        fail_msg("long choice: %s", err.msg);
+    }
+    assert_int_equal(ts.n_tasks, 0);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+}
+
+/* One categorical parameter "gpu" with these choices. */
+static void gpu_space(struct mp_space *s, const char *a, const char *b)
+{
+    struct mp_param p = {0};
+    p.name = mp_xstrdup("gpu");
+    p.type = MP_PARAM_CATEGORICAL;
+    p.choices = mp_xcalloc(2, sizeof(char *));
+    p.choices[0] = mp_xstrdup(a);
+    p.choices[1] = mp_xstrdup(b);
+    p.n_choices = 2;
+    mp_space_add(s, &p);
+}
+
+/* A task that is refused leaves the features as they were: its new choices were kept, so the
+ * model had an input no training point ever set (untrained weights for that choice, where an
+ * unknown choice is an all-zero block) and meta info listed the choice. */
+static void test_refused_task_adds_no_choice(void **state)
+{
+    (void)state;
+    struct mp_space s1 = {0}, s2 = {0};
+    gpu_space(&s1, "A", "B");
+    gpu_space(&s2, "A", "Z");
+    static const double x[] = {0, 1}, y[] = {1, 2}, zeros[] = {0, 0};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_taskset_add(&ts, "one", &s1, x, y, 2, &err), 0);
+    assert_int_equal(mp_meta_taskset_add(&ts, "flat", &s2, x, zeros, 2, &err), MP_EINVALID);
+    assert_int_equal(ts.n_tasks, 1);
+    assert_int_equal(ts.features[0].n_choices, 2);
+    assert_string_equal(ts.features[0].choices[1], "B");
+    assert_int_equal(mp_meta_taskset_add(&ts, "two", &s2, x, y, 2, &err), 0);
+    assert_int_equal(ts.features[0].n_choices, 3);
+    assert_string_equal(ts.features[0].choices[2], "Z");
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s1);
+    mp_space_release(&s2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +461,9 @@ int main(void)
         cmocka_unit_test(test_role_alignment),
         cmocka_unit_test(test_surface_roles_and_params),
         cmocka_unit_test(test_trials_task),
+        cmocka_unit_test(test_wide_range),
+        cmocka_unit_test(test_long_names),
+        cmocka_unit_test(test_refused_task_adds_no_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
