@@ -155,11 +155,16 @@ double mp_measure_ci(const struct mp_window_stats *w, size_t n, double *mean);
 bool mp_measure_prune_due(const struct mp_window_stats *w, size_t k, const struct mp_slo *slo,
                           double factor);
 
+/* Windows merged into the figures of a run that ran n, pure: the last prune_windows when the
+ * pruning rule stopped it (the windows that broke the SLO), else every window with `fixed` or
+ * the confidence rule, else the last stable_windows (all n when fewer ran). */
+size_t mp_measure_merged(const struct mp_measure_opts *o, size_t n, bool pruned);
+
 struct mp_measure_result {
     bool stable;             /* the stability rule held before max_windows */
     bool pruned;             /* stopped early by the pruning rule */
     unsigned windows;        /* windows run (excluding warm-up) */
-    unsigned merged;         /* windows merged into the figures below (the last stable_windows) */
+    unsigned merged;         /* windows merged into the figures below (mp_measure_merged) */
     struct mp_spread spread; /* over the merged windows */
     double ci;               /* mp_measure_ci over the merged windows (relative half-width) */
     /* Figures over the merged windows. */

@@ -111,6 +111,17 @@ static int check_opts(const struct mp_measure_opts *o, struct mp_error *err)
     return 0;
 }
 
+size_t mp_measure_merged(const struct mp_measure_opts *o, size_t n, bool pruned)
+{
+    size_t m = n < o->stable_windows ? n : o->stable_windows;
+    if (pruned) {
+        m = o->prune_windows; /* the windows that broke the SLO, not one before them */
+    } else if (o->fixed || o->ci_target > 0) {
+        m = n;
+    }
+    return m < n ? m : n;
+}
+
 static void fill_result(struct mp_measure_result *r, const struct mp_measure_opts *o,
                         const struct mp_lg_result *lr, struct run_ctx *ctx)
 {
@@ -121,10 +132,7 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
     r->per_window = ctx->stats;
     r->n_windows = lr->n_windows;
     ctx->stats = NULL;
-    size_t m = lr->n_windows < o->stable_windows ? lr->n_windows : o->stable_windows;
-    if (o->fixed || (o->ci_target > 0 && !ctx->pruned)) {
-        m = lr->n_windows;
-    }
+    size_t m = mp_measure_merged(o, lr->n_windows, ctx->pruned);
     r->merged = (unsigned)m;
     r->ci = mp_measure_ci(r->per_window + (r->n_windows - m), m, NULL);
     struct mp_lg_window all;
