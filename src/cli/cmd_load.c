@@ -67,7 +67,7 @@ static const struct mp_opt load_opts[] = {
     {"max-windows", 0, MP_OPT_INT, MP_OPT_AT(T, cap.measure.max_windows), "N",
      "give up on stability after N windows", .min = 1, .max = 10000},
     {"stable-windows", 0, MP_OPT_INT, MP_OPT_AT(T, cap.measure.stable_windows), "N",
-     "the last N windows must agree", .min = 1, .max = 64},
+     "the last N windows must agree (at least 2)", .min = 2, .max = 64},
     {"tolerance", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.measure.tolerance), "X",
      "windows agree when max/min <= 1+X for throughput and latency", .min = 0, .max = 100},
     {"capacity", 0, MP_OPT_FLAG, MP_OPT_AT(T, capacity), NULL,

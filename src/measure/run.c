@@ -105,6 +105,10 @@ static int check_opts(const struct mp_measure_opts *o, struct mp_error *err)
                             "need 1 <= stable windows (%u) <= max windows (%u) <= 10000",
                             o->stable_windows, o->max_windows);
     }
+    if (o->stable_windows < 2 && !o->fixed && !(o->ci_target > 0)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "the stability rule compares at least 2 windows (stable windows 1)");
+    }
     if (!(o->tolerance >= 0)) {
         return mp_error_set(err, MP_EINVALID, "the stability tolerance must be >= 0");
     }
