@@ -241,9 +241,15 @@ static void print_capacity(const struct mp_capacity_opts *o, const struct mp_cap
         printf("capacity     none found: no tested rate met the SLO (%.1f s)\n", r->search_s);
         return;
     }
-    printf("capacity     %.1f req/s (+/- %.1f) meeting the SLO, %.1f s search, %s\n",
-           r->capacity_rps, r->uncertainty_rps, r->search_s,
-           r->converged ? "converged" : "stopped early (time limit)");
+    if (isinf(r->uncertainty_rps)) {
+        printf("capacity     at least %.1f req/s meeting the SLO (every rate tried passed), %.1f s "
+               "search, stopped early (time limit)\n",
+               r->capacity_rps, r->search_s);
+    } else {
+        printf("capacity     %.1f req/s (+/- %.1f) meeting the SLO, %.1f s search, %s\n",
+               r->capacity_rps, r->uncertainty_rps, r->search_s,
+               r->converged ? "converged" : "stopped early (time limit)");
+    }
     printf("saturation   %.1f req/s (closed loop), precision %.1f%%\n", r->saturation_rps,
            100 * o->precision);
     print_latency("latency", &r->at_capacity.latency);

@@ -201,7 +201,15 @@ static int step(struct search *s, const char *kind, double rate, unsigned window
     return rc;
 }
 
-/* Finds lo (passes) < hi (fails) around the probe's estimate. */
+/* Whether a step of this many windows still leaves the time to confirm lo. */
+static bool time_for_confirm(const struct search *s, unsigned windows, double lo)
+{
+    unsigned confirm_windows = windows_for(s, lo, 2 * s->o->step_windows);
+    return mp_mono_ns() + step_ns(s, windows) + step_ns(s, confirm_windows) <= s->deadline_ns;
+}
+
+/* Finds lo (passes) < hi (fails) around the probe's estimate; hi stays infinite when every rate
+ * passed until only the time to confirm lo was left. */
 static int bracket(struct search *s, double *lo, double *hi, struct mp_error *err)
 {
     double rate = 0.95 * s->res->saturation_rps;
@@ -211,9 +219,12 @@ static int bracket(struct search *s, double *lo, double *hi, struct mp_error *er
         if (rate < 1.0 || rate < 0.02 * s->res->saturation_rps) {
             return 0; /* nothing passes: the SLO cannot be met at any useful rate */
         }
+        unsigned windows = windows_for(s, rate, s->o->step_windows);
+        if (*lo > 0 && !time_for_confirm(s, windows, *lo)) {
+            return 0; /* every rate so far passed: confirm the highest while there is time */
+        }
         bool pass = false;
-        int rc =
-            step(s, "bracket", rate, windows_for(s, rate, s->o->step_windows), &pass, NULL, err);
+        int rc = step(s, "bracket", rate, windows, &pass, NULL, err);
         if (rc < 0) {
             return rc;
         }
@@ -237,10 +248,7 @@ static int bisect(struct search *s, double *lo, double *hi, struct mp_error *err
 {
     while ((*hi - *lo) / *lo > s->o->precision) {
         double mid = 0.5 * (*lo + *hi);
-        unsigned confirm_windows = windows_for(s, *lo, 2 * s->o->step_windows);
-        if (mp_mono_ns() + step_ns(s, windows_for(s, mid, s->o->step_windows)) +
-                step_ns(s, confirm_windows) >
-            s->deadline_ns) {
+        if (!time_for_confirm(s, windows_for(s, mid, s->o->step_windows), *lo)) {
             return 0; /* keep the time the confirmation needs */
         }
         bool pass = false;
@@ -335,7 +343,7 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
     if (rc == 0 && res->saturation_rps > 0) {
         rc = bracket(&s, &lo, &hi, err);
     }
-    if (rc == 0 && lo > 0) {
+    if (rc == 0 && lo > 0 && isfinite(hi)) {
         rc = bisect(&s, &lo, &hi, err);
     }
     if ((rc == 0 || rc == MP_EBUSY) && lo > 0) {
@@ -343,7 +351,7 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
     }
     if (res->found) {
         res->capacity_rps = lo;
-        res->uncertainty_rps = isinf(hi) ? lo * o->precision : 0.5 * (hi - lo);
+        res->uncertainty_rps = 0.5 * (hi - lo); /* infinite when no rate failed */
     }
     for (size_t i = 0; i < res->n_steps && !res->found; i++) {
         const struct mp_capacity_step *st = &res->steps[i];

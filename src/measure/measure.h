@@ -246,7 +246,8 @@ struct mp_capacity_result {
     bool found;             /* some rate met the SLO */
     double capacity_rps;    /* highest rate confirmed to meet the SLO */
     double uncertainty_rps; /* half the final bracket width (the true capacity is within
-                               [capacity_rps, capacity_rps + 2 * uncertainty_rps]) */
+                               [capacity_rps, capacity_rps + 2 * uncertainty_rps]); infinity when
+                               every rate tried passed (no upper bound found in the time) */
     double saturation_rps;  /* closed-loop throughput estimate from the probe */
     double search_s;        /* wall time of the whole search */
     bool converged;         /* the bracket reached the precision before max_time */

@@ -42,4 +42,21 @@ echo "# steps: $(jq -c '[.steps[] | [.kind, (.offered_rps | floor), .error_rate]
 check_contains "sustained capacity found" '"found":true' "$(cat "$WORK/sustain.json")"
 cap=$(json_num "$WORK/sustain.json" capacity_rps)
 check_true "capacity $cap req/s, sustained 750 (-50 %, +2 %)" between "$cap" 375 765
+
+# An SLO met at every rate the time allows: one connection's closed-loop probe finds a few hundred
+# requests/s of a service that sustains 32,000, so every bracket step up passes. The bracket must
+# stop while the confirmation still fits in --max-time (it bracketed until the time ran out, and
+# then reported 'not confirmed' without a confirming run), and no upper bound was found.
+kill "$SERVICE_PID"
+start_service wide --workers 64 --service-us 2000
+run_load "$WORK/wide.json" 0 "http://127.0.0.1:$PORT/infer" -c 1 --capacity --slo 'p50<=100ms' \
+    --max-time 8s --json
+echo "# steps: $(jq -c '[.steps[] | [.kind, (.offered_rps | floor), .pass]]' "$WORK/wide.json" \
+    2>/dev/null)"
+check_contains "met at every rate: found" '"found":true' "$(cat "$WORK/wide.json")"
+check_true "met at every rate: confirmed; null uncertainty only with no bracket step failed" \
+    jq -e '([.steps[] | select(.kind == "confirm" and .pass)] | length) == 1 and
+        (.uncertainty_rps != null or
+         ([.steps[] | select(.kind == "bracket" and (.pass | not))] | length) == 0)' \
+    "$WORK/wide.json"
 finish
