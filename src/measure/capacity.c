@@ -336,6 +336,14 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
     }
     int64_t start = mp_mono_ns();
     struct search s = {.o = o, .res = res, .cancel = cancel, .deadline_ns = start + o->max_time_ns};
+    if (o->max_time_ns < step_ns(&s, o->step_windows)) {
+        /* Not even the probe would run: no step, and no verdict on the SLO. */
+        return mp_error_set(err, MP_EINVALID,
+                            "capacity search: the time budget (max time %.3g s) is shorter than "
+                            "one step (%.3g s)",
+                            (double)o->max_time_ns / 1e9,
+                            (double)step_ns(&s, o->step_windows) / 1e9);
+    }
     init_search(&s, o);
     bool pass = false;
     double lo = 0, hi = INFINITY;
