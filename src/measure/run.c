@@ -30,7 +30,6 @@ struct run_ctx {
     struct mp_window_stats *stats; /* max_windows */
     size_t n;
     bool stable, pruned;
-    struct mp_spread spread;
 };
 
 double mp_measure_t975(size_t df)
@@ -84,7 +83,7 @@ static bool on_window(void *arg, const struct mp_lg_window *windows, size_t n)
     ctx->n = n;
     const struct mp_measure_opts *o = ctx->opts;
     ctx->stable = mp_measure_stable(ctx->stats, n, o->stable_windows, o->tolerance,
-                                    o->min_window_requests, &ctx->spread);
+                                    o->min_window_requests, NULL);
     if (o->ci_target > 0) {
         ctx->stable = ci_reached(o, ctx->stats, n);
     }
@@ -132,12 +131,15 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
     r->stable = ctx->stable;
     r->pruned = ctx->pruned;
     r->windows = (unsigned)lr->n_windows;
-    r->spread = ctx->spread;
     r->per_window = ctx->stats;
     r->n_windows = lr->n_windows;
     ctx->stats = NULL;
     size_t m = mp_measure_merged(o, lr->n_windows, ctx->pruned);
     r->merged = (unsigned)m;
+    /* The spreads over the merged windows (all of them with `fixed`), not the last few the
+     * stability rule looked at. */
+    mp_measure_stable(r->per_window, r->n_windows, (unsigned)m, o->tolerance,
+                      o->min_window_requests, &r->spread);
     r->ci = mp_measure_ci(r->per_window + (r->n_windows - m), m, NULL);
     struct mp_lg_window all;
     mp_lg_window_init(&all);
