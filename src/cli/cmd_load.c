@@ -185,9 +185,10 @@ static void print_measure(const struct mp_measure_opts *o, const struct mp_measu
 {
     const struct mp_lg_opts *l = &o->load;
     if (l->rate_rps > 0) {
-        printf("target       %s, open loop at %.0f req/s (%s), %u thread(s), %u connections\n",
-               l->url, l->rate_rps, l->arrival == MP_LG_POISSON ? "Poisson" : "constant",
-               l->threads, l->connections);
+        /* %g: a rate under one per second is not "0 req/s". */
+        printf("target       %s, open loop at %.*g req/s (%s), %u thread(s), %u connections\n",
+               l->url, l->rate_rps < 1e6 ? 6 : 9, l->rate_rps,
+               l->arrival == MP_LG_POISSON ? "Poisson" : "constant", l->threads, l->connections);
     } else {
         printf("target       %s, closed loop, %u thread(s), %u connections\n", l->url, l->threads,
                l->connections);

@@ -74,6 +74,10 @@ check_contains "zero tolerance is unstable" '"stable":false' "$(cat "$WORK/unsta
 check "runs to the window cap" 4 "$(json_num "$WORK/unstable.json" windows_run)"
 check_contains "spread reported" '"spread":{"throughput":' "$(cat "$WORK/unstable.json")"
 
+# A rate under one per second is printed as it was given (it read "open loop at 0 req/s").
+run_load "$WORK/slow.txt" 0 "$URL" -c 1 --rate 0.5 -d 2s --warmup 0
+check_contains "rate 0.5: summary" "open loop at 0.5 req/s" "$(cat "$WORK/slow.txt")"
+
 # With -d the spread is over every merged window (docs/load.md), not the last three: a service
 # that answers 400 req/s for its first second and 100 after (503s beyond) has a spread of ~3.
 kill "$SERVICE_PID"
