@@ -238,6 +238,16 @@ static void print_capacity(const struct mp_capacity_opts *o, const struct mp_cap
                r->unconfirmed_rps, r->search_s);
         return;
     }
+    bool stepped = false; /* an open-loop step ran: a rate was tested */
+    for (size_t i = 0; i < r->n_steps; i++) {
+        stepped = stepped || r->steps[i].offered_rps > 0;
+    }
+    if (!r->found && !stepped && 0.95 * r->saturation_rps >= 1.0) {
+        printf("capacity     none found: no open-loop step fit in the time left after the probe "
+               "(%.1f s); allow more time (--max-time)\n",
+               r->search_s);
+        return;
+    }
     if (!r->found) {
         printf("capacity     none found: no tested rate met the SLO (%.1f s)\n", r->search_s);
         return;

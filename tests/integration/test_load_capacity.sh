@@ -27,6 +27,11 @@ done
 run_load "$WORK/none.json" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p50<=1ms' \
     --max-time 20s --json
 check_contains "impossible SLO: not found" '"found":false' "$(cat "$WORK/none.json")"
+# Time for the probe (1.3 s) but no open-loop step after it: no rate was tested, so none can have
+# failed the SLO (it said 'no tested rate met the SLO').
+run_load "$WORK/short.txt" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' \
+    --max-time 2s
+check_contains "no step after the probe: message" "no open-loop step fit" "$(cat "$WORK/short.txt")"
 
 # A service that sustains less than it holds for short runs (fake_service --shed-later-*: 503s
 # beyond 2000 req/s, beyond 750 once a run's connections are 1.8 s old; short steps take 1.3 s,
