@@ -268,13 +268,15 @@ static int bisect(struct search *s, double *lo, double *hi, struct mp_error *err
 
 /* A longer run at lo. lo passed a step before, so it is given up only after failing twice; each
  * lower rate gets one run. The next rate is lo less twice the precision, then less twice as much
- * each time (at most 25 %), or just below the successful responses per second the service gave
- * in the failed run when that is lower: a service that answered 5,000 of 10,000 requests per
+ * each time (always at most 25 %), or just below the successful responses per second the service
+ * gave in the failed run when that is lower: a service that answered 5,000 of 10,000 requests per
  * second will not pass at 9,600. The time budget ends it, or a rate below what the bracket would
  * try (2 % of the saturation estimate), or MAX_CONFIRM runs. */
 static int confirm(struct search *s, double *lo, double *hi, struct mp_error *err)
 {
-    double down = 2.0 * s->o->precision, delivered = 0;
+    /* Twice the precision, at most 25 %: --precision 0.5 stepped down by 100 %, to 0. */
+    const double first = 2.0 * s->o->precision < 0.25 ? 2.0 * s->o->precision : 0.25;
+    double down = first, delivered = 0;
     for (int run = 0; run < MAX_CONFIRM; run++) {
         bool pass = false;
         unsigned windows = windows_for(s, *lo, 2 * s->o->step_windows);
@@ -291,7 +293,7 @@ static int confirm(struct search *s, double *lo, double *hi, struct mp_error *er
         if (run == 0) {
             continue; /* the rate that passed a step gets a second run */
         }
-        double next = *lo * (1.0 - down), below = delivered * (1.0 - 2.0 * s->o->precision);
+        double next = *lo * (1.0 - down), below = delivered * (1.0 - first);
         *hi = *lo;
         *lo = below < next ? below : next;
         down = down * 2 < 0.25 ? down * 2 : 0.25;

@@ -47,6 +47,15 @@ echo "# steps: $(jq -c '[.steps[] | [.kind, (.offered_rps | floor), .error_rate]
 check_contains "sustained capacity found" '"found":true' "$(cat "$WORK/sustain.json")"
 cap=$(json_num "$WORK/sustain.json" capacity_rps)
 check_true "capacity $cap req/s, sustained 750 (-50 %, +2 %)" between "$cap" 375 765
+# The same with --precision 0.5: the confirmation steps down by at most 25 % at once (it stepped
+# down by twice the precision, 100 %, to 0 req/s, and gave up 'not confirmed' after two runs).
+run_load "$WORK/coarse.json" 0 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' \
+    --max-time 50s --precision 0.5 --json
+echo "# steps: $(jq -c '[.steps[] | [.kind, (.offered_rps | floor), .error_rate]]' \
+    "$WORK/coarse.json" 2>/dev/null)"
+check_contains "precision 0.5: found" '"found":true' "$(cat "$WORK/coarse.json")"
+cap=$(json_num "$WORK/coarse.json" capacity_rps)
+check_true "precision 0.5: capacity $cap req/s, sustained 750 (+2 %)" between "$cap" 1 765
 
 # An SLO met at every rate the time allows: one connection's closed-loop probe finds a few hundred
 # requests/s of a service that sustains 32,000, so every bracket step up passes. The bracket must
