@@ -137,12 +137,9 @@ static int finish_args(struct load_args *a)
         n = n < 1 ? 1 : n > 10000 ? 10000 : n;
         mo->window_ns = a->duration_ns / n;
         mo->max_windows = (unsigned)n;
-        if (mo->stable_windows > mo->max_windows) {
-            mo->stable_windows = mo->max_windows;
-        }
-        mo->fixed = true;
+        mo->fixed = true; /* `stable` still judges --stable-windows: false when fewer ran */
     }
-    if (mo->stable_windows > mo->max_windows) {
+    if (mo->stable_windows > mo->max_windows && !mo->fixed) {
         return mp_cli_usage("load", "--stable-windows (%u) exceeds --max-windows (%u)",
                             mo->stable_windows, mo->max_windows);
     }

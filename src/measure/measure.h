@@ -99,7 +99,8 @@ struct mp_measure_opts {
     uint64_t min_window_requests; /* a window with fewer requests is not comparable; 50 */
     double saturation_cpu_share;  /* generator CPU share above which it is the bottleneck; 0.9 */
     bool fixed; /* run all max_windows and merge them all (a fixed duration); `stable` still
-                   reports the rule over the last stable_windows */
+                   reports the rule over the last stable_windows (false when fewer ran, and
+                   stable_windows may then exceed max_windows) */
     /* Pruning, off while prune_windows is 0: stop once that many windows in a row break a clause
      * of prune_slo by more than prune_factor times its limit (mp_measure_prune_due); the result
      * says `pruned` and merges those windows. A configuration that misses its SLO by that much

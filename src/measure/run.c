@@ -99,7 +99,7 @@ static int check_opts(const struct mp_measure_opts *o, struct mp_error *err)
         return mp_error_set(err, MP_EINVALID, "the window must be positive, the warm-up >= 0");
     }
     if (o->max_windows == 0 || o->max_windows > 10000 || o->stable_windows == 0 ||
-        o->stable_windows > 64 || o->stable_windows > o->max_windows) {
+        o->stable_windows > 64 || (o->stable_windows > o->max_windows && !o->fixed)) {
         return mp_error_set(err, MP_EINVALID,
                             "need 1 <= stable windows (%u) <= max windows (%u) <= 10000",
                             o->stable_windows, o->max_windows);

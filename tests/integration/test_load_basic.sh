@@ -74,6 +74,11 @@ check_contains "zero tolerance is unstable" '"stable":false' "$(cat "$WORK/unsta
 check "runs to the window cap" 4 "$(json_num "$WORK/unstable.json" windows_run)"
 check_contains "spread reported" '"spread":{"throughput":' "$(cat "$WORK/unstable.json")"
 
+# A fixed duration of two windows cannot show three that agree (it said stable, over two).
+run_load "$WORK/two.json" 0 "$URL" -c 4 -d 1s --window 500ms --warmup 0 --tolerance 100 --json
+check "two windows of -d: not stable" "false 2 2" \
+    "$(jq -r '"\(.stable) \(.windows_run) \(.windows_merged)"' "$WORK/two.json")"
+
 # A rate under one per second is printed as it was given (it read "open loop at 0 req/s").
 run_load "$WORK/slow.txt" 0 "$URL" -c 1 --rate 0.5 -d 2s --warmup 0
 check_contains "rate 0.5: summary" "open loop at 0.5 req/s" "$(cat "$WORK/slow.txt")"
