@@ -76,12 +76,13 @@ struct mp_slo {
     struct {
         enum mp_stat stat;
         double limit_us;
+        bool strict; /* '<': the figure must stay below the limit, not reach it */
     } clause[MP_SLO_MAX_CLAUSES];
     size_t n;
 };
-/* Grammar: CLAUSE (',' CLAUSE)*, CLAUSE = STAT '<=' DURATION (or '<'), STAT one of p50 p90 p95
- * p99 p999 p99.9 max mean, DURATION as mp_parse_duration_ns ("200ms", "1.5s", "800us").
- * Fails with MP_EINVALID and a message naming the bad clause. */
+/* Grammar: CLAUSE (',' CLAUSE)*, CLAUSE = STAT '<=' DURATION (or '<', strict), STAT one of p50 p90
+ * p95 p99 p999 p99.9 max mean, DURATION as mp_parse_duration_ns ("200ms", "1.5s", "800us"). Fails
+ * with MP_EINVALID and a message naming the bad clause. */
 int mp_slo_parse(const char *text, struct mp_slo *out, struct mp_error *err) MP_WUR;
 /* True when every clause holds. When why is non-NULL and the SLO fails, writes
  * "p99 312ms > 200ms" there. */

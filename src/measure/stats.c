@@ -136,6 +136,7 @@ static int parse_clause(const char *c, struct mp_slo *out, struct mp_error *err)
     }
     out->clause[out->n].stat = stat;
     out->clause[out->n].limit_us = (double)ns / 1000.0;
+    out->clause[out->n].strict = op[1] != '=';
     out->n++;
     return 0;
 }
@@ -178,10 +179,11 @@ bool mp_slo_met(const struct mp_slo *slo, const struct mp_latency *lat, char *wh
 {
     for (size_t i = 0; i < slo->n; i++) {
         enum mp_stat s = slo->clause[i].stat;
-        if (lat->us[s] > slo->clause[i].limit_us) {
+        bool strict = slo->clause[i].strict;
+        if (strict ? lat->us[s] >= slo->clause[i].limit_us : lat->us[s] > slo->clause[i].limit_us) {
             if (why && why_size) {
-                snprintf(why, why_size, "%s %.0fus > %.0fus", stat_names[s], lat->us[s],
-                         slo->clause[i].limit_us);
+                snprintf(why, why_size, "%s %.0fus %s %.0fus", stat_names[s], lat->us[s],
+                         strict ? ">=" : ">", slo->clause[i].limit_us);
             }
             return false;
         }

@@ -233,6 +233,12 @@ static void slo_parsing_and_checking(void **state)
     l.us[MP_STAT_P99] = 312000;
     assert_false(mp_slo_met(&slo, &l, why, sizeof(why)));
     assert_string_equal(why, "p99 312000us > 200000us");
+    /* '<' is strict: a figure at the limit breaks it, where '<=' holds. */
+    l.us[MP_STAT_P99] = 200000;
+    assert_true(mp_slo_met(&slo, &l, why, sizeof(why)));
+    assert_int_equal(mp_slo_parse("p50<=20ms,p99<200ms", &slo, &err), 0);
+    assert_false(mp_slo_met(&slo, &l, why, sizeof(why)));
+    assert_string_equal(why, "p99 200000us >= 200000us");
 }
 
 static void window_figures(void **state)
