@@ -139,6 +139,11 @@ static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp
     if (rc == 0 && c->mode == LOAD_CAPACITY && !c->slo) {
         rc = mp_doc_error(err, m, "mode capacity needs an 'slo' such as \"p99<=200ms\"");
     }
+    /* The capacity search refuses a budget shorter than its probe (300 ms + 2 x 500 ms). */
+    if (rc == 0 && c->mode == LOAD_CAPACITY && c->max_time_ns && c->max_time_ns < 1300000000) {
+        rc = mp_doc_error(err, mp_doc_get(m, "max_time"),
+                          "shorter than one step of the capacity search (1.3s)");
+    }
     return rc;
 }
 

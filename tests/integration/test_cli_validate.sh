@@ -45,6 +45,13 @@ for load in '{windows: 2}' '{windows: 4, stable_windows: 5}' '{stable_windows: 8
     check_contains "load $load: message" "stable_windows" "$err"
 done
 
+# A capacity search's time budget holds at least its probe (trials failed INFRA).
+sed "s/load: {method: POST, body_text: '{\"x\": 1}'}/load: {mode: capacity, slo: 'p99<=1s', max_time: 1s}/" \
+    "$WORK/inline.yaml" >"$WORK/maxtime.yaml"
+err=$("$MORPHLING" validate "$WORK/maxtime.yaml" 2>&1); rc=$?
+check "capacity max_time 1s: exit 2" 2 "$rc"
+check_contains "capacity max_time 1s: message" "'runner.load.max_time': shorter than one step" "$err"
+
 # The service's working directory must exist (before: every trial CRASHED, naming no folder).
 cat >"$WORK/workdir.yaml" <<'YAML'
 name: workdir
