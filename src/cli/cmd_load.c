@@ -221,12 +221,17 @@ static void print_measure(const struct mp_measure_opts *o, const struct mp_measu
            r->lg_saturated ? ": SATURATED, the load generator may be the bottleneck" : "");
 }
 
-static void print_capacity(const struct mp_capacity_opts *o, const struct mp_capacity_result *r)
+static void print_capacity(const struct mp_capacity_opts *o, const struct mp_capacity_result *r,
+                           bool interrupted)
 {
     for (size_t i = 0; i < r->n_steps; i++) {
         const struct mp_capacity_step *s = &r->steps[i];
         printf("step %-8s offered %9.1f  achieved %9.1f req/s  p99 %8.0f us  %s %s\n", s->kind,
                s->offered_rps, s->throughput_rps, s->p99_us, s->pass ? "pass" : "FAIL", s->why);
+    }
+    if (interrupted) { /* not "none found": the search did not get to say */
+        printf("capacity     interrupted after %.1f s, before an answer\n", r->search_s);
+        return;
     }
     if (!r->found && r->unconfirmed_rps > 0) {
         printf("capacity     not confirmed: %.1f req/s passed a short step, but no longer run at "
@@ -316,7 +321,7 @@ static int run_capacity(struct load_args *a)
         printf("%s\n", b.data);
         mp_buf_release(&b);
     } else {
-        print_capacity(&a->cap, &r);
+        print_capacity(&a->cap, &r, rc == MP_ECANCELLED);
     }
     if (status == MP_EXIT_OK && a->result) {
         write_result(a->result, &r.at_capacity, false, &r);

@@ -32,6 +32,18 @@ check_contains "impossible SLO: not found" '"found":false' "$(cat "$WORK/none.js
 run_load "$WORK/short.txt" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' \
     --max-time 2s
 check_contains "no step after the probe: message" "no open-loop step fit" "$(cat "$WORK/short.txt")"
+# Interrupted: exit 1 and say so (it said 'none found: no tested rate met the SLO').
+"$MORPHLING" load "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' >"$WORK/int.txt" \
+    2>&1 &
+pid=$!
+track $pid
+sleep 2
+kill -INT $pid
+rc=0
+wait $pid || rc=$?
+check "interrupted search: exit 1" 1 "$rc"
+check_contains "interrupted search: message" "interrupted after" "$(cat "$WORK/int.txt")"
+check_false "interrupted search: no verdict" grep -q "none found" "$WORK/int.txt"
 
 # A service that sustains less than it holds for short runs (fake_service --shed-later-*: 503s
 # beyond 2000 req/s, beyond 750 once a run's connections are 1.8 s old; short steps take 1.3 s,
