@@ -67,7 +67,7 @@ static const struct mp_opt load_opts[] = {
     {"max-windows", 0, MP_OPT_INT, MP_OPT_AT(T, cap.measure.max_windows), "N",
      "give up on stability after N windows", .min = 1, .max = 10000},
     {"stable-windows", 0, MP_OPT_INT, MP_OPT_AT(T, cap.measure.stable_windows), "N",
-     "the last N windows must agree", .min = 1, .max = 64},
+     "the last N windows must agree (at least 2)", .min = 2, .max = 64},
     {"tolerance", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.measure.tolerance), "X",
      "windows agree when max/min <= 1+X for throughput and latency", .min = 0, .max = 100},
     {"capacity", 0, MP_OPT_FLAG, MP_OPT_AT(T, capacity), NULL,
@@ -137,12 +137,9 @@ static int finish_args(struct load_args *a)
         n = n < 1 ? 1 : n > 10000 ? 10000 : n;
         mo->window_ns = a->duration_ns / n;
         mo->max_windows = (unsigned)n;
-        if (mo->stable_windows > mo->max_windows) {
-            mo->stable_windows = mo->max_windows;
-        }
-        mo->fixed = true;
+        mo->fixed = true; /* `stable` still judges --stable-windows: false when fewer ran */
     }
-    if (mo->stable_windows > mo->max_windows) {
+    if (mo->stable_windows > mo->max_windows && !mo->fixed) {
         return mp_cli_usage("load", "--stable-windows (%u) exceeds --max-windows (%u)",
                             mo->stable_windows, mo->max_windows);
     }
@@ -185,9 +182,10 @@ static void print_measure(const struct mp_measure_opts *o, const struct mp_measu
 {
     const struct mp_lg_opts *l = &o->load;
     if (l->rate_rps > 0) {
-        printf("target       %s, open loop at %.0f req/s (%s), %u thread(s), %u connections\n",
-               l->url, l->rate_rps, l->arrival == MP_LG_POISSON ? "Poisson" : "constant",
-               l->threads, l->connections);
+        /* %g: a rate under one per second is not "0 req/s". */
+        printf("target       %s, open loop at %.*g req/s (%s), %u thread(s), %u connections\n",
+               l->url, l->rate_rps < 1e6 ? 6 : 9, l->rate_rps,
+               l->arrival == MP_LG_POISSON ? "Poisson" : "constant", l->threads, l->connections);
     } else {
         printf("target       %s, closed loop, %u thread(s), %u connections\n", l->url, l->threads,
                l->connections);
@@ -223,12 +221,17 @@ static void print_measure(const struct mp_measure_opts *o, const struct mp_measu
            r->lg_saturated ? ": SATURATED, the load generator may be the bottleneck" : "");
 }
 
-static void print_capacity(const struct mp_capacity_opts *o, const struct mp_capacity_result *r)
+static void print_capacity(const struct mp_capacity_opts *o, const struct mp_capacity_result *r,
+                           bool interrupted)
 {
     for (size_t i = 0; i < r->n_steps; i++) {
         const struct mp_capacity_step *s = &r->steps[i];
         printf("step %-8s offered %9.1f  achieved %9.1f req/s  p99 %8.0f us  %s %s\n", s->kind,
                s->offered_rps, s->throughput_rps, s->p99_us, s->pass ? "pass" : "FAIL", s->why);
+    }
+    if (interrupted) { /* not "none found": the search did not get to say */
+        printf("capacity     interrupted after %.1f s, before an answer\n", r->search_s);
+        return;
     }
     if (!r->found && r->unconfirmed_rps > 0) {
         printf("capacity     not confirmed: %.1f req/s passed a short step, but no longer run at "
@@ -237,13 +240,29 @@ static void print_capacity(const struct mp_capacity_opts *o, const struct mp_cap
                r->unconfirmed_rps, r->search_s);
         return;
     }
+    bool stepped = false; /* an open-loop step ran: a rate was tested */
+    for (size_t i = 0; i < r->n_steps; i++) {
+        stepped = stepped || r->steps[i].offered_rps > 0;
+    }
+    if (!r->found && !stepped && 0.95 * r->saturation_rps >= 1.0) {
+        printf("capacity     none found: no open-loop step fit in the time left after the probe "
+               "(%.1f s); allow more time (--max-time)\n",
+               r->search_s);
+        return;
+    }
     if (!r->found) {
         printf("capacity     none found: no tested rate met the SLO (%.1f s)\n", r->search_s);
         return;
     }
-    printf("capacity     %.1f req/s (+/- %.1f) meeting the SLO, %.1f s search, %s\n",
-           r->capacity_rps, r->uncertainty_rps, r->search_s,
-           r->converged ? "converged" : "stopped early (time limit)");
+    if (isinf(r->uncertainty_rps)) {
+        printf("capacity     at least %.1f req/s meeting the SLO (every rate tried passed), %.1f s "
+               "search, stopped early (time limit)\n",
+               r->capacity_rps, r->search_s);
+    } else {
+        printf("capacity     %.1f req/s (+/- %.1f) meeting the SLO, %.1f s search, %s\n",
+               r->capacity_rps, r->uncertainty_rps, r->search_s,
+               r->converged ? "converged" : "stopped early (time limit)");
+    }
     printf("saturation   %.1f req/s (closed loop), precision %.1f%%\n", r->saturation_rps,
            100 * o->precision);
     print_latency("latency", &r->at_capacity.latency);
@@ -302,7 +321,7 @@ static int run_capacity(struct load_args *a)
         printf("%s\n", b.data);
         mp_buf_release(&b);
     } else {
-        print_capacity(&a->cap, &r);
+        print_capacity(&a->cap, &r, rc == MP_ECANCELLED);
     }
     if (status == MP_EXIT_OK && a->result) {
         write_result(a->result, &r.at_capacity, false, &r);

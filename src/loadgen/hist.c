@@ -91,10 +91,12 @@ uint64_t mp_lg_hist_percentile(const struct mp_lg_hist *h, double p)
     if (p < 0) {
         p = 0;
     }
-    /* Rank of the sample: ceil(p% of total), at least 1 (nearest-rank definition). */
+    /* Rank of the sample: ceil(p% of total), at least 1 (nearest-rank definition). p / 100 is
+     * not exact in binary (99.9 % of 1000 computes as 999.0000000000001): a fraction within
+     * rounding error of an integer is that integer, or p99.9 of 1000 samples is the maximum. */
     double exact = p / 100.0 * (double)h->total;
     uint64_t rank = (uint64_t)exact;
-    if ((double)rank < exact) {
+    if ((double)rank < exact - 1e-12 * exact) {
         rank++;
     }
     if (rank == 0) {

@@ -201,7 +201,15 @@ static int step(struct search *s, const char *kind, double rate, unsigned window
     return rc;
 }
 
-/* Finds lo (passes) < hi (fails) around the probe's estimate. */
+/* Whether a step of this many windows still leaves the time to confirm lo. */
+static bool time_for_confirm(const struct search *s, unsigned windows, double lo)
+{
+    unsigned confirm_windows = windows_for(s, lo, 2 * s->o->step_windows);
+    return mp_mono_ns() + step_ns(s, windows) + step_ns(s, confirm_windows) <= s->deadline_ns;
+}
+
+/* Finds lo (passes) < hi (fails) around the probe's estimate; hi stays infinite when every rate
+ * passed until only the time to confirm lo was left. */
 static int bracket(struct search *s, double *lo, double *hi, struct mp_error *err)
 {
     double rate = 0.95 * s->res->saturation_rps;
@@ -211,9 +219,12 @@ static int bracket(struct search *s, double *lo, double *hi, struct mp_error *er
         if (rate < 1.0 || rate < 0.02 * s->res->saturation_rps) {
             return 0; /* nothing passes: the SLO cannot be met at any useful rate */
         }
+        unsigned windows = windows_for(s, rate, s->o->step_windows);
+        if (*lo > 0 && !time_for_confirm(s, windows, *lo)) {
+            return 0; /* every rate so far passed: confirm the highest while there is time */
+        }
         bool pass = false;
-        int rc =
-            step(s, "bracket", rate, windows_for(s, rate, s->o->step_windows), &pass, NULL, err);
+        int rc = step(s, "bracket", rate, windows, &pass, NULL, err);
         if (rc < 0) {
             return rc;
         }
@@ -237,10 +248,7 @@ static int bisect(struct search *s, double *lo, double *hi, struct mp_error *err
 {
     while ((*hi - *lo) / *lo > s->o->precision) {
         double mid = 0.5 * (*lo + *hi);
-        unsigned confirm_windows = windows_for(s, *lo, 2 * s->o->step_windows);
-        if (mp_mono_ns() + step_ns(s, windows_for(s, mid, s->o->step_windows)) +
-                step_ns(s, confirm_windows) >
-            s->deadline_ns) {
+        if (!time_for_confirm(s, windows_for(s, mid, s->o->step_windows), *lo)) {
             return 0; /* keep the time the confirmation needs */
         }
         bool pass = false;
@@ -260,13 +268,15 @@ static int bisect(struct search *s, double *lo, double *hi, struct mp_error *err
 
 /* A longer run at lo. lo passed a step before, so it is given up only after failing twice; each
  * lower rate gets one run. The next rate is lo less twice the precision, then less twice as much
- * each time (at most 25 %), or just below the successful responses per second the service gave
- * in the failed run when that is lower: a service that answered 5,000 of 10,000 requests per
+ * each time (always at most 25 %), or just below the successful responses per second the service
+ * gave in the failed run when that is lower: a service that answered 5,000 of 10,000 requests per
  * second will not pass at 9,600. The time budget ends it, or a rate below what the bracket would
  * try (2 % of the saturation estimate), or MAX_CONFIRM runs. */
 static int confirm(struct search *s, double *lo, double *hi, struct mp_error *err)
 {
-    double down = 2.0 * s->o->precision, delivered = 0;
+    /* Twice the precision, at most 25 %: --precision 0.5 stepped down by 100 %, to 0. */
+    const double first = 2.0 * s->o->precision < 0.25 ? 2.0 * s->o->precision : 0.25;
+    double down = first, delivered = 0;
     for (int run = 0; run < MAX_CONFIRM; run++) {
         bool pass = false;
         unsigned windows = windows_for(s, *lo, 2 * s->o->step_windows);
@@ -283,7 +293,7 @@ static int confirm(struct search *s, double *lo, double *hi, struct mp_error *er
         if (run == 0) {
             continue; /* the rate that passed a step gets a second run */
         }
-        double next = *lo * (1.0 - down), below = delivered * (1.0 - 2.0 * s->o->precision);
+        double next = *lo * (1.0 - down), below = delivered * (1.0 - first);
         *hi = *lo;
         *lo = below < next ? below : next;
         down = down * 2 < 0.25 ? down * 2 : 0.25;
@@ -328,6 +338,14 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
     }
     int64_t start = mp_mono_ns();
     struct search s = {.o = o, .res = res, .cancel = cancel, .deadline_ns = start + o->max_time_ns};
+    if (o->max_time_ns < step_ns(&s, o->step_windows)) {
+        /* Not even the probe would run: no step, and no verdict on the SLO. */
+        return mp_error_set(err, MP_EINVALID,
+                            "capacity search: the time budget (max time %.3g s) is shorter than "
+                            "one step (%.3g s)",
+                            (double)o->max_time_ns / 1e9,
+                            (double)step_ns(&s, o->step_windows) / 1e9);
+    }
     init_search(&s, o);
     bool pass = false;
     double lo = 0, hi = INFINITY;
@@ -335,7 +353,7 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
     if (rc == 0 && res->saturation_rps > 0) {
         rc = bracket(&s, &lo, &hi, err);
     }
-    if (rc == 0 && lo > 0) {
+    if (rc == 0 && lo > 0 && isfinite(hi)) {
         rc = bisect(&s, &lo, &hi, err);
     }
     if ((rc == 0 || rc == MP_EBUSY) && lo > 0) {
@@ -343,7 +361,7 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
     }
     if (res->found) {
         res->capacity_rps = lo;
-        res->uncertainty_rps = isinf(hi) ? lo * o->precision : 0.5 * (hi - lo);
+        res->uncertainty_rps = 0.5 * (hi - lo); /* infinite when no rate failed */
     }
     for (size_t i = 0; i < res->n_steps && !res->found; i++) {
         const struct mp_capacity_step *st = &res->steps[i];

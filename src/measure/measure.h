@@ -76,12 +76,13 @@ struct mp_slo {
     struct {
         enum mp_stat stat;
         double limit_us;
+        bool strict; /* '<': the figure must stay below the limit, not reach it */
     } clause[MP_SLO_MAX_CLAUSES];
     size_t n;
 };
-/* Grammar: CLAUSE (',' CLAUSE)*, CLAUSE = STAT '<=' DURATION (or '<'), STAT one of p50 p90 p95
- * p99 p999 p99.9 max mean, DURATION as mp_parse_duration_ns ("200ms", "1.5s", "800us").
- * Fails with MP_EINVALID and a message naming the bad clause. */
+/* Grammar: CLAUSE (',' CLAUSE)*, CLAUSE = STAT '<=' DURATION (or '<', strict), STAT one of p50 p90
+ * p95 p99 p999 p99.9 max mean, DURATION as mp_parse_duration_ns ("200ms", "1.5s", "800us"). Fails
+ * with MP_EINVALID and a message naming the bad clause. */
 int mp_slo_parse(const char *text, struct mp_slo *out, struct mp_error *err) MP_WUR;
 /* True when every clause holds. When why is non-NULL and the SLO fails, writes
  * "p99 312ms > 200ms" there. */
@@ -99,7 +100,8 @@ struct mp_measure_opts {
     uint64_t min_window_requests; /* a window with fewer requests is not comparable; 50 */
     double saturation_cpu_share;  /* generator CPU share above which it is the bottleneck; 0.9 */
     bool fixed; /* run all max_windows and merge them all (a fixed duration); `stable` still
-                   reports the rule over the last stable_windows */
+                   reports the rule over the last stable_windows (false when fewer ran, and
+                   stable_windows may then exceed max_windows) */
     /* Pruning, off while prune_windows is 0: stop once that many windows in a row break a clause
      * of prune_slo by more than prune_factor times its limit (mp_measure_prune_due); the result
      * says `pruned` and merges those windows. A configuration that misses its SLO by that much
@@ -155,11 +157,16 @@ double mp_measure_ci(const struct mp_window_stats *w, size_t n, double *mean);
 bool mp_measure_prune_due(const struct mp_window_stats *w, size_t k, const struct mp_slo *slo,
                           double factor);
 
+/* Windows merged into the figures of a run that ran n, pure: the last prune_windows when the
+ * pruning rule stopped it (the windows that broke the SLO), else every window with `fixed` or
+ * the confidence rule, else the last stable_windows (all n when fewer ran). */
+size_t mp_measure_merged(const struct mp_measure_opts *o, size_t n, bool pruned);
+
 struct mp_measure_result {
     bool stable;             /* the stability rule held before max_windows */
     bool pruned;             /* stopped early by the pruning rule */
     unsigned windows;        /* windows run (excluding warm-up) */
-    unsigned merged;         /* windows merged into the figures below (the last stable_windows) */
+    unsigned merged;         /* windows merged into the figures below (mp_measure_merged) */
     struct mp_spread spread; /* over the merged windows */
     double ci;               /* mp_measure_ci over the merged windows (relative half-width) */
     /* Figures over the merged windows. */
@@ -241,7 +248,8 @@ struct mp_capacity_result {
     bool found;             /* some rate met the SLO */
     double capacity_rps;    /* highest rate confirmed to meet the SLO */
     double uncertainty_rps; /* half the final bracket width (the true capacity is within
-                               [capacity_rps, capacity_rps + 2 * uncertainty_rps]) */
+                               [capacity_rps, capacity_rps + 2 * uncertainty_rps]); infinity when
+                               every rate tried passed (no upper bound found in the time) */
     double saturation_rps;  /* closed-loop throughput estimate from the probe */
     double search_s;        /* wall time of the whole search */
     bool converged;         /* the bracket reached the precision before max_time */

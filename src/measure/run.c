@@ -30,7 +30,6 @@ struct run_ctx {
     struct mp_window_stats *stats; /* max_windows */
     size_t n;
     bool stable, pruned;
-    struct mp_spread spread;
 };
 
 double mp_measure_t975(size_t df)
@@ -84,7 +83,7 @@ static bool on_window(void *arg, const struct mp_lg_window *windows, size_t n)
     ctx->n = n;
     const struct mp_measure_opts *o = ctx->opts;
     ctx->stable = mp_measure_stable(ctx->stats, n, o->stable_windows, o->tolerance,
-                                    o->min_window_requests, &ctx->spread);
+                                    o->min_window_requests, NULL);
     if (o->ci_target > 0) {
         ctx->stable = ci_reached(o, ctx->stats, n);
     }
@@ -100,15 +99,30 @@ static int check_opts(const struct mp_measure_opts *o, struct mp_error *err)
         return mp_error_set(err, MP_EINVALID, "the window must be positive, the warm-up >= 0");
     }
     if (o->max_windows == 0 || o->max_windows > 10000 || o->stable_windows == 0 ||
-        o->stable_windows > 64 || o->stable_windows > o->max_windows) {
+        o->stable_windows > 64 || (o->stable_windows > o->max_windows && !o->fixed)) {
         return mp_error_set(err, MP_EINVALID,
                             "need 1 <= stable windows (%u) <= max windows (%u) <= 10000",
                             o->stable_windows, o->max_windows);
+    }
+    if (o->stable_windows < 2 && !o->fixed && !(o->ci_target > 0)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "the stability rule compares at least 2 windows (stable windows 1)");
     }
     if (!(o->tolerance >= 0)) {
         return mp_error_set(err, MP_EINVALID, "the stability tolerance must be >= 0");
     }
     return 0;
+}
+
+size_t mp_measure_merged(const struct mp_measure_opts *o, size_t n, bool pruned)
+{
+    size_t m = n < o->stable_windows ? n : o->stable_windows;
+    if (pruned) {
+        m = o->prune_windows; /* the windows that broke the SLO, not one before them */
+    } else if (o->fixed || o->ci_target > 0) {
+        m = n;
+    }
+    return m < n ? m : n;
 }
 
 static void fill_result(struct mp_measure_result *r, const struct mp_measure_opts *o,
@@ -117,15 +131,15 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
     r->stable = ctx->stable;
     r->pruned = ctx->pruned;
     r->windows = (unsigned)lr->n_windows;
-    r->spread = ctx->spread;
     r->per_window = ctx->stats;
     r->n_windows = lr->n_windows;
     ctx->stats = NULL;
-    size_t m = lr->n_windows < o->stable_windows ? lr->n_windows : o->stable_windows;
-    if (o->fixed || (o->ci_target > 0 && !ctx->pruned)) {
-        m = lr->n_windows;
-    }
+    size_t m = mp_measure_merged(o, lr->n_windows, ctx->pruned);
     r->merged = (unsigned)m;
+    /* The spreads over the merged windows (all of them with `fixed`), not the last few the
+     * stability rule looked at. */
+    mp_measure_stable(r->per_window, r->n_windows, (unsigned)m, o->tolerance,
+                      o->min_window_requests, &r->spread);
     r->ci = mp_measure_ci(r->per_window + (r->n_windows - m), m, NULL);
     struct mp_lg_window all;
     mp_lg_window_init(&all);

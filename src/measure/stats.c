@@ -136,6 +136,7 @@ static int parse_clause(const char *c, struct mp_slo *out, struct mp_error *err)
     }
     out->clause[out->n].stat = stat;
     out->clause[out->n].limit_us = (double)ns / 1000.0;
+    out->clause[out->n].strict = op[1] != '=';
     out->n++;
     return 0;
 }
@@ -178,10 +179,11 @@ bool mp_slo_met(const struct mp_slo *slo, const struct mp_latency *lat, char *wh
 {
     for (size_t i = 0; i < slo->n; i++) {
         enum mp_stat s = slo->clause[i].stat;
-        if (lat->us[s] > slo->clause[i].limit_us) {
+        bool strict = slo->clause[i].strict;
+        if (strict ? lat->us[s] >= slo->clause[i].limit_us : lat->us[s] > slo->clause[i].limit_us) {
             if (why && why_size) {
-                snprintf(why, why_size, "%s %.0fus > %.0fus", stat_names[s], lat->us[s],
-                         slo->clause[i].limit_us);
+                snprintf(why, why_size, "%s %.0fus %s %.0fus", stat_names[s], lat->us[s],
+                         strict ? ">=" : ">", slo->clause[i].limit_us);
             }
             return false;
         }
@@ -202,17 +204,35 @@ void mp_window_stats_from(struct mp_window_stats *out, const struct mp_lg_window
     mp_latency_from_hist(&out->latency, &w->latency);
 }
 
-static double spread_of(const double *v, size_t n)
+/* max/min - 1 of one figure over windows w[0..n), n >= 1; infinity where the minimum is 0. */
+static double spread_of(const struct mp_window_stats *w, size_t n,
+                        double (*figure)(const struct mp_window_stats *))
 {
-    double lo = v[0], hi = v[0];
+    double lo = figure(&w[0]), hi = lo;
     for (size_t i = 1; i < n; i++) {
-        lo = v[i] < lo ? v[i] : lo;
-        hi = v[i] > hi ? v[i] : hi;
+        double v = figure(&w[i]);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
     }
     if (lo <= 0) {
         return hi <= 0 ? 0.0 : INFINITY;
     }
     return hi / lo - 1.0;
+}
+
+static double tput_of(const struct mp_window_stats *w)
+{
+    return w->throughput_rps;
+}
+
+static double mean_of(const struct mp_window_stats *w)
+{
+    return w->latency.us[MP_STAT_MEAN];
+}
+
+static double p99_of(const struct mp_window_stats *w)
+{
+    return w->latency.us[MP_STAT_P99];
 }
 
 bool mp_measure_stable(const struct mp_window_stats *w, size_t n, unsigned k, double tolerance,
@@ -222,22 +242,15 @@ bool mp_measure_stable(const struct mp_window_stats *w, size_t n, unsigned k, do
     struct mp_spread sp = {INFINITY, INFINITY, NAN};
     bool enough = n >= k && k >= 2;
     bool p99_ok = m > 0;
-    double tput[64], mean[64], p99[64];
-    if (m > MP_ARRAY_LEN(tput)) {
-        m = MP_ARRAY_LEN(tput);
-    }
     const struct mp_window_stats *last = w + (n - m);
     for (size_t i = 0; i < m; i++) {
-        tput[i] = last[i].throughput_rps;
-        mean[i] = last[i].latency.us[MP_STAT_MEAN];
-        p99[i] = last[i].latency.us[MP_STAT_P99];
         enough = enough && last[i].requests >= min_requests && last[i].requests > 0;
         p99_ok = p99_ok && last[i].latency.trusted[MP_STAT_P99];
     }
     if (m > 0) {
-        sp.throughput = spread_of(tput, m);
-        sp.latency_mean = spread_of(mean, m);
-        sp.latency_p99 = p99_ok ? spread_of(p99, m) : NAN;
+        sp.throughput = spread_of(last, m, tput_of);
+        sp.latency_mean = spread_of(last, m, mean_of);
+        sp.latency_p99 = p99_ok ? spread_of(last, m, p99_of) : NAN;
     }
     if (spread) {
         *spread = sp;

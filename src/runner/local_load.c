@@ -96,7 +96,7 @@ static const struct mp_setting load_table[] = {
     {MP_SETTING_KEY("warmup", MP_SETTING_DURATION, FIELD(warmup_ns)), .min = 1},
     {MP_SETTING_KEY("window", MP_SETTING_DURATION, FIELD(window_ns)), .min = 1},
     {MP_SETTING_KEY("windows", MP_SETTING_INT, FIELD(windows)), .min = 1, .max = 1000},
-    {MP_SETTING_KEY("stable_windows", MP_SETTING_INT, FIELD(stable_windows)), .min = 2, .max = 100},
+    {MP_SETTING_KEY("stable_windows", MP_SETTING_INT, FIELD(stable_windows)), .min = 2, .max = 64},
     {MP_SETTING_KEY("tolerance", MP_SETTING_NUMBER, FIELD(tolerance)), .min = 0, .max = 10},
     {MP_SETTING_KEY("timeout", MP_SETTING_DURATION, FIELD(timeout_ns)), .min = 1},
     {MP_SETTING_KEY("expect_status", MP_SETTING_INT, FIELD(expect_status)), .min = 100, .max = 599},
@@ -126,8 +126,23 @@ static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp
         rc = mp_doc_error(err, mp_doc_get(m, "body_text"),
                           "give either body or body_text, not both");
     }
+    /* The measurement refuses more stable windows than windows in all (10 by default, the
+     * `morphling load` default the kubernetes runner gets too): say so here, not per trial. */
+    int64_t windows = c->windows ? c->windows : 10,
+            stable = c->stable_windows ? c->stable_windows : 3;
+    if (rc == 0 && c->mode == LOAD_MEASURE && stable > windows) {
+        rc = mp_doc_error(err, mp_doc_get(m, c->stable_windows ? "stable_windows" : "windows"),
+                          "stable_windows (%lld%s) exceeds windows (%lld%s)", (long long)stable,
+                          c->stable_windows ? "" : " by default", (long long)windows,
+                          c->windows ? "" : " by default");
+    }
     if (rc == 0 && c->mode == LOAD_CAPACITY && !c->slo) {
         rc = mp_doc_error(err, m, "mode capacity needs an 'slo' such as \"p99<=200ms\"");
+    }
+    /* The capacity search refuses a budget shorter than its probe (300 ms + 2 x 500 ms). */
+    if (rc == 0 && c->mode == LOAD_CAPACITY && c->max_time_ns && c->max_time_ns < 1300000000) {
+        rc = mp_doc_error(err, mp_doc_get(m, "max_time"),
+                          "shorter than one step of the capacity search (1.3s)");
     }
     return rc;
 }

@@ -36,6 +36,22 @@ err=$("$MORPHLING" validate "$WORK/inline.yaml" 2>&1); rc=$?
 check "the local runner refuses an inline body with 2" 2 "$rc"
 check_contains "... naming the field and what to give instead" "'runner.load.body_text': the local runner reads request bodies from files" "$err"
 
+# More stable windows than windows: the measurement refused it in every trial, the spec passed.
+for load in '{windows: 2}' '{windows: 4, stable_windows: 5}' '{stable_windows: 80, windows: 100}'; do
+    sed "s/load: {method: POST, body_text: '{\"x\": 1}'}/load: $load/" "$WORK/inline.yaml" \
+        >"$WORK/windows.yaml"
+    err=$("$MORPHLING" validate "$WORK/windows.yaml" 2>&1); rc=$?
+    check "load $load: exit 2" 2 "$rc"
+    check_contains "load $load: message" "stable_windows" "$err"
+done
+
+# A capacity search's time budget holds at least its probe (trials failed INFRA).
+sed "s/load: {method: POST, body_text: '{\"x\": 1}'}/load: {mode: capacity, slo: 'p99<=1s', max_time: 1s}/" \
+    "$WORK/inline.yaml" >"$WORK/maxtime.yaml"
+err=$("$MORPHLING" validate "$WORK/maxtime.yaml" 2>&1); rc=$?
+check "capacity max_time 1s: exit 2" 2 "$rc"
+check_contains "capacity max_time 1s: message" "'runner.load.max_time': shorter than one step" "$err"
+
 # The service's working directory must exist (before: every trial CRASHED, naming no folder).
 cat >"$WORK/workdir.yaml" <<'YAML'
 name: workdir

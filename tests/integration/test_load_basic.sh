@@ -73,4 +73,24 @@ run_load "$WORK/unstable.json" 0 "$URL" -c 8 --rate 400 --warmup 200ms --window 
 check_contains "zero tolerance is unstable" '"stable":false' "$(cat "$WORK/unstable.json")"
 check "runs to the window cap" 4 "$(json_num "$WORK/unstable.json" windows_run)"
 check_contains "spread reported" '"spread":{"throughput":' "$(cat "$WORK/unstable.json")"
+
+# A fixed duration of two windows cannot show three that agree (it said stable, over two).
+run_load "$WORK/two.json" 0 "$URL" -c 4 -d 1s --window 500ms --warmup 0 --tolerance 100 --json
+check "two windows of -d: not stable" "false 2 2" \
+    "$(jq -r '"\(.stable) \(.windows_run) \(.windows_merged)"' "$WORK/two.json")"
+
+# A rate under one per second is printed as it was given (it read "open loop at 0 req/s").
+run_load "$WORK/slow.txt" 0 "$URL" -c 1 --rate 0.5 -d 2s --warmup 0
+check_contains "rate 0.5: summary" "open loop at 0.5 req/s" "$(cat "$WORK/slow.txt")"
+
+# With -d the spread is over every merged window (docs/load.md), not the last three: a service
+# that answers 400 req/s for its first second and 100 after (503s beyond) has a spread of ~3.
+kill "$SERVICE_PID"
+start_service shed --workers 8 --service-us 1000 --shed-rps 1000 --shed-later-rps 100 \
+    --shed-later-ms 1000
+run_load "$WORK/shed.json" 0 "http://127.0.0.1:$PORT/infer" -c 8 --rate 400 -d 3s \
+    --window 500ms --warmup 0 --json
+echo "# windows: $(jq -c '[.windows[].throughput_rps | floor]' "$WORK/shed.json")"
+check_true "spread over all 6 merged windows: $(jq -c .spread "$WORK/shed.json")" \
+    jq -e '.windows_merged == 6 and .spread.throughput > 1' "$WORK/shed.json"
 finish

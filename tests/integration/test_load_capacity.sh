@@ -27,6 +27,23 @@ done
 run_load "$WORK/none.json" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p50<=1ms' \
     --max-time 20s --json
 check_contains "impossible SLO: not found" '"found":false' "$(cat "$WORK/none.json")"
+# Time for the probe (1.3 s) but no open-loop step after it: no rate was tested, so none can have
+# failed the SLO (it said 'no tested rate met the SLO').
+run_load "$WORK/short.txt" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' \
+    --max-time 2s
+check_contains "no step after the probe: message" "no open-loop step fit" "$(cat "$WORK/short.txt")"
+# Interrupted: exit 1 and say so (it said 'none found: no tested rate met the SLO').
+"$MORPHLING" load "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' >"$WORK/int.txt" \
+    2>&1 &
+pid=$!
+track $pid
+sleep 2
+kill -INT $pid
+rc=0
+wait $pid || rc=$?
+check "interrupted search: exit 1" 1 "$rc"
+check_contains "interrupted search: message" "interrupted after" "$(cat "$WORK/int.txt")"
+check_false "interrupted search: no verdict" grep -q "none found" "$WORK/int.txt"
 
 # A service that sustains less than it holds for short runs (fake_service --shed-later-*: 503s
 # beyond 2000 req/s, beyond 750 once a run's connections are 1.8 s old; short steps take 1.3 s,
@@ -42,4 +59,30 @@ echo "# steps: $(jq -c '[.steps[] | [.kind, (.offered_rps | floor), .error_rate]
 check_contains "sustained capacity found" '"found":true' "$(cat "$WORK/sustain.json")"
 cap=$(json_num "$WORK/sustain.json" capacity_rps)
 check_true "capacity $cap req/s, sustained 750 (-50 %, +2 %)" between "$cap" 375 765
+# The same with --precision 0.5: the confirmation steps down by at most 25 % at once (it stepped
+# down by twice the precision, 100 %, to 0 req/s, and gave up 'not confirmed' after two runs).
+run_load "$WORK/coarse.json" 0 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' \
+    --max-time 50s --precision 0.5 --json
+echo "# steps: $(jq -c '[.steps[] | [.kind, (.offered_rps | floor), .error_rate]]' \
+    "$WORK/coarse.json" 2>/dev/null)"
+check_contains "precision 0.5: found" '"found":true' "$(cat "$WORK/coarse.json")"
+cap=$(json_num "$WORK/coarse.json" capacity_rps)
+check_true "precision 0.5: capacity $cap req/s, sustained 750 (+2 %)" between "$cap" 1 765
+
+# An SLO met at every rate the time allows: one connection's closed-loop probe finds a few hundred
+# requests/s of a service that sustains 32,000, so every bracket step up passes. The bracket must
+# stop while the confirmation still fits in --max-time (it bracketed until the time ran out, and
+# then reported 'not confirmed' without a confirming run), and no upper bound was found.
+kill "$SERVICE_PID"
+start_service wide --workers 64 --service-us 2000
+run_load "$WORK/wide.json" 0 "http://127.0.0.1:$PORT/infer" -c 1 --capacity --slo 'p50<=100ms' \
+    --max-time 8s --json
+echo "# steps: $(jq -c '[.steps[] | [.kind, (.offered_rps | floor), .pass]]' "$WORK/wide.json" \
+    2>/dev/null)"
+check_contains "met at every rate: found" '"found":true' "$(cat "$WORK/wide.json")"
+check_true "met at every rate: confirmed; null uncertainty only with no bracket step failed" \
+    jq -e '([.steps[] | select(.kind == "confirm" and .pass)] | length) == 1 and
+        (.uncertainty_rps != null or
+         ([.steps[] | select(.kind == "bracket" and (.pass | not))] | length) == 0)' \
+    "$WORK/wide.json"
 finish

@@ -19,6 +19,15 @@ check_contains "zero window: message" "--window" "$(cat "$WORK/u10.err")"
 # A capacity search with no time budget (the message spoke of precision and step sizes).
 run_load "$WORK/u11" 2 "http://127.0.0.1:1/" --capacity --slo 'p99<=1s' --max-time 0
 check_contains "no time budget: message" "time budget" "$(cat "$WORK/u11.err")"
+# A budget shorter than the probe (300 ms warm-up and 2 x 500 ms): no step ran, and the search said
+# 'none found: no tested rate met the SLO', exit 1, having tested none.
+run_load "$WORK/u14" 2 "http://127.0.0.1:1/" --capacity --slo 'p99<=1s' --max-time 500ms
+check_contains "budget under one step: message" "shorter than one step (1.3 s)" \
+    "$(cat "$WORK/u14.err")"
+# One window cannot agree with another: the stability rule never held, and the run measured
+# all its windows to say NOT stable.
+run_load "$WORK/u13" 2 "http://127.0.0.1:1/" --stable-windows 1
+check_contains "one stable window: message" "--stable-windows" "$(cat "$WORK/u13.err")"
 # Header names and methods are tokens; values hold no control characters.
 run_load "$WORK/u7" 2 "http://127.0.0.1:1/" -d 200ms -H 'X(A): b'
 check_contains "header name not a token: message" "in its name" "$(cat "$WORK/u7.err")"

@@ -19,12 +19,14 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Nearest-rank percentile of sorted data, the definition mp_lg_hist_percentile follows. */
+/* Nearest-rank percentile of sorted data, the definition mp_lg_hist_percentile follows: rank
+ * ceil(p n / 100) in integers (p with at most 3 decimals), as doubles round 99.9 % of 100,000 up
+ * to rank 99,901. */
 static uint64_t exact_percentile(const uint64_t *sorted, size_t n, double p)
 {
-    double r = ceil(p / 100.0 * (double)n);
-    size_t rank = r < 1 ? 1 : (size_t)r;
-    return sorted[rank - 1];
+    uint64_t milli = (uint64_t)llround(p * 1000.0);
+    size_t rank = (size_t)((milli * n + 99999) / 100000);
+    return sorted[(rank < 1 ? 1 : rank) - 1];
 }
 
 static void buckets_cover_the_range_contiguously(void **state)
@@ -153,6 +155,22 @@ static void small_and_huge_values(void **state)
     mp_lg_hist_release(&h);
 }
 
+/* The rank is ceil(p% of n) in exact arithmetic: p99.9 of 1..1000 is 999 (99.9 / 100 * 1000 is
+ * 999.0000000000001 in doubles, which rounded up to the maximum). */
+static void percentile_rank_is_exact(void **state)
+{
+    (void)state;
+    struct mp_lg_hist h;
+    mp_lg_hist_init(&h);
+    for (uint64_t v = 1; v <= 1000; v++) {
+        mp_lg_hist_record(&h, v); /* below 2048 every bucket holds one value */
+    }
+    assert_int_equal(mp_lg_hist_percentile(&h, 99.9), 999);
+    assert_int_equal(mp_lg_hist_percentile(&h, 99), 990);
+    assert_int_equal(mp_lg_hist_percentile(&h, 50), 500);
+    mp_lg_hist_release(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +178,7 @@ int main(void)
         cmocka_unit_test(percentiles_match_sorted_data),
         cmocka_unit_test(merge_equals_recording_everything_once),
         cmocka_unit_test(small_and_huge_values),
+        cmocka_unit_test(percentile_rank_is_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,6 +91,27 @@ static void pruning_rule(void **state)
     assert_false(mp_measure_prune_due(w, 0, &slo, 2.0));
 }
 
+/* The figures merge the last stable_windows; every window of a fixed run or under the confidence
+ * rule; and only the windows that broke the SLO when pruning stopped the run (docs: "fails that
+ * constraint on what the two windows measured"), not a third, passing one before them. */
+static void merged_windows(void **state)
+{
+    (void)state;
+    struct mp_measure_opts o;
+    mp_measure_opts_init(&o);
+    assert_int_equal(mp_measure_merged(&o, 7, false), 3);
+    assert_int_equal(mp_measure_merged(&o, 2, false), 2);
+    o.prune_windows = 2;
+    assert_int_equal(mp_measure_merged(&o, 2, true), 2);
+    assert_int_equal(mp_measure_merged(&o, 5, true), 2);
+    o.ci_target = 0.02;
+    assert_int_equal(mp_measure_merged(&o, 9, false), 9);
+    assert_int_equal(mp_measure_merged(&o, 9, true), 2);
+    o.ci_target = 0;
+    o.fixed = true;
+    assert_int_equal(mp_measure_merged(&o, 10, false), 10);
+}
+
 static void latency_and_sample_counts_count(void **state)
 {
     (void)state;
@@ -212,6 +233,12 @@ static void slo_parsing_and_checking(void **state)
     l.us[MP_STAT_P99] = 312000;
     assert_false(mp_slo_met(&slo, &l, why, sizeof(why)));
     assert_string_equal(why, "p99 312000us > 200000us");
+    /* '<' is strict: a figure at the limit breaks it, where '<=' holds. */
+    l.us[MP_STAT_P99] = 200000;
+    assert_true(mp_slo_met(&slo, &l, why, sizeof(why)));
+    assert_int_equal(mp_slo_parse("p50<=20ms,p99<200ms", &slo, &err), 0);
+    assert_false(mp_slo_met(&slo, &l, why, sizeof(why)));
+    assert_string_equal(why, "p99 200000us >= 200000us");
 }
 
 static void window_figures(void **state)
@@ -308,6 +335,7 @@ int main(void)
         cmocka_unit_test(percentile_trust_thresholds),
         cmocka_unit_test(percentile_upper_bounds),
         cmocka_unit_test(pruning_rule),
+        cmocka_unit_test(merged_windows),
         cmocka_unit_test(confidence_interval),
         cmocka_unit_test(slo_parsing_and_checking),
         cmocka_unit_test(window_figures),
