@@ -242,11 +242,12 @@ static bool find_entry(const struct kset *set, const char *section, const char *
     return false;
 }
 
+/* kubectl writes an unset current-context as "": such a file does not set it. */
 static const struct mp_node *first_current_context(const struct kset *set)
 {
     for (size_t f = 0; f < set->n; f++) {
         const struct mp_node *cur = mp_doc_get(set->files[f].root, "current-context");
-        if (!mp_doc_is_null(cur)) {
+        if (!mp_doc_is_null(cur) && *cur->scalar) {
             return cur;
         }
     }
@@ -659,8 +660,11 @@ static int build_config(const struct kset *set, const char *context, struct mp_k
     if (rc == 0) {
         rc = parse_cluster(&cluster, cfg, err);
     }
-    const struct mp_node *un = mp_doc_get(ctx.value, "user");
-    if (rc == 0 && !mp_doc_is_null(un)) {
+    const char *uname = NULL; /* kubectl writes a context without a user as user: "" */
+    if (rc == 0) {
+        rc = opt_str(ctx.value, "user", &uname, err);
+    }
+    if (rc == 0 && uname && *uname) {
         rc = referenced(set, &ctx, "user", "users", &user, err);
         if (rc == 0) {
             rc = parse_user(&user, &cluster, cfg, err);

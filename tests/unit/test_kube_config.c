@@ -313,6 +313,34 @@ static void kubeconfig_list_is_merged_as_kubectl(void **state)
     free(dir);
 }
 
+/* What `kubectl config` writes for unset fields: current-context: "" (skipped when merging, so
+ * a later file's current-context counts) and a context's user: "" (no credentials). */
+static void empty_strings_are_unset_fields(void **state)
+{
+    (void)state;
+    char *dir = kf_tmpdir();
+    kf_write(dir, "a.yaml",
+             "current-context: \"\"\n"
+             "contexts:\n- name: a\n  context: {cluster: ca, user: \"\"}\n"
+             "clusters:\n- name: ca\n  cluster: {server: https://a.example:1}\n"
+             "users: null\n");
+    kf_write(dir, "b.yaml", "current-context: a\n");
+    char *env = mp_xasprintf("%s/a.yaml:%s/b.yaml", dir, dir);
+    struct mp_kube_load_opts o = {.kubeconfig_env = env};
+    struct mp_kube_config *cfg = load_ok(&o);
+    assert_string_equal(mp_kube_config_context(cfg), "a");
+    assert_string_equal(mp_kube_config_server(cfg), "https://a.example:1");
+    assert_int_equal(mp_kube_config_auth(cfg), MP_KUBE_AUTH_NONE);
+    mp_kube_config_free(cfg);
+    expect_parse_error("current-context: \"\"\ncontexts:\n- name: a\n  context: {cluster: c}\n",
+                       NULL, MP_EINVALID,
+                       "bad.yaml: current-context is not set; choose a context with --context "
+                       "(defined: a)");
+    free(env);
+    kf_rmtree(dir);
+    free(dir);
+}
+
 static void in_cluster_configuration(void **state)
 {
     (void)state;
@@ -594,6 +622,7 @@ int main(void)
         cmocka_unit_test(errors_name_file_line_column_and_field),
         cmocka_unit_test(exec_section_is_validated),
         cmocka_unit_test(kubeconfig_list_is_merged_as_kubectl),
+        cmocka_unit_test(empty_strings_are_unset_fields),
         cmocka_unit_test(in_cluster_configuration),
         cmocka_unit_test(exec_plugin_cached_until_expiry),
         cmocka_unit_test(exec_plugin_failures),
