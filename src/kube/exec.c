@@ -281,8 +281,14 @@ int mp_kube_exec_decode(const char *text, size_t len, const char *api_version, c
     json_error_t jerr;
     json_t *ec = json_loadb(text, len, 0, &jerr);
     if (!ec) {
-        return mp_error_set(err, MP_EPARSE, "%s: the plugin's output is not JSON: %s (line %d)",
-                            where, jerr.text, jerr.line);
+        /* jansson quotes the text "near" the error, which can be the token: not in messages. */
+        char *near = strstr(jerr.text, " near ");
+        if (near) {
+            *near = '\0';
+        }
+        return mp_error_set(err, MP_EPARSE,
+                            "%s: the plugin's output is not JSON: %s (line %d, column %d)", where,
+                            jerr.text, jerr.line, jerr.column);
     }
     const char *kind = json_string_value(json_object_get(ec, "kind"));
     const char *version = json_string_value(json_object_get(ec, "apiVersion"));

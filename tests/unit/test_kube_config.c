@@ -613,6 +613,20 @@ static void exec_credential_decoding(void **state)
             fail_msg("\"%s\" lacks \"%s\"", err.msg, bad[i][1]);
         }
     }
+    /* Output that is not JSON: the message says where, never what (jansson quotes the text
+     * near the error, here the token). */
+    const char *cut[] = {
+        "{\"kind\":\"ExecCredential\",\"status\":{\"token\":\"s3cr3t-tok",
+        "{\"kind\":\"ExecCredential\",\"status\":{\"token\":\"s3cr3t-tok\n\"}}",
+        "{\"kind\":\"ExecCredential\",\"status\":{\"token\":\"s3cr3t-tok\\q\"}}",
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cut); i++) {
+        assert_int_equal(mp_kube_exec_decode(cut[i], strlen(cut[i]), v1, "w", &ec, &err),
+                         MP_EPARSE);
+        if (!strstr(err.msg, "w: the plugin's output is not JSON: ") || strstr(err.msg, "s3cr3t")) {
+            fail_msg("message \"%s\" for %s", err.msg, cut[i]);
+        }
+    }
 }
 
 int main(void)
