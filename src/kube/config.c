@@ -367,6 +367,11 @@ static int parse_server(const struct mp_node *cluster, const struct entry *e,
         free(url);
         return mp_doc_error(err, sn, "not a valid server URL: \"%s\"", s);
     }
+    if (memchr(host, '@', strcspn(host, "/"))) {
+        /* curl would send them as basic auth (refused below too), and messages would show them */
+        free(url);
+        return mp_doc_error(err, sn, "a user name or password in the server URL is not supported");
+    }
     size_t n = strlen(url);
     while (url[n - 1] == '/') {
         url[--n] = '\0'; /* stops at the host, which does not start with '/' */
