@@ -498,12 +498,19 @@ static enum outcome classify(CURLcode cc)
 static int transport_error(struct mp_kube_client *c, struct xfer *x, CURLcode cc)
 {
     const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
-    const char *hint = "";
+    char *hint = NULL;
     if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
-        hint = " (check the cluster's certificate-authority, or insecure-skip-tls-verify)";
+        /* Name where the cluster is defined: with a $KUBECONFIG list, which file to fix. */
+        hint = c->cfg->in_cluster
+                   ? mp_xasprintf(" (check %s)", c->cfg->tls_where)
+                   : mp_xasprintf(" (check the certificate-authority or insecure-skip-tls-verify "
+                                  "of %s)",
+                                  c->cfg->tls_where);
     }
-    return mp_error_set(x->err, MP_ETRANSPORT, "%s %s: %s: %s%s", x->r->verb, x->r->path,
-                        c->cfg->server, detail, hint);
+    int rc = mp_error_set(x->err, MP_ETRANSPORT, "%s %s: %s: %s%s", x->r->verb, x->r->path,
+                          c->cfg->server, detail, hint ? hint : "");
+    free(hint);
+    return rc;
 }
 
 static int attempt(struct mp_kube_client *c, struct slot *s, struct xfer *x,
