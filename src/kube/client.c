@@ -389,7 +389,9 @@ static void setup_tls(struct mp_kube_client *c, CURL *e, const struct mp_kube_au
         set_blob(e, CURLOPT_SSLKEY_BLOB, key, key_len);
     }
     if (cfg->proxy_url) {
+        /* Always, as client-go: libcurl would otherwise skip it for hosts in $no_proxy. */
         curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy_url);
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
     }
 }
 

@@ -325,6 +325,39 @@ static void tls_client_certificate_insecure_and_wrong_ca(void **state)
     kf_stop(s);
 }
 
+/* proxy-url is always used, as client-go does: $no_proxy (libcurl's default) must not send the
+ * API requests around it. The fake server is the proxy: it sees the absolute URL. */
+static void proxy_url_is_used_whatever_no_proxy_says(void **state)
+{
+    (void)state;
+    struct kf_server *s = kf_start(KF_HTTP, certs);
+    kf_set_default(s, 200, POD);
+    char *text =
+        mp_xasprintf("current-context: t\n"
+                     "contexts:\n- name: t\n  context: {cluster: c}\n"
+                     "clusters:\n- name: c\n  cluster:\n    server: http://k8s.invalid:6443\n"
+                     "    proxy-url: %s\n",
+                     kf_url(s));
+    struct mp_kube_config *cfg = NULL;
+    struct mp_kube_client *c = NULL;
+    struct mp_kube_client_opts o = {.max_attempts = 1};
+    struct mp_error err = {0};
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0 ||
+        mp_kube_client_new(cfg, &o, &c, &err) != 0) {
+        fail_msg("client: %s", err.msg);
+    }
+    setenv("no_proxy", "*", 1);
+    int rc = mp_kube_get(c, &pod, NULL, NULL, &err);
+    unsetenv("no_proxy");
+    if (rc != 0) {
+        fail_msg("get: %d %s", rc, err.msg);
+    }
+    assert_string_equal(kf_req(s, 0)->uri, "http://k8s.invalid:6443/api/v1/namespaces/ns/pods/p");
+    mp_kube_client_free(c);
+    free(text);
+    kf_stop(s);
+}
+
 static void retries_honour_retry_after_and_back_off(void **state)
 {
     (void)state;
@@ -943,6 +976,7 @@ int main(void)
         cmocka_unit_test(writes_send_what_the_api_expects),
         cmocka_unit_test(status_errors_name_verb_path_and_reason),
         cmocka_unit_test(tls_client_certificate_insecure_and_wrong_ca),
+        cmocka_unit_test(proxy_url_is_used_whatever_no_proxy_says),
         cmocka_unit_test(retries_honour_retry_after_and_back_off),
         cmocka_unit_test(creates_are_never_resent_blindly),
         cmocka_unit_test(deadlines_end_calls),
