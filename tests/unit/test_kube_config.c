@@ -372,7 +372,7 @@ static void in_cluster_configuration(void **state)
     assert_true(a.refreshable);
     unsigned gen = a.gen;
     mp_kube_auth_snap_release(&a);
-    kf_write(dir, "token.new", "t2");
+    kf_write(dir, "token.new", " \tt2\r\n"); /* spaces around: trimmed, as client-go does */
     char *from = mp_xasprintf("%s/token.new", dir), *to = mp_xasprintf("%s/token", dir);
     assert_int_equal(rename(from, to), 0);
     assert_int_equal(mp_kube_cred_get(&cr, 0, &a, &err), 0);
