@@ -50,6 +50,7 @@ void mp_kube_config_free(struct mp_kube_config *cfg)
     free(cfg->ns);
     free(cfg->server);
     free(cfg->tls_where);
+    free(cfg->auth_where);
     mp_kube_blob_release(&cfg->ca_data);
     free(cfg->proxy_url);
     free(cfg->token);
@@ -570,6 +571,8 @@ static int parse_user(const struct entry *e, const struct entry *cluster,
     static const char *const unsupported[] = {"auth-provider", "username",  "password",      "as",
                                               "as-uid",        "as-groups", "as-user-extra", NULL};
     const struct mp_node *u = e->value;
+    cfg->auth_where =
+        mp_xasprintf("%s:%u:%u: '%s'", e->file->path, u->line, u->col, u->path ? u->path : "");
     int rc = mp_doc_expect(u, MP_NODE_MAP, err);
     if (rc == 0) {
         rc = refuse_fields(u, unsupported, err);

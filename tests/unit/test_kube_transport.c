@@ -277,6 +277,9 @@ static void status_errors_name_verb_path_and_reason(void **state)
         char want[128];
         snprintf(want, sizeof(want), "get /api/v1/namespaces/ns/pods/p: nope (%s, HTTP %d)",
                  cases[i].reason, cases[i].http);
+        if (cases[i].http == 401) { /* names the refused credentials, see below */
+            err.msg[strlen(want)] = '\0';
+        }
         assert_string_equal(err.msg, want);
     }
     /* None of these is retried. */
@@ -633,6 +636,13 @@ static void unauthorized_refreshes_the_credential(void **state)
     push_status(s, 401, "Unauthorized", "Unauthorized", NULL);
     assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_EUNAUTHORIZED);
     assert_int_equal(kf_count(s), 5);
+    char *want = mp_xasprintf("(Unauthorized, HTTP 401) (the server refused the credentials of "
+                              "%s/kc.yaml:13:5: 'users[0].user')",
+                              certs);
+    if (!strstr(err.msg, want)) {
+        fail_msg("\"%s\" lacks \"%s\"", err.msg, want);
+    }
+    free(want);
     mp_kube_client_free(c);
 
     /* A token file is re-read when it changes; a static token is never refreshed. */
