@@ -660,8 +660,7 @@ int mp_kube_send(struct mp_kube_client *c, const struct mp_kube_req *r,
     mp_buf_release(&scratch);
     if (rc == MP_EUNAUTHORIZED && call.status == 401) {
         /* Which credentials: with a $KUBECONFIG list or several users, where to look. */
-        append(err, " (the server refused the credentials of %s)",
-               c->cfg->auth_where ? c->cfg->auth_where : "no user: none were sent");
+        append(err, " (%s)", c->cfg->auth_note ? c->cfg->auth_note : "no credentials were sent");
     }
     if (rc == MP_EEXISTS && call.maybe_applied) {
         append(err, " (an earlier try whose answer was lost may have created it)");

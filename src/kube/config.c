@@ -40,6 +40,27 @@ static void kset_release(struct kset *s)
     free(s->files);
 }
 
+static void exec_free(struct mp_kube_exec *x)
+{
+    if (!x) {
+        return;
+    }
+    free(x->api_version);
+    free(x->command);
+    for (char **p = x->argv; p && *p; p++) {
+        free(*p);
+    }
+    free(x->argv);
+    for (char **p = x->env; p && *p; p++) {
+        free(*p);
+    }
+    free(x->env);
+    free(x->install_hint);
+    free(x->cluster_config);
+    free(x->where);
+    free(x);
+}
+
 void mp_kube_config_free(struct mp_kube_config *cfg)
 {
     if (!cfg) {
@@ -50,30 +71,14 @@ void mp_kube_config_free(struct mp_kube_config *cfg)
     free(cfg->ns);
     free(cfg->server);
     free(cfg->tls_where);
-    free(cfg->auth_where);
+    free(cfg->auth_note);
     mp_kube_blob_release(&cfg->ca_data);
     free(cfg->proxy_url);
     free(cfg->token);
     free(cfg->token_file);
     mp_kube_blob_release(&cfg->cert_data);
     mp_kube_blob_release(&cfg->key_data);
-    if (cfg->exec) {
-        struct mp_kube_exec *x = cfg->exec;
-        free(x->api_version);
-        free(x->command);
-        for (char **p = x->argv; p && *p; p++) {
-            free(*p);
-        }
-        free(x->argv);
-        for (char **p = x->env; p && *p; p++) {
-            free(*p);
-        }
-        free(x->env);
-        free(x->install_hint);
-        free(x->cluster_config);
-        free(x->where);
-        free(x);
-    }
+    exec_free(cfg->exec);
     free(cfg);
 }
 
@@ -571,8 +576,8 @@ static int parse_user(const struct entry *e, const struct entry *cluster,
     static const char *const unsupported[] = {"auth-provider", "username",  "password",      "as",
                                               "as-uid",        "as-groups", "as-user-extra", NULL};
     const struct mp_node *u = e->value;
-    cfg->auth_where =
-        mp_xasprintf("%s:%u:%u: '%s'", e->file->path, u->line, u->col, u->path ? u->path : "");
+    cfg->auth_note = mp_xasprintf("the server refused the credentials of %s:%u:%u: '%s'",
+                                  e->file->path, u->line, u->col, u->path ? u->path : "");
     int rc = mp_doc_expect(u, MP_NODE_MAP, err);
     if (rc == 0) {
         rc = refuse_fields(u, unsupported, err);
@@ -644,6 +649,27 @@ static int no_context_error(const struct kset *set, const char *name, struct mp_
     return rc;
 }
 
+/* As kubectl (client-go reads the user only "if we are secure"): no credentials go to an
+ * http:// server, where anyone on the way could read them. */
+static void plain_http_sends_none(struct mp_kube_config *cfg)
+{
+    if (strncmp(cfg->server, "http://", 7) != 0) {
+        if (!cfg->auth_note) {
+            cfg->auth_note = mp_xstrdup("no credentials were sent: the context names no user");
+        }
+        return;
+    }
+    free(cfg->token);
+    free(cfg->token_file);
+    mp_kube_blob_release(&cfg->cert_data);
+    mp_kube_blob_release(&cfg->key_data);
+    exec_free(cfg->exec);
+    cfg->token = cfg->token_file = NULL;
+    cfg->exec = NULL;
+    free(cfg->auth_note);
+    cfg->auth_note = mp_xstrdup("no credentials were sent: never to an http:// server");
+}
+
 static int build_config(const struct kset *set, const char *context, struct mp_kube_config **out,
                         struct mp_error *err)
 {
@@ -685,6 +711,7 @@ static int build_config(const struct kset *set, const char *context, struct mp_k
         mp_kube_config_free(cfg);
         return rc;
     }
+    plain_http_sends_none(cfg);
     cfg->context = mp_xstrdup(name);
     cfg->ns = mp_xstrdup(ns && *ns ? ns : "default");
     cfg->source = source_list(set);

@@ -46,7 +46,8 @@ int mp_kube_config_in_cluster(const struct mp_kube_load_opts *o, struct mp_kube_
     cfg->server = mp_xasprintf(strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
     cfg->tls_where = mp_xasprintf("%s/ca.crt", dir);
     cfg->token_file = mp_xasprintf("%s/token", dir);
-    cfg->auth_where = mp_xstrdup(cfg->token_file);
+    cfg->auth_note =
+        mp_xasprintf("the server refused the service-account token %s", cfg->token_file);
     char *token = NULL, *ns_path = mp_xasprintf("%s/namespace", dir);
     int rc = read_trimmed(cfg->token_file, &token, err);
     free(token);

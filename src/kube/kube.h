@@ -62,7 +62,8 @@ struct mp_kube_load_opts {
     const char *service_port;   /* $KUBERNETES_SERVICE_PORT */
 };
 
-/* How the client authenticates (from the selected user). */
+/* How the client authenticates (from the selected user; NONE for an http:// server, to which
+ * credentials are never sent, as kubectl). */
 enum mp_kube_auth {
     MP_KUBE_AUTH_NONE,
     MP_KUBE_AUTH_TOKEN,      /* user.token */

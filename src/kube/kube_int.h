@@ -36,8 +36,8 @@ struct mp_kube_config {
     char *context;
     char *ns;
     char *server;
-    char *tls_where;  /* where the cluster was defined, for TLS errors */
-    char *auth_where; /* where the user was defined (or the token file), for 401s; NULL: none */
+    char *tls_where; /* where the cluster was defined, for TLS errors */
+    char *auth_note; /* for a 401: whose credentials were refused, or why none were sent */
     char *ca_file;
     struct mp_kube_blob ca_data;
     bool insecure;

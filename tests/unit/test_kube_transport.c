@@ -361,6 +361,26 @@ static void proxy_url_is_used_whatever_no_proxy_says(void **state)
     kf_stop(s);
 }
 
+/* As kubectl, no credentials go to an http:// server (a token would cross the network in
+ * clear); a 401 then says why none were sent. */
+static void no_credentials_over_plain_http(void **state)
+{
+    (void)state;
+    struct kf_server *s = kf_start(KF_HTTP, certs);
+    push_status(s, 401, "Unauthorized", "Unauthorized", NULL);
+    struct mp_kube_client *c = client_for(s, "extensions: []", TOKEN_USER, NULL);
+    assert_int_equal(mp_kube_config_auth(mp_kube_client_config(c)), MP_KUBE_AUTH_NONE);
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_EUNAUTHORIZED);
+    assert_null(kf_req(s, 0)->authorization);
+    if (!strstr(err.msg, "(Unauthorized, HTTP 401) (no credentials were sent: never to an "
+                         "http:// server)")) {
+        fail_msg("%s", err.msg);
+    }
+    mp_kube_client_free(c);
+    kf_stop(s);
+}
+
 static void retries_honour_retry_after_and_back_off(void **state)
 {
     (void)state;
@@ -987,6 +1007,7 @@ int main(void)
         cmocka_unit_test(status_errors_name_verb_path_and_reason),
         cmocka_unit_test(tls_client_certificate_insecure_and_wrong_ca),
         cmocka_unit_test(proxy_url_is_used_whatever_no_proxy_says),
+        cmocka_unit_test(no_credentials_over_plain_http),
         cmocka_unit_test(retries_honour_retry_after_and_back_off),
         cmocka_unit_test(creates_are_never_resent_blindly),
         cmocka_unit_test(deadlines_end_calls),
