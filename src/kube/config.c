@@ -102,16 +102,17 @@ const char *mp_kube_config_source(const struct mp_kube_config *cfg)
     return cfg->source;
 }
 
+/* client-go's order: a token (file) goes before an exec plugin, which then never runs. */
 enum mp_kube_auth mp_kube_config_auth(const struct mp_kube_config *cfg)
 {
-    if (cfg->exec) {
-        return MP_KUBE_AUTH_EXEC;
-    }
     if (cfg->token_file) {
         return MP_KUBE_AUTH_TOKEN_FILE;
     }
     if (cfg->token) {
         return MP_KUBE_AUTH_TOKEN;
+    }
+    if (cfg->exec) {
+        return MP_KUBE_AUTH_EXEC;
     }
     return cfg->cert_data.len ? MP_KUBE_AUTH_CERT : MP_KUBE_AUTH_NONE;
 }

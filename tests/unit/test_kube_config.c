@@ -346,6 +346,33 @@ static void empty_strings_are_unset_fields(void **state)
     free(dir);
 }
 
+/* A user with a token and an exec plugin (kubectl config set-credentials --token on an exec
+ * user): kubectl sends the token and never runs the plugin. */
+static void a_token_wins_over_an_exec_plugin(void **state)
+{
+    (void)state;
+    const char *text = CTX_A "clusters:\n- name: c\n  cluster: {server: https://x}\nusers:\n"
+                             "- name: u\n  user:\n    token: static-tok\n    exec:\n"
+                             "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                             "      command: /nonexistent/plugin\n";
+    struct mp_kube_config *cfg = NULL;
+    struct mp_error err = {0};
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_int_equal(mp_kube_config_auth(cfg), MP_KUBE_AUTH_TOKEN);
+    struct mp_kube_cred cr;
+    mp_kube_cred_init(&cr, cfg, NULL, NULL);
+    struct mp_kube_auth_snap a;
+    if (mp_kube_cred_get(&cr, mp_mono_ns() + INT64_C(5000000000), &a, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(a.token, "static-tok");
+    mp_kube_auth_snap_release(&a);
+    mp_kube_cred_release(&cr);
+    mp_kube_config_free(cfg);
+}
+
 static void in_cluster_configuration(void **state)
 {
     (void)state;
@@ -642,6 +669,7 @@ int main(void)
         cmocka_unit_test(exec_section_is_validated),
         cmocka_unit_test(kubeconfig_list_is_merged_as_kubectl),
         cmocka_unit_test(empty_strings_are_unset_fields),
+        cmocka_unit_test(a_token_wins_over_an_exec_plugin),
         cmocka_unit_test(in_cluster_configuration),
         cmocka_unit_test(exec_plugin_cached_until_expiry),
         cmocka_unit_test(exec_plugin_failures),
