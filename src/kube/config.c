@@ -184,6 +184,27 @@ static int check_file(const struct mp_node *root, struct mp_error *err)
     return rc;
 }
 
+/* A boolean as kubectl reads it: YAML 1.1 (sigs.k8s.io/yaml), where y, yes, on and their
+ * capitalised forms are true too, and null is false. */
+static int kube_bool(const struct mp_node *n, bool *out, struct mp_error *err)
+{
+    static const char *const yes[] = {"y",  "Y",  "yes",  "Yes",  "YES", "on",
+                                      "On", "ON", "True", "TRUE", NULL};
+    static const char *const no[] = {"n",   "N",   "no",    "No",    "NO", "off",
+                                     "Off", "OFF", "False", "FALSE", NULL};
+    if (mp_doc_is_null(n)) {
+        *out = false;
+        return 0;
+    }
+    for (size_t i = 0; n->kind == MP_NODE_SCALAR && !n->quoted && yes[i]; i++) {
+        if (strcmp(n->scalar, yes[i]) == 0 || strcmp(n->scalar, no[i]) == 0) {
+            *out = strcmp(n->scalar, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return mp_doc_bool(n, out, err);
+}
+
 static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -401,7 +422,7 @@ static int parse_cluster(const struct entry *e, struct mp_kube_config *cfg, stru
         rc = refuse_fields(c, unsupported, err);
     }
     if (rc == 0) {
-        rc = mp_doc_bool(mp_doc_get(c, "insecure-skip-tls-verify"), &cfg->insecure, err);
+        rc = kube_bool(mp_doc_get(c, "insecure-skip-tls-verify"), &cfg->insecure, err);
     }
     if (rc == 0) {
         rc = pem_field(e->file, c, "certificate-authority", "CERTIFICATE-----", &cfg->ca_data, err);
@@ -443,7 +464,8 @@ static int exec_strings(const struct mp_node *x, struct mp_kube_exec *ex, struct
         const char *name, *value = "";
         rc = req_str(env->items[i], "name", &nn, &name, err);
         if (rc == 0) {
-            rc = mp_doc_string(mp_doc_get(env->items[i], "value"), &value, err);
+            rc = opt_str(env->items[i], "value", &value, err); /* null: "" as in kubectl */
+            value = value ? value : "";
         }
         if (rc == 0 && (!*name || strchr(name, '='))) {
             rc = mp_doc_error(err, nn, "not a valid environment variable name");
@@ -534,7 +556,7 @@ static int parse_exec(const struct entry *user, const struct mp_node *x,
         return rc;
     }
     ex->install_hint = hint ? mp_xstrdup(hint) : NULL;
-    rc = mp_doc_bool(mp_doc_get(x, "provideClusterInfo"), &ex->provide_cluster_info, err);
+    rc = kube_bool(mp_doc_get(x, "provideClusterInfo"), &ex->provide_cluster_info, err);
     if (rc == 0 && ex->provide_cluster_info) {
         ex->cluster_config = exec_cluster_config(cluster->value);
     }

@@ -346,6 +346,37 @@ static void empty_strings_are_unset_fields(void **state)
     free(dir);
 }
 
+/* kubectl reads kubeconfigs as YAML 1.1 (sigs.k8s.io/yaml): yes/on/True are booleans, and a
+ * null is the field's zero value. */
+static void yaml_1_1_values_read_as_kubectl(void **state)
+{
+    (void)state;
+    const char *text = CTX_A "clusters:\n- name: c\n  cluster: {server: https://x, "
+                             "insecure-skip-tls-verify: yes}\nusers:\n"
+                             "- name: u\n  user:\n    exec:\n"
+                             "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                             "      command: get-token\n      provideClusterInfo: On\n"
+                             "      env: [{name: A, value: }, {name: B, value: ~}]\n";
+    struct mp_kube_config *cfg = NULL;
+    struct mp_error err = {0};
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_true(cfg->insecure);
+    assert_true(cfg->exec->provide_cluster_info);
+    assert_string_equal(cfg->exec->env[0], "A=");
+    assert_string_equal(cfg->exec->env[1], "B=");
+    mp_kube_config_free(cfg);
+    const char *off = CTX_A "clusters:\n- name: c\n  cluster: {server: https://x, "
+                            "insecure-skip-tls-verify: null}\n";
+    expect_parse_error(off, NULL, MP_EINVALID, "'contexts[0].context.user': user \"u\" is not");
+    expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: https://x, "
+                             "insecure-skip-tls-verify: maybe}\n",
+                       NULL, MP_EINVALID,
+                       "'clusters[0].cluster.insecure-skip-tls-verify': expected true or false, "
+                       "got \"maybe\"");
+}
+
 /* A user with a token and an exec plugin (kubectl config set-credentials --token on an exec
  * user): kubectl sends the token and never runs the plugin. */
 static void a_token_wins_over_an_exec_plugin(void **state)
@@ -670,6 +701,7 @@ int main(void)
         cmocka_unit_test(kubeconfig_list_is_merged_as_kubectl),
         cmocka_unit_test(empty_strings_are_unset_fields),
         cmocka_unit_test(a_token_wins_over_an_exec_plugin),
+        cmocka_unit_test(yaml_1_1_values_read_as_kubectl),
         cmocka_unit_test(in_cluster_configuration),
         cmocka_unit_test(exec_plugin_cached_until_expiry),
         cmocka_unit_test(exec_plugin_failures),
