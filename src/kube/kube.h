@@ -92,7 +92,8 @@ void mp_kube_config_free(struct mp_kube_config *cfg);
 
 /* Accessors; the strings live as long as cfg. */
 const char *mp_kube_config_server(const struct mp_kube_config *cfg); /* no trailing '/' */
-/* The context's namespace (in-cluster: the service account's), "default" when unset. */
+/* The context's namespace (in-cluster: $POD_NAMESPACE, else the service account's), "default"
+ * when unset. */
 const char *mp_kube_config_namespace(const struct mp_kube_config *cfg);
 const char *mp_kube_config_context(const struct mp_kube_config *cfg); /* "" in-cluster */
 /* The kubeconfig file(s) read, ':'-separated, or the service-account folder. */

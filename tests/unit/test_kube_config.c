@@ -419,6 +419,14 @@ static void in_cluster_configuration(void **state)
     assert_string_equal(mp_kube_config_namespace(cfg), "ns1");
     assert_int_equal(mp_kube_config_auth(cfg), MP_KUBE_AUTH_TOKEN_FILE);
     assert_int_equal(cfg->ca_data.len, strlen(FAKE_CERT));
+    /* $POD_NAMESPACE (the downward API) comes first, as in client-go. */
+    setenv("POD_NAMESPACE", "from-env", 1);
+    struct mp_kube_config *env_cfg = NULL;
+    int env_rc = mp_kube_config_in_cluster(&o, &env_cfg, &err);
+    unsetenv("POD_NAMESPACE");
+    assert_int_equal(env_rc, 0);
+    assert_string_equal(mp_kube_config_namespace(env_cfg), "from-env");
+    mp_kube_config_free(env_cfg);
 
     /* The token is re-read when the file is replaced (as the kubelet rotates it) and after a
      * 401, not on every call. */
