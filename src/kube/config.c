@@ -547,8 +547,14 @@ static int parse_exec(const struct entry *user, const struct mp_node *x,
     if (rc != 0) {
         return rc;
     }
-    /* A command with a '/' is a path (relative to the kubeconfig), else looked up in PATH. */
+    /* A command with a '/' is a path (relative to the kubeconfig), else looked up in PATH; a
+     * path must keep a '/' ("./get-token" beside ./kc.yaml is not "get-token" from PATH). */
     ex->command = strchr(cmd, '/') ? resolve(user->file, cmd) : mp_xstrdup(cmd);
+    if (strchr(cmd, '/') && !strchr(ex->command, '/')) {
+        char *local = mp_xasprintf("./%s", ex->command);
+        free(ex->command);
+        ex->command = local;
+    }
     if ((rc = exec_strings(x, ex, err)) != 0) {
         return rc;
     }

@@ -242,6 +242,18 @@ static void exec_section_is_validated(void **state)
     assert_string_equal(cfg->exec->where, "/etc/kube/kc.yaml:12:7: 'users[0].user.exec'");
     mp_kube_config_free(cfg);
     free(text);
+    /* ./get-token beside a kubeconfig in the current folder stays a path: "get-token" would be
+     * looked up in $PATH (kubectl runs the file beside the kubeconfig). */
+    text = mp_xasprintf("%s%s", base,
+                        "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                        "      command: ./get-token\n");
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(cfg->exec->command, "./get-token");
+    assert_string_equal(cfg->exec->argv[0], "./get-token");
+    mp_kube_config_free(cfg);
+    free(text);
 }
 
 static void kubeconfig_list_is_merged_as_kubectl(void **state)
