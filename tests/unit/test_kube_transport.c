@@ -844,6 +844,15 @@ static void list_all_follows_pages(void **state)
     json_decref(list);
     expect_request(s, 4, "GET", "/api/v1/namespaces/ns/pods?labelSelector=app%3Dx", NULL);
     assert_int_equal(kf_count(s), 5);
+
+    /* A server (or proxy) that ignores continue and answers the same page and token again
+     * would have us loop and grow the list for ever. */
+    kf_push(s, 200, PAGE(ITEM("a", "1"), "same", "100"));
+    kf_push(s, 200, PAGE(ITEM("a", "1"), "same", "100"));
+    kf_set_default(s, 200, PAGE(ITEM("a", "1"), "", "100"));
+    assert_int_equal(mp_kube_list_all(c, &pods, &o, &list, &err), MP_EPARSE);
+    assert_non_null(strstr(err.msg, "the same continue token again"));
+    assert_int_equal(kf_count(s), 7);
     mp_kube_client_free(c);
     kf_stop(s);
 }
