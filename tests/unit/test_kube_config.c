@@ -613,7 +613,9 @@ static void exec_plugin_failures(void **state)
     kf_write(dir, "fail.sh", "#!/bin/sh\necho 'boom: the SSO session expired' >&2\nexit 3\n");
     kf_write(dir, "slow.sh", "#!/bin/sh\nexec sleep 30\n");
     kf_write(dir, "junk.sh", "#!/bin/sh\necho not json\n");
-    const char *scripts[] = {"fail.sh", "slow.sh", "junk.sh"};
+    /* Closes its output and lingers: the deadline still holds. */
+    kf_write(dir, "linger.sh", "#!/bin/sh\nexec >&- 2>&-\nexec sleep 5\n");
+    const char *scripts[] = {"fail.sh", "slow.sh", "junk.sh", "linger.sh"};
     for (size_t i = 0; i < MP_ARRAY_LEN(scripts); i++) {
         char *p = mp_xasprintf("%s/%s", dir, scripts[i]);
         chmod(p, 0755);
@@ -628,6 +630,7 @@ static void exec_plugin_failures(void **state)
         {"./fail.sh", 30000, MP_ERUNTIME, "exited with status 3: boom: the SSO session expired"},
         {"./slow.sh", 300, MP_EDEADLINE, "did not finish in time"},
         {"./junk.sh", 30000, MP_EPARSE, "the plugin's output is not JSON"},
+        {"./linger.sh", 300, MP_EDEADLINE, "did not finish in time"},
         {"no-such-get-token-plugin", 30000, -ENOENT,
          "cannot run exec plugin 'no-such-get-token-plugin': No such file or directory\ninstall "
          "it with apt-get install get-token"},
