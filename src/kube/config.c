@@ -391,14 +391,14 @@ static int parse_server(const struct mp_node *cluster, const struct entry *e,
     }
     char *url = scheme ? mp_xstrdup(s) : mp_xasprintf("https://%s", s);
     char *host = strstr(url, "://") + 3;
+    if (memchr(host, '@', strcspn(host, "/?#"))) {
+        /* curl would send them as basic auth (refused below too); never quoted in messages */
+        free(url);
+        return mp_doc_error(err, sn, "a user name or password in the server URL is not supported");
+    }
     if (!*host || *host == '/' || strpbrk(url, " \t\r\n?#")) {
         free(url);
         return mp_doc_error(err, sn, "not a valid server URL: \"%s\"", s);
-    }
-    if (memchr(host, '@', strcspn(host, "/"))) {
-        /* curl would send them as basic auth (refused below too), and messages would show them */
-        free(url);
-        return mp_doc_error(err, sn, "a user name or password in the server URL is not supported");
     }
     size_t n = strlen(url);
     while (url[n - 1] == '/') {

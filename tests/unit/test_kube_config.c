@@ -168,6 +168,9 @@ static void errors_name_file_line_column_and_field(void **state)
                        NULL, MP_EINVALID,
                        "bad.yaml:7:21: 'clusters[0].cluster.server': a user name or password in "
                        "the server URL is not supported");
+    expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: "
+                             "'https://bob:s3cret@x:6443/?q'}\n",
+                       NULL, MP_EINVALID, "a user name or password in the server URL");
     expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: ftp://x}\n", NULL,
                        MP_EINVALID, "'clusters[0].cluster.server': the server URL must use");
     expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: https://x}\nusers:\n"
