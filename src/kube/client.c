@@ -389,7 +389,9 @@ static void setup_tls(struct mp_kube_client *c, CURL *e, const struct mp_kube_au
         set_blob(e, CURLOPT_SSLKEY_BLOB, key, key_len);
     }
     if (cfg->proxy_url) {
+        /* Always, as client-go: libcurl would otherwise skip it for hosts in $no_proxy. */
         curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy_url);
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
     }
 }
 
@@ -498,12 +500,19 @@ static enum outcome classify(CURLcode cc)
 static int transport_error(struct mp_kube_client *c, struct xfer *x, CURLcode cc)
 {
     const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
-    const char *hint = "";
+    char *hint = NULL;
     if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
-        hint = " (check the cluster's certificate-authority, or insecure-skip-tls-verify)";
+        /* Name where the cluster is defined: with a $KUBECONFIG list, which file to fix. */
+        hint = c->cfg->in_cluster
+                   ? mp_xasprintf(" (check %s)", c->cfg->tls_where)
+                   : mp_xasprintf(" (check the certificate-authority or insecure-skip-tls-verify "
+                                  "of %s)",
+                                  c->cfg->tls_where);
     }
-    return mp_error_set(x->err, MP_ETRANSPORT, "%s %s: %s: %s%s", x->r->verb, x->r->path,
-                        c->cfg->server, detail, hint);
+    int rc = mp_error_set(x->err, MP_ETRANSPORT, "%s %s: %s: %s%s", x->r->verb, x->r->path,
+                          c->cfg->server, detail, hint ? hint : "");
+    free(hint);
+    return rc;
 }
 
 static int attempt(struct mp_kube_client *c, struct slot *s, struct xfer *x,
@@ -649,6 +658,10 @@ int mp_kube_send(struct mp_kube_client *c, const struct mp_kube_req *r,
     } while (more > 0);
     pool_put(c, s);
     mp_buf_release(&scratch);
+    if (rc == MP_EUNAUTHORIZED && call.status == 401) {
+        /* Which credentials: with a $KUBECONFIG list or several users, where to look. */
+        append(err, " (%s)", c->cfg->auth_note ? c->cfg->auth_note : "no credentials were sent");
+    }
     if (rc == MP_EEXISTS && call.maybe_applied) {
         append(err, " (an earlier try whose answer was lost may have created it)");
     }

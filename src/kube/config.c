@@ -40,6 +40,27 @@ static void kset_release(struct kset *s)
     free(s->files);
 }
 
+static void exec_free(struct mp_kube_exec *x)
+{
+    if (!x) {
+        return;
+    }
+    free(x->api_version);
+    free(x->command);
+    for (char **p = x->argv; p && *p; p++) {
+        free(*p);
+    }
+    free(x->argv);
+    for (char **p = x->env; p && *p; p++) {
+        free(*p);
+    }
+    free(x->env);
+    free(x->install_hint);
+    free(x->cluster_config);
+    free(x->where);
+    free(x);
+}
+
 void mp_kube_config_free(struct mp_kube_config *cfg)
 {
     if (!cfg) {
@@ -50,29 +71,14 @@ void mp_kube_config_free(struct mp_kube_config *cfg)
     free(cfg->ns);
     free(cfg->server);
     free(cfg->tls_where);
+    free(cfg->auth_note);
     mp_kube_blob_release(&cfg->ca_data);
     free(cfg->proxy_url);
     free(cfg->token);
     free(cfg->token_file);
     mp_kube_blob_release(&cfg->cert_data);
     mp_kube_blob_release(&cfg->key_data);
-    if (cfg->exec) {
-        struct mp_kube_exec *x = cfg->exec;
-        free(x->api_version);
-        free(x->command);
-        for (char **p = x->argv; p && *p; p++) {
-            free(*p);
-        }
-        free(x->argv);
-        for (char **p = x->env; p && *p; p++) {
-            free(*p);
-        }
-        free(x->env);
-        free(x->install_hint);
-        free(x->cluster_config);
-        free(x->where);
-        free(x);
-    }
+    exec_free(cfg->exec);
     free(cfg);
 }
 
@@ -96,16 +102,17 @@ const char *mp_kube_config_source(const struct mp_kube_config *cfg)
     return cfg->source;
 }
 
+/* client-go's order: a token (file) goes before an exec plugin, which then never runs. */
 enum mp_kube_auth mp_kube_config_auth(const struct mp_kube_config *cfg)
 {
-    if (cfg->exec) {
-        return MP_KUBE_AUTH_EXEC;
-    }
     if (cfg->token_file) {
         return MP_KUBE_AUTH_TOKEN_FILE;
     }
     if (cfg->token) {
         return MP_KUBE_AUTH_TOKEN;
+    }
+    if (cfg->exec) {
+        return MP_KUBE_AUTH_EXEC;
     }
     return cfg->cert_data.len ? MP_KUBE_AUTH_CERT : MP_KUBE_AUTH_NONE;
 }
@@ -177,6 +184,27 @@ static int check_file(const struct mp_node *root, struct mp_error *err)
     return rc;
 }
 
+/* A boolean as kubectl reads it: YAML 1.1 (sigs.k8s.io/yaml), where y, yes, on and their
+ * capitalised forms are true too, and null is false. */
+static int kube_bool(const struct mp_node *n, bool *out, struct mp_error *err)
+{
+    static const char *const yes[] = {"y",  "Y",  "yes",  "Yes",  "YES", "on",
+                                      "On", "ON", "True", "TRUE", NULL};
+    static const char *const no[] = {"n",   "N",   "no",    "No",    "NO", "off",
+                                     "Off", "OFF", "False", "FALSE", NULL};
+    if (mp_doc_is_null(n)) {
+        *out = false;
+        return 0;
+    }
+    for (size_t i = 0; n->kind == MP_NODE_SCALAR && !n->quoted && yes[i]; i++) {
+        if (strcmp(n->scalar, yes[i]) == 0 || strcmp(n->scalar, no[i]) == 0) {
+            *out = strcmp(n->scalar, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return mp_doc_bool(n, out, err);
+}
+
 static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -242,11 +270,12 @@ static bool find_entry(const struct kset *set, const char *section, const char *
     return false;
 }
 
+/* kubectl writes an unset current-context as "": such a file does not set it. */
 static const struct mp_node *first_current_context(const struct kset *set)
 {
     for (size_t f = 0; f < set->n; f++) {
         const struct mp_node *cur = mp_doc_get(set->files[f].root, "current-context");
-        if (!mp_doc_is_null(cur)) {
+        if (!mp_doc_is_null(cur) && *cur->scalar) {
             return cur;
         }
     }
@@ -362,6 +391,11 @@ static int parse_server(const struct mp_node *cluster, const struct entry *e,
     }
     char *url = scheme ? mp_xstrdup(s) : mp_xasprintf("https://%s", s);
     char *host = strstr(url, "://") + 3;
+    if (memchr(host, '@', strcspn(host, "/?#"))) {
+        /* curl would send them as basic auth (refused below too); never quoted in messages */
+        free(url);
+        return mp_doc_error(err, sn, "a user name or password in the server URL is not supported");
+    }
     if (!*host || *host == '/' || strpbrk(url, " \t\r\n?#")) {
         free(url);
         return mp_doc_error(err, sn, "not a valid server URL: \"%s\"", s);
@@ -388,7 +422,7 @@ static int parse_cluster(const struct entry *e, struct mp_kube_config *cfg, stru
         rc = refuse_fields(c, unsupported, err);
     }
     if (rc == 0) {
-        rc = mp_doc_bool(mp_doc_get(c, "insecure-skip-tls-verify"), &cfg->insecure, err);
+        rc = kube_bool(mp_doc_get(c, "insecure-skip-tls-verify"), &cfg->insecure, err);
     }
     if (rc == 0) {
         rc = pem_field(e->file, c, "certificate-authority", "CERTIFICATE-----", &cfg->ca_data, err);
@@ -430,7 +464,8 @@ static int exec_strings(const struct mp_node *x, struct mp_kube_exec *ex, struct
         const char *name, *value = "";
         rc = req_str(env->items[i], "name", &nn, &name, err);
         if (rc == 0) {
-            rc = mp_doc_string(mp_doc_get(env->items[i], "value"), &value, err);
+            rc = opt_str(env->items[i], "value", &value, err); /* null: "" as in kubectl */
+            value = value ? value : "";
         }
         if (rc == 0 && (!*name || strchr(name, '='))) {
             rc = mp_doc_error(err, nn, "not a valid environment variable name");
@@ -512,8 +547,14 @@ static int parse_exec(const struct entry *user, const struct mp_node *x,
     if (rc != 0) {
         return rc;
     }
-    /* A command with a '/' is a path (relative to the kubeconfig), else looked up in PATH. */
+    /* A command with a '/' is a path (relative to the kubeconfig), else looked up in PATH; a
+     * path must keep a '/' ("./get-token" beside ./kc.yaml is not "get-token" from PATH). */
     ex->command = strchr(cmd, '/') ? resolve(user->file, cmd) : mp_xstrdup(cmd);
+    if (strchr(cmd, '/') && !strchr(ex->command, '/')) {
+        char *local = mp_xasprintf("./%s", ex->command);
+        free(ex->command);
+        ex->command = local;
+    }
     if ((rc = exec_strings(x, ex, err)) != 0) {
         return rc;
     }
@@ -521,7 +562,7 @@ static int parse_exec(const struct entry *user, const struct mp_node *x,
         return rc;
     }
     ex->install_hint = hint ? mp_xstrdup(hint) : NULL;
-    rc = mp_doc_bool(mp_doc_get(x, "provideClusterInfo"), &ex->provide_cluster_info, err);
+    rc = kube_bool(mp_doc_get(x, "provideClusterInfo"), &ex->provide_cluster_info, err);
     if (rc == 0 && ex->provide_cluster_info) {
         ex->cluster_config = exec_cluster_config(cluster->value);
     }
@@ -564,6 +605,8 @@ static int parse_user(const struct entry *e, const struct entry *cluster,
     static const char *const unsupported[] = {"auth-provider", "username",  "password",      "as",
                                               "as-uid",        "as-groups", "as-user-extra", NULL};
     const struct mp_node *u = e->value;
+    cfg->auth_note = mp_xasprintf("the server refused the credentials of %s:%u:%u: '%s'",
+                                  e->file->path, u->line, u->col, u->path ? u->path : "");
     int rc = mp_doc_expect(u, MP_NODE_MAP, err);
     if (rc == 0) {
         rc = refuse_fields(u, unsupported, err);
@@ -635,6 +678,27 @@ static int no_context_error(const struct kset *set, const char *name, struct mp_
     return rc;
 }
 
+/* As kubectl (client-go reads the user only "if we are secure"): no credentials go to an
+ * http:// server, where anyone on the way could read them. */
+static void plain_http_sends_none(struct mp_kube_config *cfg)
+{
+    if (strncmp(cfg->server, "http://", 7) != 0) {
+        if (!cfg->auth_note) {
+            cfg->auth_note = mp_xstrdup("no credentials were sent: the context names no user");
+        }
+        return;
+    }
+    free(cfg->token);
+    free(cfg->token_file);
+    mp_kube_blob_release(&cfg->cert_data);
+    mp_kube_blob_release(&cfg->key_data);
+    exec_free(cfg->exec);
+    cfg->token = cfg->token_file = NULL;
+    cfg->exec = NULL;
+    free(cfg->auth_note);
+    cfg->auth_note = mp_xstrdup("no credentials were sent: never to an http:// server");
+}
+
 static int build_config(const struct kset *set, const char *context, struct mp_kube_config **out,
                         struct mp_error *err)
 {
@@ -659,8 +723,11 @@ static int build_config(const struct kset *set, const char *context, struct mp_k
     if (rc == 0) {
         rc = parse_cluster(&cluster, cfg, err);
     }
-    const struct mp_node *un = mp_doc_get(ctx.value, "user");
-    if (rc == 0 && !mp_doc_is_null(un)) {
+    const char *uname = NULL; /* kubectl writes a context without a user as user: "" */
+    if (rc == 0) {
+        rc = opt_str(ctx.value, "user", &uname, err);
+    }
+    if (rc == 0 && uname && *uname) {
         rc = referenced(set, &ctx, "user", "users", &user, err);
         if (rc == 0) {
             rc = parse_user(&user, &cluster, cfg, err);
@@ -673,6 +740,7 @@ static int build_config(const struct kset *set, const char *context, struct mp_k
         mp_kube_config_free(cfg);
         return rc;
     }
+    plain_http_sends_none(cfg);
     cfg->context = mp_xstrdup(name);
     cfg->ns = mp_xstrdup(ns && *ns ? ns : "default");
     cfg->source = source_list(set);

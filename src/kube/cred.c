@@ -61,9 +61,17 @@ static int refresh_token_file(struct mp_kube_cred *cr, struct mp_error *err)
     }
     struct mp_buf b = MP_BUF_INIT;
     int rc = mp_buf_read_file(&b, path, 1u << 20, err);
+    size_t start = 0; /* white space around the token is dropped, as client-go does */
+    while (rc == 0 && start < b.len && strchr(" \t\r\n", b.data[start])) {
+        start++;
+    }
     if (rc == 0) {
-        while (b.len && strchr(" \t\r\n", b.data[b.len - 1])) {
+        while (b.len > start && strchr(" \t\r\n", b.data[b.len - 1])) {
             b.data[--b.len] = '\0';
+        }
+        if (start) {
+            memmove(b.data, b.data + start, b.len - start + 1);
+            b.len -= start;
         }
         if (b.len == 0 || !mp_kube_header_safe(b.data)) {
             rc = mp_error_set(err, MP_EINVALID,

@@ -163,6 +163,26 @@ static bool drain(int out_fd, int err_fd, int64_t deadline_ns, struct mp_buf *ou
     return true;
 }
 
+/* Waits for the plugin to exit; false when the deadline passes first (a plugin can close its
+ * output and linger), after which it is killed. */
+static bool reap(pid_t pid, int64_t deadline_ns, bool in_time, int *status)
+{
+    while (in_time) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR)) {
+            return true;
+        }
+        if (mp_mono_ns() >= deadline_ns) {
+            break;
+        }
+        poll(NULL, 0, 10);
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+    }
+    return false;
+}
+
 /* The last line(s) of the plugin's stderr, for messages. */
 static const char *tail_text(struct mp_buf *b)
 {
@@ -221,11 +241,7 @@ int mp_kube_exec_run(const struct mp_kube_config *cfg, int64_t deadline_ns,
     close(po[0]);
     close(pe[0]);
     int status = 0;
-    if (!done) {
-        kill(pid, SIGKILL);
-    }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    done = reap(pid, deadline_ns, done, &status);
     if (!done || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         rc = exit_error(x, status, done, &eb, err);
     } else if (toobig) {
@@ -281,8 +297,14 @@ int mp_kube_exec_decode(const char *text, size_t len, const char *api_version, c
     json_error_t jerr;
     json_t *ec = json_loadb(text, len, 0, &jerr);
     if (!ec) {
-        return mp_error_set(err, MP_EPARSE, "%s: the plugin's output is not JSON: %s (line %d)",
-                            where, jerr.text, jerr.line);
+        /* jansson quotes the text "near" the error, which can be the token: not in messages. */
+        char *near = strstr(jerr.text, " near ");
+        if (near) {
+            *near = '\0';
+        }
+        return mp_error_set(err, MP_EPARSE,
+                            "%s: the plugin's output is not JSON: %s (line %d, column %d)", where,
+                            jerr.text, jerr.line, jerr.column);
     }
     const char *kind = json_string_value(json_object_get(ec, "kind"));
     const char *version = json_string_value(json_object_get(ec, "apiVersion"));

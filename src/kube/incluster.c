@@ -46,6 +46,8 @@ int mp_kube_config_in_cluster(const struct mp_kube_load_opts *o, struct mp_kube_
     cfg->server = mp_xasprintf(strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
     cfg->tls_where = mp_xasprintf("%s/ca.crt", dir);
     cfg->token_file = mp_xasprintf("%s/token", dir);
+    cfg->auth_note =
+        mp_xasprintf("the server refused the service-account token %s", cfg->token_file);
     char *token = NULL, *ns_path = mp_xasprintf("%s/namespace", dir);
     int rc = read_trimmed(cfg->token_file, &token, err);
     free(token);
@@ -58,7 +60,11 @@ int mp_kube_config_in_cluster(const struct mp_kube_load_opts *o, struct mp_kube_
         cfg->ca_data.data = (unsigned char *)mp_buf_detach(&ca);
     }
     mp_buf_release(&ca);
-    if (rc == 0 && read_trimmed(ns_path, &cfg->ns, NULL) != 0) {
+    /* client-go's order: $POD_NAMESPACE (set with the downward API), the file, "default". */
+    const char *pod_ns = getenv("POD_NAMESPACE");
+    if (rc == 0 && pod_ns && *pod_ns) {
+        cfg->ns = mp_xstrdup(pod_ns);
+    } else if (rc == 0 && read_trimmed(ns_path, &cfg->ns, NULL) != 0) {
         cfg->ns = NULL;
     }
     if (rc == 0 && (!cfg->ns || !*cfg->ns)) {

@@ -62,7 +62,8 @@ struct mp_kube_load_opts {
     const char *service_port;   /* $KUBERNETES_SERVICE_PORT */
 };
 
-/* How the client authenticates (from the selected user). */
+/* How the client authenticates (from the selected user; NONE for an http:// server, to which
+ * credentials are never sent, as kubectl). */
 enum mp_kube_auth {
     MP_KUBE_AUTH_NONE,
     MP_KUBE_AUTH_TOKEN,      /* user.token */
@@ -91,7 +92,8 @@ void mp_kube_config_free(struct mp_kube_config *cfg);
 
 /* Accessors; the strings live as long as cfg. */
 const char *mp_kube_config_server(const struct mp_kube_config *cfg); /* no trailing '/' */
-/* The context's namespace (in-cluster: the service account's), "default" when unset. */
+/* The context's namespace (in-cluster: $POD_NAMESPACE, else the service account's), "default"
+ * when unset. */
 const char *mp_kube_config_namespace(const struct mp_kube_config *cfg);
 const char *mp_kube_config_context(const struct mp_kube_config *cfg); /* "" in-cluster */
 /* The kubeconfig file(s) read, ':'-separated, or the service-account folder. */

@@ -37,6 +37,7 @@ struct mp_kube_config {
     char *ns;
     char *server;
     char *tls_where; /* where the cluster was defined, for TLS errors */
+    char *auth_note; /* for a 401: whose credentials were refused, or why none were sent */
     char *ca_file;
     struct mp_kube_blob ca_data;
     bool insecure;

@@ -175,6 +175,18 @@ static const char *merge_page(json_t *all, json_t *page)
     return cont && *cont ? cont : NULL;
 }
 
+static int repeated_token_error(const struct mp_kube_ref *ref, struct mp_error *err)
+{
+    char *path = NULL;
+    if (mp_kube_path(ref, &path, NULL) != 0) {
+        path = mp_xstrdup(ref->resource ? ref->resource : "");
+    }
+    int rc = mp_error_set(err, MP_EPARSE,
+                          "list %s: the server answered the same continue token again", path);
+    free(path);
+    return rc;
+}
+
 /* Lists every page; *paged says whether a continue token was used. */
 static int list_pages(struct mp_kube_client *c, const struct mp_kube_ref *ref,
                       const struct mp_kube_opts *o, json_t **out, bool *paged, struct mp_error *err)
@@ -195,6 +207,12 @@ static int list_pages(struct mp_kube_client *c, const struct mp_kube_ref *ref,
             json_object_set_new(all, "items", json_array());
         }
         const char *next = merge_page(all, page);
+        if (next && cont && strcmp(next, cont) == 0) {
+            /* A server or proxy that ignores continue: we would loop and grow for ever. */
+            rc = repeated_token_error(ref, err);
+            json_decref(page);
+            break;
+        }
         free(cont);
         cont = next ? mp_xstrdup(next) : NULL;
         json_decref(page);

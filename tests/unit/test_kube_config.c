@@ -163,6 +163,14 @@ static void errors_name_file_line_column_and_field(void **state)
     expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: https://x, "
                              "tls-server-name: api}\n",
                        NULL, MP_EINVALID, "'clusters[0].cluster.tls-server-name': not supported");
+    expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: "
+                             "'https://bob:s3cret@x:6443/k8s'}\n",
+                       NULL, MP_EINVALID,
+                       "bad.yaml:7:21: 'clusters[0].cluster.server': a user name or password in "
+                       "the server URL is not supported");
+    expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: "
+                             "'https://bob:s3cret@x:6443/?q'}\n",
+                       NULL, MP_EINVALID, "a user name or password in the server URL");
     expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: ftp://x}\n", NULL,
                        MP_EINVALID, "'clusters[0].cluster.server': the server URL must use");
     expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: https://x}\nusers:\n"
@@ -235,6 +243,18 @@ static void exec_section_is_validated(void **state)
     assert_string_equal(cfg->exec->env[1], "B=");
     assert_null(cfg->exec->env[2]);
     assert_string_equal(cfg->exec->where, "/etc/kube/kc.yaml:12:7: 'users[0].user.exec'");
+    mp_kube_config_free(cfg);
+    free(text);
+    /* ./get-token beside a kubeconfig in the current folder stays a path: "get-token" would be
+     * looked up in $PATH (kubectl runs the file beside the kubeconfig). */
+    text = mp_xasprintf("%s%s", base,
+                        "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                        "      command: ./get-token\n");
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(cfg->exec->command, "./get-token");
+    assert_string_equal(cfg->exec->argv[0], "./get-token");
     mp_kube_config_free(cfg);
     free(text);
 }
@@ -313,6 +333,92 @@ static void kubeconfig_list_is_merged_as_kubectl(void **state)
     free(dir);
 }
 
+/* What `kubectl config` writes for unset fields: current-context: "" (skipped when merging, so
+ * a later file's current-context counts) and a context's user: "" (no credentials). */
+static void empty_strings_are_unset_fields(void **state)
+{
+    (void)state;
+    char *dir = kf_tmpdir();
+    kf_write(dir, "a.yaml",
+             "current-context: \"\"\n"
+             "contexts:\n- name: a\n  context: {cluster: ca, user: \"\"}\n"
+             "clusters:\n- name: ca\n  cluster: {server: https://a.example:1}\n"
+             "users: null\n");
+    kf_write(dir, "b.yaml", "current-context: a\n");
+    char *env = mp_xasprintf("%s/a.yaml:%s/b.yaml", dir, dir);
+    struct mp_kube_load_opts o = {.kubeconfig_env = env};
+    struct mp_kube_config *cfg = load_ok(&o);
+    assert_string_equal(mp_kube_config_context(cfg), "a");
+    assert_string_equal(mp_kube_config_server(cfg), "https://a.example:1");
+    assert_int_equal(mp_kube_config_auth(cfg), MP_KUBE_AUTH_NONE);
+    mp_kube_config_free(cfg);
+    expect_parse_error("current-context: \"\"\ncontexts:\n- name: a\n  context: {cluster: c}\n",
+                       NULL, MP_EINVALID,
+                       "bad.yaml: current-context is not set; choose a context with --context "
+                       "(defined: a)");
+    free(env);
+    kf_rmtree(dir);
+    free(dir);
+}
+
+/* kubectl reads kubeconfigs as YAML 1.1 (sigs.k8s.io/yaml): yes/on/True are booleans, and a
+ * null is the field's zero value. */
+static void yaml_1_1_values_read_as_kubectl(void **state)
+{
+    (void)state;
+    const char *text = CTX_A "clusters:\n- name: c\n  cluster: {server: https://x, "
+                             "insecure-skip-tls-verify: yes}\nusers:\n"
+                             "- name: u\n  user:\n    exec:\n"
+                             "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                             "      command: get-token\n      provideClusterInfo: On\n"
+                             "      env: [{name: A, value: }, {name: B, value: ~}]\n";
+    struct mp_kube_config *cfg = NULL;
+    struct mp_error err = {0};
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_true(cfg->insecure);
+    assert_true(cfg->exec->provide_cluster_info);
+    assert_string_equal(cfg->exec->env[0], "A=");
+    assert_string_equal(cfg->exec->env[1], "B=");
+    mp_kube_config_free(cfg);
+    const char *off = CTX_A "clusters:\n- name: c\n  cluster: {server: https://x, "
+                            "insecure-skip-tls-verify: null}\n";
+    expect_parse_error(off, NULL, MP_EINVALID, "'contexts[0].context.user': user \"u\" is not");
+    expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: https://x, "
+                             "insecure-skip-tls-verify: maybe}\n",
+                       NULL, MP_EINVALID,
+                       "'clusters[0].cluster.insecure-skip-tls-verify': expected true or false, "
+                       "got \"maybe\"");
+}
+
+/* A user with a token and an exec plugin (kubectl config set-credentials --token on an exec
+ * user): kubectl sends the token and never runs the plugin. */
+static void a_token_wins_over_an_exec_plugin(void **state)
+{
+    (void)state;
+    const char *text = CTX_A "clusters:\n- name: c\n  cluster: {server: https://x}\nusers:\n"
+                             "- name: u\n  user:\n    token: static-tok\n    exec:\n"
+                             "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                             "      command: /nonexistent/plugin\n";
+    struct mp_kube_config *cfg = NULL;
+    struct mp_error err = {0};
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_int_equal(mp_kube_config_auth(cfg), MP_KUBE_AUTH_TOKEN);
+    struct mp_kube_cred cr;
+    mp_kube_cred_init(&cr, cfg, NULL, NULL);
+    struct mp_kube_auth_snap a;
+    if (mp_kube_cred_get(&cr, mp_mono_ns() + INT64_C(5000000000), &a, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(a.token, "static-tok");
+    mp_kube_auth_snap_release(&a);
+    mp_kube_cred_release(&cr);
+    mp_kube_config_free(cfg);
+}
+
 static void in_cluster_configuration(void **state)
 {
     (void)state;
@@ -328,6 +434,14 @@ static void in_cluster_configuration(void **state)
     assert_string_equal(mp_kube_config_namespace(cfg), "ns1");
     assert_int_equal(mp_kube_config_auth(cfg), MP_KUBE_AUTH_TOKEN_FILE);
     assert_int_equal(cfg->ca_data.len, strlen(FAKE_CERT));
+    /* $POD_NAMESPACE (the downward API) comes first, as in client-go. */
+    setenv("POD_NAMESPACE", "from-env", 1);
+    struct mp_kube_config *env_cfg = NULL;
+    int env_rc = mp_kube_config_in_cluster(&o, &env_cfg, &err);
+    unsetenv("POD_NAMESPACE");
+    assert_int_equal(env_rc, 0);
+    assert_string_equal(mp_kube_config_namespace(env_cfg), "from-env");
+    mp_kube_config_free(env_cfg);
 
     /* The token is re-read when the file is replaced (as the kubelet rotates it) and after a
      * 401, not on every call. */
@@ -339,7 +453,7 @@ static void in_cluster_configuration(void **state)
     assert_true(a.refreshable);
     unsigned gen = a.gen;
     mp_kube_auth_snap_release(&a);
-    kf_write(dir, "token.new", "t2");
+    kf_write(dir, "token.new", " \tt2\r\n"); /* spaces around: trimmed, as client-go does */
     char *from = mp_xasprintf("%s/token.new", dir), *to = mp_xasprintf("%s/token", dir);
     assert_int_equal(rename(from, to), 0);
     assert_int_equal(mp_kube_cred_get(&cr, 0, &a, &err), 0);
@@ -502,7 +616,9 @@ static void exec_plugin_failures(void **state)
     kf_write(dir, "fail.sh", "#!/bin/sh\necho 'boom: the SSO session expired' >&2\nexit 3\n");
     kf_write(dir, "slow.sh", "#!/bin/sh\nexec sleep 30\n");
     kf_write(dir, "junk.sh", "#!/bin/sh\necho not json\n");
-    const char *scripts[] = {"fail.sh", "slow.sh", "junk.sh"};
+    /* Closes its output and lingers: the deadline still holds. */
+    kf_write(dir, "linger.sh", "#!/bin/sh\nexec >&- 2>&-\nexec sleep 5\n");
+    const char *scripts[] = {"fail.sh", "slow.sh", "junk.sh", "linger.sh"};
     for (size_t i = 0; i < MP_ARRAY_LEN(scripts); i++) {
         char *p = mp_xasprintf("%s/%s", dir, scripts[i]);
         chmod(p, 0755);
@@ -517,6 +633,7 @@ static void exec_plugin_failures(void **state)
         {"./fail.sh", 30000, MP_ERUNTIME, "exited with status 3: boom: the SSO session expired"},
         {"./slow.sh", 300, MP_EDEADLINE, "did not finish in time"},
         {"./junk.sh", 30000, MP_EPARSE, "the plugin's output is not JSON"},
+        {"./linger.sh", 300, MP_EDEADLINE, "did not finish in time"},
         {"no-such-get-token-plugin", 30000, -ENOENT,
          "cannot run exec plugin 'no-such-get-token-plugin': No such file or directory\ninstall "
          "it with apt-get install get-token"},
@@ -585,6 +702,20 @@ static void exec_credential_decoding(void **state)
             fail_msg("\"%s\" lacks \"%s\"", err.msg, bad[i][1]);
         }
     }
+    /* Output that is not JSON: the message says where, never what (jansson quotes the text
+     * near the error, here the token). */
+    const char *cut[] = {
+        "{\"kind\":\"ExecCredential\",\"status\":{\"token\":\"s3cr3t-tok",
+        "{\"kind\":\"ExecCredential\",\"status\":{\"token\":\"s3cr3t-tok\n\"}}",
+        "{\"kind\":\"ExecCredential\",\"status\":{\"token\":\"s3cr3t-tok\\q\"}}",
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cut); i++) {
+        assert_int_equal(mp_kube_exec_decode(cut[i], strlen(cut[i]), v1, "w", &ec, &err),
+                         MP_EPARSE);
+        if (!strstr(err.msg, "w: the plugin's output is not JSON: ") || strstr(err.msg, "s3cr3t")) {
+            fail_msg("message \"%s\" for %s", err.msg, cut[i]);
+        }
+    }
 }
 
 int main(void)
@@ -594,6 +725,9 @@ int main(void)
         cmocka_unit_test(errors_name_file_line_column_and_field),
         cmocka_unit_test(exec_section_is_validated),
         cmocka_unit_test(kubeconfig_list_is_merged_as_kubectl),
+        cmocka_unit_test(empty_strings_are_unset_fields),
+        cmocka_unit_test(a_token_wins_over_an_exec_plugin),
+        cmocka_unit_test(yaml_1_1_values_read_as_kubectl),
         cmocka_unit_test(in_cluster_configuration),
         cmocka_unit_test(exec_plugin_cached_until_expiry),
         cmocka_unit_test(exec_plugin_failures),

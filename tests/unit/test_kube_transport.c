@@ -277,6 +277,9 @@ static void status_errors_name_verb_path_and_reason(void **state)
         char want[128];
         snprintf(want, sizeof(want), "get /api/v1/namespaces/ns/pods/p: nope (%s, HTTP %d)",
                  cases[i].reason, cases[i].http);
+        if (cases[i].http == 401) { /* names the refused credentials, see below */
+            err.msg[strlen(want)] = '\0';
+        }
         assert_string_equal(err.msg, want);
     }
     /* None of these is retried. */
@@ -313,8 +316,67 @@ static void tls_client_certificate_insecure_and_wrong_ca(void **state)
     c = client_for(s, "certificate-authority: other-ca.crt", TOKEN_USER, NULL);
     assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_ETRANSPORT);
     assert_non_null(strstr(err.msg, "get /api/v1/namespaces/ns/pods/p: https://127.0.0.1:"));
-    assert_non_null(strstr(err.msg, "check the cluster's certificate-authority"));
+    char *want = mp_xasprintf("(check the certificate-authority or insecure-skip-tls-verify of "
+                              "%s/kc.yaml:8:5: 'clusters[0].cluster')",
+                              certs);
+    if (!strstr(err.msg, want)) {
+        fail_msg("\"%s\" lacks \"%s\"", err.msg, want);
+    }
+    free(want);
     assert_int_equal(kf_count(s), 2);
+    mp_kube_client_free(c);
+    kf_stop(s);
+}
+
+/* proxy-url is always used, as client-go does: $no_proxy (libcurl's default) must not send the
+ * API requests around it. The fake server is the proxy: it sees the absolute URL. */
+static void proxy_url_is_used_whatever_no_proxy_says(void **state)
+{
+    (void)state;
+    struct kf_server *s = kf_start(KF_HTTP, certs);
+    kf_set_default(s, 200, POD);
+    char *text =
+        mp_xasprintf("current-context: t\n"
+                     "contexts:\n- name: t\n  context: {cluster: c}\n"
+                     "clusters:\n- name: c\n  cluster:\n    server: http://k8s.invalid:6443\n"
+                     "    proxy-url: %s\n",
+                     kf_url(s));
+    struct mp_kube_config *cfg = NULL;
+    struct mp_kube_client *c = NULL;
+    struct mp_kube_client_opts o = {.max_attempts = 1};
+    struct mp_error err = {0};
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0 ||
+        mp_kube_client_new(cfg, &o, &c, &err) != 0) {
+        fail_msg("client: %s", err.msg);
+    }
+    setenv("no_proxy", "*", 1);
+    int rc = mp_kube_get(c, &pod, NULL, NULL, &err);
+    unsetenv("no_proxy");
+    if (rc != 0) {
+        fail_msg("get: %d %s", rc, err.msg);
+    }
+    assert_string_equal(kf_req(s, 0)->uri, "http://k8s.invalid:6443/api/v1/namespaces/ns/pods/p");
+    mp_kube_client_free(c);
+    free(text);
+    kf_stop(s);
+}
+
+/* As kubectl, no credentials go to an http:// server (a token would cross the network in
+ * clear); a 401 then says why none were sent. */
+static void no_credentials_over_plain_http(void **state)
+{
+    (void)state;
+    struct kf_server *s = kf_start(KF_HTTP, certs);
+    push_status(s, 401, "Unauthorized", "Unauthorized", NULL);
+    struct mp_kube_client *c = client_for(s, "extensions: []", TOKEN_USER, NULL);
+    assert_int_equal(mp_kube_config_auth(mp_kube_client_config(c)), MP_KUBE_AUTH_NONE);
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_EUNAUTHORIZED);
+    assert_null(kf_req(s, 0)->authorization);
+    if (!strstr(err.msg, "(Unauthorized, HTTP 401) (no credentials were sent: never to an "
+                         "http:// server)")) {
+        fail_msg("%s", err.msg);
+    }
     mp_kube_client_free(c);
     kf_stop(s);
 }
@@ -594,6 +656,13 @@ static void unauthorized_refreshes_the_credential(void **state)
     push_status(s, 401, "Unauthorized", "Unauthorized", NULL);
     assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_EUNAUTHORIZED);
     assert_int_equal(kf_count(s), 5);
+    char *want = mp_xasprintf("(Unauthorized, HTTP 401) (the server refused the credentials of "
+                              "%s/kc.yaml:13:5: 'users[0].user')",
+                              certs);
+    if (!strstr(err.msg, want)) {
+        fail_msg("\"%s\" lacks \"%s\"", err.msg, want);
+    }
+    free(want);
     mp_kube_client_free(c);
 
     /* A token file is re-read when it changes; a static token is never refreshed. */
@@ -775,6 +844,15 @@ static void list_all_follows_pages(void **state)
     json_decref(list);
     expect_request(s, 4, "GET", "/api/v1/namespaces/ns/pods?labelSelector=app%3Dx", NULL);
     assert_int_equal(kf_count(s), 5);
+
+    /* A server (or proxy) that ignores continue and answers the same page and token again
+     * would have us loop and grow the list for ever. */
+    kf_push(s, 200, PAGE(ITEM("a", "1"), "same", "100"));
+    kf_push(s, 200, PAGE(ITEM("a", "1"), "same", "100"));
+    kf_set_default(s, 200, PAGE(ITEM("a", "1"), "", "100"));
+    assert_int_equal(mp_kube_list_all(c, &pods, &o, &list, &err), MP_EPARSE);
+    assert_non_null(strstr(err.msg, "the same continue token again"));
+    assert_int_equal(kf_count(s), 7);
     mp_kube_client_free(c);
     kf_stop(s);
 }
@@ -937,6 +1015,8 @@ int main(void)
         cmocka_unit_test(writes_send_what_the_api_expects),
         cmocka_unit_test(status_errors_name_verb_path_and_reason),
         cmocka_unit_test(tls_client_certificate_insecure_and_wrong_ca),
+        cmocka_unit_test(proxy_url_is_used_whatever_no_proxy_says),
+        cmocka_unit_test(no_credentials_over_plain_http),
         cmocka_unit_test(retries_honour_retry_after_and_back_off),
         cmocka_unit_test(creates_are_never_resent_blindly),
         cmocka_unit_test(deadlines_end_calls),
