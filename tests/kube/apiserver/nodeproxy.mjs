@@ -14,7 +14,8 @@ function kubeletAddress(node) {
     return ip && port ? { host: ip, port } : null;
 }
 
-function fetchJson(addr, path, timeoutMs = 3000) {
+// Longer than the kubelet's own wait for its containers' stats (STATS_WAIT_MS, 3 s).
+function fetchJson(addr, path, timeoutMs = 5000) {
     return new Promise((resolve, reject) => {
         const req = http.get({ host: addr.host, port: addr.port, path, timeout: timeoutMs }, (res) => {
             const chunks = [];

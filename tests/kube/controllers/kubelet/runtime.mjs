@@ -5,6 +5,8 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 
+const STATS_WAIT_MS = 3000;
+
 export class PodRuntime extends EventEmitter {
   // opts: { binary, pod (cgroup-safe pod id), cgroupParent, stateDir, log }
   constructor(opts) {
@@ -93,11 +95,13 @@ export class PodRuntime extends EventEmitter {
     });
   }
 
-  // Usage of the running containers: { id: { cpu_seconds, memory_bytes } }.
+  // Usage of the running containers: { id: { cpu_seconds, memory_bytes } }. A container whose
+  // runner does not answer within STATS_WAIT_MS is left out (a busy test machine: 1 s was too
+  // short beside three clusters on two cores, and a trial then read "no pod metrics yet").
   async stats(ids) {
     const out = {};
     const waits = ids.map((id) => new Promise((resolve) => {
-      const t = setTimeout(() => { this.pendingStats.delete(id); resolve(); }, 1000);
+      const t = setTimeout(() => { this.pendingStats.delete(id); resolve(); }, STATS_WAIT_MS);
       this.pendingStats.set(id, (ev) => { clearTimeout(t); if (ev) out[id] = ev; resolve(); });
     }));
     this.send({ op: 'stats' });
