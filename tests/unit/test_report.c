@@ -93,28 +93,36 @@ static void capacity_plan_exact(void **state)
     }
 }
 
+/* What print renders of the report in json. Owned. */
+static char *rendered(void (*print)(FILE *, const json_t *), const char *json)
+{
+    json_t *rep = json_loads(json, 0, NULL);
+    assert_non_null(rep);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    print(f, rep);
+    fclose(f);
+    json_decref(rep);
+    return text;
+}
+
 /* A trial's note: the failure class and its reason, or the reason alone (a cancelled trial has
  * no class), never a reason after a bare ': '. */
 static void trial_notes(void **state)
 {
     (void)state;
-    json_t *rep = json_loads(
-        "{\"parameters\":[\"cpu\"],\"objective\":{\"metric\":\"t\"},\"trials\":["
-        "{\"number\":1,\"state\":\"CANCELLED\",\"failure\":null,\"reason\":\"stopped\","
-        "\"params\":{\"cpu\":1},\"metrics\":{}},"
-        "{\"number\":2,\"state\":\"FAILED\",\"failure\":\"OOM_KILLED\",\"reason\":\"oom\","
-        "\"params\":{\"cpu\":2},\"metrics\":{}},"
-        "{\"number\":3,\"state\":\"SUCCEEDED\",\"recommended\":true,"
-        "\"params\":{\"cpu\":3},\"metrics\":{}},"
-        "{\"number\":4,\"state\":\"SUCCEEDED\",\"recommended\":true,\"settled\":false,"
-        "\"params\":{\"cpu\":4},\"metrics\":{}}]}",
-        0, NULL);
-    assert_non_null(rep);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    mp_report_print_trials(f, rep);
-    fclose(f);
+    char *text =
+        rendered(mp_report_print_trials,
+                 "{\"parameters\":[\"cpu\"],\"objective\":{\"metric\":\"t\"},\"trials\":["
+                 "{\"number\":1,\"state\":\"CANCELLED\",\"failure\":null,\"reason\":\"stopped\","
+                 "\"params\":{\"cpu\":1},\"metrics\":{}},"
+                 "{\"number\":2,\"state\":\"FAILED\",\"failure\":\"OOM_KILLED\",\"reason\":\"oom\","
+                 "\"params\":{\"cpu\":2},\"metrics\":{}},"
+                 "{\"number\":3,\"state\":\"SUCCEEDED\",\"recommended\":true,"
+                 "\"params\":{\"cpu\":3},\"metrics\":{}},"
+                 "{\"number\":4,\"state\":\"SUCCEEDED\",\"recommended\":true,\"settled\":false,"
+                 "\"params\":{\"cpu\":4},\"metrics\":{}}]}");
     /* Parts are separated, never followed, by "; " (a recommended trial read "recommended; "). */
     if (!strstr(text, "  1  stopped\n") || !strstr(text, "  2  OOM_KILLED: oom\n") ||
         !strstr(text, "  3  recommended\n") ||
@@ -122,32 +130,24 @@ static void trial_notes(void **state)
         fail_msg("notes: %s", text);
     }
     free(text);
-    json_decref(rep);
 }
 
 /* A parameter's column is as wide as its longest value, so the columns stay aligned. */
 static void trial_columns(void **state)
 {
     (void)state;
-    json_t *rep = json_loads(
+    char *text = rendered(
+        mp_report_print_trials,
         "{\"parameters\":[\"m\",\"cpu\"],\"objective\":{\"metric\":\"t\"},\"trials\":["
         "{\"number\":1,\"state\":\"SUCCEEDED\",\"params\":{\"m\":\"resnet50\",\"cpu\":0.5},"
         "\"metrics\":{\"t\":10}},"
         "{\"number\":2,\"state\":\"SUCCEEDED\",\"params\":{\"m\":\"a\",\"cpu\":12.25},"
-        "\"metrics\":{\"t\":20}}]}",
-        0, NULL);
-    assert_non_null(rep);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    mp_report_print_trials(f, rep);
-    fclose(f);
+        "\"metrics\":{\"t\":20}}]}");
     if (!strstr(text, "objective         m    cpu  note\n") ||
         !strstr(text, "10)  resnet50    0.5\n") || !strstr(text, "20)         a  12.25\n")) {
         fail_msg("columns: %s", text);
     }
     free(text);
-    json_decref(rep);
 }
 
 /* CSV cells: RFC 4180 quoting; text a spreadsheet would run as a formula starts with an
@@ -155,27 +155,20 @@ static void trial_columns(void **state)
 static void csv_cells(void **state)
 {
     (void)state;
-    json_t *rep = json_loads(
+    char *text = rendered(
+        mp_report_write_csv,
         "{\"parameters\":[\"@p\",\"q\"],\"objective\":{\"metric\":\"t\"},\"trials\":["
         "{\"number\":1,\"state\":\"SUCCEEDED\",\"failure\":null,"
         "\"params\":{\"@p\":\"=HYPERLINK(\\\"x\\\")\",\"q\":\"a,b\"},\"metrics\":{\"t\":-2.5}},"
         "{\"number\":2,\"state\":\"SUCCEEDED\",\"failure\":null,"
         "\"params\":{\"@p\":\"-3\",\"q\":\"+1+2\"},\"metrics\":{\"t\":null}},"
         "{\"number\":3,\"state\":\"SUCCEEDED\",\"failure\":null,"
-        "\"params\":{\"@p\":\"-\",\"q\":\"\\tx\"},\"metrics\":{\"t\":1}}]}",
-        0, NULL);
-    assert_non_null(rep);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    mp_report_write_csv(f, rep);
-    fclose(f);
+        "\"params\":{\"@p\":\"-\",\"q\":\"\\tx\"},\"metrics\":{\"t\":1}}]}");
     assert_string_equal(text, "number,state,failure,\"'@p\",q,t\n"
                               "1,SUCCEEDED,,\"'=HYPERLINK(\"\"x\"\")\",\"a,b\",-2.5\n"
                               "2,SUCCEEDED,,-3,\"'+1+2\",-\n"
                               "3,SUCCEEDED,,-,\"'\tx\",1\n");
     free(text);
-    json_decref(rep);
 }
 
 static void pareto_from_report(void **state)
