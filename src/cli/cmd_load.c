@@ -100,6 +100,18 @@ static const struct mp_opt load_opts[] = {
 #undef LO
 #undef T
 
+/* Whether an option of the measurement's windows was given: a capacity search sets them for
+ * each of its steps, so they would be ignored. */
+static bool measure_options_given(const struct load_args *a)
+{
+    struct mp_measure_opts d;
+    mp_measure_opts_init(&d);
+    const struct mp_measure_opts *mo = &a->cap.measure;
+    return a->duration_ns != 0 || mo->warmup_ns != d.warmup_ns || mo->window_ns != d.window_ns ||
+           mo->max_windows != d.max_windows || mo->stable_windows != d.stable_windows ||
+           mo->tolerance != d.tolerance;
+}
+
 /* Checks the combination of options and fills what they imply. */
 static int finish_args(struct load_args *a)
 {
@@ -112,6 +124,11 @@ static int finish_args(struct load_args *a)
     }
     if (a->capacity && mo->load.rate_rps > 0) {
         return mp_cli_usage("load", "--capacity chooses the rate itself; drop --rate");
+    }
+    if (a->capacity && measure_options_given(a)) {
+        return mp_cli_usage("load", "--capacity times its own steps (docs/load.md): drop -d, "
+                                    "--warmup, --window, --max-windows, --stable-windows and "
+                                    "--tolerance, and bound the search with --max-time");
     }
     if (a->poisson && mo->load.rate_rps <= 0) {
         return mp_cli_usage("load", "--poisson is for the open loop: add --rate R");

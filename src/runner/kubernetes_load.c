@@ -12,19 +12,22 @@
 #include "runner/kubernetes_int.h"
 
 /* runner.load key -> `morphling load` option taking the key's text as it is. */
+/* measure: the windows of a measurement, which a capacity search times itself (as the local
+ * runner, it leaves them out; `morphling load --capacity` refuses them). */
 static const struct {
     const char *key, *opt;
+    bool measure;
 } passthrough[] = {
-    {"method", "--method"},
-    {"connections", "--connections"},
-    {"threads", "--threads"},
-    {"warmup", "--warmup"},
-    {"window", "--window"},
-    {"windows", "--max-windows"},
-    {"stable_windows", "--stable-windows"},
-    {"tolerance", "--tolerance"},
-    {"timeout", "--timeout"},
-    {"expect_status", "--expect-status"},
+    {"method", "--method", false},
+    {"connections", "--connections", false},
+    {"threads", "--threads", false},
+    {"warmup", "--warmup", true},
+    {"window", "--window", true},
+    {"windows", "--max-windows", true},
+    {"stable_windows", "--stable-windows", true},
+    {"tolerance", "--tolerance", true},
+    {"timeout", "--timeout", false},
+    {"expect_status", "--expect-status", false},
 };
 
 static void add(json_t *args, const char *opt, const char *value)
@@ -63,14 +66,14 @@ int mp_kube_load_args(const struct mp_spec *spec, const struct mp_node *load, co
     char *full = mp_xasprintf("%s%s", url, path ? path : "/");
     json_t *args = json_pack("[s, s, s, s]", "load", full, "--result", "/dev/termination-log");
     free(full);
+    const char *mode = text(load, "mode");
+    bool capacity = mode && strcmp(mode, "capacity") == 0;
     for (size_t i = 0; i < MP_ARRAY_LEN(passthrough); i++) {
         const char *v = text(load, passthrough[i].key);
-        if (v) {
+        if (v && !(capacity && passthrough[i].measure)) {
             add(args, passthrough[i].opt, v);
         }
     }
-    const char *mode = text(load, "mode");
-    bool capacity = mode && strcmp(mode, "capacity") == 0;
     const char *rate = text(load, "rate");
     if (rate && !capacity && strtod(rate, NULL) > 0) {
         add(args, "--rate", rate);

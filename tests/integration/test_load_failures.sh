@@ -24,6 +24,12 @@ check_contains "no time budget: message" "time budget" "$(cat "$WORK/u11.err")"
 run_load "$WORK/u14" 2 "http://127.0.0.1:1/" --capacity --slo 'p99<=1s' --max-time 500ms
 check_contains "budget under one step: message" "shorter than one step (1.3 s)" \
     "$(cat "$WORK/u14.err")"
+# A capacity search times its own steps: a measurement's window options were ignored silently.
+for opt in "-d 5s" "--window 2s" "--stable-windows 5"; do
+    # shellcheck disable=SC2086
+    run_load "$WORK/u15" 2 "http://127.0.0.1:1/" --capacity --slo 'p99<=1s' $opt
+    check_contains "--capacity with $opt: message" "times its own steps" "$(cat "$WORK/u15.err")"
+done
 # One window cannot agree with another: the stability rule never held, and the run measured
 # all its windows to say NOT stable.
 run_load "$WORK/u13" 2 "http://127.0.0.1:1/" --stable-windows 1

@@ -326,9 +326,12 @@ static void pods_judged(void **state)
 static void load_arguments(void **state)
 {
     (void)state;
+    /* A capacity search times its own steps: window and warmup stay out (morphling load
+     * --capacity refuses them); a measurement takes them. */
     struct mp_spec *spec = parse(ONE_CONTAINER "  load: {path: /v1/m, method: POST, connections: "
                                                "8, mode: capacity, slo: 'p99<=20ms', max_time: "
-                                               "30s, headers: ['X-A: 1']}\n");
+                                               "30s, window: 1s, warmup: 2s, headers: ['X-A: "
+                                               "1']}\n");
     json_t *args = NULL;
     struct mp_error err = {0};
     assert_int_equal(mp_kube_load_args(spec, mp_doc_get(spec->runner_node, "load"),
@@ -339,6 +342,15 @@ static void load_arguments(void **state)
                               "termination-log\",\"--method\",\"POST\",\"--connections\",\"8\","
                               "\"--capacity\",\"--slo\",\"p99<=20ms\",\"--max-time\",\"30s\","
                               "\"--header\",\"X-A: 1\"]");
+    free(text);
+    json_decref(args);
+    mp_spec_free(spec);
+    spec = parse(ONE_CONTAINER "  load: {window: 1s, warmup: 2s}\n");
+    assert_int_equal(mp_kube_load_args(spec, mp_doc_get(spec->runner_node, "load"),
+                                       "http://s.ns.svc:80", &args, &err),
+                     0);
+    text = json_dumps(args, JSON_COMPACT);
+    assert_non_null(strstr(text, "\"--warmup\",\"2s\",\"--window\",\"1s\""));
     free(text);
     json_decref(args);
     mp_spec_free(spec);
