@@ -102,7 +102,8 @@ const char *mp_kube_config_source(const struct mp_kube_config *cfg)
     return cfg->source;
 }
 
-/* client-go's order: a token (file) goes before an exec plugin, which then never runs. */
+/* client-go's order: a token (file) or a client certificate goes before an exec plugin, which
+ * then never runs (kubectl 1.32 with both a certificate and a plugin: the plugin did not run). */
 enum mp_kube_auth mp_kube_config_auth(const struct mp_kube_config *cfg)
 {
     if (cfg->token_file) {
@@ -111,10 +112,10 @@ enum mp_kube_auth mp_kube_config_auth(const struct mp_kube_config *cfg)
     if (cfg->token) {
         return MP_KUBE_AUTH_TOKEN;
     }
-    if (cfg->exec) {
-        return MP_KUBE_AUTH_EXEC;
+    if (cfg->cert_data.len) {
+        return MP_KUBE_AUTH_CERT;
     }
-    return cfg->cert_data.len ? MP_KUBE_AUTH_CERT : MP_KUBE_AUTH_NONE;
+    return cfg->exec ? MP_KUBE_AUTH_EXEC : MP_KUBE_AUTH_NONE;
 }
 
 /* ---- reading files ---- */
@@ -333,19 +334,16 @@ static int pem_field(const struct kfile *f, const struct mp_node *map, const cha
     const struct mp_node *dn = mp_doc_get(map, data_key), *fn = mp_doc_get(map, key);
     const char *s = NULL;
     int rc;
-    if (!mp_doc_is_null(dn)) {
-        if ((rc = mp_doc_string(dn, &s, err)) != 0) {
-            return rc;
-        }
+    if ((rc = opt_str(map, data_key, &s, err)) != 0) {
+        return rc;
+    }
+    if (s && *s) { /* as kubectl, "" is unset: the file, if any, counts */
         if (mp_kube_base64_decode(s, blob) != 0) {
             return mp_doc_error(err, dn, "not valid base64");
         }
         return check_pem(dn, blob, marker, err);
     }
-    if (mp_doc_is_null(fn)) {
-        return 0;
-    }
-    if ((rc = mp_doc_string(fn, &s, err)) != 0) {
+    if ((rc = opt_str(map, key, &s, err)) != 0 || !s || !*s) {
         return rc;
     }
     char *path = resolve(f, s);

@@ -419,6 +419,56 @@ static void a_token_wins_over_an_exec_plugin(void **state)
     mp_kube_config_free(cfg);
 }
 
+/* kubectl 1.32 with a client certificate and an exec plugin presents the certificate and never
+ * runs the plugin; an empty `*-data` is unset (the file beside it counts). */
+static void a_certificate_wins_over_an_exec_plugin(void **state)
+{
+    (void)state;
+    char *dir = kf_tmpdir();
+    kf_write(dir, "client.key", FAKE_KEY);
+    char *text = mp_xasprintf(CTX_A "clusters:\n- name: c\n  cluster: {server: https://x}\n"
+                                    "users:\n- name: u\n  user:\n"
+                                    "    client-certificate-data: " FAKE_CERT_B64 "\n"
+                                    "    client-key-data: \"\"\n"
+                                    "    client-key: %s/client.key\n"
+                                    "    exec:\n"
+                                    "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                                    "      command: /nonexistent/plugin\n",
+                              dir);
+    struct mp_kube_config *cfg = NULL;
+    struct mp_error err = {0};
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_int_equal(mp_kube_config_auth(cfg), MP_KUBE_AUTH_CERT);
+    assert_memory_equal(cfg->key_data.data, FAKE_KEY, strlen(FAKE_KEY));
+    struct mp_kube_cred cr;
+    mp_kube_cred_init(&cr, cfg, NULL, NULL);
+    struct mp_kube_auth_snap a;
+    if (mp_kube_cred_get(&cr, mp_mono_ns() + INT64_C(5000000000), &a, &err) != 0) {
+        fail_msg("the plugin ran: %s", err.msg);
+    }
+    assert_null(a.token);
+    mp_kube_auth_snap_release(&a);
+    mp_kube_cred_release(&cr);
+    mp_kube_config_free(cfg);
+    /* Empty data and an empty path: no certificate at all, so the plugin is the credential. */
+    const char *empty = CTX_A "clusters:\n- name: c\n  cluster: {server: https://x}\nusers:\n"
+                              "- name: u\n  user:\n    client-certificate-data: \"\"\n"
+                              "    client-key: \"\"\n    exec:\n"
+                              "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                              "      command: get-token\n";
+    if (mp_kube_config_parse(empty, strlen(empty), "kc.yaml", NULL, &cfg, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_int_equal(mp_kube_config_auth(cfg), MP_KUBE_AUTH_EXEC);
+    assert_int_equal(cfg->cert_data.len + cfg->key_data.len, 0);
+    mp_kube_config_free(cfg);
+    free(text);
+    kf_rmtree(dir);
+    free(dir);
+}
+
 static void in_cluster_configuration(void **state)
 {
     (void)state;
@@ -727,6 +777,7 @@ int main(void)
         cmocka_unit_test(kubeconfig_list_is_merged_as_kubectl),
         cmocka_unit_test(empty_strings_are_unset_fields),
         cmocka_unit_test(a_token_wins_over_an_exec_plugin),
+        cmocka_unit_test(a_certificate_wins_over_an_exec_plugin),
         cmocka_unit_test(yaml_1_1_values_read_as_kubectl),
         cmocka_unit_test(in_cluster_configuration),
         cmocka_unit_test(exec_plugin_cached_until_expiry),
