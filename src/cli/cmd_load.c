@@ -276,9 +276,15 @@ static void print_capacity(const struct mp_capacity_opts *o, const struct mp_cap
                "search, stopped early (time limit)\n",
                r->capacity_rps, r->search_s);
     } else {
+        bool down = false; /* a confirming run failed: the answer is below the bisected rate */
+        for (size_t i = 0; i < r->n_steps; i++) {
+            down = down || (strcmp(r->steps[i].kind, "confirm") == 0 && !r->steps[i].pass);
+        }
         printf("capacity     %.1f req/s (+/- %.1f) meeting the SLO, %.1f s search, %s\n",
                r->capacity_rps, r->uncertainty_rps, r->search_s,
-               r->converged ? "converged" : "stopped early (time limit)");
+               r->converged ? "converged"
+               : down       ? "confirmed below the rate that passed a short step"
+                            : "stopped early (time limit)");
     }
     printf("saturation   %.1f req/s (closed loop), precision %.1f%%\n", r->saturation_rps,
            100 * o->precision);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_STEPS     64
+#define FIRST_STEPS   8 /* more as the search needs (tests exercise the growth) */
 #define MAX_STEP_CONN 1024
 #define MAX_CONFIRM   16 /* confirmation runs at most (a retried step counts once) */
 
@@ -105,8 +105,8 @@ static void add_step(struct search *s, const char *kind, double rate,
                      const struct mp_measure_result *m, bool pass, const char *why)
 {
     struct mp_capacity_result *r = s->res;
-    if (r->n_steps >= MAX_STEPS) {
-        return;
+    if (r->n_steps >= FIRST_STEPS && (r->n_steps & (r->n_steps - 1)) == 0) {
+        r->steps = mp_xreallocarray(r->steps, 2 * r->n_steps, sizeof(*r->steps));
     }
     struct mp_capacity_step *st = &r->steps[r->n_steps++];
     snprintf(st->kind, sizeof(st->kind), "%s", kind);
@@ -262,7 +262,6 @@ static int bisect(struct search *s, double *lo, double *hi, struct mp_error *err
             *hi = mid;
         }
     }
-    s->res->converged = true;
     return 0;
 }
 
@@ -327,7 +326,7 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
 {
     memset(res, 0, sizeof(*res));
     mp_lg_hist_init(&res->at_capacity.hist);
-    res->steps = mp_xcalloc(MAX_STEPS, sizeof(*res->steps));
+    res->steps = mp_xcalloc(FIRST_STEPS, sizeof(*res->steps));
     if (o->max_time_ns <= 0) {
         return mp_error_set(err, MP_EINVALID,
                             "capacity search: the time budget (max time) must be positive");
@@ -363,6 +362,8 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
         res->capacity_rps = lo;
         res->uncertainty_rps = 0.5 * (hi - lo); /* infinite when no rate failed */
     }
+    /* A confirmation that stepped down leaves a bracket wider than the precision again. */
+    res->converged = res->found && (hi - lo) / lo <= o->precision;
     for (size_t i = 0; i < res->n_steps && !res->found; i++) {
         const struct mp_capacity_step *st = &res->steps[i];
         if (st->pass && st->offered_rps > res->unconfirmed_rps) {

@@ -131,7 +131,11 @@ void mp_capacity_result_json(const struct mp_capacity_result *r, struct mp_buf *
     num(b, "saturation_rps", r->saturation_rps, true);
     num(b, "search_s", r->search_s, true);
     mp_buf_addf(b, "\"converged\":%s,", r->converged ? "true" : "false");
-    latency(b, "latency_us", &r->at_capacity.latency);
+    if (r->found) {
+        latency(b, "latency_us", &r->at_capacity.latency);
+    } else {
+        mp_buf_adds(b, "\"latency_us\":null,"); /* no rate to give a latency at */
+    }
     mp_buf_adds(b, "\"steps\":[");
     for (size_t i = 0; i < r->n_steps; i++) {
         const struct mp_capacity_step *s = &r->steps[i];

@@ -252,7 +252,8 @@ struct mp_capacity_result {
                                every rate tried passed (no upper bound found in the time) */
     double saturation_rps;  /* closed-loop throughput estimate from the probe */
     double search_s;        /* wall time of the whole search */
-    bool converged;         /* the bracket reached the precision before max_time */
+    bool converged;         /* found, and the final bracket is within the precision (not when
+                               the time ran out first or a confirmation stepped down) */
     double unconfirmed_rps; /* !found: the highest rate that passed a step, 0 when none did */
     struct mp_measure_result at_capacity; /* the confirming measurement (owned) */
     struct mp_capacity_step *steps;       /* owned */

@@ -27,6 +27,9 @@ done
 run_load "$WORK/none.json" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p50<=1ms' \
     --max-time 20s --json
 check_contains "impossible SLO: not found" '"found":false' "$(cat "$WORK/none.json")"
+# Nothing found: no latency at capacity (it gave the last failed run's) and not converged.
+check_true "impossible SLO: latency_us null, converged false" \
+    jq -e '.latency_us == null and .converged == false' "$WORK/none.json"
 # Time for the probe (1.3 s) but no open-loop step after it: no rate was tested, so none can have
 # failed the SLO (it said 'no tested rate met the SLO').
 run_load "$WORK/short.txt" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' \
@@ -59,6 +62,16 @@ echo "# steps: $(jq -c '[.steps[] | [.kind, (.offered_rps | floor), .error_rate]
 check_contains "sustained capacity found" '"found":true' "$(cat "$WORK/sustain.json")"
 cap=$(json_num "$WORK/sustain.json" capacity_rps)
 check_true "capacity $cap req/s, sustained 750 (-50 %, +2 %)" between "$cap" 375 765
+# converged says the final bracket is within the precision (it stayed true after the confirmation
+# stepped down from about 2000 to 645 req/s, a bracket of +/- 600).
+converged_ok='.converged == (2 * (.uncertainty_rps // 1e300) <= 0.02 * .capacity_rps * 1.000001)'
+check_true "sustained: converged only within the precision" jq -e "$converged_ok" \
+    "$WORK/sustain.json"
+check_true "knee: converged only within the precision" jq -e "$converged_ok" "$WORK/cap.json"
+# Every step is listed, the passing confirmation last (steps past the 64th were dropped).
+last_ok='.steps[-1].pass and (.steps[-1].kind == "confirm" or .steps[-1].kind == "retry")'
+check_true "sustained: $(jq '.steps | length' "$WORK/sustain.json") steps, the confirmation last" \
+    jq -e "$last_ok" "$WORK/sustain.json"
 # The same with --precision 0.5: the confirmation steps down by at most 25 % at once (it stepped
 # down by twice the precision, 100 %, to 0 req/s, and gave up 'not confirmed' after two runs).
 run_load "$WORK/coarse.json" 0 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' \
