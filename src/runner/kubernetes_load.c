@@ -11,23 +11,21 @@
 
 #include "runner/kubernetes_int.h"
 
-/* runner.load key -> `morphling load` option taking the key's text as it is. */
-/* measure: the windows of a measurement, which a capacity search times itself (as the local
- * runner, it leaves them out; `morphling load --capacity` refuses them). */
+/* runner.load key -> `morphling load` option taking the key's text as it is (the keys of the
+ * other mode are refused when the spec is read). */
 static const struct {
     const char *key, *opt;
-    bool measure;
 } passthrough[] = {
-    {"method", "--method", false},
-    {"connections", "--connections", false},
-    {"threads", "--threads", false},
-    {"warmup", "--warmup", true},
-    {"window", "--window", true},
-    {"windows", "--max-windows", true},
-    {"stable_windows", "--stable-windows", true},
-    {"tolerance", "--tolerance", true},
-    {"timeout", "--timeout", false},
-    {"expect_status", "--expect-status", false},
+    {"method", "--method"},
+    {"connections", "--connections"},
+    {"threads", "--threads"},
+    {"warmup", "--warmup"},
+    {"window", "--window"},
+    {"windows", "--max-windows"},
+    {"stable_windows", "--stable-windows"},
+    {"tolerance", "--tolerance"},
+    {"timeout", "--timeout"},
+    {"expect_status", "--expect-status"},
 };
 
 static void add(json_t *args, const char *opt, const char *value)
@@ -70,12 +68,12 @@ int mp_kube_load_args(const struct mp_spec *spec, const struct mp_node *load, co
     bool capacity = mode && strcmp(mode, "capacity") == 0;
     for (size_t i = 0; i < MP_ARRAY_LEN(passthrough); i++) {
         const char *v = text(load, passthrough[i].key);
-        if (v && !(capacity && passthrough[i].measure)) {
+        if (v) {
             add(args, passthrough[i].opt, v);
         }
     }
     const char *rate = text(load, "rate");
-    if (rate && !capacity && strtod(rate, NULL) > 0) {
+    if (rate && strtod(rate, NULL) > 0) {
         add(args, "--rate", rate);
     }
     if (capacity) {

@@ -112,6 +112,30 @@ static const struct mp_setting load_table[] = {
 };
 #undef FIELD
 
+/* Keys one mode does not read: given, they would be ignored without a word (as `morphling load`
+ * refuses --window with --capacity and --slo without it). */
+static const char *const measure_keys[] = {"rate",           "warmup",    "window", "windows",
+                                           "stable_windows", "tolerance", "ci",     "prune",
+                                           "remeasure",      NULL};
+static const char *const capacity_keys[] = {"slo", "max_time", NULL};
+
+static int refuse_other_mode(const struct mp_node *m, int mode, struct mp_error *err)
+{
+    const char *const *keys = mode == LOAD_CAPACITY ? measure_keys : capacity_keys;
+    for (size_t i = 0; keys[i]; i++) {
+        const struct mp_node *n = mp_doc_get(m, keys[i]);
+        if (n && !mp_doc_is_null(n)) {
+            return mode == LOAD_CAPACITY
+                       ? mp_doc_error(err, n,
+                                      "not used with mode: capacity (the capacity search sets "
+                                      "its own rates and times its own steps; bound it with "
+                                      "max_time)")
+                       : mp_doc_error(err, n, "only used with mode: capacity");
+        }
+    }
+    return 0;
+}
+
 static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp_error *err)
 {
     memset(c, 0, sizeof(*c));
@@ -135,6 +159,9 @@ static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp
                           "stable_windows (%lld%s) exceeds windows (%lld%s)", (long long)stable,
                           c->stable_windows ? "" : " by default", (long long)windows,
                           c->windows ? "" : " by default");
+    }
+    if (rc == 0) {
+        rc = refuse_other_mode(m, c->mode, err);
     }
     if (rc == 0 && c->mode == LOAD_CAPACITY && !c->slo) {
         rc = mp_doc_error(err, m, "mode capacity needs an 'slo' such as \"p99<=200ms\"");

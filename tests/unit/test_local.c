@@ -749,6 +749,43 @@ static void test_settings_rejected(void **state)
     }
 }
 
+/* Keys the chosen mode does not read are refused where they stand, not ignored. */
+static void test_load_keys_of_the_other_mode(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"{mode: capacity, slo: 'p99<=1s', window: 2s}",
+         "bad.yaml:8:50: 'runner.load.window': not used with mode: capacity"},
+        {"{mode: capacity, slo: 'p99<=1s', rate: 50}", "'runner.load.rate': not used with mode"},
+        {"{mode: capacity, slo: 'p99<=1s', prune: false}", "'runner.load.prune': not used"},
+        {"{mode: capacity, slo: 'p99<=1s', stable_windows: 4}", "'runner.load.stable_windows'"},
+        {"{slo: 'p99<=1s'}", "bad.yaml:8:15: 'runner.load.slo': only used with mode: capacity"},
+        {"{mode: measure, max_time: 30s}", "'runner.load.max_time': only used with mode: cap"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        char *yaml = mp_xasprintf("name: bad\n"
+                                  "service:\n"
+                                  "  command: [\"/bin/true\"]\n"
+                                  "parameters:\n"
+                                  "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                                  "objective: {metric: throughput_rps}\n"
+                                  "runner:\n"
+                                  "  load: %s\n",
+                                  cases[i][0]);
+        struct mp_spec *spec = NULL;
+        struct mp_error err = {0, ""};
+        int rc = mp_spec_parse(yaml, strlen(yaml), "bad.yaml", "/tmp", NULL, 0, &spec, &err);
+        if (rc == 0) {
+            rc = mp_runner_local.validate(spec, &err);
+        }
+        if (rc != MP_EINVALID || !strstr(err.msg, cases[i][1])) {
+            fail_msg("%s: rc %d, \"%s\", want \"%s\"", cases[i][0], rc, err.msg, cases[i][1]);
+        }
+        mp_spec_free(spec);
+        free(yaml);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -764,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_healthy_trial_with_seam),
         cmocka_unit_test(test_parallel_trials),
         cmocka_unit_test(test_settings_rejected),
+        cmocka_unit_test(test_load_keys_of_the_other_mode),
         cmocka_unit_test(test_port_lease_refuses_symlinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -326,12 +326,11 @@ static void pods_judged(void **state)
 static void load_arguments(void **state)
 {
     (void)state;
-    /* A capacity search times its own steps: window and warmup stay out (morphling load
-     * --capacity refuses them); a measurement takes them. */
+    /* A capacity search times its own steps (a spec that gives window or warmup with it is
+     * refused, test_local); a measurement takes them. */
     struct mp_spec *spec = parse(ONE_CONTAINER "  load: {path: /v1/m, method: POST, connections: "
                                                "8, mode: capacity, slo: 'p99<=20ms', max_time: "
-                                               "30s, window: 1s, warmup: 2s, headers: ['X-A: "
-                                               "1']}\n");
+                                               "30s, headers: ['X-A: 1']}\n");
     json_t *args = NULL;
     struct mp_error err = {0};
     assert_int_equal(mp_kube_load_args(spec, mp_doc_get(spec->runner_node, "load"),
