@@ -13,19 +13,21 @@
 #      it tells a change of the machine's speed between the runs of step 1 (which step 1's
 #      spread includes) from recommendations that differ in quality.
 # Prints the load average before and after: the figures mean little on a busy machine.
-# Usage: bench/trust/run.sh   (needs the release build: make build; env TRIALS=16 for
+# Usage: bench/trust/run.sh [BUILD_DIR]   (build/release by default: make build; env TRIALS=16 for
 # algorithm.max_trials, RUNS=3, REPEATS=5, SIDE=3, SETS="--set K=V ..." more overrides for the
 # runs, e.g. search settings to compare; KEEP=1 keeps the stores and outputs and prints where)
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$root/build/release/morphling
+build=${1:-build/release}
+case $build in /*) ;; *) build=$root/$build ;; esac
+bin=$build/morphling
 spec=$root/examples/fmnist.yaml
 trials=${TRIALS:-16}
 runs=${RUNS:-3}
 repeats=${REPEATS:-5}
 side=${SIDE:-3}
 sets_extra=${SETS:-}
-[ -x "$bin" ] || { echo "bench/trust: build the release build first (make build)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "bench/trust: no $bin: build first (make build)" >&2; exit 1; }
 work=$(mktemp -d /tmp/mp-trust.XXXXXX)
 if [ "${KEEP:-0}" = 1 ]; then
     echo "keeping $work"

@@ -5,14 +5,16 @@
 # runner.load.ci) and the load generator on its own CPU (runner.separate_load), each on and off.
 # Prints per protocol the throughput of every run, its coefficient of variation across runs,
 # the mean measurement length in windows and the runs that met the SLO, with the load average.
-# Usage: bench/trust/steady.sh   (needs the release build; env REPEATS=5, CONFIG="--set ...")
+# Usage: bench/trust/steady.sh [BUILD_DIR]   (build/release by default; env REPEATS=5, CONFIG="--set ...")
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$root/build/release/morphling
+build=${1:-build/release}
+case $build in /*) ;; *) build=$root/$build ;; esac
+bin=$build/morphling
 spec=$root/examples/fmnist.yaml
 repeats=${REPEATS:-5}
 config=${CONFIG:---set cpu=1 --set memory=128 --set workers=2 --set max_batch=16 --set batch_timeout_us=250}
-[ -x "$bin" ] || { echo "bench/trust: build the release build first (make build)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "bench/trust: no $bin: build first (make build)" >&2; exit 1; }
 work=$(mktemp -d /tmp/mp-steady.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 echo "== bench/trust/steady.sh: $config, $repeats runs per protocol"
