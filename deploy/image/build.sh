@@ -36,8 +36,19 @@ version=$("$binary" --version | awk '{print $NF; exit}')
 [ -n "$out" ] || out=$(mktemp -d /tmp/morphling-image.XXXXXX)
 mkdir -p "$out"
 
-# The Debian packages that hold the binary's shared libraries (apt adds their dependencies).
-packages=$(ldd "$binary" | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
+# Libraries morphling loads on first use instead of linking them (mp_dl_load in src/), which
+# ldd does not list: libcurl for the Kubernetes client, OpenBLAS and LAPACKE for the Gaussian
+# processes of bo and morphling searches. tests/integration/test_build_options.sh checks this
+# list against the sources.
+loaded="libcurl.so.4 libopenblas.so.0 liblapacke.so.3"
+libs=$(ldd "$binary" | awk '$3 ~ /^\// {print $3}')
+for so in $loaded; do
+    path=$(ldconfig -p | awk -v so="$so" '$1 == so {print $NF; exit}')
+    [ -n "$path" ] || die "$so is not installed: make deps"
+    libs="$libs $path"
+done
+# The Debian packages that hold those libraries (apt adds their dependencies).
+packages=$(for lib in $libs; do
     dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null ||
         die "no Debian package holds $lib"
 done | cut -d: -f1 | grep -v -e '^libasan' -e '^libubsan' | sort -u | tr '\n' ',')
@@ -51,6 +62,7 @@ mmdebstrap --variant=essential --include="${packages}ca-certificates" \
     --customize-hook='echo "morphling:x:65532:65532:morphling:/nonexistent:/usr/sbin/nologin" >>"$1/etc/passwd"' \
     --customize-hook='echo "morphling:x:65532:" >>"$1/etc/group"' \
     --customize-hook='chroot "$1" /usr/local/bin/morphling --version' \
+    --customize-hook="for so in $loaded; do chroot \"\$1\" /sbin/ldconfig -p | grep -q \"\$so\" || { echo \"image lacks \$so\" >&2; exit 1; }; done" \
     bookworm "$out/rootfs.tar" ${mirror:+"$mirror"}
 echo "build.sh: root filesystem $out/rootfs.tar ($(du -h "$out/rootfs.tar" | cut -f1))"
 [ "$import" = yes ] || exit 0

@@ -189,6 +189,18 @@ unsigned mp_edit_distance(const char *a, const char *b);
  * NULL-terminated; the result is borrowed from it. */
 const char *mp_suggest(const char *typed, const char *const *candidates);
 
+/* A shared library loaded on first use rather than linked: mapping one costs resident memory in
+ * every command, the load generator's included (libcurl's TLS and Kerberos stack about 3 MiB,
+ * OpenBLAS about 3.5 MiB). Opens `library` (a soname such as "libcurl.so.4") and stores each
+ * symbol's address in its slot. MP_ERUNTIME naming the library, the missing symbol and the
+ * Debian package list when either fails. */
+struct mp_dl_symbol {
+    const char *name;
+    void **slot; /* a function pointer's storage, as POSIX allows for dlsym */
+};
+int mp_dl_load(const char *library, const struct mp_dl_symbol *symbols, size_t n,
+               struct mp_error *err) MP_WUR;
+
 /* Last: poisons the banned functions for every file that includes this header. */
 #include "core/banned.h"
 

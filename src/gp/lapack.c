@@ -4,7 +4,6 @@
  * other command (the load generator above all) small. */
 #include "gp/gp_int.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,42 +11,24 @@
 static struct mp_lapack fns;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static void *open_lib(const char *name)
-{
-    void *h = dlopen(name, RTLD_NOW | RTLD_GLOBAL);
-    if (!h) {
-        fprintf(stderr,
-                "morphling: cannot load %s (%s); install the Debian packages of "
-                "deps/debian-packages.txt\n",
-                name, dlerror());
-        abort();
-    }
-    return h;
-}
-
-static void *symbol(void *h, const char *name)
-{
-    void *p = dlsym(h, name);
-    if (!p) {
-        fprintf(stderr, "morphling: %s lacks %s\n", "LAPACK/BLAS", name);
-        abort();
-    }
-    return p;
-}
-
-/* Function pointers from dlsym: POSIX guarantees the object/function pointer conversion. */
-#define LOAD(h, field, name) (*(void **)&fns.field = symbol((h), (name)))
-
 static void load(void)
 {
-    void *blas = open_lib("libopenblas.so.0");
-    void *lapacke = open_lib("liblapacke.so.3");
-    LOAD(blas, ddot, "cblas_ddot");
-    LOAD(blas, set_num_threads, "openblas_set_num_threads");
-    LOAD(lapacke, dpotrf, "LAPACKE_dpotrf");
-    LOAD(lapacke, dpotrs, "LAPACKE_dpotrs");
-    LOAD(lapacke, dtrtrs, "LAPACKE_dtrtrs");
-    LOAD(lapacke, set_nancheck, "LAPACKE_set_nancheck");
+    const struct mp_dl_symbol blas[] = {
+        {"cblas_ddot", (void **)&fns.ddot},
+        {"openblas_set_num_threads", (void **)&fns.set_num_threads},
+    };
+    const struct mp_dl_symbol lapacke[] = {
+        {"LAPACKE_dpotrf", (void **)&fns.dpotrf},
+        {"LAPACKE_dpotrs", (void **)&fns.dpotrs},
+        {"LAPACKE_dtrtrs", (void **)&fns.dtrtrs},
+        {"LAPACKE_set_nancheck", (void **)&fns.set_nancheck},
+    };
+    struct mp_error err = {0};
+    if (mp_dl_load("libopenblas.so.0", blas, MP_ARRAY_LEN(blas), &err) != 0 ||
+        mp_dl_load("liblapacke.so.3", lapacke, MP_ARRAY_LEN(lapacke), &err) != 0) {
+        fprintf(stderr, "morphling: %s\n", err.msg);
+        abort();
+    }
     /* Our matrices are small; OpenBLAS threads would only fight the engine's own threads. */
     fns.set_num_threads(1);
     /* Inputs are ours and finite; the NaN scan costs as much as a small factorisation. */

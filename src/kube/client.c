@@ -12,6 +12,55 @@
 
 #define POOL_MAX_IDLE 16
 
+/* ---- libcurl, loaded by the first client (core.h: mp_dl_load) ---- */
+
+/* Linked, libcurl's TLS, Kerberos and LDAP libraries cost every command about 3 MiB of resident
+ * memory, `morphling load` included (bench/loadgen: 10.0 MiB with 1,000 connections). */
+static struct {
+    CURLcode (*global_init)(long flags);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *e, CURLoption opt, ...);
+    CURLcode (*easy_getinfo)(CURL *e, CURLINFO info, ...);
+    void (*easy_reset)(CURL *e);
+    void (*easy_cleanup)(CURL *e);
+    const char *(*easy_strerror)(CURLcode code);
+    CURLM *(*multi_init)(void);
+    CURLMcode (*multi_add_handle)(CURLM *m, CURL *e);
+    CURLMcode (*multi_remove_handle)(CURLM *m, CURL *e);
+    CURLMcode (*multi_perform)(CURLM *m, int *running);
+    CURLMcode (*multi_poll)(CURLM *m, struct curl_waitfd extra[], unsigned n, int timeout_ms,
+                            int *ret);
+    CURLMcode (*multi_wakeup)(CURLM *m);
+    CURLMsg *(*multi_info_read)(CURLM *m, int *left);
+    CURLMcode (*multi_cleanup)(CURLM *m);
+    struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
+    void (*slist_free_all)(struct curl_slist *list);
+    time_t (*getdate)(const char *date, const time_t *unused);
+} cu;
+static pthread_once_t cu_once = PTHREAD_ONCE_INIT;
+static struct mp_error cu_err; /* why the load failed; code 0 when it did not */
+
+#define CU(f)                                                                                      \
+    {                                                                                              \
+        "curl_" #f, (void **)&cu.f                                                                 \
+    }
+static void cu_load(void)
+{
+    const struct mp_dl_symbol syms[] = {
+        CU(global_init),         CU(easy_init),       CU(easy_setopt),
+        CU(easy_getinfo),        CU(easy_reset),      CU(easy_cleanup),
+        CU(easy_strerror),       CU(multi_init),      CU(multi_add_handle),
+        CU(multi_remove_handle), CU(multi_perform),   CU(multi_poll),
+        CU(multi_wakeup),        CU(multi_info_read), CU(multi_cleanup),
+        CU(slist_append),        CU(slist_free_all),  CU(getdate),
+    };
+    if (mp_dl_load("libcurl.so.4", syms, MP_ARRAY_LEN(syms), &cu_err) == 0 &&
+        cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        mp_error_set(&cu_err, MP_ERUNTIME, "cannot initialise libcurl");
+    }
+}
+#undef CU
+
 struct slot {
     CURLM *multi;
     CURL *easy;
@@ -50,7 +99,7 @@ void mp_kube_cancel_fire(struct mp_kube_cancel *t)
     pthread_mutex_lock(&t->mu);
     t->fired = true;
     for (size_t i = 0; i < t->n; i++) {
-        curl_multi_wakeup(t->waiting[i]);
+        cu.multi_wakeup(t->waiting[i]);
     }
     pthread_mutex_unlock(&t->mu);
 }
@@ -109,9 +158,10 @@ static void cancel_detach(struct mp_kube_cancel *t, CURLM *m)
 int mp_kube_client_new(struct mp_kube_config *cfg, const struct mp_kube_client_opts *o,
                        struct mp_kube_client **out, struct mp_error *err)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    pthread_once(&cu_once, cu_load);
+    if (cu_err.code != 0) {
         mp_kube_config_free(cfg);
-        return mp_error_set(err, MP_ERUNTIME, "cannot initialise libcurl");
+        return mp_error_set(err, cu_err.code, "%s", cu_err.msg);
     }
     struct mp_kube_client *c = mp_xcalloc(1, sizeof(*c));
     c->cfg = cfg;
@@ -134,8 +184,8 @@ int mp_kube_client_new(struct mp_kube_config *cfg, const struct mp_kube_client_o
 
 static void slot_free(struct slot *s)
 {
-    curl_easy_cleanup(s->easy);
-    curl_multi_cleanup(s->multi);
+    cu.easy_cleanup(s->easy);
+    cu.multi_cleanup(s->multi);
     free(s);
 }
 
@@ -154,7 +204,6 @@ void mp_kube_client_free(struct mp_kube_client *c)
     mp_kube_config_free(c->cfg);
     free(c->user_agent);
     free(c);
-    curl_global_cleanup();
 }
 
 const struct mp_kube_config *mp_kube_client_config(const struct mp_kube_client *c)
@@ -178,8 +227,8 @@ static struct slot *pool_get(struct mp_kube_client *c)
     pthread_mutex_unlock(&c->mu);
     if (!s) {
         s = mp_xcalloc(1, sizeof(*s));
-        s->multi = curl_multi_init();
-        s->easy = curl_easy_init();
+        s->multi = cu.multi_init();
+        s->easy = cu.easy_init();
         if (!s->multi || !s->easy) {
             fprintf(stderr, "morphling: libcurl: out of memory\n");
             abort();
@@ -236,7 +285,7 @@ static int pause_on(struct mp_kube_client *c, CURLM *m, struct mp_kube_cancel *c
         if (left_ms <= 0) {
             break;
         }
-        curl_multi_poll(m, NULL, 0, left_ms > 1000 ? 1000 : (int)left_ms, NULL);
+        cu.multi_poll(m, NULL, 0, left_ms > 1000 ? 1000 : (int)left_ms, NULL);
     }
     cancel_detach(cancel, m);
     return rc;
@@ -290,7 +339,7 @@ static int64_t parse_retry_after(const char *v)
     }
     char date[128];
     snprintf(date, sizeof(date), "%s", v);
-    time_t t = curl_getdate(date, NULL);
+    time_t t = cu.getdate(date, NULL);
     if (t < 0) {
         return -1;
     }
@@ -310,7 +359,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
         free(v);
     } else if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
         long code = 0;
-        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        cu.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
         if (x->r->watch && code >= 200 && code < 300) {
             x->streaming = true;
             x->deadline_ns = x->stream_ms ? mp_mono_ns() + x->stream_ms * 1000000 : 0;
@@ -342,16 +391,16 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 
 static struct curl_slist *headers(const struct mp_kube_req *r, const struct mp_kube_auth_snap *a)
 {
-    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-    h = curl_slist_append(h, "Expect:");
+    struct curl_slist *h = cu.slist_append(NULL, "Accept: application/json");
+    h = cu.slist_append(h, "Expect:");
     if (r->content_type) {
         char *ct = mp_xasprintf("Content-Type: %s", r->content_type);
-        h = curl_slist_append(h, ct);
+        h = cu.slist_append(h, ct);
         free(ct);
     }
     if (a->token) {
         char *auth = mp_xasprintf("Authorization: Bearer %s", a->token);
-        h = curl_slist_append(h, auth);
+        h = cu.slist_append(h, auth);
         free(auth);
     }
     return h;
@@ -360,18 +409,18 @@ static struct curl_slist *headers(const struct mp_kube_req *r, const struct mp_k
 static void set_blob(CURL *e, CURLoption opt, const void *data, size_t len)
 {
     struct curl_blob b = {(void *)data, len, CURL_BLOB_COPY};
-    curl_easy_setopt(e, opt, &b);
+    cu.easy_setopt(e, opt, &b);
 }
 
 static void setup_tls(struct mp_kube_client *c, CURL *e, const struct mp_kube_auth_snap *a)
 {
     const struct mp_kube_config *cfg = c->cfg;
     if (cfg->insecure) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+        cu.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        cu.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     } else if (cfg->ca_data.len) {
         /* The cluster's CA alone is trusted, as kubectl does. */
-        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+        cu.easy_setopt(e, CURLOPT_CAPATH, NULL);
         set_blob(e, CURLOPT_CAINFO_BLOB, cfg->ca_data.data, cfg->ca_data.len);
     }
     const char *cert = a->cert_pem, *key = a->key_pem;
@@ -383,15 +432,15 @@ static void setup_tls(struct mp_kube_client *c, CURL *e, const struct mp_kube_au
         key_len = cfg->key_data.len;
     }
     if (cert) {
-        curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+        cu.easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
         set_blob(e, CURLOPT_SSLCERT_BLOB, cert, cert_len);
-        curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+        cu.easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
         set_blob(e, CURLOPT_SSLKEY_BLOB, key, key_len);
     }
     if (cfg->proxy_url) {
         /* Always, as client-go: libcurl would otherwise skip it for hosts in $no_proxy. */
-        curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy_url);
-        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+        cu.easy_setopt(e, CURLOPT_PROXY, cfg->proxy_url);
+        cu.easy_setopt(e, CURLOPT_NOPROXY, "");
     }
 }
 
@@ -400,35 +449,35 @@ static void setup(struct mp_kube_client *c, struct xfer *x, struct curl_slist *h
 {
     const struct mp_kube_req *r = x->r;
     CURL *e = x->easy;
-    curl_easy_reset(e);
+    cu.easy_reset(e);
     char *url = mp_xasprintf("%s%s%s", c->cfg->server, r->path, r->query ? r->query : "");
-    curl_easy_setopt(e, CURLOPT_URL, url);
+    cu.easy_setopt(e, CURLOPT_URL, url);
     free(url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    cu.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    cu.easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    cu.easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    cu.easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+    cu.easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    cu.easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    cu.easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    cu.easy_setopt(e, CURLOPT_HEADERDATA, x);
+    cu.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    cu.easy_setopt(e, CURLOPT_WRITEDATA, x);
     if (strcmp(r->method, "GET") != 0) {
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+        cu.easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
     }
     if (!r->idempotent) {
         /* libcurl resends a request on a new connection, whatever its method, when a reused
          * one dies before any answer: only a fresh connection keeps a create from being sent
          * twice behind our back. */
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        cu.easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     }
     if (r->body || strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 ||
         strcmp(r->method, "PATCH") == 0) {
         /* Without a body these still send "Content-Length: 0". */
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+        cu.easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+        cu.easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
     }
     setup_tls(c, e, a);
 }
@@ -438,11 +487,11 @@ static void setup(struct mp_kube_client *c, struct xfer *x, struct curl_slist *h
 static CURLcode run(struct slot *s, struct xfer *x, struct mp_kube_cancel *cancel)
 {
     CURLcode cc = CURLE_OK;
-    curl_multi_add_handle(s->multi, s->easy);
+    cu.multi_add_handle(s->multi, s->easy);
     cancel_attach(cancel, s->multi);
     for (;;) {
         int running = 0;
-        curl_multi_perform(s->multi, &running);
+        cu.multi_perform(s->multi, &running);
         if (!running || x->local_rc) {
             break;
         }
@@ -461,18 +510,18 @@ static CURLcode run(struct slot *s, struct xfer *x, struct mp_kube_cancel *cance
             int64_t left = (x->deadline_ns - now) / 1000000 + 1;
             wait_ms = left < wait_ms ? left : wait_ms;
         }
-        curl_multi_poll(s->multi, NULL, 0, (int)wait_ms, NULL);
+        cu.multi_poll(s->multi, NULL, 0, (int)wait_ms, NULL);
     }
     int left;
     CURLMsg *m;
-    while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
+    while ((m = cu.multi_info_read(s->multi, &left)) != NULL) {
         if (m->msg == CURLMSG_DONE) {
             cc = m->data.result;
         }
     }
     cancel_detach(cancel, s->multi);
-    curl_multi_remove_handle(s->multi, s->easy);
-    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &x->status);
+    cu.multi_remove_handle(s->multi, s->easy);
+    cu.easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &x->status);
     return cc;
 }
 
@@ -499,7 +548,7 @@ static enum outcome classify(CURLcode cc)
 
 static int transport_error(struct mp_kube_client *c, struct xfer *x, CURLcode cc)
 {
-    const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
+    const char *detail = x->errbuf[0] ? x->errbuf : cu.easy_strerror(cc);
     char *hint = NULL;
     if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
         /* Name where the cluster is defined: with a $KUBECONFIG list, which file to fix. */
@@ -527,7 +576,7 @@ static int attempt(struct mp_kube_client *c, struct slot *s, struct xfer *x,
     x->easy = s->easy;
     setup(c, x, h, a);
     CURLcode cc = run(s, x, cancel);
-    curl_slist_free_all(h);
+    cu.slist_free_all(h);
     if (x->stream_expired || (x->streaming && cc != CURLE_OK && !x->local_rc)) {
         *oc = ANSWERED; /* the open watch ended: its time was up, or the connection dropped */
         return mp_kube_wdec_finish(x->r->watch, x->err);

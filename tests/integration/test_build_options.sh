@@ -3,7 +3,8 @@
 # The build's switches: -DMP_EXAMPLES=OFF configures the core without the example inference
 # server (no Tesseract or XGBoost looked for); the dashboard's npm package comes only from the
 # cache `make deps` fills, so a build whose cache is empty stops at once and says so; and the
-# morphling binary never links the example's heavy libraries.
+# morphling binary never links the example's heavy libraries, nor those it loads on first use
+# (which the container image's build must then name).
 . "$(dirname "$0")/lib.sh"
 : "${MP_BUILD_DIR:?MP_BUILD_DIR must point to the build folder}"
 
@@ -30,4 +31,14 @@ case "$libs" in
 *tesseract* | *xgboost* | *lept*) not_ok "morphling links the example's libraries" ;;
 *) ok "morphling links neither Tesseract nor XGBoost" ;;
 esac
+# Libraries loaded on first use (mp_dl_load) are not linked, so ldd misses them: the container
+# image's build lists them itself (it lacked OpenBLAS and LAPACKE, which every bo search loads).
+case "$libs" in
+*libcurl* | *openblas* | *lapacke*) not_ok "morphling links a library it loads on first use" ;;
+*) ok "libcurl, OpenBLAS and LAPACKE are not linked" ;;
+esac
+loaded=$(sed -n 's/^loaded="\(.*\)"$/\1/p' "$MP_SOURCE_DIR/deploy/image/build.sh")
+for so in $(grep -rhoE 'mp_dl_load\("[^"]+"' "$MP_SOURCE_DIR/src" | cut -d'"' -f2 | sort -u); do
+    check_contains "deploy/image/build.sh puts $so into the image" " $so " " $loaded "
+done
 finish
