@@ -109,14 +109,16 @@ void op_enqueue_all(struct op *op);
 /* Prometheus text of the operator's metrics. Owned. */
 char *op_metrics_text(struct op *op);
 
-/* API calls, counted in the metrics (api.c). verb names the call in metrics. */
-int op_get(struct op *op, const struct mp_kube_ref *ref, json_t **out, struct mp_error *err) MP_WUR;
+/* API calls, counted in the metrics (api.c). verb names the call in metrics. timeout_ms bounds
+ * the call, retries included (0: the client's deadline). */
+int op_get(struct op *op, const struct mp_kube_ref *ref, int64_t timeout_ms, json_t **out,
+           struct mp_error *err) MP_WUR;
 int op_list(struct op *op, const struct mp_kube_ref *ref, const char *selector, json_t **out,
             struct mp_error *err) MP_WUR;
-int op_create(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, json_t **out,
-              struct mp_error *err) MP_WUR;
-int op_update(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, json_t **out,
-              struct mp_error *err) MP_WUR;
+int op_create(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, int64_t timeout_ms,
+              json_t **out, struct mp_error *err) MP_WUR;
+int op_update(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, int64_t timeout_ms,
+              json_t **out, struct mp_error *err) MP_WUR;
 int op_merge_patch(struct op *op, const struct mp_kube_ref *ref, const json_t *patch, json_t **out,
                    struct mp_error *err) MP_WUR;
 /* A core Event about obj (best effort: failures are logged). type "Normal" or "Warning". */
