@@ -162,6 +162,7 @@ struct op_exp {
     pthread_mutex_t wlock; /* status writes, in order */
     json_t *conds;         /* the conditions last written (their transition times are kept) */
     int64_t recommended;   /* the engine's confirmed winner (0: the best trial) */
+    int64_t observed_gen;  /* status.observedGeneration (under lock) */
     char start_time[MP_KUBE_TIME_MAX];
     bool spec_recorded; /* status.runSpec written by this run (under lock) */
     /* Set when the run stopped on an error that a retry cannot mend (the spec or the Trials
@@ -216,5 +217,12 @@ int op_status_invalid(struct op *op, const json_t *pe, const char *message,
                       struct mp_error *err) MP_WUR;
 /* Whether the experiment's status says it has finished (Succeeded or Failed True). */
 bool op_pe_finished(const json_t *pe);
+/* metadata.generation of obj (0 when it has none). */
+int64_t op_generation(const json_t *obj);
+/* Says once per generation that an edit of pe's spec is not applied (its run started, or it has
+ * finished, before it): a Warning Event SpecChangeIgnored and status.observedGeneration. x: its
+ * run, or NULL. */
+int op_status_observe(struct op *op, const json_t *pe, struct op_exp *x,
+                      struct mp_error *err) MP_WUR;
 
 #endif
