@@ -212,6 +212,8 @@ char *op_trial_name(const char *experiment, int64_t number);
  * (running), "Succeeded" or "Failed" with a reason and message. */
 int op_status_write(struct op_exp *x, const char *state, const char *reason, const char *message,
                     struct mp_error *err) MP_WUR;
+/* Condition Created (waiting for one of running run slots) on an experiment that has none. */
+int op_status_waiting(struct op *op, const json_t *pe, size_t running, struct mp_error *err) MP_WUR;
 /* Condition Failed on an experiment whose spec does not validate. */
 int op_status_invalid(struct op *op, const json_t *pe, const char *message,
                       struct mp_error *err) MP_WUR;

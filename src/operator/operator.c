@@ -237,7 +237,8 @@ static int reconcile(struct op *op, const char *key, struct mp_error *err)
             op->waiting = true; /* a run's end queues every key again */
         }
         pthread_mutex_unlock(&op->lock);
-        rc = full ? 0 : start_run(op, key, pe, err);
+        /* A waiting experiment says so (State Created), not a blank status. */
+        rc = full ? op_status_waiting(op, pe, op->max_running, err) : start_run(op, key, pe, err);
     }
     json_decref(pe);
     return rc;

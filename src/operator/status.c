@@ -162,6 +162,43 @@ int op_status_write(struct op_exp *x, const char *state, const char *reason, con
     return rc;
 }
 
+/* The condition of type in pe's status, or NULL. */
+static const json_t *find_cond(const json_t *pe, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach (json_object_get(json_object_get(pe, "status"), "conditions"), i, c) {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        if (t && strcmp(t, type) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+int op_status_waiting(struct op *op, const json_t *pe, size_t running, struct mp_error *err)
+{
+    if (find_cond(pe, "Created")) {
+        return 0; /* written once: every run's end queues the waiting ones again */
+    }
+    char msg[160];
+    snprintf(msg, sizeof(msg),
+             "the experiment is created; it waits until fewer than %zu experiment(s) run "
+             "(--max-running)",
+             running);
+    json_t *patch = json_pack("{s:{s:[o]}}", "status", "conditions",
+                              cond(NULL, "Created", "True", "ExperimentCreated", msg));
+    struct mp_kube_ref ref = {OP_GROUP,
+                              OP_VERSION,
+                              "profilingexperiments",
+                              mp_kube_meta(pe, "namespace"),
+                              mp_kube_meta(pe, "name"),
+                              "status"};
+    int rc = op_merge_patch(op, &ref, patch, NULL, err);
+    json_decref(patch);
+    return rc;
+}
+
 int op_status_invalid(struct op *op, const json_t *pe, const char *message, struct mp_error *err)
 {
     const json_t *old = json_object_get(json_object_get(pe, "status"), "conditions");

@@ -109,15 +109,24 @@ wait "$OPERATOR_PID"
 check "SIGTERM stops it with status 0" 0 "$?"
 check_contains "it says so" "stopping" "$(tail -1 "$WORK/operator.log")"
 
-# --max-running 1: three experiments run one after the other, each to Succeeded.
+# --max-running 1: three experiments run one after the other, each to Succeeded; those that
+# wait for a slot say so (State Created), not a blank status.
 for n in 1 2 3; do
     original_pe "queued-$n" 2 1
     kubectl apply -f "$WORK/queued-$n.yaml" >/dev/null
 done
+kubectl get pe -n "$NS" -w --no-headers \
+    -o 'custom-columns=NAME:.metadata.name,STATE:.status.conditions[-1:].type,WHY:.status.conditions[-1:].message' \
+    >"$WORK/states" &
+track $!
 start_operator "$WORK/queued.log" --max-running 1 --trial-ms 100
 for n in 1 2 3; do
     wait_state "queued-$n" Succeeded
 done
+check "the two that waited showed State Created" 2 \
+    "$(awk '$1 ~ /^queued-/ && $2 == "Created" {print $1}' "$WORK/states" | sort -u | wc -l)"
+check_contains "and why" "it waits until fewer than 1 experiment(s) run (--max-running)" \
+    "$(awk '$2 == "Created"' "$WORK/states")"
 check "never two runs at once" 1 \
     "$(awk '/\/queued-[0-9]: running/ {r++; if (r > m) m = r} /\/queued-[0-9]: succeeded/ {r--} END {print m}' "$WORK/queued.log")"
 kill -TERM "$OPERATOR_PID"
