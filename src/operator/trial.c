@@ -170,6 +170,14 @@ static int run(struct mp_runner *r, const struct mp_trial_request *req, struct m
     if (rc != 0) {
         op_log(x->op, "%s: trial %lld: %s", x->key, (long long)req->number, err.msg);
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "%s", err.msg);
+        if (rc == MP_EEXISTS) {
+            /* A Trial of this name that is not ours (an orphan of a deleted experiment of the
+             * same name): retries cannot help and its status is not ours to write, so the run
+             * stops (the engine's run_error) and is retried with backoff until it is gone. */
+            res->run_error = mp_xstrdup(err.msg);
+            op_event(x->op, x->pe, "Warning", "NameInUse",
+                     "%s: delete it to let the experiment go on", err.msg);
+        }
         json_decref(trial);
         return rc < 0 ? rc : MP_ERUNTIME;
     }

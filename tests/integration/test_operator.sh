@@ -103,6 +103,35 @@ check_contains "API calls by verb and code" 'morphling_operator_api_requests_tot
 check_contains "API latency" "morphling_operator_api_request_duration_seconds_count" "$m"
 check_contains "API errors" "morphling_operator_api_errors_total 0" "$m"
 
+# A Trial of an experiment's name that another owns (an orphan of a deleted experiment of the
+# same name) stops the new experiment's run with a Warning Event, and is never written to; once
+# it is deleted, the experiment runs.
+original_pe reborn 2 2
+kubectl apply -f "$WORK/reborn.yaml" >/dev/null
+wait_state reborn Succeeded
+before=$(kubectl get trial reborn-1 -n "$NS" -o json | jq -c '.status')
+kubectl delete pe reborn -n "$NS" --cascade=orphan >/dev/null
+orphaned() { [ "$(kubectl get trial reborn-1 -n "$NS" -o jsonpath='{.metadata.ownerReferences}')" = "" ]; }
+wait_for "reborn-1 is orphaned" orphaned
+kubectl apply -f "$WORK/reborn.yaml" >/dev/null
+name_in_use() {
+    kubectl get events -n "$NS" --field-selector reason=NameInUse,involvedObject.name=reborn \
+        -o jsonpath='{.items[*].message}' 2>/dev/null | grep -q .
+}
+wait_for "a NameInUse Event" name_in_use
+check_contains "it names the Trial" \
+    "trials morphling-system/reborn-1 exists and does not belong to experiment reborn" \
+    "$(kubectl get events -n "$NS" --field-selector reason=NameInUse -o jsonpath='{.items[*].message}')"
+check "the orphan's status is left alone" "$before" \
+    "$(kubectl get trial reborn-1 -n "$NS" -o json | jq -c '.status')"
+check "the experiment has not finished" "" \
+    "$(kubectl get pe reborn -n "$NS" -o json | jq -r '.status.conditions[]? | select(.status == "True" and (.type == "Succeeded" or .type == "Failed")) | .type')"
+kubectl delete trials reborn-1 reborn-2 -n "$NS" >/dev/null
+wait_state reborn Succeeded
+check "then it runs: its own 2 Trials, succeeded" "2 2" \
+    "$(kubectl get trials -n "$NS" -l "morphling.kubedl.io/experiment-uid=$(kubectl get pe reborn -n "$NS" -o jsonpath='{.metadata.uid}')" -o json |
+        jq -r '[(.items | length), ([.items[] | select(.status.state == "SUCCEEDED")] | length)] | join(" ")')"
+
 # A clean stop.
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
