@@ -63,10 +63,11 @@ static void record(struct op *op, const char *verb, int64_t t0, int rc,
     pthread_mutex_unlock(&m->lock);
 }
 
-int op_get(struct op *op, const struct mp_kube_ref *ref, json_t **out, struct mp_error *err)
+int op_get(struct op *op, const struct mp_kube_ref *ref, int64_t timeout_ms, json_t **out,
+           struct mp_error *err)
 {
     struct mp_kube_info info = {0};
-    struct mp_kube_opts o = {.info = &info};
+    struct mp_kube_opts o = {.info = &info, .timeout_ms = timeout_ms};
     int64_t t0 = mp_mono_ns();
     int rc = mp_kube_get(op->c, ref, &o, out, err);
     record(op, "get", t0, rc, &info);
@@ -84,12 +85,12 @@ int op_list(struct op *op, const struct mp_kube_ref *ref, const char *selector, 
     return rc;
 }
 
-int op_create(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, json_t **out,
-              struct mp_error *err)
+int op_create(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, int64_t timeout_ms,
+              json_t **out, struct mp_error *err)
 {
     struct mp_kube_info info = {0};
     struct mp_kube_opts o = {.info = &info,
-
+                             .timeout_ms = timeout_ms,
                              .field_manager = MP_OPERATOR_MANAGER,
                              .retry_unsafe = true};
     int64_t t0 = mp_mono_ns();
@@ -98,11 +99,12 @@ int op_create(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, j
     return rc;
 }
 
-int op_update(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, json_t **out,
-              struct mp_error *err)
+int op_update(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, int64_t timeout_ms,
+              json_t **out, struct mp_error *err)
 {
     struct mp_kube_info info = {0};
-    struct mp_kube_opts o = {.info = &info, .field_manager = MP_OPERATOR_MANAGER};
+    struct mp_kube_opts o = {
+        .info = &info, .timeout_ms = timeout_ms, .field_manager = MP_OPERATOR_MANAGER};
     int64_t t0 = mp_mono_ns();
     int rc = mp_kube_update(op->c, ref, obj, &o, out, err);
     record(op, "update", t0, rc, &info);
@@ -149,7 +151,7 @@ void op_event(struct op *op, const json_t *obj, const char *type, const char *re
     json_object_set_new(ev, "source", json_pack("{s:s}", "component", MP_OPERATOR_MANAGER));
     struct mp_kube_ref ref = {"", "v1", "events", ns, NULL, NULL};
     struct mp_error err = {0};
-    if (op_create(op, &ref, ev, NULL, &err) != 0) {
+    if (op_create(op, &ref, ev, 0, NULL, &err) != 0) {
         op_log(op, "event %s on %s/%s not recorded: %s", reason, ns, name, err.msg);
     }
     json_decref(ev);

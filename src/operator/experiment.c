@@ -216,6 +216,7 @@ int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct o
         mp_kube_fmt_time(x->start_time, mp_wall_ns(), false);
     }
     x->conds = json_deep_copy(json_object_get(status, "conditions"));
+    x->observed_gen = op_generation(pe);
     pthread_mutex_init(&x->lock, NULL);
     pthread_mutex_init(&x->wlock, NULL);
     if (pthread_create(&x->thread, NULL, run_thread, x) != 0) {

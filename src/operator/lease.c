@@ -4,7 +4,9 @@
  * duration as measured by the candidate's own clock (since it last saw the record change, so
  * clocks need not agree); writes are guarded by resourceVersion, so two candidates never both
  * win. The leader renews every retry period and gives up (the process stops) when it could not
- * renew within the renew deadline; a clean stop hands the Lease back at once. */
+ * renew within the renew deadline: its renewal calls are bounded by what is left of the
+ * deadline (client-go's renew context), so a slow or failing API server cannot keep it leading
+ * past the deadline while a candidate takes over. A clean stop hands the Lease back at once. */
 #include "operator/op_int.h"
 
 #include <stdlib.h>
@@ -17,6 +19,7 @@ struct op_lease {
     int64_t duration_ms, deadline_ms, retry_ms;
     char *observed; /* holder and renewTime last seen */
     int64_t observed_ns;
+    int64_t acquired_ns; /* when the try that took the Lease began */
     pthread_t thread;
     bool running;
     atomic_bool stop;
@@ -63,18 +66,29 @@ static json_t *lease_spec(struct op_lease *l, const json_t *old, bool release)
     return s;
 }
 
-/* One try: 1 when this process holds the Lease now, 0 when another does, <0 on errors. */
-static int try_acquire(struct op_lease *l, struct mp_error *err)
+/* Milliseconds left until end_ns (at least 1); 0 when end_ns is 0 (no deadline). */
+static int64_t left_ms(int64_t end_ns)
+{
+    if (end_ns == 0) {
+        return 0;
+    }
+    int64_t ms = (end_ns - mp_mono_ns()) / 1000000;
+    return ms > 0 ? ms : 1;
+}
+
+/* One try, its calls ending by end_ns (0: the client's deadline per call): 1 when this process
+ * holds the Lease now, 0 when another does, <0 on errors. */
+static int try_acquire(struct op_lease *l, int64_t end_ns, struct mp_error *err)
 {
     struct mp_kube_ref ref = {"coordination.k8s.io", "v1", "leases", l->ns, l->name, NULL};
     json_t *cur = NULL;
-    int rc = op_get(l->op, &ref, &cur, err);
+    int rc = op_get(l->op, &ref, left_ms(end_ns), &cur, err);
     if (rc == MP_ENOTFOUND) {
         mp_error_clear(err);
         json_t *obj = mp_kube_object_new("coordination.k8s.io/v1", "Lease", l->ns, l->name);
         json_object_set_new(obj, "spec", lease_spec(l, NULL, false));
         ref.name = NULL;
-        rc = op_create(l->op, &ref, obj, NULL, err);
+        rc = op_create(l->op, &ref, obj, left_ms(end_ns), NULL, err);
         json_decref(obj);
         return rc == 0 ? 1 : rc == MP_EEXISTS ? 0 : rc;
     }
@@ -101,26 +115,36 @@ static int try_acquire(struct op_lease *l, struct mp_error *err)
         return 0;
     }
     json_object_set_new(cur, "spec", lease_spec(l, cur, false));
-    rc = op_update(l->op, &ref, cur, NULL, err);
+    rc = op_update(l->op, &ref, cur, left_ms(end_ns), NULL, err);
     json_decref(cur);
     return rc == 0 ? 1 : rc == MP_ECONFLICT ? 0 : rc;
 }
 
+/* Renews until stopped. A renewal counts from when its try began (the record it writes is no
+ * older than that), and every try must end by the deadline that the last renewal set. */
 static void *renew_loop(void *p)
 {
     struct op_lease *l = p;
-    int64_t last_ok = mp_mono_ns();
+    int64_t last_ok = l->acquired_ns;
+    struct mp_error err = {0}; /* why the last try failed */
+    bool tried = false;
     while (nap(l, l->retry_ms)) {
-        struct mp_error err = {0};
-        int rc = try_acquire(l, &err);
+        int64_t t0 = mp_mono_ns(), end = last_ok + l->deadline_ms * 1000000;
+        int rc = 0;
+        if (t0 < end) {
+            mp_error_clear(&err);
+            rc = try_acquire(l, end, &err);
+            tried = true;
+        }
         if (rc == 1) {
-            last_ok = mp_mono_ns();
+            last_ok = t0;
             continue;
         }
-        if (mp_mono_ns() - last_ok > l->deadline_ms * 1000000) {
+        if (mp_mono_ns() >= end) {
             atomic_store(&l->op->leader, false);
-            if (rc == 0) {
-                mp_error_set(&err, MP_EBUSY, "another operator took the Lease %s/%s", l->ns,
+            if (rc == 0 && !err.code) {
+                mp_error_set(&err, MP_EBUSY, "%s the Lease %s/%s",
+                             tried ? "another operator took" : "no time was left to renew", l->ns,
                              l->name);
             }
             mp_error_prefix(&err, MP_EBUSY, "leadership lost (not renewed within %lld ms)",
@@ -152,7 +176,8 @@ int op_lease_acquire(struct op *op, struct op_lease **out, struct mp_error *err)
     op_log(op, "waiting for the Lease %s/%s as %s", l->ns, l->name, op->identity);
     for (;;) {
         struct mp_error e = {0};
-        int rc = try_acquire(l, &e);
+        l->acquired_ns = mp_mono_ns();
+        int rc = try_acquire(l, 0, &e);
         if (rc == 1) {
             break;
         }
@@ -186,12 +211,12 @@ static void give_back(struct op_lease *l)
     struct mp_kube_ref ref = {"coordination.k8s.io", "v1", "leases", l->ns, l->name, NULL};
     json_t *cur = NULL;
     struct mp_error err = {0};
-    if (op_get(l->op, &ref, &cur, &err) == 0) {
+    if (op_get(l->op, &ref, 0, &cur, &err) == 0) {
         const char *holder =
             json_string_value(json_object_get(json_object_get(cur, "spec"), "holderIdentity"));
         if (holder && strcmp(holder, l->op->identity) == 0) {
             json_object_set_new(cur, "spec", lease_spec(l, cur, true));
-            if (op_update(l->op, &ref, cur, NULL, &err) != 0) {
+            if (op_update(l->op, &ref, cur, 0, NULL, &err) != 0) {
                 op_log(l->op, "Lease %s/%s not handed back: %s", l->ns, l->name, err.msg);
             }
         }

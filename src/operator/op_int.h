@@ -109,14 +109,16 @@ void op_enqueue_all(struct op *op);
 /* Prometheus text of the operator's metrics. Owned. */
 char *op_metrics_text(struct op *op);
 
-/* API calls, counted in the metrics (api.c). verb names the call in metrics. */
-int op_get(struct op *op, const struct mp_kube_ref *ref, json_t **out, struct mp_error *err) MP_WUR;
+/* API calls, counted in the metrics (api.c). verb names the call in metrics. timeout_ms bounds
+ * the call, retries included (0: the client's deadline). */
+int op_get(struct op *op, const struct mp_kube_ref *ref, int64_t timeout_ms, json_t **out,
+           struct mp_error *err) MP_WUR;
 int op_list(struct op *op, const struct mp_kube_ref *ref, const char *selector, json_t **out,
             struct mp_error *err) MP_WUR;
-int op_create(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, json_t **out,
-              struct mp_error *err) MP_WUR;
-int op_update(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, json_t **out,
-              struct mp_error *err) MP_WUR;
+int op_create(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, int64_t timeout_ms,
+              json_t **out, struct mp_error *err) MP_WUR;
+int op_update(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, int64_t timeout_ms,
+              json_t **out, struct mp_error *err) MP_WUR;
 int op_merge_patch(struct op *op, const struct mp_kube_ref *ref, const json_t *patch, json_t **out,
                    struct mp_error *err) MP_WUR;
 /* A core Event about obj (best effort: failures are logged). type "Normal" or "Warning". */
@@ -160,6 +162,7 @@ struct op_exp {
     pthread_mutex_t wlock; /* status writes, in order */
     json_t *conds;         /* the conditions last written (their transition times are kept) */
     int64_t recommended;   /* the engine's confirmed winner (0: the best trial) */
+    int64_t observed_gen;  /* status.observedGeneration (under lock) */
     char start_time[MP_KUBE_TIME_MAX];
     bool spec_recorded; /* status.runSpec written by this run (under lock) */
     /* Set when the run stopped on an error that a retry cannot mend (the spec or the Trials
@@ -209,10 +212,19 @@ char *op_trial_name(const char *experiment, int64_t number);
  * (running), "Succeeded" or "Failed" with a reason and message. */
 int op_status_write(struct op_exp *x, const char *state, const char *reason, const char *message,
                     struct mp_error *err) MP_WUR;
+/* Condition Created (waiting for one of running run slots) on an experiment that has none. */
+int op_status_waiting(struct op *op, const json_t *pe, size_t running, struct mp_error *err) MP_WUR;
 /* Condition Failed on an experiment whose spec does not validate. */
 int op_status_invalid(struct op *op, const json_t *pe, const char *message,
                       struct mp_error *err) MP_WUR;
 /* Whether the experiment's status says it has finished (Succeeded or Failed True). */
 bool op_pe_finished(const json_t *pe);
+/* metadata.generation of obj (0 when it has none). */
+int64_t op_generation(const json_t *obj);
+/* Says once per generation that an edit of pe's spec is not applied (its run started, or it has
+ * finished, before it): a Warning Event SpecChangeIgnored and status.observedGeneration. x: its
+ * run, or NULL. */
+int op_status_observe(struct op *op, const json_t *pe, struct op_exp *x,
+                      struct mp_error *err) MP_WUR;
 
 #endif

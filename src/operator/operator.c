@@ -226,14 +226,19 @@ static int reconcile(struct op *op, const char *key, struct mp_error *err)
     }
     pthread_mutex_unlock(&op->lock);
     int rc = 0;
-    if (!x && !gone && !done && atomic_load(&op->leader) && !op_pe_finished(pe)) {
+    if (!gone && atomic_load(&op->leader)) {
+        /* Only the worker frees runs (reap), so x stays valid here. */
+        rc = op_status_observe(op, pe, x && strcmp(x->uid, uid) == 0 ? x : NULL, err);
+    }
+    if (rc == 0 && !x && !gone && !done && atomic_load(&op->leader) && !op_pe_finished(pe)) {
         pthread_mutex_lock(&op->lock);
         bool full = op->max_running > 0 && op->n_exps >= op->max_running;
         if (full) {
             op->waiting = true; /* a run's end queues every key again */
         }
         pthread_mutex_unlock(&op->lock);
-        rc = full ? 0 : start_run(op, key, pe, err);
+        /* A waiting experiment says so (State Created), not a blank status. */
+        rc = full ? op_status_waiting(op, pe, op->max_running, err) : start_run(op, key, pe, err);
     }
     json_decref(pe);
     return rc;

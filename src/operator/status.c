@@ -25,6 +25,11 @@ bool op_pe_finished(const json_t *pe)
     return false;
 }
 
+int64_t op_generation(const json_t *obj)
+{
+    return json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+}
+
 /* A condition; when the last written conditions hold one of the same type and status, its
  * lastTransitionTime is kept. */
 static json_t *cond(const json_t *old, const char *type, const char *status, const char *reason,
@@ -110,6 +115,9 @@ static json_t *status_body(struct op_exp *x, const char *state, const char *reas
     x->conds = json_incref(conds);
     json_object_set_new(s, "conditions", conds);
     json_object_set_new(s, "startTime", json_string(x->start_time));
+    if (x->observed_gen > 0) {
+        json_object_set_new(s, "observedGeneration", json_integer((json_int_t)x->observed_gen));
+    }
     if (!x->spec_recorded) {
         /* Before the first Trial: what a later run goes on with (op_pe_for_run). */
         json_object_set(s, "runSpec", json_object_get(x->pe, "spec"));
@@ -154,15 +162,53 @@ int op_status_write(struct op_exp *x, const char *state, const char *reason, con
     return rc;
 }
 
+/* The condition of type in pe's status, or NULL. */
+static const json_t *find_cond(const json_t *pe, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach (json_object_get(json_object_get(pe, "status"), "conditions"), i, c) {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        if (t && strcmp(t, type) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+int op_status_waiting(struct op *op, const json_t *pe, size_t running, struct mp_error *err)
+{
+    if (find_cond(pe, "Created")) {
+        return 0; /* written once: every run's end queues the waiting ones again */
+    }
+    char msg[160];
+    snprintf(msg, sizeof(msg),
+             "the experiment is created; it waits until fewer than %zu experiment(s) run "
+             "(--max-running)",
+             running);
+    json_t *patch = json_pack("{s:{s:[o]}}", "status", "conditions",
+                              cond(NULL, "Created", "True", "ExperimentCreated", msg));
+    struct mp_kube_ref ref = {OP_GROUP,
+                              OP_VERSION,
+                              "profilingexperiments",
+                              mp_kube_meta(pe, "namespace"),
+                              mp_kube_meta(pe, "name"),
+                              "status"};
+    int rc = op_merge_patch(op, &ref, patch, NULL, err);
+    json_decref(patch);
+    return rc;
+}
+
 int op_status_invalid(struct op *op, const json_t *pe, const char *message, struct mp_error *err)
 {
     const json_t *old = json_object_get(json_object_get(pe, "status"), "conditions");
     char now[MP_KUBE_TIME_MAX];
     mp_kube_fmt_time(now, mp_wall_ns(), false);
     json_t *patch =
-        json_pack("{s:{s:[o, o], s:s}}", "status", "conditions",
+        json_pack("{s:{s:[o, o], s:s, s:I}}", "status", "conditions",
                   cond(old, "Created", "True", "ExperimentCreated", "the experiment is created"),
-                  cond(old, "Failed", "True", "InvalidSpec", message), "completionTime", now);
+                  cond(old, "Failed", "True", "InvalidSpec", message), "completionTime", now,
+                  "observedGeneration", (json_int_t)op_generation(pe));
     struct mp_kube_ref ref = {OP_GROUP,
                               OP_VERSION,
                               "profilingexperiments",
@@ -173,6 +219,61 @@ int op_status_invalid(struct op *op, const json_t *pe, const char *message, stru
     json_decref(patch);
     if (rc == 0) {
         op_event(op, pe, "Warning", "InvalidSpec", "%s", message);
+    }
+    return rc;
+}
+
+/* Conventions: an edit that the operator saw but will not act on still moves observedGeneration
+ * (else tools that wait for it, kubectl wait and GitOps health checks, wait forever), and the
+ * user is told why nothing changed, on the object (kubectl describe), not only in our log. */
+int op_status_observe(struct op *op, const json_t *pe, struct op_exp *x, struct mp_error *err)
+{
+    const json_t *status = json_object_get(pe, "status");
+    const json_t *run_spec = json_object_get(status, "runSpec");
+    bool finished = op_pe_finished(pe);
+    int64_t gen = op_generation(pe);
+    int64_t seen = json_integer_value(json_object_get(status, "observedGeneration"));
+    if (gen <= 0 || gen <= seen || (!finished && !json_is_object(run_spec) && !x)) {
+        return 0; /* nothing has run yet: a run to come takes the spec as it is */
+    }
+    if (x) {
+        /* In order with the run's own status writes, which carry observed_gen from now on. */
+        pthread_mutex_lock(&x->wlock);
+        pthread_mutex_lock(&x->lock);
+        bool known = gen <= x->observed_gen;
+        x->observed_gen = known ? x->observed_gen : gen;
+        pthread_mutex_unlock(&x->lock);
+        if (known) {
+            pthread_mutex_unlock(&x->wlock);
+            return 0;
+        }
+    }
+    /* Without the spec it ran (an invalid spec ends before a run), a generation recorded
+     * before says that this one is an edit. */
+    const json_t *ran = x ? json_object_get(x->pe, "spec") : run_spec;
+    bool changed = json_is_object(ran) ? !json_equal(ran, json_object_get(pe, "spec")) : seen > 0;
+    if (changed) {
+        const char *when = finished ? "it had finished" : "its run had started";
+        op_event(op, pe, "Warning", "SpecChangeIgnored",
+                 "the spec changed (generation %lld) after %s: the change is not applied (%s); "
+                 "to run the new spec, delete the experiment and create it again",
+                 (long long)gen, when,
+                 finished ? "a finished experiment is not run again"
+                          : "the run keeps the spec it started with, status.runSpec");
+        op_log(op, "%s/%s: the spec changed (generation %lld) after %s; not applied",
+               mp_kube_meta(pe, "namespace"), mp_kube_meta(pe, "name"), (long long)gen, when);
+    }
+    json_t *patch = json_pack("{s:{s:I}}", "status", "observedGeneration", (json_int_t)gen);
+    struct mp_kube_ref ref = {OP_GROUP,
+                              OP_VERSION,
+                              "profilingexperiments",
+                              mp_kube_meta(pe, "namespace"),
+                              mp_kube_meta(pe, "name"),
+                              "status"};
+    int rc = op_merge_patch(op, &ref, patch, NULL, err);
+    json_decref(patch);
+    if (x) {
+        pthread_mutex_unlock(&x->wlock);
     }
     return rc;
 }

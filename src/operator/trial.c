@@ -91,12 +91,12 @@ static int create_or_adopt(struct op_exp *x, const struct mp_trial_request *req,
         return err->code;
     }
     struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, NULL, NULL};
-    int rc = op_create(x->op, &ref, obj, out, err);
+    int rc = op_create(x->op, &ref, obj, 0, out, err);
     if (rc == MP_EEXISTS) {
         mp_error_clear(err);
         ref.name = mp_kube_meta(obj, "name");
         json_t *cur = NULL;
-        rc = op_get(x->op, &ref, &cur, err);
+        rc = op_get(x->op, &ref, 0, &cur, err);
         if (rc == 0 && !mp_kube_owned_by(cur, x->uid)) {
             rc = mp_error_set(err, MP_EEXISTS,
                               "trials %s/%s exists and does not belong to experiment %s (uid %s)",
@@ -138,7 +138,7 @@ static int confirm_run(struct op_exp *x, const struct mp_trial_request *req,
     struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, name, NULL};
     json_t *trial = NULL;
     struct mp_error err = {0};
-    int rc = op_get(x->op, &ref, &trial, &err);
+    int rc = op_get(x->op, &ref, 0, &trial, &err);
     free(name);
     if (rc != 0) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "%s", err.msg);
@@ -170,6 +170,14 @@ static int run(struct mp_runner *r, const struct mp_trial_request *req, struct m
     if (rc != 0) {
         op_log(x->op, "%s: trial %lld: %s", x->key, (long long)req->number, err.msg);
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "%s", err.msg);
+        if (rc == MP_EEXISTS) {
+            /* A Trial of this name that is not ours (an orphan of a deleted experiment of the
+             * same name): retries cannot help and its status is not ours to write, so the run
+             * stops (the engine's run_error) and is retried with backoff until it is gone. */
+            res->run_error = mp_xstrdup(err.msg);
+            op_event(x->op, x->pe, "Warning", "NameInUse",
+                     "%s: delete it to let the experiment go on", err.msg);
+        }
         json_decref(trial);
         return rc < 0 ? rc : MP_ERUNTIME;
     }

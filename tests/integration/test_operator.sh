@@ -103,21 +103,59 @@ check_contains "API calls by verb and code" 'morphling_operator_api_requests_tot
 check_contains "API latency" "morphling_operator_api_request_duration_seconds_count" "$m"
 check_contains "API errors" "morphling_operator_api_errors_total 0" "$m"
 
+# A Trial of an experiment's name that another owns (an orphan of a deleted experiment of the
+# same name) stops the new experiment's run with a Warning Event, and is never written to; once
+# it is deleted, the experiment runs.
+original_pe reborn 2 2
+kubectl apply -f "$WORK/reborn.yaml" >/dev/null
+wait_state reborn Succeeded
+before=$(kubectl get trial reborn-1 -n "$NS" -o json | jq -c '.status')
+kubectl delete pe reborn -n "$NS" --cascade=orphan >/dev/null
+orphaned() { [ "$(kubectl get trial reborn-1 -n "$NS" -o jsonpath='{.metadata.ownerReferences}')" = "" ]; }
+wait_for "reborn-1 is orphaned" orphaned
+kubectl apply -f "$WORK/reborn.yaml" >/dev/null
+name_in_use() {
+    kubectl get events -n "$NS" --field-selector reason=NameInUse,involvedObject.name=reborn \
+        -o jsonpath='{.items[*].message}' 2>/dev/null | grep -q .
+}
+wait_for "a NameInUse Event" name_in_use
+check_contains "it names the Trial" \
+    "trials morphling-system/reborn-1 exists and does not belong to experiment reborn" \
+    "$(kubectl get events -n "$NS" --field-selector reason=NameInUse -o jsonpath='{.items[*].message}')"
+check "the orphan's status is left alone" "$before" \
+    "$(kubectl get trial reborn-1 -n "$NS" -o json | jq -c '.status')"
+check "the experiment has not finished" "" \
+    "$(kubectl get pe reborn -n "$NS" -o json | jq -r '.status.conditions[]? | select(.status == "True" and (.type == "Succeeded" or .type == "Failed")) | .type')"
+kubectl delete trials reborn-1 reborn-2 -n "$NS" >/dev/null
+wait_state reborn Succeeded
+check "then it runs: its own 2 Trials, succeeded" "2 2" \
+    "$(kubectl get trials -n "$NS" -l "morphling.kubedl.io/experiment-uid=$(kubectl get pe reborn -n "$NS" -o jsonpath='{.metadata.uid}')" -o json |
+        jq -r '[(.items | length), ([.items[] | select(.status.state == "SUCCEEDED")] | length)] | join(" ")')"
+
 # A clean stop.
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
 check "SIGTERM stops it with status 0" 0 "$?"
 check_contains "it says so" "stopping" "$(tail -1 "$WORK/operator.log")"
 
-# --max-running 1: three experiments run one after the other, each to Succeeded.
+# --max-running 1: three experiments run one after the other, each to Succeeded; those that
+# wait for a slot say so (State Created), not a blank status.
 for n in 1 2 3; do
     original_pe "queued-$n" 2 1
     kubectl apply -f "$WORK/queued-$n.yaml" >/dev/null
 done
+kubectl get pe -n "$NS" -w --no-headers \
+    -o 'custom-columns=NAME:.metadata.name,STATE:.status.conditions[-1:].type,WHY:.status.conditions[-1:].message' \
+    >"$WORK/states" &
+track $!
 start_operator "$WORK/queued.log" --max-running 1 --trial-ms 100
 for n in 1 2 3; do
     wait_state "queued-$n" Succeeded
 done
+check "the two that waited showed State Created" 2 \
+    "$(awk '$1 ~ /^queued-/ && $2 == "Created" {print $1}' "$WORK/states" | sort -u | wc -l)"
+check_contains "and why" "it waits until fewer than 1 experiment(s) run (--max-running)" \
+    "$(awk '$2 == "Created"' "$WORK/states")"
 check "never two runs at once" 1 \
     "$(awk '/\/queued-[0-9]: running/ {r++; if (r > m) m = r} /\/queued-[0-9]: succeeded/ {r--} END {print m}' "$WORK/queued.log")"
 kill -TERM "$OPERATOR_PID"

@@ -4,7 +4,9 @@
 # the one holding the Lease drives the experiment and the other only watches the Lease (it writes
 # nothing else, and is ready as a standby); when the leader is SIGKILLed mid-experiment, the
 # standby takes the Lease once it has expired and finishes the experiment with exactly
-# maxNumTrials distinct Trials and nothing left; a leader stopped cleanly hands the Lease back.
+# maxNumTrials distinct Trials and nothing left; a leader stopped cleanly hands the Lease back; a
+# leader whose Lease calls fail (the API server answers it 500) stops within its renew deadline,
+# before the standby takes the Lease, however long its client would retry a call.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/operator_lib.sh"
 
@@ -62,5 +64,36 @@ kill -TERM "$B"
 wait "$B"
 check "b stops with status 0" 0 "$?"
 check "the Lease is free" "" "$(holder)"
-[ "$FAILED" -eq 0 ] || { cat "$WORK/a.log"; cat "$WORK/b.log"; }
+# The leader c cannot renew (its Lease calls answer 500, which its client would retry for 30 s):
+# it must stop by its renew deadline (2/3 of the lease), before d may take the Lease over, and
+# write nothing once d leads.
+start_operator "$WORK/c.log" --leader-elect --identity c --lease-ms 6000 --trial-ms 1500
+C=$OPERATOR_PID
+wait_for "c holds the Lease" holder_is c
+start_operator "$WORK/d.log" --leader-elect --identity d --lease-ms 6000 --trial-ms 1500
+D=$OPERATOR_PID
+original_pe cut 8 1
+kubectl apply -f "$WORK/cut.yaml" >/dev/null
+c_runs() { grep -q "cut: running" "$WORK/c.log"; }
+wait_for "c runs the experiment" c_runs
+admin_api POST /_test/faults \
+    '{"code": 500, "count": 100000, "resource": "leases", "userAgent": "morphling-operator/test c"}' >/dev/null
+wait_for "d takes the Lease over" holder_is d
+c_stopped() { ! kill -0 "$C" 2>/dev/null; }
+wait_for "c stops" c_stopped
+admin_api DELETE /_test/faults >/dev/null
+wait "$C"
+check "c exits 1" 1 "$?"
+check_contains "c says why" "leadership lost (not renewed within 4000 ms)" "$(cat "$WORK/c.log")"
+c_stop=$(grep "morphling operator: stopping" "$WORK/c.log" | cut -d' ' -f1)
+d_lead=$(grep "morphling operator: leading" "$WORK/d.log" | cut -d' ' -f1)
+check_true "c stopped ($c_stop) before d led ($d_lead)" test "$c_stop" "<" "$d_lead"
+check "c wrote nothing once d led" 0 \
+    "$(admin_api GET /_test/requests | jq --arg t "$d_lead" '[.items[] |
+        select(.userAgent == "morphling-operator/test c" and .method != "GET" and .time >= $t)] | length')"
+wait_state cut Succeeded
+kill -TERM "$D"
+wait "$D"
+
+[ "$FAILED" -eq 0 ] || { cat "$WORK/a.log"; cat "$WORK/b.log"; cat "$WORK/c.log"; cat "$WORK/d.log"; }
 finish

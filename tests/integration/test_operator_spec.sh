@@ -4,8 +4,10 @@
 # the CRD schema accepts but `morphling validate` refuses end Failed (InvalidSpec) with validate's
 # message, naming the ProfilingExperiment's own field, and a Warning Event, never Running; a spec
 # edited while its experiment runs does not change the run, also across an operator restart
-# (status.runSpec); an experiment whose Trials do not fit its spec (edited under an operator
-# that kept no runSpec) ends Failed (SpecChanged) with its unfinished Trials Killed.
+# (status.runSpec), and the operator says so (a Warning Event SpecChangeIgnored, and
+# status.observedGeneration moves on), as for an edit of a finished experiment; an experiment whose
+# Trials do not fit its spec (edited under an operator that kept no runSpec) ends Failed
+# (SpecChanged) with its unfinished Trials Killed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/operator_lib.sh"
 
@@ -26,6 +28,7 @@ invalid() {
     check_contains "$1: the message" "$3" \
         "$(printf '%s' "$lib_pe" | jq -r '.status.conditions[-1].message')"
     check "$1: no Trial" "" "$(kubectl get trials -n "$NS" -o name | grep "/$1-")"
+    check "$1: observedGeneration" 1 "$(printf '%s' "$lib_pe" | jq -r '.status.observedGeneration')"
     lib_ev=$(kubectl get events -n "$NS" -o json | jq -r --arg n "$1" \
         '.items[] | select(.involvedObject.name == $n and .type == "Warning") | .reason + ": " + .message')
     check_contains "$1: a Warning Event" "InvalidSpec: $NS/$1:" "$lib_ev"
@@ -44,6 +47,19 @@ invalid bo-setting '.spec.algorithm = {algorithmName: "bo", algorithmSettings: [
     "'spec.algorithm.algorithmSettings.bogus': unknown key"
 invalid grid-setting '.spec.algorithm = {algorithmName: "grid", algorithmSettings: [{name: "random_state", value: "10"}]}' \
     "this algorithm takes no settings"
+# An invalid spec fixed afterwards: a finished experiment is not run again, and it says so.
+kubectl patch pe runner-key -n "$NS" --type merge -p '{"spec":{"runner":null}}' >/dev/null
+ignored() { # NAME: its SpecChangeIgnored Events
+    kubectl get events -n "$NS" -o json | jq -r --arg n "$1" \
+        '.items[] | select(.involvedObject.name == $n and .reason == "SpecChangeIgnored") | .message'
+}
+has_ignored() { [ -n "$(ignored "$1")" ]; }
+wait_for "runner-key: the edit is noticed" has_ignored runner-key
+check "runner-key: the Event says why" \
+    "the spec changed (generation 2) after it had finished: the change is not applied (a finished experiment is not run again); to run the new spec, delete the experiment and create it again" \
+    "$(ignored runner-key)"
+check "runner-key: still Failed, observedGeneration 2" "Failed 2" \
+    "$(kubectl get pe runner-key -n "$NS" -o json | jq -r '[.status.conditions[-1].type, .status.observedGeneration] | join(" ")')"
 check "none was ever Running" "" \
     "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "ExperimentRunning") | .involvedObject.name')"
 check "no retry" "" "$(grep retrying "$WORK/operator.log")"
@@ -64,6 +80,10 @@ wait_for "edited-1 runs" trial_running edited-1
 check "kubectl patch of the running experiment's spec" \
     "profilingexperiment.morphling.kubedl.io/edited patched" \
     "$(kubectl patch pe edited -n "$NS" --type merge -p "$edit" 2>&1)"
+wait_for "edited: the edit is noticed" has_ignored edited
+check_contains "edited: the Event says the edit is not applied" \
+    "the spec changed (generation 2) after its run had started: the change is not applied (the run keeps the spec it started with, status.runSpec)" \
+    "$(ignored edited)"
 kill -KILL "$OPERATOR_PID"
 wait "$OPERATOR_PID" 2>/dev/null
 start_operator "$WORK/edited-2.log" --trial-ms 100
@@ -74,6 +94,9 @@ check "the Trials: every one finished, with the spec the run started with" \
         "\(.metadata.name) \(.status.state) \(.spec.samplingResult | length)"' | sort | tr '\n' '|')"
 check "status.runSpec is the spec it started with" 3 \
     "$(kubectl get pe edited -n "$NS" -o json | jq '[.status.runSpec.tunableParameters[].parameters[]] | length')"
+check "edited: observedGeneration is the edit's generation" "2 2" \
+    "$(kubectl get pe edited -n "$NS" -o json | jq -r '[.metadata.generation, .status.observedGeneration] | join(" ")')"
+check "edited: one Event for the edit" 1 "$(ignored edited | wc -l)"
 check_contains "the operator says so" "morphling-system/edited: the spec has changed since its run started" \
     "$(cat "$WORK/edited-2.log")"
 
