@@ -57,8 +57,8 @@ int mp_spec_path(const struct mp_spec *spec, const struct mp_node *node, const c
     /* One message whether the path escapes or is missing: nothing about the file system
      * outside the base folder is revealed. */
     return mp_doc_error(err, node,
-                        "not found inside the server's base folder (paths in submitted "
-                        "specs resolve inside --base-dir)");
+                        "not found inside the folder that submitted specs may read (serve's "
+                        "--base-dir, the operator's --files-dir)");
 }
 
 /* A string field at a dotted place under `map`, if present. */

@@ -229,7 +229,7 @@ for path in ../../../../../../../etc/passwd /etc/passwd examples/no-such.csv; do
     sed "s|surface: .*|surface: $path|" "$SPEC" >"$WORK/escape.yaml"
     check "surface $path: 400" 400 "$(status POST /api/v1/validate --data-binary @"$WORK/escape.yaml")"
     check "surface $path: one message naming the field" \
-        "'runner.surface': not found inside the server's base folder (paths in submitted specs resolve inside --base-dir)" \
+        "'runner.surface': not found inside the folder that submitted specs may read (serve's --base-dir, the operator's --files-dir)" \
         "$(body .error.message | sed 's|^spec:[0-9]*:[0-9]*: ||')"
 done
 check "the answer holds nothing of the file" "" "$(grep -o 'root:' "$WORK/body")"
