@@ -310,6 +310,15 @@ static void report(int rc, struct mp_error *err)
     }
 }
 
+/* Whether an object names its namespace and itself; the caches hold only those, since the
+ * store names, pruning and the trials' owner checks all need both. The operator writes nothing
+ * else; an API server that answers otherwise is not followed. */
+static bool named(const json_t *o)
+{
+    const char *ns = mp_kube_meta(o, "namespace"), *name = mp_kube_meta(o, "name");
+    return ns && *ns && name && *name;
+}
+
 static int on_replace(void *ud, json_t *items, const char *rv)
 {
     (void)rv;
@@ -321,6 +330,9 @@ static int on_replace(void *ud, json_t *items, const char *rv)
     size_t i;
     json_t *o;
     json_array_foreach (items, i, o) {
+        if (!named(o)) {
+            continue;
+        }
         char *key = mp_kube_key(o);
         json_object_set(cache, key, o);
         free(key);
@@ -343,7 +355,7 @@ static int on_event(void *ud, const struct mp_kube_event *ev)
     if (ev->type == MP_KUBE_DELETED) {
         json_object_del(cache, key);
         rc = r->trials ? 0 : prune(m, &err);
-    } else if (ev->type != MP_KUBE_BOOKMARK) {
+    } else if (ev->type != MP_KUBE_BOOKMARK && named(ev->object)) {
         json_object_set(cache, key, ev->object);
         if (!r->trials) {
             rc = sync_pe(m, ev->object, &err);
