@@ -99,8 +99,8 @@ bool mp_server_token_equal(const char *given, const char *token);
 
 /* The access token kept in `path`: read when the file exists (it must be a regular file of this
  * user, closed to group and others, holding one word of at least MP_SERVER_MIN_TOKEN_LEN
- * characters), else created there (mode 0600) from getrandom as 64 hex digits, *created set.
- * Returns owned in *token. */
+ * characters, each a cookie-octet: printable ASCII but '"', ',', ';' and '\'), else created there
+ * (mode 0600) from getrandom as 64 hex digits, *created set. Returns owned in *token. */
 int mp_server_token_load(const char *path, char **token, bool *created,
                          struct mp_error *err) MP_WUR;
 

@@ -356,4 +356,23 @@ check "token: create with token" 201 "$(status POST /api/v1/experiments --data-b
 check "token: delete with token" 200 "$(status DELETE "/api/v1/experiments/$slow")"
 check "token: delete running experiment" 200 "$(status DELETE /api/v1/experiments/replay-live)"
 stop_server
+
+# A token of one's own in base64 (openssl rand -base64): the printed login URL escapes its '+'
+# (a query reads '+' as a space), and the cookie carries it as it is.
+printf 'b64+/token=0123456789==\n' >"$WORK/token-b64"
+chmod 600 "$WORK/token-b64"
+start_server --token-file "$WORK/token-b64"
+url=$(sed -n 's|.*open \(http://[^ ]*\) to log in.*|\1|p' "$WORK/server.out")
+check "base64 token: the login URL escapes it" "$BASE/?token=b64%2B%2Ftoken%3D0123456789%3D%3D" "$url"
+curl -s -D "$WORK/login-b64.h" -o /dev/null "$url"
+check "base64 token: the printed login URL logs in" 303 \
+    "$(sed -n 's|^HTTP/1.1 \([0-9]*\).*|\1|p' "$WORK/login-b64.h")"
+check_contains "base64 token: the cookie holds the token" "morphling_token_$PORT=b64+/token=0123456789==;" \
+    "$(grep '^Set-Cookie' "$WORK/login-b64.h")"
+stop_server
+printf 'semi;colon-0123456789\n' >"$WORK/token-semi"
+chmod 600 "$WORK/token-semi"
+"$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --token-file "$WORK/token-semi" >/dev/null 2>"$WORK/err"
+check "a token a cookie cannot carry is refused" 2 "$?"
+check_contains "... saying why" "cannot be sent in a cookie" "$(cat "$WORK/err")"
 finish

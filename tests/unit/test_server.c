@@ -137,6 +137,25 @@ static void token_file(void **state)
     fclose(f);
     assert_int_equal(mp_server_token_load(path, &again, &created, &err), MP_EINVALID);
     assert_non_null(strstr(err.msg, "expected one word"));
+    /* The login cookie could not carry these (';' would end its value). */
+    static const char *const bad[] = {"semi;colon-0123456789",  "quote\"d-0123456789",
+                                      "comma,token-0123456789", "back\\slash-0123456789",
+                                      "caf\xc3\xa9-0123456789", "ctrl\x01-0123456789"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        f = fopen(path, "w");
+        fprintf(f, "%s\n", bad[i]);
+        fclose(f);
+        if (mp_server_token_load(path, &again, &created, &err) != MP_EINVALID) {
+            fail_msg("token '%s' accepted", bad[i]);
+        }
+        assert_non_null(strstr(err.msg, "cannot be sent in a cookie"));
+    }
+    f = fopen(path, "w");
+    fputs("b64+/token=0123456789==\n", f);
+    fclose(f);
+    assert_int_equal(mp_server_token_load(path, &again, &created, &err), 0);
+    assert_string_equal(again, "b64+/token=0123456789==");
+    free(again);
     assert_int_equal(mp_server_token_load(dir, &again, &created, &err), MP_EINVALID);
     unlink(link);
     unlink(path);
