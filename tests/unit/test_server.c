@@ -285,6 +285,54 @@ static void kube_mirror_skips_nameless_objects(void **state)
     free(dir);
 }
 
+/* A head of allowed size holding thousands of fields, cookies or query arguments overflowed
+ * libmicrohttpd's per-connection memory (an HTML 431, or a connection closed without an answer):
+ * the gate caps their counts and answers in JSON. */
+static unsigned head_of(const char *target, size_t fields, size_t cookies, const char **code)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_addf(&b, "GET %s HTTP/1.1\r\nHost: a\r\n", target);
+    for (size_t i = 1; i < fields; i++) {
+        mp_buf_addf(&b, "X-F%zu: v\r\n", i);
+    }
+    if (cookies > 0) {
+        mp_buf_adds(&b, "Cookie: c0=v");
+        for (size_t i = 1; i < cookies; i++) {
+            mp_buf_addf(&b, i % 2 ? "; c%zu=v" : ", c%zu=v", i);
+        }
+        mp_buf_adds(&b, "\r\n");
+    }
+    mp_buf_adds(&b, "\r\n");
+    const char *msg = NULL;
+    unsigned st = mp_server_head_check(b.data, b.len, code, &msg);
+    mp_buf_release(&b);
+    return st;
+}
+
+static void head_counts_are_capped(void **state)
+{
+    (void)state;
+    const char *code = NULL;
+    assert_int_equal(head_of("/", MP_SERVER_MAX_HEADER_FIELDS, 0, &code), 0);
+    assert_int_equal(head_of("/", MP_SERVER_MAX_HEADER_FIELDS + 1, 0, &code), 431);
+    assert_string_equal(code, "header_too_large");
+    assert_int_equal(head_of("/", 2000, 0, &code), 431);
+    /* The Cookie field is one of the fields. */
+    assert_int_equal(head_of("/", 2, MP_SERVER_MAX_COOKIES, &code), 0);
+    assert_int_equal(head_of("/", 2, MP_SERVER_MAX_COOKIES + 1, &code), 431);
+    assert_string_equal(code, "header_too_large");
+    struct mp_buf t = MP_BUF_INIT;
+    mp_buf_adds(&t, "/healthz?a");
+    for (size_t i = 1; i < MP_SERVER_MAX_QUERY_ARGS; i++) {
+        mp_buf_adds(&t, "&a");
+    }
+    assert_int_equal(head_of(t.data, 1, 0, &code), 0);
+    mp_buf_adds(&t, "&a");
+    assert_int_equal(head_of(t.data, 1, 0, &code), 414);
+    assert_string_equal(code, "uri_too_long");
+    mp_buf_release(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +344,7 @@ int main(void)
         cmocka_unit_test(token_file),
         cmocka_unit_test(request_heads),
         cmocka_unit_test(assets_are_embedded),
+        cmocka_unit_test(head_counts_are_capped),
         cmocka_unit_test(kube_mirror_skips_nameless_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
