@@ -291,6 +291,7 @@ static unsigned request_line_check(const char *line, size_t n, const char **code
 struct head_counts {
     unsigned hosts, lengths;
     size_t fields, cookies;
+    bool bodiless; /* GET or HEAD: no body */
 };
 
 /* NAME: VALUE, with no chunked body, one Host and one Content-Length of at most the body
@@ -355,6 +356,14 @@ static unsigned header_line_check(const char *line, size_t n, struct head_counts
             *msg = "request body over 1048576 bytes (or a bad Content-Length)";
             return HTTP_TOO_LARGE;
         }
+        /* No GET or HEAD route reads a body, and the public ones (the dashboard's files,
+         * /healthz) would otherwise let a client without the token hold a worker for the
+         * body's whole deadline: 32 of them, trickling, locked out every other client of
+         * their address. */
+        if (value > 0 && seen->bodiless) {
+            *msg = "a GET or HEAD request carries no body";
+            return MHD_HTTP_BAD_REQUEST;
+        }
     }
     return 0;
 }
@@ -376,6 +385,10 @@ unsigned mp_server_head_check(const char *head, size_t len, const char **code, c
         }
         if (n == 0) {
             return first ? MHD_HTTP_BAD_REQUEST : 0; /* the blank line ends the head */
+        }
+        if (first) {
+            seen.bodiless = (n > 4 && strncmp(line, "GET ", 4) == 0) ||
+                            (n > 5 && strncmp(line, "HEAD ", 5) == 0);
         }
         unsigned status = first ? request_line_check(line, n, code, msg)
                                 : header_line_check(line, n, &seen, code, msg);

@@ -203,6 +203,12 @@ static void request_heads(void **state)
         {"GET /api/v1/x?a=1%00 HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad_request"},
         {"GET /a%000 HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad_request"},
         {"GET /a%100 HTTP/1.1\r\nHost: a\r\n\r\n", 0, NULL},
+        /* No GET or HEAD route reads a body: a public one would hold a worker for it. */
+        {"GET /healthz HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n", 400, "bad_request"},
+        {"HEAD / HTTP/1.1\r\nContent-Length: 1\r\n\r\n", 400, "bad_request"},
+        {"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 0, NULL},
+        {"GETX / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", 0, NULL},
+        {"DELETE /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n", 0, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *code = NULL, *msg = NULL;
