@@ -43,6 +43,9 @@ mhd_result mp_srv_send_bytes(struct MHD_Connection *c, struct request *req, unsi
     if (status == MHD_HTTP_UNAUTHORIZED) {
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"morphling\"");
     }
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->allow) {
+        MHD_add_response_header(resp, "Allow", req->allow); /* RFC 9110, 15.5.6 */
+    }
     req->status = status;
     req->answered = true;
     mhd_result r = MHD_queue_response(c, status, resp);
@@ -240,6 +243,7 @@ static mhd_result dispatch(struct mp_server *srv, struct MHD_Connection *c, stru
     }
     if (is_unsafe(method)) {
         req->route = "other";
+        req->allow = "GET, HEAD";
         return mp_srv_send_error(c, req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                                  "%s is not allowed on %s", method, url);
     }

@@ -76,6 +76,7 @@ struct request {
     unsigned status;
     const char *route; /* static label for metrics */
     char method[8];
+    const char *allow; /* a 405's Allow header (static): the route's methods */
 };
 
 /* Responses. Each returns the MHD result of queueing and records the status in req. */

@@ -76,6 +76,11 @@ check "validate: error line" "$line" "$(body .error.line)"
 cli=$(cd "$MP_SOURCE_DIR" && "$MORPHLING" validate "$WORK/bad.yaml" 2>&1 | sed "s|^morphling: $WORK/bad.yaml||")
 check "validate: same message as the CLI" "$cli" "$(body .error.message | sed 's|^spec||')"
 check "GET on validate" 405 "$(status GET /api/v1/validate)"
+# A 405 names the methods the route has (RFC 9110, 15.5.6: the server MUST send Allow).
+allow() { curl -s -o /dev/null -D - -X "$1" -H "$AUTH" "$BASE$2" | tr -d '\r' | sed -n 's/^Allow: //p'; }
+check "405 on validate: Allow" "POST" "$(allow GET /api/v1/validate)"
+check "405 on the list: Allow" "GET, HEAD, POST" "$(allow PUT /api/v1/experiments)"
+check "405 on a page: Allow" "GET, HEAD" "$(allow POST /index.html)"
 # Issue 13: an int range of more than 10^12 values without a step killed the server.
 printf 'name: big\nobjective: {metric: q}\nrunner: {kind: replay, surface: x.csv}\nparameters:\n  - {name: n, type: int, min: 1, max: 1000000000002}\n' >"$WORK/big-range.yaml"
 check "an int range without step over 10^12 values: 400" 400 "$(status POST /api/v1/validate --data-binary @"$WORK/big-range.yaml")"
@@ -157,6 +162,8 @@ check "missing experiment" 404 "$(status GET /api/v1/experiments/nope)"
 check "missing: error code" not_found "$(body .error.code)"
 check "unknown API route" 404 "$(status GET /api/v1/nope)"
 check "PUT on an experiment" 405 "$(status PUT "/api/v1/experiments/$id")"
+check "405 on an experiment: Allow" "GET, HEAD, DELETE" "$(allow PUT "/api/v1/experiments/$id")"
+check "405 on cancel: Allow" "POST" "$(allow GET "/api/v1/experiments/$id/cancel")"
 check "cancel a finished experiment" 409 "$(status POST "/api/v1/experiments/$id/cancel")"
 
 # Cancel a running experiment: it ends CANCELLED with no trial left running.
