@@ -79,6 +79,11 @@ check "GET on validate" 405 "$(status GET /api/v1/validate)"
 # A 405 names the methods the route has (RFC 9110, 15.5.6: the server MUST send Allow).
 allow() { curl -s -o /dev/null -D - -X "$1" -H "$AUTH" "$BASE$2" | tr -d '\r' | sed -n 's/^Allow: //p'; }
 check "405 on validate: Allow" "POST" "$(allow GET /api/v1/validate)"
+# HEAD on an event stream: headers only (the library sent a chunked body's last chunk).
+check "HEAD on the event stream: no body" 0 \
+    "$(curl -s --raw -X HEAD --max-time 5 -H "$AUTH" "$BASE/api/v1/events" | wc -c | tr -d ' ')"
+check "HEAD on the event stream: its type" "text/event-stream" \
+    "$(curl -s -I --max-time 5 -H "$AUTH" "$BASE/api/v1/events" | tr -d '\r' | sed -n 's/^Content-Type: //p')"
 check "405 on the list: Allow" "GET, HEAD, POST" "$(allow PUT /api/v1/experiments)"
 check "405 on a page: Allow" "GET, HEAD" "$(allow POST /index.html)"
 # Issue 13: an int range of more than 10^12 values without a step killed the server.
