@@ -247,11 +247,18 @@ static int sync_pe(struct mp_kube_mirror *m, const json_t *pe, struct mp_error *
     }
     const char *k;
     json_t *t;
+    json_t *seen = json_object(); /* numbers synced in this pass: the first object listed wins */
     json_object_foreach (rc == 0 ? m->trials : NULL, k, t) {
         if (!owned_by(t, ns, name)) {
             continue;
         }
         int64_t number = json_integer_value(json_object_get(json_object_get(t, "spec"), "number"));
+        char key[24];
+        snprintf(key, sizeof(key), "%lld", (long long)number);
+        if (json_object_get(seen, key)) {
+            continue; /* a second Trial of one number would make the store refuse the rest */
+        }
+        json_object_set_new(seen, key, json_true());
         const struct mp_trial_row *tr = NULL;
         for (size_t i = 0; i < n; i++) {
             tr = rows[i].number == number ? &rows[i] : tr;
@@ -260,6 +267,7 @@ static int sync_pe(struct mp_kube_mirror *m, const json_t *pe, struct mp_error *
             break;
         }
     }
+    json_decref(seen);
     mp_trial_rows_free(rows, n);
     mp_experiment_row_release(&row);
     free(sname);

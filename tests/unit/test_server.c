@@ -339,6 +339,65 @@ static void head_counts_are_capped(void **state)
     mp_buf_release(&t);
 }
 
+/* Two Trial objects with the same number (tests/data/pe/mirror-duplicate-trials.json: trials 1,
+ * 1 and 2 of mobilenet-grid.yaml's experiment): the first is mirrored, the other skipped. The
+ * second made the store refuse a repeated number and ended the experiment's sync there, so trial
+ * 2 (and any listed after it) was never mirrored, at every later event too. */
+static void kube_mirror_skips_a_repeated_trial_number(void **state)
+{
+    (void)state;
+    char *dir = kf_tmpdir();
+    char *list_path = mp_xasprintf("%s/pe/mirror-duplicate-trials.json", getenv("MP_TEST_DATA"));
+    char *list = kf_read(list_path);
+    assert_non_null(list);
+    struct kf_server *s = kf_start(KF_HTTP, dir);
+    kf_set_default(s, 200, list); /* both lists: each cache skips the other's kind */
+    char *text = mp_xasprintf("current-context: t\n"
+                              "contexts:\n- name: t\n  context: {cluster: c, namespace: ns}\n"
+                              "clusters:\n- name: c\n  cluster:\n    server: %s\n",
+                              kf_url(s));
+    struct mp_kube_config *cfg = NULL;
+    struct mp_kube_client *c = NULL;
+    struct mp_kube_client_opts o = {.backoff_initial_ms = 10, .backoff_max_ms = 20};
+    struct mp_error err = {0};
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0 ||
+        mp_kube_client_new(cfg, &o, &c, &err) != 0) {
+        fail_msg("client: %s", err.msg);
+    }
+    char *db = mp_xasprintf("%s/mirror.db", dir);
+    struct mp_kube_mirror_opts mo = {.client = c, .ns = "morphling-system", .db_path = db};
+    struct mp_kube_mirror *m = NULL;
+    if (mp_kube_mirror_start(&mo, &m, &err) != 0) {
+        fail_msg("mirror: %s", err.msg);
+    }
+    kf_wait_requests(s, 4); /* both lists answered, both watches tried */
+    mp_kube_mirror_stop(m);
+    struct mp_store *st = NULL;
+    struct mp_experiment_row row = {0};
+    struct mp_trial_row *trials = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_open(db, NULL, &st, &err), 0);
+    if (mp_store_experiment_find(st, "mobilenet-experiment-grid", &row, &err) != 0) {
+        fail_msg("not mirrored: %s", err.msg);
+    }
+    assert_int_equal(mp_store_trial_list(st, row.id, &trials, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(trials[0].number, 1);
+    assert_string_equal(trials[0].params_json, "{\"cpu\":\"1\"}"); /* the first one listed */
+    assert_int_equal(trials[1].number, 2);
+    mp_trial_rows_free(trials, n);
+    mp_experiment_row_release(&row);
+    mp_store_close(st);
+    mp_kube_client_free(c);
+    kf_stop(s);
+    free(db);
+    free(text);
+    free(list);
+    free(list_path);
+    kf_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +411,7 @@ int main(void)
         cmocka_unit_test(assets_are_embedded),
         cmocka_unit_test(head_counts_are_capped),
         cmocka_unit_test(kube_mirror_skips_nameless_objects),
+        cmocka_unit_test(kube_mirror_skips_a_repeated_trial_number),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
