@@ -362,6 +362,7 @@ static void server_free(struct mp_server *srv)
     free(srv->cookie_name);
     mp_srv_metrics_release(&srv->metrics);
     pthread_mutex_destroy(&srv->jobs_lock);
+    pthread_cond_destroy(&srv->jobs_cond);
     pthread_mutex_destroy(&srv->streams_lock);
     free(srv);
 }
@@ -434,6 +435,7 @@ int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, s
                                : getcwd(cwd, sizeof(cwd)) ? cwd
                                                           : ".");
     pthread_mutex_init(&srv->jobs_lock, NULL);
+    pthread_cond_init(&srv->jobs_cond, NULL);
     pthread_mutex_init(&srv->streams_lock, NULL);
     mp_srv_metrics_init(&srv->metrics);
     rc = start_daemon(srv, listen_fd, err);

@@ -59,6 +59,7 @@ struct mp_server {
     unsigned port;
     atomic_bool stopping;
     pthread_mutex_t jobs_lock;
+    pthread_cond_t jobs_cond; /* a job stopped by mp_srv_job_stop_wait left the list */
     struct job *jobs;
     struct metrics metrics;
     struct gate *gate;
