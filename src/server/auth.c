@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 bool mp_server_host_is_loopback(const char *host)
 {
@@ -89,10 +90,15 @@ bool mp_server_origin_allowed(const char *origin, const char *host_header)
 
 bool mp_server_token_ok(const char *authorization, const char *token)
 {
-    if (!authorization || strncmp(authorization, "Bearer ", 7) != 0) {
+    /* The scheme is case-insensitive (RFC 9110, 11.1), then 1*SP (RFC 6750, 2.1). */
+    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0) {
         return false;
     }
-    return mp_server_token_equal(authorization + 7, token);
+    const char *given = authorization + 7;
+    while (*given == ' ') {
+        given++;
+    }
+    return mp_server_token_equal(given, token);
 }
 
 bool mp_server_token_equal(const char *given, const char *token)

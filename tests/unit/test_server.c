@@ -91,7 +91,12 @@ static void token_rules(void **state)
     assert_false(mp_server_token_ok("Bearer 0123456789abcde", t));
     assert_false(mp_server_token_ok("Bearer 0123456789abcdefg", t));
     assert_false(mp_server_token_ok("Bearer 0123456789abcdeX", t));
-    assert_false(mp_server_token_ok("bearer 0123456789abcdef", t));
+    /* The scheme is case-insensitive (RFC 9110, 11.1): curl, Prometheus and browsers write
+     * "Bearer", other clients "bearer" or "BEARER". */
+    assert_true(mp_server_token_ok("bearer 0123456789abcdef", t));
+    assert_true(mp_server_token_ok("BEARER  0123456789abcdef", t));
+    assert_false(mp_server_token_ok("Bearer0123456789abcdef", t));
+    assert_false(mp_server_token_ok("Basic 0123456789abcdef", t));
     assert_false(mp_server_token_ok("0123456789abcdef", t));
     assert_false(mp_server_token_ok(NULL, t));
     assert_false(mp_server_token_ok("Bearer ", t));
