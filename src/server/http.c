@@ -73,8 +73,9 @@ mhd_result mp_srv_send_error(struct MHD_Connection *c, struct request *req, unsi
     mp_buf_addvf(&msg, fmt, ap);
     va_end(ap);
     json_t *e = json_pack("{s:s, s:s}", "code", code, "message", msg.data ? msg.data : "");
-    /* Spec errors read "SOURCE:LINE:COL: ..."; expose the position for editors. */
-    const char *p = msg.data ? strchr(msg.data, ':') : NULL;
+    /* Errors in a submitted spec read "spec:LINE:COL: ..." (its source name); expose the
+     * position for editors. Only those: "no experiment 'a:3:4:'" is no position. */
+    const char *p = msg.data && strncmp(msg.data, "spec:", 5) == 0 ? msg.data + 4 : NULL;
     unsigned line = 0, col = 0;
     if (p && sscanf(p, ":%u:%u:", &line, &col) == 2) {
         json_object_set_new(e, "line", json_integer(line));

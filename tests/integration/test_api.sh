@@ -75,6 +75,8 @@ check "validate: error code" invalid_spec "$(body .error.code)"
 check "validate: error line" "$line" "$(body .error.line)"
 cli=$(cd "$MP_SOURCE_DIR" && "$MORPHLING" validate "$WORK/bad.yaml" 2>&1 | sed "s|^morphling: $WORK/bad.yaml||")
 check "validate: same message as the CLI" "$cli" "$(body .error.message | sed 's|^spec||')"
+check "a 404 naming a ref like a position" 404 "$(status GET /api/v1/experiments/a:3:4:/trials)"
+check "... has no line or column" "null null" "$(body '"\(.error.line) \(.error.column)"')"
 check "GET on validate" 405 "$(status GET /api/v1/validate)"
 # A 405 names the methods the route has (RFC 9110, 15.5.6: the server MUST send Allow).
 allow() { curl -s -o /dev/null -D - -X "$1" -H "$AUTH" "$BASE$2" | tr -d '\r' | sed -n 's/^Allow: //p'; }
