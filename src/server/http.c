@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -182,9 +183,9 @@ static bool check_access(struct mp_server *srv, struct MHD_Connection *c, struct
 {
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     const char *extra = srv->token ? srv->public_host : NULL;
-    bool host_ok =
-        mp_server_host_allowed(host, srv->port, extra) ||
-        (srv->token && host && srv->listen_host_port && strcmp(host, srv->listen_host_port) == 0);
+    bool host_ok = mp_server_host_allowed(host, srv->port, extra) ||
+                   (srv->token && host && srv->listen_host_port &&
+                    strcasecmp(host, srv->listen_host_port) == 0);
     if (!host_ok) {
         *r = mp_srv_send_error(c, req, MHD_HTTP_FORBIDDEN, "bad_host",
                                "Host header '%s' does not name this server", host ? host : "");

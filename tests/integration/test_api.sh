@@ -211,6 +211,7 @@ check "bad Host" 403 "$(status GET /api/v1/experiments -H 'Host: evil.example:80
 check "bad Host: code" bad_host "$(body .error.code)"
 check "rebinding Host with our port" 403 "$(status GET / -H "Host: attacker.test:$PORT")"
 check "localhost Host" 200 "$(status GET /healthz -H "Host: localhost:$PORT")"
+check "a Host in capitals (host names are case-insensitive)" 200 "$(status GET /api/v1/info -H "Host: LocalHost:$PORT")"
 check "cross-origin create" 403 "$(status POST /api/v1/experiments -H 'Origin: http://evil.example' --data-binary @"$WORK/spec.yaml")"
 check "cross-origin delete" 403 "$(status DELETE "/api/v1/experiments/$id" -H 'Origin: http://evil.example')"
 check "same-origin validate" 200 "$(status POST /api/v1/validate -H "Origin: http://127.0.0.1:$PORT" --data-binary @"$SPEC")"

@@ -68,6 +68,10 @@ static void host_header_rules(void **state)
     assert_false(mp_server_host_allowed(NULL, 8080, NULL));
     assert_true(mp_server_host_allowed("tuner.lan:9000", 8080, "tuner.lan:9000"));
     assert_false(mp_server_host_allowed("tuner.lan:9001", 8080, "tuner.lan:9000"));
+    /* Host names are case-insensitive (RFC 9110, 4.2.3). */
+    assert_true(mp_server_host_allowed("LocalHost:8080", 8080, NULL));
+    assert_true(mp_server_host_allowed("tuner.lan:9000", 8080, "Tuner.LAN:9000"));
+    assert_false(mp_server_host_allowed("tuner.lan:9000x", 8080, "Tuner.LAN:9000"));
 }
 
 static void origin_rules(void **state)
@@ -81,6 +85,7 @@ static void origin_rules(void **state)
     assert_false(mp_server_origin_allowed("null", "127.0.0.1:8080"));
     assert_false(mp_server_origin_allowed("http://127.0.0.1:8080.evil", "127.0.0.1:8080"));
     assert_false(mp_server_origin_allowed("http://127.0.0.1:8080", NULL));
+    assert_true(mp_server_origin_allowed("https://tuner.lan:9000", "Tuner.LAN:9000"));
 }
 
 static void token_rules(void **state)
