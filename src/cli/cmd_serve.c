@@ -144,6 +144,22 @@ static int load_token(const struct serve_args *a, const char *db, char **token, 
     return rc;
 }
 
+/* The token as a query value: percent-encoded but for unreserved characters (RFC 3986, 2.3), so
+ * that a '+' (base64) is not read back as a space, nor a '%', '&' or '#' cut it. Owned. */
+static char *query_escape(const char *s)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            strchr("-._~", *c)) {
+            mp_buf_addc(&b, (char)*c);
+        } else {
+            mp_buf_addf(&b, "%%%02X", *c);
+        }
+    }
+    return mp_buf_detach(&b);
+}
+
 static void print_start(const struct serve_args *a, const struct mp_server *srv, const char *db,
                         const char *token, const char *token_path)
 {
@@ -156,9 +172,11 @@ static void print_start(const struct serve_args *a, const struct mp_server *srv,
     printf("morphling serve: listening on http://%s%s%s:%u/ (store %s)\n", l, host, r,
            mp_server_port(srv), db);
     if (token) {
+        char *q = query_escape(token);
         printf("morphling serve: open http://%s%s%s:%u/?token=%s to log in (the token is in %s; "
                "API clients send 'Authorization: Bearer TOKEN')\n",
-               l, host, r, mp_server_port(srv), token, token_path);
+               l, host, r, mp_server_port(srv), q, token_path);
+        free(q);
     } else {
         fprintf(stderr,
                 "morphling serve: WARNING: --no-auth: nothing protects this server. Every local "

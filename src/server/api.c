@@ -420,8 +420,13 @@ static mhd_result api_events(struct mp_server *srv, struct MHD_Connection *c, st
     return mp_srv_sse(srv, c, req, id);
 }
 
-static mhd_result not_allowed(struct MHD_Connection *c, struct request *req, const char *method)
+#define GETS "GET, HEAD"
+
+/* 405, with the methods the route has (allow). */
+static mhd_result not_allowed(struct MHD_Connection *c, struct request *req, const char *method,
+                              const char *allow)
 {
+    req->allow = allow;
     return mp_srv_send_error(c, req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                              "method %s is not allowed here", method);
 }
@@ -441,27 +446,30 @@ static mhd_result api_experiment(struct mp_server *srv, struct MHD_Connection *c
         if (get) {
             return api_get(srv, c, req, ref, "", NULL);
         }
-        return is(method, "DELETE") ? api_delete(srv, c, req, ref) : not_allowed(c, req, method);
+        return is(method, "DELETE") ? api_delete(srv, c, req, ref)
+                                    : not_allowed(c, req, method, GETS ", DELETE");
     }
     const char *what = r->seg[2];
     if (r->n == 3 && is(what, "cancel")) {
-        return is(method, "POST") ? api_cancel(srv, c, req, ref) : not_allowed(c, req, method);
+        return is(method, "POST") ? api_cancel(srv, c, req, ref)
+                                  : not_allowed(c, req, method, "POST");
     }
     if (r->n == 3 && is(what, "export")) {
-        return get ? mp_srv_api_export(srv, c, req, ref) : not_allowed(c, req, method);
+        return get ? mp_srv_api_export(srv, c, req, ref) : not_allowed(c, req, method, GETS);
     }
     if (r->n == 3 && is(what, "events")) {
-        return get ? api_events(srv, c, req, ref) : not_allowed(c, req, method);
+        return get ? api_events(srv, c, req, ref) : not_allowed(c, req, method, GETS);
     }
     bool known =
         is(what, "trials") || is(what, "recommendation") || is(what, "pareto") || is(what, "space");
     if (r->n == 3 && known) {
         req->route = is(what, "trials") ? "trials" : "experiment_view";
-        return get ? api_get(srv, c, req, ref, what, NULL) : not_allowed(c, req, method);
+        return get ? api_get(srv, c, req, ref, what, NULL) : not_allowed(c, req, method, GETS);
     }
     if (r->n == 5 && is(what, "trials") && is(r->seg[4], "logs")) {
         req->route = "logs";
-        return get ? api_get(srv, c, req, ref, "logs", r->seg[3]) : not_allowed(c, req, method);
+        return get ? api_get(srv, c, req, ref, "logs", r->seg[3])
+                   : not_allowed(c, req, method, GETS);
     }
     return mp_srv_send_error(c, req, MHD_HTTP_NOT_FOUND, "not_found", "no such API route");
 }
@@ -483,16 +491,17 @@ mhd_result mp_srv_api(struct mp_server *srv, struct MHD_Connection *c, struct re
         if (get) {
             return api_list(srv, c, req);
         }
-        return is(method, "POST") ? api_create(srv, c, req) : not_allowed(c, req, method);
+        return is(method, "POST") ? api_create(srv, c, req)
+                                  : not_allowed(c, req, method, GETS ", POST");
     }
     if (r.n == 1 && is(r.seg[0], "validate")) {
-        return is(method, "POST") ? api_validate(srv, c, req) : not_allowed(c, req, method);
+        return is(method, "POST") ? api_validate(srv, c, req) : not_allowed(c, req, method, "POST");
     }
     if (r.n == 1 && is(r.seg[0], "info")) {
-        return get ? mp_srv_api_info(c, req) : not_allowed(c, req, method);
+        return get ? mp_srv_api_info(c, req) : not_allowed(c, req, method, GETS);
     }
     if (r.n == 1 && is(r.seg[0], "events")) {
-        return get ? api_events(srv, c, req, NULL) : not_allowed(c, req, method);
+        return get ? api_events(srv, c, req, NULL) : not_allowed(c, req, method, GETS);
     }
     if (r.n >= 2 && is(r.seg[0], "experiments")) {
         return api_experiment(srv, c, req, method, &r);

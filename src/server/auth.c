@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 bool mp_server_host_is_loopback(const char *host)
 {
@@ -65,11 +66,13 @@ bool mp_server_host_allowed(const char *host_header, unsigned port, const char *
     for (size_t i = 0; i < MP_ARRAY_LEN(names); i++) {
         char want[64];
         snprintf(want, sizeof(want), "%s:%u", names[i], port);
-        if (strcmp(host_header, want) == 0) {
+        if (strcasecmp(host_header, want) == 0) {
             return true;
         }
     }
-    return extra && strcmp(host_header, extra) == 0;
+    /* Host names are case-insensitive (RFC 9110, 4.2.3): a --public-host written
+     * "Tuner.lan:9000" behind a proxy that lowercases it must still match. */
+    return extra && strcasecmp(host_header, extra) == 0;
 }
 
 bool mp_server_origin_allowed(const char *origin, const char *host_header)
@@ -84,15 +87,20 @@ bool mp_server_origin_allowed(const char *origin, const char *host_header)
     const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
                        : strncmp(origin, "https://", 8) == 0 ? origin + 8
                                                              : NULL;
-    return rest && strcmp(rest, host_header) == 0;
+    return rest && strcasecmp(rest, host_header) == 0;
 }
 
 bool mp_server_token_ok(const char *authorization, const char *token)
 {
-    if (!authorization || strncmp(authorization, "Bearer ", 7) != 0) {
+    /* The scheme is case-insensitive (RFC 9110, 11.1), then 1*SP (RFC 6750, 2.1). */
+    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0) {
         return false;
     }
-    return mp_server_token_equal(authorization + 7, token);
+    const char *given = authorization + 7;
+    while (*given == ' ') {
+        given++;
+    }
+    return mp_server_token_equal(given, token);
 }
 
 bool mp_server_token_equal(const char *given, const char *token)

@@ -250,8 +250,9 @@ static bool token_char(char c)
 }
 
 /* METHOD SP TARGET SP HTTP/1.x, with no escaped NUL in the target (it would end the decoded
- * path or value early: "/app.js%00x"). 0 when it is one. */
-static unsigned request_line_check(const char *line, size_t n, const char **msg)
+ * path or value early: "/app.js%00x") and at most MP_SERVER_MAX_QUERY_ARGS query arguments.
+ * 0 when it is one. */
+static unsigned request_line_check(const char *line, size_t n, const char **code, const char **msg)
 {
     const char *sp1 = memchr(line, ' ', n);
     const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line + n - sp1 - 1)) : NULL;
@@ -270,12 +271,27 @@ static unsigned request_line_check(const char *line, size_t n, const char **msg)
             return MHD_HTTP_BAD_REQUEST;
         }
     }
+    const char *query = memchr(sp1 + 1, '?', (size_t)(sp2 - sp1 - 1));
+    size_t args = query ? 1 : 0;
+    for (const char *c = query; c && c < sp2; c++) {
+        args += *c == '&';
+    }
+    if (args > MP_SERVER_MAX_QUERY_ARGS) {
+        *code = "uri_too_long";
+        *msg = "the request target has over 100 query arguments";
+        return MHD_HTTP_URI_TOO_LONG;
+    }
     return 0;
 }
 
-/* Fields a request may carry once (RFC 9112, 3.2 and 6.3). */
+/* Fields a request may carry once (RFC 9112, 3.2 and 6.3), and counts of what libmicrohttpd
+ * keeps one record each of in its fixed per-connection memory (MHD_OPTION_CONNECTION_MEMORY_LIMIT):
+ * a head of allowed size with some 1,600 fields, 1,800 cookies or 2,000 query arguments overflowed
+ * it, answered with an HTML 431 or a connection closed without an answer. */
 struct head_counts {
     unsigned hosts, lengths;
+    size_t fields, cookies;
+    bool bodiless; /* GET or HEAD: no body */
 };
 
 /* NAME: VALUE, with no chunked body, one Host and one Content-Length of at most the body
@@ -294,6 +310,23 @@ static unsigned header_line_check(const char *line, size_t n, struct head_counts
     }
     size_t name = (size_t)(colon - line);
     const char *v = colon + 1, *vend = line + n;
+    if (++seen->fields > MP_SERVER_MAX_HEADER_FIELDS) {
+        *code = "header_too_large";
+        *msg = "the request head has over 100 header fields";
+        return MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+    }
+    if (name == 6 && strncasecmp(line, "Cookie", 6) == 0) {
+        /* The library splits a Cookie field at ';' and ','. */
+        seen->cookies++;
+        for (const char *c = v; c < vend; c++) {
+            seen->cookies += *c == ';' || *c == ',';
+        }
+        if (seen->cookies > MP_SERVER_MAX_COOKIES) {
+            *code = "header_too_large";
+            *msg = "the request head has over 200 cookies";
+            return MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+        }
+    }
     while (v < vend && (*v == ' ' || *v == '\t')) {
         v++;
     }
@@ -323,6 +356,14 @@ static unsigned header_line_check(const char *line, size_t n, struct head_counts
             *msg = "request body over 1048576 bytes (or a bad Content-Length)";
             return HTTP_TOO_LARGE;
         }
+        /* No GET or HEAD route reads a body, and the public ones (the dashboard's files,
+         * /healthz) would otherwise let a client without the token hold a worker for the
+         * body's whole deadline: 32 of them, trickling, locked out every other client of
+         * their address. */
+        if (value > 0 && seen->bodiless) {
+            *msg = "a GET or HEAD request carries no body";
+            return MHD_HTTP_BAD_REQUEST;
+        }
     }
     return 0;
 }
@@ -345,8 +386,12 @@ unsigned mp_server_head_check(const char *head, size_t len, const char **code, c
         if (n == 0) {
             return first ? MHD_HTTP_BAD_REQUEST : 0; /* the blank line ends the head */
         }
-        unsigned status =
-            first ? request_line_check(line, n, msg) : header_line_check(line, n, &seen, code, msg);
+        if (first) {
+            seen.bodiless = (n > 4 && strncmp(line, "GET ", 4) == 0) ||
+                            (n > 5 && strncmp(line, "HEAD ", 5) == 0);
+        }
+        unsigned status = first ? request_line_check(line, n, code, msg)
+                                : header_line_check(line, n, &seen, code, msg);
         if (status != 0) {
             return status;
         }
@@ -368,9 +413,11 @@ static void hand_over(struct gate *g, struct pend *p)
 
 static const char *reason_phrase(unsigned status)
 {
-    return status == MHD_HTTP_LENGTH_REQUIRED ? "Length Required"
-           : status == HTTP_TOO_LARGE         ? "Content Too Large"
-                                              : "Bad Request";
+    return status == MHD_HTTP_LENGTH_REQUIRED                   ? "Length Required"
+           : status == HTTP_TOO_LARGE                           ? "Content Too Large"
+           : status == MHD_HTTP_URI_TOO_LONG                    ? "URI Too Long"
+           : status == MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE ? "Request Header Fields Too Large"
+                                                                : "Bad Request";
 }
 
 static void on_readable(struct gate *g, struct pend *p)

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -43,6 +44,9 @@ mhd_result mp_srv_send_bytes(struct MHD_Connection *c, struct request *req, unsi
     if (status == MHD_HTTP_UNAUTHORIZED) {
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"morphling\"");
     }
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->allow) {
+        MHD_add_response_header(resp, "Allow", req->allow); /* RFC 9110, 15.5.6 */
+    }
     req->status = status;
     req->answered = true;
     mhd_result r = MHD_queue_response(c, status, resp);
@@ -70,8 +74,9 @@ mhd_result mp_srv_send_error(struct MHD_Connection *c, struct request *req, unsi
     mp_buf_addvf(&msg, fmt, ap);
     va_end(ap);
     json_t *e = json_pack("{s:s, s:s}", "code", code, "message", msg.data ? msg.data : "");
-    /* Spec errors read "SOURCE:LINE:COL: ..."; expose the position for editors. */
-    const char *p = msg.data ? strchr(msg.data, ':') : NULL;
+    /* Errors in a submitted spec read "spec:LINE:COL: ..." (its source name); expose the
+     * position for editors. Only those: "no experiment 'a:3:4:'" is no position. */
+    const char *p = msg.data && strncmp(msg.data, "spec:", 5) == 0 ? msg.data + 4 : NULL;
     unsigned line = 0, col = 0;
     if (p && sscanf(p, ":%u:%u:", &line, &col) == 2) {
         json_object_set_new(e, "line", json_integer(line));
@@ -178,9 +183,9 @@ static bool check_access(struct mp_server *srv, struct MHD_Connection *c, struct
 {
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     const char *extra = srv->token ? srv->public_host : NULL;
-    bool host_ok =
-        mp_server_host_allowed(host, srv->port, extra) ||
-        (srv->token && host && srv->listen_host_port && strcmp(host, srv->listen_host_port) == 0);
+    bool host_ok = mp_server_host_allowed(host, srv->port, extra) ||
+                   (srv->token && host && srv->listen_host_port &&
+                    strcasecmp(host, srv->listen_host_port) == 0);
     if (!host_ok) {
         *r = mp_srv_send_error(c, req, MHD_HTTP_FORBIDDEN, "bad_host",
                                "Host header '%s' does not name this server", host ? host : "");
@@ -240,6 +245,7 @@ static mhd_result dispatch(struct mp_server *srv, struct MHD_Connection *c, stru
     }
     if (is_unsafe(method)) {
         req->route = "other";
+        req->allow = "GET, HEAD";
         return mp_srv_send_error(c, req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                                  "%s is not allowed on %s", method, url);
     }
@@ -358,6 +364,7 @@ static void server_free(struct mp_server *srv)
     free(srv->cookie_name);
     mp_srv_metrics_release(&srv->metrics);
     pthread_mutex_destroy(&srv->jobs_lock);
+    pthread_cond_destroy(&srv->jobs_cond);
     pthread_mutex_destroy(&srv->streams_lock);
     free(srv);
 }
@@ -430,6 +437,7 @@ int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, s
                                : getcwd(cwd, sizeof(cwd)) ? cwd
                                                           : ".");
     pthread_mutex_init(&srv->jobs_lock, NULL);
+    pthread_cond_init(&srv->jobs_cond, NULL);
     pthread_mutex_init(&srv->streams_lock, NULL);
     mp_srv_metrics_init(&srv->metrics);
     rc = start_daemon(srv, listen_fd, err);

@@ -18,6 +18,7 @@ struct job {
     atomic_bool cancel;      /* tells the engine to stop */
     atomic_bool user_cancel; /* the stop was asked through the API */
     atomic_bool done;
+    bool reaping; /* a caller of mp_srv_job_stop_wait joins it (jobs_lock) */
     pthread_t thread;
     struct job *next;
 };
@@ -64,7 +65,7 @@ static struct job *take_finished(struct mp_server *srv)
     struct job **pp = &srv->jobs;
     while (*pp) {
         struct job *j = *pp;
-        if (atomic_load(&j->done)) {
+        if (atomic_load(&j->done) && !j->reaping) {
             *pp = j->next;
             j->next = done;
             done = j;
@@ -144,23 +145,54 @@ bool mp_srv_job_running(struct mp_server *srv, int64_t exp_id)
     return running;
 }
 
+static bool linked(const struct mp_server *srv, const struct job *j)
+{
+    for (const struct job *o = srv->jobs; o; o = o->next) {
+        if (o == j) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The job stays listed until it has stopped, so that a cancel meanwhile finds it (202) instead
+ * of cancelling the experiment in the store under the running engine, and a second caller waits
+ * for the same stop instead of deleting under it. */
 void mp_srv_job_stop_wait(struct mp_server *srv, int64_t exp_id)
 {
     pthread_mutex_lock(&srv->jobs_lock);
-    struct job *j = NULL;
+    struct job *j = srv->jobs;
+    while (j && j->exp_id != exp_id) {
+        j = j->next;
+    }
+    if (j) {
+        atomic_store(&j->user_cancel, true);
+        atomic_store(&j->cancel, true);
+    }
+    if (j && j->reaping) {
+        while (linked(srv, j)) {
+            pthread_cond_wait(&srv->jobs_cond, &srv->jobs_lock);
+        }
+        j = NULL;
+    } else if (j) {
+        j->reaping = true;
+    }
+    pthread_mutex_unlock(&srv->jobs_lock);
+    if (!j) {
+        return;
+    }
+    pthread_join(j->thread, NULL);
+    pthread_mutex_lock(&srv->jobs_lock);
     for (struct job **pp = &srv->jobs; *pp; pp = &(*pp)->next) {
-        if ((*pp)->exp_id == exp_id) {
-            j = *pp;
+        if (*pp == j) {
             *pp = j->next;
             break;
         }
     }
+    pthread_cond_broadcast(&srv->jobs_cond);
     pthread_mutex_unlock(&srv->jobs_lock);
-    if (j) {
-        atomic_store(&j->user_cancel, true);
-        atomic_store(&j->cancel, true);
-        job_free(j);
-    }
+    mp_spec_free(j->spec);
+    free(j);
 }
 
 void mp_srv_jobs_shutdown(struct mp_server *srv)

@@ -247,11 +247,18 @@ static int sync_pe(struct mp_kube_mirror *m, const json_t *pe, struct mp_error *
     }
     const char *k;
     json_t *t;
+    json_t *seen = json_object(); /* numbers synced in this pass: the first object listed wins */
     json_object_foreach (rc == 0 ? m->trials : NULL, k, t) {
         if (!owned_by(t, ns, name)) {
             continue;
         }
         int64_t number = json_integer_value(json_object_get(json_object_get(t, "spec"), "number"));
+        char key[24];
+        snprintf(key, sizeof(key), "%lld", (long long)number);
+        if (json_object_get(seen, key)) {
+            continue; /* a second Trial of one number would make the store refuse the rest */
+        }
+        json_object_set_new(seen, key, json_true());
         const struct mp_trial_row *tr = NULL;
         for (size_t i = 0; i < n; i++) {
             tr = rows[i].number == number ? &rows[i] : tr;
@@ -260,6 +267,7 @@ static int sync_pe(struct mp_kube_mirror *m, const json_t *pe, struct mp_error *
             break;
         }
     }
+    json_decref(seen);
     mp_trial_rows_free(rows, n);
     mp_experiment_row_release(&row);
     free(sname);
@@ -310,6 +318,15 @@ static void report(int rc, struct mp_error *err)
     }
 }
 
+/* Whether an object names its namespace and itself; the caches hold only those, since the
+ * store names, pruning and the trials' owner checks all need both. The operator writes nothing
+ * else; an API server that answers otherwise is not followed. */
+static bool named(const json_t *o)
+{
+    const char *ns = mp_kube_meta(o, "namespace"), *name = mp_kube_meta(o, "name");
+    return ns && *ns && name && *name;
+}
+
 static int on_replace(void *ud, json_t *items, const char *rv)
 {
     (void)rv;
@@ -321,6 +338,9 @@ static int on_replace(void *ud, json_t *items, const char *rv)
     size_t i;
     json_t *o;
     json_array_foreach (items, i, o) {
+        if (!named(o)) {
+            continue;
+        }
         char *key = mp_kube_key(o);
         json_object_set(cache, key, o);
         free(key);
@@ -343,7 +363,7 @@ static int on_event(void *ud, const struct mp_kube_event *ev)
     if (ev->type == MP_KUBE_DELETED) {
         json_object_del(cache, key);
         rc = r->trials ? 0 : prune(m, &err);
-    } else if (ev->type != MP_KUBE_BOOKMARK) {
+    } else if (ev->type != MP_KUBE_BOOKMARK && named(ev->object)) {
         json_object_set(cache, key, ev->object);
         if (!r->trials) {
             rc = sync_pe(m, ev->object, &err);

@@ -26,6 +26,9 @@
 #define MP_SERVER_MAX_BODY_BYTES          (1u << 20)  /* request bodies (a spec) */
 #define MP_SERVER_MAX_HEADER_BYTES        (32u << 10) /* the request head: line and headers */
 #define MP_SERVER_MAX_REQUEST_LINE_BYTES  (8u << 10)
+#define MP_SERVER_MAX_HEADER_FIELDS       100u /* in one head (gate.c says why these counts) */
+#define MP_SERVER_MAX_COOKIES             200u /* pairs in the Cookie fields */
+#define MP_SERVER_MAX_QUERY_ARGS          100u
 #define MP_SERVER_HEAD_TIMEOUT_S          10   /* the whole head must arrive within this */
 #define MP_SERVER_BODY_TIMEOUT_S          60   /* and the body within this after the head */
 #define MP_SERVER_IDLE_TIMEOUT_S          30u  /* a connection the daemon serves, idle */
@@ -90,7 +93,8 @@ bool mp_server_host_allowed(const char *host_header, unsigned port, const char *
 bool mp_server_origin_allowed(const char *origin, const char *host_header);
 /* Checks a whole request head (up to and including its blank line) for what the HTTP library
  * would refuse with an HTML page: 0 when fine, else the status (400, 411 for a chunked body,
- * 413 for a bad or too large Content-Length) with a JSON error code and message (static). */
+ * 413 for a bad or too large Content-Length, 414 for too many query arguments, 431 for too many
+ * header fields or cookies) with a JSON error code and message (static). */
 unsigned mp_server_head_check(const char *head, size_t len, const char **code, const char **msg);
 /* Constant-time check of an "Authorization: Bearer TOKEN" header value. */
 bool mp_server_token_ok(const char *authorization, const char *token);
@@ -99,8 +103,8 @@ bool mp_server_token_equal(const char *given, const char *token);
 
 /* The access token kept in `path`: read when the file exists (it must be a regular file of this
  * user, closed to group and others, holding one word of at least MP_SERVER_MIN_TOKEN_LEN
- * characters), else created there (mode 0600) from getrandom as 64 hex digits, *created set.
- * Returns owned in *token. */
+ * characters, each a cookie-octet: printable ASCII but '"', ',', ';' and '\'), else created there
+ * (mode 0600) from getrandom as 64 hex digits, *created set. Returns owned in *token. */
 int mp_server_token_load(const char *path, char **token, bool *created,
                          struct mp_error *err) MP_WUR;
 

@@ -59,6 +59,7 @@ struct mp_server {
     unsigned port;
     atomic_bool stopping;
     pthread_mutex_t jobs_lock;
+    pthread_cond_t jobs_cond; /* a job stopped by mp_srv_job_stop_wait left the list */
     struct job *jobs;
     struct metrics metrics;
     struct gate *gate;
@@ -76,6 +77,7 @@ struct request {
     unsigned status;
     const char *route; /* static label for metrics */
     char method[8];
+    const char *allow; /* a 405's Allow header (static): the route's methods */
 };
 
 /* Responses. Each returns the MHD result of queueing and records the status in req. */

@@ -199,6 +199,12 @@ mhd_result mp_srv_sse(struct mp_server *srv, struct MHD_Connection *c, struct re
         return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid",
                                  "event id '%s' is not a non-negative integer", from);
     }
+    if (strcmp(req->method, "HEAD") == 0) {
+        /* Headers only: a streamed answer to HEAD got the chunked body's last chunk (0 CRLF
+         * CRLF) after its head from the library. */
+        stream_free(s);
+        return mp_srv_send_bytes(c, req, MHD_HTTP_OK, "text/event-stream", "", 0, false);
+    }
     s->last_id = from ? v : newest_id(s->st, exp_id);
     mp_buf_adds(&s->out, "retry: 2000\n\n");
     s->last_send_ns = mp_mono_ns();

@@ -50,6 +50,16 @@ static int read_token(const char *path, char **out, struct mp_error *err)
     if (n == 0 || strpbrk(buf, " \t\r\n") || memchr(buf, '\0', (size_t)n)) {
         return mp_error_set(err, MP_EINVALID, "token file '%s': expected one word", path);
     }
+    /* The login URL's cookie carries it: cookie-octets only (RFC 6265, 4.1.1). */
+    for (ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c < 0x21 || c > 0x7e || c == '"' || c == ',' || c == ';' || c == '\\') {
+            return mp_error_set(err, MP_EINVALID,
+                                "token file '%s': byte %zd (0x%02x) cannot be sent in a cookie; "
+                                "use printable ASCII without '\"', ',', ';' or '\\'",
+                                path, i + 1, c);
+        }
+    }
     if ((size_t)n < MP_SERVER_MIN_TOKEN_LEN) {
         return mp_error_set(err, MP_EINVALID,
                             "token file '%s': the token must have at least %u "

@@ -75,7 +75,19 @@ check "validate: error code" invalid_spec "$(body .error.code)"
 check "validate: error line" "$line" "$(body .error.line)"
 cli=$(cd "$MP_SOURCE_DIR" && "$MORPHLING" validate "$WORK/bad.yaml" 2>&1 | sed "s|^morphling: $WORK/bad.yaml||")
 check "validate: same message as the CLI" "$cli" "$(body .error.message | sed 's|^spec||')"
+check "a 404 naming a ref like a position" 404 "$(status GET /api/v1/experiments/a:3:4:/trials)"
+check "... has no line or column" "null null" "$(body '"\(.error.line) \(.error.column)"')"
 check "GET on validate" 405 "$(status GET /api/v1/validate)"
+# A 405 names the methods the route has (RFC 9110, 15.5.6: the server MUST send Allow).
+allow() { curl -s -o /dev/null -D - -X "$1" -H "$AUTH" "$BASE$2" | tr -d '\r' | sed -n 's/^Allow: //p'; }
+check "405 on validate: Allow" "POST" "$(allow GET /api/v1/validate)"
+# HEAD on an event stream: headers only (the library sent a chunked body's last chunk).
+check "HEAD on the event stream: no body" 0 \
+    "$(curl -s --raw -X HEAD --max-time 5 -H "$AUTH" "$BASE/api/v1/events" | wc -c | tr -d ' ')"
+check "HEAD on the event stream: its type" "text/event-stream" \
+    "$(curl -s -I --max-time 5 -H "$AUTH" "$BASE/api/v1/events" | tr -d '\r' | sed -n 's/^Content-Type: //p')"
+check "405 on the list: Allow" "GET, HEAD, POST" "$(allow PUT /api/v1/experiments)"
+check "405 on a page: Allow" "GET, HEAD" "$(allow POST /index.html)"
 # Issue 13: an int range of more than 10^12 values without a step killed the server.
 printf 'name: big\nobjective: {metric: q}\nrunner: {kind: replay, surface: x.csv}\nparameters:\n  - {name: n, type: int, min: 1, max: 1000000000002}\n' >"$WORK/big-range.yaml"
 check "an int range without step over 10^12 values: 400" 400 "$(status POST /api/v1/validate --data-binary @"$WORK/big-range.yaml")"
@@ -157,6 +169,8 @@ check "missing experiment" 404 "$(status GET /api/v1/experiments/nope)"
 check "missing: error code" not_found "$(body .error.code)"
 check "unknown API route" 404 "$(status GET /api/v1/nope)"
 check "PUT on an experiment" 405 "$(status PUT "/api/v1/experiments/$id")"
+check "405 on an experiment: Allow" "GET, HEAD, DELETE" "$(allow PUT "/api/v1/experiments/$id")"
+check "405 on cancel: Allow" "POST" "$(allow GET "/api/v1/experiments/$id/cancel")"
 check "cancel a finished experiment" 409 "$(status POST "/api/v1/experiments/$id/cancel")"
 
 # Cancel a running experiment: it ends CANCELLED with no trial left running.
@@ -197,6 +211,7 @@ check "bad Host" 403 "$(status GET /api/v1/experiments -H 'Host: evil.example:80
 check "bad Host: code" bad_host "$(body .error.code)"
 check "rebinding Host with our port" 403 "$(status GET / -H "Host: attacker.test:$PORT")"
 check "localhost Host" 200 "$(status GET /healthz -H "Host: localhost:$PORT")"
+check "a Host in capitals (host names are case-insensitive)" 200 "$(status GET /api/v1/info -H "Host: LocalHost:$PORT")"
 check "cross-origin create" 403 "$(status POST /api/v1/experiments -H 'Origin: http://evil.example' --data-binary @"$WORK/spec.yaml")"
 check "cross-origin delete" 403 "$(status DELETE "/api/v1/experiments/$id" -H 'Origin: http://evil.example')"
 check "same-origin validate" 200 "$(status POST /api/v1/validate -H "Origin: http://127.0.0.1:$PORT" --data-binary @"$SPEC")"
@@ -208,6 +223,28 @@ check "oversized head" 431 "$(status GET /healthz -H "X-Big: $(head -c 40000 /de
 check "oversized head: JSON" header_too_large "$(body .error.code)"
 check "oversized request line" 414 "$(status GET "/$(head -c 10000 /dev/zero | tr '\0' u)")"
 check "oversized request line: JSON" uri_too_long "$(body .error.code)"
+# Heads of allowed size with thousands of fields, cookies or query arguments: the library ran out
+# of its per-connection memory (an HTML 431, or no answer at all); the gate caps their counts.
+many_fields=$(i=0; while [ $i -lt 3000 ]; do printf -- "-H a$i:v "; i=$((i + 1)); done)
+# shellcheck disable=SC2086 # one -H per field
+check "3000 header fields" 431 "$(status GET /healthz $many_fields)"
+check "3000 header fields: JSON" header_too_large "$(body .error.code)"
+cookies=$(i=0; while [ $i -lt 3000 ]; do printf 'c%s=v; ' $i; i=$((i + 1)); done)
+check "3000 cookies" 431 "$(status GET /healthz -H "Cookie: $cookies")"
+check "3000 cookies: JSON" header_too_large "$(body .error.code)"
+args=$(i=0; while [ $i -lt 3000 ]; do printf 'a&'; i=$((i + 1)); done)
+check "3000 query arguments" 414 "$(status GET "/healthz?$args")"
+check "3000 query arguments: JSON" uri_too_long "$(body .error.code)"
+some_fields=$(i=0; while [ $i -lt 90 ]; do printf -- "-H x$i:%0300d " 0; i=$((i + 1)); done)
+cookies=$(i=0; while [ $i -lt 199 ]; do printf 'c%s=v; ' $i; i=$((i + 1)); done)
+args=$(i=0; while [ $i -lt 99 ]; do printf 'a%s=1&' $i; i=$((i + 1)); done)
+# shellcheck disable=SC2086
+check "every count at its cap in a head near 32 KiB: served" 200 \
+    "$(status GET "/healthz?${args}z=1" $some_fields -H "Cookie: ${cookies}z=1")"
+# A public GET with a body: a client without the token, trickling it, held a worker for the
+# body's deadline (60 s); 32 of them locked out every other client of 127.0.0.1.
+check "a GET with a body" 400 "$(anon GET /healthz --data-binary @"$SPEC")"
+check "a GET with a body: JSON" bad_request "$(body .error.code)"
 check "Content-Length beyond 64 bits" 413 "$(status POST /api/v1/validate -H 'Content-Length: 99999999999999999999999' --data-binary @"$SPEC")"
 check "Content-Length beyond 64 bits: JSON" too_large "$(body .error.code)"
 check "a chunked body" 411 "$(status POST /api/v1/validate -H 'Transfer-Encoding: chunked' --data-binary @"$SPEC")"
@@ -356,4 +393,23 @@ check "token: create with token" 201 "$(status POST /api/v1/experiments --data-b
 check "token: delete with token" 200 "$(status DELETE "/api/v1/experiments/$slow")"
 check "token: delete running experiment" 200 "$(status DELETE /api/v1/experiments/replay-live)"
 stop_server
+
+# A token of one's own in base64 (openssl rand -base64): the printed login URL escapes its '+'
+# (a query reads '+' as a space), and the cookie carries it as it is.
+printf 'b64+/token=0123456789==\n' >"$WORK/token-b64"
+chmod 600 "$WORK/token-b64"
+start_server --token-file "$WORK/token-b64"
+url=$(sed -n 's|.*open \(http://[^ ]*\) to log in.*|\1|p' "$WORK/server.out")
+check "base64 token: the login URL escapes it" "$BASE/?token=b64%2B%2Ftoken%3D0123456789%3D%3D" "$url"
+curl -s -D "$WORK/login-b64.h" -o /dev/null "$url"
+check "base64 token: the printed login URL logs in" 303 \
+    "$(sed -n 's|^HTTP/1.1 \([0-9]*\).*|\1|p' "$WORK/login-b64.h")"
+check_contains "base64 token: the cookie holds the token" "morphling_token_$PORT=b64+/token=0123456789==;" \
+    "$(grep '^Set-Cookie' "$WORK/login-b64.h")"
+stop_server
+printf 'semi;colon-0123456789\n' >"$WORK/token-semi"
+chmod 600 "$WORK/token-semi"
+"$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --token-file "$WORK/token-semi" >/dev/null 2>"$WORK/err"
+check "a token a cookie cannot carry is refused" 2 "$?"
+check_contains "... saying why" "cannot be sent in a cookie" "$(cat "$WORK/err")"
 finish

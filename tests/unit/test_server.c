@@ -13,7 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kube/kube.h"
 #include "server/server.h"
+#include "store/store.h"
+#include "kube_fake.h"
 
 static void loopback_addresses(void **state)
 {
@@ -65,6 +68,10 @@ static void host_header_rules(void **state)
     assert_false(mp_server_host_allowed(NULL, 8080, NULL));
     assert_true(mp_server_host_allowed("tuner.lan:9000", 8080, "tuner.lan:9000"));
     assert_false(mp_server_host_allowed("tuner.lan:9001", 8080, "tuner.lan:9000"));
+    /* Host names are case-insensitive (RFC 9110, 4.2.3). */
+    assert_true(mp_server_host_allowed("LocalHost:8080", 8080, NULL));
+    assert_true(mp_server_host_allowed("tuner.lan:9000", 8080, "Tuner.LAN:9000"));
+    assert_false(mp_server_host_allowed("tuner.lan:9000x", 8080, "Tuner.LAN:9000"));
 }
 
 static void origin_rules(void **state)
@@ -78,6 +85,7 @@ static void origin_rules(void **state)
     assert_false(mp_server_origin_allowed("null", "127.0.0.1:8080"));
     assert_false(mp_server_origin_allowed("http://127.0.0.1:8080.evil", "127.0.0.1:8080"));
     assert_false(mp_server_origin_allowed("http://127.0.0.1:8080", NULL));
+    assert_true(mp_server_origin_allowed("https://tuner.lan:9000", "Tuner.LAN:9000"));
 }
 
 static void token_rules(void **state)
@@ -88,7 +96,12 @@ static void token_rules(void **state)
     assert_false(mp_server_token_ok("Bearer 0123456789abcde", t));
     assert_false(mp_server_token_ok("Bearer 0123456789abcdefg", t));
     assert_false(mp_server_token_ok("Bearer 0123456789abcdeX", t));
-    assert_false(mp_server_token_ok("bearer 0123456789abcdef", t));
+    /* The scheme is case-insensitive (RFC 9110, 11.1): curl, Prometheus and browsers write
+     * "Bearer", other clients "bearer" or "BEARER". */
+    assert_true(mp_server_token_ok("bearer 0123456789abcdef", t));
+    assert_true(mp_server_token_ok("BEARER  0123456789abcdef", t));
+    assert_false(mp_server_token_ok("Bearer0123456789abcdef", t));
+    assert_false(mp_server_token_ok("Basic 0123456789abcdef", t));
     assert_false(mp_server_token_ok("0123456789abcdef", t));
     assert_false(mp_server_token_ok(NULL, t));
     assert_false(mp_server_token_ok("Bearer ", t));
@@ -134,6 +147,25 @@ static void token_file(void **state)
     fclose(f);
     assert_int_equal(mp_server_token_load(path, &again, &created, &err), MP_EINVALID);
     assert_non_null(strstr(err.msg, "expected one word"));
+    /* The login cookie could not carry these (';' would end its value). */
+    static const char *const bad[] = {"semi;colon-0123456789",  "quote\"d-0123456789",
+                                      "comma,token-0123456789", "back\\slash-0123456789",
+                                      "caf\xc3\xa9-0123456789", "ctrl\x01-0123456789"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        f = fopen(path, "w");
+        fprintf(f, "%s\n", bad[i]);
+        fclose(f);
+        if (mp_server_token_load(path, &again, &created, &err) != MP_EINVALID) {
+            fail_msg("token '%s' accepted", bad[i]);
+        }
+        assert_non_null(strstr(err.msg, "cannot be sent in a cookie"));
+    }
+    f = fopen(path, "w");
+    fputs("b64+/token=0123456789==\n", f);
+    fclose(f);
+    assert_int_equal(mp_server_token_load(path, &again, &created, &err), 0);
+    assert_string_equal(again, "b64+/token=0123456789==");
+    free(again);
     assert_int_equal(mp_server_token_load(dir, &again, &created, &err), MP_EINVALID);
     unlink(link);
     unlink(path);
@@ -181,6 +213,12 @@ static void request_heads(void **state)
         {"GET /api/v1/x?a=1%00 HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad_request"},
         {"GET /a%000 HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad_request"},
         {"GET /a%100 HTTP/1.1\r\nHost: a\r\n\r\n", 0, NULL},
+        /* No GET or HEAD route reads a body: a public one would hold a worker for it. */
+        {"GET /healthz HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n", 400, "bad_request"},
+        {"HEAD / HTTP/1.1\r\nContent-Length: 1\r\n\r\n", 400, "bad_request"},
+        {"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 0, NULL},
+        {"GETX / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", 0, NULL},
+        {"DELETE /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n", 0, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *code = NULL, *msg = NULL;
@@ -207,13 +245,183 @@ static void assets_are_embedded(void **state)
     assert_null(mp_server_asset(""));
 }
 
+/* A mirror of a namespace whose API server lists objects without a name (or a namespace): they
+ * are left out, as the operator would never write them; they crashed the mirror (strdup of the
+ * missing name when pruning, strcmp with a missing namespace when matching trials). */
+static void kube_mirror_skips_nameless_objects(void **state)
+{
+    (void)state;
+    char *dir = kf_tmpdir();
+    struct kf_server *s = kf_start(KF_HTTP, dir);
+    kf_set_default(s, 200,
+                   "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":["
+                   "{\"metadata\":{\"namespace\":\"ns\"}},{\"metadata\":{\"name\":\"x\"}},"
+                   "{\"metadata\":{\"name\":7,\"namespace\":\"ns\"}},{\"kind\":\"Trial\"}]}");
+    char *text = mp_xasprintf("current-context: t\n"
+                              "contexts:\n- name: t\n  context: {cluster: c, namespace: ns}\n"
+                              "clusters:\n- name: c\n  cluster:\n    server: %s\n",
+                              kf_url(s));
+    struct mp_kube_config *cfg = NULL;
+    struct mp_kube_client *c = NULL;
+    struct mp_kube_client_opts o = {.backoff_initial_ms = 10, .backoff_max_ms = 20};
+    struct mp_error err = {0};
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0 ||
+        mp_kube_client_new(cfg, &o, &c, &err) != 0) {
+        fail_msg("client: %s", err.msg);
+    }
+    char *db = mp_xasprintf("%s/mirror.db", dir);
+    struct mp_store *st = NULL;
+    int64_t id = 0;
+    for (int all = 0; all < 2; all++) {
+        /* An experiment mirrored before, gone from the cluster since: pruned. */
+        assert_int_equal(mp_store_open(db, NULL, &st, &err), 0);
+        assert_int_equal(mp_store_experiment_create(st, "gone", "{}", "/", 0, &id, &err), 0);
+        mp_store_close(st);
+        struct mp_kube_mirror_opts mo = {.client = c, .ns = all ? NULL : "ns", .db_path = db};
+        struct mp_kube_mirror *m = NULL;
+        size_t before = kf_count(s);
+        if (mp_kube_mirror_start(&mo, &m, &err) != 0) {
+            fail_msg("mirror: %s", err.msg);
+        }
+        kf_wait_requests(s, before + 4); /* both lists answered, both watches tried */
+        mp_kube_mirror_stop(m);
+    }
+    struct mp_experiment_row *rows = NULL;
+    size_t n = 99;
+    assert_int_equal(mp_store_open(db, NULL, &st, &err), 0);
+    assert_int_equal(mp_store_experiment_list(st, &rows, &n, &err), 0);
+    assert_int_equal(n, 0);
+    mp_experiment_rows_free(rows, n);
+    mp_store_close(st);
+    mp_kube_client_free(c);
+    kf_stop(s);
+    free(db);
+    free(text);
+    kf_rmtree(dir);
+    free(dir);
+}
+
+/* A head of allowed size holding thousands of fields, cookies or query arguments overflowed
+ * libmicrohttpd's per-connection memory (an HTML 431, or a connection closed without an answer):
+ * the gate caps their counts and answers in JSON. */
+static unsigned head_of(const char *target, size_t fields, size_t cookies, const char **code)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_addf(&b, "GET %s HTTP/1.1\r\nHost: a\r\n", target);
+    for (size_t i = 1; i < fields; i++) {
+        mp_buf_addf(&b, "X-F%zu: v\r\n", i);
+    }
+    if (cookies > 0) {
+        mp_buf_adds(&b, "Cookie: c0=v");
+        for (size_t i = 1; i < cookies; i++) {
+            mp_buf_addf(&b, i % 2 ? "; c%zu=v" : ", c%zu=v", i);
+        }
+        mp_buf_adds(&b, "\r\n");
+    }
+    mp_buf_adds(&b, "\r\n");
+    const char *msg = NULL;
+    unsigned st = mp_server_head_check(b.data, b.len, code, &msg);
+    mp_buf_release(&b);
+    return st;
+}
+
+static void head_counts_are_capped(void **state)
+{
+    (void)state;
+    const char *code = NULL;
+    assert_int_equal(head_of("/", MP_SERVER_MAX_HEADER_FIELDS, 0, &code), 0);
+    assert_int_equal(head_of("/", MP_SERVER_MAX_HEADER_FIELDS + 1, 0, &code), 431);
+    assert_string_equal(code, "header_too_large");
+    assert_int_equal(head_of("/", 2000, 0, &code), 431);
+    /* The Cookie field is one of the fields. */
+    assert_int_equal(head_of("/", 2, MP_SERVER_MAX_COOKIES, &code), 0);
+    assert_int_equal(head_of("/", 2, MP_SERVER_MAX_COOKIES + 1, &code), 431);
+    assert_string_equal(code, "header_too_large");
+    struct mp_buf t = MP_BUF_INIT;
+    mp_buf_adds(&t, "/healthz?a");
+    for (size_t i = 1; i < MP_SERVER_MAX_QUERY_ARGS; i++) {
+        mp_buf_adds(&t, "&a");
+    }
+    assert_int_equal(head_of(t.data, 1, 0, &code), 0);
+    mp_buf_adds(&t, "&a");
+    assert_int_equal(head_of(t.data, 1, 0, &code), 414);
+    assert_string_equal(code, "uri_too_long");
+    mp_buf_release(&t);
+}
+
+/* Two Trial objects with the same number (tests/data/pe/mirror-duplicate-trials.json: trials 1,
+ * 1 and 2 of mobilenet-grid.yaml's experiment): the first is mirrored, the other skipped. The
+ * second made the store refuse a repeated number and ended the experiment's sync there, so trial
+ * 2 (and any listed after it) was never mirrored, at every later event too. */
+static void kube_mirror_skips_a_repeated_trial_number(void **state)
+{
+    (void)state;
+    char *dir = kf_tmpdir();
+    char *list_path = mp_xasprintf("%s/pe/mirror-duplicate-trials.json", getenv("MP_TEST_DATA"));
+    char *list = kf_read(list_path);
+    assert_non_null(list);
+    struct kf_server *s = kf_start(KF_HTTP, dir);
+    kf_set_default(s, 200, list); /* both lists: each cache skips the other's kind */
+    char *text = mp_xasprintf("current-context: t\n"
+                              "contexts:\n- name: t\n  context: {cluster: c, namespace: ns}\n"
+                              "clusters:\n- name: c\n  cluster:\n    server: %s\n",
+                              kf_url(s));
+    struct mp_kube_config *cfg = NULL;
+    struct mp_kube_client *c = NULL;
+    struct mp_kube_client_opts o = {.backoff_initial_ms = 10, .backoff_max_ms = 20};
+    struct mp_error err = {0};
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0 ||
+        mp_kube_client_new(cfg, &o, &c, &err) != 0) {
+        fail_msg("client: %s", err.msg);
+    }
+    char *db = mp_xasprintf("%s/mirror.db", dir);
+    struct mp_kube_mirror_opts mo = {.client = c, .ns = "morphling-system", .db_path = db};
+    struct mp_kube_mirror *m = NULL;
+    if (mp_kube_mirror_start(&mo, &m, &err) != 0) {
+        fail_msg("mirror: %s", err.msg);
+    }
+    kf_wait_requests(s, 4); /* both lists answered, both watches tried */
+    mp_kube_mirror_stop(m);
+    struct mp_store *st = NULL;
+    struct mp_experiment_row row = {0};
+    struct mp_trial_row *trials = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_open(db, NULL, &st, &err), 0);
+    if (mp_store_experiment_find(st, "mobilenet-experiment-grid", &row, &err) != 0) {
+        fail_msg("not mirrored: %s", err.msg);
+    }
+    assert_int_equal(mp_store_trial_list(st, row.id, &trials, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(trials[0].number, 1);
+    assert_string_equal(trials[0].params_json, "{\"cpu\":\"1\"}"); /* the first one listed */
+    assert_int_equal(trials[1].number, 2);
+    mp_trial_rows_free(trials, n);
+    mp_experiment_row_release(&row);
+    mp_store_close(st);
+    mp_kube_client_free(c);
+    kf_stop(s);
+    free(db);
+    free(text);
+    free(list);
+    free(list_path);
+    kf_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(loopback_addresses), cmocka_unit_test(listen_parsing),
-        cmocka_unit_test(host_header_rules),  cmocka_unit_test(origin_rules),
-        cmocka_unit_test(token_rules),        cmocka_unit_test(token_file),
-        cmocka_unit_test(request_heads),      cmocka_unit_test(assets_are_embedded),
+        cmocka_unit_test(loopback_addresses),
+        cmocka_unit_test(listen_parsing),
+        cmocka_unit_test(host_header_rules),
+        cmocka_unit_test(origin_rules),
+        cmocka_unit_test(token_rules),
+        cmocka_unit_test(token_file),
+        cmocka_unit_test(request_heads),
+        cmocka_unit_test(assets_are_embedded),
+        cmocka_unit_test(head_counts_are_capped),
+        cmocka_unit_test(kube_mirror_skips_nameless_objects),
+        cmocka_unit_test(kube_mirror_skips_a_repeated_trial_number),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

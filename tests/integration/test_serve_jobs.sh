@@ -1,0 +1,60 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Experiments the server runs, stopped by two requests at once: while a DELETE waits for the
+# engine to stop (a service that ignores SIGTERM holds it for the grace period), a cancel finds
+# the job stopping (202 CANCELLING) instead of cancelling the experiment in the store under the
+# running engine, and a second DELETE waits for the same stop; the engine never trips over a
+# state changed under it.
+. "$MP_SOURCE_DIR/tests/integration/lib.sh"
+. "$MP_SOURCE_DIR/tests/integration/serve_lib.sh"
+. "$MP_SOURCE_DIR/tests/integration/local_lib.sh"
+need_fake
+command -v jq >/dev/null || skip "jq is not installed"
+
+cat >"$WORK/stubborn.yaml" <<SPEC
+name: stubborn
+service:
+  command: ["$FAKE", "--port", "{port}", "--mode", "ignore-term"]
+  readiness: {http: /healthz, interval: 50ms, timeout: 300ms, startup_timeout: 10s}
+parameters:
+  - {name: workers, type: int, min: 1, max: 4, target: {arg: --workers}}
+objective: {metric: throughput_rps}
+algorithm: {name: random, max_trials: 4}
+runner:
+  kind: local
+  grace_period: 3s
+  port_lock_dir: $WORK/ports
+  fallback_limits: false
+  load: {path: /infer, connections: 2, warmup: 30s, window: 30s, windows: 3}
+SPEC
+
+start_server --base-dir "$WORK"
+status() {
+    m=$1
+    p=$2
+    shift 2
+    curl -s -o "$WORK/body" -w '%{http_code}' -X "$m" -H "$AUTH" "$@" "$BASE$p"
+}
+check "create" 201 "$(status POST /api/v1/experiments --data-binary @"$WORK/stubborn.yaml")"
+running() {
+    curl -s -H "$AUTH" "$BASE/api/v1/experiments/stubborn/trials" |
+        jq -e '[.trials[] | select(.state == "RUNNING")] | length > 0' >/dev/null
+}
+wait_for "a trial running" running
+# The DELETE waits out the grace period; the cancel and the second DELETE come meanwhile.
+curl -s -o "$WORK/del1" -w '%{http_code}' -X DELETE -H "$AUTH" "$BASE/api/v1/experiments/stubborn" >"$WORK/del1.code" &
+DEL1=$!
+track "$DEL1"
+sleep 1
+check "cancel while a DELETE stops the job: still stopping" 202 \
+    "$(status POST /api/v1/experiments/stubborn/cancel)"
+check "... CANCELLING" CANCELLING "$(jq -r .state "$WORK/body")"
+code2=$(status DELETE /api/v1/experiments/stubborn)
+wait "$DEL1"
+check "the two DELETEs: one deletes, one finds it gone" "200 404" \
+    "$(printf '%s\n%s\n' "$(cat "$WORK/del1.code")" "$code2" | sort | tr '\n' ' ' | sed 's/ $//')"
+check "gone" 404 "$(status GET /api/v1/experiments/stubborn)"
+check "the engine never saw its state changed under it" "" \
+    "$(grep -E 'cannot start|is not allowed|experiment [0-9]+:' "$WORK/server.err")"
+stop_server
+finish
