@@ -20,6 +20,7 @@ struct builder {
     struct anchor *anchors;
     size_t n_anchors;
     size_t nodes; /* including alias expansions */
+    size_t bytes; /* text of scalars and keys, including alias expansions */
     struct mp_error *err;
 };
 
@@ -55,14 +56,21 @@ void mp_doc_free(struct mp_node *n)
     free(n);
 }
 
-/* Counts the nodes of a subtree, stopping early past limit. */
-static size_t count_nodes(const struct mp_node *n, size_t limit)
+/* What a subtree adds where it is copied: nodes, text bytes and levels below its root. */
+struct extent {
+    size_t nodes, bytes;
+    unsigned height;
+};
+
+static void measure(const struct mp_node *n, unsigned depth, struct extent *e)
 {
-    size_t c = 1;
-    for (size_t i = 0; i < n->n && c <= limit; i++) {
-        c += count_nodes(n->items[i], limit);
+    e->nodes++;
+    e->bytes += n->scalar ? strlen(n->scalar) : 0;
+    e->height = depth > e->height ? depth : e->height;
+    for (size_t i = 0; i < n->n; i++) {
+        e->bytes += n->keys ? strlen(n->keys[i]) : 0;
+        measure(n->items[i], depth + 1, e);
     }
-    return c;
 }
 
 struct mp_node *mp_doc_clone(const struct mp_node *n)
@@ -137,13 +145,36 @@ static int count_node(struct builder *b, unsigned line, unsigned col, size_t add
     return 0;
 }
 
-static int build_alias(struct builder *b, yaml_event_t *ev, struct mp_node **out)
+/* A few aliases of one long string expand to gigabytes within the node bound. */
+static int count_bytes(struct builder *b, unsigned line, unsigned col, size_t add)
+{
+    b->bytes += add;
+    if (b->bytes > MP_DOC_MAX_EXPANDED_BYTES) {
+        return mp_error_set(
+            b->err, MP_ETOOBIG,
+            "%s:%u:%u: document expands to more than %u bytes of text (alias bomb?)", b->file, line,
+            col, MP_DOC_MAX_EXPANDED_BYTES);
+    }
+    return 0;
+}
+
+static int build_alias(struct builder *b, yaml_event_t *ev, unsigned depth, struct mp_node **out)
 {
     unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
     const char *name = (const char *)ev->data.alias.anchor;
     for (size_t i = b->n_anchors; i-- > 0;) {
         if (strcmp(b->anchors[i].name, name) == 0) {
-            int rc = count_node(b, line, col, count_nodes(b->anchors[i].node, MP_DOC_MAX_NODES));
+            struct extent e = {0};
+            measure(b->anchors[i].node, 0, &e);
+            if (depth + e.height > MP_DOC_MAX_DEPTH) {
+                return mp_error_set(b->err, MP_ETOOBIG,
+                                    "%s:%u:%u: nesting deeper than %u (alias '*%s')", b->file, line,
+                                    col, MP_DOC_MAX_DEPTH, name);
+            }
+            int rc = count_node(b, line, col, e.nodes);
+            if (rc == 0) {
+                rc = count_bytes(b, line, col, e.bytes);
+            }
             if (rc != 0) {
                 return rc;
             }
@@ -185,6 +216,10 @@ static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
             }
             key = mp_xstrdup((const char *)ev.data.scalar.value);
             yaml_event_delete(&ev);
+            if ((rc = count_bytes(b, kl, kc, strlen(key))) != 0) {
+                free(key);
+                return rc;
+            }
             for (size_t i = 0; i < n->n; i++) {
                 if (strcmp(n->keys[i], key) == 0) {
                     rc = mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: duplicate key '%s'", b->file,
@@ -233,11 +268,14 @@ static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struc
     struct mp_node *n = NULL;
     switch (ev->type) {
     case YAML_ALIAS_EVENT:
-        return build_alias(b, ev, out);
+        return build_alias(b, ev, depth, out);
     case YAML_SCALAR_EVENT:
         if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length)) {
             return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: a value contains a NUL character",
                                 b->file, line, col);
+        }
+        if ((rc = count_bytes(b, line, col, ev->data.scalar.length)) != 0) {
+            return rc;
         }
         n = node_new(MP_NODE_SCALAR, b->file, line, col);
         n->scalar = mp_xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
@@ -270,17 +308,45 @@ static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struc
     return 0;
 }
 
-void mp_doc_assign_paths(struct mp_node *n, const char *path)
+/* The path kept in a node: the whole one, or its last MP_DOC_MAX_PATH bytes after "...", so that
+ * long keys under a long list cost no more than the list (each of its nodes would otherwise hold
+ * a copy of every key above it). */
+static char *kept_path(const struct mp_buf *path)
+{
+    if (path->len <= MP_DOC_MAX_PATH) {
+        return mp_xstrndup(path->data, path->len);
+    }
+    const char *tail = path->data + path->len - (MP_DOC_MAX_PATH - 3);
+    while (((unsigned char)*tail & 0xc0) == 0x80) {
+        tail++; /* not inside a UTF-8 sequence */
+    }
+    return mp_xasprintf("...%s", tail);
+}
+
+static void assign_paths(struct mp_node *n, struct mp_buf *path)
 {
     free(n->path);
-    n->path = mp_xstrdup(path);
+    n->path = kept_path(path);
+    size_t len = path->len;
     for (size_t i = 0; i < n->n; i++) {
-        char *child = n->kind == MP_NODE_MAP ? (*path ? mp_xasprintf("%s.%s", path, n->keys[i])
-                                                      : mp_xstrdup(n->keys[i]))
-                                             : mp_xasprintf("%s[%zu]", path, i);
-        mp_doc_assign_paths(n->items[i], child);
-        free(child);
+        if (n->kind == MP_NODE_MAP) {
+            mp_buf_adds(path, len ? "." : "");
+            mp_buf_adds(path, n->keys[i]);
+        } else {
+            mp_buf_addf(path, "[%zu]", i);
+        }
+        assign_paths(n->items[i], path);
+        path->len = len;
+        path->data[len] = '\0';
     }
+}
+
+void mp_doc_assign_paths(struct mp_node *n, const char *path)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_adds(&b, path);
+    assign_paths(n, &b);
+    mp_buf_release(&b);
 }
 
 /* Reads events up to the document's root node; NULL root for an empty stream. */

@@ -15,9 +15,11 @@
 
 #include "core/core.h"
 
-#define MP_DOC_MAX_BYTES (1u << 20) /* 1 MiB */
-#define MP_DOC_MAX_NODES 100000u    /* after alias expansion */
-#define MP_DOC_MAX_DEPTH 64u
+#define MP_DOC_MAX_BYTES          (1u << 20)  /* 1 MiB */
+#define MP_DOC_MAX_NODES          100000u     /* after alias expansion */
+#define MP_DOC_MAX_DEPTH          64u         /* after alias expansion */
+#define MP_DOC_MAX_EXPANDED_BYTES (16u << 20) /* scalar and key text after alias expansion */
+#define MP_DOC_MAX_PATH           256u /* a longer path is kept as "..." and its last bytes */
 
 enum mp_node_kind { MP_NODE_SCALAR, MP_NODE_SEQ, MP_NODE_MAP };
 
@@ -31,7 +33,7 @@ struct mp_node {
     char **keys;            /* MAP: keys */
     struct mp_node **items; /* SEQ items / MAP values */
     unsigned *key_line, *key_col;
-    char *path; /* "a.b[2].c" from the root */
+    char *path; /* "a.b[2].c" from the root ("...b[2].c" past MP_DOC_MAX_PATH bytes) */
 };
 
 /* Parses text (len bytes) named `file` for messages. Returns a MAP, SEQ or SCALAR root. */

@@ -410,6 +410,72 @@ static void documents_are_bounded(void **state)
     mp_spec_free(s);
 }
 
+/* Within the node bound, aliases of one long string still expanded to gigabytes (a 200 KB spec
+ * made validate abort out of memory), and an alias could nest past the depth bound. */
+static void aliases_are_bounded_by_text_and_depth(void **state)
+{
+    (void)state;
+    /* 1,000 copies of a 100 KB string: 100 MB of text from a 100 KB document. */
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_adds(&b, "name: t\ndescription: &a \"");
+    for (int i = 0; i < 100000; i++) {
+        mp_buf_addc(&b, 'x');
+    }
+    mp_buf_adds(&b, "\"\n");
+    for (int i = 1; i <= 3; i++) {
+        mp_buf_addf(&b, "x%d: &x%d [", i, i);
+        for (int k = 0; k < 10; k++) {
+            mp_buf_addf(&b, "%s*%s", k ? ", " : "", i == 1 ? "a" : "x");
+            if (i > 1) {
+                mp_buf_addf(&b, "%d", i - 1);
+            }
+        }
+        mp_buf_adds(&b, "]\n");
+    }
+    expect_error(b.data, "t.yaml:5:10: document expands to more than 16777216 bytes of text");
+    mp_buf_release(&b);
+    /* 40 levels aliased 40 levels down: 80 levels. */
+    mp_buf_adds(&b, "a: &a ");
+    for (int i = 0; i < 80; i++) {
+        mp_buf_addc(&b, i < 40 ? '[' : ']');
+    }
+    mp_buf_adds(&b, "\nb: ");
+    for (int i = 0; i < 40; i++) {
+        mp_buf_addc(&b, '[');
+    }
+    mp_buf_adds(&b, "*a");
+    for (int i = 0; i < 40; i++) {
+        mp_buf_addc(&b, ']');
+    }
+    expect_error(b.data, "t.yaml:2:44: nesting deeper than 64 (alias '*a')");
+    mp_buf_release(&b);
+}
+
+/* Every node kept its whole path: a 10 KB key above a list of 10,000 numbers (30 KB of YAML) made
+ * 100 MB of paths, and 1 MiB could make 50 GB. */
+static void long_paths_are_shortened(void **state)
+{
+    (void)state;
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_adds(&b, "? ");
+    for (int i = 0; i < 10000; i++) {
+        mp_buf_addc(&b, 'k');
+    }
+    mp_buf_adds(&b, "\n: [1, 2, {a: 3}]\n");
+    struct mp_node *doc = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_doc_parse(b.data, b.len, "t.yaml", &doc, &err), 0);
+    const struct mp_node *a = mp_doc_get(doc->items[0]->items[2], "a");
+    assert_int_equal(strlen(a->path), MP_DOC_MAX_PATH);
+    assert_true(strncmp(a->path, "...kkk", 6) == 0);
+    assert_string_equal(a->path + strlen(a->path) - 8, "kkk[2].a");
+    assert_int_equal(strlen(doc->items[0]->items[0]->path), MP_DOC_MAX_PATH);
+    /* Short paths are whole. */
+    assert_string_equal(doc->items[0]->path + MP_DOC_MAX_PATH - 4, "kkkk");
+    mp_doc_free(doc);
+    mp_buf_release(&b);
+}
+
 static void evaluation_judges_results(void **state)
 {
     (void)state;
@@ -678,6 +744,8 @@ int main(void)
         cmocka_unit_test(overrides_use_the_same_path),
         cmocka_unit_test(json_spec_is_equivalent),
         cmocka_unit_test(documents_are_bounded),
+        cmocka_unit_test(aliases_are_bounded_by_text_and_depth),
+        cmocka_unit_test(long_paths_are_shortened),
         cmocka_unit_test(evaluation_judges_results),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
