@@ -17,6 +17,8 @@ struct anchor {
 struct builder {
     yaml_parser_t parser;
     const char *file;
+    const char *text; /* the input, for positions of reader errors */
+    size_t len;
     struct anchor *anchors;
     size_t n_anchors;
     size_t nodes; /* including alias expansions */
@@ -99,13 +101,47 @@ struct mp_node *mp_doc_clone(const struct mp_node *n)
     return c;
 }
 
+/* Line and column (1-based, in characters) of a byte offset into the input. libyaml's reader
+ * errors (invalid UTF-8, control characters) carry only the offset, and their marks are zero. */
+static void offset_position(const struct builder *b, size_t offset, size_t *line, size_t *col)
+{
+    const unsigned char *u = (const unsigned char *)b->text;
+    yaml_encoding_t enc = b->parser.encoding;
+    size_t unit = enc == YAML_UTF16LE_ENCODING || enc == YAML_UTF16BE_ENCODING ? 2 : 1;
+    size_t i = 0;
+    unsigned prev = 0;
+    if (unit == 1 && b->len >= 3 && memcmp(u, "\xef\xbb\xbf", 3) == 0) {
+        i = 3; /* a BOM is no character */
+    } else if (unit == 2) {
+        i = 2; /* libyaml reads UTF-16 only after a BOM */
+    }
+    *line = 1;
+    *col = 1;
+    for (; i + unit <= offset && i + unit <= b->len; i += unit) {
+        unsigned c = unit == 1                      ? u[i]
+                     : enc == YAML_UTF16LE_ENCODING ? (unsigned)(u[i] | u[i + 1] << 8)
+                                                    : (unsigned)(u[i] << 8 | u[i + 1]);
+        if (c == '\r' || (c == '\n' && prev != '\r')) {
+            ++*line;
+            *col = 1;
+        } else if (c != '\n' && (unit == 1 ? (c & 0xc0) != 0x80 : c < 0xdc00 || c > 0xdfff)) {
+            ++*col; /* not a UTF-8 continuation byte or a low surrogate */
+        }
+        prev = c;
+    }
+}
+
 static int parse_error(struct builder *b)
 {
     const yaml_parser_t *p = &b->parser;
     const yaml_mark_t *m = p->problem ? &p->problem_mark : &p->context_mark;
-    return mp_error_set(b->err, MP_EPARSE, "%s:%zu:%zu: %s%s%s", b->file, m->line + 1,
-                        m->column + 1, p->problem ? p->problem : "syntax error",
-                        p->context ? " " : "", p->context ? p->context : "");
+    size_t line = m->line + 1, col = m->column + 1;
+    if (p->error == YAML_READER_ERROR) {
+        offset_position(b, p->problem_offset, &line, &col);
+    }
+    return mp_error_set(b->err, MP_EPARSE, "%s:%zu:%zu: %s%s%s", b->file, line, col,
+                        p->problem ? p->problem : "syntax error", p->context ? " " : "",
+                        p->context ? p->context : "");
 }
 
 static int next_event(struct builder *b, yaml_event_t *ev)
@@ -398,7 +434,7 @@ int mp_doc_parse(const char *text, size_t len, const char *file, struct mp_node 
         return mp_error_set(err, MP_ETOOBIG, "%s: document larger than %u bytes", file,
                             MP_DOC_MAX_BYTES);
     }
-    struct builder b = {.file = file, .err = err};
+    struct builder b = {.file = file, .text = text, .len = len, .err = err};
     if (!yaml_parser_initialize(&b.parser)) {
         return mp_error_set(err, -ENOMEM, "%s: cannot initialise the YAML parser", file);
     }

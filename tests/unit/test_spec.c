@@ -476,6 +476,27 @@ static void long_paths_are_shortened(void **state)
     mp_buf_release(&b);
 }
 
+/* libyaml's reader errors (encoding, control characters) have no mark: they all read 1:1. */
+static void reader_errors_name_their_line(void **state)
+{
+    (void)state;
+    expect_error("name: t\ndescription: caf\xe9 au lait\n", "t.yaml:2:18: invalid trailing UTF-8");
+    expect_error("name: t\na: \xc3\xa9\x01\n", "t.yaml:2:5: control characters");
+    expect_error("\xef\xbb\xbf"
+                 "name: t\r\n\r\nx: \x02",
+                 "t.yaml:3:4: control characters");
+    static const char nul[] = "name: t\nparameters: [a\0b]\n";
+    struct mp_node *doc = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_doc_parse(nul, sizeof(nul) - 1, "t.yaml", &doc, &err), MP_EPARSE);
+    assert_string_equal(err.msg, "t.yaml:2:15: control characters are not allowed");
+    /* UTF-16 counts two bytes a character. */
+    static const char u16[] = "\xff\xfe"
+                              "a\0:\0 \0b\0\n\0c\0:\0 \0\x03\0";
+    assert_int_equal(mp_doc_parse(u16, sizeof(u16) - 1, "t.yaml", &doc, &err), MP_EPARSE);
+    assert_string_equal(err.msg, "t.yaml:2:4: control characters are not allowed");
+}
+
 static void evaluation_judges_results(void **state)
 {
     (void)state;
@@ -746,6 +767,7 @@ int main(void)
         cmocka_unit_test(documents_are_bounded),
         cmocka_unit_test(aliases_are_bounded_by_text_and_depth),
         cmocka_unit_test(long_paths_are_shortened),
+        cmocka_unit_test(reader_errors_name_their_line),
         cmocka_unit_test(evaluation_judges_results),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
