@@ -144,6 +144,26 @@ static int parse_error(struct builder *b)
                         p->context ? p->context : "");
 }
 
+#define CORE_TAG "tag:yaml.org,2002:"
+
+/* Tags are not interpreted (a value is read as what its field expects), so one that would change
+ * the meaning (!!binary, !!int "5", a custom !Ref) is refused rather than ignored; the
+ * non-specific "!" and the core tag of the node's own kind (`want`: str, seq or map) change
+ * nothing and pass. */
+static int check_tag(struct builder *b, const yaml_char_t *tag, const char *want, unsigned line,
+                     unsigned col)
+{
+    const char *t = (const char *)tag;
+    if (!t || strcmp(t, "!") == 0 ||
+        (strncmp(t, CORE_TAG, strlen(CORE_TAG)) == 0 && strcmp(t + strlen(CORE_TAG), want) == 0)) {
+        return 0;
+    }
+    bool core = strncmp(t, CORE_TAG, strlen(CORE_TAG)) == 0;
+    return mp_error_set(b->err, MP_EPARSE,
+                        "%s:%u:%u: the tag '%s%.64s' is not supported; write the plain value",
+                        b->file, line, col, core ? "!!" : "", core ? t + strlen(CORE_TAG) : t);
+}
+
 static int next_event(struct builder *b, yaml_event_t *ev)
 {
     if (!yaml_parser_parse(&b->parser, ev)) {
@@ -250,6 +270,10 @@ static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
                 return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: a key contains a NUL character",
                                     b->file, kl, kc);
             }
+            if ((rc = check_tag(b, ev.data.scalar.tag, "str", kl, kc)) != 0) {
+                yaml_event_delete(&ev);
+                return rc;
+            }
             key = mp_xstrdup((const char *)ev.data.scalar.value);
             yaml_event_delete(&ev);
             if ((rc = count_bytes(b, kl, kc, strlen(key))) != 0) {
@@ -310,15 +334,20 @@ static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struc
             return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: a value contains a NUL character",
                                 b->file, line, col);
         }
-        if ((rc = count_bytes(b, line, col, ev->data.scalar.length)) != 0) {
+        if ((rc = check_tag(b, ev->data.scalar.tag, "str", line, col)) != 0 ||
+            (rc = count_bytes(b, line, col, ev->data.scalar.length)) != 0) {
             return rc;
         }
         n = node_new(MP_NODE_SCALAR, b->file, line, col);
         n->scalar = mp_xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
-        n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+        /* !!str 5 is the string "5", as "5" is */
+        n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || ev->data.scalar.tag;
         rc = remember_anchor(b, ev->data.scalar.anchor, n);
         break;
     case YAML_SEQUENCE_START_EVENT:
+        if ((rc = check_tag(b, ev->data.sequence_start.tag, "seq", line, col)) != 0) {
+            return rc;
+        }
         n = node_new(MP_NODE_SEQ, b->file, line, col);
         rc = build_children(b, n, depth, YAML_SEQUENCE_END_EVENT);
         if (rc == 0) {
@@ -326,6 +355,9 @@ static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struc
         }
         break;
     case YAML_MAPPING_START_EVENT:
+        if ((rc = check_tag(b, ev->data.mapping_start.tag, "map", line, col)) != 0) {
+            return rc;
+        }
         n = node_new(MP_NODE_MAP, b->file, line, col);
         rc = build_children(b, n, depth, YAML_MAPPING_END_EVENT);
         if (rc == 0) {

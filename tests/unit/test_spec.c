@@ -497,6 +497,29 @@ static void reader_errors_name_their_line(void **state)
     assert_string_equal(err.msg, "t.yaml:2:4: control characters are not allowed");
 }
 
+/* Tags were dropped: !foo 40 read as 40, !!binary aGk= as the text "aGk=", !!int "5" as 5. */
+static void tags_are_refused_unless_harmless(void **state)
+{
+    (void)state;
+    expect_error(HEAD P1 "algorithm: {max_trials: !foo 40}\n",
+                 "t.yaml:6:25: the tag '!foo' is not supported");
+    expect_error(HEAD P1 "description: !!binary aGk=\n", "t.yaml:6:14: the tag '!!binary' is not");
+    expect_error(HEAD P1 "algorithm: {max_trials: !!int \"5\"}\n", "6:25: the tag '!!int' is not");
+    expect_error(HEAD P1 "cost: !!seq {}\n", "t.yaml:6:7: the tag '!!seq' is not supported");
+    expect_error(HEAD P1 "!!binary bmFtZQ==: x\n", "t.yaml:6:1: the tag '!!binary' is not");
+    expect_error("%TAG !e! tag:example.com,2000:\n---\n" HEAD P1 "description: !e!x y\n",
+                 "t.yaml:8:14: the tag 'tag:example.com,2000:x' is not supported");
+    /* Tags that change nothing pass; !!str makes a string as quotes do. */
+    struct mp_spec *s = parse_ok(HEAD P1 "description: !!str 5\ncost: !!map {base_hour: ! 2}\n"
+                                         "constraints: !!seq [!!str qps >= 1]\n",
+                                 NULL, 0);
+    const struct mp_node *d = mp_doc_get(s->doc, "description");
+    assert_true(d->quoted);
+    assert_string_equal(d->scalar, "5");
+    assert_int_equal(s->n_constraints, 1);
+    mp_spec_free(s);
+}
+
 static void evaluation_judges_results(void **state)
 {
     (void)state;
@@ -768,6 +791,7 @@ int main(void)
         cmocka_unit_test(aliases_are_bounded_by_text_and_depth),
         cmocka_unit_test(long_paths_are_shortened),
         cmocka_unit_test(reader_errors_name_their_line),
+        cmocka_unit_test(tags_are_refused_unless_harmless),
         cmocka_unit_test(evaluation_judges_results),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
