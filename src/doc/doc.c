@@ -3,6 +3,7 @@
 #include "doc/doc_int.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,9 @@ struct builder {
     size_t len;
     struct anchor *anchors;
     size_t n_anchors;
-    size_t nodes; /* including alias expansions */
-    size_t bytes; /* text of scalars and keys, including alias expansions */
+    size_t nodes;       /* including alias expansions */
+    size_t bytes;       /* text of scalars and keys, including alias expansions */
+    struct mp_buf path; /* of the node being built, for messages */
     struct mp_error *err;
 };
 
@@ -101,6 +103,43 @@ struct mp_node *mp_doc_clone(const struct mp_node *n)
     return c;
 }
 
+/* The path kept in a node: the whole one, or its last MP_DOC_MAX_PATH bytes after "...", so that
+ * long keys under a long list cost no more than the list (each of its nodes would otherwise hold
+ * a copy of every key above it). */
+static char *kept_path(const struct mp_buf *path)
+{
+    if (path->len <= MP_DOC_MAX_PATH) {
+        return mp_xstrndup(path->data, path->len);
+    }
+    const char *tail = path->data + path->len - (MP_DOC_MAX_PATH - 3);
+    while (((unsigned char)*tail & 0xc0) == 0x80) {
+        tail++; /* not inside a UTF-8 sequence */
+    }
+    return mp_xasprintf("...%s", tail);
+}
+
+/* An error at a position inside the document: "FILE:LINE:COL: 'path': message", the path left
+ * out at the root. */
+static int build_error(struct builder *b, int code, unsigned line, unsigned col, const char *fmt,
+                       ...) MP_PRINTF(5, 6);
+
+static int build_error(struct builder *b, int code, unsigned line, unsigned col, const char *fmt,
+                       ...)
+{
+    char msg[MP_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (b->path.len == 0) {
+        return mp_error_set(b->err, code, "%s:%u:%u: %s", b->file, line, col, msg);
+    }
+    char *path = kept_path(&b->path);
+    int rc = mp_error_set(b->err, code, "%s:%u:%u: '%s': %s", b->file, line, col, path, msg);
+    free(path);
+    return rc;
+}
+
 /* Line and column (1-based, in characters) of a byte offset into the input. libyaml's reader
  * errors (invalid UTF-8, control characters) carry only the offset, and their marks are zero. */
 static void offset_position(const struct builder *b, size_t offset, size_t *line, size_t *col)
@@ -159,9 +198,9 @@ static int check_tag(struct builder *b, const yaml_char_t *tag, const char *want
         return 0;
     }
     bool core = strncmp(t, CORE_TAG, strlen(CORE_TAG)) == 0;
-    return mp_error_set(b->err, MP_EPARSE,
-                        "%s:%u:%u: the tag '%s%.64s' is not supported; write the plain value",
-                        b->file, line, col, core ? "!!" : "", core ? t + strlen(CORE_TAG) : t);
+    return build_error(b, MP_EPARSE, line, col,
+                       "the tag '%s%.64s' is not supported; write the plain value",
+                       core ? "!!" : "", core ? t + strlen(CORE_TAG) : t);
 }
 
 static int next_event(struct builder *b, yaml_event_t *ev)
@@ -180,8 +219,7 @@ static int remember_anchor(struct builder *b, const yaml_char_t *anchor, struct 
         return 0;
     }
     if (b->n_anchors >= 1000) {
-        return mp_error_set(b->err, MP_ETOOBIG, "%s:%u:%u: too many anchors", b->file, n->line,
-                            n->col);
+        return build_error(b, MP_ETOOBIG, n->line, n->col, "too many anchors");
     }
     b->anchors = mp_xreallocarray(b->anchors, b->n_anchors + 1, sizeof(*b->anchors));
     b->anchors[b->n_anchors].name = mp_xstrdup((const char *)anchor);
@@ -194,9 +232,9 @@ static int count_node(struct builder *b, unsigned line, unsigned col, size_t add
 {
     b->nodes += add;
     if (b->nodes > MP_DOC_MAX_NODES) {
-        return mp_error_set(b->err, MP_ETOOBIG,
-                            "%s:%u:%u: document expands to more than %u nodes (alias bomb?)",
-                            b->file, line, col, MP_DOC_MAX_NODES);
+        return build_error(b, MP_ETOOBIG, line, col,
+                           "document expands to more than %u nodes (alias bomb?)",
+                           MP_DOC_MAX_NODES);
     }
     return 0;
 }
@@ -206,10 +244,9 @@ static int count_bytes(struct builder *b, unsigned line, unsigned col, size_t ad
 {
     b->bytes += add;
     if (b->bytes > MP_DOC_MAX_EXPANDED_BYTES) {
-        return mp_error_set(
-            b->err, MP_ETOOBIG,
-            "%s:%u:%u: document expands to more than %u bytes of text (alias bomb?)", b->file, line,
-            col, MP_DOC_MAX_EXPANDED_BYTES);
+        return build_error(b, MP_ETOOBIG, line, col,
+                           "document expands to more than %u bytes of text (alias bomb?)",
+                           MP_DOC_MAX_EXPANDED_BYTES);
     }
     return 0;
 }
@@ -223,9 +260,8 @@ static int build_alias(struct builder *b, yaml_event_t *ev, unsigned depth, stru
             struct extent e = {0};
             measure(b->anchors[i].node, 0, &e);
             if (depth + e.height > MP_DOC_MAX_DEPTH) {
-                return mp_error_set(b->err, MP_ETOOBIG,
-                                    "%s:%u:%u: nesting deeper than %u (alias '*%s')", b->file, line,
-                                    col, MP_DOC_MAX_DEPTH, name);
+                return build_error(b, MP_ETOOBIG, line, col, "nesting deeper than %u (alias '*%s')",
+                                   MP_DOC_MAX_DEPTH, name);
             }
             int rc = count_node(b, line, col, e.nodes);
             if (rc == 0) {
@@ -238,14 +274,46 @@ static int build_alias(struct builder *b, yaml_event_t *ev, unsigned depth, stru
             return 0;
         }
     }
-    return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: unknown alias '*%s'", b->file, line, col,
-                        name);
+    return build_error(b, MP_EPARSE, line, col, "unknown alias '*%s'", name);
+}
+
+/* Reads a mapping key from ev (deleted) and the event of its value into ev; adds the key to the
+ * path. */
+static int read_key(struct builder *b, const struct mp_node *map, yaml_event_t *ev, char **key,
+                    unsigned *kl, unsigned *kc)
+{
+    int rc;
+    *kl = (unsigned)ev->start_mark.line + 1;
+    *kc = (unsigned)ev->start_mark.column + 1;
+    if (ev->type == YAML_ALIAS_EVENT) {
+        rc = build_error(b, MP_EPARSE, *kl, *kc, "an alias cannot be a mapping key");
+    } else if (ev->type != YAML_SCALAR_EVENT) {
+        rc = build_error(b, MP_EPARSE, *kl, *kc, "mapping keys must be scalars");
+    } else if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length)) {
+        rc = build_error(b, MP_EPARSE, *kl, *kc, "a key contains a NUL character");
+    } else if ((rc = check_tag(b, ev->data.scalar.tag, "str", *kl, *kc)) == 0) {
+        *key = mp_xstrdup((const char *)ev->data.scalar.value);
+    }
+    yaml_event_delete(ev);
+    if (rc != 0 || (rc = count_bytes(b, *kl, *kc, strlen(*key))) != 0) {
+        return rc;
+    }
+    mp_buf_adds(&b->path, b->path.len ? "." : "");
+    mp_buf_adds(&b->path, *key);
+    for (size_t i = 0; i < map->n; i++) {
+        if (strcmp(map->keys[i], *key) == 0) {
+            return build_error(b, MP_EPARSE, *kl, *kc, "duplicate key (first at line %u)",
+                               map->key_line[i]);
+        }
+    }
+    return next_event(b, ev);
 }
 
 static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
                           yaml_event_type_t end)
 {
     int rc = 0;
+    size_t path_len = b->path.len;
     for (;;) {
         yaml_event_t ev;
         if ((rc = next_event(b, &ev)) != 0) {
@@ -258,40 +326,12 @@ static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
         char *key = NULL;
         unsigned kl = 0, kc = 0;
         if (n->kind == MP_NODE_MAP) {
-            kl = (unsigned)ev.start_mark.line + 1;
-            kc = (unsigned)ev.start_mark.column + 1;
-            if (ev.type != YAML_SCALAR_EVENT) {
-                yaml_event_delete(&ev);
-                return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: mapping keys must be scalars",
-                                    b->file, kl, kc);
-            }
-            if (memchr(ev.data.scalar.value, '\0', ev.data.scalar.length)) {
-                yaml_event_delete(&ev);
-                return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: a key contains a NUL character",
-                                    b->file, kl, kc);
-            }
-            if ((rc = check_tag(b, ev.data.scalar.tag, "str", kl, kc)) != 0) {
-                yaml_event_delete(&ev);
-                return rc;
-            }
-            key = mp_xstrdup((const char *)ev.data.scalar.value);
-            yaml_event_delete(&ev);
-            if ((rc = count_bytes(b, kl, kc, strlen(key))) != 0) {
+            if ((rc = read_key(b, n, &ev, &key, &kl, &kc)) != 0) {
                 free(key);
                 return rc;
             }
-            for (size_t i = 0; i < n->n; i++) {
-                if (strcmp(n->keys[i], key) == 0) {
-                    rc = mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: duplicate key '%s'", b->file,
-                                      kl, kc, key);
-                    free(key);
-                    return rc;
-                }
-            }
-            if ((rc = next_event(b, &ev)) != 0) {
-                free(key);
-                return rc;
-            }
+        } else {
+            mp_buf_addf(&b->path, "[%zu]", n->n);
         }
         struct mp_node *child = NULL;
         rc = build_node(b, &ev, depth + 1, &child);
@@ -300,6 +340,8 @@ static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
             free(key);
             return rc;
         }
+        b->path.len = path_len;
+        b->path.data[path_len] = '\0';
         n->items = mp_xreallocarray(n->items, n->n + 1, sizeof(*n->items));
         n->items[n->n] = child;
         if (n->kind == MP_NODE_MAP) {
@@ -318,8 +360,7 @@ static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struc
 {
     unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
     if (depth > MP_DOC_MAX_DEPTH) {
-        return mp_error_set(b->err, MP_ETOOBIG, "%s:%u:%u: nesting deeper than %u", b->file, line,
-                            col, MP_DOC_MAX_DEPTH);
+        return build_error(b, MP_ETOOBIG, line, col, "nesting deeper than %u", MP_DOC_MAX_DEPTH);
     }
     int rc = count_node(b, line, col, 1);
     if (rc != 0) {
@@ -331,8 +372,7 @@ static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struc
         return build_alias(b, ev, depth, out);
     case YAML_SCALAR_EVENT:
         if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length)) {
-            return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: a value contains a NUL character",
-                                b->file, line, col);
+            return build_error(b, MP_EPARSE, line, col, "a value contains a NUL character");
         }
         if ((rc = check_tag(b, ev->data.scalar.tag, "str", line, col)) != 0 ||
             (rc = count_bytes(b, line, col, ev->data.scalar.length)) != 0) {
@@ -365,8 +405,7 @@ static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struc
         }
         break;
     default:
-        return mp_error_set(b->err, MP_EPARSE, "%s:%u:%u: unexpected YAML event", b->file, line,
-                            col);
+        return build_error(b, MP_EPARSE, line, col, "unexpected YAML event");
     }
     if (rc != 0) {
         mp_doc_free(n);
@@ -374,21 +413,6 @@ static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struc
     }
     *out = n;
     return 0;
-}
-
-/* The path kept in a node: the whole one, or its last MP_DOC_MAX_PATH bytes after "...", so that
- * long keys under a long list cost no more than the list (each of its nodes would otherwise hold
- * a copy of every key above it). */
-static char *kept_path(const struct mp_buf *path)
-{
-    if (path->len <= MP_DOC_MAX_PATH) {
-        return mp_xstrndup(path->data, path->len);
-    }
-    const char *tail = path->data + path->len - (MP_DOC_MAX_PATH - 3);
-    while (((unsigned char)*tail & 0xc0) == 0x80) {
-        tail++; /* not inside a UTF-8 sequence */
-    }
-    return mp_xasprintf("...%s", tail);
 }
 
 static void assign_paths(struct mp_node *n, struct mp_buf *path)
@@ -466,7 +490,7 @@ int mp_doc_parse(const char *text, size_t len, const char *file, struct mp_node 
         return mp_error_set(err, MP_ETOOBIG, "%s: document larger than %u bytes", file,
                             MP_DOC_MAX_BYTES);
     }
-    struct builder b = {.file = file, .text = text, .len = len, .err = err};
+    struct builder b = {.file = file, .text = text, .len = len, .path = MP_BUF_INIT, .err = err};
     if (!yaml_parser_initialize(&b.parser)) {
         return mp_error_set(err, -ENOMEM, "%s: cannot initialise the YAML parser", file);
     }
@@ -474,6 +498,7 @@ int mp_doc_parse(const char *text, size_t len, const char *file, struct mp_node 
     struct mp_node *root = NULL;
     int rc = build_document(&b, &root);
     yaml_parser_delete(&b.parser);
+    mp_buf_release(&b.path);
     for (size_t i = 0; i < b.n_anchors; i++) {
         free(b.anchors[i].name);
     }

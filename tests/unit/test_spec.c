@@ -131,13 +131,19 @@ static void structural_errors(void **state)
     expect_error("- a\n- b\n", "expected a mapping, got a list");
     expect_error("objective: {metric: q}\n" P1, "'name': required key is missing");
     expect_error("name: 9lives\nobjective: {metric: q}\n" P1, "expected a name of letters");
-    expect_error("name: t\nname: u\n", "duplicate key 'name'");
+    expect_error("name: t\nname: u\n", "t.yaml:2:1: 'name': duplicate key (first at line 1)");
+    expect_error("algorithm:\n  seed: 1\n  max_trials: 3\n  seed: 2\n",
+                 "t.yaml:4:3: 'algorithm.seed': duplicate key (first at line 2)");
     expect_error("name: t\n" P1, "'objective': required key is missing");
     expect_error(HEAD, "'parameters': required key is missing");
     expect_error("a: 1\n---\nb: 2\n", "only one YAML document");
+    expect_error("runner: {[kind]: local}\n",
+                 "t.yaml:1:10: 'runner': mapping keys must be scalars");
+    expect_error("name: &n t\nrunner: {*n : local}\n",
+                 "t.yaml:2:10: 'runner': an alias cannot be a mapping key");
     /* An escaped NUL would cut the string short in C: refused, in values and in keys. */
-    expect_error("name: \"ab\\0c\"\n", "t.yaml:1:7: a value contains a NUL character");
-    expect_error("{\"name\": \"j\\u0000t\"}", "t.yaml:1:10: a value contains a NUL character");
+    expect_error("name: \"ab\\0c\"\n", "t.yaml:1:7: 'name': a value contains a NUL");
+    expect_error("{\"name\": \"j\\u0000t\"}", "t.yaml:1:10: 'name': a value contains a NUL");
     expect_error("\"na\\0me\": t\n", "t.yaml:1:1: a key contains a NUL character");
 }
 
@@ -432,7 +438,7 @@ static void aliases_are_bounded_by_text_and_depth(void **state)
         }
         mp_buf_adds(&b, "]\n");
     }
-    expect_error(b.data, "t.yaml:5:10: document expands to more than 16777216 bytes of text");
+    expect_error(b.data, "t.yaml:5:10: 'x3[0]': document expands to more than 16777216 bytes");
     mp_buf_release(&b);
     /* 40 levels aliased 40 levels down: 80 levels. */
     mp_buf_adds(&b, "a: &a ");
@@ -447,7 +453,10 @@ static void aliases_are_bounded_by_text_and_depth(void **state)
     for (int i = 0; i < 40; i++) {
         mp_buf_addc(&b, ']');
     }
-    expect_error(b.data, "t.yaml:2:44: nesting deeper than 64 (alias '*a')");
+    expect_error(b.data, "t.yaml:2:44: "
+                         "'b[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]["
+                         "0][0][0][0][0][0][0]"
+                         "[0][0][0][0][0][0][0][0][0][0]': nesting deeper than 64 (alias '*a')");
     mp_buf_release(&b);
 }
 
@@ -502,13 +511,16 @@ static void tags_are_refused_unless_harmless(void **state)
 {
     (void)state;
     expect_error(HEAD P1 "algorithm: {max_trials: !foo 40}\n",
-                 "t.yaml:6:25: the tag '!foo' is not supported");
-    expect_error(HEAD P1 "description: !!binary aGk=\n", "t.yaml:6:14: the tag '!!binary' is not");
-    expect_error(HEAD P1 "algorithm: {max_trials: !!int \"5\"}\n", "6:25: the tag '!!int' is not");
-    expect_error(HEAD P1 "cost: !!seq {}\n", "t.yaml:6:7: the tag '!!seq' is not supported");
+                 "t.yaml:6:25: 'algorithm.max_trials': the tag '!foo' is not supported");
+    expect_error(HEAD P1 "description: !!binary aGk=\n",
+                 "t.yaml:6:14: 'description': the tag '!!binary' is not");
+    expect_error(HEAD P1 "algorithm: {max_trials: !!int \"5\"}\n",
+                 "6:25: 'algorithm.max_trials': the tag '!!int' is not");
+    expect_error(HEAD P1 "cost: !!seq {}\n",
+                 "t.yaml:6:7: 'cost': the tag '!!seq' is not supported");
     expect_error(HEAD P1 "!!binary bmFtZQ==: x\n", "t.yaml:6:1: the tag '!!binary' is not");
     expect_error("%TAG !e! tag:example.com,2000:\n---\n" HEAD P1 "description: !e!x y\n",
-                 "t.yaml:8:14: the tag 'tag:example.com,2000:x' is not supported");
+                 "t.yaml:8:14: 'description': the tag 'tag:example.com,2000:x' is not");
     /* Tags that change nothing pass; !!str makes a string as quotes do. */
     struct mp_spec *s = parse_ok(HEAD P1 "description: !!str 5\ncost: !!map {base_hour: ! 2}\n"
                                          "constraints: !!seq [!!str qps >= 1]\n",
