@@ -262,9 +262,15 @@ static int step_into(struct mp_node **cur, const char *seg, bool last, struct mp
     }
     if (n->kind == MP_NODE_SEQ) {
         struct mp_node *item = seq_find_named(n, seg);
-        if (!item || last) {
+        if (!item) {
             return mp_error_set(err, MP_EINVALID, "%s: '%s': no item named '%s'", source, n->path,
                                 seg);
+        }
+        if (last) {
+            return mp_error_set(
+                err, MP_EINVALID,
+                "%s: '%s.%s' is a whole item; set one of its fields ('%s.%s.FIELD')", source,
+                n->path, seg, n->path, seg);
         }
         *cur = item;
         return 0;
@@ -299,13 +305,22 @@ int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, c
     if (n == 0) {
         return mp_error_set(err, MP_EINVALID, "%s: '%s' is not a valid key path", source, path);
     }
+    /* Positions and messages point into the --set argument: the value starts after "key=". */
+    unsigned col0 = (unsigned)strlen(path) + 1;
     struct mp_node *v = NULL;
-    int rc = mp_doc_parse(value, strlen(value), source, &v, err);
-    if (rc != 0) {
+    int rc = mp_doc_parse_at(value, strlen(value), source, col0, path, &v, err);
+    if (rc == MP_EINVALID) {
+        /* "key=" is null, as "key:" is in YAML, and the field says whether it takes one. */
+        mp_error_clear(err);
+        v = mp_xcalloc(1, sizeof(*v));
+        v->kind = MP_NODE_SCALAR;
+        v->file = mp_xstrdup(source);
+        v->line = 1;
+        v->col = col0 + 1;
+        v->scalar = mp_xstrdup("");
+    } else if (rc != 0) {
         return rc;
     }
-    /* Positions point into the --set argument: column of the value after "key=". */
-    v->col += (unsigned)strlen(path) + 1;
     struct mp_node *cur = root;
     for (size_t i = 0; i < n; i++) {
         rc = step_into(&cur, segs[i], i + 1 == n, v, source, err);

@@ -24,9 +24,15 @@ struct builder {
     size_t n_anchors;
     size_t nodes;       /* including alias expansions */
     size_t bytes;       /* text of scalars and keys, including alias expansions */
+    unsigned col0;      /* columns before the text on its first line (a --set value's key) */
     struct mp_buf path; /* of the node being built, for messages */
     struct mp_error *err;
 };
+
+static unsigned mark_col(const struct builder *b, const yaml_mark_t *m)
+{
+    return (unsigned)m->column + 1 + (m->line == 0 ? b->col0 : 0);
+}
 
 static struct mp_node *node_new(enum mp_node_kind kind, const char *file, unsigned line,
                                 unsigned col)
@@ -174,9 +180,10 @@ static int parse_error(struct builder *b)
 {
     const yaml_parser_t *p = &b->parser;
     const yaml_mark_t *m = p->problem ? &p->problem_mark : &p->context_mark;
-    size_t line = m->line + 1, col = m->column + 1;
+    size_t line = m->line + 1, col = mark_col(b, m);
     if (p->error == YAML_READER_ERROR) {
         offset_position(b, p->problem_offset, &line, &col);
+        col += line == 1 ? b->col0 : 0;
     }
     return mp_error_set(b->err, MP_EPARSE, "%s:%zu:%zu: %s%s%s", b->file, line, col,
                         p->problem ? p->problem : "syntax error", p->context ? " " : "",
@@ -253,7 +260,7 @@ static int count_bytes(struct builder *b, unsigned line, unsigned col, size_t ad
 
 static int build_alias(struct builder *b, yaml_event_t *ev, unsigned depth, struct mp_node **out)
 {
-    unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
+    unsigned line = (unsigned)ev->start_mark.line + 1, col = mark_col(b, &ev->start_mark);
     const char *name = (const char *)ev->data.alias.anchor;
     for (size_t i = b->n_anchors; i-- > 0;) {
         if (strcmp(b->anchors[i].name, name) == 0) {
@@ -284,7 +291,7 @@ static int read_key(struct builder *b, const struct mp_node *map, yaml_event_t *
 {
     int rc;
     *kl = (unsigned)ev->start_mark.line + 1;
-    *kc = (unsigned)ev->start_mark.column + 1;
+    *kc = mark_col(b, &ev->start_mark);
     if (ev->type == YAML_ALIAS_EVENT) {
         rc = build_error(b, MP_EPARSE, *kl, *kc, "an alias cannot be a mapping key");
     } else if (ev->type != YAML_SCALAR_EVENT) {
@@ -358,7 +365,7 @@ static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
 
 static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struct mp_node **out)
 {
-    unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
+    unsigned line = (unsigned)ev->start_mark.line + 1, col = mark_col(b, &ev->start_mark);
     if (depth > MP_DOC_MAX_DEPTH) {
         return build_error(b, MP_ETOOBIG, line, col, "nesting deeper than %u", MP_DOC_MAX_DEPTH);
     }
@@ -483,18 +490,20 @@ static int build_document(struct builder *b, struct mp_node **root)
     }
 }
 
-int mp_doc_parse(const char *text, size_t len, const char *file, struct mp_node **out,
-                 struct mp_error *err)
+int mp_doc_parse_at(const char *text, size_t len, const char *file, unsigned col0, const char *path,
+                    struct mp_node **out, struct mp_error *err)
 {
     if (len > MP_DOC_MAX_BYTES) {
         return mp_error_set(err, MP_ETOOBIG, "%s: document larger than %u bytes", file,
                             MP_DOC_MAX_BYTES);
     }
-    struct builder b = {.file = file, .text = text, .len = len, .path = MP_BUF_INIT, .err = err};
+    struct builder b = {
+        .file = file, .text = text, .len = len, .col0 = col0, .path = MP_BUF_INIT, .err = err};
     if (!yaml_parser_initialize(&b.parser)) {
         return mp_error_set(err, -ENOMEM, "%s: cannot initialise the YAML parser", file);
     }
     yaml_parser_set_input_string(&b.parser, (const unsigned char *)text, len);
+    mp_buf_adds(&b.path, path);
     struct mp_node *root = NULL;
     int rc = build_document(&b, &root);
     yaml_parser_delete(&b.parser);
@@ -508,11 +517,17 @@ int mp_doc_parse(const char *text, size_t len, const char *file, struct mp_node 
         return rc;
     }
     if (!root) {
-        return mp_error_set(err, MP_EINVALID, "%s:1:1: the document is empty", file);
+        return mp_error_set(err, MP_EINVALID, "%s:1:%u: the document is empty", file, col0 + 1);
     }
-    mp_doc_assign_paths(root, "");
+    mp_doc_assign_paths(root, path);
     *out = root;
     return 0;
+}
+
+int mp_doc_parse(const char *text, size_t len, const char *file, struct mp_node **out,
+                 struct mp_error *err)
+{
+    return mp_doc_parse_at(text, len, file, 0, "", out, err);
 }
 
 int mp_doc_load(const char *path, struct mp_node **out, struct mp_error *err)

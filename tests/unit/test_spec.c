@@ -361,6 +361,39 @@ static void overrides_use_the_same_path(void **state)
     assert_non_null(strstr(err.msg, "--set:1:20: 'parameters[0].bogus': unknown key"));
 }
 
+static void expect_set_error(const char *set, const char *want)
+{
+    struct mp_spec *s = NULL;
+    struct mp_error err = {0};
+    const char *sets[] = {set};
+    if (mp_spec_parse(HEAD P1, strlen(HEAD P1), "t.yaml", NULL, sets, 1, &s, &err) == 0) {
+        mp_spec_free(s);
+        fail_msg("--set %s was accepted", set);
+    }
+    if (!strstr(err.msg, want)) {
+        fail_msg("--set %s: error [%s] does not contain [%s]", set, err.msg, want);
+    }
+}
+
+/* An empty --set value read "--set:1:1: the document is empty", naming no field; errors in the
+ * value's YAML counted columns from the value, not the argument, and named no field; a value's
+ * nested nodes kept the value's own columns; a whole named item read "no item named". */
+static void override_errors_point_into_the_argument(void **state)
+{
+    (void)state;
+    expect_set_error("algorithm.max_trials=",
+                     "--set:1:22: 'algorithm.max_trials': expected an integer, got \"\"");
+    expect_set_error("name=", "--set:1:6: 'name': expected a string, got null");
+    expect_set_error("algorithm.seed=!foo 1", "--set:1:16: 'algorithm.seed': the tag '!foo' is");
+    expect_set_error("algorithm.seed=[1, *x]", "--set:1:20: 'algorithm.seed[1]': unknown alias");
+    expect_set_error("algorithm.seed=\x01", "--set:1:16: control characters are not allowed");
+    expect_set_error("algorithm.seed=[1, \"a", "--set:1:22: found unexpected end of stream");
+    expect_set_error("algorithm={max_trials: 0}",
+                     "--set:1:24: 'algorithm.max_trials': expected an integer in");
+    expect_set_error("parameters.a=5",
+                     "--set: 'parameters.a' is a whole item; set one of its fields");
+}
+
 static void json_spec_is_equivalent(void **state)
 {
     (void)state;
@@ -798,6 +831,7 @@ int main(void)
         cmocka_unit_test(section_errors),
         cmocka_unit_test(service_errors),
         cmocka_unit_test(overrides_use_the_same_path),
+        cmocka_unit_test(override_errors_point_into_the_argument),
         cmocka_unit_test(json_spec_is_equivalent),
         cmocka_unit_test(documents_are_bounded),
         cmocka_unit_test(aliases_are_bounded_by_text_and_depth),
