@@ -336,22 +336,46 @@ int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, c
 
 /* JSON ------------------------------------------------------------------------------------ */
 
+/* The JSON number a plain scalar reads as, or NULL; with same_text, only when that number is
+ * written back as the same text ("0.5", not "0.50", "+1" or "1e3"). */
+static json_t *number_json(const char *s, bool same_text)
+{
+    char buf[MP_FMT_DOUBLE_MAX];
+    int64_t i;
+    double d;
+    if (mp_parse_int64(s, &i) == 0) {
+        snprintf(buf, sizeof(buf), "%lld", (long long)i);
+        return !same_text || strcmp(buf, s) == 0 ? json_integer(i) : NULL;
+    }
+    if (mp_parse_double(s, &d) == 0) {
+        return !same_text || strcmp(mp_fmt_double(buf, d), s) == 0 ? json_real(d) : NULL;
+    }
+    return NULL;
+}
+
+void mp_doc_keep_text(struct mp_node *n)
+{
+    if (!n || n->kind != MP_NODE_SCALAR || n->quoted) {
+        return;
+    }
+    json_t *loose = number_json(n->scalar, false), *exact = number_json(n->scalar, true);
+    n->quoted = loose && !exact;
+    json_decref(loose);
+    json_decref(exact);
+}
+
 static json_t *scalar_json(const struct mp_node *n)
 {
     if (!n->quoted) {
-        double d;
-        int64_t i;
         if (mp_doc_is_null(n)) {
             return json_null();
         }
         if (strcmp(n->scalar, "true") == 0 || strcmp(n->scalar, "false") == 0) {
             return json_boolean(n->scalar[0] == 't');
         }
-        if (mp_parse_int64(n->scalar, &i) == 0) {
-            return json_integer(i);
-        }
-        if (mp_parse_double(n->scalar, &d) == 0) {
-            return json_real(d);
+        json_t *num = number_json(n->scalar, false);
+        if (num) {
+            return num;
         }
     }
     return json_string(n->scalar);

@@ -403,6 +403,45 @@ static void override_errors_point_into_the_argument(void **state)
                      "--set: 'parameters.a' is a whole item; set one of its fields");
 }
 
+/* The stored JSON wrote every plain scalar that reads as a number in canonical form, so a spec
+ * reloaded from the store (export deploy, reports, the API) had other command arguments ("0.10"
+ * became 0.1, "08080" 8080, "1e3" 1000, "-0" 0) and other categorical values ("1.0" became "1",
+ * no longer the value its trials recorded). */
+static void stored_json_keeps_the_text(void **state)
+{
+    (void)state;
+    struct mp_spec *s =
+        parse_ok("name: t\nobjective: {metric: qps}\n"
+                 "service:\n  command: [./srv, 0.10, 08080, 1e3, -0, +5, .5, 7, 2.5]\n"
+                 "  env: {A: 1.50, B: '3'}\n"
+                 "parameters: [{name: a, type: float, min: 0.50, max: 1e1, "
+                 "target: {resource: cpu}}, {name: b, type: categorical, "
+                 "values: [1.0, 2.0, x], target: {env: C}}]\n"
+                 "algorithm: {max_trials: 010}\n",
+                 NULL, 0);
+    char *json = mp_spec_to_json(s);
+    struct mp_spec *again = parse_ok(json, NULL, 0);
+    assert_int_equal(again->service.argc, s->service.argc);
+    for (size_t i = 0; i < s->service.argc; i++) {
+        assert_string_equal(again->service.argv[i], s->service.argv[i]);
+    }
+    assert_string_equal(again->service.env[0], "A=1.50");
+    assert_string_equal(again->service.env[1], "B=3");
+    assert_true(again->space.params[0].min == 0.5 && again->space.params[0].max == 10);
+    assert_string_equal(again->space.params[1].choices[0], "1.0");
+    assert_string_equal(again->space.params[1].choices[1], "2.0");
+    assert_int_equal(again->max_trials, 10);
+    /* Canonical numbers stay JSON numbers. */
+    assert_non_null(strstr(json, "\"command\":[\"./srv\",\"0.10\",\"08080\",\"1e3\",\"-0\",\"+5\","
+                                 "\".5\",7,2.5]"));
+    char *twice = mp_spec_to_json(again);
+    assert_string_equal(json, twice);
+    free(twice);
+    free(json);
+    mp_spec_free(again);
+    mp_spec_free(s);
+}
+
 static void json_spec_is_equivalent(void **state)
 {
     (void)state;
@@ -854,6 +893,7 @@ int main(void)
         cmocka_unit_test(service_errors),
         cmocka_unit_test(overrides_use_the_same_path),
         cmocka_unit_test(override_errors_point_into_the_argument),
+        cmocka_unit_test(stored_json_keeps_the_text),
         cmocka_unit_test(json_spec_is_equivalent),
         cmocka_unit_test(documents_are_bounded),
         cmocka_unit_test(duplicates_are_named_in_list_order),
