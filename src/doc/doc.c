@@ -23,6 +23,7 @@ struct builder {
     struct anchor *anchors;
     size_t n_anchors;
     size_t nodes;       /* including alias expansions */
+    size_t aliases;     /* expanded so far */
     size_t bytes;       /* text of scalars and keys, including alias expansions */
     unsigned col0;      /* columns before the text on its first line (a --set value's key) */
     struct mp_buf path; /* of the node being built, for messages */
@@ -239,9 +240,11 @@ static int count_node(struct builder *b, unsigned line, unsigned col, size_t add
 {
     b->nodes += add;
     if (b->nodes > MP_DOC_MAX_NODES) {
-        return build_error(b, MP_ETOOBIG, line, col,
-                           "document expands to more than %u nodes (alias bomb?)",
-                           MP_DOC_MAX_NODES);
+        return b->aliases ? build_error(b, MP_ETOOBIG, line, col,
+                                        "document expands to more than %u nodes (alias bomb?)",
+                                        MP_DOC_MAX_NODES)
+                          : build_error(b, MP_ETOOBIG, line, col, "document has more than %u nodes",
+                                        MP_DOC_MAX_NODES);
     }
     return 0;
 }
@@ -266,6 +269,7 @@ static int build_alias(struct builder *b, yaml_event_t *ev, unsigned depth, stru
         if (strcmp(b->anchors[i].name, name) == 0) {
             struct extent e = {0};
             measure(b->anchors[i].node, 0, &e);
+            b->aliases++;
             if (depth + e.height > MP_DOC_MAX_DEPTH) {
                 return build_error(b, MP_ETOOBIG, line, col, "nesting deeper than %u (alias '*%s')",
                                    MP_DOC_MAX_DEPTH, name);
