@@ -355,12 +355,19 @@ static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
         }
         b->path.len = path_len;
         b->path.data[path_len] = '\0';
-        n->items = mp_xreallocarray(n->items, n->n + 1, sizeof(*n->items));
+        /* Capacity doubles (4, 8, 16, ...): growing by one copied 40 GB under ASan for a list
+         * of 100,000 items. */
+        if (n->n == 0 || (n->n >= 4 && (n->n & (n->n - 1)) == 0)) {
+            size_t cap = n->n ? 2 * n->n : 4;
+            n->items = mp_xreallocarray(n->items, cap, sizeof(*n->items));
+            if (n->kind == MP_NODE_MAP) {
+                n->keys = mp_xreallocarray(n->keys, cap, sizeof(*n->keys));
+                n->key_line = mp_xreallocarray(n->key_line, cap, sizeof(unsigned));
+                n->key_col = mp_xreallocarray(n->key_col, cap, sizeof(unsigned));
+            }
+        }
         n->items[n->n] = child;
         if (n->kind == MP_NODE_MAP) {
-            n->keys = mp_xreallocarray(n->keys, n->n + 1, sizeof(*n->keys));
-            n->key_line = mp_xreallocarray(n->key_line, n->n + 1, sizeof(unsigned));
-            n->key_col = mp_xreallocarray(n->key_col, n->n + 1, sizeof(unsigned));
             n->keys[n->n] = key;
             n->key_line[n->n] = kl;
             n->key_col[n->n] = kc;
