@@ -262,9 +262,15 @@ static int step_into(struct mp_node **cur, const char *seg, bool last, struct mp
     }
     if (n->kind == MP_NODE_SEQ) {
         struct mp_node *item = seq_find_named(n, seg);
-        if (!item || last) {
+        if (!item) {
             return mp_error_set(err, MP_EINVALID, "%s: '%s': no item named '%s'", source, n->path,
                                 seg);
+        }
+        if (last) {
+            return mp_error_set(
+                err, MP_EINVALID,
+                "%s: '%s.%s' is a whole item; set one of its fields ('%s.%s.FIELD')", source,
+                n->path, seg, n->path, seg);
         }
         *cur = item;
         return 0;
@@ -299,13 +305,22 @@ int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, c
     if (n == 0) {
         return mp_error_set(err, MP_EINVALID, "%s: '%s' is not a valid key path", source, path);
     }
+    /* Positions and messages point into the --set argument: the value starts after "key=". */
+    unsigned col0 = (unsigned)strlen(path) + 1;
     struct mp_node *v = NULL;
-    int rc = mp_doc_parse(value, strlen(value), source, &v, err);
-    if (rc != 0) {
+    int rc = mp_doc_parse_at(value, strlen(value), source, col0, path, &v, err);
+    if (rc == MP_EINVALID) {
+        /* "key=" is null, as "key:" is in YAML, and the field says whether it takes one. */
+        mp_error_clear(err);
+        v = mp_xcalloc(1, sizeof(*v));
+        v->kind = MP_NODE_SCALAR;
+        v->file = mp_xstrdup(source);
+        v->line = 1;
+        v->col = col0 + 1;
+        v->scalar = mp_xstrdup("");
+    } else if (rc != 0) {
         return rc;
     }
-    /* Positions point into the --set argument: column of the value after "key=". */
-    v->col += (unsigned)strlen(path) + 1;
     struct mp_node *cur = root;
     for (size_t i = 0; i < n; i++) {
         rc = step_into(&cur, segs[i], i + 1 == n, v, source, err);
@@ -321,22 +336,46 @@ int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, c
 
 /* JSON ------------------------------------------------------------------------------------ */
 
+/* The JSON number a plain scalar reads as, or NULL; with same_text, only when that number is
+ * written back as the same text ("0.5", not "0.50", "+1" or "1e3"). */
+static json_t *number_json(const char *s, bool same_text)
+{
+    char buf[MP_FMT_DOUBLE_MAX];
+    int64_t i;
+    double d;
+    if (mp_parse_int64(s, &i) == 0) {
+        snprintf(buf, sizeof(buf), "%lld", (long long)i);
+        return !same_text || strcmp(buf, s) == 0 ? json_integer(i) : NULL;
+    }
+    if (mp_parse_double(s, &d) == 0) {
+        return !same_text || strcmp(mp_fmt_double(buf, d), s) == 0 ? json_real(d) : NULL;
+    }
+    return NULL;
+}
+
+void mp_doc_keep_text(struct mp_node *n)
+{
+    if (!n || n->kind != MP_NODE_SCALAR || n->quoted) {
+        return;
+    }
+    json_t *loose = number_json(n->scalar, false), *exact = number_json(n->scalar, true);
+    n->quoted = loose && !exact;
+    json_decref(loose);
+    json_decref(exact);
+}
+
 static json_t *scalar_json(const struct mp_node *n)
 {
     if (!n->quoted) {
-        double d;
-        int64_t i;
         if (mp_doc_is_null(n)) {
             return json_null();
         }
         if (strcmp(n->scalar, "true") == 0 || strcmp(n->scalar, "false") == 0) {
             return json_boolean(n->scalar[0] == 't');
         }
-        if (mp_parse_int64(n->scalar, &i) == 0) {
-            return json_integer(i);
-        }
-        if (mp_parse_double(n->scalar, &d) == 0) {
-            return json_real(d);
+        json_t *num = number_json(n->scalar, false);
+        if (num) {
+            return num;
         }
     }
     return json_string(n->scalar);

@@ -15,9 +15,11 @@
 
 #include "core/core.h"
 
-#define MP_DOC_MAX_BYTES (1u << 20) /* 1 MiB */
-#define MP_DOC_MAX_NODES 100000u    /* after alias expansion */
-#define MP_DOC_MAX_DEPTH 64u
+#define MP_DOC_MAX_BYTES          (1u << 20)  /* 1 MiB */
+#define MP_DOC_MAX_NODES          100000u     /* after alias expansion */
+#define MP_DOC_MAX_DEPTH          64u         /* after alias expansion */
+#define MP_DOC_MAX_EXPANDED_BYTES (16u << 20) /* scalar and key text after alias expansion */
+#define MP_DOC_MAX_PATH           256u /* a longer path is kept as "..." and its last bytes */
 
 enum mp_node_kind { MP_NODE_SCALAR, MP_NODE_SEQ, MP_NODE_MAP };
 
@@ -31,7 +33,7 @@ struct mp_node {
     char **keys;            /* MAP: keys */
     struct mp_node **items; /* SEQ items / MAP values */
     unsigned *key_line, *key_col;
-    char *path; /* "a.b[2].c" from the root */
+    char *path; /* "a.b[2].c" from the root ("...b[2].c" past MP_DOC_MAX_PATH bytes) */
 };
 
 /* Parses text (len bytes) named `file` for messages. Returns a MAP, SEQ or SCALAR root. */
@@ -72,6 +74,10 @@ int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, c
 /* Serialises a tree to compact JSON (scalars that look like numbers/bools/null unquoted unless
  * they were quoted). Returns owned. */
 char *mp_doc_to_json(const struct mp_node *n);
+/* Marks a scalar that its field reads as text, so that mp_doc_to_json writes it as a string
+ * when writing the number it looks like would change the text: a command argument "0.10" or
+ * "08080", a categorical value "1.0". A number written back the same ("7", "0.5") is left. */
+void mp_doc_keep_text(struct mp_node *n);
 /* JSON text of a jansson value with numbers in canonical (shortest round-trip) form, since
  * jansson itself writes 17 significant digits (0.1 -> 0.10000000000000001). indent 0 =
  * compact. Returns owned. mp_json_print writes indented JSON and a newline. The value is

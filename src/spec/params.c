@@ -33,6 +33,37 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+struct indexed {
+    double v;
+    size_t i;
+};
+
+static int cmp_indexed(const void *a, const void *b)
+{
+    const struct indexed *x = a, *y = b;
+    int c = cmp_double(&x->v, &y->v);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* The index of the first value in list order that repeats an earlier one, or SIZE_MAX. Sorting
+ * takes O(n log n): comparing each value with all before it took 6 s for 100,000 values. */
+static size_t first_duplicate(const double *values, size_t n)
+{
+    struct indexed *s = mp_xreallocarray(NULL, n, sizeof(*s));
+    for (size_t i = 0; i < n; i++) {
+        s[i] = (struct indexed){values[i], i};
+    }
+    qsort(s, n, sizeof(*s), cmp_indexed);
+    size_t dup = SIZE_MAX;
+    for (size_t k = 1; k < n; k++) {
+        if (s[k].v == s[k - 1].v && s[k].i < dup) {
+            dup = s[k].i;
+        }
+    }
+    free(s);
+    return dup;
+}
+
 static int parse_numbers(const struct mp_node *list, struct mp_param *p, struct mp_error *err)
 {
     int rc = mp_doc_expect(list, MP_NODE_SEQ, err);
@@ -47,17 +78,16 @@ static int parse_numbers(const struct mp_node *list, struct mp_param *p, struct 
         if ((rc = mp_doc_number(list->items[i], &p->values[i], err)) != 0) {
             return rc;
         }
-        for (size_t j = 0; j < i; j++) {
-            if (p->values[j] == p->values[i]) {
-                return mp_doc_error(err, list->items[i], "duplicate value \"%s\"",
-                                    list->items[i]->scalar);
-            }
-        }
         if (p->log_scale && p->values[i] <= 0) {
             return mp_doc_error(err, list->items[i], "log scale needs positive values, got \"%s\"",
                                 list->items[i]->scalar);
         }
         p->n_values++;
+    }
+    size_t dup = first_duplicate(p->values, p->n_values);
+    if (dup != SIZE_MAX) {
+        return mp_doc_error(err, list->items[dup], "duplicate value \"%s\"",
+                            list->items[dup]->scalar);
     }
     qsort(p->values, p->n_values, sizeof(double), cmp_double);
     return 0;
@@ -73,19 +103,20 @@ static int parse_choices(const struct mp_node *list, struct mp_param *p, struct 
         return mp_doc_error(err, list, "expected a non-empty list of choices");
     }
     p->choices = mp_xcalloc(list->n, sizeof(char *));
+    struct mp_strset seen = MP_STRSET_INIT; /* pairwise strcmp took 46 s for 100,000 choices */
     for (size_t i = 0; i < list->n; i++) {
         const char *s = NULL;
         if ((rc = mp_doc_string(list->items[i], &s, err)) != 0) {
-            return rc;
+            break;
         }
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(p->choices[j], s) == 0) {
-                return mp_doc_error(err, list->items[i], "duplicate choice \"%s\"", s);
-            }
+        if (!mp_strset_add(&seen, s)) {
+            rc = mp_doc_error(err, list->items[i], "duplicate choice \"%s\"", s);
+            break;
         }
         p->choices[p->n_choices++] = mp_xstrdup(s);
     }
-    return 0;
+    mp_strset_release(&seen);
+    return rc;
 }
 
 static int parse_range(const struct mp_node *item, struct mp_param *p, struct mp_error *err)

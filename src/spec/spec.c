@@ -603,6 +603,32 @@ static char *absolute_dir(const char *base_dir)
     return base_dir ? mp_xstrdup(base_dir) : NULL;
 }
 
+/* The stored JSON (mp_spec_to_json) is what a spec is reloaded from (export, reports, the API):
+ * the scalars read as text keep their text in it, or a reloaded spec would start the service
+ * with "0.1" for "0.10" and know the categorical value "1.0" as "1". */
+static void keep_texts(struct mp_spec *spec)
+{
+    struct mp_node *root = spec->doc, *svc = mp_doc_get(root, "service");
+    struct mp_node *cmd = mp_doc_get(svc, "command"), *env = mp_doc_get(svc, "env");
+    struct mp_node *params = mp_doc_get(root, "parameters");
+    mp_doc_keep_text(mp_doc_get(root, "description"));
+    for (size_t i = 0; cmd && cmd->kind == MP_NODE_SEQ && i < cmd->n; i++) {
+        mp_doc_keep_text(cmd->items[i]);
+    }
+    for (size_t i = 0; env && env->kind == MP_NODE_MAP && i < env->n; i++) {
+        mp_doc_keep_text(env->items[i]);
+    }
+    for (size_t i = 0; params && params->kind == MP_NODE_SEQ && i < params->n; i++) {
+        const struct mp_node *type = mp_doc_get(params->items[i], "type");
+        struct mp_node *values = mp_doc_get(params->items[i], "values");
+        bool text =
+            type && type->kind == MP_NODE_SCALAR && strcmp(type->scalar, "categorical") == 0;
+        for (size_t k = 0; text && values && values->kind == MP_NODE_SEQ && k < values->n; k++) {
+            mp_doc_keep_text(values->items[k]);
+        }
+    }
+}
+
 /* Translates spec->doc when it is a ProfilingExperiment, parses it into spec, and hands spec
  * out, or frees it. */
 static int from_doc(struct mp_spec *spec, struct mp_spec **out, struct mp_error *err)
@@ -622,6 +648,7 @@ static int from_doc(struct mp_spec *spec, struct mp_spec **out, struct mp_error 
         mp_spec_free(spec);
         return rc;
     }
+    keep_texts(spec);
     *out = spec;
     return 0;
 }

@@ -131,13 +131,28 @@ static void structural_errors(void **state)
     expect_error("- a\n- b\n", "expected a mapping, got a list");
     expect_error("objective: {metric: q}\n" P1, "'name': required key is missing");
     expect_error("name: 9lives\nobjective: {metric: q}\n" P1, "expected a name of letters");
-    expect_error("name: t\nname: u\n", "duplicate key 'name'");
+    expect_error("name: t\nname: u\n", "t.yaml:2:1: 'name': duplicate key (first at line 1)");
+    expect_error("algorithm:\n  seed: 1\n  max_trials: 3\n  seed: 2\n",
+                 "t.yaml:4:3: 'algorithm.seed': duplicate key (first at line 2)");
+    /* Keys are checked with a set, not pairwise (a map of 90,000 keys took 76 s). */
+    struct mp_buf big = MP_BUF_INIT;
+    mp_buf_adds(&big, "x:\n");
+    for (int i = 0; i < 5000; i++) {
+        mp_buf_addf(&big, "  k%d: 1\n", i);
+    }
+    mp_buf_adds(&big, "  k7: 2\n");
+    expect_error(big.data, "t.yaml:5002:3: 'x.k7': duplicate key (first at line 9)");
+    mp_buf_release(&big);
     expect_error("name: t\n" P1, "'objective': required key is missing");
     expect_error(HEAD, "'parameters': required key is missing");
     expect_error("a: 1\n---\nb: 2\n", "only one YAML document");
+    expect_error("runner: {[kind]: local}\n",
+                 "t.yaml:1:10: 'runner': mapping keys must be scalars");
+    expect_error("name: &n t\nrunner: {*n : local}\n",
+                 "t.yaml:2:10: 'runner': an alias cannot be a mapping key");
     /* An escaped NUL would cut the string short in C: refused, in values and in keys. */
-    expect_error("name: \"ab\\0c\"\n", "t.yaml:1:7: a value contains a NUL character");
-    expect_error("{\"name\": \"j\\u0000t\"}", "t.yaml:1:10: a value contains a NUL character");
+    expect_error("name: \"ab\\0c\"\n", "t.yaml:1:7: 'name': a value contains a NUL");
+    expect_error("{\"name\": \"j\\u0000t\"}", "t.yaml:1:10: 'name': a value contains a NUL");
     expect_error("\"na\\0me\": t\n", "t.yaml:1:1: a key contains a NUL character");
 }
 
@@ -355,6 +370,78 @@ static void overrides_use_the_same_path(void **state)
     assert_non_null(strstr(err.msg, "--set:1:20: 'parameters[0].bogus': unknown key"));
 }
 
+static void expect_set_error(const char *set, const char *want)
+{
+    struct mp_spec *s = NULL;
+    struct mp_error err = {0};
+    const char *sets[] = {set};
+    if (mp_spec_parse(HEAD P1, strlen(HEAD P1), "t.yaml", NULL, sets, 1, &s, &err) == 0) {
+        mp_spec_free(s);
+        fail_msg("--set %s was accepted", set);
+    }
+    if (!strstr(err.msg, want)) {
+        fail_msg("--set %s: error [%s] does not contain [%s]", set, err.msg, want);
+    }
+}
+
+/* An empty --set value read "--set:1:1: the document is empty", naming no field; errors in the
+ * value's YAML counted columns from the value, not the argument, and named no field; a value's
+ * nested nodes kept the value's own columns; a whole named item read "no item named". */
+static void override_errors_point_into_the_argument(void **state)
+{
+    (void)state;
+    expect_set_error("algorithm.max_trials=",
+                     "--set:1:22: 'algorithm.max_trials': expected an integer, got \"\"");
+    expect_set_error("name=", "--set:1:6: 'name': expected a string, got null");
+    expect_set_error("algorithm.seed=!foo 1", "--set:1:16: 'algorithm.seed': the tag '!foo' is");
+    expect_set_error("algorithm.seed=[1, *x]", "--set:1:20: 'algorithm.seed[1]': unknown alias");
+    expect_set_error("algorithm.seed=\x01", "--set:1:16: control characters are not allowed");
+    expect_set_error("algorithm.seed=[1, \"a", "--set:1:22: found unexpected end of stream");
+    expect_set_error("algorithm={max_trials: 0}",
+                     "--set:1:24: 'algorithm.max_trials': expected an integer in");
+    expect_set_error("parameters.a=5",
+                     "--set: 'parameters.a' is a whole item; set one of its fields");
+}
+
+/* The stored JSON wrote every plain scalar that reads as a number in canonical form, so a spec
+ * reloaded from the store (export deploy, reports, the API) had other command arguments ("0.10"
+ * became 0.1, "08080" 8080, "1e3" 1000, "-0" 0) and other categorical values ("1.0" became "1",
+ * no longer the value its trials recorded). */
+static void stored_json_keeps_the_text(void **state)
+{
+    (void)state;
+    struct mp_spec *s =
+        parse_ok("name: t\nobjective: {metric: qps}\n"
+                 "service:\n  command: [./srv, 0.10, 08080, 1e3, -0, +5, .5, 7, 2.5]\n"
+                 "  env: {A: 1.50, B: '3'}\n"
+                 "parameters: [{name: a, type: float, min: 0.50, max: 1e1, "
+                 "target: {resource: cpu}}, {name: b, type: categorical, "
+                 "values: [1.0, 2.0, x], target: {env: C}}]\n"
+                 "algorithm: {max_trials: 010}\n",
+                 NULL, 0);
+    char *json = mp_spec_to_json(s);
+    struct mp_spec *again = parse_ok(json, NULL, 0);
+    assert_int_equal(again->service.argc, s->service.argc);
+    for (size_t i = 0; i < s->service.argc; i++) {
+        assert_string_equal(again->service.argv[i], s->service.argv[i]);
+    }
+    assert_string_equal(again->service.env[0], "A=1.50");
+    assert_string_equal(again->service.env[1], "B=3");
+    assert_true(again->space.params[0].min == 0.5 && again->space.params[0].max == 10);
+    assert_string_equal(again->space.params[1].choices[0], "1.0");
+    assert_string_equal(again->space.params[1].choices[1], "2.0");
+    assert_int_equal(again->max_trials, 10);
+    /* Canonical numbers stay JSON numbers. */
+    assert_non_null(strstr(json, "\"command\":[\"./srv\",\"0.10\",\"08080\",\"1e3\",\"-0\",\"+5\","
+                                 "\".5\",7,2.5]"));
+    char *twice = mp_spec_to_json(again);
+    assert_string_equal(json, twice);
+    free(twice);
+    free(json);
+    mp_spec_free(again);
+    mp_spec_free(s);
+}
+
 static void json_spec_is_equivalent(void **state)
 {
     (void)state;
@@ -383,7 +470,15 @@ static void documents_are_bounded(void **state)
         }
         mp_buf_adds(&b, "]\n");
     }
-    expect_error(b.data, "expands to more than");
+    expect_error(b.data, "t.yaml:6:10: 'a5[0]': document expands to more than 100000 nodes (alias");
+    mp_buf_release(&b);
+    /* Without aliases, no talk of a bomb. */
+    mp_buf_adds(&b, "name: [");
+    for (int i = 0; i < 100001; i++) {
+        mp_buf_adds(&b, i ? ",1" : "1");
+    }
+    mp_buf_adds(&b, "]\n");
+    expect_error(b.data, "t.yaml:1:200004: 'name[99998]': document has more than 100000 nodes");
     mp_buf_release(&b);
     /* Over 1 MiB. */
     size_t big = (1u << 20) + 10;
@@ -408,6 +503,135 @@ static void documents_are_bounded(void **state)
                  NULL, 0);
     assert_int_equal(s->space.n, 1);
     mp_spec_free(s);
+}
+
+/* Within the node bound, aliases of one long string still expanded to gigabytes (a 200 KB spec
+ * made validate abort out of memory), and an alias could nest past the depth bound. */
+static void aliases_are_bounded_by_text_and_depth(void **state)
+{
+    (void)state;
+    /* 1,000 copies of a 100 KB string: 100 MB of text from a 100 KB document. */
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_adds(&b, "name: t\ndescription: &a \"");
+    for (int i = 0; i < 100000; i++) {
+        mp_buf_addc(&b, 'x');
+    }
+    mp_buf_adds(&b, "\"\n");
+    for (int i = 1; i <= 3; i++) {
+        mp_buf_addf(&b, "x%d: &x%d [", i, i);
+        for (int k = 0; k < 10; k++) {
+            mp_buf_addf(&b, "%s*%s", k ? ", " : "", i == 1 ? "a" : "x");
+            if (i > 1) {
+                mp_buf_addf(&b, "%d", i - 1);
+            }
+        }
+        mp_buf_adds(&b, "]\n");
+    }
+    expect_error(b.data, "t.yaml:5:10: 'x3[0]': document expands to more than 16777216 bytes");
+    mp_buf_release(&b);
+    /* 40 levels aliased 40 levels down: 80 levels. */
+    mp_buf_adds(&b, "a: &a ");
+    for (int i = 0; i < 80; i++) {
+        mp_buf_addc(&b, i < 40 ? '[' : ']');
+    }
+    mp_buf_adds(&b, "\nb: ");
+    for (int i = 0; i < 40; i++) {
+        mp_buf_addc(&b, '[');
+    }
+    mp_buf_adds(&b, "*a");
+    for (int i = 0; i < 40; i++) {
+        mp_buf_addc(&b, ']');
+    }
+    expect_error(b.data, "t.yaml:2:44: "
+                         "'b[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]["
+                         "0][0][0][0][0][0][0]"
+                         "[0][0][0][0][0][0][0][0][0][0]': nesting deeper than 64 (alias '*a')");
+    mp_buf_release(&b);
+}
+
+/* Every node kept its whole path: a 10 KB key above a list of 10,000 numbers (30 KB of YAML) made
+ * 100 MB of paths, and 1 MiB could make 50 GB. */
+static void long_paths_are_shortened(void **state)
+{
+    (void)state;
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_adds(&b, "? ");
+    for (int i = 0; i < 10000; i++) {
+        mp_buf_addc(&b, 'k');
+    }
+    mp_buf_adds(&b, "\n: [1, 2, {a: 3}]\n");
+    struct mp_node *doc = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_doc_parse(b.data, b.len, "t.yaml", &doc, &err), 0);
+    const struct mp_node *a = mp_doc_get(doc->items[0]->items[2], "a");
+    assert_int_equal(strlen(a->path), MP_DOC_MAX_PATH);
+    assert_true(strncmp(a->path, "...kkk", 6) == 0);
+    assert_string_equal(a->path + strlen(a->path) - 8, "kkk[2].a");
+    assert_int_equal(strlen(doc->items[0]->items[0]->path), MP_DOC_MAX_PATH);
+    /* Short paths are whole. */
+    assert_string_equal(doc->items[0]->path + MP_DOC_MAX_PATH - 4, "kkkk");
+    mp_doc_free(doc);
+    mp_buf_release(&b);
+}
+
+/* libyaml's reader errors (encoding, control characters) have no mark: they all read 1:1. */
+static void reader_errors_name_their_line(void **state)
+{
+    (void)state;
+    expect_error("name: t\ndescription: caf\xe9 au lait\n", "t.yaml:2:18: invalid trailing UTF-8");
+    expect_error("name: t\na: \xc3\xa9\x01\n", "t.yaml:2:5: control characters");
+    expect_error("\xef\xbb\xbf"
+                 "name: t\r\n\r\nx: \x02",
+                 "t.yaml:3:4: control characters");
+    static const char nul[] = "name: t\nparameters: [a\0b]\n";
+    struct mp_node *doc = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_doc_parse(nul, sizeof(nul) - 1, "t.yaml", &doc, &err), MP_EPARSE);
+    assert_string_equal(err.msg, "t.yaml:2:15: control characters are not allowed");
+    /* UTF-16 counts two bytes a character. */
+    static const char u16[] = "\xff\xfe"
+                              "a\0:\0 \0b\0\n\0c\0:\0 \0\x03\0";
+    assert_int_equal(mp_doc_parse(u16, sizeof(u16) - 1, "t.yaml", &doc, &err), MP_EPARSE);
+    assert_string_equal(err.msg, "t.yaml:2:4: control characters are not allowed");
+}
+
+/* Tags were dropped: !foo 40 read as 40, !!binary aGk= as the text "aGk=", !!int "5" as 5. */
+static void tags_are_refused_unless_harmless(void **state)
+{
+    (void)state;
+    expect_error(HEAD P1 "algorithm: {max_trials: !foo 40}\n",
+                 "t.yaml:6:25: 'algorithm.max_trials': the tag '!foo' is not supported");
+    expect_error(HEAD P1 "description: !!binary aGk=\n",
+                 "t.yaml:6:14: 'description': the tag '!!binary' is not");
+    expect_error(HEAD P1 "algorithm: {max_trials: !!int \"5\"}\n",
+                 "6:25: 'algorithm.max_trials': the tag '!!int' is not");
+    expect_error(HEAD P1 "cost: !!seq {}\n",
+                 "t.yaml:6:7: 'cost': the tag '!!seq' is not supported");
+    expect_error(HEAD P1 "!!binary bmFtZQ==: x\n", "t.yaml:6:1: the tag '!!binary' is not");
+    expect_error("%TAG !e! tag:example.com,2000:\n---\n" HEAD P1 "description: !e!x y\n",
+                 "t.yaml:8:14: 'description': the tag 'tag:example.com,2000:x' is not");
+    /* Tags that change nothing pass; !!str makes a string as quotes do. */
+    struct mp_spec *s = parse_ok(HEAD P1 "description: !!str 5\ncost: !!map {base_hour: ! 2}\n"
+                                         "constraints: !!seq [!!str qps >= 1]\n",
+                                 NULL, 0);
+    const struct mp_node *d = mp_doc_get(s->doc, "description");
+    assert_true(d->quoted);
+    assert_string_equal(d->scalar, "5");
+    assert_int_equal(s->n_constraints, 1);
+    mp_spec_free(s);
+}
+
+/* Duplicates are found by sorting or a set, not pairwise; the error names the first repeat in
+ * list order, and -0 repeats 0. */
+static void duplicates_are_named_in_list_order(void **state)
+{
+    (void)state;
+    expect_error(HEAD "parameters: [{name: a, type: discrete, values: [3, 1, 2, 1.0, 3]}]\n",
+                 "'parameters[0].values[3]': duplicate value \"1.0\"");
+    expect_error(HEAD "parameters: [{name: a, type: discrete, values: [0, 5, -0]}]\n",
+                 "'parameters[0].values[2]': duplicate value \"-0\"");
+    expect_error(HEAD "parameters: [{name: a, type: categorical, values: [z, x, y, x, z]}]\n",
+                 "'parameters[0].values[3]': duplicate choice \"x\"");
 }
 
 static void evaluation_judges_results(void **state)
@@ -676,8 +900,15 @@ int main(void)
         cmocka_unit_test(section_errors),
         cmocka_unit_test(service_errors),
         cmocka_unit_test(overrides_use_the_same_path),
+        cmocka_unit_test(override_errors_point_into_the_argument),
+        cmocka_unit_test(stored_json_keeps_the_text),
         cmocka_unit_test(json_spec_is_equivalent),
         cmocka_unit_test(documents_are_bounded),
+        cmocka_unit_test(duplicates_are_named_in_list_order),
+        cmocka_unit_test(aliases_are_bounded_by_text_and_depth),
+        cmocka_unit_test(long_paths_are_shortened),
+        cmocka_unit_test(reader_errors_name_their_line),
+        cmocka_unit_test(tags_are_refused_unless_harmless),
         cmocka_unit_test(evaluation_judges_results),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
