@@ -839,9 +839,9 @@ static void confined_paths(void **state)
         struct mp_error err = {0};
         assert_int_equal(mp_spec_parse_confined(text, strlen(text), "spec", base, &s, &err),
                          MP_EINVALID);
-        assert_string_equal(err.msg, "spec:5:33: 'runner.surface': not found inside the server's "
-                                     "base folder (paths in submitted specs resolve inside "
-                                     "--base-dir)");
+        assert_string_equal(err.msg, "spec:5:33: 'runner.surface': not found inside the folder "
+                                     "that submitted specs may read (serve's --base-dir, the "
+                                     "operator's --files-dir)");
         /* The same spec from the user's own file may name any path. */
         assert_int_equal(mp_spec_parse(text, strlen(text), "spec", base, NULL, 0, &s, &err), 0);
         mp_spec_free(s);
