@@ -125,20 +125,59 @@ static int replay_spec_doc(const struct mp_surface *s, const struct mp_space *sp
     return 0;
 }
 
-static void surface_optimum(const struct mp_surface *s, int obj, int failure, bool minimize,
-                            double *opt)
+/* What a trial on row r reports for the metric the spec derives (items_per_s with a batch_size
+ * role): the row's metrics with the engine's derived ones over them, as the replay runner and
+ * the engine report them. NAN when the row has none. */
+static double derived_value(const struct mp_surface *s, const struct mp_spec *spec, size_t r,
+                            const char *metric, double *x)
 {
-    *opt = NAN;
+    const struct mp_space *space = &spec->space;
+    for (size_t i = 0; i < space->n; i++) {
+        int c = mp_surface_column(s, space->params[i].name);
+        if (c < 0 ||
+            mp_space_parse(space, i, s->cells[r * s->n_cols + (size_t)c], &x[i], NULL) != 0) {
+            return NAN;
+        }
+    }
+    struct mp_metrics m = MP_METRICS_INIT;
+    for (size_t c = 0; c < s->n_cols; c++) {
+        double v = s->numbers[r * s->n_cols + c];
+        if (!isnan(v) && mp_space_find(space, s->header[c]) < 0) {
+            mp_metrics_set(&m, s->header[c], v);
+        }
+    }
+    mp_spec_derive_metrics(spec, x, &m);
+    double v;
+    if (!mp_metrics_get(&m, metric, &v)) {
+        v = NAN;
+    }
+    mp_metrics_release(&m);
+    return v;
+}
+
+/* The best objective a trial can report on the surface: the column's best, or where the spec
+ * derives the objective, the best of what it derives (the trials report that, not the column). */
+static double surface_optimum(const struct mp_surface *s, const struct mp_spec *spec, int obj,
+                              int failure, bool minimize)
+{
+    bool derived = mp_spec_metric_derived(spec, s->header[obj]);
+    double *x = mp_xcalloc(spec->space.n + 1, sizeof(double));
+    double opt = NAN;
     for (size_t r = 0; r < s->n_rows; r++) {
         double v = s->numbers[r * s->n_cols + (size_t)obj];
         bool failed = failure >= 0 && s->cells[r * s->n_cols + (size_t)failure][0];
+        if (derived && !failed) {
+            v = derived_value(s, spec, r, s->header[obj], x);
+        }
         if (isnan(v) || failed) {
             continue;
         }
-        if (isnan(*opt) || (minimize ? v < *opt : v > *opt)) {
-            *opt = v;
+        if (isnan(opt) || (minimize ? v < opt : v > opt)) {
+            opt = v;
         }
     }
+    free(x);
+    return opt;
 }
 
 static int collect(struct mp_store *st, int64_t exp_id, const char *objective, bool minimize,
@@ -197,7 +236,6 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
         mp_replay_outcome_release(out);
         return MP_EINVALID;
     }
-    surface_optimum(s, obj, failure, o->minimize, &out->optimum);
     struct mp_node *doc = NULL;
     struct mp_spec *spec = NULL;
     struct mp_store *st = NULL;
@@ -207,8 +245,9 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
      * at the generated document's runner.surface. */
     rc = mp_surface_index_new(s, &out->space, &index, err);
     mp_surface_index_free(index);
-    if (rc == 0 && (rc = replay_spec_doc(s, &out->space, obj, o, &doc, err)) == 0) {
-        rc = mp_spec_from_doc(doc, s->path, NULL, &spec, err);
+    if (rc == 0 && (rc = replay_spec_doc(s, &out->space, obj, o, &doc, err)) == 0 &&
+        (rc = mp_spec_from_doc(doc, s->path, NULL, &spec, err)) == 0) {
+        out->optimum = surface_optimum(s, spec, obj, failure, o->minimize);
     }
     if (rc == 0 && o->validate_only) {
         rc = mp_engine_validate(spec, err);

@@ -36,7 +36,7 @@ struct mp_replay_outcome {
     double *x;              /* n_trials * space.n configurations, in trial order */
     double *value;          /* objective per trial; NAN for failed trials */
     long best;              /* index of the best trial, -1 if none succeeded */
-    double optimum;         /* best objective on the whole surface */
+    double optimum;         /* best objective on the whole surface, as trials report it */
     long trials_to_optimum; /* 1-based, -1 if never reached */
     long trials_to_95;      /* 1-based trial where best-so-far first reached 95 % of optimum */
 };

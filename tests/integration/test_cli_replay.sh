@@ -26,6 +26,18 @@ json=$("$MORPHLING" replay "$surface" --objective latency --minimize --params sh
 check "minimize finds the lowest" 3 "$(printf '%s' "$json" | jq '.surface_optimum')"
 check "minimize best" 3 "$(printf '%s' "$json" | jq '.best.value')"
 
+# With a batch_size role the engine derives items_per_s (requests/s x batch) over the column:
+# the optimum is what the trials report (120 at b=4), not the column's 100, which the trials
+# overshot without ever reaching it.
+printf 'b,throughput_rps,items_per_s\n1,10,100\n2,20,5\n4,30,7\n' >"$WORK/items.csv"
+json=$("$MORPHLING" replay "$WORK/items.csv" --objective items_per_s --role b=batch_size \
+    -a grid --budget 3 --json)
+check "a derived objective's optimum" 120 "$(printf '%s' "$json" | jq '.surface_optimum')"
+check "a derived objective's optimum is reached" 3 "$(printf '%s' "$json" | jq '.trials_to_optimum')"
+json=$("$MORPHLING" replay "$WORK/items.csv" --objective items_per_s -a grid --budget 3 --json)
+check "without the role the column is the objective" 100 \
+    "$(printf '%s' "$json" | jq '.surface_optimum')"
+
 "$MORPHLING" replay "$surface" --objective nope >/dev/null 2>&1
 check "unknown objective column exits 2" 2 "$?"
 "$MORPHLING" replay "$surface" --algorithm simulated-annealing >/dev/null 2>&1
