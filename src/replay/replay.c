@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "optimizer/optimizer.h"
+#include "runner/runner.h"
 #include "spec/spec.h"
 #include "store/store.h"
 
@@ -219,6 +221,26 @@ static int collect(struct mp_store *st, int64_t exp_id, const char *objective, b
     return rc;
 }
 
+/* What mp_engine_run checks before its first trial, in its order and with its messages: the
+ * runner, then the algorithm with its settings and prior. (mp_engine_validate would place the
+ * algorithm's errors at algorithm.name, here a node of the generated document.) */
+static int check_only(const struct mp_spec *spec, struct mp_error *err)
+{
+    struct mp_runner *runner = NULL;
+    struct mp_optimizer *opt = NULL;
+    struct mp_optimizer_opts oo = {.seed = spec->seed,
+                                   .max_trials = spec->max_trials,
+                                   .settings = spec->algorithm_settings,
+                                   .prior_path = spec->prior_path};
+    int rc = mp_runner_new(spec, &runner, err);
+    if (rc == 0) {
+        rc = mp_optimizer_new(spec->algorithm, &spec->space, &oo, &opt, err);
+    }
+    mp_optimizer_free(opt);
+    mp_runner_free(runner);
+    return rc;
+}
+
 int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o,
                       struct mp_replay_outcome *out, struct mp_error *err)
 {
@@ -250,7 +272,7 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
         out->optimum = surface_optimum(s, spec, obj, failure, o->minimize);
     }
     if (rc == 0 && o->validate_only) {
-        rc = mp_engine_validate(spec, err);
+        rc = check_only(spec, err);
     } else if (rc == 0 && (rc = mp_store_open(":memory:", NULL, &st, err)) == 0 &&
                (rc = mp_engine_run(st, spec, NULL, &sum, err)) == 0) {
         rc = collect(st, sum.experiment_id, s->header[obj], o->minimize, out, err);

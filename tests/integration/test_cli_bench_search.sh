@@ -63,8 +63,21 @@ check "latency probe reports CPU time" true "$(printf '%s' "$json" | jq '.cpu_ms
 
 "$MORPHLING" bench-search >/dev/null 2>&1
 check "no surfaces exits 2" 2 "$?"
-"$MORPHLING" bench-search "$surface" --algorithms simulated-annealing >/dev/null 2>&1
+err=$("$MORPHLING" bench-search "$surface" --algorithms simulated-annealing 2>&1)
 check "unknown algorithm exits 2" 2 "$?"
+# The check before the runs names the option, as replay's errors do, never the generated spec.
+check_contains "unknown algorithm: the message" \
+    "$surface, simulated-annealing: unknown algorithm 'simulated-annealing' (available:" "$err"
+# shellcheck disable=SC2086
+err=$("$MORPHLING" bench-search "$surface" $cols --algorithms grid --settings '{x: 1}' 2>&1)
+check "settings grid does not take exit 2" 2 "$?"
+check "the settings error names --settings once" \
+    "morphling: $surface, grid: --settings:1:5: 'x': this algorithm takes no settings" "$err"
+# shellcheck disable=SC2086
+err=$("$MORPHLING" bench-search "$surface" $cols --algorithms morphling 2>&1)
+check "morphling without --prior exits 2" 2 "$?"
+case $err in *"<replay>"*) not_ok "morphling without --prior: names the generated spec: $err" ;;
+*) ok "morphling without --prior: no generated spec in the message" ;; esac
 "$MORPHLING" bench-search "$surface" --budget 0 >/dev/null 2>&1
 check "budget 0 exits 2" 2 "$?"
 "$MORPHLING" bench-search "$surface" --frobnicate >/dev/null 2>&1
