@@ -246,6 +246,13 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
 {
     memset(out, 0, sizeof(*out));
     out->trials_to_optimum = out->trials_to_95 = -1;
+    /* grid and random ignore algorithm.prior: a replay would run cold under a prior's name. */
+    const char *alg = o->algorithm ? o->algorithm : "random";
+    if (o->prior_path && (strcmp(alg, "grid") == 0 || strcmp(alg, "random") == 0)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "--prior %s: algorithm '%s' takes no prior (bo and morphling do)",
+                            o->prior_path, alg);
+    }
     struct mp_surface_columns cols;
     int rc = mp_surface_columns(s, o->params, o->n_params, o->objective, &cols, err);
     if (rc != 0) {

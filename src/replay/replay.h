@@ -23,7 +23,7 @@ struct mp_replay_opts {
     const char *const *params; /* parameter columns, NULL: from the header (mp_surface_columns) */
     size_t n_params;
     const struct mp_node *settings; /* algorithm settings, may be NULL */
-    const char *prior_path;         /* algorithm prior, may be NULL */
+    const char *prior_path;         /* algorithm prior (bo, morphling), may be NULL */
     const char *const *roles;       /* "COLUMN=ROLE" entries (mp_surface_set_roles), may be NULL */
     size_t n_roles;
     bool validate_only; /* check that the replay can run (columns, roles, the algorithm with

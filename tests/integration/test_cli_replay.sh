@@ -38,6 +38,21 @@ json=$("$MORPHLING" replay "$WORK/items.csv" --objective items_per_s -a grid --b
 check "without the role the column is the objective" 100 \
     "$(printf '%s' "$json" | jq '.surface_optimum')"
 
+# grid and random take no prior: --prior was ignored (a file that is no model at all too), and
+# bench-search printed a cold run as random+prior.
+printf 'not a model\n' >"$WORK/garbage.model"
+for alg in grid random; do
+    err=$("$MORPHLING" replay "$surface" --params share,mode -a $alg --prior "$WORK/garbage.model" \
+        2>&1)
+    check "$alg with --prior exits 2" 2 "$?"
+    check_contains "$alg with --prior: the message" \
+        "--prior $WORK/garbage.model: algorithm '$alg' takes no prior (bo and morphling do)" "$err"
+done
+err=$("$MORPHLING" bench-search "$surface" --params share,mode --algorithms random+prior \
+    --prior "$WORK/garbage.model" 2>&1)
+check "bench-search random+prior exits 2" 2 "$?"
+check_contains "bench-search random+prior: the message" "algorithm 'random' takes no prior" "$err"
+
 "$MORPHLING" replay "$surface" --objective nope >/dev/null 2>&1
 check "unknown objective column exits 2" 2 "$?"
 "$MORPHLING" replay "$surface" --algorithm simulated-annealing >/dev/null 2>&1
