@@ -13,6 +13,9 @@
 #include "spec/spec.h"
 #include "store/store.h"
 
+/* Distinct parameter values of a replay's space, all parameters together. */
+#define MAX_VALUES 10000u
+
 bool mp_replay_within(double value, double optimum, double fraction, bool minimize)
 {
     double slack = (1.0 - fraction) * fabs(optimum);
@@ -241,6 +244,33 @@ static int check_only(const struct mp_spec *spec, struct mp_error *err)
     return rc;
 }
 
+/* The generated spec lists every value of every parameter, and the spec, the optimizers and the
+ * index each look values up by scanning them: a column with a value per row (a metric taken
+ * for a parameter) made a replay of a large surface run for minutes before the spec refused
+ * the document. */
+static int check_space_size(const struct mp_surface *s, const struct mp_space *space,
+                            struct mp_error *err)
+{
+    uint64_t total = 0;
+    size_t widest = 0;
+    for (size_t i = 0; i < space->n; i++) {
+        total += mp_space_levels(space, i);
+        if (mp_space_levels(space, i) > mp_space_levels(space, widest)) {
+            widest = i;
+        }
+    }
+    if (total <= MAX_VALUES) {
+        return 0;
+    }
+    const char *name = space->params[widest].name;
+    return mp_error_set(err, MP_EINVALID,
+                        "%s: parameter column '%s' has %llu distinct values, and the parameter "
+                        "columns may have %u in all (is '%s' a metric?); name the parameters "
+                        "with --params A,B,...",
+                        s->path, name, (unsigned long long)mp_space_levels(space, widest),
+                        MAX_VALUES, name);
+}
+
 int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o,
                       struct mp_replay_outcome *out, struct mp_error *err)
 {
@@ -261,7 +291,8 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
     int obj = cols.objective, failure = cols.failure;
     mp_surface_infer_space(s, cols.params, cols.n_params, &out->space);
     mp_surface_columns_release(&cols);
-    if (mp_surface_set_roles(&out->space, o->roles, o->n_roles, err) != 0) {
+    if (mp_surface_set_roles(&out->space, o->roles, o->n_roles, err) != 0 ||
+        check_space_size(s, &out->space, err) != 0) {
         mp_replay_outcome_release(out);
         return MP_EINVALID;
     }

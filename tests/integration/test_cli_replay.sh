@@ -53,6 +53,23 @@ err=$("$MORPHLING" bench-search "$surface" --params share,mode --algorithms rand
 check "bench-search random+prior exits 2" 2 "$?"
 check_contains "bench-search random+prior: the message" "algorithm 'random' takes no prior" "$err"
 
+# A parameter column with a value per row (a metric taken for a parameter) makes a space too large
+# to replay: the error came after minutes of scanning (12 min for 120000 numbers) and named the
+# generated spec, '<replay>:1:788906: document expands to more than 100000 nodes (alias bomb?)'.
+awk 'BEGIN { print "a,b"; for (i = 0; i < 120000; i++) print i "," i }' >"$WORK/many.csv"
+err=$("$MORPHLING" replay "$WORK/many.csv" 2>&1)
+check "a space too large exits 2" 2 "$?"
+check_contains "the space too large is named at the surface" \
+    "$WORK/many.csv: parameter column 'a' has 120000 distinct values, and the parameter columns may have 10000 in all (is 'a' a metric?)" \
+    "$err"
+awk 'BEGIN { print "a,b"; for (i = 0; i < 120000; i++) print "v" i "," i }' >"$WORK/many.csv"
+err=$("$MORPHLING" replay "$WORK/many.csv" 2>&1)
+check_contains "a text column too" "parameter column 'a' has 120000 distinct values" "$err"
+awk 'BEGIN { print "a,b,c"; for (i = 0; i < 20000; i++) print i % 100 "," int(i / 100) "," i }' \
+    >"$WORK/wide.csv"
+"$MORPHLING" replay "$WORK/wide.csv" --budget 2 >/dev/null
+check "many rows of few values replay" 0 "$?"
+
 "$MORPHLING" replay "$surface" --objective nope >/dev/null 2>&1
 check "unknown objective column exits 2" 2 "$?"
 "$MORPHLING" replay "$surface" --algorithm simulated-annealing >/dev/null 2>&1
