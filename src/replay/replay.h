@@ -2,7 +2,7 @@
 /* Offline replay of a search on a recorded surface: the space is inferred from the CSV, the
  * experiment runs through the real engine with the replay runner and an in-memory store, and
  * the outcome says how quickly the optimum was found. Backs `morphling replay` and
- * `morphling bench-search`.
+ * `morphling bench-search`. The inferred space holds at most 10000 parameter values in all.
  *
  * Ownership: the surface is borrowed; the outcome owns its arrays (mp_replay_outcome_release).
  * Thread-safety: independent calls may run on different threads. */
