@@ -283,8 +283,14 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
             llen--;
         }
         size_t valid = mp_utf8_valid_len(line, llen);
+        const char *cr = memchr(line, '\r', llen);
         if (memchr(line, '\0', llen)) {
             rc = mp_error_set(err, MP_EPARSE, "%s:%zu: NUL byte in the file", name, lineno);
+        } else if (cr) {
+            rc = mp_error_set(err, MP_EPARSE,
+                              "%s:%zu:%zu: carriage return inside a line (line ends are LF or "
+                              "CRLF)",
+                              name, lineno, (size_t)(cr - line) + 1);
         } else if (valid < llen) {
             rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: not valid UTF-8 text (byte 0x%02x)",
                               name, lineno, valid + 1, (unsigned char)line[valid]);

@@ -191,6 +191,13 @@ static void reading_checks_the_text(void **state)
     assert_string_equal(s->cells[3], "x,y");
     mp_surface_free(s);
     expect_parse_error("a,b\n1, \"x\" y\n", "s.csv:2:8: text after a closing quote");
+    /* Line ends are LF or CRLF: a file of CR line ends read as one header line whose names held
+     * the rows ("b\r1"), and a replay said the objective column '4' had no value. */
+    expect_parse_error("a,b\r1,2\r3,4\r", "s.csv:1:4: carriage return inside a line");
+    expect_parse_error("a,b\r\n1,\"x\ry\"\r\n", "s.csv:2:5: carriage return inside a line");
+    s = parse("a,b\r\n1,2\r\n");
+    assert_string_equal(s->cells[1], "2");
+    mp_surface_free(s);
 }
 
 /* A failure cell is empty or a failure class; other text is an error listing the classes. */
