@@ -195,6 +195,13 @@ static void reading_checks_the_text(void **state)
      * the rows ("b\r1"), and a replay said the objective column '4' had no value. */
     expect_parse_error("a,b\r1,2\r3,4\r", "s.csv:1:4: carriage return inside a line");
     expect_parse_error("a,b\r\n1,\"x\ry\"\r\n", "s.csv:2:5: carriage return inside a line");
+    /* The header's and the rows' shape errors name the column too. */
+    expect_parse_error("a, b ,a\n1,2,3\n",
+                       "s.csv:1:7: duplicate column \"a\" (column 1 is one too)");
+    expect_parse_error("a,,b\n1,2,3\n", "s.csv:1:3: column 2 has an empty name");
+    expect_parse_error("a,b\n1,2\n1,2, 3,4\n",
+                       "s.csv:3:5: expected 2 fields like the header, got 4");
+    expect_parse_error("a,b,c\n1,2\n", "s.csv:2:4: expected 3 fields like the header, got 2");
     s = parse("a,b\r\n1,2\r\n");
     assert_string_equal(s->cells[1], "2");
     mp_surface_free(s);
