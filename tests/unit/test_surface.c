@@ -118,6 +118,11 @@ static void columns_that_cannot_be_told_apart_are_errors(void **state)
     expect_error("cpu,score,failure\n1,2,CRASHED\n", NULL, 0, NULL, "has no value on any row");
     const char *const twice[] = {"cpu", "cpu"};
     expect_error("cpu,score\n1,2\n", twice, 2, NULL, "named twice");
+    /* A trial export's number, state and failure are no metrics (number replayed as failed
+     * trials only). */
+    const char *const export_csv = "number,state,failure,cpu,throughput_rps\n1,SUCCEEDED,,1,5\n";
+    expect_error(export_csv, NULL, 0, "number", "column 'number' of a trial export is no metric");
+    expect_error(export_csv, NULL, 0, "failure", "column 'failure' of a trial export is no metric");
     const char *const objective[] = {"score"};
     expect_error("cpu,score\n1,2\n", objective, 1, NULL, "cannot be a parameter");
 }
