@@ -115,15 +115,15 @@ static int check_args(struct bench_args *a, char **operands, size_t n)
     return rc;
 }
 
+/* The best value as a fraction of the optimum: 1 at the optimum, less the further off it is. A
+ * negative optimum is the larger in magnitude when it is the worse value (maximising -10 over
+ * -20), so the ratio turns over: -20 / -10 read 2.0 where -10 / -20 is the 0.5 it means. */
 static double fraction(double best, double optimum, bool minimize)
 {
-    if (!isfinite(best) || !isfinite(optimum)) {
+    if (!isfinite(best) || !isfinite(optimum) || optimum == 0) {
         return 0;
     }
-    if (minimize) {
-        return best != 0 ? optimum / best : 0;
-    }
-    return optimum != 0 ? best / optimum : 0;
+    return (optimum > 0) != minimize ? best / optimum : optimum / best;
 }
 
 static void record(struct alg_result *r, const struct mp_replay_outcome *o, int64_t budget,

@@ -8,8 +8,13 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "optimizer/optimizer.h"
+#include "runner/runner.h"
 #include "spec/spec.h"
 #include "store/store.h"
+
+/* Distinct parameter values of a replay's space, all parameters together. */
+#define MAX_VALUES 10000u
 
 bool mp_replay_within(double value, double optimum, double fraction, bool minimize)
 {
@@ -125,20 +130,59 @@ static int replay_spec_doc(const struct mp_surface *s, const struct mp_space *sp
     return 0;
 }
 
-static void surface_optimum(const struct mp_surface *s, int obj, int failure, bool minimize,
-                            double *opt)
+/* What a trial on row r reports for the metric the spec derives (items_per_s with a batch_size
+ * role): the row's metrics with the engine's derived ones over them, as the replay runner and
+ * the engine report them. NAN when the row has none. */
+static double derived_value(const struct mp_surface *s, const struct mp_spec *spec, size_t r,
+                            const char *metric, double *x)
 {
-    *opt = NAN;
+    const struct mp_space *space = &spec->space;
+    for (size_t i = 0; i < space->n; i++) {
+        int c = mp_surface_column(s, space->params[i].name);
+        if (c < 0 ||
+            mp_space_parse(space, i, s->cells[r * s->n_cols + (size_t)c], &x[i], NULL) != 0) {
+            return NAN;
+        }
+    }
+    struct mp_metrics m = MP_METRICS_INIT;
+    for (size_t c = 0; c < s->n_cols; c++) {
+        double v = s->numbers[r * s->n_cols + c];
+        if (!isnan(v) && mp_space_find(space, s->header[c]) < 0) {
+            mp_metrics_set(&m, s->header[c], v);
+        }
+    }
+    mp_spec_derive_metrics(spec, x, &m);
+    double v;
+    if (!mp_metrics_get(&m, metric, &v)) {
+        v = NAN;
+    }
+    mp_metrics_release(&m);
+    return v;
+}
+
+/* The best objective a trial can report on the surface: the column's best, or where the spec
+ * derives the objective, the best of what it derives (the trials report that, not the column). */
+static double surface_optimum(const struct mp_surface *s, const struct mp_spec *spec, int obj,
+                              int failure, bool minimize)
+{
+    bool derived = mp_spec_metric_derived(spec, s->header[obj]);
+    double *x = mp_xcalloc(spec->space.n + 1, sizeof(double));
+    double opt = NAN;
     for (size_t r = 0; r < s->n_rows; r++) {
         double v = s->numbers[r * s->n_cols + (size_t)obj];
         bool failed = failure >= 0 && s->cells[r * s->n_cols + (size_t)failure][0];
+        if (derived && !failed) {
+            v = derived_value(s, spec, r, s->header[obj], x);
+        }
         if (isnan(v) || failed) {
             continue;
         }
-        if (isnan(*opt) || (minimize ? v < *opt : v > *opt)) {
-            *opt = v;
+        if (isnan(opt) || (minimize ? v < opt : v > opt)) {
+            opt = v;
         }
     }
+    free(x);
+    return opt;
 }
 
 static int collect(struct mp_store *st, int64_t exp_id, const char *objective, bool minimize,
@@ -180,11 +224,65 @@ static int collect(struct mp_store *st, int64_t exp_id, const char *objective, b
     return rc;
 }
 
+/* What mp_engine_run checks before its first trial, in its order and with its messages: the
+ * runner, then the algorithm with its settings and prior. (mp_engine_validate would place the
+ * algorithm's errors at algorithm.name, here a node of the generated document.) */
+static int check_only(const struct mp_spec *spec, struct mp_error *err)
+{
+    struct mp_runner *runner = NULL;
+    struct mp_optimizer *opt = NULL;
+    struct mp_optimizer_opts oo = {.seed = spec->seed,
+                                   .max_trials = spec->max_trials,
+                                   .settings = spec->algorithm_settings,
+                                   .prior_path = spec->prior_path};
+    int rc = mp_runner_new(spec, &runner, err);
+    if (rc == 0) {
+        rc = mp_optimizer_new(spec->algorithm, &spec->space, &oo, &opt, err);
+    }
+    mp_optimizer_free(opt);
+    mp_runner_free(runner);
+    return rc;
+}
+
+/* The generated spec lists every value of every parameter, and the spec, the optimizers and the
+ * index each look values up by scanning them: a column with a value per row (a metric taken
+ * for a parameter) made a replay of a large surface run for minutes before the spec refused
+ * the document. */
+static int check_space_size(const struct mp_surface *s, const struct mp_space *space,
+                            struct mp_error *err)
+{
+    uint64_t total = 0;
+    size_t widest = 0;
+    for (size_t i = 0; i < space->n; i++) {
+        total += mp_space_levels(space, i);
+        if (mp_space_levels(space, i) > mp_space_levels(space, widest)) {
+            widest = i;
+        }
+    }
+    if (total <= MAX_VALUES) {
+        return 0;
+    }
+    const char *name = space->params[widest].name;
+    return mp_error_set(err, MP_EINVALID,
+                        "%s: parameter column '%s' has %llu distinct values, and the parameter "
+                        "columns may have %u in all (is '%s' a metric?); name the parameters "
+                        "with --params A,B,...",
+                        s->path, name, (unsigned long long)mp_space_levels(space, widest),
+                        MAX_VALUES, name);
+}
+
 int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o,
                       struct mp_replay_outcome *out, struct mp_error *err)
 {
     memset(out, 0, sizeof(*out));
     out->trials_to_optimum = out->trials_to_95 = -1;
+    /* grid and random ignore algorithm.prior: a replay would run cold under a prior's name. */
+    const char *alg = o->algorithm ? o->algorithm : "random";
+    if (o->prior_path && (strcmp(alg, "grid") == 0 || strcmp(alg, "random") == 0)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "--prior %s: algorithm '%s' takes no prior (bo and morphling do)",
+                            o->prior_path, alg);
+    }
     struct mp_surface_columns cols;
     int rc = mp_surface_columns(s, o->params, o->n_params, o->objective, &cols, err);
     if (rc != 0) {
@@ -193,11 +291,11 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
     int obj = cols.objective, failure = cols.failure;
     mp_surface_infer_space(s, cols.params, cols.n_params, &out->space);
     mp_surface_columns_release(&cols);
-    if (mp_surface_set_roles(&out->space, o->roles, o->n_roles, err) != 0) {
+    if (mp_surface_set_roles(&out->space, o->roles, o->n_roles, err) != 0 ||
+        check_space_size(s, &out->space, err) != 0) {
         mp_replay_outcome_release(out);
         return MP_EINVALID;
     }
-    surface_optimum(s, obj, failure, o->minimize, &out->optimum);
     struct mp_node *doc = NULL;
     struct mp_spec *spec = NULL;
     struct mp_store *st = NULL;
@@ -207,11 +305,12 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
      * at the generated document's runner.surface. */
     rc = mp_surface_index_new(s, &out->space, &index, err);
     mp_surface_index_free(index);
-    if (rc == 0 && (rc = replay_spec_doc(s, &out->space, obj, o, &doc, err)) == 0) {
-        rc = mp_spec_from_doc(doc, s->path, NULL, &spec, err);
+    if (rc == 0 && (rc = replay_spec_doc(s, &out->space, obj, o, &doc, err)) == 0 &&
+        (rc = mp_spec_from_doc(doc, s->path, NULL, &spec, err)) == 0) {
+        out->optimum = surface_optimum(s, spec, obj, failure, o->minimize);
     }
     if (rc == 0 && o->validate_only) {
-        rc = mp_engine_validate(spec, err);
+        rc = check_only(spec, err);
     } else if (rc == 0 && (rc = mp_store_open(":memory:", NULL, &st, err)) == 0 &&
                (rc = mp_engine_run(st, spec, NULL, &sum, err)) == 0) {
         rc = collect(st, sum.experiment_id, s->header[obj], o->minimize, out, err);

@@ -2,7 +2,7 @@
 /* Offline replay of a search on a recorded surface: the space is inferred from the CSV, the
  * experiment runs through the real engine with the replay runner and an in-memory store, and
  * the outcome says how quickly the optimum was found. Backs `morphling replay` and
- * `morphling bench-search`.
+ * `morphling bench-search`. The inferred space holds at most 10000 parameter values in all.
  *
  * Ownership: the surface is borrowed; the outcome owns its arrays (mp_replay_outcome_release).
  * Thread-safety: independent calls may run on different threads. */
@@ -23,7 +23,7 @@ struct mp_replay_opts {
     const char *const *params; /* parameter columns, NULL: from the header (mp_surface_columns) */
     size_t n_params;
     const struct mp_node *settings; /* algorithm settings, may be NULL */
-    const char *prior_path;         /* algorithm prior, may be NULL */
+    const char *prior_path;         /* algorithm prior (bo, morphling), may be NULL */
     const char *const *roles;       /* "COLUMN=ROLE" entries (mp_surface_set_roles), may be NULL */
     size_t n_roles;
     bool validate_only; /* check that the replay can run (columns, roles, the algorithm with
@@ -36,7 +36,7 @@ struct mp_replay_outcome {
     double *x;              /* n_trials * space.n configurations, in trial order */
     double *value;          /* objective per trial; NAN for failed trials */
     long best;              /* index of the best trial, -1 if none succeeded */
-    double optimum;         /* best objective on the whole surface */
+    double optimum;         /* best objective on the whole surface, as trials report it */
     long trials_to_optimum; /* 1-based, -1 if never reached */
     long trials_to_95;      /* 1-based trial where best-so-far first reached 95 % of optimum */
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The replay runner: answers trials from a recorded surface CSV. Every non-parameter column is
- * reported as a metric (its cells are numbers, or empty where nothing was measured); an optional
+/* The replay runner: answers trials from a recorded surface CSV. Every non-parameter column but
+ * a trial export's number and state is reported as a metric (its cells are numbers, or empty
+ * where nothing was measured); an optional
  * `failure` column holding a failure class name (e.g. OOM_KILLED) makes that configuration fail.
  * Creating the runner (and so `validate`) checks the cells and that every metric the spec judges
  * by is a column or derived. Settings (the spec's runner map):
@@ -53,17 +54,23 @@ static bool any_number(const struct mp_surface *s, size_t c)
 }
 
 /* Every column but the parameters, `failure` and a trial export's number and state is reported
- * as a metric: a cell there is a number, or empty (not measured, as on a failed row). A column
- * without any number is no metric but a label, such as a recorded parameter this spec does not
- * tune (a metric the spec names must be numeric: check_named_metrics). */
+ * as a metric. */
+static bool metric_column(const struct mp_space *space, const struct replay_runner *r, size_t c)
+{
+    const struct mp_surface *s = r->surface;
+    bool bookkeeping = s->is_export && c < 2;
+    return !bookkeeping && (int)c != r->failure_col && mp_space_find(space, s->header[c]) < 0;
+}
+
+/* A metric cell is a number, or empty (not measured, as on a failed row). A column without any
+ * number is no metric but a label, such as a recorded parameter this spec does not tune (a
+ * metric the spec names must be numeric: check_named_metrics). */
 static int check_metric_cells(const struct mp_spec *spec, const struct replay_runner *r,
                               struct mp_error *err)
 {
     const struct mp_surface *s = r->surface;
     for (size_t c = 0; c < s->n_cols; c++) {
-        bool bookkeeping = s->is_export && c < 2;
-        if (!bookkeeping && (int)c != r->failure_col &&
-            mp_space_find(&spec->space, s->header[c]) < 0 && any_number(s, c)) {
+        if (metric_column(&spec->space, r, c) && any_number(s, c)) {
             int rc = mp_surface_check_numeric(s, c, "metric column", err);
             if (rc != 0) {
                 return rc;
@@ -214,7 +221,7 @@ static int replay_run(struct mp_runner *base, const struct mp_trial_request *req
     const struct mp_surface *s = r->surface;
     for (size_t c = 0; c < s->n_cols; c++) {
         double v = s->numbers[(size_t)row * s->n_cols + c];
-        if (mp_space_find(space, s->header[c]) < 0 && (int)c != r->failure_col && !isnan(v)) {
+        if (metric_column(space, r, c) && !isnan(v)) {
             mp_metrics_set(&res->metrics, s->header[c], v);
         }
     }

@@ -140,6 +140,11 @@ int mp_surface_columns(const struct mp_surface *s, const char *const *params, si
         return objective ? out->objective
                          : mp_error_set(err, MP_EINVALID, "%s: no columns", s->path);
     }
+    if (bookkeeping(s, (size_t)out->objective)) {
+        /* The replay runner reports no metric of that name: every trial would fail. */
+        return mp_error_set(err, MP_EINVALID, "%s: column '%s' of a trial export is no metric",
+                            s->path, s->header[out->objective]);
+    }
     out->params = mp_xcalloc(s->n_cols + n_params + 1, sizeof(int));
     bool from_metrics = false;
     int rc = 0;

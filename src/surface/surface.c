@@ -145,12 +145,14 @@ static int split_line(const char *line, size_t len, char ***fields, size_t **sta
     return (int)n;
 }
 
-static int add_row(struct mp_surface *s, char **fields, int n, const char *name, size_t lineno,
-                   size_t *cap, struct mp_error *err)
+/* starts: where each field starts (split_line); end: the column after the line's end. */
+static int add_row(struct mp_surface *s, char **fields, int n, const size_t *starts, size_t end,
+                   const char *name, size_t lineno, size_t *cap, struct mp_error *err)
 {
     if ((size_t)n != s->n_cols) {
-        return mp_error_set(err, MP_EPARSE, "%s:%zu: expected %zu fields like the header, got %d",
-                            name, lineno, s->n_cols, n);
+        return mp_error_set(err, MP_EPARSE,
+                            "%s:%zu:%zu: expected %zu fields like the header, got %d", name, lineno,
+                            (size_t)n > s->n_cols ? starts[s->n_cols] : end, s->n_cols, n);
     }
     if (s->n_rows >= MAX_ROWS) {
         return mp_error_set(err, MP_ETOOBIG, "%s:%zu: more than %u rows", name, lineno, MAX_ROWS);
@@ -250,12 +252,14 @@ static int parse_header(struct mp_surface *s, const char *line, size_t len, cons
     s->n_cols = (size_t)n;
     for (size_t c = 0; c < s->n_cols; c++) {
         if (!s->header[c][0]) {
-            return mp_error_set(err, MP_EPARSE, "%s:1: column %zu has an empty name", name, c + 1);
+            return mp_error_set(err, MP_EPARSE, "%s:1:%zu: column %zu has an empty name", name,
+                                s->header_col[c], c + 1);
         }
         for (size_t d = 0; d < c; d++) {
             if (strcmp(s->header[c], s->header[d]) == 0) {
-                return mp_error_set(err, MP_EPARSE, "%s:1: duplicate column \"%s\"", name,
-                                    s->header[c]);
+                return mp_error_set(err, MP_EPARSE,
+                                    "%s:1:%zu: duplicate column \"%s\" (column %zu is one too)",
+                                    name, s->header_col[c], s->header[c], d + 1);
             }
         }
     }
@@ -283,8 +287,14 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
             llen--;
         }
         size_t valid = mp_utf8_valid_len(line, llen);
+        const char *cr = memchr(line, '\r', llen);
         if (memchr(line, '\0', llen)) {
             rc = mp_error_set(err, MP_EPARSE, "%s:%zu: NUL byte in the file", name, lineno);
+        } else if (cr) {
+            rc = mp_error_set(err, MP_EPARSE,
+                              "%s:%zu:%zu: carriage return inside a line (line ends are LF or "
+                              "CRLF)",
+                              name, lineno, (size_t)(cr - line) + 1);
         } else if (valid < llen) {
             rc = mp_error_set(err, MP_EPARSE, "%s:%zu:%zu: not valid UTF-8 text (byte 0x%02x)",
                               name, lineno, valid + 1, (unsigned char)line[valid]);
@@ -292,14 +302,16 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
             rc = parse_header(s, line, llen, name, err);
         } else if (llen > 0) {
             char **fields = NULL;
-            int n = split_line(line, llen, &fields, NULL, name, lineno, err);
-            rc = n < 0 ? n : add_row(s, fields, n, name, lineno, &cap, err);
+            size_t *starts = NULL;
+            int n = split_line(line, llen, &fields, &starts, name, lineno, err);
+            rc = n < 0 ? n : add_row(s, fields, n, starts, llen + 1, name, lineno, &cap, err);
             if (rc != 0 && n >= 0) {
                 for (int k = 0; k < n; k++) {
                     free(fields[k]);
                 }
             }
             free(fields);
+            free(starts);
         }
     }
     if (rc == 0 && s->n_cols == 0) {
@@ -386,16 +398,16 @@ void mp_surface_infer_space(const struct mp_surface *s, const int *cols, size_t 
         } else {
             p.type = MP_PARAM_CATEGORICAL;
             p.choices = mp_xcalloc(s->n_rows + 1, sizeof(char *));
+            /* A set, not a scan of the choices so far: a column of n distinct texts took n^2/2
+             * comparisons (minutes for 10^5 rows). */
+            struct mp_strset seen = MP_STRSET_INIT;
             for (size_t r = 0; r < s->n_rows; r++) {
                 const char *v = s->cells[r * s->n_cols + c];
-                bool seen = false;
-                for (size_t k = 0; k < p.n_choices && !seen; k++) {
-                    seen = strcmp(p.choices[k], v) == 0;
-                }
-                if (!seen) {
+                if (mp_strset_add(&seen, v)) {
                     p.choices[p.n_choices++] = mp_xstrdup(v);
                 }
             }
+            mp_strset_release(&seen);
         }
         mp_space_add(space, &p);
     }

@@ -8,10 +8,10 @@
  * nothing and are dropped when it is read, and mp_surface_columns finds its parameters.
  *
  * CSV dialect: UTF-8 (a leading byte-order mark is skipped), comma separated, optional
- * double-quoted fields ("" escapes a quote), LF or CRLF line ends, no embedded newlines. Numbers
- * are decimal (mp_parse_double). An optional `failure` column holds, per row, nothing (the row
- * succeeded) or a failure class name (mp_failure_parse, NONE excepted). Limits: 64 MiB, 256
- * columns, 10^6 rows.
+ * double-quoted fields ("" escapes a quote), LF or CRLF line ends, no embedded newlines or CRs.
+ * Numbers are decimal (mp_parse_double). An optional `failure` column holds, per row, nothing
+ * (the row succeeded) or a failure class name (mp_failure_parse, NONE excepted). Limits: 64 MiB,
+ * 256 columns, 10^6 rows.
  *
  * Ownership: a surface owns all its strings; lookups return borrowed pointers.
  * Thread-safety: immutable after loading; safe to read from several threads. */

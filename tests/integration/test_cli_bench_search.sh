@@ -40,6 +40,21 @@ text=$("$MORPHLING" bench-search "$surface" $cols --algorithms grid --budget 20 
 check "best@10 and best@20 for a budget of 20" "best@10 best@20" \
     "$(printf '%s\n' "$text" | grep -o 'best@[0-9][0-9]*' | sort -u | tr '\n' ' ' | sed 's/ $//')"
 
+# best@K on negative objectives: grid tries x = 1..10 of 12. Maximising y = x - 13 it ends at -3
+# of an optimum of -1 (a third of it); minimising y = -x at -10 of -12. The ratio printed 3 and
+# 1.2, as if grid had beaten the optimum.
+printf 'x,y\n' >"$WORK/neg.csv"
+for x in 1 2 3 4 5 6 7 8 9 10 11 12; do printf '%s,%s\n' $x $((x - 13)) >>"$WORK/neg.csv"; done
+json=$("$MORPHLING" bench-search "$WORK/neg.csv" --algorithms grid --budget 10 --seeds 1 --json -q)
+check "best@10 of a negative maximum is a fraction" 0.333 \
+    "$(printf '%s' "$json" | jq '.algorithms[0].mean_best_fraction_at["10"] * 1000 | floor / 1000')"
+printf 'x,y\n' >"$WORK/negmin.csv"
+for x in 1 2 3 4 5 6 7 8 9 10 11 12; do printf '%s,%s\n' $x $((-x)) >>"$WORK/negmin.csv"; done
+json=$("$MORPHLING" bench-search "$WORK/negmin.csv" --minimize --algorithms grid --budget 10 \
+    --seeds 1 --json -q)
+check "best@10 of a negative minimum is a fraction" 0.833 \
+    "$(printf '%s' "$json" | jq '.algorithms[0].mean_best_fraction_at["10"] * 1000 | floor / 1000')"
+
 # shellcheck disable=SC2086
 json=$("$MORPHLING" bench-search --latency 5 "$surface" $cols --json); rc=$?
 check "latency probe exits 0" 0 "$rc"
@@ -48,8 +63,21 @@ check "latency probe reports CPU time" true "$(printf '%s' "$json" | jq '.cpu_ms
 
 "$MORPHLING" bench-search >/dev/null 2>&1
 check "no surfaces exits 2" 2 "$?"
-"$MORPHLING" bench-search "$surface" --algorithms simulated-annealing >/dev/null 2>&1
+err=$("$MORPHLING" bench-search "$surface" --algorithms simulated-annealing 2>&1)
 check "unknown algorithm exits 2" 2 "$?"
+# The check before the runs names the option, as replay's errors do, never the generated spec.
+check_contains "unknown algorithm: the message" \
+    "$surface, simulated-annealing: unknown algorithm 'simulated-annealing' (available:" "$err"
+# shellcheck disable=SC2086
+err=$("$MORPHLING" bench-search "$surface" $cols --algorithms grid --settings '{x: 1}' 2>&1)
+check "settings grid does not take exit 2" 2 "$?"
+check "the settings error names --settings once" \
+    "morphling: $surface, grid: --settings:1:5: 'x': this algorithm takes no settings" "$err"
+# shellcheck disable=SC2086
+err=$("$MORPHLING" bench-search "$surface" $cols --algorithms morphling 2>&1)
+check "morphling without --prior exits 2" 2 "$?"
+case $err in *"<replay>"*) not_ok "morphling without --prior: names the generated spec: $err" ;;
+*) ok "morphling without --prior: no generated spec in the message" ;; esac
 "$MORPHLING" bench-search "$surface" --budget 0 >/dev/null 2>&1
 check "budget 0 exits 2" 2 "$?"
 "$MORPHLING" bench-search "$surface" --frobnicate >/dev/null 2>&1

@@ -26,6 +26,50 @@ json=$("$MORPHLING" replay "$surface" --objective latency --minimize --params sh
 check "minimize finds the lowest" 3 "$(printf '%s' "$json" | jq '.surface_optimum')"
 check "minimize best" 3 "$(printf '%s' "$json" | jq '.best.value')"
 
+# With a batch_size role the engine derives items_per_s (requests/s x batch) over the column:
+# the optimum is what the trials report (120 at b=4), not the column's 100, which the trials
+# overshot without ever reaching it.
+printf 'b,throughput_rps,items_per_s\n1,10,100\n2,20,5\n4,30,7\n' >"$WORK/items.csv"
+json=$("$MORPHLING" replay "$WORK/items.csv" --objective items_per_s --role b=batch_size \
+    -a grid --budget 3 --json)
+check "a derived objective's optimum" 120 "$(printf '%s' "$json" | jq '.surface_optimum')"
+check "a derived objective's optimum is reached" 3 "$(printf '%s' "$json" | jq '.trials_to_optimum')"
+json=$("$MORPHLING" replay "$WORK/items.csv" --objective items_per_s -a grid --budget 3 --json)
+check "without the role the column is the objective" 100 \
+    "$(printf '%s' "$json" | jq '.surface_optimum')"
+
+# grid and random take no prior: --prior was ignored (a file that is no model at all too), and
+# bench-search printed a cold run as random+prior.
+printf 'not a model\n' >"$WORK/garbage.model"
+for alg in grid random; do
+    err=$("$MORPHLING" replay "$surface" --params share,mode -a $alg --prior "$WORK/garbage.model" \
+        2>&1)
+    check "$alg with --prior exits 2" 2 "$?"
+    check_contains "$alg with --prior: the message" \
+        "--prior $WORK/garbage.model: algorithm '$alg' takes no prior (bo and morphling do)" "$err"
+done
+err=$("$MORPHLING" bench-search "$surface" --params share,mode --algorithms random+prior \
+    --prior "$WORK/garbage.model" 2>&1)
+check "bench-search random+prior exits 2" 2 "$?"
+check_contains "bench-search random+prior: the message" "algorithm 'random' takes no prior" "$err"
+
+# A parameter column with a value per row (a metric taken for a parameter) makes a space too large
+# to replay: the error came after minutes of scanning (12 min for 120000 numbers) and named the
+# generated spec, '<replay>:1:788906: document expands to more than 100000 nodes (alias bomb?)'.
+awk 'BEGIN { print "a,b"; for (i = 0; i < 120000; i++) print i "," i }' >"$WORK/many.csv"
+err=$("$MORPHLING" replay "$WORK/many.csv" 2>&1)
+check "a space too large exits 2" 2 "$?"
+check_contains "the space too large is named at the surface" \
+    "$WORK/many.csv: parameter column 'a' has 120000 distinct values, and the parameter columns may have 10000 in all (is 'a' a metric?)" \
+    "$err"
+awk 'BEGIN { print "a,b"; for (i = 0; i < 120000; i++) print "v" i "," i }' >"$WORK/many.csv"
+err=$("$MORPHLING" replay "$WORK/many.csv" 2>&1)
+check_contains "a text column too" "parameter column 'a' has 120000 distinct values" "$err"
+awk 'BEGIN { print "a,b,c"; for (i = 0; i < 20000; i++) print i % 100 "," int(i / 100) "," i }' \
+    >"$WORK/wide.csv"
+"$MORPHLING" replay "$WORK/wide.csv" --budget 2 >/dev/null
+check "many rows of few values replay" 0 "$?"
+
 "$MORPHLING" replay "$surface" --objective nope >/dev/null 2>&1
 check "unknown objective column exits 2" 2 "$?"
 "$MORPHLING" replay "$surface" --algorithm simulated-annealing >/dev/null 2>&1

@@ -89,6 +89,15 @@ check_contains "the export has a failed trial" ",FAILED," "$(cat export.csv)"
 "$MORPHLING" validate "$MP_SOURCE_DIR/examples/replay-demo.yaml" --set name=again \
     --set "runner.surface=$WORK/export.csv" >/dev/null
 check "a trial export is a valid surface" 0 "$?"
+# Its number column is no metric either: it was reported as one, so the export of the replayed
+# export had two 'number' columns and could not be read back.
+"$MORPHLING" run -q "$MP_SOURCE_DIR/examples/replay-demo.yaml" --set name=again \
+    --set "runner.surface=$WORK/export.csv" --set algorithm.max_trials=6 >/dev/null
+"$MORPHLING" export again --format csv >export2.csv
+check "the export of a replayed export has one number column" 1 \
+    "$(head -1 export2.csv | tr ',' '\n' | grep -c '^number$')"
+"$MORPHLING" replay export2.csv >/dev/null
+check "the export of a replayed export replays" 0 "$?"
 
 # A missing input file, or one that is not a regular file, is invalid input (2) everywhere.
 mkdir folder

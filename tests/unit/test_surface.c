@@ -118,6 +118,11 @@ static void columns_that_cannot_be_told_apart_are_errors(void **state)
     expect_error("cpu,score,failure\n1,2,CRASHED\n", NULL, 0, NULL, "has no value on any row");
     const char *const twice[] = {"cpu", "cpu"};
     expect_error("cpu,score\n1,2\n", twice, 2, NULL, "named twice");
+    /* A trial export's number, state and failure are no metrics (number replayed as failed
+     * trials only). */
+    const char *const export_csv = "number,state,failure,cpu,throughput_rps\n1,SUCCEEDED,,1,5\n";
+    expect_error(export_csv, NULL, 0, "number", "column 'number' of a trial export is no metric");
+    expect_error(export_csv, NULL, 0, "failure", "column 'failure' of a trial export is no metric");
     const char *const objective[] = {"score"};
     expect_error("cpu,score\n1,2\n", objective, 1, NULL, "cannot be a parameter");
 }
@@ -191,6 +196,20 @@ static void reading_checks_the_text(void **state)
     assert_string_equal(s->cells[3], "x,y");
     mp_surface_free(s);
     expect_parse_error("a,b\n1, \"x\" y\n", "s.csv:2:8: text after a closing quote");
+    /* Line ends are LF or CRLF: a file of CR line ends read as one header line whose names held
+     * the rows ("b\r1"), and a replay said the objective column '4' had no value. */
+    expect_parse_error("a,b\r1,2\r3,4\r", "s.csv:1:4: carriage return inside a line");
+    expect_parse_error("a,b\r\n1,\"x\ry\"\r\n", "s.csv:2:5: carriage return inside a line");
+    /* The header's and the rows' shape errors name the column too. */
+    expect_parse_error("a, b ,a\n1,2,3\n",
+                       "s.csv:1:7: duplicate column \"a\" (column 1 is one too)");
+    expect_parse_error("a,,b\n1,2,3\n", "s.csv:1:3: column 2 has an empty name");
+    expect_parse_error("a,b\n1,2\n1,2, 3,4\n",
+                       "s.csv:3:5: expected 2 fields like the header, got 4");
+    expect_parse_error("a,b,c\n1,2\n", "s.csv:2:4: expected 3 fields like the header, got 2");
+    s = parse("a,b\r\n1,2\r\n");
+    assert_string_equal(s->cells[1], "2");
+    mp_surface_free(s);
 }
 
 /* A failure cell is empty or a failure class; other text is an error listing the classes. */
