@@ -176,6 +176,20 @@ static const json_t *find_cond(const json_t *pe, const char *type)
     return NULL;
 }
 
+/* Merge-patches pe's status subresource with patch (taken). */
+static int patch_status(struct op *op, const json_t *pe, json_t *patch, struct mp_error *err)
+{
+    struct mp_kube_ref ref = {OP_GROUP,
+                              OP_VERSION,
+                              "profilingexperiments",
+                              mp_kube_meta(pe, "namespace"),
+                              mp_kube_meta(pe, "name"),
+                              "status"};
+    int rc = op_merge_patch(op, &ref, patch, NULL, err);
+    json_decref(patch);
+    return rc;
+}
+
 int op_status_waiting(struct op *op, const json_t *pe, size_t running, struct mp_error *err)
 {
     if (find_cond(pe, "Created")) {
@@ -188,14 +202,7 @@ int op_status_waiting(struct op *op, const json_t *pe, size_t running, struct mp
              running);
     json_t *patch = json_pack("{s:{s:[o]}}", "status", "conditions",
                               cond(NULL, "Created", "True", "ExperimentCreated", msg));
-    struct mp_kube_ref ref = {OP_GROUP,
-                              OP_VERSION,
-                              "profilingexperiments",
-                              mp_kube_meta(pe, "namespace"),
-                              mp_kube_meta(pe, "name"),
-                              "status"};
-    int rc = op_merge_patch(op, &ref, patch, NULL, err);
-    json_decref(patch);
+    int rc = patch_status(op, pe, patch, err);
     return rc;
 }
 
@@ -209,14 +216,7 @@ int op_status_invalid(struct op *op, const json_t *pe, const char *message, stru
                   cond(old, "Created", "True", "ExperimentCreated", "the experiment is created"),
                   cond(old, "Failed", "True", "InvalidSpec", message), "completionTime", now,
                   "observedGeneration", (json_int_t)op_generation(pe));
-    struct mp_kube_ref ref = {OP_GROUP,
-                              OP_VERSION,
-                              "profilingexperiments",
-                              mp_kube_meta(pe, "namespace"),
-                              mp_kube_meta(pe, "name"),
-                              "status"};
-    int rc = op_merge_patch(op, &ref, patch, NULL, err);
-    json_decref(patch);
+    int rc = patch_status(op, pe, patch, err);
     if (rc == 0) {
         op_event(op, pe, "Warning", "InvalidSpec", "%s", message);
     }
@@ -264,14 +264,7 @@ int op_status_observe(struct op *op, const json_t *pe, struct op_exp *x, struct 
                mp_kube_meta(pe, "namespace"), mp_kube_meta(pe, "name"), (long long)gen, when);
     }
     json_t *patch = json_pack("{s:{s:I}}", "status", "observedGeneration", (json_int_t)gen);
-    struct mp_kube_ref ref = {OP_GROUP,
-                              OP_VERSION,
-                              "profilingexperiments",
-                              mp_kube_meta(pe, "namespace"),
-                              mp_kube_meta(pe, "name"),
-                              "status"};
-    int rc = op_merge_patch(op, &ref, patch, NULL, err);
-    json_decref(patch);
+    int rc = patch_status(op, pe, patch, err);
     if (x) {
         pthread_mutex_unlock(&x->wlock);
     }

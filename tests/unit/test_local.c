@@ -719,6 +719,27 @@ static void test_parallel_trials(void **state)
     release(&f);
 }
 
+/* Parses a spec with the given runner section and validates it for the local runner. */
+static int validate_runner(const char *runner, struct mp_error *err)
+{
+    char *yaml = mp_xasprintf("name: bad\n"
+                              "service:\n"
+                              "  command: [\"/bin/true\"]\n"
+                              "parameters:\n"
+                              "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                              "objective: {metric: throughput_rps}\n"
+                              "runner:\n%s",
+                              runner);
+    struct mp_spec *spec = NULL;
+    int rc = mp_spec_parse(yaml, strlen(yaml), "bad.yaml", "/tmp", NULL, 0, &spec, err);
+    if (rc == 0) {
+        rc = mp_runner_local.validate(spec, err);
+    }
+    mp_spec_free(spec);
+    free(yaml);
+    return rc;
+}
+
 static void test_settings_rejected(void **state)
 {
     (void)state;
@@ -727,25 +748,11 @@ static void test_settings_rejected(void **state)
         "  cpus: -1\n",         "  bogus: 1\n",        "  load: {mode: capacity}\n",
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
-        char *yaml = mp_xasprintf("name: bad\n"
-                                  "service:\n"
-                                  "  command: [\"/bin/true\"]\n"
-                                  "parameters:\n"
-                                  "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
-                                  "objective: {metric: throughput_rps}\n"
-                                  "runner:\n%s",
-                                  bad[i]);
-        struct mp_spec *spec = NULL;
         struct mp_error err = {0, ""};
-        int rc = mp_spec_parse(yaml, strlen(yaml), "bad.yaml", "/tmp", NULL, 0, &spec, &err);
-        if (rc == 0) {
-            rc = mp_runner_local.validate(spec, &err);
-        }
+        int rc = validate_runner(bad[i], &err);
         if (rc != MP_EINVALID) {
             fail_msg("settings \"%s\" accepted (rc %d, %s)", bad[i], rc, err.msg);
         }
-        mp_spec_free(spec);
-        free(yaml);
     }
 }
 
@@ -763,26 +770,13 @@ static void test_load_keys_of_the_other_mode(void **state)
         {"{mode: measure, max_time: 30s}", "'runner.load.max_time': only used with mode: cap"},
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
-        char *yaml = mp_xasprintf("name: bad\n"
-                                  "service:\n"
-                                  "  command: [\"/bin/true\"]\n"
-                                  "parameters:\n"
-                                  "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
-                                  "objective: {metric: throughput_rps}\n"
-                                  "runner:\n"
-                                  "  load: %s\n",
-                                  cases[i][0]);
-        struct mp_spec *spec = NULL;
+        char *runner = mp_xasprintf("  load: %s\n", cases[i][0]);
         struct mp_error err = {0, ""};
-        int rc = mp_spec_parse(yaml, strlen(yaml), "bad.yaml", "/tmp", NULL, 0, &spec, &err);
-        if (rc == 0) {
-            rc = mp_runner_local.validate(spec, &err);
-        }
+        int rc = validate_runner(runner, &err);
         if (rc != MP_EINVALID || !strstr(err.msg, cases[i][1])) {
             fail_msg("%s: rc %d, \"%s\", want \"%s\"", cases[i][0], rc, err.msg, cases[i][1]);
         }
-        mp_spec_free(spec);
-        free(yaml);
+        free(runner);
     }
 }
 
