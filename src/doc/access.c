@@ -87,10 +87,17 @@ int mp_doc_expect(const struct mp_node *n, enum mp_node_kind kind, struct mp_err
     return mp_doc_error(err, n, "expected %s, got %s", kind_name(&want), kind_name(n));
 }
 
+/* YAML 1.2's core schema: null, Null, NULL, ~ or nothing; true, True, TRUE; false, False, FALSE
+ * (a `workdir: NULL` was a folder named NULL). */
+static bool one_of(const char *s, const char *lower, const char *title, const char *upper)
+{
+    return strcmp(s, lower) == 0 || strcmp(s, title) == 0 || strcmp(s, upper) == 0;
+}
+
 bool mp_doc_is_null(const struct mp_node *n)
 {
     return !n || (n->kind == MP_NODE_SCALAR && !n->quoted &&
-                  (strcmp(n->scalar, "null") == 0 || strcmp(n->scalar, "~") == 0 ||
+                  (one_of(n->scalar, "null", "Null", "NULL") || strcmp(n->scalar, "~") == 0 ||
                    n->scalar[0] == '\0'));
 }
 
@@ -147,11 +154,11 @@ int mp_doc_bool(const struct mp_node *n, bool *out, struct mp_error *err)
     if (!n) {
         return 0;
     }
-    if (n->kind == MP_NODE_SCALAR && strcmp(n->scalar, "true") == 0) {
+    if (n->kind == MP_NODE_SCALAR && one_of(n->scalar, "true", "True", "TRUE")) {
         *out = true;
         return 0;
     }
-    if (n->kind == MP_NODE_SCALAR && strcmp(n->scalar, "false") == 0) {
+    if (n->kind == MP_NODE_SCALAR && one_of(n->scalar, "false", "False", "FALSE")) {
         *out = false;
         return 0;
     }

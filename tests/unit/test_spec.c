@@ -596,6 +596,28 @@ static void reader_errors_name_their_line(void **state)
 }
 
 /* Tags were dropped: !foo 40 read as 40, !!binary aGk= as the text "aGk=", !!int "5" as 5. */
+/* YAML 1.2's core schema: Null and NULL are null as ~ is (a workdir named NULL before), True
+ * and FALSE booleans; yes and on stay errors. */
+static void core_schema_nulls_and_booleans(void **state)
+{
+    (void)state;
+    expect_error(HEAD P1 "service: {command: [x], workdir: NULL}\n",
+                 "'service.workdir': expected a string, got null");
+    expect_error(HEAD P1 "service: {command: [x], workdir: Null}\n",
+                 "'service.workdir': expected a string, got null");
+    struct mp_node *doc = NULL;
+    struct mp_error err = {0};
+    const char *text = "a: True\nb: FALSE\nc: yes\nd: 'NULL'\n";
+    assert_int_equal(mp_doc_parse(text, strlen(text), "b.yaml", &doc, &err), 0);
+    bool a = false, b = true, c = false;
+    assert_int_equal(mp_doc_bool(mp_doc_get(doc, "a"), &a, &err), 0);
+    assert_int_equal(mp_doc_bool(mp_doc_get(doc, "b"), &b, &err), 0);
+    assert_true(a && !b);
+    assert_int_equal(mp_doc_bool(mp_doc_get(doc, "c"), &c, &err), MP_EINVALID);
+    assert_false(mp_doc_is_null(mp_doc_get(doc, "d"))); /* quoted: the text NULL */
+    mp_doc_free(doc);
+}
+
 static void tags_are_refused_unless_harmless(void **state)
 {
     (void)state;
@@ -909,6 +931,7 @@ int main(void)
         cmocka_unit_test(long_paths_are_shortened),
         cmocka_unit_test(reader_errors_name_their_line),
         cmocka_unit_test(tags_are_refused_unless_harmless),
+        cmocka_unit_test(core_schema_nulls_and_booleans),
         cmocka_unit_test(evaluation_judges_results),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
