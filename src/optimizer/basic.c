@@ -114,12 +114,18 @@ out:
     return rc;
 }
 
+/* Neither settings nor a prior. */
 static int no_settings(const struct mp_space *space, const struct mp_optimizer_opts *opts,
                        struct mp_error *err)
 {
     (void)space;
     if (opts->settings && opts->settings->n > 0) {
         return mp_doc_error(err, opts->settings->items[0], "this algorithm takes no settings");
+    }
+    if (opts->prior_path) { /* it would run cold under a prior's name */
+        return mp_error_set(err, MP_EINVALID,
+                            "this algorithm takes no prior (algorithm.prior: bo and morphling "
+                            "use one)");
     }
     return 0;
 }

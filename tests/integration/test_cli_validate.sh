@@ -23,6 +23,15 @@ err=$("$MORPHLING" run "$WORK/bad.yaml" 2>&1); rc=$?
 check "run refuses an invalid spec with 2" 2 "$rc"
 check "run writes nothing for an invalid spec" 0 "$("$MORPHLING" list --json | jq length)"
 
+# grid and random take no prior (it was ignored: a cold run under a prior's name).
+for alg in grid random; do
+    sed "s/^runner: .*/algorithm: {name: $alg, prior: m.model}\nrunner: {kind: replay, surface: x.csv}/; s/step: 0/step: 1/" \
+        "$WORK/bad.yaml" >"$WORK/prior.yaml"
+    err=$("$MORPHLING" validate "$WORK/prior.yaml" 2>&1); rc=$?
+    check "$alg with a prior: exit 2" 2 "$rc"
+    check_contains "$alg with a prior: message" "'algorithm.name': this algorithm takes no prior" "$err"
+done
+
 # An inline request body is for the kubernetes runner (a ProfilingExperiment's requestTemplate).
 cat >"$WORK/inline.yaml" <<'YAML'
 name: inline
