@@ -208,6 +208,13 @@ json_t *op_condition(const char *type, const char *status, const char *reason, c
 /* "<experiment>-<number>" */
 char *op_trial_name(const char *experiment, int64_t number);
 
+/* Sets the trial counts and name lists of a status (trialsTotal, trialsSucceeded,
+ * succeededTrialList, ...) from trials in number order. A list holds the last
+ * OP_STATUS_MAX_NAMES names of its state (the counts are complete, and every Trial is an object
+ * of its own): unbounded, some 20,000 names would pass the API server's 1.5 MiB object limit,
+ * and every later status write would fail. */
+#define OP_STATUS_MAX_NAMES 1000
+void op_status_trial_lists(const struct op_trec *trials, size_t n, json_t *status);
 /* The experiment's status from x->trials plus the conditions given (status.c). state: NULL
  * (running), "Succeeded" or "Failed" with a reason and message. */
 int op_status_write(struct op_exp *x, const char *state, const char *reason, const char *message,

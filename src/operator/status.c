@@ -49,35 +49,62 @@ static json_t *cond(const json_t *old, const char *type, const char *status, con
     return c;
 }
 
-struct counts {
-    json_int_t n[MP_TRIAL_CANCELLED + 1];
-    json_t *lists[MP_TRIAL_CANCELLED + 1];
-    long best;
-};
-
-static void count(struct op_exp *x, struct counts *c)
+void op_status_trial_lists(const struct op_trec *trials, size_t n, json_t *status)
 {
-    memset(c, 0, sizeof(*c));
-    c->best = -1;
-    for (int s = 0; s <= MP_TRIAL_CANCELLED; s++) {
-        c->lists[s] = json_array();
+    static const struct {
+        const char *count, *list;
+        enum mp_trial_state state;
+    } names[] = {
+        {"trialsSucceeded", "succeededTrialList", MP_TRIAL_SUCCEEDED},
+        {"trialsFailed", "failedTrialList", MP_TRIAL_FAILED},
+        {"trialsPending", "pendingTrialList", MP_TRIAL_PENDING},
+        {"trialsRunning", "runningTrialList", MP_TRIAL_RUNNING},
+        {"trialsKilled", "killedTrialList", MP_TRIAL_CANCELLED},
+    };
+    size_t total[MP_TRIAL_CANCELLED + 1] = {0}, seen[MP_TRIAL_CANCELLED + 1] = {0};
+    json_t *lists[MP_TRIAL_CANCELLED + 1];
+    for (size_t i = 0; i < n; i++) {
+        total[trials[i].state]++;
     }
+    for (int st = 0; st <= MP_TRIAL_CANCELLED; st++) {
+        lists[st] = json_array();
+    }
+    for (size_t i = 0; i < n; i++) {
+        enum mp_trial_state st = trials[i].state;
+        if (total[st] - seen[st]++ <= OP_STATUS_MAX_NAMES) {
+            json_array_append_new(lists[st], json_string(trials[i].name));
+        }
+    }
+    json_object_set_new(status, "trialsTotal", json_integer((json_int_t)n));
+    for (size_t i = 0; i < MP_ARRAY_LEN(names); i++) {
+        json_object_set_new(status, names[i].count,
+                            json_integer((json_int_t)total[names[i].state]));
+        json_object_set(status, names[i].list, lists[names[i].state]);
+    }
+    for (int st = 0; st <= MP_TRIAL_CANCELLED; st++) {
+        json_decref(lists[st]);
+    }
+}
+
+/* The best trial's index, -1 when none has a value. */
+static long best_trial(struct op_exp *x)
+{
+    long best = -1;
     bool minimize = x->spec->direction == MP_MINIMIZE;
     for (size_t i = 0; i < x->n_trials; i++) {
         const struct op_trec *t = &x->trials[i];
-        c->n[t->state]++;
-        json_array_append_new(c->lists[t->state], json_string(t->name));
         if (t->has_value && t->state == MP_TRIAL_SUCCEEDED &&
-            (c->best < 0 || (minimize ? t->value < x->trials[c->best].value
-                                      : t->value > x->trials[c->best].value))) {
-            c->best = (long)i;
+            (best < 0 ||
+             (minimize ? t->value < x->trials[best].value : t->value > x->trials[best].value))) {
+            best = (long)i;
         }
     }
     for (size_t i = 0; x->recommended > 0 && i < x->n_trials; i++) {
         if (x->trials[i].number == x->recommended && x->trials[i].has_value) {
-            c->best = (long)i; /* the confirmation's winner is the recommendation */
+            best = (long)i; /* the confirmation's winner is the recommendation */
         }
     }
+    return best;
 }
 
 static json_t *optimal(struct op_exp *x, const struct op_trec *t)
@@ -95,8 +122,7 @@ static json_t *optimal(struct op_exp *x, const struct op_trec *t)
 static json_t *status_body(struct op_exp *x, const char *state, const char *reason,
                            const char *message)
 {
-    struct counts c;
-    count(x, &c);
+    long best = best_trial(x);
     json_t *s = json_object();
     json_t *conds = json_array();
     json_array_append_new(
@@ -123,27 +149,10 @@ static json_t *status_body(struct op_exp *x, const char *state, const char *reas
         json_object_set(s, "runSpec", json_object_get(x->pe, "spec"));
         x->spec_recorded = true;
     }
-    if (c.best >= 0) {
-        json_object_set_new(s, "currentOptimalTrial", optimal(x, &x->trials[c.best]));
+    if (best >= 0) {
+        json_object_set_new(s, "currentOptimalTrial", optimal(x, &x->trials[best]));
     }
-    json_object_set_new(s, "trialsTotal", json_integer((json_int_t)x->n_trials));
-    static const struct {
-        const char *count, *list;
-        enum mp_trial_state state;
-    } names[] = {
-        {"trialsSucceeded", "succeededTrialList", MP_TRIAL_SUCCEEDED},
-        {"trialsFailed", "failedTrialList", MP_TRIAL_FAILED},
-        {"trialsPending", "pendingTrialList", MP_TRIAL_PENDING},
-        {"trialsRunning", "runningTrialList", MP_TRIAL_RUNNING},
-        {"trialsKilled", "killedTrialList", MP_TRIAL_CANCELLED},
-    };
-    for (size_t i = 0; i < MP_ARRAY_LEN(names); i++) {
-        json_object_set_new(s, names[i].count, json_integer(c.n[names[i].state]));
-        json_object_set(s, names[i].list, c.lists[names[i].state]);
-    }
-    for (int i = 0; i <= MP_TRIAL_CANCELLED; i++) {
-        json_decref(c.lists[i]);
-    }
+    op_status_trial_lists(x->trials, x->n_trials, s);
     return s;
 }
 

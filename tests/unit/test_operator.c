@@ -151,6 +151,40 @@ static void runs_keep_their_spec(void **state)
     json_decref(pe);
 }
 
+/* A status's name lists keep the last OP_STATUS_MAX_NAMES names of each state; the counts are
+ * complete (25,000 trials' names made an object over the API server's 1.5 MiB limit). */
+static void status_lists_are_bounded(void **state)
+{
+    (void)state;
+    size_t n = OP_STATUS_MAX_NAMES * 2 + 10;
+    struct op_trec *t = calloc(n, sizeof(*t));
+    for (size_t i = 0; i < n; i++) {
+        t[i].number = (int64_t)i + 1;
+        t[i].state = i % 2 ? MP_TRIAL_FAILED : MP_TRIAL_SUCCEEDED;
+        t[i].name = mp_xasprintf("exp-%zu", i + 1);
+    }
+    t[n - 1].state = MP_TRIAL_RUNNING;
+    json_t *s = json_object();
+    op_status_trial_lists(t, n, s);
+    assert_int_equal(json_integer_value(json_object_get(s, "trialsTotal")), n);
+    assert_int_equal(json_integer_value(json_object_get(s, "trialsSucceeded")), n / 2);
+    assert_int_equal(json_integer_value(json_object_get(s, "trialsFailed")), n / 2 - 1);
+    const json_t *ok = json_object_get(s, "succeededTrialList");
+    assert_int_equal(json_array_size(ok), OP_STATUS_MAX_NAMES);
+    assert_string_equal(json_string_value(json_array_get(ok, OP_STATUS_MAX_NAMES - 1)),
+                        "exp-2009"); /* the last succeeded, in trial order */
+    assert_string_equal(json_string_value(json_array_get(ok, 0)), "exp-11");
+    const json_t *run = json_object_get(s, "runningTrialList");
+    assert_int_equal(json_array_size(run), 1);
+    assert_string_equal(json_string_value(json_array_get(run, 0)), "exp-2010");
+    assert_int_equal(json_array_size(json_object_get(s, "killedTrialList")), 0);
+    json_decref(s);
+    for (size_t i = 0; i < n; i++) {
+        free(t[i].name);
+    }
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +193,7 @@ int main(void)
         cmocka_unit_test(queue_backs_off_per_key),
         cmocka_unit_test(finished_experiments),
         cmocka_unit_test(runs_keep_their_spec),
+        cmocka_unit_test(status_lists_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
