@@ -47,6 +47,15 @@ invalid bo-setting '.spec.algorithm = {algorithmName: "bo", algorithmSettings: [
     "'spec.algorithm.algorithmSettings.bogus': unknown key"
 invalid grid-setting '.spec.algorithm = {algorithmName: "grid", algorithmSettings: [{name: "random_state", value: "10"}]}' \
     "this algorithm takes no settings"
+# A requestTemplate over 256 KiB is refused by the API server (the object holds it up to three
+# times: spec, status.runSpec and kubectl apply's annotation, within its 1.5 MiB).
+head -c 262145 /dev/zero | tr '\0' x >"$WORK/big-body"
+err=$(echo "$base_json" | jq --rawfile b "$WORK/big-body" \
+    '.metadata.name = "big-body" | .spec.requestTemplate = $b' | kubectl create -f - 2>&1) &&
+    fail "big-body: created"
+check_contains "big-body: refused naming the field" "spec.requestTemplate" "$err"
+check_contains "big-body: ... and the limit" "262144" "$err"
+
 # An invalid spec fixed afterwards: a finished experiment is not run again, and it says so.
 kubectl patch pe runner-key -n "$NS" --type merge -p '{"spec":{"runner":null}}' >/dev/null
 ignored() { # NAME: its SpecChangeIgnored Events
