@@ -249,6 +249,23 @@ static size_t split_path(const char *path, char segs[][128], size_t max)
     return *p ? 0 : n;
 }
 
+/* A map set onto a map merges into it key by key (maps within maps too), as a `--set` of each
+ * key would: `--set 'algorithm={name: grid}'` replaced the whole section and dropped its
+ * max_trials and seed without a word. Takes src. */
+static void merge_map(struct mp_node *dst, struct mp_node *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        struct mp_node *old = mp_doc_get(dst, src->keys[i]);
+        if (old && old->kind == MP_NODE_MAP && src->items[i]->kind == MP_NODE_MAP) {
+            merge_map(old, src->items[i]);
+        } else {
+            mp_doc_map_put(dst, src->keys[i], src->items[i]);
+        }
+        src->items[i] = NULL;
+    }
+    mp_doc_free(src);
+}
+
 static int step_into(struct mp_node **cur, const char *seg, bool last, struct mp_node *value,
                      const char *source, struct mp_error *err)
 {
@@ -260,7 +277,9 @@ static int step_into(struct mp_node **cur, const char *seg, bool last, struct mp
             return mp_error_set(err, MP_EINVALID, "%s: '%s': no list item %s here", source, n->path,
                                 seg);
         }
-        if (last) {
+        if (last && n->items[idx]->kind == MP_NODE_MAP && value->kind == MP_NODE_MAP) {
+            merge_map(n->items[idx], value);
+        } else if (last) {
             mp_doc_free(n->items[idx]);
             n->items[idx] = value;
         }
@@ -286,12 +305,17 @@ static int step_into(struct mp_node **cur, const char *seg, bool last, struct mp
         return mp_error_set(err, MP_EINVALID, "%s: '%s' is a scalar, cannot set '%s' inside it",
                             source, n->path, seg);
     }
+    struct mp_node *child = mp_doc_get(n, seg);
+    if (last && child && child->kind == MP_NODE_MAP && value->kind == MP_NODE_MAP) {
+        merge_map(child, value);
+        *cur = child;
+        return 0;
+    }
     if (last) {
         mp_doc_map_put(n, seg, value);
         *cur = value;
         return 0;
     }
-    struct mp_node *child = mp_doc_get(n, seg);
     if (!child) {
         child = mp_xcalloc(1, sizeof(*child));
         child->kind = MP_NODE_MAP;

@@ -370,6 +370,22 @@ static void overrides_use_the_same_path(void **state)
     assert_non_null(strstr(err.msg, "--set:1:20: 'parameters[0].bogus': unknown key"));
 }
 
+/* A map value merges into the map it is set on (it replaced the whole section: max_trials and
+ * seed fell back to their defaults without a word); lists and scalars replace. */
+static void override_maps_merge(void **state)
+{
+    (void)state;
+    const char *sets[] = {"algorithm={name: random, parallelism: 2}", "parameters[0]={max: 8}"};
+    struct mp_spec *s =
+        parse_ok(HEAD P1 "algorithm: {name: grid, max_trials: 7, seed: 3}\n", sets, 2);
+    assert_string_equal(s->algorithm, "random");
+    assert_int_equal(s->max_trials, 7);
+    assert_true(s->seed_given && s->seed == 3);
+    assert_int_equal(s->parallelism, 2);
+    assert_true(s->space.params[0].min == 1 && s->space.params[0].max == 8);
+    mp_spec_free(s);
+}
+
 static void expect_set_error(const char *set, const char *want)
 {
     struct mp_spec *s = NULL;
@@ -922,6 +938,7 @@ int main(void)
         cmocka_unit_test(section_errors),
         cmocka_unit_test(service_errors),
         cmocka_unit_test(overrides_use_the_same_path),
+        cmocka_unit_test(override_maps_merge),
         cmocka_unit_test(override_errors_point_into_the_argument),
         cmocka_unit_test(stored_json_keeps_the_text),
         cmocka_unit_test(json_spec_is_equivalent),
