@@ -4,7 +4,7 @@
  * after the event named by Last-Event-ID or ?after=N, else at the newest event. Streams are a
  * pool of their own (MP_SERVER_MAX_STREAMS, and per client address), so they never take every
  * connection; between polls a stream waits on its socket, so a client that goes away is noticed
- * at once and its place freed. */
+ * at once and its place freed; a stream of one experiment ends when the experiment is deleted. */
 #define _GNU_SOURCE /* POLLRDHUP */
 #include "server/server_int.h"
 
@@ -28,7 +28,8 @@ struct stream {
     struct mp_buf out; /* bytes not yet handed to MHD */
     size_t off;
     int64_t last_send_ns;
-    int fd; /* the connection's socket, watched for the client's close */
+    unsigned idle_polls; /* in a row without an event */
+    int fd;              /* the connection's socket, watched for the client's close */
     struct sockaddr_storage addr;
     struct stream *next; /* in srv->streams */
 };
@@ -99,6 +100,21 @@ static void format_event(struct mp_buf *b, const struct mp_event_row *e)
     free(text);
 }
 
+/* Whether a one-experiment stream's experiment is gone (deleted): its stream ends then, else it
+ * held its place in the pool for as long as the client stayed. */
+static bool experiment_gone(struct stream *s)
+{
+    if (s->exp_id <= 0) {
+        return false;
+    }
+    char ref[24];
+    snprintf(ref, sizeof(ref), "%lld", (long long)s->exp_id);
+    struct mp_experiment_row row = {0};
+    int rc = mp_store_experiment_find(s->st, ref, &row, NULL);
+    mp_experiment_row_release(&row);
+    return rc == MP_ENOTFOUND;
+}
+
 /* Appends new events to s->out. Returns the number added, or -1 on a store error. */
 static int poll_events(struct stream *s)
 {
@@ -128,6 +144,10 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         int n = poll_events(s);
         if (n < 0) {
             return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        s->idle_polls = n > 0 ? 0 : s->idle_polls + 1;
+        if (s->idle_polls % 5 == 4 && experiment_gone(s)) {
+            return MHD_CONTENT_READER_END_OF_STREAM; /* checked about once a second */
         }
         if (n == 0 && mp_mono_ns() - s->last_send_ns > KEEPALIVE_NS) {
             mp_buf_adds(&s->out, ": keepalive\n\n");

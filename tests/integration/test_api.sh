@@ -325,8 +325,14 @@ sed -e 's/name: replay-live/name: unset-secret/' -e 's/MP_TEST_SECRET/MP_NOT_SET
 check "an unset variable is a 400" 400 "$(status POST /api/v1/validate --data-binary @"$WORK/unset.yaml")"
 check_contains "naming the field" "'service.env.FROM_ENV': environment variable MP_NOT_SET_ANYWHERE is not set" "$(body .error.message)"
 
+(curl -sN -H "$AUTH" "$BASE/api/v1/experiments/$id/events" >"$WORK/dstream"; echo end >"$WORK/ended") &
+track $!
+wait_for "the stream is open" grep -q '^retry:' "$WORK/dstream"
 check "delete" 200 "$(status DELETE "/api/v1/experiments/$id")"
 check "deleted" 404 "$(status GET "/api/v1/experiments/$id")"
+# Its event stream ends (it went on for as long as the client stayed, holding a place in the pool).
+wait_for "the deleted experiment's event stream ends" test -s "$WORK/ended"
+check "the deleted experiment's event stream ends" 0 "$?"
 check "delete missing" 404 "$(status DELETE "/api/v1/experiments/$id")"
 stop_server
 
