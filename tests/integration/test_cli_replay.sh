@@ -37,6 +37,12 @@ check "a derived objective's optimum is reached" 3 "$(printf '%s' "$json" | jq '
 json=$("$MORPHLING" replay "$WORK/items.csv" --objective items_per_s -a grid --budget 3 --json)
 check "without the role the column is the objective" 100 \
     "$(printf '%s' "$json" | jq '.surface_optimum')"
+# A role on a column that is no parameter (a metric) went nowhere without a word.
+err=$("$MORPHLING" replay "$WORK/items.csv" --objective items_per_s --role throughput_rps=cpu \
+    -a grid --budget 3 2>&1); rc=$?
+check "a role on a metric column: exit 2" 2 "$rc"
+check_contains "a role on a metric column: message" \
+    "role \"throughput_rps=cpu\": 'throughput_rps' is not a parameter column" "$err"
 
 # grid and random take no prior: --prior was ignored (a file that is no model at all too), and
 # bench-search printed a cold run as random+prior.
