@@ -91,6 +91,28 @@ static const char *role_entry(const struct mp_replay_opts *o, const char *name)
     return found;
 }
 
+/* A --role on a column that is no parameter of the replay (a metric) would go nowhere without a
+ * word. (meta train's roles may name columns some of its surfaces lack.) */
+static int check_roles(const struct mp_space *space, const struct mp_replay_opts *o,
+                       struct mp_error *err)
+{
+    for (size_t i = 0; i < o->n_roles; i++) {
+        int len = (int)strcspn(o->roles[i], "=");
+        bool found = false;
+        for (size_t c = 0; c < space->n && !found; c++) {
+            found = strlen(space->params[c].name) == (size_t)len &&
+                    strncmp(space->params[c].name, o->roles[i], (size_t)len) == 0;
+        }
+        if (!found) {
+            return mp_error_set(err, MP_EINVALID,
+                                "role \"%s\": '%.*s' is not a parameter column (roles are for "
+                                "parameters)",
+                                o->roles[i], len, o->roles[i]);
+        }
+    }
+    return 0;
+}
+
 /* The replay's spec document: every node that comes from the surface carries its header cell's
  * position, a role its --role entry, and the settings are the --settings document itself. */
 static int replay_spec_doc(const struct mp_surface *s, const struct mp_space *space, int obj,
@@ -292,7 +314,7 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
     mp_surface_infer_space(s, cols.params, cols.n_params, &out->space);
     mp_surface_columns_release(&cols);
     if (mp_surface_set_roles(&out->space, o->roles, o->n_roles, err) != 0 ||
-        check_space_size(s, &out->space, err) != 0) {
+        check_roles(&out->space, o, err) != 0 || check_space_size(s, &out->space, err) != 0) {
         mp_replay_outcome_release(out);
         return MP_EINVALID;
     }

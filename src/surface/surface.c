@@ -533,21 +533,13 @@ int mp_surface_set_roles(struct mp_space *space, const char *const *roles, size_
                                 "gpu_type)",
                                 roles[i], role);
         }
-        bool found = false;
         for (size_t c = 0; c < space->n; c++) {
             struct mp_param *p = &space->params[c];
             if (strlen(p->name) == (size_t)(eq - roles[i]) &&
                 strncmp(p->name, roles[i], (size_t)(eq - roles[i])) == 0) {
                 free(p->role);
                 p->role = mp_xstrdup(role);
-                found = true;
             }
-        }
-        if (!found) { /* a metric column, say: the role went nowhere without a word */
-            return mp_error_set(err, MP_EINVALID,
-                                "role \"%s\": '%.*s' is not a parameter column (roles are for "
-                                "parameters)",
-                                roles[i], (int)(eq - roles[i]), roles[i]);
         }
     }
     return 0;
