@@ -102,6 +102,13 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
     pthread_mutex_init(&r->sweep_lock, NULL);
     *out = NULL;
     int rc = mp_kube_rcfg_parse(spec, &r->cfg, err);
+    if (rc == 0 && opts->client && (r->cfg.kubeconfig || r->cfg.context)) {
+        /* The operator's: a kubeconfig or context would be ignored without a word. */
+        const char *key = r->cfg.context ? "context" : "kubeconfig";
+        rc = mp_doc_error(err, mp_doc_get(spec->runner_node, key),
+                          "not used here: the operator runs every trial with its own client (its "
+                          "service account)");
+    }
     if (rc == 0 && opts->client) {
         r->client = opts->client;
     } else if (rc == 0) {

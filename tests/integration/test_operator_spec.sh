@@ -43,6 +43,8 @@ invalid spec-text '.spec.servicePodTemplate.template.spec = "x"' \
     "'spec.servicePodTemplate.template': the pod template has no spec.containers"
 invalid load-connections '.spec.load = {connections: "abc"}' "'spec.load.connections': expected"
 invalid runner-key '.spec.runner = {foo: "bar"}' "'spec.runner.foo': unknown key"
+invalid runner-context '.spec.runner = {context: "other"}' \
+    "'spec.runner.context': not used here: the operator runs every trial with its own client"
 invalid bo-setting '.spec.algorithm = {algorithmName: "bo", algorithmSettings: [{name: "bogus", value: "x"}]}' \
     "'spec.algorithm.algorithmSettings.bogus': unknown key"
 invalid grid-setting '.spec.algorithm = {algorithmName: "grid", algorithmSettings: [{name: "random_state", value: "10"}]}' \
