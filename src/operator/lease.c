@@ -181,8 +181,13 @@ int op_lease_acquire(struct op *op, struct op_lease **out, struct mp_error *err)
         if (rc == 1) {
             break;
         }
-        if (rc < 0 && (rc == MP_EFORBIDDEN || rc == MP_EUNAUTHORIZED || rc == MP_EREJECTED)) {
-            mp_error_set(err, rc, "Lease %s/%s: %s", l->ns, l->name, e.msg);
+        /* A namespace that does not exist (the create's 404) is no passing state either: the
+         * operator waited for ever, its /readyz ready as a standby. */
+        if (rc < 0 && (rc == MP_EFORBIDDEN || rc == MP_EUNAUTHORIZED || rc == MP_EREJECTED ||
+                       rc == MP_ENOTFOUND)) {
+            mp_error_set(err, rc, "Lease %s/%s: %s%s", l->ns, l->name, e.msg,
+                         rc == MP_ENOTFOUND ? " (does the namespace exist? --lease-namespace)"
+                                            : "");
             op_lease_release(l);
             return rc;
         }

@@ -14,6 +14,18 @@ NS=morphling-system
 cluster_up
 k apply -f "$MP_SOURCE_DIR/deploy/crds/" >/dev/null 2>&1 || fail "the CRDs were refused"
 k create namespace "$NS" >/dev/null 2>&1 || fail "namespace $NS"
+# A Lease in a namespace that does not exist: exit 1 at once, saying so (it retried every 2 s for
+# ever, ready as a standby).
+"$MORPHLING" operator --kubeconfig "$KUBECONFIG" --namespace "$NS" --work-dir "$WORK" \
+    --leader-elect --lease-namespace no-such-ns --health-addr 127.0.0.1:0 >"$WORK/nolease.log" 2>&1 &
+nolease=$!
+track "$nolease"
+nolease_done() { ! kill -0 "$nolease" 2>/dev/null || grep -q "zombie" /proc/"$nolease"/status 2>/dev/null; }
+MP_WAIT_S=30 wait_for "an operator without its Lease's namespace stops" nolease_done
+kill "$nolease" 2>/dev/null # (still running: the check below fails, with 143)
+wait "$nolease"
+check "... with exit 1" 1 "$?"
+check_contains "... naming the namespace" "Lease no-such-ns/" "$(cat "$WORK/nolease.log")"
 "$MORPHLING" operator --kubeconfig "$KUBECONFIG" --namespace "$NS" --work-dir "$WORK" \
     --files-dir "$(dirname "$PAYLOAD")" --health-addr 127.0.0.1:0 >"$WORK/operator.log" 2>&1 &
 OPERATOR_PID=$!
