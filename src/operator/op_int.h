@@ -85,6 +85,9 @@ struct op {
     char *ns; /* NULL: all namespaces */
     char *work_dir;
     char *files_dir; /* an empty folder: specs' paths must resolve inside it */
+    /* The operator's own service account ($POD_SERVICE_ACCOUNT in $POD_NAMESPACE, which
+     * deploy/operator.yaml sets), which no experiment's pods may run as; NULL when unknown. */
+    char *self_sa, *self_ns;
     char *identity;
     FILE *log;
     pthread_mutex_t lock; /* cache, exps, done */

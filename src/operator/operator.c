@@ -295,6 +295,11 @@ static void op_init(struct op *op, struct mp_kube_client *c, const struct mp_ope
     op->work_dir = mp_xstrdup(tmp && *tmp ? tmp : "/tmp");
     op->files_dir = o->files_dir ? mp_xstrdup(o->files_dir)
                                  : mp_xasprintf("%s/morphling-operator-files", op->work_dir);
+    const char *sa = getenv("POD_SERVICE_ACCOUNT"), *sa_ns = getenv("POD_NAMESPACE");
+    if (sa && *sa && sa_ns && *sa_ns) {
+        op->self_sa = mp_xstrdup(sa);
+        op->self_ns = mp_xstrdup(sa_ns);
+    }
     char host[256] = "operator";
     (void)gethostname(host, sizeof(host) - 1);
     op->identity = o->identity ? mp_xstrdup(o->identity)
@@ -322,6 +327,8 @@ static void op_release(struct op *op)
     free(op->ns);
     free(op->work_dir);
     free(op->files_dir);
+    free(op->self_sa);
+    free(op->self_ns);
     free(op->identity);
     pthread_mutex_destroy(&op->lock);
 }

@@ -23,6 +23,38 @@ json_t *op_pe_for_run(const json_t *pe)
     return copy;
 }
 
+/* Pods of a template (runner.pod_template, or the client Job's) must not run as the operator's
+ * own service account: whoever may create experiments in its namespace would get its rights
+ * (Deployments, Jobs and Services in every namespace). */
+static int not_as_operator(const struct op *op, const json_t *pe, const struct mp_node *tmpl,
+                           struct mp_error *err)
+{
+    const char *ns = mp_kube_meta(pe, "namespace");
+    if (!op->self_sa || !ns || strcmp(ns, op->self_ns) != 0) {
+        return 0;
+    }
+    const struct mp_node *pod = mp_doc_get(tmpl, "spec");
+    static const char *const keys[] = {"serviceAccountName", "serviceAccount"};
+    for (size_t i = 0; pod && pod->kind == MP_NODE_MAP && i < MP_ARRAY_LEN(keys); i++) {
+        const struct mp_node *n = mp_doc_get(pod, keys[i]);
+        if (n && n->kind == MP_NODE_SCALAR && strcmp(n->scalar, op->self_sa) == 0) {
+            return mp_doc_error(err, n,
+                                "the operator's own service account: an experiment's pods may "
+                                "not run as the operator");
+        }
+    }
+    return 0;
+}
+
+static int check_service_accounts(const struct op *op, const struct mp_spec *spec, const json_t *pe,
+                                  struct mp_error *err)
+{
+    const struct mp_node *client = mp_doc_get(spec->runner_node, "client_template");
+    int rc = not_as_operator(op, pe, mp_doc_get(spec->runner_node, "pod_template"), err);
+    return rc ? rc
+              : not_as_operator(op, pe, mp_doc_get(mp_doc_get(client, "spec"), "template"), err);
+}
+
 int op_parse(struct op *op, const char *key, const json_t *pe, struct mp_spec **out,
              struct mp_error *err)
 {
@@ -32,6 +64,9 @@ int op_parse(struct op *op, const char *key, const json_t *pe, struct mp_spec **
     free(text);
     /* What `morphling validate` checks besides the spec itself, the runner's part with the
      * operator's own client. */
+    if (rc == 0) {
+        rc = check_service_accounts(op, spec, pe, err);
+    }
     if (rc == 0) {
         rc = mp_engine_validate_search(spec, err);
     }

@@ -12,7 +12,9 @@
 . "$(dirname "$0")/operator_lib.sh"
 
 start_apiserver
-start_operator "$WORK/operator.log" --trial-ms 100
+# As deploy/operator.yaml tells it: its own service account, which no experiment may run as.
+POD_NAMESPACE=$NS POD_SERVICE_ACCOUNT=morphling-operator start_operator "$WORK/operator.log" \
+    --trial-ms 100
 original_pe base 2 1
 base_json=$(kubectl create --dry-run=client -o json -f "$WORK/base.yaml")
 
@@ -43,6 +45,10 @@ invalid spec-text '.spec.servicePodTemplate.template.spec = "x"' \
     "'spec.servicePodTemplate.template': the pod template has no spec.containers"
 invalid load-connections '.spec.load = {connections: "abc"}' "'spec.load.connections': expected"
 invalid runner-key '.spec.runner = {foo: "bar"}' "'spec.runner.foo': unknown key"
+invalid operator-sa '.spec.servicePodTemplate.template.spec.serviceAccountName = "morphling-operator"' \
+    "'spec.servicePodTemplate.template.spec.serviceAccountName': the operator's own service account"
+invalid client-sa '.spec.clientTemplate = {spec: {template: {spec: {serviceAccount: "morphling-operator", containers: [{name: "c", image: "x"}]}}}}' \
+    "'spec.clientTemplate.spec.template.spec.serviceAccount': the operator's own service account"
 invalid runner-context '.spec.runner = {context: "other"}' \
     "'spec.runner.context': not used here: the operator runs every trial with its own client"
 invalid bo-setting '.spec.algorithm = {algorithmName: "bo", algorithmSettings: [{name: "bogus", value: "x"}]}' \
