@@ -245,18 +245,9 @@ static void assets_are_embedded(void **state)
     assert_null(mp_server_asset(""));
 }
 
-/* A mirror of a namespace whose API server lists objects without a name (or a namespace): they
- * are left out, as the operator would never write them; they crashed the mirror (strdup of the
- * missing name when pruning, strcmp with a missing namespace when matching trials). */
-static void kube_mirror_skips_nameless_objects(void **state)
+/* A client of the fake API server s, with short retry pauses. */
+static struct mp_kube_client *fake_client(const struct kf_server *s)
 {
-    (void)state;
-    char *dir = kf_tmpdir();
-    struct kf_server *s = kf_start(KF_HTTP, dir);
-    kf_set_default(s, 200,
-                   "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":["
-                   "{\"metadata\":{\"namespace\":\"ns\"}},{\"metadata\":{\"name\":\"x\"}},"
-                   "{\"metadata\":{\"name\":7,\"namespace\":\"ns\"}},{\"kind\":\"Trial\"}]}");
     char *text = mp_xasprintf("current-context: t\n"
                               "contexts:\n- name: t\n  context: {cluster: c, namespace: ns}\n"
                               "clusters:\n- name: c\n  cluster:\n    server: %s\n",
@@ -269,6 +260,24 @@ static void kube_mirror_skips_nameless_objects(void **state)
         mp_kube_client_new(cfg, &o, &c, &err) != 0) {
         fail_msg("client: %s", err.msg);
     }
+    free(text);
+    return c;
+}
+
+/* A mirror of a namespace whose API server lists objects without a name (or a namespace): they
+ * are left out, as the operator would never write them; they crashed the mirror (strdup of the
+ * missing name when pruning, strcmp with a missing namespace when matching trials). */
+static void kube_mirror_skips_nameless_objects(void **state)
+{
+    (void)state;
+    char *dir = kf_tmpdir();
+    struct kf_server *s = kf_start(KF_HTTP, dir);
+    kf_set_default(s, 200,
+                   "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":["
+                   "{\"metadata\":{\"namespace\":\"ns\"}},{\"metadata\":{\"name\":\"x\"}},"
+                   "{\"metadata\":{\"name\":7,\"namespace\":\"ns\"}},{\"kind\":\"Trial\"}]}");
+    struct mp_kube_client *c = fake_client(s);
+    struct mp_error err = {0};
     char *db = mp_xasprintf("%s/mirror.db", dir);
     struct mp_store *st = NULL;
     int64_t id = 0;
@@ -296,7 +305,6 @@ static void kube_mirror_skips_nameless_objects(void **state)
     mp_kube_client_free(c);
     kf_stop(s);
     free(db);
-    free(text);
     kf_rmtree(dir);
     free(dir);
 }
@@ -362,18 +370,8 @@ static void kube_mirror_skips_a_repeated_trial_number(void **state)
     assert_non_null(list);
     struct kf_server *s = kf_start(KF_HTTP, dir);
     kf_set_default(s, 200, list); /* both lists: each cache skips the other's kind */
-    char *text = mp_xasprintf("current-context: t\n"
-                              "contexts:\n- name: t\n  context: {cluster: c, namespace: ns}\n"
-                              "clusters:\n- name: c\n  cluster:\n    server: %s\n",
-                              kf_url(s));
-    struct mp_kube_config *cfg = NULL;
-    struct mp_kube_client *c = NULL;
-    struct mp_kube_client_opts o = {.backoff_initial_ms = 10, .backoff_max_ms = 20};
+    struct mp_kube_client *c = fake_client(s);
     struct mp_error err = {0};
-    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0 ||
-        mp_kube_client_new(cfg, &o, &c, &err) != 0) {
-        fail_msg("client: %s", err.msg);
-    }
     char *db = mp_xasprintf("%s/mirror.db", dir);
     struct mp_kube_mirror_opts mo = {.client = c, .ns = "morphling-system", .db_path = db};
     struct mp_kube_mirror *m = NULL;
@@ -401,7 +399,6 @@ static void kube_mirror_skips_a_repeated_trial_number(void **state)
     mp_kube_client_free(c);
     kf_stop(s);
     free(db);
-    free(text);
     free(list);
     free(list_path);
     kf_rmtree(dir);
