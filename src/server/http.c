@@ -238,16 +238,16 @@ static mhd_result dispatch(struct mp_server *srv, struct MHD_Connection *c, stru
     if (strncmp(url, "/api/v1/", 8) == 0) {
         return mp_srv_api(srv, c, req, method, url + 7);
     }
+    if (is_unsafe(method)) { /* /healthz too: it answered 200 to a POST */
+        req->route = strcmp(url, "/healthz") == 0 ? "healthz" : "other";
+        req->allow = "GET, HEAD";
+        return mp_srv_send_error(c, req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                                 "%s is not allowed on %s", method, url);
+    }
     if (strcmp(url, "/healthz") == 0) {
         req->route = "healthz";
         return mp_srv_send_bytes(c, req, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3,
                                  false);
-    }
-    if (is_unsafe(method)) {
-        req->route = "other";
-        req->allow = "GET, HEAD";
-        return mp_srv_send_error(c, req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                                 "%s is not allowed on %s", method, url);
     }
     if (strcmp(url, "/metrics") == 0) {
         req->route = "metrics";

@@ -81,6 +81,8 @@ check "GET on validate" 405 "$(status GET /api/v1/validate)"
 # A 405 names the methods the route has (RFC 9110, 15.5.6: the server MUST send Allow).
 allow() { curl -s -o /dev/null -D - -X "$1" -H "$AUTH" "$BASE$2" | tr -d '\r' | sed -n 's/^Allow: //p'; }
 check "405 on validate: Allow" "POST" "$(allow GET /api/v1/validate)"
+check "POST on /healthz: 405" 405 "$(status POST /healthz)"
+check "POST on /healthz: Allow" "GET, HEAD" "$(allow POST /healthz)"
 # HEAD on an event stream: headers only (the library sent a chunked body's last chunk).
 check "HEAD on the event stream: no body" 0 \
     "$(curl -s --raw -X HEAD --max-time 5 -H "$AUTH" "$BASE/api/v1/events" | wc -c | tr -d ' ')"
