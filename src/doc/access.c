@@ -78,13 +78,28 @@ static const char *kind_name(const struct mp_node *n)
     }
 }
 
+/* What a value is, for "expected X, got Y": null, "its text", a mapping or a list. */
+static const char *describe(const struct mp_node *n, char *buf, size_t len)
+{
+    if (n->kind != MP_NODE_SCALAR) {
+        return kind_name(n);
+    }
+    if (mp_doc_is_null(n)) {
+        return "null";
+    }
+    snprintf(buf, len, "\"%s\"", n->scalar);
+    return buf;
+}
+
 int mp_doc_expect(const struct mp_node *n, enum mp_node_kind kind, struct mp_error *err)
 {
     if (n->kind == kind) {
         return 0;
     }
     struct mp_node want = {.kind = kind};
-    return mp_doc_error(err, n, "expected %s, got %s", kind_name(&want), kind_name(n));
+    char buf[MP_ERROR_MSG_MAX];
+    return mp_doc_error(err, n, "expected %s, got %s", kind_name(&want),
+                        describe(n, buf, sizeof(buf)));
 }
 
 /* YAML 1.2's core schema: null, Null, NULL, ~ or nothing; true, True, TRUE; false, False, FALSE
@@ -107,8 +122,8 @@ int mp_doc_string(const struct mp_node *n, const char **out, struct mp_error *er
         return 0;
     }
     if (n->kind != MP_NODE_SCALAR || mp_doc_is_null(n)) {
-        return mp_doc_error(err, n, "expected a string, got %s",
-                            n->kind == MP_NODE_SCALAR ? "null" : kind_name(n));
+        char buf[MP_ERROR_MSG_MAX];
+        return mp_doc_error(err, n, "expected a string, got %s", describe(n, buf, sizeof(buf)));
     }
     *out = n->scalar;
     return 0;
@@ -119,11 +134,9 @@ int mp_doc_number(const struct mp_node *n, double *out, struct mp_error *err)
     if (!n) {
         return 0;
     }
-    if (n->kind != MP_NODE_SCALAR) {
-        return mp_doc_error(err, n, "expected a number, got %s", kind_name(n));
-    }
-    if (mp_parse_double(n->scalar, out) != 0) {
-        return mp_doc_error(err, n, "expected a number, got \"%s\"", n->scalar);
+    if (n->kind != MP_NODE_SCALAR || mp_parse_double(n->scalar, out) != 0) {
+        char buf[MP_ERROR_MSG_MAX];
+        return mp_doc_error(err, n, "expected a number, got %s", describe(n, buf, sizeof(buf)));
     }
     return 0;
 }
@@ -136,10 +149,8 @@ int mp_doc_int(const struct mp_node *n, int64_t min, int64_t max, int64_t *out,
     }
     int64_t v;
     if (n->kind != MP_NODE_SCALAR || mp_parse_int64(n->scalar, &v) != 0) {
-        return mp_doc_error(err, n, "expected an integer, got %s%s%s",
-                            n->kind == MP_NODE_SCALAR ? "\"" : "",
-                            n->kind == MP_NODE_SCALAR ? n->scalar : kind_name(n),
-                            n->kind == MP_NODE_SCALAR ? "\"" : "");
+        char buf[MP_ERROR_MSG_MAX];
+        return mp_doc_error(err, n, "expected an integer, got %s", describe(n, buf, sizeof(buf)));
     }
     if (v < min || v > max) {
         return mp_doc_error(err, n, "expected an integer in [%lld, %lld], got \"%s\"",
@@ -162,10 +173,8 @@ int mp_doc_bool(const struct mp_node *n, bool *out, struct mp_error *err)
         *out = false;
         return 0;
     }
-    return mp_doc_error(err, n, "expected true or false, got %s%s%s",
-                        n->kind == MP_NODE_SCALAR ? "\"" : "",
-                        n->kind == MP_NODE_SCALAR ? n->scalar : kind_name(n),
-                        n->kind == MP_NODE_SCALAR ? "\"" : "");
+    char buf[MP_ERROR_MSG_MAX];
+    return mp_doc_error(err, n, "expected true or false, got %s", describe(n, buf, sizeof(buf)));
 }
 
 int mp_doc_require(const struct mp_node *map, const char *key, struct mp_node **out,

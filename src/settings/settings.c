@@ -137,7 +137,7 @@ int mp_settings_parse(const struct mp_node *block, const struct mp_setting *tabl
     }
     for (size_t k = 0; rc == 0 && k < n; k++) {
         const struct mp_node *v = mp_doc_get(block, table[k].name);
-        if (v) {
+        if (v && !mp_doc_is_null(v)) {
             rc = read_one(&table[k], v, base, err);
         }
     }

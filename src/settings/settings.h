@@ -5,7 +5,8 @@
  * config table. mp_settings_parse checks the block's keys (suggesting the closest for an unknown
  * one), reads every key present into its field, and reports a bad value as
  *   FILE:LINE:COL: 'runner.cpus': expected a positive number of cores
- * A key absent from the block leaves its field unchanged, so the caller sets defaults first.
+ * A key absent from the block, or null there (`warmup:`, `warmup: ~`), leaves its field unchanged,
+ * so the caller sets defaults first.
  * Cross-field rules (mode capacity needs an slo...) stay with the caller, after the parse.
  *
  *   struct cfg { int64_t connections; double rate; int mode; bool prune; };

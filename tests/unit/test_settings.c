@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for src/settings: every setting type read into its field, defaults kept for absent
- * keys, and positioned errors for unknown keys and bad values. */
+ * or null keys, and positioned errors for unknown keys and bad values. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -116,13 +116,21 @@ static void reads_every_type(void **state)
 static void absent_keys_keep_defaults(void **state)
 {
     (void)state;
-    static const char *const empty[] = {"s: {}\n", "s: null\n", "t: 1\n"};
+    /* A null value is no value (YAML's `key:`, `key: ~`; `--set key=`), for every type. */
+    static const char *const empty[] = {
+        "s: {}\n", "s: null\n", "t: 1\n",
+        "s: {flag: ~, count: , mib: null, wait: Null, ratio: NULL, share: ~, path: ~, owned: ~,\n"
+        "    mode: ~, pair: ~, kind: ~}\n"};
     for (size_t i = 0; i < MP_ARRAY_LEN(empty); i++) {
         struct cfg c = defaults();
         struct mp_error err = {0};
         assert_int_equal(parse(empty[i], &c, &err), 0);
+        assert_false(c.flag);
         assert_int_equal(c.count, 3);
+        assert_int_equal(c.bytes, 0);
+        assert_int_equal(c.wait_ns, 0);
         assert_true(c.ratio == 0.5);
+        assert_true(c.share == 0);
         assert_string_equal(c.path, "/default");
         assert_string_equal(c.owned, "default");
         assert_int_equal(c.mode, 1);

@@ -188,7 +188,7 @@ static void parameter_errors(void **state)
         {"{name: a, type: discrete, min: 1, values: [1]}", "not allowed for a discrete"},
         {"{name: a, type: discrete}", "required key is missing"},
         {"{name: a, type: discrete, values: []}", "expected a non-empty list of numbers"},
-        {"{name: a, type: discrete, values: 3}", "expected a list, got a scalar"},
+        {"{name: a, type: discrete, values: 3}", "expected a list, got \"3\""},
         {"{name: a, type: discrete, values: [1, two]}", "'parameters[0].values[1]': expected a "
                                                         "number, got \"two\""},
         {"{name: a, type: discrete, values: [1, 2, 1]}", "duplicate value \"1\""},
@@ -204,7 +204,7 @@ static void parameter_errors(void **state)
         {"{name: a, type: categorical, values: [x, y, x]}", "duplicate choice \"x\""},
         {"{name: a, type: categorical, values: [[x]]}", "expected a string, got a list"},
         {"{name: a, type: categorical, values: [x], log: true}", "not allowed for a categorical"},
-        {"{name: a, type: int, min: 1, max: 2, target: cpu}", "expected a mapping, got a scalar"},
+        {"{name: a, type: int, min: 1, max: 2, target: cpu}", "expected a mapping, got \"cpu\""},
         {"{name: a, type: int, min: 1, max: 2, target: {resource: disk}}", "unknown resource"},
         {"{name: a, type: int, min: 1, max: 2, target: {resource: cpu, env: X}}",
          "exactly one of resource, env or arg"},
@@ -407,7 +407,7 @@ static void override_errors_point_into_the_argument(void **state)
 {
     (void)state;
     expect_set_error("algorithm.max_trials=",
-                     "--set:1:22: 'algorithm.max_trials': expected an integer, got \"\"");
+                     "--set:1:22: 'algorithm.max_trials': expected an integer, got null");
     expect_set_error("name=", "--set:1:6: 'name': expected a string, got null");
     expect_set_error("algorithm.seed=!foo 1", "--set:1:16: 'algorithm.seed': the tag '!foo' is");
     expect_set_error("algorithm.seed=[1, *x]", "--set:1:20: 'algorithm.seed[1]': unknown alias");
@@ -632,6 +632,25 @@ static void core_schema_nulls_and_booleans(void **state)
     assert_int_equal(mp_doc_bool(mp_doc_get(doc, "c"), &c, &err), MP_EINVALID);
     assert_false(mp_doc_is_null(mp_doc_get(doc, "d"))); /* quoted: the text NULL */
     mp_doc_free(doc);
+}
+
+/* A null in algorithm.confirm is the default, as in the settings blocks (`--set KEY=`). */
+static void null_confirm_keys_are_defaults(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        HEAD P1 "algorithm: {name: grid, confirm: ~}\n",
+        HEAD P1 "algorithm: {name: grid, confirm: {top: 5, runs: ~, max_runs: null,"
+                " max_uncertainty: }}\n",
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(texts); i++) {
+        struct mp_spec *spec = parse_ok(texts[i], NULL, 0);
+        assert_int_equal(spec->confirm_top, i == 0 ? 0 : 5); /* replay: off by default */
+        assert_int_equal(spec->confirm_runs, 2);
+        assert_int_equal(spec->confirm_max_runs, 4);
+        assert_true(spec->max_uncertainty == 0.05);
+        mp_spec_free(spec);
+    }
 }
 
 static void tags_are_refused_unless_harmless(void **state)
@@ -947,6 +966,7 @@ int main(void)
         cmocka_unit_test(aliases_are_bounded_by_text_and_depth),
         cmocka_unit_test(long_paths_are_shortened),
         cmocka_unit_test(reader_errors_name_their_line),
+        cmocka_unit_test(null_confirm_keys_are_defaults),
         cmocka_unit_test(tags_are_refused_unless_harmless),
         cmocka_unit_test(core_schema_nulls_and_booleans),
         cmocka_unit_test(evaluation_judges_results),
