@@ -137,9 +137,10 @@ static bool drain(struct gate *g, int fd)
     }
 }
 
-/* Answers a head the daemon will not see with a JSON error, then closes after a short drain. */
-static void refuse(struct gate *g, struct pend *p, unsigned status, const char *reason,
-                   const char *code, const char *message)
+/* Answers a head the daemon will not see with a JSON error, then closes after a short drain.
+ * got holds the n bytes that arrived (n may be 0), for the metrics' method label. */
+static void refuse(struct gate *g, struct pend *p, const char *got, size_t n, unsigned status,
+                   const char *reason, const char *code, const char *message)
 {
     char body[256], head[512];
     int blen = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
@@ -156,6 +157,8 @@ static void refuse(struct gate *g, struct pend *p, unsigned status, const char *
     }
     shutdown(p->fd, SHUT_WR);
     struct request req = {.route = "gate", .status = status, .start_ns = p->accepted_ns};
+    const char *sp = memchr(got, ' ', n);
+    mp_srv_metrics_method(&req, got, sp ? (size_t)(sp - got) : 0);
     mp_srv_metrics_record(&g->srv->metrics, &req);
     if (!open) {
         pend_close(g, p);
@@ -443,7 +446,7 @@ static void on_readable(struct gate *g, struct pend *p)
     const char *eol = memchr(g->peek, '\n', (size_t)n);
     size_t line = eol ? (size_t)(eol - g->peek) : (size_t)n;
     if (line > MP_SERVER_MAX_REQUEST_LINE_BYTES) {
-        refuse(g, p, MHD_HTTP_URI_TOO_LONG, "URI Too Long", "uri_too_long",
+        refuse(g, p, g->peek, (size_t)n, MHD_HTTP_URI_TOO_LONG, "URI Too Long", "uri_too_long",
                "the request line is over 8192 bytes");
     } else if ((end = head_end(g->peek, (size_t)n)) != 0) {
         const char *code = NULL, *msg = NULL;
@@ -451,11 +454,12 @@ static void on_readable(struct gate *g, struct pend *p)
         if (status == 0) {
             hand_over(g, p);
         } else {
-            refuse(g, p, status, reason_phrase(status), code, msg);
+            refuse(g, p, g->peek, (size_t)n, status, reason_phrase(status), code, msg);
         }
     } else if ((size_t)n > MP_SERVER_MAX_HEADER_BYTES) {
-        refuse(g, p, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "Request Header Fields Too Large",
-               "header_too_large", "the request head is over 32768 bytes");
+        refuse(g, p, g->peek, (size_t)n, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+               "Request Header Fields Too Large", "header_too_large",
+               "the request head is over 32768 bytes");
     }
 }
 
@@ -474,7 +478,7 @@ static void on_tick(struct gate *g, int64_t now)
         if (p->state == PEND_CLOSING) {
             pend_close(g, p);
         } else {
-            refuse(g, p, MHD_HTTP_REQUEST_TIMEOUT, "Request Timeout", "timeout",
+            refuse(g, p, "", 0, MHD_HTTP_REQUEST_TIMEOUT, "Request Timeout", "timeout",
                    "the request head did not arrive within 10 s");
         }
     }

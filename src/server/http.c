@@ -256,22 +256,6 @@ static mhd_result dispatch(struct mp_server *srv, struct MHD_Connection *c, stru
     return serve_asset(c, req, url);
 }
 
-/* The method label of the request's metrics: the standard methods by name, any other as
- * "other" (a client choosing methods must not add series, nor get one cut to the label's
- * size: PROPFIND was counted as PROPFIN). */
-static void metrics_method(struct request *req, const char *method)
-{
-    static const char *const known[] = {"GET",   "HEAD",    "POST",  "PUT",    "DELETE",
-                                        "PATCH", "OPTIONS", "TRACE", "CONNECT"};
-    const char *label = "other";
-    for (size_t i = 0; i < MP_ARRAY_LEN(known); i++) {
-        if (strcmp(method, known[i]) == 0) {
-            label = known[i];
-        }
-    }
-    snprintf(req->method, sizeof(req->method), "%s", label);
-}
-
 static mhd_result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                           const char *version, const char *upload, size_t *upload_size,
                           void **con_cls)
@@ -284,7 +268,7 @@ static mhd_result handler(void *cls, struct MHD_Connection *c, const char *url, 
         req = mp_xcalloc(1, sizeof(*req));
         req->start_ns = mp_mono_ns();
         req->route = "other";
-        metrics_method(req, method);
+        mp_srv_metrics_method(req, method, strlen(method));
         *con_cls = req;
         if (!first_call(srv, c, req, url, method, &r)) {
             return r;

@@ -25,6 +25,19 @@ void mp_srv_metrics_release(struct metrics *m)
     pthread_mutex_destroy(&m->lock);
 }
 
+void mp_srv_metrics_method(struct request *req, const char *method, size_t len)
+{
+    static const char *const known[] = {"GET",   "HEAD",    "POST",  "PUT",    "DELETE",
+                                        "PATCH", "OPTIONS", "TRACE", "CONNECT"};
+    const char *label = "other";
+    for (size_t i = 0; i < MP_ARRAY_LEN(known); i++) {
+        if (strlen(known[i]) == len && memcmp(method, known[i], len) == 0) {
+            label = known[i];
+        }
+    }
+    snprintf(req->method, sizeof(req->method), "%s", label);
+}
+
 void mp_srv_metrics_record(struct metrics *m, const struct request *req)
 {
     double s = (double)(mp_mono_ns() - req->start_ns) / 1e9;

@@ -134,6 +134,9 @@ mhd_result mp_srv_sse(struct mp_server *srv, struct MHD_Connection *c, struct re
 /* Metrics (metrics.c). */
 void mp_srv_metrics_init(struct metrics *m);
 void mp_srv_metrics_release(struct metrics *m);
+/* Sets req's method label from the len bytes at method: a standard method by name, any other
+ * (or none) "other", so a client choosing methods adds no series (PROPFIND was PROPFIN). */
+void mp_srv_metrics_method(struct request *req, const char *method, size_t len);
 void mp_srv_metrics_record(struct metrics *m, const struct request *req);
 mhd_result mp_srv_metrics_serve(struct mp_server *srv, struct MHD_Connection *c,
                                 struct request *req);

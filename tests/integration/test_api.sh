@@ -282,6 +282,9 @@ check_contains "metrics: experiments by state" 'morphling_experiments{state="SUC
 check_contains "metrics: trials by state" 'morphling_trials{state="CANCELLED"}' "$(cat "$WORK/metrics.txt")"
 check_contains "metrics: trial durations" 'morphling_trial_duration_seconds_count' "$(cat "$WORK/metrics.txt")"
 check_contains "metrics: request counts" 'morphling_http_requests_total{route="experiments",method="POST",code="201"} 2' "$(cat "$WORK/metrics.txt")"
+# The gate's refusals carry the request's method too (the label was empty).
+check_contains "metrics: the gate's refusals by method" 'morphling_http_requests_total{route="gate",method="POST",code="400"}' "$(cat "$WORK/metrics.txt")"
+check "metrics: no empty method label" "" "$(grep 'method=""' "$WORK/metrics.txt")"
 check_contains "metrics: latency histogram" 'morphling_http_request_duration_seconds_bucket{le="+Inf"}' "$(cat "$WORK/metrics.txt")"
 # Each histogram: buckets never decrease, and the +Inf bucket equals the count.
 for h in morphling_http_request_duration_seconds morphling_trial_duration_seconds; do
