@@ -138,6 +138,10 @@ static mhd_result api_create(struct mp_server *srv, struct MHD_Connection *c, st
     mhd_result r = MHD_NO;
     int64_t id = 0;
     req->route = "experiments";
+    if (atomic_load(&srv->stopping)) {
+        return mp_srv_send_error(c, req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                 "the server is shutting down");
+    }
     if (parse_spec(srv, req, &spec, &err) != 0) {
         return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid_spec", "%s", err.msg);
     }

@@ -106,6 +106,9 @@ unsigned mp_srv_status_for(int code, const char **code_name)
     case MP_ETOOBIG:
         *code_name = "too_large";
         return HTTP_TOO_LARGE;
+    case MP_EUNAVAILABLE:
+        *code_name = "unavailable";
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
     default:
         *code_name = "internal";
         return MHD_HTTP_INTERNAL_SERVER_ERROR;

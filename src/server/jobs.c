@@ -99,7 +99,10 @@ int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id
     struct job *finished = take_finished(srv);
     int rc = 0;
     if (atomic_load(&srv->stopping)) {
-        rc = mp_error_set(err, MP_ECANCELLED, "the server is shutting down");
+        rc = mp_error_set(err, MP_EUNAVAILABLE,
+                          "the server is shutting down: experiment %lld is stored but not "
+                          "started (`morphling run SPEC` continues it)",
+                          (long long)exp_id);
     } else if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
         rc = mp_error_set(err, MP_ERUNTIME, "cannot start a thread for the experiment");
     } else {

@@ -9,12 +9,16 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "kube/kube.h"
 #include "server/server.h"
+#include "server/server_int.h"
 #include "store/store.h"
 #include "kube_fake.h"
 
@@ -405,6 +409,67 @@ static void kube_mirror_skips_a_repeated_trial_number(void **state)
     free(dir);
 }
 
+/* Sends request to 127.0.0.1:port and returns the answer's status code. */
+static unsigned http_status(unsigned port, const char *request)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(send(fd, request, strlen(request), MSG_NOSIGNAL), (ssize_t)strlen(request));
+    char buf[64] = "";
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof(buf) - 1 && (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0) {
+        got += (size_t)n;
+    }
+    close(fd);
+    unsigned status = 0;
+    return sscanf(buf, "HTTP/1.1 %u", &status) == 1 ? status : 0;
+}
+
+/* An experiment created while the server shuts down was a 500 ("internal"): it is a 503, and
+ * nothing is stored. */
+static void create_during_shutdown_is_unavailable(void **state)
+{
+    (void)state;
+    char *dir = kf_tmpdir();
+    char *db = mp_xasprintf("%s/s.db", dir);
+    char *csv = mp_xasprintf("%s/x.csv", dir);
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fputs("a,qps\n1,10\n2,20\n", f);
+    fclose(f);
+    struct mp_server_opts o = {.listen = "127.0.0.1:0", .db_path = db, .base_dir = dir};
+    struct mp_server *srv = NULL;
+    struct mp_error err = {0};
+    if (mp_server_start(&o, &srv, &err) != 0) {
+        fail_msg("start: %s", err.msg);
+    }
+    static const char spec[] = "name: s\nobjective: {metric: qps}\nrunner: {kind: replay, "
+                               "surface: x.csv}\nparameters: [{name: a, type: int, min: 1, "
+                               "max: 2}]\n";
+    char *req = mp_xasprintf("POST /api/v1/experiments HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+                             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                             mp_server_port(srv), strlen(spec), spec);
+    atomic_store(&srv->stopping, true); /* what mp_server_stop does first */
+    assert_int_equal(http_status(mp_server_port(srv), req), 503);
+    mp_server_stop(srv);
+    struct mp_store *st = NULL;
+    struct mp_experiment_row *rows = NULL;
+    size_t n = 99;
+    assert_int_equal(mp_store_open(db, NULL, &st, &err), 0);
+    assert_int_equal(mp_store_experiment_list(st, &rows, &n, &err), 0);
+    assert_int_equal(n, 0);
+    mp_experiment_rows_free(rows, n);
+    mp_store_close(st);
+    free(req);
+    free(csv);
+    free(db);
+    kf_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +484,7 @@ int main(void)
         cmocka_unit_test(head_counts_are_capped),
         cmocka_unit_test(kube_mirror_skips_nameless_objects),
         cmocka_unit_test(kube_mirror_skips_a_repeated_trial_number),
+        cmocka_unit_test(create_during_shutdown_is_unavailable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
