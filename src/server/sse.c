@@ -167,21 +167,6 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 }
 
 /* The newest event id (to start a stream "from now"). */
-static int64_t newest_id(struct mp_store *st, int64_t exp_id)
-{
-    int64_t last = 0;
-    for (;;) {
-        struct mp_event_row *rows = NULL;
-        size_t n = 0;
-        if (mp_store_event_list(st, exp_id, last, 1000, &rows, &n, NULL) != 0 || n == 0) {
-            mp_event_rows_free(rows, n);
-            return last;
-        }
-        last = rows[n - 1].id;
-        mp_event_rows_free(rows, n);
-    }
-}
-
 mhd_result mp_srv_sse(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
                       int64_t exp_id)
 {
@@ -225,7 +210,12 @@ mhd_result mp_srv_sse(struct mp_server *srv, struct MHD_Connection *c, struct re
         stream_free(s);
         return mp_srv_send_bytes(c, req, MHD_HTTP_OK, "text/event-stream", "", 0, false);
     }
-    s->last_id = from ? v : newest_id(s->st, exp_id);
+    if (from) {
+        s->last_id = v;
+    } else if (mp_store_event_newest(s->st, exp_id, &s->last_id, &err) != 0) {
+        stream_free(s);
+        return mp_srv_send_error(c, req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", err.msg);
+    }
     mp_buf_adds(&s->out, "retry: 2000\n\n");
     s->last_send_ns = mp_mono_ns();
     struct MHD_Response *resp =

@@ -151,6 +151,9 @@ int mp_store_event_add(struct mp_store *st, int64_t exp_id, int64_t trial_number
 /* Events with id > after_id (exp_id 0: all experiments), oldest first, at most limit. */
 int mp_store_event_list(struct mp_store *st, int64_t exp_id, int64_t after_id, size_t limit,
                         struct mp_event_row **rows, size_t *n, struct mp_error *err) MP_WUR;
+/* The id of the newest event (exp_id 0: of any experiment); 0 when there is none. */
+int mp_store_event_newest(struct mp_store *st, int64_t exp_id, int64_t *id,
+                          struct mp_error *err) MP_WUR;
 void mp_event_rows_free(struct mp_event_row *rows, size_t n);
 
 #endif

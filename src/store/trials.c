@@ -422,6 +422,32 @@ int mp_store_event_list(struct mp_store *st, int64_t exp_id, int64_t after_id, s
     return rc;
 }
 
+int mp_store_event_newest(struct mp_store *st, int64_t exp_id, int64_t *id, struct mp_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    *id = 0;
+    /* Two statements, so that each is one lookup: the primary key's end, or the end of the
+     * experiment's range in events_by_experiment. */
+    int rc = mp_store_prepare(st,
+                              exp_id == 0 ? "SELECT max(id) FROM events"
+                                          : "SELECT max(id) FROM events WHERE experiment_id = ?1",
+                              &stmt, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (exp_id != 0) {
+        sqlite3_bind_int64(stmt, 1, exp_id);
+    }
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
+        *id = sqlite3_column_int64(stmt, 0); /* NULL (no event) reads 0 */
+        step = sqlite3_step(stmt);
+    }
+    rc = mp_store_step_done(st, step, err, "find the newest event");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 void mp_event_rows_free(struct mp_event_row *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

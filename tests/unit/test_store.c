@@ -290,6 +290,15 @@ static void ownership_and_events(void **state)
     assert_int_equal(ev[0].id, 3);
     assert_int_equal(ev[0].trial_number, 2);
     mp_event_rows_free(ev, n);
+    int64_t other = 0, newest = -1;
+    assert_int_equal(mp_store_experiment_create(st, "f", "{}", NULL, 1, &other, NULL), 0);
+    assert_int_equal(mp_store_event_newest(st, other, &newest, NULL), 0);
+    assert_int_equal(newest, 0); /* none yet */
+    assert_int_equal(mp_store_event_add(st, other, 0, "k", NULL, NULL), 0);
+    assert_int_equal(mp_store_event_newest(st, id, &newest, NULL), 0);
+    assert_int_equal(newest, 5);
+    assert_int_equal(mp_store_event_newest(st, 0, &newest, NULL), 0);
+    assert_int_equal(newest, 6);
     assert_int_equal(mp_store_experiment_delete(st, id, NULL), 0);
     assert_int_equal(mp_store_event_list(st, id, 0, 10, &ev, &n, NULL), 0);
     assert_int_equal(n, 0);
