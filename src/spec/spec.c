@@ -366,6 +366,20 @@ static int parse_constraint(const struct mp_node *n, struct mp_constraint *c, st
     return 0;
 }
 
+/* Whether no value meets both constraints (on one metric, one an upper and one a lower
+ * limit): every trial would be FAILED SLO_VIOLATED. */
+static bool contradict(const struct mp_constraint *a, const struct mp_constraint *b)
+{
+    bool a_upper = a->op == MP_CMP_LE || a->op == MP_CMP_LT;
+    bool b_upper = b->op == MP_CMP_LE || b->op == MP_CMP_LT;
+    if (strcmp(a->metric, b->metric) != 0 || a_upper == b_upper) {
+        return false;
+    }
+    const struct mp_constraint *up = a_upper ? a : b, *low = a_upper ? b : a;
+    bool strict = up->op == MP_CMP_LT || low->op == MP_CMP_GT;
+    return low->bound > up->bound || (strict && low->bound == up->bound);
+}
+
 static int parse_constraints(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
 {
     if (!n) {
@@ -381,6 +395,14 @@ static int parse_constraints(struct mp_spec *spec, const struct mp_node *n, stru
         spec->n_constraints++;
         if (rc != 0) {
             return rc;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (contradict(&spec->constraints[k], &spec->constraints[i])) {
+                return mp_doc_error(err, n->items[i],
+                                    "no value of %s meets both this and constraints[%zu] "
+                                    "(\"%s\"): every trial would fail",
+                                    spec->constraints[i].metric, k, spec->constraints[k].text);
+            }
         }
     }
     return 0;
