@@ -79,7 +79,8 @@ static int validate_run(void *args, char **operands, size_t n)
         mp_json_print(stdout, j);
         json_decref(j);
     } else {
-        printf("%s: valid: experiment '%s', %zu parameters, ", file, spec->name, spec->space.n);
+        printf("%s: valid: experiment '%s', %zu parameters, ",
+               strcmp(file, "-") == 0 ? "<stdin>" : file, spec->name, spec->space.n);
         if (isinf(size)) {
             printf("continuous space");
         } else {
@@ -104,7 +105,8 @@ const struct mp_verb mp_verb_validate = {
     .max_operands = 1,
     .operand_paths = true,
     .summary = "check an experiment spec without running anything",
-    .description = "Loads FILE (YAML or JSON, morphling-spec(5)), applies the --set overrides and "
+    .description = "Loads FILE (YAML or JSON, morphling-spec(5); - reads standard input, relative "
+                   "paths then resolving in the current folder), applies the --set overrides and "
                    "checks every field, the runner's settings and the algorithm's settings. An "
                    "error names the file, line, column and field, and exits with status 2.",
     .opts = validate_opts,
@@ -262,7 +264,8 @@ const struct mp_verb mp_verb_run = {
     .operand_paths = true,
     .summary = "run (or continue) an experiment and print the recommendation",
     .description =
-        "Runs the experiment of spec FILE trial by trial and stores every trial. When the store "
+        "Runs the experiment of spec FILE (- reads standard input) trial by trial and stores "
+        "every trial. When the store "
         "holds an unfinished experiment of the same name with the same spec, it continues where "
         "that one stopped (Ctrl-C, a crash, kill -9) and ends with exactly max_trials trials; a "
         "finished one is reported again; a changed spec is refused unless --restart.\n\n"

@@ -117,6 +117,8 @@ int mp_buf_read_file(struct mp_buf *b, const char *path, size_t max_bytes,
  * invalid input, MP_EINVALID (exit status 2); the open never blocks. */
 int mp_buf_read_input(struct mp_buf *b, const char *path, size_t max_bytes,
                       struct mp_error *err) MP_WUR;
+/* The same for standard input (a pipe, a file or a terminal), named <stdin> in errors. */
+int mp_buf_read_stdin(struct mp_buf *b, size_t max_bytes, struct mp_error *err) MP_WUR;
 
 /* xoshiro256** seeded through splitmix64: fast, reproducible across platforms. */
 struct mp_rng {

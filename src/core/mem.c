@@ -213,6 +213,32 @@ static const char *file_kind(mode_t mode)
                             : "not a regular file";
 }
 
+/* Reads fd to its end into b (named name in errors), at most max_bytes. */
+static int read_all(struct mp_buf *b, int fd, const char *name, size_t max_bytes,
+                    struct mp_error *err)
+{
+    char chunk[65536];
+    ssize_t n = 0;
+    int rc = 0;
+    while (rc == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            rc = mp_error_set(err, -errno, "%s: read failed: %s", name, strerror(errno));
+        } else if (b->len + (size_t)n > max_bytes) {
+            rc = mp_error_set(err, MP_ETOOBIG, "%s: larger than the limit of %zu bytes", name,
+                              max_bytes);
+        } else {
+            mp_buf_add(b, chunk, (size_t)n);
+        }
+    }
+    if (rc == 0 && !b->data) {
+        mp_buf_adds(b, "");
+    }
+    return rc;
+}
+
 int mp_buf_read_input(struct mp_buf *b, const char *path, size_t max_bytes, struct mp_error *err)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -229,24 +255,14 @@ int mp_buf_read_input(struct mp_buf *b, const char *path, size_t max_bytes, stru
         rc = mp_error_set(err, MP_EINVALID, "%s: is %s, not a regular file", path,
                           file_kind(sb.st_mode));
     }
-    char chunk[65536];
-    ssize_t n = 0;
-    while (rc == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            rc = mp_error_set(err, -errno, "%s: read failed: %s", path, strerror(errno));
-        } else if (b->len + (size_t)n > max_bytes) {
-            rc = mp_error_set(err, MP_ETOOBIG, "%s: larger than the limit of %zu bytes", path,
-                              max_bytes);
-        } else {
-            mp_buf_add(b, chunk, (size_t)n);
-        }
+    if (rc == 0) {
+        rc = read_all(b, fd, path, max_bytes, err);
     }
     close(fd);
-    if (rc == 0 && !b->data) {
-        mp_buf_adds(b, "");
-    }
     return rc;
+}
+
+int mp_buf_read_stdin(struct mp_buf *b, size_t max_bytes, struct mp_error *err)
+{
+    return read_all(b, STDIN_FILENO, "<stdin>", max_bytes, err);
 }

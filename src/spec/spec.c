@@ -735,6 +735,14 @@ int mp_spec_load(const char *path, const char *const *overrides, size_t n_overri
                  struct mp_spec **out, struct mp_error *err)
 {
     struct mp_buf b = MP_BUF_INIT;
+    if (strcmp(path, "-") == 0) {
+        int rc = mp_buf_read_stdin(&b, MP_DOC_MAX_BYTES, err);
+        if (rc == 0) {
+            rc = mp_spec_parse(b.data, b.len, "<stdin>", ".", overrides, n_overrides, out, err);
+        }
+        mp_buf_release(&b);
+        return rc;
+    }
     int rc = mp_buf_read_input(&b, path, MP_DOC_MAX_BYTES, err);
     if (rc == 0) {
         char *dir = mp_xstrdup(path);

@@ -19,6 +19,16 @@ check "invalid spec exits 2" 2 "$rc"
 check "error names file, line, column and field" \
     "morphling: $WORK/bad.yaml:7:11: 'parameters[0].step': expected a positive number, got \"0\"" "$err"
 
+# - reads the spec from standard input (it was a file named "-"), named <stdin> in messages.
+err=$("$MORPHLING" validate - <"$WORK/bad.yaml" 2>&1); rc=$?
+check "validate -: exit 2" 2 "$rc"
+check "validate -: the message names <stdin>" \
+    "morphling: <stdin>:7:11: 'parameters[0].step': expected a positive number, got \"0\"" "$err"
+mkdir "$WORK/stdin" && printf 'a,qps\n1,1\n2,2\n3,3\n4,4\n' >"$WORK/stdin/x.csv" # relative to the current folder
+out=$(cd "$WORK/stdin" && sed 's/step: 0/step: 1/' ../bad.yaml | "$MORPHLING" validate -); rc=$?
+check "validate - from a pipe: exit 0" 0 "$rc"
+check_contains "validate - from a pipe: valid" "<stdin>: valid: experiment 'bad'" "$out"
+
 err=$("$MORPHLING" run "$WORK/bad.yaml" 2>&1); rc=$?
 check "run refuses an invalid spec with 2" 2 "$rc"
 check "run writes nothing for an invalid spec" 0 "$("$MORPHLING" list --json | jq length)"
