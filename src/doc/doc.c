@@ -289,9 +289,9 @@ static int build_alias(struct builder *b, yaml_event_t *ev, unsigned depth, stru
 }
 
 /* Reads a mapping key from ev (deleted) and the event of its value into ev; adds the key to the
- * path. */
+ * path. *merge: the key is a plain << (a merge key). */
 static int read_key(struct builder *b, const struct mp_node *map, struct mp_strset *seen,
-                    yaml_event_t *ev, char **key, unsigned *kl, unsigned *kc)
+                    yaml_event_t *ev, char **key, unsigned *kl, unsigned *kc, bool *merge)
 {
     int rc;
     *kl = (unsigned)ev->start_mark.line + 1;
@@ -304,6 +304,8 @@ static int read_key(struct builder *b, const struct mp_node *map, struct mp_strs
         rc = build_error(b, MP_EPARSE, *kl, *kc, "a key contains a NUL character");
     } else if ((rc = check_tag(b, ev->data.scalar.tag, "str", *kl, *kc)) == 0) {
         *key = mp_xstrdup((const char *)ev->data.scalar.value);
+        *merge = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag &&
+                 strcmp(*key, "<<") == 0;
     }
     yaml_event_delete(ev);
     if (rc != 0 || (rc = count_bytes(b, *kl, *kc, strlen(*key))) != 0) {
@@ -318,8 +320,71 @@ static int read_key(struct builder *b, const struct mp_node *map, struct mp_strs
                                    map->key_line[i]);
             }
         }
+        return build_error(b, MP_EPARSE, *kl, *kc, "duplicate merge key (<<)");
     }
     return next_event(b, ev);
+}
+
+/* Adds child (owned) at the end of n, under key (owned) in a map. */
+static void append(struct mp_node *n, char *key, struct mp_node *child, unsigned kl, unsigned kc)
+{
+    /* Capacity doubles (4, 8, 16, ...): growing by one copied 40 GB under ASan for a list of
+     * 100,000 items. */
+    if (n->n == 0 || (n->n >= 4 && (n->n & (n->n - 1)) == 0)) {
+        size_t cap = n->n ? 2 * n->n : 4;
+        n->items = mp_xreallocarray(n->items, cap, sizeof(*n->items));
+        if (n->kind == MP_NODE_MAP) {
+            n->keys = mp_xreallocarray(n->keys, cap, sizeof(*n->keys));
+            n->key_line = mp_xreallocarray(n->key_line, cap, sizeof(unsigned));
+            n->key_col = mp_xreallocarray(n->key_col, cap, sizeof(unsigned));
+        }
+    }
+    n->items[n->n] = child;
+    if (n->kind == MP_NODE_MAP) {
+        n->keys[n->n] = key;
+        n->key_line[n->n] = kl;
+        n->key_col[n->n] = kc;
+    }
+    n->n++;
+}
+
+/* Moves the keys of from that map lacks (seen holds map's keys) into map. */
+static void merge_into(struct mp_node *map, struct mp_node *from, struct mp_strset *seen)
+{
+    for (size_t i = 0; i < from->n; i++) {
+        if (mp_strset_add(seen, from->keys[i])) {
+            append(map, from->keys[i], from->items[i], from->key_line[i], from->key_col[i]);
+            from->keys[i] = NULL;
+            from->items[i] = NULL;
+        }
+    }
+}
+
+/* YAML's merge keys (`<<: *defaults`, `<<: [*a, *b]`): the keys of the merged maps that the
+ * map does not set itself, earlier maps in a list first. The merged maps are used up. */
+static void apply_merges(struct mp_node *map, struct mp_node **merges, size_t n,
+                         struct mp_strset *seen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (merges[i]->kind == MP_NODE_MAP) {
+            merge_into(map, merges[i], seen);
+        }
+        for (size_t k = 0; merges[i]->kind == MP_NODE_SEQ && k < merges[i]->n; k++) {
+            merge_into(map, merges[i]->items[k], seen);
+        }
+    }
+}
+
+static bool mergeable(const struct mp_node *v)
+{
+    if (v->kind == MP_NODE_SEQ) {
+        for (size_t i = 0; i < v->n; i++) {
+            if (v->items[i]->kind != MP_NODE_MAP) {
+                return false;
+            }
+        }
+    }
+    return v->kind != MP_NODE_SCALAR;
 }
 
 static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
@@ -328,6 +393,8 @@ static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
     int rc = 0;
     size_t path_len = b->path.len;
     struct mp_strset keys = MP_STRSET_INIT; /* finds a duplicate in a map of 100,000 keys fast */
+    struct mp_node **merges = NULL;
+    size_t n_merges = 0;
     for (;;) {
         yaml_event_t ev;
         if ((rc = next_event(b, &ev)) != 0) {
@@ -339,8 +406,9 @@ static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
         }
         char *key = NULL;
         unsigned kl = 0, kc = 0;
+        bool merge = false;
         if (n->kind == MP_NODE_MAP) {
-            rc = read_key(b, n, &keys, &ev, &key, &kl, &kc);
+            rc = read_key(b, n, &keys, &ev, &key, &kl, &kc, &merge);
         } else {
             mp_buf_addf(&b->path, "[%zu]", n->n);
         }
@@ -349,31 +417,32 @@ static int build_children(struct builder *b, struct mp_node *n, unsigned depth,
             rc = build_node(b, &ev, depth + 1, &child);
             yaml_event_delete(&ev);
         }
+        if (rc == 0 && merge && !mergeable(child)) {
+            rc = build_error(b, MP_EPARSE, kl, kc,
+                             "a merge key (<<) takes a mapping or a list of mappings");
+            mp_doc_free(child);
+        }
         if (rc != 0) {
             free(key);
             break;
         }
         b->path.len = path_len;
         b->path.data[path_len] = '\0';
-        /* Capacity doubles (4, 8, 16, ...): growing by one copied 40 GB under ASan for a list
-         * of 100,000 items. */
-        if (n->n == 0 || (n->n >= 4 && (n->n & (n->n - 1)) == 0)) {
-            size_t cap = n->n ? 2 * n->n : 4;
-            n->items = mp_xreallocarray(n->items, cap, sizeof(*n->items));
-            if (n->kind == MP_NODE_MAP) {
-                n->keys = mp_xreallocarray(n->keys, cap, sizeof(*n->keys));
-                n->key_line = mp_xreallocarray(n->key_line, cap, sizeof(unsigned));
-                n->key_col = mp_xreallocarray(n->key_col, cap, sizeof(unsigned));
-            }
+        if (merge) {
+            free(key);
+            merges = mp_xreallocarray(merges, n_merges + 1, sizeof(*merges));
+            merges[n_merges++] = child;
+        } else {
+            append(n, key, child, kl, kc);
         }
-        n->items[n->n] = child;
-        if (n->kind == MP_NODE_MAP) {
-            n->keys[n->n] = key;
-            n->key_line[n->n] = kl;
-            n->key_col[n->n] = kc;
-        }
-        n->n++;
     }
+    if (rc == 0) {
+        apply_merges(n, merges, n_merges, &keys);
+    }
+    for (size_t i = 0; i < n_merges; i++) {
+        mp_doc_free(merges[i]);
+    }
+    free(merges);
     mp_strset_release(&keys);
     return rc;
 }

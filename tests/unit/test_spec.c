@@ -657,6 +657,63 @@ static void null_confirm_keys_are_defaults(void **state)
     }
 }
 
+/* A plain << key merges maps (as kubectl reads it): the map's own keys win, then earlier maps
+ * of a list. It was an unknown key '<<'. */
+static void merge_keys(void **state)
+{
+    (void)state;
+    const char *text = "base: &b {cpu: 1, mem: 2, gpu: 0}\n"
+                       "more: &m {gpu: 1, disk: 5}\n"
+                       "one: {<<: *b, mem: 4}\n"
+                       "two:\n  mem: 8\n  <<: [*m, *b]\n"
+                       "quoted: {'<<': 1}\n";
+    struct mp_node *doc = NULL;
+    struct mp_error err = {0};
+    if (mp_doc_parse(text, strlen(text), "m.yaml", &doc, &err) != 0) {
+        fail_msg("parse: %s", err.msg);
+    }
+    const struct mp_node *one = mp_doc_get(doc, "one"), *two = mp_doc_get(doc, "two");
+    assert_int_equal(one->n, 3);
+    assert_null(mp_doc_get(one, "<<"));
+    assert_string_equal(mp_doc_get(one, "cpu")->scalar, "1");
+    assert_string_equal(mp_doc_get(one, "mem")->scalar, "4"); /* its own key wins */
+    assert_string_equal(mp_doc_get(one, "cpu")->path, "one.cpu");
+    assert_int_equal(two->n, 4);
+    assert_string_equal(mp_doc_get(two, "mem")->scalar, "8");
+    assert_string_equal(mp_doc_get(two, "gpu")->scalar, "1"); /* the first map of the list */
+    assert_string_equal(mp_doc_get(two, "disk")->scalar, "5");
+    assert_string_equal(mp_doc_get(two, "cpu")->scalar, "1");
+    assert_non_null(mp_doc_get(mp_doc_get(doc, "quoted"), "<<")); /* quoted: a plain key */
+    mp_doc_free(doc);
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"a: {<<: 1}\n", "m.yaml:1:5: 'a.<<': a merge key (<<) takes a mapping or a list"},
+        {"x: &x 1\na: {<<: [*x]}\n", "a merge key (<<) takes a mapping or a list"},
+        {"x: &x {k: 1}\na: {<<: *x, <<: *x}\n", "duplicate merge key (<<)"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
+        doc = NULL;
+        assert_int_equal(mp_doc_parse(bad[i].text, strlen(bad[i].text), "m.yaml", &doc, &err),
+                         MP_EPARSE);
+        if (!strstr(err.msg, bad[i].want)) {
+            fail_msg("%s: [%s] lacks [%s]", bad[i].text, err.msg, bad[i].want);
+        }
+    }
+    /* In a spec: the merged keys are read and checked as if written in place. */
+    struct mp_spec *spec =
+        parse_ok(HEAD "parameters:\n  - &a {name: a, type: int, min: 1, max: 4}\n"
+                      "  - {<<: *a, name: b, max: 8}\n",
+                 NULL, 0);
+    assert_int_equal(spec->space.n, 2);
+    assert_string_equal(spec->space.params[1].name, "b");
+    assert_true(spec->space.params[1].min == 1 && spec->space.params[1].max == 8);
+    mp_spec_free(spec);
+    expect_error(HEAD "parameters:\n  - &a {name: a, type: int, min: 1, max: 4}\n"
+                      "  - {<<: *a, name: b, step: 0}\n",
+                 "t.yaml:6:29: 'parameters[1].step': expected a positive number");
+}
+
 static void tags_are_refused_unless_harmless(void **state)
 {
     (void)state;
@@ -971,6 +1028,7 @@ int main(void)
         cmocka_unit_test(long_paths_are_shortened),
         cmocka_unit_test(reader_errors_name_their_line),
         cmocka_unit_test(null_confirm_keys_are_defaults),
+        cmocka_unit_test(merge_keys),
         cmocka_unit_test(tags_are_refused_unless_harmless),
         cmocka_unit_test(core_schema_nulls_and_booleans),
         cmocka_unit_test(evaluation_judges_results),
