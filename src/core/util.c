@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,7 +153,9 @@ static int parse_decimal(const char *s, double *out, const char **end)
     char *stop;
     errno = 0;
     double v = strtod(s, &stop);
-    if (stop != s + len || errno == ERANGE || !isfinite(v)) {
+    /* ERANGE with a finite result is an underflow: 1e-320 is that subnormal, 1e-400 is 0 (as
+     * JSON and YAML readers take them); an overflow is an error. */
+    if (stop != s + len || !isfinite(v) || (errno == ERANGE && fabs(v) > DBL_MIN)) {
         return MP_EINVALID;
     }
     *out = v;

@@ -52,6 +52,15 @@ static void parse_is_strict(void **state)
     assert_int_equal(mp_parse_double("", &d), MP_EINVALID);
     assert_int_equal(mp_parse_double("inf", &d), MP_EINVALID);
     assert_int_equal(mp_parse_double("1e999", &d), MP_EINVALID);
+    assert_int_equal(mp_parse_double("-1e999", &d), MP_EINVALID);
+    /* Underflow: the nearest double (a subnormal, or 0), not an error (a surface's 1e-320 was
+     * read as text, making its column categorical). */
+    assert_int_equal(mp_parse_double("1e-320", &d), 0);
+    assert_true(d > 0 && d < 1.1e-320);
+    assert_int_equal(mp_parse_double("4.9406564584124654e-324", &d), 0);
+    assert_true(d > 0);
+    assert_int_equal(mp_parse_double("-1e-400", &d), 0);
+    assert_true(d == 0);
     /* Decimal only (docs/spec.md): what YAML 1.2's core schema calls a float. */
     static const struct {
         const char *text;
