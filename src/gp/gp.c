@@ -555,17 +555,32 @@ static void standardise(struct mp_gp *gp, const double *y, size_t n)
     if (!gp->normalize || n == 0) {
         return;
     }
+    /* In units of 2^e, the power of two above the largest |y| (exact, so the same mean and
+     * spread as in the targets' own units wherever those are finite), so that neither the sum nor
+     * the squares overflow (values of 1e200 made the variance inf) and the floor on the spread is
+     * relative: an absolute one left a cost of 1e-15 per request unstandardised, its model 1e24
+     * times too uncertain. */
+    double a = 0;
+    for (size_t i = 0; i < n; i++) {
+        a = fmax(a, fabs(y[i]));
+    }
+    if (!(a > 0) || !isfinite(a)) {
+        return;
+    }
+    int e;
+    frexp(a, &e);
     double m = 0, v = 0;
     for (size_t i = 0; i < n; i++) {
-        m += y[i];
+        m += ldexp(y[i], -e);
     }
     m /= (double)n;
     for (size_t i = 0; i < n; i++) {
-        v += (y[i] - m) * (y[i] - m);
+        double t = ldexp(y[i], -e) - m;
+        v += t * t;
     }
     v = n > 1 ? v / (double)n : 0;
-    gp->y_mean = m;
-    gp->y_scale = v > 1e-24 ? sqrt(v) : 1.0;
+    gp->y_mean = ldexp(m, e);
+    gp->y_scale = ldexp(v > 1e-24 ? sqrt(v) : 1.0, e);
 }
 
 /* The points the hyper-parameters are fit on when there are too many: the best half by value
@@ -715,7 +730,7 @@ void mp_gp_predict(const struct mp_gp *gp, const double *xs, size_t m, double *m
         for (size_t i = 0; i < nb; i++) {
             double q = mp_lapack()->ddot((blasint)n, ks + i * n, 1, ks + i * n, 1);
             double v = sf2 - q;
-            var[b0 + i] = (v > 0 ? v : 0) * s2;
+            var[b0 + i] = v > 0 ? v * s2 : 0; /* 0 * inf (s2 overflowed) is NaN */
         }
     }
     free(ks);
