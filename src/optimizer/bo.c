@@ -286,7 +286,7 @@ static bool bo_should_stop(struct mp_optimizer *opt, const struct mp_history *h,
         double ei = exp(pick.acq);
         if (ei < noise) {
             snprintf(reason, reason_len, "expected improvement %.3g is below the noise level %.3g",
-                     ei, noise);
+                     ldexp(ei, m.unit_exp), ldexp(noise, m.unit_exp));
             stop = true;
         }
     }
