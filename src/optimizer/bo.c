@@ -237,6 +237,14 @@ static int plan(struct bo *bo, const struct mp_history *h, struct bo_model *m, s
             mp_bo_search_sampled(bo, m, h, &rng, &keys, pick);
         }
     }
+    if (!pick->found && !bo->enumerate) {
+        /* The samples missed the few untried configurations a finite space has left: random's
+         * exact pick among them (EXHAUSTED only when none is left). Its acquisition is unknown. */
+        rc = mp_optimizer_random.suggest(&bo->base, h, pick->x, err);
+        pick->found = rc == 0;
+        pick->acq = NAN;
+        goto out;
+    }
     if (!pick->found) {
         rc =
             mp_error_set(err, MP_EEXHAUSTED, "bo: no untried configuration left (%zu tried)", h->n);

@@ -203,6 +203,33 @@ static void test_exhausts_small_space(void **state)
     mp_space_release(&s);
 }
 
+/* A space searched by sampling (exact_limit 0, the fewest candidates) is still exhausted to its
+ * last configuration: when the samples miss the few untried ones, bo picks one exactly. It ended
+ * the search as exhausted with 5 of 30 configurations untried. */
+static void test_exhausts_sampled_space(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    add_range(&s, "a", MP_PARAM_INT, 0, 5, 1);
+    add_range(&s, "b", MP_PARAM_INT, 0, 4, 1);
+    struct mp_node *set = opt_settings("{exact_limit: 0, candidates: 10}");
+    struct mp_optimizer *opt = make(&s, 2, set);
+    struct opt_run *r = opt_run_new();
+    for (size_t t = 0; t < 30; t++) {
+        opt_suggest(opt, r);
+        opt_succeed(r, t,
+                    -(r->x[t][0] - 2) * (r->x[t][0] - 2) - (r->x[t][1] - 3) * (r->x[t][1] - 3));
+    }
+    struct mp_history h = opt_run_history(r);
+    double x[2];
+    struct mp_error err = {0};
+    assert_int_equal(mp_optimizer_suggest(opt, &h, x, &err), MP_EEXHAUSTED);
+    mp_optimizer_free(opt);
+    mp_doc_free(set);
+    free(r);
+    mp_space_release(&s);
+}
+
 /* The objective grows with threads, but 6 threads and more fail (OOM): the optimizer must learn
  * that and stay below, never treating a failure as a value. */
 static void test_feasibility_from_failures(void **state)
@@ -595,6 +622,7 @@ int main(void)
         cmocka_unit_test(test_scale_free),
         cmocka_unit_test(test_parallel_no_duplicates),
         cmocka_unit_test(test_exhausts_small_space),
+        cmocka_unit_test(test_exhausts_sampled_space),
         cmocka_unit_test(test_feasibility_from_failures),
         cmocka_unit_test(test_slo_violations),
         cmocka_unit_test(test_constraint_margins),
