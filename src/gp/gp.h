@@ -22,6 +22,12 @@
 
 /* --- dense linear algebra ------------------------------------------------------------------ */
 
+/* Loads LAPACK and BLAS (OpenBLAS) if not yet loaded; MP_ERUNTIME naming the library or the
+ * symbol when they cannot be. Every other function here aborts in that case: optimizers call
+ * this when they are created, so that an experiment fails before its first trial, not at the
+ * first model fit. Thread-safe. */
+int mp_gp_available(struct mp_error *err) MP_WUR;
+
 /* Lower Cholesky factor of the symmetric n x n matrix a, in place (the strict upper triangle is
  * zeroed). When the matrix is not numerically positive definite, jitter of 1e-10, 1e-9 ... 1e-2
  * times the mean diagonal is added until it is; *jitter (may be NULL) receives what was added.

@@ -311,6 +311,10 @@ static int bo_create(const struct mp_space *space, const struct mp_optimizer_opt
     if (rc < 0 || (rc = parse_settings(space, opts->settings, &set, err)) < 0) {
         return rc;
     }
+    /* Without LAPACK the first model fit would abort the process, trials into the search. */
+    if ((rc = mp_gp_available(err)) < 0) {
+        return mp_error_prefix(err, rc, "algorithm 'bo'");
+    }
     struct bo *bo = mp_xcalloc(1, sizeof(*bo));
     bo->base.ops = &mp_optimizer_bo;
     bo->base.space = space;
