@@ -30,6 +30,18 @@
 #define LOG_SF_MAX    4.605170185988091    /* ln 100 */
 #define PREDICT_BLOCK 512
 
+/* OpenBLAS's dpotrf reports success on a matrix with NaN entries (its factor is NaN): a factor
+ * is good when its diagonal is positive and finite. */
+static bool diagonal_ok(const double *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!(l[i * n + i] > 0 && isfinite(l[i * n + i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int mp_gp_cholesky(double *a, size_t n, double *jitter)
 {
     if (jitter) {
@@ -38,8 +50,9 @@ int mp_gp_cholesky(double *a, size_t n, double *jitter)
     if (n == 0) {
         return 0;
     }
-    size_t bytes;
-    if (!mp_size_mul(n * n, sizeof(double), &bytes)) {
+    size_t nn, bytes;
+    if (!mp_size_mul(n, n, &nn) || !mp_size_mul(nn, sizeof(double), &bytes) ||
+        (size_t)(lapack_int)n != n) {
         return MP_ETOOBIG;
     }
     double *orig = mp_xmalloc(bytes);
@@ -60,7 +73,8 @@ int mp_gp_cholesky(double *a, size_t n, double *jitter)
             }
         }
         /* Row-major lower is column-major upper: no transposition copies. */
-        if (mp_lapack()->dpotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, a, (lapack_int)n) == 0) {
+        if (mp_lapack()->dpotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, a, (lapack_int)n) == 0 &&
+            diagonal_ok(a, n)) {
             rc = 0;
             break;
         }

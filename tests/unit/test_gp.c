@@ -90,6 +90,14 @@ static void test_cholesky_jitter(void **state)
     /* A negative definite matrix cannot be rescued. */
     double neg[4] = {-1, 0, 0, -1};
     assert_int_equal(mp_gp_cholesky(neg, 2, &jitter), MP_ERUNTIME);
+    /* Nor one with a NaN (hyper-parameters gone wrong): an error, the matrix as it was. */
+    double bad[4] = {1, NAN, NAN, 1};
+    assert_int_equal(mp_gp_cholesky(bad, 2, &jitter), MP_ERUNTIME);
+    assert_true(bad[0] == 1 && isnan(bad[1]) && bad[3] == 1);
+    /* An order whose n * n overflows is refused before the matrix is read (n * n wrapped to
+     * 0 and the diagonal was read far past the copy). */
+    double one = 1;
+    assert_int_equal(mp_gp_cholesky(&one, (size_t)1 << 32, NULL), MP_ETOOBIG);
 }
 
 static double matern(double r)
