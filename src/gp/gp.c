@@ -30,6 +30,18 @@
 #define LOG_SF_MAX    4.605170185988091    /* ln 100 */
 #define PREDICT_BLOCK 512
 
+/* OpenBLAS's dpotrf reports success on a matrix with NaN entries (its factor is NaN): a factor
+ * is good when its diagonal is positive and finite. */
+static bool diagonal_ok(const double *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!(l[i * n + i] > 0 && isfinite(l[i * n + i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int mp_gp_cholesky(double *a, size_t n, double *jitter)
 {
     if (jitter) {
@@ -38,8 +50,9 @@ int mp_gp_cholesky(double *a, size_t n, double *jitter)
     if (n == 0) {
         return 0;
     }
-    size_t bytes;
-    if (!mp_size_mul(n * n, sizeof(double), &bytes)) {
+    size_t nn, bytes;
+    if (!mp_size_mul(n, n, &nn) || !mp_size_mul(nn, sizeof(double), &bytes) ||
+        (size_t)(lapack_int)n != n) {
         return MP_ETOOBIG;
     }
     double *orig = mp_xmalloc(bytes);
@@ -60,7 +73,8 @@ int mp_gp_cholesky(double *a, size_t n, double *jitter)
             }
         }
         /* Row-major lower is column-major upper: no transposition copies. */
-        if (mp_lapack()->dpotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, a, (lapack_int)n) == 0) {
+        if (mp_lapack()->dpotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, a, (lapack_int)n) == 0 &&
+            diagonal_ok(a, n)) {
             rc = 0;
             break;
         }
@@ -555,17 +569,32 @@ static void standardise(struct mp_gp *gp, const double *y, size_t n)
     if (!gp->normalize || n == 0) {
         return;
     }
+    /* In units of 2^e, the power of two above the largest |y| (exact, so the same mean and
+     * spread as in the targets' own units wherever those are finite), so that neither the sum nor
+     * the squares overflow (values of 1e200 made the variance inf) and the floor on the spread is
+     * relative: an absolute one left a cost of 1e-15 per request unstandardised, its model 1e24
+     * times too uncertain. */
+    double a = 0;
+    for (size_t i = 0; i < n; i++) {
+        a = fmax(a, fabs(y[i]));
+    }
+    if (!(a > 0) || !isfinite(a)) {
+        return;
+    }
+    int e;
+    frexp(a, &e);
     double m = 0, v = 0;
     for (size_t i = 0; i < n; i++) {
-        m += y[i];
+        m += ldexp(y[i], -e);
     }
     m /= (double)n;
     for (size_t i = 0; i < n; i++) {
-        v += (y[i] - m) * (y[i] - m);
+        double t = ldexp(y[i], -e) - m;
+        v += t * t;
     }
     v = n > 1 ? v / (double)n : 0;
-    gp->y_mean = m;
-    gp->y_scale = v > 1e-24 ? sqrt(v) : 1.0;
+    gp->y_mean = ldexp(m, e);
+    gp->y_scale = ldexp(v > 1e-24 ? sqrt(v) : 1.0, e);
 }
 
 /* The points the hyper-parameters are fit on when there are too many: the best half by value
@@ -715,7 +744,7 @@ void mp_gp_predict(const struct mp_gp *gp, const double *xs, size_t m, double *m
         for (size_t i = 0; i < nb; i++) {
             double q = mp_lapack()->ddot((blasint)n, ks + i * n, 1, ks + i * n, 1);
             double v = sf2 - q;
-            var[b0 + i] = (v > 0 ? v : 0) * s2;
+            var[b0 + i] = v > 0 ? v * s2 : 0; /* 0 * inf (s2 overflowed) is NaN */
         }
     }
     free(ks);

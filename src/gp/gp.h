@@ -22,10 +22,17 @@
 
 /* --- dense linear algebra ------------------------------------------------------------------ */
 
+/* Loads LAPACK and BLAS (OpenBLAS) if not yet loaded; MP_ERUNTIME naming the library or the
+ * symbol when they cannot be. Every other function here aborts in that case: optimizers call
+ * this when they are created, so that an experiment fails before its first trial, not at the
+ * first model fit. Thread-safe. */
+int mp_gp_available(struct mp_error *err) MP_WUR;
+
 /* Lower Cholesky factor of the symmetric n x n matrix a, in place (the strict upper triangle is
  * zeroed). When the matrix is not numerically positive definite, jitter of 1e-10, 1e-9 ... 1e-2
  * times the mean diagonal is added until it is; *jitter (may be NULL) receives what was added.
- * MP_ERUNTIME when even the largest jitter fails. */
+ * MP_ERUNTIME when even the largest jitter fails (a NaN or inf entry never factors), the matrix
+ * as it was; MP_ETOOBIG when n x n doubles cannot be addressed. */
 int mp_gp_cholesky(double *a, size_t n, double *jitter) MP_WUR;
 /* Solves (L L^T) x = b for nrhs right-hand sides stored as rows of b (b is nrhs x n). */
 void mp_gp_cho_solve(const double *l, size_t n, double *b, size_t nrhs);

@@ -22,7 +22,8 @@ struct mp_lapack {
 };
 
 /* Loads the libraries on the first call (single-threaded BLAS, no NaN checks) and aborts with
- * a message naming the library when they are missing: they are hard dependencies. */
+ * a message naming the library when they are missing: they are hard dependencies, which the
+ * optimizers that fit a GP check with mp_gp_available() when they are created. */
 const struct mp_lapack *mp_lapack(void);
 
 #endif

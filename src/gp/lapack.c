@@ -10,6 +10,7 @@
 
 static struct mp_lapack fns;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static struct mp_error load_err; /* why the libraries could not be loaded; code 0: they were */
 
 static void load(void)
 {
@@ -23,11 +24,9 @@ static void load(void)
         {"LAPACKE_dtrtrs", (void **)&fns.dtrtrs},
         {"LAPACKE_set_nancheck", (void **)&fns.set_nancheck},
     };
-    struct mp_error err = {0};
-    if (mp_dl_load("libopenblas.so.0", blas, MP_ARRAY_LEN(blas), &err) != 0 ||
-        mp_dl_load("liblapacke.so.3", lapacke, MP_ARRAY_LEN(lapacke), &err) != 0) {
-        fprintf(stderr, "morphling: %s\n", err.msg);
-        abort();
+    if (mp_dl_load("libopenblas.so.0", blas, MP_ARRAY_LEN(blas), &load_err) != 0 ||
+        mp_dl_load("liblapacke.so.3", lapacke, MP_ARRAY_LEN(lapacke), &load_err) != 0) {
+        return;
     }
     /* Our matrices are small; OpenBLAS threads would only fight the engine's own threads. */
     fns.set_num_threads(1);
@@ -38,5 +37,19 @@ static void load(void)
 const struct mp_lapack *mp_lapack(void)
 {
     pthread_once(&once, load);
+    if (load_err.code != 0) {
+        fprintf(stderr, "morphling: %s\n", load_err.msg);
+        abort();
+    }
     return &fns;
+}
+
+int mp_gp_available(struct mp_error *err)
+{
+    pthread_once(&once, load);
+    if (load_err.code != 0) {
+        return mp_error_set(err, load_err.code, "the Gaussian process needs LAPACK: %s",
+                            load_err.msg);
+    }
+    return 0;
 }

@@ -237,6 +237,14 @@ static int plan(struct bo *bo, const struct mp_history *h, struct bo_model *m, s
             mp_bo_search_sampled(bo, m, h, &rng, &keys, pick);
         }
     }
+    if (!pick->found && !bo->enumerate) {
+        /* The samples missed the few untried configurations a finite space has left: random's
+         * exact pick among them (EXHAUSTED only when none is left). Its acquisition is unknown. */
+        rc = mp_optimizer_random.suggest(&bo->base, h, pick->x, err);
+        pick->found = rc == 0;
+        pick->acq = NAN;
+        goto out;
+    }
     if (!pick->found) {
         rc =
             mp_error_set(err, MP_EEXHAUSTED, "bo: no untried configuration left (%zu tried)", h->n);
@@ -286,7 +294,7 @@ static bool bo_should_stop(struct mp_optimizer *opt, const struct mp_history *h,
         double ei = exp(pick.acq);
         if (ei < noise) {
             snprintf(reason, reason_len, "expected improvement %.3g is below the noise level %.3g",
-                     ei, noise);
+                     ldexp(ei, m.unit_exp), ldexp(noise, m.unit_exp));
             stop = true;
         }
     }
@@ -302,6 +310,10 @@ static int bo_create(const struct mp_space *space, const struct mp_optimizer_opt
     int rc = bo_validate(space, opts, err);
     if (rc < 0 || (rc = parse_settings(space, opts->settings, &set, err)) < 0) {
         return rc;
+    }
+    /* Without LAPACK the first model fit would abort the process, trials into the search. */
+    if ((rc = mp_gp_available(err)) < 0) {
+        return mp_error_prefix(err, rc, "algorithm 'bo'");
     }
     struct bo *bo = mp_xcalloc(1, sizeof(*bo));
     bo->base.ops = &mp_optimizer_bo;

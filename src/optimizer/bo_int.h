@@ -94,6 +94,9 @@ struct bo_model {
     /* With a prior: the GP models score - (prior_a * prior(x) + prior_b). */
     bool have_prior;
     double prior_a, prior_b;
+    /* The objective model, best, y_min and the prior's a and b are in units of 2^unit_exp of
+     * the (warped) score. */
+    int unit_exp;
 };
 
 /* Candidate search state: the best untried configuration seen so far. */

@@ -502,6 +502,20 @@ static int fit_objective(const struct bo *bo, const struct mp_history *h, size_t
     if (bo->set.warp == BO_WARP_RANK) {
         rank_warp(y, nv);
     }
+    /* The model works in units of the power of two above the largest |score| (exact, so the
+     * search is the same in any units): its variance is the square of the scores' spread, which
+     * overflowed for scores above 1e154 and tied every candidate at an infinite EI. */
+    double top = 0;
+    for (size_t k = 0; k < nv; k++) {
+        top = fmax(top, fabs(y[k]));
+    }
+    m->unit_exp = 0;
+    if (top > 0) {
+        frexp(top, &m->unit_exp);
+        for (size_t k = 0; k < nv; k++) {
+            y[k] = ldexp(y[k], -m->unit_exp);
+        }
+    }
     m->have_best = false;
     m->y_min = INFINITY;
     for (size_t k = 0; k < nv; k++) {

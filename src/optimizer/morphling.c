@@ -188,6 +188,10 @@ static int morphling_create(const struct mp_space *space, const struct mp_optimi
             rc = mp_optimizer_new(fallbacks[m->set.fallback], space, &fo, &m->fallback, err);
         }
     }
+    /* The residual model is a GP: without LAPACK its first fit would abort the process. */
+    if (rc == 0 && m->model && m->set.explore_after > 0 && (rc = mp_gp_available(err)) != 0) {
+        mp_error_prefix(err, rc, "algorithm 'morphling'");
+    }
     if (rc != 0) {
         morphling_free(&m->base);
         return rc;

@@ -12,6 +12,12 @@
 #include "gp/gp.h"
 #include "space/space.h"
 
+/* The model conditions on at most this many trials (an even spread over the history) and fits
+ * its hyper-parameters on at most MP_RESID_FIT_POINTS of them, as `bo` bounds its own model: the
+ * fit costs O(n^3) per step and the prediction O(n^2) per candidate. */
+#define MP_RESID_MAX_POINTS 400
+#define MP_RESID_FIT_POINTS 64
+
 struct mp_resid {
     const struct mp_space *space;
     struct mp_gp gp;
@@ -25,8 +31,9 @@ void mp_resid_release(struct mp_resid *r);
  * (mp_space_encode), or its choice index when categorical. space->n values. */
 void mp_resid_inputs(const struct mp_space *space, const double *x, double *z);
 /* Fits the model to n configurations (natural values, n x space->n) and their residuals
- * (observed minus predicted, any units). Fewer than 2 points, or residuals that do not vary,
- * leave it not ready and return 0; an error of the fit returns its code (not ready). */
+ * (observed minus predicted, any units); of more than MP_RESID_MAX_POINTS, that many spread
+ * evenly over them, the last included. Fewer than 2 points, or residuals that do not vary, leave
+ * it not ready and return 0; an error of the fit returns its code (not ready). */
 int mp_resid_fit(struct mp_resid *r, const double *x, const double *res, size_t n,
                  struct mp_rng *rng, struct mp_error *err) MP_WUR;
 /* Adds mean + beta * sd of the fitted model at m inputs (z: m x space->n, mp_resid_inputs) to

@@ -46,14 +46,18 @@ int mp_resid_fit(struct mp_resid *r, const double *x, const double *res, size_t 
     if (n < 2 || !(hi > lo)) {
         return 0;
     }
-    size_t d = r->space->n;
-    double *z = mp_xmalloc(n * d * sizeof(double));
-    for (size_t i = 0; i < n; i++) {
-        mp_resid_inputs(r->space, x + i * d, z + i * d);
+    size_t d = r->space->n, m = n < MP_RESID_MAX_POINTS ? n : MP_RESID_MAX_POINTS;
+    double *z = mp_xmalloc(m * (d + 1) * sizeof(double)), *y = z + m * d;
+    for (size_t k = 0; k < m; k++) {
+        /* Point k of m spread over n: 0 .. n - 1, each once (all of them when m == n). */
+        size_t i = m > 1 ? k * (n - 1) / (m - 1) : n - 1;
+        mp_resid_inputs(r->space, x + i * d, z + k * d);
+        y[k] = res[i];
     }
     struct mp_gp_fit_opts fo = MP_GP_FIT_OPTS_INIT;
     fo.restarts = 1;
-    int rc = mp_gp_fit(&r->gp, z, res, n, &fo, rng, err);
+    fo.max_fit_points = MP_RESID_FIT_POINTS;
+    int rc = mp_gp_fit(&r->gp, z, y, m, &fo, rng, err);
     free(z);
     r->ready = rc == 0;
     return rc;

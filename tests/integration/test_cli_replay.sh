@@ -117,6 +117,19 @@ check_contains "seed range is int64's" "expected an integer in 0..92233720368547
 check "seed 2^63 - 1 is accepted" 0 "$?"
 err=$("$MORPHLING" show nothing --target-rps 1e13 2>&1)
 check_contains "number ranges print exactly" "expected a number in 1e-09..1000000000000, got" "$err"
+# Without LAPACK (here a libopenblas.so.0 that is libm) bo fails before its first trial, naming
+# the library; it ran the initial design and aborted the process at the first model fit.
+libm=$(ldd "$MORPHLING" | awk '$1 ~ /^libm\.so/ {print $3}')
+if [ -n "$libm" ]; then
+    mkdir -p "$WORK/nolapack" && ln -s "$libm" "$WORK/nolapack/libopenblas.so.0"
+    err=$(LD_LIBRARY_PATH="$WORK/nolapack" "$MORPHLING" replay "$surface" --params share,mode \
+        -a bo --budget 6 2>&1); rc=$?
+    check "bo without LAPACK exits 1" 1 "$rc"
+    check_contains "bo without LAPACK names what is missing" \
+        "algorithm 'bo': the Gaussian process needs LAPACK: libopenblas.so.0 lacks cblas_ddot" "$err"
+else
+    ok "skipped: bo without LAPACK (no libm to stand in for OpenBLAS)"
+fi
 printf 'a,b\n1,"x\n' >"$WORK/broken.csv"
 err=$("$MORPHLING" replay "$WORK/broken.csv" 2>&1); rc=$?
 check "malformed CSV exits 2" 2 "$rc"

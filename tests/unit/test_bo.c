@@ -113,6 +113,42 @@ static void test_same_seed_same_sequence(void **state)
     mp_space_release(&s);
 }
 
+/* The objective's units do not change the search: scores scaled by 1e-15 (dollars per request)
+ * or 1e200 (a service reporting nonsense) give the sequence of the unscaled ones. At 1e200 the
+ * model's variance overflowed and every candidate tied, so bo walked the space in index order. */
+static void test_scale_free(void **state)
+{
+    (void)state;
+    static const double scales[] = {1e-15, 1e200, 1e-300};
+    struct mp_space s = {0};
+    build_space(&s);
+    struct opt_run *a = opt_run_new();
+    struct mp_optimizer *oa = make(&s, 9, NULL);
+    for (size_t t = 0; t < 16; t++) {
+        opt_suggest(oa, a);
+        opt_succeed(a, t, objective(a->x[t]));
+    }
+    for (size_t k = 0; k < sizeof(scales) / sizeof(scales[0]); k++) {
+        struct opt_run *b = opt_run_new();
+        struct mp_optimizer *ob = make(&s, 9, NULL);
+        for (size_t t = 0; t < 16; t++) {
+            opt_suggest(ob, b);
+            opt_succeed(b, t, scales[k] * objective(b->x[t]));
+            for (size_t i = 0; i < s.n; i++) {
+                if (a->x[t][i] != b->x[t][i]) {
+                    fail_msg("scale %g, trial %zu parameter %zu: %g, unscaled %g", scales[k], t + 1,
+                             i, b->x[t][i], a->x[t][i]);
+                }
+            }
+        }
+        mp_optimizer_free(ob);
+        free(b);
+    }
+    mp_optimizer_free(oa);
+    free(a);
+    mp_space_release(&s);
+}
+
 /* Four trials always in flight: every suggestion sees the three others still running. */
 static void test_parallel_no_duplicates(void **state)
 {
@@ -163,6 +199,33 @@ static void test_exhausts_small_space(void **state)
     struct mp_error err = {0};
     assert_int_equal(mp_optimizer_suggest(opt, &h, x, &err), MP_EEXHAUSTED);
     mp_optimizer_free(opt);
+    free(r);
+    mp_space_release(&s);
+}
+
+/* A space searched by sampling (exact_limit 0, the fewest candidates) is still exhausted to its
+ * last configuration: when the samples miss the few untried ones, bo picks one exactly. It ended
+ * the search as exhausted with 5 of 30 configurations untried. */
+static void test_exhausts_sampled_space(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    add_range(&s, "a", MP_PARAM_INT, 0, 5, 1);
+    add_range(&s, "b", MP_PARAM_INT, 0, 4, 1);
+    struct mp_node *set = opt_settings("{exact_limit: 0, candidates: 10}");
+    struct mp_optimizer *opt = make(&s, 2, set);
+    struct opt_run *r = opt_run_new();
+    for (size_t t = 0; t < 30; t++) {
+        opt_suggest(opt, r);
+        opt_succeed(r, t,
+                    -(r->x[t][0] - 2) * (r->x[t][0] - 2) - (r->x[t][1] - 3) * (r->x[t][1] - 3));
+    }
+    struct mp_history h = opt_run_history(r);
+    double x[2];
+    struct mp_error err = {0};
+    assert_int_equal(mp_optimizer_suggest(opt, &h, x, &err), MP_EEXHAUSTED);
+    mp_optimizer_free(opt);
+    mp_doc_free(set);
     free(r);
     mp_space_release(&s);
 }
@@ -556,8 +619,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_finds_optimum),
         cmocka_unit_test(test_same_seed_same_sequence),
+        cmocka_unit_test(test_scale_free),
         cmocka_unit_test(test_parallel_no_duplicates),
         cmocka_unit_test(test_exhausts_small_space),
+        cmocka_unit_test(test_exhausts_sampled_space),
         cmocka_unit_test(test_feasibility_from_failures),
         cmocka_unit_test(test_slo_violations),
         cmocka_unit_test(test_constraint_margins),

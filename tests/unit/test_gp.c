@@ -90,6 +90,14 @@ static void test_cholesky_jitter(void **state)
     /* A negative definite matrix cannot be rescued. */
     double neg[4] = {-1, 0, 0, -1};
     assert_int_equal(mp_gp_cholesky(neg, 2, &jitter), MP_ERUNTIME);
+    /* Nor one with a NaN (hyper-parameters gone wrong): an error, the matrix as it was. */
+    double bad[4] = {1, NAN, NAN, 1};
+    assert_int_equal(mp_gp_cholesky(bad, 2, &jitter), MP_ERUNTIME);
+    assert_true(bad[0] == 1 && isnan(bad[1]) && bad[3] == 1);
+    /* An order whose n * n overflows is refused before the matrix is read (n * n wrapped to
+     * 0 and the diagonal was read far past the copy). */
+    double one = 1;
+    assert_int_equal(mp_gp_cholesky(&one, (size_t)1 << 32, NULL), MP_ETOOBIG);
 }
 
 static double matern(double r)
@@ -261,6 +269,55 @@ static void test_fit(void **state)
     mp_gp_release(&b);
 }
 
+/* The model does not depend on the objective's units: the same data scaled by 1e-15 (a cost in
+ * dollars per request) or by 1e200 (a service reporting nonsense) give the same length scales and
+ * the same predictions, scaled. The variance of 1e200-sized values overflows and tiny ones fell
+ * under an absolute variance floor of 1e-24, which left them unstandardised. */
+static void test_fit_scale_free(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    static const double scales[] = {1e-15, 1e-150, 1e200, -1e300};
+    double x[N * 2], y[N], ys[N];
+    struct mp_rng rng;
+    mp_rng_init(&rng, 7);
+    for (int i = 0; i < N; i++) {
+        x[2 * i] = mp_rng_uniform(&rng);
+        x[2 * i + 1] = mp_rng_uniform(&rng);
+        y[i] = 100 + 10 * fn(x[2 * i], x[2 * i + 1]);
+    }
+    struct mp_gp ref;
+    mp_gp_init(&ref, 2, NULL);
+    mp_rng_init(&rng, 3);
+    assert_int_equal(mp_gp_fit(&ref, x, y, N, NULL, &rng, NULL), 0);
+    double xs[2] = {0.4, 0.6}, want_mean, want_var;
+    mp_gp_predict(&ref, xs, 1, &want_mean, &want_var);
+    for (size_t s = 0; s < sizeof(scales) / sizeof(scales[0]); s++) {
+        double c = scales[s];
+        for (int i = 0; i < N; i++) {
+            ys[i] = c * y[i];
+        }
+        struct mp_gp gp;
+        mp_gp_init(&gp, 2, NULL);
+        mp_rng_init(&rng, 3);
+        assert_int_equal(mp_gp_fit(&gp, x, ys, N, NULL, &rng, NULL), 0);
+        double mean, var;
+        mp_gp_predict(&gp, xs, 1, &mean, &var);
+        /* A variance in units of 1e400 is out of range: inf, never NaN. */
+        double var_c = isfinite(c * c) ? var / (c * c) : isinf(var) ? want_var : NAN;
+        if (!(fabs(mean / c - want_mean) <= 1e-6 * fabs(want_mean)) ||
+            !(fabs(var_c - want_var) <= 1e-6 * want_var)) {
+            fail_msg("scale %g: mean %g, var %g; expected %g, %g (scaled)", c, mean / c,
+                     var / (c * c), want_mean, want_var);
+        }
+        for (int k = 0; k < 2; k++) {
+            CHECK_CLOSE(gp.log_ls[k], ref.log_ls[k], 1e-6);
+        }
+        mp_gp_release(&gp);
+    }
+    mp_gp_release(&ref);
+}
+
 /* Hyper-parameters fit on a subset; the posterior still conditions on every point. */
 static void test_fit_subset(void **state)
 {
@@ -318,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_normal),
         cmocka_unit_test(test_ei_closed_form),
         cmocka_unit_test(test_fit),
+        cmocka_unit_test(test_fit_scale_free),
         cmocka_unit_test(test_fit_subset),
         cmocka_unit_test(test_duplicates_condition),
     };
