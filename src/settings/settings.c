@@ -18,11 +18,11 @@ static int read_number(const struct mp_setting *s, const struct mp_node *n, doub
     bool high = s->flags & MP_SETTING_MAX_OPEN ? !(v < s->max) : !(v <= s->max);
     if (low || high) {
         if (s->expect) {
-            return mp_doc_error(err, n, "expected %s", s->expect);
+            return mp_doc_error(err, n, "expected %s, got \"%s\"", s->expect, n->scalar);
         }
-        return mp_doc_error(err, n, "expected a number in %c%g, %g%c",
+        return mp_doc_error(err, n, "expected a number in %c%g, %g%c, got \"%s\"",
                             s->flags & MP_SETTING_MIN_OPEN ? '(' : '[', s->min, s->max,
-                            s->flags & MP_SETTING_MAX_OPEN ? ')' : ']');
+                            s->flags & MP_SETTING_MAX_OPEN ? ')' : ']', n->scalar);
     }
     *out = v;
     return 0;

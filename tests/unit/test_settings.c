@@ -152,8 +152,8 @@ static void bad_values_name_the_key(void **state)
         {"s: {wait: 0s}\n", "'s.wait': expected a positive duration such as \"5s\" or \"250ms\", "
                             "got \"0s\""},
         {"s: {wait: soon}\n", "got \"soon\""},
-        {"s: {ratio: 1}\n", "block.yaml:1:12: 's.ratio': expected a fraction in [0, 1)"},
-        {"s: {share: 0}\n", "'s.share': expected a number in (0, 2]"},
+        {"s: {ratio: 1}\n", "block.yaml:1:12: 's.ratio': expected a fraction in [0, 1), got \"1\""},
+        {"s: {share: 0}\n", "'s.share': expected a number in (0, 2], got \"0\""},
         {"s: {path: rel}\n", "'s.path': expected an absolute path"},
         {"s: {mode: quick}\n", "'s.mode': expected \"fast\", \"safe\" or \"slow\", got \"quick\""},
         {"s: {pair: [1, 2, 3]}\n", "'s.pair': expected [LO, HI]"},
