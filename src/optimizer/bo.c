@@ -63,6 +63,12 @@ static int parse_settings(const struct mp_space *space, const struct mp_node *s,
     set.initial = (int64_t)(space->n + 1) / 2;
     set.initial = set.initial < 3 ? 3 : set.initial > 10 ? 10 : set.initial;
     int rc = mp_settings_parse(s, bo_table, &set, err);
+    if (rc == 0 && set.stop_on_ei && set.acq != BO_EI) {
+        /* It was ignored without a word: UCB has no expected improvement to judge. */
+        return mp_doc_error(err, mp_doc_get(s, "stop_on_ei"),
+                            "needs acquisition: ei (UCB has no expected improvement to stop on; "
+                            "use patience)");
+    }
     if (rc == 0) {
         *out = set;
     }

@@ -372,8 +372,9 @@ static void test_settings(void **state)
     struct mp_space s = {0};
     build_space(&s);
     static const char *const bad[] = {
-        "{acquisition: pi}", "{initial: 0}",           "{restarts: -1}", "{beta: -1}",
-        "{warp: log}",       "{categorical: ordinal}", "{intial: 3}",    "{min_feasibility: 1}",
+        "{acquisition: pi}", "{initial: 0}",         "{restarts: -1}",
+        "{beta: -1}",        "{warp: log}",          "{categorical: ordinal}",
+        "{intial: 3}",       "{min_feasibility: 1}", "{acquisition: ucb, stop_on_ei: true}",
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
         struct mp_node *set = opt_settings(bad[i]);
@@ -386,7 +387,7 @@ static void test_settings(void **state)
         mp_doc_free(set);
     }
     struct mp_node *good = opt_settings("{acquisition: ucb, beta: 1.5, initial: 5, warp: rank, "
-                                        "categorical: onehot, patience: 10, stop_on_ei: true, "
+                                        "categorical: onehot, patience: 10, stop_on_ei: false, "
                                         "min_feasibility: 0.2}");
     struct mp_optimizer_opts o = {0, 10, good, NULL};
     struct mp_error err = {0};
