@@ -389,6 +389,12 @@ unsigned mp_server_head_check(const char *head, size_t len, const char **code, c
         if (n == 0) {
             return first ? MHD_HTTP_BAD_REQUEST : 0; /* the blank line ends the head */
         }
+        if (memchr(line, '\r', n)) {
+            /* RFC 9112 2.2: a bare CR is refused; a proxy ending lines at it would read other
+             * header fields than the daemon, which does not. */
+            *msg = "a bare CR in the request head";
+            return MHD_HTTP_BAD_REQUEST;
+        }
         if (first) {
             seen.bodiless = (n > 4 && strncmp(line, "GET ", 4) == 0) ||
                             (n > 5 && strncmp(line, "HEAD ", 5) == 0);

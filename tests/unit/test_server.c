@@ -223,6 +223,10 @@ static void request_heads(void **state)
         {"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 0, NULL},
         {"GETX / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", 0, NULL},
         {"DELETE /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n", 0, NULL},
+        /* A bare CR: one more line to a reader that splits on it, none to libmicrohttpd. */
+        {"GET / HTTP/1.1\r\nHost: a\rContent-Length: 5\r\n\r\n", 400, "bad_request"},
+        {"GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad_request"},
+        {"GET / HTTP/1.1\r\nHost: a\r\r\n\r\n", 400, "bad_request"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *code = NULL, *msg = NULL;
