@@ -221,18 +221,24 @@ static double fn(double x0, double x1)
     return sin(6 * x0) + 0.5 * x1;
 }
 
+/* n random points in the unit square (seed 7) into x (n x 2) and 100 + 10 fn there into y. */
+static void sample_fn(double *x, double *y, int n)
+{
+    struct mp_rng rng;
+    mp_rng_init(&rng, 7);
+    for (int i = 0; i < n; i++) {
+        x[2 * i] = mp_rng_uniform(&rng);
+        x[2 * i + 1] = mp_rng_uniform(&rng);
+        y[i] = 100 + 10 * fn(x[2 * i], x[2 * i + 1]);
+    }
+}
+
 static void test_fit(void **state)
 {
     (void)state;
     enum { N = 20 };
     double x[N * 2], y[N];
-    struct mp_rng rng;
-    mp_rng_init(&rng, 7);
-    for (int i = 0; i < N; i++) {
-        x[2 * i] = mp_rng_uniform(&rng);
-        x[2 * i + 1] = mp_rng_uniform(&rng);
-        y[i] = 100 + 10 * fn(x[2 * i], x[2 * i + 1]);
-    }
+    sample_fn(x, y, N);
     struct mp_gp a, b;
     mp_gp_init(&a, 2, NULL);
     mp_gp_init(&b, 2, NULL);
@@ -280,12 +286,7 @@ static void test_fit_scale_free(void **state)
     static const double scales[] = {1e-15, 1e-150, 1e200, -1e300};
     double x[N * 2], y[N], ys[N];
     struct mp_rng rng;
-    mp_rng_init(&rng, 7);
-    for (int i = 0; i < N; i++) {
-        x[2 * i] = mp_rng_uniform(&rng);
-        x[2 * i + 1] = mp_rng_uniform(&rng);
-        y[i] = 100 + 10 * fn(x[2 * i], x[2 * i + 1]);
-    }
+    sample_fn(x, y, N);
     struct mp_gp ref;
     mp_gp_init(&ref, 2, NULL);
     mp_rng_init(&rng, 3);

@@ -272,6 +272,20 @@ static struct mp_kube_client *fake_client(const struct kf_server *s)
     return c;
 }
 
+/* The number of experiments in the store at db. */
+static size_t stored_experiments(const char *db)
+{
+    struct mp_store *st = NULL;
+    struct mp_experiment_row *rows = NULL;
+    size_t n = 0;
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_open(db, NULL, &st, &err), 0);
+    assert_int_equal(mp_store_experiment_list(st, &rows, &n, &err), 0);
+    mp_experiment_rows_free(rows, n);
+    mp_store_close(st);
+    return n;
+}
+
 /* A mirror of a namespace whose API server lists objects without a name (or a namespace): they
  * are left out, as the operator would never write them; they crashed the mirror (strdup of the
  * missing name when pruning, strcmp with a missing namespace when matching trials). */
@@ -303,13 +317,7 @@ static void kube_mirror_skips_nameless_objects(void **state)
         kf_wait_requests(s, before + 4); /* both lists answered, both watches tried */
         mp_kube_mirror_stop(m);
     }
-    struct mp_experiment_row *rows = NULL;
-    size_t n = 99;
-    assert_int_equal(mp_store_open(db, NULL, &st, &err), 0);
-    assert_int_equal(mp_store_experiment_list(st, &rows, &n, &err), 0);
-    assert_int_equal(n, 0);
-    mp_experiment_rows_free(rows, n);
-    mp_store_close(st);
+    assert_int_equal(stored_experiments(db), 0);
     mp_kube_client_free(c);
     kf_stop(s);
     free(db);
@@ -459,14 +467,7 @@ static void create_during_shutdown_is_unavailable(void **state)
     atomic_store(&srv->stopping, true); /* what mp_server_stop does first */
     assert_int_equal(http_status(mp_server_port(srv), req), 503);
     mp_server_stop(srv);
-    struct mp_store *st = NULL;
-    struct mp_experiment_row *rows = NULL;
-    size_t n = 99;
-    assert_int_equal(mp_store_open(db, NULL, &st, &err), 0);
-    assert_int_equal(mp_store_experiment_list(st, &rows, &n, &err), 0);
-    assert_int_equal(n, 0);
-    mp_experiment_rows_free(rows, n);
-    mp_store_close(st);
+    assert_int_equal(stored_experiments(db), 0);
     free(req);
     free(csv);
     free(db);
