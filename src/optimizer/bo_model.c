@@ -618,26 +618,48 @@ static void margin_log_probs(const struct bo *bo, const struct bo_model *m, cons
     double *lp = mp_xmalloc((n + 1) * 4 * sizeof(double)), *lq = lp + n, *work = lq + n;
     size_t *at = mp_xmalloc((n + 1) * sizeof(size_t));
     margin_log_prob(m, d, z, n, lp, work);
+    /* Raised to one level, candidates that differ only in that resource become one input:
+     * each distinct input is predicted once (on a 40,000-configuration space a few thousand of
+     * them), found through an open-addressed table of row indices into zc. */
+    size_t cap = 2;
+    while (cap < 2 * n) {
+        cap *= 2;
+    }
+    size_t *slot = mp_xmalloc(cap * sizeof(size_t));
     for (size_t j = 0; j < m->n_trend; j++) {
         size_t in = m->trend_in[j];
         for (size_t k = 0; k < m->n_levels[j]; k++) {
             size_t c = 0;
+            memset(slot, 0xff, cap * sizeof(size_t));
             for (size_t i = 0; i < n; i++) {
-                if (m->levels[j][k] > z[i * d + in]) {
-                    memcpy(zc + c * d, z + i * d, d * sizeof(double));
-                    zc[c * d + in] = m->levels[j][k];
-                    at[c++] = i;
+                if (!(m->levels[j][k] > z[i * d + in])) {
+                    at[i] = SIZE_MAX;
+                    continue;
                 }
+                double *row = zc + c * d;
+                memcpy(row, z + i * d, d * sizeof(double));
+                row[in] = m->levels[j][k];
+                size_t h = (size_t)mp_hash_bytes(row, d * sizeof(double)) & (cap - 1);
+                while (slot[h] != SIZE_MAX && memcmp(zc + slot[h] * d, row, d * sizeof(double))) {
+                    h = (h + 1) & (cap - 1);
+                }
+                if (slot[h] == SIZE_MAX) {
+                    slot[h] = c++;
+                }
+                at[i] = slot[h];
             }
             margin_log_prob(m, d, zc, c, lq, work);
-            for (size_t t = 0; t < c; t++) {
-                lp[at[t]] = fmin(lp[at[t]], lq[t]);
+            for (size_t i = 0; i < n; i++) {
+                if (at[i] != SIZE_MAX) {
+                    lp[i] = fmin(lp[i], lq[at[i]]);
+                }
             }
         }
     }
     for (size_t i = 0; i < n; i++) {
         out[i] += lp[i];
     }
+    free(slot);
     free(zc);
     free(lp);
     free(at);
