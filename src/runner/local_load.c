@@ -286,8 +286,8 @@ static int run_capacity(const struct load_cfg *c, struct mp_measure_opts *mo,
         mp_metrics_set(&res->metrics, "capacity_rps", cr.found ? cr.capacity_rps : 0.0);
         mp_metrics_set(&res->metrics, "saturation_rps", cr.saturation_rps);
         if (rc == 0 && !cr.found) {
-            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "no request rate met the SLO %s",
-                                 c->slo);
+            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "no request rate met the SLO %s%s%s",
+                                 c->slo, cr.why[0] ? ": " : "", cr.why);
         }
         rc = 0;
     }
