@@ -276,8 +276,19 @@ static int run_capacity(const struct load_cfg *c, struct mp_measure_opts *mo,
     }
     co.max_error_rate = c->max_error_rate;
     int64_t left = t->deadline_ns - mp_mono_ns();
+    int64_t one_step = co.step_warmup_ns + (int64_t)co.step_windows * co.step_window_ns;
+    if (left < one_step) {
+        /* The trial's deadline, not the search's options: a TIMEOUT of this trial (a budget cut
+         * below one step was refused as invalid options, an INFRA failure retried twice; one
+         * already passed ran a whole max_time). */
+        mp_trial_result_fail(res, MP_FAILURE_TIMEOUT,
+                             "the trial deadline left %.2f s for the capacity search, less than "
+                             "one of its steps (%.1f s)",
+                             left > 0 ? (double)left / 1e9 : 0.0, (double)one_step / 1e9);
+        return 0;
+    }
     co.max_time_ns = c->max_time_ns ? c->max_time_ns : co.max_time_ns;
-    co.max_time_ns = left > 0 && left < co.max_time_ns ? left : co.max_time_ns;
+    co.max_time_ns = left < co.max_time_ns ? left : co.max_time_ns;
     struct mp_capacity_result cr;
     memset(&cr, 0, sizeof(cr));
     rc = mp_measure_capacity(&co, &cr, stop, err);
