@@ -197,6 +197,48 @@ static void test_limits_written(void **state)
     destroy_clean(cg, NULL);
 }
 
+/* CPU limits at the kernel's bounds: 0.001 core is a 1 ms quota per 1 s period (it was 1 ms
+ * per 100 ms, 10 times the limit asked for), less is raised to that, and far more cores than
+ * the machine has is all of its CPUs (1e12 cores failed to write: not enforced). */
+static void expect_cpu(double cores, const char *quota, const char *period)
+{
+    struct mp_cgroup_limits lim = {cores, NULL, 0, 0};
+    struct mp_cgroup *cg = make_group("cpu-bounds", &lim);
+    if (!(mp_cgroup_system_limits(&sys) & MP_CGLIM_CPU)) {
+        destroy_clean(cg, NULL);
+        return;
+    }
+    if (!(mp_cgroup_enforced(cg) & MP_CGLIM_CPU)) {
+        fail_msg("%g cores: the CPU limit was not written", cores);
+    }
+    char tag[MP_CGROUP_OWNER_TAG_MAX];
+    mp_cgroup_owner_tag(tag, sizeof(tag));
+    if (sys.v1_base[MP_CGCTL_CPU]) {
+        char *d =
+            mp_xasprintf("%s/t%d-cpu-bounds%s", sys.v1_base[MP_CGCTL_CPU], (int)test_pid, tag);
+        expect_file(d, "cpu.cfs_quota_us", quota);
+        expect_file(d, "cpu.cfs_period_us", period);
+        free(d);
+    } else {
+        char *want = mp_xasprintf("%s %s", quota, period);
+        expect_file(mp_cgroup_path(cg), "cpu.max", want);
+        free(want);
+    }
+    destroy_clean(cg, NULL);
+}
+
+static void test_cpu_quota_bounds(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    expect_cpu(0.001, "1000", "1000000");
+    expect_cpu(0.0001, "1000", "1000000");
+    expect_cpu(0.005, "1000", "200000");
+    char all[32];
+    snprintf(all, sizeof(all), "%ld", 100000L * sysconf(_SC_NPROCESSORS_CONF));
+    expect_cpu(1e12, all, "100000");
+}
+
 static void test_join_kill_destroy(void **state)
 {
     (void)state;
@@ -595,6 +637,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_limits_written),
+        cmocka_unit_test(test_cpu_quota_bounds),
         cmocka_unit_test(test_join_kill_destroy),
         cmocka_unit_test(test_cpu_quota_half_core),
         cmocka_unit_test(test_oom_counted),
