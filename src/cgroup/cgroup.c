@@ -426,8 +426,10 @@ int mp_cgroup_destroy(struct mp_cgroup *cg, int64_t deadline_ns, struct mp_error
     }
     int left = mp_cgroup_count(cg);
     if (left > 0) {
-        return mp_error_set(err, -EBUSY, "cgroup '%s': %d processes survived the kill (%s)",
-                            mp_cgroup_path(cg), left, strerror(kill_rc < 0 ? -kill_rc : 0));
+        /* The kill itself succeeds for a frozen or uninterruptible process ("(Success)"). */
+        return mp_error_set(err, -EBUSY, "cgroup '%s': %d process(es) survived the kill%s%s%s",
+                            mp_cgroup_path(cg), left, kill_rc < 0 ? " (" : "",
+                            kill_rc < 0 ? strerror(-kill_rc) : "", kill_rc < 0 ? ")" : "");
     }
     int rc = 0;
     for (size_t i = 0; i < nd; i++) {

@@ -12,10 +12,12 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,6 +125,76 @@ static void test_exec_failures(void **state)
     assert_int_equal(mp_proc_spawn(&o, &p, &err), -ENOENT);
     assert_non_null(strstr(err.msg, "working directory"));
     assert_int_equal(count_fds(), fds);
+    assert_int_equal(count_zombie_children(), 0);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+struct thaw {
+    const char *state_file;
+    int64_t at_ns;
+};
+
+static void *thaw_main(void *arg)
+{
+    const struct thaw *t = arg;
+    while (mp_mono_ns() < t->at_ns) {
+        usleep(10000);
+    }
+    write_text(t->state_file, "THAWED");
+    return NULL;
+}
+
+/* A service that cannot reach its exec (it joins a frozen v1 freezer group first): the spawn
+ * fails after the exec report's 10 s with a message that says so, and returns at once after it
+ * (it waited in a blocking waitpid for the shim, which waited for the frozen service: the runner
+ * hung until the group was thawed, here 25 s later). Needs root and the v1 freezer. */
+static void test_exec_stuck_frozen(void **state)
+{
+    (void)state;
+    char dir[128], procs[160], fstate[160];
+    snprintf(dir, sizeof(dir), "/sys/fs/cgroup/freezer/morphling-test-frozen-%d", (int)getpid());
+    snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+    snprintf(fstate, sizeof(fstate), "%s/freezer.state", dir);
+    if (geteuid() != 0 || access("/sys/fs/cgroup/freezer/cgroup.procs", W_OK) != 0 ||
+        mkdir(dir, 0755) != 0) {
+        fprintf(stderr, "skipped: needs root and the v1 freezer cgroup\n");
+        skip();
+    }
+    write_text(fstate, "FROZEN");
+    const char *argv[] = {"/bin/true", NULL};
+    const char *groups[] = {procs, NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    o.cgroup_procs = groups;
+    struct thaw t = {fstate, mp_mono_ns() + 25 * SEC};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, thaw_main, &t), 0);
+    struct mp_proc *p = (struct mp_proc *)1;
+    struct mp_error err = {0, ""};
+    int64_t t0 = mp_mono_ns();
+    int rc = mp_proc_spawn(&o, &p, &err);
+    double took_s = (double)(mp_mono_ns() - t0) / 1e9;
+    t.at_ns = 0; /* thaw now: the frozen service has a SIGKILL pending */
+    pthread_join(th, NULL);
+    for (int i = 0; i < 500 && rmdir(dir) != 0; i++) {
+        usleep(10000);
+    }
+    assert_int_equal(rc, -ETIMEDOUT);
+    assert_null(p);
+    if (!strstr(err.msg, "did not reach its exec")) {
+        fail_msg("message: %s", err.msg);
+    }
+    if (took_s > 20.0) {
+        fail_msg("the failed spawn returned after %.1f s (the group was thawed at 25 s)", took_s);
+    }
     assert_int_equal(count_zombie_children(), 0);
 }
 
@@ -402,6 +474,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_failures),
+        cmocka_unit_test(test_exec_stuck_frozen),
         cmocka_unit_test(test_exit_status_and_stderr),
         cmocka_unit_test(test_log_tail_capped),
         cmocka_unit_test(test_setsid_escape_killed),
