@@ -216,6 +216,33 @@ int mp_cgroup_cpuset_inherit(const char *dir)
     return rc;
 }
 
+/* mp_cgroup_cpuset_inherit on every level from below the mount point down to dir: a nested
+ * parent ("team/morphling") makes the levels above the base too, all with empty cpus and mems,
+ * and the base copying its empty parent left every trial unable to join ("No space left on
+ * device"). */
+static int cpuset_inherit_down(const char *point, const char *dir)
+{
+    size_t pl = strlen(point);
+    if (strlen(dir) <= pl + 1) {
+        return mp_cgroup_cpuset_inherit(dir);
+    }
+    char *p = mp_xstrdup(dir);
+    int rc = 0;
+    for (char *s = p + pl + 1; rc == 0; s++) {
+        if (*s == '/' || *s == '\0') {
+            char saved = *s;
+            *s = '\0';
+            rc = mp_cgroup_cpuset_inherit(p);
+            *s = saved;
+            if (!saved) {
+                break;
+            }
+        }
+    }
+    free(p);
+    return rc;
+}
+
 static void detect_v1(struct mp_cgroup_system *sys, const struct mounts *m, const char *parent)
 {
     for (int c = 0; c < MP_CGCTL_N; c++) {
@@ -227,7 +254,7 @@ static void detect_v1(struct mp_cgroup_system *sys, const struct mounts *m, cons
         free(own);
         int rc = prepare_base(dir);
         if (rc == 0 && c == MP_CGCTL_CPUSET) {
-            rc = mp_cgroup_cpuset_inherit(dir);
+            rc = cpuset_inherit_down(m->v1[c], dir);
         }
         if (rc != 0) {
             warn(sys, "cgroup v1 %s: cannot use '%s': %s", ctl_names[c], dir, strerror(-rc));

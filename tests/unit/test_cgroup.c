@@ -239,6 +239,56 @@ static void test_cpu_quota_bounds(void **state)
     expect_cpu(1e12, all, "100000");
 }
 
+/* A nested parent ("outer/inner"): the levels above the base are created too, and a v1 cpuset
+ * level left with empty cpus/mems made every join fail with ENOSPC. A trial group under it takes
+ * a process. */
+static void test_nested_parent_joinable(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    char parent[96];
+    snprintf(parent, sizeof(parent), "morphling-test-%d-outer/inner", (int)getpid());
+    struct mp_cgroup_system nsys;
+    struct mp_error err = {0, ""};
+    assert_int_equal(mp_cgroup_detect(&nsys, parent, &err), 0);
+    struct mp_cgroup_limits lim = {0};
+    struct mp_cgroup *cg = NULL;
+    if (mp_cgroup_create(&nsys, "nested-parent", &lim, &cg, &err) != 0) {
+        fail_msg("create: %s", err.msg);
+    }
+    const char *argv[] = {"/bin/true", NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    o.cgroup_procs = mp_cgroup_procs_files(cg);
+    struct mp_proc *p = NULL;
+    int rc = mp_proc_spawn(&o, &p, &err);
+    char msg[sizeof(err.msg)];
+    snprintf(msg, sizeof(msg), "%s", err.msg);
+    if (p) {
+        assert_int_equal(mp_proc_finish(p, mp_mono_ns() + 10 * SEC, NULL), 0);
+        mp_proc_free(p);
+    }
+    assert_int_equal(mp_cgroup_destroy(cg, mp_mono_ns() + 10 * SEC, NULL), 0);
+    mp_cgroup_free(cg);
+    for (int c = 0; c < MP_CGCTL_N; c++) {
+        for (int k = 0; k < 2 && nsys.v1_base[c]; k++) {
+            char *dir = mp_xstrdup(nsys.v1_base[c]);
+            *strrchr(dir, '/') = k ? '\0' : '/';
+            (void)rmdir(k ? dir : nsys.v1_base[c]);
+            free(dir);
+        }
+    }
+    if (nsys.v2_base) {
+        rmdir(nsys.v2_base);
+        *strrchr(nsys.v2_base, '/') = '\0';
+        rmdir(nsys.v2_base);
+    }
+    mp_cgroup_system_release(&nsys);
+    if (rc != 0) {
+        fail_msg("a process could not join a group under a nested parent: %s", msg);
+    }
+}
+
 static void test_join_kill_destroy(void **state)
 {
     (void)state;
@@ -638,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_limits_written),
         cmocka_unit_test(test_cpu_quota_bounds),
+        cmocka_unit_test(test_nested_parent_joinable),
         cmocka_unit_test(test_join_kill_destroy),
         cmocka_unit_test(test_cpu_quota_half_core),
         cmocka_unit_test(test_oom_counted),
