@@ -133,6 +133,7 @@ static void cool_down(const struct search *s, const struct mp_measure_result *m)
         wait_ns = cap_ns;
     }
     int64_t until = mp_mono_ns() + wait_ns;
+    until = until < s->deadline_ns ? until : s->deadline_ns; /* the budget holds (max_time) */
     while (mp_mono_ns() < until && !(s->cancel && atomic_load(s->cancel))) {
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);

@@ -112,4 +112,12 @@ run_load "$WORK/slow.json" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p9
     --timeout 10s --max-time 10s --json
 check_true "too slow: JSON why" jq -e '.found == false and (.why | test("probe measured"))' \
     "$WORK/slow.json"
+# The wait after the probe (its queued requests drain: up to the slowest request, 1.2 s here)
+# keeps to --max-time: with 0.2 s left after the 1.3 s probe the search took 2.5 s.
+kill "$SERVICE_PID"
+start_service queue --workers 1 --service-us 300000
+run_load "$WORK/queue.json" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=5s' \
+    --max-time 1.5s --json
+check_true "cool-down within --max-time 1.5s: $(jq .search_s "$WORK/queue.json") s" \
+    jq -e '.search_s <= 2.0' "$WORK/queue.json"
 finish
