@@ -198,6 +198,29 @@ static void test_exec_stuck_frozen(void **state)
     assert_int_equal(count_zombie_children(), 0);
 }
 
+/* The service kills its shim (kill -9 $PPID): it dies with it (PR_SET_PDEATHSIG), and the wait
+ * says so at once (it returned "still running" until the deadline: the local runner probed a
+ * dead service until its start-up timeout and reported STARTUP_TIMEOUT). */
+static void test_shim_killed_by_service(void **state)
+{
+    (void)state;
+    const char *argv[] = {"/bin/sh", "-c", "kill -9 $PPID; sleep 30", NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    struct mp_proc *p = NULL;
+    struct mp_error err = {0, ""};
+    if (mp_proc_spawn(&o, &p, &err) != 0) {
+        fail_msg("spawn: %s", err.msg);
+    }
+    int status = 0;
+    bool exited = mp_proc_wait(p, mp_mono_ns() + 10 * SEC, &status);
+    assert_int_equal(mp_proc_finish(p, mp_mono_ns() + 10 * SEC, NULL), 0);
+    mp_proc_free(p);
+    assert_true(exited);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
 static void test_exit_status_and_stderr(void **state)
 {
     (void)state;
@@ -475,6 +498,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_failures),
         cmocka_unit_test(test_exec_stuck_frozen),
+        cmocka_unit_test(test_shim_killed_by_service),
         cmocka_unit_test(test_exit_status_and_stderr),
         cmocka_unit_test(test_log_tail_capped),
         cmocka_unit_test(test_setsid_escape_killed),
