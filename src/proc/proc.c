@@ -338,6 +338,11 @@ static bool reap_shim(struct mp_proc *p, int64_t deadline_ns)
 
 int mp_proc_finish(struct mp_proc *p, int64_t deadline_ns, struct mp_proc_usage *usage)
 {
+    if (!p->shim_reaped) {
+        /* A service can stop its shim (kill -STOP $PPID), which then never reaps or reports:
+         * the teardown failed as INFRA, 'processes of the trial survived'. */
+        kill(p->shim, SIGCONT);
+    }
     if (!p->shim_reaped && !p->thread_started) {
         if (!reap_shim(p, deadline_ns)) {
             return -ETIMEDOUT;

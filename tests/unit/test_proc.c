@@ -221,6 +221,31 @@ static void test_shim_killed_by_service(void **state)
     assert_int_equal(WTERMSIG(status), SIGKILL);
 }
 
+/* The service stops its shim (kill -STOP $PPID) and exits: finishing resumes the shim, which
+ * reaps and reports (the finish timed out: the runner's teardown failed as INFRA). */
+static void test_shim_stopped_by_service(void **state)
+{
+    (void)state;
+    const char *argv[] = {"/bin/sh", "-c", "kill -STOP $PPID; exit 4", NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    struct mp_proc *p = NULL;
+    struct mp_error err = {0, ""};
+    if (mp_proc_spawn(&o, &p, &err) != 0) {
+        fail_msg("spawn: %s", err.msg);
+    }
+    usleep(300000);
+    int rc = mp_proc_finish(p, mp_mono_ns() + 5 * SEC, NULL);
+    int status = 0;
+    bool exited = mp_proc_wait(p, mp_mono_ns(), &status);
+    mp_proc_free(p);
+    assert_int_equal(rc, 0);
+    assert_true(exited);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 4);
+    assert_int_equal(count_zombie_children(), 0);
+}
+
 static void test_exit_status_and_stderr(void **state)
 {
     (void)state;
@@ -499,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_exec_failures),
         cmocka_unit_test(test_exec_stuck_frozen),
         cmocka_unit_test(test_shim_killed_by_service),
+        cmocka_unit_test(test_shim_stopped_by_service),
         cmocka_unit_test(test_exit_status_and_stderr),
         cmocka_unit_test(test_log_tail_capped),
         cmocka_unit_test(test_setsid_escape_killed),
