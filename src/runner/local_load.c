@@ -387,13 +387,13 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
     }
     struct mp_measure_opts mo;
     fill_measure(&mo, &c, url, (const char **)bodies, n_bodies);
+    mo.load.cpu_mask = t->lg_cpu_mask; /* both modes: the service has the other CPUs */
     if (c.mode == LOAD_CAPACITY) {
         rc = run_capacity(&c, &mo, t, res, stop, err);
     } else {
         if (c.prune) {
             set_pruning(t->spec, &mo);
         }
-        mo.load.cpu_mask = t->lg_cpu_mask;
         rc = measure_settled(&c, &mo, res, stop, err);
     }
     for (size_t i = 0; i < n_bodies; i++) {
