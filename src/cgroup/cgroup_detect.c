@@ -243,8 +243,14 @@ static int cpuset_inherit_down(const char *point, const char *dir)
     return rc;
 }
 
+/* Controllers that fail alike (not root: EACCES for every one) share one warning, naming the
+ * first directory: one per controller filled the 512-byte warning before the v2 tree's, cut
+ * mid-word ("... cannot use '/sys/fs/cgroup/freezer/morph"). */
 static void detect_v1(struct mp_cgroup_system *sys, const struct mounts *m, const char *parent)
 {
+    char names[128] = "";
+    char *first = NULL;
+    int first_rc = 0;
     for (int c = 0; c < MP_CGCTL_N; c++) {
         if (!m->v1[c]) {
             continue;
@@ -256,12 +262,27 @@ static void detect_v1(struct mp_cgroup_system *sys, const struct mounts *m, cons
         if (rc == 0 && c == MP_CGCTL_CPUSET) {
             rc = cpuset_inherit_down(m->v1[c], dir);
         }
-        if (rc != 0) {
+        if (rc != 0 && (!first || rc == first_rc)) {
+            size_t len = strlen(names);
+            snprintf(names + len, sizeof(names) - len, "%s%s", len ? ", " : "", ctl_names[c]);
+            if (!first) {
+                first = dir;
+                first_rc = rc;
+                continue;
+            }
+        } else if (rc != 0) {
             warn(sys, "cgroup v1 %s: cannot use '%s': %s", ctl_names[c], dir, strerror(-rc));
+        }
+        if (rc != 0) {
             free(dir);
             continue;
         }
         sys->v1_base[c] = dir;
+    }
+    if (first) {
+        warn(sys, "cgroup v1 %s: cannot use the base groups ('%s'%s): %s", names, first,
+             strchr(names, ',') ? " and the like" : "", strerror(-first_rc));
+        free(first);
     }
 }
 

@@ -4,6 +4,7 @@
  * half a core, OOM kills counted, current memory usage, pids limit, and recreation of a stale
  * group. Skipped with a message where no cgroup hierarchy is writable (not root, no
  * delegation). */
+#define _GNU_SOURCE /* setresuid */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -287,6 +288,36 @@ static void test_nested_parent_joinable(void **state)
     if (rc != 0) {
         fail_msg("a process could not join a group under a nested parent: %s", msg);
     }
+}
+
+/* Without permission (run as nobody): mode none, and the warning names the v2 tree as well as
+ * the v1 controllers (one line per v1 controller filled it, cut mid-path before v2's). */
+static void test_no_permission_warning(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    if (geteuid() != 0) {
+        skip();
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        struct mp_cgroup_system nsys;
+        struct mp_error err = {0, ""};
+        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0 ||
+            mp_cgroup_detect(&nsys, NULL, &err) != 0) {
+            _exit(2);
+        }
+        fprintf(stderr, "as nobody: mode %s, warning: %s\n", mp_cgroup_mode_name(nsys.mode),
+                nsys.warning);
+        bool ok = nsys.mode == MP_CGROUP_NONE && strlen(nsys.warning) + 1 < sizeof(nsys.warning) &&
+                  (!nsys.v2_base && (access("/sys/fs/cgroup/unified", F_OK) != 0 ||
+                                     strstr(nsys.warning, "cgroup v2")));
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 static void test_join_kill_destroy(void **state)
@@ -689,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_limits_written),
         cmocka_unit_test(test_cpu_quota_bounds),
         cmocka_unit_test(test_nested_parent_joinable),
+        cmocka_unit_test(test_no_permission_warning),
         cmocka_unit_test(test_join_kill_destroy),
         cmocka_unit_test(test_cpu_quota_half_core),
         cmocka_unit_test(test_oom_counted),
