@@ -200,11 +200,28 @@ static int make_fresh(const char *dir)
     return mkdir(dir, 0755) == 0 ? 0 : -errno;
 }
 
+/* The quota and period (microseconds) for a limit of `cores`. The kernel takes quotas of at
+ * least 1 ms and periods of 1 ms to 1 s: below 0.01 core the period grows (to 1 s at 0.001 core,
+ * the smallest limit there is; less is raised to it); above the CPUs of the machine the quota is
+ * theirs (no more can be used; 1e12 cores overflowed the quota and failed to write). */
+static void cpu_quota(double cores, int64_t *quota, int64_t *period)
+{
+    double ncpu = (double)sysconf(_SC_NPROCESSORS_CONF);
+    cores = cores > ncpu && ncpu >= 1 ? ncpu : cores;
+    *period = 100000;
+    if (cores * 100000.0 < 1000.0) {
+        double p =
+            ceil(1000.0 / (cores > MP_CGROUP_MIN_CPU_CORES ? cores : MP_CGROUP_MIN_CPU_CORES));
+        *period = p > 1000000.0 ? 1000000 : (int64_t)p;
+    }
+    *quota = (int64_t)llround(cores * (double)*period);
+    *quota = *quota < 1000 ? 1000 : *quota;
+}
+
 static void set_cpu(struct mp_cgroup *cg, const struct mp_cgroup_limits *lim)
 {
-    const int64_t period = 100000;
-    int64_t quota = (int64_t)llround(lim->cpu_cores * (double)period);
-    quota = quota < 1000 ? 1000 : quota;
+    int64_t period = 0, quota = 0;
+    cpu_quota(lim->cpu_cores, &quota, &period);
     char q[32], pr[32];
     snprintf(q, sizeof(q), "%" PRId64, quota);
     snprintf(pr, sizeof(pr), "%" PRId64, period);
@@ -409,8 +426,10 @@ int mp_cgroup_destroy(struct mp_cgroup *cg, int64_t deadline_ns, struct mp_error
     }
     int left = mp_cgroup_count(cg);
     if (left > 0) {
-        return mp_error_set(err, -EBUSY, "cgroup '%s': %d processes survived the kill (%s)",
-                            mp_cgroup_path(cg), left, strerror(kill_rc < 0 ? -kill_rc : 0));
+        /* The kill itself succeeds for a frozen or uninterruptible process ("(Success)"). */
+        return mp_error_set(err, -EBUSY, "cgroup '%s': %d process(es) survived the kill%s%s%s",
+                            mp_cgroup_path(cg), left, kill_rc < 0 ? " (" : "",
+                            kill_rc < 0 ? strerror(-kill_rc) : "", kill_rc < 0 ? ")" : "");
     }
     int rc = 0;
     for (size_t i = 0; i < nd; i++) {

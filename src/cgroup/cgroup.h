@@ -62,8 +62,13 @@ unsigned mp_cgroup_system_limits(const struct mp_cgroup_system *sys);
 /* True when the system can kill a whole group (v2 cgroup.kill, or any v1/v2 group to scan). */
 bool mp_cgroup_system_usable(const struct mp_cgroup_system *sys);
 
+/* The smallest CPU limit the kernel enforces: a 1 ms quota per 1 s period. A smaller limit is
+ * raised to it; one above the machine's CPUs becomes all of them. */
+#define MP_CGROUP_MIN_CPU_CORES 0.001
+
 struct mp_cgroup_limits {
-    double cpu_cores;      /* > 0: quota in cores (0.5 = half a core per 100 ms period) */
+    double cpu_cores;      /* > 0: quota in cores (0.5 = half a core per 100 ms period; the
+                              period grows to 1 s below 0.01 core) */
     const char *cpuset;    /* e.g. "0-1"; NULL for all */
     uint64_t memory_bytes; /* > 0: hard limit */
     int64_t pids_max;      /* > 0: process limit */

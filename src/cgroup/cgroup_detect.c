@@ -216,8 +216,41 @@ int mp_cgroup_cpuset_inherit(const char *dir)
     return rc;
 }
 
+/* mp_cgroup_cpuset_inherit on every level from below the mount point down to dir: a nested
+ * parent ("team/morphling") makes the levels above the base too, all with empty cpus and mems,
+ * and the base copying its empty parent left every trial unable to join ("No space left on
+ * device"). */
+static int cpuset_inherit_down(const char *point, const char *dir)
+{
+    size_t pl = strlen(point);
+    if (strlen(dir) <= pl + 1) {
+        return mp_cgroup_cpuset_inherit(dir);
+    }
+    char *p = mp_xstrdup(dir);
+    int rc = 0;
+    for (char *s = p + pl + 1; rc == 0; s++) {
+        if (*s == '/' || *s == '\0') {
+            char saved = *s;
+            *s = '\0';
+            rc = mp_cgroup_cpuset_inherit(p);
+            *s = saved;
+            if (!saved) {
+                break;
+            }
+        }
+    }
+    free(p);
+    return rc;
+}
+
+/* Controllers that fail alike (not root: EACCES for every one) share one warning, naming the
+ * first directory: one per controller filled the 512-byte warning before the v2 tree's, cut
+ * mid-word ("... cannot use '/sys/fs/cgroup/freezer/morph"). */
 static void detect_v1(struct mp_cgroup_system *sys, const struct mounts *m, const char *parent)
 {
+    char names[128] = "";
+    char *first = NULL;
+    int first_rc = 0;
     for (int c = 0; c < MP_CGCTL_N; c++) {
         if (!m->v1[c]) {
             continue;
@@ -227,14 +260,29 @@ static void detect_v1(struct mp_cgroup_system *sys, const struct mounts *m, cons
         free(own);
         int rc = prepare_base(dir);
         if (rc == 0 && c == MP_CGCTL_CPUSET) {
-            rc = mp_cgroup_cpuset_inherit(dir);
+            rc = cpuset_inherit_down(m->v1[c], dir);
+        }
+        if (rc != 0 && (!first || rc == first_rc)) {
+            size_t len = strlen(names);
+            snprintf(names + len, sizeof(names) - len, "%s%s", len ? ", " : "", ctl_names[c]);
+            if (!first) {
+                first = dir;
+                first_rc = rc;
+                continue;
+            }
+        } else if (rc != 0) {
+            warn(sys, "cgroup v1 %s: cannot use '%s': %s", ctl_names[c], dir, strerror(-rc));
         }
         if (rc != 0) {
-            warn(sys, "cgroup v1 %s: cannot use '%s': %s", ctl_names[c], dir, strerror(-rc));
             free(dir);
             continue;
         }
         sys->v1_base[c] = dir;
+    }
+    if (first) {
+        warn(sys, "cgroup v1 %s: cannot use the base groups ('%s'%s): %s", names, first,
+             strchr(names, ',') ? " and the like" : "", strerror(-first_rc));
+        free(first);
     }
 }
 

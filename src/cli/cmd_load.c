@@ -267,6 +267,10 @@ static void print_capacity(const struct mp_capacity_opts *o, const struct mp_cap
                r->search_s);
         return;
     }
+    if (!r->found && r->why[0]) {
+        printf("capacity     none found: %s (%.1f s)\n", r->why, r->search_s);
+        return;
+    }
     if (!r->found) {
         printf("capacity     none found: no tested rate met the SLO (%.1f s)\n", r->search_s);
         return;

@@ -13,7 +13,8 @@
 
 #define FIRST_STEPS   8 /* more as the search needs (tests exercise the growth) */
 #define MAX_STEP_CONN 1024
-#define MAX_CONFIRM   16 /* confirmation runs at most (a retried step counts once) */
+#define MAX_CONFIRM   16  /* confirmation runs at most (a retried step counts once) */
+#define MIN_RATE_RPS  1.0 /* the lowest open-loop rate a step tries */
 
 void mp_capacity_opts_init(struct mp_capacity_opts *o)
 {
@@ -119,15 +120,20 @@ static void add_step(struct search *s, const char *kind, double rate,
     snprintf(st->why, sizeof(st->why), "%s", why);
 }
 
-/* After a failed step the service may still hold a queue of accepted requests: wait about as
- * long as the slowest request took (at most 2 s) so the next step does not inherit it. */
+/* After the probe or a failed step the service may still hold a queue of accepted requests: wait
+ * about as long as the slowest request took (at most 2 s, or the request timeout when that is
+ * longer) so the next step does not inherit it. */
 static void cool_down(const struct search *s, const struct mp_measure_result *m)
 {
     int64_t wait_ns = (int64_t)(m->latency_sent.us[MP_STAT_MAX] * 1000.0) + INT64_C(50000000);
-    if (wait_ns > INT64_C(2000000000)) {
-        wait_ns = INT64_C(2000000000);
+    int64_t cap_ns = s->o->measure.load.timeout_ns > INT64_C(2000000000)
+                         ? s->o->measure.load.timeout_ns
+                         : INT64_C(2000000000);
+    if (wait_ns > cap_ns) {
+        wait_ns = cap_ns;
     }
     int64_t until = mp_mono_ns() + wait_ns;
+    until = until < s->deadline_ns ? until : s->deadline_ns; /* the budget holds (max_time) */
     while (mp_mono_ns() < until && !(s->cancel && atomic_load(s->cancel))) {
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
@@ -184,6 +190,8 @@ static int step(struct search *s, const char *kind, double rate, unsigned window
             add_step(s, attempt ? "retry" : kind, rate, &m, *pass, why);
             if (rate == 0) {
                 s->res->saturation_rps = m.throughput_rps;
+                /* The probe's connections each left a request at the service. */
+                cool_down(s, &m);
             } else if (!*pass) {
                 cool_down(s, &m);
             }
@@ -216,7 +224,7 @@ static int bracket(struct search *s, double *lo, double *hi, struct mp_error *er
     *lo = 0;
     *hi = INFINITY;
     while (*lo <= 0 || isinf(*hi)) {
-        if (rate < 1.0 || rate < 0.02 * s->res->saturation_rps) {
+        if (rate < MIN_RATE_RPS || rate < 0.02 * s->res->saturation_rps) {
             return 0; /* nothing passes: the SLO cannot be met at any useful rate */
         }
         unsigned windows = windows_for(s, rate, s->o->step_windows);
@@ -297,7 +305,7 @@ static int confirm(struct search *s, double *lo, double *hi, struct mp_error *er
         *lo = below < next ? below : next;
         down = down * 2 < 0.25 ? down * 2 : 0.25;
         delivered = 0;
-        if (*lo < 1.0 || *lo < 0.02 * s->res->saturation_rps) {
+        if (*lo < MIN_RATE_RPS || *lo < 0.02 * s->res->saturation_rps) {
             return 0;
         }
     }
@@ -348,10 +356,22 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
     init_search(&s, o);
     bool pass = false;
     double lo = 0, hi = INFINITY;
-    int rc = step(&s, "probe", 0, o->step_windows, &pass, NULL, err);
-    if (rc == 0 && res->saturation_rps > 0) {
+    struct mp_measure_result probe;
+    memset(&probe, 0, sizeof(probe));
+    int rc = step(&s, "probe", 0, o->step_windows, &pass, &probe, err);
+    if (rc == 0 && 0.95 * res->saturation_rps < MIN_RATE_RPS) {
+        /* The bracket would start below the lowest rate it tries: say why instead of reporting
+         * that no tested rate met the SLO when none was tested. */
+        snprintf(res->why, sizeof(res->why),
+                 "the closed-loop probe measured %.2f req/s (%llu responses in %.1f s): the "
+                 "search steps at %.0f req/s or more and needs several responses per %.1f s "
+                 "step; measure a service this slow at a fixed rate (--rate) instead",
+                 res->saturation_rps, (unsigned long long)probe.requests, probe.duration_s,
+                 MIN_RATE_RPS, (double)step_ns(&s, o->step_windows) / 1e9);
+    } else if (rc == 0) {
         rc = bracket(&s, &lo, &hi, err);
     }
+    mp_measure_result_release(&probe);
     if (rc == 0 && lo > 0 && isfinite(hi)) {
         rc = bisect(&s, &lo, &hi, err);
     }

@@ -130,7 +130,9 @@ void mp_capacity_result_json(const struct mp_capacity_result *r, struct mp_buf *
     num(b, "unconfirmed_rps", r->unconfirmed_rps, true);
     num(b, "saturation_rps", r->saturation_rps, true);
     num(b, "search_s", r->search_s, true);
-    mp_buf_addf(b, "\"converged\":%s,", r->converged ? "true" : "false");
+    mp_buf_addf(b, "\"converged\":%s,\"why\":", r->converged ? "true" : "false");
+    str(b, r->why);
+    mp_buf_addc(b, ',');
     if (r->found) {
         latency(b, "latency_us", &r->at_capacity.latency);
     } else {

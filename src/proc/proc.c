@@ -239,8 +239,13 @@ int mp_proc_spawn(const struct mp_proc_opts *o, struct mp_proc **out, struct mp_
     if (got != 0) {
         rc = got > 0 ? mp_error_set(err, -rep.err, "'%s': %s failed: %s", path,
                                     stage_name(rep.stage), strerror(rep.err))
-                     : mp_error_set(err, got, "'%s': the child did not report its start: %s", path,
-                                    strerror(-got));
+             : got == -ETIMEDOUT
+                 ? mp_error_set(err, got,
+                                "'%s': the service did not reach its exec within %d s (stuck "
+                                "joining its cgroup, in its working directory or frozen?)",
+                                path, EXEC_REPORT_MS / 1000)
+                 : mp_error_set(err, got, "'%s': the child did not report its start: %s", path,
+                                strerror(-got));
         goto out;
     }
     if (read_pid_msg(p->fds[2], &p->pid) != 0) {
@@ -313,8 +318,36 @@ static void stop_thread(struct mp_proc *p)
     p->thread_started = false;
 }
 
+/* Reaps the shim by the deadline without the drain thread (a spawn that failed): a service
+ * that cannot die (frozen before its exec) keeps the shim waiting for it, and a blocking
+ * waitpid here hung the runner until it was thawed. */
+static bool reap_shim(struct mp_proc *p, int64_t deadline_ns)
+{
+    for (;;) {
+        pid_t w = waitpid(p->shim, NULL, WNOHANG);
+        if (w == p->shim || (w < 0 && errno != EINTR)) {
+            p->shim_reaped = true;
+            return true;
+        }
+        if (mp_mono_ns() >= deadline_ns) {
+            return false;
+        }
+        usleep(2000);
+    }
+}
+
 int mp_proc_finish(struct mp_proc *p, int64_t deadline_ns, struct mp_proc_usage *usage)
 {
+    if (!p->shim_reaped) {
+        /* A service can stop its shim (kill -STOP $PPID), which then never reaps or reports:
+         * the teardown failed as INFRA, 'processes of the trial survived'. */
+        kill(p->shim, SIGCONT);
+    }
+    if (!p->shim_reaped && !p->thread_started) {
+        if (!reap_shim(p, deadline_ns)) {
+            return -ETIMEDOUT;
+        }
+    }
     if (!p->shim_reaped) {
         pthread_mutex_lock(&p->mu);
         while (!p->shim_done && mp_mono_ns() < deadline_ns && p->thread_started) {

@@ -57,7 +57,9 @@ pid_t mp_proc_pid(const struct mp_proc *p);
 /* The shim's pid (the root of the trial's process tree). */
 pid_t mp_proc_shim_pid(const struct mp_proc *p);
 /* Waits until the service (not its descendants) exits or the monotonic deadline passes.
- * Returns true when it has exited, with its wait status in *status (may be NULL). */
+ * Returns true when it has exited, with its wait status in *status (may be NULL). A shim that
+ * died without reporting (killed from outside) counts as the service killed by SIGKILL, which
+ * its PR_SET_PDEATHSIG sends it then. */
 bool mp_proc_wait(struct mp_proc *p, int64_t deadline_ns, int *status);
 /* Sends sig to the service's process group. */
 int mp_proc_signal_group(struct mp_proc *p, int sig) MP_WUR;

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -133,6 +134,14 @@ void *mp_proc_drain_main(void *arg)
                 if (i == 2) {
                     pthread_mutex_lock(&p->mu);
                     p->shim_done = true;
+                    /* The shim died without reporting the exit (killed from outside, e.g. by
+                     * the service: kill -9 $PPID): the service died with it, by the SIGKILL of
+                     * its PR_SET_PDEATHSIG. Waiting for a report that never comes left the
+                     * runner probing a dead service until its start-up deadline. */
+                    if (!p->exited) {
+                        p->exited = true;
+                        p->status = SIGKILL;
+                    }
                     pthread_mutex_unlock(&p->mu);
                 }
             }

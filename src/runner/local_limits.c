@@ -32,7 +32,9 @@ static const char *cg_how(const struct mp_cgroup_system *sys, enum mp_cgroup_ctl
 static void place(struct local_trial *t)
 {
     cpu_set_t allowed;
-    int k = t->limits.cpu_cores > 0 ? (int)ceil(t->limits.cpu_cores - 1e-9) : 0;
+    /* 64 or more cores never leave a CPU to spare here (and 1e12 overflowed an int). */
+    double cores = t->limits.cpu_cores;
+    int k = cores > 0 && cores < 64 ? (int)ceil(cores - 1e-9) : 0;
     int n = 0, cpus[64];
     /* Parallel trials would all get the same CPUs: let the scheduler spread them instead. */
     if (!t->r->cfg.separate_load || t->limits.cpuset || k == 0 || t->spec->parallelism > 1 ||
@@ -135,13 +137,21 @@ static bool record_limits(struct local_trial *t, unsigned enforced)
         bool ok = enforced & MP_CGLIM_CPU;
         bool approx = !ok && fallback;
         if (approx) {
-            t->popts.affinity_cpus = (int)ceil(t->limits.cpu_cores);
+            double whole = ceil(t->limits.cpu_cores);
+            t->popts.affinity_cpus = whole < CPU_SETSIZE ? (int)whole : CPU_SETSIZE;
         }
         all = all && ok;
         json_object_set_new(t->limits_json, "cpu_cores",
                             limit_json(t->limits.cpu_cores, ok,
-                                       ok ? cg_how(sys, MP_CGCTL_CPU, "cgroup v1 cpu.cfs_quota_us",
-                                                   "cgroup v2 cpu.max")
+                                       ok && t->limits.cpu_cores < MP_CGROUP_MIN_CPU_CORES
+                                           ? cg_how(sys, MP_CGCTL_CPU,
+                                                    "cgroup v1 cpu.cfs_quota_us, raised to 0.001 "
+                                                    "core (the smallest quota the kernel takes)",
+                                                    "cgroup v2 cpu.max, raised to 0.001 core (the "
+                                                    "smallest quota the kernel takes)")
+                                       : ok
+                                           ? cg_how(sys, MP_CGCTL_CPU, "cgroup v1 cpu.cfs_quota_us",
+                                                    "cgroup v2 cpu.max")
                                        : approx ? "approximated: CPU affinity to whole cores"
                                                 : "not enforced (no cpu cgroup)"));
     }

@@ -276,8 +276,19 @@ static int run_capacity(const struct load_cfg *c, struct mp_measure_opts *mo,
     }
     co.max_error_rate = c->max_error_rate;
     int64_t left = t->deadline_ns - mp_mono_ns();
+    int64_t one_step = co.step_warmup_ns + (int64_t)co.step_windows * co.step_window_ns;
+    if (left < one_step) {
+        /* The trial's deadline, not the search's options: a TIMEOUT of this trial (a budget cut
+         * below one step was refused as invalid options, an INFRA failure retried twice; one
+         * already passed ran a whole max_time). */
+        mp_trial_result_fail(res, MP_FAILURE_TIMEOUT,
+                             "the trial deadline left %.2f s for the capacity search, less than "
+                             "one of its steps (%.1f s)",
+                             left > 0 ? (double)left / 1e9 : 0.0, (double)one_step / 1e9);
+        return 0;
+    }
     co.max_time_ns = c->max_time_ns ? c->max_time_ns : co.max_time_ns;
-    co.max_time_ns = left > 0 && left < co.max_time_ns ? left : co.max_time_ns;
+    co.max_time_ns = left < co.max_time_ns ? left : co.max_time_ns;
     struct mp_capacity_result cr;
     memset(&cr, 0, sizeof(cr));
     rc = mp_measure_capacity(&co, &cr, stop, err);
@@ -286,8 +297,8 @@ static int run_capacity(const struct load_cfg *c, struct mp_measure_opts *mo,
         mp_metrics_set(&res->metrics, "capacity_rps", cr.found ? cr.capacity_rps : 0.0);
         mp_metrics_set(&res->metrics, "saturation_rps", cr.saturation_rps);
         if (rc == 0 && !cr.found) {
-            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "no request rate met the SLO %s",
-                                 c->slo);
+            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "no request rate met the SLO %s%s%s",
+                                 c->slo, cr.why[0] ? ": " : "", cr.why);
         }
         rc = 0;
     }
@@ -376,13 +387,13 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
     }
     struct mp_measure_opts mo;
     fill_measure(&mo, &c, url, (const char **)bodies, n_bodies);
+    mo.load.cpu_mask = t->lg_cpu_mask; /* both modes: the service has the other CPUs */
     if (c.mode == LOAD_CAPACITY) {
         rc = run_capacity(&c, &mo, t, res, stop, err);
     } else {
         if (c.prune) {
             set_pruning(t->spec, &mo);
         }
-        mo.load.cpu_mask = t->lg_cpu_mask;
         rc = measure_settled(&c, &mo, res, stop, err);
     }
     for (size_t i = 0; i < n_bodies; i++) {

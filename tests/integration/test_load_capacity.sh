@@ -98,4 +98,26 @@ check_true "met at every rate: confirmed; null uncertainty only with no bracket 
         (.uncertainty_rps != null or
          ([.steps[] | select(.kind == "bracket" and (.pass | not))] | length) == 0)' \
     "$WORK/wide.json"
+# A service slower than the search's lowest rate (1 req/s): 2 s per request, one worker. The
+# probe gets no response in its 1.3 s, and the search must say so instead of 'no tested rate met
+# the SLO' when it tested none.
+kill "$SERVICE_PID"
+start_service slow --workers 1 --service-us 2000000
+run_load "$WORK/slow.txt" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=5s' \
+    --timeout 10s --max-time 10s
+check_contains "too slow: says why" "measure a service this slow at a fixed rate" \
+    "$(cat "$WORK/slow.txt")"
+check_false "too slow: no verdict on untested rates" grep -q "no tested rate" "$WORK/slow.txt"
+run_load "$WORK/slow.json" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=5s' \
+    --timeout 10s --max-time 10s --json
+check_true "too slow: JSON why" jq -e '.found == false and (.why | test("probe measured"))' \
+    "$WORK/slow.json"
+# The wait after the probe (its queued requests drain: up to the slowest request, 1.2 s here)
+# keeps to --max-time: with 0.2 s left after the 1.3 s probe the search took 2.5 s.
+kill "$SERVICE_PID"
+start_service queue --workers 1 --service-us 300000
+run_load "$WORK/queue.json" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=5s' \
+    --max-time 1.5s --json
+check_true "cool-down within --max-time 1.5s: $(jq .search_s "$WORK/queue.json") s" \
+    jq -e '.search_s <= 2.0' "$WORK/queue.json"
 finish

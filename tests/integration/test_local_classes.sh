@@ -101,6 +101,31 @@ expect_class "$WORK/g.json" CRASHED
 check_contains "daemonized: reason" "daemonized" "$(field "$WORK/g.json" .reason)"
 expect_nothing_left "$WORK/g.json"
 
+# Capacity mode with less than one search step (1.3 s) left before the trial deadline (a 3 s
+# trial whose service takes 2.2 s to start): TIMEOUT, not INFRA (it was refused as an invalid
+# time budget, an infrastructure failure the engine retries).
+cat >"$WORK/cap-late.yaml" <<SPEC
+name: local-it
+service:
+  command: ["$FAKE", "--port", "{port}", "--nonce", "{nonce}", "--start-delay-ms", "{delay}"]
+  readiness: {http: /healthz, interval: 50ms, timeout: 300ms, startup_timeout: 20s}
+parameters:
+  - {name: delay, type: int, min: 0, max: 10000}
+objective: {metric: capacity_rps}
+runner:
+  kind: local
+  trial_timeout: 3s
+  grace_period: 500ms
+  port_lock_dir: $WORK/ports
+  fallback_limits: false
+  load: {path: /infer, connections: 4, mode: capacity, slo: 'p99<=100ms'}
+SPEC
+run_trial "$WORK/cl.json" "$WORK/cap-late.yaml" --set delay=2200
+expect_class "$WORK/cl.json" TIMEOUT
+check_contains "capacity past the deadline: reason" "less than one of its steps" \
+    "$(field "$WORK/cl.json" .reason)"
+expect_nothing_left "$WORK/cl.json"
+
 # The only port of the range is taken by someone else: our side (INFRA), not the service's.
 "$FAKE" --port 0 >"$WORK/other.port" 2>/dev/null &
 track $!

@@ -46,4 +46,27 @@ check "capacity trial ($(field "$WORK/c.json" .reason))" SUCCEEDED "$(field "$WO
 check_true "capacity metrics without bounds: $(jq -c .metrics "$WORK/c.json")" \
     jq -e '.metrics | .capacity_rps > 0 and has("p99_ms") and (has("p99_ms_upper") | not)' \
     "$WORK/c.json"
+
+# Placement holds in capacity mode too: with disjoint cpusets the load generator's threads are
+# pinned to the CPUs left to it (only the measure mode pinned them; the search's generator ran on
+# the service's CPU as well). Seen from outside: some thread's allowed CPUs differ from the
+# process's.
+"$MORPHLING" trial "$WORK/cap.yaml" $SET --json >"$WORK/c2.json" 2>"$WORK/c2.err" &
+trial_pid=$!
+track $trial_pid
+pinned=0
+while kill -0 $trial_pid 2>/dev/null; do
+    main=$(grep Cpus_allowed_list "/proc/$trial_pid/status" 2>/dev/null)
+    for st in /proc/$trial_pid/task/*/status; do
+        cur=$(grep Cpus_allowed_list "$st" 2>/dev/null) || continue
+        [ -z "$main" ] || [ "$cur" = "$main" ] || pinned=1
+    done
+    sleep 0.05
+done
+if [ "$(field "$WORK/c2.json" .meta.placement.how)" = "disjoint cpusets" ]; then
+    check "capacity mode: load generator pinned to $(field "$WORK/c2.json" \
+        .meta.placement.loadgen_cpus)" 1 "$pinned"
+else
+    echo "# placement here: $(field "$WORK/c2.json" .meta.placement.how)"
+fi
 finish

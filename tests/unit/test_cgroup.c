@@ -4,6 +4,7 @@
  * half a core, OOM kills counted, current memory usage, pids limit, and recreation of a stale
  * group. Skipped with a message where no cgroup hierarchy is writable (not root, no
  * delegation). */
+#define _GNU_SOURCE /* setresuid */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,6 +196,128 @@ static void test_limits_written(void **state)
         free(d);
     }
     destroy_clean(cg, NULL);
+}
+
+/* CPU limits at the kernel's bounds: 0.001 core is a 1 ms quota per 1 s period (it was 1 ms
+ * per 100 ms, 10 times the limit asked for), less is raised to that, and far more cores than
+ * the machine has is all of its CPUs (1e12 cores failed to write: not enforced). */
+static void expect_cpu(double cores, const char *quota, const char *period)
+{
+    struct mp_cgroup_limits lim = {cores, NULL, 0, 0};
+    struct mp_cgroup *cg = make_group("cpu-bounds", &lim);
+    if (!(mp_cgroup_system_limits(&sys) & MP_CGLIM_CPU)) {
+        destroy_clean(cg, NULL);
+        return;
+    }
+    if (!(mp_cgroup_enforced(cg) & MP_CGLIM_CPU)) {
+        fail_msg("%g cores: the CPU limit was not written", cores);
+    }
+    char tag[MP_CGROUP_OWNER_TAG_MAX];
+    mp_cgroup_owner_tag(tag, sizeof(tag));
+    if (sys.v1_base[MP_CGCTL_CPU]) {
+        char *d =
+            mp_xasprintf("%s/t%d-cpu-bounds%s", sys.v1_base[MP_CGCTL_CPU], (int)test_pid, tag);
+        expect_file(d, "cpu.cfs_quota_us", quota);
+        expect_file(d, "cpu.cfs_period_us", period);
+        free(d);
+    } else {
+        char *want = mp_xasprintf("%s %s", quota, period);
+        expect_file(mp_cgroup_path(cg), "cpu.max", want);
+        free(want);
+    }
+    destroy_clean(cg, NULL);
+}
+
+static void test_cpu_quota_bounds(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    expect_cpu(0.001, "1000", "1000000");
+    expect_cpu(0.0001, "1000", "1000000");
+    expect_cpu(0.005, "1000", "200000");
+    char all[32];
+    snprintf(all, sizeof(all), "%ld", 100000L * sysconf(_SC_NPROCESSORS_CONF));
+    expect_cpu(1e12, all, "100000");
+}
+
+/* A nested parent ("outer/inner"): the levels above the base are created too, and a v1 cpuset
+ * level left with empty cpus/mems made every join fail with ENOSPC. A trial group under it takes
+ * a process. */
+static void test_nested_parent_joinable(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    char parent[96];
+    snprintf(parent, sizeof(parent), "morphling-test-%d-outer/inner", (int)getpid());
+    struct mp_cgroup_system nsys;
+    struct mp_error err = {0, ""};
+    assert_int_equal(mp_cgroup_detect(&nsys, parent, &err), 0);
+    struct mp_cgroup_limits lim = {0};
+    struct mp_cgroup *cg = NULL;
+    if (mp_cgroup_create(&nsys, "nested-parent", &lim, &cg, &err) != 0) {
+        fail_msg("create: %s", err.msg);
+    }
+    const char *argv[] = {"/bin/true", NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    o.cgroup_procs = mp_cgroup_procs_files(cg);
+    struct mp_proc *p = NULL;
+    int rc = mp_proc_spawn(&o, &p, &err);
+    char msg[sizeof(err.msg)];
+    snprintf(msg, sizeof(msg), "%s", err.msg);
+    if (p) {
+        assert_int_equal(mp_proc_finish(p, mp_mono_ns() + 10 * SEC, NULL), 0);
+        mp_proc_free(p);
+    }
+    assert_int_equal(mp_cgroup_destroy(cg, mp_mono_ns() + 10 * SEC, NULL), 0);
+    mp_cgroup_free(cg);
+    for (int c = 0; c < MP_CGCTL_N; c++) {
+        for (int k = 0; k < 2 && nsys.v1_base[c]; k++) {
+            char *dir = mp_xstrdup(nsys.v1_base[c]);
+            *strrchr(dir, '/') = k ? '\0' : '/';
+            (void)rmdir(k ? dir : nsys.v1_base[c]);
+            free(dir);
+        }
+    }
+    if (nsys.v2_base) {
+        rmdir(nsys.v2_base);
+        *strrchr(nsys.v2_base, '/') = '\0';
+        rmdir(nsys.v2_base);
+    }
+    mp_cgroup_system_release(&nsys);
+    if (rc != 0) {
+        fail_msg("a process could not join a group under a nested parent: %s", msg);
+    }
+}
+
+/* Without permission (run as nobody): mode none, and the warning names the v2 tree as well as
+ * the v1 controllers (one line per v1 controller filled it, cut mid-path before v2's). */
+static void test_no_permission_warning(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    if (geteuid() != 0) {
+        skip();
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        struct mp_cgroup_system nsys;
+        struct mp_error err = {0, ""};
+        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0 ||
+            mp_cgroup_detect(&nsys, NULL, &err) != 0) {
+            _exit(2);
+        }
+        fprintf(stderr, "as nobody: mode %s, warning: %s\n", mp_cgroup_mode_name(nsys.mode),
+                nsys.warning);
+        bool ok = nsys.mode == MP_CGROUP_NONE && strlen(nsys.warning) + 1 < sizeof(nsys.warning) &&
+                  (!nsys.v2_base && (access("/sys/fs/cgroup/unified", F_OK) != 0 ||
+                                     strstr(nsys.warning, "cgroup v2")));
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 static void test_join_kill_destroy(void **state)
@@ -595,6 +718,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_limits_written),
+        cmocka_unit_test(test_cpu_quota_bounds),
+        cmocka_unit_test(test_nested_parent_joinable),
+        cmocka_unit_test(test_no_permission_warning),
         cmocka_unit_test(test_join_kill_destroy),
         cmocka_unit_test(test_cpu_quota_half_core),
         cmocka_unit_test(test_oom_counted),

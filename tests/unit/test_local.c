@@ -640,6 +640,52 @@ static void test_healthy_trial_with_seam(void **state)
     release(&f);
 }
 
+/* CPU limits far beyond the machine: 1e12 cores overflowed an int while placing the service
+ * (a crash under UBSan/ASan) and failed to write to the cgroup ('not enforced (no cpu cgroup)');
+ * they are all the CPUs there are. A limit below the kernel's smallest quota says it was
+ * raised. */
+static void test_cpu_limit_extremes(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: cpu-extremes\n"
+                   "service:\n"
+                   "  command: [\"@H@/argv_echo\", \"{port}\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 5s}\n"
+                   "parameters:\n"
+                   "  - {name: cpu, type: float, min: 0.00001, max: 1e13, target: {resource: "
+                   "cpu}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n"
+                   "  fallback_limits: true\n");
+    const double cores[] = {1e12, 0.0001};
+    for (size_t i = 0; i < MP_ARRAY_LEN(cores); i++) {
+        double x[] = {cores[i]};
+        json_decref(f.meta);
+        mp_trial_result_release(&f.res);
+        mp_trial_result_init(&f.res);
+        assert_int_equal(run(&f, x, NULL), 0);
+        /* argv_echo exits at once: CRASHED, or STARTUP_TIMEOUT at 0.001 core. */
+        if (f.res.state != MP_TRIAL_FAILED || f.res.failure == MP_FAILURE_INFRA) {
+            fail_msg("%g cores: %s/%s: %s", cores[i], mp_trial_state_name(f.res.state),
+                     mp_failure_name(f.res.failure), f.res.reason ? f.res.reason : "");
+        }
+        const json_t *cpu = json_object_get(json_object_get(f.meta, "limits"), "cpu_cores");
+        const char *how = json_string_value(json_object_get(cpu, "how"));
+        assert_non_null(how);
+        if (strstr(how, "cgroup") == NULL) {
+            continue; /* no cpu cgroup here: the affinity fallback */
+        }
+        if (!json_is_true(json_object_get(cpu, "enforced"))) {
+            fail_msg("%g cores: not enforced (%s)", cores[i], how);
+        }
+        if (cores[i] < 0.001 && !strstr(how, "raised to 0.001 core")) {
+            fail_msg("%g cores: how \"%s\" does not say it was raised", cores[i], how);
+        }
+    }
+    release(&f);
+}
+
 struct par {
     struct mp_runner *runner;
     int64_t number;
@@ -793,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_probe_parsing),
         cmocka_unit_test(test_port_leases_distinct),
         cmocka_unit_test(test_healthy_trial_with_seam),
+        cmocka_unit_test(test_cpu_limit_extremes),
         cmocka_unit_test(test_parallel_trials),
         cmocka_unit_test(test_settings_rejected),
         cmocka_unit_test(test_load_keys_of_the_other_mode),

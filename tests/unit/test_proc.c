@@ -12,10 +12,12 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,6 +125,124 @@ static void test_exec_failures(void **state)
     assert_int_equal(mp_proc_spawn(&o, &p, &err), -ENOENT);
     assert_non_null(strstr(err.msg, "working directory"));
     assert_int_equal(count_fds(), fds);
+    assert_int_equal(count_zombie_children(), 0);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+struct thaw {
+    const char *state_file;
+    int64_t at_ns;
+};
+
+static void *thaw_main(void *arg)
+{
+    const struct thaw *t = arg;
+    while (mp_mono_ns() < t->at_ns) {
+        usleep(10000);
+    }
+    write_text(t->state_file, "THAWED");
+    return NULL;
+}
+
+/* A service that cannot reach its exec (it joins a frozen v1 freezer group first): the spawn
+ * fails after the exec report's 10 s with a message that says so, and returns at once after it
+ * (it waited in a blocking waitpid for the shim, which waited for the frozen service: the runner
+ * hung until the group was thawed, here 25 s later). Needs root and the v1 freezer. */
+static void test_exec_stuck_frozen(void **state)
+{
+    (void)state;
+    char dir[128], procs[160], fstate[160];
+    snprintf(dir, sizeof(dir), "/sys/fs/cgroup/freezer/morphling-test-frozen-%d", (int)getpid());
+    snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+    snprintf(fstate, sizeof(fstate), "%s/freezer.state", dir);
+    if (geteuid() != 0 || access("/sys/fs/cgroup/freezer/cgroup.procs", W_OK) != 0 ||
+        mkdir(dir, 0755) != 0) {
+        fprintf(stderr, "skipped: needs root and the v1 freezer cgroup\n");
+        skip();
+    }
+    write_text(fstate, "FROZEN");
+    const char *argv[] = {"/bin/true", NULL};
+    const char *groups[] = {procs, NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    o.cgroup_procs = groups;
+    struct thaw t = {fstate, mp_mono_ns() + 25 * SEC};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, thaw_main, &t), 0);
+    struct mp_proc *p = (struct mp_proc *)1;
+    struct mp_error err = {0, ""};
+    int64_t t0 = mp_mono_ns();
+    int rc = mp_proc_spawn(&o, &p, &err);
+    double took_s = (double)(mp_mono_ns() - t0) / 1e9;
+    t.at_ns = 0; /* thaw now: the frozen service has a SIGKILL pending */
+    pthread_join(th, NULL);
+    for (int i = 0; i < 500 && rmdir(dir) != 0; i++) {
+        usleep(10000);
+    }
+    assert_int_equal(rc, -ETIMEDOUT);
+    assert_null(p);
+    if (!strstr(err.msg, "did not reach its exec")) {
+        fail_msg("message: %s", err.msg);
+    }
+    if (took_s > 20.0) {
+        fail_msg("the failed spawn returned after %.1f s (the group was thawed at 25 s)", took_s);
+    }
+    assert_int_equal(count_zombie_children(), 0);
+}
+
+/* The service kills its shim (kill -9 $PPID): it dies with it (PR_SET_PDEATHSIG), and the wait
+ * says so at once (it returned "still running" until the deadline: the local runner probed a
+ * dead service until its start-up timeout and reported STARTUP_TIMEOUT). */
+static void test_shim_killed_by_service(void **state)
+{
+    (void)state;
+    const char *argv[] = {"/bin/sh", "-c", "kill -9 $PPID; sleep 30", NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    struct mp_proc *p = NULL;
+    struct mp_error err = {0, ""};
+    if (mp_proc_spawn(&o, &p, &err) != 0) {
+        fail_msg("spawn: %s", err.msg);
+    }
+    int status = 0;
+    bool exited = mp_proc_wait(p, mp_mono_ns() + 10 * SEC, &status);
+    assert_int_equal(mp_proc_finish(p, mp_mono_ns() + 10 * SEC, NULL), 0);
+    mp_proc_free(p);
+    assert_true(exited);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
+/* The service stops its shim (kill -STOP $PPID) and exits: finishing resumes the shim, which
+ * reaps and reports (the finish timed out: the runner's teardown failed as INFRA). */
+static void test_shim_stopped_by_service(void **state)
+{
+    (void)state;
+    const char *argv[] = {"/bin/sh", "-c", "kill -STOP $PPID; exit 4", NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    struct mp_proc *p = NULL;
+    struct mp_error err = {0, ""};
+    if (mp_proc_spawn(&o, &p, &err) != 0) {
+        fail_msg("spawn: %s", err.msg);
+    }
+    usleep(300000);
+    int rc = mp_proc_finish(p, mp_mono_ns() + 5 * SEC, NULL);
+    int status = 0;
+    bool exited = mp_proc_wait(p, mp_mono_ns(), &status);
+    mp_proc_free(p);
+    assert_int_equal(rc, 0);
+    assert_true(exited);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 4);
     assert_int_equal(count_zombie_children(), 0);
 }
 
@@ -402,6 +522,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_failures),
+        cmocka_unit_test(test_exec_stuck_frozen),
+        cmocka_unit_test(test_shim_killed_by_service),
+        cmocka_unit_test(test_shim_stopped_by_service),
         cmocka_unit_test(test_exit_status_and_stderr),
         cmocka_unit_test(test_log_tail_capped),
         cmocka_unit_test(test_setsid_escape_killed),
