@@ -155,6 +155,33 @@ static bool close_enough(double a, double b)
     return fabs(a - b) <= 1e-9 * scale;
 }
 
+/* Index of the value nearest to v in the ascending list (the first of equally near ones; 0 for
+ * NaN), by bisection: a linear scan made reading a surface with two 1,000-value columns take
+ * 10^9 comparisons per million rows. */
+static size_t nearest_value(const double *values, size_t n, double v)
+{
+    if (isnan(v)) {
+        return 0;
+    }
+    size_t lo = 0, hi = n; /* the first value >= v is in [lo, hi] */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (values[mid] < v) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo == n || (lo > 0 && fabs(values[lo - 1] - v) <= fabs(values[lo] - v))) {
+        lo--;
+    }
+    /* Below v the distance only shrinks with the index, so equally near ones lie before. */
+    while (lo > 0 && values[lo - 1] < v && fabs(values[lo - 1] - v) == fabs(values[lo] - v)) {
+        lo--;
+    }
+    return lo;
+}
+
 bool mp_space_value_level(const struct mp_space *s, size_t i, double v, uint64_t *k)
 {
     const struct mp_param *p = &s->params[i];
@@ -167,14 +194,7 @@ bool mp_space_value_level(const struct mp_space *s, size_t i, double v, uint64_t
         double r = round((v - p->min) / p->step);
         best = r < 0 ? 0 : (r >= (double)n ? n - 1 : (uint64_t)r);
     } else if (p->type == MP_PARAM_DISCRETE) {
-        double bestd = INFINITY;
-        for (size_t j = 0; j < p->n_values; j++) {
-            double d = fabs(p->values[j] - v);
-            if (d < bestd) {
-                bestd = d;
-                best = j;
-            }
-        }
+        best = nearest_value(p->values, p->n_values, v);
     } else {
         double r = round(v);
         best = r < 0 ? 0 : (r >= (double)n ? n - 1 : (uint64_t)r);
