@@ -224,8 +224,14 @@ static void get_memory(struct reader *r, struct mp_meta_model *m)
         return;
     }
     m->memory = mp_xmalloc((size_t)count * width * sizeof(double) + 1);
-    for (size_t i = 0; i < count * width; i++) {
+    /* Training writes encoded inputs and normalised values in [-1, 1]; the bound of the
+     * weights keeps one that did not come from training from being a prior of any size. */
+    for (size_t i = 0; i < count * width && !r->bad; i++) {
         m->memory[i] = get_f64(r, "a memory entry");
+        if (!r->bad && !(fabs(m->memory[i]) <= MP_META_MAX_WEIGHT)) {
+            fail(r, "memory entry %zu holds %g (at most %g in magnitude)", i / width + 1,
+                 m->memory[i], MP_META_MAX_WEIGHT);
+        }
     }
     m->n_memory = (size_t)count;
     if (!r->bad && !mp_meta_memory_sorted(m)) {
@@ -313,8 +319,12 @@ static void get_body(struct reader *r, struct mp_meta_model *m)
         return;
     }
     m->theta = mp_xmalloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !r->bad; i++) {
         m->theta[i] = get_f64(r, "a weight");
+        if (!r->bad && !(fabs(m->theta[i]) <= MP_META_MAX_WEIGHT)) {
+            fail(r, "weight %zu is %g (at most %g in magnitude)", i + 1, m->theta[i],
+                 MP_META_MAX_WEIGHT);
+        }
     }
     if (r->version >= 3) {
         get_memory(r, m);

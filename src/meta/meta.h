@@ -37,6 +37,12 @@
 #define MP_META_MAX_HIDDEN     512
 #define MP_META_MAX_MEMBERS    16
 #define MP_META_MAX_FILE_BYTES (64u << 20)
+/* Largest |weight| (and |memory number|) of a model: training ends far below (Adam moves a
+ * weight by about its step size, 0.002, per iteration; memory numbers lie in [-1, 1]) and
+ * refuses a model beyond it; the reader refuses a file beyond it, where 1e300 passed the
+ * checksum and made every prediction inf or NaN. Within it, the forward pass stays finite for
+ * inputs of any sane magnitude. */
+#define MP_META_MAX_WEIGHT 1e6
 /* Configurations a model remembers at most; training keeps no memory when there would be more,
  * or when it would take over 32 MiB. */
 #define MP_META_MAX_MEMORY (1u << 20)

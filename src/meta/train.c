@@ -506,11 +506,24 @@ int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_o
         free(et[t].in);
         free(et[t].top);
     }
+    /* A model the reader would refuse is no model: say so now, not when it is used. */
+    for (size_t i = 0; i < o->members * p && rc == 0; i++) {
+        if (!(fabs(m->theta[i]) <= MP_META_MAX_WEIGHT)) {
+            rc = mp_error_set(err, MP_EINVALID,
+                              "meta-training diverged (a weight reached %g, at most %g): lower "
+                              "the learning rates",
+                              m->theta[i], MP_META_MAX_WEIGHT);
+        }
+    }
     free(et);
     free(tr.s_in);
     free(tr.s_y);
     free(tr.q_in);
     free(tr.q_y);
+    if (rc != 0) {
+        mp_meta_model_free(m);
+        return rc;
+    }
     *out = m;
     return 0;
 }
