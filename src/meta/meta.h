@@ -46,6 +46,10 @@
 /* Configurations a model remembers at most; training keeps no memory when there would be more,
  * or when it would take over 32 MiB. */
 #define MP_META_MAX_MEMORY (1u << 20)
+/* Bytes of the training points' network inputs, all tasks together: one input per numeric
+ * parameter and one per choice of a categorical one, so 10^6 rows with 256 choices would take
+ * 2 GiB. Training refuses more (MP_ETOOBIG). */
+#define MP_META_MAX_TRAIN_BYTES ((size_t)256 << 20)
 
 /* --- network ------------------------------------------------------------------------------- */
 
@@ -198,7 +202,8 @@ struct mp_meta_model {
     double *memory;
 };
 
-/* Meta-trains a model on the task set (at least one task). Deterministic for a given seed. */
+/* Meta-trains a model on the task set (at least one task). Deterministic for a given seed.
+ * MP_ETOOBIG when the encoded points would exceed MP_META_MAX_TRAIN_BYTES. */
 int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_opts *o,
                   struct mp_meta_model **out, struct mp_error *err) MP_WUR;
 void mp_meta_model_free(struct mp_meta_model *m);

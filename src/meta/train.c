@@ -436,6 +436,26 @@ static int check_opts(const struct mp_meta_train_opts *o, struct mp_error *err)
     return 0;
 }
 
+/* The encoded training points are allocated at once: refuse what would not fit, before. */
+static int check_size(const struct mp_meta_taskset *ts, size_t n_in, struct mp_error *err)
+{
+    size_t rows = 0, bytes = 0;
+    bool over = false;
+    for (size_t t = 0; t < ts->n_tasks; t++) {
+        over |= __builtin_add_overflow(rows, ts->tasks[t].n, &rows);
+    }
+    over |= __builtin_mul_overflow(rows, n_in, &bytes);
+    over |= __builtin_mul_overflow(bytes, sizeof(double), &bytes);
+    if (over || bytes > MP_META_MAX_TRAIN_BYTES) {
+        return mp_error_set(err, MP_ETOOBIG,
+                            "%zu training points of %zu network inputs each (one per numeric "
+                            "parameter, one per choice of a categorical one) are more than %zu "
+                            "MiB to train on: use fewer or smaller surfaces, or fewer choices",
+                            rows, n_in, MP_META_MAX_TRAIN_BYTES >> 20);
+    }
+    return 0;
+}
+
 static struct mp_meta_model *model_from(const struct mp_meta_taskset *ts,
                                         const struct mp_meta_train_opts *o)
 {
@@ -481,6 +501,9 @@ int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_o
     }
     if (ts->n_tasks == 0) {
         return mp_error_set(err, MP_EINVALID, "no training tasks");
+    }
+    if ((rc = check_size(ts, mp_meta_inputs(ts->features, ts->n_features), err)) != 0) {
+        return rc;
     }
     struct mp_meta_model *m = model_from(ts, o);
     if (m->net.n_in == 0) {
