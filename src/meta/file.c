@@ -285,6 +285,9 @@ static void get_net(struct reader *r, struct mp_meta_model *m)
         fail(r, "adapt_steps %u (at most 1000)", m->adapt_steps);
     } else if (!r->bad && !(m->adapt_lr > 0 && m->adapt_lr <= MP_META_MAX_LR)) {
         fail(r, "adapt_lr %g (above 0, at most %g)", m->adapt_lr, MP_META_MAX_LR);
+    } else if (!r->bad && m->seed > INT64_MAX) {
+        /* Training takes seeds below 2^63 (`meta info --json` printed a larger one as 2^63-1). */
+        fail(r, "seed %llu (at most %lld)", (unsigned long long)m->seed, (long long)INT64_MAX);
     }
     m->net.n_in = (size_t)n_in;
     m->net.hidden = (size_t)hidden;

@@ -161,7 +161,7 @@ int mp_meta_method_parse(const char *name); /* enum value or MP_EINVALID */
 
 struct mp_meta_train_opts {
     enum mp_meta_method method;
-    uint64_t seed;
+    uint64_t seed;       /* at most INT64_MAX */
     size_t hidden;       /* units per hidden layer */
     size_t members;      /* independently meta-trained networks (ensemble) */
     size_t iterations;   /* outer steps per member */

@@ -423,6 +423,10 @@ static int check_opts(const struct mp_meta_train_opts *o, struct mp_error *err)
     if (o->hidden < 1 || o->hidden > MP_META_MAX_HIDDEN) {
         return mp_error_set(err, MP_EINVALID, "hidden units must be 1..%d", MP_META_MAX_HIDDEN);
     }
+    if (o->seed > INT64_MAX) { /* the model file refuses larger ones: JSON prints them exactly */
+        return mp_error_set(err, MP_EINVALID, "the seed must be at most %lld",
+                            (long long)INT64_MAX);
+    }
     if (o->members < 1 || o->members > MP_META_MAX_MEMBERS) {
         return mp_error_set(err, MP_EINVALID, "ensemble members must be 1..%d",
                             MP_META_MAX_MEMBERS);

@@ -508,6 +508,35 @@ static void test_huge_values(void **state)
     family_model_release(&f);
 }
 
+/* Seeds are below 2^63: `meta info --json` printed a file's 2^64-1 as 2^63-1. */
+static void test_seed_range(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 3, 9, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m, *back = NULL;
+    struct mp_error err = {0};
+    struct mp_buf t = MP_BUF_INIT;
+    m->seed = INT64_MAX;
+    mp_meta_model_encode(m, &t);
+    if (mp_meta_model_decode(t.data, t.len, "m.model", &back, &err) != 0) {
+        fail_msg("decode: %s", err.msg);
+    }
+    assert_true(back->seed == INT64_MAX);
+    mp_meta_model_free(back);
+    m->seed = UINT64_MAX;
+    mp_buf_reset(&t);
+    mp_meta_model_encode(m, &t);
+    expect_decode_error(&t, "malformed meta-model: seed 18446744073709551615");
+    struct mp_meta_train_opts o;
+    mp_meta_train_opts_default(&o);
+    o.seed = (uint64_t)INT64_MAX + 1;
+    assert_int_equal(mp_meta_train(&f.ts, &o, &back, &err), MP_EINVALID);
+    assert_null(back);
+    mp_buf_release(&t);
+    family_model_release(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_save_ignores_links),
         cmocka_unit_test(test_duplicate_names),
         cmocka_unit_test(test_huge_values),
+        cmocka_unit_test(test_seed_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
