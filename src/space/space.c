@@ -379,7 +379,7 @@ const char *mp_space_format(const struct mp_space *s, size_t i, double v, char *
     const struct mp_param *p = &s->params[i];
     if (p->type == MP_PARAM_CATEGORICAL) {
         double r = round(v);
-        if (r < 0 || r >= (double)p->n_choices) {
+        if (!(r >= 0 && r < (double)p->n_choices)) { /* NaN too: its conversion is undefined */
             return "?";
         }
         return p->choices[(size_t)r];

@@ -235,6 +235,23 @@ static void discrete_lookup_matches_scan(void **state)
     mp_space_release(&s);
 }
 
+/* A categorical value off the list formats as "?": NaN passed the range check (every comparison
+ * with NaN is false) and indexed the choices at an undefined conversion. */
+static void categorical_format_off_the_list(void **state)
+{
+    (void)state;
+    static const char *const gpu[] = {"M60", "K80"};
+    struct mp_space s = {0};
+    add_choices(&s, "gpu", gpu, 2);
+    char buf[MP_FMT_DOUBLE_MAX];
+    static const double off[] = {NAN, -1, 2, 1e300, -INFINITY, INFINITY};
+    for (size_t i = 0; i < MP_ARRAY_LEN(off); i++) {
+        assert_string_equal(mp_space_format(&s, 0, off[i], buf), "?");
+    }
+    assert_string_equal(mp_space_format(&s, 0, 1, buf), "K80");
+    mp_space_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +261,7 @@ int main(void)
         cmocka_unit_test(odd_choices_keep_keys_apart),
         cmocka_unit_test(huge_space_samples),
         cmocka_unit_test(discrete_lookup_matches_scan),
+        cmocka_unit_test(categorical_format_off_the_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
