@@ -92,6 +92,27 @@ void mp_meta_model_encode(const struct mp_meta_model *m, struct mp_buf *out)
     mp_buf_release(&p);
 }
 
+static uint64_t str_bytes(const char *s)
+{
+    return 4 + (s ? strlen(s) : 0);
+}
+
+uint64_t mp_meta_model_file_bytes(const struct mp_meta_model *m)
+{
+    uint64_t n = HEADER_BYTES + 4;
+    for (size_t i = 0; i < m->n_features; i++) {
+        const struct mp_meta_feature *f = &m->features[i];
+        n += str_bytes(f->name) + str_bytes(f->role) + 4 + 4 + 8 + 8 + 4;
+        for (size_t k = 0; k < f->n_choices; k++) {
+            n += str_bytes(f->choices[k]);
+        }
+    }
+    n += 4 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8; /* the network's shape and provenance */
+    n += (uint64_t)m->members * mp_net_size(&m->net) * 8;
+    n += 8 + (uint64_t)m->n_memory * (m->net.n_in + 1) * 8;
+    return n;
+}
+
 /* Bounded reader over the payload; the first problem sets `bad` and says what it was. */
 struct reader {
     const unsigned char *p;

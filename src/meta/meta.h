@@ -203,7 +203,8 @@ struct mp_meta_model {
 };
 
 /* Meta-trains a model on the task set (at least one task). Deterministic for a given seed.
- * MP_ETOOBIG when the encoded points would exceed MP_META_MAX_TRAIN_BYTES. */
+ * MP_ETOOBIG when the encoded points would exceed MP_META_MAX_TRAIN_BYTES, or the model's file
+ * MP_META_MAX_FILE_BYTES (checked before training). */
 int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_opts *o,
                   struct mp_meta_model **out, struct mp_error *err) MP_WUR;
 void mp_meta_model_free(struct mp_meta_model *m);
@@ -228,6 +229,8 @@ double mp_meta_task_grad(const struct mp_net *net, enum mp_meta_method method, c
 
 /* --- file ---------------------------------------------------------------------------------- */
 
+/* Bytes of the model's file (mp_meta_model_encode's output), without encoding it. */
+uint64_t mp_meta_model_file_bytes(const struct mp_meta_model *m);
 /* Serialises the model (format in docs/internals/meta.md). Returns owned bytes. */
 void mp_meta_model_encode(const struct mp_meta_model *m, struct mp_buf *out);
 /* Parses a model file's bytes; MP_EINVALID with a precise reason when corrupt or of another

@@ -517,6 +517,15 @@ int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_o
     struct enc_task *et = mp_xcalloc(ts->n_tasks, sizeof(*et));
     encode_tasks(m, ts, o->top_fraction, et);
     build_memory(m, et, ts->n_tasks);
+    uint64_t file_bytes = mp_meta_model_file_bytes(m);
+    if (file_bytes > MP_META_MAX_FILE_BYTES) {
+        /* The reader refuses such a file: training wrote 101 MB that no search could load. */
+        rc = mp_error_set(err, MP_ETOOBIG,
+                          "the model would take %llu MiB (%zu members of %zu weights), more than "
+                          "the %u MiB a model file may hold: use fewer members or hidden units",
+                          (unsigned long long)(file_bytes >> 20), m->members, mp_net_size(&m->net),
+                          MP_META_MAX_FILE_BYTES >> 20);
+    }
     size_t n_in = m->net.n_in, cap = o->support_max + o->query;
     struct trainer tr = {o, &m->net, et, ts->n_tasks, NULL, NULL, NULL, NULL};
     tr.s_in = mp_xmalloc(cap * n_in * sizeof(double));
@@ -525,7 +534,7 @@ int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_o
     tr.q_y = mp_xmalloc(o->query * sizeof(double));
     size_t p = mp_net_size(&m->net);
     double loss = 0;
-    for (size_t k = 0; k < o->members; k++) {
+    for (size_t k = 0; k < o->members && rc == 0; k++) {
         loss += train_member(&tr, k, mp_mix64(o->seed, k + 1), m->theta + k * p);
     }
     m->train_loss = loss / (double)o->members;

@@ -450,6 +450,7 @@ static void test_huge_values(void **state)
     size_t n_w = m->members * mp_net_size(&m->net), w = m->net.n_in + 1;
     struct mp_buf a = MP_BUF_INIT, t = MP_BUF_INIT;
     mp_meta_model_encode(m, &a);
+    assert_int_equal(mp_meta_model_file_bytes(m), a.len);
     size_t mem = a.len - m->n_memory * w * 8, weights = mem - 8 - n_w * 8;
     static const double huge[] = {1e300, -1e300, 2 * MP_META_MAX_WEIGHT};
     for (size_t i = 0; i < MP_ARRAY_LEN(huge); i++) {

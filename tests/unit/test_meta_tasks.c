@@ -521,6 +521,17 @@ static void test_wide_categorical(void **state)
     if (!strstr(err.msg, "2100 training points of 16384 network inputs")) {
         fail_msg("unexpected error \"%s\"", err.msg);
     }
+    /* 16 members of 64 hidden units on 16,384 inputs: 135 MiB of weights, a file the reader
+     * refuses (training wrote it after the whole training). Refused before training. */
+    mp_meta_taskset_release(&ts);
+    assert_int_equal(mp_meta_taskset_add(&ts, "wide", &s, x, y, 300, &err), 0);
+    to.members = 16;
+    to.hidden = 64;
+    assert_int_equal(mp_meta_train(&ts, &to, &m, &err), MP_ETOOBIG);
+    assert_null(m);
+    if (!strstr(err.msg, "more than the 64 MiB a model file may hold")) {
+        fail_msg("unexpected error \"%s\"", err.msg);
+    }
     for (size_t k = 0; k < C; k++) {
         free(names[k]);
     }
