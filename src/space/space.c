@@ -2,6 +2,7 @@
 /* Search space: levels, enumeration, encoding, sampling and canonical text. */
 #include "space/space.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,7 +167,10 @@ static uint64_t range_levels(const struct mp_param *p)
     if (!(span >= 0) || span > 1e15) {
         return 0;
     }
-    return (uint64_t)floor(span + 1e-9) + 1;
+    /* Plus the rounding of min and max themselves, which counts at large magnitudes: 1e9 + 0.01
+     * is stored 9.5e-9 low, and with step 0.001 it was no level. */
+    double ends = 4 * DBL_EPSILON * fmax(fabs(p->min), fabs(p->max)) / p->step;
+    return (uint64_t)floor(span + 1e-9 + ends) + 1;
 }
 
 uint64_t mp_space_levels(const struct mp_space *s, size_t i)
@@ -193,11 +197,14 @@ double mp_space_level_value(const struct mp_space *s, size_t i, uint64_t k)
         return p->min + (double)k * p->step;
     case MP_PARAM_FLOAT: {
         /* Computed from min each time (no accumulation), then rounded to 12 significant
-         * digits so that 0.1 * 3 prints as 0.3, not 0.30000000000000004. */
+         * digits so that 0.1 * 3 prints as 0.3, not 0.30000000000000004; unless that moves it
+         * by more than a millionth of the step: at 1e9 by 0.001, 12 digits merged the levels
+         * (1000000000.001 read as 1e9, "appears twice"). */
         double v = p->min + (double)k * p->step;
         char buf[32];
         snprintf(buf, sizeof(buf), "%.12g", v);
-        return strtod(buf, NULL);
+        double r = strtod(buf, NULL);
+        return fabs(r - v) <= p->step * 1e-6 ? r : v;
     }
     case MP_PARAM_DISCRETE:
         return p->values[k];
@@ -207,10 +214,14 @@ double mp_space_level_value(const struct mp_space *s, size_t i, uint64_t k)
     return 0;
 }
 
-static bool close_enough(double a, double b)
+/* Whether b reads as level value a, whose nearest other level lies gap away: within 1e-9
+ * relative, but never as far as a millionth of the gap beyond a few ulps (at 1e9 with step
+ * 0.001, 1e-9 relative is 1, and every value read as the level below it). */
+static bool close_enough(double a, double b, double gap)
 {
     double scale = fmax(1.0, fmax(fabs(a), fabs(b)));
-    return fabs(a - b) <= 1e-9 * scale;
+    double tol = fmin(1e-9 * scale, fmax(1e-6 * gap, 8 * DBL_EPSILON * scale));
+    return fabs(a - b) <= tol;
 }
 
 /* Index of the value nearest to v in the ascending list (the first of equally near ones; 0 for
@@ -257,8 +268,13 @@ bool mp_space_value_level(const struct mp_space *s, size_t i, double v, uint64_t
         double r = round(v);
         best = r < 0 ? 0 : (r >= (double)n ? n - 1 : (uint64_t)r);
     }
+    double gap = p->type == MP_PARAM_INT || p->type == MP_PARAM_FLOAT ? p->step : INFINITY;
+    if (p->type == MP_PARAM_DISCRETE) {
+        gap = best > 0 ? p->values[best] - p->values[best - 1] : gap;
+        gap = best + 1 < n ? fmin(gap, p->values[best + 1] - p->values[best]) : gap;
+    }
     *k = best;
-    return close_enough(mp_space_level_value(s, i, best), v);
+    return close_enough(mp_space_level_value(s, i, best), v, gap);
 }
 
 bool mp_space_is_finite(const struct mp_space *s)

@@ -297,6 +297,51 @@ static void categorical_lookup_by_name(void **state)
     mp_space_release(&s);
 }
 
+/* Float levels are rounded to 12 significant digits for their text, but never onto another
+ * level: at 1e9 with step 0.001, levels 0..499 all read 1e9 (a surface of them had
+ * "x=1000000000 appears twice"). */
+static void float_levels_stay_apart(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    add_range(&s, "x", MP_PARAM_FLOAT, 1e9, 1e9 + 1, 0.001);
+    add_range(&s, "y", MP_PARAM_FLOAT, 0.1, 0.9, 0.1);
+    uint64_t count = 0;
+    assert_true(mp_space_count(&s, &count));
+    assert_int_equal(count, 1001 * 9);
+    struct mp_strset keys = MP_STRSET_INIT;
+    double x[2];
+    for (uint64_t i = 0; i < count; i++) {
+        mp_space_from_index(&s, i, x);
+        uint64_t back = 0;
+        char *k = mp_space_key(&s, x);
+        if (!mp_space_to_index(&s, x, &back) || back != i || !mp_strset_add(&keys, k)) {
+            fail_msg("configuration %llu (%s) reads back as %llu", (unsigned long long)i, k,
+                     (unsigned long long)back);
+        }
+        free(k);
+    }
+    mp_strset_release(&keys);
+    mp_space_from_index(&s, 1 * 9 + 2, x);
+    char *k = mp_space_key(&s, x);
+    assert_string_equal(k, "x=1000000000.001,y=0.3");
+    free(k);
+    mp_space_release(&s);
+    /* The tolerance of a level is below its gap: 1e9 + 0.01 is the last level (the rounding of
+     * max made it none), and 1e9 + 0.2 is not on the list {1e9, 1e9 + 0.5} (1e-9 relative
+     * took it for 1e9). */
+    add_range(&s, "x", MP_PARAM_FLOAT, 1e9, 1e9 + 0.01, 0.001);
+    static const double two[] = {1e9, 1e9 + 0.5};
+    add_list(&s, "v", two, 2, false);
+    assert_int_equal(mp_space_levels(&s, 0), 11);
+    double ok[2] = {1e9 + 0.01, 1e9 + 0.5}, off[2] = {1e9 + 0.0004, 1e9},
+           off2[2] = {1e9, 1e9 + 0.2};
+    assert_int_equal(mp_space_check(&s, ok, NULL), 0);
+    assert_int_equal(mp_space_check(&s, off, NULL), MP_EINVALID);
+    assert_int_equal(mp_space_check(&s, off2, NULL), MP_EINVALID);
+    mp_space_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +353,7 @@ int main(void)
         cmocka_unit_test(discrete_lookup_matches_scan),
         cmocka_unit_test(categorical_format_off_the_list),
         cmocka_unit_test(categorical_lookup_by_name),
+        cmocka_unit_test(float_levels_stay_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
