@@ -154,6 +154,23 @@ static int check_output(const char *output)
     return rc;
 }
 
+/* The model is written over -o: never over one of the surfaces it is trained on (`-o s.csv
+ * s.csv` replaced the user's data with the model, without a word). */
+static int check_not_input(const char *output, const struct mp_cli_paths *files)
+{
+    struct stat out, in;
+    if (stat(output, &out) != 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < files->n; i++) {
+        if (stat(files->v[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+            return mp_cli_usage("meta train", "-o %s: is the surface %s, an input of the training",
+                                output, files->v[i]);
+        }
+    }
+    return 0;
+}
+
 static int train_run(void *args, char **operands, size_t n)
 {
     struct train_args *a = args;
@@ -174,6 +191,7 @@ static int train_run(void *args, char **operands, size_t n)
     }
     a->o.method = (enum mp_meta_method)mp_meta_method_parse(a->method);
     rc = rc == 0 ? check_output(a->output) : rc;
+    rc = rc == 0 ? check_not_input(a->output, &a->files) : rc;
     for (size_t i = 0; rc == 0 && i < a->files.n; i++) {
         struct mp_surface *s = NULL;
         if ((rc = mp_surface_load(a->files.v[i], &s, &err)) == 0) {
