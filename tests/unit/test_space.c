@@ -342,6 +342,42 @@ static void float_levels_stay_apart(void **state)
     mp_space_release(&s);
 }
 
+/* A configuration in JSON: a value of the wrong type is named as such (it was "missing"), and
+ * a syntax error says where. */
+static void config_json_errors(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    build_mixed(&s);
+    double x[4];
+    struct mp_error err = {0};
+    char *j = NULL;
+    mp_space_from_index(&s, 5, x);
+    j = mp_space_config_json(&s, x);
+    double back[4];
+    assert_int_equal(mp_space_config_from_json(&s, j, back, &err), 0);
+    assert_memory_equal(x, back, sizeof(x));
+    free(j);
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"{\"cpu\": 1, \"threads\": [2], \"batch\": 4, \"gpu\": \"T4\"}",
+         "parameter 'threads': expected a number or a string, not an array"},
+        {"{\"cpu\": 1, \"threads\": 2, \"batch\": 4, \"gpu\": true}",
+         "parameter 'gpu': expected a number or a string, not a boolean"},
+        {"{\"cpu\": 1, \"threads\": 2, \"batch\": 4}", "parameter 'gpu' is missing"},
+        {"{\"cpu\": 1,, }", "configuration: 1:"},
+        {"[1, 2]", "expected a JSON object"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
+        assert_int_not_equal(mp_space_config_from_json(&s, bad[i].json, back, &err), 0);
+        if (!strstr(err.msg, bad[i].msg)) {
+            fail_msg("%s: \"%s\", want \"%s\"", bad[i].json, err.msg, bad[i].msg);
+        }
+    }
+    mp_space_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +390,7 @@ int main(void)
         cmocka_unit_test(categorical_format_off_the_list),
         cmocka_unit_test(categorical_lookup_by_name),
         cmocka_unit_test(float_levels_stay_apart),
+        cmocka_unit_test(config_json_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
