@@ -49,7 +49,7 @@ static const struct mp_opt train_opts[] = {
      .flags = MP_OPT_REQUIRED | MP_OPT_PATH},
     {"surfaces", 0, MP_OPT_LIST, MP_OPT_AT(T, surfaces), "DIR|FILE",
      "a surface CSV, or a folder whose *.csv files are surfaces; repeatable (operands are "
-     "surfaces too)",
+     "surfaces too; a file named twice counts once)",
      .flags = MP_OPT_PATH},
     {"from-store", 0, MP_OPT_FN, 0, 0, "DB",
      "train on the finished experiments of the store (DB, else --db or the default store); "
@@ -154,6 +154,51 @@ static int check_output(const char *output)
     return rc;
 }
 
+/* The model is written over -o: never over one of the surfaces it is trained on (`-o s.csv
+ * s.csv` replaced the user's data with the model, without a word). */
+static int check_not_input(const char *output, const struct mp_cli_paths *files)
+{
+    struct stat out, in;
+    if (stat(output, &out) != 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < files->n; i++) {
+        if (stat(files->v[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+            return mp_cli_usage("meta train", "-o %s: is the surface %s, an input of the training",
+                                output, files->v[i]);
+        }
+    }
+    return 0;
+}
+
+/* A surface named twice (a folder and a file in it, or one file twice) is one service: it was
+ * trained as two, with twice the weight of the others. Keeps the first name. */
+static void drop_duplicates(struct mp_cli_paths *files)
+{
+    struct stat *seen = mp_xcalloc(files->n + 1, sizeof(*seen));
+    size_t kept = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        struct stat st;
+        bool dup = false;
+        if (stat(files->v[i], &st) == 0) {
+            for (size_t j = 0; j < kept && !dup; j++) {
+                dup = seen[j].st_ino != 0 && seen[j].st_dev == st.st_dev &&
+                      seen[j].st_ino == st.st_ino;
+            }
+        } else {
+            memset(&st, 0, sizeof(st)); /* no inode is 0: never a duplicate; loading says why */
+        }
+        if (dup) {
+            free(files->v[i]);
+            continue;
+        }
+        seen[kept] = st;
+        files->v[kept++] = files->v[i];
+    }
+    files->n = kept;
+    free(seen);
+}
+
 static int train_run(void *args, char **operands, size_t n)
 {
     struct train_args *a = args;
@@ -173,7 +218,9 @@ static int train_run(void *args, char **operands, size_t n)
         rc = mp_cli_add_files("meta train", operands[i], ".csv", MAX_SURFACE_FILES, &a->files);
     }
     a->o.method = (enum mp_meta_method)mp_meta_method_parse(a->method);
+    drop_duplicates(&a->files);
     rc = rc == 0 ? check_output(a->output) : rc;
+    rc = rc == 0 ? check_not_input(a->output, &a->files) : rc;
     for (size_t i = 0; rc == 0 && i < a->files.n; i++) {
         struct mp_surface *s = NULL;
         if ((rc = mp_surface_load(a->files.v[i], &s, &err)) == 0) {

@@ -92,6 +92,27 @@ void mp_meta_model_encode(const struct mp_meta_model *m, struct mp_buf *out)
     mp_buf_release(&p);
 }
 
+static uint64_t str_bytes(const char *s)
+{
+    return 4 + (s ? strlen(s) : 0);
+}
+
+uint64_t mp_meta_model_file_bytes(const struct mp_meta_model *m)
+{
+    uint64_t n = HEADER_BYTES + 4;
+    for (size_t i = 0; i < m->n_features; i++) {
+        const struct mp_meta_feature *f = &m->features[i];
+        n += str_bytes(f->name) + str_bytes(f->role) + 4 + 4 + 8 + 8 + 4;
+        for (size_t k = 0; k < f->n_choices; k++) {
+            n += str_bytes(f->choices[k]);
+        }
+    }
+    n += 4 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8; /* the network's shape and provenance */
+    n += (uint64_t)m->members * mp_net_size(&m->net) * 8;
+    n += 8 + (uint64_t)m->n_memory * (m->net.n_in + 1) * 8;
+    return n;
+}
+
 /* Bounded reader over the payload; the first problem sets `bad` and says what it was. */
 struct reader {
     const unsigned char *p;
@@ -224,8 +245,14 @@ static void get_memory(struct reader *r, struct mp_meta_model *m)
         return;
     }
     m->memory = mp_xmalloc((size_t)count * width * sizeof(double) + 1);
-    for (size_t i = 0; i < count * width; i++) {
+    /* Training writes encoded inputs and normalised values in [-1, 1]; the bound of the
+     * weights keeps one that did not come from training from being a prior of any size. */
+    for (size_t i = 0; i < count * width && !r->bad; i++) {
         m->memory[i] = get_f64(r, "a memory entry");
+        if (!r->bad && !(fabs(m->memory[i]) <= MP_META_MAX_WEIGHT)) {
+            fail(r, "memory entry %zu holds %g (at most %g in magnitude)", i / width + 1,
+                 m->memory[i], MP_META_MAX_WEIGHT);
+        }
     }
     m->n_memory = (size_t)count;
     if (!r->bad && !mp_meta_memory_sorted(m)) {
@@ -279,6 +306,9 @@ static void get_net(struct reader *r, struct mp_meta_model *m)
         fail(r, "adapt_steps %u (at most 1000)", m->adapt_steps);
     } else if (!r->bad && !(m->adapt_lr > 0 && m->adapt_lr <= MP_META_MAX_LR)) {
         fail(r, "adapt_lr %g (above 0, at most %g)", m->adapt_lr, MP_META_MAX_LR);
+    } else if (!r->bad && m->seed > INT64_MAX) {
+        /* Training takes seeds below 2^63 (`meta info --json` printed a larger one as 2^63-1). */
+        fail(r, "seed %llu (at most %lld)", (unsigned long long)m->seed, (long long)INT64_MAX);
     }
     m->net.n_in = (size_t)n_in;
     m->net.hidden = (size_t)hidden;
@@ -313,8 +343,12 @@ static void get_body(struct reader *r, struct mp_meta_model *m)
         return;
     }
     m->theta = mp_xmalloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !r->bad; i++) {
         m->theta[i] = get_f64(r, "a weight");
+        if (!r->bad && !(fabs(m->theta[i]) <= MP_META_MAX_WEIGHT)) {
+            fail(r, "weight %zu is %g (at most %g in magnitude)", i + 1, m->theta[i],
+                 MP_META_MAX_WEIGHT);
+        }
     }
     if (r->version >= 3) {
         get_memory(r, m);

@@ -37,9 +37,19 @@
 #define MP_META_MAX_HIDDEN     512
 #define MP_META_MAX_MEMBERS    16
 #define MP_META_MAX_FILE_BYTES (64u << 20)
+/* Largest |weight| (and |memory number|) of a model: training ends far below (Adam moves a
+ * weight by about its step size, 0.002, per iteration; memory numbers lie in [-1, 1]) and
+ * refuses a model beyond it; the reader refuses a file beyond it, where 1e300 passed the
+ * checksum and made every prediction inf or NaN. Within it, the forward pass stays finite for
+ * inputs of any sane magnitude. */
+#define MP_META_MAX_WEIGHT 1e6
 /* Configurations a model remembers at most; training keeps no memory when there would be more,
  * or when it would take over 32 MiB. */
 #define MP_META_MAX_MEMORY (1u << 20)
+/* Bytes of the training points' network inputs, all tasks together: one input per numeric
+ * parameter and one per choice of a categorical one, so 10^6 rows with 256 choices would take
+ * 2 GiB. Training refuses more (MP_ETOOBIG). */
+#define MP_META_MAX_TRAIN_BYTES ((size_t)256 << 20)
 
 /* --- network ------------------------------------------------------------------------------- */
 
@@ -151,7 +161,7 @@ int mp_meta_method_parse(const char *name); /* enum value or MP_EINVALID */
 
 struct mp_meta_train_opts {
     enum mp_meta_method method;
-    uint64_t seed;
+    uint64_t seed;       /* at most INT64_MAX */
     size_t hidden;       /* units per hidden layer */
     size_t members;      /* independently meta-trained networks (ensemble) */
     size_t iterations;   /* outer steps per member */
@@ -192,7 +202,9 @@ struct mp_meta_model {
     double *memory;
 };
 
-/* Meta-trains a model on the task set (at least one task). Deterministic for a given seed. */
+/* Meta-trains a model on the task set (at least one task). Deterministic for a given seed.
+ * MP_ETOOBIG when the encoded points would exceed MP_META_MAX_TRAIN_BYTES, or the model's file
+ * MP_META_MAX_FILE_BYTES (checked before training). */
 int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_opts *o,
                   struct mp_meta_model **out, struct mp_error *err) MP_WUR;
 void mp_meta_model_free(struct mp_meta_model *m);
@@ -217,6 +229,8 @@ double mp_meta_task_grad(const struct mp_net *net, enum mp_meta_method method, c
 
 /* --- file ---------------------------------------------------------------------------------- */
 
+/* Bytes of the model's file (mp_meta_model_encode's output), without encoding it. */
+uint64_t mp_meta_model_file_bytes(const struct mp_meta_model *m);
 /* Serialises the model (format in docs/internals/meta.md). Returns owned bytes. */
 void mp_meta_model_encode(const struct mp_meta_model *m, struct mp_buf *out);
 /* Parses a model file's bytes; MP_EINVALID with a precise reason when corrupt or of another

@@ -308,6 +308,19 @@ int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surf
     struct mp_space space = {0};
     double *x = NULL, *score = NULL;
     mp_surface_infer_space(s, cols.params, cols.n_params, &space);
+    /* Before the rows are read: each of them looks its text up among the choices, so a column
+     * of 10^5 distinct texts (an id) took 10^10 comparisons before the choice cap refused it. */
+    for (size_t i = 0; i < space.n; i++) {
+        if (space.params[i].n_choices > MP_META_MAX_CHOICES) {
+            rc = mp_error_set(err, MP_EINVALID,
+                              "%s: parameter '%s' has %zu distinct values, a meta-model takes at "
+                              "most %d per categorical parameter (is it a parameter? --params "
+                              "names the parameter columns)",
+                              s->path, space.params[i].name, space.params[i].n_choices,
+                              MP_META_MAX_CHOICES);
+            goto out;
+        }
+    }
     x = mp_xcalloc(s->n_rows * cols.n_params + 1, sizeof(double));
     score = mp_xcalloc(s->n_rows + 1, sizeof(double));
     surface_rows(s, &space, cols.params, cols.objective, cols.failure, o->minimize, x, score);
@@ -315,6 +328,7 @@ int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surf
     if (rc == 0) {
         rc = mp_meta_taskset_add(ts, s->path, &space, x, score, s->n_rows, err);
     }
+out:
     free(x);
     free(score);
     mp_surface_columns_release(&cols);

@@ -423,6 +423,10 @@ static int check_opts(const struct mp_meta_train_opts *o, struct mp_error *err)
     if (o->hidden < 1 || o->hidden > MP_META_MAX_HIDDEN) {
         return mp_error_set(err, MP_EINVALID, "hidden units must be 1..%d", MP_META_MAX_HIDDEN);
     }
+    if (o->seed > INT64_MAX) { /* the model file refuses larger ones: JSON prints them exactly */
+        return mp_error_set(err, MP_EINVALID, "the seed must be at most %lld",
+                            (long long)INT64_MAX);
+    }
     if (o->members < 1 || o->members > MP_META_MAX_MEMBERS) {
         return mp_error_set(err, MP_EINVALID, "ensemble members must be 1..%d",
                             MP_META_MAX_MEMBERS);
@@ -432,6 +436,26 @@ static int check_opts(const struct mp_meta_train_opts *o, struct mp_error *err)
         o->inner_lr > MP_META_MAX_LR || !(o->top_fraction > 0 && o->top_fraction <= 1) ||
         !(o->outer_lr > 0)) {
         return mp_error_set(err, MP_EINVALID, "invalid meta-training options");
+    }
+    return 0;
+}
+
+/* The encoded training points are allocated at once: refuse what would not fit, before. */
+static int check_size(const struct mp_meta_taskset *ts, size_t n_in, struct mp_error *err)
+{
+    size_t rows = 0, bytes = 0;
+    bool over = false;
+    for (size_t t = 0; t < ts->n_tasks; t++) {
+        over |= __builtin_add_overflow(rows, ts->tasks[t].n, &rows);
+    }
+    over |= __builtin_mul_overflow(rows, n_in, &bytes);
+    over |= __builtin_mul_overflow(bytes, sizeof(double), &bytes);
+    if (over || bytes > MP_META_MAX_TRAIN_BYTES) {
+        return mp_error_set(err, MP_ETOOBIG,
+                            "%zu training points of %zu network inputs each (one per numeric "
+                            "parameter, one per choice of a categorical one) are more than %zu "
+                            "MiB to train on: use fewer or smaller surfaces, or fewer choices",
+                            rows, n_in, MP_META_MAX_TRAIN_BYTES >> 20);
     }
     return 0;
 }
@@ -482,6 +506,9 @@ int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_o
     if (ts->n_tasks == 0) {
         return mp_error_set(err, MP_EINVALID, "no training tasks");
     }
+    if ((rc = check_size(ts, mp_meta_inputs(ts->features, ts->n_features), err)) != 0) {
+        return rc;
+    }
     struct mp_meta_model *m = model_from(ts, o);
     if (m->net.n_in == 0) {
         mp_meta_model_free(m);
@@ -490,6 +517,15 @@ int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_o
     struct enc_task *et = mp_xcalloc(ts->n_tasks, sizeof(*et));
     encode_tasks(m, ts, o->top_fraction, et);
     build_memory(m, et, ts->n_tasks);
+    uint64_t file_bytes = mp_meta_model_file_bytes(m);
+    if (file_bytes > MP_META_MAX_FILE_BYTES) {
+        /* The reader refuses such a file: training wrote 101 MB that no search could load. */
+        rc = mp_error_set(err, MP_ETOOBIG,
+                          "the model would take %llu MiB (%zu members of %zu weights), more than "
+                          "the %u MiB a model file may hold: use fewer members or hidden units",
+                          (unsigned long long)(file_bytes >> 20), m->members, mp_net_size(&m->net),
+                          MP_META_MAX_FILE_BYTES >> 20);
+    }
     size_t n_in = m->net.n_in, cap = o->support_max + o->query;
     struct trainer tr = {o, &m->net, et, ts->n_tasks, NULL, NULL, NULL, NULL};
     tr.s_in = mp_xmalloc(cap * n_in * sizeof(double));
@@ -498,7 +534,7 @@ int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_o
     tr.q_y = mp_xmalloc(o->query * sizeof(double));
     size_t p = mp_net_size(&m->net);
     double loss = 0;
-    for (size_t k = 0; k < o->members; k++) {
+    for (size_t k = 0; k < o->members && rc == 0; k++) {
         loss += train_member(&tr, k, mp_mix64(o->seed, k + 1), m->theta + k * p);
     }
     m->train_loss = loss / (double)o->members;
@@ -506,11 +542,24 @@ int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_o
         free(et[t].in);
         free(et[t].top);
     }
+    /* A model the reader would refuse is no model: say so now, not when it is used. */
+    for (size_t i = 0; i < o->members * p && rc == 0; i++) {
+        if (!(fabs(m->theta[i]) <= MP_META_MAX_WEIGHT)) {
+            rc = mp_error_set(err, MP_EINVALID,
+                              "meta-training diverged (a weight reached %g, at most %g): lower "
+                              "the learning rates",
+                              m->theta[i], MP_META_MAX_WEIGHT);
+        }
+    }
     free(et);
     free(tr.s_in);
     free(tr.s_y);
     free(tr.q_in);
     free(tr.q_y);
+    if (rc != 0) {
+        mp_meta_model_free(m);
+        return rc;
+    }
     *out = m;
     return 0;
 }

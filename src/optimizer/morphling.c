@@ -25,6 +25,11 @@
 #define EXPLORE_BETA   2.0    /* default explore_beta */
 #define MEMORY_PRIOR   true   /* default memory_prior */
 
+/* Finite spaces are enumerated only when their encoded configurations fit in this: a model's
+ * categorical parameters give one input per choice, up to 16,384, and 200,000 configurations of
+ * them took 24 GiB. */
+#define MAX_ENUMERATED_BYTES ((uint64_t)256 << 20)
+
 struct settings {
     double kappa;          /* exploration weight on the ensemble spread */
     int64_t steps;         /* adaptation steps; 0: the model's */
@@ -154,8 +159,9 @@ static void morphling_free(struct mp_optimizer *opt)
 static void enumerate(struct morphling *m, const struct mp_space *space)
 {
     uint64_t count;
-    if (!mp_space_count(space, &count) || count > MAX_ENUMERATED) {
-        return;
+    if (!mp_space_count(space, &count) || count > MAX_ENUMERATED ||
+        count * (m->n_in + 2 * space->n) * sizeof(double) > MAX_ENUMERATED_BYTES) {
+        return; /* random candidates per suggestion instead */
     }
     size_t d = space->n;
     m->n_cand = (size_t)count;

@@ -8,6 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    default:
+        return "a value of another type";
+    }
+}
+
 char *mp_space_config_json(const struct mp_space *s, const double *x)
 {
     struct mp_buf b = MP_BUF_INIT;
@@ -35,6 +52,10 @@ int mp_space_config_from_json(const struct mp_space *s, const char *text, double
 {
     json_error_t jerr;
     json_t *root = json_loads(text, JSON_DECODE_ANY, &jerr);
+    if (!root) {
+        return mp_error_set(err, MP_EPARSE, "configuration: %d:%d: %s", jerr.line, jerr.column,
+                            jerr.text);
+    }
     if (!json_is_object(root)) {
         json_decref(root);
         return mp_error_set(err, MP_EPARSE, "configuration: expected a JSON object");
@@ -47,9 +68,14 @@ int mp_space_config_from_json(const struct mp_space *s, const char *text, double
             rc = mp_space_parse(s, i, json_string_value(v), &x[i], err);
         } else if (json_is_number(v)) {
             rc = mp_space_parse(s, i, mp_fmt_double(buf, json_number_value(v)), &x[i], err);
-        } else {
+        } else if (!v) {
             rc = mp_error_set(err, MP_EINVALID, "configuration: parameter '%s' is missing",
                               s->params[i].name);
+        } else { /* it was called missing: a true for a choice "true", a [4] for 4 */
+            rc = mp_error_set(err, MP_EINVALID,
+                              "configuration: parameter '%s': expected a number or a string, "
+                              "not %s",
+                              s->params[i].name, json_type_name(v));
         }
     }
     json_decref(root);

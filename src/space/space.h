@@ -44,6 +44,8 @@ struct mp_param {
     size_t n_values;
     char **choices; /* CATEGORICAL */
     size_t n_choices;
+    size_t *choice_order; /* CATEGORICAL: choice indices by name (mp_space_add builds it, for
+                             mp_space_parse's bisection; NULL: it scans) */
     enum mp_target_kind target;
     enum mp_resource resource; /* when target == MP_TARGET_RESOURCE */
     char *target_name;         /* env variable or argv flag; NULL otherwise */
@@ -62,7 +64,8 @@ extern const char *const mp_param_roles[];
 /* Index of the first parameter with this role, or -1. */
 int mp_space_find_role(const struct mp_space *s, const char *role);
 
-/* Appends a parameter (its contents are moved into the space; p is zeroed). */
+/* Appends a parameter (its contents are moved into the space; p is zeroed). Its values and
+ * choices must not change afterwards (lookups index them here). */
 void mp_space_add(struct mp_space *s, struct mp_param *p);
 void mp_space_release(struct mp_space *s);
 void mp_param_release(struct mp_param *p);

@@ -55,6 +55,16 @@ mkdir -p "$WORK/outdir"
 out=$("$MORPHLING" meta train $train -o "$WORK/outdir" 2>&1); rc=$?
 check "meta train -o FOLDER exits 2" 2 "$rc"
 check_contains "meta train -o FOLDER is refused before training" "is a folder" "$out"
+out=$("$MORPHLING" meta train $train "$WORK/src/s0.csv" "$WORK/src/s0.csv" -o "$WORK/m1c")
+check_contains "meta train: a surface named again is one service" "6 services: 6 surfaces" "$out"
+cmp -s "$WORK/m1" "$WORK/m1c"
+check "meta train: a surface named again trains the same model" 0 "$?"
+cp "$WORK/src/s0.csv" "$WORK/input.csv"
+out=$("$MORPHLING" meta train $train "$WORK/input.csv" -o "$WORK/input.csv" 2>&1); rc=$?
+check "meta train -o INPUT exits 2" 2 "$rc"
+check_contains "meta train -o INPUT names the surface" "is the surface" "$out"
+cmp -s "$WORK/src/s0.csv" "$WORK/input.csv"
+check "meta train -o INPUT leaves the surface as it was" 0 "$?"
 
 json=$("$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/m1" --budget 20 --json); rc=$?
 check "replay with morphling exits 0" 0 "$rc"

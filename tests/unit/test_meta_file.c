@@ -438,6 +438,106 @@ static void test_duplicate_names(void **state)
     family_model_release(&f);
 }
 
+/* Finite but absurd numbers under a valid checksum: a weight of 1e300 made every prediction of
+ * the prior inf or NaN (the search then tried configurations in enumeration order), a memory
+ * value of 1e300 a prior of any size. Training never writes them, and refuses to. */
+static void test_huge_values(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 3, 9, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m;
+    size_t n_w = m->members * mp_net_size(&m->net), w = m->net.n_in + 1;
+    struct mp_buf a = MP_BUF_INIT, t = MP_BUF_INIT;
+    mp_meta_model_encode(m, &a);
+    assert_int_equal(mp_meta_model_file_bytes(m), a.len);
+    size_t mem = a.len - m->n_memory * w * 8, weights = mem - 8 - n_w * 8;
+    static const double huge[] = {1e300, -1e300, 2 * MP_META_MAX_WEIGHT};
+    for (size_t i = 0; i < MP_ARRAY_LEN(huge); i++) {
+        mp_buf_reset(&t);
+        mp_buf_add(&t, a.data, a.len);
+        memcpy(t.data + weights + 8 * (n_w - 1), &huge[i], 8); /* the last weight, b3 */
+        reseal(&t);
+        char want[96];
+        snprintf(want, sizeof(want), "malformed meta-model: weight %zu is %g", n_w, huge[i]);
+        expect_decode_error(&t, want);
+    }
+    /* Within the bound, the prior is finite whatever the weights. */
+    mp_buf_reset(&t);
+    mp_buf_add(&t, a.data, a.len);
+    double big = MP_META_MAX_WEIGHT;
+    for (size_t i = 0; i < n_w; i++) {
+        memcpy(t.data + weights + 8 * i, &big, 8);
+    }
+    reseal(&t);
+    struct mp_meta_model *back = NULL;
+    struct mp_error err = {0};
+    if (mp_meta_model_decode(t.data, t.len, "m.model", &back, &err) != 0) {
+        fail_msg("decode: %s", err.msg);
+    }
+    struct mp_meta_binding *b = NULL;
+    assert_int_equal(mp_meta_bind(back, &f.s, &b, &err), 0);
+    const double x[3] = {64, 4, 2};
+    double prior = mp_meta_prior_mean(b, x);
+    if (!isfinite(prior)) {
+        fail_msg("prior %g at the largest weights", prior);
+    }
+    mp_meta_binding_free(b);
+    mp_meta_model_free(back);
+    /* The memory: training writes numbers in [-1, 1]. */
+    for (size_t i = 0; i < 2; i++) {
+        mp_buf_reset(&t);
+        mp_buf_add(&t, a.data, a.len);
+        double v = i == 0 ? 1e300 : -2 * MP_META_MAX_WEIGHT;
+        memcpy(t.data + a.len - 8, &v, 8); /* the last entry's value */
+        reseal(&t);
+        expect_decode_error(&t, "malformed meta-model: memory entry 84 holds");
+    }
+    struct mp_meta_train_opts o;
+    mp_meta_train_opts_default(&o);
+    o.iterations = 5;
+    o.members = 1;
+    o.outer_lr = 1e9; /* Adam moves every weight by about this much */
+    struct mp_meta_model *diverged = NULL;
+    assert_int_equal(mp_meta_train(&f.ts, &o, &diverged, &err), MP_EINVALID);
+    assert_null(diverged);
+    if (!strstr(err.msg, "meta-training diverged")) {
+        fail_msg("unexpected error \"%s\"", err.msg);
+    }
+    mp_buf_release(&a);
+    mp_buf_release(&t);
+    family_model_release(&f);
+}
+
+/* Seeds are below 2^63: `meta info --json` printed a file's 2^64-1 as 2^63-1. */
+static void test_seed_range(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 3, 9, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m, *back = NULL;
+    struct mp_error err = {0};
+    struct mp_buf t = MP_BUF_INIT;
+    m->seed = INT64_MAX;
+    mp_meta_model_encode(m, &t);
+    if (mp_meta_model_decode(t.data, t.len, "m.model", &back, &err) != 0) {
+        fail_msg("decode: %s", err.msg);
+    }
+    assert_true(back->seed == INT64_MAX);
+    mp_meta_model_free(back);
+    m->seed = UINT64_MAX;
+    mp_buf_reset(&t);
+    mp_meta_model_encode(m, &t);
+    expect_decode_error(&t, "malformed meta-model: seed 18446744073709551615");
+    struct mp_meta_train_opts o;
+    mp_meta_train_opts_default(&o);
+    o.seed = (uint64_t)INT64_MAX + 1;
+    assert_int_equal(mp_meta_train(&f.ts, &o, &back, &err), MP_EINVALID);
+    assert_null(back);
+    mp_buf_release(&t);
+    family_model_release(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +549,8 @@ int main(void)
         cmocka_unit_test(test_empty_choice),
         cmocka_unit_test(test_save_ignores_links),
         cmocka_unit_test(test_duplicate_names),
+        cmocka_unit_test(test_huge_values),
+        cmocka_unit_test(test_seed_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -454,6 +454,93 @@ static void test_refused_task_adds_no_choice(void **state)
     mp_space_release(&s2);
 }
 
+static void add_choices_param(struct mp_space *s, const char *name, const char *const *c, size_t n)
+{
+    struct mp_param p = {0};
+    p.name = mp_xstrdup(name);
+    p.type = MP_PARAM_CATEGORICAL;
+    p.choices = mp_xcalloc(n, sizeof(char *));
+    for (size_t k = 0; k < n; k++) {
+        p.choices[k] = mp_xstrdup(c[k]);
+    }
+    p.n_choices = n;
+    mp_space_add(s, &p);
+}
+
+/* Wide categorical columns: an id column of 20,000 distinct texts took 2 * 10^8 comparisons
+ * before the choice cap refused it (10^5: minutes), and 64 parameters of 256 choices make 16,384
+ * network inputs per point, so that a few thousand points took gigabytes to encode. */
+static void test_wide_categorical(void **state)
+{
+    (void)state;
+    struct mp_buf csv = MP_BUF_INIT;
+    mp_buf_adds(&csv, "id,batch,value\n");
+    for (int r = 0; r < 20000; r++) {
+        mp_buf_addf(&csv, "run-%d,%d,%d\n", r, 1 + r % 8, 1 + r % 97);
+    }
+    struct mp_surface *sf = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_surface_parse(csv.data, csv.len, "ids.csv", &sf, &err), 0);
+    struct mp_meta_surface_opts o = {"value", false, NULL, 0, NULL, 0};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &o, &err), MP_EINVALID);
+    if (!strstr(err.msg, "ids.csv: parameter 'id' has 20000 distinct values")) {
+        fail_msg("unexpected error \"%s\"", err.msg);
+    }
+    assert_int_equal(ts.n_tasks, 0);
+    mp_surface_free(sf);
+    mp_buf_release(&csv);
+
+    enum { D = MP_META_MAX_FEATURES, C = MP_META_MAX_CHOICES, N = 2100 };
+    struct mp_space s = {0};
+    char *names[C];
+    for (size_t k = 0; k < C; k++) {
+        names[k] = mp_xasprintf("c%zu", k);
+    }
+    for (size_t i = 0; i < D; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "p%zu", i);
+        add_choices_param(&s, name, (const char *const *)names, C);
+    }
+    double *x = mp_xcalloc((size_t)N * D, sizeof(double)), *y = mp_xcalloc(N, sizeof(double));
+    for (size_t r = 0; r < N; r++) {
+        for (size_t i = 0; i < D; i++) {
+            x[r * D + i] = (double)((r + i) % C);
+        }
+        y[r] = (double)(1 + r % 13);
+    }
+    assert_int_equal(mp_meta_taskset_add(&ts, "wide", &s, x, y, N, &err), 0);
+    struct mp_meta_train_opts to;
+    mp_meta_train_opts_default(&to);
+    to.members = 1;
+    to.hidden = 1;
+    to.iterations = 1;
+    struct mp_meta_model *m = NULL;
+    assert_int_equal(mp_meta_train(&ts, &to, &m, &err), MP_ETOOBIG);
+    assert_null(m);
+    if (!strstr(err.msg, "2100 training points of 16384 network inputs")) {
+        fail_msg("unexpected error \"%s\"", err.msg);
+    }
+    /* 16 members of 64 hidden units on 16,384 inputs: 135 MiB of weights, a file the reader
+     * refuses (training wrote it after the whole training). Refused before training. */
+    mp_meta_taskset_release(&ts);
+    assert_int_equal(mp_meta_taskset_add(&ts, "wide", &s, x, y, 300, &err), 0);
+    to.members = 16;
+    to.hidden = 64;
+    assert_int_equal(mp_meta_train(&ts, &to, &m, &err), MP_ETOOBIG);
+    assert_null(m);
+    if (!strstr(err.msg, "more than the 64 MiB a model file may hold")) {
+        fail_msg("unexpected error \"%s\"", err.msg);
+    }
+    for (size_t k = 0; k < C; k++) {
+        free(names[k]);
+    }
+    free(x);
+    free(y);
+    mp_space_release(&s);
+    mp_meta_taskset_release(&ts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_wide_range),
         cmocka_unit_test(test_long_names),
         cmocka_unit_test(test_refused_task_adds_no_choice),
+        cmocka_unit_test(test_wide_categorical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

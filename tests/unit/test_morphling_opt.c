@@ -20,6 +20,14 @@
 #include "optimizer/optimizer.h"
 #include "optlib.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+size_t __sanitizer_get_current_allocated_bytes(void); /* <sanitizer/allocator_interface.h> */
+#define HEAP_BYTES() __sanitizer_get_current_allocated_bytes()
+#else
+#include <malloc.h>
+#define HEAP_BYTES() (mallinfo2().uordblks + mallinfo2().hblkhd)
+#endif
+
 static char model_path[64];
 
 static int train_family_model(void **state)
@@ -427,6 +435,80 @@ static void test_continuous_space(void **state)
     mp_space_release(&s);
 }
 
+static void add_choice_param(struct mp_space *s, const char *name, char *const *c, size_t n)
+{
+    struct mp_param p = {0};
+    p.name = mp_xstrdup(name);
+    p.type = MP_PARAM_CATEGORICAL;
+    p.choices = mp_xcalloc(n, sizeof(char *));
+    for (size_t k = 0; k < n; k++) {
+        p.choices[k] = mp_xstrdup(c[k]);
+    }
+    p.n_choices = n;
+    mp_space_add(s, &p);
+}
+
+/* A model of 64 categorical parameters of 256 choices has 16,384 inputs: enumerating a space of
+ * 4,096 of its configurations took 512 MiB (200,000: 24 GiB). Such a space is searched by
+ * random candidates instead, in bounded memory. */
+static void test_wide_model_bounded(void **state)
+{
+    (void)state;
+    enum { D = MP_META_MAX_FEATURES, C = MP_META_MAX_CHOICES, N = 300 };
+    char *names[C];
+    for (size_t k = 0; k < C; k++) {
+        names[k] = mp_xasprintf("c%zu", k);
+    }
+    struct mp_space train = {0}, space = {0};
+    for (size_t i = 0; i < D; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "p%zu", i);
+        add_choice_param(&train, name, names, C);
+        add_choice_param(&space, name, names, i < 2 ? 64 : 1); /* 4,096 configurations */
+    }
+    double *x = mp_xcalloc((size_t)N * D, sizeof(double)), *y = mp_xcalloc(N, sizeof(double));
+    for (size_t r = 0; r < N; r++) {
+        for (size_t i = 0; i < D; i++) {
+            x[r * D + i] = (double)((r * 7 + i * 3) % C);
+        }
+        y[r] = (double)(1 + r % 13);
+    }
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_taskset_add(&ts, "wide", &train, x, y, N, &err), 0);
+    struct mp_meta_train_opts to;
+    mp_meta_train_opts_default(&to);
+    to.members = 1;
+    to.hidden = 2;
+    to.iterations = 1;
+    struct mp_meta_model *m = NULL;
+    assert_int_equal(mp_meta_train(&ts, &to, &m, &err), 0);
+    char path[80];
+    snprintf(path, sizeof(path), "%s.wide", model_path);
+    assert_int_equal(mp_meta_model_save(m, path, &err), 0);
+    size_t before = HEAP_BYTES();
+    struct mp_optimizer *opt = opt_make("morphling", &space, 1, 20, NULL, path);
+    size_t used = HEAP_BYTES() - before;
+    if (used > ((size_t)64 << 20)) {
+        fail_msg("the optimizer holds %zu MiB", used >> 20);
+    }
+    struct mp_history h = {NULL, 0};
+    double cfg[D];
+    assert_int_equal(mp_optimizer_suggest(opt, &h, cfg, &err), 0);
+    assert_int_equal(mp_space_check(&space, cfg, &err), 0);
+    mp_optimizer_free(opt);
+    remove(path);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    free(x);
+    free(y);
+    mp_space_release(&train);
+    mp_space_release(&space);
+    for (size_t k = 0; k < C; k++) {
+        free(names[k]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_memory_after_stall),
         cmocka_unit_test(test_memory_prior),
         cmocka_unit_test(test_continuous_space),
+        cmocka_unit_test(test_wide_model_bounded),
     };
     return cmocka_run_group_tests(tests, train_family_model, remove_model);
 }

@@ -178,6 +178,206 @@ static void huge_space_samples(void **state)
     mp_space_release(&s);
 }
 
+/* The nearest listed value as the plain scan finds it: the first of equally near ones. */
+static size_t scan_nearest(const double *v, size_t n, double x)
+{
+    size_t best = 0;
+    double bestd = INFINITY;
+    for (size_t j = 0; j < n; j++) {
+        if (fabs(v[j] - x) < bestd) {
+            bestd = fabs(v[j] - x);
+            best = j;
+        }
+    }
+    return best;
+}
+
+/* Lookups in a listed parameter bisect the sorted values; they must find what a scan finds,
+ * ties (to the lower value), ends and NaN included, and stay fast on long lists (a surface with
+ * two 1,000-value columns and 10^6 rows took 10^9 comparisons to read). */
+static void discrete_lookup_matches_scan(void **state)
+{
+    (void)state;
+    static const double v[] = {-3, -1, 0, 0.5, 2, 10, 1e300};
+    static const double probes[] = {-1e308, -3, -2, -1.5, -1, -0.25, 0,     0.25, 0.5,
+                                    1.25,   2,  6,  10,   11, 1e10,  1e300, 1e308};
+    struct mp_space s = {0};
+    add_list(&s, "v", v, MP_ARRAY_LEN(v), false);
+    for (size_t i = 0; i < MP_ARRAY_LEN(probes); i++) {
+        uint64_t k = 99;
+        bool on = mp_space_value_level(&s, 0, probes[i], &k);
+        size_t want = scan_nearest(v, MP_ARRAY_LEN(v), probes[i]);
+        if (k != want) {
+            fail_msg("probe %g: level %llu, the scan finds %zu", probes[i], (unsigned long long)k,
+                     want);
+        }
+        assert_int_equal(on, v[want] == probes[i]);
+    }
+    uint64_t k = 99;
+    assert_false(mp_space_value_level(&s, 0, NAN, &k));
+    assert_int_equal(k, 0);
+    mp_space_release(&s);
+
+    enum { N = 200000 };
+    double *big = mp_xreallocarray(NULL, N, sizeof(double));
+    for (size_t i = 0; i < N; i++) {
+        big[i] = (double)i * 0.5 - 1000;
+    }
+    add_list(&s, "big", big, N, false);
+    for (size_t i = 0; i < N; i++) {
+        double x[1] = {big[i]};
+        bool on = mp_space_value_level(&s, 0, big[i] + 0.2, &k);
+        if (on || k != i || mp_space_check(&s, x, NULL) != 0) {
+            fail_msg("value %g: level %llu, want %zu", big[i], (unsigned long long)k, i);
+        }
+    }
+    free(big);
+    mp_space_release(&s);
+}
+
+/* A categorical value off the list formats as "?": NaN passed the range check (every comparison
+ * with NaN is false) and indexed the choices at an undefined conversion. */
+static void categorical_format_off_the_list(void **state)
+{
+    (void)state;
+    static const char *const gpu[] = {"M60", "K80"};
+    struct mp_space s = {0};
+    add_choices(&s, "gpu", gpu, 2);
+    char buf[MP_FMT_DOUBLE_MAX];
+    static const double off[] = {NAN, -1, 2, 1e300, -INFINITY, INFINITY};
+    for (size_t i = 0; i < MP_ARRAY_LEN(off); i++) {
+        assert_string_equal(mp_space_format(&s, 0, off[i], buf), "?");
+    }
+    assert_string_equal(mp_space_format(&s, 0, 1, buf), "K80");
+    mp_space_release(&s);
+}
+
+/* Parsing a choice bisects the choices by name: it must find what a scan finds (the first of
+ * equal names), refuse unknown ones, survive a copy, and stay fast on long lists (900,000 rows
+ * with a 9,000-choice column took minutes to read). */
+static void categorical_lookup_by_name(void **state)
+{
+    (void)state;
+    static const char *const c[] = {"b", "a", "", "b", "a,b", "B", "\xc3\xa9"};
+    struct mp_space s = {0}, copy = {0};
+    add_choices(&s, "c", c, MP_ARRAY_LEN(c));
+    mp_space_copy(&copy, &s);
+    static const long want[] = {0, 1, 2, 0, 4, 5, 6};
+    for (size_t i = 0; i < MP_ARRAY_LEN(c); i++) {
+        double v = -1, w = -1;
+        assert_int_equal(mp_space_parse(&s, 0, c[i], &v, NULL), 0);
+        assert_int_equal(mp_space_parse(&copy, 0, c[i], &w, NULL), 0);
+        if (v != (double)want[i] || w != v) {
+            fail_msg("choice \"%s\": %g and %g in the copy, want %ld", c[i], v, w, want[i]);
+        }
+    }
+    static const char *const unknown[] = {"A", "c", "bb", " b", "a,"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(unknown); i++) {
+        double v;
+        assert_int_equal(mp_space_parse(&s, 0, unknown[i], &v, NULL), MP_EINVALID);
+    }
+    mp_space_release(&copy);
+    mp_space_release(&s);
+
+    enum { N = 50000 };
+    char **many = mp_xcalloc(N, sizeof(char *));
+    for (size_t i = 0; i < N; i++) {
+        many[i] = mp_xasprintf("model-%zu", (i * 7919) % N);
+    }
+    add_choices(&s, "many", (const char *const *)many, N);
+    for (size_t i = 0; i < N; i++) {
+        double v = -1;
+        assert_int_equal(mp_space_parse(&s, 0, many[i], &v, NULL), 0);
+        if (v != (double)i) {
+            fail_msg("choice \"%s\": %g, want %zu", many[i], v, i);
+        }
+        free(many[i]);
+    }
+    free(many);
+    mp_space_release(&s);
+}
+
+/* Float levels are rounded to 12 significant digits for their text, but never onto another
+ * level: at 1e9 with step 0.001, levels 0..499 all read 1e9 (a surface of them had
+ * "x=1000000000 appears twice"). */
+static void float_levels_stay_apart(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    add_range(&s, "x", MP_PARAM_FLOAT, 1e9, 1e9 + 1, 0.001);
+    add_range(&s, "y", MP_PARAM_FLOAT, 0.1, 0.9, 0.1);
+    uint64_t count = 0;
+    assert_true(mp_space_count(&s, &count));
+    assert_int_equal(count, 1001 * 9);
+    struct mp_strset keys = MP_STRSET_INIT;
+    double x[2];
+    for (uint64_t i = 0; i < count; i++) {
+        mp_space_from_index(&s, i, x);
+        uint64_t back = 0;
+        char *k = mp_space_key(&s, x);
+        if (!mp_space_to_index(&s, x, &back) || back != i || !mp_strset_add(&keys, k)) {
+            fail_msg("configuration %llu (%s) reads back as %llu", (unsigned long long)i, k,
+                     (unsigned long long)back);
+        }
+        free(k);
+    }
+    mp_strset_release(&keys);
+    mp_space_from_index(&s, 1 * 9 + 2, x);
+    char *k = mp_space_key(&s, x);
+    assert_string_equal(k, "x=1000000000.001,y=0.3");
+    free(k);
+    mp_space_release(&s);
+    /* The tolerance of a level is below its gap: 1e9 + 0.01 is the last level (the rounding of
+     * max made it none), and 1e9 + 0.2 is not on the list {1e9, 1e9 + 0.5} (1e-9 relative
+     * took it for 1e9). */
+    add_range(&s, "x", MP_PARAM_FLOAT, 1e9, 1e9 + 0.01, 0.001);
+    static const double two[] = {1e9, 1e9 + 0.5};
+    add_list(&s, "v", two, 2, false);
+    assert_int_equal(mp_space_levels(&s, 0), 11);
+    double ok[2] = {1e9 + 0.01, 1e9 + 0.5}, off[2] = {1e9 + 0.0004, 1e9},
+           off2[2] = {1e9, 1e9 + 0.2};
+    assert_int_equal(mp_space_check(&s, ok, NULL), 0);
+    assert_int_equal(mp_space_check(&s, off, NULL), MP_EINVALID);
+    assert_int_equal(mp_space_check(&s, off2, NULL), MP_EINVALID);
+    mp_space_release(&s);
+}
+
+/* A configuration in JSON: a value of the wrong type is named as such (it was "missing"), and
+ * a syntax error says where. */
+static void config_json_errors(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    build_mixed(&s);
+    double x[4];
+    struct mp_error err = {0};
+    char *j = NULL;
+    mp_space_from_index(&s, 5, x);
+    j = mp_space_config_json(&s, x);
+    double back[4];
+    assert_int_equal(mp_space_config_from_json(&s, j, back, &err), 0);
+    assert_memory_equal(x, back, sizeof(x));
+    free(j);
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"{\"cpu\": 1, \"threads\": [2], \"batch\": 4, \"gpu\": \"T4\"}",
+         "parameter 'threads': expected a number or a string, not an array"},
+        {"{\"cpu\": 1, \"threads\": 2, \"batch\": 4, \"gpu\": true}",
+         "parameter 'gpu': expected a number or a string, not a boolean"},
+        {"{\"cpu\": 1, \"threads\": 2, \"batch\": 4}", "parameter 'gpu' is missing"},
+        {"{\"cpu\": 1,, }", "configuration: 1:"},
+        {"[1, 2]", "expected a JSON object"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
+        assert_int_not_equal(mp_space_config_from_json(&s, bad[i].json, back, &err), 0);
+        if (!strstr(err.msg, bad[i].msg)) {
+            fail_msg("%s: \"%s\", want \"%s\"", bad[i].json, err.msg, bad[i].msg);
+        }
+    }
+    mp_space_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +386,11 @@ int main(void)
         cmocka_unit_test(float_steps_print_canonically),
         cmocka_unit_test(odd_choices_keep_keys_apart),
         cmocka_unit_test(huge_space_samples),
+        cmocka_unit_test(discrete_lookup_matches_scan),
+        cmocka_unit_test(categorical_format_off_the_list),
+        cmocka_unit_test(categorical_lookup_by_name),
+        cmocka_unit_test(float_levels_stay_apart),
+        cmocka_unit_test(config_json_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
