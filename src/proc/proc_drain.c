@@ -32,9 +32,12 @@ static void tail_add(struct tail *t, const char *p, size_t n)
     t->start = (t->start + over) % t->cap;
     t->len -= over;
     t->dropped += over;
-    for (size_t i = 0; i < n; i++) {
-        t->data[(t->start + t->len + i) % t->cap] = p[i];
-    }
+    /* At most two copies: up to the ring's end, then from its start (a copy per byte, with a
+     * division each, drained a chatty service's output at about 40 MB/s). */
+    size_t end = (t->start + t->len) % t->cap;
+    size_t first = n < t->cap - end ? n : t->cap - end;
+    memcpy(t->data + end, p, first);
+    memcpy(t->data, p + first, n - first);
     t->len += n;
 }
 
