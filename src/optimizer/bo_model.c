@@ -640,7 +640,8 @@ static void margin_log_probs(const struct bo *bo, const struct bo_model *m, cons
                 memcpy(row, z + i * d, d * sizeof(double));
                 row[in] = m->levels[j][k];
                 size_t h = (size_t)mp_hash_bytes(row, d * sizeof(double)) & (cap - 1);
-                while (slot[h] != SIZE_MAX && memcmp(zc + slot[h] * d, row, d * sizeof(double))) {
+                while (slot[h] != SIZE_MAX &&
+                       memcmp(zc + slot[h] * d, row, d * sizeof(double)) != 0) {
                     h = (h + 1) & (cap - 1);
                 }
                 if (slot[h] == SIZE_MAX) {
