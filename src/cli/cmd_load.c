@@ -324,6 +324,9 @@ static void write_result(const char *path, const struct mp_measure_result *m, bo
                             json_pack("{s:b, s:f, s:f}", "found", cap->found, "capacity_rps",
                                       cap->found ? cap->capacity_rps : 0.0, "saturation_rps",
                                       cap->saturation_rps));
+        if (cap->why[0]) {
+            json_object_set_new(json_object_get(doc, "capacity"), "why", json_string(cap->why));
+        }
     }
     char *text = mp_json_dumps(doc, 0);
     json_decref(doc);

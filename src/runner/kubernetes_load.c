@@ -125,8 +125,10 @@ int mp_kube_load_result(const struct mp_node *load, const char *message,
         mp_metrics_set(&res->metrics, "saturation_rps",
                        json_number_value(json_object_get(cap, "saturation_rps")));
         if (!json_is_true(json_object_get(cap, "found"))) {
-            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "no request rate met the SLO %s",
-                                 text(load, "slo"));
+            /* why: the search could not run its steps (a service too slow for them). */
+            const char *why = json_string_value(json_object_get(cap, "why"));
+            mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED, "no request rate met the SLO %s%s%s",
+                                 text(load, "slo"), why ? ": " : "", why ? why : "");
         }
     } else {
         double limit = 0.01, rate = json_number_value(json_object_get(doc, "error_rate"));

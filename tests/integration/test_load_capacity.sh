@@ -109,9 +109,12 @@ check_contains "too slow: says why" "measure a service this slow at a fixed rate
     "$(cat "$WORK/slow.txt")"
 check_false "too slow: no verdict on untested rates" grep -q "no tested rate" "$WORK/slow.txt"
 run_load "$WORK/slow.json" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=5s' \
-    --timeout 10s --max-time 10s --json
+    --timeout 10s --max-time 10s --json --result "$WORK/slow.result"
 check_true "too slow: JSON why" jq -e '.found == false and (.why | test("probe measured"))' \
     "$WORK/slow.json"
+# --result (the kubernetes runner's load Job's termination message) carries it too.
+check_true "too slow: --result why" jq -e '.capacity.found == false and
+    (.capacity.why | test("probe measured"))' "$WORK/slow.result"
 # The wait after the probe (its queued requests drain: up to the slowest request, 1.2 s here)
 # keeps to --max-time: with 0.2 s left after the 1.3 s probe the search took 2.5 s.
 kill "$SERVICE_PID"

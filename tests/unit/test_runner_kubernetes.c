@@ -415,6 +415,17 @@ static void load_results(void **state)
     assert_int_equal(res.failure, MP_FAILURE_SLO_VIOLATED);
     assert_true(mp_metrics_get(&res.metrics, "saturation_rps", &v) && v == 40);
     mp_trial_result_release(&res);
+    /* Why the search could not run (a service too slow for its steps) reaches the reason, as
+     * in the local runner. */
+    mp_trial_result_init(&res);
+    assert_int_equal(mp_kube_load_result(load,
+                                         "{\"metrics\":{},\"requests\":1,\"errors\":0,\"error_"
+                                         "rate\":0,\"capacity\":{\"found\":false,\"capacity_rps\":"
+                                         "0,\"saturation_rps\":0.2,\"why\":\"too slow\"}}",
+                                         &res, &err),
+                     0);
+    assert_non_null(strstr(res.reason, ": too slow"));
+    mp_trial_result_release(&res);
     mp_spec_free(spec);
 }
 
