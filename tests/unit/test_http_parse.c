@@ -181,6 +181,9 @@ static void malformed_responses_are_errors(void **state)
         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
+        /* A bare CR in a chunk-size line: not the size 0x11, nor an extension. */
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r1\r\nabcdefghijklmnopq\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;a\rb\r\nx\r\n",
         "HTTP/1.1 101 Switching\r\n\r\n",
         "HTTP/1.1 200 O\rK\r\n\r\n",
         "HTTP/1.1 099 Low\r\n\r\n",
@@ -202,6 +205,7 @@ static void malformed_responses_are_errors(void **state)
         {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "conflicting"},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"},
         {"HTTP/1.1 101 Switching\r\n\r\n", "101"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r1\r\n", "bare CR"},
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(said); i++) {
         struct mp_lg_http_parser p;
