@@ -86,8 +86,10 @@ static void split_reads_at_every_byte(void **state)
         "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n10\r\n"
         "0123456789abcdef\r\n0\r\n\r\n",
         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;name=\"a b\"\r\nWiki\r\n"
+        "0;last\r\nExpires: never\r\n\r\n",
     };
-    const uint64_t body_len[] = {11, 19, 2};
+    const uint64_t body_len[] = {11, 19, 2, 4};
     for (size_t c = 0; c < MP_ARRAY_LEN(cases); c++) {
         size_t len = strlen(cases[c]);
         for (size_t split = 0; split <= len; split++) {
