@@ -270,6 +270,7 @@ static int head_done(struct mp_lg_http_parser *p)
     } else if (p->chunked) {
         p->state = MP_LG_HTTP_CHUNK_SIZE;
         p->step = 0;
+        p->saw_cr = false;
     } else if (p->has_length && !p->has_coding) {
         if (p->content_length > p->limits.max_body_bytes) {
             return bad(p, MP_ETOOBIG, "Content-Length over the body size limit");
@@ -458,6 +459,11 @@ static int chunk_byte(struct mp_lg_http_parser *p, char c)
     if (++p->header_bytes > p->limits.max_header_bytes) {
         return bad(p, MP_ETOOBIG, "a chunk-size line or trailers over the header size limit");
     }
+    if ((p->state == MP_LG_HTTP_CHUNK_SIZE || p->state == MP_LG_HTTP_CHUNK_EXT) && p->saw_cr &&
+        c != '\n') {
+        /* "5\r5\n" is not the size 0x55: a CR ends the line. */
+        return bad(p, MP_EPARSE, "a bare CR in a chunk-size line");
+    }
     switch (p->state) {
     case MP_LG_HTTP_CHUNK_SIZE: {
         int h = hex_value(c);
@@ -477,6 +483,7 @@ static int chunk_byte(struct mp_lg_http_parser *p, char c)
             return 0;
         }
         if (c == '\r') {
+            p->saw_cr = true;
             return 0;
         }
         if (c != '\n') {
@@ -486,6 +493,7 @@ static int chunk_byte(struct mp_lg_http_parser *p, char c)
     }
     case MP_LG_HTTP_CHUNK_EXT:
         if (c != '\n') {
+            p->saw_cr = c == '\r';
             return 0;
         }
         if (p->step == 0) {
@@ -518,6 +526,7 @@ static int chunk_byte(struct mp_lg_http_parser *p, char c)
         return bad(p, MP_ETOOBIG, "a chunked body over the body size limit");
     }
     p->step = 0;
+    p->saw_cr = false;
     p->header_bytes = 0; /* the framing limit applies per chunk line and to the trailers */
     p->state = p->remaining ? MP_LG_HTTP_CHUNK_DATA : MP_LG_HTTP_TRAILER;
     return 0;

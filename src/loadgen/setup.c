@@ -245,6 +245,21 @@ static int check_opts(const struct mp_lg_opts *o, struct mp_error *err)
         return mp_error_set(err, MP_EINVALID, "expected status %d is not an HTTP status",
                             o->expect_status);
     }
+    if (o->expect_status && o->expect_status < 200) {
+        /* Interim responses are skipped (101 is a parse error): every request would fail. */
+        return mp_error_set(err, MP_EINVALID,
+                            "expected status %d is an interim (1xx) response, never the final one",
+                            o->expect_status);
+    }
+    bool head = o->method && strcmp(o->method, "HEAD") == 0;
+    if (o->expect_body && *o->expect_body &&
+        (head || o->expect_status == 204 || o->expect_status == 304)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "expected body text can never be found: %s response has no body",
+                            head                      ? "a HEAD"
+                            : o->expect_status == 204 ? "a 204"
+                                                      : "a 304");
+    }
     for (size_t i = 0; i < o->n_headers; i++) {
         int rc = check_header(o->headers[i], err);
         if (rc < 0) {

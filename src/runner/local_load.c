@@ -99,7 +99,7 @@ static const struct mp_setting load_table[] = {
     {MP_SETTING_KEY("stable_windows", MP_SETTING_INT, FIELD(stable_windows)), .min = 2, .max = 64},
     {MP_SETTING_KEY("tolerance", MP_SETTING_NUMBER, FIELD(tolerance)), .min = 0, .max = 10},
     {MP_SETTING_KEY("timeout", MP_SETTING_DURATION, FIELD(timeout_ns)), .min = 1},
-    {MP_SETTING_KEY("expect_status", MP_SETTING_INT, FIELD(expect_status)), .min = 100, .max = 599},
+    {MP_SETTING_KEY("expect_status", MP_SETTING_INT, FIELD(expect_status)), .min = 200, .max = 599},
     {MP_SETTING_KEY("max_error_rate", MP_SETTING_NUMBER, FIELD(max_error_rate)), .min = 0,
      .max = 1},
     {MP_SETTING_KEY("mode", MP_SETTING_CHOICE, FIELD(mode)), .choices = modes},

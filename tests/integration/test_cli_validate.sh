@@ -71,6 +71,13 @@ err=$("$MORPHLING" validate "$WORK/maxtime.yaml" 2>&1); rc=$?
 check "capacity max_time 1s: exit 2" 2 "$rc"
 check_contains "capacity max_time 1s: message" "'runner.load.max_time': shorter than one step" "$err"
 
+# An interim status is never a final response: every request of every trial failed.
+sed "s/load: {method: POST, body_text: '{\"x\": 1}'}/load: {expect_status: 100}/" \
+    "$WORK/inline.yaml" >"$WORK/status.yaml"
+err=$("$MORPHLING" validate "$WORK/status.yaml" 2>&1); rc=$?
+check "expect_status 100: exit 2" 2 "$rc"
+check_contains "expect_status 100: message" "runner.load.expect_status" "$err"
+
 # The service's working directory must exist (before: every trial CRASHED, naming no folder).
 cat >"$WORK/workdir.yaml" <<'YAML'
 name: workdir

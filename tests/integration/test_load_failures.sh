@@ -39,6 +39,13 @@ run_load "$WORK/u7" 2 "http://127.0.0.1:1/" -d 200ms -H 'X(A): b'
 check_contains "header name not a token: message" "in its name" "$(cat "$WORK/u7.err")"
 run_load "$WORK/u8" 2 "http://127.0.0.1:1/" -d 200ms -H "$(printf 'X-A: b\001c')"
 run_load "$WORK/u9" 2 "http://127.0.0.1:1/" -d 200ms -m "$(printf 'GE\001T')"
+# Checks no response can pass: every request failed as a body or status error (exit 1).
+run_load "$WORK/u16" 2 "http://127.0.0.1:1/" -d 200ms -m HEAD --expect-body ok
+check_contains "HEAD with --expect-body: message" "a HEAD response has no body" \
+    "$(cat "$WORK/u16.err")"
+run_load "$WORK/u17" 2 "http://127.0.0.1:1/" -d 200ms --expect-status 304 --expect-body ok
+run_load "$WORK/u18" 2 "http://127.0.0.1:1/" -d 200ms --expect-status 100
+check_contains "--expect-status 1xx: message" "interim" "$(cat "$WORK/u18.err")"
 # A body folder with no files.
 mkdir "$WORK/nobodies"
 run_load "$WORK/u12" 2 "http://127.0.0.1:1/" -d 200ms --body "$WORK/nobodies"

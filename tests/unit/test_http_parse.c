@@ -86,8 +86,10 @@ static void split_reads_at_every_byte(void **state)
         "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n10\r\n"
         "0123456789abcdef\r\n0\r\n\r\n",
         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;name=\"a b\"\r\nWiki\r\n"
+        "0;last\r\nExpires: never\r\n\r\n",
     };
-    const uint64_t body_len[] = {11, 19, 2};
+    const uint64_t body_len[] = {11, 19, 2, 4};
     for (size_t c = 0; c < MP_ARRAY_LEN(cases); c++) {
         size_t len = strlen(cases[c]);
         for (size_t split = 0; split <= len; split++) {
@@ -181,6 +183,9 @@ static void malformed_responses_are_errors(void **state)
         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
+        /* A bare CR in a chunk-size line: not the size 0x11, nor an extension. */
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r1\r\nabcdefghijklmnopq\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;a\rb\r\nx\r\n",
         "HTTP/1.1 101 Switching\r\n\r\n",
         "HTTP/1.1 200 O\rK\r\n\r\n",
         "HTTP/1.1 099 Low\r\n\r\n",
@@ -202,6 +207,7 @@ static void malformed_responses_are_errors(void **state)
         {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "conflicting"},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"},
         {"HTTP/1.1 101 Switching\r\n\r\n", "101"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r1\r\n", "bare CR"},
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(said); i++) {
         struct mp_lg_http_parser p;
