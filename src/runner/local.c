@@ -123,10 +123,19 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
         bool relative = strchr(prog, '/') && prog[0] != '/';
         if (!path || (!relative && access(path, X_OK) != 0)) {
             const char *why = path ? strerror(errno) : "not found in PATH";
+            /* A program in the service's folder is run as "./prog", as in a shell; say so. */
+            const char *dir = spec->service.workdir ? spec->service.workdir : spec->base_dir;
+            char *here = !path && dir ? mp_xasprintf("%s/%s", dir, prog) : NULL;
+            char *hint =
+                here && access(here, F_OK) == 0
+                    ? mp_xasprintf("; for the one in the service's folder write './%s'", prog)
+                    : mp_xstrdup("");
             const struct mp_node *cmd = mp_doc_get(mp_doc_get(spec->doc, "service"), "command");
-            rc = cmd ? mp_doc_error(err, cmd, "service command '%s': %s", prog, why)
-                     : mp_error_set(err, MP_EINVALID, "%s: service command '%s': %s", spec->source,
-                                    prog, why);
+            rc = cmd ? mp_doc_error(err, cmd, "service command '%s': %s%s", prog, why, hint)
+                     : mp_error_set(err, MP_EINVALID, "%s: service command '%s': %s%s",
+                                    spec->source, prog, why, hint);
+            free(hint);
+            free(here);
         }
         free(path);
     }
