@@ -36,8 +36,9 @@ static const struct mp_opt export_opts[] = {
      "JSON; print it whole with the configuration applied instead of a patch",
      .flags = MP_OPT_PATH},
     {"port", 'p', MP_OPT_INT, MP_OPT_AT(T, port), "P",
-     "deploy, k8s: the port the service listens on ({port} in the command, the containerPort)",
-     "8080", 1, 65535},
+     "deploy, k8s: the port the service listens on ({port} in the command, the containerPort; "
+     "default: the --base container's first containerPort, else 8080)",
+     .min = 1, .max = 65535},
     MP_CLI_CAPACITY_OPTS(T),
     {"gpu-sharing", 0, MP_OPT_CHOICE, MP_OPT_AT(T, gpu_sharing), "KIND",
      "k8s: how the cluster shares a GPU, for a gpu_memory_share below 1: hami "

@@ -302,7 +302,11 @@ static void write_result(const char *path, const struct mp_measure_result *m, bo
                          const struct mp_capacity_result *cap)
 {
     struct mp_metrics metrics = MP_METRICS_INIT;
-    mp_measure_result_metrics(m, bounds, &metrics);
+    /* Nothing at capacity (no rate met the SLO) is no measurement: zero answers are not zero
+     * latency, as the local runner records it. */
+    if (!cap || m->requests > 0) {
+        mp_measure_result_metrics(m, bounds, &metrics);
+    }
     json_t *mj = json_object();
     for (size_t i = 0; i < metrics.n; i++) {
         if (isfinite(metrics.values[i])) {

@@ -28,6 +28,14 @@ static const char *metric_text(const json_t *v, char *buf)
     return buf;
 }
 
+/* Whether the experiment may have a run in progress (an INTERRUPTED one has none: its trials
+ * left RUNNING run again when it continues). */
+static bool experiment_live(const json_t *r)
+{
+    const char *state = json_string_value(json_object_get(r, "state"));
+    return !state || strcmp(state, "RUNNING") == 0 || strcmp(state, "CREATED") == 0;
+}
+
 void mp_report_print_summary(FILE *f, const json_t *r)
 {
     const json_t *obj = json_object_get(r, "objective");
@@ -58,6 +66,24 @@ void mp_report_print_summary(FILE *f, const json_t *r)
     size_t i = 0;
     json_object_foreach ((json_t *)json_object_get(c, "failures"), key, v) {
         fprintf(f, "%s%lld %s", i++ ? ", " : ": ", (long long)json_integer_value(v), key);
+    }
+    /* The rest of the total, so that the counts add up: a stopped run's trials in flight are
+     * not running, they run again when the experiment continues. */
+    long long cancelled = json_integer_value(json_object_get(c, "cancelled"));
+    long long running = json_integer_value(json_object_get(c, "running"));
+    long long pending = json_integer_value(json_object_get(c, "pending"));
+    const char *sep = "; ";
+    if (cancelled > 0) {
+        fprintf(f, "%s%lld cancelled", sep, cancelled);
+        sep = ", ";
+    }
+    if (running > 0) {
+        fprintf(f, "%s%lld %s", sep, running,
+                experiment_live(r) ? "running" : "interrupted, to run again");
+        sep = ", ";
+    }
+    if (pending > 0) {
+        fprintf(f, "%s%lld pending", sep, pending);
     }
     fprintf(f, ")\n");
 }
@@ -116,7 +142,7 @@ static const char *objective_text(const json_t *tr, const char *metric, char *bu
     return buf;
 }
 
-static void print_note(FILE *f, const json_t *tr)
+static void print_note(FILE *f, const json_t *tr, bool live)
 {
     const char *reason = json_string_value(json_object_get(tr, "reason"));
     const char *failure = json_string_value(json_object_get(tr, "failure"));
@@ -136,6 +162,11 @@ static void print_note(FILE *f, const json_t *tr)
         for (size_t i = 0; i < json_array_size(violated); i++) {
             fprintf(f, "%s %s", i ? "," : "", json_string_value(json_array_get(violated, i)));
         }
+        sep = "; ";
+    }
+    const char *state = json_string_value(json_object_get(tr, "state"));
+    if (!live && state && strcmp(state, "RUNNING") == 0) {
+        fprintf(f, "%sinterrupted; runs again when the experiment continues", sep);
         sep = "; ";
     }
     if (failure || reason) {
@@ -186,7 +217,7 @@ void mp_report_print_trials(FILE *f, const json_t *r)
             const char *name = json_string_value(json_array_get(params, i));
             fprintf(f, "  %*s", width[i], value_text(json_object_get(p, name), buf));
         }
-        print_note(f, tr);
+        print_note(f, tr, experiment_live(r));
     }
     free(width);
     fprintf(f, "(value): infeasible, not a candidate; ~: the measurement did not settle; "
@@ -336,10 +367,13 @@ void mp_report_print_list(FILE *f, const json_t *list)
     for (size_t i = 0; i < json_array_size(list); i++) {
         const json_t *e = json_array_get(list, i);
         char buf[MP_FMT_DOUBLE_MAX], trials[48];
-        snprintf(
-            trials, sizeof(trials), "%lld/%lld",
-            (long long)json_integer_value(json_object_get(json_object_get(e, "counts"), "total")),
-            (long long)json_integer_value(json_object_get(e, "max_trials")));
+        /* Trials done: one in flight when the run stopped is not (it runs again). */
+        const json_t *c = json_object_get(e, "counts");
+        snprintf(trials, sizeof(trials), "%lld/%lld",
+                 (long long)(json_integer_value(json_object_get(c, "total")) -
+                             json_integer_value(json_object_get(c, "running")) -
+                             json_integer_value(json_object_get(c, "pending"))),
+                 (long long)json_integer_value(json_object_get(e, "max_trials")));
         fprintf(f, "%4lld  %-24s %-12s %-9s %7s  %12s  %s\n",
                 (long long)json_integer_value(json_object_get(e, "id")),
                 json_string_value(json_object_get(e, "name")),

@@ -172,6 +172,39 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
     json_object_set_new(j, "runner_up", ru);
 }
 
+/* Adds best.confirmed.throughput_rps: the mean throughput over the confirmed winner's
+ * measurements (the trial and its confirmation runs), as its objective's mean is. The trial's own
+ * figure is the luckiest of the search (the winner's curse): a capacity plan sized on it comes
+ * out short. */
+static void add_confirmed_throughput(json_t *j, const struct mp_trial_row *rows, size_t n,
+                                     const struct mp_confirm_row *runs, size_t n_runs)
+{
+    json_t *best = json_object_get(j, "best");
+    json_t *conf = json_object_get(best, "confirmed");
+    if (!json_is_object(conf)) {
+        return;
+    }
+    int64_t number = json_integer_value(json_object_get(best, "number"));
+    double sum = 0, v;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].number == number && mp_metrics_get(&rows[i].metrics, "throughput_rps", &v)) {
+            sum += v;
+            k++;
+        }
+    }
+    for (size_t i = 0; i < n_runs; i++) {
+        if (runs[i].trial_number == number &&
+            mp_metrics_get(&runs[i].metrics, "throughput_rps", &v)) {
+            sum += v;
+            k++;
+        }
+    }
+    if (k > 0) {
+        json_object_set_new(conf, "throughput_rps", json_real(sum / (double)k));
+    }
+}
+
 /* Oriented objective values of a feasible trial (larger is better); false if one is missing. */
 static bool objective_vector(const struct mp_spec *spec, const struct mp_trial_row *t, double *v)
 {
@@ -306,6 +339,7 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, str
         int64_t confirmed = mp_report_add_confirmation(
             j, spec, row.state == MP_EXPERIMENT_SUCCEEDED, rows, n, runs, n_runs, &winner);
         add_best(j, spec, rows, n, confirmed, &winner);
+        add_confirmed_throughput(j, rows, n, runs, n_runs);
         add_pareto(j, spec, rows, n);
         *out = j;
     }
@@ -321,7 +355,10 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
 {
     const json_t *best = json_object_get(report, "best");
     const json_t *m = json_object_get(best, "metrics");
-    double rps = json_number_value(json_object_get(m, "throughput_rps"));
+    /* A confirmed recommendation is sized on its mean throughput, not on its search figure. */
+    const json_t *mean = json_object_get(json_object_get(best, "confirmed"), "throughput_rps");
+    double rps =
+        json_number_value(json_is_number(mean) ? mean : json_object_get(m, "throughput_rps"));
     if (!json_is_object(best) || !(rps > 0)) {
         return mp_error_set(err, MP_EINVALID,
                             "a capacity plan needs a recommended configuration with a measured "

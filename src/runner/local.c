@@ -123,10 +123,19 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
         bool relative = strchr(prog, '/') && prog[0] != '/';
         if (!path || (!relative && access(path, X_OK) != 0)) {
             const char *why = path ? strerror(errno) : "not found in PATH";
+            /* A program in the service's folder is run as "./prog", as in a shell; say so. */
+            const char *dir = spec->service.workdir ? spec->service.workdir : spec->base_dir;
+            char *here = !path && dir ? mp_xasprintf("%s/%s", dir, prog) : NULL;
+            char *hint =
+                here && access(here, F_OK) == 0
+                    ? mp_xasprintf("; for the one in the service's folder write './%s'", prog)
+                    : mp_xstrdup("");
             const struct mp_node *cmd = mp_doc_get(mp_doc_get(spec->doc, "service"), "command");
-            rc = cmd ? mp_doc_error(err, cmd, "service command '%s': %s", prog, why)
-                     : mp_error_set(err, MP_EINVALID, "%s: service command '%s': %s", spec->source,
-                                    prog, why);
+            rc = cmd ? mp_doc_error(err, cmd, "service command '%s': %s%s", prog, why, hint)
+                     : mp_error_set(err, MP_EINVALID, "%s: service command '%s': %s%s",
+                                    spec->source, prog, why, hint);
+            free(hint);
+            free(here);
         }
         free(path);
     }
@@ -239,6 +248,11 @@ static bool check_exit(struct local_trial *t, int64_t deadline_ns, const char *w
 
 enum ident { ID_OURS, ID_FOREIGN, ID_UNVERIFIED };
 
+static size_t trial_pids(struct local_trial *t, pid_t *pids, size_t cap)
+{
+    return t->cg ? mp_cgroup_pids(t->cg, pids, cap) : mp_proc_tree_pids(t->proc, pids, cap);
+}
+
 static enum ident identify(struct local_trial *t, const struct mp_probe_result *pr)
 {
     enum local_identity mode = t->r->cfg.identity;
@@ -252,8 +266,7 @@ static enum ident identify(struct local_trial *t, const struct mp_probe_result *
         return ID_UNVERIFIED;
     }
     pid_t pids[1024];
-    size_t n = t->cg ? mp_cgroup_pids(t->cg, pids, MP_ARRAY_LEN(pids))
-                     : mp_proc_tree_pids(t->proc, pids, MP_ARRAY_LEN(pids));
+    size_t n = trial_pids(t, pids, MP_ARRAY_LEN(pids));
     return mp_local_socket_owned(t->lease.port, pids, n) ? ID_OURS : ID_FOREIGN;
 }
 
@@ -285,9 +298,20 @@ static void not_ready(struct local_trial *t, const struct probe_seen *seen, doub
                              "within %lld ms for %.1f s",
                              t->lease.port, (long long)svc->probe_timeout_ms, waited_s);
     } else {
-        mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
-                             "not ready after %.1f s: nothing listening on port %d", waited_s,
-                             t->lease.port);
+        /* The usual first-hour mistake: the service listens on its own default port. */
+        pid_t pids[1024];
+        int elsewhere = mp_local_listen_port(pids, trial_pids(t, pids, MP_ARRAY_LEN(pids)));
+        if (elsewhere > 0) {
+            mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
+                                 "not ready after %.1f s: nothing listening on port %d, but the "
+                                 "service listens on port %d: give it the trial's port with "
+                                 "{port} in service.command or service.env, or $MORPHLING_PORT",
+                                 waited_s, t->lease.port, elsewhere);
+        } else {
+            mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
+                                 "not ready after %.1f s: nothing listening on port %d", waited_s,
+                                 t->lease.port);
+        }
     }
 }
 

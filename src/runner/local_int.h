@@ -119,6 +119,9 @@ void mp_local_probe(int port, const char *path, int64_t timeout_ns, struct mp_pr
 /* True when a listening TCP socket on port belongs to one of pids (via /proc/net/tcp{,6} and
  * /proc/PID/fd). */
 bool mp_local_socket_owned(int port, const pid_t *pids, size_t n);
+/* A TCP port on which one of pids listens, or 0 (to tell a service that listens elsewhere than
+ * on its trial's port). */
+int mp_local_listen_port(const pid_t *pids, size_t n);
 
 /* ---- one trial (local.c, local_limits.c) ---- */
 

@@ -293,7 +293,11 @@ static int run_capacity(const struct load_cfg *c, struct mp_measure_opts *mo,
     memset(&cr, 0, sizeof(cr));
     rc = mp_measure_capacity(&co, &cr, stop, err);
     if (rc == 0 || rc == MP_ECANCELLED) {
-        mp_measure_result_metrics(&cr.at_capacity, false, &res->metrics);
+        /* Without a rate at capacity there is no measurement there: zero answers are not zero
+         * latency (a service 50 ms a request under 'p99<=10ms' read p99_ms = 0). */
+        if (cr.at_capacity.requests > 0) {
+            mp_measure_result_metrics(&cr.at_capacity, false, &res->metrics);
+        }
         mp_metrics_set(&res->metrics, "capacity_rps", cr.found ? cr.capacity_rps : 0.0);
         mp_metrics_set(&res->metrics, "saturation_rps", cr.saturation_rps);
         if (rc == 0 && !cr.found) {

@@ -256,8 +256,10 @@ void mp_local_probe(int port, const char *path, int64_t timeout_ns, struct mp_pr
 
 /* ---- socket ownership ---- */
 
-/* Inodes of sockets listening on port (state 0A) in a /proc/net/tcp-format file. */
-static size_t listen_inodes(const char *file, int port, unsigned long *ino, size_t n, size_t max)
+/* Inodes (and ports) of sockets listening on port, or on any port when port is 0 (state 0A), in
+ * a /proc/net/tcp-format file. */
+static size_t listen_inodes(const char *file, int port, unsigned long *ino, int *ports, size_t n,
+                            size_t max)
 {
     FILE *f = fopen(file, "re");
     if (!f) {
@@ -272,7 +274,9 @@ static size_t listen_inodes(const char *file, int port, unsigned long *ino, size
             continue;
         }
         const char *colon = strrchr(local, ':');
-        if (st == 0x0A && colon && strtol(colon + 1, NULL, 16) == port && inode) {
+        long p = colon ? strtol(colon + 1, NULL, 16) : -1;
+        if (st == 0x0A && p > 0 && (port == 0 || p == port) && inode) {
+            ports[n] = (int)p;
             ino[n++] = inode;
         }
     }
@@ -280,17 +284,18 @@ static size_t listen_inodes(const char *file, int port, unsigned long *ino, size
     return n;
 }
 
-static bool pid_has_socket(pid_t pid, const unsigned long *ino, size_t n)
+/* Index in ino of a socket that pid holds, or -1. */
+static int pid_socket(pid_t pid, const unsigned long *ino, size_t n)
 {
     char dir[64];
     snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
     DIR *d = opendir(dir);
     if (!d) {
-        return false;
+        return -1;
     }
-    bool found = false;
+    int found = -1;
     struct dirent *e;
-    while (!found && (e = readdir(d))) {
+    while (found < 0 && (e = readdir(d))) {
         char path[320], target[64];
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         ssize_t len = readlink(path, target, sizeof(target) - 1);
@@ -300,8 +305,8 @@ static bool pid_has_socket(pid_t pid, const unsigned long *ino, size_t n)
         target[len] = '\0';
         unsigned long inode = 0;
         if (sscanf(target, "socket:[%lu]", &inode) == 1) {
-            for (size_t i = 0; i < n && !found; i++) {
-                found = ino[i] == inode;
+            for (size_t i = 0; i < n && found < 0; i++) {
+                found = ino[i] == inode ? (int)i : -1;
             }
         }
     }
@@ -309,15 +314,28 @@ static bool pid_has_socket(pid_t pid, const unsigned long *ino, size_t n)
     return found;
 }
 
-bool mp_local_socket_owned(int port, const pid_t *pids, size_t n)
+/* The port of a listening socket on port (0: any) that belongs to one of pids, or 0. */
+static int owned_listen_port(int port, const pid_t *pids, size_t n)
 {
-    unsigned long ino[32];
-    size_t k = listen_inodes("/proc/net/tcp", port, ino, 0, MP_ARRAY_LEN(ino));
-    k = listen_inodes("/proc/net/tcp6", port, ino, k, MP_ARRAY_LEN(ino));
+    unsigned long ino[512];
+    int ports[512];
+    size_t k = listen_inodes("/proc/net/tcp", port, ino, ports, 0, MP_ARRAY_LEN(ino));
+    k = listen_inodes("/proc/net/tcp6", port, ino, ports, k, MP_ARRAY_LEN(ino));
     for (size_t i = 0; i < n && k > 0; i++) {
-        if (pid_has_socket(pids[i], ino, k)) {
-            return true;
+        int at = pid_socket(pids[i], ino, k);
+        if (at >= 0) {
+            return ports[at];
         }
     }
-    return false;
+    return 0;
+}
+
+bool mp_local_socket_owned(int port, const pid_t *pids, size_t n)
+{
+    return port > 0 && owned_listen_port(port, pids, n) == port;
+}
+
+int mp_local_listen_port(const pid_t *pids, size_t n)
+{
+    return owned_listen_port(0, pids, n);
 }

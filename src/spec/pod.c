@@ -624,7 +624,11 @@ static int configure(const struct mp_spec *spec, const double *x, json_t *pod, j
                      const char *name, const struct mp_pod_mapping *m, struct mp_error *err)
 {
     struct elems args = {0}, env = {0};
-    int rc = deploy_elems(spec, x, m->port, MP_DEPLOY_PORTABLE, false, &args, &env, err);
+    /* Without a port of its own the mapping keeps the container's (a Service targets it). */
+    json_t *has = json_object_get(json_array_get(json_object_get(c, "ports"), 0), "containerPort");
+    json_int_t cp = json_is_integer(has) ? json_integer_value(has) : 0;
+    int port = m->port > 0 ? m->port : cp >= 1 && cp <= 65535 ? (int)cp : 8080;
+    int rc = deploy_elems(spec, x, port, MP_DEPLOY_PORTABLE, false, &args, &env, err);
     json_t *own = json_object_get(c, "args");
     if (rc == 0 && json_is_array(own) && json_array_size(own) > 0) {
         rc = merge_args(own, &args, name, err);
@@ -633,7 +637,7 @@ static int configure(const struct mp_spec *spec, const double *x, json_t *pod, j
     }
     if (rc == 0) {
         set_env(c, &env);
-        set_port(c, m->port);
+        set_port(c, port);
         struct wanted w;
         wanted_of(spec, x, &w);
         rc = set_resources(c, &w, m, err);

@@ -245,7 +245,7 @@ struct mp_gpu_label {
     const char *label; /* the node label's value, "Tesla-T4" */
 };
 struct mp_pod_mapping {
-    int port;                 /* the service's port ({port}, containerPort); 0: 8080 */
+    int port; /* the service's port ({port}, containerPort); 0: the container's, else 8080 */
     const char *gpu_resource; /* whole GPUs; NULL: "nvidia.com/gpu" */
     enum mp_gpu_sharing sharing;
     double gpu_memory_mib;           /* one GPU's memory (HAMi, Aliyun) */

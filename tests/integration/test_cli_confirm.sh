@@ -63,6 +63,15 @@ check "feasible means SUCCEEDED" \
     "$(printf '%s' "$json" | jq '[.trials[] | select(.state == "SUCCEEDED")] | length')" \
     "$(printf '%s' "$json" | jq '[.trials[] | select(.feasible)] | length')"
 
+# The capacity plan of a confirmed recommendation rests on its mean throughput (the replay's
+# measurements repeat the trial's row, so that mean is the trial's figure).
+plan=$("$MORPHLING" show replay-demo --json --target-rps 1000)
+check "best.confirmed has the mean throughput" \
+    "$(printf '%s' "$plan" | jq '.best.metrics.throughput_rps * 1000 | round')" \
+    "$(printf '%s' "$plan" | jq '.best.confirmed.throughput_rps * 1000 | round')"
+check "the capacity plan uses it" "$(printf '%s' "$plan" | jq '.best.confirmed.throughput_rps')" \
+    "$(printf '%s' "$plan" | jq '.capacity_plan.replica_rps')"
+
 out=$("$MORPHLING" show replay-demo)
 check_contains "show has the confirmation table" "Confirmation (done)" "$out"
 check "show marks the recommended trial" 1 "$(printf '%s\n' "$out" | grep -c '  recommended$')"

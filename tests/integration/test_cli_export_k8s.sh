@@ -146,6 +146,13 @@ check "args merged flag by flag" '["--model","mnist","--workers","1","--log=info
 check "the port replaced, its name kept" '[{"containerPort":9000,"name":"http"}]' "$(jq -c "$t.containers[0].ports" "$WORK/merged.json")"
 check "replicas of the capacity plan (1000 req/s, 100 per replica, 20 % headroom)" 12 \
     "$(jq '.spec.replicas' "$WORK/merged.json")"
+# Without --port the base's containerPort stays (a Service targets it), in the args too.
+sed -e 's|containerPort: 8080|containerPort: 7070|' "$WORK/deploy-args.yaml" >"$WORK/deploy-7070.yaml"
+"$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy-7070.yaml" --container server \
+    >"$WORK/kept.json" 2>/dev/null
+check "the base's port is kept" '[{"containerPort":7070,"name":"http"}]' "$(jq -c "$t.containers[0].ports" "$WORK/kept.json")"
+check "... and given to the service" '["--model","mnist","--workers","1","--log=info","--port","7070"]' \
+    "$(jq -c "$t.containers[0].args" "$WORK/kept.json")"
 
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy.yaml" >/dev/null 2>"$WORK/err"
 check "two containers and none named exits 2" 2 "$?"

@@ -43,6 +43,15 @@ kill -INT $pid
 wait $pid
 check "SIGINT exits 130" 130 "$?"
 check "SIGINT leaves it INTERRUPTED" INTERRUPTED "$("$MORPHLING" show replay-demo --json | jq -r .state)"
+# The trials in flight stay RUNNING in the store (they run again); show and list do not count
+# them as done, nor as running.
+inflight=$("$MORPHLING" show replay-demo --json | jq '.counts.running')
+check_true "trials were in flight at the SIGINT ($inflight)" [ "$inflight" -gt 0 ]
+out=$("$MORPHLING" show replay-demo)
+check_contains "show counts them as interrupted" "; $inflight interrupted, to run again)" "$out"
+check "... with a note in each of their rows" "$inflight" \
+    "$(printf '%s\n' "$out" | grep -c 'interrupted; runs again when the experiment continues')"
+check_contains "list counts the trials done" " $(terminal)/24 " "$("$MORPHLING" list)"
 
 out=$("$MORPHLING" run "$WORK/spec.yaml" 2>&1); rc=$?
 check "resumed run exits 0" 0 "$rc"

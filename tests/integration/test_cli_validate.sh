@@ -143,6 +143,13 @@ sed 's/sleep/\/nonexistent\/bin/; s/body_text.*}}/}}/' "$WORK/inline.yaml" >"$WO
 err=$("$MORPHLING" validate "$WORK/nocmd.yaml" 2>&1); rc=$?
 check "a missing service command exits 2" 2 "$rc"
 check_contains "... at service.command" "$WORK/nocmd.yaml:2:20: 'service.command': service command '/nonexistent/bin'" "$err"
+# A program next to the spec, written without './', is looked up in PATH, as a shell would: the
+# error says how to name the one that is there.
+sed 's/sleep/my-server.sh/; s/body_text.*}}/}}/' "$WORK/inline.yaml" >"$WORK/here.yaml"
+printf '#!/bin/sh\n' >"$WORK/my-server.sh" && chmod +x "$WORK/my-server.sh"
+err=$("$MORPHLING" validate "$WORK/here.yaml" 2>&1); rc=$?
+check "a program of the spec's folder without ./ exits 2" 2 "$rc"
+check_contains "... and says to write ./" "'my-server.sh': not found in PATH; for the one in the service's folder write './my-server.sh'" "$err"
 
 out=$("$MORPHLING" validate --json "$WORK/bad.yaml" 2>/dev/null)
 check "validate --json reports invalid" false "$(printf '%s' "$out" | jq .valid)"

@@ -25,7 +25,11 @@ done
 
 # An SLO no rate can meet (every request takes 2 ms): exit 1, found false.
 run_load "$WORK/none.json" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p50<=1ms' \
-    --max-time 20s --json
+    --max-time 20s --json --result "$WORK/none-result.json"
+# ... and its --result (what the kubernetes runner records) has no latency of 0 ms.
+check "impossible SLO: --result has no latency nor throughput" '{"found":false,"m":false}' \
+    "$(jq -c '{found: .capacity.found, m: (.metrics | has("p99_ms") or has("throughput_rps"))}' \
+        "$WORK/none-result.json")"
 check_contains "impossible SLO: not found" '"found":false' "$(cat "$WORK/none.json")"
 # Nothing found: no latency at capacity (it gave the last failed run's) and not converged.
 check_true "impossible SLO: latency_us null, converged false" \

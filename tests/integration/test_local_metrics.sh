@@ -47,6 +47,16 @@ check_true "capacity metrics without bounds: $(jq -c .metrics "$WORK/c.json")" \
     jq -e '.metrics | .capacity_rps > 0 and has("p99_ms") and (has("p99_ms_upper") | not)' \
     "$WORK/c.json"
 
+# No rate meets the SLO (5 ms a request, p99 <= 1 ms): there is no measurement at capacity, so
+# no latency or throughput is recorded (zero answers are not zero latency), only capacity_rps = 0.
+sed 's/p99<=100ms/p99<=1ms/; s/max_time: [^,}]*//' "$WORK/cap.yaml" >"$WORK/none.yaml"
+sed -i 's/slo: "p99<=1ms"}/slo: "p99<=1ms", max_time: 4s}/' "$WORK/none.yaml"
+run_trial "$WORK/n.json" "$WORK/none.yaml" $SET
+expect_class "$WORK/n.json" SLO_VIOLATED
+check "nothing met: capacity_rps 0" 0 "$(field "$WORK/n.json" .metrics.capacity_rps)"
+check "nothing met: no latency nor throughput recorded ($(jq -c .metrics "$WORK/n.json"))" \
+    false "$(jq '.metrics | has("p99_ms") or has("throughput_rps")' "$WORK/n.json")"
+
 # Placement holds in capacity mode too: with disjoint cpusets the load generator's threads are
 # pinned to the CPUs left to it (only the measure mode pinned them; the search's generator ran on
 # the service's CPU as well). Seen from outside: some thread's allowed CPUs differ from the

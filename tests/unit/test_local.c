@@ -297,6 +297,54 @@ static void test_startup_timeout_and_grace(void **state)
     release(&f);
 }
 
+/* A free TCP port outside the runner's lease range (the kernel's ephemeral range). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* A service that listens on a port of its own instead of {port} is told so, with the port. */
+static void test_listening_elsewhere_named(void **state)
+{
+    (void)state;
+    char *fake = fake_service();
+    if (!fake) {
+        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
+        skip();
+    }
+    int port = free_port();
+    char *yaml = mp_xasprintf("name: elsewhere\n"
+                              "service:\n"
+                              "  command: [\"%s\", \"--port\", \"%d\", \"--workers\", \"{w}\"]\n"
+                              "  readiness: {http: /healthz, interval: 50ms, timeout: 200ms, "
+                              "startup_timeout: 1s}\n"
+                              "parameters:\n"
+                              "  - {name: w, type: int, min: 1, max: 2}\n"
+                              "objective: {metric: throughput_rps}\n"
+                              "runner:\n"
+                              "  grace_period: 300ms\n",
+                              fake, port);
+    struct fixture f = {0};
+    setup_spec(&f, yaml);
+    double x[] = {1};
+    assert_int_equal(run(&f, x, NULL), 0);
+    char *want = mp_xasprintf("but the service listens on port %d: give it the trial's port "
+                              "with {port}",
+                              port);
+    expect_failure(&f, MP_FAILURE_STARTUP_TIMEOUT, want);
+    free(want);
+    release(&f);
+    free(yaml);
+    free(fake);
+}
+
 static void test_trial_deadline_while_starting(void **state)
 {
     (void)state;
@@ -835,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_startup_timeout_and_grace),
         cmocka_unit_test(test_cancel_while_starting),
         cmocka_unit_test(test_trial_deadline_while_starting),
+        cmocka_unit_test(test_listening_elsewhere_named),
         cmocka_unit_test(test_port_taken_is_infra),
         cmocka_unit_test(test_probe_parsing),
         cmocka_unit_test(test_port_leases_distinct),

@@ -63,6 +63,24 @@ static void capacity_plan_limits(void **state)
     json_decref(rep);
 }
 
+/* A confirmed recommendation is sized on its mean throughput over its measurements, not on the
+ * search's figure (the luckiest one): 1000 requests/s with 20 % headroom on the search's 308.75
+ * was 4 replicas; on the confirmed 260.65 it is 5. */
+static void capacity_plan_confirmed_mean(void **state)
+{
+    (void)state;
+    json_t *rep = json_loads("{\"best\":{\"metrics\":{\"throughput_rps\":308.75},"
+                             "\"confirmed\":{\"mean\":8248.4,\"throughput_rps\":260.65}}}",
+                             0, NULL);
+    assert_non_null(rep);
+    struct mp_error err = {0};
+    assert_int_equal(mp_report_capacity_plan(rep, 1000, 0.2, &err), 0);
+    const json_t *plan = json_object_get(rep, "capacity_plan");
+    assert_float_equal(json_number_value(json_object_get(plan, "replica_rps")), 260.65, 1e-9);
+    assert_int_equal(json_integer_value(json_object_get(plan, "replicas")), 5);
+    json_decref(rep);
+}
+
 /* The replicas are those of the exact quotient: 100 requests/s with 10 % headroom on 10 each is
  * 11 replicas, though 100 * (1 + 0.1) / 10 is 11.000000000000002 in doubles (ceil: 12). */
 static void capacity_plan_exact(void **state)
@@ -246,6 +264,7 @@ int main(void)
         cmocka_unit_test(pareto_from_report),
         cmocka_unit_test(capacity_plan_limits),
         cmocka_unit_test(capacity_plan_exact),
+        cmocka_unit_test(capacity_plan_confirmed_mean),
         cmocka_unit_test(trial_notes),
         cmocka_unit_test(csv_cells),
         cmocka_unit_test(trial_columns),
