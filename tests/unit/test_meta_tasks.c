@@ -15,6 +15,7 @@
 
 #include "meta/meta.h"
 #include "meta_family.h"
+#include "testlib.h"
 
 static void test_alignment(void **state)
 {
@@ -454,19 +455,6 @@ static void test_refused_task_adds_no_choice(void **state)
     mp_space_release(&s2);
 }
 
-static void add_choices_param(struct mp_space *s, const char *name, const char *const *c, size_t n)
-{
-    struct mp_param p = {0};
-    p.name = mp_xstrdup(name);
-    p.type = MP_PARAM_CATEGORICAL;
-    p.choices = mp_xcalloc(n, sizeof(char *));
-    for (size_t k = 0; k < n; k++) {
-        p.choices[k] = mp_xstrdup(c[k]);
-    }
-    p.n_choices = n;
-    mp_space_add(s, &p);
-}
-
 /* Wide categorical columns: an id column of 20,000 distinct texts took 2 * 10^8 comparisons
  * before the choice cap refused it (10^5: minutes), and 64 parameters of 256 choices make 16,384
  * network inputs per point, so that a few thousand points took gigabytes to encode. */
@@ -500,7 +488,7 @@ static void test_wide_categorical(void **state)
     for (size_t i = 0; i < D; i++) {
         char name[16];
         snprintf(name, sizeof(name), "p%zu", i);
-        add_choices_param(&s, name, (const char *const *)names, C);
+        add_choices(&s, name, (const char *const *)names, C);
     }
     double *x = mp_xcalloc((size_t)N * D, sizeof(double)), *y = mp_xcalloc(N, sizeof(double));
     for (size_t r = 0; r < N; r++) {

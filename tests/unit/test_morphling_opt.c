@@ -19,6 +19,7 @@
 #include "meta_family.h"
 #include "optimizer/optimizer.h"
 #include "optlib.h"
+#include "testlib.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 size_t __sanitizer_get_current_allocated_bytes(void); /* <sanitizer/allocator_interface.h> */
@@ -435,19 +436,6 @@ static void test_continuous_space(void **state)
     mp_space_release(&s);
 }
 
-static void add_choice_param(struct mp_space *s, const char *name, char *const *c, size_t n)
-{
-    struct mp_param p = {0};
-    p.name = mp_xstrdup(name);
-    p.type = MP_PARAM_CATEGORICAL;
-    p.choices = mp_xcalloc(n, sizeof(char *));
-    for (size_t k = 0; k < n; k++) {
-        p.choices[k] = mp_xstrdup(c[k]);
-    }
-    p.n_choices = n;
-    mp_space_add(s, &p);
-}
-
 /* A model of 64 categorical parameters of 256 choices has 16,384 inputs: enumerating a space of
  * 4,096 of its configurations took 512 MiB (200,000: 24 GiB). Such a space is searched by
  * random candidates instead, in bounded memory. */
@@ -463,8 +451,9 @@ static void test_wide_model_bounded(void **state)
     for (size_t i = 0; i < D; i++) {
         char name[16];
         snprintf(name, sizeof(name), "p%zu", i);
-        add_choice_param(&train, name, names, C);
-        add_choice_param(&space, name, names, i < 2 ? 64 : 1); /* 4,096 configurations */
+        add_choices(&train, name, (const char *const *)names, C);
+        add_choices(&space, name, (const char *const *)names,
+                    i < 2 ? 64 : 1); /* 4,096 configurations */
     }
     double *x = mp_xcalloc((size_t)N * D, sizeof(double)), *y = mp_xcalloc(N, sizeof(double));
     for (size_t r = 0; r < N; r++) {

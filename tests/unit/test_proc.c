@@ -82,6 +82,20 @@ static struct mp_proc *spawn_antics(const char *mode, const char *arg, size_t lo
     return p;
 }
 
+/* Spawns /bin/sh -c script. */
+static struct mp_proc *spawn_sh(const char *script)
+{
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    struct mp_proc_opts o = {0};
+    o.argv = argv;
+    struct mp_proc *p = NULL;
+    struct mp_error err = {0, ""};
+    if (mp_proc_spawn(&o, &p, &err) != 0) {
+        fail_msg("spawn sh -c '%s': %s", script, err.msg);
+    }
+    return p;
+}
+
 /* Polls until the tree has at least n live processes (children start asynchronously). */
 static int wait_tree(struct mp_proc *p, int n)
 {
@@ -204,14 +218,7 @@ static void test_exec_stuck_frozen(void **state)
 static void test_shim_killed_by_service(void **state)
 {
     (void)state;
-    const char *argv[] = {"/bin/sh", "-c", "kill -9 $PPID; sleep 30", NULL};
-    struct mp_proc_opts o = {0};
-    o.argv = argv;
-    struct mp_proc *p = NULL;
-    struct mp_error err = {0, ""};
-    if (mp_proc_spawn(&o, &p, &err) != 0) {
-        fail_msg("spawn: %s", err.msg);
-    }
+    struct mp_proc *p = spawn_sh("kill -9 $PPID; sleep 30");
     int status = 0;
     bool exited = mp_proc_wait(p, mp_mono_ns() + 10 * SEC, &status);
     assert_int_equal(mp_proc_finish(p, mp_mono_ns() + 10 * SEC, NULL), 0);
@@ -226,14 +233,7 @@ static void test_shim_killed_by_service(void **state)
 static void test_shim_stopped_by_service(void **state)
 {
     (void)state;
-    const char *argv[] = {"/bin/sh", "-c", "kill -STOP $PPID; exit 4", NULL};
-    struct mp_proc_opts o = {0};
-    o.argv = argv;
-    struct mp_proc *p = NULL;
-    struct mp_error err = {0, ""};
-    if (mp_proc_spawn(&o, &p, &err) != 0) {
-        fail_msg("spawn: %s", err.msg);
-    }
+    struct mp_proc *p = spawn_sh("kill -STOP $PPID; exit 4");
     usleep(300000);
     int rc = mp_proc_finish(p, mp_mono_ns() + 5 * SEC, NULL);
     int status = 0;
