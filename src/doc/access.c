@@ -32,6 +32,12 @@ struct mp_node *mp_doc_get(const struct mp_node *map, const char *key)
     return NULL;
 }
 
+const struct mp_node *mp_doc_value(const struct mp_node *map, const char *key)
+{
+    const struct mp_node *v = mp_doc_get(map, key);
+    return mp_doc_is_null(v) ? NULL : v;
+}
+
 int mp_doc_check_keys(const struct mp_node *map, const char *const *known, struct mp_error *err)
 {
     if (!map || map->kind != MP_NODE_MAP) {

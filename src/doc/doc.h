@@ -44,6 +44,9 @@ void mp_doc_free(struct mp_node *root);
 
 /* Map lookup; NULL when absent or when node is not a map. */
 struct mp_node *mp_doc_get(const struct mp_node *map, const char *key);
+/* The value of key in map, NULL when absent or null (`key:`, `key: ~`): for optional keys
+ * whose null means "the default". */
+const struct mp_node *mp_doc_value(const struct mp_node *map, const char *key);
 /* Rejects keys of map not in known[] (NULL-terminated), suggesting the closest. */
 int mp_doc_check_keys(const struct mp_node *map, const char *const *known,
                       struct mp_error *err) MP_WUR;

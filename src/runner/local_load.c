@@ -123,8 +123,8 @@ static int refuse_other_mode(const struct mp_node *m, int mode, struct mp_error 
 {
     const char *const *keys = mode == LOAD_CAPACITY ? measure_keys : capacity_keys;
     for (size_t i = 0; keys[i]; i++) {
-        const struct mp_node *n = mp_doc_get(m, keys[i]);
-        if (n && !mp_doc_is_null(n)) {
+        const struct mp_node *n = mp_doc_value(m, keys[i]);
+        if (n) {
             return mode == LOAD_CAPACITY
                        ? mp_doc_error(err, n,
                                       "not used with mode: capacity (the capacity search sets "

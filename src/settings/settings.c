@@ -136,8 +136,8 @@ int mp_settings_parse(const struct mp_node *block, const struct mp_setting *tabl
         rc = mp_doc_check_keys(block, keys, err);
     }
     for (size_t k = 0; rc == 0 && k < n; k++) {
-        const struct mp_node *v = mp_doc_get(block, table[k].name);
-        if (v && !mp_doc_is_null(v)) {
+        const struct mp_node *v = mp_doc_value(block, table[k].name);
+        if (v) {
             rc = read_one(&table[k], v, base, err);
         }
     }

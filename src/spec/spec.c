@@ -454,13 +454,6 @@ static int parse_cost(struct mp_spec *spec, const struct mp_node *n, struct mp_e
     return 0;
 }
 
-/* A key's value, NULL when absent or null (as in the settings blocks). */
-static const struct mp_node *value(const struct mp_node *map, const char *key)
-{
-    const struct mp_node *v = mp_doc_get(map, key);
-    return mp_doc_is_null(v) ? NULL : v;
-}
-
 /* algorithm.confirm: {top, runs, max_runs, max_uncertainty}, or false. Defaults: 3 candidates,
  * 2 runs each, up to 4 while the leader's figure is not known within 5 %; off for the replay
  * runner, whose recorded figures do not change when re-read. */
@@ -486,11 +479,11 @@ static int parse_confirm(struct mp_spec *spec, const struct mp_node *n, struct m
         return 0;
     }
     if ((rc = mp_doc_check_keys(n, keys, err)) != 0 ||
-        (rc = mp_doc_int(value(n, "top"), 0, 100, &spec->confirm_top, err)) != 0 ||
-        (rc = mp_doc_int(value(n, "runs"), 1, 100, &spec->confirm_runs, err)) != 0) {
+        (rc = mp_doc_int(mp_doc_value(n, "top"), 0, 100, &spec->confirm_top, err)) != 0 ||
+        (rc = mp_doc_int(mp_doc_value(n, "runs"), 1, 100, &spec->confirm_runs, err)) != 0) {
         return rc;
     }
-    const struct mp_node *mr = value(n, "max_runs");
+    const struct mp_node *mr = mp_doc_value(n, "max_runs");
     spec->confirm_max_runs =
         spec->confirm_runs > spec->confirm_max_runs ? spec->confirm_runs : spec->confirm_max_runs;
     if ((rc = mp_doc_int(mr, 1, 100, &spec->confirm_max_runs, err)) != 0) {
@@ -500,10 +493,10 @@ static int parse_confirm(struct mp_spec *spec, const struct mp_node *n, struct m
         return mp_doc_error(err, mr, "max_runs (%lld) must be at least runs (%lld)",
                             (long long)spec->confirm_max_runs, (long long)spec->confirm_runs);
     }
-    if (value(n, "top") == NULL && replay) {
+    if (mp_doc_value(n, "top") == NULL && replay) {
         spec->confirm_top = 3;
     }
-    const struct mp_node *u = value(n, "max_uncertainty");
+    const struct mp_node *u = mp_doc_value(n, "max_uncertainty");
     if (u && ((rc = mp_doc_number(u, &spec->max_uncertainty, err)) != 0 ||
               !(spec->max_uncertainty > 0 && spec->max_uncertainty <= 1))) {
         return rc ? rc : mp_doc_error(err, u, "expected a fraction in (0, 1]");
