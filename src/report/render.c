@@ -100,9 +100,17 @@ static void print_confirmation(FILE *f, const json_t *r)
     long long max_runs = json_integer_value(json_object_get(c, "max_runs"));
     fprintf(f, "Confirmation (%s): the best ", json_string_value(json_object_get(c, "state")));
     if (json_array_size(cands) == 1) {
-        fprintf(f, "trial measured %lld more times", runs);
+        fprintf(f, "trial measured ");
     } else {
-        fprintf(f, "%zu trials measured %lld more times each", json_array_size(cands), runs);
+        fprintf(f, "%zu trials measured ", json_array_size(cands));
+    }
+    if (runs == 1) {
+        fprintf(f, "once more");
+    } else {
+        fprintf(f, "%lld more times", runs);
+    }
+    if (json_array_size(cands) > 1) {
+        fprintf(f, " each");
     }
     if (max_runs > runs) {
         fprintf(f, " (up to %lld while the leader's 95 %% interval is wider than +-%.1f %%)",

@@ -85,6 +85,11 @@ sed -e 's|name: replay-demo|name: one-candidate|' -e 's|delay: 1s|delay: 1ms|' \
 "$MORPHLING" run "$WORK/one.yaml" --quiet >/dev/null 2>&1
 check_contains "show: one candidate" "Confirmation (done): the best trial measured 2 more times (" \
     "$("$MORPHLING" show one-candidate)"
+sed -e 's|name: one-candidate|name: one-run|' "$WORK/one.yaml" >"$WORK/one-run.yaml"
+"$MORPHLING" run "$WORK/one-run.yaml" --quiet --set algorithm.confirm.runs=1 \
+    --set algorithm.confirm.max_runs=1 >/dev/null 2>&1
+check_contains "show: one run" "Confirmation (done): the best trial measured once more" \
+    "$("$MORPHLING" show one-run)"
 
 "$MORPHLING" validate "$WORK/spec.yaml" --set algorithm.confirm.runs=0 >/dev/null 2>"$WORK/err"
 check "confirm.runs = 0 is refused with exit 2" 2 "$?"
