@@ -152,10 +152,13 @@ int mp_cli_add_files(const char *verb, const char *path, const char *suffix, siz
 struct mp_cli_progress {
     const char *what; /* "bench-search", borrowed */
     size_t total, done;
-    int64_t t0_ns, last_ns;
+    int64_t t0_ns, last_ns, step_ns; /* started, last drawn, last step */
     bool quiet, tty, drawn;
 };
 void mp_cli_progress_start(struct mp_cli_progress *p, const char *what, size_t total, bool quiet);
+/* Ends this bar and starts one for the next kind of work, whose clock runs from this bar's last
+ * step: the new bar's first step took the time between (its time left is not "about 0s"). */
+void mp_cli_progress_next(struct mp_cli_progress *p, const char *what, size_t total);
 /* done of total steps are finished; fmt (may be NULL) says what the last one was. */
 void mp_cli_progress_step(struct mp_cli_progress *p, size_t done, const char *fmt, ...)
     MP_PRINTF(3, 4);

@@ -143,9 +143,7 @@ static void confirm_progress(void *ctx, const struct mp_spec *spec, int64_t numb
 {
     struct mp_cli_progress *p = ctx;
     if (strcmp(p->what, "confirm") != 0) {
-        bool quiet = p->quiet;
-        mp_cli_progress_end(p);
-        mp_cli_progress_start(p, "confirm", total, quiet);
+        mp_cli_progress_next(p, "confirm", total);
     }
     struct mp_buf note = MP_BUF_INIT;
     double v = 0;

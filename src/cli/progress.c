@@ -23,6 +23,16 @@ void mp_cli_progress_start(struct mp_cli_progress *p, const char *what, size_t t
     p->tty = isatty(STDERR_FILENO) == 1;
 }
 
+void mp_cli_progress_next(struct mp_cli_progress *p, const char *what, size_t total)
+{
+    int64_t from = p->step_ns;
+    mp_cli_progress_end(p);
+    mp_cli_progress_start(p, what, total, p->quiet);
+    if (from) {
+        p->t0_ns = from;
+    }
+}
+
 /* "about 1m20s left", from the mean time per step so far. */
 static void time_left(const struct mp_cli_progress *p, char *buf, size_t len)
 {
@@ -44,6 +54,7 @@ void mp_cli_progress_step(struct mp_cli_progress *p, size_t done, const char *fm
     int64_t now = mp_mono_ns();
     bool tenth = p->total && 10 * done / p->total != 10 * p->done / p->total;
     p->done = done;
+    p->step_ns = now;
     bool due = done >= p->total || !p->last_ns ||
                (p->tty ? now - p->last_ns >= REDRAW_NS : tenth || now - p->last_ns >= LINE_NS);
     if (p->quiet || !due) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for src/cli's option parser: every kind of option, the forms of a value, defaults,
  * required options, operand counts and the errors for mistakes; and that the real verb tables
- * are well formed (every default parses, no option is listed twice). */
+ * are well formed (every default parses, no option is listed twice); the progress bars' clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -236,6 +237,45 @@ static void verb_tables_are_well_formed(void **state)
     assert_null(mp_cli_lookup(2, typo, &used));
 }
 
+/* Runs a bar of one step, then a second bar, as `run` does when its confirmation starts;
+ * returns what they printed on stderr (not a terminal here). */
+static char *two_bars(int64_t first_step_ago_ns)
+{
+    char path[] = "/tmp/test_cli_progress_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    struct mp_cli_progress p;
+    mp_cli_progress_start(&p, "run", 1, false);
+    mp_cli_progress_step(&p, 1, "trial 1");
+    p.step_ns -= first_step_ago_ns;
+    mp_cli_progress_next(&p, "confirm", 4);
+    mp_cli_progress_step(&p, 1, "trial 1 run 1");
+    mp_cli_progress_end(&p);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char *text = mp_xcalloc(4096, 1);
+    assert_true(pread(fd, text, 4095, 0) > 0);
+    close(fd);
+    unlink(path);
+    return text;
+}
+
+/* The next bar's clock runs from the last step of the one before: its first step took the time
+ * between, so the time left is not "about 0s" when that step finishes. */
+static void next_bar_keeps_the_clock(void **state)
+{
+    (void)state;
+    char *text = two_bars(INT64_C(20000000000));
+    assert_non_null(strstr(text, "run: 1/1 (100 %): trial 1\n"));
+    /* 20 s for the first of 4 steps: 3 more take about a minute. */
+    assert_non_null(strstr(text, "confirm: 1/4 (25 %), about 1m00s left: trial 1 run 1\n"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +284,7 @@ int main(void)
         cmocka_unit_test(mistakes_are_usage_errors),
         cmocka_unit_test(help_is_not_an_error),
         cmocka_unit_test(verb_tables_are_well_formed),
+        cmocka_unit_test(next_bar_keeps_the_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
