@@ -338,9 +338,12 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
         fprintf(f, "Not confirmed: no candidate met every constraint in all its measurements "
                    "(or the confirmation has not finished); this is the search's best.\n");
     }
+    /* The search's measurement of the trial, below; confirmed figures above do not rest on it. */
     if (json_is_false(json_object_get(best, "settled"))) {
-        fprintf(f, "Warning: this trial's measurement did not settle; its figures are "
-                   "uncertain.\n");
+        fprintf(f, json_is_object(conf) ? "Note: the search's measurement below did not settle; "
+                                          "the confirmed figures above do not depend on it.\n"
+                                        : "Warning: the search's measurement below did not "
+                                          "settle; its figures are uncertain.\n");
     }
     fprintf(f, "Measured in the search (trial %lld):\n  %-26s %s   (objective, %s)\n",
             (long long)json_integer_value(json_object_get(best, "number")), metric,

@@ -150,6 +150,36 @@ static void trial_notes(void **state)
     free(text);
 }
 
+/* An unsettled search measurement of the recommended trial is a warning unless the trial was
+ * confirmed: then the confirmed figures stand and the note says the search's figure is the
+ * unsettled one (it read as if the confirmed figures were uncertain). */
+static void unsettled_recommendation(void **state)
+{
+    (void)state;
+    static const char *const base =
+        "{\"objective\":{\"metric\":\"t\",\"direction\":\"maximize\"},\"best\":{\"number\":2,"
+        "\"settled\":false,\"params\":{\"cpu\":1},\"metrics\":{\"t\":10},\"search_value\":10%s}}";
+    char json[512];
+    snprintf(json, sizeof(json), base, "");
+    char *text = rendered(mp_report_print_recommendation, json);
+    if (!strstr(text, "Warning: the search's measurement below did not settle; its figures are "
+                      "uncertain.\nMeasured in the search (trial 2):")) {
+        fail_msg("unconfirmed: %s", text);
+    }
+    free(text);
+    snprintf(json, sizeof(json), base,
+             ",\"confirmed\":{\"runs\":5,\"passes\":5,\"mean\":9,\"stddev\":0.5,\"min\":8.5,"
+             "\"max\":9.6,\"interval\":0.02}");
+    text = rendered(mp_report_print_recommendation, json);
+    if (!strstr(text, "Confirmed over 5 measurements") ||
+        !strstr(text, "Note: the search's measurement below did not settle; the confirmed figures "
+                      "above do not depend on it.\nMeasured in the search (trial 2):") ||
+        strstr(text, "Warning")) {
+        fail_msg("confirmed: %s", text);
+    }
+    free(text);
+}
+
 /* A parameter's column is as wide as its longest value, so the columns stay aligned. */
 static void trial_columns(void **state)
 {
@@ -268,6 +298,7 @@ int main(void)
         cmocka_unit_test(trial_notes),
         cmocka_unit_test(csv_cells),
         cmocka_unit_test(trial_columns),
+        cmocka_unit_test(unsettled_recommendation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
