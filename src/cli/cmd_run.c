@@ -266,7 +266,8 @@ const struct mp_verb mp_verb_run = {
         "every trial. When the store "
         "holds an unfinished experiment of the same name with the same spec, it continues where "
         "that one stopped (Ctrl-C, a crash, kill -9) and ends with exactly max_trials trials; a "
-        "finished one is reported again; a changed spec is refused unless --restart.\n\n"
+        "finished one is reported again; a changed spec is refused unless --restart, but a larger "
+        "algorithm.max_trials continues it, finished or not.\n\n"
         "Progress goes to stderr, one line per trial (a bar on a terminal); the recommendation "
         "to stdout. Ctrl-C stops after cancelling the running trials (exit status 130).",
     .opts = run_opts,

@@ -61,6 +61,9 @@ struct engine {
     pthread_t beat;
     bool beating, beat_stop;
     pthread_cond_t beat_cond; /* signalled to stop; with lock */
+    /* The spec to store once the experiment is claimed: it differs from the stored one in
+     * max_trials only (a budget raised to continue). Owned. */
+    char *new_spec_json;
 };
 
 int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err)
@@ -673,6 +676,73 @@ int mp_engine_create(struct mp_store *st, const struct mp_spec *spec, int64_t *e
     return create(st, spec, exp_id, &seed, err);
 }
 
+/* A spec document as JSON without algorithm.max_trials (and without an algorithm block left
+ * empty by that). Owned; NULL when it does not parse. */
+static json_t *without_budget(const char *json)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    json_t *algo = json_object_get(j, "algorithm");
+    json_object_del(algo, "max_trials");
+    if (json_is_object(algo) && json_object_size(algo) == 0) {
+        json_object_del(j, "algorithm");
+    }
+    return j;
+}
+
+/* Trials that count against max_trials (fill_slots): those that succeeded or failed. */
+static int count_budget_used(struct mp_store *st, int64_t exp_id, int64_t *used,
+                             struct mp_error *err)
+{
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    int rc = mp_store_trial_list(st, exp_id, &rows, &n, err);
+    *used = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        *used += rows[i].state == MP_TRIAL_SUCCEEDED || rows[i].state == MP_TRIAL_FAILED;
+    }
+    mp_trial_rows_free(rows, n);
+    return rc;
+}
+
+/* The stored experiment row was made from another spec. When the two differ in max_trials only
+ * and the new budget is not below the trials counted so far, the experiment goes on under it
+ * (e->new_spec_json, stored once claimed), finished or not; a finished one whose budget adds no
+ * trial is reported. Otherwise the spec is refused. */
+static int changed_spec(struct engine *e, const struct mp_experiment_row *row, const char *json,
+                        struct mp_engine_summary *out, struct mp_error *err)
+{
+    json_t *a = without_budget(row->spec_json), *b = without_budget(json);
+    bool budget_only = a && b && json_equal(a, b);
+    json_decref(a);
+    json_decref(b);
+    if (!budget_only) {
+        return mp_error_set(err, MP_EINVALID,
+                            "experiment '%s' already exists in the store with a different spec; "
+                            "use another name, or --restart to replace it",
+                            e->spec->name);
+    }
+    int64_t used = 0;
+    int rc = count_budget_used(e->st, row->id, &used, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (e->spec->max_trials < used) {
+        return mp_error_set(err, MP_EINVALID,
+                            "experiment '%s' has %lld trials already; max_trials = %lld is below "
+                            "them (raise it, or --restart to start again)",
+                            e->spec->name, (long long)used, (long long)e->spec->max_trials);
+    }
+    if (row->state >= MP_EXPERIMENT_SUCCEEDED && e->spec->max_trials == used) {
+        out->already_finished = true; /* the budget adds no trial: reported as it stands */
+        out->state = row->state;
+        snprintf(out->stop_reason, sizeof(out->stop_reason), "%s",
+                 row->stop_reason ? row->stop_reason : "");
+        return 0;
+    }
+    e->new_spec_json = mp_xstrdup(json);
+    return 0;
+}
+
 static int open_experiment(struct engine *e, struct mp_engine_summary *out, struct mp_error *err)
 {
     const struct mp_spec *spec = e->spec;
@@ -700,10 +770,7 @@ static int open_experiment(struct engine *e, struct mp_engine_summary *out, stru
         /* Created but never run (the API creates before it starts the engine): a start. */
         out->resumed = row.state != MP_EXPERIMENT_CREATED;
         if (strcmp(hash, row.spec_hash) != 0) {
-            rc = mp_error_set(err, MP_EINVALID,
-                              "experiment '%s' already exists in the store with a different "
-                              "spec; use another name, or --restart to replace it",
-                              spec->name);
+            rc = changed_spec(e, &row, json, out, err);
         } else if (row.state >= MP_EXPERIMENT_SUCCEEDED) {
             out->already_finished = true;
             out->state = row.state;
@@ -780,6 +847,7 @@ static void engine_release(struct engine *e)
         free(e->trials[i]);
     }
     free(e->trials);
+    free(e->new_spec_json);
     mp_optimizer_free(e->opt);
     if (e->runner != e->opts->runner) {
         mp_runner_free(e->runner);
@@ -811,6 +879,10 @@ static int prepare(struct engine *e, struct mp_error *err)
     const struct mp_spec *spec = e->spec;
     int rc = mp_store_experiment_claim(e->st, e->exp_id, getpid(), CLAIM_STALE_MS, err);
     if (rc != 0 || (rc = run_identity(e, err)) != 0) {
+        return rc;
+    }
+    if (e->new_spec_json &&
+        (rc = mp_store_experiment_set_spec(e->st, e->exp_id, e->new_spec_json, err)) != 0) {
         return rc;
     }
     e->runner = e->opts->runner;

@@ -369,6 +369,35 @@ static int exec_one(struct mp_store *st, const char *sql, const char *text, int6
     return rc;
 }
 
+int mp_store_experiment_set_spec(struct mp_store *st, int64_t id, const char *spec_json,
+                                 struct mp_error *err)
+{
+    char hash[32];
+    snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)mp_hash_str(spec_json));
+    sqlite3_stmt *stmt = NULL;
+    int rc = mp_store_begin(st, err);
+    if (rc == 0 && (rc = mp_store_prepare(st,
+                                          "UPDATE experiments SET spec_json = ?1, spec_hash = ?2, "
+                                          "updated_at_ns = ?3 WHERE id = ?4",
+                                          &stmt, err)) == 0) {
+        sqlite3_bind_text(stmt, 1, spec_json, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 3, mp_wall_ns());
+        sqlite3_bind_int64(stmt, 4, id);
+        if (sqlite3_step(stmt) != SQLITE_DONE) {
+            rc = mp_store_fail(st, err, "set experiment spec");
+        } else if (sqlite3_changes(st->db) != 1) {
+            rc = mp_error_set(err, MP_ENOTFOUND, "no experiment with id %lld", (long long)id);
+        }
+    }
+    sqlite3_finalize(stmt);
+    if (rc == 0) {
+        return mp_store_commit(st, err);
+    }
+    mp_store_rollback(st);
+    return rc;
+}
+
 int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
                                   const char *reason, struct mp_error *err)
 {

@@ -47,9 +47,16 @@ check "rerun of a finished experiment exits 0" 0 "$rc"
 check_contains "rerun says it already finished" "already finished" "$out"
 check "rerun adds no trial" 40 "$("$MORPHLING" show replay-demo --json | jq '.trials | length')"
 
-out=$("$MORPHLING" run "$spec" --set algorithm.max_trials=5 2>&1); rc=$?
+out=$("$MORPHLING" run "$spec" --set description=other 2>&1); rc=$?
 check "changed spec under the same name exits 2" 2 "$rc"
 check_contains "changed spec is explained" "different spec" "$out"
+out=$("$MORPHLING" run "$spec" --set algorithm.max_trials=5 2>&1); rc=$?
+check "a budget below the trials exits 2" 2 "$rc"
+check_contains "and says so" "has 40 trials already; max_trials = 5 is below them" "$out"
+"$MORPHLING" run "$spec" --set algorithm.max_trials=44 --quiet >/dev/null 2>&1
+check "a raised budget continues the finished experiment" 44 \
+    "$("$MORPHLING" show replay-demo --json | jq '.trials | length')"
+check "and stores it" 44 "$("$MORPHLING" show replay-demo --json | jq .max_trials)"
 "$MORPHLING" run "$spec" --set algorithm.max_trials=5 --restart --quiet >/dev/null 2>&1
 check "--restart replaces the experiment" 5 "$("$MORPHLING" show replay-demo --json | jq '.trials | length')"
 

@@ -365,6 +365,90 @@ static void resumes_to_exactly_max_trials(void **state)
     mp_spec_free(spec);
 }
 
+/* A spec that differs only in max_trials continues the experiment: a finished one runs the trials
+ * a raised budget adds (the same sequence as a run with that budget from the start) and stores
+ * the new spec; an interrupted one takes a lowered budget that is not below its trials. A budget
+ * below the trials is refused, any other change too (it was refused for every change, so adding
+ * trials to a finished experiment meant --restart and losing it). */
+static void raised_budget_continues(void **state)
+{
+    (void)state;
+    struct mp_spec *spec8 = make_spec("random", 8, 1, NULL);
+    struct mp_spec *spec12 = make_spec("random", 12, 1, NULL);
+    struct mp_spec *spec5 = make_spec("random", 5, 1, NULL);
+    struct mp_spec *other = make_spec("random", 12, 1, "description: changed\n");
+    struct run ref = {0};
+    struct fake_runner fr = {.fail_a = -1};
+    run_engine(&ref, spec12, &fr, NULL, false);
+
+    struct run a = {0};
+    struct fake_runner f1 = {.fail_a = -1};
+    run_engine(&a, spec8, &f1, NULL, true);
+    assert_int_equal(a.n, 8);
+    struct fake_runner f2 = {.fail_a = -1};
+    run_engine(&a, spec12, &f2, NULL, true);
+    assert_true(a.sum.resumed);
+    assert_false(a.sum.already_finished);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(f2.calls, 4);
+    assert_int_equal(a.n, 12);
+    for (size_t i = 0; i < a.n; i++) {
+        assert_string_equal(a.rows[i].config_key, ref.rows[i].config_key);
+    }
+    struct mp_experiment_row row = {0};
+    assert_int_equal(mp_store_experiment_find(a.st, "e", &row, NULL), 0);
+    assert_non_null(strstr(row.spec_json, "\"max_trials\":12"));
+    mp_experiment_row_release(&row);
+
+    /* The same budget again: finished, nothing runs; a lower one is refused, as is any other
+     * change. */
+    struct fake_runner f3 = {.fail_a = -1};
+    run_engine(&a, spec12, &f3, NULL, true);
+    assert_true(a.sum.already_finished);
+    assert_int_equal(f3.calls, 0);
+    struct mp_engine_summary sum;
+    struct mp_error err = {0};
+    struct fake_runner f5 = {.fail_a = -1, .base.ops = &fake_ops, .base.spec = spec8};
+    assert_int_equal(
+        mp_engine_run(a.st, spec8, &(struct mp_engine_opts){.runner = &f5.base}, &sum, &err),
+        MP_EINVALID);
+    assert_non_null(strstr(err.msg, "has 12 trials already; max_trials = 8 is below them"));
+    mp_error_clear(&err);
+    struct fake_runner f4 = {.fail_a = -1, .base.ops = &fake_ops, .base.spec = other};
+    assert_int_equal(
+        mp_engine_run(a.st, other, &(struct mp_engine_opts){.runner = &f4.base}, &sum, &err),
+        MP_EINVALID);
+    assert_non_null(strstr(err.msg, "with a different spec"));
+    mp_error_clear(&err);
+    run_release(&a);
+
+    /* Interrupted after 7: a budget of 5 is below them, one of 9 ends it at 9. */
+    atomic_bool cancel = false;
+    struct run b = {0};
+    struct fake_runner g1 = {.fail_a = -1, .interrupt_after = 7};
+    run_engine(&b, spec12, &g1, &cancel, true);
+    assert_int_equal(b.sum.state, MP_EXPERIMENT_INTERRUPTED);
+    atomic_store(&cancel, false);
+    struct fake_runner g2 = {.fail_a = -1, .base.ops = &fake_ops, .base.spec = spec5};
+    assert_int_equal(
+        mp_engine_run(b.st, spec5, &(struct mp_engine_opts){.runner = &g2.base}, &sum, &err),
+        MP_EINVALID);
+    assert_non_null(strstr(err.msg, "max_trials = 5 is below them"));
+    mp_error_clear(&err);
+    struct mp_spec *spec9 = make_spec("random", 9, 1, NULL);
+    struct fake_runner g3 = {.fail_a = -1};
+    run_engine(&b, spec9, &g3, &cancel, true);
+    assert_int_equal(b.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(b.n, 9);
+    run_release(&b);
+    run_release(&ref);
+    mp_spec_free(spec9);
+    mp_spec_free(other);
+    mp_spec_free(spec5);
+    mp_spec_free(spec12);
+    mp_spec_free(spec8);
+}
+
 /* The trial numbers of the experiment's new_best events, as "1 3 7 ". Owned. */
 static char *new_bests(const struct run *run)
 {
@@ -653,6 +737,7 @@ int main(void)
         cmocka_unit_test(constraints_mark_slo_violations),
         cmocka_unit_test(exhausts_small_spaces),
         cmocka_unit_test(resumes_to_exactly_max_trials),
+        cmocka_unit_test(raised_budget_continues),
         cmocka_unit_test(infinite_values_count_for_nothing),
         cmocka_unit_test(restart_refuses_a_live_owner),
         cmocka_unit_test(heartbeat_beats_during_a_trial),
