@@ -84,8 +84,12 @@ bool mp_srv_same_address(const struct sockaddr *a, const struct sockaddr *b)
                ((const struct sockaddr_in *)b)->sin_addr.s_addr;
     }
     if (a->sa_family == AF_INET6) {
-        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+        const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        const struct in6_addr *y = &((const struct sockaddr_in6 *)b)->sin6_addr;
+        /* One /64 is one client's network (a host may take any address in it); an IPv4 client
+         * of a dual-stack socket (::ffff:a.b.c.d) is its IPv4 address. */
+        bool whole = IN6_IS_ADDR_V4MAPPED(x) || IN6_IS_ADDR_V4MAPPED(y);
+        return memcmp(x, y, whole ? sizeof(*x) : 8) == 0;
     }
     return false;
 }

@@ -104,6 +104,8 @@ int mp_srv_listen(const char *host, unsigned port, int *fd, unsigned *bound_port
 int mp_srv_gate_start(struct mp_server *srv, int listen_fd, struct mp_error *err) MP_WUR;
 /* Stops accepting and closes the connections still waiting for their head. */
 void mp_srv_gate_stop(struct mp_server *srv);
+/* Whether two clients share the per-address limits: the same IPv4 address, or the same IPv6 /64
+ * (IPv4-mapped IPv6 addresses compared whole). */
 bool mp_srv_same_address(const struct sockaddr *a, const struct sockaddr *b);
 
 /* Opens a fresh store handle for this thread. */

@@ -36,6 +36,40 @@ static void loopback_addresses(void **state)
     assert_false(mp_server_host_is_loopback("example.com"));
 }
 
+/* Per-address limits: a client with an IPv6 /64 can take any address in it, so the /64 is one
+ * client (each address was its own, with its own 32 waiting connections); IPv4 clients of a
+ * dual-stack socket are told apart by their IPv4 address. */
+static bool same(const char *x, const char *y)
+{
+    struct sockaddr_storage a = {0}, b = {0};
+    const char *in[2] = {x, y};
+    struct sockaddr_storage *out[2] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        if (strchr(in[i], ':')) {
+            struct sockaddr_in6 *s = (struct sockaddr_in6 *)out[i];
+            s->sin6_family = AF_INET6;
+            assert_int_equal(inet_pton(AF_INET6, in[i], &s->sin6_addr), 1);
+        } else {
+            struct sockaddr_in *s = (struct sockaddr_in *)out[i];
+            s->sin_family = AF_INET;
+            assert_int_equal(inet_pton(AF_INET, in[i], &s->sin_addr), 1);
+        }
+    }
+    return mp_srv_same_address((struct sockaddr *)&a, (struct sockaddr *)&b);
+}
+
+static void client_addresses(void **state)
+{
+    (void)state;
+    assert_true(same("192.0.2.1", "192.0.2.1"));
+    assert_false(same("192.0.2.1", "192.0.2.2"));
+    assert_true(same("2001:db8:1:2::1", "2001:db8:1:2:ffff:1:2:3"));
+    assert_false(same("2001:db8:1:2::1", "2001:db8:1:3::1"));
+    assert_true(same("::ffff:192.0.2.1", "::ffff:192.0.2.1"));
+    assert_false(same("::ffff:192.0.2.1", "::ffff:192.0.2.2"));
+    assert_false(same("::ffff:192.0.2.1", "192.0.2.1")); /* families differ: as before */
+}
+
 static void listen_parsing(void **state)
 {
     (void)state;
@@ -479,6 +513,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loopback_addresses),
+        cmocka_unit_test(client_addresses),
         cmocka_unit_test(listen_parsing),
         cmocka_unit_test(host_header_rules),
         cmocka_unit_test(origin_rules),
