@@ -290,7 +290,7 @@ static void print_capacity_plan(FILE *f, const json_t *r)
             replicas == 1 ? "" : "s", metric_text(json_object_get(plan, "replica_rps"), b2));
     const json_t *cost = json_object_get(plan, "cost_per_hour");
     if (json_is_number(cost)) {
-        fprintf(f, ", costing %s per hour", metric_text(cost, b3));
+        fprintf(f, ", costing %s $/h", metric_text(cost, b3)); /* cost_per_hour's unit */
     }
     fprintf(f, ".\n");
 }

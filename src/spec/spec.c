@@ -408,11 +408,14 @@ static int parse_constraints(struct mp_spec *spec, const struct mp_node *n, stru
     return 0;
 }
 
+/* A price per hour: at most 1e12, so that a configuration's cost stays finite (1e308 per core
+ * made cost_per_hour infinite: '-' in every report and an objective of 0). */
 static int nonneg_price(const struct mp_node *n, double *out, struct mp_error *err)
 {
     int rc = mp_doc_number(n, out, err);
-    if (rc == 0 && n && *out < 0) {
-        return mp_doc_error(err, n, "expected a price >= 0, got \"%s\"", n->scalar);
+    if (rc == 0 && n && !(*out >= 0 && *out <= 1e12)) {
+        return mp_doc_error(err, n, "expected a price in [0, 1e12] per hour, got \"%s\"",
+                            n->scalar);
     }
     return rc;
 }

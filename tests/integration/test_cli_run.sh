@@ -39,6 +39,7 @@ check "runner-up is the second best" \
     "$(printf '%s' "$json" | jq '.runner_up.value')"
 out=$("$MORPHLING" show replay-demo --target-rps 5000)
 check_contains "show prints the capacity plan" "Capacity plan: 5000 req/s with 20 % headroom" "$out"
+check "its cost has a unit" 1 "$(printf '%s\n' "$out" | grep -c '^Capacity plan: .*, costing [0-9.]* \$/h\.$')"
 "$MORPHLING" show replay-demo --target-rps lots >/dev/null 2>&1
 check "bad --target-rps exits 2" 2 "$?"
 
