@@ -76,6 +76,7 @@ struct mp_kube_client {
     struct slot *idle;
     unsigned n_idle;
     struct mp_rng rng;
+    struct curl_slist *connect_to; /* the config's tls-server-name entry, or NULL */
 };
 
 struct mp_kube_cancel {
@@ -178,6 +179,9 @@ int mp_kube_client_new(struct mp_kube_config *cfg, const struct mp_kube_client_o
     mp_rng_init(&c->rng, c->o.seed);
     pthread_mutex_init(&c->mu, NULL);
     mp_kube_cred_init(&c->cred, cfg, c->o.wall_clock, c->o.clock_ud);
+    if (cfg->connect_to) {
+        c->connect_to = cu.slist_append(NULL, cfg->connect_to);
+    }
     *out = c;
     return 0;
 }
@@ -202,6 +206,7 @@ void mp_kube_client_free(struct mp_kube_client *c)
     mp_kube_cred_release(&c->cred);
     pthread_mutex_destroy(&c->mu);
     mp_kube_config_free(c->cfg);
+    cu.slist_free_all(c->connect_to);
     free(c->user_agent);
     free(c);
 }
@@ -437,6 +442,9 @@ static void setup_tls(struct mp_kube_client *c, CURL *e, const struct mp_kube_au
         cu.easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
         set_blob(e, CURLOPT_SSLKEY_BLOB, key, key_len);
     }
+    if (c->connect_to) {
+        cu.easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to);
+    }
     if (cfg->proxy_url) {
         /* Always, as client-go: libcurl would otherwise skip it for hosts in $no_proxy. */
         cu.easy_setopt(e, CURLOPT_PROXY, cfg->proxy_url);
@@ -450,7 +458,8 @@ static void setup(struct mp_kube_client *c, struct xfer *x, struct curl_slist *h
     const struct mp_kube_req *r = x->r;
     CURL *e = x->easy;
     cu.easy_reset(e);
-    char *url = mp_xasprintf("%s%s%s", c->cfg->server, r->path, r->query ? r->query : "");
+    const char *base = c->cfg->tls_url ? c->cfg->tls_url : c->cfg->server;
+    char *url = mp_xasprintf("%s%s%s", base, r->path, r->query ? r->query : "");
     cu.easy_setopt(e, CURLOPT_URL, url);
     free(url);
     cu.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -552,11 +561,11 @@ static int transport_error(struct mp_kube_client *c, struct xfer *x, CURLcode cc
     char *hint = NULL;
     if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
         /* Name where the cluster is defined: with a $KUBECONFIG list, which file to fix. */
-        hint = c->cfg->in_cluster
-                   ? mp_xasprintf(" (check %s)", c->cfg->tls_where)
-                   : mp_xasprintf(" (check the certificate-authority or insecure-skip-tls-verify "
-                                  "of %s)",
-                                  c->cfg->tls_where);
+        hint = c->cfg->in_cluster ? mp_xasprintf(" (check %s)", c->cfg->tls_where)
+                                  : mp_xasprintf(" (check the certificate-authority%s or "
+                                                 "insecure-skip-tls-verify of %s)",
+                                                 c->cfg->tls_server_name ? ", tls-server-name" : "",
+                                                 c->cfg->tls_where);
     }
     int rc = mp_error_set(x->err, MP_ETRANSPORT, "%s %s: %s: %s%s", x->r->verb, x->r->path,
                           c->cfg->server, detail, hint ? hint : "");

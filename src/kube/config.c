@@ -70,6 +70,9 @@ void mp_kube_config_free(struct mp_kube_config *cfg)
     free(cfg->context);
     free(cfg->ns);
     free(cfg->server);
+    free(cfg->tls_server_name);
+    free(cfg->tls_url);
+    free(cfg->connect_to);
     free(cfg->tls_where);
     free(cfg->auth_note);
     mp_kube_blob_release(&cfg->ca_data);
@@ -408,16 +411,49 @@ static int parse_server(const struct mp_node *cluster, const struct entry *e,
     return 0;
 }
 
+/* tls-server-name, as client-go's ServerName: the name TLS sends (SNI) and verifies the server's
+ * certificate against, instead of the server URL's host. The request goes to a URL with that host
+ * while curl connects to the URL's own (CONNECT_TO), so the certificate is checked for the name. */
+static int parse_tls_server_name(const struct mp_node *c, struct mp_kube_config *cfg,
+                                 struct mp_error *err)
+{
+    const struct mp_node *n = mp_doc_get(c, "tls-server-name");
+    const char *name = NULL;
+    int rc = opt_str(c, "tls-server-name", &name, err);
+    if (rc != 0 || !name || !*name || strncmp(cfg->server, "https://", 8) != 0) {
+        return rc; /* "" is unset, as in client-go; http:// has no TLS */
+    }
+    if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+            strlen(name) ||
+        strlen(name) > 253) {
+        return mp_doc_error(err, n, "expected a host name, got \"%s\"", name);
+    }
+    if (cfg->proxy_url) {
+        return mp_doc_error(err, n, "not supported together with proxy-url");
+    }
+    const char *host = cfg->server + 8;
+    size_t host_len = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/");
+    const char *rest = host + host_len; /* ":PORT/path", "/path" or "" */
+    const char *port = "443";
+    size_t port_len = 3;
+    if (rest[0] == ':') {
+        port = rest + 1;
+        port_len = strcspn(port, "/");
+        rest = port + port_len;
+    }
+    cfg->tls_server_name = mp_xstrdup(name);
+    cfg->tls_url = mp_xasprintf("https://%s:%.*s%s", name, (int)port_len, port, rest);
+    cfg->connect_to = mp_xasprintf("%s:%.*s:%.*s:%.*s", name, (int)port_len, port, (int)host_len,
+                                   host, (int)port_len, port);
+    return 0;
+}
+
 static int parse_cluster(const struct entry *e, struct mp_kube_config *cfg, struct mp_error *err)
 {
     const struct mp_node *c = e->value;
-    static const char *const unsupported[] = {"tls-server-name", NULL};
     int rc = mp_doc_expect(c, MP_NODE_MAP, err);
     if (rc == 0) {
         rc = parse_server(c, e, cfg, err);
-    }
-    if (rc == 0) {
-        rc = refuse_fields(c, unsupported, err);
     }
     if (rc == 0) {
         rc = kube_bool(mp_doc_get(c, "insecure-skip-tls-verify"), &cfg->insecure, err);
@@ -434,7 +470,7 @@ static int parse_cluster(const struct entry *e, struct mp_kube_config *cfg, stru
         rc = opt_str(c, "proxy-url", &proxy, err);
     }
     cfg->proxy_url = proxy ? mp_xstrdup(proxy) : NULL;
-    return rc;
+    return rc ? rc : parse_tls_server_name(c, cfg, err);
 }
 
 /* ---- exec plugins ---- */

@@ -45,6 +45,9 @@ static char *exec_info(const struct mp_kube_config *cfg)
         if (cfg->proxy_url) {
             json_object_set_new(cl, "proxy-url", json_string(cfg->proxy_url));
         }
+        if (cfg->tls_server_name) {
+            json_object_set_new(cl, "tls-server-name", json_string(cfg->tls_server_name));
+        }
         json_t *conf = x->cluster_config ? json_loads(x->cluster_config, 0, NULL) : NULL;
         if (conf) {
             json_object_set_new(cl, "config", conf);

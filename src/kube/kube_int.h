@@ -41,6 +41,10 @@ struct mp_kube_config {
     char *ca_file;
     struct mp_kube_blob ca_data;
     bool insecure;
+    /* tls-server-name: requests go to tls_url (server with the host replaced by that name, which
+     * TLS sends and verifies) over a connection to the server's own host, curl's CONNECT_TO
+     * entry connect_to ("NAME:PORT:HOST:PORT"); NULL when unset or for http://. */
+    char *tls_server_name, *tls_url, *connect_to;
     char *proxy_url;
     char *token;
     char *token_file;

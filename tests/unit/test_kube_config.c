@@ -160,9 +160,6 @@ static void errors_name_file_line_column_and_field(void **state)
     expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: https://x}\n"
                              "- name: c\n  cluster: {server: https://y}\n",
                        NULL, MP_EINVALID, "bad.yaml:8:9: 'clusters[1].name': duplicate name \"c\"");
-    expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: https://x, "
-                             "tls-server-name: api}\n",
-                       NULL, MP_EINVALID, "'clusters[0].cluster.tls-server-name': not supported");
     expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: "
                              "'https://bob:s3cret@x:6443/k8s'}\n",
                        NULL, MP_EINVALID,
@@ -335,6 +332,54 @@ static void kubeconfig_list_is_merged_as_kubectl(void **state)
 
 /* What `kubectl config` writes for unset fields: current-context: "" (skipped when merging, so
  * a later file's current-context counts) and a context's user: "" (no credentials). */
+/* tls-server-name: requests name it (the URL's host, so TLS sends and checks it) and connect to
+ * the server's own host and port (curl's CONNECT_TO); for http:// and "" it is unset. It was
+ * refused as not supported, so a kubeconfig that needs it could not be used. */
+static void tls_server_name_is_the_verified_name(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *server, *url, *connect_to;
+    } cases[] = {
+        {"https://10.0.0.1:6443", "https://api.example:6443", "api.example:6443:10.0.0.1:6443"},
+        {"https://10.0.0.1", "https://api.example:443", "api.example:443:10.0.0.1:443"},
+        {"'https://[fd00::1]:8443/k8s/clusters/c1'", "https://api.example:8443/k8s/clusters/c1",
+         "api.example:8443:[fd00::1]:8443"},
+        {"10.0.0.1:6443", "https://api.example:6443", "api.example:6443:10.0.0.1:6443"},
+        {"http://10.0.0.1:8080", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *text =
+            mp_xasprintf(CTX_A "clusters:\n- name: c\n  cluster: {server: %s, "
+                               "tls-server-name: api.example}\nusers:\n- {name: u, user: {}}\n",
+                         cases[i].server);
+        struct mp_kube_config *cfg = NULL;
+        struct mp_error err = {0};
+        if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0) {
+            fail_msg("%s: %s", cases[i].server, err.msg);
+        }
+        if (cases[i].url) {
+            assert_string_equal(cfg->tls_url, cases[i].url);
+            assert_string_equal(cfg->connect_to, cases[i].connect_to);
+        } else {
+            assert_null(cfg->tls_url);
+            assert_null(cfg->connect_to);
+        }
+        mp_kube_config_free(cfg);
+        free(text);
+    }
+    expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: https://x, "
+                             "tls-server-name: 'a b'}\n",
+                       NULL, MP_EINVALID,
+                       "bad.yaml:7:49: 'clusters[0].cluster.tls-server-name': expected a host "
+                       "name, got \"a b\"");
+    expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: https://x, "
+                             "tls-server-name: api, proxy-url: 'http://p:3128'}\n",
+                       NULL, MP_EINVALID,
+                       "'clusters[0].cluster.tls-server-name': not supported together with "
+                       "proxy-url");
+}
+
 static void empty_strings_are_unset_fields(void **state)
 {
     (void)state;
@@ -776,6 +821,7 @@ int main(void)
         cmocka_unit_test(exec_section_is_validated),
         cmocka_unit_test(kubeconfig_list_is_merged_as_kubectl),
         cmocka_unit_test(empty_strings_are_unset_fields),
+        cmocka_unit_test(tls_server_name_is_the_verified_name),
         cmocka_unit_test(a_token_wins_over_an_exec_plugin),
         cmocka_unit_test(a_certificate_wins_over_an_exec_plugin),
         cmocka_unit_test(yaml_1_1_values_read_as_kubectl),
