@@ -185,6 +185,18 @@ long mp_confirm_pick(const struct mp_spec *spec, const struct mp_confirm_stats *
     return best;
 }
 
+long mp_confirm_most_passed(const struct mp_confirm_stats *s, size_t n)
+{
+    long best = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].runs >= 2 &&
+            (best < 0 || s[i].passes * s[best].runs > s[best].passes * s[i].runs)) {
+            best = (long)i;
+        }
+    }
+    return best;
+}
+
 static bool recorded(const struct mp_confirm_row *rows, size_t n, int64_t number, int64_t run)
 {
     for (size_t i = 0; i < n; i++) {
@@ -335,9 +347,12 @@ static int conclude(struct mp_confirm_phase *p, const struct mp_trial_row *rows,
         json_array_append_new(cands, stats_json(&s[i]));
     }
     long w = mp_confirm_pick(p->spec, s, k);
+    long f = w < 0 ? mp_confirm_most_passed(s, k) : -1;
     p->recommended = w >= 0 ? s[w].number : 0;
-    json_t *j = json_pack("{s:o, s:o}", "recommended",
-                          w >= 0 ? json_integer(p->recommended) : json_null(), "candidates", cands);
+    p->most_passed = f >= 0 ? s[f].number : 0;
+    json_t *j = json_pack("{s:o, s:o, s:o}", "recommended",
+                          w >= 0 ? json_integer(p->recommended) : json_null(), "most_passed",
+                          f >= 0 ? json_integer(p->most_passed) : json_null(), "candidates", cands);
     char *detail = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     rc = mp_store_event_add(p->st, p->exp_id, 0, mp_engine_event_name(MP_EVENT_CONFIRM_FINISHED),
@@ -386,7 +401,7 @@ static int run_due(struct mp_confirm_phase *p, const struct mp_trial_row *rows, 
 int mp_engine_confirm_phase(struct mp_confirm_phase *p, struct mp_error *err)
 {
     p->runs_made = p->runs_done = p->runs_total = 0;
-    p->recommended = 0;
+    p->recommended = p->most_passed = 0;
     if (p->spec->confirm_top <= 0) {
         return 0;
     }

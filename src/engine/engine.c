@@ -598,6 +598,7 @@ static int confirm_step(struct engine *e, struct mp_engine_summary *out, struct 
     int rc = mp_engine_confirm_phase(&p, err);
     out->confirm_runs = p.runs_made;
     out->recommended = p.recommended;
+    out->most_passed = p.most_passed;
     size_t len = strlen(e->stop_reason);
     char *at = e->stop_reason + len;
     size_t room = sizeof(e->stop_reason) - len;

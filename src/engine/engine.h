@@ -54,6 +54,7 @@ struct mp_engine_summary {
     size_t succeeded, failed, cancelled;
     size_t confirm_runs; /* confirmation runs made by this call (not trials) */
     int64_t recommended; /* the confirmed winner's trial number; 0 when none */
+    int64_t most_passed; /* without a winner, mp_confirm_most_passed's trial number; else 0 */
     bool resumed;
     bool already_finished; /* nothing to do: the experiment had finished before */
 };
@@ -117,6 +118,10 @@ void mp_confirm_stats_of(const struct mp_spec *spec, const struct mp_trial_row *
 /* The winner among n candidates' statistics: the confirmed one with the best mean (ties: the
  * earlier one); -1 when none is confirmed. */
 long mp_confirm_pick(const struct mp_spec *spec, const struct mp_confirm_stats *s, size_t n);
+/* Without a winner, the recommendation: among the candidates measured again, the one that met
+ * every constraint in the largest share of its measurements (ties: the earlier one, the better
+ * search value); -1 when none was measured again. */
+long mp_confirm_most_passed(const struct mp_confirm_stats *s, size_t n);
 /* What the confirmation of candidates rows[idx[0..k)] still has to measure, given the recorded
  * runs: rounds 1..confirm_runs of every candidate, then further rounds (up to confirm_max_runs)
  * of the candidates still confirmed, each decided on the runs of the earlier rounds and due

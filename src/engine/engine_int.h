@@ -19,6 +19,7 @@ struct mp_confirm_phase {
     size_t runs_total;   /* planned: candidates x confirm_runs */
     size_t runs_done;    /* recorded, this call's included */
     int64_t recommended; /* trial number; 0 when no candidate was confirmed */
+    int64_t most_passed; /* without one: mp_confirm_most_passed's trial number, else 0 */
 };
 
 /* Measures the candidates of the finished search again (the runs not yet recorded, so a killed

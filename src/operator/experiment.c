@@ -57,7 +57,8 @@ static int finish(struct op_exp *x, const struct mp_engine_summary *sum, struct 
     }
     if (sum->state == MP_EXPERIMENT_SUCCEEDED || sum->state == MP_EXPERIMENT_FAILED) {
         bool ok = sum->state == MP_EXPERIMENT_SUCCEEDED;
-        x->recommended = sum->recommended;
+        /* As `show`: the confirmed winner, else the candidate that passed most often. */
+        x->recommended = sum->recommended > 0 ? sum->recommended : sum->most_passed;
         char msg[512];
         snprintf(msg, sizeof(msg), "%zu trial(s) succeeded, %zu failed%s%s", sum->succeeded,
                  sum->failed, sum->stop_reason[0] ? ": " : "", sum->stop_reason);

@@ -164,7 +164,7 @@ struct op_exp {
     size_t n_trials;
     pthread_mutex_t wlock; /* status writes, in order */
     json_t *conds;         /* the conditions last written (their transition times are kept) */
-    int64_t recommended;   /* the engine's confirmed winner (0: the best trial) */
+    int64_t recommended;   /* the engine's recommendation (0: the best trial) */
     int64_t observed_gen;  /* status.observedGeneration (under lock) */
     char start_time[MP_KUBE_TIME_MAX];
     bool spec_recorded; /* status.runSpec written by this run (under lock) */

@@ -83,7 +83,7 @@ static const char *phase_state(const struct mp_spec *spec, bool finished,
 int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec, bool finished,
                                    const struct mp_trial_row *rows, size_t n,
                                    const struct mp_confirm_row *runs, size_t n_runs,
-                                   struct mp_confirm_stats *winner)
+                                   struct mp_confirm_stats *winner, int64_t *fallback)
 {
     size_t *idx = mp_xcalloc((size_t)spec->confirm_top + 1, sizeof(*idx));
     size_t k = mp_confirm_candidates(spec, rows, n, idx);
@@ -104,17 +104,21 @@ int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec, bool f
         json_array_append_new(cands, c);
     }
     const char *state = phase_state(spec, finished, rows, idx, k, runs, n_runs, recorded);
-    long w = strcmp(state, "done") == 0 ? mp_confirm_pick(spec, s, k) : -1;
+    bool done = strcmp(state, "done") == 0;
+    long w = done ? mp_confirm_pick(spec, s, k) : -1;
     int64_t rec = w >= 0 ? s[w].number : 0;
     if (w >= 0) {
         *winner = s[w];
     }
+    long f = done && w < 0 ? mp_confirm_most_passed(s, k) : -1;
+    *fallback = f >= 0 ? s[f].number : 0;
     json_object_set_new(
         j, "confirmation",
-        json_pack("{s:s, s:I, s:I, s:I, s:f, s:o, s:o}", "state", state, "top",
+        json_pack("{s:s, s:I, s:I, s:I, s:f, s:o, s:o, s:o}", "state", state, "top",
                   (json_int_t)spec->confirm_top, "runs", (json_int_t)spec->confirm_runs, "max_runs",
                   (json_int_t)spec->confirm_max_runs, "max_uncertainty", spec->max_uncertainty,
-                  "recommended", rec > 0 ? json_integer(rec) : json_null(), "candidates", cands));
+                  "recommended", rec > 0 ? json_integer(rec) : json_null(), "most_passed",
+                  f >= 0 ? json_integer(s[f].number) : json_null(), "candidates", cands));
     free(s);
     free(idx);
     return rec;

@@ -295,6 +295,29 @@ static void print_capacity_plan(FILE *f, const json_t *r)
     fprintf(f, ".\n");
 }
 
+/* Why the recommendation is not confirmed, and which trial it is then. */
+static void print_unconfirmed(FILE *f, const json_t *r, const json_t *best)
+{
+    const json_t *conf = json_object_get(r, "confirmation");
+    json_int_t number = json_integer_value(json_object_get(best, "number"));
+    if (json_integer_value(json_object_get(conf, "most_passed")) != number) {
+        fprintf(f, "Not confirmed: no candidate met every constraint in all its measurements "
+                   "(or the confirmation has not finished); this is the search's best.\n");
+        return;
+    }
+    const json_t *cands = json_object_get(conf, "candidates");
+    for (size_t i = 0; i < json_array_size(cands); i++) {
+        const json_t *c = json_array_get(cands, i);
+        if (json_integer_value(json_object_get(c, "number")) == number) {
+            fprintf(f,
+                    "Not confirmed: no candidate met every constraint in all its measurements; "
+                    "this one met them in %lld of %lld, the largest share.\n",
+                    (long long)json_integer_value(json_object_get(c, "passes")),
+                    (long long)json_integer_value(json_object_get(c, "runs")));
+        }
+    }
+}
+
 void mp_report_print_recommendation(FILE *f, const json_t *r)
 {
     const json_t *best = json_object_get(r, "best");
@@ -335,8 +358,7 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
                strcmp(
                    json_string_value(json_object_get(json_object_get(r, "confirmation"), "state")),
                    "off") != 0) {
-        fprintf(f, "Not confirmed: no candidate met every constraint in all its measurements "
-                   "(or the confirmation has not finished); this is the search's best.\n");
+        print_unconfirmed(f, r, best);
     }
     /* The search's measurement of the trial, below; confirmed figures above do not rest on it. */
     if (json_is_false(json_object_get(best, "settled"))) {

@@ -117,13 +117,16 @@ static bool ranks_before(const struct mp_spec *spec, const struct mp_trial_row *
     return o > (spec->direction == MP_MAXIMIZE ? rv : -rv);
 }
 
-/* Adds "best" (the recommended trial: the confirmed winner when the confirmation found one,
- * else the best settled feasible trial, else the best feasible one) and "runner_up" (the
+/* Adds "best" (the recommended trial: the confirmed winner when the confirmation found one, else
+ * the candidate that passed the largest share of its measurements when it ran (fallback), else
+ * the best settled feasible trial, else the best feasible one) and "runner_up" (the
  * second-best feasible trial, flagged when the two are within measurement noise of each other,
  * so either is a sound choice). */
 static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_trial_row *rows,
-                     size_t n, int64_t confirmed, const struct mp_confirm_stats *stats)
+                     size_t n, int64_t confirmed, const struct mp_confirm_stats *stats,
+                     int64_t fallback)
 {
+    int64_t pick = confirmed > 0 ? confirmed : fallback;
     long rank[2] = {-1, -1};
     double val[2] = {0, 0};
     for (int pass = 0; pass < 2; pass++) {
@@ -133,8 +136,8 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
                 !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v)) {
                 continue;
             }
-            bool take = pass == 0 && confirmed > 0
-                            ? rows[i].number == confirmed
+            bool take = pass == 0 && pick > 0
+                            ? rows[i].number == pick
                             : ranks_before(spec, rows, rank[pass], &rows[i], v, val[pass]);
             if (take) {
                 rank[pass] = (long)i;
@@ -336,9 +339,11 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, str
         }
         json_object_set_new(j, "trials", trials);
         struct mp_confirm_stats winner = {0};
-        int64_t confirmed = mp_report_add_confirmation(
-            j, spec, row.state == MP_EXPERIMENT_SUCCEEDED, rows, n, runs, n_runs, &winner);
-        add_best(j, spec, rows, n, confirmed, &winner);
+        int64_t fallback = 0;
+        int64_t confirmed =
+            mp_report_add_confirmation(j, spec, row.state == MP_EXPERIMENT_SUCCEEDED, rows, n, runs,
+                                       n_runs, &winner, &fallback);
+        add_best(j, spec, rows, n, confirmed, &winner, fallback);
         add_confirmed_throughput(j, rows, n, runs, n_runs);
         add_pareto(j, spec, rows, n);
         *out = j;

@@ -20,13 +20,14 @@
  * (a=2, b=1) is a fluke at +50 and (7, 3), the true optimum, reports stable = 0. In
  * confirmation runs (attempt >= 1000, run = (attempt - 1000) / 10), the configurations at
  * qps 99 miss the p99 limit in run 2; a = 10 always misses it. With `noisy`, the optimum's
- * confirmation runs alternate between 110 (odd runs) and 90. After `interrupt_after` calls it
- * raises cancel and reports CANCELLED. */
+ * confirmation runs alternate between 110 (odd runs) and 90. With `harsh`, every confirmation
+ * run misses the p99 limit but round 1 of (6, 3). After `interrupt_after` calls it raises cancel
+ * and reports CANCELLED. */
 struct fluke_runner {
     struct mp_runner base;
     int calls, confirm_calls;
     int interrupt_after;
-    bool noisy;
+    bool noisy, harsh;
     atomic_bool *cancel;
 };
 
@@ -52,6 +53,9 @@ static int fluke_run(struct mp_runner *base, const struct mp_trial_request *req,
     int64_t round = (req->attempt - 1000) / 10;
     if (confirming && qps == 99 && round == 2) {
         p99 = 50;
+    }
+    if (confirming && r->harsh) {
+        p99 = round == 1 && a == 6 && b == 3 ? 5 : 50;
     }
     if (confirming && r->noisy && a == 7 && b == 3) {
         qps += round % 2 ? 10 : -10;
@@ -346,6 +350,44 @@ static void interrupted_extra_round_resumes(void **state)
     mp_spec_free(spec);
 }
 
+/* When no candidate passes every measurement, the recommendation is the candidate that passed the
+ * largest share of them, not the search's best: that one (the fluke) missed the SLO in every
+ * confirmation run, and it was recommended all the same. The operator gets it from the summary. */
+static void unconfirmed_recommends_the_most_passed(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("{top: 3, runs: 2}");
+    struct mp_store *st = open_store();
+    struct fluke_runner fr = {.harsh = true};
+    struct mp_engine_summary sum;
+    run(st, spec, &fr, NULL, &sum);
+    json_t *rep = report(st);
+    int64_t fluke = number_of(rep, 2, 1), pick = number_of(rep, 6, 3);
+    const json_t *conf = json_object_get(rep, "confirmation");
+    if (!candidate(rep, pick) || !candidate(rep, fluke)) {
+        fail_msg("candidates: %s", json_dumps(json_object_get(conf, "candidates"), 0));
+    }
+    assert_int_equal(sum.recommended, 0);
+    assert_int_equal(sum.most_passed, pick);
+    assert_true(json_is_null(json_object_get(conf, "recommended")));
+    assert_int_equal(json_integer_value(json_object_get(conf, "most_passed")), pick);
+    const json_t *best = json_object_get(rep, "best");
+    assert_int_equal(json_integer_value(json_object_get(best, "number")), pick);
+    assert_true(json_is_null(json_object_get(best, "confirmed")));
+    assert_true(json_is_true(json_object_get(trial(rep, pick), "recommended")));
+    assert_true(json_is_false(json_object_get(trial(rep, fluke), "recommended")));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    mp_report_print_recommendation(f, rep);
+    fclose(f);
+    assert_non_null(strstr(text, "this one met them in 2 of 3, the largest share."));
+    free(text);
+    json_decref(rep);
+    mp_store_close(st);
+    mp_spec_free(spec);
+}
+
 /* Without a confirmation, an unsettled measurement is never the recommendation on its own: the
  * best settled trial is, and the unsettled one is marked. */
 static void unsettled_trial_is_not_the_winner(void **state)
@@ -474,6 +516,7 @@ int main(void)
         cmocka_unit_test(uncertain_leader_gets_more_rounds),
         cmocka_unit_test(interrupted_extra_round_resumes),
         cmocka_unit_test(unsettled_trial_is_not_the_winner),
+        cmocka_unit_test(unconfirmed_recommends_the_most_passed),
         cmocka_unit_test(unsettled_rule),
         cmocka_unit_test(stats_are_exact),
         cmocka_unit_test(spec_errors_name_the_field),
