@@ -369,6 +369,24 @@ static int exec_one(struct mp_store *st, const char *sql, const char *text, int6
     return rc;
 }
 
+/* Steps stmt, a one-row UPDATE of experiment id prepared after mp_store_begin (rc: how that
+ * went), then commits, or rolls back on any failure; MP_ENOTFOUND when no row changed. */
+static int update_experiment(struct mp_store *st, sqlite3_stmt *stmt, int rc, int64_t id,
+                             const char *what, struct mp_error *err)
+{
+    if (rc == 0 && sqlite3_step(stmt) != SQLITE_DONE) {
+        rc = mp_store_fail(st, err, what);
+    } else if (rc == 0 && sqlite3_changes(st->db) != 1) {
+        rc = mp_error_set(err, MP_ENOTFOUND, "no experiment with id %lld", (long long)id);
+    }
+    sqlite3_finalize(stmt);
+    if (rc == 0) {
+        return mp_store_commit(st, err);
+    }
+    mp_store_rollback(st);
+    return rc;
+}
+
 int mp_store_experiment_set_spec(struct mp_store *st, int64_t id, const char *spec_json,
                                  struct mp_error *err)
 {
@@ -384,18 +402,8 @@ int mp_store_experiment_set_spec(struct mp_store *st, int64_t id, const char *sp
         sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
         sqlite3_bind_int64(stmt, 3, mp_wall_ns());
         sqlite3_bind_int64(stmt, 4, id);
-        if (sqlite3_step(stmt) != SQLITE_DONE) {
-            rc = mp_store_fail(st, err, "set experiment spec");
-        } else if (sqlite3_changes(st->db) != 1) {
-            rc = mp_error_set(err, MP_ENOTFOUND, "no experiment with id %lld", (long long)id);
-        }
     }
-    sqlite3_finalize(stmt);
-    if (rc == 0) {
-        return mp_store_commit(st, err);
-    }
-    mp_store_rollback(st);
-    return rc;
+    return update_experiment(st, stmt, rc, id, "set experiment spec", err);
 }
 
 int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
@@ -416,18 +424,8 @@ int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_exper
             sqlite3_bind_int64(stmt, 4, now);
         }
         sqlite3_bind_int64(stmt, 5, id);
-        if (sqlite3_step(stmt) != SQLITE_DONE) {
-            rc = mp_store_fail(st, err, "set experiment state");
-        } else if (sqlite3_changes(st->db) != 1) {
-            rc = mp_error_set(err, MP_ENOTFOUND, "no experiment with id %lld", (long long)id);
-        }
     }
-    sqlite3_finalize(stmt);
-    if (rc == 0) {
-        return mp_store_commit(st, err);
-    }
-    mp_store_rollback(st);
-    return rc;
+    return update_experiment(st, stmt, rc, id, "set experiment state", err);
 }
 
 static bool pid_alive(int64_t pid)
