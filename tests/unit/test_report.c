@@ -156,21 +156,20 @@ static void trial_notes(void **state)
 static void unsettled_recommendation(void **state)
 {
     (void)state;
-    static const char *const base =
-        "{\"objective\":{\"metric\":\"t\",\"direction\":\"maximize\"},\"best\":{\"number\":2,"
-        "\"settled\":false,\"params\":{\"cpu\":1},\"metrics\":{\"t\":10},\"search_value\":10%s}}";
-    char json[512];
-    snprintf(json, sizeof(json), base, "");
-    char *text = rendered(mp_report_print_recommendation, json);
+#define UNSETTLED_BEST(confirmed)                                                                  \
+    "{\"objective\":{\"metric\":\"t\",\"direction\":\"maximize\"},\"best\":{\"number\":2,"         \
+    "\"settled\":false,\"params\":{\"cpu\":1},\"metrics\":{\"t\":10},\"search_value\":"            \
+    "10" confirmed "}}"
+    char *text = rendered(mp_report_print_recommendation, UNSETTLED_BEST(""));
     if (!strstr(text, "Warning: the search's measurement below did not settle; its figures are "
                       "uncertain.\nMeasured in the search (trial 2):")) {
         fail_msg("unconfirmed: %s", text);
     }
     free(text);
-    snprintf(json, sizeof(json), base,
-             ",\"confirmed\":{\"runs\":5,\"passes\":5,\"mean\":9,\"stddev\":0.5,\"min\":8.5,"
-             "\"max\":9.6,\"interval\":0.02}");
-    text = rendered(mp_report_print_recommendation, json);
+    text =
+        rendered(mp_report_print_recommendation,
+                 UNSETTLED_BEST(",\"confirmed\":{\"runs\":5,\"passes\":5,\"mean\":9,\"stddev\":0.5,"
+                                "\"min\":8.5,\"max\":9.6,\"interval\":0.02}"));
     if (!strstr(text, "Confirmed over 5 measurements") ||
         !strstr(text, "Note: the search's measurement below did not settle; the confirmed figures "
                       "above do not depend on it.\nMeasured in the search (trial 2):") ||
@@ -178,6 +177,7 @@ static void unsettled_recommendation(void **state)
         fail_msg("confirmed: %s", text);
     }
     free(text);
+#undef UNSETTLED_BEST
 }
 
 /* A parameter's column is as wide as its longest value, so the columns stay aligned. */
