@@ -404,6 +404,9 @@ int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_exper
     bool done = state >= MP_EXPERIMENT_SUCCEEDED;
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_begin(st, err);
+    if (rc == 0) {
+        rc = mp_store_owned(st, id, err);
+    }
     if (rc == 0 && (rc = mp_store_prepare(st,
                                           "UPDATE experiments SET state = ?1, stop_reason = ?2, "
                                           "updated_at_ns = ?3, finished_at_ns = ?4 WHERE id = ?5",
@@ -530,11 +533,23 @@ int mp_store_experiment_beat(struct mp_store *st, int64_t id, int64_t pid, struc
 
 int mp_store_experiment_release(struct mp_store *st, int64_t id, struct mp_error *err)
 {
-    if (st->claimed_exp == id) {
-        st->claimed_exp = st->claimed_pid = 0;
+    if (st->claimed_exp != id) {
+        return exec_one(st, "UPDATE experiments SET owner_pid = NULL WHERE id = ?2", NULL, id, 0, 0,
+                        "release experiment", err);
     }
-    return exec_one(st, "UPDATE experiments SET owner_pid = NULL WHERE id = ?2", NULL, id, 0, 0,
-                    "release experiment", err);
+    /* Only our own claim: a run stopped past it and taken over released the new owner's, so
+     * that a third run could start beside it. */
+    int64_t pid = st->claimed_pid;
+    st->claimed_exp = st->claimed_pid = 0;
+    int rc = exec_one(st,
+                      "UPDATE experiments SET owner_pid = NULL WHERE id = ?2 AND "
+                      "(owner_pid = ?3 OR owner_pid IS NULL)",
+                      NULL, id, pid, 0, "release experiment", err);
+    if (rc == MP_ENOTFOUND) {
+        mp_error_clear(err); /* another process owns it now, or it is gone: nothing of ours */
+        return 0;
+    }
+    return rc;
 }
 
 int mp_store_experiment_delete(struct mp_store *st, int64_t id, struct mp_error *err)

@@ -224,6 +224,21 @@ static void taken_over_handle_writes_nothing(void **state)
     assert_non_null(strstr(err.msg, "is no longer run by process"));
     assert_int_equal(start(a, id, 2, NULL), MP_ESTATE);
     assert_int_equal(mp_store_trial_create(a, id, 3, "{}", "k3", NULL), MP_ESTATE);
+    /* Nor a confirmation run, an event or the experiment's state: a run stopped during its
+     * confirmation set b's finished experiment INTERRUPTED ("run 1 of trial 1 is already
+     * recorded"), and its release let a third run start beside b. */
+    assert_int_equal(mp_store_confirm_add(a, id, 1, 1, &res, NULL), MP_ESTATE);
+    assert_int_equal(mp_store_event_add(a, id, 1, "confirm_run", NULL, NULL), MP_ESTATE);
+    assert_int_equal(mp_store_experiment_set_state(a, id, MP_EXPERIMENT_INTERRUPTED, "x", NULL),
+                     MP_ESTATE);
+    struct mp_experiment_row row = {0};
+    assert_int_equal(mp_store_experiment_find(c, "e", &row, NULL), 0);
+    assert_int_equal(row.state, MP_EXPERIMENT_CREATED);
+    assert_int_equal(row.owner_pid, getppid());
+    mp_experiment_row_release(&row);
+    assert_int_equal(mp_store_confirm_add(b, id, 1, 1, &res, NULL), 0);
+    assert_int_equal(mp_store_event_add(b, id, 1, "confirm_run", NULL, NULL), 0);
+    assert_int_equal(mp_store_experiment_set_state(b, id, MP_EXPERIMENT_RUNNING, NULL, NULL), 0);
     assert_int_equal(mp_store_trial_finish(b, id, 1, &res, NULL), 0);
     assert_int_equal(start(c, id, 2, NULL), 0);
 
@@ -242,9 +257,17 @@ static void taken_over_handle_writes_nothing(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(rows[0].state, MP_TRIAL_RUNNING);
     mp_trial_rows_free(rows, n);
-    /* Once released, a handle writes as one that never claimed. */
+    /* a's release leaves b's claim; once released, a handle writes as one that never
+     * claimed. */
     assert_int_equal(mp_store_experiment_release(a, id, NULL), 0);
+    assert_int_equal(mp_store_experiment_find(c, "e", &row, NULL), 0);
+    assert_int_equal(row.owner_pid, getppid());
+    mp_experiment_row_release(&row);
     assert_int_equal(mp_store_trial_finish(a, id, 1, &res, NULL), 0);
+    assert_int_equal(mp_store_experiment_release(b, id, NULL), 0);
+    assert_int_equal(mp_store_experiment_find(c, "e", &row, NULL), 0);
+    assert_int_equal(row.owner_pid, 0);
+    mp_experiment_row_release(&row);
     mp_trial_result_release(&res);
     mp_store_close(a);
     mp_store_close(b);
