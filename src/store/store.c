@@ -156,6 +156,23 @@ static int create_private(const char *path, struct mp_error *err)
                                           strerror(errno));
 }
 
+/* The switch to WAL, which a new file needs: while another process switches the same new file,
+ * SQLite answers SQLITE_BUSY at once, without the busy handler (the handler would deadlock
+ * with a connection upgrading from the shared lock this statement holds), so two processes
+ * starting on a new store together (run and serve, two runs) failed "configure: database is
+ * locked". The statement ends and drops its lock before each retry. */
+static int set_wal(struct mp_store *st, int timeout_ms)
+{
+    int64_t deadline = mp_mono_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        int rc = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || mp_mono_ns() > deadline) {
+            return rc;
+        }
+        usleep(5000);
+    }
+}
+
 int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_store **out,
                   struct mp_error *err)
 {
@@ -171,9 +188,10 @@ int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_
                     : mp_error_set(err, -ENOMEM, "%s: cannot open", path);
         goto out;
     }
-    sqlite3_busy_timeout(st->db, opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 10000);
+    int timeout_ms = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 10000;
+    sqlite3_busy_timeout(st->db, timeout_ms);
     sqlite3_extended_result_codes(st->db, 1);
-    if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK ||
+    if (set_wal(st, timeout_ms) != SQLITE_OK ||
         sqlite3_exec(st->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", NULL, NULL,
                      NULL) != SQLITE_OK) {
         rc = mp_store_fail(st, err, "configure");
