@@ -749,13 +749,14 @@ static int changed_spec(struct engine *e, const struct mp_experiment_row *row, c
     return 0;
 }
 
-static int open_experiment(struct engine *e, struct mp_engine_summary *out, struct mp_error *err)
+static int open_once(struct engine *e, bool restart, struct mp_engine_summary *out,
+                     struct mp_error *err)
 {
     const struct mp_spec *spec = e->spec;
     char *json = mp_spec_to_json(spec);
     struct mp_experiment_row row = {0};
     int rc = mp_store_experiment_find(e->st, spec->name, &row, err);
-    if (rc == 0 && e->opts->restart) {
+    if (rc == 0 && restart) {
         /* Never from under a live run: that run would go on writing its results into the new
          * experiment, which SQLite gives the same id, onto trials of other configurations. */
         rc = mp_store_experiment_claim(e->st, row.id, getpid(), CLAIM_STALE_MS, err);
@@ -786,6 +787,19 @@ static int open_experiment(struct engine *e, struct mp_engine_summary *out, stru
     }
     mp_experiment_row_release(&row);
     free(json);
+    return rc;
+}
+
+static int open_experiment(struct engine *e, struct mp_engine_summary *out, struct mp_error *err)
+{
+    int rc = open_once(e, e->opts->restart, out, err);
+    if (rc == MP_EEXISTS) {
+        /* Another run created it between our lookup and our insert (two runs of a new spec
+         * started together): continue that one, already replaced if we were to, and its claim
+         * decides which of the two runs it. The loser said "experiment 'x' already exists". */
+        mp_error_clear(err);
+        rc = open_once(e, false, out, err);
+    }
     return rc;
 }
 
