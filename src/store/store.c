@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const experiment_states[] = {"CREATED",   "RUNNING", "INTERRUPTED",
@@ -140,20 +141,33 @@ static int migrate(struct mp_store *st, int target, struct mp_error *err)
 }
 
 /* A new store file is created readable by its owner only (SQLite gives its -wal and -shm files
- * the same mode); an existing one is left as it is. */
+ * the same mode); an existing one is left as it is. The path is followed as SQLite follows it:
+ * a link to a file that did not exist yet had SQLite create it with the umask's mode (0644),
+ * readable by all. Anything but a regular file is refused by name: SQLite said "unable to open
+ * database file" for a folder and "disk I/O error" for a fifo. An existing file is never opened
+ * here: closing any descriptor of a file drops every POSIX lock the process holds on it, the
+ * locks of this process's other connections to the store included (the heartbeat's handle). */
 static int create_private(const char *path, struct mp_error *err)
 {
     if (strcmp(path, ":memory:") == 0) {
         return 0;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        close(fd);
-        return 0;
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        return S_ISREG(sb.st_mode)
+                   ? 0
+                   : mp_error_set(err, MP_ESTORE, "%s: a %s, not a store file", path,
+                                  S_ISDIR(sb.st_mode) ? "folder" : "fifo, socket or device");
     }
-    return errno == EEXIST ? 0
-                           : mp_error_set(err, -errno, "%s: cannot create the store: %s", path,
-                                          strerror(errno));
+    if (errno != ENOENT) {
+        return mp_error_set(err, -errno, "%s: cannot open the store: %s", path, strerror(errno));
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return mp_error_set(err, -errno, "%s: cannot create the store: %s", path, strerror(errno));
+    }
+    close(fd);
+    return 0;
 }
 
 /* The switch to WAL, which a new file needs: while another process switches the same new file,
