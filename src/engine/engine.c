@@ -237,9 +237,10 @@ static size_t count_failures(const struct engine *e)
     return c;
 }
 
-/* After a store refused a trial's state change: when the experiment now belongs to another
- * process (this one was stopped past the claim's staleness and a second run took it over),
- * says so in err (MP_EBUSY) instead of the bare transition error, and returns true. */
+/* After a store refused a write (a trial's state change, a confirmation run, the experiment's
+ * state): when the experiment now belongs to another process (this one was stopped past the
+ * claim's staleness and a second run took it over), says so in err (MP_EBUSY) instead of the
+ * bare error, and returns true. number: the trial refused, 0 for none. */
 static bool taken_over(struct engine *e, int64_t number, struct mp_error *err)
 {
     char id[32];
@@ -252,10 +253,14 @@ static bool taken_over(struct engine *e, int64_t number, struct mp_error *err)
         if (row.owner_pid > 0) {
             snprintf(who, sizeof(who), " (pid %lld)", (long long)row.owner_pid);
         }
+        char rest[48] = "the rest continues";
+        if (number > 0) {
+            snprintf(rest, sizeof(rest), "trial %lld and the rest continue", (long long)number);
+        }
         mp_error_set(err, MP_EBUSY,
                      "another process%s took experiment '%s' over while this one was stopped; "
-                     "trial %lld and the rest continue there, and this run stops",
-                     who, e->spec->name, (long long)number);
+                     "%s there, and this run stops",
+                     who, e->spec->name, rest);
     }
     mp_experiment_row_release(&row);
     return e->taken_over;
@@ -744,13 +749,14 @@ static int changed_spec(struct engine *e, const struct mp_experiment_row *row, c
     return 0;
 }
 
-static int open_experiment(struct engine *e, struct mp_engine_summary *out, struct mp_error *err)
+static int open_once(struct engine *e, bool restart, struct mp_engine_summary *out,
+                     struct mp_error *err)
 {
     const struct mp_spec *spec = e->spec;
     char *json = mp_spec_to_json(spec);
     struct mp_experiment_row row = {0};
     int rc = mp_store_experiment_find(e->st, spec->name, &row, err);
-    if (rc == 0 && e->opts->restart) {
+    if (rc == 0 && restart) {
         /* Never from under a live run: that run would go on writing its results into the new
          * experiment, which SQLite gives the same id, onto trials of other configurations. */
         rc = mp_store_experiment_claim(e->st, row.id, getpid(), CLAIM_STALE_MS, err);
@@ -781,6 +787,19 @@ static int open_experiment(struct engine *e, struct mp_engine_summary *out, stru
     }
     mp_experiment_row_release(&row);
     free(json);
+    return rc;
+}
+
+static int open_experiment(struct engine *e, struct mp_engine_summary *out, struct mp_error *err)
+{
+    int rc = open_once(e, e->opts->restart, out, err);
+    if (rc == MP_EEXISTS) {
+        /* Another run created it between our lookup and our insert (two runs of a new spec
+         * started together): continue that one, already replaced if we were to, and its claim
+         * decides which of the two runs it. The loser said "experiment 'x' already exists". */
+        mp_error_clear(err);
+        rc = open_once(e, false, out, err);
+    }
     return rc;
 }
 
@@ -955,6 +974,9 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
         rc = mp_store_event_add(st, e.exp_id, 0, mp_engine_event_name(MP_EVENT_EXPERIMENT_FINISHED),
                                 detail, err);
         free(detail);
+    }
+    if (claimed && rc == MP_ESTATE && !e.taken_over && taken_over(&e, 0, err)) {
+        rc = MP_EBUSY; /* refused past the trials: a confirmation run, an event, the state */
     }
     beat_end(&e);
     if (claimed && !e.taken_over) {

@@ -38,6 +38,9 @@ int mp_store_confirm_add(struct mp_store *st, int64_t exp_id, int64_t number, in
     sqlite3_stmt *stmt = NULL;
     char *metrics = metrics_text(&res->metrics);
     int rc = mp_store_begin(st, err);
+    if (rc == 0) {
+        rc = mp_store_owned(st, exp_id, err);
+    }
     if (rc == 0 && (rc = mp_store_prepare(st,
                                           "INSERT INTO confirm_runs(experiment_id, trial_number, "
                                           "run, state, failure, reason, settled, metrics_json, "

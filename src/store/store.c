@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const experiment_states[] = {"CREATED",   "RUNNING", "INTERRUPTED",
@@ -140,20 +141,50 @@ static int migrate(struct mp_store *st, int target, struct mp_error *err)
 }
 
 /* A new store file is created readable by its owner only (SQLite gives its -wal and -shm files
- * the same mode); an existing one is left as it is. */
+ * the same mode); an existing one is left as it is. The path is followed as SQLite follows it:
+ * a link to a file that did not exist yet had SQLite create it with the umask's mode (0644),
+ * readable by all. Anything but a regular file is refused by name: SQLite said "unable to open
+ * database file" for a folder and "disk I/O error" for a fifo. An existing file is never opened
+ * here: closing any descriptor of a file drops every POSIX lock the process holds on it, the
+ * locks of this process's other connections to the store included (the heartbeat's handle). */
 static int create_private(const char *path, struct mp_error *err)
 {
     if (strcmp(path, ":memory:") == 0) {
         return 0;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        close(fd);
-        return 0;
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        return S_ISREG(sb.st_mode)
+                   ? 0
+                   : mp_error_set(err, MP_ESTORE, "%s: a %s, not a store file", path,
+                                  S_ISDIR(sb.st_mode) ? "folder" : "fifo, socket or device");
     }
-    return errno == EEXIST ? 0
-                           : mp_error_set(err, -errno, "%s: cannot create the store: %s", path,
-                                          strerror(errno));
+    if (errno != ENOENT) {
+        return mp_error_set(err, -errno, "%s: cannot open the store: %s", path, strerror(errno));
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return mp_error_set(err, -errno, "%s: cannot create the store: %s", path, strerror(errno));
+    }
+    close(fd);
+    return 0;
+}
+
+/* The switch to WAL, which a new file needs: while another process switches the same new file,
+ * SQLite answers SQLITE_BUSY at once, without the busy handler (the handler would deadlock
+ * with a connection upgrading from the shared lock this statement holds), so two processes
+ * starting on a new store together (run and serve, two runs) failed "configure: database is
+ * locked". The statement ends and drops its lock before each retry. */
+static int set_wal(struct mp_store *st, int timeout_ms)
+{
+    int64_t deadline = mp_mono_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        int rc = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || mp_mono_ns() > deadline) {
+            return rc;
+        }
+        usleep(5000);
+    }
 }
 
 int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_store **out,
@@ -171,9 +202,10 @@ int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_
                     : mp_error_set(err, -ENOMEM, "%s: cannot open", path);
         goto out;
     }
-    sqlite3_busy_timeout(st->db, opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 10000);
+    int timeout_ms = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 10000;
+    sqlite3_busy_timeout(st->db, timeout_ms);
     sqlite3_extended_result_codes(st->db, 1);
-    if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK ||
+    if (set_wal(st, timeout_ms) != SQLITE_OK ||
         sqlite3_exec(st->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", NULL, NULL,
                      NULL) != SQLITE_OK) {
         rc = mp_store_fail(st, err, "configure");
@@ -412,6 +444,9 @@ int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_exper
     bool done = state >= MP_EXPERIMENT_SUCCEEDED;
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_begin(st, err);
+    if (rc == 0) {
+        rc = mp_store_owned(st, id, err);
+    }
     if (rc == 0 && (rc = mp_store_prepare(st,
                                           "UPDATE experiments SET state = ?1, stop_reason = ?2, "
                                           "updated_at_ns = ?3, finished_at_ns = ?4 WHERE id = ?5",
@@ -528,11 +563,23 @@ int mp_store_experiment_beat(struct mp_store *st, int64_t id, int64_t pid, struc
 
 int mp_store_experiment_release(struct mp_store *st, int64_t id, struct mp_error *err)
 {
-    if (st->claimed_exp == id) {
-        st->claimed_exp = st->claimed_pid = 0;
+    if (st->claimed_exp != id) {
+        return exec_one(st, "UPDATE experiments SET owner_pid = NULL WHERE id = ?2", NULL, id, 0, 0,
+                        "release experiment", err);
     }
-    return exec_one(st, "UPDATE experiments SET owner_pid = NULL WHERE id = ?2", NULL, id, 0, 0,
-                    "release experiment", err);
+    /* Only our own claim: a run stopped past it and taken over released the new owner's, so
+     * that a third run could start beside it. */
+    int64_t pid = st->claimed_pid;
+    st->claimed_exp = st->claimed_pid = 0;
+    int rc = exec_one(st,
+                      "UPDATE experiments SET owner_pid = NULL WHERE id = ?2 AND "
+                      "(owner_pid = ?3 OR owner_pid IS NULL)",
+                      NULL, id, pid, 0, "release experiment", err);
+    if (rc == MP_ENOTFOUND) {
+        mp_error_clear(err); /* another process owns it now, or it is gone: nothing of ours */
+        return 0;
+    }
+    return rc;
 }
 
 int mp_store_experiment_delete(struct mp_store *st, int64_t id, struct mp_error *err)

@@ -75,9 +75,9 @@ int mp_store_experiment_set_spec(struct mp_store *st, int64_t id, const char *sp
 int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
                                   const char *reason, struct mp_error *err) MP_WUR;
 /* Marks the experiment as driven by this process. MP_EBUSY when another live process holds it
- * with a heartbeat younger than stale_ms. Until released, this handle creates, starts and
- * finishes the experiment's trials only while pid still owns it: once another process took it
- * over (or deleted it), those writes fail with MP_ESTATE. */
+ * with a heartbeat younger than stale_ms. Until released, this handle writes the experiment's
+ * trials, confirmation runs, events and state only while pid still owns it: once another
+ * process took it over (or deleted it), those writes fail with MP_ESTATE. */
 int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int64_t stale_ms,
                               struct mp_error *err) MP_WUR;
 int mp_store_experiment_heartbeat(struct mp_store *st, int64_t id, struct mp_error *err) MP_WUR;
@@ -85,6 +85,8 @@ int mp_store_experiment_heartbeat(struct mp_store *st, int64_t id, struct mp_err
  * beats from a second handle while its trials run. */
 int mp_store_experiment_beat(struct mp_store *st, int64_t id, int64_t pid,
                              struct mp_error *err) MP_WUR;
+/* Clears the owner. On the handle that claimed id, only its own claim: one another process took
+ * over is left to it (and 0 returned). */
 int mp_store_experiment_release(struct mp_store *st, int64_t id, struct mp_error *err) MP_WUR;
 int mp_store_experiment_delete(struct mp_store *st, int64_t id, struct mp_error *err) MP_WUR;
 

@@ -367,6 +367,9 @@ int mp_store_event_add(struct mp_store *st, int64_t exp_id, int64_t trial_number
 {
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_begin(st, err);
+    if (rc == 0) {
+        rc = mp_store_owned(st, exp_id, err);
+    }
     if (rc == 0 && (rc = mp_store_prepare(st,
                                           "INSERT INTO events(experiment_id, trial_number, "
                                           "at_ns, kind, detail_json) VALUES (?,?,?,?,?)",

@@ -1,9 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# The store file (issue 13): created owner-only in an owner-only folder; and a damaged store is
-# an error, never an empty one: with the trials table's first page overwritten, list, show,
-# export and run exit 1 naming the store file, and run writes nothing (no event, no state
-# change) over it.
+# The store file (issue 13): created owner-only in an owner-only folder (also through a link),
+# a folder or a fifo refused by name; and a damaged store is an error, never an empty one:
+# with the trials table's first page overwritten, list, show, export and run exit 1 naming the
+# store file, and run writes nothing (no event, no state change) over it.
 . "$(dirname "$0")/lib.sh"
 
 # The default location: its folders and the file (with its WAL) are the owner's only.
@@ -14,6 +14,19 @@ check "parent folder is 0700" 700 "$(stat -c %a "$WORK/xdg")"
 check "store file is 0600" 600 "$(stat -c %a "$WORK/xdg/morphling/morphling.db")"
 (umask 022 && "$MORPHLING" list --db "$WORK/umask.db" >/dev/null)
 check "a --db file is 0600 whatever the umask" 600 "$(stat -c %a "$WORK/umask.db")"
+# A --db that is a link to a file not there yet: the file is created 0600 too (SQLite created
+# it 0644, readable by all). A folder or a fifo is refused by name (SQLite said "unable to open
+# database file" and "disk I/O error").
+ln -s "$WORK/target.db" "$WORK/link.db"
+(umask 022 && "$MORPHLING" list --db "$WORK/link.db" >/dev/null)
+check "a store created through a link is 0600" 600 "$(stat -c %a "$WORK/target.db")"
+mkdir "$WORK/folder.db"
+mkfifo "$WORK/fifo.db"
+for what in folder fifo; do
+    err=$(timeout 20 "$MORPHLING" list --db "$WORK/$what.db" 2>&1 >/dev/null)
+    check "a $what for a store: exit 1" 1 "$?"
+    check_contains "a $what for a store: says so" "$WORK/$what.db: a $what" "$err"
+done
 DB="$WORK/store.db"
 "$MORPHLING" run "$MP_SOURCE_DIR/examples/replay-demo.yaml" --db "$DB" --quiet >/dev/null
 check "the experiment ran" 40 "$("$MORPHLING" show replay-demo --db "$DB" --json | jq '.trials | length')"

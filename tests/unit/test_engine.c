@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -558,6 +559,55 @@ static void heartbeat_beats_during_a_trial(void **state)
     mp_spec_free(spec);
 }
 
+/* Two runs of a new spec started together: both find no experiment, one creates it first.
+ * The other said "experiment 'e' already exists" (exit 1, about one such pair in five); it
+ * continues the one just created instead, whose claim then decides which of the two runs it.
+ * Here the other run has inserted the experiment and commits 200 ms later: our lookup does not
+ * see it, our insert waits for its commit. */
+static void *commit_later(void *p)
+{
+    usleep(200000);
+    assert_int_equal(sqlite3_exec(p, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    return NULL;
+}
+
+static void experiment_created_meanwhile(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 4, 1, NULL);
+    char *path = mp_xasprintf("/tmp/mp-test-engine-%d.db", (int)getpid());
+    struct run a = {0};
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_open(path, NULL, &a.st, &err), 0);
+    char *json = mp_spec_to_json(spec);
+    char *sql = mp_xasprintf("BEGIN IMMEDIATE; INSERT INTO experiments(name, spec_json, "
+                             "spec_hash, state, seed, created_at_ns, updated_at_ns) VALUES "
+                             "('e', '{}', '%016llx', 'CREATED', 11, 1, 1)",
+                             (unsigned long long)mp_hash_str(json));
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, sql, NULL, NULL, NULL), SQLITE_OK);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, commit_later, other), 0);
+    struct fake_runner fr = {.fail_a = -1};
+    run_engine(&a, spec, &fr, NULL, true);
+    pthread_join(t, NULL);
+    sqlite3_close(other);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_false(a.sum.resumed);
+    assert_int_equal(a.n, 4);
+    struct mp_experiment_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_experiment_list(a.st, &rows, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    mp_experiment_rows_free(rows, n);
+    run_release(&a);
+    remove_db(path);
+    free(sql);
+    free(json);
+    mp_spec_free(spec);
+}
+
 /* An experiment created first (as the API does) starts, with the spec's seed; it does not
  * resume. */
 static void created_experiment_starts(void **state)
@@ -744,6 +794,7 @@ int main(void)
         cmocka_unit_test(unknown_runner_lists_the_build),
         cmocka_unit_test(run_error_stops_the_run),
         cmocka_unit_test(infra_failure_is_retried),
+        cmocka_unit_test(experiment_created_meanwhile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
