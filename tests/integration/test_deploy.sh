@@ -36,6 +36,20 @@ check "the operator's pod: non-root, read-only root, no capabilities, probes" \
           (.containers[0].securityContext.capabilities.drop | tojson), .containers[0].livenessProbe.httpGet.path,
           .containers[0].readinessProbe.httpGet.path] | join(" ")')"
 
+# `kubectl explain` documents every field a user writes or reads (it printed "<empty>" and
+# "<no description>" for nearly all of them).
+undocumented=""
+for path in pe pe.spec pe.spec.objective pe.spec.algorithm pe.spec.algorithm.algorithmSettings \
+    pe.spec.tunableParameters pe.spec.tunableParameters.parameters \
+    pe.spec.tunableParameters.parameters.feasibleSpace pe.spec.servicePodTemplate pe.spec.cost \
+    pe.status pe.status.currentOptimalTrial trial trial.spec trial.status; do
+    n=$(kubectl explain "$path" 2>&1 | grep -c -e '<no description>' -e '<empty>')
+    [ "$n" -eq 0 ] || undocumented="$undocumented $path($n)"
+done
+check "kubectl explain: every field has a description" "" "$undocumented"
+check_contains "kubectl explain pe.spec.tunableParameters: the categories" \
+    "resource (the tuned container's requests and" "$(kubectl explain pe.spec.tunableParameters 2>&1)"
+
 # An original-style resource, as written for the original Morphling.
 pe="$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml"
 check "the original-style file is accepted" \
