@@ -28,7 +28,10 @@ static json_t *metrics_json(const struct mp_metrics *m)
     return o;
 }
 
-/* objectiveMetricsObserved: the experiment's own metric name with the value as text. */
+/* objectiveMetricsObserved: the experiment's own metric name with the value as text; none for a
+ * trial that did not succeed, whose partial measurement (a load test without one good answer
+ * measures 0 requests/s and 0 ms) is no objective value: the original scored failed trials 0.0,
+ * and kubectl get trials would show it as the best of a minimised objective. */
 static json_t *observed(struct op_exp *x, bool has_value, double value)
 {
     json_t *a = json_array();
@@ -64,8 +67,9 @@ int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_resu
     json_t *conds = json_pack("[o, o, o]", op_condition("Created", "True", "TrialCreated", NULL),
                               op_condition("Running", "False", "TrialFinished", NULL),
                               op_condition(final_type(res->state), "True", reason, res->reason));
-    json_t *result = json_pack("{s:o, s:o}", "tunableParameters", assignment,
-                               "objectiveMetricsObserved", observed(x, has, v));
+    json_t *result =
+        json_pack("{s:o, s:o}", "tunableParameters", assignment, "objectiveMetricsObserved",
+                  observed(x, has && res->state == MP_TRIAL_SUCCEEDED, v));
     json_t *patch =
         json_pack("{s:{s:o, s:s, s:o, s:s, s:s, s:s, s:o}}", "status", "conditions", conds,
                   "completionTime", now, "trialResult", result, "state",

@@ -61,6 +61,10 @@ check "the requestTemplate reached the trial runner as the body" 26 \
     "$(kubectl get trial mobilenet-experiment-grid-1 -n "$NS" -o jsonpath='{.status.metrics.body_bytes}')"
 check "a failed Trial keeps its class and reason" "CRASHED the fake service crashed (trial 3)" \
     "$(echo "$trial" | jq -r '.status | .failure + " " + .reason')"
+# A failed trial has no objective value (the original scored it 0.0): kubectl get trials showed
+# its measured 0 as OBJECTIVE-VALUE, the best of a minimised objective.
+check "a failed Trial observed no objective value (its measurement is in status.metrics)" "0 0" \
+    "$(echo "$trial" | jq -r '.status | "\(.trialResult.objectiveMetricsObserved | length) \(.metrics.throughput_rps)"')"
 check "nothing the trials created is left" "" "$(leftovers)"
 events=$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.involvedObject.name == "mobilenet-experiment-grid") | .reason' | sort | tr '\n' ' ')
 check "Events: running, then succeeded" "ExperimentRunning ExperimentSucceeded " "$events"
