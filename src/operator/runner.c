@@ -30,6 +30,9 @@ int op_runner_validate(struct op *op, const struct mp_spec *spec, const json_t *
 {
     struct mp_runner *r = NULL;
     int rc = kube_runner(op->c, spec, pe, &r, err);
+    if (rc == 0) {
+        rc = mp_kube_runner_check_pod(r, err);
+    }
     mp_runner_free(r);
     return rc;
 }

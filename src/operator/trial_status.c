@@ -28,7 +28,11 @@ static json_t *metrics_json(const struct mp_metrics *m)
     return o;
 }
 
-/* objectiveMetricsObserved: the experiment's own metric name with the value as text. */
+/* objectiveMetricsObserved: the experiment's own metric name with the value as text. A trial
+ * measured in full (succeeded, or failed for a constraint only) has one; any other failed trial
+ * does not: its partial measurement (a load test without one good answer measures 0 requests/s
+ * and 0 ms) is no objective value: the original scored failed trials 0.0, and kubectl get
+ * trials would show it as the best of a minimised objective. */
 static json_t *observed(struct op_exp *x, bool has_value, double value)
 {
     json_t *a = json_array();
@@ -48,6 +52,7 @@ int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_resu
 {
     double v = 0;
     bool has = mp_metrics_get(&res->metrics, x->spec->objective_metric, &v) && isfinite(v);
+    bool measured = res->state == MP_TRIAL_SUCCEEDED || res->failure == MP_FAILURE_SLO_VIOLATED;
     pthread_mutex_lock(&x->lock);
     struct op_trec *t = op_trec(x, number);
     t->state = res->state;
@@ -65,7 +70,7 @@ int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_resu
                               op_condition("Running", "False", "TrialFinished", NULL),
                               op_condition(final_type(res->state), "True", reason, res->reason));
     json_t *result = json_pack("{s:o, s:o}", "tunableParameters", assignment,
-                               "objectiveMetricsObserved", observed(x, has, v));
+                               "objectiveMetricsObserved", observed(x, has && measured, v));
     json_t *patch =
         json_pack("{s:{s:o, s:s, s:o, s:s, s:s, s:s, s:o}}", "status", "conditions", conds,
                   "completionTime", now, "trialResult", result, "state",

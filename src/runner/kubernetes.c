@@ -131,6 +131,56 @@ static int create_service(struct kube_trial *t, struct mp_error *err)
     return rc;
 }
 
+int mp_kube_runner_check_pod(struct mp_runner *base, struct mp_error *err)
+{
+    struct mp_kube_runner *r = (struct mp_kube_runner *)base;
+    const struct mp_spec *spec = base->spec;
+    size_t n = spec->space.n ? spec->space.n : 1;
+    double *u = mp_xcalloc(n, sizeof(*u)), *x = mp_xcalloc(n, sizeof(*x));
+    mp_space_decode(&spec->space, u, x); /* each parameter's lowest value */
+    struct mp_trial_request req = {.experiment = spec->name, .number = 1, .x = x};
+    struct kube_trial t = {.r = r, .req = &req, .port = r->cfg.port, .replicas = r->cfg.replicas};
+    if (r->cfg.replicas_param >= 0) {
+        t.replicas = llround(x[r->cfg.replicas_param]);
+    }
+    mp_kube_runner_name(spec->name, 1, 0, t.name);
+    mp_kube_runner_experiment_key(spec->name, t.exp_key);
+    t.owner = json_pack("{s:{s:s, s:s}}", "metadata", "name", t.name, "uid",
+                        "00000000-0000-0000-0000-000000000000");
+    struct mp_pod_mapping m;
+    mp_kube_rcfg_mapping(&r->cfg, &m);
+    m.port = (int)t.port;
+    json_t *pod = NULL, *dep = NULL;
+    struct mp_error lerr = {0};
+    int rc = mp_spec_render_pod(spec, x, r->cfg.pod_template, r->cfg.container, &m, &pod, &lerr);
+    if (rc == 0 && t.replicas >= 1) {
+        rc = mp_kube_deployment_object(&t, pod, &dep, &lerr);
+    }
+    if (rc == 0 && dep) {
+        struct mp_kube_ref ref = {
+            .group = "apps", .version = "v1", .resource = "deployments", .ns = r->ns};
+        struct mp_kube_opts o = {.dry_run = true};
+        rc = mp_kube_create(r->client, &ref, dep, &o, NULL, &lerr);
+    }
+    /* Only the API server's verdict on the object fails the check: anything else (no right to
+     * create Deployments, an unreachable server) is the run's to meet and report. */
+    if (rc == MP_EREJECTED) {
+        const struct mp_node *at = mp_doc_get(spec->runner_node, "pod_template");
+        rc = mp_doc_error(err, at ? at : spec->runner_node,
+                          "the API server refuses the trials' Deployment of this pod template: %s",
+                          lerr.msg);
+    } else {
+        rc = 0;
+    }
+    mp_error_clear(&lerr);
+    json_decref(dep);
+    json_decref(pod);
+    json_decref(t.owner);
+    free(u);
+    free(x);
+    return rc;
+}
+
 /* Why a pod is not Ready: the last Unhealthy event the kubelet recorded for it (a failing
  * probe's message), "" when there is none. One list, only after a readiness timeout. */
 static void unhealthy(struct kube_trial *t, const char *pod, char *out, size_t size)

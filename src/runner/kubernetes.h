@@ -89,6 +89,14 @@ struct mp_kube_runner_opts {
 int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_opts *opts,
                        struct mp_runner **out, struct mp_error *err) MP_WUR;
 
+/* Sends the trials' Deployment, for the configuration of every parameter's lowest value, to
+ * the API server with dryRun=All (one create that stores nothing), so that a pod template the
+ * API server's own rules refuse (a port name, a resource, a probe...) is an invalid spec
+ * (MP_EINVALID, at runner.pod_template) before any trial, not an INFRA failure of each. Any
+ * other answer (no right to create Deployments, the server unreachable) passes: the run meets
+ * it. ops->validate and the operator's check call it after mp_kube_runner_new. */
+int mp_kube_runner_check_pod(struct mp_runner *r, struct mp_error *err) MP_WUR;
+
 /* run() with an owner: the trial's owner object gets an ownerReference to `owner` (an object
  * with apiVersion, kind, metadata.name and metadata.uid, in the same namespace; borrowed), so
  * deleting that object deletes the trial's objects. owner NULL is ops->run. */

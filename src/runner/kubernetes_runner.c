@@ -149,6 +149,9 @@ static int kube_validate(const struct mp_spec *spec, struct mp_error *err)
 {
     struct mp_runner *r = NULL;
     int rc = mp_kube_runner_new(spec, NULL, &r, err);
+    if (rc == 0) {
+        rc = mp_kube_runner_check_pod(r, err);
+    }
     mp_runner_free(r);
     return rc;
 }

@@ -7,7 +7,8 @@
  * attempt of the trial left behind, creates one ConfigMap per attempt owned by the Trial (the
  * trial's objects), waits --trial-ms (stopping when cancelled), deletes it and reports the
  * objective 100 + sum((i + 1) * x[i]) over the configuration, so the best trial is known.
- * A trial whose number is --fail-number fails (CRASHED). The request body's size (an inline
+ * A trial whose number is --fail-number fails (CRASHED), its objective measured as 0, as the
+ * kubernetes runner's load test does when no request succeeds. The request body's size (an inline
  * runner.load.body_text, from a requestTemplate, or the file runner.load.body names) is the
  * metric body_bytes.
  *
@@ -155,6 +156,9 @@ static int fake_run(void *runner, const struct mp_operator_trial *t,
     } else if (req->number == fail_number) {
         mp_trial_result_fail(res, MP_FAILURE_CRASHED, "the fake service crashed (trial %lld)",
                              (long long)req->number);
+        /* As the kubernetes runner's LOAD_ERRORS: a measurement (no answer: 0) of a failed
+         * trial. */
+        mp_metrics_set(&res->metrics, f->spec->objective_metric, 0);
     } else {
         res->state = MP_TRIAL_SUCCEEDED;
         mp_metrics_set(&res->metrics, f->spec->objective_metric, objective(f->spec, req->x));

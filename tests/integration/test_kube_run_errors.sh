@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The kubernetes runner refuses what cannot work with a clear error naming the spec's field and
 # exit status 2, before the store or the cluster changes: no kubeconfig, an unknown context, a
-# namespace the cluster lacks, a container the pod template lacks, quantities the API server would
-# reject; `morphling validate` says the same.
+# namespace the cluster lacks, a container the pod template lacks, quantities and a pod template
+# the API server would reject; `morphling validate` says the same.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -32,6 +32,13 @@ run_err "a container the template lacks" \
 run_err "a CPU limit the API server rejects" \
     "'runner.pod_template.spec.containers[0].resources.limits.cpu':" \
     --set 'runner.pod_template.spec.containers[0].resources.limits.cpu=1.5.5'
+# A pod template the API server's own rules refuse (a port name with '_'): said at once, from a
+# dry run of the trials' Deployment (every trial failed INFRA, three attempts each, before).
+run_err "a port name the API server rejects" \
+    "'runner.pod_template': the API server refuses the trials' Deployment of this pod template: " \
+    --set 'runner.pod_template.spec.containers[0].ports[0].name=THIS_IS_BAD'
+check_contains "... with the API server's reason" \
+    'spec.template.spec.containers[0].ports[0].name: Invalid value: "THIS_IS_BAD"' "$(cat "$WORK/err")"
 run_err "a load Job memory the API server rejects" "'runner.load_memory':" \
     --set runner.load_memory=12XB
 run_err "a namespace that is not a DNS label" "'runner.namespace': expected a namespace name" \
@@ -51,8 +58,8 @@ check "morphling validate: exit 2 for the missing namespace" 2 "$?"
 check_contains "morphling validate: the same message" "namespace \"nope\" does not exist" \
     "$(cat "$WORK/err")"
 api "/_test/requests?user=admin" >"$WORK/requests.json"
-check "nothing was written to the cluster" "" \
-    "$(jq -r '.items[] | select(.verb != "get" and .verb != "list" and .verb != "watch") | "\(.verb) \(.path)"' "$WORK/requests.json")"
+check "nothing was written to the cluster (the dry run was refused)" "" \
+    "$(jq -r '.items[] | select(.verb != "get" and .verb != "list" and .verb != "watch" and .code < 400) | "\(.verb) \(.path)"' "$WORK/requests.json")"
 check "the store holds no experiment" "" "$("$MORPHLING" list 2>/dev/null | grep fmnist-k8s)"
 cluster_down
 finish

@@ -61,6 +61,10 @@ check "the requestTemplate reached the trial runner as the body" 26 \
     "$(kubectl get trial mobilenet-experiment-grid-1 -n "$NS" -o jsonpath='{.status.metrics.body_bytes}')"
 check "a failed Trial keeps its class and reason" "CRASHED the fake service crashed (trial 3)" \
     "$(echo "$trial" | jq -r '.status | .failure + " " + .reason')"
+# A failed trial has no objective value (the original scored it 0.0): kubectl get trials showed
+# its measured 0 as OBJECTIVE-VALUE, the best of a minimised objective.
+check "a failed Trial observed no objective value (its measurement is in status.metrics)" "0 0" \
+    "$(echo "$trial" | jq -r '.status | "\(.trialResult.objectiveMetricsObserved | length) \(.metrics.throughput_rps)"')"
 check "nothing the trials created is left" "" "$(leftovers)"
 events=$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.involvedObject.name == "mobilenet-experiment-grid") | .reason' | sort | tr '\n' ' ')
 check "Events: running, then succeeded" "ExperimentRunning ExperimentSucceeded " "$events"
@@ -158,6 +162,14 @@ check_contains "and why" "it waits until fewer than 1 experiment(s) run (--max-r
     "$(awk '$2 == "Created"' "$WORK/states")"
 check "never two runs at once" 1 \
     "$(awk '/\/queued-[0-9]: running/ {r++; if (r > m) m = r} /\/queued-[0-9]: succeeded/ {r--} END {print m}' "$WORK/queued.log")"
+# A trial measured in full that broke a constraint keeps its objective value (unlike trial 3
+# above).
+original_pe slo 1 1
+sed -i 's/^  parallelism: 1/  parallelism: 1\n  constraints: ["throughput_rps <= 3000"]/' "$WORK/slo.yaml"
+kubectl apply -f "$WORK/slo.yaml" >/dev/null 2>&1
+wait_state slo Failed
+check "a Trial that broke a constraint: Failed, with its objective value" "SLO_VIOLATED qps=3703.45" \
+    "$(kubectl get trial slo-1 -n "$NS" -o json | jq -r '.status | .failure + " " + (.trialResult.objectiveMetricsObserved[] | .name + "=" + .value)')"
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
 [ "$FAILED" -eq 0 ] || cat "$WORK/operator.log"

@@ -45,6 +45,10 @@ invalid spec-text '.spec.servicePodTemplate.template.spec = "x"' \
     "'spec.servicePodTemplate.template': the pod template has no spec.containers"
 invalid load-connections '.spec.load = {connections: "abc"}' "'spec.load.connections': expected"
 invalid runner-key '.spec.runner = {foo: "bar"}' "'spec.runner.foo': unknown key"
+# What the API server's rules refuse in the pod template (the Deployment sent as a dry run): every
+# trial failed INFRA (three attempts each) before.
+invalid port-name '.spec.servicePodTemplate.template.spec.containers[0].ports[0].name = "THIS_IS_BAD"' \
+    "'spec.servicePodTemplate.template': the API server refuses the trials' Deployment of this pod template: "
 invalid operator-sa '.spec.servicePodTemplate.template.spec.serviceAccountName = "morphling-operator"' \
     "'spec.servicePodTemplate.template.spec.serviceAccountName': the operator's own service account"
 invalid client-sa '.spec.clientTemplate = {spec: {template: {spec: {serviceAccount: "morphling-operator", containers: [{name: "c", image: "x"}]}}}}' \
