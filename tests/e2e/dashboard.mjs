@@ -291,6 +291,54 @@ async function confirmationChecks(page, expId) {
   await page.unrouteAll({ behavior: 'wait' });
 }
 
+// An experiment of many trials over continuous parameters, in the API's shape: the answer for
+// expId is replaced by `trials` trials of the parameters `params` (each value from value(p, i)).
+async function routeLarge(page, expId, params, trials, value) {
+  await page.route(`${BASE}/api/v1/experiments/${expId}`, async (route) => {
+    const res = await route.fetch();
+    const exp = await res.json();
+    const base = exp.trials.find((t) => t.recommended);
+    exp.space.parameters = params;
+    exp.trials = Array.from({ length: trials }, (_, i) => ({
+      ...base,
+      number: i + 1,
+      recommended: i === 0,
+      params: Object.fromEntries(params.map((p) => [p.name, value(p, i)])),
+      metrics: { ...base.metrics, throughput_per_cost: 1000 + ((i * 7919) % 5000) },
+    }));
+    exp.best = { ...exp.best, number: 1, params: exp.trials[0].params };
+    await route.fulfill({ response: res, json: exp });
+  });
+}
+
+// Scale: 1,500 trials over two continuous parameters, each trial a value of its own. The heat
+// map bins them (it drew one cell per pair of values: 2,250,000 elements, 86 s).
+async function scaleChecks(page, expId) {
+  const floats = [
+    { name: 'x', type: 'float', min: 0, max: 1 },
+    { name: 'y', type: 'float', min: 1, max: 1000, log: true },
+  ];
+  const spread = (p, i) => {
+    const u = ((i * (p.log ? 37 : 61)) % 1500) / 1499;
+    return p.log ? 10 ** (3 * u) : u;
+  };
+  await routeLarge(page, expId, floats, 1500, spread);
+  await page.goto(`${BASE}/#/`); // from the same page, going to it again would fetch nothing
+  await page.waitForSelector('h1:has-text("Experiments")');
+  await page.goto(`${BASE}/#/exp/${expId}`);
+  const drawn = await page.waitForSelector('.heat', { timeout: 20000 }).then(
+    () => true,
+    () => false,
+  );
+  const cells = drawn ? await page.locator('.heat .cell').count() : -1;
+  check(
+    'scale: the heat map of two continuous parameters is binned',
+    drawn && cells <= 144,
+    `${cells} cells`,
+  );
+  await page.unrouteAll({ behavior: 'wait' });
+}
+
 // Green pixels (the recommended ring) in the canvas of every uPlot chart whose legend names the
 // recommended trial: [[title, pixels]].
 function ringPixels() {
@@ -595,6 +643,7 @@ async function run() {
   await exportChecks(page);
   await trialPageChecks(page, expId);
   await confirmationChecks(page, expId);
+  await scaleChecks(page, expId);
   await phoneChecks(page, expId);
 
   // A second experiment for the comparison page, submitted through the API.
