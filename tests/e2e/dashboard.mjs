@@ -337,6 +337,53 @@ async function scaleChecks(page, expId) {
     `${cells} cells`,
   );
   await page.unrouteAll({ behavior: 'wait' });
+
+  // 35 parameters, one of them a choice of 1,000 names: the parallel coordinates' names do not
+  // overlap (35 axes in the chart's width wrote them over one another) and the choice axis names
+  // as many choices as fit (all 1,000 were written over one another).
+  const choices = Array.from({ length: 1000 }, (_, i) => `choice-${i}`);
+  const wide = [
+    { name: 'model', type: 'categorical', values: choices },
+    ...Array.from({ length: 34 }, (_, i) => ({
+      name: `parameter_${i}_with_a_long_name`,
+      type: 'int',
+      min: 1,
+      max: 64,
+    })),
+  ];
+  const pick = (p, i) =>
+    p.values ? choices[(i * 7) % 1000] : 1 + ((i * (p.name.length + i)) % 64);
+  await routeLarge(page, expId, wide, 200, pick);
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector('h1:has-text("Experiments")');
+  await page.goto(`${BASE}/#/exp/${expId}`);
+  await page.waitForSelector('.pc svg');
+  const pc = await page.evaluate(() => {
+    const boxes = [...document.querySelectorAll('.pc .pc-name')].map((t) => t.getBBox());
+    const overlaps = boxes.filter((a, i) =>
+      boxes.some(
+        (b, j) =>
+          j > i &&
+          a.x < b.x + b.width &&
+          b.x < a.x + a.width &&
+          a.y < b.y + b.height &&
+          b.y < a.y + a.height,
+      ),
+    ).length;
+    const first = document.querySelector('.pc .pc-axis');
+    const ticks = [...document.querySelectorAll('.pc .pc-tick')].filter(
+      (t) => Math.abs(t.getBBox().x - first.x1.baseVal.value) < 8,
+    ).length;
+    return { names: boxes.length, overlaps, ticks };
+  });
+  check(
+    'scale: the parallel coordinates name 36 axes without overlap',
+    pc.names === 36 && pc.overlaps === 0,
+    JSON.stringify(pc),
+  );
+  check('scale: a choice of 1,000 names only as many as fit', pc.ticks <= 20, JSON.stringify(pc));
+  await shot(page.locator('figure.chart.wide').first(), 'scale-parallel.png');
+  await page.unrouteAll({ behavior: 'wait' });
 }
 
 // Green pixels (the recommended ring) in the canvas of every uPlot chart whose legend names the

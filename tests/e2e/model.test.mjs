@@ -79,6 +79,14 @@ test('axis ticks: a choice axis names the choices, trial numbers are whole', () 
   const t = categoryTicks(['fast', 'slow', 'auto']);
   assert.deepEqual(t.splits(), [0, 1, 2]);
   assert.deepEqual(t.values(null, [0, 1, 2]), ['fast', 'slow', 'auto']);
+  // 1,000 choices in 300 pixels: as many names as fit (all 1,000 were drawn over one another),
+  // each cut to 24 characters.
+  const many = Array.from({ length: 1000 }, (_, i) => `choice-${i}`);
+  const ticks = categoryTicks(many).splits({ bbox: { width: 300 } });
+  assert.ok(ticks.length >= 2 && ticks.length <= 4, `${ticks.length} ticks`);
+  assert.deepEqual(ticks.slice(0, 2), [0, 334]);
+  const long = categoryTicks(['x'.repeat(100)]);
+  assert.equal(long.values(null, [0])[0], `${'x'.repeat(23)}…`);
   assert.ok(WHOLE_TICKS.every((s) => Number.isInteger(s) && s >= 1));
   assert.equal(axisUnit('cost_per_million_requests'), '$/M req');
   assert.equal(axisUnit('error_rate'), '%');
