@@ -544,6 +544,30 @@ async function lateStreamChecks(page, spec) {
   await page.unrouteAll({ behavior: 'wait' });
 }
 
+// An experiment deleted while its page is open: the page says so (it kept showing the
+// experiment, its buttons failing, "reconnecting…" for ever: the browser never reopens a stream
+// the server refuses).
+async function deletedChecks(page, spec) {
+  const made = await page.evaluate(async (s) => {
+    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+    return [r.status, await r.json()];
+  }, spec);
+  check('deleted: the experiment is created', made[0] === 201, JSON.stringify(made));
+  await page.goto(`${BASE}/#/exp/${made[1].id}`);
+  await page.waitForSelector('#trials-h');
+  await page.waitForSelector('#live.on');
+  const status = await page.evaluate(
+    async (id) => (await fetch(`/api/v1/experiments/${id}`, { method: 'DELETE' })).status,
+    made[1].id,
+  );
+  check('deleted: the experiment is deleted', status === 200, String(status));
+  const said = await page
+    .waitForSelector('#exp-deleted', { timeout: 10000 })
+    .then((e) => e.textContent())
+    .catch(() => page.locator('#live').textContent());
+  check('deleted: the open page says so', /was deleted/.test(said), said);
+}
+
 // A phone's width (375 px): the navigation fits, nothing makes the page scroll sideways.
 // How a page fits a phone: where the navigation ends, how wide the document is, and the widest
 // elements, to name the culprit when the page is too wide.
@@ -726,6 +750,21 @@ async function run() {
       .replace('name: replay-live', 'name: e2e-late')
       .replace('max_trials: 30', 'max_trials: 8')
       .replace('delay: 150ms', 'delay: 100ms'),
+  );
+
+  const before = errors.length;
+  await deletedChecks(
+    page,
+    spec
+      .replace('name: replay-live', 'name: e2e-deleted')
+      .replace('max_trials: 30', 'max_trials: 4')
+      .replace('delay: 150ms', 'delay: 10ms'),
+  );
+  // The expected 404s: the deleted experiment's stream and page, asked for again.
+  errors.splice(
+    before,
+    errors.length,
+    ...errors.slice(before).filter((e) => !/status of 404/.test(e)),
   );
 
   check('no page errors', errors.length === 0, errors.join(' | '));

@@ -3,7 +3,7 @@
 // progress, settings, charts and the trial table; the deployable result for export. Redrawn as
 // events arrive.
 import { api, subscribe } from '../api.js';
-import { badge, h, kvList, panel, progressBar, sortableTable } from '../dom.js';
+import { badge, h, kvList, panel, progressBar, setLive, sortableTable } from '../dom.js';
 import { fmtMetric, fmtNum, fmtParam, metricInfo } from '../format.js';
 import { feasibility, finished, metric, recommendedNumber } from '../model.js';
 import { main, stale } from '../page.js';
@@ -369,8 +369,25 @@ export async function viewExperiment(id, gen) {
   main.replaceChildren(head, top, h('h2', { class: 'section' }, 'Charts'), charts, trials);
   render();
   let shown = JSON.stringify(exp);
-  subscribe(gen, `/experiments/${exp.id}/events`, async () => {
-    const fresh = await api(`/experiments/${exp.id}`);
+  subscribe(gen, `/experiments/${exp.id}/events`, async (ev, stream) => {
+    let fresh = null;
+    try {
+      fresh = await api(`/experiments/${exp.id}`);
+    } catch (e) {
+      if (e.status !== 404 || stale(gen)) throw e;
+      // Deleted while shown (its stream ends then): no longer a page of buttons that fail.
+      stream.close();
+      setLive(false, '');
+      main.replaceChildren(
+        h(
+          'div',
+          { class: 'msg error', role: 'alert', id: 'exp-deleted' },
+          `Experiment '${exp.name}' was deleted. `,
+          h('a', { href: '#/' }, 'Back to the experiments'),
+        ),
+      );
+      return;
+    }
     const text = JSON.stringify(fresh);
     if (stale(gen) || text === shown) return;
     exp = fresh;
