@@ -291,13 +291,17 @@ async function confirmationChecks(page, expId) {
   await page.unrouteAll({ behavior: 'wait' });
 }
 
-// An experiment of many trials over continuous parameters, in the API's shape: the answer for
-// expId is replaced by `trials` trials of the parameters `params` (each value from value(p, i)).
-async function routeLarge(page, expId, params, trials, value) {
+// Experiments of many trials and parameters, in the API's shape: the answer for expId is
+// replaced by `large.trials` trials of the parameters `large.params` (each value from
+// large.value(p, i)). One route for every step (a route added right after another was removed
+// was at times not applied).
+let large = null;
+async function routeLarge(page, expId) {
   await page.route(`${BASE}/api/v1/experiments/${expId}`, async (route) => {
     const res = await route.fetch();
     const exp = await res.json();
     const base = exp.trials.find((t) => t.recommended);
+    const { params, trials, value } = large;
     exp.space.parameters = params;
     exp.trials = Array.from({ length: trials }, (_, i) => ({
       ...base,
@@ -311,53 +315,59 @@ async function routeLarge(page, expId, params, trials, value) {
   });
 }
 
-// Scale: 1,500 trials over two continuous parameters, each trial a value of its own. The heat
-// map bins them (it drew one cell per pair of values: 2,250,000 elements, 86 s).
-async function scaleChecks(page, expId) {
-  const floats = [
-    { name: 'x', type: 'float', min: 0, max: 1 },
-    { name: 'y', type: 'float', min: 1, max: 1000, log: true },
-  ];
-  const spread = (p, i) => {
-    const u = ((i * (p.log ? 37 : 61)) % 1500) / 1499;
-    return p.log ? 10 ** (3 * u) : u;
-  };
-  await routeLarge(page, expId, floats, 1500, spread);
-  await page.goto(`${BASE}/#/`); // from the same page, going to it again would fetch nothing
+// Shows the experiment page of expId afresh (from the same page, going to it again would fetch
+// nothing) once `ready` is there.
+async function showAgain(page, expId, ready) {
+  await page.goto(`${BASE}/#/`);
   await page.waitForSelector('h1:has-text("Experiments")');
   await page.goto(`${BASE}/#/exp/${expId}`);
-  const drawn = await page.waitForSelector('.heat', { timeout: 20000 }).then(
+  return page.waitForFunction(ready, null, { timeout: 20000 }).then(
     () => true,
     () => false,
   );
+}
+
+// Scale: 1,500 trials over two continuous parameters, each trial a value of its own. The heat
+// map bins them (it drew one cell per pair of values: 2,250,000 elements, 86 s).
+async function scaleChecks(page, expId) {
+  await routeLarge(page, expId);
+  large = {
+    params: [
+      { name: 'x', type: 'float', min: 0, max: 1 },
+      { name: 'y', type: 'float', min: 1, max: 1000, log: true },
+    ],
+    trials: 1500,
+    value: (p, i) => {
+      const u = ((i * (p.log ? 37 : 61)) % 1500) / 1499;
+      return p.log ? 10 ** (3 * u) : u;
+    },
+  };
+  const drawn = await showAgain(page, expId, () => document.querySelector('.heat'));
   const cells = drawn ? await page.locator('.heat .cell').count() : -1;
   check(
     'scale: the heat map of two continuous parameters is binned',
     drawn && cells <= 144,
     `${cells} cells`,
   );
-  await page.unrouteAll({ behavior: 'wait' });
 
   // 35 parameters, one of them a choice of 1,000 names: the parallel coordinates' names do not
   // overlap (35 axes in the chart's width wrote them over one another) and the choice axis names
   // as many choices as fit (all 1,000 were written over one another).
   const choices = Array.from({ length: 1000 }, (_, i) => `choice-${i}`);
-  const wide = [
-    { name: 'model', type: 'categorical', values: choices },
-    ...Array.from({ length: 34 }, (_, i) => ({
-      name: `parameter_${i}_with_a_long_name`,
-      type: 'int',
-      min: 1,
-      max: 64,
-    })),
-  ];
-  const pick = (p, i) =>
-    p.values ? choices[(i * 7) % 1000] : 1 + ((i * (p.name.length + i)) % 64);
-  await routeLarge(page, expId, wide, 200, pick);
-  await page.goto(`${BASE}/#/`);
-  await page.waitForSelector('h1:has-text("Experiments")');
-  await page.goto(`${BASE}/#/exp/${expId}`);
-  await page.waitForSelector('.pc svg');
+  large = {
+    params: [
+      { name: 'model', type: 'categorical', values: choices },
+      ...Array.from({ length: 34 }, (_, i) => ({
+        name: `parameter_${i}_with_a_long_name`,
+        type: 'int',
+        min: 1,
+        max: 64,
+      })),
+    ],
+    trials: 200,
+    value: (p, i) => (p.values ? choices[(i * 7) % 1000] : 1 + ((i * (p.name.length + i)) % 64)),
+  };
+  await showAgain(page, expId, () => document.querySelectorAll('.pc .pc-name').length > 5);
   const pc = await page.evaluate(() => {
     const boxes = [...document.querySelectorAll('.pc .pc-name')].map((t) => t.getBBox());
     const overlaps = boxes.filter((a, i) =>
@@ -524,7 +534,9 @@ async function lateStreamChecks(page, spec) {
   });
   await page.route(events, async (route) => {
     await held;
-    await route.continue();
+    // The browser may have given the held request up meanwhile (and asked again: the page's
+    // stream opens all the same); continuing it then fails.
+    await route.continue().catch(() => {});
   });
   await page.goto(`${BASE}/#/exp/${made[1].id}`);
   await page.waitForSelector('#trials-h');
