@@ -286,6 +286,33 @@ async function confirmationChecks(page, expId) {
   check('confirmation: the confirmed mean with its spread', /±.*\(sd\).*range/.test(card), card);
   check('confirmation: an unsettled measurement is said', await page.isVisible('.reco .msg.warn'));
   await shot(page.locator('.reco'), 'confirmation.png');
+  // Every view gives the confirmed figures: the candidate's trial page and the comparison (they
+  // showed the search's single measurement only, the comparison the mean as if measured once).
+  await page.goto(
+    `${BASE}/#/exp/${expId}/trial/${await page
+      .locator('#confirmation tbody a')
+      .first()
+      .textContent()
+      .then((t) => t.slice(1))}`,
+  );
+  const own = await page
+    .waitForSelector('#trial-confirmation', { timeout: 5000 })
+    .then((e) => e.textContent())
+    .catch(() => 'no confirmation panel');
+  check(
+    'confirmation: the trial page gives its mean, spread and passes',
+    /±.*\(sd\).*3 of 3 passed/.test(own),
+    own,
+  );
+  await page.goto(`${BASE}/#/compare?ids=${expId},${expId}`);
+  await page.waitForSelector('thead th a');
+  const row = await page.locator('tr', { has: page.locator('th', { hasText: /^Confirmed$/ }) });
+  const cmp = (await row.count()) ? await row.first().textContent() : 'no Confirmed row';
+  check(
+    'confirmation: the comparison gives the confirmed mean and its spread',
+    /mean .*±.*\(sd\).*3 of 3 passed/.test(cmp),
+    cmp,
+  );
   // The page may be fetching again (its stream opened): let that handler finish, or its
   // fulfill fails with "Route is already handled".
   await page.unrouteAll({ behavior: 'wait' });

@@ -10,6 +10,20 @@ import { main, stale } from '../page.js';
 
 const bestMetric = (name) => (e) => fmtMetric(name, e.best && e.best.metrics[name]);
 
+// The best trial's confirmed figures (best.confirmed): the mean's spread and the measurements
+// that passed; the best value is then that mean, not a single measurement.
+function confirmed(e) {
+  const c = e.best && e.best.confirmed;
+  if (!c || typeof c !== 'object') return e.best ? 'no' : '–';
+  const m = e.objective.metric;
+  const sd = Number.isFinite(c.stddev) ? ` ± ${fmtMetric(m, c.stddev)} (sd)` : '';
+  const range =
+    Number.isFinite(c.min) && Number.isFinite(c.max)
+      ? `, range ${fmtMetric(m, c.min)} – ${fmtMetric(m, c.max)}`
+      : '';
+  return `mean ${fmtMetric(m, c.mean)}${sd}${range}, ${c.passes} of ${c.runs} passed`;
+}
+
 const ROWS = [
   ['State', (e) => badge(e.state)],
   ['Objective', (e) => `${e.objective.direction} ${e.objective.metric}`],
@@ -17,6 +31,8 @@ const ROWS = [
   ['Trials', (e) => `${finished(e.counts)} / ${e.max_trials}`],
   ['Failed', (e) => e.counts.failed],
   ['Best value', (e) => fmtMetric(e.objective.metric, e.best && e.best.value)],
+  ['Confirmed', confirmed],
+  ['In the search', (e) => fmtMetric(e.objective.metric, e.best && e.best.search_value)],
   [
     'Best trial',
     (e) =>

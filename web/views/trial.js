@@ -145,6 +145,41 @@ function stability(t) {
   ]);
 }
 
+// The trial's confirmation, when it was a candidate (docs/api.md, "Trials and confirmation"):
+// the objective over its measurements, their spread, how many passed; null otherwise.
+function confirmationPanel(exp, t) {
+  const conf = exp.confirmation;
+  const c =
+    conf && Array.isArray(conf.candidates)
+      ? conf.candidates.find((x) => x.number === t.number)
+      : null;
+  if (!c) return null;
+  const m = exp.objective.metric;
+  const f = (v) => fmtMetric(m, v);
+  const values = Array.isArray(c.values) ? c.values.map(f).join(', ') : null;
+  const rows = [
+    ['Confirmed', c.confirmed ? 'yes' : `no (confirmation ${conf.state})`],
+    [
+      `${metricInfo(m).label} (mean)`,
+      `${f(c.mean)}${Number.isFinite(c.stddev) ? ` ± ${f(c.stddev)} (sd)` : ''}`,
+    ],
+    [
+      'Range',
+      Number.isFinite(c.min) && Number.isFinite(c.max) ? `${f(c.min)} – ${f(c.max)}` : null,
+    ],
+    [
+      '95 % interval',
+      Number.isFinite(c.interval) ? `± ${(100 * c.interval).toFixed(1)} % of the mean` : null,
+    ],
+    ['In the search', f(c.search_value)],
+    ['Measurements', `${c.passes} of ${c.runs} passed, ${c.settled_runs ?? '–'} settled`],
+    ['Values', values],
+  ];
+  const sec = panel('conf-h', 'Confirmation', kvList(rows));
+  sec.id = 'trial-confirmation';
+  return sec;
+}
+
 function logsPanel(exp, n) {
   const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
   api(`/experiments/${exp.id}/trials/${n}/logs`)
@@ -230,6 +265,7 @@ export async function viewTrial(id, number, gen) {
   ]);
   main.replaceChildren(
     ...head(exp, t),
+    ...[confirmationPanel(exp, t)].filter(Boolean),
     h(
       'div',
       { class: 'row' },
