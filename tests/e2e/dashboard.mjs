@@ -583,6 +583,27 @@ async function lateStreamChecks(page, spec) {
   await page.unrouteAll({ behavior: 'wait' });
 }
 
+// Experiments of different objectives compared: one best-so-far chart each (they were drawn on
+// the first one's y axis, under its name and unit).
+async function compareObjectivesChecks(page) {
+  const ids = await page.evaluate(async () =>
+    (await (await fetch('/api/v1/experiments')).json()).experiments
+      .filter((e) => ['e2e-live', 'e2e-edges'].includes(e.name))
+      .map((e) => e.id),
+  );
+  await page.goto(`${BASE}/#/compare?ids=${ids.join(',')}`);
+  await page.waitForSelector('.uplot');
+  await page.waitForTimeout(300); // every chart is drawn in the same animation frame
+  const titles = await page.locator('figure.chart h3').allTextContents();
+  check(
+    'compare: one chart per objective',
+    titles.length === 2 &&
+      titles.some((t) => t.endsWith('throughput_per_cost')) &&
+      titles.some((t) => t.endsWith(': value')),
+    titles.join(' | '),
+  );
+}
+
 // An experiment deleted while its page is open: the page says so (it kept showing the
 // experiment, its buttons failing, "reconnecting…" for ever: the browser never reopens a stream
 // the server refuses).
@@ -783,6 +804,7 @@ async function run() {
   await shot(page, 'new.png');
 
   await edgeChecks(page);
+  await compareObjectivesChecks(page);
   await lateStreamChecks(
     page,
     spec

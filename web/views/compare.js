@@ -109,24 +109,34 @@ export async function viewCompare(params, gen) {
     ),
   );
   const table = h('table', { class: 'data' }, h('thead', {}, head), h('tbody', {}, body));
-  const n = Math.max(...exps.map((e) => e.trials.length));
-  const chartEl = h('div');
-  main.append(
-    h('div', { class: 'panel table-wrap' }, table),
-    h('figure', { class: 'chart' }, h('h3', {}, 'Best so far vs trial number'), chartEl),
-  );
-  const metric = exps[0].objective.metric;
-  requestAnimationFrame(() =>
-    lines(chartEl, {
-      xLabel: 'trial number',
-      yLabel: axisLabel(metric),
-      yMetric: metric,
-      xs: Array.from({ length: n }, (_, i) => i + 1),
-      lines: exps.map((e, i) => {
-        const b = bestSoFar(e);
-        const values = Array.from({ length: n }, (_, k) => (k < b.length ? b[k] : null));
-        return { label: e.name, color: COLORS[i % COLORS.length], values };
+  main.append(h('div', { class: 'panel table-wrap' }, table));
+  // One chart per objective: experiments of different objectives share no y axis (they were
+  // drawn on the first one's, under its name and unit).
+  const metrics = [...new Set(exps.map((e) => e.objective.metric))];
+  for (const metric of metrics) {
+    const group = exps.filter((e) => e.objective.metric === metric);
+    const n = Math.max(...group.map((e) => e.trials.length));
+    const chartEl = h('div');
+    main.append(
+      h(
+        'figure',
+        { class: 'chart' },
+        h('h3', {}, `Best so far vs trial number: ${metric}`),
+        chartEl,
+      ),
+    );
+    requestAnimationFrame(() =>
+      lines(chartEl, {
+        xLabel: 'trial number',
+        yLabel: axisLabel(metric),
+        yMetric: metric,
+        xs: Array.from({ length: n }, (_, i) => i + 1),
+        lines: group.map((e) => {
+          const b = bestSoFar(e);
+          const values = Array.from({ length: n }, (_, k) => (k < b.length ? b[k] : null));
+          return { label: e.name, color: COLORS[exps.indexOf(e) % COLORS.length], values };
+        }),
       }),
-    }),
-  );
+    );
+  }
 }
