@@ -338,6 +338,7 @@ async function routeLarge(page, expId) {
       metrics: { ...base.metrics, throughput_per_cost: 1000 + ((i * 7919) % 5000) },
     }));
     exp.best = { ...exp.best, number: 1, params: exp.trials[0].params };
+    if (large.edit) large.edit(exp);
     await route.fulfill({ response: res, json: exp });
   });
 }
@@ -420,6 +421,44 @@ async function scaleChecks(page, expId) {
   );
   check('scale: a choice of 1,000 names only as many as fit', pc.ticks <= 20, JSON.stringify(pc));
   await shot(page.locator('figure.chart.wide').first(), 'scale-parallel.png');
+
+  // Stored text that is one long word (a description, a choice, a failure reason) wraps: it
+  // made the page 25,821 px wide. Markup in it stays text.
+  const word = 'L'.repeat(3000);
+  const markup = '<img src=x id=injected>';
+  large = {
+    params: [
+      { name: 'model', type: 'categorical', values: [word, markup] },
+      { name: 'n', type: 'int', min: 1, max: 4 },
+    ],
+    trials: 4,
+    value: (p, i) => (p.values ? p.values[i % 2] : i + 1),
+    edit: (exp) => {
+      exp.spec = { ...exp.spec, description: `${markup} ${word}` };
+      Object.assign(exp.trials[1], { state: 'FAILED', failure: 'CRASHED', reason: markup + word });
+    },
+  };
+  const pages = [
+    ['experiment', `#/exp/${expId}`, '.pc svg'],
+    ['trial', `#/exp/${expId}/trial/1`, '#trial-metrics'],
+    ['failed trial', `#/exp/${expId}/trial/2`, '#trial-metrics'],
+  ];
+  for (const [name, hash, ready] of pages) {
+    await page.goto(`${BASE}/#/`);
+    await page.waitForSelector('h1:has-text("Experiments")');
+    await page.goto(`${BASE}/${hash}`);
+    await page.waitForSelector(ready);
+    const fit = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      width: window.innerWidth,
+      injected: !!document.getElementById('injected'),
+    }));
+    check(
+      `long text: a long word wraps (${name})`,
+      fit.scroll <= fit.width && !fit.injected,
+      JSON.stringify(fit),
+    );
+  }
   await page.unrouteAll({ behavior: 'wait' });
 }
 
