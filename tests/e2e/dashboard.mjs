@@ -663,6 +663,38 @@ async function validateOrderChecks(page, spec) {
   await page.unrouteAll({ behavior: 'wait' });
 }
 
+// A running trial's page follows it: it showed RUNNING until reloaded.
+async function runningTrialChecks(page, spec) {
+  const made = await page.evaluate(async (s) => {
+    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+    return [r.status, await r.json()];
+  }, spec);
+  check('running trial: the experiment is created', made[0] === 201, JSON.stringify(made));
+  const id = made[1].id;
+  await page.waitForFunction(
+    async (i) =>
+      (await (await fetch(`/api/v1/experiments/${i}`)).json()).trials.some(
+        (t) => t.number === 1 && t.state === 'RUNNING',
+      ),
+    id,
+    { polling: 50 },
+  );
+  await page.goto(`${BASE}/#/exp/${id}/trial/1`);
+  await page.waitForSelector('#trial-metrics, #metrics-h');
+  const first = await page.locator('h1 .badge').textContent();
+  const later = await page
+    .waitForFunction(() => document.querySelector('h1 .badge')?.textContent !== 'RUNNING', null, {
+      timeout: 10000,
+    })
+    .then(() => page.locator('h1 .badge').textContent())
+    .catch(() => page.locator('h1 .badge').textContent());
+  check(
+    'running trial: its page shows it end',
+    first === 'RUNNING' && later !== 'RUNNING',
+    `${first} -> ${later}`,
+  );
+}
+
 // An experiment deleted while its page is open: the page says so (it kept showing the
 // experiment, its buttons failing, "reconnecting…" for ever: the browser never reopens a stream
 // the server refuses).
@@ -874,6 +906,13 @@ async function run() {
       .replace('delay: 150ms', 'delay: 100ms'),
   );
 
+  await runningTrialChecks(
+    page,
+    spec
+      .replace('name: replay-live', 'name: e2e-running')
+      .replace('max_trials: 30', 'max_trials: 2')
+      .replace('delay: 150ms', 'delay: 2s'),
+  );
   const before = errors.length;
   await deletedChecks(
     page,

@@ -2,8 +2,8 @@
 // One trial on its own page: state and feasibility (the violated constraints named), its
 // parameters, every metric with its unit (constrained ones against their limits), the
 // resources it used and the limits the runner enforced, the command line, how well the
-// measurement settled, and its logs.
-import { api } from '../api.js';
+// measurement settled, and its logs. Redrawn as events arrive.
+import { api, subscribe } from '../api.js';
 import { badge, h, kvList, panel } from '../dom.js';
 import { fmtMetric, fmtParam, metricInfo } from '../format.js';
 import { constraints, feasibility, metric, recommendedNumber } from '../model.js';
@@ -248,11 +248,7 @@ function head(exp, t) {
   ];
 }
 
-export async function viewTrial(id, number, gen) {
-  const exp = await api(`/experiments/${encodeURIComponent(id)}`);
-  if (stale(gen)) return;
-  const t = exp.trials.find((x) => String(x.number) === String(number));
-  if (!t) throw new Error(`experiment '${exp.name}' has no trial ${number}`);
+function draw(exp, t) {
   const meta = t.meta || {};
   const argv = Array.isArray(meta.argv) ? meta.argv.map(shellWord).join(' ') : null;
   const params = kvList(
@@ -293,4 +289,27 @@ export async function viewTrial(id, number, gen) {
     logsPanel(exp, t.number),
   );
   main.querySelectorAll('.row > .panel').forEach((p) => p.classList.add('grow'));
+}
+
+// What the page shows of an experiment: the trial, and what decides its notes (the recommended
+// trial, the confirmation).
+const shownOf = (exp, t) =>
+  JSON.stringify([t, exp.best && exp.best.number, exp.confirmation, exp.state]);
+
+// Redrawn as events arrive: a running trial's page follows it until it ends (it stayed RUNNING).
+export async function viewTrial(id, number, gen) {
+  const exp = await api(`/experiments/${encodeURIComponent(id)}`);
+  if (stale(gen)) return;
+  const find = (e) => e.trials.find((x) => String(x.number) === String(number));
+  const t = find(exp);
+  if (!t) throw new Error(`experiment '${exp.name}' has no trial ${number}`);
+  draw(exp, t);
+  let shown = shownOf(exp, t);
+  subscribe(gen, `/experiments/${exp.id}/events`, async () => {
+    const fresh = await api(`/experiments/${exp.id}`);
+    const ft = find(fresh);
+    if (stale(gen) || !ft || shownOf(fresh, ft) === shown) return;
+    shown = shownOf(fresh, ft);
+    draw(fresh, ft);
+  });
 }
