@@ -377,6 +377,16 @@ async function scaleChecks(page, expId) {
     drawn && cells <= 144,
     `${cells} cells`,
   );
+  // The trial table draws 200 rows at first and more on demand (all 1,500 took seconds to lay
+  // out at every sort).
+  const rows = () => page.locator('#trials-h ~ * tbody tr').count();
+  const before = await rows();
+  await page.click('button:has-text("Show 200 more")', { timeout: 5000 }).catch(() => {});
+  check(
+    'scale: the trial table draws 200 rows, then 200 more',
+    before === 200 && (await rows()) === 400,
+    `${before} rows`,
+  );
 
   // 35 parameters, one of them a choice of 1,000 names: the parallel coordinates' names do not
   // overlap (35 axes in the chart's width wrote them over one another) and the choice axis names

@@ -291,7 +291,7 @@ function trialTable(exp) {
   return panel(
     'trials-h',
     `Trials (${exp.trials.length})`,
-    sortableTable(cols, exp.trials, { sortKey: 'number', rowClass }),
+    sortableTable(cols, exp.trials, { sortKey: 'number', rowClass, limit: 200 }),
   );
 }
 
