@@ -87,13 +87,17 @@ function headerCell(c, state, draw) {
 // Sortable table. cols: [{key, label, num, nosort, cls, get(row) -> sort value,
 // render(row) -> node}]; the headers are buttons, so the keyboard sorts too. limit: the rows
 // drawn at first (the first in the sort order; a button below draws `limit` more): a table of
-// 5,000 trials took seconds to lay out at every sort.
+// 5,000 trials took seconds to lay out at every sort. state: an object of the caller's that keeps
+// the sort order and the rows shown, for a table drawn again with new rows (live updates: the
+// order the user chose went back to the default at every event).
 export function sortableTable(
   cols,
   rows,
-  { sortKey, desc = false, rowClass, caption, limit = Infinity } = {},
+  { sortKey, desc = false, rowClass, caption, limit = Infinity, state = {} } = {},
 ) {
-  const state = { key: sortKey || cols[0].key, descending: desc, shown: limit };
+  if (!cols.some((c) => c.key === state.key)) {
+    Object.assign(state, { key: sortKey || cols[0].key, descending: desc, shown: limit });
+  }
   const table = h('table', { class: 'data' });
   if (caption) table.append(h('caption', { class: 'muted' }, caption));
   const thead = h('thead');

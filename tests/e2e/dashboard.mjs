@@ -705,6 +705,37 @@ async function runningTrialChecks(page, spec) {
   );
 }
 
+// The order the user chose for the trial table survives the redraws of live updates (it went
+// back to by-number at every event).
+async function liveOrderChecks(page, spec) {
+  const made = await page.evaluate(async (s) => {
+    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+    return [r.status, await r.json()];
+  }, spec);
+  check('live order: the experiment is created', made[0] === 201, JSON.stringify(made));
+  await page.goto(`${BASE}/#/exp/${made[1].id}`);
+  await page.waitForSelector('#trials-h');
+  await page.waitForSelector('#live.on');
+  await page.click('th button:has-text("Time")');
+  const sortedAt = await trialCount(page);
+  const redrawn = await page
+    .waitForFunction(
+      (n) => Number(/\((\d+)\)/.exec(document.querySelector('#trials-h').textContent)[1]) > n,
+      sortedAt,
+      { timeout: 10000 },
+    )
+    .then(
+      () => 'redrawn',
+      () => 'not redrawn',
+    );
+  const order = await page.locator('th:has(button:has-text("Time"))').getAttribute('aria-sort');
+  check(
+    'live order: the trial table keeps its order as trials arrive',
+    redrawn === 'redrawn' && order !== 'none',
+    `${sortedAt} trials, ${redrawn}, ${order}`,
+  );
+}
+
 // An experiment deleted while its page is open: the page says so (it kept showing the
 // experiment, its buttons failing, "reconnecting…" for ever: the browser never reopens a stream
 // the server refuses).
@@ -922,6 +953,13 @@ async function run() {
       .replace('name: replay-live', 'name: e2e-running')
       .replace('max_trials: 30', 'max_trials: 2')
       .replace('delay: 150ms', 'delay: 2s'),
+  );
+  await liveOrderChecks(
+    page,
+    spec
+      .replace('name: replay-live', 'name: e2e-order')
+      .replace('max_trials: 30', 'max_trials: 5')
+      .replace('delay: 150ms', 'delay: 800ms'),
   );
   const before = errors.length;
   await deletedChecks(

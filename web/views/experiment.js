@@ -230,7 +230,7 @@ function stateCell(exp, t) {
   );
 }
 
-function trialTable(exp) {
+function trialTable(exp, state) {
   const params = exp.space.parameters.map((p) => p.name);
   const names = new Set(exp.trials.flatMap((t) => Object.keys(t.metrics || {})));
   const shown = [
@@ -291,7 +291,7 @@ function trialTable(exp) {
   return panel(
     'trials-h',
     `Trials (${exp.trials.length})`,
-    sortableTable(cols, exp.trials, { sortKey: 'number', rowClass, limit: 200 }),
+    sortableTable(cols, exp.trials, { sortKey: 'number', rowClass, limit: 200, state }),
   );
 }
 
@@ -341,6 +341,7 @@ export async function viewExperiment(id, gen) {
   const charts = h('div', { id: 'charts' });
   const trials = h('div');
   const msg = h('div', { role: 'status', 'aria-live': 'polite' });
+  const sorting = {}; // the trial table's order, kept as events redraw it
   const render = () => {
     head.replaceChildren(
       h(
@@ -364,7 +365,7 @@ export async function viewExperiment(id, gen) {
       h('div', { class: 'row' }, progressPanel(exp), settingsPanel(exp)),
     );
     drawCharts(exp, charts);
-    trials.replaceChildren(trialTable(exp));
+    trials.replaceChildren(trialTable(exp, sorting));
   };
   main.replaceChildren(head, top, h('h2', { class: 'section' }, 'Charts'), charts, trials);
   render();
