@@ -926,6 +926,12 @@ async function run() {
   await page.goto(`${BASE}/#/`);
   await page.waitForSelector('td a:has-text("e2e-second")');
   await shot(page, 'list.png', { fullPage: true });
+  // The list keeps the order the user chose as the filter redraws it (it went back to by age).
+  await page.click('th button:has-text("Name")');
+  await page.fill('input[type=search]', 'e2e');
+  const listOrder = await page.locator('th:has(button:has-text("Name"))').getAttribute('aria-sort');
+  check('list: the order chosen survives filtering', listOrder === 'ascending', String(listOrder));
+  await page.fill('input[type=search]', '');
   const ids = await page.evaluate(async () =>
     (await (await fetch('/api/v1/experiments')).json()).experiments.map((e) => e.id),
   );
