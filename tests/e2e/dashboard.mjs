@@ -698,10 +698,17 @@ async function runningTrialChecks(page, spec) {
     })
     .then(() => page.locator('h1 .badge').textContent())
     .catch(() => page.locator('h1 .badge').textContent());
+  const api = await page.evaluate(
+    async (i) =>
+      (await (await fetch(`/api/v1/experiments/${i}`)).json()).trials
+        .map((t) => `${t.number} ${t.state}`)
+        .join(', '),
+    id,
+  );
   check(
     'running trial: its page shows it end',
     first === 'RUNNING' && later !== 'RUNNING',
-    `${first} -> ${later}`,
+    `${first} -> ${later} (the API: ${api}; ${page.url()})`,
   );
 }
 
@@ -853,6 +860,16 @@ async function run() {
     !(await page.evaluate(() => document.cookie)).includes(process.env.MP_TOKEN || '-'),
   );
   check('list page renders', true);
+  // A malformed address is said on the page (it threw before the page's error handling: the
+  // last page stayed, with an uncaught URIError).
+  await page.goto(`${BASE}/#/exp/%E0%A4%A`);
+  const malformed = await page
+    .waitForSelector('main .msg.error', { timeout: 5000 })
+    .then((e) => e.textContent())
+    .catch(() => 'no message');
+  check('a malformed address is said on the page', /URI/.test(malformed), malformed);
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector('h1:has-text("Experiments")');
   await page.keyboard.press('Tab');
   const focused = await page.evaluate(() => document.activeElement.textContent);
   check('first Tab focuses the skip link', focused === 'Skip to content', focused);
