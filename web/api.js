@@ -55,36 +55,67 @@ export async function serverInfo() {
   return info;
 }
 
-// Subscribes to an event stream for the current page; calls onEvent (debounced) for each event
-// of a kind the server announced, and once when the stream first opens: a stream starts with
-// the next new event, so what happened between the page's own fetch and that start (an
-// experiment that finished meanwhile) comes only from fetching again (pages redraw only what
-// changed). The stream closes when the user leaves the page (gen: the page's generation, see
-// page.js).
+// Subscribes to an event stream for the current page; calls onEvent(event, stream) (debounced)
+// for each event of a kind the server announced, and once when the stream first opens: a stream
+// starts with the next new event, so what happened between the page's own fetch and that start
+// (an experiment that finished meanwhile) comes only from fetching again (pages redraw only what
+// changed). A stream the server refuses (an error status: the experiment was deleted, the
+// server's pool of streams was full) is one the browser never reopens: onEvent(null) is called
+// then, so that the page learns why, and the stream is opened again after RETRY_MS, after the
+// last event seen. stream.close() ends it; so does leaving the page (gen: the page's
+// generation, see page.js). A failed onEvent shows in the live indicator.
+const RETRY_MS = 5000;
+
 export async function subscribe(gen, path, onEvent) {
   const { event_kinds: kinds } = await serverInfo();
   if (stale(gen)) return;
-  const es = new EventSource(`/api/v1${path}`);
+  let es = null;
   let timer = null;
+  let retry = null;
+  let lastId = '';
+  const stream = {
+    close() {
+      if (es) es.close();
+      clearTimeout(timer);
+      clearTimeout(retry);
+    },
+  };
   const later = (ev) => {
     clearTimeout(timer);
-    timer = setTimeout(() => onEvent(ev), 250);
+    timer = setTimeout(async () => {
+      try {
+        await onEvent(ev, stream);
+      } catch (e) {
+        setLive(false, `not updated: ${e.message}`);
+      }
+    }, 250);
   };
   const handler = (ev) => {
+    if (ev.lastEventId) lastId = ev.lastEventId;
     setLive(true, `live · ${ev.type.replaceAll('_', ' ')}`);
     later(ev);
   };
-  kinds.forEach((k) => es.addEventListener(k, handler));
-  let opened = false; // a reconnection resumes after the last event (Last-Event-ID)
-  es.onopen = () => {
-    setLive(true, 'live');
-    if (!opened) later(null);
-    opened = true;
+  let opened = false; // a reconnection resumes after the last event (Last-Event-ID, ?after=)
+  const open = () => {
+    const after = lastId ? `${path.includes('?') ? '&' : '?'}after=${lastId}` : '';
+    es = new EventSource(`/api/v1${path}${after}`);
+    kinds.forEach((k) => es.addEventListener(k, handler));
+    es.onopen = () => {
+      setLive(true, 'live');
+      // A stream opened without a last event starts with the next new one: fetch again.
+      if (!opened || !lastId) later(null);
+      opened = true;
+    };
+    es.onerror = () => {
+      setLive(false, 'reconnecting…');
+      if (es.readyState !== EventSource.CLOSED) return;
+      later(null);
+      retry = setTimeout(open, RETRY_MS);
+    };
   };
-  es.onerror = () => setLive(false, 'reconnecting…');
+  open();
   onLeave(() => {
-    es.close();
-    clearTimeout(timer);
+    stream.close();
     setLive(false, '');
   });
 }

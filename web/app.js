@@ -22,9 +22,10 @@ async function route() {
   const gen = enter();
   const [path, query] = (location.hash || '#/').slice(1).split('?');
   const params = new URLSearchParams(query || '');
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  markNav(['new', 'compare'].includes(parts[0]) ? parts[0] : 'list');
   try {
+    // A malformed escape (#/exp/%E0) throws here: said on the page, like any other error.
+    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    markNav(['new', 'compare'].includes(parts[0]) ? parts[0] : 'list');
     if (parts[0] === 'exp' && parts[2] === 'trial' && parts[3])
       await viewTrial(parts[1], parts[3], gen);
     else if (parts[0] === 'exp' && parts[1]) await viewExperiment(parts[1], gen);

@@ -309,7 +309,8 @@ function heatCell(grid, text, cls, role) {
   return d;
 }
 
-// Heat map of the best objective value per (x level, y level). cells: Map "x|y" -> value.
+// Heat map of the best objective value per (x level, y level). xLevels, yLevels: their labels;
+// cells: Map "i|j" (indices into xLevels and yLevels) -> value.
 export function heatmap(el, { xName, yName, xLevels, yLevels, cells, maximize, metric, fmt }) {
   const show = fmt || fmtNum;
   const vals = [...cells.values()].filter(Number.isFinite);
@@ -322,10 +323,11 @@ export function heatmap(el, { xName, yName, xLevels, yLevels, cells, maximize, m
   grid.style.gridTemplateColumns = `max-content repeat(${xLevels.length}, minmax(40px, 1fr))`;
   heatCell(grid, `${yName} \\ ${xName}`, 'axis', 'columnheader');
   xLevels.forEach((x) => heatCell(grid, String(x), 'axis', 'columnheader'));
-  for (const y of [...yLevels].reverse()) {
+  for (let j = yLevels.length - 1; j >= 0; j--) {
+    const y = yLevels[j];
     heatCell(grid, String(y), 'axis', 'rowheader');
-    for (const x of xLevels) {
-      const v = cells.get(`${x}|${y}`);
+    for (const [i, x] of xLevels.entries()) {
+      const v = cells.get(`${i}|${j}`);
       if (v == null || !Number.isFinite(v)) {
         const d = heatCell(grid, '', 'cell none', 'cell');
         d.title = `${xName}=${x}, ${yName}=${y}: no feasible trial`;

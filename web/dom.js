@@ -85,13 +85,24 @@ function headerCell(c, state, draw) {
 }
 
 // Sortable table. cols: [{key, label, num, nosort, cls, get(row) -> sort value,
-// render(row) -> node}]; the headers are buttons, so the keyboard sorts too.
-export function sortableTable(cols, rows, { sortKey, desc = false, rowClass, caption } = {}) {
-  const state = { key: sortKey || cols[0].key, descending: desc };
+// render(row) -> node}]; the headers are buttons, so the keyboard sorts too. limit: the rows
+// drawn at first (the first in the sort order; a button below draws `limit` more): a table of
+// 5,000 trials took seconds to lay out at every sort. state: an object of the caller's that keeps
+// the sort order and the rows shown, for a table drawn again with new rows (live updates: the
+// order the user chose went back to the default at every event).
+export function sortableTable(
+  cols,
+  rows,
+  { sortKey, desc = false, rowClass, caption, limit = Infinity, state = {} } = {},
+) {
+  if (!cols.some((c) => c.key === state.key)) {
+    Object.assign(state, { key: sortKey || cols[0].key, descending: desc, shown: limit });
+  }
   const table = h('table', { class: 'data' });
   if (caption) table.append(h('caption', { class: 'muted' }, caption));
   const thead = h('thead');
   const tbody = h('tbody');
+  const more = h('div', { class: 'table-more' });
   table.append(thead, tbody);
   const draw = () => {
     const col = cols.find((c) => c.key === state.key);
@@ -107,8 +118,25 @@ export function sortableTable(cols, rows, { sortKey, desc = false, rowClass, cap
         cols.map((c) => headerCell(c, state, draw)),
       ),
     );
+    const left = sorted.length - state.shown;
+    more.replaceChildren(
+      left > 0
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'btn',
+              onclick: () => {
+                state.shown += limit;
+                draw();
+              },
+            },
+            `Show ${Math.min(left, limit)} more (${state.shown} of ${sorted.length} shown)`,
+          )
+        : '',
+    );
     tbody.replaceChildren(
-      ...sorted.map((r) =>
+      ...sorted.slice(0, state.shown).map((r) =>
         h(
           'tr',
           { class: rowClass ? rowClass(r) : null },
@@ -120,7 +148,7 @@ export function sortableTable(cols, rows, { sortKey, desc = false, rowClass, cap
     );
   };
   draw();
-  return h('div', { class: 'table-wrap' }, table);
+  return h('div', {}, h('div', { class: 'table-wrap' }, table), more);
 }
 
 // A definition list from [[term, value], ...]; rows whose value is null are left out.

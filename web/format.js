@@ -133,11 +133,27 @@ export function tickFormat(name) {
 // Tick steps of an axis of whole numbers (trial numbers): never a tick between two of them.
 export const WHOLE_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
-// uPlot axis options for an x that is the index of a choice: a tick at each choice, named.
+// A name cut to `max` characters with an ellipsis (the whole name goes in a tooltip).
+export function shorten(text, max) {
+  const s = String(text);
+  return s.length > max ? `${s.slice(0, Math.max(1, max - 1))}…` : s;
+}
+
+// uPlot axis options for an x that is the index of a choice: ticks at the choices, named, as
+// many as fit side by side: every k-th choice of a long list (1,000 names drawn over one another
+// made a grey smear), each name at most 24 characters.
 export function categoryTicks(values) {
+  const longest = values.reduce((m, v) => Math.max(m, Math.min(24, String(v).length)), 1);
+  const room = 7 * longest + 12; // pixels a name needs
   return {
-    splits: () => values.map((_, i) => i),
-    values: (u, ticks) => ticks.map((i) => String(values[i] ?? '')),
+    splits: (u) => {
+      const ratio = globalThis.devicePixelRatio || 1;
+      const width = u && u.bbox ? u.bbox.width / ratio : Infinity;
+      const fit = Math.max(1, Math.floor(width / room));
+      const step = Math.max(1, Math.ceil(values.length / fit));
+      return values.map((_, i) => i).filter((i) => i % step === 0);
+    },
+    values: (u, ticks) => ticks.map((i) => shorten(values[i] ?? '', 24)),
   };
 }
 

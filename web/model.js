@@ -2,6 +2,7 @@
 // What the pages compute from an experiment's report (GET /api/v1/experiments/{ref}): the
 // objective, feasibility (the server's `feasible`/`violated` fields when present, else from
 // the spec's constraints), best so far, the recommended trial, and parameter importance.
+import { fmtNum } from './format.js';
 
 export const metric = (t, name) => (t.metrics ? t.metrics[name] : undefined);
 
@@ -96,6 +97,30 @@ export function bestSoFar(exp) {
 export function levelsOf(p, trials) {
   if (p.values) return p.values;
   return [...new Set(trials.map((t) => t.params[p.name]))].sort((a, b) => a - b);
+}
+
+// The rows or columns of the heat map for parameter p: {labels: [text], index(value) -> i or
+// -1}. Each of its values, or for a numeric parameter with more than `max` (a continuous one,
+// where every trial has a value of its own: a grid of N x N cells for N trials), `max` bins of
+// equal width over the values the trials took, in log10 for a log parameter.
+export function heatLevels(p, trials, max = 12) {
+  const levels = levelsOf(p, trials);
+  const f = p.log ? Math.log10 : (v) => v;
+  const xs = levels.map(f).filter(Number.isFinite);
+  if (p.type === 'categorical' || levels.length <= max || xs.length < 2) {
+    return { labels: levels.map(String), index: (v) => levels.indexOf(v) };
+  }
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  const width = (hi - lo) / max;
+  const edge = (k) => (p.log ? 10 ** (lo + k * width) : lo + k * width);
+  const labels = Array.from({ length: max }, (_, k) => `${fmtNum(edge(k))}–${fmtNum(edge(k + 1))}`);
+  const index = (v) => {
+    const x = f(v);
+    if (!Number.isFinite(x) || x < lo || x > hi) return -1;
+    return Math.min(max - 1, Math.floor((x - lo) / width));
+  };
+  return { labels, index };
 }
 
 // Groups of a parameter for the analysis of variance: its values, or for a numeric parameter

@@ -4,7 +4,7 @@
 // thicker. Redrawn at the new width when the window is resized (charts.js relayout).
 import { track, widthOf } from './charts.js';
 import { h } from './dom.js';
-import { fmtNum } from './format.js';
+import { fmtNum, shorten } from './format.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 
@@ -15,13 +15,23 @@ function svg(tag, attrs = {}, text) {
   return el;
 }
 
-// Maps an axis' values to [0, 1]: categorical by index, numeric linearly (or log10).
-function scaler(axis, trials) {
+// Axes stand at least GAP pixels apart (the chart scrolls sideways in its frame when they do not
+// fit): 35 parameters in 1,400 pixels wrote their names over one another. A name wider than the
+// gap is cut (the whole of it in a tooltip), and the names alternate between two lines.
+const GAP = 96;
+const CHAR_PX = 7.5;
+// Categorical ticks are TICK_PX apart at least: every k-th choice of a long list is named.
+const TICK_PX = 14;
+
+// Maps an axis' values to [0, 1]: categorical by index, numeric linearly (or log10). room: the
+// pixels of the axis' height, for the number of choices named.
+function scaler(axis, trials, room) {
   if (axis.values) {
     const n = axis.values.length;
+    const step = Math.ceil(n / Math.max(1, Math.floor(room / TICK_PX)));
     return {
       at: (v) => (n > 1 ? axis.values.indexOf(v) / (n - 1) : 0.5),
-      ticks: axis.values.map((v) => [v, String(v)]),
+      ticks: axis.values.filter((_, i) => i % step === 0).map((v) => [v, String(v)]),
     };
   }
   const f = axis.log ? (v) => Math.log10(v) : (v) => v;
@@ -40,10 +50,13 @@ function scaler(axis, trials) {
   };
 }
 
-function drawAxis(g, axis, sc, x, top, bottom, anchor) {
+function drawAxis(g, axis, sc, x, top, bottom, anchor, name) {
   g.append(svg('line', { x1: x, x2: x, y1: top, y2: bottom, class: 'pc-axis' }));
-  g.append(svg('text', { x, y: top - 14, class: 'pc-name', 'text-anchor': anchor }, axis.label));
-  for (const [v, text] of sc.ticks) {
+  const label = svg('text', { x, y: name.y, class: 'pc-name', 'text-anchor': anchor });
+  label.append(shorten(axis.label, name.chars), svg('title', {}, axis.label));
+  g.append(label);
+  for (const [v, whole] of sc.ticks) {
+    const text = shorten(whole, name.tickChars);
     const y = bottom - sc.at(v) * (bottom - top);
     const end = anchor === 'end';
     const at = {
@@ -56,13 +69,25 @@ function drawAxis(g, axis, sc, x, top, bottom, anchor) {
   }
 }
 
-function draw(el, opts, width) {
+function draw(el, opts, frame) {
   const { axes, trials, styleOf } = opts;
-  const height = 300;
+  const width = Math.max(frame, 48 + (axes.length - 1) * GAP);
+  const gap = axes.length > 1 ? (width - 48) / (axes.length - 1) : width;
+  const longest = Math.max(...axes.map((a) => String(a.label).length));
+  const twoLines = longest * CHAR_PX > gap - 8;
+  const top = twoLines ? 56 : 40;
+  const height = 300 + top - 40;
   const left = 24;
   const right = Math.max(left + 10, width - 24);
-  const top = 40;
   const bottom = height - 16;
+  // The room of a name: up to the next name on its line (half as much at either end, where
+  // the name runs inwards from its axis).
+  const line = twoLines ? 2 * gap : gap;
+  const nameAt = (i) => ({
+    y: twoLines && i % 2 ? top - 30 : top - 14,
+    chars: Math.max(4, Math.floor(((i % (axes.length - 1) ? line : line / 2) - 8) / CHAR_PX)),
+    tickChars: Math.max(4, Math.floor((gap - 10) / 6.5)),
+  });
   const root = svg('svg', {
     width,
     height,
@@ -70,7 +95,7 @@ function draw(el, opts, width) {
     role: 'img',
     'aria-label': opts.label,
   });
-  const scales = axes.map((a) => scaler(a, trials));
+  const scales = axes.map((a) => scaler(a, trials, bottom - top));
   const xs = axes.map((a, i) =>
     axes.length > 1 ? left + (i * (right - left)) / (axes.length - 1) : left,
   );
@@ -91,7 +116,7 @@ function draw(el, opts, width) {
   }
   const g = svg('g');
   const anchor = (i) => (i === 0 ? 'start' : i === axes.length - 1 ? 'end' : 'middle');
-  axes.forEach((a, i) => drawAxis(g, a, scales[i], xs[i], top, bottom, anchor(i)));
+  axes.forEach((a, i) => drawAxis(g, a, scales[i], xs[i], top, bottom, anchor(i), nameAt(i)));
   root.append(g);
   return root;
 }

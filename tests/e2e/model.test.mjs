@@ -16,6 +16,7 @@ import {
 import {
   bestSoFar,
   feasibility,
+  heatLevels,
   importance,
   parseConstraint,
   splitTrials,
@@ -78,6 +79,14 @@ test('axis ticks: a choice axis names the choices, trial numbers are whole', () 
   const t = categoryTicks(['fast', 'slow', 'auto']);
   assert.deepEqual(t.splits(), [0, 1, 2]);
   assert.deepEqual(t.values(null, [0, 1, 2]), ['fast', 'slow', 'auto']);
+  // 1,000 choices in 300 pixels: as many names as fit (all 1,000 were drawn over one another),
+  // each cut to 24 characters.
+  const many = Array.from({ length: 1000 }, (_, i) => `choice-${i}`);
+  const ticks = categoryTicks(many).splits({ bbox: { width: 300 } });
+  assert.ok(ticks.length >= 2 && ticks.length <= 4, `${ticks.length} ticks`);
+  assert.deepEqual(ticks.slice(0, 2), [0, 334]);
+  const long = categoryTicks(['x'.repeat(100)]);
+  assert.equal(long.values(null, [0])[0], `${'x'.repeat(23)}…`);
   assert.ok(WHOLE_TICKS.every((s) => Number.isInteger(s) && s >= 1));
   assert.equal(axisUnit('cost_per_million_requests'), '$/M req');
   assert.equal(axisUnit('error_rate'), '%');
@@ -185,4 +194,33 @@ test('importance: the variance each parameter explains alone', () => {
   const huge = trials.map((t) => ({ ...t, metrics: { ...t.metrics, rps: 1e306 * t.params.a } }));
   const hr = importance(experiment(huge));
   assert.ok(Math.abs(hr[0].eta2 - 1) < 1e-12 && Math.abs(hr[1].eta2) < 1e-12, JSON.stringify(hr));
+});
+
+test('heat map levels: the values of a few, bins for a continuous parameter', () => {
+  const few = { name: 'a', type: 'discrete', values: [1, 2, 4] };
+  const lv = heatLevels(few, []);
+  assert.deepEqual(lv.labels, ['1', '2', '4']);
+  assert.deepEqual([lv.index(4), lv.index(3)], [2, -1]);
+  // Every trial its own value: 1,000 of them made a grid of 1,000 x 1,000 cells.
+  const x = { name: 'x', type: 'float', min: 0, max: 1 };
+  const trials = Array.from({ length: 1000 }, (_, i) => trial(i + 1, { x: i / 999 }, {}));
+  const bins = heatLevels(x, trials);
+  assert.equal(bins.labels.length, 12);
+  assert.equal(bins.labels[0], '0–0.0833');
+  assert.equal(bins.labels[11], '0.917–1');
+  const hits = new Array(12).fill(0);
+  for (const t of trials) hits[bins.index(t.params.x)]++;
+  assert.ok(
+    hits.every((n) => n >= 83 && n <= 84),
+    `equal widths: ${hits.join(' ')}`,
+  );
+  assert.equal(bins.index(1.5), -1);
+  // A log parameter: bins of equal width in log10 (1-10, 10-100, 100-1000 in 12 bins: 4 each).
+  const y = { name: 'y', type: 'float', min: 1, max: 1000, log: true };
+  const ly = heatLevels(
+    y,
+    Array.from({ length: 300 }, (_, i) => trial(i + 1, { y: 10 ** ((3 * i) / 299) }, {})),
+  );
+  assert.equal(ly.labels.length, 12);
+  assert.deepEqual([ly.index(1), ly.index(9.9), ly.index(10.1), ly.index(1000)], [0, 3, 4, 11]);
 });

@@ -10,6 +10,20 @@ import { main, stale } from '../page.js';
 
 const bestMetric = (name) => (e) => fmtMetric(name, e.best && e.best.metrics[name]);
 
+// The best trial's confirmed figures (best.confirmed): the mean's spread and the measurements
+// that passed; the best value is then that mean, not a single measurement.
+function confirmed(e) {
+  const c = e.best && e.best.confirmed;
+  if (!c || typeof c !== 'object') return e.best ? 'no' : '–';
+  const m = e.objective.metric;
+  const sd = Number.isFinite(c.stddev) ? ` ± ${fmtMetric(m, c.stddev)} (sd)` : '';
+  const range =
+    Number.isFinite(c.min) && Number.isFinite(c.max)
+      ? `, range ${fmtMetric(m, c.min)} – ${fmtMetric(m, c.max)}`
+      : '';
+  return `mean ${fmtMetric(m, c.mean)}${sd}${range}, ${c.passes} of ${c.runs} passed`;
+}
+
 const ROWS = [
   ['State', (e) => badge(e.state)],
   ['Objective', (e) => `${e.objective.direction} ${e.objective.metric}`],
@@ -17,6 +31,8 @@ const ROWS = [
   ['Trials', (e) => `${finished(e.counts)} / ${e.max_trials}`],
   ['Failed', (e) => e.counts.failed],
   ['Best value', (e) => fmtMetric(e.objective.metric, e.best && e.best.value)],
+  ['Confirmed', confirmed],
+  ['In the search', (e) => fmtMetric(e.objective.metric, e.best && e.best.search_value)],
   [
     'Best trial',
     (e) =>
@@ -93,24 +109,34 @@ export async function viewCompare(params, gen) {
     ),
   );
   const table = h('table', { class: 'data' }, h('thead', {}, head), h('tbody', {}, body));
-  const n = Math.max(...exps.map((e) => e.trials.length));
-  const chartEl = h('div');
-  main.append(
-    h('div', { class: 'panel table-wrap' }, table),
-    h('figure', { class: 'chart' }, h('h3', {}, 'Best so far vs trial number'), chartEl),
-  );
-  const metric = exps[0].objective.metric;
-  requestAnimationFrame(() =>
-    lines(chartEl, {
-      xLabel: 'trial number',
-      yLabel: axisLabel(metric),
-      yMetric: metric,
-      xs: Array.from({ length: n }, (_, i) => i + 1),
-      lines: exps.map((e, i) => {
-        const b = bestSoFar(e);
-        const values = Array.from({ length: n }, (_, k) => (k < b.length ? b[k] : null));
-        return { label: e.name, color: COLORS[i % COLORS.length], values };
+  main.append(h('div', { class: 'panel table-wrap' }, table));
+  // One chart per objective: experiments of different objectives share no y axis (they were
+  // drawn on the first one's, under its name and unit).
+  const metrics = [...new Set(exps.map((e) => e.objective.metric))];
+  for (const metric of metrics) {
+    const group = exps.filter((e) => e.objective.metric === metric);
+    const n = Math.max(...group.map((e) => e.trials.length));
+    const chartEl = h('div');
+    main.append(
+      h(
+        'figure',
+        { class: 'chart' },
+        h('h3', {}, `Best so far vs trial number: ${metric}`),
+        chartEl,
+      ),
+    );
+    requestAnimationFrame(() =>
+      lines(chartEl, {
+        xLabel: 'trial number',
+        yLabel: axisLabel(metric),
+        yMetric: metric,
+        xs: Array.from({ length: n }, (_, i) => i + 1),
+        lines: group.map((e) => {
+          const b = bestSoFar(e);
+          const values = Array.from({ length: n }, (_, k) => (k < b.length ? b[k] : null));
+          return { label: e.name, color: COLORS[exps.indexOf(e) % COLORS.length], values };
+        }),
       }),
-    }),
-  );
+    );
+  }
 }

@@ -10,7 +10,7 @@ import {
   bestSoFar,
   better,
   constraints,
-  levelsOf,
+  heatLevels,
   metric,
   objectiveValue,
   recommendedNumber,
@@ -167,17 +167,21 @@ function heatChart(exp, grid, draws) {
   const draw = () => {
     const px = numeric[+selX.value];
     const py = numeric[+selY.value];
+    const lx = heatLevels(px, exp.trials);
+    const ly = heatLevels(py, exp.trials);
     const cells = new Map();
     for (const t of ok) {
       const v = objectiveValue(exp, t);
-      const k = `${t.params[px.name]}|${t.params[py.name]}`;
+      const [i, j] = [lx.index(t.params[px.name]), ly.index(t.params[py.name])];
+      if (i < 0 || j < 0) continue;
+      const k = `${i}|${j}`;
       if (!cells.has(k) || better(exp, v, cells.get(k))) cells.set(k, v);
     }
     heatmap(area, {
       xName: px.name,
       yName: py.name,
-      xLevels: levelsOf(px, exp.trials),
-      yLevels: levelsOf(py, exp.trials),
+      xLevels: lx.labels,
+      yLevels: ly.labels,
       cells,
       maximize: exp.objective.direction === 'maximize',
       metric: m,

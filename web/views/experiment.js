@@ -3,7 +3,7 @@
 // progress, settings, charts and the trial table; the deployable result for export. Redrawn as
 // events arrive.
 import { api, subscribe } from '../api.js';
-import { badge, h, kvList, panel, progressBar, sortableTable } from '../dom.js';
+import { badge, h, kvList, panel, progressBar, setLive, sortableTable } from '../dom.js';
 import { fmtMetric, fmtNum, fmtParam, metricInfo } from '../format.js';
 import { feasibility, finished, metric, recommendedNumber } from '../model.js';
 import { main, stale } from '../page.js';
@@ -230,7 +230,7 @@ function stateCell(exp, t) {
   );
 }
 
-function trialTable(exp) {
+function trialTable(exp, state) {
   const params = exp.space.parameters.map((p) => p.name);
   const names = new Set(exp.trials.flatMap((t) => Object.keys(t.metrics || {})));
   const shown = [
@@ -291,7 +291,7 @@ function trialTable(exp) {
   return panel(
     'trials-h',
     `Trials (${exp.trials.length})`,
-    sortableTable(cols, exp.trials, { sortKey: 'number', rowClass }),
+    sortableTable(cols, exp.trials, { sortKey: 'number', rowClass, limit: 200, state }),
   );
 }
 
@@ -341,6 +341,7 @@ export async function viewExperiment(id, gen) {
   const charts = h('div', { id: 'charts' });
   const trials = h('div');
   const msg = h('div', { role: 'status', 'aria-live': 'polite' });
+  const sorting = {}; // the trial table's order, kept as events redraw it
   const render = () => {
     head.replaceChildren(
       h(
@@ -364,13 +365,30 @@ export async function viewExperiment(id, gen) {
       h('div', { class: 'row' }, progressPanel(exp), settingsPanel(exp)),
     );
     drawCharts(exp, charts);
-    trials.replaceChildren(trialTable(exp));
+    trials.replaceChildren(trialTable(exp, sorting));
   };
   main.replaceChildren(head, top, h('h2', { class: 'section' }, 'Charts'), charts, trials);
   render();
   let shown = JSON.stringify(exp);
-  subscribe(gen, `/experiments/${exp.id}/events`, async () => {
-    const fresh = await api(`/experiments/${exp.id}`);
+  subscribe(gen, `/experiments/${exp.id}/events`, async (ev, stream) => {
+    let fresh = null;
+    try {
+      fresh = await api(`/experiments/${exp.id}`);
+    } catch (e) {
+      if (e.status !== 404 || stale(gen)) throw e;
+      // Deleted while shown (its stream ends then): no longer a page of buttons that fail.
+      stream.close();
+      setLive(false, '');
+      main.replaceChildren(
+        h(
+          'div',
+          { class: 'msg error', role: 'alert', id: 'exp-deleted' },
+          `Experiment '${exp.name}' was deleted. `,
+          h('a', { href: '#/' }, 'Back to the experiments'),
+        ),
+      );
+      return;
+    }
     const text = JSON.stringify(fresh);
     if (stale(gen) || text === shown) return;
     exp = fresh;

@@ -89,6 +89,7 @@ export async function viewList(params, gen) {
     'Compare selected',
   );
   const selected = new Set();
+  const sorting = {}; // the table's order, kept as the filter and live updates redraw it
   const holder = h('div');
   const render = () => {
     const q = filter.value.trim().toLowerCase();
@@ -109,7 +110,11 @@ export async function viewList(params, gen) {
       return;
     }
     holder.replaceChildren(
-      sortableTable(columns(selected, compareBtn), rows, { sortKey: 'created', desc: true }),
+      sortableTable(columns(selected, compareBtn), rows, {
+        sortKey: 'created',
+        desc: true,
+        state: sorting,
+      }),
     );
   };
   filter.addEventListener('input', render);

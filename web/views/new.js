@@ -71,15 +71,20 @@ function editor(template) {
     );
   };
   const yaml = { method: 'POST', headers: { 'Content-Type': 'application/yaml' } };
+  // Answers may come out of order (a long spec validates slower than the short one typed after
+  // it): only the answer about the text last sent is shown.
+  let asked = 0;
   ed.validate = async () => {
+    const mine = ++asked;
     try {
       const r = await api('/validate', { ...yaml, body: area.value });
+      if (mine !== asked) return false;
       ed.errLine = 0;
       ed.redraw();
       msg.replaceChildren(validMessage(r));
       return true;
     } catch (e) {
-      ed.showError(e);
+      if (mine === asked) ed.showError(e);
       return false;
     }
   };

@@ -2,8 +2,8 @@
 // One trial on its own page: state and feasibility (the violated constraints named), its
 // parameters, every metric with its unit (constrained ones against their limits), the
 // resources it used and the limits the runner enforced, the command line, how well the
-// measurement settled, and its logs.
-import { api } from '../api.js';
+// measurement settled, and its logs. Redrawn as events arrive.
+import { api, subscribe } from '../api.js';
 import { badge, h, kvList, panel } from '../dom.js';
 import { fmtMetric, fmtParam, metricInfo } from '../format.js';
 import { constraints, feasibility, metric, recommendedNumber } from '../model.js';
@@ -145,6 +145,41 @@ function stability(t) {
   ]);
 }
 
+// The trial's confirmation, when it was a candidate (docs/api.md, "Trials and confirmation"):
+// the objective over its measurements, their spread, how many passed; null otherwise.
+function confirmationPanel(exp, t) {
+  const conf = exp.confirmation;
+  const c =
+    conf && Array.isArray(conf.candidates)
+      ? conf.candidates.find((x) => x.number === t.number)
+      : null;
+  if (!c) return null;
+  const m = exp.objective.metric;
+  const f = (v) => fmtMetric(m, v);
+  const values = Array.isArray(c.values) ? c.values.map(f).join(', ') : null;
+  const rows = [
+    ['Confirmed', c.confirmed ? 'yes' : `no (confirmation ${conf.state})`],
+    [
+      `${metricInfo(m).label} (mean)`,
+      `${f(c.mean)}${Number.isFinite(c.stddev) ? ` ± ${f(c.stddev)} (sd)` : ''}`,
+    ],
+    [
+      'Range',
+      Number.isFinite(c.min) && Number.isFinite(c.max) ? `${f(c.min)} – ${f(c.max)}` : null,
+    ],
+    [
+      '95 % interval',
+      Number.isFinite(c.interval) ? `± ${(100 * c.interval).toFixed(1)} % of the mean` : null,
+    ],
+    ['In the search', f(c.search_value)],
+    ['Measurements', `${c.passes} of ${c.runs} passed, ${c.settled_runs ?? '–'} settled`],
+    ['Values', values],
+  ];
+  const sec = panel('conf-h', 'Confirmation', kvList(rows));
+  sec.id = 'trial-confirmation';
+  return sec;
+}
+
 function logsPanel(exp, n) {
   const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
   api(`/experiments/${exp.id}/trials/${n}/logs`)
@@ -213,11 +248,7 @@ function head(exp, t) {
   ];
 }
 
-export async function viewTrial(id, number, gen) {
-  const exp = await api(`/experiments/${encodeURIComponent(id)}`);
-  if (stale(gen)) return;
-  const t = exp.trials.find((x) => String(x.number) === String(number));
-  if (!t) throw new Error(`experiment '${exp.name}' has no trial ${number}`);
+function draw(exp, t) {
   const meta = t.meta || {};
   const argv = Array.isArray(meta.argv) ? meta.argv.map(shellWord).join(' ') : null;
   const params = kvList(
@@ -230,6 +261,7 @@ export async function viewTrial(id, number, gen) {
   ]);
   main.replaceChildren(
     ...head(exp, t),
+    ...[confirmationPanel(exp, t)].filter(Boolean),
     h(
       'div',
       { class: 'row' },
@@ -257,4 +289,27 @@ export async function viewTrial(id, number, gen) {
     logsPanel(exp, t.number),
   );
   main.querySelectorAll('.row > .panel').forEach((p) => p.classList.add('grow'));
+}
+
+// What the page shows of an experiment: the trial, and what decides its notes (the recommended
+// trial, the confirmation).
+const shownOf = (exp, t) =>
+  JSON.stringify([t, exp.best && exp.best.number, exp.confirmation, exp.state]);
+
+// Redrawn as events arrive: a running trial's page follows it until it ends (it stayed RUNNING).
+export async function viewTrial(id, number, gen) {
+  const exp = await api(`/experiments/${encodeURIComponent(id)}`);
+  if (stale(gen)) return;
+  const find = (e) => e.trials.find((x) => String(x.number) === String(number));
+  const t = find(exp);
+  if (!t) throw new Error(`experiment '${exp.name}' has no trial ${number}`);
+  draw(exp, t);
+  let shown = shownOf(exp, t);
+  subscribe(gen, `/experiments/${exp.id}/events`, async () => {
+    const fresh = await api(`/experiments/${exp.id}`);
+    const ft = find(fresh);
+    if (stale(gen) || !ft || shownOf(fresh, ft) === shown) return;
+    shown = shownOf(fresh, ft);
+    draw(fresh, ft);
+  });
 }
