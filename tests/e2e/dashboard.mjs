@@ -673,7 +673,8 @@ async function validateOrderChecks(page, spec) {
   await page.unrouteAll({ behavior: 'wait' });
 }
 
-// A running trial's page follows it: it showed RUNNING until reloaded.
+// A running trial's page follows it: it showed RUNNING until reloaded. The trial lasts 6 s, so
+// that a slow page load (a loaded machine, a sanitizer build) still meets it RUNNING.
 async function runningTrialChecks(page, spec) {
   const made = await page.evaluate(async (s) => {
     const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
@@ -694,7 +695,7 @@ async function runningTrialChecks(page, spec) {
   const first = await page.locator('h1 .badge').textContent();
   const later = await page
     .waitForFunction(() => document.querySelector('h1 .badge')?.textContent !== 'RUNNING', null, {
-      timeout: 10000,
+      timeout: 20000,
     })
     .then(() => page.locator('h1 .badge').textContent())
     .catch(() => page.locator('h1 .badge').textContent());
@@ -975,7 +976,7 @@ async function run() {
     spec
       .replace('name: replay-live', 'name: e2e-running')
       .replace('max_trials: 30', 'max_trials: 2')
-      .replace('delay: 150ms', 'delay: 2s'),
+      .replace('delay: 150ms', 'delay: 6s'),
   );
   await liveOrderChecks(
     page,
