@@ -590,6 +590,7 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     }
     t.t_gone_ns = trc == 0 && t.t_loaded_ns ? mp_mono_ns() : 0;
     json_decref(t.owner);
+    atomic_store(&r->last_end_ns, (long long)mp_mono_ns());
     atomic_fetch_sub(&r->in_flight, 1);
     record_meta(&t);
     if (res->state != MP_TRIAL_CANCELLED) {

@@ -22,6 +22,11 @@
  * into the load pod here; a ConfigMap holds at most 1 MiB, base64 takes 4/3. */
 #define MP_KUBE_BODY_DIR "/var/run/morphling/body"
 #define MP_KUBE_BODY_MAX (768 * 1024)
+/* How long after a trial of the run ended an Unschedulable pod still waits for what it freed
+ * (the scheduler retries after a deletion with a backoff of up to 10 s), rather than being
+ * judged too large for the nodes. */
+#define KUBE_RESCHEDULE_NS (15 * 1000000000LL)
+#define KUBE_REJUDGE_S     5 /* how often such a pod is judged again without an event */
 
 /* runner.* of a spec with kind kubernetes (docs/spec.md, "runner: kubernetes"). Strings are
  * borrowed from the spec's document unless marked owned. */
@@ -76,6 +81,10 @@ struct mp_kube_runner {
      * else made up; set once under sweep_lock before the first trial goes on, then read-only. */
     char run_id[64];
     atomic_int in_flight; /* trials inside run(), teardown included: they hold resources */
+    /* mp_mono_ns() when a trial last left run() (its pods deleted): the scheduler may still
+     * call a waiting pod Unschedulable for a while (it retries after the deletion, with
+     * backoff), so a trial alone is judged on that only KUBE_RESCHEDULE_NS later. */
+    atomic_llong last_end_ns;
 };
 
 /* Whether the API server refused the runner's credentials (401) or the action (403): a problem
@@ -175,8 +184,9 @@ struct kube_pods_state {
 
 /* Judges the pods of a trial (service: Ready or failing; load: terminated). An Unschedulable
  * pod is a verdict (service: STARTUP_TIMEOUT, load: INFRA) only when no other trial of the run
- * is in flight; with `others` its resources may be held by them, so it waits (st->waiting says
- * why) until they free them or the step's deadline passes. Pure: for tests. */
+ * is in flight or ended within KUBE_RESCHEDULE_NS; with `others` its resources may be held by
+ * them, so it waits (st->waiting says why) until they free them or the step's deadline passes.
+ * Pure: for tests. */
 void mp_kube_judge_pods(json_t *pods, bool load, int want, const char *container, bool others,
                         struct kube_pods_state *st);
 

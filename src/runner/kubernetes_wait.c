@@ -214,9 +214,16 @@ struct pod_watch {
     bool load;
     int want;
     const char *container;
-    const atomic_int *in_flight; /* the runner's trials in flight, this one included */
+    const struct mp_kube_runner *r;
     struct kube_pods_state *st;
 };
+
+/* Whether other trials of the run hold, or may just have released, what a pod waits for. */
+static bool others_hold(const struct mp_kube_runner *r)
+{
+    return atomic_load(&r->in_flight) > 1 ||
+           mp_mono_ns() - atomic_load(&r->last_end_ns) < KUBE_RESCHEDULE_NS;
+}
 
 static void judge_cache(struct pod_watch *w)
 {
@@ -226,7 +233,7 @@ static void judge_cache(struct pod_watch *w)
     json_object_foreach (w->pods, k, v) {
         json_array_append(arr, v);
     }
-    mp_kube_judge_pods(arr, w->load, w->want, w->container, atomic_load(w->in_flight) > 1, w->st);
+    mp_kube_judge_pods(arr, w->load, w->want, w->container, others_hold(w->r), w->st);
     json_decref(arr);
 }
 
@@ -293,7 +300,7 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
                           .load = load,
                           .want = want,
                           .container = t->r->cfg.container,
-                          .in_flight = &t->r->in_flight,
+                          .r = t->r,
                           .st = st};
     int rc = relist(t, &ref, selector, &w, err);
     while (rc == 0 && st->verdict == KUBE_PODS_WAITING) {
@@ -302,6 +309,11 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
             rc = MP_EDEADLINE;
             break;
         }
+        if (st->waiting[0] && left > KUBE_REJUDGE_S) {
+            /* An Unschedulable pod waits for other trials: judged again at least this often,
+             * since the end of the last of them brings no event of its own. */
+            left = KUBE_REJUDGE_S;
+        }
         struct mp_kube_opts o = {.cancel = t->cancel_token,
                                  .label_selector = selector,
                                  .resource_version = w.rv,
@@ -309,6 +321,9 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
                                  .allow_bookmarks = true};
         t->api_calls++;
         rc = mp_kube_watch(t->r->client, &ref, &o, on_event, &w, err);
+        if (rc == 0 && st->waiting[0]) {
+            judge_cache(&w);
+        }
         if (rc == 1) {
             rc = 0; /* a verdict */
         } else if (rc == MP_EEXPIRED) {

@@ -37,8 +37,25 @@ check_contains "... with the scheduler's reason" "unschedulable: 0/1 nodes are a
     --set runner.startup_timeout=180s --set 'parameters.cpu.values[0]=5' \
     --set 'parameters.cpu.values[1]=6' -q >"$WORK/crowded.out" 2>&1
 "$MORPHLING" show crowded --json >"$WORK/crowded.json"
-check "5 CPUs twice in parallel on 8: both SUCCEEDED, one after the other" "2 5" \
-    "$(jq -r '"\([.trials[] | select(.state == "SUCCEEDED")] | length) \([.trials[].params.cpu] | max)"' "$WORK/crowded.json")"
+crowded=$(jq -r '"\([.trials[] | select(.state == "SUCCEEDED")] | length) \([.trials[].params.cpu] | max)"' "$WORK/crowded.json")
+check "5 CPUs twice in parallel on 8: both SUCCEEDED, one after the other" "2 5" "$crowded"
+if [ "$crowded" != "2 5" ]; then # what happened, as TAP comments
+    jq -r '.trials[] | "trial \(.number): \(.state) \(.failure // "") \(.reason // "")"' \
+        "$WORK/crowded.json" | sed 's/^/# /'
+    sed 's/^/# /' "$WORK/crowded.out"
+fi
+# Beside a trial that fits, one that fits no node (12 CPUs on 8) waits while the other runs,
+# then is judged alone: unschedulable as such, not at its startup_timeout ("0 of 1 pods ready
+# ...": nothing about the other trial's end reached it).
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.parallelism=2 --set name=toolarge \
+    --set runner.startup_timeout=150s --set parameters.workers.max=1 \
+    --set 'parameters.cpu.values[0]=1' \
+    --set 'parameters.cpu.values[1]=12' -q >"$WORK/toolarge.out" 2>&1
+"$MORPHLING" show toolarge --json >"$WORK/toolarge.json"
+check "12 CPUs beside 1 on 8: judged once alone" "FAILED STARTUP_TIMEOUT pod" \
+    "$(jq -r '.trials[] | select(.params.cpu == 12) | "\(.state) \(.failure) \(.reason[:3])"' \
+        "$WORK/toolarge.json")"
 check "a container that exits: CRASHED" "FAILED CRASHED" \
     "$(failure crash --set 'runner.pod_template.spec.containers[0].args[0]=--bogus')"
 check_contains "... with its exit code" "container exited: exit code 2, Error" "$(cat "$WORK/crash.reason")"
@@ -100,8 +117,10 @@ retry_reason() {
 # The Job's pod goes with it: whichever watch sees it first names the attempt's end. The owner
 # takes the Job and its pod with it too, and is named whichever is seen first.
 check_contains "... the reason of the lost attempt" "jobgone-t1-a0-load" "$(retry_reason jobgone)"
-check_contains "... of the other" "the trial's owner configmap \"ownergone-t1-a0\"" \
-    "$(retry_reason ownergone)"
+retry_reason ownergone >"$WORK/ownergone.reason"
+check_true "... of the other: its owner, or the Job or pod it took with it" grep -qE \
+    "the trial's owner configmap \"ownergone-t1-a0\"|ownergone-t1-a0-load.* was deleted" \
+    "$WORK/ownergone.reason"
 check "nothing left" "" "$(leftover_objects jobgone; leftover_objects ownergone)"
 cluster_down
 finish
