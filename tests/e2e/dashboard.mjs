@@ -27,6 +27,15 @@ function check(name, cond, detail = '') {
   }
 }
 
+// The replay spec (tests/e2e/replay-live.yaml) as another experiment: its name, its number of
+// trials and each trial's replay delay.
+function variant(spec, name, trials, delay) {
+  return spec
+    .replace('name: replay-live', `name: ${name}`)
+    .replace('max_trials: 30', `max_trials: ${trials}`)
+    .replace('delay: 150ms', `delay: ${delay}`);
+}
+
 async function trialCount(page) {
   const text = await page.locator('#trials-h').textContent();
   return Number((/\((\d+)\)/.exec(text) || [0, -1])[1]);
@@ -963,36 +972,12 @@ async function run() {
 
   await edgeChecks(page);
   await compareObjectivesChecks(page);
-  await lateStreamChecks(
-    page,
-    spec
-      .replace('name: replay-live', 'name: e2e-late')
-      .replace('max_trials: 30', 'max_trials: 8')
-      .replace('delay: 150ms', 'delay: 100ms'),
-  );
+  await lateStreamChecks(page, variant(spec, 'e2e-late', 8, '100ms'));
 
-  await runningTrialChecks(
-    page,
-    spec
-      .replace('name: replay-live', 'name: e2e-running')
-      .replace('max_trials: 30', 'max_trials: 2')
-      .replace('delay: 150ms', 'delay: 6s'),
-  );
-  await liveOrderChecks(
-    page,
-    spec
-      .replace('name: replay-live', 'name: e2e-order')
-      .replace('max_trials: 30', 'max_trials: 5')
-      .replace('delay: 150ms', 'delay: 800ms'),
-  );
+  await runningTrialChecks(page, variant(spec, 'e2e-running', 2, '6s'));
+  await liveOrderChecks(page, variant(spec, 'e2e-order', 5, '800ms'));
   const before = errors.length;
-  await deletedChecks(
-    page,
-    spec
-      .replace('name: replay-live', 'name: e2e-deleted')
-      .replace('max_trials: 30', 'max_trials: 4')
-      .replace('delay: 150ms', 'delay: 10ms'),
-  );
+  await deletedChecks(page, variant(spec, 'e2e-deleted', 4, '10ms'));
   // The expected 404s: the deleted experiment's stream and page, asked for again.
   errors.splice(
     before,
