@@ -215,6 +215,7 @@ struct pod_watch {
     int want;
     const char *container;
     const struct mp_kube_runner *r;
+    bool capped; /* the current watch ends within KUBE_REJUDGE_S */
     struct kube_pods_state *st;
 };
 
@@ -259,7 +260,12 @@ static int on_event(void *ud, const struct mp_kube_event *ev)
         json_object_set(w->pods, name, ev->object);
     }
     judge_cache(w);
-    return w->st->verdict == KUBE_PODS_WAITING ? 0 : 1;
+    if (w->st->verdict != KUBE_PODS_WAITING) {
+        return 1;
+    }
+    /* A pod now waits for other trials: a longer watch ends, to go on with the short ones that
+     * judge it again (their end brings no event of the pod's). */
+    return w->st->waiting[0] && !w->capped ? 2 : 0;
 }
 
 static int relist(struct kube_trial *t, const struct mp_kube_ref *ref, const char *selector,
@@ -314,6 +320,7 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
              * since the end of the last of them brings no event of its own. */
             left = KUBE_REJUDGE_S;
         }
+        w.capped = left <= KUBE_REJUDGE_S;
         struct mp_kube_opts o = {.cancel = t->cancel_token,
                                  .label_selector = selector,
                                  .resource_version = w.rv,
@@ -324,8 +331,8 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
         if (rc == 0 && st->waiting[0]) {
             judge_cache(&w);
         }
-        if (rc == 1) {
-            rc = 0; /* a verdict */
+        if (rc == 1 || rc == 2) {
+            rc = 0; /* a verdict, or a pod waiting for other trials: short watches from now */
         } else if (rc == MP_EEXPIRED) {
             mp_error_clear(err);
             rc = relist(t, &ref, selector, &w, err);

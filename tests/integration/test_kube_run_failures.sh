@@ -46,7 +46,7 @@ if [ "$crowded" != "2 5" ]; then # what happened, as TAP comments
 fi
 # Beside a trial that fits, one that fits no node (12 CPUs on 8) waits while the other runs,
 # then is judged alone: unschedulable as such, not at its startup_timeout ("0 of 1 pods ready
-# ...": nothing about the other trial's end reached it).
+# ...": nothing about the other trial's end reached it), and soon after the other trial's end.
 # shellcheck disable=SC2086
 "$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.parallelism=2 --set name=toolarge \
     --set runner.startup_timeout=150s --set parameters.workers.max=1 \
@@ -56,6 +56,9 @@ fi
 check "12 CPUs beside 1 on 8: judged once alone" "FAILED STARTUP_TIMEOUT pod" \
     "$(jq -r '.trials[] | select(.params.cpu == 12) | "\(.state) \(.failure) \(.reason[:3])"' \
         "$WORK/toolarge.json")"
+check_true "... well before its startup_timeout (150 s)" [ "$(jq '.trials[] |
+    select(.params.cpu == 12) | (.finished_at | fromdate) - (.started_at | fromdate)' \
+    "$WORK/toolarge.json")" -lt 100 ]
 check "a container that exits: CRASHED" "FAILED CRASHED" \
     "$(failure crash --set 'runner.pod_template.spec.containers[0].args[0]=--bogus')"
 check_contains "... with its exit code" "container exited: exit code 2, Error" "$(cat "$WORK/crash.reason")"
