@@ -18,17 +18,21 @@ A=$!
 track "$A"
 one_running() { [ "$(q "SELECT count(*) FROM trials WHERE state = 'RUNNING'")" = 1 ]; }
 wait_for "the first run's first trial runs" one_running
-# Freeze it and age its heartbeat, as if it had been stopped for more than 60 s. (Retried in
-# the unlikely case it was frozen inside a write transaction.)
-aged=""
-i=0
-while [ -z "$aged" ] && [ $i -lt 20 ]; do
-    kill -STOP "$A"
-    aged=$(q "UPDATE experiments SET heartbeat_at_ns = 0; SELECT changes()")
-    [ -n "$aged" ] || { kill -CONT "$A"; sleep 0.2; }
-    i=$((i + 1))
-done
-check "the first run was frozen with its heartbeat aged" 1 "$aged"
+# freeze PID NAME: stops run PID and ages experiment NAME's heartbeat, as if it had been stopped
+# for more than 60 s; prints 1 when done. (Retried in the unlikely case it was frozen inside a
+# write transaction.)
+freeze() {
+    aged=""
+    i=0
+    while [ -z "$aged" ] && [ $i -lt 20 ]; do
+        kill -STOP "$1"
+        aged=$(q "UPDATE experiments SET heartbeat_at_ns = 0 WHERE name = '$2'; SELECT changes()")
+        [ -n "$aged" ] || { kill -CONT "$1"; sleep 0.2; }
+        i=$((i + 1))
+    done
+    echo "$aged"
+}
+check "the first run was frozen with its heartbeat aged" 1 "$(freeze "$A" replay-demo)"
 "$MORPHLING" run "$WORK/spec.yaml" --quiet >"$WORK/b.out" 2>"$WORK/b.err"
 check "the second run takes over and finishes" 0 "$?"
 kill -CONT "$A"
@@ -52,15 +56,8 @@ C=$!
 track "$C"
 one_recorded() { [ "$(q 'SELECT count(*) FROM confirm_runs')" -ge 1 ]; }
 wait_for "the first run's first confirmation run is recorded" one_recorded
-aged=""
-i=0
-while [ -z "$aged" ] && [ $i -lt 20 ]; do
-    kill -STOP "$C"
-    aged=$(q "UPDATE experiments SET heartbeat_at_ns = 0 WHERE name = 'confirm-takeover'; SELECT changes()")
-    [ -n "$aged" ] || { kill -CONT "$C"; sleep 0.2; }
-    i=$((i + 1))
-done
-check "the confirming run was frozen with its heartbeat aged" 1 "$aged"
+check "the confirming run was frozen with its heartbeat aged" 1 \
+    "$(freeze "$C" confirm-takeover)"
 "$MORPHLING" run "$WORK/confirm.yaml" --quiet >/dev/null 2>"$WORK/d.err"
 check "the second run finishes the confirmation" 0 "$?"
 kill -CONT "$C"
