@@ -131,6 +131,22 @@ static int create_service(struct kube_trial *t, struct mp_error *err)
     return rc;
 }
 
+/* A trial's names, port and replicas, from its request. */
+static void trial_init(struct kube_trial *t, struct mp_kube_runner *r,
+                       const struct mp_trial_request *req)
+{
+    t->r = r;
+    t->req = req;
+    mp_kube_runner_name(req->experiment, req->number, req->attempt, t->name);
+    snprintf(t->job_name, sizeof(t->job_name), "%s-load", t->name);
+    mp_kube_runner_experiment_key(req->experiment, t->exp_key);
+    t->port = r->cfg.port;
+    t->replicas = r->cfg.replicas;
+    if (r->cfg.replicas_param >= 0) {
+        t->replicas = llround(req->x[r->cfg.replicas_param]);
+    }
+}
+
 int mp_kube_runner_check_pod(struct mp_runner *base, struct mp_error *err)
 {
     struct mp_kube_runner *r = (struct mp_kube_runner *)base;
@@ -139,12 +155,8 @@ int mp_kube_runner_check_pod(struct mp_runner *base, struct mp_error *err)
     double *u = mp_xcalloc(n, sizeof(*u)), *x = mp_xcalloc(n, sizeof(*x));
     mp_space_decode(&spec->space, u, x); /* each parameter's lowest value */
     struct mp_trial_request req = {.experiment = spec->name, .number = 1, .x = x};
-    struct kube_trial t = {.r = r, .req = &req, .port = r->cfg.port, .replicas = r->cfg.replicas};
-    if (r->cfg.replicas_param >= 0) {
-        t.replicas = llround(x[r->cfg.replicas_param]);
-    }
-    mp_kube_runner_name(spec->name, 1, 0, t.name);
-    mp_kube_runner_experiment_key(spec->name, t.exp_key);
+    struct kube_trial t = {0};
+    trial_init(&t, r, &req);
     t.owner = json_pack("{s:{s:s, s:s}}", "metadata", "name", t.name, "uid",
                         "00000000-0000-0000-0000-000000000000");
     struct mp_pod_mapping m;
@@ -551,16 +563,9 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
         return rc < 0 ? rc : MP_ERUNTIME;
     }
     atomic_fetch_add(&r->in_flight, 1);
-    struct kube_trial t = {.r = r, .req = req, .res = res, .owner_ref_target = owner};
+    struct kube_trial t = {.res = res, .owner_ref_target = owner};
     t.started_ns = mp_mono_ns();
-    mp_kube_runner_name(req->experiment, req->number, req->attempt, t.name);
-    snprintf(t.job_name, sizeof(t.job_name), "%s-load", t.name);
-    mp_kube_runner_experiment_key(req->experiment, t.exp_key);
-    t.port = r->cfg.port;
-    t.replicas = r->cfg.replicas;
-    if (r->cfg.replicas_param >= 0) {
-        t.replicas = llround(req->x[r->cfg.replicas_param]);
-    }
+    trial_init(&t, r, req);
     int64_t timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : base->spec->trial_timeout_ms;
     t.trial_deadline_ns =
         mp_mono_ns() + (timeout_ms > 0 ? timeout_ms * 1000000LL : DEFAULT_TRIAL_TIMEOUT_NS);
