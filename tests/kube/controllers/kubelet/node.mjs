@@ -246,10 +246,14 @@ export class NodeAgent {
     let nodeCores = 0;
     let nodeMem = 0;
     let nodeCpuNs = 0;
-    for (const w of this.workers.values()) {
-      if (w.node !== nodeName || !w.runtime || w.closed) continue;
-      const running = [...w.containers.values()].filter((cs) => cs.running);
-      const got = await w.runtime.stats(running.map((cs) => cs.spec.name));
+    // All pods' runners are asked at once: one after the other, a few slow answers on a busy
+    // machine added up past the API server's scrape timeout and the node had no metrics at all.
+    const workers = [...this.workers.values()].filter((w) => w.node === nodeName && w.runtime && !w.closed);
+    const runningOf = (w) => [...w.containers.values()].filter((cs) => cs.running);
+    const stats = await Promise.all(workers.map((w) => w.runtime.stats(runningOf(w).map((cs) => cs.spec.name))));
+    for (const [i, w] of workers.entries()) {
+      const running = runningOf(w);
+      const got = stats[i];
       const containers = [];
       for (const cs of running) {
         const s = got[cs.spec.name];

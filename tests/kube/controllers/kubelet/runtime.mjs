@@ -23,7 +23,7 @@ export class PodRuntime extends EventEmitter {
       this.dead = true;
       for (const r of this.pendingExec.values()) r({ error: 'pod_runner exited' });
       this.pendingExec.clear();
-      for (const r of this.pendingStats.values()) r(null);
+      for (const waiters of this.pendingStats.values()) for (const r of waiters) r(null);
       this.pendingStats.clear();
       this.emit('gone', code, sig);
       resolve({ code, sig });
@@ -64,9 +64,9 @@ export class PodRuntime extends EventEmitter {
       this.pendingExec.delete(ev.id);
       r?.(ev);
     } else if (ev.event === 'stats') {
-      const r = this.pendingStats.get(ev.id);
+      const waiters = this.pendingStats.get(ev.id) ?? [];
       this.pendingStats.delete(ev.id);
-      r?.(ev);
+      for (const r of waiters) r(ev);
     } else if (ev.event === 'error') {
       this.log(`pod_runner: ${ev.id ?? ''}: ${ev.message}`);
       this.emit('refused', ev); // ('error' would be special to an EventEmitter)
@@ -98,11 +98,17 @@ export class PodRuntime extends EventEmitter {
   // Usage of the running containers: { id: { cpu_seconds, memory_bytes } }. A container whose
   // runner does not answer within STATS_WAIT_MS is left out (a busy test machine: 1 s was too
   // short beside three clusters on two cores, and a trial then read "no pod metrics yet").
+  // Callers may overlap (two trials read metrics.k8s.io at once): each waits for the next answer
+  // about a container, and one answer serves all of them (with one waiter per container, the
+  // later caller's waiter replaced the earlier one's, which then got nothing).
   async stats(ids) {
     const out = {};
     const waits = ids.map((id) => new Promise((resolve) => {
-      const t = setTimeout(() => { this.pendingStats.delete(id); resolve(); }, STATS_WAIT_MS);
-      this.pendingStats.set(id, (ev) => { clearTimeout(t); if (ev) out[id] = ev; resolve(); });
+      const waiters = this.pendingStats.get(id) ?? new Set();
+      this.pendingStats.set(id, waiters);
+      const done = (ev) => { clearTimeout(t); waiters.delete(done); if (ev) out[id] = ev; resolve(); };
+      const t = setTimeout(() => done(null), STATS_WAIT_MS);
+      waiters.add(done);
     }));
     this.send({ op: 'stats' });
     await Promise.all(waits);

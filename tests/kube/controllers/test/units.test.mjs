@@ -9,6 +9,7 @@ import { Expectations } from '../expectations.mjs';
 import { matchNodeSelectorTerm, matchSelector } from '../labels.mjs';
 import { ImageTable, parseImage } from '../kubelet/images.mjs';
 import { parseCri, renderLog } from '../kubelet/logs.mjs';
+import { PodRuntime } from '../kubelet/runtime.mjs';
 import { containerArgv, containerEnv, expand, serviceLinkEnv } from '../kubelet/spec.mjs';
 import { IpRange } from '../ipam.mjs';
 import { sameJson, setCondition } from '../pods.mjs';
@@ -183,4 +184,27 @@ test('expectations: adds counted, deletions by pod key (seen twice, counted once
   e.expect('ns/x', 1);
   e.map.get('ns/x').at -= 6000;
   assert.ok(e.satisfied('ns/x'));
+});
+
+test('container stats: overlapping callers each get the answer', async () => {
+  // A stand-in for pod_runner that answers each stats command after 200 ms.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runtime-'));
+  const bin = path.join(dir, 'pod_runner');
+  fs.writeFileSync(bin, `#!/bin/sh
+while read -r line; do
+  case "$line" in
+  *'"stats"'*) sleep 0.2; echo '{"event":"stats","id":"c","memory_bytes":5}' ;;
+  *shutdown*) exit 0 ;;
+  esac
+done
+`, { mode: 0o755 });
+  const rt = new PodRuntime({ binary: bin, pod: 'p', cgroupParent: '', stateDir: dir, log: () => {} });
+  try {
+    const [a, b] = await Promise.all([rt.stats(['c']), rt.stats(['c'])]);
+    assert.equal(a.c?.memory_bytes, 5);
+    assert.equal(b.c?.memory_bytes, 5);
+  } finally {
+    await rt.shutdown();
+    fs.rmSync(dir, { recursive: true });
+  }
 });
