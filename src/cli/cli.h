@@ -135,6 +135,11 @@ int mp_cli_usage(const char *verb, const char *fmt, ...) MP_PRINTF(2, 3);
 /* The store path: --db value, else $MORPHLING_DB, else $XDG_DATA_HOME/morphling/morphling.db
  * (~/.local/share/...). Creates its missing folders owner-only (0700). Returns owned. */
 char *mp_cli_db_path(const char *flag_value);
+struct mp_store;
+/* Opens the store at db for a reader (list, show, export): MP_ENOTFOUND, naming db and the
+ * experiment ref (NULL: none), when there is no store there, which is then not created. */
+int mp_cli_open_store(const char *db, const char *ref, struct mp_store **st,
+                      struct mp_error *err) MP_WUR;
 /* Owned paths. */
 struct mp_cli_paths {
     char **v;

@@ -281,7 +281,7 @@ static int export_configuration(const struct export_args *a)
     struct mp_deploy_opts o = {
         .port = (int)a->port, .target_rps = a->target_rps, .headroom = a->headroom};
     bool k8s = strcmp(a->format, "k8s") == 0;
-    int rc = mp_store_open(db, NULL, &st, &err);
+    int rc = mp_cli_open_store(db, a->ref, &st, &err);
     if (rc == 0 && k8s) {
         rc = mp_report_recommended(st, a->ref, &o, &rec, &err);
         if (rc == 0 && (rc = k8s_pod(a, &rec, &out, &err)) == 0) {

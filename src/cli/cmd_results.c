@@ -2,10 +2,8 @@
 /* `morphling list` and `show`: reading stored experiments. */
 #include "cli/cli.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "report/report.h"
 
@@ -37,15 +35,7 @@ int mp_cli_load_report(const char *db_flag, const char *ref, double target_rps, 
     struct mp_error err = {0};
     struct mp_store *st = NULL;
     char *db = mp_cli_db_path(db_flag);
-    struct stat sb;
-    int rc = 0;
-    if (ref && stat(db, &sb) != 0 && errno == ENOENT) {
-        /* Opening would create an empty store there: a mistyped --db left a new file behind. */
-        rc = mp_error_set(&err, MP_ENOTFOUND, "no experiment '%s': there is no store %s", ref, db);
-    }
-    if (rc == 0) {
-        rc = mp_store_open(db, NULL, &st, &err);
-    }
+    int rc = mp_cli_open_store(db, ref, &st, &err);
     if (rc == 0) {
         rc = ref ? mp_report_experiment(st, ref, out, &err) : mp_report_list(st, out, &err);
     }

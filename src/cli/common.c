@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "store/store.h"
+
 atomic_bool mp_cli_interrupted;
 static struct sigaction saved_int, saved_term;
 
@@ -69,6 +71,16 @@ char *mp_cli_db_path(const char *flag_value)
     }
     mkdirs(path);
     return path;
+}
+
+int mp_cli_open_store(const char *db, const char *ref, struct mp_store **st, struct mp_error *err)
+{
+    const struct mp_store_opts o = {.existing = true};
+    int rc = mp_store_open(db, &o, st, err);
+    if (rc == MP_ENOTFOUND && ref) {
+        rc = mp_error_prefix(err, rc, "no experiment '%s'", ref);
+    }
+    return rc;
 }
 
 int mp_cli_add_files(const char *verb, const char *path, const char *suffix, size_t max,

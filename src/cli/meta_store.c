@@ -62,7 +62,7 @@ int mp_cli_meta_add_store(struct mp_meta_taskset *ts, const char *db_path, size_
     struct mp_store *st = NULL;
     struct mp_experiment_row *exps = NULL;
     size_t n = 0, n_added = 0, n_skipped = 0;
-    int rc = mp_store_open(db_path, NULL, &st, err);
+    int rc = mp_cli_open_store(db_path, NULL, &st, err);
     if (rc == 0) {
         rc = mp_store_experiment_list(st, &exps, &n, err);
     }

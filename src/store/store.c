@@ -147,7 +147,7 @@ static int migrate(struct mp_store *st, int target, struct mp_error *err)
  * database file" for a folder and "disk I/O error" for a fifo. An existing file is never opened
  * here: closing any descriptor of a file drops every POSIX lock the process holds on it, the
  * locks of this process's other connections to the store included (the heartbeat's handle). */
-static int create_private(const char *path, struct mp_error *err)
+static int create_private(const char *path, bool existing, struct mp_error *err)
 {
     if (strcmp(path, ":memory:") == 0) {
         return 0;
@@ -158,6 +158,10 @@ static int create_private(const char *path, struct mp_error *err)
                    ? 0
                    : mp_error_set(err, MP_ESTORE, "%s: a %s, not a store file", path,
                                   S_ISDIR(sb.st_mode) ? "folder" : "fifo, socket or device");
+    }
+    if (errno == ENOENT && existing) {
+        return mp_error_set(err, MP_ENOTFOUND, "there is no store %s (nothing has run with it)",
+                            path);
     }
     if (errno != ENOENT) {
         return mp_error_set(err, -errno, "%s: cannot open the store: %s", path, strerror(errno));
@@ -193,7 +197,7 @@ int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_
     struct mp_store *st = mp_xcalloc(1, sizeof(*st));
     st->path = mp_xstrdup(path);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = create_private(path, err);
+    int rc = create_private(path, opts && opts->existing, err);
     if (rc != 0) {
         goto out;
     }

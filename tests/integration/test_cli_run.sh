@@ -118,15 +118,21 @@ check "Pareto front = non-dominated trials" "$expected" "$(printf '%s' "$json" |
 check "primary objective is the first listed" p99_ms "$(printf '%s' "$json" | jq -r .objective.metric)"
 
 check "--version" "morphling" "$("$MORPHLING" --version | cut -d' ' -f1)"
-# A mistyped --db: show and export say there is no store there, and create none.
-for verb in show "export --format json"; do
+# A mistyped --db: list, show and export say there is no store there, and create none.
+for verb in list show "export --format json" "export --format k8s --container c"; do
+    ref=replay-demo
+    [ "$verb" = list ] && ref=
     # shellcheck disable=SC2086
-    err=$("$MORPHLING" $verb replay-demo --db "$WORK/typo.db" 2>&1); rc=$?
+    err=$("$MORPHLING" $verb $ref --db "$WORK/typo.db" 2>&1); rc=$?
     check "$verb on a missing store exits 1" 1 "$rc"
     check_contains "$verb names the missing store" \
-        "no experiment 'replay-demo': there is no store $WORK/typo.db" "$err"
+        "${ref:+no experiment '$ref': }there is no store $WORK/typo.db" "$err"
     check_false "$verb creates no store there" test -e "$WORK/typo.db"
 done
+err=$("$MORPHLING" meta train --from-store="$WORK/typo.db" -o "$WORK/typo.model" 2>&1); rc=$?
+check "meta train --from-store on a missing store exits 2" 2 "$rc"
+check_contains "... naming it" "store '$WORK/typo.db' does not exist" "$err"
+check_false "... and creates none" test -e "$WORK/typo.db"
 
 "$MORPHLING" frobnicate >/dev/null 2>&1
 check "unknown command exits 2" 2 "$?"
