@@ -13,9 +13,8 @@
 #include "engine/events.h"
 #include "optimizer/optimizer.h"
 
-#define INFRA_RETRIES  2
-#define CLAIM_STALE_MS 60000
-#define BEAT_MS        10000
+#define INFRA_RETRIES 2
+#define BEAT_MS       10000
 
 /* One trial as the engine tracks it. */
 struct etrial {
@@ -759,7 +758,7 @@ static int open_once(struct engine *e, bool restart, struct mp_engine_summary *o
     if (rc == 0 && restart) {
         /* Never from under a live run: that run would go on writing its results into the new
          * experiment, which SQLite gives the same id, onto trials of other configurations. */
-        rc = mp_store_experiment_claim(e->st, row.id, getpid(), CLAIM_STALE_MS, err);
+        rc = mp_store_experiment_claim(e->st, row.id, getpid(), MP_STORE_STALE_MS, err);
         rc = rc ? rc : mp_store_experiment_delete(e->st, row.id, err);
         mp_experiment_row_release(&row);
         rc = rc ? rc : MP_ENOTFOUND;
@@ -897,7 +896,7 @@ static int run_identity(struct engine *e, struct mp_error *err)
 static int prepare(struct engine *e, struct mp_error *err)
 {
     const struct mp_spec *spec = e->spec;
-    int rc = mp_store_experiment_claim(e->st, e->exp_id, getpid(), CLAIM_STALE_MS, err);
+    int rc = mp_store_experiment_claim(e->st, e->exp_id, getpid(), MP_STORE_STALE_MS, err);
     if (rc != 0 || (rc = run_identity(e, err)) != 0) {
         return rc;
     }

@@ -325,9 +325,17 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, str
         json_t *j = json_object();
         json_object_set_new(j, "id", json_integer(row.id));
         json_object_set_new(j, "name", json_string(row.name));
-        json_object_set_new(j, "state", json_string(mp_experiment_state_name(row.state)));
-        json_object_set_new(j, "stop_reason",
-                            row.stop_reason ? json_string(row.stop_reason) : json_null());
+        /* RUNNING in the store while no process drives it: its run was killed (SIGKILL, a
+         * crash, a reboot) before it could say so. It is interrupted: `run` continues it. */
+        enum mp_experiment_state state = row.state;
+        const char *reason = row.stop_reason;
+        if (state == MP_EXPERIMENT_RUNNING && !mp_experiment_row_driven(&row, MP_STORE_STALE_MS)) {
+            state = MP_EXPERIMENT_INTERRUPTED;
+            reason = "its run stopped without ending it (the process was killed or crashed); run "
+                     "again to continue";
+        }
+        json_object_set_new(j, "state", json_string(mp_experiment_state_name(state)));
+        json_object_set_new(j, "stop_reason", reason ? json_string(reason) : json_null());
         json_object_set_new(j, "seed", json_integer((json_int_t)row.seed));
         json_object_set_new(j, "created_at", time_json(row.created_at_ns));
         json_object_set_new(j, "finished_at", time_json(row.finished_at_ns));

@@ -302,7 +302,7 @@ out:
 
 #define EXPERIMENT_COLUMNS                                                                         \
     "id, name, spec_json, base_dir, spec_hash, state, stop_reason, seed, created_at_ns, "          \
-    "updated_at_ns, finished_at_ns, owner_pid"
+    "updated_at_ns, finished_at_ns, owner_pid, heartbeat_at_ns"
 
 static void read_experiment(sqlite3_stmt *stmt, struct mp_experiment_row *row)
 {
@@ -321,6 +321,7 @@ static void read_experiment(sqlite3_stmt *stmt, struct mp_experiment_row *row)
     row->updated_at_ns = sqlite3_column_int64(stmt, 9);
     row->finished_at_ns = sqlite3_column_int64(stmt, 10);
     row->owner_pid = sqlite3_column_int64(stmt, 11);
+    row->heartbeat_at_ns = sqlite3_column_int64(stmt, 12);
 }
 
 int mp_store_experiment_find(struct mp_store *st, const char *ref, struct mp_experiment_row *row,
@@ -467,9 +468,15 @@ int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_exper
     return update_experiment(st, stmt, rc, id, "set experiment state", err);
 }
 
-static bool pid_alive(int64_t pid)
+static bool owner_live(int64_t owner, int64_t beat_ns, int64_t stale_ms)
 {
-    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+    bool alive = owner > 0 && (kill((pid_t)owner, 0) == 0 || errno == EPERM);
+    return alive && mp_wall_ns() - beat_ns < stale_ms * 1000000;
+}
+
+bool mp_experiment_row_driven(const struct mp_experiment_row *row, int64_t stale_ms)
+{
+    return owner_live(row->owner_pid, row->heartbeat_at_ns, stale_ms);
 }
 
 int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int64_t stale_ms,
@@ -494,7 +501,7 @@ int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int6
     int64_t owner = sqlite3_column_int64(stmt, 0);
     int64_t beat = sqlite3_column_int64(stmt, 1);
     int64_t now = mp_wall_ns();
-    if (owner != 0 && owner != pid && pid_alive(owner) && now - beat < stale_ms * 1000000) {
+    if (owner != pid && owner_live(owner, beat, stale_ms)) {
         rc = mp_error_set(err, MP_EBUSY,
                           "the experiment is being run by process %lld (last heartbeat %.0f s "
                           "ago)",

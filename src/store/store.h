@@ -57,9 +57,14 @@ struct mp_experiment_row {
     char *stop_reason;
     uint64_t seed;
     int64_t created_at_ns, updated_at_ns, finished_at_ns;
-    int64_t owner_pid;
+    int64_t owner_pid, heartbeat_at_ns;
 };
 void mp_experiment_row_release(struct mp_experiment_row *row);
+/* A claim whose heartbeat is older than this is a dead run's: another process may take it over. */
+#define MP_STORE_STALE_MS 60000
+/* Whether a live process drives the experiment: its owner is alive (pids of this host) and beat
+ * within stale_ms, so that mp_store_experiment_claim refuses to take it over. */
+bool mp_experiment_row_driven(const struct mp_experiment_row *row, int64_t stale_ms);
 
 int mp_store_experiment_create(struct mp_store *st, const char *name, const char *spec_json,
                                const char *base_dir, uint64_t seed, int64_t *id,

@@ -34,6 +34,14 @@ kill -9 $pid
 wait $pid 2>/dev/null
 before=$(terminal)
 check_true "killed mid-run ($before trials done)" [ "$before" -lt 24 ]
+# The store still says RUNNING (the process could not say otherwise); with no process driving it,
+# show and list report it interrupted, and why.
+json=$("$MORPHLING" show replay-demo --json)
+check "show: a killed run is INTERRUPTED" INTERRUPTED "$(printf '%s' "$json" | jq -r .state)"
+check_contains "... because its process is gone" "the process was killed or crashed" \
+    "$(printf '%s' "$json" | jq -r .stop_reason)"
+check_contains "list: INTERRUPTED" "replay-demo INTERRUPTED" \
+    "$("$MORPHLING" list | tr -s ' ')"
 
 "$MORPHLING" run "$WORK/spec.yaml" --quiet >/dev/null 2>&1 &
 pid=$!
