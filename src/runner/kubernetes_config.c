@@ -343,6 +343,12 @@ int mp_kube_rcfg_parse(const struct mp_spec *spec, struct mp_kube_rcfg *cfg, str
     if (rc == 0) {
         rc = read_template(spec, cfg, err);
     }
+    /* The user's client reports metrics of its own; the load Job, those of the load test; the
+     * pods' use comes from metrics.k8s.io (read_usage). */
+    static const char *const resources[] = {"cpu_cores", "memory_bytes", NULL};
+    if (rc == 0 && !cfg->client_template) {
+        rc = mp_runner_check_load_metrics(spec, resources, err);
+    }
     return rc;
 }
 

@@ -151,7 +151,10 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
                : mp_error_set(err, MP_EINVALID, "%s: service workdir '%s': %s", spec->source, wd,
                               why);
     }
-    return rc;
+    /* The resource use record() adds to each trial. */
+    static const char *const resources[] = {"cpu_seconds", "peak_memory_bytes", "oom_kills",
+                                            "wall_seconds", NULL};
+    return rc ? rc : mp_runner_check_load_metrics(spec, resources, err);
 }
 
 /* ---- life cycle ---- */

@@ -85,31 +85,20 @@ static int check_metric_cells(const struct mp_spec *spec, const struct replay_ru
 static int check_named_metrics(const struct mp_spec *spec, const struct mp_surface *s,
                                struct mp_error *err)
 {
-    const struct mp_node *objectives = mp_doc_get(spec->doc, "objectives");
-    const struct mp_node *constraints = mp_doc_get(spec->doc, "constraints");
     for (size_t i = 0; i < spec->n_objectives + spec->n_constraints; i++) {
-        bool is_objective = i < spec->n_objectives;
-        size_t k = is_objective ? i : i - spec->n_objectives;
-        const char *metric =
-            is_objective ? spec->objectives[k].metric : spec->constraints[k].metric;
+        const struct mp_node *at = NULL;
+        const char *metric = mp_spec_judged_metric(spec, i, &at);
         int c = mp_surface_column(s, metric);
         if (mp_spec_metric_derived(spec, metric)) {
             continue;
         }
-        if (c >= 0) {
-            int rc = mp_surface_check_numeric(s, (size_t)c, "metric column", err);
-            if (rc != 0) {
-                return rc;
-            }
-            continue;
+        if (c < 0) {
+            return mp_doc_error(err, at, "the surface %s has no column \"%s\"", s->path, metric);
         }
-        const struct mp_node *at = !is_objective ? constraints->items[k]
-                                   : objectives  ? objectives->items[k]
-                                                 : mp_doc_get(spec->doc, "objective");
-        if (is_objective && mp_doc_get(at, "metric")) {
-            at = mp_doc_get(at, "metric");
+        int rc = mp_surface_check_numeric(s, (size_t)c, "metric column", err);
+        if (rc != 0) {
+            return rc;
         }
-        return mp_doc_error(err, at, "the surface %s has no column \"%s\"", s->path, metric);
     }
     return 0;
 }

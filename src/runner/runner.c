@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Runner registry. */
+/* The runner registry, and the check of the metrics a spec judges trials of a load-testing
+ * runner by. */
 #include "runner/runner.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "measure/measure.h"
 
 static const struct mp_runner_ops *const registry[] = {
     &mp_runner_replay,
@@ -58,4 +62,55 @@ void mp_runner_free(struct mp_runner *r)
     if (r) {
         r->ops->free(r);
     }
+}
+
+/* Every name a load test can report: those of a measurement with every figure (an uncertainty
+ * from a confidence interval, the percentiles' upper bounds), of capacity mode and of a
+ * re-measurement (local_load.c, and the load Job's result which `morphling load` writes). */
+static void load_metric_names(struct mp_metrics *m)
+{
+    struct mp_measure_result r;
+    memset(&r, 0, sizeof(r));
+    r.merged = 4;
+    mp_measure_result_metrics(&r, true, m);
+    static const char *const more[] = {"capacity_rps", "saturation_rps", "remeasured"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(more); i++) {
+        mp_metrics_set(m, more[i], 0);
+    }
+}
+
+int mp_runner_check_load_metrics(const struct mp_spec *spec, const char *const *resources,
+                                 struct mp_error *err)
+{
+    struct mp_metrics known = MP_METRICS_INIT;
+    load_metric_names(&known);
+    for (size_t i = 0; resources && resources[i]; i++) {
+        mp_metrics_set(&known, resources[i], 0);
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < spec->n_objectives + spec->n_constraints; i++) {
+        const struct mp_node *at = NULL;
+        const char *metric = mp_spec_judged_metric(spec, i, &at);
+        double v;
+        if (mp_metrics_get(&known, metric, &v) || mp_spec_metric_derived(spec, metric)) {
+            continue;
+        }
+        const char *source = mp_spec_metric_source(metric);
+        if (source) {
+            rc = mp_doc_error(err, at, "\"%s\" is derived from %s, which the spec lacks", metric,
+                              source);
+            break;
+        }
+        const char **names = mp_xcalloc(known.n + 1, sizeof(*names));
+        memcpy(names, known.names, known.n * sizeof(*names));
+        const char *best = mp_suggest(metric, names);
+        rc = mp_doc_error(err, at,
+                          "runner '%s' measures no \"%s\"%s%s%s (its metrics: docs/spec.md, "
+                          "'objective')",
+                          spec->runner, metric, best ? "; did you mean \"" : "", best ? best : "",
+                          best ? "\"?" : "");
+        free(names);
+    }
+    mp_metrics_release(&known);
+    return rc;
 }

@@ -65,6 +65,13 @@ const struct mp_runner_ops *const *mp_runner_all(void);
  * has. Returns the code. */
 int mp_runner_unavailable(const struct mp_spec *spec, struct mp_error *err);
 int mp_runner_new(const struct mp_spec *spec, struct mp_runner **out, struct mp_error *err) MP_WUR;
+/* For a runner whose metrics come from morphling's load test (local, kubernetes): refuses, with
+ * its place in the spec and the likeliest intended name, an objective or constraint metric that
+ * neither the load test (mp_measure_result_metrics, capacity mode, re-measurement), nor the
+ * runner's resource use (NULL-terminated names), nor the spec (mp_spec_metric_derived) gives.
+ * Every trial would fail METRIC_MISSING otherwise. */
+int mp_runner_check_load_metrics(const struct mp_spec *spec, const char *const *resources,
+                                 struct mp_error *err) MP_WUR;
 void mp_runner_free(struct mp_runner *r);
 
 extern const struct mp_runner_ops mp_runner_replay;

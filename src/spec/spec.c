@@ -297,19 +297,41 @@ static int parse_objectives(struct mp_spec *spec, const struct mp_node *root, st
     return 0;
 }
 
+const char *mp_spec_metric_source(const char *metric)
+{
+    static const char *const cost_metrics[] = {"cost_per_hour", "throughput_per_cost",
+                                               "cost_per_million_requests"};
+    if (strcmp(metric, "items_per_s") == 0) {
+        return "a parameter with role: batch_size";
+    }
+    for (size_t i = 0; i < MP_ARRAY_LEN(cost_metrics); i++) {
+        if (strcmp(cost_metrics[i], metric) == 0) {
+            return "a cost table ('cost')";
+        }
+    }
+    return NULL;
+}
+
 bool mp_spec_metric_derived(const struct mp_spec *spec, const char *metric)
 {
-    static const char *const derived[] = {"cost_per_hour", "throughput_per_cost",
-                                          "cost_per_million_requests"};
     if (strcmp(metric, "items_per_s") == 0) {
         return mp_space_find_role(&spec->space, "batch_size") >= 0;
     }
-    for (size_t i = 0; spec->has_cost && i < MP_ARRAY_LEN(derived); i++) {
-        if (strcmp(derived[i], metric) == 0) {
-            return true;
-        }
+    return spec->has_cost && mp_spec_metric_source(metric);
+}
+
+const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const struct mp_node **at)
+{
+    if (i >= spec->n_objectives) {
+        size_t k = i - spec->n_objectives;
+        *at = mp_doc_get(spec->doc, "constraints")->items[k];
+        return spec->constraints[k].metric;
     }
-    return false;
+    const struct mp_node *list = mp_doc_get(spec->doc, "objectives");
+    *at = list ? list->items[i] : mp_doc_get(spec->doc, "objective");
+    const struct mp_node *name = mp_doc_get(*at, "metric");
+    *at = name ? name : *at;
+    return spec->objectives[i].metric;
 }
 
 const char *mp_cmp_text(enum mp_cmp op)

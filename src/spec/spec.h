@@ -157,6 +157,12 @@ int mp_spec_check_secrets(const struct mp_spec *spec, struct mp_error *err) MP_W
 /* Whether the engine derives this metric from the configuration and the cost table
  * (cost_per_hour, throughput_per_cost, cost_per_million_requests) for this spec. */
 bool mp_spec_metric_derived(const struct mp_spec *spec, const char *metric);
+/* What a spec needs for the engine to derive metric ("a cost table ('cost')"); NULL for a metric
+ * the engine never derives. */
+const char *mp_spec_metric_source(const char *metric);
+/* The i-th metric trials are judged by, i < n_objectives + n_constraints: the objectives, then
+ * the constraints' metrics; *at is where the spec names it (for errors). */
+const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const struct mp_node **at);
 
 /* Adds metrics derived from the configuration and the cost table: items_per_s (throughput_rps
  * times the value of the parameter whose role is batch_size), cost_per_hour, and with

@@ -151,6 +151,20 @@ err=$("$MORPHLING" validate "$WORK/here.yaml" 2>&1); rc=$?
 check "a program of the spec's folder without ./ exits 2" 2 "$rc"
 check_contains "... and says to write ./" "'my-server.sh': not found in PATH; for the one in the service's folder write './my-server.sh'" "$err"
 
+# A metric the runner does not measure (a typo) is refused where it is named, with the likely
+# intended name; a derived one names what the spec lacks. Every trial failed METRIC_MISSING.
+sed 's/body_text.*}}/}}/; s/^objective:.*/objective: {metric: throughput}/' "$WORK/inline.yaml" \
+    >"$WORK/metric.yaml"
+err=$("$MORPHLING" validate "$WORK/metric.yaml" 2>&1); rc=$?
+check "an objective the local runner does not measure exits 2" 2 "$rc"
+check_contains "... naming it, and the likely one" \
+    "'objective.metric': runner 'local' measures no \"throughput\"; did you mean \"throughput_rps\"?" "$err"
+sed -i 's/^objective:.*/objective: {metric: throughput_per_cost}/' "$WORK/metric.yaml"
+err=$("$MORPHLING" validate "$WORK/metric.yaml" 2>&1); rc=$?
+check "a cost metric without a cost table exits 2" 2 "$rc"
+check_contains "... saying so" \
+    "'objective.metric': \"throughput_per_cost\" is derived from a cost table ('cost'), which the spec lacks" "$err"
+
 out=$("$MORPHLING" validate --json "$WORK/bad.yaml" 2>/dev/null)
 check "validate --json reports invalid" false "$(printf '%s' "$out" | jq .valid)"
 finish

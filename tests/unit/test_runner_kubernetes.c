@@ -84,6 +84,23 @@ static void names_are_dns_labels(void **state)
 static void settings_defaults(void **state)
 {
     (void)state;
+    /* The metrics a spec may judge trials by: the load test's, the pods' use, and with the
+     * user's own client whatever it reports. */
+    static const char *const accepted[] = {
+        ONE_CONTAINER "constraints: ['p99_ms_upper <= 5', 'cpu_cores < 2', 'capacity_rps > 1']\n",
+        ONE_CONTAINER "  client_template: {spec: {template: {spec: {containers: [{name: c, "
+                      "image: 'x:1'}]}}}}\nconstraints: ['accuracy >= 0.9']\n",
+    };
+    for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+        struct mp_spec *spec = parse(accepted[i]);
+        struct mp_kube_rcfg cfg;
+        struct mp_error err = {0};
+        if (mp_kube_rcfg_parse(spec, &cfg, &err) != 0) {
+            fail_msg("%s\n%s", err.msg, accepted[i]);
+        }
+        mp_kube_rcfg_release(&cfg);
+        mp_spec_free(spec);
+    }
     struct mp_spec *spec = parse(ONE_CONTAINER "  namespace: ml\n  load: {path: /v1, rate: 5}\n");
     struct mp_kube_rcfg cfg;
     struct mp_error err = {0};
@@ -107,6 +124,10 @@ static void settings_defaults(void **state)
 static void settings_errors(void **state)
 {
     (void)state;
+    /* A metric that neither the load Job nor metrics.k8s.io gives: refused where it is named. */
+    expect_cfg_error(ONE_CONTAINER "constraints: ['p99ms <= 5']\n",
+                     "s.yaml:8:15: 'constraints[0]': runner 'kubernetes' measures no \"p99ms\"; "
+                     "did you mean \"p99_ms\"? (its metrics: docs/spec.md, 'objective')");
     expect_cfg_error("", "s.yaml:6:3: 'runner': 'pod_template' is required (runner 'kubernetes')");
     expect_cfg_error(ONE_CONTAINER "  container: d\n",
                      "s.yaml:7:17: 'runner.pod_template': the pod template has no container "
