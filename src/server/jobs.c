@@ -38,13 +38,19 @@ static void *job_main(void *arg)
     }
     if (rc != 0) {
         fprintf(stderr, "morphling serve: experiment %lld: %s\n", (long long)j->exp_id, err.msg);
-        if (st && rc != MP_EBUSY) {
-            struct mp_error ignored = {0};
-            if (mp_store_experiment_set_state(st, j->exp_id, MP_EXPERIMENT_FAILED, err.msg,
-                                              &ignored) != 0) {
-                mp_error_clear(&ignored);
-            }
+        /* An engine that claimed the experiment left it INTERRUPTED with the error (resumable,
+         * as after `morphling run`); one that failed before says so here, also resumable. */
+        struct mp_experiment_row row = {0};
+        struct mp_error ignored = {0};
+        char id[24];
+        snprintf(id, sizeof(id), "%lld", (long long)j->exp_id);
+        if (st && rc != MP_EBUSY && mp_store_experiment_find(st, id, &row, &ignored) == 0 &&
+            row.state == MP_EXPERIMENT_CREATED &&
+            mp_store_experiment_set_state(st, j->exp_id, MP_EXPERIMENT_INTERRUPTED, err.msg,
+                                          &ignored) != 0) {
+            mp_error_clear(&ignored);
         }
+        mp_experiment_row_release(&row);
     }
     mp_store_close(st);
     atomic_store(&j->done, true);

@@ -56,5 +56,26 @@ check "the two DELETEs: one deletes, one finds it gone" "200 404" \
 check "gone" 404 "$(status GET /api/v1/experiments/stubborn)"
 check "the engine never saw its state changed under it" "" \
     "$(grep -E 'cannot start|is not allowed|experiment [0-9]+:' "$WORK/server.err")"
+
+# An engine that fails (here the store refuses the start of its second trial) leaves the
+# experiment INTERRUPTED with the error, as `morphling run` does, and `run` continues it: it was
+# FAILED for good.
+sqlite3 "$WORK/store.db" "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.kind = 'trial_started'
+    AND NEW.trial_number = 2 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+mkdir -p "$WORK/examples/surfaces"
+cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/examples/surfaces/"
+sed -e 's|surface: surfaces/|surface: examples/surfaces/|' -e 's|max_trials: 40|max_trials: 4|' \
+    "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/replay.yaml"
+check "create a replay experiment" 201 \
+    "$(status POST /api/v1/experiments --data-binary @"$WORK/replay.yaml")"
+stopped() { [ "$(status GET /api/v1/experiments/replay-demo)" = 200 ] && jq -e '.state != "RUNNING" and .state != "CREATED"' "$WORK/body" >/dev/null; }
+wait_for "its engine stops" stopped
+check "a failed engine leaves it INTERRUPTED" INTERRUPTED "$(jq -r .state "$WORK/body")"
+check_contains "... with the error" "refused by the test" "$(jq -r .stop_reason "$WORK/body")"
+sqlite3 "$WORK/store.db" "DROP TRIGGER refuse"
+"$MORPHLING" run "$WORK/replay.yaml" --db "$WORK/store.db" --quiet >/dev/null 2>&1
+check "run continues it: exit 0" 0 "$?"
+check "... to the end" "SUCCEEDED 4" \
+    "$(status GET /api/v1/experiments/replay-demo >/dev/null && jq -r '"\(.state) \(.trials | length)"' "$WORK/body")"
 stop_server
 finish
