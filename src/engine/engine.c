@@ -246,7 +246,7 @@ static bool taken_over(struct engine *e, int64_t number, struct mp_error *err)
     snprintf(id, sizeof(id), "%lld", (long long)e->exp_id);
     struct mp_experiment_row row = {0};
     e->taken_over =
-        mp_store_experiment_find(e->st, id, &row, NULL) == 0 && row.owner_pid != (int64_t)getpid();
+        mp_store_experiment_find(e->st, id, &row, NULL) == 0 && !mp_experiment_row_mine(&row);
     if (e->taken_over) {
         char who[48] = "";
         if (row.owner_pid > 0) {

@@ -329,8 +329,8 @@ static mhd_result api_get(struct mp_server *srv, struct MHD_Connection *c, struc
 
 static bool owned_elsewhere(const struct mp_experiment_row *row)
 {
-    return row->state == MP_EXPERIMENT_RUNNING && row->owner_pid > 0 &&
-           row->owner_pid != getpid() && kill((pid_t)row->owner_pid, 0) == 0;
+    return row->state == MP_EXPERIMENT_RUNNING && !mp_experiment_row_mine(row) &&
+           mp_experiment_row_driven(row, MP_STORE_STALE_MS);
 }
 
 static mhd_result api_cancel(struct mp_server *srv, struct MHD_Connection *c, struct request *req,

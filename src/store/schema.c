@@ -77,6 +77,10 @@ const char *const mp_store_migrations[] = {
     "  metrics_json TEXT NOT NULL,"
     "  at_ns INTEGER NOT NULL,"
     "  PRIMARY KEY (experiment_id, trial_number, run));",
+
+    /* 4: the pid namespace of the claiming process (mp_store_experiment_claim): a pid means
+     * nothing in another one (two containers sharing a store can both have pid 1). */
+    "ALTER TABLE experiments ADD COLUMN owner_pidns TEXT;",
 };
 
 const int mp_store_n_migrations = (int)MP_ARRAY_LEN(mp_store_migrations);

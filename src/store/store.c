@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,7 @@ void mp_experiment_row_release(struct mp_experiment_row *row)
     free(row->base_dir);
     free(row->spec_hash);
     free(row->stop_reason);
+    free(row->owner_pidns);
     memset(row, 0, sizeof(*row));
 }
 
@@ -302,7 +304,7 @@ out:
 
 #define EXPERIMENT_COLUMNS                                                                         \
     "id, name, spec_json, base_dir, spec_hash, state, stop_reason, seed, created_at_ns, "          \
-    "updated_at_ns, finished_at_ns, owner_pid, heartbeat_at_ns"
+    "updated_at_ns, finished_at_ns, owner_pid, heartbeat_at_ns, owner_pidns"
 
 static void read_experiment(sqlite3_stmt *stmt, struct mp_experiment_row *row)
 {
@@ -322,6 +324,7 @@ static void read_experiment(sqlite3_stmt *stmt, struct mp_experiment_row *row)
     row->finished_at_ns = sqlite3_column_int64(stmt, 10);
     row->owner_pid = sqlite3_column_int64(stmt, 11);
     row->heartbeat_at_ns = sqlite3_column_int64(stmt, 12);
+    row->owner_pidns = mp_store_col_text(stmt, 13);
 }
 
 int mp_store_experiment_find(struct mp_store *st, const char *ref, struct mp_experiment_row *row,
@@ -468,15 +471,59 @@ int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_exper
     return update_experiment(st, stmt, rc, id, "set experiment state", err);
 }
 
-static bool owner_live(int64_t owner, int64_t beat_ns, int64_t stale_ms)
+static char pidns[160];
+
+static void read_pidns(void)
 {
-    bool alive = owner > 0 && (kill((pid_t)owner, 0) == 0 || errno == EPERM);
-    return alive && mp_wall_ns() - beat_ns < stale_ms * 1000000;
+    char boot[64] = "", ns[64] = "";
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+    if (f) {
+        if (!fgets(boot, sizeof(boot), f)) {
+            boot[0] = '\0';
+        }
+        boot[strcspn(boot, "\n")] = '\0';
+        fclose(f);
+    }
+    ssize_t n = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+    if (boot[0] && n > 0) {
+        ns[n] = '\0';
+        snprintf(pidns, sizeof(pidns), "%s/%s", boot, ns);
+    }
+}
+
+/* The pid namespace of this process's pids, as a claim records it: the boot and the namespace
+ * ("BOOT_ID/pid:[INODE]"); NULL when /proc does not say. */
+static const char *pid_namespace(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_pidns);
+    return pidns[0] ? pidns : NULL;
+}
+
+/* Whether a pid recorded with namespace ns is one of ours (either unknown: assumed so). */
+static bool our_pidns(const char *ns)
+{
+    const char *mine = pid_namespace();
+    return !ns || !mine || strcmp(ns, mine) == 0;
+}
+
+static bool owner_live(int64_t owner, const char *ns, int64_t beat_ns, int64_t stale_ms)
+{
+    if (owner <= 0 || mp_wall_ns() - beat_ns >= stale_ms * 1000000) {
+        return false;
+    }
+    /* A pid of another namespace cannot be looked up from here: the heartbeat decides. */
+    return !our_pidns(ns) || kill((pid_t)owner, 0) == 0 || errno == EPERM;
 }
 
 bool mp_experiment_row_driven(const struct mp_experiment_row *row, int64_t stale_ms)
 {
-    return owner_live(row->owner_pid, row->heartbeat_at_ns, stale_ms);
+    return owner_live(row->owner_pid, row->owner_pidns, row->heartbeat_at_ns, stale_ms);
+}
+
+bool mp_experiment_row_mine(const struct mp_experiment_row *row)
+{
+    return row->owner_pid == (int64_t)getpid() && our_pidns(row->owner_pidns);
 }
 
 int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int64_t stale_ms,
@@ -485,8 +532,8 @@ int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int6
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_begin(st, err);
     if (rc != 0 || (rc = mp_store_prepare(st,
-                                          "SELECT owner_pid, heartbeat_at_ns FROM experiments "
-                                          "WHERE id = ?",
+                                          "SELECT owner_pid, heartbeat_at_ns, owner_pidns "
+                                          "FROM experiments WHERE id = ?",
                                           &stmt, err)) != 0) {
         goto out;
     }
@@ -500,8 +547,10 @@ int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int6
     }
     int64_t owner = sqlite3_column_int64(stmt, 0);
     int64_t beat = sqlite3_column_int64(stmt, 1);
+    const char *ns = (const char *)sqlite3_column_text(stmt, 2);
     int64_t now = mp_wall_ns();
-    if (owner != pid && owner_live(owner, beat, stale_ms)) {
+    bool own = owner == pid && our_pidns(ns);
+    if (!own && owner_live(owner, ns, beat, stale_ms)) {
         rc = mp_error_set(err, MP_EBUSY,
                           "the experiment is being run by process %lld (last heartbeat %.0f s "
                           "ago)",
@@ -511,14 +560,15 @@ int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int6
     sqlite3_finalize(stmt);
     stmt = NULL;
     if ((rc = mp_store_prepare(st,
-                               "UPDATE experiments SET owner_pid = ?, heartbeat_at_ns = ? WHERE "
-                               "id = ?",
+                               "UPDATE experiments SET owner_pid = ?, heartbeat_at_ns = ?, "
+                               "owner_pidns = ? WHERE id = ?",
                                &stmt, err)) != 0) {
         goto out;
     }
     sqlite3_bind_int64(stmt, 1, pid);
     sqlite3_bind_int64(stmt, 2, now);
-    sqlite3_bind_int64(stmt, 3, id);
+    sqlite3_bind_text(stmt, 3, pid_namespace(), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 4, id);
     if (sqlite3_step(stmt) != SQLITE_DONE) {
         rc = mp_store_fail(st, err, "claim experiment");
     }
@@ -539,7 +589,8 @@ int mp_store_owned(struct mp_store *st, int64_t exp_id, struct mp_error *err)
         return 0;
     }
     sqlite3_stmt *stmt = NULL;
-    int rc = mp_store_prepare(st, "SELECT owner_pid FROM experiments WHERE id = ?", &stmt, err);
+    int rc = mp_store_prepare(st, "SELECT owner_pid, owner_pidns FROM experiments WHERE id = ?",
+                              &stmt, err);
     if (rc != 0) {
         return rc;
     }
@@ -551,7 +602,8 @@ int mp_store_owned(struct mp_store *st, int64_t exp_id, struct mp_error *err)
                           (long long)exp_id);
     } else if (step != SQLITE_ROW) {
         rc = mp_store_fail(st, err, "read experiment owner");
-    } else if (sqlite3_column_int64(stmt, 0) != st->claimed_pid) {
+    } else if (sqlite3_column_int64(stmt, 0) != st->claimed_pid ||
+               !our_pidns((const char *)sqlite3_column_text(stmt, 1))) {
         rc = mp_error_set(err, MP_ESTATE, "experiment %lld is no longer run by process %lld",
                           (long long)exp_id, (long long)st->claimed_pid);
     }
@@ -568,24 +620,26 @@ int mp_store_experiment_heartbeat(struct mp_store *st, int64_t id, struct mp_err
 int mp_store_experiment_beat(struct mp_store *st, int64_t id, int64_t pid, struct mp_error *err)
 {
     return exec_one(st,
-                    "UPDATE experiments SET heartbeat_at_ns = ?2 WHERE id = ?3 AND owner_pid = ?4",
-                    NULL, mp_wall_ns(), id, pid, "heartbeat", err);
+                    "UPDATE experiments SET heartbeat_at_ns = ?2 WHERE id = ?3 AND owner_pid = ?4 "
+                    "AND owner_pidns IS ?1",
+                    pid_namespace(), mp_wall_ns(), id, pid, "heartbeat", err);
 }
 
 int mp_store_experiment_release(struct mp_store *st, int64_t id, struct mp_error *err)
 {
     if (st->claimed_exp != id) {
-        return exec_one(st, "UPDATE experiments SET owner_pid = NULL WHERE id = ?2", NULL, id, 0, 0,
-                        "release experiment", err);
+        return exec_one(st,
+                        "UPDATE experiments SET owner_pid = NULL, owner_pidns = NULL WHERE id = ?2",
+                        NULL, id, 0, 0, "release experiment", err);
     }
     /* Only our own claim: a run stopped past it and taken over released the new owner's, so
      * that a third run could start beside it. */
     int64_t pid = st->claimed_pid;
     st->claimed_exp = st->claimed_pid = 0;
     int rc = exec_one(st,
-                      "UPDATE experiments SET owner_pid = NULL WHERE id = ?2 AND "
-                      "(owner_pid = ?3 OR owner_pid IS NULL)",
-                      NULL, id, pid, 0, "release experiment", err);
+                      "UPDATE experiments SET owner_pid = NULL, owner_pidns = NULL WHERE id = ?2 "
+                      "AND ((owner_pid = ?3 AND owner_pidns IS ?1) OR owner_pid IS NULL)",
+                      pid_namespace(), id, pid, 0, "release experiment", err);
     if (rc == MP_ENOTFOUND) {
         mp_error_clear(err); /* another process owns it now, or it is gone: nothing of ours */
         return 0;

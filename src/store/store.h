@@ -18,7 +18,7 @@
 #include "core/core.h"
 #include "trial/trial.h"
 
-#define MP_STORE_SCHEMA_VERSION 3
+#define MP_STORE_SCHEMA_VERSION 4
 
 struct mp_store;
 
@@ -58,13 +58,17 @@ struct mp_experiment_row {
     uint64_t seed;
     int64_t created_at_ns, updated_at_ns, finished_at_ns;
     int64_t owner_pid, heartbeat_at_ns;
+    char *owner_pidns; /* the pid namespace of owner_pid (mp_store_experiment_claim); NULL: any */
 };
 void mp_experiment_row_release(struct mp_experiment_row *row);
 /* A claim whose heartbeat is older than this is a dead run's: another process may take it over. */
 #define MP_STORE_STALE_MS 60000
-/* Whether a live process drives the experiment: its owner is alive (pids of this host) and beat
- * within stale_ms, so that mp_store_experiment_claim refuses to take it over. */
+/* Whether a live process drives the experiment: its owner beat within stale_ms and, when its
+ * pid is of this process's pid namespace, is alive; mp_store_experiment_claim refuses to take
+ * such an experiment over. */
 bool mp_experiment_row_driven(const struct mp_experiment_row *row, int64_t stale_ms);
+/* Whether the row's claim is this process's (its pid in its pid namespace). */
+bool mp_experiment_row_mine(const struct mp_experiment_row *row);
 
 int mp_store_experiment_create(struct mp_store *st, const char *name, const char *spec_json,
                                const char *base_dir, uint64_t seed, int64_t *id,

@@ -276,6 +276,63 @@ static void taken_over_handle_writes_nothing(void **state)
     remove_db(path);
 }
 
+/* Sets the owner of experiment id as another pid namespace (another container sharing the store)
+ * would record it: pid, that namespace, and a heartbeat now. */
+static void owned_in_another_pidns(const char *path, int64_t id, int64_t pid)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *sql =
+        mp_xasprintf("UPDATE experiments SET owner_pid = %lld, owner_pidns = 'other/pid:[1]', "
+                     "heartbeat_at_ns = %lld WHERE id = %lld",
+                     (long long)pid, (long long)mp_wall_ns(), (long long)id);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    free(sql);
+    sqlite3_close(db);
+}
+
+/* A claim from another pid namespace is judged by its heartbeat alone: its pid means nothing
+ * here. One that no process here has was taken over at once; one equal to ours (every
+ * container's first process is pid 1) was taken for our own, and both wrote the trials. */
+static void claims_across_pid_namespaces(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *a = open_ok(path, 0), *b = open_ok(path, 0);
+    int64_t id = 0;
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_experiment_create(a, "e", "{}", NULL, 1, &id, NULL), 0);
+    assert_int_equal(mp_store_experiment_claim(a, id, getpid(), 60000, NULL), 0);
+    struct mp_experiment_row row = {0};
+    assert_int_equal(mp_store_experiment_find(b, "e", &row, NULL), 0);
+    assert_true(mp_experiment_row_mine(&row));
+    assert_true(mp_experiment_row_driven(&row, 60000));
+    mp_experiment_row_release(&row);
+
+    owned_in_another_pidns(path, id, getpid());
+    assert_int_equal(mp_store_experiment_find(b, "e", &row, NULL), 0);
+    assert_false(mp_experiment_row_mine(&row));
+    assert_true(mp_experiment_row_driven(&row, 60000));
+    mp_experiment_row_release(&row);
+    assert_int_equal(mp_store_experiment_claim(b, id, getpid(), 60000, &err), MP_EBUSY);
+    assert_int_equal(mp_store_trial_create(a, id, 1, "{}", "k1", NULL), MP_ESTATE);
+
+    owned_in_another_pidns(path, id, 2147483646); /* no such process here */
+    assert_int_equal(mp_store_experiment_claim(b, id, getpid(), 60000, &err), MP_EBUSY);
+    assert_non_null(strstr(err.msg, "being run by process 2147483646"));
+    /* Its heartbeat stale (limit 0 ms): taken over. */
+    assert_int_equal(mp_store_experiment_claim(b, id, getpid(), 0, NULL), 0);
+    assert_int_equal(mp_store_trial_create(b, id, 1, "{}", "k1", NULL), 0);
+    assert_int_equal(mp_store_experiment_release(b, id, NULL), 0);
+    assert_int_equal(mp_store_experiment_find(b, "e", &row, NULL), 0);
+    assert_int_equal(row.owner_pid, 0);
+    assert_null(row.owner_pidns);
+    mp_experiment_row_release(&row);
+    mp_store_close(a);
+    mp_store_close(b);
+    remove_db(path);
+}
+
 static void ownership_and_events(void **state)
 {
     (void)state;
@@ -440,6 +497,7 @@ int main(void)
         cmocka_unit_test(nan_metric_is_not_stored),
         cmocka_unit_test(taken_over_handle_writes_nothing),
         cmocka_unit_test(ownership_and_events),
+        cmocka_unit_test(claims_across_pid_namespaces),
         cmocka_unit_test(damaged_store_is_an_error),
         cmocka_unit_test(new_store_opened_while_locked),
     };
