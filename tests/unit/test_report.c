@@ -198,6 +198,40 @@ static void trial_columns(void **state)
     free(text);
 }
 
+/* Stored text reaches the terminal escaped: a crashed service's colored log in a reason, a
+ * categorical value with a bidirectional override or a zero-width space (they went out raw: the
+ * escape sequences ran, and the override reversed the rest of the line). A reason keeps its
+ * lines; the columns stay aligned on the escaped text. */
+static void terminal_text(void **state)
+{
+    (void)state;
+    char *text =
+        rendered(mp_report_print_trials,
+                 "{\"parameters\":[\"m\"],\"objective\":{\"metric\":\"t\"},\"trials\":["
+                 "{\"number\":1,\"state\":\"FAILED\",\"failure\":\"CRASHED\","
+                 "\"reason\":\"stderr ends with:\\n\\u001b[31mboom\\u001b[0m\\u009b2J\","
+                 "\"params\":{\"m\":\"\\u202eevil\"},\"metrics\":{}},"
+                 "{\"number\":2,\"state\":\"SUCCEEDED\",\"params\":{\"m\":\"zw\\u200bsp\\u2066\"},"
+                 "\"metrics\":{\"t\":1}},"
+                 "{\"number\":3,\"state\":\"SUCCEEDED\",\"params\":{\"m\":\"a\\tb\\nc\"},"
+                 "\"metrics\":{\"t\":2}}]}");
+    if (!strstr(text, "  \\u202eevil  CRASHED: stderr ends with:\n"
+                      "\\x1b[31mboom\\x1b[0m\\u009b2J\n") ||
+        !strstr(text, "  zw\\u200bsp\\u2066\n") || !strstr(text, "     a\\x09b\\x0ac\n") ||
+        strchr(text, '\x1b') || strstr(text, "\xe2\x80\xae") || strstr(text, "\xe2\x80\x8b")) {
+        fail_msg("trials: %s", text);
+    }
+    free(text);
+    text = rendered(mp_report_print_recommendation,
+                    "{\"objective\":{\"metric\":\"t\",\"direction\":\"maximize\"},"
+                    "\"best\":{\"number\":2,\"params\":{\"m\":\"\\u001b]0;x\\u0007\"},"
+                    "\"metrics\":{\"t\":1},\"search_value\":1}}");
+    if (!strstr(text, "  m                          \\x1b]0;x\\x07\n")) {
+        fail_msg("recommendation: %s", text);
+    }
+    free(text);
+}
+
 /* CSV cells: RFC 4180 quoting; text a spreadsheet would run as a formula starts with an
  * apostrophe, while numbers (negative ones too) and a lone "-" stay as they are. */
 static void csv_cells(void **state)
@@ -298,6 +332,7 @@ int main(void)
         cmocka_unit_test(trial_notes),
         cmocka_unit_test(csv_cells),
         cmocka_unit_test(trial_columns),
+        cmocka_unit_test(terminal_text),
         cmocka_unit_test(unsettled_recommendation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
