@@ -489,12 +489,16 @@ void mp_report_print_list(FILE *f, const json_t *list)
 
 /* A field as RFC 4180 writes it. Text that a spreadsheet would run as a formula (it starts with
  * = + - @, a tab or a carriage return, is longer than that and is no number) gets a leading
- * apostrophe, quoted: categorical values and parameter names come from whoever wrote the spec. */
+ * apostrophe, quoted: categorical values and parameter names come from whoever wrote the spec.
+ * A surface reads the value without it (src/surface: export_protected). */
 static void csv_field(FILE *f, const char *s)
 {
     double num;
     bool formula = s[0] && s[1] && strchr("=+-@\t\r", s[0]) && mp_parse_double(s, &num) != 0;
-    if (!formula && !strpbrk(s, ",\"\n\r")) {
+    /* Blanks around an unquoted field are no part of it to many readers (replay's surfaces). */
+    size_t len = strlen(s);
+    bool padded = len > 0 && (strchr(" \t", s[0]) || strchr(" \t", s[len - 1]));
+    if (!formula && !padded && !strpbrk(s, ",\"\n\r")) {
         fputs(s, f);
         return;
     }

@@ -429,12 +429,31 @@ static size_t index_slot(const struct mp_surface_index *idx, const char *key)
     return i;
 }
 
+/* The value of a cell that a trial export (export --format csv) protected from spreadsheets: text
+ * that starts with = + - @, a tab or a carriage return, is longer than that and is no number gets
+ * an apostrophe in front there. NULL when the cell is no such text. */
+static const char *export_protected(const char *cell)
+{
+    double num;
+    return cell[0] == '\'' && cell[1] && cell[2] && strchr("=+-@\t\r", cell[1]) &&
+                   mp_parse_double(cell + 1, &num) != 0
+               ? cell + 1
+               : NULL;
+}
+
 /* Canonical key of row r for the space's parameters; NULL if a value is off the space. */
 static char *row_key(const struct mp_surface *s, const struct mp_space *space, const int *cols,
                      size_t r, double *x, struct mp_error *err)
 {
     for (size_t i = 0; i < space->n; i++) {
         const char *cell = s->cells[r * s->n_cols + (size_t)cols[i]];
+        const char *value = export_protected(cell);
+        /* A choice written with the apostrophe is that choice; else the export's value. */
+        if (value && space->params[i].type == MP_PARAM_CATEGORICAL &&
+            mp_space_parse(space, i, cell, &x[i], NULL) != 0 &&
+            mp_space_parse(space, i, value, &x[i], NULL) == 0) {
+            continue;
+        }
         int rc = mp_space_parse(space, i, cell, &x[i], err);
         if (rc != 0) {
             mp_error_prefix(err, rc, "%s:%zu", s->path, s->lines[r]);

@@ -1,0 +1,44 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# What users read after an experiment: a trial export (`export --format csv`) is a surface that
+# replays to the same trials, whatever its categorical values (spreadsheet formulas, blanks).
+. "$(dirname "$0")/lib.sh"
+
+# Values an export protects from spreadsheets ('-O2) or that blanks pad, and a value with an
+# apostrophe of its own.
+cat >"$WORK/surface.csv" <<'CSV'
+opt,score
+-O2,1
+=x,2
+" lead",3
+"trail ",4
+'-O3,5
+plain,6
+CSV
+cat >"$WORK/spec.yaml" <<'SPEC'
+name: odd-values
+parameters:
+  - {name: opt, type: categorical, values: ["-O2", "=x", " lead", "trail ", "'-O3", plain]}
+objective: {metric: score}
+algorithm: {name: grid, max_trials: 6}
+runner: {kind: replay, surface: surface.csv}
+SPEC
+"$MORPHLING" run "$WORK/spec.yaml" --quiet >/dev/null 2>&1
+check "the experiment runs" 0 "$?"
+"$MORPHLING" export odd-values --format csv >"$WORK/export.csv"
+cat >"$WORK/want.csv" <<'CSV'
+"'-O2",1
+"'=x",2
+" lead",3
+"trail ",4
+'-O3,5
+plain,6
+CSV
+check "the export quotes padded values and protects formulas" "$(cat "$WORK/want.csv")" \
+    "$(cut -d, -f4- "$WORK/export.csv" | tail -n +2 | sort -t, -k2n)"
+sed -e 's/odd-values/odd-again/' -e 's/surface.csv/export.csv/' "$WORK/spec.yaml" >"$WORK/again.yaml"
+err=$("$MORPHLING" run "$WORK/again.yaml" --quiet 2>&1 >/dev/null)
+check "the export replays" "" "$err"
+"$MORPHLING" export odd-again --format csv >"$WORK/again.csv"
+check "to the same trials" "$(cut -d, -f2- "$WORK/export.csv")" "$(cut -d, -f2- "$WORK/again.csv")"
+finish
