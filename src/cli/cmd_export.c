@@ -148,9 +148,8 @@ static bool kind_has_replicas(const json_t *obj)
 }
 
 /* The object to print: the base with its template replaced, or a patch around the template. */
-static json_t *k8s_output(json_t *base, json_t *tmpl, json_t *pod, const json_t *plan)
+static json_t *k8s_output(json_t *base, json_t *tmpl, json_t *pod, json_t *replicas)
 {
-    json_t *replicas = json_object_get(plan, "replicas");
     if (!base) {
         json_t *spec = json_pack("{s:O}", "template", pod);
         if (replicas) {
@@ -174,12 +173,16 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
     if (rc == 0 && base && !(tmpl = template_of(base, a->base, err))) {
         rc = MP_EINVALID;
     }
-    if (rc == 0 && base && json_object_get(rec->report, "capacity_plan") &&
-        !kind_has_replicas(base)) {
+    json_t *replicas = (json_t *)mp_recommended_replicas(rec);
+    if (rc == 0 && base && replicas && !kind_has_replicas(base)) {
         rc = mp_error_set(err, MP_EINVALID,
-                          "%s: a %s has no replicas to set to the capacity plan's (--target-rps): "
-                          "give a Deployment, StatefulSet or ReplicaSet",
-                          a->base, json_string_value(json_object_get(base, "kind")));
+                          "%s: a %s has no replicas to set to the %lld of the recommended "
+                          "configuration (%s): give a Deployment, StatefulSet or ReplicaSet",
+                          a->base, json_string_value(json_object_get(base, "kind")),
+                          (long long)json_integer_value(replicas),
+                          json_object_get(rec->report, "capacity_plan")
+                              ? "the capacity plan's, --target-rps"
+                              : "the pods it was measured as");
     }
     json_t *empty = json_pack("{s:{s:[{s:s}]}}", "spec", "containers", "name",
                               a->container ? a->container : "");
@@ -199,7 +202,7 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
         for (size_t i = 0; i < json_array_size(containers); i++) {
             mp_report_redact_argv(json_object_get(json_array_get(containers, i), "args"));
         }
-        *out = k8s_output(base, tmpl, pod, json_object_get(rec->report, "capacity_plan"));
+        *out = k8s_output(base, tmpl, pod, replicas);
     }
     json_decref(pod);
     json_decref(empty);

@@ -117,6 +117,26 @@ static bool ranks_before(const struct mp_spec *spec, const struct mp_trial_row *
     return o > (spec->direction == MP_MAXIMIZE ? rv : -rv);
 }
 
+/* The pods one configuration ran as, when the spec says (a Kubernetes Deployment's replicas):
+ * the value of its parameter with role instances and no target (params: the trial's), else
+ * runner.replicas of the kubernetes runner; 0 when it does not say. */
+static int64_t pods_of(const struct mp_spec *spec, const json_t *params)
+{
+    for (size_t i = 0; i < spec->space.n; i++) {
+        const struct mp_param *p = &spec->space.params[i];
+        if (p->target == MP_TARGET_NONE && p->role && strcmp(p->role, "instances") == 0) {
+            double v = json_number_value(json_object_get(params, p->name));
+            return v >= 1 && v <= 1e6 ? (int64_t)llround(v) : 0;
+        }
+    }
+    int64_t n = 0;
+    if (strcmp(spec->runner, "kubernetes") == 0 &&
+        mp_doc_int(mp_doc_get(spec->runner_node, "replicas"), 1, 1000000, &n, NULL) != 0) {
+        n = 0;
+    }
+    return n;
+}
+
 /* Adds "best" (the recommended trial: the confirmed winner when the confirmation found one, else
  * the candidate that passed the largest share of its measurements when it ran (fallback), else
  * the best settled feasible trial, else the best feasible one) and "runner_up" (the
@@ -152,6 +172,10 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
     }
     json_t *best = ranked_json(&rows[rank[0]], val[0]);
     json_object_set_new(best, "settled", json_boolean(rows[rank[0]].settled));
+    int64_t pods = pods_of(spec, json_object_get(best, "params"));
+    if (pods > 0) {
+        json_object_set_new(best, "pods", json_integer(pods));
+    }
     json_object_set_new(best, "search_value", json_real(val[0]));
     if (confirmed > 0) {
         json_object_set_new(best, "value", json_real(stats->mean));
@@ -372,6 +396,11 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
     const json_t *mean = json_object_get(json_object_get(best, "confirmed"), "throughput_rps");
     double rps =
         json_number_value(json_is_number(mean) ? mean : json_object_get(m, "throughput_rps"));
+    /* A configuration of several pods was measured as a whole: a replica is one pod of it. */
+    const json_t *pods = json_object_get(best, "pods");
+    if (json_integer_value(pods) > 1) {
+        rps /= (double)json_integer_value(pods);
+    }
     if (!json_is_object(best) || !(rps > 0)) {
         return mp_error_set(err, MP_EINVALID,
                             "a capacity plan needs a recommended configuration with a measured "

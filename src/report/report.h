@@ -9,7 +9,7 @@
  * algorithm, runner, max_trials, parallelism, counts: {total, succeeded, failed, cancelled,
  * pending, running, failures: {CLASS: n}}, trials: [{number, state, failure, reason, attempt,
  * params, metrics, resources, started_at, finished_at, duration_s}], best: {number, params, value,
- * metrics} | null, runner_up: {number, params, value, metrics, within_noise, noise} | null,
+ * metrics, pods?} | null, runner_up: {number, params, value, metrics, within_noise, noise} | null,
  *    pareto_front: [{number, params, values}] (only with several objectives)}
  *
  * Ownership: mp_report_experiment returns an owned json_t (json_decref). Others borrow. */
@@ -55,6 +55,9 @@ struct mp_recommended {
 int mp_report_recommended(struct mp_store *st, const char *ref, const struct mp_deploy_opts *o,
                           struct mp_recommended *out, struct mp_error *err) MP_WUR;
 void mp_recommended_release(struct mp_recommended *r);
+/* The replicas of its Deployment: the capacity plan's, else the pods it was measured as
+ * (best.pods). Borrowed from r->report; NULL when neither says. */
+const json_t *mp_recommended_replicas(const struct mp_recommended *r);
 /* What it takes to run it on a host: {experiment, trial, params, program (argv[0], or null
  * without a service section), args, env (mp_spec_render_deploy, MP_DEPLOY_HOST: without the
  * per-trial placeholders), resources: {cpu_cores, memory_mib, gpu, gpu_memory_share,

@@ -41,4 +41,35 @@ err=$("$MORPHLING" run "$WORK/again.yaml" --quiet 2>&1 >/dev/null)
 check "the export replays" "" "$err"
 "$MORPHLING" export odd-again --format csv >"$WORK/again.csv"
 check "to the same trials" "$(cut -d, -f2- "$WORK/export.csv")" "$(cut -d, -f2- "$WORK/again.csv")"
+
+# A configuration of several pods (a parameter with role instances) was measured as a whole: the
+# export sets its pods as the replicas, and a capacity plan counts pods (it planned 3 "replicas"
+# of 450 requests/s and the patch ran 3 pods, a third of the target; without a plan the
+# replicas were left out).
+cat >"$WORK/pods.csv" <<'CSV'
+workers,pods,throughput_rps
+1,1,100
+1,3,300
+2,1,150
+2,3,450
+CSV
+cat >"$WORK/pods.yaml" <<'SPEC'
+name: pods
+parameters:
+  - {name: workers, type: int, min: 1, max: 2, target: {arg: --workers}}
+  - {name: pods, type: discrete, values: [1, 3], role: instances}
+objective: {metric: throughput_rps}
+algorithm: {name: grid, max_trials: 4}
+runner: {kind: replay, surface: pods.csv}
+SPEC
+"$MORPHLING" run "$WORK/pods.yaml" --quiet >/dev/null 2>&1
+check "the pods of the recommended configuration" 3 "$("$MORPHLING" show pods --json | jq .best.pods)"
+check "are the patch's replicas" 3 \
+    "$("$MORPHLING" export pods --format k8s --container server 2>/dev/null | jq .spec.replicas)"
+check "a capacity plan counts pods (900 req/s, 20 % headroom, 150 each)" "8 150" \
+    "$("$MORPHLING" show pods --json --target-rps 900 | jq -r '.capacity_plan | "\(.replicas) \(.replica_rps)"')"
+check "... and the patch runs them" 8 \
+    "$("$MORPHLING" export pods --format k8s --container server --target-rps 900 2>/dev/null |
+        jq .spec.replicas)"
+check "a spec without pods has none" null "$("$MORPHLING" show odd-values --json | jq .best.pods)"
 finish

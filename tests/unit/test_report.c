@@ -81,6 +81,25 @@ static void capacity_plan_confirmed_mean(void **state)
     json_decref(rep);
 }
 
+/* A configuration measured as 3 pods (role instances) serves 450 requests/s in all, 150 per pod:
+ * 900 requests/s with 20 % headroom is 8 pods at 0.5 $/h each (it was 3 "replicas" of 450, which
+ * a Deployment runs as 3 pods serving 450). */
+static void capacity_plan_pods(void **state)
+{
+    (void)state;
+    json_t *rep = json_loads("{\"best\":{\"pods\":3,\"metrics\":{\"throughput_rps\":450,"
+                             "\"cost_per_hour\":0.5}}}",
+                             0, NULL);
+    assert_non_null(rep);
+    struct mp_error err = {0};
+    assert_int_equal(mp_report_capacity_plan(rep, 900, 0.2, &err), 0);
+    const json_t *plan = json_object_get(rep, "capacity_plan");
+    assert_float_equal(json_number_value(json_object_get(plan, "replica_rps")), 150, 1e-9);
+    assert_int_equal(json_integer_value(json_object_get(plan, "replicas")), 8);
+    assert_float_equal(json_number_value(json_object_get(plan, "cost_per_hour")), 4, 1e-9);
+    json_decref(rep);
+}
+
 /* The replicas are those of the exact quotient: 100 requests/s with 10 % headroom on 10 each is
  * 11 replicas, though 100 * (1 + 0.1) / 10 is 11.000000000000002 in doubles (ceil: 12). */
 static void capacity_plan_exact(void **state)
@@ -329,6 +348,7 @@ int main(void)
         cmocka_unit_test(capacity_plan_limits),
         cmocka_unit_test(capacity_plan_exact),
         cmocka_unit_test(capacity_plan_confirmed_mean),
+        cmocka_unit_test(capacity_plan_pods),
         cmocka_unit_test(trial_notes),
         cmocka_unit_test(csv_cells),
         cmocka_unit_test(trial_columns),
