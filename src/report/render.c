@@ -559,7 +559,7 @@ void mp_report_write_csv(FILE *f, const json_t *r)
                 const json_t *v =
                     json_object_get(values, json_string_value(json_array_get(cols[c], i)));
                 fputc(',', f);
-                if (v) {
+                if (v && !json_is_null(v)) { /* null: not finite, as empty as not measured */
                     csv_field(f, value_text(v, buf));
                 }
             }
