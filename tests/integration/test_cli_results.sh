@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # What users read after an experiment: a trial export (`export --format csv`) is a surface that
-# replays to the same trials, whatever its categorical values (spreadsheet formulas, blanks).
+# replays to the same trials, whatever its categorical values (spreadsheet formulas, blanks, line
+# breaks).
 . "$(dirname "$0")/lib.sh"
 
 # Values an export protects from spreadsheets ('-O2) or that blanks pad, and a value with an
@@ -14,13 +15,15 @@ opt,score
 "trail ",4
 '-O3,5
 plain,6
+"two
+lines",7
 CSV
 cat >"$WORK/spec.yaml" <<'SPEC'
 name: odd-values
 parameters:
-  - {name: opt, type: categorical, values: ["-O2", "=x", " lead", "trail ", "'-O3", plain]}
+  - {name: opt, type: categorical, values: ["-O2", "=x", " lead", "trail ", "'-O3", plain, "two\nlines"]}
 objective: {metric: score}
-algorithm: {name: grid, max_trials: 6}
+algorithm: {name: grid, max_trials: 7}
 runner: {kind: replay, surface: surface.csv}
 SPEC
 "$MORPHLING" run "$WORK/spec.yaml" --quiet >/dev/null 2>&1
@@ -35,7 +38,8 @@ cat >"$WORK/want.csv" <<'CSV'
 plain,6
 CSV
 check "the export quotes padded values and protects formulas" "$(cat "$WORK/want.csv")" \
-    "$(cut -d, -f4- "$WORK/export.csv" | tail -n +2 | sort -t, -k2n)"
+    "$(cut -d, -f4- "$WORK/export.csv" | grep -v -e '^"two' -e '^$' | tail -n +2 | sort -t, -k2n)"
+check_contains "and quotes a line break" "$(printf ',"two\nlines",7')" "$(cat "$WORK/export.csv")"
 sed -e 's/odd-values/odd-again/' -e 's/surface.csv/export.csv/' "$WORK/spec.yaml" >"$WORK/again.yaml"
 err=$("$MORPHLING" run "$WORK/again.yaml" --quiet 2>&1 >/dev/null)
 check "the export replays" "" "$err"
