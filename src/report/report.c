@@ -401,7 +401,12 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
     if (json_integer_value(pods) > 1) {
         rps /= (double)json_integer_value(pods);
     }
-    if (!json_is_object(best) || !(rps > 0)) {
+    if (!json_is_object(best)) { /* not yet: as mp_report_recommended says it */
+        return mp_error_set(err, MP_ENOTFOUND,
+                            "experiment '%s' has no recommended configuration yet, to plan for",
+                            json_string_value(json_object_get(report, "name")));
+    }
+    if (!(rps > 0)) {
         return mp_error_set(err, MP_EINVALID,
                             "a capacity plan needs a recommended configuration with a measured "
                             "throughput_rps");

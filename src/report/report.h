@@ -29,8 +29,9 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out,
                          struct mp_error *err) MP_WUR;
 /* Adds "capacity_plan" {target_rps, headroom, replica_rps, replicas, cost_per_hour} to a
  * report: replicas of the recommended configuration needed to serve target_rps with the given
- * headroom (0.2 = 20 % spare). MP_EINVALID for a target outside MP_REPORT_TARGET_RPS_MIN..MAX
- * or a plan of more replicas than a Deployment can have (MP_REPORT_MAX_REPLICAS). */
+ * headroom (0.2 = 20 % spare). MP_ENOTFOUND without a recommended configuration; MP_EINVALID for
+ * one without a throughput_rps, a target outside MP_REPORT_TARGET_RPS_MIN..MAX or a plan of more
+ * replicas than a Deployment can have (MP_REPORT_MAX_REPLICAS). */
 #define MP_REPORT_TARGET_RPS_MIN 1e-9
 #define MP_REPORT_TARGET_RPS_MAX 1e12
 #define MP_REPORT_MAX_REPLICAS   2147483647.0 /* Kubernetes' replicas are an int32 */

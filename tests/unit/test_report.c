@@ -61,6 +61,17 @@ static void capacity_plan_limits(void **state)
     mp_error_clear(&err);
     assert_int_equal(mp_report_capacity_plan(rep, 0, 0.2, &err), MP_EINVALID);
     json_decref(rep);
+    /* No recommendation yet is no invalid input (show exited 2 where export exits 1), and the
+     * error names the experiment; a best without a throughput is. */
+    rep = json_loads("{\"name\":\"e1\",\"best\":null}", 0, NULL);
+    mp_error_clear(&err);
+    assert_int_equal(mp_report_capacity_plan(rep, 10, 0.2, &err), MP_ENOTFOUND);
+    assert_string_equal(err.msg,
+                        "experiment 'e1' has no recommended configuration yet, to plan for");
+    json_decref(rep);
+    rep = json_loads("{\"best\":{\"metrics\":{\"accuracy\":0.9}}}", 0, NULL);
+    assert_int_equal(mp_report_capacity_plan(rep, 10, 0.2, &err), MP_EINVALID);
+    json_decref(rep);
 }
 
 /* A confirmed recommendation is sized on its mean throughput over its measurements, not on the
