@@ -477,13 +477,21 @@ void mp_report_print_list(FILE *f, const json_t *list)
                              json_integer_value(json_object_get(c, "running")) -
                              json_integer_value(json_object_get(c, "pending"))),
                  (long long)json_integer_value(json_object_get(e, "max_trials")));
-        fprintf(f, "%4lld  %-24s %-12s %-9s %7s  %12s  %s\n",
+        const char *algorithm = json_string_value(json_object_get(e, "algorithm"));
+        const char *created = json_string_value(json_object_get(e, "created_at"));
+        const char *error = json_string_value(json_object_get(e, "error"));
+        fprintf(f, "%4lld  %-24s %-12s %-9s %7s  %12s  %s",
                 (long long)json_integer_value(json_object_get(e, "id")),
                 json_string_value(json_object_get(e, "name")),
-                json_string_value(json_object_get(e, "state")),
-                json_string_value(json_object_get(e, "algorithm")), trials,
-                metric_text(json_object_get(e, "best_value"), buf),
-                json_string_value(json_object_get(e, "created_at")));
+                json_string_value(json_object_get(e, "state")), algorithm ? algorithm : "-",
+                error ? "-" : trials, metric_text(json_object_get(e, "best_value"), buf),
+                created ? created : "-");
+        if (error) {
+            fputs("  (unreadable: ", f);
+            put_text(f, error, false);
+            fputc(')', f);
+        }
+        fputc('\n', f);
     }
 }
 

@@ -439,6 +439,27 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
     return 0;
 }
 
+/* A list item of an experiment whose report cannot be built: what the store has without its
+ * spec (the row, its trials' counts), nulls for the rest and the error. */
+static json_t *broken_item(struct mp_store *st, const struct mp_experiment_row *row,
+                           const char *error)
+{
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    json_t *counts =
+        mp_store_trial_list(st, row->id, &rows, &n, NULL) == 0 ? counts_json(rows, n) : json_null();
+    mp_trial_rows_free(rows, n);
+    enum mp_experiment_state state = row->state;
+    if (state == MP_EXPERIMENT_RUNNING && !mp_experiment_row_driven(row, MP_STORE_STALE_MS)) {
+        state = MP_EXPERIMENT_INTERRUPTED; /* as mp_report_experiment says it */
+    }
+    return json_pack("{s:I, s:s, s:s, s:o, s:{s:n, s:n}, s:n, s:n, s:o, s:n, s:s}", "id",
+                     (json_int_t)row->id, "name", row->name, "state",
+                     mp_experiment_state_name(state), "created_at", time_json(row->created_at_ns),
+                     "objective", "metric", "direction", "algorithm", "max_trials", "counts",
+                     counts, "best_value", "error", error);
+}
+
 int mp_report_list(struct mp_store *st, json_t **out, struct mp_error *err)
 {
     struct mp_experiment_row *rows = NULL;
@@ -452,9 +473,12 @@ int mp_report_list(struct mp_store *st, json_t **out, struct mp_error *err)
         char ref[32];
         snprintf(ref, sizeof(ref), "%lld", (long long)rows[i].id);
         json_t *rep = NULL;
-        rc = mp_report_experiment(st, ref, &rep, err);
-        if (rc != 0) {
-            break;
+        struct mp_error why = {0};
+        if (mp_report_experiment(st, ref, &rep, &why) != 0) {
+            /* One experiment this build cannot read (its stored spec no longer parses) hides
+             * none of the others: its row says why. */
+            json_array_append_new(list, broken_item(st, &rows[i], why.msg));
+            continue;
         }
         json_t *best = json_object_get(rep, "best");
         json_t *item = json_pack(

@@ -76,4 +76,14 @@ check "... and the patch runs them" 8 \
     "$("$MORPHLING" export pods --format k8s --container server --target-rps 900 2>/dev/null |
         jq .spec.replicas)"
 check "a spec without pods has none" null "$("$MORPHLING" show odd-values --json | jq .best.pods)"
+
+# An experiment whose stored spec this build cannot read (an older or newer morphling's) hides
+# none of the others from list, which says why (list printed nothing and exited 2).
+sqlite3 "$MORPHLING_DB" "UPDATE experiments SET spec_json = '{\"name\":\"pods\"}' WHERE name = 'pods'"
+out=$("$MORPHLING" list 2>&1)
+check "list with an unreadable experiment exits 0" 0 "$?"
+check_contains "lists the others" "odd-values" "$out"
+check_contains "and says why for it" "(unreadable: pods:1:1: 'parameters': required key is missing)" "$out"
+check "list --json: its counts and the error" '[4,"pods:1:1: '"'parameters'"': required key is missing"]' \
+    "$("$MORPHLING" list --json | jq -c '.[] | select(.name == "pods") | [.counts.total, .error]')"
 finish
