@@ -119,10 +119,12 @@ static bool ranks_before(const struct mp_spec *spec, const struct mp_trial_row *
 
 /* The pods one configuration ran as, when the spec says (a Kubernetes Deployment's replicas):
  * the value of its parameter with role instances and no target (params: the trial's), else
- * runner.replicas of the kubernetes runner; 0 when it does not say. */
+ * runner.replicas of the kubernetes runner; 0 when it does not say. With a service section such
+ * a parameter reaches the service through a placeholder ({instances} in its command): it is
+ * the service's business, one replica all the same. */
 static int64_t pods_of(const struct mp_spec *spec, const json_t *params)
 {
-    for (size_t i = 0; i < spec->space.n; i++) {
+    for (size_t i = 0; i < spec->space.n && !spec->has_service; i++) {
         const struct mp_param *p = &spec->space.params[i];
         if (p->target == MP_TARGET_NONE && p->role && strcmp(p->role, "instances") == 0) {
             double v = json_number_value(json_object_get(params, p->name));

@@ -76,6 +76,12 @@ check "... and the patch runs them" 8 \
     "$("$MORPHLING" export pods --format k8s --container server --target-rps 900 2>/dev/null |
         jq .spec.replicas)"
 check "a spec without pods has none" null "$("$MORPHLING" show odd-values --json | jq .best.pods)"
+# With a service section the parameter reaches the service ({pods} in its command): one replica.
+sed -e 's/^name: pods/name: inside/' -e 's/^parameters:/service: {command: [srv, "{pods}"]}\nparameters:/' \
+    "$WORK/pods.yaml" >"$WORK/inside.yaml"
+"$MORPHLING" run "$WORK/inside.yaml" --quiet >/dev/null 2>&1
+check "instances inside the service are no pods (900 req/s on 450 each)" "null 3" \
+    "$("$MORPHLING" show inside --json --target-rps 900 | jq -r '"\(.best.pods) \(.capacity_plan.replicas)"')"
 
 # An experiment whose stored spec this build cannot read (an older or newer morphling's) hides
 # none of the others from list, which says why (list printed nothing and exited 2).
