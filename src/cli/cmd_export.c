@@ -139,10 +139,17 @@ static int check_gpu_types(const struct mp_cli_list *values)
     return 0;
 }
 
-/* The object to print: the base with its template replaced, or a patch around the template. */
-static json_t *k8s_output(json_t *base, json_t *tmpl, json_t *pod, const json_t *plan)
+/* Whether a workload of this kind runs spec.replicas pods, as a capacity plan sets. */
+static bool kind_has_replicas(const json_t *obj)
 {
-    json_t *replicas = json_object_get(plan, "replicas");
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    return kind && (strcmp(kind, "Deployment") == 0 || strcmp(kind, "StatefulSet") == 0 ||
+                    strcmp(kind, "ReplicaSet") == 0);
+}
+
+/* The object to print: the base with its template replaced, or a patch around the template. */
+static json_t *k8s_output(json_t *base, json_t *tmpl, json_t *pod, json_t *replicas)
+{
     if (!base) {
         json_t *spec = json_pack("{s:O}", "template", pod);
         if (replicas) {
@@ -152,8 +159,8 @@ static json_t *k8s_output(json_t *base, json_t *tmpl, json_t *pod, const json_t 
     }
     json_object_update(tmpl, pod); /* a Pod is its own template */
     json_t *spec = json_object_get(base, "spec");
-    if (replicas && json_object_get(spec, "replicas")) {
-        json_object_set(spec, "replicas", replicas);
+    if (replicas && kind_has_replicas(base)) {
+        json_object_set(spec, "replicas", replicas); /* absent, it would be 1 */
     }
     return json_incref(base);
 }
@@ -165,6 +172,17 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
     int rc = a->base ? load_base(a->base, &base, err) : 0;
     if (rc == 0 && base && !(tmpl = template_of(base, a->base, err))) {
         rc = MP_EINVALID;
+    }
+    json_t *replicas = (json_t *)mp_recommended_replicas(rec);
+    if (rc == 0 && base && replicas && !kind_has_replicas(base)) {
+        rc = mp_error_set(err, MP_EINVALID,
+                          "%s: a %s has no replicas to set to the %lld of the recommended "
+                          "configuration (%s): give a Deployment, StatefulSet or ReplicaSet",
+                          a->base, json_string_value(json_object_get(base, "kind")),
+                          (long long)json_integer_value(replicas),
+                          json_object_get(rec->report, "capacity_plan")
+                              ? "the capacity plan's, --target-rps"
+                              : "the pods it was measured as");
     }
     json_t *empty = json_pack("{s:{s:[{s:s}]}}", "spec", "containers", "name",
                               a->container ? a->container : "");
@@ -184,7 +202,7 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
         for (size_t i = 0; i < json_array_size(containers); i++) {
             mp_report_redact_argv(json_object_get(json_array_get(containers, i), "args"));
         }
-        *out = k8s_output(base, tmpl, pod, json_object_get(rec->report, "capacity_plan"));
+        *out = k8s_output(base, tmpl, pod, replicas);
     }
     json_decref(pod);
     json_decref(empty);

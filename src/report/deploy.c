@@ -44,6 +44,13 @@ void mp_recommended_release(struct mp_recommended *r)
     memset(r, 0, sizeof(*r));
 }
 
+const json_t *mp_recommended_replicas(const struct mp_recommended *r)
+{
+    const json_t *plan = json_object_get(r->report, "capacity_plan");
+    const json_t *n = json_object_get(plan, "replicas");
+    return n ? n : json_object_get(r->best, "pods");
+}
+
 int mp_report_recommended(struct mp_store *st, const char *ref, const struct mp_deploy_opts *o,
                           struct mp_recommended *out, struct mp_error *err)
 {

@@ -18,6 +18,66 @@ static const char *value_text(const json_t *v, char *buf)
     return "-";
 }
 
+/* The length of the character at s that a terminal must not get as it is, 0 when it may: a
+ * control character (an escape sequence in a crashed service's log rewrites the screen; '\n' and
+ * '\t' are kept where lines is set), a C1 control, or a bidirectional or zero-width formatting
+ * character (it makes one value display as another, or reorders the rest of the line). Reasons
+ * and categorical values are stored as written; only their display is escaped. */
+static size_t unsafe_at(const unsigned char *s, bool lines)
+{
+    if (s[0] < 0x20 || s[0] == 0x7f) {
+        return lines && (s[0] == '\n' || s[0] == '\t') ? 0 : 1;
+    }
+    if ((s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) || (s[0] == 0xd8 && s[1] == 0x9c)) {
+        return 2; /* C1 controls, U+061C */
+    }
+    if ((s[0] == 0xe2 && s[1] == 0x80 &&
+         ((s[2] >= 0x8b && s[2] <= 0x8f) ||   /* U+200B..U+200F */
+          (s[2] >= 0xa8 && s[2] <= 0xae))) || /* U+2028..U+202E */
+        (s[0] == 0xe2 && s[1] == 0x81 && (s[2] == 0xa0 || (s[2] >= 0xa6 && s[2] <= 0xa9))) ||
+        (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf)) {
+        return 3; /* U+2060, U+2066..U+2069, U+FEFF */
+    }
+    return 0;
+}
+
+/* Writes stored text s to f (NULL: only measures it) with the characters unsafe_at finds written
+ * as \xHH or \uHHHH. Returns the bytes it takes. */
+static size_t put_text(FILE *f, const char *text, bool lines)
+{
+    size_t n = 0;
+    for (const unsigned char *s = (const unsigned char *)text; *s;) {
+        size_t k = unsafe_at(s, lines);
+        char esc[8];
+        if (k == 0) {
+            n++;
+            if (f) {
+                fputc(*s, f);
+            }
+            s++;
+            continue;
+        }
+        unsigned cp = k == 1   ? s[0]
+                      : k == 2 ? ((s[0] & 0x1fu) << 6 | (s[1] & 0x3fu))
+                               : ((s[0] & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu));
+        n += (size_t)snprintf(esc, sizeof(esc), k == 1 ? "\\x%02x" : "\\u%04x", cp);
+        if (f) {
+            fputs(esc, f);
+        }
+        s += k;
+    }
+    return n;
+}
+
+/* put_text right-aligned in width columns (bytes, as the widths are measured). */
+static void put_right(FILE *f, const char *s, int width)
+{
+    for (size_t len = put_text(NULL, s, false); (size_t)width > len; width--) {
+        fputc(' ', f);
+    }
+    put_text(f, s, false);
+}
+
 /* Display text of a metric: 6 significant digits are enough to read, the JSON keeps all. */
 static const char *metric_text(const json_t *v, char *buf)
 {
@@ -44,12 +104,15 @@ void mp_report_print_summary(FILE *f, const json_t *r)
             (long long)json_integer_value(json_object_get(r, "id")),
             json_string_value(json_object_get(r, "state")));
     const char *reason = json_string_value(json_object_get(r, "stop_reason"));
-    fprintf(f, "%s%s\n", reason && *reason ? ": " : "", reason ? reason : "");
+    fputs(reason && *reason ? ": " : "", f);
+    put_text(f, reason ? reason : "", true);
+    fputc('\n', f);
     fprintf(f, "objective: %s %s", json_string_value(json_object_get(obj, "direction")),
             json_string_value(json_object_get(obj, "metric")));
     const json_t *cons = json_object_get(r, "constraints");
     for (size_t i = 0; i < json_array_size(cons); i++) {
-        fprintf(f, "%s%s", i ? ", " : "; subject to ", json_string_value(json_array_get(cons, i)));
+        fputs(i ? ", " : "; subject to ", f);
+        put_text(f, json_string_value(json_array_get(cons, i)), false);
     }
     fprintf(f,
             "\nalgorithm %s, runner %s, seed %lld: %lld of %lld trials (%lld succeeded, %lld "
@@ -168,7 +231,8 @@ static void print_note(FILE *f, const json_t *tr, bool live)
     if (json_array_size(violated) > 0 && !(failure && strcmp(failure, "SLO_VIOLATED") == 0)) {
         fprintf(f, "%sviolates", sep);
         for (size_t i = 0; i < json_array_size(violated); i++) {
-            fprintf(f, "%s %s", i ? "," : "", json_string_value(json_array_get(violated, i)));
+            fputs(i ? ", " : " ", f);
+            put_text(f, json_string_value(json_array_get(violated, i)), false);
         }
         sep = "; ";
     }
@@ -178,8 +242,8 @@ static void print_note(FILE *f, const json_t *tr, bool live)
         sep = "; ";
     }
     if (failure || reason) {
-        fprintf(f, "%s%s%s%s", sep, failure ? failure : "", failure && reason ? ": " : "",
-                reason ? reason : "");
+        fprintf(f, "%s%s%s", sep, failure ? failure : "", failure && reason ? ": " : "");
+        put_text(f, reason ? reason : "", true);
     }
     fprintf(f, "\n");
 }
@@ -190,12 +254,12 @@ static int *param_widths(const json_t *params, const json_t *trials)
     int *w = mp_xcalloc(json_array_size(params) + 1, sizeof(*w));
     for (size_t i = 0; i < json_array_size(params); i++) {
         const char *name = json_string_value(json_array_get(params, i));
-        w[i] = (int)strlen(name);
+        w[i] = (int)put_text(NULL, name, false);
         for (size_t t = 0; t < json_array_size(trials); t++) {
             char buf[MP_FMT_DOUBLE_MAX];
             const json_t *v =
                 json_object_get(json_object_get(json_array_get(trials, t), "params"), name);
-            int len = (int)strlen(value_text(v, buf));
+            int len = (int)put_text(NULL, value_text(v, buf), false);
             w[i] = len > w[i] ? len : w[i];
         }
     }
@@ -211,7 +275,8 @@ void mp_report_print_trials(FILE *f, const json_t *r)
     int *width = param_widths(params, trials);
     fprintf(f, "%5s  %-10s %14s", "trial", "state", "objective");
     for (size_t i = 0; i < json_array_size(params); i++) {
-        fprintf(f, "  %*s", width[i], json_string_value(json_array_get(params, i)));
+        fputs("  ", f);
+        put_right(f, json_string_value(json_array_get(params, i)), width[i]);
     }
     fprintf(f, "  note\n");
     for (size_t t = 0; t < json_array_size(trials); t++) {
@@ -223,7 +288,8 @@ void mp_report_print_trials(FILE *f, const json_t *r)
         const json_t *p = json_object_get(tr, "params");
         for (size_t i = 0; i < json_array_size(params); i++) {
             const char *name = json_string_value(json_array_get(params, i));
-            fprintf(f, "  %*s", width[i], value_text(json_object_get(p, name), buf));
+            fputs("  ", f);
+            put_right(f, value_text(json_object_get(p, name), buf), width[i]);
         }
         print_note(f, tr, experiment_live(r));
     }
@@ -332,7 +398,11 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
     const char *key;
     const json_t *v;
     json_object_foreach ((json_t *)json_object_get(best, "params"), key, v) {
-        fprintf(f, "  %-26s %s\n", key, value_text(v, buf));
+        fputs("  ", f);
+        size_t len = put_text(f, key, false);
+        fprintf(f, "%*s ", len < 26 ? (int)(26 - len) : 0, "");
+        put_text(f, value_text(v, buf), false);
+        fputc('\n', f);
     }
     const char *metric = json_string_value(json_object_get(obj, "metric"));
     const json_t *conf = json_object_get(best, "confirmed");
@@ -407,24 +477,36 @@ void mp_report_print_list(FILE *f, const json_t *list)
                              json_integer_value(json_object_get(c, "running")) -
                              json_integer_value(json_object_get(c, "pending"))),
                  (long long)json_integer_value(json_object_get(e, "max_trials")));
-        fprintf(f, "%4lld  %-24s %-12s %-9s %7s  %12s  %s\n",
+        const char *algorithm = json_string_value(json_object_get(e, "algorithm"));
+        const char *created = json_string_value(json_object_get(e, "created_at"));
+        const char *error = json_string_value(json_object_get(e, "error"));
+        fprintf(f, "%4lld  %-24s %-12s %-9s %7s  %12s  %s",
                 (long long)json_integer_value(json_object_get(e, "id")),
                 json_string_value(json_object_get(e, "name")),
-                json_string_value(json_object_get(e, "state")),
-                json_string_value(json_object_get(e, "algorithm")), trials,
-                metric_text(json_object_get(e, "best_value"), buf),
-                json_string_value(json_object_get(e, "created_at")));
+                json_string_value(json_object_get(e, "state")), algorithm ? algorithm : "-",
+                error ? "-" : trials, metric_text(json_object_get(e, "best_value"), buf),
+                created ? created : "-");
+        if (error) {
+            fputs("  (unreadable: ", f);
+            put_text(f, error, false);
+            fputc(')', f);
+        }
+        fputc('\n', f);
     }
 }
 
 /* A field as RFC 4180 writes it. Text that a spreadsheet would run as a formula (it starts with
  * = + - @, a tab or a carriage return, is longer than that and is no number) gets a leading
- * apostrophe, quoted: categorical values and parameter names come from whoever wrote the spec. */
+ * apostrophe, quoted: categorical values and parameter names come from whoever wrote the spec.
+ * A surface reads the value without it (src/surface: export_protected). */
 static void csv_field(FILE *f, const char *s)
 {
     double num;
     bool formula = s[0] && s[1] && strchr("=+-@\t\r", s[0]) && mp_parse_double(s, &num) != 0;
-    if (!formula && !strpbrk(s, ",\"\n\r")) {
+    /* Blanks around an unquoted field are no part of it to many readers (replay's surfaces). */
+    size_t len = strlen(s);
+    bool padded = len > 0 && (strchr(" \t", s[0]) || strchr(" \t", s[len - 1]));
+    if (!formula && !padded && !strpbrk(s, ",\"\n\r")) {
         fputs(s, f);
         return;
     }
@@ -485,7 +567,7 @@ void mp_report_write_csv(FILE *f, const json_t *r)
                 const json_t *v =
                     json_object_get(values, json_string_value(json_array_get(cols[c], i)));
                 fputc(',', f);
-                if (v) {
+                if (v && !json_is_null(v)) { /* null: not finite, as empty as not measured */
                     csv_field(f, value_text(v, buf));
                 }
             }

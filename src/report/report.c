@@ -117,6 +117,28 @@ static bool ranks_before(const struct mp_spec *spec, const struct mp_trial_row *
     return o > (spec->direction == MP_MAXIMIZE ? rv : -rv);
 }
 
+/* The pods one configuration ran as, when the spec says (a Kubernetes Deployment's replicas):
+ * the value of its parameter with role instances and no target (params: the trial's), else
+ * runner.replicas of the kubernetes runner; 0 when it does not say. With a service section such
+ * a parameter reaches the service through a placeholder ({instances} in its command): it is
+ * the service's business, one replica all the same. */
+static int64_t pods_of(const struct mp_spec *spec, const json_t *params)
+{
+    for (size_t i = 0; i < spec->space.n && !spec->has_service; i++) {
+        const struct mp_param *p = &spec->space.params[i];
+        if (p->target == MP_TARGET_NONE && p->role && strcmp(p->role, "instances") == 0) {
+            double v = json_number_value(json_object_get(params, p->name));
+            return v >= 1 && v <= 1e6 ? (int64_t)llround(v) : 0;
+        }
+    }
+    int64_t n = 0;
+    if (strcmp(spec->runner, "kubernetes") == 0 &&
+        mp_doc_int(mp_doc_get(spec->runner_node, "replicas"), 1, 1000000, &n, NULL) != 0) {
+        n = 0;
+    }
+    return n;
+}
+
 /* Adds "best" (the recommended trial: the confirmed winner when the confirmation found one, else
  * the candidate that passed the largest share of its measurements when it ran (fallback), else
  * the best settled feasible trial, else the best feasible one) and "runner_up" (the
@@ -152,6 +174,10 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
     }
     json_t *best = ranked_json(&rows[rank[0]], val[0]);
     json_object_set_new(best, "settled", json_boolean(rows[rank[0]].settled));
+    int64_t pods = pods_of(spec, json_object_get(best, "params"));
+    if (pods > 0) {
+        json_object_set_new(best, "pods", json_integer(pods));
+    }
     json_object_set_new(best, "search_value", json_real(val[0]));
     if (confirmed > 0) {
         json_object_set_new(best, "value", json_real(stats->mean));
@@ -372,7 +398,17 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
     const json_t *mean = json_object_get(json_object_get(best, "confirmed"), "throughput_rps");
     double rps =
         json_number_value(json_is_number(mean) ? mean : json_object_get(m, "throughput_rps"));
-    if (!json_is_object(best) || !(rps > 0)) {
+    /* A configuration of several pods was measured as a whole: a replica is one pod of it. */
+    const json_t *pods = json_object_get(best, "pods");
+    if (json_integer_value(pods) > 1) {
+        rps /= (double)json_integer_value(pods);
+    }
+    if (!json_is_object(best)) { /* not yet: as mp_report_recommended says it */
+        return mp_error_set(err, MP_ENOTFOUND,
+                            "experiment '%s' has no recommended configuration yet, to plan for",
+                            json_string_value(json_object_get(report, "name")));
+    }
+    if (!(rps > 0)) {
         return mp_error_set(err, MP_EINVALID,
                             "a capacity plan needs a recommended configuration with a measured "
                             "throughput_rps");
@@ -405,6 +441,27 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
     return 0;
 }
 
+/* A list item of an experiment whose report cannot be built: what the store has without its
+ * spec (the row, its trials' counts), nulls for the rest and the error. */
+static json_t *broken_item(struct mp_store *st, const struct mp_experiment_row *row,
+                           const char *error)
+{
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    json_t *counts =
+        mp_store_trial_list(st, row->id, &rows, &n, NULL) == 0 ? counts_json(rows, n) : json_null();
+    mp_trial_rows_free(rows, n);
+    enum mp_experiment_state state = row->state;
+    if (state == MP_EXPERIMENT_RUNNING && !mp_experiment_row_driven(row, MP_STORE_STALE_MS)) {
+        state = MP_EXPERIMENT_INTERRUPTED; /* as mp_report_experiment says it */
+    }
+    return json_pack("{s:I, s:s, s:s, s:o, s:{s:n, s:n}, s:n, s:n, s:o, s:n, s:s}", "id",
+                     (json_int_t)row->id, "name", row->name, "state",
+                     mp_experiment_state_name(state), "created_at", time_json(row->created_at_ns),
+                     "objective", "metric", "direction", "algorithm", "max_trials", "counts",
+                     counts, "best_value", "error", error);
+}
+
 int mp_report_list(struct mp_store *st, json_t **out, struct mp_error *err)
 {
     struct mp_experiment_row *rows = NULL;
@@ -418,9 +475,12 @@ int mp_report_list(struct mp_store *st, json_t **out, struct mp_error *err)
         char ref[32];
         snprintf(ref, sizeof(ref), "%lld", (long long)rows[i].id);
         json_t *rep = NULL;
-        rc = mp_report_experiment(st, ref, &rep, err);
-        if (rc != 0) {
-            break;
+        struct mp_error why = {0};
+        if (mp_report_experiment(st, ref, &rep, &why) != 0) {
+            /* One experiment this build cannot read (its stored spec no longer parses) hides
+             * none of the others: its row says why. */
+            json_array_append_new(list, broken_item(st, &rows[i], why.msg));
+            continue;
         }
         json_t *best = json_object_get(rep, "best");
         json_t *item = json_pack(

@@ -9,7 +9,7 @@
  * algorithm, runner, max_trials, parallelism, counts: {total, succeeded, failed, cancelled,
  * pending, running, failures: {CLASS: n}}, trials: [{number, state, failure, reason, attempt,
  * params, metrics, resources, started_at, finished_at, duration_s}], best: {number, params, value,
- * metrics} | null, runner_up: {number, params, value, metrics, within_noise, noise} | null,
+ * metrics, pods?} | null, runner_up: {number, params, value, metrics, within_noise, noise} | null,
  *    pareto_front: [{number, params, values}] (only with several objectives)}
  *
  * Ownership: mp_report_experiment returns an owned json_t (json_decref). Others borrow. */
@@ -29,8 +29,9 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out,
                          struct mp_error *err) MP_WUR;
 /* Adds "capacity_plan" {target_rps, headroom, replica_rps, replicas, cost_per_hour} to a
  * report: replicas of the recommended configuration needed to serve target_rps with the given
- * headroom (0.2 = 20 % spare). MP_EINVALID for a target outside MP_REPORT_TARGET_RPS_MIN..MAX
- * or a plan of more replicas than a Deployment can have (MP_REPORT_MAX_REPLICAS). */
+ * headroom (0.2 = 20 % spare). MP_ENOTFOUND without a recommended configuration; MP_EINVALID for
+ * one without a throughput_rps, a target outside MP_REPORT_TARGET_RPS_MIN..MAX or a plan of more
+ * replicas than a Deployment can have (MP_REPORT_MAX_REPLICAS). */
 #define MP_REPORT_TARGET_RPS_MIN 1e-9
 #define MP_REPORT_TARGET_RPS_MAX 1e12
 #define MP_REPORT_MAX_REPLICAS   2147483647.0 /* Kubernetes' replicas are an int32 */
@@ -55,6 +56,9 @@ struct mp_recommended {
 int mp_report_recommended(struct mp_store *st, const char *ref, const struct mp_deploy_opts *o,
                           struct mp_recommended *out, struct mp_error *err) MP_WUR;
 void mp_recommended_release(struct mp_recommended *r);
+/* The replicas of its Deployment: the capacity plan's, else the pods it was measured as
+ * (best.pods). Borrowed from r->report; NULL when neither says. */
+const json_t *mp_recommended_replicas(const struct mp_recommended *r);
 /* What it takes to run it on a host: {experiment, trial, params, program (argv[0], or null
  * without a service section), args, env (mp_spec_render_deploy, MP_DEPLOY_HOST: without the
  * per-trial placeholders), resources: {cpu_cores, memory_mib, gpu, gpu_memory_share,

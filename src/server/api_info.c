@@ -85,9 +85,9 @@ static int k8s_patch(struct mp_store *st, const char *ref, const struct export_q
             mp_report_redact_argv(json_object_get(json_array_get(containers, i), "args"));
         }
         json_t *spec = json_pack("{s:O}", "template", pod);
-        json_t *plan = json_object_get(rec.report, "capacity_plan");
-        if (json_object_get(plan, "replicas")) {
-            json_object_set(spec, "replicas", json_object_get(plan, "replicas"));
+        const json_t *replicas = mp_recommended_replicas(&rec);
+        if (replicas) {
+            json_object_set(spec, "replicas", (json_t *)replicas);
         }
         *out = json_pack("{s:o}", "spec", spec);
     }

@@ -266,6 +266,30 @@ static int parse_header(struct mp_surface *s, const char *line, size_t len, cons
     return 0;
 }
 
+/* The length of the record at text, without its '\n': a line break inside a quoted field (RFC
+ * 4180, as a trial export writes a value with one) does not end it. */
+static size_t record_len(const char *text, size_t len)
+{
+    bool quoted = false;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '"') {
+            quoted = !quoted; /* a doubled quote toggles twice */
+        } else if (text[i] == '\n' && !quoted) {
+            return i;
+        }
+    }
+    return len;
+}
+
+static size_t count_lf(const char *text, size_t len)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))) != NULL; p++) {
+        n++;
+    }
+    return n;
+}
+
 int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_surface **out,
                      struct mp_error *err)
 {
@@ -279,9 +303,9 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
     int rc = 0;
     while (rc == 0 && pos < len) {
         const char *line = text + pos;
-        const char *nl = memchr(line, '\n', len - pos);
-        size_t llen = nl ? (size_t)(nl - line) : len - pos;
-        pos += llen + (nl ? 1 : 0);
+        size_t llen = record_len(line, len - pos);
+        size_t lines = count_lf(line, llen);
+        pos += llen + (pos + llen < len ? 1 : 0);
         lineno++;
         if (llen > 0 && line[llen - 1] == '\r') {
             llen--;
@@ -313,6 +337,7 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
             free(fields);
             free(starts);
         }
+        lineno += lines; /* the line breaks inside its quoted fields */
     }
     if (rc == 0 && s->n_cols == 0) {
         rc = mp_error_set(err, MP_EPARSE, "%s: empty file (a header row is required)", name);
@@ -429,12 +454,31 @@ static size_t index_slot(const struct mp_surface_index *idx, const char *key)
     return i;
 }
 
+/* The value of a cell that a trial export (export --format csv) protected from spreadsheets: text
+ * that starts with = + - @, a tab or a carriage return, is longer than that and is no number gets
+ * an apostrophe in front there. NULL when the cell is no such text. */
+static const char *export_protected(const char *cell)
+{
+    double num;
+    return cell[0] == '\'' && cell[1] && cell[2] && strchr("=+-@\t\r", cell[1]) &&
+                   mp_parse_double(cell + 1, &num) != 0
+               ? cell + 1
+               : NULL;
+}
+
 /* Canonical key of row r for the space's parameters; NULL if a value is off the space. */
 static char *row_key(const struct mp_surface *s, const struct mp_space *space, const int *cols,
                      size_t r, double *x, struct mp_error *err)
 {
     for (size_t i = 0; i < space->n; i++) {
         const char *cell = s->cells[r * s->n_cols + (size_t)cols[i]];
+        const char *value = export_protected(cell);
+        /* A choice written with the apostrophe is that choice; else the export's value. */
+        if (value && space->params[i].type == MP_PARAM_CATEGORICAL &&
+            mp_space_parse(space, i, cell, &x[i], NULL) != 0 &&
+            mp_space_parse(space, i, value, &x[i], NULL) == 0) {
+            continue;
+        }
         int rc = mp_space_parse(space, i, cell, &x[i], err);
         if (rc != 0) {
             mp_error_prefix(err, rc, "%s:%zu", s->path, s->lines[r]);

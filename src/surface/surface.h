@@ -8,7 +8,8 @@
  * nothing and are dropped when it is read, and mp_surface_columns finds its parameters.
  *
  * CSV dialect: UTF-8 (a leading byte-order mark is skipped), comma separated, optional
- * double-quoted fields ("" escapes a quote), LF or CRLF line ends, no embedded newlines or CRs.
+ * double-quoted fields ("" escapes a quote), LF or CRLF line ends; a quoted field may hold LF
+ * line breaks (as a trial export writes them), never a CR.
  * Numbers are decimal (mp_parse_double). An optional `failure` column holds, per row, nothing
  * (the row succeeded) or a failure class name (mp_failure_parse, NONE excepted). Limits: 64 MiB,
  * 256 columns, 10^6 rows.

@@ -146,6 +146,18 @@ check "args merged flag by flag" '["--model","mnist","--workers","1","--log=info
 check "the port replaced, its name kept" '[{"containerPort":9000,"name":"http"}]' "$(jq -c "$t.containers[0].ports" "$WORK/merged.json")"
 check "replicas of the capacity plan (1000 req/s, 100 per replica, 20 % headroom)" 12 \
     "$(jq '.spec.replicas' "$WORK/merged.json")"
+# A Deployment without replicas runs 1 pod: the plan's replicas go in all the same (they were
+# left out, silently); a kind without replicas cannot take a plan.
+sed -e '/^  replicas: 2$/d' "$WORK/deploy.yaml" >"$WORK/deploy-one.yaml"
+"$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy-one.yaml" --container server \
+    --target-rps 1000 >"$WORK/one.json" 2>/dev/null
+check "replicas of the capacity plan when the base has none" 12 "$(jq '.spec.replicas' "$WORK/one.json")"
+sed -e 's/^kind: Deployment$/kind: DaemonSet/' "$WORK/deploy-one.yaml" >"$WORK/daemonset.yaml"
+"$MORPHLING" export k8s-whole --format k8s --base "$WORK/daemonset.yaml" --container server \
+    --target-rps 1000 >"$WORK/out" 2>"$WORK/err"
+check "a DaemonSet with --target-rps exits 2" 2 "$?"
+check_contains "... naming the file" "$WORK/daemonset.yaml: a DaemonSet has no replicas" "$(cat "$WORK/err")"
+check "... and prints nothing" "" "$(cat "$WORK/out")"
 # Without --port the base's containerPort stays (a Service targets it), in the args too.
 sed -e 's|containerPort: 8080|containerPort: 7070|' "$WORK/deploy-args.yaml" >"$WORK/deploy-7070.yaml"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy-7070.yaml" --container server \

@@ -61,6 +61,17 @@ static void capacity_plan_limits(void **state)
     mp_error_clear(&err);
     assert_int_equal(mp_report_capacity_plan(rep, 0, 0.2, &err), MP_EINVALID);
     json_decref(rep);
+    /* No recommendation yet is no invalid input (show exited 2 where export exits 1), and the
+     * error names the experiment; a best without a throughput is. */
+    rep = json_loads("{\"name\":\"e1\",\"best\":null}", 0, NULL);
+    mp_error_clear(&err);
+    assert_int_equal(mp_report_capacity_plan(rep, 10, 0.2, &err), MP_ENOTFOUND);
+    assert_string_equal(err.msg,
+                        "experiment 'e1' has no recommended configuration yet, to plan for");
+    json_decref(rep);
+    rep = json_loads("{\"best\":{\"metrics\":{\"accuracy\":0.9}}}", 0, NULL);
+    assert_int_equal(mp_report_capacity_plan(rep, 10, 0.2, &err), MP_EINVALID);
+    json_decref(rep);
 }
 
 /* A confirmed recommendation is sized on its mean throughput over its measurements, not on the
@@ -78,6 +89,25 @@ static void capacity_plan_confirmed_mean(void **state)
     const json_t *plan = json_object_get(rep, "capacity_plan");
     assert_float_equal(json_number_value(json_object_get(plan, "replica_rps")), 260.65, 1e-9);
     assert_int_equal(json_integer_value(json_object_get(plan, "replicas")), 5);
+    json_decref(rep);
+}
+
+/* A configuration measured as 3 pods (role instances) serves 450 requests/s in all, 150 per pod:
+ * 900 requests/s with 20 % headroom is 8 pods at 0.5 $/h each (it was 3 "replicas" of 450, which
+ * a Deployment runs as 3 pods serving 450). */
+static void capacity_plan_pods(void **state)
+{
+    (void)state;
+    json_t *rep = json_loads("{\"best\":{\"pods\":3,\"metrics\":{\"throughput_rps\":450,"
+                             "\"cost_per_hour\":0.5}}}",
+                             0, NULL);
+    assert_non_null(rep);
+    struct mp_error err = {0};
+    assert_int_equal(mp_report_capacity_plan(rep, 900, 0.2, &err), 0);
+    const json_t *plan = json_object_get(rep, "capacity_plan");
+    assert_float_equal(json_number_value(json_object_get(plan, "replica_rps")), 150, 1e-9);
+    assert_int_equal(json_integer_value(json_object_get(plan, "replicas")), 8);
+    assert_float_equal(json_number_value(json_object_get(plan, "cost_per_hour")), 4, 1e-9);
     json_decref(rep);
 }
 
@@ -198,8 +228,44 @@ static void trial_columns(void **state)
     free(text);
 }
 
+/* Stored text reaches the terminal escaped: a crashed service's colored log in a reason, a
+ * categorical value with a bidirectional override or a zero-width space (they went out raw: the
+ * escape sequences ran, and the override reversed the rest of the line). A reason keeps its
+ * lines; the columns stay aligned on the escaped text. */
+static void terminal_text(void **state)
+{
+    (void)state;
+    char *text =
+        rendered(mp_report_print_trials,
+                 "{\"parameters\":[\"m\"],\"objective\":{\"metric\":\"t\"},\"trials\":["
+                 "{\"number\":1,\"state\":\"FAILED\",\"failure\":\"CRASHED\","
+                 "\"reason\":\"stderr ends with:\\n\\u001b[31mboom\\u001b[0m\\u009b2J\","
+                 "\"params\":{\"m\":\"\\u202eevil\"},\"metrics\":{}},"
+                 "{\"number\":2,\"state\":\"SUCCEEDED\",\"params\":{\"m\":\"zw\\u200bsp\\u2066\"},"
+                 "\"metrics\":{\"t\":1}},"
+                 "{\"number\":3,\"state\":\"SUCCEEDED\",\"params\":{\"m\":\"a\\tb\\nc\"},"
+                 "\"metrics\":{\"t\":2}}]}");
+    if (!strstr(text, "  \\u202eevil  CRASHED: stderr ends with:\n"
+                      "\\x1b[31mboom\\x1b[0m\\u009b2J\n") ||
+        !strstr(text, "  zw\\u200bsp\\u2066\n") || !strstr(text, "     a\\x09b\\x0ac\n") ||
+        strchr(text, '\x1b') || strstr(text, "\xe2\x80\xae") || strstr(text, "\xe2\x80\x8b")) {
+        fail_msg("trials: %s", text);
+    }
+    free(text);
+    text = rendered(mp_report_print_recommendation,
+                    "{\"objective\":{\"metric\":\"t\",\"direction\":\"maximize\"},"
+                    "\"best\":{\"number\":2,\"params\":{\"m\":\"\\u001b]0;x\\u0007\"},"
+                    "\"metrics\":{\"t\":1},\"search_value\":1}}");
+    if (!strstr(text, "  m                          \\x1b]0;x\\x07\n")) {
+        fail_msg("recommendation: %s", text);
+    }
+    free(text);
+}
+
 /* CSV cells: RFC 4180 quoting; text a spreadsheet would run as a formula starts with an
- * apostrophe, while numbers (negative ones too) and a lone "-" stay as they are. */
+ * apostrophe, while numbers (negative ones too) and a lone "-" stay as they are. A metric that is
+ * not finite (null) is an empty cell, as a surface reads one not measured (it was "-", which the
+ * replay of the export refused: expected a number). */
 static void csv_cells(void **state)
 {
     (void)state;
@@ -214,7 +280,7 @@ static void csv_cells(void **state)
         "\"params\":{\"@p\":\"-\",\"q\":\"\\tx\"},\"metrics\":{\"t\":1}}]}");
     assert_string_equal(text, "number,state,failure,\"'@p\",q,t\n"
                               "1,SUCCEEDED,,\"'=HYPERLINK(\"\"x\"\")\",\"a,b\",-2.5\n"
-                              "2,SUCCEEDED,,-3,\"'+1+2\",-\n"
+                              "2,SUCCEEDED,,-3,\"'+1+2\",\n"
                               "3,SUCCEEDED,,-,\"'\tx\",1\n");
     free(text);
 }
@@ -295,9 +361,11 @@ int main(void)
         cmocka_unit_test(capacity_plan_limits),
         cmocka_unit_test(capacity_plan_exact),
         cmocka_unit_test(capacity_plan_confirmed_mean),
+        cmocka_unit_test(capacity_plan_pods),
         cmocka_unit_test(trial_notes),
         cmocka_unit_test(csv_cells),
         cmocka_unit_test(trial_columns),
+        cmocka_unit_test(terminal_text),
         cmocka_unit_test(unsettled_recommendation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
