@@ -117,26 +117,15 @@ static bool ranks_before(const struct mp_spec *spec, const struct mp_trial_row *
     return o > (spec->direction == MP_MAXIMIZE ? rv : -rv);
 }
 
-/* The pods one configuration ran as, when the spec says (a Kubernetes Deployment's replicas):
- * the value of its parameter with role instances and no target (params: the trial's), else
- * runner.replicas of the kubernetes runner; 0 when it does not say. With a service section such
- * a parameter reaches the service through a placeholder ({instances} in its command): it is
- * the service's business, one replica all the same. */
+/* mp_spec_pods of the trial whose parameters are params. */
 static int64_t pods_of(const struct mp_spec *spec, const json_t *params)
 {
-    for (size_t i = 0; i < spec->space.n && !spec->has_service; i++) {
-        const struct mp_param *p = &spec->space.params[i];
-        if (p->target == MP_TARGET_NONE && p->role && strcmp(p->role, "instances") == 0) {
-            double v = json_number_value(json_object_get(params, p->name));
-            return v >= 1 && v <= 1e6 ? (int64_t)llround(v) : 0;
-        }
+    int i = mp_spec_pods_param(spec);
+    if (i < 0) {
+        return mp_spec_pods(spec, NULL);
     }
-    int64_t n = 0;
-    if (strcmp(spec->runner, "kubernetes") == 0 &&
-        mp_doc_int(mp_doc_get(spec->runner_node, "replicas"), 1, 1000000, &n, NULL) != 0) {
-        n = 0;
-    }
-    return n;
+    double v = json_number_value(json_object_get(params, spec->space.params[i].name));
+    return v >= 1 && v <= 1e6 ? (int64_t)llround(v) : 0;
 }
 
 /* Adds "best" (the recommended trial: the confirmed winner when the confirmation found one, else
@@ -433,9 +422,11 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
     }
     json_t *plan = json_pack("{s:f, s:f, s:f, s:I}", "target_rps", target_rps, "headroom", headroom,
                              "replica_rps", rps, "replicas", (json_int_t)replicas);
-    const json_t *cost = json_object_get(m, "cost_per_hour");
+    const json_t *cost = json_object_get(m, "cost_per_hour"); /* all its pods' */
     if (json_is_number(cost)) {
-        json_object_set_new(plan, "cost_per_hour", json_real(replicas * json_number_value(cost)));
+        double per_pod = json_number_value(cost) /
+                         (json_integer_value(pods) > 1 ? (double)json_integer_value(pods) : 1.0);
+        json_object_set_new(plan, "cost_per_hour", json_real(replicas * per_pod));
     }
     json_object_set_new(report, "capacity_plan", plan);
     return 0;

@@ -68,6 +68,9 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct 
     double gpu_units = gpus > 0 ? gpus : (share > 0 ? share : (any_gpu ? 1 : 0));
     double cost = spec->cost.base_hour + cores * spec->cost.cpu_core_hour +
                   mem_gib * spec->cost.memory_gib_hour + gpu_units * gpu_price(spec, x);
+    /* The throughput is that of all the configuration's pods: so is its price. */
+    int64_t pods = mp_spec_pods(spec, x);
+    cost *= pods > 1 ? (double)pods : 1.0;
     mp_metrics_set(metrics, "cost_per_hour", cost);
     if (cost > 0 && mp_metrics_get(metrics, "throughput_rps", &rps) && isfinite(rps)) {
         mp_metrics_set(metrics, "throughput_per_cost", rps / cost);

@@ -320,6 +320,31 @@ bool mp_spec_metric_derived(const struct mp_spec *spec, const char *metric)
     return spec->has_cost && mp_spec_metric_source(metric);
 }
 
+int mp_spec_pods_param(const struct mp_spec *spec)
+{
+    for (size_t i = 0; i < spec->space.n && !spec->has_service; i++) {
+        const struct mp_param *p = &spec->space.params[i];
+        if (p->target == MP_TARGET_NONE && p->role && strcmp(p->role, "instances") == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+int64_t mp_spec_pods(const struct mp_spec *spec, const double *x)
+{
+    int i = mp_spec_pods_param(spec);
+    if (i >= 0 && x) {
+        return x[i] >= 1 && x[i] <= 1e6 ? (int64_t)llround(x[i]) : 0;
+    }
+    int64_t n = 0;
+    if (i >= 0 || strcmp(spec->runner, "kubernetes") != 0 ||
+        mp_doc_int(mp_doc_get(spec->runner_node, "replicas"), 1, 1000000, &n, NULL) != 0) {
+        return 0;
+    }
+    return n;
+}
+
 const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const struct mp_node **at)
 {
     if (i >= spec->n_objectives) {

@@ -157,6 +157,13 @@ int mp_spec_check_secrets(const struct mp_spec *spec, struct mp_error *err) MP_W
 /* Whether the engine derives this metric from the configuration and the cost table
  * (cost_per_hour, throughput_per_cost, cost_per_million_requests) for this spec. */
 bool mp_spec_metric_derived(const struct mp_spec *spec, const char *metric);
+/* The parameter that counts the pods one configuration runs as (a Kubernetes Deployment's
+ * replicas): the one with role instances and no target, in a spec without a service section
+ * (with one, such a parameter reaches the service through a placeholder: one process). -1: none. */
+int mp_spec_pods_param(const struct mp_spec *spec);
+/* The pods configuration x runs as: its mp_spec_pods_param value, else the kubernetes runner's
+ * replicas; 0 when the spec does not say (one). x may be NULL (runner.replicas only). */
+int64_t mp_spec_pods(const struct mp_spec *spec, const double *x);
 /* What a spec needs for the engine to derive metric ("a cost table ('cost')"); NULL for a metric
  * the engine never derives. */
 const char *mp_spec_metric_source(const char *metric);

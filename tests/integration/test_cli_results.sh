@@ -75,6 +75,19 @@ check "a capacity plan counts pods (900 req/s, 20 % headroom, 150 each)" "8 150"
 check "... and the patch runs them" 8 \
     "$("$MORPHLING" export pods --format k8s --container server --target-rps 900 2>/dev/null |
         jq .spec.replicas)"
+# The price of a configuration is that of all its pods, as its throughput is theirs: per dollar,
+# 3 pods at 400 req/s lose to 1 at 150 (they won, priced as one pod).
+sed -e 's/^name: pods/name: pods-cost/' -e 's/^objective:.*/objective: {metric: throughput_per_cost}\ncost: {base_hour: 1}/' \
+    -e 's/^2,3,450/2,3,400/' -e 's/surface: pods.csv/surface: pods-cost.csv/' "$WORK/pods.yaml" >"$WORK/pods-cost.yaml"
+sed 's/^2,3,450/2,3,400/' "$WORK/pods.csv" >"$WORK/pods-cost.csv"
+"$MORPHLING" run "$WORK/pods-cost.yaml" --quiet >/dev/null 2>&1
+json=$("$MORPHLING" show pods-cost --json --target-rps 900)
+check "3 pods cost 3 times one" "3" \
+    "$(printf '%s' "$json" | jq '.trials[] | select(.params.workers == 2 and .params.pods == 3) | .metrics.cost_per_hour')"
+check "... so one pod is the best per dollar" "2 1" \
+    "$(printf '%s' "$json" | jq -r '"\(.best.params.workers) \(.best.params.pods)"')"
+check "... and a plan prices its replicas as pods (8 of 150 req/s, 1 \$/h each)" "8 8" \
+    "$(printf '%s' "$json" | jq -r '"\(.capacity_plan.replicas) \(.capacity_plan.cost_per_hour)"')"
 check "a spec without pods has none" null "$("$MORPHLING" show odd-values --json | jq .best.pods)"
 # With a service section the parameter reaches the service ({pods} in its command): one replica.
 sed -e 's/^name: pods/name: inside/' -e 's/^parameters:/service: {command: [srv, "{pods}"]}\nparameters:/' \

@@ -92,14 +92,14 @@ static void capacity_plan_confirmed_mean(void **state)
     json_decref(rep);
 }
 
-/* A configuration measured as 3 pods (role instances) serves 450 requests/s in all, 150 per pod:
- * 900 requests/s with 20 % headroom is 8 pods at 0.5 $/h each (it was 3 "replicas" of 450, which
- * a Deployment runs as 3 pods serving 450). */
+/* A configuration measured as 3 pods (role instances) serves 450 requests/s in all, 150 per pod,
+ * for 1.5 $/h in all: 900 requests/s with 20 % headroom is 8 pods at 0.5 $/h each (it was 3
+ * "replicas" of 450, which a Deployment runs as 3 pods serving 450). */
 static void capacity_plan_pods(void **state)
 {
     (void)state;
     json_t *rep = json_loads("{\"best\":{\"pods\":3,\"metrics\":{\"throughput_rps\":450,"
-                             "\"cost_per_hour\":0.5}}}",
+                             "\"cost_per_hour\":1.5}}}",
                              0, NULL);
     assert_non_null(rep);
     struct mp_error err = {0};
