@@ -54,8 +54,18 @@ static void join_cgroups(const struct plan *pl)
     }
 }
 
+static void shim_send(int64_t kind, int64_t a, int64_t b)
+{
+    struct shim_msg m = {kind, a, b};
+    ssize_t n = write(FD_STATUS, &m, sizeof(m));
+    (void)n;
+}
+
 static void service_main(const struct plan *pl)
 {
+    /* The service reports its own pid, before it runs anything of its own: one that kills its
+     * shim at once (`kill -9 $PPID`) did so before the shim's report, and the spawn failed. */
+    shim_send(MSG_PID, getpid(), 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (setpgid(0, 0) != 0) {
         write_report(STAGE_SETUP, errno);
@@ -89,13 +99,6 @@ static void service_main(const struct plan *pl)
     }
     execve(pl->path, pl->argv, pl->envp);
     write_report(STAGE_EXEC, errno);
-}
-
-static void shim_send(int64_t kind, int64_t a, int64_t b)
-{
-    struct shim_msg m = {kind, a, b};
-    ssize_t n = write(FD_STATUS, &m, sizeof(m));
-    (void)n;
 }
 
 /* Moves the four write ends to FD_STATUS..FD_EXECERR and closes every other descriptor, so no
@@ -267,7 +270,6 @@ void mp_proc_shim_main(const struct plan *pl)
     if (svc < 0) {
         _exit(125);
     }
-    shim_send(MSG_PID, svc, 0);
     int64_t cpu_us = 0, maxrss_kb = 0;
     for (;;) {
         int st = 0;
