@@ -167,4 +167,17 @@ check_contains "... saying so" \
 
 out=$("$MORPHLING" validate --json "$WORK/bad.yaml" 2>/dev/null)
 check "validate --json reports invalid" false "$(printf '%s' "$out" | jq .valid)"
+# An error that is no UTF-8 (a file name) or is cut inside a character (a long non-ASCII value
+# quoted in it) is still JSON: both crashed with SIGSEGV (jansson refused the string).
+out=$("$MORPHLING" validate --json "$WORK/$(printf '\377').yaml" 2>/dev/null); rc=$?
+check "validate --json, a file name of no UTF-8: exit 2" 2 "$rc"
+check "... and a JSON verdict" false "$(printf '%s' "$out" | jq .valid)"
+for prefix in a ab abc; do
+    { printf 'name: %s' "$prefix"; for i in $(seq 600); do printf '\303\251'; done; printf '\n'
+      sed 1d "$WORK/bad.yaml"; } >"$WORK/utf8.yaml"
+    out=$("$MORPHLING" validate --json "$WORK/utf8.yaml" 2>/dev/null); rc=$?
+    check "validate --json, a long non-ASCII name after '$prefix': exit 2" 2 "$rc"
+    check_contains "... and a JSON verdict naming the field" "'name': expected a name" \
+        "$(printf '%s' "$out" | jq -r .error)"
+done
 finish
