@@ -423,6 +423,14 @@ static void override_errors_point_into_the_argument(void **state)
                      "--set:1:24: 'algorithm.max_trials': expected an integer in");
     expect_set_error("parameters.a=5",
                      "--set: 'parameters.a' is a whole item; set one of its fields");
+    /* A list index under a key that the --set creates read "'(null)': no list item" (a NULL
+     * %s); an index of sign or spaces read as a number. */
+    expect_set_error("foo[0]=1", "--set: 'foo': no list item [0] here");
+    expect_set_error("a.b[0].c=1", "--set: 'a.b': no list item [0] here");
+    expect_set_error("parameters[ 0].max=3", "--set: 'parameters': no list item [ 0] here");
+    expect_set_error("parameters[+0].max=3", "--set: 'parameters': no list item [+0] here");
+    expect_set_error("parameters[-0].max=3", "--set: 'parameters': no list item [-0] here");
+    expect_set_error("parameters[].max=3", "--set: 'parameters': no list item [] here");
 }
 
 /* The stored JSON wrote every plain scalar that reads as a number in canonical form, so a spec
