@@ -564,7 +564,11 @@ static int parse_algorithm(struct mp_spec *spec, const struct mp_node *n, struct
     if (prior) {
         spec->prior_path = mp_spec_resolve_path(spec, prior);
     }
+    /* A null settings block is none, as a null in it is that setting's default. */
     spec->algorithm_settings = mp_doc_get(n, "settings");
+    if (mp_doc_is_null(spec->algorithm_settings)) {
+        spec->algorithm_settings = NULL;
+    }
     if (spec->algorithm_settings) {
         return mp_doc_expect(spec->algorithm_settings, MP_NODE_MAP, err);
     }
@@ -579,9 +583,11 @@ static int parse_runner(struct mp_spec *spec, struct mp_node *n, struct mp_error
         return 0;
     }
     int rc;
+    /* A null kind or trial_timeout is the default, as every null in the runner block is
+     * (docs/spec.md: `--set runner.trial_timeout=` restores it; it was "expected a string"). */
     if ((rc = mp_doc_expect(n, MP_NODE_MAP, err)) != 0 ||
-        (rc = dup_string(mp_doc_get(n, "kind"), &spec->runner, err)) != 0 ||
-        (rc = parse_duration_ms(mp_doc_get(n, "trial_timeout"), &spec->trial_timeout_ms, err))) {
+        (rc = dup_string(mp_doc_value(n, "kind"), &spec->runner, err)) != 0 ||
+        (rc = parse_duration_ms(mp_doc_value(n, "trial_timeout"), &spec->trial_timeout_ms, err))) {
         return rc;
     }
     /* The runners of this build (src/runner/runner.c); the spec sits below them. */

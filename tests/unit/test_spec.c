@@ -667,6 +667,24 @@ static void null_confirm_keys_are_defaults(void **state)
     }
 }
 
+/* A null runner.kind, runner.trial_timeout or algorithm.settings is the default, as docs/spec.md
+ * says of the settings blocks (`--set runner.trial_timeout=`): they read "expected a string" and
+ * "expected a duration" or "expected a mapping, got null". */
+static void null_runner_keys_are_defaults(void **state)
+{
+    (void)state;
+    const char *sets[] = {"runner.trial_timeout=", "algorithm.settings=", "runner.kind="};
+    struct mp_spec *s = parse_ok("name: t\nobjective: {metric: qps}\n" P1
+                                 "runner: {kind: replay, trial_timeout: 5s}\n"
+                                 "algorithm: {settings: {a: 1}}\n"
+                                 "service: {command: [x, '{a}']}\n",
+                                 sets, 3);
+    assert_string_equal(s->runner, "local");
+    assert_int_equal(s->trial_timeout_ms, 0);
+    assert_null(s->algorithm_settings);
+    mp_spec_free(s);
+}
+
 /* A plain << key merges maps (as kubectl reads it): the map's own keys win, then earlier maps
  * of a list. It was an unknown key '<<'. */
 static void merge_keys(void **state)
@@ -1038,6 +1056,7 @@ int main(void)
         cmocka_unit_test(long_paths_are_shortened),
         cmocka_unit_test(reader_errors_name_their_line),
         cmocka_unit_test(null_confirm_keys_are_defaults),
+        cmocka_unit_test(null_runner_keys_are_defaults),
         cmocka_unit_test(merge_keys),
         cmocka_unit_test(tags_are_refused_unless_harmless),
         cmocka_unit_test(core_schema_nulls_and_booleans),
