@@ -298,7 +298,8 @@ static int parse_param(const struct mp_node *item, struct mp_param *p, struct mp
         (rc = mp_doc_string(name, &s, err)) != 0) {
         return rc;
     }
-    if (strlen(s) > 64 || strchr(s, '{') || strchr(s, '}') || strchr(s, ',') || strchr(s, '=')) {
+    if (!*s || strlen(s) > 64 || strchr(s, '{') || strchr(s, '}') || strchr(s, ',') ||
+        strchr(s, '=')) {
         return mp_doc_error(err, name, "\"%s\" is not a valid parameter name", s);
     }
     p->name = mp_xstrdup(s);
@@ -408,6 +409,16 @@ int mp_spec_check_template(const struct mp_spec *spec, const struct mp_node *nod
                                   "placeholder {%s} names no parameter (built-ins: {port}, "
                                   "{nonce}, {trial}, {attempt}, {experiment})",
                                   name);
+            free(name);
+            return rc;
+        }
+        if (idx >= 0 && builtin) {
+            /* The parameter's value took the place of the built-in: `{port}` of a parameter
+             * named port sent the service its value instead of the port the runner probes. */
+            int rc = mp_doc_error(err, node,
+                                  "placeholder {%s} names both parameter '%s' and the built-in "
+                                  "{%s}: rename the parameter",
+                                  name, name, name);
             free(name);
             return rc;
         }

@@ -167,6 +167,10 @@ static void parameter_errors(void **state)
         {"{name: a, type: integer, min: 1, max: 2}", "expected int, float, discrete or"},
         {"{type: int, min: 1, max: 2}", "'parameters[0].name': required key is missing"},
         {"{name: 'a,b', type: int, min: 1, max: 2}", "is not a valid parameter name"},
+        /* An empty name passed, and so did `{}` naming it; rendering refused `{}` in every
+         * trial (CRASHED). */
+        {"{name: '', type: int, min: 1, max: 2}", "'parameters[0].name': \"\" is not a valid "
+                                                  "parameter name"},
         {"{name: a, type: int, max: 2}", "required key is missing"},
         {"{name: a, type: int, min: 1, max: x}", "'parameters[0].max': expected a number, got"},
         {"{name: a, type: int, min: 5, max: 2}", "max (2) is below min (5)"},
@@ -311,6 +315,7 @@ static void service_errors(void **state)
         {"service: {command: [srv, 'a}']}\n", "unmatched '}'"},
         {"service: {command: [srv, '{a}'], env: {'1X': y}}\n", "not a valid environment name"},
         {"service: {command: [srv, '{a}'], env: {X: '{nope}'}}\n", "{nope} names no parameter"},
+        {"service: {command: [srv, '{a}{}']}\n", "placeholder {} names no parameter"},
         {"service: {command: [srv]}\n", "parameter 'a' reaches the service nowhere"},
         {"service: {command: [srv, '{a}'], readiness: {http: /h, tcp: true}}\n",
          "give either http or tcp"},
@@ -332,6 +337,21 @@ static void service_errors(void **state)
                                  NULL, 0);
     assert_int_equal(s->service.argc, 5);
     mp_spec_free(s);
+    /* A parameter named like a built-in: {port} sent its value, not the trial's port, and every
+     * trial failed STARTUP_TIMEOUT; {nonce} and the others likewise. */
+    static const char *const builtins[] = {"port", "nonce", "trial", "attempt", "experiment"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(builtins); i++) {
+        char text[512], want[256];
+        snprintf(text, sizeof(text),
+                 "name: t\nobjective: {metric: q}\nparameters: [{name: %s, type: int, min: 1, "
+                 "max: 4}]\nservice: {command: [srv, '--x={%s}']}\n",
+                 builtins[i], builtins[i]);
+        snprintf(want, sizeof(want),
+                 "'service.command[1]': placeholder {%s} names both parameter '%s' and the "
+                 "built-in {%s}",
+                 builtins[i], builtins[i], builtins[i]);
+        expect_error(text, want);
+    }
 }
 
 static void overrides_use_the_same_path(void **state)
