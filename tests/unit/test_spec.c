@@ -176,6 +176,13 @@ static void parameter_errors(void **state)
         {"{name: a, type: int, min: 5, max: 2}", "max (2) is below min (5)"},
         {"{name: a, type: int, min: 1.5, max: 2}", "'parameters[0].min': expected an integer"},
         {"{name: a, type: int, min: 1, max: 9, step: 0.5}", "expected an integer, got \"0.5\""},
+        /* An integer field refuses a fraction or an exponent (docs/spec.md); these passed. */
+        {"{name: a, type: int, min: 1, max: 4.0}", "'parameters[0].max': expected an integer, "
+                                                   "got \"4.0\""},
+        {"{name: a, type: int, min: 1, max: 1e3}", "'parameters[0].max': expected an integer, "
+                                                   "got \"1e3\""},
+        {"{name: a, type: int, min: 1, max: 9, step: 2.}", "'parameters[0].step': expected an "
+                                                           "integer, got \"2.\""},
         {"{name: a, type: int, min: 1, max: 9, step: -1}", "expected a positive number"},
         {"{name: a, type: float, min: 0, max: 1, log: true}", "log scale needs min > 0"},
         {"{name: a, type: float, min: 0, max: 1, log: yes}", "expected true or false"},
