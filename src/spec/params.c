@@ -375,6 +375,19 @@ int mp_spec_parse_params(struct mp_spec *spec, const struct mp_node *list, struc
                 return rc;
             }
         }
+        /* Two parameters setting one variable (or flag): the service saw only the last one's
+         * value, and the search tuned the other for nothing. */
+        for (size_t j = 0; p.target_name && j < spec->space.n; j++) {
+            const struct mp_param *q = &spec->space.params[j];
+            if (q->target == p.target && strcmp(q->target_name, p.target_name) == 0) {
+                rc = mp_doc_error(err, mp_doc_get(list->items[i], "target"),
+                                  "%s '%s' is already set by parameter '%s'",
+                                  p.target == MP_TARGET_ENV ? "environment variable" : "flag",
+                                  p.target_name, q->name);
+                mp_param_release(&p);
+                return rc;
+            }
+        }
         mp_space_add(&spec->space, &p);
     }
     return 0;

@@ -245,6 +245,23 @@ static void parameter_errors(void **state)
                       "  - {name: a, type: int, min: 1, max: 2, target: {resource: cpu}}\n"
                       "  - {name: b, type: int, min: 1, max: 2, target: {resource: cpu}}\n",
                  "resource 'cpu' is already set by parameter 'a'");
+    /* Two parameters on one variable or flag: the service saw only the last one's value. */
+    expect_error(HEAD "parameters:\n"
+                      "  - {name: a, type: int, min: 1, max: 2, target: {env: X}}\n"
+                      "  - {name: b, type: int, min: 1, max: 2, target: {env: X}}\n",
+                 "t.yaml:6:50: 'parameters[1].target': environment variable 'X' is already set by "
+                 "parameter 'a'");
+    expect_error(HEAD "parameters:\n"
+                      "  - {name: a, type: int, min: 1, max: 2, target: {arg: --x}}\n"
+                      "  - {name: b, type: int, min: 1, max: 2, target: {arg: --x}}\n",
+                 "'parameters[1].target': flag '--x' is already set by parameter 'a'");
+    /* A variable and a flag of the same name are different targets. */
+    struct mp_spec *s =
+        parse_ok(HEAD "parameters:\n"
+                      "  - {name: a, type: int, min: 1, max: 2, target: {env: X}}\n"
+                      "  - {name: b, type: int, min: 1, max: 2, target: {arg: X}}\n",
+                 NULL, 0);
+    mp_spec_free(s);
 }
 
 /* 2^53 - 1 is the largest magnitude a parameter value holds exactly, and is accepted. */
