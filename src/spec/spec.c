@@ -87,6 +87,19 @@ static int parse_duration_ms(const struct mp_node *n, int64_t *out, struct mp_er
     return 0;
 }
 
+/* A duration that must not be zero, in whole milliseconds: 0 made a trial_timeout the runner's
+ * default (10 min) without a word, and a probe timeout or startup_timeout of 0 failed every
+ * trial; "100us" is 0 ms here. */
+static int positive_duration_ms(const struct mp_node *n, int64_t *out, struct mp_error *err)
+{
+    int rc = parse_duration_ms(n, out, err);
+    if (rc == 0 && n && *out <= 0) {
+        return mp_doc_error(err, n, "expected a positive duration (at least 1ms), got \"%s\"",
+                            n->scalar);
+    }
+    return rc;
+}
+
 static int parse_readiness(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
 {
     static const char *const keys[] = {"http", "tcp", "interval", "timeout", "startup_timeout",
@@ -123,14 +136,11 @@ static int parse_readiness(struct mp_spec *spec, const struct mp_node *n, struct
     if (use_tcp) {
         svc->probe = MP_PROBE_TCP;
     }
-    if ((rc = parse_duration_ms(mp_doc_get(n, "interval"), &svc->probe_interval_ms, err)) ||
-        (rc = parse_duration_ms(mp_doc_get(n, "timeout"), &svc->probe_timeout_ms, err)) ||
-        (rc = parse_duration_ms(mp_doc_get(n, "startup_timeout"), &svc->startup_timeout_ms, err))) {
+    if ((rc = positive_duration_ms(mp_doc_get(n, "interval"), &svc->probe_interval_ms, err)) ||
+        (rc = positive_duration_ms(mp_doc_get(n, "timeout"), &svc->probe_timeout_ms, err)) ||
+        (rc = positive_duration_ms(mp_doc_get(n, "startup_timeout"), &svc->startup_timeout_ms,
+                                   err))) {
         return rc;
-    }
-    const struct mp_node *iv = mp_doc_get(n, "interval");
-    if (svc->probe_interval_ms <= 0 && iv) {
-        return mp_doc_error(err, iv, "expected a positive duration, got \"%s\"", iv->scalar);
     }
     return 0;
 }
@@ -587,7 +597,8 @@ static int parse_runner(struct mp_spec *spec, struct mp_node *n, struct mp_error
      * (docs/spec.md: `--set runner.trial_timeout=` restores it; it was "expected a string"). */
     if ((rc = mp_doc_expect(n, MP_NODE_MAP, err)) != 0 ||
         (rc = dup_string(mp_doc_value(n, "kind"), &spec->runner, err)) != 0 ||
-        (rc = parse_duration_ms(mp_doc_value(n, "trial_timeout"), &spec->trial_timeout_ms, err))) {
+        (rc = positive_duration_ms(mp_doc_value(n, "trial_timeout"), &spec->trial_timeout_ms,
+                                   err))) {
         return rc;
     }
     /* The runners of this build (src/runner/runner.c); the spec sits below them. */

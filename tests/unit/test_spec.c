@@ -348,6 +348,13 @@ static void service_errors(void **state)
         {"service: {command: [srv, '{a}'], readiness: {interval: 0ms}}\n",
          "expected a positive duration"},
         {"service: {command: [srv, '{a}'], readiness: {timeout: x}}\n", "expected a duration"},
+        /* A zero probe timeout or startup_timeout failed every trial; 100us is 0 ms. */
+        {"service: {command: [srv, '{a}'], readiness: {timeout: 0s}}\n",
+         "'service.readiness.timeout': expected a positive duration (at least 1ms), got \"0s\""},
+        {"service: {command: [srv, '{a}'], readiness: {startup_timeout: 100us}}\n",
+         "'service.readiness.startup_timeout': expected a positive duration (at least 1ms)"},
+        {"service: {command: [srv, '{a}']}\nrunner: {trial_timeout: 0}\n",
+         "'runner.trial_timeout': expected a positive duration (at least 1ms), got \"0\""},
         {"service: {command: [srv, '{a}'], cmd: 1}\n", "did you mean 'command'?"},
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
