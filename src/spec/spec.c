@@ -682,7 +682,21 @@ static void keep_texts(struct mp_spec *spec)
     for (size_t i = 0; env && env->kind == MP_NODE_MAP && i < env->n; i++) {
         mp_doc_keep_text(env->items[i]);
     }
+    /* The other fields read as text: a parameter named 1.10 came back as 1.1, so `show` and
+     * `export` found none of its values in the trials (recorded under 1.10). */
+    struct mp_node *objectives = mp_doc_get(root, "objectives");
+    mp_doc_keep_text(mp_doc_get(mp_doc_get(root, "objective"), "metric"));
+    for (size_t i = 0; objectives && objectives->kind == MP_NODE_SEQ && i < objectives->n; i++) {
+        mp_doc_keep_text(mp_doc_get(objectives->items[i], "metric"));
+    }
+    mp_doc_keep_text(mp_doc_get(svc, "workdir"));
+    mp_doc_keep_text(mp_doc_get(mp_doc_get(root, "algorithm"), "prior"));
+    mp_doc_keep_text(mp_doc_get(spec->runner_node, "surface"));
     for (size_t i = 0; params && params->kind == MP_NODE_SEQ && i < params->n; i++) {
+        struct mp_node *target = mp_doc_get(params->items[i], "target");
+        mp_doc_keep_text(mp_doc_get(params->items[i], "name"));
+        mp_doc_keep_text(mp_doc_get(target, "env"));
+        mp_doc_keep_text(mp_doc_get(target, "arg"));
         const struct mp_node *type = mp_doc_get(params->items[i], "type");
         struct mp_node *values = mp_doc_get(params->items[i], "values");
         bool text =
