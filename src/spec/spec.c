@@ -373,26 +373,35 @@ static int parse_constraint(const struct mp_node *n, struct mp_constraint *c, st
     if (rc != 0) {
         return rc;
     }
-    const char *op = strpbrk(s, "<>");
-    if (!op || op == s) {
+    /* Blanks (spaces, tabs) around the parts are dropped: a tab after the metric made it
+     * "p99_ms\t", a metric no runner measures, and a quoted trailing space refused the number. */
+    const char *blanks = " \t";
+    const char *m = s + strspn(s, blanks);
+    const char *op = strpbrk(m, "<>");
+    if (!op || op == m) {
         return mp_doc_error(err, n, "expected \"METRIC <= NUMBER\" (or <, >=, >), got \"%s\"", s);
     }
-    size_t mlen = (size_t)(op - s);
-    while (mlen > 0 && s[mlen - 1] == ' ') {
+    size_t mlen = (size_t)(op - m);
+    while (mlen > 0 && strchr(blanks, m[mlen - 1])) {
         mlen--;
     }
     bool eq = op[1] == '=';
     c->op = op[0] == '<' ? (eq ? MP_CMP_LE : MP_CMP_LT) : (eq ? MP_CMP_GE : MP_CMP_GT);
     const char *num = op + 1 + eq;
-    while (*num == ' ') {
-        num++;
+    num += strspn(num, blanks);
+    size_t nlen = strlen(num);
+    while (nlen > 0 && strchr(blanks, num[nlen - 1])) {
+        nlen--;
     }
-    if (mlen == 0 || mp_parse_double(num, &c->bound) != 0) {
+    char *number = mp_xstrndup(num, nlen);
+    int bad = mlen == 0 || mp_parse_double(number, &c->bound) != 0;
+    free(number);
+    if (bad) {
         return mp_doc_error(err, n, "expected \"METRIC <= NUMBER\" (or <, >=, >), got \"%s\"", s);
     }
-    c->metric = mp_xstrndup(s, mlen);
+    c->metric = mp_xstrndup(m, mlen);
     c->text = mp_xstrdup(s);
-    if (strchr(c->metric, ' ')) {
+    if (strpbrk(c->metric, blanks)) {
         return mp_doc_error(err, n, "metric name \"%s\" contains a space", c->metric);
     }
     return 0;

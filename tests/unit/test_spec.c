@@ -62,7 +62,7 @@ static void valid_spec_fields(void **state)
         "  - {name: gpu, type: categorical, values: [T4, V100], target: {resource: gpu_type}}\n"
         "  - {name: batch, type: int, min: 1, max: 64, target: {arg: --batch}, role: batch_size}\n"
         "objective: {metric: throughput_per_cost, direction: maximize}\n"
-        "constraints: ['p99_ms <= 200', 'error_rate<0.01', 'p99_ms >= 200']\n"
+        "constraints: ['p99_ms <= 200', \"\\terror_rate\\t<0.01 \", 'p99_ms >= 200']\n"
         "cost: {cpu_core_hour: 0.04, gpu_type_hour: {T4: 0.35, V100: 2.48}}\n"
         "algorithm: {name: grid, max_trials: 30, parallelism: 2, seed: 5}\n"
         "runner: {kind: local, trial_timeout: 5m}\n",
@@ -83,6 +83,7 @@ static void valid_spec_fields(void **state)
     assert_true(s->constraints[0].bound == 200);
     assert_string_equal(s->constraints[1].metric, "error_rate");
     assert_int_equal(s->constraints[1].op, MP_CMP_LT);
+    assert_true(s->constraints[1].bound == 0.01); /* blanks around the parts are dropped */
     assert_true(s->cost.gpu_type_hour[1] == 2.48);
     assert_int_equal(s->max_trials, 30);
     assert_int_equal(s->parallelism, 2);
@@ -294,6 +295,7 @@ static void section_errors(void **state)
         {"objective: {metric: q}\nconstraints: ['<= 1']\n", "expected \"METRIC <= NUMBER\""},
         {"objective: {metric: q}\nconstraints: ['p99 <= fast']\n", "got \"p99 <= fast\""},
         {"objective: {metric: q}\nconstraints: ['p 99 <= 1']\n", "contains a space"},
+        {"objective: {metric: q}\nconstraints: [\"p\\t99 <= 1\"]\n", "contains a space"},
         {"objective: {metric: q}\nconstraints: [p99 <= 10, e < 1, p99 >= 20]\n",
          "'constraints[2]': no value of p99 meets both this and constraints[0] (\"p99 <= 10\")"},
         {"objective: {metric: q}\nconstraints: [p99 > 5, p99 <= 5]\n", "constraints[0]"},
