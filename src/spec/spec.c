@@ -268,6 +268,18 @@ static int parse_one_objective(const struct mp_node *n, struct mp_objective *o,
     return 0;
 }
 
+/* A metric that names a parameter: a replay surface's column of that parameter is no metric,
+ * so every trial failed METRIC_MISSING, and elsewhere the trials' exports held two columns of
+ * one name. */
+static int not_a_parameter(const struct mp_spec *spec, const char *metric, const struct mp_node *at,
+                           struct mp_error *err)
+{
+    if (mp_space_find(&spec->space, metric) < 0) {
+        return 0;
+    }
+    return mp_doc_error(err, at, "\"%s\" is a parameter, not a metric", metric);
+}
+
 /* `objective: {...}` or `objectives: [{...}, ...]` (the first drives the search). */
 static int parse_objectives(struct mp_spec *spec, const struct mp_node *root, struct mp_error *err)
 {
@@ -295,6 +307,10 @@ static int parse_objectives(struct mp_spec *spec, const struct mp_node *root, st
             return rc;
         }
         spec->n_objectives++;
+        if ((rc = not_a_parameter(spec, spec->objectives[i].metric, mp_doc_get(item, "metric"),
+                                  err)) != 0) {
+            return rc;
+        }
         for (size_t k = 0; k < i; k++) {
             if (strcmp(spec->objectives[k].metric, spec->objectives[i].metric) == 0) {
                 return mp_doc_error(err, item, "metric \"%s\" is already an objective",
@@ -434,7 +450,8 @@ static int parse_constraints(struct mp_spec *spec, const struct mp_node *n, stru
     for (size_t i = 0; i < n->n; i++) {
         rc = parse_constraint(n->items[i], &spec->constraints[i], err);
         spec->n_constraints++;
-        if (rc != 0) {
+        if (rc != 0 ||
+            (rc = not_a_parameter(spec, spec->constraints[i].metric, n->items[i], err)) != 0) {
             return rc;
         }
         for (size_t k = 0; k < i; k++) {

@@ -295,6 +295,12 @@ static void section_errors(void **state)
         {"objective: {metric: q}\nconstraints: ['<= 1']\n", "expected \"METRIC <= NUMBER\""},
         {"objective: {metric: q}\nconstraints: ['p99 <= fast']\n", "got \"p99 <= fast\""},
         {"objective: {metric: q}\nconstraints: ['p 99 <= 1']\n", "contains a space"},
+        /* A parameter is no metric: a replay surface's column of it failed every trial
+         * METRIC_MISSING. */
+        {"objective: {metric: a}\n", "t.yaml:5:21: 'objective.metric': \"a\" is a parameter, "
+                                     "not a metric"},
+        {"objective: {metric: q}\nconstraints: ['a <= 1']\n",
+         "'constraints[0]': \"a\" is a parameter, not a metric"},
         {"objective: {metric: q}\nconstraints: [\"p\\t99 <= 1\"]\n", "contains a space"},
         {"objective: {metric: q}\nconstraints: [p99 <= 10, e < 1, p99 >= 20]\n",
          "'constraints[2]': no value of p99 meets both this and constraints[0] (\"p99 <= 10\")"},
