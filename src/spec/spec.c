@@ -168,6 +168,18 @@ static int parse_command(struct mp_spec *spec, const struct mp_node *cmd, bool *
     return 0;
 }
 
+/* The parameter whose target is environment variable name, or -1. */
+static int param_on_env(const struct mp_spec *spec, const char *name)
+{
+    for (size_t i = 0; i < spec->space.n; i++) {
+        const struct mp_param *p = &spec->space.params[i];
+        if (p->target == MP_TARGET_ENV && strcmp(p->target_name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
 static int parse_env(struct mp_spec *spec, const struct mp_node *env, bool *used,
                      struct mp_error *err)
 {
@@ -188,6 +200,15 @@ static int parse_env(struct mp_spec *spec, const struct mp_node *env, bool *used
             return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s.%s': not a valid environment name",
                                 env->file, env->key_line[i], env->key_col[i], env->path,
                                 env->keys[i]);
+        }
+        int by = param_on_env(spec, env->keys[i]);
+        if (by >= 0) {
+            /* The parameter's value replaced this one in every trial, without a word. */
+            return mp_error_set(err, MP_EINVALID,
+                                "%s:%u:%u: '%s.%s': parameter '%s' sets this variable (its "
+                                "target); give it in one place",
+                                env->file, env->key_line[i], env->key_col[i], env->path,
+                                env->keys[i], spec->space.params[by].name);
         }
         /* A secret reference is read when the service starts, never templated. */
         if (v->kind == MP_NODE_MAP) {

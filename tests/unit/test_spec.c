@@ -370,6 +370,11 @@ static void service_errors(void **state)
         snprintf(text, sizeof(text), "name: t\nobjective: {metric: q}\n" P1 "%s", cases[i].service);
         expect_error(text, cases[i].want);
     }
+    /* A variable that a parameter's target sets too: the parameter's value replaced it. */
+    expect_error("name: t\nobjective: {metric: q}\nservice: {command: [srv], env: {X: '1'}}\n"
+                 "parameters: [{name: b, type: int, min: 1, max: 2, target: {env: X}}]\n",
+                 "t.yaml:3:33: 'service.env.X': parameter 'b' sets this variable (its target); "
+                 "give it in one place");
     /* Built-ins and escaped braces are accepted. */
     struct mp_spec *s = parse_ok("name: t\nobjective: {metric: q}\n" P1
                                  "service: {command: [srv, '{a}', '{port}', '{nonce}', '{{x}}']}\n",
