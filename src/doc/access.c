@@ -62,6 +62,10 @@ int mp_doc_check_keys(const struct mp_node *map, const char *const *known, struc
         char *path = moved                     ? mp_xstrdup(item->path)
                      : map->path && *map->path ? mp_xasprintf("%s.%s", map->path, map->keys[i])
                                                : mp_xstrdup(map->keys[i]);
+        /* A key of a megabyte left no room for the message itself. */
+        char *shown = mp_doc_short_path(path);
+        free(path);
+        path = shown;
         const char *best = mp_suggest(map->keys[i], known);
         int rc = mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s': unknown key%s%s%s", file,
                               map->key_line[i], map->key_col[i], path,

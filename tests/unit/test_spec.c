@@ -681,6 +681,16 @@ static void long_paths_are_shortened(void **state)
     /* Short paths are whole. */
     assert_string_equal(doc->items[0]->path + MP_DOC_MAX_PATH - 4, "kkkk");
     mp_doc_free(doc);
+    /* An unknown key of 10,000 bytes filled the whole message, which never said what was
+     * wrong. */
+    b.len = 0;
+    mp_buf_adds(&b, "name: t\n? ");
+    for (int i = 0; i < 10000; i++) {
+        mp_buf_addc(&b, 'k');
+    }
+    mp_buf_adds(&b, "\n: 1\n");
+    expect_error(b.data, "t.yaml:2:3: '...kkk");
+    expect_error(b.data, "kkk': unknown key");
     mp_buf_release(&b);
 }
 
