@@ -29,6 +29,11 @@ out=$(cd "$WORK/stdin" && sed 's/step: 0/step: 1/' ../bad.yaml | "$MORPHLING" va
 check "validate - from a pipe: exit 0" 0 "$rc"
 check_contains "validate - from a pipe: valid" "<stdin>: valid: experiment 'bad'" "$out"
 
+# A folder on standard input is a bad input too (it was exit 1, "read failed: Is a directory").
+err=$("$MORPHLING" validate - <"$WORK" 2>&1); rc=$?
+check "validate - from a folder: exit 2" 2 "$rc"
+check "... naming it" "morphling: <stdin>: is a directory, not a file" "$err"
+
 err=$("$MORPHLING" run "$WORK/bad.yaml" 2>&1); rc=$?
 check "run refuses an invalid spec with 2" 2 "$rc"
 check_false "run creates no store for an invalid spec" test -e "$MORPHLING_DB"
