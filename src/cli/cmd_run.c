@@ -59,9 +59,14 @@ static int validate_run(void *args, char **operands, size_t n)
     }
     if (rc != 0) {
         if (json) {
-            json_t *j = json_pack("{s:b, s:s}", "valid", 0, "error", err.msg);
+            /* The message may quote bytes that are no UTF-8 (a file name), which JSON cannot
+             * hold. */
+            char *msg = mp_xstrdup(err.msg);
+            mp_utf8_scrub(msg, strlen(msg));
+            json_t *j = json_pack("{s:b, s:s}", "valid", 0, "error", msg);
             mp_json_print(stdout, j);
             json_decref(j);
+            free(msg);
         }
         mp_spec_free(spec);
         return mp_cli_fail(&err);

@@ -67,11 +67,33 @@ const char *mp_err_name(int code)
     }
 }
 
+/* A message cut at the buffer's end may end inside a UTF-8 sequence (a long non-ASCII value
+ * quoted in it): drop that partial character, or JSON encoders refuse the whole message (`validate
+ * --json` crashed on one). */
+static void trim_cut_utf8(char *msg, size_t len)
+{
+    size_t start = len;
+    while (start > 0 && len - start < 4 && ((unsigned char)msg[start - 1] & 0xc0) == 0x80) {
+        start--;
+    }
+    if (start == 0 || ((unsigned char)msg[start - 1] & 0xc0) != 0xc0) {
+        return; /* ends with an ASCII byte, or with stray continuation bytes left as they are */
+    }
+    unsigned char lead = (unsigned char)msg[start - 1];
+    size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+    if (len - (start - 1) < need) {
+        msg[start - 1] = '\0';
+    }
+}
+
 int mp_error_setv(struct mp_error *err, int code, const char *fmt, va_list ap)
 {
     if (err) {
         err->code = code;
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        if (n >= (int)sizeof(err->msg)) {
+            trim_cut_utf8(err->msg, sizeof(err->msg) - 1);
+        }
     }
     return code;
 }
@@ -102,6 +124,9 @@ int mp_error_prefix(struct mp_error *err, int code, const char *fmt, ...)
     size_t n = b.len < sizeof(err->msg) - 1 ? b.len : sizeof(err->msg) - 1;
     memcpy(err->msg, b.data, n);
     err->msg[n] = '\0';
+    if (n < b.len) {
+        trim_cut_utf8(err->msg, n);
+    }
     mp_buf_release(&b);
     return code;
 }

@@ -264,5 +264,10 @@ int mp_buf_read_input(struct mp_buf *b, const char *path, size_t max_bytes, stru
 
 int mp_buf_read_stdin(struct mp_buf *b, size_t max_bytes, struct mp_error *err)
 {
+    /* A folder is the user's mistake, as it is named as a file (exit 2, not a read error). */
+    struct stat sb;
+    if (fstat(STDIN_FILENO, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        return mp_error_set(err, MP_EINVALID, "<stdin>: is a directory, not a file");
+    }
     return read_all(b, STDIN_FILENO, "<stdin>", max_bytes, err);
 }

@@ -62,6 +62,10 @@ int mp_doc_check_keys(const struct mp_node *map, const char *const *known, struc
         char *path = moved                     ? mp_xstrdup(item->path)
                      : map->path && *map->path ? mp_xasprintf("%s.%s", map->path, map->keys[i])
                                                : mp_xstrdup(map->keys[i]);
+        /* A key of a megabyte left no room for the message itself. */
+        char *shown = mp_doc_short_path(path);
+        free(path);
+        path = shown;
         const char *best = mp_suggest(map->keys[i], known);
         int rc = mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s': unknown key%s%s%s", file,
                               map->key_line[i], map->key_col[i], path,
@@ -281,16 +285,19 @@ static void merge_map(struct mp_node *dst, struct mp_node *src)
     mp_doc_free(src);
 }
 
-static int step_into(struct mp_node **cur, const char *seg, bool last, struct mp_node *value,
-                     const char *source, struct mp_error *err)
+/* here: the path of *cur as the --set wrote it, for messages. */
+static int step_into(struct mp_node **cur, const char *seg, const char *here, bool last,
+                     struct mp_node *value, const char *source, struct mp_error *err)
 {
     struct mp_node *n = *cur;
     if (seg[0] == '[') {
-        char *end;
-        long idx = strtol(seg + 1, &end, 10);
-        if (n->kind != MP_NODE_SEQ || *end != ']' || idx < 0 || (size_t)idx >= n->n) {
-            return mp_error_set(err, MP_EINVALID, "%s: '%s': no list item %s here", source, n->path,
-                                seg);
+        /* Decimal digits only: strtol took "[ 1]", "[+1]" and "[-0]" as item 1 and 0. */
+        size_t digits = strspn(seg + 1, "0123456789");
+        long idx = digits && seg[1 + digits] == ']' ? strtol(seg + 1, NULL, 10) : -1;
+        if (n->kind != MP_NODE_SEQ || idx < 0 || (size_t)idx >= n->n) {
+            /* A map that this --set created has no path yet. */
+            return mp_error_set(err, MP_EINVALID, "%s: '%s': no list item %s here", source,
+                                n->path ? n->path : here, seg);
         }
         if (last && n->items[idx]->kind == MP_NODE_MAP && value->kind == MP_NODE_MAP) {
             merge_map(n->items[idx], value);
@@ -368,13 +375,19 @@ int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, c
         return rc;
     }
     struct mp_node *cur = root;
+    struct mp_buf here = MP_BUF_INIT;
+    mp_buf_adds(&here, "");
     for (size_t i = 0; i < n; i++) {
-        rc = step_into(&cur, segs[i], i + 1 == n, v, source, err);
+        rc = step_into(&cur, segs[i], here.data, i + 1 == n, v, source, err);
         if (rc != 0) {
+            mp_buf_release(&here);
             mp_doc_free(v);
             return rc;
         }
+        mp_buf_adds(&here, here.len && segs[i][0] != '[' ? "." : "");
+        mp_buf_adds(&here, segs[i]);
     }
+    mp_buf_release(&here);
     /* Paths are recomputed from the root so messages name the full key. */
     mp_doc_assign_paths(root, "");
     return 0;

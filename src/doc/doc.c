@@ -113,16 +113,26 @@ struct mp_node *mp_doc_clone(const struct mp_node *n)
 /* The path kept in a node: the whole one, or its last MP_DOC_MAX_PATH bytes after "...", so that
  * long keys under a long list cost no more than the list (each of its nodes would otherwise hold
  * a copy of every key above it). */
-static char *kept_path(const struct mp_buf *path)
+static char *kept_text(const char *data, size_t len)
 {
-    if (path->len <= MP_DOC_MAX_PATH) {
-        return mp_xstrndup(path->data, path->len);
+    if (len <= MP_DOC_MAX_PATH) {
+        return mp_xstrndup(data, len);
     }
-    const char *tail = path->data + path->len - (MP_DOC_MAX_PATH - 3);
+    const char *tail = data + len - (MP_DOC_MAX_PATH - 3);
     while (((unsigned char)*tail & 0xc0) == 0x80) {
         tail++; /* not inside a UTF-8 sequence */
     }
     return mp_xasprintf("...%s", tail);
+}
+
+static char *kept_path(const struct mp_buf *path)
+{
+    return kept_text(path->data, path->len);
+}
+
+char *mp_doc_short_path(const char *path)
+{
+    return kept_text(path, strlen(path));
 }
 
 /* An error at a position inside the document: "FILE:LINE:COL: 'path': message", the path left

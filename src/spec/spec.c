@@ -87,6 +87,19 @@ static int parse_duration_ms(const struct mp_node *n, int64_t *out, struct mp_er
     return 0;
 }
 
+/* A duration that must not be zero, in whole milliseconds: 0 made a trial_timeout the runner's
+ * default (10 min) without a word, and a probe timeout or startup_timeout of 0 failed every
+ * trial; "100us" is 0 ms here. */
+static int positive_duration_ms(const struct mp_node *n, int64_t *out, struct mp_error *err)
+{
+    int rc = parse_duration_ms(n, out, err);
+    if (rc == 0 && n && *out <= 0) {
+        return mp_doc_error(err, n, "expected a positive duration (at least 1ms), got \"%s\"",
+                            n->scalar);
+    }
+    return rc;
+}
+
 static int parse_readiness(struct mp_spec *spec, const struct mp_node *n, struct mp_error *err)
 {
     static const char *const keys[] = {"http", "tcp", "interval", "timeout", "startup_timeout",
@@ -123,14 +136,11 @@ static int parse_readiness(struct mp_spec *spec, const struct mp_node *n, struct
     if (use_tcp) {
         svc->probe = MP_PROBE_TCP;
     }
-    if ((rc = parse_duration_ms(mp_doc_get(n, "interval"), &svc->probe_interval_ms, err)) ||
-        (rc = parse_duration_ms(mp_doc_get(n, "timeout"), &svc->probe_timeout_ms, err)) ||
-        (rc = parse_duration_ms(mp_doc_get(n, "startup_timeout"), &svc->startup_timeout_ms, err))) {
+    if ((rc = positive_duration_ms(mp_doc_get(n, "interval"), &svc->probe_interval_ms, err)) ||
+        (rc = positive_duration_ms(mp_doc_get(n, "timeout"), &svc->probe_timeout_ms, err)) ||
+        (rc = positive_duration_ms(mp_doc_get(n, "startup_timeout"), &svc->startup_timeout_ms,
+                                   err))) {
         return rc;
-    }
-    const struct mp_node *iv = mp_doc_get(n, "interval");
-    if (svc->probe_interval_ms <= 0 && iv) {
-        return mp_doc_error(err, iv, "expected a positive duration, got \"%s\"", iv->scalar);
     }
     return 0;
 }
@@ -158,6 +168,18 @@ static int parse_command(struct mp_spec *spec, const struct mp_node *cmd, bool *
     return 0;
 }
 
+/* The parameter whose target is environment variable name, or -1. */
+static int param_on_env(const struct mp_spec *spec, const char *name)
+{
+    for (size_t i = 0; i < spec->space.n; i++) {
+        const struct mp_param *p = &spec->space.params[i];
+        if (p->target == MP_TARGET_ENV && strcmp(p->target_name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
 static int parse_env(struct mp_spec *spec, const struct mp_node *env, bool *used,
                      struct mp_error *err)
 {
@@ -178,6 +200,15 @@ static int parse_env(struct mp_spec *spec, const struct mp_node *env, bool *used
             return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s.%s': not a valid environment name",
                                 env->file, env->key_line[i], env->key_col[i], env->path,
                                 env->keys[i]);
+        }
+        int by = param_on_env(spec, env->keys[i]);
+        if (by >= 0) {
+            /* The parameter's value replaced this one in every trial, without a word. */
+            return mp_error_set(err, MP_EINVALID,
+                                "%s:%u:%u: '%s.%s': parameter '%s' sets this variable (its "
+                                "target); give it in one place",
+                                env->file, env->key_line[i], env->key_col[i], env->path,
+                                env->keys[i], spec->space.params[by].name);
         }
         /* A secret reference is read when the service starts, never templated. */
         if (v->kind == MP_NODE_MAP) {
@@ -258,6 +289,18 @@ static int parse_one_objective(const struct mp_node *n, struct mp_objective *o,
     return 0;
 }
 
+/* A metric that names a parameter: a replay surface's column of that parameter is no metric,
+ * so every trial failed METRIC_MISSING, and elsewhere the trials' exports held two columns of
+ * one name. */
+static int not_a_parameter(const struct mp_spec *spec, const char *metric, const struct mp_node *at,
+                           struct mp_error *err)
+{
+    if (mp_space_find(&spec->space, metric) < 0) {
+        return 0;
+    }
+    return mp_doc_error(err, at, "\"%s\" is a parameter, not a metric", metric);
+}
+
 /* `objective: {...}` or `objectives: [{...}, ...]` (the first drives the search). */
 static int parse_objectives(struct mp_spec *spec, const struct mp_node *root, struct mp_error *err)
 {
@@ -285,6 +328,10 @@ static int parse_objectives(struct mp_spec *spec, const struct mp_node *root, st
             return rc;
         }
         spec->n_objectives++;
+        if ((rc = not_a_parameter(spec, spec->objectives[i].metric, mp_doc_get(item, "metric"),
+                                  err)) != 0) {
+            return rc;
+        }
         for (size_t k = 0; k < i; k++) {
             if (strcmp(spec->objectives[k].metric, spec->objectives[i].metric) == 0) {
                 return mp_doc_error(err, item, "metric \"%s\" is already an objective",
@@ -388,26 +435,35 @@ static int parse_constraint(const struct mp_node *n, struct mp_constraint *c, st
     if (rc != 0) {
         return rc;
     }
-    const char *op = strpbrk(s, "<>");
-    if (!op || op == s) {
+    /* Blanks (spaces, tabs) around the parts are dropped: a tab after the metric made it
+     * "p99_ms\t", a metric no runner measures, and a quoted trailing space refused the number. */
+    const char *blanks = " \t";
+    const char *m = s + strspn(s, blanks);
+    const char *op = strpbrk(m, "<>");
+    if (!op || op == m) {
         return mp_doc_error(err, n, "expected \"METRIC <= NUMBER\" (or <, >=, >), got \"%s\"", s);
     }
-    size_t mlen = (size_t)(op - s);
-    while (mlen > 0 && s[mlen - 1] == ' ') {
+    size_t mlen = (size_t)(op - m);
+    while (mlen > 0 && strchr(blanks, m[mlen - 1])) {
         mlen--;
     }
     bool eq = op[1] == '=';
     c->op = op[0] == '<' ? (eq ? MP_CMP_LE : MP_CMP_LT) : (eq ? MP_CMP_GE : MP_CMP_GT);
     const char *num = op + 1 + eq;
-    while (*num == ' ') {
-        num++;
+    num += strspn(num, blanks);
+    size_t nlen = strlen(num);
+    while (nlen > 0 && strchr(blanks, num[nlen - 1])) {
+        nlen--;
     }
-    if (mlen == 0 || mp_parse_double(num, &c->bound) != 0) {
+    char *number = mp_xstrndup(num, nlen);
+    int bad = mlen == 0 || mp_parse_double(number, &c->bound) != 0;
+    free(number);
+    if (bad) {
         return mp_doc_error(err, n, "expected \"METRIC <= NUMBER\" (or <, >=, >), got \"%s\"", s);
     }
-    c->metric = mp_xstrndup(s, mlen);
+    c->metric = mp_xstrndup(m, mlen);
     c->text = mp_xstrdup(s);
-    if (strchr(c->metric, ' ')) {
+    if (strpbrk(c->metric, blanks)) {
         return mp_doc_error(err, n, "metric name \"%s\" contains a space", c->metric);
     }
     return 0;
@@ -440,7 +496,8 @@ static int parse_constraints(struct mp_spec *spec, const struct mp_node *n, stru
     for (size_t i = 0; i < n->n; i++) {
         rc = parse_constraint(n->items[i], &spec->constraints[i], err);
         spec->n_constraints++;
-        if (rc != 0) {
+        if (rc != 0 ||
+            (rc = not_a_parameter(spec, spec->constraints[i].metric, n->items[i], err)) != 0) {
             return rc;
         }
         for (size_t k = 0; k < i; k++) {
@@ -589,7 +646,11 @@ static int parse_algorithm(struct mp_spec *spec, const struct mp_node *n, struct
     if (prior) {
         spec->prior_path = mp_spec_resolve_path(spec, prior);
     }
+    /* A null settings block is none, as a null in it is that setting's default. */
     spec->algorithm_settings = mp_doc_get(n, "settings");
+    if (mp_doc_is_null(spec->algorithm_settings)) {
+        spec->algorithm_settings = NULL;
+    }
     if (spec->algorithm_settings) {
         return mp_doc_expect(spec->algorithm_settings, MP_NODE_MAP, err);
     }
@@ -604,9 +665,12 @@ static int parse_runner(struct mp_spec *spec, struct mp_node *n, struct mp_error
         return 0;
     }
     int rc;
+    /* A null kind or trial_timeout is the default, as every null in the runner block is
+     * (docs/spec.md: `--set runner.trial_timeout=` restores it; it was "expected a string"). */
     if ((rc = mp_doc_expect(n, MP_NODE_MAP, err)) != 0 ||
-        (rc = dup_string(mp_doc_get(n, "kind"), &spec->runner, err)) != 0 ||
-        (rc = parse_duration_ms(mp_doc_get(n, "trial_timeout"), &spec->trial_timeout_ms, err))) {
+        (rc = dup_string(mp_doc_value(n, "kind"), &spec->runner, err)) != 0 ||
+        (rc = positive_duration_ms(mp_doc_value(n, "trial_timeout"), &spec->trial_timeout_ms,
+                                   err))) {
         return rc;
     }
     /* The runners of this build (src/runner/runner.c); the spec sits below them. */
@@ -690,7 +754,21 @@ static void keep_texts(struct mp_spec *spec)
     for (size_t i = 0; env && env->kind == MP_NODE_MAP && i < env->n; i++) {
         mp_doc_keep_text(env->items[i]);
     }
+    /* The other fields read as text: a parameter named 1.10 came back as 1.1, so `show` and
+     * `export` found none of its values in the trials (recorded under 1.10). */
+    struct mp_node *objectives = mp_doc_get(root, "objectives");
+    mp_doc_keep_text(mp_doc_get(mp_doc_get(root, "objective"), "metric"));
+    for (size_t i = 0; objectives && objectives->kind == MP_NODE_SEQ && i < objectives->n; i++) {
+        mp_doc_keep_text(mp_doc_get(objectives->items[i], "metric"));
+    }
+    mp_doc_keep_text(mp_doc_get(svc, "workdir"));
+    mp_doc_keep_text(mp_doc_get(mp_doc_get(root, "algorithm"), "prior"));
+    mp_doc_keep_text(mp_doc_get(spec->runner_node, "surface"));
     for (size_t i = 0; params && params->kind == MP_NODE_SEQ && i < params->n; i++) {
+        struct mp_node *target = mp_doc_get(params->items[i], "target");
+        mp_doc_keep_text(mp_doc_get(params->items[i], "name"));
+        mp_doc_keep_text(mp_doc_get(target, "env"));
+        mp_doc_keep_text(mp_doc_get(target, "arg"));
         const struct mp_node *type = mp_doc_get(params->items[i], "type");
         struct mp_node *values = mp_doc_get(params->items[i], "values");
         bool text =

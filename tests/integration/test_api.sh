@@ -75,6 +75,14 @@ check "validate: error code" invalid_spec "$(body .error.code)"
 check "validate: error line" "$line" "$(body .error.line)"
 cli=$(cd "$MP_SOURCE_DIR" && "$MORPHLING" validate "$WORK/bad.yaml" 2>&1 | sed "s|^morphling: $WORK/bad.yaml||")
 check "validate: same message as the CLI" "$cli" "$(body .error.message | sed 's|^spec||')"
+# A message cut inside a UTF-8 character (a long non-ASCII name) made jansson refuse it, and the
+# server crashed (SIGSEGV) answering; whichever byte the cut falls on, it answers 400.
+for prefix in a ab abc; do
+    { printf 'name: %s' "$prefix"; for i in $(seq 600); do printf '\303\251'; done; printf '\n'; } \
+        >"$WORK/utf8.yaml"
+    check "validate a long non-ASCII name after '$prefix'" 400 \
+        "$(status POST /api/v1/validate --data-binary @"$WORK/utf8.yaml")"
+done
 check "a 404 naming a ref like a position" 404 "$(status GET /api/v1/experiments/a:3:4:/trials)"
 check "... has no line or column" "null null" "$(body '"\(.error.line) \(.error.column)"')"
 check "GET on validate" 405 "$(status GET /api/v1/validate)"

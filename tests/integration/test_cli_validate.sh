@@ -29,6 +29,11 @@ out=$(cd "$WORK/stdin" && sed 's/step: 0/step: 1/' ../bad.yaml | "$MORPHLING" va
 check "validate - from a pipe: exit 0" 0 "$rc"
 check_contains "validate - from a pipe: valid" "<stdin>: valid: experiment 'bad'" "$out"
 
+# A folder on standard input is a bad input too (it was exit 1, "read failed: Is a directory").
+err=$("$MORPHLING" validate - <"$WORK" 2>&1); rc=$?
+check "validate - from a folder: exit 2" 2 "$rc"
+check "... naming it" "morphling: <stdin>: is a directory, not a file" "$err"
+
 err=$("$MORPHLING" run "$WORK/bad.yaml" 2>&1); rc=$?
 check "run refuses an invalid spec with 2" 2 "$rc"
 check_false "run creates no store for an invalid spec" test -e "$MORPHLING_DB"
@@ -167,4 +172,17 @@ check_contains "... saying so" \
 
 out=$("$MORPHLING" validate --json "$WORK/bad.yaml" 2>/dev/null)
 check "validate --json reports invalid" false "$(printf '%s' "$out" | jq .valid)"
+# An error that is no UTF-8 (a file name) or is cut inside a character (a long non-ASCII value
+# quoted in it) is still JSON: both crashed with SIGSEGV (jansson refused the string).
+out=$("$MORPHLING" validate --json "$WORK/$(printf '\377').yaml" 2>/dev/null); rc=$?
+check "validate --json, a file name of no UTF-8: exit 2" 2 "$rc"
+check "... and a JSON verdict" false "$(printf '%s' "$out" | jq .valid)"
+for prefix in a ab abc; do
+    { printf 'name: %s' "$prefix"; for i in $(seq 600); do printf '\303\251'; done; printf '\n'
+      sed 1d "$WORK/bad.yaml"; } >"$WORK/utf8.yaml"
+    out=$("$MORPHLING" validate --json "$WORK/utf8.yaml" 2>/dev/null); rc=$?
+    check "validate --json, a long non-ASCII name after '$prefix': exit 2" 2 "$rc"
+    check_contains "... and a JSON verdict naming the field" "'name': expected a name" \
+        "$(printf '%s' "$out" | jq -r .error)"
+done
 finish

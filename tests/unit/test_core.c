@@ -165,6 +165,34 @@ static void errors_carry_context(void **state)
     assert_int_equal(mp_edit_distance("kitten", "sitting"), 3);
 }
 
+/* A message cut at MP_ERROR_MSG_MAX never ends inside a UTF-8 character (a long non-ASCII value
+ * quoted in it), whichever byte the cut falls on, for set and prefix alike. */
+static void cut_errors_stay_utf8(void **state)
+{
+    (void)state;
+    char text[3 * MP_ERROR_MSG_MAX];
+    for (size_t i = 0; i + 3 < sizeof(text); i += 3) {
+        memcpy(text + i, "\xe2\x82\xac", 3); /* the euro sign, 3 bytes */
+        text[i + 3] = '\0';
+    }
+    for (int shift = 0; shift < 4; shift++) {
+        struct mp_error err = {0};
+        mp_error_set(&err, MP_EINVALID, "%.*s%s", shift, "abc", text);
+        size_t len = strlen(err.msg);
+        assert_true(len >= MP_ERROR_MSG_MAX - 4);
+        assert_int_equal(mp_utf8_valid_len(err.msg, len), len);
+        mp_error_set(&err, MP_EINVALID, "%s", "x");
+        mp_error_prefix(&err, MP_EINVALID, "%.*s%s", shift, "abc", text);
+        len = strlen(err.msg);
+        assert_true(len >= MP_ERROR_MSG_MAX - 4);
+        assert_int_equal(mp_utf8_valid_len(err.msg, len), len);
+    }
+    /* A message that fits keeps every byte, even one that is no UTF-8 (a file name). */
+    struct mp_error err = {0};
+    mp_error_set(&err, MP_EINVALID, "%s", "a\xe2\x82");
+    assert_string_equal(err.msg, "a\xe2\x82");
+}
+
 static void suggestions_and_folder_listings(void **state)
 {
     (void)state;
@@ -248,6 +276,7 @@ int main(void)
         cmocka_unit_test(rng_is_reproducible_and_unbiased),
         cmocka_unit_test(buf_and_strset),
         cmocka_unit_test(errors_carry_context),
+        cmocka_unit_test(cut_errors_stay_utf8),
         cmocka_unit_test(suggestions_and_folder_listings),
         cmocka_unit_test(utf8_scrub),
     };

@@ -62,7 +62,7 @@ static void valid_spec_fields(void **state)
         "  - {name: gpu, type: categorical, values: [T4, V100], target: {resource: gpu_type}}\n"
         "  - {name: batch, type: int, min: 1, max: 64, target: {arg: --batch}, role: batch_size}\n"
         "objective: {metric: throughput_per_cost, direction: maximize}\n"
-        "constraints: ['p99_ms <= 200', 'error_rate<0.01', 'p99_ms >= 200']\n"
+        "constraints: ['p99_ms <= 200', \"\\terror_rate\\t<0.01 \", 'p99_ms >= 200']\n"
         "cost: {cpu_core_hour: 0.04, gpu_type_hour: {T4: 0.35, V100: 2.48}}\n"
         "algorithm: {name: grid, max_trials: 30, parallelism: 2, seed: 5}\n"
         "runner: {kind: local, trial_timeout: 5m}\n",
@@ -83,6 +83,7 @@ static void valid_spec_fields(void **state)
     assert_true(s->constraints[0].bound == 200);
     assert_string_equal(s->constraints[1].metric, "error_rate");
     assert_int_equal(s->constraints[1].op, MP_CMP_LT);
+    assert_true(s->constraints[1].bound == 0.01); /* blanks around the parts are dropped */
     assert_true(s->cost.gpu_type_hour[1] == 2.48);
     assert_int_equal(s->max_trials, 30);
     assert_int_equal(s->parallelism, 2);
@@ -167,11 +168,22 @@ static void parameter_errors(void **state)
         {"{name: a, type: integer, min: 1, max: 2}", "expected int, float, discrete or"},
         {"{type: int, min: 1, max: 2}", "'parameters[0].name': required key is missing"},
         {"{name: 'a,b', type: int, min: 1, max: 2}", "is not a valid parameter name"},
+        /* An empty name passed, and so did `{}` naming it; rendering refused `{}` in every
+         * trial (CRASHED). */
+        {"{name: '', type: int, min: 1, max: 2}", "'parameters[0].name': \"\" is not a valid "
+                                                  "parameter name"},
         {"{name: a, type: int, max: 2}", "required key is missing"},
         {"{name: a, type: int, min: 1, max: x}", "'parameters[0].max': expected a number, got"},
         {"{name: a, type: int, min: 5, max: 2}", "max (2) is below min (5)"},
         {"{name: a, type: int, min: 1.5, max: 2}", "'parameters[0].min': expected an integer"},
         {"{name: a, type: int, min: 1, max: 9, step: 0.5}", "expected an integer, got \"0.5\""},
+        /* An integer field refuses a fraction or an exponent (docs/spec.md); these passed. */
+        {"{name: a, type: int, min: 1, max: 4.0}", "'parameters[0].max': expected an integer, "
+                                                   "got \"4.0\""},
+        {"{name: a, type: int, min: 1, max: 1e3}", "'parameters[0].max': expected an integer, "
+                                                   "got \"1e3\""},
+        {"{name: a, type: int, min: 1, max: 9, step: 2.}", "'parameters[0].step': expected an "
+                                                           "integer, got \"2.\""},
         {"{name: a, type: int, min: 1, max: 9, step: -1}", "expected a positive number"},
         {"{name: a, type: float, min: 0, max: 1, log: true}", "log scale needs min > 0"},
         {"{name: a, type: float, min: 0, max: 1, log: yes}", "expected true or false"},
@@ -234,6 +246,23 @@ static void parameter_errors(void **state)
                       "  - {name: a, type: int, min: 1, max: 2, target: {resource: cpu}}\n"
                       "  - {name: b, type: int, min: 1, max: 2, target: {resource: cpu}}\n",
                  "resource 'cpu' is already set by parameter 'a'");
+    /* Two parameters on one variable or flag: the service saw only the last one's value. */
+    expect_error(HEAD "parameters:\n"
+                      "  - {name: a, type: int, min: 1, max: 2, target: {env: X}}\n"
+                      "  - {name: b, type: int, min: 1, max: 2, target: {env: X}}\n",
+                 "t.yaml:6:50: 'parameters[1].target': environment variable 'X' is already set by "
+                 "parameter 'a'");
+    expect_error(HEAD "parameters:\n"
+                      "  - {name: a, type: int, min: 1, max: 2, target: {arg: --x}}\n"
+                      "  - {name: b, type: int, min: 1, max: 2, target: {arg: --x}}\n",
+                 "'parameters[1].target': flag '--x' is already set by parameter 'a'");
+    /* A variable and a flag of the same name are different targets. */
+    struct mp_spec *s =
+        parse_ok(HEAD "parameters:\n"
+                      "  - {name: a, type: int, min: 1, max: 2, target: {env: X}}\n"
+                      "  - {name: b, type: int, min: 1, max: 2, target: {arg: X}}\n",
+                 NULL, 0);
+    mp_spec_free(s);
 }
 
 /* 2^53 - 1 is the largest magnitude a parameter value holds exactly, and is accepted. */
@@ -266,6 +295,13 @@ static void section_errors(void **state)
         {"objective: {metric: q}\nconstraints: ['<= 1']\n", "expected \"METRIC <= NUMBER\""},
         {"objective: {metric: q}\nconstraints: ['p99 <= fast']\n", "got \"p99 <= fast\""},
         {"objective: {metric: q}\nconstraints: ['p 99 <= 1']\n", "contains a space"},
+        /* A parameter is no metric: a replay surface's column of it failed every trial
+         * METRIC_MISSING. */
+        {"objective: {metric: a}\n", "t.yaml:5:21: 'objective.metric': \"a\" is a parameter, "
+                                     "not a metric"},
+        {"objective: {metric: q}\nconstraints: ['a <= 1']\n",
+         "'constraints[0]': \"a\" is a parameter, not a metric"},
+        {"objective: {metric: q}\nconstraints: [\"p\\t99 <= 1\"]\n", "contains a space"},
         {"objective: {metric: q}\nconstraints: [p99 <= 10, e < 1, p99 >= 20]\n",
          "'constraints[2]': no value of p99 meets both this and constraints[0] (\"p99 <= 10\")"},
         {"objective: {metric: q}\nconstraints: [p99 > 5, p99 <= 5]\n", "constraints[0]"},
@@ -311,6 +347,7 @@ static void service_errors(void **state)
         {"service: {command: [srv, 'a}']}\n", "unmatched '}'"},
         {"service: {command: [srv, '{a}'], env: {'1X': y}}\n", "not a valid environment name"},
         {"service: {command: [srv, '{a}'], env: {X: '{nope}'}}\n", "{nope} names no parameter"},
+        {"service: {command: [srv, '{a}{}']}\n", "placeholder {} names no parameter"},
         {"service: {command: [srv]}\n", "parameter 'a' reaches the service nowhere"},
         {"service: {command: [srv, '{a}'], readiness: {http: /h, tcp: true}}\n",
          "give either http or tcp"},
@@ -319,6 +356,13 @@ static void service_errors(void **state)
         {"service: {command: [srv, '{a}'], readiness: {interval: 0ms}}\n",
          "expected a positive duration"},
         {"service: {command: [srv, '{a}'], readiness: {timeout: x}}\n", "expected a duration"},
+        /* A zero probe timeout or startup_timeout failed every trial; 100us is 0 ms. */
+        {"service: {command: [srv, '{a}'], readiness: {timeout: 0s}}\n",
+         "'service.readiness.timeout': expected a positive duration (at least 1ms), got \"0s\""},
+        {"service: {command: [srv, '{a}'], readiness: {startup_timeout: 100us}}\n",
+         "'service.readiness.startup_timeout': expected a positive duration (at least 1ms)"},
+        {"service: {command: [srv, '{a}']}\nrunner: {trial_timeout: 0}\n",
+         "'runner.trial_timeout': expected a positive duration (at least 1ms), got \"0\""},
         {"service: {command: [srv, '{a}'], cmd: 1}\n", "did you mean 'command'?"},
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
@@ -326,12 +370,32 @@ static void service_errors(void **state)
         snprintf(text, sizeof(text), "name: t\nobjective: {metric: q}\n" P1 "%s", cases[i].service);
         expect_error(text, cases[i].want);
     }
+    /* A variable that a parameter's target sets too: the parameter's value replaced it. */
+    expect_error("name: t\nobjective: {metric: q}\nservice: {command: [srv], env: {X: '1'}}\n"
+                 "parameters: [{name: b, type: int, min: 1, max: 2, target: {env: X}}]\n",
+                 "t.yaml:3:33: 'service.env.X': parameter 'b' sets this variable (its target); "
+                 "give it in one place");
     /* Built-ins and escaped braces are accepted. */
     struct mp_spec *s = parse_ok("name: t\nobjective: {metric: q}\n" P1
                                  "service: {command: [srv, '{a}', '{port}', '{nonce}', '{{x}}']}\n",
                                  NULL, 0);
     assert_int_equal(s->service.argc, 5);
     mp_spec_free(s);
+    /* A parameter named like a built-in: {port} sent its value, not the trial's port, and every
+     * trial failed STARTUP_TIMEOUT; {nonce} and the others likewise. */
+    static const char *const builtins[] = {"port", "nonce", "trial", "attempt", "experiment"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(builtins); i++) {
+        char text[512], want[256];
+        snprintf(text, sizeof(text),
+                 "name: t\nobjective: {metric: q}\nparameters: [{name: %s, type: int, min: 1, "
+                 "max: 4}]\nservice: {command: [srv, '--x={%s}']}\n",
+                 builtins[i], builtins[i]);
+        snprintf(want, sizeof(want),
+                 "'service.command[1]': placeholder {%s} names both parameter '%s' and the "
+                 "built-in {%s}",
+                 builtins[i], builtins[i], builtins[i]);
+        expect_error(text, want);
+    }
 }
 
 static void overrides_use_the_same_path(void **state)
@@ -423,6 +487,14 @@ static void override_errors_point_into_the_argument(void **state)
                      "--set:1:24: 'algorithm.max_trials': expected an integer in");
     expect_set_error("parameters.a=5",
                      "--set: 'parameters.a' is a whole item; set one of its fields");
+    /* A list index under a key that the --set creates read "'(null)': no list item" (a NULL
+     * %s); an index of sign or spaces read as a number. */
+    expect_set_error("foo[0]=1", "--set: 'foo': no list item [0] here");
+    expect_set_error("a.b[0].c=1", "--set: 'a.b': no list item [0] here");
+    expect_set_error("parameters[ 0].max=3", "--set: 'parameters': no list item [ 0] here");
+    expect_set_error("parameters[+0].max=3", "--set: 'parameters': no list item [+0] here");
+    expect_set_error("parameters[-0].max=3", "--set: 'parameters': no list item [-0] here");
+    expect_set_error("parameters[].max=3", "--set: 'parameters': no list item [] here");
 }
 
 /* The stored JSON wrote every plain scalar that reads as a number in canonical form, so a spec
@@ -459,6 +531,22 @@ static void stored_json_keeps_the_text(void **state)
     char *twice = mp_spec_to_json(again);
     assert_string_equal(json, twice);
     free(twice);
+    free(json);
+    mp_spec_free(again);
+    mp_spec_free(s);
+    /* Names, targets, metrics and paths are text too: a parameter named 1.10 came back as 1.1,
+     * and its trials' values (recorded under 1.10) were found nowhere. */
+    s = parse_ok("name: t\nobjective: {metric: 2.50}\nrunner: {kind: replay, surface: 1.0}\n"
+                 "parameters: [{name: 1.10, type: int, min: 1, max: 2, target: {arg: 08}}]\n"
+                 "algorithm: {prior: 1e3}\n",
+                 NULL, 0);
+    json = mp_spec_to_json(s);
+    again = parse_ok(json, NULL, 0);
+    assert_string_equal(again->space.params[0].name, "1.10");
+    assert_string_equal(again->space.params[0].target_name, "08");
+    assert_string_equal(again->objective_metric, "2.50");
+    assert_string_equal(mp_doc_get(again->runner_node, "surface")->scalar, "1.0");
+    assert_string_equal(again->prior_path, s->prior_path);
     free(json);
     mp_spec_free(again);
     mp_spec_free(s);
@@ -593,6 +681,16 @@ static void long_paths_are_shortened(void **state)
     /* Short paths are whole. */
     assert_string_equal(doc->items[0]->path + MP_DOC_MAX_PATH - 4, "kkkk");
     mp_doc_free(doc);
+    /* An unknown key of 10,000 bytes filled the whole message, which never said what was
+     * wrong. */
+    b.len = 0;
+    mp_buf_adds(&b, "name: t\n? ");
+    for (int i = 0; i < 10000; i++) {
+        mp_buf_addc(&b, 'k');
+    }
+    mp_buf_adds(&b, "\n: 1\n");
+    expect_error(b.data, "t.yaml:2:3: '...kkk");
+    expect_error(b.data, "kkk': unknown key");
     mp_buf_release(&b);
 }
 
@@ -657,6 +755,24 @@ static void null_confirm_keys_are_defaults(void **state)
         assert_true(spec->max_uncertainty == 0.05);
         mp_spec_free(spec);
     }
+}
+
+/* A null runner.kind, runner.trial_timeout or algorithm.settings is the default, as docs/spec.md
+ * says of the settings blocks (`--set runner.trial_timeout=`): they read "expected a string" and
+ * "expected a duration" or "expected a mapping, got null". */
+static void null_runner_keys_are_defaults(void **state)
+{
+    (void)state;
+    const char *sets[] = {"runner.trial_timeout=", "algorithm.settings=", "runner.kind="};
+    struct mp_spec *s = parse_ok("name: t\nobjective: {metric: qps}\n" P1
+                                 "runner: {kind: replay, trial_timeout: 5s}\n"
+                                 "algorithm: {settings: {a: 1}}\n"
+                                 "service: {command: [x, '{a}']}\n",
+                                 sets, 3);
+    assert_string_equal(s->runner, "local");
+    assert_int_equal(s->trial_timeout_ms, 0);
+    assert_null(s->algorithm_settings);
+    mp_spec_free(s);
 }
 
 /* A plain << key merges maps (as kubectl reads it): the map's own keys win, then earlier maps
@@ -1030,6 +1146,7 @@ int main(void)
         cmocka_unit_test(long_paths_are_shortened),
         cmocka_unit_test(reader_errors_name_their_line),
         cmocka_unit_test(null_confirm_keys_are_defaults),
+        cmocka_unit_test(null_runner_keys_are_defaults),
         cmocka_unit_test(merge_keys),
         cmocka_unit_test(tags_are_refused_unless_harmless),
         cmocka_unit_test(core_schema_nulls_and_booleans),
