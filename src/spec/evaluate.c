@@ -3,6 +3,7 @@
 #include "spec/spec.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static double gpu_price(const struct mp_spec *spec, const double *x)
@@ -123,11 +124,11 @@ void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_tri
         /* An upper limit on a measured percentile must also hold for its upper confidence
          * bound (METRIC_upper, when the runner gives one): the SLO is met with 99 %
          * confidence, not by the luck of one sample. */
-        char upper_name[160];
+        char *upper_name = mp_xasprintf("%s_upper", c->metric);
         double upper;
-        snprintf(upper_name, sizeof(upper_name), "%s_upper", c->metric);
-        if ((c->op == MP_CMP_LE || c->op == MP_CMP_LT) &&
-            mp_metrics_get(&res->metrics, upper_name, &upper) && !mp_constraint_holds(c, upper)) {
+        bool bound = mp_metrics_get(&res->metrics, upper_name, &upper);
+        free(upper_name);
+        if ((c->op == MP_CMP_LE || c->op == MP_CMP_LT) && bound && !mp_constraint_holds(c, upper)) {
             char a[MP_FMT_DOUBLE_MAX], b[MP_FMT_DOUBLE_MAX];
             mp_trial_result_fail(res, MP_FAILURE_SLO_VIOLATED,
                                  "%s = %s, but its 99 %% upper confidence bound %s violates %s "

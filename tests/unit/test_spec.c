@@ -913,6 +913,23 @@ static void evaluation_judges_results(void **state)
         mp_trial_result_release(&res);
     }
     mp_spec_free(u);
+    /* So for a long metric name (a surface's column): its bound was looked up under a name cut
+     * at 159 bytes, never found, and the limit held on the measured value alone. */
+    char name[201], text[512];
+    memset(name, 'm', 200);
+    name[200] = '\0';
+    snprintf(text, sizeof(text), HEAD P1 "constraints: ['%s < 5']\n", name);
+    u = parse_ok(text, NULL, 0);
+    mp_trial_result_init(&res);
+    mp_metrics_set(&res.metrics, "qps", 10);
+    mp_metrics_set(&res.metrics, name, 4);
+    char *upper = mp_xasprintf("%s_upper", name);
+    mp_metrics_set(&res.metrics, upper, 6);
+    free(upper);
+    mp_spec_evaluate(u, x, &res);
+    assert_int_equal(res.failure, MP_FAILURE_SLO_VIOLATED);
+    mp_trial_result_release(&res);
+    mp_spec_free(u);
     /* No objective: METRIC_MISSING; a failed result is left as it is. */
     mp_trial_result_init(&res);
     mp_spec_evaluate(s, x, &res);
