@@ -107,8 +107,11 @@ static int convert_quantity(const struct pctx *c, const struct mp_node *n, enum 
     if (mp_kube_quantity_parse(s, &q, &qerr) != 0) {
         return mp_doc_error(err, n, "expected a Kubernetes quantity: %s", qerr.msg);
     }
-    if (q.negative || q.saturated) {
-        return mp_doc_error(err, n, "expected a non-negative quantity below 2^63, got \"%s\"", s);
+    /* Only the figure used must fit: memory of 1E is 10^18 bytes, though 10^21 thousandths. */
+    bool milli = unit == UNIT_MILLI;
+    if (q.negative || (milli ? q.milli : q.units) == INT64_MAX) {
+        return mp_doc_error(err, n, "expected a non-negative quantity below 2^63%s, got \"%s\"",
+                            milli ? " thousandths" : "", s);
     }
     double v = (double)q.units;
     if (unit == UNIT_MILLI) {

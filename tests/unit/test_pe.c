@@ -241,6 +241,21 @@ static void errors_name_the_resource_field(void **state)
         "pe.yaml:12:71: 'spec.tunableParameters[0].parameters[0].feasibleSpace.list[0]': "
         "expected a Kubernetes quantity: quantity \"1.5.5\": quantities must "
         "match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+    /* Only the figure used must fit in 64 bits: memory of 9E is 9 * 10^18 bytes (it was refused
+     * as "below 2^63", its thousandths being over); CPU counts thousandths. */
+    struct mp_spec *big = parse_ok(PE_HEAD "  tunableParameters:\n"
+                                           "    - category: resource\n"
+                                           "      parameters:\n"
+                                           "        - {name: memory, parameterType: discrete, "
+                                           "feasibleSpace: {list: ['1Gi', '9E']}}\n",
+                                   NULL, 0);
+    mp_spec_free(big);
+    expect_error("  tunableParameters:\n"
+                 "    - category: resource\n"
+                 "      parameters:\n"
+                 "        - {name: cpu, parameterType: discrete, feasibleSpace: {list: ['10E']}}\n",
+                 "pe.yaml:12:71: 'spec.tunableParameters[0].parameters[0].feasibleSpace.list[0]': "
+                 "expected a non-negative quantity below 2^63 thousandths, got \"10E\"");
     expect_error("  tunableParameters:\n"
                  "    - category: resources\n"
                  "      parameters: []\n",
