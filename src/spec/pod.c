@@ -261,6 +261,29 @@ static json_t *child(json_t *obj, const char *key, json_t *(*make)(void))
     return fresh;
 }
 
+/* Every container is an object with a name, each name once, as the API server requires: a
+ * number printed "container '(null)' is not an object", and of two of one name the first was
+ * configured. */
+static int check_containers(const json_t *containers, struct mp_error *err)
+{
+    for (size_t i = 0; i < json_array_size(containers); i++) {
+        const json_t *c = json_array_get(containers, i);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        if (!json_is_object(c) || !name || !*name) {
+            return mp_error_set(err, MP_EINVALID,
+                                "spec.containers[%zu]: expected a container with a name", i);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(name, json_string_value(
+                                 json_object_get(json_array_get(containers, j), "name"))) == 0) {
+                return mp_error_set(err, MP_EINVALID,
+                                    "spec.containers[%zu]: a second container named '%s'", i, name);
+            }
+        }
+    }
+    return 0;
+}
+
 static int find_container(json_t *containers, const char *name, json_t **out, struct mp_error *err)
 {
     size_t n = json_array_size(containers);
@@ -276,7 +299,7 @@ static int find_container(json_t *containers, const char *name, json_t **out, st
             mp_buf_release(&names);
             return 0;
         }
-        mp_buf_addf(&names, "%s%s", names.len ? ", " : "", c ? c : "?");
+        mp_buf_addf(&names, "%s%s", names.len ? ", " : "", c);
     }
     int rc = name ? mp_error_set(err, MP_EINVALID, "the pod has no container '%s' (it has: %s)",
                                  name, n ? names.data : "none")
@@ -713,16 +736,16 @@ int mp_spec_render_pod(const struct mp_spec *spec, const double *x, const json_t
     if (!json_is_array(containers)) {
         return mp_error_set(err, MP_EINVALID, "the pod template has no spec.containers list");
     }
+    int rc = check_containers(containers, err);
+    if (rc != 0) {
+        return rc;
+    }
     json_t *pod = json_deep_copy(pod_template);
     json_t *c = NULL;
-    int rc = find_container(json_object_get(json_object_get(pod, "spec"), "containers"), container,
-                            &c, err);
-    if (rc == 0 && !json_is_object(c)) {
-        rc = mp_error_set(err, MP_EINVALID, "container '%s' is not an object", container);
-    }
+    rc = find_container(json_object_get(json_object_get(pod, "spec"), "containers"), container, &c,
+                        err);
     if (rc == 0) {
         const char *name = json_string_value(json_object_get(c, "name"));
-        name = name ? name : "?";
         rc = check_template(pod, c, name, err);
         if (rc == 0) {
             rc = configure(spec, x, pod, c, name, mapping, err);

@@ -171,6 +171,17 @@ check "two containers and none named exits 2" 2 "$?"
 check_contains "names them" "2 containers (server, sidecar)" "$(cat "$WORK/err")"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy.yaml" --container web >/dev/null 2>"$WORK/err"
 check_contains "an unknown container" "no container 'web' (it has: server, sidecar)" "$(cat "$WORK/err")"
+# Containers as the API server requires them: objects with a name, each name once (a number
+# printed "container '(null)' is not an object"; of two named alike the first was configured).
+sed -e 's|^        - name: sidecar$|        - name: server|' "$WORK/deploy.yaml" >"$WORK/deploy-twice.yaml"
+"$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy-twice.yaml" --container server >/dev/null 2>"$WORK/err"
+check "two containers of one name exit 2" 2 "$?"
+check_contains "... naming the second" "spec.containers[1]: a second container named 'server'" "$(cat "$WORK/err")"
+sed -e 's|^        - name: sidecar$|        - 5|' -e '/^          image: busybox$/d' -e '/^          args: \[sleep, infinity\]$/d' \
+    "$WORK/deploy.yaml" >"$WORK/deploy-five.yaml"
+"$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy-five.yaml" --container server >/dev/null 2>"$WORK/err"
+check "a container that is a number exits 2" 2 "$?"
+check_contains "... naming it" "spec.containers[1]: expected a container with a name" "$(cat "$WORK/err")"
 # A field of the wrong type in the base is an error naming it (once), never silently replaced.
 sed -e 's|env: \[{name: OTHER, value: "x"}\]|env: {OTHER: x}|' "$WORK/deploy.yaml" >"$WORK/deploy-env.yaml"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy-env.yaml" --container server >/dev/null 2>"$WORK/err"
