@@ -96,10 +96,17 @@ void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_tri
         return;
     }
     double v;
-    if (!mp_metrics_get(&res->metrics, spec->objective_metric, &v) || !isfinite(v)) {
+    if (!mp_metrics_get(&res->metrics, spec->objective_metric, &v)) {
         mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
                              "the trial produced no value for the objective '%s'",
                              spec->objective_metric);
+        return;
+    }
+    if (!isfinite(v)) {
+        char buf[MP_FMT_DOUBLE_MAX];
+        mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
+                             "the objective '%s' is no finite number (%s)", spec->objective_metric,
+                             mp_fmt_double(buf, v));
         return;
     }
     for (size_t i = 0; i < spec->n_constraints; i++) {

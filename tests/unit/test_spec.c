@@ -934,6 +934,14 @@ static void evaluation_judges_results(void **state)
     mp_trial_result_init(&res);
     mp_spec_evaluate(s, x, &res);
     assert_int_equal(res.failure, MP_FAILURE_METRIC_MISSING);
+    assert_string_equal(res.reason, "the trial produced no value for the objective 'qps'");
+    mp_trial_result_release(&res);
+    /* One that overflowed was produced: the reason says what it was. */
+    mp_trial_result_init(&res);
+    mp_metrics_set(&res.metrics, "qps", INFINITY);
+    mp_spec_evaluate(s, x, &res);
+    assert_int_equal(res.failure, MP_FAILURE_METRIC_MISSING);
+    assert_string_equal(res.reason, "the objective 'qps' is no finite number (inf)");
     mp_trial_result_release(&res);
     mp_trial_result_init(&res);
     mp_trial_result_fail(&res, MP_FAILURE_CRASHED, "boom");
