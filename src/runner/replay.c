@@ -131,7 +131,8 @@ static int load(const struct mp_spec *spec, struct replay_runner *r, struct mp_e
     }
     r->failure_col = mp_surface_column(r->surface, "failure");
     if ((rc = check_metric_cells(spec, r, err)) != 0) {
-        return rc;
+        return mp_error_prefix(err, rc, "%s:%u:%u: 'runner.surface'", path->file, path->line,
+                               path->col);
     }
     return check_named_metrics(spec, r->surface, err);
 }

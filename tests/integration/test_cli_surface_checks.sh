@@ -27,8 +27,8 @@ validate() {
 for cell in fast nan inf 0x10; do
     out=$(validate "x,throughput_rps\n1,$cell\n2,20\n")
     check "metric cell '$cell' is refused" 2 "${out%% *}"
-    check_contains "metric cell '$cell': file, line and column named" \
-        "s.csv:2: metric column 'throughput_rps': expected a number, got \"$cell\"" "$out"
+    check_contains "metric cell '$cell': file, line and column named, after the spec's field" \
+        "tm.yaml:8:33: 'runner.surface': $WORK/s.csv:2: metric column 'throughput_rps': expected a number, got \"$cell\"" "$out"
 done
 out=$(validate "x,throughput_rps,p99_ms\n1,10,5\n\n2,20,slow\n")
 check_contains "another metric column is checked too, at its file line" \
