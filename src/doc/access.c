@@ -15,8 +15,13 @@ int mp_doc_error(struct mp_error *err, const struct mp_node *node, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* At the root there is no field to name ("'': expected a mapping"). */
+    if (!node->path || !*node->path) {
+        return mp_error_set(err, MP_EINVALID, "%s:%u:%u: %s", node->file, node->line, node->col,
+                            msg);
+    }
     return mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s': %s", node->file, node->line, node->col,
-                        node->path ? node->path : "", msg);
+                        node->path, msg);
 }
 
 struct mp_node *mp_doc_get(const struct mp_node *map, const char *key)

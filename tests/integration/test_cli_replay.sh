@@ -107,7 +107,7 @@ for alg in random grid; do
         "--settings:1:9: 'bogus': this algorithm takes no settings" "$err"
 done
 err=$("$MORPHLING" replay "$surface" --params share,mode -a bo --settings '[1]' 2>&1)
-check_contains "settings must be a mapping" "--settings:1:1: '': expected a mapping" "$err"
+check_contains "settings must be a mapping" "--settings:1:1: expected a mapping" "$err"
 
 # An integer option's range names its true limits: (double)INT64_MAX is 2^63, one too many.
 err=$("$MORPHLING" replay "$surface" --params share,mode --seed 9223372036854775808 2>&1); rc=$?
