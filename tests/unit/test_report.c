@@ -252,6 +252,18 @@ static void terminal_text(void **state)
         fail_msg("trials: %s", text);
     }
     free(text);
+    /* A column of accented values stays aligned: a character is one column, whatever its bytes. */
+    text = rendered(mp_report_print_trials,
+                    "{\"parameters\":[\"m\"],\"objective\":{\"metric\":\"t\"},\"trials\":["
+                    "{\"number\":1,\"state\":\"SUCCEEDED\",\"params\":{\"m\":\"\u00e9t\u00e9\"},"
+                    "\"metrics\":{\"t\":1}},"
+                    "{\"number\":2,\"state\":\"SUCCEEDED\",\"params\":{\"m\":\"abc\"},"
+                    "\"metrics\":{\"t\":2}}]}");
+    if (!strstr(text, "objective    m  note\n") || !strstr(text, "(1)  \xc3\xa9t\xc3\xa9\n") ||
+        !strstr(text, "(2)  abc\n")) {
+        fail_msg("accented: %s", text);
+    }
+    free(text);
     text = rendered(mp_report_print_recommendation,
                     "{\"objective\":{\"metric\":\"t\",\"direction\":\"maximize\"},"
                     "\"best\":{\"number\":2,\"params\":{\"m\":\"\\u001b]0;x\\u0007\"},"
