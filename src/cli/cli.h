@@ -69,6 +69,7 @@ struct mp_opt {
     const char *choices; /* MP_OPT_CHOICE: "a|b|c" */
     mp_opt_fn *fn;       /* MP_OPT_FN */
     unsigned flags;      /* MP_OPT_REQUIRED, MP_OPT_OPTIONAL, MP_OPT_PATH */
+    const char *needs;   /* another option's name: this one means nothing without it */
 };
 
 /* Where a field of struct T is: the offset and size columns of a table row. */
@@ -214,7 +215,8 @@ struct mp_cli_surface_args {
      "add a capacity plan: the replicas of the recommended configuration that serve R "           \
      "requests/s", .min = MP_REPORT_TARGET_RPS_MIN, .max = MP_REPORT_TARGET_RPS_MAX},                                                     \
     {"headroom", 0, MP_OPT_NUM, MP_OPT_AT(T, headroom), "X",                                      \
-     "spare capacity of the plan (0.2 = 20 %)", "0.2", .min = 0, .max = 10}
+     "spare capacity of the plan (0.2 = 20 %)", "0.2", .min = 0, .max = 10,                     \
+     .needs = "target-rps"}
 /* clang-format on */
 
 /* Opens the store (--db value or the default) and builds the report of experiment ref (NULL:

@@ -327,6 +327,10 @@ static int export_run(void *args, char **operands, size_t n)
     if (!k8s && (a->container || a->base)) {
         return mp_cli_usage("export", "--container and --base are for --format k8s");
     }
+    if (a->target_rps != 0 && strcmp(a->format, "csv") == 0) {
+        return mp_cli_usage("export", "--target-rps adds a capacity plan, for which --format csv "
+                                      "has no place (json, deploy and k8s have)");
+    }
     if (k8s && !a->container && !a->base) {
         return mp_cli_usage("export", "--format k8s needs --container NAME (the container to "
                                       "configure) or --base FILE (a Deployment)");

@@ -269,6 +269,12 @@ static int check_after(const struct mp_verb *verb, const bool *given, size_t n_o
             return o->choices ? mp_cli_usage(verb->name, "--%s %s is required", o->name, o->choices)
                               : mp_cli_usage(verb->name, "--%s %s is required", o->name, o->arg);
         }
+        for (size_t k = 0; given[i] && o->needs && k < verb->n_opts; k++) {
+            if (strcmp(verb->opts[k].name, o->needs) == 0 && !given[k]) {
+                return mp_cli_usage(verb->name, "--%s needs --%s (alone it would be ignored)",
+                                    o->name, o->needs);
+            }
+        }
     }
     if (n_operands < verb->min_operands) {
         return mp_cli_usage(verb->name, "missing %s", verb->operands);

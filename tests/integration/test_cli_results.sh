@@ -96,6 +96,14 @@ sed -e 's/^name: pods/name: inside/' -e 's/^parameters:/service: {command: [srv,
 check "instances inside the service are no pods (900 req/s on 450 each)" "null 3" \
     "$("$MORPHLING" show inside --json --target-rps 900 | jq -r '"\(.best.pods) \(.capacity_plan.replicas)"')"
 
+# Options that would be ignored are refused: a headroom without a plan, a plan in a CSV.
+err=$("$MORPHLING" show pods --headroom 0.5 2>&1)
+check "show --headroom without --target-rps exits 2" 2 "$?"
+check_contains "... saying so" "--headroom needs --target-rps" "$err"
+err=$("$MORPHLING" export pods --format csv --target-rps 900 2>&1)
+check "export --format csv --target-rps exits 2" 2 "$?"
+check_contains "... saying so" "--target-rps adds a capacity plan, for which --format csv has no place" "$err"
+
 # An experiment whose stored spec this build cannot read (an older or newer morphling's) hides
 # none of the others from list, which says why (list printed nothing and exited 2).
 sqlite3 "$MORPHLING_DB" "UPDATE experiments SET spec_json = '{\"name\":\"pods\"}' WHERE name = 'pods'"
