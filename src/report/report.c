@@ -467,9 +467,15 @@ int mp_report_list(struct mp_store *st, json_t **out, struct mp_error *err)
         snprintf(ref, sizeof(ref), "%lld", (long long)rows[i].id);
         json_t *rep = NULL;
         struct mp_error why = {0};
-        if (mp_report_experiment(st, ref, &rep, &why) != 0) {
+        rc = mp_report_experiment(st, ref, &rep, &why);
+        if (rc == MP_ESTORE || rc == MP_EBUSY) {
+            mp_error_set(err, rc, "%s", why.msg); /* the store failed: no list is right */
+            break;
+        }
+        if (rc != 0) {
             /* One experiment this build cannot read (its stored spec no longer parses) hides
              * none of the others: its row says why. */
+            rc = 0;
             json_array_append_new(list, broken_item(st, &rows[i], why.msg));
             continue;
         }
