@@ -396,6 +396,18 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The value of a cell that a trial export (export --format csv) protected from spreadsheets: text
+ * that starts with = + - @, a tab or a carriage return, is longer than that and is no number gets
+ * an apostrophe in front there. NULL when the cell is no such text. */
+static const char *export_protected(const char *cell)
+{
+    double num;
+    return cell[0] == '\'' && cell[1] && cell[2] && strchr("=+-@\t\r", cell[1]) &&
+                   mp_parse_double(cell + 1, &num) != 0
+               ? cell + 1
+               : NULL;
+}
+
 void mp_surface_infer_space(const struct mp_surface *s, const int *cols, size_t n_cols,
                             struct mp_space *space)
 {
@@ -428,6 +440,10 @@ void mp_surface_infer_space(const struct mp_surface *s, const int *cols, size_t 
             struct mp_strset seen = MP_STRSET_INIT;
             for (size_t r = 0; r < s->n_rows; r++) {
                 const char *v = s->cells[r * s->n_cols + c];
+                /* An export's '-O2 is the choice -O2 (row_key reads it so). A value of its own
+                 * that starts with an apostrophe reads the same: no export tells them apart. */
+                const char *plain = s->is_export ? export_protected(v) : NULL;
+                v = plain ? plain : v;
                 if (mp_strset_add(&seen, v)) {
                     p.choices[p.n_choices++] = mp_xstrdup(v);
                 }
@@ -452,18 +468,6 @@ static size_t index_slot(const struct mp_surface_index *idx, const char *key)
         i = (i + 1) & (idx->cap - 1);
     }
     return i;
-}
-
-/* The value of a cell that a trial export (export --format csv) protected from spreadsheets: text
- * that starts with = + - @, a tab or a carriage return, is longer than that and is no number gets
- * an apostrophe in front there. NULL when the cell is no such text. */
-static const char *export_protected(const char *cell)
-{
-    double num;
-    return cell[0] == '\'' && cell[1] && cell[2] && strchr("=+-@\t\r", cell[1]) &&
-                   mp_parse_double(cell + 1, &num) != 0
-               ? cell + 1
-               : NULL;
 }
 
 /* Canonical key of row r for the space's parameters; NULL if a value is off the space. */

@@ -45,6 +45,10 @@ err=$("$MORPHLING" run "$WORK/again.yaml" --quiet 2>&1 >/dev/null)
 check "the export replays" "" "$err"
 "$MORPHLING" export odd-again --format csv >"$WORK/again.csv"
 check "to the same trials" "$(cut -d, -f2- "$WORK/export.csv")" "$(cut -d, -f2- "$WORK/again.csv")"
+# Without a spec, `replay` infers the choices from the export: -O2, not its protected '-O2.
+check "replay of the export infers the choices as written" "-O2 =x" \
+    "$("$MORPHLING" replay "$WORK/export.csv" --params opt --objective score --algorithm grid --budget 7 --json |
+        jq -r '[.trials[].params.opt | select(. == "-O2" or . == "=x" or . == "'"'"'-O2" or . == "'"'"'=x")] | sort | join(" ")')"
 
 # A configuration of several pods (a parameter with role instances) was measured as a whole: the
 # export sets its pods as the replicas, and a capacity plan counts pods (it planned 3 "replicas"
