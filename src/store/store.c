@@ -192,6 +192,54 @@ static int set_wal(struct mp_store *st, int timeout_ms)
     }
 }
 
+/* Whether a reader must take the store as it is: this process may write neither the file nor its
+ * folder (a copy kept read-only, another user's results), where WAL needs its -shm file. */
+static bool unwritable(const char *path)
+{
+    char *dir = mp_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        slash[slash == dir ? 1 : 0] = '\0';
+    }
+    bool ro = (access(path, W_OK) != 0 && (errno == EACCES || errno == EROFS)) ||
+              (access(slash ? dir : ".", W_OK) != 0 && (errno == EACCES || errno == EROFS));
+    free(dir);
+    return ro;
+}
+
+/* The URI that opens path immutable: read as it is, without locks or WAL's shared memory (what
+ * a last writer left in a -wal file is not seen). */
+static char *immutable_uri(const char *path)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_adds(&b, "file:");
+    for (const char *p = path; *p; p++) {
+        if (strchr("%?#", *p)) {
+            mp_buf_addf(&b, "%%%02X", (unsigned char)*p);
+        } else {
+            mp_buf_addc(&b, *p);
+        }
+    }
+    mp_buf_adds(&b, "?immutable=1");
+    return mp_buf_detach(&b);
+}
+
+/* A read-only store is read at its schema: one that needs a migration must be opened once by a
+ * process that may write it. */
+static int check_version(struct mp_store *st, int target, struct mp_error *err)
+{
+    int version = 0;
+    int rc = mp_store_schema_version(st, &version, err);
+    if (rc == 0 && version != target) {
+        rc = mp_error_set(err, MP_EUNSUPPORTED,
+                          "%s: a read-only store of schema %d, this morphling's is %d: %s",
+                          st->path, version, target,
+                          version > target ? "written by a newer morphling"
+                                           : "open it once where it may be written, to upgrade it");
+    }
+    return rc;
+}
+
 int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_store **out,
                   struct mp_error *err)
 {
@@ -200,6 +248,21 @@ int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = create_private(path, opts && opts->existing, err);
     if (rc != 0) {
+        goto out;
+    }
+    int target = opts && opts->max_version > 0 ? opts->max_version : mp_store_n_migrations;
+    if (opts && opts->existing && strcmp(path, ":memory:") != 0 && unwritable(path)) {
+        char *uri = immutable_uri(path);
+        int orc = sqlite3_open_v2(
+            uri, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+        free(uri);
+        if (orc != SQLITE_OK) {
+            rc = st->db ? mp_store_fail(st, err, "open read-only")
+                        : mp_error_set(err, -ENOMEM, "%s: cannot open", path);
+            goto out;
+        }
+        sqlite3_extended_result_codes(st->db, 1);
+        rc = check_version(st, target, err);
         goto out;
     }
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
@@ -216,7 +279,6 @@ int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_
         rc = mp_store_fail(st, err, "configure");
         goto out;
     }
-    int target = opts && opts->max_version > 0 ? opts->max_version : mp_store_n_migrations;
     rc = migrate(st, target, err);
 out:
     if (rc != 0) {

@@ -26,7 +26,8 @@ struct mp_store_opts {
     int max_version;     /* migrate only up to this version (tests); 0 = latest */
     int busy_timeout_ms; /* 0 = 10000 */
     bool existing;       /* readers: MP_ENOTFOUND when there is no store at path (a mistyped
-                            --db must not leave a new, empty store behind) */
+                            --db must not leave a new, empty store behind); a store this
+                            process may not write is read as it is (immutable) */
 };
 
 int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_store **out,

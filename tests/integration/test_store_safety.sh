@@ -34,6 +34,19 @@ done
 DB="$WORK/store.db"
 "$MORPHLING" run "$MP_SOURCE_DIR/examples/replay-demo.yaml" --db "$DB" --quiet >/dev/null
 check "the experiment ran" 40 "$("$MORPHLING" show replay-demo --db "$DB" --json | jq '.trials | length')"
+# A store this user may not write (a read-only copy in a read-only folder): list, show and export
+# read it as it is ("configure: attempt to write a readonly database" before: WAL wants its -shm).
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    mkdir "$WORK/ro" && cp "$DB" "$WORK/ro/store.db" && chmod 0444 "$WORK/ro/store.db" &&
+        chmod 0555 "$WORK/ro" && chmod 0755 "$WORK"
+    as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$MORPHLING" "$@" --db "$WORK/ro/store.db"; }
+    check "a read-only store: show" 40 "$(as_nobody show replay-demo --json 2>&1 | jq '.trials | length')"
+    check_contains "... list" "replay-demo" "$(as_nobody list 2>&1)"
+    check "... export" 41 "$(as_nobody export replay-demo --format csv 2>&1 | wc -l)"
+    check "... and nothing was written there" "store.db" "$(ls "$WORK/ro")"
+else
+    ok "# SKIP a read-only store: needs root and setpriv to read it as another user"
+fi
 events=$(sqlite3 "$DB" 'SELECT count(*) FROM events')
 
 # Overwrite the first page of the trials table with 0xff bytes (an invalid page type).
