@@ -694,16 +694,18 @@ static json_t *without_budget(const char *json)
     return j;
 }
 
-/* Trials that count against max_trials (fill_slots): those that succeeded or failed. */
+/* Trials that count against max_trials (fill_slots): those that succeeded or failed, and those
+ * an interrupted run left PENDING or RUNNING (fill_slots runs them again whatever the budget). */
 static int count_budget_used(struct mp_store *st, int64_t exp_id, int64_t *used,
-                             struct mp_error *err)
+                             int64_t *unfinished, struct mp_error *err)
 {
     struct mp_trial_row *rows = NULL;
     size_t n = 0;
     int rc = mp_store_trial_list(st, exp_id, &rows, &n, err);
-    *used = 0;
+    *used = *unfinished = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         *used += rows[i].state == MP_TRIAL_SUCCEEDED || rows[i].state == MP_TRIAL_FAILED;
+        *unfinished += rows[i].state == MP_TRIAL_PENDING || rows[i].state == MP_TRIAL_RUNNING;
     }
     mp_trial_rows_free(rows, n);
     return rc;
@@ -726,16 +728,24 @@ static int changed_spec(struct engine *e, const struct mp_experiment_row *row, c
                             "use another name, or --restart to replace it",
                             e->spec->name);
     }
-    int64_t used = 0;
-    int rc = count_budget_used(e->st, row->id, &used, err);
+    int64_t used = 0, unfinished = 0;
+    int rc = count_budget_used(e->st, row->id, &used, &unfinished, err);
     if (rc != 0) {
         return rc;
     }
-    if (e->spec->max_trials < used) {
+    if (e->spec->max_trials < used + unfinished) {
+        /* The interrupted trials run again on resumption: a budget that leaves them out would
+         * end with more than max_trials trials. */
+        char inflight[64] = "";
+        if (unfinished > 0) {
+            snprintf(inflight, sizeof(inflight), " (%lld of them interrupted, to run again)",
+                     (long long)unfinished);
+        }
         return mp_error_set(err, MP_EINVALID,
-                            "experiment '%s' has %lld trials already; max_trials = %lld is below "
-                            "them (raise it, or --restart to start again)",
-                            e->spec->name, (long long)used, (long long)e->spec->max_trials);
+                            "experiment '%s' has %lld trials already%s; max_trials = %lld is "
+                            "below them (raise it, or --restart to start again)",
+                            e->spec->name, (long long)(used + unfinished), inflight,
+                            (long long)e->spec->max_trials);
     }
     if (row->state >= MP_EXPERIMENT_SUCCEEDED && e->spec->max_trials == used) {
         out->already_finished = true; /* the budget adds no trial: reported as it stands */
