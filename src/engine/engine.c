@@ -539,7 +539,9 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
 {
     int rc = 0;
     for (;;) {
-        if (rc == 0 && !cancelled(e) && count_failures(e) <= (size_t)e->spec->max_failed_trials) {
+        /* Past the failed-trial budget fill_slots still resumes the trials an interrupted run
+         * left in flight (an uninterrupted run would have finished them), but adds none. */
+        if (rc == 0 && !cancelled(e)) {
             rc = fill_slots(e, err);
         }
         if (e->in_flight == 0) {
