@@ -410,6 +410,11 @@ static size_t complete_one(struct engine *e)
     }
 }
 
+static bool cancelled(const struct engine *e)
+{
+    return e->opts->cancel && atomic_load(e->opts->cancel);
+}
+
 static int run_error(const struct etrial *t, struct mp_error *err)
 {
     return mp_error_set(err, MP_ERUNTIME, "trial %lld: %s", (long long)t->number, t->res.run_error);
@@ -423,7 +428,11 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
     t->running = false;
     e->in_flight--;
     int rc = 0;
-    if (t->res.state == MP_TRIAL_CANCELLED && e->opts->cancel && atomic_load(e->opts->cancel)) {
+    /* Interrupted, or an attempt to retry after the interrupt (a new attempt would start with
+     * the user waiting for the stop): the trial runs again when the experiment continues. */
+    if ((t->res.state == MP_TRIAL_CANCELLED ||
+         (t->run_rc < 0 && t->retries < INFRA_RETRIES && !t->res.run_error)) &&
+        cancelled(e)) {
         rc = mp_store_event_add(e->st, e->exp_id, t->number,
                                 mp_engine_event_name(MP_EVENT_TRIAL_INTERRUPTED), NULL, err);
         goto out;
@@ -497,11 +506,6 @@ out:
 static const char *cancel_reason(const struct mp_engine_opts *o)
 {
     return o->cancel_reason ? o->cancel_reason : "cancelled";
-}
-
-static bool cancelled(const struct engine *e)
-{
-    return e->opts->cancel && atomic_load(e->opts->cancel);
 }
 
 /* Launches trials until the slots are full: first trials a previous process left unfinished,
