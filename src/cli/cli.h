@@ -158,6 +158,7 @@ int mp_cli_add_files(const char *verb, const char *path, const char *suffix, siz
 struct mp_cli_progress {
     const char *what; /* "bench-search", borrowed */
     size_t total, done;
+    size_t base; /* steps done before this bar's first (a resumed run's): not timed by it */
     int64_t t0_ns, last_ns, step_ns; /* started, last drawn, last step */
     bool quiet, tty, drawn;
 };

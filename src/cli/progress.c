@@ -25,22 +25,21 @@ void mp_cli_progress_start(struct mp_cli_progress *p, const char *what, size_t t
 
 void mp_cli_progress_next(struct mp_cli_progress *p, const char *what, size_t total)
 {
-    int64_t from = p->step_ns;
+    /* Without a step (a resumed run whose trials had all finished), from this bar's start. */
+    int64_t from = p->step_ns ? p->step_ns : p->t0_ns;
     mp_cli_progress_end(p);
     mp_cli_progress_start(p, what, total, p->quiet);
-    if (from) {
-        p->t0_ns = from;
-    }
+    p->t0_ns = from;
 }
 
-/* "about 1m20s left", from the mean time per step so far. */
+/* "about 1m20s left", from the mean time per step this bar made so far. */
 static void time_left(const struct mp_cli_progress *p, char *buf, size_t len)
 {
     buf[0] = '\0';
-    if (p->done == 0 || p->done >= p->total) {
+    if (p->done <= p->base || p->done >= p->total) {
         return;
     }
-    double per = (double)(mp_mono_ns() - p->t0_ns) / 1e9 / (double)p->done;
+    double per = (double)(mp_mono_ns() - p->t0_ns) / 1e9 / (double)(p->done - p->base);
     long s = (long)(per * (double)(p->total - p->done) + 0.5);
     if (s >= 60) {
         snprintf(buf, len, ", about %ldm%02lds left", s / 60, s % 60);
@@ -53,6 +52,9 @@ void mp_cli_progress_step(struct mp_cli_progress *p, size_t done, const char *fm
 {
     int64_t now = mp_mono_ns();
     bool tenth = p->total && 10 * done / p->total != 10 * p->done / p->total;
+    if (!p->step_ns) {
+        p->base = done ? done - 1 : 0; /* the others were done before this bar started */
+    }
     p->done = done;
     p->step_ns = now;
     bool due = done >= p->total || !p->last_ns ||

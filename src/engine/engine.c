@@ -410,6 +410,11 @@ static size_t complete_one(struct engine *e)
     }
 }
 
+static bool cancelled(const struct engine *e)
+{
+    return e->opts->cancel && atomic_load(e->opts->cancel);
+}
+
 static int run_error(const struct etrial *t, struct mp_error *err)
 {
     return mp_error_set(err, MP_ERUNTIME, "trial %lld: %s", (long long)t->number, t->res.run_error);
@@ -423,7 +428,11 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
     t->running = false;
     e->in_flight--;
     int rc = 0;
-    if (t->res.state == MP_TRIAL_CANCELLED && e->opts->cancel && atomic_load(e->opts->cancel)) {
+    /* Interrupted, or an attempt to retry after the interrupt (a new attempt would start with
+     * the user waiting for the stop): the trial runs again when the experiment continues. */
+    if ((t->res.state == MP_TRIAL_CANCELLED ||
+         (t->run_rc < 0 && t->retries < INFRA_RETRIES && !t->res.run_error)) &&
+        cancelled(e)) {
         rc = mp_store_event_add(e->st, e->exp_id, t->number,
                                 mp_engine_event_name(MP_EVENT_TRIAL_INTERRUPTED), NULL, err);
         goto out;
@@ -499,11 +508,6 @@ static const char *cancel_reason(const struct mp_engine_opts *o)
     return o->cancel_reason ? o->cancel_reason : "cancelled";
 }
 
-static bool cancelled(const struct engine *e)
-{
-    return e->opts->cancel && atomic_load(e->opts->cancel);
-}
-
 /* Launches trials until the slots are full: first trials a previous process left unfinished,
  * then new suggestions. */
 static int fill_slots(struct engine *e, struct mp_error *err)
@@ -539,7 +543,9 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
 {
     int rc = 0;
     for (;;) {
-        if (rc == 0 && !cancelled(e) && count_failures(e) <= (size_t)e->spec->max_failed_trials) {
+        /* Past the failed-trial budget fill_slots still resumes the trials an interrupted run
+         * left in flight (an uninterrupted run would have finished them), but adds none. */
+        if (rc == 0 && !cancelled(e)) {
             rc = fill_slots(e, err);
         }
         if (e->in_flight == 0) {
@@ -694,16 +700,18 @@ static json_t *without_budget(const char *json)
     return j;
 }
 
-/* Trials that count against max_trials (fill_slots): those that succeeded or failed. */
+/* Trials that count against max_trials (fill_slots): those that succeeded or failed, and those
+ * an interrupted run left PENDING or RUNNING (fill_slots runs them again whatever the budget). */
 static int count_budget_used(struct mp_store *st, int64_t exp_id, int64_t *used,
-                             struct mp_error *err)
+                             int64_t *unfinished, struct mp_error *err)
 {
     struct mp_trial_row *rows = NULL;
     size_t n = 0;
     int rc = mp_store_trial_list(st, exp_id, &rows, &n, err);
-    *used = 0;
+    *used = *unfinished = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         *used += rows[i].state == MP_TRIAL_SUCCEEDED || rows[i].state == MP_TRIAL_FAILED;
+        *unfinished += rows[i].state == MP_TRIAL_PENDING || rows[i].state == MP_TRIAL_RUNNING;
     }
     mp_trial_rows_free(rows, n);
     return rc;
@@ -726,16 +734,24 @@ static int changed_spec(struct engine *e, const struct mp_experiment_row *row, c
                             "use another name, or --restart to replace it",
                             e->spec->name);
     }
-    int64_t used = 0;
-    int rc = count_budget_used(e->st, row->id, &used, err);
+    int64_t used = 0, unfinished = 0;
+    int rc = count_budget_used(e->st, row->id, &used, &unfinished, err);
     if (rc != 0) {
         return rc;
     }
-    if (e->spec->max_trials < used) {
+    if (e->spec->max_trials < used + unfinished) {
+        /* The interrupted trials run again on resumption: a budget that leaves them out would
+         * end with more than max_trials trials. */
+        char inflight[64] = "";
+        if (unfinished > 0) {
+            snprintf(inflight, sizeof(inflight), " (%lld of them interrupted, to run again)",
+                     (long long)unfinished);
+        }
         return mp_error_set(err, MP_EINVALID,
-                            "experiment '%s' has %lld trials already; max_trials = %lld is below "
-                            "them (raise it, or --restart to start again)",
-                            e->spec->name, (long long)used, (long long)e->spec->max_trials);
+                            "experiment '%s' has %lld trials already%s; max_trials = %lld is "
+                            "below them (raise it, or --restart to start again)",
+                            e->spec->name, (long long)(used + unfinished), inflight,
+                            (long long)e->spec->max_trials);
     }
     if (row->state >= MP_EXPERIMENT_SUCCEEDED && e->spec->max_trials == used) {
         out->already_finished = true; /* the budget adds no trial: reported as it stands */

@@ -60,6 +60,14 @@ check_contains "show counts them as interrupted" "; $inflight interrupted, to ru
 check "... with a note in each of their rows" "$inflight" \
     "$(printf '%s\n' "$out" | grep -c 'interrupted; runs again when the experiment continues')"
 check_contains "list counts the trials done" " $(terminal)/24 " "$("$MORPHLING" list)"
+# A budget that leaves out the interrupted trials is refused: they would run again on resumption
+# and end past max_trials.
+done_now=$(terminal)
+out=$("$MORPHLING" run "$WORK/spec.yaml" --set algorithm.max_trials="$done_now" 2>&1); rc=$?
+check "a budget below the trials and those in flight exits 2" 2 "$rc"
+check_contains "and counts those in flight" \
+    "has $((done_now + inflight)) trials already ($inflight of them interrupted, to run again)" "$out"
+check "and runs nothing" "$done_now" "$(terminal)"
 
 out=$("$MORPHLING" run "$WORK/spec.yaml" 2>&1); rc=$?
 check "resumed run exits 0" 0 "$rc"

@@ -276,6 +276,50 @@ static void next_bar_keeps_the_clock(void **state)
     free(text);
 }
 
+/* A resumed run: its bars start with steps a previous process did (7 of 12 trials, 3 of 6
+ * confirmation runs); the time left comes from the steps this process made, over the time they
+ * took. Returns what the bars printed (not a terminal here). */
+static char *resumed_bars(void)
+{
+    char path[] = "/tmp/test_cli_progress_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    struct mp_cli_progress p;
+    mp_cli_progress_start(&p, "run", 12, false);
+    p.t0_ns -= INT64_C(20000000000);
+    mp_cli_progress_step(&p, 8, "trial 8");
+    mp_cli_progress_end(&p);
+    /* Every trial had finished: the confirmation's first step is this process's first. */
+    mp_cli_progress_start(&p, "run", 12, false);
+    p.t0_ns -= INT64_C(20000000000);
+    mp_cli_progress_next(&p, "confirm", 6);
+    mp_cli_progress_step(&p, 4, "trial 1 run 2");
+    mp_cli_progress_end(&p);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char *text = mp_xcalloc(4096, 1);
+    assert_true(pread(fd, text, 4095, 0) > 0);
+    close(fd);
+    unlink(path);
+    return text;
+}
+
+/* The time left of a resumed run counts only the steps made since it started: 20 s for one
+ * trial, 4 more to go, is about 1m20s, not 10 s (20 s over the 8 done); and a confirmation
+ * resumed after every trial had finished is not "about 0s" from a clock started at its step. */
+static void resumed_bar_counts_its_own_steps(void **state)
+{
+    (void)state;
+    char *text = resumed_bars();
+    assert_non_null(strstr(text, "run: 8/12 (66 %), about 1m20s left: trial 8\n"));
+    assert_non_null(strstr(text, "confirm: 4/6 (66 %), about 40s left: trial 1 run 2\n"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +329,7 @@ int main(void)
         cmocka_unit_test(help_is_not_an_error),
         cmocka_unit_test(verb_tables_are_well_formed),
         cmocka_unit_test(next_bar_keeps_the_clock),
+        cmocka_unit_test(resumed_bar_counts_its_own_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

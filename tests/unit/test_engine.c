@@ -775,6 +775,41 @@ static void infra_failure_is_retried(void **state)
     mp_spec_free(spec);
 }
 
+/* An attempt that fails INFRA after the interrupt is not retried then (no new attempt starts
+ * while the user waits for the stop): the trial stays RUNNING at its attempt and runs again when
+ * the experiment continues. */
+static void infra_failure_after_interrupt_waits_for_resumption(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 3, 1, NULL);
+    struct fake_runner fr = {.fail_a = -1, .infra_at = 2, .interrupt_after = 2};
+    struct run run = {0};
+    atomic_bool cancel = false;
+    run_engine(&run, spec, &fr, &cancel, true);
+    assert_string_equal(mp_experiment_state_name(run.sum.state), "INTERRUPTED");
+    assert_int_equal(run.n, 2);
+    assert_string_equal(mp_trial_state_name(run.rows[1].state), "RUNNING");
+    assert_int_equal(run.rows[1].attempt, 0);
+    struct mp_event_row *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_event_list(run.st, run.sum.experiment_id, 0, 1000, &ev, &n, NULL), 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_not_equal(ev[i].kind, "trial_retry");
+    }
+    mp_event_rows_free(ev, n);
+    /* Resumed: trial 2 at its next attempt, then trial 3. */
+    atomic_store(&cancel, false);
+    struct fake_runner fr2 = {.fail_a = -1};
+    run_engine(&run, spec, &fr2, &cancel, false);
+    assert_int_equal(run.n, 3);
+    for (size_t i = 0; i < run.n; i++) {
+        assert_string_equal(mp_trial_state_name(run.rows[i].state), "SUCCEEDED");
+    }
+    assert_int_equal(run.rows[1].attempt, 1);
+    mp_trial_rows_free(run.rows, run.n);
+    mp_spec_free(spec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -794,6 +829,7 @@ int main(void)
         cmocka_unit_test(unknown_runner_lists_the_build),
         cmocka_unit_test(run_error_stops_the_run),
         cmocka_unit_test(infra_failure_is_retried),
+        cmocka_unit_test(infra_failure_after_interrupt_waits_for_resumption),
         cmocka_unit_test(experiment_created_meanwhile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
