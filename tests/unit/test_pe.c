@@ -213,6 +213,27 @@ static void types_algorithms_and_additions(void **state)
     mp_spec_free(s);
 }
 
+/* A resource quantity must fit in 64 bits only in the figure used. */
+static void quantities_fit_in_the_figure_used(void **state)
+{
+    (void)state;
+    /* Only the figure used must fit in 64 bits: memory of 9E is 9 * 10^18 bytes (it was refused
+     * as "below 2^63", its thousandths being over); CPU counts thousandths. */
+    struct mp_spec *big = parse_ok(PE_HEAD "  tunableParameters:\n"
+                                           "    - category: resource\n"
+                                           "      parameters:\n"
+                                           "        - {name: memory, parameterType: discrete, "
+                                           "feasibleSpace: {list: ['1Gi', '9E']}}\n",
+                                   NULL, 0);
+    mp_spec_free(big);
+    expect_error("  tunableParameters:\n"
+                 "    - category: resource\n"
+                 "      parameters:\n"
+                 "        - {name: cpu, parameterType: discrete, feasibleSpace: {list: ['10E']}}\n",
+                 "pe.yaml:12:71: 'spec.tunableParameters[0].parameters[0].feasibleSpace.list[0]': "
+                 "expected a non-negative quantity below 2^63 thousandths, got \"10E\"");
+}
+
 static void errors_name_the_resource_field(void **state)
 {
     (void)state;
@@ -241,21 +262,6 @@ static void errors_name_the_resource_field(void **state)
         "pe.yaml:12:71: 'spec.tunableParameters[0].parameters[0].feasibleSpace.list[0]': "
         "expected a Kubernetes quantity: quantity \"1.5.5\": quantities must "
         "match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
-    /* Only the figure used must fit in 64 bits: memory of 9E is 9 * 10^18 bytes (it was refused
-     * as "below 2^63", its thousandths being over); CPU counts thousandths. */
-    struct mp_spec *big = parse_ok(PE_HEAD "  tunableParameters:\n"
-                                           "    - category: resource\n"
-                                           "      parameters:\n"
-                                           "        - {name: memory, parameterType: discrete, "
-                                           "feasibleSpace: {list: ['1Gi', '9E']}}\n",
-                                   NULL, 0);
-    mp_spec_free(big);
-    expect_error("  tunableParameters:\n"
-                 "    - category: resource\n"
-                 "      parameters:\n"
-                 "        - {name: cpu, parameterType: discrete, feasibleSpace: {list: ['10E']}}\n",
-                 "pe.yaml:12:71: 'spec.tunableParameters[0].parameters[0].feasibleSpace.list[0]': "
-                 "expected a non-negative quantity below 2^63 thousandths, got \"10E\"");
     expect_error("  tunableParameters:\n"
                  "    - category: resources\n"
                  "      parameters: []\n",
@@ -517,6 +523,7 @@ int main(void)
         cmocka_unit_test(original_example_maps_field_by_field),
         cmocka_unit_test(types_algorithms_and_additions),
         cmocka_unit_test(errors_name_the_resource_field),
+        cmocka_unit_test(quantities_fit_in_the_figure_used),
         cmocka_unit_test(client_template_errors),
         cmocka_unit_test(gpu_memory_is_a_share_of_one_gpu),
         cmocka_unit_test(overrides_address_the_resource),

@@ -237,6 +237,12 @@ static void parameter_errors(void **state)
         snprintf(text, sizeof(text), HEAD "parameters:\n  - %s\n", cases[i].param);
         expect_error(text, cases[i].want);
     }
+}
+
+/* The list of parameters: not empty, names and targets each once. */
+static void parameter_list_errors(void **state)
+{
+    (void)state;
     expect_error(HEAD "parameters: []\n", "expected at least one parameter");
     expect_error(HEAD "parameters: {a: 1}\n", "expected a list, got a mapping");
     expect_error(HEAD "parameters:\n  - {name: a, type: int, min: 1, max: 2}\n"
@@ -1157,6 +1163,7 @@ int main(void)
         cmocka_unit_test(error_messages_name_file_line_and_field),
         cmocka_unit_test(structural_errors),
         cmocka_unit_test(parameter_errors),
+        cmocka_unit_test(parameter_list_errors),
         cmocka_unit_test(integer_limits),
         cmocka_unit_test(section_errors),
         cmocka_unit_test(service_errors),
