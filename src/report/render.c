@@ -385,12 +385,25 @@ static void print_unconfirmed(FILE *f, const json_t *r, const json_t *best)
     }
 }
 
+/* Why there is no best: none met the objective and constraints, or none has finished yet (a run
+ * interrupted before its first trial ended). */
+static void print_no_recommendation(FILE *f, const json_t *r)
+{
+    const json_t *c = json_object_get(r, "counts");
+    bool none_done = json_integer_value(json_object_get(c, "succeeded")) +
+                         json_integer_value(json_object_get(c, "failed")) ==
+                     0;
+    fprintf(f, "No recommendation%s\n",
+            none_done ? " yet: no trial has finished."
+                      : ": no trial met the objective and constraints.");
+}
+
 void mp_report_print_recommendation(FILE *f, const json_t *r)
 {
     const json_t *best = json_object_get(r, "best");
     const json_t *obj = json_object_get(r, "objective");
     if (!json_is_object(best)) {
-        fprintf(f, "No recommendation: no trial met the objective and constraints.\n");
+        print_no_recommendation(f, r);
         return;
     }
     char buf[MP_FMT_DOUBLE_MAX];

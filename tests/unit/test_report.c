@@ -208,6 +208,16 @@ static void unsettled_recommendation(void **state)
     }
     free(text);
 #undef UNSETTLED_BEST
+    /* Without a best: none met the constraints, or none has finished (a run interrupted before
+     * its first trial ended said the former). */
+    text = rendered(mp_report_print_recommendation,
+                    "{\"best\":null,\"counts\":{\"succeeded\":0,\"failed\":0,\"running\":3}}");
+    assert_string_equal(text, "No recommendation yet: no trial has finished.\n");
+    free(text);
+    text = rendered(mp_report_print_recommendation,
+                    "{\"best\":null,\"counts\":{\"succeeded\":0,\"failed\":4}}");
+    assert_string_equal(text, "No recommendation: no trial met the objective and constraints.\n");
+    free(text);
 }
 
 /* A parameter's column is as wide as its longest value, so the columns stay aligned. */
