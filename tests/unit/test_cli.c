@@ -237,9 +237,8 @@ static void verb_tables_are_well_formed(void **state)
     assert_null(mp_cli_lookup(2, typo, &used));
 }
 
-/* Runs a bar of one step, then a second bar, as `run` does when its confirmation starts;
- * returns what they printed on stderr (not a terminal here). */
-static char *two_bars(int64_t first_step_ago_ns)
+/* What draw(arg) prints on stderr (not a terminal here). */
+static char *stderr_of(void (*draw)(const int64_t *), const int64_t *arg)
 {
     char path[] = "/tmp/test_cli_progress_XXXXXX";
     int fd = mkstemp(path);
@@ -247,13 +246,7 @@ static char *two_bars(int64_t first_step_ago_ns)
     fflush(stderr);
     int saved = dup(STDERR_FILENO);
     assert_true(dup2(fd, STDERR_FILENO) >= 0);
-    struct mp_cli_progress p;
-    mp_cli_progress_start(&p, "run", 1, false);
-    mp_cli_progress_step(&p, 1, "trial 1");
-    p.step_ns -= first_step_ago_ns;
-    mp_cli_progress_next(&p, "confirm", 4);
-    mp_cli_progress_step(&p, 1, "trial 1 run 1");
-    mp_cli_progress_end(&p);
+    draw(arg);
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
     close(saved);
@@ -264,12 +257,26 @@ static char *two_bars(int64_t first_step_ago_ns)
     return text;
 }
 
+/* A bar of one step (taken *first_step_ago ns ago), then a second bar, as `run` does when its
+ * confirmation starts. */
+static void two_bars(const int64_t *first_step_ago_ns)
+{
+    struct mp_cli_progress p;
+    mp_cli_progress_start(&p, "run", 1, false);
+    mp_cli_progress_step(&p, 1, "trial 1");
+    p.step_ns -= *first_step_ago_ns;
+    mp_cli_progress_next(&p, "confirm", 4);
+    mp_cli_progress_step(&p, 1, "trial 1 run 1");
+    mp_cli_progress_end(&p);
+}
+
 /* The next bar's clock runs from the last step of the one before: its first step took the time
  * between, so the time left is not "about 0s" when that step finishes. */
 static void next_bar_keeps_the_clock(void **state)
 {
     (void)state;
-    char *text = two_bars(INT64_C(20000000000));
+    const int64_t ago = INT64_C(20000000000);
+    char *text = stderr_of(two_bars, &ago);
     assert_non_null(strstr(text, "run: 1/1 (100 %): trial 1\n"));
     /* 20 s for the first of 4 steps: 3 more take about a minute. */
     assert_non_null(strstr(text, "confirm: 1/4 (25 %), about 1m00s left: trial 1 run 1\n"));
@@ -278,34 +285,20 @@ static void next_bar_keeps_the_clock(void **state)
 
 /* A resumed run: its bars start with steps a previous process did (7 of 12 trials, 3 of 6
  * confirmation runs); the time left comes from the steps this process made, over the time they
- * took. Returns what the bars printed (not a terminal here). */
-static char *resumed_bars(void)
+ * took (*ago: how long ago each bar started). */
+static void resumed_bars(const int64_t *ago)
 {
-    char path[] = "/tmp/test_cli_progress_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    assert_true(dup2(fd, STDERR_FILENO) >= 0);
     struct mp_cli_progress p;
     mp_cli_progress_start(&p, "run", 12, false);
-    p.t0_ns -= INT64_C(20000000000);
+    p.t0_ns -= *ago;
     mp_cli_progress_step(&p, 8, "trial 8");
     mp_cli_progress_end(&p);
     /* Every trial had finished: the confirmation's first step is this process's first. */
     mp_cli_progress_start(&p, "run", 12, false);
-    p.t0_ns -= INT64_C(20000000000);
+    p.t0_ns -= *ago;
     mp_cli_progress_next(&p, "confirm", 6);
     mp_cli_progress_step(&p, 4, "trial 1 run 2");
     mp_cli_progress_end(&p);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    char *text = mp_xcalloc(4096, 1);
-    assert_true(pread(fd, text, 4095, 0) > 0);
-    close(fd);
-    unlink(path);
-    return text;
 }
 
 /* The time left of a resumed run counts only the steps made since it started: 20 s for one
@@ -314,7 +307,8 @@ static char *resumed_bars(void)
 static void resumed_bar_counts_its_own_steps(void **state)
 {
     (void)state;
-    char *text = resumed_bars();
+    const int64_t ago = INT64_C(20000000000);
+    char *text = stderr_of(resumed_bars, &ago);
     assert_non_null(strstr(text, "run: 8/12 (66 %), about 1m20s left: trial 8\n"));
     assert_non_null(strstr(text, "confirm: 4/6 (66 %), about 40s left: trial 1 run 2\n"));
     free(text);
