@@ -124,8 +124,20 @@ static int64_t pods_of(const struct mp_spec *spec, const json_t *params)
     if (i < 0) {
         return mp_spec_pods(spec, NULL);
     }
-    double v = json_number_value(json_object_get(params, spec->space.params[i].name));
-    return v >= 1 && v <= 1e6 ? (int64_t)llround(v) : 0;
+    double *x = mp_xcalloc(spec->space.n, sizeof(*x));
+    x[i] = json_number_value(json_object_get(params, spec->space.params[i].name));
+    int64_t pods = mp_spec_pods(spec, x);
+    free(x);
+    return pods;
+}
+
+/* The state to report: RUNNING in the store while no process drives it is a run killed (SIGKILL,
+ * a crash, a reboot) before it could say so, interrupted: `run` continues it. */
+static enum mp_experiment_state shown_state(const struct mp_experiment_row *row)
+{
+    return row->state == MP_EXPERIMENT_RUNNING && !mp_experiment_row_driven(row, MP_STORE_STALE_MS)
+               ? MP_EXPERIMENT_INTERRUPTED
+               : row->state;
 }
 
 /* Adds "best" (the recommended trial: the confirmed winner when the confirmation found one, else
@@ -340,15 +352,10 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, str
         json_t *j = json_object();
         json_object_set_new(j, "id", json_integer(row.id));
         json_object_set_new(j, "name", json_string(row.name));
-        /* RUNNING in the store while no process drives it: its run was killed (SIGKILL, a
-         * crash, a reboot) before it could say so. It is interrupted: `run` continues it. */
-        enum mp_experiment_state state = row.state;
-        const char *reason = row.stop_reason;
-        if (state == MP_EXPERIMENT_RUNNING && !mp_experiment_row_driven(&row, MP_STORE_STALE_MS)) {
-            state = MP_EXPERIMENT_INTERRUPTED;
-            reason = "its run stopped without ending it (the process was killed or crashed); run "
-                     "again to continue";
-        }
+        enum mp_experiment_state state = shown_state(&row);
+        const char *reason = state != row.state ? "its run stopped without ending it (the process "
+                                                  "was killed or crashed); run again to continue"
+                                                : row.stop_reason;
         json_object_set_new(j, "state", json_string(mp_experiment_state_name(state)));
         json_object_set_new(j, "stop_reason", reason ? json_string(reason) : json_null());
         json_object_set_new(j, "seed", json_integer((json_int_t)row.seed));
@@ -442,10 +449,7 @@ static json_t *broken_item(struct mp_store *st, const struct mp_experiment_row *
     json_t *counts =
         mp_store_trial_list(st, row->id, &rows, &n, NULL) == 0 ? counts_json(rows, n) : json_null();
     mp_trial_rows_free(rows, n);
-    enum mp_experiment_state state = row->state;
-    if (state == MP_EXPERIMENT_RUNNING && !mp_experiment_row_driven(row, MP_STORE_STALE_MS)) {
-        state = MP_EXPERIMENT_INTERRUPTED; /* as mp_report_experiment says it */
-    }
+    enum mp_experiment_state state = shown_state(row);
     return json_pack("{s:I, s:s, s:s, s:o, s:{s:n, s:n}, s:n, s:n, s:o, s:n, s:s}", "id",
                      (json_int_t)row->id, "name", row->name, "state",
                      mp_experiment_state_name(state), "created_at", time_json(row->created_at_ns),
