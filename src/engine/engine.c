@@ -50,6 +50,7 @@ struct engine {
     bool threaded;
     size_t in_flight;
     bool exhausted;
+    bool stopping; /* the run is stopping on an error: no trial starts, not even a retry */
     char stop_reason[256];
     long best; /* index into trials */
     uint64_t seed;
@@ -428,11 +429,12 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
     t->running = false;
     e->in_flight--;
     int rc = 0;
-    /* Interrupted, or an attempt to retry after the interrupt (a new attempt would start with
-     * the user waiting for the stop): the trial runs again when the experiment continues. */
+    /* Interrupted, or an attempt to retry after the interrupt or while the run stops on another
+     * trial's error (a new attempt would start with the run ending): the trial runs again when
+     * the experiment continues. */
     if ((t->res.state == MP_TRIAL_CANCELLED ||
          (t->run_rc < 0 && t->retries < INFRA_RETRIES && !t->res.run_error)) &&
-        cancelled(e)) {
+        (cancelled(e) || e->stopping)) {
         rc = mp_store_event_add(e->st, e->exp_id, t->number,
                                 mp_engine_event_name(MP_EVENT_TRIAL_INTERRUPTED), NULL, err);
         goto out;
@@ -548,6 +550,7 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
         if (rc == 0 && !cancelled(e)) {
             rc = fill_slots(e, err);
         }
+        e->stopping = rc != 0;
         if (e->in_flight == 0) {
             break;
         }

@@ -82,7 +82,9 @@ static json_t *trial_object(struct op_exp *x, const struct mp_trial_request *req
 }
 
 /* Creates the Trial, or adopts the one a previous run created (same name, owned by this
- * experiment), moved to this attempt. *out: the object as the server holds it. */
+ * experiment), moved to this attempt. One deleted between the create and the read is created
+ * again (a few times: each round needs someone to create and delete it again). *out: the object
+ * as the server holds it. */
 static int create_or_adopt(struct op_exp *x, const struct mp_trial_request *req, json_t **out,
                            struct mp_error *err)
 {
@@ -91,8 +93,14 @@ static int create_or_adopt(struct op_exp *x, const struct mp_trial_request *req,
         return err->code;
     }
     struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, NULL, NULL};
-    int rc = op_create(x->op, &ref, obj, 0, out, err);
-    if (rc == MP_EEXISTS) {
+    int rc = MP_ENOTFOUND;
+    for (int round = 0; round < 3 && rc == MP_ENOTFOUND; round++) {
+        mp_error_clear(err);
+        ref.name = NULL;
+        rc = op_create(x->op, &ref, obj, 0, out, err);
+        if (rc != MP_EEXISTS) {
+            break;
+        }
         mp_error_clear(err);
         ref.name = mp_kube_meta(obj, "name");
         json_t *cur = NULL;

@@ -136,6 +136,33 @@ check "then it runs: its own 2 Trials, succeeded" "2 2" \
     "$(kubectl get trials -n "$NS" -l "morphling.kubedl.io/experiment-uid=$(kubectl get pe reborn -n "$NS" -o jsonpath='{.metadata.uid}')" -o json |
         jq -r '[(.items | length), ([.items[] | select(.status.state == "SUCCEEDED")] | length)] | join(" ")')"
 
+# A Trial deleted between the operator's create (409: it exists) and its read of it (404) is
+# created again: the trial runs at its first attempt, no failure or retry. The read is held for
+# 3 s, the orphan deleted meanwhile.
+original_pe racy 1 1
+kubectl apply -f "$WORK/racy.yaml" >/dev/null
+wait_state racy Succeeded
+kubectl delete pe racy -n "$NS" --cascade=orphan >/dev/null
+racy_orphaned() { [ "$(kubectl get trial racy-1 -n "$NS" -o jsonpath='{.metadata.ownerReferences}')" = "" ]; }
+wait_for "racy-1 is orphaned" racy_orphaned
+admin_api POST /_test/delay \
+    '{"ms": 3000, "count": 1, "verb": "get", "path": "/trials/racy-1$", "userAgent": "morphling-operator"}' >/dev/null
+seq0=$(admin_api GET /_test/requests | jq '[.items[].seq] | max')
+kubectl apply -f "$WORK/racy.yaml" >/dev/null
+racy_requests() {
+    admin_api GET "/_test/requests?since=$seq0" |
+        jq -r '.items[] | select((.userAgent // "" | startswith("morphling-operator")) and (.verb == "create" or .verb == "get") and (.path | test("/trials(/racy-1)?$"))) | "\(.verb) \(.code)"' |
+        tr '\n' ' '
+}
+create_refused() { racy_requests | grep -q "create 409"; }
+wait_for "the operator's create of racy-1 is refused" create_refused
+kubectl delete trial racy-1 -n "$NS" >/dev/null
+wait_state racy Succeeded
+check "create, read, create again" "create 409 get 404 create 201 " \
+    "$(racy_requests | grep -o 'create 409 get 404 create 201 ')"
+check "racy-1: its own, succeeded at its first attempt" "$(kubectl get pe racy -n "$NS" -o jsonpath='{.metadata.uid}') SUCCEEDED 1" \
+    "$(kubectl get trial racy-1 -n "$NS" -o json | jq -r '"\(.metadata.labels["morphling.kubedl.io/experiment-uid"]) \(.status.state) \(.spec.attempt)"')"
+
 # A clean stop.
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"

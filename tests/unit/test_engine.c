@@ -38,37 +38,40 @@ struct fake_runner {
     int inf_at;            /* this call measures qps = +inf (0: none) */
     const char *beat_db;   /* the first call waits until this store's heartbeat moves */
     bool saw_beat;
+    const char *finished_db; /* the first call waits until this store holds a finished trial,
+                                then fails INFRA */
+    bool saw_finished;
 };
 
-static int64_t heartbeat_at(sqlite3 *db)
+static int64_t db_value(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *stmt = NULL;
-    int64_t at = -1;
-    if (sqlite3_prepare_v2(db, "SELECT heartbeat_at_ns FROM experiments", -1, &stmt, NULL) ==
-            SQLITE_OK &&
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
         sqlite3_step(stmt) == SQLITE_ROW) {
-        at = sqlite3_column_int64(stmt, 0);
+        v = sqlite3_column_int64(stmt, 0);
     }
     sqlite3_finalize(stmt);
-    return at;
+    return v;
 }
 
-/* Whether the heartbeat of the store at path moves while the caller (a trial) is busy: polled
- * every 5 ms, at most 2000 times (a hang guard, not a timing assertion). */
-static bool heartbeat_moves(const char *path)
+/* Whether the value of sql in the store at path grows above floor (-1: above its first value)
+ * while the caller (a trial) is busy: polled every 5 ms, at most 2000 times (a hang guard, not a
+ * timing assertion). */
+static bool db_value_grows(const char *path, const char *sql, int64_t floor)
 {
     sqlite3 *db = NULL;
-    bool moved = false;
+    bool grew = false;
     if (sqlite3_open(path, &db) == SQLITE_OK) {
-        int64_t first = heartbeat_at(db);
-        for (int i = 0; i < 2000 && !moved; i++) {
+        int64_t first = floor >= 0 ? floor : db_value(db, sql);
+        for (int i = 0; i < 2000 && !grew; i++) {
             struct timespec ts = {0, 5 * 1000000};
             nanosleep(&ts, NULL);
-            moved = heartbeat_at(db) > first;
+            grew = db_value(db, sql) > first;
         }
     }
     sqlite3_close(db);
-    return moved;
+    return grew;
 }
 
 static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
@@ -85,7 +88,13 @@ static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
     }
     int calls = __atomic_add_fetch(&r->calls, 1, __ATOMIC_SEQ_CST);
     if (r->beat_db && calls == 1) {
-        r->saw_beat = heartbeat_moves(r->beat_db);
+        r->saw_beat = db_value_grows(r->beat_db, "SELECT heartbeat_at_ns FROM experiments", -1);
+    }
+    if (r->finished_db && calls == 1) {
+        r->saw_finished = db_value_grows(
+            r->finished_db, "SELECT count(*) FROM trials WHERE state = 'SUCCEEDED'", 0);
+        mp_trial_result_fail(res, MP_FAILURE_INFRA, "the node went away");
+        return MP_ERUNTIME;
     }
     if (r->interrupt_after && calls >= r->interrupt_after) {
         atomic_store(r->cancel, true);
@@ -741,6 +750,45 @@ static void run_error_stops_the_run(void **state)
     }
 }
 
+/* A trial that fails INFRA while the run stops on another trial's run error is not retried
+ * (a new attempt would start in a run that is ending): it stays RUNNING and runs again when the
+ * run resumes. The INFRA one fails only once the other's verdict is stored, so the engine has
+ * seen the run error first. */
+static void no_retry_after_a_run_error(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 4, 2, NULL);
+    char *path = mp_xasprintf("/tmp/mp-test-engine-%d.db", (int)getpid());
+    struct run run = {0};
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_open(path, NULL, &run.st, &err), 0);
+    struct fake_runner fr = {.fail_a = -1, .finished_db = path, .run_error_at = 2};
+    fr.base.ops = &fake_ops;
+    fr.base.spec = spec;
+    struct mp_engine_opts o = {.runner = &fr.base};
+    assert_int_equal(mp_engine_run(run.st, spec, &o, &run.sum, &err), MP_ERUNTIME);
+    assert_true(fr.saw_finished);
+    assert_int_equal(fr.calls, 2); /* no retry */
+    assert_int_equal(mp_store_trial_list(run.st, run.sum.experiment_id, &run.rows, &run.n, NULL),
+                     0);
+    assert_int_equal(run.n, 2);
+    size_t running = 0;
+    for (size_t i = 0; i < run.n; i++) {
+        running += run.rows[i].state == MP_TRIAL_RUNNING;
+    }
+    assert_int_equal(running, 1);
+    fr.finished_db = NULL;
+    fr.run_error_at = 0;
+    run_engine(&run, spec, &fr, NULL, false);
+    assert_int_equal(run.n, 4);
+    for (size_t i = 0; i < run.n; i++) {
+        assert_string_equal(mp_trial_state_name(run.rows[i].state), "SUCCEEDED");
+    }
+    run_release(&run);
+    remove_db(path);
+    mp_spec_free(spec);
+}
+
 /* An attempt the runner could not complete (INFRA, a negative return) runs again under the same
  * number; the retry event keeps its reason, and its result (reason, meta) is released before the
  * next attempt fills a fresh one (the sanitizer build's leak check sees it). */
@@ -828,6 +876,7 @@ int main(void)
         cmocka_unit_test(cancel_ends_an_interrupted_experiment),
         cmocka_unit_test(unknown_runner_lists_the_build),
         cmocka_unit_test(run_error_stops_the_run),
+        cmocka_unit_test(no_retry_after_a_run_error),
         cmocka_unit_test(infra_failure_is_retried),
         cmocka_unit_test(infra_failure_after_interrupt_waits_for_resumption),
         cmocka_unit_test(experiment_created_meanwhile),

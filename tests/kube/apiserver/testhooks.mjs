@@ -19,7 +19,7 @@ function matches(rule, info) {
 
 export class TestHooks {
     constructor() {
-        this.faults = []; // {code, count, retryAfter, verb, path, user, resource}
+        this.faults = []; // {code, count, retryAfter, verb, path, user, resource, userAgent}
         this.delays = []; // {ms, count, ...match}
         this.kills = []; // {pid, after, signal, seen, ...match}
         this.log = [];
@@ -96,7 +96,7 @@ export class TestHooks {
             return ok();
         case 'POST delay':
             this.delays.push({ ms: body.ms ?? 1000, count: body.count ?? -1, verb: body.verb,
-                path: body.path, user: body.user, resource: body.resource });
+                path: body.path, user: body.user, resource: body.resource, userAgent: body.userAgent });
             return ok();
         case 'POST kill':
             this.kills.push({ pid: body.pid, after: body.after ?? 1, signal: body.signal || 'SIGKILL',
