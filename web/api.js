@@ -36,9 +36,13 @@ function askToken() {
     e.preventDefault();
     window.location.assign(`/?token=${encodeURIComponent(input.value.trim())}`);
   };
+  // The server sends a wrong login token here (/?login=failed) and the page says so, once.
+  const failed = new URLSearchParams(window.location.search).get('login') === 'failed';
+  if (failed) window.history.replaceState(null, '', `/${window.location.hash}`);
   const form = h(
     'form',
     { onsubmit },
+    failed ? h('p', { class: 'msg error', role: 'alert' }, 'That token is wrong.') : null,
     h('p', {}, 'Log in with the URL that `morphling serve` printed, or paste the token from it.'),
     input,
     ' ',

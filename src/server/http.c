@@ -151,27 +151,34 @@ static bool authenticated(struct mp_server *srv, struct MHD_Connection *c)
 
 /* The login URL, /?token=TOKEN: sets the token cookie (HttpOnly: scripts never see it;
  * SameSite=Strict: other sites' pages never send it) and redirects to the clean URL, so the
- * token leaves the address bar and the history. */
+ * token leaves the address bar and the history. A wrong token: 401, or for a browser a redirect
+ * to /?login=failed. */
 static mhd_result login(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
                         const char *given)
 {
     req->route = "login";
-    if (!mp_server_token_equal(given, srv->token)) {
+    bool ok = mp_server_token_equal(given, srv->token);
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    if (!ok && !(accept && strstr(accept, "text/html"))) {
         return mp_srv_send_error(c, req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
                                  "wrong token in the login URL; use the one `morphling serve` "
                                  "printed");
     }
+    /* A browser given a wrong token goes to the page, which asks again and says why: the
+     * wrong token (often a near miss of the right one) leaves the address bar too. */
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         return MHD_NO;
     }
-    char *cookie = mp_xasprintf("%s=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000",
-                                srv->cookie_name, srv->token);
-    MHD_add_response_header(resp, "Set-Cookie", cookie);
-    MHD_add_response_header(resp, "Location", "/");
+    if (ok) {
+        char *cookie = mp_xasprintf("%s=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000",
+                                    srv->cookie_name, srv->token);
+        MHD_add_response_header(resp, "Set-Cookie", cookie);
+        free(cookie);
+    }
+    MHD_add_response_header(resp, "Location", ok ? "/" : "/?login=failed");
     mp_srv_add_common_headers(resp, false);
-    free(cookie);
     req->status = MHD_HTTP_SEE_OTHER;
     req->answered = true;
     mhd_result r = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, resp);

@@ -853,6 +853,14 @@ async function run() {
   await page.goto(`${BASE}/`);
   await page.waitForSelector('dialog[open] #token-input');
   check('without the cookie the page asks to log in', true);
+  // A wrong token: back to the page, which says so and asks again; the token leaves the URL.
+  await page.goto(`${BASE}/?token=not-the-token`);
+  const wrong = await page
+    .waitForSelector('dialog[open] .msg.error', { timeout: 5000 })
+    .then((e) => e.textContent())
+    .catch(() => 'no message');
+  check('a wrong login token is said', wrong === 'That token is wrong.', wrong);
+  check('... and leaves the address bar', page.url() === `${BASE}/`, page.url());
   errors.length = 0; // the expected 401s
   // The login URL sets the HttpOnly cookie and redirects to the clean URL.
   await page.goto(`${BASE}/?token=${process.env.MP_TOKEN}`);

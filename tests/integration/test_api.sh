@@ -64,6 +64,11 @@ check "login sets the cookie" "Set-Cookie: morphling_token_$PORT=$TOKEN; HttpOnl
     "$(grep '^Set-Cookie' "$WORK/login.h" | tr -d '\r')"
 check "the cookie opens the API" 200 "$(anon GET /api/v1/experiments -H "Cookie: morphling_token_$PORT=$TOKEN")"
 check "a wrong login token" 401 "$(anon GET "/?token=nope-nope-nope-nope")"
+# A browser's wrong login goes back to the page, which asks again: the token leaves the address.
+curl -s -D "$WORK/badlogin.h" -o /dev/null -H 'Accept: text/html,*/*' "$BASE/?token=nope-nope-nope-nope"
+check "a browser's wrong login: 303 to the page" "303 /?login=failed" \
+    "$(sed -n 's|^HTTP/1.1 \([0-9]*\).*|\1|p' "$WORK/badlogin.h") $(sed -n 's|^Location: \([^\r]*\).*|\1|p' "$WORK/badlogin.h" | tr -d '\r')"
+check "... and no cookie" "" "$(grep -i '^Set-Cookie' "$WORK/badlogin.h")"
 check "empty list" 0 "$(get /api/v1/experiments | jq '.experiments | length')"
 
 check "validate a valid spec" 200 "$(status POST /api/v1/validate --data-binary @"$SPEC")"
