@@ -563,10 +563,13 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
         return rc;
     }
     size_t done = count_state(e, MP_TRIAL_SUCCEEDED) + count_state(e, MP_TRIAL_FAILED);
+    /* An interrupt after the search's last trial finished interrupts nothing: the run ends as
+     * it would have (a confirmation phase still sees it). */
+    bool searched = e->exhausted || done >= (size_t)e->spec->max_trials;
     if (cancelled(e) && e->opts->cancel_final && atomic_load(e->opts->cancel_final)) {
         out->state = MP_EXPERIMENT_CANCELLED;
         snprintf(e->stop_reason, sizeof(e->stop_reason), "%s", cancel_reason(e->opts));
-    } else if (cancelled(e)) {
+    } else if (cancelled(e) && !searched) {
         out->state = MP_EXPERIMENT_INTERRUPTED;
         snprintf(e->stop_reason, sizeof(e->stop_reason),
                  "interrupted after %zu of %lld trials; run again to continue", done,

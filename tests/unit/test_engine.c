@@ -375,6 +375,24 @@ static void resumes_to_exactly_max_trials(void **state)
     mp_spec_free(spec);
 }
 
+/* An interrupt raised while the last trial runs, which then finishes, interrupts nothing: the
+ * experiment ends SUCCEEDED (it was left INTERRUPTED, "after 5 of 5 trials"). */
+static void interrupt_after_the_last_trial(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 5, 1, NULL);
+    atomic_bool cancel = false;
+    struct run a = {0};
+    struct fake_runner fr = {.fail_a = -1, .interrupt_after = 5};
+    run_engine(&a, spec, &fr, &cancel, false);
+    assert_true(atomic_load(&cancel));
+    assert_int_equal(a.n, 5);
+    assert_string_equal(mp_experiment_state_name(a.sum.state), "SUCCEEDED");
+    assert_string_equal(a.sum.stop_reason, "reached max_trials (5)");
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
 /* Running spec on the store is refused as invalid, with a message containing want. */
 static void assert_refused(struct mp_store *st, const struct mp_spec *spec, const char *want)
 {
@@ -867,6 +885,7 @@ int main(void)
         cmocka_unit_test(constraints_mark_slo_violations),
         cmocka_unit_test(exhausts_small_spaces),
         cmocka_unit_test(resumes_to_exactly_max_trials),
+        cmocka_unit_test(interrupt_after_the_last_trial),
         cmocka_unit_test(raised_budget_continues),
         cmocka_unit_test(infinite_values_count_for_nothing),
         cmocka_unit_test(restart_refuses_a_live_owner),
