@@ -20,8 +20,12 @@ third_failed() {
     [ "$("$MORPHLING" show replay-demo --json 2>/dev/null | jq -r '.trials[2].failure')" = OOM_KILLED ]
 }
 
-MORPHLING_DB="$WORK/ref.db" "$MORPHLING" run "$WORK/spec.yaml" --set runner.delay=0ms --quiet >/dev/null
+MORPHLING_DB="$WORK/ref.db" "$MORPHLING" run "$WORK/spec.yaml" --set runner.delay=0ms --quiet >"$WORK/ref.out"
 check "reference run exits 1 (FAILED)" 1 "$?"
+# A failed search recommends nothing: its best trial is a best so far.
+check "a best so far, not a recommendation" \
+    "Best configuration so far (trial 4; the search is unfinished: FAILED):" \
+    "$(grep -E '^(Best|Recommended) ' "$WORK/ref.out")"
 ref=$(MORPHLING_DB="$WORK/ref.db" trials)
 check "reference run finishes the trials in flight" 5 "$(printf '%s' "$ref" | jq length)"
 
