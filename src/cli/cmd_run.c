@@ -17,6 +17,7 @@
 struct validate_args {
     struct mp_cli_list sets;
     bool json;
+    bool offline;
 };
 
 static const struct mp_opt validate_opts[] = {
@@ -24,6 +25,10 @@ static const struct mp_opt validate_opts[] = {
     {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct validate_args, json), NULL,
      "print the verdict as JSON: {valid, name, parameters, configurations, algorithm, runner, "
      "max_trials, warnings} or {valid: false, error}"},
+    {"offline", 0, MP_OPT_FLAG, MP_OPT_AT(struct validate_args, offline), NULL,
+     "ask no cluster: the kubernetes runner's settings, files and pod template are checked, not "
+     "its kubeconfig, namespace, rights or the API server's verdict on the pod (for a spec's "
+     "CI; `run` checks them all)"},
 };
 
 /* What a user should know before running the spec: a grid that max_trials cuts short (grid
@@ -55,7 +60,7 @@ static int validate_run(void *args, char **operands, size_t n)
     struct mp_error err = {0};
     int rc = mp_spec_load(file, a->sets.v, a->sets.n, &spec, &err);
     if (rc == 0) {
-        rc = mp_engine_validate(spec, &err);
+        rc = a->offline ? mp_engine_validate_offline(spec, &err) : mp_engine_validate(spec, &err);
     }
     if (rc != 0) {
         if (json) {

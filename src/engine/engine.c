@@ -101,7 +101,7 @@ int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err)
     return mp_spec_check_secrets(spec, err);
 }
 
-int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err)
+static int validate(const struct mp_spec *spec, bool offline, struct mp_error *err)
 {
     int rc = mp_engine_validate_search(spec, err);
     if (rc != 0) {
@@ -111,7 +111,20 @@ int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err)
     if (!r) {
         return mp_runner_unavailable(spec, err);
     }
+    if (offline && r->validate_offline) {
+        return r->validate_offline(spec, err);
+    }
     return r->validate ? r->validate(spec, err) : 0;
+}
+
+int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err)
+{
+    return validate(spec, false, err);
+}
+
+int mp_engine_validate_offline(const struct mp_spec *spec, struct mp_error *err)
+{
+    return validate(spec, true, err);
 }
 
 static double oriented(const struct engine *e, double v)

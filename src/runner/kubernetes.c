@@ -168,7 +168,7 @@ int mp_kube_runner_check_pod(struct mp_runner *base, struct mp_error *err)
     if (rc == 0 && t.replicas >= 1) {
         rc = mp_kube_deployment_object(&t, pod, &dep, &lerr);
     }
-    if (rc == 0 && dep) {
+    if (rc == 0 && dep && r->client) {
         struct mp_kube_ref ref = {
             .group = "apps", .version = "v1", .resource = "deployments", .ns = r->ns};
         struct mp_kube_opts o = {.dry_run = true};

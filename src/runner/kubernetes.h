@@ -78,6 +78,10 @@ struct mp_kube_runner_opts {
      * experiment at the first trial). `morphling run` holds the experiment's claim, so every
      * object it finds is a leftover of a killed run; the operator reconciles itself. */
     bool no_sweep;
+    /* Ask the cluster nothing (`validate --offline`): no client (no kubeconfig read), no
+     * namespace or access check, no dry run of the pod template; the namespace is
+     * runner.namespace, else default_namespace, else "default". Such a runner only validates. */
+    bool offline;
 };
 
 /* Creates the runner for spec (runner kind kubernetes). Checks what the spec cannot tell

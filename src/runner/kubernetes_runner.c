@@ -111,14 +111,14 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
     }
     if (rc == 0 && opts->client) {
         r->client = opts->client;
-    } else if (rc == 0) {
+    } else if (rc == 0 && !opts->offline) {
         rc = make_client(r, spec, err);
     }
     if (rc == 0) {
-        const char *ns = r->cfg.ns ? r->cfg.ns
-                         : opts->default_namespace
-                             ? opts->default_namespace
-                             : mp_kube_config_namespace(mp_kube_client_config(r->client));
+        const char *ns = r->cfg.ns                 ? r->cfg.ns
+                         : opts->default_namespace ? opts->default_namespace
+                         : !r->client              ? "default"
+                                      : mp_kube_config_namespace(mp_kube_client_config(r->client));
         snprintf(r->ns, sizeof(r->ns), "%s", ns);
         const char *image = opts->load_image    ? opts->load_image
                             : r->cfg.load_image ? r->cfg.load_image
@@ -129,10 +129,10 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
         }
         rc = mp_kube_load_bodies(spec, r->cfg.load, &r->bodies, err);
     }
-    if (rc == 0) {
+    if (rc == 0 && r->client) {
         rc = check_namespace(r, spec, err);
     }
-    if (rc == 0) {
+    if (rc == 0 && r->client) {
         rc = check_access(r, spec, err);
     }
     if (rc != 0) {
@@ -149,6 +149,20 @@ static int kube_validate(const struct mp_spec *spec, struct mp_error *err)
 {
     struct mp_runner *r = NULL;
     int rc = mp_kube_runner_new(spec, NULL, &r, err);
+    if (rc == 0) {
+        rc = mp_kube_runner_check_pod(r, err);
+    }
+    mp_runner_free(r);
+    return rc;
+}
+
+/* kube_validate without the cluster: the settings and the files they name, the pod template
+ * rendered; not the kubeconfig, the namespace, the rights or the API server's verdict. */
+static int kube_validate_offline(const struct mp_spec *spec, struct mp_error *err)
+{
+    struct mp_runner *r = NULL;
+    struct mp_kube_runner_opts o = {.offline = true};
+    int rc = mp_kube_runner_new(spec, &o, &r, err);
     if (rc == 0) {
         rc = mp_kube_runner_check_pod(r, err);
     }
@@ -311,6 +325,7 @@ const struct mp_runner_ops mp_runner_kubernetes = {
     .name = "kubernetes",
     .concurrent = true,
     .validate = kube_validate,
+    .validate_offline = kube_validate_offline,
     .create = kube_create,
     .run = kube_run,
     .free = kube_free,

@@ -53,6 +53,8 @@ struct mp_runner_ops {
     bool concurrent;
     /* Checks the runner settings of spec (runner map) and what they refer to. */
     int (*validate)(const struct mp_spec *spec, struct mp_error *err);
+    /* validate less what needs another system (a cluster); NULL: validate needs none. */
+    int (*validate_offline)(const struct mp_spec *spec, struct mp_error *err);
     int (*create)(const struct mp_spec *spec, struct mp_runner **out, struct mp_error *err);
     int (*run)(struct mp_runner *r, const struct mp_trial_request *req, struct mp_trial_result *res,
                const atomic_bool *cancel);

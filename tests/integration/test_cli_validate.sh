@@ -185,4 +185,25 @@ for prefix in a ab abc; do
     check_contains "... and a JSON verdict naming the field" "'name': expected a name" \
         "$(printf '%s' "$out" | jq -r .error)"
 done
+# --offline asks no cluster: a kubernetes spec validates without a kubeconfig; its own settings
+# are still checked.
+cat >"$WORK/k8s.yaml" <<'YAML'
+name: k8s
+parameters:
+  - {name: cpu, type: discrete, values: [0.5, 1], target: {resource: cpu}}
+objective: {metric: throughput_rps}
+runner:
+  kind: kubernetes
+  pod_template: {spec: {containers: [{name: c, image: 'x:1', ports: [{containerPort: 8080}]}]}}
+YAML
+err=$(KUBECONFIG="$WORK/no-such-kubeconfig" "$MORPHLING" validate "$WORK/k8s.yaml" 2>&1); rc=$?
+check "a kubernetes spec without a kubeconfig exits 2" 2 "$rc"
+check_contains "... naming it" "'runner': no kubeconfig" "$err"
+out=$(KUBECONFIG="$WORK/no-such-kubeconfig" "$MORPHLING" validate --offline "$WORK/k8s.yaml" 2>&1); rc=$?
+check "validate --offline: exit 0" 0 "$rc"
+check_contains "... valid" "valid: experiment 'k8s', 1 parameters" "$out"
+{ cat "$WORK/k8s.yaml"; echo '  container: d'; } >"$WORK/k8s-bad.yaml"
+err=$(KUBECONFIG="$WORK/no-such-kubeconfig" "$MORPHLING" validate --offline "$WORK/k8s-bad.yaml" 2>&1); rc=$?
+check "validate --offline, a container the template lacks: exit 2" 2 "$rc"
+check_contains "... naming the field" "k8s-bad.yaml:7:17: 'runner.pod_template': the pod template has no container named \"d\"" "$err"
 finish
