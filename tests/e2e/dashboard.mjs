@@ -662,6 +662,43 @@ async function compareObjectivesChecks(page) {
   );
 }
 
+// The comparison updates live: an experiment still running reaches its last trial on the page
+// (the same page: no reload), in the table's Trials row.
+async function liveCompareChecks(page, spec) {
+  const made = await page.evaluate(async (s) => {
+    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+    return [r.status, await r.json()];
+  }, spec);
+  check('live comparison: the experiment is created', made[0] === 201, JSON.stringify(made));
+  const other = await page.evaluate(async () =>
+    (await (await fetch('/api/v1/experiments')).json()).experiments.find(
+      (e) => e.name === 'e2e-live',
+    ),
+  );
+  await page.goto(`${BASE}/#/compare?ids=${made[1].id},${other.id}`);
+  await page.waitForSelector('#comparison thead th a');
+  await page.evaluate(() => {
+    window.sameCompareDocument = true;
+  });
+  // The Trials row's cell of the running experiment; given want, whether it reads want.
+  const trialsCell = (want) => {
+    const text = [...document.querySelectorAll('#comparison tr')]
+      .find((r) => r.querySelector('th')?.textContent === 'Trials')
+      ?.querySelector('td')?.textContent;
+    return want === undefined ? text : text === want;
+  };
+  const reached = await page
+    .waitForFunction(trialsCell, '4 / 4', { timeout: 60000, polling: 100 })
+    .then(() => '4 / 4')
+    .catch(() => page.evaluate(trialsCell));
+  check(
+    'live comparison: the running experiment reaches its last trial',
+    reached === '4 / 4',
+    reached,
+  );
+  check('... on the same page', await page.evaluate(() => window.sameCompareDocument === true));
+}
+
 // Validation answers that come out of order: the answer about an older text (held here for a
 // second) does not replace the one about the text in the editor (it showed "Line 38: expected
 // an integer" under a valid spec).
@@ -980,6 +1017,7 @@ async function run() {
 
   await edgeChecks(page);
   await compareObjectivesChecks(page);
+  await liveCompareChecks(page, variant(spec, 'e2e-cmp-live', 4, '700ms'));
   await lateStreamChecks(page, variant(spec, 'e2e-late', 8, '100ms'));
 
   await runningTrialChecks(page, variant(spec, 'e2e-running', 2, '6s'));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Comparison: the best result of each chosen experiment side by side, and their best-so-far
-// curves.
-import { api } from '../api.js';
+// curves. Updates live.
+import { api, subscribe } from '../api.js';
 import { COLORS, lines } from '../charts.js';
 import { badge, h } from '../dom.js';
 import { axisLabel, fmtMetric, fmtParam } from '../format.js';
@@ -76,24 +76,8 @@ function picker(all, ids) {
   return form;
 }
 
-export async function viewCompare(params, gen) {
-  const all = (await api('/experiments')).experiments;
-  if (stale(gen)) return;
-  const ids = (params.get('ids') || '').split(',').filter(Boolean);
-  main.replaceChildren(
-    h('div', { class: 'page-head' }, h('h1', {}, 'Compare experiments')),
-    h(
-      'div',
-      { class: 'panel' },
-      all.length ? picker(all, ids) : h('p', { class: 'muted' }, 'No experiments yet.'),
-    ),
-  );
-  if (ids.length < 2) {
-    main.append(h('p', { class: 'muted' }, 'Choose two or more experiments.'));
-    return;
-  }
-  const exps = await Promise.all(ids.map((i) => api(`/experiments/${encodeURIComponent(i)}`)));
-  if (stale(gen)) return;
+// The table and the best-so-far charts of exps into section (drawn again as they change).
+function drawComparison(section, exps) {
   const head = h(
     'tr',
     {},
@@ -109,7 +93,7 @@ export async function viewCompare(params, gen) {
     ),
   );
   const table = h('table', { class: 'data' }, h('thead', {}, head), h('tbody', {}, body));
-  main.append(h('div', { class: 'panel table-wrap' }, table));
+  section.replaceChildren(h('div', { class: 'panel table-wrap' }, table));
   // One chart per objective: experiments of different objectives share no y axis (they were
   // drawn on the first one's, under its name and unit).
   const metrics = [...new Set(exps.map((e) => e.objective.metric))];
@@ -117,7 +101,7 @@ export async function viewCompare(params, gen) {
     const group = exps.filter((e) => e.objective.metric === metric);
     const n = Math.max(...group.map((e) => e.trials.length));
     const chartEl = h('div');
-    main.append(
+    section.append(
       h(
         'figure',
         { class: 'chart' },
@@ -139,4 +123,37 @@ export async function viewCompare(params, gen) {
       }),
     );
   }
+}
+
+export async function viewCompare(params, gen) {
+  const all = (await api('/experiments')).experiments;
+  if (stale(gen)) return;
+  const ids = (params.get('ids') || '').split(',').filter(Boolean);
+  main.replaceChildren(
+    h('div', { class: 'page-head' }, h('h1', {}, 'Compare experiments')),
+    h(
+      'div',
+      { class: 'panel' },
+      all.length ? picker(all, ids) : h('p', { class: 'muted' }, 'No experiments yet.'),
+    ),
+  );
+  if (ids.length < 2) {
+    main.append(h('p', { class: 'muted' }, 'Choose two or more experiments.'));
+    return;
+  }
+  const fetchAll = () => Promise.all(ids.map((i) => api(`/experiments/${encodeURIComponent(i)}`)));
+  const exps = await fetchAll();
+  if (stale(gen)) return;
+  const section = h('div', { id: 'comparison' });
+  main.append(section);
+  drawComparison(section, exps);
+  // Live: experiments still running change the table and the curves as their trials end.
+  let shown = JSON.stringify(exps);
+  subscribe(gen, '/events', async () => {
+    const fresh = await fetchAll();
+    const text = JSON.stringify(fresh);
+    if (stale(gen) || text === shown) return;
+    shown = text;
+    drawComparison(section, fresh);
+  });
 }
