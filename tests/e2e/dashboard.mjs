@@ -36,6 +36,17 @@ function variant(spec, name, trials, delay) {
     .replace('delay: 150ms', `delay: ${delay}`);
 }
 
+// Creates an experiment from spec through the API (as the page's origin) and checks it was:
+// [status, body].
+async function createExperiment(page, spec, what) {
+  const made = await page.evaluate(async (s) => {
+    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+    return [r.status, await r.json()];
+  }, spec);
+  check(`${what}: the experiment is created`, made[0] === 201, JSON.stringify(made));
+  return made;
+}
+
 async function trialCount(page) {
   const text = await page.locator('#trials-h').textContent();
   return Number((/\((\d+)\)/.exec(text) || [0, -1])[1]);
@@ -539,11 +550,7 @@ async function edgeChecks(page) {
     'algorithm: {name: grid, max_trials: 12}',
     'runner: {kind: replay, surface: tests/data/surface-small.csv}',
   ].join('\n');
-  const made = await page.evaluate(async (s) => {
-    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
-    return [r.status, await r.json()];
-  }, spec);
-  check('edges: the experiment is created', made[0] === 201, JSON.stringify(made));
+  const made = await createExperiment(page, spec, 'edges');
   await page.goto(`${BASE}/#/exp/${made[1].id}`);
   await page.waitForFunction(
     () => document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED',
@@ -607,11 +614,7 @@ async function edgeChecks(page) {
 // begins with the next new event): the page still shows how it ended. The stream's request is
 // held until the experiment has finished.
 async function lateStreamChecks(page, spec) {
-  const made = await page.evaluate(async (s) => {
-    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
-    return [r.status, await r.json()];
-  }, spec);
-  check('late stream: the experiment is created', made[0] === 201, JSON.stringify(made));
+  const made = await createExperiment(page, spec, 'late stream');
   const events = `${BASE}/api/v1/experiments/${made[1].id}/events`;
   let release = null;
   const held = new Promise((resolve) => {
@@ -665,11 +668,7 @@ async function compareObjectivesChecks(page) {
 // The comparison updates live: an experiment still running reaches its last trial on the page
 // (the same page: no reload), in the table's Trials row.
 async function liveCompareChecks(page, spec) {
-  const made = await page.evaluate(async (s) => {
-    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
-    return [r.status, await r.json()];
-  }, spec);
-  check('live comparison: the experiment is created', made[0] === 201, JSON.stringify(made));
+  const made = await createExperiment(page, spec, 'live comparison');
   const other = await page.evaluate(async () =>
     (await (await fetch('/api/v1/experiments')).json()).experiments.find(
       (e) => e.name === 'e2e-live',
@@ -722,11 +721,7 @@ async function validateOrderChecks(page, spec) {
 // A running trial's page follows it: it showed RUNNING until reloaded. The trial lasts 6 s, so
 // that a slow page load (a loaded machine, a sanitizer build) still meets it RUNNING.
 async function runningTrialChecks(page, spec) {
-  const made = await page.evaluate(async (s) => {
-    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
-    return [r.status, await r.json()];
-  }, spec);
-  check('running trial: the experiment is created', made[0] === 201, JSON.stringify(made));
+  const made = await createExperiment(page, spec, 'running trial');
   const id = made[1].id;
   await page.waitForFunction(
     async (i) =>
@@ -762,11 +757,7 @@ async function runningTrialChecks(page, spec) {
 // The order the user chose for the trial table survives the redraws of live updates (it went
 // back to by-number at every event).
 async function liveOrderChecks(page, spec) {
-  const made = await page.evaluate(async (s) => {
-    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
-    return [r.status, await r.json()];
-  }, spec);
-  check('live order: the experiment is created', made[0] === 201, JSON.stringify(made));
+  const made = await createExperiment(page, spec, 'live order');
   await page.goto(`${BASE}/#/exp/${made[1].id}`);
   await page.waitForSelector('#trials-h');
   await page.waitForSelector('#live.on');
@@ -794,11 +785,7 @@ async function liveOrderChecks(page, spec) {
 // experiment, its buttons failing, "reconnecting…" for ever: the browser never reopens a stream
 // the server refuses).
 async function deletedChecks(page, spec) {
-  const made = await page.evaluate(async (s) => {
-    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
-    return [r.status, await r.json()];
-  }, spec);
-  check('deleted: the experiment is created', made[0] === 201, JSON.stringify(made));
+  const made = await createExperiment(page, spec, 'deleted');
   await page.goto(`${BASE}/#/exp/${made[1].id}`);
   await page.waitForSelector('#trials-h');
   await page.waitForSelector('#live.on');
