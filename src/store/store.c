@@ -41,6 +41,9 @@ int mp_store_fail(struct mp_store *st, struct mp_error *err, const char *what)
 {
     int code = sqlite3_extended_errcode(st->db);
     int rc = (code & 0xff) == SQLITE_BUSY ? MP_EBUSY : MP_ESTORE;
+    if ((code & 0xff) == SQLITE_NOTADB) {
+        what = "not a morphling store"; /* a --db naming some other file */
+    }
     if (damage(code) && st->damaged.code == 0) {
         mp_error_set(&st->damaged, MP_ESTORE,
                      "%s: %s: %s (the store is damaged: nothing more "

@@ -31,6 +31,12 @@ for what in folder fifo; do
     check "a $what for a store: exit 1" 1 "$?"
     check_contains "a $what for a store: says so" "$WORK/$what.db: a $what" "$err"
 done
+# Some other file: named as such, and left as it was.
+printf 'my notes\n' >"$WORK/notes.txt"
+err=$("$MORPHLING" list --db "$WORK/notes.txt" 2>&1 >/dev/null)
+check "a text file for a store: exit 1" 1 "$?"
+check "... says so" "morphling: $WORK/notes.txt: not a morphling store: file is not a database" "$err"
+check "... and is left as it was" "my notes" "$(cat "$WORK/notes.txt")"
 DB="$WORK/store.db"
 "$MORPHLING" run "$MP_SOURCE_DIR/examples/replay-demo.yaml" --db "$DB" --quiet >/dev/null
 check "the experiment ran" 40 "$("$MORPHLING" show replay-demo --db "$DB" --json | jq '.trials | length')"
