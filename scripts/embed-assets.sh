@@ -32,7 +32,8 @@ tmp="$out.tmp"
         *.yaml) type="text/yaml; charset=utf-8" ;;
         *) type="application/octet-stream" ;;
         esac
-        echo "    {\"$path\", \"$type\", asset_$i, sizeof(asset_$i) - 1},"
+        etag=$(sha256sum "$file" | cut -c1-16)
+        echo "    {\"$path\", \"$type\", asset_$i, sizeof(asset_$i) - 1, \"\\\"$etag\\\"\"},"
         i=$((i + 1))
     done
     echo "};"

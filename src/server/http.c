@@ -128,7 +128,28 @@ static mhd_result serve_asset(struct MHD_Connection *c, struct request *req, con
     if (!a) {
         return mp_srv_send_error(c, req, MHD_HTTP_NOT_FOUND, "not_found", "no such page: %s", url);
     }
-    return mp_srv_send_bytes(c, req, MHD_HTTP_OK, a->content_type, a->data, a->len, false);
+    /* A browser revalidates each file (no-cache) and gets 304 while the binary is the same: the
+     * files hold no data, and a new build changes their tags. */
+    const char *match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+    bool fresh = match && (strstr(match, a->etag) || strcmp(match, "*") == 0);
+    unsigned status = fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        fresh ? 0 : a->len, fresh ? (void *)"" : (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        return MHD_NO;
+    }
+    mp_srv_add_common_headers(resp, strncmp(a->content_type, "text/html", 9) == 0);
+    MHD_del_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "ETag", a->etag);
+    if (!fresh) {
+        MHD_add_response_header(resp, "Content-Type", a->content_type);
+    }
+    req->status = status;
+    req->answered = true;
+    mhd_result r = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return r;
 }
 
 static bool is_unsafe(const char *method)

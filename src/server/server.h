@@ -114,6 +114,7 @@ struct mp_asset {
     const char *content_type;
     const unsigned char *data;
     size_t len;
+    const char *etag; /* a strong validator, quoted: the first 16 hex digits of its SHA-256 */
 };
 /* NULL when absent. */
 const struct mp_asset *mp_server_asset(const char *path);

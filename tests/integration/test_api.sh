@@ -47,6 +47,16 @@ check "healthz needs no token" 200 "$(anon GET /healthz)"
 check "the dashboard page needs no token" 200 "$(anon GET /)"
 check_contains "index is the dashboard" "app.js" "$(cat "$WORK/body")"
 check "uPlot is embedded" 200 "$(anon GET /vendor/uPlot.iife.min.js)"
+# The dashboard's files are revalidated by their tag: 304 and no body while the build is the same.
+curl -s -D "$WORK/asset.h" -o /dev/null "$BASE/app.js"
+etag=$(sed -n 's/^ETag: \([^\r]*\).*/\1/p' "$WORK/asset.h" | tr -d '\r')
+check_contains "a file has a tag" '"' "$etag"
+check "... is revalidated, not stored" "Cache-Control: no-cache" "$(grep '^Cache-Control' "$WORK/asset.h" | tr -d '\r')"
+check "... and not sent again while the same" "304 0" \
+    "$(curl -s -o "$WORK/body" -w '%{http_code} %{size_download}' -H "If-None-Match: $etag" "$BASE/app.js")"
+check "... another file's tag does not match" 200 "$(anon GET /style.css -H "If-None-Match: $etag")"
+check "API answers are never stored" "Cache-Control: no-store" \
+    "$(curl -s -D - -o /dev/null "$BASE/healthz" | grep '^Cache-Control' | tr -d '\r')"
 check "unknown page" 404 "$(anon GET /nope.html)"
 check "an escaped NUL in the path" 400 "$(anon GET '/app.js%00x')"
 for p in /api/v1/experiments /api/v1/events /api/v1/experiments/1 /metrics; do
@@ -345,7 +355,7 @@ check_contains "naming the field" "'service.env.FROM_ENV': environment variable 
 
 (curl -sN -H "$AUTH" "$BASE/api/v1/experiments/$id/events" >"$WORK/dstream"; echo end >"$WORK/ended") &
 track $!
-wait_for "the stream is open" grep -q '^retry:' "$WORK/dstream"
+wait_for "the stream is open" grep -qs '^retry:' "$WORK/dstream"
 check "delete" 200 "$(status DELETE "/api/v1/experiments/$id")"
 check "deleted" 404 "$(status GET "/api/v1/experiments/$id")"
 # Its event stream ends (it went on for as long as the client stayed, holding a place in the pool).
