@@ -279,6 +279,9 @@ static void assets_are_embedded(void **state)
     assert_non_null(a);
     assert_string_equal(a->content_type, "text/html; charset=utf-8");
     assert_non_null(strstr((const char *)a->data, "app.js")); /* NUL-terminated */
+    assert_int_equal(strlen(a->etag), 18);                    /* "16 hex digits" */
+    assert_true(a->etag[0] == '"' && a->etag[17] == '"');
+    assert_string_not_equal(a->etag, mp_server_asset("/app.js")->etag);
     a = mp_server_asset("/vendor/uPlot.iife.min.js");
     assert_non_null(a);
     assert_true(a->len > 10000);
