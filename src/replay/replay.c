@@ -293,6 +293,18 @@ static int check_space_size(const struct mp_surface *s, const struct mp_space *s
                         MAX_VALUES, name);
 }
 
+/* The replay's spec is JSON text, which holds only UTF-8: a surface path that is not crashed
+ * the replay, and a prior path that is not was left out of it (morphling then ran its fallback
+ * under its own name). */
+static int check_text(const char *what, const char *text, struct mp_error *err)
+{
+    if (text && mp_utf8_valid_len(text, strlen(text)) != strlen(text)) {
+        return mp_error_set(err, MP_EINVALID, "%s %s: not valid UTF-8 text (byte %zu); rename it",
+                            what, text, mp_utf8_valid_len(text, strlen(text)) + 1);
+    }
+    return 0;
+}
+
 int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o,
                       struct mp_replay_outcome *out, struct mp_error *err)
 {
@@ -300,6 +312,10 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
     out->trials_to_optimum = out->trials_to_95 = -1;
     /* grid and random ignore algorithm.prior: a replay would run cold under a prior's name. */
     const char *alg = o->algorithm ? o->algorithm : "random";
+    if (check_text("surface", s->path, err) != 0 ||
+        check_text("--prior", o->prior_path, err) != 0 || check_text("algorithm", alg, err) != 0) {
+        return MP_EINVALID;
+    }
     if (o->prior_path && (strcmp(alg, "grid") == 0 || strcmp(alg, "random") == 0)) {
         return mp_error_set(err, MP_EINVALID,
                             "--prior %s: algorithm '%s' takes no prior (bo and morphling do)",

@@ -130,6 +130,20 @@ if [ -n "$libm" ]; then
 else
     ok "skipped: bo without LAPACK (no libm to stand in for OpenBLAS)"
 fi
+# The replay's spec is JSON text: a surface path that is not UTF-8 crashed the replay (SEGV), a
+# prior path that is not was left out of it, so that morphling ran its fallback under its own
+# name ("replayed ... with morphling") without a word.
+bad=$(printf 'x\377y')
+cp "$surface" "$WORK/$bad.csv"
+err=$("$MORPHLING" replay "$WORK/$bad.csv" --params share,mode --budget 3 2>&1); rc=$?
+check "a surface path that is not UTF-8: exit 2" 2 "$rc"
+check_contains "a surface path that is not UTF-8: message" "$bad.csv: not valid UTF-8" "$err"
+printf 'not a model\n' >"$WORK/$bad.model"
+err=$("$MORPHLING" replay "$surface" --params share,mode --budget 3 -a morphling \
+    --prior "$WORK/$bad.model" --settings '{fallback: bo}' 2>&1); rc=$?
+check "a prior path that is not UTF-8: exit 2" 2 "$rc"
+check_contains "a prior path that is not UTF-8: message" \
+    "--prior $WORK/$bad.model: not valid UTF-8 text (byte" "$err"
 printf 'a,b\n1,"x\n' >"$WORK/broken.csv"
 err=$("$MORPHLING" replay "$WORK/broken.csv" 2>&1); rc=$?
 check "malformed CSV exits 2" 2 "$rc"
