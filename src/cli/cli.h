@@ -131,6 +131,9 @@ void mp_cli_print_json(FILE *f);
 /* Prints "morphling: <message>" to stderr and returns the exit status for the error code
  * (2 for invalid input, 1 otherwise). */
 int mp_cli_fail(const struct mp_error *err);
+/* A JSON string of text that may not be UTF-8 (a path): json_string() refuses such text, and
+ * json_pack() the whole object with it. Invalid bytes become '?'. Returns a new reference. */
+json_t *mp_cli_json_text(const char *text);
 /* Prints a usage error for verb (NULL: none) and returns 2. */
 int mp_cli_usage(const char *verb, const char *fmt, ...) MP_PRINTF(2, 3);
 /* The store path: --db value, else $MORPHLING_DB, else $XDG_DATA_HOME/morphling/morphling.db

@@ -217,7 +217,7 @@ static void print_json(const struct bench_args *a, const struct alg_result *res)
 {
     json_t *surfaces = json_array();
     for (size_t f = 0; f < a->files.n; f++) {
-        json_array_append_new(surfaces, json_string(a->files.v[f]));
+        json_array_append_new(surfaces, mp_cli_json_text(a->files.v[f]));
     }
     json_t *algs = json_array();
     for (size_t i = 0; i < a->algs.n; i++) {
@@ -390,9 +390,9 @@ static void print_latency(const struct bench_args *a, size_t n, size_t cand, siz
 {
     if (a->json) {
         json_t *j =
-            json_pack("{s:s, s:I, s:I, s:I, s:f, s:f}", "surface", a->files.v[0], "observations",
-                      (json_int_t)n, "candidates", (json_int_t)cand, "dimensions", (json_int_t)dims,
-                      "ms_per_suggestion", ms, "cpu_ms_per_suggestion", cpu_ms);
+            json_pack("{s:o, s:I, s:I, s:I, s:f, s:f}", "surface", mp_cli_json_text(a->files.v[0]),
+                      "observations", (json_int_t)n, "candidates", (json_int_t)cand, "dimensions",
+                      (json_int_t)dims, "ms_per_suggestion", ms, "cpu_ms_per_suggestion", cpu_ms);
         char *text = json_dumps(j, 0);
         printf("%s\n", text);
         free(text);

@@ -106,13 +106,14 @@ static void report(const struct train_args *a, const struct mp_meta_model *m, si
                    size_t added, size_t skipped, const char *store, double seconds)
 {
     if (a->json) {
-        json_t *j = json_pack(
-            "{s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:I, s:I, s:I, s:f, s:f}", "model", a->output,
-            "method", mp_meta_method_name(m->method), "seed", (json_int_t)(m->seed & INT64_MAX),
-            "tasks", (json_int_t)m->n_tasks, "surfaces", (json_int_t)n_surf, "store_experiments",
-            (json_int_t)added, "store", store, "store_skipped", (json_int_t)skipped, "members",
-            (json_int_t)m->members, "hidden", (json_int_t)m->net.hidden, "train_loss",
-            m->train_loss, "seconds", seconds);
+        json_t *j =
+            json_pack("{s:o, s:s, s:I, s:I, s:I, s:I, s:o?, s:I, s:I, s:I, s:f, s:f}", "model",
+                      mp_cli_json_text(a->output), "method", mp_meta_method_name(m->method), "seed",
+                      (json_int_t)(m->seed & INT64_MAX), "tasks", (json_int_t)m->n_tasks,
+                      "surfaces", (json_int_t)n_surf, "store_experiments", (json_int_t)added,
+                      "store", store ? mp_cli_json_text(store) : NULL, "store_skipped",
+                      (json_int_t)skipped, "members", (json_int_t)m->members, "hidden",
+                      (json_int_t)m->net.hidden, "train_loss", m->train_loss, "seconds", seconds);
         mp_json_print(stdout, j);
         json_decref(j);
         return;
@@ -331,8 +332,8 @@ static int info_run(void *args, char **operands, size_t n)
         return mp_cli_fail(&err);
     }
     json_t *j =
-        json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "model", path,
-                  "format_version", (int)m->format_version, "method",
+        json_pack("{s:o, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "model",
+                  mp_cli_json_text(path), "format_version", (int)m->format_version, "method",
                   mp_meta_method_name(m->method), "seed", (json_int_t)(m->seed & INT64_MAX),
                   "tasks", (json_int_t)m->n_tasks, "members", (json_int_t)m->members, "inputs",
                   (json_int_t)m->net.n_in, "hidden", (json_int_t)m->net.hidden, "adapt_lr",

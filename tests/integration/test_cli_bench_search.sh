@@ -60,6 +60,13 @@ json=$("$MORPHLING" bench-search --latency 5 "$surface" $cols --json); rc=$?
 check "latency probe exits 0" 0 "$rc"
 check "latency probe counts candidates" 7 "$(printf '%s' "$json" | jq '.candidates')"
 check "latency probe reports CPU time" true "$(printf '%s' "$json" | jq '.cpu_ms_per_suggestion > 0')"
+# A surface path that is not UTF-8: json_pack() refused the object, and printf got NULL (SEGV).
+cp "$surface" "$WORK/$(printf 'x\377y').csv"
+# shellcheck disable=SC2086
+json=$("$MORPHLING" bench-search --latency 5 "$WORK/$(printf 'x\377y').csv" $cols --json); rc=$?
+check "latency probe, a path that is not UTF-8: exit 0" 0 "$rc"
+check "latency probe, a path that is not UTF-8: the surface" "$WORK/x?y.csv" \
+    "$(printf '%s' "$json" | jq -r '.surface')"
 
 "$MORPHLING" bench-search >/dev/null 2>&1
 check "no surfaces exits 2" 2 "$?"
