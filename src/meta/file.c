@@ -178,6 +178,9 @@ static char *get_str(struct reader *r, bool allow_empty, const char *what)
     r->pos += (size_t)n;
     if (strlen(s) != n) {
         fail(r, "%s contains a NUL byte", what);
+    } else if (mp_utf8_valid_len(s, (size_t)n) != n) {
+        /* every spec and surface gives UTF-8 names: one that is not binds no parameter */
+        fail(r, "%s is not valid UTF-8 text", what);
     }
     return s;
 }

@@ -438,6 +438,31 @@ static void test_duplicate_names(void **state)
     family_model_release(&f);
 }
 
+/* Names and choices are UTF-8, as every spec and surface gives them: one that is not loaded, bound
+ * no parameter, and `meta info --json` left its feature or choice out without a word. */
+static void test_names_not_utf8(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 2, 3, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m;
+    struct mp_buf t = MP_BUF_INIT;
+    char bad_name[] = "ba\377tch", bad_choice[] = "\303";
+    char *name = m->features[0].name;
+    m->features[0].name = bad_name;
+    mp_meta_model_encode(m, &t);
+    m->features[0].name = name;
+    expect_decode_error(&t, "feature 1's name is not valid UTF-8");
+    char *choice = m->features[2].choices[1];
+    m->features[2].choices[1] = bad_choice;
+    mp_buf_reset(&t);
+    mp_meta_model_encode(m, &t);
+    m->features[2].choices[1] = choice;
+    expect_decode_error(&t, "feature 3 (gpu)'s choice is not valid UTF-8");
+    mp_buf_release(&t);
+    family_model_release(&f);
+}
+
 /* Finite but absurd numbers under a valid checksum: a weight of 1e300 made every prediction of
  * the prior inf or NaN (the search then tried configurations in enumeration order), a memory
  * value of 1e300 a prior of any size. Training never writes them, and refuses to. */
@@ -549,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_empty_choice),
         cmocka_unit_test(test_save_ignores_links),
         cmocka_unit_test(test_duplicate_names),
+        cmocka_unit_test(test_names_not_utf8),
         cmocka_unit_test(test_huge_values),
         cmocka_unit_test(test_seed_range),
     };
