@@ -305,8 +305,10 @@ static void get_net(struct reader *r, struct mp_meta_model *m)
         fail(r, "%llu members (1 to %d)", (unsigned long long)members, MP_META_MAX_MEMBERS);
     } else if (!r->bad && method > MP_META_MAML) {
         fail(r, "method %llu (0 to %d)", (unsigned long long)method, MP_META_MAML);
-    } else if (!r->bad && m->adapt_steps > 1000) {
-        fail(r, "adapt_steps %u (at most 1000)", m->adapt_steps);
+    } else if (!r->bad && (m->adapt_steps < 1 || m->adapt_steps > 1000)) {
+        /* 0 steps, as a rate of 0, is no adaptation: the search would never learn from its
+         * trials (training refuses it, as the adapt_steps setting) */
+        fail(r, "adapt_steps %u (1 to 1000)", m->adapt_steps);
     } else if (!r->bad && !(m->adapt_lr > 0 && m->adapt_lr <= MP_META_MAX_LR)) {
         fail(r, "adapt_lr %g (above 0, at most %g)", m->adapt_lr, MP_META_MAX_LR);
     } else if (!r->bad && m->seed > INT64_MAX) {

@@ -125,10 +125,25 @@ static void test_adapt_rate(void **state)
         m->adapt_lr = lr;
         expect_decode_error(&t, "malformed meta-model: adapt_lr ");
     }
+    /* No adaptation step at all is no adaptation, as a rate of 0: the search then never learned
+     * from its trials (the setting adapt_steps takes 1..1000 too). */
+    static const unsigned bad_steps[] = {0, 1001};
+    for (size_t i = 0; i < MP_ARRAY_LEN(bad_steps); i++) {
+        unsigned steps = m->adapt_steps;
+        m->adapt_steps = bad_steps[i];
+        mp_buf_reset(&t);
+        mp_meta_model_encode(m, &t);
+        m->adapt_steps = steps;
+        expect_decode_error(&t, "malformed meta-model: adapt_steps ");
+    }
     struct mp_meta_train_opts o;
+    struct mp_meta_model *none_trained = NULL;
+    mp_meta_train_opts_default(&o);
+    o.inner_steps = 0;
+    assert_int_equal(mp_meta_train(&f.ts, &o, &none_trained, &err), MP_EINVALID);
+    assert_null(none_trained);
     mp_meta_train_opts_default(&o);
     o.inner_lr = 11; /* nor does training write one */
-    struct mp_meta_model *none_trained = NULL;
     assert_int_equal(mp_meta_train(&f.ts, &o, &none_trained, &err), MP_EINVALID);
     assert_null(none_trained);
     mp_meta_train_opts_default(&o);
