@@ -194,7 +194,8 @@ struct mp_cli_surface_args {
 /* clang-format off */
 #define MP_CLI_SURFACE_OPTS(T)                                                                     \
     {"objective", 0, MP_OPT_STR, MP_OPT_AT(T, surf.objective), "COL",                             \
-     "the objective column (default: the last column, or the export's first metric)"},            \
+     "the objective column (default: throughput_per_cost, else throughput_rps, else the last "    \
+     "column)"},                                                                                   \
     {"minimize", 0, MP_OPT_FLAG, MP_OPT_AT(T, surf.minimize), NULL,                                \
      "minimise the objective instead of maximising it"},                                          \
     {"params", 0, MP_OPT_CSV, MP_OPT_AT(T, surf.params), "A,B,...",                               \

@@ -144,6 +144,14 @@ err=$("$MORPHLING" replay "$surface" --params share,mode --budget 3 -a morphling
 check "a prior path that is not UTF-8: exit 2" 2 "$rc"
 check_contains "a prior path that is not UTF-8: message" \
     "--prior $WORK/$bad.model: not valid UTF-8 text (byte" "$err"
+# The default objective: --help said "the last column, or the export's first metric", but a
+# surface with throughput_rps is searched for it wherever it stands (and an export for
+# throughput_per_cost, which comes after its first metric).
+printf 'a,throughput_rps,value\n1,10,1\n2,5,2\n' >"$WORK/rps.csv"
+json=$("$MORPHLING" replay "$WORK/rps.csv" -a grid --budget 2 --json)
+check "throughput_rps is the default objective" 10 "$(printf '%s' "$json" | jq '.surface_optimum')"
+check_contains "--help says so" "default: throughput_per_cost, else throughput_rps, else the last" \
+    "$("$MORPHLING" replay --help | tr -s ' \n' '  ')"
 printf 'a,b\n1,"x\n' >"$WORK/broken.csv"
 err=$("$MORPHLING" replay "$WORK/broken.csv" 2>&1); rc=$?
 check "malformed CSV exits 2" 2 "$rc"
