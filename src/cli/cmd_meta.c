@@ -142,6 +142,11 @@ static int check_output(const char *output)
     if (stat(output, &st) == 0 && S_ISDIR(st.st_mode)) {
         return mp_cli_usage("meta train", "-o %s: is a folder, not a model file", output);
     }
+    if (stat(output, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* the model would replace it: as root, -o /dev/null replaced the device */
+        return mp_cli_usage("meta train", "-o %s: is not a regular file (a model file replaces it)",
+                            output);
+    }
     char *dir = mp_xstrdup(output);
     char *slash = strrchr(dir, '/');
     if (slash) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "meta/meta.h"
@@ -402,6 +403,13 @@ int mp_meta_model_decode(const void *data, size_t len, const char *name, struct 
 
 int mp_meta_model_save(const struct mp_meta_model *m, const char *path, struct mp_error *err)
 {
+    /* The rename below replaces whatever is at path: as root, `-o /dev/null` replaced the
+     * device with a regular file. Only a file (or a link to one) is replaced. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s: is not a regular file, which a model file would replace", path);
+    }
     struct mp_buf b = MP_BUF_INIT;
     mp_meta_model_encode(m, &b);
     /* Never through a link left at the temporary name (in a shared folder such as /tmp, it

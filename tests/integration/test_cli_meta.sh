@@ -212,6 +212,13 @@ json=$("$MORPHLING" meta info "$WORK/$bad.model" --json); rc=$?
 check "meta info --json, a path that is not UTF-8: exit 0" 0 "$rc"
 check "meta info --json, a path that is not UTF-8: the features" '["batch","cpus","gpu"]' \
     "$(printf '%s' "$json" | jq -c '[.features[].name]')"
+# The model replaces the file at -o by a rename: as root, -o /dev/null replaced the device with
+# a regular file; a FIFO became a file too. Refused before training.
+mkfifo "$WORK/fifo"
+out=$("$MORPHLING" meta train $train -o "$WORK/fifo" 2>&1); rc=$?
+check "meta train -o FIFO exits 2" 2 "$rc"
+check_contains "meta train -o FIFO: the message" "-o $WORK/fifo: is not a regular file" "$out"
+check_true "meta train -o FIFO leaves the FIFO" test -p "$WORK/fifo"
 "$MORPHLING" meta frob >/dev/null 2>&1
 check "unknown meta sub-command exits 2" 2 "$?"
 finish

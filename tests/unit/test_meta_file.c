@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "meta/meta.h"
@@ -429,6 +430,37 @@ static void test_save_ignores_links(void **state)
     family_model_release(&f);
 }
 
+/* The model replaces the file at its path by a rename: `meta train -o /dev/null` (run as root)
+ * replaced the device with a regular file holding the model, and a FIFO at the path became a
+ * file as well. Only a regular file (or nothing) is replaced. */
+static void test_save_only_over_files(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 2, 3, MP_META_FOMAML);
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/test_meta_fifo_%ld.model", (long)getpid());
+    remove(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_model_save(f.m, path, &err), MP_EINVALID);
+    if (!strstr(err.msg, "is not a regular file")) {
+        fail_msg("unexpected error \"%s\"", err.msg);
+    }
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    remove(path);
+    if (mp_meta_model_save(f.m, path, &err) != 0) { /* nothing there: written */
+        fail_msg("save: %s", err.msg);
+    }
+    if (mp_meta_model_save(f.m, path, &err) != 0) { /* a regular file: replaced */
+        fail_msg("save: %s", err.msg);
+    }
+    remove(path);
+    family_model_release(&f);
+}
+
 /* A model that names a feature or a choice twice is malformed (it loaded, and bound one space
  * parameter to two features). */
 static void test_duplicate_names(void **state)
@@ -588,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_empty_choice),
         cmocka_unit_test(test_save_ignores_links),
+        cmocka_unit_test(test_save_only_over_files),
         cmocka_unit_test(test_duplicate_names),
         cmocka_unit_test(test_names_not_utf8),
         cmocka_unit_test(test_huge_values),
