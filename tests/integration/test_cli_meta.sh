@@ -187,6 +187,17 @@ check "run with algorithm morphling exits 0" 0 "$rc"
 check "12 trials" 12 "$("$MORPHLING" show demo-meta --json | jq '.trials | length')"
 "$MORPHLING" validate "$spec" --set algorithm.name=morphling --set "algorithm.prior=$WORK/m1" >/dev/null 2>&1
 check "validate rejects a prior for other parameters" 2 "$?"
+# An error of the prior is placed at algorithm.prior, the line that names it: it was placed at
+# algorithm.name.
+out=$("$MORPHLING" validate "$spec" --set algorithm.name=morphling --set "algorithm.prior=$WORK/m1" 2>&1)
+check_contains "a prior for other parameters: the field" \
+    "'algorithm.prior': $WORK/m1: the meta-model needs parameter" "$out"
+printf 'not a model\n' >"$WORK/garbage.model"
+sed -e "s|surface: surfaces/|surface: $MP_SOURCE_DIR/examples/surfaces/|" \
+    -e "s|name: random|name: morphling\\n  prior: $WORK/garbage.model|" "$spec" >"$WORK/prior.yaml"
+out=$("$MORPHLING" validate "$WORK/prior.yaml" 2>&1)
+check_contains "a prior that is no model: the line and field" \
+    "prior.yaml:$(grep -n 'prior:' "$WORK/prior.yaml" | cut -d: -f1):10: 'algorithm.prior': $WORK/garbage.model: not a morphling meta-model file" "$out"
 # bo's prior was read only when the run began: validate said valid, the run then failed and left
 # an experiment CREATED in the store.
 out=$("$MORPHLING" validate "$spec" --set algorithm.name=bo --set "algorithm.prior=$WORK/m1" 2>&1)
