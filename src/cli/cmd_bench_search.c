@@ -112,6 +112,22 @@ static int check_args(struct bench_args *a, char **operands, size_t n)
             rc = mp_cli_usage("bench-search", "algorithm '%s' needs --prior MODEL", alg);
         }
     }
+    /* A --prior that nothing takes was ignored (a missing file too), and the comparison printed
+     * cold runs where a prior was meant. */
+    bool taken = false;
+    for (size_t i = 0; i < a->algs.n; i++) {
+        char name[64];
+        taken |= algorithm_name(a->algs.v[i], name, sizeof(name));
+    }
+    if (rc == 0 && a->prior && a->latency_obs > 0) {
+        rc = mp_cli_usage("bench-search", "--prior %s: --latency times bo without a prior",
+                          a->prior);
+    } else if (rc == 0 && a->prior && !taken) {
+        rc = mp_cli_usage("bench-search",
+                          "--prior %s: no algorithm of --algorithms takes it (morphling and "
+                          "NAME+prior do)",
+                          a->prior);
+    }
     return rc;
 }
 

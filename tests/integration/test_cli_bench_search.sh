@@ -94,4 +94,16 @@ check "missing surface exits 2" 2 "$?"
 # shellcheck disable=SC2086
 "$MORPHLING" bench-search "$surface" $cols --algorithms bo --settings '{initial: 0}' >/dev/null 2>&1
 check "invalid bo settings exit 2" 2 "$?"
+# --prior given to no algorithm that takes it (plain bo runs cold) was ignored, a missing file
+# too: the comparison printed cold runs. replay refuses it for grid and random.
+# shellcheck disable=SC2086
+err=$("$MORPHLING" bench-search "$surface" $cols --algorithms grid,bo --prior "$WORK/none.model" \
+    --budget 3 --seeds 1 -q 2>&1); rc=$?
+check "--prior that no algorithm takes exits 2" 2 "$rc"
+check_contains "--prior that no algorithm takes: the message" \
+    "--prior $WORK/none.model: no algorithm of --algorithms takes it (morphling and NAME+prior do)" \
+    "$err"
+# shellcheck disable=SC2086
+"$MORPHLING" bench-search "$surface" $cols --latency 5 --prior "$WORK/none.model" >/dev/null 2>&1
+check "--prior with --latency exits 2" 2 "$?"
 finish
