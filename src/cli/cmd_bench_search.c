@@ -388,9 +388,10 @@ static int sample_history(const struct probe *p, const struct mp_space *space, s
             row = (size_t)mp_rng_below(&rng, surf->n_rows);
         } while (used[row]);
         used[row] = 1;
-        const char *const *cells = (const char *const *)&surf->cells[row * surf->n_cols];
         for (size_t i = 0; i < space->n && rc == 0; i++) {
-            rc = mp_space_parse(space, i, cells[p->cols[i]], &xs[k * space->n + i], err);
+            /* as the space read it: an export's '-O2 is the choice -O2 */
+            const char *cell = mp_surface_choice(surf, row, (size_t)p->cols[i]);
+            rc = mp_space_parse(space, i, cell, &xs[k * space->n + i], err);
         }
         double v = surf->numbers[row * surf->n_cols + (size_t)p->objective];
         obs[k] =

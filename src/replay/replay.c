@@ -161,8 +161,9 @@ static double derived_value(const struct mp_surface *s, const struct mp_spec *sp
     const struct mp_space *space = &spec->space;
     for (size_t i = 0; i < space->n; i++) {
         int c = mp_surface_column(s, space->params[i].name);
+        /* a choice as the space read it: an export's '-O2 is the choice -O2 */
         if (c < 0 ||
-            mp_space_parse(space, i, s->cells[r * s->n_cols + (size_t)c], &x[i], NULL) != 0) {
+            mp_space_parse(space, i, mp_surface_choice(s, r, (size_t)c), &x[i], NULL) != 0) {
             return NAN;
         }
     }
