@@ -181,6 +181,15 @@ out=$("$MORPHLING" meta train --from-store="$WORK/short.db" -o "$WORK/mx" 2>&1);
 check "a store of short experiments exits 2" 2 "$rc"
 check_contains "the skipped experiment is counted" \
     "nothing to train on: the 1 finished experiment of $WORK/short.db was skipped (one needs 8" "$out"
+# The store the training reads is an input as the surfaces are: -o naming it replaced the user's
+# experiments with the model, without a word (the default store too).
+out=$("$MORPHLING" meta train --surfaces "$WORK/src" --iterations 20 --members 1 --hidden 8 \
+    --from-store="$WORK/short.db" -o "$WORK/short.db" 2>&1); rc=$?
+check "meta train -o the store it reads exits 2" 2 "$rc"
+check_contains "meta train -o the store: the message" \
+    "-o $WORK/short.db: is the store $WORK/short.db, an input of the training" "$out"
+check "... and the store keeps its experiment" 1 \
+    "$("$MORPHLING" list --db "$WORK/short.db" --json 2>/dev/null | jq length)"
 out=$("$MORPHLING" run "$spec" --set name=demo-meta --set algorithm.name=morphling \
     --set "algorithm.prior=$WORK/ms" --set algorithm.max_trials=12 --quiet 2>&1); rc=$?
 check "run with algorithm morphling exits 0" 0 "$rc"
