@@ -131,6 +131,9 @@ void mp_cli_print_json(FILE *f);
 /* Prints "morphling: <message>" to stderr and returns the exit status for the error code
  * (2 for invalid input, 1 otherwise). */
 int mp_cli_fail(const struct mp_error *err);
+/* A JSON string of text that may not be UTF-8 (a path): json_string() refuses such text, and
+ * json_pack() the whole object with it. Invalid bytes become '?'. Returns a new reference. */
+json_t *mp_cli_json_text(const char *text);
 /* Prints a usage error for verb (NULL: none) and returns 2. */
 int mp_cli_usage(const char *verb, const char *fmt, ...) MP_PRINTF(2, 3);
 /* The store path: --db value, else $MORPHLING_DB, else $XDG_DATA_HOME/morphling/morphling.db
@@ -191,7 +194,8 @@ struct mp_cli_surface_args {
 /* clang-format off */
 #define MP_CLI_SURFACE_OPTS(T)                                                                     \
     {"objective", 0, MP_OPT_STR, MP_OPT_AT(T, surf.objective), "COL",                             \
-     "the objective column (default: the last column, or the export's first metric)"},            \
+     "the objective column (default: throughput_per_cost, else throughput_rps, else the last "    \
+     "column)"},                                                                                   \
     {"minimize", 0, MP_OPT_FLAG, MP_OPT_AT(T, surf.minimize), NULL,                                \
      "minimise the objective instead of maximising it"},                                          \
     {"params", 0, MP_OPT_CSV, MP_OPT_AT(T, surf.params), "A,B,...",                               \

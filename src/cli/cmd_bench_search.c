@@ -112,6 +112,22 @@ static int check_args(struct bench_args *a, char **operands, size_t n)
             rc = mp_cli_usage("bench-search", "algorithm '%s' needs --prior MODEL", alg);
         }
     }
+    /* A --prior that nothing takes was ignored (a missing file too), and the comparison printed
+     * cold runs where a prior was meant. */
+    bool taken = false;
+    for (size_t i = 0; i < a->algs.n; i++) {
+        char name[64];
+        taken |= algorithm_name(a->algs.v[i], name, sizeof(name));
+    }
+    if (rc == 0 && a->prior && a->latency_obs > 0) {
+        rc = mp_cli_usage("bench-search", "--prior %s: --latency times bo without a prior",
+                          a->prior);
+    } else if (rc == 0 && a->prior && !taken) {
+        rc = mp_cli_usage("bench-search",
+                          "--prior %s: no algorithm of --algorithms takes it (morphling and "
+                          "NAME+prior do)",
+                          a->prior);
+    }
     return rc;
 }
 
@@ -217,7 +233,7 @@ static void print_json(const struct bench_args *a, const struct alg_result *res)
 {
     json_t *surfaces = json_array();
     for (size_t f = 0; f < a->files.n; f++) {
-        json_array_append_new(surfaces, json_string(a->files.v[f]));
+        json_array_append_new(surfaces, mp_cli_json_text(a->files.v[f]));
     }
     json_t *algs = json_array();
     for (size_t i = 0; i < a->algs.n; i++) {
@@ -372,9 +388,10 @@ static int sample_history(const struct probe *p, const struct mp_space *space, s
             row = (size_t)mp_rng_below(&rng, surf->n_rows);
         } while (used[row]);
         used[row] = 1;
-        const char *const *cells = (const char *const *)&surf->cells[row * surf->n_cols];
         for (size_t i = 0; i < space->n && rc == 0; i++) {
-            rc = mp_space_parse(space, i, cells[p->cols[i]], &xs[k * space->n + i], err);
+            /* as the space read it: an export's '-O2 is the choice -O2 */
+            const char *cell = mp_surface_choice(surf, row, (size_t)p->cols[i]);
+            rc = mp_space_parse(space, i, cell, &xs[k * space->n + i], err);
         }
         double v = surf->numbers[row * surf->n_cols + (size_t)p->objective];
         obs[k] =
@@ -390,9 +407,9 @@ static void print_latency(const struct bench_args *a, size_t n, size_t cand, siz
 {
     if (a->json) {
         json_t *j =
-            json_pack("{s:s, s:I, s:I, s:I, s:f, s:f}", "surface", a->files.v[0], "observations",
-                      (json_int_t)n, "candidates", (json_int_t)cand, "dimensions", (json_int_t)dims,
-                      "ms_per_suggestion", ms, "cpu_ms_per_suggestion", cpu_ms);
+            json_pack("{s:o, s:I, s:I, s:I, s:f, s:f}", "surface", mp_cli_json_text(a->files.v[0]),
+                      "observations", (json_int_t)n, "candidates", (json_int_t)cand, "dimensions",
+                      (json_int_t)dims, "ms_per_suggestion", ms, "cpu_ms_per_suggestion", cpu_ms);
         char *text = json_dumps(j, 0);
         printf("%s\n", text);
         free(text);

@@ -106,13 +106,14 @@ static void report(const struct train_args *a, const struct mp_meta_model *m, si
                    size_t added, size_t skipped, const char *store, double seconds)
 {
     if (a->json) {
-        json_t *j = json_pack(
-            "{s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:I, s:I, s:I, s:f, s:f}", "model", a->output,
-            "method", mp_meta_method_name(m->method), "seed", (json_int_t)(m->seed & INT64_MAX),
-            "tasks", (json_int_t)m->n_tasks, "surfaces", (json_int_t)n_surf, "store_experiments",
-            (json_int_t)added, "store", store, "store_skipped", (json_int_t)skipped, "members",
-            (json_int_t)m->members, "hidden", (json_int_t)m->net.hidden, "train_loss",
-            m->train_loss, "seconds", seconds);
+        json_t *j =
+            json_pack("{s:o, s:s, s:I, s:I, s:I, s:I, s:o?, s:I, s:I, s:I, s:f, s:f}", "model",
+                      mp_cli_json_text(a->output), "method", mp_meta_method_name(m->method), "seed",
+                      (json_int_t)(m->seed & INT64_MAX), "tasks", (json_int_t)m->n_tasks,
+                      "surfaces", (json_int_t)n_surf, "store_experiments", (json_int_t)added,
+                      "store", store ? mp_cli_json_text(store) : NULL, "store_skipped",
+                      (json_int_t)skipped, "members", (json_int_t)m->members, "hidden",
+                      (json_int_t)m->net.hidden, "train_loss", m->train_loss, "seconds", seconds);
         mp_json_print(stdout, j);
         json_decref(j);
         return;
@@ -141,6 +142,11 @@ static int check_output(const char *output)
     if (stat(output, &st) == 0 && S_ISDIR(st.st_mode)) {
         return mp_cli_usage("meta train", "-o %s: is a folder, not a model file", output);
     }
+    if (stat(output, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* the model would replace it: as root, -o /dev/null replaced the device */
+        return mp_cli_usage("meta train", "-o %s: is not a regular file (a model file replaces it)",
+                            output);
+    }
     char *dir = mp_xstrdup(output);
     char *slash = strrchr(dir, '/');
     if (slash) {
@@ -154,19 +160,27 @@ static int check_output(const char *output)
     return rc;
 }
 
-/* The model is written over -o: never over one of the surfaces it is trained on (`-o s.csv
- * s.csv` replaced the user's data with the model, without a word). */
-static int check_not_input(const char *output, const struct mp_cli_paths *files)
+static bool same_file(const char *a, const char *b)
 {
-    struct stat out, in;
-    if (stat(output, &out) != 0) {
-        return 0;
-    }
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* The model is written over -o: never over one of the surfaces it is trained on (`-o s.csv
+ * s.csv` replaced the user's data with the model, without a word), nor over the store it reads
+ * (store NULL: none), which held every experiment of the user. */
+static int check_not_input(const char *output, const struct mp_cli_paths *files, const char *store)
+{
     for (size_t i = 0; i < files->n; i++) {
-        if (stat(files->v[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+        if (same_file(output, files->v[i])) {
             return mp_cli_usage("meta train", "-o %s: is the surface %s, an input of the training",
                                 output, files->v[i]);
         }
+    }
+    if (store && same_file(output, store)) {
+        return mp_cli_usage("meta train", "-o %s: is the store %s, an input of the training",
+                            output, store);
     }
     return 0;
 }
@@ -220,7 +234,7 @@ static int train_run(void *args, char **operands, size_t n)
     a->o.method = (enum mp_meta_method)mp_meta_method_parse(a->method);
     drop_duplicates(&a->files);
     rc = rc == 0 ? check_output(a->output) : rc;
-    rc = rc == 0 ? check_not_input(a->output, &a->files) : rc;
+    rc = rc == 0 ? check_not_input(a->output, &a->files, NULL) : rc;
     for (size_t i = 0; rc == 0 && i < a->files.n; i++) {
         struct mp_surface *s = NULL;
         if ((rc = mp_surface_load(a->files.v[i], &s, &err)) == 0) {
@@ -233,6 +247,7 @@ static int train_run(void *args, char **operands, size_t n)
     if (rc == 0) {
         rc = add_store(a, &ts, &added, &skipped, &store, &err);
     }
+    rc = rc == 0 ? check_not_input(a->output, &a->files, store) : rc;
     if (rc == 0 && ts.n_tasks == 0 && skipped > 0) {
         /* Not "give finished experiments": the store has them, each too short to learn from. */
         rc = mp_error_set(&err, MP_EINVALID,
@@ -331,8 +346,8 @@ static int info_run(void *args, char **operands, size_t n)
         return mp_cli_fail(&err);
     }
     json_t *j =
-        json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "model", path,
-                  "format_version", (int)m->format_version, "method",
+        json_pack("{s:o, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "model",
+                  mp_cli_json_text(path), "format_version", (int)m->format_version, "method",
                   mp_meta_method_name(m->method), "seed", (json_int_t)(m->seed & INT64_MAX),
                   "tasks", (json_int_t)m->n_tasks, "members", (json_int_t)m->members, "inputs",
                   (json_int_t)m->net.n_in, "hidden", (json_int_t)m->net.hidden, "adapt_lr",

@@ -50,6 +50,15 @@ static void mkdirs(char *path)
     }
 }
 
+json_t *mp_cli_json_text(const char *text)
+{
+    char *copy = mp_xstrdup(text);
+    mp_utf8_scrub(copy, strlen(copy));
+    json_t *j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 char *mp_cli_db_path(const char *flag_value)
 {
     if (flag_value) {

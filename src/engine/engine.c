@@ -85,9 +85,15 @@ int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err)
     }
     int rc = ops->validate ? ops->validate(&spec->space, &oo, err) : 0;
     if (rc != 0) {
-        /* Settings errors name their field already; the others are about the space as the
+        /* Settings errors name their field already; those of the prior name its file (placed
+         * at algorithm.prior: they were at the name); the others are about the space as the
          * algorithm sees it ("needs a finite space"): placed at the algorithm's name. */
-        const struct mp_node *name = mp_doc_get(mp_doc_get(spec->doc, "algorithm"), "name");
+        const struct mp_node *algo = mp_doc_get(spec->doc, "algorithm");
+        const struct mp_node *name = mp_doc_get(algo, "name");
+        const struct mp_node *prior = mp_doc_get(algo, "prior");
+        if (prior && spec->prior_path && strstr(err->msg, spec->prior_path)) {
+            name = prior;
+        }
         size_t fl = name ? strlen(name->file) : 0;
         if (name && !(strncmp(err->msg, name->file, fl) == 0 && err->msg[fl] == ':')) {
             char msg[MP_ERROR_MSG_MAX];

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "meta/meta.h"
@@ -178,6 +179,9 @@ static char *get_str(struct reader *r, bool allow_empty, const char *what)
     r->pos += (size_t)n;
     if (strlen(s) != n) {
         fail(r, "%s contains a NUL byte", what);
+    } else if (mp_utf8_valid_len(s, (size_t)n) != n) {
+        /* every spec and surface gives UTF-8 names: one that is not binds no parameter */
+        fail(r, "%s is not valid UTF-8 text", what);
     }
     return s;
 }
@@ -302,8 +306,10 @@ static void get_net(struct reader *r, struct mp_meta_model *m)
         fail(r, "%llu members (1 to %d)", (unsigned long long)members, MP_META_MAX_MEMBERS);
     } else if (!r->bad && method > MP_META_MAML) {
         fail(r, "method %llu (0 to %d)", (unsigned long long)method, MP_META_MAML);
-    } else if (!r->bad && m->adapt_steps > 1000) {
-        fail(r, "adapt_steps %u (at most 1000)", m->adapt_steps);
+    } else if (!r->bad && (m->adapt_steps < 1 || m->adapt_steps > 1000)) {
+        /* 0 steps, as a rate of 0, is no adaptation: the search would never learn from its
+         * trials (training refuses it, as the adapt_steps setting) */
+        fail(r, "adapt_steps %u (1 to 1000)", m->adapt_steps);
     } else if (!r->bad && !(m->adapt_lr > 0 && m->adapt_lr <= MP_META_MAX_LR)) {
         fail(r, "adapt_lr %g (above 0, at most %g)", m->adapt_lr, MP_META_MAX_LR);
     } else if (!r->bad && m->seed > INT64_MAX) {
@@ -397,6 +403,13 @@ int mp_meta_model_decode(const void *data, size_t len, const char *name, struct 
 
 int mp_meta_model_save(const struct mp_meta_model *m, const char *path, struct mp_error *err)
 {
+    /* The rename below replaces whatever is at path: as root, `-o /dev/null` replaced the
+     * device with a regular file. Only a file (or a link to one) is replaced. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s: is not a regular file, which a model file would replace", path);
+    }
     struct mp_buf b = MP_BUF_INIT;
     mp_meta_model_encode(m, &b);
     /* Never through a link left at the temporary name (in a shared folder such as /tmp, it

@@ -237,6 +237,8 @@ void mp_meta_model_encode(const struct mp_meta_model *m, struct mp_buf *out);
  * version. */
 int mp_meta_model_decode(const void *data, size_t len, const char *name, struct mp_meta_model **out,
                          struct mp_error *err) MP_WUR;
+/* Writes a temporary file beside path and renames it over path; MP_EINVALID when something
+ * other than a regular file is at path (a device, a FIFO, a folder), which it would replace. */
 int mp_meta_model_save(const struct mp_meta_model *m, const char *path,
                        struct mp_error *err) MP_WUR;
 int mp_meta_model_load(const char *path, struct mp_meta_model **out, struct mp_error *err) MP_WUR;

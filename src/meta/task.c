@@ -289,7 +289,8 @@ static void surface_rows(const struct mp_surface *s, const struct mp_space *spac
             double *xv = &x[r * space->n + i];
             *xv = s->numbers[r * s->n_cols + (size_t)cols[i]];
             for (size_t k = 0; p->type == MP_PARAM_CATEGORICAL && k < p->n_choices; k++) {
-                if (strcmp(p->choices[k], cells[cols[i]]) == 0) {
+                /* as the space read them: an export's '-O2 is the choice -O2 */
+                if (strcmp(p->choices[k], mp_surface_choice(s, r, (size_t)cols[i])) == 0) {
                     *xv = (double)k;
                 }
             }

@@ -432,9 +432,9 @@ static int check_opts(const struct mp_meta_train_opts *o, struct mp_error *err)
                             MP_META_MAX_MEMBERS);
     }
     if (o->iterations < 1 || o->meta_batch < 1 || o->support_max < 1 || o->query < 1 ||
-        o->support_max > 4096 || o->query > 4096 || o->inner_steps > 1000 || !(o->inner_lr > 0) ||
-        o->inner_lr > MP_META_MAX_LR || !(o->top_fraction > 0 && o->top_fraction <= 1) ||
-        !(o->outer_lr > 0)) {
+        o->support_max > 4096 || o->query > 4096 || o->inner_steps < 1 || o->inner_steps > 1000 ||
+        !(o->inner_lr > 0) || o->inner_lr > MP_META_MAX_LR ||
+        !(o->top_fraction > 0 && o->top_fraction <= 1) || !(o->outer_lr > 0)) {
         return mp_error_set(err, MP_EINVALID, "invalid meta-training options");
     }
     return 0;

@@ -75,6 +75,28 @@ static int parse_settings(const struct mp_space *space, const struct mp_node *s,
     return rc;
 }
 
+/* The prior (algorithm.prior), bound to the space; nothing when none is given. */
+static int load_prior(const struct mp_space *space, const struct mp_optimizer_opts *opts,
+                      struct mp_meta_model **model, struct mp_meta_binding **bind,
+                      struct mp_error *err)
+{
+    *model = NULL;
+    *bind = NULL;
+    if (!opts || !opts->prior_path) {
+        return 0;
+    }
+    int rc = mp_meta_model_load(opts->prior_path, model, err);
+    if (rc == 0 && (rc = mp_meta_bind(*model, space, bind, err)) < 0) {
+        mp_error_prefix(err, rc, "%s", opts->prior_path); /* the loader's errors name it */
+    }
+    if (rc < 0) {
+        mp_meta_model_free(*model);
+        *model = NULL;
+        return mp_error_prefix(err, rc, "algorithm 'bo': prior");
+    }
+    return 0;
+}
+
 static int bo_validate(const struct mp_space *space, const struct mp_optimizer_opts *opts,
                        struct mp_error *err)
 {
@@ -82,7 +104,17 @@ static int bo_validate(const struct mp_space *space, const struct mp_optimizer_o
     if (space->n == 0) {
         return mp_error_set(err, MP_EINVALID, "algorithm 'bo' needs at least one parameter");
     }
-    return parse_settings(space, opts ? opts->settings : NULL, &set, err);
+    int rc = parse_settings(space, opts ? opts->settings : NULL, &set, err);
+    if (rc == 0) {
+        /* `morphling validate` said valid to a prior that is missing or for other parameters,
+         * and the run failed when it began. */
+        struct mp_meta_model *model;
+        struct mp_meta_binding *bind;
+        rc = load_prior(space, opts, &model, &bind, err);
+        mp_meta_binding_free(bind);
+        mp_meta_model_free(model);
+    }
+    return rc;
 }
 
 /* --- encoding ------------------------------------------------------------------------------ */
@@ -313,8 +345,11 @@ static int bo_create(const struct mp_space *space, const struct mp_optimizer_opt
                      struct mp_optimizer **out, struct mp_error *err)
 {
     struct bo_settings set;
-    int rc = bo_validate(space, opts, err);
-    if (rc < 0 || (rc = parse_settings(space, opts->settings, &set, err)) < 0) {
+    if (space->n == 0) {
+        return mp_error_set(err, MP_EINVALID, "algorithm 'bo' needs at least one parameter");
+    }
+    int rc = parse_settings(space, opts->settings, &set, err);
+    if (rc < 0) {
         return rc;
     }
     /* Without LAPACK the first model fit would abort the process, trials into the search. */
@@ -328,13 +363,11 @@ static int bo_create(const struct mp_space *space, const struct mp_optimizer_opt
     bo->set = set;
     setup_dims(bo, space);
     bo->enumerate = mp_space_count(space, &bo->count) && bo->count <= (uint64_t)set.exact_limit;
-    *out = &bo->base;
-    if (opts->prior_path && ((rc = mp_meta_model_load(opts->prior_path, &bo->prior, err)) < 0 ||
-                             (rc = mp_meta_bind(bo->prior, space, &bo->prior_bind, err)) < 0)) {
+    if ((rc = load_prior(space, opts, &bo->prior, &bo->prior_bind, err)) < 0) {
         mp_optimizer_bo.free(&bo->base);
-        *out = NULL;
-        return mp_error_prefix(err, rc, "algorithm 'bo': prior");
+        return rc;
     }
+    *out = &bo->base;
     return 0;
 }
 

@@ -161,8 +161,9 @@ static double derived_value(const struct mp_surface *s, const struct mp_spec *sp
     const struct mp_space *space = &spec->space;
     for (size_t i = 0; i < space->n; i++) {
         int c = mp_surface_column(s, space->params[i].name);
+        /* a choice as the space read it: an export's '-O2 is the choice -O2 */
         if (c < 0 ||
-            mp_space_parse(space, i, s->cells[r * s->n_cols + (size_t)c], &x[i], NULL) != 0) {
+            mp_space_parse(space, i, mp_surface_choice(s, r, (size_t)c), &x[i], NULL) != 0) {
             return NAN;
         }
     }
@@ -293,6 +294,18 @@ static int check_space_size(const struct mp_surface *s, const struct mp_space *s
                         MAX_VALUES, name);
 }
 
+/* The replay's spec is JSON text, which holds only UTF-8: a surface path that is not crashed
+ * the replay, and a prior path that is not was left out of it (morphling then ran its fallback
+ * under its own name). */
+static int check_text(const char *what, const char *text, struct mp_error *err)
+{
+    if (text && mp_utf8_valid_len(text, strlen(text)) != strlen(text)) {
+        return mp_error_set(err, MP_EINVALID, "%s %s: not valid UTF-8 text (byte %zu); rename it",
+                            what, text, mp_utf8_valid_len(text, strlen(text)) + 1);
+    }
+    return 0;
+}
+
 int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o,
                       struct mp_replay_outcome *out, struct mp_error *err)
 {
@@ -300,6 +313,10 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
     out->trials_to_optimum = out->trials_to_95 = -1;
     /* grid and random ignore algorithm.prior: a replay would run cold under a prior's name. */
     const char *alg = o->algorithm ? o->algorithm : "random";
+    if (check_text("surface", s->path, err) != 0 ||
+        check_text("--prior", o->prior_path, err) != 0 || check_text("algorithm", alg, err) != 0) {
+        return MP_EINVALID;
+    }
     if (o->prior_path && (strcmp(alg, "grid") == 0 || strcmp(alg, "random") == 0)) {
         return mp_error_set(err, MP_EINVALID,
                             "--prior %s: algorithm '%s' takes no prior (bo and morphling do)",

@@ -408,6 +408,15 @@ static const char *export_protected(const char *cell)
                : NULL;
 }
 
+const char *mp_surface_choice(const struct mp_surface *s, size_t r, size_t c)
+{
+    const char *v = s->cells[r * s->n_cols + c];
+    /* An export's '-O2 is the choice -O2 (row_key reads it so). A value of its own that starts
+     * with an apostrophe reads the same: no export tells them apart. */
+    const char *plain = s->is_export ? export_protected(v) : NULL;
+    return plain ? plain : v;
+}
+
 void mp_surface_infer_space(const struct mp_surface *s, const int *cols, size_t n_cols,
                             struct mp_space *space)
 {
@@ -439,11 +448,7 @@ void mp_surface_infer_space(const struct mp_surface *s, const int *cols, size_t 
              * comparisons (minutes for 10^5 rows). */
             struct mp_strset seen = MP_STRSET_INIT;
             for (size_t r = 0; r < s->n_rows; r++) {
-                const char *v = s->cells[r * s->n_cols + c];
-                /* An export's '-O2 is the choice -O2 (row_key reads it so). A value of its own
-                 * that starts with an apostrophe reads the same: no export tells them apart. */
-                const char *plain = s->is_export ? export_protected(v) : NULL;
-                v = plain ? plain : v;
+                const char *v = mp_surface_choice(s, r, c);
                 if (mp_strset_add(&seen, v)) {
                     p.choices[p.n_choices++] = mp_xstrdup(v);
                 }

@@ -66,6 +66,11 @@ int mp_surface_columns(const struct mp_surface *s, const char *const *params, si
                        struct mp_error *err) MP_WUR;
 void mp_surface_columns_release(struct mp_surface_columns *c);
 
+/* The text of cell (r, c) as a choice of a categorical parameter: a trial export's value that it
+ * wrote with a protecting apostrophe ('-O2 for -O2) without it, else the cell as it is. Borrowed
+ * from the surface. */
+const char *mp_surface_choice(const struct mp_surface *s, size_t r, size_t c);
+
 /* Infers a space from the given parameter columns: numeric columns become DISCRETE parameters
  * (sorted unique values), others CATEGORICAL (choices in order of first appearance). */
 void mp_surface_infer_space(const struct mp_surface *s, const int *cols, size_t n_cols,

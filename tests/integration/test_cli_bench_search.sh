@@ -60,6 +60,13 @@ json=$("$MORPHLING" bench-search --latency 5 "$surface" $cols --json); rc=$?
 check "latency probe exits 0" 0 "$rc"
 check "latency probe counts candidates" 7 "$(printf '%s' "$json" | jq '.candidates')"
 check "latency probe reports CPU time" true "$(printf '%s' "$json" | jq '.cpu_ms_per_suggestion > 0')"
+# A surface path that is not UTF-8: json_pack() refused the object, and printf got NULL (SEGV).
+cp "$surface" "$WORK/$(printf 'x\377y').csv"
+# shellcheck disable=SC2086
+json=$("$MORPHLING" bench-search --latency 5 "$WORK/$(printf 'x\377y').csv" $cols --json); rc=$?
+check "latency probe, a path that is not UTF-8: exit 0" 0 "$rc"
+check "latency probe, a path that is not UTF-8: the surface" "$WORK/x?y.csv" \
+    "$(printf '%s' "$json" | jq -r '.surface')"
 
 "$MORPHLING" bench-search >/dev/null 2>&1
 check "no surfaces exits 2" 2 "$?"
@@ -87,4 +94,16 @@ check "missing surface exits 2" 2 "$?"
 # shellcheck disable=SC2086
 "$MORPHLING" bench-search "$surface" $cols --algorithms bo --settings '{initial: 0}' >/dev/null 2>&1
 check "invalid bo settings exit 2" 2 "$?"
+# --prior given to no algorithm that takes it (plain bo runs cold) was ignored, a missing file
+# too: the comparison printed cold runs. replay refuses it for grid and random.
+# shellcheck disable=SC2086
+err=$("$MORPHLING" bench-search "$surface" $cols --algorithms grid,bo --prior "$WORK/none.model" \
+    --budget 3 --seeds 1 -q 2>&1); rc=$?
+check "--prior that no algorithm takes exits 2" 2 "$rc"
+check_contains "--prior that no algorithm takes: the message" \
+    "--prior $WORK/none.model: no algorithm of --algorithms takes it (morphling and NAME+prior do)" \
+    "$err"
+# shellcheck disable=SC2086
+"$MORPHLING" bench-search "$surface" $cols --latency 5 --prior "$WORK/none.model" >/dev/null 2>&1
+check "--prior with --latency exits 2" 2 "$?"
 finish

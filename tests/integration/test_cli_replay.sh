@@ -44,6 +44,18 @@ check "a role on a metric column: exit 2" 2 "$rc"
 check_contains "a role on a metric column: message" \
     "role \"throughput_rps=cpu\": 'throughput_rps' is not a parameter column" "$err"
 
+# A trial export writes a choice that starts with -, +, =, @ as '-O2. The optimum of a derived
+# objective read the rows' choices without taking the apostrophe off: its row was skipped (40
+# where the trials report 120, never reached). bench-search --latency refused the rows.
+printf "number,state,failure,opt,b,throughput_rps,items_per_s\n1,SUCCEEDED,,'-O2,4,30,1\n2,SUCCEEDED,,plain,2,20,1\n3,SUCCEEDED,,'-O3,1,10,1\n" \
+    >"$WORK/protected.csv"
+json=$("$MORPHLING" replay "$WORK/protected.csv" --objective items_per_s --role b=batch_size \
+    -a grid --budget 3 --json)
+check "a protected choice's derived optimum" 120 "$(printf '%s' "$json" | jq '.surface_optimum')"
+check "a protected choice's derived optimum is reached" 3 "$(printf '%s' "$json" | jq '.trials_to_optimum')"
+"$MORPHLING" bench-search --latency 2 "$WORK/protected.csv" --objective throughput_rps >/dev/null 2>&1
+check "bench-search --latency reads protected choices" 0 "$?"
+
 # grid and random take no prior: --prior was ignored (a file that is no model at all too), and
 # bench-search printed a cold run as random+prior.
 printf 'not a model\n' >"$WORK/garbage.model"
@@ -130,6 +142,28 @@ if [ -n "$libm" ]; then
 else
     ok "skipped: bo without LAPACK (no libm to stand in for OpenBLAS)"
 fi
+# The replay's spec is JSON text: a surface path that is not UTF-8 crashed the replay (SEGV), a
+# prior path that is not was left out of it, so that morphling ran its fallback under its own
+# name ("replayed ... with morphling") without a word.
+bad=$(printf 'x\377y')
+cp "$surface" "$WORK/$bad.csv"
+err=$("$MORPHLING" replay "$WORK/$bad.csv" --params share,mode --budget 3 2>&1); rc=$?
+check "a surface path that is not UTF-8: exit 2" 2 "$rc"
+check_contains "a surface path that is not UTF-8: message" "$bad.csv: not valid UTF-8" "$err"
+printf 'not a model\n' >"$WORK/$bad.model"
+err=$("$MORPHLING" replay "$surface" --params share,mode --budget 3 -a morphling \
+    --prior "$WORK/$bad.model" --settings '{fallback: bo}' 2>&1); rc=$?
+check "a prior path that is not UTF-8: exit 2" 2 "$rc"
+check_contains "a prior path that is not UTF-8: message" \
+    "--prior $WORK/$bad.model: not valid UTF-8 text (byte" "$err"
+# The default objective: --help said "the last column, or the export's first metric", but a
+# surface with throughput_rps is searched for it wherever it stands (and an export for
+# throughput_per_cost, which comes after its first metric).
+printf 'a,throughput_rps,value\n1,10,1\n2,5,2\n' >"$WORK/rps.csv"
+json=$("$MORPHLING" replay "$WORK/rps.csv" -a grid --budget 2 --json)
+check "throughput_rps is the default objective" 10 "$(printf '%s' "$json" | jq '.surface_optimum')"
+check_contains "--help says so" "default: throughput_per_cost, else throughput_rps, else the last" \
+    "$("$MORPHLING" replay --help | tr -s ' \n' '  ')"
 printf 'a,b\n1,"x\n' >"$WORK/broken.csv"
 err=$("$MORPHLING" replay "$WORK/broken.csv" 2>&1); rc=$?
 check "malformed CSV exits 2" 2 "$rc"

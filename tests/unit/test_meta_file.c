@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "meta/meta.h"
@@ -125,10 +126,25 @@ static void test_adapt_rate(void **state)
         m->adapt_lr = lr;
         expect_decode_error(&t, "malformed meta-model: adapt_lr ");
     }
+    /* No adaptation step at all is no adaptation, as a rate of 0: the search then never learned
+     * from its trials (the setting adapt_steps takes 1..1000 too). */
+    static const unsigned bad_steps[] = {0, 1001};
+    for (size_t i = 0; i < MP_ARRAY_LEN(bad_steps); i++) {
+        unsigned steps = m->adapt_steps;
+        m->adapt_steps = bad_steps[i];
+        mp_buf_reset(&t);
+        mp_meta_model_encode(m, &t);
+        m->adapt_steps = steps;
+        expect_decode_error(&t, "malformed meta-model: adapt_steps ");
+    }
     struct mp_meta_train_opts o;
+    struct mp_meta_model *none_trained = NULL;
+    mp_meta_train_opts_default(&o);
+    o.inner_steps = 0;
+    assert_int_equal(mp_meta_train(&f.ts, &o, &none_trained, &err), MP_EINVALID);
+    assert_null(none_trained);
     mp_meta_train_opts_default(&o);
     o.inner_lr = 11; /* nor does training write one */
-    struct mp_meta_model *none_trained = NULL;
     assert_int_equal(mp_meta_train(&f.ts, &o, &none_trained, &err), MP_EINVALID);
     assert_null(none_trained);
     mp_meta_train_opts_default(&o);
@@ -414,6 +430,37 @@ static void test_save_ignores_links(void **state)
     family_model_release(&f);
 }
 
+/* The model replaces the file at its path by a rename: `meta train -o /dev/null` (run as root)
+ * replaced the device with a regular file holding the model, and a FIFO at the path became a
+ * file as well. Only a regular file (or nothing) is replaced. */
+static void test_save_only_over_files(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 2, 3, MP_META_FOMAML);
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/test_meta_fifo_%ld.model", (long)getpid());
+    remove(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    struct mp_error err = {0};
+    assert_int_equal(mp_meta_model_save(f.m, path, &err), MP_EINVALID);
+    if (!strstr(err.msg, "is not a regular file")) {
+        fail_msg("unexpected error \"%s\"", err.msg);
+    }
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    remove(path);
+    if (mp_meta_model_save(f.m, path, &err) != 0) { /* nothing there: written */
+        fail_msg("save: %s", err.msg);
+    }
+    if (mp_meta_model_save(f.m, path, &err) != 0) { /* a regular file: replaced */
+        fail_msg("save: %s", err.msg);
+    }
+    remove(path);
+    family_model_release(&f);
+}
+
 /* A model that names a feature or a choice twice is malformed (it loaded, and bound one space
  * parameter to two features). */
 static void test_duplicate_names(void **state)
@@ -434,6 +481,31 @@ static void test_duplicate_names(void **state)
     mp_meta_model_encode(m, &t);
     m->features[2].choices[1] = b;
     expect_decode_error(&t, "feature 3 (gpu): choice 'A' twice");
+    mp_buf_release(&t);
+    family_model_release(&f);
+}
+
+/* Names and choices are UTF-8, as every spec and surface gives them: one that is not loaded, bound
+ * no parameter, and `meta info --json` left its feature or choice out without a word. */
+static void test_names_not_utf8(void **state)
+{
+    (void)state;
+    struct family_model f;
+    family_model_init(&f, 2, 3, MP_META_FOMAML);
+    struct mp_meta_model *m = f.m;
+    struct mp_buf t = MP_BUF_INIT;
+    char bad_name[] = "ba\377tch", bad_choice[] = "\303";
+    char *name = m->features[0].name;
+    m->features[0].name = bad_name;
+    mp_meta_model_encode(m, &t);
+    m->features[0].name = name;
+    expect_decode_error(&t, "feature 1's name is not valid UTF-8");
+    char *choice = m->features[2].choices[1];
+    m->features[2].choices[1] = bad_choice;
+    mp_buf_reset(&t);
+    mp_meta_model_encode(m, &t);
+    m->features[2].choices[1] = choice;
+    expect_decode_error(&t, "feature 3 (gpu)'s choice is not valid UTF-8");
     mp_buf_release(&t);
     family_model_release(&f);
 }
@@ -548,7 +620,9 @@ int main(void)
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_empty_choice),
         cmocka_unit_test(test_save_ignores_links),
+        cmocka_unit_test(test_save_only_over_files),
         cmocka_unit_test(test_duplicate_names),
+        cmocka_unit_test(test_names_not_utf8),
         cmocka_unit_test(test_huge_values),
         cmocka_unit_test(test_seed_range),
     };

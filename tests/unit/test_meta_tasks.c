@@ -529,6 +529,44 @@ static void test_wide_categorical(void **state)
     mp_meta_taskset_release(&ts);
 }
 
+/* A trial export writes a choice that a spreadsheet would take for a formula with an apostrophe
+ * ('-O2 is the choice -O2). The choices were read without it, the rows with it: no row matched
+ * its choice, every such row was trained as the first choice ('-O3 as -O2) and the memory merged
+ * their configurations. */
+static void test_export_protected_choices(void **state)
+{
+    (void)state;
+    static const char csv[] = "number,state,failure,opt,workers,throughput_rps\n"
+                              "1,SUCCEEDED,,'-O2,1,5\n"
+                              "2,SUCCEEDED,,'-O3,1,6\n"
+                              "3,SUCCEEDED,,plain,2,7\n"
+                              "4,SUCCEEDED,,'-O3,2,8\n";
+    struct mp_surface *sf = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_surface_parse(csv, sizeof(csv) - 1, "e.csv", &sf, &err), 0);
+    struct mp_meta_surface_opts o = {NULL, false, NULL, 0, NULL, 0};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    if (mp_meta_taskset_add_surface(&ts, sf, &o, &err) != 0) {
+        fail_msg("add_surface: %s", err.msg);
+    }
+    assert_int_equal(ts.n_features, 2);
+    const struct mp_meta_feature *f = &ts.features[0];
+    assert_int_equal(f->n_choices, 3);
+    static const char *const want[] = {"-O2", "-O3", "plain", "-O3"}; /* rows in file order */
+    static const double workers[] = {1, 1, 2, 2};
+    assert_int_equal(ts.tasks[0].n, 4);
+    for (size_t r = 0; r < 4; r++) {
+        double k = ts.tasks[0].x[r * 2];
+        assert_true(k >= 0 && k < (double)f->n_choices);
+        if (strcmp(f->choices[(size_t)k], want[r]) != 0) {
+            fail_msg("row %zu: choice '%s', expected '%s'", r + 1, f->choices[(size_t)k], want[r]);
+        }
+        assert_true(ts.tasks[0].x[r * 2 + 1] == workers[r]);
+    }
+    mp_meta_taskset_release(&ts);
+    mp_surface_free(sf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_long_names),
         cmocka_unit_test(test_refused_task_adds_no_choice),
         cmocka_unit_test(test_wide_categorical),
+        cmocka_unit_test(test_export_protected_choices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
