@@ -319,6 +319,10 @@ static int check_work(struct bench_args *a, const struct mp_node *settings, stru
         for (size_t i = 0; i < a->algs.n && rc == 0; i++) {
             struct mp_replay_outcome out;
             rc = replay_one(a, settings, f, i, 0, true, &out, err);
+            if (rc == 0 && out.notice) {
+                fprintf(stderr, "morphling bench-search: warning: %s, %s: %s\n", a->files.v[f],
+                        a->algs.v[i], out.notice);
+            }
             mp_replay_outcome_release(&out);
         }
     }
@@ -453,7 +457,7 @@ static int run_latency(const struct bench_args *a, const struct mp_node *setting
     x = mp_xcalloc(space.n, sizeof(double));
     obs = mp_xcalloc(n, sizeof(*obs));
     struct probe p = {surf, cols.params, cols.objective, a->surf.minimize};
-    struct mp_optimizer_opts oo = {0, (int64_t)n + 1, settings, NULL};
+    struct mp_optimizer_opts oo = {.max_trials = (int64_t)n + 1, .settings = settings};
     if ((rc = sample_history(&p, &space, n, xs, obs, err)) < 0 ||
         (rc = mp_optimizer_new("bo", &space, &oo, &opt, err)) < 0) {
         goto out;

@@ -137,6 +137,9 @@ static int replay_run(void *args, char **operands, size_t n)
         (rc = check_role_columns(s, &a->surf.roles, &err)) == 0) {
         rc = mp_replay_surface(s, &o, &out, &err);
     }
+    if (rc == 0 && out.notice) {
+        fprintf(stderr, "morphling replay: warning: %s\n", out.notice);
+    }
     if (rc == 0 && a->json) {
         json_t *j = outcome_json(&o, &out);
         mp_json_print(stdout, j);

@@ -32,13 +32,15 @@ static const struct mp_opt validate_opts[] = {
 };
 
 /* What a user should know before running the spec: a grid that max_trials cuts short (grid
- * walks the first parameter slowest, so the last values of it are never tried). Owned, NULL
- * when nothing. */
+ * walks the first parameter slowest, so the last values of it are never tried), morphling
+ * searching as its fallback. Owned, NULL when nothing. */
 static char *spec_warning(const struct mp_spec *spec)
 {
     double size = mp_space_size(&spec->space);
-    if (strcmp(spec->algorithm, "grid") != 0 || isinf(size) || size <= (double)spec->max_trials ||
-        spec->space.n == 0) {
+    if (strcmp(spec->algorithm, "grid") != 0) {
+        return mp_engine_search_notice(spec);
+    }
+    if (isinf(size) || size <= (double)spec->max_trials || spec->space.n == 0) {
         return NULL;
     }
     double per_first = size / (double)mp_space_levels(&spec->space, 0);

@@ -66,13 +66,19 @@ struct engine {
     char *new_spec_json;
 };
 
+/* The optimizer's options from spec (its seed: the spec's). */
+static struct mp_optimizer_opts search_opts(const struct mp_spec *spec)
+{
+    return (struct mp_optimizer_opts){.seed = spec->seed,
+                                      .max_trials = spec->max_trials,
+                                      .settings = spec->algorithm_settings,
+                                      .prior_path = spec->prior_path};
+}
+
 int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err)
 {
     const struct mp_optimizer_ops *ops = mp_optimizer_find(spec->algorithm);
-    struct mp_optimizer_opts oo = {.seed = spec->seed,
-                                   .max_trials = spec->max_trials,
-                                   .settings = spec->algorithm_settings,
-                                   .prior_path = spec->prior_path};
+    struct mp_optimizer_opts oo = search_opts(spec);
     if (!ops) {
         /* The registry's message ("unknown algorithm ... (available: ...)"), placed at the
          * spec's algorithm.name. */
@@ -105,6 +111,20 @@ int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err)
     }
     /* Every {from_env}/{from_file} secret must be readable before anything runs. */
     return mp_spec_check_secrets(spec, err);
+}
+
+char *mp_engine_search_notice(const struct mp_spec *spec)
+{
+    const struct mp_optimizer_ops *ops = mp_optimizer_find(spec->algorithm);
+    char notice[MP_ERROR_MSG_MAX + 128] = "";
+    struct mp_optimizer_opts oo = search_opts(spec);
+    oo.notice = notice;
+    oo.notice_size = sizeof(notice);
+    struct mp_error err = {0};
+    if (!ops || !ops->validate || ops->validate(&spec->space, &oo, &err) != 0 || !notice[0]) {
+        return NULL;
+    }
+    return mp_xstrdup(notice);
 }
 
 static int validate(const struct mp_spec *spec, bool offline, struct mp_error *err)
@@ -949,10 +969,8 @@ static int prepare(struct engine *e, struct mp_error *err)
     if (!e->runner && (rc = mp_runner_new(spec, &e->runner, err)) != 0) {
         return rc;
     }
-    struct mp_optimizer_opts oo = {.seed = e->seed,
-                                   .max_trials = spec->max_trials,
-                                   .settings = spec->algorithm_settings,
-                                   .prior_path = spec->prior_path};
+    struct mp_optimizer_opts oo = search_opts(spec);
+    oo.seed = e->seed;
     if ((rc = mp_optimizer_new(spec->algorithm, &spec->space, &oo, &e->opt, err)) != 0) {
         return rc;
     }

@@ -67,6 +67,9 @@ int mp_engine_validate_offline(const struct mp_spec *spec, struct mp_error *err)
 /* mp_engine_validate less the runner's own check (the optimizer's settings, the secrets): for a
  * caller that checks the runner itself, with a client of its own (the operator). */
 int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
+/* What the user should know about how spec's algorithm will search (morphling's fallback in
+ * use, and why); NULL when nothing or when the spec does not validate. Owned. */
+char *mp_engine_search_notice(const struct mp_spec *spec);
 /* Records a new experiment for spec (state CREATED) with its seed: the spec's, else a random
  * one. mp_engine_run does this for an experiment it does not find; the API does it first so it
  * can answer with the id. Either way the experiment's first event is experiment_started. */

@@ -133,6 +133,12 @@ static int morphling_validate(const struct mp_space *space, const struct mp_opti
     mp_meta_binding_free(bind);
     mp_meta_model_free(model);
     if (rc == MP_EINVALID && !fatal && set.fallback != FALLBACK_NONE) {
+        if (opts->notice_size > 0) {
+            snprintf(opts->notice, opts->notice_size,
+                     "algorithm 'morphling' will search as '%s' (settings.fallback), without a "
+                     "prior: %s",
+                     fallbacks[set.fallback], err->msg);
+        }
         mp_error_clear(err); /* the fallback runs instead */
         rc = 0;
     }

@@ -47,6 +47,10 @@ struct mp_optimizer_opts {
     int64_t max_trials;
     const struct mp_node *settings; /* algorithm.settings map, may be NULL */
     const char *prior_path;         /* algorithm.prior, may be NULL */
+    /* Where given (notice_size > 0), validate writes there what the user should know about how
+     * the algorithm will run, "" when nothing: morphling's fallback in use, and why. */
+    char *notice;
+    size_t notice_size;
 };
 
 struct mp_optimizer_ops;

@@ -347,6 +347,7 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
     if (rc == 0 && (rc = replay_spec_doc(s, &out->space, obj, o, &doc, err)) == 0 &&
         (rc = mp_spec_from_doc(doc, s->path, NULL, &spec, err)) == 0) {
         out->optimum = surface_optimum(s, spec, obj, failure, o->minimize);
+        out->notice = mp_engine_search_notice(spec);
     }
     if (rc == 0 && o->validate_only) {
         rc = check_only(spec, err);
@@ -367,5 +368,6 @@ void mp_replay_outcome_release(struct mp_replay_outcome *out)
     mp_space_release(&out->space);
     free(out->x);
     free(out->value);
+    free(out->notice);
     memset(out, 0, sizeof(*out));
 }

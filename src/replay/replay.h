@@ -39,6 +39,9 @@ struct mp_replay_outcome {
     double optimum;         /* best objective on the whole surface, as trials report it */
     long trials_to_optimum; /* 1-based, -1 if never reached */
     long trials_to_95;      /* 1-based trial where best-so-far first reached 95 % of optimum */
+    /* What the user should know about the search (mp_engine_search_notice: morphling's
+     * fallback in use, and why); NULL when nothing. Owned. */
+    char *notice;
 };
 
 /* Runs one replay. opts fields left zero/NULL take the defaults above. */

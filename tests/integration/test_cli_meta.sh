@@ -80,6 +80,9 @@ check_contains "mismatch names the parameter" "'cpus'" "$out"
 out=$("$MORPHLING" replay "$WORK/other.csv" --algorithm morphling --prior "$WORK/m1" \
     --settings '{fallback: random}' --budget 5 2>&1); rc=$?
 check "fallback: random runs" 0 "$rc"
+check_contains "... and says so, and why" \
+    "morphling replay: warning: algorithm 'morphling' will search as 'random' (settings.fallback), without a prior: $WORK/m1:" \
+    "$out"
 out=$("$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/bad" \
     --settings '{fallback: bo}' --budget 5 2>&1); rc=$?
 check "a corrupt prior is an error even with a fallback" 2 "$rc"
@@ -196,6 +199,14 @@ check "run with algorithm morphling exits 0" 0 "$rc"
 check "12 trials" 12 "$("$MORPHLING" show demo-meta --json | jq '.trials | length')"
 "$MORPHLING" validate "$spec" --set algorithm.name=morphling --set "algorithm.prior=$WORK/m1" >/dev/null 2>&1
 check "validate rejects a prior for other parameters" 2 "$?"
+# ... unless a fallback is set: then validate and run say that the fallback searches, and why.
+out=$("$MORPHLING" validate "$spec" --set algorithm.name=morphling --set "algorithm.prior=$WORK/m1" \
+    --set algorithm.settings.fallback=bo 2>&1 >/dev/null)
+check_contains "validate: the fallback that will search" \
+    "morphling validate: warning: algorithm 'morphling' will search as 'bo' (settings.fallback), without a prior: $WORK/m1: the meta-model needs parameter" "$out"
+json=$("$MORPHLING" validate "$spec" --set algorithm.name=morphling --set "algorithm.prior=$WORK/m1" \
+    --set algorithm.settings.fallback=bo --json 2>/dev/null)
+check_contains "validate --json: among the warnings" "will search as 'bo'" "$(printf '%s' "$json" | jq -r '.warnings[0]')"
 # An error of the prior is placed at algorithm.prior, the line that names it: it was placed at
 # algorithm.name.
 out=$("$MORPHLING" validate "$spec" --set algorithm.name=morphling --set "algorithm.prior=$WORK/m1" 2>&1)

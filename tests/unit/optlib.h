@@ -58,7 +58,8 @@ static inline struct mp_optimizer *opt_make(const char *name, const struct mp_sp
                                             uint64_t seed, int64_t max_trials,
                                             const struct mp_node *settings, const char *prior)
 {
-    struct mp_optimizer_opts o = {seed, max_trials, settings, prior};
+    struct mp_optimizer_opts o = {
+        .seed = seed, .max_trials = max_trials, .settings = settings, .prior_path = prior};
     struct mp_optimizer *opt = NULL;
     struct mp_error err = {0};
     if (mp_optimizer_new(name, space, &o, &opt, &err) != 0) {

@@ -378,7 +378,7 @@ static void test_settings(void **state)
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
         struct mp_node *set = opt_settings(bad[i]);
-        struct mp_optimizer_opts o = {0, 10, set, NULL};
+        struct mp_optimizer_opts o = {.max_trials = 10, .settings = set};
         struct mp_error err = {0};
         int rc = mp_optimizer_bo.validate(&s, &o, &err);
         if (rc != MP_EINVALID) {
@@ -389,7 +389,7 @@ static void test_settings(void **state)
     struct mp_node *good = opt_settings("{acquisition: ucb, beta: 1.5, initial: 5, warp: rank, "
                                         "categorical: onehot, patience: 10, stop_on_ei: false, "
                                         "min_feasibility: 0.2}");
-    struct mp_optimizer_opts o = {0, 10, good, NULL};
+    struct mp_optimizer_opts o = {.max_trials = 10, .settings = good};
     struct mp_error err = {0};
     assert_int_equal(mp_optimizer_bo.validate(&s, &o, &err), 0);
     /* UCB with one-hot categoricals and rank warping runs too. */

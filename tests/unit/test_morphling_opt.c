@@ -264,7 +264,7 @@ static void test_prior_errors_and_fallback(void **state)
     family_space(&s);
     struct mp_optimizer *opt = NULL;
     struct mp_error err = {0};
-    struct mp_optimizer_opts o = {1, 10, NULL, NULL};
+    struct mp_optimizer_opts o = {.seed = 1, .max_trials = 10};
     assert_int_equal(mp_optimizer_new("morphling", &s, &o, &opt, &err), MP_EINVALID);
     assert_non_null(strstr(err.msg, "algorithm.prior"));
     assert_int_equal(mp_optimizer_morphling.validate(&s, &o, &err), MP_EINVALID);
