@@ -160,6 +160,32 @@ static int check_output(const char *output)
     return rc;
 }
 
+/* Without --objective each surface trains on its own default column: warns, once, when those
+ * differ (the model would learn one shape from throughput per dollar, another from throughput).
+ * Surface i of a->files; *first: the column of the first (owned), *warned: said so. */
+static void check_objective(const struct train_args *a, size_t i, const struct mp_surface *s,
+                            char **first, size_t *first_i, bool *warned)
+{
+    struct mp_surface_columns cols;
+    struct mp_error err = {0};
+    if (a->surf.objective || *warned ||
+        mp_surface_columns(s, a->surf.params.v, a->surf.params.n, NULL, &cols, &err) != 0) {
+        return;
+    }
+    const char *col = s->header[cols.objective];
+    if (!*first) {
+        *first = mp_xstrdup(col);
+        *first_i = i;
+    } else if (strcmp(*first, col) != 0) {
+        fprintf(stderr,
+                "morphling meta train: warning: the surfaces' objectives differ: %s in %s, %s in "
+                "%s; --objective names one for all\n",
+                *first, a->files.v[*first_i], col, a->files.v[i]);
+        *warned = true;
+    }
+    mp_surface_columns_release(&cols);
+}
+
 static bool same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
@@ -235,15 +261,20 @@ static int train_run(void *args, char **operands, size_t n)
     drop_duplicates(&a->files);
     rc = rc == 0 ? check_output(a->output) : rc;
     rc = rc == 0 ? check_not_input(a->output, &a->files, NULL) : rc;
+    char *objective = NULL;
+    size_t objective_i = 0;
+    bool warned = false;
     for (size_t i = 0; rc == 0 && i < a->files.n; i++) {
         struct mp_surface *s = NULL;
         if ((rc = mp_surface_load(a->files.v[i], &s, &err)) == 0) {
+            check_objective(a, i, s, &objective, &objective_i, &warned);
             struct mp_meta_surface_opts so = {a->surf.objective, a->surf.minimize, a->surf.params.v,
                                               a->surf.params.n,  a->surf.roles.v,  a->surf.roles.n};
             rc = mp_meta_taskset_add_surface(&ts, s, &so, &err);
         }
         mp_surface_free(s);
     }
+    free(objective);
     if (rc == 0) {
         rc = add_store(a, &ts, &added, &skipped, &store, &err);
     }

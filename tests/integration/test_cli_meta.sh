@@ -27,6 +27,13 @@ check_contains "meta train reports the services" "6 services" "$out"
 "$MORPHLING" meta train $train -o "$WORK/m1b" >/dev/null
 cmp -s "$WORK/m1" "$WORK/m1b"
 check "same seed, same model bytes" 0 "$?"
+# Surfaces whose default objectives differ (value, the last column; throughput_rps, a metric):
+# a warning naming both, once; --objective names one for all.
+sed '1s/value$/throughput_rps/' "$WORK/src/s0.csv" >"$WORK/rps.csv"
+err=$("$MORPHLING" meta train $train "$WORK/rps.csv" --iterations 5 -o "$WORK/mixed" -q 2>&1 >/dev/null)
+check "mixed objectives: one warning" 1 "$(printf '%s\n' "$err" | grep -c warning)"
+check_contains "... naming both" "the surfaces' objectives differ: value in $WORK/src/s" "$err"
+check_contains "... and the way out" "throughput_rps in $WORK/rps.csv; --objective names one for all" "$err"
 json=$("$MORPHLING" meta train $train --seed 4 -o "$WORK/m4" --json)
 check "meta train --json" 4 "$(printf '%s' "$json" | jq .seed)"
 cmp -s "$WORK/m1" "$WORK/m4"
