@@ -147,6 +147,10 @@ int mp_parse_int64(const char *s, int64_t *out) MP_WUR;
 /* Length of the longest prefix of s[0..len) that is valid UTF-8 (RFC 3629: no overlong forms,
  * surrogates or code points past U+10FFFF); len when all of it is. */
 size_t mp_utf8_valid_len(const char *s, size_t len);
+/* The terminal columns the character that starts at s takes (s at a UTF-8 lead byte; an
+ * invalid sequence counts as one): 2 for East Asian wide and fullwidth characters and emoji, 0
+ * for combining marks, else 1. As wcwidth() in a UTF-8 locale, without one. */
+int mp_utf8_columns_at(const char *s);
 /* Makes s[0..len) valid UTF-8 in place, for JSON and the store: each invalid byte and each NUL
  * becomes '?'. */
 void mp_utf8_scrub(char *s, size_t len);

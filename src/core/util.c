@@ -174,6 +174,44 @@ int mp_parse_double(const char *s, double *out)
     return 0;
 }
 
+int mp_utf8_columns_at(const char *s)
+{
+    size_t n = mp_utf8_valid_len(s, strnlen(s, 4));
+    const unsigned char *u = (const unsigned char *)s;
+    if (n == 0 || u[0] < 0x80) {
+        return 1;
+    }
+    size_t k = u[0] >= 0xf0 ? 3 : u[0] >= 0xe0 ? 2 : 1;
+    if (n < k + 1) {
+        return 1; /* cut short */
+    }
+    uint32_t cp = u[0] & (0x3fu >> k);
+    for (size_t i = 1; i <= k; i++) {
+        cp = cp << 6 | (u[i] & 0x3fu);
+    }
+    /* Combining marks (Unicode's Mn blocks used with Latin, Greek and symbols). */
+    static const uint32_t zero[][2] = {
+        {0x0300, 0x036f}, {0x1ab0, 0x1aff}, {0x1dc0, 0x1dff}, {0x20d0, 0x20ff}, {0xfe20, 0xfe2f}};
+    /* East Asian Wide (W) and Fullwidth (F) ranges, and the emoji blocks. */
+    static const uint32_t wide[][2] = {{0x1100, 0x115f},   {0x2e80, 0x303e},   {0x3041, 0x33ff},
+                                       {0x3400, 0x4dbf},   {0x4e00, 0x9fff},   {0xa000, 0xa4cf},
+                                       {0xa960, 0xa97f},   {0xac00, 0xd7a3},   {0xf900, 0xfaff},
+                                       {0xfe10, 0xfe19},   {0xfe30, 0xfe6f},   {0xff00, 0xff60},
+                                       {0xffe0, 0xffe6},   {0x1f300, 0x1f64f}, {0x1f900, 0x1f9ff},
+                                       {0x20000, 0x2fffd}, {0x30000, 0x3fffd}};
+    for (size_t i = 0; i < MP_ARRAY_LEN(zero); i++) {
+        if (cp >= zero[i][0] && cp <= zero[i][1]) {
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < MP_ARRAY_LEN(wide); i++) {
+        if (cp >= wide[i][0] && cp <= wide[i][1]) {
+            return 2;
+        }
+    }
+    return 1;
+}
+
 size_t mp_utf8_valid_len(const char *s, size_t len)
 {
     const unsigned char *u = (const unsigned char *)s;

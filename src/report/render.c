@@ -42,8 +42,8 @@ static size_t unsafe_at(const unsigned char *s, bool lines)
 }
 
 /* Writes stored text s to f (NULL: only measures it) with the characters unsafe_at finds written
- * as \xHH or \uHHHH. Returns the characters it takes (a UTF-8 sequence is one: "é" took two
- * columns' padding away; East Asian wide characters still take two columns for one). */
+ * as \xHH or \uHHHH. Returns the terminal columns it takes (mp_utf8_columns_at: "é" one, a
+ * Chinese character two; counting bytes took two columns' padding away for "é"). */
 static size_t put_text(FILE *f, const char *text, bool lines)
 {
     size_t n = 0;
@@ -51,7 +51,7 @@ static size_t put_text(FILE *f, const char *text, bool lines)
         size_t k = unsafe_at(s, lines);
         char esc[8];
         if (k == 0) {
-            n += (*s & 0xc0) != 0x80;
+            n += (*s & 0xc0) != 0x80 ? (size_t)mp_utf8_columns_at((const char *)s) : 0;
             if (f) {
                 fputc(*s, f);
             }
@@ -70,7 +70,7 @@ static size_t put_text(FILE *f, const char *text, bool lines)
     return n;
 }
 
-/* put_text right-aligned in width columns (characters, as the widths are measured). */
+/* put_text right-aligned in width terminal columns. */
 static void put_right(FILE *f, const char *s, int width)
 {
     for (size_t len = put_text(NULL, s, false); (size_t)width > len; width--) {

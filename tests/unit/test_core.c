@@ -249,6 +249,32 @@ static void suggestions_and_folder_listings(void **state)
 
 /* Text that goes into JSON and the store is made valid UTF-8: a character cut in two, a stray
  * byte and a NUL each become '?', whole characters stay. */
+/* Terminal columns: wide CJK, Hangul, fullwidth forms and emoji take two, combining marks none,
+ * the rest (and bytes that are no UTF-8) one. */
+static void utf8_columns(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int columns;
+    } cases[] = {{"a", 1},
+                 {"\xc3\xa9", 1},
+                 {"\xcc\x81", 0},
+                 {"\xe4\xb8\xad", 2},
+                 {"\xea\xb0\x80", 2},
+                 {"\xef\xbc\xa1", 2},
+                 {"\xf0\x9f\x98\x80", 2},
+                 {"\xe2\x82\xac", 1},
+                 {"\xff", 1},
+                 {"\xe4\xb8", 1}};
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        if (mp_utf8_columns_at(cases[i].s) != cases[i].columns) {
+            fail_msg("case %zu: %d columns, expected %d", i, mp_utf8_columns_at(cases[i].s),
+                     cases[i].columns);
+        }
+    }
+}
+
 static void utf8_scrub(void **state)
 {
     (void)state;
@@ -279,6 +305,7 @@ int main(void)
         cmocka_unit_test(cut_errors_stay_utf8),
         cmocka_unit_test(suggestions_and_folder_listings),
         cmocka_unit_test(utf8_scrub),
+        cmocka_unit_test(utf8_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

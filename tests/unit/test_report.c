@@ -238,6 +238,25 @@ static void trial_columns(void **state)
     free(text);
 }
 
+/* A column of Chinese values stays aligned: each character takes two terminal columns (it took
+ * one, and the column ran two past the others). */
+static void wide_columns(void **state)
+{
+    (void)state;
+    char *text =
+        rendered(mp_report_print_trials,
+                 "{\"parameters\":[\"m\"],\"objective\":{\"metric\":\"t\"},\"trials\":["
+                 "{\"number\":1,\"state\":\"SUCCEEDED\",\"params\":{\"m\":\"\u4e2d\u6587\"},"
+                 "\"metrics\":{\"t\":1}},"
+                 "{\"number\":2,\"state\":\"SUCCEEDED\",\"params\":{\"m\":\"abcde\"},"
+                 "\"metrics\":{\"t\":2}}]}");
+    if (!strstr(text, "objective      m  note\n") ||
+        !strstr(text, "(1)   \xe4\xb8\xad\xe6\x96\x87\n") || !strstr(text, "(2)  abcde\n")) {
+        fail_msg("wide: %s", text);
+    }
+    free(text);
+}
+
 /* Stored text reaches the terminal escaped: a crashed service's colored log in a reason, a
  * categorical value with a bidirectional override or a zero-width space (they went out raw: the
  * escape sequences ran, and the override reversed the rest of the line). A reason keeps its
@@ -387,6 +406,7 @@ int main(void)
         cmocka_unit_test(trial_notes),
         cmocka_unit_test(csv_cells),
         cmocka_unit_test(trial_columns),
+        cmocka_unit_test(wide_columns),
         cmocka_unit_test(terminal_text),
         cmocka_unit_test(unsettled_recommendation),
     };
