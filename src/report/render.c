@@ -398,6 +398,20 @@ static void print_no_recommendation(FILE *f, const json_t *r)
                       : ": no trial met the objective and constraints.");
 }
 
+/* Only a finished search recommends: a run that failed, was cancelled or interrupted, or still
+ * runs has a best so far. */
+static void print_best_heading(FILE *f, const json_t *r, const json_t *best)
+{
+    const char *state = json_string_value(json_object_get(r, "state"));
+    long long number = (long long)json_integer_value(json_object_get(best, "number"));
+    if (!state || strcmp(state, "SUCCEEDED") == 0) {
+        fprintf(f, "Recommended configuration (trial %lld):\n", number);
+    } else {
+        fprintf(f, "Best configuration so far (trial %lld; the search is unfinished: %s):\n",
+                number, state);
+    }
+}
+
 void mp_report_print_recommendation(FILE *f, const json_t *r)
 {
     const json_t *best = json_object_get(r, "best");
@@ -407,16 +421,7 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
         return;
     }
     char buf[MP_FMT_DOUBLE_MAX];
-    /* Only a finished search recommends: a run that failed, was cancelled or interrupted, or
-     * still runs has a best so far. */
-    const char *state = json_string_value(json_object_get(r, "state"));
-    long long number = (long long)json_integer_value(json_object_get(best, "number"));
-    if (!state || strcmp(state, "SUCCEEDED") == 0) {
-        fprintf(f, "Recommended configuration (trial %lld):\n", number);
-    } else {
-        fprintf(f, "Best configuration so far (trial %lld; the search is unfinished: %s):\n",
-                number, state);
-    }
+    print_best_heading(f, r, best);
     const char *key;
     const json_t *v;
     json_object_foreach ((json_t *)json_object_get(best, "params"), key, v) {
