@@ -246,20 +246,40 @@ static void fill_measure(struct mp_measure_opts *o, const struct load_cfg *c, co
     }
 }
 
+/* The first message of the most frequent error class ("status: HTTP status 500"), or "". */
+static const char *main_error(const struct mp_measure_result *m)
+{
+    int top = -1;
+    for (int e = 0; e < MP_LG_ERR_COUNT; e++) {
+        if (m->errors[e] && m->first_error[e][0] && (top < 0 || m->errors[e] > m->errors[top])) {
+            top = e;
+        }
+    }
+    return top < 0 ? "" : m->first_error[top];
+}
+
 static void judge_errors(const struct mp_measure_result *m, const struct load_cfg *c,
                          struct mp_trial_result *res)
 {
-    if (m->requests == 0) {
+    /* What the failures were (a 500, a malformed response, refused connections): the count
+     * alone said "did not answer" of a service that answered every request with an error. */
+    const char *what = main_error(m);
+    if (m->requests == 0 && m->errors_total == 0) {
         /* Zero answers also mean zero latency: never a measurement that meets an SLO. */
         mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS,
-                             "no request was answered in the %.1f s measured (%llu failed): the "
+                             "no request was answered in the %.1f s measured (0 failed): the "
                              "service was ready but did not answer the load test",
-                             m->duration_s, (unsigned long long)m->errors_total);
+                             m->duration_s);
+    } else if (m->requests == 0) {
+        mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS,
+                             "no request succeeded in the %.1f s measured: all %llu failed%s%s",
+                             m->duration_s, (unsigned long long)m->errors_total,
+                             *what ? ", most with " : "", what);
     } else if (m->error_rate > c->max_error_rate) {
         mp_trial_result_fail(
-            res, MP_FAILURE_LOAD_ERRORS, "%.2f %% of %llu requests failed (limit %.2f %%)",
+            res, MP_FAILURE_LOAD_ERRORS, "%.2f %% of %llu requests failed (limit %.2f %%)%s%s",
             100.0 * m->error_rate, (unsigned long long)(m->requests + m->errors_total),
-            100.0 * c->max_error_rate);
+            100.0 * c->max_error_rate, *what ? ": " : "", what);
     }
 }
 

@@ -688,6 +688,52 @@ static void test_healthy_trial_with_seam(void **state)
     release(&f);
 }
 
+/* A service that answers the load test with errors fails LOAD_ERRORS with a reason naming what
+ * the errors were: "did not answer the load test" was said of a service answering every request
+ * with a malformed response, and the error-rate reason gave a percentage alone. */
+static void test_load_errors_named(void **state)
+{
+    (void)state;
+    char *fake = fake_service();
+    if (!fake) {
+        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
+        skip();
+    }
+    char *yaml = mp_xasprintf(
+        "name: load-errors\n"
+        "service:\n"
+        "  command: [\"%s\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", "
+        "\"{mode}\", \"--shed-rps\", \"{shed}\"]\n"
+        "  readiness: {http: /healthz, interval: 50ms, startup_timeout: 20s}\n"
+        "parameters:\n"
+        "  - {name: mode, type: categorical, values: [malformed, healthy]}\n"
+        "  - {name: shed, type: int, min: 0, max: 10}\n"
+        "objective: {metric: throughput_rps}\n"
+        "runner:\n"
+        "  grace_period: 300ms\n"
+        "  load: {path: /infer, connections: 2, warmup: 100ms, window: 200ms, windows: 2,\n"
+        "         stable_windows: 2, ci: 0, remeasure: false}\n",
+        fake);
+    struct fixture f = {0};
+    setup_spec(&f, yaml);
+    /* Every response malformed: none succeeded, and the reason says why. */
+    double malformed[] = {0, 0};
+    assert_int_equal(run(&f, malformed, NULL), 0);
+    expect_failure(&f, MP_FAILURE_LOAD_ERRORS, "no request succeeded");
+    expect_failure(&f, MP_FAILURE_LOAD_ERRORS, "parse: malformed HTTP response");
+    json_decref(f.meta);
+    mp_trial_result_release(&f.res);
+    mp_trial_result_init(&f.res);
+    /* Beyond 10 requests/s the service sheds with 503: the error rate and the status. */
+    double shed[] = {1, 10};
+    assert_int_equal(run(&f, shed, NULL), 0);
+    expect_failure(&f, MP_FAILURE_LOAD_ERRORS,
+                   "requests failed (limit 1.00 %): status: HTTP status 503");
+    free(yaml);
+    free(fake);
+    release(&f);
+}
+
 /* CPU limits far beyond the machine: 1e12 cores overflowed an int while placing the service
  * (a crash under UBSan/ASan) and failed to write to the cgroup ('not enforced (no cpu cgroup)');
  * they are all the CPUs there are. A limit below the kernel's smallest quota says it was
@@ -888,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_probe_parsing),
         cmocka_unit_test(test_port_leases_distinct),
         cmocka_unit_test(test_healthy_trial_with_seam),
+        cmocka_unit_test(test_load_errors_named),
         cmocka_unit_test(test_cpu_limit_extremes),
         cmocka_unit_test(test_parallel_trials),
         cmocka_unit_test(test_settings_rejected),
