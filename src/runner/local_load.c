@@ -330,17 +330,27 @@ static int run_capacity(const struct load_cfg *c, struct mp_measure_opts *mo,
     return rc;
 }
 
+/* Whether a second measurement with twice the windows and a quarter of the warm-up ends before
+ * the trial deadline, with a window to spare for starting and stopping the load generator. */
+static bool remeasure_fits(const struct mp_measure_opts *mo, int64_t deadline_ns)
+{
+    double need_ns =
+        (double)mo->warmup_ns / 4 + (2.0 * mo->max_windows + 1) * (double)mo->window_ns;
+    return (double)(deadline_ns - mp_mono_ns()) > need_ns;
+}
+
 /* One measurement; when it did not settle (neither stable nor pruned), one more with twice the
- * windows, whose figures stand (metric remeasured = 1). */
+ * windows, whose figures stand (metric remeasured = 1), if it fits before the trial deadline:
+ * one that ran past it failed the trial as TIMEOUT and lost the first measurement. */
 static int measure_settled(const struct load_cfg *c, struct mp_measure_opts *mo,
-                           struct mp_trial_result *res, const atomic_bool *stop,
-                           struct mp_error *err)
+                           int64_t deadline_ns, struct mp_trial_result *res,
+                           const atomic_bool *stop, struct mp_error *err)
 {
     struct mp_measure_result mr;
     memset(&mr, 0, sizeof(mr));
     int rc = mp_measure_run(mo, &mr, stop, err);
     bool again = rc == 0 && c->remeasure && !mr.stable && !mr.pruned && mo->max_windows <= 5000 &&
-                 !(stop && atomic_load(stop));
+                 !(stop && atomic_load(stop)) && remeasure_fits(mo, deadline_ns);
     if (again) {
         mp_measure_result_release(&mr);
         mo->max_windows *= 2;
@@ -418,7 +428,7 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
         if (c.prune) {
             set_pruning(t->spec, &mo);
         }
-        rc = measure_settled(&c, &mo, res, stop, err);
+        rc = measure_settled(&c, &mo, t->deadline_ns, res, stop, err);
     }
     for (size_t i = 0; i < n_bodies; i++) {
         free(bodies[i]);

@@ -734,6 +734,52 @@ static void test_load_errors_named(void **state)
     release(&f);
 }
 
+/* A measurement that did not settle is measured again only when the second one (twice the
+ * windows) ends before the trial deadline: in a 4 s trial whose first measurement (1.6 s) fit,
+ * the second (3 s more) ran past the deadline and the trial failed as TIMEOUT, the first
+ * measurement lost. */
+static void test_remeasure_within_deadline(void **state)
+{
+    (void)state;
+    char *fake = fake_service();
+    if (!fake) {
+        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
+        skip();
+    }
+    /* A confidence target no measurement reaches: it never settles. */
+    char *yaml = mp_xasprintf(
+        "name: remeasure\n"
+        "service:\n"
+        "  command: [\"%s\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", "
+        "\"{mode}\"]\n"
+        "  readiness: {http: /healthz, interval: 50ms, startup_timeout: 20s}\n"
+        "parameters:\n"
+        "  - {name: mode, type: categorical, values: [healthy]}\n"
+        "objective: {metric: throughput_rps}\n"
+        "runner:\n"
+        "  grace_period: 300ms\n"
+        "  load: {path: /infer, connections: 2, warmup: 100ms, window: 500ms, windows: 3,\n"
+        "         ci: 0.000001}\n",
+        fake);
+    struct fixture f = {0};
+    f.timeout_ms = 4000;
+    setup_spec(&f, yaml);
+    double x[] = {0};
+    assert_int_equal(run(&f, x, NULL), 0);
+    if (f.res.state != MP_TRIAL_SUCCEEDED) {
+        fail_msg("want SUCCEEDED, got %s/%s: %s", mp_trial_state_name(f.res.state),
+                 mp_failure_name(f.res.failure), f.res.reason ? f.res.reason : "(no reason)");
+    }
+    double remeasured = -1, windows = -1;
+    assert_true(mp_metrics_get(&f.res.metrics, "remeasured", &remeasured));
+    assert_true(mp_metrics_get(&f.res.metrics, "windows", &windows));
+    assert_true(remeasured == 0.0);
+    assert_true(windows == 3.0);
+    free(yaml);
+    free(fake);
+    release(&f);
+}
+
 /* CPU limits far beyond the machine: 1e12 cores overflowed an int while placing the service
  * (a crash under UBSan/ASan) and failed to write to the cgroup ('not enforced (no cpu cgroup)');
  * they are all the CPUs there are. A limit below the kernel's smallest quota says it was
@@ -935,6 +981,7 @@ int main(void)
         cmocka_unit_test(test_port_leases_distinct),
         cmocka_unit_test(test_healthy_trial_with_seam),
         cmocka_unit_test(test_load_errors_named),
+        cmocka_unit_test(test_remeasure_within_deadline),
         cmocka_unit_test(test_cpu_limit_extremes),
         cmocka_unit_test(test_parallel_trials),
         cmocka_unit_test(test_settings_rejected),
