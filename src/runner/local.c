@@ -151,6 +151,16 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
                : mp_error_set(err, MP_EINVALID, "%s: service workdir '%s': %s", spec->source, wd,
                               why);
     }
+    /* The request body, read at every trial's load test: missing, every trial failed as INFRA
+     * (each retried twice) after its service had started. */
+    const struct mp_node *body = mp_doc_value(mp_doc_value(spec->runner_node, "load"), "body");
+    if (rc == 0 && body && body->scalar) {
+        char *path = mp_spec_resolve_path(spec, body->scalar);
+        if (access(path, R_OK) != 0) {
+            rc = mp_doc_error(err, body, "request body '%s': %s", path, strerror(errno));
+        }
+        free(path);
+    }
     /* The resource use record() adds to each trial. */
     static const char *const resources[] = {"cpu_seconds", "peak_memory_bytes", "oom_kills",
                                             "wall_seconds", NULL};

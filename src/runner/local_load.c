@@ -80,19 +80,28 @@ static bool url_path(const char *s)
     return s[0] == '/' && !strpbrk(s, " \r\n");
 }
 
+/* A request method is a token (RFC 9110 §9.1), as the load generator requires. */
+static bool method_token(const char *s)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+                                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    return *s && strspn(s, tchar) == strlen(s);
+}
+
 static const char *const modes[] = {"measure", "capacity", NULL};
 
 #define FIELD(f) offsetof(struct load_cfg, f)
 static const struct mp_setting load_table[] = {
     {MP_SETTING_KEY("path", MP_SETTING_STRING, FIELD(path)), .valid = url_path,
      .expect = "a URL path starting with '/'"},
-    {MP_SETTING_KEY("method", MP_SETTING_STRING, FIELD(method))},
+    {MP_SETTING_KEY("method", MP_SETTING_STRING, FIELD(method)), .valid = method_token,
+     .expect = "a method token such as GET or POST"},
     {MP_SETTING_KEY("body", MP_SETTING_STRING, FIELD(body))},
     {MP_SETTING_KEY("body_text", MP_SETTING_STRING, FIELD(body_text))},
     {MP_SETTING_KEY("headers", MP_SETTING_CUSTOM, 0), .parse = parse_headers},
     {MP_SETTING_KEY("connections", MP_SETTING_INT, FIELD(connections)), .min = 1, .max = 10000},
     {MP_SETTING_KEY("threads", MP_SETTING_INT, FIELD(threads)), .min = 1, .max = 256},
-    {MP_SETTING_KEY("rate", MP_SETTING_NUMBER, FIELD(rate)), .min = 0, .max = 1e9},
+    {MP_SETTING_KEY("rate", MP_SETTING_NUMBER, FIELD(rate)), .min = 0, .max = 1e8},
     {MP_SETTING_KEY("warmup", MP_SETTING_DURATION, FIELD(warmup_ns)), .min = 1},
     {MP_SETTING_KEY("window", MP_SETTING_DURATION, FIELD(window_ns)), .min = 1},
     {MP_SETTING_KEY("windows", MP_SETTING_INT, FIELD(windows)), .min = 1, .max = 1000},
@@ -159,6 +168,15 @@ static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp
                           "stable_windows (%lld%s) exceeds windows (%lld%s)", (long long)stable,
                           c->stable_windows ? "" : " by default", (long long)windows,
                           c->windows ? "" : " by default");
+    }
+    /* Each thread drives connections of its own (10 by default). */
+    int64_t conns = c->connections ? c->connections : 10;
+    if (rc == 0 && c->threads > conns) {
+        rc = mp_doc_error(err, mp_doc_get(m, "threads"),
+                          "threads (%lld) exceeds connections (%lld%s): each thread needs a "
+                          "connection of its own",
+                          (long long)c->threads, (long long)conns,
+                          c->connections ? "" : " by default");
     }
     if (rc == 0) {
         rc = refuse_other_mode(m, c->mode, err);

@@ -966,6 +966,35 @@ static void test_load_keys_of_the_other_mode(void **state)
     }
 }
 
+/* Load settings the load generator refuses are refused at validation, where they stand: they
+ * passed, and every trial started its service, failed as INFRA and was retried twice. */
+static void test_load_settings_the_generator_refuses(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"{threads: 16}", "bad.yaml:8:19: 'runner.load.threads': threads (16) exceeds connections "
+                          "(10 by default)"},
+        {"{connections: 4, threads: 5}",
+         "'runner.load.threads': threads (5) exceeds connections (4)"},
+        {"{rate: 2e8}", "bad.yaml:8:16: 'runner.load.rate': expected a number in [0, 1e+08]"},
+        {"{method: 'GE T'}", "'runner.load.method': expected a method token"},
+        {"{body: /nonexistent/body.json}",
+         "'runner.load.body': request body '/nonexistent/body.json': No such file"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        char *runner = mp_xasprintf("  load: %s\n", cases[i][0]);
+        struct mp_error err = {0, ""};
+        int rc = validate_runner(runner, &err);
+        if (rc != MP_EINVALID || !strstr(err.msg, cases[i][1])) {
+            fail_msg("%s: rc %d, \"%s\", want \"%s\"", cases[i][0], rc, err.msg, cases[i][1]);
+        }
+        free(runner);
+    }
+    struct mp_error err = {0, ""};
+    assert_int_equal(
+        validate_runner("  load: {connections: 16, threads: 16, method: PATCH}\n", &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -986,6 +1015,7 @@ int main(void)
         cmocka_unit_test(test_parallel_trials),
         cmocka_unit_test(test_settings_rejected),
         cmocka_unit_test(test_load_keys_of_the_other_mode),
+        cmocka_unit_test(test_load_settings_the_generator_refuses),
         cmocka_unit_test(test_port_lease_refuses_symlinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
