@@ -151,6 +151,21 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
                : mp_error_set(err, MP_EINVALID, "%s: service workdir '%s': %s", spec->source, wd,
                               why);
     }
+    /* The probe's path goes into its request line as it is: a space or a control character
+     * made a malformed request, and the trial a HEALTH_FAILED one (answered 400). */
+    const char *probe = spec->service.probe == MP_PROBE_HTTP ? spec->service.probe_path : NULL;
+    bool bad_probe = false;
+    for (const char *p = probe; p && *p; p++) {
+        bad_probe = bad_probe || (unsigned char)*p <= ' ' || *p == 0x7f;
+    }
+    if (rc == 0 && bad_probe) {
+        const struct mp_node *n =
+            mp_doc_get(mp_doc_get(mp_doc_get(spec->doc, "service"), "readiness"), "http");
+        rc = n ? mp_doc_error(err, n, "expected a URL path without spaces or control characters")
+               : mp_error_set(err, MP_EINVALID,
+                              "%s: readiness path '%s' has spaces or control characters",
+                              spec->source, probe);
+    }
     /* The request body, read at every trial's load test: missing, every trial failed as INFRA
      * (each retried twice) after its service had started. */
     const struct mp_node *body = mp_doc_value(mp_doc_value(spec->runner_node, "load"), "body");

@@ -995,6 +995,37 @@ static void test_load_settings_the_generator_refuses(void **state)
         validate_runner("  load: {connections: 16, threads: 16, method: PATCH}\n", &err), 0);
 }
 
+/* The readiness path goes into the probe's request line as written: a space in it made every
+ * probe a malformed request and every trial HEALTH_FAILED. */
+static void test_probe_path_checked(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {"\"/health z\"", "\"/health\\tz\"", "\"/h\\r\\nX: y\""};
+    for (size_t i = 0; i < MP_ARRAY_LEN(paths); i++) {
+        char *yaml = mp_xasprintf("name: bad\n"
+                                  "service:\n"
+                                  "  command: [\"/bin/true\"]\n"
+                                  "  readiness: {http: %s}\n"
+                                  "parameters:\n"
+                                  "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                                  "objective: {metric: throughput_rps}\n"
+                                  "runner: {kind: local}\n",
+                                  paths[i]);
+        struct mp_spec *spec = NULL;
+        struct mp_error err = {0, ""};
+        int rc = mp_spec_parse(yaml, strlen(yaml), "bad.yaml", "/tmp", NULL, 0, &spec, &err);
+        if (rc == 0) {
+            rc = mp_runner_local.validate(spec, &err);
+        }
+        if (rc != MP_EINVALID ||
+            !strstr(err.msg, "bad.yaml:4:21: 'service.readiness.http': expected a URL path")) {
+            fail_msg("%s: rc %d, \"%s\"", paths[i], rc, err.msg);
+        }
+        mp_spec_free(spec);
+        free(yaml);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1016,6 +1047,7 @@ int main(void)
         cmocka_unit_test(test_settings_rejected),
         cmocka_unit_test(test_load_keys_of_the_other_mode),
         cmocka_unit_test(test_load_settings_the_generator_refuses),
+        cmocka_unit_test(test_probe_path_checked),
         cmocka_unit_test(test_port_lease_refuses_symlinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
