@@ -244,12 +244,17 @@ static void classify_exit(struct local_trial *t, const char *when)
         mp_cgroup_stats(t->cg, &st);
     }
     char *tail = stderr_tail(t);
+    /* "Address already in use" is ours only when the trial's port is in fact taken (a race with
+     * another process after the lease): a service that binds a fixed port of its own, taken by
+     * another program or a parallel trial, was reported as "port P was taken" (INFRA, retried)
+     * with its stderr left out. */
+    bool in_use = strstr(tail, "Address already in use") != NULL;
     if (st.oom_kills > 0) {
         mp_trial_result_fail(t->res, MP_FAILURE_OOM_KILLED,
                              "the service %s %s after %" PRIu64
                              " OOM kill(s) at a memory limit of %.0f MiB",
                              how, when, st.oom_kills, (double)t->limits.memory_bytes / 1048576.0);
-    } else if (t->foreign_seen || strstr(tail, "Address already in use")) {
+    } else if (t->foreign_seen || (in_use && !mp_local_port_free(t->lease.port))) {
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
                              "port %d was taken by another process; the service %s %s",
                              t->lease.port, how, when);
@@ -258,6 +263,14 @@ static void classify_exit(struct local_trial *t, const char *when)
                              "the service %s %s but left processes running: it went into the "
                              "background (daemonized); run it in the foreground%s%s",
                              how, when, *tail ? "; stderr ends with:\n" : "", tail);
+    } else if (in_use) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "the service %s %s: a port it binds is in use, and not the trial's "
+                             "port %d (free): a port of its own, taken by another program or a "
+                             "parallel trial (the trial's port reaches the service with {port} in "
+                             "service.command or service.env, or $MORPHLING_PORT); stderr ends "
+                             "with:\n%s",
+                             how, when, t->lease.port, tail);
     } else {
         mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "the service %s %s%s%s", how, when,
                              *tail ? "; stderr ends with:\n" : " (stderr empty)", tail);

@@ -486,6 +486,48 @@ static void probe_once(const char *answer, struct mp_probe_result *r)
     probe_stalled(answer, false, r);
 }
 
+/* A service that binds a fixed port of its own, taken by another process, crashed with "Address
+ * already in use" while the trial's port was free: that is the service's failure (CRASHED, with
+ * its stderr), not a port of ours taken (INFRA, retried twice). */
+static void test_own_port_in_use_is_crashed(void **state)
+{
+    (void)state;
+    char *fake = fake_service();
+    if (!fake) {
+        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
+        skip();
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    char *yaml =
+        mp_xasprintf("name: own-port\n"
+                     "service:\n"
+                     "  command: [\"%s\", \"--port\", \"%d\"]\n"
+                     "  readiness: {http: /healthz, interval: 50ms, startup_timeout: 20s}\n"
+                     "parameters:\n"
+                     "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                     "objective: {metric: throughput_rps}\n"
+                     "runner:\n"
+                     "  grace_period: 300ms\n",
+                     fake, (int)ntohs(a.sin_port));
+    struct fixture f = {0};
+    setup_spec(&f, yaml);
+    double x[] = {1};
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_CRASHED, "and not the trial's port");
+    expect_failure(&f, MP_FAILURE_CRASHED, "cannot listen on 127.0.0.1");
+    close(fd);
+    free(yaml);
+    free(fake);
+    release(&f);
+}
+
 static void test_probe_parsing(void **state)
 {
     (void)state;
@@ -1037,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_trial_deadline_while_starting),
         cmocka_unit_test(test_listening_elsewhere_named),
         cmocka_unit_test(test_port_taken_is_infra),
+        cmocka_unit_test(test_own_port_in_use_is_crashed),
         cmocka_unit_test(test_probe_parsing),
         cmocka_unit_test(test_port_leases_distinct),
         cmocka_unit_test(test_healthy_trial_with_seam),
