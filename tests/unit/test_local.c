@@ -378,19 +378,24 @@ static void *cancel_later(void *arg)
     return NULL;
 }
 
-static void test_cancel_while_starting(void **state)
+/* Cancelled 300 ms into the start-up of a service that never gets ready: it stops at the cancel,
+ * not at the startup deadline, and not at the next probe either (a long readiness.interval
+ * held a Ctrl-C for up to the whole interval). */
+static void cancel_while_starting(const char *interval)
 {
-    (void)state;
     struct fixture f = {0};
-    setup_spec(&f, "name: cancel\n"
-                   "service:\n"
-                   "  command: [\"@H@/proc_antics\", \"tree\", \"3\"]\n"
-                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 30s}\n"
-                   "parameters:\n"
-                   "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
-                   "objective: {metric: throughput_rps}\n"
-                   "runner:\n"
-                   "  grace_period: 100ms\n");
+    char *yaml = mp_xasprintf("name: cancel\n"
+                              "service:\n"
+                              "  command: [\"@H@/proc_antics\", \"tree\", \"3\"]\n"
+                              "  readiness: {tcp: true, interval: %s, startup_timeout: 90s}\n"
+                              "parameters:\n"
+                              "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                              "objective: {metric: throughput_rps}\n"
+                              "runner:\n"
+                              "  grace_period: 100ms\n",
+                              interval);
+    setup_spec(&f, yaml);
+    free(yaml);
     atomic_bool flag = false;
     struct canceller c = {&flag, 300000000LL};
     pthread_t th;
@@ -400,9 +405,16 @@ static void test_cancel_while_starting(void **state)
     assert_int_equal(run(&f, x, &flag), 0);
     pthread_join(th, NULL);
     assert_int_equal(f.res.state, MP_TRIAL_CANCELLED);
-    /* Stopped at the cancel, not at the 30 s startup deadline. */
+    /* Stopped at the cancel, not at the 90 s startup deadline nor a 40 s interval's next probe. */
     assert_true(mp_mono_ns() - t0 < 20 * SEC);
     release(&f);
+}
+
+static void test_cancel_while_starting(void **state)
+{
+    (void)state;
+    cancel_while_starting("50ms");
+    cancel_while_starting("40s");
 }
 
 static void test_port_taken_is_infra(void **state)
