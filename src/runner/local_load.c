@@ -169,6 +169,18 @@ static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp
                           c->stable_windows ? "" : " by default", (long long)windows,
                           c->windows ? "" : " by default");
     }
+    /* The measurement's limit on its length (a remeasure doubles the windows). */
+    double warmup_ns = c->warmup_ns ? (double)c->warmup_ns : 1e9;
+    double windows_ns =
+        (c->window_ns ? (double)c->window_ns : 1e9) * (2.0 * (double)(c->windows  ? c->windows
+                                                                      : c->ci > 0 ? CI_WINDOWS
+                                                                                  : 10) +
+                                                       1);
+    if (rc == 0 && c->mode == LOAD_MEASURE && warmup_ns + windows_ns > MP_MEASURE_MAX_NS) {
+        rc = mp_doc_error(err, mp_doc_get(m, warmup_ns > windows_ns ? "warmup" : "window"),
+                          "the warm-up and the windows (twice, for a remeasure) add up to more "
+                          "than 30 years");
+    }
     /* Each thread drives connections of its own (10 by default). */
     int64_t conns = c->connections ? c->connections : 10;
     if (rc == 0 && c->threads > conns) {

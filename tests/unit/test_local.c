@@ -1032,6 +1032,9 @@ static void test_load_settings_the_generator_refuses(void **state)
          "'runner.load.threads': threads (5) exceeds connections (4)"},
         {"{rate: 2e8}", "bad.yaml:8:16: 'runner.load.rate': expected a number in [0, 1e+08]"},
         {"{method: 'GE T'}", "'runner.load.method': expected a method token"},
+        {"{window: 1000000h, windows: 3}",
+         "bad.yaml:8:18: 'runner.load.window': the warm-up and the windows (twice, for a "
+         "remeasure) add up to more than 30 years"},
         {"{body: /nonexistent/body.json}",
          "'runner.load.body': request body '/nonexistent/body.json': No such file"},
     };
