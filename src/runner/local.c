@@ -104,6 +104,38 @@ static int render_command(struct local_trial *t, struct mp_error *err)
     return 0;
 }
 
+/* What the runner sends: the readiness probe's path and the load test's request body. */
+static int check_requests(const struct mp_spec *spec, struct mp_error *err)
+{
+    int rc = 0;
+    /* The probe's path goes into its request line as it is: a space or a control character
+     * made a malformed request, and the trial a HEALTH_FAILED one (answered 400). */
+    const char *probe = spec->service.probe == MP_PROBE_HTTP ? spec->service.probe_path : NULL;
+    bool bad_probe = false;
+    for (const char *p = probe; p && *p; p++) {
+        bad_probe = bad_probe || (unsigned char)*p <= ' ' || *p == 0x7f;
+    }
+    if (rc == 0 && bad_probe) {
+        const struct mp_node *n =
+            mp_doc_get(mp_doc_get(mp_doc_get(spec->doc, "service"), "readiness"), "http");
+        rc = n ? mp_doc_error(err, n, "expected a URL path without spaces or control characters")
+               : mp_error_set(err, MP_EINVALID,
+                              "%s: readiness path '%s' has spaces or control characters",
+                              spec->source, probe);
+    }
+    /* The request body, read at every trial's load test: missing, every trial failed as INFRA
+     * (each retried twice) after its service had started. */
+    const struct mp_node *body = mp_doc_value(mp_doc_value(spec->runner_node, "load"), "body");
+    if (rc == 0 && body && body->scalar) {
+        char *path = mp_spec_resolve_path(spec, body->scalar);
+        if (access(path, R_OK) != 0) {
+            rc = mp_doc_error(err, body, "request body '%s': %s", path, strerror(errno));
+        }
+        free(path);
+    }
+    return rc;
+}
+
 static int local_validate(const struct mp_spec *spec, struct mp_error *err)
 {
     if (!spec->has_service || spec->service.argc == 0) {
@@ -116,7 +148,17 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
     if (rc != 0) {
         return rc;
     }
+    /* The nonce comes back in a header of the probe's answer, which a TCP probe never reads:
+     * every trial failed HEALTH_FAILED at its startup_timeout ("GET (null) answered without
+     * echoing the trial nonce"). */
+    bool nonce_over_tcp = cfg.identity == LOCAL_ID_NONCE && spec->service.probe == MP_PROBE_TCP;
     mp_local_cfg_release(&cfg);
+    if (nonce_over_tcp) {
+        return mp_doc_error(err, mp_doc_get(spec->runner_node, "identity"),
+                            "identity nonce needs an HTTP readiness probe (the nonce comes back in "
+                            "its answer's X-Morphling-Nonce header), not readiness.tcp: use "
+                            "identity socket or auto");
+    }
     /* Placeholders were checked, with positions, when the spec was loaded. */
     const char *prog = spec->service.argv[0];
     if (!strchr(prog, '{')) {
@@ -152,30 +194,8 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
                : mp_error_set(err, MP_EINVALID, "%s: service workdir '%s': %s", spec->source, wd,
                               why);
     }
-    /* The probe's path goes into its request line as it is: a space or a control character
-     * made a malformed request, and the trial a HEALTH_FAILED one (answered 400). */
-    const char *probe = spec->service.probe == MP_PROBE_HTTP ? spec->service.probe_path : NULL;
-    bool bad_probe = false;
-    for (const char *p = probe; p && *p; p++) {
-        bad_probe = bad_probe || (unsigned char)*p <= ' ' || *p == 0x7f;
-    }
-    if (rc == 0 && bad_probe) {
-        const struct mp_node *n =
-            mp_doc_get(mp_doc_get(mp_doc_get(spec->doc, "service"), "readiness"), "http");
-        rc = n ? mp_doc_error(err, n, "expected a URL path without spaces or control characters")
-               : mp_error_set(err, MP_EINVALID,
-                              "%s: readiness path '%s' has spaces or control characters",
-                              spec->source, probe);
-    }
-    /* The request body, read at every trial's load test: missing, every trial failed as INFRA
-     * (each retried twice) after its service had started. */
-    const struct mp_node *body = mp_doc_value(mp_doc_value(spec->runner_node, "load"), "body");
-    if (rc == 0 && body && body->scalar) {
-        char *path = mp_spec_resolve_path(spec, body->scalar);
-        if (access(path, R_OK) != 0) {
-            rc = mp_doc_error(err, body, "request body '%s': %s", path, strerror(errno));
-        }
-        free(path);
+    if (rc == 0) {
+        rc = check_requests(spec, err);
     }
     /* The resource use record() adds to each trial. */
     static const char *const resources[] = {"cpu_seconds", "peak_memory_bytes", "oom_kills",

@@ -1052,6 +1052,32 @@ static void test_load_settings_the_generator_refuses(void **state)
         validate_runner("  load: {connections: 16, threads: 16, method: PATCH}\n", &err), 0);
 }
 
+/* identity: nonce reads the nonce from the HTTP probe's answer: with a TCP probe no trial could
+ * ever be ready. */
+static void test_nonce_needs_http_probe(void **state)
+{
+    (void)state;
+    const char *yaml = "name: bad\n"
+                       "service:\n"
+                       "  command: [\"/bin/true\"]\n"
+                       "  readiness: {tcp: true}\n"
+                       "parameters:\n"
+                       "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                       "objective: {metric: throughput_rps}\n"
+                       "runner: {kind: local, identity: nonce}\n";
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0, ""};
+    int rc = mp_spec_parse(yaml, strlen(yaml), "bad.yaml", "/tmp", NULL, 0, &spec, &err);
+    if (rc == 0) {
+        rc = mp_runner_local.validate(spec, &err);
+    }
+    if (rc != MP_EINVALID ||
+        !strstr(err.msg, "bad.yaml:8:33: 'runner.identity': identity nonce needs an HTTP")) {
+        fail_msg("rc %d, \"%s\"", rc, err.msg);
+    }
+    mp_spec_free(spec);
+}
+
 /* The readiness path goes into the probe's request line as written: a space in it made every
  * probe a malformed request and every trial HEALTH_FAILED. */
 static void test_probe_path_checked(void **state)
@@ -1106,6 +1132,7 @@ int main(void)
         cmocka_unit_test(test_load_keys_of_the_other_mode),
         cmocka_unit_test(test_load_settings_the_generator_refuses),
         cmocka_unit_test(test_probe_path_checked),
+        cmocka_unit_test(test_nonce_needs_http_probe),
         cmocka_unit_test(test_port_lease_refuses_symlinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
