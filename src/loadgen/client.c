@@ -723,10 +723,13 @@ static int wait_window(struct shared *sh, unsigned k, unsigned threads, const at
 
 static int check_phase(const struct mp_lg_phase *ph, struct mp_error *err)
 {
+    /* Window end times are int64 nanoseconds from the start: keep them far from overflowing. */
     if (ph->window_ns <= 0 || ph->warmup_ns < 0 || ph->max_windows == 0 ||
-        ph->max_windows > 100000) {
+        ph->max_windows > 100000 ||
+        (double)ph->warmup_ns + (double)ph->window_ns * (ph->max_windows + 1.0) > 2e18) {
         return mp_error_set(err, MP_EINVALID,
-                            "a run needs a positive window, a warm-up >= 0 and 1..100000 windows");
+                            "a run needs a positive window, a warm-up >= 0 and 1..100000 windows "
+                            "that end within 60 years");
     }
     return 0;
 }

@@ -90,6 +90,9 @@ bool mp_slo_met(const struct mp_slo *slo, const struct mp_latency *lat, char *wh
 
 /* ---- One measurement ---------------------------------------------------------------------- */
 
+/* The longest measurement: warm-up plus twice the windows (a remeasure), about 31 years. */
+#define MP_MEASURE_MAX_NS 1e18
+
 struct mp_measure_opts {
     struct mp_lg_opts load;       /* target and client settings; load.rate_rps = 0 is closed loop */
     int64_t warmup_ns;            /* discarded; default 1 s */

@@ -108,6 +108,14 @@ static int check_opts(const struct mp_measure_opts *o, struct mp_error *err)
         return mp_error_set(err, MP_EINVALID,
                             "the stability rule compares at least 2 windows (stable windows 1)");
     }
+    /* Window end times are offsets from the start in int64 nanoseconds (and a remeasure doubles
+     * the windows): 3 windows of 1,000,000 h overflowed them. */
+    if ((double)o->warmup_ns + (double)o->window_ns * (2.0 * o->max_windows + 1) >
+        MP_MEASURE_MAX_NS) {
+        return mp_error_set(err, MP_EINVALID,
+                            "the warm-up and %u windows of %g s add up to more than 30 years",
+                            o->max_windows, (double)o->window_ns / 1e9);
+    }
     if (!(o->tolerance >= 0)) {
         return mp_error_set(err, MP_EINVALID, "the stability tolerance must be >= 0");
     }

@@ -25,6 +25,7 @@ extern char **environ;
 #define DEFAULT_TRIAL_TIMEOUT_NS (600LL * 1000000000LL)
 #define FINISH_NS                (5LL * 1000000000LL)
 #define REASON_TAIL_BYTES        2048u
+#define CANCEL_POLL_NS           (50LL * 1000000LL)
 
 /* ---- command line and environment ---- */
 
@@ -103,6 +104,38 @@ static int render_command(struct local_trial *t, struct mp_error *err)
     return 0;
 }
 
+/* What the runner sends: the readiness probe's path and the load test's request body. */
+static int check_requests(const struct mp_spec *spec, struct mp_error *err)
+{
+    int rc = 0;
+    /* The probe's path goes into its request line as it is: a space or a control character
+     * made a malformed request, and the trial a HEALTH_FAILED one (answered 400). */
+    const char *probe = spec->service.probe == MP_PROBE_HTTP ? spec->service.probe_path : NULL;
+    bool bad_probe = false;
+    for (const char *p = probe; p && *p; p++) {
+        bad_probe = bad_probe || (unsigned char)*p <= ' ' || *p == 0x7f;
+    }
+    if (rc == 0 && bad_probe) {
+        const struct mp_node *n =
+            mp_doc_get(mp_doc_get(mp_doc_get(spec->doc, "service"), "readiness"), "http");
+        rc = n ? mp_doc_error(err, n, "expected a URL path without spaces or control characters")
+               : mp_error_set(err, MP_EINVALID,
+                              "%s: readiness path '%s' has spaces or control characters",
+                              spec->source, probe);
+    }
+    /* The request body, read at every trial's load test: missing, every trial failed as INFRA
+     * (each retried twice) after its service had started. */
+    const struct mp_node *body = mp_doc_value(mp_doc_value(spec->runner_node, "load"), "body");
+    if (rc == 0 && body && body->scalar) {
+        char *path = mp_spec_resolve_path(spec, body->scalar);
+        if (access(path, R_OK) != 0) {
+            rc = mp_doc_error(err, body, "request body '%s': %s", path, strerror(errno));
+        }
+        free(path);
+    }
+    return rc;
+}
+
 static int local_validate(const struct mp_spec *spec, struct mp_error *err)
 {
     if (!spec->has_service || spec->service.argc == 0) {
@@ -115,7 +148,17 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
     if (rc != 0) {
         return rc;
     }
+    /* The nonce comes back in a header of the probe's answer, which a TCP probe never reads:
+     * every trial failed HEALTH_FAILED at its startup_timeout ("GET (null) answered without
+     * echoing the trial nonce"). */
+    bool nonce_over_tcp = cfg.identity == LOCAL_ID_NONCE && spec->service.probe == MP_PROBE_TCP;
     mp_local_cfg_release(&cfg);
+    if (nonce_over_tcp) {
+        return mp_doc_error(err, mp_doc_get(spec->runner_node, "identity"),
+                            "identity nonce needs an HTTP readiness probe (the nonce comes back in "
+                            "its answer's X-Morphling-Nonce header), not readiness.tcp: use "
+                            "identity socket or auto");
+    }
     /* Placeholders were checked, with positions, when the spec was loaded. */
     const char *prog = spec->service.argv[0];
     if (!strchr(prog, '{')) {
@@ -150,6 +193,9 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
         rc = n ? mp_doc_error(err, n, "service workdir '%s': %s", wd, why)
                : mp_error_set(err, MP_EINVALID, "%s: service workdir '%s': %s", spec->source, wd,
                               why);
+    }
+    if (rc == 0) {
+        rc = check_requests(spec, err);
     }
     /* The resource use record() adds to each trial. */
     static const char *const resources[] = {"cpu_seconds", "peak_memory_bytes", "oom_kills",
@@ -219,12 +265,17 @@ static void classify_exit(struct local_trial *t, const char *when)
         mp_cgroup_stats(t->cg, &st);
     }
     char *tail = stderr_tail(t);
+    /* "Address already in use" is ours only when the trial's port is in fact taken (a race with
+     * another process after the lease): a service that binds a fixed port of its own, taken by
+     * another program or a parallel trial, was reported as "port P was taken" (INFRA, retried)
+     * with its stderr left out. */
+    bool in_use = strstr(tail, "Address already in use") != NULL;
     if (st.oom_kills > 0) {
         mp_trial_result_fail(t->res, MP_FAILURE_OOM_KILLED,
                              "the service %s %s after %" PRIu64
                              " OOM kill(s) at a memory limit of %.0f MiB",
                              how, when, st.oom_kills, (double)t->limits.memory_bytes / 1048576.0);
-    } else if (t->foreign_seen || strstr(tail, "Address already in use")) {
+    } else if (t->foreign_seen || (in_use && !mp_local_port_free(t->lease.port))) {
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
                              "port %d was taken by another process; the service %s %s",
                              t->lease.port, how, when);
@@ -233,6 +284,14 @@ static void classify_exit(struct local_trial *t, const char *when)
                              "the service %s %s but left processes running: it went into the "
                              "background (daemonized); run it in the foreground%s%s",
                              how, when, *tail ? "; stderr ends with:\n" : "", tail);
+    } else if (in_use) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "the service %s %s: a port it binds is in use, and not the trial's "
+                             "port %d (free): a port of its own, taken by another program or a "
+                             "parallel trial (the trial's port reaches the service with {port} in "
+                             "service.command or service.env, or $MORPHLING_PORT); stderr ends "
+                             "with:\n%s",
+                             how, when, t->lease.port, tail);
     } else {
         mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "the service %s %s%s%s", how, when,
                              *tail ? "; stderr ends with:\n" : " (stderr empty)", tail);
@@ -368,9 +427,13 @@ static bool wait_ready(struct local_trial *t)
             not_ready(t, &seen, (double)(now - start) / 1e9);
             return false;
         }
-        if (check_exit(t, min64(now + svc->probe_interval_ms * 1000000LL, deadline),
-                       "while starting")) {
-            return false;
+        /* Until the next probe, in slices: a cancel waited for a whole readiness.interval (Ctrl-C
+         * took 18 s with an interval of 20 s). */
+        int64_t next = min64(now + svc->probe_interval_ms * 1000000LL, deadline);
+        while (!atomic_load(t->cancel) && mp_mono_ns() < next) {
+            if (check_exit(t, min64(mp_mono_ns() + CANCEL_POLL_NS, next), "while starting")) {
+                return false;
+            }
         }
     }
 }

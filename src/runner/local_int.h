@@ -96,6 +96,9 @@ struct mp_port_lease {
 int mp_port_lease_acquire(const char *dir, int lo, int hi, uint64_t seed, struct mp_port_lease *l,
                           struct mp_error *err) MP_WUR;
 void mp_port_lease_release(struct mp_port_lease *l);
+/* True when 127.0.0.1:port can be bound now: no process listens on it (a leased port is locked,
+ * not bound, until its service binds it). */
+bool mp_local_port_free(int port);
 
 /* ---- readiness probes (local_probe.c) ---- */
 

@@ -80,19 +80,28 @@ static bool url_path(const char *s)
     return s[0] == '/' && !strpbrk(s, " \r\n");
 }
 
+/* A request method is a token (RFC 9110 §9.1), as the load generator requires. */
+static bool method_token(const char *s)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+                                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    return *s && strspn(s, tchar) == strlen(s);
+}
+
 static const char *const modes[] = {"measure", "capacity", NULL};
 
 #define FIELD(f) offsetof(struct load_cfg, f)
 static const struct mp_setting load_table[] = {
     {MP_SETTING_KEY("path", MP_SETTING_STRING, FIELD(path)), .valid = url_path,
      .expect = "a URL path starting with '/'"},
-    {MP_SETTING_KEY("method", MP_SETTING_STRING, FIELD(method))},
+    {MP_SETTING_KEY("method", MP_SETTING_STRING, FIELD(method)), .valid = method_token,
+     .expect = "a method token such as GET or POST"},
     {MP_SETTING_KEY("body", MP_SETTING_STRING, FIELD(body))},
     {MP_SETTING_KEY("body_text", MP_SETTING_STRING, FIELD(body_text))},
     {MP_SETTING_KEY("headers", MP_SETTING_CUSTOM, 0), .parse = parse_headers},
     {MP_SETTING_KEY("connections", MP_SETTING_INT, FIELD(connections)), .min = 1, .max = 10000},
     {MP_SETTING_KEY("threads", MP_SETTING_INT, FIELD(threads)), .min = 1, .max = 256},
-    {MP_SETTING_KEY("rate", MP_SETTING_NUMBER, FIELD(rate)), .min = 0, .max = 1e9},
+    {MP_SETTING_KEY("rate", MP_SETTING_NUMBER, FIELD(rate)), .min = 0, .max = 1e8},
     {MP_SETTING_KEY("warmup", MP_SETTING_DURATION, FIELD(warmup_ns)), .min = 1},
     {MP_SETTING_KEY("window", MP_SETTING_DURATION, FIELD(window_ns)), .min = 1},
     {MP_SETTING_KEY("windows", MP_SETTING_INT, FIELD(windows)), .min = 1, .max = 1000},
@@ -159,6 +168,27 @@ static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp
                           "stable_windows (%lld%s) exceeds windows (%lld%s)", (long long)stable,
                           c->stable_windows ? "" : " by default", (long long)windows,
                           c->windows ? "" : " by default");
+    }
+    /* The measurement's limit on its length (a remeasure doubles the windows). */
+    double warmup_ns = c->warmup_ns ? (double)c->warmup_ns : 1e9;
+    double windows_ns =
+        (c->window_ns ? (double)c->window_ns : 1e9) * (2.0 * (double)(c->windows  ? c->windows
+                                                                      : c->ci > 0 ? CI_WINDOWS
+                                                                                  : 10) +
+                                                       1);
+    if (rc == 0 && c->mode == LOAD_MEASURE && warmup_ns + windows_ns > MP_MEASURE_MAX_NS) {
+        rc = mp_doc_error(err, mp_doc_get(m, warmup_ns > windows_ns ? "warmup" : "window"),
+                          "the warm-up and the windows (twice, for a remeasure) add up to more "
+                          "than 30 years");
+    }
+    /* Each thread drives connections of its own (10 by default). */
+    int64_t conns = c->connections ? c->connections : 10;
+    if (rc == 0 && c->threads > conns) {
+        rc = mp_doc_error(err, mp_doc_get(m, "threads"),
+                          "threads (%lld) exceeds connections (%lld%s): each thread needs a "
+                          "connection of its own",
+                          (long long)c->threads, (long long)conns,
+                          c->connections ? "" : " by default");
     }
     if (rc == 0) {
         rc = refuse_other_mode(m, c->mode, err);
@@ -246,20 +276,40 @@ static void fill_measure(struct mp_measure_opts *o, const struct load_cfg *c, co
     }
 }
 
+/* The first message of the most frequent error class ("status: HTTP status 500"), or "". */
+static const char *main_error(const struct mp_measure_result *m)
+{
+    int top = -1;
+    for (int e = 0; e < MP_LG_ERR_COUNT; e++) {
+        if (m->errors[e] && m->first_error[e][0] && (top < 0 || m->errors[e] > m->errors[top])) {
+            top = e;
+        }
+    }
+    return top < 0 ? "" : m->first_error[top];
+}
+
 static void judge_errors(const struct mp_measure_result *m, const struct load_cfg *c,
                          struct mp_trial_result *res)
 {
-    if (m->requests == 0) {
+    /* What the failures were (a 500, a malformed response, refused connections): the count
+     * alone said "did not answer" of a service that answered every request with an error. */
+    const char *what = main_error(m);
+    if (m->requests == 0 && m->errors_total == 0) {
         /* Zero answers also mean zero latency: never a measurement that meets an SLO. */
         mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS,
-                             "no request was answered in the %.1f s measured (%llu failed): the "
+                             "no request was answered in the %.1f s measured (0 failed): the "
                              "service was ready but did not answer the load test",
-                             m->duration_s, (unsigned long long)m->errors_total);
+                             m->duration_s);
+    } else if (m->requests == 0) {
+        mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS,
+                             "no request succeeded in the %.1f s measured: all %llu failed%s%s",
+                             m->duration_s, (unsigned long long)m->errors_total,
+                             *what ? ", most with " : "", what);
     } else if (m->error_rate > c->max_error_rate) {
         mp_trial_result_fail(
-            res, MP_FAILURE_LOAD_ERRORS, "%.2f %% of %llu requests failed (limit %.2f %%)",
+            res, MP_FAILURE_LOAD_ERRORS, "%.2f %% of %llu requests failed (limit %.2f %%)%s%s",
             100.0 * m->error_rate, (unsigned long long)(m->requests + m->errors_total),
-            100.0 * c->max_error_rate);
+            100.0 * c->max_error_rate, *what ? ": " : "", what);
     }
 }
 
@@ -310,17 +360,27 @@ static int run_capacity(const struct load_cfg *c, struct mp_measure_opts *mo,
     return rc;
 }
 
+/* Whether a second measurement with twice the windows and a quarter of the warm-up ends before
+ * the trial deadline, with a window to spare for starting and stopping the load generator. */
+static bool remeasure_fits(const struct mp_measure_opts *mo, int64_t deadline_ns)
+{
+    double need_ns =
+        (double)mo->warmup_ns / 4 + (2.0 * mo->max_windows + 1) * (double)mo->window_ns;
+    return (double)(deadline_ns - mp_mono_ns()) > need_ns;
+}
+
 /* One measurement; when it did not settle (neither stable nor pruned), one more with twice the
- * windows, whose figures stand (metric remeasured = 1). */
+ * windows, whose figures stand (metric remeasured = 1), if it fits before the trial deadline:
+ * one that ran past it failed the trial as TIMEOUT and lost the first measurement. */
 static int measure_settled(const struct load_cfg *c, struct mp_measure_opts *mo,
-                           struct mp_trial_result *res, const atomic_bool *stop,
-                           struct mp_error *err)
+                           int64_t deadline_ns, struct mp_trial_result *res,
+                           const atomic_bool *stop, struct mp_error *err)
 {
     struct mp_measure_result mr;
     memset(&mr, 0, sizeof(mr));
     int rc = mp_measure_run(mo, &mr, stop, err);
     bool again = rc == 0 && c->remeasure && !mr.stable && !mr.pruned && mo->max_windows <= 5000 &&
-                 !(stop && atomic_load(stop));
+                 !(stop && atomic_load(stop)) && remeasure_fits(mo, deadline_ns);
     if (again) {
         mp_measure_result_release(&mr);
         mo->max_windows *= 2;
@@ -398,7 +458,7 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
         if (c.prune) {
             set_pruning(t->spec, &mo);
         }
-        rc = measure_settled(&c, &mo, res, stop, err);
+        rc = measure_settled(&c, &mo, t->deadline_ns, res, stop, err);
     }
     for (size_t i = 0; i < n_bodies; i++) {
         free(bodies[i]);

@@ -39,6 +39,11 @@ static bool port_bindable(int port)
     return ok;
 }
 
+bool mp_local_port_free(int port)
+{
+    return port_bindable(port);
+}
+
 int mp_port_lease_acquire(const char *dir, int lo, int hi, uint64_t seed, struct mp_port_lease *l,
                           struct mp_error *err)
 {

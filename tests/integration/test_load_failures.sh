@@ -16,6 +16,9 @@ run_load "$WORK/u6" 2 "http://127.0.0.1:1/" -H 'no colon'
 # A zero window with a duration (it divided by zero: SIGFPE).
 run_load "$WORK/u10" 2 "http://127.0.0.1:1/" --window 0 -d 1s
 check_contains "zero window: message" "--window" "$(cat "$WORK/u10.err")"
+# Windows whose end times overflow int64 nanoseconds (a signed overflow, then a run of 0 s).
+run_load "$WORK/u16" 2 "http://127.0.0.1:1/" --window 1000000h --max-windows 3
+check_contains "endless windows: message" "more than 30 years" "$(cat "$WORK/u16.err")"
 # A capacity search with no time budget (the message spoke of precision and step sizes).
 run_load "$WORK/u11" 2 "http://127.0.0.1:1/" --capacity --slo 'p99<=1s' --max-time 0
 check_contains "no time budget: message" "time budget" "$(cat "$WORK/u11.err")"

@@ -378,19 +378,24 @@ static void *cancel_later(void *arg)
     return NULL;
 }
 
-static void test_cancel_while_starting(void **state)
+/* Cancelled 300 ms into the start-up of a service that never gets ready: it stops at the cancel,
+ * not at the startup deadline, and not at the next probe either (a long readiness.interval
+ * held a Ctrl-C for up to the whole interval). */
+static void cancel_while_starting(const char *interval)
 {
-    (void)state;
     struct fixture f = {0};
-    setup_spec(&f, "name: cancel\n"
-                   "service:\n"
-                   "  command: [\"@H@/proc_antics\", \"tree\", \"3\"]\n"
-                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 30s}\n"
-                   "parameters:\n"
-                   "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
-                   "objective: {metric: throughput_rps}\n"
-                   "runner:\n"
-                   "  grace_period: 100ms\n");
+    char *yaml = mp_xasprintf("name: cancel\n"
+                              "service:\n"
+                              "  command: [\"@H@/proc_antics\", \"tree\", \"3\"]\n"
+                              "  readiness: {tcp: true, interval: %s, startup_timeout: 90s}\n"
+                              "parameters:\n"
+                              "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                              "objective: {metric: throughput_rps}\n"
+                              "runner:\n"
+                              "  grace_period: 100ms\n",
+                              interval);
+    setup_spec(&f, yaml);
+    free(yaml);
     atomic_bool flag = false;
     struct canceller c = {&flag, 300000000LL};
     pthread_t th;
@@ -400,9 +405,16 @@ static void test_cancel_while_starting(void **state)
     assert_int_equal(run(&f, x, &flag), 0);
     pthread_join(th, NULL);
     assert_int_equal(f.res.state, MP_TRIAL_CANCELLED);
-    /* Stopped at the cancel, not at the 30 s startup deadline. */
+    /* Stopped at the cancel, not at the 90 s startup deadline nor a 40 s interval's next probe. */
     assert_true(mp_mono_ns() - t0 < 20 * SEC);
     release(&f);
+}
+
+static void test_cancel_while_starting(void **state)
+{
+    (void)state;
+    cancel_while_starting("50ms");
+    cancel_while_starting("40s");
 }
 
 static void test_port_taken_is_infra(void **state)
@@ -484,6 +496,48 @@ static void probe_stalled(const char *answer, bool stall, struct mp_probe_result
 static void probe_once(const char *answer, struct mp_probe_result *r)
 {
     probe_stalled(answer, false, r);
+}
+
+/* A service that binds a fixed port of its own, taken by another process, crashed with "Address
+ * already in use" while the trial's port was free: that is the service's failure (CRASHED, with
+ * its stderr), not a port of ours taken (INFRA, retried twice). */
+static void test_own_port_in_use_is_crashed(void **state)
+{
+    (void)state;
+    char *fake = fake_service();
+    if (!fake) {
+        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
+        skip();
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    char *yaml =
+        mp_xasprintf("name: own-port\n"
+                     "service:\n"
+                     "  command: [\"%s\", \"--port\", \"%d\"]\n"
+                     "  readiness: {http: /healthz, interval: 50ms, startup_timeout: 20s}\n"
+                     "parameters:\n"
+                     "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                     "objective: {metric: throughput_rps}\n"
+                     "runner:\n"
+                     "  grace_period: 300ms\n",
+                     fake, (int)ntohs(a.sin_port));
+    struct fixture f = {0};
+    setup_spec(&f, yaml);
+    double x[] = {1};
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_CRASHED, "and not the trial's port");
+    expect_failure(&f, MP_FAILURE_CRASHED, "cannot listen on 127.0.0.1");
+    close(fd);
+    free(yaml);
+    free(fake);
+    release(&f);
 }
 
 static void test_probe_parsing(void **state)
@@ -688,6 +742,98 @@ static void test_healthy_trial_with_seam(void **state)
     release(&f);
 }
 
+/* A service that answers the load test with errors fails LOAD_ERRORS with a reason naming what
+ * the errors were: "did not answer the load test" was said of a service answering every request
+ * with a malformed response, and the error-rate reason gave a percentage alone. */
+static void test_load_errors_named(void **state)
+{
+    (void)state;
+    char *fake = fake_service();
+    if (!fake) {
+        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
+        skip();
+    }
+    char *yaml = mp_xasprintf(
+        "name: load-errors\n"
+        "service:\n"
+        "  command: [\"%s\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", "
+        "\"{mode}\", \"--shed-rps\", \"{shed}\"]\n"
+        "  readiness: {http: /healthz, interval: 50ms, startup_timeout: 20s}\n"
+        "parameters:\n"
+        "  - {name: mode, type: categorical, values: [malformed, healthy]}\n"
+        "  - {name: shed, type: int, min: 0, max: 10}\n"
+        "objective: {metric: throughput_rps}\n"
+        "runner:\n"
+        "  grace_period: 300ms\n"
+        "  load: {path: /infer, connections: 2, warmup: 100ms, window: 200ms, windows: 2,\n"
+        "         stable_windows: 2, ci: 0, remeasure: false}\n",
+        fake);
+    struct fixture f = {0};
+    setup_spec(&f, yaml);
+    /* Every response malformed: none succeeded, and the reason says why. */
+    double malformed[] = {0, 0};
+    assert_int_equal(run(&f, malformed, NULL), 0);
+    expect_failure(&f, MP_FAILURE_LOAD_ERRORS, "no request succeeded");
+    expect_failure(&f, MP_FAILURE_LOAD_ERRORS, "parse: malformed HTTP response");
+    json_decref(f.meta);
+    mp_trial_result_release(&f.res);
+    mp_trial_result_init(&f.res);
+    /* Beyond 10 requests/s the service sheds with 503: the error rate and the status. */
+    double shed[] = {1, 10};
+    assert_int_equal(run(&f, shed, NULL), 0);
+    expect_failure(&f, MP_FAILURE_LOAD_ERRORS,
+                   "requests failed (limit 1.00 %): status: HTTP status 503");
+    free(yaml);
+    free(fake);
+    release(&f);
+}
+
+/* A measurement that did not settle is measured again only when the second one (twice the
+ * windows) ends before the trial deadline: in a 4 s trial whose first measurement (1.6 s) fit,
+ * the second (3 s more) ran past the deadline and the trial failed as TIMEOUT, the first
+ * measurement lost. */
+static void test_remeasure_within_deadline(void **state)
+{
+    (void)state;
+    char *fake = fake_service();
+    if (!fake) {
+        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
+        skip();
+    }
+    /* A confidence target no measurement reaches: it never settles. */
+    char *yaml = mp_xasprintf(
+        "name: remeasure\n"
+        "service:\n"
+        "  command: [\"%s\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", "
+        "\"{mode}\"]\n"
+        "  readiness: {http: /healthz, interval: 50ms, startup_timeout: 20s}\n"
+        "parameters:\n"
+        "  - {name: mode, type: categorical, values: [healthy]}\n"
+        "objective: {metric: throughput_rps}\n"
+        "runner:\n"
+        "  grace_period: 300ms\n"
+        "  load: {path: /infer, connections: 2, warmup: 100ms, window: 500ms, windows: 3,\n"
+        "         ci: 0.000001}\n",
+        fake);
+    struct fixture f = {0};
+    f.timeout_ms = 4000;
+    setup_spec(&f, yaml);
+    double x[] = {0};
+    assert_int_equal(run(&f, x, NULL), 0);
+    if (f.res.state != MP_TRIAL_SUCCEEDED) {
+        fail_msg("want SUCCEEDED, got %s/%s: %s", mp_trial_state_name(f.res.state),
+                 mp_failure_name(f.res.failure), f.res.reason ? f.res.reason : "(no reason)");
+    }
+    double remeasured = -1, windows = -1;
+    assert_true(mp_metrics_get(&f.res.metrics, "remeasured", &remeasured));
+    assert_true(mp_metrics_get(&f.res.metrics, "windows", &windows));
+    assert_true(remeasured == 0.0);
+    assert_true(windows == 3.0);
+    free(yaml);
+    free(fake);
+    release(&f);
+}
+
 /* CPU limits far beyond the machine: 1e12 cores overflowed an int while placing the service
  * (a crash under UBSan/ASan) and failed to write to the cgroup ('not enforced (no cpu cgroup)');
  * they are all the CPUs there are. A limit below the kernel's smallest quota says it was
@@ -874,6 +1020,95 @@ static void test_load_keys_of_the_other_mode(void **state)
     }
 }
 
+/* Load settings the load generator refuses are refused at validation, where they stand: they
+ * passed, and every trial started its service, failed as INFRA and was retried twice. */
+static void test_load_settings_the_generator_refuses(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"{threads: 16}", "bad.yaml:8:19: 'runner.load.threads': threads (16) exceeds connections "
+                          "(10 by default)"},
+        {"{connections: 4, threads: 5}",
+         "'runner.load.threads': threads (5) exceeds connections (4)"},
+        {"{rate: 2e8}", "bad.yaml:8:16: 'runner.load.rate': expected a number in [0, 1e+08]"},
+        {"{method: 'GE T'}", "'runner.load.method': expected a method token"},
+        {"{window: 1000000h, windows: 3}",
+         "bad.yaml:8:18: 'runner.load.window': the warm-up and the windows (twice, for a "
+         "remeasure) add up to more than 30 years"},
+        {"{body: /nonexistent/body.json}",
+         "'runner.load.body': request body '/nonexistent/body.json': No such file"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        char *runner = mp_xasprintf("  load: %s\n", cases[i][0]);
+        struct mp_error err = {0, ""};
+        int rc = validate_runner(runner, &err);
+        if (rc != MP_EINVALID || !strstr(err.msg, cases[i][1])) {
+            fail_msg("%s: rc %d, \"%s\", want \"%s\"", cases[i][0], rc, err.msg, cases[i][1]);
+        }
+        free(runner);
+    }
+    struct mp_error err = {0, ""};
+    assert_int_equal(
+        validate_runner("  load: {connections: 16, threads: 16, method: PATCH}\n", &err), 0);
+}
+
+/* identity: nonce reads the nonce from the HTTP probe's answer: with a TCP probe no trial could
+ * ever be ready. */
+static void test_nonce_needs_http_probe(void **state)
+{
+    (void)state;
+    const char *yaml = "name: bad\n"
+                       "service:\n"
+                       "  command: [\"/bin/true\"]\n"
+                       "  readiness: {tcp: true}\n"
+                       "parameters:\n"
+                       "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                       "objective: {metric: throughput_rps}\n"
+                       "runner: {kind: local, identity: nonce}\n";
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0, ""};
+    int rc = mp_spec_parse(yaml, strlen(yaml), "bad.yaml", "/tmp", NULL, 0, &spec, &err);
+    if (rc == 0) {
+        rc = mp_runner_local.validate(spec, &err);
+    }
+    if (rc != MP_EINVALID ||
+        !strstr(err.msg, "bad.yaml:8:33: 'runner.identity': identity nonce needs an HTTP")) {
+        fail_msg("rc %d, \"%s\"", rc, err.msg);
+    }
+    mp_spec_free(spec);
+}
+
+/* The readiness path goes into the probe's request line as written: a space in it made every
+ * probe a malformed request and every trial HEALTH_FAILED. */
+static void test_probe_path_checked(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {"\"/health z\"", "\"/health\\tz\"", "\"/h\\r\\nX: y\""};
+    for (size_t i = 0; i < MP_ARRAY_LEN(paths); i++) {
+        char *yaml = mp_xasprintf("name: bad\n"
+                                  "service:\n"
+                                  "  command: [\"/bin/true\"]\n"
+                                  "  readiness: {http: %s}\n"
+                                  "parameters:\n"
+                                  "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                                  "objective: {metric: throughput_rps}\n"
+                                  "runner: {kind: local}\n",
+                                  paths[i]);
+        struct mp_spec *spec = NULL;
+        struct mp_error err = {0, ""};
+        int rc = mp_spec_parse(yaml, strlen(yaml), "bad.yaml", "/tmp", NULL, 0, &spec, &err);
+        if (rc == 0) {
+            rc = mp_runner_local.validate(spec, &err);
+        }
+        if (rc != MP_EINVALID ||
+            !strstr(err.msg, "bad.yaml:4:21: 'service.readiness.http': expected a URL path")) {
+            fail_msg("%s: rc %d, \"%s\"", paths[i], rc, err.msg);
+        }
+        mp_spec_free(spec);
+        free(yaml);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -885,13 +1120,19 @@ int main(void)
         cmocka_unit_test(test_trial_deadline_while_starting),
         cmocka_unit_test(test_listening_elsewhere_named),
         cmocka_unit_test(test_port_taken_is_infra),
+        cmocka_unit_test(test_own_port_in_use_is_crashed),
         cmocka_unit_test(test_probe_parsing),
         cmocka_unit_test(test_port_leases_distinct),
         cmocka_unit_test(test_healthy_trial_with_seam),
+        cmocka_unit_test(test_load_errors_named),
+        cmocka_unit_test(test_remeasure_within_deadline),
         cmocka_unit_test(test_cpu_limit_extremes),
         cmocka_unit_test(test_parallel_trials),
         cmocka_unit_test(test_settings_rejected),
         cmocka_unit_test(test_load_keys_of_the_other_mode),
+        cmocka_unit_test(test_load_settings_the_generator_refuses),
+        cmocka_unit_test(test_probe_path_checked),
+        cmocka_unit_test(test_nonce_needs_http_probe),
         cmocka_unit_test(test_port_lease_refuses_symlinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
