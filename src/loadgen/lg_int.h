@@ -4,6 +4,7 @@
 #ifndef MP_LG_INT_H
 #define MP_LG_INT_H
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "loadgen/loadgen.h"
@@ -28,6 +29,7 @@ struct mp_lg {
     struct mp_lg_http_needle needle;
     struct mp_lg_http_limits limits;
     unsigned threads, connections;
+    rlim_t fds; /* the descriptors counted for it (ensure_fds) */
     double rate_rps;
     enum mp_lg_arrival arrival;
     int64_t timeout_ns;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -280,24 +281,27 @@ unsigned mp_lg_max_connections(unsigned threads)
     return rl.rlim_max > spare ? (unsigned)(rl.rlim_max - spare) : 1;
 }
 
-/* Every connection needs a descriptor: raise the soft open-file limit as far as the hard one
- * allows, or refuse before the run rather than count the local shortage (EMFILE) as the
- * service's connect errors. */
-static int ensure_fds(unsigned connections, unsigned threads, struct mp_error *err)
+/* The descriptors that this process's live load generators hold (the load tests of parallel
+ * trials): each new one's need counts on top of theirs. */
+static pthread_mutex_t fds_lock = PTHREAD_MUTEX_INITIALIZER;
+static rlim_t fds_reserved;
+
+static int raise_fds(rlim_t need, unsigned connections, struct mp_error *err)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
         return 0; /* unknown: the run shows it */
     }
-    rlim_t need = (rlim_t)connections + threads + SPARE_FDS;
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
         return 0;
     }
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
         return mp_error_set(err, MP_EINVALID,
-                            "%u connections need %llu open files, over this process's limit of "
+                            "%u connections need %llu open files%s, over this process's limit of "
                             "%llu (ulimit -n): use fewer connections or raise the limit",
-                            connections, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+                            connections, (unsigned long long)need,
+                            fds_reserved ? " with the load tests running beside it" : "",
+                            (unsigned long long)rl.rlim_max);
     }
     rl.rlim_cur = need;
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
@@ -307,6 +311,24 @@ static int ensure_fds(unsigned connections, unsigned threads, struct mp_error *e
                             (unsigned long long)need, connections);
     }
     return 0;
+}
+
+/* Every connection needs a descriptor: raise the soft open-file limit as far as the hard one
+ * allows, or refuse before the run rather than count the local shortage (EMFILE) as the
+ * service's connect errors; with the other load generators' descriptors counted (each checked
+ * its own alone, and parallel trials' load tests ran out together). On success lg holds its
+ * share until mp_lg_free. */
+static int ensure_fds(struct mp_lg *lg, struct mp_error *err)
+{
+    rlim_t own = (rlim_t)lg->connections + lg->threads;
+    pthread_mutex_lock(&fds_lock);
+    int rc = raise_fds(fds_reserved + own + SPARE_FDS, lg->connections, err);
+    if (rc == 0) {
+        fds_reserved += own;
+        lg->fds = own;
+    }
+    pthread_mutex_unlock(&fds_lock);
+    return rc;
 }
 
 int mp_lg_new(const struct mp_lg_opts *o, struct mp_lg **out, struct mp_error *err)
@@ -335,7 +357,7 @@ int mp_lg_new(const struct mp_lg_opts *o, struct mp_lg **out, struct mp_error *e
     if (lg->connections < lg->threads) {
         lg->connections = lg->threads;
     }
-    rc = ensure_fds(lg->connections, lg->threads, err);
+    rc = ensure_fds(lg, err);
     if (rc < 0) {
         goto out;
     }
@@ -364,6 +386,9 @@ void mp_lg_free(struct mp_lg *lg)
     if (!lg) {
         return;
     }
+    pthread_mutex_lock(&fds_lock);
+    fds_reserved -= lg->fds;
+    pthread_mutex_unlock(&fds_lock);
     for (size_t i = 0; i < lg->n_requests; i++) {
         free(lg->requests[i].data);
     }
