@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,19 @@ static void names_are_dns_labels(void **state)
     assert_int_equal(mp_kube_check_name(buf, MP_KUBE_DNS_LABEL, "service", NULL), 0);
     mp_kube_runner_name("Z_", 1, 0, buf);
     assert_int_equal(mp_kube_check_name(buf, MP_KUBE_DNS_LABEL, "service", NULL), 0);
+    /* A name may start with '_' (and a digit may follow it): a Service name is a DNS-1035
+     * label, which starts with a letter ("_exp" gave "-exp-...", which nothing accepts). */
+    static const char *const leading[] = {"_exp", "__1st", "_", "_-_9", "_Big"};
+    for (size_t i = 0; i < sizeof(leading) / sizeof(leading[0]); i++) {
+        mp_kube_runner_name(leading[i], 1, 0, buf);
+        if (mp_kube_check_name(buf, MP_KUBE_DNS_LABEL, "service", NULL) != 0 ||
+            !isalpha((unsigned char)buf[0])) {
+            fail_msg("experiment \"%s\" gives \"%s\", not a DNS-1035 label", leading[i], buf);
+        }
+    }
+    mp_kube_runner_experiment_key("_exp", key);
+    assert_int_equal(strncmp(key, "exp-", 4), 0);
+    assert_string_not_equal(key, mp_kube_runner_experiment_key("exp_", other));
 }
 
 static void settings_defaults(void **state)
