@@ -6,8 +6,9 @@
 # crashing container (CRASHED with its exit code), OOMKilled, a readiness probe that
 # never passes (STARTUP_TIMEOUT at the deadline), a load test whose requests fail (LOAD_ERRORS),
 # an image that cannot be pulled (INFRA: retried with a new attempt each time, then FAILED), the
-# load Job or the trial's owner deleted mid-trial (INFRA at once, by watch: retried). Nothing is
-# left afterwards.
+# load Job, the trial's owner or a service pod deleted mid-trial (INFRA at once, by watch:
+# retried), the service's container dying under the load test (CRASHED, not LOAD_ERRORS).
+# Nothing is left afterwards.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -124,6 +125,39 @@ retry_reason ownergone >"$WORK/ownergone.reason"
 check_true "... of the other: its owner, or the Job or pod it took with it" grep -qE \
     "the trial's owner configmap \"ownergone-t1-a0\"|ownergone-t1-a0-load.* was deleted" \
     "$WORK/ownergone.reason"
-check "nothing left" "" "$(leftover_objects jobgone; leftover_objects ownergone)"
+# A service pod deleted by someone else under the load test fails the load test's requests: no
+# verdict on the configuration (LOAD_ERRORS before), retried like the Job's deletion.
+check "a service pod deleted mid-trial: INFRA, retried, SUCCEEDED" "SUCCEEDED 1" \
+    "$(deleted svcgone pods --selector=morphling.kubedl.io/experiment=svcgone,morphling.kubedl.io/role=service)"
+check_contains "... the reason of the lost attempt" "the trial's service pod \"svcgone-t1-a0-" \
+    "$(retry_reason svcgone)"
+# The service's container killed under the load test (as at its memory limit): CRASHED with its
+# exit code, as the local runner judges a service that dies (LOAD_ERRORS before, saying nothing
+# of the crash).
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set name=diesload \
+    --set runner.load.windows=60 --set runner.load.stable_windows=60 \
+    --set 'parameters.memory.values[0]=1024' -q >"$WORK/diesload.out" 2>&1 &
+pid=$!
+n=0
+until k get job diesload-t1-a0-load >/dev/null 2>&1 || [ $n -gt 600 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+sleep 1
+uid=$(k get pods -l morphling.kubedl.io/experiment=diesload,morphling.kubedl.io/role=service \
+    -o jsonpath='{.items[0].metadata.uid}')
+for f in $(grep -ls "$uid" /proc/[0-9]*/cgroup); do
+    p=${f#/proc/}
+    kill -KILL "${p%/cgroup}" 2>/dev/null
+done
+wait $pid
+"$MORPHLING" show diesload --json >"$WORK/diesload.json"
+check "the service killed mid-load: CRASHED" "FAILED CRASHED" \
+    "$(jq -r '.trials[0] | "\(.state) \(.failure)"' "$WORK/diesload.json")"
+check_contains "... with its exit code" "during the load test, pod diesload-t1-a0-" \
+    "$(jq -r '.trials[0].reason' "$WORK/diesload.json")"
+check "nothing left" "" "$(leftover_objects jobgone; leftover_objects ownergone
+    leftover_objects svcgone; leftover_objects diesload)"
 cluster_down
 finish
