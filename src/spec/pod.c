@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "kube/kube.h"
+
 /* The placeholders whose values only mean something to one trial. */
 static const char *const per_trial[] = {"nonce", "trial", "attempt", "experiment"};
 
@@ -643,6 +645,39 @@ static const char *type_label(const struct mp_pod_mapping *m, const char *value)
     return value;
 }
 
+/* The node selector of a GPU type: the label and its value must be what a node label can be. */
+static int check_type_label(const struct mp_pod_mapping *m, const char *type, struct mp_error *err)
+{
+    const char *key = m->type_label ? m->type_label : "nvidia.com/gpu.product";
+    struct mp_error lerr = {0};
+    if (mp_kube_check_label(key, type_label(m, type), &lerr) == 0) {
+        return 0;
+    }
+    return mp_error_set(err, MP_EINVALID,
+                        "gpu_type \"%s\" cannot select nodes: %s (map it to the value of the "
+                        "nodes' label: runner.gpu_types, or export's --gpu-type VALUE=LABEL)",
+                        type, lerr.msg);
+}
+
+int mp_spec_check_gpu_types(const struct mp_spec *spec, const struct mp_pod_mapping *m,
+                            size_t *param, struct mp_error *err)
+{
+    for (size_t i = 0; i < spec->space.n; i++) {
+        const struct mp_param *p = &spec->space.params[i];
+        if (p->target != MP_TARGET_RESOURCE || p->resource != MP_RESOURCE_GPU_TYPE) {
+            continue;
+        }
+        for (size_t k = 0; k < p->n_choices; k++) {
+            int rc = check_type_label(m, p->choices[k], err);
+            if (rc != 0) {
+                *param = i;
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
 static int configure(const struct mp_spec *spec, const double *x, json_t *pod, json_t *c,
                      const char *name, const struct mp_pod_mapping *m, struct mp_error *err)
 {
@@ -664,6 +699,9 @@ static int configure(const struct mp_spec *spec, const double *x, json_t *pod, j
         struct wanted w;
         wanted_of(spec, x, &w);
         rc = set_resources(c, &w, m, err);
+        if (rc == 0 && w.type) {
+            rc = check_type_label(m, w.type, err);
+        }
         if (rc == 0 && w.type) {
             json_t *sel = child(json_object_get(pod, "spec"), "nodeSelector", json_object);
             json_object_set_new(sel, m->type_label ? m->type_label : "nvidia.com/gpu.product",

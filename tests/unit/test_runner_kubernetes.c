@@ -191,6 +191,38 @@ static int replicas_cfg(const char *text, struct mp_kube_rcfg *cfg, struct mp_er
     return rc;
 }
 
+/* A GPU type reaches the pod as a node selector: a value that is no label value ("Tesla T4")
+ * is refused before any trial (every trial of it failed INFRA on a real API server), unless
+ * runner.gpu_types maps it to one. */
+#define GPU_TYPE_SPEC(runner)                                                                      \
+    "name: t\n"                                                                                    \
+    "parameters:\n"                                                                                \
+    "  - {name: cpu, type: discrete, values: [0.5, 1], target: {resource: cpu}}\n"                 \
+    "  - {name: g, type: categorical, values: [T4, Tesla T4], target: {resource: gpu_type}}\n"     \
+    "objective: {metric: throughput_rps}\n"                                                        \
+    "runner:\n"                                                                                    \
+    "  kind: kubernetes\n" ONE_CONTAINER runner
+
+static void gpu_types_select_nodes(void **state)
+{
+    (void)state;
+    struct mp_error err = {0};
+    struct mp_kube_rcfg cfg;
+    assert_int_equal(replicas_cfg(GPU_TYPE_SPEC(""), &cfg, &err), MP_EINVALID);
+    const char *want = "s.yaml:4:5: 'parameters[1]': gpu_type \"Tesla T4\" cannot select nodes: "
+                       "label nvidia.com/gpu.product: value \"Tesla T4\" must be empty or at "
+                       "most 63 letters";
+    if (strncmp(err.msg, want, strlen(want)) != 0) {
+        fail_msg("error\n  [%s]\ndoes not start with\n  [%s]", err.msg, want);
+    }
+    mp_error_clear(&err);
+    assert_int_equal(replicas_cfg(GPU_TYPE_SPEC("  gpu_types: {Tesla T4: Tesla-T4}\n"), &cfg, &err),
+                     0);
+    assert_int_equal(replicas_cfg(GPU_TYPE_SPEC("  gpu_type_label: 'bad key/'\n"), &cfg, &err),
+                     MP_EINVALID);
+    assert_non_null(strstr(err.msg, "label key \"bad key/\""));
+}
+
 static void params_reach_the_pod(void **state)
 {
     (void)state;
@@ -816,13 +848,21 @@ static void client_results(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(names_are_dns_labels), cmocka_unit_test(settings_defaults),
-        cmocka_unit_test(settings_errors),      cmocka_unit_test(template_from_file),
-        cmocka_unit_test(pods_judged),          cmocka_unit_test(unschedulable_waits_for_others),
-        cmocka_unit_test(deleted_load_pod),     cmocka_unit_test(load_arguments),
-        cmocka_unit_test(load_inline_body),     cmocka_unit_test(load_results),
-        cmocka_unit_test(objects_built),        cmocka_unit_test(params_reach_the_pod),
-        cmocka_unit_test(client_results),       cmocka_unit_test(run_identity),
+        cmocka_unit_test(names_are_dns_labels),
+        cmocka_unit_test(settings_defaults),
+        cmocka_unit_test(settings_errors),
+        cmocka_unit_test(template_from_file),
+        cmocka_unit_test(pods_judged),
+        cmocka_unit_test(unschedulable_waits_for_others),
+        cmocka_unit_test(deleted_load_pod),
+        cmocka_unit_test(load_arguments),
+        cmocka_unit_test(load_inline_body),
+        cmocka_unit_test(load_results),
+        cmocka_unit_test(objects_built),
+        cmocka_unit_test(params_reach_the_pod),
+        cmocka_unit_test(gpu_types_select_nodes),
+        cmocka_unit_test(client_results),
+        cmocka_unit_test(run_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
