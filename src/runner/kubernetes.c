@@ -217,6 +217,37 @@ static void unhealthy(struct kube_trial *t, const char *pod, char *out, size_t s
     free(fields);
 }
 
+/* Why the Deployment lacks pods: its ReplicaFailure condition (the ReplicaSet cannot create
+ * them: a ResourceQuota exceeded, a LimitRange or admission refusing the pod), "" when it has
+ * none. One GET, only after a readiness timeout. */
+static void replica_failure(struct kube_trial *t, char *out, size_t size)
+{
+    out[0] = '\0';
+    struct mp_kube_ref ref = {.group = "apps",
+                              .version = "v1",
+                              .resource = "deployments",
+                              .ns = t->r->ns,
+                              .name = t->name};
+    json_t *dep = NULL;
+    struct mp_error err = {0};
+    t->api_calls++;
+    if (mp_kube_get(t->r->client, &ref, NULL, &dep, &err) == 0) {
+        json_t *cs = json_object_get(json_object_get(dep, "status"), "conditions");
+        for (size_t i = 0; i < json_array_size(cs); i++) {
+            json_t *c = json_array_get(cs, i);
+            const char *type = json_string_value(json_object_get(c, "type"));
+            const char *status = json_string_value(json_object_get(c, "status"));
+            const char *msg = json_string_value(json_object_get(c, "message"));
+            if (type && strcmp(type, "ReplicaFailure") == 0 && status &&
+                strcmp(status, "True") == 0) {
+                snprintf(out, size, "; the pods cannot be created: %s", msg ? msg : "");
+            }
+        }
+    }
+    mp_error_clear(&err);
+    json_decref(dep);
+}
+
 /* The last lines the crashed container wrote (its previous run when it was restarted), one
  * line, "" when the log cannot be read. One request, only after a crash. */
 static void log_tail(struct kube_trial *t, const struct kube_pods_state *st, char *out, size_t size)
@@ -258,11 +289,13 @@ static int wait_ready(struct kube_trial *t, struct mp_error *err)
     free(sel);
     if (rc == MP_EDEADLINE) {
         mp_error_clear(err);
-        char why[512];
+        char why[512], failed[400] = "";
         unhealthy(t, st.unready, why, sizeof(why));
+        replica_failure(t, failed, sizeof(failed));
         mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
-                             "%d of %lld pods ready within the startup timeout%s%s%s", st.ready,
-                             (long long)t->replicas, st.waiting[0] ? "; " : "", st.waiting, why);
+                             "%d of %lld pods ready within the startup timeout%s%s%s%s", st.ready,
+                             (long long)t->replicas, st.waiting[0] ? "; " : "", st.waiting, why,
+                             failed);
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_FAILED) {
         char tail[400];

@@ -74,6 +74,18 @@ check_contains "... at the deadline" "0 of 1 pods ready within the startup timeo
     "$(cat "$WORK/notready.reason")"
 check_contains "... with the kubelet's last probe failure" "last: Readiness probe failed: HTTP probe failed with statuscode: 404" \
     "$(cat "$WORK/notready.reason")"
+# Pods the ReplicaSet cannot create (a ResourceQuota exceeded, a LimitRange or admission refusing
+# them; here the controllers may not create pods): the Deployment's ReplicaFailure says why (the
+# reason was only "0 of 1 pods ready").
+api /_test/policy -X PUT \
+    -d '{"deny":[{"user":"system:kube-controller-manager","verb":"create","resource":"pods"}]}' \
+    >/dev/null
+check "pods that cannot be created: STARTUP_TIMEOUT" "FAILED STARTUP_TIMEOUT" \
+    "$(failure nopods --set runner.startup_timeout=3s)"
+api /_test/policy -X PUT -d '{"deny":[]}' >/dev/null
+check_contains "... with the ReplicaSet's reason" \
+    'the pods cannot be created: pods is forbidden: User "system:kube-controller-manager"' \
+    "$(cat "$WORK/nopods.reason")"
 check "every request fails: LOAD_ERRORS" "FAILED LOAD_ERRORS" \
     "$(failure loaderr --set runner.load.path=/nope)"
 check_contains "... with the first error" "100.00 % of" "$(cat "$WORK/loaderr.reason")"
@@ -83,7 +95,7 @@ check "an image that cannot be pulled: INFRA" "FAILED INFRA" \
 check_contains "... with the runtime's message" "image pull failed: ErrImagePull" \
     "$(cat "$WORK/pull.reason")"
 check "... retried as new attempts" 2 "$(jq -r '.trials[-1].attempt' "$WORK/pull.json")"
-for name in unsched crash oom notready loaderr pull; do
+for name in unsched crash oom notready nopods loaderr pull; do
     check "$name: no object left" "" "$(leftover_objects "$name")"
 done
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"
