@@ -597,6 +597,15 @@ static void tidy_resources(json_t *c)
 static int set_resources(json_t *c, const struct wanted *w, const struct mp_pod_mapping *m,
                          struct mp_error *err)
 {
+    /* Beyond the integers written below: 1e17 cores went out as "1m" (llround overflowed). */
+    bool big_cpu = w->has_cpu && !(w->cpu * 1000 < 0x1p63);
+    if (big_cpu || (w->has_mem && !(w->mem_mib < 0x1p63))) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s %g %s: too large for a resource quantity (at most 9.2e15 cores "
+                            "and 9.2e18 MiB)",
+                            big_cpu ? "cpu" : "memory", big_cpu ? w->cpu : w->mem_mib,
+                            big_cpu ? "cores" : "MiB");
+    }
     json_t *res = child(c, "resources", json_object);
     if (w->has_cpu) {
         /* Whole millicores, at least 1m: Kubernetes takes a limit of 0 as no limit at all. */

@@ -261,6 +261,14 @@ SPEC
         jq -c "$c.resources.limits.$1, $c.resources.requests.$1")
     check "$1 of $2 is $3" "$(printf '"%s"\n"%s"' "$3" "$3")" "$out"
 done
+# A CPU beyond what millicores in 64 bits hold went out as "1m" (an overflow), exit 0.
+printf 'cpu,throughput_rps\n1e17,5\n' >"$WORK/res.csv"
+sed 's/values: \[.*\]/values: [1e17]/; s/name: [a-z]*, type/name: cpu, type/; s/resource: [a-z]*}/resource: cpu}/' \
+    "$WORK/res.yaml" >"$WORK/big.yaml"
+"$MORPHLING" run "$WORK/big.yaml" --quiet --restart >/dev/null 2>&1 || not_ok "run big.yaml"
+"$MORPHLING" export k8s-res --format k8s --container server >"$WORK/out" 2>"$WORK/err"
+check "cpu 1e17 exits 2" 2 "$?"
+check_contains "... saying why" "cpu 1e+17 cores: too large for a resource quantity" "$(cat "$WORK/err")"
 
 # kubectl, a client we did not write, applies what we print.
 if ! command -v kubectl >/dev/null 2>&1; then
