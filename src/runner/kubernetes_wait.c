@@ -167,11 +167,17 @@ static void judge_pod(const json_t *pod, bool load, const char *container, bool 
         snprintf(st->unready, sizeof(st->unready), "%s", name);
     }
     const char *phase = str(json_object_get(pod, "status"), "phase");
+    const char *preason = str(json_object_get(pod, "status"), "reason");
     if (phase && strcmp(phase, "Failed") == 0 && st->verdict == KUBE_PODS_WAITING) {
         const char *why = str(json_object_get(pod, "status"), "message");
-        verdict(st, load ? KUBE_PODS_INFRA : KUBE_PODS_FAILED,
-                load ? MP_FAILURE_INFRA : MP_FAILURE_CRASHED, "pod %s failed: %s", name,
-                why ? why : or_empty(str(json_object_get(pod, "status"), "reason")));
+        /* A service pod (restartPolicy Always) fails as a whole only by its node's doing,
+         * which sets a reason: evicted under node pressure (its requests are its limits: it
+         * kept within them), a node shutdown, refused at admission. No verdict on it. */
+        bool node = !load && preason && preason[0];
+        verdict(st, load || node ? KUBE_PODS_INFRA : KUBE_PODS_FAILED,
+                load || node ? MP_FAILURE_INFRA : MP_FAILURE_CRASHED, "pod %s failed%s%s%s: %s",
+                name, node ? " on its node (" : "", node ? preason : "", node ? ")" : "",
+                why ? why : or_empty(preason));
     }
 }
 
@@ -454,6 +460,12 @@ static int on_guarded_pod(void *ud, const struct mp_kube_event *ev)
     if (ev->type == MP_KUBE_BOOKMARK || !name || !json_object_get(g->alive, name)) {
         return 0;
     }
+    const char *phase =
+        json_string_value(json_object_get(json_object_get(ev->object, "status"), "phase"));
+    if (phase && strcmp(phase, "Failed") == 0) { /* evicted by its node, not deleted (yet) */
+        snprintf(g->s->name, sizeof(g->s->name), "%s", name);
+        return 3;
+    }
     if (ev->type == MP_KUBE_DELETED || mp_kube_meta(ev->object, "deletionTimestamp")) {
         snprintf(g->s->name, sizeof(g->s->name), "%s", name);
         return ev->type == MP_KUBE_DELETED ? 1 : 2;
@@ -490,8 +502,10 @@ static void *pods_sentinel_main(void *p)
                                  .allow_bookmarks = true};
         s->api_calls++;
         rc = mp_kube_watch(s->t->r->client, &s->ref, &o, on_guarded_pod, &g, &err);
-        if (rc == 1 || rc == 2) {
-            mark_lost(s, rc == 1 ? "was deleted" : "is being deleted");
+        if (rc >= 1 && rc <= 3) {
+            mark_lost(s, rc == 1   ? "was deleted"
+                         : rc == 2 ? "is being deleted"
+                                   : "failed on its node (evicted)");
         }
     }
     mp_error_clear(&err);

@@ -369,6 +369,15 @@ static void pods_judged(void **state)
     judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"conditions\":[{\"type\":\"Ready\","
           "\"status\":\"True\"}]}}]",
           false, KUBE_PODS_READY, MP_FAILURE_NONE, NULL);
+    /* A service pod that its node failed (evicted, shut down: a reason is set) is no verdict on
+     * the configuration (it was CRASHED); one that failed without a reason still is. */
+    judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"phase\":\"Failed\",\"reason\":"
+          "\"Evicted\",\"message\":\"The node was low on resource: memory.\"}}]",
+          false, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
+          "pod p failed on its node (Evicted): The node was low on resource: memory.");
+    judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"phase\":\"Failed\",\"message\":"
+          "\"gone\"}}]",
+          false, KUBE_PODS_FAILED, MP_FAILURE_CRASHED, "pod p failed: gone");
     /* A pod on its way out counts for nothing. */
     judge("[{\"metadata\":{\"name\":\"p\",\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"},"
           "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}]",
