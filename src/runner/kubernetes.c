@@ -217,6 +217,37 @@ static void unhealthy(struct kube_trial *t, const char *pod, char *out, size_t s
     free(fields);
 }
 
+/* Why the Deployment lacks pods: its ReplicaFailure condition (the ReplicaSet cannot create
+ * them: a ResourceQuota exceeded, a LimitRange or admission refusing the pod), "" when it has
+ * none. One GET, only after a readiness timeout. */
+static void replica_failure(struct kube_trial *t, char *out, size_t size)
+{
+    out[0] = '\0';
+    struct mp_kube_ref ref = {.group = "apps",
+                              .version = "v1",
+                              .resource = "deployments",
+                              .ns = t->r->ns,
+                              .name = t->name};
+    json_t *dep = NULL;
+    struct mp_error err = {0};
+    t->api_calls++;
+    if (mp_kube_get(t->r->client, &ref, NULL, &dep, &err) == 0) {
+        json_t *cs = json_object_get(json_object_get(dep, "status"), "conditions");
+        for (size_t i = 0; i < json_array_size(cs); i++) {
+            json_t *c = json_array_get(cs, i);
+            const char *type = json_string_value(json_object_get(c, "type"));
+            const char *status = json_string_value(json_object_get(c, "status"));
+            const char *msg = json_string_value(json_object_get(c, "message"));
+            if (type && strcmp(type, "ReplicaFailure") == 0 && status &&
+                strcmp(status, "True") == 0) {
+                snprintf(out, size, "; the pods cannot be created: %s", msg ? msg : "");
+            }
+        }
+    }
+    mp_error_clear(&err);
+    json_decref(dep);
+}
+
 /* The last lines the crashed container wrote (its previous run when it was restarted), one
  * line, "" when the log cannot be read. One request, only after a crash. */
 static void log_tail(struct kube_trial *t, const struct kube_pods_state *st, char *out, size_t size)
@@ -258,11 +289,13 @@ static int wait_ready(struct kube_trial *t, struct mp_error *err)
     free(sel);
     if (rc == MP_EDEADLINE) {
         mp_error_clear(err);
-        char why[512];
+        char why[512], failed[400] = "";
         unhealthy(t, st.unready, why, sizeof(why));
+        replica_failure(t, failed, sizeof(failed));
         mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
-                             "%d of %lld pods ready within the startup timeout%s%s%s", st.ready,
-                             (long long)t->replicas, st.waiting[0] ? "; " : "", st.waiting, why);
+                             "%d of %lld pods ready within the startup timeout%s%s%s%s", st.ready,
+                             (long long)t->replicas, st.waiting[0] ? "; " : "", st.waiting, why,
+                             failed);
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_FAILED) {
         char tail[400];
@@ -306,13 +339,19 @@ static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
     if (rc != 0) {
         return rc;
     }
-    struct kube_sentinel sentinel;
+    struct kube_sentinel sentinel, pods;
     mp_kube_sentinel_start(&sentinel, t, &job, t->job_name, "load job");
+    /* A service pod deleted under the load test fails its requests: no verdict on the
+     * configuration, as for the Job. */
+    char *service = trial_selector(t, "service");
+    mp_kube_pods_sentinel_start(&pods, t, service, "service pod");
     char *sel = trial_selector(t, "load");
     struct kube_pods_state st = {0};
     rc = mp_kube_wait_pods(t, sel, true, 1, t->trial_deadline_ns, &st, err);
     free(sel);
     mp_kube_sentinel_stop(&sentinel);
+    mp_kube_sentinel_stop(&pods);
+    free(service);
     if (rc == MP_EDEADLINE) {
         mp_error_clear(err);
         mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT,
@@ -334,6 +373,35 @@ static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
     }
     mp_kube_pods_state_release(&st);
     return rc;
+}
+
+/* A service container that exited during the load test (killed at its memory limit, or
+ * crashed: its lastState, since a restarted one never passed wait_ready) fails the trial as
+ * such, as the local runner's OOM kills do: the load test's errors, or its figures, measured a
+ * failing service. One list, after the load test. */
+static void judge_after_load(struct kube_trial *t)
+{
+    struct mp_kube_ref ref = {.version = "v1", .resource = "pods", .ns = t->r->ns};
+    char *sel = trial_selector(t, "service");
+    struct mp_kube_opts o = {.cancel = t->cancel_token, .label_selector = sel};
+    json_t *list = NULL;
+    struct mp_error err = {0};
+    t->api_calls++;
+    if (mp_kube_list(t->r->client, &ref, &o, &list, &err) == 0) {
+        struct kube_pods_state st = {0};
+        mp_kube_judge_pods(json_object_get(list, "items"), false, (int)t->replicas,
+                           t->r->cfg.container, false, &st);
+        if (st.verdict == KUBE_PODS_FAILED &&
+            (st.failure == MP_FAILURE_OOM_KILLED || st.failure == MP_FAILURE_CRASHED)) {
+            char tail[400];
+            log_tail(t, &st, tail, sizeof(tail));
+            mp_trial_result_fail(t->res, st.failure, "during the load test, %s%s", st.reason, tail);
+        }
+        mp_kube_pods_state_release(&st);
+    }
+    mp_error_clear(&err);
+    json_decref(list);
+    free(sel);
 }
 
 /* A CPU quantity as metrics.k8s.io writes it ("12345678n", "250m", "2") in cores. */
@@ -532,13 +600,18 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
     if (rc == 0 && !trial_failed(t)) {
         t->t_ready_ns = mp_mono_ns();
         rc = run_load(t, &load_deleted, err);
+        if (rc == 0) {
+            judge_after_load(t);
+        }
     }
     mp_kube_sentinel_stop(&owner);
-    if (load_deleted && owner_gone(t)) {
-        /* The garbage collector deletes the Job and its pod after the owner: name the cause,
-         * whichever watch saw its part first. */
-        mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
-                             "the trial's owner configmap \"%s\" was deleted", t->name);
+    bool pods_lost = atomic_load(&t->lost) && strstr(t->lost_reason, "service pod");
+    if ((load_deleted || pods_lost) && owner_gone(t)) {
+        /* The garbage collector deletes the Job, the service and their pods after the owner:
+         * name the cause, whichever watch saw its part first. */
+        snprintf(t->lost_reason, sizeof(t->lost_reason),
+                 "the trial's owner configmap \"%s\" was deleted", t->name);
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", t->lost_reason);
     }
     if (rc == 0 && !trial_failed(t)) {
         t->t_loaded_ns = mp_mono_ns();

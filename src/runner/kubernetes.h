@@ -53,8 +53,9 @@
 #define MP_KUBE_RUNNER_NAME_MAX 64
 
 /* The experiment's label value: the name when it is already a DNS label of at most 40
- * characters, else a lower-case, '-'-only prefix of it with a hash of the whole name appended
- * ("My_Exp" -> "my-exp-3f9a1c"). buf holds MP_KUBE_RUNNER_NAME_MAX. */
+ * characters, else a lower-case, '-'-only prefix of it from its first letter on with a hash of
+ * the whole name appended ("My_Exp" -> "my-exp-3f9a1c", "_exp" -> "exp-5d01e2"), so that it
+ * starts with a letter as a Service name must. buf holds MP_KUBE_RUNNER_NAME_MAX. */
 char *mp_kube_runner_experiment_key(const char *experiment, char *buf);
 /* The trial's owner object's name, also the Deployment's and the Service's:
  * "<experiment key>-t<trial>-a<attempt>"; the load Job is that plus "-load".

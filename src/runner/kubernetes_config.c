@@ -313,6 +313,22 @@ static int check_params(const struct mp_spec *spec, struct mp_kube_rcfg *cfg, st
     return 0;
 }
 
+/* Every GPU type must select nodes (a node label value), else each of its trials fails. */
+static int check_gpu_types(const struct mp_spec *spec, const struct mp_kube_rcfg *cfg,
+                           struct mp_error *err)
+{
+    struct mp_pod_mapping m;
+    mp_kube_rcfg_mapping(cfg, &m);
+    size_t i = 0;
+    struct mp_error gerr = {0};
+    if (mp_spec_check_gpu_types(spec, &m, &i, &gerr) == 0) {
+        return 0;
+    }
+    const struct mp_node *list = mp_doc_get(spec->doc, "parameters");
+    const struct mp_node *at = list && i < list->n ? list->items[i] : spec->runner_node;
+    return mp_doc_error(err, at, "%s", gerr.msg);
+}
+
 int mp_kube_rcfg_parse(const struct mp_spec *spec, struct mp_kube_rcfg *cfg, struct mp_error *err)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -342,6 +358,9 @@ int mp_kube_rcfg_parse(const struct mp_spec *spec, struct mp_kube_rcfg *cfg, str
     }
     if (rc == 0) {
         rc = read_template(spec, cfg, err);
+    }
+    if (rc == 0) {
+        rc = check_gpu_types(spec, cfg, err);
     }
     /* The user's client reports metrics of its own; the load Job, those of the load test; the
      * pods' use comes from metrics.k8s.io (read_usage). */

@@ -206,8 +206,9 @@ void mp_kube_pods_state_release(struct kube_pods_state *st);
 struct kube_sentinel {
     struct kube_trial *t;
     struct mp_kube_ref ref;
-    char name[MP_KUBE_RUNNER_NAME_MAX + 8];
-    const char *what; /* "owner configmap", "load job": static */
+    char name[256];
+    const char *what;     /* "owner configmap", "load job", "service pod": static */
+    const char *selector; /* pods: their label selector (borrowed); NULL: one object by name */
     struct mp_kube_cancel *stop;
     pthread_t thread;
     bool running;
@@ -216,6 +217,13 @@ struct kube_sentinel {
 /* Starts watching ref's object `name` (ref is copied; its strings must outlive the sentinel). */
 void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
                             const struct mp_kube_ref *ref, const char *name, const char *what);
+/* Starts watching the pods of selector (borrowed; it must outlive the sentinel) that exist and
+ * are not being deleted now: when one of them is deleted or starts being deleted (someone's
+ * `kubectl delete pod`, an eviction, a drained node), the trial is marked lost, naming the pod
+ * as the trial's `what`. For the service's pods during the load test, whose requests would
+ * otherwise fail and blame the configuration. */
+void mp_kube_pods_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
+                                 const char *selector, const char *what);
 /* Stops the watch and joins the thread; adds its API calls to the trial's. Idempotent. */
 void mp_kube_sentinel_stop(struct kube_sentinel *s);
 

@@ -22,6 +22,9 @@ char *mp_kube_runner_experiment_key(const char *experiment, char *buf)
     size_t o = 0;
     for (size_t i = 0; experiment[i] && o < KEY_PREFIX_MAX; i++) {
         char c = (char)tolower((unsigned char)experiment[i]);
+        if (o == 0 && !isalpha((unsigned char)c)) {
+            continue; /* a Service name (DNS-1035) starts with a letter: "_1st" -> "st-..." */
+        }
         buf[o++] = isalnum((unsigned char)c) ? c : '-';
     }
     while (o > 0 && buf[o - 1] == '-') {

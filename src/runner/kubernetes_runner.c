@@ -68,6 +68,27 @@ static int check_namespace(struct mp_kube_runner *r, const struct mp_spec *spec,
     return rc;
 }
 
+/* A namespace that did not come from runner.namespace (checked with the settings) must be a
+ * namespace name too: a kubeconfig context's "Bad_NS" was looked up as a namespace that "does
+ * not exist", an "a/b" refused as a resource path, neither saying where it came from. */
+static int check_namespace_name(struct mp_kube_runner *r, const struct mp_spec *spec,
+                                const struct mp_kube_runner_opts *opts, const char *ns,
+                                struct mp_error *err)
+{
+    struct mp_error nerr = {0};
+    if (r->cfg.ns || mp_kube_check_name(ns, MP_KUBE_DNS_LABEL, "namespace", &nerr) == 0) {
+        return 0;
+    }
+    const struct mp_kube_config *kc = mp_kube_client_config(r->client);
+    if (opts->default_namespace) {
+        return mp_doc_error(err, spec->runner_node, "%s (the default namespace)", nerr.msg);
+    }
+    return mp_doc_error(err, spec->runner_node,
+                        "%s (the namespace of kubeconfig context \"%s\" in %s): fix it there, or "
+                        "name one in runner.namespace",
+                        nerr.msg, mp_kube_config_context(kc), mp_kube_config_source(kc));
+}
+
 /* May the kubeconfig's user work in the namespace at all? One list of the experiment's owner
  * ConfigMaps (what the start-up sweep reads): a 401 or 403 stops the run here, before any trial
  * exists, rather than failing every trial in turn. Other errors show at the first trial. */
@@ -120,6 +141,9 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
                          : !r->client              ? "default"
                                       : mp_kube_config_namespace(mp_kube_client_config(r->client));
         snprintf(r->ns, sizeof(r->ns), "%s", ns);
+        rc = check_namespace_name(r, spec, opts, ns, err);
+    }
+    if (rc == 0) {
         const char *image = opts->load_image    ? opts->load_image
                             : r->cfg.load_image ? r->cfg.load_image
                                                 : "morphling:" MP_VERSION;

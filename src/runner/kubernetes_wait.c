@@ -167,11 +167,17 @@ static void judge_pod(const json_t *pod, bool load, const char *container, bool 
         snprintf(st->unready, sizeof(st->unready), "%s", name);
     }
     const char *phase = str(json_object_get(pod, "status"), "phase");
+    const char *preason = str(json_object_get(pod, "status"), "reason");
     if (phase && strcmp(phase, "Failed") == 0 && st->verdict == KUBE_PODS_WAITING) {
         const char *why = str(json_object_get(pod, "status"), "message");
-        verdict(st, load ? KUBE_PODS_INFRA : KUBE_PODS_FAILED,
-                load ? MP_FAILURE_INFRA : MP_FAILURE_CRASHED, "pod %s failed: %s", name,
-                why ? why : or_empty(str(json_object_get(pod, "status"), "reason")));
+        /* A service pod (restartPolicy Always) fails as a whole only by its node's doing,
+         * which sets a reason: evicted under node pressure (its requests are its limits: it
+         * kept within them), a node shutdown, refused at admission. No verdict on it. */
+        bool node = !load && preason && preason[0];
+        verdict(st, load || node ? KUBE_PODS_INFRA : KUBE_PODS_FAILED,
+                load || node ? MP_FAILURE_INFRA : MP_FAILURE_CRASHED, "pod %s failed%s%s%s: %s",
+                name, node ? " on its node (" : "", node ? preason : "", node ? ")" : "",
+                why ? why : or_empty(preason));
     }
 }
 
@@ -437,6 +443,86 @@ static int on_sentinel_event(void *ud, const struct mp_kube_event *ev)
         return 1;
     }
     return ev->type != MP_KUBE_BOOKMARK && mp_kube_meta(ev->object, "deletionTimestamp") ? 2 : 0;
+}
+
+/* The pods a pods sentinel guards: name -> true, those alive when it started. */
+struct pods_guard {
+    struct kube_sentinel *s;
+    json_t *alive;
+    char rv[64];
+};
+
+static int on_guarded_pod(void *ud, const struct mp_kube_event *ev)
+{
+    struct pods_guard *g = ud;
+    snprintf(g->rv, sizeof(g->rv), "%s", ev->resource_version);
+    const char *name = mp_kube_meta(ev->object, "name");
+    if (ev->type == MP_KUBE_BOOKMARK || !name || !json_object_get(g->alive, name)) {
+        return 0;
+    }
+    const char *phase =
+        json_string_value(json_object_get(json_object_get(ev->object, "status"), "phase"));
+    if (phase && strcmp(phase, "Failed") == 0) { /* evicted by its node, not deleted (yet) */
+        snprintf(g->s->name, sizeof(g->s->name), "%s", name);
+        return 3;
+    }
+    if (ev->type == MP_KUBE_DELETED || mp_kube_meta(ev->object, "deletionTimestamp")) {
+        snprintf(g->s->name, sizeof(g->s->name), "%s", name);
+        return ev->type == MP_KUBE_DELETED ? 1 : 2;
+    }
+    return 0;
+}
+
+static void *pods_sentinel_main(void *p)
+{
+    struct kube_sentinel *s = p;
+    struct pods_guard g = {.s = s, .alive = json_object()};
+    struct mp_kube_opts lo = {.cancel = s->stop, .label_selector = s->selector};
+    json_t *list = NULL;
+    struct mp_error err = {0};
+    s->api_calls++;
+    int rc = mp_kube_list(s->t->r->client, &s->ref, &lo, &list, &err);
+    size_t i;
+    json_t *pod;
+    json_array_foreach (json_object_get(list, "items"), i, pod) {
+        const char *name = mp_kube_meta(pod, "name");
+        if (name && !mp_kube_meta(pod, "deletionTimestamp")) {
+            json_object_set_new(g.alive, name, json_true());
+        }
+    }
+    const char *rv = mp_kube_meta(list, "resourceVersion");
+    snprintf(g.rv, sizeof(g.rv), "%s", rv ? rv : "");
+    json_decref(list);
+    /* Only the watch's own end goes on: an error (refused, 410: the list is then too old to
+     * tell what was deleted) ends this early warning; the trial's own calls still apply. */
+    while (rc == 0 && !mp_kube_cancel_fired(s->stop)) {
+        struct mp_kube_opts o = {.cancel = s->stop,
+                                 .label_selector = s->selector,
+                                 .resource_version = g.rv,
+                                 .allow_bookmarks = true};
+        s->api_calls++;
+        rc = mp_kube_watch(s->t->r->client, &s->ref, &o, on_guarded_pod, &g, &err);
+        if (rc >= 1 && rc <= 3) {
+            mark_lost(s, rc == 1   ? "was deleted"
+                         : rc == 2 ? "is being deleted"
+                                   : "failed on its node (evicted)");
+        }
+    }
+    mp_error_clear(&err);
+    json_decref(g.alive);
+    return NULL;
+}
+
+void mp_kube_pods_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
+                                 const char *selector, const char *what)
+{
+    memset(s, 0, sizeof(*s));
+    s->t = t;
+    s->ref = (struct mp_kube_ref){.version = "v1", .resource = "pods", .ns = t->r->ns};
+    s->selector = selector;
+    s->what = what;
+    s->stop = mp_kube_cancel_new();
+    s->running = pthread_create(&s->thread, NULL, pods_sentinel_main, s) == 0;
 }
 
 static void *sentinel_main(void *p)

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "kube/kube.h"
+
 /* The placeholders whose values only mean something to one trial. */
 static const char *const per_trial[] = {"nonce", "trial", "attempt", "experiment"};
 
@@ -595,6 +597,15 @@ static void tidy_resources(json_t *c)
 static int set_resources(json_t *c, const struct wanted *w, const struct mp_pod_mapping *m,
                          struct mp_error *err)
 {
+    /* Beyond the integers written below: 1e17 cores went out as "1m" (llround overflowed). */
+    bool big_cpu = w->has_cpu && !(w->cpu * 1000 < 0x1p63);
+    if (big_cpu || (w->has_mem && !(w->mem_mib < 0x1p63))) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s %g %s: too large for a resource quantity (at most 9.2e15 cores "
+                            "and 9.2e18 MiB)",
+                            big_cpu ? "cpu" : "memory", big_cpu ? w->cpu : w->mem_mib,
+                            big_cpu ? "cores" : "MiB");
+    }
     json_t *res = child(c, "resources", json_object);
     if (w->has_cpu) {
         /* Whole millicores, at least 1m: Kubernetes takes a limit of 0 as no limit at all. */
@@ -643,6 +654,39 @@ static const char *type_label(const struct mp_pod_mapping *m, const char *value)
     return value;
 }
 
+/* The node selector of a GPU type: the label and its value must be what a node label can be. */
+static int check_type_label(const struct mp_pod_mapping *m, const char *type, struct mp_error *err)
+{
+    const char *key = m->type_label ? m->type_label : "nvidia.com/gpu.product";
+    struct mp_error lerr = {0};
+    if (mp_kube_check_label(key, type_label(m, type), &lerr) == 0) {
+        return 0;
+    }
+    return mp_error_set(err, MP_EINVALID,
+                        "gpu_type \"%s\" cannot select nodes: %s (map it to the value of the "
+                        "nodes' label: runner.gpu_types, or export's --gpu-type VALUE=LABEL)",
+                        type, lerr.msg);
+}
+
+int mp_spec_check_gpu_types(const struct mp_spec *spec, const struct mp_pod_mapping *m,
+                            size_t *param, struct mp_error *err)
+{
+    for (size_t i = 0; i < spec->space.n; i++) {
+        const struct mp_param *p = &spec->space.params[i];
+        if (p->target != MP_TARGET_RESOURCE || p->resource != MP_RESOURCE_GPU_TYPE) {
+            continue;
+        }
+        for (size_t k = 0; k < p->n_choices; k++) {
+            int rc = check_type_label(m, p->choices[k], err);
+            if (rc != 0) {
+                *param = i;
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
 static int configure(const struct mp_spec *spec, const double *x, json_t *pod, json_t *c,
                      const char *name, const struct mp_pod_mapping *m, struct mp_error *err)
 {
@@ -664,6 +708,9 @@ static int configure(const struct mp_spec *spec, const double *x, json_t *pod, j
         struct wanted w;
         wanted_of(spec, x, &w);
         rc = set_resources(c, &w, m, err);
+        if (rc == 0 && w.type) {
+            rc = check_type_label(m, w.type, err);
+        }
         if (rc == 0 && w.type) {
             json_t *sel = child(json_object_get(pod, "spec"), "nodeSelector", json_object);
             json_object_set_new(sel, m->type_label ? m->type_label : "nvidia.com/gpu.product",

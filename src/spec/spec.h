@@ -290,6 +290,12 @@ struct mp_pod_mapping {
 int mp_spec_render_pod(const struct mp_spec *spec, const double *x, const json_t *pod_template,
                        const char *container, const struct mp_pod_mapping *mapping, json_t **out,
                        struct mp_error *err) MP_WUR;
+/* Whether every value of a gpu_type parameter gives a valid node selector under mapping (the
+ * label's key, and the value's mapped label value): a value such as "Tesla T4" names no node
+ * (the API server refuses the pod). On error *param is the parameter's index and the message
+ * names the value. */
+int mp_spec_check_gpu_types(const struct mp_spec *spec, const struct mp_pod_mapping *mapping,
+                            size_t *param, struct mp_error *err) MP_WUR;
 
 /* Whether value satisfies the constraint. */
 bool mp_constraint_holds(const struct mp_constraint *c, double value);

@@ -220,6 +220,27 @@ check "--gpu-type and --gpu-type-label" '{"cloud.google.com/gke-accelerator":"nv
         jq -c "$t.nodeSelector")"
 "$MORPHLING" export k8s-whole --format csv --base "$WORK/deploy.yaml" >/dev/null 2>&1
 check "--base with another format exits 2" 2 "$?"
+# A GPU type that is no node label value went into nodeSelector as it was ("Tesla T4"), which
+# the API server refuses: it must be mapped to the nodes' label value.
+printf 'gpu_type,throughput_rps\nTesla T4,5\n' >"$WORK/gt.csv"
+cat >"$WORK/gt.yaml" <<'SPEC'
+name: k8s-gputype
+parameters:
+  - {name: gpu_type, type: categorical, values: [Tesla T4], target: {resource: gpu_type}}
+objective: {metric: throughput_rps}
+algorithm: {name: grid, max_trials: 1}
+runner: {kind: replay, surface: gt.csv}
+SPEC
+"$MORPHLING" run "$WORK/gt.yaml" --quiet >/dev/null 2>&1 || not_ok "run gt.yaml"
+"$MORPHLING" export k8s-gputype --format k8s --container s >"$WORK/out" 2>"$WORK/err"
+check "a GPU type that is no label value exits 2" 2 "$?"
+check_contains "... naming it and the way out" \
+    'gpu_type "Tesla T4" cannot select nodes: label nvidia.com/gpu.product: value "Tesla T4"' \
+    "$(cat "$WORK/err")"
+check "... and prints nothing" "" "$(cat "$WORK/out")"
+check "mapped with --gpu-type, it selects nodes" '{"nvidia.com/gpu.product":"Tesla-T4"}' \
+    "$("$MORPHLING" export k8s-gputype --format k8s --container s --gpu-type 'Tesla T4=Tesla-T4' \
+        2>/dev/null | jq -c "$t.nodeSelector")"
 
 # Memory is the trial's exact bytes: a fraction of a MiB is neither rounded away nor to zero.
 # CPU is in whole millicores, rounded, and at least 1m (a limit of "0m" would be no limit).
@@ -240,6 +261,14 @@ SPEC
         jq -c "$c.resources.limits.$1, $c.resources.requests.$1")
     check "$1 of $2 is $3" "$(printf '"%s"\n"%s"' "$3" "$3")" "$out"
 done
+# A CPU beyond what millicores in 64 bits hold went out as "1m" (an overflow), exit 0.
+printf 'cpu,throughput_rps\n1e17,5\n' >"$WORK/res.csv"
+sed 's/values: \[.*\]/values: [1e17]/; s/name: [a-z]*, type/name: cpu, type/; s/resource: [a-z]*}/resource: cpu}/' \
+    "$WORK/res.yaml" >"$WORK/big.yaml"
+"$MORPHLING" run "$WORK/big.yaml" --quiet --restart >/dev/null 2>&1 || not_ok "run big.yaml"
+"$MORPHLING" export k8s-res --format k8s --container server >"$WORK/out" 2>"$WORK/err"
+check "cpu 1e17 exits 2" 2 "$?"
+check_contains "... saying why" "cpu 1e+17 cores: too large for a resource quantity" "$(cat "$WORK/err")"
 
 # kubectl, a client we did not write, applies what we print.
 if ! command -v kubectl >/dev/null 2>&1; then
@@ -273,6 +302,12 @@ if command -v node >/dev/null 2>&1 && [ -f "$apiserver" ]; then
     out=$(kubectl apply --dry-run=server -f "$WORK/bad.json" 2>&1)
     check "it refuses a wrong type, so the checks above mean something" 1 "$?"
     check_contains "naming the field" "containerPort" "$out"
+    # A node selector is checked as labels, as kube-apiserver does.
+    jq '.spec.template.spec.nodeSelector = {"nvidia.com/gpu.product": "Tesla T4"}' \
+        "$WORK/based.json" >"$WORK/bad.json"
+    out=$(kubectl apply --dry-run=server -f "$WORK/bad.json" 2>&1)
+    check "it refuses a node selector value that no label can have" 1 "$?"
+    check_contains "naming the field" "spec.template.spec.nodeSelector" "$out"
     kill "$api"
     wait "$api" 2>/dev/null
 else

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The kubernetes runner refuses what cannot work with a clear error naming the spec's field and
 # exit status 2, before the store or the cluster changes: no kubeconfig, an unknown context, a
-# namespace the cluster lacks, a container the pod template lacks, quantities and a pod template
-# the API server would reject; `morphling validate` says the same.
+# namespace the cluster lacks or that is no namespace name (also the kubeconfig context's), a
+# container the pod template lacks, quantities and a pod template the API server would reject;
+# `morphling validate` says the same.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -43,6 +44,20 @@ run_err "a load Job memory the API server rejects" "'runner.load_memory':" \
     --set runner.load_memory=12XB
 run_err "a namespace that is not a DNS label" "'runner.namespace': expected a namespace name" \
     --set runner.namespace=Bad_NS
+# The kubeconfig context's namespace (no runner.namespace) is checked as runner.namespace is,
+# and said to be the context's ("does not exist", or a resource path error, before).
+grep -v '^  namespace: ' "$EXAMPLE" >"$WORK/nons.yaml"
+cp "$KUBECONFIG" "$WORK/kc"
+for ns in Bad_NS a/b; do
+    KUBECONFIG="$WORK/kc" k config set-context --current --namespace="$ns" >/dev/null
+    # shellcheck disable=SC2086
+    KUBECONFIG="$WORK/kc" "$MORPHLING" validate "$WORK/nons.yaml" $EX_SETS >/dev/null 2>"$WORK/err"
+    check "the context's namespace $ns: exit 2" 2 "$?"
+    check_contains "... why" "'runner': namespace \"$ns\": must be a lowercase RFC 1123 label" \
+        "$(cat "$WORK/err")"
+    check_contains "... and where it comes from" \
+        "(the namespace of kubeconfig context \"token\" in $WORK/kc)" "$(cat "$WORK/err")"
+done
 # No kubeconfig anywhere (and no in-cluster service account).
 before=$FAILED
 (

@@ -6,8 +6,9 @@
 # crashing container (CRASHED with its exit code), OOMKilled, a readiness probe that
 # never passes (STARTUP_TIMEOUT at the deadline), a load test whose requests fail (LOAD_ERRORS),
 # an image that cannot be pulled (INFRA: retried with a new attempt each time, then FAILED), the
-# load Job or the trial's owner deleted mid-trial (INFRA at once, by watch: retried). Nothing is
-# left afterwards.
+# load Job, the trial's owner or a service pod deleted mid-trial (INFRA at once, by watch:
+# retried), the service's container dying under the load test (CRASHED, not LOAD_ERRORS).
+# Nothing is left afterwards.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -73,6 +74,18 @@ check_contains "... at the deadline" "0 of 1 pods ready within the startup timeo
     "$(cat "$WORK/notready.reason")"
 check_contains "... with the kubelet's last probe failure" "last: Readiness probe failed: HTTP probe failed with statuscode: 404" \
     "$(cat "$WORK/notready.reason")"
+# Pods the ReplicaSet cannot create (a ResourceQuota exceeded, a LimitRange or admission refusing
+# them; here the controllers may not create pods): the Deployment's ReplicaFailure says why (the
+# reason was only "0 of 1 pods ready").
+api /_test/policy -X PUT \
+    -d '{"deny":[{"user":"system:kube-controller-manager","verb":"create","resource":"pods"}]}' \
+    >/dev/null
+check "pods that cannot be created: STARTUP_TIMEOUT" "FAILED STARTUP_TIMEOUT" \
+    "$(failure nopods --set runner.startup_timeout=3s)"
+api /_test/policy -X PUT -d '{"deny":[]}' >/dev/null
+check_contains "... with the ReplicaSet's reason" \
+    'the pods cannot be created: pods is forbidden: User "system:kube-controller-manager"' \
+    "$(cat "$WORK/nopods.reason")"
 check "every request fails: LOAD_ERRORS" "FAILED LOAD_ERRORS" \
     "$(failure loaderr --set runner.load.path=/nope)"
 check_contains "... with the first error" "100.00 % of" "$(cat "$WORK/loaderr.reason")"
@@ -82,7 +95,7 @@ check "an image that cannot be pulled: INFRA" "FAILED INFRA" \
 check_contains "... with the runtime's message" "image pull failed: ErrImagePull" \
     "$(cat "$WORK/pull.reason")"
 check "... retried as new attempts" 2 "$(jq -r '.trials[-1].attempt' "$WORK/pull.json")"
-for name in unsched crash oom notready loaderr pull; do
+for name in unsched crash oom notready nopods loaderr pull; do
     check "$name: no object left" "" "$(leftover_objects "$name")"
 done
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"
@@ -124,6 +137,39 @@ retry_reason ownergone >"$WORK/ownergone.reason"
 check_true "... of the other: its owner, or the Job or pod it took with it" grep -qE \
     "the trial's owner configmap \"ownergone-t1-a0\"|ownergone-t1-a0-load.* was deleted" \
     "$WORK/ownergone.reason"
-check "nothing left" "" "$(leftover_objects jobgone; leftover_objects ownergone)"
+# A service pod deleted by someone else under the load test fails the load test's requests: no
+# verdict on the configuration (LOAD_ERRORS before), retried like the Job's deletion.
+check "a service pod deleted mid-trial: INFRA, retried, SUCCEEDED" "SUCCEEDED 1" \
+    "$(deleted svcgone pods --selector=morphling.kubedl.io/experiment=svcgone,morphling.kubedl.io/role=service)"
+check_contains "... the reason of the lost attempt" "the trial's service pod \"svcgone-t1-a0-" \
+    "$(retry_reason svcgone)"
+# The service's container killed under the load test (as at its memory limit): CRASHED with its
+# exit code, as the local runner judges a service that dies (LOAD_ERRORS before, saying nothing
+# of the crash).
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set name=diesload \
+    --set runner.load.windows=60 --set runner.load.stable_windows=60 \
+    --set 'parameters.memory.values[0]=1024' -q >"$WORK/diesload.out" 2>&1 &
+pid=$!
+n=0
+until k get job diesload-t1-a0-load >/dev/null 2>&1 || [ $n -gt 600 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+sleep 1
+uid=$(k get pods -l morphling.kubedl.io/experiment=diesload,morphling.kubedl.io/role=service \
+    -o jsonpath='{.items[0].metadata.uid}')
+for f in $(grep -ls "$uid" /proc/[0-9]*/cgroup); do
+    p=${f#/proc/}
+    kill -KILL "${p%/cgroup}" 2>/dev/null
+done
+wait $pid
+"$MORPHLING" show diesload --json >"$WORK/diesload.json"
+check "the service killed mid-load: CRASHED" "FAILED CRASHED" \
+    "$(jq -r '.trials[0] | "\(.state) \(.failure)"' "$WORK/diesload.json")"
+check_contains "... with its exit code" "during the load test, pod diesload-t1-a0-" \
+    "$(jq -r '.trials[0].reason' "$WORK/diesload.json")"
+check "nothing left" "" "$(leftover_objects jobgone; leftover_objects ownergone
+    leftover_objects svcgone; leftover_objects diesload)"
 cluster_down
 finish

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,19 @@ static void names_are_dns_labels(void **state)
     assert_int_equal(mp_kube_check_name(buf, MP_KUBE_DNS_LABEL, "service", NULL), 0);
     mp_kube_runner_name("Z_", 1, 0, buf);
     assert_int_equal(mp_kube_check_name(buf, MP_KUBE_DNS_LABEL, "service", NULL), 0);
+    /* A name may start with '_' (and a digit may follow it): a Service name is a DNS-1035
+     * label, which starts with a letter ("_exp" gave "-exp-...", which nothing accepts). */
+    static const char *const leading[] = {"_exp", "__1st", "_", "_-_9", "_Big"};
+    for (size_t i = 0; i < sizeof(leading) / sizeof(leading[0]); i++) {
+        mp_kube_runner_name(leading[i], 1, 0, buf);
+        if (mp_kube_check_name(buf, MP_KUBE_DNS_LABEL, "service", NULL) != 0 ||
+            !isalpha((unsigned char)buf[0])) {
+            fail_msg("experiment \"%s\" gives \"%s\", not a DNS-1035 label", leading[i], buf);
+        }
+    }
+    mp_kube_runner_experiment_key("_exp", key);
+    assert_int_equal(strncmp(key, "exp-", 4), 0);
+    assert_string_not_equal(key, mp_kube_runner_experiment_key("exp_", other));
 }
 
 static void settings_defaults(void **state)
@@ -175,6 +189,38 @@ static int replicas_cfg(const char *text, struct mp_kube_rcfg *cfg, struct mp_er
     mp_kube_rcfg_release(cfg);
     mp_spec_free(spec);
     return rc;
+}
+
+/* A GPU type reaches the pod as a node selector: a value that is no label value ("Tesla T4")
+ * is refused before any trial (every trial of it failed INFRA on a real API server), unless
+ * runner.gpu_types maps it to one. */
+#define GPU_TYPE_SPEC(runner)                                                                      \
+    "name: t\n"                                                                                    \
+    "parameters:\n"                                                                                \
+    "  - {name: cpu, type: discrete, values: [0.5, 1], target: {resource: cpu}}\n"                 \
+    "  - {name: g, type: categorical, values: [T4, Tesla T4], target: {resource: gpu_type}}\n"     \
+    "objective: {metric: throughput_rps}\n"                                                        \
+    "runner:\n"                                                                                    \
+    "  kind: kubernetes\n" ONE_CONTAINER runner
+
+static void gpu_types_select_nodes(void **state)
+{
+    (void)state;
+    struct mp_error err = {0};
+    struct mp_kube_rcfg cfg;
+    assert_int_equal(replicas_cfg(GPU_TYPE_SPEC(""), &cfg, &err), MP_EINVALID);
+    const char *want = "s.yaml:4:5: 'parameters[1]': gpu_type \"Tesla T4\" cannot select nodes: "
+                       "label nvidia.com/gpu.product: value \"Tesla T4\" must be empty or at "
+                       "most 63 letters";
+    if (strncmp(err.msg, want, strlen(want)) != 0) {
+        fail_msg("error\n  [%s]\ndoes not start with\n  [%s]", err.msg, want);
+    }
+    mp_error_clear(&err);
+    assert_int_equal(replicas_cfg(GPU_TYPE_SPEC("  gpu_types: {Tesla T4: Tesla-T4}\n"), &cfg, &err),
+                     0);
+    assert_int_equal(replicas_cfg(GPU_TYPE_SPEC("  gpu_type_label: 'bad key/'\n"), &cfg, &err),
+                     MP_EINVALID);
+    assert_non_null(strstr(err.msg, "label key \"bad key/\""));
 }
 
 static void params_reach_the_pod(void **state)
@@ -323,6 +369,15 @@ static void pods_judged(void **state)
     judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"conditions\":[{\"type\":\"Ready\","
           "\"status\":\"True\"}]}}]",
           false, KUBE_PODS_READY, MP_FAILURE_NONE, NULL);
+    /* A service pod that its node failed (evicted, shut down: a reason is set) is no verdict on
+     * the configuration (it was CRASHED); one that failed without a reason still is. */
+    judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"phase\":\"Failed\",\"reason\":"
+          "\"Evicted\",\"message\":\"The node was low on resource: memory.\"}}]",
+          false, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
+          "pod p failed on its node (Evicted): The node was low on resource: memory.");
+    judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"phase\":\"Failed\",\"message\":"
+          "\"gone\"}}]",
+          false, KUBE_PODS_FAILED, MP_FAILURE_CRASHED, "pod p failed: gone");
     /* A pod on its way out counts for nothing. */
     judge("[{\"metadata\":{\"name\":\"p\",\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"},"
           "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}]",
@@ -802,13 +857,21 @@ static void client_results(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(names_are_dns_labels), cmocka_unit_test(settings_defaults),
-        cmocka_unit_test(settings_errors),      cmocka_unit_test(template_from_file),
-        cmocka_unit_test(pods_judged),          cmocka_unit_test(unschedulable_waits_for_others),
-        cmocka_unit_test(deleted_load_pod),     cmocka_unit_test(load_arguments),
-        cmocka_unit_test(load_inline_body),     cmocka_unit_test(load_results),
-        cmocka_unit_test(objects_built),        cmocka_unit_test(params_reach_the_pod),
-        cmocka_unit_test(client_results),       cmocka_unit_test(run_identity),
+        cmocka_unit_test(names_are_dns_labels),
+        cmocka_unit_test(settings_defaults),
+        cmocka_unit_test(settings_errors),
+        cmocka_unit_test(template_from_file),
+        cmocka_unit_test(pods_judged),
+        cmocka_unit_test(unschedulable_waits_for_others),
+        cmocka_unit_test(deleted_load_pod),
+        cmocka_unit_test(load_arguments),
+        cmocka_unit_test(load_inline_body),
+        cmocka_unit_test(load_results),
+        cmocka_unit_test(objects_built),
+        cmocka_unit_test(params_reach_the_pod),
+        cmocka_unit_test(gpu_types_select_nodes),
+        cmocka_unit_test(client_results),
+        cmocka_unit_test(run_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

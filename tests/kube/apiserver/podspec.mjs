@@ -3,7 +3,7 @@
 // ReplicaSets and Jobs: the defaults it fills in, the validation it runs (names, images, ports,
 // environment, resources, probes, restart policy) and the pod's QoS class.
 import { cause } from './errors.mjs';
-import { dns1123Label, envVarName, portName } from './names.mjs';
+import { dns1123Label, envVarName, portName, validateLabels } from './names.mjs';
 import { parseQuantity } from './util.mjs';
 
 function probeDefaults(p) {
@@ -199,6 +199,8 @@ export function validatePodSpec(spec, field, restartPolicies) {
         validateContainer(out, c, `${field}.initContainers[${i}]`, names, volumes));
     (spec.containers || []).forEach((c, i) =>
         validateContainer(out, c, `${field}.containers[${i}]`, names, volumes));
+    // kube-apiserver checks a node selector as labels (ValidatePodSpec).
+    out.push(...validateLabels(spec.nodeSelector, `${field}.nodeSelector`));
     enumCheck(out, `${field}.restartPolicy`, spec.restartPolicy,
         restartPolicies || ['Always', 'OnFailure', 'Never']);
     enumCheck(out, `${field}.dnsPolicy`, spec.dnsPolicy,
