@@ -232,6 +232,16 @@ static void quantities_fit_in_the_figure_used(void **state)
                  "        - {name: cpu, parameterType: discrete, feasibleSpace: {list: ['10E']}}\n",
                  "pe.yaml:12:71: 'spec.tunableParameters[0].parameters[0].feasibleSpace.list[0]': "
                  "expected a non-negative quantity below 2^63 thousandths, got \"10E\"");
+    /* A fraction of a byte: "100m" meant as megabytes was a tenth of a byte, read as 1 byte (and
+     * '100m' and '200m' reported as a duplicate "9.5367431640625e-07"). */
+    expect_error("  tunableParameters:\n"
+                 "    - category: resource\n"
+                 "      parameters:\n"
+                 "        - {name: memory, parameterType: discrete, feasibleSpace: {list: ['100m', "
+                 "'200m']}}\n",
+                 "pe.yaml:12:74: 'spec.tunableParameters[0].parameters[0].feasibleSpace.list[0]': "
+                 "expected a whole number of bytes, got \"100m\" (the suffix m means thousandths: "
+                 "megabytes are M, mebibytes Mi)");
 }
 
 static void errors_name_the_resource_field(void **state)
