@@ -160,6 +160,9 @@ static void settings_errors(void **state)
     expect_cfg_error(ONE_CONTAINER "  gpu_sharing: hami\n",
                      "s.yaml:8:16: 'runner.gpu_sharing': gpu_sharing hami needs gpu_memory_mib, "
                      "the memory of one GPU");
+    expect_cfg_error(ONE_CONTAINER "  load_memory: 100m\n",
+                     "s.yaml:8:16: 'runner.load_memory': expected a whole number of bytes, got "
+                     "\"100m\" (the suffix m means thousandths: megabytes are M, mebibytes Mi)");
     expect_cfg_error(ONE_CONTAINER "  load_memory: 12XB\n",
                      "s.yaml:8:16: 'runner.load_memory': resource 'memory': quantity \"12XB\": "
                      "quantities must match the regular expression "
