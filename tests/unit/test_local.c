@@ -26,14 +26,16 @@
 #include "runner/local_int.h"
 #include "testlib.h"
 
-/* The fake service comes from the load generator's helpers; MP_FAKE_SERVICE overrides. */
+/* The fake service's path (owned): the load generator's helper, or MP_FAKE_SERVICE; skips the
+ * calling test when it is not built. */
 static char *fake_service(void)
 {
     const char *env = getenv("MP_FAKE_SERVICE");
     char *path = env ? mp_xstrdup(env) : helper("fake_service");
     if (access(path, X_OK) != 0) {
         free(path);
-        return NULL;
+        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
+        skip();
     }
     return path;
 }
@@ -315,10 +317,6 @@ static void test_listening_elsewhere_named(void **state)
 {
     (void)state;
     char *fake = fake_service();
-    if (!fake) {
-        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
-        skip();
-    }
     int port = free_port();
     char *yaml = mp_xasprintf("name: elsewhere\n"
                               "service:\n"
@@ -505,10 +503,6 @@ static void test_own_port_in_use_is_crashed(void **state)
 {
     (void)state;
     char *fake = fake_service();
-    if (!fake) {
-        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
-        skip();
-    }
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
@@ -697,10 +691,6 @@ static void test_healthy_trial_with_seam(void **state)
 {
     (void)state;
     char *fake = fake_service();
-    if (!fake) {
-        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
-        skip();
-    }
     char *yaml = mp_xasprintf(
         "name: healthy\n"
         "service:\n"
@@ -749,10 +739,6 @@ static void test_load_errors_named(void **state)
 {
     (void)state;
     char *fake = fake_service();
-    if (!fake) {
-        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
-        skip();
-    }
     char *yaml = mp_xasprintf(
         "name: load-errors\n"
         "service:\n"
@@ -796,10 +782,6 @@ static void test_remeasure_within_deadline(void **state)
 {
     (void)state;
     char *fake = fake_service();
-    if (!fake) {
-        fprintf(stderr, "skipped: fake_service helper not built (set MP_FAKE_SERVICE)\n");
-        skip();
-    }
     /* A confidence target no measurement reaches: it never settles. */
     char *yaml = mp_xasprintf(
         "name: remeasure\n"
