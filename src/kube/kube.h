@@ -378,6 +378,10 @@ int mp_kube_quantity_json(const json_t *v, struct mp_kube_quantity *q, struct mp
  * quantity; a whole number for extended resources (names with a domain outside kubernetes.io,
  * such as nvidia.com/gpu) and hugepages-* must be a whole number of bytes. */
 int mp_kube_check_resource(const char *resource, const char *quantity, struct mp_error *err) MP_WUR;
+/* A memory quantity must be whole bytes: "100m" is a tenth of one (the API server only warns),
+ * usually meant as megabytes. MP_EINVALID saying so; 0 also for a quantity too large to tell or
+ * that does not parse (mp_kube_check_resource reports that). */
+int mp_kube_check_bytes(const char *quantity, struct mp_error *err) MP_WUR;
 /* Canonical text of a CPU amount in millicores ("1500m", "2") and of a byte count ("512Mi",
  * "1Gi", or plain bytes when no binary suffix divides it). buf holds MP_KUBE_QUANTITY_MAX. */
 #define MP_KUBE_QUANTITY_MAX 32

@@ -328,6 +328,20 @@ int mp_kube_check_resource(const char *resource, const char *quantity, struct mp
     return hugepages ? check_hugepages(resource, quantity, &q, err) : 0;
 }
 
+int mp_kube_check_bytes(const char *quantity, struct mp_error *err)
+{
+    struct mp_kube_quantity q;
+    struct mp_error perr = {0};
+    if (mp_kube_quantity_parse(quantity, &q, &perr) != 0 || q.milli == INT64_MAX ||
+        q.milli % 1000 == 0) {
+        return 0;
+    }
+    return mp_error_set(err, MP_EINVALID,
+                        "expected a whole number of bytes, got \"%s\" (the suffix m means "
+                        "thousandths: megabytes are M, mebibytes Mi)",
+                        quantity);
+}
+
 char *mp_kube_fmt_milli(char *buf, int64_t milli)
 {
     if (milli % 1000 == 0) {

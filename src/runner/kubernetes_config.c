@@ -34,15 +34,9 @@ static int parse_quantity(const struct mp_node *n, const char *resource, const c
     if (rc == 0 && mp_kube_check_resource(resource, s, &qerr) != 0) {
         rc = mp_doc_error(err, n, "%s", qerr.msg);
     }
-    /* The API server only warns of a fraction of a byte; "100m" meant as megabytes gave the
-     * load Job a limit no container starts under. */
-    struct mp_kube_quantity q;
-    if (rc == 0 && strcmp(resource, "memory") == 0 && mp_kube_quantity_parse(s, &q, &qerr) == 0 &&
-        q.milli != INT64_MAX && q.milli % 1000 != 0) {
-        rc = mp_doc_error(err, n,
-                          "expected a whole number of bytes, got \"%s\" (the suffix m means "
-                          "thousandths: megabytes are M, mebibytes Mi)",
-                          s);
+    /* "100m" meant as megabytes gave the load Job a limit no container starts under. */
+    if (rc == 0 && strcmp(resource, "memory") == 0 && mp_kube_check_bytes(s, &qerr) != 0) {
+        rc = mp_doc_error(err, n, "%s", qerr.msg);
     }
     if (rc == 0) {
         *out = s;

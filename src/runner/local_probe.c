@@ -21,7 +21,7 @@
 
 /* ---- port lease ---- */
 
-static bool port_bindable(int port)
+bool mp_local_port_free(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -37,11 +37,6 @@ static bool port_bindable(int port)
     bool ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
     close(fd);
     return ok;
-}
-
-bool mp_local_port_free(int port)
-{
-    return port_bindable(port);
 }
 
 int mp_port_lease_acquire(const char *dir, int lo, int hi, uint64_t seed, struct mp_port_lease *l,
@@ -78,7 +73,7 @@ int mp_port_lease_acquire(const char *dir, int lo, int hi, uint64_t seed, struct
             rc = mp_error_set(err, -errno, "port lock '%s/%s': %s", dir, name, strerror(errno));
             break;
         }
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && port_bindable(port)) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && mp_local_port_free(port)) {
             l->port = port;
             l->fd = fd;
             rc = 0;

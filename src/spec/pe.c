@@ -133,13 +133,9 @@ static int convert_quantity(const struct pctx *c, const struct mp_node *n, enum 
     if (unit == UNIT_WHOLE && q.milli % 1000 != 0) {
         return mp_doc_error(err, n, "expected a whole number of GPUs, got \"%s\"", s);
     }
-    /* "100m" is a tenth of a byte, as the API server reads it (it warns that fractional bytes
-     * are invalid): every such value was 1 byte, two of them "duplicates" of 9.5e-07 MiB. */
-    if (unit == UNIT_MIB && q.milli != INT64_MAX && q.milli % 1000 != 0) {
-        return mp_doc_error(err, n,
-                            "expected a whole number of bytes, got \"%s\" (the suffix m means "
-                            "thousandths: megabytes are M, mebibytes Mi)",
-                            s);
+    /* Every "100m" was 1 byte, two of them "duplicates" of 9.5e-07 MiB. */
+    if (unit == UNIT_MIB && mp_kube_check_bytes(s, &qerr) != 0) {
+        return mp_doc_error(err, n, "%s", qerr.msg);
     }
     char buf[MP_FMT_DOUBLE_MAX];
     *out = scalar_at(n, mp_fmt_double(buf, v), false);
