@@ -282,7 +282,13 @@ int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_
         rc = mp_store_fail(st, err, "configure");
         goto out;
     }
-    rc = migrate(st, target, err);
+    /* A store already at its schema is only read here: taking the write lock (migrate's BEGIN
+     * IMMEDIATE) at every open made each API request and reader wait for the writers. */
+    int version = -1;
+    rc = mp_store_schema_version(st, &version, err);
+    if (rc == 0 && version != target) {
+        rc = migrate(st, target, err);
+    }
 out:
     if (rc != 0) {
         mp_store_close(st);

@@ -421,6 +421,33 @@ static void new_store_opened_while_locked(void **state)
     remove_db(path);
 }
 
+/* A store at its schema opens while a writer holds the write lock (a long run's transaction):
+ * opening only reads. It took the write lock at every open, so each API request waited for the
+ * writers, and failed "database is locked" past the busy timeout. */
+static void current_store_opens_beside_a_writer(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_open(path, NULL, &st, &err), 0);
+    mp_store_close(st);
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    struct mp_store_opts o = {.busy_timeout_ms = 50};
+    int rc = mp_store_open(path, &o, &st, &err);
+    if (rc != 0) {
+        fail_msg("open beside a writer: %s", err.msg);
+    }
+    struct mp_experiment_row row = {0};
+    assert_int_equal(mp_store_experiment_find(st, "none", &row, &err), MP_ENOTFOUND);
+    mp_store_close(st);
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    remove_db(path);
+}
+
 /* Overwrites the first page of table `name` with 0xff bytes (an invalid page type). */
 static void damage_table(const char *path, const char *name)
 {
@@ -500,6 +527,7 @@ int main(void)
         cmocka_unit_test(claims_across_pid_namespaces),
         cmocka_unit_test(damaged_store_is_an_error),
         cmocka_unit_test(new_store_opened_while_locked),
+        cmocka_unit_test(current_store_opens_beside_a_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
