@@ -27,6 +27,23 @@ function check(name, cond, detail = '') {
   }
 }
 
+// Waits until the experiment id, as the page's origin reads it from the API, satisfies want (a
+// function of its JSON); throws after timeout ms. Not page.waitForFunction with an async
+// function: that takes the promise it returns for a true answer and returns at once.
+async function untilApi(page, id, want, timeout = 60000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const exp = await page.evaluate(
+      async (i) => (await fetch(`/api/v1/experiments/${i}`)).json(),
+      id,
+    );
+    if (want(exp)) return;
+    if (Date.now() > end)
+      throw new Error(`experiment ${id}: ${want} still false after ${timeout} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 // The replay spec (tests/e2e/replay-live.yaml) as another experiment: its name, its number of
 // trials and each trial's replay delay.
 function variant(spec, name, trials, delay) {
@@ -164,6 +181,10 @@ async function experimentChecks(page) {
   check('clicking a chart opens the trial page', true);
   // The page's event stream opens again, and then the page fetches the experiment once more
   // (what happened before the stream began); the resize checks count every request after this.
+  // The trial page's own stream is open first: its answer, arriving late, was taken for the
+  // experiment page's, and the experiment page's first fetch for the one after it.
+  await page.waitForSelector('#metrics-h');
+  await page.waitForSelector('#live.on');
   let open = false;
   let again = 0;
   const onResponse = (r) => {
@@ -628,11 +649,7 @@ async function lateStreamChecks(page, spec) {
   });
   await page.goto(`${BASE}/#/exp/${made[1].id}`);
   await page.waitForSelector('#trials-h');
-  await page.waitForFunction(
-    async (id) => (await (await fetch(`/api/v1/experiments/${id}`)).json()).state === 'SUCCEEDED',
-    made[1].id,
-    { timeout: 60000, polling: 100 },
-  );
+  await untilApi(page, made[1].id, (e) => e.state === 'SUCCEEDED');
   release();
   const shown = await page
     .waitForFunction(() => document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED', null, {
@@ -652,17 +669,21 @@ async function compareObjectivesChecks(page) {
       .filter((e) => ['e2e-live', 'e2e-edges'].includes(e.name))
       .map((e) => e.id),
   );
-  await page.goto(`${BASE}/#/compare?ids=${ids.join(',')}`);
-  await page.waitForSelector('.uplot');
-  await page.waitForTimeout(300); // every chart is drawn in the same animation frame
-  const titles = await page.locator('figure.chart h3').allTextContents();
-  check(
-    'compare: one chart per objective',
-    titles.length === 2 &&
+  // The page before had charts too: .uplot on the page is no sign that this one is drawn.
+  const both = (want) => {
+    const titles = [...document.querySelectorAll('figure.chart h3')].map((e) => e.textContent);
+    const ok =
+      titles.length === 2 &&
       titles.some((t) => t.endsWith('throughput_per_cost')) &&
-      titles.some((t) => t.endsWith(': value')),
-    titles.join(' | '),
-  );
+      titles.some((t) => t.endsWith(': value'));
+    return want ? ok : titles.join(' | ');
+  };
+  await page.goto(`${BASE}/#/compare?ids=${ids.join(',')}`);
+  const drawn = await page
+    .waitForFunction(both, true, { timeout: 20000 })
+    .then(() => true)
+    .catch(() => false);
+  check('compare: one chart per objective', drawn, await page.evaluate(both, false));
 }
 
 // The comparison updates live: an experiment still running reaches its last trial on the page
@@ -723,16 +744,17 @@ async function validateOrderChecks(page, spec) {
 async function runningTrialChecks(page, spec) {
   const made = await createExperiment(page, spec, 'running trial');
   const id = made[1].id;
-  await page.waitForFunction(
-    async (i) =>
-      (await (await fetch(`/api/v1/experiments/${i}`)).json()).trials.some(
-        (t) => t.number === 1 && t.state === 'RUNNING',
-      ),
-    id,
-    { polling: 50 },
-  );
+  await untilApi(page, id, (e) => e.trials.some((t) => t.number === 1 && t.state === 'RUNNING'));
   await page.goto(`${BASE}/#/exp/${id}/trial/1`);
-  await page.waitForSelector('#trial-metrics, #metrics-h');
+  const drawn = await page.waitForSelector('#metrics-h').then(
+    () => true,
+    () => false,
+  );
+  if (!drawn) {
+    const shown = await page.locator('main').textContent();
+    check('running trial: its page is drawn', false, `${page.url()} shows: ${shown}`);
+    return;
+  }
   const first = await page.locator('h1 .badge').textContent();
   const later = await page
     .waitForFunction(() => document.querySelector('h1 .badge')?.textContent !== 'RUNNING', null, {
