@@ -31,27 +31,6 @@ static const struct mp_opt validate_opts[] = {
      "CI; `run` checks them all)"},
 };
 
-/* What a user should know before running the spec: a grid that max_trials cuts short (grid
- * walks the first parameter slowest, so the last values of it are never tried), morphling
- * searching as its fallback. Owned, NULL when nothing. */
-static char *spec_warning(const struct mp_spec *spec)
-{
-    double size = mp_space_size(&spec->space);
-    if (strcmp(spec->algorithm, "grid") != 0) {
-        return mp_engine_search_notice(spec);
-    }
-    if (isinf(size) || size <= (double)spec->max_trials || spec->space.n == 0) {
-        return NULL;
-    }
-    double per_first = size / (double)mp_space_levels(&spec->space, 0);
-    double reached = ceil((double)spec->max_trials / per_first);
-    return mp_xasprintf("grid search stops after max_trials = %lld of its %.0f configurations: "
-                        "'%s' (the slowest parameter) takes %.0f of its %llu values; raise "
-                        "algorithm.max_trials or use random or bo",
-                        (long long)spec->max_trials, size, spec->space.params[0].name, reached,
-                        (unsigned long long)mp_space_levels(&spec->space, 0));
-}
-
 static int validate_run(void *args, char **operands, size_t n)
 {
     (void)n;
@@ -79,7 +58,7 @@ static int validate_run(void *args, char **operands, size_t n)
         return mp_cli_fail(&err);
     }
     double size = mp_space_size(&spec->space);
-    char *warning = spec_warning(spec);
+    char *warning = mp_engine_spec_warning(spec);
     if (json) {
         json_t *j = json_pack("{s:b, s:s, s:I, s:f, s:s, s:s, s:I, s:[]}", "valid", 1, "name",
                               spec->name, "parameters", (json_int_t)spec->space.n, "configurations",
@@ -224,7 +203,7 @@ static int run_run(void *args, char **operands, size_t n)
     if (rc == 0) {
         rc = mp_store_open(db, NULL, &st, &err);
     }
-    char *warning = rc == 0 ? spec_warning(spec) : NULL;
+    char *warning = rc == 0 ? mp_engine_spec_warning(spec) : NULL;
     if (warning) {
         fprintf(stderr, "morphling run: warning: %s\n", warning);
         free(warning);

@@ -127,6 +127,27 @@ char *mp_engine_search_notice(const struct mp_spec *spec)
     return mp_xstrdup(notice);
 }
 
+char *mp_engine_spec_warning(const struct mp_spec *spec)
+{
+    bool pe = spec->from_pe;
+    double size = mp_space_size(&spec->space);
+    if (strcmp(spec->algorithm, "grid") != 0) {
+        return mp_engine_search_notice(spec);
+    }
+    if (isinf(size) || size <= (double)spec->max_trials || spec->space.n == 0) {
+        return NULL;
+    }
+    double per_first = size / (double)mp_space_levels(&spec->space, 0);
+    double reached = ceil((double)spec->max_trials / per_first);
+    return mp_xasprintf("grid search stops after %s = %lld of its %.0f configurations: '%s' (the "
+                        "slowest parameter) takes %.0f of its %llu values; raise %s or use %s",
+                        pe ? "maxNumTrials" : "max_trials", (long long)spec->max_trials, size,
+                        spec->space.params[0].name, reached,
+                        (unsigned long long)mp_space_levels(&spec->space, 0),
+                        pe ? "spec.maxNumTrials" : "algorithm.max_trials",
+                        pe ? "random or BayesianOpt" : "random or bo");
+}
+
 static int validate(const struct mp_spec *spec, bool offline, struct mp_error *err)
 {
     int rc = mp_engine_validate_search(spec, err);

@@ -70,6 +70,11 @@ int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err) 
 /* What the user should know about how spec's algorithm will search (morphling's fallback in
  * use, and why); NULL when nothing or when the spec does not validate. Owned. */
 char *mp_engine_search_notice(const struct mp_spec *spec);
+/* What a user should know before running spec, said by validate, run, the API and the
+ * operator: a grid search that max_trials cuts short (grid walks the first parameter slowest, so
+ * the last of its values are never tried), else mp_engine_search_notice's; a spec written as a
+ * ProfilingExperiment gets its fields' names. NULL when nothing. Owned. */
+char *mp_engine_spec_warning(const struct mp_spec *spec);
 /* Records a new experiment for spec (state CREATED) with its seed: the spec's, else a random
  * one. mp_engine_run does this for an experiment it does not find; the API does it first so it
  * can answer with the id. Either way the experiment's first event is experiment_started. */

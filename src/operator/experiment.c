@@ -128,6 +128,12 @@ static int run(struct op_exp *x, struct mp_error *err)
                  "running up to %lld trial(s), %lld "
                  "at a time",
                  (long long)x->spec->max_trials, (long long)x->spec->parallelism);
+        /* What `morphling validate` warns of (a grid that maxNumTrials cuts short). */
+        char *warning = mp_engine_spec_warning(x->spec);
+        if (warning) {
+            op_event(x->op, x->pe, "Warning", "SearchWarning", "%s", warning);
+            free(warning);
+        }
     }
     if (rc == 0) {
         runner = op_trial_runner_new(x);

@@ -114,6 +114,19 @@ static int parse_spec(struct mp_server *srv, const struct request *req, struct m
     return rc;
 }
 
+/* What the user should know before running spec (mp_engine_spec_warning), as a list: what
+ * `morphling validate` prints as a warning. */
+static json_t *warnings_json(const struct mp_spec *spec)
+{
+    json_t *a = json_array();
+    char *w = mp_engine_spec_warning(spec);
+    if (w) {
+        json_array_append_new(a, json_string(w));
+        free(w);
+    }
+    return a;
+}
+
 static mhd_result api_validate(struct mp_server *srv, struct MHD_Connection *c, struct request *req)
 {
     struct mp_spec *spec = NULL;
@@ -122,9 +135,10 @@ static mhd_result api_validate(struct mp_server *srv, struct MHD_Connection *c, 
     if (parse_spec(srv, req, &spec, &err) != 0) {
         return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid_spec", "%s", err.msg);
     }
-    json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:I, s:o}", "valid", 1, "name", spec->name,
+    json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:I, s:o, s:o}", "valid", 1, "name", spec->name,
                           "algorithm", spec->algorithm, "runner", spec->runner, "max_trials",
-                          (json_int_t)spec->max_trials, "space", space_json(spec));
+                          (json_int_t)spec->max_trials, "space", space_json(spec), "warnings",
+                          warnings_json(spec));
     mp_spec_free(spec);
     return mp_srv_send_json(c, req, MHD_HTTP_OK, j);
 }
@@ -157,8 +171,8 @@ static mhd_result api_create(struct mp_server *srv, struct MHD_Connection *c, st
     }
     if (rc == 0) {
         const char *name_copy = spec->name;
-        json_t *j = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name", name_copy, "state",
-                              "CREATED");
+        json_t *j = json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)id, "name", name_copy,
+                              "state", "CREATED", "warnings", warnings_json(spec));
         rc = mp_srv_job_start(srv, spec, id, &err);
         spec = NULL;
         r = rc == 0 ? mp_srv_send_json(c, req, MHD_HTTP_CREATED, j) : send_err(c, req, rc, &err);

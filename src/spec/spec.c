@@ -789,6 +789,7 @@ static int from_doc(struct mp_spec *spec, struct mp_spec **out, struct mp_error 
         if ((rc = mp_spec_pe_translate(spec->doc, &native, err)) == 0) {
             mp_doc_free(spec->doc);
             spec->doc = native;
+            spec->from_pe = true;
         }
     }
     if (rc == 0) {

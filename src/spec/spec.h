@@ -96,6 +96,7 @@ struct mp_spec {
     /* Submitted by someone other than the user running morphling (the HTTP API): every path
      * must resolve inside base_dir after following symlinks. */
     bool confined;
+    bool from_pe; /* written as a ProfilingExperiment (messages name its fields) */
 };
 
 /* Loads and validates FILE with overrides ("key=value", applied in order). On failure err

@@ -957,6 +957,18 @@ async function run() {
   check('error line is marked in the gutter', gutterErr === String(bad), gutterErr);
 
   await validateOrderChecks(page, spec);
+  // A valid spec's warning shows under it, as `morphling validate` prints it.
+  await page.fill('#spec', spec.replace('name: random', 'name: grid'));
+  await page.click('#validate-btn');
+  const warned = await page
+    .waitForSelector('.spec-warning', { timeout: 10000 })
+    .then((e) => e.textContent())
+    .catch(() => page.locator('#spec-ok, #spec-error').first().textContent());
+  check(
+    'validation: a grid cut short by max_trials is a warning',
+    /^Warning: grid search stops after max_trials = 30 of its 768/.test(warned),
+    warned,
+  );
 
   await page.fill('#spec', spec.replace('name: replay-live', 'name: e2e-live'));
   await page.click('#submit-btn');

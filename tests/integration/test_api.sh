@@ -83,6 +83,13 @@ check "empty list" 0 "$(get /api/v1/experiments | jq '.experiments | length')"
 
 check "validate a valid spec" 200 "$(status POST /api/v1/validate --data-binary @"$SPEC")"
 check "validate: space size" 768 "$(body .space.configurations)"
+check "validate: no warning" 0 "$(body '.warnings | length')"
+# What `morphling validate` warns of comes with the answer: a grid that max_trials cuts short.
+sed 's/name: random/name: grid/' "$SPEC" >"$WORK/grid.yaml"
+check "validate a grid cut short" 200 "$(status POST /api/v1/validate --data-binary @"$WORK/grid.yaml")"
+cli=$(cd "$MP_SOURCE_DIR" && "$MORPHLING" validate - <"$WORK/grid.yaml" 2>&1 >/dev/null | sed 's|^morphling validate: warning: ||')
+check "validate: the CLI's warning" "$cli" "$(body '.warnings[0]')"
+check "... which names the cut" 1 "$(body '.warnings[0]' | grep -c 'grid search stops after max_trials = 30 of its 768')"
 sed 's/max_trials: 30/max_trials: zero/' "$SPEC" >"$WORK/bad.yaml"
 check "validate an invalid spec" 400 "$(status POST /api/v1/validate --data-binary @"$WORK/bad.yaml")"
 line=$(grep -n 'max_trials' "$WORK/bad.yaml" | cut -d: -f1)
@@ -126,6 +133,7 @@ stream_start "$WORK/events.txt" "/api/v1/events?after=0"
 check "create" 201 "$(status POST /api/v1/experiments --data-binary @"$WORK/spec.yaml")"
 id=$(body .id)
 check "create: name" replay-live "$(body .name)"
+check "create: no warning" 0 "$(body ".warnings | length")"
 check "duplicate name" 409 "$(status POST /api/v1/experiments --data-binary @"$WORK/spec.yaml")"
 check "duplicate: error code" exists "$(body .error.code)"
 check "create invalid" 400 "$(status POST /api/v1/experiments --data-binary @"$WORK/bad.yaml")"

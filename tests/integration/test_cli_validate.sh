@@ -206,4 +206,10 @@ check_contains "... valid" "valid: experiment 'k8s', 1 parameters" "$out"
 err=$(KUBECONFIG="$WORK/no-such-kubeconfig" "$MORPHLING" validate --offline "$WORK/k8s-bad.yaml" 2>&1); rc=$?
 check "validate --offline, a container the template lacks: exit 2" 2 "$rc"
 check_contains "... naming the field" "k8s-bad.yaml:7:17: 'runner.pod_template': the pod template has no container named \"d\"" "$err"
+# A ProfilingExperiment's grid that maxNumTrials cuts short: the warning names its fields.
+sed 's/maxNumTrials: 8/maxNumTrials: 3/' "$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml" >"$WORK/pe.yaml"
+err=$("$MORPHLING" validate --offline "$WORK/pe.yaml" 2>&1 >/dev/null)
+check "a ProfilingExperiment's grid cut short: the warning in its words" \
+    "morphling validate: warning: grid search stops after maxNumTrials = 3 of its 8 configurations: 'cpu' (the slowest parameter) takes 1 of its 2 values; raise spec.maxNumTrials or use random or BayesianOpt" \
+    "$err"
 finish

@@ -163,6 +163,17 @@ check "create, read, create again" "create 409 get 404 create 201 " \
 check "racy-1: its own, succeeded at its first attempt" "$(kubectl get pe racy -n "$NS" -o jsonpath='{.metadata.uid}') SUCCEEDED 1" \
     "$(kubectl get trial racy-1 -n "$NS" -o json | jq -r '"\(.metadata.labels["morphling.kubedl.io/experiment-uid"]) \(.status.state) \(.spec.attempt)"')"
 
+# A grid that maxNumTrials cuts short runs, with a Warning Event saying what it leaves out (as
+# `morphling validate` warns, in the ProfilingExperiment's words).
+original_pe cut-grid 2 1
+kubectl apply -f "$WORK/cut-grid.yaml" >/dev/null
+wait_state cut-grid Succeeded
+check "a grid cut short: a Warning Event says so" \
+    "Warning SearchWarning grid search stops after maxNumTrials = 2 of its 8 configurations: 'cpu' (the slowest parameter) takes 1 of its 2 values; raise spec.maxNumTrials or use random or BayesianOpt" \
+    "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.involvedObject.name == "cut-grid" and .reason == "SearchWarning") | "\(.type) \(.reason) \(.message)"')"
+check "the grid run in full has none" "" \
+    "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "SearchWarning" and .involvedObject.name == "mobilenet-experiment-grid") | .message')"
+
 # A clean stop.
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"

@@ -26,15 +26,22 @@ function goToLine(area, line) {
   area.scrollTop = Math.max(0, (line - 5) * LINE_PX);
 }
 
+// What `morphling validate` says of a valid spec: its size, and its warnings (a grid that
+// max_trials cuts short, morphling searching without its prior).
 function validMessage(r) {
   const size = r.space.configurations;
-  return h(
-    'div',
-    { class: 'msg ok', id: 'spec-ok' },
-    `Valid: '${r.name}', ${r.space.parameters.length} parameters, `,
-    size == null ? 'continuous space' : `${size.toLocaleString('en-US')} configurations`,
-    `, ${r.algorithm} search, up to ${r.max_trials} trials, runner ${r.runner}.`,
-  );
+  return [
+    h(
+      'div',
+      { class: 'msg ok', id: 'spec-ok' },
+      `Valid: '${r.name}', ${r.space.parameters.length} parameters, `,
+      size == null ? 'continuous space' : `${size.toLocaleString('en-US')} configurations`,
+      `, ${r.algorithm} search, up to ${r.max_trials} trials, runner ${r.runner}.`,
+    ),
+    ...(r.warnings || []).map((w) =>
+      h('div', { class: 'msg warn spec-warning' }, h('strong', {}, 'Warning: '), w),
+    ),
+  ];
 }
 
 function editor(template) {
@@ -81,7 +88,7 @@ function editor(template) {
       if (mine !== asked) return false;
       ed.errLine = 0;
       ed.redraw();
-      msg.replaceChildren(validMessage(r));
+      msg.replaceChildren(...validMessage(r));
       return true;
     } catch (e) {
       if (mine === asked) ed.showError(e);
