@@ -183,6 +183,11 @@ static void *run_thread(void *p)
     char *key = mp_xstrdup(x->key);
     if (rc < 0) {
         op_log(op, "%s: run stopped: %s (retrying)", key, err.msg);
+        /* Said where `kubectl describe pe` shows it (an image no attempt can pull, refused
+         * rights): the experiment only looked stuck. Not a run the operator stopped itself. */
+        if (!atomic_load(&x->cancel)) {
+            op_event(op, x->pe, "Warning", "RunStopped", "%s (retried with backoff)", err.msg);
+        }
     } else if (rc == 0) {
         pthread_mutex_lock(&op->lock);
         mp_strset_add(&op->done, x->uid);

@@ -277,6 +277,32 @@ static void log_tail(struct kube_trial *t, const struct kube_pods_state *st, cha
     mp_buf_release(&path);
 }
 
+/* Counts an attempt whose pods were judged (their image pulled) or could not pull their image
+ * (reason: why); the last of KUBE_PULL_STREAK failed pulls in a row stops the run. load: the
+ * load generator's image, else the service's. */
+static void count_pull(struct kube_trial *t, bool load, bool pulled, const char *reason)
+{
+    atomic_int *streak = &t->r->pull_streak[load];
+    if (pulled) {
+        atomic_store(streak, 0);
+        return;
+    }
+    if (atomic_fetch_add(streak, 1) + 1 < KUBE_PULL_STREAK) {
+        return;
+    }
+    const char *image = !load ? "the service's image (the pod template's)"
+                        : t->r->cfg.client_template
+                            ? "the client template's image"
+                            : "the load generator's image (runner.load_image)";
+    char *prev = t->res->run_error;
+    t->res->run_error = mp_xasprintf(
+        "%s%s%s could not be pulled in %d attempts in a row (the last: %s); it is the same for "
+        "every configuration: fix it or the cluster's access to its registry, then run again to "
+        "resume",
+        prev ? prev : "", prev ? "; " : "", image, KUBE_PULL_STREAK, reason);
+    free(prev);
+}
+
 static int wait_ready(struct kube_trial *t, struct mp_error *err)
 {
     char *sel = trial_selector(t, "service");
@@ -287,6 +313,9 @@ static int wait_ready(struct kube_trial *t, struct mp_error *err)
     }
     int rc = mp_kube_wait_pods(t, sel, false, (int)t->replicas, deadline, &st, err);
     free(sel);
+    if (rc == 0 && (st.pull || st.verdict != KUBE_PODS_INFRA)) {
+        count_pull(t, false, !st.pull, st.reason);
+    }
     if (rc == MP_EDEADLINE) {
         mp_error_clear(err);
         char why[512], failed[400] = "";
@@ -352,6 +381,9 @@ static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
     mp_kube_sentinel_stop(&sentinel);
     mp_kube_sentinel_stop(&pods);
     free(service);
+    if (rc == 0 && (st.pull || st.verdict != KUBE_PODS_INFRA)) {
+        count_pull(t, true, !st.pull, st.reason);
+    }
     if (rc == MP_EDEADLINE) {
         mp_error_clear(err);
         mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT,

@@ -85,7 +85,15 @@ struct mp_kube_runner {
      * call a waiting pod Unschedulable for a while (it retries after the deletion, with
      * backoff), so a trial alone is judged on that only KUBE_RESCHEDULE_NS later. */
     atomic_llong last_end_ns;
+    /* Attempts in a row, over all trials, whose service ([0]) or load ([1]) image could not be
+     * pulled; one whose image was pulled sets it back to 0 (KUBE_PULL_STREAK). */
+    atomic_int pull_streak[2];
 };
+
+/* The images are the same for every configuration, so this many attempts in a row that could
+ * not pull one (a trial's three attempts) stop the run with a run error, which a later run
+ * resumes, instead of failing every trial in turn. */
+#define KUBE_PULL_STREAK 3
 
 /* Whether the API server refused the runner's credentials (401) or the action (403): a problem
  * of the run, never a verdict on a configuration, so it stops the run (result run_error). */
@@ -180,6 +188,7 @@ struct kube_pods_state {
     bool previous;     /* the crash was an earlier run of the container (its lastState) */
     char waiting[300]; /* an Unschedulable pod left waiting (others set): the scheduler's word */
     bool deleted;      /* the verdict: a load pod was deleted before it finished */
+    bool pull;         /* the verdict: a container's image could not be pulled */
 };
 
 /* Judges the pods of a trial (service: Ready or failing; load: terminated). An Unschedulable

@@ -17,11 +17,17 @@ static const char *str(const json_t *o, const char *key)
 static void verdict(struct kube_pods_state *st, enum kube_pods_verdict v, enum mp_failure f,
                     const char *fmt, ...) MP_PRINTF(4, 5);
 
+/* Whether no failure has been found yet: the first one found stands. */
+static bool undecided(const struct kube_pods_state *st)
+{
+    return st->verdict == KUBE_PODS_WAITING || st->verdict == KUBE_PODS_READY;
+}
+
 static void verdict(struct kube_pods_state *st, enum kube_pods_verdict v, enum mp_failure f,
                     const char *fmt, ...)
 {
-    if (st->verdict != KUBE_PODS_WAITING && st->verdict != KUBE_PODS_READY) {
-        return; /* the first failure found stands */
+    if (!undecided(st)) {
+        return;
     }
     st->verdict = v;
     st->failure = f;
@@ -66,7 +72,7 @@ static bool is_pull_error(const char *reason)
 static void terminated(struct kube_pods_state *st, const json_t *term, const char *pod,
                        const char *container)
 {
-    if (st->verdict == KUBE_PODS_WAITING || st->verdict == KUBE_PODS_READY) {
+    if (undecided(st)) {
         snprintf(st->crashed, sizeof(st->crashed), "%s", pod ? pod : "");
         snprintf(st->container, sizeof(st->container), "%s", container ? container : "");
     }
@@ -92,6 +98,7 @@ static void judge_service_container(struct kube_pods_state *st, const json_t *cs
     if (is_pull_error(reason)) {
         char what[300];
         snprintf(what, sizeof(what), "%s: %s", reason, or_empty(str(waiting, "message")));
+        st->pull = st->pull || undecided(st);
         verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "pod %s: image pull failed: %s", pod, what);
     } else if (reason && (strcmp(reason, "CreateContainerConfigError") == 0 ||
                           strcmp(reason, "CreateContainerError") == 0)) {
@@ -100,7 +107,7 @@ static void judge_service_container(struct kube_pods_state *st, const json_t *cs
     } else if (json_object_get(state, "terminated")) {
         terminated(st, json_object_get(state, "terminated"), pod, str(cs, "name"));
     } else if (last) {
-        bool first = st->verdict == KUBE_PODS_WAITING || st->verdict == KUBE_PODS_READY;
+        bool first = undecided(st);
         terminated(st, last, pod, str(cs, "name"));
         st->previous = st->previous || first;
     }
@@ -112,6 +119,7 @@ static void judge_load_container(struct kube_pods_state *st, const json_t *cs, c
     json_t *waiting = json_object_get(state, "waiting");
     json_t *term = json_object_get(state, "terminated");
     if (is_pull_error(str(waiting, "reason"))) {
+        st->pull = st->pull || undecided(st);
         verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "load pod %s: image pull failed: %s", pod,
                 or_empty(str(waiting, "message")));
     } else if (term && st->verdict == KUBE_PODS_WAITING) {

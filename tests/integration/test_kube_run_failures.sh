@@ -5,7 +5,8 @@
 # other trial of the run may hold the resources: then it waits for them), a
 # crashing container (CRASHED with its exit code), OOMKilled, a readiness probe that
 # never passes (STARTUP_TIMEOUT at the deadline), a load test whose requests fail (LOAD_ERRORS),
-# an image that cannot be pulled (INFRA: retried with a new attempt each time, then FAILED), the
+# an image that cannot be pulled (INFRA: retried with a new attempt each time; the third attempt
+# in a row that cannot pull the service's or the load generator's image stops the run), the
 # load Job, the trial's owner or a service pod deleted mid-trial (INFRA at once, by watch:
 # retried), the service's container dying under the load test (CRASHED, not LOAD_ERRORS).
 # Nothing is left afterwards.
@@ -21,6 +22,7 @@ failure() {
     # shellcheck disable=SC2086
     "$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set "name=$name" -q \
         "$@" >"$WORK/$name.out" 2>&1
+    echo $? >"$WORK/$name.rc"
     "$MORPHLING" show "$name" --json >"$WORK/$name.json"
     jq -r '.trials[-1].reason // ""' "$WORK/$name.json" >"$WORK/$name.reason"
     jq -r '.trials[-1] | "\(.state) \(.failure)"' "$WORK/$name.json"
@@ -90,12 +92,22 @@ check "every request fails: LOAD_ERRORS" "FAILED LOAD_ERRORS" \
     "$(failure loaderr --set runner.load.path=/nope)"
 check_contains "... with the first error" "100.00 % of" "$(cat "$WORK/loaderr.reason")"
 check_contains "... and the status" "HTTP status 404" "$(cat "$WORK/loaderr.reason")"
-check "an image that cannot be pulled: INFRA" "FAILED INFRA" \
-    "$(failure pull --set 'runner.pod_template.spec.containers[0].image=nope/unknown:1')"
-check_contains "... with the runtime's message" "image pull failed: ErrImagePull" \
-    "$(cat "$WORK/pull.reason")"
-check "... retried as new attempts" 2 "$(jq -r '.trials[-1].attempt' "$WORK/pull.json")"
-for name in unsched crash oom notready nopods loaderr pull; do
+# An image is the same for every configuration: once three attempts in a row could not pull it,
+# the run stops (exit 1) with its trial left to run again when the run resumes, instead of
+# failing every trial in turn, three attempts each.
+check "an image that cannot be pulled: retried, then the run stops" "RUNNING null 1" \
+    "$(failure pull --set 'runner.pod_template.spec.containers[0].image=nope/unknown:1') $(cat "$WORK/pull.rc")"
+check "... at its third attempt" 2 "$(jq -r '.trials[-1].attempt' "$WORK/pull.json")"
+check_contains "... saying why" \
+    "the service's image (the pod template's) could not be pulled in 3 attempts in a row (the last: pod " \
+    "$(cat "$WORK/pull.out")"
+check_contains "... with the runtime's message" "image pull failed: ErrImagePull" "$(cat "$WORK/pull.out")"
+check "a load generator's image that cannot be pulled: the same" "RUNNING null 1" \
+    "$(failure loadpull --set runner.load_image=nope/load:1) $(cat "$WORK/loadpull.rc")"
+check_contains "... naming it" \
+    "the load generator's image (runner.load_image) could not be pulled in 3 attempts in a row (the last: load pod " \
+    "$(cat "$WORK/loadpull.out")"
+for name in unsched crash oom notready nopods loaderr pull loadpull; do
     check "$name: no object left" "" "$(leftover_objects "$name")"
 done
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"

@@ -79,6 +79,23 @@ check_contains "the operator stopped its run" "morphling-system/doomed: deleted;
     "$(cat "$WORK/operator.log")"
 check_true "the operator is still running" kill -0 "$OPERATOR_PID"
 
+# A load image no attempt can pull: after three attempts the run stops, with a Warning Event
+# that says why (the experiment only looked stuck), and is retried with backoff.
+sed 's|load_image: "morphling:test"|load_image: "nope/load:1"|' "$(pe unpullable 1)" >"$WORK/unpullable-bad.yaml"
+k apply -f "$WORK/unpullable-bad.yaml" >/dev/null 2>&1
+stopped() {
+    k get events -n "$NS" -o json | jq -r \
+        '.items[] | select(.involvedObject.name == "unpullable" and .reason == "RunStopped") | .message' |
+        grep -q "could not be pulled in 3 attempts in a row"
+}
+MP_WAIT_S=200 wait_for "a Warning Event RunStopped names the image" stopped
+check_contains "... as the runner's run error" \
+    "the load generator's image (runner.load_image) could not be pulled in 3 attempts in a row (the last: load pod unpullable-t1-a2-load" \
+    "$(k get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "RunStopped") | .message')"
+k delete pe unpullable -n "$NS" >/dev/null 2>&1
+unpullable_gone() { [ -z "$(leftover_objects unpullable)" ]; }
+MP_WAIT_S=200 wait_for "nothing of it is left once deleted" unpullable_gone
+
 # A `morphling run` of an experiment named as a ProfilingExperiment, in its namespace, measuring
 # when the experiment is applied: the operator neither deletes nor adopts the run's objects (their
 # run label is not the experiment's uid), says why (a NameInUse Event) and tries again later; the

@@ -343,6 +343,32 @@ static void deleted_load_pod(void **state)
     }
 }
 
+/* st.pull says that the verdict is an image pull's (the runner counts those in a row to stop
+ * the run): not when another pod's failure was found first. */
+static void pull_is_the_verdicts_own(void **state)
+{
+    (void)state;
+#define CRASH                                                                                      \
+    "{\"metadata\":{\"name\":\"a\"},\"status\":{\"containerStatuses\":[{\"name\":\"c\","           \
+    "\"state\":{\"terminated\":{\"exitCode\":2}}}]}}"
+#define PULL(container)                                                                            \
+    "{\"metadata\":{\"name\":\"b\"},\"status\":{\"containerStatuses\":[{\"name\":\"" container     \
+    "\",\"state\":{\"waiting\":{\"reason\":\"ErrImagePull\"}}}]}}"
+    static const char *const fixtures[] = {"[" CRASH "," PULL("c") "]", "[" PULL("c") "]",
+                                           "[" PULL("load") "]"};
+#undef CRASH
+#undef PULL
+    for (int i = 0; i < 3; i++) {
+        json_t *p = pods(fixtures[i]);
+        struct kube_pods_state st = {0};
+        mp_kube_judge_pods(p, i == 2, 2, "c", false, &st);
+        json_decref(p);
+        assert_int_equal(st.verdict, i == 0 ? KUBE_PODS_FAILED : KUBE_PODS_INFRA);
+        assert_int_equal(st.pull, i != 0);
+        mp_kube_pods_state_release(&st);
+    }
+}
+
 static void pods_judged(void **state)
 {
     (void)state;
@@ -865,6 +891,7 @@ int main(void)
         cmocka_unit_test(settings_errors),
         cmocka_unit_test(template_from_file),
         cmocka_unit_test(pods_judged),
+        cmocka_unit_test(pull_is_the_verdicts_own),
         cmocka_unit_test(unschedulable_waits_for_others),
         cmocka_unit_test(deleted_load_pod),
         cmocka_unit_test(load_arguments),
