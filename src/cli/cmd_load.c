@@ -144,13 +144,20 @@ static int finish_args(struct load_args *a)
     mo->load.n_headers = a->headers.n;
     mo->load.body_files = (const char *const *)a->body_files.v;
     mo->load.n_body_files = a->body_files.n;
-    if (mo->window_ns <= 0) {
-        return mp_cli_usage("load", "--window must be longer than 0");
+    if ((double)mo->window_ns < MP_MEASURE_MIN_WINDOW_NS ||
+        (a->duration_ns > 0 && (double)a->duration_ns < MP_MEASURE_MIN_WINDOW_NS)) {
+        return mp_cli_usage("load",
+                            "%s must be at least %g ms: a window must hold enough requests to "
+                            "measure (1s is usual)",
+                            (double)mo->window_ns < MP_MEASURE_MIN_WINDOW_NS ? "--window" : "-d",
+                            MP_MEASURE_MIN_WINDOW_NS / 1e6);
     }
     if (a->duration_ns > 0) {
-        /* Windows no longer than --window that add up to the whole duration: 1.5s with 1s
-         * windows is two of 750ms, not one of 1s. */
+        /* Windows no longer than --window (nor shorter than the least) that add up to the whole
+         * duration: 1.5s with 1s windows is two of 750ms, not one of 1s. */
         int64_t n = (a->duration_ns + mo->window_ns - 1) / mo->window_ns;
+        int64_t most = (int64_t)((double)a->duration_ns / MP_MEASURE_MIN_WINDOW_NS);
+        n = n > most ? most : n;
         n = n < 1 ? 1 : n > 10000 ? 10000 : n;
         mo->window_ns = a->duration_ns / n;
         mo->max_windows = (unsigned)n;

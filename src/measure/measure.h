@@ -92,6 +92,9 @@ bool mp_slo_met(const struct mp_slo *slo, const struct mp_latency *lat, char *wh
 
 /* The longest measurement: warm-up plus twice the windows (a remeasure), about 31 years. */
 #define MP_MEASURE_MAX_NS 1e18
+/* The shortest window a spec or `morphling load` may ask for: a window must hold requests to
+ * measure (windows of microseconds, a unit mistyped, measured nothing, trial after trial). */
+#define MP_MEASURE_MIN_WINDOW_NS 1e7
 
 struct mp_measure_opts {
     struct mp_lg_opts load;       /* target and client settings; load.rate_rps = 0 is closed loop */

@@ -68,9 +68,14 @@ static int read_duration(const struct mp_setting *s, const struct mp_node *n, in
     const char *v = NULL;
     int64_t ns = 0;
     int rc = mp_doc_string(n, &v, err);
-    if (rc == 0 && (mp_parse_duration_ns(v, &ns) != 0 || (double)ns < s->min || ns < 0)) {
+    if (rc == 0 && (mp_parse_duration_ns(v, &ns) != 0 || ns < 0 || (ns == 0 && s->min > 0))) {
         return mp_doc_error(err, n, "expected a %sduration such as \"5s\" or \"250ms\", got \"%s\"",
                             s->min > 0 ? "positive " : "", v);
+    }
+    if (rc == 0 && (double)ns < s->min) {
+        return mp_doc_error(err, n, "expected a duration of at least %g ms, got \"%s\"%s%s%s",
+                            s->min / 1e6, v, s->expect ? " (" : "", s->expect ? s->expect : "",
+                            s->expect ? ")" : "");
     }
     if (rc == 0) {
         *out = ns;

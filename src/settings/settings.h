@@ -65,7 +65,8 @@ struct mp_setting {
     const char *const *choices; /* CHOICE: NULL-terminated names */
     mp_setting_valid_fn *valid; /* STRING, STRDUP: NULL accepts any string */
     /* The message after "expected " for a value out of range (NUMBER) or not valid (STRING,
-     * STRDUP); NULL: "a number in [min, max]" or "a valid value". */
+     * STRDUP); NULL: "a number in [min, max]" or "a valid value". DURATION: why min, said after
+     * "expected a duration of at least MIN". */
     const char *expect;
     mp_setting_parse_fn *parse; /* CUSTOM */
 };

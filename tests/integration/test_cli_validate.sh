@@ -206,6 +206,11 @@ check_contains "... valid" "valid: experiment 'k8s', 1 parameters" "$out"
 err=$(KUBECONFIG="$WORK/no-such-kubeconfig" "$MORPHLING" validate --offline "$WORK/k8s-bad.yaml" 2>&1); rc=$?
 check "validate --offline, a container the template lacks: exit 2" 2 "$rc"
 check_contains "... naming the field" "k8s-bad.yaml:7:17: 'runner.pod_template': the pod template has no container named \"d\"" "$err"
+# A load window of microseconds (a unit mistyped) measured nothing, trial after trial.
+err=$(KUBECONFIG="$WORK/no-such-kubeconfig" "$MORPHLING" validate --offline --set runner.load.window=50us "$WORK/k8s.yaml" 2>&1); rc=$?
+check "a load window under 10 ms exits 2" 2 "$rc"
+check_contains "... naming the field and the least" \
+    "'runner.load.window': expected a duration of at least 10 ms, got \"50us\"" "$err"
 # A ProfilingExperiment's grid that maxNumTrials cuts short: the warning names its fields.
 sed 's/maxNumTrials: 8/maxNumTrials: 3/' "$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml" >"$WORK/pe.yaml"
 err=$("$MORPHLING" validate --offline "$WORK/pe.yaml" 2>&1 >/dev/null)

@@ -37,6 +37,11 @@ done
 # all its windows to say NOT stable.
 run_load "$WORK/u13" 2 "http://127.0.0.1:1/" --stable-windows 1
 check_contains "one stable window: message" "--stable-windows" "$(cat "$WORK/u13.err")"
+# A window must hold requests to measure: one of microseconds (a unit mistyped) measured nothing.
+run_load "$WORK/u19" 2 "http://127.0.0.1:1/" --window 1us
+check_contains "--window 1us: message" "--window must be at least 10 ms" "$(cat "$WORK/u19.err")"
+run_load "$WORK/u20" 2 "http://127.0.0.1:1/" -d 5ms
+check_contains "-d 5ms: message" "-d must be at least 10 ms" "$(cat "$WORK/u20.err")"
 # Header names and methods are tokens; values hold no control characters.
 run_load "$WORK/u7" 2 "http://127.0.0.1:1/" -d 200ms -H 'X(A): b'
 check_contains "header name not a token: message" "in its name" "$(cat "$WORK/u7.err")"

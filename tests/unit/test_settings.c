@@ -15,7 +15,7 @@
 
 struct cfg {
     bool flag;
-    int64_t count, bytes, wait_ns;
+    int64_t count, bytes, wait_ns, tick_ns;
     double ratio, share;
     const char *path;
     char *owned;
@@ -52,6 +52,7 @@ static const struct mp_setting table[] = {
     {MP_SETTING_KEY("count", MP_SETTING_INT, F(count)), .min = 1, .max = 10},
     {MP_SETTING_KEY("mib", MP_SETTING_INT, F(bytes)), .min = 1, .max = 1024, .scale = 1048576},
     {MP_SETTING_KEY("wait", MP_SETTING_DURATION, F(wait_ns)), .min = 1},
+    {MP_SETTING_KEY("tick", MP_SETTING_DURATION, F(tick_ns)), .min = 1e7, .expect = "why"},
     {MP_SETTING_KEY("ratio", MP_SETTING_NUMBER, F(ratio)), .min = 0, .max = 1,
      .flags = MP_SETTING_MAX_OPEN, .expect = "a fraction in [0, 1)"},
     {MP_SETTING_KEY("share", MP_SETTING_NUMBER, F(share)), .min = 0, .max = 2,
@@ -93,9 +94,10 @@ static void reads_every_type(void **state)
     (void)state;
     struct cfg c = defaults();
     struct mp_error err = {0};
-    int rc = parse("s: {flag: true, count: 7, mib: 2, wait: 250ms, ratio: 0.25, share: 2,\n"
-                   "    path: /x, owned: copy, mode: slow, pair: [4, 9], kind: any}\n",
-                   &c, &err);
+    int rc =
+        parse("s: {flag: true, count: 7, mib: 2, wait: 250ms, tick: 10ms, ratio: 0.25, share: 2,\n"
+              "    path: /x, owned: copy, mode: slow, pair: [4, 9], kind: any}\n",
+              &c, &err);
     if (rc != 0) {
         fail_msg("parse: %s", err.msg);
     }
@@ -103,6 +105,7 @@ static void reads_every_type(void **state)
     assert_int_equal(c.count, 7);
     assert_int_equal(c.bytes, 2 * 1048576);
     assert_int_equal(c.wait_ns, 250000000);
+    assert_int_equal(c.tick_ns, 10000000);
     assert_true(c.ratio == 0.25);
     assert_true(c.share == 2);
     assert_string_equal(c.path, "/read");
@@ -152,6 +155,8 @@ static void bad_values_name_the_key(void **state)
         {"s: {wait: 0s}\n", "'s.wait': expected a positive duration such as \"5s\" or \"250ms\", "
                             "got \"0s\""},
         {"s: {wait: soon}\n", "got \"soon\""},
+        {"s: {tick: 9ms}\n", "'s.tick': expected a duration of at least 10 ms, got \"9ms\" (why)"},
+        {"s: {tick: 0s}\n", "'s.tick': expected a positive duration"},
         {"s: {ratio: 1}\n", "block.yaml:1:12: 's.ratio': expected a fraction in [0, 1), got \"1\""},
         {"s: {share: 0}\n", "'s.share': expected a number in (0, 2], got \"0\""},
         {"s: {path: rel}\n", "'s.path': expected an absolute path"},
