@@ -12,7 +12,7 @@
 
 #define SET_HELP                                                                                   \
     "override a spec field before validation, e.g. --set algorithm.max_trials=10 or --set "        \
-    "parameters.batch.max=64 (docs/spec.md); repeatable"
+    "parameters.batch.max=64; KEY=null removes KEY (docs/spec.md); repeatable"
 
 struct validate_args {
     struct mp_cli_list sets;

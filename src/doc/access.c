@@ -355,6 +355,52 @@ static int step_into(struct mp_node **cur, const char *seg, const char *here, bo
     return 0;
 }
 
+/* The node at seg under n, as step_into finds it, or NULL: nothing is created. */
+static struct mp_node *existing(const struct mp_node *n, const char *seg)
+{
+    if (seg[0] == '[') {
+        size_t digits = strspn(seg + 1, "0123456789");
+        long idx = digits && seg[1 + digits] == ']' ? strtol(seg + 1, NULL, 10) : -1;
+        return n->kind == MP_NODE_SEQ && idx >= 0 && (size_t)idx < n->n ? n->items[idx] : NULL;
+    }
+    return n->kind == MP_NODE_SEQ ? seq_find_named(n, seg) : mp_doc_get(n, seg);
+}
+
+/* KEY=null (or ~) removes KEY, so that the spec means what it means without it (a field that
+ * takes no null, algorithm.seed, said "expected an integer, got null"); an absent KEY is no
+ * error. */
+static int unset_path(struct mp_node *root, char (*segs)[128], size_t n, const char *path,
+                      const char *source, struct mp_error *err)
+{
+    struct mp_node *cur = root;
+    for (size_t i = 0; i + 1 < n && cur; i++) {
+        cur = existing(cur, segs[i]);
+    }
+    if (!cur) {
+        return 0;
+    }
+    if (cur->kind != MP_NODE_MAP || segs[n - 1][0] == '[') {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s: '%s' is not a key of a mapping: only those can be removed "
+                            "(KEY=null); set the whole list instead",
+                            source, path);
+    }
+    for (size_t i = 0; i < cur->n; i++) {
+        if (strcmp(cur->keys[i], segs[n - 1]) == 0) {
+            mp_doc_free(cur->items[i]);
+            free(cur->keys[i]);
+            size_t rest = cur->n - i - 1;
+            memmove(cur->items + i, cur->items + i + 1, rest * sizeof(*cur->items));
+            memmove(cur->keys + i, cur->keys + i + 1, rest * sizeof(*cur->keys));
+            memmove(cur->key_line + i, cur->key_line + i + 1, rest * sizeof(*cur->key_line));
+            memmove(cur->key_col + i, cur->key_col + i + 1, rest * sizeof(*cur->key_col));
+            cur->n--;
+            break;
+        }
+    }
+    return 0;
+}
+
 int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, const char *source,
                     struct mp_error *err)
 {
@@ -378,6 +424,11 @@ int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, c
         v->scalar = mp_xstrdup("");
     } else if (rc != 0) {
         return rc;
+    }
+    if (mp_doc_is_null(v) && v->scalar[0] != '\0') {
+        /* null or ~ said; an empty value ("key=", a shell variable left unset) is no removal. */
+        mp_doc_free(v);
+        return unset_path(root, segs, n, path, source, err);
     }
     struct mp_node *cur = root;
     struct mp_buf here = MP_BUF_INIT;

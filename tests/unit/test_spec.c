@@ -476,6 +476,27 @@ static void expect_set_error(const char *set, const char *want)
     }
 }
 
+/* KEY=null (or ~) removes KEY: the spec means what it means without it (a fixed seed dropped for
+ * a random one read "expected an integer, got null"); an absent KEY is no error; a list item is
+ * no key. An empty value stays an error (below). */
+static void override_null_removes_the_key(void **state)
+{
+    (void)state;
+    const char *sets[] = {"algorithm.seed=null", "algorithm.max_trials=~", "no.such.key=null"};
+    struct mp_spec *s =
+        parse_ok(HEAD P1 "algorithm: {name: grid, max_trials: 7, seed: 3}\n", sets, 3);
+    assert_false(s->seed_given);
+    assert_int_equal(s->max_trials, 20);
+    assert_string_equal(s->algorithm, "grid");
+    char *json = mp_spec_to_json(s);
+    assert_null(strstr(json, "\"no\""));
+    assert_null(strstr(json, "\"seed\""));
+    free(json);
+    mp_spec_free(s);
+    expect_set_error("parameters[0]=null", "'parameters[0]' is not a key of a mapping");
+    expect_set_error("name=null", "'name': required key is missing");
+}
+
 /* An empty --set value read "--set:1:1: the document is empty", naming no field; errors in the
  * value's YAML counted columns from the value, not the argument, and named no field; a value's
  * nested nodes kept the value's own columns; a whole named item read "no item named". */
@@ -1169,6 +1190,7 @@ int main(void)
         cmocka_unit_test(service_errors),
         cmocka_unit_test(overrides_use_the_same_path),
         cmocka_unit_test(override_maps_merge),
+        cmocka_unit_test(override_null_removes_the_key),
         cmocka_unit_test(override_errors_point_into_the_argument),
         cmocka_unit_test(stored_json_keeps_the_text),
         cmocka_unit_test(json_spec_is_equivalent),
