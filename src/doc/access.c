@@ -290,15 +290,21 @@ static void merge_map(struct mp_node *dst, struct mp_node *src)
     mp_doc_free(src);
 }
 
+/* The item number of a "[N]" path segment, -1 when N is not decimal digits only (strtol took
+ * "[ 1]", "[+1]" and "[-0]" as item 1 and 0). */
+static long list_index(const char *seg)
+{
+    size_t digits = strspn(seg + 1, "0123456789");
+    return digits && seg[1 + digits] == ']' ? strtol(seg + 1, NULL, 10) : -1;
+}
+
 /* here: the path of *cur as the --set wrote it, for messages. */
 static int step_into(struct mp_node **cur, const char *seg, const char *here, bool last,
                      struct mp_node *value, const char *source, struct mp_error *err)
 {
     struct mp_node *n = *cur;
     if (seg[0] == '[') {
-        /* Decimal digits only: strtol took "[ 1]", "[+1]" and "[-0]" as item 1 and 0. */
-        size_t digits = strspn(seg + 1, "0123456789");
-        long idx = digits && seg[1 + digits] == ']' ? strtol(seg + 1, NULL, 10) : -1;
+        long idx = list_index(seg);
         if (n->kind != MP_NODE_SEQ || idx < 0 || (size_t)idx >= n->n) {
             /* A map that this --set created has no path yet. */
             return mp_error_set(err, MP_EINVALID, "%s: '%s': no list item %s here", source,
@@ -359,8 +365,7 @@ static int step_into(struct mp_node **cur, const char *seg, const char *here, bo
 static struct mp_node *existing(const struct mp_node *n, const char *seg)
 {
     if (seg[0] == '[') {
-        size_t digits = strspn(seg + 1, "0123456789");
-        long idx = digits && seg[1 + digits] == ']' ? strtol(seg + 1, NULL, 10) : -1;
+        long idx = list_index(seg);
         return n->kind == MP_NODE_SEQ && idx >= 0 && (size_t)idx < n->n ? n->items[idx] : NULL;
     }
     return n->kind == MP_NODE_SEQ ? seq_find_named(n, seg) : mp_doc_get(n, seg);
