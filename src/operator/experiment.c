@@ -180,6 +180,9 @@ static void *run_thread(void *p)
             err = ferr;
         }
     }
+    /* The run has stopped writing: the next one (here or elsewhere) may start at once. */
+    op_lease_release(x->claim, true);
+    x->claim = NULL;
     char *key = mp_xstrdup(x->key);
     if (rc < 0) {
         op_log(op, "%s: run stopped: %s (retrying)", key, err.msg);
@@ -204,11 +207,21 @@ static void *run_thread(void *p)
     return NULL;
 }
 
-int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_exp **out,
-                 struct mp_error *err)
+/* The experiment's Lease could not be renewed: another operator may have taken the experiment
+ * over, so this run stops at once (its unfinished trials stay for that run). */
+static void claim_lost(void *ud, const struct mp_error *err)
+{
+    struct op_exp *x = ud;
+    op_log(x->op, "%s: its Lease is lost (%s); stopping its run", x->key, err->msg);
+    atomic_store(&x->cancel, true);
+}
+
+int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_lease *claim,
+                 struct op_exp **out, struct mp_error *err)
 {
     struct op_exp *x = mp_xcalloc(1, sizeof(*x));
     x->op = op;
+    x->claim = claim;
     x->key = mp_kube_key(pe);
     x->ns = mp_xstrdup(mp_kube_meta(pe, "namespace"));
     x->name = mp_xstrdup(mp_kube_meta(pe, "name"));
@@ -231,11 +244,15 @@ int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct o
     x->observed_gen = op_generation(pe);
     pthread_mutex_init(&x->lock, NULL);
     pthread_mutex_init(&x->wlock, NULL);
-    if (pthread_create(&x->thread, NULL, run_thread, x) != 0) {
+    int rc = op_lease_keep(claim, claim_lost, x, err);
+    if (rc == 0 && pthread_create(&x->thread, NULL, run_thread, x) != 0) {
+        rc = mp_error_set(err, MP_ERUNTIME, "cannot start a thread for an experiment");
+    }
+    if (rc != 0) {
         x->thread = pthread_self();
         atomic_store(&x->ended, true);
         op_exp_free(x);
-        return mp_error_set(err, MP_ERUNTIME, "cannot start a thread for an experiment");
+        return rc;
     }
     *out = x;
     return 0;
@@ -254,6 +271,7 @@ void op_exp_free(struct op_exp *x)
         json_decref(x->trials[i].assignment);
     }
     free(x->trials);
+    op_lease_release(x->claim, true);
     if (x->runner) {
         x->op->rops->free(x->runner);
     }

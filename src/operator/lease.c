@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Leader election with a coordination.k8s.io/v1 Lease, as client-go's leaderelection does: a
- * candidate takes the Lease when it is free or when its holder has not renewed it for a lease
- * duration as measured by the candidate's own clock (since it last saw the record change, so
- * clocks need not agree); writes are guarded by resourceVersion, so two candidates never both
- * win. The leader renews every retry period and gives up (the process stops) when it could not
- * renew within the renew deadline: its renewal calls are bounded by what is left of the
- * deadline (client-go's renew context), so a slow or failing API server cannot keep it leading
- * past the deadline while a candidate takes over. A clean stop hands the Lease back at once. */
+/* coordination.k8s.io/v1 Leases, taken and kept as client-go's leaderelection does: a candidate
+ * takes a Lease when it is free or when its holder has not renewed it for a lease duration as
+ * measured by the candidate's own clock (since it last saw the record change, so clocks need not
+ * agree); writes are guarded by resourceVersion, so two candidates never both win. The holder
+ * renews every retry period (an update of the object its last write returned, one call) and
+ * gives up when it could not renew within the renew deadline: its renewal calls are bounded by
+ * what is left of the deadline (client-go's renew context), so a slow or failing API server
+ * cannot keep it holding past the deadline while a candidate takes over. A release hands the
+ * Lease back at once.
+ *
+ * Two uses: leader election (the Lease morphling-operator; losing it stops the operator) and one
+ * Lease per experiment being run (morphling-UID in the experiment's namespace, owned by it;
+ * losing it stops that run), so that two operators watching one experiment never both run it. */
 #include "operator/op_int.h"
 
 #include <stdlib.h>
@@ -16,25 +21,28 @@
 struct op_lease {
     struct op *op;
     char *ns, *name;
+    char *path;    /* NS/NAME */
+    json_t *owner; /* the object the Lease hangs from (ownerReferences); NULL: none */
     int64_t duration_ms, deadline_ms, retry_ms;
     char *observed; /* holder and renewTime last seen */
     int64_t observed_ns;
+    char *holder;        /* the holder last seen ("" free) */
+    json_t *held;        /* the Lease as this process last wrote it */
     int64_t acquired_ns; /* when the try that took the Lease began */
+    void (*lost)(void *ud, const struct mp_error *err);
+    void *lost_ud;
     pthread_t thread;
     bool running;
     atomic_bool stop;
 };
 
-static bool stopping(struct op_lease *l)
-{
-    return atomic_load(&l->stop) || atomic_load(l->op->o->stop) || atomic_load(&l->op->failed);
-}
-
-/* Sleeps ms in short slices; false when told to stop meanwhile. */
-static bool nap(struct op_lease *l, int64_t ms)
+/* Sleeps ms in short slices; false when told to stop meanwhile (with_op: also when the
+ * operator stops). */
+static bool nap(struct op_lease *l, int64_t ms, bool with_op)
 {
     int64_t end = mp_mono_ns() + ms * 1000000;
-    while (!stopping(l)) {
+    while (!atomic_load(&l->stop) &&
+           !(with_op && (atomic_load(l->op->o->stop) || atomic_load(&l->op->failed)))) {
         int64_t left = end - mp_mono_ns();
         if (left <= 0) {
             return true;
@@ -76,25 +84,41 @@ static int64_t left_ms(int64_t end_ns)
     return ms > 0 ? ms : 1;
 }
 
-/* One try, its calls ending by end_ns (0: the client's deadline per call): 1 when this process
- * holds the Lease now, 0 when another does, <0 on errors. */
-static int try_acquire(struct op_lease *l, int64_t end_ns, struct mp_error *err)
+static void set_holder(struct op_lease *l, const char *holder)
+{
+    free(l->holder);
+    l->holder = mp_xstrdup(holder ? holder : "");
+}
+
+/* Writes cur (the Lease read, or NULL: none exists) with this process as its holder: 1 when
+ * written, 0 when another write came first, <0 on errors. */
+static int write_lease(struct op_lease *l, const json_t *cur, int64_t end_ns, struct mp_error *err)
 {
     struct mp_kube_ref ref = {"coordination.k8s.io", "v1", "leases", l->ns, l->name, NULL};
-    json_t *cur = NULL;
-    int rc = op_get(l->op, &ref, left_ms(end_ns), &cur, err);
-    if (rc == MP_ENOTFOUND) {
-        mp_error_clear(err);
-        json_t *obj = mp_kube_object_new("coordination.k8s.io/v1", "Lease", l->ns, l->name);
-        json_object_set_new(obj, "spec", lease_spec(l, NULL, false));
+    json_t *obj = cur ? json_deep_copy(cur)
+                      : mp_kube_object_new("coordination.k8s.io/v1", "Lease", l->ns, l->name);
+    json_t *out = NULL;
+    int rc = !cur && l->owner ? mp_kube_add_owner(obj, l->owner, true, false, err) : 0;
+    json_object_set_new(obj, "spec", lease_spec(l, cur, false));
+    if (rc == 0 && cur) {
+        rc = op_update(l->op, &ref, obj, left_ms(end_ns), &out, err);
+    } else if (rc == 0) {
         ref.name = NULL;
-        rc = op_create(l->op, &ref, obj, left_ms(end_ns), NULL, err);
-        json_decref(obj);
-        return rc == 0 ? 1 : rc == MP_EEXISTS ? 0 : rc;
+        rc = op_create(l->op, &ref, obj, left_ms(end_ns), &out, err);
     }
-    if (rc != 0) {
-        return rc;
+    json_decref(obj);
+    json_decref(l->held); /* may be cur: not used from here on */
+    l->held = rc == 0 ? out : NULL;
+    if (rc == 0) {
+        set_holder(l, l->op->identity);
     }
+    return rc == 0 ? 1 : rc == MP_ECONFLICT || rc == MP_EEXISTS ? 0 : rc;
+}
+
+/* Whether cur may be taken: free, this process's, or not renewed for its duration since this
+ * process saw its record change. */
+static bool takeable(struct op_lease *l, const json_t *cur)
+{
     const json_t *spec = json_object_get(cur, "spec");
     const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
     const char *renewed = json_string_value(json_object_get(spec, "renewTime"));
@@ -106,21 +130,40 @@ static int try_acquire(struct op_lease *l, int64_t end_ns, struct mp_error *err)
     } else {
         free(record);
     }
+    set_holder(l, holder);
     json_int_t dur_s = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
-    bool free_lease = !holder || !*holder;
-    bool mine = holder && strcmp(holder, l->op->identity) == 0;
     bool expired = mp_mono_ns() - l->observed_ns > (int64_t)dur_s * 1000000000;
-    if (!free_lease && !mine && !expired) {
-        json_decref(cur);
-        return 0;
-    }
-    json_object_set_new(cur, "spec", lease_spec(l, cur, false));
-    rc = op_update(l->op, &ref, cur, left_ms(end_ns), NULL, err);
-    json_decref(cur);
-    return rc == 0 ? 1 : rc == MP_ECONFLICT ? 0 : rc;
+    return !holder || !*holder || strcmp(holder, l->op->identity) == 0 || expired;
 }
 
-/* Renews until stopped. A renewal counts from when its try began (the record it writes is no
+/* One try, its calls ending by end_ns (0: the client's deadline per call): 1 when this process
+ * holds the Lease now, 0 when another does, <0 on errors. A renewal first writes the object
+ * its last write returned; it reads the Lease only when that write conflicts. */
+static int try_take(struct op_lease *l, int64_t end_ns, struct mp_error *err)
+{
+    if (l->held) {
+        int rc = write_lease(l, l->held, end_ns, err);
+        if (rc != 0) {
+            return rc;
+        }
+        mp_error_clear(err); /* a conflict: read what changed */
+    }
+    struct mp_kube_ref ref = {"coordination.k8s.io", "v1", "leases", l->ns, l->name, NULL};
+    json_t *cur = NULL;
+    int rc = op_get(l->op, &ref, left_ms(end_ns), &cur, err);
+    if (rc == MP_ENOTFOUND) {
+        mp_error_clear(err);
+        return write_lease(l, NULL, end_ns, err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = takeable(l, cur) ? write_lease(l, cur, end_ns, err) : 0;
+    json_decref(cur);
+    return rc;
+}
+
+/* Renews until released. A renewal counts from when its try began (the record it writes is no
  * older than that), and every try must end by the deadline that the last renewal set. */
 static void *renew_loop(void *p)
 {
@@ -128,12 +171,12 @@ static void *renew_loop(void *p)
     int64_t last_ok = l->acquired_ns;
     struct mp_error err = {0}; /* why the last try failed */
     bool tried = false;
-    while (nap(l, l->retry_ms)) {
+    while (nap(l, l->retry_ms, false)) {
         int64_t t0 = mp_mono_ns(), end = last_ok + l->deadline_ms * 1000000;
         int rc = 0;
         if (t0 < end) {
             mp_error_clear(&err);
-            rc = try_acquire(l, end, &err);
+            rc = try_take(l, end, &err);
             tried = true;
         }
         if (rc == 1) {
@@ -141,43 +184,143 @@ static void *renew_loop(void *p)
             continue;
         }
         if (mp_mono_ns() >= end) {
-            atomic_store(&l->op->leader, false);
+            json_decref(l->held);
+            l->held = NULL;
             if (rc == 0 && !err.code) {
                 mp_error_set(&err, MP_EBUSY, "%s the Lease %s/%s",
                              tried ? "another operator took" : "no time was left to renew", l->ns,
                              l->name);
             }
-            mp_error_prefix(&err, MP_EBUSY, "leadership lost (not renewed within %lld ms)",
+            mp_error_prefix(&err, MP_EBUSY, "not renewed within %lld ms",
                             (long long)l->deadline_ms);
-            op_fail(l->op, &err);
+            l->lost(l->lost_ud, &err);
             break;
         }
     }
     return NULL;
 }
 
-static struct op_lease *lease_new(struct op *op)
+struct op_lease *op_lease_new(struct op *op, const char *ns, const char *name, const json_t *owner)
 {
     const struct mp_operator_opts *o = op->o;
     struct op_lease *l = mp_xcalloc(1, sizeof(*l));
     l->op = op;
-    l->ns = mp_xstrdup(o->lease_namespace ? o->lease_namespace
-                                          : mp_kube_config_namespace(mp_kube_client_config(op->c)));
-    l->name = mp_xstrdup(o->lease_name ? o->lease_name : "morphling-operator");
+    l->ns = mp_xstrdup(ns);
+    l->name = mp_xstrdup(name);
+    l->path = mp_xasprintf("%s/%s", ns, name);
+    l->owner = json_incref((json_t *)owner);
+    l->holder = mp_xstrdup("");
     l->duration_ms = o->lease_duration_ms > 0 ? o->lease_duration_ms : 15000;
     l->deadline_ms = o->renew_deadline_ms > 0 ? o->renew_deadline_ms : 10000;
     l->retry_ms = o->retry_period_ms > 0 ? o->retry_period_ms : 2000;
     return l;
 }
 
-int op_lease_acquire(struct op *op, struct op_lease **out, struct mp_error *err)
+int op_lease_try(struct op_lease *l, struct mp_error *err)
 {
-    struct op_lease *l = lease_new(op);
+    l->acquired_ns = mp_mono_ns();
+    return try_take(l, 0, err);
+}
+
+const char *op_lease_holder(const struct op_lease *l)
+{
+    return l->holder;
+}
+
+const char *op_lease_name(const struct op_lease *l)
+{
+    return l->path;
+}
+
+int64_t op_lease_duration_ms(const struct op_lease *l)
+{
+    return l->duration_ms;
+}
+
+int op_lease_keep(struct op_lease *l, void (*lost)(void *ud, const struct mp_error *err), void *ud,
+                  struct mp_error *err)
+{
+    l->lost = lost;
+    l->lost_ud = ud;
+    if (pthread_create(&l->thread, NULL, renew_loop, l) != 0) {
+        return mp_error_set(err, MP_ERUNTIME, "cannot start a thread to renew the Lease %s/%s",
+                            l->ns, l->name);
+    }
+    l->running = true;
+    return 0;
+}
+
+/* Hands the Lease back when this process still holds it, so that a candidate takes over at once
+ * (client-go's ReleaseOnCancel): remove deletes it (only as this process last wrote it). */
+static void give_back(struct op_lease *l, bool remove)
+{
+    struct mp_kube_ref ref = {"coordination.k8s.io", "v1", "leases", l->ns, l->name, NULL};
+    json_t *cur = NULL;
+    struct mp_error err = {0};
+    int rc = op_get(l->op, &ref, 0, &cur, &err);
+    const char *holder =
+        json_string_value(json_object_get(json_object_get(cur, "spec"), "holderIdentity"));
+    if (rc == 0 && holder && strcmp(holder, l->op->identity) == 0) {
+        if (remove) {
+            struct mp_kube_opts o = {.precondition_rv = mp_kube_meta(cur, "resourceVersion")};
+            rc = mp_kube_delete(l->op->c, &ref, &o, NULL, &err);
+            rc = rc == MP_ENOTFOUND || rc == MP_ECONFLICT ? 0 : rc;
+        } else {
+            json_object_set_new(cur, "spec", lease_spec(l, cur, true));
+            rc = op_update(l->op, &ref, cur, 0, NULL, &err);
+        }
+    }
+    if (rc != 0 && rc != MP_ENOTFOUND) {
+        op_log(l->op, "Lease %s/%s not handed back: %s", l->ns, l->name, err.msg);
+    }
+    json_decref(cur);
+}
+
+void op_lease_release(struct op_lease *l, bool remove)
+{
+    if (!l) {
+        return;
+    }
+    atomic_store(&l->stop, true);
+    if (l->running) {
+        pthread_join(l->thread, NULL);
+    }
+    if (l->held) {
+        give_back(l, remove);
+    }
+    json_decref(l->held);
+    json_decref(l->owner);
+    free(l->observed);
+    free(l->holder);
+    free(l->ns);
+    free(l->name);
+    free(l->path);
+    free(l);
+}
+
+/* ---- leader election ------------------------------------------------------------------------ */
+
+static void leader_lost(void *ud, const struct mp_error *err)
+{
+    struct op *op = ud;
+    struct mp_error e = *err;
+    atomic_store(&op->leader, false);
+    mp_error_prefix(&e, MP_EBUSY, "leadership lost");
+    op_fail(op, &e);
+}
+
+int op_lead(struct op *op, struct op_lease **out, struct mp_error *err)
+{
+    const struct mp_operator_opts *o = op->o;
+    struct op_lease *l =
+        op_lease_new(op,
+                     o->lease_namespace ? o->lease_namespace
+                                        : mp_kube_config_namespace(mp_kube_client_config(op->c)),
+                     o->lease_name ? o->lease_name : "morphling-operator", NULL);
     op_log(op, "waiting for the Lease %s/%s as %s", l->ns, l->name, op->identity);
     for (;;) {
         struct mp_error e = {0};
-        l->acquired_ns = mp_mono_ns();
-        int rc = try_acquire(l, 0, &e);
+        int rc = op_lease_try(l, &e);
         if (rc == 1) {
             break;
         }
@@ -188,62 +331,24 @@ int op_lease_acquire(struct op *op, struct op_lease **out, struct mp_error *err)
             mp_error_set(err, rc, "Lease %s/%s: %s%s", l->ns, l->name, e.msg,
                          rc == MP_ENOTFOUND ? " (does the namespace exist? --lease-namespace)"
                                             : "");
-            op_lease_release(l);
+            op_lease_release(l, false);
             return rc;
         }
         if (rc < 0) {
             op_log(op, "Lease %s/%s: %s (retrying)", l->ns, l->name, e.msg);
         }
-        if (!nap(l, l->retry_ms)) {
-            op_lease_release(l);
+        if (!nap(l, l->retry_ms, true)) {
+            op_lease_release(l, false);
             return mp_error_set(err, MP_ECANCELLED, "stopped while waiting for the Lease");
         }
     }
     atomic_store(&op->leader, true);
     op_log(op, "leading: holding the Lease %s/%s as %s", l->ns, l->name, op->identity);
-    if (pthread_create(&l->thread, NULL, renew_loop, l) != 0) {
-        op_lease_release(l);
-        return mp_error_set(err, MP_ERUNTIME, "cannot start the Lease thread");
+    int rc = op_lease_keep(l, leader_lost, op, err);
+    if (rc != 0) {
+        op_lease_release(l, false);
+        return rc;
     }
-    l->running = true;
     *out = l;
     return 0;
-}
-
-/* Hands the Lease back, so that a standby takes over at once (client-go's ReleaseOnCancel). */
-static void give_back(struct op_lease *l)
-{
-    struct mp_kube_ref ref = {"coordination.k8s.io", "v1", "leases", l->ns, l->name, NULL};
-    json_t *cur = NULL;
-    struct mp_error err = {0};
-    if (op_get(l->op, &ref, 0, &cur, &err) == 0) {
-        const char *holder =
-            json_string_value(json_object_get(json_object_get(cur, "spec"), "holderIdentity"));
-        if (holder && strcmp(holder, l->op->identity) == 0) {
-            json_object_set_new(cur, "spec", lease_spec(l, cur, true));
-            if (op_update(l->op, &ref, cur, 0, NULL, &err) != 0) {
-                op_log(l->op, "Lease %s/%s not handed back: %s", l->ns, l->name, err.msg);
-            }
-        }
-    }
-    json_decref(cur);
-}
-
-void op_lease_release(struct op_lease *l)
-{
-    if (!l) {
-        return;
-    }
-    atomic_store(&l->stop, true);
-    if (l->running) {
-        pthread_join(l->thread, NULL);
-        if (atomic_load(&l->op->leader)) {
-            give_back(l);
-        }
-    }
-    atomic_store(&l->op->leader, false);
-    free(l->observed);
-    free(l->ns);
-    free(l->name);
-    free(l);
 }

@@ -77,6 +77,7 @@ void op_hist_add(struct op_hist *h, double s);
 
 /* ---- the operator --------------------------------------------------------------------------- */
 struct op_exp;
+struct op_cand;
 
 struct op {
     struct mp_kube_client *c;
@@ -97,6 +98,8 @@ struct op {
     size_t max_running;    /* 0: no limit */
     bool waiting;          /* an experiment waits for a free run slot */
     struct mp_strset done; /* uids of experiments this process has finished */
+    struct op_cand *cands; /* experiments other operators run (operator.c; the worker's) */
+    size_t n_cands;
     atomic_bool leader, synced, failed;
     atomic_bool trim;         /* runs have ended: return freed memory once idle */
     struct mp_error fail_err; /* why failed is set (under lock) */
@@ -133,11 +136,30 @@ struct op_http;
 int op_http_start(struct op *op, struct op_http **out, struct mp_error *err) MP_WUR;
 void op_http_stop(struct op_http *h);
 
-/* Leader election (lease.c): blocks until this process leads (returns 0) or stop (MP_ECANCELLED);
- * then op_lease_keep renews on its own thread until stop, and calls op_fail when it cannot. */
+/* Leases (lease.c): a coordination.k8s.io/v1 Lease NS/NAME, taken when free or expired, renewed
+ * on its own thread, handed back on release. owner (may be NULL): the object a new Lease hangs
+ * from, so the garbage collector removes it with its owner. Durations from the options. */
 struct op_lease;
-int op_lease_acquire(struct op *op, struct op_lease **out, struct mp_error *err) MP_WUR;
-void op_lease_release(struct op_lease *l);
+struct op_lease *op_lease_new(struct op *op, const char *ns, const char *name, const json_t *owner);
+/* One try: 1 when this process holds the Lease now, 0 when another does (op_lease_holder), <0 on
+ * errors. */
+int op_lease_try(struct op_lease *l, struct mp_error *err) MP_WUR;
+/* The holder seen by the last try ("" for none). */
+const char *op_lease_holder(const struct op_lease *l);
+int64_t op_lease_duration_ms(const struct op_lease *l);
+/* "NS/NAME" */
+const char *op_lease_name(const struct op_lease *l);
+/* Renews a Lease taken by op_lease_try until it is released; calls lost(ud, why) once, from the
+ * renewing thread, when it could not renew within the renew deadline (it holds it no more). */
+int op_lease_keep(struct op_lease *l, void (*lost)(void *ud, const struct mp_error *err), void *ud,
+                  struct mp_error *err) MP_WUR;
+/* Stops renewing and, when this process still holds the Lease, hands it back: remove deletes it,
+ * else its holder is cleared. Frees l (NULL is fine). */
+void op_lease_release(struct op_lease *l, bool remove);
+/* Leader election: blocks until this process holds the operator's Lease (returns 0, op->leader
+ * set, the Lease kept until op_lease_release; losing it fails the operator) or the operator
+ * stops (MP_ECANCELLED). */
+int op_lead(struct op *op, struct op_lease **out, struct mp_error *err) MP_WUR;
 
 /* ---- one experiment run (experiment.c, trial.c, status.c) ----------------------------------- */
 struct op_trec {
@@ -172,6 +194,7 @@ struct op_exp {
      * are wrong): the experiment ends Failed with this reason. */
     const char *final_reason;
     atomic_bool write_failed; /* a Trial status could not be written: the run stops, retried */
+    struct op_lease *claim;   /* the experiment's Lease, held while the run lasts */
     struct mp_error write_err;
 };
 
@@ -186,9 +209,11 @@ int op_parse(struct op *op, const char *key, const json_t *pe, struct mp_spec **
 /* The kubernetes runner's check of spec's settings on the operator's client (runner.c). */
 int op_runner_validate(struct op *op, const struct mp_spec *spec, const json_t *pe,
                        struct mp_error *err) MP_WUR;
-/* Starts the run of experiment pe on its own thread; spec is taken over (also on failure). */
-int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_exp **out,
-                 struct mp_error *err) MP_WUR;
+/* Starts the run of experiment pe on its own thread; spec and claim (the experiment's Lease,
+ * taken) are taken over, also on failure. The run keeps the Lease until it ends, and stops
+ * when it loses it. */
+int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_lease *claim,
+                 struct op_exp **out, struct mp_error *err) MP_WUR;
 /* Joins and frees an ended run. */
 void op_exp_free(struct op_exp *x);
 

@@ -164,12 +164,126 @@ static void reap(struct op *op)
     }
 }
 
+static void mark_done(struct op *op, const json_t *pe)
+{
+    pthread_mutex_lock(&op->lock);
+    mp_strset_add(&op->done, mp_kube_meta(pe, "uid"));
+    pthread_mutex_unlock(&op->lock);
+}
+
+/* An experiment that another operator runs, and its Lease, kept between looks: the Lease expires
+ * a lease duration after this process first saw its record unchanged (client-go's observed
+ * time), so the object must outlive one look. Only the worker uses them. */
+struct op_cand {
+    char *key, *uid;
+    struct op_lease *lease;
+    char *noted; /* the holder last logged */
+};
+
+static struct op_cand *cand_find(struct op *op, const char *key)
+{
+    for (size_t i = 0; i < op->n_cands; i++) {
+        if (strcmp(op->cands[i].key, key) == 0) {
+            return &op->cands[i];
+        }
+    }
+    return NULL;
+}
+
+/* Forgets key's candidate; returns its Lease (NULL: none) when uid is its experiment's. */
+static struct op_lease *cand_take(struct op *op, const char *key, const char *uid)
+{
+    struct op_cand *c = cand_find(op, key);
+    if (!c) {
+        return NULL;
+    }
+    struct op_lease *l = c->lease;
+    if (!uid || strcmp(c->uid, uid) != 0) {
+        op_lease_release(l, false);
+        l = NULL;
+    }
+    free(c->key);
+    free(c->uid);
+    free(c->noted);
+    *c = op->cands[--op->n_cands];
+    return l;
+}
+
+/* Another operator holds l: keep it for the next look, in a lease duration, and say so once per
+ * holder. */
+static void cand_keep(struct op *op, const char *key, const char *uid, struct op_lease *l)
+{
+    struct op_cand *c = cand_find(op, key);
+    if (!c) {
+        op->cands = mp_xreallocarray(op->cands, op->n_cands + 1, sizeof(*op->cands));
+        c = &op->cands[op->n_cands++];
+        *c = (struct op_cand){mp_xstrdup(key), mp_xstrdup(uid), l, NULL};
+    }
+    if (!c->noted || strcmp(c->noted, op_lease_holder(l)) != 0) {
+        free(c->noted);
+        c->noted = mp_xstrdup(op_lease_holder(l));
+        op_log(op, "%s: run by the operator %s (it holds the Lease %s)", key, c->noted,
+               op_lease_name(l));
+    }
+    op_queue_add_after(&op->q, key, op_lease_duration_ms(l));
+}
+
+/* Takes the experiment's own Lease (morphling-UID beside it, owned by it), so that of two
+ * operators that watch it (an --all-namespaces one and a --namespace one, or one on a laptop)
+ * only one runs it. 1: taken, *fresh the experiment read after that (the cache may predate
+ * another operator's last status write); 0: another operator runs it (the key is looked at
+ * again after a lease duration), or it is gone; <0: errors. */
+static int claim(struct op *op, const char *key, const json_t *pe, struct op_lease **out,
+                 json_t **fresh, struct mp_error *err)
+{
+    const char *ns = mp_kube_meta(pe, "namespace"), *uid = mp_kube_meta(pe, "uid");
+    struct op_lease *l = cand_take(op, key, uid);
+    if (!l) {
+        char *name = mp_xasprintf("morphling-%s", uid);
+        l = op_lease_new(op, ns, name, pe);
+        free(name);
+    }
+    int rc = op_lease_try(l, err);
+    if (rc == 0) {
+        cand_keep(op, key, uid, l);
+        return 0;
+    }
+    if (rc == 1) {
+        struct mp_kube_ref ref = {
+            OP_GROUP, OP_VERSION, "profilingexperiments", ns, mp_kube_meta(pe, "name"), NULL};
+        rc = op_get(op, &ref, 0, fresh, err);
+        if (rc == 0 && strcmp(mp_kube_meta(*fresh, "uid"), uid) != 0) {
+            rc = MP_ENOTFOUND; /* replaced: its watch event comes */
+        }
+        rc = rc == 0 ? 1 : rc == MP_ENOTFOUND ? 0 : rc;
+    }
+    if (rc < 0) {
+        mp_error_prefix(err, rc, "the experiment's Lease %s", op_lease_name(l));
+    }
+    if (rc != 1) {
+        op_lease_release(l, true);
+        return rc;
+    }
+    *out = l;
+    return 1;
+}
+
 /* A new run of pe, unless its spec does not validate (then its status says so). A run that had
  * started goes on with the spec it started with. */
-static int start_run(struct op *op, const char *key, const json_t *pe, struct mp_error *err)
+static int start_run(struct op *op, const char *key, const json_t *cached, struct mp_error *err)
 {
+    struct op_lease *l = NULL;
+    json_t *pe = NULL;
+    int rc = claim(op, key, cached, &l, &pe, err);
+    if (rc <= 0 || op_pe_finished(pe)) {
+        if (rc == 1) {
+            mark_done(op, pe);
+            op_lease_release(l, true);
+        }
+        json_decref(pe);
+        return rc < 0 ? rc : 0;
+    }
     struct mp_spec *spec = NULL;
-    struct mp_error perr = {0};
     json_t *run_pe = op_pe_for_run(pe);
     if (!json_equal(json_object_get(run_pe, "spec"), json_object_get(pe, "spec"))) {
         op_log(op,
@@ -177,28 +291,25 @@ static int start_run(struct op *op, const char *key, const json_t *pe, struct mp
                "it started with (status.runSpec)",
                key);
     }
-    int rc = op_parse(op, key, run_pe, &spec, &perr);
-    if (rc != 0) {
-        json_decref(run_pe);
-    }
+    rc = op_parse(op, key, run_pe, &spec, err);
     if (rc == MP_EINVALID) {
-        op_log(op, "%s: invalid: %s", key, perr.msg);
-        rc = op_status_invalid(op, pe, perr.msg, err);
-        if (rc == 0) {
-            pthread_mutex_lock(&op->lock);
-            mp_strset_add(&op->done, mp_kube_meta(pe, "uid"));
-            pthread_mutex_unlock(&op->lock);
+        op_log(op, "%s: invalid: %s", key, err->msg);
+        char *msg = mp_xstrdup(err->msg);
+        mp_error_clear(err);
+        if ((rc = op_status_invalid(op, pe, msg, err)) == 0) {
+            mark_done(op, pe);
         }
-        return rc;
-    }
-    if (rc != 0) {
-        *err = perr;
-        return rc;
+        free(msg);
     }
     struct op_exp *x = NULL;
-    rc = op_exp_start(op, run_pe, spec, &x, err);
+    if (spec) {
+        rc = op_exp_start(op, run_pe, spec, l, &x, err);
+        l = NULL; /* the run's */
+    }
+    op_lease_release(l, true);
     json_decref(run_pe);
-    if (rc != 0) {
+    json_decref(pe);
+    if (!x) {
         return rc;
     }
     pthread_mutex_lock(&op->lock);
@@ -225,6 +336,9 @@ static int reconcile(struct op *op, const char *key, struct mp_error *err)
         }
     }
     pthread_mutex_unlock(&op->lock);
+    if (gone || done || op_pe_finished(pe)) {
+        (void)cand_take(op, key, NULL); /* nobody needs to run it */
+    }
     int rc = 0;
     if (!gone && atomic_load(&op->leader)) {
         /* Only the worker frees runs (reap), so x stays valid here. */
@@ -323,6 +437,10 @@ static void op_release(struct op *op)
     mp_kube_cancel_free(op->stop_token);
     json_decref(op->cache);
     mp_strset_release(&op->done);
+    while (op->n_cands) {
+        (void)cand_take(op, op->cands[0].key, NULL);
+    }
+    free(op->cands);
     free(op->exps);
     free(op->ns);
     free(op->work_dir);
@@ -397,7 +515,7 @@ int mp_operator_run(struct mp_kube_client *c, const struct mp_operator_opts *opt
         rc = mp_error_set(err, MP_ERUNTIME, "cannot start the operator's threads");
     }
     if (rc == 0 && opts->leader_elect) {
-        rc = op_lease_acquire(&op, &lease, err);
+        rc = op_lead(&op, &lease, err);
         rc = rc == MP_ECANCELLED ? 0 : rc;
     } else if (rc == 0) {
         atomic_store(&op.leader, true);
@@ -412,7 +530,7 @@ int mp_operator_run(struct mp_kube_client *c, const struct mp_operator_opts *opt
         pthread_join(wk, NULL);
     }
     stop_runs(&op);
-    op_lease_release(lease);
+    op_lease_release(lease, false);
     mp_kube_cancel_fire(op.stop_token);
     if (inf_started) {
         pthread_join(inf, NULL);

@@ -4,7 +4,10 @@
 # operator with a fake trial runner (tests/helpers/operator_check.c: one ConfigMap per trial
 # attempt, owned by the Trial, no pods), so that whole experiments take a moment.
 #   start_apiserver [ARG...]    starts it (extra arguments to main.mjs), exports KUBECONFIG
-#   start_operator LOG [ARG...] starts operator_check in the background; OPERATOR_PID
+#   start_operator LOG [ARG...] starts operator_check in the background; OPERATOR_PID. Its
+#                               identity is "op" unless ARG gives one: an operator restarted in
+#                               a test is the same one, which holds its experiments' Leases
+#                               (a new identity would wait for them to expire)
 #   pe_state NAME               the State column (the last condition's type)
 #   wait_state NAME STATE       waits until the experiment's State is STATE
 #   original_pe NAME TRIALS PARALLELISM   writes $WORK/NAME.yaml, the original-style file
@@ -32,7 +35,7 @@ start_apiserver() {
 start_operator() {
     lib_log=$1
     shift
-    "$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$NS" --work-dir "$WORK" "$@" \
+    "$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$NS" --work-dir "$WORK" --identity op "$@" \
         >>"$lib_log" 2>&1 &
     OPERATOR_PID=$!
     track "$OPERATOR_PID"

@@ -23,11 +23,11 @@ deploy="$MP_SOURCE_DIR/deploy"
 
 out=$(kubectl apply -k "$deploy" 2>&1)
 check "kubectl apply -k deploy/ exits 0" 0 "$?"
-check "it creates the 11 objects" 11 "$(printf '%s\n' "$out" | grep -c ' created$')"
+check "it creates the 9 objects" 9 "$(printf '%s\n' "$out" | grep -c ' created$')"
 check_contains "the CRD" "customresourcedefinition.apiextensions.k8s.io/profilingexperiments.morphling.kubedl.io created" "$out"
 check_contains "the operator" "deployment.apps/morphling-operator created" "$out"
 out=$(kubectl apply -k "$deploy" 2>&1)
-check "applying it again changes nothing" 11 "$(printf '%s\n' "$out" | grep -c ' unchanged$')"
+check "applying it again changes nothing" 9 "$(printf '%s\n' "$out" | grep -c ' unchanged$')"
 check "short name pe" "profilingexperiments pe morphling.kubedl.io/v1alpha1 true ProfilingExperiment" \
     "$(kubectl api-resources --api-group=morphling.kubedl.io 2>&1 | awk '$1 == "profilingexperiments" {print $1, $2, $3, $4, $5}')"
 check "the operator's pod: non-root, read-only root, no capabilities, probes" \
@@ -164,13 +164,14 @@ for rule in "create deployments.apps -n team-a" "delete jobs.batch -n team-b" "c
     "watch profilingexperiments.morphling.kubedl.io --all-namespaces" \
     "update profilingexperiments.morphling.kubedl.io --subresource=status -n team-a" \
     "create trials.morphling.kubedl.io -n team-a" "list pods -n team-a" "get pods/log -n team-a" \
-    "create events -n team-a" "update leases.coordination.k8s.io -n morphling-system"; do
+    "create events -n team-a" "update leases.coordination.k8s.io -n morphling-system" \
+    "delete leases.coordination.k8s.io -n team-a"; do
     # shellcheck disable=SC2086 # the rule is several words on purpose
     check "the operator may $rule" yes "$(can $rule)"
 done
 for rule in "delete profilingexperiments.morphling.kubedl.io -n team-a" \
     "update profilingexperiments.morphling.kubedl.io -n team-a" "get secrets -n team-a" \
-    "create pods -n team-a" "update leases.coordination.k8s.io -n team-a" \
+    "create pods -n team-a" "patch leases.coordination.k8s.io -n team-a" \
     "create clusterroles.rbac.authorization.k8s.io" "delete namespaces"; do
     # shellcheck disable=SC2086
     check "the operator may not $rule" no "$(can $rule)"

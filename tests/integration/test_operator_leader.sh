@@ -84,7 +84,7 @@ wait_for "c stops" c_stopped
 admin_api DELETE /_test/faults >/dev/null
 wait "$C"
 check "c exits 1" 1 "$?"
-check_contains "c says why" "leadership lost (not renewed within 4000 ms)" "$(cat "$WORK/c.log")"
+check_contains "c says why" "leadership lost: not renewed within 4000 ms" "$(cat "$WORK/c.log")"
 c_stop=$(grep "morphling operator: stopping" "$WORK/c.log" | cut -d' ' -f1)
 d_lead=$(grep "morphling operator: leading" "$WORK/d.log" | cut -d' ' -f1)
 check_true "c stopped ($c_stop) before d led ($d_lead)" test "$c_stop" "<" "$d_lead"

@@ -1,0 +1,121 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Two operators that watch the same experiments (operator_lib.sh: fake trial runner), one of the
+# namespace and one of all namespaces, neither with --leader-elect: each experiment is run by
+# one of them only, the one holding its Lease (morphling-UID beside it, owned by it); the other
+# writes nothing of it. When the holder is SIGKILLed mid-experiment, the other takes the
+# experiment over once the Lease has expired and finishes it with exactly maxNumTrials distinct
+# Trials; one stopped with SIGTERM deletes the Lease, and the other finishes the experiment. A
+# finished experiment leaves no Lease, and a deleted one's goes with it.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/operator_lib.sh"
+
+start_apiserver
+# requests of one operator (its identity is in its user agent) whose method and path match
+requests() { # IDENTITY METHOD-REGEX PATH-REGEX
+    admin_api GET /_test/requests |
+        jq --arg ua "morphling-operator/test $1" --arg m "$2" --arg p "$3" '[.items[] |
+            select(.userAgent == $ua and (.method | test($m)) and (.path | test($p)))] | length'
+}
+writes="POST|PUT|PATCH|DELETE"
+uid_of() {
+    kubectl get pe "$1" -n "$NS" -o jsonpath='{.metadata.uid}'
+}
+lease_holder() { # EXPERIMENT-UID
+    kubectl get lease "morphling-$1" -n "$NS" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null
+}
+leases() {
+    kubectl get leases -n "$NS" -o name 2>/dev/null
+}
+trial_summary() { # EXPERIMENT: Trials, distinct configurations, succeeded
+    kubectl get trials -n "$NS" -l "morphling.kubedl.io/experiment-uid=$(uid_of "$1")" -o json |
+        jq -r '[(.items | length), ([.items[].spec.samplingResult | tojson] | unique | length),
+                ([.items[] | select(.status.state == "SUCCEEDED")] | length)] | join(" ")'
+}
+succeeded_at_least() { # EXPERIMENT N
+    [ "$(kubectl get pe "$1" -n "$NS" -o jsonpath='{.status.trialsSucceeded}' 2>/dev/null)" -ge "$2" ] 2>/dev/null
+}
+started() {
+    [ -n "$(lease_holder "$(uid_of "$1" 2>/dev/null)")" ]
+}
+
+start_operator "$WORK/a.log" --identity a --lease-ms 3000 --trial-ms 300
+A=$OPERATOR_PID
+start_operator "$WORK/b.log" --all-namespaces --identity b --lease-ms 3000 --trial-ms 300
+B=$OPERATOR_PID
+watching() { grep -q "watching" "$WORK/a.log" && grep -q "watching" "$WORK/b.log"; }
+wait_for "both operators watch" watching
+
+# One experiment, two operators: one runs it.
+original_pe shared 6 2
+kubectl apply -f "$WORK/shared.yaml" >/dev/null
+wait_for "shared has a Lease" started shared
+uid=$(uid_of shared)
+holder=$(lease_holder "$uid")
+other=$([ "$holder" = a ] && echo b || echo a)
+check_true "the Lease is held by a or b ($holder)" test "$holder" = a -o "$holder" = b
+check "the Lease is owned by the experiment" "ProfilingExperiment shared $uid" \
+    "$(kubectl get lease "morphling-$uid" -n "$NS" -o json |
+        jq -r '.metadata.ownerReferences[0] | "\(.kind) \(.name) \(.uid)"')"
+wait_state shared Succeeded
+check "exactly 6 Trials, distinct, all succeeded" "6 6 6" "$(trial_summary shared)"
+check_true "$holder wrote the Trials" test "$(requests "$holder" "$writes" /trials)" -gt 0
+check "$other wrote no Trial" 0 "$(requests "$other" "$writes" /trials)"
+check "$other wrote no experiment status" 0 "$(requests "$other" "$writes" /profilingexperiments)"
+check_contains "$other says who runs it" \
+    "$NS/shared: run by the operator $holder (it holds the Lease $NS/morphling-$uid)" \
+    "$(cat "$WORK/$other.log")"
+check "the finished experiment's Lease is gone" "" "$(leases)"
+
+# The holder is killed mid-experiment: the other takes its Lease once it has expired.
+original_pe moved 8 1
+kubectl apply -f "$WORK/moved.yaml" >/dev/null
+wait_for "moved has a Lease" started moved
+uid=$(uid_of moved)
+holder=$(lease_holder "$uid")
+wait_for "two trials of moved have finished" succeeded_at_least moved 2
+if [ "$holder" = a ]; then kill -KILL "$A"; wait "$A"; else kill -KILL "$B"; wait "$B"; fi
+other=$([ "$holder" = a ] && echo b || echo a)
+holder_is() { [ "$(lease_holder "$uid")" = "$1" ]; }
+wait_for "$other takes the Lease over" holder_is "$other"
+wait_state moved Succeeded
+check "exactly 8 Trials, distinct, all succeeded" "8 8 8" "$(trial_summary moved)"
+check_contains "$other continued after the killed run's trials" "continuing after" \
+    "$(cat "$WORK/$other.log")"
+check "nothing the trials created is left" "" "$(leftovers)"
+check "no Lease is left" "" "$(leases)"
+
+# The survivor and a new operator: the holder stopped with SIGTERM deletes the Lease on its way
+# out, and the other finishes the experiment.
+if [ "$other" = a ]; then S=$A; else S=$B; fi
+start_operator "$WORK/c.log" --all-namespaces --identity c --lease-ms 3000 --trial-ms 300
+C=$OPERATOR_PID
+wait_for "c watches" grep -q "watching" "$WORK/c.log"
+original_pe handed 8 1
+kubectl apply -f "$WORK/handed.yaml" >/dev/null
+wait_for "handed has a Lease" started handed
+uid=$(uid_of handed)
+holder=$(lease_holder "$uid")
+wait_for "two trials of handed have finished" succeeded_at_least handed 2
+if [ "$holder" = c ]; then H=$C; K=$S; else H=$S; K=$C; fi
+kill -TERM "$H"
+wait "$H"
+check "the holder stops with status 0" 0 "$?"
+check "it deleted the Lease" 1 "$(requests "$holder" DELETE "/leases/morphling-$uid\$")"
+wait_state handed Succeeded
+check "exactly 8 Trials, distinct, all succeeded" "8 8 8" "$(trial_summary handed)"
+
+# A deleted experiment's Lease goes with it (the garbage collector: its owner).
+original_pe dropped 20 1
+kubectl apply -f "$WORK/dropped.yaml" >/dev/null
+wait_for "dropped has a Lease" started dropped
+kubectl delete pe dropped -n "$NS" >/dev/null
+no_leases() { [ -z "$(leases)" ]; }
+wait_for "the Lease is removed" no_leases
+check "nothing the trials created is left" "" "$(leftovers)"
+kill -TERM "$K"
+wait "$K"
+check "the last operator stops with status 0" 0 "$?"
+
+[ "$FAILED" -eq 0 ] || for f in a b c; do [ -f "$WORK/$f.log" ] && cat "$WORK/$f.log"; done
+finish
