@@ -5,8 +5,9 @@
 # one of them only, the one holding its Lease (morphling-UID beside it, owned by it); the other
 # writes nothing of it. When the holder is SIGKILLed mid-experiment, the other takes the
 # experiment over once the Lease has expired and finishes it with exactly maxNumTrials distinct
-# Trials; one stopped with SIGTERM deletes the Lease, and the other finishes the experiment. A
-# finished experiment leaves no Lease, and a deleted one's goes with it.
+# Trials; one stopped with SIGTERM deletes the Lease, and the other finishes the experiment; one
+# whose Lease calls fail stops that run (and only it) by its renew deadline, and the other takes
+# it over. A finished experiment leaves no Lease, and a deleted one's goes with it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/operator_lib.sh"
 
@@ -88,6 +89,7 @@ check "no Lease is left" "" "$(leases)"
 # The survivor and a new operator: the holder stopped with SIGTERM deletes the Lease on its way
 # out, and the other finishes the experiment.
 if [ "$other" = a ]; then S=$A; else S=$B; fi
+sname=$other
 start_operator "$WORK/c.log" --all-namespaces --identity c --lease-ms 3000 --trial-ms 300
 C=$OPERATOR_PID
 wait_for "c watches" grep -q "watching" "$WORK/c.log"
@@ -97,7 +99,7 @@ wait_for "handed has a Lease" started handed
 uid=$(uid_of handed)
 holder=$(lease_holder "$uid")
 wait_for "two trials of handed have finished" succeeded_at_least handed 2
-if [ "$holder" = c ]; then H=$C; K=$S; else H=$S; K=$C; fi
+if [ "$holder" = c ]; then H=$C; K=$S; kname=$sname; else H=$S; K=$C; kname=c; fi
 kill -TERM "$H"
 wait "$H"
 check "the holder stops with status 0" 0 "$?"
@@ -113,9 +115,33 @@ kubectl delete pe dropped -n "$NS" >/dev/null
 no_leases() { [ -z "$(leases)" ]; }
 wait_for "the Lease is removed" no_leases
 check "nothing the trials created is left" "" "$(leftovers)"
-kill -TERM "$K"
-wait "$K"
-check "the last operator stops with status 0" 0 "$?"
 
-[ "$FAILED" -eq 0 ] || for f in a b c; do [ -f "$WORK/$f.log" ] && cat "$WORK/$f.log"; done
+# The holder cannot renew (its Lease calls answer 500): its run stops by the renew deadline, the
+# operator goes on, and the other takes the experiment over and finishes it.
+start_operator "$WORK/d.log" --all-namespaces --identity d --lease-ms 3000 --trial-ms 300
+D=$OPERATOR_PID
+wait_for "d watches" grep -q "watching" "$WORK/d.log"
+original_pe faulted 8 1
+kubectl apply -f "$WORK/faulted.yaml" >/dev/null
+wait_for "faulted has a Lease" started faulted
+uid=$(uid_of faulted)
+holder=$(lease_holder "$uid")
+other=$([ "$holder" = d ] && echo "$kname" || echo d)
+wait_for "two trials of faulted have finished" succeeded_at_least faulted 2
+admin_api POST /_test/faults "{\"code\": 500, \"count\": 100000, \"resource\": \"leases\",
+    \"userAgent\": \"morphling-operator/test $holder\"}" >/dev/null
+wait_for "$other takes the Lease over" holder_is "$other"
+admin_api DELETE /_test/faults >/dev/null
+check_contains "$holder stopped its run" "morphling-system/faulted: its Lease is lost" \
+    "$(cat "$WORK/$holder.log")"
+wait_state faulted Succeeded
+check "exactly 8 Trials, distinct, all succeeded" "8 8 8" "$(trial_summary faulted)"
+check "nothing the trials created is left" "" "$(leftovers)"
+for p in "$K" "$D"; do
+    kill -TERM "$p"
+    wait "$p"
+    check "an operator stops with status 0" 0 "$?"
+done
+
+[ "$FAILED" -eq 0 ] || for f in a b c d; do [ -f "$WORK/$f.log" ] && cat "$WORK/$f.log"; done
 finish
