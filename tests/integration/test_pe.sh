@@ -29,6 +29,15 @@ check_contains "an unknown algorithm: says which exist" \
     "unknown algorithm 'hyperband' (available: grid, random, bo, morphling)" "$(cat "$WORK/err")"
 bad "a negative maxNumTrials" 's/maxNumTrials: 8/maxNumTrials: -1/' \
     "17:17: 'spec.maxNumTrials': expected an integer in [1, 1000000], got \"-1\""
+# What the API server's schema refuses (deploy/crds), refused before kubectl apply would be.
+bad "a quoted integer" 's/maxNumTrials: 8/maxNumTrials: "8"/' \
+    "17:17: 'spec.maxNumTrials': expected an integer, got the string \"8\": write it without quotes"
+bad "a number that is no integer in a list" 's/- "2"$/- 2.5/' \
+    "70:17: 'spec.tunableParameters[1].parameters[0].feasibleSpace.list[1]': expected a string or an integer, got the number 2.5: quote it (\"2.5\")"
+sed -e 's/- "2"$/- 2/' -e 's/- "1"$/- 1/' "$pe" >"$WORK/ints.yaml"
+check "integers written as numbers in feasibleSpace are taken" \
+    "$WORK/ints.yaml: valid: experiment 'mobilenet-experiment-grid', 3 parameters, 8 configurations, algorithm grid, runner kubernetes, up to 8 trials" \
+    "$("$MORPHLING" validate --offline "$WORK/ints.yaml" 2>&1)"
 bad "an env name the shell could not set" 's/name: "BATCH_SIZE"/name: "BATCH SIZE"/' \
     "66:17: 'spec.tunableParameters[1].parameters[0].name': \"BATCH SIZE\" is not a valid environment name"
 
