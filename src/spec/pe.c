@@ -326,13 +326,27 @@ static int one_param(const struct pctx *c, enum category cat, const struct mp_no
         (cat == CAT_RESOURCE && (rc = resource_index(name, &res, err)) != 0)) {
         return rc;
     }
+    /* An int resource counts the quantity's own unit (cores, bytes, MiB of nvidia.com/gpumem),
+     * which is no whole number of ours (MiB, a share of one GPU): a stepped float range, by 1 of
+     * that unit unless a step is given. */
+    bool scaled = strcmp(native_type, "int") == 0 && res >= 0 &&
+                  resources[res].unit != UNIT_WHOLE && resources[res].unit != UNIT_NAME;
     struct mp_node *out = node_at(MP_NODE_MAP, p);
     seq_push(params, out);
     mp_doc_map_put(out, "name", mp_doc_clone(name));
-    mp_doc_map_put(out, "type", scalar_at(type, native_type, true));
+    mp_doc_map_put(out, "type", scalar_at(type, scaled ? "float" : native_type, true));
     bool ranged = strcmp(native_type, "int") == 0 || strcmp(native_type, "float") == 0;
     if ((rc = feasible_space(c, fs, ranged, res, out, err)) != 0) {
         return rc;
+    }
+    if (scaled && !mp_doc_get(out, "step")) {
+        struct mp_node *one = scalar_at(fs, "1", true), *step = NULL;
+        rc = convert_value(c, one, res, &step, err);
+        mp_doc_free(one);
+        if (rc != 0) {
+            return rc;
+        }
+        mp_doc_map_put(out, "step", step);
     }
     mp_doc_map_put(out, "target", target_of(cat, name, res));
     put_clone(out, "role", mp_doc_get(p, "role"));
