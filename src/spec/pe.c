@@ -70,6 +70,54 @@ static int missing(const struct mp_node *map, const char *key, struct mp_error *
     return mp_doc_require(map, key, &unused, err);
 }
 
+/* ---- the API server's types ---- */
+
+/* What the CRD (deploy/crds/profilingexperiments.yaml) lets through for a field: the file that
+ * `morphling validate` accepts must be one that `kubectl apply` accepts. */
+enum api_type { API_STRING_OR_INT, API_INT, API_NUMBER };
+
+static int api_type(const struct mp_node *n, enum api_type want, struct mp_error *err)
+{
+    /* --set values never reach the API server; other kinds are refused by their parsers. */
+    if (!n || n->kind != MP_NODE_SCALAR || strcmp(n->file, "--set") == 0) {
+        return 0;
+    }
+    char *json = mp_doc_to_json(n);
+    bool string = json[0] == '"';
+    int64_t i = 0;
+    double d = 0;
+    bool integer = !string && mp_parse_int64(json, &i) == 0;
+    bool number = !string && mp_parse_double(json, &d) == 0;
+    free(json);
+    if (want == API_STRING_OR_INT && !string && !integer) {
+        return mp_doc_error(err, n,
+                            "expected a string or an integer, got %s%s: quote it (\"%s\"), as "
+                            "the API server takes nothing else here",
+                            number ? "the number " : "", mp_doc_is_null(n) ? "null" : n->scalar,
+                            n->scalar);
+    }
+    if (want != API_STRING_OR_INT && string &&
+        (want == API_INT ? mp_parse_int64(n->scalar, &i) : mp_parse_double(n->scalar, &d)) == 0) {
+        return mp_doc_error(err, n,
+                            "expected %s, got the string \"%s\": write it without quotes, as the "
+                            "API server refuses a string here",
+                            want == API_INT ? "an integer" : "a number", n->scalar);
+    }
+    return 0;
+}
+
+/* The spec's fields of integer and number type. */
+static int api_types(const struct mp_node *spec, struct mp_error *err)
+{
+    static const char *const ints[] = {"maxNumTrials", "parallelism", "serviceProgressDeadline",
+                                       "maxFailedTrials"};
+    int rc = api_type(mp_doc_get(spec, "gpuMemoryMiB"), API_NUMBER, err);
+    for (size_t i = 0; rc == 0 && i < MP_ARRAY_LEN(ints); i++) {
+        rc = api_type(mp_doc_get(spec, ints[i]), API_INT, err);
+    }
+    return rc ? rc : api_type(mp_doc_get(mp_doc_get(spec, "algorithm"), "seed"), API_INT, err);
+}
+
 /* ---- tunableParameters ---- */
 
 enum category { CAT_RESOURCE, CAT_ENV, CAT_ARGS };
@@ -146,8 +194,12 @@ static int convert_quantity(const struct pctx *c, const struct mp_node *n, enum 
 static int convert_value(const struct pctx *c, const struct mp_node *n, int res,
                          struct mp_node **out, struct mp_error *err)
 {
+    int rc = api_type(n, API_STRING_OR_INT, err);
+    if (rc != 0) {
+        return rc;
+    }
     if (res < 0 || resources[res].unit == UNIT_NAME) {
-        int rc = mp_doc_expect(n, MP_NODE_SCALAR, err);
+        rc = mp_doc_expect(n, MP_NODE_SCALAR, err);
         *out = rc == 0 ? mp_doc_clone(n) : NULL;
         return rc;
     }
@@ -274,13 +326,27 @@ static int one_param(const struct pctx *c, enum category cat, const struct mp_no
         (cat == CAT_RESOURCE && (rc = resource_index(name, &res, err)) != 0)) {
         return rc;
     }
+    /* An int resource counts the quantity's own unit (cores, bytes, MiB of nvidia.com/gpumem),
+     * which is no whole number of ours (MiB, a share of one GPU): a stepped float range, by 1 of
+     * that unit unless a step is given. */
+    bool scaled = strcmp(native_type, "int") == 0 && res >= 0 &&
+                  resources[res].unit != UNIT_WHOLE && resources[res].unit != UNIT_NAME;
     struct mp_node *out = node_at(MP_NODE_MAP, p);
     seq_push(params, out);
     mp_doc_map_put(out, "name", mp_doc_clone(name));
-    mp_doc_map_put(out, "type", scalar_at(type, native_type, true));
+    mp_doc_map_put(out, "type", scalar_at(type, scaled ? "float" : native_type, true));
     bool ranged = strcmp(native_type, "int") == 0 || strcmp(native_type, "float") == 0;
     if ((rc = feasible_space(c, fs, ranged, res, out, err)) != 0) {
         return rc;
+    }
+    if (scaled && !mp_doc_get(out, "step")) {
+        struct mp_node *one = scalar_at(fs, "1", true), *step = NULL;
+        rc = convert_value(c, one, res, &step, err);
+        mp_doc_free(one);
+        if (rc != 0) {
+            return rc;
+        }
+        mp_doc_map_put(out, "step", step);
     }
     mp_doc_map_put(out, "target", target_of(cat, name, res));
     put_clone(out, "role", mp_doc_get(p, "role"));
@@ -393,7 +459,8 @@ static int algorithm_settings(const struct mp_node *list, struct mp_node *algo,
             (rc = mp_doc_check_keys(item, keys, err)) != 0 ||
             (rc = mp_doc_require(item, "name", &name, err)) != 0 ||
             (rc = mp_doc_string(name, &s, err)) != 0 ||
-            (rc = mp_doc_require(item, "value", &value, err)) != 0) {
+            (rc = mp_doc_require(item, "value", &value, err)) != 0 ||
+            (rc = api_type(value, API_STRING_OR_INT, err)) != 0) {
             return rc;
         }
         if (mp_doc_get(settings, s)) {
@@ -641,7 +708,7 @@ static int header(const struct mp_node *pe, struct pctx *c, struct mp_node *root
         (rc = mp_doc_require(meta, "name", &name, err)) != 0 ||
         (rc = mp_doc_require(pe, "spec", &spec, err)) != 0 ||
         (rc = mp_doc_expect(spec, MP_NODE_MAP, err)) != 0 ||
-        (rc = mp_doc_check_keys(spec, spec_keys, err)) != 0 ||
+        (rc = mp_doc_check_keys(spec, spec_keys, err)) != 0 || (rc = api_types(spec, err)) != 0 ||
         (rc = mp_doc_number(mp_doc_get(spec, "gpuMemoryMiB"), &c->gpu_memory_mib, err)) != 0) {
         return rc;
     }

@@ -147,8 +147,20 @@ spec:
 YAML
 refused "step 0" "$WORK/step0.yaml" 'spec.tunableParameters[0].parameters[0].feasibleSpace.step' \
     'should match'
+refused "a quoted maxNumTrials" "$(bad 's/maxNumTrials: 8/maxNumTrials: "8"/')" 'spec.maxNumTrials' \
+    'must be of type integer'
+refused "a number that is no integer in a list" "$(bad 's/- "2"$/- 2.5/')" \
+    'spec.tunableParameters[1].parameters[0].feasibleSpace.list[1]' 'must be of type integer,string'
 check "nothing invalid was stored" "defaults mobilenet-experiment-grid" \
     "$(kubectl get pe $ns -o name | sed 's|.*/||' | sort | tr '\n' ' ' | sed 's/ $//')"
+# Integers written as numbers, not strings, are taken as morphling validate takes them.
+sed -e 's/- "2"$/- 2/' -e 's/- "1"$/- 1/' -e 's/name: mobilenet-experiment-grid/name: ints/' "$pe" \
+    >"$WORK/ints.yaml"
+check "integers written as numbers in feasibleSpace are accepted" \
+    "profilingexperiment.morphling.kubedl.io/ints created" "$(kubectl apply -f "$WORK/ints.yaml" 2>&1)"
+check "and kept as integers" '[1,2]' \
+    "$(kubectl get pe ints $ns -o json | jq -c '.spec.tunableParameters[1].parameters[0].feasibleSpace.list')"
+kubectl delete pe ints $ns >/dev/null 2>&1
 
 # The same file, read by morphling itself: the same field, with file, line and column.
 "$MORPHLING" validate "$WORK/step0.yaml" >/dev/null 2>"$WORK/err"

@@ -29,6 +29,45 @@ check_contains "an unknown algorithm: says which exist" \
     "unknown algorithm 'hyperband' (available: grid, random, bo, morphling)" "$(cat "$WORK/err")"
 bad "a negative maxNumTrials" 's/maxNumTrials: 8/maxNumTrials: -1/' \
     "17:17: 'spec.maxNumTrials': expected an integer in [1, 1000000], got \"-1\""
+# What the API server's schema refuses (deploy/crds), refused before kubectl apply would be.
+bad "a quoted integer" 's/maxNumTrials: 8/maxNumTrials: "8"/' \
+    "17:17: 'spec.maxNumTrials': expected an integer, got the string \"8\": write it without quotes"
+bad "a number that is no integer in a list" 's/- "2"$/- 2.5/' \
+    "70:17: 'spec.tunableParameters[1].parameters[0].feasibleSpace.list[1]': expected a string or an integer, got the number 2.5: quote it (\"2.5\")"
+sed -e 's/- "2"$/- 2/' -e 's/- "1"$/- 1/' "$pe" >"$WORK/ints.yaml"
+check "integers written as numbers in feasibleSpace are taken" \
+    "$WORK/ints.yaml: valid: experiment 'mobilenet-experiment-grid', 3 parameters, 8 configurations, algorithm grid, runner kubernetes, up to 8 trials" \
+    "$("$MORPHLING" validate --offline "$WORK/ints.yaml" 2>&1)"
+# An int resource parameter counts its quantity's own unit (it was "expected an integer, got
+# \"0.25\"" for nvidia.com/gpumem, whose MiB are a share of one GPU here, and for "500m" or "1G").
+cat >"$WORK/int-resources.yaml" <<'YAML'
+apiVersion: morphling.kubedl.io/v1alpha1
+kind: ProfilingExperiment
+metadata: {name: int-resources}
+spec:
+  objective: {objectiveMetricName: qps}
+  algorithm: {algorithmName: grid}
+  maxNumTrials: 200
+  gpuMemoryMiB: 16384
+  servicePodTemplate:
+    template:
+      spec:
+        containers: [{name: server, image: "morphling/inference-server:test"}]
+  tunableParameters:
+    - category: resource
+      parameters:
+        - {name: cpu, parameterType: int, feasibleSpace: {min: "500m", max: "2", step: "500m"}}
+        - {name: memory, parameterType: int, feasibleSpace: {min: "1G", max: "4G", step: "1G"}}
+        - {name: nvidia.com/gpumem, parameterType: int, feasibleSpace: {min: "4096", max: "16384", step: "4096"}}
+        - {name: nvidia.com/gpu, parameterType: int, feasibleSpace: {min: "1", max: "2"}}
+YAML
+check "int resource parameters range over their quantities' units" \
+    "$WORK/int-resources.yaml: valid: experiment 'int-resources', 4 parameters, 128 configurations, algorithm grid, runner kubernetes, up to 200 trials" \
+    "$("$MORPHLING" validate --offline "$WORK/int-resources.yaml" 2>&1)"
+sed -e 's/step: "4096"//' "$WORK/int-resources.yaml" >"$WORK/int-step.yaml"
+check_contains "without a step, by 1 of the unit: 4 x 4 x 12289 MiB of nvidia.com/gpumem x 2" \
+    "4 parameters, 393248 configurations" \
+    "$("$MORPHLING" validate --offline "$WORK/int-step.yaml" 2>&1)"
 bad "an env name the shell could not set" 's/name: "BATCH_SIZE"/name: "BATCH SIZE"/' \
     "66:17: 'spec.tunableParameters[1].parameters[0].name': \"BATCH SIZE\" is not a valid environment name"
 
