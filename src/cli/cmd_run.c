@@ -70,15 +70,16 @@ static int validate_run(void *args, char **operands, size_t n)
         mp_json_print(stdout, j);
         json_decref(j);
     } else {
-        printf("%s: valid: experiment '%s', %zu parameters, ",
-               strcmp(file, "-") == 0 ? "<stdin>" : file, spec->name, spec->space.n);
+        printf("%s: valid: experiment '%s', %zu parameter%s, ",
+               strcmp(file, "-") == 0 ? "<stdin>" : file, spec->name, spec->space.n,
+               spec->space.n == 1 ? "" : "s");
         if (isinf(size)) {
             printf("continuous space");
         } else {
-            printf("%.0f configurations", size);
+            printf("%.0f configuration%s", size, size == 1 ? "" : "s");
         }
-        printf(", algorithm %s, runner %s, up to %lld trials\n", spec->algorithm, spec->runner,
-               (long long)spec->max_trials);
+        printf(", algorithm %s, runner %s, up to %lld trial%s\n", spec->algorithm, spec->runner,
+               (long long)spec->max_trials, spec->max_trials == 1 ? "" : "s");
         if (warning) {
             fprintf(stderr, "morphling validate: warning: %s\n", warning);
         }

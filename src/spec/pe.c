@@ -326,9 +326,10 @@ static int one_param(const struct pctx *c, enum category cat, const struct mp_no
         (cat == CAT_RESOURCE && (rc = resource_index(name, &res, err)) != 0)) {
         return rc;
     }
-    /* An int resource counts the quantity's own unit (cores, bytes, MiB of nvidia.com/gpumem),
-     * which is no whole number of ours (MiB, a share of one GPU): a stepped float range, by 1 of
-     * that unit unless a step is given. */
+    /* An int resource counts the quantity's own unit (cores, MiB of memory, MiB of
+     * nvidia.com/gpumem), which is no whole number of ours (a step of "1G" is 953.67... MiB, a
+     * MiB of gpumem a share of one GPU): a stepped float range, by 1 of that unit unless a step
+     * is given (memory's 1Mi: one byte would make "1Gi" to "4Gi" three billion sizes). */
     bool scaled = strcmp(native_type, "int") == 0 && res >= 0 &&
                   resources[res].unit != UNIT_WHOLE && resources[res].unit != UNIT_NAME;
     struct mp_node *out = node_at(MP_NODE_MAP, p);
@@ -340,7 +341,8 @@ static int one_param(const struct pctx *c, enum category cat, const struct mp_no
         return rc;
     }
     if (scaled && !mp_doc_get(out, "step")) {
-        struct mp_node *one = scalar_at(fs, "1", true), *step = NULL;
+        struct mp_node *one = scalar_at(fs, resources[res].unit == UNIT_MIB ? "1Mi" : "1", true);
+        struct mp_node *step = NULL;
         rc = convert_value(c, one, res, &step, err);
         mp_doc_free(one);
         if (rc != 0) {

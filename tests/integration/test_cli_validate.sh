@@ -201,7 +201,7 @@ check "a kubernetes spec without a kubeconfig exits 2" 2 "$rc"
 check_contains "... naming it" "'runner': no kubeconfig" "$err"
 out=$(KUBECONFIG="$WORK/no-such-kubeconfig" "$MORPHLING" validate --offline "$WORK/k8s.yaml" 2>&1); rc=$?
 check "validate --offline: exit 0" 0 "$rc"
-check_contains "... valid" "valid: experiment 'k8s', 1 parameters" "$out"
+check_contains "... valid" "valid: experiment 'k8s', 1 parameter," "$out"
 { cat "$WORK/k8s.yaml"; echo '  container: d'; } >"$WORK/k8s-bad.yaml"
 err=$(KUBECONFIG="$WORK/no-such-kubeconfig" "$MORPHLING" validate --offline "$WORK/k8s-bad.yaml" 2>&1); rc=$?
 check "validate --offline, a container the template lacks: exit 2" 2 "$rc"

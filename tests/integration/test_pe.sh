@@ -68,6 +68,11 @@ sed -e 's/step: "4096"//' "$WORK/int-resources.yaml" >"$WORK/int-step.yaml"
 check_contains "without a step, by 1 of the unit: 4 x 4 x 12289 MiB of nvidia.com/gpumem x 2" \
     "4 parameters, 393248 configurations" \
     "$("$MORPHLING" validate --offline "$WORK/int-step.yaml" 2>&1)"
+sed -e 's/step: "1G"//' -e 's/min: "1G", max: "4G"/min: "1Gi", max: "4Gi"/' "$WORK/int-resources.yaml" \
+    >"$WORK/mem-step.yaml"
+check_contains "memory without a step, by 1Mi: 4 x 3073 MiB x 4 x 2" \
+    "4 parameters, 98336 configurations" \
+    "$("$MORPHLING" validate --offline "$WORK/mem-step.yaml" 2>&1)"
 bad "an env name the shell could not set" 's/name: "BATCH_SIZE"/name: "BATCH SIZE"/' \
     "66:17: 'spec.tunableParameters[1].parameters[0].name': \"BATCH SIZE\" is not a valid environment name"
 
