@@ -354,15 +354,34 @@ char *mp_kube_fmt_milli(char *buf, int64_t milli)
 
 char *mp_kube_fmt_bytes(char *buf, int64_t bytes)
 {
-    static const char *const suffix[] = {"Ei", "Pi", "Ti", "Gi", "Mi", "Ki"};
-    for (size_t i = 0; i < MP_ARRAY_LEN(suffix) && bytes != 0; i++) {
-        int shift = 60 - 10 * (int)i;
-        int64_t unit = INT64_C(1) << shift;
-        if (bytes % unit == 0) {
-            snprintf(buf, MP_KUBE_QUANTITY_MAX, "%lld%s", (long long)(bytes / unit), suffix[i]);
-            return buf;
+    /* The shortest exact text, binary suffixes first on a tie: a size written "2G" comes back
+     * "2G", not "1953125Ki". */
+    static const struct {
+        const char *suffix;
+        int64_t unit;
+    } units[] = {{"Ei", INT64_C(1) << 60},
+                 {"Pi", INT64_C(1) << 50},
+                 {"Ti", INT64_C(1) << 40},
+                 {"Gi", INT64_C(1) << 30},
+                 {"Mi", INT64_C(1) << 20},
+                 {"Ki", INT64_C(1) << 10},
+                 {"E", INT64_C(1000000000000000000)},
+                 {"P", INT64_C(1000000000000000)},
+                 {"T", INT64_C(1000000000000)},
+                 {"G", INT64_C(1000000000)},
+                 {"M", INT64_C(1000000)},
+                 {"k", INT64_C(1000)}};
+    int len = snprintf(buf, MP_KUBE_QUANTITY_MAX, "%lld", (long long)bytes);
+    for (size_t i = 0; i < MP_ARRAY_LEN(units) && bytes != 0; i++) {
+        if (bytes % units[i].unit == 0) {
+            char alt[MP_KUBE_QUANTITY_MAX];
+            int n = snprintf(alt, sizeof(alt), "%lld%s", (long long)(bytes / units[i].unit),
+                             units[i].suffix);
+            if (n < len) {
+                memcpy(buf, alt, (size_t)n + 1);
+                len = n;
+            }
         }
     }
-    snprintf(buf, MP_KUBE_QUANTITY_MAX, "%lld", (long long)bytes);
     return buf;
 }

@@ -224,6 +224,12 @@ static void resources_validated_as_the_api_server(void **state)
     assert_string_equal(mp_kube_fmt_bytes(buf, INT64_C(1) << 30), "1Gi");
     assert_string_equal(mp_kube_fmt_bytes(buf, 3072), "3Ki");
     assert_string_equal(mp_kube_fmt_bytes(buf, 1536), "1536");
+    /* A decimal size comes back decimal, not "1953125Ki"; a tie goes binary. */
+    assert_string_equal(mp_kube_fmt_bytes(buf, INT64_C(2000000000)), "2G");
+    assert_string_equal(mp_kube_fmt_bytes(buf, INT64_C(1500000000)), "1500M");
+    assert_string_equal(mp_kube_fmt_bytes(buf, 1000), "1k");
+    assert_string_equal(mp_kube_fmt_bytes(buf, 1024), "1Ki");
+    assert_string_equal(mp_kube_fmt_bytes(buf, INT64_C(-2147483648)), "-2Gi");
     assert_string_equal(mp_kube_fmt_bytes(buf, 0), "0");
 }
 

@@ -459,6 +459,11 @@ static void assignment_in_the_original_form(void **state)
                               "{\"name\":\"BATCH_SIZE\",\"value\":\"2\",\"category\":\"env\"}]");
     free(text);
     json_decref(a);
+    /* A decimal size as written ("2G"), not "1953125Ki". */
+    x[1] = 2e9 / 1048576.0;
+    a = mp_spec_pe_assignment(s, x);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 1), "value")), "2G");
+    json_decref(a);
     assert_string_equal(mp_spec_pe_metric("qps"), "throughput_rps");
     assert_string_equal(mp_spec_pe_metric("p99_ms"), "p99_ms");
     mp_spec_free(s);
