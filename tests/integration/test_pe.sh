@@ -19,7 +19,7 @@ bad "an unknown resource name" 's/name: "memory"/name: "ephemeral-storage"/' \
 bad "a bad quantity" 's/- "1800Mi"/- "1800Mx"/' \
     "61:17: 'spec.tunableParameters[0].parameters[1].feasibleSpace.list[0]': expected a Kubernetes quantity"
 bad "a duplicate value after conversion" 's/- "2Gi"/- "2048Mi"\n              - "2Gi"/' \
-    "63:17: 'spec.tunableParameters[0].parameters[1].feasibleSpace.list[2]': duplicate value \"2048\""
+    "63:17: 'spec.tunableParameters[0].parameters[1].feasibleSpace.list[2]': duplicate value \"2048\": the same as item [1] (line 62, column 17)"
 bad "a misspelt field" 's/maxNumTrials:/maxNumTrial:/' \
     "17:3: 'spec.maxNumTrial': unknown key; did you mean 'maxNumTrials'?"
 sed -e 's/algorithmName: grid/algorithmName: hyperband/' "$pe" >"$WORK/algo.yaml"
