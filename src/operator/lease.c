@@ -151,15 +151,24 @@ static int try_take(struct op_lease *l, int64_t end_ns, struct mp_error *err)
     struct mp_kube_ref ref = {"coordination.k8s.io", "v1", "leases", l->ns, l->name, NULL};
     json_t *cur = NULL;
     int rc = op_get(l->op, &ref, left_ms(end_ns), &cur, err);
+    bool wrote = rc == MP_ENOTFOUND || (rc == 0 && takeable(l, cur));
     if (rc == MP_ENOTFOUND) {
         mp_error_clear(err);
-        return write_lease(l, NULL, end_ns, err);
+        rc = write_lease(l, NULL, end_ns, err);
+    } else if (rc == 0) {
+        rc = wrote ? write_lease(l, cur, end_ns, err) : 0;
     }
-    if (rc != 0) {
-        return rc;
-    }
-    rc = takeable(l, cur) ? write_lease(l, cur, end_ns, err) : 0;
     json_decref(cur);
+    if (wrote && rc == 0) {
+        /* Another candidate's write came first: learn who holds it now. */
+        mp_error_clear(err);
+        cur = NULL;
+        if (op_get(l->op, &ref, left_ms(end_ns), &cur, err) == 0) {
+            (void)takeable(l, cur);
+        }
+        json_decref(cur);
+        mp_error_clear(err);
+    }
     return rc;
 }
 
