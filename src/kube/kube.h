@@ -383,7 +383,8 @@ int mp_kube_check_resource(const char *resource, const char *quantity, struct mp
  * that does not parse (mp_kube_check_resource reports that). */
 int mp_kube_check_bytes(const char *quantity, struct mp_error *err) MP_WUR;
 /* Canonical text of a CPU amount in millicores ("1500m", "2") and of a byte count: its
- * shortest exact text ("512Mi", "1Gi", "2G", "1500"), a binary suffix on a tie. buf holds MP_KUBE_QUANTITY_MAX. */
+ * shortest exact text ("512Mi", "1Gi", "2G", "1500"), a binary suffix on a tie. buf holds
+ * MP_KUBE_QUANTITY_MAX. */
 #define MP_KUBE_QUANTITY_MAX 32
 char *mp_kube_fmt_milli(char *buf, int64_t milli);
 char *mp_kube_fmt_bytes(char *buf, int64_t bytes);
