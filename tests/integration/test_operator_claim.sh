@@ -39,6 +39,15 @@ succeeded_at_least() { # EXPERIMENT N
 started() {
     [ -n "$(lease_holder "$(uid_of "$1" 2>/dev/null)")" ]
 }
+# apply_pe NAME TRIALS PARALLELISM: applies an experiment and waits for its Lease; sets uid and
+# holder
+apply_pe() {
+    original_pe "$1" "$2" "$3"
+    kubectl apply -f "$WORK/$1.yaml" >/dev/null
+    wait_for "$1 has a Lease" started "$1"
+    uid=$(uid_of "$1")
+    holder=$(lease_holder "$uid")
+}
 
 start_operator "$WORK/a.log" --identity a --lease-ms 3000 --trial-ms 300
 A=$OPERATOR_PID
@@ -48,11 +57,7 @@ watching() { grep -q "watching" "$WORK/a.log" && grep -q "watching" "$WORK/b.log
 wait_for "both operators watch" watching
 
 # One experiment, two operators: one runs it.
-original_pe shared 6 2
-kubectl apply -f "$WORK/shared.yaml" >/dev/null
-wait_for "shared has a Lease" started shared
-uid=$(uid_of shared)
-holder=$(lease_holder "$uid")
+apply_pe shared 6 2
 other=$([ "$holder" = a ] && echo b || echo a)
 check_true "the Lease is held by a or b ($holder)" test "$holder" = a -o "$holder" = b
 check "the Lease is owned by the experiment" "ProfilingExperiment shared $uid" \
@@ -69,11 +74,7 @@ check_contains "$other says who runs it" \
 check "the finished experiment's Lease is gone" "" "$(leases)"
 
 # The holder is killed mid-experiment: the other takes its Lease once it has expired.
-original_pe moved 8 1
-kubectl apply -f "$WORK/moved.yaml" >/dev/null
-wait_for "moved has a Lease" started moved
-uid=$(uid_of moved)
-holder=$(lease_holder "$uid")
+apply_pe moved 8 1
 wait_for "two trials of moved have finished" succeeded_at_least moved 2
 if [ "$holder" = a ]; then kill -KILL "$A"; wait "$A"; else kill -KILL "$B"; wait "$B"; fi
 other=$([ "$holder" = a ] && echo b || echo a)
@@ -93,11 +94,7 @@ sname=$other
 start_operator "$WORK/c.log" --all-namespaces --identity c --lease-ms 3000 --trial-ms 300
 C=$OPERATOR_PID
 wait_for "c watches" grep -q "watching" "$WORK/c.log"
-original_pe handed 8 1
-kubectl apply -f "$WORK/handed.yaml" >/dev/null
-wait_for "handed has a Lease" started handed
-uid=$(uid_of handed)
-holder=$(lease_holder "$uid")
+apply_pe handed 8 1
 wait_for "two trials of handed have finished" succeeded_at_least handed 2
 if [ "$holder" = c ]; then H=$C; K=$S; kname=$sname; else H=$S; K=$C; kname=c; fi
 kill -TERM "$H"
@@ -121,11 +118,7 @@ check "nothing the trials created is left" "" "$(leftovers)"
 start_operator "$WORK/d.log" --all-namespaces --identity d --lease-ms 3000 --trial-ms 300
 D=$OPERATOR_PID
 wait_for "d watches" grep -q "watching" "$WORK/d.log"
-original_pe faulted 8 1
-kubectl apply -f "$WORK/faulted.yaml" >/dev/null
-wait_for "faulted has a Lease" started faulted
-uid=$(uid_of faulted)
-holder=$(lease_holder "$uid")
+apply_pe faulted 8 1
 other=$([ "$holder" = d ] && echo "$kname" || echo d)
 wait_for "two trials of faulted have finished" succeeded_at_least faulted 2
 admin_api POST /_test/faults "{\"code\": 500, \"count\": 100000, \"resource\": \"leases\",
