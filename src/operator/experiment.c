@@ -167,22 +167,105 @@ static int fail_for_good(struct op_exp *x, const char *message, struct mp_error 
     return rc;
 }
 
+/* The experiment's Lease could not be renewed: another operator may have taken the experiment
+ * over, so this run stops at once (its unfinished trials stay for that run). */
+static void claim_lost(void *ud, const struct mp_error *err)
+{
+    struct op_exp *x = ud;
+    op_log(x->op, "%s: its Lease is lost (%s); stopping its run", x->key, err->msg);
+    atomic_store(&x->cancel, true);
+}
+
+/* What the run knows of its experiment, from pe (with the run's spec). */
+static void adopt(struct op_exp *x, const json_t *pe)
+{
+    pthread_mutex_lock(&x->wlock);
+    pthread_mutex_lock(&x->lock);
+    json_decref(x->pe);
+    x->pe = json_deep_copy(pe);
+    const json_t *status = json_object_get(pe, "status");
+    const char *started = json_string_value(json_object_get(status, "startTime"));
+    if (started && strlen(started) < sizeof(x->start_time)) {
+        snprintf(x->start_time, sizeof(x->start_time), "%s", started);
+    } else if (!x->start_time[0]) {
+        mp_kube_fmt_time(x->start_time, mp_wall_ns(), false);
+    }
+    json_decref(x->conds);
+    x->conds = json_deep_copy(json_object_get(status, "conditions"));
+    int64_t gen = op_generation(pe);
+    x->observed_gen = gen > x->observed_gen ? gen : x->observed_gen;
+    pthread_mutex_unlock(&x->lock);
+    pthread_mutex_unlock(&x->wlock);
+}
+
+/* Takes the experiment's own Lease (morphling-UID beside it, owned by it), so that of two
+ * operators that watch it (an --all-namespaces one and a --namespace one, or one on a laptop)
+ * only one runs it, then reads the experiment again: the worker's cache may predate the last
+ * status write of another operator that ran it. 1: the run goes on; 0: it does not
+ * (x->other_holds: another operator holds the Lease; x->finished: the experiment has finished;
+ * else it is gone, or its spec is not the one the run was started with: its watch event queues
+ * it again); <0: errors. On the run's thread, so that starting a run costs the worker no
+ * call. */
+static int take_claim(struct op_exp *x, struct mp_error *err)
+{
+    if (!x->claim) {
+        char *name = mp_xasprintf("morphling-%s", x->uid);
+        x->claim = op_lease_new(x->op, x->ns, name, x->pe);
+        free(name);
+    }
+    int rc = op_lease_try(x->claim, err);
+    x->other_holds = rc == 0;
+    json_t *pe = NULL;
+    if (rc == 1) {
+        struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "profilingexperiments",
+                                  x->ns,    x->name,    NULL};
+        rc = op_get(x->op, &ref, 0, &pe, err);
+    }
+    if (rc < 0 && rc != MP_ENOTFOUND) {
+        return mp_error_prefix(err, rc, "taking the experiment's Lease %s",
+                               op_lease_name(x->claim));
+    }
+    mp_error_clear(err);
+    json_t *run_pe =
+        rc == 0 && pe && strcmp(mp_kube_meta(pe, "uid"), x->uid) == 0 ? op_pe_for_run(pe) : NULL;
+    rc = 0;
+    if (run_pe && op_pe_finished(pe)) {
+        x->finished = true;
+    } else if (run_pe &&
+               json_equal(json_object_get(run_pe, "spec"), json_object_get(x->pe, "spec"))) {
+        adopt(x, run_pe);
+        rc = 1;
+    }
+    json_decref(run_pe);
+    json_decref(pe);
+    return rc;
+}
+
 static void *run_thread(void *p)
 {
     struct op_exp *x = p;
     struct op *op = x->op;
-    op_log(op, "%s: running (uid %s)", x->key, x->uid);
     struct mp_error err = {0};
-    int rc = run(x, &err);
-    if (rc < 0 && x->final_reason) {
-        struct mp_error ferr = {0};
-        if ((rc = fail_for_good(x, err.msg, &ferr)) != 0) {
-            err = ferr;
+    int rc = take_claim(x, &err);
+    if (rc == 1 && !atomic_load(&x->cancel) &&
+        (rc = op_lease_keep(x->claim, claim_lost, x, &err)) == 0) {
+        op_log(op, "%s: running (uid %s)", x->key, x->uid);
+        rc = run(x, &err);
+        if (rc < 0 && x->final_reason) {
+            struct mp_error ferr = {0};
+            if ((rc = fail_for_good(x, err.msg, &ferr)) != 0) {
+                err = ferr;
+            }
         }
+    } else if (rc >= 0) {
+        rc = x->finished ? 0 : 1; /* not run: looked at again */
     }
-    /* The run has stopped writing: the next one (here or elsewhere) may start at once. */
-    op_lease_release(x->claim, true);
-    x->claim = NULL;
+    /* The run has stopped writing: the next one (here or elsewhere) may start at once. A Lease
+     * that another operator holds goes to the worker (reap), for its next look. */
+    if (!x->other_holds) {
+        op_lease_release(x->claim, true);
+        x->claim = NULL;
+    }
     char *key = mp_xstrdup(x->key);
     if (rc < 0) {
         op_log(op, "%s: run stopped: %s (retrying)", key, err.msg);
@@ -207,15 +290,6 @@ static void *run_thread(void *p)
     return NULL;
 }
 
-/* The experiment's Lease could not be renewed: another operator may have taken the experiment
- * over, so this run stops at once (its unfinished trials stay for that run). */
-static void claim_lost(void *ud, const struct mp_error *err)
-{
-    struct op_exp *x = ud;
-    op_log(x->op, "%s: its Lease is lost (%s); stopping its run", x->key, err->msg);
-    atomic_store(&x->cancel, true);
-}
-
 int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_lease *claim,
                  struct op_exp **out, struct mp_error *err)
 {
@@ -226,33 +300,20 @@ int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct o
     x->ns = mp_xstrdup(mp_kube_meta(pe, "namespace"));
     x->name = mp_xstrdup(mp_kube_meta(pe, "name"));
     x->uid = mp_xstrdup(mp_kube_meta(pe, "uid"));
-    x->pe = json_deep_copy(pe);
     x->spec = spec;
     /* The same suggestions after a restart: the seed is the experiment's uid unless set. */
     if (!spec->seed_given) {
         spec->seed = mp_hash_str(x->uid) & INT64_MAX;
         spec->seed_given = true;
     }
-    const json_t *status = json_object_get(pe, "status");
-    const char *started = json_string_value(json_object_get(status, "startTime"));
-    if (started && strlen(started) < sizeof(x->start_time)) {
-        snprintf(x->start_time, sizeof(x->start_time), "%s", started);
-    } else {
-        mp_kube_fmt_time(x->start_time, mp_wall_ns(), false);
-    }
-    x->conds = json_deep_copy(json_object_get(status, "conditions"));
-    x->observed_gen = op_generation(pe);
     pthread_mutex_init(&x->lock, NULL);
     pthread_mutex_init(&x->wlock, NULL);
-    int rc = op_lease_keep(claim, claim_lost, x, err);
-    if (rc == 0 && pthread_create(&x->thread, NULL, run_thread, x) != 0) {
-        rc = mp_error_set(err, MP_ERUNTIME, "cannot start a thread for an experiment");
-    }
-    if (rc != 0) {
+    adopt(x, pe);
+    if (pthread_create(&x->thread, NULL, run_thread, x) != 0) {
         x->thread = pthread_self();
         atomic_store(&x->ended, true);
         op_exp_free(x);
-        return rc;
+        return mp_error_set(err, MP_ERUNTIME, "cannot start a thread for an experiment");
     }
     *out = x;
     return 0;

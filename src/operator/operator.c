@@ -136,48 +136,14 @@ static struct op_exp *exp_find(struct op *op, const char *key)
     return NULL;
 }
 
-/* Joins the runs that have ended (each queues its own key when it ends, so a reconcile comes
- * after every end); when experiments wait for a slot, queues every key again. */
-static void reap(struct op *op)
-{
-    bool reaped = false;
-    pthread_mutex_lock(&op->lock);
-    for (size_t i = 0; i < op->n_exps;) {
-        struct op_exp *x = op->exps[i];
-        if (atomic_load(&x->ended)) {
-            op->exps[i] = op->exps[--op->n_exps];
-            pthread_mutex_unlock(&op->lock);
-            op_exp_free(x);
-            reaped = true;
-            atomic_store(&op->trim, true);
-            pthread_mutex_lock(&op->lock);
-            i = 0;
-            continue;
-        }
-        i++;
-    }
-    bool wake = reaped && op->waiting;
-    op->waiting = op->waiting && !wake;
-    pthread_mutex_unlock(&op->lock);
-    if (wake) {
-        op_enqueue_all(op);
-    }
-}
-
-static void mark_done(struct op *op, const json_t *pe)
-{
-    pthread_mutex_lock(&op->lock);
-    mp_strset_add(&op->done, mp_kube_meta(pe, "uid"));
-    pthread_mutex_unlock(&op->lock);
-}
-
 /* An experiment that another operator runs, and its Lease, kept between looks: the Lease expires
  * a lease duration after this process first saw its record unchanged (client-go's observed
  * time), so the object must outlive one look. Only the worker uses them. */
 struct op_cand {
     char *key, *uid;
     struct op_lease *lease;
-    char *noted; /* the holder last logged */
+    char *noted;     /* the holder last logged */
+    int64_t next_ns; /* the next look */
 };
 
 static struct op_cand *cand_find(struct op *op, const char *key)
@@ -217,7 +183,7 @@ static void cand_keep(struct op *op, const char *key, const char *uid, struct op
     if (!c) {
         op->cands = mp_xreallocarray(op->cands, op->n_cands + 1, sizeof(*op->cands));
         c = &op->cands[op->n_cands++];
-        *c = (struct op_cand){mp_xstrdup(key), mp_xstrdup(uid), l, NULL};
+        *c = (struct op_cand){mp_xstrdup(key), mp_xstrdup(uid), l, NULL, 0};
     }
     if (!c->noted || strcmp(c->noted, op_lease_holder(l)) != 0) {
         free(c->noted);
@@ -225,64 +191,63 @@ static void cand_keep(struct op *op, const char *key, const char *uid, struct op
         op_log(op, "%s: run by the operator %s (it holds the Lease %s)", key, c->noted,
                op_lease_name(l));
     }
+    c->next_ns = mp_mono_ns() + op_lease_duration_ms(l) * 1000000;
     op_queue_add_after(&op->q, key, op_lease_duration_ms(l));
 }
 
-/* Takes the experiment's own Lease (morphling-UID beside it, owned by it), so that of two
- * operators that watch it (an --all-namespaces one and a --namespace one, or one on a laptop)
- * only one runs it. 1: taken, *fresh the experiment read after that (the cache may predate
- * another operator's last status write); 0: another operator runs it (the key is looked at
- * again after a lease duration), or it is gone; <0: errors. */
-static int claim(struct op *op, const char *key, const json_t *pe, struct op_lease **out,
-                 json_t **fresh, struct mp_error *err)
+/* Joins the runs that have ended (each queues its own key when it ends, so a reconcile comes
+ * after every end); when experiments wait for a slot, queues every key again. */
+static void reap(struct op *op)
 {
-    const char *ns = mp_kube_meta(pe, "namespace"), *uid = mp_kube_meta(pe, "uid");
-    struct op_lease *l = cand_take(op, key, uid);
-    if (!l) {
-        char *name = mp_xasprintf("morphling-%s", uid);
-        l = op_lease_new(op, ns, name, pe);
-        free(name);
-    }
-    int rc = op_lease_try(l, err);
-    if (rc == 0) {
-        cand_keep(op, key, uid, l);
-        return 0;
-    }
-    if (rc == 1) {
-        struct mp_kube_ref ref = {
-            OP_GROUP, OP_VERSION, "profilingexperiments", ns, mp_kube_meta(pe, "name"), NULL};
-        rc = op_get(op, &ref, 0, fresh, err);
-        if (rc == 0 && strcmp(mp_kube_meta(*fresh, "uid"), uid) != 0) {
-            rc = MP_ENOTFOUND; /* replaced: its watch event comes */
+    bool reaped = false;
+    pthread_mutex_lock(&op->lock);
+    for (size_t i = 0; i < op->n_exps;) {
+        struct op_exp *x = op->exps[i];
+        if (atomic_load(&x->ended)) {
+            op->exps[i] = op->exps[--op->n_exps];
+            pthread_mutex_unlock(&op->lock);
+            if (x->other_holds) {
+                cand_keep(op, x->key, x->uid, x->claim);
+                x->claim = NULL;
+            }
+            op_exp_free(x);
+            reaped = true;
+            atomic_store(&op->trim, true);
+            pthread_mutex_lock(&op->lock);
+            i = 0;
+            continue;
         }
-        rc = rc == 0 ? 1 : rc == MP_ENOTFOUND ? 0 : rc;
+        i++;
     }
-    if (rc < 0) {
-        mp_error_prefix(err, rc, "the experiment's Lease %s", op_lease_name(l));
+    bool wake = reaped && op->waiting;
+    op->waiting = op->waiting && !wake;
+    pthread_mutex_unlock(&op->lock);
+    if (wake) {
+        op_enqueue_all(op);
     }
-    if (rc != 1) {
-        op_lease_release(l, true);
-        return rc;
-    }
-    *out = l;
-    return 1;
+}
+
+static void mark_done(struct op *op, const json_t *pe)
+{
+    pthread_mutex_lock(&op->lock);
+    mp_strset_add(&op->done, mp_kube_meta(pe, "uid"));
+    pthread_mutex_unlock(&op->lock);
 }
 
 /* A new run of pe, unless its spec does not validate (then its status says so). A run that had
- * started goes on with the spec it started with. */
-static int start_run(struct op *op, const char *key, const json_t *cached, struct mp_error *err)
+ * started goes on with the spec it started with. The run takes the experiment's Lease first,
+ * on its own thread (experiment.c). */
+static int start_run(struct op *op, const char *key, const json_t *pe, struct mp_error *err)
 {
-    struct op_lease *l = NULL;
-    json_t *pe = NULL;
-    int rc = claim(op, key, cached, &l, &pe, err);
-    if (rc <= 0 || op_pe_finished(pe)) {
-        if (rc == 1) {
-            mark_done(op, pe);
-            op_lease_release(l, true);
-        }
-        json_decref(pe);
-        return rc < 0 ? rc : 0;
+    struct op_cand *c = cand_find(op, key);
+    int64_t now = mp_mono_ns();
+    if (c && now < c->next_ns) {
+        /* Another operator runs it: looked at again when its Lease may have expired (queued
+         * again here, since an earlier queueing of the key may have replaced that look). */
+        op_queue_add_after(&op->q, key, (c->next_ns - now) / 1000000 + 1);
+        return 0;
     }
+    struct op_lease *l = cand_take(op, key, mp_kube_meta(pe, "uid"));
     struct mp_spec *spec = NULL;
     json_t *run_pe = op_pe_for_run(pe);
     if (!json_equal(json_object_get(run_pe, "spec"), json_object_get(pe, "spec"))) {
@@ -291,7 +256,7 @@ static int start_run(struct op *op, const char *key, const json_t *cached, struc
                "it started with (status.runSpec)",
                key);
     }
-    rc = op_parse(op, key, run_pe, &spec, err);
+    int rc = op_parse(op, key, run_pe, &spec, err);
     if (rc == MP_EINVALID) {
         op_log(op, "%s: invalid: %s", key, err->msg);
         char *msg = mp_xstrdup(err->msg);
@@ -308,7 +273,6 @@ static int start_run(struct op *op, const char *key, const json_t *cached, struc
     }
     op_lease_release(l, true);
     json_decref(run_pe);
-    json_decref(pe);
     if (!x) {
         return rc;
     }
