@@ -72,6 +72,7 @@ static void load_metric_names(struct mp_metrics *m)
     struct mp_measure_result r;
     memset(&r, 0, sizeof(r));
     r.merged = 4;
+    r.requests = 1;
     mp_measure_result_metrics(&r, true, m);
     static const char *const more[] = {"capacity_rps", "saturation_rps", "remeasured"};
     for (size_t i = 0; i < MP_ARRAY_LEN(more); i++) {

@@ -761,6 +761,14 @@ static void test_load_errors_named(void **state)
     assert_int_equal(run(&f, malformed, NULL), 0);
     expect_failure(&f, MP_FAILURE_LOAD_ERRORS, "no request succeeded");
     expect_failure(&f, MP_FAILURE_LOAD_ERRORS, "parse: malformed HTTP response");
+    /* No answer is no latency: zero requests recorded p99_ms = 0, the best latency there is. */
+    double v = -1;
+    assert_false(mp_metrics_get(&f.res.metrics, "p99_ms", &v));
+    assert_false(mp_metrics_get(&f.res.metrics, "latency_p50_us", &v));
+    assert_true(mp_metrics_get(&f.res.metrics, "error_rate", &v));
+    assert_true(v == 1.0);
+    assert_true(mp_metrics_get(&f.res.metrics, "throughput_rps", &v));
+    assert_true(v == 0.0);
     json_decref(f.meta);
     mp_trial_result_release(&f.res);
     mp_trial_result_init(&f.res);
