@@ -134,6 +134,18 @@ check "meta train --from-store on a missing store exits 2" 2 "$rc"
 check_contains "... naming it" "store '$WORK/typo.db' does not exist" "$err"
 check_false "... and creates none" test -e "$WORK/typo.db"
 
+# The command that run prints to show the results works pasted into a shell, also for a store
+# whose path holds a space, a quote and a newline (it printed the path bare).
+odd="$WORK/a b'c
+d"
+mkdir -p "$odd"
+out=$("$MORPHLING" run "$spec" --db "$odd/x.db" --set algorithm.max_trials=2 2>&1)
+cmd=$(printf '%s\n' "$out" | sed -n '/to see them:$/,$p' | sed 1d)
+eval "set -- ${cmd#*morphling }"
+check "the show command it prints names that store" "show replay-demo --db $odd/x.db" "$*"
+"$MORPHLING" "$@" >/dev/null
+check "... and runs" 0 "$?"
+
 "$MORPHLING" frobnicate >/dev/null 2>&1
 check "unknown command exits 2" 2 "$?"
 "$MORPHLING" help run >/dev/null
