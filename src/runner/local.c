@@ -310,9 +310,13 @@ static bool check_exit(struct local_trial *t, int64_t deadline_ns, const char *w
 
 enum ident { ID_OURS, ID_FOREIGN, ID_UNVERIFIED };
 
+/* The trial's processes: those in its groups, and every descendant of its shim, also one that
+ * left the groups (a service run as root may move itself or its workers into groups of its
+ * own: its socket was taken for a stranger's, an INFRA failure retried twice). */
 static size_t trial_pids(struct local_trial *t, pid_t *pids, size_t cap)
 {
-    return t->cg ? mp_cgroup_pids(t->cg, pids, cap) : mp_proc_tree_pids(t->proc, pids, cap);
+    size_t n = t->cg ? mp_cgroup_pids(t->cg, pids, cap) : 0;
+    return n + mp_proc_tree_pids(t->proc, pids + n, cap - n);
 }
 
 static enum ident identify(struct local_trial *t, const struct mp_probe_result *pr)

@@ -43,4 +43,20 @@ for i in 1 2 3 4; do
 done
 check "parallel trials have distinct ports ($ports)" 4 \
     "$(echo $ports | tr ' ' '\n' | sort -u | wc -l | tr -d ' ')"
+
+# A service (run as root) that moves itself out of the trial's groups is still the trial's:
+# the socket check looks at the shim's process tree too (it failed INFRA, "answered by a process
+# that is not this trial's", three attempts in a run), and teardown still ends it.
+cat >"$WORK/leave.sh" <<'EOF'
+#!/bin/sh
+for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do
+    echo $$ 2>/dev/null >"$f"
+done
+exec "$@"
+EOF
+chmod +x "$WORK/leave.sh"
+run_trial "$WORK/leave.json" "$SPEC" $SET --set mode=healthy --set runner.identity=socket \
+    --set "service.command=[\"$WORK/leave.sh\", \"$FAKE\", --port, \"{port}\", --nonce, \"{nonce}\", --mode, \"{mode}\"]"
+check_ready "$WORK/leave.json" "left its groups"
+expect_nothing_left "$WORK/leave.json"
 finish
