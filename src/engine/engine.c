@@ -150,7 +150,10 @@ char *mp_engine_spec_warning(const struct mp_spec *spec)
 
 static int validate(const struct mp_spec *spec, bool offline, struct mp_error *err)
 {
-    int rc = mp_engine_validate_search(spec, err);
+    int rc = mp_spec_check_param_names(spec, err);
+    if (rc == 0) {
+        rc = mp_engine_validate_search(spec, err);
+    }
     if (rc != 0) {
         return rc;
     }
