@@ -974,8 +974,18 @@ static void test_settings_rejected(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "  ports: \"10-20\"\n", "  identity: maybe\n", "  grace_period: soon\n",
-        "  cpus: -1\n",         "  bogus: 1\n",        "  load: {mode: capacity}\n",
+        "  ports: \"10-20\"\n",
+        "  identity: maybe\n",
+        "  grace_period: soon\n",
+        "  cpus: -1\n",
+        "  bogus: 1\n",
+        "  load: {mode: capacity}\n",
+        /* A reversed range, an empty item, and a CPU this process may not run on: each was
+         * valid, and the trial ran on every CPU ("not enforced"). */
+        "  cpuset: 1-0\n",
+        "  cpuset: '0,'\n",
+        "  cpuset: 0,,1\n",
+        "  cpuset: 1023\n",
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
         struct mp_error err = {0, ""};
