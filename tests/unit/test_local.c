@@ -558,6 +558,22 @@ static void test_probe_parsing(void **state)
     /* A status line and the connection closed (HTTP/1.0 style): ready. */
     probe_once("HTTP/1.0 200 OK\r\n", &r);
     assert_int_equal(r.outcome, MP_PROBE_OK);
+    /* Interim responses come before the final one (RFC 9110 §15.2): "answered 100" never
+     * became ready. The final one may follow in the same read or a later one. */
+    probe_once("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+               "HTTP/1.1 200 OK\r\nX-Morphling-Nonce: n1\r\nContent-Length: 0\r\n\r\n",
+               &r);
+    assert_int_equal(r.outcome, MP_PROBE_OK);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.nonce, "n1");
+    probe_once("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 500 Oops\r\n\r\n", &r);
+    assert_int_equal(r.status, 500);
+    /* 101 is no interim answer to a probe that asked for no upgrade. */
+    probe_once("HTTP/1.1 101 Switching Protocols\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", &r);
+    assert_int_equal(r.outcome, MP_PROBE_BAD_STATUS);
+    /* An interim response alone, the connection then closed: no final answer. */
+    probe_once("HTTP/1.1 100 Continue\r\n\r\n", &r);
+    assert_int_not_equal(r.outcome, MP_PROBE_OK);
     /* Nothing listening on a port we just closed. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
