@@ -757,7 +757,8 @@ int mp_engine_create(struct mp_store *st, const struct mp_spec *spec, int64_t *e
 }
 
 /* A spec document as JSON without algorithm.max_trials (and without an algorithm block left
- * empty by that). Owned; NULL when it does not parse. */
+ * empty by that) and without the descriptions, free text that morphling ignores (a typo fixed
+ * in one refused to continue the experiment). Owned; NULL when it does not parse. */
 static json_t *without_budget(const char *json)
 {
     json_t *j = json_loads(json, 0, NULL);
@@ -765,6 +766,11 @@ static json_t *without_budget(const char *json)
     json_object_del(algo, "max_trials");
     if (json_is_object(algo) && json_object_size(algo) == 0) {
         json_object_del(j, "algorithm");
+    }
+    json_object_del(j, "description");
+    json_t *params = json_object_get(j, "parameters");
+    for (size_t i = 0; i < json_array_size(params); i++) {
+        json_object_del(json_array_get(params, i), "description");
     }
     return j;
 }

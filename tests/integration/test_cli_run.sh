@@ -48,9 +48,13 @@ check "rerun of a finished experiment exits 0" 0 "$rc"
 check_contains "rerun says it already finished" "already finished" "$out"
 check "rerun adds no trial" 40 "$("$MORPHLING" show replay-demo --json | jq '.trials | length')"
 
-out=$("$MORPHLING" run "$spec" --set description=other 2>&1); rc=$?
+out=$("$MORPHLING" run "$spec" --set algorithm.seed=8 2>&1); rc=$?
 check "changed spec under the same name exits 2" 2 "$rc"
 check_contains "changed spec is explained" "different spec" "$out"
+# Descriptions are free text morphling ignores: changed, the experiment stands.
+out=$("$MORPHLING" run "$spec" --set description=other --set parameters.cpu.description=cores 2>&1)
+check "a changed description is no other spec ($out)" 0 "$?"
+check_contains "... and the experiment stands" "already finished" "$out"
 out=$("$MORPHLING" run "$spec" --set algorithm.max_trials=5 2>&1); rc=$?
 check "a budget below the trials exits 2" 2 "$rc"
 check_contains "and says so" "has 40 trials already; max_trials = 5 is below them" "$out"
