@@ -792,6 +792,41 @@ static int count_budget_used(struct mp_store *st, int64_t exp_id, int64_t *used,
     return rc;
 }
 
+/* Appends to path (len bytes used, size in all) the first field where a and b differ, in the
+ * spec's own notation ("runner.delay", "parameters[1].max"); nothing when they are equal. */
+static void first_difference(const json_t *a, const json_t *b, char *path, size_t len, size_t size)
+{
+    const char *key;
+    const json_t *v;
+    if (len >= size || json_equal(a, b)) {
+        return;
+    }
+    if (json_is_object(a) && json_is_object(b)) {
+        for (int side = 0; side < 2; side++) {
+            const json_t *x = side ? b : a, *y = side ? a : b;
+            json_object_foreach ((json_t *)x, key, v) {
+                if (!json_equal(v, json_object_get(y, key))) {
+                    int n = snprintf(path + len, size - len, "%s%s", len ? "." : "", key);
+                    first_difference(side ? json_object_get(y, key) : v,
+                                     side ? v : json_object_get(y, key), path,
+                                     n > 0 ? len + (size_t)n : len, size);
+                    return;
+                }
+            }
+        }
+    }
+    if (json_is_array(a) && json_is_array(b)) {
+        for (size_t i = 0; i < json_array_size(a) || i < json_array_size(b); i++) {
+            if (!json_equal(json_array_get(a, i), json_array_get(b, i))) {
+                int n = snprintf(path + len, size - len, "[%zu]", i);
+                first_difference(json_array_get(a, i), json_array_get(b, i), path,
+                                 n > 0 ? len + (size_t)n : len, size);
+                return;
+            }
+        }
+    }
+}
+
 /* The stored experiment row was made from another spec. When the two differ in max_trials only
  * and the new budget is not below the trials counted so far, the experiment goes on under it
  * (e->new_spec_json, stored once claimed), finished or not; a finished one whose budget adds no
@@ -801,13 +836,19 @@ static int changed_spec(struct engine *e, const struct mp_experiment_row *row, c
 {
     json_t *a = without_budget(row->spec_json), *b = without_budget(json);
     bool budget_only = a && b && json_equal(a, b);
+    char where[256] = "";
+    if (a && b) {
+        first_difference(a, b, where, 0, sizeof(where));
+    }
     json_decref(a);
     json_decref(b);
     if (!budget_only) {
-        return mp_error_set(err, MP_EINVALID,
-                            "experiment '%s' already exists in the store with a different spec; "
-                            "use another name, or --restart to replace it",
-                            e->spec->name);
+        /* Which field: a default written out, or an override forgotten, is found at once. */
+        return mp_error_set(
+            err, MP_EINVALID,
+            "experiment '%s' already exists in the store with a different spec%s%s%s; "
+            "use another name, or --restart to replace it",
+            e->spec->name, *where ? " (it differs at '" : "", where, *where ? "')" : "");
     }
     int64_t used = 0, unfinished = 0;
     int rc = count_budget_used(e->st, row->id, &used, &unfinished, err);

@@ -50,7 +50,7 @@ check "rerun adds no trial" 40 "$("$MORPHLING" show replay-demo --json | jq '.tr
 
 out=$("$MORPHLING" run "$spec" --set algorithm.seed=8 2>&1); rc=$?
 check "changed spec under the same name exits 2" 2 "$rc"
-check_contains "changed spec is explained" "different spec" "$out"
+check_contains "changed spec is explained" "different spec (it differs at 'algorithm.seed')" "$out"
 # Descriptions are free text morphling ignores: changed, the experiment stands.
 out=$("$MORPHLING" run "$spec" --set description=other --set parameters.cpu.description=cores 2>&1)
 check "a changed description is no other spec ($out)" 0 "$?"

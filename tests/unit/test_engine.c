@@ -450,7 +450,7 @@ static void raised_budget_continues(void **state)
     assert_true(a.sum.already_finished);
     assert_int_equal(f3.calls, 0);
     assert_refused(a.st, spec8, "has 12 trials already; max_trials = 8 is below them");
-    assert_refused(a.st, other, "with a different spec");
+    assert_refused(a.st, other, "with a different spec (it differs at 'constraints')");
     /* A description is free text morphling ignores: changed, the experiment stands (it was
      * refused, so that a typo fixed meant --restart). */
     struct fake_runner f4 = {.fail_a = -1};
