@@ -136,13 +136,9 @@ static int check_requests(const struct mp_spec *spec, struct mp_error *err)
     return rc;
 }
 
-static int local_validate(const struct mp_spec *spec, struct mp_error *err)
+/* The runner: settings, and what they mean together with the rest of the spec. */
+static int check_cfg(const struct mp_spec *spec, struct mp_error *err)
 {
-    if (!spec->has_service || spec->service.argc == 0) {
-        return mp_error_set(err, MP_EINVALID,
-                            "%s: the local runner needs a 'service' with a command to start",
-                            spec->source);
-    }
     struct mp_local_cfg cfg;
     int rc = mp_local_cfg_parse(spec->runner_node, &cfg, err);
     if (rc != 0) {
@@ -152,12 +148,36 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
      * every trial failed HEALTH_FAILED at its startup_timeout ("GET (null) answered without
      * echoing the trial nonce"). */
     bool nonce_over_tcp = cfg.identity == LOCAL_ID_NONCE && spec->service.probe == MP_PROBE_TCP;
+    long long ports = (long long)cfg.port_hi - cfg.port_lo + 1;
     mp_local_cfg_release(&cfg);
     if (nonce_over_tcp) {
         return mp_doc_error(err, mp_doc_get(spec->runner_node, "identity"),
                             "identity nonce needs an HTTP readiness probe (the nonce comes back in "
                             "its answer's X-Morphling-Nonce header), not readiness.tcp: use "
                             "identity socket or auto");
+    }
+    /* Each trial in flight leases a port of its own: the trials beyond the range failed INFRA
+     * three times each ("no free port"), their configurations never measured. */
+    const struct mp_node *at = mp_doc_get(spec->runner_node, "ports");
+    if (ports < spec->parallelism) {
+        return mp_doc_error(err, at ? at : spec->doc,
+                            "%lld port(s) for algorithm.parallelism = %lld: each trial in flight "
+                            "needs a port of its own",
+                            ports, (long long)spec->parallelism);
+    }
+    return 0;
+}
+
+static int local_validate(const struct mp_spec *spec, struct mp_error *err)
+{
+    if (!spec->has_service || spec->service.argc == 0) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s: the local runner needs a 'service' with a command to start",
+                            spec->source);
+    }
+    int rc = check_cfg(spec, err);
+    if (rc != 0) {
+        return rc;
     }
     /* Placeholders were checked, with positions, when the spec was loaded. */
     const char *prog = spec->service.argv[0];

@@ -1002,6 +1002,8 @@ static void test_settings_rejected(void **state)
         "  cpuset: '0,'\n",
         "  cpuset: 0,,1\n",
         "  cpuset: 1023\n",
+        /* Fewer ports than trials in flight: those beyond failed INFRA, three attempts each. */
+        "  ports: 25000-25001\nalgorithm: {name: random, parallelism: 3}\n",
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
         struct mp_error err = {0, ""};
