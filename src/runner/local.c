@@ -339,6 +339,21 @@ static size_t trial_pids(struct local_trial *t, pid_t *pids, size_t cap)
     return n + mp_proc_tree_pids(t->proc, pids + n, cap - n);
 }
 
+/* Whether the process listening on the trial's port is of the trial's tree but outside its
+ * groups: a service (run as root) that moved itself out of them, where no limit holds. It was
+ * measured without them ('cpu 0.1' answered as fast as a whole core) and recorded as limited. A
+ * listener of no process of the tree (a container under its daemon) is not this case. */
+static bool left_groups(struct local_trial *t)
+{
+    pid_t pids[1024];
+    size_t n = t->cg ? mp_cgroup_pids(t->cg, pids, MP_ARRAY_LEN(pids)) : 0;
+    if (!t->cg || n == MP_ARRAY_LEN(pids) || mp_local_socket_owned(t->lease.port, pids, n)) {
+        return false; /* (a full list may lack the listener: no verdict) */
+    }
+    n = mp_proc_tree_pids(t->proc, pids, MP_ARRAY_LEN(pids));
+    return mp_local_socket_owned(t->lease.port, pids, n);
+}
+
 static enum ident identify(struct local_trial *t, const struct mp_probe_result *pr)
 {
     enum local_identity mode = t->r->cfg.identity;
@@ -431,6 +446,14 @@ static bool wait_ready(struct local_trial *t)
         enum ident id = pr.outcome == MP_PROBE_OK || pr.outcome == MP_PROBE_BAD_STATUS
                             ? identify(t, &pr)
                             : ID_OURS;
+        if (pr.outcome == MP_PROBE_OK && id == ID_OURS && left_groups(t)) {
+            mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                                 "the process listening on port %d left the trial's cgroups, so "
+                                 "its limits do not hold: the service must stay in the group it "
+                                 "starts in",
+                                 t->lease.port);
+            return false;
+        }
         if (pr.outcome == MP_PROBE_OK && id == ID_OURS) {
             t->ready_ns = mp_mono_ns();
             return true;
