@@ -150,6 +150,16 @@ check "the show command it prints names that store" "show replay-demo --db $odd/
 "$MORPHLING" "$@" >/dev/null
 check "... and runs" 0 "$?"
 
+# Output that cannot be written is a failure (a full disk left a truncated export and exit 0).
+if [ -w /dev/full ]; then
+    for verb in list "show replay-demo" "export replay-demo --format csv"; do
+        # shellcheck disable=SC2086
+        err=$("$MORPHLING" $verb 2>&1 >/dev/full); rc=$?
+        check "$verb on a full disk exits 1" 1 "$rc"
+        check_contains "... saying so" "the output could not be written: No space left on device" "$err"
+    done
+fi
+
 "$MORPHLING" frobnicate >/dev/null 2>&1
 check "unknown command exits 2" 2 "$?"
 "$MORPHLING" help run >/dev/null
