@@ -43,7 +43,7 @@ enum mp_opt_kind {
 enum {
     MP_OPT_REQUIRED = 1u << 0, /* the verb refuses to run without it */
     MP_OPT_OPTIONAL = 1u << 1, /* the value is optional and only given as --name=VALUE */
-    MP_OPT_PATH = 1u << 2,     /* the value names a file or folder (bash completion) */
+    MP_OPT_PATH = 1u << 2,     /* names a file or folder (bash completion); never empty */
 };
 
 /* A list value: items borrow argv, or point into buf (MP_OPT_CSV, owned). */

@@ -4,7 +4,9 @@
  * search under an SLO. User documentation: docs/load.md. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -305,7 +307,7 @@ static void print_capacity(const struct mp_capacity_opts *o, const struct mp_cap
 /* --result: {"metrics": {...}, "requests", "errors", "error_rate"[, "capacity": {...}]}, the
  * figures a runner turns into a trial's metrics, compact enough for a termination message
  * (4096 bytes). */
-static void write_result(const char *path, const struct mp_measure_result *m, bool bounds,
+static bool write_result(const char *path, const struct mp_measure_result *m, bool bounds,
                          const struct mp_capacity_result *cap)
 {
     struct mp_metrics metrics = MP_METRICS_INIT;
@@ -341,11 +343,16 @@ static void write_result(const char *path, const struct mp_measure_result *m, bo
     }
     char *text = mp_json_dumps(doc, 0);
     json_decref(doc);
+    /* Not written is a failure (exit 1): a runner reading the file found none, or an old one,
+     * after an exit 0. The file is closed whatever failed. */
     FILE *f = fopen(path, "w");
-    if (!f || fprintf(f, "%s", text) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "morphling load: cannot write %s\n", path);
+    bool ok = f && fprintf(f, "%s", text) >= 0;
+    ok = f && fclose(f) == 0 && ok;
+    if (!ok) {
+        fprintf(stderr, "morphling load: cannot write %s: %s\n", path, strerror(errno));
     }
     free(text);
+    return ok;
 }
 
 static int run_capacity(struct load_args *a)
@@ -364,8 +371,8 @@ static int run_capacity(struct load_args *a)
     } else {
         print_capacity(&a->cap, &r, rc == MP_ECANCELLED);
     }
-    if (status == MP_EXIT_OK && a->result) {
-        write_result(a->result, &r.at_capacity, false, &r);
+    if (status == MP_EXIT_OK && a->result && !write_result(a->result, &r.at_capacity, false, &r)) {
+        status = MP_EXIT_FAILURE;
     }
     if (status == MP_EXIT_OK && (!r.found || rc == MP_ECANCELLED)) {
         status = MP_EXIT_FAILURE;
@@ -383,9 +390,7 @@ static int run_measure(struct load_args *a)
         mp_measure_result_release(&r);
         return mp_cli_fail(&err);
     }
-    if (a->result) {
-        write_result(a->result, &r, true, NULL);
-    }
+    bool written = !a->result || write_result(a->result, &r, true, NULL);
     if (a->json) {
         struct mp_buf b = MP_BUF_INIT;
         mp_measure_result_json(&r, &b);
@@ -420,7 +425,7 @@ static int run_measure(struct load_args *a)
         status = MP_EXIT_FAILURE;
     }
     mp_measure_result_release(&r);
-    return status;
+    return written ? status : MP_EXIT_FAILURE;
 }
 
 static int load_run(void *args, char **operands, size_t n)

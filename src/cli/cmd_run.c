@@ -169,6 +169,27 @@ static const struct mp_opt run_opts[] = {
     {"quiet", 'q', MP_OPT_FLAG, MP_OPT_AT(struct run_args, quiet), NULL, "no progress on stderr"},
 };
 
+/* s as one word of a POSIX shell command: as it is when it holds nothing a shell reads, else in
+ * single quotes (each ' written '\''), so that the command printed can be pasted as it stands. */
+static void print_shell_word(FILE *f, const char *s)
+{
+    if (*s &&
+        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=.,:/@%") ==
+            strlen(s)) {
+        fputs(s, f);
+        return;
+    }
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'') {
+            fputs("'\\''", f);
+        } else {
+            fputc(*s, f);
+        }
+    }
+    fputc('\'', f);
+}
+
 static void print_outcome(const struct run_args *a, const struct mp_engine_summary *sum,
                           const json_t *report, const char *db)
 {
@@ -182,9 +203,12 @@ static void print_outcome(const struct run_args *a, const struct mp_engine_summa
     mp_report_print_summary(stdout, report);
     printf("\n");
     mp_report_print_recommendation(stdout, report);
-    printf("\nResults are stored in %s (experiment id %lld): see 'morphling show %s --db %s'.\n",
-           db, (long long)sum->experiment_id, json_string_value(json_object_get(report, "name")),
-           db);
+    /* The path quoted where a shell would split or expand it ('dir with space/x.db'). */
+    printf(
+        "\nResults are stored in %s (experiment id %lld); to see them:\n  morphling show %s --db ",
+        db, (long long)sum->experiment_id, json_string_value(json_object_get(report, "name")));
+    print_shell_word(stdout, db);
+    printf("\n");
 }
 
 static int run_run(void *args, char **operands, size_t n)

@@ -2,7 +2,25 @@
 /* Entry point: dispatches to the verb named by argv[1] (src/cli/cmd_help.c lists them). */
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+/* Output that did not reach its file is a failure: 'export --format csv > out.csv' on a full
+ * disk (or with standard output closed) left a truncated file and exited 0. */
+static int output_written(int rc)
+{
+    errno = 0;
+    bool failed = fflush(stdout) != 0;
+    int why = errno;
+    failed = ferror(stdout) || failed;
+    if (!failed) {
+        return rc;
+    }
+    fprintf(stderr, "morphling: the output could not be written%s%s\n", why ? ": " : "",
+            why ? strerror(why) : "");
+    return rc == MP_EXIT_OK ? MP_EXIT_FAILURE : rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -17,5 +35,5 @@ int main(int argc, char **argv)
         name = "help";
     }
     argv[1] = (char *)name;
-    return mp_cli_dispatch(argc - 1, argv + 1);
+    return output_written(mp_cli_dispatch(argc - 1, argv + 1));
 }

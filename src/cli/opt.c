@@ -122,6 +122,11 @@ static int parse_num(const struct mp_opt *o, const char *v, double *p, struct mp
 static int apply(const struct mp_opt *o, const char *v, void *args, struct mp_error *err)
 {
     void *p = field(args, o);
+    if ((o->flags & MP_OPT_PATH) && v && !*v) {
+        /* --db '' (an unset shell variable) named no file: "morphling: : cannot create the
+         * store", or a store missing at "". */
+        return mp_error_set(err, MP_EINVALID, "expected a path, got an empty value");
+    }
     switch (o->kind) {
     case MP_OPT_FLAG:
         *(bool *)p = true;

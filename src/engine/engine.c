@@ -150,7 +150,10 @@ char *mp_engine_spec_warning(const struct mp_spec *spec)
 
 static int validate(const struct mp_spec *spec, bool offline, struct mp_error *err)
 {
-    int rc = mp_engine_validate_search(spec, err);
+    int rc = mp_spec_check_param_names(spec, err);
+    if (rc == 0) {
+        rc = mp_engine_validate_search(spec, err);
+    }
     if (rc != 0) {
         return rc;
     }
@@ -754,7 +757,8 @@ int mp_engine_create(struct mp_store *st, const struct mp_spec *spec, int64_t *e
 }
 
 /* A spec document as JSON without algorithm.max_trials (and without an algorithm block left
- * empty by that). Owned; NULL when it does not parse. */
+ * empty by that) and without the descriptions, free text that morphling ignores (a typo fixed
+ * in one refused to continue the experiment). Owned; NULL when it does not parse. */
 static json_t *without_budget(const char *json)
 {
     json_t *j = json_loads(json, 0, NULL);
@@ -762,6 +766,11 @@ static json_t *without_budget(const char *json)
     json_object_del(algo, "max_trials");
     if (json_is_object(algo) && json_object_size(algo) == 0) {
         json_object_del(j, "algorithm");
+    }
+    json_object_del(j, "description");
+    json_t *params = json_object_get(j, "parameters");
+    for (size_t i = 0; i < json_array_size(params); i++) {
+        json_object_del(json_array_get(params, i), "description");
     }
     return j;
 }
@@ -783,6 +792,41 @@ static int count_budget_used(struct mp_store *st, int64_t exp_id, int64_t *used,
     return rc;
 }
 
+/* Appends to path (len bytes used, size in all) the first field where a and b differ, in the
+ * spec's own notation ("runner.delay", "parameters[1].max"); nothing when they are equal. */
+static void first_difference(const json_t *a, const json_t *b, char *path, size_t len, size_t size)
+{
+    const char *key;
+    const json_t *v;
+    if (len >= size || json_equal(a, b)) {
+        return;
+    }
+    if (json_is_object(a) && json_is_object(b)) {
+        for (int side = 0; side < 2; side++) {
+            const json_t *x = side ? b : a, *y = side ? a : b;
+            json_object_foreach ((json_t *)x, key, v) {
+                if (!json_equal(v, json_object_get(y, key))) {
+                    int n = snprintf(path + len, size - len, "%s%s", len ? "." : "", key);
+                    first_difference(side ? json_object_get(y, key) : v,
+                                     side ? v : json_object_get(y, key), path,
+                                     n > 0 ? len + (size_t)n : len, size);
+                    return;
+                }
+            }
+        }
+    }
+    if (json_is_array(a) && json_is_array(b)) {
+        for (size_t i = 0; i < json_array_size(a) || i < json_array_size(b); i++) {
+            if (!json_equal(json_array_get(a, i), json_array_get(b, i))) {
+                int n = snprintf(path + len, size - len, "[%zu]", i);
+                first_difference(json_array_get(a, i), json_array_get(b, i), path,
+                                 n > 0 ? len + (size_t)n : len, size);
+                return;
+            }
+        }
+    }
+}
+
 /* The stored experiment row was made from another spec. When the two differ in max_trials only
  * and the new budget is not below the trials counted so far, the experiment goes on under it
  * (e->new_spec_json, stored once claimed), finished or not; a finished one whose budget adds no
@@ -792,13 +836,19 @@ static int changed_spec(struct engine *e, const struct mp_experiment_row *row, c
 {
     json_t *a = without_budget(row->spec_json), *b = without_budget(json);
     bool budget_only = a && b && json_equal(a, b);
+    char where[256] = "";
+    if (a && b) {
+        first_difference(a, b, where, 0, sizeof(where));
+    }
     json_decref(a);
     json_decref(b);
     if (!budget_only) {
-        return mp_error_set(err, MP_EINVALID,
-                            "experiment '%s' already exists in the store with a different spec; "
-                            "use another name, or --restart to replace it",
-                            e->spec->name);
+        /* Which field: a default written out, or an override forgotten, is found at once. */
+        return mp_error_set(
+            err, MP_EINVALID,
+            "experiment '%s' already exists in the store with a different spec%s%s%s; "
+            "use another name, or --restart to replace it",
+            e->spec->name, *where ? " (it differs at '" : "", where, *where ? "')" : "");
     }
     int64_t used = 0, unfinished = 0;
     int rc = count_budget_used(e->st, row->id, &used, &unfinished, err);

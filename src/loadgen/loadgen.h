@@ -216,6 +216,8 @@ struct mp_lg_schedule {
 };
 void mp_lg_schedule_init(struct mp_lg_schedule *s, double total_rate_rps, unsigned connections,
                          enum mp_lg_arrival arrival, uint64_t seed);
+/* The latest offset a schedule gives (about 73 years): a send that far away never comes. */
+#define MP_LG_SCHEDULE_MAX_NS (INT64_MAX / 4)
 /* Offset from the start of the run of connection index's first send (index over all threads):
  * staggered by spacing_ns for constant arrivals, an exponential draw for Poisson. */
 int64_t mp_lg_schedule_first(struct mp_lg_schedule *s, unsigned index);

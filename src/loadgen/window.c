@@ -81,13 +81,21 @@ void mp_lg_schedule_init(struct mp_lg_schedule *s, double total_rate_rps, unsign
     mp_rng_init(&s->rng, seed);
 }
 
+/* An offset of nanoseconds, at most MP_LG_SCHEDULE_MAX_NS: a rate as low as the options allow
+ * (1e-9 requests/s, or a spec's 1e-300) puts the next send centuries away, beyond an int64_t of
+ * nanoseconds (--rate 1e-9 -c 10 overflowed the schedule); such a send never comes in a run. */
+static int64_t offset_ns(double ns)
+{
+    return ns < (double)MP_LG_SCHEDULE_MAX_NS ? (int64_t)ns : MP_LG_SCHEDULE_MAX_NS;
+}
+
 static int64_t draw(struct mp_lg_schedule *s)
 {
     if (s->arrival == MP_LG_POISSON) {
         /* Inverse transform of an exponential; 1 - u is in (0, 1], so the log is finite. */
-        return (int64_t)(-log(1.0 - mp_rng_uniform(&s->rng)) * s->interval_ns);
+        return offset_ns(-log(1.0 - mp_rng_uniform(&s->rng)) * s->interval_ns);
     }
-    return (int64_t)s->interval_ns;
+    return offset_ns(s->interval_ns);
 }
 
 int64_t mp_lg_schedule_first(struct mp_lg_schedule *s, unsigned index)
@@ -95,10 +103,11 @@ int64_t mp_lg_schedule_first(struct mp_lg_schedule *s, unsigned index)
     if (s->arrival == MP_LG_POISSON) {
         return draw(s);
     }
-    return (int64_t)((double)index * s->spacing_ns);
+    return offset_ns((double)index * s->spacing_ns);
 }
 
 int64_t mp_lg_schedule_next(struct mp_lg_schedule *s, int64_t prev_sched_ns)
 {
-    return prev_sched_ns + draw(s);
+    int64_t d = draw(s);
+    return prev_sched_ns < INT64_MAX - d ? prev_sched_ns + d : INT64_MAX;
 }

@@ -214,7 +214,8 @@ int mp_measure_run(const struct mp_measure_opts *opts, struct mp_measure_result 
  * requests, lg_cpu_share; with bounds, also the percentiles' upper confidence bounds
  * latency_p50_us_upper ... (and p50_ms_upper ...), which constraints must meet too. Not for a
  * run at capacity: the capacity search has judged the SLO there, and the percentile sits at its
- * limit by design. */
+ * limit by design. Without a request answered (requests 0) there are no latency figures: zero
+ * answers are not zero latency. */
 void mp_measure_result_metrics(const struct mp_measure_result *r, bool bounds,
                                struct mp_metrics *m);
 /* Appends the result as one JSON object (the `morphling load --json` format). */

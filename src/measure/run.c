@@ -228,7 +228,10 @@ void mp_measure_result_release(struct mp_measure_result *r)
 void mp_measure_result_metrics(const struct mp_measure_result *r, bool bounds, struct mp_metrics *m)
 {
     mp_metrics_set(m, "throughput_rps", r->throughput_rps);
-    for (int s = 0; s < MP_STAT_COUNT; s++) {
+    /* No request answered is no latency measured: zero answers are not zero latency (a trial
+     * whose service crashed or answered only errors recorded p99_ms = 0, which the search took
+     * for the best latency there and a margin far inside every latency limit). */
+    for (int s = 0; r->requests > 0 && s < MP_STAT_COUNT; s++) {
         char name[32];
         snprintf(name, sizeof(name), "latency_%s_us", mp_stat_name((enum mp_stat)s));
         mp_metrics_set(m, name, r->latency.us[s]);

@@ -136,13 +136,9 @@ static int check_requests(const struct mp_spec *spec, struct mp_error *err)
     return rc;
 }
 
-static int local_validate(const struct mp_spec *spec, struct mp_error *err)
+/* The runner: settings, and what they mean together with the rest of the spec. */
+static int check_cfg(const struct mp_spec *spec, struct mp_error *err)
 {
-    if (!spec->has_service || spec->service.argc == 0) {
-        return mp_error_set(err, MP_EINVALID,
-                            "%s: the local runner needs a 'service' with a command to start",
-                            spec->source);
-    }
     struct mp_local_cfg cfg;
     int rc = mp_local_cfg_parse(spec->runner_node, &cfg, err);
     if (rc != 0) {
@@ -152,12 +148,36 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
      * every trial failed HEALTH_FAILED at its startup_timeout ("GET (null) answered without
      * echoing the trial nonce"). */
     bool nonce_over_tcp = cfg.identity == LOCAL_ID_NONCE && spec->service.probe == MP_PROBE_TCP;
+    long long ports = (long long)cfg.port_hi - cfg.port_lo + 1;
     mp_local_cfg_release(&cfg);
     if (nonce_over_tcp) {
         return mp_doc_error(err, mp_doc_get(spec->runner_node, "identity"),
                             "identity nonce needs an HTTP readiness probe (the nonce comes back in "
                             "its answer's X-Morphling-Nonce header), not readiness.tcp: use "
                             "identity socket or auto");
+    }
+    /* Each trial in flight leases a port of its own: the trials beyond the range failed INFRA
+     * three times each ("no free port"), their configurations never measured. */
+    const struct mp_node *at = mp_doc_get(spec->runner_node, "ports");
+    if (ports < spec->parallelism) {
+        return mp_doc_error(err, at ? at : spec->doc,
+                            "%lld port(s) for algorithm.parallelism = %lld: each trial in flight "
+                            "needs a port of its own",
+                            ports, (long long)spec->parallelism);
+    }
+    return 0;
+}
+
+static int local_validate(const struct mp_spec *spec, struct mp_error *err)
+{
+    if (!spec->has_service || spec->service.argc == 0) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s: the local runner needs a 'service' with a command to start",
+                            spec->source);
+    }
+    int rc = check_cfg(spec, err);
+    if (rc != 0) {
+        return rc;
     }
     /* Placeholders were checked, with positions, when the spec was loaded. */
     const char *prog = spec->service.argv[0];
@@ -310,9 +330,28 @@ static bool check_exit(struct local_trial *t, int64_t deadline_ns, const char *w
 
 enum ident { ID_OURS, ID_FOREIGN, ID_UNVERIFIED };
 
+/* The trial's processes: those in its groups, and every descendant of its shim, also one that
+ * left the groups (a service run as root may move itself or its workers into groups of its
+ * own: its socket was taken for a stranger's, an INFRA failure retried twice). */
 static size_t trial_pids(struct local_trial *t, pid_t *pids, size_t cap)
 {
-    return t->cg ? mp_cgroup_pids(t->cg, pids, cap) : mp_proc_tree_pids(t->proc, pids, cap);
+    size_t n = t->cg ? mp_cgroup_pids(t->cg, pids, cap) : 0;
+    return n + mp_proc_tree_pids(t->proc, pids + n, cap - n);
+}
+
+/* Whether the process listening on the trial's port is of the trial's tree but outside its
+ * groups: a service (run as root) that moved itself out of them, where no limit holds. It was
+ * measured without them ('cpu 0.1' answered as fast as a whole core) and recorded as limited. A
+ * listener of no process of the tree (a container under its daemon) is not this case. */
+static bool left_groups(struct local_trial *t)
+{
+    pid_t pids[1024];
+    size_t n = t->cg ? mp_cgroup_pids(t->cg, pids, MP_ARRAY_LEN(pids)) : 0;
+    if (!t->cg || n == MP_ARRAY_LEN(pids) || mp_local_socket_owned(t->lease.port, pids, n)) {
+        return false; /* (a full list may lack the listener: no verdict) */
+    }
+    n = mp_proc_tree_pids(t->proc, pids, MP_ARRAY_LEN(pids));
+    return mp_local_socket_owned(t->lease.port, pids, n);
 }
 
 static enum ident identify(struct local_trial *t, const struct mp_probe_result *pr)
@@ -407,6 +446,14 @@ static bool wait_ready(struct local_trial *t)
         enum ident id = pr.outcome == MP_PROBE_OK || pr.outcome == MP_PROBE_BAD_STATUS
                             ? identify(t, &pr)
                             : ID_OURS;
+        if (pr.outcome == MP_PROBE_OK && id == ID_OURS && left_groups(t)) {
+            mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                                 "the process listening on port %d left the trial's cgroups, so "
+                                 "its limits do not hold: the service must stay in the group it "
+                                 "starts in",
+                                 t->lease.port);
+            return false;
+        }
         if (pr.outcome == MP_PROBE_OK && id == ID_OURS) {
             t->ready_ns = mp_mono_ns();
             return true;

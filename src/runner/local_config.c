@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The local runner's settings: the `runner:` block of a spec (ports, default limits, identity
  * check, grace period, log caps...) parsed into struct mp_local_cfg with positioned errors. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_SET */
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +31,60 @@ static int parse_ports(const struct mp_node *n, void *base, struct mp_error *err
     return 0;
 }
 
+/* The CPUs of a list "0-3,6" (CPUs and ranges LO-HI, LO <= HI, below CPU_SETSIZE) into set;
+ * false for anything else ("1-0", "0,", "-"). */
+static bool cpu_set_of(const char *s, cpu_set_t *set)
+{
+    CPU_ZERO(set);
+    for (const char *p = s;; p++) {
+        char *end = NULL;
+        if (*p < '0' || *p > '9') {
+            return false;
+        }
+        unsigned long lo = strtoul(p, &end, 10), hi = lo;
+        if (*end == '-' && end[1] >= '0' && end[1] <= '9') {
+            hi = strtoul(end + 1, &end, 10);
+        }
+        if (lo > hi || hi >= CPU_SETSIZE) {
+            return false;
+        }
+        for (unsigned long c = lo; c <= hi; c++) {
+            CPU_SET(c, set);
+        }
+        p = end;
+        if (*p != ',') {
+            return *p == '\0';
+        }
+    }
+}
+
 static bool cpu_list(const char *s)
 {
-    return strspn(s, "0123456789,-") == strlen(s);
+    cpu_set_t set;
+    return cpu_set_of(s, &set);
+}
+
+/* Every CPU of runner.cpuset must be one this process may use: the kernel refuses a cpuset with
+ * others, and the trial ran on every CPU ('99-100' on a 2-CPU machine: "not enforced"). */
+static int check_cpuset(const struct mp_node *runner, const char *cpuset, struct mp_error *err)
+{
+    cpu_set_t want, allowed, both;
+    if (!cpuset || !cpu_set_of(cpuset, &want) ||
+        sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+        return 0;
+    }
+    CPU_AND(&both, &want, &allowed);
+    if (CPU_EQUAL(&both, &want)) {
+        return 0;
+    }
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        if (CPU_ISSET(c, &want) && !CPU_ISSET(c, &allowed)) {
+            return mp_doc_error(err, mp_doc_get(runner, "cpuset"),
+                                "CPU %d is not one this process may run on (%d CPUs allowed)", c,
+                                CPU_COUNT(&allowed));
+        }
+    }
+    return 0;
 }
 
 static bool group_name(const char *s)
@@ -83,6 +136,9 @@ int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg, s
     cfg->separate_load = true;
     cfg->port_dir = mp_xstrdup(MP_LOCAL_PORT_DIR);
     int rc = mp_settings_parse(runner, local_table, cfg, err);
+    if (rc == 0) {
+        rc = check_cpuset(runner, cfg->cpuset, err);
+    }
     cfg->load = mp_doc_get(runner, "load");
     if (rc == 0 && cfg->load) {
         rc = mp_local_load_validate(cfg->load, err);

@@ -157,12 +157,12 @@ static bool send_all(int fd, const char *p, size_t n, int64_t deadline_ns)
     return true;
 }
 
-/* Reads until the end of the header block (the body is not needed). Returns its length, or 0
- * when the deadline passed (or the connection failed) before the header block was complete: a
- * status line alone, with the rest never coming, is no answer. */
-static size_t read_head(int fd, char *buf, size_t cap, int64_t deadline_ns)
+/* Reads until the end of the header block (the body is not needed), after the len bytes buf
+ * holds already. Returns the length buffered, or 0 when the deadline passed (or the connection
+ * failed) before the header block was complete: a status line alone, with the rest never coming,
+ * is no answer. */
+static size_t read_head(int fd, char *buf, size_t len, size_t cap, int64_t deadline_ns)
 {
-    size_t len = 0;
     bool eof = false;
     while (len + 1 < cap) {
         buf[len] = '\0';
@@ -189,6 +189,23 @@ static size_t read_head(int fd, char *buf, size_t cap, int64_t deadline_ns)
     buf[len] = '\0';
     bool complete = eof || len + 1 >= cap || strstr(buf, "\r\n\r\n");
     return complete ? len : 0;
+}
+
+/* Drops an interim (1xx) response from the front of buf, len bytes, and returns the bytes left,
+ * or (size_t)-1 when buf starts with no complete interim response. RFC 9110 §15.2: a client
+ * takes one or more 1xx responses before the final one (a 103 Early Hints, an unasked 100
+ * Continue): the probe read "answered 100" and the service never became ready. */
+static size_t drop_interim(char *buf, size_t len)
+{
+    int major = 0, minor = 0, status = 0;
+    const char *end = strstr(buf, "\r\n\r\n");
+    if (!end || sscanf(buf, "HTTP/%d.%d %d", &major, &minor, &status) != 3 || status < 100 ||
+        status > 199 || status == 101) {
+        return (size_t)-1;
+    }
+    size_t used = (size_t)(end + 4 - buf);
+    memmove(buf, buf + used, len - used + 1);
+    return len - used;
 }
 
 static void parse_head(const char *buf, struct mp_probe_result *r)
@@ -243,12 +260,21 @@ void mp_local_probe(int port, const char *path, int64_t timeout_ns, struct mp_pr
                              "\r\nConnection: close\r\n\r\n",
                              path, port);
     char buf[8192];
+    size_t len = 0, left = 0;
     if (!send_all(fd, req, strlen(req), deadline)) {
         r->outcome = MP_PROBE_NO_ANSWER;
-    } else if (read_head(fd, buf, sizeof(buf), deadline) == 0) {
-        r->outcome = MP_PROBE_NO_ANSWER;
     } else {
-        parse_head(buf, r);
+        /* At most 8 interim responses, then the next head stands as the answer. */
+        for (int i = 0; (len = read_head(fd, buf, left, sizeof(buf), deadline)) > 0 && i < 8; i++) {
+            if ((left = drop_interim(buf, len)) == (size_t)-1) {
+                break;
+            }
+        }
+        if (len == 0) {
+            r->outcome = MP_PROBE_NO_ANSWER;
+        } else {
+            parse_head(buf, r);
+        }
     }
     free(req);
     close(fd);

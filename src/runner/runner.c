@@ -72,6 +72,7 @@ static void load_metric_names(struct mp_metrics *m)
     struct mp_measure_result r;
     memset(&r, 0, sizeof(r));
     r.merged = 4;
+    r.requests = 1;
     mp_measure_result_metrics(&r, true, m);
     static const char *const more[] = {"capacity_rps", "saturation_rps", "remeasured"};
     for (size_t i = 0; i < MP_ARRAY_LEN(more); i++) {
@@ -88,6 +89,19 @@ int mp_runner_check_load_metrics(const struct mp_spec *spec, const char *const *
         mp_metrics_set(&known, resources[i], 0);
     }
     int rc = 0;
+    /* A parameter named like a metric of the trials: each trial's record and export held two
+     * values of one name (the export's two columns of it replayed as neither). */
+    const struct mp_node *list = mp_doc_get(spec->doc, "parameters");
+    for (size_t i = 0; rc == 0 && i < spec->space.n; i++) {
+        const struct mp_node *at = list && i < list->n ? list->items[i] : spec->doc;
+        double v;
+        if (mp_metrics_get(&known, spec->space.params[i].name, &v)) {
+            rc = mp_doc_error(err, mp_doc_get(at, "name") ? mp_doc_get(at, "name") : at,
+                              "\"%s\" names a metric that runner '%s' measures; rename the "
+                              "parameter",
+                              spec->space.params[i].name, spec->runner);
+        }
+    }
     for (size_t i = 0; rc == 0 && i < spec->n_objectives + spec->n_constraints; i++) {
         const struct mp_node *at = NULL;
         const char *metric = mp_spec_judged_metric(spec, i, &at);

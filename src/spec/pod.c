@@ -770,6 +770,22 @@ static int check_template(const json_t *pod, const json_t *c, const char *name,
         (rc = check_field(res, "resources.", "limits", JSON_OBJECT, -1, name, err)) != 0) {
         return rc;
     }
+    /* The port the args' {port} takes: 99999, 0 or "9000" became 8080 without a word. */
+    const json_t *cp =
+        json_object_get(json_array_get(json_object_get(c, "ports"), 0), "containerPort");
+    if (cp && !json_is_null(cp) &&
+        !(json_is_integer(cp) && json_integer_value(cp) >= 1 && json_integer_value(cp) <= 65535)) {
+        char got[32];
+        if (json_is_integer(cp)) {
+            snprintf(got, sizeof(got), "%lld", (long long)json_integer_value(cp));
+        } else {
+            snprintf(got, sizeof(got), "%s", type_name(cp));
+        }
+        return mp_error_set(err, MP_EINVALID,
+                            "container '%s': 'ports[0].containerPort': expected a port number "
+                            "1..65535, got %s",
+                            name, got);
+    }
     return check_field(json_object_get(pod, "spec"), "spec.", "nodeSelector", JSON_OBJECT, -1, NULL,
                        err);
 }

@@ -359,6 +359,28 @@ const char *mp_spec_metric_source(const char *metric)
     return NULL;
 }
 
+int mp_spec_check_param_names(const struct mp_spec *spec, struct mp_error *err)
+{
+    const struct mp_node *list = mp_doc_get(spec->doc, "parameters");
+    for (size_t i = 0; i < spec->space.n; i++) {
+        const char *name = spec->space.params[i].name;
+        const struct mp_node *item = list && i < list->n ? list->items[i] : spec->doc;
+        const struct mp_node *at = mp_doc_get(item, "name") ? mp_doc_get(item, "name") : item;
+        if (strcmp(name, "number") == 0 || strcmp(name, "state") == 0 ||
+            strcmp(name, "failure") == 0) {
+            return mp_doc_error(err, at,
+                                "\"%s\" names a column of every trial export; rename the "
+                                "parameter",
+                                name);
+        }
+        if (mp_spec_metric_source(name)) {
+            return mp_doc_error(
+                err, at, "\"%s\" names a metric morphling derives; rename the parameter", name);
+        }
+    }
+    return 0;
+}
+
 bool mp_spec_metric_derived(const struct mp_spec *spec, const char *metric)
 {
     if (strcmp(metric, "items_per_s") == 0) {

@@ -168,6 +168,10 @@ int64_t mp_spec_pods(const struct mp_spec *spec, const double *x);
 /* What a spec needs for the engine to derive metric ("a cost table ('cost')"); NULL for a metric
  * the engine never derives. */
 const char *mp_spec_metric_source(const char *metric);
+/* Refuses a parameter named like a column a trial export has anyway (number, state, failure) or a
+ * metric the engine derives: the export then held two columns of one name. For validation only
+ * (an experiment stored with such a name stays readable). */
+int mp_spec_check_param_names(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
 /* The i-th metric trials are judged by, i < n_objectives + n_constraints: the objectives, then
  * the constraints' metrics; *at is where the spec names it (for errors). */
 const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const struct mp_node **at);

@@ -192,6 +192,15 @@ sed -e 's|requests: {ephemeral-storage: 1Gi}|requests: 1Gi|' "$WORK/deploy.yaml"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy-res.yaml" --container server >/dev/null 2>"$WORK/err"
 check_contains "resources.requests as a string" "container 'server': 'resources.requests': expected a mapping, got a string" \
     "$(cat "$WORK/err")"
+# A containerPort that is no port: it became 8080, in the args' {port} too, without a word.
+for bad in 99999 '"8080"'; do
+    sed -e "s|ports: \[{containerPort: 8080, name: http}\]|ports: [{containerPort: $bad, name: http}]|" \
+        "$WORK/deploy.yaml" >"$WORK/deploy-port.yaml"
+    "$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy-port.yaml" --container server >/dev/null 2>"$WORK/err"
+    check "containerPort $bad exits 2" 2 "$?"
+    check_contains "... naming the field" "container 'server': 'ports[0].containerPort': expected a port number" \
+        "$(cat "$WORK/err")"
+done
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n' >"$WORK/cm.yaml"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/cm.yaml" >/dev/null 2>"$WORK/err"
 check "an object without a pod template: the file named once" \

@@ -48,9 +48,13 @@ check "rerun of a finished experiment exits 0" 0 "$rc"
 check_contains "rerun says it already finished" "already finished" "$out"
 check "rerun adds no trial" 40 "$("$MORPHLING" show replay-demo --json | jq '.trials | length')"
 
-out=$("$MORPHLING" run "$spec" --set description=other 2>&1); rc=$?
+out=$("$MORPHLING" run "$spec" --set algorithm.seed=8 2>&1); rc=$?
 check "changed spec under the same name exits 2" 2 "$rc"
-check_contains "changed spec is explained" "different spec" "$out"
+check_contains "changed spec is explained" "different spec (it differs at 'algorithm.seed')" "$out"
+# Descriptions are free text morphling ignores: changed, the experiment stands.
+out=$("$MORPHLING" run "$spec" --set description=other --set parameters.cpu.description=cores 2>&1)
+check "a changed description is no other spec ($out)" 0 "$?"
+check_contains "... and the experiment stands" "already finished" "$out"
 out=$("$MORPHLING" run "$spec" --set algorithm.max_trials=5 2>&1); rc=$?
 check "a budget below the trials exits 2" 2 "$rc"
 check_contains "and says so" "has 40 trials already; max_trials = 5 is below them" "$out"
@@ -133,6 +137,28 @@ err=$("$MORPHLING" meta train --from-store="$WORK/typo.db" -o "$WORK/typo.model"
 check "meta train --from-store on a missing store exits 2" 2 "$rc"
 check_contains "... naming it" "store '$WORK/typo.db' does not exist" "$err"
 check_false "... and creates none" test -e "$WORK/typo.db"
+
+# The command that run prints to show the results works pasted into a shell, also for a store
+# whose path holds a space, a quote and a newline (it printed the path bare).
+odd="$WORK/a b'c
+d"
+mkdir -p "$odd"
+out=$("$MORPHLING" run "$spec" --db "$odd/x.db" --set algorithm.max_trials=2 2>&1)
+cmd=$(printf '%s\n' "$out" | sed -n '/to see them:$/,$p' | sed 1d)
+eval "set -- ${cmd#*morphling }"
+check "the show command it prints names that store" "show replay-demo --db $odd/x.db" "$*"
+"$MORPHLING" "$@" >/dev/null
+check "... and runs" 0 "$?"
+
+# Output that cannot be written is a failure (a full disk left a truncated export and exit 0).
+if [ -w /dev/full ]; then
+    for verb in list "show replay-demo" "export replay-demo --format csv"; do
+        # shellcheck disable=SC2086
+        err=$("$MORPHLING" $verb 2>&1 >/dev/full); rc=$?
+        check "$verb on a full disk exits 1" 1 "$rc"
+        check_contains "... saying so" "the output could not be written: No space left on device" "$err"
+    done
+fi
 
 "$MORPHLING" frobnicate >/dev/null 2>&1
 check "unknown command exits 2" 2 "$?"

@@ -47,6 +47,21 @@ for alg in grid random; do
     check_contains "$alg with a prior: message" "'algorithm.name': this algorithm takes no prior" "$err"
 done
 
+# A parameter named like a column every trial export has, a metric morphling derives or one the
+# runner measures: the export held two columns of one name, and replay refused it.
+for name in state number failure cost_per_hour p99_ms requests; do
+    cat >"$WORK/named.yaml" <<YAML
+name: named
+service: {command: [sleep, "{$name}"]}
+parameters:
+  - {name: $name, type: int, min: 1, max: 4}
+objective: {metric: throughput_rps}
+YAML
+    err=$("$MORPHLING" validate "$WORK/named.yaml" 2>&1); rc=$?
+    check "a parameter named $name: exit 2" 2 "$rc"
+    check_contains "... naming the field" "named.yaml:4:12: 'parameters[0].name': \"$name\" names" "$err"
+done
+
 # An inline request body is for the kubernetes runner (a ProfilingExperiment's requestTemplate).
 cat >"$WORK/inline.yaml" <<'YAML'
 name: inline

@@ -20,6 +20,11 @@ check "closed loop: no errors" 0 "$(json_err "$WORK/closed.json" total)"
 check_false "closed loop: per-window throughput" \
     grep -q '"windows":\[{[^}]*"throughput_rps":0,' "$WORK/closed.json"
 
+# A --result that cannot be written fails the run (exit 0 left a runner reading no result).
+run_load "$WORK/unwritten.json" 1 "$URL" -c 2 -d 200ms --warmup 0 --result "$WORK/no/such/dir/r"
+check_contains "--result unwritable: message" "cannot write $WORK/no/such/dir/r: No such file" \
+    "$(cat "$WORK/unwritten.json.err")"
+
 # A duration that is not a whole number of windows is measured in full (it was cut to 1 s).
 run_load "$WORK/d15.json" 0 "$URL" -c 2 -d 1500ms --warmup 0 --json
 check "-d 1500ms measures 1.5 s" 1.5 "$(json_num "$WORK/d15.json" duration_s)"

@@ -47,6 +47,13 @@ run_load "$WORK/u7" 2 "http://127.0.0.1:1/" -d 200ms -H 'X(A): b'
 check_contains "header name not a token: message" "in its name" "$(cat "$WORK/u7.err")"
 run_load "$WORK/u8" 2 "http://127.0.0.1:1/" -d 200ms -H "$(printf 'X-A: b\001c')"
 run_load "$WORK/u9" 2 "http://127.0.0.1:1/" -d 200ms -m "$(printf 'GE\001T')"
+# The load generator frames each request itself: a second Content-Length (or a chunked coding
+# the body lacks) had the service read the next request as this one's body.
+run_load "$WORK/u21" 2 "http://127.0.0.1:1/" -d 200ms -H 'content-length: 1'
+check_contains "a Content-Length header: message" "frames each request itself" \
+    "$(cat "$WORK/u21.err")"
+run_load "$WORK/u22" 2 "http://127.0.0.1:1/" -d 200ms -H 'Transfer-Encoding: chunked'
+
 # Checks no response can pass: every request failed as a body or status error (exit 1).
 run_load "$WORK/u16" 2 "http://127.0.0.1:1/" -d 200ms -m HEAD --expect-body ok
 check_contains "HEAD with --expect-body: message" "a HEAD response has no body" \

@@ -43,4 +43,27 @@ for i in 1 2 3 4; do
 done
 check "parallel trials have distinct ports ($ports)" 4 \
     "$(echo $ports | tr ' ' '\n' | sort -u | wc -l | tr -d ' ')"
+
+# A service (run as root) that moves itself out of the trial's groups is still the trial's (it
+# failed INFRA, "answered by a process that is not this trial's", three attempts in a run), but
+# no limit holds for it: CRASHED, saying why, never a measurement recorded as limited; and
+# teardown still ends it.
+cat >"$WORK/leave.sh" <<'EOF'
+#!/bin/sh
+for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do
+    echo $$ 2>/dev/null >"$f"
+done
+exec "$@"
+EOF
+chmod +x "$WORK/leave.sh"
+run_trial "$WORK/leave.json" "$SPEC" $SET --set mode=healthy --set runner.identity=socket \
+    --set "service.command=[\"$WORK/leave.sh\", \"$FAKE\", --port, \"{port}\", --nonce, \"{nonce}\", --mode, \"{mode}\"]"
+if [ "$(field "$WORK/leave.json" .meta.cgroup.mode)" = none ]; then
+    echo "# no cgroups here: the service cannot leave them"
+else
+    expect_class "$WORK/leave.json" CRASHED
+    check_contains "left its groups: reason" "left the trial's cgroups" \
+        "$(field "$WORK/leave.json" .reason)"
+fi
+expect_nothing_left "$WORK/leave.json"
 finish

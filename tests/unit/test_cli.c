@@ -16,7 +16,7 @@
 
 struct t_args {
     bool flag;
-    const char *str, *choice;
+    const char *str, *choice, *path;
     int64_t i64;
     unsigned u32;
     double num;
@@ -54,6 +54,7 @@ static const struct mp_opt t_opts[] = {
     {"num", 0, MP_OPT_NUM, MP_OPT_AT(struct t_args, num), "X", "a number", .min = 0, .max = 1},
     {"dur", 0, MP_OPT_DURATION, MP_OPT_AT(struct t_args, dur_ns), "D", "a duration"},
     {"list", 'l', MP_OPT_LIST, MP_OPT_AT(struct t_args, list), "V", "repeatable"},
+    {"path", 0, MP_OPT_STR, MP_OPT_AT(struct t_args, path), "FILE", "a file", .flags = MP_OPT_PATH},
     {"csv", 0, MP_OPT_CSV, MP_OPT_AT(struct t_args, csv), "A,B", "a list", "x,y"},
     {"optional", 0, MP_OPT_FN, 0, 0, "V", "optional value", .fn = t_optional,
      .flags = MP_OPT_OPTIONAL},
@@ -168,6 +169,9 @@ static void mistakes_are_usage_errors(void **state)
         (const char *const[]){"t", "--choice", "csv", "f", "--csv", ",", NULL},
         (const char *const[]){"t", "--choice", "csv", "f", "--i64", "4x", NULL},
         (const char *const[]){"t", "--choice", "csv", "f", "--optional=bad", NULL},
+        /* A path that names nothing (--db "$UNSET"): "morphling: : cannot create the store". */
+        (const char *const[]){"t", "--choice", "csv", "f", "--path", "", NULL},
+        (const char *const[]){"t", "--choice", "csv", "f", "--path=", NULL},
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
         struct t_args a;

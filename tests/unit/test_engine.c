@@ -418,7 +418,8 @@ static void raised_budget_continues(void **state)
     struct mp_spec *spec8 = make_spec("random", 8, 1, NULL);
     struct mp_spec *spec12 = make_spec("random", 12, 1, NULL);
     struct mp_spec *spec5 = make_spec("random", 5, 1, NULL);
-    struct mp_spec *other = make_spec("random", 12, 1, "description: changed\n");
+    struct mp_spec *other = make_spec("random", 12, 1, "constraints: ['qps >= 1']\n");
+    struct mp_spec *described = make_spec("random", 12, 1, "description: changed\n");
     struct run ref = {0};
     struct fake_runner fr = {.fail_a = -1};
     run_engine(&ref, spec12, &fr, NULL, false);
@@ -449,7 +450,13 @@ static void raised_budget_continues(void **state)
     assert_true(a.sum.already_finished);
     assert_int_equal(f3.calls, 0);
     assert_refused(a.st, spec8, "has 12 trials already; max_trials = 8 is below them");
-    assert_refused(a.st, other, "with a different spec");
+    assert_refused(a.st, other, "with a different spec (it differs at 'constraints')");
+    /* A description is free text morphling ignores: changed, the experiment stands (it was
+     * refused, so that a typo fixed meant --restart). */
+    struct fake_runner f4 = {.fail_a = -1};
+    run_engine(&a, described, &f4, NULL, true);
+    assert_true(a.sum.already_finished);
+    assert_int_equal(f4.calls, 0);
     run_release(&a);
 
     /* Interrupted after 7: a budget of 5 is below them, one of 9 ends it at 9. */
@@ -469,6 +476,7 @@ static void raised_budget_continues(void **state)
     run_release(&ref);
     mp_spec_free(spec9);
     mp_spec_free(other);
+    mp_spec_free(described);
     mp_spec_free(spec5);
     mp_spec_free(spec12);
     mp_spec_free(spec8);

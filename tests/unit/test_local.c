@@ -558,6 +558,22 @@ static void test_probe_parsing(void **state)
     /* A status line and the connection closed (HTTP/1.0 style): ready. */
     probe_once("HTTP/1.0 200 OK\r\n", &r);
     assert_int_equal(r.outcome, MP_PROBE_OK);
+    /* Interim responses come before the final one (RFC 9110 §15.2): "answered 100" never
+     * became ready. The final one may follow in the same read or a later one. */
+    probe_once("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+               "HTTP/1.1 200 OK\r\nX-Morphling-Nonce: n1\r\nContent-Length: 0\r\n\r\n",
+               &r);
+    assert_int_equal(r.outcome, MP_PROBE_OK);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.nonce, "n1");
+    probe_once("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 500 Oops\r\n\r\n", &r);
+    assert_int_equal(r.status, 500);
+    /* 101 is no interim answer to a probe that asked for no upgrade. */
+    probe_once("HTTP/1.1 101 Switching Protocols\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", &r);
+    assert_int_equal(r.outcome, MP_PROBE_BAD_STATUS);
+    /* An interim response alone, the connection then closed: no final answer. */
+    probe_once("HTTP/1.1 100 Continue\r\n\r\n", &r);
+    assert_int_not_equal(r.outcome, MP_PROBE_OK);
     /* Nothing listening on a port we just closed. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
@@ -761,6 +777,14 @@ static void test_load_errors_named(void **state)
     assert_int_equal(run(&f, malformed, NULL), 0);
     expect_failure(&f, MP_FAILURE_LOAD_ERRORS, "no request succeeded");
     expect_failure(&f, MP_FAILURE_LOAD_ERRORS, "parse: malformed HTTP response");
+    /* No answer is no latency: zero requests recorded p99_ms = 0, the best latency there is. */
+    double v = -1;
+    assert_false(mp_metrics_get(&f.res.metrics, "p99_ms", &v));
+    assert_false(mp_metrics_get(&f.res.metrics, "latency_p50_us", &v));
+    assert_true(mp_metrics_get(&f.res.metrics, "error_rate", &v));
+    assert_true(v == 1.0);
+    assert_true(mp_metrics_get(&f.res.metrics, "throughput_rps", &v));
+    assert_true(v == 0.0);
     json_decref(f.meta);
     mp_trial_result_release(&f.res);
     mp_trial_result_init(&f.res);
@@ -966,8 +990,20 @@ static void test_settings_rejected(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "  ports: \"10-20\"\n", "  identity: maybe\n", "  grace_period: soon\n",
-        "  cpus: -1\n",         "  bogus: 1\n",        "  load: {mode: capacity}\n",
+        "  ports: \"10-20\"\n",
+        "  identity: maybe\n",
+        "  grace_period: soon\n",
+        "  cpus: -1\n",
+        "  bogus: 1\n",
+        "  load: {mode: capacity}\n",
+        /* A reversed range, an empty item, and a CPU this process may not run on: each was
+         * valid, and the trial ran on every CPU ("not enforced"). */
+        "  cpuset: 1-0\n",
+        "  cpuset: '0,'\n",
+        "  cpuset: 0,,1\n",
+        "  cpuset: 1023\n",
+        /* Fewer ports than trials in flight: those beyond failed INFRA, three attempts each. */
+        "  ports: 25000-25001\nalgorithm: {name: random, parallelism: 3}\n",
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
         struct mp_error err = {0, ""};

@@ -138,6 +138,29 @@ static void zero_rate_is_inert(void **state)
     assert_int_equal(mp_lg_schedule_next(&s, 42), 42);
 }
 
+/* The lowest rates the options take put a send centuries away: the schedule stops at
+ * MP_LG_SCHEDULE_MAX_NS instead of overflowing (--rate 1e-9 -c 10 was signed overflow). */
+static void tiny_rates_stay_in_range(void **state)
+{
+    (void)state;
+    const double rates[] = {1e-9, 1e-300};
+    for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
+        for (int a = 0; a < 2; a++) {
+            struct mp_lg_schedule s;
+            mp_lg_schedule_init(&s, rates[r], 100000, a ? MP_LG_POISSON : MP_LG_CONSTANT, 7);
+            int64_t start = 1000000000000000LL; /* a monotonic clock's reading, ~11 days */
+            for (unsigned i = 0; i < 100000; i += 9999) {
+                int64_t first = mp_lg_schedule_first(&s, i);
+                int64_t at = mp_lg_schedule_next(&s, start + first);
+                if (first < 0 || first > MP_LG_SCHEDULE_MAX_NS || at < start + first) {
+                    fail_msg("rate %g %s, index %u: first %lld, next %lld", rates[r],
+                             a ? "poisson" : "constant", i, (long long)first, (long long)at);
+                }
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +168,7 @@ int main(void)
         cmocka_unit_test(poisson_arrivals_have_the_right_mean_and_spread),
         cmocka_unit_test(late_sends_are_counted_and_latency_is_corrected),
         cmocka_unit_test(zero_rate_is_inert),
+        cmocka_unit_test(tiny_rates_stay_in_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

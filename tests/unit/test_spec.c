@@ -1084,6 +1084,13 @@ static void secret_reference_errors(void **state)
         {"service: {command: [srv, '{a}']}\nrunner: {kind: local, load: {headers: [{A: "
          "{from_env: '-'}}]}}\n",
          "is not a valid environment variable name"},
+        /* Framing is the load generator's: a second length desynchronised the connection. */
+        {"service: {command: [srv, '{a}']}\nrunner: {kind: local, load: {headers: "
+         "['content-length: 3']}}\n",
+         "'runner.load.headers[0]': the load generator frames each request itself"},
+        {"service: {command: [srv, '{a}']}\nrunner: {kind: local, load: {headers: "
+         "[{Transfer-Encoding: chunked}]}}\n",
+         "'runner.load.headers[0]': the load generator frames each request itself"},
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(bad); i++) {
         char t[1024];
