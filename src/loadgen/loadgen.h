@@ -182,6 +182,10 @@ struct mp_lg_url {
     char path[2048]; /* path and query, at least "/" */
 };
 int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err) MP_WUR;
+/* Whether a header name (len bytes) is one the load generator writes itself, which no request
+ * may carry: Content-Length (from the body) and Transfer-Encoding. A second length, or a chunked
+ * coding the body lacks, had the service read the next request as this one's body. */
+bool mp_lg_framing_header(const char *name, size_t len);
 
 /* ---- The client -------------------------------------------------------------------------- */
 

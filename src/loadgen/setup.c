@@ -115,7 +115,7 @@ int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err
     return url_target(url, p, out, err);
 }
 
-static bool framing_header(const char *name, size_t len)
+bool mp_lg_framing_header(const char *name, size_t len)
 {
     return (len == 14 && strncasecmp(name, "Content-Length", len) == 0) ||
            (len == 17 && strncasecmp(name, "Transfer-Encoding", len) == 0);
@@ -127,9 +127,7 @@ static int check_header(const char *h, struct mp_error *err)
     if (!colon || colon == h) {
         return mp_error_set(err, MP_EINVALID, "header '%s': expected 'Name: value'", h);
     }
-    if (framing_header(h, (size_t)(colon - h))) {
-        /* A second length, or a chunked coding the body does not have: the server read the
-         * next request (or nothing) as this one's body, and the figures measured that. */
+    if (mp_lg_framing_header(h, (size_t)(colon - h))) {
         return mp_error_set(err, MP_EINVALID,
                             "header '%s': the load generator frames each request itself "
                             "(Content-Length from the body); leave it out",

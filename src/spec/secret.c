@@ -8,9 +8,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "loadgen/loadgen.h"
 
 #define SECRET_FILE_MAX (64u << 10)
 
@@ -157,15 +158,6 @@ static bool header_name_ok(const char *s, size_t len)
     return true;
 }
 
-/* Content-Length and Transfer-Encoding: the load generator frames each request itself, and a
- * second length (or a chunked coding the body lacks) had the service read the next request as
- * this one's body, so that the trial measured the desynchronised connection. */
-static bool framing_header(const char *name, size_t len)
-{
-    return (len == 14 && strncasecmp(name, "Content-Length", len) == 0) ||
-           (len == 17 && strncasecmp(name, "Transfer-Encoding", len) == 0);
-}
-
 int mp_spec_check_header(const struct mp_spec *spec, const struct mp_node *item,
                          struct mp_error *err)
 {
@@ -177,7 +169,7 @@ int mp_spec_check_header(const struct mp_spec *spec, const struct mp_node *item,
         const char *colon = rc == 0 ? strchr(s, ':') : NULL;
         if (rc == 0 && (!colon || !header_name_ok(s, (size_t)(colon - s)) || strpbrk(s, "\r\n"))) {
             rc = mp_doc_error(err, item, "expected \"Name: value\"");
-        } else if (rc == 0 && framing_header(s, (size_t)(colon - s))) {
+        } else if (rc == 0 && mp_lg_framing_header(s, (size_t)(colon - s))) {
             rc = mp_doc_error(err, item, "%s", framing);
         }
         return rc;
@@ -186,7 +178,7 @@ int mp_spec_check_header(const struct mp_spec *spec, const struct mp_node *item,
         !header_name_ok(item->keys[0], strlen(item->keys[0]))) {
         return mp_doc_error(err, item, "expected \"Name: value\" or {Name: value}");
     }
-    if (framing_header(item->keys[0], strlen(item->keys[0]))) {
+    if (mp_lg_framing_header(item->keys[0], strlen(item->keys[0]))) {
         return mp_doc_error(err, item, "%s", framing);
     }
     const struct mp_node *v = item->items[0];
