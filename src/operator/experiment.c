@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* One experiment's run on its own thread: a fresh SQLite cache rebuilt from the experiment's
+/* One experiment's run on its own thread: the experiment's Lease taken, its spec checked (one
+ * that does not validate ends Failed, InvalidSpec), a fresh SQLite cache rebuilt from its
  * Trial objects (so a run on a new operator continues where the last one stopped), the engine
  * with the Trial-object runner (trial.c), and the experiment's status after every trial and at
  * the end. A run ends when the experiment finishes, when it is deleted or the operator stops
@@ -201,11 +202,9 @@ static void adopt(struct op_exp *x, const json_t *pe)
 /* Takes the experiment's own Lease (morphling-UID beside it, owned by it), so that of two
  * operators that watch it (an --all-namespaces one and a --namespace one, or one on a laptop)
  * only one runs it, then reads the experiment again: the worker's cache may predate the last
- * status write of another operator that ran it. 1: the run goes on; 0: it does not
- * (x->other_holds: another operator holds the Lease; x->finished: the experiment has finished;
- * else it is gone, or its spec is not the one the run was started with: its watch event queues
- * it again); <0: errors. On the run's thread, so that starting a run costs the worker no
- * call. */
+ * status write of another operator that ran it. 1: the run goes on, with the experiment as
+ * read; 0: it does not (x->other_holds: another operator holds the Lease; x->finished: the
+ * experiment has finished; else it is gone: its watch event queues it again); <0: errors. */
 static int take_claim(struct op_exp *x, struct mp_error *err)
 {
     if (!x->claim) {
@@ -226,18 +225,44 @@ static int take_claim(struct op_exp *x, struct mp_error *err)
                                op_lease_name(x->claim));
     }
     mp_error_clear(err);
-    json_t *run_pe =
-        rc == 0 && pe && strcmp(mp_kube_meta(pe, "uid"), x->uid) == 0 ? op_pe_for_run(pe) : NULL;
-    rc = 0;
-    if (run_pe && op_pe_finished(pe)) {
-        x->finished = true;
-    } else if (run_pe &&
-               json_equal(json_object_get(run_pe, "spec"), json_object_get(x->pe, "spec"))) {
+    bool ours = rc == 0 && pe && strcmp(mp_kube_meta(pe, "uid"), x->uid) == 0;
+    x->finished = ours && op_pe_finished(pe);
+    rc = ours && !x->finished;
+    if (rc == 1) {
+        json_t *run_pe = op_pe_for_run(pe);
+        if (!json_equal(json_object_get(run_pe, "spec"), json_object_get(pe, "spec"))) {
+            op_log(x->op,
+                   "%s: the spec has changed since its run started; the run goes on with the "
+                   "one it started with (status.runSpec)",
+                   x->key);
+        }
         adopt(x, run_pe);
-        rc = 1;
+        json_decref(run_pe);
     }
-    json_decref(run_pe);
     json_decref(pe);
+    return rc;
+}
+
+/* The run's spec, checked as `morphling validate` checks it: 1 to run it; 0 when it does not
+ * validate (x->finished: the status says so, Failed with InvalidSpec); <0 when the cluster
+ * could not be asked or the status not written. */
+static int prepare(struct op_exp *x, struct mp_error *err)
+{
+    int rc = op_parse(x->op, x->key, x->pe, &x->spec, err);
+    if (rc == 0 && !x->spec->seed_given) {
+        /* The same suggestions after a restart: the seed is the experiment's uid unless set. */
+        x->spec->seed = mp_hash_str(x->uid) & INT64_MAX;
+        x->spec->seed_given = true;
+    }
+    if (rc != MP_EINVALID) {
+        return rc == 0 ? 1 : rc;
+    }
+    op_log(x->op, "%s: invalid: %s", x->key, err->msg);
+    char *msg = mp_xstrdup(err->msg);
+    mp_error_clear(err);
+    rc = op_status_invalid(x->op, x->pe, msg, err);
+    free(msg);
+    x->finished = rc == 0;
     return rc;
 }
 
@@ -247,6 +272,9 @@ static void *run_thread(void *p)
     struct op *op = x->op;
     struct mp_error err = {0};
     int rc = take_claim(x, &err);
+    if (rc == 1) {
+        rc = prepare(x, &err);
+    }
     if (rc == 1 && !atomic_load(&x->cancel) &&
         (rc = op_lease_keep(x->claim, claim_lost, x, &err)) == 0) {
         op_log(op, "%s: running (uid %s)", x->key, x->uid);
@@ -290,8 +318,8 @@ static void *run_thread(void *p)
     return NULL;
 }
 
-int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_lease *claim,
-                 struct op_exp **out, struct mp_error *err)
+int op_exp_start(struct op *op, const json_t *pe, struct op_lease *claim, struct op_exp **out,
+                 struct mp_error *err)
 {
     struct op_exp *x = mp_xcalloc(1, sizeof(*x));
     x->op = op;
@@ -300,15 +328,11 @@ int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct o
     x->ns = mp_xstrdup(mp_kube_meta(pe, "namespace"));
     x->name = mp_xstrdup(mp_kube_meta(pe, "name"));
     x->uid = mp_xstrdup(mp_kube_meta(pe, "uid"));
-    x->spec = spec;
-    /* The same suggestions after a restart: the seed is the experiment's uid unless set. */
-    if (!spec->seed_given) {
-        spec->seed = mp_hash_str(x->uid) & INT64_MAX;
-        spec->seed_given = true;
-    }
     pthread_mutex_init(&x->lock, NULL);
     pthread_mutex_init(&x->wlock, NULL);
-    adopt(x, pe);
+    json_t *run_pe = op_pe_for_run(pe);
+    adopt(x, run_pe);
+    json_decref(run_pe);
     if (pthread_create(&x->thread, NULL, run_thread, x) != 0) {
         x->thread = pthread_self();
         atomic_store(&x->ended, true);

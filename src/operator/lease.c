@@ -138,15 +138,19 @@ static bool takeable(struct op_lease *l, const json_t *cur)
 
 /* One try, its calls ending by end_ns (0: the client's deadline per call): 1 when this process
  * holds the Lease now, 0 when another does, <0 on errors. A renewal first writes the object
- * its last write returned; it reads the Lease only when that write conflicts. */
+ * its last write returned, and a first try at an experiment's Lease creates it; either reads it
+ * only when that write conflicts. */
 static int try_take(struct op_lease *l, int64_t end_ns, struct mp_error *err)
 {
-    if (l->held) {
+    if (l->held || (!l->observed && l->owner)) {
+        /* A renewal, or the first try at an experiment's Lease, which most often does not exist
+         * yet (the run of a new experiment): created without a read first. (The leader's Lease
+         * most often exists: a standby writes nothing.) */
         int rc = write_lease(l, l->held, end_ns, err);
         if (rc != 0) {
             return rc;
         }
-        mp_error_clear(err); /* a conflict: read what changed */
+        mp_error_clear(err); /* a conflict, or it exists: read what changed */
     }
     struct mp_kube_ref ref = {"coordination.k8s.io", "v1", "leases", l->ns, l->name, NULL};
     json_t *cur = NULL;

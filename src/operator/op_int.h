@@ -196,7 +196,7 @@ struct op_exp {
     atomic_bool write_failed; /* a Trial status could not be written: the run stops, retried */
     struct op_lease *claim;   /* the experiment's Lease, held while the run lasts */
     bool other_holds;         /* not run: another operator holds claim */
-    bool finished;            /* not run: the experiment had finished */
+    bool finished;            /* not run: the experiment had finished, or ends Failed here */
     struct mp_error write_err;
 };
 
@@ -211,12 +211,13 @@ int op_parse(struct op *op, const char *key, const json_t *pe, struct mp_spec **
 /* The kubernetes runner's check of spec's settings on the operator's client (runner.c). */
 int op_runner_validate(struct op *op, const struct mp_spec *spec, const json_t *pe,
                        struct mp_error *err) MP_WUR;
-/* Starts the run of experiment pe on its own thread; spec and claim (the experiment's Lease as
- * last looked at, or NULL) are taken over, also on failure. The run first takes the Lease (when
- * another operator holds it, the run ends with other_holds set, the Lease in claim), keeps it
- * until it ends, and stops when it loses it. */
-int op_exp_start(struct op *op, const json_t *pe, struct mp_spec *spec, struct op_lease *claim,
-                 struct op_exp **out, struct mp_error *err) MP_WUR;
+/* Starts the run of experiment pe (as the cache holds it) on its own thread; claim (the
+ * experiment's Lease as last looked at, or NULL) is taken over, also on failure. The run takes
+ * the Lease (when another operator holds it, the run ends with other_holds set, the Lease in
+ * claim), reads the experiment again and checks its spec (one that does not validate ends
+ * Failed), keeps the Lease until it ends, and stops when it loses it. */
+int op_exp_start(struct op *op, const json_t *pe, struct op_lease *claim, struct op_exp **out,
+                 struct mp_error *err) MP_WUR;
 /* Joins and frees an ended run. */
 void op_exp_free(struct op_exp *x);
 

@@ -2,8 +2,8 @@
 /* The operator's main loop: an informer (list, then watch, of ProfilingExperiments) fills a
  * cache and queues the key of every object that changed; one worker takes keys off the queue
  * and reconciles each one level-triggered: it reads what the cache holds now and moves the
- * experiment one step (start its run, stop a run whose experiment is gone, or mark a spec that
- * does not validate Failed). The runs themselves are experiment.c. */
+ * experiment one step (start its run, stop a run whose experiment is gone, or say that it
+ * waits for a free run slot). The runs themselves are experiment.c. */
 #include "operator/op_int.h"
 
 #include <errno.h>
@@ -156,23 +156,34 @@ static struct op_cand *cand_find(struct op *op, const char *key)
     return NULL;
 }
 
-/* Forgets key's candidate; returns its Lease (NULL: none) when uid is its experiment's. */
-static struct op_lease *cand_take(struct op *op, const char *key, const char *uid)
+/* key's kept Lease, for a new look (the entry stays, so that its holder is logged once); NULL
+ * when there is none, or it is an earlier experiment's of that name. */
+static struct op_lease *cand_lease(struct op *op, const char *key, const char *uid)
 {
     struct op_cand *c = cand_find(op, key);
-    if (!c) {
-        return NULL;
+    struct op_lease *l = c ? c->lease : NULL;
+    if (c) {
+        c->lease = NULL;
     }
-    struct op_lease *l = c->lease;
-    if (!uid || strcmp(c->uid, uid) != 0) {
+    if (l && strcmp(c->uid, uid) != 0) {
         op_lease_release(l, false);
         l = NULL;
     }
+    return l;
+}
+
+/* Forgets key's entry: nobody needs to run it, or this process has. */
+static void cand_forget(struct op *op, const char *key)
+{
+    struct op_cand *c = cand_find(op, key);
+    if (!c) {
+        return;
+    }
+    op_lease_release(c->lease, false);
     free(c->key);
     free(c->uid);
     free(c->noted);
     *c = op->cands[--op->n_cands];
-    return l;
 }
 
 /* Another operator holds l: keep it for the next look, in a lease duration, and say so once per
@@ -183,8 +194,12 @@ static void cand_keep(struct op *op, const char *key, const char *uid, struct op
     if (!c) {
         op->cands = mp_xreallocarray(op->cands, op->n_cands + 1, sizeof(*op->cands));
         c = &op->cands[op->n_cands++];
-        *c = (struct op_cand){mp_xstrdup(key), mp_xstrdup(uid), l, NULL, 0};
+        *c = (struct op_cand){mp_xstrdup(key), NULL, NULL, NULL, 0};
     }
+    free(c->uid);
+    c->uid = mp_xstrdup(uid);
+    op_lease_release(c->lease, false);
+    c->lease = l;
     if (!c->noted || strcmp(c->noted, op_lease_holder(l)) != 0) {
         free(c->noted);
         c->noted = mp_xstrdup(op_lease_holder(l));
@@ -209,6 +224,8 @@ static void reap(struct op *op)
             if (x->other_holds) {
                 cand_keep(op, x->key, x->uid, x->claim);
                 x->claim = NULL;
+            } else {
+                cand_forget(op, x->key);
             }
             op_exp_free(x);
             reaped = true;
@@ -227,16 +244,8 @@ static void reap(struct op *op)
     }
 }
 
-static void mark_done(struct op *op, const json_t *pe)
-{
-    pthread_mutex_lock(&op->lock);
-    mp_strset_add(&op->done, mp_kube_meta(pe, "uid"));
-    pthread_mutex_unlock(&op->lock);
-}
-
-/* A new run of pe, unless its spec does not validate (then its status says so). A run that had
- * started goes on with the spec it started with. The run takes the experiment's Lease first,
- * on its own thread (experiment.c). */
+/* A new run of pe: its thread takes the experiment's Lease, reads it again and checks its spec
+ * (experiment.c), so that starting a run costs the worker no call. */
 static int start_run(struct op *op, const char *key, const json_t *pe, struct mp_error *err)
 {
     struct op_cand *c = cand_find(op, key);
@@ -247,33 +256,9 @@ static int start_run(struct op *op, const char *key, const json_t *pe, struct mp
         op_queue_add_after(&op->q, key, (c->next_ns - now) / 1000000 + 1);
         return 0;
     }
-    struct op_lease *l = cand_take(op, key, mp_kube_meta(pe, "uid"));
-    struct mp_spec *spec = NULL;
-    json_t *run_pe = op_pe_for_run(pe);
-    if (!json_equal(json_object_get(run_pe, "spec"), json_object_get(pe, "spec"))) {
-        op_log(op,
-               "%s: the spec has changed since its run started; the run goes on with the one "
-               "it started with (status.runSpec)",
-               key);
-    }
-    int rc = op_parse(op, key, run_pe, &spec, err);
-    if (rc == MP_EINVALID) {
-        op_log(op, "%s: invalid: %s", key, err->msg);
-        char *msg = mp_xstrdup(err->msg);
-        mp_error_clear(err);
-        if ((rc = op_status_invalid(op, pe, msg, err)) == 0) {
-            mark_done(op, pe);
-        }
-        free(msg);
-    }
     struct op_exp *x = NULL;
-    if (spec) {
-        rc = op_exp_start(op, run_pe, spec, l, &x, err);
-        l = NULL; /* the run's */
-    }
-    op_lease_release(l, true);
-    json_decref(run_pe);
-    if (!x) {
+    int rc = op_exp_start(op, pe, cand_lease(op, key, mp_kube_meta(pe, "uid")), &x, err);
+    if (rc != 0) {
         return rc;
     }
     pthread_mutex_lock(&op->lock);
@@ -301,7 +286,7 @@ static int reconcile(struct op *op, const char *key, struct mp_error *err)
     }
     pthread_mutex_unlock(&op->lock);
     if (gone || done || op_pe_finished(pe)) {
-        (void)cand_take(op, key, NULL); /* nobody needs to run it */
+        cand_forget(op, key);
     }
     int rc = 0;
     if (!gone && atomic_load(&op->leader)) {
@@ -402,7 +387,7 @@ static void op_release(struct op *op)
     json_decref(op->cache);
     mp_strset_release(&op->done);
     while (op->n_cands) {
-        (void)cand_take(op, op->cands[0].key, NULL);
+        cand_forget(op, op->cands[0].key);
     }
     free(op->cands);
     free(op->exps);

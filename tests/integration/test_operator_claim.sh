@@ -36,8 +36,12 @@ trial_summary() { # EXPERIMENT: Trials, distinct configurations, succeeded
 succeeded_at_least() { # EXPERIMENT N
     [ "$(kubectl get pe "$1" -n "$NS" -o jsonpath='{.status.trialsSucceeded}' 2>/dev/null)" -ge "$2" ] 2>/dev/null
 }
+# started EXPERIMENT: its Lease has a holder; the Lease is kept in $WORK/lease.json, since a
+# short run may end (and delete it) before another look
 started() {
-    [ -n "$(lease_holder "$(uid_of "$1" 2>/dev/null)")" ]
+    kubectl get lease "morphling-$(uid_of "$1" 2>/dev/null)" -n "$NS" -o json \
+        >"$WORK/lease.json" 2>/dev/null &&
+        [ -n "$(jq -r '.spec.holderIdentity // empty' "$WORK/lease.json")" ]
 }
 # apply_pe NAME TRIALS PARALLELISM: applies an experiment and waits for its Lease; sets uid and
 # holder
@@ -46,7 +50,7 @@ apply_pe() {
     kubectl apply -f "$WORK/$1.yaml" >/dev/null
     wait_for "$1 has a Lease" started "$1"
     uid=$(uid_of "$1")
-    holder=$(lease_holder "$uid")
+    holder=$(jq -r .spec.holderIdentity "$WORK/lease.json")
 }
 
 start_operator "$WORK/a.log" --identity a --lease-ms 3000 --trial-ms 300
@@ -61,8 +65,7 @@ apply_pe shared 6 2
 other=$([ "$holder" = a ] && echo b || echo a)
 check_true "the Lease is held by a or b ($holder)" test "$holder" = a -o "$holder" = b
 check "the Lease is owned by the experiment" "ProfilingExperiment shared $uid" \
-    "$(kubectl get lease "morphling-$uid" -n "$NS" -o json |
-        jq -r '.metadata.ownerReferences[0] | "\(.kind) \(.name) \(.uid)"')"
+    "$(jq -r '.metadata.ownerReferences[0] | "\(.kind) \(.name) \(.uid)"' "$WORK/lease.json")"
 wait_state shared Succeeded
 check "exactly 6 Trials, distinct, all succeeded" "6 6 6" "$(trial_summary shared)"
 check_true "$holder wrote the Trials" test "$(requests "$holder" "$writes" /trials)" -gt 0
@@ -84,6 +87,8 @@ wait_state moved Succeeded
 check "exactly 8 Trials, distinct, all succeeded" "8 8 8" "$(trial_summary moved)"
 check_contains "$other continued after the killed run's trials" "continuing after" \
     "$(cat "$WORK/$other.log")"
+check "$other said once who ran it (it looked again every lease duration)" 1 \
+    "$(grep -c "$NS/moved: run by the operator $holder " "$WORK/$other.log")"
 check "nothing the trials created is left" "" "$(leftovers)"
 check "no Lease is left" "" "$(leases)"
 
