@@ -291,10 +291,12 @@ static void classify_exit(struct local_trial *t, const char *when)
      * with its stderr left out. */
     bool in_use = strstr(tail, "Address already in use") != NULL;
     if (st.oom_kills > 0) {
+        /* No count here: kills after this look (the service's other processes) count in the
+         * trial's oom_kills, and the message said "1 OOM kill(s)" beside oom_kills 2. */
         mp_trial_result_fail(t->res, MP_FAILURE_OOM_KILLED,
-                             "the service %s %s after %" PRIu64
-                             " OOM kill(s) at a memory limit of %.0f MiB",
-                             how, when, st.oom_kills, (double)t->limits.memory_bytes / 1048576.0);
+                             "the service %s %s; the kernel OOM-killed it (or a process of it) at "
+                             "a memory limit of %.0f MiB",
+                             how, when, (double)t->limits.memory_bytes / 1048576.0);
     } else if (t->foreign_seen || (in_use && !mp_local_port_free(t->lease.port))) {
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
                              "port %d was taken by another process; the service %s %s",

@@ -29,6 +29,9 @@ run_trial "$WORK/c.json" "$SPEC" $SET $LATE --set mode=alloc
 if [ "$(field "$WORK/c.json" .meta.limits.memory_bytes.enforced)" = true ]; then
     expect_class "$WORK/c.json" OOM_KILLED
     check_true "OOM kill counted" [ "$(field "$WORK/c.json" .resources.oom_kills)" != 0 ]
+    check_contains "OOM kill: reason, without a count of its own" \
+        "the kernel OOM-killed it (or a process of it) at a memory limit of" \
+        "$(field "$WORK/c.json" .reason)"
 else
     echo "# memory limit not enforceable here ($(field "$WORK/c.json" .meta.cgroup.warning))"
 fi
