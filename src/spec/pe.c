@@ -699,6 +699,25 @@ bool mp_spec_is_pe(const struct mp_node *root)
     return v && k && is_pe(v->scalar, k->scalar);
 }
 
+/* The object's name and namespace as the API server checks them: `kubectl apply` refused what
+ * validate had passed ("My_Exp"). */
+static int kube_names(const struct mp_node *meta, struct mp_error *err)
+{
+    static const struct {
+        const char *key;
+        enum mp_kube_name_rule rule;
+    } names[] = {{"name", MP_KUBE_DNS_SUBDOMAIN}, {"namespace", MP_KUBE_DNS_LABEL}};
+    for (size_t i = 0; i < MP_ARRAY_LEN(names); i++) {
+        const struct mp_node *n = mp_doc_get(meta, names[i].key);
+        struct mp_error e = {0};
+        if (n && n->kind == MP_NODE_SCALAR &&
+            mp_kube_check_name(n->scalar, names[i].rule, names[i].key, &e) != 0) {
+            return mp_doc_error(err, n, "%s", e.msg);
+        }
+    }
+    return 0;
+}
+
 static int header(const struct mp_node *pe, struct pctx *c, struct mp_node *root,
                   struct mp_error *err)
 {
@@ -712,6 +731,9 @@ static int header(const struct mp_node *pe, struct pctx *c, struct mp_node *root
         (rc = mp_doc_expect(spec, MP_NODE_MAP, err)) != 0 ||
         (rc = mp_doc_check_keys(spec, spec_keys, err)) != 0 || (rc = api_types(spec, err)) != 0 ||
         (rc = mp_doc_number(mp_doc_get(spec, "gpuMemoryMiB"), &c->gpu_memory_mib, err)) != 0) {
+        return rc;
+    }
+    if ((rc = mp_doc_expect(name, MP_NODE_SCALAR, err)) != 0 || (rc = kube_names(meta, err)) != 0) {
         return rc;
     }
     const struct mp_node *g = mp_doc_get(spec, "gpuMemoryMiB");

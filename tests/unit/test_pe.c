@@ -327,6 +327,48 @@ static void errors_name_the_resource_field(void **state)
 }
 
 /* clientTemplate is a Job template with one container, which has an image. */
+/* metadata.name and namespace as the API server checks them (`kubectl apply` refused what
+ * validate passed). */
+static void object_names_as_the_api_server_checks_them(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *meta, *want;
+    } cases[] = {
+        {"{name: My_Exp}", "pe.yaml:3:18: 'metadata.name': name \"My_Exp\": must be a lowercase "
+                           "RFC 1123 subdomain: at most 253 characters, lower case letters, "
+                           "digits, '-' or '.', each part starting and ending with a letter or "
+                           "digit"},
+        {"{name: exp-1., namespace: ns}", "pe.yaml:3:18: 'metadata.name': name \"exp-1.\": "
+                                          "must be a lowercase RFC 1123 subdomain: at most 253 "
+                                          "characters, lower case letters, digits, '-' or '.', "
+                                          "each part starting and ending with a letter or digit"},
+        {"{name: a.b, namespace: team.a}",
+         "pe.yaml:3:34: 'metadata.namespace': namespace \"team.a\": must be a lowercase RFC "
+         "1123 label: at most 63 characters, lower case letters, digits or '-', starting and "
+         "ending with a letter or digit"},
+        {"{name: [a]}", "pe.yaml:3:18: 'metadata.name': expected a scalar, got a list"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        char *text = mp_xasprintf("apiVersion: morphling.kubedl.io/v1alpha1\n"
+                                  "kind: ProfilingExperiment\n"
+                                  "metadata: %s\n"
+                                  "spec:\n"
+                                  "  objective: {objectiveMetricName: qps}\n"
+                                  "  servicePodTemplate:\n"
+                                  "    template: {spec: {containers: [{name: c, image: i}]}}\n",
+                                  cases[i].meta);
+        struct mp_spec *spec = NULL;
+        struct mp_error err = {0};
+        assert_int_equal(mp_spec_parse(text, strlen(text), "pe.yaml", "/tmp", NULL, 0, &spec, &err),
+                         MP_EINVALID);
+        if (strcmp(err.msg, cases[i].want) != 0) {
+            fail_msg("error\n  [%s]\nis not\n  [%s]", err.msg, cases[i].want);
+        }
+        free(text);
+    }
+}
+
 static void client_template_errors(void **state)
 {
     (void)state;
@@ -538,6 +580,7 @@ int main(void)
         cmocka_unit_test(original_example_maps_field_by_field),
         cmocka_unit_test(types_algorithms_and_additions),
         cmocka_unit_test(errors_name_the_resource_field),
+        cmocka_unit_test(object_names_as_the_api_server_checks_them),
         cmocka_unit_test(quantities_fit_in_the_figure_used),
         cmocka_unit_test(client_template_errors),
         cmocka_unit_test(gpu_memory_is_a_share_of_one_gpu),
