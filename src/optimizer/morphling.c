@@ -103,8 +103,9 @@ static int load_prior(const struct mp_space *space, const struct mp_optimizer_op
     *fatal = false;
     if (!opts->prior_path) {
         return mp_error_set(err, MP_EINVALID,
-                            "algorithm 'morphling' needs a meta-model: set algorithm.prior (train "
-                            "one with `morphling meta train`), or settings.fallback: bo");
+                            "algorithm 'morphling' needs a meta-model: set algorithm.prior "
+                            "(spec.algorithm.prior in a ProfilingExperiment; train one with "
+                            "`morphling meta train`), or the algorithm setting fallback: bo");
     }
     int rc = mp_meta_model_load(opts->prior_path, model, err);
     *fatal = rc != 0 && access(opts->prior_path, F_OK) == 0;
@@ -135,8 +136,8 @@ static int morphling_validate(const struct mp_space *space, const struct mp_opti
     if (rc == MP_EINVALID && !fatal && set.fallback != FALLBACK_NONE) {
         if (opts->notice_size > 0) {
             snprintf(opts->notice, opts->notice_size,
-                     "algorithm 'morphling' will search as '%s' (settings.fallback), without a "
-                     "prior: %s",
+                     "algorithm 'morphling' will search as '%s' (its setting 'fallback'), without "
+                     "a prior: %s",
                      fallbacks[set.fallback], err->msg);
         }
         mp_error_clear(err); /* the fallback runs instead */

@@ -88,7 +88,7 @@ out=$("$MORPHLING" replay "$WORK/other.csv" --algorithm morphling --prior "$WORK
     --settings '{fallback: random}' --budget 5 2>&1); rc=$?
 check "fallback: random runs" 0 "$rc"
 check_contains "... and says so, and why" \
-    "morphling replay: warning: algorithm 'morphling' will search as 'random' (settings.fallback), without a prior: $WORK/m1:" \
+    "morphling replay: warning: algorithm 'morphling' will search as 'random' (its setting 'fallback'), without a prior: $WORK/m1:" \
     "$out"
 out=$("$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/bad" \
     --settings '{fallback: bo}' --budget 5 2>&1); rc=$?
@@ -210,7 +210,7 @@ check "validate rejects a prior for other parameters" 2 "$?"
 out=$("$MORPHLING" validate "$spec" --set algorithm.name=morphling --set "algorithm.prior=$WORK/m1" \
     --set algorithm.settings.fallback=bo 2>&1 >/dev/null)
 check_contains "validate: the fallback that will search" \
-    "morphling validate: warning: algorithm 'morphling' will search as 'bo' (settings.fallback), without a prior: $WORK/m1: the meta-model needs parameter" "$out"
+    "morphling validate: warning: algorithm 'morphling' will search as 'bo' (its setting 'fallback'), without a prior: $WORK/m1: the meta-model needs parameter" "$out"
 json=$("$MORPHLING" validate "$spec" --set algorithm.name=morphling --set "algorithm.prior=$WORK/m1" \
     --set algorithm.settings.fallback=bo --json 2>/dev/null)
 check_contains "validate --json: among the warnings" "will search as 'bo'" "$(printf '%s' "$json" | jq -r '.warnings[0]')"
