@@ -122,6 +122,25 @@ int op_merge_patch(struct op *op, const struct mp_kube_ref *ref, const json_t *p
     return rc;
 }
 
+/* An Event that says again what one of this name says (the same object, type, reason and
+ * message): its count and lastTimestamp move, as client-go's correlator does, so that a run
+ * retried with backoff shows one RunStopped "(x12 over 3m)", not an Event per retry. 1: done,
+ * 0: there is none (any more), <0: errors. */
+static int repeat_event(struct op *op, const struct mp_kube_ref *ref, const char *now,
+                        struct mp_error *err)
+{
+    json_t *ev = NULL;
+    int rc = op_get(op, ref, 0, &ev, err);
+    if (rc == 0) {
+        json_int_t n = json_integer_value(json_object_get(ev, "count"));
+        json_object_set_new(ev, "count", json_integer(n > 0 ? n + 1 : 2));
+        json_object_set_new(ev, "lastTimestamp", json_string(now));
+        rc = op_update(op, ref, ev, 0, NULL, err);
+    }
+    json_decref(ev);
+    return rc == 0 ? 1 : rc == MP_ENOTFOUND ? 0 : rc;
+}
+
 void op_event(struct op *op, const json_t *obj, const char *type, const char *reason,
               const char *fmt, ...)
 {
@@ -131,16 +150,19 @@ void op_event(struct op *op, const json_t *obj, const char *type, const char *re
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     const char *ns = mp_kube_meta(obj, "namespace"), *name = mp_kube_meta(obj, "name");
+    const char *uid = mp_kube_meta(obj, "uid");
     char now[MP_KUBE_TIME_MAX];
     mp_kube_fmt_time(now, mp_wall_ns(), false);
+    /* Named after what it says, so that saying it again finds it. */
+    char *key = mp_xasprintf("%s|%s|%s|%s", uid ? uid : "", type, reason, msg);
     char *ev_name =
-        mp_xasprintf("%.200s.%016llx", name ? name : "x",
-                     (unsigned long long)mp_mix64((uint64_t)mp_wall_ns(), mp_hash_str(msg)));
+        mp_xasprintf("%.200s.%016llx", name ? name : "x", (unsigned long long)mp_hash_str(key));
+    free(key);
     json_t *ev = mp_kube_object_new("v1", "Event", ns, ev_name);
     json_t *inv = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?}", "apiVersion",
                             json_string_value(json_object_get(obj, "apiVersion")), "kind",
                             json_string_value(json_object_get(obj, "kind")), "namespace", ns,
-                            "name", name, "uid", mp_kube_meta(obj, "uid"));
+                            "name", name, "uid", uid);
     json_object_set_new(ev, "involvedObject", inv);
     json_object_set_new(ev, "type", json_string(type));
     json_object_set_new(ev, "reason", json_string(reason));
@@ -151,7 +173,20 @@ void op_event(struct op *op, const json_t *obj, const char *type, const char *re
     json_object_set_new(ev, "source", json_pack("{s:s}", "component", MP_OPERATOR_MANAGER));
     struct mp_kube_ref ref = {"", "v1", "events", ns, NULL, NULL};
     struct mp_error err = {0};
-    if (op_create(op, &ref, ev, 0, NULL, &err) != 0) {
+    int rc = 0;
+    for (int i = 0; i < 2; i++) { /* an Event may expire between the two calls */
+        mp_error_clear(&err);
+        ref.name = NULL;
+        if ((rc = op_create(op, &ref, ev, 0, NULL, &err)) != MP_EEXISTS) {
+            break;
+        }
+        mp_error_clear(&err);
+        ref.name = ev_name;
+        if ((rc = repeat_event(op, &ref, now, &err)) != 0) {
+            break;
+        }
+    }
+    if (rc < 0) {
         op_log(op, "event %s on %s/%s not recorded: %s", reason, ns, name, err.msg);
     }
     json_decref(ev);

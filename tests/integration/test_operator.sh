@@ -126,6 +126,16 @@ wait_for "a NameInUse Event" name_in_use
 check_contains "it names the Trial" \
     "trials morphling-system/reborn-1 exists and does not belong to experiment reborn" \
     "$(kubectl get events -n "$NS" --field-selector reason=NameInUse -o jsonpath='{.items[*].message}')"
+# Retried with backoff, the run says so again: one Event whose count grows, as client-go's
+# correlator keeps it, not one Event per retry.
+name_in_use_again() {
+    [ "$(kubectl get events -n "$NS" --field-selector reason=NameInUse,involvedObject.name=reborn \
+        -o jsonpath='{.items[0].count}' 2>/dev/null)" -ge 2 ] 2>/dev/null
+}
+wait_for "the NameInUse Event counted again" name_in_use_again
+check "no two Events of it say the same" 1 \
+    "$(kubectl get events -n "$NS" -o json | jq --arg uid "$(kubectl get pe reborn -n "$NS" -o jsonpath='{.metadata.uid}')" \
+        '[.items[] | select(.involvedObject.uid == $uid)] | group_by([.type, .reason, .message]) | map(length) | max')"
 check "the orphan's status is left alone" "$before" \
     "$(kubectl get trial reborn-1 -n "$NS" -o json | jq -c '.status')"
 check "the experiment has not finished" "" \
