@@ -239,7 +239,9 @@ static struct mp_node *seq_find_named(const struct mp_node *seq, const char *nam
     return NULL;
 }
 
-/* Splits "a.b[2].c" into segments; "[2]" becomes its own segment "[2]". */
+/* Splits "a.b[2].c" into segments; "[2]" becomes its own segment "[2]". In a key, "\." is a dot
+ * and "\\" a backslash, as Helm's --set writes them ('labels.app\.kubernetes\.io/name':
+ * label keys and resource names hold dots). */
 static size_t split_path(const char *path, char segs[][128], size_t max)
 {
     size_t n = 0;
@@ -247,22 +249,25 @@ static size_t split_path(const char *path, char segs[][128], size_t max)
     while (*p && n < max) {
         size_t len = 0;
         if (*p == '[') {
-            while (p[len] && p[len] != ']') {
+            while (p[len] && p[len] != ']' && len < 127) {
+                segs[n][len] = p[len];
                 len++;
             }
-            len += p[len] == ']';
+            if (p[len] == ']' && len < 127) {
+                segs[n][len++] = ']';
+            }
+            p += len;
         } else {
-            while (p[len] && p[len] != '.' && p[len] != '[') {
-                len++;
+            for (; *p && *p != '.' && *p != '[' && len < 127; p++) {
+                p += *p == '\\' && (p[1] == '.' || p[1] == '\\');
+                segs[n][len++] = *p;
             }
         }
-        if (len == 0 || len >= 128) {
+        if (len == 0 || len >= 127) {
             return 0;
         }
-        memcpy(segs[n], p, len);
         segs[n][len] = '\0';
         n++;
-        p += len;
         if (*p == '.') {
             p++;
             if (!*p) {

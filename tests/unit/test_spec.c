@@ -462,6 +462,24 @@ static void override_maps_merge(void **state)
     mp_spec_free(s);
 }
 
+/* A key that holds dots (a label key, a resource name) is written with "\\." as Helm's --set
+ * writes it; "\\\\" is a backslash. */
+static void override_keys_with_dots(void **state)
+{
+    (void)state;
+    const char *sets[] = {"runner.labels.app\\.kubernetes\\.io/name=web", "runner.labels.a\\\\b=c",
+                          "runner.limits={nvidia.com/gpu: 1}"};
+    struct mp_spec *s = parse_ok(HEAD P1, sets, 3);
+    const struct mp_node *labels = mp_doc_get(s->runner_node, "labels");
+    assert_non_null(labels);
+    assert_string_equal(mp_doc_get(labels, "app.kubernetes.io/name")->scalar, "web");
+    assert_string_equal(mp_doc_get(labels, "a\\b")->scalar, "c");
+    assert_null(mp_doc_get(labels, "app"));
+    assert_string_equal(mp_doc_get(mp_doc_get(s->runner_node, "limits"), "nvidia.com/gpu")->scalar,
+                        "1");
+    mp_spec_free(s);
+}
+
 static void expect_set_error(const char *set, const char *want)
 {
     struct mp_spec *s = NULL;
@@ -1197,6 +1215,7 @@ int main(void)
         cmocka_unit_test(service_errors),
         cmocka_unit_test(overrides_use_the_same_path),
         cmocka_unit_test(override_maps_merge),
+        cmocka_unit_test(override_keys_with_dots),
         cmocka_unit_test(override_null_removes_the_key),
         cmocka_unit_test(override_errors_point_into_the_argument),
         cmocka_unit_test(stored_json_keeps_the_text),
