@@ -174,6 +174,7 @@ static void claim_lost(void *ud, const struct mp_error *err)
 {
     struct op_exp *x = ud;
     op_log(x->op, "%s: its Lease is lost (%s); stopping its run", x->key, err->msg);
+    atomic_store(&x->lease_lost, true);
     atomic_store(&x->cancel, true);
 }
 
@@ -289,7 +290,10 @@ static void *run_thread(void *p)
         rc = x->finished ? 0 : 1; /* not run: looked at again */
     }
     /* The run has stopped writing: the next one (here or elsewhere) may start at once. A Lease
-     * that another operator holds goes to the worker (reap), for its next look. */
+     * that another operator holds, or may hold now that this run lost it, goes to the worker
+     * (reap), which looks again after a lease duration (a new run at once made a lost Lease's
+     * failing calls again, writes included, while another operator took over). */
+    x->other_holds = x->other_holds || atomic_load(&x->lease_lost);
     if (!x->other_holds) {
         op_lease_release(x->claim, true);
         x->claim = NULL;

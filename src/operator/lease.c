@@ -231,8 +231,10 @@ struct op_lease *op_lease_new(struct op *op, const char *ns, const char *name, c
 
 int op_lease_try(struct op_lease *l, struct mp_error *err)
 {
+    /* Bounded as a renewal is: a try that the API server keeps failing (each call retried for
+     * the client's deadline) held an operator's stop, and wrote, long after it lost. */
     l->acquired_ns = mp_mono_ns();
-    return try_take(l, 0, err);
+    return try_take(l, l->acquired_ns + l->deadline_ms * 1000000, err);
 }
 
 const char *op_lease_holder(const struct op_lease *l)
@@ -253,6 +255,11 @@ int64_t op_lease_duration_ms(const struct op_lease *l)
 int op_lease_keep(struct op_lease *l, void (*lost)(void *ud, const struct mp_error *err), void *ud,
                   struct mp_error *err)
 {
+    if (l->running) { /* the thread of a Lease kept before and lost: it has ended */
+        pthread_join(l->thread, NULL);
+        l->running = false;
+        atomic_store(&l->stop, false);
+    }
     l->lost = lost;
     l->lost_ud = ud;
     if (pthread_create(&l->thread, NULL, renew_loop, l) != 0) {

@@ -141,8 +141,8 @@ void op_http_stop(struct op_http *h);
  * from, so the garbage collector removes it with its owner. Durations from the options. */
 struct op_lease;
 struct op_lease *op_lease_new(struct op *op, const char *ns, const char *name, const json_t *owner);
-/* One try: 1 when this process holds the Lease now, 0 when another does (op_lease_holder), <0 on
- * errors. */
+/* One try, its calls ending within the renew deadline: 1 when this process holds the Lease now,
+ * 0 when another does (op_lease_holder), <0 on errors. */
 int op_lease_try(struct op_lease *l, struct mp_error *err) MP_WUR;
 /* The holder seen by the last try ("" for none). */
 const char *op_lease_holder(const struct op_lease *l);
@@ -150,7 +150,8 @@ int64_t op_lease_duration_ms(const struct op_lease *l);
 /* "NS/NAME" */
 const char *op_lease_name(const struct op_lease *l);
 /* Renews a Lease taken by op_lease_try until it is released; calls lost(ud, why) once, from the
- * renewing thread, when it could not renew within the renew deadline (it holds it no more). */
+ * renewing thread, when it could not renew within the renew deadline (it holds it no more; a
+ * later try and keep may take it again). */
 int op_lease_keep(struct op_lease *l, void (*lost)(void *ud, const struct mp_error *err), void *ud,
                   struct mp_error *err) MP_WUR;
 /* Stops renewing and, when this process still holds the Lease, hands it back: remove deletes it,
@@ -195,7 +196,8 @@ struct op_exp {
     const char *final_reason;
     atomic_bool write_failed; /* a Trial status could not be written: the run stops, retried */
     struct op_lease *claim;   /* the experiment's Lease, held while the run lasts */
-    bool other_holds;         /* not run: another operator holds claim */
+    atomic_bool lease_lost;   /* claim could not be renewed: the run stopped */
+    bool other_holds;         /* claim is (or may be) another operator's: not run, or lost */
     bool finished;            /* not run: the experiment had finished, or ends Failed here */
     struct mp_error write_err;
 };

@@ -186,8 +186,8 @@ static void cand_forget(struct op *op, const char *key)
     *c = op->cands[--op->n_cands];
 }
 
-/* Another operator holds l: keep it for the next look, in a lease duration, and say so once per
- * holder. */
+/* Another operator holds l, or may (this process lost it): keep it for the next look, in a lease
+ * duration, and say who holds it, once per holder. */
 static void cand_keep(struct op *op, const char *key, const char *uid, struct op_lease *l)
 {
     struct op_cand *c = cand_find(op, key);
@@ -200,7 +200,9 @@ static void cand_keep(struct op *op, const char *key, const char *uid, struct op
     c->uid = mp_xstrdup(uid);
     op_lease_release(c->lease, false);
     c->lease = l;
-    if (!c->noted || strcmp(c->noted, op_lease_holder(l)) != 0) {
+    /* (A Lease this process lost names it as the holder until another takes it.) */
+    if (strcmp(op_lease_holder(l), op->identity) != 0 &&
+        (!c->noted || strcmp(c->noted, op_lease_holder(l)) != 0)) {
         free(c->noted);
         c->noted = mp_xstrdup(op_lease_holder(l));
         op_log(op, "%s: run by the operator %s (it holds the Lease %s)", key, c->noted,
