@@ -36,6 +36,9 @@ static void on_progress(void *ctx, const struct mp_spec *spec, int64_t number,
     (void)best;
     (void)have_best;
     struct op_exp *x = ctx;
+    if (atomic_load(&x->lease_lost)) {
+        return; /* another operator may run it now: the trial stays Running, for it to re-run */
+    }
     struct mp_error err = {0};
     int rc = op_trial_finish(x, number, res, &err);
     if (rc == 0) {
@@ -52,6 +55,11 @@ static void on_progress(void *ctx, const struct mp_spec *spec, int64_t number,
 /* The end state into the status; 1 when the run was stopped before the end. */
 static int finish(struct op_exp *x, const struct mp_engine_summary *sum, struct mp_error *err)
 {
+    if (atomic_load(&x->lease_lost)) {
+        /* Another operator may run it now: no more writes, even of an end reached meanwhile (it
+         * wrote Succeeded after the loss, and the other operator never took over). */
+        return 1;
+    }
     if (atomic_load(&x->write_failed)) {
         *err = x->write_err;
         return err->code ? err->code : MP_ERUNTIME;
