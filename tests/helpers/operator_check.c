@@ -11,23 +11,29 @@
  * kubernetes runner's load test does when no request succeeds. The request body's size (an inline
  * runner.load.body_text, from a requestTemplate, or the file runner.load.body names) is the
  * metric body_bytes.
+ * With --hold-from N, a trial numbered N or later (trials count from 1) does not end while the
+ * file "hold" exists in --work-dir (it still stops when cancelled): a test holds a run
+ * mid-experiment, however slowly the machine lets it look, until it has stopped or moved it.
  *
  * Usage: operator_check --kubeconfig FILE [--namespace NS | --all-namespaces] [--leader-elect]
  *        [--identity ID] [--lease-ms N] [--health-addr A] [--metrics-addr A] [--trial-ms N]
  *        [--fail-number N] [--work-dir DIR] [--max-running N]
+ *        [--hold-from N]
  * Runs until SIGTERM or SIGINT; exit 0, or 1 with the operator's error. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "operator/operator.h"
 
 #define LABEL_ATTEMPT "operator-check/attempt"
 
 static atomic_bool stop;
-static long trial_ms, fail_number = -1;
+static long trial_ms, fail_number = -1, hold_from = -1;
+static char *hold_file;
 
 static void on_signal(int sig)
 {
@@ -137,7 +143,10 @@ static int fake_run(void *runner, const struct mp_operator_trial *t,
         rc = rc == MP_EEXISTS ? 0 : rc;
     }
     json_decref(cm);
-    for (long waited = 0; rc == 0 && waited < trial_ms && !atomic_load(cancel); waited += 10) {
+    bool held = hold_from >= 0 && req->number >= hold_from;
+    for (long waited = 0; rc == 0 && !atomic_load(cancel) &&
+                          (waited < trial_ms || (held && access(hold_file, F_OK) == 0));
+         waited += 10) {
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
     }
@@ -220,6 +229,8 @@ static void parse(int argc, char **argv, struct mp_operator_opts *o, const char 
             trial_ms = strtol(arg(argc, argv, &i), NULL, 10);
         } else if (strcmp(a, "--fail-number") == 0) {
             fail_number = strtol(arg(argc, argv, &i), NULL, 10);
+        } else if (strcmp(a, "--hold-from") == 0) {
+            hold_from = strtol(arg(argc, argv, &i), NULL, 10);
         } else {
             fprintf(stderr, "operator_check: unknown argument '%s'\n", a);
             exit(2);
@@ -232,6 +243,7 @@ int main(int argc, char **argv)
     struct mp_operator_opts o = {.runner = &fake_ops, .stop = &stop};
     const char *kubeconfig = NULL;
     parse(argc, argv, &o, &kubeconfig);
+    hold_file = mp_xasprintf("%s/hold", o.work_dir ? o.work_dir : ".");
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
@@ -252,6 +264,7 @@ int main(int argc, char **argv)
     }
     mp_kube_client_free(c);
     free(ua);
+    free(hold_file);
     if (rc != 0) {
         fprintf(stderr, "operator_check: %s\n", err.msg);
         return 1;

@@ -32,10 +32,9 @@ track() {
 wait_for() {
     lib_name=$1
     shift
-    lib_waited=0
+    lib_until=$(($(date +%s) + ${MP_WAIT_S:-120}))
     until "$@"; do
-        lib_waited=$((lib_waited + 1))
-        [ "$lib_waited" -lt $((${MP_WAIT_S:-120} * 10)) ] || {
+        [ "$(date +%s)" -lt "$lib_until" ] || {
             not_ok "$lib_name: still waiting after ${MP_WAIT_S:-120} s"
             return 1
         }

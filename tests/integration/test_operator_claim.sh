@@ -53,9 +53,18 @@ apply_pe() {
     holder=$(jq -r .spec.holderIdentity "$WORK/lease.json")
 }
 
-start_operator "$WORK/a.log" --identity a --lease-ms 3000 --trial-ms 300
+# claimant NAME [ARG...]: starts the operator NAME (log $WORK/NAME.log; OPERATOR_PID). Its trials
+# take 300 ms, and a run's third trial does not end while $WORK/hold exists.
+claimant() {
+    claimant_name=$1
+    shift
+    start_operator "$WORK/$claimant_name.log" --identity "$claimant_name" --lease-ms 3000 \
+        --trial-ms 300 --hold-from 3 "$@"
+}
+
+claimant a
 A=$OPERATOR_PID
-start_operator "$WORK/b.log" --all-namespaces --identity b --lease-ms 3000 --trial-ms 300
+claimant b --all-namespaces
 B=$OPERATOR_PID
 watching() { grep -q "watching" "$WORK/a.log" && grep -q "watching" "$WORK/b.log"; }
 wait_for "both operators watch" watching
@@ -76,13 +85,17 @@ check_contains "$other says who runs it" \
     "$(cat "$WORK/$other.log")"
 check "the finished experiment's Lease is gone" "" "$(leases)"
 
-# The holder is killed mid-experiment: the other takes its Lease once it has expired.
+# The holder is killed mid-experiment: the other takes its Lease once it has expired. Here and
+# below the run's third trial waits (on $WORK/hold) until the run has moved, so the holder is
+# killed, stopped or cut off mid-experiment however slowly the test looks.
+touch "$WORK/hold"
 apply_pe moved 8 1
 wait_for "two trials of moved have finished" succeeded_at_least moved 2
 if [ "$holder" = a ]; then kill -KILL "$A"; wait "$A"; else kill -KILL "$B"; wait "$B"; fi
 other=$([ "$holder" = a ] && echo b || echo a)
 holder_is() { [ "$(lease_holder "$uid")" = "$1" ]; }
 wait_for "$other takes the Lease over" holder_is "$other"
+rm "$WORK/hold"
 wait_state moved Succeeded
 check "exactly 8 Trials, distinct, all succeeded" "8 8 8" "$(trial_summary moved)"
 check_contains "$other continued after the killed run's trials" "continuing after" \
@@ -96,9 +109,10 @@ check "no Lease is left" "" "$(leases)"
 # out, and the other finishes the experiment.
 if [ "$other" = a ]; then S=$A; else S=$B; fi
 sname=$other
-start_operator "$WORK/c.log" --all-namespaces --identity c --lease-ms 3000 --trial-ms 300
+claimant c --all-namespaces
 C=$OPERATOR_PID
 wait_for "c watches" grep -q "watching" "$WORK/c.log"
+touch "$WORK/hold"
 apply_pe handed 8 1
 wait_for "two trials of handed have finished" succeeded_at_least handed 2
 if [ "$holder" = c ]; then H=$C; K=$S; kname=$sname; else H=$S; K=$C; kname=c; fi
@@ -106,6 +120,7 @@ kill -TERM "$H"
 wait "$H"
 check "the holder stops with status 0" 0 "$?"
 check "it deleted the Lease" 1 "$(requests "$holder" DELETE "/leases/morphling-$uid\$")"
+rm "$WORK/hold"
 wait_state handed Succeeded
 check "exactly 8 Trials, distinct, all succeeded" "8 8 8" "$(trial_summary handed)"
 
@@ -120,15 +135,17 @@ check "nothing the trials created is left" "" "$(leftovers)"
 
 # The holder cannot renew (its Lease calls answer 500): its run stops by the renew deadline, the
 # operator goes on, and the other takes the experiment over and finishes it.
-start_operator "$WORK/d.log" --all-namespaces --identity d --lease-ms 3000 --trial-ms 300
+claimant d --all-namespaces
 D=$OPERATOR_PID
 wait_for "d watches" grep -q "watching" "$WORK/d.log"
+touch "$WORK/hold"
 apply_pe faulted 8 1
 other=$([ "$holder" = d ] && echo "$kname" || echo d)
 wait_for "two trials of faulted have finished" succeeded_at_least faulted 2
 admin_api POST /_test/faults "{\"code\": 500, \"count\": 100000, \"resource\": \"leases\",
     \"userAgent\": \"morphling-operator/test $holder\"}" >/dev/null
 wait_for "$other takes the Lease over" holder_is "$other"
+rm "$WORK/hold"
 admin_api DELETE /_test/faults >/dev/null
 check_contains "$holder stopped its run" "morphling-system/faulted: its Lease is lost" \
     "$(cat "$WORK/$holder.log")"

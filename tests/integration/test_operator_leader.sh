@@ -24,11 +24,15 @@ requests() { # IDENTITY FILTER
         jq "[.items[] | select(.userAgent == \"morphling-operator/test $1\") | $2] | length"
 }
 
-start_operator "$WORK/a.log" --leader-elect --identity a --lease-ms 3000 --trial-ms 400
+# a's and b's third trial of the experiment does not end while $WORK/hold exists, so a is killed
+# mid-experiment however slowly the test looks.
+touch "$WORK/hold"
+start_operator "$WORK/a.log" --leader-elect --identity a --lease-ms 3000 --trial-ms 400 \
+    --hold-from 3
 A=$OPERATOR_PID
 wait_for "a holds the Lease" holder_is a
 start_operator "$WORK/b.log" --leader-elect --identity b --lease-ms 3000 --trial-ms 400 \
-    --health-addr 127.0.0.1:0
+    --hold-from 3 --health-addr 127.0.0.1:0
 B=$OPERATOR_PID
 b_waits() { grep -q "waiting for the Lease" "$WORK/b.log"; }
 wait_for "b waits for the Lease" b_waits
@@ -46,6 +50,7 @@ check_true "the leader wrote Trials" test "$(requests a 'select(.method != "GET"
 kill -KILL "$A"
 wait "$A"
 wait_for "b takes the Lease over" holder_is b
+rm "$WORK/hold"
 wait_state led Succeeded
 check_contains "b says it leads" "leading: holding the Lease default/morphling-operator as b" \
     "$(cat "$WORK/b.log")"
