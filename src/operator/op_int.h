@@ -92,7 +92,7 @@ struct op {
     char *identity;
     FILE *log;
     pthread_mutex_t lock; /* cache, exps, done */
-    json_t *cache;        /* "ns/name" -> ProfilingExperiment */
+    json_t *cache;        /* "ns/name" -> ProfilingExperiment, as JSON text (operator.c) */
     struct op_exp **exps; /* experiments being run */
     size_t n_exps;
     size_t max_running;    /* 0: no limit */

@@ -243,9 +243,19 @@ static int check_version(struct mp_store *st, int target, struct mp_error *err)
     return rc;
 }
 
+/* No page cache allocated in bulk at a connection's first read (20 pages, about 90 KiB): the
+ * operator holds two connections per running experiment, and pages come one by one as needed.
+ * A process that initialised SQLite before keeps its setting (SQLITE_MISUSE, ignored). */
+static void sqlite_setup(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
 int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_store **out,
                   struct mp_error *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_setup);
     struct mp_store *st = mp_xcalloc(1, sizeof(*st));
     st->path = mp_xstrdup(path);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
