@@ -283,7 +283,9 @@ const struct mp_verb mp_verb_run = {
         "holds an unfinished experiment of the same name with the same spec, it continues where "
         "that one stopped (Ctrl-C, a crash, kill -9) and ends with exactly max_trials trials; a "
         "finished one is reported again; a changed spec is refused unless --restart, but a larger "
-        "algorithm.max_trials continues it, finished or not.\n\n"
+        "algorithm.max_trials continues it, finished or not. The same spec in another folder "
+        "(whose relative paths name other files) is refused while the stored one's folder "
+        "exists.\n\n"
         "Progress goes to stderr, one line per trial (a bar on a terminal); the recommendation "
         "to stdout. Ctrl-C stops after cancelling the running trials (exit status 130).",
     .opts = run_opts,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/events.h"
@@ -62,8 +63,9 @@ struct engine {
     bool beating, beat_stop;
     pthread_cond_t beat_cond; /* signalled to stop; with lock */
     /* The spec to store once the experiment is claimed: it differs from the stored one in
-     * max_trials only (a budget raised to continue). Owned. */
+     * max_trials only (a budget raised to continue), or its folder moved (moved). Owned. */
     char *new_spec_json;
+    bool moved;
 };
 
 /* The optimizer's options from spec (its seed: the spec's). */
@@ -880,6 +882,16 @@ static int changed_spec(struct engine *e, const struct mp_experiment_row *row, c
     return 0;
 }
 
+/* The stored experiment's relative paths resolve in another folder than spec's, which still
+ * exists: the same text there may name other files (its own ./serve.sh), so it is another
+ * service, not this experiment. A folder that is gone has moved: the experiment goes on. */
+static bool other_folder(const struct mp_experiment_row *row, const struct mp_spec *spec)
+{
+    struct stat sb;
+    return row->base_dir && spec->base_dir && strcmp(row->base_dir, spec->base_dir) != 0 &&
+           stat(row->base_dir, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 static int open_once(struct engine *e, bool restart, struct mp_engine_summary *out,
                      struct mp_error *err)
 {
@@ -907,13 +919,22 @@ static int open_once(struct engine *e, bool restart, struct mp_engine_summary *o
         e->seed = row.seed;
         /* Created but never run (the API creates before it starts the engine): a start. */
         out->resumed = row.state != MP_EXPERIMENT_CREATED;
-        if (strcmp(hash, row.spec_hash) != 0) {
+        e->moved = row.base_dir && spec->base_dir && strcmp(row.base_dir, spec->base_dir) != 0;
+        if (other_folder(&row, spec)) {
+            rc = mp_error_set(err, MP_EINVALID,
+                              "experiment '%s' already exists in the store, from a spec whose "
+                              "relative paths resolve in '%s' (this one's resolve in '%s', so they "
+                              "may name other files); use another name, or --restart to replace it",
+                              spec->name, row.base_dir, spec->base_dir);
+        } else if (strcmp(hash, row.spec_hash) != 0) {
             rc = changed_spec(e, &row, json, out, err);
         } else if (row.state >= MP_EXPERIMENT_SUCCEEDED) {
             out->already_finished = true;
             out->state = row.state;
             snprintf(out->stop_reason, sizeof(out->stop_reason), "%s",
                      row.stop_reason ? row.stop_reason : "");
+        } else if (e->moved) {
+            e->new_spec_json = mp_xstrdup(json); /* the new folder, stored once claimed */
         }
     }
     mp_experiment_row_release(&row);
@@ -1033,7 +1054,8 @@ static int prepare(struct engine *e, struct mp_error *err)
         return rc;
     }
     if (e->new_spec_json &&
-        (rc = mp_store_experiment_set_spec(e->st, e->exp_id, e->new_spec_json, err)) != 0) {
+        (rc = mp_store_experiment_set_spec(e->st, e->exp_id, e->new_spec_json,
+                                           e->moved ? spec->base_dir : NULL, err)) != 0) {
         return rc;
     }
     e->runner = e->opts->runner;

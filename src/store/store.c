@@ -509,7 +509,7 @@ static int update_experiment(struct mp_store *st, sqlite3_stmt *stmt, int rc, in
 }
 
 int mp_store_experiment_set_spec(struct mp_store *st, int64_t id, const char *spec_json,
-                                 struct mp_error *err)
+                                 const char *base_dir, struct mp_error *err)
 {
     char hash[32];
     snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)mp_hash_str(spec_json));
@@ -517,12 +517,14 @@ int mp_store_experiment_set_spec(struct mp_store *st, int64_t id, const char *sp
     int rc = mp_store_begin(st, err);
     if (rc == 0 && (rc = mp_store_prepare(st,
                                           "UPDATE experiments SET spec_json = ?1, spec_hash = ?2, "
-                                          "updated_at_ns = ?3 WHERE id = ?4",
+                                          "base_dir = coalesce(?5, base_dir), updated_at_ns = ?3 "
+                                          "WHERE id = ?4",
                                           &stmt, err)) == 0) {
         sqlite3_bind_text(stmt, 1, spec_json, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
         sqlite3_bind_int64(stmt, 3, mp_wall_ns());
         sqlite3_bind_int64(stmt, 4, id);
+        sqlite3_bind_text(stmt, 5, base_dir, -1, SQLITE_STATIC);
     }
     return update_experiment(st, stmt, rc, id, "set experiment spec", err);
 }

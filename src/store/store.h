@@ -80,10 +80,11 @@ int mp_store_experiment_find(struct mp_store *st, const char *ref, struct mp_exp
 int mp_store_experiment_list(struct mp_store *st, struct mp_experiment_row **rows, size_t *n,
                              struct mp_error *err) MP_WUR;
 void mp_experiment_rows_free(struct mp_experiment_row *rows, size_t n);
-/* Replaces the experiment's spec (and its hash): the engine's, for a spec that changed only in
- * what may change between runs (max_trials). */
+/* Replaces the experiment's spec (and its hash) and the folder its relative paths resolve in
+ * (base_dir; NULL keeps it): the engine's, for a spec that changed only in what may change
+ * between runs (max_trials), or whose folder moved. */
 int mp_store_experiment_set_spec(struct mp_store *st, int64_t id, const char *spec_json,
-                                 struct mp_error *err) MP_WUR;
+                                 const char *base_dir, struct mp_error *err) MP_WUR;
 int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
                                   const char *reason, struct mp_error *err) MP_WUR;
 /* Marks the experiment as driven by this process. MP_EBUSY when another live process holds it

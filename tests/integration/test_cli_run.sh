@@ -48,6 +48,32 @@ check "rerun of a finished experiment exits 0" 0 "$rc"
 check_contains "rerun says it already finished" "already finished" "$out"
 check "rerun adds no trial" 40 "$("$MORPHLING" show replay-demo --json | jq '.trials | length')"
 
+# The same spec in another folder names other files (its surfaces/): another experiment. A
+# folder that is gone has moved: the experiment goes on from the new one, which is stored.
+mkdir "$WORK/copy" "$WORK/one"
+cp -R "$MP_SOURCE_DIR/examples/replay-demo.yaml" "$MP_SOURCE_DIR/examples/surfaces" "$WORK/copy/"
+cp -R "$MP_SOURCE_DIR/examples/replay-demo.yaml" "$MP_SOURCE_DIR/examples/surfaces" "$WORK/one/"
+out=$("$MORPHLING" run "$WORK/copy/replay-demo.yaml" 2>&1); rc=$?
+check "the same spec in another folder exits 2" 2 "$rc"
+check_contains "... naming both folders" \
+    "relative paths resolve in '$(cd "$MP_SOURCE_DIR/examples" && pwd -P)' (this one's resolve in '$(cd "$WORK/copy" && pwd -P)'" \
+    "$out"
+moved() { # ARGS...: runs the experiment "moved" (2 trials, a store of its own)
+    MORPHLING_DB="$WORK/moved.db" "$MORPHLING" run --set name=moved --set algorithm.max_trials=2 \
+        "$@" 2>&1
+}
+moved "$WORK/one/replay-demo.yaml" >/dev/null
+mv "$WORK/one" "$WORK/two"
+check_contains "a moved folder's experiment stands" "already finished" \
+    "$(moved "$WORK/two/replay-demo.yaml")"
+moved "$WORK/two/replay-demo.yaml" --set algorithm.max_trials=3 >/dev/null
+check "... and goes on" 3 "$(MORPHLING_DB="$WORK/moved.db" "$MORPHLING" show moved --json |
+    jq '.trials | length')"
+cp -R "$WORK/two" "$WORK/one"
+out=$(moved "$WORK/one/replay-demo.yaml" --set algorithm.max_trials=3); rc=$?
+check "the new folder is stored: the old one is another now" 2 "$rc"
+check_contains "... named" "resolve in '$(cd "$WORK/two" && pwd -P)'" "$out"
+
 out=$("$MORPHLING" run "$spec" --set algorithm.seed=8 2>&1); rc=$?
 check "changed spec under the same name exits 2" 2 "$rc"
 check_contains "changed spec is explained" "different spec (it differs at 'algorithm.seed')" "$out"
