@@ -101,12 +101,14 @@ check "... at its third attempt" 2 "$(jq -r '.trials[-1].attempt' "$WORK/pull.js
 check_contains "... saying why" \
     "the service's image (the pod template's) could not be pulled in 3 attempts in a row (the last: pod " \
     "$(cat "$WORK/pull.out")"
-check_contains "... with the runtime's message" "image pull failed: ErrImagePull" "$(cat "$WORK/pull.out")"
+check_contains "... with the node and the runtime's message" \
+    "on node node-1: image pull failed: ErrImagePull" "$(cat "$WORK/pull.out")"
 check "a load generator's image that cannot be pulled: the same" "RUNNING null 1" \
     "$(failure loadpull --set runner.load_image=nope/load:1) $(cat "$WORK/loadpull.rc")"
 check_contains "... naming it" \
     "the load generator's image (runner.load_image) could not be pulled in 3 attempts in a row (the last: load pod " \
     "$(cat "$WORK/loadpull.out")"
+check_contains "... and the node" "on node node-1: image pull failed" "$(cat "$WORK/loadpull.out")"
 for name in unsched crash oom notready nopods loaderr pull loadpull; do
     check "$name: no object left" "" "$(leftover_objects "$name")"
 done

@@ -382,6 +382,17 @@ static void pods_judged(void **state)
           "]",
           false, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
           "pod p: image pull failed: ImagePullBackOff: Back-off");
+    /* On a node: the node is named (one that cannot reach the registry shows each time). */
+    judge("[{\"metadata\":{\"name\":\"p\"},\"spec\":{\"nodeName\":\"gpu-3\"},\"status\":{"
+          "\"containerStatuses\":[{\"name\":\"c\",\"state\":{\"waiting\":{\"reason\":"
+          "\"ErrImagePull\",\"message\":\"401\"}}}]}}]",
+          false, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
+          "pod p on node gpu-3: image pull failed: ErrImagePull: 401");
+    judge("[{\"metadata\":{\"name\":\"l\"},\"spec\":{\"nodeName\":\"gpu-3\"},\"status\":{"
+          "\"containerStatuses\":[{\"name\":\"c\",\"state\":{\"waiting\":{\"reason\":"
+          "\"ErrImagePull\",\"message\":\"401\"}}}]}}]",
+          true, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
+          "load pod l on node gpu-3: image pull failed: 401");
     judge("[{\"metadata\":{\"name\":\"p\"},\"status\":{\"containerStatuses\":[{\"name\":\"c\","
           "\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}},\"lastState\":{"
           "\"terminated\":{\"exitCode\":137,\"reason\":\"OOMKilled\"}}}]}}]",
