@@ -882,14 +882,10 @@ static int changed_spec(struct engine *e, const struct mp_experiment_row *row, c
     return 0;
 }
 
-/* The stored experiment's relative paths resolve in another folder than spec's, which still
- * exists: the same text there may name other files (its own ./serve.sh), so it is another
- * service, not this experiment. A folder that is gone has moved: the experiment goes on. */
-static bool other_folder(const struct mp_experiment_row *row, const struct mp_spec *spec)
+static bool is_dir(const char *path)
 {
     struct stat sb;
-    return row->base_dir && spec->base_dir && strcmp(row->base_dir, spec->base_dir) != 0 &&
-           stat(row->base_dir, &sb) == 0 && S_ISDIR(sb.st_mode);
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 static int open_once(struct engine *e, bool restart, struct mp_engine_summary *out,
@@ -919,8 +915,11 @@ static int open_once(struct engine *e, bool restart, struct mp_engine_summary *o
         e->seed = row.seed;
         /* Created but never run (the API creates before it starts the engine): a start. */
         out->resumed = row.state != MP_EXPERIMENT_CREATED;
+        /* The stored experiment's relative paths resolve in another folder. While it exists,
+         * the same text here may name other files (its own ./serve.sh): another service. One
+         * that is gone has moved: the experiment goes on. */
         e->moved = row.base_dir && spec->base_dir && strcmp(row.base_dir, spec->base_dir) != 0;
-        if (other_folder(&row, spec)) {
+        if (e->moved && is_dir(row.base_dir)) {
             rc = mp_error_set(err, MP_EINVALID,
                               "experiment '%s' already exists in the store, from a spec whose "
                               "relative paths resolve in '%s' (this one's resolve in '%s', so they "
