@@ -89,13 +89,6 @@ static void terminated(struct kube_pods_state *st, const json_t *term, const cha
     }
 }
 
-/* " on node NODE" for a pull error's reason: a node that cannot reach the registry shows as the
- * same node attempt after attempt; "" when the pod has none. */
-static void on_node(char *out, size_t size, const char *node)
-{
-    snprintf(out, size, "%s%s", node ? " on node " : "", node ? node : "");
-}
-
 static void judge_service_container(struct kube_pods_state *st, const json_t *cs, const char *pod,
                                     const char *node)
 {
@@ -104,12 +97,11 @@ static void judge_service_container(struct kube_pods_state *st, const json_t *cs
     const char *reason = str(waiting, "reason");
     json_t *last = json_object_get(json_object_get(cs, "lastState"), "terminated");
     if (is_pull_error(reason)) {
-        char what[300], where[300];
+        char what[300];
         snprintf(what, sizeof(what), "%s: %s", reason, or_empty(str(waiting, "message")));
-        on_node(where, sizeof(where), node);
         st->pull = st->pull || undecided(st);
-        verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "pod %s%s: image pull failed: %s", pod,
-                where, what);
+        verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "pod %s%s%s: image pull failed: %s", pod,
+                node ? " on node " : "", or_empty(node), what);
     } else if (reason && (strcmp(reason, "CreateContainerConfigError") == 0 ||
                           strcmp(reason, "CreateContainerError") == 0)) {
         verdict(st, KUBE_PODS_FAILED, MP_FAILURE_CRASHED, "pod %s: %s: %s", pod, reason,
@@ -130,11 +122,9 @@ static void judge_load_container(struct kube_pods_state *st, const json_t *cs, c
     json_t *waiting = json_object_get(state, "waiting");
     json_t *term = json_object_get(state, "terminated");
     if (is_pull_error(str(waiting, "reason"))) {
-        char where[300];
-        on_node(where, sizeof(where), node);
         st->pull = st->pull || undecided(st);
-        verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "load pod %s%s: image pull failed: %s", pod,
-                where, or_empty(str(waiting, "message")));
+        verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "load pod %s%s%s: image pull failed: %s",
+                pod, node ? " on node " : "", or_empty(node), or_empty(str(waiting, "message")));
     } else if (term && st->verdict == KUBE_PODS_WAITING) {
         st->verdict = KUBE_PODS_DONE;
         st->exit_code = (int)json_integer_value(json_object_get(term, "exitCode"));
@@ -172,6 +162,7 @@ static void judge_pod(const json_t *pod, bool load, const char *container, bool 
         return;
     }
     json_t *all = json_object_get(json_object_get(pod, "status"), "containerStatuses");
+    /* Named in a pull error: a node that cannot reach the registry shows as the same node. */
     const char *node_name = str(json_object_get(pod, "spec"), "nodeName");
     for (size_t i = 0; i < json_array_size(all); i++) {
         json_t *cs = json_array_get(all, i);
