@@ -60,15 +60,24 @@ expect_class() {
     echo "# $2 after ${ELAPSED}s"
 }
 
+# processes_with TEXT: the processes whose command line holds TEXT, one "PID ARGS..." a line.
+processes_with() {
+    for f in /proc/[0-9]*/cmdline; do
+        args=$({ tr '\0' ' ' <"$f"; } 2>/dev/null) || continue
+        case "$args" in
+        *"$1"*)
+            pid=${f#/proc/}
+            echo "${pid%/cmdline} $args"
+            ;;
+        esac
+    done
+}
+
 # no_process_with NONCE: no live process carries the trial's nonce on its command line.
 no_process_with() {
-    for f in /proc/[0-9]*/cmdline; do
-        if { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q -- "$1"; then
-            pid=${f#/proc/}
-            pid=${pid%/cmdline}
-            state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
-            [ "$state" = Z ] || [ "$state" = gone ] || return 1
-        fi
+    for pid in $(processes_with "$1" | cut -d' ' -f1); do
+        state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
+        [ "$state" = Z ] || [ "$state" = gone ] || return 1
     done
 }
 

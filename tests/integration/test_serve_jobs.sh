@@ -44,14 +44,9 @@ wait_for "a trial running" running
 # ... and its service up: a trial is RUNNING in the store before its service starts, and one
 # stopped before then stops at once (the DELETE below then ended before the cancel came).
 service_up() {
-    for lib_cmd in /proc/[0-9]*/cmdline; do
-        lib_args=$(tr '\0' ' ' <"$lib_cmd" 2>/dev/null) || continue
-        case "$lib_args" in
-        *"--mode ignore-term"*) ;;
-        *) continue ;;
-        esac
-        lib_port=$(printf '%s\n' "$lib_args" | sed -n 's/.*--port \([0-9][0-9]*\).*/\1/p')
-        [ -n "$lib_port" ] && curl -sf "http://127.0.0.1:$lib_port/healthz" >/dev/null && return 0
+    for port in $(processes_with "--mode ignore-term" |
+        sed -n 's/.*--port \([0-9][0-9]*\).*/\1/p'); do
+        curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
     done
     return 1
 }
