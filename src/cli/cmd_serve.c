@@ -16,6 +16,7 @@
 struct serve_args {
     const char *listen, *db, *token_file, *public_host, *base_dir;
     const char *kubeconfig, *context, *ns;
+    unsigned max_running;
     bool no_auth, kube, all_namespaces;
 };
 
@@ -34,6 +35,11 @@ static const struct mp_opt serve_opts[] = {
     {"base-dir", 0, MP_OPT_STR, MP_OPT_AT(struct serve_args, base_dir), "DIR",
      "the folder submitted specs' paths must resolve inside (default: the current folder)",
      .flags = MP_OPT_PATH},
+    {"max-running", 0, MP_OPT_INT, MP_OPT_AT(struct serve_args, max_running), "N",
+     "experiments submitted through the API that run at once; one more is refused (429) until "
+     "one ends. Experiments side by side share this machine's CPUs and measure each other's "
+     "load: 1 gives the cleanest measurements",
+     "4", 1, MP_SERVER_MAX_MAX_RUNNING},
     {"no-auth", 0, MP_OPT_FLAG, MP_OPT_AT(struct serve_args, no_auth), NULL,
      "no token: anyone who can reach the listener can run commands as you; loopback "
      "addresses only, and a warning at every start"},
@@ -236,6 +242,7 @@ static int serve_run(void *args, char **operands, size_t n)
                                     .token = token,
                                     .public_host = a.public_host,
                                     .base_dir = base,
+                                    .max_running = a.max_running,
                                     .read_only = a.kube ? "this server shows a cluster's "
                                                           "experiments (serve --kube): change "
                                                           "them with kubectl"

@@ -159,6 +159,11 @@ static mhd_result api_create(struct mp_server *srv, struct MHD_Connection *c, st
     if (parse_spec(srv, req, &spec, &err) != 0) {
         return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid_spec", "%s", err.msg);
     }
+    if (mp_srv_job_reserve(srv, &err) != 0) {
+        mp_spec_free(spec);
+        return mp_srv_send_error(c, req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_running", "%s",
+                                 err.msg);
+    }
     int rc = mp_srv_open_store(srv, &st, &err);
     if (rc == 0 && mp_store_experiment_find(st, spec->name, &row, NULL) == 0) {
         rc = mp_error_set(&err, MP_EEXISTS,
@@ -180,6 +185,7 @@ static mhd_result api_create(struct mp_server *srv, struct MHD_Connection *c, st
             json_decref(j);
         }
     } else {
+        mp_srv_job_unreserve(srv);
         r = send_err(c, req, rc, &err);
     }
     mp_experiment_row_release(&row);

@@ -433,6 +433,10 @@ int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, s
         return mp_error_set(err, MP_EINVALID, "the token must have at least %u characters",
                             MP_SERVER_MIN_TOKEN_LEN);
     }
+    if (opts->max_running > MP_SERVER_MAX_MAX_RUNNING) {
+        return mp_error_set(err, MP_EINVALID, "at most %u experiments can run at once, not %u",
+                            MP_SERVER_MAX_MAX_RUNNING, opts->max_running);
+    }
     raise_fd_limit();
     int listen_fd = -1;
     if ((rc = mp_srv_listen(host, port, &listen_fd, &port, err)) != 0) {
@@ -447,6 +451,7 @@ int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, s
     srv->token = opts->token ? mp_xstrdup(opts->token) : NULL;
     srv->public_host = opts->public_host ? mp_xstrdup(opts->public_host) : NULL;
     srv->read_only = opts->read_only ? mp_xstrdup(opts->read_only) : NULL;
+    srv->max_running = opts->max_running ? opts->max_running : MP_SERVER_DEFAULT_MAX_RUNNING;
     char cwd[PATH_MAX];
     srv->base_dir = mp_xstrdup(opts->base_dir             ? opts->base_dir
                                : getcwd(cwd, sizeof(cwd)) ? cwd

@@ -91,6 +91,35 @@ static void free_list(struct job *j)
     }
 }
 
+int mp_srv_job_reserve(struct mp_server *srv, struct mp_error *err)
+{
+    pthread_mutex_lock(&srv->jobs_lock);
+    struct job *finished = take_finished(srv);
+    unsigned taken = srv->jobs_reserved;
+    for (const struct job *j = srv->jobs; j; j = j->next) {
+        taken += !atomic_load(&j->done);
+    }
+    int rc = 0;
+    if (taken >= srv->max_running) {
+        rc = mp_error_set(err, MP_ETHROTTLED,
+                          "%u experiments are running, as many as this server runs at once "
+                          "(serve --max-running): try again when one has ended, or cancel one",
+                          taken);
+    } else {
+        srv->jobs_reserved++;
+    }
+    pthread_mutex_unlock(&srv->jobs_lock);
+    free_list(finished);
+    return rc;
+}
+
+void mp_srv_job_unreserve(struct mp_server *srv)
+{
+    pthread_mutex_lock(&srv->jobs_lock);
+    srv->jobs_reserved--;
+    pthread_mutex_unlock(&srv->jobs_lock);
+}
+
 int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id,
                      struct mp_error *err)
 {
@@ -102,6 +131,7 @@ int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id
     atomic_init(&j->user_cancel, false);
     atomic_init(&j->done, false);
     pthread_mutex_lock(&srv->jobs_lock);
+    srv->jobs_reserved--; /* the job, listed below, holds the slot from now on */
     struct job *finished = take_finished(srv);
     int rc = 0;
     if (atomic_load(&srv->stopping)) {

@@ -10,8 +10,8 @@
  *   listener must be a loopback address;
  * - the Host header must name this server (no DNS rebinding);
  * - an Origin header on a POST/DELETE must be the server's own origin;
- * - request bodies, heads, connection counts (per client address too), event streams and idle
- *   times are bounded.
+ * - request bodies, heads, connection counts (per client address too), event streams, idle
+ *   times and the experiments running at once are bounded.
  *
  * Ownership: options are borrowed for the call to mp_server_start and copied.
  * Thread-safety: mp_server_start/stop are called from one thread; the server runs its own
@@ -38,6 +38,8 @@
 #define MP_SERVER_MAX_STREAMS             64u  /* open event streams */
 #define MP_SERVER_MAX_STREAMS_PER_ADDRESS 16u
 #define MP_SERVER_MIN_TOKEN_LEN           16u
+#define MP_SERVER_DEFAULT_MAX_RUNNING     4u /* experiments the API runs at once */
+#define MP_SERVER_MAX_MAX_RUNNING         64u
 
 struct mp_server_opts {
     const char *listen;      /* "HOST:PORT", "[V6]:PORT"; default "127.0.0.1:8080"; port 0 = any */
@@ -48,6 +50,9 @@ struct mp_server_opts {
     /* Non-NULL: the store is a mirror (serve --kube); requests that create, cancel or delete
      * experiments are refused with 409 "read_only" and this message. */
     const char *read_only;
+    /* Experiments the API runs at once (1..MP_SERVER_MAX_MAX_RUNNING; 0: the default). One
+     * more is refused with 429 "too_many_running" before anything is stored. */
+    unsigned max_running;
 };
 
 struct mp_server;

@@ -61,6 +61,8 @@ struct mp_server {
     pthread_mutex_t jobs_lock;
     pthread_cond_t jobs_cond; /* a job stopped by mp_srv_job_stop_wait left the list */
     struct job *jobs;
+    unsigned max_running;
+    unsigned jobs_reserved; /* slots taken by requests between reserve and start (jobs_lock) */
     struct metrics metrics;
     struct gate *gate;
     pthread_mutex_t streams_lock;
@@ -119,7 +121,11 @@ mhd_result mp_srv_api_info(struct MHD_Connection *c, struct request *req);
 mhd_result mp_srv_api_export(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
                              const char *ref);
 
-/* Jobs (jobs.c). */
+/* Jobs (jobs.c). A request takes one of the max_running slots before it stores an experiment
+ * (MP_ETHROTTLED when none is free) and either gives it back or hands it to mp_srv_job_start,
+ * which keeps it until the job ends, or frees it when the job cannot start. */
+int mp_srv_job_reserve(struct mp_server *srv, struct mp_error *err) MP_WUR;
+void mp_srv_job_unreserve(struct mp_server *srv);
 int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id,
                      struct mp_error *err) MP_WUR; /* takes ownership of spec */
 /* 1 when a running job was told to cancel, 0 when no job runs it. */

@@ -88,4 +88,27 @@ check "run continues it: exit 0" 0 "$?"
 check "... to the end" "SUCCEEDED 4" \
     "$(status GET /api/v1/experiments/replay-demo >/dev/null && jq -r '"\(.state) \(.trials | length)"' "$WORK/body")"
 stop_server
+
+# --max-running: one experiment more than the server runs at once is refused before anything is
+# stored, and taken once a running one has ended.
+for n in 0 65; do
+    "$MORPHLING" serve --db "$WORK/limit.db" --max-running $n >/dev/null 2>"$WORK/limit.err"
+    check "serve --max-running $n: exit 2" 2 "$?"
+done
+check_contains "... names the option" "--max-running" "$(cat "$WORK/limit.err")"
+start_server --base-dir "$WORK" --max-running 1
+sed -e 's/^name: stubborn/name: first/' -e 's/ "--mode", "ignore-term"//' "$WORK/stubborn.yaml" >"$WORK/first.yaml"
+sed 's/^name: first/name: second/' "$WORK/first.yaml" >"$WORK/second.yaml"
+check "create the first" 201 "$(status POST /api/v1/experiments --data-binary @"$WORK/first.yaml")"
+check "a second one while it runs: 429" 429 \
+    "$(status POST /api/v1/experiments --data-binary @"$WORK/second.yaml")"
+check "... too_many_running" too_many_running "$(jq -r .error.code "$WORK/body")"
+check_contains "... naming the limit's option" "serve --max-running" "$(jq -r .error.message "$WORK/body")"
+check "... and nothing stored" 404 "$(status GET /api/v1/experiments/second)"
+check "cancel the first" 202 "$(status POST /api/v1/experiments/first/cancel)"
+first_ended() { [ "$(status GET /api/v1/experiments/first)" = 200 ] && jq -e '.state == "CANCELLED"' "$WORK/body" >/dev/null; }
+wait_for "the first ends" first_ended
+check "then the second starts" 201 "$(status POST /api/v1/experiments --data-binary @"$WORK/second.yaml")"
+check "cancel it" 202 "$(status POST /api/v1/experiments/second/cancel)"
+stop_server
 finish
