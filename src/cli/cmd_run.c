@@ -81,7 +81,7 @@ static int validate_run(void *args, char **operands, size_t n)
         printf(", algorithm %s, runner %s, up to %lld trial%s\n", spec->algorithm, spec->runner,
                (long long)spec->max_trials, spec->max_trials == 1 ? "" : "s");
         if (warning) {
-            fprintf(stderr, "morphling validate: warning: %s\n", warning);
+            mp_cli_print_message("morphling validate: warning: ", warning);
         }
     }
     free(warning);
@@ -230,7 +230,7 @@ static int run_run(void *args, char **operands, size_t n)
     }
     char *warning = rc == 0 ? mp_engine_spec_warning(spec) : NULL;
     if (warning) {
-        fprintf(stderr, "morphling run: warning: %s\n", warning);
+        mp_cli_print_message("morphling run: warning: ", warning);
         free(warning);
     }
     if (rc == 0) {

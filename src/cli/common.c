@@ -14,9 +14,29 @@
 atomic_bool mp_cli_interrupted;
 static struct sigaction saved_int, saved_term;
 
+void mp_cli_print_message(const char *prefix, const char *msg)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_adds(&b, prefix);
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+        if (*p == '\n') {
+            mp_buf_adds(&b, "\\n");
+        } else if (*p == '\r') {
+            mp_buf_adds(&b, "\\r");
+        } else if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            mp_buf_addf(&b, "\\x%02x", *p);
+        } else {
+            mp_buf_add(&b, p, 1);
+        }
+    }
+    mp_buf_adds(&b, "\n");
+    fwrite(b.data, 1, b.len, stderr);
+    mp_buf_release(&b);
+}
+
 int mp_cli_fail(const struct mp_error *err)
 {
-    fprintf(stderr, "morphling: %s\n", err->msg[0] ? err->msg : mp_strerror(err->code));
+    mp_cli_print_message("morphling: ", err->msg[0] ? err->msg : mp_strerror(err->code));
     return err->code == MP_EINVALID || err->code == MP_EPARSE || err->code == MP_ETOOBIG
                ? MP_EXIT_USAGE
                : MP_EXIT_FAILURE;
@@ -24,12 +44,13 @@ int mp_cli_fail(const struct mp_error *err)
 
 int mp_cli_usage(const char *cmd, const char *fmt, ...)
 {
+    char msg[MP_ERROR_MSG_MAX], prefix[64];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "morphling%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    snprintf(prefix, sizeof(prefix), "morphling%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    mp_cli_print_message(prefix, msg);
     if (cmd) {
         fprintf(stderr, "'morphling %s --help' describes the options\n", cmd);
     }

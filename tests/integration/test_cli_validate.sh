@@ -232,4 +232,15 @@ err=$("$MORPHLING" validate --offline "$WORK/pe.yaml" 2>&1 >/dev/null)
 check "a ProfilingExperiment's grid cut short: the warning in its words" \
     "morphling validate: warning: grid search stops after maxNumTrials = 3 of its 8 configurations: 'cpu' (the slowest parameter) takes 1 of its 2 values; raise spec.maxNumTrials or use random or BayesianOpt" \
     "$err"
+# A message stays one line whatever it quotes: a newline or ESC in a file name or an argument.
+nl_file="$WORK/two
+lines.yaml"
+printf 'name: x\n' >"$nl_file"
+err=$("$MORPHLING" validate "$nl_file" 2>&1); rc=$?
+check "a spec whose name has a newline: exit 2" 2 "$rc"
+check "... on one line, the newline written as backslash n" \
+    "morphling: $WORK/two\\nlines.yaml:1:1: 'parameters': required key is missing" "$err"
+err=$("$MORPHLING" validate "$(printf -- '--a\033[2Jb')" 2>&1)
+check "an unknown option with ESC: written as \\x1b" \
+    "morphling validate: unknown option '--a\\x1b[2Jb'" "$(printf '%s\n' "$err" | head -1)"
 finish
