@@ -42,7 +42,8 @@ int mp_store_fail(struct mp_store *st, struct mp_error *err, const char *what)
     int code = sqlite3_extended_errcode(st->db);
     int rc = (code & 0xff) == SQLITE_BUSY ? MP_EBUSY : MP_ESTORE;
     if ((code & 0xff) == SQLITE_NOTADB) {
-        what = "not a morphling store"; /* a --db naming some other file */
+        what = "not a morphling store"; /* a --db naming some other file: bad input */
+        rc = MP_EINVALID;
     }
     if (damage(code) && st->damaged.code == 0) {
         mp_error_set(&st->damaged, MP_ESTORE,
@@ -160,7 +161,7 @@ static int create_private(const char *path, bool existing, struct mp_error *err)
     if (stat(path, &sb) == 0) {
         return S_ISREG(sb.st_mode)
                    ? 0
-                   : mp_error_set(err, MP_ESTORE, "%s: a %s, not a store file", path,
+                   : mp_error_set(err, MP_EINVALID, "%s: a %s, not a store file", path,
                                   S_ISDIR(sb.st_mode) ? "folder" : "fifo, socket or device");
     }
     if (errno == ENOENT && existing) {

@@ -184,6 +184,10 @@ check "default training reads the store, skipping other parameters" 1 \
     "$(printf '%s' "$json" | jq .store_skipped)"
 "$MORPHLING" meta train --from-store=/nonexistent/x.db -o "$WORK/mx" >/dev/null 2>&1
 check "missing store exits 2" 2 "$?"
+printf 'my notes\n' >"$WORK/notes.txt"
+out=$("$MORPHLING" meta train --from-store="$WORK/notes.txt" -o "$WORK/mx" 2>&1); rc=$?
+check "a store that is some other file exits 2" 2 "$rc"
+check "... saying so" "morphling: $WORK/notes.txt: not a morphling store: file is not a database" "$out"
 # A store whose finished experiments are all too short says so, rather than asking for
 # finished experiments it has.
 "$MORPHLING" run "$spec" --db "$WORK/short.db" --set algorithm.max_trials=3 --quiet >/dev/null 2>&1

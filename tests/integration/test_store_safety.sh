@@ -28,13 +28,13 @@ mkdir "$WORK/folder.db"
 mkfifo "$WORK/fifo.db"
 for what in folder fifo; do
     err=$(timeout 20 "$MORPHLING" list --db "$WORK/$what.db" 2>&1 >/dev/null)
-    check "a $what for a store: exit 1" 1 "$?"
+    check "a $what for a store: exit 2" 2 "$?"
     check_contains "a $what for a store: says so" "$WORK/$what.db: a $what" "$err"
 done
 # Some other file: named as such, and left as it was.
 printf 'my notes\n' >"$WORK/notes.txt"
 err=$("$MORPHLING" list --db "$WORK/notes.txt" 2>&1 >/dev/null)
-check "a text file for a store: exit 1" 1 "$?"
+check "a text file for a store: exit 2" 2 "$?"
 check "... says so" "morphling: $WORK/notes.txt: not a morphling store: file is not a database" "$err"
 check "... and is left as it was" "my notes" "$(cat "$WORK/notes.txt")"
 DB="$WORK/store.db"
