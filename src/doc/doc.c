@@ -587,9 +587,9 @@ static int build_document(struct builder *b, struct mp_node **root)
 int mp_doc_parse_at(const char *text, size_t len, const char *file, unsigned col0, const char *path,
                     struct mp_node **out, struct mp_error *err)
 {
-    if (len > MP_DOC_MAX_BYTES) {
+    if (len > MP_DOC_MAX_PARSE_BYTES) {
         return mp_error_set(err, MP_ETOOBIG, "%s: document larger than %u bytes", file,
-                            MP_DOC_MAX_BYTES);
+                            MP_DOC_MAX_PARSE_BYTES);
     }
     struct builder b = {
         .file = file, .text = text, .len = len, .col0 = col0, .path = MP_BUF_INIT, .err = err};

@@ -15,7 +15,8 @@
 
 #include "core/core.h"
 
-#define MP_DOC_MAX_BYTES          (1u << 20)  /* 1 MiB */
+#define MP_DOC_MAX_BYTES          (1u << 20)  /* a spec or a file it names (mp_doc_load) */
+#define MP_DOC_MAX_PARSE_BYTES    (8u << 20)  /* any text mp_doc_parse takes (a kubeconfig) */
 #define MP_DOC_MAX_NODES          100000u     /* after alias expansion */
 #define MP_DOC_MAX_DEPTH          64u         /* after alias expansion */
 #define MP_DOC_MAX_EXPANDED_BYTES (16u << 20) /* scalar and key text after alias expansion */

@@ -241,7 +241,9 @@ static int add_text(struct kset *set, const char *text, size_t len, const char *
 static int add_file(struct kset *set, const char *path, bool must_exist, struct mp_error *err)
 {
     struct mp_buf b = MP_BUF_INIT;
-    int rc = mp_buf_read_file(&b, path, MP_DOC_MAX_BYTES, err);
+    /* kubectl reads a kubeconfig of any size; one of many clusters with embedded certificates
+     * (some 8 KiB each) passes 1 MiB. */
+    int rc = mp_buf_read_file(&b, path, MP_DOC_MAX_PARSE_BYTES, err);
     if (rc == -ENOENT && !must_exist) {
         mp_buf_release(&b);
         mp_error_clear(err);

@@ -48,7 +48,8 @@
 struct mp_kube_load_opts {
     /* --kubeconfig: this one file, which must exist. NULL: the colon-separated list in
      * $KUBECONFIG (missing files skipped, merged as kubectl does: the first file to define a
-     * cluster, user or context name or current-context wins), else ~/.kube/config. */
+     * cluster, user or context name or current-context wins), else ~/.kube/config. Each file
+     * may hold up to MP_DOC_MAX_PARSE_BYTES (8 MiB). */
     const char *kubeconfig;
     const char *context; /* --context; NULL: the current-context */
     /* When no kubeconfig file exists (and none was named) but KUBERNETES_SERVICE_HOST is set,

@@ -830,6 +830,10 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
                       const char *const *overrides, size_t n_overrides, bool confined,
                       struct mp_spec **out, struct mp_error *err)
 {
+    if (len > MP_DOC_MAX_BYTES) {
+        return mp_error_set(err, MP_ETOOBIG, "%s: a spec is at most %u bytes", source,
+                            MP_DOC_MAX_BYTES);
+    }
     struct mp_spec *spec = mp_xcalloc(1, sizeof(*spec));
     spec->confined = confined;
     spec->source = mp_xstrdup(source);

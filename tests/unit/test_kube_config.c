@@ -108,6 +108,51 @@ static void token_and_certificate_contexts(void **state)
     free(dir);
 }
 
+/* A kubeconfig of many clusters with embedded certificates passes 1 MiB; kubectl reads it. */
+static void a_kubeconfig_over_1_mib_is_read(void **state)
+{
+    (void)state;
+    char *dir = kf_tmpdir();
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_adds(&b, "current-context: ctx399\nclusters:\n");
+    struct mp_buf pem = MP_BUF_INIT; /* a certificate's size, in PEM as kubectl keeps it */
+    mp_buf_adds(&pem, "-----BEGIN CERTIFICATE-----\n");
+    for (int i = 0; i < 70; i++) {
+        mp_buf_adds(&pem, "MIIDBTCCAe2gAwIBAgIIB4m0rL2ZqPwwDQYJKoZIhvcNAQELBQAwFTETMBEGA1UE\n");
+    }
+    mp_buf_adds(&pem, "-----END CERTIFICATE-----\n");
+    char *blob = mp_kube_base64_encode((const unsigned char *)pem.data, pem.len);
+    for (int i = 0; i < 400; i++) {
+        mp_buf_addf(&b,
+                    "- name: c%d\n  cluster:\n    server: https://10.0.%d.%d:6443\n"
+                    "    certificate-authority-data: %s\n",
+                    i, i / 256, i % 256, blob);
+    }
+    mp_buf_adds(&b, "contexts:\n");
+    for (int i = 0; i < 400; i++) {
+        mp_buf_addf(&b, "- name: ctx%d\n  context: {cluster: c%d, user: u%d}\n", i, i, i);
+    }
+    mp_buf_adds(&b, "users:\n");
+    for (int i = 0; i < 400; i++) {
+        mp_buf_addf(&b, "- name: u%d\n  user: {token: t%d}\n", i, i);
+    }
+    assert_true(b.len > (2u << 20));
+    kf_write(dir, "big.yaml", b.data);
+    char *path = mp_xasprintf("%s/big.yaml", dir);
+    struct mp_kube_load_opts o = {.kubeconfig = path};
+    struct mp_kube_config *cfg = load_ok(&o);
+    assert_string_equal(mp_kube_config_server(cfg), "https://10.0.1.143:6443");
+    assert_string_equal(cfg->token, "t399");
+    assert_int_equal(cfg->ca_data.len, pem.len);
+    mp_kube_config_free(cfg);
+    free(path);
+    free(blob);
+    mp_buf_release(&pem);
+    mp_buf_release(&b);
+    kf_rmtree(dir);
+    free(dir);
+}
+
 static void expect_parse_error(const char *text, const char *context, int code, const char *want)
 {
     struct mp_kube_config *cfg = NULL;
@@ -829,6 +874,7 @@ int main(void)
         cmocka_unit_test(exec_plugin_cached_until_expiry),
         cmocka_unit_test(exec_plugin_failures),
         cmocka_unit_test(exec_credential_decoding),
+        cmocka_unit_test(a_kubeconfig_over_1_mib_is_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
