@@ -20,6 +20,7 @@
 #define DEFAULT_LOG_CAP (64u * 1024u)
 #define MAX_LOG_CAP     (64u * 1024u * 1024u)
 #define EXEC_REPORT_MS  10000
+#define CANCEL_POLL_MS  100 /* how often the wait for the exec report looks at the cancel */
 
 char *mp_proc_which(const char *name, const char *path)
 {
@@ -100,17 +101,22 @@ static void plan_affinity(struct plan *pl, int n)
 }
 
 /* Waits for the service's exec report: EOF means it executed. */
-static int read_exec_report(int fd, struct exec_report *r)
+static int read_exec_report(int fd, const atomic_bool *cancel, struct exec_report *r)
 {
     struct pollfd pf = {.fd = fd, .events = POLLIN};
+    int64_t deadline = mp_mono_ns() + (int64_t)EXEC_REPORT_MS * 1000000;
     size_t got = 0;
     while (got < sizeof(*r)) {
-        int pr = poll(&pf, 1, EXEC_REPORT_MS);
-        if (pr < 0 && errno == EINTR) {
-            continue;
+        if (cancel && atomic_load(cancel)) {
+            return -ECANCELED;
         }
-        if (pr <= 0) {
+        int64_t left_ms = (deadline - mp_mono_ns()) / 1000000;
+        if (left_ms <= 0) {
             return -ETIMEDOUT;
+        }
+        int pr = poll(&pf, 1, left_ms < CANCEL_POLL_MS ? (int)left_ms : CANCEL_POLL_MS);
+        if (pr <= 0) {
+            continue; /* EINTR, or a slice passed: look at the cancel and the deadline */
         }
         ssize_t n = read(fd, (char *)r + got, sizeof(*r) - got);
         if (n < 0 && errno == EINTR) {
@@ -235,10 +241,12 @@ int mp_proc_spawn(const struct mp_proc_opts *o, struct mp_proc **out, struct mp_
         goto out;
     }
     struct exec_report rep = {0, 0};
-    int got = read_exec_report(execerr, &rep);
+    int got = read_exec_report(execerr, o->cancel, &rep);
     if (got != 0) {
         rc = got > 0 ? mp_error_set(err, -rep.err, "'%s': %s failed: %s", path,
                                     stage_name(rep.stage), strerror(rep.err))
+             : got == -ECANCELED
+                 ? mp_error_set(err, got, "'%s': cancelled before the service started", path)
              : got == -ETIMEDOUT
                  ? mp_error_set(err, got,
                                 "'%s': the service did not reach its exec within %d s (stuck "

@@ -19,6 +19,7 @@
 #ifndef MP_PROC_H
 #define MP_PROC_H
 
+#include <stdatomic.h>
 #include <sys/types.h>
 
 #include "core/core.h"
@@ -39,6 +40,9 @@ struct mp_proc_opts {
      * enforce them; 0 / empty means none. */
     uint64_t rlimit_data_bytes;
     int affinity_cpus; /* pin to the first N allowed CPUs */
+    /* Non-NULL: set, it ends the wait for the service's exec (up to 10 s when the service is
+     * stuck before it, e.g. in a frozen cgroup) with -ECANCELED. */
+    const atomic_bool *cancel;
 };
 
 /* Resource usage of everything the shim reaped (the service and its descendants). */

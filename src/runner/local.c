@@ -704,8 +704,13 @@ static int start(struct local_trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
     t->popts.envp = (const char *const *)t->envp;
     t->popts.workdir = t->spec->service.workdir ? t->spec->service.workdir : t->spec->base_dir;
     t->popts.log_cap_bytes = cfg->log_cap_bytes;
+    t->popts.cancel = t->cancel;
     t->started_ns = mp_mono_ns();
     rc = mp_proc_spawn(&t->popts, &t->proc, &err);
+    if (rc == -ECANCELED) {
+        cancelled(t);
+        return 0;
+    }
     if (rc == -ENOENT || rc == -EACCES || rc == -ENOEXEC || rc == -ENOTDIR) {
         mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "cannot start the service: %s", err.msg);
         return 0;

@@ -153,13 +153,18 @@ static void write_text(const char *path, const char *text)
 
 struct thaw {
     const char *state_file;
-    int64_t at_ns;
+    _Atomic int64_t at_ns;
+    atomic_bool *cancel; /* set at cancel_at_ns */
+    int64_t cancel_at_ns;
 };
 
 static void *thaw_main(void *arg)
 {
-    const struct thaw *t = arg;
-    while (mp_mono_ns() < t->at_ns) {
+    struct thaw *t = arg;
+    while (mp_mono_ns() < atomic_load(&t->at_ns)) {
+        if (t->cancel && mp_mono_ns() >= t->cancel_at_ns) {
+            atomic_store(t->cancel, true);
+        }
         usleep(10000);
     }
     write_text(t->state_file, "THAWED");
@@ -169,10 +174,10 @@ static void *thaw_main(void *arg)
 /* A service that cannot reach its exec (it joins a frozen v1 freezer group first): the spawn
  * fails after the exec report's 10 s with a message that says so, and returns at once after it
  * (it waited in a blocking waitpid for the shim, which waited for the frozen service: the runner
- * hung until the group was thawed, here 25 s later). Needs root and the v1 freezer. */
-static void test_exec_stuck_frozen(void **state)
+ * hung until the group was thawed, here 25 s later); cancelled meanwhile, it returns within a
+ * poll slice (it waited out the 10 s). Needs root and the v1 freezer. */
+static void exec_stuck_frozen(bool cancel_at_300ms)
 {
-    (void)state;
     char dir[128], procs[160], fstate[160];
     snprintf(dir, sizeof(dir), "/sys/fs/cgroup/freezer/morphling-test-frozen-%d", (int)getpid());
     snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
@@ -188,7 +193,10 @@ static void test_exec_stuck_frozen(void **state)
     struct mp_proc_opts o = {0};
     o.argv = argv;
     o.cgroup_procs = groups;
-    struct thaw t = {fstate, mp_mono_ns() + 25 * SEC};
+    atomic_bool cancel = false;
+    o.cancel = &cancel;
+    struct thaw t = {fstate, mp_mono_ns() + 25 * SEC, cancel_at_300ms ? &cancel : NULL,
+                     mp_mono_ns() + 3 * SEC / 10};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, thaw_main, &t), 0);
     struct mp_proc *p = (struct mp_proc *)1;
@@ -196,20 +204,33 @@ static void test_exec_stuck_frozen(void **state)
     int64_t t0 = mp_mono_ns();
     int rc = mp_proc_spawn(&o, &p, &err);
     double took_s = (double)(mp_mono_ns() - t0) / 1e9;
-    t.at_ns = 0; /* thaw now: the frozen service has a SIGKILL pending */
+    atomic_store(&t.at_ns, 0); /* thaw now: the frozen service has a SIGKILL pending */
     pthread_join(th, NULL);
     for (int i = 0; i < 500 && rmdir(dir) != 0; i++) {
         usleep(10000);
     }
-    assert_int_equal(rc, -ETIMEDOUT);
+    assert_int_equal(rc, cancel_at_300ms ? -ECANCELED : -ETIMEDOUT);
     assert_null(p);
-    if (!strstr(err.msg, "did not reach its exec")) {
+    if (!strstr(err.msg, cancel_at_300ms ? "cancelled before the service started"
+                                         : "did not reach its exec")) {
         fail_msg("message: %s", err.msg);
     }
-    if (took_s > 20.0) {
-        fail_msg("the failed spawn returned after %.1f s (the group was thawed at 25 s)", took_s);
+    if (took_s > (cancel_at_300ms ? 5.0 : 20.0)) {
+        fail_msg("the failed spawn returned after %.1f s", took_s);
     }
     assert_int_equal(count_zombie_children(), 0);
+}
+
+static void test_exec_stuck_frozen(void **state)
+{
+    (void)state;
+    exec_stuck_frozen(false);
+}
+
+static void test_exec_stuck_cancelled(void **state)
+{
+    (void)state;
+    exec_stuck_frozen(true);
 }
 
 /* The service kills its shim (kill -9 $PPID): it dies with it (PR_SET_PDEATHSIG), and the wait
@@ -529,6 +550,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_failures),
         cmocka_unit_test(test_exec_stuck_frozen),
+        cmocka_unit_test(test_exec_stuck_cancelled),
         cmocka_unit_test(test_shim_killed_by_service),
         cmocka_unit_test(test_shim_stopped_by_service),
         cmocka_unit_test(test_exit_status_and_stderr),
