@@ -68,6 +68,10 @@ check "a failed Trial observed no objective value (its measurement is in status.
 check "nothing the trials created is left" "" "$(leftovers)"
 events=$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.involvedObject.name == "mobilenet-experiment-grid") | .reason' | sort | tr '\n' ' ')
 check "Events: running, then succeeded" "ExperimentRunning ExperimentSucceeded " "$events"
+# kubectl describe finds them as it finds a Deployment's (a field selector on the involved object).
+out=$(kubectl describe pe mobilenet-experiment-grid -n "$NS" 2>&1)
+check_contains "kubectl describe pe: the Events" "ExperimentSucceeded" "$(echo "$out" | sed -n '/^Events:/,$p')"
+check_contains "kubectl describe pe: the status" "Trials Succeeded:" "$out"
 
 # A spec the API server accepts but morphling does not: Failed, naming the field.
 sed -e 's/name: "memory"/name: "ephemeral-storage"/' -e 's/name: mobilenet-experiment-grid/name: bad-resource/' \
