@@ -320,8 +320,9 @@ static int check_work(struct bench_args *a, const struct mp_node *settings, stru
             struct mp_replay_outcome out;
             rc = replay_one(a, settings, f, i, 0, true, &out, err);
             if (rc == 0 && out.notice) {
-                fprintf(stderr, "morphling bench-search: warning: %s, %s: %s\n", a->files.v[f],
-                        a->algs.v[i], out.notice);
+                char *m = mp_xasprintf("%s, %s: %s", a->files.v[f], a->algs.v[i], out.notice);
+                mp_cli_print_message("morphling bench-search: warning: ", m);
+                free(m);
             }
             mp_replay_outcome_release(&out);
         }

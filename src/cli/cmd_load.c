@@ -418,7 +418,7 @@ static int run_measure(struct load_args *a)
     if (r.requests == 0 && r.errors_total > 0) {
         for (int e = 0; e < MP_LG_ERR_COUNT; e++) {
             if (r.first_error[e][0]) {
-                fprintf(stderr, "morphling load: every request failed: %s\n", r.first_error[e]);
+                mp_cli_print_message("morphling load: every request failed: ", r.first_error[e]);
                 break;
             }
         }

@@ -138,7 +138,7 @@ static int replay_run(void *args, char **operands, size_t n)
         rc = mp_replay_surface(s, &o, &out, &err);
     }
     if (rc == 0 && out.notice) {
-        fprintf(stderr, "morphling replay: warning: %s\n", out.notice);
+        mp_cli_print_message("morphling replay: warning: ", out.notice);
     }
     if (rc == 0 && a->json) {
         json_t *j = outcome_json(&o, &out);

@@ -97,6 +97,10 @@ check_contains "the corrupt prior is named" "$WORK/bad: checksum mismatch" "$out
 "$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/nosuch.model" \
     --settings '{fallback: bo}' --budget 5 >/dev/null 2>&1
 check "a prior that is not there: the fallback runs" 0 "$?"
+err=$("$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/no
+such.model" --settings '{fallback: bo}' --budget 5 2>&1 >/dev/null)
+check "... its warning on one line, quoting a newline in the path as backslash n" \
+    "1 1" "$(printf '%s\n' "$err" | wc -l) $(printf '%s\n' "$err" | grep -c -F "$WORK/no\\nsuch.model")"
 "$MORPHLING" replay "$WORK/target.csv" --algorithm morphling >/dev/null 2>&1
 check "morphling without a prior exits 2" 2 "$?"
 
