@@ -3,11 +3,12 @@
 # An experiment interrupted after it went past max_failed_trials, with trials still in flight,
 # ends on the next `run` as an uninterrupted run does: the trials in flight run again and are
 # recorded (none stays RUNNING), and no new trial starts.
-# Trials run one at a time (replay) for 1 s each, so the SIGINT lands in trial 4 however slowly
-# the checks poll on a loaded machine.
+# Trials take 3 s each (replay's delay), so the SIGINT lands while trials 4 and 5 run however
+# slowly the checks poll on a loaded machine (with 1 s, `ctest -j8` of the sanitizer build on 2
+# cores once saw trial 4 end first).
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
 cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/surface.csv"
-sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 1s|' \
+sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 3s|' \
     -e 's|max_trials: 40|max_trials: 12\n  parallelism: 3\n  max_failed_trials: 0|' \
     "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/spec.yaml"
 
