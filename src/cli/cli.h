@@ -132,8 +132,9 @@ void mp_cli_print_json(FILE *f);
  * (2 for invalid input, 1 otherwise). */
 int mp_cli_fail(const struct mp_error *err);
 /* Prints PREFIX, message and a newline to stderr, the message on one line whatever it quotes
- * (a path, a spec's value): control characters but tab are written as \n, \r or \xHH, so a
- * file name with a newline cannot split the line nor one with ESC drive the terminal. */
+ * (a path, a spec's value): a newline or carriage return is written as \n or \r, the rest as
+ * mp_terminal_text writes it (ESC as \x1b), so a file name cannot split the line nor drive the
+ * terminal. */
 void mp_cli_print_message(const char *prefix, const char *msg);
 /* A JSON string of text that may not be UTF-8 (a path): json_string() refuses such text, and
  * json_pack() the whole object with it. Invalid bytes become '?'. Returns a new reference. */

@@ -16,22 +16,21 @@ static struct sigaction saved_int, saved_term;
 
 void mp_cli_print_message(const char *prefix, const char *msg)
 {
-    struct mp_buf b = MP_BUF_INIT;
-    mp_buf_adds(&b, prefix);
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
-        if (*p == '\n') {
-            mp_buf_adds(&b, "\\n");
-        } else if (*p == '\r') {
-            mp_buf_adds(&b, "\\r");
-        } else if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
-            mp_buf_addf(&b, "\\x%02x", *p);
-        } else {
-            mp_buf_add(&b, p, 1);
+    flockfile(stderr);
+    fputs(prefix, stderr);
+    for (const char *p = msg; *p;) {
+        size_t n = strcspn(p, "\n\r");
+        char *part = mp_xstrndup(p, n);
+        mp_terminal_text(stderr, part, true); /* a tab stays; no newline is left in part */
+        free(part);
+        p += n;
+        if (*p) {
+            fputs(*p == '\n' ? "\\n" : "\\r", stderr);
+            p++;
         }
     }
-    mp_buf_adds(&b, "\n");
-    fwrite(b.data, 1, b.len, stderr);
-    mp_buf_release(&b);
+    fputc('\n', stderr);
+    funlockfile(stderr);
 }
 
 int mp_cli_fail(const struct mp_error *err)

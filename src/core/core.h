@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define MP_WUR          __attribute__((warn_unused_result))
 #define MP_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -151,6 +152,13 @@ size_t mp_utf8_valid_len(const char *s, size_t len);
  * invalid sequence counts as one): 2 for East Asian wide and fullwidth characters and emoji, 0
  * for combining marks, else 1. As wcwidth() in a UTF-8 locale, without one. */
 int mp_utf8_columns_at(const char *s);
+/* Writes text to f (NULL: only measures it) as a terminal may show it: a control character
+ * ('\n' and '\t' kept when lines), a C1 control, or a bidirectional or zero-width formatting
+ * character (an escape sequence in a service's log rewrites the screen; a bidi character makes
+ * one value display as another) is written as \xHH or \uHHHH. Returns the terminal columns it
+ * takes (mp_utf8_columns_at: "é" one, a Chinese character two). Stored text stays as written;
+ * only its display is escaped. */
+size_t mp_terminal_text(FILE *f, const char *text, bool lines);
 /* Makes s[0..len) valid UTF-8 in place, for JSON and the store: each invalid byte and each NUL
  * becomes '?'. */
 void mp_utf8_scrub(char *s, size_t len);

@@ -212,6 +212,51 @@ int mp_utf8_columns_at(const char *s)
     return 1;
 }
 
+/* The length of the character at s that mp_terminal_text escapes; 0 when it goes as it is. */
+static size_t terminal_unsafe_at(const unsigned char *s, bool lines)
+{
+    if (s[0] < 0x20 || s[0] == 0x7f) {
+        return lines && (s[0] == '\n' || s[0] == '\t') ? 0 : 1;
+    }
+    if ((s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) || (s[0] == 0xd8 && s[1] == 0x9c)) {
+        return 2; /* C1 controls, U+061C */
+    }
+    if ((s[0] == 0xe2 && s[1] == 0x80 &&
+         ((s[2] >= 0x8b && s[2] <= 0x8f) ||   /* U+200B..U+200F */
+          (s[2] >= 0xa8 && s[2] <= 0xae))) || /* U+2028..U+202E */
+        (s[0] == 0xe2 && s[1] == 0x81 && (s[2] == 0xa0 || (s[2] >= 0xa6 && s[2] <= 0xa9))) ||
+        (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf)) {
+        return 3; /* U+2060, U+2066..U+2069, U+FEFF */
+    }
+    return 0;
+}
+
+size_t mp_terminal_text(FILE *f, const char *text, bool lines)
+{
+    size_t n = 0;
+    for (const unsigned char *s = (const unsigned char *)text; *s;) {
+        size_t k = terminal_unsafe_at(s, lines);
+        char esc[8];
+        if (k == 0) {
+            n += (*s & 0xc0) != 0x80 ? (size_t)mp_utf8_columns_at((const char *)s) : 0;
+            if (f) {
+                fputc(*s, f);
+            }
+            s++;
+            continue;
+        }
+        unsigned cp = k == 1   ? s[0]
+                      : k == 2 ? ((s[0] & 0x1fu) << 6 | (s[1] & 0x3fu))
+                               : ((s[0] & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu));
+        n += (size_t)snprintf(esc, sizeof(esc), k == 1 ? "\\x%02x" : "\\u%04x", cp);
+        if (f) {
+            fputs(esc, f);
+        }
+        s += k;
+    }
+    return n;
+}
+
 size_t mp_utf8_valid_len(const char *s, size_t len)
 {
     const unsigned char *u = (const unsigned char *)s;

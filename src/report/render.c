@@ -18,65 +18,13 @@ static const char *value_text(const json_t *v, char *buf)
     return "-";
 }
 
-/* The length of the character at s that a terminal must not get as it is, 0 when it may: a
- * control character (an escape sequence in a crashed service's log rewrites the screen; '\n' and
- * '\t' are kept where lines is set), a C1 control, or a bidirectional or zero-width formatting
- * character (it makes one value display as another, or reorders the rest of the line). Reasons
- * and categorical values are stored as written; only their display is escaped. */
-static size_t unsafe_at(const unsigned char *s, bool lines)
-{
-    if (s[0] < 0x20 || s[0] == 0x7f) {
-        return lines && (s[0] == '\n' || s[0] == '\t') ? 0 : 1;
-    }
-    if ((s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) || (s[0] == 0xd8 && s[1] == 0x9c)) {
-        return 2; /* C1 controls, U+061C */
-    }
-    if ((s[0] == 0xe2 && s[1] == 0x80 &&
-         ((s[2] >= 0x8b && s[2] <= 0x8f) ||   /* U+200B..U+200F */
-          (s[2] >= 0xa8 && s[2] <= 0xae))) || /* U+2028..U+202E */
-        (s[0] == 0xe2 && s[1] == 0x81 && (s[2] == 0xa0 || (s[2] >= 0xa6 && s[2] <= 0xa9))) ||
-        (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf)) {
-        return 3; /* U+2060, U+2066..U+2069, U+FEFF */
-    }
-    return 0;
-}
-
-/* Writes stored text s to f (NULL: only measures it) with the characters unsafe_at finds written
- * as \xHH or \uHHHH. Returns the terminal columns it takes (mp_utf8_columns_at: "é" one, a
- * Chinese character two; counting bytes took two columns' padding away for "é"). */
-static size_t put_text(FILE *f, const char *text, bool lines)
-{
-    size_t n = 0;
-    for (const unsigned char *s = (const unsigned char *)text; *s;) {
-        size_t k = unsafe_at(s, lines);
-        char esc[8];
-        if (k == 0) {
-            n += (*s & 0xc0) != 0x80 ? (size_t)mp_utf8_columns_at((const char *)s) : 0;
-            if (f) {
-                fputc(*s, f);
-            }
-            s++;
-            continue;
-        }
-        unsigned cp = k == 1   ? s[0]
-                      : k == 2 ? ((s[0] & 0x1fu) << 6 | (s[1] & 0x3fu))
-                               : ((s[0] & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu));
-        n += (size_t)snprintf(esc, sizeof(esc), k == 1 ? "\\x%02x" : "\\u%04x", cp);
-        if (f) {
-            fputs(esc, f);
-        }
-        s += k;
-    }
-    return n;
-}
-
 /* put_text right-aligned in width terminal columns. */
 static void put_right(FILE *f, const char *s, int width)
 {
-    for (size_t len = put_text(NULL, s, false); (size_t)width > len; width--) {
+    for (size_t len = mp_terminal_text(NULL, s, false); (size_t)width > len; width--) {
         fputc(' ', f);
     }
-    put_text(f, s, false);
+    mp_terminal_text(f, s, false);
 }
 
 /* Display text of a metric: 6 significant digits are enough to read, the JSON keeps all. */
@@ -106,14 +54,14 @@ void mp_report_print_summary(FILE *f, const json_t *r)
             json_string_value(json_object_get(r, "state")));
     const char *reason = json_string_value(json_object_get(r, "stop_reason"));
     fputs(reason && *reason ? ": " : "", f);
-    put_text(f, reason ? reason : "", true);
+    mp_terminal_text(f, reason ? reason : "", true);
     fputc('\n', f);
     fprintf(f, "objective: %s %s", json_string_value(json_object_get(obj, "direction")),
             json_string_value(json_object_get(obj, "metric")));
     const json_t *cons = json_object_get(r, "constraints");
     for (size_t i = 0; i < json_array_size(cons); i++) {
         fputs(i ? ", " : "; subject to ", f);
-        put_text(f, json_string_value(json_array_get(cons, i)), false);
+        mp_terminal_text(f, json_string_value(json_array_get(cons, i)), false);
     }
     fprintf(f,
             "\nalgorithm %s, runner %s, seed %lld: %lld of %lld trials (%lld succeeded, %lld "
@@ -233,7 +181,7 @@ static void print_note(FILE *f, const json_t *tr, bool live)
         fprintf(f, "%sviolates", sep);
         for (size_t i = 0; i < json_array_size(violated); i++) {
             fputs(i ? ", " : " ", f);
-            put_text(f, json_string_value(json_array_get(violated, i)), false);
+            mp_terminal_text(f, json_string_value(json_array_get(violated, i)), false);
         }
         sep = "; ";
     }
@@ -244,7 +192,7 @@ static void print_note(FILE *f, const json_t *tr, bool live)
     }
     if (failure || reason) {
         fprintf(f, "%s%s%s", sep, failure ? failure : "", failure && reason ? ": " : "");
-        put_text(f, reason ? reason : "", true);
+        mp_terminal_text(f, reason ? reason : "", true);
     }
     fprintf(f, "\n");
 }
@@ -255,12 +203,12 @@ static int *param_widths(const json_t *params, const json_t *trials)
     int *w = mp_xcalloc(json_array_size(params) + 1, sizeof(*w));
     for (size_t i = 0; i < json_array_size(params); i++) {
         const char *name = json_string_value(json_array_get(params, i));
-        w[i] = (int)put_text(NULL, name, false);
+        w[i] = (int)mp_terminal_text(NULL, name, false);
         for (size_t t = 0; t < json_array_size(trials); t++) {
             char buf[MP_FMT_DOUBLE_MAX];
             const json_t *v =
                 json_object_get(json_object_get(json_array_get(trials, t), "params"), name);
-            int len = (int)put_text(NULL, value_text(v, buf), false);
+            int len = (int)mp_terminal_text(NULL, value_text(v, buf), false);
             w[i] = len > w[i] ? len : w[i];
         }
     }
@@ -426,9 +374,9 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
     const json_t *v;
     json_object_foreach ((json_t *)json_object_get(best, "params"), key, v) {
         fputs("  ", f);
-        size_t len = put_text(f, key, false);
+        size_t len = mp_terminal_text(f, key, false);
         fprintf(f, "%*s ", len < 26 ? (int)(26 - len) : 0, "");
-        put_text(f, value_text(v, buf), false);
+        mp_terminal_text(f, value_text(v, buf), false);
         fputc('\n', f);
     }
     const char *metric = json_string_value(json_object_get(obj, "metric"));
@@ -515,7 +463,7 @@ void mp_report_print_list(FILE *f, const json_t *list)
                 created ? created : "-");
         if (error) {
             fputs("  (unreadable: ", f);
-            put_text(f, error, false);
+            mp_terminal_text(f, error, false);
             fputc(')', f);
         }
         fputc('\n', f);
