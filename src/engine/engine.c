@@ -331,6 +331,26 @@ static bool taken_over(struct engine *e, int64_t number, struct mp_error *err)
     return e->taken_over;
 }
 
+/* The lowest number no trial holds. A store's numbers run 1, 2, ..., but the operator's cache,
+ * rebuilt from Trial objects, lacks the number of a trial whose Trial could not be created (its
+ * name was another's) while a later one was: that number is given again, not skipped. */
+static int64_t next_number(const struct engine *e)
+{
+    bool *used = mp_xcalloc(e->n_trials + 1, sizeof(*used));
+    for (size_t i = 0; i < e->n_trials; i++) {
+        int64_t n = e->trials[i]->number;
+        if (n >= 1 && (uint64_t)n <= e->n_trials) {
+            used[n - 1] = true;
+        }
+    }
+    size_t k = 0;
+    while (used[k]) {
+        k++;
+    }
+    free(used);
+    return (int64_t)k + 1;
+}
+
 /* Asks the optimizer for a new configuration and records its intent. Returns 1 when a trial was
  * added, 0 when the space is exhausted, <0 on error. */
 static int add_trial(struct engine *e, struct mp_error *err)
@@ -359,7 +379,7 @@ static int add_trial(struct engine *e, struct mp_error *err)
     if (rc != 0) {
         goto out;
     }
-    int64_t number = e->n_trials ? e->trials[e->n_trials - 1]->number + 1 : 1;
+    int64_t number = next_number(e);
     char *params = mp_space_config_json(&e->spec->space, x);
     char *key = mp_space_key(&e->spec->space, x);
     rc = mp_store_trial_create(e->st, e->exp_id, number, params, key, err);

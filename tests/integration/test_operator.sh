@@ -144,11 +144,29 @@ check "the orphan's status is left alone" "$before" \
     "$(kubectl get trial reborn-1 -n "$NS" -o json | jq -c '.status')"
 check "the experiment has not finished" "" \
     "$(kubectl get pe reborn -n "$NS" -o json | jq -r '.status.conditions[]? | select(.status == "True" and (.type == "Succeeded" or .type == "Failed")) | .type')"
-kubectl delete trials reborn-1 reborn-2 -n "$NS" >/dev/null
+# With reborn-2 deleted, trial 2 runs; trial 1 still waits for its name. The run after that
+# gives trial 1 its number again (it went on with a trial 3, and ended with reborn-1 not its own).
+own_trials() {
+    kubectl get trials -n "$NS" -l "morphling.kubedl.io/experiment-uid=$(kubectl get pe reborn -n "$NS" -o jsonpath='{.metadata.uid}')" -o json |
+        jq -r '[.items[] | .metadata.name + "=" + (.status.state // "")] | sort | join(" ")'
+}
+reborn1_refusals() {
+    kubectl get events -n "$NS" --field-selector reason=NameInUse,involvedObject.name=reborn -o json |
+        jq '[.items[] | select(.message | contains("reborn-1 exists")) | .count] | add // 0'
+}
+kubectl delete trial reborn-2 -n "$NS" >/dev/null
+own_2_done() { [ "$(own_trials)" = "reborn-2=SUCCEEDED" ]; }
+wait_for "its own reborn-2 succeeds" own_2_done
+refused=$(reborn1_refusals)
+another_run() { [ "$(reborn1_refusals)" -gt "$refused" ] || [ "$(pe_state reborn)" = Succeeded ]; }
+wait_for "the next run" another_run
+check "trial 1 waits for reborn-1: not finished" "" \
+    "$(kubectl get pe reborn -n "$NS" -o json | jq -r '.status.conditions[]? | select(.status == "True" and (.type == "Succeeded" or .type == "Failed")) | .type')"
+check "no trial past the gap" "reborn-2=SUCCEEDED" "$(own_trials)"
+kubectl delete trial reborn-1 -n "$NS" >/dev/null
 wait_state reborn Succeeded
-check "then it runs: its own 2 Trials, succeeded" "2 2" \
-    "$(kubectl get trials -n "$NS" -l "morphling.kubedl.io/experiment-uid=$(kubectl get pe reborn -n "$NS" -o jsonpath='{.metadata.uid}')" -o json |
-        jq -r '[(.items | length), ([.items[] | select(.status.state == "SUCCEEDED")] | length)] | join(" ")')"
+check "then it runs: its own Trials 1 and 2, succeeded" "reborn-1=SUCCEEDED reborn-2=SUCCEEDED" \
+    "$(own_trials)"
 
 # A Trial deleted between the operator's create (409: it exists) and its read of it (404) is
 # created again: the trial runs at its first attempt, no failure or retry. The read is held for

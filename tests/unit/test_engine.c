@@ -671,6 +671,45 @@ static void created_experiment_starts(void **state)
     mp_spec_free(spec);
 }
 
+/* A store that lacks a number below its last (the operator's cache, rebuilt from Trial objects
+ * after trial 1's could not be created while trial 2's was): the next trial takes the missing
+ * number, the one after goes on past the last. It was numbered 3, trial 1 never existed. */
+static void a_missing_number_is_given_again(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 3, 1, NULL);
+    struct run a = {0};
+    struct mp_error err = {0};
+    int64_t id = 0, attempt = 0;
+    assert_int_equal(mp_store_open(":memory:", NULL, &a.st, &err), 0);
+    assert_int_equal(mp_engine_create(a.st, spec, &id, &err), 0);
+    double x[2] = {7, 3};
+    char *params = mp_space_config_json(&spec->space, x);
+    char *key = mp_space_key(&spec->space, x);
+    assert_int_equal(mp_store_trial_create(a.st, id, 2, params, key, &err), 0);
+    assert_int_equal(mp_store_trial_start(a.st, id, 2, &attempt, &err), 0);
+    struct mp_trial_result res;
+    mp_trial_result_init(&res);
+    res.state = MP_TRIAL_SUCCEEDED;
+    mp_metrics_set(&res.metrics, "qps", 100);
+    assert_int_equal(mp_store_trial_finish(a.st, id, 2, &res, &err), 0);
+    mp_trial_result_release(&res);
+    struct fake_runner fr = {.fail_a = -1};
+    run_engine(&a, spec, &fr, NULL, true);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(fr.calls, 2);
+    assert_int_equal(a.n, 3);
+    for (size_t i = 0; i < a.n; i++) {
+        assert_int_equal(a.rows[i].number, (int64_t)i + 1);
+        assert_string_equal(mp_trial_state_name(a.rows[i].state), "SUCCEEDED");
+    }
+    assert_string_equal(a.rows[1].config_key, key);
+    free(params);
+    free(key);
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
 /* A final cancel ends the experiment CANCELLED, the trial it stopped included. */
 static void final_cancel_closes_the_experiment(void **state)
 {
@@ -899,6 +938,7 @@ int main(void)
         cmocka_unit_test(restart_refuses_a_live_owner),
         cmocka_unit_test(heartbeat_beats_during_a_trial),
         cmocka_unit_test(created_experiment_starts),
+        cmocka_unit_test(a_missing_number_is_given_again),
         cmocka_unit_test(final_cancel_closes_the_experiment),
         cmocka_unit_test(cancel_ends_an_interrupted_experiment),
         cmocka_unit_test(unknown_runner_lists_the_build),
