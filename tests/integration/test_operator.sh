@@ -26,7 +26,14 @@ pe="$WORK/mobilenet-experiment-grid.yaml"
 check "kubectl apply of the original-style file" \
     "profilingexperiment.morphling.kubedl.io/mobilenet-experiment-grid created" \
     "$(kubectl apply -f "$pe" 2>&1)"
+# What a user waits with: kubectl wait on the conditions (a watch of the one object).
+check "kubectl wait --for=condition=Succeeded" \
+    "profilingexperiment.morphling.kubedl.io/mobilenet-experiment-grid condition met" \
+    "$(kubectl wait --for=condition=Succeeded pe/mobilenet-experiment-grid -n "$NS" --timeout=120s 2>&1)"
 wait_state mobilenet-experiment-grid Succeeded
+check "kubectl wait on a failed Trial's condition" \
+    "trial.morphling.kubedl.io/mobilenet-experiment-grid-3 condition met" \
+    "$(kubectl wait --for=condition=Failed trial/mobilenet-experiment-grid-3 -n "$NS" --timeout=10s 2>&1)"
 
 out=$(kubectl get pe -n "$NS" 2>&1)
 check "kubectl get pe: the columns" "NAME STATE AGE OBJECTIVE-NAME OPTIMAL-OBJECTIVE-VALUE OPTIMAL-PARAMETERS" \
