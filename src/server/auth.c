@@ -105,7 +105,9 @@ bool mp_server_token_ok(const char *authorization, const char *token)
 
 bool mp_server_token_equal(const char *given, const char *token)
 {
-    if (!given || !token) {
+    /* An empty token matches nothing (serve never holds one: the token file's minimum length),
+     * so that an empty header or cookie value never authenticates. */
+    if (!given || !token || !*token) {
         return false;
     }
     size_t gl = strlen(given);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/server.h"
 
@@ -35,8 +36,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     (void)mp_server_host_allowed(a, 8080, b);
     (void)mp_server_origin_allowed(a, b);
-    if (mp_server_token_ok(a, b) && (strncmp(a, "Bearer ", 7) != 0 || strcmp(a + 7, b) != 0)) {
-        abort(); /* accepted something that is not exactly "Bearer " + token */
+    if (mp_server_token_ok(a, b)) {
+        /* Accepted: the scheme in any case, 1*SP, then exactly the token, which is not empty. */
+        const char *given = a + 7;
+        while (*given == ' ') {
+            given++;
+        }
+        if (strncasecmp(a, "Bearer ", 7) != 0 || strcmp(given, b) != 0 || !*b) {
+            abort();
+        }
     }
     free(a);
     free(b);

@@ -143,6 +143,10 @@ static void token_rules(void **state)
     assert_false(mp_server_token_ok("0123456789abcdef", t));
     assert_false(mp_server_token_ok(NULL, t));
     assert_false(mp_server_token_ok("Bearer ", t));
+    /* An empty expected token matches nothing, an empty header or cookie included. */
+    assert_false(mp_server_token_ok("Bearer ", ""));
+    assert_false(mp_server_token_ok("Bearer   ", ""));
+    assert_false(mp_server_token_equal("", ""));
 }
 
 /* Issue 13: the token is created once (256 random bits, owner-only) and reused; a file that is
