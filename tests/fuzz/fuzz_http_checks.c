@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const char *code = NULL, *msg = NULL;
     unsigned st = mp_server_head_check((const char *)data, size, &code, &msg);
-    if (st != 0 && st != 400 && st != 411 && st != 413) {
+    if (st != 0 && st != 400 && st != 411 && st != 413 && st != 414 && st != 431) {
         abort();
     }
     char *a = mp_xstrndup((const char *)data, size);

@@ -213,6 +213,14 @@ static void errors_name_file_line_column_and_field(void **state)
     expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: "
                              "'https://bob:s3cret@x:6443/?q'}\n",
                        NULL, MP_EINVALID, "a user name or password in the server URL");
+    /* An IPv6 literal without its ']' (read past the URL's end by tls-server-name's split). */
+    expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: 'https://[fd00::1', "
+                             "tls-server-name: x}\n",
+                       NULL, MP_EINVALID,
+                       "bad.yaml:7:21: 'clusters[0].cluster.server': not a valid server URL: "
+                       "\"https://[fd00::1\"");
+    expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: 'https://[fd00::1]x'}\n",
+                       NULL, MP_EINVALID, "not a valid server URL");
     expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: ftp://x}\n", NULL,
                        MP_EINVALID, "'clusters[0].cluster.server': the server URL must use");
     expect_parse_error(CTX_A "clusters:\n- name: c\n  cluster: {server: https://x}\nusers:\n"
