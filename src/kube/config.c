@@ -401,8 +401,8 @@ static int parse_server(const struct mp_node *cluster, const struct entry *e,
     }
     /* An IPv6 literal is closed by ']', then the port or the path (tls-server-name splits the
      * host there). */
-    const char *close = *host == '[' ? memchr(host, ']', strcspn(host, "/")) : NULL;
-    bool bad_literal = *host == '[' && (!close || (close[1] && close[1] != ':' && close[1] != '/'));
+    const char *end = *host == '[' ? memchr(host, ']', strcspn(host, "/")) : NULL;
+    bool bad_literal = *host == '[' && (!end || (end[1] && end[1] != ':' && end[1] != '/'));
     if (!*host || *host == '/' || bad_literal || strpbrk(url, " \t\r\n?#")) {
         free(url);
         return mp_doc_error(err, sn, "not a valid server URL: \"%s\"", s);
