@@ -18,7 +18,7 @@ static const char *value_text(const json_t *v, char *buf)
     return "-";
 }
 
-/* put_text right-aligned in width terminal columns. */
+/* mp_terminal_text right-aligned in width terminal columns. */
 static void put_right(FILE *f, const char *s, int width)
 {
     for (size_t len = mp_terminal_text(NULL, s, false); (size_t)width > len; width--) {
