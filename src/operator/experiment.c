@@ -100,6 +100,28 @@ static bool was_running(const json_t *pe)
     return false;
 }
 
+void op_name_in_use_said(struct op_exp *x, const char *msg)
+{
+    pthread_mutex_lock(&x->lock);
+    mp_strset_add(&x->name_in_use, msg);
+    pthread_mutex_unlock(&x->lock);
+}
+
+/* Whether a NameInUse Event of this run has said why it stopped: the run's error ends with what
+ * the Event named (the engine puts "trial N: " before a trial's). */
+static bool name_in_use_explains(struct op_exp *x, const char *msg)
+{
+    size_t n = strlen(msg);
+    bool said = false;
+    pthread_mutex_lock(&x->lock);
+    for (size_t i = 0; i < x->name_in_use.cap && !said; i++) {
+        const char *s = x->name_in_use.slots[i];
+        said = s && strlen(s) <= n && strcmp(msg + n - strlen(s), s) == 0;
+    }
+    pthread_mutex_unlock(&x->lock);
+    return said;
+}
+
 /* The trial runner first: it checks the runner's settings against the cluster (the namespace)
  * and removes the objects of earlier runs' trials, before any write of this run. */
 static int run(struct op_exp *x, struct mp_error *err)
@@ -116,6 +138,7 @@ static int run(struct op_exp *x, struct mp_error *err)
         /* Another run's objects of an experiment with this name (a `morphling run`): say so,
          * and retry with backoff, since that run ends. */
         op_event(x->op, x->pe, "Warning", "NameInUse", "%s", err->msg);
+        op_name_in_use_said(x, err->msg);
     }
     if (rc == 0) {
         rc = mp_store_open(db, NULL, &st, err);
@@ -310,8 +333,9 @@ static void *run_thread(void *p)
     if (rc < 0) {
         op_log(op, "%s: run stopped: %s (retrying)", key, err.msg);
         /* Said where `kubectl describe pe` shows it (an image no attempt can pull, refused
-         * rights): the experiment only looked stuck. Not a run the operator stopped itself. */
-        if (!atomic_load(&x->cancel)) {
+         * rights): the experiment only looked stuck. Not a run the operator stopped itself,
+         * nor one a NameInUse Event has explained. */
+        if (!atomic_load(&x->cancel) && !name_in_use_explains(x, err.msg)) {
             op_event(op, x->pe, "Warning", "RunStopped", "%s (retried with backoff)", err.msg);
         }
     } else if (rc == 0) {
@@ -368,6 +392,7 @@ void op_exp_free(struct op_exp *x)
         json_decref(x->trials[i].assignment);
     }
     free(x->trials);
+    mp_strset_release(&x->name_in_use);
     op_lease_release(x->claim, true);
     if (x->runner) {
         x->op->rops->free(x->runner);

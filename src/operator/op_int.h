@@ -194,6 +194,9 @@ struct op_exp {
     /* Set when the run stopped on an error that a retry cannot mend (the spec or the Trials
      * are wrong): the experiment ends Failed with this reason. */
     const char *final_reason;
+    /* What the NameInUse Events of this run said (under lock): a run that stops on such a name
+     * says no RunStopped as well. */
+    struct mp_strset name_in_use;
     atomic_bool write_failed; /* a Trial status could not be written: the run stops, retried */
     struct op_lease *claim;   /* the experiment's Lease, held while the run lasts */
     atomic_bool lease_lost;   /* claim could not be renewed: the run stopped */
@@ -202,6 +205,8 @@ struct op_exp {
     struct mp_error write_err;
 };
 
+/* Records what a NameInUse Event of x's run said (experiment.c). */
+void op_name_in_use_said(struct op_exp *x, const char *msg);
 /* pe as its run sees it (spec.c): with status.runSpec, the spec its run started with, as its
  * spec. Returns a new reference. */
 json_t *op_pe_for_run(const json_t *pe);

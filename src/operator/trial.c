@@ -185,6 +185,7 @@ static int run(struct mp_runner *r, const struct mp_trial_request *req, struct m
             res->run_error = mp_xstrdup(err.msg);
             op_event(x->op, x->pe, "Warning", "NameInUse",
                      "%s: delete it to let the experiment go on", err.msg);
+            op_name_in_use_said(x, err.msg);
         }
         json_decref(trial);
         return rc < 0 ? rc : MP_ERUNTIME;

@@ -174,6 +174,9 @@ kubectl delete trial reborn-1 -n "$NS" >/dev/null
 wait_state reborn Succeeded
 check "then it runs: its own Trials 1 and 2, succeeded" "reborn-1=SUCCEEDED reborn-2=SUCCEEDED" \
     "$(own_trials)"
+check "its runs that stopped on the name said NameInUse, no RunStopped as well" "" \
+    "$(kubectl get events -n "$NS" --field-selector reason=RunStopped,involvedObject.name=reborn \
+        -o jsonpath='{.items[*].message}')"
 
 # A Trial deleted between the operator's create (409: it exists) and its read of it (404) is
 # created again: the trial runs at its first attempt, no failure or retry. The read is held for
