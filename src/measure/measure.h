@@ -157,6 +157,16 @@ double mp_measure_t975(size_t df);
  * fewer than 2 windows or a mean of 0. Writes the mean to *mean when non-NULL. */
 double mp_measure_ci(const struct mp_window_stats *w, size_t n, double *mean);
 
+/* Whether a fresh measurement of m windows under the confidence rule may reach ci_target, judged
+ * from the windows w[0..n) of one that did not, pure. False only for steady noise too wide for m
+ * windows: the two halves of w agree on throughput (a pooled t test at 95 %; a service still
+ * warming up, or a machine that got busier or quieter, deserves a fresh look), and Student's t
+ * over m windows with the windows' standard deviation (less the window farthest from the mean
+ * when n >= 5: one burst of noise) gives a relative half-width over MP_MEASURE_SETTLE_MARGIN
+ * times ci_target. True with fewer than 4 windows, a mean of 0, or ci_target 0. */
+#define MP_MEASURE_SETTLE_MARGIN 1.25
+bool mp_measure_may_settle(const struct mp_window_stats *w, size_t n, size_t m, double ci_target);
+
 /* The pruning rule, pure: true when each of the k windows w[0..k-1] breaks some clause of the
  * SLO by more than factor times its limit, counting only latency figures the window trusts
  * (enough samples, mp_stat_min_samples). */

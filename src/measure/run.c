@@ -61,6 +61,60 @@ double mp_measure_ci(const struct mp_window_stats *w, size_t n, double *mean)
     return mp_measure_t975(n - 1) * sd / sqrt((double)n) / m;
 }
 
+/* Mean and standard deviation of the throughputs of w[0..n) less w[skip] (skip >= n: none). */
+static void throughput_moments(const struct mp_window_stats *w, size_t n, size_t skip, double *mean,
+                               double *sd)
+{
+    double sum = 0, sq = 0, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i != skip) {
+            sum += w[i].throughput_rps;
+            k++;
+        }
+    }
+    *mean = k > 0 ? sum / k : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i != skip) {
+            sq += (w[i].throughput_rps - *mean) * (w[i].throughput_rps - *mean);
+        }
+    }
+    *sd = k > 1 ? sqrt(sq / (k - 1)) : 0;
+}
+
+bool mp_measure_may_settle(const struct mp_window_stats *w, size_t n, size_t m, double ci_target)
+{
+    if (n < 4 || m < 2 || !(ci_target > 0)) {
+        return true;
+    }
+    /* Drift: the halves' means differ by more than their own spread allows (pooled t test). */
+    size_t n1 = n / 2, n2 = n - n1;
+    double m1, s1, m2, s2;
+    throughput_moments(w, n1, n, &m1, &s1);
+    throughput_moments(w + n1, n2, n, &m2, &s2);
+    double pooled =
+        sqrt(((double)(n1 - 1) * s1 * s1 + (double)(n2 - 1) * s2 * s2) / (double)(n - 2));
+    double diff = fabs(m2 - m1), se = pooled * sqrt(1.0 / (double)n1 + 1.0 / (double)n2);
+    if (diff > 0 && !(diff <= mp_measure_t975(n - 2) * se)) {
+        return true;
+    }
+    /* Steady noise: the half-width m windows of it would give, leaving out the window farthest
+     * from the mean (one burst of the machine's own noise). */
+    double mean, sd;
+    throughput_moments(w, n, n, &mean, &sd);
+    size_t far = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (fabs(w[i].throughput_rps - mean) > fabs(w[far].throughput_rps - mean)) {
+            far = i;
+        }
+    }
+    throughput_moments(w, n, n >= 5 ? far : n, &mean, &sd);
+    if (!(mean > 0)) {
+        return true;
+    }
+    return mp_measure_t975(m - 1) * sd / sqrt((double)m) / mean <=
+           MP_MEASURE_SETTLE_MARGIN * ci_target;
+}
+
 /* The confidence rule: enough windows, each with enough responses, and a narrow interval. */
 static bool ci_reached(const struct mp_measure_opts *o, const struct mp_window_stats *w, size_t n)
 {

@@ -372,7 +372,8 @@ static bool remeasure_fits(const struct mp_measure_opts *mo, int64_t deadline_ns
 }
 
 /* One measurement; when it did not settle (neither stable nor pruned), one more with twice the
- * windows, whose figures stand (metric remeasured = 1), if it fits before the trial deadline:
+ * windows, whose figures stand (metric remeasured = 1), if it may settle (not when the first
+ * showed steady noise too wide for it: mp_measure_may_settle) and fits before the trial deadline:
  * one that ran past it failed the trial as TIMEOUT and lost the first measurement. */
 static int measure_settled(const struct load_cfg *c, struct mp_measure_opts *mo,
                            int64_t deadline_ns, struct mp_trial_result *res,
@@ -382,7 +383,9 @@ static int measure_settled(const struct load_cfg *c, struct mp_measure_opts *mo,
     memset(&mr, 0, sizeof(mr));
     int rc = mp_measure_run(mo, &mr, stop, err);
     bool again = rc == 0 && c->remeasure && !mr.stable && !mr.pruned && mo->max_windows <= 5000 &&
-                 !(stop && atomic_load(stop)) && remeasure_fits(mo, deadline_ns);
+                 !(stop && atomic_load(stop)) && remeasure_fits(mo, deadline_ns) &&
+                 mp_measure_may_settle(mr.per_window, mr.n_windows, 2 * (size_t)mo->max_windows,
+                                       mo->ci_target);
     if (again) {
         mp_measure_result_release(&mr);
         mo->max_windows *= 2;

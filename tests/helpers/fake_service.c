@@ -26,6 +26,10 @@
  *                     S once the oldest open connection is T ms old: a service that holds R for
  *                     short runs but only S sustained (a load generator opens new connections
  *                     for each run)
+ *   --wobble-ms T     steady noise: the service time of each T ms slot after it listens is
+ *                     --service-us times 1 to 2, drawn per slot (the same draws on every run)
+ *   --warm-requests N a service warming up: its first N /infer requests take three times
+ *                     --service-us
  *   --mode MODE       healthy (default); no-listen (never listens); no-answer (accepts, reads,
  *                     never answers); unhealthy (/healthz returns 500); exit (exits after becoming
  *                     ready); alloc (allocates --alloc-mb, then healthy); ignore-term (ignores
@@ -67,7 +71,10 @@ static struct {
     const char *nonce;
     int64_t knee_rps, over_ms;
     int64_t shed_rps, shed_later_rps, shed_later_ms;
-} cfg = {"healthy", "127.0.0.1", 0, 4, 1000, 512, 0, 300, NULL, 0, 300, 0, 0, 0};
+    int64_t wobble_ms, warm_requests;
+} cfg = {"healthy", "127.0.0.1", 0, 4, 1000, 512, 0, 300, NULL, 0, 300, 0, 0, 0, 0, 0};
+static int64_t listening_ns; /* when it started to listen: --wobble-ms counts from it */
+static int64_t warm_served;  /* /infer requests started (under pool_mu), for --warm-requests */
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
@@ -168,6 +175,24 @@ static void sleep_until(int64_t mono_ns)
     }
 }
 
+/* The service time of a request starting at start_ns (--wobble-ms, --warm-requests); called
+ * under pool_mu. */
+static int64_t service_ns(int64_t start_ns)
+{
+    double ns = (double)cfg.service_us * 1000;
+    if (warm_served++ < cfg.warm_requests) {
+        ns *= 3;
+    }
+    if (cfg.wobble_ms > 0) {
+        uint64_t z = (uint64_t)((start_ns - listening_ns) / (cfg.wobble_ms * 1000000) + 1) *
+                     0x9e3779b97f4a7c15u;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        ns *= 1 + (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+    }
+    return (int64_t)ns;
+}
+
 /* Simulated work: FIFO over a pool of workers with virtual clocks (see the header comment). */
 static void do_work(int64_t arrival_ns)
 {
@@ -190,7 +215,7 @@ static void do_work(int64_t arrival_ns)
     busy[w] = true;
     serving++;
     int64_t start = arrival_ns > free_at[w] ? arrival_ns : free_at[w];
-    int64_t done = start + cfg.service_us * 1000;
+    int64_t done = start + service_ns(start);
     pthread_cond_broadcast(&pool_cv);
     pthread_mutex_unlock(&pool_mu);
     sleep_until(done);
@@ -453,6 +478,8 @@ static void parse_args(int argc, char **argv)
                        : strcmp(k, "--shed-rps") == 0       ? &cfg.shed_rps
                        : strcmp(k, "--shed-later-rps") == 0 ? &cfg.shed_later_rps
                        : strcmp(k, "--shed-later-ms") == 0  ? &cfg.shed_later_ms
+                       : strcmp(k, "--wobble-ms") == 0      ? &cfg.wobble_ms
+                       : strcmp(k, "--warm-requests") == 0  ? &cfg.warm_requests
                                                             : NULL;
         if (num) {
             if (mp_parse_int64(v, num) < 0 || *num < 0) {
@@ -496,6 +523,7 @@ int main(int argc, char **argv)
         }
     }
     int lfd = listen_on();
+    listening_ns = mp_mono_ns();
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

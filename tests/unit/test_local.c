@@ -840,6 +840,59 @@ static void test_remeasure_within_deadline(void **state)
     release(&f);
 }
 
+/* A measurement that did not settle (a target no run reaches) is measured again only when that
+ * may help (mp_measure_may_settle): not for steady noise far wider than the target, but for a
+ * service whose throughput drifted while it warmed up. */
+static void test_remeasure_only_when_it_may_settle(void **state)
+{
+    (void)state;
+    char *fake = fake_service();
+    const struct {
+        const char *option, *ms;
+        double remeasured;
+    } cases[] = {
+        {"--wobble-ms", "200", 0}, /* window throughputs spread by 15-20 % */
+        /* A third of the throughput for the warm-up and about three of the windows. */
+        {"--warm-requests", "470", 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *yaml = mp_xasprintf(
+            "name: remeasure\n"
+            "service:\n"
+            "  command: [\"%s\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", "
+            "\"{mode}\", \"%s\", \"%s\"]\n"
+            "  readiness: {http: /healthz, interval: 50ms, startup_timeout: 20s}\n"
+            "parameters:\n"
+            "  - {name: mode, type: categorical, values: [healthy]}\n"
+            "objective: {metric: throughput_rps}\n"
+            "runner:\n"
+            "  grace_period: 300ms\n"
+            "  load: {path: /infer, connections: 2, warmup: 100ms, window: 200ms, windows: 8,\n"
+            "         ci: 0.0001}\n",
+            fake, cases[i].option, cases[i].ms);
+        struct fixture f = {0};
+        f.timeout_ms = 30000;
+        setup_spec(&f, yaml);
+        double x[] = {0};
+        assert_int_equal(run(&f, x, NULL), 0);
+        if (f.res.state != MP_TRIAL_SUCCEEDED) {
+            fail_msg("%s: want SUCCEEDED, got %s/%s: %s", cases[i].option,
+                     mp_trial_state_name(f.res.state), mp_failure_name(f.res.failure),
+                     f.res.reason ? f.res.reason : "(no reason)");
+        }
+        double remeasured = -1, windows = -1;
+        assert_true(mp_metrics_get(&f.res.metrics, "remeasured", &remeasured));
+        assert_true(mp_metrics_get(&f.res.metrics, "windows", &windows));
+        if (remeasured != cases[i].remeasured) {
+            fail_msg("%s: remeasured %g, want %g (%g windows)", cases[i].option, remeasured,
+                     cases[i].remeasured, windows);
+        }
+        free(yaml);
+        release(&f);
+    }
+    free(fake);
+}
+
 /* CPU limits far beyond the machine: 1e12 cores overflowed an int while placing the service
  * (a crash under UBSan/ASan) and failed to write to the cgroup ('not enforced (no cpu cgroup)');
  * they are all the CPUs there are. A limit below the kernel's smallest quota says it was
@@ -1144,6 +1197,7 @@ int main(void)
         cmocka_unit_test(test_healthy_trial_with_seam),
         cmocka_unit_test(test_load_errors_named),
         cmocka_unit_test(test_remeasure_within_deadline),
+        cmocka_unit_test(test_remeasure_only_when_it_may_settle),
         cmocka_unit_test(test_cpu_limit_extremes),
         cmocka_unit_test(test_parallel_trials),
         cmocka_unit_test(test_settings_rejected),
