@@ -798,6 +798,42 @@ static void test_load_errors_named(void **state)
     release(&f);
 }
 
+/* One trial of the fake service (ARGS: more of its arguments, as YAML list items after a comma)
+ * with the load test LOAD (a YAML flow mapping) that must succeed; writes its metrics remeasured
+ * and windows. */
+static void run_unsettled(const char *args, const char *load, int timeout_ms, double *remeasured,
+                          double *windows)
+{
+    char *fake = fake_service();
+    char *yaml = mp_xasprintf(
+        "name: remeasure\n"
+        "service:\n"
+        "  command: [\"%s\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", "
+        "\"{mode}\"%s]\n"
+        "  readiness: {http: /healthz, interval: 50ms, startup_timeout: 20s}\n"
+        "parameters:\n"
+        "  - {name: mode, type: categorical, values: [healthy]}\n"
+        "objective: {metric: throughput_rps}\n"
+        "runner:\n"
+        "  grace_period: 300ms\n"
+        "  load: %s\n",
+        fake, args, load);
+    struct fixture f = {0};
+    f.timeout_ms = timeout_ms;
+    setup_spec(&f, yaml);
+    double x[] = {0};
+    assert_int_equal(run(&f, x, NULL), 0);
+    if (f.res.state != MP_TRIAL_SUCCEEDED) {
+        fail_msg("%s: want SUCCEEDED, got %s/%s: %s", args, mp_trial_state_name(f.res.state),
+                 mp_failure_name(f.res.failure), f.res.reason ? f.res.reason : "(no reason)");
+    }
+    assert_true(mp_metrics_get(&f.res.metrics, "remeasured", remeasured));
+    assert_true(mp_metrics_get(&f.res.metrics, "windows", windows));
+    free(yaml);
+    free(fake);
+    release(&f);
+}
+
 /* A measurement that did not settle is measured again only when the second one (twice the
  * windows) ends before the trial deadline: in a 4 s trial whose first measurement (1.6 s) fit,
  * the second (3 s more) ran past the deadline and the trial failed as TIMEOUT, the first
@@ -805,39 +841,14 @@ static void test_load_errors_named(void **state)
 static void test_remeasure_within_deadline(void **state)
 {
     (void)state;
-    char *fake = fake_service();
-    /* A confidence target no measurement reaches: it never settles. */
-    char *yaml = mp_xasprintf(
-        "name: remeasure\n"
-        "service:\n"
-        "  command: [\"%s\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", "
-        "\"{mode}\"]\n"
-        "  readiness: {http: /healthz, interval: 50ms, startup_timeout: 20s}\n"
-        "parameters:\n"
-        "  - {name: mode, type: categorical, values: [healthy]}\n"
-        "objective: {metric: throughput_rps}\n"
-        "runner:\n"
-        "  grace_period: 300ms\n"
-        "  load: {path: /infer, connections: 2, warmup: 100ms, window: 500ms, windows: 3,\n"
-        "         ci: 0.000001}\n",
-        fake);
-    struct fixture f = {0};
-    f.timeout_ms = 4000;
-    setup_spec(&f, yaml);
-    double x[] = {0};
-    assert_int_equal(run(&f, x, NULL), 0);
-    if (f.res.state != MP_TRIAL_SUCCEEDED) {
-        fail_msg("want SUCCEEDED, got %s/%s: %s", mp_trial_state_name(f.res.state),
-                 mp_failure_name(f.res.failure), f.res.reason ? f.res.reason : "(no reason)");
-    }
     double remeasured = -1, windows = -1;
-    assert_true(mp_metrics_get(&f.res.metrics, "remeasured", &remeasured));
-    assert_true(mp_metrics_get(&f.res.metrics, "windows", &windows));
+    /* A confidence target no measurement reaches: it never settles. */
+    run_unsettled("",
+                  "{path: /infer, connections: 2, warmup: 100ms, window: 500ms, windows: 3, "
+                  "ci: 0.000001}",
+                  4000, &remeasured, &windows);
     assert_true(remeasured == 0.0);
     assert_true(windows == 3.0);
-    free(yaml);
-    free(fake);
-    release(&f);
 }
 
 /* A measurement that did not settle (a target no run reaches) is measured again only when that
@@ -846,51 +857,25 @@ static void test_remeasure_within_deadline(void **state)
 static void test_remeasure_only_when_it_may_settle(void **state)
 {
     (void)state;
-    char *fake = fake_service();
     const struct {
-        const char *option, *ms;
+        const char *args;
         double remeasured;
     } cases[] = {
-        {"--wobble-ms", "200", 0}, /* window throughputs spread by 15-20 % */
+        {", \"--wobble-ms\", \"200\"", 0}, /* window throughputs spread by 15-20 % */
         /* A third of the throughput for the warm-up and about three of the windows. */
-        {"--warm-requests", "470", 1},
+        {", \"--warm-requests\", \"470\"", 1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *yaml = mp_xasprintf(
-            "name: remeasure\n"
-            "service:\n"
-            "  command: [\"%s\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", "
-            "\"{mode}\", \"%s\", \"%s\"]\n"
-            "  readiness: {http: /healthz, interval: 50ms, startup_timeout: 20s}\n"
-            "parameters:\n"
-            "  - {name: mode, type: categorical, values: [healthy]}\n"
-            "objective: {metric: throughput_rps}\n"
-            "runner:\n"
-            "  grace_period: 300ms\n"
-            "  load: {path: /infer, connections: 2, warmup: 100ms, window: 200ms, windows: 8,\n"
-            "         ci: 0.0001}\n",
-            fake, cases[i].option, cases[i].ms);
-        struct fixture f = {0};
-        f.timeout_ms = 30000;
-        setup_spec(&f, yaml);
-        double x[] = {0};
-        assert_int_equal(run(&f, x, NULL), 0);
-        if (f.res.state != MP_TRIAL_SUCCEEDED) {
-            fail_msg("%s: want SUCCEEDED, got %s/%s: %s", cases[i].option,
-                     mp_trial_state_name(f.res.state), mp_failure_name(f.res.failure),
-                     f.res.reason ? f.res.reason : "(no reason)");
-        }
         double remeasured = -1, windows = -1;
-        assert_true(mp_metrics_get(&f.res.metrics, "remeasured", &remeasured));
-        assert_true(mp_metrics_get(&f.res.metrics, "windows", &windows));
+        run_unsettled(cases[i].args,
+                      "{path: /infer, connections: 2, warmup: 100ms, window: 200ms, windows: 8, "
+                      "ci: 0.0001}",
+                      30000, &remeasured, &windows);
         if (remeasured != cases[i].remeasured) {
-            fail_msg("%s: remeasured %g, want %g (%g windows)", cases[i].option, remeasured,
+            fail_msg("%s: remeasured %g, want %g (%g windows)", cases[i].args, remeasured,
                      cases[i].remeasured, windows);
         }
-        free(yaml);
-        release(&f);
     }
-    free(fake);
 }
 
 /* CPU limits far beyond the machine: 1e12 cores overflowed an int while placing the service
