@@ -149,8 +149,11 @@ check "no two Events of it say the same" 1 \
         '[.items[] | select(.involvedObject.uid == $uid)] | group_by([.type, .reason, .message]) | map(length) | max')"
 check "the orphan's status is left alone" "$before" \
     "$(kubectl get trial reborn-1 -n "$NS" -o json | jq -c '.status')"
-check "the experiment has not finished" "" \
-    "$(kubectl get pe reborn -n "$NS" -o json | jq -r '.status.conditions[]? | select(.status == "True" and (.type == "Succeeded" or .type == "Failed")) | .type')"
+reborn_finished() { # the end condition that holds (Succeeded or Failed), if any
+    kubectl get pe reborn -n "$NS" -o json |
+        jq -r '.status.conditions[]? | select(.status == "True" and (.type == "Succeeded" or .type == "Failed")) | .type'
+}
+check "the experiment has not finished" "" "$(reborn_finished)"
 # With reborn-2 deleted, trial 2 runs; trial 1 still waits for its name. The run after that
 # gives trial 1 its number again (it went on with a trial 3, and ended with reborn-1 not its own).
 own_trials() {
@@ -167,8 +170,7 @@ wait_for "its own reborn-2 succeeds" own_2_done
 refused=$(reborn1_refusals)
 another_run() { [ "$(reborn1_refusals)" -gt "$refused" ] || [ "$(pe_state reborn)" = Succeeded ]; }
 wait_for "the next run" another_run
-check "trial 1 waits for reborn-1: not finished" "" \
-    "$(kubectl get pe reborn -n "$NS" -o json | jq -r '.status.conditions[]? | select(.status == "True" and (.type == "Succeeded" or .type == "Failed")) | .type')"
+check "trial 1 waits for reborn-1: not finished" "" "$(reborn_finished)"
 check "no trial past the gap" "reborn-2=SUCCEEDED" "$(own_trials)"
 kubectl delete trial reborn-1 -n "$NS" >/dev/null
 wait_state reborn Succeeded
