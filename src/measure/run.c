@@ -41,26 +41,6 @@ double mp_measure_t975(size_t df)
     return df == 0 ? INFINITY : df <= 30 ? t[df - 1] : 1.960 + 2.4 / (double)df;
 }
 
-double mp_measure_ci(const struct mp_window_stats *w, size_t n, double *mean)
-{
-    double sum = 0, sq = 0;
-    for (size_t i = 0; i < n; i++) {
-        sum += w[i].throughput_rps;
-    }
-    double m = n ? sum / (double)n : 0;
-    for (size_t i = 0; i < n; i++) {
-        sq += (w[i].throughput_rps - m) * (w[i].throughput_rps - m);
-    }
-    if (mean) {
-        *mean = m;
-    }
-    if (n < 2 || !(m > 0)) {
-        return INFINITY;
-    }
-    double sd = sqrt(sq / (double)(n - 1));
-    return mp_measure_t975(n - 1) * sd / sqrt((double)n) / m;
-}
-
 /* Mean and standard deviation of the throughputs of w[0..n) less w[skip] (skip >= n: none). */
 static void throughput_moments(const struct mp_window_stats *w, size_t n, size_t skip, double *mean,
                                double *sd)
@@ -79,6 +59,19 @@ static void throughput_moments(const struct mp_window_stats *w, size_t n, size_t
         }
     }
     *sd = k > 1 ? sqrt(sq / (k - 1)) : 0;
+}
+
+double mp_measure_ci(const struct mp_window_stats *w, size_t n, double *mean)
+{
+    double m, sd;
+    throughput_moments(w, n, n, &m, &sd);
+    if (mean) {
+        *mean = m;
+    }
+    if (n < 2 || !(m > 0)) {
+        return INFINITY;
+    }
+    return mp_measure_t975(n - 1) * sd / sqrt((double)n) / m;
 }
 
 bool mp_measure_may_settle(const struct mp_window_stats *w, size_t n, size_t m, double ci_target)

@@ -116,7 +116,8 @@ static bool name_in_use_explains(struct op_exp *x, const char *msg)
     pthread_mutex_lock(&x->lock);
     for (size_t i = 0; i < x->name_in_use.cap && !said; i++) {
         const char *s = x->name_in_use.slots[i];
-        said = s && strlen(s) <= n && strcmp(msg + n - strlen(s), s) == 0;
+        size_t k = s ? strlen(s) : 0;
+        said = s && k <= n && strcmp(msg + n - k, s) == 0;
     }
     pthread_mutex_unlock(&x->lock);
     return said;

@@ -184,11 +184,9 @@ static int64_t service_ns(int64_t start_ns)
         ns *= 3;
     }
     if (cfg.wobble_ms > 0) {
-        uint64_t z = (uint64_t)((start_ns - listening_ns) / (cfg.wobble_ms * 1000000) + 1) *
-                     0x9e3779b97f4a7c15u;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-        ns *= 1 + (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+        struct mp_rng slot;
+        mp_rng_init(&slot, (uint64_t)((start_ns - listening_ns) / (cfg.wobble_ms * 1000000)));
+        ns *= 1 + mp_rng_uniform(&slot);
     }
     return (int64_t)ns;
 }

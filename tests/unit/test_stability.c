@@ -106,20 +106,6 @@ static void remeasure_only_when_it_may_settle(void **state)
     assert_true(mp_measure_may_settle(zero, 4, 16, 0.02));
 }
 
-/* Normal deviates for the simulation below: splitmix64 and Box-Muller, the same on every
- * machine. */
-static double gauss(uint64_t *s)
-{
-    double u[2];
-    for (int i = 0; i < 2; i++) {
-        uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-        u[i] = ((double)((z ^ (z >> 31)) >> 11) + 0.5) / 9007199254740992.0;
-    }
-    return sqrt(-2 * log(u[0])) * cos(6.283185307179586 * u[1]);
-}
-
 /* Whether the confidence rule (+-2 %) stops a run of up to n windows of w. */
 static bool ci_rule_stops(const struct mp_window_stats *w, size_t n)
 {
@@ -140,19 +126,20 @@ static void remeasure_rule_on_simulated_noise(void **state)
     (void)state;
     const double spreads[] = {0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.12};
     const int runs = 2000;
-    uint64_t seed = 42;
+    struct mp_rng rng;
+    mp_rng_init(&rng, 42);
     for (size_t s = 0; s < sizeof(spreads) / sizeof(spreads[0]); s++) {
         int settled = 0, allowed = 0;
         struct mp_window_stats w[16];
         for (int r = 0; r < runs; r++) {
             do {
                 for (size_t i = 0; i < 8; i++) {
-                    w[i] = win(10000 * (1 + spreads[s] * gauss(&seed)), 1000, 2000, 10000);
+                    w[i] = win(10000 * (1 + spreads[s] * mp_rng_normal(&rng)), 1000, 2000, 10000);
                 }
             } while (ci_rule_stops(w, 8));
             allowed += mp_measure_may_settle(w, 8, 16, 0.02);
             for (size_t i = 0; i < 16; i++) {
-                w[i] = win(10000 * (1 + spreads[s] * gauss(&seed)), 1000, 2000, 10000);
+                w[i] = win(10000 * (1 + spreads[s] * mp_rng_normal(&rng)), 1000, 2000, 10000);
             }
             settled += ci_rule_stops(w, 16);
         }
