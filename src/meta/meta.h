@@ -203,8 +203,9 @@ struct mp_meta_model {
 };
 
 /* Meta-trains a model on the task set (at least one task). Deterministic for a given seed.
- * MP_ETOOBIG when the encoded points would exceed MP_META_MAX_TRAIN_BYTES, or the model's file
- * MP_META_MAX_FILE_BYTES (checked before training). */
+ * MP_ETOOBIG when the encoded points, or the training's own buffers (samples, gradient state),
+ * would exceed MP_META_MAX_TRAIN_BYTES, or the model's file MP_META_MAX_FILE_BYTES (checked
+ * before training). */
 int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_opts *o,
                   struct mp_meta_model **out, struct mp_error *err) MP_WUR;
 void mp_meta_model_free(struct mp_meta_model *m);

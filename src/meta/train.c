@@ -460,6 +460,31 @@ static int check_size(const struct mp_meta_taskset *ts, size_t n_in, struct mp_e
     return 0;
 }
 
+/* What training holds besides the points, refused above the same bound: the sample buffers
+ * (support and query points with their targets) and one member's gradient state (the gradient,
+ * Adam's two moments, the task gradient's scratch: 8 copies of the weights at most) with, for
+ * MAML, the weights after every inner step. */
+static int check_working(const struct mp_meta_train_opts *o, size_t n_in, struct mp_error *err)
+{
+    struct mp_net net = {n_in, o->hidden};
+    size_t p = mp_net_size(&net);
+    double kept = o->method == MP_META_MAML ? (double)o->inner_steps + 1 : 1;
+    double samples = ((double)o->support_max + 2.0 * (double)o->query) * ((double)n_in + 1);
+    double bytes = (samples + (double)p * (kept + 8)) * (double)sizeof(double);
+    if (bytes > (double)MP_META_MAX_TRAIN_BYTES) {
+        return mp_error_set(
+            err, MP_ETOOBIG,
+            "meta-training would hold %.0f MiB besides its points (networks of %zu weights%s, "
+            "samples of up to %zu points of %zu inputs), more than %zu MiB: use fewer hidden "
+            "units%s or fewer support points",
+            bytes / (1 << 20), p,
+            o->method == MP_META_MAML ? ", kept once per inner step by maml" : "",
+            o->support_max + 2 * o->query, n_in, MP_META_MAX_TRAIN_BYTES >> 20,
+            o->method == MP_META_MAML ? ", fewer inner steps, method fomaml" : "");
+    }
+    return 0;
+}
+
 static struct mp_meta_model *model_from(const struct mp_meta_taskset *ts,
                                         const struct mp_meta_train_opts *o)
 {
@@ -506,7 +531,8 @@ int mp_meta_train(const struct mp_meta_taskset *ts, const struct mp_meta_train_o
     if (ts->n_tasks == 0) {
         return mp_error_set(err, MP_EINVALID, "no training tasks");
     }
-    if ((rc = check_size(ts, mp_meta_inputs(ts->features, ts->n_features), err)) != 0) {
+    size_t inputs = mp_meta_inputs(ts->features, ts->n_features);
+    if ((rc = check_size(ts, inputs, err)) != 0 || (rc = check_working(o, inputs, err)) != 0) {
         return rc;
     }
     struct mp_meta_model *m = model_from(ts, o);

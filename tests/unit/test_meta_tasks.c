@@ -379,6 +379,51 @@ static void test_wide_range(void **state)
     mp_space_release(&s);
 }
 
+/* Trains on a one-parameter task; returns mp_meta_train's code (the model freed). */
+static int train_one_input(enum mp_meta_method method, size_t hidden, unsigned inner_steps,
+                           struct mp_error *err)
+{
+    struct mp_space s = {0};
+    struct mp_param p = int_param("b", 1, 4, NULL);
+    mp_space_add(&s, &p);
+    static const double x[] = {1, 2, 3, 4}, y[] = {1, 3, 2, 4};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    assert_int_equal(mp_meta_taskset_add(&ts, "small", &s, x, y, 4, err), 0);
+    struct mp_meta_train_opts o;
+    mp_meta_train_opts_default(&o);
+    o.method = method;
+    o.iterations = 1;
+    o.meta_batch = 1;
+    o.members = 1;
+    o.hidden = hidden;
+    o.inner_steps = inner_steps;
+    struct mp_meta_model *m = NULL;
+    int rc = mp_meta_train(&ts, &o, &m, err);
+    assert_true(rc == 0 ? m != NULL : m == NULL);
+    mp_meta_model_free(m);
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+    return rc;
+}
+
+/* Training's own buffers count against the 256 MiB bound too, not only the encoded points:
+ * maml keeps the weights after every inner step (512 hidden units, 200 steps: 442 MiB; it
+ * trained). test_wide_categorical has the sample buffers' case. */
+static void test_maml_steps_bounded(void **state)
+{
+    (void)state;
+    struct mp_error err = {0};
+    assert_int_equal(train_one_input(MP_META_MAML, 512, 200, &err), MP_ETOOBIG);
+    if (!strstr(err.msg, "kept once per inner step by maml") ||
+        !strstr(err.msg, "more than 256 MiB")) {
+        fail_msg("unexpected error \"%s\"", err.msg);
+    }
+    /* The same network with first-order MAML keeps one copy: it trains. */
+    if (train_one_input(MP_META_FOMAML, 512, 200, &err) != 0) {
+        fail_msg("train: %s", err.msg);
+    }
+}
+
 /* A name or choice longer than the model file's strings is refused when the task is added (it
  * trained, and the model it wrote could not be read). */
 static void test_long_names(void **state)
@@ -520,6 +565,16 @@ static void test_wide_categorical(void **state)
     if (!strstr(err.msg, "more than the 64 MiB a model file may hold")) {
         fail_msg("unexpected error \"%s\"", err.msg);
     }
+    /* One hidden unit, but samples of up to 4,096 + 2 x 24 points of 16,384 inputs: 518 MiB of
+     * sample buffers besides the points (it trained, `meta train --support-max 4096`). */
+    to.members = 1;
+    to.hidden = 1;
+    to.support_max = 4096;
+    assert_int_equal(mp_meta_train(&ts, &to, &m, &err), MP_ETOOBIG);
+    assert_null(m);
+    if (!strstr(err.msg, "samples of up to 4144 points of 16384 inputs")) {
+        fail_msg("unexpected error \"%s\"", err.msg);
+    }
     for (size_t k = 0; k < C; k++) {
         free(names[k]);
     }
@@ -575,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_surface_roles_and_params),
         cmocka_unit_test(test_trials_task),
         cmocka_unit_test(test_wide_range),
+        cmocka_unit_test(test_maml_steps_bounded),
         cmocka_unit_test(test_long_names),
         cmocka_unit_test(test_refused_task_adds_no_choice),
         cmocka_unit_test(test_wide_categorical),
