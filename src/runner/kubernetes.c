@@ -410,7 +410,9 @@ static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
 /* A service container that exited during the load test (killed at its memory limit, or
  * crashed: its lastState, since a restarted one never passed wait_ready) fails the trial as
  * such, as the local runner's OOM kills do: the load test's errors, or its figures, measured a
- * failing service. One list, after the load test. */
+ * failing service. One list, after the load test, or as soon as the service pods' sentinel saw
+ * the container exit (the load test is then cut short: what it measured after is a restarted
+ * service's). */
 static void judge_after_load(struct kube_trial *t)
 {
     struct mp_kube_ref ref = {.version = "v1", .resource = "pods", .ns = t->r->ns};
@@ -559,6 +561,21 @@ static bool trial_failed(const struct kube_trial *t)
     return t->res->state == MP_TRIAL_FAILED;
 }
 
+/* The load test was cut short because a service container exited (the sentinel fired the
+ * trial's cancel token): the verdict, from a list made with a token of its own. */
+static void judge_exited(struct kube_trial *t)
+{
+    struct mp_kube_cancel *fired = t->cancel_token;
+    t->cancel_token = mp_kube_cancel_new();
+    judge_after_load(t);
+    mp_kube_cancel_free(t->cancel_token);
+    t->cancel_token = fired;
+    if (!trial_failed(t)) { /* the list failed, or shows the exit no more */
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "during the load test, a service container exited");
+    }
+}
+
 /* The run's identity, once: the runner's own (the operator's), else the engine's from the
  * request, else one made up for this runner (a run without a store: nothing of it outlives it
  * anyway). */
@@ -632,7 +649,11 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
     if (rc == 0 && !trial_failed(t)) {
         t->t_ready_ns = mp_mono_ns();
         rc = run_load(t, &load_deleted, err);
-        if (rc == 0) {
+        if (rc == MP_ECANCELLED && atomic_load(&t->service_exited) && !atomic_load(&t->lost)) {
+            mp_error_clear(err);
+            rc = 0;
+            judge_exited(t);
+        } else if (rc == 0) {
             judge_after_load(t);
         }
     }

@@ -124,6 +124,9 @@ struct kube_trial {
      * then fires cancel_token. Read after the sentinels are stopped. */
     atomic_bool lost;
     char lost_reason[300];
+    /* Set by the service pods' sentinel when a tuned container exits under the load test; it
+     * then fires cancel_token, so the load test ends at once (judged as after a whole one). */
+    atomic_bool service_exited;
     /* Counters for meta and the benchmark. */
     unsigned api_calls;
     char usage_note[300]; /* where resource use came from, or why it was not measured */
@@ -230,7 +233,8 @@ void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
  * are not being deleted now: when one of them is deleted or starts being deleted (someone's
  * `kubectl delete pod`, an eviction, a drained node), the trial is marked lost, naming the pod
  * as the trial's `what`. For the service's pods during the load test, whose requests would
- * otherwise fail and blame the configuration. */
+ * otherwise fail and blame the configuration. When the tuned container of one of them exits
+ * (restarts), it sets service_exited and fires the cancel token. */
 void mp_kube_pods_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
                                  const char *selector, const char *what);
 /* Stops the watch and joins the thread; adds its API calls to the trial's. Idempotent. */

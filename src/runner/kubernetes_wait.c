@@ -458,19 +458,39 @@ static int on_sentinel_event(void *ud, const struct mp_kube_event *ev)
     return ev->type != MP_KUBE_BOOKMARK && mp_kube_meta(ev->object, "deletionTimestamp") ? 2 : 0;
 }
 
-/* The pods a pods sentinel guards: name -> true, those alive when it started. */
+/* The pods a pods sentinel guards: name -> the restarts of their tuned container (all of them
+ * without runner.container), those alive when it started. */
 struct pods_guard {
     struct kube_sentinel *s;
     json_t *alive;
     char rv[64];
 };
 
+/* Restarts of the pod's tuned container(s), plus one when one is terminated now. */
+static json_int_t restarts(const struct kube_trial *t, const json_t *pod)
+{
+    const char *container = t->r->cfg.container;
+    json_t *all = json_object_get(json_object_get(pod, "status"), "containerStatuses");
+    json_int_t n = 0;
+    size_t i;
+    json_t *cs;
+    json_array_foreach (all, i, cs) {
+        const char *name = json_string_value(json_object_get(cs, "name"));
+        if (!container || (name && strcmp(name, container) == 0)) {
+            n += json_integer_value(json_object_get(cs, "restartCount"));
+            n += json_object_get(json_object_get(cs, "state"), "terminated") != NULL;
+        }
+    }
+    return n;
+}
+
 static int on_guarded_pod(void *ud, const struct mp_kube_event *ev)
 {
     struct pods_guard *g = ud;
     snprintf(g->rv, sizeof(g->rv), "%s", ev->resource_version);
     const char *name = mp_kube_meta(ev->object, "name");
-    if (ev->type == MP_KUBE_BOOKMARK || !name || !json_object_get(g->alive, name)) {
+    json_t *before = name ? json_object_get(g->alive, name) : NULL;
+    if (ev->type == MP_KUBE_BOOKMARK || !before) {
         return 0;
     }
     const char *phase =
@@ -482,6 +502,10 @@ static int on_guarded_pod(void *ud, const struct mp_kube_event *ev)
     if (ev->type == MP_KUBE_DELETED || mp_kube_meta(ev->object, "deletionTimestamp")) {
         snprintf(g->s->name, sizeof(g->s->name), "%s", name);
         return ev->type == MP_KUBE_DELETED ? 1 : 2;
+    }
+    if (restarts(g->s->t, ev->object) > json_integer_value(before)) {
+        snprintf(g->s->name, sizeof(g->s->name), "%s", name);
+        return 4; /* its container exited: a verdict on the configuration, not lost */
     }
     return 0;
 }
@@ -500,7 +524,7 @@ static void *pods_sentinel_main(void *p)
     json_array_foreach (json_object_get(list, "items"), i, pod) {
         const char *name = mp_kube_meta(pod, "name");
         if (name && !mp_kube_meta(pod, "deletionTimestamp")) {
-            json_object_set_new(g.alive, name, json_true());
+            json_object_set_new(g.alive, name, json_integer(restarts(s->t, pod)));
         }
     }
     const char *rv = mp_kube_meta(list, "resourceVersion");
@@ -519,6 +543,9 @@ static void *pods_sentinel_main(void *p)
             mark_lost(s, rc == 1   ? "was deleted"
                          : rc == 2 ? "is being deleted"
                                    : "failed on its node (evicted)");
+        } else if (rc == 4) {
+            atomic_store(&s->t->service_exited, true);
+            mp_kube_cancel_fire(s->t->cancel_token);
         }
     }
     mp_error_clear(&err);

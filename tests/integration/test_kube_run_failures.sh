@@ -113,16 +113,16 @@ for name in unsched crash oom notready nopods loaderr pull loadpull; do
     check "$name: no object left" "" "$(leftover_objects "$name")"
 done
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"
-# A load test that a deletion or a kill 1 s after its Job appears cuts short: 12 windows of
-# 500 ms, 6.5 s once its pod runs (a retried attempt runs it in full: 60 windows took 30 s more
-# each time). (Memory: the sanitizer build's server outgrows the example's 256 MiB under load.)
-LONG_LOAD="--set runner.load.windows=12 --set runner.load.stable_windows=12"
 # deleted NAME KIND OBJECT: while the load test of trial 1 runs, deletes its KIND OBJECT
-# (attempt 0); the attempt ends at once as INFRA and the next one succeeds.
+# (attempt 0); the attempt ends at once as INFRA and the next one succeeds. The load test, 12
+# windows of 500 ms (6.5 s once its pod runs), is long enough to be cut by the deletion 1 s after
+# its Job appears, and no longer: the retried attempt runs it in full (with 60 windows, 30 s more
+# each time). (Memory: the sanitizer build's server outgrows the example's 256 MiB under load.)
 deleted() {
     # shellcheck disable=SC2086
     "$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set "name=$1" \
-        $LONG_LOAD --set 'parameters.memory.values[0]=1024' -q >"$WORK/$1.out" 2>&1 &
+        --set runner.load.windows=12 --set runner.load.stable_windows=12 \
+        --set 'parameters.memory.values[0]=1024' -q >"$WORK/$1.out" 2>&1 &
     pid=$!
     n=0
     until k get job "$1-t1-a0-load" >/dev/null 2>&1 || [ $n -gt 600 ]; do
@@ -161,10 +161,12 @@ check_contains "... the reason of the lost attempt" "the trial's service pod \"s
     "$(retry_reason svcgone)"
 # The service's container killed under the load test (as at its memory limit): CRASHED with its
 # exit code, as the local runner judges a service that dies (LOAD_ERRORS before, saying nothing
-# of the crash).
+# of the crash), and at once, as the local runner does: its load test of 60 windows (30 s) is
+# cut short (it ran to its end against the restarted container before).
 # shellcheck disable=SC2086
 "$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set name=diesload \
-    $LONG_LOAD --set 'parameters.memory.values[0]=1024' -q >"$WORK/diesload.out" 2>&1 &
+    --set runner.load.windows=60 --set runner.load.stable_windows=60 \
+    --set 'parameters.memory.values[0]=1024' -q >"$WORK/diesload.out" 2>&1 &
 pid=$!
 n=0
 until k get job diesload-t1-a0-load >/dev/null 2>&1 || [ $n -gt 600 ]; do
@@ -184,6 +186,8 @@ check "the service killed mid-load: CRASHED" "FAILED CRASHED" \
     "$(jq -r '.trials[0] | "\(.state) \(.failure)"' "$WORK/diesload.json")"
 check_contains "... with its exit code" "during the load test, pod diesload-t1-a0-" \
     "$(jq -r '.trials[0].reason' "$WORK/diesload.json")"
+check_true "... at once: the trial took $(jq '.trials[0].meta.total_s' "$WORK/diesload.json") s, \
+less than its load test's 30 s" jq -e '.trials[0].meta.total_s < 30' "$WORK/diesload.json"
 check "nothing left" "" "$(leftover_objects jobgone; leftover_objects ownergone
     leftover_objects svcgone; leftover_objects diesload)"
 cluster_down
