@@ -16,10 +16,10 @@
 #define MAX_LIST 1024
 
 struct load_args {
-    struct mp_capacity_opts cap;
+    struct mp_capacity_opts cap; /* cap.max_time_ns < 0: --max-time not given */
     struct mp_cli_list headers, bodies;
     struct mp_cli_paths body_files;
-    bool json, capacity, have_slo, poisson;
+    bool json, capacity, have_slo, poisson, remeasure;
     int64_t duration_ns;
     const char *result; /* --result FILE */
 };
@@ -31,9 +31,21 @@ static int parse_slo(void *args, const char *value, struct mp_error *err)
     return mp_slo_parse(value, &a->cap.slo, err);
 }
 
+/* --prune SLO: the pruning rule of a trial's measurement (two windows in a row over twice a
+ * limit end it). */
+static int parse_prune(void *args, const char *value, struct mp_error *err)
+{
+    struct mp_measure_opts *mo = &((struct load_args *)args)->cap.measure;
+    mo->prune_windows = 2;
+    mo->prune_factor = 2.0;
+    return mp_slo_parse(value, &mo->prune_slo, err);
+}
+
 static void load_init(void *args)
 {
-    mp_capacity_opts_init(&((struct load_args *)args)->cap);
+    struct load_args *a = args;
+    mp_capacity_opts_init(&a->cap);
+    a->cap.max_time_ns = -1;
 }
 
 #define T  struct load_args
@@ -72,6 +84,17 @@ static const struct mp_opt load_opts[] = {
      "the last N windows must agree (at least 2)", .min = 2, .max = 64},
     {"tolerance", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.measure.tolerance), "X",
      "windows agree when max/min <= 1+X for throughput and latency", .min = 0, .max = 100},
+    {"ci", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.measure.ci_target), "X",
+     "the confidence rule instead: measure until the 95 % confidence interval of the mean "
+     "throughput is within +-X of it (0.02 is +-2 %), or --max-windows",
+     .min = 0, .max = 1},
+    {"prune", 0, MP_OPT_FN, 0, 0, "SLO",
+     "stop once two windows in a row miss these latency limits by more than twice, e.g. "
+     "'p99<=200ms' (a trial that fails its constraints costs less)",
+     .fn = parse_prune},
+    {"remeasure", 0, MP_OPT_FLAG, MP_OPT_AT(T, remeasure), NULL,
+     "when the measurement did not settle, and may with more windows, measure once more with "
+     "twice the windows (within --max-time when given); its figures stand"},
     {"capacity", 0, MP_OPT_FLAG, MP_OPT_AT(T, capacity), NULL,
      "find the highest request rate that meets --slo"},
     {"slo", 0, MP_OPT_FN, 0, 0, "SLO",
@@ -81,7 +104,8 @@ static const struct mp_opt load_opts[] = {
     {"max-error-rate", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.max_error_rate), "X",
      "capacity: errors allowed at a rate that passes", .min = 0, .max = 1},
     {"max-time", 0, MP_OPT_DURATION, MP_OPT_AT(T, cap.max_time_ns), "D",
-     "capacity: time budget of the search"},
+     "capacity: time budget of the search (default 60s); with --remeasure: the time both "
+     "measurements must fit in"},
     {"precision", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.precision), "X",
      "capacity: stop when the bracket is this tight ((hi - lo) / lo)", .min = 0.001, .max = 1},
     {"late-threshold", 0, MP_OPT_DURATION, MP_OPT_AT(T, LO.late_threshold_ns), "D",
@@ -111,7 +135,8 @@ static bool measure_options_given(const struct load_args *a)
     const struct mp_measure_opts *mo = &a->cap.measure;
     return a->duration_ns != 0 || mo->warmup_ns != d.warmup_ns || mo->window_ns != d.window_ns ||
            mo->max_windows != d.max_windows || mo->stable_windows != d.stable_windows ||
-           mo->tolerance != d.tolerance;
+           mo->tolerance != d.tolerance || mo->ci_target != d.ci_target || mo->prune_windows ||
+           a->remeasure;
 }
 
 /* Checks the combination of options and fills what they imply. */
@@ -129,8 +154,24 @@ static int finish_args(struct load_args *a)
     }
     if (a->capacity && measure_options_given(a)) {
         return mp_cli_usage("load", "--capacity times its own steps (docs/load.md): drop -d, "
-                                    "--warmup, --window, --max-windows, --stable-windows and "
-                                    "--tolerance, and bound the search with --max-time");
+                                    "--warmup, --window, --max-windows, --stable-windows, "
+                                    "--tolerance, --ci, --prune and --remeasure, and bound the "
+                                    "search with --max-time");
+    }
+    if (a->duration_ns > 0 && (mo->ci_target > 0 || a->remeasure)) {
+        return mp_cli_usage("load",
+                            "-d measures for a fixed time; %s measures until the "
+                            "figures settle: choose one",
+                            a->remeasure ? "--remeasure" : "--ci");
+    }
+    if (!a->capacity && a->cap.max_time_ns >= 0 && !a->remeasure) {
+        return mp_cli_usage("load", "--max-time bounds --capacity's search or --remeasure's "
+                                    "measurements");
+    }
+    if (a->capacity && a->cap.max_time_ns < 0) {
+        struct mp_capacity_opts d;
+        mp_capacity_opts_init(&d);
+        a->cap.max_time_ns = d.max_time_ns;
     }
     if (a->poisson && mo->load.rate_rps <= 0) {
         return mp_cli_usage("load", "--poisson is for the open loop: add --rate R");
@@ -216,9 +257,12 @@ static void print_measure(const struct mp_measure_opts *o, const struct mp_measu
         printf("target       %s, closed loop, %u thread(s), %u connections\n", l->url, l->threads,
                l->connections);
     }
-    printf("windows      %u of %.2f s after %.2f s warm-up, figures over the last %u: %s\n",
+    printf("windows      %u of %.2f s after %.2f s warm-up, figures over the last %u: %s%s%s\n",
            r->windows, (double)o->window_ns / 1e9, (double)o->warmup_ns / 1e9, r->merged,
-           r->stable ? "stable" : "NOT stable");
+           r->stable ? (o->ci_target > 0 ? "settled" : "stable")
+                     : (o->ci_target > 0 ? "NOT settled" : "NOT stable"),
+           r->pruned ? ", pruned (the latency limits were missed by more than twice)" : "",
+           r->remeasured ? " (a second measurement: the first did not settle)" : "");
     printf("spread       throughput %.1f%%, mean latency %.1f%%, ", 100 * r->spread.throughput,
            100 * r->spread.latency_mean);
     if (isnan(r->spread.latency_p99)) {
@@ -316,6 +360,9 @@ static bool write_result(const char *path, const struct mp_measure_result *m, bo
     if (!cap || m->requests > 0) {
         mp_measure_result_metrics(m, bounds, &metrics);
     }
+    if (!cap) {
+        mp_metrics_set(&metrics, "remeasured", m->remeasured ? 1.0 : 0.0);
+    }
     json_t *mj = json_object();
     for (size_t i = 0; i < metrics.n; i++) {
         if (isfinite(metrics.values[i])) {
@@ -385,7 +432,9 @@ static int run_measure(struct load_args *a)
 {
     struct mp_measure_result r;
     struct mp_error err = {0};
-    int rc = mp_measure_run(&a->cap.measure, &r, &mp_cli_interrupted, &err);
+    int64_t deadline = a->cap.max_time_ns >= 0 ? mp_mono_ns() + a->cap.max_time_ns : INT64_MAX;
+    int rc =
+        mp_measure_settled(&a->cap.measure, a->remeasure, deadline, &r, &mp_cli_interrupted, &err);
     if (rc < 0 && rc != MP_ECANCELLED) {
         mp_measure_result_release(&r);
         return mp_cli_fail(&err);

@@ -96,6 +96,10 @@ bool mp_slo_met(const struct mp_slo *slo, const struct mp_latency *lat, char *wh
  * measure (windows of microseconds, a unit mistyped, measured nothing, trial after trial). */
 #define MP_MEASURE_MIN_WINDOW_NS 1e7
 
+/* The runners' longest first measurement under the confidence rule when runner.load.windows is
+ * not given (a second one doubles it). */
+#define MP_MEASURE_CI_WINDOWS 15
+
 struct mp_measure_opts {
     struct mp_lg_opts load;       /* target and client settings; load.rate_rps = 0 is closed loop */
     int64_t warmup_ns;            /* discarded; default 1 s */
@@ -181,6 +185,7 @@ size_t mp_measure_merged(const struct mp_measure_opts *o, size_t n, bool pruned)
 struct mp_measure_result {
     bool stable;             /* the stability rule held before max_windows */
     bool pruned;             /* stopped early by the pruning rule */
+    bool remeasured;         /* the figures of mp_measure_settled's second measurement */
     unsigned windows;        /* windows run (excluding warm-up) */
     unsigned merged;         /* windows merged into the figures below (mp_measure_merged) */
     struct mp_spread spread; /* over the merged windows */
@@ -218,6 +223,15 @@ void mp_measure_result_release(struct mp_measure_result *r);
  * errors counted, not a failure of this call. cancel may be NULL. */
 int mp_measure_run(const struct mp_measure_opts *opts, struct mp_measure_result *result,
                    const atomic_bool *cancel, struct mp_error *err) MP_WUR;
+
+/* mp_measure_run, and when remeasure is on and that measurement neither settled nor was pruned,
+ * one more with twice the windows and a quarter of the warm-up (the service is warm), whose
+ * figures stand (result->remeasured; opts is changed so), if the first may settle
+ * (mp_measure_may_settle) and the second ends before deadline_ns (monotonic, mp_mono_ns;
+ * INT64_MAX: no limit) with a window to spare. Returns the last measurement's code. */
+int mp_measure_settled(struct mp_measure_opts *opts, bool remeasure, int64_t deadline_ns,
+                       struct mp_measure_result *result, const atomic_bool *cancel,
+                       struct mp_error *err) MP_WUR;
 
 /* Adds the figures as trial metrics: throughput_rps, latency_p50_us ... latency_max_us,
  * latency_mean_us (and p50_ms ... mean_ms), error_rate, late_fraction, stable and pruned (0/1),

@@ -264,6 +264,35 @@ int mp_measure_run(const struct mp_measure_opts *opts, struct mp_measure_result 
     return rc;
 }
 
+/* Whether a second measurement with twice the windows and a quarter of the warm-up ends before
+ * the deadline, with a window to spare for starting and stopping the load generator. */
+static bool second_fits(const struct mp_measure_opts *mo, int64_t deadline_ns)
+{
+    double need_ns =
+        (double)mo->warmup_ns / 4 + (2.0 * mo->max_windows + 1) * (double)mo->window_ns;
+    return (double)deadline_ns - (double)mp_mono_ns() > need_ns;
+}
+
+int mp_measure_settled(struct mp_measure_opts *opts, bool remeasure, int64_t deadline_ns,
+                       struct mp_measure_result *result, const atomic_bool *cancel,
+                       struct mp_error *err)
+{
+    int rc = mp_measure_run(opts, result, cancel, err);
+    bool again = rc == 0 && remeasure && !result->stable && !result->pruned &&
+                 opts->max_windows <= 5000 && !(cancel && atomic_load(cancel)) &&
+                 second_fits(opts, deadline_ns) &&
+                 mp_measure_may_settle(result->per_window, result->n_windows,
+                                       2 * (size_t)opts->max_windows, opts->ci_target);
+    if (again) {
+        mp_measure_result_release(result);
+        opts->max_windows *= 2;
+        opts->warmup_ns /= 4;
+        rc = mp_measure_run(opts, result, cancel, err);
+        result->remeasured = true;
+    }
+    return rc;
+}
+
 void mp_measure_result_release(struct mp_measure_result *r)
 {
     mp_lg_hist_release(&r->hist);

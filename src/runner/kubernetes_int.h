@@ -27,6 +27,9 @@
  * judged too large for the nodes. */
 #define KUBE_RESCHEDULE_NS (15 * 1000000000LL)
 #define KUBE_REJUDGE_S     5 /* how often such a pod is judged again without an event */
+/* Of the trial's time left when its load Job is made, what the load pod's start and the reading
+ * of its result may take: the rest bounds a second measurement (`morphling load --max-time`). */
+#define KUBE_LOAD_MARGIN_NS (15 * 1000000000LL)
 
 /* runner.* of a spec with kind kubernetes (docs/spec.md, "runner: kubernetes"). Strings are
  * borrowed from the spec's document unless marked owned. */
@@ -242,9 +245,11 @@ void mp_kube_sentinel_stop(struct kube_sentinel *s);
 
 /* ---- the load result (kubernetes_load.c) ---- */
 
-/* The load Job's arguments after the image's entrypoint: "load URL ...". Owned JSON array. */
+/* The load Job's arguments after the image's entrypoint: "load URL ...". Owned JSON array.
+ * budget_ns: the time its measurement may take (what the trial has left, less the load pod's
+ * start), which a second measurement of an unsettled one must fit in. */
 int mp_kube_load_args(const struct mp_spec *spec, const struct mp_node *load, const char *url,
-                      json_t **out, struct mp_error *err) MP_WUR;
+                      int64_t budget_ns, json_t **out, struct mp_error *err) MP_WUR;
 /* Reads runner.load.body (a file, or every file of a folder in name order) into a binaryData
  * map (owned; NULL without a body). Errors name runner.load.body. */
 int mp_kube_load_bodies(const struct mp_spec *spec, const struct mp_node *load, json_t **out,

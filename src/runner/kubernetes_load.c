@@ -57,8 +57,54 @@ static int add_headers(const struct mp_spec *spec, const struct mp_node *h, json
     return 0;
 }
 
+/* A boolean setting of runner.load (checked when the spec was read), else its default. */
+static bool flag(const struct mp_node *load, const char *key, bool def)
+{
+    const struct mp_node *n = mp_doc_get(load, key);
+    bool v = def;
+    struct mp_error err = {0};
+    if (n && mp_doc_bool(n, &v, &err) != 0) {
+        v = def;
+    }
+    mp_error_clear(&err);
+    return v;
+}
+
+/* What the local runner's measurement does beyond the passthrough options: the confidence rule
+ * (ci, 0.02 by default, with MP_MEASURE_CI_WINDOWS windows unless `windows` says), pruning on the
+ * spec's latency limits and a second measurement of an unsettled one within budget_ns. */
+static void add_measure_rules(const struct mp_spec *spec, const struct mp_node *load,
+                              int64_t budget_ns, json_t *args)
+{
+    const char *ci = text(load, "ci");
+    if (!ci || strtod(ci, NULL) > 0) {
+        add(args, "--ci", ci ? ci : "0.02");
+        if (!text(load, "windows")) {
+            char w[16];
+            snprintf(w, sizeof(w), "%d", MP_MEASURE_CI_WINDOWS);
+            add(args, "--max-windows", w);
+        }
+    }
+    struct mp_slo slo;
+    if (flag(load, "prune", true) && mp_runner_prune_slo(spec, &slo) > 0) {
+        char text[MP_SLO_MAX_CLAUSES * 40] = "";
+        for (size_t i = 0; i < slo.n; i++) {
+            size_t len = strlen(text);
+            snprintf(text + len, sizeof(text) - len, "%s%s<=%.3fus", i ? "," : "",
+                     mp_stat_name(slo.clause[i].stat), slo.clause[i].limit_us);
+        }
+        add(args, "--prune", text);
+    }
+    if (flag(load, "remeasure", true)) {
+        char t[32];
+        snprintf(t, sizeof(t), "%lldms", (long long)(budget_ns > 0 ? budget_ns / 1000000 : 0));
+        add(args, "--remeasure", NULL);
+        add(args, "--max-time", t);
+    }
+}
+
 int mp_kube_load_args(const struct mp_spec *spec, const struct mp_node *load, const char *url,
-                      json_t **out, struct mp_error *err)
+                      int64_t budget_ns, json_t **out, struct mp_error *err)
 {
     const char *path = text(load, "path");
     char *full = mp_xasprintf("%s%s", url, path ? path : "/");
@@ -75,6 +121,9 @@ int mp_kube_load_args(const struct mp_spec *spec, const struct mp_node *load, co
     const char *rate = text(load, "rate");
     if (rate && strtod(rate, NULL) > 0) {
         add(args, "--rate", rate);
+    }
+    if (!capacity) {
+        add_measure_rules(spec, load, budget_ns, args);
     }
     if (capacity) {
         add(args, "--capacity", NULL);

@@ -219,7 +219,9 @@ int mp_kube_load_job_object(const struct kube_trial *t, json_t **out, struct mp_
     const struct mp_kube_rcfg *cfg = &t->r->cfg;
     char *url = mp_xasprintf("http://%s.%s.svc:%lld", t->name, t->r->ns, (long long)t->port);
     json_t *args = NULL;
-    int rc = mp_kube_load_args(t->r->base.spec, cfg->load, url, &args, err);
+    /* The load pod's start, and reading its result, come out of the trial's time too. */
+    int64_t budget = t->trial_deadline_ns - mp_mono_ns() - KUBE_LOAD_MARGIN_NS;
+    int rc = mp_kube_load_args(t->r->base.spec, cfg->load, url, budget, &args, err);
     free(url);
     if (rc != 0) {
         return rc;

@@ -17,7 +17,6 @@
 enum load_mode { LOAD_MEASURE, LOAD_CAPACITY };
 
 /* The time cap of the confidence rule, in windows (of 1 s by default). */
-#define CI_WINDOWS 15
 
 struct load_cfg {
     const char *path, *method, *body, *body_text, *slo;
@@ -173,11 +172,11 @@ static int load_cfg_parse(const struct mp_node *m, struct load_cfg *c, struct mp
     }
     /* The measurement's limit on its length (a remeasure doubles the windows). */
     double warmup_ns = c->warmup_ns ? (double)c->warmup_ns : 1e9;
-    double windows_ns =
-        (c->window_ns ? (double)c->window_ns : 1e9) * (2.0 * (double)(c->windows  ? c->windows
-                                                                      : c->ci > 0 ? CI_WINDOWS
-                                                                                  : 10) +
-                                                       1);
+    double windows_ns = (c->window_ns ? (double)c->window_ns : 1e9) *
+                        (2.0 * (double)(c->windows  ? c->windows
+                                        : c->ci > 0 ? MP_MEASURE_CI_WINDOWS
+                                                    : 10) +
+                         1);
     if (rc == 0 && c->mode == LOAD_MEASURE && warmup_ns + windows_ns > MP_MEASURE_MAX_NS) {
         rc = mp_doc_error(err, mp_doc_get(m, warmup_ns > windows_ns ? "warmup" : "window"),
                           "the warm-up and the windows (twice, for a remeasure) add up to more "
@@ -274,7 +273,7 @@ static void fill_measure(struct mp_measure_opts *o, const struct load_cfg *c, co
     }
     if (c->mode == LOAD_MEASURE && c->ci > 0) {
         o->ci_target = c->ci;
-        o->max_windows = c->windows ? (unsigned)c->windows : CI_WINDOWS;
+        o->max_windows = c->windows ? (unsigned)c->windows : MP_MEASURE_CI_WINDOWS;
     }
 }
 
@@ -362,39 +361,18 @@ static int run_capacity(const struct load_cfg *c, struct mp_measure_opts *mo,
     return rc;
 }
 
-/* Whether a second measurement with twice the windows and a quarter of the warm-up ends before
- * the trial deadline, with a window to spare for starting and stopping the load generator. */
-static bool remeasure_fits(const struct mp_measure_opts *mo, int64_t deadline_ns)
-{
-    double need_ns =
-        (double)mo->warmup_ns / 4 + (2.0 * mo->max_windows + 1) * (double)mo->window_ns;
-    return (double)(deadline_ns - mp_mono_ns()) > need_ns;
-}
-
-/* One measurement; when it did not settle (neither stable nor pruned), one more with twice the
- * windows, whose figures stand (metric remeasured = 1), if it may settle (not when the first
- * showed steady noise too wide for it: mp_measure_may_settle) and fits before the trial deadline:
- * one that ran past it failed the trial as TIMEOUT and lost the first measurement. */
+/* One measurement, and a second with twice the windows when the first did not settle and may
+ * (mp_measure_settled) and fits before the trial deadline: one that ran past it failed the
+ * trial as TIMEOUT and lost the first measurement. */
 static int measure_settled(const struct load_cfg *c, struct mp_measure_opts *mo,
                            int64_t deadline_ns, struct mp_trial_result *res,
                            const atomic_bool *stop, struct mp_error *err)
 {
     struct mp_measure_result mr;
-    memset(&mr, 0, sizeof(mr));
-    int rc = mp_measure_run(mo, &mr, stop, err);
-    bool again = rc == 0 && c->remeasure && !mr.stable && !mr.pruned && mo->max_windows <= 5000 &&
-                 !(stop && atomic_load(stop)) && remeasure_fits(mo, deadline_ns) &&
-                 mp_measure_may_settle(mr.per_window, mr.n_windows, 2 * (size_t)mo->max_windows,
-                                       mo->ci_target);
-    if (again) {
-        mp_measure_result_release(&mr);
-        mo->max_windows *= 2;
-        mo->warmup_ns /= 4; /* the service is warm */
-        rc = mp_measure_run(mo, &mr, stop, err);
-    }
+    int rc = mp_measure_settled(mo, c->remeasure, deadline_ns, &mr, stop, err);
     if (rc == 0 || rc == MP_ECANCELLED) {
         mp_measure_result_metrics(&mr, true, &res->metrics);
-        mp_metrics_set(&res->metrics, "remeasured", again ? 1.0 : 0.0);
+        mp_metrics_set(&res->metrics, "remeasured", mr.remeasured ? 1.0 : 0.0);
         if (rc == 0) {
             judge_errors(&mr, c, res);
         }
@@ -402,34 +380,6 @@ static int measure_settled(const struct load_cfg *c, struct mp_measure_opts *mo,
     }
     mp_measure_result_release(&mr);
     return rc;
-}
-
-/* Pruning from the spec's upper limits on latency (`p99_ms <= 10`, `latency_p99_us < 800`): two
- * windows in a row over twice a limit end the measurement, and the trial fails that constraint
- * on what they measured. */
-static void set_pruning(const struct mp_spec *spec, struct mp_measure_opts *mo)
-{
-    struct mp_slo *slo = &mo->prune_slo;
-    for (size_t i = 0; spec && i < spec->n_constraints; i++) {
-        const struct mp_constraint *c = &spec->constraints[i];
-        if ((c->op != MP_CMP_LE && c->op != MP_CMP_LT) || !(c->bound > 0)) {
-            continue;
-        }
-        for (int s = 0; s < MP_STAT_COUNT && slo->n < MP_SLO_MAX_CLAUSES; s++) {
-            char ms[32], us[32];
-            snprintf(ms, sizeof(ms), "%s_ms", mp_stat_name((enum mp_stat)s));
-            snprintf(us, sizeof(us), "latency_%s_us", mp_stat_name((enum mp_stat)s));
-            bool in_ms = strcmp(c->metric, ms) == 0;
-            if (in_ms || strcmp(c->metric, us) == 0) {
-                slo->clause[slo->n].stat = (enum mp_stat)s;
-                slo->clause[slo->n++].limit_us = in_ms ? c->bound * 1000.0 : c->bound;
-            }
-        }
-    }
-    if (slo->n > 0) {
-        mo->prune_windows = 2;
-        mo->prune_factor = 2.0;
-    }
 }
 
 int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_result *res,
@@ -460,8 +410,9 @@ int mp_local_load_measure(const struct mp_local_target *t, struct mp_trial_resul
     if (c.mode == LOAD_CAPACITY) {
         rc = run_capacity(&c, &mo, t, res, stop, err);
     } else {
-        if (c.prune) {
-            set_pruning(t->spec, &mo);
+        if (c.prune && mp_runner_prune_slo(t->spec, &mo.prune_slo) > 0) {
+            mo.prune_windows = 2;
+            mo.prune_factor = 2.0;
         }
         rc = measure_settled(&c, &mo, t->deadline_ns, res, stop, err);
     }

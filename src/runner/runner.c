@@ -3,6 +3,7 @@
  * runner by. */
 #include "runner/runner.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,28 @@ static void load_metric_names(struct mp_metrics *m)
     for (size_t i = 0; i < MP_ARRAY_LEN(more); i++) {
         mp_metrics_set(m, more[i], 0);
     }
+}
+
+size_t mp_runner_prune_slo(const struct mp_spec *spec, struct mp_slo *slo)
+{
+    memset(slo, 0, sizeof(*slo));
+    for (size_t i = 0; spec && i < spec->n_constraints; i++) {
+        const struct mp_constraint *c = &spec->constraints[i];
+        if ((c->op != MP_CMP_LE && c->op != MP_CMP_LT) || !(c->bound > 0)) {
+            continue;
+        }
+        for (int s = 0; s < MP_STAT_COUNT && slo->n < MP_SLO_MAX_CLAUSES; s++) {
+            char ms[32], us[32];
+            snprintf(ms, sizeof(ms), "%s_ms", mp_stat_name((enum mp_stat)s));
+            snprintf(us, sizeof(us), "latency_%s_us", mp_stat_name((enum mp_stat)s));
+            bool in_ms = strcmp(c->metric, ms) == 0;
+            if (in_ms || strcmp(c->metric, us) == 0) {
+                slo->clause[slo->n].stat = (enum mp_stat)s;
+                slo->clause[slo->n++].limit_us = in_ms ? c->bound * 1000.0 : c->bound;
+            }
+        }
+    }
+    return slo->n;
 }
 
 int mp_runner_check_load_metrics(const struct mp_spec *spec, const char *const *resources,

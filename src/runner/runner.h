@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 
 #include "core/core.h"
+#include "measure/measure.h"
 #include "spec/spec.h"
 #include "trial/trial.h"
 
@@ -74,6 +75,10 @@ int mp_runner_new(const struct mp_spec *spec, struct mp_runner **out, struct mp_
  * Every trial would fail METRIC_MISSING otherwise. */
 int mp_runner_check_load_metrics(const struct mp_spec *spec, const char *const *resources,
                                  struct mp_error *err) MP_WUR;
+/* The pruning rule's SLO from the spec's upper limits on latency (`p99_ms <= 10`,
+ * `latency_p99_us < 800`), for runner.load.prune: two windows in a row over twice a limit end a
+ * measurement, and the trial fails that constraint on what they measured. Returns the clauses. */
+size_t mp_runner_prune_slo(const struct mp_spec *spec, struct mp_slo *slo);
 void mp_runner_free(struct mp_runner *r);
 
 extern const struct mp_runner_ops mp_runner_replay;

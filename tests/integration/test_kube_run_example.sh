@@ -20,6 +20,11 @@ check "both trials SUCCEEDED" "SUCCEEDED SUCCEEDED" \
     "$(jq -r '[.trials[].state] | join(" ")' "$WORK/show.json")"
 check "the load Job measured each (requests > 0, throughput > 0)" "true true" \
     "$(jq -r '[.trials[] | (.metrics.requests > 0 and .metrics.throughput_rps > 0)] | map(tostring) | join(" ")' "$WORK/show.json")"
+# ... by the local runner's rules (it measured with the stability rule alone): the confidence
+# rule, and a second measurement when the first did not settle and may (remeasured 0 or 1).
+check "... with the confidence rule and the second measurement's verdict" "true true" \
+    "$(jq -r '[.trials[].metrics | has("remeasured") and .windows >= 3] | map(tostring) | join(" ")' \
+        "$WORK/show.json")"
 check "trials are named from experiment, trial and attempt" "fmnist-k8s-t1-a0 fmnist-k8s-t2-a0" \
     "$(jq -r '[.trials[].meta.object] | join(" ")' "$WORK/show.json")"
 check "at most 22 API calls per trial (19 with the sentinels) besides watch events" "true" \

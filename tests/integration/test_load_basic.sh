@@ -88,6 +88,35 @@ check "two windows of -d: not stable" "false 2 2" \
 run_load "$WORK/slow.txt" 0 "$URL" -c 1 --rate 0.5 -d 2s --warmup 0
 check_contains "rate 0.5: summary" "open loop at 0.5 req/s" "$(cat "$WORK/slow.txt")"
 
+# The trial runners' rules on the command line (the kubernetes runner's load Job runs them):
+# --ci measures until the interval settles, every window merged; --prune stops after two windows
+# that miss a limit by more than twice; --remeasure measures once more with twice the windows when
+# the first did not settle and may (the stability rule at zero tolerance never settles), within
+# --max-time when given.
+run_load "$WORK/ci.json" 0 "$URL" -c 8 --rate 400 --warmup 200ms --window 300ms --ci 0.5 --json
+check "--ci 0.5 at a steady rate: settled over the least windows, all merged" "true 3 3" \
+    "$(jq -r '"\(.stable) \(.windows_run) \(.windows_merged)"' "$WORK/ci.json")"
+run_load "$WORK/prune.json" 0 "$URL" -c 8 --warmup 200ms --window 300ms --prune 'p99<=100us' \
+    --json
+check "--prune 'p99<=100us' of a 500 us service: pruned after 2 windows" "true 2" \
+    "$(jq -r '"\(.pruned) \(.windows_run)"' "$WORK/prune.json")"
+run_load "$WORK/again.json" 0 "$URL" -c 8 --rate 400 --warmup 200ms --window 300ms \
+    --max-windows 3 --tolerance 0 --remeasure --json --result "$WORK/again.result"
+check "--remeasure: a second measurement of twice the windows" "true 6" \
+    "$(jq -r '"\(.remeasured) \(.windows_run)"' "$WORK/again.json")"
+check "... and --result says so" 1 "$(jq -r .metrics.remeasured "$WORK/again.result")"
+run_load "$WORK/nofit.json" 0 "$URL" -c 8 --rate 400 --warmup 200ms --window 300ms \
+    --max-windows 3 --tolerance 0 --remeasure --max-time 1s --json
+check "--remeasure --max-time 1s: the second (2.1 s) does not fit" "false 3" \
+    "$(jq -r '"\(.remeasured) \(.windows_run)"' "$WORK/nofit.json")"
+run_load "$WORK/bad1.txt" 2 "$URL" --capacity --slo 'p99<=100ms' --ci 0.1
+check_contains "--ci with --capacity: refused" "--ci, --prune and --remeasure" \
+    "$(cat "$WORK/bad1.txt.err")"
+run_load "$WORK/bad2.txt" 2 "$URL" -d 1s --remeasure
+check_contains "--remeasure with -d: refused" "choose one" "$(cat "$WORK/bad2.txt.err")"
+run_load "$WORK/bad3.txt" 2 "$URL" --max-time 5s
+check_contains "--max-time alone: refused" "--max-time bounds" "$(cat "$WORK/bad3.txt.err")"
+
 # With -d the spread is over every merged window (docs/load.md), not the last three: a service
 # that answers 400 req/s for its first second and 100 after (503s beyond) has a spread of ~3.
 kill "$SERVICE_PID"

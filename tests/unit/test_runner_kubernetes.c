@@ -450,7 +450,7 @@ static void load_arguments(void **state)
     json_t *args = NULL;
     struct mp_error err = {0};
     assert_int_equal(mp_kube_load_args(spec, mp_doc_get(spec->runner_node, "load"),
-                                       "http://s.ns.svc:80", &args, &err),
+                                       "http://s.ns.svc:80", 0, &args, &err),
                      0);
     char *text = json_dumps(args, JSON_COMPACT);
     assert_string_equal(text, "[\"load\",\"http://s.ns.svc:80/v1/m\",\"--result\",\"/dev/"
@@ -462,13 +462,58 @@ static void load_arguments(void **state)
     mp_spec_free(spec);
     spec = parse(ONE_CONTAINER "  load: {window: 1s, warmup: 2s}\n");
     assert_int_equal(mp_kube_load_args(spec, mp_doc_get(spec->runner_node, "load"),
-                                       "http://s.ns.svc:80", &args, &err),
+                                       "http://s.ns.svc:80", 0, &args, &err),
                      0);
     text = json_dumps(args, JSON_COMPACT);
     assert_non_null(strstr(text, "\"--warmup\",\"2s\",\"--window\",\"1s\""));
     free(text);
     json_decref(args);
     mp_spec_free(spec);
+}
+
+/* The load Job's args for runner.load `tail`, with budget_ns, as compact JSON (owned). */
+static char *load_args_of(const char *tail, int64_t budget_ns)
+{
+    struct mp_spec *spec = parse(tail);
+    json_t *args = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_load_args(spec, mp_doc_get(spec->runner_node, "load"),
+                                       "http://s.ns.svc:80", budget_ns, &args, &err),
+                     0);
+    char *text = json_dumps(args, JSON_COMPACT);
+    json_decref(args);
+    mp_spec_free(spec);
+    return text;
+}
+
+/* A measurement in the load Job follows the local runner's rules (they were accepted and left
+ * out: the Job measured with the stability rule alone): the confidence rule (ci 0.02 and 15
+ * windows by default), pruning on the spec's latency limits, and a second measurement within
+ * the trial's time left; each can be turned off. */
+static void load_measure_rules(void **state)
+{
+    (void)state;
+    char *text = load_args_of(ONE_CONTAINER "  load: {path: /m}\n"
+                                            "constraints: ['p99_ms <= 20', 'latency_p50_us < 800', "
+                                            "'error_rate <= 0.01']\n",
+                              (int64_t)90 * 1000000000);
+    assert_string_equal(text, "[\"load\",\"http://s.ns.svc:80/m\",\"--result\",\"/dev/"
+                              "termination-log\",\"--ci\",\"0.02\",\"--max-windows\",\"15\","
+                              "\"--prune\",\"p99<=20000.000us,p50<=800.000us\",\"--remeasure\","
+                              "\"--max-time\",\"90000ms\"]");
+    free(text);
+    /* Windows given: those; no latency limit: no pruning; no time left: no second one. */
+    text = load_args_of(ONE_CONTAINER "  load: {windows: 6, ci: 0.05}\n", -5);
+    assert_string_equal(text, "[\"load\",\"http://s.ns.svc:80/\",\"--result\",\"/dev/"
+                              "termination-log\",\"--max-windows\",\"6\",\"--ci\",\"0.05\","
+                              "\"--remeasure\",\"--max-time\",\"0ms\"]");
+    free(text);
+    text = load_args_of(ONE_CONTAINER "  load: {ci: 0, prune: false, remeasure: false}\n"
+                                      "constraints: ['p99_ms <= 20']\n",
+                        (int64_t)90 * 1000000000);
+    assert_string_equal(text, "[\"load\",\"http://s.ns.svc:80/\",\"--result\",\"/dev/"
+                              "termination-log\"]");
+    free(text);
 }
 
 /* An inline body (a ProfilingExperiment's requestTemplate) travels to the load pod as one file. */
@@ -483,7 +528,7 @@ static void load_inline_body(void **state)
     char *text = json_dumps(data, JSON_COMPACT);
     assert_string_equal(text, "{\"body-0000\":\"aGkh\"}");
     free(text);
-    assert_int_equal(mp_kube_load_args(spec, load, "http://s.ns.svc:80", &args, &err), 0);
+    assert_int_equal(mp_kube_load_args(spec, load, "http://s.ns.svc:80", 0, &args, &err), 0);
     text = json_dumps(args, JSON_COMPACT);
     assert_non_null(strstr(text, "\"--body\""));
     free(text);
@@ -906,6 +951,7 @@ int main(void)
         cmocka_unit_test(unschedulable_waits_for_others),
         cmocka_unit_test(deleted_load_pod),
         cmocka_unit_test(load_arguments),
+        cmocka_unit_test(load_measure_rules),
         cmocka_unit_test(load_inline_body),
         cmocka_unit_test(load_results),
         cmocka_unit_test(objects_built),
