@@ -102,19 +102,34 @@ static double uncertainty(const struct mp_spec *spec, const struct mp_trial_row 
     return DEFAULT_NOISE_REL * fabs(v);
 }
 
-/* Whether trial t ranks before the current rank holder r (-1: none): feasible with a value,
- * settled before unsettled, then by value. */
-static bool ranks_before(const struct mp_spec *spec, const struct mp_trial_row *rows, long r,
-                         const struct mp_trial_row *t, double v, double rv)
+/* Whether a trial (value v, settled or not) ranks before the current rank holder (value rv,
+ * settled or not; none when !held): settled before unsettled, then by value. */
+static bool ranks_before(const struct mp_spec *spec, bool held, bool settled, double v,
+                         bool r_settled, double rv)
 {
-    if (r < 0) {
+    if (!held) {
         return true;
     }
-    if (t->settled != rows[r].settled) {
-        return t->settled;
+    if (settled != r_settled) {
+        return settled;
     }
     double o = spec->direction == MP_MAXIMIZE ? v : -v;
     return o > (spec->direction == MP_MAXIMIZE ? rv : -rv);
+}
+
+/* Trial number's entry among the candidates of a finished confirmation in report j, or NULL. */
+static const json_t *done_candidate(const json_t *j, int64_t number)
+{
+    const json_t *conf = json_object_get(j, "confirmation");
+    const char *state = json_string_value(json_object_get(conf, "state"));
+    const json_t *cands = json_object_get(conf, "candidates");
+    for (size_t i = 0; state && strcmp(state, "done") == 0 && i < json_array_size(cands); i++) {
+        const json_t *c = json_array_get(cands, i);
+        if (json_integer_value(json_object_get(c, "number")) == number) {
+            return c;
+        }
+    }
+    return NULL;
 }
 
 /* mp_spec_pods of the trial whose parameters are params. */
@@ -144,7 +159,9 @@ static enum mp_experiment_state shown_state(const struct mp_experiment_row *row)
  * the candidate that passed the largest share of its measurements when it ran (fallback), else
  * the best settled feasible trial, else the best feasible one) and "runner_up" (the
  * second-best feasible trial, flagged when the two are within measurement noise of each other,
- * so either is a sound choice). */
+ * so either is a sound choice). After a confirmation, a candidate ranks for runner-up on its
+ * confirmed mean, and not at all when a measurement of it missed a constraint (or had no value):
+ * its search figure is the one the confirmation disproved. */
 static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_trial_row *rows,
                      size_t n, int64_t confirmed, const struct mp_confirm_stats *stats,
                      int64_t fallback)
@@ -152,6 +169,7 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
     int64_t pick = confirmed > 0 ? confirmed : fallback;
     long rank[2] = {-1, -1};
     double val[2] = {0, 0};
+    bool settled[2] = {false, false};
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
             double v;
@@ -159,12 +177,22 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
                 !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v)) {
                 continue;
             }
+            bool s = rows[i].settled;
+            const json_t *cand = pass == 1 ? done_candidate(j, rows[i].number) : NULL;
+            if (cand && !json_is_true(json_object_get(cand, "confirmed"))) {
+                continue;
+            }
+            if (cand) { /* repeated measurements that all passed: settled evidence */
+                v = json_number_value(json_object_get(cand, "mean"));
+                s = true;
+            }
             bool take = pass == 0 && pick > 0
                             ? rows[i].number == pick
-                            : ranks_before(spec, rows, rank[pass], &rows[i], v, val[pass]);
+                            : ranks_before(spec, rank[pass] >= 0, s, v, settled[pass], val[pass]);
             if (take) {
                 rank[pass] = (long)i;
                 val[pass] = v;
+                settled[pass] = s;
             }
         }
     }
