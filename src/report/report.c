@@ -467,6 +467,47 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
     return 0;
 }
 
+json_t *mp_report_caveats(const json_t *report)
+{
+    json_t *out = json_array();
+    const json_t *best = json_object_get(report, "best");
+    if (!json_is_object(best)) {
+        return out;
+    }
+    long long number = (long long)json_integer_value(json_object_get(best, "number"));
+    const char *name = json_string_value(json_object_get(report, "name"));
+    const char *state = json_string_value(json_object_get(report, "state"));
+    const json_t *counts = json_object_get(report, "counts");
+    if (state && strcmp(state, "SUCCEEDED") != 0) {
+        long long done = (long long)(json_integer_value(json_object_get(counts, "succeeded")) +
+                                     json_integer_value(json_object_get(counts, "failed")));
+        json_array_append_new(
+            out, json_sprintf("experiment '%s' is %s after %lld of %lld trials: trial %lld is the "
+                              "best configuration so far, not its recommendation",
+                              name ? name : "", state, done,
+                              (long long)json_integer_value(json_object_get(report, "max_trials")),
+                              number));
+    }
+    const json_t *conf = json_object_get(report, "confirmation");
+    if (json_is_object(json_object_get(best, "confirmed"))) {
+        return out;
+    }
+    if (json_integer_value(json_object_get(conf, "most_passed")) == number) {
+        json_array_append_new(out,
+                              json_sprintf("trial %lld is not confirmed: no candidate met every "
+                                           "constraint in all its measurements, and it met them "
+                                           "in the largest share",
+                                           number));
+    }
+    if (json_is_false(json_object_get(best, "settled"))) {
+        json_array_append_new(out, json_sprintf("the measurement of trial %lld did not settle and "
+                                                "no confirmation backs it: its figures are "
+                                                "uncertain",
+                                                number));
+    }
+    return out;
+}
+
 /* A list item of an experiment whose report cannot be built: what the store has without its
  * spec (the row, its trials' counts), nulls for the rest and the error. */
 static json_t *broken_item(struct mp_store *st, const struct mp_experiment_row *row,

@@ -117,4 +117,30 @@ check_contains "lists the others" "odd-values" "$out"
 check_contains "and says why for it" "(unreadable: pods:1:1: 'parameters': required key is missing)" "$out"
 check "list --json: its counts and the error" '[4,"pods:1:1: '"'parameters'"': required key is missing"]' \
     "$("$MORPHLING" list --json | jq -c '.[] | select(.name == "pods") | [.counts.total, .error]')"
+# export --format deploy|k8s carries the configuration alone, headed for a host or a cluster:
+# the best so far of an experiment that stopped early (here FAILED: more failed trials than
+# max_failed_trials) and a measurement that did not settle went out without a word, as if
+# recommended. stderr now says what the configuration is not.
+printf 'a,score,stable,failure\n1,5,0,\n2,9,1,OOM_KILLED\n3,7,1,\n' >"$WORK/early.csv"
+cat >"$WORK/early.yaml" <<'SPEC'
+name: early
+service: {command: [./srv, --a, "{a}"]}
+parameters: [{name: a, type: int, min: 1, max: 3}]
+objective: {metric: score}
+algorithm: {name: grid, max_trials: 3, max_failed_trials: 0}
+runner: {kind: replay, surface: early.csv}
+SPEC
+"$MORPHLING" run "$WORK/early.yaml" --quiet >/dev/null 2>&1
+check "the early stop: FAILED" FAILED "$("$MORPHLING" show early --json | jq -r .state)"
+for format in deploy "k8s --container web"; do
+    # shellcheck disable=SC2086 # the format and its option, split
+    err=$("$MORPHLING" export early --format $format 2>&1 >/dev/null)
+    check "export --format $format of a stopped experiment exits 0" 0 "$?"
+    check_contains "... saying it is the best so far" \
+        "morphling export: experiment 'early' is FAILED after 2 of 3 trials: trial 1 is the best configuration so far, not its recommendation" "$err"
+    check_contains "... and that its measurement did not settle" \
+        "morphling export: the measurement of trial 1 did not settle and no confirmation backs it" "$err"
+done
+err=$("$MORPHLING" export early --format json 2>&1 >/dev/null)
+check "export --format json has its caveats in the report: no note" "" "$err"
 finish

@@ -418,6 +418,11 @@ static void unconfirmed_recommends_the_most_passed(void **state)
     fclose(f);
     assert_non_null(strstr(text, "this one met them in 2 of 3, the largest share."));
     free(text);
+    /* What export --format deploy|k8s says of it on stderr. */
+    json_t *caveats = mp_report_caveats(rep);
+    assert_int_equal(json_array_size(caveats), 1);
+    assert_non_null(strstr(json_string_value(json_array_get(caveats, 0)), "is not confirmed"));
+    json_decref(caveats);
     json_decref(rep);
     mp_store_close(st);
     mp_spec_free(spec);
