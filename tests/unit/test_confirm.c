@@ -481,6 +481,14 @@ static void unsettled_rule(void **state)
     mp_metrics_set(&m, "pruned", 1);
     assert_false(mp_engine_unsettled(spec, &m));
     mp_metrics_release(&m);
+    /* An objective of 0 with an uncertainty has an unbounded relative one: 0 +- 50 settled (and
+     * was recommended over -1 +- 0.01) while -100 +- 200 did not. 0 +- 0 is exact. */
+    mp_metrics_set(&m, "qps", 0);
+    mp_metrics_set(&m, "qps_uncertainty", 50);
+    assert_true(mp_engine_unsettled(spec, &m));
+    mp_metrics_set(&m, "qps_uncertainty", 0);
+    assert_false(mp_engine_unsettled(spec, &m));
+    mp_metrics_release(&m);
     mp_spec_free(spec);
 }
 
