@@ -263,7 +263,11 @@ static void add_confirmed_throughput(json_t *j, const struct mp_trial_row *rows,
     }
 }
 
-/* Oriented objective values of a feasible trial (larger is better); false if one is missing. */
+/* Oriented objective values of a feasible trial (larger is better); false if it is not feasible.
+ * An objective it has no finite value for (a replayed row's empty cell; the first objective is
+ * always there) is the worst of all, -inf: such a trial is beaten by one as good on the others,
+ * beats none that measured it, and stays on the front when nothing matches it elsewhere (it was
+ * left out, so the recommended trial could be missing from the front that no trial beat). */
 static bool objective_vector(const struct mp_spec *spec, const struct mp_trial_row *t, double *v)
 {
     if (t->state != MP_TRIAL_SUCCEEDED) {
@@ -271,7 +275,11 @@ static bool objective_vector(const struct mp_spec *spec, const struct mp_trial_r
     }
     for (size_t k = 0; k < spec->n_objectives; k++) {
         if (!mp_metrics_get(&t->metrics, spec->objectives[k].metric, &v[k]) || !isfinite(v[k])) {
-            return false;
+            if (k == 0) {
+                return false;
+            }
+            v[k] = -INFINITY;
+            continue;
         }
         v[k] = spec->objectives[k].direction == MP_MAXIMIZE ? v[k] : -v[k];
     }
@@ -316,7 +324,8 @@ static void add_pareto(json_t *j, const struct mp_spec *spec, const struct mp_tr
         json_t *values = json_object();
         for (size_t m = 0; m < k; m++) {
             double x = spec->objectives[m].direction == MP_MAXIMIZE ? v[i * k + m] : -v[i * k + m];
-            json_object_set_new(values, spec->objectives[m].metric, json_real(x));
+            json_object_set_new(values, spec->objectives[m].metric,
+                                isfinite(x) ? json_real(x) : json_null());
         }
         json_t *params = json_loads(rows[i].params_json, 0, NULL);
         json_array_append_new(front, json_pack("{s:I, s:o, s:o}", "number",

@@ -143,4 +143,20 @@ for format in deploy "k8s --container web"; do
 done
 err=$("$MORPHLING" export early --format json 2>&1 >/dev/null)
 check "export --format json has its caveats in the report: no note" "" "$err"
+# A trial without a value for a second objective (a replayed row's empty cell) still succeeds, and
+# it was left out of the Pareto front: the recommended trial, which no trial beats, was missing
+# from the front, and the one it beats was there alone. Unmeasured is now the worst value.
+printf 'a,value,cost\n1,10,\n2,5,1\n3,4,2\n4,5,\n' >"$WORK/front.csv"
+cat >"$WORK/front.yaml" <<'SPEC'
+name: front
+parameters: [{name: a, type: int, min: 1, max: 4}]
+objectives: [{metric: value, direction: maximize}, {metric: cost, direction: minimize}]
+algorithm: {name: grid, max_trials: 4}
+runner: {kind: replay, surface: front.csv}
+SPEC
+"$MORPHLING" run "$WORK/front.yaml" --quiet >/dev/null 2>&1
+json=$("$MORPHLING" show front --json)
+check "the recommendation" 1 "$(printf '%s' "$json" | jq .best.number)"
+check "the front: the best (cost unmeasured) and the cheapest; not 4, beaten by 2" \
+    '[[1,10,null],[2,5,1]]' "$(printf '%s' "$json" | jq -c '[.pareto_front[] | [.number, .values.value, .values.cost]]')"
 finish
