@@ -315,6 +315,12 @@ static void print_unconfirmed(FILE *f, const json_t *r, const json_t *best)
 {
     const json_t *conf = json_object_get(r, "confirmation");
     json_int_t number = json_integer_value(json_object_get(best, "number"));
+    const char *state = json_string_value(json_object_get(conf, "state"));
+    if (state && strcmp(state, "stopped") == 0) {
+        fprintf(f, "Not confirmed: the experiment ended before its confirmation; this is the "
+                   "search's best.\n");
+        return;
+    }
     if (json_integer_value(json_object_get(conf, "most_passed")) != number) {
         fprintf(f, "Not confirmed: no candidate met every constraint in all its measurements "
                    "(or the confirmation has not finished); this is the search's best.\n");

@@ -407,9 +407,8 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, str
         json_object_set_new(j, "trials", trials);
         struct mp_confirm_stats winner = {0};
         int64_t fallback = 0;
-        int64_t confirmed =
-            mp_report_add_confirmation(j, spec, row.state == MP_EXPERIMENT_SUCCEEDED, rows, n, runs,
-                                       n_runs, &winner, &fallback);
+        int64_t confirmed = mp_report_add_confirmation(j, spec, row.state, rows, n, runs, n_runs,
+                                                       &winner, &fallback);
         add_best(j, spec, rows, n, confirmed, &winner, fallback);
         add_confirmed_throughput(j, rows, n, runs, n_runs);
         add_pareto(j, spec, rows, n);

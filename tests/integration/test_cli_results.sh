@@ -159,4 +159,14 @@ json=$("$MORPHLING" show front --json)
 check "the recommendation" 1 "$(printf '%s' "$json" | jq .best.number)"
 check "the front: the best (cost unmeasured) and the cheapest; not 4, beaten by 2" \
     '[[1,10,null],[2,5,1]]' "$(printf '%s' "$json" | jq -c '[.pareto_front[] | [.number, .values.value, .values.cost]]')"
+# An experiment that failed (or was cancelled) never confirms: its confirmation read "pending"
+# for good, and show blamed the candidates ("no candidate met every constraint in all its
+# measurements") for runs that were never made.
+"$MORPHLING" run "$WORK/early.yaml" --set name=early-confirm \
+    --set 'algorithm.confirm={top: 2, runs: 1}' --quiet >/dev/null 2>&1
+check "a failed experiment's confirmation: stopped" stopped \
+    "$("$MORPHLING" show early-confirm --json | jq -r .confirmation.state)"
+check_contains "show says why it is not confirmed" \
+    "Not confirmed: the experiment ended before its confirmation; this is the search's best." \
+    "$("$MORPHLING" show early-confirm)"
 finish
