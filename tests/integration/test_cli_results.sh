@@ -169,4 +169,12 @@ check "a failed experiment's confirmation: stopped" stopped \
 check_contains "show says why it is not confirmed" \
     "Not confirmed: the experiment ended before its confirmation; this is the search's best." \
     "$("$MORPHLING" show early-confirm)"
+# The progress of a run marks a measurement that did not settle: "trial 1 ... score=5" and then
+# "best 3" (or none) read as a wrong best.
+printf 'a,score,stable\n1,5,0\n2,3,1\n' >"$WORK/unsettled.csv"
+printf 'name: unsettled\nparameters: [{name: a, type: int, min: 1, max: 2}]\nobjective: {metric: score}\nalgorithm: {name: grid, max_trials: 2}\nrunner: {kind: replay, surface: unsettled.csv}\n' \
+    >"$WORK/unsettled.yaml"
+out=$("$MORPHLING" run "$WORK/unsettled.yaml" 2>&1)
+check_contains "the progress marks the unsettled trial" "trial 1 SUCCEEDED score=5 (unsettled)" "$out"
+check_contains "... and not the settled one" "trial 2 SUCCEEDED score=3; best 3" "$out"
 finish
