@@ -255,8 +255,8 @@ static void print_pareto(FILE *f, const json_t *r)
     if (!json_is_array(front)) {
         return;
     }
-    fprintf(f, "Pareto front (%zu trials no other trial beats on every objective):\n  %5s",
-            json_array_size(front), "trial");
+    fprintf(f, "Pareto front (%zu trial%s no other trial beats on every objective):\n  %5s",
+            json_array_size(front), json_array_size(front) == 1 ? "" : "s", "trial");
     for (size_t k = 0; k < json_array_size(objs); k++) {
         const json_t *o = json_array_get(objs, k);
         fprintf(f, "  %s (%s)", json_string_value(json_object_get(o, "metric")),

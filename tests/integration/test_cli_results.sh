@@ -132,6 +132,8 @@ runner: {kind: replay, surface: early.csv}
 SPEC
 "$MORPHLING" run "$WORK/early.yaml" --quiet >/dev/null 2>&1
 check "the early stop: FAILED" FAILED "$("$MORPHLING" show early --json | jq -r .state)"
+check "... one trial, in the singular" "1 trial failed (more than max_failed_trials = 0)" \
+    "$("$MORPHLING" show early --json | jq -r .stop_reason)"
 for format in deploy "k8s --container web"; do
     # shellcheck disable=SC2086 # the format and its option, split
     err=$("$MORPHLING" export early --format $format 2>&1 >/dev/null)
@@ -157,6 +159,12 @@ SPEC
 "$MORPHLING" run "$WORK/front.yaml" --quiet >/dev/null 2>&1
 json=$("$MORPHLING" show front --json)
 check "the recommendation" 1 "$(printf '%s' "$json" | jq .best.number)"
+printf 'a,value,cost\n1,10,1\n2,5,1\n' >"$WORK/front1.csv"
+sed -e 's/front.csv/front1.csv/' -e 's/max: 4/max: 2/' -e 's/max_trials: 4/max_trials: 2/' \
+    -e 's/name: front/name: front1/' "$WORK/front.yaml" >"$WORK/front1.yaml"
+check_contains "a front of one trial, in the singular" \
+    "Pareto front (1 trial no other trial beats on every objective)" \
+    "$("$MORPHLING" run "$WORK/front1.yaml" 2>/dev/null)"
 check "the front: the best (cost unmeasured) and the cheapest; not 4, beaten by 2" \
     '[[1,10,null],[2,5,1]]' "$(printf '%s' "$json" | jq -c '[.pareto_front[] | [.number, .values.value, .values.cost]]')"
 # An experiment that failed (or was cancelled) never confirms: its confirmation read "pending"
