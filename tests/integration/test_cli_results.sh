@@ -185,4 +185,14 @@ printf 'name: unsettled\nparameters: [{name: a, type: int, min: 1, max: 2}]\nobj
 out=$("$MORPHLING" run "$WORK/unsettled.yaml" 2>&1)
 check_contains "the progress marks the unsettled trial" "trial 1 SUCCEEDED score=5 (unsettled)" "$out"
 check_contains "... and not the settled one" "trial 2 SUCCEEDED score=3; best 3" "$out"
+# `morphling trial` judges a trial as `run` does: a replayed row that breaks a constraint was
+# SUCCEEDED (exit 0) there while `run` recorded it FAILED, and the cost metrics were missing.
+printf 'a,score\n1,5\n2,30\n' >"$WORK/judged.csv"
+printf 'name: judged\nparameters: [{name: a, type: int, min: 1, max: 2}]\nobjective: {metric: score}\nconstraints: [score >= 10]\ncost: {base_hour: 2}\nrunner: {kind: replay, surface: judged.csv}\n' \
+    >"$WORK/judged.yaml"
+json=$("$MORPHLING" trial "$WORK/judged.yaml" --set a=1 --json 2>/dev/null)
+check "trial of a row under its SLO exits 1" 1 "$?"
+check "... FAILED as run records it" "FAILED SLO_VIOLATED" "$(printf '%s' "$json" | jq -r '"\(.state) \(.failure)"')"
+json=$("$MORPHLING" trial "$WORK/judged.yaml" --set a=2 --json 2>/dev/null)
+check "trial of a row within it exits 0, with its cost" "0 2" "$? $(printf '%s' "$json" | jq .metrics.cost_per_hour)"
 finish
