@@ -195,4 +195,10 @@ check "trial of a row under its SLO exits 1" 1 "$?"
 check "... FAILED as run records it" "FAILED SLO_VIOLATED" "$(printf '%s' "$json" | jq -r '"\(.state) \(.failure)"')"
 json=$("$MORPHLING" trial "$WORK/judged.yaml" --set a=2 --json 2>/dev/null)
 check "trial of a row within it exits 0, with its cost" "0 2" "$? $(printf '%s' "$json" | jq .metrics.cost_per_hour)"
+# ... and says whether the measurement settled, as run marks it ("settled" in the record).
+check "trial of a settled row: settled" true "$(printf '%s' "$json" | jq .settled)"
+check "trial of an unsettled row: not settled" false \
+    "$("$MORPHLING" trial "$WORK/unsettled.yaml" --set a=1 --json 2>/dev/null | jq .settled)"
+check_contains "... and the text says so" "note      the measurement did not settle" \
+    "$("$MORPHLING" trial "$WORK/unsettled.yaml" --set a=1 2>/dev/null)"
 finish
