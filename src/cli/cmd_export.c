@@ -289,6 +289,24 @@ static void k8s_notes(const struct export_args *a, const struct mp_recommended *
     }
 }
 
+/* What the configuration printed is not (mp_report_caveats), on stderr: the output carries
+ * nothing but the configuration, and it goes to a cluster. */
+static void caveat_notes(struct mp_store *st, const char *ref)
+{
+    json_t *rep = NULL;
+    if (mp_report_experiment(st, ref, &rep, NULL) != 0) {
+        return;
+    }
+    json_t *notes = mp_report_caveats(rep);
+    size_t i;
+    json_t *note;
+    json_array_foreach (notes, i, note) {
+        fprintf(stderr, "morphling export: %s\n", json_string_value(note));
+    }
+    json_decref(notes);
+    json_decref(rep);
+}
+
 static int export_configuration(const struct export_args *a)
 {
     struct mp_error err = {0};
@@ -310,6 +328,7 @@ static int export_configuration(const struct export_args *a)
     }
     if (rc == 0) {
         mp_json_print(stdout, out);
+        caveat_notes(st, a->ref);
     }
     json_decref(out);
     mp_recommended_release(&rec);

@@ -121,6 +121,10 @@ static void progress(void *ctx, const struct mp_spec *spec, int64_t number,
     if (res->failure) {
         mp_buf_addf(&note, " (%s)", mp_failure_name(res->failure));
     }
+    /* Else a higher figure than the best that follows reads as a wrong best. */
+    if (res->unsettled) {
+        mp_buf_addf(&note, " (unsettled)");
+    }
     if (have_best) {
         mp_buf_addf(&note, "; best %.6g", best);
     }

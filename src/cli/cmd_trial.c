@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/engine.h"
 #include "runner/runner.h"
 
 struct trial_args {
@@ -24,8 +25,8 @@ static const struct mp_opt trial_opts[] = {
      "the value of parameter NAME (every parameter needs one); other keys override spec fields "
      "as in 'run --set'; repeatable"},
     {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct trial_args, json), NULL,
-     "print the trial record as JSON (config, state, failure, reason, metrics, resources, meta, "
-     "stdout, stderr)"},
+     "print the trial record as JSON (config, state, failure, reason, settled, metrics, "
+     "resources, meta, stdout, stderr)"},
     {"logs", 0, MP_OPT_FLAG, MP_OPT_AT(struct trial_args, logs), NULL,
      "also print the service's stdout and stderr"},
     {"quiet", 'q', MP_OPT_FLAG, MP_OPT_AT(struct trial_args, quiet), NULL, "no progress on stderr"},
@@ -138,13 +139,13 @@ static json_t *record_json(const struct mp_spec *spec, const double *x,
                             json_string(mp_space_format(&spec->space, i, x[i], buf)));
     }
     json_t *meta = res->meta_json ? json_loads(res->meta_json, 0, NULL) : NULL;
-    return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s?, s:o, s:o, s:o, s:s, s:s}", "experiment",
-                     spec->name, "runner", spec->runner, "config", cfg, "state",
-                     mp_trial_state_name(res->state), "failure", mp_failure_name(res->failure),
-                     "reason", res->reason, "metrics", metrics_json(&res->metrics), "resources",
-                     metrics_json(&res->resources), "meta", meta ? meta : json_object(), "stdout",
-                     res->stdout_log ? res->stdout_log : "", "stderr",
-                     res->stderr_log ? res->stderr_log : "");
+    return json_pack(
+        "{s:s, s:s, s:o, s:s, s:s, s:s?, s:b, s:o, s:o, s:o, s:s, s:s}", "experiment", spec->name,
+        "runner", spec->runner, "config", cfg, "state", mp_trial_state_name(res->state), "failure",
+        mp_failure_name(res->failure), "reason", res->reason, "settled", !res->unsettled, "metrics",
+        metrics_json(&res->metrics), "resources", metrics_json(&res->resources), "meta",
+        meta ? meta : json_object(), "stdout", res->stdout_log ? res->stdout_log : "", "stderr",
+        res->stderr_log ? res->stderr_log : "");
 }
 
 /* A number with three significant digits and no exponent: 0.00111, 8.21, 542236. */
@@ -244,6 +245,11 @@ static void print_text(const struct mp_spec *spec, const double *x,
     if (res->reason) {
         printf("  %-10s%s\n", "reason", res->reason);
     }
+    if (res->unsettled) {
+        printf("  %-10s%s\n", "note",
+               "the measurement did not settle (stable = 0, or an uncertainty over "
+               "algorithm.confirm.max_uncertainty): run never recommends it on this alone");
+    }
     print_metrics("metrics", &res->metrics);
     print_metrics("resources", &res->resources);
     json_t *meta = res->meta_json ? json_loads(res->meta_json, 0, NULL) : NULL;
@@ -288,6 +294,13 @@ static int run_one(const struct mp_spec *spec, const double *x, bool quiet,
     if (rc != 0 && res->state == MP_TRIAL_SUCCEEDED) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "runner failure: %s", mp_strerror(rc));
     }
+    /* Judged as `run` judges it (the engine does this to every result): the replay runner
+     * answers its row as recorded, so a row that breaks a constraint was SUCCEEDED here, exit 0,
+     * without the cost metrics. */
+    mp_spec_evaluate(spec, x, res);
+    double v;
+    res->unsettled = mp_metrics_get(&res->metrics, spec->objective_metric, &v) && isfinite(v) &&
+                     mp_engine_unsettled(spec, &res->metrics);
     mp_runner_free(runner);
     return 0;
 }

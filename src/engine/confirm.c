@@ -16,13 +16,15 @@
 #define CONFIRM_ATTEMPT_BASE 1000
 #define INFRA_RETRIES        2
 
+/* Whether metric's relative uncertainty exceeds limit: a value of 0 with any uncertainty has an
+ * unbounded one (it was left out, so 0 +- 50 counted as settled). */
 static bool over(const struct mp_metrics *m, const char *metric, double limit)
 {
     char name[256];
     double v, u;
     snprintf(name, sizeof(name), "%s_uncertainty", metric);
-    return mp_metrics_get(m, metric, &v) && isfinite(v) && v != 0 && mp_metrics_get(m, name, &u) &&
-           isfinite(u) && u / fabs(v) > limit;
+    return mp_metrics_get(m, metric, &v) && isfinite(v) && mp_metrics_get(m, name, &u) &&
+           isfinite(u) && u > limit * fabs(v);
 }
 
 bool mp_engine_unsettled(const struct mp_spec *spec, const struct mp_metrics *m)

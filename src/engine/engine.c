@@ -662,8 +662,8 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
     } else if (count_failures(e) > (size_t)e->spec->max_failed_trials) {
         out->state = MP_EXPERIMENT_FAILED;
         snprintf(e->stop_reason, sizeof(e->stop_reason),
-                 "%zu trials failed (more than max_failed_trials = %lld)", count_failures(e),
-                 (long long)e->spec->max_failed_trials);
+                 "%zu trial%s failed (more than max_failed_trials = %lld)", count_failures(e),
+                 count_failures(e) == 1 ? "" : "s", (long long)e->spec->max_failed_trials);
     } else if (count_state(e, MP_TRIAL_SUCCEEDED) == 0) {
         /* Success means a configuration to recommend: none without a successful trial. */
         out->state = MP_EXPERIMENT_FAILED;

@@ -292,7 +292,11 @@ static int confirm(struct search *s, double *lo, double *hi, struct mp_error *er
             return rc;
         }
         if (pass) {
+            /* A confirmed run at a fixed rate is the settled figure at capacity: its stability
+             * flag asked for windows a step never runs (stable 0, so every capacity-mode trial
+             * was unsettled: never the best in the search, a warning in show). */
             s->res->found = true;
+            s->res->at_capacity.stable = true;
             return 0;
         }
         double got = s->res->at_capacity.throughput_rps;

@@ -62,8 +62,9 @@ json_t *mp_report_stats_json(const struct mp_confirm_stats *s)
                      "interval", num_or_null(s->interval), "confirmed", s->confirmed);
 }
 
-/* A finished experiment finished its confirmation, under the rules of the build that ran it. */
-static const char *phase_state(const struct mp_spec *spec, bool finished,
+/* A finished experiment finished its confirmation, under the rules of the build that ran it; one
+ * that failed or was cancelled will not make it (it was "pending" for good). */
+static const char *phase_state(const struct mp_spec *spec, enum mp_experiment_state state,
                                const struct mp_trial_row *rows, const size_t *idx, size_t k,
                                const struct mp_confirm_row *runs, size_t n_runs, size_t recorded)
 {
@@ -75,12 +76,17 @@ static const char *phase_state(const struct mp_spec *spec, bool finished,
     }
     int64_t round;
     size_t cand;
-    return finished || mp_confirm_due(spec, rows, idx, k, runs, n_runs, &round, &cand) == 0 ? "done"
-           : recorded == 0 ? "pending"
-                           : "partial";
+    if (state == MP_EXPERIMENT_SUCCEEDED ||
+        mp_confirm_due(spec, rows, idx, k, runs, n_runs, &round, &cand) == 0) {
+        return "done";
+    }
+    return state == MP_EXPERIMENT_FAILED || state == MP_EXPERIMENT_CANCELLED ? "stopped"
+           : recorded == 0                                                   ? "pending"
+                                                                             : "partial";
 }
 
-int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec, bool finished,
+int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec,
+                                   enum mp_experiment_state exp_state,
                                    const struct mp_trial_row *rows, size_t n,
                                    const struct mp_confirm_row *runs, size_t n_runs,
                                    struct mp_confirm_stats *winner, int64_t *fallback)
@@ -103,7 +109,7 @@ int64_t mp_report_add_confirmation(json_t *j, const struct mp_spec *spec, bool f
         json_object_set_new(c, "confirm_runs", runs_json(spec, runs, n_runs, t->number));
         json_array_append_new(cands, c);
     }
-    const char *state = phase_state(spec, finished, rows, idx, k, runs, n_runs, recorded);
+    const char *state = phase_state(spec, exp_state, rows, idx, k, runs, n_runs, recorded);
     bool done = strcmp(state, "done") == 0;
     long w = done ? mp_confirm_pick(spec, s, k) : -1;
     int64_t rec = w >= 0 ? s[w].number : 0;

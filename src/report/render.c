@@ -255,8 +255,8 @@ static void print_pareto(FILE *f, const json_t *r)
     if (!json_is_array(front)) {
         return;
     }
-    fprintf(f, "Pareto front (%zu trials no other trial beats on every objective):\n  %5s",
-            json_array_size(front), "trial");
+    fprintf(f, "Pareto front (%zu trial%s no other trial beats on every objective):\n  %5s",
+            json_array_size(front), json_array_size(front) == 1 ? "" : "s", "trial");
     for (size_t k = 0; k < json_array_size(objs); k++) {
         const json_t *o = json_array_get(objs, k);
         fprintf(f, "  %s (%s)", json_string_value(json_object_get(o, "metric")),
@@ -315,6 +315,12 @@ static void print_unconfirmed(FILE *f, const json_t *r, const json_t *best)
 {
     const json_t *conf = json_object_get(r, "confirmation");
     json_int_t number = json_integer_value(json_object_get(best, "number"));
+    const char *state = json_string_value(json_object_get(conf, "state"));
+    if (state && strcmp(state, "stopped") == 0) {
+        fprintf(f, "Not confirmed: the experiment ended before its confirmation; this is the "
+                   "search's best.\n");
+        return;
+    }
     if (json_integer_value(json_object_get(conf, "most_passed")) != number) {
         fprintf(f, "Not confirmed: no candidate met every constraint in all its measurements "
                    "(or the confirmation has not finished); this is the search's best.\n");
@@ -360,6 +366,41 @@ static void print_best_heading(FILE *f, const json_t *r, const json_t *best)
     }
 }
 
+/* The confirmed figures of the recommendation (best.confirmed: conf). */
+static void print_confirmed(FILE *f, const json_t *r, const json_t *conf, const char *metric)
+{
+    const json_t *obj = json_object_get(r, "objective");
+    char b[4][MP_FMT_DOUBLE_MAX];
+    char interval[48] = "";
+    const json_t *iv = json_object_get(conf, "interval");
+    if (json_is_number(iv)) {
+        snprintf(interval, sizeof(interval), "; 95 %% interval of the mean +-%.1f %%",
+                 100 * json_number_value(iv));
+    }
+    fprintf(f,
+            "Confirmed over %lld measurements (%lld met every constraint):\n  %-26s %s +- "
+            "%s (min %s, max %s%s)   (objective, %s, mean +- standard deviation)\n",
+            (long long)json_integer_value(json_object_get(conf, "runs")),
+            (long long)json_integer_value(json_object_get(conf, "passes")), metric,
+            metric_text(json_object_get(conf, "mean"), b[0]),
+            metric_text(json_object_get(conf, "stddev"), b[1]),
+            metric_text(json_object_get(conf, "min"), b[2]),
+            metric_text(json_object_get(conf, "max"), b[3]), interval,
+            json_string_value(json_object_get(obj, "direction")));
+    /* The confirmation measures until the interval is within max_uncertainty or max_runs
+     * runs are made: in the second case the figures still disagree, which the interval alone
+     * did not say. */
+    const json_t *limit = json_object_get(json_object_get(r, "confirmation"), "max_uncertainty");
+    if (json_is_number(iv) && json_is_number(limit) &&
+        json_number_value(iv) > json_number_value(limit)) {
+        fprintf(f,
+                "Warning: the measurements disagree: the 95 %% interval of the mean is wider "
+                "than algorithm.confirm.max_uncertainty (+-%.1f %%) after the most runs "
+                "allowed; the mean is uncertain.\n",
+                100 * json_number_value(limit));
+    }
+}
+
 void mp_report_print_recommendation(FILE *f, const json_t *r)
 {
     const json_t *best = json_object_get(r, "best");
@@ -382,23 +423,7 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
     const char *metric = json_string_value(json_object_get(obj, "metric"));
     const json_t *conf = json_object_get(best, "confirmed");
     if (json_is_object(conf)) {
-        char b[4][MP_FMT_DOUBLE_MAX];
-        char interval[48] = "";
-        const json_t *iv = json_object_get(conf, "interval");
-        if (json_is_number(iv)) {
-            snprintf(interval, sizeof(interval), "; 95 %% interval of the mean +-%.1f %%",
-                     100 * json_number_value(iv));
-        }
-        fprintf(f,
-                "Confirmed over %lld measurements (%lld met every constraint):\n  %-26s %s +- "
-                "%s (min %s, max %s%s)   (objective, %s, mean +- standard deviation)\n",
-                (long long)json_integer_value(json_object_get(conf, "runs")),
-                (long long)json_integer_value(json_object_get(conf, "passes")), metric,
-                metric_text(json_object_get(conf, "mean"), b[0]),
-                metric_text(json_object_get(conf, "stddev"), b[1]),
-                metric_text(json_object_get(conf, "min"), b[2]),
-                metric_text(json_object_get(conf, "max"), b[3]), interval,
-                json_string_value(json_object_get(obj, "direction")));
+        print_confirmed(f, r, conf, metric);
     } else if (json_is_object(json_object_get(r, "confirmation")) &&
                strcmp(
                    json_string_value(json_object_get(json_object_get(r, "confirmation"), "state")),

@@ -102,19 +102,34 @@ static double uncertainty(const struct mp_spec *spec, const struct mp_trial_row 
     return DEFAULT_NOISE_REL * fabs(v);
 }
 
-/* Whether trial t ranks before the current rank holder r (-1: none): feasible with a value,
- * settled before unsettled, then by value. */
-static bool ranks_before(const struct mp_spec *spec, const struct mp_trial_row *rows, long r,
-                         const struct mp_trial_row *t, double v, double rv)
+/* Whether a trial (value v, settled or not) ranks before the current rank holder (value rv,
+ * settled or not; none when !held): settled before unsettled, then by value. */
+static bool ranks_before(const struct mp_spec *spec, bool held, bool settled, double v,
+                         bool r_settled, double rv)
 {
-    if (r < 0) {
+    if (!held) {
         return true;
     }
-    if (t->settled != rows[r].settled) {
-        return t->settled;
+    if (settled != r_settled) {
+        return settled;
     }
     double o = spec->direction == MP_MAXIMIZE ? v : -v;
     return o > (spec->direction == MP_MAXIMIZE ? rv : -rv);
+}
+
+/* Trial number's entry among the candidates of a finished confirmation in report j, or NULL. */
+static const json_t *done_candidate(const json_t *j, int64_t number)
+{
+    const json_t *conf = json_object_get(j, "confirmation");
+    const char *state = json_string_value(json_object_get(conf, "state"));
+    const json_t *cands = json_object_get(conf, "candidates");
+    for (size_t i = 0; state && strcmp(state, "done") == 0 && i < json_array_size(cands); i++) {
+        const json_t *c = json_array_get(cands, i);
+        if (json_integer_value(json_object_get(c, "number")) == number) {
+            return c;
+        }
+    }
+    return NULL;
 }
 
 /* mp_spec_pods of the trial whose parameters are params. */
@@ -144,7 +159,9 @@ static enum mp_experiment_state shown_state(const struct mp_experiment_row *row)
  * the candidate that passed the largest share of its measurements when it ran (fallback), else
  * the best settled feasible trial, else the best feasible one) and "runner_up" (the
  * second-best feasible trial, flagged when the two are within measurement noise of each other,
- * so either is a sound choice). */
+ * so either is a sound choice). After a confirmation, a candidate ranks for runner-up on its
+ * confirmed mean, and not at all when a measurement of it missed a constraint (or had no value):
+ * its search figure is the one the confirmation disproved. */
 static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_trial_row *rows,
                      size_t n, int64_t confirmed, const struct mp_confirm_stats *stats,
                      int64_t fallback)
@@ -152,6 +169,7 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
     int64_t pick = confirmed > 0 ? confirmed : fallback;
     long rank[2] = {-1, -1};
     double val[2] = {0, 0};
+    bool settled[2] = {false, false};
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
             double v;
@@ -159,12 +177,22 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
                 !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v)) {
                 continue;
             }
+            bool s = rows[i].settled;
+            const json_t *cand = pass == 1 ? done_candidate(j, rows[i].number) : NULL;
+            if (cand && !json_is_true(json_object_get(cand, "confirmed"))) {
+                continue;
+            }
+            if (cand) { /* repeated measurements that all passed: settled evidence */
+                v = json_number_value(json_object_get(cand, "mean"));
+                s = true;
+            }
             bool take = pass == 0 && pick > 0
                             ? rows[i].number == pick
-                            : ranks_before(spec, rows, rank[pass], &rows[i], v, val[pass]);
+                            : ranks_before(spec, rank[pass] >= 0, s, v, settled[pass], val[pass]);
             if (take) {
                 rank[pass] = (long)i;
                 val[pass] = v;
+                settled[pass] = s;
             }
         }
     }
@@ -235,7 +263,11 @@ static void add_confirmed_throughput(json_t *j, const struct mp_trial_row *rows,
     }
 }
 
-/* Oriented objective values of a feasible trial (larger is better); false if one is missing. */
+/* Oriented objective values of a feasible trial (larger is better); false if it is not feasible.
+ * An objective it has no finite value for (a replayed row's empty cell; the first objective is
+ * always there) is the worst of all, -inf: such a trial is beaten by one as good on the others,
+ * beats none that measured it, and stays on the front when nothing matches it elsewhere (it was
+ * left out, so the recommended trial could be missing from the front that no trial beat). */
 static bool objective_vector(const struct mp_spec *spec, const struct mp_trial_row *t, double *v)
 {
     if (t->state != MP_TRIAL_SUCCEEDED) {
@@ -243,7 +275,11 @@ static bool objective_vector(const struct mp_spec *spec, const struct mp_trial_r
     }
     for (size_t k = 0; k < spec->n_objectives; k++) {
         if (!mp_metrics_get(&t->metrics, spec->objectives[k].metric, &v[k]) || !isfinite(v[k])) {
-            return false;
+            if (k == 0) {
+                return false;
+            }
+            v[k] = -INFINITY;
+            continue;
         }
         v[k] = spec->objectives[k].direction == MP_MAXIMIZE ? v[k] : -v[k];
     }
@@ -288,7 +324,8 @@ static void add_pareto(json_t *j, const struct mp_spec *spec, const struct mp_tr
         json_t *values = json_object();
         for (size_t m = 0; m < k; m++) {
             double x = spec->objectives[m].direction == MP_MAXIMIZE ? v[i * k + m] : -v[i * k + m];
-            json_object_set_new(values, spec->objectives[m].metric, json_real(x));
+            json_object_set_new(values, spec->objectives[m].metric,
+                                isfinite(x) ? json_real(x) : json_null());
         }
         json_t *params = json_loads(rows[i].params_json, 0, NULL);
         json_array_append_new(front, json_pack("{s:I, s:o, s:o}", "number",
@@ -370,9 +407,8 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, str
         json_object_set_new(j, "trials", trials);
         struct mp_confirm_stats winner = {0};
         int64_t fallback = 0;
-        int64_t confirmed =
-            mp_report_add_confirmation(j, spec, row.state == MP_EXPERIMENT_SUCCEEDED, rows, n, runs,
-                                       n_runs, &winner, &fallback);
+        int64_t confirmed = mp_report_add_confirmation(j, spec, row.state, rows, n, runs, n_runs,
+                                                       &winner, &fallback);
         add_best(j, spec, rows, n, confirmed, &winner, fallback);
         add_confirmed_throughput(j, rows, n, runs, n_runs);
         add_pareto(j, spec, rows, n);
@@ -437,6 +473,47 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
     }
     json_object_set_new(report, "capacity_plan", plan);
     return 0;
+}
+
+json_t *mp_report_caveats(const json_t *report)
+{
+    json_t *out = json_array();
+    const json_t *best = json_object_get(report, "best");
+    if (!json_is_object(best)) {
+        return out;
+    }
+    long long number = (long long)json_integer_value(json_object_get(best, "number"));
+    const char *name = json_string_value(json_object_get(report, "name"));
+    const char *state = json_string_value(json_object_get(report, "state"));
+    const json_t *counts = json_object_get(report, "counts");
+    if (state && strcmp(state, "SUCCEEDED") != 0) {
+        long long done = (long long)(json_integer_value(json_object_get(counts, "succeeded")) +
+                                     json_integer_value(json_object_get(counts, "failed")));
+        json_array_append_new(
+            out, json_sprintf("experiment '%s' is %s after %lld of %lld trials: trial %lld is the "
+                              "best configuration so far, not its recommendation",
+                              name ? name : "", state, done,
+                              (long long)json_integer_value(json_object_get(report, "max_trials")),
+                              number));
+    }
+    const json_t *conf = json_object_get(report, "confirmation");
+    if (json_is_object(json_object_get(best, "confirmed"))) {
+        return out;
+    }
+    if (json_integer_value(json_object_get(conf, "most_passed")) == number) {
+        json_array_append_new(out,
+                              json_sprintf("trial %lld is not confirmed: no candidate met every "
+                                           "constraint in all its measurements, and it met them "
+                                           "in the largest share",
+                                           number));
+    }
+    if (json_is_false(json_object_get(best, "settled"))) {
+        json_array_append_new(out, json_sprintf("the measurement of trial %lld did not settle and "
+                                                "no confirmation backs it: its figures are "
+                                                "uncertain",
+                                                number));
+    }
+    return out;
 }
 
 /* A list item of an experiment whose report cannot be built: what the store has without its

@@ -37,6 +37,11 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out,
 #define MP_REPORT_MAX_REPLICAS   2147483647.0 /* Kubernetes' replicas are an int32 */
 int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
                             struct mp_error *err) MP_WUR;
+/* What a report's best is not, one sentence each (owned strings in a JSON array; empty when
+ * none): the best so far of an experiment that did not succeed, a measurement that did not settle
+ * with no confirmation behind it, a candidate that did not pass every confirmation run. For
+ * outputs that carry the configuration alone (export --format deploy|k8s). */
+json_t *mp_report_caveats(const json_t *report);
 /* Deployable output for the recommended configuration. */
 struct mp_deploy_opts {
     int port;          /* value of {port} in the rendered command; 0 = 8080 */

@@ -116,6 +116,12 @@ mhd_result mp_srv_api_export(struct mp_server *srv, struct MHD_Connection *c, st
     } else if (rc == 0) {
         rc = mp_report_deployment(st, ref, &o, &out, &err);
     }
+    /* What the configuration is not (the best so far of an unfinished experiment, an unsettled
+     * or unconfirmed figure), as Warning headers: the body is the configuration alone. */
+    json_t *rep = NULL, *caveats = NULL;
+    if (rc == 0 && mp_report_experiment(st, ref, &rep, NULL) == 0) {
+        caveats = mp_report_caveats(rep);
+    }
     mp_store_close(st);
     if (rc != 0) {
         const char *name = NULL;
@@ -123,5 +129,10 @@ mhd_result mp_srv_api_export(struct mp_server *srv, struct MHD_Connection *c, st
         return mp_srv_send_error(c, req, status, name, "%s",
                                  err.msg[0] ? err.msg : mp_strerror(rc));
     }
-    return mp_srv_send_json(c, req, MHD_HTTP_OK, out);
+    req->warnings = caveats;
+    mhd_result r = mp_srv_send_json(c, req, MHD_HTTP_OK, out);
+    req->warnings = NULL;
+    json_decref(caveats);
+    json_decref(rep);
+    return r;
 }

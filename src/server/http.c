@@ -47,6 +47,15 @@ mhd_result mp_srv_send_bytes(struct MHD_Connection *c, struct request *req, unsi
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->allow) {
         MHD_add_response_header(resp, "Allow", req->allow); /* RFC 9110, 15.5.6 */
     }
+    /* As the Kubernetes API server warns (code 299, a persistent warning): kubectl and client
+     * libraries show them. The texts hold no '"' or '\\' (mp_report_caveats). */
+    size_t i;
+    const json_t *w;
+    json_array_foreach (req->warnings, i, w) {
+        char *h = mp_xasprintf("299 morphling \"%s\"", json_string_value(w));
+        MHD_add_response_header(resp, "Warning", h);
+        free(h);
+    }
     req->status = status;
     req->answered = true;
     mhd_result r = MHD_queue_response(c, status, resp);

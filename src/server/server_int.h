@@ -79,7 +79,8 @@ struct request {
     unsigned status;
     const char *route; /* static label for metrics */
     char method[8];
-    const char *allow; /* a 405's Allow header (static): the route's methods */
+    const char *allow;      /* a 405's Allow header (static): the route's methods */
+    const json_t *warnings; /* borrowed, while answering: strings sent as Warning headers */
 };
 
 /* Responses. Each returns the MHD result of queueing and records the status in req. */

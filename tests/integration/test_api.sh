@@ -197,6 +197,22 @@ check_contains "export: the target's range" "1e+12" "$(body .error.message)"
 check "export: a target_rps in range" 200 "$(status GET "/api/v1/experiments/$id/export?target_rps=5000")"
 check "export: its replicas" true "$(body '.capacity_plan.replicas >= 1')"
 check "export of a missing experiment" 404 "$(status GET /api/v1/experiments/nope/export)"
+check "export: a finished, settled recommendation has no Warning" "" \
+    "$(curl -s -D - -o /dev/null -H "$AUTH" "$BASE/api/v1/experiments/$id/export" | grep -i '^Warning')"
+# The best so far of an experiment that stopped early (FAILED: more failed trials than it allows),
+# on an unsettled measurement, was exported without a word; Warning headers now say so, as
+# `morphling export` does on stderr.
+printf 'a,score,stable,failure\n1,5,0,\n2,9,1,OOM_KILLED\n3,7,1,\n' >"$WORK/early.csv"
+printf 'name: early\nparameters: [{name: a, type: int, min: 1, max: 3}]\nobjective: {metric: score}\nalgorithm: {name: grid, max_trials: 3, max_failed_trials: 0}\nrunner: {kind: replay, surface: early.csv}\n' \
+    >"$WORK/early.yaml"
+"$MORPHLING" run "$WORK/early.yaml" --db "$WORK/store.db" --quiet >/dev/null 2>&1
+for q in "" "?format=k8s&container=web"; do
+    h=$(curl -s -D - -o /dev/null -H "$AUTH" "$BASE/api/v1/experiments/early/export$q" | tr -d '\r')
+    check_contains "export$q of a stopped experiment: a Warning says so" \
+        "Warning: 299 morphling \"experiment 'early' is FAILED after 2 of 3 trials: trial 1 is the best configuration so far, not its recommendation\"" "$h"
+    check_contains "export$q: and that its measurement did not settle" \
+        "Warning: 299 morphling \"the measurement of trial 1 did not settle" "$h"
+done
 check "POST export" 405 "$(status POST "/api/v1/experiments/$id/export")"
 check "missing experiment" 404 "$(status GET /api/v1/experiments/nope)"
 check "missing: error code" not_found "$(body .error.code)"

@@ -117,4 +117,88 @@ check_contains "lists the others" "odd-values" "$out"
 check_contains "and says why for it" "(unreadable: pods:1:1: 'parameters': required key is missing)" "$out"
 check "list --json: its counts and the error" '[4,"pods:1:1: '"'parameters'"': required key is missing"]' \
     "$("$MORPHLING" list --json | jq -c '.[] | select(.name == "pods") | [.counts.total, .error]')"
+# export --format deploy|k8s carries the configuration alone, headed for a host or a cluster:
+# the best so far of an experiment that stopped early (here FAILED: more failed trials than
+# max_failed_trials) and a measurement that did not settle went out without a word, as if
+# recommended. stderr now says what the configuration is not.
+printf 'a,score,stable,failure\n1,5,0,\n2,9,1,OOM_KILLED\n3,7,1,\n' >"$WORK/early.csv"
+cat >"$WORK/early.yaml" <<'SPEC'
+name: early
+service: {command: [./srv, --a, "{a}"]}
+parameters: [{name: a, type: int, min: 1, max: 3}]
+objective: {metric: score}
+algorithm: {name: grid, max_trials: 3, max_failed_trials: 0}
+runner: {kind: replay, surface: early.csv}
+SPEC
+"$MORPHLING" run "$WORK/early.yaml" --quiet >/dev/null 2>&1
+check "the early stop: FAILED" FAILED "$("$MORPHLING" show early --json | jq -r .state)"
+check "... one trial, in the singular" "1 trial failed (more than max_failed_trials = 0)" \
+    "$("$MORPHLING" show early --json | jq -r .stop_reason)"
+for format in deploy "k8s --container web"; do
+    # shellcheck disable=SC2086 # the format and its option, split
+    err=$("$MORPHLING" export early --format $format 2>&1 >/dev/null)
+    check "export --format $format of a stopped experiment exits 0" 0 "$?"
+    check_contains "... saying it is the best so far" \
+        "morphling export: experiment 'early' is FAILED after 2 of 3 trials: trial 1 is the best configuration so far, not its recommendation" "$err"
+    check_contains "... and that its measurement did not settle" \
+        "morphling export: the measurement of trial 1 did not settle and no confirmation backs it" "$err"
+done
+err=$("$MORPHLING" export early --format json 2>&1 >/dev/null)
+check "export --format json has its caveats in the report: no note" "" "$err"
+# A trial without a value for a second objective (a replayed row's empty cell) still succeeds, and
+# it was left out of the Pareto front: the recommended trial, which no trial beats, was missing
+# from the front, and the one it beats was there alone. Unmeasured is now the worst value.
+printf 'a,value,cost\n1,10,\n2,5,1\n3,4,2\n4,5,\n' >"$WORK/front.csv"
+cat >"$WORK/front.yaml" <<'SPEC'
+name: front
+parameters: [{name: a, type: int, min: 1, max: 4}]
+objectives: [{metric: value, direction: maximize}, {metric: cost, direction: minimize}]
+algorithm: {name: grid, max_trials: 4}
+runner: {kind: replay, surface: front.csv}
+SPEC
+"$MORPHLING" run "$WORK/front.yaml" --quiet >/dev/null 2>&1
+json=$("$MORPHLING" show front --json)
+check "the recommendation" 1 "$(printf '%s' "$json" | jq .best.number)"
+printf 'a,value,cost\n1,10,1\n2,5,1\n' >"$WORK/front1.csv"
+sed -e 's/front.csv/front1.csv/' -e 's/max: 4/max: 2/' -e 's/max_trials: 4/max_trials: 2/' \
+    -e 's/name: front/name: front1/' "$WORK/front.yaml" >"$WORK/front1.yaml"
+check_contains "a front of one trial, in the singular" \
+    "Pareto front (1 trial no other trial beats on every objective)" \
+    "$("$MORPHLING" run "$WORK/front1.yaml" 2>/dev/null)"
+check "the front: the best (cost unmeasured) and the cheapest; not 4, beaten by 2" \
+    '[[1,10,null],[2,5,1]]' "$(printf '%s' "$json" | jq -c '[.pareto_front[] | [.number, .values.value, .values.cost]]')"
+# An experiment that failed (or was cancelled) never confirms: its confirmation read "pending"
+# for good, and show blamed the candidates ("no candidate met every constraint in all its
+# measurements") for runs that were never made.
+"$MORPHLING" run "$WORK/early.yaml" --set name=early-confirm \
+    --set 'algorithm.confirm={top: 2, runs: 1}' --quiet >/dev/null 2>&1
+check "a failed experiment's confirmation: stopped" stopped \
+    "$("$MORPHLING" show early-confirm --json | jq -r .confirmation.state)"
+check_contains "show says why it is not confirmed" \
+    "Not confirmed: the experiment ended before its confirmation; this is the search's best." \
+    "$("$MORPHLING" show early-confirm)"
+# The progress of a run marks a measurement that did not settle: "trial 1 ... score=5" and then
+# "best 3" (or none) read as a wrong best.
+printf 'a,score,stable\n1,5,0\n2,3,1\n' >"$WORK/unsettled.csv"
+printf 'name: unsettled\nparameters: [{name: a, type: int, min: 1, max: 2}]\nobjective: {metric: score}\nalgorithm: {name: grid, max_trials: 2}\nrunner: {kind: replay, surface: unsettled.csv}\n' \
+    >"$WORK/unsettled.yaml"
+out=$("$MORPHLING" run "$WORK/unsettled.yaml" 2>&1)
+check_contains "the progress marks the unsettled trial" "trial 1 SUCCEEDED score=5 (unsettled)" "$out"
+check_contains "... and not the settled one" "trial 2 SUCCEEDED score=3; best 3" "$out"
+# `morphling trial` judges a trial as `run` does: a replayed row that breaks a constraint was
+# SUCCEEDED (exit 0) there while `run` recorded it FAILED, and the cost metrics were missing.
+printf 'a,score\n1,5\n2,30\n' >"$WORK/judged.csv"
+printf 'name: judged\nparameters: [{name: a, type: int, min: 1, max: 2}]\nobjective: {metric: score}\nconstraints: [score >= 10]\ncost: {base_hour: 2}\nrunner: {kind: replay, surface: judged.csv}\n' \
+    >"$WORK/judged.yaml"
+json=$("$MORPHLING" trial "$WORK/judged.yaml" --set a=1 --json 2>/dev/null)
+check "trial of a row under its SLO exits 1" 1 "$?"
+check "... FAILED as run records it" "FAILED SLO_VIOLATED" "$(printf '%s' "$json" | jq -r '"\(.state) \(.failure)"')"
+json=$("$MORPHLING" trial "$WORK/judged.yaml" --set a=2 --json 2>/dev/null)
+check "trial of a row within it exits 0, with its cost" "0 2" "$? $(printf '%s' "$json" | jq .metrics.cost_per_hour)"
+# ... and says whether the measurement settled, as run marks it ("settled" in the record).
+check "trial of a settled row: settled" true "$(printf '%s' "$json" | jq .settled)"
+check "trial of an unsettled row: not settled" false \
+    "$("$MORPHLING" trial "$WORK/unsettled.yaml" --set a=1 --json 2>/dev/null | jq .settled)"
+check_contains "... and the text says so" "note      the measurement did not settle" \
+    "$("$MORPHLING" trial "$WORK/unsettled.yaml" --set a=1 2>/dev/null)"
 finish

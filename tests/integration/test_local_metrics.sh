@@ -46,6 +46,11 @@ check "capacity trial ($(field "$WORK/c.json" .reason))" SUCCEEDED "$(field "$WO
 check_true "capacity metrics without bounds: $(jq -c .metrics "$WORK/c.json")" \
     jq -e '.metrics | .capacity_rps > 0 and has("p99_ms") and (has("p99_ms_upper") | not)' \
     "$WORK/c.json"
+# The figures at capacity come from a run the search confirmed at a fixed rate: settled. They
+# read stable = 0 (the fixed-rate step never runs the windows the rule asks), so every
+# capacity-mode trial was unsettled: never the best in the search, a warning in show.
+check "capacity trial: stable at capacity" 1 "$(field "$WORK/c.json" .metrics.stable)"
+check "capacity trial: settled" true "$(field "$WORK/c.json" .settled)"
 
 # No rate meets the SLO (5 ms a request, p99 <= 1 ms): there is no measurement at capacity, so
 # no latency or throughput is recorded (zero answers are not zero latency), only capacity_rps = 0.

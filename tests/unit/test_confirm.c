@@ -21,13 +21,13 @@
  * confirmation runs (attempt >= 1000, run = (attempt - 1000) / 10), the configurations at
  * qps 99 miss the p99 limit in run 2; a = 10 always misses it. With `noisy`, the optimum's
  * confirmation runs alternate between 110 (odd runs) and 90. With `harsh`, every confirmation
- * run misses the p99 limit but round 1 of (6, 3). After `interrupt_after` calls it raises cancel
- * and reports CANCELLED. */
+ * run misses the p99 limit but round 1 of (6, 3). With `plain`, (2, 1) is no fluke. After
+ * `interrupt_after` calls it raises cancel and reports CANCELLED. */
 struct fluke_runner {
     struct mp_runner base;
     int calls, confirm_calls;
     int interrupt_after;
-    bool noisy, harsh;
+    bool noisy, harsh, plain;
     atomic_bool *cancel;
 };
 
@@ -46,7 +46,7 @@ static int fluke_run(struct mp_runner *base, const struct mp_trial_request *req,
     r->confirm_calls += confirming;
     double a = req->x[0], b = req->x[1];
     double qps = 100 - (a - 7) * (a - 7) - (b - 3) * (b - 3);
-    if (!confirming && a == 2 && b == 1) {
+    if (!confirming && !r->plain && a == 2 && b == 1) {
         qps += 50;
     }
     double p99 = a == 10 ? 20 : 5;
@@ -269,6 +269,41 @@ static void interrupted_confirmation_resumes(void **state)
     mp_spec_free(spec);
 }
 
+/* The runner-up after a confirmation: a candidate that missed its SLO in a confirmation run is
+ * no "sound choice" (it was offered as one, within noise of the best, on its search figure), and
+ * a confirmed one is ranked and shown on its confirmed mean, as the best is (the fluke was the
+ * runner-up at 121, over the best's 100, though its measurements average 87.7). */
+static void runner_up_rests_on_the_confirmation(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("{top: 3, runs: 2}");
+    for (int plain = 0; plain < 2; plain++) {
+        struct mp_store *st = open_store();
+        struct fluke_runner fr = {.plain = plain};
+        struct mp_engine_summary sum;
+        run(st, spec, &fr, NULL, &sum);
+        json_t *rep = report(st);
+        assert_int_equal(sum.recommended, number_of(rep, 7, 3));
+        const json_t *ru = json_object_get(rep, "runner_up");
+        int64_t number = json_integer_value(json_object_get(ru, "number"));
+        double value = json_number_value(json_object_get(ru, "value"));
+        const json_t *c = candidate(rep, number);
+        if (c && !json_is_true(json_object_get(c, "confirmed"))) {
+            fail_msg("plain %d: runner-up %lld failed its confirmation", plain, (long long)number);
+        }
+        if (c && fabs(value - json_number_value(json_object_get(c, "mean"))) > 1e-9) {
+            fail_msg("plain %d: runner-up %lld at %g, its confirmed mean %g", plain,
+                     (long long)number, value, json_number_value(json_object_get(c, "mean")));
+        }
+        /* Never above the best: 99 (a single settled measurement of (7, 2)), within noise. */
+        assert_true(fabs(value - 99) < 1e-9);
+        assert_true(json_is_true(json_object_get(ru, "within_noise")));
+        json_decref(rep);
+        mp_store_close(st);
+    }
+    mp_spec_free(spec);
+}
+
 /* The measurements of candidate `number` in the report (the trial and its confirmation runs). */
 static json_int_t runs_of(const json_t *rep, int64_t number)
 {
@@ -383,6 +418,11 @@ static void unconfirmed_recommends_the_most_passed(void **state)
     fclose(f);
     assert_non_null(strstr(text, "this one met them in 2 of 3, the largest share."));
     free(text);
+    /* What export --format deploy|k8s says of it on stderr. */
+    json_t *caveats = mp_report_caveats(rep);
+    assert_int_equal(json_array_size(caveats), 1);
+    assert_non_null(strstr(json_string_value(json_array_get(caveats, 0)), "is not confirmed"));
+    json_decref(caveats);
     json_decref(rep);
     mp_store_close(st);
     mp_spec_free(spec);
@@ -439,6 +479,14 @@ static void unsettled_rule(void **state)
     mp_metrics_set(&m, "stable", 0);
     assert_true(mp_engine_unsettled(spec, &m));
     mp_metrics_set(&m, "pruned", 1);
+    assert_false(mp_engine_unsettled(spec, &m));
+    mp_metrics_release(&m);
+    /* An objective of 0 with an uncertainty has an unbounded relative one: 0 +- 50 settled (and
+     * was recommended over -1 +- 0.01) while -100 +- 200 did not. 0 +- 0 is exact. */
+    mp_metrics_set(&m, "qps", 0);
+    mp_metrics_set(&m, "qps_uncertainty", 50);
+    assert_true(mp_engine_unsettled(spec, &m));
+    mp_metrics_set(&m, "qps_uncertainty", 0);
     assert_false(mp_engine_unsettled(spec, &m));
     mp_metrics_release(&m);
     mp_spec_free(spec);
@@ -514,6 +562,7 @@ int main(void)
         cmocka_unit_test(confirmation_overturns_a_fluke),
         cmocka_unit_test(interrupted_confirmation_resumes),
         cmocka_unit_test(uncertain_leader_gets_more_rounds),
+        cmocka_unit_test(runner_up_rests_on_the_confirmation),
         cmocka_unit_test(interrupted_extra_round_resumes),
         cmocka_unit_test(unsettled_trial_is_not_the_winner),
         cmocka_unit_test(unconfirmed_recommends_the_most_passed),

@@ -207,6 +207,25 @@ static void unsettled_recommendation(void **state)
         fail_msg("confirmed: %s", text);
     }
     free(text);
+    /* A confirmed mean whose interval stayed wider than max_uncertainty (max_runs reached) was
+     * shown as any other: the warning says the measurements disagree. */
+#define WIDE_BEST(interval)                                                                        \
+    "{\"objective\":{\"metric\":\"t\",\"direction\":\"maximize\"},\"confirmation\":{\"state\":"    \
+    "\"done\",\"max_uncertainty\":0.05},\"best\":{\"number\":2,\"settled\":true,\"params\":{},"    \
+    "\"metrics\":{},\"search_value\":10,\"confirmed\":{\"runs\":5,\"passes\":5,\"mean\":9,"        \
+    "\"stddev\":2,\"min\":7,\"max\":12,\"interval\":" interval "}}}"
+    text = rendered(mp_report_print_recommendation, WIDE_BEST("0.27"));
+    if (!strstr(text, "Warning: the measurements disagree: the 95 % interval of the mean is wider "
+                      "than algorithm.confirm.max_uncertainty (+-5.0 %)")) {
+        fail_msg("wide interval: %s", text);
+    }
+    free(text);
+    text = rendered(mp_report_print_recommendation, WIDE_BEST("0.04"));
+    if (strstr(text, "Warning")) {
+        fail_msg("narrow interval: %s", text);
+    }
+    free(text);
+#undef WIDE_BEST
 #undef UNSETTLED_BEST
     /* Without a best: none met the constraints, or none has finished (a run interrupted before
      * its first trial ended said the former). */
