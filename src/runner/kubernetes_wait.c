@@ -371,7 +371,20 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
 struct gone_watch {
     const char *name;
     char rv[64];
+    int64_t replicas; /* > 0: a spec.replicas other than this is a change by someone else */
+    int64_t seen;     /* the spec.replicas that differed */
 };
+
+/* Whether obj's spec.replicas is not the trial's (g->replicas > 0); its value in g->seen. */
+static bool rescaled(struct gone_watch *g, const json_t *obj)
+{
+    json_t *n = json_object_get(json_object_get(obj, "spec"), "replicas");
+    if (g->replicas <= 0 || !json_is_integer(n) || json_integer_value(n) == g->replicas) {
+        return false;
+    }
+    g->seen = json_integer_value(n);
+    return true;
+}
 
 static int on_owner_event(void *ud, const struct mp_kube_event *ev)
 {
@@ -455,7 +468,18 @@ static int on_sentinel_event(void *ud, const struct mp_kube_event *ev)
     if (ev->type == MP_KUBE_DELETED) {
         return 1;
     }
-    return ev->type != MP_KUBE_BOOKMARK && mp_kube_meta(ev->object, "deletionTimestamp") ? 2 : 0;
+    if (ev->type == MP_KUBE_BOOKMARK) {
+        return 0;
+    }
+    return mp_kube_meta(ev->object, "deletionTimestamp") ? 2 : rescaled(g, ev->object) ? 3 : 0;
+}
+
+static void mark_rescaled(struct kube_sentinel *s, const struct gone_watch *g)
+{
+    char how[96];
+    snprintf(how, sizeof(how), "was scaled to %lld replicas (the trial's: %lld)",
+             (long long)g->seen, (long long)g->replicas);
+    mark_lost(s, how);
 }
 
 /* The pods a pods sentinel guards: name -> true, those alive when it started. */
@@ -557,7 +581,12 @@ static void *sentinel_main(void *p)
         if (rc != 0) {
             break; /* cancelled, or an error the trial's own calls meet too */
         }
-        struct gone_watch w = {.name = s->name};
+        struct gone_watch w = {.name = s->name, .replicas = s->replicas};
+        if (rescaled(&w, obj)) {
+            json_decref(obj);
+            mark_rescaled(s, &w);
+            break;
+        }
         snprintf(w.rv, sizeof(w.rv), "%s", mp_kube_meta(obj, "resourceVersion"));
         json_decref(obj);
         struct mp_kube_opts o = {.cancel = s->stop, .resource_version = w.rv};
@@ -565,6 +594,10 @@ static void *sentinel_main(void *p)
         rc = mp_kube_watch(s->t->r->client, &ref, &o, on_sentinel_event, &w, &err);
         if (rc == 1 || rc == 2) {
             mark_lost(s, rc == 1 ? "was deleted" : "is being deleted");
+            break;
+        }
+        if (rc == 3) {
+            mark_rescaled(s, &w);
             break;
         }
         if (rc != 0 && rc != MP_EEXPIRED) {
@@ -580,11 +613,13 @@ static void *sentinel_main(void *p)
 }
 
 void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
-                            const struct mp_kube_ref *ref, const char *name, const char *what)
+                            const struct mp_kube_ref *ref, const char *name, const char *what,
+                            int64_t replicas)
 {
     memset(s, 0, sizeof(*s));
     s->t = t;
     s->ref = *ref;
+    s->replicas = replicas;
     snprintf(s->name, sizeof(s->name), "%s", name);
     s->what = what;
     s->stop = mp_kube_cancel_new();
