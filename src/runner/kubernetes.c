@@ -627,8 +627,9 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
     if (rc == 0 && !trial_failed(t)) {
         struct mp_kube_ref cm = {.version = "v1", .resource = "configmaps", .ns = t->r->ns};
         mp_kube_sentinel_start(&owner, t, &cm, t->name, "owner configmap", 0);
-        /* Deleted or scaled by hand while its pods start or serve: no verdict on the
-         * configuration (the readiness wait ran into startup_timeout, STARTUP_TIMEOUT). */
+        /* Deleted, scaled or edited by hand while its pods start or serve: no verdict on the
+         * configuration (the readiness wait ran into startup_timeout, STARTUP_TIMEOUT; an edited
+         * one served another configuration). */
         struct mp_kube_ref dep = {
             .group = "apps", .version = "v1", .resource = "deployments", .ns = t->r->ns};
         mp_kube_sentinel_start(&deployment, t, &dep, t->name, "deployment", t->replicas);

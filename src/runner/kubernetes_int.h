@@ -211,16 +211,17 @@ void mp_kube_pods_state_release(struct kube_pods_state *st);
 
 /* A watch, in a thread of its own, on one object the trial needs (its owner, its Deployment,
  * its load Job): when the object is deleted or starts being deleted (or, for the Deployment, is
- * scaled by someone else), the trial is marked lost (the reason names `what`) and its cancel
- * token fired, so the step waiting on the pods ends at once. */
+ * scaled or edited by someone else), the trial is marked lost (the reason names `what`) and its
+ * cancel token fired, so the step waiting on the pods ends at once. */
 struct kube_sentinel {
     struct kube_trial *t;
     struct mp_kube_ref ref;
     char name[256];
     const char *what;     /* "owner configmap", "load job", "service pod": static */
     const char *selector; /* pods: their label selector (borrowed); NULL: one object by name */
-    /* A Deployment's replicas (> 0): its spec.replicas changed by someone else (`kubectl
-     * scale`) loses the trial too; 0: not checked. Set before the sentinel starts. */
+    /* A Deployment's replicas (> 0): its spec changed by someone else (`kubectl scale`, a
+     * spec.replicas not this; `kubectl set`, a generation past 1) loses the trial too; 0: not
+     * checked. Set before the sentinel starts. */
     int64_t replicas;
     struct mp_kube_cancel *stop;
     pthread_t thread;
@@ -228,7 +229,8 @@ struct kube_sentinel {
     unsigned api_calls;
 };
 /* Starts watching ref's object `name` (ref is copied; its strings must outlive the sentinel).
- * replicas > 0: a Deployment whose spec.replicas someone changes from that is lost too. */
+ * replicas > 0: a Deployment whose spec someone changes (scaled from replicas, or edited) is lost
+ * too. */
 void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
                             const struct mp_kube_ref *ref, const char *name, const char *what,
                             int64_t replicas);

@@ -371,19 +371,26 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
 struct gone_watch {
     const char *name;
     char rv[64];
-    int64_t replicas; /* > 0: a spec.replicas other than this is a change by someone else */
-    int64_t seen;     /* the spec.replicas that differed */
+    int64_t replicas;   /* > 0: the trial's Deployment: a change of its spec by someone else */
+    int64_t seen;       /* the spec.replicas that differed, or -1 */
+    int64_t generation; /* the generation of a spec changed otherwise */
 };
 
-/* Whether obj's spec.replicas is not the trial's (g->replicas > 0); its value in g->seen. */
-static bool rescaled(struct gone_watch *g, const json_t *obj)
+/* Whether obj, the trial's Deployment (g->replicas > 0), was changed by someone else: scaled
+ * (spec.replicas not the trial's, in g->seen) or its spec edited (`kubectl set resources`,
+ * `rollout restart`: a generation past the create's 1, in g->generation). The runner never
+ * changes it after its create. */
+static bool changed_by_other(struct gone_watch *g, const json_t *obj)
 {
-    json_t *n = json_object_get(json_object_get(obj, "spec"), "replicas");
-    if (g->replicas <= 0 || !json_is_integer(n) || json_integer_value(n) == g->replicas) {
+    if (g->replicas <= 0) {
         return false;
     }
-    g->seen = json_integer_value(n);
-    return true;
+    json_t *n = json_object_get(json_object_get(obj, "spec"), "replicas");
+    json_t *gen = json_object_get(json_object_get(obj, "metadata"), "generation");
+    g->seen =
+        json_is_integer(n) && json_integer_value(n) != g->replicas ? json_integer_value(n) : -1;
+    g->generation = json_is_integer(gen) ? json_integer_value(gen) : 1;
+    return g->seen >= 0 || g->generation > 1;
 }
 
 static int on_owner_event(void *ud, const struct mp_kube_event *ev)
@@ -471,14 +478,21 @@ static int on_sentinel_event(void *ud, const struct mp_kube_event *ev)
     if (ev->type == MP_KUBE_BOOKMARK) {
         return 0;
     }
-    return mp_kube_meta(ev->object, "deletionTimestamp") ? 2 : rescaled(g, ev->object) ? 3 : 0;
+    return mp_kube_meta(ev->object, "deletionTimestamp") ? 2
+           : changed_by_other(g, ev->object)             ? 3
+                                                         : 0;
 }
 
-static void mark_rescaled(struct kube_sentinel *s, const struct gone_watch *g)
+static void mark_changed(struct kube_sentinel *s, const struct gone_watch *g)
 {
     char how[96];
-    snprintf(how, sizeof(how), "was scaled to %lld replicas (the trial's: %lld)",
-             (long long)g->seen, (long long)g->replicas);
+    if (g->seen >= 0) {
+        snprintf(how, sizeof(how), "was scaled to %lld replicas (the trial's: %lld)",
+                 (long long)g->seen, (long long)g->replicas);
+    } else {
+        snprintf(how, sizeof(how), "was changed by someone else (generation %lld)",
+                 (long long)g->generation);
+    }
     mark_lost(s, how);
 }
 
@@ -582,9 +596,9 @@ static void *sentinel_main(void *p)
             break; /* cancelled, or an error the trial's own calls meet too */
         }
         struct gone_watch w = {.name = s->name, .replicas = s->replicas};
-        if (rescaled(&w, obj)) {
+        if (changed_by_other(&w, obj)) {
             json_decref(obj);
-            mark_rescaled(s, &w);
+            mark_changed(s, &w);
             break;
         }
         snprintf(w.rv, sizeof(w.rv), "%s", mp_kube_meta(obj, "resourceVersion"));
@@ -597,7 +611,7 @@ static void *sentinel_main(void *p)
             break;
         }
         if (rc == 3) {
-            mark_rescaled(s, &w);
+            mark_changed(s, &w);
             break;
         }
         if (rc != 0 && rc != MP_EEXPIRED) {

@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# The trial's Deployment deleted or scaled by hand while the runner waits for its pods to become
-# ready: no verdict on the configuration (it waited out startup_timeout and failed the trial
-# STARTUP_TIMEOUT, "0 of 1 pods ready", before), but INFRA at once, naming the Deployment, and
-# the next attempt succeeds. Nothing is left afterwards.
+# The trial's Deployment deleted, scaled or edited by hand while the runner waits for its pods
+# to become ready: no verdict on the configuration (deleted or scaled, it waited out
+# startup_timeout and failed the trial STARTUP_TIMEOUT, "0 of 1 pods ready", before; edited, it
+# measured pods of another configuration), but INFRA at once, naming the Deployment, and the
+# next attempt succeeds. Nothing is left afterwards.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -46,7 +47,15 @@ check "the Deployment scaled to 0 while its pods start: the same" "SUCCEEDED 1" 
 check_contains "... the reason names the Deployment and its replicas" \
     "the trial's deployment \"depscaled-t1-a0\" was scaled to 0 replicas (the trial's: 1)" \
     "$(retry_reason depscaled)"
-check "nothing left" "" "$(leftover_objects depgone; leftover_objects depscaled)"
+# Someone's edit rolls out pods the trial did not ask for, here ready before the trial's own:
+# they were measured as the trial's configuration (SUCCEEDED at attempt 0) before.
+check "the Deployment's pod template edited while its pods start: the same" "SUCCEEDED 1" \
+    "$(tampered depedited patch "--type json -p [{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/readinessProbe/initialDelaySeconds\",\"value\":0}]")"
+check_contains "... the reason names the Deployment and the change" \
+    "the trial's deployment \"depedited-t1-a0\" was changed by someone else (generation 2)" \
+    "$(retry_reason depedited)"
+check "nothing left" "" "$(leftover_objects depgone; leftover_objects depscaled
+    leftover_objects depedited)"
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"
 cluster_down
 finish
