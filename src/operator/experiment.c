@@ -391,6 +391,7 @@ void op_exp_free(struct op_exp *x)
     for (size_t i = 0; i < x->n_trials; i++) {
         free(x->trials[i].name);
         json_decref(x->trials[i].assignment);
+        free(x->trials[i].created);
     }
     free(x->trials);
     mp_strset_release(&x->name_in_use);

@@ -171,6 +171,7 @@ struct op_trec {
     double value;
     char *name;
     json_t *assignment; /* samplingResult */
+    char *created;      /* the Trial's creationTimestamp: its Created condition's time; or NULL */
 };
 
 struct op_exp {
@@ -244,6 +245,11 @@ struct op_trec *op_trec_find(struct op_exp *x, int64_t number);
 struct op_trec *op_trec(struct op_exp *x, int64_t number);
 /* A condition {type, status, reason, message, lastUpdateTime, lastTransitionTime: now}. New. */
 json_t *op_condition(const char *type, const char *status, const char *reason, const char *message);
+/* A Trial's Created condition, whose lastTransitionTime is the Trial's creationTimestamp
+ * (created, NULL: now) however often its status is written again. */
+json_t *op_trial_created_condition(const char *created);
+/* t->created from the Trial object's creationTimestamp, when it has one. */
+void op_trec_set_created(struct op_trec *t, const json_t *trial);
 /* "<experiment>-<number>" */
 char *op_trial_name(const char *experiment, int64_t number);
 

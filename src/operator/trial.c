@@ -56,6 +56,24 @@ json_t *op_condition(const char *type, const char *status, const char *reason, c
                      "lastTransitionTime", now);
 }
 
+json_t *op_trial_created_condition(const char *created)
+{
+    json_t *c = op_condition("Created", "True", "TrialCreated", NULL);
+    if (created) {
+        json_object_set_new(c, "lastTransitionTime", json_string(created));
+    }
+    return c;
+}
+
+void op_trec_set_created(struct op_trec *t, const json_t *trial)
+{
+    const char *created = mp_kube_meta(trial, "creationTimestamp");
+    if (created) {
+        free(t->created);
+        t->created = mp_xstrdup(created);
+    }
+}
+
 static json_t *trial_object(struct op_exp *x, const struct mp_trial_request *req,
                             struct mp_error *err)
 {
@@ -124,8 +142,10 @@ static int create_or_adopt(struct op_exp *x, const struct mp_trial_request *req,
 static int mark_running(struct op_exp *x, const json_t *trial, int64_t attempt,
                         struct mp_error *err)
 {
-    json_t *conds = json_pack("[o, o]", op_condition("Created", "True", "TrialCreated", NULL),
-                              op_condition("Running", "True", "TrialRunning", NULL));
+    /* Created since the object was; Running (again) from now, this attempt. */
+    json_t *conds =
+        json_pack("[o, o]", op_trial_created_condition(mp_kube_meta(trial, "creationTimestamp")),
+                  op_condition("Running", "True", "TrialRunning", NULL));
     char now[MP_KUBE_TIME_MAX];
     mp_kube_fmt_time(now, mp_wall_ns(), false);
     json_t *patch = json_pack("{s:{s:o, s:s, s:I}}", "status", "conditions", conds, "startTime",
@@ -196,6 +216,7 @@ static int run(struct mp_runner *r, const struct mp_trial_request *req, struct m
     t->attempt = req->attempt + 1;
     json_decref(t->assignment);
     t->assignment = json_incref(json_object_get(json_object_get(trial, "spec"), "samplingResult"));
+    op_trec_set_created(t, trial);
     pthread_mutex_unlock(&x->lock);
     if (op_status_write(x, NULL, NULL, NULL, &err) != 0) {
         op_log(x->op, "%s: status not written: %s", x->key, err.msg);

@@ -60,15 +60,16 @@ int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_resu
     t->value = v;
     json_t *assignment = json_incref(t->assignment ? t->assignment : json_array());
     char *name = mp_xstrdup(t->name);
+    json_t *created = op_trial_created_condition(t->created);
     pthread_mutex_unlock(&x->lock);
     char now[MP_KUBE_TIME_MAX];
     mp_kube_fmt_time(now, mp_wall_ns(), false);
     const char *reason = res->state == MP_TRIAL_SUCCEEDED  ? "TrialSucceeded"
                          : res->failure != MP_FAILURE_NONE ? mp_failure_name(res->failure)
                                                            : "TrialKilled";
-    json_t *conds = json_pack("[o, o, o]", op_condition("Created", "True", "TrialCreated", NULL),
-                              op_condition("Running", "False", "TrialFinished", NULL),
-                              op_condition(final_type(res->state), "True", reason, res->reason));
+    json_t *conds =
+        json_pack("[o, o, o]", created, op_condition("Running", "False", "TrialFinished", NULL),
+                  op_condition(final_type(res->state), "True", reason, res->reason));
     json_t *result = json_pack("{s:o, s:o}", "tunableParameters", assignment,
                                "objectiveMetricsObserved", observed(x, has && measured, v));
     json_t *patch =
@@ -164,6 +165,7 @@ static int load_one(struct op_exp *x, struct mp_store *st, int64_t exp_id, const
                        mp_metrics_get(&res.metrics, x->spec->objective_metric, &v);
         t->value = v;
         t->assignment = json_incref(json_object_get(spec, "samplingResult"));
+        op_trec_set_created(t, trial);
         pthread_mutex_unlock(&x->lock);
     }
     mp_trial_result_release(&res);
@@ -230,6 +232,7 @@ int op_trials_kill(struct op_exp *x, const char *why, struct mp_error *err)
         if (!t->assignment) {
             t->assignment = json_incref(json_object_get(spec, "samplingResult"));
         }
+        op_trec_set_created(t, item);
         pthread_mutex_unlock(&x->lock);
         if (state == MP_TRIAL_PENDING) {
             struct mp_trial_result res;

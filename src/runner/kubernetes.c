@@ -369,7 +369,7 @@ static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
         return rc;
     }
     struct kube_sentinel sentinel, pods;
-    mp_kube_sentinel_start(&sentinel, t, &job, t->job_name, "load job");
+    mp_kube_sentinel_start(&sentinel, t, &job, t->job_name, "load job", 0);
     /* A service pod deleted under the load test fails its requests: no verdict on the
      * configuration, as for the Job. */
     char *service = trial_selector(t, "service");
@@ -639,11 +639,17 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
         return 0;
     }
     int rc = create_service(t, err);
-    struct kube_sentinel owner = {0};
+    struct kube_sentinel owner = {0}, deployment = {0};
     bool load_deleted = false;
     if (rc == 0 && !trial_failed(t)) {
         struct mp_kube_ref cm = {.version = "v1", .resource = "configmaps", .ns = t->r->ns};
-        mp_kube_sentinel_start(&owner, t, &cm, t->name, "owner configmap");
+        mp_kube_sentinel_start(&owner, t, &cm, t->name, "owner configmap", 0);
+        /* Deleted, scaled or edited by hand while its pods start or serve: no verdict on the
+         * configuration (the readiness wait ran into startup_timeout, STARTUP_TIMEOUT; an edited
+         * one served another configuration). */
+        struct mp_kube_ref dep = {
+            .group = "apps", .version = "v1", .resource = "deployments", .ns = t->r->ns};
+        mp_kube_sentinel_start(&deployment, t, &dep, t->name, "deployment", t->replicas);
         rc = wait_ready(t, err);
     }
     if (rc == 0 && !trial_failed(t)) {
@@ -658,10 +664,11 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
         }
     }
     mp_kube_sentinel_stop(&owner);
-    bool pods_lost = atomic_load(&t->lost) && strstr(t->lost_reason, "service pod");
-    if ((load_deleted || pods_lost) && owner_gone(t)) {
-        /* The garbage collector deletes the Job, the service and their pods after the owner:
-         * name the cause, whichever watch saw its part first. */
+    mp_kube_sentinel_stop(&deployment);
+    bool parts_lost = atomic_load(&t->lost) && !strstr(t->lost_reason, "owner configmap");
+    if ((load_deleted || parts_lost) && owner_gone(t)) {
+        /* The garbage collector deletes the Deployment, the Job, the service and their pods
+         * after the owner: name the cause, whichever watch saw its part first. */
         snprintf(t->lost_reason, sizeof(t->lost_reason),
                  "the trial's owner configmap \"%s\" was deleted", t->name);
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", t->lost_reason);

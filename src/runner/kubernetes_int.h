@@ -126,7 +126,7 @@ struct kube_trial {
     /* Set once (first sentinel wins) when an object the trial needs disappeared; the sentinel
      * then fires cancel_token. Read after the sentinels are stopped. */
     atomic_bool lost;
-    char lost_reason[300];
+    char lost_reason[512];
     /* Set by the service pods' sentinel when a tuned container exits under the load test; it
      * then fires cancel_token, so the load test ends at once (judged as after a whole one). */
     atomic_bool service_exited;
@@ -215,23 +215,31 @@ int mp_kube_wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char
                       int64_t deadline_ns, struct mp_error *err) MP_WUR;
 void mp_kube_pods_state_release(struct kube_pods_state *st);
 
-/* A watch, in a thread of its own, on one object the trial needs (its owner, its load Job):
- * when the object is deleted or starts being deleted, the trial is marked lost (the reason
- * names `what`) and its cancel token fired, so the step waiting on the pods ends at once. */
+/* A watch, in a thread of its own, on one object the trial needs (its owner, its Deployment,
+ * its load Job): when the object is deleted or starts being deleted (or, for the Deployment, is
+ * scaled or edited by someone else), the trial is marked lost (the reason names `what`) and its
+ * cancel token fired, so the step waiting on the pods ends at once. */
 struct kube_sentinel {
     struct kube_trial *t;
     struct mp_kube_ref ref;
     char name[256];
     const char *what;     /* "owner configmap", "load job", "service pod": static */
     const char *selector; /* pods: their label selector (borrowed); NULL: one object by name */
+    /* A Deployment's replicas (> 0): its spec changed by someone else (`kubectl scale`, a
+     * spec.replicas not this; `kubectl set`, a generation past 1) loses the trial too; 0: not
+     * checked. Set before the sentinel starts. */
+    int64_t replicas;
     struct mp_kube_cancel *stop;
     pthread_t thread;
     bool running;
     unsigned api_calls;
 };
-/* Starts watching ref's object `name` (ref is copied; its strings must outlive the sentinel). */
+/* Starts watching ref's object `name` (ref is copied; its strings must outlive the sentinel).
+ * replicas > 0: a Deployment whose spec someone changes (scaled from replicas, or edited) is lost
+ * too. */
 void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
-                            const struct mp_kube_ref *ref, const char *name, const char *what);
+                            const struct mp_kube_ref *ref, const char *name, const char *what,
+                            int64_t replicas);
 /* Starts watching the pods of selector (borrowed; it must outlive the sentinel) that exist and
  * are not being deleted now: when one of them is deleted or starts being deleted (someone's
  * `kubectl delete pod`, an eviction, a drained node), the trial is marked lost, naming the pod

@@ -46,20 +46,29 @@ static int make_client(struct mp_kube_runner *r, const struct mp_spec *spec, str
     return rc;
 }
 
-/* The namespace must exist. A caller who may not read namespaces finds out at the first
- * create instead. */
+/* The namespace must exist, and not be being deleted (the API server refuses every create in
+ * it). A caller who may not read namespaces finds out at the first create instead. */
 static int check_namespace(struct mp_kube_runner *r, const struct mp_spec *spec,
                            struct mp_error *err)
 {
     struct mp_kube_ref ref = {.version = "v1", .resource = "namespaces", .name = r->ns};
     struct mp_error gerr = {0};
-    int rc = mp_kube_get(r->client, &ref, NULL, NULL, &gerr);
-    if (rc == 0 || rc == MP_EFORBIDDEN) {
+    json_t *ns = NULL;
+    int rc = mp_kube_get(r->client, &ref, NULL, &ns, &gerr);
+    bool deleting = rc == 0 && mp_kube_meta(ns, "deletionTimestamp");
+    json_decref(ns);
+    if ((rc == 0 && !deleting) || rc == MP_EFORBIDDEN) {
         return 0;
     }
+    const struct mp_node *rn = spec->runner_node;
+    const struct mp_node *at = mp_doc_get(rn, "namespace");
+    if (deleting) {
+        return mp_doc_error(err, at ? at : rn,
+                            "namespace \"%s\" is being deleted (Terminating): it takes no new "
+                            "objects (%s)",
+                            r->ns, mp_kube_config_server(mp_kube_client_config(r->client)));
+    }
     if (rc == MP_ENOTFOUND) {
-        const struct mp_node *rn = spec->runner_node;
-        const struct mp_node *at = mp_doc_get(rn, "namespace");
         return mp_doc_error(err, at ? at : rn,
                             "namespace \"%s\" does not exist in the cluster (%s)", r->ns,
                             mp_kube_config_server(mp_kube_client_config(r->client)));

@@ -371,7 +371,27 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
 struct gone_watch {
     const char *name;
     char rv[64];
+    int64_t replicas;   /* > 0: the trial's Deployment: a change of its spec by someone else */
+    int64_t seen;       /* the spec.replicas that differed, or -1 */
+    int64_t generation; /* the generation of a spec changed otherwise */
 };
+
+/* Whether obj, the trial's Deployment (g->replicas > 0), was changed by someone else: scaled
+ * (spec.replicas not the trial's, in g->seen) or its spec edited (`kubectl set resources`,
+ * `rollout restart`: a generation past the create's 1, in g->generation). The runner never
+ * changes it after its create. */
+static bool changed_by_other(struct gone_watch *g, const json_t *obj)
+{
+    if (g->replicas <= 0) {
+        return false;
+    }
+    json_t *n = json_object_get(json_object_get(obj, "spec"), "replicas");
+    json_t *gen = json_object_get(json_object_get(obj, "metadata"), "generation");
+    g->seen =
+        json_is_integer(n) && json_integer_value(n) != g->replicas ? json_integer_value(n) : -1;
+    g->generation = json_is_integer(gen) ? json_integer_value(gen) : 1;
+    return g->seen >= 0 || g->generation > 1;
+}
 
 static int on_owner_event(void *ud, const struct mp_kube_event *ev)
 {
@@ -455,7 +475,25 @@ static int on_sentinel_event(void *ud, const struct mp_kube_event *ev)
     if (ev->type == MP_KUBE_DELETED) {
         return 1;
     }
-    return ev->type != MP_KUBE_BOOKMARK && mp_kube_meta(ev->object, "deletionTimestamp") ? 2 : 0;
+    if (ev->type == MP_KUBE_BOOKMARK) {
+        return 0;
+    }
+    return mp_kube_meta(ev->object, "deletionTimestamp") ? 2
+           : changed_by_other(g, ev->object)             ? 3
+                                                         : 0;
+}
+
+static void mark_changed(struct kube_sentinel *s, const struct gone_watch *g)
+{
+    char how[96];
+    if (g->seen >= 0) {
+        snprintf(how, sizeof(how), "was scaled to %lld replicas (the trial's: %lld)",
+                 (long long)g->seen, (long long)g->replicas);
+    } else {
+        snprintf(how, sizeof(how), "was changed by someone else (generation %lld)",
+                 (long long)g->generation);
+    }
+    mark_lost(s, how);
 }
 
 /* The pods a pods sentinel guards: name -> the restarts of their tuned container (all of them
@@ -584,7 +622,12 @@ static void *sentinel_main(void *p)
         if (rc != 0) {
             break; /* cancelled, or an error the trial's own calls meet too */
         }
-        struct gone_watch w = {.name = s->name};
+        struct gone_watch w = {.name = s->name, .replicas = s->replicas};
+        if (changed_by_other(&w, obj)) {
+            json_decref(obj);
+            mark_changed(s, &w);
+            break;
+        }
         snprintf(w.rv, sizeof(w.rv), "%s", mp_kube_meta(obj, "resourceVersion"));
         json_decref(obj);
         struct mp_kube_opts o = {.cancel = s->stop, .resource_version = w.rv};
@@ -592,6 +635,10 @@ static void *sentinel_main(void *p)
         rc = mp_kube_watch(s->t->r->client, &ref, &o, on_sentinel_event, &w, &err);
         if (rc == 1 || rc == 2) {
             mark_lost(s, rc == 1 ? "was deleted" : "is being deleted");
+            break;
+        }
+        if (rc == 3) {
+            mark_changed(s, &w);
             break;
         }
         if (rc != 0 && rc != MP_EEXPIRED) {
@@ -607,11 +654,13 @@ static void *sentinel_main(void *p)
 }
 
 void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
-                            const struct mp_kube_ref *ref, const char *name, const char *what)
+                            const struct mp_kube_ref *ref, const char *name, const char *what,
+                            int64_t replicas)
 {
     memset(s, 0, sizeof(*s));
     s->t = t;
     s->ref = *ref;
+    s->replicas = replicas;
     snprintf(s->name, sizeof(s->name), "%s", name);
     s->what = what;
     s->stop = mp_kube_cancel_new();

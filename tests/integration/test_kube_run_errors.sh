@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The kubernetes runner refuses what cannot work with a clear error naming the spec's field and
 # exit status 2, before the store or the cluster changes: no kubeconfig, an unknown context, a
-# namespace the cluster lacks or that is no namespace name (also the kubeconfig context's), a
-# container the pod template lacks, quantities and a pod template the API server would reject;
-# `morphling validate` says the same.
+# namespace the cluster lacks, is deleting or that is no namespace name (also the kubeconfig
+# context's), a container the pod template lacks, quantities and a pod template the API server
+# would reject; `morphling validate` says the same.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -76,5 +76,17 @@ api "/_test/requests?user=admin" >"$WORK/requests.json"
 check "nothing was written to the cluster (the dry run was refused)" "" \
     "$(jq -r '.items[] | select(.verb != "get" and .verb != "list" and .verb != "watch" and .code < 400) | "\(.verb) \(.path)"' "$WORK/requests.json")"
 check "the store holds no experiment" "" "$("$MORPHLING" list 2>/dev/null | grep fmnist-k8s)"
+# A namespace being deleted (held by a finalizer here) takes no new object: the run was stored,
+# then stopped INTERRUPTED at its first create with the API server's 403, before. (After the
+# check above that nothing was written: the test writes here.)
+k create namespace doomed >/dev/null
+k -n doomed create configmap pin >/dev/null
+k -n doomed patch configmap pin --type merge -p '{"metadata":{"finalizers":["example.com/pin"]}}' >/dev/null
+k delete namespace doomed --wait=false >/dev/null
+run_err "a namespace being deleted" \
+    "'runner.namespace': namespace \"doomed\" is being deleted (Terminating): it takes no new objects" \
+    --set runner.namespace=doomed --set name=doomed
+check "... nothing stored" "" "$("$MORPHLING" list 2>/dev/null | grep doomed)"
+k -n doomed patch configmap pin --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null
 cluster_down
 finish

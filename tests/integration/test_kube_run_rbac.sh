@@ -31,7 +31,7 @@ rules:
     verbs: [get, create]
   - apiGroups: [apps]
     resources: [deployments]
-    verbs: [get, create]
+    verbs: [get, watch, create]
   - apiGroups: [batch]
     resources: [jobs]
     verbs: [$1]

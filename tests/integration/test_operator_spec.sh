@@ -113,6 +113,14 @@ check "the Trials: every one finished, with the spec the run started with" \
     "edited-1 SUCCEEDED 3|edited-2 SUCCEEDED 3|edited-3 SUCCEEDED 3|" \
     "$(kubectl get trials -n "$NS" -o json | jq -r '.items[] | select(.metadata.name | startswith("edited-")) |
         "\(.metadata.name) \(.status.state) \(.spec.samplingResult | length)"' | sort | tr '\n' '|')"
+# A Trial's Created condition dates from its creation, however often its status is written again
+# (edited-1's: created under the first operator, run again and finished under the second; each
+# write set it to its own time before).
+check "each Trial's Created condition keeps the time it was created" \
+    "edited-1 true|edited-2 true|edited-3 true|" \
+    "$(kubectl get trials -n "$NS" -o json | jq -r '.items[] | select(.metadata.name | startswith("edited-")) |
+        .metadata as $m | "\($m.name) \(.status.conditions[0] |
+        .type == "Created" and .lastTransitionTime == $m.creationTimestamp)"' | sort | tr '\n' '|')"
 check "status.runSpec is the spec it started with" 3 \
     "$(kubectl get pe edited -n "$NS" -o json | jq '[.status.runSpec.tunableParameters[].parameters[]] | length')"
 check "edited: observedGeneration is the edit's generation" "2 2" \

@@ -1,0 +1,61 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The trial's Deployment deleted, scaled or edited by hand while the runner waits for its pods
+# to become ready: no verdict on the configuration (deleted or scaled, it waited out
+# startup_timeout and failed the trial STARTUP_TIMEOUT, "0 of 1 pods ready", before; edited, it
+# measured pods of another configuration), but INFRA at once, naming the Deployment, and the
+# next attempt succeeds. Nothing is left afterwards.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/kube_run_lib.sh"
+
+cluster_up
+# tampered NAME ACTION: runs one trial of the example as experiment NAME, whose service becomes
+# ready 8 s after it starts; once attempt 0's Deployment exists, runs ACTION on it (kubectl
+# arguments after the verb's object); prints "STATE ATTEMPT" of the trial.
+tampered() {
+    # shellcheck disable=SC2086
+    "$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set "name=$1" \
+        --set runner.startup_timeout=40s \
+        --set 'runner.pod_template.spec.containers[0].readinessProbe.initialDelaySeconds=8' \
+        -q >"$WORK/$1.out" 2>&1 &
+    pid=$!
+    n=0
+    until k get deployment "$1-t1-a0" >/dev/null 2>&1 || [ $n -gt 600 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    sleep 1
+    # shellcheck disable=SC2086
+    k $2 deployment "$1-t1-a0" $3 >/dev/null
+    wait $pid
+    echo $? >"$WORK/$1.rc"
+    "$MORPHLING" show "$1" --json >"$WORK/$1.json"
+    jq -r '.trials[0] | "\(.state) \(.attempt)"' "$WORK/$1.json"
+}
+# The retried attempt's reason, from the store's trial_retry event.
+retry_reason() {
+    sqlite3 "$MORPHLING_DB" "SELECT detail_json FROM events WHERE kind = 'trial_retry' AND \
+        experiment_id = (SELECT id FROM experiments WHERE name = '$1')" | jq -r .reason
+}
+check "the Deployment deleted while its pods start: INFRA, retried, SUCCEEDED" "SUCCEEDED 1" \
+    "$(tampered depgone delete --wait=false)"
+check "... exit 0" 0 "$(cat "$WORK/depgone.rc")"
+check_contains "... the reason of the lost attempt names the Deployment" \
+    "the trial's deployment \"depgone-t1-a0\" " "$(retry_reason depgone)"
+check "the Deployment scaled to 0 while its pods start: the same" "SUCCEEDED 1" \
+    "$(tampered depscaled scale --replicas=0)"
+check_contains "... the reason names the Deployment and its replicas" \
+    "the trial's deployment \"depscaled-t1-a0\" was scaled to 0 replicas (the trial's: 1)" \
+    "$(retry_reason depscaled)"
+# Someone's edit rolls out pods the trial did not ask for, here ready before the trial's own:
+# they were measured as the trial's configuration (SUCCEEDED at attempt 0) before.
+check "the Deployment's pod template edited while its pods start: the same" "SUCCEEDED 1" \
+    "$(tampered depedited patch "--type json -p [{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/readinessProbe/initialDelaySeconds\",\"value\":0}]")"
+check_contains "... the reason names the Deployment and the change" \
+    "the trial's deployment \"depedited-t1-a0\" was changed by someone else (generation 2)" \
+    "$(retry_reason depedited)"
+check "nothing left" "" "$(leftover_objects depgone; leftover_objects depscaled
+    leftover_objects depedited)"
+check "no process is left in the cluster's pods" 0 "$(pod_processes)"
+cluster_down
+finish
