@@ -81,6 +81,26 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct 
     }
 }
 
+/* Why a metric morphling derives from the cost table is missing, for a trial's reason ("" when
+ * that is not the cause): requests per dollar of a configuration that costs nothing. */
+static const char *why_missing(const char *metric, const struct mp_metrics *m)
+{
+    double cost = -1, rps = -1;
+    mp_metrics_get(m, "cost_per_hour", &cost);
+    mp_metrics_get(m, "throughput_rps", &rps);
+    bool per_cost = strcmp(metric, "throughput_per_cost") == 0 ||
+                    strcmp(metric, "cost_per_million_requests") == 0;
+    if (per_cost && cost == 0) {
+        return " (this configuration's cost_per_hour is 0: no price of the cost table applies to "
+               "what it uses, so its requests per dollar are undefined; price its resources or "
+               "set base_hour)";
+    }
+    if (strcmp(metric, "cost_per_million_requests") == 0 && rps == 0) {
+        return " (no request succeeded: a cost per request of a throughput of 0 is undefined)";
+    }
+    return "";
+}
+
 void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_trial_result *res)
 {
     /* Resource use (cpu_seconds, peak_memory_bytes, ...) can be an objective or constrained
@@ -97,9 +117,9 @@ void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_tri
     }
     double v;
     if (!mp_metrics_get(&res->metrics, spec->objective_metric, &v)) {
-        mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
-                             "the trial produced no value for the objective '%s'",
-                             spec->objective_metric);
+        mp_trial_result_fail(
+            res, MP_FAILURE_METRIC_MISSING, "the trial produced no value for the objective '%s'%s",
+            spec->objective_metric, why_missing(spec->objective_metric, &res->metrics));
         return;
     }
     if (!isfinite(v)) {
@@ -114,7 +134,8 @@ void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_tri
         double m;
         if (!mp_metrics_get(&res->metrics, c->metric, &m)) {
             mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
-                                 "constraint '%s': the trial produced no '%s'", c->text, c->metric);
+                                 "constraint '%s': the trial produced no '%s'%s", c->text,
+                                 c->metric, why_missing(c->metric, &res->metrics));
             return;
         }
         if (!mp_constraint_holds(c, m)) {
