@@ -168,6 +168,7 @@ struct op_trec {
     int64_t attempt;
     enum mp_trial_state state;
     bool has_value;
+    bool settled; /* its measurement settled (mp_engine_unsettled): it ranks first for best */
     double value;
     char *name;
     json_t *assignment; /* samplingResult */

@@ -86,16 +86,21 @@ void op_status_trial_lists(const struct op_trec *trials, size_t n, json_t *statu
     }
 }
 
-/* The best trial's index, -1 when none has a value. */
+/* The best trial's index, -1 when none has a value: settled before unsettled, then by value,
+ * as `morphling show` picks it (a figure that did not settle is no evidence on its own). */
 static long best_trial(struct op_exp *x)
 {
     long best = -1;
     bool minimize = x->spec->direction == MP_MINIMIZE;
     for (size_t i = 0; i < x->n_trials; i++) {
         const struct op_trec *t = &x->trials[i];
-        if (t->has_value && t->state == MP_TRIAL_SUCCEEDED &&
-            (best < 0 ||
-             (minimize ? t->value < x->trials[best].value : t->value > x->trials[best].value))) {
+        if (!t->has_value || t->state != MP_TRIAL_SUCCEEDED) {
+            continue;
+        }
+        const struct op_trec *b = best < 0 ? NULL : &x->trials[best];
+        if (!b ||
+            (t->settled != b->settled ? t->settled
+                                      : (minimize ? t->value < b->value : t->value > b->value))) {
             best = (long)i;
         }
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "spec/pe.h"
 
 static const char *final_type(enum mp_trial_state s)
@@ -57,6 +58,7 @@ int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_resu
     struct op_trec *t = op_trec(x, number);
     t->state = res->state;
     t->has_value = has && res->state == MP_TRIAL_SUCCEEDED;
+    t->settled = !mp_engine_unsettled(x->spec, &res->metrics);
     t->value = v;
     json_t *assignment = json_incref(t->assignment ? t->assignment : json_array());
     char *name = mp_xstrdup(t->name);
@@ -163,6 +165,7 @@ static int load_one(struct op_exp *x, struct mp_store *st, int64_t exp_id, const
         t->state = state == MP_TRIAL_PENDING ? MP_TRIAL_RUNNING : state;
         t->has_value = state == MP_TRIAL_SUCCEEDED &&
                        mp_metrics_get(&res.metrics, x->spec->objective_metric, &v);
+        t->settled = !mp_engine_unsettled(x->spec, &res.metrics);
         t->value = v;
         t->assignment = json_incref(json_object_get(spec, "samplingResult"));
         op_trec_set_created(t, trial);

@@ -8,7 +8,9 @@
  * trial's objects), waits --trial-ms (stopping when cancelled), deletes it and reports the
  * objective 100 + sum((i + 1) * x[i]) over the configuration, so the best trial is known.
  * A trial whose number is --fail-number fails (CRASHED), its objective measured as 0, as the
- * kubernetes runner's load test does when no request succeeds. The request body's size (an inline
+ * kubernetes runner's load test does when no request succeeds. A trial whose number is
+ * --unsettled-number succeeds with ten times its objective, a measurement that did not settle
+ * (stable 0). The request body's size (an inline
  * runner.load.body_text, from a requestTemplate, or the file runner.load.body names) is the
  * metric body_bytes.
  * With --hold-from N, a trial numbered N or later (trials count from 1) does not end while the
@@ -17,7 +19,7 @@
  *
  * Usage: operator_check --kubeconfig FILE [--namespace NS | --all-namespaces] [--leader-elect]
  *        [--identity ID] [--lease-ms N] [--health-addr A] [--metrics-addr A] [--trial-ms N]
- *        [--fail-number N] [--work-dir DIR] [--max-running N]
+ *        [--fail-number N] [--unsettled-number N] [--work-dir DIR] [--max-running N]
  *        [--hold-from N]
  * Runs until SIGTERM or SIGINT; exit 0, or 1 with the operator's error. */
 #include <signal.h>
@@ -32,7 +34,7 @@
 #define LABEL_ATTEMPT "operator-check/attempt"
 
 static atomic_bool stop;
-static long trial_ms, fail_number = -1, hold_from = -1;
+static long trial_ms, fail_number = -1, unsettled_number = -1, hold_from = -1;
 static char *hold_file;
 
 static void on_signal(int sig)
@@ -170,8 +172,13 @@ static int fake_run(void *runner, const struct mp_operator_trial *t,
         mp_metrics_set(&res->metrics, f->spec->objective_metric, 0);
     } else {
         res->state = MP_TRIAL_SUCCEEDED;
-        mp_metrics_set(&res->metrics, f->spec->objective_metric, objective(f->spec, req->x));
+        bool unsettled = req->number == unsettled_number;
+        mp_metrics_set(&res->metrics, f->spec->objective_metric,
+                       objective(f->spec, req->x) * (unsettled ? 10 : 1));
         mp_metrics_set(&res->metrics, "body_bytes", body_bytes(f->spec));
+        if (unsettled) {
+            mp_metrics_set(&res->metrics, "stable", 0);
+        }
     }
     return 0;
 }
@@ -229,6 +236,8 @@ static void parse(int argc, char **argv, struct mp_operator_opts *o, const char 
             trial_ms = strtol(arg(argc, argv, &i), NULL, 10);
         } else if (strcmp(a, "--fail-number") == 0) {
             fail_number = strtol(arg(argc, argv, &i), NULL, 10);
+        } else if (strcmp(a, "--unsettled-number") == 0) {
+            unsettled_number = strtol(arg(argc, argv, &i), NULL, 10);
         } else if (strcmp(a, "--hold-from") == 0) {
             hold_from = strtol(arg(argc, argv, &i), NULL, 10);
         } else {

@@ -234,10 +234,15 @@ kubectl get pe -n "$NS" -w --no-headers \
     -o 'custom-columns=NAME:.metadata.name,STATE:.status.conditions[-1:].type,WHY:.status.conditions[-1:].message' \
     >"$WORK/states" &
 track $!
-start_operator "$WORK/queued.log" --max-running 1 --trial-ms 100
+start_operator "$WORK/queued.log" --max-running 1 --trial-ms 100 --unsettled-number 2
 for n in 1 2 3; do
     wait_state "queued-$n" Succeeded
 done
+# Each one's trial 2 measured ten times more than trial 1, but did not settle: the optimal trial
+# is the settled one, as `morphling show` picks it (it was trial 2).
+check "the optimal trial is the best settled one" "queued-1-1 queued-2-1 queued-3-1" \
+    "$(for n in 1 2 3; do kubectl get pe "queued-$n" -n "$NS" \
+        -o jsonpath='{.status.currentOptimalTrial.trialName}{" "}'; done | sed 's/ $//')"
 check "the two that waited showed State Created" 2 \
     "$(awk '$1 ~ /^queued-/ && $2 == "Created" {print $1}' "$WORK/states" | sort -u | wc -l)"
 check_contains "and why" "it waits until fewer than 1 experiment(s) run (--max-running)" \
