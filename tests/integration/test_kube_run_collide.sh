@@ -15,7 +15,7 @@ SETS="$SETS --set runner.namespace=collide --set name=same"
 # A long load test: memory for the sanitizer build's server, which outgrows the example's 256 MiB
 # (OOM-killed, its connections closed) within seconds of load.
 SLOW="--set runner.load.window=2s --set runner.load.windows=10 --set runner.load.stable_windows=9"
-SLOW="$SLOW --set parameters.memory.values[0]=1024"
+SLOW="$SLOW --set parameters.memory.values[0]=1024 --set runner.load.remeasure=false"
 # shellcheck disable=SC2086
 MORPHLING_DB=$WORK/A.db "$MORPHLING" run "$EXAMPLE" $SETS $SLOW -q >"$WORK/A.out" 2>&1 &
 pid=$!

@@ -124,11 +124,7 @@ deleted() {
         --set runner.load.windows=12 --set runner.load.stable_windows=12 \
         --set 'parameters.memory.values[0]=1024' -q >"$WORK/$1.out" 2>&1 &
     pid=$!
-    n=0
-    until k get job "$1-t1-a0-load" >/dev/null 2>&1 || [ $n -gt 600 ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
+    wait_object job "$1-t1-a0-load"
     sleep 1
     k delete "$2" "$3" --wait=false >/dev/null
     wait $pid
@@ -141,11 +137,6 @@ check "the owner deleted mid-trial: INFRA, retried, SUCCEEDED" "SUCCEEDED 1" \
     "$(deleted ownergone configmap ownergone-t1-a0)"
 check_true "... each noticed at once, not at the trial's deadline (3m)" \
     [ $(($(date +%s) - start)) -lt 150 ]
-# The retried attempt's reason, from the store's trial_retry event.
-retry_reason() {
-    sqlite3 "$MORPHLING_DB" "SELECT detail_json FROM events WHERE kind = 'trial_retry' AND \
-        experiment_id = (SELECT id FROM experiments WHERE name = '$1')" | jq -r .reason
-}
 # The Job's pod goes with it: whichever watch sees it first names the attempt's end. The owner
 # takes the Job and its pod with it too, and is named whichever is seen first.
 check_contains "... the reason of the lost attempt" "jobgone-t1-a0-load" "$(retry_reason jobgone)"
@@ -168,11 +159,7 @@ check_contains "... the reason of the lost attempt" "the trial's service pod \"s
     --set runner.load.windows=60 --set runner.load.stable_windows=60 \
     --set 'parameters.memory.values[0]=1024' -q >"$WORK/diesload.out" 2>&1 &
 pid=$!
-n=0
-until k get job diesload-t1-a0-load >/dev/null 2>&1 || [ $n -gt 600 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
+wait_object job diesload-t1-a0-load
 sleep 1
 uid=$(k get pods -l morphling.kubedl.io/experiment=diesload,morphling.kubedl.io/role=service \
     -o jsonpath='{.items[0].metadata.uid}')

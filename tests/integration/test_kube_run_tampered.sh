@@ -19,11 +19,7 @@ tampered() {
         --set 'runner.pod_template.spec.containers[0].readinessProbe.initialDelaySeconds=8' \
         -q >"$WORK/$1.out" 2>&1 &
     pid=$!
-    n=0
-    until k get deployment "$1-t1-a0" >/dev/null 2>&1 || [ $n -gt 600 ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
+    wait_object deployment "$1-t1-a0"
     sleep 1
     # shellcheck disable=SC2086
     k $2 deployment "$1-t1-a0" $3 >/dev/null
@@ -31,11 +27,6 @@ tampered() {
     echo $? >"$WORK/$1.rc"
     "$MORPHLING" show "$1" --json >"$WORK/$1.json"
     jq -r '.trials[0] | "\(.state) \(.attempt)"' "$WORK/$1.json"
-}
-# The retried attempt's reason, from the store's trial_retry event.
-retry_reason() {
-    sqlite3 "$MORPHLING_DB" "SELECT detail_json FROM events WHERE kind = 'trial_retry' AND \
-        experiment_id = (SELECT id FROM experiments WHERE name = '$1')" | jq -r .reason
 }
 check "the Deployment deleted while its pods start: INFRA, retried, SUCCEEDED" "SUCCEEDED 1" \
     "$(tampered depgone delete --wait=false)"

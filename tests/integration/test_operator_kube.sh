@@ -36,7 +36,7 @@ track "$OPERATOR_PID"
 pe() { # NAME TRIALS
     sed -e "s/name: mobilenet-experiment-grid/name: $1/" -e "s/maxNumTrials: 8/maxNumTrials: $2/" \
         -e '/requestTemplate:/d' -e '/clientTemplate:/,/backoffLimit:/d' \
-        -e "s|^  parallelism: 1|  parallelism: 1\n  runner: {load_image: \"morphling:test\"}\n  load: {path: /v1/fmnist, body: $PAYLOAD, connections: 2, threads: 1, warmup: 500ms, window: 500ms, windows: 4, stable_windows: 2}|" \
+        -e "s|^  parallelism: 1|  parallelism: 1\n  runner: {load_image: \"morphling:test\"}\n  load: {path: /v1/fmnist, body: $PAYLOAD, connections: 2, threads: 1, warmup: 500ms, window: 500ms, windows: 4, stable_windows: 2, remeasure: false}|" \
         "$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml" >"$WORK/$1.yaml"
     echo "$WORK/$1.yaml"
 }
@@ -102,7 +102,7 @@ MP_WAIT_S=200 wait_for "nothing of it is left once deleted" unpullable_gone
 # run finishes with its own measurement; then the experiment runs and succeeds.
 # (Memory: the sanitizer build's server outgrows the example's 256 MiB in a long load test.)
 SLOW="--set runner.load.window=2s --set runner.load.windows=10 --set runner.load.stable_windows=9"
-SLOW="$SLOW --set parameters.memory.values[0]=1024"
+SLOW="$SLOW --set parameters.memory.values[0]=1024 --set runner.load.remeasure=false"
 # shellcheck disable=SC2086
 MORPHLING_DB=$WORK/cli.db "$MORPHLING" run "$EXAMPLE" --set "runner.load.body=$PAYLOAD" \
     --set algorithm.max_trials=1 --set algorithm.confirm=false --set "runner.namespace=$NS" \
