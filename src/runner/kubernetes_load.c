@@ -124,8 +124,7 @@ int mp_kube_load_args(const struct mp_spec *spec, const struct mp_node *load, co
     }
     if (!capacity) {
         add_measure_rules(spec, load, budget_ns, args);
-    }
-    if (capacity) {
+    } else {
         add(args, "--capacity", NULL);
         add(args, "--slo", text(load, "slo"));
         const char *v = text(load, "max_time");
