@@ -981,25 +981,6 @@ static void evaluation_judges_results(void **state)
     assert_int_equal(res.failure, MP_FAILURE_METRIC_MISSING);
     assert_string_equal(res.reason, "the trial produced no value for the objective 'qps'");
     mp_trial_result_release(&res);
-    /* Requests per dollar of a configuration that costs nothing: the reason says so (it read
-     * "produced no value" of a cost table pricing only what the space does not set). */
-    struct mp_spec *free_cpu =
-        parse_ok("name: t\nobjective: {metric: throughput_per_cost}\n"
-                 "runner: {kind: replay, surface: x.csv}\n"
-                 "parameters:\n  - {name: cpu, type: discrete, values: [1, 2], "
-                 "target: {resource: cpu}}\n"
-                 "cost: {cpu_core_hour: 0, memory_gib_hour: 0.1}\n",
-                 NULL, 0);
-    double one_cpu[1] = {1};
-    mp_trial_result_init(&res);
-    mp_metrics_set(&res.metrics, "throughput_rps", 100);
-    mp_spec_evaluate(free_cpu, one_cpu, &res);
-    assert_int_equal(res.failure, MP_FAILURE_METRIC_MISSING);
-    if (!strstr(res.reason, "'throughput_per_cost' (this configuration's cost_per_hour is 0")) {
-        fail_msg("unexpected reason \"%s\"", res.reason);
-    }
-    mp_trial_result_release(&res);
-    mp_spec_free(free_cpu);
     /* One that overflowed was produced: the reason says what it was. */
     mp_trial_result_init(&res);
     mp_metrics_set(&res.metrics, "qps", INFINITY);
@@ -1013,6 +994,31 @@ static void evaluation_judges_results(void **state)
     assert_int_equal(res.failure, MP_FAILURE_CRASHED);
     mp_trial_result_release(&res);
     mp_spec_free(s);
+}
+
+/* Requests per dollar of a configuration that costs nothing: the reason says so (it read
+ * "produced no value" of a cost table pricing only what the space does not set). */
+static void zero_cost_reason(void **state)
+{
+    (void)state;
+    struct mp_spec *free_cpu =
+        parse_ok("name: t\nobjective: {metric: throughput_per_cost}\n"
+                 "runner: {kind: replay, surface: x.csv}\n"
+                 "parameters:\n  - {name: cpu, type: discrete, values: [1, 2], "
+                 "target: {resource: cpu}}\n"
+                 "cost: {cpu_core_hour: 0, memory_gib_hour: 0.1}\n",
+                 NULL, 0);
+    double one_cpu[1] = {1};
+    struct mp_trial_result res;
+    mp_trial_result_init(&res);
+    mp_metrics_set(&res.metrics, "throughput_rps", 100);
+    mp_spec_evaluate(free_cpu, one_cpu, &res);
+    assert_int_equal(res.failure, MP_FAILURE_METRIC_MISSING);
+    if (!strstr(res.reason, "'throughput_per_cost' (this configuration's cost_per_hour is 0")) {
+        fail_msg("unexpected reason \"%s\"", res.reason);
+    }
+    mp_trial_result_release(&res);
+    mp_spec_free(free_cpu);
 }
 
 /* A deployment never reads nor shows a secret: a host sees it redacted, a pod drops it. */
@@ -1250,6 +1256,7 @@ int main(void)
         cmocka_unit_test(tags_are_refused_unless_harmless),
         cmocka_unit_test(core_schema_nulls_and_booleans),
         cmocka_unit_test(evaluation_judges_results),
+        cmocka_unit_test(zero_cost_reason),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
         cmocka_unit_test(confined_paths),
