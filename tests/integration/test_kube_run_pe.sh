@@ -47,7 +47,7 @@ spec:
           name: "workers"
           feasibleSpace:
             list: ["1"]
-  load: {path: /v1/fmnist, connections: 2, warmup: 300ms, window: 300ms, windows: 3, stable_windows: 2}
+  load: {path: /v1/fmnist, connections: 2, warmup: 300ms, window: 300ms, windows: 3, stable_windows: 2, remeasure: false}
   runner: {load_image: "morphling:test"}
 PE
 
