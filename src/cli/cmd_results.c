@@ -19,8 +19,10 @@ static const struct mp_opt list_opts[] = {
     MP_CLI_DB_OPT(struct read_args),
     {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct read_args, json), NULL,
      "print [{id, name, state, created_at, objective, algorithm, max_trials, counts, "
-     "best_value, error}] (error: only for an experiment whose stored spec cannot be read; its "
-     "objective, algorithm, max_trials and best_value are then null)"},
+     "best_value, best_settled, error}] (best_settled: false when best_value rests on a "
+     "measurement that did not settle, which the table marks '~'; error: only for an experiment "
+     "whose stored spec cannot be read; its objective, algorithm, max_trials, best_value and "
+     "best_settled are then null)"},
 };
 
 static const struct mp_opt show_opts[] = {

@@ -480,12 +480,15 @@ void mp_report_print_list(FILE *f, const json_t *list)
         const char *algorithm = json_string_value(json_object_get(e, "algorithm"));
         const char *created = json_string_value(json_object_get(e, "created_at"));
         const char *error = json_string_value(json_object_get(e, "error"));
+        /* As in show's objective column: '~' after a value whose measurement did not settle. */
+        char best[MP_FMT_DOUBLE_MAX + 1];
+        snprintf(best, sizeof(best), "%s%s", metric_text(json_object_get(e, "best_value"), buf),
+                 json_is_false(json_object_get(e, "best_settled")) ? "~" : "");
         fprintf(f, "%4lld  %-24s %-12s %-9s %7s  %12s  %s",
                 (long long)json_integer_value(json_object_get(e, "id")),
                 json_string_value(json_object_get(e, "name")),
                 json_string_value(json_object_get(e, "state")), algorithm ? algorithm : "-",
-                error ? "-" : trials, metric_text(json_object_get(e, "best_value"), buf),
-                created ? created : "-");
+                error ? "-" : trials, best, created ? created : "-");
         if (error) {
             fputs("  (unreadable: ", f);
             mp_terminal_text(f, error, false);

@@ -527,11 +527,11 @@ static json_t *broken_item(struct mp_store *st, const struct mp_experiment_row *
         mp_store_trial_list(st, row->id, &rows, &n, NULL) == 0 ? counts_json(rows, n) : json_null();
     mp_trial_rows_free(rows, n);
     enum mp_experiment_state state = shown_state(row);
-    return json_pack("{s:I, s:s, s:s, s:o, s:{s:n, s:n}, s:n, s:n, s:o, s:n, s:s}", "id",
+    return json_pack("{s:I, s:s, s:s, s:o, s:{s:n, s:n}, s:n, s:n, s:o, s:n, s:n, s:s}", "id",
                      (json_int_t)row->id, "name", row->name, "state",
                      mp_experiment_state_name(state), "created_at", time_json(row->created_at_ns),
                      "objective", "metric", "direction", "algorithm", "max_trials", "counts",
-                     counts, "best_value", "error", error);
+                     counts, "best_value", "best_settled", "error", error);
 }
 
 int mp_report_list(struct mp_store *st, json_t **out, struct mp_error *err)
@@ -561,14 +561,20 @@ int mp_report_list(struct mp_store *st, json_t **out, struct mp_error *err)
             continue;
         }
         json_t *best = json_object_get(rep, "best");
+        /* The value rests on the search's measurement alone unless a confirmation backs it. */
+        json_t *settled = !json_is_object(best) ? json_null()
+                          : json_is_object(json_object_get(best, "confirmed"))
+                              ? json_true()
+                              : json_boolean(!json_is_false(json_object_get(best, "settled")));
         json_t *item = json_pack(
-            "{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(rep, "id"),
+            "{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:o}", "id", json_object_get(rep, "id"),
             "name", json_object_get(rep, "name"), "state", json_object_get(rep, "state"),
             "created_at", json_object_get(rep, "created_at"), "objective",
             json_object_get(rep, "objective"), "algorithm", json_object_get(rep, "algorithm"),
             "max_trials", json_object_get(rep, "max_trials"), "counts",
             json_object_get(rep, "counts"), "best_value",
-            json_is_object(best) ? json_object_get(best, "value") : json_null());
+            json_is_object(best) ? json_object_get(best, "value") : json_null(), "best_settled",
+            settled);
         json_array_append_new(list, item);
         json_decref(rep);
     }

@@ -143,6 +143,13 @@ for format in deploy "k8s --container web"; do
     check_contains "... and that its measurement did not settle" \
         "morphling export: the measurement of trial 1 did not settle and no confirmation backs it" "$err"
 done
+# list's best column gave the unsettled value as any other: it is marked '~', as in show.
+check "list marks the unsettled best" "early FAILED 2/3 5~" \
+    "$("$MORPHLING" list | awk '$2 == "early" {print $2, $3, $5, $6}')"
+check "list --json: best_settled false" false \
+    "$("$MORPHLING" list --json | jq '.[] | select(.name == "early") | .best_settled')"
+check "... true for a settled best" true \
+    "$("$MORPHLING" list --json | jq '.[] | select(.name == "odd-values") | .best_settled')"
 err=$("$MORPHLING" export early --format json 2>&1 >/dev/null)
 check "export --format json has its caveats in the report: no note" "" "$err"
 # A trial without a value for a second objective (a replayed row's empty cell) still succeeds, and
