@@ -39,7 +39,7 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct 
     }
     const struct mp_space *s = &spec->space;
     double cores = 0, mem_gib = 0, gpus = 0, share = 0;
-    bool any_gpu = false;
+    bool has_gpus = false, any_gpu = false;
     for (size_t i = 0; i < s->n; i++) {
         const struct mp_param *p = &s->params[i];
         if (p->target != MP_TARGET_RESOURCE) {
@@ -54,7 +54,7 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct 
             break;
         case MP_RESOURCE_GPU:
             gpus = x[i];
-            any_gpu = true;
+            has_gpus = true;
             break;
         case MP_RESOURCE_GPU_MEMORY_SHARE:
             share = x[i];
@@ -65,8 +65,9 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct 
             break;
         }
     }
-    /* A GPU share is billed as that fraction of one GPU; a type alone means one GPU. */
-    double gpu_units = gpus > 0 ? gpus : (share > 0 ? share : (any_gpu ? 1 : 0));
+    /* A GPU count is what the pod asks for (0: none, whatever the share or type); a share is
+     * billed as that fraction of one GPU; a type alone means one GPU. */
+    double gpu_units = has_gpus ? gpus : (share > 0 ? share : (any_gpu ? 1 : 0));
     double cost = spec->cost.base_hour + cores * spec->cost.cpu_core_hour +
                   mem_gib * spec->cost.memory_gib_hour + gpu_units * gpu_price(spec, x);
     /* The throughput is that of all the configuration's pods: so is its price. */

@@ -1021,6 +1021,50 @@ static void zero_cost_reason(void **state)
     mp_spec_free(free_cpu);
 }
 
+/* A configuration of 0 GPUs pays for none (it paid for one: a gpu parameter, set at all, counted
+ * as "a GPU type alone"); a GPU share is a fraction of one; a type without a count is one. */
+static void gpu_count_cost(void **state)
+{
+    (void)state;
+    struct mp_spec *s = parse_ok("name: t\nobjective: {metric: throughput_per_cost}\n"
+                                 "runner: {kind: replay, surface: x.csv}\n"
+                                 "parameters:\n  - {name: g, type: discrete, values: [0, 1, 2], "
+                                 "target: {resource: gpu}}\n"
+                                 "  - {name: t, type: categorical, values: [T4, V100], "
+                                 "target: {resource: gpu_type}}\n"
+                                 "cost: {base_hour: 0.5, gpu_type_hour: {T4: 0.35, V100: 2.48}}\n",
+                                 NULL, 0);
+    static const struct {
+        double g, t, want;
+    } cases[] = {{0, 0, 0.5}, {0, 1, 0.5}, {1, 0, 0.85}, {2, 1, 0.5 + 2 * 2.48}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        double x[2] = {cases[i].g, cases[i].t}, v = -1;
+        struct mp_metrics m = MP_METRICS_INIT;
+        mp_spec_derive_metrics(s, x, &m);
+        assert_true(mp_metrics_get(&m, "cost_per_hour", &v));
+        if (fabs(v - cases[i].want) > 1e-12) {
+            fail_msg("%g GPUs of type %g: cost %g, want %g", cases[i].g, cases[i].t, v,
+                     cases[i].want);
+        }
+        mp_metrics_release(&m);
+    }
+    mp_spec_free(s);
+    struct mp_spec *shared =
+        parse_ok("name: t\nobjective: {metric: throughput_per_cost}\n"
+                 "runner: {kind: replay, surface: x.csv}\n"
+                 "parameters:\n  - {name: s, type: discrete, values: [0.25, 1], "
+                 "target: {resource: gpu_memory_share}}\n"
+                 "  - {name: t, type: categorical, values: [T4], target: {resource: gpu_type}}\n"
+                 "cost: {gpu_type_hour: {T4: 0.4}}\n",
+                 NULL, 0);
+    double quarter[2] = {0.25, 0}, v = -1;
+    struct mp_metrics m = MP_METRICS_INIT;
+    mp_spec_derive_metrics(shared, quarter, &m);
+    assert_true(mp_metrics_get(&m, "cost_per_hour", &v) && fabs(v - 0.1) < 1e-12);
+    mp_metrics_release(&m);
+    mp_spec_free(shared);
+}
+
 /* A deployment never reads nor shows a secret: a host sees it redacted, a pod drops it. */
 static void check_deploy_hides_secrets(const struct mp_spec *s, const double *x)
 {
@@ -1257,6 +1301,7 @@ int main(void)
         cmocka_unit_test(core_schema_nulls_and_booleans),
         cmocka_unit_test(evaluation_judges_results),
         cmocka_unit_test(zero_cost_reason),
+        cmocka_unit_test(gpu_count_cost),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
         cmocka_unit_test(confined_paths),
