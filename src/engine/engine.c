@@ -81,6 +81,9 @@ int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err)
 {
     const struct mp_optimizer_ops *ops = mp_optimizer_find(spec->algorithm);
     struct mp_optimizer_opts oo = search_opts(spec);
+    if (mp_spec_check_cost(spec, err) != 0) {
+        return err->code;
+    }
     if (!ops) {
         /* The registry's message ("unknown algorithm ... (available: ...)"), placed at the
          * spec's algorithm.name. */

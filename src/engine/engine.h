@@ -64,8 +64,9 @@ int mp_engine_validate(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
 /* mp_engine_validate asking no other system (`validate --offline`): the runner's
  * validate_offline where it has one. */
 int mp_engine_validate_offline(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
-/* mp_engine_validate less the runner's own check (the optimizer's settings, the secrets): for a
- * caller that checks the runner itself, with a client of its own (the operator). */
+/* mp_engine_validate less the runner's own check (the cost table, the optimizer's settings, the
+ * secrets): for a caller that checks the runner itself, with a client of its own (the
+ * operator). */
 int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
 /* What the user should know about how spec's algorithm will search (morphling's fallback in
  * use, and why); NULL when nothing or when the spec does not validate. Owned. */

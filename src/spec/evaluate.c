@@ -102,6 +102,88 @@ static const char *why_missing(const char *metric, const struct mp_metrics *m)
     return "";
 }
 
+/* The least a parameter can be: the cheapest GPU type for a gpu_type, the lowest value of a
+ * numeric one, the first choice of another categorical. */
+static double least(const struct mp_spec *spec, const struct mp_param *p, size_t i)
+{
+    switch (p->type) {
+    case MP_PARAM_INT:
+    case MP_PARAM_FLOAT:
+        return p->min;
+    case MP_PARAM_DISCRETE: {
+        double lo = p->values[0];
+        for (size_t k = 1; k < p->n_values; k++) {
+            lo = fmin(lo, p->values[k]);
+        }
+        return lo;
+    }
+    case MP_PARAM_CATEGORICAL:
+        break;
+    }
+    size_t best = 0;
+    if (p->target == MP_TARGET_RESOURCE && p->resource == MP_RESOURCE_GPU_TYPE) {
+        double *x = mp_xcalloc(spec->space.n, sizeof(*x)), price = INFINITY;
+        for (size_t k = 0; k < p->n_choices; k++) {
+            x[i] = (double)k;
+            if (gpu_price(spec, x) < price) {
+                price = gpu_price(spec, x);
+                best = k;
+            }
+        }
+        free(x);
+    }
+    return (double)best;
+}
+
+int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err)
+{
+    const struct mp_space *s = &spec->space;
+    if (!spec->has_cost || s->n == 0) {
+        return 0;
+    }
+    /* The price grows with each resource on its own: the cheapest configuration has each at its
+     * least. */
+    double *x = mp_xcalloc(s->n, sizeof(*x));
+    for (size_t i = 0; i < s->n; i++) {
+        x[i] = least(spec, &s->params[i], i);
+    }
+    struct mp_metrics m = MP_METRICS_INIT;
+    double cost = -1;
+    mp_spec_derive_metrics(spec, x, &m);
+    mp_metrics_get(&m, "cost_per_hour", &cost);
+    mp_metrics_release(&m);
+    int rc = 0;
+    for (size_t i = 0; cost == 0 && rc == 0 && i < spec->n_objectives + spec->n_constraints; i++) {
+        const struct mp_node *at = NULL;
+        const char *metric = mp_spec_judged_metric(spec, i, &at);
+        if (strcmp(metric, "throughput_per_cost") != 0 &&
+            strcmp(metric, "cost_per_million_requests") != 0) {
+            continue;
+        }
+        struct mp_buf used = MP_BUF_INIT;
+        char buf[MP_FMT_DOUBLE_MAX];
+        for (size_t k = 0; k < s->n; k++) {
+            if (s->params[k].target == MP_TARGET_RESOURCE) {
+                mp_buf_addf(&used, "%s%s = %s", used.len ? ", " : "", s->params[k].name,
+                            mp_space_format(s, k, x[k], buf));
+            }
+        }
+        rc = used.len ? mp_doc_error(err, at,
+                                     "%s is undefined for a configuration that costs 0 per hour, "
+                                     "as %s does (the cost table prices nothing it uses): price "
+                                     "those resources or set cost.base_hour",
+                                     metric, used.data)
+                      : mp_doc_error(err, at,
+                                     "%s is undefined for a configuration that costs 0 per hour, "
+                                     "and every configuration does (no parameter sets a resource "
+                                     "the cost table prices): set cost.base_hour",
+                                     metric);
+        mp_buf_release(&used);
+    }
+    free(x);
+    return rc;
+}
+
 void mp_spec_evaluate(const struct mp_spec *spec, const double *x, struct mp_trial_result *res)
 {
     /* Resource use (cpu_seconds, peak_memory_bytes, ...) can be an objective or constrained

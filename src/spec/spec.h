@@ -172,6 +172,10 @@ const char *mp_spec_metric_source(const char *metric);
  * metric the engine derives: the export then held two columns of one name. For validation only
  * (an experiment stored with such a name stays readable). */
 int mp_spec_check_param_names(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
+/* Refuses an objective or constraint of requests per dollar (throughput_per_cost,
+ * cost_per_million_requests) when a configuration of the space costs 0 per hour: its trials could
+ * only fail. For validation only, as mp_spec_check_param_names. */
+int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
 /* The i-th metric trials are judged by, i < n_objectives + n_constraints: the objectives, then
  * the constraints' metrics; *at is where the spec names it (for errors). */
 const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const struct mp_node **at);

@@ -77,7 +77,13 @@ check_contains "a second objective is checked too" \
     "tm2.yaml:6:49: 'objectives[1].metric': the surface $WORK/s.csv has no column \"p99_msec\"" \
     "$(cat err.txt)"
 check "a metric derived from the cost table needs no column" "0 " \
-    "$(with 'constraints: [throughput_per_cost >= 1]\ncost: {cpu_core_hour: 0.04}\n')"
+    "$(with 'constraints: [throughput_per_cost >= 1]\ncost: {base_hour: 0.04}\n')"
+# A price of nothing the space sets: every trial failed METRIC_MISSING, one by one.
+out=$(with 'constraints: [throughput_per_cost >= 1]\ncost: {cpu_core_hour: 0.04}\n')
+check "requests per dollar where every configuration is free exit 2" 2 "${out%% *}"
+check_contains "... saying why" \
+    "tm4.yaml:9:15: 'constraints[0]': throughput_per_cost is undefined for a configuration that costs 0 per hour, and every configuration does" \
+    "$out"
 
 # A trial export of a replayed experiment replays in turn: state is no metric, failed trials
 # have no metrics.

@@ -1065,6 +1065,71 @@ static void gpu_count_cost(void **state)
     mp_spec_free(shared);
 }
 
+/* Checks mp_spec_check_cost of a spec: want NULL (accepted) or a part of the error. */
+static void expect_cost_check(const char *text, const char *want)
+{
+    struct mp_spec *s = parse_ok(text, NULL, 0);
+    struct mp_error err = {0};
+    int rc = mp_spec_check_cost(s, &err);
+    mp_spec_free(s);
+    if (!want && rc != 0) {
+        fail_msg("unexpected error: %s", err.msg);
+    }
+    if (want && (rc == 0 || !strstr(err.msg, want))) {
+        fail_msg("error [%s] does not contain [%s]:\n%s", rc ? err.msg : "(none)", want, text);
+    }
+}
+
+/* Requests per dollar judged where a configuration of the space costs 0 per hour: refused when
+ * the spec is validated (each such trial failed METRIC_MISSING, one at a time). */
+static void zero_cost_refused(void **state)
+{
+    (void)state;
+#define ZC_HEAD "name: t\nrunner: {kind: replay, surface: x.csv}\n"
+#define ZC_SPACE                                                                                   \
+    "parameters:\n  - {name: cpu, type: float, min: 0.5, max: 2, target: {resource: cpu}}\n"       \
+    "  - {name: g, type: discrete, values: [2, 0, 1], target: {resource: gpu}}\n"                  \
+    "  - {name: t, type: categorical, values: [V100, T4], target: {resource: gpu_type}}\n"
+    expect_cost_check(ZC_HEAD ZC_SPACE "objective: {metric: throughput_per_cost}\n"
+                                       "cost: {gpu_type_hour: {T4: 0.35, V100: 2.48}}\n",
+                      "t.yaml:7:21: 'objective.metric': throughput_per_cost is undefined for a "
+                      "configuration that costs 0 per hour, as cpu = 0.5, g = 0, t = T4 does (the "
+                      "cost table prices nothing it uses): price those resources or set "
+                      "cost.base_hour");
+    expect_cost_check(ZC_HEAD ZC_SPACE
+                      "objective: {metric: throughput_per_cost}\n"
+                      "cost: {cpu_core_hour: 0.1, gpu_type_hour: {T4: 0.35, V100: 2.48}}\n",
+                      NULL);
+    expect_cost_check(ZC_HEAD ZC_SPACE "objective: {metric: throughput_per_cost}\n"
+                                       "cost: {base_hour: 0.01}\n",
+                      NULL);
+    /* Cost itself can be 0: minimising it is fine. */
+    expect_cost_check(ZC_HEAD ZC_SPACE "objective: {metric: cost_per_hour, direction: minimize}\n"
+                                       "cost: {gpu_hour: 1}\n",
+                      NULL);
+    /* The cheapest GPU type of a type alone (one GPU), in a constraint. */
+    expect_cost_check(ZC_HEAD "parameters:\n  - {name: t, type: categorical, values: [V100, T4], "
+                              "target: {resource: gpu_type}}\n"
+                              "objective: {metric: throughput_rps}\n"
+                              "constraints: ['cost_per_million_requests <= 5']\n"
+                              "cost: {gpu_hour: 1, gpu_type_hour: {T4: 0}}\n",
+                      "'constraints[0]': cost_per_million_requests is undefined for a "
+                      "configuration that costs 0 per hour, as t = T4 does");
+    expect_cost_check(ZC_HEAD "parameters:\n  - {name: t, type: categorical, values: [V100, T4], "
+                              "target: {resource: gpu_type}}\n"
+                              "objective: {metric: throughput_per_cost}\n"
+                              "cost: {gpu_hour: 1, gpu_type_hour: {T4: 0.2}}\n",
+                      NULL);
+    /* Nothing priced is set at all. */
+    expect_cost_check(ZC_HEAD "parameters:\n  - {name: a, type: int, min: 1, max: 4}\n"
+                              "objective: {metric: throughput_per_cost}\n"
+                              "cost: {cpu_core_hour: 1}\n",
+                      "and every configuration does (no parameter sets a resource the cost table "
+                      "prices): set cost.base_hour");
+#undef ZC_HEAD
+#undef ZC_SPACE
+}
+
 /* A deployment never reads nor shows a secret: a host sees it redacted, a pod drops it. */
 static void check_deploy_hides_secrets(const struct mp_spec *s, const double *x)
 {
@@ -1302,6 +1367,7 @@ int main(void)
         cmocka_unit_test(evaluation_judges_results),
         cmocka_unit_test(zero_cost_reason),
         cmocka_unit_test(gpu_count_cost),
+        cmocka_unit_test(zero_cost_refused),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
         cmocka_unit_test(confined_paths),
