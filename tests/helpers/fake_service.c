@@ -26,8 +26,9 @@
  *                     S once the oldest open connection is T ms old: a service that holds R for
  *                     short runs but only S sustained (a load generator opens new connections
  *                     for each run)
- *   --wobble-ms T     steady noise: the service time of each T ms slot after it listens is
- *                     --service-us times 1 to 2, drawn per slot (the same draws on every run)
+ *   --wobble-ms T     steady noise: the service time of the T ms slots after it listens is
+ *                     --service-us times 1 and 1.5 in turn (drawn at random per slot, a run of
+ *                     slow slots now and then looked like drift to mp_measure_may_settle)
  *   --warm-requests N a service warming up: its first N /infer requests take three times
  *                     --service-us
  *   --mode MODE       healthy (default); no-listen (never listens); no-answer (accepts, reads,
@@ -183,10 +184,8 @@ static int64_t service_ns(int64_t start_ns)
     if (warm_served++ < cfg.warm_requests) {
         ns *= 3;
     }
-    if (cfg.wobble_ms > 0) {
-        struct mp_rng slot;
-        mp_rng_init(&slot, (uint64_t)((start_ns - listening_ns) / (cfg.wobble_ms * 1000000)));
-        ns *= 1 + mp_rng_uniform(&slot);
+    if (cfg.wobble_ms > 0 && (start_ns - listening_ns) / (cfg.wobble_ms * 1000000) % 2 == 1) {
+        ns *= 1.5;
     }
     return (int64_t)ns;
 }
