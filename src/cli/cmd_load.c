@@ -104,8 +104,8 @@ static const struct mp_opt load_opts[] = {
     {"max-error-rate", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.max_error_rate), "X",
      "capacity: errors allowed at a rate that passes", .min = 0, .max = 1},
     {"max-time", 0, MP_OPT_DURATION, MP_OPT_AT(T, cap.max_time_ns), "D",
-     "capacity: time budget of the search (default 60s); with --remeasure: the time both "
-     "measurements must fit in"},
+     "capacity: time budget of the search (default: 60s); with --remeasure: the time both "
+     "measurements must fit in (default: none)"},
     {"precision", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.precision), "X",
      "capacity: stop when the bracket is this tight ((hi - lo) / lo)", .min = 0.001, .max = 1},
     {"late-threshold", 0, MP_OPT_DURATION, MP_OPT_AT(T, LO.late_threshold_ns), "D",
