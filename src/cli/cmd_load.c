@@ -504,8 +504,8 @@ const struct mp_verb mp_verb_load = {
         "latency percentiles and errors (docs/load.md). By default it measures in windows until "
         "the last --stable-windows agree; --duration measures for a fixed time; --capacity "
         "searches for the highest rate that meets --slo.\n\nExit status: 0 when the "
-        "measurement ran, 1 when every request failed or none completed, no rate met the SLO or "
-        "it was interrupted, 2 for invalid options.",
+        "measurement ran, 1 when every request failed or none completed, no rate met the SLO, "
+        "the --result file could not be written or it was interrupted, 2 for invalid options.",
     .opts = load_opts,
     .n_opts = MP_ARRAY_LEN(load_opts),
     .args_size = sizeof(struct load_args),
