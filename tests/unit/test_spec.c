@@ -196,7 +196,7 @@ static void parameter_errors(void **state)
          "exact only up to 2^53 - 1"},
         {"{name: a, type: int, min: -9007199254740992, max: 0, step: 1000000}",
          "'parameters[0].min': integer \"-9007199254740992\" is too large"},
-        {"{name: a, type: int, min: 1, max: 2, values: [1]}", "not allowed for a int parameter"},
+        {"{name: a, type: int, min: 1, max: 2, values: [1]}", "not allowed for an int parameter"},
         {"{name: a, type: discrete, min: 1, values: [1]}", "not allowed for a discrete"},
         {"{name: a, type: discrete}", "required key is missing"},
         {"{name: a, type: discrete, values: []}", "expected a non-empty list of numbers"},
