@@ -104,8 +104,8 @@ static const struct mp_opt load_opts[] = {
     {"max-error-rate", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.max_error_rate), "X",
      "capacity: errors allowed at a rate that passes", .min = 0, .max = 1},
     {"max-time", 0, MP_OPT_DURATION, MP_OPT_AT(T, cap.max_time_ns), "D",
-     "capacity: time budget of the search (default 60s); with --remeasure: the time both "
-     "measurements must fit in"},
+     "capacity: time budget of the search (default: 60s); with --remeasure: the time both "
+     "measurements must fit in (default: none)"},
     {"precision", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.precision), "X",
      "capacity: stop when the bracket is this tight ((hi - lo) / lo)", .min = 0.001, .max = 1},
     {"late-threshold", 0, MP_OPT_DURATION, MP_OPT_AT(T, LO.late_threshold_ns), "D",
@@ -504,8 +504,8 @@ const struct mp_verb mp_verb_load = {
         "latency percentiles and errors (docs/load.md). By default it measures in windows until "
         "the last --stable-windows agree; --duration measures for a fixed time; --capacity "
         "searches for the highest rate that meets --slo.\n\nExit status: 0 when the "
-        "measurement ran, 1 when every request failed or none completed, no rate met the SLO or "
-        "it was interrupted, 2 for invalid options.",
+        "measurement ran, 1 when every request failed or none completed, no rate met the SLO, "
+        "the --result file could not be written or it was interrupted, 2 for invalid options.",
     .opts = load_opts,
     .n_opts = MP_ARRAY_LEN(load_opts),
     .args_size = sizeof(struct load_args),

@@ -59,8 +59,9 @@ static const struct mp_opt operator_opts[] = {
      "change first",
      "16", 1, 100000},
     {"files-dir", 0, MP_OPT_STR, A(files_dir), "DIR",
-     "the folder whose files experiments may name (spec.load.body; the load Job's pod must see "
-     "them at the same path); default: none",
+     "the folder whose files experiments may name (spec.load.body, spec.algorithm.prior; the "
+     "operator reads them and ships a body to the load Job in the trial's ConfigMap); default: "
+     "none",
      .flags = MP_OPT_PATH},
 };
 #undef A

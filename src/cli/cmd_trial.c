@@ -25,8 +25,8 @@ static const struct mp_opt trial_opts[] = {
      "the value of parameter NAME (every parameter needs one); other keys override spec fields "
      "as in 'run --set'; repeatable"},
     {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct trial_args, json), NULL,
-     "print the trial record as JSON (config, state, failure, reason, settled, metrics, "
-     "resources, meta, stdout, stderr)"},
+     "print the trial record as JSON (experiment, runner, config, state, failure, reason, "
+     "settled, metrics, resources, meta, stdout, stderr)"},
     {"logs", 0, MP_OPT_FLAG, MP_OPT_AT(struct trial_args, logs), NULL,
      "also print the service's stdout and stderr"},
     {"quiet", 'q', MP_OPT_FLAG, MP_OPT_AT(struct trial_args, quiet), NULL, "no progress on stderr"},

@@ -96,7 +96,8 @@ static void default_text(const struct mp_opt *o, const void *defaults, char *buf
         }
         break;
     case MP_OPT_DURATION:
-        if (*(const int64_t *)p != 0) {
+        /* A negative duration is a "not given" sentinel (load --max-time), no default. */
+        if (*(const int64_t *)p > 0) {
             fmt_duration(buf, len, *(const int64_t *)p);
         }
         break;

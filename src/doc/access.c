@@ -278,16 +278,58 @@ static size_t split_path(const char *path, char segs[][128], size_t max)
     return *p ? 0 : n;
 }
 
+/* Removes KEY from map n, if there. */
+static void map_remove(struct mp_node *n, const char *key)
+{
+    for (size_t i = 0; i < n->n; i++) {
+        if (strcmp(n->keys[i], key) == 0) {
+            mp_doc_free(n->items[i]);
+            free(n->keys[i]);
+            size_t rest = n->n - i - 1;
+            memmove(n->items + i, n->items + i + 1, rest * sizeof(*n->items));
+            memmove(n->keys + i, n->keys + i + 1, rest * sizeof(*n->keys));
+            memmove(n->key_line + i, n->key_line + i + 1, rest * sizeof(*n->key_line));
+            memmove(n->key_col + i, n->key_col + i + 1, rest * sizeof(*n->key_col));
+            n->n--;
+            return;
+        }
+    }
+}
+
+/* null or ~ said, not an empty value: a removal (KEY=null), where "KEY=" or `{key: }` is null. */
+static bool says_null(const struct mp_node *v)
+{
+    return mp_doc_is_null(v) && v->scalar[0] != '\0';
+}
+
+/* The members of a map value (maps within it too) that say null, removed: set where no map was
+ * to merge into, it means what a --set of each key means, and KEY=null of an absent KEY is none. */
+static void drop_nulls(struct mp_node *v)
+{
+    for (size_t i = v->kind == MP_NODE_MAP ? v->n : 0; i-- > 0;) {
+        if (says_null(v->items[i])) {
+            map_remove(v, v->keys[i]);
+        } else {
+            drop_nulls(v->items[i]);
+        }
+    }
+}
+
 /* A map set onto a map merges into it key by key (maps within maps too), as a `--set` of each
  * key would: `--set 'algorithm={name: grid}'` replaced the whole section and dropped its
- * max_trials and seed without a word. Takes src. */
+ * max_trials and seed without a word. A member that says null removes its key, as KEY=null
+ * does. Takes src. */
 static void merge_map(struct mp_node *dst, struct mp_node *src)
 {
     for (size_t i = 0; i < src->n; i++) {
         struct mp_node *old = mp_doc_get(dst, src->keys[i]);
-        if (old && old->kind == MP_NODE_MAP && src->items[i]->kind == MP_NODE_MAP) {
+        if (says_null(src->items[i])) {
+            map_remove(dst, src->keys[i]);
+            mp_doc_free(src->items[i]);
+        } else if (old && old->kind == MP_NODE_MAP && src->items[i]->kind == MP_NODE_MAP) {
             merge_map(old, src->items[i]);
         } else {
+            drop_nulls(src->items[i]);
             mp_doc_map_put(dst, src->keys[i], src->items[i]);
         }
         src->items[i] = NULL;
@@ -318,6 +360,7 @@ static int step_into(struct mp_node **cur, const char *seg, const char *here, bo
         if (last && n->items[idx]->kind == MP_NODE_MAP && value->kind == MP_NODE_MAP) {
             merge_map(n->items[idx], value);
         } else if (last) {
+            drop_nulls(value);
             mp_doc_free(n->items[idx]);
             n->items[idx] = value;
         }
@@ -350,6 +393,7 @@ static int step_into(struct mp_node **cur, const char *seg, const char *here, bo
         return 0;
     }
     if (last) {
+        drop_nulls(value);
         mp_doc_map_put(n, seg, value);
         *cur = value;
         return 0;
@@ -395,19 +439,7 @@ static int unset_path(struct mp_node *root, char (*segs)[128], size_t n, const c
                             "(KEY=null); set the whole list instead",
                             source, path);
     }
-    for (size_t i = 0; i < cur->n; i++) {
-        if (strcmp(cur->keys[i], segs[n - 1]) == 0) {
-            mp_doc_free(cur->items[i]);
-            free(cur->keys[i]);
-            size_t rest = cur->n - i - 1;
-            memmove(cur->items + i, cur->items + i + 1, rest * sizeof(*cur->items));
-            memmove(cur->keys + i, cur->keys + i + 1, rest * sizeof(*cur->keys));
-            memmove(cur->key_line + i, cur->key_line + i + 1, rest * sizeof(*cur->key_line));
-            memmove(cur->key_col + i, cur->key_col + i + 1, rest * sizeof(*cur->key_col));
-            cur->n--;
-            break;
-        }
-    }
+    map_remove(cur, segs[n - 1]);
     return 0;
 }
 
@@ -435,8 +467,8 @@ int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, c
     } else if (rc != 0) {
         return rc;
     }
-    if (mp_doc_is_null(v) && v->scalar[0] != '\0') {
-        /* null or ~ said; an empty value ("key=", a shell variable left unset) is no removal. */
+    if (says_null(v)) {
+        /* An empty value ("key=", a shell variable left unset) is no removal. */
         mp_doc_free(v);
         return unset_path(root, segs, n, path, source, err);
     }

@@ -71,7 +71,8 @@ int mp_doc_expect(const struct mp_node *n, enum mp_node_kind kind, struct mp_err
 /* Sets the value at a dotted path ("algorithm.max_trials", "parameters[1].max",
  * "parameters.batch.max" where a sequence of maps is indexed by their `name`) to a plain YAML
  * scalar parsed from `value`, creating missing map keys. The new node's position is reported as
- * `source`:1:col. */
+ * `source`:1:col. A value that says null (`null`, `~`) removes the key; a map value merges into
+ * a map there key by key, its members that say null removing theirs (docs/spec.md). */
 int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, const char *source,
                     struct mp_error *err) MP_WUR;
 

@@ -852,10 +852,9 @@ int mp_kube_config_load(const struct mp_kube_load_opts *o, struct mp_kube_config
         if (o->in_cluster_fallback && host && *host) {
             rc = mp_kube_config_in_cluster(o, out, err);
         } else {
-            rc = mp_error_set(err, MP_EINVALID,
-                              "no kubeconfig: %s does not exist; name one with --kubeconfig or "
-                              "$KUBECONFIG",
-                              tried);
+            rc =
+                mp_error_set(err, MP_EINVALID, "no kubeconfig: %s does not exist; name one with %s",
+                             tried, o->name_one ? o->name_one : "--kubeconfig or $KUBECONFIG");
         }
     } else if (rc == 0) {
         rc = build_config(&set, o->context, out, err);

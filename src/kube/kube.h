@@ -55,6 +55,9 @@ struct mp_kube_load_opts {
     /* When no kubeconfig file exists (and none was named) but KUBERNETES_SERVICE_HOST is set,
      * use the in-cluster configuration, as client-go's default loading rules do. */
     bool in_cluster_fallback;
+    /* How the caller's user names a kubeconfig, for the error when none exists; NULL: "--kubeconfig
+     * or $KUBECONFIG" (serve --kube, operator; run and validate have no such option). */
+    const char *name_one;
     /* Seams for tests; NULL reads the process environment / the standard folder. */
     const char *kubeconfig_env; /* the value of $KUBECONFIG ("" = unset) */
     const char *home;           /* $HOME */

@@ -27,17 +27,21 @@ static int64_t default_port(const struct mp_kube_rcfg *cfg)
     return MP_KUBE_DEFAULT_PORT;
 }
 
+#define KUBECONFIG_KEYS "runner.kubeconfig (runner.context: its context)"
+
 static int make_client(struct mp_kube_runner *r, const struct mp_spec *spec, struct mp_error *err)
 {
-    struct mp_kube_load_opts lo = {
-        .kubeconfig = r->cfg.kubeconfig, .context = r->cfg.context, .in_cluster_fallback = true};
+    struct mp_kube_load_opts lo = {.kubeconfig = r->cfg.kubeconfig,
+                                   .context = r->cfg.context,
+                                   .in_cluster_fallback = true,
+                                   .name_one = "$KUBECONFIG or the spec's " KUBECONFIG_KEYS};
     struct mp_kube_config *kc = NULL;
     struct mp_error kerr = {0};
     int rc = mp_kube_config_load(&lo, &kc, &kerr);
     if (rc != 0) {
         const struct mp_node *rn = spec->runner_node;
         const struct mp_node *at = mp_doc_get(rn, r->cfg.context ? "context" : "kubeconfig");
-        bool hint = !r->cfg.kubeconfig && !r->cfg.context;
+        bool hint = !r->cfg.kubeconfig && !r->cfg.context && !strstr(kerr.msg, KUBECONFIG_KEYS);
         return mp_doc_error(err, at ? at : rn, "%s%s", kerr.msg,
                             hint ? " (in a spec: runner.kubeconfig, runner.context)" : "");
     }

@@ -323,8 +323,9 @@ static int parse_param(const struct mp_node *item, struct mp_param *p, struct mp
         bad = mp_doc_get(item, "max") ? mp_doc_get(item, "max") : mp_doc_get(item, "step");
     }
     if (bad) {
-        return mp_doc_error(err, bad, "not allowed for a %s parameter (use %s)",
-                            mp_param_type_name(p->type), ranged ? "min/max/step" : "values");
+        return mp_doc_error(err, bad, "not allowed for %s %s parameter (use %s)",
+                            p->type == MP_PARAM_INT ? "an" : "a", mp_param_type_name(p->type),
+                            ranged ? "min/max/step" : "values");
     }
     if (p->type == MP_PARAM_CATEGORICAL && mp_doc_get(item, "log")) {
         return mp_doc_error(err, mp_doc_get(item, "log"),

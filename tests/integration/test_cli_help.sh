@@ -45,6 +45,13 @@ check "every option in --help, help VERB, the man page and the completion" "" "$
 defaults=$(jq -r '.verbs[] | select(.name == "replay") | .options[] | select(.name == "budget") | .default' "$WORK/tables.json")
 check "the table's default" 40 "$defaults"
 check_contains "--help shows it" "trials to run (default: 40)" "$("$MORPHLING" replay --help)"
+# An option whose field holds a "not given" sentinel (load --max-time: -1) has no default to
+# show: it read "(default: 0us)", a bound of nothing, where --remeasure has no bound at all.
+maxtime=$(jq -r '.verbs[] | select(.name == "load") | .options[] | select(.name == "max-time") | .default' "$WORK/tables.json")
+check "load --max-time has no table default" null "$maxtime"
+check_contains "load --help gives --remeasure's bound" "must fit in (default: none)" "$("$MORPHLING" load --help | tr -s ' \n' '  ')"
+check "no --help shows a negative or zero duration default" "" \
+    "$(jq -r '.verbs[] | .name as $v | .options[] | select(.default != null) | select(.default | test("^-|^0(us|ms|s)$")) | "\($v) --\(.name)"' "$WORK/tables.json")"
 
 # Mistakes: a suggestion, exit 2.
 err=$("$MORPHLING" valdate x.yaml 2>&1); rc=$?

@@ -214,6 +214,10 @@ YAML
 err=$(KUBECONFIG="$WORK/no-such-kubeconfig" "$MORPHLING" validate "$WORK/k8s.yaml" 2>&1); rc=$?
 check "a kubernetes spec without a kubeconfig exits 2" 2 "$rc"
 check_contains "... naming it" "'runner': no kubeconfig" "$err"
+# validate and run have no --kubeconfig option: the message named it as the way out.
+check_contains "... and how to name one" \
+    "name one with \$KUBECONFIG or the spec's runner.kubeconfig (runner.context: its context)" "$err"
+case "$err" in *--kubeconfig*) not_ok "... naming an option validate lacks: $err" ;; *) ok "... no --kubeconfig" ;; esac
 out=$(KUBECONFIG="$WORK/no-such-kubeconfig" "$MORPHLING" validate --offline "$WORK/k8s.yaml" 2>&1); rc=$?
 check "validate --offline: exit 0" 0 "$rc"
 check_contains "... valid" "valid: experiment 'k8s', 1 parameter," "$out"

@@ -196,7 +196,7 @@ static void parameter_errors(void **state)
          "exact only up to 2^53 - 1"},
         {"{name: a, type: int, min: -9007199254740992, max: 0, step: 1000000}",
          "'parameters[0].min': integer \"-9007199254740992\" is too large"},
-        {"{name: a, type: int, min: 1, max: 2, values: [1]}", "not allowed for a int parameter"},
+        {"{name: a, type: int, min: 1, max: 2, values: [1]}", "not allowed for an int parameter"},
         {"{name: a, type: discrete, min: 1, values: [1]}", "not allowed for a discrete"},
         {"{name: a, type: discrete}", "required key is missing"},
         {"{name: a, type: discrete, values: []}", "expected a non-empty list of numbers"},
@@ -513,6 +513,28 @@ static void override_null_removes_the_key(void **state)
     mp_spec_free(s);
     expect_set_error("parameters[0]=null", "'parameters[0]' is not a key of a mapping");
     expect_set_error("name=null", "'name': required key is missing");
+    /* A member that says null (or ~) removes its key, as a --set of that key does: it was set
+     * null, which algorithm.seed refused ("expected an integer, got null") and which left a
+     * discrete parameter's values in an int one. An empty member stays null, as "KEY=" does. */
+    const char *unset[] = {"algorithm={seed: null, max_trials: ~, no_such: null}",
+                           "parameters[0]={type: int, min: 1, max: 3, values: null}"};
+    s = parse_ok(HEAD "parameters:\n  - {name: a, type: discrete, values: [1, 2]}\n"
+                      "algorithm: {name: grid, max_trials: 7, seed: 3}\n",
+                 unset, 2);
+    assert_false(s->seed_given);
+    assert_int_equal(s->max_trials, 20);
+    assert_true(s->space.params[0].type == MP_PARAM_INT && s->space.params[0].max == 3);
+    json = mp_spec_to_json(s);
+    assert_null(strstr(json, "no_such"));
+    free(json);
+    mp_spec_free(s);
+    /* Where no map was to merge into, too: KEY=null of an absent KEY is no error. */
+    const char *fresh[] = {"algorithm={name: grid, seed: null}", "cost={cpu_core_hour: ~}"};
+    s = parse_ok(HEAD P1, fresh, 2);
+    assert_false(s->seed_given);
+    assert_string_equal(s->algorithm, "grid");
+    mp_spec_free(s);
+    expect_set_error("algorithm={seed: }", "'algorithm.seed': expected an integer, got null");
 }
 
 /* An empty --set value read "--set:1:1: the document is empty", naming no field; errors in the
