@@ -3,6 +3,7 @@
  * new node keeping the position and field path of the resource's node it came from. */
 #include "spec/pe.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -713,6 +714,16 @@ static int kube_names(const struct mp_node *meta, struct mp_error *err)
         if (n && n->kind == MP_NODE_SCALAR &&
             mp_kube_check_name(n->scalar, names[i].rule, names[i].key, &e) != 0) {
             return mp_doc_error(err, n, "%s", e.msg);
+        }
+        /* The API server takes it; what morphling needs on top is a label's rule. */
+        if (i == 0 && n && n->kind == MP_NODE_SCALAR &&
+            (strchr(n->scalar, '.') || strlen(n->scalar) > 63 ||
+             !islower((unsigned char)n->scalar[0]))) {
+            return mp_doc_error(err, n,
+                                "name \"%s\": morphling runs a ProfilingExperiment whose name is a "
+                                "DNS label: no '.', at most 63 characters, starting with a letter "
+                                "(its trials' objects and Services are named after it)",
+                                n->scalar);
         }
     }
     return 0;

@@ -349,11 +349,21 @@ static void object_names_as_the_api_server_checks_them(void **state)
                                           "must be a lowercase RFC 1123 subdomain: at most 253 "
                                           "characters, lower case letters, digits, '-' or '.', "
                                           "each part starting and ending with a letter or digit"},
-        {"{name: a.b, namespace: team.a}",
+        {"{name: a-b, namespace: team.a}",
          "pe.yaml:3:34: 'metadata.namespace': namespace \"team.a\": must be a lowercase RFC "
          "1123 label: at most 63 characters, lower case letters, digits or '-', starting and "
          "ending with a letter or digit"},
         {"{name: [a]}", "pe.yaml:3:18: 'metadata.name': expected a scalar, got a list"},
+        /* Names the API server takes and morphling cannot: the rule is a label's, not the
+         * native spec's ("letters, digits, '_' and '-'", which the subdomain rule refused). */
+        {"{name: a.b}", "pe.yaml:3:18: 'metadata.name': name \"a.b\": morphling runs a "
+                        "ProfilingExperiment whose name is a DNS label: no '.', at most 63 "
+                        "characters, starting with a letter (its trials' objects and Services "
+                        "are named after it)"},
+        {"{name: 1exp}", "pe.yaml:3:18: 'metadata.name': name \"1exp\": morphling runs a "
+                         "ProfilingExperiment whose name is a DNS label: no '.', at most 63 "
+                         "characters, starting with a letter (its trials' objects and Services "
+                         "are named after it)"},
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
         char *text = mp_xasprintf("apiVersion: morphling.kubedl.io/v1alpha1\n"
