@@ -139,6 +139,11 @@ static void token_rules(void **state)
     assert_true(mp_server_token_ok("bearer 0123456789abcdef", t));
     assert_true(mp_server_token_ok("BEARER  0123456789abcdef", t));
     assert_false(mp_server_token_ok("Bearer0123456789abcdef", t));
+    /* Whitespace after the value is none of it (RFC 9110, 5.5); inside it, it is. */
+    assert_true(mp_server_token_ok("Bearer 0123456789abcdef ", t));
+    assert_true(mp_server_token_ok("Bearer 0123456789abcdef\t \t", t));
+    assert_false(mp_server_token_ok("Bearer 0123456789abcdef x", t));
+    assert_false(mp_server_token_ok("Bearer 01234567 89abcdef", t));
     assert_false(mp_server_token_ok("Basic 0123456789abcdef", t));
     assert_false(mp_server_token_ok("0123456789abcdef", t));
     assert_false(mp_server_token_ok(NULL, t));
