@@ -826,6 +826,62 @@ async function deletedChecks(page, spec) {
 // A phone's width (375 px): the navigation fits, nothing makes the page scroll sideways.
 // How a page fits a phone: where the navigation ends, how wide the document is, and the widest
 // elements, to name the culprit when the page is too wide.
+// The same from a trial's page: it kept showing the trial, with "not updated: no experiment ..."
+// in the live indicator, tried again every 5 s.
+async function deletedTrialChecks(page, spec) {
+  const made = await createExperiment(page, spec, 'deleted trial');
+  await untilApi(page, made[1].id, (e) => e.trials && e.trials.length > 0);
+  await page.goto(`${BASE}/#/exp/${made[1].id}/trial/1`);
+  await page.waitForSelector('h1:has-text("Trial 1")');
+  await page.waitForSelector('#live.on');
+  const status = await page.evaluate(
+    async (id) => (await fetch(`/api/v1/experiments/${id}`, { method: 'DELETE' })).status,
+    made[1].id,
+  );
+  check('deleted trial: the experiment is deleted', status === 200, String(status));
+  const said = await page
+    .waitForSelector('#exp-deleted', { timeout: 10000 })
+    .then((e) => e.textContent())
+    .catch(() => page.locator('#live').textContent());
+  check('deleted trial: the open trial page says so', /was deleted/.test(said), said);
+}
+
+// An experiment whose stored spec this build cannot read is listed with `error` and nulls for
+// its objective, algorithm and max_trials (docs/api.md): its row says so (it said "40 / null"
+// and "↓ null"). The list's answer gets such an item, as the server writes it.
+async function unreadableChecks(page) {
+  const url = `${BASE}/api/v1/experiments`;
+  await page.route(url, async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    const res = await route.fetch();
+    const list = await res.json();
+    list.experiments.push({
+      id: 999999,
+      name: 'e2e-unreadable',
+      state: 'SUCCEEDED',
+      created_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      objective: { metric: null, direction: null },
+      algorithm: null,
+      max_trials: null,
+      counts: { total: 3, succeeded: 2, failed: 1, cancelled: 0, pending: 0, running: 0 },
+      best_value: null,
+      error: "e2e-unreadable:1:24: 'future_field': unknown key",
+    });
+    return route.fulfill({ response: res, json: list });
+  });
+  await page.goto(`${BASE}/#/`);
+  const row = page.locator('tr', { has: page.locator('a:has-text("e2e-unreadable")') });
+  const text = await row.innerText({ timeout: 10000 }).catch(() => 'no row');
+  check(
+    'unreadable spec: the list row names the error',
+    /spec not readable/.test(text) && /'future_field': unknown key/.test(text),
+    text,
+  );
+  check('unreadable spec: no "null" in its row', !/null/.test(text), text);
+  check('unreadable spec: its progress is its trials', /\b3 trials\b/.test(text), text);
+  await page.unroute(url);
+}
+
 function phoneFit() {
   const r = document.querySelector('.topbar nav').getBoundingClientRect();
   const wide = [...document.querySelectorAll('body *')]
@@ -1045,12 +1101,15 @@ async function run() {
   await liveOrderChecks(page, variant(spec, 'e2e-order', 5, '800ms'));
   const before = errors.length;
   await deletedChecks(page, variant(spec, 'e2e-deleted', 4, '10ms'));
+  await deletedTrialChecks(page, variant(spec, 'e2e-deleted-trial', 4, '2s'));
   // The expected 404s: the deleted experiment's stream and page, asked for again.
   errors.splice(
     before,
     errors.length,
     ...errors.slice(before).filter((e) => !/status of 404/.test(e)),
   );
+
+  await unreadableChecks(page);
 
   check('no page errors', errors.length === 0, errors.join(' | '));
   check('no request left the server', external.length === 0, external.join(' '));
