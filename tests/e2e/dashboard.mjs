@@ -846,6 +846,25 @@ async function deletedTrialChecks(page, spec) {
   check('deleted trial: the open trial page says so', /was deleted/.test(said), said);
 }
 
+// A start refused (here 409: the name exists) stays said: a validation that the typing before
+// Ctrl+Enter had scheduled (600 ms later) replaced the error with "Valid: ...", so the user saw
+// a valid spec and nothing started.
+async function submitErrorChecks(page, spec) {
+  await page.goto(`${BASE}/#/new`);
+  await page.waitForSelector('#spec-ok');
+  await page.fill('#spec', spec.replace('name: replay-live', 'name: e2e-live'));
+  await page.press('#spec', 'Control+Enter');
+  const said = await page
+    .waitForSelector('#spec-error', { timeout: 10000 })
+    .then((e) => e.textContent())
+    .catch(() => 'no error shown');
+  check('start refused: the error is shown', /already exists/.test(said), said);
+  await page.waitForTimeout(1500);
+  const still = await page.locator('#spec-ok, #spec-error').first().textContent();
+  check('start refused: the error stays', /already exists/.test(still), still);
+  check('start refused: the page stays', page.url().endsWith('#/new'), page.url());
+}
+
 // An experiment whose stored spec this build cannot read is listed with `error` and nulls for
 // its objective, algorithm and max_trials (docs/api.md): its row says so (it said "40 / null"
 // and "↓ null"). The list's answer gets such an item, as the server writes it.
@@ -1110,6 +1129,14 @@ async function run() {
   );
 
   await unreadableChecks(page);
+  const beforeStart = errors.length;
+  await submitErrorChecks(page, spec);
+  // The expected 409 of the refused start.
+  errors.splice(
+    beforeStart,
+    errors.length,
+    ...errors.slice(beforeStart).filter((e) => !/status of 409/.test(e)),
+  );
 
   check('no page errors', errors.length === 0, errors.join(' | '));
   check('no request left the server', external.length === 0, external.join(' '));
