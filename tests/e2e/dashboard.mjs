@@ -556,6 +556,63 @@ function ringCentre(title) {
     : null;
 }
 
+// Page positions of pixels of the colour rgb in the canvas of the chart in the figure whose
+// heading is `title` (every step-th such pixel, at most 40).
+function colourPixels([title, rgb]) {
+  const fig = [...document.querySelectorAll('figure.chart')].find(
+    (f) => f.querySelector('h3')?.textContent === title,
+  );
+  const c = fig?.querySelector('.uplot canvas');
+  if (!c) return [];
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const r = c.getBoundingClientRect();
+  const at = [];
+  for (let i = 0; i < d.length && at.length < 400; i += 4) {
+    if (d[i] === rgb[0] && d[i + 1] === rgb[1] && d[i + 2] === rgb[2]) {
+      const x = (i / 4) % c.width;
+      const y = Math.floor(i / 4 / c.width);
+      at.push([r.left + (x * r.width) / c.width, r.top + (y * r.height) / c.height]);
+    }
+  }
+  return at.filter((_, k) => k % 10 === 0).slice(0, 40);
+}
+
+// Issue 16: an infeasible value is marked in every view with the constraint it violates. Hovering
+// an infeasible (grey) point names it; a heat map cell of infeasible trials only is dimmed and
+// says what they violate (it looked like a cell nothing was tried in).
+async function infeasibleNamedChecks(page, expId) {
+  for (const title of ['Best so far', 'Throughput vs p99 latency']) {
+    const fig = page.locator('figure.chart', { has: page.locator(`h3:text-is("${title}")`) });
+    let tip = '';
+    for (const [x, y] of await page.evaluate(colourPixels, [title, [170, 178, 192]])) {
+      await page.mouse.move(x, y);
+      tip = (await fig.locator('.chart-tip').textContent()) || '';
+      if (/infeasible/.test(tip) && (await fig.locator('.chart-tip').isVisible())) break;
+    }
+    check(
+      `infeasible named: hovering an infeasible point in "${title}" names the constraint`,
+      /infeasible.*— violates (p99_ms|error_rate)/.test(tip),
+      tip,
+    );
+  }
+  const expected = await page.evaluate(async (id) => {
+    const exp = await (await fetch(`/api/v1/experiments/${id}`)).json();
+    const key = (t) => `${t.params.cpu}|${t.params.memory}`;
+    const measured = exp.trials.filter((t) => Number.isFinite(t.metrics.throughput_per_cost));
+    const good = new Set(measured.filter((t) => t.feasible).map(key));
+    const bad = new Set(measured.filter((t) => t.feasible === false).map(key));
+    return [...bad].filter((k) => !good.has(k)).length;
+  }, expId);
+  const cells = await page
+    .locator('.heat .cell.infeasible')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('title')));
+  check(
+    'infeasible named: heat map cells of infeasible trials only are marked',
+    expected > 0 && cells.length === expected && cells.every((t) => /violates /.test(t)),
+    `${cells.length} of ${expected}: ${cells[0]}`,
+  );
+}
+
 // Points on the largest x of a scatter plot: in tests/data/surface-small.csv the recommended
 // trial (share 0.4, mode slow) has the largest share, beside two other trials of share 0.4; the
 // ring and every point there are drawn (uPlot left out all but the first row at the scale's
@@ -1092,6 +1149,7 @@ async function run() {
   await page.waitForSelector('.uplot');
   await page.waitForSelector('.pc svg');
   await experimentChecks(page, expId);
+  await infeasibleNamedChecks(page, expId);
   await resizeChecks(page, expId);
   await exportChecks(page);
   await trialPageChecks(page, expId);
