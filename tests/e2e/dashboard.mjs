@@ -240,7 +240,35 @@ async function exportChecks(page) {
     'export: a Kubernetes patch for the named container',
     k8s.spec.template.spec.containers[0].name === 'web',
   );
+  check('export: a finished recommendation has no note', !(await page.$('.export-warning')));
   await page.keyboard.press('Escape');
+  // The server's caveats (Warning headers, as for an experiment still running or an unsettled
+  // figure) are shown with the configuration: the dialog dropped them.
+  const url = /\/api\/v1\/experiments\/\d+\/export/;
+  const texts = [
+    "experiment 'x' is RUNNING after 3 of 30 trials: trial 2 is the best configuration so far, " +
+      'not its recommendation',
+    'the measurement of trial 2 did not settle and no confirmation backs it: its figures are ' +
+      'uncertain',
+  ];
+  await page.route(url, async (route) => {
+    const res = await route.fetch();
+    const headers = {
+      ...res.headers(),
+      warning: texts.map((t) => `299 morphling "${t}"`).join(', '),
+    };
+    await route.fulfill({ response: res, headers });
+  });
+  await page.click('#export-btn');
+  await page.waitForSelector('dialog[open] #export-out pre');
+  const notes = await page.locator('.export-warning').allTextContents();
+  check(
+    "export: the server's caveats are shown",
+    notes.length === 2 && notes.every((n, i) => n === `Note: ${texts[i]}`),
+    JSON.stringify(notes),
+  );
+  await page.keyboard.press('Escape');
+  await page.unroute(url);
 }
 
 // Trial pages: the recommended one (metrics with units, logs), then an infeasible one.
