@@ -242,11 +242,13 @@ export function scatter(el, opts) {
 }
 
 // Line chart over a shared x of trial numbers (ticks at whole numbers only). lines: [{label,
-// color, values, dots, ring}]; lines without a value are left out. Hovering names the trial
+// color, values, dots, ring}]; lines without a value are left out. limits: [{value, label}]
+// dashed lines on y. Hovering names the trial
 // under the cursor and its values; with trials: true, clicking calls onPick(trial) and
 // opts.note(trial) adds to the text.
 export function lines(el, opts) {
   const { title, xLabel, yLabel, yMetric, xs, lines: ls, height = 300 } = opts;
+  const limits = opts.limits || [];
   const shown = ls.filter((l) => l.values.some((v) => v != null && Number.isFinite(v)));
   const series = [{ label: xLabel }];
   const data = [xs];
@@ -276,19 +278,22 @@ export function lines(el, opts) {
       height,
       series,
       axes: axes({ label: xLabel, axis: { incrs: WHOLE_TICKS } }, yLabel, yMetric),
-      scales: { x: { time: false } },
+      scales: { x: { time: false }, y: limits.length ? { range: rangeWith(limits) } : {} },
       legend: { live: false },
-      hooks: pointer((u) => {
-        const i = u.cursor.idx;
-        if (i == null) return null;
-        const vals = shown
-          .filter((l) => l.values[i] != null && Number.isFinite(l.values[i]))
-          .map((l) => `${l.label} ${fmtNum(l.values[i])}`);
-        const note = opts.trials && opts.note ? opts.note(xs[i]) : '';
-        const at = `${xLabel} ${fmtNum(xs[i])}`;
-        const text = `${at}${vals.length ? `: ${vals.join(', ')}` : ''}${note}`;
-        return { text, trial: opts.trials ? xs[i] : null };
-      }, opts.onPick),
+      hooks: {
+        ...(limits.length ? { draw: [limitHook(limits)] } : {}),
+        ...pointer((u) => {
+          const i = u.cursor.idx;
+          if (i == null) return null;
+          const vals = shown
+            .filter((l) => l.values[i] != null && Number.isFinite(l.values[i]))
+            .map((l) => `${l.label} ${fmtNum(l.values[i])}`);
+          const note = opts.trials && opts.note ? opts.note(xs[i]) : '';
+          const at = `${xLabel} ${fmtNum(xs[i])}`;
+          const text = `${at}${vals.length ? `: ${vals.join(', ')}` : ''}${note}`;
+          return { text, trial: opts.trials ? xs[i] : null };
+        }, opts.onPick),
+      },
     },
     data,
     el,

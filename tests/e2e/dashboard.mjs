@@ -716,6 +716,55 @@ async function edgeChecks(page) {
   );
 }
 
+// Red (limit-line) pixels in each uPlot chart on the page: [[title, count]], the title the
+// chart's own or its figure's heading.
+function limitPixels() {
+  return [...document.querySelectorAll('.uplot')].map((u) => {
+    const c = u.querySelector('canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      n +=
+        Math.abs(d[i] - 192) < 12 && Math.abs(d[i + 1] - 57) < 12 && Math.abs(d[i + 2] - 43) < 12;
+    }
+    const title = u.querySelector('.u-title') || u.closest('figure').querySelector('h3');
+    return [title.textContent, n];
+  });
+}
+
+// Issue 16: a limited objective (here a latency minimized under a limit) has its limit drawn on
+// every chart of it: best so far and against each parameter drew none.
+async function objectiveLimitChecks(page) {
+  const spec = [
+    'name: e2e-latency',
+    'parameters:',
+    '  - {name: share, type: discrete, values: [0.1, 0.2, 0.3, 0.4]}',
+    '  - {name: mode, type: categorical, values: [fast, slow, auto]}',
+    'objective: {metric: latency, direction: minimize}',
+    'constraints: ["latency <= 10"]',
+    'algorithm: {name: grid, max_trials: 12}',
+    'runner: {kind: replay, surface: tests/data/surface-small.csv}',
+  ].join('\n');
+  const made = await createExperiment(page, spec, 'limited objective');
+  await page.goto(`${BASE}/#/exp/${made[1].id}`);
+  await page.waitForFunction(
+    () =>
+      document.querySelector('h1')?.textContent.startsWith('e2e-latency') &&
+      document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED',
+    null,
+    { timeout: 60000 },
+  );
+  await page.waitForSelector('.pc svg');
+  const red = Object.fromEntries(await page.evaluate(limitPixels));
+  for (const title of ['Best so far', 'share', 'mode']) {
+    check(
+      `limited objective: its limit is drawn in "${title}"`,
+      red[title] > 50,
+      JSON.stringify(red),
+    );
+  }
+}
+
 // An experiment that finishes between the page's fetch and the start of its event stream (which
 // begins with the next new event): the page still shows how it ended. The stream's request is
 // held until the experiment has finished.
@@ -1218,6 +1267,7 @@ async function run() {
   await shot(page, 'new.png');
 
   await edgeChecks(page);
+  await objectiveLimitChecks(page);
   await compareObjectivesChecks(page);
   await liveCompareChecks(page, variant(spec, 'e2e-cmp-live', 4, '700ms'));
   await lateStreamChecks(page, variant(spec, 'e2e-late', 8, '100ms'));

@@ -74,6 +74,7 @@ function bestChart(exp, grid, draws) {
       trials: true,
       onPick: pick(exp),
       note: violationNote(exp),
+      limits: latencyLimits(exp, m),
       xLabel: 'trial number',
       yLabel: axisLabel(m),
       yMetric: m,
@@ -94,7 +95,8 @@ function bestChart(exp, grid, draws) {
   );
 }
 
-// Limits on the latency metric `y` from the spec's constraints (p99_ms <= 150 -> a line at 150).
+// Limits on the latency metric `y` from the spec's constraints (p99_ms <= 150 -> a line at 150);
+// also on the objective's charts (best so far, against each parameter) when it is limited.
 function latencyLimits(exp, y) {
   return constraints(exp)
     .filter((c) => c.metric === y && (c.op === '<=' || c.op === '<'))
@@ -241,6 +243,7 @@ function perParameter(exp, holder, draws) {
         xCategories: cat ? p.values : undefined,
         yLabel: axisUnit(m),
         yMetric: m,
+        limits: latencyLimits(exp, m),
         height: 220,
         xLog: !!p.log && !cat,
         groups: groups(exp, pt, []).filter((g) => !g.line),
