@@ -6,6 +6,12 @@ import { onLeave, stale } from './page.js';
 // The server keeps the token in an HttpOnly cookie set by its login URL (/?token=...), which
 // every same-origin request carries; this page never sees the token.
 export async function api(path, opts = {}) {
+  return (await apiResponse(path, opts)).body;
+}
+
+// The same with the answer's caveats: the texts of its `Warning: 299 morphling "..."` headers
+// (docs/api.md, the export endpoint), which fetch joins with ", ". {body, warnings}.
+export async function apiResponse(path, opts = {}) {
   const res = await fetch(`/api/v1${path}`, opts);
   let body = null;
   try {
@@ -20,7 +26,8 @@ export async function api(path, opts = {}) {
     err.status = res.status;
     throw err;
   }
-  return body;
+  const warnings = [...(res.headers.get('Warning') || '').matchAll(/299 morphling "([^"]*)"/g)];
+  return { body, warnings: warnings.map((m) => m[1]) };
 }
 
 // Not logged in: the login URL sets the cookie; pasting the token here goes through it too.

@@ -182,7 +182,8 @@ function nearestRow(u, rows) {
 
 // Scatter plot of groups of points. groups: [{label, color, points: [[x, y]], line, ring,
 // size}]; a point may carry its trial number third ([x, y, trial]): hovering shows it, clicking
-// calls opts.onPick(trial). A group with line: true is a connected line through its points (a
+// calls opts.onPick(trial), and opts.note(trial) adds to its text (the constraints an infeasible
+// trial violates). A group with line: true is a connected line through its points (a
 // Pareto front), ring: hollow markers (the recommended trial). Groups without a finite point are
 // left out. limits: [{value, label}] dashed lines on y. xLog draws x on a log scale;
 // xCategories names the values of an x that is a choice's index (ticks at the choices only).
@@ -226,7 +227,8 @@ export function scatter(el, opts) {
           const r = nearestRow(u, rows);
           if (!r) return null;
           const who = r[3] != null ? `trial ${r[3]} (${groups[r[1]].label})` : groups[r[1]].label;
-          return { text: `${who}: ${xText(r[0])}, ${fmtNum(r[2])}`, trial: r[3] };
+          const note = r[3] != null && opts.note ? opts.note(r[3]) : '';
+          return { text: `${who}: ${xText(r[0])}, ${fmtNum(r[2])}${note}`, trial: r[3] };
         }, opts.onPick),
       },
       cursor: { points: { size: 9 } },
@@ -240,10 +242,13 @@ export function scatter(el, opts) {
 }
 
 // Line chart over a shared x of trial numbers (ticks at whole numbers only). lines: [{label,
-// color, values, dots, ring}]; lines without a value are left out. Hovering names the trial
-// under the cursor and its values; with trials: true, clicking calls onPick(trial).
+// color, values, dots, ring}]; lines without a value are left out. limits: [{value, label}]
+// dashed lines on y. Hovering names the trial
+// under the cursor and its values; with trials: true, clicking calls onPick(trial) and
+// opts.note(trial) adds to the text.
 export function lines(el, opts) {
   const { title, xLabel, yLabel, yMetric, xs, lines: ls, height = 300 } = opts;
+  const limits = opts.limits || [];
   const shown = ls.filter((l) => l.values.some((v) => v != null && Number.isFinite(v)));
   const series = [{ label: xLabel }];
   const data = [xs];
@@ -273,17 +278,22 @@ export function lines(el, opts) {
       height,
       series,
       axes: axes({ label: xLabel, axis: { incrs: WHOLE_TICKS } }, yLabel, yMetric),
-      scales: { x: { time: false } },
+      scales: { x: { time: false }, y: limits.length ? { range: rangeWith(limits) } : {} },
       legend: { live: false },
-      hooks: pointer((u) => {
-        const i = u.cursor.idx;
-        if (i == null) return null;
-        const vals = shown
-          .filter((l) => l.values[i] != null && Number.isFinite(l.values[i]))
-          .map((l) => `${l.label} ${fmtNum(l.values[i])}`);
-        const text = `${xLabel} ${fmtNum(xs[i])}${vals.length ? `: ${vals.join(', ')}` : ''}`;
-        return { text, trial: opts.trials ? xs[i] : null };
-      }, opts.onPick),
+      hooks: {
+        ...(limits.length ? { draw: [limitHook(limits)] } : {}),
+        ...pointer((u) => {
+          const i = u.cursor.idx;
+          if (i == null) return null;
+          const vals = shown
+            .filter((l) => l.values[i] != null && Number.isFinite(l.values[i]))
+            .map((l) => `${l.label} ${fmtNum(l.values[i])}`);
+          const note = opts.trials && opts.note ? opts.note(xs[i]) : '';
+          const at = `${xLabel} ${fmtNum(xs[i])}`;
+          const text = `${at}${vals.length ? `: ${vals.join(', ')}` : ''}${note}`;
+          return { text, trial: opts.trials ? xs[i] : null };
+        }, opts.onPick),
+      },
     },
     data,
     el,
@@ -310,8 +320,13 @@ function heatCell(grid, text, cls, role) {
 }
 
 // Heat map of the best objective value per (x level, y level). xLevels, yLevels: their labels;
-// cells: Map "i|j" (indices into xLevels and yLevels) -> value.
-export function heatmap(el, { xName, yName, xLevels, yLevels, cells, maximize, metric, fmt }) {
+// cells: Map "i|j" (indices into xLevels and yLevels) -> value; blocked: Map "i|j" -> {value,
+// violated: [constraint]} of the cells whose measured trials are all infeasible (dimmed, struck
+// through, the constraints they violate named; they looked like cells nothing was tried in).
+export function heatmap(
+  el,
+  { xName, yName, xLevels, yLevels, cells, blocked = new Map(), maximize, metric, fmt },
+) {
   const show = fmt || fmtNum;
   const vals = [...cells.values()].filter(Number.isFinite);
   const lo = Math.min(...vals);
@@ -328,6 +343,15 @@ export function heatmap(el, { xName, yName, xLevels, yLevels, cells, maximize, m
     heatCell(grid, String(y), 'axis', 'rowheader');
     for (const [i, x] of xLevels.entries()) {
       const v = cells.get(`${i}|${j}`);
+      const bad = blocked.get(`${i}|${j}`);
+      if ((v == null || !Number.isFinite(v)) && bad) {
+        const d = heatCell(grid, fmtNum(bad.value), 'cell infeasible', 'cell');
+        d.title =
+          `${xName}=${x}, ${yName}=${y}: no feasible trial; infeasible ${show(bad.value)}, ` +
+          `violates ${bad.violated.join(', ')}`;
+        d.setAttribute('aria-label', d.title);
+        continue;
+      }
       if (v == null || !Number.isFinite(v)) {
         const d = heatCell(grid, '', 'cell none', 'cell');
         d.title = `${xName}=${x}, ${yName}=${y}: no feasible trial`;
@@ -350,7 +374,8 @@ export function heatmap(el, { xName, yName, xLevels, yLevels, cells, maximize, m
   legend.append(
     `worse ${maximize ? show(lo) : show(hi)}`,
     g,
-    `better ${maximize ? show(hi) : show(lo)} (best ${metric} among feasible trials; grey: none)`,
+    `better ${maximize ? show(hi) : show(lo)} (best ${metric} among feasible trials; grey: ` +
+      `none; struck through: infeasible trials only)`,
   );
   el.replaceChildren(grid, legend);
 }

@@ -58,6 +58,17 @@ export function feasibility(exp, t) {
   return { feasible: violated.length === 0 && t.state === 'SUCCEEDED', violated };
 }
 
+// What a chart says of trial number n beside its values: " — violates p99_ms <= 150" for an
+// infeasible one, '' otherwise (a function of n, its trials looked up once).
+export function violationNote(exp) {
+  const byNumber = new Map(exp.trials.map((t) => [t.number, t]));
+  return (n) => {
+    const t = byNumber.get(n);
+    const f = t ? feasibility(exp, t) : null;
+    return f && f.feasible === false ? ` — violates ${f.violated.join(', ')}` : '';
+  };
+}
+
 // Trials that have an objective value, split into feasible and infeasible.
 export function splitTrials(exp) {
   const ok = [];

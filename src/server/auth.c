@@ -100,7 +100,16 @@ bool mp_server_token_ok(const char *authorization, const char *token)
     while (*given == ' ') {
         given++;
     }
-    return mp_server_token_equal(given, token);
+    /* A field value ends before its trailing whitespace (RFC 9110, 5.5), which libmicrohttpd
+     * leaves in: "Bearer TOKEN " from a script was refused. */
+    size_t n = strlen(given);
+    while (n > 0 && (given[n - 1] == ' ' || given[n - 1] == '\t')) {
+        n--;
+    }
+    char *trimmed = mp_xstrndup(given, n);
+    bool ok = mp_server_token_equal(trimmed, token);
+    free(trimmed);
+    return ok;
 }
 
 bool mp_server_token_equal(const char *given, const char *token)

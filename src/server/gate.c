@@ -375,6 +375,21 @@ static unsigned header_line_check(const char *line, size_t n, struct head_counts
     return 0;
 }
 
+/* Whether a line of the head holds a control character other than HTAB: NUL, DEL and the rest
+ * are no part of a request line or a field value (RFC 9110, 5.5: a recipient must refuse NUL,
+ * CR and LF in a value or replace them). libmicrohttpd ends the path or the value at a NUL:
+ * "GET /healthz\0x" was served as /healthz, "Authorization: Bearer TOKEN\0junk" passed. */
+static bool has_control(const char *line, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Checks what libmicrohttpd would otherwise refuse with an HTML page: the request line, header
  * lines, Content-Length, chunked bodies (refused: a body needs a length). */
 unsigned mp_server_head_check(const char *head, size_t len, const char **code, const char **msg)
@@ -397,6 +412,10 @@ unsigned mp_server_head_check(const char *head, size_t len, const char **code, c
             /* RFC 9112 2.2: a bare CR is refused; a proxy ending lines at it would read other
              * header fields than the daemon, which does not. */
             *msg = "a bare CR in the request head";
+            return MHD_HTTP_BAD_REQUEST;
+        }
+        if (has_control(line, n)) {
+            *msg = "a control character (such as NUL) in the request head";
             return MHD_HTTP_BAD_REQUEST;
         }
         if (first) {

@@ -240,7 +240,35 @@ async function exportChecks(page) {
     'export: a Kubernetes patch for the named container',
     k8s.spec.template.spec.containers[0].name === 'web',
   );
+  check('export: a finished recommendation has no note', !(await page.$('.export-warning')));
   await page.keyboard.press('Escape');
+  // The server's caveats (Warning headers, as for an experiment still running or an unsettled
+  // figure) are shown with the configuration: the dialog dropped them.
+  const url = /\/api\/v1\/experiments\/\d+\/export/;
+  const texts = [
+    "experiment 'x' is RUNNING after 3 of 30 trials: trial 2 is the best configuration so far, " +
+      'not its recommendation',
+    'the measurement of trial 2 did not settle and no confirmation backs it: its figures are ' +
+      'uncertain',
+  ];
+  await page.route(url, async (route) => {
+    const res = await route.fetch();
+    const headers = {
+      ...res.headers(),
+      warning: texts.map((t) => `299 morphling "${t}"`).join(', '),
+    };
+    await route.fulfill({ response: res, headers });
+  });
+  await page.click('#export-btn');
+  await page.waitForSelector('dialog[open] #export-out pre');
+  const notes = await page.locator('.export-warning').allTextContents();
+  check(
+    "export: the server's caveats are shown",
+    notes.length === 2 && notes.every((n, i) => n === `Note: ${texts[i]}`),
+    JSON.stringify(notes),
+  );
+  await page.keyboard.press('Escape');
+  await page.unroute(url);
 }
 
 // Trial pages: the recommended one (metrics with units, logs), then an infeasible one.
@@ -556,6 +584,63 @@ function ringCentre(title) {
     : null;
 }
 
+// Page positions of pixels of the colour rgb in the canvas of the chart in the figure whose
+// heading is `title` (every step-th such pixel, at most 40).
+function colourPixels([title, rgb]) {
+  const fig = [...document.querySelectorAll('figure.chart')].find(
+    (f) => f.querySelector('h3')?.textContent === title,
+  );
+  const c = fig?.querySelector('.uplot canvas');
+  if (!c) return [];
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const r = c.getBoundingClientRect();
+  const at = [];
+  for (let i = 0; i < d.length && at.length < 400; i += 4) {
+    if (d[i] === rgb[0] && d[i + 1] === rgb[1] && d[i + 2] === rgb[2]) {
+      const x = (i / 4) % c.width;
+      const y = Math.floor(i / 4 / c.width);
+      at.push([r.left + (x * r.width) / c.width, r.top + (y * r.height) / c.height]);
+    }
+  }
+  return at.filter((_, k) => k % 10 === 0).slice(0, 40);
+}
+
+// Issue 16: an infeasible value is marked in every view with the constraint it violates. Hovering
+// an infeasible (grey) point names it; a heat map cell of infeasible trials only is dimmed and
+// says what they violate (it looked like a cell nothing was tried in).
+async function infeasibleNamedChecks(page, expId) {
+  for (const title of ['Best so far', 'Throughput vs p99 latency']) {
+    const fig = page.locator('figure.chart', { has: page.locator(`h3:text-is("${title}")`) });
+    let tip = '';
+    for (const [x, y] of await page.evaluate(colourPixels, [title, [170, 178, 192]])) {
+      await page.mouse.move(x, y);
+      tip = (await fig.locator('.chart-tip').textContent()) || '';
+      if (/infeasible/.test(tip) && (await fig.locator('.chart-tip').isVisible())) break;
+    }
+    check(
+      `infeasible named: hovering an infeasible point in "${title}" names the constraint`,
+      /infeasible.*— violates (p99_ms|error_rate)/.test(tip),
+      tip,
+    );
+  }
+  const expected = await page.evaluate(async (id) => {
+    const exp = await (await fetch(`/api/v1/experiments/${id}`)).json();
+    const key = (t) => `${t.params.cpu}|${t.params.memory}`;
+    const measured = exp.trials.filter((t) => Number.isFinite(t.metrics.throughput_per_cost));
+    const good = new Set(measured.filter((t) => t.feasible).map(key));
+    const bad = new Set(measured.filter((t) => t.feasible === false).map(key));
+    return [...bad].filter((k) => !good.has(k)).length;
+  }, expId);
+  const cells = await page
+    .locator('.heat .cell.infeasible')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('title')));
+  check(
+    'infeasible named: heat map cells of infeasible trials only are marked',
+    expected > 0 && cells.length === expected && cells.every((t) => /violates /.test(t)),
+    `${cells.length} of ${expected}: ${cells[0]}`,
+  );
+}
+
 // Points on the largest x of a scatter plot: in tests/data/surface-small.csv the recommended
 // trial (share 0.4, mode slow) has the largest share, beside two other trials of share 0.4; the
 // ring and every point there are drawn (uPlot left out all but the first row at the scale's
@@ -629,6 +714,55 @@ async function edgeChecks(page) {
     /No feasible trial:/.test(reco) && !/yet/.test(reco),
     reco,
   );
+}
+
+// Red (limit-line) pixels in each uPlot chart on the page: [[title, count]], the title the
+// chart's own or its figure's heading.
+function limitPixels() {
+  return [...document.querySelectorAll('.uplot')].map((u) => {
+    const c = u.querySelector('canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      n +=
+        Math.abs(d[i] - 192) < 12 && Math.abs(d[i + 1] - 57) < 12 && Math.abs(d[i + 2] - 43) < 12;
+    }
+    const title = u.querySelector('.u-title') || u.closest('figure').querySelector('h3');
+    return [title.textContent, n];
+  });
+}
+
+// Issue 16: a limited objective (here a latency minimized under a limit) has its limit drawn on
+// every chart of it: best so far and against each parameter drew none.
+async function objectiveLimitChecks(page) {
+  const spec = [
+    'name: e2e-latency',
+    'parameters:',
+    '  - {name: share, type: discrete, values: [0.1, 0.2, 0.3, 0.4]}',
+    '  - {name: mode, type: categorical, values: [fast, slow, auto]}',
+    'objective: {metric: latency, direction: minimize}',
+    'constraints: ["latency <= 10"]',
+    'algorithm: {name: grid, max_trials: 12}',
+    'runner: {kind: replay, surface: tests/data/surface-small.csv}',
+  ].join('\n');
+  const made = await createExperiment(page, spec, 'limited objective');
+  await page.goto(`${BASE}/#/exp/${made[1].id}`);
+  await page.waitForFunction(
+    () =>
+      document.querySelector('h1')?.textContent.startsWith('e2e-latency') &&
+      document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED',
+    null,
+    { timeout: 60000 },
+  );
+  await page.waitForSelector('.pc svg');
+  const red = Object.fromEntries(await page.evaluate(limitPixels));
+  for (const title of ['Best so far', 'share', 'mode']) {
+    check(
+      `limited objective: its limit is drawn in "${title}"`,
+      red[title] > 50,
+      JSON.stringify(red),
+    );
+  }
 }
 
 // An experiment that finishes between the page's fetch and the start of its event stream (which
@@ -826,6 +960,101 @@ async function deletedChecks(page, spec) {
 // A phone's width (375 px): the navigation fits, nothing makes the page scroll sideways.
 // How a page fits a phone: where the navigation ends, how wide the document is, and the widest
 // elements, to name the culprit when the page is too wide.
+// The same from a trial's page: it kept showing the trial, with "not updated: no experiment ..."
+// in the live indicator, tried again every 5 s.
+async function deletedTrialChecks(page, spec) {
+  const made = await createExperiment(page, spec, 'deleted trial');
+  await untilApi(page, made[1].id, (e) => e.trials && e.trials.length > 0);
+  await page.goto(`${BASE}/#/exp/${made[1].id}/trial/1`);
+  await page.waitForSelector('h1:has-text("Trial 1")');
+  await page.waitForSelector('#live.on');
+  const status = await page.evaluate(
+    async (id) => (await fetch(`/api/v1/experiments/${id}`, { method: 'DELETE' })).status,
+    made[1].id,
+  );
+  check('deleted trial: the experiment is deleted', status === 200, String(status));
+  const said = await page
+    .waitForSelector('#exp-deleted', { timeout: 10000 })
+    .then((e) => e.textContent())
+    .catch(() => page.locator('#live').textContent());
+  check('deleted trial: the open trial page says so', /was deleted/.test(said), said);
+}
+
+// A start refused (here 409: the name exists) stays said: a validation that the typing before
+// Ctrl+Enter had scheduled (600 ms later) replaced the error with "Valid: ...", so the user saw
+// a valid spec and nothing started.
+async function submitErrorChecks(page, spec) {
+  await page.goto(`${BASE}/#/new`);
+  await page.waitForSelector('#spec-ok');
+  await page.fill('#spec', spec.replace('name: replay-live', 'name: e2e-live'));
+  await page.press('#spec', 'Control+Enter');
+  const said = await page
+    .waitForSelector('#spec-error', { timeout: 10000 })
+    .then((e) => e.textContent())
+    .catch(() => 'no error shown');
+  check('start refused: the error is shown', /already exists/.test(said), said);
+  await page.waitForTimeout(1500);
+  const still = await page.locator('#spec-ok, #spec-error').first().textContent();
+  check('start refused: the error stays', /already exists/.test(still), still);
+  check('start refused: the page stays', page.url().endsWith('#/new'), page.url());
+}
+
+// An experiment whose stored spec this build cannot read is listed with `error` and nulls for
+// its objective, algorithm and max_trials (docs/api.md): its row says so (it said "40 / null"
+// and "↓ null"). The list's answer gets such an item, as the server writes it.
+async function unreadableChecks(page) {
+  const url = `${BASE}/api/v1/experiments`;
+  await page.route(url, async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    const res = await route.fetch();
+    const list = await res.json();
+    list.experiments.push({
+      id: 999999,
+      name: 'e2e-unreadable',
+      state: 'SUCCEEDED',
+      created_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      objective: { metric: null, direction: null },
+      algorithm: null,
+      max_trials: null,
+      counts: { total: 3, succeeded: 2, failed: 1, cancelled: 0, pending: 0, running: 0 },
+      best_value: null,
+      error: "e2e-unreadable:1:24: 'future_field': unknown key",
+    });
+    return route.fulfill({ response: res, json: list });
+  });
+  await page.goto(`${BASE}/#/`);
+  const row = page.locator('tr', { has: page.locator('a:has-text("e2e-unreadable")') });
+  const text = await row.innerText({ timeout: 10000 }).catch(() => 'no row');
+  check(
+    'unreadable spec: the list row names the error',
+    /spec not readable/.test(text) && /'future_field': unknown key/.test(text),
+    text,
+  );
+  check('unreadable spec: no "null" in its row', !/null/.test(text), text);
+  check('unreadable spec: its progress is its trials', /\b3 trials\b/.test(text), text);
+  // Chosen for a comparison (the list lets one): the others are compared and it is named (the
+  // page was the bare error, the choice gone).
+  const ids = await page.evaluate(async () =>
+    (await (await fetch('/api/v1/experiments')).json()).experiments.map((e) => e.id),
+  );
+  await page.goto(`${BASE}/#/compare?ids=${ids.slice(0, 2).join(',')},999999`);
+  const failed = await page
+    .waitForSelector('.compare-failed', { timeout: 10000 })
+    .then((e) => e.textContent())
+    .catch(() => page.locator('main').innerText());
+  check(
+    'unreadable spec: the comparison names it',
+    /^Experiment 'e2e-unreadable' cannot be compared: /.test(failed),
+    failed,
+  );
+  check(
+    'unreadable spec: the comparison shows the others',
+    (await page.locator('#comparison thead th a').count()) === 2 &&
+      (await page.locator('form.toolbar input[type=checkbox]').count()) === ids.length,
+  );
+  await page.unroute(url);
+}
+
 function phoneFit() {
   const r = document.querySelector('.topbar nav').getBoundingClientRect();
   const wide = [...document.querySelectorAll('body *')]
@@ -997,6 +1226,7 @@ async function run() {
   await page.waitForSelector('.uplot');
   await page.waitForSelector('.pc svg');
   await experimentChecks(page, expId);
+  await infeasibleNamedChecks(page, expId);
   await resizeChecks(page, expId);
   await exportChecks(page);
   await trialPageChecks(page, expId);
@@ -1037,6 +1267,7 @@ async function run() {
   await shot(page, 'new.png');
 
   await edgeChecks(page);
+  await objectiveLimitChecks(page);
   await compareObjectivesChecks(page);
   await liveCompareChecks(page, variant(spec, 'e2e-cmp-live', 4, '700ms'));
   await lateStreamChecks(page, variant(spec, 'e2e-late', 8, '100ms'));
@@ -1045,11 +1276,21 @@ async function run() {
   await liveOrderChecks(page, variant(spec, 'e2e-order', 5, '800ms'));
   const before = errors.length;
   await deletedChecks(page, variant(spec, 'e2e-deleted', 4, '10ms'));
+  await deletedTrialChecks(page, variant(spec, 'e2e-deleted-trial', 4, '2s'));
   // The expected 404s: the deleted experiment's stream and page, asked for again.
   errors.splice(
     before,
     errors.length,
     ...errors.slice(before).filter((e) => !/status of 404/.test(e)),
+  );
+
+  await unreadableChecks(page);
+  await submitErrorChecks(page, spec);
+  // The expected 404 of the experiment that is not there and 409 of the refused start.
+  errors.splice(
+    before,
+    errors.length,
+    ...errors.slice(before).filter((e) => !/status of 40[49]/.test(e)),
   );
 
   check('no page errors', errors.length === 0, errors.join(' | '));

@@ -20,6 +20,7 @@ import {
   importance,
   parseConstraint,
   splitTrials,
+  violationNote,
 } from '../../web/model.js';
 
 const trial = (number, params, metrics, extra = {}) => ({
@@ -145,6 +146,24 @@ test("the server's feasible and violated fields win", () => {
     { state: 'RUNNING', feasible: false, violated: [] },
   );
   assert.equal(feasibility(exp, running).feasible, null);
+});
+
+test('charts name what an infeasible trial violates', () => {
+  const exp = experiment([
+    trial(
+      1,
+      { a: 1, b: 'x' },
+      { rps: 10, p99_ms: 150 },
+      { state: 'FAILED', failure: 'SLO_VIOLATED' },
+    ),
+    trial(2, { a: 2, b: 'x' }, { rps: 20, p99_ms: 50 }),
+    trial(3, { a: 3, b: 'y' }, {}, { state: 'RUNNING' }),
+  ]);
+  const note = violationNote(exp);
+  assert.equal(note(1), ' — violates p99_ms <= 100');
+  assert.equal(note(2), '');
+  assert.equal(note(3), '');
+  assert.equal(note(99), '');
 });
 
 test('best so far counts feasible trials only', () => {

@@ -139,6 +139,11 @@ static void token_rules(void **state)
     assert_true(mp_server_token_ok("bearer 0123456789abcdef", t));
     assert_true(mp_server_token_ok("BEARER  0123456789abcdef", t));
     assert_false(mp_server_token_ok("Bearer0123456789abcdef", t));
+    /* Whitespace after the value is none of it (RFC 9110, 5.5); inside it, it is. */
+    assert_true(mp_server_token_ok("Bearer 0123456789abcdef ", t));
+    assert_true(mp_server_token_ok("Bearer 0123456789abcdef\t \t", t));
+    assert_false(mp_server_token_ok("Bearer 0123456789abcdef x", t));
+    assert_false(mp_server_token_ok("Bearer 01234567 89abcdef", t));
     assert_false(mp_server_token_ok("Basic 0123456789abcdef", t));
     assert_false(mp_server_token_ok("0123456789abcdef", t));
     assert_false(mp_server_token_ok(NULL, t));
@@ -272,6 +277,39 @@ static void request_heads(void **state)
         if (st != cases[i].status || (st && strcmp(code, cases[i].code) != 0)) {
             fail_msg("[%s]: %u %s, expected %u %s", cases[i].head, st, st ? code : "-",
                      cases[i].status, cases[i].code ? cases[i].code : "-");
+        }
+    }
+}
+
+/* A NUL or another control character in the head is refused (RFC 9110, 5.5): libmicrohttpd
+ * ends the path or the value at a NUL, so "GET /healthz\0x" was served as /healthz. HTAB stays
+ * (whitespace around a value); bytes over 0x7f too (obs-text). */
+static void request_heads_with_control_characters(void **state)
+{
+    (void)state;
+#define HEAD(text) text, sizeof(text) - 1
+    static const struct {
+        const char *head;
+        size_t len;
+        unsigned status;
+    } cases[] = {
+        {HEAD("GET /health\0z HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+        {HEAD("GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: a\0b\r\n\r\n"), 400},
+        {HEAD("GET /healthz HTTP/1.1\r\nHost: a\0.evil\r\n\r\n"), 400},
+        {HEAD("GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: a\x01"
+              "b\r\n\r\n"),
+         400},
+        {HEAD("GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: a\x7f\r\n\r\n"), 400},
+        {HEAD("GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: a\x1b[0m\r\n\r\n"), 400},
+        {HEAD("GET /healthz HTTP/1.1\r\nHost: a\r\nX-A:\ta b\t\r\n\r\n"), 0},
+        {HEAD("GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: \xc3\xa9\r\n\r\n"), 0},
+    };
+#undef HEAD
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *code = NULL, *msg = NULL;
+        unsigned st = mp_server_head_check(cases[i].head, cases[i].len, &code, &msg);
+        if (st != cases[i].status || (st && strcmp(code, "bad_request") != 0)) {
+            fail_msg("case %zu: %u %s, expected %u", i, st, st ? code : "-", cases[i].status);
         }
     }
 }
@@ -527,6 +565,7 @@ int main(void)
         cmocka_unit_test(token_rules),
         cmocka_unit_test(token_file),
         cmocka_unit_test(request_heads),
+        cmocka_unit_test(request_heads_with_control_characters),
         cmocka_unit_test(assets_are_embedded),
         cmocka_unit_test(head_counts_are_capped),
         cmocka_unit_test(kube_mirror_skips_nameless_objects),

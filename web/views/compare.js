@@ -76,8 +76,21 @@ function picker(all, ids) {
   return form;
 }
 
-// The table and the best-so-far charts of exps into section (drawn again as they change).
-function drawComparison(section, exps) {
+// The table and the best-so-far charts of exps into section (drawn again as they change), after
+// a line for each chosen experiment that cannot be shown (`failed`: deleted, or a stored spec
+// this build cannot read; the whole page was that one error, the choice gone).
+function drawComparison(section, fetched, all) {
+  const exps = fetched.filter((e) => !e.failed);
+  const notes = fetched
+    .filter((e) => e.failed)
+    .map((e) => {
+      const known = all.find((x) => String(x.id) === e.failed);
+      return h(
+        'p',
+        { class: 'msg error compare-failed' },
+        `Experiment '${known ? known.name : e.failed}' cannot be compared: ${e.message}`,
+      );
+    });
   const head = h(
     'tr',
     {},
@@ -93,7 +106,10 @@ function drawComparison(section, exps) {
     ),
   );
   const table = h('table', { class: 'data' }, h('thead', {}, head), h('tbody', {}, body));
-  section.replaceChildren(h('div', { class: 'panel table-wrap' }, table));
+  section.replaceChildren(
+    ...notes,
+    exps.length ? h('div', { class: 'panel table-wrap' }, table) : '',
+  );
   // One chart per objective: experiments of different objectives share no y axis (they were
   // drawn on the first one's, under its name and unit).
   const metrics = [...new Set(exps.map((e) => e.objective.metric))];
@@ -141,12 +157,14 @@ export async function viewCompare(params, gen) {
     main.append(h('p', { class: 'muted' }, 'Choose two or more experiments.'));
     return;
   }
-  const fetchAll = () => Promise.all(ids.map((i) => api(`/experiments/${encodeURIComponent(i)}`)));
+  const one = (i) =>
+    api(`/experiments/${encodeURIComponent(i)}`).catch((e) => ({ failed: i, message: e.message }));
+  const fetchAll = () => Promise.all(ids.map(one));
   const exps = await fetchAll();
   if (stale(gen)) return;
   const section = h('div', { id: 'comparison' });
   main.append(section);
-  drawComparison(section, exps);
+  drawComparison(section, exps, all);
   // Live: experiments still running change the table and the curves as their trials end.
   let shown = JSON.stringify(exps);
   subscribe(gen, '/events', async () => {
@@ -154,6 +172,6 @@ export async function viewCompare(params, gen) {
     const text = JSON.stringify(fresh);
     if (stale(gen) || text === shown) return;
     shown = text;
-    drawComparison(section, fresh);
+    drawComparison(section, fresh, all);
   });
 }

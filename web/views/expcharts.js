@@ -14,7 +14,9 @@ import {
   metric,
   objectiveValue,
   recommendedNumber,
+  feasibility,
   splitTrials,
+  violationNote,
 } from '../model.js';
 import { importanceChart, parallelChart } from './analysis.js';
 
@@ -71,6 +73,8 @@ function bestChart(exp, grid, draws) {
     lines(box, {
       trials: true,
       onPick: pick(exp),
+      note: violationNote(exp),
+      limits: latencyLimits(exp, m),
       xLabel: 'trial number',
       yLabel: axisLabel(m),
       yMetric: m,
@@ -91,7 +95,8 @@ function bestChart(exp, grid, draws) {
   );
 }
 
-// Limits on the latency metric `y` from the spec's constraints (p99_ms <= 150 -> a line at 150).
+// Limits on the latency metric `y` from the spec's constraints (p99_ms <= 150 -> a line at 150);
+// also on the objective's charts (best so far, against each parameter) when it is limited.
 function latencyLimits(exp, y) {
   return constraints(exp)
     .filter((c) => c.metric === y && (c.op === '<=' || c.op === '<'))
@@ -118,6 +123,7 @@ function tradeoffCharts(exp, grid, draws) {
     draws.push(() =>
       scatter(box, {
         onPick: pick(exp),
+        note: violationNote(exp),
         xLabel: axisLabel('throughput_rps'),
         yLabel: axisLabel(y),
         xMetric: 'throughput_rps',
@@ -137,6 +143,7 @@ function tradeoffCharts(exp, grid, draws) {
     draws.push(() =>
       scatter(box, {
         onPick: pick(exp),
+        note: violationNote(exp),
         xLabel: axisLabel('cost_per_hour'),
         yLabel: axisLabel(m),
         xMetric: 'cost_per_hour',
@@ -163,7 +170,7 @@ function heatChart(exp, grid, draws) {
   const selY = choose('Heat map rows');
   selY.value = '1';
   const area = h('div');
-  const { ok } = splitTrials(exp);
+  const { ok, bad } = splitTrials(exp);
   const draw = () => {
     const px = numeric[+selX.value];
     const py = numeric[+selY.value];
@@ -177,7 +184,20 @@ function heatChart(exp, grid, draws) {
       const k = `${i}|${j}`;
       if (!cells.has(k) || better(exp, v, cells.get(k))) cells.set(k, v);
     }
+    // Cells whose trials are all infeasible: their best value, dimmed, and what they violate.
+    const blocked = new Map();
+    for (const t of bad) {
+      const v = objectiveValue(exp, t);
+      const [i, j] = [lx.index(t.params[px.name]), ly.index(t.params[py.name])];
+      const k = `${i}|${j}`;
+      if (i < 0 || j < 0 || cells.has(k)) continue;
+      const b = blocked.get(k) || { value: v, violated: [] };
+      if (better(exp, v, b.value)) b.value = v;
+      for (const c of feasibility(exp, t).violated) if (!b.violated.includes(c)) b.violated.push(c);
+      blocked.set(k, b);
+    }
     heatmap(area, {
+      blocked,
       xName: px.name,
       yName: py.name,
       xLevels: lx.labels,
@@ -217,11 +237,13 @@ function perParameter(exp, holder, draws) {
     draws.push(() =>
       scatter(cell, {
         onPick: pick(exp),
+        note: violationNote(exp),
         title: p.name,
         xLabel: `${p.name}${p.log && !cat ? ' (log scale)' : ''}`,
         xCategories: cat ? p.values : undefined,
         yLabel: axisUnit(m),
         yMetric: m,
+        limits: latencyLimits(exp, m),
         height: 220,
         xLog: !!p.log && !cat,
         groups: groups(exp, pt, []).filter((g) => !g.line),

@@ -333,6 +333,21 @@ function actions(exp, msg) {
   );
 }
 
+// The experiment of the page (its own, or a trial's) was deleted while shown (its stream ends
+// then): the page says so instead of staying a page of buttons that fail.
+export function showDeleted(exp, stream) {
+  stream.close();
+  setLive(false, '');
+  main.replaceChildren(
+    h(
+      'div',
+      { class: 'msg error', role: 'alert', id: 'exp-deleted' },
+      `Experiment '${exp.name}' was deleted. `,
+      h('a', { href: '#/' }, 'Back to the experiments'),
+    ),
+  );
+}
+
 export async function viewExperiment(id, gen) {
   let exp = await api(`/experiments/${encodeURIComponent(id)}`);
   if (stale(gen)) return;
@@ -376,17 +391,7 @@ export async function viewExperiment(id, gen) {
       fresh = await api(`/experiments/${exp.id}`);
     } catch (e) {
       if (e.status !== 404 || stale(gen)) throw e;
-      // Deleted while shown (its stream ends then): no longer a page of buttons that fail.
-      stream.close();
-      setLive(false, '');
-      main.replaceChildren(
-        h(
-          'div',
-          { class: 'msg error', role: 'alert', id: 'exp-deleted' },
-          `Experiment '${exp.name}' was deleted. `,
-          h('a', { href: '#/' }, 'Back to the experiments'),
-        ),
-      );
+      showDeleted(exp, stream);
       return;
     }
     const text = JSON.stringify(fresh);

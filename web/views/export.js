@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The deployable result (GET /api/v1/experiments/{ref}/export): for a host (program, args,
-// env, resources) or as a Kubernetes patch for a named container, shown and downloadable.
-import { api } from '../api.js';
+// env, resources) or as a Kubernetes patch for a named container, shown and downloadable, with
+// the server's caveats about it.
+import { apiResponse } from '../api.js';
 import { h, openDialog } from '../dom.js';
 
 function download(name, text) {
@@ -26,14 +27,19 @@ export function exportDialog(exp) {
     const q =
       format === 'k8s' ? `?format=k8s&container=${encodeURIComponent(container.value.trim())}` : '';
     try {
-      const r = await api(`/experiments/${exp.id}/export${q}`);
+      const { body: r, warnings } = await apiResponse(`/experiments/${exp.id}/export${q}`);
       const text = `${JSON.stringify(r, null, 2)}\n`;
       const name = `${exp.name}-${format === 'k8s' ? 'k8s-patch' : 'deploy'}.json`;
       const hint =
         format === 'k8s'
           ? 'Apply with: kubectl patch deployment NAME --patch-file FILE'
           : 'The recommended configuration: program, arguments, environment and resources.';
+      // What the configuration is not (the best so far of an unfinished experiment, an
+      // unsettled or unconfirmed figure), as `morphling export` notes it: it was left out.
       out.replaceChildren(
+        ...warnings.map((w) =>
+          h('p', { class: 'msg warn export-warning' }, h('strong', {}, 'Note: '), w),
+        ),
         h('p', { class: 'muted' }, hint),
         h('pre', { class: 'log' }, text),
         download(name, text),

@@ -19,14 +19,27 @@ function columns(selected, compareBtn) {
         compareBtn.disabled = selected.size < 2;
       },
     });
+  // An experiment whose stored spec this build cannot read (`error`) has no objective,
+  // algorithm or max_trials (null): it said "40 / null" and "↓ null"; its row says why instead.
   const progress = (e) =>
-    h(
-      'div',
-      { class: 'progress-cell' },
-      `${finished(e.counts)} / ${e.max_trials}`,
-      progressBar(finished(e.counts), e.max_trials),
-    );
+    e.max_trials == null
+      ? h('div', { class: 'progress-cell' }, `${finished(e.counts)} trials`)
+      : h(
+          'div',
+          { class: 'progress-cell' },
+          `${finished(e.counts)} / ${e.max_trials}`,
+          progressBar(finished(e.counts), e.max_trials),
+        );
   const arrow = (e) => (e.objective.direction === 'maximize' ? '↑' : '↓');
+  const objective = (e) =>
+    e.error
+      ? h(
+          'span',
+          { class: 'unreadable' },
+          h('span', { class: 'tag infeasible' }, 'spec not readable'),
+          h('span', { class: 'muted small' }, ` ${e.error}`),
+        )
+      : `${arrow(e)} ${e.objective.metric}`;
   return [
     { key: 'sel', label: 'Select', nosort: true, get: () => 0, render: select },
     {
@@ -52,7 +65,7 @@ function columns(selected, compareBtn) {
       render: (e) =>
         h(
           'span',
-          { title: `${e.objective.direction} ${e.objective.metric}` },
+          { title: e.error ? null : `${e.objective.direction} ${e.objective.metric}` },
           fmtMetric(e.objective.metric, e.best_value),
         ),
     },
@@ -60,7 +73,7 @@ function columns(selected, compareBtn) {
       key: 'objective',
       label: 'Objective',
       get: (e) => e.objective.metric,
-      render: (e) => `${arrow(e)} ${e.objective.metric}`,
+      render: objective,
     },
     { key: 'algorithm', label: 'Algorithm', get: (e) => e.algorithm },
     {

@@ -95,7 +95,16 @@ function editor(template) {
       return false;
     }
   };
+  // A start answers for the text too: a validation scheduled by the typing before it, or one
+  // still on its way, must not replace a refusal (409: the name exists) with "Valid".
+  ed.timer = null;
+  ed.schedule = () => {
+    clearTimeout(ed.timer);
+    ed.timer = setTimeout(ed.validate, 600);
+  };
   ed.submit = async () => {
+    clearTimeout(ed.timer);
+    asked++;
     try {
       const r = await api('/experiments', { ...yaml, body: area.value });
       sessionStorage.removeItem(DRAFT);
@@ -111,12 +120,10 @@ export async function viewNew(gen) {
   const template = await (await fetch('/template.yaml')).text();
   if (stale(gen)) return;
   const ed = editor(template);
-  let timer = null;
   ed.area.addEventListener('input', () => {
     sessionStorage.setItem(DRAFT, ed.area.value);
     ed.redraw();
-    clearTimeout(timer);
-    timer = setTimeout(ed.validate, 600);
+    ed.schedule();
   });
   ed.area.addEventListener('scroll', () => {
     ed.gutter.scrollTop = ed.area.scrollTop;
