@@ -1018,11 +1018,34 @@ async function unreadableChecks(page) {
       max_trials: null,
       counts: { total: 3, succeeded: 2, failed: 1, cancelled: 0, pending: 0, running: 0 },
       best_value: null,
+      best_settled: null,
       error: "e2e-unreadable:1:24: 'future_field': unknown key",
+    });
+    list.experiments.push({
+      ...list.experiments[0],
+      id: 999998,
+      name: 'e2e-unsettled',
+      best_value: 123,
+      best_settled: false,
     });
     return route.fulfill({ response: res, json: list });
   });
   await page.goto(`${BASE}/#/`);
+  // A best value that rests on an unsettled measurement is marked (it read as any other).
+  await page.waitForSelector('a:has-text("e2e-unsettled")', { timeout: 10000 }).catch(() => null);
+  const marked = await page.evaluate(async () => {
+    const { experiments } = await (await fetch('/api/v1/experiments')).json();
+    const want = experiments.filter((e) => e.best_settled === false).map((e) => e.name);
+    const rows = [...document.querySelectorAll('tr')].filter((r) =>
+      r.querySelector('.tag.unsettled'),
+    );
+    return { want, got: rows.map((r) => r.querySelector('a').textContent) };
+  });
+  check(
+    'list: only the unsettled best values are marked',
+    marked.want.join() === marked.got.join() && marked.want.includes('e2e-unsettled'),
+    JSON.stringify(marked),
+  );
   const row = page.locator('tr', { has: page.locator('a:has-text("e2e-unreadable")') });
   const text = await row.innerText({ timeout: 10000 }).catch(() => 'no row');
   check(

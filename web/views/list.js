@@ -67,6 +67,14 @@ function columns(selected, compareBtn) {
           'span',
           { title: e.error ? null : `${e.objective.direction} ${e.objective.metric}` },
           fmtMetric(e.objective.metric, e.best_value),
+          // The value rests on a measurement that did not settle, and no confirmation backs it.
+          e.best_settled === false
+            ? h(
+                'span',
+                { class: 'tag unsettled', title: 'the measurement did not settle' },
+                'unsettled',
+              )
+            : null,
         ),
     },
     {
