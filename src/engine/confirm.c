@@ -281,6 +281,7 @@ static int confirm_run(struct mp_confirm_phase *p, const struct mp_trial_row *t,
         mp_trial_result_release(&res);
         mp_trial_result_init(&res);
         int run_rc = p->runner->ops->run(p->runner, &req, &res, p->cancel);
+        mp_spec_scrub_result(p->spec, &res);
         if (p->cancel && atomic_load(p->cancel)) {
             rc = MP_ECANCELLED;
         } else if (res.run_error && !mp_trial_result_verdict(&res)) {

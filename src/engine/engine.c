@@ -426,6 +426,7 @@ static void run_one(struct engine *e, struct etrial *t)
     };
     mp_trial_result_init(&t->res);
     t->run_rc = e->runner->ops->run(e->runner, &req, &t->res, e->opts->cancel);
+    mp_spec_scrub_result(e->spec, &t->res);
 }
 
 static void *worker(void *p)

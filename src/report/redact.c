@@ -9,41 +9,21 @@
 
 #include "spec/spec.h"
 
-/* Whether the `len` bytes of s before a separator name a secret: no blanks, secret-looking. */
-static bool secret_prefix(const char *s, size_t len)
-{
-    while (len > 0 && *s == '-') {
-        s++;
-        len--;
-    }
-    if (len == 0 || len >= 128 || memchr(s, ' ', len)) {
-        return false;
-    }
-    char name[128];
-    memcpy(name, s, len);
-    name[len] = '\0';
-    return mp_spec_secret_name(name);
-}
-
 /* The redacted form of one word (NULL: keep it). prev is the word before it in a list. */
 static json_t *redact_word(const char *s, const char *prev)
 {
-    if (prev && prev[0] == '-' && !strchr(prev, '=') && secret_prefix(prev, strlen(prev)) &&
-        s[0] != '-') {
+    size_t name_len = 0;
+    if (!mp_spec_secret_word(s, prev, &name_len)) {
+        return NULL;
+    }
+    if (name_len == 0) {
         return json_string(MP_SECRET_REDACTED);
     }
-    /* NAME=value (a flag, a variable, a query) and "Name: value" (a header). */
-    static const char *const seps[][2] = {{"=", "="}, {":", ": "}};
-    for (size_t i = 0; i < MP_ARRAY_LEN(seps); i++) {
-        const char *at = strchr(s, seps[i][0][0]);
-        if (at && secret_prefix(s, (size_t)(at - s))) {
-            char *text = mp_xasprintf("%.*s%s%s", (int)(at - s), s, seps[i][1], MP_SECRET_REDACTED);
-            json_t *j = json_string(text);
-            free(text);
-            return j;
-        }
-    }
-    return NULL;
+    char *text = mp_xasprintf("%.*s%s%s", (int)name_len, s, s[name_len] == '=' ? "=" : ": ",
+                              MP_SECRET_REDACTED);
+    json_t *j = json_string(text);
+    free(text);
+    return j;
 }
 
 void mp_report_redact_argv(json_t *list)

@@ -143,6 +143,43 @@ bool mp_spec_secret_name(const char *name)
     return false;
 }
 
+/* Whether the `len` bytes of s before a separator name a secret: no blanks, secret-looking. */
+static bool secret_prefix(const char *s, size_t len)
+{
+    while (len > 0 && *s == '-') {
+        s++;
+        len--;
+    }
+    if (len == 0 || len >= 128 || memchr(s, ' ', len)) {
+        return false;
+    }
+    char name[128];
+    memcpy(name, s, len);
+    name[len] = '\0';
+    return mp_spec_secret_name(name);
+}
+
+const char *mp_spec_secret_word(const char *word, const char *prev, size_t *name_len)
+{
+    *name_len = 0;
+    if (prev && prev[0] == '-' && !strchr(prev, '=') && secret_prefix(prev, strlen(prev)) &&
+        word[0] != '-') {
+        return word;
+    }
+    /* NAME=value (a flag, a variable, a query) and "Name: value" (a header). */
+    static const char seps[] = {'=', ':'};
+    for (size_t i = 0; i < sizeof(seps); i++) {
+        const char *at = strchr(word, seps[i]);
+        if (at && secret_prefix(word, (size_t)(at - word))) {
+            *name_len = (size_t)(at - word);
+            for (at++; *at == ' '; at++) {
+            }
+            return at;
+        }
+    }
+    return NULL;
+}
+
 /* An HTTP header name: RFC 9110 token characters. */
 static bool header_name_ok(const char *s, size_t len)
 {
@@ -249,4 +286,102 @@ int mp_spec_check_secrets(const struct mp_spec *spec, struct mp_error *err)
         free(line);
     }
     return rc;
+}
+
+/* Adds a value to scrub: at least MP_SECRET_SCRUB_MIN bytes (a shorter one would blank out
+ * ordinary words of the output), no {placeholder} (a tunable value is no secret), once. */
+static void add_secret(struct mp_strset *set, const char *v, size_t len)
+{
+    if (len >= MP_SECRET_SCRUB_MIN && !memchr(v, '{', len)) {
+        char *copy = mp_xstrndup(v, len);
+        mp_strset_add(set, copy);
+        free(copy);
+    }
+}
+
+/* The values of the spec's secrets, as the runner passes them: service.env variables that are
+ * secret references or have secret-looking names, runner.load.headers of either kind, and the
+ * secret-looking words of service.command (mp_spec_secret_word). A reference that cannot be
+ * read now is left out (its trial fails on it). */
+static void secret_values(const struct mp_spec *spec, struct mp_strset *set)
+{
+    const struct mp_service *svc = &spec->service;
+    for (size_t i = 0; i < svc->n_env; i++) {
+        char *v = NULL;
+        struct mp_error e = {0};
+        if (!mp_spec_env_secret(spec, i)) {
+            continue;
+        }
+        if (svc->env_nodes && mp_spec_is_secret_ref(svc->env_nodes[i])) {
+            if (mp_spec_value(spec, svc->env_nodes[i], &v, &e) == 0) {
+                add_secret(set, v, strlen(v));
+            }
+            free(v);
+        } else {
+            const char *eq = strchr(svc->env[i], '=');
+            add_secret(set, eq + 1, strlen(eq + 1));
+        }
+    }
+    const struct mp_node *h = load_headers(spec);
+    for (size_t i = 0; h && i < h->n; i++) {
+        char *line = NULL;
+        struct mp_error e = {0};
+        size_t name_len = 0;
+        if (mp_spec_header_line(spec, h->items[i], &line, &e) != 0) {
+            continue;
+        }
+        const char *v = mp_spec_secret_word(line, NULL, &name_len);
+        if (h->items[i]->kind == MP_NODE_MAP && mp_spec_is_secret_ref(h->items[i]->items[0])) {
+            v = line + strlen(h->items[i]->keys[0]) + 2; /* "Name: value" */
+        }
+        if (v) {
+            add_secret(set, v, strlen(v));
+            const char *blank = strchr(v, ' '); /* "Bearer TOKEN": the token alone too */
+            if (blank) {
+                add_secret(set, blank + 1, strlen(blank + 1));
+            }
+        }
+        free(line);
+    }
+    for (size_t i = 0; i < svc->argc; i++) {
+        size_t name_len = 0;
+        const char *v = mp_spec_secret_word(svc->argv[i], i ? svc->argv[i - 1] : NULL, &name_len);
+        if (v) {
+            add_secret(set, v, strlen(v));
+        }
+    }
+}
+
+/* Replaces each occurrence of the set's values in *text with MP_SECRET_REDACTED. */
+static void scrub(char **text, const struct mp_strset *set)
+{
+    for (size_t k = 0; *text && k < set->cap; k++) {
+        const char *v = set->slots[k];
+        if (!v || !strstr(*text, v)) {
+            continue;
+        }
+        struct mp_buf b = MP_BUF_INIT;
+        size_t vl = strlen(v);
+        const char *p = *text;
+        for (const char *at; (at = strstr(p, v)) != NULL; p = at + vl) {
+            mp_buf_add(&b, p, (size_t)(at - p));
+            mp_buf_adds(&b, MP_SECRET_REDACTED);
+        }
+        mp_buf_adds(&b, p);
+        free(*text);
+        *text = mp_buf_detach(&b);
+    }
+}
+
+void mp_spec_scrub_result(const struct mp_spec *spec, struct mp_trial_result *res)
+{
+    struct mp_strset set = MP_STRSET_INIT;
+    secret_values(spec, &set);
+    if (set.count > 0) {
+        scrub(&res->reason, &set);
+        scrub(&res->run_error, &set);
+        scrub(&res->stdout_log, &set);
+        scrub(&res->stderr_log, &set);
+    }
+    mp_strset_release(&set);
 }

@@ -151,6 +151,17 @@ int mp_spec_check_header(const struct mp_spec *spec, const struct mp_node *item,
                          struct mp_error *err) MP_WUR;
 int mp_spec_header_line(const struct mp_spec *spec, const struct mp_node *item, char **out,
                         struct mp_error *err) MP_WUR;
+/* Where a word of a command or header names a secret and carries its value, as "--token=x",
+ * "API_KEY=x", "Authorization: Bearer x", or prev is a secret-looking flag ("--token", then
+ * "x"): the value's start in word, and in *name_len the name's length before its separator (0:
+ * the whole word is the value). NULL: no secret. */
+const char *mp_spec_secret_word(const char *word, const char *prev, size_t *name_len);
+/* A trial's reason and the service's output as the runner captured them, with every value of
+ * the spec's secrets of at least MP_SECRET_SCRUB_MIN bytes (reference values read now, literal
+ * values of secret-looking names) replaced by MP_SECRET_REDACTED: a service that prints its
+ * arguments or environment in an error showed them in `show`, the API and the dashboard. */
+#define MP_SECRET_SCRUB_MIN 6
+void mp_spec_scrub_result(const struct mp_spec *spec, struct mp_trial_result *res);
 /* Reads every secret reference of the spec (service.env, runner.load.headers) once, so that a
  * missing variable or unreadable file is reported before anything runs. */
 int mp_spec_check_secrets(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
