@@ -81,6 +81,14 @@ const char *const mp_store_migrations[] = {
     /* 4: the pid namespace of the claiming process (mp_store_experiment_claim): a pid means
      * nothing in another one (two containers sharing a store can both have pid 1). */
     "ALTER TABLE experiments ADD COLUMN owner_pidns TEXT;",
+
+    /* 5: an experiment id is never used twice (the highest given so far): one deleted and
+     * created again took the same id, and a dashboard page, a bookmark or a script holding it
+     * switched to the new experiment without a word. */
+    "CREATE TABLE experiment_ids (last INTEGER NOT NULL);"
+    "INSERT INTO experiment_ids SELECT coalesce(max(id), 0) FROM experiments;"
+    "CREATE TRIGGER experiment_ids_last AFTER INSERT ON experiments "
+    "  BEGIN UPDATE experiment_ids SET last = max(last, NEW.id); END;",
 };
 
 const int mp_store_n_migrations = (int)MP_ARRAY_LEN(mp_store_migrations);

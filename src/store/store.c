@@ -353,9 +353,11 @@ int mp_store_experiment_create(struct mp_store *st, const char *name, const char
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_begin(st, err);
     if (rc != 0 || (rc = mp_store_prepare(st,
-                                          "INSERT INTO experiments(name, spec_json, base_dir, "
-                                          "spec_hash, state, seed, created_at_ns, updated_at_ns) "
-                                          "VALUES (?,?,?,?,'CREATED',?,?,?)",
+                                          "INSERT INTO experiments(id, name, spec_json, "
+                                          "base_dir, spec_hash, state, seed, created_at_ns, "
+                                          "updated_at_ns) VALUES ((SELECT max(last, "
+                                          "coalesce((SELECT max(id) FROM experiments), 0)) + 1 "
+                                          "FROM experiment_ids),?,?,?,?,'CREATED',?,?,?)",
                                           &stmt, err)) != 0) {
         goto out;
     }

@@ -18,7 +18,7 @@
 #include "core/core.h"
 #include "trial/trial.h"
 
-#define MP_STORE_SCHEMA_VERSION 4
+#define MP_STORE_SCHEMA_VERSION 5
 
 struct mp_store;
 
