@@ -98,8 +98,26 @@ function confirmationPart(exp, b) {
       h('div', { class: 'cards' }, confirmedCards(exp, b.confirmed)),
     );
   }
-  if (b.settled === false) {
-    parts.push(h('p', { class: 'msg warn' }, 'The measurement of this trial did not settle.'));
+  // As `show` says it: a warning when the figures rest on that measurement, a note when the
+  // confirmation's re-measurements back them.
+  if (b.settled === false && b.confirmed && typeof b.confirmed === 'object') {
+    parts.push(
+      h(
+        'p',
+        { class: 'msg note' },
+        "The search's measurement of this trial did not settle; " +
+          'the confirmed figures do not depend on it.',
+      ),
+    );
+  } else if (b.settled === false) {
+    parts.push(
+      h(
+        'p',
+        { class: 'msg warn' },
+        'The measurement of this trial did not settle, and no confirmation backs it: ' +
+          'its figures are uncertain.',
+      ),
+    );
   }
   if (conf && Array.isArray(conf.candidates) && conf.candidates.length) {
     parts.push(confirmationTable(exp, conf));
