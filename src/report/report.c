@@ -38,7 +38,9 @@ static json_t *trial_json(const struct mp_spec *spec, const struct mp_trial_row 
     json_object_set_new(j, "attempt", json_integer(t->attempt));
     json_object_set_new(j, "feasible", json_boolean(t->state == MP_TRIAL_SUCCEEDED));
     json_object_set_new(j, "violated", mp_report_violated(spec, t));
-    json_object_set_new(j, "settled", json_boolean(t->settled));
+    /* No measurement yet (or none kept: cancelled), nothing settled or not. */
+    bool measured = t->state == MP_TRIAL_SUCCEEDED || t->state == MP_TRIAL_FAILED;
+    json_object_set_new(j, "settled", measured ? json_boolean(t->settled) : json_null());
     json_object_set_new(j, "recommended", json_false());
     json_t *params = json_loads(t->params_json, 0, NULL);
     json_object_set_new(j, "params", params ? params : json_object());

@@ -55,6 +55,8 @@ check "SIGINT leaves it INTERRUPTED" INTERRUPTED "$("$MORPHLING" show replay-dem
 # them as done, nor as running.
 inflight=$("$MORPHLING" show replay-demo --json | jq '.counts.running')
 check_true "trials were in flight at the SIGINT ($inflight)" [ "$inflight" -gt 0 ]
+check "... nothing measured: settled null (it said true)" "null" \
+    "$("$MORPHLING" show replay-demo --json | jq -c '[.trials[] | select(.state == "RUNNING") | .settled] | unique | .[]')"
 out=$("$MORPHLING" show replay-demo)
 check_contains "show counts them as interrupted" "; $inflight interrupted, to run again)" "$out"
 check "... with a note in each of their rows" "$inflight" \
