@@ -600,6 +600,9 @@ static int client_template(const struct mp_node *spec, struct mp_node *runner, s
     return 0;
 }
 
+/* deploy/crds/profilingexperiments.yaml: spec.requestTemplate's maxLength. */
+#define PE_REQUEST_TEMPLATE_MAX 262144
+
 /* requestTemplate (the body itself) -> load.body_text (a POST), merged into our own `load`
  * block. */
 static int load_settings(const struct mp_node *spec, struct mp_node *runner, struct mp_error *err)
@@ -610,6 +613,18 @@ static int load_settings(const struct mp_node *spec, struct mp_node *runner, str
     if ((load && (rc = mp_doc_expect(load, MP_NODE_MAP, err)) != 0) ||
         (req && (rc = mp_doc_expect(req, MP_NODE_SCALAR, err)) != 0)) {
         return rc;
+    }
+    /* The CRD's maxLength, in characters as the API server counts them (validate passed what
+     * `kubectl apply` was refused). */
+    size_t chars = 0;
+    for (const char *p = req ? req->scalar : ""; *p; p++) {
+        chars += ((unsigned char)*p & 0xC0) != 0x80;
+    }
+    if (chars > PE_REQUEST_TEMPLATE_MAX) {
+        return mp_doc_error(err, req,
+                            "%zu characters, over the %d (256 KiB) the API server takes: give a "
+                            "larger body as a file (spec.load.body)",
+                            chars, PE_REQUEST_TEMPLATE_MAX);
     }
     const struct mp_node *body = mp_doc_get(load, "body");
     if (req && (body || (body = mp_doc_get(load, "body_text")) != NULL)) {

@@ -332,6 +332,37 @@ static void errors_name_the_resource_field(void **state)
                  "pe.yaml:9:28: 'spec.serviceProgressDeadline': expected an integer, got \"soon\"");
 }
 
+/* requestTemplate up to the CRD's maxLength, counted in characters as the API server counts
+ * them: validate passed what `kubectl apply` refused. */
+static void request_template_length(void **state)
+{
+    (void)state;
+    const char *params = "  tunableParameters:\n"
+                         "    - category: resource\n"
+                         "      parameters:\n"
+                         "        - {name: cpu, parameterType: discrete, "
+                         "feasibleSpace: {list: ['1']}}\n";
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_adds(&b, PE_HEAD "  requestTemplate: '");
+    for (int i = 0; i < 262144; i++) {
+        mp_buf_adds(&b, "\xc3\xa9"); /* 2 bytes, 1 character */
+    }
+    mp_buf_adds(&b, "'\n");
+    mp_buf_adds(&b, params);
+    mp_spec_free(parse_ok(b.data, NULL, 0));
+    mp_buf_release(&b);
+    mp_buf_adds(&b, "  requestTemplate: '");
+    for (int i = 0; i < 262145; i++) {
+        mp_buf_adds(&b, "x");
+    }
+    mp_buf_adds(&b, "'\n");
+    mp_buf_adds(&b, params);
+    expect_error(b.data, "pe.yaml:9:20: 'spec.requestTemplate': 262145 characters, over the "
+                         "262144 (256 KiB) the API server takes: give a larger body as a file "
+                         "(spec.load.body)");
+    mp_buf_release(&b);
+}
+
 /* clientTemplate is a Job template with one container, which has an image. */
 /* metadata.name and namespace as the API server checks them (`kubectl apply` refused what
  * validate passed). */
@@ -591,6 +622,7 @@ int main(void)
         cmocka_unit_test(types_algorithms_and_additions),
         cmocka_unit_test(errors_name_the_resource_field),
         cmocka_unit_test(object_names_as_the_api_server_checks_them),
+        cmocka_unit_test(request_template_length),
         cmocka_unit_test(quantities_fit_in_the_figure_used),
         cmocka_unit_test(client_template_errors),
         cmocka_unit_test(gpu_memory_is_a_share_of_one_gpu),
