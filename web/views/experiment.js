@@ -366,6 +366,18 @@ export function showDeleted(exp, stream) {
   );
 }
 
+// The experiment again, as an event of its stream asks; null when it was deleted meanwhile
+// (the page then says so: showDeleted).
+export async function refetch(exp, gen, stream) {
+  try {
+    return await api(`/experiments/${exp.id}`);
+  } catch (e) {
+    if (e.status !== 404 || stale(gen)) throw e;
+    showDeleted(exp, stream);
+    return null;
+  }
+}
+
 export async function viewExperiment(id, gen) {
   let exp = await api(`/experiments/${encodeURIComponent(id)}`);
   if (stale(gen)) return;
@@ -404,14 +416,8 @@ export async function viewExperiment(id, gen) {
   render();
   let shown = JSON.stringify(exp);
   subscribe(gen, `/experiments/${exp.id}/events`, async (ev, stream) => {
-    let fresh = null;
-    try {
-      fresh = await api(`/experiments/${exp.id}`);
-    } catch (e) {
-      if (e.status !== 404 || stale(gen)) throw e;
-      showDeleted(exp, stream);
-      return;
-    }
+    const fresh = await refetch(exp, gen, stream);
+    if (!fresh) return;
     const text = JSON.stringify(fresh);
     if (stale(gen) || text === shown) return;
     exp = fresh;

@@ -8,7 +8,7 @@ import { badge, h, kvList, panel } from '../dom.js';
 import { fmtMetric, fmtParam, metricInfo } from '../format.js';
 import { constraints, feasibility, metric, recommendedNumber } from '../model.js';
 import { main, stale } from '../page.js';
-import { showDeleted } from './experiment.js';
+import { refetch } from './experiment.js';
 
 // A word of a command line, quoted for a POSIX shell when it needs it.
 function shellWord(w) {
@@ -307,16 +307,10 @@ export async function viewTrial(id, number, gen) {
   draw(exp, t);
   let shown = shownOf(exp, t);
   subscribe(gen, `/experiments/${exp.id}/events`, async (ev, stream) => {
-    let fresh = null;
-    try {
-      fresh = await api(`/experiments/${exp.id}`);
-    } catch (e) {
-      // Deleted while shown: said, as on the experiment's page (the page stayed, with
-      // "not updated: no experiment ..." in the live indicator, retried every 5 s).
-      if (e.status !== 404 || stale(gen)) throw e;
-      showDeleted(exp, stream);
-      return;
-    }
+    // Deleted while shown: said, as on the experiment's page (the page stayed, with
+    // "not updated: no experiment ..." in the live indicator, retried every 5 s).
+    const fresh = await refetch(exp, gen, stream);
+    if (!fresh) return;
     const ft = find(fresh);
     if (stale(gen) || !ft || shownOf(fresh, ft) === shown) return;
     shown = shownOf(fresh, ft);
