@@ -507,6 +507,15 @@ static int check_work_dir(const struct op *op, struct mp_error *err)
     return 0;
 }
 
+/* A --files-dir that is no folder ends the operator at start: every experiment naming a file
+ * there failed (InvalidSpec) for the operator's own typo. */
+static int check_files_dir(const char *dir, struct mp_error *err)
+{
+    struct stat st;
+    int e = stat(dir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    return e ? mp_error_set(err, -e, "--files-dir '%s': %s", dir, strerror(e)) : 0;
+}
+
 int mp_operator_run(struct mp_kube_client *c, const struct mp_operator_opts *opts,
                     struct mp_error *err)
 {
@@ -524,6 +533,8 @@ int mp_operator_run(struct mp_kube_client *c, const struct mp_operator_opts *opt
     int rc = check_work_dir(&op, err);
     if (rc == 0 && !opts->files_dir && mkdir(op.files_dir, 0700) != 0 && errno != EEXIST) {
         rc = mp_error_set(err, -errno, "cannot create '%s': %s", op.files_dir, strerror(errno));
+    } else if (rc == 0 && opts->files_dir) {
+        rc = check_files_dir(op.files_dir, err);
     }
     if (rc == 0) {
         rc = op_http_start(&op, &http, err);
