@@ -123,11 +123,12 @@ int op_merge_patch(struct op *op, const struct mp_kube_ref *ref, const json_t *p
 }
 
 /* An Event that says again what one of this name says (the same object, type, reason and
- * message): its count and lastTimestamp move, as client-go's correlator does, so that a run
- * retried with backoff shows one RunStopped "(x12 over 3m)", not an Event per retry. 1: done,
- * 0: there is none (any more), <0: errors. */
+ * message, or only type and reason for op_event_latest): its count and lastTimestamp move, as
+ * client-go's correlator does, and its message is the latest (client-go's aggregator keeps the
+ * latest of similar ones), so that a run retried with backoff shows one RunStopped "(x12 over
+ * 3m)", not an Event per retry. 1: done, 0: there is none (any more), <0: errors. */
 static int repeat_event(struct op *op, const struct mp_kube_ref *ref, const char *now,
-                        struct mp_error *err)
+                        const char *msg, struct mp_error *err)
 {
     json_t *ev = NULL;
     int rc = op_get(op, ref, 0, &ev, err);
@@ -135,26 +136,22 @@ static int repeat_event(struct op *op, const struct mp_kube_ref *ref, const char
         json_int_t n = json_integer_value(json_object_get(ev, "count"));
         json_object_set_new(ev, "count", json_integer(n > 0 ? n + 1 : 2));
         json_object_set_new(ev, "lastTimestamp", json_string(now));
+        json_object_set_new(ev, "message", json_string(msg));
         rc = op_update(op, ref, ev, 0, NULL, err);
     }
     json_decref(ev);
     return rc == 0 ? 1 : rc == MP_ENOTFOUND ? 0 : rc;
 }
 
-void op_event(struct op *op, const json_t *obj, const char *type, const char *reason,
-              const char *fmt, ...)
+static void event(struct op *op, const json_t *obj, const char *type, const char *reason,
+                  bool latest, const char *msg)
 {
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     const char *ns = mp_kube_meta(obj, "namespace"), *name = mp_kube_meta(obj, "name");
     const char *uid = mp_kube_meta(obj, "uid");
     char now[MP_KUBE_TIME_MAX];
     mp_kube_fmt_time(now, mp_wall_ns(), false);
     /* Named after what it says, so that saying it again finds it. */
-    char *key = mp_xasprintf("%s|%s|%s|%s", uid ? uid : "", type, reason, msg);
+    char *key = mp_xasprintf("%s|%s|%s|%s", uid ? uid : "", type, reason, latest ? "" : msg);
     char *ev_name =
         mp_xasprintf("%.200s.%016llx", name ? name : "x", (unsigned long long)mp_hash_str(key));
     free(key);
@@ -182,7 +179,7 @@ void op_event(struct op *op, const json_t *obj, const char *type, const char *re
         }
         mp_error_clear(&err);
         ref.name = ev_name;
-        if ((rc = repeat_event(op, &ref, now, &err)) != 0) {
+        if ((rc = repeat_event(op, &ref, now, msg, &err)) != 0) {
             break;
         }
     }
@@ -191,6 +188,28 @@ void op_event(struct op *op, const json_t *obj, const char *type, const char *re
     }
     json_decref(ev);
     free(ev_name);
+}
+
+void op_event(struct op *op, const json_t *obj, const char *type, const char *reason,
+              const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    event(op, obj, type, reason, false, msg);
+}
+
+void op_event_latest(struct op *op, const json_t *obj, const char *type, const char *reason,
+                     const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    event(op, obj, type, reason, true, msg);
 }
 
 /* ---- Prometheus text ------------------------------------------------------------------------ */

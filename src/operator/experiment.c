@@ -337,7 +337,8 @@ static void *run_thread(void *p)
          * rights): the experiment only looked stuck. Not a run the operator stopped itself,
          * nor one a NameInUse Event has explained. */
         if (!atomic_load(&x->cancel) && !name_in_use_explains(x, err.msg)) {
-            op_event(op, x->pe, "Warning", "RunStopped", "%s (retried with backoff)", err.msg);
+            op_event_latest(op, x->pe, "Warning", "RunStopped", "%s (retried with backoff)",
+                            err.msg);
         }
     } else if (rc == 0) {
         pthread_mutex_lock(&op->lock);

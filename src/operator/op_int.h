@@ -130,6 +130,10 @@ int op_merge_patch(struct op *op, const struct mp_kube_ref *ref, const json_t *p
 /* A core Event about obj (best effort: failures are logged). type "Normal" or "Warning". */
 void op_event(struct op *op, const json_t *obj, const char *type, const char *reason,
               const char *fmt, ...) MP_PRINTF(5, 6);
+/* The same, one Event per obj, type and reason, whose message is the latest: what each retry of
+ * a run says differs (the attempt's pod it names), the Event must not. */
+void op_event_latest(struct op *op, const json_t *obj, const char *type, const char *reason,
+                     const char *fmt, ...) MP_PRINTF(5, 6);
 
 /* Health and metrics listeners (http.c). */
 struct op_http;

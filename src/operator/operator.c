@@ -486,6 +486,36 @@ static void wait_for_stop(struct op *op)
     }
 }
 
+/* Each experiment's run keeps its engine cache in the work folder: one the operator cannot write
+ * in ends it at start, naming it (it was ready, and retried every run for ever). */
+static int check_work_dir(const struct op *op, struct mp_error *err)
+{
+    char *probe = mp_xasprintf("%s/.morphling-operator-XXXXXX", op->work_dir);
+    int fd = mkstemp(probe);
+    int e = errno;
+    if (fd >= 0) {
+        close(fd);
+        (void)unlink(probe);
+    }
+    free(probe);
+    if (fd < 0) {
+        return mp_error_set(err, -e,
+                            "the work folder '%s' (--work-dir, else $TMPDIR or /tmp), where each "
+                            "experiment's run keeps its cache, cannot be written: %s",
+                            op->work_dir, strerror(e));
+    }
+    return 0;
+}
+
+/* A --files-dir that is no folder ends the operator at start: every experiment naming a file
+ * there failed (InvalidSpec) for the operator's own typo. */
+static int check_files_dir(const char *dir, struct mp_error *err)
+{
+    struct stat st;
+    int e = stat(dir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    return e ? mp_error_set(err, -e, "--files-dir '%s': %s", dir, strerror(e)) : 0;
+}
+
 int mp_operator_run(struct mp_kube_client *c, const struct mp_operator_opts *opts,
                     struct mp_error *err)
 {
@@ -500,9 +530,11 @@ int mp_operator_run(struct mp_kube_client *c, const struct mp_operator_opts *opt
     struct op_lease *lease = NULL;
     pthread_t inf, wk;
     bool inf_started = false, wk_started = false;
-    int rc = 0;
-    if (!opts->files_dir && mkdir(op.files_dir, 0700) != 0 && errno != EEXIST) {
+    int rc = check_work_dir(&op, err);
+    if (rc == 0 && !opts->files_dir && mkdir(op.files_dir, 0700) != 0 && errno != EEXIST) {
         rc = mp_error_set(err, -errno, "cannot create '%s': %s", op.files_dir, strerror(errno));
+    } else if (rc == 0 && opts->files_dir) {
+        rc = check_files_dir(op.files_dir, err);
     }
     if (rc == 0) {
         rc = op_http_start(&op, &http, err);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* An experiment object as a spec, admitted by the checks `morphling validate` makes. It is parsed
- * as `kubectl get pe NAME -o json` prints it (so positions in messages point into that output),
+ * as `kubectl get pe NAME -o json` prints it, managedFields hidden (so positions in messages point
+ * into that output),
  * confined to the files folder: whoever may create experiments must not make the operator read
  * its own files (its credentials) into a trial. (An original file's requestTemplate is the body
  * itself, load.body_text, and names no file.) A run that has started goes on with the spec it
@@ -58,7 +59,16 @@ static int check_service_accounts(const struct op *op, const struct mp_spec *spe
 int op_parse(struct op *op, const char *key, const json_t *pe, struct mp_spec **out,
              struct mp_error *err)
 {
-    char *text = json_dumps(pe, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    /* As kubectl prints it: without metadata.managedFields, which kubectl hides (a message's
+     * line counted them, past the spec). */
+    json_t *shown = json_copy((json_t *)pe); /* shallow: pe stays as its caller holds it */
+    json_t *meta = json_copy(json_object_get(pe, "metadata"));
+    if (meta) {
+        json_object_del(meta, "managedFields");
+        json_object_set_new(shown, "metadata", meta);
+    }
+    char *text = json_dumps(shown, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    json_decref(shown);
     struct mp_spec *spec = NULL;
     int rc = mp_spec_parse_confined(text, strlen(text), key, op->files_dir, &spec, err);
     free(text);

@@ -50,6 +50,11 @@ done
 check "kubectl explain: every field has a description" "" "$undocumented"
 check_contains "kubectl explain pe.spec.tunableParameters: the categories" \
     "resource (the tuned container's requests and" "$(kubectl explain pe.spec.tunableParameters 2>&1)"
+# The name's rule as the operator applies it (it said "letters, digits, '-' and '_'": the API
+# server refuses '_', and the operator a name not starting with a letter).
+check_contains "kubectl explain pe.metadata: the name's rule" \
+    "The name must also be a DNS label starting with a letter: a-z, 0-9 and '-'," \
+    "$(kubectl explain pe.metadata 2>&1)"
 
 # An original-style resource, as written for the original Morphling.
 pe="$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml"

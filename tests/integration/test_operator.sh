@@ -19,6 +19,18 @@ check "operator: a missing kubeconfig exits 1" 1 "$?"
 check_contains "it names the file" "$WORK/none" "$out"
 
 start_apiserver
+# A work folder it cannot write (here: none) ends it at once, naming the folder: it served
+# /readyz and retried every experiment's run for ever ("cannot create the store"), when
+# --files-dir spared it the files folder it makes there.
+out=$(timeout 30 "$MORPHLING" operator --kubeconfig "$KUBECONFIG" --namespace "$NS" \
+    --work-dir "$WORK/none" --files-dir "$WORK" --health-addr 127.0.0.1:0 2>&1)
+check "operator: a work folder that cannot be written exits 1" 1 "$?"
+check_contains "it names the folder and the option" "the work folder '$WORK/none' (--work-dir" "$out"
+# So does a --files-dir that is no folder: every experiment naming a file failed (InvalidSpec).
+out=$(timeout 30 "$MORPHLING" operator --kubeconfig "$KUBECONFIG" --namespace "$NS" \
+    --work-dir "$WORK" --files-dir "$WORK/none" --health-addr 127.0.0.1:0 2>&1)
+check "operator: a --files-dir that does not exist exits 1" 1 "$?"
+check_contains "it names it" "--files-dir '$WORK/none': No such file or directory" "$out"
 start_operator "$WORK/operator.log" --health-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
     --fail-number 3
 original_pe mobilenet-experiment-grid 8 1

@@ -92,6 +92,19 @@ MP_WAIT_S=200 wait_for "a Warning Event RunStopped names the image" stopped
 check_contains "... as the runner's run error" \
     "the load generator's image (runner.load_image) could not be pulled in 3 attempts in a row (the last: load pod unpullable-t1-a2-load" \
     "$(k get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "RunStopped") | .message')"
+# Retried with backoff, each run stops on another attempt's pod, which the message names: still
+# one RunStopped Event, counted, with the latest message (there was one Event per retry).
+run_stopped() { # the experiment's RunStopped Events as "COUNT MESSAGE", one a line
+    k get events -n "$NS" -o json | jq -r '.items[] | select(.involvedObject.name == "unpullable" and .reason == "RunStopped") | "\(.count) \(.message)"'
+}
+stopped_again() { [ "$(run_stopped | awk '{n += $1} END {print n + 0}')" -ge 2 ]; }
+MP_WAIT_S=200 wait_for "the run stops again" stopped_again
+check "one RunStopped Event for all the retries" 1 "$(run_stopped | wc -l)"
+stops=$(run_stopped)
+count=$(echo "$stops" | awk 'NR == 1 {print $1}')
+check_true "... counting them ($count)" test "$count" -ge 2
+# (each run makes three attempts: the Nth stop names attempt 3N - 1, counted from 0)
+check_contains "... saying the latest" "the last: load pod unpullable-t1-a$((3 * count - 1))-load" "$stops"
 k delete pe unpullable -n "$NS" >/dev/null 2>&1
 unpullable_gone() { [ -z "$(leftover_objects unpullable)" ]; }
 MP_WAIT_S=200 wait_for "nothing of it is left once deleted" unpullable_gone

@@ -39,6 +39,16 @@ invalid() {
 
 invalid two-containers '.spec.servicePodTemplate.template.spec.containers += [{name: "side", image: "debian:12"}]' \
     "'spec.servicePodTemplate.template.spec.containers': the pod template has 2 containers: name the one to tune in spec.serviceContainerName"
+# The message's line and column are the field's in what `kubectl get pe NAME -o json` prints (they
+# counted the metadata.managedFields kubectl hides: 46 lines further down, past the spec).
+pos=$(kubectl get pe two-containers -n "$NS" -o json | jq -r '.status.conditions[-1].message' |
+    sed -n "s|^$NS/two-containers:\([0-9]*:[0-9]*\):.*|\1|p")
+check "two-containers: the field at the message's position ($pos) in kubectl get pe -o json" \
+    "[" "$(kubectl get pe two-containers -n "$NS" -o json | sed -n "${pos%:*}p" | cut -c"${pos#*:}"-)"
+# What docs/kubernetes.md gives scripts that must stop at either end: the completion time.
+check "two-containers: kubectl wait for the completion time ends" \
+    "profilingexperiment.morphling.kubedl.io/two-containers condition met" \
+    "$(kubectl wait --for=jsonpath='{.status.completionTime}' pe/two-containers -n "$NS" --timeout=10s 2>&1)"
 invalid no-containers '.spec.servicePodTemplate.template.spec.containers = []' \
     "'spec.servicePodTemplate.template': the pod template has no spec.containers"
 invalid spec-text '.spec.servicePodTemplate.template.spec = "x"' \
