@@ -159,6 +159,9 @@ int mp_utf8_columns_at(const char *s);
  * takes (mp_utf8_columns_at: "é" one, a Chinese character two). Stored text stays as written;
  * only its display is escaped. */
 size_t mp_terminal_text(FILE *f, const char *text, bool lines);
+/* vsnprintf into buf[size], where a text cut at the end never ends inside a UTF-8 character
+ * (the partial one is dropped): JSON encoders refuse the whole text otherwise. */
+void mp_vformat_text(char *buf, size_t size, const char *fmt, va_list ap);
 /* Makes s[0..len) valid UTF-8 in place, for JSON and the store: each invalid byte and each NUL
  * becomes '?'. */
 void mp_utf8_scrub(char *s, size_t len);

@@ -90,12 +90,17 @@ int mp_error_setv(struct mp_error *err, int code, const char *fmt, va_list ap)
 {
     if (err) {
         err->code = code;
-        int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-        if (n >= (int)sizeof(err->msg)) {
-            trim_cut_utf8(err->msg, sizeof(err->msg) - 1);
-        }
+        mp_vformat_text(err->msg, sizeof(err->msg), fmt, ap);
     }
     return code;
+}
+
+void mp_vformat_text(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(buf, size, fmt, ap);
+    if (size > 0 && n >= (int)size) {
+        trim_cut_utf8(buf, size - 1);
+    }
 }
 
 int mp_error_set(struct mp_error *err, int code, const char *fmt, ...)

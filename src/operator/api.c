@@ -190,26 +190,32 @@ static void event(struct op *op, const json_t *obj, const char *type, const char
     free(ev_name);
 }
 
+/* An Event's message, at most 1023 bytes, never cut inside a character (a reason quoting a
+ * non-ASCII value): jansson takes UTF-8 only, and the Event was lost. */
+static void vevent(struct op *op, const json_t *obj, const char *type, const char *reason,
+                   bool latest, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    mp_vformat_text(msg, sizeof(msg), fmt, ap);
+    event(op, obj, type, reason, latest, msg);
+}
+
 void op_event(struct op *op, const json_t *obj, const char *type, const char *reason,
               const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vevent(op, obj, type, reason, false, fmt, ap);
     va_end(ap);
-    event(op, obj, type, reason, false, msg);
 }
 
 void op_event_latest(struct op *op, const json_t *obj, const char *type, const char *reason,
                      const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vevent(op, obj, type, reason, true, fmt, ap);
     va_end(ap);
-    event(op, obj, type, reason, true, msg);
 }
 
 /* ---- Prometheus text ------------------------------------------------------------------------ */

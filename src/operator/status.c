@@ -117,10 +117,10 @@ static json_t *optimal(struct op_exp *x, const struct op_trec *t)
     const char *name = json_string_value(json_object_get(
         json_object_get(json_object_get(x->pe, "spec"), "objective"), "objectiveMetricName"));
     char num[MP_FMT_DOUBLE_MAX];
-    return json_pack("{s:s, s:O, s:[{s:s, s:s}]}", "trialName", t->name, "tunableParameters",
-                     t->assignment ? t->assignment : json_array(), "objectiveMetricsObserved",
-                     "name", name ? name : x->spec->objective_metric, "value",
-                     mp_fmt_double(num, t->value));
+    return json_pack("{s:s, s:o, s:[{s:s, s:s}]}", "trialName", t->name, "tunableParameters",
+                     t->assignment ? json_incref(t->assignment) : json_array(),
+                     "objectiveMetricsObserved", "name", name ? name : x->spec->objective_metric,
+                     "value", mp_fmt_double(num, t->value));
 }
 
 /* The status body from the trial table (caller holds x->lock). */

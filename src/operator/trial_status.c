@@ -60,7 +60,7 @@ int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_resu
     t->has_value = has && res->state == MP_TRIAL_SUCCEEDED;
     t->settled = !mp_engine_unsettled(x->spec, &res->metrics);
     t->value = v;
-    json_t *assignment = json_incref(t->assignment ? t->assignment : json_array());
+    json_t *assignment = t->assignment ? json_incref(t->assignment) : json_array();
     char *name = mp_xstrdup(t->name);
     json_t *created = op_trial_created_condition(t->created);
     pthread_mutex_unlock(&x->lock);

@@ -165,6 +165,14 @@ static void errors_carry_context(void **state)
     assert_int_equal(mp_edit_distance("kitten", "sitting"), 3);
 }
 
+static void format_text(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mp_vformat_text(buf, size, fmt, ap);
+    va_end(ap);
+}
+
 /* A message cut at MP_ERROR_MSG_MAX never ends inside a UTF-8 character (a long non-ASCII value
  * quoted in it), whichever byte the cut falls on, for set and prefix alike. */
 static void cut_errors_stay_utf8(void **state)
@@ -191,6 +199,15 @@ static void cut_errors_stay_utf8(void **state)
     struct mp_error err = {0};
     mp_error_set(&err, MP_EINVALID, "%s", "a\xe2\x82");
     assert_string_equal(err.msg, "a\xe2\x82");
+    /* The same rule for any text (the operator's Event messages were cut inside a character,
+     * and jansson refused them: the Event was lost). */
+    for (int shift = 0; shift < 4; shift++) {
+        char buf[64];
+        format_text(buf, sizeof(buf), "%.*s%s", shift, "abc", text);
+        size_t len = strlen(buf);
+        assert_true(len >= sizeof(buf) - 4);
+        assert_int_equal(mp_utf8_valid_len(buf, len), len);
+    }
 }
 
 static void suggestions_and_folder_listings(void **state)
