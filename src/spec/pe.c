@@ -469,6 +469,18 @@ static int algorithm_settings(const struct mp_node *list, struct mp_node *algo,
         if (mp_doc_get(settings, s)) {
             return mp_doc_error(err, name, "setting \"%s\" is given twice", s);
         }
+        /* The original's (and Katib's) name of the seed, which every algorithm here takes as
+         * spec.algorithm.seed: "this algorithm takes no settings" refused it for grid and
+         * random. */
+        if (strcmp(s, "random_state") == 0) {
+            if (mp_doc_get(algo, "seed")) {
+                return mp_doc_error(err, name,
+                                    "random_state is the seed, which spec.algorithm.seed gives "
+                                    "already: give it once");
+            }
+            mp_doc_map_put(algo, "seed", mp_doc_clone(value));
+            continue;
+        }
         mp_doc_map_put(settings, s, mp_doc_clone(value));
         settings->key_line[settings->n - 1] = name->line; /* an unknown setting: its name */
         settings->key_col[settings->n - 1] = name->col;

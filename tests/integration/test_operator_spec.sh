@@ -67,8 +67,10 @@ invalid runner-context '.spec.runner = {context: "other"}' \
     "'spec.runner.context': not used here: the operator runs every trial with its own client"
 invalid bo-setting '.spec.algorithm = {algorithmName: "bo", algorithmSettings: [{name: "bogus", value: "x"}]}' \
     "'spec.algorithm.algorithmSettings.bogus': unknown key"
-invalid grid-setting '.spec.algorithm = {algorithmName: "grid", algorithmSettings: [{name: "random_state", value: "10"}]}' \
+invalid grid-setting '.spec.algorithm = {algorithmName: "grid", algorithmSettings: [{name: "n_initial", value: "10"}]}' \
     "this algorithm takes no settings"
+invalid seed-twice '.spec.algorithm = {algorithmName: "random", seed: 3, algorithmSettings: [{name: "random_state", value: "10"}]}' \
+    "random_state is the seed, which spec.algorithm.seed gives already: give it once"
 # A requestTemplate over 256 KiB is refused by the API server (the object holds it up to three
 # times: spec, status.runSpec and kubectl apply's annotation, within its 1.5 MiB).
 head -c 262145 /dev/zero | tr '\0' x >"$WORK/big-body"

@@ -332,6 +332,35 @@ static void errors_name_the_resource_field(void **state)
                  "pe.yaml:9:28: 'spec.serviceProgressDeadline': expected an integer, got \"soon\"");
 }
 
+/* algorithmSettings' random_state, the original's (and Katib's) name of the seed, is the seed
+ * (grid and random refused it: "this algorithm takes no settings"). */
+static void random_state_is_the_seed(void **state)
+{
+    (void)state;
+    static const char *const algos[] = {"grid", "random", "BayesianOpt"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(algos); i++) {
+        char *text = mp_xasprintf(
+            "apiVersion: morphling.kubedl.io/v1alpha1\n"
+            "kind: ProfilingExperiment\n"
+            "metadata: {name: t, namespace: ns}\n"
+            "spec:\n"
+            "  objective: {type: maximize, objectiveMetricName: qps}\n"
+            "  algorithm: {algorithmName: %s, algorithmSettings: [{name: random_state, value: "
+            "'10'}]}\n"
+            "  servicePodTemplate:\n"
+            "    template: {spec: {containers: [{name: c, image: i}]}}\n"
+            "  tunableParameters:\n"
+            "    - category: resource\n"
+            "      parameters:\n"
+            "        - {name: cpu, parameterType: discrete, feasibleSpace: {list: ['1', '2']}}\n",
+            algos[i]);
+        struct mp_spec *s = parse_ok(text, NULL, 0);
+        assert_true(s->seed_given && s->seed == 10);
+        mp_spec_free(s);
+        free(text);
+    }
+}
+
 /* requestTemplate up to the CRD's maxLength, counted in characters as the API server counts
  * them: validate passed what `kubectl apply` refused. */
 static void request_template_length(void **state)
@@ -576,7 +605,7 @@ static void validation_names_the_resource_field(void **state)
     } cases[] = {
         {"{algorithmName: grid}", "[{name: c, image: i}]", "  runner: {foo: bar}\n",
          "pe.yaml:9:12: 'spec.runner.foo': unknown key; did you mean 'port'?"},
-        {"{algorithmName: grid, algorithmSettings: [{name: random_state, value: '10'}]}",
+        {"{algorithmName: grid, algorithmSettings: [{name: n_candidates, value: '10'}]}",
          "[{name: c, image: i}]", "",
          "pe.yaml:6:84: 'spec.algorithm.algorithmSettings[0].value': this algorithm takes no "
          "settings"},
@@ -623,6 +652,7 @@ int main(void)
         cmocka_unit_test(errors_name_the_resource_field),
         cmocka_unit_test(object_names_as_the_api_server_checks_them),
         cmocka_unit_test(request_template_length),
+        cmocka_unit_test(random_state_is_the_seed),
         cmocka_unit_test(quantities_fit_in_the_figure_used),
         cmocka_unit_test(client_template_errors),
         cmocka_unit_test(gpu_memory_is_a_share_of_one_gpu),
