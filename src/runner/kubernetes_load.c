@@ -344,14 +344,20 @@ void mp_kube_client_result(const char *message, int exit_code, struct mp_trial_r
         !mp_metrics_get(&res->metrics, "throughput_rps", &have)) {
         mp_metrics_set(&res->metrics, "throughput_rps", v);
     }
-    if (exit_code != 0) {
+    size_t n = message ? strlen(message) : 0;
+    while (n > 0 && isspace((unsigned char)message[n - 1])) {
+        n--;
+    }
+    if (exit_code != 0 && found == 0 && n > 0) {
+        /* What it wrote, or its log's last lines (FallbackToLogsOnError): why it failed. */
+        mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS,
+                             "the client Job exited with code %d: \"%s%.*s\"", exit_code,
+                             n > 300 ? "..." : "", (int)(n > 300 ? 300 : n),
+                             message + (n > 300 ? n - 300 : 0));
+    } else if (exit_code != 0) {
         mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS, "the client Job exited with code %d",
                              exit_code);
     } else if (found == 0) {
-        size_t n = message ? strlen(message) : 0;
-        while (n > 0 && isspace((unsigned char)message[n - 1])) {
-            n--;
-        }
         mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
                              "the client Job's termination message holds no numeric metric (a "
                              "JSON object such as {\"qps\": 12.5} is expected): \"%.*s\"",

@@ -331,8 +331,13 @@ int mp_kube_client_job_object(const struct kube_trial *t, json_t **out, struct m
     json_object_del(meta, "name");
     json_object_del(meta, "namespace");
     json_object_update_new(object_at(meta, "labels"), mp_kube_trial_labels(t, "load"));
-    /* One pod, whose termination message is the result; retries are the runner's. */
+    /* One pod, whose termination message is the result; retries are the runner's. A client
+     * that fails without writing one leaves its log's last lines there instead (unless the
+     * template says otherwise): a failed trial said only "exited with code 1". */
     json_object_set_new(pod, "restartPolicy", json_string("Never"));
+    if (!json_object_get(c, "terminationMessagePolicy")) {
+        json_object_set_new(c, "terminationMessagePolicy", json_string("FallbackToLogsOnError"));
+    }
     json_object_set_new(jspec, "backoffLimit", json_integer(0));
     json_object_del(jspec, "selector");
     json_object_del(jspec, "manualSelector");

@@ -86,6 +86,14 @@ pe client-bad '["1"]' "{name: client, image: \"debian:12\", command: [\"sh\", \"
 check "a client without a JSON result fails its trial (METRIC_MISSING), quoting its message" \
     "FAILED METRIC_MISSING: the client Job's termination message holds no numeric metric (a JSON object such as {\"qps\": 12.5} is expected): \"done\"" \
     "$(jq -r '.trials[0] | "\(.state) \(.failure): \(.reason)"' "$WORK/show.json")"
+# A client that fails without a message: its log's last lines say why (FallbackToLogsOnError;
+# the reason said only "exited with code 1").
+pe client-fails '["1"]' "{name: client, image: \"debian:12\", command: [\"sh\", \"-c\", 'echo cannot reach the service >&2; exit 1']}"
+"$MORPHLING" run "$WORK/client-fails.yaml" -q >"$WORK/out" 2>&1
+"$MORPHLING" show client-fails --json >"$WORK/show.json"
+check "a failing client's trial: LOAD_ERRORS with its log's last lines" \
+    "FAILED LOAD_ERRORS: the client Job exited with code 1: \"cannot reach the service\"" \
+    "$(jq -r '.trials[0] | "\(.state) \(.failure): \(.reason)"' "$WORK/show.json")"
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"
 cluster_down
 finish

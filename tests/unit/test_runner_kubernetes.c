@@ -821,6 +821,7 @@ static void check_client_job(struct objs *o)
             "containers"),
         0);
     assert_string_equal(at(c, "image"), "client:2");
+    assert_string_equal(at(c, "terminationMessagePolicy"), "FallbackToLogsOnError");
     assert_string_equal(at(c, "args.0"), "$(MORPHLING_SERVICE_URL)");
     char host[160], url[200];
     snprintf(host, sizeof(host), "%s.ns.svc", o->t.name);
@@ -936,6 +937,14 @@ static void client_results(void **state)
     assert_int_equal(res.failure, MP_FAILURE_LOAD_ERRORS);
     assert_string_equal(res.reason, "the client Job exited with code 3");
     assert_true(mp_metrics_get(&res.metrics, "qps", &v) && v == 4);
+    mp_trial_result_release(&res);
+    /* A failure's message (its own, or its log's last lines) says why: the reason said only
+     * the exit code. */
+    mp_trial_result_init(&res);
+    mp_kube_client_result("Traceback ...\nConnectionRefusedError: [Errno 111]\n", 1, &res);
+    assert_int_equal(res.failure, MP_FAILURE_LOAD_ERRORS);
+    assert_string_equal(res.reason, "the client Job exited with code 1: \"Traceback "
+                                    "...\nConnectionRefusedError: [Errno 111]\"");
     mp_trial_result_release(&res);
 }
 
