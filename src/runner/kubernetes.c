@@ -298,8 +298,12 @@ static void count_pull(struct kube_trial *t, bool load, bool pulled, const char 
     t->res->run_error = mp_xasprintf(
         "%s%s%s could not be pulled in %d attempts in a row (the last: %s); it is the same for "
         "every configuration: fix it or the cluster's access to its registry, then run again to "
-        "resume",
-        prev ? prev : "", prev ? "; " : "", image, KUBE_PULL_STREAK, reason);
+        "resume%s",
+        prev ? prev : "", prev ? "; " : "", image, KUBE_PULL_STREAK, reason,
+        t->r->base.spec->from_pe
+            ? " (the operator runs it again on its own; an image fixed in the "
+              "ProfilingExperiment needs a new one: edits of a started experiment are ignored)"
+            : "");
     free(prev);
 }
 

@@ -92,6 +92,9 @@ MP_WAIT_S=200 wait_for "a Warning Event RunStopped names the image" stopped
 check_contains "... as the runner's run error" \
     "the load generator's image (runner.load_image) could not be pulled in 3 attempts in a row (the last: load pod unpullable-t1-a2-load" \
     "$(k get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "RunStopped") | .message')"
+check_contains "... and what to do under the operator (it said only 'run again to resume')" \
+    "the operator runs it again on its own; an image fixed in the ProfilingExperiment needs a new one" \
+    "$(k get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "RunStopped") | .message')"
 # Retried with backoff, each run stops on another attempt's pod, which the message names: still
 # one RunStopped Event, counted, with the latest message (there was one Event per retry).
 run_stopped() { # the experiment's RunStopped Events as "COUNT MESSAGE", one a line
