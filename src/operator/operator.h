@@ -26,8 +26,11 @@
 
 /* Labels and names of the operator's objects. */
 #define MP_OPERATOR_LABEL_EXPERIMENT "morphling.kubedl.io/experiment-uid"
-#define MP_OPERATOR_LABEL_TRIAL      "morphling.kubedl.io/trial"
-#define MP_OPERATOR_MANAGER          "morphling-operator"
+/* The experiment's name on its Trials, for `kubectl get trials -l ...=NAME` (a name is a DNS
+ * label: a label value as it is). */
+#define MP_OPERATOR_LABEL_EXPERIMENT_NAME "morphling.kubedl.io/experiment"
+#define MP_OPERATOR_LABEL_TRIAL           "morphling.kubedl.io/trial"
+#define MP_OPERATOR_MANAGER               "morphling-operator"
 
 /* One trial as the operator hands it to a trial runner: its Trial object exists (the trial's
  * intent), and everything the runner creates for the trial must hang from it (ownerReferences),

@@ -83,6 +83,7 @@ static json_t *trial_object(struct op_exp *x, const struct mp_trial_request *req
     char num[32];
     snprintf(num, sizeof(num), "%lld", (long long)req->number);
     mp_kube_set_label(t, MP_OPERATOR_LABEL_EXPERIMENT, x->uid);
+    mp_kube_set_label(t, MP_OPERATOR_LABEL_EXPERIMENT_NAME, x->name);
     mp_kube_set_label(t, MP_OPERATOR_LABEL_TRIAL, num);
     if (mp_kube_add_owner(t, x->pe, true, true, err) != 0) {
         json_decref(t);

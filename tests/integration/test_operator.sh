@@ -60,6 +60,8 @@ out=$(kubectl get trials -n "$NS" 2>&1)
 check "kubectl get trials: the columns" "NAME STATE OBJECTIVE-VALUE PARAMETERS AGE" \
     "$(echo "$out" | head -1 | tr -s ' ')"
 check "kubectl get trials: one per trial" 8 "$(echo "$out" | grep -c '^mobilenet-experiment-grid-[1-8] ')"
+check "kubectl get trials -l of the experiment's name: its 8" 8 \
+    "$(kubectl get trials -n "$NS" -l morphling.kubedl.io/experiment=mobilenet-experiment-grid -o name | wc -l)"
 check "trial 1's row" "mobilenet-experiment-grid-1 Succeeded 3703.45" \
     "$(echo "$out" | awk '$1 == "mobilenet-experiment-grid-1" {print $1, $2, $3}')"
 check "trial 3 failed (the fake service crashed)" "mobilenet-experiment-grid-3 Failed" \
