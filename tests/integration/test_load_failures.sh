@@ -163,4 +163,13 @@ start_service big --mode huge-header --service-us 100
 run_load "$WORK/big.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 -d 500ms --warmup 0 --json
 check_true "huge header: parse errors counted" [ "$(json_err "$WORK/big.json" parse)" -gt 0 ]
 check_contains "huge header: message" "size limit" "$(cat "$WORK/big.json.err")"
+# Every response takes 15 ms, past a 10 ms timeout: all are timeouts. Timeouts are scanned every
+# 10 ms, and a response completing between the deadline and the next scan counted as a success
+# (about half of them here, with latencies over the timeout).
+start_service late --service-us 15000
+run_load "$WORK/late.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 --timeout 10ms -d 500ms \
+    --warmup 0 --json
+check "responses after --timeout: none a success" 0 "$(json_num "$WORK/late.json" requests)"
+check_true "responses after --timeout: timeouts counted" \
+    [ "$(json_err "$WORK/late.json" timeout)" -gt 0 ]
 finish
