@@ -245,6 +245,15 @@ static void print_errors(const struct mp_measure_result *r)
     }
 }
 
+static void print_spread(double spread)
+{
+    if (isfinite(spread)) {
+        printf("%.1f%%", 100 * spread);
+    } else {
+        printf("n/a");
+    }
+}
+
 static void print_measure(const struct mp_measure_opts *o, const struct mp_measure_result *r)
 {
     const struct mp_lg_opts *l = &o->load;
@@ -263,8 +272,12 @@ static void print_measure(const struct mp_measure_opts *o, const struct mp_measu
                      : (o->ci_target > 0 ? "NOT settled" : "NOT stable"),
            r->pruned ? ", pruned (the latency limits were missed by more than twice)" : "",
            r->remeasured ? " (a second measurement: the first did not settle)" : "");
-    printf("spread       throughput %.1f%%, mean latency %.1f%%, ", 100 * r->spread.throughput,
-           100 * r->spread.latency_mean);
+    /* A minimum of 0 (no window, or one without requests) has no ratio: null in --json. */
+    printf("spread       throughput ");
+    print_spread(r->spread.throughput);
+    printf(", mean latency ");
+    print_spread(r->spread.latency_mean);
+    printf(", ");
     if (isnan(r->spread.latency_p99)) {
         printf("p99 not compared (too few samples)");
     } else {
@@ -449,6 +462,11 @@ static int run_measure(struct load_args *a)
         print_measure(&a->cap.measure, &r);
     }
     int status = rc == MP_ECANCELLED ? MP_EXIT_FAILURE : MP_EXIT_OK;
+    if (rc == MP_ECANCELLED) { /* else the summary reads as a whole run that was NOT stable */
+        fprintf(stderr,
+                "morphling load: interrupted after %u whole window(s); the figures are theirs\n",
+                r.windows);
+    }
     if (r.requests == 0 && r.errors_total == 0 && rc != MP_ECANCELLED) {
         /* Nothing answered and nothing failed yet: requests still waiting for their timeout
          * when the run ended. Throughput 0 with no errors is no measurement. */

@@ -127,4 +127,17 @@ run_load "$WORK/shed.json" 0 "http://127.0.0.1:$PORT/infer" -c 8 --rate 400 -d 3
 echo "# windows: $(jq -c '[.windows[].throughput_rps | floor]' "$WORK/shed.json")"
 check_true "spread over all 6 merged windows: $(jq -c .spread "$WORK/shed.json")" \
     jq -e '.windows_merged == 6 and .spread.throughput > 1' "$WORK/shed.json"
+# Interrupted: exit 1 and say so (the summary read as a whole run that was NOT stable, with no
+# word of the interruption, and a spread of "inf%" when no window had ended).
+"$MORPHLING" load "$URL" -c 2 -d 30s --warmup 10s >"$WORK/int.txt" 2>"$WORK/int.err" &
+pid=$!
+track $pid
+sleep 1
+kill -INT $pid
+rc=0
+wait $pid || rc=$?
+check "interrupted measurement: exit 1" 1 "$rc"
+check_contains "interrupted measurement: message" "interrupted after 0 whole window(s)" \
+    "$(cat "$WORK/int.err")"
+check_contains "interrupted measurement: no spread to show" "throughput n/a" "$(cat "$WORK/int.txt")"
 finish
