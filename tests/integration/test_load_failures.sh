@@ -8,6 +8,9 @@
 run_load "$WORK/u1" 2 "not a url at all" -d 1s
 check_contains "bad URL: message" "morphling" "$(cat "$WORK/u1.err")"
 run_load "$WORK/u2" 2 "ftp://127.0.0.1/" -d 1s
+# https is refused as ftp is: a usage error (it exited 1, as a failed run does).
+run_load "$WORK/u2s" 2 "https://127.0.0.1/" -d 1s
+check_contains "https: message" "https is not supported" "$(cat "$WORK/u2s.err")"
 run_load "$WORK/u3" 2 "http://127.0.0.1:1/" -c 0
 run_load "$WORK/u4" 2 "http://127.0.0.1:1/" --capacity
 check_contains "--capacity without --slo: message" "slo" "$(cat "$WORK/u4.err")"
