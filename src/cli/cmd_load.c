@@ -139,6 +139,29 @@ static bool measure_options_given(const struct load_args *a)
            a->remeasure;
 }
 
+/* Options of one mode given in another, where nothing would read them (as --slo and --max-time
+ * without --capacity): refused, not ignored. */
+static int refuse_ignored(const struct load_args *a)
+{
+    struct mp_capacity_opts d;
+    mp_capacity_opts_init(&d);
+    const struct mp_lg_opts *lo = &a->cap.measure.load;
+    if (!a->capacity &&
+        (a->cap.max_error_rate != d.max_error_rate || a->cap.precision != d.precision)) {
+        return mp_cli_usage("load", "%s is for --capacity",
+                            a->cap.max_error_rate != d.max_error_rate ? "--max-error-rate"
+                                                                      : "--precision");
+    }
+    if (!a->capacity && lo->rate_rps <= 0 &&
+        lo->late_threshold_ns != d.measure.load.late_threshold_ns) {
+        return mp_cli_usage("load", "--late-threshold is for the open loop: add --rate R");
+    }
+    if (!a->poisson && lo->seed != d.measure.load.seed) {
+        return mp_cli_usage("load", "--seed is for --poisson arrivals");
+    }
+    return 0;
+}
+
 /* Checks the combination of options and fills what they imply. */
 static int finish_args(struct load_args *a)
 {
@@ -176,9 +199,13 @@ static int finish_args(struct load_args *a)
     if (a->poisson && mo->load.rate_rps <= 0) {
         return mp_cli_usage("load", "--poisson is for the open loop: add --rate R");
     }
+    int rc = refuse_ignored(a);
+    if (rc != 0) {
+        return rc;
+    }
     mo->load.arrival = a->poisson ? MP_LG_POISSON : mo->load.arrival;
     for (size_t i = 0; i < a->bodies.n; i++) {
-        int rc = mp_cli_add_files("load", a->bodies.v[i], NULL, MAX_LIST, &a->body_files);
+        rc = mp_cli_add_files("load", a->bodies.v[i], NULL, MAX_LIST, &a->body_files);
         if (rc != 0) {
             return rc;
         }

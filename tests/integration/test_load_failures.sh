@@ -36,6 +36,14 @@ for opt in "-d 5s" "--window 2s" "--stable-windows 5"; do
     run_load "$WORK/u15" 2 "http://127.0.0.1:1/" --capacity --slo 'p99<=1s' $opt
     check_contains "--capacity with $opt: message" "times its own steps" "$(cat "$WORK/u15.err")"
 done
+# Options of another mode were accepted and ignored (a run with --precision, --max-error-rate,
+# --late-threshold in closed loop or --seed without --poisson measured as if they were absent).
+for opt in "--precision 0.5" "--max-error-rate 0.5" "--late-threshold 5ms" "--seed 3" \
+    "--seed 3 --rate 10"; do
+    # shellcheck disable=SC2086
+    run_load "$WORK/u18" 2 "http://127.0.0.1:1/" -d 1s $opt
+    check_contains "$opt ignored: message" "is for" "$(cat "$WORK/u18.err")"
+done
 # One window cannot agree with another: the stability rule never held, and the run measured
 # all its windows to say NOT stable.
 run_load "$WORK/u13" 2 "http://127.0.0.1:1/" --stable-windows 1
