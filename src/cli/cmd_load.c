@@ -156,6 +156,10 @@ static int refuse_ignored(const struct load_args *a)
         lo->late_threshold_ns != d.measure.load.late_threshold_ns) {
         return mp_cli_usage("load", "--late-threshold is for the open loop: add --rate R");
     }
+    if (a->duration_ns > 0 && a->cap.measure.max_windows != d.measure.max_windows) {
+        return mp_cli_usage("load", "-d sets the number of windows itself (D / --window): drop "
+                                    "--max-windows");
+    }
     if (!a->poisson && lo->seed != d.measure.load.seed) {
         return mp_cli_usage("load", "--seed is for --poisson arrivals");
     }
