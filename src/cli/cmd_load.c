@@ -315,8 +315,11 @@ static void print_measure(const struct mp_measure_opts *o, const struct mp_measu
         printf("p99 %.1f%%", 100 * r->spread.latency_p99);
     }
     printf(" (tolerance %.0f%%)\n", 100 * o->tolerance);
-    printf("requests     %llu in %.2f s: %.1f req/s\n", (unsigned long long)r->requests,
-           r->duration_s, r->throughput_rps);
+    /* Connections opened: about one a request when the service does not keep them alive (each
+     * request then also pays a connect; the requests lost to it are resent, not errors). */
+    printf("requests     %llu in %.2f s: %.1f req/s, %llu connection(s) opened\n",
+           (unsigned long long)r->requests, r->duration_s, r->throughput_rps,
+           (unsigned long long)r->connects);
     print_errors(r);
     print_latency("latency", &r->latency);
     if (l->rate_rps > 0) {
