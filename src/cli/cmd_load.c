@@ -139,6 +139,33 @@ static bool measure_options_given(const struct load_args *a)
            a->remeasure;
 }
 
+/* Options of one mode given in another, where nothing would read them (as --slo and --max-time
+ * without --capacity): refused, not ignored. */
+static int refuse_ignored(const struct load_args *a)
+{
+    struct mp_capacity_opts d;
+    mp_capacity_opts_init(&d);
+    const struct mp_lg_opts *lo = &a->cap.measure.load;
+    if (!a->capacity &&
+        (a->cap.max_error_rate != d.max_error_rate || a->cap.precision != d.precision)) {
+        return mp_cli_usage("load", "%s is for --capacity",
+                            a->cap.max_error_rate != d.max_error_rate ? "--max-error-rate"
+                                                                      : "--precision");
+    }
+    if (!a->capacity && lo->rate_rps <= 0 &&
+        lo->late_threshold_ns != d.measure.load.late_threshold_ns) {
+        return mp_cli_usage("load", "--late-threshold is for the open loop: add --rate R");
+    }
+    if (a->duration_ns > 0 && a->cap.measure.max_windows != d.measure.max_windows) {
+        return mp_cli_usage("load", "-d sets the number of windows itself (D / --window): drop "
+                                    "--max-windows");
+    }
+    if (!a->poisson && lo->seed != d.measure.load.seed) {
+        return mp_cli_usage("load", "--seed is for --poisson arrivals");
+    }
+    return 0;
+}
+
 /* Checks the combination of options and fills what they imply. */
 static int finish_args(struct load_args *a)
 {
@@ -176,9 +203,13 @@ static int finish_args(struct load_args *a)
     if (a->poisson && mo->load.rate_rps <= 0) {
         return mp_cli_usage("load", "--poisson is for the open loop: add --rate R");
     }
+    int rc = refuse_ignored(a);
+    if (rc != 0) {
+        return rc;
+    }
     mo->load.arrival = a->poisson ? MP_LG_POISSON : mo->load.arrival;
     for (size_t i = 0; i < a->bodies.n; i++) {
-        int rc = mp_cli_add_files("load", a->bodies.v[i], NULL, MAX_LIST, &a->body_files);
+        rc = mp_cli_add_files("load", a->bodies.v[i], NULL, MAX_LIST, &a->body_files);
         if (rc != 0) {
             return rc;
         }
@@ -245,6 +276,15 @@ static void print_errors(const struct mp_measure_result *r)
     }
 }
 
+static void print_spread(double spread)
+{
+    if (isfinite(spread)) {
+        printf("%.1f%%", 100 * spread);
+    } else {
+        printf("n/a");
+    }
+}
+
 static void print_measure(const struct mp_measure_opts *o, const struct mp_measure_result *r)
 {
     const struct mp_lg_opts *l = &o->load;
@@ -263,16 +303,23 @@ static void print_measure(const struct mp_measure_opts *o, const struct mp_measu
                      : (o->ci_target > 0 ? "NOT settled" : "NOT stable"),
            r->pruned ? ", pruned (the latency limits were missed by more than twice)" : "",
            r->remeasured ? " (a second measurement: the first did not settle)" : "");
-    printf("spread       throughput %.1f%%, mean latency %.1f%%, ", 100 * r->spread.throughput,
-           100 * r->spread.latency_mean);
+    /* A minimum of 0 (no window, or one without requests) has no ratio: null in --json. */
+    printf("spread       throughput ");
+    print_spread(r->spread.throughput);
+    printf(", mean latency ");
+    print_spread(r->spread.latency_mean);
+    printf(", ");
     if (isnan(r->spread.latency_p99)) {
         printf("p99 not compared (too few samples)");
     } else {
         printf("p99 %.1f%%", 100 * r->spread.latency_p99);
     }
     printf(" (tolerance %.0f%%)\n", 100 * o->tolerance);
-    printf("requests     %llu in %.2f s: %.1f req/s\n", (unsigned long long)r->requests,
-           r->duration_s, r->throughput_rps);
+    /* Connections opened: about one a request when the service does not keep them alive (each
+     * request then also pays a connect; the requests lost to it are resent, not errors). */
+    printf("requests     %llu in %.2f s: %.1f req/s, %llu connection(s) opened\n",
+           (unsigned long long)r->requests, r->duration_s, r->throughput_rps,
+           (unsigned long long)r->connects);
     print_errors(r);
     print_latency("latency", &r->latency);
     if (l->rate_rps > 0) {
@@ -415,6 +462,10 @@ static int run_capacity(struct load_args *a)
         mp_capacity_result_json(&r, &b);
         printf("%s\n", b.data);
         mp_buf_release(&b);
+        if (rc == MP_ECANCELLED) { /* the JSON alone reads as a search that found nothing */
+            fprintf(stderr, "morphling load: interrupted after %.1f s, before an answer\n",
+                    r.search_s);
+        }
     } else {
         print_capacity(&a->cap, &r, rc == MP_ECANCELLED);
     }
@@ -449,6 +500,11 @@ static int run_measure(struct load_args *a)
         print_measure(&a->cap.measure, &r);
     }
     int status = rc == MP_ECANCELLED ? MP_EXIT_FAILURE : MP_EXIT_OK;
+    if (rc == MP_ECANCELLED) { /* else the summary reads as a whole run that was NOT stable */
+        fprintf(stderr,
+                "morphling load: interrupted after %u whole window(s); the figures are theirs\n",
+                r.windows);
+    }
     if (r.requests == 0 && r.errors_total == 0 && rc != MP_ECANCELLED) {
         /* Nothing answered and nothing failed yet: requests still waiting for their timeout
          * when the run ended. Throughput 0 with no errors is no measurement. */

@@ -227,6 +227,42 @@ static void list_element(struct mp_lg_http_parser *p)
     p->value_len = 0;
 }
 
+/* A Content-Length value: one decimal, or a list of the same one ("42, 42", as a proxy merging
+ * two header lines writes it; RFC 9110 §8.6 lets a recipient take it as 42, as it takes two
+ * lines of 42). 0, -1 when malformed, 1 when the list's values differ. */
+static int parse_length(const char *s, size_t n, uint64_t *out)
+{
+    size_t i = 0;
+    bool first = true;
+    for (;;) {
+        uint64_t v = 0;
+        size_t digits = 0;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
+            v = v * 10 + (uint64_t)(s[i] - '0');
+        }
+        if (digits == 0 || digits > 19) {
+            return -1;
+        }
+        if (!first && v != *out) {
+            return 1;
+        }
+        *out = v;
+        first = false;
+        while (i < n && (s[i] == ' ' || s[i] == '\t')) {
+            i++;
+        }
+        if (i == n) {
+            return 0;
+        }
+        if (s[i++] != ',') {
+            return -1;
+        }
+        while (i < n && (s[i] == ' ' || s[i] == '\t')) {
+            i++;
+        }
+    }
+}
+
 static int header_done(struct mp_lg_http_parser *p)
 {
     if (is_list_header(p)) {
@@ -235,17 +271,12 @@ static int header_done(struct mp_lg_http_parser *p)
     }
     bool overflow = trim_value(p);
     if (p->kind == H_CONTENT_LENGTH) {
-        if (overflow || p->value_len == 0 || p->value_len > 19) {
+        uint64_t v = 0;
+        int rc = overflow ? -1 : parse_length(p->value, p->value_len, &v);
+        if (rc < 0) {
             return bad(p, MP_EPARSE, "an invalid Content-Length");
         }
-        uint64_t v = 0;
-        for (size_t i = 0; i < p->value_len; i++) {
-            if (p->value[i] < '0' || p->value[i] > '9') {
-                return bad(p, MP_EPARSE, "an invalid Content-Length");
-            }
-            v = v * 10 + (uint64_t)(p->value[i] - '0');
-        }
-        if (p->has_length && v != p->content_length) {
+        if (rc > 0 || (p->has_length && v != p->content_length)) {
             return bad(p, MP_EPARSE, "conflicting Content-Length values");
         }
         p->has_length = true;

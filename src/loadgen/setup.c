@@ -59,8 +59,7 @@ int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err
     }
     const char *p = url;
     if (strncasecmp(p, "https://", 8) == 0) { /* schemes are case-insensitive (RFC 3986 §3.1) */
-        return mp_error_set(err, MP_EUNSUPPORTED, "'%s': https is not supported (use http://)",
-                            url);
+        return mp_error_set(err, MP_EINVALID, "'%s': https is not supported (use http://)", url);
     }
     if (strncasecmp(p, "http://", 7) == 0) {
         p += 7;

@@ -107,6 +107,7 @@ void mp_measure_result_json(const struct mp_measure_result *r, struct mp_buf *b)
     u64(b, "sends", r->sends, true);
     u64(b, "late_sends", r->late_sends, true);
     u64(b, "late_busy", r->late_busy, true);
+    u64(b, "connects", r->connects, true);
     num(b, "late_fraction", r->late_fraction, true);
     mp_buf_addf(b, "\"stable\":%s,\"pruned\":%s,\"remeasured\":%s,", r->stable ? "true" : "false",
                 r->pruned ? "true" : "false", r->remeasured ? "true" : "false");

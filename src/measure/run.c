@@ -212,6 +212,7 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
     r->sends = c->sends;
     r->late_sends = c->late_sends;
     r->late_busy = c->late_busy;
+    r->connects = c->connects;
     r->late_fraction = c->sends ? (double)c->late_sends / (double)c->sends : 0.0;
     r->throughput_rps = r->duration_s > 0 ? (double)r->requests / r->duration_s : 0.0;
     r->offered_rps = o->load.rate_rps;

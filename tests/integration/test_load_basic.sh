@@ -127,4 +127,30 @@ run_load "$WORK/shed.json" 0 "http://127.0.0.1:$PORT/infer" -c 8 --rate 400 -d 3
 echo "# windows: $(jq -c '[.windows[].throughput_rps | floor]' "$WORK/shed.json")"
 check_true "spread over all 6 merged windows: $(jq -c .spread "$WORK/shed.json")" \
     jq -e '.windows_merged == 6 and .spread.throughput > 1' "$WORK/shed.json"
+# Connections opened: none after the warm-up on a keep-alive service; about one a request on one
+# that closes each connection after its response without saying so (each such request was resent
+# on a new connection, no error, and nothing said the service kept no connection alive).
+run_load "$WORK/ka.json" 0 "$URL" -c 2 -d 500ms --warmup 200ms --json
+check "keep-alive: no connection opened after the warm-up" 0 "$(json_num "$WORK/ka.json" connects)"
+printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi' >"$WORK/ka.http"
+start_canned noka "$WORK/ka.http" --close
+run_load "$WORK/noka.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 100ms --json
+check_true "no keep-alive: about a connection a request" \
+    [ "$(json_num "$WORK/noka.json" connects)" -gt "$(($(json_num "$WORK/noka.json" requests) / 2))" ]
+run_load "$WORK/noka.txt" 0 "http://127.0.0.1:$PORT/" -c 2 -d 200ms --warmup 0
+check_contains "no keep-alive: the summary counts connections" "connection(s) opened" \
+    "$(cat "$WORK/noka.txt")"
+# Interrupted: exit 1 and say so (the summary read as a whole run that was NOT stable, with no
+# word of the interruption, and a spread of "inf%" when no window had ended).
+"$MORPHLING" load "$URL" -c 2 -d 30s --warmup 10s >"$WORK/int.txt" 2>"$WORK/int.err" &
+pid=$!
+track $pid
+sleep 1
+kill -INT $pid
+rc=0
+wait $pid || rc=$?
+check "interrupted measurement: exit 1" 1 "$rc"
+check_contains "interrupted measurement: message" "interrupted after 0 whole window(s)" \
+    "$(cat "$WORK/int.err")"
+check_contains "interrupted measurement: no spread to show" "throughput n/a" "$(cat "$WORK/int.txt")"
 finish

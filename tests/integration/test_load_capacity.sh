@@ -51,6 +51,18 @@ wait $pid || rc=$?
 check "interrupted search: exit 1" 1 "$rc"
 check_contains "interrupted search: message" "interrupted after" "$(cat "$WORK/int.txt")"
 check_false "interrupted search: no verdict" grep -q "none found" "$WORK/int.txt"
+# With --json too: the JSON alone (found false) read as a search that found nothing.
+"$MORPHLING" load "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' --json \
+    >"$WORK/int.json" 2>"$WORK/int.json.err" &
+pid=$!
+track $pid
+sleep 2
+kill -INT $pid
+rc=0
+wait $pid || rc=$?
+check "interrupted search, --json: exit 1" 1 "$rc"
+check_contains "interrupted search, --json: message" "interrupted after" \
+    "$(cat "$WORK/int.json.err")"
 
 # A service that sustains less than it holds for short runs (fake_service --shed-later-*: 503s
 # beyond 2000 req/s, beyond 750 once a run's connections are 1.8 s old; short steps take 1.3 s,

@@ -8,6 +8,9 @@
 run_load "$WORK/u1" 2 "not a url at all" -d 1s
 check_contains "bad URL: message" "morphling" "$(cat "$WORK/u1.err")"
 run_load "$WORK/u2" 2 "ftp://127.0.0.1/" -d 1s
+# https is refused as ftp is: a usage error (it exited 1, as a failed run does).
+run_load "$WORK/u2s" 2 "https://127.0.0.1/" -d 1s
+check_contains "https: message" "https is not supported" "$(cat "$WORK/u2s.err")"
 run_load "$WORK/u3" 2 "http://127.0.0.1:1/" -c 0
 run_load "$WORK/u4" 2 "http://127.0.0.1:1/" --capacity
 check_contains "--capacity without --slo: message" "slo" "$(cat "$WORK/u4.err")"
@@ -32,6 +35,15 @@ for opt in "-d 5s" "--window 2s" "--stable-windows 5"; do
     # shellcheck disable=SC2086
     run_load "$WORK/u15" 2 "http://127.0.0.1:1/" --capacity --slo 'p99<=1s' $opt
     check_contains "--capacity with $opt: message" "times its own steps" "$(cat "$WORK/u15.err")"
+done
+# Options of another mode were accepted and ignored (a run with --precision, --max-error-rate,
+# --late-threshold in closed loop, --seed without --poisson or -d with --max-windows measured as
+# if they were absent).
+for opt in "--precision 0.5" "--max-error-rate 0.5" "--late-threshold 5ms" "--seed 3" \
+    "--seed 3 --rate 10" "--max-windows 5"; do
+    # shellcheck disable=SC2086
+    run_load "$WORK/u18" 2 "http://127.0.0.1:1/" -d 1s $opt
+    check_true "$opt ignored: message" grep -q "is for\|drop --max-windows" "$WORK/u18.err"
 done
 # One window cannot agree with another: the stability rule never held, and the run measured
 # all its windows to say NOT stable.
@@ -163,4 +175,13 @@ start_service big --mode huge-header --service-us 100
 run_load "$WORK/big.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 -d 500ms --warmup 0 --json
 check_true "huge header: parse errors counted" [ "$(json_err "$WORK/big.json" parse)" -gt 0 ]
 check_contains "huge header: message" "size limit" "$(cat "$WORK/big.json.err")"
+# Every response takes 15 ms, past a 10 ms timeout: all are timeouts. Timeouts are scanned every
+# 10 ms, and a response completing between the deadline and the next scan counted as a success
+# (about half of them here, with latencies over the timeout).
+start_service late --service-us 15000
+run_load "$WORK/late.json" 1 "http://127.0.0.1:$PORT/infer" -c 2 --timeout 10ms -d 500ms \
+    --warmup 0 --json
+check "responses after --timeout: none a success" 0 "$(json_num "$WORK/late.json" requests)"
+check_true "responses after --timeout: timeouts counted" \
+    [ "$(json_err "$WORK/late.json" timeout)" -gt 0 ]
 finish

@@ -40,6 +40,24 @@ static int parse_split(const char *text, size_t split, struct mp_lg_http_parser 
     return rc;
 }
 
+/* A list of one length, as a proxy merging two Content-Length lines writes it (RFC 9110 §8.6),
+ * is that length, as two lines of it are: it was a parse error. */
+static void content_length_lists_of_one_value(void **state)
+{
+    (void)state;
+    const char *ok[] = {"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nhi",
+                        "HTTP/1.1 200 OK\r\nContent-Length: 2,2 ,\t2\r\n\r\nhi",
+                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(ok); i++) {
+        struct mp_lg_http_parser p;
+        int rc = parse_one(ok[i], &p);
+        if (rc != MP_LG_HTTP_COMPLETE || p.body_len != 2) {
+            fail_msg("case %zu: rc %d (%s) body %llu, want complete with 2 bytes", i, rc,
+                     p.why ? p.why : "", (unsigned long long)p.body_len);
+        }
+    }
+}
+
 static void content_length_response(void **state)
 {
     (void)state;
@@ -205,6 +223,10 @@ static void malformed_responses_are_errors(void **state)
         {"HTTP/2 200\r\n\r\n", "HTTP/1.x"},
         {"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "invalid Content-Length"},
         {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "conflicting"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\n", "conflicting"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 2,,2\r\n\r\n", "invalid Content-Length"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 2,\r\n\r\n", "invalid Content-Length"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 2 2\r\n\r\n", "invalid Content-Length"},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"},
         {"HTTP/1.1 101 Switching\r\n\r\n", "101"},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r1\r\n", "bare CR"},
@@ -391,9 +413,10 @@ static void urls(void **state)
     memcpy(long_url + 9 + 2038, "\xc3\xa8\xc3", 4); /* 9 more: over 2047 */
     assert_int_equal(mp_lg_url_parse(long_url, &u, NULL), MP_ETOOBIG);
     struct mp_error err = {0};
-    assert_int_equal(mp_lg_url_parse("https://x/", &u, &err), MP_EUNSUPPORTED);
+    /* A usage error (exit 2) like ftp://: it exited 1, as if the service had failed. */
+    assert_int_equal(mp_lg_url_parse("https://x/", &u, &err), MP_EINVALID);
     assert_non_null(strstr(err.msg, "https"));
-    assert_int_equal(mp_lg_url_parse("HTTPS://x/", &u, NULL), MP_EUNSUPPORTED);
+    assert_int_equal(mp_lg_url_parse("HTTPS://x/", &u, NULL), MP_EINVALID);
     assert_int_equal(mp_lg_url_parse("http://user:pw@127.0.0.1:8080/", &u, &err), MP_EINVALID);
     assert_non_null(strstr(err.msg, "credentials"));
     const char *bad[] = {"",
@@ -417,6 +440,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(content_length_response),
+        cmocka_unit_test(content_length_lists_of_one_value),
         cmocka_unit_test(chunked_response_with_extensions_and_trailers),
         cmocka_unit_test(split_reads_at_every_byte),
         cmocka_unit_test(pipelined_leftovers_start_the_next_response),
