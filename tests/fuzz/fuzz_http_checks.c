@@ -37,12 +37,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)mp_server_host_allowed(a, 8080, b);
     (void)mp_server_origin_allowed(a, b);
     if (mp_server_token_ok(a, b)) {
-        /* Accepted: the scheme in any case, 1*SP, then exactly the token, which is not empty. */
+        /* Accepted: the scheme in any case, 1*SP, then exactly the token, which is not empty,
+         * and the value's trailing whitespace (none of it, RFC 9110 5.5). */
         const char *given = a + 7;
         while (*given == ' ') {
             given++;
         }
-        if (strncasecmp(a, "Bearer ", 7) != 0 || strcmp(given, b) != 0 || !*b) {
+        size_t n = strlen(given);
+        while (n > 0 && (given[n - 1] == ' ' || given[n - 1] == '\t')) {
+            n--;
+        }
+        if (strncasecmp(a, "Bearer ", 7) != 0 || n != strlen(b) || strncmp(given, b, n) != 0 ||
+            !*b) {
             abort();
         }
     }
