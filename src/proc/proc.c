@@ -100,8 +100,25 @@ static void plan_affinity(struct plan *pl, int n)
     pl->use_affinity = taken > 0;
 }
 
-/* Waits for the service's exec report: EOF means it executed. */
-static int read_exec_report(int fd, const atomic_bool *cancel, struct exec_report *r)
+/* Whether process pid is stopped (state T in /proc/PID/stat). */
+static bool is_stopped(pid_t pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f) {
+        fclose(f);
+    }
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')'); /* the name may hold blanks and parentheses */
+    return paren && paren[1] == ' ' && paren[2] == 'T';
+}
+
+/* The service's exec report (fd's EOF: it reached exec). A service can stop its shim (kill
+ * -STOP $PPID) before the shim closed its own copy of the report's pipe, which then never
+ * ended: the spawn failed after 10 s ("did not reach its exec"). A stopped shim is resumed. */
+static int read_exec_report(int fd, pid_t shim, const atomic_bool *cancel, struct exec_report *r)
 {
     struct pollfd pf = {.fd = fd, .events = POLLIN};
     int64_t deadline = mp_mono_ns() + (int64_t)EXEC_REPORT_MS * 1000000;
@@ -115,6 +132,9 @@ static int read_exec_report(int fd, const atomic_bool *cancel, struct exec_repor
             return -ETIMEDOUT;
         }
         int pr = poll(&pf, 1, left_ms < CANCEL_POLL_MS ? (int)left_ms : CANCEL_POLL_MS);
+        if (pr == 0 && is_stopped(shim)) {
+            kill(shim, SIGCONT);
+        }
         if (pr <= 0) {
             continue; /* EINTR, or a slice passed: look at the cancel and the deadline */
         }
@@ -241,7 +261,7 @@ int mp_proc_spawn(const struct mp_proc_opts *o, struct mp_proc **out, struct mp_
         goto out;
     }
     struct exec_report rep = {0, 0};
-    int got = read_exec_report(execerr, o->cancel, &rep);
+    int got = read_exec_report(execerr, p->shim, o->cancel, &rep);
     if (got != 0) {
         rc = got > 0 ? mp_error_set(err, -rep.err, "'%s': %s failed: %s", path,
                                     stage_name(rep.stage), strerror(rep.err))
