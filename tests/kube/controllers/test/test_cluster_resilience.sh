@@ -32,8 +32,20 @@ EOF
 
 deploy before 1 healthy
 wait_until "a Deployment before the faults gets ready" 120 jp_is deploy/before '{.status.readyReplicas}' 1
-hook POST restart && ok "API server restart requested" || not_ok "restart hook"
-wait_until "the API server is back" 60 sh -c "'$KUBECTL' get --raw /readyz"
+# The restart comes 50 ms after its answer: /readyz alone could still be the old process's, and
+# the hooks below then went to a server that was going away (they failed, and the faults were
+# never set: seen twice in a row on a busy machine). Back means another process answers.
+api_get() {
+    curl -sf --cacert "$KUBE_CA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$KUBE_API_URL$1"
+}
+old_pid=$(curl -sf --cacert "$KUBE_CA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
+    -H 'Content-Type: application/json' -X POST "$KUBE_API_URL/_test/restart" | jq -r .details.pid)
+[ -n "$old_pid" ] && ok "API server restart requested" || not_ok "restart hook"
+new_server() {
+    lib_pid=$(api_get /_test/stats | jq -r .pid) && [ -n "$lib_pid" ] && [ "$lib_pid" != "$old_pid" ] &&
+        api_get /readyz >/dev/null
+}
+wait_until "the API server is back (another process)" 60 new_server
 hook POST drop-watches '{"mode":"reset"}' && ok "watches dropped" || not_ok "drop-watches hook"
 hook POST faults '{"code":500,"count":3,"verb":"write","user":"system:kube-controller-manager","retryAfter":1}' &&
     ok "500s injected on the controllers' writes" || not_ok "faults hook"
