@@ -45,6 +45,21 @@ run_load() {
     fi
 }
 
+# interrupt_load OUT SECONDS ARGS...: runs morphling load in the background, sends it SIGINT
+# after SECONDS and sets rc to its exit status; stdout goes to OUT, stderr to OUT.err.
+interrupt_load() {
+    out=$1
+    lib_after=$2
+    shift 2
+    "$MORPHLING" load "$@" >"$out" 2>"$out.err" &
+    lib_pid=$!
+    track $lib_pid
+    sleep "$lib_after"
+    kill -INT $lib_pid
+    rc=0
+    wait $lib_pid || rc=$?
+}
+
 # ge A B: A >= B for decimals.
 ge() {
     awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'

@@ -142,15 +142,9 @@ check_contains "no keep-alive: the summary counts connections" "connection(s) op
     "$(cat "$WORK/noka.txt")"
 # Interrupted: exit 1 and say so (the summary read as a whole run that was NOT stable, with no
 # word of the interruption, and a spread of "inf%" when no window had ended).
-"$MORPHLING" load "$URL" -c 2 -d 30s --warmup 10s >"$WORK/int.txt" 2>"$WORK/int.err" &
-pid=$!
-track $pid
-sleep 1
-kill -INT $pid
-rc=0
-wait $pid || rc=$?
+interrupt_load "$WORK/int.txt" 1 "$URL" -c 2 -d 30s --warmup 10s
 check "interrupted measurement: exit 1" 1 "$rc"
 check_contains "interrupted measurement: message" "interrupted after 0 whole window(s)" \
-    "$(cat "$WORK/int.err")"
+    "$(cat "$WORK/int.txt.err")"
 check_contains "interrupted measurement: no spread to show" "throughput n/a" "$(cat "$WORK/int.txt")"
 finish

@@ -40,26 +40,13 @@ run_load "$WORK/short.txt" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p9
     --max-time 2s
 check_contains "no step after the probe: message" "no open-loop step fit" "$(cat "$WORK/short.txt")"
 # Interrupted: exit 1 and say so (it said 'none found: no tested rate met the SLO').
-"$MORPHLING" load "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' >"$WORK/int.txt" \
-    2>&1 &
-pid=$!
-track $pid
-sleep 2
-kill -INT $pid
-rc=0
-wait $pid || rc=$?
+interrupt_load "$WORK/int.txt" 2 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms'
 check "interrupted search: exit 1" 1 "$rc"
-check_contains "interrupted search: message" "interrupted after" "$(cat "$WORK/int.txt")"
-check_false "interrupted search: no verdict" grep -q "none found" "$WORK/int.txt"
+check_contains "interrupted search: message" "interrupted after" \
+    "$(cat "$WORK/int.txt" "$WORK/int.txt.err")"
+check_false "interrupted search: no verdict" grep -q "none found" "$WORK/int.txt" "$WORK/int.txt.err"
 # With --json too: the JSON alone (found false) read as a search that found nothing.
-"$MORPHLING" load "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' --json \
-    >"$WORK/int.json" 2>"$WORK/int.json.err" &
-pid=$!
-track $pid
-sleep 2
-kill -INT $pid
-rc=0
-wait $pid || rc=$?
+interrupt_load "$WORK/int.json" 2 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' --json
 check "interrupted search, --json: exit 1" 1 "$rc"
 check_contains "interrupted search, --json: message" "interrupted after" \
     "$(cat "$WORK/int.json.err")"
