@@ -61,8 +61,7 @@ int mp_report_recommended(struct mp_store *st, const char *ref, const struct mp_
         rc = mp_store_experiment_find(st, ref, &row, err);
     }
     if (rc == 0) {
-        rc = mp_spec_parse(row.spec_json, strlen(row.spec_json), row.name, row.base_dir, NULL, 0,
-                           &out->spec, err);
+        rc = mp_report_stored_spec(&row, &out->spec, err);
     }
     out->best = out->report ? json_object_get(out->report, "best") : NULL;
     if (rc == 0 && !json_is_object(out->best)) {

@@ -368,6 +368,17 @@ static void add_settings(json_t *j, const struct mp_spec *spec)
     json_object_set_new(j, "parameters", params);
 }
 
+int mp_report_stored_spec(const struct mp_experiment_row *row, struct mp_spec **out,
+                          struct mp_error *err)
+{
+    int rc = mp_spec_parse(row->spec_json, strlen(row->spec_json), row->name, row->base_dir, NULL,
+                           0, out, err);
+    if (rc != 0 && err) {
+        err->code = MP_EUNSUPPORTED;
+    }
+    return rc != 0 ? MP_EUNSUPPORTED : 0;
+}
+
 int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, struct mp_error *err)
 {
     struct mp_experiment_row row = {0};
@@ -376,8 +387,7 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, str
     size_t n = 0;
     int rc = mp_store_experiment_find(st, ref, &row, err);
     if (rc == 0) {
-        rc = mp_spec_parse(row.spec_json, strlen(row.spec_json), row.name, row.base_dir, NULL, 0,
-                           &spec, err);
+        rc = mp_report_stored_spec(&row, &spec, err);
     }
     if (rc == 0) {
         rc = mp_store_trial_list(st, row.id, &rows, &n, err);

@@ -24,6 +24,11 @@
 #include "spec/spec.h"
 #include "store/store.h"
 
+/* The experiment's stored spec, parsed. MP_EUNSUPPORTED (with the parser's message) when this
+ * build cannot read it: it was stored by another version of morphling, whose spec had other keys.
+ */
+int mp_report_stored_spec(const struct mp_experiment_row *row, struct mp_spec **out,
+                          struct mp_error *err) MP_WUR;
 /* ref: experiment name or id. */
 int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out,
                          struct mp_error *err) MP_WUR;

@@ -237,8 +237,7 @@ static int load(struct mp_store *st, const char *ref, struct loaded *l, struct m
 {
     int rc = mp_store_experiment_find(st, ref, &l->row, err);
     if (rc == 0) {
-        rc = mp_spec_parse(l->row.spec_json, strlen(l->row.spec_json), l->row.name, l->row.base_dir,
-                           NULL, 0, &l->spec, err);
+        rc = mp_report_stored_spec(&l->row, &l->spec, err);
     }
     if (rc == 0) {
         char id[32];
@@ -256,7 +255,7 @@ static void loaded_release(struct loaded *l)
 }
 
 static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l, const char *what,
-                    const char *number, int *rc, struct mp_error *err)
+                    int64_t n, int *rc, struct mp_error *err)
 {
     json_t *rep = l->report;
     if (strcmp(what, "") == 0) {
@@ -285,13 +284,7 @@ static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l
         return space_json(l->spec);
     }
     if (strcmp(what, "logs") == 0) {
-        int64_t n = 0;
         char *out = NULL, *errs = NULL;
-        if (mp_parse_int64(number, &n) != 0 || n < 1) {
-            *rc = mp_error_set(err, MP_EINVALID, "trial number '%s' is not a positive integer",
-                               number);
-            return NULL;
-        }
         *rc = mp_store_trial_log(st, l->row.id, n, "stdout", &out, err);
         if (*rc == 0) {
             *rc = mp_store_trial_log(st, l->row.id, n, "stderr", &errs, err);
@@ -307,19 +300,22 @@ static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l
     return NULL;
 }
 
-static bool trial_exists(const json_t *rep, const char *number)
+/* The {n} of .../trials/{n}/logs: a trial number as the API writes it (decimal digits, no sign,
+ * "0x1" or "+1"), then one of the experiment's trials. */
+static int trial_number(const json_t *rep, const char *ref, const char *number, int64_t *n,
+                        struct mp_error *err)
 {
-    int64_t n = 0;
-    if (mp_parse_int64(number, &n) != 0) {
-        return true; /* reported as invalid later */
+    if (number[strspn(number, "0123456789")] != '\0' || mp_parse_int64(number, n) != 0 || *n < 1) {
+        return mp_error_set(err, MP_EINVALID, "trial number '%s' is not a positive integer",
+                            number);
     }
     json_t *trials = json_object_get(rep, "trials");
     for (size_t i = 0; i < json_array_size(trials); i++) {
-        if (json_integer_value(json_object_get(json_array_get(trials, i), "number")) == n) {
-            return true;
+        if (json_integer_value(json_object_get(json_array_get(trials, i), "number")) == *n) {
+            return 0;
         }
     }
-    return false;
+    return mp_error_set(err, MP_ENOTFOUND, "experiment '%s' has no trial %s", ref, number);
 }
 
 static mhd_result api_get(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
@@ -333,11 +329,12 @@ static mhd_result api_get(struct mp_server *srv, struct MHD_Connection *c, struc
     if (rc == 0) {
         rc = load(st, ref, &l, &err);
     }
-    if (rc == 0 && number && !trial_exists(l.report, number)) {
-        rc = mp_error_set(&err, MP_ENOTFOUND, "experiment '%s' has no trial %s", ref, number);
+    int64_t n = 0;
+    if (rc == 0 && number) {
+        rc = trial_number(l.report, ref, number, &n, &err);
     }
     if (rc == 0) {
-        j = view(srv, st, &l, what, number, &rc, &err);
+        j = view(srv, st, &l, what, n, &rc, &err);
     }
     loaded_release(&l);
     mp_store_close(st);

@@ -29,19 +29,18 @@ struct export_query {
     double target_rps;
 };
 
-static const char *arg(struct MHD_Connection *c, const char *name)
-{
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
-    return v && *v ? v : NULL;
-}
-
 static int export_query(struct MHD_Connection *c, struct export_query *q, struct mp_error *err)
 {
     int64_t port = 8080;
-    const char *p = arg(c, "port");
-    const char *rps = arg(c, "target_rps");
-    q->format = arg(c, "format") ? arg(c, "format") : "deploy";
-    q->container = arg(c, "container");
+    const char *p = NULL, *rps = NULL;
+    int rc = mp_srv_query_arg(c, "port", &p, err);
+    rc = rc ? rc : mp_srv_query_arg(c, "target_rps", &rps, err);
+    rc = rc ? rc : mp_srv_query_arg(c, "format", &q->format, err);
+    rc = rc ? rc : mp_srv_query_arg(c, "container", &q->container, err);
+    if (rc != 0) {
+        return rc;
+    }
+    q->format = q->format ? q->format : "deploy";
     q->target_rps = 0;
     if (strcmp(q->format, "deploy") != 0 && strcmp(q->format, "k8s") != 0) {
         return mp_error_set(err, MP_EINVALID, "format '%s': expected deploy or k8s", q->format);

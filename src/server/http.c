@@ -115,6 +115,9 @@ unsigned mp_srv_status_for(int code, const char **code_name)
     case MP_ETOOBIG:
         *code_name = "too_large";
         return HTTP_TOO_LARGE;
+    case MP_EUNSUPPORTED:
+        *code_name = "unsupported"; /* stored by another version of morphling */
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
     case MP_EUNAVAILABLE:
         *code_name = "unavailable";
         return MHD_HTTP_SERVICE_UNAVAILABLE;
@@ -249,6 +252,35 @@ static bool check_access(struct mp_server *srv, struct MHD_Connection *c, struct
         return false;
     }
     return true;
+}
+
+struct arg_count {
+    const char *name;
+    unsigned n;
+};
+
+static mhd_result count_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct arg_count *a = cls;
+    a->n += key && strcmp(key, a->name) == 0;
+    return MHD_YES;
+}
+
+int mp_srv_query_arg(struct MHD_Connection *c, const char *name, const char **out,
+                     struct mp_error *err)
+{
+    struct arg_count a = {.name = name};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, count_arg, &a);
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+    *out = v && *v ? v : NULL;
+    if (a.n > 1) {
+        *out = NULL;
+        return mp_error_set(err, MP_EINVALID, "query argument '%s' given %u times: give it once",
+                            name, a.n);
+    }
+    return 0;
 }
 
 /* First call of a request: checks that need no body. Returns true to go on reading. */

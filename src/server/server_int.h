@@ -91,6 +91,10 @@ mhd_result mp_srv_send_error(struct MHD_Connection *c, struct request *req, unsi
 mhd_result mp_srv_send_bytes(struct MHD_Connection *c, struct request *req, unsigned status,
                              const char *content_type, const void *data, size_t len, bool copy);
 void mp_srv_add_common_headers(struct MHD_Response *resp, bool is_html);
+/* The query argument `name` (NULL when absent or empty); MP_EINVALID when it is given twice
+ * (the library would answer the first, the client may have meant the other). */
+int mp_srv_query_arg(struct MHD_Connection *c, const char *name, const char **out,
+                     struct mp_error *err) MP_WUR;
 /* Status and code for a store/spec error code. */
 unsigned mp_srv_status_for(int code, const char **code_name);
 

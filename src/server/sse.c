@@ -196,7 +196,11 @@ mhd_result mp_srv_sse(struct mp_server *srv, struct MHD_Connection *c, struct re
         return mp_srv_send_error(c, req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", err.msg);
     }
     const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
-    const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+    const char *after = NULL;
+    if (mp_srv_query_arg(c, "after", &after, &err) != 0) {
+        stream_free(s);
+        return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid", "%s", err.msg);
+    }
     const char *from = last ? last : after;
     int64_t v = 0;
     if (from && (mp_parse_int64(from, &v) != 0 || v < 0)) {

@@ -168,6 +168,12 @@ check "space: parameters" "cpu memory threads batch" "$(body '[.parameters[].nam
 check "logs" 200 "$(status GET "/api/v1/experiments/$id/trials/1/logs")"
 check "logs: fields" "1 string" "$(body '"\(.number) \(.stdout | type)"')"
 check "logs of a missing trial" 404 "$(status GET "/api/v1/experiments/$id/trials/999/logs")"
+# A number the API would not write is malformed (400) whatever its value; a well-formed one the
+# experiment lacks is 404 (-1 was 404, 0x1 400).
+for n in -1 0x1 +1 1.0 ' 1' 1e0; do
+    check "logs of trial '$n' is malformed" 400 "$(status GET "/api/v1/experiments/$id/trials/$(jq -rn --arg n "$n" '$n | @uri')/logs")"
+done
+check "logs of trial 0" 400 "$(status GET "/api/v1/experiments/$id/trials/0/logs")"
 # The event kinds the engine writes, published for the dashboard: every kind this stream saw is
 # among them, and the list is the engine's table.
 check "info" 200 "$(status GET /api/v1/info)"
@@ -196,6 +202,11 @@ check "export: a huge target_rps" 400 "$(status GET "/api/v1/experiments/$id/exp
 check_contains "export: the target's range" "1e+12" "$(body .error.message)"
 check "export: a target_rps in range" 200 "$(status GET "/api/v1/experiments/$id/export?target_rps=5000")"
 check "export: its replicas" true "$(body '.capacity_plan.replicas >= 1')"
+# A query argument given twice is refused (the first one was taken; the client may have meant
+# the other).
+check "export: a repeated argument" 400 "$(status GET "/api/v1/experiments/$id/export?format=k8s&container=a&container=b")"
+check_contains "... named" "query argument 'container' given 2 times" "$(body .error.message)"
+check "events: a repeated after" 400 "$(status GET "/api/v1/experiments/$id/events?after=1&after=2")"
 check "export of a missing experiment" 404 "$(status GET /api/v1/experiments/nope/export)"
 check "export: a finished, settled recommendation has no Warning" "" \
     "$(curl -s -D - -o /dev/null -H "$AUTH" "$BASE/api/v1/experiments/$id/export" | grep -i '^Warning')"
@@ -376,6 +387,18 @@ check "export k8s: no secret anywhere" "" "$(grep -o 'literal-secret-1\|literal-
 sed -e 's/name: replay-live/name: unset-secret/' -e 's/MP_TEST_SECRET/MP_NOT_SET_ANYWHERE/' "$WORK/secret.yaml" >"$WORK/unset.yaml"
 check "an unset variable is a 400" 400 "$(status POST /api/v1/validate --data-binary @"$WORK/unset.yaml")"
 check_contains "naming the field" "'service.env.FROM_ENV': environment variable MP_NOT_SET_ANYWHERE is not set" "$(body .error.message)"
+
+# An experiment whose stored spec this build cannot read (stored by another version of
+# morphling) is the server's condition, not the request's: 500 `unsupported`, naming the field
+# (it was 400 `invalid`); the list still shows it, and it can be deleted.
+sqlite3 "$WORK/store.db" "UPDATE experiments SET spec_json = json_set(spec_json, '\$.future_field', 1) WHERE name = 'with-secrets'"
+check "get of an unreadable experiment" 500 "$(status GET /api/v1/experiments/with-secrets)"
+check "... unsupported" unsupported "$(body .error.code)"
+check_contains "... naming the field" "'future_field': unknown key" "$(body .error.message)"
+check "... its export too" 500 "$(status GET /api/v1/experiments/with-secrets/export)"
+check "... listed with its error" true \
+    "$(get /api/v1/experiments | jq '.experiments[] | select(.name == "with-secrets") | .error | test("future_field")')"
+check "... deleted" 200 "$(status DELETE /api/v1/experiments/with-secrets)"
 
 (curl -sN -H "$AUTH" "$BASE/api/v1/experiments/$id/events" >"$WORK/dstream"; echo end >"$WORK/ended") &
 track $!

@@ -117,6 +117,13 @@ check_contains "lists the others" "odd-values" "$out"
 check_contains "and says why for it" "(unreadable: pods:1:1: 'parameters': required key is missing)" "$out"
 check "list --json: its counts and the error" '[4,"pods:1:1: '"'parameters'"': required key is missing"]' \
     "$("$MORPHLING" list --json | jq -c '.[] | select(.name == "pods") | [.counts.total, .error]')"
+# show and export of it fail naming the field, as a condition of the store's (exit 1), not of
+# the command line's (it was exit 2, "invalid input").
+err=$("$MORPHLING" show pods 2>&1)
+check "show of an unreadable experiment exits 1" 1 "$?"
+check_contains "... naming the field" "pods:1:1: 'parameters': required key is missing" "$err"
+"$MORPHLING" export pods --format deploy >/dev/null 2>&1
+check "export of it exits 1" 1 "$?"
 # export --format deploy|k8s carries the configuration alone, headed for a host or a cluster:
 # the best so far of an experiment that stopped early (here FAILED: more failed trials than
 # max_failed_trials) and a measurement that did not settle went out without a word, as if
