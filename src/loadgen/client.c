@@ -392,7 +392,7 @@ static void on_response(struct worker *w, struct conn *c)
     }
     /* A response that arrives before the request was fully written leaves the connection
      * mid-request: it cannot be reused. */
-    if (!p->keep_alive || c->state == C_WRITING) {
+    if (!p->keep_alive || lg->close_each || c->state == C_WRITING) {
         conn_close(c);
     } else {
         c->state = C_IDLE;

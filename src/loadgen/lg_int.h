@@ -25,6 +25,7 @@ struct mp_lg {
     struct lg_request *requests; /* rotated across sends */
     size_t n_requests;
     bool head;
+    bool close_each; /* the requests say Connection: close: none follows on their connection */
     bool has_needle;
     struct mp_lg_http_needle needle;
     struct mp_lg_http_limits limits;

@@ -154,6 +154,27 @@ static bool has_header(const struct mp_lg_opts *o, const char *name)
     return false;
 }
 
+/* A Connection header of the user's whose list holds "close": the client sends no other request
+ * on a connection after one saying so (RFC 9112 §9.6), whatever the server answers. */
+static bool asks_close(const struct mp_lg_opts *o)
+{
+    for (size_t i = 0; i < o->n_headers; i++) {
+        const char *h = o->headers[i];
+        if (strncasecmp(h, "Connection:", 11) != 0) {
+            continue;
+        }
+        for (const char *p = h + 11; *p;) {
+            p += strspn(p, " \t,");
+            size_t len = strcspn(p, " \t,");
+            if (len == 5 && strncasecmp(p, "close", 5) == 0) {
+                return true;
+            }
+            p += len;
+        }
+    }
+    return false;
+}
+
 static void format_request(const struct mp_lg_opts *o, const struct mp_lg *lg, const char *method,
                            const struct mp_buf *body, struct lg_request *out)
 {
@@ -191,6 +212,7 @@ static int build_requests(const struct mp_lg_opts *o, struct mp_lg *lg, struct m
                             "invalid method '%s' (letters, digits, !#$%%&'*+-.^_`|~)", method);
     }
     lg->head = strcmp(method, "HEAD") == 0;
+    lg->close_each = asks_close(o);
     size_t n = o->n_body_files ? o->n_body_files : 1;
     lg->requests = mp_xcalloc(n, sizeof(*lg->requests));
     lg->n_requests = n;

@@ -140,6 +140,18 @@ check_true "no keep-alive: about a connection a request" \
 run_load "$WORK/noka.txt" 0 "http://127.0.0.1:$PORT/" -c 2 -d 200ms --warmup 0
 check_contains "no keep-alive: the summary counts connections" "connection(s) opened" \
     "$(cat "$WORK/noka.txt")"
+# A request that says `Connection: close` is the last on its connection (RFC 9112 §9.6), also to
+# a server that keeps it open (the next request went on the same connection, as wrk does).
+kill "$SERVICE_PID"
+start_canned ka "$WORK/ka.http"
+run_load "$WORK/ka-close.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 100ms --json \
+    -H 'connection: keep-alive, Close'
+# (give or take the 2 connections' requests at the ends of the measurement)
+check_true "Connection: close: a connection a request" jq -e \
+    '.requests > 100 and (.requests - .connects | fabs) <= 2' "$WORK/ka-close.json"
+run_load "$WORK/ka-closed.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 100ms --json \
+    -H 'Connection: closed'
+check "Connection: closed is another token: kept alive" 0 "$(json_num "$WORK/ka-closed.json" connects)"
 # Interrupted: exit 1 and say so (the summary read as a whole run that was NOT stable, with no
 # word of the interruption, and a spread of "inf%" when no window had ended).
 interrupt_load "$WORK/int.txt" 1 "$URL" -c 2 -d 30s --warmup 10s
