@@ -304,7 +304,8 @@ static void write_request(struct worker *w, struct conn *c, int64_t now)
     }
     mp_lg_http_parser_reset(&c->parser, lg->head);
     c->state = C_WRITING;
-    c->deadline_ns = now + lg->timeout_ns;
+    /* A resend has what was left of the first send's time: the timeout is the request's. */
+    c->deadline_ns = c->sent_ns + lg->timeout_ns;
     do_write(w, c, now);
 }
 

@@ -3,7 +3,7 @@
  * are, so that tests can show the load generator unusual or hostile responses.
  *
  * usage: canned_http --response FILE [--close] [--no-read] [--idle-ms MS [--idle-response FILE]]
- *                    [--idle-race]
+ *                    [--idle-race] [--delay-ms MS]
  *
  *   --response FILE  the bytes written after each request (status line, headers and body as
  *                    they are in the file; nothing is added or checked)
@@ -13,6 +13,8 @@
  *                    first writing the bytes of --idle-response FILE if given
  *   --idle-race      answer the second request of each connection with the --idle-response
  *                    bytes and close it (its keep-alive timeout fired as the request came in)
+ *   --delay-ms MS    wait MS after reading a request before answering it (or closing it, with
+ *                    --idle-race)
  *
  * Listens on 127.0.0.1, any free port, printed on stdout as one line once listening. Reads each
  * request head and the body its Content-Length announces; one thread per connection. */
@@ -33,7 +35,7 @@
 #define REQ_BUF 65536
 
 static struct mp_buf response = MP_BUF_INIT, idle_response = MP_BUF_INIT;
-static int idle_ms = -1;
+static int idle_ms = -1, delay_ms;
 static bool close_after, no_read, idle_race;
 
 static int write_all(int fd, const char *p, size_t n)
@@ -104,6 +106,9 @@ static void *serve(void *arg)
         if (read_request(fd, buf, &have) < 0) {
             break;
         }
+        if (delay_ms > 0) {
+            poll(NULL, 0, delay_ms);
+        }
         if (idle_race && served == 1) {
             write_all(fd, idle_response.data, idle_response.len);
             break;
@@ -133,9 +138,11 @@ int main(int argc, char **argv)
             idle_path = argv[++i];
         } else if (strcmp(argv[i], "--idle-race") == 0) {
             idle_race = true;
+        } else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < argc) {
+            delay_ms = (int)strtol(argv[++i], NULL, 10);
         } else {
             fprintf(stderr, "usage: canned_http --response FILE [--close] [--no-read] [--idle-ms "
-                            "MS [--idle-response FILE]] [--idle-race]\n");
+                            "MS [--idle-response FILE]] [--idle-race] [--delay-ms MS]\n");
             return 2;
         }
     }

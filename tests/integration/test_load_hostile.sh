@@ -30,6 +30,16 @@ run_load "$WORK/race.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 0 
 check "408 racing a request: no errors" 0 "$(json_err "$WORK/race.json" total)"
 check_true "408 racing a request: requests counted" \
     [ "$(json_num "$WORK/race.json" requests)" -gt 0 ]
+# A resend has what is left of the request's --timeout (it had a whole new one, and a request
+# answered 800 ms after its first send counted as a success under a 600 ms timeout): each second
+# request of a connection is dropped after 400 ms unanswered, and its resend answered after 400.
+start_canned slowrace "$WORK/ok.http" --idle-race --delay-ms 400
+run_load "$WORK/slowrace.json" 0 "http://127.0.0.1:$PORT/" -c 1 -d 2500ms --warmup 0 \
+    --timeout 600ms --json
+check_true "a resend past the request's timeout is a timeout" \
+    [ "$(json_err "$WORK/slowrace.json" timeout)" -gt 0 ]
+check_true "no success slower than the timeout: $(jq -c .latency_us.max "$WORK/slowrace.json") us" \
+    jq -e '.latency_us.max < 600000' "$WORK/slowrace.json"
 
 # A server that stops reading: a request larger than the socket buffers cannot be written, and
 # the timeout says so rather than waiting for a response.
