@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Pareto fronts over two metrics of an experiment's feasible (SUCCEEDED) trials, for the
- * dashboard's trade-off charts (throughput vs p99 latency, objective vs cost). */
+ * dashboard's trade-off charts (throughput vs p99 latency, objective vs cost). A trial that a
+ * confirmation disproved (mp_report_disproved) is on no front. */
 #include "report/report.h"
 
 #include <math.h>
@@ -54,9 +55,10 @@ json_t *mp_report_pareto(const json_t *report, const char *x_metric, bool x_max,
     for (size_t i = 0; i < n; i++) {
         json_t *t = json_array_get(trials, i);
         const char *state = json_string_value(json_object_get(t, "state"));
+        json_int_t number = json_integer_value(json_object_get(t, "number"));
         if (state && strcmp(state, "SUCCEEDED") == 0 && metric(t, x_metric, &x[m]) &&
-            metric(t, y_metric, &y[m])) {
-            num[m++] = json_integer_value(json_object_get(t, "number"));
+            metric(t, y_metric, &y[m]) && !mp_report_disproved(report, number)) {
+            num[m++] = number;
         }
     }
     mp_pareto_flags(x, y, m, x_max, y_max, flags);

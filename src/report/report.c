@@ -134,6 +134,13 @@ static const json_t *done_candidate(const json_t *j, int64_t number)
     return NULL;
 }
 
+bool mp_report_disproved(const json_t *report, int64_t number)
+{
+    const json_t *c = done_candidate(report, number);
+    return c && json_integer_value(json_object_get(c, "passes")) <
+                    json_integer_value(json_object_get(c, "runs"));
+}
+
 /* mp_spec_pods of the trial whose parameters are params. */
 static int64_t pods_of(const struct mp_spec *spec, const json_t *params)
 {
@@ -301,7 +308,8 @@ static bool dominates(const double *a, const double *b, size_t n)
 }
 
 /* With several objectives: the feasible trials no other feasible trial dominates, in trial
- * order. O(n^2 k), fine for the trial counts experiments have. */
+ * order, but those a confirmation disproved. O(n^2 k), fine for the trial counts experiments
+ * have. */
 static void add_pareto(json_t *j, const struct mp_spec *spec, const struct mp_trial_row *rows,
                        size_t n)
 {
@@ -312,7 +320,8 @@ static void add_pareto(json_t *j, const struct mp_spec *spec, const struct mp_tr
     double *v = mp_xcalloc(n * k + 1, sizeof(double));
     bool *ok = mp_xcalloc(n + 1, sizeof(bool));
     for (size_t i = 0; i < n; i++) {
-        ok[i] = objective_vector(spec, &rows[i], &v[i * k]);
+        ok[i] =
+            objective_vector(spec, &rows[i], &v[i * k]) && !mp_report_disproved(j, rows[i].number);
     }
     json_t *front = json_array();
     for (size_t i = 0; i < n; i++) {

@@ -29,6 +29,9 @@
  */
 int mp_report_stored_spec(const struct mp_experiment_row *row, struct mp_spec **out,
                           struct mp_error *err) MP_WUR;
+/* A finished confirmation measured trial `number` of the report again, and a measurement of it
+ * missed a constraint: its search figure is not to be shown as a trade-off one can have. */
+bool mp_report_disproved(const json_t *report, int64_t number);
 /* ref: experiment name or id. */
 int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out,
                          struct mp_error *err) MP_WUR;

@@ -423,6 +423,22 @@ static void unconfirmed_recommends_the_most_passed(void **state)
     assert_int_equal(json_array_size(caveats), 1);
     assert_non_null(strstr(json_string_value(json_array_get(caveats, 0)), "is not confirmed"));
     json_decref(caveats);
+    /* A candidate that missed a constraint when measured again is on no trade-off front (the
+     * fluke's search figures made it the whole front of qps vs p99): the front is of trials
+     * nothing disproved. */
+    json_t *front = mp_report_pareto(rep, "qps", true, "p99_ms", false);
+    assert_true(json_array_size(front) > 0);
+    for (size_t i = 0; i < json_array_size(front); i++) {
+        json_int_t n = json_integer_value(json_array_get(front, i));
+        const json_t *c = candidate(rep, n);
+        if (c && json_integer_value(json_object_get(c, "passes")) <
+                     json_integer_value(json_object_get(c, "runs"))) {
+            fail_msg("trial %lld is on the front: %s", (long long)n,
+                     json_dumps(json_object_get(conf, "candidates"), 0));
+        }
+    }
+    assert_true(mp_report_disproved(rep, fluke) && mp_report_disproved(rep, pick));
+    json_decref(front);
     json_decref(rep);
     mp_store_close(st);
     mp_spec_free(spec);
