@@ -643,7 +643,7 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
         return 0;
     }
     int rc = create_service(t, err);
-    struct kube_sentinel owner = {0}, deployment = {0};
+    struct kube_sentinel owner = {0}, deployment = {0}, service = {0};
     bool load_deleted = false;
     if (rc == 0 && !trial_failed(t)) {
         struct mp_kube_ref cm = {.version = "v1", .resource = "configmaps", .ns = t->r->ns};
@@ -654,6 +654,10 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
         struct mp_kube_ref dep = {
             .group = "apps", .version = "v1", .resource = "deployments", .ns = t->r->ns};
         mp_kube_sentinel_start(&deployment, t, &dep, t->name, "deployment", t->replicas);
+        /* Without its Service the load test's requests fail (refused, or a name that no longer
+         * resolves): that too is no verdict on the configuration. */
+        struct mp_kube_ref svc = {.version = "v1", .resource = "services", .ns = t->r->ns};
+        mp_kube_sentinel_start(&service, t, &svc, t->name, "service", 0);
         rc = wait_ready(t, err);
     }
     if (rc == 0 && !trial_failed(t)) {
@@ -669,6 +673,7 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
     }
     mp_kube_sentinel_stop(&owner);
     mp_kube_sentinel_stop(&deployment);
+    mp_kube_sentinel_stop(&service);
     bool parts_lost = atomic_load(&t->lost) && !strstr(t->lost_reason, "owner configmap");
     if ((load_deleted || parts_lost) && owner_gone(t)) {
         /* The garbage collector deletes the Deployment, the Job, the service and their pods

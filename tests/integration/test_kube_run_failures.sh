@@ -150,6 +150,12 @@ check "a service pod deleted mid-trial: INFRA, retried, SUCCEEDED" "SUCCEEDED 1"
     "$(deleted svcgone pods --selector=morphling.kubedl.io/experiment=svcgone,morphling.kubedl.io/role=service)"
 check_contains "... the reason of the lost attempt" "the trial's service pod \"svcgone-t1-a0-" \
     "$(retry_reason svcgone)"
+# The trial's Service deleted by someone else under the load test: its requests are refused (the
+# cluster's proxy stops listening), no verdict on the configuration (LOAD_ERRORS before).
+check "the trial's Service deleted mid-trial: INFRA, retried, SUCCEEDED" "SUCCEEDED 1" \
+    "$(deleted svcobjgone service svcobjgone-t1-a0)"
+check_contains "... the reason of the lost attempt" \
+    "the trial's service \"svcobjgone-t1-a0\" was deleted" "$(retry_reason svcobjgone)"
 # The service's container killed under the load test (as at its memory limit): CRASHED with its
 # exit code, as the local runner judges a service that dies (LOAD_ERRORS before, saying nothing
 # of the crash), and at once, as the local runner does: its load test of 60 windows (30 s) is
@@ -176,6 +182,6 @@ check_contains "... with its exit code" "during the load test, pod diesload-t1-a
 check_true "... at once: the trial took $(jq '.trials[0].meta.total_s' "$WORK/diesload.json") s, \
 less than its load test's 30 s" jq -e '.trials[0].meta.total_s < 30' "$WORK/diesload.json"
 check "nothing left" "" "$(leftover_objects jobgone; leftover_objects ownergone
-    leftover_objects svcgone; leftover_objects diesload)"
+    leftover_objects svcgone; leftover_objects svcobjgone; leftover_objects diesload)"
 cluster_down
 finish

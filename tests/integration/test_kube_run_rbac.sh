@@ -28,7 +28,7 @@ rules:
     verbs: [update]
   - apiGroups: [""]
     resources: [services]
-    verbs: [get, create]
+    verbs: [get, watch, create]
   - apiGroups: [apps]
     resources: [deployments]
     verbs: [get, watch, create]
