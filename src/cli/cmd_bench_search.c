@@ -42,7 +42,7 @@ struct bench_args {
 static const struct mp_opt bench_opts[] = {
     {"surfaces", 0, MP_OPT_LIST, MP_OPT_AT(struct bench_args, surfaces), "DIR|FILE",
      "a surface CSV, or a folder whose *.csv files are surfaces; repeatable (operands are "
-     "surfaces too)",
+     "surfaces too; a file named twice counts once)",
      .flags = MP_OPT_PATH},
     {"algorithms", 0, MP_OPT_CSV, MP_OPT_AT(struct bench_args, algs), "A,B,...",
      "the algorithms to compare; NAME+prior runs NAME with --prior (morphling always gets it)",
@@ -98,6 +98,9 @@ static int check_args(struct bench_args *a, char **operands, size_t n)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = mp_cli_add_files("bench-search", operands[i], ".csv", MAX_SURFACES, &a->files);
     }
+    /* A surface named twice (a folder and a file in it) was replayed twice and counted twice
+     * in every median and share. */
+    mp_cli_paths_drop_duplicates(&a->files);
     if (rc == 0 && a->files.n == 0) {
         rc = mp_cli_usage("bench-search", "no surfaces given (--surfaces DIR|FILE...)");
     }

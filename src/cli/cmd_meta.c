@@ -211,34 +211,6 @@ static int check_not_input(const char *output, const struct mp_cli_paths *files,
     return 0;
 }
 
-/* A surface named twice (a folder and a file in it, or one file twice) is one service: it was
- * trained as two, with twice the weight of the others. Keeps the first name. */
-static void drop_duplicates(struct mp_cli_paths *files)
-{
-    struct stat *seen = mp_xcalloc(files->n + 1, sizeof(*seen));
-    size_t kept = 0;
-    for (size_t i = 0; i < files->n; i++) {
-        struct stat st;
-        bool dup = false;
-        if (stat(files->v[i], &st) == 0) {
-            for (size_t j = 0; j < kept && !dup; j++) {
-                dup = seen[j].st_ino != 0 && seen[j].st_dev == st.st_dev &&
-                      seen[j].st_ino == st.st_ino;
-            }
-        } else {
-            memset(&st, 0, sizeof(st)); /* no inode is 0: never a duplicate; loading says why */
-        }
-        if (dup) {
-            free(files->v[i]);
-            continue;
-        }
-        seen[kept] = st;
-        files->v[kept++] = files->v[i];
-    }
-    files->n = kept;
-    free(seen);
-}
-
 static int train_run(void *args, char **operands, size_t n)
 {
     struct train_args *a = args;
@@ -258,7 +230,7 @@ static int train_run(void *args, char **operands, size_t n)
         rc = mp_cli_add_files("meta train", operands[i], ".csv", MAX_SURFACE_FILES, &a->files);
     }
     a->o.method = (enum mp_meta_method)mp_meta_method_parse(a->method);
-    drop_duplicates(&a->files);
+    mp_cli_paths_drop_duplicates(&a->files);
     rc = rc == 0 ? check_output(a->output) : rc;
     rc = rc == 0 ? check_not_input(a->output, &a->files, NULL) : rc;
     char *objective = NULL;

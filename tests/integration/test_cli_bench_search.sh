@@ -29,6 +29,14 @@ json=$("$MORPHLING" bench-search "$WORK/dir" $cols --algorithms bo --budget 5 --
 check "a directory contributes its CSV files in order" "[\"$WORK/dir/a.csv\",\"$WORK/dir/b.csv\"]" \
     "$(printf '%s' "$json" | jq -c '.surfaces')"
 check "one run per surface" 2 "$(printf '%s' "$json" | jq '.algorithms[0].runs')"
+# A surface named twice (a folder and a file in it, one file by two names) is one surface: it
+# was replayed twice and counted twice in the medians and shares, as meta train once trained it.
+# shellcheck disable=SC2086
+json=$("$MORPHLING" bench-search "$WORK/dir" "$WORK/dir/a.csv" "$WORK/dir/../dir/b.csv" $cols \
+    --algorithms random --budget 5 --seeds 1 --json -q)
+check "a surface named twice counts once" "[\"$WORK/dir/a.csv\",\"$WORK/dir/b.csv\"]" \
+    "$(printf '%s' "$json" | jq -c '.surfaces')"
+check "a surface named twice runs once per seed" 2 "$(printf '%s' "$json" | jq '.algorithms[0].runs')"
 
 # shellcheck disable=SC2086
 text=$("$MORPHLING" bench-search "$surface" $cols --algorithms grid --budget 3 --seeds 1)
