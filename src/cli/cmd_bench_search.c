@@ -136,9 +136,13 @@ static int check_args(struct bench_args *a, char **operands, size_t n)
 
 /* The best value as a fraction of the optimum: 1 at the optimum, less the further off it is. A
  * negative optimum is the larger in magnitude when it is the worse value (maximising -10 over
- * -20), so the ratio turns over: -20 / -10 read 2.0 where -10 / -20 is the 0.5 it means. */
+ * -20), so the ratio turns over: -20 / -10 read 2.0 where -10 / -20 is the 0.5 it means. An
+ * optimum of 0 gives no ratio: 1 there, 0 elsewhere (a run at an error rate of 0 read 0). */
 static double fraction(double best, double optimum, bool minimize)
 {
+    if (isfinite(best) && best == optimum) {
+        return 1;
+    }
     if (!isfinite(best) || !isfinite(optimum) || optimum == 0) {
         return 0;
     }
@@ -277,7 +281,7 @@ static void print_text(const struct bench_args *a, const struct alg_result *res)
     printf("\nmed.opt / med.95%%: median trials to the surface optimum / to 95 %% of it "
            "(>N: not reached in most runs); share.opt: runs that reached the optimum%s\n",
            a->n_checkpoints ? "; best@K: mean best value after K trials as a fraction of the "
-                              "optimum."
+                              "optimum (where it is 0: 1 there, else 0)."
                             : ".");
 }
 
@@ -548,7 +552,8 @@ const struct mp_verb mp_verb_bench_search = {
         "Replays every algorithm of --algorithms on every surface with --seeds seeds and "
         "prints, per algorithm, the median number of trials to the surface's optimum and to 95 % "
         "of it, the share of runs that reached the optimum, and the mean best value after 10, 20 "
-        "and 30 trials (those within the budget) as a fraction of the optimum.\n\n"
+        "and 30 trials (those within the budget) as a fraction of the optimum (where the optimum "
+        "is 0: 1 at it, else 0).\n\n"
         "Every surface and algorithm is checked before the first replay starts; progress goes "
         "to stderr.",
     .opts = bench_opts,

@@ -63,6 +63,20 @@ json=$("$MORPHLING" bench-search "$WORK/negmin.csv" --minimize --algorithms grid
 check "best@10 of a negative minimum is a fraction" 0.833 \
     "$(printf '%s' "$json" | jq '.algorithms[0].mean_best_fraction_at["10"] * 1000 | floor / 1000')"
 
+# best@K where the optimum is 0 (an error rate minimised, a maximum of 0): a run at the optimum
+# read 0, the figure of a run that found nothing, beside a share.opt of 1.
+printf 'x,err\n1,0.5\n2,0\n3,0.2\n' >"$WORK/zero.csv"
+json=$("$MORPHLING" bench-search "$WORK/zero.csv" --minimize --algorithms grid --budget 10 \
+    --seeds 1 --json -q)
+check "best@10 at an optimum of 0 is 1" 1 \
+    "$(printf '%s' "$json" | jq '.algorithms[0].mean_best_fraction_at["10"]')"
+printf 'x,err\n' >"$WORK/zero-last.csv"
+for x in 1 2 3 4 5 6 7 8 9 10 11 12; do printf '%s,%s\n' $x $((12 - x)) >>"$WORK/zero-last.csv"; done
+json=$("$MORPHLING" bench-search "$WORK/zero-last.csv" --minimize --algorithms grid --budget 10 \
+    --seeds 1 --json -q)
+check "best@10 short of an optimum of 0 is 0 (no ratio to 0)" 0 \
+    "$(printf '%s' "$json" | jq '.algorithms[0].mean_best_fraction_at["10"]')"
+
 # shellcheck disable=SC2086
 json=$("$MORPHLING" bench-search --latency 5 "$surface" $cols --json); rc=$?
 check "latency probe exits 0" 0 "$rc"
