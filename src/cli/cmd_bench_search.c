@@ -53,7 +53,8 @@ static const struct mp_opt bench_opts[] = {
      "runs per algorithm and surface, with seeds 0..K-1", "5", 1, MAX_SEEDS},
     MP_CLI_SURFACE_OPTS(struct bench_args),
     {"settings", 0, MP_OPT_STR, MP_OPT_AT(struct bench_args, settings_text), "YAML",
-     "the algorithms' settings as inline YAML, e.g. '{initial: 5}'"},
+     "the settings of the algorithms that take settings (grid and random take none), as "
+     "inline YAML, e.g. '{initial: 5}'"},
     {"prior", 0, MP_OPT_STR, MP_OPT_AT(struct bench_args, prior), "MODEL",
      "a meta-trained model ('meta train') for morphling and every NAME+prior",
      .flags = MP_OPT_PATH},
@@ -77,6 +78,15 @@ static bool has_prior_suffix(const char *entry)
 {
     size_t len = strlen(entry);
     return len > PRIOR_SUFFIX_LEN && strcmp(entry + len - PRIOR_SUFFIX_LEN, PRIOR_SUFFIX) == 0;
+}
+
+/* Whether the optimizer of a --algorithms entry takes --settings: grid and random take none, and
+ * got them too (the default list with --help's example '{initial: 5}' failed). An unknown name
+ * does, so that its replay says it is unknown. */
+static bool takes_settings(const char *name)
+{
+    const struct mp_optimizer_ops *ops = mp_optimizer_find(name);
+    return !ops || !ops->takes_no_settings;
 }
 
 /* The optimizer name of a --algorithms entry (NAME+prior -> NAME); true when it gets --prior. */
@@ -117,10 +127,16 @@ static int check_args(struct bench_args *a, char **operands, size_t n)
     }
     /* A --prior that nothing takes was ignored (a missing file too), and the comparison printed
      * cold runs where a prior was meant. */
-    bool taken = false;
+    bool taken = false, settings_taken = false;
     for (size_t i = 0; i < a->algs.n; i++) {
         char name[64];
         taken |= algorithm_name(a->algs.v[i], name, sizeof(name));
+        settings_taken |= takes_settings(name);
+    }
+    if (rc == 0 && a->settings_text && !settings_taken) {
+        rc = mp_cli_usage("bench-search",
+                          "--settings: no algorithm of --algorithms takes settings (grid and "
+                          "random take none)");
     }
     if (rc == 0 && a->prior && a->latency_obs > 0) {
         rc = mp_cli_usage("bench-search", "--prior %s: --latency times bo without a prior",
@@ -300,7 +316,7 @@ static int replay_one(const struct bench_args *a, const struct mp_node *settings
                                .minimize = a->surf.minimize,
                                .params = a->surf.params.v,
                                .n_params = a->surf.params.n,
-                               .settings = settings,
+                               .settings = takes_settings(name) ? settings : NULL,
                                .prior_path = with_prior ? a->prior : NULL,
                                .roles = a->surf.roles.v,
                                .n_roles = a->surf.roles.n,

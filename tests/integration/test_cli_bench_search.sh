@@ -98,10 +98,25 @@ check "unknown algorithm exits 2" 2 "$?"
 check_contains "unknown algorithm: the message" \
     "$surface, simulated-annealing: unknown algorithm 'simulated-annealing' (available:" "$err"
 # shellcheck disable=SC2086
-err=$("$MORPHLING" bench-search "$surface" $cols --algorithms grid --settings '{x: 1}' 2>&1)
-check "settings grid does not take exit 2" 2 "$?"
+err=$("$MORPHLING" bench-search "$surface" $cols --algorithms grid,bo --settings '{x: 1}' 2>&1)
+check "settings bo does not take exit 2" 2 "$?"
 check "the settings error names --settings once" \
-    "morphling: $surface, grid: --settings:1:5: 'x': this algorithm takes no settings" "$err"
+    "morphling: $surface, bo: --settings:1:2: 'x': unknown key; did you mean 'xi'?" "$err"
+# --settings are for the algorithms that take settings: with the default grid,random,bo the
+# example of --help ('{initial: 5}') failed, as grid takes none; and bo+prior, morphling beside
+# them likewise. When none of --algorithms takes settings they would go nowhere: an error.
+# shellcheck disable=SC2086
+json=$("$MORPHLING" bench-search "$surface" $cols --settings '{initial: 5}' --budget 6 --seeds 1 \
+    --json -q); rc=$?
+check "--settings with grid and random in the list exits 0" 0 "$rc"
+check "--settings with grid and random: every algorithm ran" '["grid","random","bo"]' \
+    "$(printf '%s' "$json" | jq -c '[.algorithms[].algorithm]')"
+# shellcheck disable=SC2086
+err=$("$MORPHLING" bench-search "$surface" $cols --algorithms grid,random --settings '{x: 1}' \
+    2>&1); rc=$?
+check "--settings that no algorithm takes exits 2" 2 "$rc"
+check_contains "--settings that no algorithm takes: the message" \
+    "--settings: no algorithm of --algorithms takes settings (grid and random take none)" "$err"
 # shellcheck disable=SC2086
 err=$("$MORPHLING" bench-search "$surface" $cols --algorithms morphling 2>&1)
 check "morphling without --prior exits 2" 2 "$?"
