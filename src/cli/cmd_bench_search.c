@@ -320,6 +320,7 @@ static int replay_one(const struct bench_args *a, const struct mp_node *settings
                                .prior_path = with_prior ? a->prior : NULL,
                                .roles = a->surf.roles.v,
                                .n_roles = a->surf.roles.n,
+                               .roles_of_other_surfaces = true,
                                .validate_only = validate_only};
     memset(out, 0, sizeof(*out));
     int rc = mp_replay_surface(a->surfs[f], &o, out, err);
@@ -331,6 +332,29 @@ static int replay_one(const struct bench_args *a, const struct mp_node *settings
     return rc;
 }
 
+/* A --role entry is ignored on the surfaces that lack its column (one list serves surfaces with
+ * different columns); one that no surface has is a typo that would go nowhere. */
+static int check_role_columns(const struct bench_args *a, struct mp_error *err)
+{
+    for (size_t i = 0; i < a->surf.roles.n; i++) {
+        const char *role = a->surf.roles.v[i];
+        int len = (int)strcspn(role, "=");
+        bool found = false;
+        for (size_t f = 0; f < a->files.n && !found; f++) {
+            const struct mp_surface *s = a->surfs[f];
+            for (size_t c = 0; c < s->n_cols && !found; c++) {
+                found = strlen(s->header[c]) == (size_t)len &&
+                        strncmp(s->header[c], role, (size_t)len) == 0;
+            }
+        }
+        if (!found) {
+            return mp_error_set(err, MP_EINVALID, "--role %s: no surface has a column '%.*s'", role,
+                                len, role);
+        }
+    }
+    return 0;
+}
+
 /* Every surface loads and every algorithm can run on it (columns, settings, prior), before the
  * minutes of work start. */
 static int check_work(struct bench_args *a, const struct mp_node *settings, struct mp_error *err)
@@ -339,6 +363,11 @@ static int check_work(struct bench_args *a, const struct mp_node *settings, stru
     int rc = 0;
     for (size_t f = 0; f < a->files.n && rc == 0; f++) {
         rc = mp_surface_load(a->files.v[f], &a->surfs[f], err);
+    }
+    if (rc == 0) {
+        rc = check_role_columns(a, err);
+    }
+    for (size_t f = 0; f < a->files.n && rc == 0; f++) {
         for (size_t i = 0; i < a->algs.n && rc == 0; i++) {
             struct mp_replay_outcome out;
             rc = replay_one(a, settings, f, i, 0, true, &out, err);
