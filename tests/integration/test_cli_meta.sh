@@ -123,6 +123,14 @@ check "unknown role exits 2" 2 "$rc"
 check_contains "unknown role is named" 'unknown role "cpuz"' "$out"
 "$MORPHLING" replay "$WORK/other.csv" --prior "$WORK/mr" --role nosuch=cpu >/dev/null 2>&1
 check "replay --role for a missing column exits 2" 2 "$?"
+# An entry whose column no training surface has went nowhere without a word (a typo such as
+# --role cpu=cpu for a column 'cpus' trained a model without the role).
+# shellcheck disable=SC2086
+out=$("$MORPHLING" meta train $train --role cpu=cpu -o "$WORK/mtypo" 2>&1); rc=$?
+check "meta train --role for a column no surface has exits 2" 2 "$rc"
+check_contains "meta train --role for a column no surface has: the message" \
+    "--role cpu=cpu: no surface has a column 'cpu'" "$out"
+[ -e "$WORK/mtypo" ] && not_ok "meta train --role typo: wrote a model" || ok "meta train --role typo: no model"
 "$MORPHLING" meta train $train --role cpus -o "$WORK/mx" >/dev/null 2>&1
 check "malformed --role exits 2" 2 "$?"
 out=$("$MORPHLING" bench-search --surfaces "$WORK/other.csv" --algorithms morphling \
