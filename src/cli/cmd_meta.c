@@ -393,7 +393,8 @@ static int info_run(void *args, char **operands, size_t n)
     if (json) {
         mp_json_print(stdout, j);
     } else {
-        printf("%s: morphling meta-model, format %u\n", path, m->format_version);
+        mp_terminal_text(stdout, path, false);
+        printf(": morphling meta-model, format %u\n", m->format_version);
         printf("method %s, seed %llu, %zu training services, %zu members of %zu-%zu-%zu-1\n",
                mp_meta_method_name(m->method), (unsigned long long)m->seed, m->n_tasks, m->members,
                m->net.n_in, m->net.hidden, m->net.hidden);
@@ -408,14 +409,19 @@ static int info_run(void *args, char **operands, size_t n)
         printf("parameters:\n");
         for (size_t i = 0; i < m->n_features; i++) {
             const struct mp_meta_feature *f = &m->features[i];
-            printf("  %s%s%s%s: ", f->name, f->role ? " (role " : "", f->role ? f->role : "",
+            /* Names and choices as a terminal may show them (as `show` writes them): a
+             * surface cell's escape sequence was written raw. */
+            printf("  ");
+            mp_terminal_text(stdout, f->name, false);
+            printf("%s%s%s: ", f->role ? " (role " : "", f->role ? f->role : "",
                    f->role ? ")" : "");
             if (f->kind == MP_META_NUMERIC) {
                 printf("numeric %g..%g%s\n", f->lo, f->hi, f->log_scale ? " (log)" : "");
                 continue;
             }
             for (size_t k = 0; k < f->n_choices; k++) {
-                printf("%s%s", k ? ", " : "", f->choices[k]);
+                printf("%s", k ? ", " : "");
+                mp_terminal_text(stdout, f->choices[k], false);
             }
             printf("\n");
         }
