@@ -339,7 +339,7 @@ static int check_role_columns(const struct bench_args *a, struct mp_error *err)
     for (size_t i = 0; i < a->surf.roles.n; i++) {
         const char *role = a->surf.roles.v[i];
         int len = (int)strcspn(role, "=");
-        bool found = false;
+        bool found = !strchr(role, '='); /* malformed: the replay's check says so */
         for (size_t f = 0; f < a->files.n && !found; f++) {
             const struct mp_surface *s = a->surfs[f];
             for (size_t c = 0; c < s->n_cols && !found; c++) {

@@ -92,6 +92,10 @@ err=$("$MORPHLING" bench-search "$surface" "$WORK/renamed.csv" --objective value
 check "--role on a column no surface has exits 2" 2 "$rc"
 check_contains "--role on a column no surface has: the message" \
     "--role shares=cpu: no surface has a column 'shares'" "$err"
+err=$("$MORPHLING" bench-search "$surface" --objective value --role shares --algorithms random \
+    --budget 3 --seeds 1 -q 2>&1)
+check_contains "--role without =ROLE: the format is the message" 'role "shares": expected COLUMN=ROLE' \
+    "$err"
 # shellcheck disable=SC2086
 err=$("$MORPHLING" bench-search "$surface" $cols --role latency=cpu \
     --algorithms random --budget 3 --seeds 1 -q 2>&1); rc=$?
