@@ -164,6 +164,15 @@ json=$("$MORPHLING" replay "$WORK/rps.csv" -a grid --budget 2 --json)
 check "throughput_rps is the default objective" 10 "$(printf '%s' "$json" | jq '.surface_optimum')"
 check_contains "--help says so" "default: throughput_per_cost, else throughput_rps, else the last" \
     "$("$MORPHLING" replay --help | tr -s ' \n' '  ')"
+# morphling's fallback keeps its patience: with fallback bo it was dropped (the budget ran out),
+# with fallback random it held. The run is then bo's with patience 2, trial for trial.
+a=$("$MORPHLING" replay "$surface" --params share,mode --objective value --algorithm morphling \
+    --settings '{fallback: bo, patience: 2}' --budget 12 --seed 5 --json 2>/dev/null |
+    jq -c '[.trials[].params]')
+b=$("$MORPHLING" replay "$surface" --params share,mode --objective value --algorithm bo \
+    --settings '{patience: 2}' --budget 12 --seed 5 --json | jq -c '[.trials[].params]')
+check "fallback bo keeps patience: the trials of bo with patience 2" "$b" "$a"
+check_true "fallback bo keeps patience: it stopped early" test "$(printf '%s' "$a" | jq length)" -lt 12
 # Choice names reach the terminal escaped, as `show` writes them: an escape sequence in a
 # surface's cell was written raw (it recoloured or rewrote the screen), a line break split the
 # line.
