@@ -127,16 +127,10 @@ static int check_args(struct bench_args *a, char **operands, size_t n)
     }
     /* A --prior that nothing takes was ignored (a missing file too), and the comparison printed
      * cold runs where a prior was meant. */
-    bool taken = false, settings_taken = false;
+    bool taken = false;
     for (size_t i = 0; i < a->algs.n; i++) {
         char name[64];
         taken |= algorithm_name(a->algs.v[i], name, sizeof(name));
-        settings_taken |= takes_settings(name);
-    }
-    if (rc == 0 && a->settings_text && !settings_taken) {
-        rc = mp_cli_usage("bench-search",
-                          "--settings: no algorithm of --algorithms takes settings (grid and "
-                          "random take none)");
     }
     if (rc == 0 && a->prior && a->latency_obs > 0) {
         rc = mp_cli_usage("bench-search", "--prior %s: --latency times bo without a prior",
@@ -535,6 +529,24 @@ out:
     return rc;
 }
 
+/* Settings with a key that no algorithm of --algorithms takes would go nowhere (--latency times
+ * bo, whatever the list). */
+static int check_settings_taken(const struct bench_args *a, const struct mp_node *settings)
+{
+    if (!settings || settings->kind != MP_NODE_MAP || settings->n == 0 || a->latency_obs > 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < a->algs.n; i++) {
+        char name[64];
+        algorithm_name(a->algs.v[i], name, sizeof(name));
+        if (takes_settings(name)) {
+            return 0;
+        }
+    }
+    return mp_cli_usage("bench-search", "--settings: no algorithm of --algorithms takes settings "
+                                        "(grid and random take none)");
+}
+
 static int bench_run(void *args, char **operands, size_t n)
 {
     struct bench_args *a = args;
@@ -548,6 +560,7 @@ static int bench_run(void *args, char **operands, size_t n)
             0) {
         rc = mp_cli_fail(&err);
     }
+    rc = rc == 0 ? check_settings_taken(a, settings) : rc;
     for (size_t c = 0; c < N_CHECKPOINTS && checkpoints[c] <= a->budget; c++) {
         a->n_checkpoints = c + 1;
     }

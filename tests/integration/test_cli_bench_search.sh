@@ -143,6 +143,10 @@ check "--settings that no algorithm takes exits 2" 2 "$rc"
 check_contains "--settings that no algorithm takes: the message" \
     "--settings: no algorithm of --algorithms takes settings (grid and random take none)" "$err"
 # shellcheck disable=SC2086
+"$MORPHLING" bench-search "$surface" $cols --algorithms grid,random --settings '{}' --budget 3 \
+    --seeds 1 -q >/dev/null 2>&1
+check "--settings {} with grid and random exits 0" 0 "$?"
+# shellcheck disable=SC2086
 err=$("$MORPHLING" bench-search "$surface" $cols --algorithms morphling 2>&1)
 check "morphling without --prior exits 2" 2 "$?"
 case $err in *"<replay>"*) not_ok "morphling without --prior: names the generated spec: $err" ;;
