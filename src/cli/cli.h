@@ -155,6 +155,10 @@ struct mp_cli_paths {
     size_t n;
 };
 void mp_cli_paths_release(struct mp_cli_paths *p);
+/* Drops the paths that name a file named before (a folder and a file in it, one file by two
+ * names: the same device and inode), keeping the first name: such a surface is one service
+ * for meta train and one surface for bench-search, not two with twice the weight. */
+void mp_cli_paths_drop_duplicates(struct mp_cli_paths *files);
 /* Adds the files named by path to *files: the file itself, or the folder's files (mp_dir_files
  * with suffix). A missing path or a folder without such files is a usage error for verb
  * (returns 2), and so are more than max files in all. */

@@ -42,7 +42,7 @@ struct bench_args {
 static const struct mp_opt bench_opts[] = {
     {"surfaces", 0, MP_OPT_LIST, MP_OPT_AT(struct bench_args, surfaces), "DIR|FILE",
      "a surface CSV, or a folder whose *.csv files are surfaces; repeatable (operands are "
-     "surfaces too)",
+     "surfaces too; a file named twice counts once)",
      .flags = MP_OPT_PATH},
     {"algorithms", 0, MP_OPT_CSV, MP_OPT_AT(struct bench_args, algs), "A,B,...",
      "the algorithms to compare; NAME+prior runs NAME with --prior (morphling always gets it)",
@@ -53,7 +53,8 @@ static const struct mp_opt bench_opts[] = {
      "runs per algorithm and surface, with seeds 0..K-1", "5", 1, MAX_SEEDS},
     MP_CLI_SURFACE_OPTS(struct bench_args),
     {"settings", 0, MP_OPT_STR, MP_OPT_AT(struct bench_args, settings_text), "YAML",
-     "the algorithms' settings as inline YAML, e.g. '{initial: 5}'"},
+     "the settings of the algorithms that take settings (grid and random take none), as "
+     "inline YAML, e.g. '{initial: 5}'"},
     {"prior", 0, MP_OPT_STR, MP_OPT_AT(struct bench_args, prior), "MODEL",
      "a meta-trained model ('meta train') for morphling and every NAME+prior",
      .flags = MP_OPT_PATH},
@@ -79,6 +80,15 @@ static bool has_prior_suffix(const char *entry)
     return len > PRIOR_SUFFIX_LEN && strcmp(entry + len - PRIOR_SUFFIX_LEN, PRIOR_SUFFIX) == 0;
 }
 
+/* Whether the optimizer of a --algorithms entry takes --settings: grid and random take none, and
+ * got them too (the default list with --help's example '{initial: 5}' failed). An unknown name
+ * does, so that its replay says it is unknown. */
+static bool takes_settings(const char *name)
+{
+    const struct mp_optimizer_ops *ops = mp_optimizer_find(name);
+    return !ops || !ops->takes_no_settings;
+}
+
 /* The optimizer name of a --algorithms entry (NAME+prior -> NAME); true when it gets --prior. */
 static bool algorithm_name(const char *entry, char *name, size_t cap)
 {
@@ -98,6 +108,9 @@ static int check_args(struct bench_args *a, char **operands, size_t n)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = mp_cli_add_files("bench-search", operands[i], ".csv", MAX_SURFACES, &a->files);
     }
+    /* A surface named twice (a folder and a file in it) was replayed twice and counted twice
+     * in every median and share. */
+    mp_cli_paths_drop_duplicates(&a->files);
     if (rc == 0 && a->files.n == 0) {
         rc = mp_cli_usage("bench-search", "no surfaces given (--surfaces DIR|FILE...)");
     }
@@ -133,9 +146,13 @@ static int check_args(struct bench_args *a, char **operands, size_t n)
 
 /* The best value as a fraction of the optimum: 1 at the optimum, less the further off it is. A
  * negative optimum is the larger in magnitude when it is the worse value (maximising -10 over
- * -20), so the ratio turns over: -20 / -10 read 2.0 where -10 / -20 is the 0.5 it means. */
+ * -20), so the ratio turns over: -20 / -10 read 2.0 where -10 / -20 is the 0.5 it means. An
+ * optimum of 0 gives no ratio: 1 there, 0 elsewhere (a run at an error rate of 0 read 0). */
 static double fraction(double best, double optimum, bool minimize)
 {
+    if (isfinite(best) && best == optimum) {
+        return 1;
+    }
     if (!isfinite(best) || !isfinite(optimum) || optimum == 0) {
         return 0;
     }
@@ -274,7 +291,7 @@ static void print_text(const struct bench_args *a, const struct alg_result *res)
     printf("\nmed.opt / med.95%%: median trials to the surface optimum / to 95 %% of it "
            "(>N: not reached in most runs); share.opt: runs that reached the optimum%s\n",
            a->n_checkpoints ? "; best@K: mean best value after K trials as a fraction of the "
-                              "optimum."
+                              "optimum (where it is 0: 1 there, else 0)."
                             : ".");
 }
 
@@ -293,10 +310,11 @@ static int replay_one(const struct bench_args *a, const struct mp_node *settings
                                .minimize = a->surf.minimize,
                                .params = a->surf.params.v,
                                .n_params = a->surf.params.n,
-                               .settings = settings,
+                               .settings = takes_settings(name) ? settings : NULL,
                                .prior_path = with_prior ? a->prior : NULL,
                                .roles = a->surf.roles.v,
                                .n_roles = a->surf.roles.n,
+                               .roles_of_other_surfaces = true,
                                .validate_only = validate_only};
     memset(out, 0, sizeof(*out));
     int rc = mp_replay_surface(a->surfs[f], &o, out, err);
@@ -308,6 +326,29 @@ static int replay_one(const struct bench_args *a, const struct mp_node *settings
     return rc;
 }
 
+/* A --role entry is ignored on the surfaces that lack its column (one list serves surfaces with
+ * different columns); one that no surface has is a typo that would go nowhere. */
+static int check_role_columns(const struct bench_args *a, struct mp_error *err)
+{
+    for (size_t i = 0; i < a->surf.roles.n; i++) {
+        const char *role = a->surf.roles.v[i];
+        int len = (int)strcspn(role, "=");
+        bool found = !strchr(role, '='); /* malformed: the replay's check says so */
+        for (size_t f = 0; f < a->files.n && !found; f++) {
+            const struct mp_surface *s = a->surfs[f];
+            for (size_t c = 0; c < s->n_cols && !found; c++) {
+                found = strlen(s->header[c]) == (size_t)len &&
+                        strncmp(s->header[c], role, (size_t)len) == 0;
+            }
+        }
+        if (!found) {
+            return mp_error_set(err, MP_EINVALID, "--role %s: no surface has a column '%.*s'", role,
+                                len, role);
+        }
+    }
+    return 0;
+}
+
 /* Every surface loads and every algorithm can run on it (columns, settings, prior), before the
  * minutes of work start. */
 static int check_work(struct bench_args *a, const struct mp_node *settings, struct mp_error *err)
@@ -316,6 +357,11 @@ static int check_work(struct bench_args *a, const struct mp_node *settings, stru
     int rc = 0;
     for (size_t f = 0; f < a->files.n && rc == 0; f++) {
         rc = mp_surface_load(a->files.v[f], &a->surfs[f], err);
+    }
+    if (rc == 0) {
+        rc = check_role_columns(a, err);
+    }
+    for (size_t f = 0; f < a->files.n && rc == 0; f++) {
         for (size_t i = 0; i < a->algs.n && rc == 0; i++) {
             struct mp_replay_outcome out;
             rc = replay_one(a, settings, f, i, 0, true, &out, err);
@@ -483,6 +529,24 @@ out:
     return rc;
 }
 
+/* Settings with a key that no algorithm of --algorithms takes would go nowhere (--latency times
+ * bo, whatever the list). */
+static int check_settings_taken(const struct bench_args *a, const struct mp_node *settings)
+{
+    if (!settings || settings->kind != MP_NODE_MAP || settings->n == 0 || a->latency_obs > 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < a->algs.n; i++) {
+        char name[64];
+        algorithm_name(a->algs.v[i], name, sizeof(name));
+        if (takes_settings(name)) {
+            return 0;
+        }
+    }
+    return mp_cli_usage("bench-search", "--settings: no algorithm of --algorithms takes settings "
+                                        "(grid and random take none)");
+}
+
 static int bench_run(void *args, char **operands, size_t n)
 {
     struct bench_args *a = args;
@@ -496,6 +560,7 @@ static int bench_run(void *args, char **operands, size_t n)
             0) {
         rc = mp_cli_fail(&err);
     }
+    rc = rc == 0 ? check_settings_taken(a, settings) : rc;
     for (size_t c = 0; c < N_CHECKPOINTS && checkpoints[c] <= a->budget; c++) {
         a->n_checkpoints = c + 1;
     }
@@ -545,7 +610,8 @@ const struct mp_verb mp_verb_bench_search = {
         "Replays every algorithm of --algorithms on every surface with --seeds seeds and "
         "prints, per algorithm, the median number of trials to the surface's optimum and to 95 % "
         "of it, the share of runs that reached the optimum, and the mean best value after 10, 20 "
-        "and 30 trials (those within the budget) as a fraction of the optimum.\n\n"
+        "and 30 trials (those within the budget) as a fraction of the optimum (where the optimum "
+        "is 0: 1 at it, else 0).\n\n"
         "Every surface and algorithm is checked before the first replay starts; progress goes "
         "to stderr.",
     .opts = bench_opts,

@@ -211,32 +211,31 @@ static int check_not_input(const char *output, const struct mp_cli_paths *files,
     return 0;
 }
 
-/* A surface named twice (a folder and a file in it, or one file twice) is one service: it was
- * trained as two, with twice the weight of the others. Keeps the first name. */
-static void drop_duplicates(struct mp_cli_paths *files)
+/* Marks the --role entries whose column surface s has. */
+static void mark_role_columns(const struct mp_cli_list *roles, const struct mp_surface *s,
+                              bool *seen)
 {
-    struct stat *seen = mp_xcalloc(files->n + 1, sizeof(*seen));
-    size_t kept = 0;
-    for (size_t i = 0; i < files->n; i++) {
-        struct stat st;
-        bool dup = false;
-        if (stat(files->v[i], &st) == 0) {
-            for (size_t j = 0; j < kept && !dup; j++) {
-                dup = seen[j].st_ino != 0 && seen[j].st_dev == st.st_dev &&
-                      seen[j].st_ino == st.st_ino;
-            }
-        } else {
-            memset(&st, 0, sizeof(st)); /* no inode is 0: never a duplicate; loading says why */
+    for (size_t i = 0; i < roles->n; i++) {
+        size_t len = strcspn(roles->v[i], "=");
+        for (size_t c = 0; c < s->n_cols && !seen[i]; c++) {
+            seen[i] = strlen(s->header[c]) == len && strncmp(s->header[c], roles->v[i], len) == 0;
         }
-        if (dup) {
-            free(files->v[i]);
-            continue;
-        }
-        seen[kept] = st;
-        files->v[kept++] = files->v[i];
     }
-    files->n = kept;
-    free(seen);
+}
+
+/* An entry is ignored on the surfaces that lack its column (one list serves surfaces with
+ * different columns); one that no surface has is a typo, which trained a model without the
+ * role. */
+static int check_role_columns(const struct mp_cli_list *roles, const bool *seen,
+                              struct mp_error *err)
+{
+    for (size_t i = 0; i < roles->n; i++) {
+        if (!seen[i]) {
+            return mp_error_set(err, MP_EINVALID, "--role %s: no surface has a column '%.*s'",
+                                roles->v[i], (int)strcspn(roles->v[i], "="), roles->v[i]);
+        }
+    }
+    return 0;
 }
 
 static int train_run(void *args, char **operands, size_t n)
@@ -258,16 +257,18 @@ static int train_run(void *args, char **operands, size_t n)
         rc = mp_cli_add_files("meta train", operands[i], ".csv", MAX_SURFACE_FILES, &a->files);
     }
     a->o.method = (enum mp_meta_method)mp_meta_method_parse(a->method);
-    drop_duplicates(&a->files);
+    mp_cli_paths_drop_duplicates(&a->files);
     rc = rc == 0 ? check_output(a->output) : rc;
     rc = rc == 0 ? check_not_input(a->output, &a->files, NULL) : rc;
     char *objective = NULL;
     size_t objective_i = 0;
     bool warned = false;
+    bool *role_seen = mp_xcalloc(a->surf.roles.n + 1, sizeof(bool));
     for (size_t i = 0; rc == 0 && i < a->files.n; i++) {
         struct mp_surface *s = NULL;
         if ((rc = mp_surface_load(a->files.v[i], &s, &err)) == 0) {
             check_objective(a, i, s, &objective, &objective_i, &warned);
+            mark_role_columns(&a->surf.roles, s, role_seen);
             struct mp_meta_surface_opts so = {a->surf.objective, a->surf.minimize, a->surf.params.v,
                                               a->surf.params.n,  a->surf.roles.v,  a->surf.roles.n};
             rc = mp_meta_taskset_add_surface(&ts, s, &so, &err);
@@ -275,6 +276,10 @@ static int train_run(void *args, char **operands, size_t n)
         mp_surface_free(s);
     }
     free(objective);
+    if (rc == 0) {
+        rc = check_role_columns(&a->surf.roles, role_seen, &err);
+    }
+    free(role_seen);
     if (rc == 0) {
         rc = add_store(a, &ts, &added, &skipped, &store, &err);
     }
@@ -388,7 +393,8 @@ static int info_run(void *args, char **operands, size_t n)
     if (json) {
         mp_json_print(stdout, j);
     } else {
-        printf("%s: morphling meta-model, format %u\n", path, m->format_version);
+        mp_terminal_text(stdout, path, false);
+        printf(": morphling meta-model, format %u\n", m->format_version);
         printf("method %s, seed %llu, %zu training services, %zu members of %zu-%zu-%zu-1\n",
                mp_meta_method_name(m->method), (unsigned long long)m->seed, m->n_tasks, m->members,
                m->net.n_in, m->net.hidden, m->net.hidden);
@@ -403,14 +409,19 @@ static int info_run(void *args, char **operands, size_t n)
         printf("parameters:\n");
         for (size_t i = 0; i < m->n_features; i++) {
             const struct mp_meta_feature *f = &m->features[i];
-            printf("  %s%s%s%s: ", f->name, f->role ? " (role " : "", f->role ? f->role : "",
+            /* Names and choices as a terminal may show them (as `show` writes them): a
+             * surface cell's escape sequence was written raw. */
+            printf("  ");
+            mp_terminal_text(stdout, f->name, false);
+            printf("%s%s%s: ", f->role ? " (role " : "", f->role ? f->role : "",
                    f->role ? ")" : "");
             if (f->kind == MP_META_NUMERIC) {
                 printf("numeric %g..%g%s\n", f->lo, f->hi, f->log_scale ? " (log)" : "");
                 continue;
             }
             for (size_t k = 0; k < f->n_choices; k++) {
-                printf("%s%s", k ? ", " : "", f->choices[k]);
+                printf("%s", k ? ", " : "");
+                mp_terminal_text(stdout, f->choices[k], false);
             }
             printf("\n");
         }

@@ -88,14 +88,20 @@ static json_t *outcome_json(const struct mp_replay_opts *o, const struct mp_repl
 static void print_text(const char *file, const struct mp_replay_opts *o,
                        const struct mp_replay_outcome *out)
 {
-    printf("replayed %s with %s: %zu trials (budget %lld, seed %llu)\n", file, o->algorithm,
-           out->n_trials, (long long)o->budget, (unsigned long long)o->seed);
+    /* The file and the choices as a terminal may show them (as `show` writes them): a cell's
+     * escape sequence was written raw. */
+    printf("replayed ");
+    mp_terminal_text(stdout, file, false);
+    printf(" with %s: %zu trials (budget %lld, seed %llu)\n", o->algorithm, out->n_trials,
+           (long long)o->budget, (unsigned long long)o->seed);
     if (out->best < 0) {
         printf("no trial succeeded\n");
         return;
     }
     char *key = mp_space_key(&out->space, &out->x[(size_t)out->best * out->space.n]);
-    printf("best: %.6g at trial %ld (%s)\n", out->value[out->best], out->best + 1, key);
+    printf("best: %.6g at trial %ld (", out->value[out->best], out->best + 1);
+    mp_terminal_text(stdout, key, false);
+    printf(")\n");
     free(key);
     printf("surface optimum: %.6g; reached %s", out->optimum,
            out->trials_to_optimum > 0 ? "at trial " : "never");

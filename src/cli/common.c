@@ -147,6 +147,32 @@ int mp_cli_add_files(const char *verb, const char *path, const char *suffix, siz
     return rc;
 }
 
+void mp_cli_paths_drop_duplicates(struct mp_cli_paths *files)
+{
+    struct stat *seen = mp_xcalloc(files->n + 1, sizeof(*seen));
+    size_t kept = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        struct stat st;
+        bool dup = false;
+        if (stat(files->v[i], &st) == 0) {
+            for (size_t j = 0; j < kept && !dup; j++) {
+                dup = seen[j].st_ino != 0 && seen[j].st_dev == st.st_dev &&
+                      seen[j].st_ino == st.st_ino;
+            }
+        } else {
+            memset(&st, 0, sizeof(st)); /* no inode is 0: never a duplicate; loading says why */
+        }
+        if (dup) {
+            free(files->v[i]);
+            continue;
+        }
+        seen[kept] = st;
+        files->v[kept++] = files->v[i];
+    }
+    files->n = kept;
+    free(seen);
+}
+
 void mp_cli_paths_release(struct mp_cli_paths *p)
 {
     for (size_t i = 0; i < p->n; i++) {

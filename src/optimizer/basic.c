@@ -155,6 +155,7 @@ static int random_new(const struct mp_space *space, const struct mp_optimizer_op
 
 const struct mp_optimizer_ops mp_optimizer_grid = {
     .name = "grid",
+    .takes_no_settings = true,
     .summary = "every configuration in order (first parameter slowest)",
     .validate = grid_check,
     .create = grid_new,
@@ -164,6 +165,7 @@ const struct mp_optimizer_ops mp_optimizer_grid = {
 
 const struct mp_optimizer_ops mp_optimizer_random = {
     .name = "random",
+    .takes_no_settings = true,
     .summary = "uniformly random configurations, never repeated",
     .validate = no_settings,
     .create = random_new,

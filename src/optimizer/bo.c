@@ -388,5 +388,5 @@ const struct mp_optimizer_ops mp_optimizer_bo = {
     "bo",        "Bayesian optimisation: Gaussian process, expected improvement x feasibility",
     bo_validate, bo_create,
     bo_suggest,  bo_should_stop,
-    bo_free,
+    bo_free,     false,
 };

@@ -544,8 +544,11 @@ static bool morphling_should_stop(struct mp_optimizer *opt, const struct mp_hist
                                   char *reason, size_t reason_len)
 {
     struct morphling *m = (struct morphling *)opt;
-    if (m->fallback && m->fallback->ops->should_stop) {
-        return m->fallback->ops->should_stop(m->fallback, h, reason, reason_len);
+    /* The fallback's own rules (bo's budget and stop_on_ei), and morphling's patience in any
+     * case: with fallback bo it was dropped (bo runs without morphling's settings). */
+    if (m->fallback && m->fallback->ops->should_stop &&
+        m->fallback->ops->should_stop(m->fallback, h, reason, reason_len)) {
+        return true;
     }
     return mp_history_should_stop(opt, h, m->set.patience, reason, reason_len);
 }

@@ -77,6 +77,9 @@ struct mp_optimizer_ops {
     bool (*should_stop)(struct mp_optimizer *opt, const struct mp_history *h, char *reason,
                         size_t reason_len);
     void (*free)(struct mp_optimizer *opt);
+    /* The back end refuses every algorithm.settings key (grid, random): a caller applying one
+     * settings document to several algorithms (bench-search) passes it to the others only. */
+    bool takes_no_settings;
 };
 
 /* Registry lookups; NULL when unknown. */

@@ -78,13 +78,19 @@ static void place(struct mp_node *n, const char *file, unsigned line, unsigned c
     }
 }
 
+/* Whether the --role entry role ("COLUMN=ROLE") is for the column or parameter name. */
+static bool role_names(const char *role, const char *name)
+{
+    size_t len = strcspn(role, "=");
+    return strlen(name) == len && strncmp(name, role, len) == 0;
+}
+
 /* The last --role entry for column name (the one mp_surface_set_roles applied), or NULL. */
 static const char *role_entry(const struct mp_replay_opts *o, const char *name)
 {
     const char *found = NULL;
     for (size_t i = 0; i < o->n_roles; i++) {
-        size_t len = strcspn(o->roles[i], "=");
-        if (strlen(name) == len && strncmp(o->roles[i], name, len) == 0) {
+        if (role_names(o->roles[i], name)) {
             found = o->roles[i];
         }
     }
@@ -92,23 +98,26 @@ static const char *role_entry(const struct mp_replay_opts *o, const char *name)
 }
 
 /* A --role on a column that is no parameter of the replay (a metric) would go nowhere without a
- * word. (meta train's roles may name columns some of its surfaces lack.) */
-static int check_roles(const struct mp_space *space, const struct mp_replay_opts *o,
-                       struct mp_error *err)
+ * word. (bench-search's and meta train's roles may name columns some of their surfaces lack.) */
+static int check_roles(const struct mp_surface *s, const struct mp_space *space,
+                       const struct mp_replay_opts *o, struct mp_error *err)
 {
     for (size_t i = 0; i < o->n_roles; i++) {
+        bool param = false, column = false;
+        for (size_t c = 0; c < space->n && !param; c++) {
+            param = role_names(o->roles[i], space->params[c].name);
+        }
+        for (size_t c = 0; c < s->n_cols && !column; c++) {
+            column = role_names(o->roles[i], s->header[c]);
+        }
+        if (param || (!column && o->roles_of_other_surfaces)) {
+            continue; /* a parameter, or another surface's column */
+        }
         int len = (int)strcspn(o->roles[i], "=");
-        bool found = false;
-        for (size_t c = 0; c < space->n && !found; c++) {
-            found = strlen(space->params[c].name) == (size_t)len &&
-                    strncmp(space->params[c].name, o->roles[i], (size_t)len) == 0;
-        }
-        if (!found) {
-            return mp_error_set(err, MP_EINVALID,
-                                "role \"%s\": '%.*s' is not a parameter column (roles are for "
-                                "parameters)",
-                                o->roles[i], len, o->roles[i]);
-        }
+        return mp_error_set(err, MP_EINVALID,
+                            "role \"%s\": '%.*s' is not a parameter column (roles are for "
+                            "parameters)",
+                            o->roles[i], len, o->roles[i]);
     }
     return 0;
 }
@@ -331,7 +340,7 @@ int mp_replay_surface(const struct mp_surface *s, const struct mp_replay_opts *o
     mp_surface_infer_space(s, cols.params, cols.n_params, &out->space);
     mp_surface_columns_release(&cols);
     if (mp_surface_set_roles(&out->space, o->roles, o->n_roles, err) != 0 ||
-        check_roles(&out->space, o, err) != 0 || check_space_size(s, &out->space, err) != 0) {
+        check_roles(s, &out->space, o, err) != 0 || check_space_size(s, &out->space, err) != 0) {
         mp_replay_outcome_release(out);
         return MP_EINVALID;
     }

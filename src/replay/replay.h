@@ -26,6 +26,9 @@ struct mp_replay_opts {
     const char *prior_path;         /* algorithm prior (bo, morphling), may be NULL */
     const char *const *roles;       /* "COLUMN=ROLE" entries (mp_surface_set_roles), may be NULL */
     size_t n_roles;
+    /* An entry of roles naming a column the surface lacks is ignored (bench-search: one list
+     * serves surfaces with different columns); else it is an error, as one on a metric is. */
+    bool roles_of_other_surfaces;
     bool validate_only; /* check that the replay can run (columns, roles, the algorithm with
                            its settings and prior), run nothing: out holds only the space */
 };

@@ -197,6 +197,27 @@ static void drop_unmeasured(struct mp_surface *s)
     s->n_rows = kept;
 }
 
+/* In a trial export (after drop_unmeasured) a FAILED row names its failure class and a
+ * SUCCEEDED one none: a FAILED row without one replayed as a success (its value could be the
+ * surface's optimum), a SUCCEEDED one with one as a failure. */
+static int check_export_state(const struct mp_surface *s, size_t r, const char *f,
+                              struct mp_error *err)
+{
+    const char *state = s->cells[r * s->n_cols + 1];
+    bool failed = strcmp(state, "FAILED") == 0;
+    if (!s->is_export || failed == (*f != '\0')) {
+        return 0;
+    }
+    if (failed) {
+        return mp_error_set(err, MP_EPARSE,
+                            "%s:%zu: column 'failure': empty, but the state is FAILED (a failed "
+                            "trial names its failure class)",
+                            s->path, s->lines[r]);
+    }
+    return mp_error_set(err, MP_EPARSE, "%s:%zu: column 'failure': %s, but the state is %s",
+                        s->path, s->lines[r], f, state);
+}
+
 /* A `failure` cell is empty (the row succeeded) or names a failure class: anything else would
  * replay as a guess. */
 static int check_failures(const struct mp_surface *s, struct mp_error *err)
@@ -204,6 +225,9 @@ static int check_failures(const struct mp_surface *s, struct mp_error *err)
     int c = mp_surface_column(s, "failure");
     for (size_t r = 0; c >= 0 && r < s->n_rows; r++) {
         const char *f = s->cells[r * s->n_cols + (size_t)c];
+        if (check_export_state(s, r, f, err) != 0) {
+            return MP_EPARSE;
+        }
         if (*f && mp_failure_parse(f) <= MP_FAILURE_NONE) {
             struct mp_buf known = MP_BUF_INIT;
             for (int k = MP_FAILURE_NONE + 1; k < mp_failure_count(); k++) {

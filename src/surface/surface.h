@@ -5,7 +5,8 @@
  *
  * A trial export (`morphling export --format csv`: number,state,failure, the parameters, then
  * the metrics) is a surface too: its rows whose state is neither SUCCEEDED nor FAILED measured
- * nothing and are dropped when it is read, and mp_surface_columns finds its parameters.
+ * nothing and are dropped when it is read, a FAILED row must name its failure class and a
+ * SUCCEEDED one none, and mp_surface_columns finds its parameters.
  *
  * CSV dialect: UTF-8 (a leading byte-order mark is skipped), comma separated, optional
  * double-quoted fields ("" escapes a quote), LF or CRLF line ends; a quoted field may hold LF

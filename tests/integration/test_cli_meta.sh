@@ -123,6 +123,14 @@ check "unknown role exits 2" 2 "$rc"
 check_contains "unknown role is named" 'unknown role "cpuz"' "$out"
 "$MORPHLING" replay "$WORK/other.csv" --prior "$WORK/mr" --role nosuch=cpu >/dev/null 2>&1
 check "replay --role for a missing column exits 2" 2 "$?"
+# An entry whose column no training surface has went nowhere without a word (a typo such as
+# --role cpu=cpu for a column 'cpus' trained a model without the role).
+# shellcheck disable=SC2086
+out=$("$MORPHLING" meta train $train --role cpu=cpu -o "$WORK/mtypo" 2>&1); rc=$?
+check "meta train --role for a column no surface has exits 2" 2 "$rc"
+check_contains "meta train --role for a column no surface has: the message" \
+    "--role cpu=cpu: no surface has a column 'cpu'" "$out"
+[ -e "$WORK/mtypo" ] && not_ok "meta train --role typo: wrote a model" || ok "meta train --role typo: no model"
 "$MORPHLING" meta train $train --role cpus -o "$WORK/mx" >/dev/null 2>&1
 check "malformed --role exits 2" 2 "$?"
 out=$("$MORPHLING" bench-search --surfaces "$WORK/other.csv" --algorithms morphling \
@@ -265,6 +273,16 @@ out=$("$MORPHLING" meta train $train -o "$WORK/fifo" 2>&1); rc=$?
 check "meta train -o FIFO exits 2" 2 "$rc"
 check_contains "meta train -o FIFO: the message" "-o $WORK/fifo: is not a regular file" "$out"
 check_true "meta train -o FIFO leaves the FIFO" test -p "$WORK/fifo"
+# meta info writes choice names as a terminal may show them (as `show` does): an escape
+# sequence in a training surface's cell was written raw, a line break split the listing.
+printf 'a,g,y\n1,"\033[31mred",1\n2,"\033[31mred",5\n1,"x\ny",2\n2,"x\ny",3\n' >"$WORK/ctl.csv"
+"$MORPHLING" meta train --no-store "$WORK/ctl.csv" --objective y --iterations 5 --members 1 \
+    -o "$WORK/ctl.model" -q >/dev/null
+check "meta train on control characters exits 0" 0 "$?"
+out=$("$MORPHLING" meta info "$WORK/ctl.model"); rc=$?
+check "meta info of control characters exits 0" 0 "$rc"
+check_contains "meta info escapes the choices" '  g: \x1b[31mred, x\x0ay' "$out"
+check "meta info: no raw escape" 0 "$(printf '%s\n' "$out" | grep -c "$(printf '\033')")"
 "$MORPHLING" meta frob >/dev/null 2>&1
 check "unknown meta sub-command exits 2" 2 "$?"
 finish

@@ -164,6 +164,24 @@ json=$("$MORPHLING" replay "$WORK/rps.csv" -a grid --budget 2 --json)
 check "throughput_rps is the default objective" 10 "$(printf '%s' "$json" | jq '.surface_optimum')"
 check_contains "--help says so" "default: throughput_per_cost, else throughput_rps, else the last" \
     "$("$MORPHLING" replay --help | tr -s ' \n' '  ')"
+# morphling's fallback keeps its patience: with fallback bo it was dropped (the budget ran out),
+# with fallback random it held. The run is then bo's with patience 2, trial for trial.
+a=$("$MORPHLING" replay "$surface" --params share,mode --objective value --algorithm morphling \
+    --settings '{fallback: bo, patience: 2}' --budget 12 --seed 5 --json 2>/dev/null |
+    jq -c '[.trials[].params]')
+b=$("$MORPHLING" replay "$surface" --params share,mode --objective value --algorithm bo \
+    --settings '{patience: 2}' --budget 12 --seed 5 --json | jq -c '[.trials[].params]')
+check "fallback bo keeps patience: the trials of bo with patience 2" "$b" "$a"
+check_true "fallback bo keeps patience: it stopped early" test "$(printf '%s' "$a" | jq length)" -lt 12
+# Choice names reach the terminal escaped, as `show` writes them: an escape sequence in a
+# surface's cell was written raw (it recoloured or rewrote the screen), a line break split the
+# line.
+printf 'a,g,y\n1,"\033[31mred",1\n2,"\033[31mred",5\n1,"x\ny",2\n' >"$WORK/ctl.csv"
+out=$("$MORPHLING" replay "$WORK/ctl.csv" --objective y --algorithm grid); rc=$?
+check "replay of control characters in choices exits 0" 0 "$rc"
+check_contains "replay text escapes an escape sequence" 'a=2,g=\x1b[31mred' "$out"
+check "replay text: no raw escape, three lines" "0 3" \
+    "$(printf '%s\n' "$out" | grep -c "$(printf '\033')") $(printf '%s\n' "$out" | wc -l)"
 printf 'a,b\n1,"x\n' >"$WORK/broken.csv"
 err=$("$MORPHLING" replay "$WORK/broken.csv" 2>&1); rc=$?
 check "malformed CSV exits 2" 2 "$rc"

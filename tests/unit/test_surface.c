@@ -230,6 +230,14 @@ static void failure_cells_name_a_class(void **state)
     assert_int_equal(s->n_rows, 2);
     assert_int_equal(s->lines[0], 3);
     mp_surface_free(s);
+    /* An export's state and failure class agree: a FAILED row without a class replayed as a
+     * success (its value the surface's optimum), a SUCCEEDED one with a class as a failure. */
+    expect_parse_error("number,state,failure,x,throughput_rps\n1,SUCCEEDED,,1,5\n"
+                       "2,FAILED,,2,9\n",
+                       "s.csv:3: column 'failure': empty, but the state is FAILED (a failed "
+                       "trial names its failure class)");
+    expect_parse_error("number,state,failure,x,throughput_rps\n1,SUCCEEDED,SLO_VIOLATED,1,5\n",
+                       "s.csv:2: column 'failure': SLO_VIOLATED, but the state is SUCCEEDED");
 }
 
 /* A line break inside a quoted field (RFC 4180; a trial export writes a value with one) is part
