@@ -189,8 +189,9 @@ void mp_bo_encode(const struct bo *bo, const double *x, double *z)
             z[dm->off] = x[i];
             continue;
         }
+        /* Halves, as mp_space_encode: the width of bounds near -+1e308 overflows. */
         double w = dm->log ? log(x[i]) : x[i];
-        z[dm->off] = dm->hi > dm->lo ? (w - dm->lo) / (dm->hi - dm->lo) : 0.5;
+        z[dm->off] = dm->hi > dm->lo ? (w / 2 - dm->lo / 2) / (dm->hi / 2 - dm->lo / 2) : 0.5;
     }
 }
 
@@ -213,7 +214,8 @@ void mp_bo_decode(const struct bo *bo, const double *z, double *x)
             x[i] = z[dm->off];
             continue;
         }
-        double w = dm->lo + fmin(1.0, fmax(0.0, z[dm->off])) * (dm->hi - dm->lo);
+        double t = fmin(1.0, fmax(0.0, z[dm->off]));
+        double w = dm->lo * (1 - t) + dm->hi * t;
         double v = dm->log ? exp(w) : w;
         uint64_t levels = mp_space_levels(space, i);
         if (levels == 0) {

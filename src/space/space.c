@@ -366,8 +366,9 @@ void mp_space_encode(const struct mp_space *s, const double *x, double *u)
         }
         double lo, hi;
         numeric_bounds(p, &lo, &hi);
-        double a = warp(p, lo), b = warp(p, hi);
-        u[i] = b > a ? (warp(p, x[i]) - a) / (b - a) : 0.5;
+        /* Halves: b - a of bounds near -+1e308 overflows to infinity (u was NaN). */
+        double a = warp(p, lo) / 2, b = warp(p, hi) / 2;
+        u[i] = b > a ? (warp(p, x[i]) / 2 - a) / (b - a) : 0.5;
     }
 }
 
@@ -383,7 +384,7 @@ void mp_space_decode(const struct mp_space *s, const double *u, double *x)
         double lo, hi;
         numeric_bounds(p, &lo, &hi);
         double a = warp(p, lo), b = warp(p, hi);
-        double w = a + ui * (b - a);
+        double w = a * (1 - ui) + b * ui; /* a + ui * (b - a) overflows for bounds near -+1e308 */
         double v = p->log_scale ? exp(w) : w;
         v = fmin(hi, fmax(lo, v));
         if (p->type == MP_PARAM_FLOAT && p->step == 0) {

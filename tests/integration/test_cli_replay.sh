@@ -182,6 +182,14 @@ check "replay of control characters in choices exits 0" 0 "$rc"
 check_contains "replay text escapes an escape sequence" 'a=2,g=\x1b[31mred' "$out"
 check "replay text: no raw escape, three lines" "0 3" \
     "$(printf '%s\n' "$out" | grep -c "$(printf '\033')") $(printf '%s\n' "$out" | wc -l)"
+# Parameter values near -+1e308: their range's width overflowed in the encodings (NaN inputs),
+# and bo stopped with "GP kernel matrix is not positive definite".
+printf 'a,y\n-1e308,1\n1,2\n1e308,3\n5e307,4\n' >"$WORK/huge.csv"
+for algo in bo random; do
+    out=$("$MORPHLING" replay "$WORK/huge.csv" --objective y --algorithm "$algo" 2>&1); rc=$?
+    check "replay -a $algo of values near 1e308 exits 0" 0 "$rc"
+    check_contains "... and finds the optimum" "best: 4 at trial" "$out"
+done
 printf 'a,b\n1,"x\n' >"$WORK/broken.csv"
 err=$("$MORPHLING" replay "$WORK/broken.csv" 2>&1); rc=$?
 check "malformed CSV exits 2" 2 "$rc"

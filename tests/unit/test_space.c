@@ -81,6 +81,30 @@ static void encode_decode_round_trip(void **state)
     mp_space_release(&s);
 }
 
+/* Bounds near -+1e308: the width overflowed, every encoded value was NaN and decoding gave
+ * infinity (bo then stopped on a kernel matrix "not positive definite"). */
+static void extreme_bounds_encode(void **state)
+{
+    (void)state;
+    static const double v[] = {-1e308, 0, 5, 1e308};
+    struct mp_space s = {0};
+    add_list(&s, "a", v, 4, false);
+    add_range(&s, "b", MP_PARAM_FLOAT, -1.7e308, 1.7e308, 0);
+    for (size_t i = 0; i < 4; i++) {
+        double x[2] = {v[i], v[i]}, u[2], y[2];
+        mp_space_encode(&s, x, u);
+        assert_true(u[0] >= 0 && u[0] <= 1 && u[1] >= 0 && u[1] <= 1);
+        mp_space_decode(&s, u, y);
+        /* 0 and 5 are one value apart in 2e308 (no encoding in [0, 1] tells them apart). */
+        assert_true(y[0] == v[i] || (v[i] == 5 && y[0] == 0));
+        assert_true(fabs(y[1] - v[i]) <= 1e-12 * 1.7e308);
+    }
+    double x[2] = {0, 0}, u[2];
+    mp_space_encode(&s, x, u);
+    assert_true(fabs(u[0] - 0.5) < 1e-12 && fabs(u[1] - 0.5) < 1e-12);
+    mp_space_release(&s);
+}
+
 static void float_steps_print_canonically(void **state)
 {
     (void)state;
@@ -383,6 +407,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(counts_and_enumeration),
         cmocka_unit_test(encode_decode_round_trip),
+        cmocka_unit_test(extreme_bounds_encode),
         cmocka_unit_test(float_steps_print_canonically),
         cmocka_unit_test(odd_choices_keep_keys_apart),
         cmocka_unit_test(huge_space_samples),
