@@ -293,10 +293,12 @@ static void classify_exit(struct local_trial *t, const char *when)
     if (st.oom_kills > 0) {
         /* No count here: kills after this look (the service's other processes) count in the
          * trial's oom_kills, and the message said "1 OOM kill(s)" beside oom_kills 2. */
+        char mib[MP_FMT_DOUBLE_MAX]; /* 1.5 MiB read "2 MiB", and a byte "0 MiB" */
         mp_trial_result_fail(t->res, MP_FAILURE_OOM_KILLED,
                              "the service %s %s; the kernel OOM-killed it (or a process of it) at "
-                             "a memory limit of %.0f MiB",
-                             how, when, (double)t->limits.memory_bytes / 1048576.0);
+                             "a memory limit of %s MiB",
+                             how, when,
+                             mp_fmt_double(mib, (double)t->limits.memory_bytes / 1048576.0));
     } else if (t->foreign_seen || (in_use && !mp_local_port_free(t->lease.port))) {
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
                              "port %d was taken by another process; the service %s %s",

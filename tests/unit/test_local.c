@@ -273,6 +273,40 @@ static void test_oom_killed(void **state)
     release(&f);
 }
 
+/* A memory size that rounds to 0 bytes is still a limit: 0 means none, so the service ran without
+ * any and the record left the limit out. */
+static void test_memory_limit_extremes(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f,
+               "name: tiny\n"
+               "service:\n"
+               "  command: [\"@H@/proc_antics\", \"alloc\", \"256\"]\n"
+               "  readiness: {tcp: true, interval: 50ms, startup_timeout: 10s}\n"
+               "parameters:\n"
+               "  - {name: mem, type: discrete, values: [1e-12, 64], target: {resource: memory}}\n"
+               "objective: {metric: throughput_rps}\n"
+               "runner:\n");
+    struct mp_local_runner *r = (struct mp_local_runner *)f.runner;
+    if (!(mp_cgroup_system_limits(&r->cgsys) & MP_CGLIM_MEMORY)) {
+        fprintf(stderr, "skipped: no memory cgroup (%s)\n", r->cgsys.warning);
+        release(&f);
+        skip();
+    }
+    double x[] = {1e-12};
+    assert_int_equal(run(&f, x, NULL), 0);
+    json_t *mem = json_object_get(json_object_get(f.meta, "limits"), "memory_bytes");
+    assert_non_null(mem);
+    assert_true(json_is_true(json_object_get(mem, "enforced")));
+    assert_true(json_number_value(json_object_get(mem, "requested")) == 1);
+    assert_int_not_equal(f.res.state, MP_TRIAL_SUCCEEDED);
+    if (f.res.failure == MP_FAILURE_OOM_KILLED) { /* else it died before the cgroup counted */
+        assert_non_null(strstr(f.res.reason, "limit of 9.5367431640625e-07 MiB"));
+    }
+    release(&f);
+}
+
 static void test_startup_timeout_and_grace(void **state)
 {
     (void)state;
@@ -1174,6 +1208,7 @@ int main(void)
         cmocka_unit_test(test_argv_and_env_exact),
         cmocka_unit_test(test_crash_reports_stderr_tail),
         cmocka_unit_test(test_oom_killed),
+        cmocka_unit_test(test_memory_limit_extremes),
         cmocka_unit_test(test_startup_timeout_and_grace),
         cmocka_unit_test(test_cancel_while_starting),
         cmocka_unit_test(test_trial_deadline_while_starting),
