@@ -405,8 +405,17 @@ static void not_ready(struct local_trial *t, const struct probe_seen *seen, doub
     } else {
         /* The usual first-hour mistake: the service listens on its own default port. */
         pid_t pids[1024];
-        int elsewhere = mp_local_listen_port(pids, trial_pids(t, pids, MP_ARRAY_LEN(pids)));
-        if (elsewhere > 0) {
+        char addr[64] = "";
+        int elsewhere =
+            mp_local_listen_port(pids, trial_pids(t, pids, MP_ARRAY_LEN(pids)), addr, sizeof(addr));
+        if (elsewhere == t->lease.port) {
+            /* The right port at an address the probes do not reach (::1 alone, 127.0.0.2). */
+            mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
+                                 "not ready after %.1f s: the service listens on port %d, but at "
+                                 "%s, which the probes of 127.0.0.1 do not reach: bind "
+                                 "127.0.0.1, or every address (0.0.0.0, ::)",
+                                 waited_s, elsewhere, addr);
+        } else if (elsewhere > 0) {
             mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
                                  "not ready after %.1f s: nothing listening on port %d, but the "
                                  "service listens on port %d: give it the trial's port with "

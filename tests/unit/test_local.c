@@ -377,6 +377,38 @@ static void test_listening_elsewhere_named(void **state)
     free(fake);
 }
 
+/* A service on the trial's port but at an address the probes of 127.0.0.1 do not reach (::1
+ * only, another interface's) was told "nothing listening on port P, but the service listens on
+ * port P: give it the trial's port", which it had. */
+static void test_listening_other_address_named(void **state)
+{
+    (void)state;
+    char *fake = fake_service();
+    char *yaml = mp_xasprintf("name: address\n"
+                              "service:\n"
+                              "  command: [\"%s\", \"--port\", \"{port}\", \"--host\", "
+                              "\"127.0.0.2\", \"--workers\", \"{w}\"]\n"
+                              "  readiness: {http: /healthz, interval: 50ms, timeout: 200ms, "
+                              "startup_timeout: 1s}\n"
+                              "parameters:\n"
+                              "  - {name: w, type: int, min: 1, max: 2}\n"
+                              "objective: {metric: throughput_rps}\n"
+                              "runner:\n"
+                              "  grace_period: 300ms\n",
+                              fake);
+    struct fixture f = {0};
+    setup_spec(&f, yaml);
+    double x[] = {1};
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_STARTUP_TIMEOUT,
+                   ", but at 127.0.0.2, which the probes of 127.0.0.1 do not reach: bind "
+                   "127.0.0.1, or every address (0.0.0.0, ::)");
+    assert_null(strstr(f.res.reason, "give it the trial's port"));
+    release(&f);
+    free(yaml);
+    free(fake);
+}
+
 static void test_trial_deadline_while_starting(void **state)
 {
     (void)state;
@@ -1213,6 +1245,7 @@ int main(void)
         cmocka_unit_test(test_cancel_while_starting),
         cmocka_unit_test(test_trial_deadline_while_starting),
         cmocka_unit_test(test_listening_elsewhere_named),
+        cmocka_unit_test(test_listening_other_address_named),
         cmocka_unit_test(test_port_taken_is_infra),
         cmocka_unit_test(test_own_port_in_use_is_crashed),
         cmocka_unit_test(test_probe_parsing),
