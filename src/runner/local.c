@@ -293,10 +293,12 @@ static void classify_exit(struct local_trial *t, const char *when)
     if (st.oom_kills > 0) {
         /* No count here: kills after this look (the service's other processes) count in the
          * trial's oom_kills, and the message said "1 OOM kill(s)" beside oom_kills 2. */
+        char mib[MP_FMT_DOUBLE_MAX]; /* 1.5 MiB read "2 MiB", and a byte "0 MiB" */
         mp_trial_result_fail(t->res, MP_FAILURE_OOM_KILLED,
                              "the service %s %s; the kernel OOM-killed it (or a process of it) at "
-                             "a memory limit of %.0f MiB",
-                             how, when, (double)t->limits.memory_bytes / 1048576.0);
+                             "a memory limit of %s MiB",
+                             how, when,
+                             mp_fmt_double(mib, (double)t->limits.memory_bytes / 1048576.0));
     } else if (t->foreign_seen || (in_use && !mp_local_port_free(t->lease.port))) {
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
                              "port %d was taken by another process; the service %s %s",
@@ -403,8 +405,17 @@ static void not_ready(struct local_trial *t, const struct probe_seen *seen, doub
     } else {
         /* The usual first-hour mistake: the service listens on its own default port. */
         pid_t pids[1024];
-        int elsewhere = mp_local_listen_port(pids, trial_pids(t, pids, MP_ARRAY_LEN(pids)));
-        if (elsewhere > 0) {
+        char addr[64] = "";
+        int elsewhere =
+            mp_local_listen_port(pids, trial_pids(t, pids, MP_ARRAY_LEN(pids)), addr, sizeof(addr));
+        if (elsewhere == t->lease.port) {
+            /* The right port at an address the probes do not reach (::1 alone, 127.0.0.2). */
+            mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
+                                 "not ready after %.1f s: the service listens on port %d, but at "
+                                 "%s, which the probes of 127.0.0.1 do not reach: bind "
+                                 "127.0.0.1, or every address (0.0.0.0, ::)",
+                                 waited_s, elsewhere, addr);
+        } else if (elsewhere > 0) {
             mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
                                  "not ready after %.1f s: nothing listening on port %d, but the "
                                  "service listens on port %d: give it the trial's port with "

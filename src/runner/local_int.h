@@ -123,8 +123,9 @@ void mp_local_probe(int port, const char *path, int64_t timeout_ns, struct mp_pr
  * /proc/PID/fd). */
 bool mp_local_socket_owned(int port, const pid_t *pids, size_t n);
 /* A TCP port on which one of pids listens, or 0 (to tell a service that listens elsewhere than
- * on its trial's port). */
-int mp_local_listen_port(const pid_t *pids, size_t n);
+ * on its trial's port, or at another address); that socket's address in addr (addr_size bytes,
+ * INET6_ADDRSTRLEN enough). */
+int mp_local_listen_port(const pid_t *pids, size_t n, char *addr, size_t addr_size);
 
 /* ---- one trial (local.c, local_limits.c) ---- */
 

@@ -67,6 +67,15 @@ static void place(struct local_trial *t)
     t->limits.cpuset = t->cpuset_buf;
 }
 
+/* Bytes of a memory parameter (MiB, > 0): at least 1, as 0 means no limit (a size of under half
+ * a byte ran the service without any), at most INT64_MAX (llround of a larger product is
+ * unspecified); the kernel rounds up to a page. */
+static uint64_t memory_bytes(double mib)
+{
+    double bytes = nearbyint(mib * 1048576.0);
+    return bytes < 1 ? 1 : bytes >= 0x1p63 ? (uint64_t)INT64_MAX : (uint64_t)bytes;
+}
+
 /* Resource parameters of the configuration override the runner's defaults. */
 void mp_local_collect_limits(struct local_trial *t)
 {
@@ -87,7 +96,7 @@ void mp_local_collect_limits(struct local_trial *t)
             t->limits.cpu_cores = v;
             break;
         case MP_RESOURCE_MEMORY:
-            t->limits.memory_bytes = (uint64_t)llround(v * 1048576.0);
+            t->limits.memory_bytes = memory_bytes(v);
             break;
         default:
             json_object_set_new(t->limits_json, mp_resource_name(s->params[i].resource),

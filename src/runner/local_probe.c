@@ -282,10 +282,16 @@ void mp_local_probe(int port, const char *path, int64_t timeout_ns, struct mp_pr
 
 /* ---- socket ownership ---- */
 
-/* Inodes (and ports) of sockets listening on port, or on any port when port is 0 (state 0A), in
- * a /proc/net/tcp-format file. */
-static size_t listen_inodes(const char *file, int port, unsigned long *ino, int *ports, size_t n,
-                            size_t max)
+/* A listening socket: its inode, port and local address as /proc/net/tcp{,6} writes it. */
+struct listener {
+    unsigned long ino;
+    int port;
+    char addr[128];
+};
+
+/* Listening sockets (state 0A) on port, or on any port when port is 0, in a /proc/net/tcp-format
+ * file, appended to l (n so far, max in all). */
+static size_t listen_inodes(const char *file, int port, struct listener *l, size_t n, size_t max)
 {
     FILE *f = fopen(file, "re");
     if (!f) {
@@ -299,19 +305,21 @@ static size_t listen_inodes(const char *file, int port, unsigned long *ino, int 
         if (sscanf(line, " %*d: %127s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &inode) != 3) {
             continue;
         }
-        const char *colon = strrchr(local, ':');
+        char *colon = strrchr(local, ':');
         long p = colon ? strtol(colon + 1, NULL, 16) : -1;
         if (st == 0x0A && p > 0 && (port == 0 || p == port) && inode) {
-            ports[n] = (int)p;
-            ino[n++] = inode;
+            *colon = '\0';
+            l[n].port = (int)p;
+            l[n].ino = inode;
+            snprintf(l[n++].addr, sizeof(l->addr), "%s", local);
         }
     }
     fclose(f);
     return n;
 }
 
-/* Index in ino of a socket that pid holds, or -1. */
-static int pid_socket(pid_t pid, const unsigned long *ino, size_t n)
+/* Index in l of a socket that pid holds, or -1. */
+static int pid_socket(pid_t pid, const struct listener *l, size_t n)
 {
     char dir[64];
     snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
@@ -332,7 +340,7 @@ static int pid_socket(pid_t pid, const unsigned long *ino, size_t n)
         unsigned long inode = 0;
         if (sscanf(target, "socket:[%lu]", &inode) == 1) {
             for (size_t i = 0; i < n && found < 0; i++) {
-                found = ino[i] == inode ? (int)i : -1;
+                found = l[i].ino == inode ? (int)i : -1;
             }
         }
     }
@@ -340,28 +348,53 @@ static int pid_socket(pid_t pid, const unsigned long *ino, size_t n)
     return found;
 }
 
-/* The port of a listening socket on port (0: any) that belongs to one of pids, or 0. */
-static int owned_listen_port(int port, const pid_t *pids, size_t n)
+/* An address of /proc/net/tcp{,6} (32-bit words in hex, each in host byte order) as text. */
+static void address_text(const char *hex, char *out, size_t size)
 {
-    unsigned long ino[512];
-    int ports[512];
-    size_t k = listen_inodes("/proc/net/tcp", port, ino, ports, 0, MP_ARRAY_LEN(ino));
-    k = listen_inodes("/proc/net/tcp6", port, ino, ports, k, MP_ARRAY_LEN(ino));
-    for (size_t i = 0; i < n && k > 0; i++) {
-        int at = pid_socket(pids[i], ino, k);
+    uint32_t words[4];
+    size_t n = strlen(hex) / 8;
+    for (size_t i = 0; i < n && i < 4; i++) {
+        char word[9];
+        memcpy(word, hex + 8 * i, 8);
+        word[8] = '\0';
+        words[i] = (uint32_t)strtoul(word, NULL, 16);
+    }
+    char text[INET6_ADDRSTRLEN];
+    if ((n == 1 || n == 4) && inet_ntop(n == 1 ? AF_INET : AF_INET6, words, text, sizeof(text))) {
+        snprintf(out, size, "%s", text);
+    } else {
+        snprintf(out, size, "%s", hex);
+    }
+}
+
+/* The port of a listening socket on port (0: any) that belongs to one of pids, or 0; its address
+ * as text in addr when addr is non-NULL. */
+static int owned_listen_port(int port, const pid_t *pids, size_t n, char *addr, size_t addr_size)
+{
+    static const size_t max = 512;
+    struct listener *l = mp_xcalloc(max, sizeof(*l));
+    size_t k = listen_inodes("/proc/net/tcp", port, l, 0, max);
+    k = listen_inodes("/proc/net/tcp6", port, l, k, max);
+    int found = 0;
+    for (size_t i = 0; i < n && k > 0 && found == 0; i++) {
+        int at = pid_socket(pids[i], l, k);
         if (at >= 0) {
-            return ports[at];
+            found = l[at].port;
+            if (addr) {
+                address_text(l[at].addr, addr, addr_size);
+            }
         }
     }
-    return 0;
+    free(l);
+    return found;
 }
 
 bool mp_local_socket_owned(int port, const pid_t *pids, size_t n)
 {
-    return port > 0 && owned_listen_port(port, pids, n) == port;
+    return port > 0 && owned_listen_port(port, pids, n, NULL, 0) == port;
 }
 
-int mp_local_listen_port(const pid_t *pids, size_t n)
+int mp_local_listen_port(const pid_t *pids, size_t n, char *addr, size_t addr_size)
 {
-    return owned_listen_port(0, pids, n);
+    return owned_listen_port(0, pids, n, addr, addr_size);
 }

@@ -135,11 +135,48 @@ static double least(const struct mp_spec *spec, const struct mp_param *p, size_t
     return (double)best;
 }
 
+/* A GPU type that cost.gpu_type_hour leaves out costs cost.gpu_hour: without one it was free,
+ * and the search recommended the type nobody priced as the cheapest. */
+static int check_gpu_type_prices(const struct mp_spec *spec, struct mp_error *err)
+{
+    const struct mp_node *cost = mp_doc_get(spec->doc, "cost");
+    const struct mp_node *table = mp_doc_get(cost, "gpu_type_hour");
+    if (!table || !mp_doc_is_null(mp_doc_get(cost, "gpu_hour"))) {
+        return 0;
+    }
+    const struct mp_space *s = &spec->space;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct mp_param *p = &s->params[i];
+        if (p->target != MP_TARGET_RESOURCE || p->resource != MP_RESOURCE_GPU_TYPE) {
+            continue;
+        }
+        for (size_t k = 0; k < p->n_choices; k++) {
+            size_t t = 0;
+            while (t < spec->cost.n_gpu_types &&
+                   strcmp(spec->cost.gpu_types[t], p->choices[k]) != 0) {
+                t++;
+            }
+            if (t == spec->cost.n_gpu_types) {
+                return mp_doc_error(err, table,
+                                    "no price for %s = %s (a GPU type without one costs "
+                                    "cost.gpu_hour, which is not set): price it here, or set "
+                                    "cost.gpu_hour",
+                                    p->name, p->choices[k]);
+            }
+        }
+    }
+    return 0;
+}
+
 int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err)
 {
     const struct mp_space *s = &spec->space;
     if (!spec->has_cost || s->n == 0) {
         return 0;
+    }
+    int rc = check_gpu_type_prices(spec, err);
+    if (rc != 0) {
+        return rc;
     }
     /* The price grows with each resource on its own: the cheapest configuration has each at its
      * least. */
@@ -152,7 +189,6 @@ int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err)
     mp_spec_derive_metrics(spec, x, &m);
     mp_metrics_get(&m, "cost_per_hour", &cost);
     mp_metrics_release(&m);
-    int rc = 0;
     for (size_t i = 0; cost == 0 && rc == 0 && i < spec->n_objectives + spec->n_constraints; i++) {
         const struct mp_node *at = NULL;
         const char *metric = mp_spec_judged_metric(spec, i, &at);

@@ -273,6 +273,40 @@ static void test_oom_killed(void **state)
     release(&f);
 }
 
+/* A memory size that rounds to 0 bytes is still a limit: 0 means none, so the service ran without
+ * any and the record left the limit out. */
+static void test_memory_limit_extremes(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f,
+               "name: tiny\n"
+               "service:\n"
+               "  command: [\"@H@/proc_antics\", \"alloc\", \"256\"]\n"
+               "  readiness: {tcp: true, interval: 50ms, startup_timeout: 10s}\n"
+               "parameters:\n"
+               "  - {name: mem, type: discrete, values: [1e-12, 64], target: {resource: memory}}\n"
+               "objective: {metric: throughput_rps}\n"
+               "runner:\n");
+    struct mp_local_runner *r = (struct mp_local_runner *)f.runner;
+    if (!(mp_cgroup_system_limits(&r->cgsys) & MP_CGLIM_MEMORY)) {
+        fprintf(stderr, "skipped: no memory cgroup (%s)\n", r->cgsys.warning);
+        release(&f);
+        skip();
+    }
+    double x[] = {1e-12};
+    assert_int_equal(run(&f, x, NULL), 0);
+    json_t *mem = json_object_get(json_object_get(f.meta, "limits"), "memory_bytes");
+    assert_non_null(mem);
+    assert_true(json_is_true(json_object_get(mem, "enforced")));
+    assert_true(json_number_value(json_object_get(mem, "requested")) == 1);
+    assert_int_not_equal(f.res.state, MP_TRIAL_SUCCEEDED);
+    if (f.res.failure == MP_FAILURE_OOM_KILLED) { /* else it died before the cgroup counted */
+        assert_non_null(strstr(f.res.reason, "limit of 9.5367431640625e-07 MiB"));
+    }
+    release(&f);
+}
+
 static void test_startup_timeout_and_grace(void **state)
 {
     (void)state;
@@ -338,6 +372,38 @@ static void test_listening_elsewhere_named(void **state)
                               port);
     expect_failure(&f, MP_FAILURE_STARTUP_TIMEOUT, want);
     free(want);
+    release(&f);
+    free(yaml);
+    free(fake);
+}
+
+/* A service on the trial's port but at an address the probes of 127.0.0.1 do not reach (::1
+ * only, another interface's) was told "nothing listening on port P, but the service listens on
+ * port P: give it the trial's port", which it had. */
+static void test_listening_other_address_named(void **state)
+{
+    (void)state;
+    char *fake = fake_service();
+    char *yaml = mp_xasprintf("name: address\n"
+                              "service:\n"
+                              "  command: [\"%s\", \"--port\", \"{port}\", \"--host\", "
+                              "\"127.0.0.2\", \"--workers\", \"{w}\"]\n"
+                              "  readiness: {http: /healthz, interval: 50ms, timeout: 200ms, "
+                              "startup_timeout: 1s}\n"
+                              "parameters:\n"
+                              "  - {name: w, type: int, min: 1, max: 2}\n"
+                              "objective: {metric: throughput_rps}\n"
+                              "runner:\n"
+                              "  grace_period: 300ms\n",
+                              fake);
+    struct fixture f = {0};
+    setup_spec(&f, yaml);
+    double x[] = {1};
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_STARTUP_TIMEOUT,
+                   ", but at 127.0.0.2, which the probes of 127.0.0.1 do not reach: bind "
+                   "127.0.0.1, or every address (0.0.0.0, ::)");
+    assert_null(strstr(f.res.reason, "give it the trial's port"));
     release(&f);
     free(yaml);
     free(fake);
@@ -1174,10 +1240,12 @@ int main(void)
         cmocka_unit_test(test_argv_and_env_exact),
         cmocka_unit_test(test_crash_reports_stderr_tail),
         cmocka_unit_test(test_oom_killed),
+        cmocka_unit_test(test_memory_limit_extremes),
         cmocka_unit_test(test_startup_timeout_and_grace),
         cmocka_unit_test(test_cancel_while_starting),
         cmocka_unit_test(test_trial_deadline_while_starting),
         cmocka_unit_test(test_listening_elsewhere_named),
+        cmocka_unit_test(test_listening_other_address_named),
         cmocka_unit_test(test_port_taken_is_infra),
         cmocka_unit_test(test_own_port_in_use_is_crashed),
         cmocka_unit_test(test_probe_parsing),

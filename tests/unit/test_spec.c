@@ -1152,6 +1152,37 @@ static void zero_cost_refused(void **state)
 #undef ZC_SPACE
 }
 
+/* A GPU type that a per-type price table leaves out, with no cost.gpu_hour to fall back on, is
+ * refused: it cost nothing, and the search recommended the unpriced type as the cheapest. */
+static void gpu_type_price_missing(void **state)
+{
+    (void)state;
+#define GT_HEAD                                                                                    \
+    "name: t\nrunner: {kind: replay, surface: x.csv}\n"                                            \
+    "parameters:\n  - {name: cpu, type: float, min: 0.5, max: 2, target: {resource: cpu}}\n"       \
+    "  - {name: t, type: categorical, values: [T4, A100], target: {resource: gpu_type}}\n"         \
+    "objective: {metric: throughput_per_cost}\n"
+    expect_cost_check(GT_HEAD "cost: {cpu_core_hour: 1, gpu_type_hour: {T4: 0.5}}\n",
+                      "t.yaml:7:41: 'cost.gpu_type_hour': no price for t = A100 (a GPU type "
+                      "without one costs cost.gpu_hour, which is not set): price it here, or set "
+                      "cost.gpu_hour");
+    /* Whatever the objective: cost_per_hour itself would be wrong. */
+    expect_cost_check("name: t\nrunner: {kind: replay, surface: x.csv}\n"
+                      "parameters:\n  - {name: t, type: categorical, values: [T4, A100, L4], "
+                      "target: {resource: gpu_type}}\n"
+                      "objective: {metric: throughput_rps}\n"
+                      "cost: {gpu_type_hour: {T4: 0.5, A100: 3}}\n",
+                      "'cost.gpu_type_hour': no price for t = L4");
+    /* A fallback price, a complete table, or no table at all (GPUs priced by gpu_hour alone, or
+     * not priced) are accepted. */
+    expect_cost_check(GT_HEAD "cost: {cpu_core_hour: 1, gpu_hour: 2, gpu_type_hour: {T4: 0.5}}\n",
+                      NULL);
+    expect_cost_check(GT_HEAD "cost: {cpu_core_hour: 1, gpu_type_hour: {T4: 0.5, A100: 3}}\n",
+                      NULL);
+    expect_cost_check(GT_HEAD "cost: {cpu_core_hour: 1}\n", NULL);
+#undef GT_HEAD
+}
+
 /* A deployment never reads nor shows a secret: a host sees it redacted, a pod drops it. */
 static void check_deploy_hides_secrets(const struct mp_spec *s, const double *x)
 {
@@ -1390,6 +1421,7 @@ int main(void)
         cmocka_unit_test(zero_cost_reason),
         cmocka_unit_test(gpu_count_cost),
         cmocka_unit_test(zero_cost_refused),
+        cmocka_unit_test(gpu_type_price_missing),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
         cmocka_unit_test(confined_paths),
