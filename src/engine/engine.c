@@ -671,10 +671,19 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
     } else if (count_state(e, MP_TRIAL_SUCCEEDED) == 0) {
         /* Success means a configuration to recommend: none without a successful trial. */
         out->state = MP_EXPERIMENT_FAILED;
-        snprintf(e->stop_reason, sizeof(e->stop_reason),
-                 "none of the %zu trials succeeded (%zu violated a constraint): no configuration "
-                 "to recommend",
-                 done, done - count_failures(e));
+        size_t violated = done - count_failures(e);
+        char why[64] = "";
+        if (violated > 0) {
+            snprintf(why, sizeof(why), " (%zu violated a constraint)", violated);
+        }
+        if (done == 1) {
+            snprintf(e->stop_reason, sizeof(e->stop_reason),
+                     "its one trial did not succeed%s: no configuration to recommend", why);
+        } else {
+            snprintf(e->stop_reason, sizeof(e->stop_reason),
+                     "none of the %zu trials succeeded%s: no configuration to recommend", done,
+                     why);
+        }
     } else {
         out->state = MP_EXPERIMENT_SUCCEEDED;
         if (!e->exhausted) {

@@ -298,6 +298,21 @@ static void failures_are_infeasible_and_budgeted(void **state)
     assert_int_equal(a.n, 3);
     assert_non_null(strstr(a.sum.stop_reason, "max_failed_trials = 2"));
     run_release(&a);
+
+    /* No trial succeeded: said without "(0 violated a constraint)" and, of one trial, without
+     * "none of the 1 trials". */
+    spec->max_failed_trials = 10;
+    for (int64_t n = 1; n <= 4; n += 3) {
+        spec->max_trials = n;
+        struct fake_runner fc = {.fail_a = 1};
+        run_engine(&a, spec, &fc, NULL, false);
+        assert_int_equal(a.sum.state, MP_EXPERIMENT_FAILED);
+        assert_string_equal(a.sum.stop_reason,
+                            n == 1 ? "its one trial did not succeed: no configuration to recommend"
+                                   : "none of the 4 trials succeeded: no configuration to "
+                                     "recommend");
+        run_release(&a);
+    }
     mp_spec_free(spec);
 }
 
