@@ -799,6 +799,7 @@ static json_t *without_budget(const char *json)
     json_t *j = json_loads(json, 0, NULL);
     json_t *algo = json_object_get(j, "algorithm");
     json_object_del(algo, "max_trials");
+    json_object_del(algo, "max_failed_trials");
     if (json_is_object(algo) && json_object_size(algo) == 0) {
         json_object_del(j, "algorithm");
     }
@@ -811,17 +812,19 @@ static json_t *without_budget(const char *json)
 }
 
 /* Trials that count against max_trials (fill_slots): those that succeeded or failed, and those
- * an interrupted run left PENDING or RUNNING (fill_slots runs them again whatever the budget). */
+ * an interrupted run left PENDING or RUNNING (fill_slots runs them again whatever the budget);
+ * and those that count against max_failed_trials (count_failures). */
 static int count_budget_used(struct mp_store *st, int64_t exp_id, int64_t *used,
-                             int64_t *unfinished, struct mp_error *err)
+                             int64_t *unfinished, int64_t *failed, struct mp_error *err)
 {
     struct mp_trial_row *rows = NULL;
     size_t n = 0;
     int rc = mp_store_trial_list(st, exp_id, &rows, &n, err);
-    *used = *unfinished = 0;
+    *used = *unfinished = *failed = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         *used += rows[i].state == MP_TRIAL_SUCCEEDED || rows[i].state == MP_TRIAL_FAILED;
         *unfinished += rows[i].state == MP_TRIAL_PENDING || rows[i].state == MP_TRIAL_RUNNING;
+        *failed += rows[i].state == MP_TRIAL_FAILED && rows[i].failure != MP_FAILURE_SLO_VIOLATED;
     }
     mp_trial_rows_free(rows, n);
     return rc;
@@ -862,10 +865,10 @@ static void first_difference(const json_t *a, const json_t *b, char *path, size_
     }
 }
 
-/* The stored experiment row was made from another spec. When the two differ in max_trials only
- * and the new budget is not below the trials counted so far, the experiment goes on under it
- * (e->new_spec_json, stored once claimed), finished or not; a finished one whose budget adds no
- * trial is reported. Otherwise the spec is refused. */
+/* The stored experiment row was made from another spec. When the two differ in max_trials and
+ * max_failed_trials only, and neither budget is below the trials counted against it so far, the
+ * experiment goes on under them (e->new_spec_json, stored once claimed), finished or not; a
+ * finished one whose budget adds no trial is reported. Otherwise the spec is refused. */
 static int changed_spec(struct engine *e, const struct mp_experiment_row *row, const char *json,
                         struct mp_engine_summary *out, struct mp_error *err)
 {
@@ -885,8 +888,8 @@ static int changed_spec(struct engine *e, const struct mp_experiment_row *row, c
             "use another name, or --restart to replace it",
             e->spec->name, *where ? " (it differs at '" : "", where, *where ? "')" : "");
     }
-    int64_t used = 0, unfinished = 0;
-    int rc = count_budget_used(e->st, row->id, &used, &unfinished, err);
+    int64_t used = 0, unfinished = 0, failed = 0;
+    int rc = count_budget_used(e->st, row->id, &used, &unfinished, &failed, err);
     if (rc != 0) {
         return rc;
     }
@@ -903,6 +906,15 @@ static int changed_spec(struct engine *e, const struct mp_experiment_row *row, c
                             "below them (raise it, or --restart to start again)",
                             e->spec->name, (long long)(used + unfinished), inflight,
                             (long long)e->spec->max_trials);
+    }
+    if (e->spec->max_failed_trials < failed) {
+        /* It would stop again at once (more than max_failed_trials failed). A default one is
+         * max_trials, never below the trials, so this one was given. */
+        return mp_error_set(err, MP_EINVALID,
+                            "experiment '%s' has %lld failed trials already; max_failed_trials = "
+                            "%lld is below them (raise it, or --restart to start again)",
+                            e->spec->name, (long long)failed,
+                            (long long)e->spec->max_failed_trials);
     }
     if (row->state >= MP_EXPERIMENT_SUCCEEDED && e->spec->max_trials == used) {
         out->already_finished = true; /* the budget adds no trial: reported as it stands */

@@ -497,6 +497,61 @@ static void raised_budget_continues(void **state)
     mp_spec_free(spec8);
 }
 
+/* make_spec's grid of max_trials with algorithm.max_failed_trials set (in the document, as a
+ * spec file writes it). */
+static struct mp_spec *grid_failing(int max_trials, int max_failed)
+{
+    char set[64];
+    snprintf(set, sizeof(set), "algorithm.max_failed_trials=%d", max_failed);
+    const char *sets[] = {set};
+    char text[512];
+    snprintf(text, sizeof(text),
+             "name: e\n"
+             "parameters:\n"
+             "  - {name: a, type: int, min: 1, max: 10}\n"
+             "  - {name: b, type: int, min: 1, max: 5}\n"
+             "objective: {metric: qps}\n"
+             "algorithm: {name: grid, max_trials: %d}\n"
+             "runner: {kind: replay, surface: unused.csv}\n",
+             max_trials);
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, sets, 1, &spec, &err) != 0) {
+        fail_msg("spec: %s", err.msg);
+    }
+    return spec;
+}
+
+/* An experiment stopped by max_failed_trials (the service was broken for a while) continues under
+ * a raised one, as under a raised max_trials (it was refused as another spec, so going on meant
+ * --restart and losing its trials); one below the failures so far is refused, and so is a raised
+ * max_trials alone, which would stop again at once. */
+static void raised_failure_budget_continues(void **state)
+{
+    (void)state;
+    struct mp_spec *strict = grid_failing(12, 2), *lenient = grid_failing(12, 10);
+    struct mp_spec *stricter = grid_failing(12, 1), *longer = grid_failing(20, 2);
+    struct run a = {0};
+    struct fake_runner f1 = {.fail_a = 1}; /* grid order: the first 5 trials fail */
+    run_engine(&a, strict, &f1, NULL, true);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_FAILED);
+    assert_int_equal(a.n, 3);
+    assert_refused(a.st, stricter, "has 3 failed trials already; max_failed_trials = 1 is below");
+    assert_refused(a.st, longer, "max_failed_trials = 2 is below them");
+    struct fake_runner f2 = {.fail_a = 1};
+    run_engine(&a, lenient, &f2, NULL, true);
+    assert_true(a.sum.resumed);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(a.n, 12);
+    assert_int_equal(f2.calls, 9);
+    assert_int_equal(a.sum.failed, 5);
+    run_release(&a);
+    mp_spec_free(strict);
+    mp_spec_free(lenient);
+    mp_spec_free(stricter);
+    mp_spec_free(longer);
+}
+
 /* The trial numbers of the experiment's new_best events, as "1 3 7 ". Owned. */
 static char *new_bests(const struct run *run)
 {
@@ -949,6 +1004,7 @@ int main(void)
         cmocka_unit_test(resumes_to_exactly_max_trials),
         cmocka_unit_test(interrupt_after_the_last_trial),
         cmocka_unit_test(raised_budget_continues),
+        cmocka_unit_test(raised_failure_budget_continues),
         cmocka_unit_test(infinite_values_count_for_nothing),
         cmocka_unit_test(restart_refuses_a_live_owner),
         cmocka_unit_test(heartbeat_beats_during_a_trial),
