@@ -110,6 +110,10 @@ int mp_report_deployment(struct mp_store *st, const char *ref, const struct mp_d
                          json_object_get(rec.best, "params"), "program",
                          skip ? json_string(r.argv[0]) : json_null(), "args", args, "env", env,
                          "resources", resources_json(rec.spec, rec.x), "port", port);
+        /* Where the program and the relative paths in args resolve, as the runner started it:
+         * ./serve.sh means nothing without it. */
+        const char *wd = rec.spec->service.workdir ? rec.spec->service.workdir : rec.spec->base_dir;
+        json_object_set_new(*out, "workdir", skip && wd ? json_string(wd) : json_null());
         if (json_object_get(rec.report, "capacity_plan")) {
             json_object_set(*out, "capacity_plan", json_object_get(rec.report, "capacity_plan"));
         }

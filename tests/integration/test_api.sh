@@ -377,6 +377,7 @@ check "the store holds the reference, not the value" "" \
 check "export: a reference is redacted" "<redacted>" "$(jq -r .env.FROM_ENV "$WORK/deploy.json")"
 check "export: a literal secret is redacted" "<redacted>" "$(jq -r .env.API_TOKEN "$WORK/deploy.json")"
 check "export: a plain value stays" visible "$(jq -r .env.PLAIN "$WORK/deploy.json")"
+check "export: the folder the program ran in" true "$(jq '.workdir | startswith("/")' "$WORK/deploy.json")"
 check "export: a secret-looking flag is redacted" "--api-key=<redacted>" "$(jq -r '.args[0]' "$WORK/deploy.json")"
 "$MORPHLING" export with-secrets --format k8s --container server --db "$WORK/store.db" >"$WORK/k8s.json" 2>/dev/null
 c='.spec.template.spec.containers[0]'

@@ -116,6 +116,7 @@ check "deploy: arg target" "[\"--max-batch\",\"$(printf '%s' "$best" | jq .batch
     "$(printf '%s' "$dep" | jq -c .args)"
 check "deploy: env target" "$(printf '%s' "$best" | jq -r .threads)" "$(printf '%s' "$dep" | jq -r .env.WORKERS)"
 check "deploy: cpu resource" "$(printf '%s' "$best" | jq .cpu)" "$(printf '%s' "$dep" | jq .resources.cpu_cores)"
+check "deploy: no program, no workdir" "null null" "$(printf '%s' "$dep" | jq -r '"\(.program) \(.workdir)"')"
 k8s=$("$MORPHLING" export replay-demo --format k8s --target-rps 5000 --container web 2>/dev/null)
 millis=$(printf '%s' "$best" | jq '.cpu * 1000 | round')
 limits='.spec.template.spec.containers[0].resources.limits'
