@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static double gpu_price(const struct mp_spec *spec, const double *x)
 {
@@ -136,12 +137,14 @@ static double least(const struct mp_spec *spec, const struct mp_param *p, size_t
 }
 
 /* A GPU type that cost.gpu_type_hour leaves out costs cost.gpu_hour: without one it was free,
- * and the search recommended the type nobody priced as the cheapest. */
+ * and the search recommended the type nobody priced as the cheapest. A price for the type under
+ * another case (a100 for A100) is a typo: the type cost gpu_hour, or nothing. */
 static int check_gpu_type_prices(const struct mp_spec *spec, struct mp_error *err)
 {
     const struct mp_node *cost = mp_doc_get(spec->doc, "cost");
     const struct mp_node *table = mp_doc_get(cost, "gpu_type_hour");
-    if (!table || !mp_doc_is_null(mp_doc_get(cost, "gpu_hour"))) {
+    bool fallback = !mp_doc_is_null(mp_doc_get(cost, "gpu_hour"));
+    if (!table) {
         return 0;
     }
     const struct mp_space *s = &spec->space;
@@ -156,7 +159,15 @@ static int check_gpu_type_prices(const struct mp_spec *spec, struct mp_error *er
                    strcmp(spec->cost.gpu_types[t], p->choices[k]) != 0) {
                 t++;
             }
-            if (t == spec->cost.n_gpu_types) {
+            for (size_t c = 0; t == spec->cost.n_gpu_types && c < spec->cost.n_gpu_types; c++) {
+                if (strcasecmp(spec->cost.gpu_types[c], p->choices[k]) == 0) {
+                    return mp_doc_error(err, mp_doc_get(table, spec->cost.gpu_types[c]),
+                                        "'%s' is priced, and %s = %s is not: GPU type names are "
+                                        "case-sensitive",
+                                        spec->cost.gpu_types[c], p->name, p->choices[k]);
+                }
+            }
+            if (t == spec->cost.n_gpu_types && !fallback) {
                 return mp_doc_error(err, table,
                                     "no price for %s = %s (a GPU type without one costs "
                                     "cost.gpu_hour, which is not set): price it here, or set "

@@ -1180,6 +1180,10 @@ static void gpu_type_price_missing(void **state)
     expect_cost_check(GT_HEAD "cost: {cpu_core_hour: 1, gpu_type_hour: {T4: 0.5, A100: 3}}\n",
                       NULL);
     expect_cost_check(GT_HEAD "cost: {cpu_core_hour: 1}\n", NULL);
+    /* A price under another case is a typo, with a fallback too (A100 cost gpu_hour). */
+    expect_cost_check(GT_HEAD "cost: {gpu_hour: 2, gpu_type_hour: {T4: 0.5, a100: 3}}\n",
+                      "t.yaml:7:52: 'cost.gpu_type_hour.a100': 'a100' is priced, and t = A100 is "
+                      "not: GPU type names are case-sensitive");
 #undef GT_HEAD
 }
 
