@@ -499,10 +499,13 @@ static size_t index_slot(const struct mp_surface_index *idx, const char *key)
     return i;
 }
 
-/* Canonical key of row r for the space's parameters; NULL if a value is off the space. */
-static char *row_key(const struct mp_surface *s, const struct mp_space *space, const int *cols,
-                     size_t r, double *x, struct mp_error *err)
+/* Canonical key of row r for the space's parameters (*key). Returns 1 when a value is a well-formed
+ * one off the space (a choice or number the spec does not list, or outside its range: err says
+ * which), <0 when a value is malformed. */
+static int row_key(const struct mp_surface *s, const struct mp_space *space, const int *cols,
+                   size_t r, double *x, char **key, struct mp_error *err)
 {
+    *key = NULL;
     for (size_t i = 0; i < space->n; i++) {
         const char *cell = s->cells[r * s->n_cols + (size_t)cols[i]];
         const char *value = export_protected(cell);
@@ -514,11 +517,15 @@ static char *row_key(const struct mp_surface *s, const struct mp_space *space, c
         }
         int rc = mp_space_parse(space, i, cell, &x[i], err);
         if (rc != 0) {
+            double d;
             mp_error_prefix(err, rc, "%s:%zu", s->path, s->lines[r]);
-            return NULL;
+            return space->params[i].type == MP_PARAM_CATEGORICAL || mp_parse_double(cell, &d) == 0
+                       ? 1
+                       : rc;
         }
     }
-    return mp_space_key(space, x);
+    *key = mp_space_key(space, x);
+    return 0;
 }
 
 int mp_surface_index_new(const struct mp_surface *s, const struct mp_space *space,
@@ -543,12 +550,22 @@ int mp_surface_index_new(const struct mp_surface *s, const struct mp_space *spac
     idx->slot_row = mp_xcalloc(idx->cap, sizeof(long));
     double *x = mp_xcalloc(space->n + 1, sizeof(double));
     int rc = 0;
+    size_t indexed = 0;
+    struct mp_error off = {0};
     for (size_t r = 0; r < s->n_rows; r++) {
-        char *key = row_key(s, space, cols, r, x, err);
-        if (!key) {
-            rc = MP_EINVALID;
+        char *key = NULL;
+        struct mp_error why = {0};
+        rc = row_key(s, space, cols, r, x, &key, &why);
+        if (rc == 1) {
+            rc = 0; /* a configuration the spec does not search: a spec may search part */
+            off = off.msg[0] ? off : why;
+            continue;
+        }
+        if (rc != 0) {
+            mp_error_set(err, rc, "%s", why.msg);
             break;
         }
+        indexed++;
         size_t slot = index_slot(idx, key);
         if (idx->slot_key[slot]) {
             rc = mp_error_set(err, MP_EINVALID, "%s:%zu: configuration %s appears twice", s->path,
@@ -561,6 +578,11 @@ int mp_surface_index_new(const struct mp_surface *s, const struct mp_space *spac
     }
     free(x);
     free(cols);
+    if (rc == 0 && indexed == 0 && s->n_rows > 0) {
+        rc = mp_error_set(err, MP_EINVALID,
+                          "no row of the surface is a configuration of the parameters (%s)",
+                          off.msg);
+    }
     if (rc != 0) {
         mp_surface_index_free(idx);
         return rc;

@@ -122,4 +122,19 @@ for args in "replay missing.csv" "replay folder" "bench-search --surfaces missin
     check_false "$args: the file is named once" \
         sh -c 'printf "%s" "$1" | grep -q "missing.yaml: missing.yaml\|folder: folder"' _ "$err"
 done
+# A spec may search part of a recorded surface: rows of values it does not list are left out
+# (a surface of x = 1..4 was refused for a spec of x in [1, 2]: "4 is not one of its values").
+printf 'x,throughput_rps\n1,10\n2,20\n3,30\n4,40\n' >s.csv
+"$MORPHLING" run tm.yaml --db part.db --quiet >run.out 2>&1
+check "a spec of part of the surface runs" 0 "$?"
+check "... over its own configurations: best x = 2 at 20" "2 20" \
+    "$("$MORPHLING" show tm --db part.db --json | jq -r '"\(.best.params.x) \(.best.value)"')"
+sed 's/values: \[1, 2\]/values: [7, 8]/' tm.yaml >tm7.yaml
+"$MORPHLING" validate tm7.yaml >/dev/null 2>err.txt
+check "a spec none of whose configurations has a row is refused" 2 "$?"
+check_contains "... saying so, with the first row's reason" \
+    "no row of the surface is a configuration of the parameters ($WORK/s.csv:2: parameter 'x': 1 is not one of its values)" \
+    "$(cat err.txt)"
+printf 'x,throughput_rps\n1,10\nten,20\n' >s.csv
+check "a malformed parameter cell is still refused" 2 "$(validate "x,throughput_rps\n1,10\nten,20\n" | cut -d' ' -f1)"
 finish
