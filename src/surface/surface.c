@@ -203,9 +203,12 @@ static void drop_unmeasured(struct mp_surface *s)
 static int check_export_state(const struct mp_surface *s, size_t r, const char *f,
                               struct mp_error *err)
 {
+    if (!s->is_export) {
+        return 0; /* no state column (a file of one column has no cell 1) */
+    }
     const char *state = s->cells[r * s->n_cols + 1];
     bool failed = strcmp(state, "FAILED") == 0;
-    if (!s->is_export || failed == (*f != '\0')) {
+    if (failed == (*f != '\0')) {
         return 0;
     }
     if (failed) {
