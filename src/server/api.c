@@ -300,8 +300,8 @@ static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l
     return NULL;
 }
 
-/* The {n} of .../trials/{n}/logs: a trial number as the API writes it (decimal digits, no sign,
- * "0x1" or "+1"), then one of the experiment's trials. */
+/* The {n} of .../trials/{n}/logs: a trial number as the API writes it (decimal digits: no sign,
+ * no "0x1"), then one of the experiment's trials. */
 static int trial_number(const json_t *rep, const char *ref, const char *number, int64_t *n,
                         struct mp_error *err)
 {
