@@ -654,10 +654,11 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
         struct mp_kube_ref dep = {
             .group = "apps", .version = "v1", .resource = "deployments", .ns = t->r->ns};
         mp_kube_sentinel_start(&deployment, t, &dep, t->name, "deployment", t->replicas);
-        /* Without its Service the load test's requests fail (refused, or a name that no longer
-         * resolves): that too is no verdict on the configuration. */
+        /* Without its Service, or with its selector or port edited, the load test's requests
+         * fail (refused, sent nowhere, or a name that no longer resolves): that too is no
+         * verdict on the configuration. */
         struct mp_kube_ref svc = {.version = "v1", .resource = "services", .ns = t->r->ns};
-        mp_kube_sentinel_start(&service, t, &svc, t->name, "service", 0);
+        mp_kube_service_sentinel_start(&service, t, &svc);
         rc = wait_ready(t, err);
     }
     if (rc == 0 && !trial_failed(t)) {

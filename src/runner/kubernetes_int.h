@@ -229,6 +229,10 @@ struct kube_sentinel {
      * spec.replicas not this; `kubectl set`, a generation past 1) loses the trial too; 0: not
      * checked. Set before the sentinel starts. */
     int64_t replicas;
+    /* The trial's Service: its selector (owned), and t->port its port and targetPort; a Service
+     * someone changed so that it no longer sends that port to these pods is lost too. NULL: not
+     * checked. */
+    json_t *service_selector;
     struct mp_kube_cancel *stop;
     pthread_t thread;
     bool running;
@@ -240,6 +244,10 @@ struct kube_sentinel {
 void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
                             const struct mp_kube_ref *ref, const char *name, const char *what,
                             int64_t replicas);
+/* Starts watching the trial's Service (t->name): deleted, or its selector or port changed by
+ * someone else (the load test's requests would go nowhere), the trial is lost. */
+void mp_kube_service_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
+                                    const struct mp_kube_ref *ref);
 /* Starts watching the pods of selector (borrowed; it must outlive the sentinel) that exist and
  * are not being deleted now: when one of them is deleted or starts being deleted (someone's
  * `kubectl delete pod`, an eviction, a drained node), the trial is marked lost, naming the pod
