@@ -566,6 +566,10 @@ static int transport_error(struct mp_kube_client *c, struct xfer *x, CURLcode cc
                                                  "insecure-skip-tls-verify of %s)",
                                                  c->cfg->tls_server_name ? ", tls-server-name" : "",
                                                  c->cfg->tls_where);
+    } else if (cc == CURLE_SSL_CERTPROBLEM && c->cfg->cert_where) {
+        /* The client certificate or key cannot be used (not a pair, a key curl cannot read). */
+        hint = mp_xasprintf(" (check the client-certificate and client-key of %s)",
+                            c->cfg->cert_where);
     }
     int rc = mp_error_set(x->err, MP_ETRANSPORT, "%s %s: %s: %s%s", x->r->verb, x->r->path,
                           c->cfg->server, detail, hint ? hint : "");

@@ -325,6 +325,21 @@ static void tls_client_certificate_insecure_and_wrong_ca(void **state)
     free(want);
     assert_int_equal(kf_count(s), 2);
     mp_kube_client_free(c);
+
+    /* A client key that is not the certificate's: curl's "unable to set private key file"
+     * alone did not say which kubeconfig user to fix. */
+    c = client_for(s, CA_FILE, "    client-certificate: client.crt\n    client-key: other-ca.key\n",
+                   NULL);
+    assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_ETRANSPORT);
+    want = mp_xasprintf("(check the client-certificate and client-key of %s/kc.yaml:13:5: "
+                        "'users[0].user')",
+                        certs);
+    if (!strstr(err.msg, want)) {
+        fail_msg("\"%s\" lacks \"%s\"", err.msg, want);
+    }
+    free(want);
+    assert_int_equal(kf_count(s), 2); /* nothing was sent */
+    mp_kube_client_free(c);
     kf_stop(s);
 }
 
