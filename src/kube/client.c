@@ -723,6 +723,11 @@ int mp_kube_send(struct mp_kube_client *c, const struct mp_kube_req *r,
     if (rc == MP_EUNAUTHORIZED && call.status == 401) {
         /* Which credentials: with a $KUBECONFIG list or several users, where to look. */
         append(err, " (%s)", c->cfg->auth_note ? c->cfg->auth_note : "no credentials were sent");
+    } else if (rc == MP_EFORBIDDEN && strstr(err->msg, "User \"system:anonymous\"")) {
+        /* A server that admits anonymous requests refuses them with 403 instead of the 401:
+         * the credentials are what to fix, not only RBAC. */
+        append(err, " (as system:anonymous: %s)",
+               c->cfg->auth_note ? c->cfg->auth_note : "no credentials were sent");
     }
     if (rc == MP_EEXISTS && call.maybe_applied) {
         append(err, " (an earlier try whose answer was lost may have created it)");

@@ -392,6 +392,17 @@ static void no_credentials_over_plain_http(void **state)
                          "http:// server)")) {
         fail_msg("%s", err.msg);
     }
+    /* A server that lets anonymous requests in (kube-apiserver's default) answers 403 for
+     * system:anonymous instead: the same note, not only the RBAC refusal. */
+    push_status(s, 403, "Forbidden",
+                "pods \\\"p\\\" is forbidden: User \\\"system:anonymous\\\" cannot get resource "
+                "\\\"pods\\\" in API group \\\"\\\" in the namespace \\\"ns\\\"",
+                NULL);
+    assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_EFORBIDDEN);
+    if (!strstr(err.msg, "(Forbidden, HTTP 403) (as system:anonymous: no credentials were sent: "
+                         "never to an http:// server)")) {
+        fail_msg("%s", err.msg);
+    }
     mp_kube_client_free(c);
     kf_stop(s);
 }
