@@ -18,6 +18,10 @@
 #include "spec/spec.h"
 
 #define MP_KUBE_DEFAULT_PORT 8500 /* the original Morphling's fixed Service port */
+/* The service's log kept per trial (read_service_log): its last lines, then its last bytes, as
+ * the local runner keeps the tail of its output (64 KiB by default). */
+#define MP_KUBE_LOG_LINES "2000"
+#define MP_KUBE_LOG_MAX   ((size_t)64 * 1024)
 /* runner.load.body travels in the owner ConfigMap's binaryData (keys body-0000, ...), mounted
  * into the load pod here; a ConfigMap holds at most 1 MiB, base64 takes 4/3. */
 #define MP_KUBE_BODY_DIR "/var/run/morphling/body"
@@ -130,6 +134,11 @@ struct kube_trial {
     /* Set by the service pods' sentinel when a tuned container exits under the load test; it
      * then fires cancel_token, so the load test ends at once (judged as after a whole one). */
     atomic_bool service_exited;
+    /* A service pod whose tuned container's log becomes the trial's stdout_log (the one that
+     * crashed, the first not Ready at the startup timeout, else the first listed after the load
+     * test); "" when none was seen. log_previous: the crashed run's log. */
+    char log_pod[256];
+    bool log_previous;
     /* Counters for meta and the benchmark. */
     unsigned api_calls;
     char usage_note[300]; /* where resource use came from, or why it was not measured */
