@@ -566,6 +566,10 @@ static int transport_error(struct mp_kube_client *c, struct xfer *x, CURLcode cc
                                                  "insecure-skip-tls-verify of %s)",
                                                  c->cfg->tls_server_name ? ", tls-server-name" : "",
                                                  c->cfg->tls_where);
+    } else if ((cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) &&
+               !c->cfg->in_cluster && c->cfg->tls_where) {
+        /* Which kubeconfig's server: with a $KUBECONFIG list or a stale context, what to fix. */
+        hint = mp_xasprintf(" (the server of %s)", c->cfg->tls_where);
     } else if (cc == CURLE_SSL_CERTPROBLEM && c->cfg->cert_where) {
         /* The client certificate or key cannot be used (not a pair, a key curl cannot read). */
         hint = mp_xasprintf(" (check the client-certificate and client-key of %s)",

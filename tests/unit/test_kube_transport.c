@@ -376,6 +376,25 @@ static void proxy_url_is_used_whatever_no_proxy_says(void **state)
     kf_stop(s);
 }
 
+/* A server that cannot be reached: the error names where the kubeconfig defines it, as TLS
+ * errors do (with a $KUBECONFIG list, which file to fix); the URL alone did not. */
+static void unreachable_server_names_the_kubeconfig_cluster(void **state)
+{
+    (void)state;
+    struct kf_server *s = kf_start(KF_HTTPS, certs);
+    struct mp_kube_client_opts o = {.max_attempts = 1};
+    struct mp_kube_client *c = client_for(s, CA_FILE, TOKEN_USER, &o);
+    kf_stop(s); /* its port now refuses connections */
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_ETRANSPORT);
+    char *want = mp_xasprintf("(the server of %s/kc.yaml:8:5: 'clusters[0].cluster')", certs);
+    if (!strstr(err.msg, want)) {
+        fail_msg("\"%s\" lacks \"%s\"", err.msg, want);
+    }
+    free(want);
+    mp_kube_client_free(c);
+}
+
 /* As kubectl, no credentials go to an http:// server (a token would cross the network in
  * clear); a 401 then says why none were sent. */
 static void no_credentials_over_plain_http(void **state)
@@ -1041,6 +1060,7 @@ int main(void)
         cmocka_unit_test(writes_send_what_the_api_expects),
         cmocka_unit_test(status_errors_name_verb_path_and_reason),
         cmocka_unit_test(tls_client_certificate_insecure_and_wrong_ca),
+        cmocka_unit_test(unreachable_server_names_the_kubeconfig_cluster),
         cmocka_unit_test(proxy_url_is_used_whatever_no_proxy_says),
         cmocka_unit_test(no_credentials_over_plain_http),
         cmocka_unit_test(retries_honour_retry_after_and_back_off),
