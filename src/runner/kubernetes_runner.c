@@ -309,14 +309,21 @@ static int refuse_foreign(struct mp_kube_runner *r, const char *experiment,
         }
     }
     int rc = 0;
+    char key[MP_KUBE_RUNNER_NAME_MAX];
     if (found > 0) {
+        /* A run killed for good (a `morphling trial`, an experiment started again with
+         * --restart) never ends: say how to remove what it left. */
         rc = mp_error_set(err, MP_EEXISTS,
                           "another run of an experiment named '%s' uses namespace \"%s\": its "
                           "trials' objects %s%s carry another %s label than this run's (%s); this "
                           "run leaves them alone and stops (use another experiment name or "
-                          "namespace, or wait until that run ends)",
+                          "namespace, or wait until that run ends; when it was killed and will "
+                          "not be continued, e.g. a `morphling trial`, delete what it left: "
+                          "kubectl -n %s delete configmaps -l %s=%s,%s=owner "
+                          "--cascade=foreground)",
                           experiment, r->ns, names.data, found > 4 ? ", ..." : "",
-                          MP_KUBE_LABEL_RUN, r->run_id);
+                          MP_KUBE_LABEL_RUN, r->run_id, r->ns, MP_KUBE_LABEL_EXPERIMENT,
+                          mp_kube_runner_experiment_key(experiment, key), MP_KUBE_LABEL_ROLE);
     }
     mp_buf_release(&names);
     return rc;
