@@ -566,6 +566,14 @@ static int transport_error(struct mp_kube_client *c, struct xfer *x, CURLcode cc
                                                  "insecure-skip-tls-verify of %s)",
                                                  c->cfg->tls_server_name ? ", tls-server-name" : "",
                                                  c->cfg->tls_where);
+    } else if ((cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) &&
+               !c->cfg->in_cluster && c->cfg->tls_where) {
+        /* Which kubeconfig's server: with a $KUBECONFIG list or a stale context, what to fix. */
+        hint = mp_xasprintf(" (the server of %s)", c->cfg->tls_where);
+    } else if (cc == CURLE_SSL_CERTPROBLEM && c->cfg->cert_where) {
+        /* The client certificate or key cannot be used (not a pair, a key curl cannot read). */
+        hint = mp_xasprintf(" (check the client-certificate and client-key of %s)",
+                            c->cfg->cert_where);
     }
     int rc = mp_error_set(x->err, MP_ETRANSPORT, "%s %s: %s: %s%s", x->r->verb, x->r->path,
                           c->cfg->server, detail, hint ? hint : "");
@@ -719,6 +727,11 @@ int mp_kube_send(struct mp_kube_client *c, const struct mp_kube_req *r,
     if (rc == MP_EUNAUTHORIZED && call.status == 401) {
         /* Which credentials: with a $KUBECONFIG list or several users, where to look. */
         append(err, " (%s)", c->cfg->auth_note ? c->cfg->auth_note : "no credentials were sent");
+    } else if (rc == MP_EFORBIDDEN && strstr(err->msg, "User \"system:anonymous\"")) {
+        /* A server that admits anonymous requests refuses them with 403 instead of the 401:
+         * the credentials are what to fix, not only RBAC. */
+        append(err, " (as system:anonymous: %s)",
+               c->cfg->auth_note ? c->cfg->auth_note : "no credentials were sent");
     }
     if (rc == MP_EEXISTS && call.maybe_applied) {
         append(err, " (an earlier try whose answer was lost may have created it)");

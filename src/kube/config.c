@@ -75,6 +75,7 @@ void mp_kube_config_free(struct mp_kube_config *cfg)
     free(cfg->connect_to);
     free(cfg->tls_where);
     free(cfg->auth_note);
+    free(cfg->cert_where);
     mp_kube_blob_release(&cfg->ca_data);
     free(cfg->proxy_url);
     free(cfg->token);
@@ -663,6 +664,10 @@ static int parse_user(const struct entry *e, const struct entry *cluster,
     if (rc == 0 && !cfg->cert_data.len != !cfg->key_data.len) {
         rc = mp_doc_error(err, u, "client-certificate and client-key must be given together");
     }
+    if (rc == 0 && cfg->cert_data.len) {
+        cfg->cert_where =
+            mp_xasprintf("%s:%u:%u: '%s'", e->file->path, u->line, u->col, u->path ? u->path : "");
+    }
     const struct mp_node *x = mp_doc_get(u, "exec");
     if (rc == 0 && !mp_doc_is_null(x)) {
         rc = parse_exec(e, x, cluster, cfg, err);
@@ -735,6 +740,8 @@ static void plain_http_sends_none(struct mp_kube_config *cfg)
     exec_free(cfg->exec);
     cfg->token = cfg->token_file = NULL;
     cfg->exec = NULL;
+    free(cfg->cert_where);
+    cfg->cert_where = NULL;
     free(cfg->auth_note);
     cfg->auth_note = mp_xstrdup("no credentials were sent: never to an http:// server");
 }

@@ -36,8 +36,9 @@ struct mp_kube_config {
     char *context;
     char *ns;
     char *server;
-    char *tls_where; /* where the cluster was defined, for TLS errors */
-    char *auth_note; /* for a 401: whose credentials were refused, or why none were sent */
+    char *tls_where;  /* where the cluster was defined, for TLS errors */
+    char *auth_note;  /* for a 401: whose credentials were refused, or why none were sent */
+    char *cert_where; /* where the client certificate and key were given, for TLS errors */
     char *ca_file;
     struct mp_kube_blob ca_data;
     bool insecure;

@@ -307,6 +307,47 @@ static void count_pull(struct kube_trial *t, bool load, bool pulled, const char 
     free(prev);
 }
 
+/* The pod whose log to keep, from a judgement of the service pods: the crashed one, else the
+ * first not Ready. */
+static void remember_log_pod(struct kube_trial *t, const struct kube_pods_state *st)
+{
+    const char *pod = st->crashed[0] ? st->crashed : st->unready;
+    if (pod[0]) {
+        snprintf(t->log_pod, sizeof(t->log_pod), "%s", pod);
+        t->log_previous = st->crashed[0] && st->previous;
+    }
+}
+
+/* The service's output, as the local runner keeps it: the tuned container's log (the kubelet
+ * keeps one stream, stdout and stderr together), its last MP_KUBE_LOG_MAX bytes at most, in
+ * the result's stdout_log. One request; without the right (pods/log) or the pod, none. */
+static void read_service_log(struct kube_trial *t)
+{
+    if (!t->log_pod[0]) {
+        return;
+    }
+    struct mp_buf path = MP_BUF_INIT;
+    mp_buf_addf(&path, "/api/v1/namespaces/%s/pods/%s/log", t->r->ns, t->log_pod);
+    if (t->r->cfg.container) {
+        mp_kube_query_add(&path, "container", t->r->cfg.container);
+    }
+    mp_kube_query_add(&path, "tailLines", MP_KUBE_LOG_LINES);
+    if (t->log_previous) {
+        mp_kube_query_add(&path, "previous", "true");
+    }
+    char *text = NULL;
+    struct mp_error err = {0};
+    t->api_calls++;
+    if (mp_kube_raw(t->r->client, "GET", path.data, NULL, NULL, &text, NULL, &err) == 0 && text) {
+        size_t n = strlen(text);
+        free(t->res->stdout_log);
+        t->res->stdout_log = mp_xstrdup(n > MP_KUBE_LOG_MAX ? text + n - MP_KUBE_LOG_MAX : text);
+    }
+    mp_error_clear(&err);
+    free(text);
+    mp_buf_release(&path);
+}
+
 static int wait_ready(struct kube_trial *t, struct mp_error *err)
 {
     char *sel = trial_selector(t, "service");
@@ -317,6 +358,7 @@ static int wait_ready(struct kube_trial *t, struct mp_error *err)
     }
     int rc = mp_kube_wait_pods(t, sel, false, (int)t->replicas, deadline, &st, err);
     free(sel);
+    remember_log_pod(t, &st);
     if (rc == 0 && (st.pull || st.verdict != KUBE_PODS_INFRA)) {
         count_pull(t, false, !st.pull, st.reason);
     }
@@ -429,6 +471,12 @@ static void judge_after_load(struct kube_trial *t)
         struct kube_pods_state st = {0};
         mp_kube_judge_pods(json_object_get(list, "items"), false, (int)t->replicas,
                            t->r->cfg.container, false, &st);
+        const char *first = mp_kube_meta(json_array_get(json_object_get(list, "items"), 0), "name");
+        if (first) {
+            snprintf(t->log_pod, sizeof(t->log_pod), "%s", first);
+            t->log_previous = false;
+        }
+        remember_log_pod(t, &st);
         if (st.verdict == KUBE_PODS_FAILED &&
             (st.failure == MP_FAILURE_OOM_KILLED || st.failure == MP_FAILURE_CRASHED)) {
             char tail[400];
@@ -654,10 +702,11 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
         struct mp_kube_ref dep = {
             .group = "apps", .version = "v1", .resource = "deployments", .ns = t->r->ns};
         mp_kube_sentinel_start(&deployment, t, &dep, t->name, "deployment", t->replicas);
-        /* Without its Service the load test's requests fail (refused, or a name that no longer
-         * resolves): that too is no verdict on the configuration. */
+        /* Without its Service, or with its selector or port edited, the load test's requests
+         * fail (refused, sent nowhere, or a name that no longer resolves): that too is no
+         * verdict on the configuration. */
         struct mp_kube_ref svc = {.version = "v1", .resource = "services", .ns = t->r->ns};
-        mp_kube_sentinel_start(&service, t, &svc, t->name, "service", 0);
+        mp_kube_service_sentinel_start(&service, t, &svc);
         rc = wait_ready(t, err);
     }
     if (rc == 0 && !trial_failed(t)) {
@@ -685,6 +734,9 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
     if (rc == 0 && !trial_failed(t)) {
         t->t_loaded_ns = mp_mono_ns();
         read_usage(t);
+    }
+    if (rc == 0) {
+        read_service_log(t);
     }
     return rc;
 }

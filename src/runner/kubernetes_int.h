@@ -18,6 +18,10 @@
 #include "spec/spec.h"
 
 #define MP_KUBE_DEFAULT_PORT 8500 /* the original Morphling's fixed Service port */
+/* The service's log kept per trial (read_service_log): its last lines, then its last bytes, as
+ * the local runner keeps the tail of its output (64 KiB by default). */
+#define MP_KUBE_LOG_LINES "2000"
+#define MP_KUBE_LOG_MAX   ((size_t)64 * 1024)
 /* runner.load.body travels in the owner ConfigMap's binaryData (keys body-0000, ...), mounted
  * into the load pod here; a ConfigMap holds at most 1 MiB, base64 takes 4/3. */
 #define MP_KUBE_BODY_DIR "/var/run/morphling/body"
@@ -130,6 +134,11 @@ struct kube_trial {
     /* Set by the service pods' sentinel when a tuned container exits under the load test; it
      * then fires cancel_token, so the load test ends at once (judged as after a whole one). */
     atomic_bool service_exited;
+    /* A service pod whose tuned container's log becomes the trial's stdout_log (the one that
+     * crashed, the first not Ready at the startup timeout, else the first listed after the load
+     * test); "" when none was seen. log_previous: the crashed run's log. */
+    char log_pod[256];
+    bool log_previous;
     /* Counters for meta and the benchmark. */
     unsigned api_calls;
     char usage_note[300]; /* where resource use came from, or why it was not measured */
@@ -229,6 +238,10 @@ struct kube_sentinel {
      * spec.replicas not this; `kubectl set`, a generation past 1) loses the trial too; 0: not
      * checked. Set before the sentinel starts. */
     int64_t replicas;
+    /* The trial's Service: its selector (owned), and t->port its port and targetPort; a Service
+     * someone changed so that it no longer sends that port to these pods is lost too. NULL: not
+     * checked. */
+    json_t *service_selector;
     struct mp_kube_cancel *stop;
     pthread_t thread;
     bool running;
@@ -240,6 +253,10 @@ struct kube_sentinel {
 void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
                             const struct mp_kube_ref *ref, const char *name, const char *what,
                             int64_t replicas);
+/* Starts watching the trial's Service (t->name): deleted, or its selector or port changed by
+ * someone else (the load test's requests would go nowhere), the trial is lost. */
+void mp_kube_service_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
+                                    const struct mp_kube_ref *ref);
 /* Starts watching the pods of selector (borrowed; it must outlive the sentinel) that exist and
  * are not being deleted now: when one of them is deleted or starts being deleted (someone's
  * `kubectl delete pod`, an eviction, a drained node), the trial is marked lost, naming the pod

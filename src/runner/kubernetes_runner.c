@@ -50,10 +50,27 @@ static int make_client(struct mp_kube_runner *r, const struct mp_spec *spec, str
     return rc;
 }
 
+/* Where the namespace came from when runner.namespace did not name it, for messages about it:
+ * " (the namespace of kubeconfig context \"C\" in FILE): fix it there, or name one in
+ * runner.namespace", " (the default namespace)"; "" when runner.namespace named it. */
+static char *ns_origin(const struct mp_kube_runner *r, const struct mp_kube_runner_opts *opts)
+{
+    if (r->cfg.ns) {
+        return mp_xstrdup("");
+    }
+    if (opts->default_namespace || !r->client) {
+        return mp_xstrdup(" (the default namespace)");
+    }
+    const struct mp_kube_config *kc = mp_kube_client_config(r->client);
+    return mp_xasprintf(" (the namespace of kubeconfig context \"%s\" in %s): fix it there, or "
+                        "name one in runner.namespace",
+                        mp_kube_config_context(kc), mp_kube_config_source(kc));
+}
+
 /* The namespace must exist, and not be being deleted (the API server refuses every create in
  * it). A caller who may not read namespaces finds out at the first create instead. */
 static int check_namespace(struct mp_kube_runner *r, const struct mp_spec *spec,
-                           struct mp_error *err)
+                           const struct mp_kube_runner_opts *opts, struct mp_error *err)
 {
     struct mp_kube_ref ref = {.version = "v1", .resource = "namespaces", .name = r->ns};
     struct mp_error gerr = {0};
@@ -64,20 +81,23 @@ static int check_namespace(struct mp_kube_runner *r, const struct mp_spec *spec,
     if ((rc == 0 && !deleting) || rc == MP_EFORBIDDEN) {
         return 0;
     }
+    if (!deleting && rc != MP_ENOTFOUND) {
+        *err = gerr;
+        return rc;
+    }
     const struct mp_node *rn = spec->runner_node;
     const struct mp_node *at = mp_doc_get(rn, "namespace");
-    if (deleting) {
-        return mp_doc_error(err, at ? at : rn,
-                            "namespace \"%s\" is being deleted (Terminating): it takes no new "
-                            "objects (%s)",
-                            r->ns, mp_kube_config_server(mp_kube_client_config(r->client)));
-    }
-    if (rc == MP_ENOTFOUND) {
-        return mp_doc_error(err, at ? at : rn,
-                            "namespace \"%s\" does not exist in the cluster (%s)", r->ns,
-                            mp_kube_config_server(mp_kube_client_config(r->client)));
-    }
-    *err = gerr;
+    char *origin = ns_origin(r, opts);
+    const char *server = mp_kube_config_server(mp_kube_client_config(r->client));
+    rc = deleting ? mp_doc_error(err, at ? at : rn,
+                                 "namespace \"%s\" is being deleted (Terminating): it takes no "
+                                 "new objects (%s)%s",
+                                 r->ns, server, origin)
+                  : mp_doc_error(err, at ? at : rn,
+                                 "namespace \"%s\" does not exist in the cluster (%s)%s", r->ns,
+                                 server, origin);
+    free(origin);
+    mp_error_clear(&gerr);
     return rc;
 }
 
@@ -92,14 +112,10 @@ static int check_namespace_name(struct mp_kube_runner *r, const struct mp_spec *
     if (r->cfg.ns || mp_kube_check_name(ns, MP_KUBE_DNS_LABEL, "namespace", &nerr) == 0) {
         return 0;
     }
-    const struct mp_kube_config *kc = mp_kube_client_config(r->client);
-    if (opts->default_namespace) {
-        return mp_doc_error(err, spec->runner_node, "%s (the default namespace)", nerr.msg);
-    }
-    return mp_doc_error(err, spec->runner_node,
-                        "%s (the namespace of kubeconfig context \"%s\" in %s): fix it there, or "
-                        "name one in runner.namespace",
-                        nerr.msg, mp_kube_config_context(kc), mp_kube_config_source(kc));
+    char *origin = ns_origin(r, opts);
+    int rc = mp_doc_error(err, spec->runner_node, "%s%s", nerr.msg, origin);
+    free(origin);
+    return rc;
 }
 
 /* May the kubeconfig's user work in the namespace at all? One list of the experiment's owner
@@ -167,7 +183,7 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
         rc = mp_kube_load_bodies(spec, r->cfg.load, &r->bodies, err);
     }
     if (rc == 0 && r->client) {
-        rc = check_namespace(r, spec, err);
+        rc = check_namespace(r, spec, opts, err);
     }
     if (rc == 0 && r->client) {
         rc = check_access(r, spec, err);
@@ -293,14 +309,21 @@ static int refuse_foreign(struct mp_kube_runner *r, const char *experiment,
         }
     }
     int rc = 0;
+    char key[MP_KUBE_RUNNER_NAME_MAX];
     if (found > 0) {
+        /* A run killed for good (a `morphling trial`, an experiment started again with
+         * --restart) never ends: say how to remove what it left. */
         rc = mp_error_set(err, MP_EEXISTS,
                           "another run of an experiment named '%s' uses namespace \"%s\": its "
                           "trials' objects %s%s carry another %s label than this run's (%s); this "
                           "run leaves them alone and stops (use another experiment name or "
-                          "namespace, or wait until that run ends)",
+                          "namespace, or wait until that run ends; when it was killed and will "
+                          "not be continued, e.g. a `morphling trial`, delete what it left: "
+                          "kubectl -n %s delete configmaps -l %s=%s,%s=owner "
+                          "--cascade=foreground)",
                           experiment, r->ns, names.data, found > 4 ? ", ..." : "",
-                          MP_KUBE_LABEL_RUN, r->run_id);
+                          MP_KUBE_LABEL_RUN, r->run_id, r->ns, MP_KUBE_LABEL_EXPERIMENT,
+                          mp_kube_runner_experiment_key(experiment, key), MP_KUBE_LABEL_ROLE);
     }
     mp_buf_release(&names);
     return rc;

@@ -374,7 +374,32 @@ struct gone_watch {
     int64_t replicas;   /* > 0: the trial's Deployment: a change of its spec by someone else */
     int64_t seen;       /* the spec.replicas that differed, or -1 */
     int64_t generation; /* the generation of a spec changed otherwise */
+    /* The trial's Service (port > 0): a selector or port changed by someone else (`kubectl
+     * edit`, `kubectl patch`) sends the load test's requests nowhere. */
+    const json_t *selector;
+    int64_t port;
+    bool service_changed;
 };
+
+/* Whether obj, the trial's Service, still sends its port to the trial's pods: its selector is
+ * the trial's and a port maps port to the same targetPort (as the runner made it). */
+static bool service_intact(const struct gone_watch *g, const json_t *obj)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    if (!json_equal(json_object_get(spec, "selector"), (json_t *)g->selector)) {
+        return false;
+    }
+    size_t i;
+    const json_t *p;
+    json_array_foreach (json_object_get(spec, "ports"), i, p) {
+        const json_t *target = json_object_get(p, "targetPort");
+        if (json_integer_value(json_object_get(p, "port")) == g->port && json_is_integer(target) &&
+            json_integer_value(target) == g->port) {
+            return true;
+        }
+    }
+    return false;
+}
 
 /* Whether obj, the trial's Deployment (g->replicas > 0), was changed by someone else: scaled
  * (spec.replicas not the trial's, in g->seen) or its spec edited (`kubectl set resources`,
@@ -382,6 +407,10 @@ struct gone_watch {
  * changes it after its create. */
 static bool changed_by_other(struct gone_watch *g, const json_t *obj)
 {
+    if (g->port > 0) {
+        g->service_changed = !service_intact(g, obj);
+        return g->service_changed;
+    }
     if (g->replicas <= 0) {
         return false;
     }
@@ -486,7 +515,10 @@ static int on_sentinel_event(void *ud, const struct mp_kube_event *ev)
 static void mark_changed(struct kube_sentinel *s, const struct gone_watch *g)
 {
     char how[96];
-    if (g->seen >= 0) {
+    if (g->service_changed) {
+        snprintf(how, sizeof(how),
+                 "was changed by someone else (its selector or port is no longer the trial's)");
+    } else if (g->seen >= 0) {
         snprintf(how, sizeof(how), "was scaled to %lld replicas (the trial's: %lld)",
                  (long long)g->seen, (long long)g->replicas);
     } else {
@@ -622,7 +654,10 @@ static void *sentinel_main(void *p)
         if (rc != 0) {
             break; /* cancelled, or an error the trial's own calls meet too */
         }
-        struct gone_watch w = {.name = s->name, .replicas = s->replicas};
+        struct gone_watch w = {.name = s->name,
+                               .replicas = s->replicas,
+                               .selector = s->service_selector,
+                               .port = s->service_selector ? s->t->port : 0};
         if (changed_by_other(&w, obj)) {
             json_decref(obj);
             mark_changed(s, &w);
@@ -667,6 +702,19 @@ void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
     s->running = pthread_create(&s->thread, NULL, sentinel_main, s) == 0;
 }
 
+void mp_kube_service_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
+                                    const struct mp_kube_ref *ref)
+{
+    memset(s, 0, sizeof(*s));
+    s->t = t;
+    s->ref = *ref;
+    s->service_selector = mp_kube_trial_labels(t, "service");
+    snprintf(s->name, sizeof(s->name), "%s", t->name);
+    s->what = "service";
+    s->stop = mp_kube_cancel_new();
+    s->running = pthread_create(&s->thread, NULL, sentinel_main, s) == 0;
+}
+
 void mp_kube_sentinel_stop(struct kube_sentinel *s)
 {
     if (!s->stop) {
@@ -677,6 +725,8 @@ void mp_kube_sentinel_stop(struct kube_sentinel *s)
         pthread_join(s->thread, NULL);
     }
     mp_kube_cancel_free(s->stop);
+    json_decref(s->service_selector);
+    s->service_selector = NULL;
     s->stop = NULL;
     s->t->api_calls += s->api_calls;
 }

@@ -84,6 +84,14 @@ retry_reason() {
         experiment_id = (SELECT id FROM experiments WHERE name = '$1')" | jq -r .reason
 }
 
+# trial_stdout NAME [TRIAL]: the service output the store keeps for trial TRIAL (default 1) of
+# experiment NAME (its last attempt).
+trial_stdout() {
+    sqlite3 "$MORPHLING_DB" "SELECT CAST(l.content AS TEXT) FROM trial_logs l \
+        JOIN trials t ON t.id = l.trial_id JOIN experiments e ON e.id = t.experiment_id \
+        WHERE e.name = '$1' AND t.number = ${2:-1} AND l.stream = 'stdout'"
+}
+
 # Processes in the cluster's pods' cgroups.
 pod_processes() {
     grep -ls "/morphling-kube-n$KUBE_NET/" /proc/[0-9]*/cgroup 2>/dev/null | wc -l

@@ -4,7 +4,8 @@
 # A (a load test of at least 18 s) is measuring when run B starts. B finds A's objects (their run
 # label is not B's), touches none of them and stops with a run error naming them, exit status
 # non-zero, its experiment resumable; A finishes with its own measurement, its load test as long
-# as its settings ask, and leaves nothing behind.
+# as its settings ask, and leaves nothing behind. A killed `morphling trial`'s objects, which no
+# run continues, are refused the same way, with the command that removes them.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -52,5 +53,33 @@ load_s=$(jq -r '.trials[0].meta.load_s // 0' "$WORK/A.json")
 check_true "A's load test took its 9 windows of 2 s at least (${load_s} s)" \
     jq -e '.trials[0].meta.load_s >= 18' "$WORK/A.json" >/dev/null
 check "no object left" "" "$(leftover_objects same)"
+
+# A `morphling trial` killed with -9 leaves its objects under a run label no later command
+# has: the error must say how to remove them, not only to wait for a run that will never end.
+# shellcheck disable=SC2086
+"$MORPHLING" trial "$EXAMPLE" --set runner.load.body="$PAYLOAD" --set cpu=1 --set memory=256 \
+    --set workers=1 --set name=orphan --set runner.namespace=collide \
+    --set 'runner.pod_template.spec.containers[0].readinessProbe.initialDelaySeconds=30' \
+    -q >/dev/null 2>&1 &
+pid=$!
+orphan_made() {
+    k -n collide get deployments -l morphling.kubedl.io/experiment=orphan -o name | grep -q .
+}
+wait_for "the trial's Deployment exists" orphan_made
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set name=orphan \
+    --set runner.namespace=collide -q >"$WORK/orphan.out" 2>&1
+check_contains "a killed trial's objects: the error says how to delete them" \
+    "kubectl -n collide delete configmaps -l morphling.kubedl.io/experiment=orphan,morphling.kubedl.io/role=owner --cascade=foreground" \
+    "$(cat "$WORK/orphan.out")"
+k -n collide delete configmaps -l morphling.kubedl.io/experiment=orphan,morphling.kubedl.io/role=owner \
+    --cascade=foreground >/dev/null
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set name=orphan \
+    --set runner.namespace=collide -q >/dev/null 2>&1
+check "... and once they are, the run goes on: exit 0" 0 "$?"
+check "no object left" "" "$(leftover_objects orphan)"
 cluster_down
 finish

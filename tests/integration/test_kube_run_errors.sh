@@ -58,6 +58,14 @@ for ns in Bad_NS a/b; do
     check_contains "... and where it comes from" \
         "(the namespace of kubeconfig context \"token\" in $WORK/kc)" "$(cat "$WORK/err")"
 done
+# A well-formed one the cluster lacks: where it comes from too (the spec names none).
+KUBECONFIG="$WORK/kc" k config set-context --current --namespace=absent >/dev/null
+# shellcheck disable=SC2086
+KUBECONFIG="$WORK/kc" "$MORPHLING" validate "$WORK/nons.yaml" $EX_SETS >/dev/null 2>"$WORK/err"
+check "the context's namespace absent: exit 2" 2 "$?"
+check_contains "... why, and where it comes from" "namespace \"absent\" does not exist in the \
+cluster ($KUBE_API_URL) (the namespace of kubeconfig context \"token\" in $WORK/kc)" \
+    "$(cat "$WORK/err")"
 # No kubeconfig anywhere (and no in-cluster service account).
 before=$FAILED
 (

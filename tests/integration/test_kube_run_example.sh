@@ -29,7 +29,7 @@ check "... with the confidence rule and the second measurement's verdict" "true 
         "$WORK/show.json")"
 check "trials are named from experiment, trial and attempt" "fmnist-k8s-t1-a0 fmnist-k8s-t2-a0" \
     "$(jq -r '[.trials[].meta.object] | join(" ")' "$WORK/show.json")"
-check "at most 26 API calls per trial (23 with the sentinels) besides watch events: \
+check "at most 26 API calls per trial (24 with the sentinels and the log) besides watch events: \
 $(jq -c '[.trials[].meta.api_calls]' "$WORK/show.json")" "true" \
     "$(jq -r '[.trials[].meta.api_calls <= 26] | all' "$WORK/show.json")"
 # cpu_cores is the API's recent rate when the runner reads it, just after the load test: it may
@@ -38,6 +38,8 @@ check "resource use from metrics.k8s.io (cpu_cores, memory_bytes > 0)" "metrics.
     "$(jq -r '.trials[0] | "\(.meta.usage) \(.resources.cpu_cores >= 0 and .resources.memory_bytes > 0)"' "$WORK/show.json")"
 check "the request body went in the owner ConfigMap, mounted into the load pod" "true" \
     "$(jq -r '[.trials[].metrics.error_rate == 0] | all' "$WORK/show.json")"
+check "each trial keeps the service's log as its output, as the local runner does" 2 \
+    "$( (trial_stdout fmnist-k8s 1; trial_stdout fmnist-k8s 2) | grep -c 'listening on 127\.')"
 check "a best trial" "true" "$(jq -r '.best.number > 0' "$WORK/show.json")"
 check_contains "morphling show prints the recommendation" "Recommended configuration" \
     "$("$MORPHLING" show fmnist-k8s 2>&1)"

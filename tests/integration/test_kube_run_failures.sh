@@ -76,6 +76,10 @@ check_contains "... at the deadline" "0 of 1 pods ready within the startup timeo
     "$(cat "$WORK/notready.reason")"
 check_contains "... with the kubelet's last probe failure" "last: Readiness probe failed: HTTP probe failed with statuscode: 404" \
     "$(cat "$WORK/notready.reason")"
+# The service's own output says why (here only where it listens): kept as the local runner
+# keeps it, the trial's stdout (`morphling trial --logs`, the API's trial logs); none before.
+check_contains "... and the service's log kept as the trial's output" "listening on 127." \
+    "$(trial_stdout notready)"
 # Pods the ReplicaSet cannot create (a ResourceQuota exceeded, a LimitRange or admission refusing
 # them; here the controllers may not create pods): the Deployment's ReplicaFailure says why (the
 # reason was only "0 of 1 pods ready").

@@ -4,14 +4,15 @@
 # to become ready: no verdict on the configuration (deleted or scaled, it waited out
 # startup_timeout and failed the trial STARTUP_TIMEOUT, "0 of 1 pods ready", before; edited, it
 # measured pods of another configuration), but INFRA at once, naming the Deployment, and the
-# next attempt succeeds. Nothing is left afterwards.
+# next attempt succeeds. The same for the trial's Service whose selector is edited (the load
+# test's requests went nowhere: the trial FAILED LOAD_ERRORS before). Nothing is left afterwards.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
 cluster_up
-# tampered NAME ACTION: runs one trial of the example as experiment NAME, whose service becomes
-# ready 8 s after it starts; once attempt 0's Deployment exists, runs ACTION on it (kubectl
-# arguments after the verb's object); prints "STATE ATTEMPT" of the trial.
+# tampered NAME VERB ARGS [KIND]: runs one trial of the example as experiment NAME, whose service
+# becomes ready 8 s after it starts; once attempt 0's object of KIND (default deployment)
+# exists, runs kubectl VERB on it with ARGS; prints "STATE ATTEMPT" of the trial.
 tampered() {
     # shellcheck disable=SC2086
     "$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set "name=$1" \
@@ -19,10 +20,10 @@ tampered() {
         --set 'runner.pod_template.spec.containers[0].readinessProbe.initialDelaySeconds=8' \
         -q >"$WORK/$1.out" 2>&1 &
     pid=$!
-    wait_object deployment "$1-t1-a0"
+    wait_object "${4:-deployment}" "$1-t1-a0"
     sleep 1
     # shellcheck disable=SC2086
-    k $2 deployment "$1-t1-a0" $3 >/dev/null
+    k $2 "${4:-deployment}" "$1-t1-a0" $3 >/dev/null
     wait $pid
     echo $? >"$WORK/$1.rc"
     "$MORPHLING" show "$1" --json >"$WORK/$1.json"
@@ -45,8 +46,13 @@ check "the Deployment's pod template edited while its pods start: the same" "SUC
 check_contains "... the reason names the Deployment and the change" \
     "the trial's deployment \"depedited-t1-a0\" was changed by someone else (generation 2)" \
     "$(retry_reason depedited)"
+check "the Service's selector edited while the pods start: the same" "SUCCEEDED 1" \
+    "$(tampered svcedited patch "-p {\"spec\":{\"selector\":{\"app\":\"other\"}}}" service)"
+check_contains "... the reason names the Service" \
+    "the trial's service \"svcedited-t1-a0\" was changed by someone else (its selector or port" \
+    "$(retry_reason svcedited)"
 check "nothing left" "" "$(leftover_objects depgone; leftover_objects depscaled
-    leftover_objects depedited)"
+    leftover_objects depedited; leftover_objects svcedited)"
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"
 cluster_down
 finish

@@ -325,6 +325,21 @@ static void tls_client_certificate_insecure_and_wrong_ca(void **state)
     free(want);
     assert_int_equal(kf_count(s), 2);
     mp_kube_client_free(c);
+
+    /* A client key that is not the certificate's: curl's "unable to set private key file"
+     * alone did not say which kubeconfig user to fix. */
+    c = client_for(s, CA_FILE, "    client-certificate: client.crt\n    client-key: other-ca.key\n",
+                   NULL);
+    assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_ETRANSPORT);
+    want = mp_xasprintf("(check the client-certificate and client-key of %s/kc.yaml:13:5: "
+                        "'users[0].user')",
+                        certs);
+    if (!strstr(err.msg, want)) {
+        fail_msg("\"%s\" lacks \"%s\"", err.msg, want);
+    }
+    free(want);
+    assert_int_equal(kf_count(s), 2); /* nothing was sent */
+    mp_kube_client_free(c);
     kf_stop(s);
 }
 
@@ -361,6 +376,25 @@ static void proxy_url_is_used_whatever_no_proxy_says(void **state)
     kf_stop(s);
 }
 
+/* A server that cannot be reached: the error names where the kubeconfig defines it, as TLS
+ * errors do (with a $KUBECONFIG list, which file to fix); the URL alone did not. */
+static void unreachable_server_names_the_kubeconfig_cluster(void **state)
+{
+    (void)state;
+    struct kf_server *s = kf_start(KF_HTTPS, certs);
+    struct mp_kube_client_opts o = {.max_attempts = 1};
+    struct mp_kube_client *c = client_for(s, CA_FILE, TOKEN_USER, &o);
+    kf_stop(s); /* its port now refuses connections */
+    struct mp_error err = {0};
+    assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_ETRANSPORT);
+    char *want = mp_xasprintf("(the server of %s/kc.yaml:8:5: 'clusters[0].cluster')", certs);
+    if (!strstr(err.msg, want)) {
+        fail_msg("\"%s\" lacks \"%s\"", err.msg, want);
+    }
+    free(want);
+    mp_kube_client_free(c);
+}
+
 /* As kubectl, no credentials go to an http:// server (a token would cross the network in
  * clear); a 401 then says why none were sent. */
 static void no_credentials_over_plain_http(void **state)
@@ -375,6 +409,17 @@ static void no_credentials_over_plain_http(void **state)
     assert_null(kf_req(s, 0)->authorization);
     if (!strstr(err.msg, "(Unauthorized, HTTP 401) (no credentials were sent: never to an "
                          "http:// server)")) {
+        fail_msg("%s", err.msg);
+    }
+    /* A server that lets anonymous requests in (kube-apiserver's default) answers 403 for
+     * system:anonymous instead: the same note, not only the RBAC refusal. */
+    push_status(s, 403, "Forbidden",
+                "pods \\\"p\\\" is forbidden: User \\\"system:anonymous\\\" cannot get resource "
+                "\\\"pods\\\" in API group \\\"\\\" in the namespace \\\"ns\\\"",
+                NULL);
+    assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_EFORBIDDEN);
+    if (!strstr(err.msg, "(Forbidden, HTTP 403) (as system:anonymous: no credentials were sent: "
+                         "never to an http:// server)")) {
         fail_msg("%s", err.msg);
     }
     mp_kube_client_free(c);
@@ -1015,6 +1060,7 @@ int main(void)
         cmocka_unit_test(writes_send_what_the_api_expects),
         cmocka_unit_test(status_errors_name_verb_path_and_reason),
         cmocka_unit_test(tls_client_certificate_insecure_and_wrong_ca),
+        cmocka_unit_test(unreachable_server_names_the_kubeconfig_cluster),
         cmocka_unit_test(proxy_url_is_used_whatever_no_proxy_says),
         cmocka_unit_test(no_credentials_over_plain_http),
         cmocka_unit_test(retries_honour_retry_after_and_back_off),
