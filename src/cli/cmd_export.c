@@ -10,6 +10,7 @@
 #include "doc/doc.h"
 #include "kube/kube.h"
 #include "report/report.h"
+#include "runner/kubernetes.h"
 
 struct export_args {
     const char *ref; /* the operand */
@@ -30,7 +31,8 @@ static const struct mp_opt export_opts[] = {
      .choices = "csv|json|deploy|k8s", .flags = MP_OPT_REQUIRED},
     MP_CLI_DB_OPT(T),
     {"container", 'c', MP_OPT_STR, MP_OPT_AT(T, container), "NAME",
-     "k8s: the container to configure (needed without --base, or when the base has several)"},
+     "k8s: the container to configure (needed without --base, or when the base has several; "
+     "a kubernetes experiment's is its runner's)"},
     {"base", 0, MP_OPT_STR, MP_OPT_AT(T, base), "FILE",
      "k8s: a Deployment (or StatefulSet, ReplicaSet, DaemonSet, Job, CronJob, Pod) as YAML or "
      "JSON; print it whole with the configuration applied instead of a patch",
@@ -184,12 +186,22 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
                               ? "the capacity plan's, --target-rps"
                               : "the pods it was measured as");
     }
+    /* A kubernetes experiment's pod is its runner's template, as its trials ran it (its args and
+     * ports stay); any other's, the one container named. */
+    bool kube = !base && strcmp(rec->spec->runner, "kubernetes") == 0;
+    if (rc == 0 && !base && !kube && !a->container) {
+        rc = mp_error_set(err, MP_EINVALID,
+                          "--format k8s needs --container NAME (the container to configure) or "
+                          "--base FILE (a Deployment)");
+    }
     json_t *empty = json_pack("{s:{s:[{s:s}]}}", "spec", "containers", "name",
                               a->container ? a->container : "");
     struct mp_gpu_label *labels = mp_xcalloc(a->gpu_type_values.n + 1, sizeof(*labels));
     struct mp_pod_mapping m;
     fill_mapping(a, labels, &m);
-    if (rc == 0) {
+    if (rc == 0 && kube) {
+        rc = mp_kube_runner_pod(rec->spec, rec->x, a->container, (int)a->port, &pod, err);
+    } else if (rc == 0) {
         rc =
             mp_spec_render_pod(rec->spec, rec->x, tmpl ? tmpl : empty, a->container, &m, &pod, err);
         if (rc != 0 && a->base) {
@@ -350,10 +362,6 @@ static int export_run(void *args, char **operands, size_t n)
         return mp_cli_usage("export", "--target-rps adds a capacity plan, for which --format csv "
                                       "has no place (json, deploy and k8s have)");
     }
-    if (k8s && !a->container && !a->base) {
-        return mp_cli_usage("export", "--format k8s needs --container NAME (the container to "
-                                      "configure) or --base FILE (a Deployment)");
-    }
     struct mp_error bad = {0};
     if (a->container && mp_kube_check_name(a->container, MP_KUBE_DNS_LABEL, "--container", &bad)) {
         return mp_cli_usage("export", "%s", bad.msg); /* no Kubernetes container has this name */
@@ -392,7 +400,9 @@ const struct mp_verb mp_verb_export = {
         "machine and without morphling's per-trial ones (merged flag by flag into the "
         "container's own args when it has some), its environment, CPU and memory requests equal "
         "to limits, GPUs as the --gpu-* options say, the port as containerPort, a node selector "
-        "for the GPU type, and with --target-rps the replicas of the capacity plan.",
+        "for the GPU type, and with --target-rps the replicas of the capacity plan. Without "
+        "--base, a kubernetes experiment's patch is its runner's pod template as its trials ran "
+        "it (its args, ports and GPU settings; --container and --port override).",
     .opts = export_opts,
     .n_opts = MP_ARRAY_LEN(export_opts),
     .args_size = sizeof(struct export_args),

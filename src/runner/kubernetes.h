@@ -102,6 +102,14 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
  * it. ops->validate and the operator's check call it after mp_kube_runner_new. */
 int mp_kube_runner_check_pod(struct mp_runner *r, struct mp_error *err) MP_WUR;
 
+/* The pod of configuration x as the runner's trials ran it: runner.pod_template with x written
+ * onto `container` (NULL: runner.container, else the template's only one) with the runner's GPU
+ * settings, on `port` (0: runner.port, else the container's first containerPort). For
+ * `export --format k8s` of a kubernetes experiment: its args and ports are the template's, as in
+ * the trials (a bare container's were the parameters' alone, and port 8080). *out is owned. */
+int mp_kube_runner_pod(const struct mp_spec *spec, const double *x, const char *container, int port,
+                       json_t **out, struct mp_error *err) MP_WUR;
+
 /* run() with an owner: the trial's owner object gets an ownerReference to `owner` (an object
  * with apiVersion, kind, metadata.name and metadata.uid, in the same namespace; borrowed), so
  * deleting that object deletes the trial's objects. owner NULL is ops->run. */

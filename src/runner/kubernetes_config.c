@@ -397,3 +397,19 @@ void mp_kube_rcfg_mapping(const struct mp_kube_rcfg *cfg, struct mp_pod_mapping 
     m->type_values = cfg->gpu_types;
     m->n_type_values = cfg->n_gpu_types;
 }
+
+int mp_kube_runner_pod(const struct mp_spec *spec, const double *x, const char *container, int port,
+                       json_t **out, struct mp_error *err)
+{
+    struct mp_kube_rcfg cfg;
+    int rc = mp_kube_rcfg_parse(spec, &cfg, err);
+    if (rc == 0) {
+        struct mp_pod_mapping m;
+        mp_kube_rcfg_mapping(&cfg, &m);
+        m.port = port > 0 ? port : m.port;
+        rc = mp_spec_render_pod(spec, x, cfg.pod_template, container ? container : cfg.container,
+                                &m, out, err);
+    }
+    mp_kube_rcfg_release(&cfg);
+    return rc;
+}

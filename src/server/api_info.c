@@ -10,6 +10,7 @@
 #include "engine/events.h"
 #include "kube/kube.h"
 #include "report/report.h"
+#include "runner/kubernetes.h"
 
 mhd_result mp_srv_api_info(struct MHD_Connection *c, struct request *req)
 {
@@ -26,6 +27,7 @@ struct export_query {
     const char *format;    /* "deploy" (default) or "k8s" */
     const char *container; /* k8s: the container to configure (required) */
     int port;
+    bool port_given;
     double target_rps;
 };
 
@@ -45,10 +47,6 @@ static int export_query(struct MHD_Connection *c, struct export_query *q, struct
     if (strcmp(q->format, "deploy") != 0 && strcmp(q->format, "k8s") != 0) {
         return mp_error_set(err, MP_EINVALID, "format '%s': expected deploy or k8s", q->format);
     }
-    if (strcmp(q->format, "k8s") == 0 && !q->container) {
-        return mp_error_set(err, MP_EINVALID,
-                            "format k8s needs container=NAME (the container to configure)");
-    }
     if (q->container && mp_kube_check_name(q->container, MP_KUBE_DNS_LABEL, "container", err)) {
         return MP_EINVALID;
     }
@@ -62,20 +60,31 @@ static int export_query(struct MHD_Connection *c, struct export_query *q, struct
                             MP_REPORT_TARGET_RPS_MIN, MP_REPORT_TARGET_RPS_MAX);
     }
     q->port = (int)port;
+    q->port_given = p != NULL;
     return 0;
 }
 
 /* The k8s patch: {spec: {template: pod, replicas?}}, the pod rendered onto a bare template with
- * the one named container, secret-looking arguments redacted (as the CLI's export does). */
+ * the one named container (a kubernetes experiment's: its runner's template, as its trials ran
+ * it), secret-looking arguments redacted (as the CLI's export does). */
 static int k8s_patch(struct mp_store *st, const char *ref, const struct export_query *q,
                      const struct mp_deploy_opts *o, json_t **out, struct mp_error *err)
 {
     struct mp_recommended rec = {0};
     struct mp_pod_mapping m = {.port = q->port};
     json_t *pod = NULL;
-    json_t *bare = json_pack("{s:{s:[{s:s}]}}", "spec", "containers", "name", q->container);
+    json_t *bare = json_pack("{s:{s:[{s:s}]}}", "spec", "containers", "name",
+                             q->container ? q->container : "");
     int rc = mp_report_recommended(st, ref, o, &rec, err);
-    if (rc == 0) {
+    bool kube = rc == 0 && strcmp(rec.spec->runner, "kubernetes") == 0;
+    if (rc == 0 && !kube && !q->container) {
+        rc = mp_error_set(err, MP_EINVALID,
+                          "format k8s needs container=NAME (the container to configure)");
+    }
+    if (rc == 0 && kube) {
+        rc = mp_kube_runner_pod(rec.spec, rec.x, q->container, q->port_given ? q->port : 0, &pod,
+                                err);
+    } else if (rc == 0) {
         rc = mp_spec_render_pod(rec.spec, rec.x, bare, q->container, &m, &pod, err);
     }
     if (rc == 0) {

@@ -55,6 +55,21 @@ check "it created a ConfigMap, a Deployment, a Service and a Job per run ($runs 
     "$(jq -r '[.items[] | select(.verb == "create") | .path | split("/") | .[-1]] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/requests.json")"
 check "nothing the server warned about (unknown fields)" "0" \
     "$(jq -r '[.items[] | select(.warnings)] | length' "$WORK/requests.json")"
+# The recommendation as a patch for the cluster: the runner's pod template as the trials ran it,
+# its own args and port kept (the patch was of a bare container: args '--workers N' alone, which
+# replace the container's and dropped '--model fmnist', and a containerPort 8080 beside 8500).
+"$MORPHLING" export fmnist-k8s --format k8s >"$WORK/patch.json" 2>/dev/null
+check "export --format k8s needs no --container for a kubernetes experiment" 0 "$?"
+check "... its container, args and port are the template's" \
+    "server --model fmnist --workers $(jq -r .best.params.workers "$WORK/show.json") 8500" \
+    "$(jq -r '.spec.template.spec.containers[0] |
+        "\(.name) \(.args | join(" ")) \([.ports[].containerPort | tostring] | join(" "))"' \
+        "$WORK/patch.json")"
+check "... and the cluster takes it as a Deployment's template" 0 \
+    "$(jq '{apiVersion: "apps/v1", kind: "Deployment", metadata: {name: "exported"},
+            spec: {selector: {matchLabels: .spec.template.metadata.labels},
+                   template: .spec.template}}' "$WORK/patch.json" |
+        k apply --dry-run=server -f - >"$WORK/apply.out" 2>&1; echo $?)"
 cluster_down
 
 # A cluster that does not serve metrics.k8s.io: the trials say their use was not measured.
