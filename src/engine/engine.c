@@ -559,22 +559,23 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
         t->res.failure = MP_FAILURE_INFRA; /* keep the runner's own reason */
     }
     evaluate(e, t);
-    rc = mp_store_trial_finish(e->st, e->exp_id, t->number, &t->res, err);
+    /* The result and its events in one transaction: a run stopped between them left a
+     * finished trial that the event stream never announced. */
+    char *detail = event_detail(e, t);
+    bool best = better(e, index);
+    const struct mp_store_event ev[] = {
+        {mp_engine_event_name(MP_EVENT_TRIAL_FINISHED), detail},
+        {mp_engine_event_name(MP_EVENT_NEW_BEST), detail},
+    };
+    rc = mp_store_trial_finish_ev(e->st, e->exp_id, t->number, &t->res, ev, best ? 2 : 1, err);
+    free(detail);
     if (rc == MP_ESTATE && taken_over(e, t->number, err)) {
         rc = MP_EBUSY;
         goto out;
     }
-    char *detail = event_detail(e, t);
-    if (rc == 0) {
-        rc = mp_store_event_add(e->st, e->exp_id, t->number,
-                                mp_engine_event_name(MP_EVENT_TRIAL_FINISHED), detail, err);
-    }
-    if (rc == 0 && better(e, index)) {
+    if (rc == 0 && best) {
         e->best = (long)index;
-        rc = mp_store_event_add(e->st, e->exp_id, t->number,
-                                mp_engine_event_name(MP_EVENT_NEW_BEST), detail, err);
     }
-    free(detail);
     if (rc == 0) {
         rc = mp_store_experiment_heartbeat(e->st, e->exp_id, err);
     }

@@ -132,6 +132,17 @@ int mp_store_trial_start(struct mp_store *st, int64_t exp_id, int64_t number, in
  * MP_ESTATE when the transition is not allowed (e.g. already terminal). */
 int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,
                           const struct mp_trial_result *res, struct mp_error *err) MP_WUR;
+/* An event stored in the same transaction as the result it announces (trial `number`'s). */
+struct mp_store_event {
+    const char *kind;
+    const char *detail_json; /* NULL: {} */
+};
+/* mp_store_trial_finish with events[0..n) appended in its transaction: the result and its
+ * events are stored together or not at all (a run stopped between two transactions left a
+ * finished trial that no event announced, and none did later). */
+int mp_store_trial_finish_ev(struct mp_store *st, int64_t exp_id, int64_t number,
+                             const struct mp_trial_result *res, const struct mp_store_event *events,
+                             size_t n, struct mp_error *err) MP_WUR;
 /* Every trial of the experiment in number order, with metrics. */
 int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
                         struct mp_error *err) MP_WUR;
@@ -155,6 +166,10 @@ void mp_confirm_rows_free(struct mp_confirm_row *rows, size_t n);
  * !res->unsettled). MP_EEXISTS when that run is already recorded. */
 int mp_store_confirm_add(struct mp_store *st, int64_t exp_id, int64_t number, int64_t run,
                          const struct mp_trial_result *res, struct mp_error *err) MP_WUR;
+/* mp_store_confirm_add with events[0..n) appended in its transaction. */
+int mp_store_confirm_add_ev(struct mp_store *st, int64_t exp_id, int64_t number, int64_t run,
+                            const struct mp_trial_result *res, const struct mp_store_event *events,
+                            size_t n, struct mp_error *err) MP_WUR;
 /* Every confirmation run of the experiment, by trial number then run. */
 int mp_store_confirm_list(struct mp_store *st, int64_t exp_id, struct mp_confirm_row **rows,
                           size_t *n, struct mp_error *err) MP_WUR;
