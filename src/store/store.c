@@ -593,13 +593,36 @@ static bool our_pidns(const char *ns)
     return !ns || !mine || strcmp(ns, mine) == 0;
 }
 
+/* Whether process pid exists and is not a zombie: a process killed but not yet waited for by its
+ * parent (a driver that starts the next run before it reaps the last, a container's process 1
+ * that reaps no orphans) answers kill(pid, 0), and was taken for a live owner until its
+ * heartbeat was stale. */
+static bool pid_alive(pid_t pid)
+{
+    if (kill(pid, 0) != 0 && errno != EPERM) {
+        return false;
+    }
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f) { /* no /proc here, or the process is gone in between: kill tells again */
+        return kill(pid, 0) == 0 || errno == EPERM;
+    }
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so the last ')' ends it. */
+    const char *paren = strrchr(buf, ')');
+    return !paren || paren[1] != ' ' || (paren[2] != 'Z' && paren[2] != 'X');
+}
+
 static bool owner_live(int64_t owner, const char *ns, int64_t beat_ns, int64_t stale_ms)
 {
     if (owner <= 0 || mp_wall_ns() - beat_ns >= stale_ms * 1000000) {
         return false;
     }
     /* A pid of another namespace cannot be looked up from here: the heartbeat decides. */
-    return !our_pidns(ns) || kill((pid_t)owner, 0) == 0 || errno == EPERM;
+    return !our_pidns(ns) || pid_alive((pid_t)owner);
 }
 
 bool mp_experiment_row_driven(const struct mp_experiment_row *row, int64_t stale_ms)
