@@ -759,9 +759,22 @@ static int close_unfinished(struct mp_store *st, int64_t exp_id, const char *rea
 
 int mp_engine_cancel(struct mp_store *st, int64_t exp_id, const char *reason, struct mp_error *err)
 {
-    int rc = close_unfinished(st, exp_id, reason, err);
-    return rc ? rc
-              : mp_store_experiment_set_state(st, exp_id, MP_EXPERIMENT_CANCELLED, reason, err);
+    /* Claimed first, in the transaction that checks the owner: a caller's own check that no
+     * process drives the experiment was apart from these writes, and a run that resumed it in
+     * between had its trials closed and the experiment ended CANCELLED under it. */
+    int rc = mp_store_experiment_claim(st, exp_id, (int64_t)getpid(), MP_STORE_STALE_MS, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = close_unfinished(st, exp_id, reason, err);
+    if (rc == 0) {
+        rc = mp_store_experiment_set_state(st, exp_id, MP_EXPERIMENT_CANCELLED, reason, err);
+    }
+    struct mp_error ignored = {0};
+    if (mp_store_experiment_release(st, exp_id, &ignored) != 0) {
+        mp_error_clear(&ignored); /* left: a claim of this process, taken over once it ends */
+    }
+    return rc;
 }
 
 /* The seed rule: the spec's seed, else a random one; kept positive for SQLite. */
