@@ -494,9 +494,11 @@ static int exec_one(struct mp_store *st, const char *sql, const char *text, int6
 }
 
 /* Steps stmt, a one-row UPDATE of experiment id prepared after mp_store_begin (rc: how that
- * went), then commits, or rolls back on any failure; MP_ENOTFOUND when no row changed. */
+ * went), appends the experiment-level events[0..n), then commits, or rolls back on any failure;
+ * MP_ENOTFOUND when no row changed. */
 static int update_experiment(struct mp_store *st, sqlite3_stmt *stmt, int rc, int64_t id,
-                             const char *what, struct mp_error *err)
+                             const struct mp_store_event *events, size_t n, const char *what,
+                             struct mp_error *err)
 {
     if (rc == 0 && sqlite3_step(stmt) != SQLITE_DONE) {
         rc = mp_store_fail(st, err, what);
@@ -504,6 +506,9 @@ static int update_experiment(struct mp_store *st, sqlite3_stmt *stmt, int rc, in
         rc = mp_error_set(err, MP_ENOTFOUND, "no experiment with id %lld", (long long)id);
     }
     sqlite3_finalize(stmt);
+    if (rc == 0) {
+        rc = mp_store_insert_events(st, id, 0, events, n, err);
+    }
     if (rc == 0) {
         return mp_store_commit(st, err);
     }
@@ -529,11 +534,19 @@ int mp_store_experiment_set_spec(struct mp_store *st, int64_t id, const char *sp
         sqlite3_bind_int64(stmt, 4, id);
         sqlite3_bind_text(stmt, 5, base_dir, -1, SQLITE_STATIC);
     }
-    return update_experiment(st, stmt, rc, id, "set experiment spec", err);
+    return update_experiment(st, stmt, rc, id, NULL, 0, "set experiment spec", err);
 }
 
 int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
                                   const char *reason, struct mp_error *err)
+{
+    return mp_store_experiment_set_state_ev(st, id, state, reason, NULL, 0, err);
+}
+
+int mp_store_experiment_set_state_ev(struct mp_store *st, int64_t id,
+                                     enum mp_experiment_state state, const char *reason,
+                                     const struct mp_store_event *events, size_t n,
+                                     struct mp_error *err)
 {
     bool done = state >= MP_EXPERIMENT_SUCCEEDED;
     sqlite3_stmt *stmt = NULL;
@@ -554,7 +567,7 @@ int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_exper
         }
         sqlite3_bind_int64(stmt, 5, id);
     }
-    return update_experiment(st, stmt, rc, id, "set experiment state", err);
+    return update_experiment(st, stmt, rc, id, events, n, "set experiment state", err);
 }
 
 static char pidns[160];

@@ -87,6 +87,18 @@ int mp_store_experiment_set_spec(struct mp_store *st, int64_t id, const char *sp
                                  const char *base_dir, struct mp_error *err) MP_WUR;
 int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
                                   const char *reason, struct mp_error *err) MP_WUR;
+/* An event stored in the same transaction as the change it announces (mp_store_trial_finish_ev:
+ * of that trial; mp_store_experiment_set_state_ev: of the experiment, trial number 0). */
+struct mp_store_event {
+    const char *kind;
+    const char *detail_json; /* NULL: {} */
+};
+/* mp_store_experiment_set_state with events[0..n) appended in its transaction
+ * (experiment_started with RUNNING, experiment_finished with the final state). */
+int mp_store_experiment_set_state_ev(struct mp_store *st, int64_t id,
+                                     enum mp_experiment_state state, const char *reason,
+                                     const struct mp_store_event *events, size_t n,
+                                     struct mp_error *err) MP_WUR;
 /* Marks the experiment as driven by this process. MP_EBUSY when another live process holds it
  * with a heartbeat younger than stale_ms. Until released, this handle writes the experiment's
  * trials, confirmation runs, events and state only while pid still owns it: once another
@@ -132,11 +144,6 @@ int mp_store_trial_start(struct mp_store *st, int64_t exp_id, int64_t number, in
  * MP_ESTATE when the transition is not allowed (e.g. already terminal). */
 int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,
                           const struct mp_trial_result *res, struct mp_error *err) MP_WUR;
-/* An event stored in the same transaction as the result it announces (trial `number`'s). */
-struct mp_store_event {
-    const char *kind;
-    const char *detail_json; /* NULL: {} */
-};
 /* mp_store_trial_finish with events[0..n) appended in its transaction: the result and its
  * events are stored together or not at all (a run stopped between two transactions left a
  * finished trial that no event announced, and none did later). */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # A result and its event are stored together: a trial's result with its trial_finished (and
-# new_best) event, a confirmation run with its confirm_run event. Before, each event was a
+# new_best) event, a confirmation run with its confirm_run event, the experiment's final state
+# with experiment_finished. Before, each event was a
 # transaction of its own after the result's: a run that failed between the two (a full disk,
 # kill -9, a power cut) left a finished trial that the event stream never announced, and the
 # next run did not write it either. A trigger that refuses the event stands in for the failure.
@@ -58,4 +59,20 @@ run --set name=confirmed --set algorithm.max_trials=4 --set algorithm.confirm.to
 check "continued: exit 0" 0 "$?"
 check "two confirmation runs" 2 "$(q "SELECT count(*) FROM confirm_runs")"
 check "each with its event" 2 "$(q "SELECT count(*) FROM events WHERE kind = 'confirm_run'")"
+
+# The final state and experiment_finished; the run's fallback to INTERRUPTED is refused too, so
+# that the store is left as a run killed between the two transactions left it.
+refuse experiment_finished
+q "CREATE TRIGGER stay BEFORE UPDATE OF state ON experiments WHEN NEW.state = 'INTERRUPTED'
+   BEGIN SELECT RAISE(ABORT, 'simulated failure'); END"
+run --set name=last --set algorithm.max_trials=5
+check "experiment_finished cannot be stored: run exits 1" 1 "$?"
+check "the experiment did not end unannounced" 0 \
+    "$(q "SELECT count(*) FROM experiments WHERE name = 'last' AND state = 'SUCCEEDED'")"
+q "DROP TRIGGER refuse; DROP TRIGGER stay"
+run --set name=last --set algorithm.max_trials=5
+check "continued: exit 0" 0 "$?"
+check "it ended SUCCEEDED" SUCCEEDED "$(q "SELECT state FROM experiments WHERE name = 'last'")"
+check "announced once" 1 "$(q "SELECT count(*) FROM events e JOIN experiments x ON
+    x.id = e.experiment_id WHERE x.name = 'last' AND e.kind = 'experiment_finished'")"
 finish
