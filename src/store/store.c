@@ -96,6 +96,19 @@ void mp_store_rollback(struct mp_store *st)
     }
 }
 
+bool mp_store_snapshot_begin(struct mp_store *st)
+{
+    return sqlite3_get_autocommit(st->db) &&
+           sqlite3_exec(st->db, "BEGIN DEFERRED", NULL, NULL, NULL) == SQLITE_OK;
+}
+
+void mp_store_snapshot_end(struct mp_store *st, bool began)
+{
+    if (began) {
+        mp_store_rollback(st); /* nothing was written: ending it releases the snapshot */
+    }
+}
+
 char *mp_store_col_text(sqlite3_stmt *stmt, int col)
 {
     const unsigned char *t = sqlite3_column_text(stmt, col);

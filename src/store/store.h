@@ -150,7 +150,13 @@ int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,
 int mp_store_trial_finish_ev(struct mp_store *st, int64_t exp_id, int64_t number,
                              const struct mp_trial_result *res, const struct mp_store_event *events,
                              size_t n, struct mp_error *err) MP_WUR;
-/* Every trial of the experiment in number order, with metrics. */
+/* Reads from here to mp_store_snapshot_end see the store as one moment (a read transaction), so
+ * that a report made of several queries is not torn by a run writing meanwhile. Begins nothing
+ * (and returns false) inside a transaction already open. */
+bool mp_store_snapshot_begin(struct mp_store *st);
+/* Ends the snapshot that mp_store_snapshot_begin returned true for (began). */
+void mp_store_snapshot_end(struct mp_store *st, bool began);
+/* Every trial of the experiment in number order, with metrics (one snapshot). */
 int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
                         struct mp_error *err) MP_WUR;
 /* Stored stdout or stderr of a trial ("stdout"/"stderr"); empty string when none. */

@@ -293,8 +293,8 @@ static int load_metrics(struct mp_store *st, struct mp_trial_row *rows, size_t n
     return rc;
 }
 
-int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
-                        struct mp_error *err)
+static int trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
+                      struct mp_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     *rows = NULL;
@@ -342,6 +342,17 @@ int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row
         *rows = NULL;
         *n = 0;
     }
+    return rc;
+}
+
+/* The trials and their metrics from one snapshot: read apart, a trial stored in between came
+ * PENDING or RUNNING with the metrics of its result. */
+int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
+                        struct mp_error *err)
+{
+    bool began = mp_store_snapshot_begin(st);
+    int rc = trial_list(st, exp_id, rows, n, err);
+    mp_store_snapshot_end(st, began);
     return rc;
 }
 
