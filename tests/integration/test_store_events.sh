@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # A result and its event are stored together: a trial's result with its trial_finished (and
 # new_best) event, a confirmation run with its confirm_run event, the experiment's final state
-# with experiment_finished. Before, each event was a
-# transaction of its own after the result's: a run that failed between the two (a full disk,
-# kill -9, a power cut) left a finished trial that the event stream never announced, and the
-# next run did not write it either. A trigger that refuses the event stands in for the failure.
+# with experiment_finished. Before, each event was a transaction of its own after the result's:
+# a run that failed between the two (a full disk, kill -9, a power cut) left a finished trial
+# that the event stream never announced, and the next run did not write it either. A trigger
+# that refuses the event stands in for the failure.
 . "$(dirname "$0")/lib.sh"
 
 DB="$WORK/store.db"
