@@ -40,7 +40,11 @@ int mp_cli_load_report(const char *db_flag, const char *ref, double target_rps, 
     char *db = mp_cli_db_path(db_flag);
     int rc = mp_cli_open_store(db, ref, &st, &err);
     if (rc == 0) {
+        /* One snapshot for the whole report: its queries apart, a run writing meanwhile tore it
+         * (counts, trials and confirmation of different moments). */
+        bool began = mp_store_snapshot_begin(st);
         rc = ref ? mp_report_experiment(st, ref, out, &err) : mp_report_list(st, out, &err);
+        mp_store_snapshot_end(st, began);
     }
     if (rc == 0 && ref && target_rps != 0) {
         rc = mp_report_capacity_plan(*out, target_rps, headroom, &err);

@@ -299,13 +299,13 @@ static int confirm_run(struct mp_confirm_phase *p, const struct mp_trial_row *t,
     if (rc == 0) {
         mp_spec_evaluate(p->spec, x, &res);
         res.unsettled = mp_engine_unsettled(p->spec, &res.metrics);
-        rc = mp_store_confirm_add(p->st, p->exp_id, t->number, run, &res, err);
+        /* The run and its event together (engine.c, record). */
+        char *detail = run_detail(p->spec, run, &res);
+        const struct mp_store_event ev = {mp_engine_event_name(MP_EVENT_CONFIRM_RUN), detail};
+        rc = mp_store_confirm_add_ev(p->st, p->exp_id, t->number, run, &res, &ev, 1, err);
+        free(detail);
     }
     if (rc == 0) {
-        char *detail = run_detail(p->spec, run, &res);
-        rc = mp_store_event_add(p->st, p->exp_id, t->number,
-                                mp_engine_event_name(MP_EVENT_CONFIRM_RUN), detail, err);
-        free(detail);
         p->runs_made++;
         p->runs_done++;
         if (p->progress) {

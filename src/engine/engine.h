@@ -82,7 +82,8 @@ char *mp_engine_spec_warning(const struct mp_spec *spec);
 int mp_engine_create(struct mp_store *st, const struct mp_spec *spec, int64_t *exp_id,
                      struct mp_error *err) MP_WUR;
 /* Ends an experiment that no engine is running for good: its PENDING and RUNNING trials become
- * CANCELLED ("experiment <reason>"), then the experiment CANCELLED with reason. */
+ * CANCELLED ("experiment <reason>"), then the experiment CANCELLED with reason. It claims the
+ * experiment for that (then releases it): MP_EBUSY while a live process drives it. */
 int mp_engine_cancel(struct mp_store *st, int64_t exp_id, const char *reason,
                      struct mp_error *err) MP_WUR;
 /* Runs (or continues) the experiment of spec until it finishes, fails, is interrupted or is

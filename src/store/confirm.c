@@ -35,6 +35,13 @@ static char *metrics_text(const struct mp_metrics *m)
 int mp_store_confirm_add(struct mp_store *st, int64_t exp_id, int64_t number, int64_t run,
                          const struct mp_trial_result *res, struct mp_error *err)
 {
+    return mp_store_confirm_add_ev(st, exp_id, number, run, res, NULL, 0, err);
+}
+
+int mp_store_confirm_add_ev(struct mp_store *st, int64_t exp_id, int64_t number, int64_t run,
+                            const struct mp_trial_result *res, const struct mp_store_event *events,
+                            size_t n, struct mp_error *err)
+{
     sqlite3_stmt *stmt = NULL;
     char *metrics = metrics_text(&res->metrics);
     int rc = mp_store_begin(st, err);
@@ -67,6 +74,9 @@ int mp_store_confirm_add(struct mp_store *st, int64_t exp_id, int64_t number, in
     }
     sqlite3_finalize(stmt);
     free(metrics);
+    if (rc == 0) {
+        rc = mp_store_insert_events(st, exp_id, number, events, n, err);
+    }
     if (rc == 0) {
         return mp_store_commit(st, err);
     }

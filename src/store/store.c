@@ -96,6 +96,19 @@ void mp_store_rollback(struct mp_store *st)
     }
 }
 
+bool mp_store_snapshot_begin(struct mp_store *st)
+{
+    return sqlite3_get_autocommit(st->db) &&
+           sqlite3_exec(st->db, "BEGIN DEFERRED", NULL, NULL, NULL) == SQLITE_OK;
+}
+
+void mp_store_snapshot_end(struct mp_store *st, bool began)
+{
+    if (began) {
+        mp_store_rollback(st); /* nothing was written: ending it releases the snapshot */
+    }
+}
+
 char *mp_store_col_text(sqlite3_stmt *stmt, int col)
 {
     const unsigned char *t = sqlite3_column_text(stmt, col);
@@ -158,6 +171,11 @@ static int create_private(const char *path, bool existing, struct mp_error *err)
         return 0;
     }
     struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0 && existing) {
+        /* SQLite takes an empty file for an empty database: a reader wrote a schema into it. */
+        return mp_error_set(err, MP_ENOTFOUND,
+                            "there is no store %s (an empty file: nothing has run with it)", path);
+    }
     if (stat(path, &sb) == 0) {
         return S_ISREG(sb.st_mode)
                    ? 0
@@ -494,9 +512,11 @@ static int exec_one(struct mp_store *st, const char *sql, const char *text, int6
 }
 
 /* Steps stmt, a one-row UPDATE of experiment id prepared after mp_store_begin (rc: how that
- * went), then commits, or rolls back on any failure; MP_ENOTFOUND when no row changed. */
+ * went), appends the experiment-level events[0..n), then commits, or rolls back on any failure;
+ * MP_ENOTFOUND when no row changed. */
 static int update_experiment(struct mp_store *st, sqlite3_stmt *stmt, int rc, int64_t id,
-                             const char *what, struct mp_error *err)
+                             const struct mp_store_event *events, size_t n, const char *what,
+                             struct mp_error *err)
 {
     if (rc == 0 && sqlite3_step(stmt) != SQLITE_DONE) {
         rc = mp_store_fail(st, err, what);
@@ -504,6 +524,9 @@ static int update_experiment(struct mp_store *st, sqlite3_stmt *stmt, int rc, in
         rc = mp_error_set(err, MP_ENOTFOUND, "no experiment with id %lld", (long long)id);
     }
     sqlite3_finalize(stmt);
+    if (rc == 0) {
+        rc = mp_store_insert_events(st, id, 0, events, n, err);
+    }
     if (rc == 0) {
         return mp_store_commit(st, err);
     }
@@ -529,11 +552,19 @@ int mp_store_experiment_set_spec(struct mp_store *st, int64_t id, const char *sp
         sqlite3_bind_int64(stmt, 4, id);
         sqlite3_bind_text(stmt, 5, base_dir, -1, SQLITE_STATIC);
     }
-    return update_experiment(st, stmt, rc, id, "set experiment spec", err);
+    return update_experiment(st, stmt, rc, id, NULL, 0, "set experiment spec", err);
 }
 
 int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
                                   const char *reason, struct mp_error *err)
+{
+    return mp_store_experiment_set_state_ev(st, id, state, reason, NULL, 0, err);
+}
+
+int mp_store_experiment_set_state_ev(struct mp_store *st, int64_t id,
+                                     enum mp_experiment_state state, const char *reason,
+                                     const struct mp_store_event *events, size_t n,
+                                     struct mp_error *err)
 {
     bool done = state >= MP_EXPERIMENT_SUCCEEDED;
     sqlite3_stmt *stmt = NULL;
@@ -554,7 +585,7 @@ int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_exper
         }
         sqlite3_bind_int64(stmt, 5, id);
     }
-    return update_experiment(st, stmt, rc, id, "set experiment state", err);
+    return update_experiment(st, stmt, rc, id, events, n, "set experiment state", err);
 }
 
 static char pidns[160];
@@ -593,13 +624,36 @@ static bool our_pidns(const char *ns)
     return !ns || !mine || strcmp(ns, mine) == 0;
 }
 
+/* Whether process pid exists and is not a zombie: a process killed but not yet waited for by its
+ * parent (a driver that starts the next run before it reaps the last, a container's process 1
+ * that reaps no orphans) answers kill(pid, 0), and was taken for a live owner until its
+ * heartbeat was stale. */
+static bool pid_alive(pid_t pid)
+{
+    if (kill(pid, 0) != 0 && errno != EPERM) {
+        return false;
+    }
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f) { /* no /proc here, or the process is gone in between: kill tells again */
+        return kill(pid, 0) == 0 || errno == EPERM;
+    }
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so the last ')' ends it. */
+    const char *paren = strrchr(buf, ')');
+    return !paren || paren[1] != ' ' || (paren[2] != 'Z' && paren[2] != 'X');
+}
+
 static bool owner_live(int64_t owner, const char *ns, int64_t beat_ns, int64_t stale_ms)
 {
     if (owner <= 0 || mp_wall_ns() - beat_ns >= stale_ms * 1000000) {
         return false;
     }
     /* A pid of another namespace cannot be looked up from here: the heartbeat decides. */
-    return !our_pidns(ns) || kill((pid_t)owner, 0) == 0 || errno == EPERM;
+    return !our_pidns(ns) || pid_alive((pid_t)owner);
 }
 
 bool mp_experiment_row_driven(const struct mp_experiment_row *row, int64_t stale_ms)

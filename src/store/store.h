@@ -87,6 +87,18 @@ int mp_store_experiment_set_spec(struct mp_store *st, int64_t id, const char *sp
                                  const char *base_dir, struct mp_error *err) MP_WUR;
 int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
                                   const char *reason, struct mp_error *err) MP_WUR;
+/* An event stored in the same transaction as the change it announces (mp_store_trial_finish_ev:
+ * of that trial; mp_store_experiment_set_state_ev: of the experiment, trial number 0). */
+struct mp_store_event {
+    const char *kind;
+    const char *detail_json; /* NULL: {} */
+};
+/* mp_store_experiment_set_state with events[0..n) appended in its transaction
+ * (experiment_started with RUNNING, experiment_finished with the final state). */
+int mp_store_experiment_set_state_ev(struct mp_store *st, int64_t id,
+                                     enum mp_experiment_state state, const char *reason,
+                                     const struct mp_store_event *events, size_t n,
+                                     struct mp_error *err) MP_WUR;
 /* Marks the experiment as driven by this process. MP_EBUSY when another live process holds it
  * with a heartbeat younger than stale_ms. Until released, this handle writes the experiment's
  * trials, confirmation runs, events and state only while pid still owns it: once another
@@ -132,7 +144,19 @@ int mp_store_trial_start(struct mp_store *st, int64_t exp_id, int64_t number, in
  * MP_ESTATE when the transition is not allowed (e.g. already terminal). */
 int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,
                           const struct mp_trial_result *res, struct mp_error *err) MP_WUR;
-/* Every trial of the experiment in number order, with metrics. */
+/* mp_store_trial_finish with events[0..n) appended in its transaction: the result and its
+ * events are stored together or not at all (a run stopped between two transactions left a
+ * finished trial that no event announced, and none did later). */
+int mp_store_trial_finish_ev(struct mp_store *st, int64_t exp_id, int64_t number,
+                             const struct mp_trial_result *res, const struct mp_store_event *events,
+                             size_t n, struct mp_error *err) MP_WUR;
+/* Reads from here to mp_store_snapshot_end see the store as one moment (a read transaction), so
+ * that a report made of several queries is not torn by a run writing meanwhile. Begins nothing
+ * (and returns false) inside a transaction already open. */
+bool mp_store_snapshot_begin(struct mp_store *st);
+/* Ends the snapshot that mp_store_snapshot_begin returned true for (began). */
+void mp_store_snapshot_end(struct mp_store *st, bool began);
+/* Every trial of the experiment in number order, with metrics (one snapshot). */
 int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
                         struct mp_error *err) MP_WUR;
 /* Stored stdout or stderr of a trial ("stdout"/"stderr"); empty string when none. */
@@ -155,6 +179,10 @@ void mp_confirm_rows_free(struct mp_confirm_row *rows, size_t n);
  * !res->unsettled). MP_EEXISTS when that run is already recorded. */
 int mp_store_confirm_add(struct mp_store *st, int64_t exp_id, int64_t number, int64_t run,
                          const struct mp_trial_result *res, struct mp_error *err) MP_WUR;
+/* mp_store_confirm_add with events[0..n) appended in its transaction. */
+int mp_store_confirm_add_ev(struct mp_store *st, int64_t exp_id, int64_t number, int64_t run,
+                            const struct mp_trial_result *res, const struct mp_store_event *events,
+                            size_t n, struct mp_error *err) MP_WUR;
 /* Every confirmation run of the experiment, by trial number then run. */
 int mp_store_confirm_list(struct mp_store *st, int64_t exp_id, struct mp_confirm_row **rows,
                           size_t *n, struct mp_error *err) MP_WUR;

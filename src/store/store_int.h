@@ -36,6 +36,9 @@ int mp_store_prepare(struct mp_store *st, const char *sql, sqlite3_stmt **stmt,
  * same id); then MP_ESTATE, so that a run stopped past its claim writes nothing over the run
  * that took the experiment over. */
 int mp_store_owned(struct mp_store *st, int64_t exp_id, struct mp_error *err);
+/* Inside a write transaction: appends events[0..n) of trial trial_number (0: the experiment). */
+int mp_store_insert_events(struct mp_store *st, int64_t exp_id, int64_t trial_number,
+                           const struct mp_store_event *events, size_t n, struct mp_error *err);
 /* Owned copy of a text column (NULL stays NULL). */
 char *mp_store_col_text(sqlite3_stmt *stmt, int col);
 

@@ -212,6 +212,13 @@ static int update_terminal(struct mp_store *st, int64_t trial_id, const struct m
 int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,
                           const struct mp_trial_result *res, struct mp_error *err)
 {
+    return mp_store_trial_finish_ev(st, exp_id, number, res, NULL, 0, err);
+}
+
+int mp_store_trial_finish_ev(struct mp_store *st, int64_t exp_id, int64_t number,
+                             const struct mp_trial_result *res, const struct mp_store_event *events,
+                             size_t n, struct mp_error *err)
+{
     int64_t id = 0, att = 0;
     enum mp_trial_state state = MP_TRIAL_PENDING;
     int rc = mp_store_begin(st, err);
@@ -245,6 +252,9 @@ int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,
     if (rc == 0) {
         rc = insert_text(st, "INSERT OR REPLACE INTO trial_meta(trial_id, meta_json) VALUES (?,?)",
                          id, res->meta_json, res->meta_json, err);
+    }
+    if (rc == 0) {
+        rc = mp_store_insert_events(st, exp_id, number, events, n, err);
     }
     return finish_txn(st, rc, err);
 }
@@ -283,8 +293,8 @@ static int load_metrics(struct mp_store *st, struct mp_trial_row *rows, size_t n
     return rc;
 }
 
-int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
-                        struct mp_error *err)
+static int trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
+                      struct mp_error *err)
 {
     sqlite3_stmt *stmt = NULL;
     *rows = NULL;
@@ -335,6 +345,17 @@ int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row
     return rc;
 }
 
+/* The trials and their metrics from one snapshot: read apart, a trial stored in between came
+ * PENDING or RUNNING with the metrics of its result. */
+int mp_store_trial_list(struct mp_store *st, int64_t exp_id, struct mp_trial_row **rows, size_t *n,
+                        struct mp_error *err)
+{
+    bool began = mp_store_snapshot_begin(st);
+    int rc = trial_list(st, exp_id, rows, n, err);
+    mp_store_snapshot_end(st, began);
+    return rc;
+}
+
 int mp_store_trial_log(struct mp_store *st, int64_t exp_id, int64_t number, const char *stream,
                        char **out, struct mp_error *err)
 {
@@ -362,28 +383,44 @@ int mp_store_trial_log(struct mp_store *st, int64_t exp_id, int64_t number, cons
     return rc;
 }
 
-int mp_store_event_add(struct mp_store *st, int64_t exp_id, int64_t trial_number, const char *kind,
-                       const char *detail_json, struct mp_error *err)
+int mp_store_insert_events(struct mp_store *st, int64_t exp_id, int64_t trial_number,
+                           const struct mp_store_event *events, size_t n, struct mp_error *err)
 {
-    sqlite3_stmt *stmt = NULL;
-    int rc = mp_store_begin(st, err);
-    if (rc == 0) {
-        rc = mp_store_owned(st, exp_id, err);
+    if (n == 0) {
+        return 0;
     }
-    if (rc == 0 && (rc = mp_store_prepare(st,
-                                          "INSERT INTO events(experiment_id, trial_number, "
-                                          "at_ns, kind, detail_json) VALUES (?,?,?,?,?)",
-                                          &stmt, err)) == 0) {
+    sqlite3_stmt *stmt = NULL;
+    int rc = mp_store_prepare(st,
+                              "INSERT INTO events(experiment_id, trial_number, at_ns, kind, "
+                              "detail_json) VALUES (?,?,?,?,?)",
+                              &stmt, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sqlite3_reset(stmt);
         sqlite3_bind_int64(stmt, 1, exp_id);
         sqlite3_bind_int64(stmt, 2, trial_number);
         sqlite3_bind_int64(stmt, 3, mp_wall_ns());
-        sqlite3_bind_text(stmt, 4, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 5, detail_json ? detail_json : "{}", -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 4, events[i].kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 5, events[i].detail_json ? events[i].detail_json : "{}", -1,
+                          SQLITE_STATIC);
         if (sqlite3_step(stmt) != SQLITE_DONE) {
             rc = mp_store_fail(st, err, "add event");
         }
     }
     sqlite3_finalize(stmt);
+    return rc;
+}
+
+int mp_store_event_add(struct mp_store *st, int64_t exp_id, int64_t trial_number, const char *kind,
+                       const char *detail_json, struct mp_error *err)
+{
+    const struct mp_store_event ev = {.kind = kind, .detail_json = detail_json};
+    int rc = mp_store_begin(st, err);
+    if (rc == 0) {
+        rc = mp_store_owned(st, exp_id, err);
+    }
+    if (rc == 0) {
+        rc = mp_store_insert_events(st, exp_id, trial_number, &ev, 1, err);
+    }
     return finish_txn(st, rc, err);
 }
 

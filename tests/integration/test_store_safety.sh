@@ -37,6 +37,13 @@ err=$("$MORPHLING" list --db "$WORK/notes.txt" 2>&1 >/dev/null)
 check "a text file for a store: exit 2" 2 "$?"
 check "... says so" "morphling: $WORK/notes.txt: not a morphling store: file is not a database" "$err"
 check "... and is left as it was" "my notes" "$(cat "$WORK/notes.txt")"
+# An empty file is no store: a reader leaves it empty (SQLite took it for an empty database,
+# and list wrote the schema into it).
+: >"$WORK/empty.db"
+err=$("$MORPHLING" list --db "$WORK/empty.db" 2>&1 >/dev/null)
+check "an empty file for a store: exit 1" 1 "$?"
+check_contains "... says so" "there is no store $WORK/empty.db (an empty file" "$err"
+check "... and is left empty" 0 "$(stat -c %s "$WORK/empty.db")"
 DB="$WORK/store.db"
 "$MORPHLING" run "$MP_SOURCE_DIR/examples/replay-demo.yaml" --db "$DB" --quiet >/dev/null
 check "the experiment ran" 40 "$("$MORPHLING" show replay-demo --db "$DB" --json | jq '.trials | length')"

@@ -829,6 +829,51 @@ static void cancel_ends_an_interrupted_experiment(void **state)
     mp_spec_free(spec);
 }
 
+/* A process that claimed the experiment after the caller saw none drive it (serve's cancel
+ * checks, then cancels: a `morphling run` resuming it in between) keeps it: mp_engine_cancel
+ * claims first and is refused, instead of closing the run's trials and ending the experiment
+ * CANCELLED under it. */
+static void cancel_refuses_a_live_owner(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("random", 20, 1, NULL);
+    char *path = mp_xasprintf("/tmp/mp-test-engine-%d.db", (int)getpid());
+    atomic_bool cancel = false;
+    struct run a = {0};
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_open(path, NULL, &a.st, &err), 0);
+    struct fake_runner fr = {.fail_a = -1, .interrupt_after = 3, .cancel_in_run = true};
+    run_engine(&a, spec, &fr, &cancel, true);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_INTERRUPTED);
+    struct mp_store *other = NULL;
+    assert_int_equal(mp_store_open(path, NULL, &other, &err), 0);
+    assert_int_equal(mp_store_experiment_claim(other, a.sum.experiment_id, (int64_t)getppid(),
+                                               MP_STORE_STALE_MS, &err),
+                     0);
+    assert_int_equal(mp_engine_cancel(a.st, a.sum.experiment_id, "stopped", &err), MP_EBUSY);
+    assert_non_null(strstr(err.msg, "being run by process"));
+    mp_error_clear(&err);
+    mp_trial_rows_free(a.rows, a.n);
+    assert_int_equal(mp_store_trial_list(a.st, a.sum.experiment_id, &a.rows, &a.n, NULL), 0);
+    assert_int_equal(a.rows[2].state, MP_TRIAL_RUNNING);
+    struct mp_experiment_row row = {0};
+    assert_int_equal(mp_store_experiment_find(a.st, "e", &row, NULL), 0);
+    assert_int_not_equal(row.state, MP_EXPERIMENT_CANCELLED);
+    assert_int_equal(row.owner_pid, (int64_t)getppid());
+    mp_experiment_row_release(&row);
+    /* Released, it is cancelled, and the claim taken for that is given back. */
+    assert_int_equal(mp_store_experiment_release(other, a.sum.experiment_id, &err), 0);
+    assert_int_equal(mp_engine_cancel(a.st, a.sum.experiment_id, "stopped", &err), 0);
+    assert_int_equal(mp_store_experiment_find(a.st, "e", &row, NULL), 0);
+    assert_int_equal(row.state, MP_EXPERIMENT_CANCELLED);
+    assert_int_equal(row.owner_pid, 0);
+    mp_experiment_row_release(&row);
+    mp_store_close(other);
+    run_release(&a);
+    remove_db(path);
+    mp_spec_free(spec);
+}
+
 /* A runner this build lacks is named with the ones it has. */
 static void unknown_runner_lists_the_build(void **state)
 {
@@ -1012,6 +1057,7 @@ int main(void)
         cmocka_unit_test(a_missing_number_is_given_again),
         cmocka_unit_test(final_cancel_closes_the_experiment),
         cmocka_unit_test(cancel_ends_an_interrupted_experiment),
+        cmocka_unit_test(cancel_refuses_a_live_owner),
         cmocka_unit_test(unknown_runner_lists_the_build),
         cmocka_unit_test(run_error_stops_the_run),
         cmocka_unit_test(no_retry_after_a_run_error),

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store/store_int.h"
 #include "testlib.h"
 
 static char *temp_db(void)
@@ -117,6 +118,61 @@ static void finish(struct mp_store *st, int64_t id, int64_t number, enum mp_tria
                  mp_trial_state_name(s), rc, err.msg, expect);
     }
     mp_trial_result_release(&res);
+}
+
+/* Another process finishes trial 1 when the reader's metrics query starts (after its trials
+ * query): the reader's trace callback stands in for that moment. */
+struct finish_meanwhile {
+    struct mp_store *writer;
+    int64_t exp_id;
+    bool done;
+};
+
+static int finish_at_metrics(unsigned type, void *ctx, void *p, void *x)
+{
+    (void)type;
+    (void)x;
+    struct finish_meanwhile *f = ctx;
+    const char *sql = sqlite3_sql(p);
+    if (!f->done && sql && strstr(sql, "FROM trial_metrics")) {
+        f->done = true;
+        finish(f->writer, f->exp_id, 1, MP_TRIAL_SUCCEEDED, 0);
+    }
+    return 0;
+}
+
+/* The trials and their metrics are read from one snapshot: `show --json` of an experiment being
+ * run gave a trial PENDING or RUNNING with the metrics of the result stored in between. */
+static void trial_list_reads_one_snapshot(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *st = open_ok(path, 0);
+    int64_t id = 0, attempt = 0;
+    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, NULL), 0);
+    assert_int_equal(mp_store_trial_create(st, id, 1, "{}", "k1", NULL), 0);
+    assert_int_equal(mp_store_trial_start(st, id, 1, &attempt, NULL), 0);
+    struct finish_meanwhile f = {.writer = open_ok(path, 0), .exp_id = id};
+    struct mp_store *reader = open_ok(path, 0);
+    sqlite3_trace_v2(reader->db, SQLITE_TRACE_STMT, finish_at_metrics, &f);
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_trial_list(reader, id, &rows, &n, NULL), 0);
+    assert_true(f.done);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].state, MP_TRIAL_RUNNING);
+    assert_int_equal(rows[0].metrics.n, 0);
+    assert_int_equal(rows[0].resources.n, 0);
+    mp_trial_rows_free(rows, n);
+    /* The next read sees the result whole. */
+    assert_int_equal(mp_store_trial_list(reader, id, &rows, &n, NULL), 0);
+    assert_int_equal(rows[0].state, MP_TRIAL_SUCCEEDED);
+    assert_int_equal(rows[0].metrics.n, 1);
+    mp_trial_rows_free(rows, n);
+    mp_store_close(reader);
+    mp_store_close(f.writer);
+    mp_store_close(st);
+    remove_db(path);
 }
 
 static void trial_states_move_forward_only(void **state)
@@ -549,6 +605,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(migrations_upgrade_and_refuse_newer),
         cmocka_unit_test(trial_states_move_forward_only),
+        cmocka_unit_test(trial_list_reads_one_snapshot),
         cmocka_unit_test(nan_metric_is_not_stored),
         cmocka_unit_test(taken_over_handle_writes_nothing),
         cmocka_unit_test(ownership_and_events),
