@@ -202,7 +202,9 @@ static mhd_result api_list(struct mp_server *srv, struct MHD_Connection *c, stru
     req->route = "experiments";
     int rc = mp_srv_open_store(srv, &st, &err);
     if (rc == 0) {
+        bool began = mp_store_snapshot_begin(st); /* one moment, as the CLI's list */
         rc = mp_report_list(st, &list, &err);
+        mp_store_snapshot_end(st, began);
     }
     mp_store_close(st);
     if (rc != 0) {
@@ -235,6 +237,9 @@ struct loaded {
 
 static int load(struct mp_store *st, const char *ref, struct loaded *l, struct mp_error *err)
 {
+    /* One moment for the row and the report, as the CLI's show: its queries apart, a run writing
+     * meanwhile tore it (a trial PENDING with its result's metrics). */
+    bool began = mp_store_snapshot_begin(st);
     int rc = mp_store_experiment_find(st, ref, &l->row, err);
     if (rc == 0) {
         rc = mp_report_stored_spec(&l->row, &l->spec, err);
@@ -244,6 +249,7 @@ static int load(struct mp_store *st, const char *ref, struct loaded *l, struct m
         snprintf(id, sizeof(id), "%lld", (long long)l->row.id);
         rc = mp_report_experiment(st, id, &l->report, err);
     }
+    mp_store_snapshot_end(st, began);
     return rc;
 }
 
@@ -405,6 +411,11 @@ static mhd_result api_delete(struct mp_server *srv, struct MHD_Connection *c, st
                               "experiment '%s' is driven by another process (pid %lld)", row.name,
                               (long long)row.owner_pid);
         }
+    }
+    if (rc == 0) {
+        /* Claimed in the transaction that checks the owner (as `run --restart` deletes): a run
+         * that resumed it since the check above would go on writing into a deleted experiment. */
+        rc = mp_store_experiment_claim(st, row.id, (int64_t)getpid(), MP_STORE_STALE_MS, &err);
     }
     if (rc == 0) {
         rc = mp_store_experiment_delete(st, row.id, &err);

@@ -404,6 +404,18 @@ check "... deleted" 200 "$(status DELETE /api/v1/experiments/with-secrets)"
 (curl -sN -H "$AUTH" "$BASE/api/v1/experiments/$id/events" >"$WORK/dstream"; echo end >"$WORK/ended") &
 track $!
 wait_for "the stream is open" grep -qs '^retry:' "$WORK/dstream"
+# A process that claimed the experiment since it finished (a `run` raising its budget, before it
+# marks it RUNNING) holds it: the delete is refused (it checked RUNNING experiments only, then
+# deleted the one that process goes on writing).
+sleep 30 &
+holder=$!
+track "$holder"
+sqlite3 "$WORK/store.db" "UPDATE experiments SET owner_pid = $holder, owner_pidns = NULL, \
+    heartbeat_at_ns = $(date +%s%N) WHERE id = $id"
+check "delete of an experiment another process holds" 409 "$(status DELETE "/api/v1/experiments/$id")"
+check_contains "... saying which" "being run by process $holder" "$(body .error.message)"
+kill "$holder"
+sqlite3 "$WORK/store.db" "UPDATE experiments SET owner_pid = NULL WHERE id = $id"
 check "delete" 200 "$(status DELETE "/api/v1/experiments/$id")"
 check "deleted" 404 "$(status GET "/api/v1/experiments/$id")"
 # Its event stream ends (it went on for as long as the client stayed, holding a place in the pool).
