@@ -12,6 +12,7 @@
 
 #include "kube/kube.h"
 #include "server/server.h"
+#include "store/store.h"
 
 struct serve_args {
     const char *listen, *db, *token_file, *public_host, *base_dir;
@@ -137,6 +138,18 @@ static void kube_close(struct kube_side *k, const char *db)
     }
 }
 
+/* The store opened once (created, or migrated), before the token is made beside it: one that is
+ * none, damaged or of a newer morphling ends the start (every request but /healthz answered
+ * 500). */
+static int check_store(const char *db, struct mp_error *err)
+{
+    struct mp_store *st = NULL;
+    struct mp_store_opts so = {.busy_timeout_ms = 10000};
+    int rc = mp_store_open(db, &so, &st, err);
+    mp_store_close(st);
+    return rc;
+}
+
 /* The token from --token-file, or from STORE.token next to the store; created when missing. */
 static int load_token(const struct serve_args *a, const char *db, char **token, char **path,
                       struct mp_error *err)
@@ -226,6 +239,9 @@ static int serve_run(void *args, char **operands, size_t n)
         rc = kube_open(&a, &kube, &db, &err);
     } else if (rc == 0) {
         db = mp_cli_db_path(a.db);
+    }
+    if (rc == 0 && !a.kube) {
+        rc = check_store(db, &err);
     }
     if (rc == 0 && !a.no_auth) {
         rc = load_token(&a, db, &token, &token_path, &err);

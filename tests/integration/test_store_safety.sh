@@ -79,4 +79,11 @@ for cmd in "list" "show replay-demo" "export replay-demo --format csv" \
 done
 check "run wrote no event" "$events" "$(sqlite3 "$DB" 'SELECT count(*) FROM events')"
 check "run left the state alone" SUCCEEDED "$(sqlite3 "$DB" 'SELECT state FROM experiments')"
+# serve on a store of a newer morphling refuses to start (it served, every request but /healthz
+# answering 500), before it makes a token beside it.
+sqlite3 "$WORK/newer.db" "PRAGMA user_version = 99; CREATE TABLE t (a)"
+err=$(timeout 20 "$MORPHLING" serve --db "$WORK/newer.db" --listen 127.0.0.1:0 2>&1 >/dev/null)
+check "serve on a newer store exits 1" 1 "$?"
+check_contains "... naming it" "newer.db: written by a newer morphling (schema 99" "$err"
+check "... and makes no token" "" "$(ls "$WORK" | grep newer.db.token)"
 finish
