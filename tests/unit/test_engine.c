@@ -128,8 +128,10 @@ static int fake_run(struct mp_runner *base, const struct mp_trial_request *req,
 
 static const struct mp_runner_ops fake_ops = {.name = "fake", .concurrent = true, .run = fake_run};
 
-static struct mp_spec *make_spec(const char *algo, int max_trials, int parallelism,
-                                 const char *extra)
+/* make_spec with --set overrides (sets, n_sets) applied to the document, as a spec file would
+ * have them. */
+static struct mp_spec *make_spec_set(const char *algo, int max_trials, int parallelism,
+                                     const char *extra, const char *const *sets, size_t n_sets)
 {
     char text[2048];
     snprintf(text, sizeof(text),
@@ -143,10 +145,16 @@ static struct mp_spec *make_spec(const char *algo, int max_trials, int paralleli
              algo, max_trials, parallelism, extra ? extra : "");
     struct mp_spec *spec = NULL;
     struct mp_error err = {0};
-    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0) {
+    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, sets, n_sets, &spec, &err) != 0) {
         fail_msg("spec: %s", err.msg);
     }
     return spec;
+}
+
+static struct mp_spec *make_spec(const char *algo, int max_trials, int parallelism,
+                                 const char *extra)
+{
+    return make_spec_set(algo, max_trials, parallelism, extra, NULL, 0);
 }
 
 struct run {
@@ -497,29 +505,13 @@ static void raised_budget_continues(void **state)
     mp_spec_free(spec8);
 }
 
-/* make_spec's grid of max_trials with algorithm.max_failed_trials set (in the document, as a
- * spec file writes it). */
+/* make_spec's grid of max_trials with algorithm.max_failed_trials set. */
 static struct mp_spec *grid_failing(int max_trials, int max_failed)
 {
     char set[64];
     snprintf(set, sizeof(set), "algorithm.max_failed_trials=%d", max_failed);
     const char *sets[] = {set};
-    char text[512];
-    snprintf(text, sizeof(text),
-             "name: e\n"
-             "parameters:\n"
-             "  - {name: a, type: int, min: 1, max: 10}\n"
-             "  - {name: b, type: int, min: 1, max: 5}\n"
-             "objective: {metric: qps}\n"
-             "algorithm: {name: grid, max_trials: %d}\n"
-             "runner: {kind: replay, surface: unused.csv}\n",
-             max_trials);
-    struct mp_spec *spec = NULL;
-    struct mp_error err = {0};
-    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, sets, 1, &spec, &err) != 0) {
-        fail_msg("spec: %s", err.msg);
-    }
-    return spec;
+    return make_spec_set("grid", max_trials, 1, NULL, sets, 1);
 }
 
 /* An experiment stopped by max_failed_trials (the service was broken for a while) continues under

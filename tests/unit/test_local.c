@@ -244,24 +244,35 @@ static void test_crash_reports_stderr_tail(void **state)
     release(&f);
 }
 
+/* A service that allocates 256 MiB, its memory parameter `mem` of the values `values` (YAML of
+ * the parameter's type and range); skipped without a memory cgroup. */
+static void setup_alloc(struct fixture *f, const char *values)
+{
+    char spec[1024];
+    snprintf(spec, sizeof(spec),
+             "name: oom\n"
+             "service:\n"
+             "  command: [\"@H@/proc_antics\", \"alloc\", \"256\"]\n"
+             "  readiness: {tcp: true, interval: 50ms, startup_timeout: 10s}\n"
+             "parameters:\n"
+             "  - {name: mem, %s, target: {resource: memory}}\n"
+             "objective: {metric: throughput_rps}\n"
+             "runner:\n",
+             values);
+    setup_spec(f, spec);
+    struct mp_local_runner *r = (struct mp_local_runner *)f->runner;
+    if (!(mp_cgroup_system_limits(&r->cgsys) & MP_CGLIM_MEMORY)) {
+        fprintf(stderr, "skipped: no memory cgroup (%s)\n", r->cgsys.warning);
+        release(f);
+        skip();
+    }
+}
+
 static void test_oom_killed(void **state)
 {
     (void)state;
     struct fixture f = {0};
-    setup_spec(&f, "name: oom\n"
-                   "service:\n"
-                   "  command: [\"@H@/proc_antics\", \"alloc\", \"256\"]\n"
-                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 10s}\n"
-                   "parameters:\n"
-                   "  - {name: mem, type: int, min: 32, max: 64, target: {resource: memory}}\n"
-                   "objective: {metric: throughput_rps}\n"
-                   "runner:\n");
-    struct mp_local_runner *r = (struct mp_local_runner *)f.runner;
-    if (!(mp_cgroup_system_limits(&r->cgsys) & MP_CGLIM_MEMORY)) {
-        fprintf(stderr, "skipped: no memory cgroup (%s)\n", r->cgsys.warning);
-        release(&f);
-        skip();
-    }
+    setup_alloc(&f, "type: int, min: 32, max: 64");
     double x[] = {32};
     assert_int_equal(run(&f, x, NULL), 0);
     expect_failure(&f, MP_FAILURE_OOM_KILLED, "32 MiB");
@@ -279,21 +290,7 @@ static void test_memory_limit_extremes(void **state)
 {
     (void)state;
     struct fixture f = {0};
-    setup_spec(&f,
-               "name: tiny\n"
-               "service:\n"
-               "  command: [\"@H@/proc_antics\", \"alloc\", \"256\"]\n"
-               "  readiness: {tcp: true, interval: 50ms, startup_timeout: 10s}\n"
-               "parameters:\n"
-               "  - {name: mem, type: discrete, values: [1e-12, 64], target: {resource: memory}}\n"
-               "objective: {metric: throughput_rps}\n"
-               "runner:\n");
-    struct mp_local_runner *r = (struct mp_local_runner *)f.runner;
-    if (!(mp_cgroup_system_limits(&r->cgsys) & MP_CGLIM_MEMORY)) {
-        fprintf(stderr, "skipped: no memory cgroup (%s)\n", r->cgsys.warning);
-        release(&f);
-        skip();
-    }
+    setup_alloc(&f, "type: discrete, values: [1e-12, 64]");
     double x[] = {1e-12};
     assert_int_equal(run(&f, x, NULL), 0);
     json_t *mem = json_object_get(json_object_get(f.meta, "limits"), "memory_bytes");
