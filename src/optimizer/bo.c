@@ -189,9 +189,12 @@ void mp_bo_encode(const struct bo *bo, const double *x, double *z)
             z[dm->off] = x[i];
             continue;
         }
-        /* Halves, as mp_space_encode: the width of bounds near -+1e308 overflows. */
+        /* In halves when the width overflows (bounds near -+1e308), as mp_space_encode. */
         double w = dm->log ? log(x[i]) : x[i];
-        z[dm->off] = dm->hi > dm->lo ? (w / 2 - dm->lo / 2) / (dm->hi / 2 - dm->lo / 2) : 0.5;
+        double lo = dm->lo, hi = dm->hi;
+        z[dm->off] = !(hi > lo)          ? 0.5
+                     : isfinite(hi - lo) ? (w - lo) / (hi - lo)
+                                         : (w / 2 - lo / 2) / (hi / 2 - lo / 2);
     }
 }
 
@@ -215,7 +218,8 @@ void mp_bo_decode(const struct bo *bo, const double *z, double *x)
             continue;
         }
         double t = fmin(1.0, fmax(0.0, z[dm->off]));
-        double w = dm->lo * (1 - t) + dm->hi * t;
+        double w = isfinite(dm->hi - dm->lo) ? dm->lo + t * (dm->hi - dm->lo)
+                                             : dm->lo * (1 - t) + dm->hi * t;
         double v = dm->log ? exp(w) : w;
         uint64_t levels = mp_space_levels(space, i);
         if (levels == 0) {

@@ -366,9 +366,10 @@ void mp_space_encode(const struct mp_space *s, const double *x, double *u)
         }
         double lo, hi;
         numeric_bounds(p, &lo, &hi);
-        /* Halves: b - a of bounds near -+1e308 overflows to infinity (u was NaN). */
-        double a = warp(p, lo) / 2, b = warp(p, hi) / 2;
-        u[i] = b > a ? (warp(p, x[i]) / 2 - a) / (b - a) : 0.5;
+        double a = warp(p, lo), b = warp(p, hi), w = warp(p, x[i]);
+        /* In halves when b - a overflows (bounds near -+1e308: u was NaN); as ever otherwise. */
+        bool wide = !isfinite(b - a);
+        u[i] = !(b > a) ? 0.5 : wide ? (w / 2 - a / 2) / (b / 2 - a / 2) : (w - a) / (b - a);
     }
 }
 
@@ -384,7 +385,7 @@ void mp_space_decode(const struct mp_space *s, const double *u, double *x)
         double lo, hi;
         numeric_bounds(p, &lo, &hi);
         double a = warp(p, lo), b = warp(p, hi);
-        double w = a * (1 - ui) + b * ui; /* a + ui * (b - a) overflows for bounds near -+1e308 */
+        double w = isfinite(b - a) ? a + ui * (b - a) : a * (1 - ui) + b * ui; /* as encode */
         double v = p->log_scale ? exp(w) : w;
         v = fmin(hi, fmax(lo, v));
         if (p->type == MP_PARAM_FLOAT && p->step == 0) {
