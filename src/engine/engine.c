@@ -294,13 +294,17 @@ static size_t count_state(const struct engine *e, enum mp_trial_state s)
     return c;
 }
 
-/* Failures that count against the failed-trial budget (an SLO miss is information). */
+/* Whether a trial counts against the failed-trial budget (an SLO miss is information). */
+static bool budget_failure(enum mp_trial_state state, enum mp_failure failure)
+{
+    return state == MP_TRIAL_FAILED && failure != MP_FAILURE_SLO_VIOLATED;
+}
+
 static size_t count_failures(const struct engine *e)
 {
     size_t c = 0;
     for (size_t i = 0; i < e->n_trials; i++) {
-        c += e->trials[i]->state == MP_TRIAL_FAILED &&
-             e->trials[i]->failure != MP_FAILURE_SLO_VIOLATED;
+        c += budget_failure(e->trials[i]->state, e->trials[i]->failure);
     }
     return c;
 }
@@ -673,18 +677,15 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
         /* Success means a configuration to recommend: none without a successful trial. */
         out->state = MP_EXPERIMENT_FAILED;
         size_t violated = done - count_failures(e);
-        char why[64] = "";
+        char head[64] = "its one trial did not succeed", why[64] = "";
+        if (done != 1) {
+            snprintf(head, sizeof(head), "none of the %zu trials succeeded", done);
+        }
         if (violated > 0) {
             snprintf(why, sizeof(why), " (%zu violated a constraint)", violated);
         }
-        if (done == 1) {
-            snprintf(e->stop_reason, sizeof(e->stop_reason),
-                     "its one trial did not succeed%s: no configuration to recommend", why);
-        } else {
-            snprintf(e->stop_reason, sizeof(e->stop_reason),
-                     "none of the %zu trials succeeded%s: no configuration to recommend", done,
-                     why);
-        }
+        snprintf(e->stop_reason, sizeof(e->stop_reason), "%s%s: no configuration to recommend",
+                 head, why);
     } else {
         out->state = MP_EXPERIMENT_SUCCEEDED;
         if (!e->exhausted) {
@@ -838,7 +839,7 @@ static int count_budget_used(struct mp_store *st, int64_t exp_id, int64_t *used,
     for (size_t i = 0; i < n && rc == 0; i++) {
         *used += rows[i].state == MP_TRIAL_SUCCEEDED || rows[i].state == MP_TRIAL_FAILED;
         *unfinished += rows[i].state == MP_TRIAL_PENDING || rows[i].state == MP_TRIAL_RUNNING;
-        *failed += rows[i].state == MP_TRIAL_FAILED && rows[i].failure != MP_FAILURE_SLO_VIOLATED;
+        *failed += budget_failure(rows[i].state, rows[i].failure);
     }
     mp_trial_rows_free(rows, n);
     return rc;
