@@ -343,15 +343,14 @@ static int free_port(void)
     return ntohs(sa.sin_port);
 }
 
-/* A service that listens on a port of its own instead of {port} is told so, with the port. */
-static void test_listening_elsewhere_named(void **state)
+/* Runs one trial of tests/helpers/fake_service with `args` (after its path; {port} if it uses
+ * the trial's port) that the probes of 127.0.0.1 never reach; f holds its result. */
+static void run_unreachable(struct fixture *f, const char *args)
 {
-    (void)state;
     char *fake = fake_service();
-    int port = free_port();
-    char *yaml = mp_xasprintf("name: elsewhere\n"
+    char *yaml = mp_xasprintf("name: unreachable\n"
                               "service:\n"
-                              "  command: [\"%s\", \"--port\", \"%d\", \"--workers\", \"{w}\"]\n"
+                              "  command: [\"%s\", %s, \"--workers\", \"{w}\"]\n"
                               "  readiness: {http: /healthz, interval: 50ms, timeout: 200ms, "
                               "startup_timeout: 1s}\n"
                               "parameters:\n"
@@ -359,19 +358,29 @@ static void test_listening_elsewhere_named(void **state)
                               "objective: {metric: throughput_rps}\n"
                               "runner:\n"
                               "  grace_period: 300ms\n",
-                              fake, port);
-    struct fixture f = {0};
-    setup_spec(&f, yaml);
+                              fake, args);
+    setup_spec(f, yaml);
     double x[] = {1};
-    assert_int_equal(run(&f, x, NULL), 0);
+    assert_int_equal(run(f, x, NULL), 0);
+    free(yaml);
+    free(fake);
+}
+
+/* A service that listens on a port of its own instead of {port} is told so, with the port. */
+static void test_listening_elsewhere_named(void **state)
+{
+    (void)state;
+    int port = free_port();
+    char *args = mp_xasprintf("\"--port\", \"%d\"", port);
+    struct fixture f = {0};
+    run_unreachable(&f, args);
     char *want = mp_xasprintf("but the service listens on port %d: give it the trial's port "
                               "with {port}",
                               port);
     expect_failure(&f, MP_FAILURE_STARTUP_TIMEOUT, want);
     free(want);
+    free(args);
     release(&f);
-    free(yaml);
-    free(fake);
 }
 
 /* A service on the trial's port but at an address the probes of 127.0.0.1 do not reach (::1
@@ -380,30 +389,13 @@ static void test_listening_elsewhere_named(void **state)
 static void test_listening_other_address_named(void **state)
 {
     (void)state;
-    char *fake = fake_service();
-    char *yaml = mp_xasprintf("name: address\n"
-                              "service:\n"
-                              "  command: [\"%s\", \"--port\", \"{port}\", \"--host\", "
-                              "\"127.0.0.2\", \"--workers\", \"{w}\"]\n"
-                              "  readiness: {http: /healthz, interval: 50ms, timeout: 200ms, "
-                              "startup_timeout: 1s}\n"
-                              "parameters:\n"
-                              "  - {name: w, type: int, min: 1, max: 2}\n"
-                              "objective: {metric: throughput_rps}\n"
-                              "runner:\n"
-                              "  grace_period: 300ms\n",
-                              fake);
     struct fixture f = {0};
-    setup_spec(&f, yaml);
-    double x[] = {1};
-    assert_int_equal(run(&f, x, NULL), 0);
+    run_unreachable(&f, "\"--port\", \"{port}\", \"--host\", \"127.0.0.2\"");
     expect_failure(&f, MP_FAILURE_STARTUP_TIMEOUT,
                    ", but at 127.0.0.2, which the probes of 127.0.0.1 do not reach: bind "
                    "127.0.0.1, or every address (0.0.0.0, ::)");
     assert_null(strstr(f.res.reason, "give it the trial's port"));
     release(&f);
-    free(yaml);
-    free(fake);
 }
 
 static void test_trial_deadline_while_starting(void **state)
