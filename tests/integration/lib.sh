@@ -47,3 +47,12 @@ wait_for() {
 wait_for_file() {
     wait_for "$1 is written" test -s "$1"
 }
+
+# slow_replay_spec DELAY ALGORITHM: writes $WORK/spec.yaml, examples/replay-demo.yaml whose
+# every trial takes DELAY (the replay runner's delay; the surface copied beside it), its
+# `max_trials: 40` replaced by ALGORITHM (e.g. 'max_trials: 8\n  parallelism: 4').
+slow_replay_spec() {
+    cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/surface.csv"
+    sed -e "s|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: $1|" \
+        -e "s|max_trials: 40|$2|" "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/spec.yaml"
+}

@@ -7,10 +7,7 @@
 # Every measurement takes 1 s (the replay runner's delay), so the SIGINT arrives during the
 # confirmation however slowly the checks poll on a loaded machine.
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
-cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/surface.csv"
-sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 1s|' \
-    -e 's|max_trials: 40|max_trials: 8\n  parallelism: 4\n  confirm: {top: 3, runs: 2}|' \
-    "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/spec.yaml"
+slow_replay_spec 1s 'max_trials: 8\n  parallelism: 4\n  confirm: {top: 3, runs: 2}'
 
 confirmation_state() {
     "$MORPHLING" show replay-demo --json 2>/dev/null | jq -r '.confirmation.state' 2>/dev/null

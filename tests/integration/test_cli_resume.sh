@@ -6,10 +6,7 @@
 # Each trial takes 1 s (3 at a time), so the SIGINT arrives while trials remain however slowly
 # the checks poll on a loaded machine.
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
-cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/surface.csv"
-sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 1s|' \
-    -e 's|max_trials: 40|max_trials: 24\n  parallelism: 3|' \
-    "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/spec.yaml"
+slow_replay_spec 1s 'max_trials: 24\n  parallelism: 3'
 
 # Terminal trials so far; 0 while the experiment does not exist yet.
 terminal() {

@@ -7,10 +7,7 @@
 # slowly the checks poll on a loaded machine (with 1 s, `ctest -j8` of the sanitizer build on 2
 # cores once saw trial 4 end first).
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
-cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/surface.csv"
-sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 3s|' \
-    -e 's|max_trials: 40|max_trials: 12\n  parallelism: 3\n  max_failed_trials: 0|' \
-    "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/spec.yaml"
+slow_replay_spec 3s 'max_trials: 12\n  parallelism: 3\n  max_failed_trials: 0'
 
 trials() {
     "$MORPHLING" show replay-demo --json 2>/dev/null | jq -c '[.trials[] | [.number, .state, .failure]]'

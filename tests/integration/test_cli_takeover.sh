@@ -6,10 +6,7 @@
 # also when it was stopped during the confirmation.
 # Also: an experiment none of whose trials succeeded ends FAILED (exit 1), never SUCCEEDED.
 . "$(dirname "$0")/lib.sh"
-cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/surface.csv"
-sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 1500ms|' \
-    -e 's|max_trials: 40|max_trials: 4|' \
-    "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/spec.yaml"
+slow_replay_spec 1500ms 'max_trials: 4'
 DB="$WORK/store.db"
 q() { sqlite3 -cmd '.timeout 10000' "$DB" "$1" 2>/dev/null; }
 

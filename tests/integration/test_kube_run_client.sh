@@ -79,21 +79,22 @@ check "the best trial is the one with 2 workers" "2" \
     "$(jq -r '.best.assignment.workers // .best.params.workers // empty' "$WORK/show.json")"
 check "no object left" "" "$(leftover_objects client-sh)"
 
+# client_trial NAME SCRIPT: runs one trial of a client running `sh -c SCRIPT`; prints its
+# "STATE FAILURE: REASON".
+client_trial() {
+    pe "$1" '["1"]' "{name: client, image: \"debian:12\", command: [\"sh\", \"-c\", '$2']}"
+    "$MORPHLING" run "$WORK/$1.yaml" -q >"$WORK/out" 2>&1
+    "$MORPHLING" show "$1" --json | jq -r '.trials[0] | "\(.state) \(.failure): \(.reason)"'
+}
 # A client whose message is no result fails its trial, naming the message.
-pe client-bad '["1"]' "{name: client, image: \"debian:12\", command: [\"sh\", \"-c\", 'echo done >/dev/termination-log']}"
-"$MORPHLING" run "$WORK/client-bad.yaml" -q >"$WORK/out" 2>&1
-"$MORPHLING" show client-bad --json >"$WORK/show.json"
 check "a client without a JSON result fails its trial (METRIC_MISSING), quoting its message" \
     "FAILED METRIC_MISSING: the client Job's termination message holds no numeric metric (a JSON object such as {\"qps\": 12.5} is expected): \"done\"" \
-    "$(jq -r '.trials[0] | "\(.state) \(.failure): \(.reason)"' "$WORK/show.json")"
+    "$(client_trial client-bad 'echo done >/dev/termination-log')"
 # A client that fails without a message: its log's last lines say why (FallbackToLogsOnError;
 # the reason said only "exited with code 1").
-pe client-fails '["1"]' "{name: client, image: \"debian:12\", command: [\"sh\", \"-c\", 'echo cannot reach the service >&2; exit 1']}"
-"$MORPHLING" run "$WORK/client-fails.yaml" -q >"$WORK/out" 2>&1
-"$MORPHLING" show client-fails --json >"$WORK/show.json"
 check "a failing client's trial: LOAD_ERRORS with its log's last lines" \
     "FAILED LOAD_ERRORS: the client Job exited with code 1: \"cannot reach the service\"" \
-    "$(jq -r '.trials[0] | "\(.state) \(.failure): \(.reason)"' "$WORK/show.json")"
+    "$(client_trial client-fails 'echo cannot reach the service >&2; exit 1')"
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"
 cluster_down
 finish

@@ -6,10 +6,7 @@
 # INTERRUPTED. Before, kill(pid, 0) found the zombie and the experiment stayed RUNNING, refused
 # to every run until its heartbeat was 60 s old.
 . "$(dirname "$0")/lib.sh"
-cp "$MP_SOURCE_DIR/examples/surfaces/synthetic-classifier.csv" "$WORK/surface.csv"
-sed -e 's|surface: surfaces/synthetic-classifier.csv|surface: surface.csv\n  delay: 100ms|' \
-    -e 's|max_trials: 40|max_trials: 8|' \
-    "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/spec.yaml"
+slow_replay_spec 100ms 'max_trials: 8'
 DB="$WORK/store.db"
 q() { sqlite3 -cmd '.timeout 10000' "$DB" "$1" 2>/dev/null; }
 
