@@ -159,6 +159,11 @@ void mp_cli_paths_release(struct mp_cli_paths *p);
  * names: the same device and inode), keeping the first name: such a surface is one service
  * for meta train and one surface for bench-search, not two with twice the weight. */
 void mp_cli_paths_drop_duplicates(struct mp_cli_paths *files);
+/* --role entries of several surfaces (meta train, bench-search): one is ignored on the surfaces
+ * that lack its column (one list serves surfaces with different columns), one whose column no
+ * surface has (!seen[i]) is a typo that would go nowhere: MP_EINVALID naming it. */
+int mp_cli_check_roles_seen(const struct mp_cli_list *roles, const bool *seen,
+                            struct mp_error *err) MP_WUR;
 /* Adds the files named by path to *files: the file itself, or the folder's files (mp_dir_files
  * with suffix). A missing path or a folder without such files is a usage error for verb
  * (returns 2), and so are more than max files in all. */

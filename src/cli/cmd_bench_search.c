@@ -326,27 +326,20 @@ static int replay_one(const struct bench_args *a, const struct mp_node *settings
     return rc;
 }
 
-/* A --role entry is ignored on the surfaces that lack its column (one list serves surfaces with
- * different columns); one that no surface has is a typo that would go nowhere. */
+/* The --role entries whose column some surface has (a malformed one counts: the replay's check
+ * says what is wrong with it). */
 static int check_role_columns(const struct bench_args *a, struct mp_error *err)
 {
+    bool *seen = mp_xcalloc(a->surf.roles.n + 1, sizeof(bool));
     for (size_t i = 0; i < a->surf.roles.n; i++) {
-        const char *role = a->surf.roles.v[i];
-        int len = (int)strcspn(role, "=");
-        bool found = !strchr(role, '='); /* malformed: the replay's check says so */
-        for (size_t f = 0; f < a->files.n && !found; f++) {
-            const struct mp_surface *s = a->surfs[f];
-            for (size_t c = 0; c < s->n_cols && !found; c++) {
-                found = strlen(s->header[c]) == (size_t)len &&
-                        strncmp(s->header[c], role, (size_t)len) == 0;
-            }
-        }
-        if (!found) {
-            return mp_error_set(err, MP_EINVALID, "--role %s: no surface has a column '%.*s'", role,
-                                len, role);
+        seen[i] = !strchr(a->surf.roles.v[i], '=');
+        for (size_t f = 0; f < a->files.n && !seen[i]; f++) {
+            seen[i] = mp_surface_has_role_column(a->surfs[f], a->surf.roles.v[i]);
         }
     }
-    return 0;
+    int rc = mp_cli_check_roles_seen(&a->surf.roles, seen, err);
+    free(seen);
+    return rc;
 }
 
 /* Every surface loads and every algorithm can run on it (columns, settings, prior), before the

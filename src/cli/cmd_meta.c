@@ -211,33 +211,6 @@ static int check_not_input(const char *output, const struct mp_cli_paths *files,
     return 0;
 }
 
-/* Marks the --role entries whose column surface s has. */
-static void mark_role_columns(const struct mp_cli_list *roles, const struct mp_surface *s,
-                              bool *seen)
-{
-    for (size_t i = 0; i < roles->n; i++) {
-        size_t len = strcspn(roles->v[i], "=");
-        for (size_t c = 0; c < s->n_cols && !seen[i]; c++) {
-            seen[i] = strlen(s->header[c]) == len && strncmp(s->header[c], roles->v[i], len) == 0;
-        }
-    }
-}
-
-/* An entry is ignored on the surfaces that lack its column (one list serves surfaces with
- * different columns); one that no surface has is a typo, which trained a model without the
- * role. */
-static int check_role_columns(const struct mp_cli_list *roles, const bool *seen,
-                              struct mp_error *err)
-{
-    for (size_t i = 0; i < roles->n; i++) {
-        if (!seen[i]) {
-            return mp_error_set(err, MP_EINVALID, "--role %s: no surface has a column '%.*s'",
-                                roles->v[i], (int)strcspn(roles->v[i], "="), roles->v[i]);
-        }
-    }
-    return 0;
-}
-
 static int train_run(void *args, char **operands, size_t n)
 {
     struct train_args *a = args;
@@ -268,7 +241,9 @@ static int train_run(void *args, char **operands, size_t n)
         struct mp_surface *s = NULL;
         if ((rc = mp_surface_load(a->files.v[i], &s, &err)) == 0) {
             check_objective(a, i, s, &objective, &objective_i, &warned);
-            mark_role_columns(&a->surf.roles, s, role_seen);
+            for (size_t r = 0; r < a->surf.roles.n; r++) {
+                role_seen[r] = role_seen[r] || mp_surface_has_role_column(s, a->surf.roles.v[r]);
+            }
             struct mp_meta_surface_opts so = {a->surf.objective, a->surf.minimize, a->surf.params.v,
                                               a->surf.params.n,  a->surf.roles.v,  a->surf.roles.n};
             rc = mp_meta_taskset_add_surface(&ts, s, &so, &err);
@@ -277,7 +252,7 @@ static int train_run(void *args, char **operands, size_t n)
     }
     free(objective);
     if (rc == 0) {
-        rc = check_role_columns(&a->surf.roles, role_seen, &err);
+        rc = mp_cli_check_roles_seen(&a->surf.roles, role_seen, &err);
     }
     free(role_seen);
     if (rc == 0) {

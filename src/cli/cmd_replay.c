@@ -40,15 +40,9 @@ static int check_role_columns(const struct mp_surface *s, const struct mp_cli_li
 {
     for (size_t i = 0; i < roles->n; i++) {
         const char *role = roles->v[i];
-        const char *eq = strchr(role, '=');
-        size_t len = eq ? (size_t)(eq - role) : strlen(role);
-        bool found = false;
-        for (size_t c = 0; c < s->n_cols && !found; c++) {
-            found = strlen(s->header[c]) == len && strncmp(s->header[c], role, len) == 0;
-        }
-        if (!found) {
+        if (!mp_surface_has_role_column(s, role)) {
             return mp_error_set(err, MP_EINVALID, "--role %s: %s has no column '%.*s'", role,
-                                s->path, (int)len, role);
+                                s->path, (int)strcspn(role, "="), role);
         }
     }
     return 0;

@@ -173,6 +173,17 @@ void mp_cli_paths_drop_duplicates(struct mp_cli_paths *files)
     free(seen);
 }
 
+int mp_cli_check_roles_seen(const struct mp_cli_list *roles, const bool *seen, struct mp_error *err)
+{
+    for (size_t i = 0; i < roles->n; i++) {
+        if (!seen[i]) {
+            return mp_error_set(err, MP_EINVALID, "--role %s: no surface has a column '%.*s'",
+                                roles->v[i], (int)strcspn(roles->v[i], "="), roles->v[i]);
+        }
+    }
+    return 0;
+}
+
 void mp_cli_paths_release(struct mp_cli_paths *p)
 {
     for (size_t i = 0; i < p->n; i++) {

@@ -78,19 +78,12 @@ static void place(struct mp_node *n, const char *file, unsigned line, unsigned c
     }
 }
 
-/* Whether the --role entry role ("COLUMN=ROLE") is for the column or parameter name. */
-static bool role_names(const char *role, const char *name)
-{
-    size_t len = strcspn(role, "=");
-    return strlen(name) == len && strncmp(name, role, len) == 0;
-}
-
 /* The last --role entry for column name (the one mp_surface_set_roles applied), or NULL. */
 static const char *role_entry(const struct mp_replay_opts *o, const char *name)
 {
     const char *found = NULL;
     for (size_t i = 0; i < o->n_roles; i++) {
-        if (role_names(o->roles[i], name)) {
+        if (mp_surface_role_names(o->roles[i], name)) {
             found = o->roles[i];
         }
     }
@@ -103,14 +96,11 @@ static int check_roles(const struct mp_surface *s, const struct mp_space *space,
                        const struct mp_replay_opts *o, struct mp_error *err)
 {
     for (size_t i = 0; i < o->n_roles; i++) {
-        bool param = false, column = false;
+        bool param = false;
         for (size_t c = 0; c < space->n && !param; c++) {
-            param = role_names(o->roles[i], space->params[c].name);
+            param = mp_surface_role_names(o->roles[i], space->params[c].name);
         }
-        for (size_t c = 0; c < s->n_cols && !column; c++) {
-            column = role_names(o->roles[i], s->header[c]);
-        }
-        if (param || (!column && o->roles_of_other_surfaces)) {
+        if (param || (!mp_surface_has_role_column(s, o->roles[i]) && o->roles_of_other_surfaces)) {
             continue; /* a parameter, or another surface's column */
         }
         int len = (int)strcspn(o->roles[i], "=");

@@ -615,6 +615,22 @@ void mp_surface_index_free(struct mp_surface_index *idx)
     free(idx);
 }
 
+bool mp_surface_role_names(const char *role, const char *name)
+{
+    size_t len = strcspn(role, "=");
+    return strlen(name) == len && strncmp(name, role, len) == 0;
+}
+
+bool mp_surface_has_role_column(const struct mp_surface *s, const char *role)
+{
+    for (size_t c = 0; c < s->n_cols; c++) {
+        if (mp_surface_role_names(role, s->header[c])) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int mp_surface_set_roles(struct mp_space *space, const char *const *roles, size_t n_roles,
                          struct mp_error *err)
 {
@@ -637,8 +653,7 @@ int mp_surface_set_roles(struct mp_space *space, const char *const *roles, size_
         }
         for (size_t c = 0; c < space->n; c++) {
             struct mp_param *p = &space->params[c];
-            if (strlen(p->name) == (size_t)(eq - roles[i]) &&
-                strncmp(p->name, roles[i], (size_t)(eq - roles[i])) == 0) {
+            if (mp_surface_role_names(roles[i], p->name)) {
                 free(p->role);
                 p->role = mp_xstrdup(role);
             }

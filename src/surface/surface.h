@@ -83,6 +83,11 @@ void mp_surface_infer_space(const struct mp_surface *s, const int *cols, size_t 
  * role is MP_EINVALID. */
 int mp_surface_set_roles(struct mp_space *space, const char *const *roles, size_t n_roles,
                          struct mp_error *err) MP_WUR;
+/* Whether the --role entry role ("COLUMN=ROLE", or a bare "COLUMN") is for column (or
+ * parameter) `name`. */
+bool mp_surface_role_names(const char *role, const char *name);
+/* Whether surface s has the column that the --role entry role is for. */
+bool mp_surface_has_role_column(const struct mp_surface *s, const char *role);
 
 /* Index from configurations of `space` (whose parameter names are columns of the surface) to
  * rows, for O(1) lookups. */
