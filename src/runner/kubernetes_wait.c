@@ -688,31 +688,32 @@ static void *sentinel_main(void *p)
     return NULL;
 }
 
-void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
-                            const struct mp_kube_ref *ref, const char *name, const char *what,
-                            int64_t replicas)
+static void sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
+                           const struct mp_kube_ref *ref, const char *name, const char *what,
+                           int64_t replicas, json_t *service_selector)
 {
     memset(s, 0, sizeof(*s));
     s->t = t;
     s->ref = *ref;
     s->replicas = replicas;
+    s->service_selector = service_selector;
     snprintf(s->name, sizeof(s->name), "%s", name);
     s->what = what;
     s->stop = mp_kube_cancel_new();
     s->running = pthread_create(&s->thread, NULL, sentinel_main, s) == 0;
 }
 
+void mp_kube_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
+                            const struct mp_kube_ref *ref, const char *name, const char *what,
+                            int64_t replicas)
+{
+    sentinel_start(s, t, ref, name, what, replicas, NULL);
+}
+
 void mp_kube_service_sentinel_start(struct kube_sentinel *s, struct kube_trial *t,
                                     const struct mp_kube_ref *ref)
 {
-    memset(s, 0, sizeof(*s));
-    s->t = t;
-    s->ref = *ref;
-    s->service_selector = mp_kube_trial_labels(t, "service");
-    snprintf(s->name, sizeof(s->name), "%s", t->name);
-    s->what = "service";
-    s->stop = mp_kube_cancel_new();
-    s->running = pthread_create(&s->thread, NULL, sentinel_main, s) == 0;
+    sentinel_start(s, t, ref, t->name, "service", 0, mp_kube_trial_labels(t, "service"));
 }
 
 void mp_kube_sentinel_stop(struct kube_sentinel *s)
