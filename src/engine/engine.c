@@ -806,12 +806,11 @@ int mp_engine_create(struct mp_store *st, const struct mp_spec *spec, int64_t *e
     return create(st, spec, exp_id, &seed, err);
 }
 
-/* A spec document as JSON without algorithm.max_trials (and without an algorithm block left
- * empty by that) and without the descriptions, free text that morphling ignores (a typo fixed
- * in one refused to continue the experiment). Owned; NULL when it does not parse. */
-static json_t *without_budget(const char *json)
+/* j (a spec as JSON) without its budget, algorithm.max_trials and max_failed_trials (and an
+ * algorithm block left empty by that), and without its descriptions, free text that morphling
+ * ignores (a typo fixed in one refused to continue the experiment). Returns j. */
+static json_t *without_budget(json_t *j)
 {
-    json_t *j = json_loads(json, 0, NULL);
     json_t *algo = json_object_get(j, "algorithm");
     json_object_del(algo, "max_trials");
     json_object_del(algo, "max_failed_trials");
@@ -887,7 +886,20 @@ static void first_difference(const json_t *a, const json_t *b, char *path, size_
 static int changed_spec(struct engine *e, const struct mp_experiment_row *row, const char *json,
                         struct mp_engine_summary *out, struct mp_error *err)
 {
-    json_t *a = without_budget(row->spec_json), *b = without_budget(json);
+    /* As they take effect: `max` for `maximize`, spacing in a constraint or a default written
+     * out changes nothing (each was refused as another spec). */
+    struct mp_spec *stored = NULL;
+    struct mp_error ignored = {0};
+    json_t *a, *b;
+    if (mp_spec_parse(row->spec_json, strlen(row->spec_json), row->name, e->spec->base_dir, NULL, 0,
+                      &stored, &ignored) == 0) {
+        a = without_budget(mp_spec_comparable_json(stored));
+        b = without_budget(mp_spec_comparable_json(e->spec));
+    } else { /* as written */
+        a = without_budget(json_loads(row->spec_json, 0, NULL));
+        b = without_budget(json_loads(json, 0, NULL));
+    }
+    mp_spec_free(stored);
     bool budget_only = a && b && json_equal(a, b);
     char where[256] = "";
     if (a && b) {

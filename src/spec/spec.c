@@ -910,3 +910,95 @@ char *mp_spec_to_json(const struct mp_spec *spec)
 {
     return mp_doc_to_json(spec->doc);
 }
+
+static const char *cmp_text(enum mp_cmp op)
+{
+    static const char *const texts[] = {
+        [MP_CMP_LE] = "<=", [MP_CMP_LT] = "<", [MP_CMP_GE] = ">=", [MP_CMP_GT] = ">"};
+    return texts[op];
+}
+
+/* The object at key in j, made when absent. Borrowed. */
+static json_t *object_at(json_t *j, const char *key)
+{
+    if (!json_is_object(json_object_get(j, key))) {
+        json_object_set_new(j, key, json_object());
+    }
+    return json_object_get(j, key);
+}
+
+json_t *mp_spec_comparable_json(const struct mp_spec *spec)
+{
+    char *text = mp_spec_to_json(spec);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    if (!j) {
+        return NULL;
+    }
+    json_t *objectives = json_array();
+    for (size_t i = 0; i < spec->n_objectives; i++) {
+        json_array_append_new(
+            objectives,
+            json_pack("{s:s, s:s}", "metric", spec->objectives[i].metric, "direction",
+                      spec->objectives[i].direction == MP_MAXIMIZE ? "maximize" : "minimize"));
+    }
+    json_object_del(j, "objective");
+    json_object_del(j, "objectives");
+    if (spec->n_objectives == 1) { /* as most specs write it, so that messages name it so */
+        json_object_set(j, "objective", json_array_get(objectives, 0));
+        json_decref(objectives);
+    } else {
+        json_object_set_new(j, "objectives", objectives);
+    }
+    json_t *constraints = json_array();
+    for (size_t i = 0; i < spec->n_constraints; i++) {
+        const struct mp_constraint *c = &spec->constraints[i];
+        char *s = mp_xasprintf("%s %s %.17g", c->metric, cmp_text(c->op), c->bound);
+        json_array_append_new(constraints, json_string(s));
+        free(s);
+    }
+    json_object_del(j, "constraints");
+    if (spec->n_constraints > 0) {
+        json_object_set(j, "constraints", constraints);
+    }
+    json_decref(constraints);
+    if (spec->has_service) {
+        const struct mp_service *svc = &spec->service;
+        json_t *probe = json_pack("{s:I, s:I, s:I}", "interval", (json_int_t)svc->probe_interval_ms,
+                                  "timeout", (json_int_t)svc->probe_timeout_ms, "startup_timeout",
+                                  (json_int_t)svc->startup_timeout_ms);
+        if (svc->probe == MP_PROBE_TCP) {
+            json_object_set_new(probe, "tcp", json_true());
+        } else {
+            json_object_set_new(probe, "http", json_string(svc->probe_path));
+        }
+        json_object_set_new(json_object_get(j, "service"), "readiness", probe);
+    }
+    json_t *algo = object_at(j, "algorithm");
+    json_object_set_new(algo, "name", json_string(spec->algorithm));
+    json_object_set_new(algo, "max_trials", json_integer(spec->max_trials));
+    json_object_set_new(algo, "max_failed_trials", json_integer(spec->max_failed_trials));
+    json_object_set_new(algo, "parallelism", json_integer(spec->parallelism));
+    /* max_uncertainty also says which measurements settled */
+    json_t *confirm = json_pack("{s:I, s:f}", "top", (json_int_t)spec->confirm_top,
+                                "max_uncertainty", spec->max_uncertainty);
+    if (spec->confirm_top > 0) { /* runs of no confirmation are of no effect */
+        json_object_set_new(confirm, "runs", json_integer(spec->confirm_runs));
+        json_object_set_new(confirm, "max_runs", json_integer(spec->confirm_max_runs));
+    }
+    json_object_set_new(algo, "confirm", confirm);
+    json_object_del(algo, "seed");
+    if (spec->seed_given) {
+        json_object_set_new(algo, "seed", json_integer((json_int_t)spec->seed));
+    }
+    if (!spec->algorithm_settings) {
+        json_object_del(algo, "settings");
+    }
+    json_t *runner = object_at(j, "runner");
+    json_object_set_new(runner, "kind", json_string(spec->runner));
+    json_object_del(runner, "trial_timeout");
+    if (spec->trial_timeout_ms > 0) {
+        json_object_set_new(runner, "trial_timeout", json_integer(spec->trial_timeout_ms));
+    }
+    return j;
+}

@@ -121,6 +121,12 @@ void mp_spec_free(struct mp_spec *spec);
 
 /* Canonical JSON of the document after overrides (what the store keeps). Returns owned. */
 char *mp_spec_to_json(const struct mp_spec *spec);
+/* That JSON with the fields this module reads written as they take effect (a one-element
+ * `objectives` as `objective`, `max` as `maximize`, a constraint as "metric op bound", durations
+ * in milliseconds, the defaults of the readiness probe and the algorithm written out): two specs
+ * whose comparable JSON is equal take effect alike, but for their descriptions. Runner and
+ * algorithm settings stay as written. Owned; NULL when out of memory. */
+json_t *mp_spec_comparable_json(const struct mp_spec *spec);
 /* Resolves a path from the spec relative to its base directory. Returns owned. For a confined
  * spec it is the real path inside base_dir, or a path that cannot be opened when it escapes. */
 char *mp_spec_resolve_path(const struct mp_spec *spec, const char *path);

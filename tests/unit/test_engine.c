@@ -430,6 +430,33 @@ static void assert_refused(struct mp_store *st, const struct mp_spec *spec, cons
     }
 }
 
+/* A spec written otherwise that takes effect the same (`max` for `maximize`, a constraint's
+ * spacing, a default written out, a duration in other units) continues the experiment: each was
+ * refused as another spec. A change that takes effect is still refused, named as written. */
+static void equivalent_spec_continues(void **state)
+{
+    (void)state;
+    const char *const first[] = {"runner.trial_timeout=2s"};
+    const char *const same[] = {"objective.direction=max", "runner.trial_timeout=2000ms",
+                                "algorithm.confirm=false"};
+    const char *const other[] = {"objective.direction=min", "runner.trial_timeout=2s"};
+    struct mp_spec *a6 = make_spec_set("random", 6, 1, "constraints: ['qps >= 1']\n", first, 1);
+    struct mp_spec *b8 = make_spec_set("random", 8, 1, "constraints: ['qps>=1.0']\n", same, 3);
+    struct mp_spec *c8 = make_spec_set("random", 8, 1, "constraints: ['qps >= 1']\n", other, 2);
+    struct run r = {0};
+    struct fake_runner f1 = {.fail_a = -1}, f2 = {.fail_a = -1};
+    run_engine(&r, a6, &f1, NULL, true);
+    run_engine(&r, b8, &f2, NULL, true);
+    assert_true(r.sum.resumed);
+    assert_int_equal(f2.calls, 2);
+    assert_int_equal(r.n, 8);
+    assert_refused(r.st, c8, "(it differs at 'objective.direction')");
+    run_release(&r);
+    mp_spec_free(a6);
+    mp_spec_free(b8);
+    mp_spec_free(c8);
+}
+
 /* A spec that differs only in max_trials continues the experiment: a finished one runs the trials
  * a raised budget adds (the same sequence as a run with that budget from the start) and stores
  * the new spec; an interrupted one takes a lowered budget that is not below its trials. A budget
@@ -1041,6 +1068,7 @@ int main(void)
         cmocka_unit_test(resumes_to_exactly_max_trials),
         cmocka_unit_test(interrupt_after_the_last_trial),
         cmocka_unit_test(raised_budget_continues),
+        cmocka_unit_test(equivalent_spec_continues),
         cmocka_unit_test(raised_failure_budget_continues),
         cmocka_unit_test(infinite_values_count_for_nothing),
         cmocka_unit_test(restart_refuses_a_live_owner),
