@@ -12,6 +12,15 @@ export const better = (exp, a, b) => (exp.objective.direction === 'maximize' ? a
 
 export const finished = (c) => c.succeeded + c.failed + c.cancelled;
 
+// Whether the experiment may have a run in progress. One that is not (INTERRUPTED, or ended)
+// has no trial running: those its run left RUNNING or PENDING run again when it continues.
+export const live = (exp) => exp.state === 'RUNNING' || exp.state === 'CREATED';
+
+// A trial's state as shown: INTERRUPTED for one in flight when its experiment's run stopped (it
+// read RUNNING on an experiment nothing runs).
+export const trialState = (exp, t) =>
+  !live(exp) && (t.state === 'RUNNING' || t.state === 'PENDING') ? 'INTERRUPTED' : t.state;
+
 // "p99_ms <= 150" -> {text, metric, op, value}; null when it does not read so.
 export function parseConstraint(text) {
   const m = /^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>|==)\s*(-?[\d.eE+-]+)\s*$/.exec(String(text));

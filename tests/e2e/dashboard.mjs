@@ -309,6 +309,49 @@ async function trialPageChecks(page) {
 // confirmed, so the experiment's answer is given a confirmation of its best two trials here, in
 // the documented shape, and an unsettled best.
 let unconfirmedBest = false; // confirmationChecks' answer: the best unsettled, unconfirmed
+// An experiment whose run stopped (INTERRUPTED) with a trial in flight: nothing runs, so the
+// progress counts it as interrupted and its badge says so, in the table and on its page (they
+// read "Running 1" and RUNNING). The answer is the server's with the last trial left RUNNING.
+async function interruptedChecks(page, expId) {
+  const url = `${BASE}/api/v1/experiments/${expId}`;
+  let number = null;
+  await page.route(url, async (route) => {
+    const res = await route.fetch();
+    const exp = await res.json();
+    const last = exp.trials[exp.trials.length - 1];
+    number = last.number;
+    Object.assign(last, { state: 'RUNNING', failure: null, metrics: {}, finished_at: null });
+    exp.state = 'INTERRUPTED';
+    exp.counts = { ...exp.counts, succeeded: exp.counts.succeeded - 1, running: 1 };
+    await route.fulfill({ response: res, json: exp });
+  });
+  await page.goto(`${BASE}/#/exp/${expId}`);
+  await page.waitForSelector('h1 .badge.INTERRUPTED', { timeout: 10000 }).catch(() => null);
+  const progress = page.locator('section', { has: page.locator('#prog-h') });
+  const cards = await progress
+    .locator('.cards')
+    .innerText({ timeout: 10000 })
+    .catch(() => 'none');
+  check(
+    'interrupted: progress counts the trial in flight as interrupted',
+    /Interrupted\s*1/.test(cards) && !/Running/.test(cards),
+    cards,
+  );
+  const row = page.locator('tr', { has: page.locator(`a[aria-label="Trial ${number}"]`) });
+  const badge = await row
+    .locator('.badge')
+    .innerText({ timeout: 10000 })
+    .catch(() => 'no row');
+  check('interrupted: the trial in flight is marked interrupted', badge === 'INTERRUPTED', badge);
+  await page.goto(`${BASE}/#/exp/${expId}/trial/${number}`);
+  const head = await page
+    .locator('h1 .badge')
+    .innerText({ timeout: 10000 })
+    .catch(() => 'none');
+  check('interrupted: its page says so', head === 'INTERRUPTED', head);
+  await page.unrouteAll({ behavior: 'wait' });
+}
+
 async function confirmationChecks(page, expId) {
   const url = `${BASE}/api/v1/experiments/${expId}`;
   await page.route(url, async (route) => {
@@ -1272,6 +1315,7 @@ async function run() {
   await exportChecks(page);
   await trialPageChecks(page, expId);
   await confirmationChecks(page, expId);
+  await interruptedChecks(page, expId);
   await scaleChecks(page, expId);
   await phoneChecks(page, expId);
 

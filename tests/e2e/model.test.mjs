@@ -20,6 +20,7 @@ import {
   importance,
   parseConstraint,
   splitTrials,
+  trialState,
   violationNote,
 } from '../../web/model.js';
 
@@ -242,4 +243,17 @@ test('heat map levels: the values of a few, bins for a continuous parameter', ()
   );
   assert.equal(ly.labels.length, 12);
   assert.deepEqual([ly.index(1), ly.index(9.9), ly.index(10.1), ly.index(1000)], [0, 3, 4, 11]);
+});
+
+// A trial left RUNNING or PENDING by a run that stopped is shown INTERRUPTED (the dashboard said
+// RUNNING, and "Running 1", of an experiment nothing runs); while a run may go on, as stored.
+test('trial state: in flight when the run stopped is interrupted', () => {
+  const running = trial(1, {}, {}, { state: 'RUNNING' });
+  const pending = trial(2, {}, {}, { state: 'PENDING' });
+  const done = trial(3, {}, {});
+  const shown = (state) => [running, pending, done].map((t) => trialState({ state }, t));
+  assert.deepEqual(shown('RUNNING'), ['RUNNING', 'PENDING', 'SUCCEEDED']);
+  assert.deepEqual(shown('CREATED'), ['RUNNING', 'PENDING', 'SUCCEEDED']);
+  assert.deepEqual(shown('INTERRUPTED'), ['INTERRUPTED', 'INTERRUPTED', 'SUCCEEDED']);
+  assert.deepEqual(shown('FAILED'), ['INTERRUPTED', 'INTERRUPTED', 'SUCCEEDED']);
 });

@@ -5,7 +5,7 @@
 import { api, subscribe } from '../api.js';
 import { badge, h, kvList, panel, progressBar, setLive, sortableTable } from '../dom.js';
 import { fmtMetric, fmtNum, fmtParam, metricInfo } from '../format.js';
-import { feasibility, finished, metric, recommendedNumber } from '../model.js';
+import { feasibility, finished, live, metric, recommendedNumber, trialState } from '../model.js';
 import { main, stale } from '../page.js';
 import { drawCharts } from './expcharts.js';
 import { exportDialog } from './export.js';
@@ -201,8 +201,12 @@ function progressPanel(exp) {
   const counts = [
     ['Succeeded', c.succeeded],
     ['Failed', c.failed],
-    ['Running', c.running],
-    ['Pending', c.pending],
+    ...(live(exp)
+      ? [
+          ['Running', c.running],
+          ['Pending', c.pending],
+        ]
+      : [['Interrupted', c.running + c.pending]]),
     ['Cancelled', c.cancelled],
   ];
   const sec = panel(
@@ -240,7 +244,7 @@ function stateCell(exp, t) {
   return h(
     'span',
     { class: 'state-cell' },
-    badge(t.state),
+    badge(trialState(exp, t)),
     f.feasible === false ? h('span', { class: 'tag infeasible' }, 'infeasible') : null,
     unsettled
       ? h('span', { class: 'tag unsettled', title: 'the measurement did not settle' }, 'unsettled')
@@ -278,7 +282,12 @@ function trialTable(exp, state) {
           t.number,
         ),
     },
-    { key: 'state', label: 'State', get: (t) => t.state, render: (t) => stateCell(exp, t) },
+    {
+      key: 'state',
+      label: 'State',
+      get: (t) => trialState(exp, t),
+      render: (t) => stateCell(exp, t),
+    },
     ...params.map((p) => ({ key: `p:${p}`, label: p, num: true, get: (t) => t.params[p] })),
     ...shown.map((m) => ({
       key: `m:${m}`,

@@ -6,7 +6,7 @@
 import { api, subscribe } from '../api.js';
 import { badge, h, kvList, panel } from '../dom.js';
 import { fmtMetric, fmtParam, metricInfo } from '../format.js';
-import { constraints, feasibility, metric, recommendedNumber } from '../model.js';
+import { constraints, feasibility, metric, recommendedNumber, trialState } from '../model.js';
 import { main, stale } from '../page.js';
 import { refetch } from './experiment.js';
 
@@ -241,7 +241,7 @@ function head(exp, t) {
           h('a', { href: `#/exp/${exp.id}` }, exp.name),
           ' / ',
         ),
-        h('h1', {}, `Trial ${n} `, badge(t.state)),
+        h('h1', {}, `Trial ${n} `, badge(trialState(exp, t))),
       ),
       h('div', { class: 'actions' }, nav(n - 1, '← Previous'), nav(n + 1, 'Next →')),
     ),
