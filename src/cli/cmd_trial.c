@@ -56,9 +56,36 @@ static void *tick(void *arg)
     return NULL;
 }
 
+/* An undotted --set name that is neither a parameter nor a field of the spec's top level (pe: a
+ * ProfilingExperiment, whose fields are others): MP_EINVALID naming the parameters and the
+ * closest name (it was "--set:1:3: 'threds': unknown key"). */
+static int no_field(const struct mp_space *s, const char *name, bool pe, struct mp_error *err)
+{
+    for (size_t i = 0; mp_spec_keys[i]; i++) {
+        if (pe || strcmp(name, mp_spec_keys[i]) == 0) {
+            return 0;
+        }
+    }
+    const char **names = mp_xcalloc(s->n + 1, sizeof(*names));
+    struct mp_buf list = {0};
+    for (size_t i = 0; i < s->n; i++) {
+        names[i] = s->params[i].name;
+        mp_buf_addf(&list, "%s%s", i ? ", " : "", names[i]);
+    }
+    const char *near = mp_suggest(name, names);
+    int rc = mp_error_set(err, MP_EINVALID,
+                          "--set %s: no parameter or spec field of that name (the parameters: "
+                          "%s)%s%s%s",
+                          name, list.data ? list.data : "none", near ? "; did you mean '" : "",
+                          near ? near : "", near ? "'?" : "");
+    mp_buf_release(&list);
+    free(names);
+    return rc;
+}
+
 /* Splits --set pairs into parameter values (name is a parameter) and spec overrides. */
-static int split_sets(const struct trial_args *a, const struct mp_space *s, double *x, bool *given,
-                      const char **overrides, size_t *n_over, struct mp_error *err)
+static int split_sets(const struct trial_args *a, const struct mp_space *s, bool pe, double *x,
+                      bool *given, const char **overrides, size_t *n_over, struct mp_error *err)
 {
     *n_over = 0;
     for (size_t i = 0; i < a->sets.n; i++) {
@@ -69,12 +96,16 @@ static int split_sets(const struct trial_args *a, const struct mp_space *s, doub
         }
         char *name = mp_xstrndup(set, (size_t)(eq - set));
         int idx = s ? mp_space_find(s, name) : -1;
+        int rc = idx < 0 && s && !strchr(name, '.') ? no_field(s, name, pe, err) : 0;
         free(name);
+        if (rc != 0) {
+            return rc;
+        }
         if (idx < 0) {
             overrides[(*n_over)++] = set;
             continue;
         }
-        int rc = mp_space_parse(s, (size_t)idx, eq + 1, &x[idx], err);
+        rc = mp_space_parse(s, (size_t)idx, eq + 1, &x[idx], err);
         if (rc != 0) {
             return mp_error_prefix(err, rc, "--set %s", set);
         }
@@ -95,7 +126,7 @@ static int load(const char *file, const struct trial_args *a, struct mp_spec **s
     if (rc == 0) {
         double *tmp = mp_xcalloc(probe->space.n + 1, sizeof(double));
         bool *given = mp_xcalloc(probe->space.n + 1, sizeof(bool));
-        rc = split_sets(a, &probe->space, tmp, given, over, &n_over, err);
+        rc = split_sets(a, &probe->space, probe->from_pe, tmp, given, over, &n_over, err);
         free(tmp);
         free(given);
     }
@@ -107,7 +138,7 @@ static int load(const char *file, const struct trial_args *a, struct mp_spec **s
         const struct mp_space *s = &(*spec)->space;
         *x = mp_xcalloc(s->n + 1, sizeof(double));
         bool *given = mp_xcalloc(s->n + 1, sizeof(bool));
-        rc = split_sets(a, s, *x, given, over, &n_over, err);
+        rc = split_sets(a, s, (*spec)->from_pe, *x, given, over, &n_over, err);
         for (size_t i = 0; rc == 0 && i < s->n; i++) {
             if (!given[i]) {
                 rc = mp_error_set(err, MP_EINVALID, "parameter '%s' needs a value: --set %s=...",

@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const top_keys[] = {"name",      "description", "service",     "parameters",
-                                       "objective", "objectives",  "constraints", "cost",
-                                       "algorithm", "runner",      NULL};
+const char *const mp_spec_keys[] = {"name",      "description", "service",     "parameters",
+                                    "objective", "objectives",  "constraints", "cost",
+                                    "algorithm", "runner",      NULL};
 
 void mp_spec_free(struct mp_spec *spec)
 {
@@ -711,7 +711,7 @@ static int parse_root(struct mp_spec *spec, struct mp_node *root, struct mp_erro
     int rc;
     struct mp_node *name = NULL, *params = NULL;
     if ((rc = mp_doc_expect(root, MP_NODE_MAP, err)) != 0 ||
-        (rc = mp_doc_check_keys(root, top_keys, err)) != 0 ||
+        (rc = mp_doc_check_keys(root, mp_spec_keys, err)) != 0 ||
         (rc = mp_doc_require(root, "name", &name, err)) != 0 ||
         (rc = dup_string(name, &spec->name, err)) != 0 ||
         (rc = dup_string(mp_doc_get(root, "description"), &spec->description, err)) != 0) {

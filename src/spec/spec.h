@@ -99,6 +99,9 @@ struct mp_spec {
     bool from_pe; /* written as a ProfilingExperiment (messages name its fields) */
 };
 
+/* The keys of a spec's top level (NULL-terminated). */
+extern const char *const mp_spec_keys[];
+
 /* Loads and validates FILE with overrides ("key=value", applied in order). On failure err
  * holds "FILE:LINE:COL: 'path': message" and the code is MP_EINVALID (or a system error). */
 int mp_spec_load(const char *path, const char *const *overrides, size_t n_overrides,

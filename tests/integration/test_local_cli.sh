@@ -25,6 +25,13 @@ check "missing parameter: exit 2" 2 "$?"
 check_contains "missing parameter: message" "parameter 'n' needs a value" "$(cat "$WORK/e")"
 "$MORPHLING" trial "$SPEC" --set mode=tree --set n=9 >"$WORK/o" 2>"$WORK/e"
 check "value out of range: exit 2" 2 "$?"
+# A name neither a parameter nor a spec field: named with the parameters and the closest one (it
+# was "--set:1:3: 'm': unknown key").
+"$MORPHLING" trial "$SPEC" --set mode=tree --set nn=1 >"$WORK/o" 2>"$WORK/e"
+check "no such parameter: exit 2" 2 "$?"
+check_contains "no such parameter: message" \
+    "--set nn: no parameter or spec field of that name (the parameters: mode, n); did you mean 'n'?" \
+    "$(cat "$WORK/e")"
 "$MORPHLING" trial "$SPEC" --bogus >/dev/null 2>&1
 check "unknown option: exit 2" 2 "$?"
 
