@@ -124,6 +124,12 @@ static int check_args(struct bench_args *a, char **operands, size_t n)
         } else if (has_prior_suffix(alg) && !a->prior) {
             rc = mp_cli_usage("bench-search", "algorithm '%s' needs --prior MODEL", alg);
         }
+        /* Named twice, it was replayed twice, two rows of the same figures. */
+        for (size_t k = 0; rc == 0 && k < i; k++) {
+            if (strcmp(a->algs.v[k], alg) == 0) {
+                rc = mp_cli_usage("bench-search", "--algorithms names '%s' twice", alg);
+            }
+        }
     }
     /* A --prior that nothing takes was ignored (a missing file too), and the comparison printed
      * cold runs where a prior was meant. */

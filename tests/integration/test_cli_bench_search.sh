@@ -122,6 +122,10 @@ check "unknown algorithm exits 2" 2 "$?"
 # The check before the runs names the option, as replay's errors do, never the generated spec.
 check_contains "unknown algorithm: the message" \
     "$surface, simulated-annealing: unknown algorithm 'simulated-annealing' (available:" "$err"
+# An algorithm named twice is refused (it made two rows of the same figures).
+err=$("$MORPHLING" bench-search "$surface" --algorithms random,bo,random 2>&1)
+check "an algorithm named twice exits 2" 2 "$?"
+check_contains "an algorithm named twice: the message" "--algorithms names 'random' twice" "$err"
 # shellcheck disable=SC2086
 err=$("$MORPHLING" bench-search "$surface" $cols --algorithms grid,bo --settings '{x: 1}' 2>&1)
 check "settings bo does not take exit 2" 2 "$?"
