@@ -11,14 +11,24 @@
 . "$(dirname "$0")/kube_run_lib.sh"
 
 cluster_up
+# stopped PID: whether process PID is stopped (state T in /proc/PID/stat).
+stopped() {
+    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" = T ]
+}
+
 # phase NAME MATCH: runs experiment NAME (two trials) until MATCH kills it, then resumes it.
 phase() {
     name=$1
     match=$2
+    # Stopped until the kill hook is set: on a loaded machine the run made its first request
+    # before the hook was there, and the hook killed it in the next trial (trial 1 SUCCEEDED).
     # shellcheck disable=SC2086
-    "$MORPHLING" run "$EXAMPLE" $EX_SETS --set "name=$name" -q >"$WORK/$name.1" 2>&1 &
+    sh -c 'kill -STOP $$; exec "$@"' sh "$MORPHLING" run "$EXAMPLE" $EX_SETS --set "name=$name" \
+        -q >"$WORK/$name.1" 2>&1 &
     pid=$!
+    wait_for "the run waits to start" stopped "$pid"
     api /_test/kill -X POST -d "{\"pid\": $pid, \"userAgent\": \"morphling/\", $match}" >/dev/null
+    kill -CONT "$pid"
     wait "$pid"
     check "$name: killed (SIGKILL)" 137 "$?"
     left=$(leftover_objects "$name" | wc -l)
