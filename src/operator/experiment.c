@@ -68,7 +68,8 @@ static void on_progress(void *ctx, const struct mp_spec *spec, int64_t number,
     }
     struct mp_error err = {0};
     int rc = op_trial_finish(x, number, res, &err);
-    if (rc == MP_ENOTFOUND) {
+    /* (Not when the run is stopping: the experiment may be gone, its Trials with it.) */
+    if (rc == MP_ENOTFOUND && !atomic_load(&x->cancel)) {
         rc = trial_deleted(x, number, res, &err);
     }
     if (rc == 0) {
