@@ -38,6 +38,7 @@ check_contains "a Warning Event TrialDeleted" "trials $NS/gone-2 was deleted whi
 check "no object of a trial left" "" "$(leftovers)"
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
+check "the operator that created the Trial again stops with status 0" 0 "$?"
 
 # A fresh experiment naming a file this operator may not read: Failed, saying what to do.
 start_operator "$WORK/operator.log" --trial-ms 100
@@ -84,4 +85,5 @@ check "reads-body: every trial measured the body" "24 24 24" \
     "$(kubectl get trials -n "$NS" -l morphling.kubedl.io/experiment=reads-body -o json | jq -r '[.items[].status.metrics.body_bytes] | join(" ")')"
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
+check "the operator stops with status 0" 0 "$?"
 finish
