@@ -26,6 +26,33 @@ static void remove_cache(const char *db)
     }
 }
 
+/* The Trial of a trial that has just ended was deleted while it ran (`kubectl delete trial`):
+ * the trial ran to its end (its objects were the Trial's, and a runner that saw them go retried
+ * it as a new attempt, which created the Trial again), and the engine holds its result, so the
+ * Trial is created again with that result and the run goes on; a Warning Event says so. Without
+ * it the run stopped, and the retried run lost the result and gave the number to another
+ * configuration. */
+static int trial_deleted(struct op_exp *x, int64_t number, const struct mp_trial_result *res,
+                         struct mp_error *err)
+{
+    mp_error_clear(err);
+    int rc = op_trial_recreate(x, number, err);
+    if (rc == 0) {
+        rc = op_trial_finish(x, number, res, err);
+    }
+    if (rc == 0) {
+        char *name = op_trial_name(x->name, number);
+        op_event(x->op, x->pe, "Warning", "TrialDeleted",
+                 "trials %s/%s was deleted while trial %lld ran: created again with its result "
+                 "(%s); delete the experiment to stop its run",
+                 x->ns, name, (long long)number, mp_trial_state_name(res->state));
+        op_log(x->op, "%s: trial %lld: its Trial was deleted while it ran: created again (%s)",
+               x->key, (long long)number, mp_trial_state_name(res->state));
+        free(name);
+    }
+    return rc;
+}
+
 static void on_progress(void *ctx, const struct mp_spec *spec, int64_t number,
                         const struct mp_trial_result *res, size_t done, int64_t max_trials,
                         double best, bool have_best)
@@ -41,6 +68,10 @@ static void on_progress(void *ctx, const struct mp_spec *spec, int64_t number,
     }
     struct mp_error err = {0};
     int rc = op_trial_finish(x, number, res, &err);
+    /* (Not when the run is stopping: the experiment may be gone, its Trials with it.) */
+    if (rc == MP_ENOTFOUND && !atomic_load(&x->cancel)) {
+        rc = trial_deleted(x, number, res, &err);
+    }
     if (rc == 0) {
         rc = op_status_write(x, NULL, NULL, NULL, &err);
     }
@@ -276,6 +307,41 @@ static int take_claim(struct op_exp *x, struct mp_error *err)
     return rc;
 }
 
+/* What a spec's file outside --files-dir is refused with (src/spec/path.c). */
+#define FILES_REFUSED "the operator's --files-dir"
+
+/* A spec naming a file this operator may not read (err): what to do, in the message. An
+ * experiment that has run already (an operator that could read the file admitted it, and this
+ * one was started without that --files-dir) is not failed for good for the operator's setting:
+ * its run stops, retried with backoff (RunStopped), until an operator with the folder runs it.
+ * Returns MP_EINVALID to fail the experiment, MP_ERUNTIME to retry. */
+static int files_refused(struct op_exp *x, struct mp_error *err)
+{
+    char *msg = mp_xstrdup(err->msg);
+    const char *dir = x->op->o->files_dir;
+    mp_error_clear(err);
+    if (was_running(x->pe)) {
+        mp_error_set(err, MP_ERUNTIME,
+                     "%s; the experiment ran under an operator that could read it: start this "
+                     "operator with --files-dir %s and the run continues",
+                     msg, dir ? "holding the file" : "DIR holding the file");
+        free(msg);
+        return MP_ERUNTIME;
+    }
+    if (dir) {
+        mp_error_set(err, MP_EINVALID, "%s; put the file in %s, the operator's --files-dir", msg,
+                     dir);
+    } else {
+        mp_error_set(err, MP_EINVALID,
+                     "%s; this operator was started without --files-dir and reads no file: "
+                     "start it with --files-dir DIR holding the file, or give the body inline "
+                     "(requestTemplate)",
+                     msg);
+    }
+    free(msg);
+    return MP_EINVALID;
+}
+
 /* The run's spec, checked as `morphling validate` checks it: 1 to run it; 0 when it does not
  * validate (x->finished: the status says so, Failed with InvalidSpec); <0 when the cluster
  * could not be asked or the status not written. */
@@ -289,6 +355,9 @@ static int prepare(struct op_exp *x, struct mp_error *err)
     }
     if (rc != MP_EINVALID) {
         return rc == 0 ? 1 : rc;
+    }
+    if (strstr(err->msg, FILES_REFUSED) && (rc = files_refused(x, err)) != MP_EINVALID) {
+        return rc;
     }
     op_log(x->op, "%s: invalid: %s", x->key, err->msg);
     char *msg = mp_xstrdup(err->msg);
@@ -392,6 +461,7 @@ void op_exp_free(struct op_exp *x)
     for (size_t i = 0; i < x->n_trials; i++) {
         free(x->trials[i].name);
         json_decref(x->trials[i].assignment);
+        json_decref(x->trials[i].spec);
         free(x->trials[i].created);
     }
     free(x->trials);

@@ -74,19 +74,29 @@ void op_trec_set_created(struct op_trec *t, const json_t *trial)
     }
 }
 
-static json_t *trial_object(struct op_exp *x, const struct mp_trial_request *req,
-                            struct mp_error *err)
+/* Trial `number`'s object without its spec: name, labels and owner. */
+static json_t *trial_shell(struct op_exp *x, int64_t number, struct mp_error *err)
 {
-    char *name = op_trial_name(x->name, req->number);
+    char *name = op_trial_name(x->name, number);
     json_t *t = mp_kube_object_new(OP_API, "Trial", x->ns, name);
     free(name);
     char num[32];
-    snprintf(num, sizeof(num), "%lld", (long long)req->number);
+    snprintf(num, sizeof(num), "%lld", (long long)number);
     mp_kube_set_label(t, MP_OPERATOR_LABEL_EXPERIMENT, x->uid);
     mp_kube_set_label(t, MP_OPERATOR_LABEL_EXPERIMENT_NAME, x->name);
     mp_kube_set_label(t, MP_OPERATOR_LABEL_TRIAL, num);
     if (mp_kube_add_owner(t, x->pe, true, true, err) != 0) {
         json_decref(t);
+        return NULL;
+    }
+    return t;
+}
+
+static json_t *trial_object(struct op_exp *x, const struct mp_trial_request *req,
+                            struct mp_error *err)
+{
+    json_t *t = trial_shell(x, req->number, err);
+    if (!t) {
         return NULL;
     }
     char *params = mp_space_config_json(&x->spec->space, req->x);
@@ -98,6 +108,26 @@ static json_t *trial_object(struct op_exp *x, const struct mp_trial_request *req
                                   mp_spec_pe_assignment(x->spec, req->x), "config",
                                   config ? config : json_object()));
     return t;
+}
+
+int op_trial_recreate(struct op_exp *x, int64_t number, struct mp_error *err)
+{
+    pthread_mutex_lock(&x->lock);
+    const struct op_trec *t = op_trec_find(x, number);
+    json_t *spec = t && t->spec ? json_deep_copy(t->spec) : NULL;
+    pthread_mutex_unlock(&x->lock);
+    json_t *obj = spec ? trial_shell(x, number, err) : NULL;
+    if (!obj) {
+        json_decref(spec);
+        return spec ? err->code
+                    : mp_error_set(err, MP_ENOTFOUND, "trial %lld: its Trial is gone",
+                                   (long long)number);
+    }
+    json_object_set_new(obj, "spec", spec);
+    struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, NULL, NULL};
+    int rc = op_create(x->op, &ref, obj, 0, NULL, err);
+    json_decref(obj);
+    return rc;
 }
 
 /* Creates the Trial, or adopts the one a previous run created (same name, owned by this
@@ -217,6 +247,8 @@ static int run(struct mp_runner *r, const struct mp_trial_request *req, struct m
     t->attempt = req->attempt + 1;
     json_decref(t->assignment);
     t->assignment = json_incref(json_object_get(json_object_get(trial, "spec"), "samplingResult"));
+    json_decref(t->spec);
+    t->spec = json_incref(json_object_get(trial, "spec"));
     op_trec_set_created(t, trial);
     pthread_mutex_unlock(&x->lock);
     if (op_status_write(x, NULL, NULL, NULL, &err) != 0) {

@@ -168,6 +168,8 @@ static int load_one(struct op_exp *x, struct mp_store *st, int64_t exp_id, const
         t->settled = !mp_engine_unsettled(x->spec, &res.metrics);
         t->value = v;
         t->assignment = json_incref(json_object_get(spec, "samplingResult"));
+        json_decref(t->spec);
+        t->spec = json_incref((json_t *)spec);
         op_trec_set_created(t, trial);
         pthread_mutex_unlock(&x->lock);
     }

@@ -20,7 +20,7 @@
  * Usage: operator_check --kubeconfig FILE [--namespace NS | --all-namespaces] [--leader-elect]
  *        [--identity ID] [--lease-ms N] [--health-addr A] [--metrics-addr A] [--trial-ms N]
  *        [--fail-number N] [--unsettled-number N] [--work-dir DIR] [--max-running N]
- *        [--hold-from N]
+ *        [--hold-from N] [--files-dir DIR]
  * Runs until SIGTERM or SIGINT; exit 0, or 1 with the operator's error. */
 #include <signal.h>
 #include <stdio.h>
@@ -230,6 +230,8 @@ static void parse(int argc, char **argv, struct mp_operator_opts *o, const char 
             o->metrics_addr = arg(argc, argv, &i);
         } else if (strcmp(a, "--work-dir") == 0) {
             o->work_dir = arg(argc, argv, &i);
+        } else if (strcmp(a, "--files-dir") == 0) {
+            o->files_dir = arg(argc, argv, &i);
         } else if (strcmp(a, "--max-running") == 0) {
             o->max_running = strtol(arg(argc, argv, &i), NULL, 10);
         } else if (strcmp(a, "--trial-ms") == 0) {

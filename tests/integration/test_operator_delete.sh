@@ -1,0 +1,89 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The operator (operator_lib.sh: fake trial runner) and a Trial deleted while it runs
+# (`kubectl delete trial NAME`): the run does not stop (no RunStopped, the other trials go on);
+# the Trial is created again with the trial's result, a Warning Event TrialDeleted says so,
+# and the experiment ends Succeeded with every trial recorded once (docs/kubernetes.md).
+# An experiment that was Running when the operator restarted without the --files-dir its spec
+# reads from is not failed for good: its run waits (RunStopped, saying to start the operator
+# with --files-dir) and continues once an operator with the folder runs it.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/operator_lib.sh"
+
+start_apiserver
+touch "$WORK/hold"
+start_operator "$WORK/operator.log" --trial-ms 100 --hold-from 2
+original_pe gone 3 1
+kubectl apply -f "$WORK/gone.yaml" >/dev/null
+trial_running() { [ "$(kubectl get trial gone-2 -n "$NS" -o jsonpath='{.status.conditions[-1:].type}' 2>/dev/null)" = Running ]; }
+wait_for "trial 2 runs" trial_running
+uid2=$(kubectl get trial gone-2 -n "$NS" -o jsonpath='{.metadata.uid}')
+kubectl delete trial gone-2 -n "$NS" >/dev/null || fail "kubectl delete trial"
+rm -f "$WORK/hold"
+wait_state gone Succeeded
+pe=$(kubectl get pe gone -n "$NS" -o json)
+check "the run was never stopped (RunStopped Events)" "" \
+    "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "RunStopped") | .message')"
+check_false "the operator's log has no stopped run" grep -q "run stopped" "$WORK/operator.log"
+check "three Trials, one per number" "gone-1 gone-2 gone-3" \
+    "$(kubectl get trials -n "$NS" -o json | jq -r '[.items[].metadata.name] | sort | join(" ")')"
+check_true "trial 2's Trial is a new object" test "$(kubectl get trial gone-2 -n "$NS" -o jsonpath='{.metadata.uid}')" != "$uid2"
+check "trial 2 keeps its result" "SUCCEEDED Succeeded 1" \
+    "$(kubectl get trial gone-2 -n "$NS" -o json | jq -r '[.status.state, .status.conditions[-1].type, .spec.attempt] | join(" ")')"
+check "trials 2's metrics" true \
+    "$(kubectl get trial gone-2 -n "$NS" -o json | jq -r '.status.metrics | length > 0')"
+check "trialsSucceeded" 3 "$(printf '%s' "$pe" | jq -r .status.trialsSucceeded)"
+check_contains "a Warning Event TrialDeleted" "trials $NS/gone-2 was deleted while trial 2 ran" \
+    "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "TrialDeleted" and .type == "Warning") | .message')"
+check "no object of a trial left" "" "$(leftovers)"
+kill -TERM "$OPERATOR_PID"
+wait "$OPERATOR_PID"
+check "the operator that created the Trial again stops with status 0" 0 "$?"
+
+# A fresh experiment naming a file this operator may not read: Failed, saying what to do.
+start_operator "$WORK/operator.log" --trial-ms 100
+sed -e 's/name: mobilenet-experiment-grid/name: reads-files/' -e '/requestTemplate:/d' \
+    -e 's|^  maxNumTrials: 8|  maxNumTrials: 2\n  load: {path: /v1/fmnist, body: /etc/passwd}|' \
+    "$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml" >"$WORK/files.yaml"
+kubectl apply -f "$WORK/files.yaml" >/dev/null
+wait_state reads-files Failed
+check_contains "InvalidSpec says what to do" \
+    "this operator was started without --files-dir and reads no file: start it with --files-dir DIR holding the file" \
+    "$(kubectl get pe reads-files -n "$NS" -o jsonpath='{.status.conditions[-1:].message}')"
+kill -TERM "$OPERATOR_PID"
+wait "$OPERATOR_PID"
+
+# An experiment whose body is in --files-dir, Running when its operator stops; the operator
+# comes back without --files-dir: the run waits, saying why, and goes on under one with it.
+mkdir "$WORK/files"
+printf '{"instances": [1, 2, 3]}' >"$WORK/files/body.json"
+touch "$WORK/hold"
+start_operator "$WORK/operator.log" --trial-ms 100 --hold-from 2 --files-dir "$WORK/files"
+sed -e 's/name: mobilenet-experiment-grid/name: reads-body/' -e '/requestTemplate:/d' \
+    -e "s|^  maxNumTrials: 8|  maxNumTrials: 3\n  load: {path: /v1/fmnist, body: $WORK/files/body.json}|" \
+    "$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml" >"$WORK/body.yaml"
+kubectl apply -f "$WORK/body.yaml" >/dev/null
+body_running() { [ "$(kubectl get trial reads-body-2 -n "$NS" -o jsonpath='{.status.conditions[-1:].type}' 2>/dev/null)" = Running ]; }
+wait_for "reads-body: trial 2 runs" body_running
+kill -TERM "$OPERATOR_PID"
+wait "$OPERATOR_PID"
+start_operator "$WORK/operator.log" --trial-ms 100
+stopped() {
+    kubectl get events -n "$NS" -o json | jq -e '.items[] | select(.reason == "RunStopped" and .involvedObject.name == "reads-body")' >/dev/null
+}
+wait_for "reads-body: RunStopped" stopped
+check_contains "RunStopped says what to do" \
+    "the experiment ran under an operator that could read it: start this operator with --files-dir DIR holding the file and the run continues" \
+    "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "RunStopped" and .involvedObject.name == "reads-body") | .message')"
+check "reads-body is not failed" Running "$(pe_state reads-body)"
+kill -TERM "$OPERATOR_PID"
+wait "$OPERATOR_PID"
+rm -f "$WORK/hold"
+start_operator "$WORK/operator.log" --trial-ms 100 --files-dir "$WORK/files"
+wait_state reads-body Succeeded
+check "reads-body: every trial measured the body" "24 24 24" \
+    "$(kubectl get trials -n "$NS" -l morphling.kubedl.io/experiment=reads-body -o json | jq -r '[.items[].status.metrics.body_bytes] | join(" ")')"
+kill -TERM "$OPERATOR_PID"
+wait "$OPERATOR_PID"
+check "the operator stops with status 0" 0 "$?"
+finish
