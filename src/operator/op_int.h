@@ -243,10 +243,10 @@ int op_trials_load(struct op_exp *x, struct mp_store *st, int64_t exp_id,
 /* Ends every unfinished Trial of x Killed with message why (its objects are the trial runner's
  * to remove), and records every Trial in x->trials, for the experiment's final status. */
 int op_trials_kill(struct op_exp *x, const char *why, struct mp_error *err) MP_WUR;
-/* Writes a finished trial's result into its Trial's status. */
 /* Creates again trial `number`'s Trial, deleted (kubectl delete trial) while the trial ran, from
  * its record (the same name, spec, labels and owner), so that its result can be written. */
-int op_trial_recreate(struct op_exp *x, int64_t number, struct mp_error *err);
+int op_trial_recreate(struct op_exp *x, int64_t number, struct mp_error *err) MP_WUR;
+/* Writes a finished trial's result into its Trial's status. */
 int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_result *res,
                     struct mp_error *err) MP_WUR;
 struct op_trec *op_trec_find(struct op_exp *x, int64_t number);
