@@ -336,7 +336,6 @@ void mp_kube_client_result(const char *message, int exit_code, struct mp_trial_r
             found++;
         }
     }
-    json_decref(doc);
     /* The original's clients report "qps", which a ProfilingExperiment's objective names
      * throughput_rps (mp_spec_pe_metric). */
     double have = 0;
@@ -355,12 +354,27 @@ void mp_kube_client_result(const char *message, int exit_code, struct mp_trial_r
                              n > 300 ? "..." : "", (int)(n > 300 ? 300 : n),
                              message + (n > 300 ? n - 300 : 0));
     } else if (exit_code != 0) {
-        mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS, "the client Job exited with code %d",
-                             exit_code);
+        /* Its figures say why (morphling load's --result: how many failed, the first error):
+         * the reason said only the exit code. */
+        struct mp_buf why = MP_BUF_INIT;
+        const char *first = json_string_value(json_object_get(doc, "first_error"));
+        double errors = 0, rate = 0;
+        if (metric_value(json_object_get(doc, "errors"), &errors) && errors > 0 &&
+            metric_value(json_object_get(doc, "error_rate"), &rate)) {
+            mp_buf_addf(&why, " (%.0f requests failed, error_rate %.4g)", errors, rate);
+        }
+        if (first) {
+            mp_buf_addf(&why, ": first error: \"%.300s%s\"", first,
+                        strlen(first) > 300 ? "..." : "");
+        }
+        mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS, "the client Job exited with code %d%s",
+                             exit_code, why.data ? why.data : "");
+        mp_buf_release(&why);
     } else if (found == 0) {
         mp_trial_result_fail(res, MP_FAILURE_METRIC_MISSING,
                              "the client Job's termination message holds no numeric metric (a "
                              "JSON object such as {\"qps\": 12.5} is expected): \"%.*s\"",
                              (int)(n < 200 ? n : 200), n > 0 ? message : "");
     }
+    json_decref(doc);
 }

@@ -938,6 +938,17 @@ static void client_results(void **state)
     assert_string_equal(res.reason, "the client Job exited with code 3");
     assert_true(mp_metrics_get(&res.metrics, "qps", &v) && v == 4);
     mp_trial_result_release(&res);
+    /* morphling load's --result of a run whose every request failed: how many and the first
+     * error (the reason said only the exit code). */
+    mp_trial_result_init(&res);
+    mp_kube_client_result(
+        "{\"metrics\": {\"throughput_rps\": 0}, \"requests\": 0, \"errors\": 250, "
+        "\"error_rate\": 1, \"first_error\": \"HTTP_STATUS: 404 Not Found\"}",
+        1, &res);
+    assert_int_equal(res.failure, MP_FAILURE_LOAD_ERRORS);
+    assert_string_equal(res.reason, "the client Job exited with code 1 (250 requests failed, "
+                                    "error_rate 1): first error: \"HTTP_STATUS: 404 Not Found\"");
+    mp_trial_result_release(&res);
     /* A failure's message (its own, or its log's last lines) says why: the reason said only
      * the exit code. */
     mp_trial_result_init(&res);
