@@ -450,7 +450,15 @@ static void *worker(void *p)
 static int start_trial(struct engine *e, size_t index, struct mp_error *err)
 {
     struct etrial *t = e->trials[index];
-    int rc = mp_store_trial_start(e->st, e->exp_id, t->number, &t->attempt, err);
+    /* In the transaction that starts it: a run killed between the two left a trial RUNNING that
+     * no event announced. */
+    enum mp_trial_state was = t->state;
+    t->state = MP_TRIAL_RUNNING;
+    char *detail = event_detail(e, t);
+    t->state = was;
+    struct mp_store_event ev = {mp_engine_event_name(MP_EVENT_TRIAL_STARTED), detail};
+    int rc = mp_store_trial_start_ev(e->st, e->exp_id, t->number, &t->attempt, &ev, 1, err);
+    free(detail);
     if (rc == MP_ESTATE && taken_over(e, t->number, err)) {
         return MP_EBUSY;
     }
@@ -461,11 +469,7 @@ static int start_trial(struct engine *e, size_t index, struct mp_error *err)
     t->running = true;
     t->done = false;
     e->in_flight++;
-    char *detail = event_detail(e, t);
-    rc = mp_store_event_add(e->st, e->exp_id, t->number,
-                            mp_engine_event_name(MP_EVENT_TRIAL_STARTED), detail, err);
-    free(detail);
-    if (rc == 0 && e->threaded) {
+    if (e->threaded) {
         struct worker_arg *a = mp_xmalloc(sizeof(*a));
         a->e = e;
         a->t = t;

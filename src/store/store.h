@@ -87,8 +87,9 @@ int mp_store_experiment_set_spec(struct mp_store *st, int64_t id, const char *sp
                                  const char *base_dir, struct mp_error *err) MP_WUR;
 int mp_store_experiment_set_state(struct mp_store *st, int64_t id, enum mp_experiment_state state,
                                   const char *reason, struct mp_error *err) MP_WUR;
-/* An event stored in the same transaction as the change it announces (mp_store_trial_finish_ev:
- * of that trial; mp_store_experiment_set_state_ev: of the experiment, trial number 0). */
+/* An event stored in the same transaction as the change it announces (mp_store_trial_start_ev,
+ * mp_store_trial_finish_ev: of that trial; mp_store_experiment_set_state_ev: of the experiment,
+ * trial number 0). */
 struct mp_store_event {
     const char *kind;
     const char *detail_json; /* NULL: {} */
@@ -140,6 +141,10 @@ int mp_store_trial_create(struct mp_store *st, int64_t exp_id, int64_t number,
  * trial that a dead process left RUNNING. Sets *attempt. */
 int mp_store_trial_start(struct mp_store *st, int64_t exp_id, int64_t number, int64_t *attempt,
                          struct mp_error *err) MP_WUR;
+/* The same with events[0..n) of that trial in its transaction (trial_started). */
+int mp_store_trial_start_ev(struct mp_store *st, int64_t exp_id, int64_t number, int64_t *attempt,
+                            const struct mp_store_event *events, size_t n,
+                            struct mp_error *err) MP_WUR;
 /* Moves the trial to res->state with its metrics, resources, logs and metadata, atomically.
  * MP_ESTATE when the transition is not allowed (e.g. already terminal). */
 int mp_store_trial_finish(struct mp_store *st, int64_t exp_id, int64_t number,

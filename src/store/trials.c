@@ -104,6 +104,12 @@ static int trial_state(struct mp_store *st, int64_t exp_id, int64_t number, int6
 int mp_store_trial_start(struct mp_store *st, int64_t exp_id, int64_t number, int64_t *attempt,
                          struct mp_error *err)
 {
+    return mp_store_trial_start_ev(st, exp_id, number, attempt, NULL, 0, err);
+}
+
+int mp_store_trial_start_ev(struct mp_store *st, int64_t exp_id, int64_t number, int64_t *attempt,
+                            const struct mp_store_event *events, size_t n, struct mp_error *err)
+{
     int64_t id = 0, att = 0;
     enum mp_trial_state state = MP_TRIAL_PENDING;
     sqlite3_stmt *stmt = NULL;
@@ -132,6 +138,9 @@ int mp_store_trial_start(struct mp_store *st, int64_t exp_id, int64_t number, in
         *attempt = att;
     }
     sqlite3_finalize(stmt);
+    if (rc == 0) {
+        rc = mp_store_insert_events(st, exp_id, number, events, n, err);
+    }
     return finish_txn(st, rc, err);
 }
 

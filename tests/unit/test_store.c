@@ -235,6 +235,32 @@ static void trial_states_move_forward_only(void **state)
     remove_db(path);
 }
 
+/* A trial's start and its event are one transaction: a start refused stores no event (the event
+ * was a second transaction, so a run killed between them left a RUNNING trial unannounced). */
+static void trial_start_stores_its_event(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *st = open_ok(path, 0);
+    int64_t id = 0, attempt = -1;
+    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, NULL), 0);
+    assert_int_equal(mp_store_trial_create(st, id, 1, "{}", "k1", NULL), 0);
+    struct mp_store_event ev = {"trial_started", "{\"state\":\"RUNNING\"}"};
+    assert_int_equal(mp_store_trial_start_ev(st, id, 1, &attempt, &ev, 1, NULL), 0);
+    finish(st, id, 1, MP_TRIAL_SUCCEEDED, 0);
+    assert_int_equal(mp_store_trial_start_ev(st, id, 1, &attempt, &ev, 1, NULL), MP_ESTATE);
+    struct mp_event_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_event_list(st, id, 0, 10, &rows, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].kind, "trial_started");
+    assert_int_equal(rows[0].trial_number, 1);
+    assert_string_equal(rows[0].detail_json, "{\"state\":\"RUNNING\"}");
+    mp_event_rows_free(rows, n);
+    mp_store_close(st);
+    remove_db(path);
+}
+
 /* A NaN metric (nothing measured: e.g. cost_per_million_requests of an infinite cost over an
  * infinite rate) is left out; the trial and its other metrics are stored. SQLite bound it as
  * NULL, the NOT NULL column refused the whole trial, and each resume ran it and failed again. */
@@ -605,6 +631,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(migrations_upgrade_and_refuse_newer),
         cmocka_unit_test(trial_states_move_forward_only),
+        cmocka_unit_test(trial_start_stores_its_event),
         cmocka_unit_test(trial_list_reads_one_snapshot),
         cmocka_unit_test(nan_metric_is_not_stored),
         cmocka_unit_test(taken_over_handle_writes_nothing),
