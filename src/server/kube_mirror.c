@@ -124,29 +124,23 @@ static void result_of(const json_t *status, enum mp_trial_state state, struct mp
     }
 }
 
-/* An event for the dashboard's live view, as the engine writes it. */
-static int add_event(struct mp_store *st, int64_t exp_id, int64_t number, enum mp_engine_event kind,
-                     const json_t *trial, struct mp_error *err)
+/* The detail of a trial's event for the dashboard's live view, as the engine writes it: its
+ * parameters, state and failure. Owned. */
+static char *event_detail(const json_t *trial)
 {
-    char *detail = NULL;
-    if (trial) {
-        const json_t *status = json_object_get(trial, "status");
-        json_t *d = json_pack("{s:O, s:s}", "params",
-                              json_object_get(json_object_get(trial, "spec"), "config"), "state",
-                              mp_trial_state_name(trial_state(status)));
-        const char *f = json_string_value(json_object_get(status, "failure"));
-        if (f && *f && strcmp(f, mp_failure_name(MP_FAILURE_NONE)) != 0) {
-            json_object_set_new(d, "failure", json_string(f));
-        }
-        detail = json_dumps(d, JSON_COMPACT);
-        json_decref(d);
+    const json_t *status = json_object_get(trial, "status");
+    json_t *d =
+        json_pack("{s:O, s:s}", "params", json_object_get(json_object_get(trial, "spec"), "config"),
+                  "state", mp_trial_state_name(trial_state(status)));
+    const char *f = json_string_value(json_object_get(status, "failure"));
+    if (f && *f && strcmp(f, mp_failure_name(MP_FAILURE_NONE)) != 0) {
+        json_object_set_new(d, "failure", json_string(f));
     }
-    int rc = mp_store_event_add(st, exp_id, number, mp_engine_event_name(kind), detail, err);
-    free(detail);
-    return rc;
+    char *detail = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    return detail;
 }
 
-/* Moves the stored trial (row, NULL when absent) to where the Trial object is. */
 static int sync_trial(struct mp_store *st, int64_t exp_id, const json_t *trial,
                       const struct mp_trial_row *row, struct mp_error *err)
 {
@@ -167,22 +161,21 @@ static int sync_trial(struct mp_store *st, int64_t exp_id, const json_t *trial,
         free(params);
         free(key);
     }
+    /* Each event in the transaction of the change it announces. */
+    char *detail = event_detail(trial);
     if (rc == 0 && have == MP_TRIAL_PENDING && want != MP_TRIAL_PENDING) {
         int64_t attempt = 0;
-        rc = mp_store_trial_start(st, exp_id, number, &attempt, err);
-        if (rc == 0) {
-            rc = add_event(st, exp_id, number, MP_EVENT_TRIAL_STARTED, trial, err);
-        }
+        struct mp_store_event ev = {mp_engine_event_name(MP_EVENT_TRIAL_STARTED), detail};
+        rc = mp_store_trial_start_ev(st, exp_id, number, &attempt, &ev, 1, err);
     }
     if (rc == 0 && !mp_trial_state_terminal(have) && mp_trial_state_terminal(want)) {
         struct mp_trial_result res;
         result_of(status, want, &res);
-        rc = mp_store_trial_finish(st, exp_id, number, &res, err);
+        struct mp_store_event ev = {mp_engine_event_name(MP_EVENT_TRIAL_FINISHED), detail};
+        rc = mp_store_trial_finish_ev(st, exp_id, number, &res, &ev, 1, err);
         mp_trial_result_release(&res);
-        if (rc == 0) {
-            rc = add_event(st, exp_id, number, MP_EVENT_TRIAL_FINISHED, trial, err);
-        }
     }
+    free(detail);
     return rc;
 }
 
@@ -231,13 +224,12 @@ static int sync_pe(struct mp_kube_mirror *m, const json_t *pe, struct mp_error *
     }
     enum mp_experiment_state s = pe_state(pe);
     if (rc == 0 && row.state != s) {
-        rc = mp_store_experiment_set_state(m->st, row.id, s, NULL, err);
         enum mp_engine_event kind = s >= MP_EXPERIMENT_SUCCEEDED ? MP_EVENT_EXPERIMENT_FINISHED
                                                                  : MP_EVENT_EXPERIMENT_STARTED;
         char *detail = mp_xasprintf("{\"state\":\"%s\"}", mp_experiment_state_name(s));
-        if (rc == 0 && s != MP_EXPERIMENT_CREATED) {
-            rc = mp_store_event_add(m->st, row.id, 0, mp_engine_event_name(kind), detail, err);
-        }
+        struct mp_store_event ev = {mp_engine_event_name(kind), detail};
+        rc = mp_store_experiment_set_state_ev(m->st, row.id, s, NULL, &ev,
+                                              s != MP_EXPERIMENT_CREATED ? 1 : 0, err);
         free(detail);
     }
     struct mp_trial_row *rows = NULL;
