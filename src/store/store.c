@@ -51,7 +51,12 @@ int mp_store_fail(struct mp_store *st, struct mp_error *err, const char *what)
                      "is written to it)",
                      st->path, what, sqlite3_errmsg(st->db));
     }
-    return mp_error_set(err, rc, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+    /* What a full disk cost, and what to do (it said only "database or disk is full"). */
+    const char *full = (code & 0xff) == SQLITE_FULL
+                           ? " (free space on its disk: this change was not written; what was "
+                             "written before it stays, and a run continues when run again)"
+                           : "";
+    return mp_error_set(err, rc, "%s: %s: %s%s", st->path, what, sqlite3_errmsg(st->db), full);
 }
 
 int mp_store_step_done(struct mp_store *st, int step, struct mp_error *err, const char *what)

@@ -261,6 +261,43 @@ static void trial_start_stores_its_event(void **state)
     remove_db(path);
 }
 
+/* A full disk (here the file may not grow) refuses the change that needs more room, says what to
+ * do, and leaves what was written before; once there is room, writes go on. It said only
+ * "database or disk is full". */
+static void full_disk_keeps_what_was_written(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *st = open_ok(path, 0);
+    int64_t id = 0;
+    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, NULL), 0);
+    assert_int_equal(mp_store_trial_create(st, id, 1, "{}", "k1", NULL), 0);
+    assert_int_equal(sqlite3_exec(st->db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(st->db, "PRAGMA max_page_count=1", NULL, NULL, NULL), SQLITE_OK);
+    char big[20000];
+    memset(big, 'x', sizeof(big) - 3);
+    memcpy(big, "{\"", 2);
+    memcpy(big + sizeof(big) - 6, "\":1}", 5);
+    big[sizeof(big) - 1] = '\0';
+    struct mp_error err = {0};
+    assert_int_equal(mp_store_trial_create(st, id, 2, big, "k2", &err), MP_ESTORE);
+    if (!strstr(err.msg, "full (free space on its disk: this change was not written; what was "
+                         "written before it stays")) {
+        fail_msg("%s", err.msg);
+    }
+    assert_int_equal(sqlite3_exec(st->db, "PRAGMA max_page_count=1000000", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(mp_store_trial_create(st, id, 2, big, "k2", NULL), 0);
+    struct mp_trial_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_trial_list(st, id, &rows, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    mp_trial_rows_free(rows, n);
+    mp_store_close(st);
+    remove_db(path);
+}
+
 /* A NaN metric (nothing measured: e.g. cost_per_million_requests of an infinite cost over an
  * infinite rate) is left out; the trial and its other metrics are stored. SQLite bound it as
  * NULL, the NOT NULL column refused the whole trial, and each resume ran it and failed again. */
@@ -632,6 +669,7 @@ int main(void)
         cmocka_unit_test(migrations_upgrade_and_refuse_newer),
         cmocka_unit_test(trial_states_move_forward_only),
         cmocka_unit_test(trial_start_stores_its_event),
+        cmocka_unit_test(full_disk_keeps_what_was_written),
         cmocka_unit_test(trial_list_reads_one_snapshot),
         cmocka_unit_test(nan_metric_is_not_stored),
         cmocka_unit_test(taken_over_handle_writes_nothing),
