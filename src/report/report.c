@@ -353,14 +353,7 @@ static void add_settings(json_t *j, const struct mp_spec *spec)
     json_object_set_new(j, "objective",
                         json_pack("{s:s, s:s}", "metric", spec->objective_metric, "direction",
                                   spec->direction == MP_MAXIMIZE ? "maximize" : "minimize"));
-    json_t *objectives = json_array();
-    for (size_t i = 0; i < spec->n_objectives; i++) {
-        json_array_append_new(
-            objectives,
-            json_pack("{s:s, s:s}", "metric", spec->objectives[i].metric, "direction",
-                      spec->objectives[i].direction == MP_MAXIMIZE ? "maximize" : "minimize"));
-    }
-    json_object_set_new(j, "objectives", objectives);
+    json_object_set_new(j, "objectives", mp_spec_objectives_json(spec));
     json_t *cons = json_array();
     for (size_t i = 0; i < spec->n_constraints; i++) {
         json_array_append_new(cons, json_string(spec->constraints[i].text));

@@ -927,6 +927,18 @@ static json_t *object_at(json_t *j, const char *key)
     return json_object_get(j, key);
 }
 
+json_t *mp_spec_objectives_json(const struct mp_spec *spec)
+{
+    json_t *objectives = json_array();
+    for (size_t i = 0; i < spec->n_objectives; i++) {
+        json_array_append_new(
+            objectives,
+            json_pack("{s:s, s:s}", "metric", spec->objectives[i].metric, "direction",
+                      spec->objectives[i].direction == MP_MAXIMIZE ? "maximize" : "minimize"));
+    }
+    return objectives;
+}
+
 json_t *mp_spec_comparable_json(const struct mp_spec *spec)
 {
     char *text = mp_spec_to_json(spec);
@@ -935,13 +947,7 @@ json_t *mp_spec_comparable_json(const struct mp_spec *spec)
     if (!j) {
         return NULL;
     }
-    json_t *objectives = json_array();
-    for (size_t i = 0; i < spec->n_objectives; i++) {
-        json_array_append_new(
-            objectives,
-            json_pack("{s:s, s:s}", "metric", spec->objectives[i].metric, "direction",
-                      spec->objectives[i].direction == MP_MAXIMIZE ? "maximize" : "minimize"));
-    }
+    json_t *objectives = mp_spec_objectives_json(spec);
     json_object_del(j, "objective");
     json_object_del(j, "objectives");
     if (spec->n_objectives == 1) { /* as most specs write it, so that messages name it so */

@@ -130,6 +130,8 @@ char *mp_spec_to_json(const struct mp_spec *spec);
  * whose comparable JSON is equal take effect alike, but for their descriptions. Runner and
  * algorithm settings stay as written. Owned; NULL when out of memory. */
 json_t *mp_spec_comparable_json(const struct mp_spec *spec);
+/* [{metric, direction: "maximize" | "minimize"}] of every objective. Owned. */
+json_t *mp_spec_objectives_json(const struct mp_spec *spec);
 /* Resolves a path from the spec relative to its base directory. Returns owned. For a confined
  * spec it is the real path inside base_dir, or a path that cannot be opened when it escapes. */
 char *mp_spec_resolve_path(const struct mp_spec *spec, const char *path);
