@@ -212,13 +212,14 @@ static void evaluate(struct engine *e, struct etrial *t)
     t->settled = !res->unsettled;
 }
 
-static char *event_detail(const struct engine *e, const struct etrial *t)
+/* A trial event's detail: its parameters, the state given, its failure and value. Owned. */
+static char *event_detail(const struct engine *e, const struct etrial *t, enum mp_trial_state state)
 {
     json_t *j = json_object();
     char *params = mp_space_config_json(&e->spec->space, t->x);
     json_object_set_new(j, "params", json_loads(params, 0, NULL));
     free(params);
-    json_object_set_new(j, "state", json_string(mp_trial_state_name(t->state)));
+    json_object_set_new(j, "state", json_string(mp_trial_state_name(state)));
     if (t->failure != MP_FAILURE_NONE) {
         json_object_set_new(j, "failure", json_string(mp_failure_name(t->failure)));
     }
@@ -452,10 +453,7 @@ static int start_trial(struct engine *e, size_t index, struct mp_error *err)
     struct etrial *t = e->trials[index];
     /* In the transaction that starts it: a run killed between the two left a trial RUNNING that
      * no event announced. */
-    enum mp_trial_state was = t->state;
-    t->state = MP_TRIAL_RUNNING;
-    char *detail = event_detail(e, t);
-    t->state = was;
+    char *detail = event_detail(e, t, MP_TRIAL_RUNNING);
     struct mp_store_event ev = {mp_engine_event_name(MP_EVENT_TRIAL_STARTED), detail};
     int rc = mp_store_trial_start_ev(e->st, e->exp_id, t->number, &t->attempt, &ev, 1, err);
     free(detail);
@@ -569,7 +567,7 @@ static int record(struct engine *e, size_t index, struct mp_error *err)
     evaluate(e, t);
     /* The result and its events in one transaction: a run stopped between them left a
      * finished trial that the event stream never announced. */
-    char *detail = event_detail(e, t);
+    char *detail = event_detail(e, t, t->state);
     bool best = better(e, index);
     const struct mp_store_event ev[] = {
         {mp_engine_event_name(MP_EVENT_TRIAL_FINISHED), detail},
