@@ -344,8 +344,10 @@ async function interruptedChecks(page, expId) {
     .catch(() => 'no row');
   check('interrupted: the trial in flight is marked interrupted', badge === 'INTERRUPTED', badge);
   await page.goto(`${BASE}/#/exp/${expId}/trial/${number}`);
+  // The trial's heading, not the experiment page's (whose badge says INTERRUPTED too), and its
+  // answer drawn before the route goes.
   const head = await page
-    .locator('h1 .badge')
+    .locator(`h1:has-text("Trial ${number}") .badge`)
     .innerText({ timeout: 10000 })
     .catch(() => 'none');
   check('interrupted: its page says so', head === 'INTERRUPTED', head);
