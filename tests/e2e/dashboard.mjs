@@ -704,6 +704,43 @@ async function infeasibleNamedChecks(page, expId) {
   );
 }
 
+// The heat map rings the recommended trial's cell and names the trial each cell shows, which a
+// click opens, as the other charts do for their points (its cells named no trial, and the
+// recommended one was not marked).
+async function heatTrialChecks(page, expId) {
+  const reco = await page.evaluate(async (id) => {
+    const exp = await (await fetch(`/api/v1/experiments/${id}`)).json();
+    return exp.trials.find((t) => t.recommended).number;
+  }, expId);
+  const ringed = await page
+    .locator('.heat .cell.recommended')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('title')));
+  check(
+    'heat map: the recommended trial is ringed',
+    ringed.length === 1 && ringed[0].endsWith(`; recommended: trial ${reco}`),
+    JSON.stringify(ringed),
+  );
+  const titles = await page
+    .locator('.heat .cell:not(.none)')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('title')));
+  check(
+    'heat map: every measured cell names its trial',
+    titles.length > 0 && titles.every((t) => /\(trial \d+\)/.test(t)),
+    titles.find((t) => !/\(trial \d+\)/.test(t)) || 'no cell',
+  );
+  const cell = page.locator('.heat .cell.pick').first();
+  const title = await cell.getAttribute('title', { timeout: 5000 }).catch(() => '');
+  const n = /\(trial (\d+)\)/.exec(title || '')?.[1];
+  if (n) await cell.click();
+  check(
+    'heat map: a click on a cell opens its trial',
+    n && page.url().endsWith(`#/exp/${expId}/trial/${n}`),
+    page.url(),
+  );
+  if (n) await page.goBack();
+  await page.waitForSelector('.heat');
+}
+
 // Points on the largest x of a scatter plot: in tests/data/surface-small.csv the recommended
 // trial (share 0.4, mode slow) has the largest share, beside two other trials of share 0.4; the
 // ring and every point there are drawn (uPlot left out all but the first row at the scale's
@@ -1313,6 +1350,7 @@ async function run() {
   await page.waitForSelector('.pc svg');
   await experimentChecks(page, expId);
   await infeasibleNamedChecks(page, expId);
+  await heatTrialChecks(page, expId);
   await resizeChecks(page, expId);
   await exportChecks(page);
   await trialPageChecks(page, expId);
