@@ -314,6 +314,21 @@ let unconfirmedBest = false; // confirmationChecks' answer: the best unsettled, 
 // read "Running 1" and RUNNING). The answer is the server's with the last trial left RUNNING.
 async function interruptedChecks(page, expId) {
   const url = `${BASE}/api/v1/experiments/${expId}`;
+  // The experiment as it is, SUCCEEDED: nothing was interrupted (its progress said
+  // "Interrupted 0").
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector('h1:has-text("Experiments")');
+  await page.goto(`${BASE}/#/exp/${expId}`);
+  const ended = await page
+    .locator('section', { has: page.locator('#prog-h') })
+    .locator('.cards')
+    .innerText({ timeout: 10000 })
+    .catch(() => 'none');
+  check(
+    'interrupted: an experiment that ended counts no trial interrupted',
+    /Succeeded/.test(ended) && !/Interrupted|Running|Pending/.test(ended),
+    ended,
+  );
   let number = null;
   await page.route(url, async (route) => {
     const res = await route.fetch();

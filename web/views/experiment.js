@@ -194,6 +194,21 @@ function settingsPanel(exp) {
   return sec;
 }
 
+// The trials in flight: running and pending while the experiment may run; once its run stopped,
+// those it left are interrupted (INTERRUPTED, or an ended one that left any: an experiment that
+// ended with none said "Interrupted 0").
+function inFlight(exp) {
+  const c = exp.counts;
+  if (live(exp)) {
+    return [
+      ['Running', c.running],
+      ['Pending', c.pending],
+    ];
+  }
+  const left = c.running + c.pending;
+  return exp.state === 'INTERRUPTED' || left > 0 ? [['Interrupted', left]] : [];
+}
+
 function progressPanel(exp) {
   const c = exp.counts;
   const done = finished(c);
@@ -201,12 +216,7 @@ function progressPanel(exp) {
   const counts = [
     ['Succeeded', c.succeeded],
     ['Failed', c.failed],
-    ...(live(exp)
-      ? [
-          ['Running', c.running],
-          ['Pending', c.pending],
-        ]
-      : [['Interrupted', c.running + c.pending]]),
+    ...inFlight(exp),
     ['Cancelled', c.cancelled],
   ];
   const sec = panel(
