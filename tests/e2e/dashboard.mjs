@@ -1112,6 +1112,20 @@ async function submitErrorChecks(page, spec) {
   const still = await page.locator('#spec-ok, #spec-error').first().textContent();
   check('start refused: the error stays', /already exists/.test(still), still);
   check('start refused: the page stays', page.url().endsWith('#/new'), page.url());
+  // "Reset to example" drops the draft: the page shown again has the template (it came back
+  // with the text from before the reset).
+  await page.click('button:has-text("Reset to example")');
+  const template = await page.inputValue('#spec');
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector('h1:has-text("Experiments")');
+  await page.goto(`${BASE}/#/new`);
+  await page.waitForSelector('#spec-ok, #spec-error');
+  const again = await page.inputValue('#spec');
+  check(
+    'reset: the draft goes with it',
+    again === template && !again.includes('e2e-live'),
+    (/^name: .*/m.exec(again) || ['no name'])[0],
+  );
 }
 
 // An experiment whose stored spec this build cannot read is listed with `error` and nulls for
