@@ -1407,8 +1407,8 @@ async function run() {
   await page.waitForSelector('.pc svg');
   await experimentChecks(page, expId);
   await infeasibleNamedChecks(page, expId);
-  await heatTrialChecks(page, expId);
   await resizeChecks(page, expId);
+  await heatTrialChecks(page, expId);
   await exportChecks(page);
   await trialPageChecks(page, expId);
   await confirmationChecks(page, expId);

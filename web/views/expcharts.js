@@ -209,7 +209,8 @@ function heatChart(exp, grid, draws) {
     }
     // The recommended trial's cell is ringed, as its point is in the other charts (it was not
     // marked: with a confirmation the recommended trial need not be a cell's best).
-    const reco = exp.trials.find((t) => t.number === recommendedNumber(exp));
+    const recoN = recommendedNumber(exp);
+    const reco = exp.trials.find((t) => t.number === recoN);
     const recoKey = reco && Number.isFinite(objectiveValue(exp, reco)) ? cellOf(reco) : null;
     heatmap(area, {
       blocked,
