@@ -459,6 +459,15 @@ async function confirmationChecks(page, expId) {
     'an unsettled best without a confirmation: a warning',
     (await page.isVisible('.reco .msg.warn')) && !(await page.isVisible('.reco .msg.note')),
   );
+  // ... and the comparison marks its best value, as the list does (it read as any other).
+  await page.goto(`${BASE}/#/compare?ids=${expId},${expId}`);
+  await page.waitForSelector('thead th a');
+  const bestRow = page.locator('tr', { has: page.locator('th', { hasText: /^Best value$/ }) });
+  check(
+    'an unsettled best without a confirmation: the comparison marks it',
+    (await bestRow.locator('.tag.unsettled').count()) === 2,
+    await bestRow.first().innerText(),
+  );
   unconfirmedBest = false;
   // The page may be fetching again (its stream opened): let that handler finish, or its
   // fulfill fails with "Route is already handled".
@@ -1220,7 +1229,7 @@ async function unreadableChecks(page) {
     });
   });
   await page.goto(`${BASE}/#/`);
-  await page.waitForSelector('h1:has-text("Experiments")');
+  await page.waitForSelector('h1:text-is("Experiments")');
   await page.goto(`${BASE}/#/exp/999999`);
   const said = await page
     .locator('main .msg.error')
