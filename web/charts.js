@@ -323,9 +323,25 @@ function heatCell(grid, text, cls, role) {
 // cells: Map "i|j" (indices into xLevels and yLevels) -> value; blocked: Map "i|j" -> {value,
 // violated: [constraint]} of the cells whose measured trials are all infeasible (dimmed, struck
 // through, the constraints they violate named; they looked like cells nothing was tried in).
+// numbers: Map "i|j" -> the number of the trial whose value the cell shows (named in its title;
+// onPick(number) on a click or Enter). recommended: {key, number} of the recommended trial's
+// cell, ringed, or null.
 export function heatmap(
   el,
-  { xName, yName, xLevels, yLevels, cells, blocked = new Map(), maximize, metric, fmt },
+  {
+    xName,
+    yName,
+    xLevels,
+    yLevels,
+    cells,
+    blocked = new Map(),
+    numbers = new Map(),
+    recommended = null,
+    onPick,
+    maximize,
+    metric,
+    fmt,
+  },
 ) {
   const show = fmt || fmtNum;
   const vals = [...cells.values()].filter(Number.isFinite);
@@ -338,18 +354,40 @@ export function heatmap(
   grid.style.gridTemplateColumns = `max-content repeat(${xLevels.length}, minmax(40px, 1fr))`;
   heatCell(grid, `${yName} \\ ${xName}`, 'axis', 'columnheader');
   xLevels.forEach((x) => heatCell(grid, String(x), 'axis', 'columnheader'));
+  // A measured cell: the trial it shows named, opened by a click (or Enter), the recommended
+  // trial's cell ringed.
+  const measured = (d, k, title) => {
+    const n = numbers.get(k);
+    const reco = recommended && recommended.key === k;
+    d.title = `${title}${n != null ? ` (trial ${n})` : ''}${
+      reco ? `; recommended: trial ${recommended.number}` : ''
+    }`;
+    d.setAttribute('aria-label', d.title);
+    if (reco) d.classList.add('recommended');
+    if (n != null && onPick) {
+      d.classList.add('pick');
+      d.tabIndex = 0;
+      d.addEventListener('click', () => onPick(n));
+      d.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter') onPick(n);
+      });
+    }
+  };
   for (let j = yLevels.length - 1; j >= 0; j--) {
     const y = yLevels[j];
     heatCell(grid, String(y), 'axis', 'rowheader');
     for (const [i, x] of xLevels.entries()) {
-      const v = cells.get(`${i}|${j}`);
-      const bad = blocked.get(`${i}|${j}`);
+      const k = `${i}|${j}`;
+      const v = cells.get(k);
+      const bad = blocked.get(k);
       if ((v == null || !Number.isFinite(v)) && bad) {
         const d = heatCell(grid, fmtNum(bad.value), 'cell infeasible', 'cell');
-        d.title =
+        measured(
+          d,
+          k,
           `${xName}=${x}, ${yName}=${y}: no feasible trial; infeasible ${show(bad.value)}, ` +
-          `violates ${bad.violated.join(', ')}`;
-        d.setAttribute('aria-label', d.title);
+            `violates ${bad.violated.join(', ')}`,
+        );
         continue;
       }
       if (v == null || !Number.isFinite(v)) {
@@ -363,7 +401,7 @@ export function heatmap(
       const d = heatCell(grid, fmtNum(v), 'cell', 'cell');
       d.style.background = s.bg;
       d.style.color = s.fg;
-      d.title = `${xName}=${x}, ${yName}=${y}: best ${metric} ${show(v)}`;
+      measured(d, k, `${xName}=${x}, ${yName}=${y}: best ${metric} ${show(v)}`);
     }
   }
   const legend = document.createElement('div');
@@ -375,7 +413,8 @@ export function heatmap(
     `worse ${maximize ? show(lo) : show(hi)}`,
     g,
     `better ${maximize ? show(hi) : show(lo)} (best ${metric} among feasible trials; grey: ` +
-      `none; struck through: infeasible trials only)`,
+      `none; struck through: infeasible trials only` +
+      `${recommended ? '; ringed: the recommended trial' : ''})`,
   );
   el.replaceChildren(grid, legend);
 }

@@ -314,6 +314,21 @@ let unconfirmedBest = false; // confirmationChecks' answer: the best unsettled, 
 // read "Running 1" and RUNNING). The answer is the server's with the last trial left RUNNING.
 async function interruptedChecks(page, expId) {
   const url = `${BASE}/api/v1/experiments/${expId}`;
+  // The experiment as it is, SUCCEEDED: nothing was interrupted (its progress said
+  // "Interrupted 0").
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector('h1:has-text("Experiments")');
+  await page.goto(`${BASE}/#/exp/${expId}`);
+  const ended = await page
+    .locator('section', { has: page.locator('#prog-h') })
+    .locator('.cards')
+    .innerText({ timeout: 10000 })
+    .catch(() => 'none');
+  check(
+    'interrupted: an experiment that ended counts no trial interrupted',
+    /Succeeded/.test(ended) && !/Interrupted|Running|Pending/.test(ended),
+    ended,
+  );
   let number = null;
   await page.route(url, async (route) => {
     const res = await route.fetch();
@@ -344,8 +359,10 @@ async function interruptedChecks(page, expId) {
     .catch(() => 'no row');
   check('interrupted: the trial in flight is marked interrupted', badge === 'INTERRUPTED', badge);
   await page.goto(`${BASE}/#/exp/${expId}/trial/${number}`);
+  // The trial's heading, not the experiment page's (whose badge says INTERRUPTED too), and its
+  // answer drawn before the route goes.
   const head = await page
-    .locator('h1 .badge')
+    .locator(`h1:has-text("Trial ${number}") .badge`)
     .innerText({ timeout: 10000 })
     .catch(() => 'none');
   check('interrupted: its page says so', head === 'INTERRUPTED', head);
@@ -441,6 +458,15 @@ async function confirmationChecks(page, expId) {
   check(
     'an unsettled best without a confirmation: a warning',
     (await page.isVisible('.reco .msg.warn')) && !(await page.isVisible('.reco .msg.note')),
+  );
+  // ... and the comparison marks its best value, as the list does (it read as any other).
+  await page.goto(`${BASE}/#/compare?ids=${expId},${expId}`);
+  await page.waitForSelector('thead th a');
+  const bestRow = page.locator('tr', { has: page.locator('th', { hasText: /^Best value$/ }) });
+  check(
+    'an unsettled best without a confirmation: the comparison marks it',
+    (await bestRow.locator('.tag.unsettled').count()) === 2,
+    await bestRow.first().innerText(),
   );
   unconfirmedBest = false;
   // The page may be fetching again (its stream opened): let that handler finish, or its
@@ -700,6 +726,43 @@ async function infeasibleNamedChecks(page, expId) {
     expected > 0 && cells.length === expected && cells.every((t) => /violates /.test(t)),
     `${cells.length} of ${expected}: ${cells[0]}`,
   );
+}
+
+// The heat map rings the recommended trial's cell and names the trial each cell shows, which a
+// click opens, as the other charts do for their points (its cells named no trial, and the
+// recommended one was not marked).
+async function heatTrialChecks(page, expId) {
+  const reco = await page.evaluate(async (id) => {
+    const exp = await (await fetch(`/api/v1/experiments/${id}`)).json();
+    return exp.trials.find((t) => t.recommended).number;
+  }, expId);
+  const ringed = await page
+    .locator('.heat .cell.recommended')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('title')));
+  check(
+    'heat map: the recommended trial is ringed',
+    ringed.length === 1 && ringed[0].endsWith(`; recommended: trial ${reco}`),
+    JSON.stringify(ringed),
+  );
+  const titles = await page
+    .locator('.heat .cell:not(.none)')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('title')));
+  check(
+    'heat map: every measured cell names its trial',
+    titles.length > 0 && titles.every((t) => /\(trial \d+\)/.test(t)),
+    titles.find((t) => !/\(trial \d+\)/.test(t)) || 'no cell',
+  );
+  const cell = page.locator('.heat .cell.pick').first();
+  const title = await cell.getAttribute('title', { timeout: 5000 }).catch(() => '');
+  const n = /\(trial (\d+)\)/.exec(title || '')?.[1];
+  if (n) await cell.click();
+  check(
+    'heat map: a click on a cell opens its trial',
+    n && page.url().endsWith(`#/exp/${expId}/trial/${n}`),
+    page.url(),
+  );
+  if (n) await page.goBack();
+  await page.waitForSelector('.heat');
 }
 
 // Points on the largest x of a scatter plot: in tests/data/surface-small.csv the recommended
@@ -1058,6 +1121,20 @@ async function submitErrorChecks(page, spec) {
   const still = await page.locator('#spec-ok, #spec-error').first().textContent();
   check('start refused: the error stays', /already exists/.test(still), still);
   check('start refused: the page stays', page.url().endsWith('#/new'), page.url());
+  // "Reset to example" drops the draft: the page shown again has the template (it came back
+  // with the text from before the reset).
+  await page.click('button:has-text("Reset to example")');
+  const template = await page.inputValue('#spec');
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector('h1:has-text("Experiments")');
+  await page.goto(`${BASE}/#/new`);
+  await page.waitForSelector('#spec-ok, #spec-error');
+  const again = await page.inputValue('#spec');
+  check(
+    'reset: the draft goes with it',
+    again === template && !again.includes('e2e-live'),
+    (/^name: .*/m.exec(again) || ['no name'])[0],
+  );
 }
 
 // An experiment whose stored spec this build cannot read is listed with `error` and nulls for
@@ -1136,6 +1213,34 @@ async function unreadableChecks(page) {
     (await page.locator('#comparison thead th a').count()) === 2 &&
       (await page.locator('form.toolbar input[type=checkbox]').count()) === ids.length,
   );
+  // Its page: the server answers 500 unsupported; the page says why and offers to delete it,
+  // which DELETE does (docs/api.md) and nothing else on the dashboard could (the page was the
+  // bare error).
+  const one = `${BASE}/api/v1/experiments/999999`;
+  let deleted = false;
+  await page.route(one, (route) => {
+    if (route.request().method() === 'DELETE') {
+      deleted = true;
+      return route.fulfill({ json: { id: 999999, deleted: true } });
+    }
+    return route.fulfill({
+      status: 500,
+      json: { error: { code: 'unsupported', message: "e2e-unreadable:1:24: 'future_field'" } },
+    });
+  });
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector('h1:text-is("Experiments")');
+  await page.goto(`${BASE}/#/exp/999999`);
+  const said = await page
+    .locator('main .msg.error')
+    .textContent({ timeout: 10000 })
+    .catch(() => 'none');
+  check('unreadable spec: its page names the error', /'future_field'/.test(said), said);
+  page.once('dialog', (d) => d.accept());
+  await page.click('main button:has-text("Delete")', { timeout: 5000 }).catch(() => {});
+  await page.waitForURL(/#\/$/, { timeout: 5000 }).catch(() => {});
+  check('unreadable spec: its page deletes it', deleted && page.url().endsWith('#/'), page.url());
+  await page.unroute(one);
   await page.unroute(url);
 }
 
@@ -1312,6 +1417,7 @@ async function run() {
   await experimentChecks(page, expId);
   await infeasibleNamedChecks(page, expId);
   await resizeChecks(page, expId);
+  await heatTrialChecks(page, expId);
   await exportChecks(page);
   await trialPageChecks(page, expId);
   await confirmationChecks(page, expId);
@@ -1371,11 +1477,12 @@ async function run() {
 
   await unreadableChecks(page);
   await submitErrorChecks(page, spec);
-  // The expected 404 of the experiment that is not there and 409 of the refused start.
+  // The expected 404 of the experiment that is not there, 409 of the refused start and 500 of
+  // the unreadable experiment.
   errors.splice(
     before,
     errors.length,
-    ...errors.slice(before).filter((e) => !/status of 40[49]/.test(e)),
+    ...errors.slice(before).filter((e) => !/status of (40[49]|500)/.test(e)),
   );
 
   check('no page errors', errors.length === 0, errors.join(' | '));

@@ -24,13 +24,28 @@ function confirmed(e) {
   return `mean ${fmtMetric(m, c.mean)}${sd}${range}, ${c.passes} of ${c.runs} passed`;
 }
 
+// The best value, marked when it rests on a measurement that did not settle and no
+// confirmation backs it, as the list and the experiment page say (it read as any other).
+function bestValue(e) {
+  const b = e.best;
+  const unsettled = b && b.settled === false && !(b.confirmed && typeof b.confirmed === 'object');
+  return h(
+    'span',
+    {},
+    fmtMetric(e.objective.metric, b && b.value),
+    unsettled
+      ? h('span', { class: 'tag unsettled', title: 'the measurement did not settle' }, 'unsettled')
+      : null,
+  );
+}
+
 const ROWS = [
   ['State', (e) => badge(e.state)],
   ['Objective', (e) => `${e.objective.direction} ${e.objective.metric}`],
   ['Algorithm', (e) => e.algorithm],
   ['Trials', (e) => `${finished(e.counts)} / ${e.max_trials}`],
   ['Failed', (e) => e.counts.failed],
-  ['Best value', (e) => fmtMetric(e.objective.metric, e.best && e.best.value)],
+  ['Best value', bestValue],
   ['Confirmed', confirmed],
   ['In the search', (e) => fmtMetric(e.objective.metric, e.best && e.best.search_value)],
   [

@@ -176,28 +176,47 @@ function heatChart(exp, grid, draws) {
     const py = numeric[+selY.value];
     const lx = heatLevels(px, exp.trials);
     const ly = heatLevels(py, exp.trials);
+    const cellOf = (t) => {
+      const [i, j] = [lx.index(t.params[px.name]), ly.index(t.params[py.name])];
+      return i < 0 || j < 0 ? null : `${i}|${j}`;
+    };
+    // Each cell's best value and the trial that has it (named under the cursor, opened by a
+    // click, as a point of the other charts is).
     const cells = new Map();
+    const numbers = new Map();
     for (const t of ok) {
       const v = objectiveValue(exp, t);
-      const [i, j] = [lx.index(t.params[px.name]), ly.index(t.params[py.name])];
-      if (i < 0 || j < 0) continue;
-      const k = `${i}|${j}`;
-      if (!cells.has(k) || better(exp, v, cells.get(k))) cells.set(k, v);
+      const k = cellOf(t);
+      if (k === null) continue;
+      if (!cells.has(k) || better(exp, v, cells.get(k))) {
+        cells.set(k, v);
+        numbers.set(k, t.number);
+      }
     }
     // Cells whose trials are all infeasible: their best value, dimmed, and what they violate.
     const blocked = new Map();
     for (const t of bad) {
       const v = objectiveValue(exp, t);
-      const [i, j] = [lx.index(t.params[px.name]), ly.index(t.params[py.name])];
-      const k = `${i}|${j}`;
-      if (i < 0 || j < 0 || cells.has(k)) continue;
+      const k = cellOf(t);
+      if (k === null || cells.has(k)) continue;
       const b = blocked.get(k) || { value: v, violated: [] };
-      if (better(exp, v, b.value)) b.value = v;
+      if (!blocked.has(k) || better(exp, v, b.value)) {
+        b.value = v;
+        numbers.set(k, t.number);
+      }
       for (const c of feasibility(exp, t).violated) if (!b.violated.includes(c)) b.violated.push(c);
       blocked.set(k, b);
     }
+    // The recommended trial's cell is ringed, as its point is in the other charts (it was not
+    // marked: with a confirmation the recommended trial need not be a cell's best).
+    const recoN = recommendedNumber(exp);
+    const reco = exp.trials.find((t) => t.number === recoN);
+    const recoKey = reco && Number.isFinite(objectiveValue(exp, reco)) ? cellOf(reco) : null;
     heatmap(area, {
       blocked,
+      numbers,
+      recommended: recoKey === null ? null : { key: recoKey, number: reco.number },
+      onPick: pick(exp),
       xName: px.name,
       yName: py.name,
       xLevels: lx.labels,

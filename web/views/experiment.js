@@ -194,6 +194,21 @@ function settingsPanel(exp) {
   return sec;
 }
 
+// The trials in flight: running and pending while the experiment may run; once its run stopped,
+// those it left are interrupted (INTERRUPTED, or an ended one that left any: an experiment that
+// ended with none said "Interrupted 0").
+function inFlight(exp) {
+  const c = exp.counts;
+  if (live(exp)) {
+    return [
+      ['Running', c.running],
+      ['Pending', c.pending],
+    ];
+  }
+  const left = c.running + c.pending;
+  return exp.state === 'INTERRUPTED' || left > 0 ? [['Interrupted', left]] : [];
+}
+
 function progressPanel(exp) {
   const c = exp.counts;
   const done = finished(c);
@@ -201,12 +216,7 @@ function progressPanel(exp) {
   const counts = [
     ['Succeeded', c.succeeded],
     ['Failed', c.failed],
-    ...(live(exp)
-      ? [
-          ['Running', c.running],
-          ['Pending', c.pending],
-        ]
-      : [['Interrupted', c.running + c.pending]]),
+    ...inFlight(exp),
     ['Cancelled', c.cancelled],
   ];
   const sec = panel(
@@ -387,8 +397,54 @@ export async function refetch(exp, gen, stream) {
   }
 }
 
+// An experiment whose stored spec this build cannot read (500 unsupported: stored by another
+// version of morphling): the error, and the one thing the API still does with it, DELETE (the
+// page was the bare error, and nothing on the dashboard could delete it).
+function unreadable(id, e) {
+  const msg = h('div', { role: 'status', 'aria-live': 'polite' });
+  const del = async () => {
+    if (!window.confirm(`Delete experiment ${id} and all its trials?`)) return;
+    try {
+      await api(`/experiments/${encodeURIComponent(id)}`, { method: 'DELETE' });
+      location.hash = '#/';
+    } catch (err) {
+      msg.replaceChildren(h('p', { class: 'msg error' }, err.message));
+    }
+  };
+  main.replaceChildren(
+    h(
+      'div',
+      { class: 'page-head' },
+      h(
+        'div',
+        {},
+        h('div', { class: 'muted' }, h('a', { href: '#/' }, 'Experiments'), ' / '),
+        h('h1', {}, `Experiment ${id}`),
+      ),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { class: 'btn danger', type: 'button', onclick: del }, 'Delete'),
+      ),
+    ),
+    h(
+      'p',
+      { class: 'msg error', role: 'alert' },
+      `Its stored spec is not one this build of morphling reads: ${e.message}`,
+    ),
+    msg,
+  );
+}
+
 export async function viewExperiment(id, gen) {
-  let exp = await api(`/experiments/${encodeURIComponent(id)}`);
+  let exp;
+  try {
+    exp = await api(`/experiments/${encodeURIComponent(id)}`);
+  } catch (e) {
+    if (stale(gen) || !e.info || e.info.code !== 'unsupported') throw e;
+    unreadable(id, e);
+    return;
+  }
   if (stale(gen)) return;
   const head = h('div');
   const top = h('div');

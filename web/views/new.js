@@ -134,7 +134,9 @@ export async function viewNew(gen) {
       ed.submit();
     }
   });
+  // The draft goes too: the page shown again came back with the text from before the reset.
   const reset = () => {
+    sessionStorage.removeItem(DRAFT);
     ed.area.value = template;
     ed.redraw();
     ed.validate();
