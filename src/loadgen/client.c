@@ -35,6 +35,7 @@ struct conn {
     bool due_busy;     /* the pending request fell due while the previous one was in flight */
     bool reused;       /* a response already completed on this connection (keep-alive) */
     bool retry;        /* the pending request is a resend of c->req on a new connection */
+    bool reclock;      /* a connect failed since: the resend's clocks restart */
     uint32_t heap_pos; /* 1-based position in the schedule heap, 0 when not queued */
     uint32_t global_index;
     size_t written;
@@ -250,6 +251,7 @@ static void conn_fail(struct worker *w, struct conn *c, enum mp_lg_error cls, co
     if (cls == MP_LG_ERR_CONNECT || was_connecting) {
         c->state = C_BACKOFF; /* the request stays pending until the reconnect */
         c->pending = true;
+        c->reclock = c->retry; /* a resend is then as any request after a connect error */
         c->deadline_ns = now + BACKOFF_NS;
         return;
     }
@@ -287,11 +289,14 @@ static void write_request(struct worker *w, struct conn *c, int64_t now)
     if (!resend) {
         c->req = &lg->requests[w->rotation++ % lg->n_requests];
     }
-    c->retry = false;
     c->written = 0;
-    if (!resend) {
-        c->sent_ns = now; /* a resend's latency still counts from the first send */
+    if (!resend || c->reclock) {
+        /* A resend's latency and timeout still count from the first send; after a refused
+         * connect they count from this attempt, as any request's do. */
+        c->sent_ns = now;
     }
+    c->retry = false;
+    c->reclock = false;
     c->pending = false;
     bool due_busy = c->due_busy;
     c->due_busy = false;

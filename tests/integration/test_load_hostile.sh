@@ -40,6 +40,20 @@ check_true "a resend past the request's timeout is a timeout" \
     [ "$(json_err "$WORK/slowrace.json" timeout)" -gt 0 ]
 check_true "no success slower than the timeout: $(jq -c .latency_us.max "$WORK/slowrace.json") us" \
     jq -e '.latency_us.max < 600000' "$WORK/slowrace.json"
+# A resend whose new connection is refused (the server restarting) is then as any request after a
+# refused connect: its clocks start at the attempt that connects (its timeout ran from the first
+# send, so the server's first answer after a 1 s outage was a timeout under a 600 ms --timeout,
+# and its uncorrected latency was over the corrected one).
+start_canned restart "$WORK/ok.http" --idle-race --idle-response "$WORK/408.http" --down-ms 1000
+run_load "$WORK/restart.json" 0 "http://127.0.0.1:$PORT/" -c 1 -d 2s --warmup 0 \
+    --timeout 600ms --json
+check_true "a resend refused while the server restarts: connect errors counted" \
+    [ "$(json_err "$WORK/restart.json" connect)" -gt 0 ]
+check "a resend refused while the server restarts: no timeout" 0 \
+    "$(json_err "$WORK/restart.json" timeout)"
+check_true "uncorrected latency within the corrected: $(jq -c '[.latency_us.max,
+    .latency_uncorrected_us.max]' "$WORK/restart.json")" \
+    jq -e '.latency_uncorrected_us.max <= .latency_us.max' "$WORK/restart.json"
 
 # A server that stops reading: a request larger than the socket buffers cannot be written, and
 # the timeout says so rather than waiting for a response.
