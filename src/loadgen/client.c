@@ -36,6 +36,7 @@ struct conn {
     bool reused;       /* a response already completed on this connection (keep-alive) */
     bool retry;        /* the pending request is a resend of c->req on a new connection */
     bool reclock;      /* a connect failed since: the resend's clocks restart */
+    bool answered;     /* a byte of the in-flight request's response arrived */
     uint32_t heap_pos; /* 1-based position in the schedule heap, 0 when not queued */
     uint32_t global_index;
     size_t written;
@@ -229,8 +230,7 @@ static void next_request(struct worker *w, struct conn *c, int64_t now)
 static bool stale_keep_alive(const struct conn *c, enum mp_lg_error cls)
 {
     return (cls == MP_LG_ERR_READ || cls == MP_LG_ERR_WRITE) &&
-           (c->state == C_WRITING || c->state == C_READING) && c->reused &&
-           c->parser.header_bytes == 0;
+           (c->state == C_WRITING || c->state == C_READING) && c->reused && !c->answered;
 }
 
 static void conn_fail(struct worker *w, struct conn *c, enum mp_lg_error cls, const char *msg,
@@ -308,6 +308,7 @@ static void write_request(struct worker *w, struct conn *c, int64_t now)
         }
     }
     mp_lg_http_parser_reset(&c->parser, lg->head);
+    c->answered = false;
     c->state = C_WRITING;
     /* A resend has what was left of the first send's time: the timeout is the request's. */
     c->deadline_ns = c->sent_ns + lg->timeout_ns;
@@ -435,6 +436,8 @@ static bool feed(struct worker *w, struct conn *c, size_t n, int64_t now)
         }
         return false;
     }
+    /* Not the parser's header_bytes: it restarts at each chunk-size line of a chunked body. */
+    c->answered = true;
     size_t used = 0;
     int rc = mp_lg_http_parse(&c->parser, w->rbuf, n, &used);
     if (rc < 0) {
@@ -469,8 +472,8 @@ static void on_eof(struct worker *w, struct conn *c, int64_t now)
         return;
     }
     conn_fail(w, c, MP_LG_ERR_READ,
-              c->parser.header_bytes ? "connection closed in the middle of a response"
-                                     : "connection closed before any response",
+              c->answered ? "connection closed in the middle of a response"
+                          : "connection closed before any response",
               now);
 }
 

@@ -40,6 +40,15 @@ check_true "a resend past the request's timeout is a timeout" \
     [ "$(json_err "$WORK/slowrace.json" timeout)" -gt 0 ]
 check_true "no success slower than the timeout: $(jq -c .latency_us.max "$WORK/slowrace.json") us" \
     jq -e '.latency_us.max < 600000' "$WORK/slowrace.json"
+# A reused connection closed in the middle of a chunked body lost a response, not a stale
+# keep-alive: a read error, not a silent resend (a chunk-size line hid the head already read).
+printf 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel' >"$WORK/cut.http"
+start_canned cut "$WORK/ok.http" --idle-race --idle-response "$WORK/cut.http"
+run_load "$WORK/cut.json" 0 "http://127.0.0.1:$PORT/" -c 1 -d 500ms --warmup 0 --json
+check_true "closed mid-chunk on a reused connection: read errors" \
+    [ "$(json_err "$WORK/cut.json" read)" -gt 0 ]
+check "closed mid-chunk: the message" '"read: connection closed in the middle of a response"' \
+    "$(jq -c .error_messages.read "$WORK/cut.json")"
 # A resend whose new connection is refused (the server restarting) is then as any request after a
 # refused connect: its clocks start at the attempt that connects (its timeout ran from the first
 # send, so the server's first answer after a 1 s outage was a timeout under a 600 ms --timeout,
