@@ -372,9 +372,10 @@ static void on_response(struct worker *w, struct conn *c)
     int64_t now = mp_mono_ns();
     const struct mp_lg *lg = w->lg;
     const struct mp_lg_http_parser *p = &c->parser;
-    if (p->status == 408 && c->reused) {
+    if (p->status == 408 && c->reused && lg->expect_status != 408) {
         /* The server's keep-alive timeout fired as our request reached the reused connection
-         * (RFC 9110 §15.5.9): sent again once on a new connection, like a stale keep-alive. */
+         * (RFC 9110 §15.5.9): sent again once on a new connection, like a stale keep-alive
+         * (not when --expect-status says 408 is the answer). */
         conn_close(c);
         c->retry = true;
         issue(w, c, c->sched_ns, now);

@@ -30,6 +30,16 @@ run_load "$WORK/race.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 0 
 check "408 racing a request: no errors" 0 "$(json_err "$WORK/race.json" total)"
 check_true "408 racing a request: requests counted" \
     [ "$(json_num "$WORK/race.json" requests)" -gt 0 ]
+# With --expect-status 408 a 408 is the answer, not a keep-alive timeout: counted, and the
+# connection kept (each request was sent again on a new connection, and only its second answer
+# counted).
+printf 'HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n' >"$WORK/408ka.http"
+start_canned want408 "$WORK/408ka.http"
+run_load "$WORK/want408.json" 0 "http://127.0.0.1:$PORT/" -c 1 -d 500ms --warmup 0 \
+    --expect-status 408 --json
+check "--expect-status 408: no errors" 0 "$(json_err "$WORK/want408.json" total)"
+check_true "--expect-status 408: one connection, $(json_num "$WORK/want408.json" connects) opened" \
+    [ "$(json_num "$WORK/want408.json" connects)" -le 1 ]
 # A resend has what is left of the request's --timeout (it had a whole new one, and a request
 # answered 800 ms after its first send counted as a success under a 600 ms timeout): each second
 # request of a connection is dropped after 400 ms unanswered, and its resend answered after 400.
