@@ -43,6 +43,7 @@ struct conn {
     const struct lg_request *req;
     int64_t sched_ns;    /* when the in-flight request was due */
     int64_t sent_ns;     /* when it was written */
+    int64_t since_ns;    /* its --timeout runs from here: the connect opened for it, or its send */
     int64_t deadline_ns; /* timeout of the current phase, or end of a reconnect backoff */
     int64_t next_ns;     /* open loop: next scheduled send */
     struct mp_lg_http_parser parser;
@@ -310,8 +311,9 @@ static void write_request(struct worker *w, struct conn *c, int64_t now)
     mp_lg_http_parser_reset(&c->parser, lg->head);
     c->answered = false;
     c->state = C_WRITING;
-    /* A resend has what was left of the first send's time: the timeout is the request's. */
-    c->deadline_ns = c->sent_ns + lg->timeout_ns;
+    /* The timeout is the request's: one connected for has the time its connect took, and a
+     * resend what was left of the first's. */
+    c->deadline_ns = c->since_ns + lg->timeout_ns;
     do_write(w, c, now);
 }
 
@@ -350,6 +352,9 @@ static void conn_open(struct worker *w, struct conn *c, int64_t now)
     c->out_armed = true;
     c->state = C_CONNECTING;
     c->deadline_ns = now + lg->timeout_ns;
+    if (!c->retry || c->reclock) {
+        c->since_ns = now; /* as its latency does in closed loop */
+    }
     if (rc == 0) {
         on_connected(w, c, now);
     }
@@ -363,6 +368,7 @@ static void issue(struct worker *w, struct conn *c, int64_t sched_ns, int64_t no
     if (c->state == C_CLOSED) {
         conn_open(w, c, now);
     } else if (c->state == C_IDLE) {
+        c->since_ns = now;
         write_request(w, c, now);
     }
 }

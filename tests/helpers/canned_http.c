@@ -3,7 +3,7 @@
  * are, so that tests can show the load generator unusual or hostile responses.
  *
  * usage: canned_http --response FILE [--close] [--no-read] [--idle-ms MS [--idle-response FILE]]
- *                    [--idle-race [--down-ms MS]] [--delay-ms MS]
+ *                    [--idle-race [--down-ms MS]] [--delay-ms MS] [--queue-full-ms MS]
  *
  *   --response FILE  the bytes written after each request (status line, headers and body as
  *                    they are in the file; nothing is added or checked)
@@ -17,6 +17,9 @@
  *                    connects are refused meanwhile (a server restarting)
  *   --delay-ms MS    wait MS after reading a request before answering it (or closing it, with
  *                    --idle-race)
+ *   --queue-full-ms MS  start with a full accept queue, for MS: the kernel drops the SYNs of new
+ *                    connections meanwhile, and the clients' connects take a retransmission
+ *                    (about 1 s) to complete
  *
  * Listens on 127.0.0.1, any free port, printed on stdout as one line once listening. Reads each
  * request head and the body its Content-Length announces; one thread per connection. */
@@ -38,7 +41,7 @@
 #define REQ_BUF 65536
 
 static struct mp_buf response = MP_BUF_INIT, idle_response = MP_BUF_INIT;
-static int idle_ms = -1, delay_ms, down_ms;
+static int idle_ms = -1, delay_ms, down_ms, queue_full_ms;
 static bool close_after, no_read, idle_race;
 static int listen_fd = -1;
 static atomic_bool went_down, relisten; /* --down-ms: done once; the main thread listens again */
@@ -132,13 +135,13 @@ static void *serve(void *arg)
 }
 
 /* Listens on sa (port 0: any free port, written back to sa). 0, or -1 with errno. */
-static int listen_on(struct sockaddr_in *sa)
+static int listen_on(struct sockaddr_in *sa, int backlog)
 {
     int one = 1;
     socklen_t len = sizeof(*sa);
     listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listen_fd < 0 || setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(listen_fd, (struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(listen_fd, 512) < 0 ||
+        bind(listen_fd, (struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(listen_fd, backlog) < 0 ||
         getsockname(listen_fd, (struct sockaddr *)sa, &len) < 0) {
         return -1;
     }
@@ -163,12 +166,14 @@ int main(int argc, char **argv)
             idle_race = true;
         } else if (strcmp(argv[i], "--down-ms") == 0 && i + 1 < argc) {
             down_ms = (int)strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--queue-full-ms") == 0 && i + 1 < argc) {
+            queue_full_ms = (int)strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < argc) {
             delay_ms = (int)strtol(argv[++i], NULL, 10);
         } else {
             fprintf(stderr, "usage: canned_http --response FILE [--close] [--no-read] [--idle-ms "
                             "MS [--idle-response FILE]] [--idle-race [--down-ms MS]] [--delay-ms "
-                            "MS]\n");
+                            "MS] [--queue-full-ms MS]\n");
             return 2;
         }
     }
@@ -182,18 +187,28 @@ int main(int argc, char **argv)
         return 2;
     }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (listen_on(&sa) < 0) {
+    if (listen_on(&sa, queue_full_ms > 0 ? 0 : 512) < 0) {
         perror("canned_http: listen");
         return 1;
     }
+    if (queue_full_ms > 0) { /* a backlog of 0 holds one connection: this one fills it */
+        int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (filler < 0 || connect(filler, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+            perror("canned_http: fill the accept queue");
+            return 1;
+        }
+    }
     printf("%d\n", ntohs(sa.sin_port));
     fflush(stdout);
+    if (queue_full_ms > 0) {
+        poll(NULL, 0, queue_full_ms);
+    }
     for (;;) {
         int fd = accept(listen_fd, NULL, NULL);
         if (fd < 0 && atomic_exchange(&relisten, false)) {
             close(listen_fd); /* --down-ms: the same port again after the pause */
             poll(NULL, 0, down_ms);
-            if (listen_on(&sa) < 0) {
+            if (listen_on(&sa, 512) < 0) {
                 perror("canned_http: listen again");
                 return 1;
             }

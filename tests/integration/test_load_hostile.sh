@@ -59,6 +59,14 @@ check_true "closed mid-chunk on a reused connection: read errors" \
     [ "$(json_err "$WORK/cut.json" read)" -gt 0 ]
 check "closed mid-chunk: the message" '"read: connection closed in the middle of a response"' \
     "$(jq -c .error_messages.read "$WORK/cut.json")"
+# A request's --timeout includes the connect opened for it, as its latency does in closed loop:
+# the first connect here takes a SYN retransmission (about 1 s, the server's accept queue is
+# full for 700 ms) and the answer 1.5 s more, which counted as a success of 2.5 s under a 2 s
+# timeout.
+start_canned synq "$WORK/ok.http" --queue-full-ms 700 --delay-ms 1500
+run_load "$WORK/synq.json" 0 "http://127.0.0.1:$PORT/" -c 1 -d 4s --warmup 0 --timeout 2s --json
+check_true "no success slower than the timeout with its connect: $(jq -c .latency_us.max \
+    "$WORK/synq.json") us" jq -e '.requests > 0 and .latency_us.max < 2000000' "$WORK/synq.json"
 # A resend whose new connection is refused (the server restarting) is then as any request after a
 # refused connect: its clocks start at the attempt that connects (its timeout ran from the first
 # send, so the server's first answer after a 1 s outage was a timeout under a 600 ms --timeout,
