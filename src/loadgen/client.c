@@ -35,12 +35,15 @@ struct conn {
     bool due_busy;     /* the pending request fell due while the previous one was in flight */
     bool reused;       /* a response already completed on this connection (keep-alive) */
     bool retry;        /* the pending request is a resend of c->req on a new connection */
+    bool reclock;      /* a connect failed since: the resend's clocks restart */
+    bool answered;     /* a byte of the in-flight request's response arrived */
     uint32_t heap_pos; /* 1-based position in the schedule heap, 0 when not queued */
     uint32_t global_index;
     size_t written;
     const struct lg_request *req;
     int64_t sched_ns;    /* when the in-flight request was due */
     int64_t sent_ns;     /* when it was written */
+    int64_t since_ns;    /* its --timeout runs from here: the connect opened for it, or its send */
     int64_t deadline_ns; /* timeout of the current phase, or end of a reconnect backoff */
     int64_t next_ns;     /* open loop: next scheduled send */
     struct mp_lg_http_parser parser;
@@ -228,8 +231,7 @@ static void next_request(struct worker *w, struct conn *c, int64_t now)
 static bool stale_keep_alive(const struct conn *c, enum mp_lg_error cls)
 {
     return (cls == MP_LG_ERR_READ || cls == MP_LG_ERR_WRITE) &&
-           (c->state == C_WRITING || c->state == C_READING) && c->reused &&
-           c->parser.header_bytes == 0;
+           (c->state == C_WRITING || c->state == C_READING) && c->reused && !c->answered;
 }
 
 static void conn_fail(struct worker *w, struct conn *c, enum mp_lg_error cls, const char *msg,
@@ -250,6 +252,7 @@ static void conn_fail(struct worker *w, struct conn *c, enum mp_lg_error cls, co
     if (cls == MP_LG_ERR_CONNECT || was_connecting) {
         c->state = C_BACKOFF; /* the request stays pending until the reconnect */
         c->pending = true;
+        c->reclock = c->retry; /* a resend is then as any request after a connect error */
         c->deadline_ns = now + BACKOFF_NS;
         return;
     }
@@ -287,11 +290,14 @@ static void write_request(struct worker *w, struct conn *c, int64_t now)
     if (!resend) {
         c->req = &lg->requests[w->rotation++ % lg->n_requests];
     }
-    c->retry = false;
     c->written = 0;
-    if (!resend) {
-        c->sent_ns = now; /* a resend's latency still counts from the first send */
+    if (!resend || c->reclock) {
+        /* A resend's latency and timeout still count from the first send; after a refused
+         * connect they count from this attempt, as any request's do. */
+        c->sent_ns = now;
     }
+    c->retry = false;
+    c->reclock = false;
     c->pending = false;
     bool due_busy = c->due_busy;
     c->due_busy = false;
@@ -303,9 +309,11 @@ static void write_request(struct worker *w, struct conn *c, int64_t now)
         }
     }
     mp_lg_http_parser_reset(&c->parser, lg->head);
+    c->answered = false;
     c->state = C_WRITING;
-    /* A resend has what was left of the first send's time: the timeout is the request's. */
-    c->deadline_ns = c->sent_ns + lg->timeout_ns;
+    /* The timeout is the request's: one connected for has the time its connect took, and a
+     * resend what was left of the first's. */
+    c->deadline_ns = c->since_ns + lg->timeout_ns;
     do_write(w, c, now);
 }
 
@@ -344,6 +352,9 @@ static void conn_open(struct worker *w, struct conn *c, int64_t now)
     c->out_armed = true;
     c->state = C_CONNECTING;
     c->deadline_ns = now + lg->timeout_ns;
+    if (!c->retry || c->reclock) {
+        c->since_ns = now; /* as its latency does in closed loop */
+    }
     if (rc == 0) {
         on_connected(w, c, now);
     }
@@ -357,6 +368,7 @@ static void issue(struct worker *w, struct conn *c, int64_t sched_ns, int64_t no
     if (c->state == C_CLOSED) {
         conn_open(w, c, now);
     } else if (c->state == C_IDLE) {
+        c->since_ns = now;
         write_request(w, c, now);
     }
 }
@@ -366,9 +378,10 @@ static void on_response(struct worker *w, struct conn *c)
     int64_t now = mp_mono_ns();
     const struct mp_lg *lg = w->lg;
     const struct mp_lg_http_parser *p = &c->parser;
-    if (p->status == 408 && c->reused) {
+    if (p->status == 408 && c->reused && lg->expect_status != 408) {
         /* The server's keep-alive timeout fired as our request reached the reused connection
-         * (RFC 9110 §15.5.9): sent again once on a new connection, like a stale keep-alive. */
+         * (RFC 9110 §15.5.9): sent again once on a new connection, like a stale keep-alive
+         * (not when --expect-status says 408 is the answer). */
         conn_close(c);
         c->retry = true;
         issue(w, c, c->sched_ns, now);
@@ -430,6 +443,8 @@ static bool feed(struct worker *w, struct conn *c, size_t n, int64_t now)
         }
         return false;
     }
+    /* Not the parser's header_bytes: it restarts at each chunk-size line of a chunked body. */
+    c->answered = true;
     size_t used = 0;
     int rc = mp_lg_http_parse(&c->parser, w->rbuf, n, &used);
     if (rc < 0) {
@@ -464,8 +479,8 @@ static void on_eof(struct worker *w, struct conn *c, int64_t now)
         return;
     }
     conn_fail(w, c, MP_LG_ERR_READ,
-              c->parser.header_bytes ? "connection closed in the middle of a response"
-                                     : "connection closed before any response",
+              c->answered ? "connection closed in the middle of a response"
+                          : "connection closed before any response",
               now);
 }
 

@@ -333,6 +333,17 @@ static void init_search(struct search *s, const struct mp_capacity_opts *o)
     }
 }
 
+/* The first error message of m, by class ("status: HTTP status 500"). */
+static const char *first_error(const struct mp_measure_result *m)
+{
+    for (int e = 0; e < MP_LG_ERR_COUNT; e++) {
+        if (m->first_error[e][0]) {
+            return m->first_error[e];
+        }
+    }
+    return "no message";
+}
+
 int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_result *res,
                         const atomic_bool *cancel, struct mp_error *err)
 {
@@ -363,7 +374,12 @@ int mp_measure_capacity(const struct mp_capacity_opts *o, struct mp_capacity_res
     struct mp_measure_result probe;
     memset(&probe, 0, sizeof(probe));
     int rc = step(&s, "probe", 0, o->step_windows, &pass, &probe, err);
-    if (rc == 0 && 0.95 * res->saturation_rps < MIN_RATE_RPS) {
+    if (rc == 0 && probe.requests == 0 && probe.errors_total > 0) {
+        /* Not a slow service: one that answers with errors (500, refused connects). */
+        snprintf(res->why, sizeof(res->why),
+                 "every request of the closed-loop probe failed (%llu errors in %.1f s; %s)",
+                 (unsigned long long)probe.errors_total, probe.duration_s, first_error(&probe));
+    } else if (rc == 0 && 0.95 * res->saturation_rps < MIN_RATE_RPS) {
         /* The bracket would start below the lowest rate it tries: say why instead of reporting
          * that no tested rate met the SLO when none was tested. */
         snprintf(res->why, sizeof(res->why),

@@ -288,7 +288,7 @@ struct mp_capacity_result {
                                the time ran out first or a confirmation stepped down) */
     double unconfirmed_rps; /* !found: the highest rate that passed a step, 0 when none did */
     char why[256];          /* !found: why the search could not run its steps (a service too
-                               slow for them), "" otherwise */
+                               slow for them, or every probe request failed), "" otherwise */
     struct mp_measure_result at_capacity; /* the confirming measurement (owned) */
     struct mp_capacity_step *steps;       /* owned */
     size_t n_steps;

@@ -3,7 +3,7 @@
  * are, so that tests can show the load generator unusual or hostile responses.
  *
  * usage: canned_http --response FILE [--close] [--no-read] [--idle-ms MS [--idle-response FILE]]
- *                    [--idle-race] [--delay-ms MS]
+ *                    [--idle-race [--down-ms MS]] [--delay-ms MS] [--queue-full-ms MS]
  *
  *   --response FILE  the bytes written after each request (status line, headers and body as
  *                    they are in the file; nothing is added or checked)
@@ -13,8 +13,13 @@
  *                    first writing the bytes of --idle-response FILE if given
  *   --idle-race      answer the second request of each connection with the --idle-response
  *                    bytes and close it (its keep-alive timeout fired as the request came in)
+ *   --down-ms MS     with --idle-race: the first such close also stops listening for MS, so that
+ *                    connects are refused meanwhile (a server restarting)
  *   --delay-ms MS    wait MS after reading a request before answering it (or closing it, with
  *                    --idle-race)
+ *   --queue-full-ms MS  start with a full accept queue, for MS: the kernel drops the SYNs of new
+ *                    connections meanwhile, and the clients' connects take a retransmission
+ *                    (about 1 s) to complete
  *
  * Listens on 127.0.0.1, any free port, printed on stdout as one line once listening. Reads each
  * request head and the body its Content-Length announces; one thread per connection. */
@@ -22,6 +27,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +41,10 @@
 #define REQ_BUF 65536
 
 static struct mp_buf response = MP_BUF_INIT, idle_response = MP_BUF_INIT;
-static int idle_ms = -1, delay_ms;
+static int idle_ms = -1, delay_ms, down_ms, queue_full_ms;
 static bool close_after, no_read, idle_race;
+static int listen_fd = -1;
+static atomic_bool went_down, relisten; /* --down-ms: done once; the main thread listens again */
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -110,6 +118,10 @@ static void *serve(void *arg)
             poll(NULL, 0, delay_ms);
         }
         if (idle_race && served == 1) {
+            if (down_ms > 0 && !atomic_exchange(&went_down, true)) {
+                shutdown(listen_fd, SHUT_RDWR); /* refused from now on; wakes accept() */
+                atomic_store(&relisten, true);
+            }
             write_all(fd, idle_response.data, idle_response.len);
             break;
         }
@@ -120,6 +132,20 @@ static void *serve(void *arg)
     free(buf);
     close(fd);
     return NULL;
+}
+
+/* Listens on sa (port 0: any free port, written back to sa). 0, or -1 with errno. */
+static int listen_on(struct sockaddr_in *sa, int backlog)
+{
+    int one = 1;
+    socklen_t len = sizeof(*sa);
+    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listen_fd < 0 || setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(listen_fd, (struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(listen_fd, backlog) < 0 ||
+        getsockname(listen_fd, (struct sockaddr *)sa, &len) < 0) {
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -138,11 +164,16 @@ int main(int argc, char **argv)
             idle_path = argv[++i];
         } else if (strcmp(argv[i], "--idle-race") == 0) {
             idle_race = true;
+        } else if (strcmp(argv[i], "--down-ms") == 0 && i + 1 < argc) {
+            down_ms = (int)strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--queue-full-ms") == 0 && i + 1 < argc) {
+            queue_full_ms = (int)strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < argc) {
             delay_ms = (int)strtol(argv[++i], NULL, 10);
         } else {
             fprintf(stderr, "usage: canned_http --response FILE [--close] [--no-read] [--idle-ms "
-                            "MS [--idle-response FILE]] [--idle-race] [--delay-ms MS]\n");
+                            "MS [--idle-response FILE]] [--idle-race [--down-ms MS]] [--delay-ms "
+                            "MS] [--queue-full-ms MS]\n");
             return 2;
         }
     }
@@ -155,18 +186,33 @@ int main(int argc, char **argv)
         fprintf(stderr, "canned_http: cannot read the idle response: %s\n", err.msg);
         return 2;
     }
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, 512) < 0 ||
-        getsockname(ls, (struct sockaddr *)&sa, &len) < 0) {
+    if (listen_on(&sa, queue_full_ms > 0 ? 0 : 512) < 0) {
         perror("canned_http: listen");
         return 1;
     }
+    if (queue_full_ms > 0) { /* a backlog of 0 holds one connection: this one fills it */
+        int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (filler < 0 || connect(filler, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+            perror("canned_http: fill the accept queue");
+            return 1;
+        }
+    }
     printf("%d\n", ntohs(sa.sin_port));
     fflush(stdout);
+    if (queue_full_ms > 0) {
+        poll(NULL, 0, queue_full_ms);
+    }
     for (;;) {
-        int fd = accept(ls, NULL, NULL);
+        int fd = accept(listen_fd, NULL, NULL);
+        if (fd < 0 && atomic_exchange(&relisten, false)) {
+            close(listen_fd); /* --down-ms: the same port again after the pause */
+            poll(NULL, 0, down_ms);
+            if (listen_on(&sa, 512) < 0) {
+                perror("canned_http: listen again");
+                return 1;
+            }
+        }
         if (fd < 0) {
             continue;
         }

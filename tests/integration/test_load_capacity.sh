@@ -118,6 +118,17 @@ check_true "too slow: JSON why" jq -e '.found == false and (.why | test("probe m
 # --result (the kubernetes runner's load Job's termination message) carries it too.
 check_true "too slow: --result why" jq -e '.capacity.found == false and
     (.capacity.why | test("probe measured"))' "$WORK/slow.result"
+# A service that answers every request at once with an error is not a slow one: the search says
+# that every request failed (it said to measure 'a service this slow' at a fixed rate).
+kill "$SERVICE_PID"
+printf 'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n' >"$WORK/500.http"
+start_canned failing "$WORK/500.http"
+run_load "$WORK/failing.json" 1 "http://127.0.0.1:$PORT/" --capacity --slo 'p99<=5s' \
+    --max-time 5s --json
+check_true "every request failed: why says so, $(jq -c .why "$WORK/failing.json")" \
+    jq -e '.found == false and (.why | test("every request of the closed-loop probe failed"))
+        and (.why | test("HTTP status 500")) and (.why | test("slow") | not)' \
+    "$WORK/failing.json"
 # The wait after the probe (its queued requests drain: up to the slowest request, 1.2 s here)
 # keeps to --max-time: with 0.2 s left after the 1.3 s probe the search took 2.5 s.
 kill "$SERVICE_PID"
