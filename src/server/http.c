@@ -179,10 +179,10 @@ static bool authenticated(struct mp_server *srv, struct MHD_Connection *c)
 {
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, srv->cookie_name);
-    return mp_server_token_ok(auth, srv->token) || mp_server_token_equal(cookie, srv->token);
+    return mp_server_token_ok(auth, srv->token) || mp_server_token_equal(cookie, srv->session);
 }
 
-/* The login URL, /?token=TOKEN: sets the token cookie (HttpOnly: scripts never see it;
+/* The login URL, /?token=TOKEN: sets the session cookie (HttpOnly: scripts never see it;
  * SameSite=Strict: other sites' pages never send it) and redirects to the clean URL, so the
  * token leaves the address bar and the history. A wrong token: 401, or for a browser a redirect
  * to /?login=failed. */
@@ -206,7 +206,7 @@ static mhd_result login(struct mp_server *srv, struct MHD_Connection *c, struct 
     }
     if (ok) {
         char *cookie = mp_xasprintf("%s=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000",
-                                    srv->cookie_name, srv->token);
+                                    srv->cookie_name, srv->session);
         MHD_add_response_header(resp, "Set-Cookie", cookie);
         free(cookie);
     }
@@ -418,6 +418,7 @@ static void server_free(struct mp_server *srv)
     free(srv->read_only);
     free(srv->listen_host_port);
     free(srv->cookie_name);
+    free(srv->session);
     mp_srv_metrics_release(&srv->metrics);
     pthread_mutex_destroy(&srv->jobs_lock);
     pthread_cond_destroy(&srv->jobs_cond);
@@ -478,16 +479,22 @@ int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, s
         return mp_error_set(err, MP_EINVALID, "at most %u experiments can run at once, not %u",
                             MP_SERVER_MAX_MAX_RUNNING, opts->max_running);
     }
+    char *session = NULL;
+    if (opts->token && (rc = mp_server_session_new(&session, err)) != 0) {
+        return rc;
+    }
     raise_fd_limit();
     int listen_fd = -1;
     if ((rc = mp_srv_listen(host, port, &listen_fd, &port, err)) != 0) {
+        free(session);
         return rc;
     }
     struct mp_server *srv = mp_xcalloc(1, sizeof(*srv));
+    srv->session = session;
     srv->port = port;
     srv->listen_host_port =
         strchr(host, ':') ? mp_xasprintf("[%s]:%u", host, port) : mp_xasprintf("%s:%u", host, port);
-    srv->cookie_name = mp_xasprintf("morphling_token_%u", port);
+    srv->cookie_name = mp_xasprintf("morphling_session_%u", port);
     srv->db_path = mp_xstrdup(opts->db_path);
     srv->token = opts->token ? mp_xstrdup(opts->token) : NULL;
     srv->public_host = opts->public_host ? mp_xstrdup(opts->public_host) : NULL;

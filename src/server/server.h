@@ -6,8 +6,8 @@
  *
  * Safety rules enforced here:
  * - every request but /healthz and the dashboard's static files needs the token (a bearer
- *   header, or the cookie the login URL /?token=... sets); without a token (--no-auth) the
- *   listener must be a loopback address;
+ *   header, or the session cookie the login URL /?token=... sets, new at each start); without a
+ * token (--no-auth) the listener must be a loopback address;
  * - the Host header must name this server (no DNS rebinding);
  * - an Origin header on a POST/DELETE must be the server's own origin;
  * - request bodies, heads, connection counts (per client address too), event streams, idle
@@ -106,6 +106,9 @@ bool mp_server_token_ok(const char *authorization, const char *token);
 /* Constant-time comparison of a given token (may be NULL) with the expected one. */
 bool mp_server_token_equal(const char *given, const char *token);
 
+/* A login session's value: 64 hex digits from getrandom, new at each start of the server.
+ * Returns owned in *out. */
+int mp_server_session_new(char **out, struct mp_error *err) MP_WUR;
 /* The access token kept in `path`: read when the file exists (it must be a regular file of this
  * user, closed to group and others, holding one word of at least MP_SERVER_MIN_TOKEN_LEN
  * characters, each a cookie-octet: printable ASCII but '"', ',', ';' and '\'), else created there

@@ -90,6 +90,14 @@ static int random_token(char *hex, struct mp_error *err)
     return 0;
 }
 
+int mp_server_session_new(char **out, struct mp_error *err)
+{
+    char hex[2 * TOKEN_BYTES + 1];
+    int rc = random_token(hex, err);
+    *out = rc == 0 ? mp_xstrdup(hex) : NULL;
+    return rc;
+}
+
 /* Writes a new token to a private temporary file and links it into place, so that two servers
  * starting at once end up with the same token and nobody reads a half-written file. */
 static int create_token(const char *path, struct mp_error *err)

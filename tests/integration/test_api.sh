@@ -65,14 +65,19 @@ done
 check "401 code" unauthorized "$(body .error.code)"
 check "POST validate without the token" 401 "$(anon POST /api/v1/validate --data-binary @"$SPEC")"
 check "a wrong token" 401 "$(anon GET /api/v1/experiments -H 'Authorization: Bearer 0123456789abcdef0123')"
-check "a wrong cookie" 401 "$(anon GET /api/v1/experiments -H "Cookie: morphling_token_$PORT=0123456789abcdef")"
-# The login URL: the cookie (HttpOnly, SameSite=Strict), a redirect to the clean URL.
+check "a wrong cookie" 401 "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=0123456789abcdef")"
+# The login URL: the cookie (HttpOnly, SameSite=Strict) of a session of this start, never the
+# token (a cookie goes to every port of its host: one left in a tab of a stopped server went to
+# whoever bound its port next, and opened every later start), a redirect to the clean URL.
 curl -s -D "$WORK/login.h" -o /dev/null "$BASE/?token=$TOKEN"
 check "login answers 303" 303 "$(sed -n 's|^HTTP/1.1 \([0-9]*\).*|\1|p' "$WORK/login.h")"
 check "login redirects to the clean URL" "/" "$(sed -n 's|^Location: \([^\r]*\).*|\1|p' "$WORK/login.h" | tr -d '\r')"
-check "login sets the cookie" "Set-Cookie: morphling_token_$PORT=$TOKEN; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000" \
-    "$(grep '^Set-Cookie' "$WORK/login.h" | tr -d '\r')"
-check "the cookie opens the API" 200 "$(anon GET /api/v1/experiments -H "Cookie: morphling_token_$PORT=$TOKEN")"
+SESSION=$(sed -n "s|^Set-Cookie: morphling_session_$PORT=\([0-9a-f]\{64\}\); HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000\r*\$|\1|p" "$WORK/login.h")
+check_true "login sets the session cookie: $(grep '^Set-Cookie' "$WORK/login.h")" [ -n "$SESSION" ]
+check_true "the session is not the token" [ "$SESSION" != "$TOKEN" ]
+check "the cookie opens the API" 200 "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=$SESSION")"
+check "a cookie of the token opens nothing" 401 \
+    "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=$TOKEN")"
 check "a wrong login token" 401 "$(anon GET "/?token=nope-nope-nope-nope")"
 # A browser's wrong login goes back to the page, which asks again: the token leaves the address.
 curl -s -D "$WORK/badlogin.h" -o /dev/null -H 'Accept: text/html,*/*' "$BASE/?token=nope-nope-nope-nope"
@@ -489,7 +494,7 @@ check "token: delete running experiment" 200 "$(status DELETE /api/v1/experiment
 stop_server
 
 # A token of one's own in base64 (openssl rand -base64): the printed login URL escapes its '+'
-# (a query reads '+' as a space), and the cookie carries it as it is.
+# (a query reads '+' as a space).
 printf 'b64+/token=0123456789==\n' >"$WORK/token-b64"
 chmod 600 "$WORK/token-b64"
 start_server --token-file "$WORK/token-b64"
@@ -498,8 +503,17 @@ check "base64 token: the login URL escapes it" "$BASE/?token=b64%2B%2Ftoken%3D01
 curl -s -D "$WORK/login-b64.h" -o /dev/null "$url"
 check "base64 token: the printed login URL logs in" 303 \
     "$(sed -n 's|^HTTP/1.1 \([0-9]*\).*|\1|p' "$WORK/login-b64.h")"
-check_contains "base64 token: the cookie holds the token" "morphling_token_$PORT=b64+/token=0123456789==;" \
-    "$(grep '^Set-Cookie' "$WORK/login-b64.h")"
+session=$(sed -n "s|^Set-Cookie: morphling_session_$PORT=\([0-9a-f]*\);.*|\1|p" "$WORK/login-b64.h")
+check "base64 token: its session cookie opens the API" 200 \
+    "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=$session")"
+stop_server
+# The same token file, started again on the same port: the token still opens the API, the cookie
+# of the previous start no longer does.
+start_server --token-file "$WORK/token-b64" --listen "127.0.0.1:$PORT"
+check "restarted: the token opens the API" 200 \
+    "$(anon GET /api/v1/experiments -H 'Authorization: Bearer b64+/token=0123456789==')"
+check "restarted: the previous start's cookie opens nothing" 401 \
+    "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=$session")"
 stop_server
 printf 'semi;colon-0123456789\n' >"$WORK/token-semi"
 chmod 600 "$WORK/token-semi"
