@@ -7,7 +7,7 @@
  *
  *   --port P          listen on 127.0.0.1:P (default 0: any free port; then the bound port is
  *                     printed on stdout as one line once listening)
- *   --host ADDR       listen address (default 127.0.0.1)
+ *   --host ADDR       IPv4 listen address (default 127.0.0.1)
  *   --workers N       simulated worker threads (default 4)
  *   --service-us US   service time of one /infer request (default 1000). Capacity is exactly
  *                     workers / service time: each worker keeps a virtual clock, so a request
@@ -404,8 +404,11 @@ static int listen_on(void)
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg.port)};
-    if (fd < 0 || inet_pton(AF_INET, cfg.host, &sa.sin_addr) != 1 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1024) < 0) {
+    if (inet_pton(AF_INET, cfg.host, &sa.sin_addr) != 1) {
+        fprintf(stderr, "fake_service: --host %s: not an IPv4 address\n", cfg.host);
+        exit(2);
+    }
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1024) < 0) {
         fprintf(stderr, "fake_service: cannot listen on %s:%lld: %s\n", cfg.host,
                 (long long)cfg.port, strerror(errno));
         exit(1);
