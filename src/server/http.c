@@ -235,6 +235,11 @@ static bool check_access(struct mp_server *srv, struct MHD_Connection *c, struct
         return false;
     }
     const char *given = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+    struct mp_error twice = {0};
+    const char *once = NULL;
+    if (given && mp_srv_query_arg(c, "token", &once, &twice) != 0) {
+        given = ""; /* given twice: a wrong login (the first logged in), as the API refuses it */
+    }
     if (srv->token && given && strcmp(url, "/") == 0 && !is_unsafe(method)) {
         *r = login(srv, c, req, given);
         return false;

@@ -79,6 +79,7 @@ check "the cookie opens the API" 200 "$(anon GET /api/v1/experiments -H "Cookie:
 check "a cookie of the token opens nothing" 401 \
     "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=$TOKEN")"
 check "a wrong login token" 401 "$(anon GET "/?token=nope-nope-nope-nope")"
+check "a login token given twice" 401 "$(anon GET "/?token=$TOKEN&token=nope-nope-nope-nope")"
 # A browser's wrong login goes back to the page, which asks again: the token leaves the address.
 curl -s -D "$WORK/badlogin.h" -o /dev/null -H 'Accept: text/html,*/*' "$BASE/?token=nope-nope-nope-nope"
 check "a browser's wrong login: 303 to the page" "303 /?login=failed" \
