@@ -10,7 +10,8 @@ export const objectiveValue = (exp, t) => metric(t, exp.objective.metric);
 
 export const better = (exp, a, b) => (exp.objective.direction === 'maximize' ? a > b : a < b);
 
-export const finished = (c) => c.succeeded + c.failed + c.cancelled;
+// (counts is null when the server could not read the trials: the list page threw.)
+export const finished = (c) => (c ? c.succeeded + c.failed + c.cancelled : 0);
 
 // Whether the experiment may have a run in progress. One that is not (INTERRUPTED, or ended)
 // has no trial running: those its run left RUNNING or PENDING run again when it continues.

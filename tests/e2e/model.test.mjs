@@ -16,6 +16,7 @@ import {
 import {
   bestSoFar,
   feasibility,
+  finished,
   heatLevels,
   importance,
   parseConstraint,
@@ -256,4 +257,10 @@ test('trial state: in flight when the run stopped is interrupted', () => {
   assert.deepEqual(shown('CREATED'), ['RUNNING', 'PENDING', 'SUCCEEDED']);
   assert.deepEqual(shown('INTERRUPTED'), ['INTERRUPTED', 'INTERRUPTED', 'SUCCEEDED']);
   assert.deepEqual(shown('FAILED'), ['INTERRUPTED', 'INTERRUPTED', 'SUCCEEDED']);
+});
+
+// Counts the server could not read (null) are no trials finished: the list page threw.
+test('finished trials: of counts, and of none', () => {
+  assert.equal(finished({ succeeded: 2, failed: 1, cancelled: 1, running: 3 }), 4);
+  assert.equal(finished(null), 0);
 });

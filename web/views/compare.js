@@ -44,7 +44,7 @@ const ROWS = [
   ['Objective', (e) => `${e.objective.direction} ${e.objective.metric}`],
   ['Algorithm', (e) => e.algorithm],
   ['Trials', (e) => `${finished(e.counts)} / ${e.max_trials}`],
-  ['Failed', (e) => e.counts.failed],
+  ['Failed', (e) => e.counts?.failed],
   ['Best value', bestValue],
   ['Confirmed', confirmed],
   ['In the search', (e) => fmtMetric(e.objective.metric, e.best && e.best.search_value)],

@@ -56,7 +56,7 @@ function columns(selected, compareBtn) {
       get: (e) => finished(e.counts) / e.max_trials,
       render: progress,
     },
-    { key: 'failed', label: 'Failed', num: true, get: (e) => e.counts.failed },
+    { key: 'failed', label: 'Failed', num: true, get: (e) => e.counts?.failed },
     {
       key: 'best',
       label: 'Best value',
