@@ -36,6 +36,15 @@ static struct mp_store *open_ok(const char *path, int max_version)
     return st;
 }
 
+/* A new store at path holding experiment "e" (*id) and its PENDING trial 1. */
+static struct mp_store *store_with_trial(const char *path, int64_t *id)
+{
+    struct mp_store *st = open_ok(path, 0);
+    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, id, NULL), 0);
+    assert_int_equal(mp_store_trial_create(st, *id, 1, "{}", "k1", NULL), 0);
+    return st;
+}
+
 static void migrations_upgrade_and_refuse_newer(void **state)
 {
     (void)state;
@@ -147,10 +156,8 @@ static void trial_list_reads_one_snapshot(void **state)
 {
     (void)state;
     char *path = temp_db();
-    struct mp_store *st = open_ok(path, 0);
     int64_t id = 0, attempt = 0;
-    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, NULL), 0);
-    assert_int_equal(mp_store_trial_create(st, id, 1, "{}", "k1", NULL), 0);
+    struct mp_store *st = store_with_trial(path, &id);
     assert_int_equal(mp_store_trial_start(st, id, 1, &attempt, NULL), 0);
     struct finish_meanwhile f = {.writer = open_ok(path, 0), .exp_id = id};
     struct mp_store *reader = open_ok(path, 0);
@@ -241,10 +248,8 @@ static void trial_start_stores_its_event(void **state)
 {
     (void)state;
     char *path = temp_db();
-    struct mp_store *st = open_ok(path, 0);
     int64_t id = 0, attempt = -1;
-    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, NULL), 0);
-    assert_int_equal(mp_store_trial_create(st, id, 1, "{}", "k1", NULL), 0);
+    struct mp_store *st = store_with_trial(path, &id);
     struct mp_store_event ev = {"trial_started", "{\"state\":\"RUNNING\"}"};
     assert_int_equal(mp_store_trial_start_ev(st, id, 1, &attempt, &ev, 1, NULL), 0);
     finish(st, id, 1, MP_TRIAL_SUCCEEDED, 0);
@@ -268,10 +273,8 @@ static void full_disk_keeps_what_was_written(void **state)
 {
     (void)state;
     char *path = temp_db();
-    struct mp_store *st = open_ok(path, 0);
     int64_t id = 0;
-    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, NULL), 0);
-    assert_int_equal(mp_store_trial_create(st, id, 1, "{}", "k1", NULL), 0);
+    struct mp_store *st = store_with_trial(path, &id);
     assert_int_equal(sqlite3_exec(st->db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_exec(st->db, "PRAGMA max_page_count=1", NULL, NULL, NULL), SQLITE_OK);
@@ -305,10 +308,8 @@ static void nan_metric_is_not_stored(void **state)
 {
     (void)state;
     char *path = temp_db();
-    struct mp_store *st = open_ok(path, 0);
     int64_t id = 0, attempt = -1;
-    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, NULL), 0);
-    assert_int_equal(mp_store_trial_create(st, id, 1, "{}", "k1", NULL), 0);
+    struct mp_store *st = store_with_trial(path, &id);
     assert_int_equal(mp_store_trial_start(st, id, 1, &attempt, NULL), 0);
     struct mp_trial_result res;
     mp_trial_result_init(&res);
