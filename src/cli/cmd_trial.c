@@ -62,9 +62,12 @@ static void *tick(void *arg)
 static int no_field(const struct mp_space *s, const char *name, bool pe, struct mp_error *err)
 {
     for (size_t i = 0; mp_spec_keys[i]; i++) {
-        if (pe || strcmp(name, mp_spec_keys[i]) == 0) {
+        if (strcmp(name, mp_spec_keys[i]) == 0) {
             return 0;
         }
+    }
+    if (pe) {
+        return 0; /* its top level has other keys, which its own check names */
     }
     const char **names = mp_xcalloc(s->n + 1, sizeof(*names));
     struct mp_buf list = {0};
