@@ -128,7 +128,8 @@ void mp_capacity_result_json(const struct mp_capacity_result *r, struct mp_buf *
 {
     mp_buf_addf(b, "{\"found\":%s,", r->found ? "true" : "false");
     num(b, "capacity_rps", r->capacity_rps, true);
-    num(b, "uncertainty_rps", r->uncertainty_rps, true);
+    /* Nothing found has no bracket (it read 0, an exact answer). */
+    num(b, "uncertainty_rps", r->found ? r->uncertainty_rps : NAN, true);
     num(b, "unconfirmed_rps", r->unconfirmed_rps, true);
     num(b, "saturation_rps", r->saturation_rps, true);
     num(b, "search_s", r->search_s, true);

@@ -32,8 +32,9 @@ check "impossible SLO: --result has no latency nor throughput" '{"found":false,"
         "$WORK/none-result.json")"
 check_contains "impossible SLO: not found" '"found":false' "$(cat "$WORK/none.json")"
 # Nothing found: no latency at capacity (it gave the last failed run's) and not converged.
-check_true "impossible SLO: latency_us null, converged false" \
-    jq -e '.latency_us == null and .converged == false' "$WORK/none.json"
+check_true "impossible SLO: latency_us and uncertainty_rps null, converged false" \
+    jq -e '.latency_us == null and .uncertainty_rps == null and .converged == false' \
+    "$WORK/none.json"
 # Time for the probe (1.3 s) but no open-loop step after it: no rate was tested, so none can have
 # failed the SLO (it said 'no tested rate met the SLO').
 run_load "$WORK/short.txt" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' \
