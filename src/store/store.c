@@ -176,16 +176,17 @@ static int create_private(const char *path, bool existing, struct mp_error *err)
         return 0;
     }
     struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0 && existing) {
-        /* SQLite takes an empty file for an empty database: a reader wrote a schema into it. */
-        return mp_error_set(err, MP_ENOTFOUND,
-                            "there is no store %s (an empty file: nothing has run with it)", path);
-    }
     if (stat(path, &sb) == 0) {
-        return S_ISREG(sb.st_mode)
-                   ? 0
-                   : mp_error_set(err, MP_EINVALID, "%s: a %s, not a store file", path,
-                                  S_ISDIR(sb.st_mode) ? "folder" : "fifo, socket or device");
+        if (!S_ISREG(sb.st_mode)) {
+            return mp_error_set(err, MP_EINVALID, "%s: a %s, not a store file", path,
+                                S_ISDIR(sb.st_mode) ? "folder" : "fifo, socket or device");
+        }
+        /* SQLite takes an empty file for an empty database: a reader wrote a schema into it. */
+        return sb.st_size == 0 && existing
+                   ? mp_error_set(err, MP_ENOTFOUND,
+                                  "there is no store %s (an empty file: nothing has run with it)",
+                                  path)
+                   : 0;
     }
     if (errno == ENOENT && existing) {
         return mp_error_set(err, MP_ENOTFOUND, "there is no store %s (nothing has run with it)",
