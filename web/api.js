@@ -3,8 +3,23 @@
 import { dialogOpen, h, openDialog, setLive } from './dom.js';
 import { onLeave, stale } from './page.js';
 
-// The server keeps the token in an HttpOnly cookie set by its login URL (/?token=...), which
-// every same-origin request carries; this page never sees the token.
+// Logging in: the login URL (/?token=...) redirects to /#session=SESSION, a credential of this
+// start of the server (never the token), which the page keeps in its origin's storage and sends
+// as a bearer header. Not a cookie: browsers send a cookie to every port of its host, so a page
+// of any other local server the user opened would have received it. Another port's pages cannot
+// read this origin's storage; whoever binds the port once the server stops finds a dead session.
+const SESSION_KEY = 'morphling_session';
+const given = /^#session=([0-9a-f]+)$/.exec(window.location.hash);
+if (given) {
+  localStorage.setItem(SESSION_KEY, given[1]);
+  window.history.replaceState(null, '', '/');
+}
+
+function authorized(headers = {}) {
+  const session = localStorage.getItem(SESSION_KEY);
+  return session ? { ...headers, Authorization: `Bearer ${session}` } : headers;
+}
+
 export async function api(path, opts = {}) {
   return (await apiResponse(path, opts)).body;
 }
@@ -12,7 +27,7 @@ export async function api(path, opts = {}) {
 // The same with the answer's caveats: the texts of its `Warning: 299 morphling "..."` headers
 // (docs/api.md, the export endpoint), which fetch joins with ", ". {body, warnings}.
 export async function apiResponse(path, opts = {}) {
-  const res = await fetch(`/api/v1${path}`, opts);
+  const res = await fetch(`/api/v1${path}`, { ...opts, headers: authorized(opts.headers) });
   let body = null;
   try {
     body = await res.json();
@@ -30,7 +45,7 @@ export async function apiResponse(path, opts = {}) {
   return { body, warnings: warnings.map((m) => m[1]) };
 }
 
-// Not logged in: the login URL sets the cookie; pasting the token here goes through it too.
+// Not logged in (or the server restarted): pasting the token here goes through the login URL.
 function askToken() {
   if (dialogOpen()) return;
   const input = h('input', {
@@ -67,26 +82,59 @@ export async function serverInfo() {
 }
 
 // Subscribes to an event stream for the current page; calls onEvent(event, stream) (debounced)
-// for each event of a kind the server announced, and once when the stream first opens: a stream
-// starts with the next new event, so what happened between the page's own fetch and that start
-// (an experiment that finished meanwhile) comes only from fetching again (pages redraw only what
-// changed). A stream the server refuses (an error status: the experiment was deleted, the
-// server's pool of streams was full) is one the browser never reopens: onEvent(null) is called
-// then, so that the page learns why, and the stream is opened again after RETRY_MS, after the
-// last event seen. stream.close() ends it; so does leaving the page (gen: the page's
-// generation, see page.js). A failed onEvent shows in the live indicator.
+// for each event of a kind the server announced ({type, lastEventId}), and once when the stream
+// first opens: a stream starts with the next new event, so what happened between the page's own
+// fetch and that start (an experiment that finished meanwhile) comes only from fetching again
+// (pages redraw only what changed). The stream is read with fetch, which can send the session
+// (EventSource cannot). A stream that ends (the server went away) is opened again after the
+// server's retry time, after the last event seen; one the server refuses (an error status: the
+// experiment was deleted, the server's pool of streams was full) calls onEvent(null), so that
+// the page learns why, and is opened again after RETRY_MS. stream.close() ends it; so does
+// leaving the page (gen: the page's generation, see page.js). A failed onEvent shows in the live
+// indicator.
 const RETRY_MS = 5000;
+
+// Reads a text/event-stream body (the WHATWG format, as the server writes it): calls
+// onEvent(type) for each event with data, after any id it carried went to onField.
+async function readEvents(res, onField, onEvent) {
+  const reader = res.body.getReader();
+  const text = new TextDecoder();
+  let buf = '';
+  let ev = { type: 'message', data: false };
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += text.decode(value, { stream: true });
+    const lines = buf.split('\n');
+    buf = lines.pop();
+    for (const raw of lines) {
+      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      if (line === '') {
+        if (ev.data) onEvent(ev.type);
+        ev = { type: 'message', data: false };
+        continue;
+      }
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const v = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'event') ev.type = v;
+      else if (field === 'data') ev.data = true;
+      else onField(field, v);
+    }
+  }
+}
 
 export async function subscribe(gen, path, onEvent) {
   const { event_kinds: kinds } = await serverInfo();
   if (stale(gen)) return;
-  let es = null;
+  const abort = new AbortController();
   let timer = null;
   let retry = null;
+  let retryMs = 2000;
   let lastId = '';
   const stream = {
     close() {
-      if (es) es.close();
+      abort.abort();
       clearTimeout(timer);
       clearTimeout(retry);
     },
@@ -101,28 +149,41 @@ export async function subscribe(gen, path, onEvent) {
       }
     }, 250);
   };
-  const handler = (ev) => {
-    if (ev.lastEventId) lastId = ev.lastEventId;
-    setLive(true, `live · ${ev.type.replaceAll('_', ' ')}`);
-    later(ev);
+  const onField = (field, v) => {
+    if (field === 'id') lastId = v;
+    else if (field === 'retry' && /^[0-9]+$/.test(v)) retryMs = Number(v);
   };
-  let opened = false; // a reconnection resumes after the last event (Last-Event-ID, ?after=)
-  const open = () => {
+  const handler = (type) => {
+    if (!kinds.includes(type)) return;
+    setLive(true, `live · ${type.replaceAll('_', ' ')}`);
+    later({ type, lastEventId: lastId });
+  };
+  let opened = false; // a reconnection resumes after the last event (?after=)
+  const open = async () => {
     const after = lastId ? `${path.includes('?') ? '&' : '?'}after=${lastId}` : '';
-    es = new EventSource(`/api/v1${path}${after}`);
-    kinds.forEach((k) => es.addEventListener(k, handler));
-    es.onopen = () => {
-      setLive(true, 'live');
-      // A stream opened without a last event starts with the next new one: fetch again.
-      if (!opened || !lastId) later(null);
-      opened = true;
-    };
-    es.onerror = () => {
-      setLive(false, 'reconnecting…');
-      if (es.readyState !== EventSource.CLOSED) return;
-      later(null);
-      retry = setTimeout(open, RETRY_MS);
-    };
+    let refused = false;
+    try {
+      const res = await fetch(`/api/v1${path}${after}`, {
+        headers: authorized({ Accept: 'text/event-stream' }),
+        signal: abort.signal,
+        cache: 'no-store',
+      });
+      refused = !res.ok;
+      if (res.status === 401) askToken();
+      if (res.ok) {
+        setLive(true, 'live');
+        // A stream opened without a last event starts with the next new one: fetch again.
+        if (!opened || !lastId) later(null);
+        opened = true;
+        await readEvents(res, onField, handler);
+      }
+    } catch (e) {
+      // The connection failed or ended: opened again below, unless closed.
+    }
+    if (abort.signal.aborted) return;
+    setLive(false, 'reconnecting…');
+    if (refused) later(null);
+    retry = setTimeout(open, refused ? RETRY_MS : retryMs);
   };
   open();
   onLeave(() => {

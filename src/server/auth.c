@@ -115,7 +115,7 @@ bool mp_server_token_ok(const char *authorization, const char *token)
 bool mp_server_token_equal(const char *given, const char *token)
 {
     /* An empty token matches nothing (serve never holds one: the token file's minimum length),
-     * so that an empty header or cookie value never authenticates. */
+     * so that an empty header value never authenticates. */
     if (!given || !token || !*token) {
         return false;
     }

@@ -178,14 +178,14 @@ static bool is_public(const char *url, const char *method)
 static bool authenticated(struct mp_server *srv, struct MHD_Connection *c)
 {
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, srv->cookie_name);
-    return mp_server_token_ok(auth, srv->token) || mp_server_token_equal(cookie, srv->session);
+    return mp_server_token_ok(auth, srv->token) || mp_server_token_ok(auth, srv->session);
 }
 
-/* The login URL, /?token=TOKEN: sets the session cookie (HttpOnly: scripts never see it;
- * SameSite=Strict: other sites' pages never send it) and redirects to the clean URL, so the
- * token leaves the address bar and the history. A wrong token: 401, or for a browser a redirect
- * to /?login=failed. */
+/* The login URL, /?token=TOKEN: redirects to /#session=SESSION, where the page keeps the session
+ * in its origin's storage (which no other port's page can read, unlike a cookie, which browsers
+ * send to every port of its host) and takes it out of the address bar. A fragment is never sent
+ * to a server, and the token leaves the address bar and the history. A wrong token: 401, or for
+ * a browser a redirect to /?login=failed. */
 static mhd_result login(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
                         const char *given)
 {
@@ -204,13 +204,9 @@ static mhd_result login(struct mp_server *srv, struct MHD_Connection *c, struct 
     if (!resp) {
         return MHD_NO;
     }
-    if (ok) {
-        char *cookie = mp_xasprintf("%s=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000",
-                                    srv->cookie_name, srv->session);
-        MHD_add_response_header(resp, "Set-Cookie", cookie);
-        free(cookie);
-    }
-    MHD_add_response_header(resp, "Location", ok ? "/" : "/?login=failed");
+    char *to = ok ? mp_xasprintf("/#session=%s", srv->session) : mp_xstrdup("/?login=failed");
+    MHD_add_response_header(resp, "Location", to);
+    free(to);
     mp_srv_add_common_headers(resp, false);
     req->status = MHD_HTTP_SEE_OTHER;
     req->answered = true;
@@ -422,7 +418,6 @@ static void server_free(struct mp_server *srv)
     free(srv->base_dir);
     free(srv->read_only);
     free(srv->listen_host_port);
-    free(srv->cookie_name);
     free(srv->session);
     mp_srv_metrics_release(&srv->metrics);
     pthread_mutex_destroy(&srv->jobs_lock);
@@ -499,7 +494,6 @@ int mp_server_start(const struct mp_server_opts *opts, struct mp_server **out, s
     srv->port = port;
     srv->listen_host_port =
         strchr(host, ':') ? mp_xasprintf("[%s]:%u", host, port) : mp_xasprintf("%s:%u", host, port);
-    srv->cookie_name = mp_xasprintf("morphling_session_%u", port);
     srv->db_path = mp_xstrdup(opts->db_path);
     srv->token = opts->token ? mp_xstrdup(opts->token) : NULL;
     srv->public_host = opts->public_host ? mp_xstrdup(opts->public_host) : NULL;

@@ -5,9 +5,10 @@
  * docs/api.md.
  *
  * Safety rules enforced here:
- * - every request but /healthz and the dashboard's static files needs the token (a bearer
- *   header, or the session cookie the login URL /?token=... sets, new at each start); without a
- * token (--no-auth) the listener must be a loopback address;
+ * - every request but /healthz and the dashboard's static files needs the token as a bearer
+ *   header, or the session the login URL /?token=... hands to the page (new at each start, sent
+ *   the same way; never a cookie, which browsers send to every port of the host); without a
+ *   token (--no-auth) the listener must be a loopback address;
  * - the Host header must name this server (no DNS rebinding);
  * - an Origin header on a POST/DELETE must be the server's own origin;
  * - request bodies, heads, connection counts (per client address too), event streams, idle
@@ -111,8 +112,8 @@ bool mp_server_token_equal(const char *given, const char *token);
 int mp_server_session_new(char **out, struct mp_error *err) MP_WUR;
 /* The access token kept in `path`: read when the file exists (it must be a regular file of this
  * user, closed to group and others, holding one word of at least MP_SERVER_MIN_TOKEN_LEN
- * characters, each a cookie-octet: printable ASCII but '"', ',', ';' and '\'), else created there
- * (mode 0600) from getrandom as 64 hex digits, *created set. Returns owned in *token. */
+ * characters of printable ASCII), else created there (mode 0600) from getrandom as 64 hex
+ * digits, *created set. Returns owned in *token. */
 int mp_server_token_load(const char *path, char **token, bool *created,
                          struct mp_error *err) MP_WUR;
 

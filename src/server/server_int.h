@@ -55,10 +55,9 @@ struct mp_server {
     char *base_dir;
     char *read_only;        /* serve --kube: why experiments cannot be changed here */
     char *listen_host_port; /* accepted as Host when a token is set */
-    char *cookie_name;      /* "morphling_session_PORT": servers on other ports keep their own */
-    /* The login cookie's value: new at each start, never the token. A cookie is sent to every
-     * port of its host, so a tab left open on a stopped server sends it to whoever binds the
-     * port next: a value of this start opens no later one. */
+    /* The dashboard's credential, a bearer like the token: new at each start, never the token.
+     * A tab left open on a stopped server sends it to whoever binds the port next, and that
+     * port's pages can read what the page kept: a value of this start opens no later one. */
     char *session;
     unsigned port;
     atomic_bool stopping;

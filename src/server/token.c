@@ -50,13 +50,13 @@ static int read_token(const char *path, char **out, struct mp_error *err)
     if (n == 0 || strpbrk(buf, " \t\r\n") || memchr(buf, '\0', (size_t)n)) {
         return mp_error_set(err, MP_EINVALID, "token file '%s': expected one word", path);
     }
-    /* The login URL's cookie carries it: cookie-octets only (RFC 6265, 4.1.1). */
+    /* An Authorization header carries it: visible ASCII only (RFC 9110, 5.5). */
     for (ssize_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)buf[i];
-        if (c < 0x21 || c > 0x7e || c == '"' || c == ',' || c == ';' || c == '\\') {
+        if (c < 0x21 || c > 0x7e) {
             return mp_error_set(err, MP_EINVALID,
-                                "token file '%s': byte %zd (0x%02x) cannot be sent in a cookie; "
-                                "use printable ASCII without '\"', ',', ';' or '\\'",
+                                "token file '%s': byte %zd (0x%02x) cannot be sent in a header; "
+                                "use printable ASCII",
                                 path, i + 1, c);
         }
     }

@@ -34,7 +34,7 @@ async function untilApi(page, id, want, timeout = 60000) {
   const end = Date.now() + timeout;
   for (;;) {
     const exp = await page.evaluate(
-      async (i) => (await fetch(`/api/v1/experiments/${i}`)).json(),
+      async (i) => (await authFetch(`/api/v1/experiments/${i}`)).json(),
       id,
     );
     if (want(exp)) return;
@@ -57,7 +57,7 @@ function variant(spec, name, trials, delay) {
 // [status, body].
 async function createExperiment(page, spec, what) {
   const made = await page.evaluate(async (s) => {
-    const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+    const r = await authFetch('/api/v1/experiments', { method: 'POST', body: s });
     return [r.status, await r.json()];
   }, spec);
   check(`${what}: the experiment is created`, made[0] === 201, JSON.stringify(made));
@@ -96,7 +96,7 @@ async function experimentChecks(page) {
   );
   const withValue = await page.evaluate(
     async (id) => {
-      const exp = await (await fetch(`/api/v1/experiments/${id}`)).json();
+      const exp = await (await authFetch(`/api/v1/experiments/${id}`)).json();
       return exp.trials.filter((t) => Number.isFinite(t.metrics && t.metrics.throughput_per_cost))
         .length;
     },
@@ -711,7 +711,7 @@ async function infeasibleNamedChecks(page, expId) {
     );
   }
   const expected = await page.evaluate(async (id) => {
-    const exp = await (await fetch(`/api/v1/experiments/${id}`)).json();
+    const exp = await (await authFetch(`/api/v1/experiments/${id}`)).json();
     const key = (t) => `${t.params.cpu}|${t.params.memory}`;
     const measured = exp.trials.filter((t) => Number.isFinite(t.metrics.throughput_per_cost));
     const good = new Set(measured.filter((t) => t.feasible).map(key));
@@ -733,7 +733,7 @@ async function infeasibleNamedChecks(page, expId) {
 // recommended one was not marked).
 async function heatTrialChecks(page, expId) {
   const reco = await page.evaluate(async (id) => {
-    const exp = await (await fetch(`/api/v1/experiments/${id}`)).json();
+    const exp = await (await authFetch(`/api/v1/experiments/${id}`)).json();
     return exp.trials.find((t) => t.recommended).number;
   }, expId);
   const ringed = await page
@@ -815,7 +815,7 @@ async function edgeChecks(page) {
   // panel does not say "yet".
   const none = await page.evaluate(
     async (s) => {
-      const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+      const r = await authFetch('/api/v1/experiments', { method: 'POST', body: s });
       return [r.status, await r.json()];
     },
     spec.replace('e2e-edges', 'e2e-none').replace('latency <= 13', 'latency <= 1'),
@@ -923,7 +923,7 @@ async function lateStreamChecks(page, spec) {
 // the first one's y axis, under its name and unit).
 async function compareObjectivesChecks(page) {
   const ids = await page.evaluate(async () =>
-    (await (await fetch('/api/v1/experiments')).json()).experiments
+    (await (await authFetch('/api/v1/experiments')).json()).experiments
       .filter((e) => ['e2e-live', 'e2e-edges'].includes(e.name))
       .map((e) => e.id),
   );
@@ -949,7 +949,7 @@ async function compareObjectivesChecks(page) {
 async function liveCompareChecks(page, spec) {
   const made = await createExperiment(page, spec, 'live comparison');
   const other = await page.evaluate(async () =>
-    (await (await fetch('/api/v1/experiments')).json()).experiments.find(
+    (await (await authFetch('/api/v1/experiments')).json()).experiments.find(
       (e) => e.name === 'e2e-live',
     ),
   );
@@ -1022,7 +1022,7 @@ async function runningTrialChecks(page, spec) {
     .catch(() => page.locator('h1 .badge').textContent());
   const api = await page.evaluate(
     async (i) =>
-      (await (await fetch(`/api/v1/experiments/${i}`)).json()).trials
+      (await (await authFetch(`/api/v1/experiments/${i}`)).json()).trials
         .map((t) => `${t.number} ${t.state}`)
         .join(', '),
     id,
@@ -1070,7 +1070,7 @@ async function deletedChecks(page, spec) {
   await page.waitForSelector('#trials-h');
   await page.waitForSelector('#live.on');
   const status = await page.evaluate(
-    async (id) => (await fetch(`/api/v1/experiments/${id}`, { method: 'DELETE' })).status,
+    async (id) => (await authFetch(`/api/v1/experiments/${id}`, { method: 'DELETE' })).status,
     made[1].id,
   );
   check('deleted: the experiment is deleted', status === 200, String(status));
@@ -1093,7 +1093,7 @@ async function deletedTrialChecks(page, spec) {
   await page.waitForSelector('h1:has-text("Trial 1")');
   await page.waitForSelector('#live.on');
   const status = await page.evaluate(
-    async (id) => (await fetch(`/api/v1/experiments/${id}`, { method: 'DELETE' })).status,
+    async (id) => (await authFetch(`/api/v1/experiments/${id}`, { method: 'DELETE' })).status,
     made[1].id,
   );
   check('deleted trial: the experiment is deleted', status === 200, String(status));
@@ -1172,7 +1172,7 @@ async function unreadableChecks(page) {
   // A best value that rests on an unsettled measurement is marked (it read as any other).
   await page.waitForSelector('a:has-text("e2e-unsettled")', { timeout: 10000 }).catch(() => null);
   const marked = await page.evaluate(async () => {
-    const { experiments } = await (await fetch('/api/v1/experiments')).json();
+    const { experiments } = await (await authFetch('/api/v1/experiments')).json();
     const want = experiments.filter((e) => e.best_settled === false).map((e) => e.name);
     const rows = [...document.querySelectorAll('tr')].filter((r) =>
       r.querySelector('.tag.unsettled'),
@@ -1196,7 +1196,7 @@ async function unreadableChecks(page) {
   // Chosen for a comparison (the list lets one): the others are compared and it is named (the
   // page was the bare error, the choice gone).
   const ids = await page.evaluate(async () =>
-    (await (await fetch('/api/v1/experiments')).json()).experiments.map((e) => e.id),
+    (await (await authFetch('/api/v1/experiments')).json()).experiments.map((e) => e.id),
   );
   await page.goto(`${BASE}/#/compare?ids=${ids.slice(0, 2).join(',')},999999`);
   const failed = await page
@@ -1301,6 +1301,17 @@ async function run() {
       '--disable-sync',
     ],
   });
+  // The API from the page's own scripts, with the session the login URL gave the page.
+  await ctx.addInitScript(() => {
+    window.authFetch = (url, opts = {}) =>
+      fetch(url, {
+        ...opts,
+        headers: {
+          ...opts.headers,
+          Authorization: `Bearer ${localStorage.getItem('morphling_session')}`,
+        },
+      });
+  });
   const page = ctx.pages()[0] || (await ctx.newPage());
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -1317,7 +1328,7 @@ async function run() {
   // Not logged in: the page loads, the API answers 401 and the page asks to log in.
   await page.goto(`${BASE}/`);
   await page.waitForSelector('dialog[open] #token-input');
-  check('without the cookie the page asks to log in', true);
+  check('without a session the page asks to log in', true);
   // A wrong token: back to the page, which says so and asks again; the token leaves the URL.
   await page.goto(`${BASE}/?token=not-the-token`);
   const wrong = await page
@@ -1327,20 +1338,21 @@ async function run() {
   check('a wrong login token is said', wrong === 'That token is wrong.', wrong);
   check('... and leaves the address bar', page.url() === `${BASE}/`, page.url());
   errors.length = 0; // the expected 401s
-  // The login URL sets the HttpOnly session cookie and redirects to the clean URL.
-  await page.goto(`${BASE}/?token=${process.env.MP_TOKEN}`);
+  // The login URL hands the page a session of this start (never the token), kept in the
+  // origin's storage, and leaves a clean URL; no cookie, which every port of the host receives.
+  await page.goto(`${BASE}/?token=${encodeURIComponent(process.env.MP_TOKEN)}`);
   await page.waitForSelector('h1:has-text("Experiments")');
-  check('the login URL redirects to the clean URL', page.url() === `${BASE}/`, page.url());
-  const cookies = await ctx.cookies(BASE);
-  const c = cookies.find((k) => k.name.startsWith('morphling_session_'));
+  check('the login URL leaves the clean URL', page.url() === `${BASE}/`, page.url());
+  check('... and sets no cookie', (await ctx.cookies(BASE)).length === 0);
+  const session = await page.evaluate(() => localStorage.getItem('morphling_session'));
   check(
-    'the session cookie is HttpOnly and SameSite=Strict, and not the token',
-    c && c.httpOnly && c.sameSite === 'Strict' && c.value !== process.env.MP_TOKEN,
-    JSON.stringify(c),
+    'the page keeps a session, not the token',
+    /^[0-9a-f]{64}$/.test(session || '') && session !== process.env.MP_TOKEN,
+    session,
   );
   check(
-    'scripts cannot read the token',
-    !(await page.evaluate(() => document.cookie)).includes(process.env.MP_TOKEN || '-'),
+    'the address bar does not hold the session',
+    !(await page.evaluate(() => window.location.href + document.referrer)).includes(session),
   );
   check('list page renders', true);
   // A malformed address is said on the page (it threw before the page's error handling: the
@@ -1429,7 +1441,7 @@ async function run() {
   // A second experiment for the comparison page, submitted through the API.
   const res = await page.evaluate(
     async (s) => {
-      const r = await fetch('/api/v1/experiments', { method: 'POST', body: s });
+      const r = await authFetch('/api/v1/experiments', { method: 'POST', body: s });
       return r.status;
     },
     spec
@@ -1448,7 +1460,7 @@ async function run() {
   check('list: the order chosen survives filtering', listOrder === 'ascending', String(listOrder));
   await page.fill('input[type=search]', '');
   const ids = await page.evaluate(async () =>
-    (await (await fetch('/api/v1/experiments')).json()).experiments.map((e) => e.id),
+    (await (await authFetch('/api/v1/experiments')).json()).experiments.map((e) => e.id),
   );
   await page.goto(`${BASE}/#/compare?ids=${ids.join(',')}`);
   await page.waitForSelector('.uplot');

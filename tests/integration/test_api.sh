@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # `morphling serve` over real HTTP (curl + jq): every endpoint, error codes, the auth matrix
-# (every request but /healthz and the page needs the token, by header or by the cookie the
-# login URL sets; 403 for a bad Host or Origin), secrets redacted in answers and exports, paths
+# (every request but /healthz and the page needs the token or the session the login URL hands
+# to the page, as a bearer header; no cookie; 403 for a bad Host or Origin), secrets redacted in answers and exports, paths
 # confined to --base-dir, the JSON answers for oversized or malformed requests, live events
 # (read until the event that ends the experiment) and /metrics.
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
@@ -65,19 +65,19 @@ done
 check "401 code" unauthorized "$(body .error.code)"
 check "POST validate without the token" 401 "$(anon POST /api/v1/validate --data-binary @"$SPEC")"
 check "a wrong token" 401 "$(anon GET /api/v1/experiments -H 'Authorization: Bearer 0123456789abcdef0123')"
-check "a wrong cookie" 401 "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=0123456789abcdef")"
-# The login URL: the cookie (HttpOnly, SameSite=Strict) of a session of this start, never the
-# token (a cookie goes to every port of its host: one left in a tab of a stopped server went to
-# whoever bound its port next, and opened every later start), a redirect to the clean URL.
+# The login URL: a redirect to the page with a session of this start in the fragment, never the
+# token, and no cookie (a cookie goes to every port of its host: while serve ran, a page of
+# another local server opened in the same browser received it, and with it the API).
 curl -s -D "$WORK/login.h" -o /dev/null "$BASE/?token=$TOKEN"
 check "login answers 303" 303 "$(sed -n 's|^HTTP/1.1 \([0-9]*\).*|\1|p' "$WORK/login.h")"
-check "login redirects to the clean URL" "/" "$(sed -n 's|^Location: \([^\r]*\).*|\1|p' "$WORK/login.h" | tr -d '\r')"
-SESSION=$(sed -n "s|^Set-Cookie: morphling_session_$PORT=\([0-9a-f]\{64\}\); HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000\r*\$|\1|p" "$WORK/login.h")
-check_true "login sets the session cookie: $(grep '^Set-Cookie' "$WORK/login.h")" [ -n "$SESSION" ]
+SESSION=$(sed -n 's|^Location: /#session=\([0-9a-f]\{64\}\)\r*$|\1|p' "$WORK/login.h")
+check_true "login redirects to the page with a session: $(grep '^Location' "$WORK/login.h")" [ -n "$SESSION" ]
+check "... and sets no cookie" "" "$(grep -i '^Set-Cookie' "$WORK/login.h")"
 check_true "the session is not the token" [ "$SESSION" != "$TOKEN" ]
-check "the cookie opens the API" 200 "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=$SESSION")"
-check "a cookie of the token opens nothing" 401 \
-    "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=$TOKEN")"
+check "the session opens the API" 200 "$(anon GET /api/v1/experiments -H "Authorization: Bearer $SESSION")"
+check "... and its streams" 200 "$(anon GET /api/v1/events -H "Authorization: Bearer $SESSION" --max-time 1 2>/dev/null; true)"
+check "a cookie of the session opens nothing" 401 \
+    "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=$SESSION")"
 check "a wrong login token" 401 "$(anon GET "/?token=nope-nope-nope-nope")"
 check "a login token given twice" 401 "$(anon GET "/?token=$TOKEN&token=nope-nope-nope-nope")"
 # A browser's wrong login goes back to the page, which asks again: the token leaves the address.
@@ -504,21 +504,21 @@ check "base64 token: the login URL escapes it" "$BASE/?token=b64%2B%2Ftoken%3D01
 curl -s -D "$WORK/login-b64.h" -o /dev/null "$url"
 check "base64 token: the printed login URL logs in" 303 \
     "$(sed -n 's|^HTTP/1.1 \([0-9]*\).*|\1|p' "$WORK/login-b64.h")"
-session=$(sed -n "s|^Set-Cookie: morphling_session_$PORT=\([0-9a-f]*\);.*|\1|p" "$WORK/login-b64.h")
-check "base64 token: its session cookie opens the API" 200 \
-    "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=$session")"
+session=$(sed -n 's|^Location: /#session=\([0-9a-f]*\)\r*$|\1|p' "$WORK/login-b64.h")
+check "base64 token: its session opens the API" 200 \
+    "$(anon GET /api/v1/experiments -H "Authorization: Bearer $session")"
 stop_server
-# The same token file, started again on the same port: the token still opens the API, the cookie
-# of the previous start no longer does.
+# The same token file, started again on the same port: the token still opens the API, the
+# session of the previous start no longer does.
 start_server --token-file "$WORK/token-b64" --listen "127.0.0.1:$PORT"
 check "restarted: the token opens the API" 200 \
     "$(anon GET /api/v1/experiments -H 'Authorization: Bearer b64+/token=0123456789==')"
-check "restarted: the previous start's cookie opens nothing" 401 \
-    "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=$session")"
+check "restarted: the previous start's session opens nothing" 401 \
+    "$(anon GET /api/v1/experiments -H "Authorization: Bearer $session")"
 stop_server
-printf 'semi;colon-0123456789\n' >"$WORK/token-semi"
-chmod 600 "$WORK/token-semi"
-"$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --token-file "$WORK/token-semi" >/dev/null 2>"$WORK/err"
-check "a token a cookie cannot carry is refused" 2 "$?"
-check_contains "... saying why" "cannot be sent in a cookie" "$(cat "$WORK/err")"
+printf 'caf\303\251-0123456789\n' >"$WORK/token-utf8"
+chmod 600 "$WORK/token-utf8"
+"$MORPHLING" serve --listen 127.0.0.1:0 --db "$WORK/store.db" --token-file "$WORK/token-utf8" >/dev/null 2>"$WORK/err"
+check "a token a header cannot carry is refused" 2 "$?"
+check_contains "... saying why" "cannot be sent in a header" "$(cat "$WORK/err")"
 finish
