@@ -86,7 +86,7 @@ static const struct mp_opt load_opts[] = {
      "windows agree when max/min <= 1+X for throughput and latency", .min = 0, .max = 100},
     {"ci", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.measure.ci_target), "X",
      "the confidence rule instead: measure until the 95 % confidence interval of the mean "
-     "throughput is within +-X of it (0.02 is +-2 %), or --max-windows",
+     "throughput is within +-X of it (0.02 is +-2 %), or --max-windows; 0: the stability rule",
      .min = 0, .max = 1},
     {"prune", 0, MP_OPT_FN, 0, 0, "SLO",
      "stop once two windows in a row miss these latency limits by more than twice, e.g. "
