@@ -810,6 +810,17 @@ async function edgeChecks(page) {
       .textContent();
     check('edges: a categorical point is named by its choice', /: slow, /.test(tip), tip);
   }
+  // The heat map takes a categorical parameter too (it offered numeric ones only, and with one
+  // of those it was not drawn): share x mode, each cell one trial, rows from the last choice up.
+  const heat = await page.evaluate(() => ({
+    cells: document.querySelectorAll('.heat .cell').length,
+    rows: [...document.querySelectorAll('.heat [role=rowheader]')].map((e) => e.textContent),
+  }));
+  check(
+    'edges: the heat map has a categorical parameter',
+    heat.cells === 12 && heat.rows.join() === 'auto,slow,fast',
+    JSON.stringify(heat),
+  );
 
   // No configuration meets the constraint: once the experiment has ended, the recommendation
   // panel does not say "yet".

@@ -156,15 +156,16 @@ function tradeoffCharts(exp, grid, draws) {
 }
 
 function heatChart(exp, grid, draws) {
-  const numeric = exp.space.parameters.filter((p) => p.type !== 'categorical');
-  if (numeric.length < 2) return;
+  // Every parameter: a categorical one's levels are its choices.
+  const params = exp.space.parameters;
+  if (params.length < 2) return;
   const m = exp.objective.metric;
   const [fig, box] = chartBox('Two-parameter heat map', null);
   const choose = (label) =>
     h(
       'select',
       { 'aria-label': label },
-      numeric.map((p, i) => h('option', { value: i }, p.name)),
+      params.map((p, i) => h('option', { value: i }, p.name)),
     );
   const selX = choose('Heat map columns');
   const selY = choose('Heat map rows');
@@ -172,8 +173,8 @@ function heatChart(exp, grid, draws) {
   const area = h('div');
   const { ok, bad } = splitTrials(exp);
   const draw = () => {
-    const px = numeric[+selX.value];
-    const py = numeric[+selY.value];
+    const px = params[+selX.value];
+    const py = params[+selY.value];
     const lx = heatLevels(px, exp.trials);
     const ly = heatLevels(py, exp.trials);
     const cellOf = (t) => {
