@@ -217,6 +217,14 @@ async function resizeChecks(page) {
 
 // The export button shows the deployable result, for a host and as a Kubernetes patch.
 async function exportChecks(page) {
+  await page.evaluate(() => {
+    window.revokedUrls = [];
+    const revoke = URL.revokeObjectURL;
+    URL.revokeObjectURL = (u) => {
+      window.revokedUrls.push(u);
+      revoke(u);
+    };
+  });
   await page.click('#export-btn');
   await page.waitForSelector('dialog[open] #export-out pre');
   const host = JSON.parse(await page.locator('#export-out pre').textContent());
@@ -230,6 +238,7 @@ async function exportChecks(page) {
     (await page.locator('#export-download').getAttribute('download')).endsWith('.json'),
   );
   await shot(page.locator('dialog'), 'export.png');
+  const hostFile = await page.locator('#export-download').getAttribute('href');
   await page.fill('#export-container', 'web');
   await page.click('text=As a Kubernetes patch');
   await page.waitForFunction(() =>
@@ -241,7 +250,16 @@ async function exportChecks(page) {
     k8s.spec.template.spec.containers[0].name === 'web',
   );
   check('export: a finished recommendation has no note', !(await page.$('.export-warning')));
+  const k8sFile = await page.locator('#export-download').getAttribute('href');
   await page.keyboard.press('Escape');
+  // Each download's file is freed once replaced or the dialog closed (they were kept for as long
+  // as the page lived).
+  const freed = await page.evaluate(() => window.revokedUrls);
+  check(
+    'export: the download files are freed',
+    freed.join() === [hostFile, k8sFile].join(),
+    JSON.stringify(freed),
+  );
   // The server's caveats (Warning headers, as for an experiment still running or an unsettled
   // figure) are shown with the configuration: the dialog dropped them.
   const url = /\/api\/v1\/experiments\/\d+\/export/;

@@ -5,16 +5,22 @@
 import { apiResponse } from '../api.js';
 import { h, openDialog } from '../dom.js';
 
-function download(name, text) {
-  const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
-  return h(
-    'a',
-    { class: 'btn primary', href: url, download: name, id: 'export-download' },
-    `Download ${name}`,
-  );
-}
-
 export function exportDialog(exp) {
+  // The download link's file: one at a time, freed when replaced and when the dialog closes.
+  let url = null;
+  const release = () => {
+    if (url) URL.revokeObjectURL(url);
+    url = null;
+  };
+  const download = (name, text) => {
+    release();
+    url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+    return h(
+      'a',
+      { class: 'btn primary', href: url, download: name, id: 'export-download' },
+      `Download ${name}`,
+    );
+  };
   const out = h('div', { id: 'export-out' });
   const container = h('input', {
     type: 'text',
@@ -61,6 +67,6 @@ export function exportDialog(exp) {
     h('label', {}, 'Kubernetes container ', container),
     h('button', { class: 'btn' }, 'As a Kubernetes patch'),
   );
-  openDialog(`Export ${exp.name}`, h('div', {}, k8s, out));
+  openDialog(`Export ${exp.name}`, h('div', {}, k8s, out), release);
   show('deploy');
 }
