@@ -221,6 +221,26 @@ static int check_export_state(const struct mp_surface *s, size_t r, const char *
                         s->path, s->lines[r], f, state);
 }
 
+/* A trial's state outside a trial export (its first columns moved, or no failure column) would
+ * be ignored: its FAILED rows replayed as successes, its RUNNING ones as measured. */
+static int check_stray_state(const struct mp_surface *s, struct mp_error *err)
+{
+    int c = s->is_export ? -1 : mp_surface_column(s, "state");
+    for (size_t r = 0; c >= 0 && r < s->n_rows; r++) {
+        const char *v = s->cells[r * s->n_cols + (size_t)c];
+        if (mp_trial_state_parse(v) >= 0) {
+            return mp_error_set(err, MP_EPARSE,
+                                "%s:%zu: column 'state': %s, a trial's state, in a file that is "
+                                "not a trial export (its header starts number,state,failure); "
+                                "elsewhere a row fails by its 'failure' class alone: give each "
+                                "failed row its class there and drop the column 'state', or keep "
+                                "the export's first columns",
+                                s->path, s->lines[r], v);
+        }
+    }
+    return 0;
+}
+
 /* A `failure` cell is empty (the row succeeded) or names a failure class: anything else would
  * replay as a guess. */
 static int check_failures(const struct mp_surface *s, struct mp_error *err)
@@ -374,7 +394,7 @@ int mp_surface_parse(const char *text, size_t len, const char *name, struct mp_s
         return rc;
     }
     drop_unmeasured(s);
-    if ((rc = check_failures(s, err)) != 0) {
+    if ((rc = check_stray_state(s, err)) != 0 || (rc = check_failures(s, err)) != 0) {
         mp_surface_free(s);
         return rc;
     }

@@ -238,6 +238,17 @@ static void failure_cells_name_a_class(void **state)
                        "trial names its failure class)");
     expect_parse_error("number,state,failure,x,throughput_rps\n1,SUCCEEDED,SLO_VIOLATED,1,5\n",
                        "s.csv:2: column 'failure': SLO_VIOLATED, but the state is SUCCEEDED");
+    /* Trial states outside an export (its first columns moved, or 'failure' left out) were
+     * ignored: the FAILED rows replayed as successes. Another text column of that name is no
+     * trial's state. */
+    expect_parse_error("x,state,throughput_rps\n1,SUCCEEDED,5\n2,FAILED,9\n",
+                       "s.csv:2: column 'state': SUCCEEDED, a trial's state, in a file that is "
+                       "not a trial export");
+    expect_parse_error("x,state,failure,throughput_rps\n1,,,5\n2,FAILED,CRASHED,\n",
+                       "s.csv:3: column 'state': FAILED");
+    s = parse("x,state,throughput_rps\n1,CA,5\n2,NY,9\n");
+    assert_int_equal(s->n_rows, 2);
+    mp_surface_free(s);
 }
 
 /* A line break inside a quoted field (RFC 4180; a trial export writes a value with one) is part
