@@ -138,7 +138,16 @@ static int check_args(struct bench_args *a, char **operands, size_t n)
         char name[64];
         taken |= algorithm_name(a->algs.v[i], name, sizeof(name));
     }
-    if (rc == 0 && a->prior && a->latency_obs > 0) {
+    /* --latency times bo whatever the list: one without bo (--algorithms morphling) printed
+     * bo's figure as if it were the algorithm named. */
+    bool bo = false;
+    for (size_t i = 0; i < a->algs.n; i++) {
+        bo |= strcmp(a->algs.v[i], "bo") == 0;
+    }
+    if (rc == 0 && a->latency_obs > 0 && !bo) {
+        rc = mp_cli_usage("bench-search", "--latency times bo's suggestions, which --algorithms "
+                                          "leaves out (drop --algorithms, or name bo)");
+    } else if (rc == 0 && a->prior && a->latency_obs > 0) {
         rc = mp_cli_usage("bench-search", "--prior %s: --latency times bo without a prior",
                           a->prior);
     } else if (rc == 0 && a->prior && !taken) {

@@ -122,6 +122,12 @@ json=$("$MORPHLING" bench-search --latency 5 "$surface" $cols --json); rc=$?
 check "latency probe exits 0" 0 "$rc"
 check "latency probe counts candidates" 7 "$(printf '%s' "$json" | jq '.candidates')"
 check "latency probe reports CPU time" true "$(printf '%s' "$json" | jq '.cpu_ms_per_suggestion > 0')"
+# --latency times bo whatever --algorithms names: a list without bo printed bo's figure.
+# shellcheck disable=SC2086
+err=$("$MORPHLING" bench-search --latency 5 "$surface" $cols --algorithms morphling 2>&1); rc=$?
+check "--latency with --algorithms without bo: exit 2" 2 "$rc"
+check_contains "--latency with --algorithms without bo: the message" \
+    "--latency times bo's suggestions, which --algorithms leaves out" "$err"
 # A surface path that is not UTF-8: json_pack() refused the object, and printf got NULL (SEGV).
 cp "$surface" "$WORK/$(printf 'x\377y').csv"
 # shellcheck disable=SC2086
