@@ -138,7 +138,16 @@ static int check_args(struct bench_args *a, char **operands, size_t n)
         char name[64];
         taken |= algorithm_name(a->algs.v[i], name, sizeof(name));
     }
-    if (rc == 0 && a->prior && a->latency_obs > 0) {
+    /* --latency times bo whatever the list: one without bo (--algorithms morphling) printed
+     * bo's figure as if it were the algorithm named. */
+    bool bo = false;
+    for (size_t i = 0; i < a->algs.n; i++) {
+        bo |= strcmp(a->algs.v[i], "bo") == 0;
+    }
+    if (rc == 0 && a->latency_obs > 0 && !bo) {
+        rc = mp_cli_usage("bench-search", "--latency times bo's suggestions, which --algorithms "
+                                          "leaves out (drop --algorithms, or name bo)");
+    } else if (rc == 0 && a->prior && a->latency_obs > 0) {
         rc = mp_cli_usage("bench-search", "--prior %s: --latency times bo without a prior",
                           a->prior);
     } else if (rc == 0 && a->prior && !taken) {
@@ -189,7 +198,11 @@ static int cmp_long(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double median(const long *v, size_t n)
+/* The median of runs' trial counts, budget + 1 standing for "not reached". When the upper of the
+ * two middle runs never reached it, the median is past the budget too: the mean of the two read
+ * as a trial within it (runs at 2 and never, budget 3: "3", where no run reached it at 3, and the
+ * figure was that of the stand-in budget + 1). */
+static double median(const long *v, size_t n, int64_t budget)
 {
     if (n == 0) {
         return NAN;
@@ -197,7 +210,8 @@ static double median(const long *v, size_t n)
     long *s = mp_xmalloc(n * sizeof(*s));
     memcpy(s, v, n * sizeof(*s));
     qsort(s, n, sizeof(*s), cmp_long);
-    double m = n % 2 ? (double)s[n / 2] : 0.5 * (double)(s[n / 2 - 1] + s[n / 2]);
+    double m =
+        n % 2 || s[n / 2] > budget ? (double)s[n / 2] : 0.5 * (double)(s[n / 2 - 1] + s[n / 2]);
     free(s);
     return m;
 }
@@ -220,7 +234,7 @@ static double mean_at(const struct alg_result *r, size_t c)
     return r->runs ? s / (double)r->runs : NAN;
 }
 
-/* A median past the budget means "not reached in most runs". */
+/* A median past the budget means "not reached in half the runs or more". */
 static void fmt_median(char *buf, size_t len, double m, int64_t budget)
 {
     if (m > (double)budget) {
@@ -245,8 +259,9 @@ static json_t *result_json(const struct bench_args *a, size_t i, const struct al
     }
     return json_pack("{s:s, s:I, s:o, s:o, s:f, s:f, s:o, s:f}", "algorithm", a->algs.v[i], "runs",
                      (json_int_t)r->runs, "median_trials_to_optimum",
-                     median_json(median(r->to_opt, r->runs), a->budget), "median_trials_to_95",
-                     median_json(median(r->to_95, r->runs), a->budget), "share_optimum",
+                     median_json(median(r->to_opt, r->runs, a->budget), a->budget),
+                     "median_trials_to_95",
+                     median_json(median(r->to_95, r->runs, a->budget), a->budget), "share_optimum",
                      share_within(r->to_opt, r->runs, a->budget), "share_95",
                      share_within(r->to_95, r->runs, a->budget), "mean_best_fraction_at", at,
                      "seconds", r->seconds);
@@ -285,8 +300,8 @@ static void print_text(const struct bench_args *a, const struct alg_result *res)
     for (size_t i = 0; i < a->algs.n; i++) {
         const struct alg_result *r = &res[i];
         char mo[32], m95[32];
-        fmt_median(mo, sizeof(mo), median(r->to_opt, r->runs), a->budget);
-        fmt_median(m95, sizeof(m95), median(r->to_95, r->runs), a->budget);
+        fmt_median(mo, sizeof(mo), median(r->to_opt, r->runs, a->budget), a->budget);
+        fmt_median(m95, sizeof(m95), median(r->to_95, r->runs, a->budget), a->budget);
         printf("%-10s %6zu %9s %9s %9.2f", a->algs.v[i], r->runs, mo, m95,
                share_within(r->to_opt, r->runs, a->budget));
         for (size_t c = 0; c < a->n_checkpoints; c++) {
@@ -294,11 +309,12 @@ static void print_text(const struct bench_args *a, const struct alg_result *res)
         }
         printf(" %8.2f\n", r->seconds);
     }
-    printf("\nmed.opt / med.95%%: median trials to the surface optimum / to 95 %% of it "
-           "(>N: not reached in most runs); share.opt: runs that reached the optimum%s\n",
-           a->n_checkpoints ? "; best@K: mean best value after K trials as a fraction of the "
-                              "optimum (where it is 0: 1 there, else 0)."
-                            : ".");
+    printf(
+        "\nmed.opt / med.95%%: median trials to the surface optimum / to 95 %% of it "
+        "(>N: not reached in half the runs or more); share.opt: runs that reached the optimum%s\n",
+        a->n_checkpoints ? "; best@K: mean best value after K trials as a fraction of the "
+                           "optimum (where it is 0: 1 there, else 0)."
+                         : ".");
 }
 
 /* The replay of one --algorithms entry on one surface with one seed (validate_only: check that

@@ -92,12 +92,15 @@ static void print_text(const char *file, const struct mp_replay_opts *o,
         printf("no trial succeeded\n");
         return;
     }
+    /* Values in full (the shortest text that reads back the same): at 6 digits an optimum of
+     * 1.0000001 beside a best of 1 read "best: 1", "surface optimum: 1; reached never". */
     char *key = mp_space_key(&out->space, &out->x[(size_t)out->best * out->space.n]);
-    printf("best: %.6g at trial %ld (", out->value[out->best], out->best + 1);
+    char best[MP_FMT_DOUBLE_MAX], optimum[MP_FMT_DOUBLE_MAX];
+    printf("best: %s at trial %ld (", mp_fmt_double(best, out->value[out->best]), out->best + 1);
     mp_terminal_text(stdout, key, false);
     printf(")\n");
     free(key);
-    printf("surface optimum: %.6g; reached %s", out->optimum,
+    printf("surface optimum: %s; reached %s", mp_fmt_double(optimum, out->optimum),
            out->trials_to_optimum > 0 ? "at trial " : "never");
     if (out->trials_to_optimum > 0) {
         printf("%ld", out->trials_to_optimum);

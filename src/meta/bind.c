@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Aligns a search space with a model's features by parameter name, else by role, and the prior
  * mean. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,4 +175,92 @@ double mp_meta_prior_mean(const struct mp_meta_binding *b, const double *x)
         s += mp_net_forward(&m->net, m->theta + k * p, b->in);
     }
     return s / (double)m->members;
+}
+
+/* The smallest and largest value of numeric parameter p. */
+static void param_range(const struct mp_param *p, double *lo, double *hi)
+{
+    if (p->type == MP_PARAM_DISCRETE) {
+        *lo = *hi = p->values[0];
+        for (size_t k = 1; k < p->n_values; k++) {
+            *lo = fmin(*lo, p->values[k]);
+            *hi = fmax(*hi, p->values[k]);
+        }
+        return;
+    }
+    *lo = p->min;
+    *hi = p->max;
+}
+
+/* Appends one finding to buf (at *used of len bytes). */
+static void add_finding(char *buf, size_t len, size_t *used, const char *text)
+{
+    if (*used < len) {
+        int n = snprintf(buf + *used, len - *used, "%s%s", *used ? "; " : "", text);
+        *used += n > 0 ? (size_t)n : 0;
+    }
+}
+
+/* Up to 8 of the names, ", " between them. */
+static void list_names(struct mp_buf *out, char *const *names, size_t n)
+{
+    for (size_t k = 0; k < n && k < 8; k++) {
+        mp_buf_addf(out, "%s%s", k ? ", " : "", names[k]);
+    }
+    if (n > 8) {
+        mp_buf_addf(out, ", ... (%zu in all)", n);
+    }
+}
+
+static bool choices_unknown(const struct mp_meta_binding *b, size_t i)
+{
+    const struct mp_param *p = &b->space->params[b->feature_param[i]];
+    for (size_t c = 0; c < p->n_choices; c++) {
+        if (b->choice_map[i][c] >= 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool mp_meta_binding_mismatch(const struct mp_meta_binding *b, char *buf, size_t len)
+{
+    const struct mp_meta_model *m = b->model;
+    size_t used = 0;
+    if (len > 0) {
+        buf[0] = '\0';
+    }
+    for (size_t i = 0; i < m->n_features; i++) {
+        const struct mp_meta_feature *f = &m->features[i];
+        const struct mp_param *p = &b->space->params[b->feature_param[i]];
+        struct mp_buf t = MP_BUF_INIT;
+        double lo, hi;
+        if (f->kind == MP_META_NUMERIC) {
+            param_range(p, &lo, &hi);
+            if (hi < f->lo || lo > f->hi) {
+                char a[MP_FMT_DOUBLE_MAX], z[MP_FMT_DOUBLE_MAX], fa[MP_FMT_DOUBLE_MAX],
+                    fz[MP_FMT_DOUBLE_MAX];
+                mp_buf_addf(&t,
+                            "parameter '%s' takes values %s..%s, all outside the %s..%s the "
+                            "meta-model learned",
+                            p->name, mp_fmt_double(a, lo), mp_fmt_double(z, hi),
+                            mp_fmt_double(fa, f->lo), mp_fmt_double(fz, f->hi));
+                if (strcmp(f->name, p->name) != 0) {
+                    mp_buf_addf(&t, " for '%s'", f->name);
+                }
+                mp_buf_addf(&t, " (another unit?): its predictions there only extrapolate");
+            }
+        } else if (p->n_choices > 0 && choices_unknown(b, i)) {
+            mp_buf_addf(&t, "parameter '%s': the meta-model knows none of its choices (", p->name);
+            list_names(&t, p->choices, p->n_choices);
+            mp_buf_addf(&t, "; it learned ");
+            list_names(&t, f->choices, f->n_choices);
+            mp_buf_addf(&t, "): it predicts as if the parameter did not matter");
+        }
+        if (t.data && t.data[0]) {
+            add_finding(buf, len, &used, t.data);
+        }
+        mp_buf_release(&t);
+    }
+    return used > 0;
 }

@@ -260,6 +260,14 @@ size_t mp_meta_binding_inputs(const struct mp_meta_binding *b);
 /* Index of the space parameter bound to model feature `feature` (-1 when out of range). */
 int mp_meta_binding_param(const struct mp_meta_binding *b, size_t feature);
 
+/* What in a binding is likely a mistake no error catches: a numeric parameter whose every value
+ * lies outside the range the model learned for its feature (another unit: memory in GiB for a
+ * model of MiB, millicores for cores), where its predictions only extrapolate, or a categorical
+ * parameter none of whose choices the model knows (another spelling: `t4` for `T4`), which it
+ * predicts as if the parameter did not matter. Writes them into buf (len bytes, "; " between
+ * them) and returns true; false and an empty buf when there is none. */
+bool mp_meta_binding_mismatch(const struct mp_meta_binding *b, char *buf, size_t len);
+
 /* Prior mean of configuration x of the bound space: the ensemble mean of the meta-trained
  * (unadapted) networks, in normalised units (the best configuration of a typical service is
  * about 1). This is what `bo` uses as its prior mean, scaled to its data. */

@@ -111,6 +111,9 @@ static int bo_validate(const struct mp_space *space, const struct mp_optimizer_o
         struct mp_meta_model *model;
         struct mp_meta_binding *bind;
         rc = load_prior(space, opts, &model, &bind, err);
+        if (rc == 0 && bind) {
+            mp_optimizer_prior_notice(bind, opts);
+        }
         mp_meta_binding_free(bind);
         mp_meta_model_free(model);
     }

@@ -131,6 +131,9 @@ static int morphling_validate(const struct mp_space *space, const struct mp_opti
     struct mp_meta_binding *bind;
     bool fatal;
     rc = load_prior(space, opts, &model, &bind, &fatal, err);
+    if (rc == 0) {
+        mp_optimizer_prior_notice(bind, opts);
+    }
     mp_meta_binding_free(bind);
     mp_meta_model_free(model);
     if (rc == MP_EINVALID && !fatal && set.fallback != FALLBACK_NONE) {

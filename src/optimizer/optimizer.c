@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "meta/meta.h"
+
 static const struct mp_optimizer_ops *const registry[] = {
     &mp_optimizer_grid, &mp_optimizer_random, &mp_optimizer_bo, &mp_optimizer_morphling, NULL,
 };
@@ -141,4 +143,16 @@ bool mp_history_should_stop(const struct mp_optimizer *opt, const struct mp_hist
         snprintf(reason, reason_len, "no feasible trial in the last %zu trials", since);
     }
     return true;
+}
+
+void mp_optimizer_prior_notice(const struct mp_meta_binding *b,
+                               const struct mp_optimizer_opts *opts)
+{
+    if (!opts || opts->notice_size == 0) {
+        return;
+    }
+    char found[MP_ERROR_MSG_MAX];
+    if (mp_meta_binding_mismatch(b, found, sizeof(found))) {
+        snprintf(opts->notice, opts->notice_size, "prior %s: %s", opts->prior_path, found);
+    }
 }

@@ -54,6 +54,13 @@ struct mp_optimizer_opts {
 };
 
 struct mp_optimizer_ops;
+struct mp_meta_binding;
+
+/* For validate of a back end with a prior bound to its space: writes into opts->notice (when
+ * given) what in the binding is likely a mistake, as "prior PATH: ..." (mp_meta_binding_mismatch:
+ * a parameter in another unit, choices spelled otherwise). */
+void mp_optimizer_prior_notice(const struct mp_meta_binding *b,
+                               const struct mp_optimizer_opts *opts);
 
 /* Base struct embedded first in every back end's state. */
 struct mp_optimizer {

@@ -77,6 +77,21 @@ json=$("$MORPHLING" bench-search "$WORK/zero-last.csv" --minimize --algorithms g
 check "best@10 short of an optimum of 0 is 0 (no ratio to 0)" 0 \
     "$(printf '%s' "$json" | jq '.algorithms[0].mean_best_fraction_at["10"]')"
 
+# A median whose upper middle run never reached the optimum: grid (budget 3) reaches it at trial
+# 2 on one surface and never on the other. The median read 3, the mean of 2 and the stand-in
+# budget + 1, as if the runs reached it at trial 3.
+printf 'x,y\n1,1\n2,9\n3,5\n4,2\n' >"$WORK/early.csv"
+printf 'x,y\n1,1\n2,2\n3,3\n4,9\n' >"$WORK/late.csv"
+json=$("$MORPHLING" bench-search "$WORK/early.csv" "$WORK/late.csv" --algorithms grid --budget 3 \
+    --seeds 1 --json -q)
+check "a median with half the runs short of the optimum is past the budget" null \
+    "$(printf '%s' "$json" | jq '.algorithms[0].median_trials_to_optimum')"
+check "half the runs reached the optimum" 0.5 "$(printf '%s' "$json" | jq '.algorithms[0].share_optimum')"
+text=$("$MORPHLING" bench-search "$WORK/early.csv" "$WORK/late.csv" --algorithms grid --budget 3 \
+    --seeds 1 -q)
+check "a median with half the runs short prints as >N" ">3" \
+    "$(printf '%s\n' "$text" | awk '$1 == "grid" { print $3 }')"
+
 # --role: one list serves surfaces with different columns (docs/internals/meta.md); an entry whose
 # column a surface lacks is ignored for that surface. bench-search refused it ("'cores' is not a
 # parameter column") on the surface without the column. A column no surface has is a typo.
@@ -107,6 +122,12 @@ json=$("$MORPHLING" bench-search --latency 5 "$surface" $cols --json); rc=$?
 check "latency probe exits 0" 0 "$rc"
 check "latency probe counts candidates" 7 "$(printf '%s' "$json" | jq '.candidates')"
 check "latency probe reports CPU time" true "$(printf '%s' "$json" | jq '.cpu_ms_per_suggestion > 0')"
+# --latency times bo whatever --algorithms names: a list without bo printed bo's figure.
+# shellcheck disable=SC2086
+err=$("$MORPHLING" bench-search --latency 5 "$surface" $cols --algorithms morphling 2>&1); rc=$?
+check "--latency with --algorithms without bo: exit 2" 2 "$rc"
+check_contains "--latency with --algorithms without bo: the message" \
+    "--latency times bo's suggestions, which --algorithms leaves out" "$err"
 # A surface path that is not UTF-8: json_pack() refused the object, and printf got NULL (SEGV).
 cp "$surface" "$WORK/$(printf 'x\377y').csv"
 # shellcheck disable=SC2086

@@ -104,6 +104,25 @@ check "... its warning on one line, quoting a newline in the path as backslash n
 "$MORPHLING" replay "$WORK/target.csv" --algorithm morphling >/dev/null 2>&1
 check "morphling without a prior exits 2" 2 "$?"
 
+# A parameter in another unit (cpus in millicores) or spelling (gpu types in lower case) binds by
+# name, and the model extrapolated far beyond what it learned, or predicted without the
+# parameter, without a word.
+awk -F, 'BEGIN { OFS = "," } NR > 1 { $2 = $2 * 1000; $3 = tolower($3) } { print }' \
+    "$WORK/target.csv" >"$WORK/milli.csv"
+err=$("$MORPHLING" replay "$WORK/milli.csv" --algorithm morphling --prior "$WORK/m1" --budget 3 \
+    2>&1 >/dev/null); rc=$?
+check "a prior of another unit still searches" 0 "$rc"
+check_contains "... and warns of the unit" \
+    "morphling replay: warning: prior $WORK/m1: parameter 'cpus' takes values 1000..4000, all outside the 1..4 the meta-model learned (another unit?)" \
+    "$err"
+check_contains "... and of the choices it does not know" \
+    "parameter 'gpu': the meta-model knows none of its choices (a, b, c; it learned A, B, C)" "$err"
+err=$("$MORPHLING" replay "$WORK/target.csv" --algorithm morphling --prior "$WORK/m1" --budget 3 \
+    2>&1 >/dev/null)
+check "a prior of the same units: no warning" "" "$err"
+err=$("$MORPHLING" replay "$WORK/milli.csv" --algorithm bo --prior "$WORK/m1" --budget 3 2>&1 >/dev/null)
+check_contains "bo's prior warns too" "morphling replay: warning: prior $WORK/m1: parameter 'cpus'" "$err"
+
 # Roles: a model trained with cpus as role cpu serves a surface that calls it threads.
 "$MORPHLING" meta train $train --role cpus=cpu --role batch=batch_size -o "$WORK/mr" >/dev/null
 check "meta train --role exits 0" 0 "$?"

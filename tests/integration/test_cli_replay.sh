@@ -194,4 +194,10 @@ printf 'a,b\n1,"x\n' >"$WORK/broken.csv"
 err=$("$MORPHLING" replay "$WORK/broken.csv" 2>&1); rc=$?
 check "malformed CSV exits 2" 2 "$rc"
 check_contains "malformed CSV names the line" "broken.csv:2:" "$err"
+# The text gives values in full: at 6 digits the optimum 1.0000001 read 1 beside a best of 1,
+# "surface optimum: 1; reached never".
+printf 'a,v\n1,1\n2,1.0000001\n3,0.5\n' >"$WORK/close.csv"
+out=$("$MORPHLING" replay "$WORK/close.csv" -a grid --budget 1)
+check_contains "best in full" "best: 1 at trial 1" "$out"
+check_contains "the optimum in full" "surface optimum: 1.0000001; reached never" "$out"
 finish
