@@ -16,6 +16,11 @@ const char *const mp_param_roles[] = {"batch_size",       "threads",  "workers",
                                       "batch_timeout",    "cpu",      "memory",  "gpu",
                                       "gpu_memory_share", "gpu_type", NULL};
 
+bool mp_param_role_fits(const struct mp_param *p, const char *role)
+{
+    return (p->type == MP_PARAM_CATEGORICAL) == (strcmp(role, "gpu_type") == 0);
+}
+
 int mp_space_find_role(const struct mp_space *s, const char *role)
 {
     for (size_t i = 0; i < s->n; i++) {

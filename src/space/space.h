@@ -61,6 +61,10 @@ struct mp_space {
 /* Known roles, NULL-terminated: "batch_size", "threads", "workers", "instances",
  * "batch_timeout", "cpu", "memory", "gpu", "gpu_memory_share", "gpu_type". */
 extern const char *const mp_param_roles[];
+/* Whether a parameter of this type may take this role: gpu_type names GPU models (a categorical
+ * parameter); every other role is a quantity (a numeric one: of a categorical parameter, a
+ * choice's position stood for it). */
+bool mp_param_role_fits(const struct mp_param *p, const char *role);
 /* Index of the first parameter with this role, or -1. */
 int mp_space_find_role(const struct mp_space *s, const char *role);
 

@@ -264,6 +264,10 @@ static int parse_role(const struct mp_node *node, struct mp_param *p, struct mp_
         return 0;
     }
     for (size_t i = 0; mp_param_roles[i]; i++) {
+        if (strcmp(mp_param_roles[i], role) == 0 && !mp_param_role_fits(p, role)) {
+            return mp_doc_error(err, node, "role %s needs a %s parameter", role,
+                                p->type == MP_PARAM_CATEGORICAL ? "numeric" : "categorical");
+        }
         if (strcmp(mp_param_roles[i], role) == 0) {
             p->role = mp_xstrdup(role);
             return 0;

@@ -673,6 +673,14 @@ int mp_surface_set_roles(struct mp_space *space, const char *const *roles, size_
         }
         for (size_t c = 0; c < space->n; c++) {
             struct mp_param *p = &space->params[c];
+            if (mp_surface_role_names(roles[i], p->name) && !mp_param_role_fits(p, role)) {
+                return mp_error_set(
+                    err, MP_EINVALID, "role \"%s\": '%s' is %s: role %s needs a %s parameter",
+                    roles[i], p->name,
+                    p->type == MP_PARAM_CATEGORICAL ? "categorical (not every value is a number)"
+                                                    : "numeric",
+                    role, p->type == MP_PARAM_CATEGORICAL ? "numeric" : "categorical");
+            }
             if (mp_surface_role_names(roles[i], p->name)) {
                 free(p->role);
                 p->role = mp_xstrdup(role);

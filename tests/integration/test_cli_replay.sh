@@ -43,6 +43,13 @@ err=$("$MORPHLING" replay "$WORK/items.csv" --objective items_per_s --role throu
 check "a role on a metric column: exit 2" 2 "$rc"
 check_contains "a role on a metric column: message" \
     "role \"throughput_rps=cpu\": 'throughput_rps' is not a parameter column" "$err"
+# A numeric role on a column of text: a choice's position stood for the batch size (items_per_s
+# came out as throughput x 0, 1, 2).
+printf 'b,throughput_rps\n4,10\n8,10\nauto,10\n' >"$WORK/cb.csv"
+err=$("$MORPHLING" replay "$WORK/cb.csv" --role b=batch_size -a grid 2>&1); rc=$?
+check "a numeric role on a text column: exit 2" 2 "$rc"
+check_contains "a numeric role on a text column: message" \
+    "role \"b=batch_size\": 'b' is categorical (not every value is a number): role batch_size needs a numeric parameter" "$err"
 
 # A trial export writes a choice that starts with -, +, =, @ as '-O2. The optimum of a derived
 # objective read the rows' choices without taking the apostrophe off: its row was skipped (40

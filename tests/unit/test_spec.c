@@ -231,6 +231,13 @@ static void parameter_errors(void **state)
         {"{name: a, type: float, min: 0, max: 2, target: {resource: cpu}}", "must be > 0"},
         {"{name: a, type: int, min: -1, max: 2, target: {resource: gpu}}", "must be >= 0"},
         {"{name: a, type: int, min: 1, max: 2, role: batch}", "unknown role \"batch\""},
+        /* A choice's position stood for the batch size (items_per_s = throughput x 0, 1, 2). */
+        {"{name: a, type: categorical, values: [\"4\", \"8\", auto], role: batch_size}",
+         "role batch_size needs a numeric parameter"},
+        {"{name: a, type: categorical, values: [\"1\", \"2\"], role: instances}",
+         "role instances needs a numeric parameter"},
+        {"{name: a, type: discrete, values: [1, 2], role: gpu_type}",
+         "role gpu_type needs a categorical parameter"},
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
         char text[1024];
