@@ -69,6 +69,22 @@ static void capacity_plan_limits(void **state)
     assert_string_equal(err.msg,
                         "experiment 'e1' has no recommended configuration yet, to plan for");
     json_decref(rep);
+    /* One that ended without a recommendation has none to come: it said "yet" of a FAILED
+     * experiment, none of whose trials succeeded. */
+    rep = json_loads("{\"name\":\"e1\",\"state\":\"FAILED\",\"stop_reason\":\"none of the 5 "
+                     "trials succeeded: no configuration to recommend\",\"best\":null}",
+                     0, NULL);
+    mp_error_clear(&err);
+    assert_int_equal(mp_report_capacity_plan(rep, 10, 0.2, &err), MP_ENOTFOUND);
+    assert_string_equal(err.msg, "experiment 'e1' has no recommended configuration, to plan for: "
+                                 "it ended FAILED (none of the 5 trials succeeded: no "
+                                 "configuration to recommend)");
+    json_decref(rep);
+    rep = json_loads("{\"name\":\"e1\",\"state\":\"INTERRUPTED\",\"best\":null}", 0, NULL);
+    mp_error_clear(&err);
+    assert_int_equal(mp_report_no_best(rep, "", &err), MP_ENOTFOUND);
+    assert_string_equal(err.msg, "experiment 'e1' has no recommended configuration yet");
+    json_decref(rep);
     rep = json_loads("{\"best\":{\"metrics\":{\"accuracy\":0.9}}}", 0, NULL);
     assert_int_equal(mp_report_capacity_plan(rep, 10, 0.2, &err), MP_EINVALID);
     json_decref(rep);
