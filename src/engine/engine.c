@@ -829,18 +829,23 @@ static json_t *without_budget(json_t *j)
 
 /* Trials that count against max_trials (fill_slots): those that succeeded or failed, and those
  * an interrupted run left PENDING or RUNNING (fill_slots runs them again whatever the budget);
- * and those that count against max_failed_trials (count_failures). */
-static int count_budget_used(struct mp_store *st, int64_t exp_id, int64_t *used,
-                             int64_t *unfinished, int64_t *failed, struct mp_error *err)
+ * those that count against max_failed_trials (count_failures); and those a cancel closed. */
+struct budget_used {
+    int64_t used, unfinished, failed, cancelled;
+};
+
+static int count_budget_used(struct mp_store *st, int64_t exp_id, struct budget_used *b,
+                             struct mp_error *err)
 {
     struct mp_trial_row *rows = NULL;
     size_t n = 0;
     int rc = mp_store_trial_list(st, exp_id, &rows, &n, err);
-    *used = *unfinished = *failed = 0;
+    *b = (struct budget_used){0};
     for (size_t i = 0; i < n && rc == 0; i++) {
-        *used += rows[i].state == MP_TRIAL_SUCCEEDED || rows[i].state == MP_TRIAL_FAILED;
-        *unfinished += rows[i].state == MP_TRIAL_PENDING || rows[i].state == MP_TRIAL_RUNNING;
-        *failed += budget_failure(rows[i].state, rows[i].failure);
+        b->used += rows[i].state == MP_TRIAL_SUCCEEDED || rows[i].state == MP_TRIAL_FAILED;
+        b->unfinished += rows[i].state == MP_TRIAL_PENDING || rows[i].state == MP_TRIAL_RUNNING;
+        b->failed += budget_failure(rows[i].state, rows[i].failure);
+        b->cancelled += rows[i].state == MP_TRIAL_CANCELLED;
     }
     mp_trial_rows_free(rows, n);
     return rc;
@@ -917,10 +922,22 @@ static int changed_spec(struct engine *e, const struct mp_experiment_row *row, c
             "use another name, or --restart to replace it",
             e->spec->name, *where ? " (it differs at '" : "", where, *where ? "')" : "");
     }
-    int64_t used = 0, unfinished = 0, failed = 0;
-    int rc = count_budget_used(e->st, row->id, &used, &unfinished, &failed, err);
+    struct budget_used bu;
+    int rc = count_budget_used(e->st, row->id, &bu, err);
     if (rc != 0) {
         return rc;
+    }
+    int64_t used = bu.used, unfinished = bu.unfinished, failed = bu.failed;
+    if (bu.cancelled > 0 && e->spec->max_trials > used) {
+        /* A cancel closed the trials in flight, unmeasured, and their configurations are taken
+         * (a trial's state is final, its configuration unique): going on, the search never
+         * measured them, and a grid skipped them for good. */
+        return mp_error_set(err, MP_EINVALID,
+                            "experiment '%s' was cancelled with %lld trial%s in flight, never "
+                            "measured, whose configuration%s it cannot run again: a larger "
+                            "max_trials cannot continue it (--restart to start again)",
+                            e->spec->name, (long long)bu.cancelled, bu.cancelled == 1 ? "" : "s",
+                            bu.cancelled == 1 ? "" : "s");
     }
     if (e->spec->max_trials < used + unfinished) {
         /* The interrupted trials run again on resumption: a budget that leaves them out would

@@ -65,8 +65,7 @@ int mp_report_recommended(struct mp_store *st, const char *ref, const struct mp_
     }
     out->best = out->report ? json_object_get(out->report, "best") : NULL;
     if (rc == 0 && !json_is_object(out->best)) {
-        rc = mp_error_set(err, MP_ENOTFOUND, "experiment '%s' has no recommended configuration yet",
-                          ref);
+        rc = mp_report_no_best(out->report, "", err);
     }
     if (rc == 0 && o->target_rps > 0) {
         rc = mp_report_capacity_plan(out->report, o->target_rps, o->headroom, err);

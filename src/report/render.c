@@ -463,20 +463,38 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
     print_pareto(f, r);
 }
 
+/* The trials column of list's row: done over max_trials. One in flight when the run stopped is
+ * not done (it runs again). */
+static void list_trials(const json_t *e, char *buf, size_t size)
+{
+    const json_t *c = json_object_get(e, "counts");
+    snprintf(buf, size, "%lld/%lld",
+             (long long)(json_integer_value(json_object_get(c, "total")) -
+                         json_integer_value(json_object_get(c, "running")) -
+                         json_integer_value(json_object_get(c, "pending"))),
+             (long long)json_integer_value(json_object_get(e, "max_trials")));
+}
+
 void mp_report_print_list(FILE *f, const json_t *list)
 {
-    fprintf(f, "%4s  %-24s %-12s %-9s %7s  %12s  %s\n", "id", "name", "state", "algorithm",
-            "trials", "best", "created");
+    /* Columns as wide as their widest entry: a name of up to 63 characters, or "768/2000" trials,
+     * pushed the rest of its row out of line with the header. */
+    int name_w = 24, trials_w = 7;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *e = json_array_get(list, i);
+        char trials[48];
+        list_trials(e, trials, sizeof(trials));
+        const char *name = json_string_value(json_object_get(e, "name"));
+        size_t nl = name ? strlen(name) : 0;
+        name_w = nl > (size_t)name_w && nl < 256 ? (int)nl : name_w;
+        trials_w = strlen(trials) > (size_t)trials_w ? (int)strlen(trials) : trials_w;
+    }
+    fprintf(f, "%4s  %-*s %-12s %-9s %*s  %12s  %s\n", "id", name_w, "name", "state", "algorithm",
+            trials_w, "trials", "best", "created");
     for (size_t i = 0; i < json_array_size(list); i++) {
         const json_t *e = json_array_get(list, i);
         char buf[MP_FMT_DOUBLE_MAX], trials[48];
-        /* Trials done: one in flight when the run stopped is not (it runs again). */
-        const json_t *c = json_object_get(e, "counts");
-        snprintf(trials, sizeof(trials), "%lld/%lld",
-                 (long long)(json_integer_value(json_object_get(c, "total")) -
-                             json_integer_value(json_object_get(c, "running")) -
-                             json_integer_value(json_object_get(c, "pending"))),
-                 (long long)json_integer_value(json_object_get(e, "max_trials")));
+        list_trials(e, trials, sizeof(trials));
         const char *algorithm = json_string_value(json_object_get(e, "algorithm"));
         const char *created = json_string_value(json_object_get(e, "created_at"));
         const char *error = json_string_value(json_object_get(e, "error"));
@@ -484,11 +502,11 @@ void mp_report_print_list(FILE *f, const json_t *list)
         char best[MP_FMT_DOUBLE_MAX + 1];
         snprintf(best, sizeof(best), "%s%s", metric_text(json_object_get(e, "best_value"), buf),
                  json_is_false(json_object_get(e, "best_settled")) ? "~" : "");
-        fprintf(f, "%4lld  %-24s %-12s %-9s %7s  %12s  %s",
-                (long long)json_integer_value(json_object_get(e, "id")),
+        fprintf(f, "%4lld  %-*s %-12s %-9s %*s  %12s  %s",
+                (long long)json_integer_value(json_object_get(e, "id")), name_w,
                 json_string_value(json_object_get(e, "name")),
                 json_string_value(json_object_get(e, "state")), algorithm ? algorithm : "-",
-                error ? "-" : trials, best, created ? created : "-");
+                trials_w, error ? "-" : trials, best, created ? created : "-");
         if (error) {
             fputs("  (unreadable: ", f);
             mp_terminal_text(f, error, false);

@@ -435,6 +435,25 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out, str
     return rc;
 }
 
+int mp_report_no_best(const json_t *report, const char *purpose, struct mp_error *err)
+{
+    const char *name = json_string_value(json_object_get(report, "name"));
+    const char *state = json_string_value(json_object_get(report, "state"));
+    const char *reason = json_string_value(json_object_get(report, "stop_reason"));
+    /* Said "yet" of an experiment that had ended FAILED or CANCELLED, as if one were to come. */
+    bool ended = state && (strcmp(state, "SUCCEEDED") == 0 || strcmp(state, "FAILED") == 0 ||
+                           strcmp(state, "CANCELLED") == 0);
+    if (!ended) {
+        return mp_error_set(err, MP_ENOTFOUND,
+                            "experiment '%s' has no recommended configuration yet%s",
+                            name ? name : "", purpose);
+    }
+    return mp_error_set(err, MP_ENOTFOUND,
+                        "experiment '%s' has no recommended configuration%s: it ended %s%s%s%s",
+                        name ? name : "", purpose, state, reason && *reason ? " (" : "",
+                        reason && *reason ? reason : "", reason && *reason ? ")" : "");
+}
+
 int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
                             struct mp_error *err)
 {
@@ -449,10 +468,8 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
     if (json_integer_value(pods) > 1) {
         rps /= (double)json_integer_value(pods);
     }
-    if (!json_is_object(best)) { /* not yet: as mp_report_recommended says it */
-        return mp_error_set(err, MP_ENOTFOUND,
-                            "experiment '%s' has no recommended configuration yet, to plan for",
-                            json_string_value(json_object_get(report, "name")));
+    if (!json_is_object(best)) { /* as mp_report_recommended says it */
+        return mp_report_no_best(report, ", to plan for", err);
     }
     if (!(rps > 0)) {
         return mp_error_set(err, MP_EINVALID,

@@ -50,6 +50,11 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
  * with no confirmation behind it, a candidate that did not pass every confirmation run. For
  * outputs that carry the configuration alone (export --format deploy|k8s). */
 json_t *mp_report_caveats(const json_t *report);
+/* MP_ENOTFOUND in err for a report without a best: "experiment 'NAME' has no recommended
+ * configuration yet" (then purpose, e.g. ", to plan for") while it may still find one, else
+ * that it ended with none, its state and stop_reason (a FAILED experiment none of whose trials
+ * succeeded has none to come). */
+int mp_report_no_best(const json_t *report, const char *purpose, struct mp_error *err);
 /* Deployable output for the recommended configuration. */
 struct mp_deploy_opts {
     int port;          /* value of {port} in the rendered command; 0 = 8080 */

@@ -848,6 +848,44 @@ static void cancel_ends_an_interrupted_experiment(void **state)
     mp_spec_free(spec);
 }
 
+/* A cancelled experiment whose cancel closed a trial in flight is not continued by a raised
+ * max_trials: the trial was never measured and its configuration cannot run again, so the search
+ * went on without it (a grid skipped it: not the trials of a run with that budget from the
+ * start). One cancelled before any trial ran continues. */
+static void cancelled_is_not_continued(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("grid", 6, 1, NULL);
+    struct mp_spec *more = make_spec("grid", 8, 1, NULL);
+    atomic_bool cancel = false;
+    struct run a = {0};
+    struct fake_runner fr = {.fail_a = -1, .interrupt_after = 3, .cancel_in_run = true};
+    run_engine(&a, spec, &fr, &cancel, true);
+    struct mp_error err = {0};
+    assert_int_equal(mp_engine_cancel(a.st, a.sum.experiment_id, "stopped", &err), 0);
+    assert_refused(a.st, more, "was cancelled with 1 trial in flight, never measured");
+    /* The same spec reports it, as any finished experiment. */
+    atomic_store(&cancel, false);
+    struct fake_runner f2 = {.fail_a = -1};
+    run_engine(&a, spec, &f2, &cancel, true);
+    assert_true(a.sum.already_finished);
+    assert_int_equal(f2.calls, 0);
+    run_release(&a);
+
+    struct run b = {0};
+    assert_int_equal(mp_store_open(":memory:", NULL, &b.st, &err), 0);
+    int64_t id = 0;
+    assert_int_equal(mp_engine_create(b.st, spec, &id, &err), 0);
+    assert_int_equal(mp_engine_cancel(b.st, id, "stopped", &err), 0);
+    struct fake_runner f3 = {.fail_a = -1};
+    run_engine(&b, more, &f3, &cancel, true);
+    assert_int_equal(b.sum.state, MP_EXPERIMENT_SUCCEEDED);
+    assert_int_equal(b.n, 8);
+    run_release(&b);
+    mp_spec_free(more);
+    mp_spec_free(spec);
+}
+
 /* A process that claimed the experiment after the caller saw none drive it (serve's cancel
  * checks, then cancels: a `morphling run` resuming it in between) keeps it: mp_engine_cancel
  * claims first and is refused, instead of closing the run's trials and ending the experiment
@@ -1070,6 +1108,7 @@ int main(void)
         cmocka_unit_test(raised_budget_continues),
         cmocka_unit_test(equivalent_spec_continues),
         cmocka_unit_test(raised_failure_budget_continues),
+        cmocka_unit_test(cancelled_is_not_continued),
         cmocka_unit_test(infinite_values_count_for_nothing),
         cmocka_unit_test(restart_refuses_a_live_owner),
         cmocka_unit_test(heartbeat_beats_during_a_trial),

@@ -69,6 +69,22 @@ static void capacity_plan_limits(void **state)
     assert_string_equal(err.msg,
                         "experiment 'e1' has no recommended configuration yet, to plan for");
     json_decref(rep);
+    /* One that ended without a recommendation has none to come: it said "yet" of a FAILED
+     * experiment, none of whose trials succeeded. */
+    rep = json_loads("{\"name\":\"e1\",\"state\":\"FAILED\",\"stop_reason\":\"none of the 5 "
+                     "trials succeeded: no configuration to recommend\",\"best\":null}",
+                     0, NULL);
+    mp_error_clear(&err);
+    assert_int_equal(mp_report_capacity_plan(rep, 10, 0.2, &err), MP_ENOTFOUND);
+    assert_string_equal(err.msg, "experiment 'e1' has no recommended configuration, to plan for: "
+                                 "it ended FAILED (none of the 5 trials succeeded: no "
+                                 "configuration to recommend)");
+    json_decref(rep);
+    rep = json_loads("{\"name\":\"e1\",\"state\":\"INTERRUPTED\",\"best\":null}", 0, NULL);
+    mp_error_clear(&err);
+    assert_int_equal(mp_report_no_best(rep, "", &err), MP_ENOTFOUND);
+    assert_string_equal(err.msg, "experiment 'e1' has no recommended configuration yet");
+    json_decref(rep);
     rep = json_loads("{\"best\":{\"metrics\":{\"accuracy\":0.9}}}", 0, NULL);
     assert_int_equal(mp_report_capacity_plan(rep, 10, 0.2, &err), MP_EINVALID);
     json_decref(rep);
@@ -276,6 +292,46 @@ static void wide_columns(void **state)
     free(text);
 }
 
+/* list's columns stay under their headings whatever the widths of names and trial counts: a
+ * 63-character name, or an exhausted grid's "768/2000", pushed the rest of its row out of line. */
+static void list_columns(void **state)
+{
+    (void)state;
+    char *text = rendered(
+        mp_report_print_list,
+        "[{\"id\":1,\"name\":\"a23456789012345678901234567890123456789012345678901234567890123\","
+        "\"state\":\"SUCCEEDED\",\"algorithm\":\"grid\",\"max_trials\":2000,"
+        "\"counts\":{\"total\":768,\"running\":0,\"pending\":0},\"best_value\":1.5,"
+        "\"created_at\":\"2026-12-07T05:10:39Z\"},"
+        "{\"id\":2,\"name\":\"b\",\"state\":\"RUNNING\",\"algorithm\":\"bo\",\"max_trials\":4,"
+        "\"counts\":{\"total\":2,\"running\":1,\"pending\":0},\"best_value\":null,"
+        "\"created_at\":\"2026-12-07T05:11:00Z\"}]");
+    char *lines[3] = {text, NULL, NULL};
+    for (int i = 1; i < 3; i++) {
+        char *nl = lines[i - 1] ? strchr(lines[i - 1], '\n') : NULL;
+        lines[i] = nl ? nl + 1 : NULL;
+    }
+    if (!lines[2]) {
+        fail_msg("list: %s", text);
+    }
+    /* Where "state" and "created" begin in the header, each row has its value. */
+    const char *head = lines[0];
+    size_t state_at = (size_t)(strstr(head, "state") - head);
+    size_t created_at = (size_t)(strstr(head, "created") - head);
+    size_t trials_end = (size_t)(strstr(head, "trials") - head) + strlen("trials");
+    const char *want[2][3] = {{"SUCCEEDED", "2026-12-07T05:10:39Z", "768/2000"},
+                              {"RUNNING", "2026-12-07T05:11:00Z", "1/4"}};
+    for (int r = 0; r < 2; r++) {
+        const char *row = lines[r + 1];
+        if (strncmp(row + state_at, want[r][0], strlen(want[r][0])) != 0 ||
+            strncmp(row + created_at, want[r][1], strlen(want[r][1])) != 0 ||
+            strncmp(row + trials_end - strlen(want[r][2]), want[r][2], strlen(want[r][2])) != 0) {
+            fail_msg("list row %d out of line:\n%s", r + 1, text);
+        }
+    }
+    free(text);
+}
+
 /* Stored text reaches the terminal escaped: a crashed service's colored log in a reason, a
  * categorical value with a bidirectional override or a zero-width space (they went out raw: the
  * escape sequences ran, and the override reversed the rest of the line). A reason keeps its
@@ -426,6 +482,7 @@ int main(void)
         cmocka_unit_test(csv_cells),
         cmocka_unit_test(trial_columns),
         cmocka_unit_test(wide_columns),
+        cmocka_unit_test(list_columns),
         cmocka_unit_test(terminal_text),
         cmocka_unit_test(unsettled_recommendation),
     };
