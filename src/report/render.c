@@ -45,6 +45,14 @@ static bool experiment_live(const json_t *r)
     return !state || strcmp(state, "RUNNING") == 0 || strcmp(state, "CREATED") == 0;
 }
 
+/* Whether the experiment's best is its recommendation: only a finished search recommends; a run
+ * that failed, was cancelled or interrupted, or still runs has a best so far. */
+static bool recommends(const json_t *r)
+{
+    const char *state = json_string_value(json_object_get(r, "state"));
+    return !state || strcmp(state, "SUCCEEDED") == 0;
+}
+
 void mp_report_print_summary(FILE *f, const json_t *r)
 {
     const json_t *obj = json_object_get(r, "objective");
@@ -162,14 +170,15 @@ static const char *objective_text(const json_t *tr, const char *metric, char *bu
     return buf;
 }
 
-static void print_note(FILE *f, const json_t *tr, bool live)
+static void print_note(FILE *f, const json_t *tr, const json_t *r)
 {
+    bool live = experiment_live(r);
     const char *reason = json_string_value(json_object_get(tr, "reason"));
     const char *failure = json_string_value(json_object_get(tr, "failure"));
     const json_t *violated = json_object_get(tr, "violated");
     const char *sep = "  "; /* before the next part of the note */
     if (json_is_true(json_object_get(tr, "recommended"))) {
-        fprintf(f, "%srecommended", sep);
+        fprintf(f, "%s%s", sep, recommends(r) ? "recommended" : "best so far");
         sep = "; ";
     }
     if (json_is_false(json_object_get(tr, "settled"))) {
@@ -240,11 +249,11 @@ void mp_report_print_trials(FILE *f, const json_t *r)
             fputs("  ", f);
             put_right(f, value_text(json_object_get(p, name), buf), width[i]);
         }
-        print_note(f, tr, experiment_live(r));
+        print_note(f, tr, r);
     }
     free(width);
-    fprintf(f, "(value): infeasible, not a candidate; ~: the measurement did not settle; "
-               "*: recommended\n");
+    fprintf(f, "(value): infeasible, not a candidate; ~: the measurement did not settle; *: %s\n",
+            recommends(r) ? "recommended" : "best so far");
     print_confirmation(f, r);
 }
 
@@ -352,17 +361,14 @@ static void print_no_recommendation(FILE *f, const json_t *r)
                       : ": no trial met the objective and constraints.");
 }
 
-/* Only a finished search recommends: a run that failed, was cancelled or interrupted, or still
- * runs has a best so far. */
 static void print_best_heading(FILE *f, const json_t *r, const json_t *best)
 {
-    const char *state = json_string_value(json_object_get(r, "state"));
     long long number = (long long)json_integer_value(json_object_get(best, "number"));
-    if (!state || strcmp(state, "SUCCEEDED") == 0) {
+    if (recommends(r)) {
         fprintf(f, "Recommended configuration (trial %lld):\n", number);
     } else {
         fprintf(f, "Best configuration so far (trial %lld; the search is unfinished: %s):\n",
-                number, state);
+                number, json_string_value(json_object_get(r, "state")));
     }
 }
 

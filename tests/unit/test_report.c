@@ -194,6 +194,18 @@ static void trial_notes(void **state)
         fail_msg("notes: %s", text);
     }
     free(text);
+    /* An unfinished experiment's best is the best so far, as its heading and export say (the
+     * table said "recommended"). */
+    text = rendered(mp_report_print_trials,
+                    "{\"state\":\"INTERRUPTED\",\"parameters\":[\"cpu\"],"
+                    "\"objective\":{\"metric\":\"t\"},\"trials\":["
+                    "{\"number\":1,\"state\":\"SUCCEEDED\",\"recommended\":true,"
+                    "\"params\":{\"cpu\":3},\"metrics\":{}}]}");
+    if (!strstr(text, "  3  best so far\n") || !strstr(text, "*: best so far\n") ||
+        strstr(text, "recommended")) {
+        fail_msg("notes of an unfinished experiment: %s", text);
+    }
+    free(text);
 }
 
 /* An unsettled search measurement of the recommended trial is a warning unless the trial was
