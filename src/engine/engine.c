@@ -142,15 +142,26 @@ char *mp_engine_spec_warning(const struct mp_spec *spec)
     if (isinf(size) || size <= (double)spec->max_trials || spec->space.n == 0) {
         return NULL;
     }
-    double per_first = size / (double)mp_space_levels(&spec->space, 0);
+    double levels = (double)mp_space_levels(&spec->space, 0);
+    double per_first = size / levels;
     double reached = ceil((double)spec->max_trials / per_first);
-    return mp_xasprintf("grid search stops after %s = %lld of its %.0f configurations: '%s' (the "
-                        "slowest parameter) takes %.0f of its %llu values; raise %s or use %s",
-                        pe ? "maxNumTrials" : "max_trials", (long long)spec->max_trials, size,
-                        spec->space.params[0].name, reached,
-                        (unsigned long long)mp_space_levels(&spec->space, 0),
-                        pe ? "spec.maxNumTrials" : "algorithm.max_trials",
-                        pe ? "random or BayesianOpt" : "random or bo");
+    const char *first = spec->space.params[0].name;
+    /* What the budget leaves out: values of the slowest parameter, or when it reaches them all,
+     * configurations of its last value. */
+    char *left =
+        reached < levels
+            ? mp_xasprintf("'%s' (the slowest parameter) takes %.0f of its %.0f values", first,
+                           reached, levels)
+            : mp_xasprintf("the last value of '%s' (the slowest parameter) meets %.0f of "
+                           "the %.0f configurations of the others",
+                           first, (double)spec->max_trials - (levels - 1) * per_first, per_first);
+    char *msg = mp_xasprintf("grid search stops after %s = %lld of its %.0f configurations: %s; "
+                             "raise %s or use %s",
+                             pe ? "maxNumTrials" : "max_trials", (long long)spec->max_trials, size,
+                             left, pe ? "spec.maxNumTrials" : "algorithm.max_trials",
+                             pe ? "random or BayesianOpt" : "random or bo");
+    free(left);
+    return msg;
 }
 
 static int validate(const struct mp_spec *spec, bool offline, struct mp_error *err)

@@ -236,6 +236,13 @@ err=$("$MORPHLING" validate --offline "$WORK/pe.yaml" 2>&1 >/dev/null)
 check "a ProfilingExperiment's grid cut short: the warning in its words" \
     "morphling validate: warning: grid search stops after maxNumTrials = 3 of its 8 configurations: 'cpu' (the slowest parameter) takes 1 of its 2 values; raise spec.maxNumTrials or use random or BayesianOpt" \
     "$err"
+# A budget that reaches every value of the slowest parameter says what it leaves out (it read
+# "'cpu' takes 2 of its 2 values").
+sed 's/maxNumTrials: 8/maxNumTrials: 6/' "$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml" >"$WORK/pe.yaml"
+err=$("$MORPHLING" validate --offline "$WORK/pe.yaml" 2>&1 >/dev/null)
+check "a grid cut short in the slowest parameter's last value" \
+    "morphling validate: warning: grid search stops after maxNumTrials = 6 of its 8 configurations: the last value of 'cpu' (the slowest parameter) meets 2 of the 4 configurations of the others; raise spec.maxNumTrials or use random or BayesianOpt" \
+    "$err"
 # A message stays one line whatever it quotes: a newline or ESC in a file name or an argument.
 nl_file="$WORK/two
 lines.yaml"
