@@ -30,8 +30,8 @@ static const struct mp_opt replay_opts[] = {
     {"prior", 0, MP_OPT_STR, MP_OPT_AT(struct replay_args, prior), "MODEL",
      "a meta-trained model ('meta train') for algorithm morphling", .flags = MP_OPT_PATH},
     {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct replay_args, json), NULL,
-     "print {algorithm, budget, seed, trials, best, surface_optimum, trials_to_optimum, "
-     "trials_to_95} as JSON"},
+     "print {algorithm, budget, seed, trials (each {params, value, failure}), best, "
+     "surface_optimum, trials_to_optimum, trials_to_95} as JSON"},
 };
 
 /* One surface: a --role naming no column is a mistake, not a role for another surface. */
@@ -65,8 +65,12 @@ static json_t *outcome_json(const struct mp_replay_opts *o, const struct mp_repl
 {
     json_t *trials = json_array();
     for (size_t i = 0; i < out->n_trials; i++) {
-        json_array_append_new(trials, json_pack("{s:o, s:o}", "params", config_json(out, (long)i),
-                                                "value", number_or_null(out->value[i])));
+        enum mp_failure f = out->failure[i];
+        json_array_append_new(
+            trials,
+            json_pack("{s:o, s:o, s:o}", "params", config_json(out, (long)i), "value",
+                      number_or_null(out->value[i]), "failure",
+                      f == MP_FAILURE_NONE ? json_null() : json_string(mp_failure_name(f))));
     }
     json_t *best = out->best >= 0 ? json_pack("{s:o, s:o}", "params", config_json(out, out->best),
                                               "value", number_or_null(out->value[out->best]))

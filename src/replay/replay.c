@@ -220,6 +220,7 @@ static int collect(struct mp_store *st, int64_t exp_id, const char *objective, b
     out->n_trials = n;
     out->x = mp_xcalloc(n * d + 1, sizeof(double));
     out->value = mp_xcalloc(n + 1, sizeof(double));
+    out->failure = mp_xcalloc(n + 1, sizeof(*out->failure));
     out->best = -1;
     double best = NAN;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -230,6 +231,7 @@ static int collect(struct mp_store *st, int64_t exp_id, const char *objective, b
             v = NAN;
         }
         out->value[i] = v;
+        out->failure[i] = rows[i].failure;
         if (!isnan(v) && (isnan(best) || (minimize ? v < best : v > best))) {
             best = v;
             out->best = (long)i;
@@ -367,6 +369,7 @@ void mp_replay_outcome_release(struct mp_replay_outcome *out)
     mp_space_release(&out->space);
     free(out->x);
     free(out->value);
+    free(out->failure);
     free(out->notice);
     memset(out, 0, sizeof(*out));
 }

@@ -13,6 +13,7 @@
 #include "doc/doc.h"
 #include "space/space.h"
 #include "surface/surface.h"
+#include "trial/trial.h"
 
 struct mp_replay_opts {
     const char *algorithm;     /* optimizer name, default "random" */
@@ -36,12 +37,13 @@ struct mp_replay_opts {
 struct mp_replay_outcome {
     struct mp_space space; /* inferred space */
     size_t n_trials;
-    double *x;              /* n_trials * space.n configurations, in trial order */
-    double *value;          /* objective per trial; NAN for failed trials */
-    long best;              /* index of the best trial, -1 if none succeeded */
-    double optimum;         /* best objective on the whole surface, as trials report it */
-    long trials_to_optimum; /* 1-based, -1 if never reached */
-    long trials_to_95;      /* 1-based trial where best-so-far first reached 95 % of optimum */
+    double *x;                /* n_trials * space.n configurations, in trial order */
+    double *value;            /* objective per trial; NAN for failed trials */
+    enum mp_failure *failure; /* per trial: its failure class, MP_FAILURE_NONE if it succeeded */
+    long best;                /* index of the best trial, -1 if none succeeded */
+    double optimum;           /* best objective on the whole surface, as trials report it */
+    long trials_to_optimum;   /* 1-based, -1 if never reached */
+    long trials_to_95;        /* 1-based trial where best-so-far first reached 95 % of optimum */
     /* What the user should know about the search (mp_engine_search_notice: morphling's
      * fallback in use, and why); NULL when nothing. Owned. */
     char *notice;

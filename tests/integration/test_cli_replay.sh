@@ -43,6 +43,12 @@ err=$("$MORPHLING" replay "$WORK/items.csv" --objective items_per_s --role throu
 check "a role on a metric column: exit 2" 2 "$rc"
 check_contains "a role on a metric column: message" \
     "role \"throughput_rps=cpu\": 'throughput_rps' is not a parameter column" "$err"
+# Each trial says whether and how it failed: an OOM_KILLED row's trial read like one that
+# measured nothing else ("value": null, nothing more).
+printf 'x,throughput_rps,failure\n1,10,\n2,,OOM_KILLED\n' >"$WORK/failed.csv"
+json=$("$MORPHLING" replay "$WORK/failed.csv" -a grid --budget 2 --json)
+check "replay --json: each trial's failure" '[null,"OOM_KILLED"]' \
+    "$(printf '%s' "$json" | jq -c '[.trials[].failure]')"
 # A numeric role on a column of text: a choice's position stood for the batch size (items_per_s
 # came out as throughput x 0, 1, 2).
 printf 'b,throughput_rps\n4,10\n8,10\nauto,10\n' >"$WORK/cb.csv"
