@@ -252,8 +252,11 @@ struct mp_meta_taskset;
 /* `meta train --from-store` (meta_store.c): adds every finished experiment of the store at
  * db_path (succeeded, failed or cancelled) with at least min_points usable trials to ts, as
  * mp_meta_taskset_add_trials does; experiments whose spec no longer parses or whose parameters
- * differ from the set's are skipped. *added and *skipped count them. */
+ * differ from the set's are skipped. *added and *skipped count them. Each trains on its own
+ * objective: when objective (--objective, else NULL) or minimize differs from one's, a warning on
+ * stderr says so. */
 int mp_cli_meta_add_store(struct mp_meta_taskset *ts, const char *db_path, size_t min_points,
-                          size_t *added, size_t *skipped, struct mp_error *err) MP_WUR;
+                          const char *objective, bool minimize, size_t *added, size_t *skipped,
+                          struct mp_error *err) MP_WUR;
 
 #endif

@@ -99,7 +99,11 @@ static int add_store(struct train_args *a, struct mp_meta_taskset *ts, size_t *a
         return rc;
     }
     *used = path;
-    return mp_cli_meta_add_store(ts, path, STORE_MIN_POINTS, added, skipped, err);
+    /* --minimize alone names the surfaces' default objective: compared as given. */
+    const char *objective =
+        a->surf.objective || a->surf.minimize ? (a->surf.objective ? a->surf.objective : "") : NULL;
+    return mp_cli_meta_add_store(ts, path, STORE_MIN_POINTS, objective, a->surf.minimize, added,
+                                 skipped, err);
 }
 
 static void report(const struct train_args *a, const struct mp_meta_model *m, size_t n_surf,

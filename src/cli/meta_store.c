@@ -2,6 +2,7 @@
 /* `meta train`'s store input: reads the finished experiments of the store and their trials, and
  * hands each down to src/meta as a task (meta sits below the store and never opens it). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,10 +11,32 @@
 #include "spec/spec.h"
 #include "store/store.h"
 
+/* --objective/--minimize (objective NULL: neither given) against a stored experiment's own:
+ * counts the experiments that differ, and describes the first in *first (owned). */
+struct objective_check {
+    const char *objective;
+    bool minimize;
+    size_t differ;
+    char *first;
+};
+
+static void check_objective(struct objective_check *c, const struct mp_spec *spec, const char *name)
+{
+    bool minimize = spec->direction == MP_MINIMIZE;
+    if (!c->objective ||
+        (strcmp(c->objective, spec->objective_metric) == 0 && c->minimize == minimize)) {
+        return;
+    }
+    if (c->differ++ == 0) {
+        c->first = mp_xasprintf("store experiment '%s' trains on its own objective (%s %s)", name,
+                                minimize ? "minimize" : "maximize", spec->objective_metric);
+    }
+}
+
 /* One stored experiment as a task. Returns 1 when it was skipped (not usable). */
 static int add_experiment(struct mp_meta_taskset *ts, struct mp_store *st,
                           const struct mp_experiment_row *e, size_t min_points,
-                          struct mp_error *err)
+                          struct objective_check *check, struct mp_error *err)
 {
     struct mp_spec *spec = NULL;
     struct mp_trial_row *rows = NULL;
@@ -47,6 +70,9 @@ static int add_experiment(struct mp_meta_taskset *ts, struct mp_store *st,
                                     n, min_points)
              ? 0
              : 1;
+    if (rc == 0) {
+        check_objective(check, spec, e->name);
+    }
     free(name);
 out:
     free(trials);
@@ -57,8 +83,10 @@ out:
 }
 
 int mp_cli_meta_add_store(struct mp_meta_taskset *ts, const char *db_path, size_t min_points,
-                          size_t *added, size_t *skipped, struct mp_error *err)
+                          const char *objective, bool minimize, size_t *added, size_t *skipped,
+                          struct mp_error *err)
 {
+    struct objective_check check = {.objective = objective, .minimize = minimize};
     struct mp_store *st = NULL;
     struct mp_experiment_row *exps = NULL;
     size_t n = 0, n_added = 0, n_skipped = 0;
@@ -72,7 +100,7 @@ int mp_cli_meta_add_store(struct mp_meta_taskset *ts, const char *db_path, size_
             s != MP_EXPERIMENT_CANCELLED) {
             continue;
         }
-        rc = add_experiment(ts, st, &exps[i], min_points, err);
+        rc = add_experiment(ts, st, &exps[i], min_points, &check, err);
         if (rc == 1) {
             n_skipped++;
             rc = 0;
@@ -82,6 +110,17 @@ int mp_cli_meta_add_store(struct mp_meta_taskset *ts, const char *db_path, size_
     }
     mp_experiment_rows_free(exps, n);
     mp_store_close(st);
+    if (rc == 0 && check.differ > 0) {
+        fprintf(stderr,
+                "morphling meta train: warning: --objective and --minimize apply to surfaces: %s",
+                check.first);
+        if (check.differ > 1) {
+            fprintf(stderr, ", as %zu other%s", check.differ - 1,
+                    check.differ == 2 ? " does" : "s do");
+        }
+        fprintf(stderr, "\n");
+    }
+    free(check.first);
     *added = n_added;
     *skipped = n_skipped;
     return rc;

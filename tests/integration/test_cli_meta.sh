@@ -210,6 +210,16 @@ check "meta train --from-store exits 0" 0 "$rc"
 check "one store experiment" 1 "$(printf '%s' "$json" | jq .store_experiments)"
 check "store features" '["cpu","memory","threads","batch"]' \
     "$("$MORPHLING" meta info "$WORK/ms" --json | jq -c '[.features[].name]')"
+# --objective and --minimize name the surfaces' objective: a stored experiment trains on its own,
+# which was not said (a training meant to minimise p99 learned the store's throughput per cost).
+out=$("$MORPHLING" meta train --from-store --objective p99_ms --minimize --iterations 5 --members 1 \
+    --hidden 8 -o "$WORK/ms2" 2>&1 >/dev/null); rc=$?
+check "meta train --from-store --objective exits 0" 0 "$rc"
+check_contains "... saying the store's experiments keep their own objective" \
+    "warning: --objective and --minimize apply to surfaces: store experiment 'replay-demo' trains on its own objective (maximize throughput_per_cost)" "$out"
+out=$("$MORPHLING" meta train --from-store --objective throughput_per_cost --iterations 5 --members 1 \
+    --hidden 8 -o "$WORK/ms2" 2>&1 >/dev/null)
+check "... and nothing when they agree" "" "$(printf '%s' "$out" | grep warning)"
 json=$("$MORPHLING" meta train --surfaces "$WORK/src" --iterations 20 --members 1 --hidden 8 -o "$WORK/mm" --json)
 check "default training reads the store, skipping other parameters" 1 \
     "$(printf '%s' "$json" | jq .store_skipped)"
