@@ -184,8 +184,8 @@ static bool authenticated(struct mp_server *srv, struct MHD_Connection *c)
 /* The login URL, /?token=TOKEN: redirects to /#session=SESSION, where the page keeps the session
  * in its origin's storage (which no other port's page can read, unlike a cookie, which browsers
  * send to every port of its host) and takes it out of the address bar. A fragment is never sent
- * to a server, and the token leaves the address bar and the history. A wrong token: 401, or for
- * a browser a redirect to /?login=failed. */
+ * to a server, and the token leaves the address bar (not the browser's history, which keeps every
+ * address opened). A wrong token: 401, or for a browser a redirect to /?login=failed. */
 static mhd_result login(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
                         const char *given)
 {
