@@ -21,9 +21,15 @@ void mp_srv_add_common_headers(struct MHD_Response *resp, bool is_html)
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    /* No other origin's page may read an answer into its own (an <img> or <script> of it). */
+    MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
     /* Each request comes through the gate, which bounds the time its head may take. */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (is_html) {
+        /* A page of another origin that opened the dashboard (window.open) keeps no handle on
+         * its window: it could send it anywhere later, such as a look-alike login page on
+         * another port of the same host. */
+        MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
         MHD_add_response_header(resp, "Content-Security-Policy",
                                 "default-src 'self'; img-src 'self' data:; style-src 'self' "
                                 "'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; "
