@@ -253,7 +253,11 @@ async function exportChecks(page) {
   const k8sFile = await page.locator('#export-download').getAttribute('href');
   await page.keyboard.press('Escape');
   // Each download's file is freed once replaced or the dialog closed (they were kept for as long
-  // as the page lived).
+  // as the page lived). The dialog's close event comes a task after the key: read at once, the
+  // second file was at times not freed yet.
+  await page
+    .waitForFunction(() => window.revokedUrls.length >= 2, null, { timeout: 5000 })
+    .catch(() => null);
   const freed = await page.evaluate(() => window.revokedUrls);
   check(
     'export: the download files are freed',
