@@ -63,6 +63,11 @@ check "API answers are never stored" "Cache-Control: no-store" \
 curl -s -D "$WORK/page.h" -o /dev/null "$BASE/"
 check "the page is cut off from the page that opened it" "Cross-Origin-Opener-Policy: same-origin" \
     "$(grep '^Cross-Origin-Opener-Policy' "$WORK/page.h" | tr -d '\r')"
+# No inline styles either (the page sets its data-driven sizes through the CSSOM): a style
+# attribute or element that got into the page could not restyle it to mislead.
+csp=$(sed -n 's/^Content-Security-Policy: \([^\r]*\).*/\1/p' "$WORK/page.h")
+check_contains "the page has a Content-Security-Policy" "default-src 'self'" "$csp"
+check "... allowing no inline script or style" "" "$(echo "$csp" | grep -o "'unsafe-[a-z-]*'")"
 for p in / /app.js /api/v1/experiments; do
     check "$p is for this origin only" "Cross-Origin-Resource-Policy: same-origin" \
         "$(curl -s -D - -o /dev/null "$BASE$p" | grep '^Cross-Origin-Resource-Policy' | tr -d '\r')"
