@@ -8,14 +8,28 @@ import { onLeave, stale } from './page.js';
 // as a bearer header. Not a cookie: browsers send a cookie to every port of its host, so a page
 // of any other local server the user opened would have received it. Another port's pages cannot
 // read this origin's storage; whoever binds the port once the server stops finds a dead session.
+// Any page of any origin can send the browser to /#session=JUNK, so a session given in the
+// address is kept only once the server has accepted it: it replaced the page's own, and every
+// page the user opened could log the dashboard out.
 const SESSION_KEY = 'morphling_session';
 const given = /^#session=([0-9a-f]+)$/.exec(window.location.hash);
-if (given) {
-  localStorage.setItem(SESSION_KEY, given[1]);
-  window.history.replaceState(null, '', '/');
+if (given) window.history.replaceState(null, '', '/');
+const adopted = given ? adopt(given[1]) : Promise.resolve();
+
+async function adopt(session) {
+  try {
+    const res = await fetch('/api/v1/info', {
+      headers: { Authorization: `Bearer ${session}` },
+      cache: 'no-store',
+    });
+    if (res.ok) localStorage.setItem(SESSION_KEY, session);
+  } catch (e) {
+    // The server is unreachable: the page's requests say so.
+  }
 }
 
-function authorized(headers = {}) {
+async function authorized(headers = {}) {
+  await adopted;
   const session = localStorage.getItem(SESSION_KEY);
   return session ? { ...headers, Authorization: `Bearer ${session}` } : headers;
 }
@@ -27,7 +41,7 @@ export async function api(path, opts = {}) {
 // The same with the answer's caveats: the texts of its `Warning: 299 morphling "..."` headers
 // (docs/api.md, the export endpoint), which fetch joins with ", ". {body, warnings}.
 export async function apiResponse(path, opts = {}) {
-  const res = await fetch(`/api/v1${path}`, { ...opts, headers: authorized(opts.headers) });
+  const res = await fetch(`/api/v1${path}`, { ...opts, headers: await authorized(opts.headers) });
   let body = null;
   try {
     body = await res.json();
@@ -164,7 +178,7 @@ export async function subscribe(gen, path, onEvent) {
     let refused = false;
     try {
       const res = await fetch(`/api/v1${path}${after}`, {
-        headers: authorized({ Accept: 'text/event-stream' }),
+        headers: await authorized({ Accept: 'text/event-stream' }),
         signal: abort.signal,
         cache: 'no-store',
       });

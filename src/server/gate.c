@@ -153,7 +153,8 @@ static void refuse(struct gate *g, struct pend *p, const char *got, size_t n, un
                         "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
                         "Content-Length: %d\r\nConnection: close\r\n"
                         "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
-                        "Referrer-Policy: no-referrer\r\nCache-Control: no-store\r\n\r\n",
+                        "Referrer-Policy: no-referrer\r\nCache-Control: no-store\r\n"
+                        "Cross-Origin-Resource-Policy: same-origin\r\n\r\n",
                         status, reason, blen);
     bool open = drain(g, p->fd);
     if (send(p->fd, head, (size_t)hlen, MSG_DONTWAIT | MSG_NOSIGNAL) == hlen) {

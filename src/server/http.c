@@ -21,13 +21,21 @@ void mp_srv_add_common_headers(struct MHD_Response *resp, bool is_html)
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    /* No other origin's page may read an answer into its own (an <img> or <script> of it). */
+    MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
     /* Each request comes through the gate, which bounds the time its head may take. */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (is_html) {
+        /* A page of another origin that opened the dashboard (window.open) keeps no handle on
+         * its window: it could send it anywhere later, such as a look-alike login page on
+         * another port of the same host. */
+        MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+        /* Scripts and styles from the page's files only: the page sets data-driven sizes
+         * through the CSSOM (as uPlot does), so a style attribute or element that got into it
+         * restyles nothing. */
         MHD_add_response_header(resp, "Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; style-src 'self' "
-                                "'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; "
-                                "base-uri 'none'; form-action 'none'");
+                                "default-src 'self'; img-src 'self' data:; connect-src 'self'; "
+                                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
     }
 }
 
@@ -184,8 +192,8 @@ static bool authenticated(struct mp_server *srv, struct MHD_Connection *c)
 /* The login URL, /?token=TOKEN: redirects to /#session=SESSION, where the page keeps the session
  * in its origin's storage (which no other port's page can read, unlike a cookie, which browsers
  * send to every port of its host) and takes it out of the address bar. A fragment is never sent
- * to a server, and the token leaves the address bar and the history. A wrong token: 401, or for
- * a browser a redirect to /?login=failed. */
+ * to a server, and the token leaves the address bar (not the browser's history, which keeps every
+ * address opened). A wrong token: 401, or for a browser a redirect to /?login=failed. */
 static mhd_result login(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
                         const char *given)
 {

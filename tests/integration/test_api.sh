@@ -57,6 +57,21 @@ check "... and not sent again while the same" "304 0" \
 check "... another file's tag does not match" 200 "$(anon GET /style.css -H "If-None-Match: $etag")"
 check "API answers are never stored" "Cache-Control: no-store" \
     "$(curl -s -D - -o /dev/null "$BASE/healthz" | grep '^Cache-Control' | tr -d '\r')"
+# A page that opened the dashboard (window.open) kept a handle on its window: it could send it
+# anywhere later, such as a look-alike login page on another port of 127.0.0.1. The page is
+# alone in its browsing context group, and no answer is read into another origin's page.
+curl -s -D "$WORK/page.h" -o /dev/null "$BASE/"
+check "the page is cut off from the page that opened it" "Cross-Origin-Opener-Policy: same-origin" \
+    "$(grep '^Cross-Origin-Opener-Policy' "$WORK/page.h" | tr -d '\r')"
+# No inline styles either (the page sets its data-driven sizes through the CSSOM): a style
+# attribute or element that got into the page could not restyle it to mislead.
+csp=$(sed -n 's/^Content-Security-Policy: \([^\r]*\).*/\1/p' "$WORK/page.h")
+check_contains "the page has a Content-Security-Policy" "default-src 'self'" "$csp"
+check "... allowing no inline script or style" "" "$(echo "$csp" | grep -o "'unsafe-[a-z-]*'")"
+for p in / /app.js /api/v1/experiments; do
+    check "$p is for this origin only" "Cross-Origin-Resource-Policy: same-origin" \
+        "$(curl -s -D - -o /dev/null "$BASE$p" | grep '^Cross-Origin-Resource-Policy' | tr -d '\r')"
+done
 check "unknown page" 404 "$(anon GET /nope.html)"
 check "an escaped NUL in the path" 400 "$(anon GET '/app.js%00x')"
 for p in /api/v1/experiments /api/v1/events /api/v1/experiments/1 /metrics; do
@@ -320,6 +335,7 @@ raw=$(printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nno colon here\r\n\r
 check_contains "a malformed head: JSON 400" '{"error":{"code":"bad_request"' "$raw"
 check_contains "the gate's answer carries Referrer-Policy like every other" \
     "Referrer-Policy: no-referrer" "$raw"
+check_contains "... and Cross-Origin-Resource-Policy" "Cross-Origin-Resource-Policy: same-origin" "$raw"
 raw=$(printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nHost: evil.example\r\n\r\n' "$PORT" |
     timeout 30 curl -s "telnet://127.0.0.1:$PORT")
 check_contains "a repeated Host: 400" '{"error":{"code":"bad_request"' "$raw"
