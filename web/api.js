@@ -34,6 +34,12 @@ async function authorized(headers = {}) {
   return session ? { ...headers, Authorization: `Bearer ${session}` } : headers;
 }
 
+// The page's session (a session given in the address once checked), or null.
+export async function pageSession() {
+  await adopted;
+  return localStorage.getItem(SESSION_KEY);
+}
+
 export async function api(path, opts = {}) {
   return (await apiResponse(path, opts)).body;
 }

@@ -1168,6 +1168,27 @@ async function submitErrorChecks(page, spec) {
     again === template && !again.includes('e2e-live'),
     (/^name: .*/m.exec(again) || ['no name'])[0],
   );
+  // A draft is the session's that wrote it: one a page of this origin planted while the server
+  // was down (whoever bound its port), or one of a previous start, is not offered to be started.
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector('h1:has-text("Experiments")');
+  await page.evaluate(() =>
+    sessionStorage.setItem(
+      'morphling-draft',
+      JSON.stringify({ session: 'f'.repeat(64), text: 'name: planted' }),
+    ),
+  );
+  await page.goto(`${BASE}/#/new`);
+  await page.waitForSelector('#spec-ok, #spec-error');
+  const planted = await page.inputValue('#spec');
+  check('a draft of another session is not shown', planted === template, planted.slice(0, 40));
+  await page.fill('#spec', template.replace(/^name: .*/m, 'name: my-draft'));
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector('h1:has-text("Experiments")');
+  await page.goto(`${BASE}/#/new`);
+  await page.waitForSelector('#spec-ok, #spec-error');
+  check('... and one of this session is', /^name: my-draft$/m.test(await page.inputValue('#spec')));
+  await page.click('button:has-text("Reset to example")');
 }
 
 // An experiment whose stored spec this build cannot read is listed with `error` and nulls for

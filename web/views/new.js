@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // New experiment: a YAML editor pre-filled with the server's template, validated as you type
 // through /api/v1/validate with the error's line marked; Ctrl+Enter starts it.
-import { api } from '../api.js';
+import { api, pageSession } from '../api.js';
 import { h } from '../dom.js';
 import { main, stale } from '../page.js';
 
@@ -44,7 +44,19 @@ function validMessage(r) {
   ];
 }
 
-function editor(template) {
+// The draft kept in the tab ({session, text}) when the session that wrote it is this one: a
+// draft of this origin planted while the server was down (by whoever bound its port then), or
+// one of a previous start, is not offered to be started.
+function readDraft(session) {
+  try {
+    const d = JSON.parse(sessionStorage.getItem(DRAFT));
+    return d && d.session === session && typeof d.text === 'string' ? d.text : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function editor(template, draft) {
   const area = h('textarea', {
     id: 'spec',
     spellcheck: 'false',
@@ -52,7 +64,7 @@ function editor(template) {
     autocapitalize: 'off',
     autocomplete: 'off',
   });
-  area.value = sessionStorage.getItem(DRAFT) || template;
+  area.value = draft || template;
   const gutter = h('div', { class: 'gutter', 'aria-hidden': 'true' });
   const msg = h('div', { role: 'status', 'aria-live': 'polite' });
   const ed = { area, gutter, msg, errLine: 0 };
@@ -118,10 +130,11 @@ function editor(template) {
 
 export async function viewNew(gen) {
   const template = await (await fetch('/template.yaml')).text();
+  const session = await pageSession();
   if (stale(gen)) return;
-  const ed = editor(template);
+  const ed = editor(template, readDraft(session));
   ed.area.addEventListener('input', () => {
-    sessionStorage.setItem(DRAFT, ed.area.value);
+    sessionStorage.setItem(DRAFT, JSON.stringify({ session, text: ed.area.value }));
     ed.redraw();
     ed.schedule();
   });
