@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "report/report.h"
 #include "runner/runner.h"
 
 struct trial_args {
@@ -173,6 +174,7 @@ static json_t *record_json(const struct mp_spec *spec, const double *x,
                             json_string(mp_space_format(&spec->space, i, x[i], buf)));
     }
     json_t *meta = res->meta_json ? json_loads(res->meta_json, 0, NULL) : NULL;
+    mp_report_redact_argv(json_object_get(meta, "argv")); /* as show and the API show it */
     return json_pack(
         "{s:s, s:s, s:o, s:s, s:s, s:s?, s:b, s:o, s:o, s:o, s:s, s:s}", "experiment", spec->name,
         "runner", spec->runner, "config", cfg, "state", mp_trial_state_name(res->state), "failure",
@@ -304,6 +306,11 @@ static int run_one(const struct mp_spec *spec, const double *x, bool quiet,
     const struct mp_runner_ops *ops = mp_runner_find(spec->runner);
     int rc = ops && ops->validate ? ops->validate(spec, err) : 0;
     if (rc == 0) {
+        /* Every {from_env}/{from_file} secret must be readable before anything runs, as in
+         * `run`: an unset variable is an error of the spec, not a trial that crashed. */
+        rc = mp_spec_check_secrets(spec, err);
+    }
+    if (rc == 0) {
         rc = mp_runner_new(spec, &runner, err);
     }
     if (rc != 0) {
@@ -332,6 +339,8 @@ static int run_one(const struct mp_spec *spec, const double *x, bool quiet,
      * answers its row as recorded, so a row that breaks a constraint was SUCCEEDED here, exit 0,
      * without the cost metrics. */
     mp_spec_evaluate(spec, x, res);
+    /* The secrets the service repeated are <redacted>, as in the record `run` stores. */
+    mp_spec_scrub_result(spec, res);
     double v;
     res->unsettled = mp_metrics_get(&res->metrics, spec->objective_metric, &v) && isfinite(v) &&
                      mp_engine_unsettled(spec, &res->metrics);
