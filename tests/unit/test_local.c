@@ -982,6 +982,37 @@ static void test_cpu_limit_extremes(void **state)
     release(&f);
 }
 
+/* GPU settings are recorded as requested and not enforced: a gpu_type as the choice's name (it
+ * read the choice's position, 1 for t4). */
+static void test_gpu_limits_recorded(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: gpu-limits\n"
+                   "service:\n"
+                   "  command: [\"@H@/argv_echo\", \"{port}\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 5s}\n"
+                   "parameters:\n"
+                   "  - {name: g, type: int, min: 0, max: 2, target: {resource: gpu}}\n"
+                   "  - {name: t, type: categorical, values: [a100, t4], target: {resource: "
+                   "gpu_type}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n"
+                   "  kind: local\n");
+    double x[] = {1, 1};
+    assert_int_equal(run(&f, x, NULL), 0);
+    const json_t *limits = json_object_get(f.meta, "limits");
+    const json_t *gpu = json_object_get(limits, "gpu");
+    const json_t *type = json_object_get(limits, "gpu_type");
+    assert_true(json_is_number(json_object_get(gpu, "requested")));
+    assert_true(json_number_value(json_object_get(gpu, "requested")) == 1);
+    assert_false(json_is_true(json_object_get(gpu, "enforced")));
+    const char *name = json_string_value(json_object_get(type, "requested"));
+    assert_string_equal(name ? name : "(not a string)", "t4");
+    assert_false(json_is_true(json_object_get(type, "enforced")));
+    release(&f);
+}
+
 struct par {
     struct mp_runner *runner;
     int64_t number;
@@ -1244,6 +1275,7 @@ int main(void)
         cmocka_unit_test(test_remeasure_within_deadline),
         cmocka_unit_test(test_remeasure_only_when_it_may_settle),
         cmocka_unit_test(test_cpu_limit_extremes),
+        cmocka_unit_test(test_gpu_limits_recorded),
         cmocka_unit_test(test_parallel_trials),
         cmocka_unit_test(test_settings_rejected),
         cmocka_unit_test(test_load_keys_of_the_other_mode),
