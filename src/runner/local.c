@@ -168,24 +168,46 @@ static int check_cfg(const struct mp_spec *spec, struct mp_error *err)
     return 0;
 }
 
-static int local_validate(const struct mp_spec *spec, struct mp_error *err)
+/* The PATH the service is started with (mp_proc_spawn looks its program up there): a literal
+ * service.env PATH (*own), else this process's. *known is false when it is decided only at the
+ * trial (a template, a secret reference, a parameter's env target). */
+static const char *service_path(const struct mp_spec *spec, bool *known, bool *own)
 {
-    if (!spec->has_service || spec->service.argc == 0) {
-        return mp_error_set(err, MP_EINVALID,
-                            "%s: the local runner needs a 'service' with a command to start",
-                            spec->source);
+    *known = true;
+    *own = false;
+    const struct mp_space *s = &spec->space;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->params[i].target == MP_TARGET_ENV && strcmp(s->params[i].target_name, "PATH") == 0) {
+            *known = false;
+        }
     }
-    int rc = check_cfg(spec, err);
-    if (rc != 0) {
-        return rc;
+    for (size_t i = 0; i < spec->service.n_env; i++) {
+        const char *e = spec->service.env[i];
+        if (strncmp(e, "PATH=", 5) == 0) {
+            *own = true;
+            *known =
+                *known && !strchr(e + 5, '{') && !mp_spec_is_secret_ref(spec->service.env_nodes[i]);
+            return e + 5;
+        }
     }
+    return getenv("PATH");
+}
+
+/* The program of service.command, where the service will look for it. */
+static int check_command(const struct mp_spec *spec, struct mp_error *err)
+{
+    int rc = 0;
+    bool known = true, own_path = false;
+    const char *search = service_path(spec, &known, &own_path);
     /* Placeholders were checked, with positions, when the spec was loaded. */
     const char *prog = spec->service.argv[0];
-    if (!strchr(prog, '{')) {
-        char *path = mp_proc_which(prog, getenv("PATH"));
+    if (known && !strchr(prog, '{')) {
+        char *path = mp_proc_which(prog, search);
         bool relative = strchr(prog, '/') && prog[0] != '/';
         if (!path || (!relative && access(path, X_OK) != 0)) {
-            const char *why = path ? strerror(errno) : "not found in PATH";
+            const char *why = path       ? strerror(errno)
+                              : own_path ? "not found in service.env's PATH"
+                                         : "not found in PATH";
             /* A program in the service's folder is run as "./prog", as in a shell; say so. */
             const char *dir = spec->service.workdir ? spec->service.workdir : spec->base_dir;
             char *here = !path && dir ? mp_xasprintf("%s/%s", dir, prog) : NULL;
@@ -202,6 +224,21 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
         }
         free(path);
     }
+    return rc;
+}
+
+static int local_validate(const struct mp_spec *spec, struct mp_error *err)
+{
+    if (!spec->has_service || spec->service.argc == 0) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s: the local runner needs a 'service' with a command to start",
+                            spec->source);
+    }
+    int rc = check_cfg(spec, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = check_command(spec, err);
     const char *wd = spec->service.workdir;
     struct stat st;
     const char *why = !wd || strchr(wd, '{') ? NULL

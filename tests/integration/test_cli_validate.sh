@@ -170,6 +170,17 @@ printf '#!/bin/sh\n' >"$WORK/my-server.sh" && chmod +x "$WORK/my-server.sh"
 err=$("$MORPHLING" validate "$WORK/here.yaml" 2>&1); rc=$?
 check "a program of the spec's folder without ./ exits 2" 2 "$rc"
 check_contains "... and says to write ./" "'my-server.sh': not found in PATH; for the one in the service's folder write './my-server.sh'" "$err"
+# The service is started with its own PATH (service.env), so the program is looked up there; it
+# was looked up in morphling's PATH, and a spec that runs was refused.
+mkdir -p "$WORK/bin" && mv "$WORK/my-server.sh" "$WORK/bin/"
+sed "s|service: {command: \[my-server.sh, \"{a}\"\]}|service: {command: [my-server.sh, \"{a}\"], env: {PATH: \"$WORK/bin:/usr/bin\"}}|" \
+    "$WORK/here.yaml" >"$WORK/path.yaml"
+err=$("$MORPHLING" validate "$WORK/path.yaml" 2>&1); rc=$?
+check "a program in service.env's PATH: valid ($err)" 0 "$rc"
+sed "s|$WORK/bin:|/nonexistent:|" "$WORK/path.yaml" >"$WORK/nopath.yaml"
+err=$("$MORPHLING" validate "$WORK/nopath.yaml" 2>&1); rc=$?
+check "not in service.env's PATH: exits 2" 2 "$rc"
+check_contains "... saying which PATH" "'my-server.sh': not found in service.env's PATH" "$err"
 
 # A metric the runner does not measure (a typo) is refused where it is named, with the likely
 # intended name; a derived one names what the spec lacks. Every trial failed METRIC_MISSING.
