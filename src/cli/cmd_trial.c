@@ -87,7 +87,8 @@ static int no_field(const struct mp_space *s, const char *name, bool pe, struct 
     return rc;
 }
 
-/* Splits --set pairs into parameter values (name is a parameter) and spec overrides. */
+/* Splits --set pairs into parameter values (name is a parameter) and spec overrides; with x
+ * NULL, only the overrides (the parameters' names are known, their ranges may change). */
 static int split_sets(const struct trial_args *a, const struct mp_space *s, bool pe, double *x,
                       bool *given, const char **overrides, size_t *n_over, struct mp_error *err)
 {
@@ -109,6 +110,9 @@ static int split_sets(const struct trial_args *a, const struct mp_space *s, bool
             overrides[(*n_over)++] = set;
             continue;
         }
+        if (!x) {
+            continue; /* names only: the value is checked against the spec as overridden */
+        }
         rc = mp_space_parse(s, (size_t)idx, eq + 1, &x[idx], err);
         if (rc != 0) {
             return mp_error_prefix(err, rc, "--set %s", set);
@@ -128,11 +132,7 @@ static int load(const char *file, const struct trial_args *a, struct mp_spec **s
     /* First pass without overrides, only to learn the parameter names. */
     int rc = mp_spec_load(file, NULL, 0, &probe, err);
     if (rc == 0) {
-        double *tmp = mp_xcalloc(probe->space.n + 1, sizeof(double));
-        bool *given = mp_xcalloc(probe->space.n + 1, sizeof(bool));
-        rc = split_sets(a, &probe->space, probe->from_pe, tmp, given, over, &n_over, err);
-        free(tmp);
-        free(given);
+        rc = split_sets(a, &probe->space, probe->from_pe, NULL, NULL, over, &n_over, err);
     }
     mp_spec_free(probe);
     if (rc == 0) {

@@ -41,6 +41,11 @@ expect_class "$WORK/a.json" CRASHED
 check "--set: parameter value" 3 "$(field "$WORK/a.json" .config.n)"
 check "exit code recorded" 3 "$(field "$WORK/a.json" .meta.exit.code)"
 expect_nothing_left "$WORK/a.json"
+# A value that only the overridden spec allows: it was checked against the spec as written
+# ("9 outside [0, 3]"), whatever the --set list changed.
+run_trial "$WORK/o.json" "$SPEC" --set n=9 --set parameters.n.max=9 --set mode=exit
+expect_class "$WORK/o.json" CRASHED
+check "--set: a value of the overridden range" 9 "$(field "$WORK/o.json" .config.n)"
 
 # Interrupted while the service (a process tree) is starting.
 "$MORPHLING" trial "$SPEC" --set mode=tree --set n=3 --json >"$WORK/b.json" 2>"$WORK/b.err" &
