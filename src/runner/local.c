@@ -797,10 +797,12 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
     if (rc == 0 && !trial_failed(&t) && t.stats.oom_kills > 0) {
         /* A worker killed at the memory limit while the service went on: this configuration
          * does not fit its memory, even if the service recovered. */
+        char mib[MP_FMT_DOUBLE_MAX]; /* as classify_exit: 64.5 MiB read "64 MiB" */
         mp_trial_result_fail(res, MP_FAILURE_OOM_KILLED,
                              "%" PRIu64 " process(es) of the service were OOM-killed at a memory "
-                             "limit of %.0f MiB (the service itself kept running)",
-                             t.stats.oom_kills, (double)t.limits.memory_bytes / 1048576.0);
+                             "limit of %s MiB (the service itself kept running)",
+                             t.stats.oom_kills,
+                             mp_fmt_double(mib, (double)t.limits.memory_bytes / 1048576.0));
     }
     if (t.stats.pids_max_hits > 0 && trial_failed(&t) && res->reason) {
         /* Failed forks explain most of what follows (a crash, refused connections). */
