@@ -241,15 +241,23 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
     rc = check_command(spec, err);
     const char *wd = spec->service.workdir;
     struct stat st;
-    const char *why = !wd || strchr(wd, '{') ? NULL
+    /* Not a template (the service starts in it as written): one with braces was let through,
+     * and every trial CRASHED changing to it. */
+    const char *why = !wd                    ? NULL
                       : stat(wd, &st) != 0   ? strerror(errno)
                       : !S_ISDIR(st.st_mode) ? "not a directory"
                                              : NULL;
     if (rc == 0 && why) {
+        const char *brace = strchr(wd, '{');
+        char *note =
+            brace ? mp_xasprintf(" (a workdir is no template: %.*s stays as written)",
+                                 (int)strcspn(brace, "}") + (strchr(brace, '}') ? 1 : 0), brace)
+                  : mp_xstrdup("");
         const struct mp_node *n = mp_doc_get(mp_doc_get(spec->doc, "service"), "workdir");
-        rc = n ? mp_doc_error(err, n, "service workdir '%s': %s", wd, why)
-               : mp_error_set(err, MP_EINVALID, "%s: service workdir '%s': %s", spec->source, wd,
-                              why);
+        rc = n ? mp_doc_error(err, n, "service workdir '%s': %s%s", wd, why, note)
+               : mp_error_set(err, MP_EINVALID, "%s: service workdir '%s': %s%s", spec->source, wd,
+                              why, note);
+        free(note);
     }
     if (rc == 0) {
         rc = check_requests(spec, err);

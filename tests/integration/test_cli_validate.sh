@@ -113,6 +113,17 @@ check "... naming the field and the folder" \
     "$err"
 err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=$WORK/workdir.yaml" 2>&1)
 check_contains "... or a file that is no folder" "workdir.yaml': not a directory" "$err"
+# A workdir is no template: one with braces was let through as if it were, and every trial
+# CRASHED in a folder named 'run-{a}' that is not there. Written as it is, it is checked; and the
+# folder of that name is used.
+err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=run-{a}" 2>&1); rc=$?
+check "a workdir with braces is checked: exits 2" 2 "$rc"
+check_contains "... saying it is no template" \
+    "service workdir '$WORK/run-{a}': No such file or directory (a workdir is no template: {a} stays as written)" \
+    "$err"
+mkdir "$WORK/run-{a}"
+err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=run-{a}" 2>&1); rc=$?
+check "a folder of that name: valid ($err)" 0 "$rc"
 
 sed 's/step: 0/step: 1/; s/max_trial/x/' "$WORK/bad.yaml" >"$WORK/nosurface.yaml"
 err=$("$MORPHLING" validate "$WORK/nosurface.yaml" 2>&1); rc=$?
