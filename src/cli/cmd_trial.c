@@ -122,6 +122,23 @@ static int split_sets(const struct trial_args *a, const struct mp_space *s, bool
     return 0;
 }
 
+/* The --set pairs that override spec fields when the parameters' names are unknown: dotted
+ * names and the spec's top-level keys. */
+static void fields_only(const struct trial_args *a, const char **overrides, size_t *n_over)
+{
+    for (size_t i = 0; i < a->sets.n; i++) {
+        const char *set = a->sets.v[i];
+        size_t len = strcspn(set, "=");
+        bool field = memchr(set, '.', len) != NULL;
+        for (size_t k = 0; !field && mp_spec_keys[k]; k++) {
+            field = strlen(mp_spec_keys[k]) == len && strncmp(set, mp_spec_keys[k], len) == 0;
+        }
+        if (field) {
+            overrides[(*n_over)++] = set;
+        }
+    }
+}
+
 /* Loads the spec (overrides applied) and the configuration. *x is owned. */
 static int load(const char *file, const struct trial_args *a, struct mp_spec **spec, double **x,
                 struct mp_error *err)
@@ -133,6 +150,11 @@ static int load(const char *file, const struct trial_args *a, struct mp_spec **s
     int rc = mp_spec_load(file, NULL, 0, &probe, err);
     if (rc == 0) {
         rc = split_sets(a, &probe->space, probe->from_pe, NULL, NULL, over, &n_over, err);
+    } else {
+        /* Not valid as written: maybe once overridden (as `run --set` takes it); the spec's own
+         * error stands otherwise. */
+        rc = 0;
+        fields_only(a, over, &n_over);
     }
     mp_spec_free(probe);
     if (rc == 0) {
