@@ -136,6 +136,39 @@ static int check_requests(const struct mp_spec *spec, struct mp_error *err)
     return rc;
 }
 
+/* The port lock folder is one mp_port_lease_acquire can use (it makes a missing one): a file, a
+ * symbolic link (refused: one may be planted in /tmp) or a missing parent failed every trial as
+ * INFRA, each retried twice. */
+static int check_lock_dir(const struct mp_spec *spec, const char *dir, struct mp_error *err)
+{
+    struct stat st;
+    const char *why = NULL;
+    char *parent = NULL;
+    if (lstat(dir, &st) == 0) {
+        why = S_ISLNK(st.st_mode)    ? "a symbolic link, which the runner refuses (give the folder "
+                                       "it points to)"
+              : !S_ISDIR(st.st_mode) ? "not a directory"
+                                     : NULL;
+    } else if (errno != ENOENT) {
+        why = strerror(errno);
+    } else {
+        const char *slash = strrchr(dir, '/');
+        parent =
+            slash ? mp_xstrndup(dir, slash > dir ? (size_t)(slash - dir) : 1) : mp_xstrdup(".");
+        why = stat(parent, &st) != 0 ? "its parent folder does not exist"
+              : !S_ISDIR(st.st_mode) ? "its parent is not a directory"
+                                     : NULL;
+    }
+    free(parent);
+    if (!why) {
+        return 0;
+    }
+    const struct mp_node *n = mp_doc_get(spec->runner_node, "port_lock_dir");
+    return n ? mp_doc_error(err, n, "port lock directory '%s': %s", dir, why)
+             : mp_error_set(err, MP_EINVALID, "%s: port lock directory '%s': %s", spec->source, dir,
+                            why);
+}
+
 /* The runner: settings, and what they mean together with the rest of the spec. */
 static int check_cfg(const struct mp_spec *spec, struct mp_error *err)
 {
@@ -149,7 +182,11 @@ static int check_cfg(const struct mp_spec *spec, struct mp_error *err)
      * echoing the trial nonce"). */
     bool nonce_over_tcp = cfg.identity == LOCAL_ID_NONCE && spec->service.probe == MP_PROBE_TCP;
     long long ports = (long long)cfg.port_hi - cfg.port_lo + 1;
+    rc = check_lock_dir(spec, cfg.port_dir, err);
     mp_local_cfg_release(&cfg);
+    if (rc != 0) {
+        return rc;
+    }
     if (nonce_over_tcp) {
         return mp_doc_error(err, mp_doc_get(spec->runner_node, "identity"),
                             "identity nonce needs an HTTP readiness probe (the nonce comes back in "

@@ -113,6 +113,18 @@ check "... naming the field and the folder" \
     "$err"
 err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=$WORK/workdir.yaml" 2>&1)
 check_contains "... or a file that is no folder" "workdir.yaml': not a directory" "$err"
+# The port lock folder must be one the runner can use: a file there, a symbolic link (refused
+# as a planted one) or a missing parent failed every trial INFRA (each retried twice).
+for dir in "$WORK/workdir.yaml" "$WORK/lock-link" "$WORK/no-such/locks"; do
+    ln -sfn "$WORK" "$WORK/lock-link"
+    err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=$WORK" \
+        --set "runner.port_lock_dir=$dir" 2>&1); rc=$?
+    check "port_lock_dir $dir: exits 2" 2 "$rc"
+    check_contains "... naming the field" "'runner.port_lock_dir': port lock directory '$dir'" "$err"
+done
+err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=$WORK" \
+    --set "runner.port_lock_dir=$WORK/new-locks" 2>&1)
+check "port_lock_dir to be made: valid ($err)" 0 "$?"
 # A workdir is no template: one with braces was let through as if it were, and every trial
 # CRASHED in a folder named 'run-{a}' that is not there. Written as it is, it is checked; and the
 # folder of that name is used.
