@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "report/report.h"
 #include "runner/runner.h"
 
 struct trial_args {
@@ -86,7 +87,8 @@ static int no_field(const struct mp_space *s, const char *name, bool pe, struct 
     return rc;
 }
 
-/* Splits --set pairs into parameter values (name is a parameter) and spec overrides. */
+/* Splits --set pairs into parameter values (name is a parameter) and spec overrides; with x
+ * NULL, only the overrides (the parameters' names are known, their ranges may change). */
 static int split_sets(const struct trial_args *a, const struct mp_space *s, bool pe, double *x,
                       bool *given, const char **overrides, size_t *n_over, struct mp_error *err)
 {
@@ -108,6 +110,9 @@ static int split_sets(const struct trial_args *a, const struct mp_space *s, bool
             overrides[(*n_over)++] = set;
             continue;
         }
+        if (!x) {
+            continue; /* names only: the value is checked against the spec as overridden */
+        }
         rc = mp_space_parse(s, (size_t)idx, eq + 1, &x[idx], err);
         if (rc != 0) {
             return mp_error_prefix(err, rc, "--set %s", set);
@@ -115,6 +120,23 @@ static int split_sets(const struct trial_args *a, const struct mp_space *s, bool
         given[idx] = true;
     }
     return 0;
+}
+
+/* The --set pairs that override spec fields when the parameters' names are unknown: dotted
+ * names and the spec's top-level keys. */
+static void fields_only(const struct trial_args *a, const char **overrides, size_t *n_over)
+{
+    for (size_t i = 0; i < a->sets.n; i++) {
+        const char *set = a->sets.v[i];
+        size_t len = strcspn(set, "=");
+        bool field = memchr(set, '.', len) != NULL;
+        for (size_t k = 0; !field && mp_spec_keys[k]; k++) {
+            field = strlen(mp_spec_keys[k]) == len && strncmp(set, mp_spec_keys[k], len) == 0;
+        }
+        if (field) {
+            overrides[(*n_over)++] = set;
+        }
+    }
 }
 
 /* Loads the spec (overrides applied) and the configuration. *x is owned. */
@@ -127,11 +149,12 @@ static int load(const char *file, const struct trial_args *a, struct mp_spec **s
     /* First pass without overrides, only to learn the parameter names. */
     int rc = mp_spec_load(file, NULL, 0, &probe, err);
     if (rc == 0) {
-        double *tmp = mp_xcalloc(probe->space.n + 1, sizeof(double));
-        bool *given = mp_xcalloc(probe->space.n + 1, sizeof(bool));
-        rc = split_sets(a, &probe->space, probe->from_pe, tmp, given, over, &n_over, err);
-        free(tmp);
-        free(given);
+        rc = split_sets(a, &probe->space, probe->from_pe, NULL, NULL, over, &n_over, err);
+    } else {
+        /* Not valid as written: maybe once overridden (as `run --set` takes it); the spec's own
+         * error stands otherwise. */
+        rc = 0;
+        fields_only(a, over, &n_over);
     }
     mp_spec_free(probe);
     if (rc == 0) {
@@ -173,6 +196,7 @@ static json_t *record_json(const struct mp_spec *spec, const double *x,
                             json_string(mp_space_format(&spec->space, i, x[i], buf)));
     }
     json_t *meta = res->meta_json ? json_loads(res->meta_json, 0, NULL) : NULL;
+    mp_report_redact_argv(json_object_get(meta, "argv")); /* as show and the API show it */
     return json_pack(
         "{s:s, s:s, s:o, s:s, s:s, s:s?, s:b, s:o, s:o, s:o, s:s, s:s}", "experiment", spec->name,
         "runner", spec->runner, "config", cfg, "state", mp_trial_state_name(res->state), "failure",
@@ -304,6 +328,11 @@ static int run_one(const struct mp_spec *spec, const double *x, bool quiet,
     const struct mp_runner_ops *ops = mp_runner_find(spec->runner);
     int rc = ops && ops->validate ? ops->validate(spec, err) : 0;
     if (rc == 0) {
+        /* Every {from_env}/{from_file} secret must be readable before anything runs, as in
+         * `run`: an unset variable is an error of the spec, not a trial that crashed. */
+        rc = mp_spec_check_secrets(spec, err);
+    }
+    if (rc == 0) {
         rc = mp_runner_new(spec, &runner, err);
     }
     if (rc != 0) {
@@ -332,6 +361,8 @@ static int run_one(const struct mp_spec *spec, const double *x, bool quiet,
      * answers its row as recorded, so a row that breaks a constraint was SUCCEEDED here, exit 0,
      * without the cost metrics. */
     mp_spec_evaluate(spec, x, res);
+    /* The secrets the service repeated are <redacted>, as in the record `run` stores. */
+    mp_spec_scrub_result(spec, res);
     double v;
     res->unsettled = mp_metrics_get(&res->metrics, spec->objective_metric, &v) && isfinite(v) &&
                      mp_engine_unsettled(spec, &res->metrics);

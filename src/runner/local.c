@@ -136,6 +136,39 @@ static int check_requests(const struct mp_spec *spec, struct mp_error *err)
     return rc;
 }
 
+/* The port lock folder is one mp_port_lease_acquire can use (it makes a missing one): a file, a
+ * symbolic link (refused: one may be planted in /tmp) or a missing parent failed every trial as
+ * INFRA, each retried twice. */
+static int check_lock_dir(const struct mp_spec *spec, const char *dir, struct mp_error *err)
+{
+    struct stat st;
+    const char *why = NULL;
+    char *parent = NULL;
+    if (lstat(dir, &st) == 0) {
+        why = S_ISLNK(st.st_mode)    ? "a symbolic link, which the runner refuses (give the folder "
+                                       "it points to)"
+              : !S_ISDIR(st.st_mode) ? "not a directory"
+                                     : NULL;
+    } else if (errno != ENOENT) {
+        why = strerror(errno);
+    } else {
+        const char *slash = strrchr(dir, '/');
+        parent =
+            slash ? mp_xstrndup(dir, slash > dir ? (size_t)(slash - dir) : 1) : mp_xstrdup(".");
+        why = stat(parent, &st) != 0 ? "its parent folder does not exist"
+              : !S_ISDIR(st.st_mode) ? "its parent is not a directory"
+                                     : NULL;
+    }
+    free(parent);
+    if (!why) {
+        return 0;
+    }
+    const struct mp_node *n = mp_doc_get(spec->runner_node, "port_lock_dir");
+    return n ? mp_doc_error(err, n, "port lock directory '%s': %s", dir, why)
+             : mp_error_set(err, MP_EINVALID, "%s: port lock directory '%s': %s", spec->source, dir,
+                            why);
+}
+
 /* The runner: settings, and what they mean together with the rest of the spec. */
 static int check_cfg(const struct mp_spec *spec, struct mp_error *err)
 {
@@ -149,7 +182,11 @@ static int check_cfg(const struct mp_spec *spec, struct mp_error *err)
      * echoing the trial nonce"). */
     bool nonce_over_tcp = cfg.identity == LOCAL_ID_NONCE && spec->service.probe == MP_PROBE_TCP;
     long long ports = (long long)cfg.port_hi - cfg.port_lo + 1;
+    rc = check_lock_dir(spec, cfg.port_dir, err);
     mp_local_cfg_release(&cfg);
+    if (rc != 0) {
+        return rc;
+    }
     if (nonce_over_tcp) {
         return mp_doc_error(err, mp_doc_get(spec->runner_node, "identity"),
                             "identity nonce needs an HTTP readiness probe (the nonce comes back in "
@@ -168,24 +205,46 @@ static int check_cfg(const struct mp_spec *spec, struct mp_error *err)
     return 0;
 }
 
-static int local_validate(const struct mp_spec *spec, struct mp_error *err)
+/* The PATH the service is started with (mp_proc_spawn looks its program up there): a literal
+ * service.env PATH (*own), else this process's. *known is false when it is decided only at the
+ * trial (a template, a secret reference, a parameter's env target). */
+static const char *service_path(const struct mp_spec *spec, bool *known, bool *own)
 {
-    if (!spec->has_service || spec->service.argc == 0) {
-        return mp_error_set(err, MP_EINVALID,
-                            "%s: the local runner needs a 'service' with a command to start",
-                            spec->source);
+    *known = true;
+    *own = false;
+    const struct mp_space *s = &spec->space;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->params[i].target == MP_TARGET_ENV && strcmp(s->params[i].target_name, "PATH") == 0) {
+            *known = false;
+        }
     }
-    int rc = check_cfg(spec, err);
-    if (rc != 0) {
-        return rc;
+    for (size_t i = 0; i < spec->service.n_env; i++) {
+        const char *e = spec->service.env[i];
+        if (strncmp(e, "PATH=", 5) == 0) {
+            *own = true;
+            *known =
+                *known && !strchr(e + 5, '{') && !mp_spec_is_secret_ref(spec->service.env_nodes[i]);
+            return e + 5;
+        }
     }
+    return getenv("PATH");
+}
+
+/* The program of service.command, where the service will look for it. */
+static int check_command(const struct mp_spec *spec, struct mp_error *err)
+{
+    int rc = 0;
+    bool known = true, own_path = false;
+    const char *search = service_path(spec, &known, &own_path);
     /* Placeholders were checked, with positions, when the spec was loaded. */
     const char *prog = spec->service.argv[0];
-    if (!strchr(prog, '{')) {
-        char *path = mp_proc_which(prog, getenv("PATH"));
+    if (known && !strchr(prog, '{')) {
+        char *path = mp_proc_which(prog, search);
         bool relative = strchr(prog, '/') && prog[0] != '/';
         if (!path || (!relative && access(path, X_OK) != 0)) {
-            const char *why = path ? strerror(errno) : "not found in PATH";
+            const char *why = path       ? strerror(errno)
+                              : own_path ? "not found in service.env's PATH"
+                                         : "not found in PATH";
             /* A program in the service's folder is run as "./prog", as in a shell; say so. */
             const char *dir = spec->service.workdir ? spec->service.workdir : spec->base_dir;
             char *here = !path && dir ? mp_xasprintf("%s/%s", dir, prog) : NULL;
@@ -202,17 +261,40 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
         }
         free(path);
     }
+    return rc;
+}
+
+static int local_validate(const struct mp_spec *spec, struct mp_error *err)
+{
+    if (!spec->has_service || spec->service.argc == 0) {
+        return mp_error_set(err, MP_EINVALID,
+                            "%s: the local runner needs a 'service' with a command to start",
+                            spec->source);
+    }
+    int rc = check_cfg(spec, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = check_command(spec, err);
     const char *wd = spec->service.workdir;
     struct stat st;
-    const char *why = !wd || strchr(wd, '{') ? NULL
+    /* Not a template (the service starts in it as written): one with braces was let through,
+     * and every trial CRASHED changing to it. */
+    const char *why = !wd                    ? NULL
                       : stat(wd, &st) != 0   ? strerror(errno)
                       : !S_ISDIR(st.st_mode) ? "not a directory"
                                              : NULL;
     if (rc == 0 && why) {
+        const char *brace = strchr(wd, '{');
+        char *note =
+            brace ? mp_xasprintf(" (a workdir is no template: %.*s stays as written)",
+                                 (int)strcspn(brace, "}") + (strchr(brace, '}') ? 1 : 0), brace)
+                  : mp_xstrdup("");
         const struct mp_node *n = mp_doc_get(mp_doc_get(spec->doc, "service"), "workdir");
-        rc = n ? mp_doc_error(err, n, "service workdir '%s': %s", wd, why)
-               : mp_error_set(err, MP_EINVALID, "%s: service workdir '%s': %s", spec->source, wd,
-                              why);
+        rc = n ? mp_doc_error(err, n, "service workdir '%s': %s%s", wd, why, note)
+               : mp_error_set(err, MP_EINVALID, "%s: service workdir '%s': %s%s", spec->source, wd,
+                              why, note);
+        free(note);
     }
     if (rc == 0) {
         rc = check_requests(spec, err);
@@ -681,6 +763,63 @@ static void make_nonce(char out[33])
     }
 }
 
+/* The interpreter named by the #! line of the trial's program, when it is a script (else ""). */
+static void script_interpreter(const struct local_trial *t, char *out, size_t size)
+{
+    const char *path_env = getenv("PATH");
+    for (size_t i = 0; i < t->envc; i++) {
+        if (strncmp(t->envp[i], "PATH=", 5) == 0) {
+            path_env = t->envp[i] + 5; /* as mp_proc_spawn looks it up */
+        }
+    }
+    char *prog = mp_proc_which(t->argv[0], path_env);
+    if (prog && prog[0] != '/') { /* "./server": the service runs in its folder */
+        const char *dir = t->spec->service.workdir ? t->spec->service.workdir : t->spec->base_dir;
+        char *abs = mp_xasprintf("%s/%s", dir ? dir : ".", prog);
+        free(prog);
+        prog = abs;
+    }
+    FILE *f = prog ? fopen(prog, "r") : NULL;
+    char line[256] = "";
+    if (f && fgets(line, sizeof(line), f) && strncmp(line, "#!", 2) == 0) {
+        const char *p = line + 2;
+        p += strspn(p, " \t");
+        snprintf(out, size, "%.*s", (int)strcspn(p, " \t\r\n"), p);
+    }
+    if (f) {
+        fclose(f);
+    }
+    free(prog);
+}
+
+/* The service cannot be run (msg: "'PROGRAM': why"): CRASHED, naming the field at fault, and the
+ * template a parameter made the program from. */
+static void unrunnable(struct local_trial *t, const char *msg)
+{
+    const struct mp_service *svc = &t->spec->service;
+    if (strstr(msg, "changing to the working directory")) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "cannot start the service: service.workdir '%s': %s",
+                             svc->workdir ? svc->workdir : t->spec->base_dir, msg);
+        return;
+    }
+    /* A script whose #! interpreter is missing fails with ENOENT, as if it were missing. */
+    char interp[256] = "";
+    if (strstr(msg, "executing failed: No such file or directory")) {
+        script_interpreter(t, interp, sizeof(interp));
+    }
+    const char *hint = interp[0] ? " (the file is there: its #! interpreter '" : "";
+    if (strchr(svc->argv[0], '{')) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "cannot start the service: service.command[0] '%s' is %s%s%s%s",
+                             svc->argv[0], msg, hint, interp, interp[0] ? "' is not)" : "");
+    } else {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "cannot start the service: service.command[0] %s%s%s%s", msg, hint,
+                             interp, interp[0] ? "' is not)" : "");
+    }
+}
+
 /* Port, cgroup, command line, process: any failure here is ours (INFRA), except a service
  * that cannot be executed, which is the spec's. */
 static int start(struct local_trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
@@ -723,7 +862,7 @@ static int start(struct local_trial *t, char (*bufs)[MP_FMT_DOUBLE_MAX])
         return 0;
     }
     if (rc == -ENOENT || rc == -EACCES || rc == -ENOEXEC || rc == -ENOTDIR) {
-        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "cannot start the service: %s", err.msg);
+        unrunnable(t, err.msg);
         return 0;
     }
     if (rc != 0) {
@@ -760,10 +899,12 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
     if (rc == 0 && !trial_failed(&t) && t.stats.oom_kills > 0) {
         /* A worker killed at the memory limit while the service went on: this configuration
          * does not fit its memory, even if the service recovered. */
+        char mib[MP_FMT_DOUBLE_MAX]; /* as classify_exit: 64.5 MiB read "64 MiB" */
         mp_trial_result_fail(res, MP_FAILURE_OOM_KILLED,
                              "%" PRIu64 " process(es) of the service were OOM-killed at a memory "
-                             "limit of %.0f MiB (the service itself kept running)",
-                             t.stats.oom_kills, (double)t.limits.memory_bytes / 1048576.0);
+                             "limit of %s MiB (the service itself kept running)",
+                             t.stats.oom_kills,
+                             mp_fmt_double(mib, (double)t.limits.memory_bytes / 1048576.0));
     }
     if (t.stats.pids_max_hits > 0 && trial_failed(&t) && res->reason) {
         /* Failed forks explain most of what follows (a crash, refused connections). */

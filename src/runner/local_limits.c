@@ -98,10 +98,15 @@ void mp_local_collect_limits(struct local_trial *t)
         case MP_RESOURCE_MEMORY:
             t->limits.memory_bytes = memory_bytes(v);
             break;
-        default:
-            json_object_set_new(t->limits_json, mp_resource_name(s->params[i].resource),
-                                limit_json(v, false, "not enforceable by the local runner"));
+        default: {
+            json_t *o = limit_json(v, false, "not enforceable by the local runner");
+            if (s->params[i].type == MP_PARAM_CATEGORICAL) { /* gpu_type: the choice, by name */
+                char buf[MP_FMT_DOUBLE_MAX];
+                json_object_set_new(o, "requested", json_string(mp_space_format(s, i, v, buf)));
+            }
+            json_object_set_new(t->limits_json, mp_resource_name(s->params[i].resource), o);
             break;
+        }
         }
     }
     place(t);

@@ -113,6 +113,29 @@ check "... naming the field and the folder" \
     "$err"
 err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=$WORK/workdir.yaml" 2>&1)
 check_contains "... or a file that is no folder" "workdir.yaml': not a directory" "$err"
+# The port lock folder must be one the runner can use: a file there, a symbolic link (refused
+# as a planted one) or a missing parent failed every trial INFRA (each retried twice).
+for dir in "$WORK/workdir.yaml" "$WORK/lock-link" "$WORK/no-such/locks"; do
+    ln -sfn "$WORK" "$WORK/lock-link"
+    err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=$WORK" \
+        --set "runner.port_lock_dir=$dir" 2>&1); rc=$?
+    check "port_lock_dir $dir: exits 2" 2 "$rc"
+    check_contains "... naming the field" "'runner.port_lock_dir': port lock directory '$dir'" "$err"
+done
+err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=$WORK" \
+    --set "runner.port_lock_dir=$WORK/new-locks" 2>&1)
+check "port_lock_dir to be made: valid ($err)" 0 "$?"
+# A workdir is no template: one with braces was let through as if it were, and every trial
+# CRASHED in a folder named 'run-{a}' that is not there. Written as it is, it is checked; and the
+# folder of that name is used.
+err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=run-{a}" 2>&1); rc=$?
+check "a workdir with braces is checked: exits 2" 2 "$rc"
+check_contains "... saying it is no template" \
+    "service workdir '$WORK/run-{a}': No such file or directory (a workdir is no template: {a} stays as written)" \
+    "$err"
+mkdir "$WORK/run-{a}"
+err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=run-{a}" 2>&1); rc=$?
+check "a folder of that name: valid ($err)" 0 "$rc"
 
 sed 's/step: 0/step: 1/; s/max_trial/x/' "$WORK/bad.yaml" >"$WORK/nosurface.yaml"
 err=$("$MORPHLING" validate "$WORK/nosurface.yaml" 2>&1); rc=$?
@@ -170,6 +193,17 @@ printf '#!/bin/sh\n' >"$WORK/my-server.sh" && chmod +x "$WORK/my-server.sh"
 err=$("$MORPHLING" validate "$WORK/here.yaml" 2>&1); rc=$?
 check "a program of the spec's folder without ./ exits 2" 2 "$rc"
 check_contains "... and says to write ./" "'my-server.sh': not found in PATH; for the one in the service's folder write './my-server.sh'" "$err"
+# The service is started with its own PATH (service.env), so the program is looked up there; it
+# was looked up in morphling's PATH, and a spec that runs was refused.
+mkdir -p "$WORK/bin" && mv "$WORK/my-server.sh" "$WORK/bin/"
+sed "s|service: {command: \[my-server.sh, \"{a}\"\]}|service: {command: [my-server.sh, \"{a}\"], env: {PATH: \"$WORK/bin:/usr/bin\"}}|" \
+    "$WORK/here.yaml" >"$WORK/path.yaml"
+err=$("$MORPHLING" validate "$WORK/path.yaml" 2>&1); rc=$?
+check "a program in service.env's PATH: valid ($err)" 0 "$rc"
+sed "s|$WORK/bin:|/nonexistent:|" "$WORK/path.yaml" >"$WORK/nopath.yaml"
+err=$("$MORPHLING" validate "$WORK/nopath.yaml" 2>&1); rc=$?
+check "not in service.env's PATH: exits 2" 2 "$rc"
+check_contains "... saying which PATH" "'my-server.sh': not found in service.env's PATH" "$err"
 
 # A metric the runner does not measure (a typo) is refused where it is named, with the likely
 # intended name; a derived one names what the spec lacks. Every trial failed METRIC_MISSING.

@@ -46,10 +46,13 @@ exec "$FAKE" --port "\$1" --nonce "\$2" --mode healthy
 EOF
 chmod +x "$WORK/worker-oom.sh"
 write_spec "$WORK/worker-oom.yaml" 20s "[\"$WORK/worker-oom.sh\", \"{port}\", \"{nonce}\", \"{mode}\"]"
-run_trial "$WORK/w.json" "$WORK/worker-oom.yaml" $SET --set mode=healthy
+# A limit of 64.5 MiB is named so (the reason rounded it: "a memory limit of 64 MiB").
+run_trial "$WORK/w.json" "$WORK/worker-oom.yaml" --set cpu=0.5 --set parameters.memory.type=float \
+    --set memory=64.5 --set mode=healthy
 if [ "$(field "$WORK/w.json" .meta.limits.memory_bytes.enforced)" = true ]; then
     expect_class "$WORK/w.json" OOM_KILLED
-    check_contains "worker OOM kill: reason" "kept running" "$(field "$WORK/w.json" .reason)"
+    check_contains "worker OOM kill: reason" "at a memory limit of 64.5 MiB (the service itself kept running)" \
+        "$(field "$WORK/w.json" .reason)"
 fi
 expect_nothing_left "$WORK/w.json"
 

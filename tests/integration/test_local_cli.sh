@@ -41,6 +41,20 @@ expect_class "$WORK/a.json" CRASHED
 check "--set: parameter value" 3 "$(field "$WORK/a.json" .config.n)"
 check "exit code recorded" 3 "$(field "$WORK/a.json" .meta.exit.code)"
 expect_nothing_left "$WORK/a.json"
+# A value that only the overridden spec allows: it was checked against the spec as written
+# ("9 outside [0, 3]"), whatever the --set list changed.
+run_trial "$WORK/o.json" "$SPEC" --set n=9 --set parameters.n.max=9 --set mode=exit
+expect_class "$WORK/o.json" CRASHED
+check "--set: a value of the overridden range" 9 "$(field "$WORK/o.json" .config.n)"
+# A spec that only the --set list makes valid (as `run --set` takes it): it was refused as
+# written ("max (3) is below min (5)"), before the list was applied.
+sed 's/min: 0, max: 3/min: 5, max: 3/' "$SPEC" >"$WORK/fixed.yaml"
+run_trial "$WORK/f.json" "$WORK/fixed.yaml" --set parameters.n.min=0 --set n=2 --set mode=exit
+expect_class "$WORK/f.json" CRASHED
+check "--set: a spec valid once overridden" 2 "$(field "$WORK/f.json" .config.n)"
+"$MORPHLING" trial "$WORK/fixed.yaml" --set n=2 --set mode=exit >"$WORK/o" 2>"$WORK/e"
+check "not overridden: exit 2" 2 "$?"
+check_contains "not overridden: the spec's error" "max (3) is below min (5)" "$(cat "$WORK/e")"
 
 # Interrupted while the service (a process tree) is starting.
 "$MORPHLING" trial "$SPEC" --set mode=tree --set n=3 --json >"$WORK/b.json" 2>"$WORK/b.err" &

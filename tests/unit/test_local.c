@@ -982,6 +982,89 @@ static void test_cpu_limit_extremes(void **state)
     release(&f);
 }
 
+/* A program that a parameter names and that cannot be run: CRASHED, and the reason names the
+ * field it came from (it named the program alone: "'nosuchprog': not found in PATH"). */
+static void test_unrunnable_program_named(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    char script[64], yaml[1024], interp[256];
+    snprintf(script, sizeof(script), "mp-badinterp-%d.sh", (int)getpid());
+    snprintf(yaml, sizeof(yaml),
+             "name: unrunnable\n"
+             "service:\n"
+             "  command: [\"{prog}\", \"{port}\"]\n"
+             "  readiness: {tcp: true, interval: 50ms, startup_timeout: 5s}\n"
+             "parameters:\n"
+             "  - {name: prog, type: categorical, values: [nosuchprog, /nonexistent/x, /tmp, "
+             "./%s]}\n"
+             "objective: {metric: throughput_rps}\n"
+             "runner:\n"
+             "  kind: local\n",
+             script);
+    setup_spec(&f, yaml);
+    /* A script whose interpreter is missing, in the service's folder (the spec's, /tmp). */
+    snprintf(interp, sizeof(interp),
+             "'./%s': executing failed: No such file or directory (the file is there: its #! "
+             "interpreter '/nonexistent/sh' is not)",
+             script);
+    const char *const want[] = {
+        "cannot start the service: service.command[0] '{prog}' is 'nosuchprog': not found in PATH",
+        "cannot start the service: service.command[0] '{prog}' is '/nonexistent/x': executing "
+        "failed: No such file or directory",
+        "cannot start the service: service.command[0] '{prog}' is '/tmp': executing failed: "
+        "Permission denied",
+        interp};
+    char path[128];
+    snprintf(path, sizeof(path), "/tmp/%s", script);
+    FILE *sh = fopen(path, "w");
+    assert_non_null(sh);
+    fputs("#! /nonexistent/sh -e\nexit 0\n", sh);
+    fclose(sh);
+    assert_int_equal(chmod(path, 0755), 0);
+    for (size_t i = 0; i < MP_ARRAY_LEN(want); i++) {
+        double x[] = {(double)i};
+        json_decref(f.meta);
+        mp_trial_result_release(&f.res);
+        mp_trial_result_init(&f.res);
+        assert_int_equal(run(&f, x, NULL), 0);
+        expect_failure(&f, MP_FAILURE_CRASHED, want[i]);
+    }
+    unlink(path);
+    release(&f);
+}
+
+/* GPU settings are recorded as requested and not enforced: a gpu_type as the choice's name (it
+ * read the choice's position, 1 for t4). */
+static void test_gpu_limits_recorded(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: gpu-limits\n"
+                   "service:\n"
+                   "  command: [\"@H@/argv_echo\", \"{port}\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 5s}\n"
+                   "parameters:\n"
+                   "  - {name: g, type: int, min: 0, max: 2, target: {resource: gpu}}\n"
+                   "  - {name: t, type: categorical, values: [a100, t4], target: {resource: "
+                   "gpu_type}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n"
+                   "  kind: local\n");
+    double x[] = {1, 1};
+    assert_int_equal(run(&f, x, NULL), 0);
+    const json_t *limits = json_object_get(f.meta, "limits");
+    const json_t *gpu = json_object_get(limits, "gpu");
+    const json_t *type = json_object_get(limits, "gpu_type");
+    assert_true(json_is_number(json_object_get(gpu, "requested")));
+    assert_true(json_number_value(json_object_get(gpu, "requested")) == 1);
+    assert_false(json_is_true(json_object_get(gpu, "enforced")));
+    const char *name = json_string_value(json_object_get(type, "requested"));
+    assert_string_equal(name ? name : "(not a string)", "t4");
+    assert_false(json_is_true(json_object_get(type, "enforced")));
+    release(&f);
+}
+
 struct par {
     struct mp_runner *runner;
     int64_t number;
@@ -1244,6 +1327,8 @@ int main(void)
         cmocka_unit_test(test_remeasure_within_deadline),
         cmocka_unit_test(test_remeasure_only_when_it_may_settle),
         cmocka_unit_test(test_cpu_limit_extremes),
+        cmocka_unit_test(test_gpu_limits_recorded),
+        cmocka_unit_test(test_unrunnable_program_named),
         cmocka_unit_test(test_parallel_trials),
         cmocka_unit_test(test_settings_rejected),
         cmocka_unit_test(test_load_keys_of_the_other_mode),
