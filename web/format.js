@@ -108,6 +108,12 @@ export function fmtMetric(name, v) {
   return info.unit ? `${fmtNum(v)} ${info.unit}` : fmtNum(v);
 }
 
+// A limit the runner recorded (meta.limits.NAME.requested): a number in the metric's unit, or
+// text as recorded (a cpuset such as "0-1", a GPU type: they read '–').
+export function fmtLimit(name, requested) {
+  return typeof requested === 'string' ? requested : fmtMetric(name, requested);
+}
+
 // The unit of an axis: "ms", "$/h", "%", "bytes", or '' for none.
 export function axisUnit(name) {
   const info = metricInfo(name);

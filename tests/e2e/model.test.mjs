@@ -8,6 +8,7 @@ import {
   axisLabel,
   axisUnit,
   categoryTicks,
+  fmtLimit,
   fmtMetric,
   fmtMoney,
   fmtNum,
@@ -107,6 +108,11 @@ test('metrics carry their units, money is currency', () => {
   assert.equal(fmtMetric('error_rate', 0.012), '1.2 %');
   assert.equal(fmtMetric('peak_memory_bytes', 14155776), '13.5 MiB');
   assert.equal(fmtMetric('stable', 0), 'no');
+  // A limit recorded as text (a cpuset, a GPU type) read '–'.
+  assert.equal(fmtLimit('cpuset', '0-1'), '0-1');
+  assert.equal(fmtLimit('gpu_type', 't4'), 't4');
+  assert.equal(fmtLimit('cpu', 1.5), '1.5');
+  assert.equal(fmtLimit('cpu', undefined), '–');
   assert.equal(fmtMoney(12), '$12');
 });
 

@@ -5,7 +5,7 @@
 // measurement settled, and its logs. Redrawn as events arrive.
 import { api, subscribe } from '../api.js';
 import { badge, h, kvList, panel } from '../dom.js';
-import { fmtMetric, fmtParam, metricInfo } from '../format.js';
+import { fmtLimit, fmtMetric, fmtParam, metricInfo } from '../format.js';
 import { constraints, feasibility, metric, recommendedNumber, trialState } from '../model.js';
 import { main, stale } from '../page.js';
 import { refetch } from './experiment.js';
@@ -92,7 +92,7 @@ function limitsTable(meta) {
       'tr',
       {},
       h('th', { scope: 'row' }, k),
-      h('td', { class: 'num' }, v && v.requested != null ? fmtMetric(k, v.requested) : '–'),
+      h('td', { class: 'num' }, fmtLimit(k, v && v.requested)),
       h('td', {}, v && v.enforced ? 'enforced' : h('strong', {}, 'not enforced')),
       h('td', { class: 'muted' }, (v && v.how) || ''),
     ),
