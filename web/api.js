@@ -28,16 +28,15 @@ async function adopt(session) {
   }
 }
 
-async function authorized(headers = {}) {
-  await adopted;
-  const session = localStorage.getItem(SESSION_KEY);
-  return session ? { ...headers, Authorization: `Bearer ${session}` } : headers;
-}
-
 // The page's session (a session given in the address once checked), or null.
 export async function pageSession() {
   await adopted;
   return localStorage.getItem(SESSION_KEY);
+}
+
+async function authorized(headers = {}) {
+  const session = await pageSession();
+  return session ? { ...headers, Authorization: `Bearer ${session}` } : headers;
 }
 
 export async function api(path, opts = {}) {
