@@ -181,11 +181,25 @@ static int check_cfg(const struct mp_spec *spec, struct mp_error *err)
      * every trial failed HEALTH_FAILED at its startup_timeout ("GET (null) answered without
      * echoing the trial nonce"). */
     bool nonce_over_tcp = cfg.identity == LOCAL_ID_NONCE && spec->service.probe == MP_PROBE_TCP;
+    bool require = cfg.require_limits;
     long long ports = (long long)cfg.port_hi - cfg.port_lo + 1;
     rc = check_lock_dir(spec, cfg.port_dir, err);
     mp_local_cfg_release(&cfg);
     if (rc != 0) {
         return rc;
+    }
+    /* A GPU setting is recorded, never enforced here: every trial SUCCEEDED with it, against
+     * what require_limits asks. */
+    for (size_t i = 0; require && i < spec->space.n; i++) {
+        const struct mp_param *p = &spec->space.params[i];
+        if (p->target == MP_TARGET_RESOURCE && p->resource != MP_RESOURCE_CPU &&
+            p->resource != MP_RESOURCE_MEMORY) {
+            return mp_doc_error(err, mp_doc_get(spec->runner_node, "require_limits"),
+                                "parameter '%s' sets the resource %s, which the local runner "
+                                "never enforces (docs/your-service.md, \"GPUs\"): drop "
+                                "require_limits or the target",
+                                p->name, mp_resource_name(p->resource));
+        }
     }
     if (nonce_over_tcp) {
         return mp_doc_error(err, mp_doc_get(spec->runner_node, "identity"),

@@ -125,6 +125,21 @@ done
 err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=$WORK" \
     --set "runner.port_lock_dir=$WORK/new-locks" 2>&1)
 check "port_lock_dir to be made: valid ($err)" 0 "$?"
+# require_limits with a GPU target, which the local runner never enforces: every trial
+# SUCCEEDED with the GPU limit recorded as not enforced, against what require_limits asks.
+cat >"$WORK/gpu.yaml" <<'YAML'
+name: gpu
+service: {command: [sleep, "{a}"]}
+parameters:
+  - {name: a, type: int, min: 1, max: 4}
+  - {name: g, type: int, min: 0, max: 1, target: {resource: gpu}}
+objective: {metric: throughput_rps}
+runner: {kind: local, require_limits: true}
+YAML
+err=$("$MORPHLING" validate "$WORK/gpu.yaml" 2>&1); rc=$?
+check "require_limits with a gpu target: exits 2" 2 "$rc"
+check_contains "... naming the field" \
+    "gpu.yaml:7:39: 'runner.require_limits': parameter 'g' sets the resource gpu, which the local runner never enforces" "$err"
 # A workdir is no template: one with braces was let through as if it were, and every trial
 # CRASHED in a folder named 'run-{a}' that is not there. Written as it is, it is checked; and the
 # folder of that name is used.
