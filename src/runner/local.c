@@ -169,11 +169,24 @@ static int check_lock_dir(const struct mp_spec *spec, const char *dir, struct mp
                             why);
 }
 
+/* The runner's settings, a relative port_lock_dir being the spec's folder's (as every path of
+ * a spec is; it was the current directory's). */
+static int parse_cfg(const struct mp_spec *spec, struct mp_local_cfg *cfg, struct mp_error *err)
+{
+    int rc = mp_local_cfg_parse(spec->runner_node, cfg, err);
+    if (rc == 0 && cfg->port_dir[0] != '/' && spec->base_dir) {
+        char *full = mp_xasprintf("%s/%s", spec->base_dir, cfg->port_dir);
+        free(cfg->port_dir);
+        cfg->port_dir = full;
+    }
+    return rc;
+}
+
 /* The runner: settings, and what they mean together with the rest of the spec. */
 static int check_cfg(const struct mp_spec *spec, struct mp_error *err)
 {
     struct mp_local_cfg cfg;
-    int rc = mp_local_cfg_parse(spec->runner_node, &cfg, err);
+    int rc = parse_cfg(spec, &cfg, err);
     if (rc != 0) {
         return rc;
     }
@@ -948,7 +961,7 @@ static int local_create(const struct mp_spec *spec, struct mp_runner **out, stru
     r->base.ops = &mp_runner_local;
     r->base.spec = spec;
     r->load = mp_local_load_measure;
-    int rc = mp_local_cfg_parse(spec->runner_node, &r->cfg, err);
+    int rc = parse_cfg(spec, &r->cfg, err);
     if (rc == 0) {
         rc = mp_cgroup_detect(&r->cgsys, r->cfg.cgroup_parent, err);
     }

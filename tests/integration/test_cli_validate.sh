@@ -125,6 +125,14 @@ done
 err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=$WORK" \
     --set "runner.port_lock_dir=$WORK/new-locks" 2>&1)
 check "port_lock_dir to be made: valid ($err)" 0 "$?"
+# A relative port_lock_dir is the spec's folder's, as every path of a spec is (it was the
+# current directory's: a file of that name there, or none, decided).
+mkdir -p "$WORK/elsewhere"
+: >"$WORK/locks-file"
+err=$(cd "$WORK/elsewhere" && "$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=$WORK" \
+    --set "runner.port_lock_dir=locks-file" 2>&1); rc=$?
+check "a relative port_lock_dir is the spec folder's: exits 2" 2 "$rc"
+check_contains "... naming it there" "port lock directory '$WORK/locks-file': not a directory" "$err"
 # require_limits with a GPU target, which the local runner never enforces: every trial
 # SUCCEEDED with the GPU limit recorded as not enforced, against what require_limits asks.
 cat >"$WORK/gpu.yaml" <<'YAML'
