@@ -250,13 +250,22 @@ static void fmt_metric(char *buf, size_t len, const char *name, double v)
     }
 }
 
-static void print_metrics(const char *label, const struct mp_metrics *m)
+/* The figures of m under label, but those `shown` already lists with the same value (the run's
+ * metrics carry its resource figures too). */
+static void print_metrics(const char *label, const struct mp_metrics *m,
+                          const struct mp_metrics *shown)
 {
-    if (m->n == 0) {
-        return;
-    }
-    printf("  %s\n", label);
+    bool head = false;
     for (size_t i = 0; i < m->n; i++) {
+        double v;
+        if (shown && mp_metrics_get(shown, m->names[i], &v) &&
+            (v == m->values[i] || (isnan(v) && isnan(m->values[i])))) {
+            continue;
+        }
+        if (!head) {
+            printf("  %s\n", label);
+            head = true;
+        }
         char value[96];
         fmt_metric(value, sizeof(value), m->names[i], m->values[i]);
         printf("    %-28s %s\n", m->names[i], value);
@@ -308,8 +317,8 @@ static void print_text(const struct mp_spec *spec, const double *x,
                "the measurement did not settle (stable = 0, or an uncertainty over "
                "algorithm.confirm.max_uncertainty): run never recommends it on this alone");
     }
-    print_metrics("metrics", &res->metrics);
-    print_metrics("resources", &res->resources);
+    print_metrics("metrics", &res->metrics, NULL);
+    print_metrics("resources", &res->resources, &res->metrics);
     json_t *meta = res->meta_json ? json_loads(res->meta_json, 0, NULL) : NULL;
     if (meta) {
         print_limits(meta);

@@ -56,6 +56,11 @@ check "--set: a spec valid once overridden" 2 "$(field "$WORK/f.json" .config.n)
 check "not overridden: exit 2" 2 "$?"
 check_contains "not overridden: the spec's error" "max (3) is below min (5)" "$(cat "$WORK/e")"
 
+# The text record gives each resource figure once (the run's metrics carry them too, and both
+# lists were printed: cpu_seconds, peak_memory_bytes, oom_kills and wall_seconds twice).
+"$MORPHLING" trial "$SPEC" --set mode=exit --set n=3 >"$WORK/t.txt" 2>/dev/null
+check "text record: cpu_seconds once" 1 "$(grep -c 'cpu_seconds' "$WORK/t.txt")"
+
 # Interrupted while the service (a process tree) is starting.
 "$MORPHLING" trial "$SPEC" --set mode=tree --set n=3 --json >"$WORK/b.json" 2>"$WORK/b.err" &
 pid=$!
