@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Every command of README.md and docs/ runs as written. The rule for the pages: a fenced block
-# marked `sh` is commands; each page's `sh` blocks run in order in one shell (`set -e`: the
+# Every command of README.md, docs/ and the examples' READMEs runs as written. The rule for the
+# pages: a fenced block marked `sh` is commands; each page's `sh` blocks run in order in one shell (`set -e`: the
 # first failing command fails the page), from a folder that looks like the repository after
 # `make build` (examples/, bench/, docs/ and build/release, which is this build), with
 # `morphling` on the PATH and a store of the page's own: the default store of an XDG_DATA_HOME
@@ -33,7 +33,8 @@ extract() {
 }
 
 pages=0
-for page in "$MP_SOURCE_DIR/README.md" "$MP_SOURCE_DIR"/docs/*.md "$MP_SOURCE_DIR"/docs/*/*.md; do
+for page in "$MP_SOURCE_DIR/README.md" "$MP_SOURCE_DIR"/docs/*.md "$MP_SOURCE_DIR"/docs/*/*.md \
+    "$MP_SOURCE_DIR"/examples/*/README.md; do
     name=$(printf '%s' "${page#"$MP_SOURCE_DIR"/}" | tr '/' '_')
     extract "$page" >"$WORK/$name.sh"
     [ -s "$WORK/$name.sh" ] || continue
