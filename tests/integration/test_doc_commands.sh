@@ -1,13 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Every command of README.md, docs/ and the examples' READMEs runs as written. The rule for the
-# pages: a fenced block marked `sh` is commands; each page's `sh` blocks run in order in one shell (`set -e`: the
-# first failing command fails the page), from a folder that looks like the repository after
-# `make build` (examples/, bench/, docs/ and build/release, which is this build), with
-# `morphling` on the PATH and a store of the page's own: the default store of an XDG_DATA_HOME
-# of its own, no MORPHLING_DB (as a newcomer's). Lines starting with `make` are the build itself
-# and are skipped. Synopses with placeholders go in blocks without `sh`. Pages
-# that use a fixed port run in a private network namespace (unshare), where it is free.
+# pages: a fenced block marked `sh` is commands; each page's `sh` blocks run in order in one shell
+# (`set -e`: the first failing command fails the page), from a folder that looks like the repository
+# after `make build` (examples/, bench/, docs/ and build/release, which is this build), with
+# `morphling` on the PATH and a store of the page's own: the default store of an XDG_DATA_HOME of
+# its own, no MORPHLING_DB (as a newcomer's). Lines starting with `make` are the build itself and
+# are skipped. Synopses with placeholders go in blocks without `sh`. Pages that use a fixed port run
+# in a private network namespace (unshare), where it is free.
 . "$(dirname "$0")/lib.sh"
 : "${MP_BUILD_DIR:?MP_BUILD_DIR must point to the build folder}"
 
