@@ -102,12 +102,63 @@ char *mp_cli_db_path(const char *flag_value)
     return path;
 }
 
+/* The experiment ref names none of the store's: says what the store holds instead, the name
+ * meant when ref is a slip of one ("replay-dem"), else the names (a run with --db, then a show
+ * without it, reads another store). */
+static int experiment_not_found(struct mp_store *st, const char *ref, struct mp_error *err)
+{
+    struct mp_experiment_row *rows = NULL;
+    size_t n = 0;
+    int rc = mp_store_experiment_list(st, &rows, &n, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const char **names = mp_xcalloc(n + 1, sizeof(char *));
+    struct mp_buf held = MP_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        names[i] = rows[i].name;
+        if (i < 3) {
+            mp_buf_addf(&held, "%s%s", i ? ", " : "", rows[i].name);
+        }
+    }
+    if (n > 3) {
+        mp_buf_adds(&held, ", ... (morphling list)");
+    }
+    const char *meant = mp_suggest(ref, names);
+    if (meant) {
+        rc = mp_error_set(err, MP_ENOTFOUND, "no experiment '%s' in %s; did you mean '%s'?", ref,
+                          mp_store_path(st), meant);
+    } else if (n == 0) {
+        rc = mp_error_set(err, MP_ENOTFOUND,
+                          "no experiment '%s' in %s (it holds none; another store: --db PATH or "
+                          "$MORPHLING_DB)",
+                          ref, mp_store_path(st));
+    } else {
+        rc = mp_error_set(err, MP_ENOTFOUND,
+                          "no experiment '%s' in %s (it holds %zu experiment%s: %s; another "
+                          "store: --db PATH or $MORPHLING_DB)",
+                          ref, mp_store_path(st), n, n == 1 ? "" : "s", held.data ? held.data : "");
+    }
+    mp_buf_release(&held);
+    free(names);
+    mp_experiment_rows_free(rows, n);
+    return rc;
+}
+
 int mp_cli_open_store(const char *db, const char *ref, struct mp_store **st, struct mp_error *err)
 {
     const struct mp_store_opts o = {.existing = true};
     int rc = mp_store_open(db, &o, st, err);
     if (rc == MP_ENOTFOUND && ref) {
-        rc = mp_error_prefix(err, rc, "no experiment '%s'", ref);
+        return mp_error_prefix(err, rc, "no experiment '%s'", ref);
+    }
+    if (rc == 0 && ref) {
+        struct mp_experiment_row row = {0};
+        rc = mp_store_experiment_find(*st, ref, &row, err);
+        mp_experiment_row_release(&row);
+        if (rc == MP_ENOTFOUND) {
+            rc = experiment_not_found(*st, ref, err);
+        }
     }
     return rc;
 }

@@ -181,9 +181,44 @@ static const struct mp_opt *find_short(const struct mp_verb *verb, char c)
     return NULL;
 }
 
+/* Whether verb is not the one given and takes the long option name. */
+static bool other_takes(const struct mp_verb *other, const struct mp_verb *verb, const char *name)
+{
+    return other != verb && find_long(other, name, strlen(name)) != NULL;
+}
+
+/* The verbs other than verb that take the long option name, as "run, show and serve" in *out;
+ * false when none does. */
+static bool verbs_with_option(const struct mp_verb *verb, const char *name, struct mp_buf *out)
+{
+    size_t n = 0, total = 0;
+    for (size_t v = 0; v < mp_cli_n_verbs; v++) {
+        total += other_takes(mp_cli_verbs[v], verb, name);
+    }
+    for (size_t v = 0; v < mp_cli_n_verbs; v++) {
+        if (other_takes(mp_cli_verbs[v], verb, name)) {
+            n++;
+            mp_buf_addf(out, "%s%s",
+                        n == 1       ? ""
+                        : n == total ? " and "
+                                     : ", ",
+                        mp_cli_verbs[v]->name);
+        }
+    }
+    return total > 0;
+}
+
 static int unknown_option(const struct mp_verb *verb, const char *arg, size_t len)
 {
     char *typed = mp_xstrndup(arg, len);
+    struct mp_buf others = MP_BUF_INIT;
+    if (typed[0] == '-' && typed[1] == '-' && verbs_with_option(verb, typed + 2, &others)) {
+        int rc = mp_cli_usage(verb->name, "unknown option '%s': it is an option of %s", typed,
+                              others.data);
+        mp_buf_release(&others);
+        free(typed);
+        return rc;
+    }
     const char **names = mp_xcalloc(verb->n_opts + 2, sizeof(*names));
     for (size_t i = 0; i < verb->n_opts; i++) {
         names[i] = verb->opts[i].name;

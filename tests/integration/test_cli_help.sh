@@ -63,6 +63,15 @@ check_contains "mistyped sub-verb suggestion" "did you mean 'meta train'?" "$err
 err=$("$MORPHLING" run --restat x.yaml 2>&1); rc=$?
 check "mistyped option exits 2" 2 "$rc"
 check_contains "mistyped option suggestion" "did you mean '--restart'?" "$err"
+# An option of other verbs, given to one without it (a store to a verb that stores nothing): said
+# so, not "did you mean '--set'?" (a newcomer who gave --db everywhere).
+err=$("$MORPHLING" trial x.yaml --db store.db 2>&1); rc=$?
+check "another verb's option exits 2" 2 "$rc"
+check "says whose option it is" \
+    "morphling trial: unknown option '--db': it is an option of run, list, show, export, meta train and serve" \
+    "$(printf '%s\n' "$err" | head -n1)"
+err=$("$MORPHLING" validate x.yaml --db=store.db 2>&1)
+check_contains "... also written --db=PATH" "unknown option '--db': it is an option of run," "$err"
 err=$("$MORPHLING" export demo 2>&1); rc=$?
 check "export without --format exits 2" 2 "$rc"
 check_contains "export names the formats" "--format csv|json|deploy|k8s is required" "$err"

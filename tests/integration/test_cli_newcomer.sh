@@ -83,4 +83,20 @@ if command -v script >/dev/null 2>&1; then
 else
     echo "SKIP: script(1) is missing: the terminal bar was not checked"
 fi
+
+# An experiment name that the store does not hold: a slip gets the name meant, another name the
+# names the store holds and how to read another store (a run with --db, then show without it).
+err=$("$MORPHLING" show replay-dem 2>&1)
+check "show of a mistyped name exits 1" 1 "$?"
+check_contains "suggests the name" "no experiment 'replay-dem' in $MORPHLING_DB; did you mean 'replay-demo'?" "$err"
+err=$("$MORPHLING" export my-service --format k8s --container server 2>&1)
+check "export of an unknown name exits 1" 1 "$?"
+check_contains "names what the store holds" \
+    "no experiment 'my-service' in $MORPHLING_DB (it holds 1 experiment: replay-demo; another store: --db PATH or \$MORPHLING_DB)" "$err"
+"$MORPHLING" run "$spec" --db "$WORK/empty.db" --quiet --set name=empty --set algorithm.max_trials=1 >/dev/null 2>&1
+sqlite3 "$WORK/empty.db" "PRAGMA foreign_keys=ON; DELETE FROM experiments"
+err=$("$MORPHLING" show my-service --db "$WORK/empty.db" 2>&1)
+check "show in an empty store exits 1" 1 "$?"
+check_contains "says it holds none" \
+    "no experiment 'my-service' in $WORK/empty.db (it holds none; another store: --db PATH or \$MORPHLING_DB)" "$err"
 finish

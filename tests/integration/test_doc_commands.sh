@@ -1,12 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Every command of README.md and docs/ runs as written. The rule for the pages: a fenced block
-# marked `sh` is commands; each page's `sh` blocks run in order in one shell (`set -e`: the
-# first failing command fails the page), from a folder that looks like the repository after
-# `make build` (examples/, bench/, docs/ and build/release, which is this build), with
-# `morphling` on the PATH and a store of the page's own. Lines starting with `make` are the
-# build itself and are skipped. Synopses with placeholders go in blocks without `sh`. Pages
-# that use a fixed port run in a private network namespace (unshare), where it is free.
+# Every command of README.md, docs/ and the examples' READMEs runs as written. The rule for the
+# pages: a fenced block marked `sh` is commands; each page's `sh` blocks run in order in one shell
+# (`set -e`: the first failing command fails the page), from a folder that looks like the repository
+# after `make build` (examples/, bench/, docs/ and build/release, which is this build), with
+# `morphling` on the PATH and a store of the page's own: the default store of an XDG_DATA_HOME of
+# its own, no MORPHLING_DB (as a newcomer's). Lines starting with `make` are the build itself and
+# are skipped. Synopses with placeholders go in blocks without `sh`. Pages that use a fixed port run
+# in a private network namespace (unshare), where it is free.
 . "$(dirname "$0")/lib.sh"
 : "${MP_BUILD_DIR:?MP_BUILD_DIR must point to the build folder}"
 
@@ -32,7 +33,8 @@ extract() {
 }
 
 pages=0
-for page in "$MP_SOURCE_DIR/README.md" "$MP_SOURCE_DIR"/docs/*.md "$MP_SOURCE_DIR"/docs/*/*.md; do
+for page in "$MP_SOURCE_DIR/README.md" "$MP_SOURCE_DIR"/docs/*.md "$MP_SOURCE_DIR"/docs/*/*.md \
+    "$MP_SOURCE_DIR"/examples/*/README.md; do
     name=$(printf '%s' "${page#"$MP_SOURCE_DIR"/}" | tr '/' '_')
     extract "$page" >"$WORK/$name.sh"
     [ -s "$WORK/$name.sh" ] || continue
@@ -51,7 +53,7 @@ for page in "$MP_SOURCE_DIR/README.md" "$MP_SOURCE_DIR"/docs/*.md "$MP_SOURCE_DI
         wrap="$netns"
     fi
     # Background jobs a page starts are stopped when it ends, even when it fails.
-    (cd "$repo" && PATH="$WORK/bin:$PATH" MORPHLING_DB="$WORK/$name.db" \
+    (cd "$repo" && unset MORPHLING_DB && PATH="$WORK/bin:$PATH" XDG_DATA_HOME="$WORK/$name.data" \
         timeout 280 $wrap sh -c '[ -z "$2" ] || ip link set lo up; trap "rc=\$?; kill \$(jobs -p) 2>/dev/null || :; exit \$rc" EXIT; set -e; . "$1"' \
         sh "$WORK/$name.sh" "$wrap") >"$WORK/$name.log" 2>&1
     rc=$?
