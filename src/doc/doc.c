@@ -187,6 +187,27 @@ static void offset_position(const struct builder *b, size_t offset, size_t *line
     }
 }
 
+/* Whether the character at mark m of the text is a tab (libyaml says only that it "cannot start
+ * any token", where YAML wants spaces). */
+static bool tab_at(const struct builder *b, const yaml_mark_t *m)
+{
+    size_t i = 0;
+    for (size_t line = 0; line < m->line && i < b->len; i++) {
+        /* A line ends at LF, CRLF or a lone CR, as libyaml counts lines. */
+        line += b->text[i] == '\n' ||
+                (b->text[i] == '\r' && (i + 1 == b->len || b->text[i + 1] != '\n'));
+    }
+    for (size_t col = 0; i < b->len && b->text[i] != '\n' && b->text[i] != '\r'; i++) {
+        if (((unsigned char)b->text[i] & 0xc0) == 0x80) {
+            continue; /* a UTF-8 continuation byte */
+        }
+        if (col++ == m->column) {
+            return b->text[i] == '\t';
+        }
+    }
+    return false;
+}
+
 static int parse_error(struct builder *b)
 {
     const yaml_parser_t *p = &b->parser;
@@ -196,9 +217,12 @@ static int parse_error(struct builder *b)
         offset_position(b, p->problem_offset, &line, &col);
         col += line == 1 ? b->col0 : 0;
     }
-    return mp_error_set(b->err, MP_EPARSE, "%s:%zu:%zu: %s%s%s", b->file, line, col,
+    return mp_error_set(b->err, MP_EPARSE, "%s:%zu:%zu: %s%s%s%s", b->file, line, col,
                         p->problem ? p->problem : "syntax error", p->context ? " " : "",
-                        p->context ? p->context : "");
+                        p->context ? p->context : "",
+                        p->error != YAML_READER_ERROR && p->problem && tab_at(b, m)
+                            ? " (a tab: YAML indents with spaces)"
+                            : "");
 }
 
 #define CORE_TAG "tag:yaml.org,2002:"

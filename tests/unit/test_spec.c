@@ -787,6 +787,14 @@ static void reader_errors_name_their_line(void **state)
                               "a\0:\0 \0b\0\n\0c\0:\0 \0\x03\0";
     assert_int_equal(mp_doc_parse(u16, sizeof(u16) - 1, "t.yaml", &doc, &err), MP_EPARSE);
     assert_string_equal(err.msg, "t.yaml:2:4: control characters are not allowed");
+    /* A tab where YAML wants spaces: libyaml's message alone named no tab. */
+    expect_error("name: t\nservice:\n\tcommand: [a]\n",
+                 "t.yaml:3:1: found character that cannot start any token while scanning for "
+                 "the next token (a tab: YAML indents with spaces)");
+    expect_error("name: t\nservice:\n  command: [a]\n  env: {A: b}\n  \t\n",
+                 "(a tab: YAML indents with spaces)");
+    expect_error("name: t\r\nservice:\r\n\tcommand: [a]\r\n", "t.yaml:3:1: found character");
+    expect_error("name: t\rservice:\r\tcommand: [a]\r", "(a tab: YAML indents with spaces)");
 }
 
 /* Tags were dropped: !foo 40 read as 40, !!binary aGk= as the text "aGk=", !!int "5" as 5. */
