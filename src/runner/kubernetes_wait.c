@@ -68,6 +68,14 @@ static bool is_pull_error(const char *reason)
     return false;
 }
 
+/* The kubelet cannot create the container (a missing Secret or ConfigMap key, a runtime error):
+ * it keeps trying, and the pod waits with this reason until someone fixes it. */
+static bool is_create_error(const char *reason)
+{
+    return reason && (strcmp(reason, "CreateContainerConfigError") == 0 ||
+                      strcmp(reason, "CreateContainerError") == 0);
+}
+
 /* A terminated state of the service's container: OOMKilled or a crash. */
 static void terminated(struct kube_pods_state *st, const json_t *term, const char *pod,
                        const char *container)
@@ -102,8 +110,7 @@ static void judge_service_container(struct kube_pods_state *st, const json_t *cs
         st->pull = st->pull || undecided(st);
         verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "pod %s%s%s: image pull failed: %s", pod,
                 node ? " on node " : "", or_empty(node), what);
-    } else if (reason && (strcmp(reason, "CreateContainerConfigError") == 0 ||
-                          strcmp(reason, "CreateContainerError") == 0)) {
+    } else if (is_create_error(reason)) {
         verdict(st, KUBE_PODS_FAILED, MP_FAILURE_CRASHED, "pod %s: %s: %s", pod, reason,
                 or_empty(str(waiting, "message")));
     } else if (json_object_get(state, "terminated")) {
@@ -125,6 +132,12 @@ static void judge_load_container(struct kube_pods_state *st, const json_t *cs, c
         st->pull = st->pull || undecided(st);
         verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "load pod %s%s%s: image pull failed: %s",
                 pod, node ? " on node " : "", or_empty(node), or_empty(str(waiting, "message")));
+    } else if (is_create_error(str(waiting, "reason"))) {
+        /* A client template's missing Secret: the load pod never starts (the trial waited out
+         * its deadline, then failed TIMEOUT, a verdict on the configuration). */
+        verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "load pod %s%s%s: %s: %s", pod,
+                node ? " on node " : "", or_empty(node), str(waiting, "reason"),
+                or_empty(str(waiting, "message")));
     } else if (term && st->verdict == KUBE_PODS_WAITING) {
         st->verdict = KUBE_PODS_DONE;
         st->exit_code = (int)json_integer_value(json_object_get(term, "exitCode"));
