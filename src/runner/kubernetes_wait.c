@@ -149,6 +149,31 @@ static void judge_load_container(struct kube_pods_state *st, const json_t *cs, c
     }
 }
 
+/* Containers of the pod besides the judged ones (a sidecar, an init container: `list` is
+ * containerStatuses or initContainerStatuses) whose image cannot be pulled: the pod never becomes
+ * Ready, whatever the configuration (it waited out startup_timeout, then failed STARTUP_TIMEOUT,
+ * a verdict on the configuration, with no word of the image). */
+static void judge_other_pulls(struct kube_pods_state *st, const json_t *pod, const char *list,
+                              const char *skip, const char *node)
+{
+    json_t *all = json_object_get(json_object_get(pod, "status"), list);
+    bool init = strcmp(list, "initContainerStatuses") == 0;
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *cs = json_array_get(all, i);
+        const char *cname = str(cs, "name");
+        json_t *waiting = json_object_get(json_object_get(cs, "state"), "waiting");
+        if ((skip && cname && strcmp(cname, skip) == 0) || !is_pull_error(str(waiting, "reason"))) {
+            continue;
+        }
+        st->pull = st->pull || undecided(st);
+        verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
+                "pod %s%s%s: image pull failed (%scontainer \"%s\"): %s: %s",
+                mp_kube_meta(pod, "name"), node ? " on node " : "", or_empty(node),
+                init ? "init " : "", or_empty(cname), str(waiting, "reason"),
+                or_empty(str(waiting, "message")));
+    }
+}
+
 static void judge_pod(const json_t *pod, bool load, const char *container, bool others,
                       struct kube_pods_state *st)
 {
@@ -185,6 +210,12 @@ static void judge_pod(const json_t *pod, bool load, const char *container, bool 
         } else if (!container || (cname && strcmp(cname, container) == 0)) {
             judge_service_container(st, cs, name, node_name);
         }
+    }
+    if (!load && container) {
+        judge_other_pulls(st, pod, "containerStatuses", container, node_name);
+    }
+    if (!load) {
+        judge_other_pulls(st, pod, "initContainerStatuses", NULL, node_name);
     }
     json_t *ready = condition(pod, "Ready");
     if (!load && ready && strcmp(str(ready, "status") ? str(ready, "status") : "", "True") == 0) {
