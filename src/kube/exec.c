@@ -213,6 +213,28 @@ static int exit_error(const struct mp_kube_exec *x, int status, bool done, struc
                         x->where, x->command, WEXITSTATUS(status), tail_text(errb));
 }
 
+/* text on one line: each line break and the blanks around it become one space, none at the end. */
+static char *one_line(const char *text)
+{
+    char *out = mp_xstrdup(text);
+    size_t o = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n' || *p == '\r') {
+            while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t')) {
+                o--;
+            }
+            p += strspn(p, " \t\r\n") - 1;
+            if (o > 0 && p[1]) {
+                out[o++] = ' ';
+            }
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 int mp_kube_exec_run(const struct mp_kube_config *cfg, int64_t deadline_ns,
                      struct mp_kube_exec_cred *out, struct mp_error *err)
 {
@@ -234,9 +256,13 @@ int mp_kube_exec_run(const struct mp_kube_config *cfg, int64_t deadline_ns,
     if (rc != 0) {
         close(po[0]);
         close(pe[0]);
-        return mp_error_set(err, rc, "%s: cannot run exec plugin '%s': %s%s%s", x->where,
-                            x->command, strerror(-rc), x->install_hint ? "\n" : "",
-                            x->install_hint ? x->install_hint : "");
+        /* The hint on the message's line: a message is one line, where a '\n' shows as the
+         * two characters "\n" (a hint written as a YAML block has one at each line's end). */
+        char *hint = x->install_hint ? one_line(x->install_hint) : NULL;
+        rc = mp_error_set(err, rc, "%s: cannot run exec plugin '%s': %s%s%s", x->where, x->command,
+                          strerror(-rc), hint ? "; its installHint: " : "", hint ? hint : "");
+        free(hint);
+        return rc;
     }
     struct mp_buf ob = MP_BUF_INIT, eb = MP_BUF_INIT;
     bool toobig = false;

@@ -147,6 +147,48 @@ static void trial_init(struct kube_trial *t, struct mp_kube_runner *r,
     }
 }
 
+/* Sends obj with dryRun=All: the API server's verdict on an object the trials would create. Only
+ * that verdict (422 Invalid, or 400 BadRequest: a field of the wrong type) fails the check, as an
+ * invalid spec naming `at`: anything else (no right to create it, an unreachable server) is the
+ * run's to meet and report. */
+static int dry_run(struct mp_kube_runner *r, const char *group, const char *resource,
+                   const json_t *obj, const struct mp_node *at, const char *what,
+                   struct mp_error *err)
+{
+    struct mp_kube_ref ref = {.group = group, .version = "v1", .resource = resource, .ns = r->ns};
+    struct mp_kube_opts o = {.dry_run = true};
+    struct mp_error lerr = {0};
+    int rc = mp_kube_create(r->client, &ref, obj, &o, NULL, &lerr);
+    if (rc == MP_EREJECTED || rc == MP_EBADREQUEST) {
+        rc = mp_doc_error(err, at, "the API server refuses the trials' %s: %s", what, lerr.msg);
+    } else {
+        rc = 0;
+    }
+    mp_error_clear(&lerr);
+    return rc;
+}
+
+/* The client_template's Job, sent once with dryRun=All: one the API server refuses failed every
+ * trial INFRA, three attempts each. (morphling's own load Job is made of checked settings.) */
+static int check_client_job(struct kube_trial *t, struct mp_error *err)
+{
+    struct mp_kube_runner *r = t->r;
+    const struct mp_spec *spec = r->base.spec;
+    json_t *job = NULL;
+    struct mp_error lerr = {0};
+    int rc = mp_kube_client_job_object(t, &job, &lerr);
+    mp_error_clear(&lerr); /* the settings' checks say what is wrong with them */
+    if (rc == 0) {
+        const struct mp_node *at = mp_doc_get(spec->runner_node, "client_template");
+        rc = dry_run(r, "batch", "jobs", job, at ? at : spec->runner_node,
+                     "load Job of this client template", err);
+    } else {
+        rc = 0;
+    }
+    json_decref(job);
+    return rc;
+}
+
 int mp_kube_runner_check_pod(struct mp_runner *base, struct mp_error *err)
 {
     struct mp_kube_runner *r = (struct mp_kube_runner *)base;
@@ -168,23 +210,16 @@ int mp_kube_runner_check_pod(struct mp_runner *base, struct mp_error *err)
     if (rc == 0 && t.replicas >= 1) {
         rc = mp_kube_deployment_object(&t, pod, &dep, &lerr);
     }
-    if (rc == 0 && dep && r->client) {
-        struct mp_kube_ref ref = {
-            .group = "apps", .version = "v1", .resource = "deployments", .ns = r->ns};
-        struct mp_kube_opts o = {.dry_run = true};
-        rc = mp_kube_create(r->client, &ref, dep, &o, NULL, &lerr);
-    }
-    /* Only the API server's verdict on the object fails the check: anything else (no right to
-     * create Deployments, an unreachable server) is the run's to meet and report. */
-    if (rc == MP_EREJECTED) {
-        const struct mp_node *at = mp_doc_get(spec->runner_node, "pod_template");
-        rc = mp_doc_error(err, at ? at : spec->runner_node,
-                          "the API server refuses the trials' Deployment of this pod template: %s",
-                          lerr.msg);
-    } else {
-        rc = 0;
-    }
     mp_error_clear(&lerr);
+    rc = 0; /* the settings' checks say what is wrong with them */
+    if (dep && r->client) {
+        const struct mp_node *at = mp_doc_get(spec->runner_node, "pod_template");
+        rc = dry_run(r, "apps", "deployments", dep, at ? at : spec->runner_node,
+                     "Deployment of this pod template", err);
+    }
+    if (rc == 0 && r->client && r->cfg.client_template) {
+        rc = check_client_job(&t, err);
+    }
     json_decref(dep);
     json_decref(pod);
     json_decref(t.owner);

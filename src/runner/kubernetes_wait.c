@@ -68,6 +68,14 @@ static bool is_pull_error(const char *reason)
     return false;
 }
 
+/* The kubelet cannot create the container (a missing Secret or ConfigMap key, a runtime error):
+ * it keeps trying, and the pod waits with this reason until someone fixes it. */
+static bool is_create_error(const char *reason)
+{
+    return reason && (strcmp(reason, "CreateContainerConfigError") == 0 ||
+                      strcmp(reason, "CreateContainerError") == 0);
+}
+
 /* A terminated state of the service's container: OOMKilled or a crash. */
 static void terminated(struct kube_pods_state *st, const json_t *term, const char *pod,
                        const char *container)
@@ -102,8 +110,7 @@ static void judge_service_container(struct kube_pods_state *st, const json_t *cs
         st->pull = st->pull || undecided(st);
         verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "pod %s%s%s: image pull failed: %s", pod,
                 node ? " on node " : "", or_empty(node), what);
-    } else if (reason && (strcmp(reason, "CreateContainerConfigError") == 0 ||
-                          strcmp(reason, "CreateContainerError") == 0)) {
+    } else if (is_create_error(reason)) {
         verdict(st, KUBE_PODS_FAILED, MP_FAILURE_CRASHED, "pod %s: %s: %s", pod, reason,
                 or_empty(str(waiting, "message")));
     } else if (json_object_get(state, "terminated")) {
@@ -125,6 +132,12 @@ static void judge_load_container(struct kube_pods_state *st, const json_t *cs, c
         st->pull = st->pull || undecided(st);
         verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "load pod %s%s%s: image pull failed: %s",
                 pod, node ? " on node " : "", or_empty(node), or_empty(str(waiting, "message")));
+    } else if (is_create_error(str(waiting, "reason"))) {
+        /* A client template's missing Secret: the load pod never starts (the trial waited out
+         * its deadline, then failed TIMEOUT, a verdict on the configuration). */
+        verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA, "load pod %s%s%s: %s: %s", pod,
+                node ? " on node " : "", or_empty(node), str(waiting, "reason"),
+                or_empty(str(waiting, "message")));
     } else if (term && st->verdict == KUBE_PODS_WAITING) {
         st->verdict = KUBE_PODS_DONE;
         st->exit_code = (int)json_integer_value(json_object_get(term, "exitCode"));
@@ -133,6 +146,31 @@ static void judge_load_container(struct kube_pods_state *st, const json_t *cs, c
         snprintf(st->reason, sizeof(st->reason), "load pod %s: exit code %d%s%s", pod,
                  st->exit_code, str(term, "reason") ? ", " : "",
                  str(term, "reason") ? str(term, "reason") : "");
+    }
+}
+
+/* Containers of the pod besides the judged ones (a sidecar, an init container: `list` is
+ * containerStatuses or initContainerStatuses) whose image cannot be pulled: the pod never becomes
+ * Ready, whatever the configuration (it waited out startup_timeout, then failed STARTUP_TIMEOUT,
+ * a verdict on the configuration, with no word of the image). */
+static void judge_other_pulls(struct kube_pods_state *st, const json_t *pod, const char *list,
+                              const char *skip, const char *node)
+{
+    json_t *all = json_object_get(json_object_get(pod, "status"), list);
+    bool init = strcmp(list, "initContainerStatuses") == 0;
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *cs = json_array_get(all, i);
+        const char *cname = str(cs, "name");
+        json_t *waiting = json_object_get(json_object_get(cs, "state"), "waiting");
+        if ((skip && cname && strcmp(cname, skip) == 0) || !is_pull_error(str(waiting, "reason"))) {
+            continue;
+        }
+        st->pull = st->pull || undecided(st);
+        verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
+                "pod %s%s%s: image pull failed (%scontainer \"%s\"): %s: %s",
+                mp_kube_meta(pod, "name"), node ? " on node " : "", or_empty(node),
+                init ? "init " : "", or_empty(cname), str(waiting, "reason"),
+                or_empty(str(waiting, "message")));
     }
 }
 
@@ -172,6 +210,12 @@ static void judge_pod(const json_t *pod, bool load, const char *container, bool 
         } else if (!container || (cname && strcmp(cname, container) == 0)) {
             judge_service_container(st, cs, name, node_name);
         }
+    }
+    if (!load && container) {
+        judge_other_pulls(st, pod, "containerStatuses", container, node_name);
+    }
+    if (!load) {
+        judge_other_pulls(st, pod, "initContainerStatuses", NULL, node_name);
     }
     json_t *ready = condition(pod, "Ready");
     if (!load && ready && strcmp(str(ready, "status") ? str(ready, "status") : "", "True") == 0) {

@@ -3,7 +3,8 @@
 # A ProfilingExperiment's clientTemplate (the user's own load client Job) runs in place of
 # morphling's load Job: it gets the service's address and the trial's parameters in its
 # environment, and its termination message (JSON) is the trial's result. Two clients: `morphling
-# load` writing its compact result, and a shell script writing {"qps": ...} from its environment.
+# load` writing its compact result, and a shell script writing {"qps": ...} from its environment;
+# then clients that fail.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -95,6 +96,21 @@ check "a client without a JSON result fails its trial (METRIC_MISSING), quoting 
 check "a failing client's trial: LOAD_ERRORS with its log's last lines" \
     "FAILED LOAD_ERRORS: the client Job exited with code 1: \"cannot reach the service\"" \
     "$(client_trial client-fails 'echo cannot reach the service >&2; exit 1')"
+# A client whose container cannot be created (a Secret that does not exist): INFRA at once with
+# the kubelet's message, retried (the trial waited out its deadline, then failed TIMEOUT, a
+# verdict on the configuration).
+pe client-nosecret '["1"]' '{name: client, image: "debian:12", command: [sh, -c, "exit 0"], envFrom: [{secretRef: {name: missing}}]}'
+sed -i 's/^  parallelism: 1$/  parallelism: 1\n  trialTimeout: 40s/' "$WORK/client-nosecret.yaml"
+"$MORPHLING" run "$WORK/client-nosecret.yaml" -q >"$WORK/out" 2>&1
+"$MORPHLING" show client-nosecret --json >"$WORK/show.json"
+check_contains "a client that cannot be created: INFRA at its third attempt" \
+    "FAILED INFRA 2: load pod client-nosecret-t1-a2-load-" \
+    "$(jq -r '.trials[0] | "\(.state) \(.failure) \(.attempt): \(.reason)"' "$WORK/show.json")"
+check_contains "... with the kubelet's message" 'CreateContainerConfigError: secret "missing" not found' \
+    "$(jq -r '.trials[0].reason' "$WORK/show.json")"
+check_true "... at once, not at the trial's deadline (40 s)" \
+    test "$(jq '.trials[0].meta.total_s < 30' "$WORK/show.json")" = true
+check "no object left" "" "$(leftover_objects client-nosecret)"
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"
 cluster_down
 finish

@@ -3,8 +3,8 @@
 # The kubernetes runner refuses what cannot work with a clear error naming the spec's field and
 # exit status 2, before the store or the cluster changes: no kubeconfig, an unknown context, a
 # namespace the cluster lacks, is deleting or that is no namespace name (also the kubeconfig
-# context's), a container the pod template lacks, quantities and a pod template the API server
-# would reject; `morphling validate` says the same.
+# context's), a container the pod template lacks, quantities, and a pod template or client
+# template the API server would reject; `morphling validate` says the same.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -96,5 +96,22 @@ run_err "a namespace being deleted" \
     --set runner.namespace=doomed --set name=doomed
 check "... nothing stored" "" "$("$MORPHLING" list 2>/dev/null | grep doomed)"
 k -n doomed patch configmap pin --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null
+# A pod template field of the wrong type: the API server's 400 (BadRequest) is its verdict too
+# (only a 422 was: validate passed, and every trial failed INFRA, three attempts each).
+run_err "a pod template field of the wrong type" \
+    "'runner.pod_template': the API server refuses the trials' Deployment of this pod template: " \
+    --set 'runner.pod_template.spec.terminationGracePeriodSeconds="30"' --set name=badtype
+check_contains "... with the API server's reason" \
+    "cannot unmarshal string into Go struct field PodSpec.spec.template.spec.terminationGracePeriodSeconds" \
+    "$(cat "$WORK/err")"
+# A client_template the API server refuses: said at once, from a dry run of the trials' load Job
+# (none was sent before: every trial failed INFRA, three attempts each).
+run_err "a client template the API server rejects" \
+    "'runner.client_template': the API server refuses the trials' load Job of this client template: " \
+    --set 'runner.client_template={"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "morphling:test", "ports": [{"name": "BAD_NAME", "containerPort": 80}]}]}}}}' \
+    --set name=badclient
+check_contains "... with the API server's reason" \
+    'spec.template.spec.containers[0].ports[0].name: Invalid value: "BAD_NAME"' "$(cat "$WORK/err")"
+check "... nothing stored" "" "$("$MORPHLING" list 2>/dev/null | grep -e badtype -e badclient)"
 cluster_down
 finish

@@ -6,7 +6,8 @@
 # crashing container (CRASHED with its exit code), OOMKilled, a readiness probe that
 # never passes (STARTUP_TIMEOUT at the deadline), a load test whose requests fail (LOAD_ERRORS),
 # an image that cannot be pulled (INFRA: retried with a new attempt each time; the third attempt
-# in a row that cannot pull the service's or the load generator's image stops the run), the
+# in a row that cannot pull the service's (also an init container's or a sidecar's) or the load
+# generator's image stops the run), the
 # load Job, the trial's owner or a service pod deleted mid-trial (INFRA at once, by watch:
 # retried), the service's container dying under the load test (CRASHED, not LOAD_ERRORS).
 # Nothing is left afterwards.
@@ -113,7 +114,15 @@ check_contains "... naming it" \
     "the load generator's image (runner.load_image) could not be pulled in 3 attempts in a row (the last: load pod " \
     "$(cat "$WORK/loadpull.out")"
 check_contains "... and the node" "on node node-1: image pull failed" "$(cat "$WORK/loadpull.out")"
-for name in unsched crash oom notready nopods loaderr pull loadpull; do
+# An init container's (or a sidecar's) image that cannot be pulled: the same (the trial waited
+# out startup_timeout, then failed STARTUP_TIMEOUT, "0 of 1 pods ready", a verdict on the
+# configuration that said nothing of the image).
+check "an init container's image that cannot be pulled: the same" "RUNNING null 1" \
+    "$(failure initpull --set runner.startup_timeout=40s \
+        --set 'runner.pod_template.spec.initContainers=[{"name": "init", "image": "nope/unknown:1"}]') $(cat "$WORK/initpull.rc")"
+check_contains "... naming the container" \
+    'on node node-1: image pull failed (init container "init"): ErrImagePull' "$(cat "$WORK/initpull.out")"
+for name in unsched crash oom notready nopods loaderr pull loadpull initpull; do
     check "$name: no object left" "" "$(leftover_objects "$name")"
 done
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"

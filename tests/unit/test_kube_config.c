@@ -666,7 +666,8 @@ static struct mp_kube_config *exec_config(const char *dir, const char *command)
                               "      - {name: KF_EXPIRY, value: '2030-01-01T00:00:00Z'}\n"
                               "      - {name: KF_GREETING, value: hi}\n"
                               "      interactiveMode: IfAvailable\n      provideClusterInfo: true\n"
-                              "      installHint: install it with apt-get install get-token\n",
+                              "      installHint: |\n        install it with\n"
+                              "        apt-get install get-token\n",
                               command, dir);
     char *name = mp_xasprintf("%s/kc.yaml", dir);
     struct mp_kube_config *cfg = NULL;
@@ -783,8 +784,8 @@ static void exec_plugin_failures(void **state)
         {"./junk.sh", 30000, MP_EPARSE, "the plugin's output is not JSON"},
         {"./linger.sh", 300, MP_EDEADLINE, "did not finish in time"},
         {"no-such-get-token-plugin", 30000, -ENOENT,
-         "cannot run exec plugin 'no-such-get-token-plugin': No such file or directory\ninstall "
-         "it with apt-get install get-token"},
+         "cannot run exec plugin 'no-such-get-token-plugin': No such file or directory; its "
+         "installHint: install it with apt-get install get-token"},
     };
     for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
         struct mp_kube_config *cfg = exec_config(dir, cases[i].command);
