@@ -194,16 +194,21 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
                           "--format k8s needs --container NAME (the container to configure) or "
                           "--base FILE (a Deployment)");
     }
-    json_t *empty = json_pack("{s:{s:[{s:s}]}}", "spec", "containers", "name",
-                              a->container ? a->container : "");
+    /* --base of a kubernetes experiment: the container its trials tuned, unless named. */
+    char *tuned = NULL;
+    if (rc == 0 && base && !a->container && strcmp(rec->spec->runner, "kubernetes") == 0) {
+        rc = mp_kube_runner_container(rec->spec, &tuned, err);
+    }
+    const char *container = a->container ? a->container : tuned;
+    json_t *empty =
+        json_pack("{s:{s:[{s:s}]}}", "spec", "containers", "name", container ? container : "");
     struct mp_gpu_label *labels = mp_xcalloc(a->gpu_type_values.n + 1, sizeof(*labels));
     struct mp_pod_mapping m;
     fill_mapping(a, labels, &m);
     if (rc == 0 && kube) {
         rc = mp_kube_runner_pod(rec->spec, rec->x, a->container, (int)a->port, &pod, err);
     } else if (rc == 0) {
-        rc =
-            mp_spec_render_pod(rec->spec, rec->x, tmpl ? tmpl : empty, a->container, &m, &pod, err);
+        rc = mp_spec_render_pod(rec->spec, rec->x, tmpl ? tmpl : empty, container, &m, &pod, err);
         if (rc != 0 && a->base) {
             mp_error_prefix(err, rc, "%s", a->base);
         }
@@ -218,6 +223,7 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
     }
     json_decref(pod);
     json_decref(empty);
+    free(tuned);
     json_decref(base);
     for (size_t i = 0; i < a->gpu_type_values.n; i++) {
         free((char *)labels[i].value);

@@ -109,6 +109,9 @@ int mp_kube_runner_check_pod(struct mp_runner *r, struct mp_error *err) MP_WUR;
  * the trials (a bare container's were the parameters' alone, and port 8080). *out is owned. */
 int mp_kube_runner_pod(const struct mp_spec *spec, const double *x, const char *container, int port,
                        json_t **out, struct mp_error *err) MP_WUR;
+/* The name of the container the runner's trials tuned: runner.container, else the template's
+ * only one (for `export --format k8s --base` of a Deployment with several). Owned in *out. */
+int mp_kube_runner_container(const struct mp_spec *spec, char **out, struct mp_error *err) MP_WUR;
 
 /* run() with an owner: the trial's owner object gets an ownerReference to `owner` (an object
  * with apiVersion, kind, metadata.name and metadata.uid, in the same namespace; borrowed), so

@@ -398,6 +398,26 @@ void mp_kube_rcfg_mapping(const struct mp_kube_rcfg *cfg, struct mp_pod_mapping 
     m->n_type_values = cfg->n_gpu_types;
 }
 
+int mp_kube_runner_container(const struct mp_spec *spec, char **out, struct mp_error *err)
+{
+    struct mp_kube_rcfg cfg;
+    *out = NULL;
+    int rc = mp_kube_rcfg_parse(spec, &cfg, err);
+    if (rc == 0) {
+        const json_t *cs = json_object_get(json_object_get(cfg.pod_template, "spec"), "containers");
+        const char *only = json_array_size(cs) == 1
+                               ? json_string_value(json_object_get(json_array_get(cs, 0), "name"))
+                               : NULL;
+        const char *name = cfg.container ? cfg.container : only;
+        *out = name ? mp_xstrdup(name) : NULL;
+        rc = name ? 0
+                  : mp_error_set(err, MP_EINVALID,
+                                 "the runner's pod template names no one container to tune");
+    }
+    mp_kube_rcfg_release(&cfg);
+    return rc;
+}
+
 int mp_kube_runner_pod(const struct mp_spec *spec, const double *x, const char *container, int port,
                        json_t **out, struct mp_error *err)
 {

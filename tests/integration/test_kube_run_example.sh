@@ -70,6 +70,18 @@ check "... and the cluster takes it as a Deployment's template" 0 \
             spec: {selector: {matchLabels: .spec.template.metadata.labels},
                    template: .spec.template}}' "$WORK/patch.json" |
         k apply --dry-run=server -f - >"$WORK/apply.out" 2>&1; echo $?)"
+# --base with a Deployment of two containers: the experiment's container is the one configured
+# (it asked for --container: "the pod has 2 containers (server, side): name the one ...").
+jq '{apiVersion: "apps/v1", kind: "Deployment", metadata: {name: "mine"},
+     spec: {selector: {matchLabels: {app: "mine"}},
+            template: {metadata: {labels: {app: "mine"}},
+                       spec: {containers: [{name: "server", image: "srv:1"},
+                                           {name: "side", image: "side:1"}]}}}}' -n >"$WORK/two.json"
+"$MORPHLING" export fmnist-k8s --format k8s --base "$WORK/two.json" >"$WORK/based.json" 2>"$WORK/based.err"
+check "export --base of two containers needs no --container ($(cat "$WORK/based.err"))" 0 "$?"
+check "... and configures the experiment's" \
+    "server --workers $(jq -r .best.params.workers "$WORK/show.json") | side null" \
+    "$(jq -r '[.spec.template.spec.containers[] | "\(.name) \(.args | if . then join(" ") else "null" end)"] | join(" | ")' "$WORK/based.json")"
 cluster_down
 
 # A cluster that does not serve metrics.k8s.io: the trials say their use was not measured.
