@@ -231,7 +231,23 @@ static void parameter_errors(void **state)
         {"{name: a, type: float, min: 0, max: 2, target: {resource: cpu}}", "must be > 0"},
         {"{name: a, type: int, min: -1, max: 2, target: {resource: gpu}}", "must be >= 0"},
         {"{name: a, type: int, min: 1, max: 2, role: batch}", "unknown role \"batch\""},
-        /* A choice's position stood for the batch size (items_per_s = throughput x 0, 1, 2). */
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        char text[1024];
+        snprintf(text, sizeof(text), HEAD "parameters:\n  - %s\n", cases[i].param);
+        expect_error(text, cases[i].want);
+    }
+}
+
+/* gpu_type is for a categorical parameter, every other role for a numeric one: a choice's
+ * position stood for the batch size (items_per_s = throughput x 0, 1, 2). */
+static void role_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *param;
+        const char *want;
+    } cases[] = {
         {"{name: a, type: categorical, values: [\"4\", \"8\", auto], role: batch_size}",
          "role batch_size needs a numeric parameter"},
         {"{name: a, type: categorical, values: [\"1\", \"2\"], role: instances}",
@@ -1415,6 +1431,7 @@ int main(void)
         cmocka_unit_test(error_messages_name_file_line_and_field),
         cmocka_unit_test(structural_errors),
         cmocka_unit_test(parameter_errors),
+        cmocka_unit_test(role_errors),
         cmocka_unit_test(parameter_list_errors),
         cmocka_unit_test(integer_limits),
         cmocka_unit_test(section_errors),
