@@ -157,13 +157,25 @@ static void structural_errors(void **state)
     expect_error("\"na\\0me\": t\n", "t.yaml:1:1: a key contains a NUL character");
 }
 
+/* A spec of one parameter, each case's, refused with the case's message. */
+struct param_case {
+    const char *param;
+    const char *want;
+};
+
+static void expect_param_errors(const struct param_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char text[1024];
+        snprintf(text, sizeof(text), HEAD "parameters:\n  - %s\n", cases[i].param);
+        expect_error(text, cases[i].want);
+    }
+}
+
 static void parameter_errors(void **state)
 {
     (void)state;
-    static const struct {
-        const char *param;
-        const char *want;
-    } cases[] = {
+    static const struct param_case cases[] = {
         {"{name: a, min: 1, max: 2}", "'parameters[0].type': required key is missing"},
         {"{name: a, type: integer, min: 1, max: 2}", "expected int, float, discrete or"},
         {"{type: int, min: 1, max: 2}", "'parameters[0].name': required key is missing"},
@@ -232,11 +244,7 @@ static void parameter_errors(void **state)
         {"{name: a, type: int, min: -1, max: 2, target: {resource: gpu}}", "must be >= 0"},
         {"{name: a, type: int, min: 1, max: 2, role: batch}", "unknown role \"batch\""},
     };
-    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
-        char text[1024];
-        snprintf(text, sizeof(text), HEAD "parameters:\n  - %s\n", cases[i].param);
-        expect_error(text, cases[i].want);
-    }
+    expect_param_errors(cases, MP_ARRAY_LEN(cases));
 }
 
 /* gpu_type is for a categorical parameter, every other role for a numeric one: a choice's
@@ -244,10 +252,7 @@ static void parameter_errors(void **state)
 static void role_errors(void **state)
 {
     (void)state;
-    static const struct {
-        const char *param;
-        const char *want;
-    } cases[] = {
+    static const struct param_case cases[] = {
         {"{name: a, type: categorical, values: [\"4\", \"8\", auto], role: batch_size}",
          "role batch_size needs a numeric parameter"},
         {"{name: a, type: categorical, values: [\"1\", \"2\"], role: instances}",
@@ -255,11 +260,7 @@ static void role_errors(void **state)
         {"{name: a, type: discrete, values: [1, 2], role: gpu_type}",
          "role gpu_type needs a categorical parameter"},
     };
-    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
-        char text[1024];
-        snprintf(text, sizeof(text), HEAD "parameters:\n  - %s\n", cases[i].param);
-        expect_error(text, cases[i].want);
-    }
+    expect_param_errors(cases, MP_ARRAY_LEN(cases));
 }
 
 /* The list of parameters: not empty, names and targets each once. */
