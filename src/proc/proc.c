@@ -234,6 +234,27 @@ out:
     return rc;
 }
 
+/* A script whose #! interpreter is missing fails its exec with ENOENT, as a missing file does:
+ * " (the file is there: its #! interpreter 'X' is not)" when path (run in workdir) is such a
+ * script, else "". */
+static void missing_interpreter(const char *path, const char *workdir, char *out, size_t size)
+{
+    out[0] = '\0';
+    char *file =
+        path[0] == '/' || !workdir ? mp_xstrdup(path) : mp_xasprintf("%s/%s", workdir, path);
+    FILE *f = fopen(file, "re");
+    char line[256];
+    if (f && fgets(line, sizeof(line), f) && strncmp(line, "#!", 2) == 0) {
+        const char *p = line + 2 + strspn(line + 2, " \t");
+        snprintf(out, size, " (the file is there: its #! interpreter '%.*s' is not)",
+                 (int)strcspn(p, " \t\r\n"), p);
+    }
+    if (f) {
+        fclose(f);
+    }
+    free(file);
+}
+
 int mp_proc_spawn(const struct mp_proc_opts *o, struct mp_proc **out, struct mp_error *err)
 {
     size_t cap = o->log_cap_bytes ? o->log_cap_bytes : DEFAULT_LOG_CAP;
@@ -262,9 +283,13 @@ int mp_proc_spawn(const struct mp_proc_opts *o, struct mp_proc **out, struct mp_
     }
     struct exec_report rep = {0, 0};
     int got = read_exec_report(execerr, p->shim, o->cancel, &rep);
+    char hint[320] = "";
+    if (got > 0 && rep.stage == STAGE_EXEC && rep.err == ENOENT) {
+        missing_interpreter(path, o->workdir, hint, sizeof(hint));
+    }
     if (got != 0) {
-        rc = got > 0 ? mp_error_set(err, -rep.err, "'%s': %s failed: %s", path,
-                                    stage_name(rep.stage), strerror(rep.err))
+        rc = got > 0 ? mp_error_set(err, -rep.err, "'%s': %s failed: %s%s", path,
+                                    stage_name(rep.stage), strerror(rep.err), hint)
              : got == -ECANCELED
                  ? mp_error_set(err, got, "'%s': cancelled before the service started", path)
              : got == -ETIMEDOUT

@@ -54,7 +54,8 @@ struct mp_proc_usage {
 struct mp_proc;
 
 /* Starts the service. Fails (INFRA on the caller's side) when the shim cannot be forked or the
- * service cannot be executed: the exec errno is reported, e.g. "'/x/y': No such file". */
+ * service cannot be executed: the exec errno is reported, e.g. "'/x/y': No such file", and for a
+ * script whose #! interpreter is missing, that interpreter. */
 int mp_proc_spawn(const struct mp_proc_opts *o, struct mp_proc **out, struct mp_error *err) MP_WUR;
 /* The service's pid, which is also its process group id. */
 pid_t mp_proc_pid(const struct mp_proc *p);

@@ -790,35 +790,6 @@ static void make_nonce(char out[33])
     }
 }
 
-/* The interpreter named by the #! line of the trial's program, when it is a script (else ""). */
-static void script_interpreter(const struct local_trial *t, char *out, size_t size)
-{
-    const char *path_env = getenv("PATH");
-    for (size_t i = 0; i < t->envc; i++) {
-        if (strncmp(t->envp[i], "PATH=", 5) == 0) {
-            path_env = t->envp[i] + 5; /* as mp_proc_spawn looks it up */
-        }
-    }
-    char *prog = mp_proc_which(t->argv[0], path_env);
-    if (prog && prog[0] != '/') { /* "./server": the service runs in its folder */
-        const char *dir = t->spec->service.workdir ? t->spec->service.workdir : t->spec->base_dir;
-        char *abs = mp_xasprintf("%s/%s", dir ? dir : ".", prog);
-        free(prog);
-        prog = abs;
-    }
-    FILE *f = prog ? fopen(prog, "r") : NULL;
-    char line[256] = "";
-    if (f && fgets(line, sizeof(line), f) && strncmp(line, "#!", 2) == 0) {
-        const char *p = line + 2;
-        p += strspn(p, " \t");
-        snprintf(out, size, "%.*s", (int)strcspn(p, " \t\r\n"), p);
-    }
-    if (f) {
-        fclose(f);
-    }
-    free(prog);
-}
-
 /* The service cannot be run (msg: "'PROGRAM': why"): CRASHED, naming the field at fault, and the
  * template a parameter made the program from. */
 static void unrunnable(struct local_trial *t, const char *msg)
@@ -830,20 +801,13 @@ static void unrunnable(struct local_trial *t, const char *msg)
                              svc->workdir ? svc->workdir : t->spec->base_dir, msg);
         return;
     }
-    /* A script whose #! interpreter is missing fails with ENOENT, as if it were missing. */
-    char interp[256] = "";
-    if (strstr(msg, "executing failed: No such file or directory")) {
-        script_interpreter(t, interp, sizeof(interp));
-    }
-    const char *hint = interp[0] ? " (the file is there: its #! interpreter '" : "";
     if (strchr(svc->argv[0], '{')) {
         mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
-                             "cannot start the service: service.command[0] '%s' is %s%s%s%s",
-                             svc->argv[0], msg, hint, interp, interp[0] ? "' is not)" : "");
+                             "cannot start the service: service.command[0] '%s' is %s",
+                             svc->argv[0], msg);
     } else {
         mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
-                             "cannot start the service: service.command[0] %s%s%s%s", msg, hint,
-                             interp, interp[0] ? "' is not)" : "");
+                             "cannot start the service: service.command[0] %s", msg);
     }
 }
 
