@@ -104,9 +104,10 @@ int mp_kube_runner_check_pod(struct mp_runner *r, struct mp_error *err) MP_WUR;
 
 /* The pod of configuration x as the runner's trials ran it: runner.pod_template with x written
  * onto `container` (NULL: runner.container, else the template's only one) with the runner's GPU
- * settings, on `port` (0: runner.port, else the container's first containerPort). For
- * `export --format k8s` of a kubernetes experiment: its args and ports are the template's, as in
- * the trials (a bare container's were the parameters' alone, and port 8080). *out is owned. */
+ * settings, on `port` (0: runner.port, else the container's first containerPort), without the
+ * template's labels (a Deployment's selector matches its own). For `export --format k8s` of a
+ * kubernetes experiment: its args and ports are the template's, as in the trials (a bare
+ * container's were the parameters' alone, and port 8080). *out is owned. */
 int mp_kube_runner_pod(const struct mp_spec *spec, const double *x, const char *container, int port,
                        json_t **out, struct mp_error *err) MP_WUR;
 /* The name of the container the runner's trials tuned: runner.container, else the template's

@@ -430,6 +430,15 @@ int mp_kube_runner_pod(const struct mp_spec *spec, const double *x, const char *
         rc = mp_spec_render_pod(spec, x, cfg.pod_template, container ? container : cfg.container,
                                 &m, out, err);
     }
+    if (rc == 0) {
+        /* The template's labels are not configuration: patched onto a Deployment, they would
+         * replace the ones its selector matches, which the API server refuses. */
+        json_t *meta = json_object_get(*out, "metadata");
+        json_object_del(meta, "labels");
+        if (json_object_size(meta) == 0) {
+            json_object_del(*out, "metadata");
+        }
+    }
     mp_kube_rcfg_release(&cfg);
     return rc;
 }

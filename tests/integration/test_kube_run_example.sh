@@ -67,9 +67,23 @@ check "... its container, args and port are the template's" \
         "$WORK/patch.json")"
 check "... and the cluster takes it as a Deployment's template" 0 \
     "$(jq '{apiVersion: "apps/v1", kind: "Deployment", metadata: {name: "exported"},
-            spec: {selector: {matchLabels: .spec.template.metadata.labels},
-                   template: .spec.template}}' "$WORK/patch.json" |
-        k apply --dry-run=server -f - >"$WORK/apply.out" 2>&1; echo $?)"
+            spec: {selector: {matchLabels: {app: "exported"}},
+                   template: (.spec.template | .metadata.labels = {app: "exported"})}}' \
+        "$WORK/patch.json" | k apply --dry-run=server -f - >"$WORK/apply.out" 2>&1; echo $?)"
+# ... and as the patch it is for, of a Deployment selecting other labels than the experiment's
+# template has (the patch carried the template's labels: {app: fmnist} replaced {app: prod},
+# and the API server refused a template its selector no longer matches).
+jq -n '{apiVersion: "apps/v1", kind: "Deployment", metadata: {name: "prod"},
+        spec: {selector: {matchLabels: {app: "prod"}},
+               template: {metadata: {labels: {app: "prod"}},
+                          spec: {containers: [{name: "server", image: "srv:1"}]}}}}' |
+    k apply -f - >/dev/null 2>&1 || not_ok "create Deployment prod"
+check "kubectl patch of a Deployment of other labels takes it" 0 \
+    "$(k patch deployment prod --patch-file "$WORK/patch.json" >"$WORK/kpatch.out" 2>&1; echo $?)"
+check "... its labels and selector stay ($(cat "$WORK/kpatch.out"))" '{"app":"prod"} {"app":"prod"}' \
+    "$(k get deployment prod -o json | jq -c '.spec.selector.matchLabels, .spec.template.metadata.labels' |
+        tr '\n' ' ' | sed 's/ $//')"
+k delete deployment prod >/dev/null 2>&1
 # --base with a Deployment of two containers: the experiment's container is the one configured
 # (it asked for --container: "the pod has 2 containers (server, side): name the one ...").
 jq '{apiVersion: "apps/v1", kind: "Deployment", metadata: {name: "mine"},
