@@ -68,13 +68,18 @@ struct engine {
     bool moved;
 };
 
-/* The optimizer's options from spec (its seed: the spec's). */
+/* The optimizer's options from spec (its seed: the spec's). Configurations whose price breaks
+ * a constraint on cost_per_hour are never suggested: their trials could only violate it. */
 static struct mp_optimizer_opts search_opts(const struct mp_spec *spec)
 {
+    bool priced = mp_spec_price_limited(spec);
     return (struct mp_optimizer_opts){.seed = spec->seed,
                                       .max_trials = spec->max_trials,
                                       .settings = spec->algorithm_settings,
-                                      .prior_path = spec->prior_path};
+                                      .prior_path = spec->prior_path,
+                                      .excluded = priced ? mp_spec_breaks_by_price : NULL,
+                                      .excluded_ctx = spec,
+                                      .excluded_why = "a constraint on cost_per_hour"};
 }
 
 int mp_engine_validate_search(const struct mp_spec *spec, struct mp_error *err)

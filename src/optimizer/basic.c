@@ -42,8 +42,9 @@ static int grid_validate(const struct mp_space *space, const struct mp_optimizer
     return 0;
 }
 
-/* The first configuration in enumeration order that the history does not hold. Scans at most
- * history-length + 1 indices, so huge spaces cost nothing extra. */
+/* The first configuration in enumeration order that the history does not hold (nor the
+ * options exclude). Scans at most history-length + 1 indices when none is excluded, so huge
+ * spaces cost nothing extra. */
 static int grid_suggest(struct mp_optimizer *opt, const struct mp_history *h, double *x,
                         struct mp_error *err)
 {
@@ -54,12 +55,11 @@ static int grid_suggest(struct mp_optimizer *opt, const struct mp_history *h, do
     }
     struct mp_strset seen = MP_STRSET_INIT;
     mp_history_keys(space, h, &seen);
-    int rc = mp_error_set(err, MP_EEXHAUSTED, "all %llu configurations have been tried",
-                          (unsigned long long)count);
+    int rc = mp_optimizer_exhausted(opt, count, err);
     for (uint64_t i = 0; i < count; i++) {
         mp_space_from_index(space, i, x);
         char *k = mp_space_key(space, x);
-        bool used = mp_strset_has(&seen, k);
+        bool used = mp_optimizer_taken(opt, &seen, k, x);
         free(k);
         if (!used) {
             mp_error_clear(err);
@@ -71,8 +71,32 @@ static int grid_suggest(struct mp_optimizer *opt, const struct mp_history *h, do
     return rc;
 }
 
+/* How many of the first `count` configurations in enumeration order are neither tried nor
+ * excluded; with x_at, writes the pick-th of them (0-based) to x_at instead. */
+static uint64_t untried(const struct mp_optimizer *opt, const struct mp_strset *seen,
+                        uint64_t count, uint64_t pick, double *x_at)
+{
+    uint64_t n = 0;
+    double *x = x_at ? x_at : mp_xmalloc(opt->space->n * sizeof(double));
+    for (uint64_t i = 0; i < count; i++) {
+        mp_space_from_index(opt->space, i, x);
+        char *k = mp_space_key(opt->space, x);
+        bool used = mp_optimizer_taken(opt, seen, k, x);
+        free(k);
+        if (!used && x_at && n == pick) {
+            return n;
+        }
+        n += used ? 0 : 1;
+    }
+    if (!x_at) {
+        free(x);
+    }
+    return n;
+}
+
 /* Uniform over untried configurations: rejection sampling while the space is mostly untried,
- * then an exact pick among the untried ones by enumeration. */
+ * then an exact pick among the untried ones by enumeration. Configurations the options
+ * exclude count as tried (more samples are drawn: they may be most of the space). */
 static int random_suggest(struct mp_optimizer *opt, const struct mp_history *h, double *x,
                           struct mp_error *err)
 {
@@ -84,31 +108,30 @@ static int random_suggest(struct mp_optimizer *opt, const struct mp_history *h, 
     uint64_t count = 0;
     bool finite = mp_space_count(space, &count);
     int rc = 0;
-    size_t tries = finite && (double)seen.count > 0.5 * (double)count ? 0 : 64;
+    size_t tries = finite && (double)seen.count > 0.5 * (double)count ? 0
+                   : opt->opts.excluded                               ? 1024
+                                                                      : 64;
     for (size_t t = 0; t < tries; t++) {
         mp_space_sample(space, &rng, x);
         char *k = mp_space_key(space, x);
-        bool used = mp_strset_has(&seen, k);
+        bool used = mp_optimizer_taken(opt, &seen, k, x);
         free(k);
         if (!used) {
             goto out;
         }
     }
-    if (!finite || seen.count >= count) {
-        rc = mp_error_set(err, MP_EEXHAUSTED, "all configurations have been tried");
+    /* The exact pick enumerates the space: at most twice the history, or the sampling above
+     * missed what exclusions leave of a space of at most 2^20 configurations. */
+    uint64_t left = 0;
+    if (finite && seen.count < count &&
+        ((double)seen.count > 0.5 * (double)count || count <= ((uint64_t)1 << 20))) {
+        left = untried(opt, &seen, count, 0, NULL);
+    }
+    if (left == 0) {
+        rc = mp_optimizer_exhausted(opt, finite ? count : 0, err);
         goto out;
     }
-    uint64_t pick = mp_rng_below(&rng, count - seen.count);
-    for (uint64_t i = 0; i < count; i++) {
-        mp_space_from_index(space, i, x);
-        char *k = mp_space_key(space, x);
-        bool used = mp_strset_has(&seen, k);
-        free(k);
-        if (!used && pick-- == 0) {
-            goto out;
-        }
-    }
-    rc = mp_error_set(err, MP_EEXHAUSTED, "all configurations have been tried");
+    untried(opt, &seen, count, mp_rng_below(&rng, left), x);
 out:
     mp_strset_release(&seen);
     return rc;

@@ -293,8 +293,7 @@ static int plan(struct bo *bo, const struct mp_history *h, struct bo_model *m, s
         goto out;
     }
     if (!pick->found) {
-        rc =
-            mp_error_set(err, MP_EEXHAUSTED, "bo: no untried configuration left (%zu tried)", h->n);
+        rc = mp_optimizer_exhausted(&bo->base, bo->count, err);
     }
 out:
     free(bits);

@@ -124,7 +124,7 @@ void mp_bo_acquisition(const struct bo *bo, const struct bo_model *m, const doub
                        double *out, double *work);
 
 /* Candidate search (bo_search.c). The tried bitmap (returns owned) marks the history's
- * configurations of an enumerable space by index. */
+ * configurations of an enumerable space by index, and those the options exclude. */
 unsigned char *mp_bo_tried_bitmap(const struct bo *bo, const struct mp_history *h);
 void mp_bo_search_exact(const struct bo *bo, const struct bo_model *m, const unsigned char *bits,
                         struct bo_pick *pick);

@@ -31,6 +31,17 @@ unsigned char *mp_bo_tried_bitmap(const struct bo *bo, const struct mp_history *
             bits[idx / 8] |= (unsigned char)(1u << (idx % 8));
         }
     }
+    const struct mp_optimizer_opts *o = &bo->base.opts;
+    if (o->excluded) {
+        double *x = mp_xmalloc(bo->base.space->n * sizeof(double));
+        for (uint64_t idx = 0; idx < bo->count; idx++) {
+            mp_space_from_index(bo->base.space, idx, x);
+            if (o->excluded(o->excluded_ctx, x)) {
+                bits[idx / 8] |= (unsigned char)(1u << (idx % 8));
+            }
+        }
+        free(x);
+    }
     return bits;
 }
 
@@ -211,7 +222,7 @@ void mp_bo_search_sampled(const struct bo *bo, const struct bo_model *m, const s
     for (size_t r = 0; r < c && refined < LOCAL_STARTS; r++) {
         const double *cand = xs + order[r].i * d;
         char *key = mp_space_key(space, cand);
-        bool fresh = !mp_strset_has(keys, key);
+        bool fresh = !mp_optimizer_taken(&bo->base, keys, key, cand);
         free(key);
         if (!fresh) {
             continue;
@@ -220,7 +231,7 @@ void mp_bo_search_sampled(const struct bo *bo, const struct bo_model *m, const s
         memcpy(x, cand, d * sizeof(double));
         refine(bo, m, x);
         key = mp_space_key(space, x);
-        fresh = !mp_strset_has(keys, key);
+        fresh = !mp_optimizer_taken(&bo->base, keys, key, x);
         free(key);
         if (fresh) {
             double a;
@@ -272,7 +283,7 @@ static bool draw_untried(const struct bo *bo, struct mp_rng *rng, const unsigned
     }
     mp_space_sample(space, rng, x);
     char *key = mp_space_key(space, x);
-    bool fresh = !mp_strset_has(keys, key);
+    bool fresh = !mp_optimizer_taken(&bo->base, keys, key, x);
     free(key);
     return fresh;
 }

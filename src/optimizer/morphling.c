@@ -426,7 +426,7 @@ static void sample_candidates(const struct morphling *m, const struct scoring *s
             mp_space_sample(space, rng, x);
         }
         char *k = mp_space_key(space, x);
-        bool used = mp_strset_has(seen, k);
+        bool used = mp_optimizer_taken(&m->base, seen, k, x);
         free(k);
         if (!used) {
             mp_meta_binding_encode(m->bind, x, in);
@@ -485,15 +485,14 @@ static int pick_enumerated(const struct morphling *m, const struct scoring *sc,
     }
     struct pick best = {0, false};
     for (size_t i = 0; i < m->n_cand; i++) {
-        if (!mp_strset_has(seen, m->cand_key[i])) {
+        if (!mp_optimizer_taken(&m->base, seen, m->cand_key[i], m->cand_x + i * d)) {
             consider(m, sc, m->cand_in + i * m->n_in, m->cand_x + i * d,
                      extra[i] + m->cand_shift[i], &best, x);
         }
     }
     free(extra);
     if (!best.found) {
-        return mp_error_set(err, MP_EEXHAUSTED, "all %zu configurations have been tried",
-                            m->n_cand);
+        return mp_optimizer_exhausted(&m->base, m->n_cand, err);
     }
     return 0;
 }

@@ -75,6 +75,26 @@ void mp_history_keys(const struct mp_space *space, const struct mp_history *h,
     }
 }
 
+bool mp_optimizer_taken(const struct mp_optimizer *opt, const struct mp_strset *tried,
+                        const char *key, const double *x)
+{
+    return mp_strset_has(tried, key) ||
+           (opt->opts.excluded && opt->opts.excluded(opt->opts.excluded_ctx, x));
+}
+
+int mp_optimizer_exhausted(const struct mp_optimizer *opt, uint64_t count, struct mp_error *err)
+{
+    char all[48] = "all configurations";
+    if (count > 0) {
+        snprintf(all, sizeof(all), "all %llu configurations", (unsigned long long)count);
+    }
+    if (!opt->opts.excluded) {
+        return mp_error_set(err, MP_EEXHAUSTED, "%s have been tried", all);
+    }
+    return mp_error_set(err, MP_EEXHAUSTED, "%s have been tried or break %s before a trial", all,
+                        opt->opts.excluded_why ? opt->opts.excluded_why : "a constraint");
+}
+
 void mp_history_rng(const struct mp_optimizer *opt, const struct mp_history *h, struct mp_rng *rng)
 {
     mp_rng_init(rng, mp_mix64(opt->opts.seed, (uint64_t)h->n + 1));

@@ -11,6 +11,8 @@
  *   Back ends derive their random stream from the seed and the history length.
  * - A failed trial has has_value == false and feasible == false: it teaches feasibility and is
  *   never scored as a fake objective value.
+ * - suggest() never returns a configuration opts.excluded holds (one that breaks a constraint
+ *   known before its trial); when only such configurations remain it returns MP_EEXHAUSTED.
  *
  * Ownership: create() keeps a reference to space and settings (both outlive the optimizer);
  * the history is borrowed for the call. Thread-safety: one optimizer per thread. */
@@ -47,6 +49,12 @@ struct mp_optimizer_opts {
     int64_t max_trials;
     const struct mp_node *settings; /* algorithm.settings map, may be NULL */
     const char *prior_path;         /* algorithm.prior, may be NULL */
+    /* Configurations never to suggest, as if tried (NULL: none): excluded(excluded_ctx, x) must
+     * be a pure function of x. excluded_why says what they break, for messages ("a constraint
+     * on cost_per_hour"). */
+    bool (*excluded)(const void *ctx, const double *x);
+    const void *excluded_ctx;
+    const char *excluded_why;
     /* Where given (notice_size > 0), validate writes there what the user should know about how
      * the algorithm will run, "" when nothing: morphling's fallback in use, and why. */
     char *notice;
@@ -105,6 +113,13 @@ void mp_optimizer_free(struct mp_optimizer *opt);
 /* Set of keys (mp_space_key) of every configuration in the history. */
 void mp_history_keys(const struct mp_space *space, const struct mp_history *h,
                      struct mp_strset *keys);
+/* Whether configuration x (its key: mp_space_key) is in `tried` or excluded by opt's options:
+ * no back end may suggest it. */
+bool mp_optimizer_taken(const struct mp_optimizer *opt, const struct mp_strset *tried,
+                        const char *key, const double *x);
+/* MP_EEXHAUSTED in err, saying that all `count` configurations (0: a number not known) have
+ * been tried, or are excluded as opt's options say. Returns MP_EEXHAUSTED. */
+int mp_optimizer_exhausted(const struct mp_optimizer *opt, uint64_t count, struct mp_error *err);
 /* A random stream specific to this seed and history length. */
 void mp_history_rng(const struct mp_optimizer *opt, const struct mp_history *h, struct mp_rng *rng);
 /* Whether a trial says something about its configuration: it succeeded, or it failed for a

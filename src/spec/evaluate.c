@@ -3,6 +3,7 @@
 #include "spec/spec.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -74,6 +75,11 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct 
     /* The throughput is that of all the configuration's pods: so is its price. */
     int64_t pods = mp_spec_pods(spec, x);
     cost *= pods > 1 ? (double)pods : 1.0;
+    /* Prices are decimal: 12 significant digits drop the binary sum's noise, which made 0.5
+     * cores at 0.1 plus 0.35 cost 0.39999999999999997 (and 0.1 + 0.2 break a limit of 0.3). */
+    char digits[32];
+    snprintf(digits, sizeof(digits), "%.12g", cost);
+    cost = strtod(digits, NULL);
     mp_metrics_set(metrics, "cost_per_hour", cost);
     if (cost > 0 && mp_metrics_get(metrics, "throughput_rps", &rps) && isfinite(rps)) {
         mp_metrics_set(metrics, "throughput_per_cost", rps / cost);
@@ -179,6 +185,66 @@ static int check_gpu_type_prices(const struct mp_spec *spec, struct mp_error *er
     return 0;
 }
 
+bool mp_spec_price_limited(const struct mp_spec *spec)
+{
+    for (size_t i = 0; spec->has_cost && i < spec->n_constraints; i++) {
+        if (strcmp(spec->constraints[i].metric, "cost_per_hour") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool mp_spec_breaks_by_price(const void *ctx, const double *x)
+{
+    const struct mp_spec *spec = ctx;
+    struct mp_metrics m = MP_METRICS_INIT;
+    double cost = NAN;
+    mp_spec_derive_metrics(spec, x, &m);
+    bool known = mp_metrics_get(&m, "cost_per_hour", &cost);
+    mp_metrics_release(&m);
+    for (size_t i = 0; known && i < spec->n_constraints; i++) {
+        const struct mp_constraint *c = &spec->constraints[i];
+        if (strcmp(c->metric, "cost_per_hour") == 0 && !mp_constraint_holds(c, cost)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Refuses an upper limit on cost_per_hour that the cheapest configuration x (costing `cost`)
+ * breaks: no trial could meet it. */
+static int check_price_limits(const struct mp_spec *spec, const double *x, double cost,
+                              struct mp_error *err)
+{
+    const struct mp_space *s = &spec->space;
+    for (size_t i = 0; i < spec->n_constraints; i++) {
+        const struct mp_constraint *c = &spec->constraints[i];
+        if (strcmp(c->metric, "cost_per_hour") != 0 || (c->op != MP_CMP_LE && c->op != MP_CMP_LT) ||
+            mp_constraint_holds(c, cost)) {
+            continue;
+        }
+        struct mp_buf used = MP_BUF_INIT;
+        char buf[MP_FMT_DOUBLE_MAX];
+        for (size_t k = 0; k < s->n; k++) {
+            if (s->params[k].target == MP_TARGET_RESOURCE) {
+                mp_buf_addf(&used, "%s%s = %s", used.len ? ", " : "", s->params[k].name,
+                            mp_space_format(s, k, x[k], buf));
+            }
+        }
+        const struct mp_node *at = NULL;
+        mp_spec_judged_metric(spec, spec->n_objectives + i, &at);
+        int rc =
+            mp_doc_error(err, at,
+                         "'%s' holds for no configuration: the cheapest (%s) costs %s per "
+                         "hour by the cost table",
+                         c->text, used.len ? used.data : "every one", mp_fmt_double(buf, cost));
+        mp_buf_release(&used);
+        return rc;
+    }
+    return 0;
+}
+
 int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err)
 {
     const struct mp_space *s = &spec->space;
@@ -226,6 +292,9 @@ int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err)
                                      "the cost table prices): set cost.base_hour",
                                      metric);
         mp_buf_release(&used);
+    }
+    if (rc == 0) {
+        rc = check_price_limits(spec, x, cost, err);
     }
     free(x);
     return rc;

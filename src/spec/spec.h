@@ -198,6 +198,12 @@ int mp_spec_check_param_names(const struct mp_spec *spec, struct mp_error *err) 
  * cost_per_million_requests) when a configuration of the space costs 0 per hour: its trials could
  * only fail. For validation only, as mp_spec_check_param_names. */
 int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err) MP_WUR;
+/* Whether the spec has a constraint on cost_per_hour and a cost table to price it with: that
+ * constraint is known for each configuration before its trial. */
+bool mp_spec_price_limited(const struct mp_spec *spec);
+/* Whether configuration x breaks a constraint on cost_per_hour by its price alone (a trial of
+ * it could only violate the constraint). ctx is the spec: an optimizer's opts.excluded. */
+bool mp_spec_breaks_by_price(const void *ctx, const double *x);
 /* The i-th metric trials are judged by, i < n_objectives + n_constraints: the objectives, then
  * the constraints' metrics; *at is where the spec names it (for errors). */
 const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const struct mp_node **at);

@@ -346,6 +346,66 @@ static void constraints_mark_slo_violations(void **state)
     mp_spec_free(spec);
 }
 
+/* A spec of make_spec's space with parameter a the CPU cores (an int, or a float without a
+ * step), priced at 0.1 per core-hour under the constraint cost_per_hour <= 0.4: a <= 4 alone. */
+static struct mp_spec *priced_spec(const char *algo, int max_trials, bool finite)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "name: e\n"
+             "parameters:\n"
+             "  - {name: a, type: %s, min: 1, max: 10, target: {resource: cpu}}\n"
+             "  - {name: b, type: int, min: 1, max: 5}\n"
+             "objective: {metric: qps}\n"
+             "constraints: ['cost_per_hour <= 0.4']\n"
+             "cost: {cpu_core_hour: 0.1}\n"
+             "algorithm: {name: %s, max_trials: %d, parallelism: 2, seed: 11}\n"
+             "runner: {kind: replay, surface: unused.csv}\n",
+             finite ? "int" : "float", algo, max_trials);
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0 ||
+        mp_engine_validate_search(spec, &err) != 0) {
+        fail_msg("spec: %s", err.msg);
+    }
+    return spec;
+}
+
+/* A configuration whose price alone breaks a constraint on cost_per_hour is never tried (every
+ * one of its trials could only violate it): every algorithm, on a finite space until the
+ * affordable configurations are exhausted, and on a continuous one. */
+static void priced_out_configurations_are_skipped(void **state)
+{
+    (void)state;
+    static const char *const algos[] = {"grid", "random", "bo"}; /* morphling: its own test */
+    for (size_t k = 0; k < MP_ARRAY_LEN(algos); k++) {
+        /* a an int, then a float (not for grid, which needs a finite space) */
+        for (int finite = 1; finite >= (strcmp(algos[k], "grid") == 0); finite--) {
+            struct mp_spec *spec = priced_spec(algos[k], finite ? 30 : 12, finite);
+            struct run a = {0};
+            struct fake_runner fa = {.fail_a = -1};
+            run_engine(&a, spec, &fa, NULL, false);
+            for (size_t i = 0; i < a.n; i++) {
+                if (a.rows[i].failure == MP_FAILURE_SLO_VIOLATED) {
+                    fail_msg("%s: trial %zu (%s) ran, priced out: %s", algos[k], i + 1,
+                             a.rows[i].config_key, a.rows[i].reason);
+                }
+            }
+            assert_unique(&a);
+            /* 4 x 5 affordable configurations of 50; the float space: the budget. */
+            assert_int_equal(a.n, finite ? 20 : 12);
+            if (finite) {
+                assert_string_equal(a.sum.stop_reason,
+                                    "search space exhausted (all 50 configurations have been "
+                                    "tried or break a constraint on cost_per_hour before a "
+                                    "trial)");
+            }
+            run_release(&a);
+            mp_spec_free(spec);
+        }
+    }
+}
+
 static void exhausts_small_spaces(void **state)
 {
     (void)state;
@@ -1102,6 +1162,7 @@ int main(void)
         cmocka_unit_test(parallel_trials_never_duplicate),
         cmocka_unit_test(failures_are_infeasible_and_budgeted),
         cmocka_unit_test(constraints_mark_slo_violations),
+        cmocka_unit_test(priced_out_configurations_are_skipped),
         cmocka_unit_test(exhausts_small_spaces),
         cmocka_unit_test(resumes_to_exactly_max_trials),
         cmocka_unit_test(interrupt_after_the_last_trial),

@@ -199,6 +199,34 @@ static void test_pure_and_exhaustive(void **state)
     run_release(&b);
 }
 
+static bool gpu_c(const void *ctx, const double *x)
+{
+    (void)ctx;
+    return x[2] == 2;
+}
+
+/* Configurations the options exclude (a price above a cost_per_hour limit) are never suggested:
+ * the 56 others, then EXHAUSTED saying why. */
+static void test_excluded_never_suggested(void **state)
+{
+    (void)state;
+    struct run r;
+    run_init(&r, "{kappa: 2}", 3, model_path);
+    r.opt->opts.excluded = gpu_c;
+    r.opt->opts.excluded_why = "a constraint on cost_per_hour";
+    for (size_t i = 0; i < 56; i++) {
+        assert_false(gpu_c(NULL, opt_suggest(r.opt, r.t)));
+        opt_succeed(r.t, i, family_value(0.97, r.t->x[i])); /* where C is best */
+    }
+    double x[3];
+    struct mp_history h = opt_run_history(r.t);
+    struct mp_error err = {0};
+    assert_int_equal(mp_optimizer_suggest(r.opt, &h, x, &err), MP_EEXHAUSTED);
+    assert_string_equal(err.msg, "all 84 configurations have been tried or break a constraint on "
+                                 "cost_per_hour before a trial");
+    run_release(&r);
+}
+
 /* When every GPU "C" configuration fails, later suggestions avoid it. */
 static void test_failures_steer_away(void **state)
 {
@@ -504,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_first_pick_is_prior_best),
         cmocka_unit_test(test_finds_held_out_optimum),
         cmocka_unit_test(test_pure_and_exhaustive),
+        cmocka_unit_test(test_excluded_never_suggested),
         cmocka_unit_test(test_failures_steer_away),
         cmocka_unit_test(test_stopping),
         cmocka_unit_test(test_prior_errors_and_fallback),

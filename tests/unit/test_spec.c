@@ -1184,6 +1184,37 @@ static void zero_cost_refused(void **state)
 #undef ZC_SPACE
 }
 
+/* An upper limit on cost_per_hour that even the cheapest configuration breaks is refused: every
+ * trial could only violate it. */
+static void price_limit_nothing_meets(void **state)
+{
+    (void)state;
+#define PL_SPEC(limit)                                                                             \
+    "name: t\nrunner: {kind: replay, surface: x.csv}\n"                                            \
+    "parameters:\n  - {name: cpu, type: float, min: 0.5, max: 2, target: {resource: cpu}}\n"       \
+    "  - {name: t, type: categorical, values: [V100, T4], target: {resource: gpu_type}}\n"         \
+    "objective: {metric: throughput_rps}\n"                                                        \
+    "constraints: ['p99_ms <= 100', 'cost_per_hour " limit "']\n"                                  \
+    "cost: {cpu_core_hour: 0.1, gpu_type_hour: {T4: 0.35, V100: 2.48}}\n"
+    expect_cost_check(PL_SPEC("<= 0.3"),
+                      "t.yaml:7:32: 'constraints[1]': 'cost_per_hour <= 0.3' holds for no "
+                      "configuration: the cheapest (cpu = 0.5, t = T4) costs 0.4 per hour by the "
+                      "cost table");
+    expect_cost_check(PL_SPEC("< 0.4"), "'cost_per_hour < 0.4' holds for no configuration");
+    expect_cost_check(PL_SPEC("<= 0.400000000001"), NULL);
+    expect_cost_check(PL_SPEC("<= 0.4"), NULL);
+    expect_cost_check(PL_SPEC(">= 10"), NULL); /* a lower limit: not judged here */
+    /* Prices are decimal: 0.2 + 1 core at 0.1 is 0.3, not 0.30000000000000004. */
+    expect_cost_check("name: t\nrunner: {kind: replay, surface: x.csv}\n"
+                      "parameters:\n  - {name: cpu, type: int, min: 1, max: 2, "
+                      "target: {resource: cpu}}\n"
+                      "objective: {metric: throughput_rps}\n"
+                      "constraints: ['cost_per_hour <= 0.3']\n"
+                      "cost: {cpu_core_hour: 0.1, base_hour: 0.2}\n",
+                      NULL);
+#undef PL_SPEC
+}
+
 /* A GPU type that a per-type price table leaves out, with no cost.gpu_hour to fall back on, is
  * refused: it cost nothing, and the search recommended the unpriced type as the cheapest. */
 static void gpu_type_price_missing(void **state)
@@ -1458,6 +1489,7 @@ int main(void)
         cmocka_unit_test(zero_cost_reason),
         cmocka_unit_test(gpu_count_cost),
         cmocka_unit_test(zero_cost_refused),
+        cmocka_unit_test(price_limit_nothing_meets),
         cmocka_unit_test(gpu_type_price_missing),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
