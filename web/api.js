@@ -64,7 +64,20 @@ export async function apiResponse(path, opts = {}) {
   return { body, warnings: warnings.map((m) => m[1]) };
 }
 
-// Not logged in (or the server restarted): pasting the token here goes through the login URL.
+// The session for a pasted token (POST /api/v1/session), sent in a header: never in an address,
+// which the browser's history would keep. Resolves to the session, or null for a wrong token.
+async function exchange(token) {
+  const res = await fetch('/api/v1/session', {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}` },
+    cache: 'no-store',
+  });
+  if (res.status === 401) return null;
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return (await res.json()).session;
+}
+
+// Not logged in (or the server restarted): the login URL, or the token pasted here.
 function askToken() {
   if (dialogOpen()) return;
   const input = h('input', {
@@ -73,17 +86,36 @@ function askToken() {
     'aria-label': 'Access token',
     size: 40,
   });
-  const onsubmit = (e) => {
-    e.preventDefault();
-    window.location.assign(`/?token=${encodeURIComponent(input.value.trim())}`);
-  };
   // The server sends a wrong login token here (/?login=failed) and the page says so, once.
   const failed = new URLSearchParams(window.location.search).get('login') === 'failed';
   if (failed) window.history.replaceState(null, '', `/${window.location.hash}`);
+  const msg = h(
+    'p',
+    { class: failed ? 'msg error' : 'msg', role: 'alert', hidden: !failed },
+    'That token is wrong.',
+  );
+  const onsubmit = async (e) => {
+    e.preventDefault();
+    let session = null;
+    try {
+      session = await exchange(input.value.trim());
+      msg.textContent = 'That token is wrong.';
+    } catch (err) {
+      msg.textContent = `The server did not answer (${err.message}).`;
+    }
+    if (session) {
+      localStorage.setItem(SESSION_KEY, session);
+      window.location.reload();
+      return;
+    }
+    msg.className = 'msg error';
+    msg.hidden = false;
+    input.select();
+  };
   const form = h(
     'form',
     { onsubmit },
-    failed ? h('p', { class: 'msg error', role: 'alert' }, 'That token is wrong.') : null,
+    msg,
     h('p', {}, 'Log in with the URL that `morphling serve` printed, or paste the token from it.'),
     input,
     ' ',

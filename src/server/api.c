@@ -532,6 +532,10 @@ mhd_result mp_srv_api(struct mp_server *srv, struct MHD_Connection *c, struct re
     if (r.n == 1 && is(r.seg[0], "info")) {
         return get ? mp_srv_api_info(c, req) : not_allowed(c, req, method, GETS);
     }
+    if (r.n == 1 && is(r.seg[0], "session")) {
+        return is(method, "POST") ? mp_srv_api_session(srv, c, req)
+                                  : not_allowed(c, req, method, "POST");
+    }
     if (r.n == 1 && is(r.seg[0], "events")) {
         return get ? api_events(srv, c, req, NULL) : not_allowed(c, req, method, GETS);
     }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Two API routes beside api.c's: GET /api/v1/info (the version and the event kinds the engine
- * writes, so the dashboard listens for exactly those) and GET /api/v1/experiments/{ref}/export
+/* Three API routes beside api.c's: GET /api/v1/info (the version and the event kinds the engine
+ * writes, so the dashboard listens for exactly those), POST /api/v1/session (the dashboard's
+ * session for a token pasted into its login dialog) and GET /api/v1/experiments/{ref}/export
  * (the recommended configuration, deployable, as `morphling export --format deploy|k8s` prints
  * it). Endpoints: docs/api.md. */
 #include "server/server_int.h"
@@ -21,6 +22,19 @@ mhd_result mp_srv_api_info(struct MHD_Connection *c, struct request *req)
     req->route = "info";
     return mp_srv_send_json(c, req, MHD_HTTP_OK,
                             json_pack("{s:s, s:o}", "version", MP_VERSION, "event_kinds", kinds));
+}
+
+/* The caller passed the access checks with the token (or the session itself): the session of
+ * this start, which the page keeps instead of the token. A pasted token goes in this request's
+ * header, never into an address that the browser's history keeps, as the login URL does. */
+mhd_result mp_srv_api_session(struct mp_server *srv, struct MHD_Connection *c, struct request *req)
+{
+    req->route = "session";
+    if (!srv->session) {
+        return mp_srv_send_error(c, req, MHD_HTTP_NOT_FOUND, "not_found",
+                                 "this server takes no token: there is no session to log in to");
+    }
+    return mp_srv_send_json(c, req, MHD_HTTP_OK, json_pack("{s:s}", "session", srv->session));
 }
 
 struct export_query {

@@ -126,6 +126,7 @@ mhd_result mp_srv_api(struct mp_server *srv, struct MHD_Connection *c, struct re
                       const char *method, const char *path);
 /* GET /api/v1/info and GET /api/v1/experiments/{ref}/export (api_info.c). */
 mhd_result mp_srv_api_info(struct MHD_Connection *c, struct request *req);
+mhd_result mp_srv_api_session(struct mp_server *srv, struct MHD_Connection *c, struct request *req);
 mhd_result mp_srv_api_export(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
                              const char *ref);
 

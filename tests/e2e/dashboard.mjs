@@ -1383,6 +1383,29 @@ async function run() {
   await page.goto(`${BASE}/`);
   await page.waitForSelector('dialog[open] #token-input');
   check('without a session the page asks to log in', true);
+  // A pasted token is exchanged for the session in a request's header: no address holds it (it
+  // went through the login URL, which the browser's history keeps).
+  const addresses = [];
+  const onRequest = (r) => addresses.push(r.url());
+  page.on('request', onRequest);
+  await page.fill('#token-input', 'not-the-token');
+  await page.click('dialog[open] button.primary');
+  const pastedWrong = await page
+    .waitForSelector('dialog[open] .msg.error:not([hidden])', { timeout: 5000 })
+    .then((e) => e.textContent())
+    .catch(() => 'no message');
+  check('a wrong pasted token is said', pastedWrong === 'That token is wrong.', pastedWrong);
+  await page.fill('#token-input', process.env.MP_TOKEN);
+  await page.click('dialog[open] button.primary');
+  await page.waitForSelector('h1:has-text("Experiments")');
+  check('a pasted token logs in', page.url() === `${BASE}/`, page.url());
+  page.off('request', onRequest);
+  check(
+    '... and no address held it',
+    !addresses.some((u) => u.includes(process.env.MP_TOKEN) || u.includes('not-the-token')),
+    addresses.filter((u) => u.includes('token')),
+  );
+  await page.evaluate(() => localStorage.removeItem('morphling_session')); // logged out again
   // A wrong token: back to the page, which says so and asks again; the token leaves the URL.
   await page.goto(`${BASE}/?token=not-the-token`);
   const wrong = await page

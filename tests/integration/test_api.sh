@@ -93,6 +93,15 @@ check "the session opens the API" 200 "$(anon GET /api/v1/experiments -H "Author
 check "... and its streams" 200 "$(anon GET /api/v1/events -H "Authorization: Bearer $SESSION" --max-time 1 2>/dev/null; true)"
 check "a cookie of the session opens nothing" 401 \
     "$(anon GET /api/v1/experiments -H "Cookie: morphling_session_$PORT=$SESSION")"
+# A token pasted into the dashboard's dialog is exchanged in a request's header, never in an
+# address the browser's history keeps (it went through the login URL).
+check "POST /api/v1/session with the token" "200 $SESSION" \
+    "$(anon POST /api/v1/session -H "Authorization: Bearer $TOKEN") $(body .session)"
+check "... with a wrong token" 401 "$(anon POST /api/v1/session -H 'Authorization: Bearer nope-nope-nope-nope')"
+check "... without one" 401 "$(anon POST /api/v1/session)"
+check "... from a page of another origin" 403 \
+    "$(anon POST /api/v1/session -H "Authorization: Bearer $TOKEN" -H 'Origin: http://127.0.0.1:1')"
+check "... GET" 405 "$(anon GET /api/v1/session -H "Authorization: Bearer $TOKEN")"
 check "a wrong login token" 401 "$(anon GET "/?token=nope-nope-nope-nope")"
 check "a login token given twice" 401 "$(anon GET "/?token=$TOKEN&token=nope-nope-nope-nope")"
 # A browser's wrong login goes back to the page, which asks again: the token leaves the address.
@@ -492,6 +501,7 @@ curl -s -o "$WORK/served.yaml" "$BASE/template.yaml"
 check_true "the template is the one served" cmp -s "$WORK/served.yaml" "$MP_SOURCE_DIR/web/template.yaml"
 check "--no-auth: no login URL" "" "$TOKEN"
 check "--no-auth: the API answers without a token" 200 "$(anon GET /api/v1/experiments)"
+check "--no-auth: no session to exchange a token for" 404 "$(anon POST /api/v1/session)"
 stop_server
 
 # ---- a given --token-file: the auth matrix ---------------------------------------------------
