@@ -21,6 +21,13 @@ check "every algorithm finds the optimum of 12 in 12" '[1,1,1]' \
 check "best@K only for K within the budget of 12" '[["10"],["10"],["10"]]' \
     "$(printf '%s' "$json" | jq -c '[.algorithms[].mean_best_fraction_at | keys]')"
 
+# grid's order does not depend on the seed: one replay stands for the K (it ran K identical ones).
+# shellcheck disable=SC2086
+"$MORPHLING" bench-search --surfaces "$surface" $cols --algorithms grid --budget 12 --seeds 3 \
+    --json >"$WORK/grid.json" 2>"$WORK/grid.err"
+check "grid: K runs counted" 3 "$(jq '.algorithms[0].runs' "$WORK/grid.json")"
+check "... from one replay" 2 "$(grep -c 'grid seed [12]: optimum at trial 11 (as seed 0)$' "$WORK/grid.err")"
+
 mkdir "$WORK/dir"
 cp "$surface" "$WORK/dir/b.csv"
 cp "$surface" "$WORK/dir/a.csv"
