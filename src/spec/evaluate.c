@@ -212,12 +212,23 @@ bool mp_spec_breaks_by_price(const void *ctx, const double *x)
     return false;
 }
 
+/* "cpu = 0.5, t = T4": the resources configuration x sets, for messages. */
+static void resources_text(const struct mp_space *s, const double *x, struct mp_buf *out)
+{
+    char buf[MP_FMT_DOUBLE_MAX];
+    for (size_t k = 0; k < s->n; k++) {
+        if (s->params[k].target == MP_TARGET_RESOURCE) {
+            mp_buf_addf(out, "%s%s = %s", out->len ? ", " : "", s->params[k].name,
+                        mp_space_format(s, k, x[k], buf));
+        }
+    }
+}
+
 /* Refuses an upper limit on cost_per_hour that the cheapest configuration x (costing `cost`)
  * breaks: no trial could meet it. */
 static int check_price_limits(const struct mp_spec *spec, const double *x, double cost,
                               struct mp_error *err)
 {
-    const struct mp_space *s = &spec->space;
     for (size_t i = 0; i < spec->n_constraints; i++) {
         const struct mp_constraint *c = &spec->constraints[i];
         if (strcmp(c->metric, "cost_per_hour") != 0 || (c->op != MP_CMP_LE && c->op != MP_CMP_LT) ||
@@ -225,14 +236,9 @@ static int check_price_limits(const struct mp_spec *spec, const double *x, doubl
             continue;
         }
         struct mp_buf used = MP_BUF_INIT;
-        char buf[MP_FMT_DOUBLE_MAX];
-        for (size_t k = 0; k < s->n; k++) {
-            if (s->params[k].target == MP_TARGET_RESOURCE) {
-                mp_buf_addf(&used, "%s%s = %s", used.len ? ", " : "", s->params[k].name,
-                            mp_space_format(s, k, x[k], buf));
-            }
-        }
+        resources_text(&spec->space, x, &used);
         const struct mp_node *at = NULL;
+        char buf[MP_FMT_DOUBLE_MAX];
         mp_spec_judged_metric(spec, spec->n_objectives + i, &at);
         int rc =
             mp_doc_error(err, at,
@@ -274,13 +280,7 @@ int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err)
             continue;
         }
         struct mp_buf used = MP_BUF_INIT;
-        char buf[MP_FMT_DOUBLE_MAX];
-        for (size_t k = 0; k < s->n; k++) {
-            if (s->params[k].target == MP_TARGET_RESOURCE) {
-                mp_buf_addf(&used, "%s%s = %s", used.len ? ", " : "", s->params[k].name,
-                            mp_space_format(s, k, x[k], buf));
-            }
-        }
+        resources_text(&spec->space, x, &used);
         rc = used.len ? mp_doc_error(err, at,
                                      "%s is undefined for a configuration that costs 0 per hour, "
                                      "as %s does (the cost table prices nothing it uses): price "
