@@ -472,6 +472,9 @@ static char *allowed_values(const struct mp_param *p)
 /* "parameter 'NAME': VALUE is not one of its values (LIST)"; returns MP_EINVALID. */
 static int not_allowed(const struct mp_param *p, const char *value, struct mp_error *err)
 {
+    if (!err) {
+        return MP_EINVALID; /* a surface's rows outside the space: no list to build for each */
+    }
     char *list = allowed_values(p);
     int rc = mp_error_set(err, MP_EINVALID, "parameter '%s': %s is not one of its %s (%s)", p->name,
                           value, p->type == MP_PARAM_CATEGORICAL ? "choices" : "values", list);
