@@ -31,6 +31,27 @@ static const struct mp_opt validate_opts[] = {
      "CI; `run` checks them all)"},
 };
 
+/* The spec's own warnings (mp_spec_warnings: a bare duration that looks like milliseconds, a
+ * service never told its port): appended to list, else printed on stderr for verb. */
+static void spec_warnings(const struct mp_spec *spec, const char *verb, json_t *list)
+{
+    size_t n = 0;
+    char **w = mp_spec_warnings(spec, &n);
+    char *prefix = mp_xasprintf("morphling %s: warning: ", verb);
+    for (size_t i = 0; i < n; i++) {
+        if (list) {
+            char *msg = mp_xstrdup(w[i]); /* as the error's: a file name may be no UTF-8 */
+            mp_utf8_scrub(msg, strlen(msg));
+            json_array_append_new(list, json_string(msg));
+            free(msg);
+        } else {
+            mp_cli_print_message(prefix, w[i]);
+        }
+    }
+    free(prefix);
+    mp_spec_warnings_free(w, n);
+}
+
 static int validate_run(void *args, char **operands, size_t n)
 {
     (void)n;
@@ -67,6 +88,7 @@ static int validate_run(void *args, char **operands, size_t n)
         if (warning) {
             json_array_append_new(json_object_get(j, "warnings"), json_string(warning));
         }
+        spec_warnings(spec, "validate", json_object_get(j, "warnings"));
         mp_json_print(stdout, j);
         json_decref(j);
     } else {
@@ -83,6 +105,7 @@ static int validate_run(void *args, char **operands, size_t n)
         if (warning) {
             mp_cli_print_message("morphling validate: warning: ", warning);
         }
+        spec_warnings(spec, "validate", NULL);
     }
     free(warning);
     mp_spec_free(spec);
@@ -236,6 +259,9 @@ static int run_run(void *args, char **operands, size_t n)
     if (warning) {
         mp_cli_print_message("morphling run: warning: ", warning);
         free(warning);
+    }
+    if (rc == 0) {
+        spec_warnings(spec, "run", NULL);
     }
     if (rc == 0) {
         struct mp_cli_progress p;

@@ -87,6 +87,25 @@ static int no_field(const struct mp_space *s, const char *name, bool pe, struct 
     return rc;
 }
 
+/* A --set value that parameter p refuses: err's message after "--set NAME=VALUE: ", and for a
+ * text that is no number, the unit of a cpu or memory parameter (it said "expected a number"
+ * of "2Gi", not that memory is in MiB). */
+static int value_error(const struct mp_param *p, const char *set, const char *value, int rc,
+                       struct mp_error *err)
+{
+    double d;
+    char *hint = mp_parse_double(value, &d) != 0 ? mp_spec_unit_hint(p, value) : NULL;
+    if (hint && err) {
+        char *msg = mp_xstrdup(err->msg); /* not formatted into itself */
+        mp_error_set(err, rc, "--set %s: %s (%s)", set, msg, hint);
+        free(msg);
+    } else {
+        mp_error_prefix(err, rc, "--set %s", set);
+    }
+    free(hint);
+    return rc;
+}
+
 /* Splits --set pairs into parameter values (name is a parameter) and spec overrides; with x
  * NULL, only the overrides (the parameters' names are known, their ranges may change). */
 static int split_sets(const struct trial_args *a, const struct mp_space *s, bool pe, double *x,
@@ -115,7 +134,7 @@ static int split_sets(const struct trial_args *a, const struct mp_space *s, bool
         }
         rc = mp_space_parse(s, (size_t)idx, eq + 1, &x[idx], err);
         if (rc != 0) {
-            return mp_error_prefix(err, rc, "--set %s", set);
+            return value_error(&s->params[idx], set, eq + 1, rc, err);
         }
         given[idx] = true;
     }

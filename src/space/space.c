@@ -433,6 +433,55 @@ void mp_space_sample(const struct mp_space *s, struct mp_rng *rng, double *x)
     }
 }
 
+/* At most this many values or choices are listed in an error; more end in "... (N in all)". */
+#define LISTED_MAX 16
+
+/* What parameter i takes, as its spec says it: "256, 512 or 1024", "1 to 8 in steps of 2",
+ * "[0.5, 2]", a list of choices. Owned. */
+static char *allowed_values(const struct mp_param *p)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    char lo[MP_FMT_DOUBLE_MAX], hi[MP_FMT_DOUBLE_MAX], st[MP_FMT_DOUBLE_MAX];
+    if (p->type == MP_PARAM_INT || p->type == MP_PARAM_FLOAT) {
+        mp_fmt_double(lo, p->min);
+        mp_fmt_double(hi, p->max);
+        if (p->step > 0) {
+            mp_buf_addf(&b, "%s to %s in steps of %s", lo, hi, mp_fmt_double(st, p->step));
+        } else {
+            mp_buf_addf(&b, "[%s, %s]", lo, hi);
+        }
+        return mp_buf_detach(&b);
+    }
+    bool cat = p->type == MP_PARAM_CATEGORICAL;
+    size_t n = cat ? p->n_choices : p->n_values;
+    size_t shown = n > LISTED_MAX ? LISTED_MAX : n;
+    for (size_t k = 0; k < shown; k++) {
+        const char *sep = k == 0 ? "" : k + 1 == n ? " or " : ", ";
+        if (cat) {
+            mp_buf_addf(&b, "%s\"%s\"", sep, p->choices[k]);
+        } else {
+            mp_buf_addf(&b, "%s%s", sep, mp_fmt_double(lo, p->values[k]));
+        }
+    }
+    if (shown < n) {
+        mp_buf_addf(&b, ", ... (%zu in all)", n);
+    }
+    return mp_buf_detach(&b);
+}
+
+/* "parameter 'NAME': VALUE is not one of its values (LIST)"; returns MP_EINVALID. */
+static int not_allowed(const struct mp_param *p, const char *value, struct mp_error *err)
+{
+    if (!err) {
+        return MP_EINVALID; /* a surface's rows outside the space: no list to build for each */
+    }
+    char *list = allowed_values(p);
+    int rc = mp_error_set(err, MP_EINVALID, "parameter '%s': %s is not one of its %s (%s)", p->name,
+                          value, p->type == MP_PARAM_CATEGORICAL ? "choices" : "values", list);
+    free(list);
+    return rc;
+}
+
 int mp_space_check(const struct mp_space *s, const double *x, struct mp_error *err)
 {
     for (size_t i = 0; i < s->n; i++) {
@@ -448,8 +497,7 @@ int mp_space_check(const struct mp_space *s, const double *x, struct mp_error *e
             }
         } else if (!mp_space_value_level(s, i, x[i], &k)) {
             char buf[MP_FMT_DOUBLE_MAX];
-            return mp_error_set(err, MP_EINVALID, "parameter '%s': %s is not one of its values",
-                                p->name, mp_fmt_double(buf, x[i]));
+            return not_allowed(p, mp_fmt_double(buf, x[i]), err);
         }
     }
     return 0;
@@ -482,8 +530,10 @@ int mp_space_parse(const struct mp_space *s, size_t i, const char *text, double 
             *v = (double)k;
             return 0;
         }
-        return mp_error_set(err, MP_EINVALID, "parameter '%s': \"%s\" is not one of its choices",
-                            p->name, text);
+        char *quoted = mp_xasprintf("\"%s\"", text);
+        int rc = not_allowed(p, quoted, err);
+        free(quoted);
+        return rc;
     }
     double d;
     if (mp_parse_double(text, &d) != 0) {

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/kube.h"
+
 /* 2^53 - 1: the largest integer every double around it represents exactly. */
 #define MAX_EXACT_INT 9007199254740991.0
 
@@ -67,7 +69,58 @@ static size_t first_duplicate(const double *values, size_t n, size_t *same)
     return dup;
 }
 
-static int parse_numbers(const struct mp_node *list, struct mp_param *p, struct mp_error *err)
+char *mp_spec_unit_hint(const struct mp_param *p, const char *text)
+{
+    bool cpu = p->resource == MP_RESOURCE_CPU;
+    if (p->target != MP_TARGET_RESOURCE || (!cpu && p->resource != MP_RESOURCE_MEMORY)) {
+        return NULL;
+    }
+    const char *unit = cpu ? "cores" : "MiB";
+    struct mp_kube_quantity q;
+    if (!text || mp_kube_quantity_parse(text, &q, NULL) != 0 || q.negative || q.saturated) {
+        return mp_xasprintf("a %s target is in %s", cpu ? "cpu" : "memory", unit);
+    }
+    char buf[MP_FMT_DOUBLE_MAX];
+    double v = cpu ? (double)q.milli / 1000.0 : (double)q.units / 1048576.0;
+    mp_fmt_double(buf, v);
+    return mp_xasprintf("a %s target is in %s: %s is %s %s; write %s", cpu ? "cpu" : "memory", unit,
+                        text, buf, unit, buf);
+}
+
+/* The resource target that item (a parameter not parsed yet) names, in p->target and
+ * p->resource, so that a number refused before its target is read can say its unit. */
+static void peek_target(const struct mp_node *item, struct mp_param *p)
+{
+    const struct mp_node *r = mp_doc_get(mp_doc_get(item, "target"), "resource");
+    p->target = MP_TARGET_NONE;
+    if (r && r->kind == MP_NODE_SCALAR) {
+        p->resource = strcmp(r->scalar, "cpu") == 0 ? MP_RESOURCE_CPU : MP_RESOURCE_MEMORY;
+        bool known = p->resource == MP_RESOURCE_CPU || strcmp(r->scalar, "memory") == 0;
+        p->target = known ? MP_TARGET_RESOURCE : MP_TARGET_NONE;
+    }
+}
+
+/* mp_doc_number for a value of parameter item: a cpu or memory one says its unit when the text
+ * is no number ("1Gi" is 1024 MiB). */
+static int param_number(const struct mp_node *item, const struct mp_node *n, double *out,
+                        struct mp_error *err)
+{
+    int rc = mp_doc_number(n, out, err);
+    if (rc == 0 || !n || n->kind != MP_NODE_SCALAR) {
+        return rc;
+    }
+    struct mp_param t = {0};
+    peek_target(item, &t);
+    char *hint = mp_spec_unit_hint(&t, n->scalar);
+    if (hint) {
+        rc = mp_doc_error(err, n, "expected a number, got \"%s\" (%s)", n->scalar, hint);
+        free(hint);
+    }
+    return rc;
+}
+
+static int parse_numbers(const struct mp_node *item, const struct mp_node *list, struct mp_param *p,
+                         struct mp_error *err)
 {
     int rc = mp_doc_expect(list, MP_NODE_SEQ, err);
     if (rc != 0) {
@@ -78,7 +131,7 @@ static int parse_numbers(const struct mp_node *list, struct mp_param *p, struct 
     }
     p->values = mp_xreallocarray(NULL, list->n, sizeof(double));
     for (size_t i = 0; i < list->n; i++) {
-        if ((rc = mp_doc_number(list->items[i], &p->values[i], err)) != 0) {
+        if ((rc = param_number(item, list->items[i], &p->values[i], err)) != 0) {
             return rc;
         }
         if (p->log_scale && p->values[i] <= 0) {
@@ -131,13 +184,13 @@ static int parse_range(const struct mp_node *item, struct mp_param *p, struct mp
     int rc;
     if ((rc = mp_doc_require(item, "min", &min, err)) != 0 ||
         (rc = mp_doc_require(item, "max", &max, err)) != 0 ||
-        (rc = mp_doc_number(min, &p->min, err)) != 0 ||
-        (rc = mp_doc_number(max, &p->max, err)) != 0) {
+        (rc = param_number(item, min, &p->min, err)) != 0 ||
+        (rc = param_number(item, max, &p->max, err)) != 0) {
         return rc;
     }
     struct mp_node *step = mp_doc_get(item, "step");
     p->step = p->type == MP_PARAM_INT ? 1 : 0;
-    if ((rc = mp_doc_number(step, &p->step, err)) != 0) {
+    if ((rc = param_number(item, step, &p->step, err)) != 0) {
         return rc;
     }
     if (step && !(p->step > 0)) {
@@ -339,7 +392,7 @@ static int parse_param(const struct mp_node *item, struct mp_param *p, struct mp
     if (ranged) {
         rc = parse_range(item, p, err);
     } else if ((rc = mp_doc_require(item, "values", &values, err)) == 0) {
-        rc = p->type == MP_PARAM_DISCRETE ? parse_numbers(values, p, err)
+        rc = p->type == MP_PARAM_DISCRETE ? parse_numbers(item, values, p, err)
                                           : parse_choices(values, p, err);
     }
     struct mp_node *target = mp_doc_get(item, "target");

@@ -706,11 +706,38 @@ static int parse_runner(struct mp_spec *spec, struct mp_node *n, struct mp_error
                         "expected local, replay or kubernetes, got \"%s\"", spec->runner);
 }
 
+/* A top-level key named like a parameter ("--set memory=2Gi" on `run`): no spec field, though
+ * `morphling trial --set` takes it; "unknown key" alone did not say where its values go. */
+static int parameter_key(const struct mp_node *root, struct mp_error *err)
+{
+    const struct mp_node *params = mp_doc_get(root, "parameters");
+    for (size_t k = 0; k < root->n; k++) {
+        bool field = false;
+        for (size_t i = 0; mp_spec_keys[i]; i++) {
+            field |= strcmp(mp_spec_keys[i], root->keys[k]) == 0;
+        }
+        for (size_t i = 0; !field && params && params->kind == MP_NODE_SEQ && i < params->n; i++) {
+            const struct mp_node *pn = mp_doc_get(params->items[i], "name");
+            if (pn && pn->kind == MP_NODE_SCALAR && strcmp(pn->scalar, root->keys[k]) == 0) {
+                return mp_error_set(err, MP_EINVALID,
+                                    "%s:%u:%u: '%s': unknown key: a parameter is no spec field "
+                                    "(its values: parameters.%s.values, .min, .max; one value "
+                                    "for one trial: morphling trial --set %s=VALUE)",
+                                    /* a key --set added has its value's source */
+                                    root->items[k]->file ? root->items[k]->file : root->file,
+                                    root->key_line[k], root->key_col[k], root->keys[k],
+                                    root->keys[k], root->keys[k]);
+            }
+        }
+    }
+    return 0;
+}
+
 static int parse_root(struct mp_spec *spec, struct mp_node *root, struct mp_error *err)
 {
     int rc;
     struct mp_node *name = NULL, *params = NULL;
-    if ((rc = mp_doc_expect(root, MP_NODE_MAP, err)) != 0 ||
+    if ((rc = mp_doc_expect(root, MP_NODE_MAP, err)) != 0 || (rc = parameter_key(root, err)) ||
         (rc = mp_doc_check_keys(root, mp_spec_keys, err)) != 0 ||
         (rc = mp_doc_require(root, "name", &name, err)) != 0 ||
         (rc = dup_string(name, &spec->name, err)) != 0 ||

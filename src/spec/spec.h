@@ -190,6 +190,18 @@ int64_t mp_spec_pods(const struct mp_spec *spec, const double *x);
 /* What a spec needs for the engine to derive metric ("a cost table ('cost')"); NULL for a metric
  * the engine never derives. */
 const char *mp_spec_metric_source(const char *metric);
+/* What the user should know of a valid spec that likely does not mean what it says, one
+ * "FILE:LINE:COL: 'field': message" each: a bare duration large enough to be meant as
+ * milliseconds (it is seconds), a local service whose command and env never use {port} while
+ * runner.ports pins none. Returns an owned array of *n owned strings (NULL when none), for
+ * mp_spec_warnings_free. */
+char **mp_spec_warnings(const struct mp_spec *spec, size_t *n);
+void mp_spec_warnings_free(char **warnings, size_t n);
+/* What a value that is no number means to parameter p, for its error: for a cpu or memory
+ * resource target, its unit and, when text is a Kubernetes quantity ("2Gi", "2000m"), that
+ * quantity in it ("a memory target is in MiB: 2Gi is 2048 MiB; write 2048"); NULL for any other
+ * parameter. text is borrowed (NULL: the unit alone). Returns owned. */
+char *mp_spec_unit_hint(const struct mp_param *p, const char *text);
 /* Refuses a parameter named like a column a trial export has anyway (number, state, failure) or a
  * metric the engine derives: the export then held two columns of one name. For validation only
  * (an experiment stored with such a name stays readable). */

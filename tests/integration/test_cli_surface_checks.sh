@@ -133,7 +133,7 @@ sed 's/values: \[1, 2\]/values: [7, 8]/' tm.yaml >tm7.yaml
 "$MORPHLING" validate tm7.yaml >/dev/null 2>err.txt
 check "a spec none of whose configurations has a row is refused" 2 "$?"
 check_contains "... saying so, with the first row's reason" \
-    "no row of the surface is a configuration of the parameters ($WORK/s.csv:2: parameter 'x': 1 is not one of its values)" \
+    "no row of the surface is a configuration of the parameters ($WORK/s.csv:2: parameter 'x': 1 is not one of its values (7 or 8))" \
     "$(cat err.txt)"
 printf 'x,throughput_rps\n1,10\nten,20\n' >s.csv
 check "a malformed parameter cell is still refused" 2 "$(validate "x,throughput_rps\n1,10\nten,20\n" | cut -d' ' -f1)"

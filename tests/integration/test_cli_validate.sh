@@ -300,6 +300,41 @@ err=$("$MORPHLING" validate --offline "$WORK/pe.yaml" 2>&1 >/dev/null)
 check "a grid cut short in the slowest parameter's last value" \
     "morphling validate: warning: grid search stops after maxNumTrials = 6 of its 8 configurations: the last value of 'cpu' (the slowest parameter) meets 2 of the 4 configurations of the others; raise spec.maxNumTrials or use random or BayesianOpt" \
     "$err"
+# A valid spec that likely does not mean what it says: warnings naming the file, line and field,
+# exit 0 (a service never told {port} validated clean, every trial then STARTUP_TIMEOUT; a bare
+# window of 500 is 500 seconds).
+cat >"$WORK/warn.yaml" <<'YAML'
+name: warn
+service: {command: [sleep, "{w}"]}
+parameters:
+  - {name: w, type: int, min: 1, max: 2}
+  - {name: memory, type: discrete, values: [256, 512, 1024], target: {resource: memory}}
+  - {name: cpu, type: float, min: 0.5, max: 2, step: 0.5, target: {resource: cpu}}
+objective: {metric: throughput_rps}
+runner: {load: {window: 500}}
+YAML
+err=$("$MORPHLING" validate "$WORK/warn.yaml" 2>&1 >/dev/null); rc=$?
+check "warnings: exit 0" 0 "$rc"
+check "warnings: the port and the window, naming file, line and field" \
+    "morphling validate: warning: $WORK/warn.yaml:8:25: 'runner.load.window': a bare number is seconds: 500 is read as 500s (8.3 minutes); write 500ms for milliseconds, or 500s to say seconds
+morphling validate: warning: $WORK/warn.yaml:2:20: 'service.command': no {port} in service.command or service.env: each trial's service must listen on the port the runner gives it (from runner.ports), which it can learn only from \$MORPHLING_PORT; pass it (e.g. --port, \"{port}\"), or pin one port with runner.ports: PORT-PORT when the service listens on a fixed one" \
+    "$err"
+out=$("$MORPHLING" validate --json "$WORK/warn.yaml" 2>/dev/null)
+check "warnings: in --json too" 2 "$(printf '%s' "$out" | jq '.warnings | length')"
+err=$("$MORPHLING" validate --set runner.load.window=500ms --set 'service.command=[sleep, "{w}", "{port}"]' "$WORK/warn.yaml" 2>&1 >/dev/null)
+check "with units and {port}: no warning" "" "$err"
+err=$("$MORPHLING" run --set runner.load.window=500ms "$WORK/warn.yaml" --db "$WORK/warn.db" --set runner.kind=nothing 2>&1)
+check_contains "run: an invalid spec is refused before any warning" "'runner.kind'" "$err"
+# A --set value of a memory or cpu parameter in Kubernetes units says the unit (it said only
+# "expected a number"), and one off the parameter's list lists it.
+for set in "memory=2Gi|a memory target is in MiB: 2Gi is 2048 MiB; write 2048" \
+    "cpu=2000m|a cpu target is in cores: 2000m is 2 cores; write 2" \
+    "memory=3000|parameter 'memory': 3000 is not one of its values (256, 512 or 1024)" \
+    "cpu=3|parameter 'cpu': 3 is not one of its values (0.5 to 2 in steps of 0.5)"; do
+    err=$("$MORPHLING" trial "$WORK/warn.yaml" --set w=1 --set "${set%%|*}" 2>&1); rc=$?
+    check "trial --set ${set%%|*}: exit 2" 2 "$rc"
+    check_contains "trial --set ${set%%|*}: the unit or the values" "${set#*|}" "$err"
+done
 # A message stays one line whatever it quotes: a newline or ESC in a file name or an argument.
 nl_file="$WORK/two
 lines.yaml"

@@ -126,6 +126,44 @@ static void float_steps_print_canonically(void **state)
     mp_space_release(&s);
 }
 
+/* A value that is not one of the parameter's says which are (the spec's own errors list them;
+ * this said "3000 is not one of its values" alone). */
+static void refusals_list_the_values(void **state)
+{
+    (void)state;
+    static const double mem[] = {256, 512, 1024};
+    static const char *const gpu[] = {"T4", "A100"};
+    double many[20];
+    for (size_t i = 0; i < 20; i++) {
+        many[i] = (double)(i + 1);
+    }
+    struct mp_space s = {0};
+    add_list(&s, "memory", mem, 3, false);
+    add_range(&s, "workers", MP_PARAM_INT, 1, 9, 2);
+    add_range(&s, "cpu", MP_PARAM_FLOAT, 0.5, 2, 0.5);
+    add_choices(&s, "gpu", gpu, 2);
+    add_list(&s, "n", many, 20, false);
+    static const struct {
+        size_t param;
+        const char *text, *want;
+    } cases[] = {
+        {0, "3000", "parameter 'memory': 3000 is not one of its values (256, 512 or 1024)"},
+        {1, "4", "parameter 'workers': 4 is not one of its values (1 to 9 in steps of 2)"},
+        {2, "0.7", "parameter 'cpu': 0.7 is not one of its values (0.5 to 2 in steps of 0.5)"},
+        {3, "V100", "parameter 'gpu': \"V100\" is not one of its choices (\"T4\" or \"A100\")"},
+        {4, "21",
+         "parameter 'n': 21 is not one of its values (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "
+         "12, 13, 14, 15, 16, ... (20 in all))"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        struct mp_error err = {0};
+        double v;
+        assert_int_equal(mp_space_parse(&s, cases[i].param, cases[i].text, &v, &err), MP_EINVALID);
+        assert_string_equal(err.msg, cases[i].want);
+    }
+    mp_space_release(&s);
+}
+
 /* Choices holding the key's separators: every configuration keeps its own key (unquoted,
  * a="x",b="y,b=z" and a="x,b=y",b="z" were both a=x,b=y,b=z: a replay surface holding both
  * was refused as repeating a configuration, and the optimizers, which skip what the history's
@@ -409,6 +447,7 @@ int main(void)
         cmocka_unit_test(encode_decode_round_trip),
         cmocka_unit_test(extreme_bounds_encode),
         cmocka_unit_test(float_steps_print_canonically),
+        cmocka_unit_test(refusals_list_the_values),
         cmocka_unit_test(odd_choices_keep_keys_apart),
         cmocka_unit_test(huge_space_samples),
         cmocka_unit_test(discrete_lookup_matches_scan),

@@ -263,6 +263,116 @@ static void role_errors(void **state)
     expect_param_errors(cases, MP_ARRAY_LEN(cases));
 }
 
+/* A cpu or memory value written as a Kubernetes quantity says the target's unit and the number it
+ * is there (it said "expected a number, got \"1Gi\"" alone). */
+static void unit_errors(void **state)
+{
+    (void)state;
+    static const struct param_case cases[] = {
+        {"{name: m, type: discrete, values: [512, 1Gi], target: {resource: memory}}",
+         "t.yaml:5:45: 'parameters[0].values[1]': expected a number, got \"1Gi\" (a memory "
+         "target is in MiB: 1Gi is 1024 MiB; write 1024)"},
+        {"{name: m, type: int, min: 256, max: 1.5Gi, target: {resource: memory}}",
+         "'parameters[0].max': expected a number, got \"1.5Gi\" (a memory target is in MiB: "
+         "1.5Gi is 1536 MiB; write 1536)"},
+        {"{name: c, type: float, min: 500m, max: 2, target: {resource: cpu}}",
+         "'parameters[0].min': expected a number, got \"500m\" (a cpu target is in cores: 500m "
+         "is 0.5 cores; write 0.5)"},
+        {"{name: c, type: float, min: 0.5, max: 2, step: 250m, target: {resource: cpu}}",
+         "'parameters[0].step': expected a number, got \"250m\" (a cpu target is in cores: "
+         "250m is 0.25 cores; write 0.25)"},
+        /* No quantity: the unit alone. */
+        {"{name: m, type: discrete, values: [2GB], target: {resource: memory}}",
+         "'parameters[0].values[0]': expected a number, got \"2GB\" (a memory target is in "
+         "MiB)"},
+        /* Other parameters have no unit to say. */
+        {"{name: a, type: discrete, values: [1Gi], target: {env: MEM}}",
+         "'parameters[0].values[0]': expected a number, got \"1Gi\""},
+    };
+    expect_param_errors(cases, MP_ARRAY_LEN(cases));
+    char text[1024];
+    snprintf(text, sizeof(text), HEAD "parameters:\n  - %s\n", cases[5].param);
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    assert_int_not_equal(mp_spec_parse(text, strlen(text), "t.yaml", "/tmp", NULL, 0, &spec, &err),
+                         0);
+    if (strstr(err.msg, "target is in")) {
+        fail_msg("an env parameter was given a unit: %s", err.msg);
+    }
+}
+
+/* The warnings of a valid spec, each naming file, line and field, or none. */
+static void expect_warnings(const char *text, const char *want)
+{
+    struct mp_spec *spec = parse_ok(text, NULL, 0);
+    size_t n = 0;
+    char **w = mp_spec_warnings(spec, &n);
+    struct mp_buf all = MP_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        mp_buf_addf(&all, "%s\n", w[i]);
+    }
+    if (!want && n != 0) {
+        fail_msg("expected no warning, got [%s] for:\n%s", all.data, text);
+    }
+    if (want && (n != 1 || !strstr(w[0], want))) {
+        fail_msg("expected one warning containing [%s], got %zu: [%s] for:\n%s", want, n,
+                 all.data ? all.data : "", text);
+    }
+    mp_buf_release(&all);
+    mp_spec_warnings_free(w, n);
+    mp_spec_free(spec);
+}
+
+#define LOCAL "name: t\nobjective: {metric: qps}\n" P1
+
+/* A service never told its port validated clean, and every trial failed STARTUP_TIMEOUT. */
+static void untold_port_warns(void **state)
+{
+    (void)state;
+    expect_warnings(LOCAL "service: {command: [srv, '{a}']}\n",
+                    "t.yaml:5:20: 'service.command': no {port} in service.command or "
+                    "service.env: each trial's service must listen on the port the runner gives "
+                    "it");
+    expect_warnings(LOCAL "service: {command: [srv, --port, '{port}', '{a}']}\n", NULL);
+    expect_warnings(LOCAL "service: {command: [srv, '--port={port}', '{a}']}\n", NULL);
+    expect_warnings(LOCAL "service: {command: [srv, '{a}'], env: {PORT: '{port}'}}\n", NULL);
+    expect_warnings(LOCAL "service: {command: [sh, -c, 'srv --port $MORPHLING_PORT', '{a}']}\n",
+                    NULL);
+    /* A pinned port is the one a fixed service listens on. */
+    expect_warnings(LOCAL "service: {command: [srv, '{a}']}\nrunner: {ports: 8080-8080}\n", NULL);
+    expect_warnings(LOCAL "service: {command: [srv, '{a}']}\nrunner: {ports: 8080-8090}\n",
+                    "'service.command': no {port}");
+    /* {{port}} is a literal brace, no placeholder. */
+    expect_warnings(LOCAL "service: {command: [srv, '{{port}}', '{a}']}\n", "no {port}");
+    /* The replay runner starts nothing. */
+    expect_warnings(HEAD P1, NULL);
+}
+
+/* A bare duration is seconds (docs/spec.md): one that looks like milliseconds is said so. */
+static void bare_durations_warn(void **state)
+{
+    (void)state;
+#define SVC LOCAL "service: {command: [srv, '{port}', '{a}']}\n"
+    expect_warnings(SVC "runner: {load: {window: 500}}\n",
+                    "t.yaml:6:25: 'runner.load.window': a bare number is seconds: 500 is read as "
+                    "500s (8.3 minutes); write 500ms for milliseconds, or 500s to say seconds");
+    expect_warnings(SVC "runner: {load: {window: 500ms}}\n", NULL);
+    expect_warnings(SVC "runner: {load: {window: 500s}}\n", NULL);
+    expect_warnings(SVC "runner: {load: {window: 2, warmup: 99}}\n", NULL);
+    expect_warnings(SVC "runner: {load: {warmup: '100'}}\n", "'runner.load.warmup': a bare");
+    /* Fields of minutes: 600 s is plausibly meant, 3600 less so. */
+    expect_warnings(SVC "runner: {trial_timeout: 600}\n", NULL);
+    expect_warnings(SVC "runner: {trial_timeout: 3600}\n",
+                    "'runner.trial_timeout': a bare number is seconds: 3600 is read as 3600s");
+    expect_warnings(LOCAL
+                    "service: {command: [srv, '{port}', '{a}'], readiness: {interval: 200}}\n",
+                    "'service.readiness.interval': a bare number is seconds: 200 is read as 200s");
+    expect_warnings("name: t\nobjective: {metric: qps}\nrunner: {kind: replay, surface: x.csv, "
+                    "delay: 250}\n" P1,
+                    "t.yaml:3:47: 'runner.delay': a bare number is seconds");
+#undef SVC
+}
+
 /* The list of parameters: not empty, names and targets each once. */
 static void parameter_list_errors(void **state)
 {
@@ -516,6 +626,17 @@ static void expect_set_error(const char *set, const char *want)
     if (!strstr(err.msg, want)) {
         fail_msg("--set %s: error [%s] does not contain [%s]", set, err.msg, want);
     }
+}
+
+/* `run --set a=2` names a parameter, no spec field: the error says where its values go (it said
+ * "'a': unknown key" alone); another unknown key is refused as before. */
+static void set_of_a_parameter_name(void **state)
+{
+    (void)state;
+    expect_set_error("a=2", "--set:1:3: 'a': unknown key: a parameter is no spec field (its "
+                            "values: parameters.a.values, .min, .max; one value for one trial: "
+                            "morphling trial --set a=VALUE)");
+    expect_set_error("b=2", "--set:1:3: 'b': unknown key");
 }
 
 /* KEY=null (or ~) removes KEY: the spec means what it means without it (a fixed seed dropped for
@@ -1464,6 +1585,10 @@ int main(void)
         cmocka_unit_test(structural_errors),
         cmocka_unit_test(parameter_errors),
         cmocka_unit_test(role_errors),
+        cmocka_unit_test(unit_errors),
+        cmocka_unit_test(untold_port_warns),
+        cmocka_unit_test(bare_durations_warn),
+        cmocka_unit_test(set_of_a_parameter_name),
         cmocka_unit_test(parameter_list_errors),
         cmocka_unit_test(integer_limits),
         cmocka_unit_test(section_errors),

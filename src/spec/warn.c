@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Warnings about a valid spec that likely does not mean what it says (mp_spec_warnings): a bare
+ * duration large enough to be milliseconds, a service never told its port. */
+#include "spec/spec_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A duration field and the bare number of seconds from which it reads like milliseconds: 100
+ * for those measured in seconds or less (a 100 s probe interval or measurement window), 1000 for
+ * those whose defaults are minutes (startup and trial timeouts; 600 there is plausibly meant).
+ * The spec's own durations (spec.c) and the runners' settings tables (src/runner: local_config.c,
+ * local_load.c, replay.c, kubernetes_config.c), which read a bare number as seconds too. */
+static const struct {
+    const char *path; /* below the root: "a.b" reads map a, then key b */
+    double from_s;
+} durations[] = {
+    {"service.readiness.interval", 100},
+    {"service.readiness.timeout", 100},
+    {"service.readiness.startup_timeout", 1000},
+    {"runner.trial_timeout", 1000},
+    {"runner.grace_period", 100},
+    {"runner.delay", 100},
+    {"runner.startup_timeout", 1000},
+    {"runner.delete_timeout", 1000},
+    {"runner.load.warmup", 100},
+    {"runner.load.window", 100},
+    {"runner.load.timeout", 100},
+    {"runner.load.max_time", 1000},
+};
+
+struct warnings {
+    char **v;
+    size_t n;
+};
+
+/* Appends "FILE:LINE:COL: 'path': msg", as mp_doc_error writes errors. Takes ownership of msg. */
+static void add(struct warnings *w, const struct mp_node *n, char *msg)
+{
+    struct mp_error e = {0};
+    (void)mp_doc_error(&e, n, "%s", msg);
+    free(msg);
+    w->v = mp_xreallocarray(w->v, w->n + 1, sizeof(*w->v));
+    w->v[w->n++] = mp_xstrdup(e.msg);
+}
+
+static const struct mp_node *at_path(const struct mp_node *root, const char *path)
+{
+    const struct mp_node *n = root;
+    while (n && *path) {
+        size_t len = strcspn(path, ".");
+        char *key = mp_xstrndup(path, len);
+        n = mp_doc_get(n, key);
+        free(key);
+        path += len + (path[len] == '.');
+    }
+    return n;
+}
+
+static void bare_durations(const struct mp_spec *spec, struct warnings *w)
+{
+    for (size_t i = 0; i < MP_ARRAY_LEN(durations); i++) {
+        const struct mp_node *n = at_path(spec->doc, durations[i].path);
+        double s;
+        if (!n || n->kind != MP_NODE_SCALAR || mp_parse_double(n->scalar, &s) != 0 ||
+            s < durations[i].from_s) {
+            continue;
+        }
+        add(w, n,
+            mp_xasprintf("a bare number is seconds: %s is read as %ss (%.1f minutes); write %sms "
+                         "for milliseconds, or %ss to say seconds",
+                         n->scalar, n->scalar, s / 60, n->scalar, n->scalar));
+    }
+}
+
+/* Whether runner.ports pins one port ("8080-8080"): a service listening there on its own is
+ * found without being told. */
+static bool port_pinned(const struct mp_spec *spec)
+{
+    const struct mp_node *n = mp_doc_get(spec->runner_node, "ports");
+    int lo = 0, hi = 0, used = 0;
+    return n && n->kind == MP_NODE_SCALAR && sscanf(n->scalar, "%d-%d%n", &lo, &hi, &used) == 2 &&
+           !n->scalar[used] && lo == hi;
+}
+
+/* A local service whose command and env never give it {port} (nor name MORPHLING_PORT, as a
+ * `sh -c` command may): the runner probes and loads a port from runner.ports that the service
+ * can learn from $MORPHLING_PORT alone. docs/your-service.md, "Listen on the port it is given". */
+static void untold_port(const struct mp_spec *spec, struct warnings *w)
+{
+    const struct mp_service *svc = &spec->service;
+    if (!spec->has_service || strcmp(spec->runner, "local") != 0 || port_pinned(spec)) {
+        return;
+    }
+    for (size_t i = 0; i < svc->argc; i++) {
+        if (mp_spec_template_uses(svc->argv[i], "port") || strstr(svc->argv[i], "MORPHLING_PORT")) {
+            return;
+        }
+    }
+    for (size_t i = 0; i < svc->n_env; i++) {
+        const char *v = strchr(svc->env[i], '=') + 1;
+        if (mp_spec_template_uses(v, "port") || strncmp(svc->env[i], "MORPHLING_PORT=", 15) == 0) {
+            return;
+        }
+    }
+    const struct mp_node *cmd = at_path(spec->doc, "service.command");
+    add(w, cmd ? cmd : spec->doc,
+        mp_xstrdup("no {port} in service.command or service.env: each trial's service must "
+                   "listen on the port the runner gives it (from runner.ports), which it can "
+                   "learn only from $MORPHLING_PORT; pass it (e.g. --port, \"{port}\"), or pin "
+                   "one port with runner.ports: PORT-PORT when the service listens on a fixed "
+                   "one"));
+}
+
+char **mp_spec_warnings(const struct mp_spec *spec, size_t *n)
+{
+    struct warnings w = {NULL, 0};
+    if (!spec->from_pe) { /* its fields are the resource's, its runner kubernetes */
+        bare_durations(spec, &w);
+        untold_port(spec, &w);
+    }
+    *n = w.n;
+    return w.v;
+}
+
+void mp_spec_warnings_free(char **warnings, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(warnings[i]);
+    }
+    free(warnings);
+}
