@@ -114,8 +114,8 @@ static int parse_spec(struct mp_server *srv, const struct request *req, struct m
     return rc;
 }
 
-/* What the user should know before running spec (mp_engine_spec_warning), as a list: what
- * `morphling validate` prints as a warning. */
+/* What the user should know before running spec (mp_engine_spec_warning, mp_spec_warnings), as
+ * a list: what `morphling validate` prints as warnings. */
 static json_t *warnings_json(const struct mp_spec *spec)
 {
     json_t *a = json_array();
@@ -124,6 +124,13 @@ static json_t *warnings_json(const struct mp_spec *spec)
         json_array_append_new(a, json_string(w));
         free(w);
     }
+    size_t n = 0;
+    char **more = mp_spec_warnings(spec, &n);
+    for (size_t i = 0; i < n; i++) {
+        mp_utf8_scrub(more[i], strlen(more[i])); /* a file name may be no UTF-8 */
+        json_array_append_new(a, json_string(more[i]));
+    }
+    mp_spec_warnings_free(more, n);
     return a;
 }
 

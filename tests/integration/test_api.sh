@@ -120,6 +120,11 @@ check "validate a grid cut short" 200 "$(status POST /api/v1/validate --data-bin
 cli=$(cd "$MP_SOURCE_DIR" && "$MORPHLING" validate - <"$WORK/grid.yaml" 2>&1 >/dev/null | sed 's|^morphling validate: warning: ||')
 check "validate: the CLI's warning" "$cli" "$(body '.warnings[0]')"
 check "... which names the cut" 1 "$(body '.warnings[0]' | grep -c 'grid search stops after max_trials = 30 of its 768')"
+# ... and the spec's own warnings (a bare duration that reads like milliseconds), as the CLI's.
+sed 's/delay: 150ms/delay: 500/' "$SPEC" >"$WORK/ms.yaml"
+check "validate a delay of 500 s" 200 "$(status POST /api/v1/validate --data-binary @"$WORK/ms.yaml")"
+check_contains "validate: the bare duration's warning" "'runner.delay': a bare number is seconds" \
+    "$(body '.warnings | join(" | ")')"
 sed 's/max_trials: 30/max_trials: zero/' "$SPEC" >"$WORK/bad.yaml"
 check "validate an invalid spec" 400 "$(status POST /api/v1/validate --data-binary @"$WORK/bad.yaml")"
 line=$(grep -n 'max_trials' "$WORK/bad.yaml" | cut -d: -f1)
