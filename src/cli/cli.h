@@ -197,6 +197,9 @@ extern atomic_bool mp_cli_interrupted;
  * mp_cli_restore_interrupts. */
 void mp_cli_catch_interrupts(void);
 void mp_cli_restore_interrupts(void);
+/* The exit status of a command so interrupted: 128 + the signal, as a shell reports a command it
+ * ended (130 for SIGINT, 143 for SIGTERM); 130 when no signal was caught. */
+int mp_cli_interrupted_status(void);
 
 /* Shared option rows. The surface options (replay, bench-search, meta train) parse into the
  * struct mp_cli_surface_args member `surf` of the verb's argument struct T. */

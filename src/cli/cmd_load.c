@@ -480,11 +480,34 @@ static int run_capacity(struct load_args *a)
     return status;
 }
 
+/* No connection could be made in the first window: the error, naming the target and the first
+ * connect error, and exit 1 (the JSON figures still on stdout with --json). */
+static int unreachable(const struct load_args *a, const struct mp_measure_result *r)
+{
+    if (a->json) {
+        struct mp_buf b = MP_BUF_INIT;
+        mp_measure_result_json(r, &b);
+        printf("%s\n", b.data);
+        mp_buf_release(&b);
+    }
+    char *msg = mp_xasprintf("no connection to %s could be made in the first window (%.2f s, "
+                             "%llu attempts): %s; is the service listening there?",
+                             a->cap.measure.load.url, r->duration_s,
+                             (unsigned long long)r->errors[MP_LG_ERR_CONNECT],
+                             r->first_error[MP_LG_ERR_CONNECT]);
+    mp_cli_print_message("morphling load: ", msg);
+    free(msg);
+    return MP_EXIT_FAILURE;
+}
+
 static int run_measure(struct load_args *a)
 {
     struct mp_measure_result r;
     struct mp_error err = {0};
     int64_t deadline = a->cap.max_time_ns >= 0 ? mp_mono_ns() + a->cap.max_time_ns : INT64_MAX;
+    /* Until stable, a target that refuses every connect would run every window (--max-windows)
+     * of zeros; -d keeps its length (a service may come up during it). */
+    a->cap.measure.stop_unreachable = !a->cap.measure.fixed;
     int rc =
         mp_measure_settled(&a->cap.measure, a->remeasure, deadline, &r, &mp_cli_interrupted, &err);
     if (rc < 0 && rc != MP_ECANCELLED) {
@@ -492,6 +515,11 @@ static int run_measure(struct load_args *a)
         return mp_cli_fail(&err);
     }
     bool written = !a->result || write_result(a->result, &r, true, NULL);
+    if (r.unreachable) {
+        int status = unreachable(a, &r);
+        mp_measure_result_release(&r);
+        return written ? status : MP_EXIT_FAILURE;
+    }
     if (a->json) {
         struct mp_buf b = MP_BUF_INIT;
         mp_measure_result_json(&r, &b);
@@ -561,7 +589,8 @@ const struct mp_verb mp_verb_load = {
         "latency percentiles and errors (docs/load.md). By default it measures in windows until "
         "the last --stable-windows agree; --duration measures for a fixed time; --capacity "
         "searches for the highest rate that meets --slo.\n\nExit status: 0 when the "
-        "measurement ran, 1 when every request failed or none completed, no rate met the SLO, "
+        "measurement ran, 1 when every request failed or none completed (without --duration it "
+        "stops after the first window when no connection could be made), no rate met the SLO, "
         "the --result file could not be written or it was interrupted, 2 for invalid options.",
     .opts = load_opts,
     .n_opts = MP_ARRAY_LEN(load_opts),

@@ -285,7 +285,7 @@ static int run_run(void *args, char **operands, size_t n)
         print_outcome(a, &sum, report, db);
         if (sum.state == MP_EXPERIMENT_INTERRUPTED) {
             fprintf(stderr, "morphling: interrupted; run the same command again to continue\n");
-            rc = MP_EXIT_INTERRUPTED;
+            rc = mp_cli_interrupted_status(); /* 130 on SIGINT, 143 on SIGTERM */
         } else if (sum.state == MP_EXPERIMENT_FAILED) {
             rc = MP_EXIT_FAILURE;
         }
@@ -319,7 +319,8 @@ const struct mp_verb mp_verb_run = {
         "(whose relative paths name other files) is refused while the stored one's folder "
         "exists.\n\n"
         "Progress goes to stderr, one line per trial (a bar on a terminal); the recommendation "
-        "to stdout. Ctrl-C stops after cancelling the running trials (exit status 130).",
+        "to stdout. Ctrl-C stops after cancelling the running trials (exit status 130; 143 "
+        "on SIGTERM, 128 + the signal as shells report it).",
     .opts = run_opts,
     .n_opts = MP_ARRAY_LEN(run_opts),
     .args_size = sizeof(struct run_args),

@@ -3,6 +3,7 @@
  * lives in --token-file, by default next to the store (STORE.token), created on first use. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -207,6 +208,18 @@ static void print_start(const struct serve_args *a, const struct mp_server *srv,
     fflush(stdout);
 }
 
+/* The listen address is taken: say how to get a free port (it said "Address already in use"). */
+static void suggest_free_port(struct mp_error *err, const char *host)
+{
+    char *msg = mp_xstrdup(err->msg);
+    const char *l = strchr(host, ':') ? "[" : "", *r = strchr(host, ':') ? "]" : "";
+    mp_error_set(err, err->code,
+                 "%s: another process listens there; choose another port, or --listen %s%s%s:0 "
+                 "for any free one (the address is printed at start)",
+                 msg, l, host, r);
+    free(msg);
+}
+
 static int serve_run(void *args, char **operands, size_t n)
 {
     (void)operands;
@@ -282,6 +295,9 @@ static int serve_run(void *args, char **operands, size_t n)
     free(token_path);
     free(base);
     free(db);
+    if (rc == -EADDRINUSE) {
+        suggest_free_port(&err, host);
+    }
     return rc == 0 ? MP_EXIT_OK : mp_cli_fail(&err);
 }
 

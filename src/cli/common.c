@@ -244,10 +244,18 @@ void mp_cli_paths_release(struct mp_cli_paths *p)
     memset(p, 0, sizeof(*p));
 }
 
+/* The signal that interrupted, for the exit status (0: none yet). */
+static volatile sig_atomic_t interrupt_signal;
+
 static void on_interrupt(int sig)
 {
-    (void)sig;
+    interrupt_signal = sig;
     atomic_store(&mp_cli_interrupted, true);
+}
+
+int mp_cli_interrupted_status(void)
+{
+    return interrupt_signal > 0 ? 128 + interrupt_signal : MP_EXIT_INTERRUPTED;
 }
 
 void mp_cli_catch_interrupts(void)

@@ -29,7 +29,7 @@ struct run_ctx {
     const struct mp_measure_opts *opts;
     struct mp_window_stats *stats; /* max_windows */
     size_t n;
-    bool stable, pruned;
+    bool stable, pruned, unreachable;
 };
 
 double mp_measure_t975(size_t df)
@@ -137,7 +137,12 @@ static bool on_window(void *arg, const struct mp_lg_window *windows, size_t n)
     ctx->pruned = o->prune_windows > 0 && n >= o->prune_windows &&
                   mp_measure_prune_due(ctx->stats + n - o->prune_windows, o->prune_windows,
                                        &o->prune_slo, o->prune_factor);
-    return (ctx->stable && !o->fixed) || ctx->pruned;
+    /* A closed port: 10 windows of connect errors were run and reported as zeros. */
+    const struct mp_lg_counts *c = &windows[0].counts;
+    ctx->unreachable = o->stop_unreachable && n == 1 && c->connects == 0 && c->requests == 0 &&
+                       c->errors[MP_LG_ERR_CONNECT] > 0 &&
+                       mp_lg_counts_errors(c) == c->errors[MP_LG_ERR_CONNECT];
+    return (ctx->stable && !o->fixed) || ctx->pruned || ctx->unreachable;
 }
 
 static int check_opts(const struct mp_measure_opts *o, struct mp_error *err)
@@ -185,6 +190,7 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
 {
     r->stable = ctx->stable;
     r->pruned = ctx->pruned;
+    r->unreachable = ctx->unreachable;
     r->windows = (unsigned)lr->n_windows;
     r->per_window = ctx->stats;
     r->n_windows = lr->n_windows;
@@ -280,8 +286,8 @@ int mp_measure_settled(struct mp_measure_opts *opts, bool remeasure, int64_t dea
 {
     int rc = mp_measure_run(opts, result, cancel, err);
     bool again = rc == 0 && remeasure && !result->stable && !result->pruned &&
-                 opts->max_windows <= 5000 && !(cancel && atomic_load(cancel)) &&
-                 second_fits(opts, deadline_ns) &&
+                 !result->unreachable && opts->max_windows <= 5000 &&
+                 !(cancel && atomic_load(cancel)) && second_fits(opts, deadline_ns) &&
                  mp_measure_may_settle(result->per_window, result->n_windows,
                                        2 * (size_t)opts->max_windows, opts->ci_target);
     if (again) {

@@ -384,6 +384,22 @@ static bool daemonized(struct local_trial *t)
     return (t->cg ? mp_cgroup_count(t->cg) : mp_proc_count_tree(t->proc)) > 0;
 }
 
+/* Without a memory cgroup the memory limit is RLIMIT_DATA (runner.fallback_limits): past it an
+ * allocation fails inside the service, which may then exit or abort as from any other crash.
+ * Nothing tells the two apart (no OOM-kill counter), so the class stays CRASHED, and the reason
+ * gives the limit (it said "the service exited with status 4" alone). */
+static void memory_fallback_note(const struct local_trial *t, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (t->popts.rlimit_data_bytes > 0) {
+        char mib[MP_FMT_DOUBLE_MAX];
+        snprintf(buf, size,
+                 " (the memory limit of %s MiB is RLIMIT_DATA here (no memory cgroup): an "
+                 "allocation past it fails, which may be why it exited)",
+                 mp_fmt_double(mib, (double)t->popts.rlimit_data_bytes / 1048576.0));
+    }
+}
+
 /* The service exited on its own: OOM kill, port collision (ours) or a crash. */
 static void classify_exit(struct local_trial *t, const char *when)
 {
@@ -426,7 +442,9 @@ static void classify_exit(struct local_trial *t, const char *when)
                              "with:\n%s",
                              how, when, t->lease.port, tail);
     } else {
-        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "the service %s %s%s%s", how, when,
+        char note[256];
+        memory_fallback_note(t, note, sizeof(note));
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED, "the service %s %s%s%s%s", how, when, note,
                              *tail ? "; stderr ends with:\n" : " (stderr empty)", tail);
     }
     free(tail);
@@ -487,54 +505,99 @@ static enum ident identify(struct local_trial *t, const struct mp_probe_result *
 struct probe_seen {
     int bad_status;
     bool no_answer, unverified;
+    struct mp_probe_result last; /* the last probe's outcome */
+    int probes;
 };
+
+/* The probe and its last answer, for a reason: "service.readiness.http: GET
+ * http://127.0.0.1:PORT/healthz, last answer: HTTP 404" (a trial that never got ready said
+ * "answered 404" without naming the field, the URL, or what came last). */
+static void describe_probe(const struct local_trial *t, const struct mp_probe_result *last,
+                           char *buf, size_t size)
+{
+    const struct mp_service *svc = &t->spec->service;
+    char answer[128];
+    switch (last->outcome) {
+    case MP_PROBE_OK:
+        snprintf(answer, sizeof(answer), "HTTP %d", last->status ? last->status : 200);
+        break;
+    case MP_PROBE_BAD_STATUS:
+        snprintf(answer, sizeof(answer), "HTTP %d", last->status);
+        break;
+    case MP_PROBE_NO_ANSWER:
+        snprintf(answer, sizeof(answer), "no complete answer within %lld ms",
+                 (long long)svc->probe_timeout_ms);
+        break;
+    default:
+        snprintf(answer, sizeof(answer), "connect: %s",
+                 last->error ? strerror(last->error) : "failed");
+        break;
+    }
+    if (svc->probe == MP_PROBE_HTTP) {
+        snprintf(buf, size, "service.readiness.http: GET http://127.0.0.1:%d%s, last answer: %s",
+                 t->lease.port, svc->probe_path, answer);
+    } else {
+        snprintf(buf, size, "service.readiness.tcp: connect to 127.0.0.1:%d, last answer: %s",
+                 t->lease.port, answer);
+    }
+}
+
+/* Not ready by the startup deadline: nothing listening (and where the service listens instead),
+ * or the probe's answers. */
+static void not_listening(struct local_trial *t, const char *probe, double waited_s)
+{
+    /* The usual first-hour mistake: the service listens on its own default port. */
+    pid_t pids[1024];
+    char addr[64] = "";
+    int elsewhere =
+        mp_local_listen_port(pids, trial_pids(t, pids, MP_ARRAY_LEN(pids)), addr, sizeof(addr));
+    if (elsewhere == t->lease.port) {
+        /* The right port at an address the probes do not reach (::1 alone, 127.0.0.2). */
+        mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
+                             "not ready after %.1f s: the service listens on port %d, but at "
+                             "%s, which the probes of 127.0.0.1 do not reach: bind "
+                             "127.0.0.1, or every address (0.0.0.0, ::) (%s)",
+                             waited_s, elsewhere, addr, probe);
+    } else if (elsewhere > 0) {
+        mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
+                             "not ready after %.1f s: nothing listening on port %d, but the "
+                             "service listens on port %d: give it the trial's port with "
+                             "{port} in service.command or service.env, or $MORPHLING_PORT (%s)",
+                             waited_s, t->lease.port, elsewhere, probe);
+    } else {
+        mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
+                             "not ready after %.1f s: nothing listening on port %d (%s)", waited_s,
+                             t->lease.port, probe);
+    }
+}
 
 static void not_ready(struct local_trial *t, const struct probe_seen *seen, double waited_s)
 {
     const struct mp_service *svc = &t->spec->service;
-    const char *path = svc->probe == MP_PROBE_HTTP ? svc->probe_path : NULL;
+    char probe[2048];
+    describe_probe(t, &seen->last, probe, sizeof(probe));
     if (t->foreign_seen) {
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
                              "port %d is answered by a process that is not this trial's",
                              t->lease.port);
     } else if (seen->bad_status) {
+        /* Not failed at the first 404: a service may answer so while it loads. */
         mp_trial_result_fail(t->res, MP_FAILURE_HEALTH_FAILED,
-                             "readiness probe GET %s answered %d for %.1f s", path,
-                             seen->bad_status, waited_s);
+                             "not ready after %.1f s: the readiness probe answered %d, never a "
+                             "2xx: is the path right? (%s)",
+                             waited_s, seen->bad_status, probe);
     } else if (seen->unverified) {
         mp_trial_result_fail(t->res, MP_FAILURE_HEALTH_FAILED,
-                             "readiness probe GET %s answered without echoing the trial nonce "
-                             "(X-Morphling-Nonce), which runner.identity=nonce requires",
-                             path);
+                             "the readiness probe answered without echoing the trial nonce "
+                             "(X-Morphling-Nonce), which runner.identity=nonce requires (%s)",
+                             probe);
     } else if (seen->no_answer) {
         mp_trial_result_fail(t->res, MP_FAILURE_HEALTH_FAILED,
                              "port %d accepted connections but the readiness probe got no answer "
-                             "within %lld ms for %.1f s",
-                             t->lease.port, (long long)svc->probe_timeout_ms, waited_s);
+                             "within %lld ms for %.1f s (%s)",
+                             t->lease.port, (long long)svc->probe_timeout_ms, waited_s, probe);
     } else {
-        /* The usual first-hour mistake: the service listens on its own default port. */
-        pid_t pids[1024];
-        char addr[64] = "";
-        int elsewhere =
-            mp_local_listen_port(pids, trial_pids(t, pids, MP_ARRAY_LEN(pids)), addr, sizeof(addr));
-        if (elsewhere == t->lease.port) {
-            /* The right port at an address the probes do not reach (::1 alone, 127.0.0.2). */
-            mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
-                                 "not ready after %.1f s: the service listens on port %d, but at "
-                                 "%s, which the probes of 127.0.0.1 do not reach: bind "
-                                 "127.0.0.1, or every address (0.0.0.0, ::)",
-                                 waited_s, elsewhere, addr);
-        } else if (elsewhere > 0) {
-            mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
-                                 "not ready after %.1f s: nothing listening on port %d, but the "
-                                 "service listens on port %d: give it the trial's port with "
-                                 "{port} in service.command or service.env, or $MORPHLING_PORT",
-                                 waited_s, t->lease.port, elsewhere);
-        } else {
-            mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
-                                 "not ready after %.1f s: nothing listening on port %d", waited_s,
-                                 t->lease.port);
-        }
+        not_listening(t, probe, waited_s);
     }
 }
 
@@ -550,7 +613,7 @@ static bool wait_ready(struct local_trial *t)
     const char *path = svc->probe == MP_PROBE_HTTP ? svc->probe_path : NULL;
     int64_t start = mp_mono_ns();
     int64_t deadline = min64(start + svc->startup_timeout_ms * 1000000LL, t->deadline_ns);
-    struct probe_seen seen = {0, false, false};
+    struct probe_seen seen = {0, false, false, {0}, 0};
     for (;;) {
         if (atomic_load(t->cancel)) {
             cancelled(t);
@@ -561,10 +624,9 @@ static bool wait_ready(struct local_trial *t)
         }
         int64_t now = mp_mono_ns();
         struct mp_probe_result pr;
-        mp_local_probe(
-            t->lease.port, path,
-            min64(svc->probe_timeout_ms * 1000000LL, deadline > now ? deadline - now : 1000000),
-            &pr);
+        int64_t budget =
+            min64(svc->probe_timeout_ms * 1000000LL, deadline > now ? deadline - now : 1000000);
+        mp_local_probe(t->lease.port, path, budget, &pr);
         enum ident id = pr.outcome == MP_PROBE_OK || pr.outcome == MP_PROBE_BAD_STATUS
                             ? identify(t, &pr)
                             : ID_OURS;
@@ -583,6 +645,13 @@ static bool wait_ready(struct local_trial *t)
         t->foreign_seen = t->foreign_seen || id == ID_FOREIGN;
         seen.unverified = seen.unverified || id == ID_UNVERIFIED;
         seen.no_answer = seen.no_answer || pr.outcome == MP_PROBE_NO_ANSWER;
+        /* A probe the deadline cut short is no answer of the service's: a service answering 404
+         * was reported as giving "no complete answer within 300 ms". */
+        if (pr.outcome != MP_PROBE_NO_ANSWER || budget >= svc->probe_timeout_ms * 1000000LL ||
+            seen.probes == 0) {
+            seen.last = pr;
+        }
+        seen.probes++;
         if (pr.outcome == MP_PROBE_BAD_STATUS && id != ID_FOREIGN) {
             seen.bad_status = pr.status;
         }

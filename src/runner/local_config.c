@@ -58,6 +58,12 @@ static bool cpu_set_of(const char *s, cpu_set_t *set)
     }
 }
 
+int mp_local_cpu_count(const char *list)
+{
+    cpu_set_t set;
+    return list && cpu_set_of(list, &set) ? CPU_COUNT(&set) : 0;
+}
+
 static bool cpu_list(const char *s)
 {
     cpu_set_t set;

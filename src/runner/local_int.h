@@ -81,6 +81,8 @@ struct mp_local_runner {
 int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg,
                        struct mp_error *err) MP_WUR;
 void mp_local_cfg_release(struct mp_local_cfg *cfg);
+/* The number of CPUs of a CPU list ("0-1,3": 3); 0 for NULL or a malformed list. */
+int mp_local_cpu_count(const char *list);
 
 /* ---- port lease (local_probe.c) ---- */
 
@@ -113,6 +115,7 @@ enum mp_probe_outcome {
 struct mp_probe_result {
     enum mp_probe_outcome outcome;
     int status;      /* HTTP status when answered */
+    int error;       /* errno of a failed connect (REFUSED, ERROR); 0 otherwise */
     bool has_nonce;  /* X-Morphling-Nonce header present */
     char nonce[128]; /* its value */
 };

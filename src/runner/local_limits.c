@@ -7,6 +7,7 @@
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "runner/local_int.h"
 
@@ -140,6 +141,44 @@ static void record_placement(struct local_trial *t, bool cpuset_enforced)
                                   lg, "how", "disjoint cpusets"));
 }
 
+/* The CPU limit's record (and its fallback); true when the cgroup enforces it. A cpuset of fewer
+ * CPUs than the quota's cores caps the service first: cpu 2 on a runner.cpuset of "0" runs on
+ * one core at most, and was recorded as 2 cores enforced with nothing else said. */
+static bool record_cpu(struct local_trial *t, unsigned enforced, bool fallback)
+{
+    const struct mp_cgroup_system *sys = &t->r->cgsys;
+    bool ok = enforced & MP_CGLIM_CPU;
+    bool approx = !ok && fallback;
+    if (approx) {
+        double whole = ceil(t->limits.cpu_cores);
+        t->popts.affinity_cpus = whole < CPU_SETSIZE ? (int)whole : CPU_SETSIZE;
+    }
+    const char *how =
+        ok && t->limits.cpu_cores < MP_CGROUP_MIN_CPU_CORES
+            ? cg_how(sys, MP_CGCTL_CPU,
+                     "cgroup v1 cpu.cfs_quota_us, raised to 0.001 core (the "
+                     "smallest quota the kernel takes)",
+                     "cgroup v2 cpu.max, raised to 0.001 core (the smallest quota "
+                     "the kernel takes)")
+        : ok     ? cg_how(sys, MP_CGCTL_CPU, "cgroup v1 cpu.cfs_quota_us", "cgroup v2 cpu.max")
+        : approx ? "approximated: CPU affinity to whole cores"
+                 : "not enforced (no cpu cgroup)";
+    int cpus = enforced & MP_CGLIM_CPUSET ? mp_local_cpu_count(t->limits.cpuset) : 0;
+    json_t *o;
+    if (cpus > 0 && cpus < t->limits.cpu_cores) {
+        char *text =
+            mp_xasprintf("%s; at most %d core%s: runner.cpuset \"%s\" has %d CPU%s", how, cpus,
+                         cpus == 1 ? "" : "s", t->limits.cpuset, cpus, cpus == 1 ? "" : "s");
+        o = limit_json(t->limits.cpu_cores, ok, text);
+        json_object_set_new(o, "effective", json_integer(cpus));
+        free(text);
+    } else {
+        o = limit_json(t->limits.cpu_cores, ok, how);
+    }
+    json_object_set_new(t->limits_json, "cpu_cores", o);
+    return ok;
+}
+
 /* Applies what the cgroup could not enforce with weaker per-process limits, and records how
  * each limit was (or was not) enforced. Returns false when require_limits forbids degrading. */
 static bool record_limits(struct local_trial *t, unsigned enforced)
@@ -148,26 +187,7 @@ static bool record_limits(struct local_trial *t, unsigned enforced)
     bool fallback = t->r->cfg.fallback_limits;
     bool all = true;
     if (t->limits.cpu_cores > 0) {
-        bool ok = enforced & MP_CGLIM_CPU;
-        bool approx = !ok && fallback;
-        if (approx) {
-            double whole = ceil(t->limits.cpu_cores);
-            t->popts.affinity_cpus = whole < CPU_SETSIZE ? (int)whole : CPU_SETSIZE;
-        }
-        all = all && ok;
-        json_object_set_new(t->limits_json, "cpu_cores",
-                            limit_json(t->limits.cpu_cores, ok,
-                                       ok && t->limits.cpu_cores < MP_CGROUP_MIN_CPU_CORES
-                                           ? cg_how(sys, MP_CGCTL_CPU,
-                                                    "cgroup v1 cpu.cfs_quota_us, raised to 0.001 "
-                                                    "core (the smallest quota the kernel takes)",
-                                                    "cgroup v2 cpu.max, raised to 0.001 core (the "
-                                                    "smallest quota the kernel takes)")
-                                       : ok
-                                           ? cg_how(sys, MP_CGCTL_CPU, "cgroup v1 cpu.cfs_quota_us",
-                                                    "cgroup v2 cpu.max")
-                                       : approx ? "approximated: CPU affinity to whole cores"
-                                                : "not enforced (no cpu cgroup)"));
+        all = record_cpu(t, enforced, fallback) && all;
     }
     if (t->limits.memory_bytes > 0) {
         bool ok = enforced & MP_CGLIM_MEMORY;

@@ -108,6 +108,7 @@ static int connect_to(int port, int64_t deadline_ns, struct mp_probe_result *r)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         r->outcome = MP_PROBE_ERROR;
+        r->error = errno;
         return -1;
     }
     struct sockaddr_in a;
@@ -130,6 +131,7 @@ static int connect_to(int port, int64_t deadline_ns, struct mp_probe_result *r)
             r->outcome = e == ECONNREFUSED ? MP_PROBE_REFUSED
                          : e == ETIMEDOUT  ? MP_PROBE_NO_ANSWER
                                            : MP_PROBE_ERROR;
+            r->error = e == ETIMEDOUT ? 0 : e;
             close(fd);
             return -1;
         }

@@ -61,8 +61,9 @@ int mp_srv_listen(const char *host, unsigned port, int *fd_out, unsigned *bound,
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, SOMAXCONN) != 0 ||
         getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
-        rc = mp_error_set(err, MP_ERUNTIME, "cannot listen on %s:%u: %s", host, port,
-                          strerror(errno));
+        /* -EADDRINUSE stays what it is: `serve` then says how to pick a free port. */
+        rc = mp_error_set(err, errno == EADDRINUSE ? -EADDRINUSE : MP_ERUNTIME,
+                          "cannot listen on %s:%u: %s", host, port, strerror(errno));
         if (fd >= 0) {
             close(fd);
         }

@@ -491,6 +491,14 @@ check "a port over 65535 refused" 2 "$?"
 check "a file as --base-dir refused" 2 "$?"
 check_contains "... saying so" "not a directory" "$(cat "$WORK/opts.err")"
 check_false "... with no token file left behind" test -e "$WORK/opts.db.token"
+# An address in use: the error says how to get a free port (it said "Address already in use").
+start_server
+"$MORPHLING" serve --listen "127.0.0.1:$PORT" --db "$WORK/store.db" >/dev/null 2>"$WORK/inuse.err"
+check "an address in use exits 1" 1 "$?"
+check_contains "... suggesting a free port" \
+    "Address already in use: another process listens there; choose another port, or --listen 127.0.0.1:0 for any free one" \
+    "$(cat "$WORK/inuse.err")"
+stop_server
 
 # --no-auth: loopback only, a loud warning, and nothing asks for a token.
 # The server writes the warning after its address (which start_server waits for), so a loaded

@@ -68,6 +68,18 @@ check_contains "and counts those in flight" \
     "has $((done_now + inflight)) trials already ($inflight of them interrupted, to run again)" "$out"
 check "and runs nothing" "$done_now" "$(terminal)"
 
+# SIGTERM (a service manager, `timeout`, `kill`) stops it as SIGINT does, with its own status:
+# 143, 128 + SIGTERM, as a shell reports it (it exited 130, as for SIGINT). What ran is kept.
+"$MORPHLING" run "$WORK/spec.yaml" --quiet >/dev/null 2>&1 &
+pid=$!
+track $pid
+wait_for "three more trials finish" terminal_at_least $((done_now + 3))
+kill -TERM $pid
+wait $pid
+check "SIGTERM exits 143" 143 "$?"
+check "SIGTERM leaves it INTERRUPTED" INTERRUPTED "$("$MORPHLING" show replay-demo --json | jq -r .state)"
+check_true "... with the trials done kept" [ "$(terminal)" -ge $((done_now + 3)) ]
+
 out=$("$MORPHLING" run "$WORK/spec.yaml" 2>&1); rc=$?
 check "resumed run exits 0" 0 "$rc"
 json=$("$MORPHLING" show replay-demo --json)

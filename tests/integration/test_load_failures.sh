@@ -110,6 +110,21 @@ wait "$SERVICE_PID" 2>/dev/null
 run_load "$WORK/refused.json" 1 "http://127.0.0.1:$GONE/" -d 500ms --warmup 0 --json
 check_true "refused: connect errors counted" [ "$(json_err "$WORK/refused.json" connect)" -gt 0 ]
 check_contains "refused: message" "refused" "$(cat "$WORK/refused.json.err")"
+# Until stable (no -d), a port that refuses every connect of the first window stops there with an
+# error naming the target: it ran all 10 windows and reported zeros. --json still prints the
+# figures of that window, and --result is written.
+run_load "$WORK/closed.json" 1 "http://127.0.0.1:$GONE/x" --warmup 100ms --window 200ms --json \
+    --result "$WORK/closed.result"
+check "closed port: one window run" 1 "$(sed -n 's/.*"windows_run":\([0-9]*\).*/\1/p' "$WORK/closed.json")"
+check_contains "closed port: the error names the target" \
+    "no connection to http://127.0.0.1:$GONE/x could be made in the first window" \
+    "$(cat "$WORK/closed.json.err")"
+check_contains "closed port: ... and the connect error" "Connection refused" \
+    "$(cat "$WORK/closed.json.err")"
+check_contains "closed port: --result written" '"first_error":"connect: Connection refused"' \
+    "$(cat "$WORK/closed.result")"
+run_load "$WORK/closed.txt" 1 "http://127.0.0.1:$GONE/" --warmup 100ms --window 200ms
+check_false "closed port: no summary of zeros" grep -q "req/s" "$WORK/closed.txt"
 
 # listen_later NAME MS: a free port (PORT) that refuses connections until a fake service starts
 # listening on it MS milliseconds from now.

@@ -322,6 +322,9 @@ static void test_startup_timeout_and_grace(void **state)
     double x[] = {0.5};
     assert_int_equal(run(&f, x, NULL), 0);
     expect_failure(&f, MP_FAILURE_STARTUP_TIMEOUT, "nothing listening");
+    /* The field and the last answer: "service.readiness.http: GET http://127.0.0.1:PORT/healthz,
+     * last answer: connect: Connection refused". */
+    expect_failure(&f, MP_FAILURE_STARTUP_TIMEOUT, "/healthz, last answer: connect: ");
     json_t *td = json_object_get(f.meta, "teardown");
     assert_true(json_is_false(json_object_get(td, "exited_on_sigterm")));
     assert_int_equal(json_integer_value(json_object_get(td, "left_after_grace")), 1);
@@ -1065,6 +1068,117 @@ static void test_gpu_limits_recorded(void **state)
     release(&f);
 }
 
+/* A readiness path the service answers 404 (a wrong service.readiness.http): the trial waits
+ * out its startup_timeout (a service may 404 while it loads), then names the field, the URL
+ * probed and the last answer (it said "readiness probe GET /ready answered 404"). */
+static void test_readiness_404_named(void **state)
+{
+    (void)state;
+    char *fake = fake_service();
+    char *yaml =
+        mp_xasprintf("name: wrong-path\n"
+                     "service:\n"
+                     "  command: [\"%s\", \"--port\", \"{port}\", \"--workers\", \"{w}\"]\n"
+                     "  readiness: {http: /ready, interval: 50ms, timeout: 300ms, "
+                     "startup_timeout: 700ms}\n"
+                     "parameters:\n"
+                     "  - {name: w, type: int, min: 1, max: 2}\n"
+                     "objective: {metric: throughput_rps}\n"
+                     "runner:\n"
+                     "  grace_period: 300ms\n",
+                     fake);
+    struct fixture f = {0};
+    setup_spec(&f, yaml);
+    double x[] = {1};
+    assert_int_equal(run(&f, x, NULL), 0);
+    char *want = mp_xasprintf("service.readiness.http: GET http://127.0.0.1:%lld/ready, last "
+                              "answer: HTTP 404",
+                              (long long)json_integer_value(json_object_get(f.meta, "port")));
+    expect_failure(&f, MP_FAILURE_HEALTH_FAILED, want);
+    expect_failure(&f, MP_FAILURE_HEALTH_FAILED, "answered 404, never a 2xx");
+    free(want);
+    free(yaml);
+    free(fake);
+    release(&f);
+}
+
+/* Without a memory cgroup the fallback, RLIMIT_DATA, makes an allocation past the limit fail
+ * inside the service, which then exits as from any crash: CRASHED (nothing tells it from one),
+ * but the reason says that the limit was approximated so, and what it was. It said only "the
+ * service exited with status 4 while starting". */
+static void test_fallback_memory_limit_named(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: rlimit\n"
+                   "service:\n"
+                   "  command: [\"@H@/proc_antics\", \"alloc\", \"256\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 10s}\n"
+                   "parameters:\n"
+                   "  - {name: mem, type: int, min: 32, max: 64, target: {resource: memory}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n"
+                   "  fallback_limits: true\n"
+                   "  grace_period: 300ms\n");
+    /* As on a machine without cgroups: the seam is the runner's detected system. */
+    struct mp_local_runner *r = (struct mp_local_runner *)f.runner;
+    mp_cgroup_system_release(&r->cgsys);
+    memset(&r->cgsys, 0, sizeof(r->cgsys));
+    double x[] = {32};
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_CRASHED,
+                   "the memory limit of 32 MiB is RLIMIT_DATA here (no memory cgroup)");
+    json_t *mem = json_object_get(json_object_get(f.meta, "limits"), "memory_bytes");
+    assert_string_equal(json_string_value(json_object_get(mem, "how")),
+                        "approximated: RLIMIT_DATA per process");
+    release(&f);
+}
+
+/* cpu 2 on a runner.cpuset of one CPU runs on at most one core: the record says so (it said
+ * cpu_cores 2 enforced, as if the service had two). */
+static void test_cpuset_narrower_than_cpu_limit(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    setup_spec(&f, "name: narrow-cpuset\n"
+                   "service:\n"
+                   "  command: [\"@H@/argv_echo\", \"{port}\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 5s}\n"
+                   "parameters:\n"
+                   "  - {name: cpu, type: float, min: 0.5, max: 2, step: 0.5, target: {resource: "
+                   "cpu}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n"
+                   "  cpuset: \"0\"\n");
+    struct mp_local_runner *r = (struct mp_local_runner *)f.runner;
+    if (!(mp_cgroup_system_limits(&r->cgsys) & MP_CGLIM_CPUSET)) {
+        fprintf(stderr, "skipped: no cpuset cgroup (%s)\n", r->cgsys.warning);
+        release(&f);
+        skip();
+    }
+    const double cores[] = {2, 1, 0.5};
+    for (size_t i = 0; i < MP_ARRAY_LEN(cores); i++) {
+        double x[] = {cores[i]};
+        json_decref(f.meta);
+        mp_trial_result_release(&f.res);
+        mp_trial_result_init(&f.res);
+        assert_int_equal(run(&f, x, NULL), 0);
+        const json_t *cpu = json_object_get(json_object_get(f.meta, "limits"), "cpu_cores");
+        const json_t *eff = json_object_get(cpu, "effective");
+        const char *how = json_string_value(json_object_get(cpu, "how"));
+        if (cores[i] > 1) {
+            if (!json_is_number(eff) || json_number_value(eff) != 1) {
+                fail_msg("%g cores on cpuset 0: effective %s", cores[i],
+                         json_dumps(cpu, JSON_COMPACT));
+            }
+            assert_non_null(strstr(how, "at most 1 core: runner.cpuset \"0\" has 1 CPU"));
+        } else if (eff) {
+            fail_msg("%g cores on cpuset 0: effective given (%s)", cores[i], how);
+        }
+    }
+    release(&f);
+}
+
 struct par {
     struct mp_runner *runner;
     int64_t number;
@@ -1328,6 +1442,9 @@ int main(void)
         cmocka_unit_test(test_remeasure_only_when_it_may_settle),
         cmocka_unit_test(test_cpu_limit_extremes),
         cmocka_unit_test(test_gpu_limits_recorded),
+        cmocka_unit_test(test_readiness_404_named),
+        cmocka_unit_test(test_fallback_memory_limit_named),
+        cmocka_unit_test(test_cpuset_narrower_than_cpu_limit),
         cmocka_unit_test(test_unrunnable_program_named),
         cmocka_unit_test(test_parallel_trials),
         cmocka_unit_test(test_settings_rejected),
