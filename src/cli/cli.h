@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The morphling command-line front end: one function per sub-command (cmd_*.c) and the small
- * helpers they share. Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 130 interrupted. */
 /* The morphling command-line front end: one verb per sub-command (cmd_*.c), each described by a
  * table of its options that is the single source for parsing (opt.c), `VERB --help`, the man
  * page, bash completion and `help --json` (help.c). Exit codes: 0 ok, 1 failure, 2 usage or
- * invalid input, 130 interrupted.
+ * invalid input, 128 + the signal when interrupted (130 SIGINT, 143 SIGTERM).
  *
  * Adding an option is one table row: the parser stores its value at `offset` in the verb's
  * argument struct, and every generated text lists it.

@@ -424,7 +424,7 @@ static int trial_run(void *args, char **operands, size_t n)
         }
         status = res.state == MP_TRIAL_SUCCEEDED ? MP_EXIT_OK : MP_EXIT_FAILURE;
         if (res.state == MP_TRIAL_CANCELLED && atomic_load(&mp_cli_interrupted)) {
-            status = MP_EXIT_INTERRUPTED; /* as a shell reports SIGINT */
+            status = mp_cli_interrupted_status(); /* 130 on SIGINT, 143 on SIGTERM */
         }
     }
     mp_trial_result_release(&res);
@@ -446,7 +446,7 @@ const struct mp_verb mp_verb_trial = {
         "per parameter), measures it as 'run' would and prints the record: state, failure "
         "class, metrics, resource use, the limits that were and were not enforced, and with "
         "--logs the service's output. Exit status 0 when the trial succeeded, 1 when it "
-        "failed, 130 when interrupted.",
+        "failed, 130 when interrupted (143 on SIGTERM).",
     .opts = trial_opts,
     .n_opts = MP_ARRAY_LEN(trial_opts),
     .args_size = sizeof(struct trial_args),

@@ -71,4 +71,14 @@ wait $pid
 check "interrupted trial: exit 130 ($(cat "$WORK/b.err"))" 130 "$?"
 check "interrupted trial: CANCELLED" CANCELLED "$(field "$WORK/b.json" .state)"
 expect_nothing_left "$WORK/b.json"
+# SIGTERM: 128 + 15, as a shell reports it (it exited 130, as for SIGINT).
+"$MORPHLING" trial "$SPEC" --set mode=tree --set n=3 --json >"$WORK/c.json" 2>"$WORK/c.err" &
+pid=$!
+track $pid
+wait_for "the service starts" pgrep -f -- "$ANTICS tree 3" >/dev/null
+kill -TERM $pid
+wait $pid
+check "trial ended by SIGTERM: exit 143 ($(cat "$WORK/c.err"))" 143 "$?"
+check "... CANCELLED" CANCELLED "$(field "$WORK/c.json" .state)"
+expect_nothing_left "$WORK/c.json"
 finish
