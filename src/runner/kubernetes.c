@@ -621,7 +621,8 @@ static void record_meta(struct kube_trial *t)
                   t->job_name, "port", (json_int_t)t->port, "api_calls", (int)t->api_calls);
     int64_t total = mp_mono_ns() - t->started_ns;
     json_object_set_new(meta, "total_s", json_real((double)total / 1e9));
-    /* The runner's own time: what it spent outside waits on the cluster. */
+    /* What the trial spent outside waits for the cluster's progress: the runner's own work and
+     * its API calls' latency. */
     json_object_set_new(meta, "overhead_s", json_real((double)(total - t->waited_ns) / 1e9));
     if (t->usage_note[0]) {
         json_object_set_new(meta, "usage", json_string(t->usage_note));
