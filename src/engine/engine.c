@@ -137,15 +137,55 @@ char *mp_engine_search_notice(const struct mp_spec *spec)
     return mp_xstrdup(notice);
 }
 
+/* The grid warning of a spec with a constraint on cost_per_hour, whose priced-out
+ * configurations the grid skips (search_opts): whether the budget reaches every other one, in
+ * spaces of at most 2^20 configurations. Returns false when it cannot say (a larger space);
+ * else *msg is the warning, NULL when the budget reaches them all. */
+static bool priced_grid_warning(const struct mp_spec *spec, char **msg)
+{
+    const struct mp_space *s = &spec->space;
+    uint64_t count = 0, affordable = 0;
+    *msg = NULL;
+    if (!mp_spec_price_limited(spec) || !mp_space_count(s, &count) || count > (1u << 20)) {
+        return false;
+    }
+    double *x = mp_xcalloc(s->n, sizeof(*x));
+    char last[MP_FMT_DOUBLE_MAX] = "";
+    for (uint64_t i = 0; i < count; i++) {
+        mp_space_from_index(s, i, x);
+        if (!mp_spec_breaks_by_price(spec, x) && ++affordable == (uint64_t)spec->max_trials) {
+            char buf[MP_FMT_DOUBLE_MAX];
+            snprintf(last, sizeof(last), "%s", mp_space_format(s, 0, x[0], buf));
+        }
+    }
+    free(x);
+    if (affordable > (uint64_t)spec->max_trials) {
+        bool pe = spec->from_pe;
+        *msg =
+            mp_xasprintf("grid search stops after %s = %lld of the %llu configurations a "
+                         "constraint on cost_per_hour leaves of its %llu: it reaches '%s' "
+                         "(the slowest parameter) = %s; raise %s or use %s",
+                         pe ? "maxNumTrials" : "max_trials", (long long)spec->max_trials,
+                         (unsigned long long)affordable, (unsigned long long)count,
+                         s->params[0].name, last, pe ? "spec.maxNumTrials" : "algorithm.max_trials",
+                         pe ? "random or BayesianOpt" : "random or bo");
+    }
+    return true;
+}
+
 char *mp_engine_spec_warning(const struct mp_spec *spec)
 {
     bool pe = spec->from_pe;
     double size = mp_space_size(&spec->space);
+    char *priced = NULL;
     if (strcmp(spec->algorithm, "grid") != 0) {
         return mp_engine_search_notice(spec);
     }
     if (isinf(size) || size <= (double)spec->max_trials || spec->space.n == 0) {
         return NULL;
+    }
+    if (priced_grid_warning(spec, &priced)) {
+        return priced;
     }
     double levels = (double)mp_space_levels(&spec->space, 0);
     double per_first = size / levels;

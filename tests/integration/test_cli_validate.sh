@@ -300,6 +300,27 @@ err=$("$MORPHLING" validate --offline "$WORK/pe.yaml" 2>&1 >/dev/null)
 check "a grid cut short in the slowest parameter's last value" \
     "morphling validate: warning: grid search stops after maxNumTrials = 6 of its 8 configurations: the last value of 'cpu' (the slowest parameter) meets 2 of the 4 configurations of the others; raise spec.maxNumTrials or use random or BayesianOpt" \
     "$err"
+# A grid under a constraint on cost_per_hour skips the priced-out configurations: the warning
+# counts the others (it said 6 of 12 when the budget of 6 reached all 6 that cost 0.3 or less).
+printf 'cpu,b,throughput_rps\n' >"$WORK/price.csv"
+for c in 1 2 3 4; do for b in 1 2 3; do echo "$c,$b,$((c * b))" >>"$WORK/price.csv"; done; done
+cat >"$WORK/price.yaml" <<'YAML'
+name: price
+parameters:
+  - {name: cpu, type: int, min: 1, max: 4, target: {resource: cpu}}
+  - {name: b, type: int, min: 1, max: 3}
+objective: {metric: throughput_rps}
+constraints: ['cost_per_hour <= 0.2']
+cost: {cpu_core_hour: 0.1}
+algorithm: {name: grid, max_trials: 6}
+runner: {kind: replay, surface: price.csv}
+YAML
+err=$("$MORPHLING" validate "$WORK/price.yaml" 2>&1 >/dev/null)
+check "a budget that reaches every affordable configuration: no warning" "" "$err"
+err=$("$MORPHLING" validate --set algorithm.max_trials=4 "$WORK/price.yaml" 2>&1 >/dev/null)
+check "... one that does not: the affordable ones counted" \
+    "morphling validate: warning: grid search stops after max_trials = 4 of the 6 configurations a constraint on cost_per_hour leaves of its 12: it reaches 'cpu' (the slowest parameter) = 2; raise algorithm.max_trials or use random or bo" \
+    "$err"
 # A valid spec that likely does not mean what it says: warnings naming the file, line and field,
 # exit 0 (a service never told {port} validated clean, every trial then STARTUP_TIMEOUT; a bare
 # window of 500 is 500 seconds).
