@@ -702,8 +702,12 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
         if (violated > 0) {
             snprintf(why, sizeof(why), " (%zu violated a constraint)", violated);
         }
-        snprintf(e->stop_reason, sizeof(e->stop_reason), "%s%s: no configuration to recommend",
-                 head, why);
+        /* An exhausted search says so: every configuration was tried or broke a price limit. */
+        struct mp_buf text = MP_BUF_INIT;
+        mp_buf_addf(&text, "%s%s: no configuration to recommend%s%s", head, why,
+                    e->exhausted ? "; " : "", e->exhausted ? e->stop_reason : "");
+        snprintf(e->stop_reason, sizeof(e->stop_reason), "%s", text.data);
+        mp_buf_release(&text);
     } else {
         out->state = MP_EXPERIMENT_SUCCEEDED;
         if (!e->exhausted) {

@@ -109,18 +109,21 @@ static const char *why_missing(const char *metric, const struct mp_metrics *m)
     return "";
 }
 
-/* The least a parameter can be: the cheapest GPU type for a gpu_type, the lowest value of a
- * numeric one, the first choice of another categorical. */
-static double least(const struct mp_spec *spec, const struct mp_param *p, size_t i)
+/* The least (most: sign -1) a parameter can be: the cheapest (dearest) GPU type for a gpu_type,
+ * the lowest (highest) value of a numeric one, the first choice of another categorical. */
+static double extreme(const struct mp_spec *spec, const struct mp_param *p, size_t i, double sign)
 {
     switch (p->type) {
     case MP_PARAM_INT:
     case MP_PARAM_FLOAT:
-        return p->min;
+        if (sign < 0 && mp_space_levels(&spec->space, i) > 0) { /* the last step's */
+            return mp_space_level_value(&spec->space, i, mp_space_levels(&spec->space, i) - 1);
+        }
+        return sign > 0 ? p->min : p->max;
     case MP_PARAM_DISCRETE: {
         double lo = p->values[0];
         for (size_t k = 1; k < p->n_values; k++) {
-            lo = fmin(lo, p->values[k]);
+            lo = sign * p->values[k] < sign * lo ? p->values[k] : lo;
         }
         return lo;
     }
@@ -132,8 +135,8 @@ static double least(const struct mp_spec *spec, const struct mp_param *p, size_t
         double *x = mp_xcalloc(spec->space.n, sizeof(*x)), price = INFINITY;
         for (size_t k = 0; k < p->n_choices; k++) {
             x[i] = (double)k;
-            if (gpu_price(spec, x) < price) {
-                price = gpu_price(spec, x);
+            if (sign * gpu_price(spec, x) < price) {
+                price = sign * gpu_price(spec, x);
                 best = k;
             }
         }
@@ -224,31 +227,96 @@ static void resources_text(const struct mp_space *s, const double *x, struct mp_
     }
 }
 
-/* Refuses an upper limit on cost_per_hour that the cheapest configuration x (costing `cost`)
- * breaks: no trial could meet it. */
+/* The price of configuration x by the cost table. */
+static double price_of(const struct mp_spec *spec, const double *x)
+{
+    struct mp_metrics m = MP_METRICS_INIT;
+    double cost = -1;
+    mp_spec_derive_metrics(spec, x, &m);
+    mp_metrics_get(&m, "cost_per_hour", &cost);
+    mp_metrics_release(&m);
+    return cost;
+}
+
+/* Refuses constraint i, which configuration x, costing `cost`, breaks though no configuration
+ * costs less (an upper limit) or more (a lower one). */
+static int refuse_limit(const struct mp_spec *spec, size_t i, const double *x, double cost,
+                        struct mp_error *err)
+{
+    const struct mp_constraint *c = &spec->constraints[i];
+    bool upper = c->op == MP_CMP_LE || c->op == MP_CMP_LT;
+    struct mp_buf used = MP_BUF_INIT;
+    resources_text(&spec->space, x, &used);
+    const struct mp_node *at = NULL;
+    char buf[MP_FMT_DOUBLE_MAX];
+    mp_spec_judged_metric(spec, spec->n_objectives + i, &at);
+    int rc = mp_doc_error(err, at,
+                          "'%s' holds for no configuration: the %s (%s) costs %s per hour by the "
+                          "cost table",
+                          c->text, upper ? "cheapest" : "most expensive",
+                          used.len ? used.data : "every one", mp_fmt_double(buf, cost));
+    mp_buf_release(&used);
+    return rc;
+}
+
+/* Refuses constraints on cost_per_hour that together hold for none of the configurations of a
+ * finite space small enough to price one by one (a price range with no price in it). */
+static int check_price_gap(const struct mp_spec *spec, size_t n_limits, size_t first,
+                           struct mp_error *err)
+{
+    uint64_t count = 0;
+    if (n_limits < 2 || !mp_space_count(&spec->space, &count) || count > ((uint64_t)1 << 16)) {
+        return 0;
+    }
+    double *x = mp_xcalloc(spec->space.n, sizeof(*x));
+    bool any = false;
+    for (uint64_t k = 0; k < count && !any; k++) {
+        mp_space_from_index(&spec->space, k, x);
+        any = !mp_spec_breaks_by_price(spec, x);
+    }
+    free(x);
+    if (any) {
+        return 0;
+    }
+    const struct mp_node *at = NULL;
+    mp_spec_judged_metric(spec, spec->n_objectives + first, &at);
+    return mp_doc_error(err, at,
+                        "the constraints on cost_per_hour hold together for none of the %llu "
+                        "configurations: no configuration's price lies within them",
+                        (unsigned long long)count);
+}
+
+/* Refuses a limit on cost_per_hour that no configuration meets: an upper one that the cheapest
+ * configuration x (costing `cost`) breaks, a lower one that the most expensive breaks, or several
+ * that no price meets together. Every trial could only violate them. */
 static int check_price_limits(const struct mp_spec *spec, const double *x, double cost,
                               struct mp_error *err)
 {
-    for (size_t i = 0; i < spec->n_constraints; i++) {
+    double *dear = NULL, dear_cost = 0;
+    size_t n_limits = 0, first = 0;
+    int rc = 0;
+    for (size_t i = 0; i < spec->n_constraints && rc == 0; i++) {
         const struct mp_constraint *c = &spec->constraints[i];
-        if (strcmp(c->metric, "cost_per_hour") != 0 || (c->op != MP_CMP_LE && c->op != MP_CMP_LT) ||
-            mp_constraint_holds(c, cost)) {
+        if (strcmp(c->metric, "cost_per_hour") != 0) {
             continue;
         }
-        struct mp_buf used = MP_BUF_INIT;
-        resources_text(&spec->space, x, &used);
-        const struct mp_node *at = NULL;
-        char buf[MP_FMT_DOUBLE_MAX];
-        mp_spec_judged_metric(spec, spec->n_objectives + i, &at);
-        int rc =
-            mp_doc_error(err, at,
-                         "'%s' holds for no configuration: the cheapest (%s) costs %s per "
-                         "hour by the cost table",
-                         c->text, used.len ? used.data : "every one", mp_fmt_double(buf, cost));
-        mp_buf_release(&used);
-        return rc;
+        first = n_limits++ ? first : i;
+        if (c->op == MP_CMP_LE || c->op == MP_CMP_LT) {
+            rc = mp_constraint_holds(c, cost) ? 0 : refuse_limit(spec, i, x, cost, err);
+            continue;
+        }
+        if (!dear) { /* The price grows with each resource: the most expensive has each at its most.
+                      */
+            dear = mp_xcalloc(spec->space.n, sizeof(*dear));
+            for (size_t k = 0; k < spec->space.n; k++) {
+                dear[k] = extreme(spec, &spec->space.params[k], k, -1);
+            }
+            dear_cost = price_of(spec, dear);
+        }
+        rc = mp_constraint_holds(c, dear_cost) ? 0 : refuse_limit(spec, i, dear, dear_cost, err);
     }
-    return 0;
+    free(dear);
+    return rc ? rc : check_price_gap(spec, n_limits, first, err);
 }
 
 int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err)
@@ -265,13 +333,9 @@ int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err)
      * least. */
     double *x = mp_xcalloc(s->n, sizeof(*x));
     for (size_t i = 0; i < s->n; i++) {
-        x[i] = least(spec, &s->params[i], i);
+        x[i] = extreme(spec, &s->params[i], i, 1);
     }
-    struct mp_metrics m = MP_METRICS_INIT;
-    double cost = -1;
-    mp_spec_derive_metrics(spec, x, &m);
-    mp_metrics_get(&m, "cost_per_hour", &cost);
-    mp_metrics_release(&m);
+    double cost = price_of(spec, x);
     for (size_t i = 0; cost == 0 && rc == 0 && i < spec->n_objectives + spec->n_constraints; i++) {
         const struct mp_node *at = NULL;
         const char *metric = mp_spec_judged_metric(spec, i, &at);

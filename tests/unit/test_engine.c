@@ -406,6 +406,38 @@ static void priced_out_configurations_are_skipped(void **state)
     }
 }
 
+/* A search that ends with no trial succeeded says too that the untried configurations broke the
+ * price limit: "none of the 4 trials succeeded" alone hid why it stopped after 4 of 30. */
+static void priced_out_failure_says_exhausted(void **state)
+{
+    (void)state;
+    const char *text = "name: e\n"
+                       "parameters:\n"
+                       "  - {name: a, type: int, min: 1, max: 10, target: {resource: cpu}}\n"
+                       "objective: {metric: qps}\n"
+                       "constraints: ['cost_per_hour <= 0.4', 'qps >= 1e9']\n"
+                       "cost: {cpu_core_hour: 0.1}\n"
+                       "algorithm: {name: grid, max_trials: 30, seed: 11}\n"
+                       "runner: {kind: replay, surface: unused.csv}\n";
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0) {
+        fail_msg("spec: %s", err.msg);
+    }
+    struct run a = {0};
+    struct fake_runner fa = {.fail_a = -1};
+    run_engine(&a, spec, &fa, NULL, false);
+    assert_int_equal(a.n, 4);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_FAILED);
+    assert_string_equal(a.sum.stop_reason,
+                        "none of the 4 trials succeeded (4 violated a constraint): no "
+                        "configuration to recommend; search space exhausted (all 10 "
+                        "configurations have been tried or break a constraint on cost_per_hour "
+                        "before a trial)");
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
 static void exhausts_small_spaces(void **state)
 {
     (void)state;
@@ -1163,6 +1195,7 @@ int main(void)
         cmocka_unit_test(failures_are_infeasible_and_budgeted),
         cmocka_unit_test(constraints_mark_slo_violations),
         cmocka_unit_test(priced_out_configurations_are_skipped),
+        cmocka_unit_test(priced_out_failure_says_exhausted),
         cmocka_unit_test(exhausts_small_spaces),
         cmocka_unit_test(resumes_to_exactly_max_trials),
         cmocka_unit_test(interrupt_after_the_last_trial),

@@ -1324,7 +1324,32 @@ static void price_limit_nothing_meets(void **state)
     expect_cost_check(PL_SPEC("< 0.4"), "'cost_per_hour < 0.4' holds for no configuration");
     expect_cost_check(PL_SPEC("<= 0.400000000001"), NULL);
     expect_cost_check(PL_SPEC("<= 0.4"), NULL);
-    expect_cost_check(PL_SPEC(">= 10"), NULL); /* a lower limit: not judged here */
+    /* A lower limit that even the most expensive configuration breaks (2 cores and a V100:
+     * 2.68): the run ended at once, FAILED with no trial. */
+    expect_cost_check(PL_SPEC(">= 10"),
+                      "t.yaml:7:32: 'constraints[1]': 'cost_per_hour >= 10' holds for no "
+                      "configuration: the most expensive (cpu = 2, t = V100) costs 2.68 per hour "
+                      "by the cost table");
+    expect_cost_check(PL_SPEC("> 2.68"), "'cost_per_hour > 2.68' holds for no configuration");
+    expect_cost_check(PL_SPEC(">= 2.68"), NULL);
+    /* Limits that no price meets together: 1 or 2 cores of a T4 or a V100 cost 0.45, 0.55,
+     * 2.58 or 2.68. A continuous space's prices are not judged so. */
+#define PL_GAP(limits)                                                                             \
+    "name: t\nrunner: {kind: replay, surface: x.csv}\n"                                            \
+    "parameters:\n  - {name: cpu, type: int, min: 1, max: 2, target: {resource: cpu}}\n"           \
+    "  - {name: t, type: categorical, values: [V100, T4], target: {resource: gpu_type}}\n"         \
+    "objective: {metric: throughput_rps}\n"                                                        \
+    "constraints: [" limits "]\n"                                                                  \
+    "cost: {cpu_core_hour: 0.1, gpu_type_hour: {T4: 0.35, V100: 2.48}}\n"
+    expect_cost_check(PL_GAP("'cost_per_hour >= 1', 'p99_ms <= 9', 'cost_per_hour <= 2'"),
+                      "t.yaml:7:15: 'constraints[0]': the constraints on cost_per_hour hold "
+                      "together for none of the 4 configurations: no configuration's price lies "
+                      "within them");
+    expect_cost_check(PL_GAP("'cost_per_hour > 0.45', 'cost_per_hour < 0.55'"),
+                      "hold together for none of the 4 configurations");
+    expect_cost_check(PL_GAP("'cost_per_hour >= 0.55', 'cost_per_hour < 2.58'"), NULL);
+    expect_cost_check(PL_SPEC(">= 1', 'cost_per_hour <= 2"), NULL);
+#undef PL_GAP
     /* Prices are decimal: 0.2 + 1 core at 0.1 is 0.3, not 0.30000000000000004. */
     expect_cost_check("name: t\nrunner: {kind: replay, surface: x.csv}\n"
                       "parameters:\n  - {name: cpu, type: int, min: 1, max: 2, "
