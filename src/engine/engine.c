@@ -79,6 +79,7 @@ static struct mp_optimizer_opts search_opts(const struct mp_spec *spec)
                                       .prior_path = spec->prior_path,
                                       .excluded = priced ? mp_spec_breaks_by_price : NULL,
                                       .excluded_ctx = spec,
+                                      .repair = priced ? mp_spec_price_repair : NULL,
                                       .excluded_why = "a constraint on cost_per_hour"};
 }
 

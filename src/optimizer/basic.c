@@ -94,6 +94,27 @@ static uint64_t untried(const struct mp_optimizer *opt, const struct mp_strset *
     return n;
 }
 
+/* Where the samples missed what exclusions leave of a space too large to enumerate (a price
+ * limit that few configurations of a continuous space meet): samples moved out of the exclusion
+ * by opts.repair, the first untried one into x. */
+static bool repaired_sample(const struct mp_optimizer *opt, const struct mp_strset *seen,
+                            struct mp_rng *rng, double *x)
+{
+    for (size_t t = 0; opt->opts.repair && t < 256; t++) {
+        mp_space_sample(opt->space, rng, x);
+        if (!opt->opts.repair(opt->opts.excluded_ctx, x)) {
+            continue;
+        }
+        char *k = mp_space_key(opt->space, x);
+        bool used = mp_optimizer_taken(opt, seen, k, x);
+        free(k);
+        if (!used) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Uniform over untried configurations: rejection sampling while the space is mostly untried,
  * then an exact pick among the untried ones by enumeration. Configurations the options
  * exclude count as tried (more samples are drawn: they may be most of the space). */
@@ -123,9 +144,13 @@ static int random_suggest(struct mp_optimizer *opt, const struct mp_history *h, 
     /* The exact pick enumerates the space: at most twice the history, or the sampling above
      * missed what exclusions leave of a space of at most 2^20 configurations. */
     uint64_t left = 0;
-    if (finite && seen.count < count &&
-        ((double)seen.count > 0.5 * (double)count || count <= ((uint64_t)1 << 20))) {
+    bool exact =
+        finite && ((double)seen.count > 0.5 * (double)count || count <= ((uint64_t)1 << 20));
+    if (exact && seen.count < count) {
         left = untried(opt, &seen, count, 0, NULL);
+    }
+    if (left == 0 && !exact && repaired_sample(opt, &seen, &rng, x)) {
+        goto out;
     }
     if (left == 0) {
         rc = mp_optimizer_exhausted(opt, finite ? count : 0, err);

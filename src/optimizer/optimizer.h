@@ -55,6 +55,11 @@ struct mp_optimizer_opts {
     bool (*excluded)(const void *ctx, const double *x);
     const void *excluded_ctx;
     const char *excluded_why;
+    /* Moves an excluded configuration x to one near it that is not (false: none found); a pure
+     * function of x, with excluded_ctx (NULL: none). Where the excluded configurations are most
+     * of a space too large to enumerate, samples moved so keep the search from ending as if
+     * nothing were left. */
+    bool (*repair)(const void *ctx, double *x);
     /* Where given (notice_size > 0), validate writes there what the user should know about how
      * the algorithm will run, "" when nothing: morphling's fallback in use, and why. */
     char *notice;

@@ -215,6 +215,106 @@ bool mp_spec_breaks_by_price(const void *ctx, const double *x)
     return false;
 }
 
+/* Whether constraint c is a limit on cost_per_hour, an upper one (upper) or a lower one. */
+static bool price_limit(const struct mp_constraint *c, bool upper)
+{
+    return strcmp(c->metric, "cost_per_hour") == 0 &&
+           (c->op == MP_CMP_LE || c->op == MP_CMP_LT) == upper;
+}
+
+/* Whether the price of y meets every upper (upper) or lower limit on cost_per_hour. */
+static bool limits_hold(const struct mp_spec *spec, const double *y, bool upper)
+{
+    struct mp_metrics m = MP_METRICS_INIT;
+    double cost = NAN;
+    mp_spec_derive_metrics(spec, y, &m);
+    mp_metrics_get(&m, "cost_per_hour", &cost);
+    mp_metrics_release(&m);
+    for (size_t i = 0; i < spec->n_constraints; i++) {
+        if (price_limit(&spec->constraints[i], upper) &&
+            !mp_constraint_holds(&spec->constraints[i], cost)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A path through the space along which the price only grows: from the cheapest configuration
+ * (s = 0) through x (s = 1) to the most expensive one (s = 2). Each parameter that sets a price
+ * (a resource, the pods) moves in encoded space, snapped to its levels; a GPU type is the
+ * cheapest below s = 0.5, x's up to 1.5, then the dearest. The other parameters keep x's. */
+struct price_path {
+    const struct mp_spec *spec;
+    const double *x;
+    double *uc, *ux, *ud, *u; /* encoded: the cheapest, x, the most expensive; scratch */
+};
+
+static void path_at(const struct price_path *pp, double s, double *y)
+{
+    const struct mp_space *sp = &pp->spec->space;
+    int pods = mp_spec_pods_param(pp->spec);
+    for (size_t i = 0; i < sp->n; i++) {
+        const struct mp_param *p = &sp->params[i];
+        double from = s < 1 ? pp->uc[i] : pp->ux[i], to = s < 1 ? pp->ux[i] : pp->ud[i];
+        double t = s < 1 ? s : s - 1;
+        if (p->type == MP_PARAM_CATEGORICAL) {
+            t = t < 0.5 ? 0 : 1;
+        }
+        pp->u[i] = from + t * (to - from);
+    }
+    mp_space_decode(sp, pp->u, y);
+    for (size_t i = 0; i < sp->n; i++) {
+        if (sp->params[i].target != MP_TARGET_RESOURCE && (int)i != pods) {
+            y[i] = pp->x[i];
+        }
+    }
+}
+
+/* Bisects the path for the point nearest x whose price meets the limits x breaks: the largest
+ * s in [0, 1] under every upper limit, or the smallest in [1, 2] over every lower one. */
+static bool path_search(const struct price_path *pp, bool upper, double *y)
+{
+    double ok = upper ? 0 : 2, bad = 1;
+    path_at(pp, ok, y);
+    if (!limits_hold(pp->spec, y, upper)) {
+        return false;
+    }
+    for (int k = 0; k < 48; k++) {
+        double mid = 0.5 * (ok + bad);
+        path_at(pp, mid, y);
+        *(limits_hold(pp->spec, y, upper) ? &ok : &bad) = mid;
+    }
+    path_at(pp, ok, y);
+    return !mp_spec_breaks_by_price(pp->spec, y);
+}
+
+bool mp_spec_price_repair(const void *ctx, double *x)
+{
+    const struct mp_spec *spec = ctx;
+    const struct mp_space *sp = &spec->space;
+    if (!mp_spec_breaks_by_price(spec, x)) {
+        return true;
+    }
+    double *buf = mp_xcalloc(6 * sp->n + 1, sizeof(double));
+    struct price_path pp = {spec, x, buf, buf + sp->n, buf + 2 * sp->n, buf + 3 * sp->n};
+    double *ext = buf + 4 * sp->n, *y = buf + 5 * sp->n;
+    for (size_t i = 0; i < sp->n; i++) {
+        ext[i] = extreme(spec, &sp->params[i], i, 1);
+    }
+    mp_space_encode(sp, ext, pp.uc);
+    for (size_t i = 0; i < sp->n; i++) {
+        ext[i] = extreme(spec, &sp->params[i], i, -1);
+    }
+    mp_space_encode(sp, ext, pp.ud);
+    mp_space_encode(sp, x, pp.ux);
+    bool found = path_search(&pp, !limits_hold(spec, x, true), y);
+    if (found) {
+        memcpy(x, y, sp->n * sizeof(double));
+    }
+    free(buf);
+    return found;
+}
+
 /* "cpu = 0.5, t = T4": the resources configuration x sets, for messages. */
 static void resources_text(const struct mp_space *s, const double *x, struct mp_buf *out)
 {

@@ -216,6 +216,12 @@ bool mp_spec_price_limited(const struct mp_spec *spec);
 /* Whether configuration x breaks a constraint on cost_per_hour by its price alone (a trial of
  * it could only violate the constraint). ctx is the spec: an optimizer's opts.excluded. */
 bool mp_spec_breaks_by_price(const void *ctx, const double *x);
+/* Moves configuration x, which breaks a constraint on cost_per_hour by its price, to one near it
+ * that meets them all: its resources (and pods) scaled down toward the cheapest configuration,
+ * or up toward the most expensive, the other parameters unchanged. False (x unchanged) when no
+ * such configuration lies on that path. A pure function of x; ctx is the spec: an optimizer's
+ * opts.repair, for spaces where samples rarely meet the limits. */
+bool mp_spec_price_repair(const void *ctx, double *x);
 /* The i-th metric trials are judged by, i < n_objectives + n_constraints: the objectives, then
  * the constraints' metrics; *at is where the spec names it (for errors). */
 const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const struct mp_node **at);

@@ -348,20 +348,20 @@ static void constraints_mark_slo_violations(void **state)
 
 /* A spec of make_spec's space with parameter a the CPU cores (an int, or a float without a
  * step), priced at 0.1 per core-hour under the constraint cost_per_hour <= 0.4: a <= 4 alone. */
-static struct mp_spec *priced_spec(const char *algo, int max_trials, bool finite)
+static struct mp_spec *priced_spec_to(const char *algo, int max_trials, bool finite, int max_a)
 {
     char text[1024];
     snprintf(text, sizeof(text),
              "name: e\n"
              "parameters:\n"
-             "  - {name: a, type: %s, min: 1, max: 10, target: {resource: cpu}}\n"
+             "  - {name: a, type: %s, min: 1, max: %d, target: {resource: cpu}}\n"
              "  - {name: b, type: int, min: 1, max: 5}\n"
              "objective: {metric: qps}\n"
              "constraints: ['cost_per_hour <= 0.4']\n"
              "cost: {cpu_core_hour: 0.1}\n"
              "algorithm: {name: %s, max_trials: %d, parallelism: 2, seed: 11}\n"
              "runner: {kind: replay, surface: unused.csv}\n",
-             finite ? "int" : "float", algo, max_trials);
+             finite ? "int" : "float", max_a, algo, max_trials);
     struct mp_spec *spec = NULL;
     struct mp_error err = {0};
     if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0 ||
@@ -369,6 +369,38 @@ static struct mp_spec *priced_spec(const char *algo, int max_trials, bool finite
         fail_msg("spec: %s", err.msg);
     }
     return spec;
+}
+
+static struct mp_spec *priced_spec(const char *algo, int max_trials, bool finite)
+{
+    return priced_spec_to(algo, max_trials, finite, 10);
+}
+
+/* A price limit that a sliver of a continuous space meets (a <= 4 of 1..100000): the samples
+ * missed it, and random and bo ended the search at once, "exhausted" with no trial. */
+static void priced_sliver_of_continuous_space(void **state)
+{
+    (void)state;
+    static const char *const algos[] = {"random", "bo"};
+    for (size_t k = 0; k < MP_ARRAY_LEN(algos); k++) {
+        struct mp_spec *spec = priced_spec_to(algos[k], 8, false, 100000);
+        struct run a = {0};
+        struct fake_runner fa = {.fail_a = -1};
+        run_engine(&a, spec, &fa, NULL, false);
+        assert_int_equal(a.n, 8);
+        for (size_t i = 0; i < a.n; i++) {
+            double cost = -1;
+            assert_true(mp_metrics_get(&a.rows[i].metrics, "cost_per_hour", &cost));
+            if (a.rows[i].failure == MP_FAILURE_SLO_VIOLATED || cost > 0.4) {
+                fail_msg("%s: trial %zu (%s) ran, priced out: %s", algos[k], i + 1,
+                         a.rows[i].config_key, a.rows[i].reason);
+            }
+        }
+        assert_unique(&a);
+        assert_string_equal(a.sum.stop_reason, "reached max_trials (8)");
+        run_release(&a);
+        mp_spec_free(spec);
+    }
 }
 
 /* A configuration whose price alone breaks a constraint on cost_per_hour is never tried (every
@@ -1196,6 +1228,7 @@ int main(void)
         cmocka_unit_test(constraints_mark_slo_violations),
         cmocka_unit_test(priced_out_configurations_are_skipped),
         cmocka_unit_test(priced_out_failure_says_exhausted),
+        cmocka_unit_test(priced_sliver_of_continuous_space),
         cmocka_unit_test(exhausts_small_spaces),
         cmocka_unit_test(resumes_to_exactly_max_trials),
         cmocka_unit_test(interrupt_after_the_last_trial),
