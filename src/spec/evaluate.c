@@ -27,6 +27,15 @@ static double gpu_price(const struct mp_spec *spec, const double *x)
     return spec->cost.gpu_hour;
 }
 
+double mp_spec_round_price(double price)
+{
+    /* Prices are decimal: 12 significant digits drop the binary sum's noise, which made 0.5
+     * cores at 0.1 plus 0.35 cost 0.39999999999999997 (and 0.1 + 0.2 break a limit of 0.3). */
+    char digits[32];
+    snprintf(digits, sizeof(digits), "%.12g", price);
+    return strtod(digits, NULL);
+}
+
 void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct mp_metrics *metrics)
 {
     /* Each request carries one batch (the original Morphling's convention), so items/s is
@@ -75,11 +84,7 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct 
     /* The throughput is that of all the configuration's pods: so is its price. */
     int64_t pods = mp_spec_pods(spec, x);
     cost *= pods > 1 ? (double)pods : 1.0;
-    /* Prices are decimal: 12 significant digits drop the binary sum's noise, which made 0.5
-     * cores at 0.1 plus 0.35 cost 0.39999999999999997 (and 0.1 + 0.2 break a limit of 0.3). */
-    char digits[32];
-    snprintf(digits, sizeof(digits), "%.12g", cost);
-    cost = strtod(digits, NULL);
+    cost = mp_spec_round_price(cost);
     mp_metrics_set(metrics, "cost_per_hour", cost);
     if (cost > 0 && mp_metrics_get(metrics, "throughput_rps", &rps) && isfinite(rps)) {
         mp_metrics_set(metrics, "throughput_per_cost", rps / cost);

@@ -229,6 +229,9 @@ const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const st
 /* Adds metrics derived from the configuration and the cost table: items_per_s (throughput_rps
  * times the value of the parameter whose role is batch_size), cost_per_hour, and with
  * throughput_rps also throughput_per_cost and cost_per_million_requests. */
+/* A price rounded to 12 significant digits, as cost_per_hour is: a price made of decimal ones
+ * without the binary arithmetic's noise (0.3 and not 0.30000000000000004). */
+double mp_spec_round_price(double price);
 void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x,
                             struct mp_metrics *metrics);
 /* Judges a runner's result: copies resource use (res->resources) into the metrics, adds derived
