@@ -246,18 +246,42 @@ static bool limits_hold(const struct mp_spec *spec, const double *y, bool upper)
 
 /* A path through the space along which the price only grows: from the cheapest configuration
  * (s = 0) through x (s = 1) to the most expensive one (s = 2). Each parameter that sets a price
- * (a resource, the pods) moves in encoded space, snapped to its levels; a GPU type is the
- * cheapest below s = 0.5, x's up to 1.5, then the dearest. The other parameters keep x's. */
+ * (a resource the cost table prices, the pods) moves in encoded space, snapped to its levels; a
+ * GPU type is the cheapest below s = 0.5, x's up to 1.5, then the dearest. The other parameters
+ * keep x's. */
 struct price_path {
     const struct mp_spec *spec;
     const double *x;
     double *uc, *ux, *ud, *u; /* encoded: the cheapest, x, the most expensive; scratch */
 };
 
+/* Whether parameter i can change the price: the pods, or a resource the cost table prices. */
+static bool sets_price(const struct mp_spec *spec, size_t i)
+{
+    const struct mp_param *p = &spec->space.params[i];
+    if ((int)i == mp_spec_pods_param(spec)) {
+        return true;
+    }
+    if (p->target != MP_TARGET_RESOURCE) {
+        return false;
+    }
+    bool gpu_priced = spec->cost.gpu_hour > 0;
+    for (size_t k = 0; k < spec->cost.n_gpu_types; k++) {
+        gpu_priced = gpu_priced || spec->cost.gpu_type_hour[k] > 0;
+    }
+    switch (p->resource) {
+    case MP_RESOURCE_CPU:
+        return spec->cost.cpu_core_hour > 0;
+    case MP_RESOURCE_MEMORY:
+        return spec->cost.memory_gib_hour > 0;
+    default:
+        return gpu_priced;
+    }
+}
+
 static void path_at(const struct price_path *pp, double s, double *y)
 {
     const struct mp_space *sp = &pp->spec->space;
-    int pods = mp_spec_pods_param(pp->spec);
     for (size_t i = 0; i < sp->n; i++) {
         const struct mp_param *p = &sp->params[i];
         double from = s < 1 ? pp->uc[i] : pp->ux[i], to = s < 1 ? pp->ux[i] : pp->ud[i];
@@ -269,7 +293,7 @@ static void path_at(const struct price_path *pp, double s, double *y)
     }
     mp_space_decode(sp, pp->u, y);
     for (size_t i = 0; i < sp->n; i++) {
-        if (sp->params[i].target != MP_TARGET_RESOURCE && (int)i != pods) {
+        if (!sets_price(pp->spec, i)) {
             y[i] = pp->x[i];
         }
     }

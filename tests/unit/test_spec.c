@@ -1361,6 +1361,63 @@ static void price_limit_nothing_meets(void **state)
 #undef PL_SPEC
 }
 
+/* mp_spec_price_repair moves a configuration that breaks a price limit to the nearest one on its
+ * path that meets them: the priced resources scaled down (a GPU type made the cheapest) or up, the
+ * rest as they were; false where no price meets them. */
+static void price_repair(void **state)
+{
+    (void)state;
+#define PR_SPEC(limits)                                                                            \
+    "name: t\nrunner: {kind: replay, surface: x.csv}\n"                                            \
+    "parameters:\n  - {name: cpu, type: float, min: 0.5, max: 64, target: {resource: cpu}}\n"      \
+    "  - {name: mem, type: float, min: 256, max: 65536, target: {resource: memory}}\n"             \
+    "  - {name: t, type: categorical, values: [A100, T4], target: {resource: gpu_type}}\n"         \
+    "  - {name: batch, type: int, min: 1, max: 64}\n"                                              \
+    "objective: {metric: throughput_rps}\n"                                                        \
+    "constraints: [" limits "]\n"                                                                  \
+    "cost: {cpu_core_hour: 0.1, gpu_type_hour: {T4: 0.35, A100: 2.5}}\n"
+    struct mp_spec *s = parse_ok(PR_SPEC("'cost_per_hour <= 1'"), NULL, 0);
+    double x[] = {32, 4096, 0, 7}; /* 32 cores and an A100: 5.7 */
+    assert_true(mp_spec_breaks_by_price(s, x));
+    assert_true(mp_spec_price_repair(s, x));
+    assert_false(mp_spec_breaks_by_price(s, x));
+    assert_float_equal(x[0], 6.5, 1e-6); /* 6.5 cores and a T4: 1 */
+    assert_float_equal(x[1], 4096, 0);   /* memory costs nothing here: as it was */
+    assert_float_equal(x[2], 1, 0);
+    assert_float_equal(x[3], 7, 0);
+    double ok[] = {1, 300, 1, 2}; /* within the limit: unchanged */
+    assert_true(mp_spec_price_repair(s, ok));
+    assert_float_equal(ok[0], 1, 0);
+    assert_float_equal(ok[1], 300, 0);
+    mp_spec_free(s);
+    /* A lower limit: up toward the most expensive (64 cores and an A100), the type switched
+     * half way: 32.5 cores and an A100 (5.75; the T4 then cost 3.6). */
+    s = parse_ok(PR_SPEC("'cost_per_hour >= 5'"), NULL, 0);
+    double lo[] = {1, 4096, 1, 7};
+    assert_true(mp_spec_price_repair(s, lo));
+    assert_false(mp_spec_breaks_by_price(s, lo));
+    assert_float_equal(lo[0], 32.5, 1e-6);
+    assert_float_equal(lo[1], 4096, 0);
+    assert_float_equal(lo[2], 0, 0);
+    assert_float_equal(lo[3], 7, 0);
+    mp_spec_free(s);
+    /* Limits on both sides: half a core and an A100 (2.55) has on its path the cheaper T4 at
+     * half a core (0.4) and nothing between: false, x unchanged. 64 cores and an A100 has a T4
+     * with 21.5 cores (2.5). */
+    s = parse_ok(PR_SPEC("'cost_per_hour >= 2.4', 'cost_per_hour <= 2.5'"), NULL, 0);
+    double none[] = {0.5, 256, 0, 3};
+    assert_false(mp_spec_price_repair(s, none));
+    assert_float_equal(none[0], 0.5, 0);
+    assert_float_equal(none[2], 0, 0);
+    double in[] = {64, 256, 0, 3};
+    assert_true(mp_spec_price_repair(s, in));
+    assert_false(mp_spec_breaks_by_price(s, in));
+    assert_float_equal(in[0], 21.5, 1e-6);
+    assert_float_equal(in[2], 1, 0);
+    mp_spec_free(s);
+#undef PR_SPEC
+}
+
 /* A GPU type that a per-type price table leaves out, with no cost.gpu_hour to fall back on, is
  * refused: it cost nothing, and the search recommended the unpriced type as the cheapest. */
 static void gpu_type_price_missing(void **state)
@@ -1640,6 +1697,7 @@ int main(void)
         cmocka_unit_test(gpu_count_cost),
         cmocka_unit_test(zero_cost_refused),
         cmocka_unit_test(price_limit_nothing_meets),
+        cmocka_unit_test(price_repair),
         cmocka_unit_test(gpu_type_price_missing),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
