@@ -344,12 +344,14 @@ bool mp_spec_price_repair(const void *ctx, double *x)
     return found;
 }
 
-/* "cpu = 0.5, t = T4": the resources configuration x sets, for messages. */
-static void resources_text(const struct mp_space *s, const double *x, struct mp_buf *out)
+/* "cpu = 0.5, t = T4, pods = 1": the resources (and pods) configuration x sets, for messages. */
+static void resources_text(const struct mp_spec *spec, const double *x, struct mp_buf *out)
 {
+    const struct mp_space *s = &spec->space;
     char buf[MP_FMT_DOUBLE_MAX];
+    int pods = mp_spec_pods_param(spec); /* the price is per pod */
     for (size_t k = 0; k < s->n; k++) {
-        if (s->params[k].target == MP_TARGET_RESOURCE) {
+        if (s->params[k].target == MP_TARGET_RESOURCE || (int)k == pods) {
             mp_buf_addf(out, "%s%s = %s", out->len ? ", " : "", s->params[k].name,
                         mp_space_format(s, k, x[k], buf));
         }
@@ -375,7 +377,7 @@ static int refuse_limit(const struct mp_spec *spec, size_t i, const double *x, d
     const struct mp_constraint *c = &spec->constraints[i];
     bool upper = c->op == MP_CMP_LE || c->op == MP_CMP_LT;
     struct mp_buf used = MP_BUF_INIT;
-    resources_text(&spec->space, x, &used);
+    resources_text(spec, x, &used);
     const struct mp_node *at = NULL;
     char buf[MP_FMT_DOUBLE_MAX];
     mp_spec_judged_metric(spec, spec->n_objectives + i, &at);
@@ -473,7 +475,7 @@ int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err)
             continue;
         }
         struct mp_buf used = MP_BUF_INIT;
-        resources_text(&spec->space, x, &used);
+        resources_text(spec, x, &used);
         rc = used.len ? mp_doc_error(err, at,
                                      "%s is undefined for a configuration that costs 0 per hour, "
                                      "as %s does (the cost table prices nothing it uses): price "

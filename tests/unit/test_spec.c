@@ -1323,6 +1323,16 @@ static void price_limit_nothing_meets(void **state)
                       "cost table");
     expect_cost_check(PL_SPEC("< 0.4"), "'cost_per_hour < 0.4' holds for no configuration");
     expect_cost_check(PL_SPEC("<= 0.400000000001"), NULL);
+    /* The pods of a configuration are named too: the price is theirs. */
+    expect_cost_check("name: t\nrunner: {kind: replay, surface: x.csv}\n"
+                      "parameters:\n  - {name: cpu, type: int, min: 1, max: 2, "
+                      "target: {resource: cpu}}\n"
+                      "  - {name: pods, type: int, min: 2, max: 4, role: instances}\n"
+                      "objective: {metric: throughput_rps}\n"
+                      "constraints: ['cost_per_hour <= 0.1']\n"
+                      "cost: {cpu_core_hour: 0.1}\n",
+                      "'cost_per_hour <= 0.1' holds for no configuration: the cheapest (cpu = 1, "
+                      "pods = 2) costs 0.2 per hour by the cost table");
     expect_cost_check(PL_SPEC("<= 0.4"), NULL);
     /* A lower limit that even the most expensive configuration breaks (2 cores and a V100:
      * 2.68): the run ended at once, FAILED with no trial. */
