@@ -275,6 +275,13 @@ static void unsettled_recommendation(void **state)
                     "{\"best\":null,\"counts\":{\"succeeded\":0,\"failed\":4}}");
     assert_string_equal(text, "No recommendation: no trial met the objective and constraints.\n");
     free(text);
+    /* A search that ended before any trial (its configurations priced out) has none to come: it
+     * said "yet". */
+    text = rendered(mp_report_print_recommendation,
+                    "{\"state\":\"FAILED\",\"best\":null,\"counts\":{\"succeeded\":0,"
+                    "\"failed\":0}}");
+    assert_string_equal(text, "No recommendation: the search ended before any trial ran.\n");
+    free(text);
 }
 
 /* A parameter's column is as wide as its longest value, so the columns stay aligned. */
