@@ -80,6 +80,7 @@ static struct mp_optimizer_opts search_opts(const struct mp_spec *spec)
                                       .excluded = priced ? mp_spec_breaks_by_price : NULL,
                                       .excluded_ctx = spec,
                                       .repair = priced ? mp_spec_price_repair : NULL,
+                                      .skip = priced ? mp_spec_price_skip : NULL,
                                       .excluded_why = "a constraint on cost_per_hour"};
 }
 

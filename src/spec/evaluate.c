@@ -344,6 +344,48 @@ bool mp_spec_price_repair(const void *ctx, double *x)
     return found;
 }
 
+uint64_t mp_spec_price_skip(const void *ctx, uint64_t idx)
+{
+    const struct mp_spec *spec = ctx;
+    const struct mp_space *sp = &spec->space;
+    uint64_t count = 0, next = idx + 1;
+    if (!mp_space_count(sp, &count) || idx >= count) {
+        return next;
+    }
+    double *x = mp_xcalloc(sp->n + 1, sizeof(*x));
+    mp_space_from_index(sp, idx, x);
+    /* The configurations that differ from x in the parameters after the last one that sets a
+     * price (the fastest in enumeration order) cost what x does. */
+    size_t j = sp->n;
+    uint64_t block = 1;
+    for (; j > 0 && !sets_price(spec, j - 1); j--) {
+        block *= mp_space_levels(sp, j - 1);
+    }
+    if (!mp_spec_breaks_by_price(spec, x)) {
+        next = idx + 1;
+    } else if (j-- == 0) {
+        next = count; /* nothing sets a price: every configuration breaks it */
+    } else {
+        uint64_t n = mp_space_levels(sp, j), run = block * n, pos = idx / block % n;
+        uint64_t base = idx - idx % run, hi = pos + 1;
+        if (sp->params[j].type != MP_PARAM_CATEGORICAL && !limits_hold(spec, x, true)) {
+            hi = n; /* its later values cost more: they break the upper limit too */
+        } else if (sp->params[j].type != MP_PARAM_CATEGORICAL) {
+            /* Too cheap: the first of its later values that meets the lower limits (n: none). */
+            uint64_t lo = pos;
+            hi = n;
+            while (hi - lo > 1) {
+                uint64_t mid = lo + (hi - lo) / 2;
+                x[j] = mp_space_level_value(sp, j, mid);
+                *(limits_hold(spec, x, false) ? &hi : &lo) = mid;
+            }
+        }
+        next = base + hi * block;
+    }
+    free(x);
+    return next < count ? next : count;
+}
+
 /* "cpu = 0.5, t = T4, pods = 1": the resources (and pods) configuration x sets, for messages. */
 static void resources_text(const struct mp_spec *spec, const double *x, struct mp_buf *out)
 {

@@ -222,6 +222,13 @@ bool mp_spec_breaks_by_price(const void *ctx, const double *x);
  * such configuration lies on that path. A pure function of x; ctx is the spec: an optimizer's
  * opts.repair, for spaces where samples rarely meet the limits. */
 bool mp_spec_price_repair(const void *ctx, double *x);
+/* For a space small enough to enumerate: the next index after idx (in mp_space_from_index's
+ * order) whose configuration may meet the constraints on cost_per_hour, every one between
+ * breaking them by its price (idx + 1 when idx meets them; the count when none is left). The
+ * price grows with each resource, so a value too dear makes the later values of that parameter
+ * too dear, and the first value dear enough is found by bisection. ctx is the spec: an
+ * optimizer's opts.skip. */
+uint64_t mp_spec_price_skip(const void *ctx, uint64_t idx);
 /* The i-th metric trials are judged by, i < n_objectives + n_constraints: the objectives, then
  * the constraints' metrics; *at is where the spec names it (for errors). */
 const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const struct mp_node **at);

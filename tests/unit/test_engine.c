@@ -470,6 +470,39 @@ static void priced_out_failure_says_exhausted(void **state)
     mp_spec_free(spec);
 }
 
+/* Grid skips the runs of configurations under a lower price limit (a scan of every one took
+ * minutes per trial on large spaces) and still suggests, in enumeration order, every one that
+ * meets it: b (unpriced) fastest, then a >= 7 of 1..10. */
+static void grid_skips_priced_out_runs(void **state)
+{
+    (void)state;
+    const char *text = "name: e\n"
+                       "parameters:\n"
+                       "  - {name: a, type: int, min: 1, max: 10, target: {resource: cpu}}\n"
+                       "  - {name: b, type: int, min: 1, max: 5}\n"
+                       "objective: {metric: qps}\n"
+                       "constraints: ['cost_per_hour >= 0.7', 'cost_per_hour <= 0.9']\n"
+                       "cost: {cpu_core_hour: 0.1}\n"
+                       "algorithm: {name: grid, max_trials: 40, seed: 11}\n"
+                       "runner: {kind: replay, surface: unused.csv}\n";
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0) {
+        fail_msg("spec: %s", err.msg);
+    }
+    struct run a = {0};
+    struct fake_runner fa = {.fail_a = -1};
+    run_engine(&a, spec, &fa, NULL, false);
+    assert_int_equal(a.n, 15);
+    for (size_t i = 0; i < a.n; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "a=%zu,b=%zu", 7 + i / 5, 1 + i % 5);
+        assert_string_equal(a.rows[i].config_key, want);
+    }
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
 static void exhausts_small_spaces(void **state)
 {
     (void)state;
@@ -1229,6 +1262,7 @@ int main(void)
         cmocka_unit_test(priced_out_configurations_are_skipped),
         cmocka_unit_test(priced_out_failure_says_exhausted),
         cmocka_unit_test(priced_sliver_of_continuous_space),
+        cmocka_unit_test(grid_skips_priced_out_runs),
         cmocka_unit_test(exhausts_small_spaces),
         cmocka_unit_test(resumes_to_exactly_max_trials),
         cmocka_unit_test(interrupt_after_the_last_trial),

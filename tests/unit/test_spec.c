@@ -1428,6 +1428,60 @@ static void price_repair(void **state)
 #undef PR_SPEC
 }
 
+/* mp_spec_price_skip never skips a configuration that meets the price limits, and skips the
+ * runs that break them: every index, on spaces whose fastest parameters set no price, a GPU type
+ * or a numeric resource, under lower, upper and both kinds of limit. */
+static void price_skip(void **state)
+{
+    (void)state;
+    static const char *const spaces[] = {
+        "  - {name: t, type: categorical, values: [A100, T4], target: {resource: gpu_type}}\n"
+        "  - {name: cpu, type: int, min: 1, max: 6, target: {resource: cpu}}\n"
+        "  - {name: batch, type: int, min: 1, max: 3}\n"
+        "  - {name: mem, type: discrete, values: [512, 1024], target: {resource: memory}}\n",
+        "  - {name: cpu, type: int, min: 1, max: 40, target: {resource: cpu}}\n"
+        "  - {name: batch, type: int, min: 1, max: 3}\n"
+        "  - {name: t, type: categorical, values: [A100, T4], target: {resource: gpu_type}}\n",
+        "  - {name: batch, type: int, min: 1, max: 5}\n"
+        "  - {name: cpu, type: float, min: 0.5, max: 8, step: 0.5, target: {resource: cpu}}\n",
+    };
+    static const char *const limits[] = {"'cost_per_hour >= 3'", "'cost_per_hour <= 1.2'",
+                                         "'cost_per_hour > 1', 'cost_per_hour < 3'",
+                                         "'cost_per_hour >= 2.85', 'cost_per_hour <= 2.9'"};
+    uint64_t skipped = 0;
+    for (size_t a = 0; a < MP_ARRAY_LEN(spaces); a++) {
+        for (size_t b = 0; b < MP_ARRAY_LEN(limits); b++) {
+            char text[2048];
+            snprintf(text, sizeof(text),
+                     "name: t\nrunner: {kind: replay, surface: x.csv}\nparameters:\n%s"
+                     "objective: {metric: throughput_rps}\nconstraints: [%s]\n"
+                     "cost: {cpu_core_hour: 0.1, memory_gib_hour: 0.2, "
+                     "gpu_type_hour: {T4: 0.35, A100: 2.5}}\n",
+                     spaces[a], limits[b]);
+            struct mp_spec *s = parse_ok(text, NULL, 0);
+            uint64_t count = 0;
+            assert_true(mp_space_count(&s->space, &count));
+            double x[8];
+            for (uint64_t i = 0; i < count; i++) {
+                uint64_t next = mp_spec_price_skip(s, i);
+                assert_true(next > i && next <= count);
+                for (uint64_t k = i + 1; k < next; k++) {
+                    mp_space_from_index(&s->space, k, x);
+                    if (!mp_spec_breaks_by_price(s, x)) {
+                        fail_msg("space %zu, %s: %llu skipped from %llu, and it meets them", a,
+                                 limits[b], (unsigned long long)k, (unsigned long long)i);
+                    }
+                }
+                mp_space_from_index(&s->space, i, x);
+                assert_true(mp_spec_breaks_by_price(s, x) || next == i + 1);
+                skipped += next - i - 1;
+            }
+            mp_spec_free(s);
+        }
+    }
+    assert_true(skipped > 100); /* it does skip */
+}
+
 /* A GPU type that a per-type price table leaves out, with no cost.gpu_hour to fall back on, is
  * refused: it cost nothing, and the search recommended the unpriced type as the cheapest. */
 static void gpu_type_price_missing(void **state)
@@ -1708,6 +1762,7 @@ int main(void)
         cmocka_unit_test(zero_cost_refused),
         cmocka_unit_test(price_limit_nothing_meets),
         cmocka_unit_test(price_repair),
+        cmocka_unit_test(price_skip),
         cmocka_unit_test(gpu_type_price_missing),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
