@@ -79,6 +79,7 @@ static struct mp_optimizer_opts search_opts(const struct mp_spec *spec)
                                       .prior_path = spec->prior_path,
                                       .excluded = priced ? mp_spec_breaks_by_price : NULL,
                                       .excluded_ctx = spec,
+                                      .skip = priced ? mp_spec_price_skip : NULL,
                                       .excluded_why = "a constraint on cost_per_hour"};
 }
 
@@ -742,8 +743,12 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
         if (violated > 0) {
             snprintf(why, sizeof(why), " (%zu violated a constraint)", violated);
         }
-        snprintf(e->stop_reason, sizeof(e->stop_reason), "%s%s: no configuration to recommend",
-                 head, why);
+        /* An exhausted search says so: every configuration was tried or broke a price limit. */
+        struct mp_buf text = MP_BUF_INIT;
+        mp_buf_addf(&text, "%s%s: no configuration to recommend%s%s", head, why,
+                    e->exhausted ? "; " : "", e->exhausted ? e->stop_reason : "");
+        snprintf(e->stop_reason, sizeof(e->stop_reason), "%s", text.data);
+        mp_buf_release(&text);
     } else {
         out->state = MP_EXPERIMENT_SUCCEEDED;
         if (!e->exhausted) {

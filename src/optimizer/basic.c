@@ -44,7 +44,7 @@ static int grid_validate(const struct mp_space *space, const struct mp_optimizer
 
 /* The first configuration in enumeration order that the history does not hold (nor the
  * options exclude). Scans at most history-length + 1 indices when none is excluded, so huge
- * spaces cost nothing extra. */
+ * spaces cost nothing extra; runs of excluded ones are skipped as opts.skip says. */
 static int grid_suggest(struct mp_optimizer *opt, const struct mp_history *h, double *x,
                         struct mp_error *err)
 {
@@ -56,16 +56,18 @@ static int grid_suggest(struct mp_optimizer *opt, const struct mp_history *h, do
     struct mp_strset seen = MP_STRSET_INIT;
     mp_history_keys(space, h, &seen);
     int rc = mp_optimizer_exhausted(opt, count, err);
-    for (uint64_t i = 0; i < count; i++) {
+    for (uint64_t i = 0; i < count;) {
         mp_space_from_index(space, i, x);
         char *k = mp_space_key(space, x);
-        bool used = mp_optimizer_taken(opt, &seen, k, x);
+        bool tried = mp_strset_has(&seen, k), used = mp_optimizer_taken(opt, &seen, k, x);
         free(k);
         if (!used) {
             mp_error_clear(err);
             rc = 0;
             break;
         }
+        /* Past the run of excluded configurations this one starts (the options know it). */
+        i = !tried && opt->opts.skip ? opt->opts.skip(opt->opts.excluded_ctx, i) : i + 1;
     }
     mp_strset_release(&seen);
     return rc;
@@ -123,9 +125,20 @@ static int random_suggest(struct mp_optimizer *opt, const struct mp_history *h, 
     /* The exact pick enumerates the space: at most twice the history, or the sampling above
      * missed what exclusions leave of a space of at most 2^20 configurations. */
     uint64_t left = 0;
-    if (finite && seen.count < count &&
-        ((double)seen.count > 0.5 * (double)count || count <= ((uint64_t)1 << 20))) {
+    bool exact =
+        finite && ((double)seen.count > 0.5 * (double)count || count <= ((uint64_t)1 << 20));
+    if (exact && seen.count < count) {
         left = untried(opt, &seen, count, 0, NULL);
+    }
+    if (left == 0 && !exact && opt->opts.excluded) {
+        /* Not exhausted, as far as anyone knows: what the exclusions leave is too rare to
+         * sample (a price limit met by a sliver of a continuous space). */
+        rc =
+            mp_error_set(err, MP_EEXHAUSTED,
+                         "none of %zu samples was untried and clear of %s: the configurations it "
+                         "leaves are too few to sample; narrow the parameters' ranges to them",
+                         tries, opt->opts.excluded_why ? opt->opts.excluded_why : "the exclusions");
+        goto out;
     }
     if (left == 0) {
         rc = mp_optimizer_exhausted(opt, finite ? count : 0, err);

@@ -55,6 +55,10 @@ struct mp_optimizer_opts {
     bool (*excluded)(const void *ctx, const double *x);
     const void *excluded_ctx;
     const char *excluded_why;
+    /* For an enumerable space: the next index after idx that may be no excluded configuration,
+     * every one between being excluded (NULL: idx + 1); with excluded_ctx. Grid's scan past a
+     * long run of excluded configurations (a lower price limit) took minutes per suggestion. */
+    uint64_t (*skip)(const void *ctx, uint64_t idx);
     /* Where given (notice_size > 0), validate writes there what the user should know about how
      * the algorithm will run, "" when nothing: morphling's fallback in use, and why. */
     char *notice;

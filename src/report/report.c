@@ -500,7 +500,10 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
     if (json_is_number(cost)) {
         double per_pod = json_number_value(cost) /
                          (json_integer_value(pods) > 1 ? (double)json_integer_value(pods) : 1.0);
-        json_object_set_new(plan, "cost_per_hour", json_real(replicas * per_pod));
+        /* Rounded as cost_per_hour: 8 pods of a 3-pod configuration at 0.3 cost 0.8, not
+         * 0.7999999999999999. */
+        json_object_set_new(plan, "cost_per_hour",
+                            json_real(mp_spec_round_price(replicas * per_pod)));
     }
     json_object_set_new(report, "capacity_plan", plan);
     return 0;

@@ -27,6 +27,15 @@ static double gpu_price(const struct mp_spec *spec, const double *x)
     return spec->cost.gpu_hour;
 }
 
+double mp_spec_round_price(double price)
+{
+    /* Prices are decimal: 12 significant digits drop the binary sum's noise, which made 0.5
+     * cores at 0.1 plus 0.35 cost 0.39999999999999997 (and 0.1 + 0.2 break a limit of 0.3). */
+    char digits[32];
+    snprintf(digits, sizeof(digits), "%.12g", price);
+    return strtod(digits, NULL);
+}
+
 void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct mp_metrics *metrics)
 {
     /* Each request carries one batch (the original Morphling's convention), so items/s is
@@ -75,11 +84,7 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct 
     /* The throughput is that of all the configuration's pods: so is its price. */
     int64_t pods = mp_spec_pods(spec, x);
     cost *= pods > 1 ? (double)pods : 1.0;
-    /* Prices are decimal: 12 significant digits drop the binary sum's noise, which made 0.5
-     * cores at 0.1 plus 0.35 cost 0.39999999999999997 (and 0.1 + 0.2 break a limit of 0.3). */
-    char digits[32];
-    snprintf(digits, sizeof(digits), "%.12g", cost);
-    cost = strtod(digits, NULL);
+    cost = mp_spec_round_price(cost);
     mp_metrics_set(metrics, "cost_per_hour", cost);
     if (cost > 0 && mp_metrics_get(metrics, "throughput_rps", &rps) && isfinite(rps)) {
         mp_metrics_set(metrics, "throughput_per_cost", rps / cost);
@@ -109,18 +114,21 @@ static const char *why_missing(const char *metric, const struct mp_metrics *m)
     return "";
 }
 
-/* The least a parameter can be: the cheapest GPU type for a gpu_type, the lowest value of a
- * numeric one, the first choice of another categorical. */
-static double least(const struct mp_spec *spec, const struct mp_param *p, size_t i)
+/* The least (most: sign -1) a parameter can be: the cheapest (dearest) GPU type for a gpu_type,
+ * the lowest (highest) value of a numeric one, the first choice of another categorical. */
+static double extreme(const struct mp_spec *spec, const struct mp_param *p, size_t i, double sign)
 {
     switch (p->type) {
     case MP_PARAM_INT:
     case MP_PARAM_FLOAT:
-        return p->min;
+        if (sign < 0 && mp_space_levels(&spec->space, i) > 0) { /* the last step's */
+            return mp_space_level_value(&spec->space, i, mp_space_levels(&spec->space, i) - 1);
+        }
+        return sign > 0 ? p->min : p->max;
     case MP_PARAM_DISCRETE: {
         double lo = p->values[0];
         for (size_t k = 1; k < p->n_values; k++) {
-            lo = fmin(lo, p->values[k]);
+            lo = sign * p->values[k] < sign * lo ? p->values[k] : lo;
         }
         return lo;
     }
@@ -132,8 +140,8 @@ static double least(const struct mp_spec *spec, const struct mp_param *p, size_t
         double *x = mp_xcalloc(spec->space.n, sizeof(*x)), price = INFINITY;
         for (size_t k = 0; k < p->n_choices; k++) {
             x[i] = (double)k;
-            if (gpu_price(spec, x) < price) {
-                price = gpu_price(spec, x);
+            if (sign * gpu_price(spec, x) < price) {
+                price = sign * gpu_price(spec, x);
                 best = k;
             }
         }
@@ -212,43 +220,200 @@ bool mp_spec_breaks_by_price(const void *ctx, const double *x)
     return false;
 }
 
-/* "cpu = 0.5, t = T4": the resources configuration x sets, for messages. */
-static void resources_text(const struct mp_space *s, const double *x, struct mp_buf *out)
+/* Whether constraint c is a limit on cost_per_hour, an upper one (upper) or a lower one. */
+static bool price_limit(const struct mp_constraint *c, bool upper)
 {
+    return strcmp(c->metric, "cost_per_hour") == 0 &&
+           (c->op == MP_CMP_LE || c->op == MP_CMP_LT) == upper;
+}
+
+/* Whether the price of y meets every upper (upper) or lower limit on cost_per_hour. */
+static bool limits_hold(const struct mp_spec *spec, const double *y, bool upper)
+{
+    struct mp_metrics m = MP_METRICS_INIT;
+    double cost = NAN;
+    mp_spec_derive_metrics(spec, y, &m);
+    mp_metrics_get(&m, "cost_per_hour", &cost);
+    mp_metrics_release(&m);
+    for (size_t i = 0; i < spec->n_constraints; i++) {
+        if (price_limit(&spec->constraints[i], upper) &&
+            !mp_constraint_holds(&spec->constraints[i], cost)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether parameter i can change the price: the pods, or a resource the cost table prices. */
+static bool sets_price(const struct mp_spec *spec, size_t i)
+{
+    const struct mp_param *p = &spec->space.params[i];
+    if ((int)i == mp_spec_pods_param(spec)) {
+        return true;
+    }
+    if (p->target != MP_TARGET_RESOURCE) {
+        return false;
+    }
+    bool gpu_priced = spec->cost.gpu_hour > 0;
+    for (size_t k = 0; k < spec->cost.n_gpu_types; k++) {
+        gpu_priced = gpu_priced || spec->cost.gpu_type_hour[k] > 0;
+    }
+    switch (p->resource) {
+    case MP_RESOURCE_CPU:
+        return spec->cost.cpu_core_hour > 0;
+    case MP_RESOURCE_MEMORY:
+        return spec->cost.memory_gib_hour > 0;
+    default:
+        return gpu_priced;
+    }
+}
+
+uint64_t mp_spec_price_skip(const void *ctx, uint64_t idx)
+{
+    const struct mp_spec *spec = ctx;
+    const struct mp_space *sp = &spec->space;
+    uint64_t count = 0, next = idx + 1;
+    if (!mp_space_count(sp, &count) || idx >= count) {
+        return next;
+    }
+    double *x = mp_xcalloc(sp->n + 1, sizeof(*x));
+    mp_space_from_index(sp, idx, x);
+    /* The configurations that differ from x in the parameters after the last one that sets a
+     * price (the fastest in enumeration order) cost what x does. */
+    size_t j = sp->n;
+    uint64_t block = 1;
+    for (; j > 0 && !sets_price(spec, j - 1); j--) {
+        block *= mp_space_levels(sp, j - 1);
+    }
+    if (!mp_spec_breaks_by_price(spec, x)) {
+        next = idx + 1;
+    } else if (j-- == 0) {
+        next = count; /* nothing sets a price: every configuration breaks it */
+    } else {
+        uint64_t n = mp_space_levels(sp, j), run = block * n, pos = idx / block % n;
+        uint64_t base = idx - idx % run, hi = pos + 1;
+        if (sp->params[j].type != MP_PARAM_CATEGORICAL && !limits_hold(spec, x, true)) {
+            hi = n; /* its later values cost more: they break the upper limit too */
+        } else if (sp->params[j].type != MP_PARAM_CATEGORICAL) {
+            /* Too cheap: the first of its later values that meets the lower limits (n: none). */
+            uint64_t lo = pos;
+            hi = n;
+            while (hi - lo > 1) {
+                uint64_t mid = lo + (hi - lo) / 2;
+                x[j] = mp_space_level_value(sp, j, mid);
+                *(limits_hold(spec, x, false) ? &hi : &lo) = mid;
+            }
+        }
+        next = base + hi * block;
+    }
+    free(x);
+    return next < count ? next : count;
+}
+
+/* "cpu = 0.5, t = T4, pods = 1": the resources (and pods) configuration x sets, for messages. */
+static void resources_text(const struct mp_spec *spec, const double *x, struct mp_buf *out)
+{
+    const struct mp_space *s = &spec->space;
     char buf[MP_FMT_DOUBLE_MAX];
+    int pods = mp_spec_pods_param(spec); /* the price is per pod */
     for (size_t k = 0; k < s->n; k++) {
-        if (s->params[k].target == MP_TARGET_RESOURCE) {
+        if (s->params[k].target == MP_TARGET_RESOURCE || (int)k == pods) {
             mp_buf_addf(out, "%s%s = %s", out->len ? ", " : "", s->params[k].name,
                         mp_space_format(s, k, x[k], buf));
         }
     }
 }
 
-/* Refuses an upper limit on cost_per_hour that the cheapest configuration x (costing `cost`)
- * breaks: no trial could meet it. */
+/* The price of configuration x by the cost table. */
+static double price_of(const struct mp_spec *spec, const double *x)
+{
+    struct mp_metrics m = MP_METRICS_INIT;
+    double cost = -1;
+    mp_spec_derive_metrics(spec, x, &m);
+    mp_metrics_get(&m, "cost_per_hour", &cost);
+    mp_metrics_release(&m);
+    return cost;
+}
+
+/* Refuses constraint i, which configuration x, costing `cost`, breaks though no configuration
+ * costs less (an upper limit) or more (a lower one). */
+static int refuse_limit(const struct mp_spec *spec, size_t i, const double *x, double cost,
+                        struct mp_error *err)
+{
+    const struct mp_constraint *c = &spec->constraints[i];
+    bool upper = c->op == MP_CMP_LE || c->op == MP_CMP_LT;
+    struct mp_buf used = MP_BUF_INIT;
+    resources_text(spec, x, &used);
+    const struct mp_node *at = NULL;
+    char buf[MP_FMT_DOUBLE_MAX];
+    mp_spec_judged_metric(spec, spec->n_objectives + i, &at);
+    int rc = mp_doc_error(err, at,
+                          "'%s' holds for no configuration: the %s (%s) costs %s per hour by the "
+                          "cost table",
+                          c->text, upper ? "cheapest" : "most expensive",
+                          used.len ? used.data : "every one", mp_fmt_double(buf, cost));
+    mp_buf_release(&used);
+    return rc;
+}
+
+/* Refuses constraints on cost_per_hour that together hold for none of the configurations of a
+ * finite space small enough to price one by one (a price range with no price in it). */
+static int check_price_gap(const struct mp_spec *spec, size_t n_limits, size_t first,
+                           struct mp_error *err)
+{
+    uint64_t count = 0;
+    if (n_limits < 2 || !mp_space_count(&spec->space, &count) || count > ((uint64_t)1 << 16)) {
+        return 0;
+    }
+    double *x = mp_xcalloc(spec->space.n, sizeof(*x));
+    bool any = false;
+    for (uint64_t k = 0; k < count && !any; k++) {
+        mp_space_from_index(&spec->space, k, x);
+        any = !mp_spec_breaks_by_price(spec, x);
+    }
+    free(x);
+    if (any) {
+        return 0;
+    }
+    const struct mp_node *at = NULL;
+    mp_spec_judged_metric(spec, spec->n_objectives + first, &at);
+    return mp_doc_error(err, at,
+                        "the constraints on cost_per_hour hold together for none of the %llu "
+                        "configurations: no configuration's price lies within them",
+                        (unsigned long long)count);
+}
+
+/* Refuses a limit on cost_per_hour that no configuration meets: an upper one that the cheapest
+ * configuration x (costing `cost`) breaks, a lower one that the most expensive breaks, or several
+ * that no price meets together. Every trial could only violate them. */
 static int check_price_limits(const struct mp_spec *spec, const double *x, double cost,
                               struct mp_error *err)
 {
-    for (size_t i = 0; i < spec->n_constraints; i++) {
+    double *dear = NULL, dear_cost = 0;
+    size_t n_limits = 0, first = 0;
+    int rc = 0;
+    for (size_t i = 0; i < spec->n_constraints && rc == 0; i++) {
         const struct mp_constraint *c = &spec->constraints[i];
-        if (strcmp(c->metric, "cost_per_hour") != 0 || (c->op != MP_CMP_LE && c->op != MP_CMP_LT) ||
-            mp_constraint_holds(c, cost)) {
+        if (strcmp(c->metric, "cost_per_hour") != 0) {
             continue;
         }
-        struct mp_buf used = MP_BUF_INIT;
-        resources_text(&spec->space, x, &used);
-        const struct mp_node *at = NULL;
-        char buf[MP_FMT_DOUBLE_MAX];
-        mp_spec_judged_metric(spec, spec->n_objectives + i, &at);
-        int rc =
-            mp_doc_error(err, at,
-                         "'%s' holds for no configuration: the cheapest (%s) costs %s per "
-                         "hour by the cost table",
-                         c->text, used.len ? used.data : "every one", mp_fmt_double(buf, cost));
-        mp_buf_release(&used);
-        return rc;
+        first = n_limits++ ? first : i;
+        if (c->op == MP_CMP_LE || c->op == MP_CMP_LT) {
+            rc = mp_constraint_holds(c, cost) ? 0 : refuse_limit(spec, i, x, cost, err);
+            continue;
+        }
+        if (!dear) { /* The price grows with each resource: the most expensive has each at its most.
+                      */
+            dear = mp_xcalloc(spec->space.n, sizeof(*dear));
+            for (size_t k = 0; k < spec->space.n; k++) {
+                dear[k] = extreme(spec, &spec->space.params[k], k, -1);
+            }
+            dear_cost = price_of(spec, dear);
+        }
+        rc = mp_constraint_holds(c, dear_cost) ? 0 : refuse_limit(spec, i, dear, dear_cost, err);
     }
-    return 0;
+    free(dear);
+    return rc ? rc : check_price_gap(spec, n_limits, first, err);
 }
 
 int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err)
@@ -265,13 +430,9 @@ int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err)
      * least. */
     double *x = mp_xcalloc(s->n, sizeof(*x));
     for (size_t i = 0; i < s->n; i++) {
-        x[i] = least(spec, &s->params[i], i);
+        x[i] = extreme(spec, &s->params[i], i, 1);
     }
-    struct mp_metrics m = MP_METRICS_INIT;
-    double cost = -1;
-    mp_spec_derive_metrics(spec, x, &m);
-    mp_metrics_get(&m, "cost_per_hour", &cost);
-    mp_metrics_release(&m);
+    double cost = price_of(spec, x);
     for (size_t i = 0; cost == 0 && rc == 0 && i < spec->n_objectives + spec->n_constraints; i++) {
         const struct mp_node *at = NULL;
         const char *metric = mp_spec_judged_metric(spec, i, &at);
@@ -280,7 +441,7 @@ int mp_spec_check_cost(const struct mp_spec *spec, struct mp_error *err)
             continue;
         }
         struct mp_buf used = MP_BUF_INIT;
-        resources_text(&spec->space, x, &used);
+        resources_text(spec, x, &used);
         rc = used.len ? mp_doc_error(err, at,
                                      "%s is undefined for a configuration that costs 0 per hour, "
                                      "as %s does (the cost table prices nothing it uses): price "

@@ -216,6 +216,13 @@ bool mp_spec_price_limited(const struct mp_spec *spec);
 /* Whether configuration x breaks a constraint on cost_per_hour by its price alone (a trial of
  * it could only violate the constraint). ctx is the spec: an optimizer's opts.excluded. */
 bool mp_spec_breaks_by_price(const void *ctx, const double *x);
+/* For a space small enough to enumerate: the next index after idx (in mp_space_from_index's
+ * order) whose configuration may meet the constraints on cost_per_hour, every one between
+ * breaking them by its price (idx + 1 when idx meets them; the count when none is left). The
+ * price grows with each resource, so a value too dear makes the later values of that parameter
+ * too dear, and the first value dear enough is found by bisection. ctx is the spec: an
+ * optimizer's opts.skip. */
+uint64_t mp_spec_price_skip(const void *ctx, uint64_t idx);
 /* The i-th metric trials are judged by, i < n_objectives + n_constraints: the objectives, then
  * the constraints' metrics; *at is where the spec names it (for errors). */
 const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const struct mp_node **at);
@@ -223,6 +230,9 @@ const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const st
 /* Adds metrics derived from the configuration and the cost table: items_per_s (throughput_rps
  * times the value of the parameter whose role is batch_size), cost_per_hour, and with
  * throughput_rps also throughput_per_cost and cost_per_million_requests. */
+/* A price rounded to 12 significant digits, as cost_per_hour is: a price made of decimal ones
+ * without the binary arithmetic's noise (0.3 and not 0.30000000000000004). */
+double mp_spec_round_price(double price);
 void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x,
                             struct mp_metrics *metrics);
 /* Judges a runner's result: copies resource use (res->resources) into the metrics, adds derived

@@ -348,20 +348,20 @@ static void constraints_mark_slo_violations(void **state)
 
 /* A spec of make_spec's space with parameter a the CPU cores (an int, or a float without a
  * step), priced at 0.1 per core-hour under the constraint cost_per_hour <= 0.4: a <= 4 alone. */
-static struct mp_spec *priced_spec(const char *algo, int max_trials, bool finite)
+static struct mp_spec *priced_spec_to(const char *algo, int max_trials, bool finite, int max_a)
 {
     char text[1024];
     snprintf(text, sizeof(text),
              "name: e\n"
              "parameters:\n"
-             "  - {name: a, type: %s, min: 1, max: 10, target: {resource: cpu}}\n"
+             "  - {name: a, type: %s, min: 1, max: %d, target: {resource: cpu}}\n"
              "  - {name: b, type: int, min: 1, max: 5}\n"
              "objective: {metric: qps}\n"
              "constraints: ['cost_per_hour <= 0.4']\n"
              "cost: {cpu_core_hour: 0.1}\n"
              "algorithm: {name: %s, max_trials: %d, parallelism: 2, seed: 11}\n"
              "runner: {kind: replay, surface: unused.csv}\n",
-             finite ? "int" : "float", algo, max_trials);
+             finite ? "int" : "float", max_a, algo, max_trials);
     struct mp_spec *spec = NULL;
     struct mp_error err = {0};
     if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0 ||
@@ -369,6 +369,35 @@ static struct mp_spec *priced_spec(const char *algo, int max_trials, bool finite
         fail_msg("spec: %s", err.msg);
     }
     return spec;
+}
+
+static struct mp_spec *priced_spec(const char *algo, int max_trials, bool finite)
+{
+    return priced_spec_to(algo, max_trials, finite, 10);
+}
+
+/* A price limit that a sliver of a continuous space meets (a <= 4 of 1..100000): the samples
+ * miss it, and random and bo end the search at once; they say why and what to do (it read as if
+ * every configuration had been tried). */
+static void priced_sliver_of_continuous_space(void **state)
+{
+    (void)state;
+    static const char *const algos[] = {"random", "bo"};
+    for (size_t k = 0; k < MP_ARRAY_LEN(algos); k++) {
+        struct mp_spec *spec = priced_spec_to(algos[k], 8, false, 100000);
+        struct run a = {0};
+        struct fake_runner fa = {.fail_a = -1};
+        run_engine(&a, spec, &fa, NULL, false);
+        assert_int_equal(a.n, 0);
+        if (!strstr(a.sum.stop_reason, "none of 1024 samples was untried and clear of a "
+                                       "constraint on cost_per_hour: the configurations it "
+                                       "leaves are too few to sample; narrow the parameters' "
+                                       "ranges to them")) {
+            fail_msg("%s: %s", algos[k], a.sum.stop_reason);
+        }
+        run_release(&a);
+        mp_spec_free(spec);
+    }
 }
 
 /* A configuration whose price alone breaks a constraint on cost_per_hour is never tried (every
@@ -404,6 +433,71 @@ static void priced_out_configurations_are_skipped(void **state)
             mp_spec_free(spec);
         }
     }
+}
+
+/* A search that ends with no trial succeeded says too that the untried configurations broke the
+ * price limit: "none of the 4 trials succeeded" alone hid why it stopped after 4 of 30. */
+static void priced_out_failure_says_exhausted(void **state)
+{
+    (void)state;
+    const char *text = "name: e\n"
+                       "parameters:\n"
+                       "  - {name: a, type: int, min: 1, max: 10, target: {resource: cpu}}\n"
+                       "objective: {metric: qps}\n"
+                       "constraints: ['cost_per_hour <= 0.4', 'qps >= 1e9']\n"
+                       "cost: {cpu_core_hour: 0.1}\n"
+                       "algorithm: {name: grid, max_trials: 30, seed: 11}\n"
+                       "runner: {kind: replay, surface: unused.csv}\n";
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0) {
+        fail_msg("spec: %s", err.msg);
+    }
+    struct run a = {0};
+    struct fake_runner fa = {.fail_a = -1};
+    run_engine(&a, spec, &fa, NULL, false);
+    assert_int_equal(a.n, 4);
+    assert_int_equal(a.sum.state, MP_EXPERIMENT_FAILED);
+    assert_string_equal(a.sum.stop_reason,
+                        "none of the 4 trials succeeded (4 violated a constraint): no "
+                        "configuration to recommend; search space exhausted (all 10 "
+                        "configurations have been tried or break a constraint on cost_per_hour "
+                        "before a trial)");
+    run_release(&a);
+    mp_spec_free(spec);
+}
+
+/* Grid skips the runs of configurations under a lower price limit (a scan of every one took
+ * minutes per trial on large spaces) and still suggests, in enumeration order, every one that
+ * meets it: b (unpriced) fastest, then a >= 7 of 1..10. */
+static void grid_skips_priced_out_runs(void **state)
+{
+    (void)state;
+    const char *text = "name: e\n"
+                       "parameters:\n"
+                       "  - {name: a, type: int, min: 1, max: 10, target: {resource: cpu}}\n"
+                       "  - {name: b, type: int, min: 1, max: 5}\n"
+                       "objective: {metric: qps}\n"
+                       "constraints: ['cost_per_hour >= 0.7', 'cost_per_hour <= 0.9']\n"
+                       "cost: {cpu_core_hour: 0.1}\n"
+                       "algorithm: {name: grid, max_trials: 40, seed: 11}\n"
+                       "runner: {kind: replay, surface: unused.csv}\n";
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0) {
+        fail_msg("spec: %s", err.msg);
+    }
+    struct run a = {0};
+    struct fake_runner fa = {.fail_a = -1};
+    run_engine(&a, spec, &fa, NULL, false);
+    assert_int_equal(a.n, 15);
+    for (size_t i = 0; i < a.n; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "a=%zu,b=%zu", 7 + i / 5, 1 + i % 5);
+        assert_string_equal(a.rows[i].config_key, want);
+    }
+    run_release(&a);
+    mp_spec_free(spec);
 }
 
 static void exhausts_small_spaces(void **state)
@@ -1163,6 +1257,9 @@ int main(void)
         cmocka_unit_test(failures_are_infeasible_and_budgeted),
         cmocka_unit_test(constraints_mark_slo_violations),
         cmocka_unit_test(priced_out_configurations_are_skipped),
+        cmocka_unit_test(priced_out_failure_says_exhausted),
+        cmocka_unit_test(priced_sliver_of_continuous_space),
+        cmocka_unit_test(grid_skips_priced_out_runs),
         cmocka_unit_test(exhausts_small_spaces),
         cmocka_unit_test(resumes_to_exactly_max_trials),
         cmocka_unit_test(interrupt_after_the_last_trial),

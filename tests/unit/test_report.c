@@ -61,6 +61,16 @@ static void capacity_plan_limits(void **state)
     mp_error_clear(&err);
     assert_int_equal(mp_report_capacity_plan(rep, 0, 0.2, &err), MP_EINVALID);
     json_decref(rep);
+    /* The plan's price is rounded as cost_per_hour is: 8 pods of a 3-pod configuration at 0.3
+     * per hour cost 0.8 (0.3 / 3 * 8 is 0.7999999999999999). */
+    rep = json_loads("{\"best\":{\"pods\":3,\"metrics\":{\"throughput_rps\":45,"
+                     "\"cost_per_hour\":0.3}}}",
+                     0, NULL);
+    assert_int_equal(mp_report_capacity_plan(rep, 100, 0.2, &err), 0);
+    plan = json_object_get(rep, "capacity_plan");
+    assert_int_equal(json_integer_value(json_object_get(plan, "replicas")), 8);
+    assert_true(json_real_value(json_object_get(plan, "cost_per_hour")) == 0.8);
+    json_decref(rep);
     /* No recommendation yet is no invalid input (show exited 2 where export exits 1), and the
      * error names the experiment; a best without a throughput is. */
     rep = json_loads("{\"name\":\"e1\",\"best\":null}", 0, NULL);
@@ -264,6 +274,13 @@ static void unsettled_recommendation(void **state)
     text = rendered(mp_report_print_recommendation,
                     "{\"best\":null,\"counts\":{\"succeeded\":0,\"failed\":4}}");
     assert_string_equal(text, "No recommendation: no trial met the objective and constraints.\n");
+    free(text);
+    /* A search that ended before any trial (its configurations priced out) has none to come: it
+     * said "yet". */
+    text = rendered(mp_report_print_recommendation,
+                    "{\"state\":\"FAILED\",\"best\":null,\"counts\":{\"succeeded\":0,"
+                    "\"failed\":0}}");
+    assert_string_equal(text, "No recommendation: the search ended before any trial ran.\n");
     free(text);
 }
 

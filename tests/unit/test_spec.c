@@ -1323,8 +1323,43 @@ static void price_limit_nothing_meets(void **state)
                       "cost table");
     expect_cost_check(PL_SPEC("< 0.4"), "'cost_per_hour < 0.4' holds for no configuration");
     expect_cost_check(PL_SPEC("<= 0.400000000001"), NULL);
+    /* The pods of a configuration are named too: the price is theirs. */
+    expect_cost_check("name: t\nrunner: {kind: replay, surface: x.csv}\n"
+                      "parameters:\n  - {name: cpu, type: int, min: 1, max: 2, "
+                      "target: {resource: cpu}}\n"
+                      "  - {name: pods, type: int, min: 2, max: 4, role: instances}\n"
+                      "objective: {metric: throughput_rps}\n"
+                      "constraints: ['cost_per_hour <= 0.1']\n"
+                      "cost: {cpu_core_hour: 0.1}\n",
+                      "'cost_per_hour <= 0.1' holds for no configuration: the cheapest (cpu = 1, "
+                      "pods = 2) costs 0.2 per hour by the cost table");
     expect_cost_check(PL_SPEC("<= 0.4"), NULL);
-    expect_cost_check(PL_SPEC(">= 10"), NULL); /* a lower limit: not judged here */
+    /* A lower limit that even the most expensive configuration breaks (2 cores and a V100:
+     * 2.68): the run ended at once, FAILED with no trial. */
+    expect_cost_check(PL_SPEC(">= 10"),
+                      "t.yaml:7:32: 'constraints[1]': 'cost_per_hour >= 10' holds for no "
+                      "configuration: the most expensive (cpu = 2, t = V100) costs 2.68 per hour "
+                      "by the cost table");
+    expect_cost_check(PL_SPEC("> 2.68"), "'cost_per_hour > 2.68' holds for no configuration");
+    expect_cost_check(PL_SPEC(">= 2.68"), NULL);
+    /* Limits that no price meets together: 1 or 2 cores of a T4 or a V100 cost 0.45, 0.55,
+     * 2.58 or 2.68. A continuous space's prices are not judged so. */
+#define PL_GAP(limits)                                                                             \
+    "name: t\nrunner: {kind: replay, surface: x.csv}\n"                                            \
+    "parameters:\n  - {name: cpu, type: int, min: 1, max: 2, target: {resource: cpu}}\n"           \
+    "  - {name: t, type: categorical, values: [V100, T4], target: {resource: gpu_type}}\n"         \
+    "objective: {metric: throughput_rps}\n"                                                        \
+    "constraints: [" limits "]\n"                                                                  \
+    "cost: {cpu_core_hour: 0.1, gpu_type_hour: {T4: 0.35, V100: 2.48}}\n"
+    expect_cost_check(PL_GAP("'cost_per_hour >= 1', 'p99_ms <= 9', 'cost_per_hour <= 2'"),
+                      "t.yaml:7:15: 'constraints[0]': the constraints on cost_per_hour hold "
+                      "together for none of the 4 configurations: no configuration's price lies "
+                      "within them");
+    expect_cost_check(PL_GAP("'cost_per_hour > 0.45', 'cost_per_hour < 0.55'"),
+                      "hold together for none of the 4 configurations");
+    expect_cost_check(PL_GAP("'cost_per_hour >= 0.55', 'cost_per_hour < 2.58'"), NULL);
+    expect_cost_check(PL_SPEC(">= 1', 'cost_per_hour <= 2"), NULL);
+#undef PL_GAP
     /* Prices are decimal: 0.2 + 1 core at 0.1 is 0.3, not 0.30000000000000004. */
     expect_cost_check("name: t\nrunner: {kind: replay, surface: x.csv}\n"
                       "parameters:\n  - {name: cpu, type: int, min: 1, max: 2, "
@@ -1334,6 +1369,60 @@ static void price_limit_nothing_meets(void **state)
                       "cost: {cpu_core_hour: 0.1, base_hour: 0.2}\n",
                       NULL);
 #undef PL_SPEC
+}
+
+/* mp_spec_price_skip never skips a configuration that meets the price limits, and skips the
+ * runs that break them: every index, on spaces whose fastest parameters set no price, a GPU type
+ * or a numeric resource, under lower, upper and both kinds of limit. */
+static void price_skip(void **state)
+{
+    (void)state;
+    static const char *const spaces[] = {
+        "  - {name: t, type: categorical, values: [A100, T4], target: {resource: gpu_type}}\n"
+        "  - {name: cpu, type: int, min: 1, max: 6, target: {resource: cpu}}\n"
+        "  - {name: batch, type: int, min: 1, max: 3}\n"
+        "  - {name: mem, type: discrete, values: [512, 1024], target: {resource: memory}}\n",
+        "  - {name: cpu, type: int, min: 1, max: 40, target: {resource: cpu}}\n"
+        "  - {name: batch, type: int, min: 1, max: 3}\n"
+        "  - {name: t, type: categorical, values: [A100, T4], target: {resource: gpu_type}}\n",
+        "  - {name: batch, type: int, min: 1, max: 5}\n"
+        "  - {name: cpu, type: float, min: 0.5, max: 8, step: 0.5, target: {resource: cpu}}\n",
+    };
+    static const char *const limits[] = {"'cost_per_hour >= 3'", "'cost_per_hour <= 1.2'",
+                                         "'cost_per_hour > 1', 'cost_per_hour < 3'",
+                                         "'cost_per_hour >= 2.85', 'cost_per_hour <= 2.9'"};
+    uint64_t skipped = 0;
+    for (size_t a = 0; a < MP_ARRAY_LEN(spaces); a++) {
+        for (size_t b = 0; b < MP_ARRAY_LEN(limits); b++) {
+            char text[2048];
+            snprintf(text, sizeof(text),
+                     "name: t\nrunner: {kind: replay, surface: x.csv}\nparameters:\n%s"
+                     "objective: {metric: throughput_rps}\nconstraints: [%s]\n"
+                     "cost: {cpu_core_hour: 0.1, memory_gib_hour: 0.2, "
+                     "gpu_type_hour: {T4: 0.35, A100: 2.5}}\n",
+                     spaces[a], limits[b]);
+            struct mp_spec *s = parse_ok(text, NULL, 0);
+            uint64_t count = 0;
+            assert_true(mp_space_count(&s->space, &count));
+            double x[8];
+            for (uint64_t i = 0; i < count; i++) {
+                uint64_t next = mp_spec_price_skip(s, i);
+                assert_true(next > i && next <= count);
+                for (uint64_t k = i + 1; k < next; k++) {
+                    mp_space_from_index(&s->space, k, x);
+                    if (!mp_spec_breaks_by_price(s, x)) {
+                        fail_msg("space %zu, %s: %llu skipped from %llu, and it meets them", a,
+                                 limits[b], (unsigned long long)k, (unsigned long long)i);
+                    }
+                }
+                mp_space_from_index(&s->space, i, x);
+                assert_true(mp_spec_breaks_by_price(s, x) || next == i + 1);
+                skipped += next - i - 1;
+            }
+            mp_spec_free(s);
+        }
+    }
+    assert_true(skipped > 100); /* it does skip */
 }
 
 /* A GPU type that a per-type price table leaves out, with no cost.gpu_hour to fall back on, is
@@ -1615,6 +1704,7 @@ int main(void)
         cmocka_unit_test(gpu_count_cost),
         cmocka_unit_test(zero_cost_refused),
         cmocka_unit_test(price_limit_nothing_meets),
+        cmocka_unit_test(price_skip),
         cmocka_unit_test(gpu_type_price_missing),
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
