@@ -99,6 +99,15 @@ export function recommendedNumber(exp) {
   return exp.best ? exp.best.number : null;
 }
 
+// Whether the experiment has an objective-vs-cost chart: a trial priced, and an objective other
+// than the price itself (cost_per_hour against cost_per_hour was a diagonal line).
+export function hasCostChart(exp) {
+  return (
+    exp.objective.metric !== 'cost_per_hour' &&
+    exp.trials.some((t) => Number.isFinite(metric(t, 'cost_per_hour')))
+  );
+}
+
 // Best feasible objective after each trial (null before the first).
 export function bestSoFar(exp) {
   let best = null;

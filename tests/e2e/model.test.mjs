@@ -18,6 +18,7 @@ import {
   bestSoFar,
   feasibility,
   finished,
+  hasCostChart,
   heatLevels,
   importance,
   parseConstraint,
@@ -48,6 +49,15 @@ function experiment(trials) {
     trials,
   };
 }
+
+test('objective vs cost: for priced trials of an objective other than the price', () => {
+  const priced = experiment([trial(1, { a: 1, b: 'x' }, { rps: 5, cost_per_hour: 0.3 })]);
+  assert.equal(hasCostChart(priced), true);
+  assert.equal(hasCostChart(experiment([trial(1, { a: 1, b: 'x' }, { rps: 5 })])), false);
+  // Minimising the price itself: cost_per_hour against cost_per_hour was a diagonal line.
+  priced.objective = { metric: 'cost_per_hour', direction: 'minimize' };
+  assert.equal(hasCostChart(priced), false);
+});
 
 test('numbers are never in exponent notation', () => {
   assert.equal(fmtNum(0.000542), '0.000542');

@@ -15,6 +15,7 @@ import {
   objectiveValue,
   recommendedNumber,
   feasibility,
+  hasCostChart,
   splitTrials,
   violationNote,
 } from '../model.js';
@@ -133,7 +134,7 @@ function tradeoffCharts(exp, grid, draws) {
       }),
     );
   }
-  if (exp.trials.some((t) => Number.isFinite(metric(t, 'cost_per_hour')))) {
+  if (hasCostChart(exp)) {
     const [fig, box] = chartBox(
       `${m} vs cost`,
       `Pareto front: best ${m} for the lowest cost per hour`,
