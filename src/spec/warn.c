@@ -108,9 +108,10 @@ static void untold_port(const struct mp_spec *spec, struct warnings *w)
     add(w, cmd ? cmd : spec->doc,
         mp_xstrdup("no {port} in service.command or service.env: each trial's service must "
                    "listen on the port the runner gives it (from runner.ports), which it can "
-                   "learn only from $MORPHLING_PORT; pass it (e.g. --port, \"{port}\"), or pin "
-                   "one port with runner.ports: PORT-PORT when the service listens on a fixed "
-                   "one"));
+                   "learn only from $MORPHLING_PORT; pass it (e.g. --port, \"{port}\"); a "
+                   "service that reads $MORPHLING_PORT itself says so with service.env: "
+                   "{MORPHLING_PORT: \"{port}\"}; one on a fixed port needs runner.ports: "
+                   "PORT-PORT"));
 }
 
 char **mp_spec_warnings(const struct mp_spec *spec, size_t *n)

@@ -338,7 +338,7 @@ err=$("$MORPHLING" validate "$WORK/warn.yaml" 2>&1 >/dev/null); rc=$?
 check "warnings: exit 0" 0 "$rc"
 check "warnings: the port and the window, naming file, line and field" \
     "morphling validate: warning: $WORK/warn.yaml:8:25: 'runner.load.window': a bare number is seconds: 500 is read as 500s (8.3 minutes); write 500ms for milliseconds, or 500s to say seconds
-morphling validate: warning: $WORK/warn.yaml:2:20: 'service.command': no {port} in service.command or service.env: each trial's service must listen on the port the runner gives it (from runner.ports), which it can learn only from \$MORPHLING_PORT; pass it (e.g. --port, \"{port}\"), or pin one port with runner.ports: PORT-PORT when the service listens on a fixed one" \
+morphling validate: warning: $WORK/warn.yaml:2:20: 'service.command': no {port} in service.command or service.env: each trial's service must listen on the port the runner gives it (from runner.ports), which it can learn only from \$MORPHLING_PORT; pass it (e.g. --port, \"{port}\"); a service that reads \$MORPHLING_PORT itself says so with service.env: {MORPHLING_PORT: \"{port}\"}; one on a fixed port needs runner.ports: PORT-PORT" \
     "$err"
 out=$("$MORPHLING" validate --json "$WORK/warn.yaml" 2>/dev/null)
 check "warnings: in --json too" 2 "$(printf '%s' "$out" | jq '.warnings | length')"

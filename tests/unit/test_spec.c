@@ -336,6 +336,9 @@ static void untold_port_warns(void **state)
     expect_warnings(LOCAL "service: {command: [srv, --port, '{port}', '{a}']}\n", NULL);
     expect_warnings(LOCAL "service: {command: [srv, '--port={port}', '{a}']}\n", NULL);
     expect_warnings(LOCAL "service: {command: [srv, '{a}'], env: {PORT: '{port}'}}\n", NULL);
+    /* A service that reads $MORPHLING_PORT itself says so, and is warned no more. */
+    expect_warnings(LOCAL "service: {command: [srv, '{a}'], env: {MORPHLING_PORT: '{port}'}}\n",
+                    NULL);
     expect_warnings(LOCAL "service: {command: [sh, -c, 'srv --port $MORPHLING_PORT', '{a}']}\n",
                     NULL);
     /* A pinned port is the one a fixed service listens on. */
