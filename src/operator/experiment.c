@@ -395,6 +395,14 @@ static void *run_thread(void *p)
      * (reap), which looks again after a lease duration (a new run at once made a lost Lease's
      * failing calls again, writes included, while another operator took over). */
     x->other_holds = x->other_holds || atomic_load(&x->lease_lost);
+    char *stopped = rc < 0 ? mp_xasprintf("%s (retried with backoff)", err.msg) : NULL;
+    if (stopped && !x->other_holds && !atomic_load(&x->cancel)) {
+        /* Still holding the Lease: no other operator writes this status meanwhile. */
+        struct mp_error serr = {0};
+        if (op_status_stopped(x, stopped, &serr) != 0) {
+            op_log(op, "%s: writing the stopped run's condition: %s", x->key, serr.msg);
+        }
+    }
     if (!x->other_holds) {
         op_lease_release(x->claim, true);
         x->claim = NULL;
@@ -406,14 +414,14 @@ static void *run_thread(void *p)
          * rights): the experiment only looked stuck. Not a run the operator stopped itself,
          * nor one a NameInUse Event has explained. */
         if (!atomic_load(&x->cancel) && !name_in_use_explains(x, err.msg)) {
-            op_event_latest(op, x->pe, "Warning", "RunStopped", "%s (retried with backoff)",
-                            err.msg);
+            op_event_latest(op, x->pe, "Warning", "RunStopped", "%s", stopped);
         }
     } else if (rc == 0) {
         pthread_mutex_lock(&op->lock);
         mp_strset_add(&op->done, x->uid);
         pthread_mutex_unlock(&op->lock);
     }
+    free(stopped);
     atomic_store(&x->ended, true); /* x may be freed from here on */
     if (rc < 0) {
         op_queue_fail(&op->q, key);

@@ -273,6 +273,11 @@ void op_status_trial_lists(const struct op_trec *trials, size_t n, json_t *statu
  * (running), "Succeeded" or "Failed" with a reason and message. */
 int op_status_write(struct op_exp *x, const char *state, const char *reason, const char *message,
                     struct mp_error *err) MP_WUR;
+/* A run that stopped on an error it retries with backoff (RunStopped): the Running condition of
+ * an experiment that is running (and only then) gets reason RunStopped and message, so that the
+ * status, not only an Event that expires, says why nothing moves; the next run's first status
+ * write says "running" again. */
+int op_status_stopped(struct op_exp *x, const char *message, struct mp_error *err) MP_WUR;
 /* Condition Created (waiting for one of running run slots) on an experiment that has none. */
 int op_status_waiting(struct op *op, const json_t *pe, size_t running, struct mp_error *err) MP_WUR;
 /* Condition Failed on an experiment whose spec does not validate. */

@@ -56,6 +56,34 @@ static int check_service_accounts(const struct op *op, const struct mp_spec *spe
               : not_as_operator(op, pe, mp_doc_get(mp_doc_get(client, "spec"), "template"), err);
 }
 
+/* spec.runner's kubeconfig and context, refused for what they are before the spec's files are
+ * looked for: a kubeconfig outside --files-dir was refused as a file to put in that folder (or,
+ * under an operator without one, to give inline), where it would only be refused next. The
+ * kubernetes runner refuses them too (a spec parsed elsewhere). text: pe as the messages count. */
+static int no_client_settings(const json_t *pe, const char *text, const char *key,
+                              struct mp_error *err)
+{
+    const json_t *runner = json_object_get(json_object_get(pe, "spec"), "runner");
+    const json_t *ctx = json_object_get(runner, "context");
+    const json_t *kc = json_object_get(runner, "kubeconfig");
+    const char *field = ctx && !json_is_null(ctx) ? "context"
+                        : kc && !json_is_null(kc) ? "kubeconfig"
+                                                  : NULL;
+    if (!field) {
+        return 0;
+    }
+    struct mp_node *root = NULL;
+    int rc = mp_doc_parse(text, strlen(text), key, &root, err);
+    const struct mp_node *n = mp_doc_get(mp_doc_get(mp_doc_get(root, "spec"), "runner"), field);
+    if (rc == 0 && n) {
+        rc = mp_doc_error(err, n,
+                          "not used here: the operator runs every trial with its own client (its "
+                          "service account)");
+    }
+    mp_doc_free(root);
+    return rc;
+}
+
 int op_parse(struct op *op, const char *key, const json_t *pe, struct mp_spec **out,
              struct mp_error *err)
 {
@@ -70,7 +98,10 @@ int op_parse(struct op *op, const char *key, const json_t *pe, struct mp_spec **
     char *text = json_dumps(shown, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     json_decref(shown);
     struct mp_spec *spec = NULL;
-    int rc = mp_spec_parse_confined(text, strlen(text), key, op->files_dir, &spec, err);
+    int rc = no_client_settings(pe, text, key, err);
+    if (rc == 0) {
+        rc = mp_spec_parse_confined(text, strlen(text), key, op->files_dir, &spec, err);
+    }
     free(text);
     /* What `morphling validate` checks besides the spec itself, the runner's part with the
      * operator's own client. */

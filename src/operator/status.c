@@ -176,6 +176,48 @@ int op_status_write(struct op_exp *x, const char *state, const char *reason, con
     return rc;
 }
 
+/* Whether conds holds a condition of type with status "True". */
+static bool cond_true(const json_t *conds, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach (conds, i, c) {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        const char *s = json_string_value(json_object_get(c, "status"));
+        if (t && s && strcmp(t, type) == 0 && strcmp(s, "True") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int op_status_stopped(struct op_exp *x, const char *message, struct mp_error *err)
+{
+    pthread_mutex_lock(&x->wlock);
+    pthread_mutex_lock(&x->lock);
+    json_t *conds = NULL;
+    if (cond_true(x->conds, "Running") && !cond_true(x->conds, "Succeeded") &&
+        !cond_true(x->conds, "Failed")) {
+        conds = json_pack(
+            "[o, o]",
+            cond(x->conds, "Created", "True", "ExperimentCreated", "the experiment is created"),
+            cond(x->conds, "Running", "True", "RunStopped", message));
+        json_decref(x->conds);
+        x->conds = json_incref(conds);
+    }
+    pthread_mutex_unlock(&x->lock);
+    int rc = 0;
+    if (conds) {
+        json_t *patch = json_pack("{s:{s:o}}", "status", "conditions", conds);
+        struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "profilingexperiments",
+                                  x->ns,    x->name,    "status"};
+        rc = op_merge_patch(x->op, &ref, patch, NULL, err);
+        json_decref(patch);
+    }
+    pthread_mutex_unlock(&x->wlock);
+    return rc;
+}
+
 /* The condition of type in pe's status, or NULL. */
 static const json_t *find_cond(const json_t *pe, const char *type)
 {

@@ -135,8 +135,9 @@ int op_trial_recreate(struct op_exp *x, int64_t number, struct mp_error *err)
  * again (a few times: each round needs someone to create and delete it again). *out: the object
  * as the server holds it. */
 static int create_or_adopt(struct op_exp *x, const struct mp_trial_request *req, json_t **out,
-                           struct mp_error *err)
+                           bool *fresh, struct mp_error *err)
 {
+    *fresh = false;
     json_t *obj = trial_object(x, req, err);
     if (!obj) {
         return err->code;
@@ -148,6 +149,7 @@ static int create_or_adopt(struct op_exp *x, const struct mp_trial_request *req,
         ref.name = NULL;
         rc = op_create(x->op, &ref, obj, 0, out, err);
         if (rc != MP_EEXISTS) {
+            *fresh = rc == 0;
             break;
         }
         mp_error_clear(err);
@@ -222,7 +224,23 @@ static int run(struct mp_runner *r, const struct mp_trial_request *req, struct m
     }
     struct mp_error err = {0};
     json_t *trial = NULL;
-    int rc = create_or_adopt(x, req, &trial, &err);
+    pthread_mutex_lock(&x->lock);
+    const struct op_trec *prev = op_trec_find(x, req->number);
+    bool had_trial = prev && prev->created; /* this run knew its Trial */
+    pthread_mutex_unlock(&x->lock);
+    bool fresh = false;
+    int rc = create_or_adopt(x, req, &trial, &fresh, &err);
+    if (rc == 0 && fresh && had_trial) {
+        /* Its Trial was deleted while it ran (`kubectl delete trial`): its objects went with it,
+         * and this attempt runs it again under a Trial created again. */
+        op_event(x->op, x->pe, "Warning", "TrialDeleted",
+                 "trials %s/%s was deleted while trial %lld ran: it runs again (attempt %lld), "
+                 "its Trial created again; delete the experiment to stop its run",
+                 x->ns, mp_kube_meta(trial, "name"), (long long)req->number,
+                 (long long)req->attempt + 1);
+        op_log(x->op, "%s: trial %lld: its Trial was deleted while it ran: it runs again", x->key,
+               (long long)req->number);
+    }
     if (rc == 0) {
         rc = mark_running(x, trial, req->attempt + 1, &err);
     }

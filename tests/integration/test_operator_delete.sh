@@ -76,11 +76,24 @@ check_contains "RunStopped says what to do" \
     "the experiment ran under an operator that could read it: start this operator with --files-dir DIR holding the file and the run continues" \
     "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "RunStopped" and .involvedObject.name == "reads-body") | .message')"
 check "reads-body is not failed" Running "$(pe_state reads-body)"
+# The status says why nothing moves, too (an Event expires: after an hour on a real cluster): the
+# Running condition, reason RunStopped, with the same message. (It said "the experiment is
+# running" while no run was.)
+running_cond() {
+    kubectl get pe "$1" -n "$NS" -o json | jq -r '.status.conditions[] | select(.type == "Running") | '"$2"
+}
+check "reads-body: its Running condition says the run stopped" "True RunStopped" \
+    "$(running_cond reads-body '"\(.status) \(.reason)"')"
+check_contains "... and what to do" \
+    "start this operator with --files-dir DIR holding the file and the run continues (retried with backoff)" \
+    "$(running_cond reads-body .message)"
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
 rm -f "$WORK/hold"
 start_operator "$WORK/operator.log" --trial-ms 100 --files-dir "$WORK/files"
 wait_state reads-body Succeeded
+check "reads-body: its Running condition says it has finished" "False ExperimentFinished" \
+    "$(running_cond reads-body '"\(.status) \(.reason)"')"
 check "reads-body: every trial measured the body" "24 24 24" \
     "$(kubectl get trials -n "$NS" -l morphling.kubedl.io/experiment=reads-body -o json | jq -r '[.items[].status.metrics.body_bytes] | join(" ")')"
 kill -TERM "$OPERATOR_PID"

@@ -79,6 +79,23 @@ check_contains "the operator stopped its run" "morphling-system/doomed: deleted;
     "$(cat "$WORK/operator.log")"
 check_true "the operator is still running" kill -0 "$OPERATOR_PID"
 
+# A Trial deleted while its trial runs: the trial's objects go with it and it runs again as a new
+# attempt under its Trial created again; a Warning Event TrialDeleted says so (there was none:
+# the user saw the Trial come back, at attempt 2, with no word why).
+k apply -f "$(pe redo 1)" >/dev/null 2>&1
+redo_deployed() {
+    [ -n "$(k get deployments -n "$NS" -l morphling.kubedl.io/experiment=redo -o name 2>/dev/null)" ]
+}
+MP_WAIT_S=200 wait_for "redo's trial has its Deployment" redo_deployed
+k delete trial redo-1 -n "$NS" >/dev/null 2>&1 || not_ok "kubectl delete trial redo-1"
+MP_WAIT_S=400 wait_for "redo succeeds" state_is redo Succeeded
+check "redo-1 ran again, at attempt 2" "2 Succeeded" \
+    "$(k get trial redo-1 -n "$NS" -o json | jq -r '"\(.spec.attempt) \(.status.conditions[-1].type)"')"
+check_contains "a Warning Event TrialDeleted says it runs again" \
+    "trials $NS/redo-1 was deleted while trial 1 ran: it runs again (attempt 2)" \
+    "$(k get events -n "$NS" -o json | jq -r '.items[] | select(.involvedObject.name == "redo" and .reason == "TrialDeleted" and .type == "Warning") | .message')"
+check "nothing of redo's trials is left" "" "$(leftover_objects redo)"
+
 # A load image no attempt can pull: after three attempts the run stops, with a Warning Event
 # that says why (the experiment only looked stuck), and is retried with backoff.
 sed 's|load_image: "morphling:test"|load_image: "nope/load:1"|' "$(pe unpullable 1)" >"$WORK/unpullable-bad.yaml"
@@ -95,6 +112,17 @@ check_contains "... as the runner's run error" \
 check_contains "... and what to do under the operator (it said only 'run again to resume')" \
     "the operator runs it again on its own; an image fixed in the ProfilingExperiment needs a new one" \
     "$(k get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "RunStopped") | .message')"
+running_cond() { # "STATUS REASON MESSAGE" of the experiment's Running condition
+    k get pe unpullable -n "$NS" -o json | jq -r '.status.conditions[] | select(.type == "Running") | "\(.status) \(.reason) \(.message)"'
+}
+stopped_cond() {
+    running_cond >"$WORK/running-cond"
+    grep -q "^True RunStopped " "$WORK/running-cond"
+}
+# (between two tries a retried run that starts says "running" again, for three attempts)
+MP_WAIT_S=60 wait_for "its Running condition says the run stopped" stopped_cond
+check_contains "... with the error (it said \"the experiment is running\")" \
+    "could not be pulled in 3 attempts in a row" "$(cat "$WORK/running-cond")"
 # Retried with backoff, each run stops on another attempt's pod, which the message names: still
 # one RunStopped Event, counted, with the latest message (there was one Event per retry).
 run_stopped() { # the experiment's RunStopped Events as "COUNT MESSAGE", one a line

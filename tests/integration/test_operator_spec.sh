@@ -65,6 +65,10 @@ invalid client-sa '.spec.clientTemplate = {spec: {template: {spec: {serviceAccou
     "'spec.clientTemplate.spec.template.spec.serviceAccount': the operator's own service account"
 invalid runner-context '.spec.runner = {context: "other"}' \
     "'spec.runner.context': not used here: the operator runs every trial with its own client"
+# A kubeconfig is refused as such, wherever it is: the message said to put the file in
+# --files-dir (this operator has none), where it would only be refused for what it is.
+invalid runner-kubeconfig '.spec.runner = {kubeconfig: "/etc/passwd"}' \
+    "'spec.runner.kubeconfig': not used here: the operator runs every trial with its own client"
 invalid bo-setting '.spec.algorithm = {algorithmName: "bo", algorithmSettings: [{name: "bogus", value: "x"}]}' \
     "'spec.algorithm.algorithmSettings.bogus': unknown key"
 invalid grid-setting '.spec.algorithm = {algorithmName: "grid", algorithmSettings: [{name: "n_initial", value: "10"}]}' \
