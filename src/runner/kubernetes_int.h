@@ -88,6 +88,9 @@ struct mp_kube_runner {
      * else made up; set once under sweep_lock before the first trial goes on, then read-only. */
     char run_id[64];
     atomic_int in_flight; /* trials inside run(), teardown included: they hold resources */
+    /* Of those, the trials whose every service pod waits Unschedulable: they hold nothing that
+     * another trial's pods wait for (two such trials waited for each other). */
+    atomic_int unscheduled;
     /* mp_mono_ns() when a trial last left run() (its pods deleted): the scheduler may still
      * call a waiting pod Unschedulable for a while (it retries after the deletion, with
      * backoff), so a trial alone is judged on that only KUBE_RESCHEDULE_NS later. */
@@ -208,8 +211,8 @@ struct kube_pods_state {
 
 /* Judges the pods of a trial (service: Ready or failing; load: terminated). An Unschedulable
  * pod is a verdict (service: STARTUP_TIMEOUT, load: INFRA) only when no other trial of the run
- * is in flight or ended within KUBE_RESCHEDULE_NS; with `others` its resources may be held by
- * them, so it waits (st->waiting says why) until they free them or the step's deadline passes.
+ * that holds resources (not all its pods Unschedulable) is in flight or ended within
+ * KUBE_RESCHEDULE_NS; with `others` its resources may be held by them, so it waits (st->waiting says why) until they free them or the step's deadline passes.
  * Pure: for tests. */
 void mp_kube_judge_pods(json_t *pods, bool load, int want, const char *container, bool others,
                         struct kube_pods_state *st);

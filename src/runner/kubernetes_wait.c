@@ -174,15 +174,20 @@ static void judge_other_pulls(struct kube_pods_state *st, const json_t *pod, con
     }
 }
 
+/* Whether the scheduler found no node for the pod (PodScheduled False, Unschedulable). */
+static bool pod_unschedulable(const json_t *pod)
+{
+    json_t *sched = condition(pod, "PodScheduled");
+    const char *status = str(sched, "status"), *reason = str(sched, "reason");
+    return status && strcmp(status, "False") == 0 && reason && strcmp(reason, "Unschedulable") == 0;
+}
+
 static void judge_pod(const json_t *pod, bool load, const char *container, bool others,
                       struct kube_pods_state *st)
 {
     const char *name = mp_kube_meta(pod, "name");
     json_t *sched = condition(pod, "PodScheduled");
-    const char *sreason = str(sched, "reason");
-    bool unschedulable = sched &&
-                         strcmp(str(sched, "status") ? str(sched, "status") : "", "False") == 0 &&
-                         sreason && strcmp(sreason, "Unschedulable") == 0;
+    bool unschedulable = pod_unschedulable(pod);
     if (unschedulable && others) {
         /* Other trials of this run may hold what it needs: wait for them, within the deadline. */
         snprintf(st->waiting, sizeof(st->waiting), "pod %s: unschedulable: %s", name,
@@ -277,16 +282,28 @@ struct pod_watch {
     bool load;
     int want;
     const char *container;
-    const struct mp_kube_runner *r;
-    bool capped; /* the current watch ends within KUBE_REJUDGE_S */
+    struct mp_kube_runner *r;
+    bool capped;      /* the current watch ends within KUBE_REJUDGE_S */
+    bool unscheduled; /* counted in r->unscheduled: every service pod waits Unschedulable */
     struct kube_pods_state *st;
 };
 
-/* Whether other trials of the run hold, or may just have released, what a pod waits for. */
-static bool others_hold(const struct mp_kube_runner *r)
+/* Counts this trial in r->unscheduled while it has service pods and none of them is scheduled. */
+static void count_unscheduled(struct pod_watch *w, bool now)
 {
-    return atomic_load(&r->in_flight) > 1 ||
-           mp_mono_ns() - atomic_load(&r->last_end_ns) < KUBE_RESCHEDULE_NS;
+    if (now != w->unscheduled) {
+        atomic_fetch_add(&w->r->unscheduled, now ? 1 : -1);
+        w->unscheduled = now;
+    }
+}
+
+/* Whether other trials of the run hold, or may just have released, what a pod waits for: a
+ * trial whose pods all wait Unschedulable holds nothing. */
+static bool others_hold(const struct pod_watch *w)
+{
+    int others = atomic_load(&w->r->in_flight) - 1 -
+                 (atomic_load(&w->r->unscheduled) - (w->unscheduled ? 1 : 0));
+    return others > 0 || mp_mono_ns() - atomic_load(&w->r->last_end_ns) < KUBE_RESCHEDULE_NS;
 }
 
 static void judge_cache(struct pod_watch *w)
@@ -294,10 +311,13 @@ static void judge_cache(struct pod_watch *w)
     json_t *arr = json_array();
     const char *k;
     json_t *v;
+    bool none_scheduled = !w->load && json_object_size(w->pods) > 0;
     json_object_foreach (w->pods, k, v) {
         json_array_append(arr, v);
+        none_scheduled = none_scheduled && pod_unschedulable(v);
     }
-    mp_kube_judge_pods(arr, w->load, w->want, w->container, others_hold(w->r), w->st);
+    count_unscheduled(w, none_scheduled);
+    mp_kube_judge_pods(arr, w->load, w->want, w->container, others_hold(w), w->st);
     json_decref(arr);
 }
 
@@ -407,6 +427,7 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
             rc = 0;
         }
     }
+    count_unscheduled(&w, false);
     json_decref(w.pods);
     t->waited_ns += mp_mono_ns() - t0;
     return rc;

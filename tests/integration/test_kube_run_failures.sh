@@ -63,6 +63,21 @@ check "12 CPUs beside 1 on 8: judged once alone" "FAILED STARTUP_TIMEOUT pod" \
 check_true "... well before its startup_timeout (150 s)" [ "$(jq '.trials[] |
     select(.params.cpu == 12) | (.finished_at | fromdate) - (.started_at | fromdate)' \
     "$WORK/toolarge.json")" -lt 100 ]
+# Two trials in parallel that fit no node (12 and 16 CPUs on 8): neither holds what the other
+# waits for (their pods are unscheduled), so each is judged as if alone (each waited for the
+# other until its startup_timeout).
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.parallelism=2 --set name=bothlarge \
+    --set runner.startup_timeout=150s --set parameters.workers.max=1 \
+    --set 'parameters.cpu.values[0]=12' \
+    --set 'parameters.cpu.values[1]=16' -q >"$WORK/bothlarge.out" 2>&1
+"$MORPHLING" show bothlarge --json >"$WORK/bothlarge.json"
+check "12 and 16 CPUs in parallel on 8: both unschedulable" "FAILED STARTUP_TIMEOUT pod
+FAILED STARTUP_TIMEOUT pod" \
+    "$(jq -r '.trials[] | "\(.state) \(.failure) \(.reason[:3])"' "$WORK/bothlarge.json")"
+check "... each well before its startup_timeout (150 s)" "true true" \
+    "$(jq -r '[.trials[] | ((.finished_at | fromdate) - (.started_at | fromdate)) < 100] |
+        map(tostring) | join(" ")' "$WORK/bothlarge.json")"
 check "a container that exits: CRASHED" "FAILED CRASHED" \
     "$(failure crash --set 'runner.pod_template.spec.containers[0].args[0]=--bogus')"
 check_contains "... with its exit code" "container exited: exit code 2, Error" "$(cat "$WORK/crash.reason")"
