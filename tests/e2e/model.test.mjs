@@ -16,6 +16,7 @@ import {
 } from '../../web/format.js';
 import {
   bestSoFar,
+  constraints,
   feasibility,
   finished,
   hasCostChart,
@@ -124,6 +125,26 @@ test('metrics carry their units, money is currency', () => {
   assert.equal(fmtLimit('cpu', 1.5), '1.5');
   assert.equal(fmtLimit('cpu', undefined), '–');
   assert.equal(fmtMoney(12), '$12');
+});
+
+// The server names a violated constraint by the spec's text as written, blanks a quoted string
+// kept around it ("p99_ms <= 150 "); the page matched it against its own trimmed text, so the
+// trial page did not mark the broken metric's row.
+test('a constraint keeps its text as the server names it', () => {
+  const c = parseConstraint('p99_ms <= 150 ');
+  assert.equal(c.text, 'p99_ms <= 150 ');
+  assert.equal(c.value, 150);
+  const exp = { ...experiment([]), constraints: ['p99_ms <= 150 '] };
+  const slow = trial(
+    1,
+    { a: 1, b: 'x' },
+    { rps: 20, p99_ms: 190 },
+    { state: 'FAILED', failure: 'SLO_VIOLATED' },
+  );
+  const served = { ...slow, feasible: false, violated: ['p99_ms <= 150 '] };
+  for (const t of [slow, served]) {
+    assert.deepEqual(feasibility(exp, t).violated, [constraints(exp)[0].text]);
+  }
 });
 
 test('constraints parse and decide feasibility when the server does not', () => {
