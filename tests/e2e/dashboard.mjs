@@ -1395,10 +1395,38 @@ async function run() {
     .then((e) => e.textContent())
     .catch(() => 'no message');
   check('a wrong pasted token is said', pastedWrong === 'That token is wrong.', pastedWrong);
+  // A token no header can carry (a stray character copied with it) is a wrong token: it read
+  // "The server did not answer (Failed to execute 'fetch' ...)" of a server that was up.
+  await page.evaluate(() => {
+    document.querySelector('dialog[open] .msg').hidden = true;
+  });
+  await page.fill('#token-input', `${process.env.MP_TOKEN}\u2026`);
+  await page.click('dialog[open] button.primary');
+  const pastedOdd = await page
+    .waitForSelector('dialog[open] .msg.error:not([hidden])', { timeout: 5000 })
+    .then((e) => e.textContent())
+    .catch(() => 'no message');
+  check(
+    'a token no header can carry is said to be wrong',
+    pastedOdd === 'That token is wrong.',
+    pastedOdd,
+  );
   await page.fill('#token-input', process.env.MP_TOKEN);
   await page.click('dialog[open] button.primary');
   await page.waitForSelector('h1:has-text("Experiments")');
   check('a pasted token logs in', page.url() === `${BASE}/`, page.url());
+  await page.evaluate(() => localStorage.removeItem('morphling_session'));
+  // The dialog asks for the URL `morphling serve` printed: pasted whole, it logs in too (it was
+  // "That token is wrong."), and the token still goes in a header only.
+  await page.goto(`${BASE}/`);
+  await page.waitForSelector('dialog[open] #token-input');
+  await page.fill('#token-input', ` ${BASE}/?token=${encodeURIComponent(process.env.MP_TOKEN)}`);
+  await page.click('dialog[open] button.primary');
+  const byUrl = await page
+    .waitForSelector('h1:has-text("Experiments")', { timeout: 5000 })
+    .then(() => page.url())
+    .catch(() => page.locator('dialog[open] .msg').textContent());
+  check('a pasted login URL logs in', byUrl === `${BASE}/`, byUrl);
   page.off('request', onRequest);
   check(
     '... and no address held it',
