@@ -1154,6 +1154,28 @@ async function submitErrorChecks(page, spec) {
   const still = await page.locator('#spec-ok, #spec-error').first().textContent();
   check('start refused: the error stays', /already exists/.test(still), still);
   check('start refused: the page stays', page.url().endsWith('#/new'), page.url());
+  // A start the server warns of (create answers `warnings`), pressed before the typing's
+  // validation ran: the page went to the experiment and the warning was never shown.
+  await page.fill(
+    '#spec',
+    variant(spec, 'e2e-warned', 3, '10ms').replace('name: random', 'name: grid'),
+  );
+  await page.press('#spec', 'Control+Enter');
+  const startWarned = await page
+    .waitForSelector('#spec-started ~ .spec-warning', { timeout: 10000 })
+    .then((e) => e.textContent())
+    .catch(() => `no warning (${page.url()})`);
+  check(
+    'start: the warnings of a started experiment are shown',
+    /^Warning: grid search stops after max_trials = 3 of its 768/.test(startWarned),
+    startWarned,
+  );
+  await page.click('#spec-started a');
+  await page.waitForURL(/#\/exp\/\d+$/);
+  await page.waitForSelector('h1:has-text("e2e-warned")');
+  check('... and the experiment is a click away', true);
+  await page.goto(`${BASE}/#/new`);
+  await page.waitForSelector('#spec-ok, #spec-error');
   // "Reset to example" drops the draft: the page shown again has the template (it came back
   // with the text from before the reset).
   await page.click('button:has-text("Reset to example")');
