@@ -920,6 +920,25 @@ async function objectiveLimitChecks(page) {
       JSON.stringify(red),
     );
   }
+  // A floor on a maximised objective is a limit too (only upper limits were drawn).
+  const floor = spec
+    .replace('e2e-latency', 'e2e-floor')
+    .replace('{metric: latency, direction: minimize}', '{metric: value}')
+    .replace('latency <= 10', 'value >= 0.5');
+  const floored = await createExperiment(page, floor, 'objective with a floor');
+  await page.goto(`${BASE}/#/exp/${floored[1].id}`);
+  await page.waitForFunction(
+    () =>
+      document.querySelector('h1')?.textContent.startsWith('e2e-floor') &&
+      document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED',
+    null,
+    { timeout: 60000 },
+  );
+  await page.waitForSelector('.pc svg');
+  const low = Object.fromEntries(await page.evaluate(limitPixels));
+  for (const title of ['Best so far', 'share', 'mode']) {
+    check(`objective floor: drawn in "${title}"`, low[title] > 50, JSON.stringify(low));
+  }
 }
 
 // An experiment that finishes between the page's fetch and the start of its event stream (which
