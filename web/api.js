@@ -65,12 +65,14 @@ export async function apiResponse(path, opts = {}) {
 }
 
 // What was pasted: the token, or the login URL `morphling serve` printed (the dialog asks for
-// either), whose token argument is taken out of it here: it never goes into an address.
+// either; its whole line too), whose token argument is taken out of it here: it never goes into
+// an address. '+' reads as a space, as the server reads the URL's arguments.
 function pastedToken(text) {
   const t = text.trim();
-  if (!/^https?:\/\//i.test(t)) return t;
+  const m = t.includes('://') ? /[?&]token=([^&#\s]*)/.exec(t) : null;
+  if (!m) return t;
   try {
-    return new URL(t).searchParams.get('token') || t;
+    return decodeURIComponent(m[1].replaceAll('+', ' '));
   } catch (e) {
     return t;
   }

@@ -1457,11 +1457,12 @@ async function run() {
   await page.waitForSelector('h1:has-text("Experiments")');
   check('a pasted token logs in', page.url() === `${BASE}/`, page.url());
   await page.evaluate(() => localStorage.removeItem('morphling_session'));
-  // The dialog asks for the URL `morphling serve` printed: pasted whole, it logs in too (it was
-  // "That token is wrong."), and the token still goes in a header only.
+  // The dialog asks for the URL `morphling serve` printed: pasted whole (its line, even), it logs
+  // in too (it was "That token is wrong."), and the token still goes in a header only.
   await page.goto(`${BASE}/`);
   await page.waitForSelector('dialog[open] #token-input');
-  await page.fill('#token-input', ` ${BASE}/?token=${encodeURIComponent(process.env.MP_TOKEN)}`);
+  const url = `${BASE}/?token=${encodeURIComponent(process.env.MP_TOKEN)}`;
+  await page.fill('#token-input', `morphling serve: open ${url} to log in (the token is in F)`);
   await page.click('dialog[open] button.primary');
   const byUrl = await page
     .waitForSelector('h1:has-text("Experiments")', { timeout: 5000 })
