@@ -147,6 +147,25 @@ test('a constraint keeps its text as the server names it', () => {
   }
 });
 
+// A constraint reads as the server reads it: METRIC is any word before the operator (a replayed
+// surface's column "lat-ms", "2xx_rate"); such a constraint was dropped, so the trial page did not
+// name it beside its metric and no chart drew its limit.
+test('a constraint on any metric name the spec takes', () => {
+  assert.deepEqual(parseConstraint('lat-ms <= 8'), {
+    text: 'lat-ms <= 8',
+    metric: 'lat-ms',
+    op: '<=',
+    value: 8,
+  });
+  assert.equal(parseConstraint('\t2xx_rate>=+0.5 ').metric, '2xx_rate');
+  assert.equal(parseConstraint('2xx_rate>=+0.5').value, 0.5);
+  assert.equal(parseConstraint('p99 ms <= 8'), null);
+  assert.equal(parseConstraint('p99_ms <= 1e'), null);
+  const exp = { ...experiment([]), constraints: ['lat-ms <= 8'] };
+  const slow = trial(1, { a: 1, b: 'x' }, { rps: 20, 'lat-ms': 9 }, { failure: 'SLO_VIOLATED' });
+  assert.deepEqual(feasibility(exp, { ...slow, state: 'FAILED' }).violated, ['lat-ms <= 8']);
+});
+
 test('constraints parse and decide feasibility when the server does not', () => {
   assert.deepEqual(parseConstraint('p99_ms <= 150'), {
     text: 'p99_ms <= 150',
