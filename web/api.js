@@ -64,9 +64,25 @@ export async function apiResponse(path, opts = {}) {
   return { body, warnings: warnings.map((m) => m[1]) };
 }
 
+// What was pasted: the token, or the login URL `morphling serve` printed (the dialog asks for
+// either; its whole line too), whose token argument is taken out of it here: it never goes into
+// an address. '+' reads as a space, as the server reads the URL's arguments.
+function pastedToken(text) {
+  const t = text.trim();
+  const m = t.includes('://') ? /[?&]token=([^&#\s]*)/.exec(t) : null;
+  if (!m) return t;
+  try {
+    return decodeURIComponent(m[1].replaceAll('+', ' '));
+  } catch (e) {
+    return t;
+  }
+}
+
 // The session for a pasted token (POST /api/v1/session), sent in a header: never in an address,
-// which the browser's history would keep. Resolves to the session, or null for a wrong token.
+// which the browser's history would keep. Resolves to the session, or null for a wrong token:
+// also one that no header can carry (every token is printable ASCII), which fetch refused.
 async function exchange(token) {
+  if (!/^[\x21-\x7e]+$/.test(token)) return null;
   const res = await fetch('/api/v1/session', {
     method: 'POST',
     headers: { Authorization: `Bearer ${token}` },
@@ -98,7 +114,7 @@ function askToken() {
     e.preventDefault();
     let session = null;
     try {
-      session = await exchange(input.value.trim());
+      session = await exchange(pastedToken(input.value));
       msg.textContent = 'That token is wrong.';
     } catch (err) {
       msg.textContent = `The server did not answer (${err.message}).`;

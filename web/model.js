@@ -22,10 +22,17 @@ export const live = (exp) => exp.state === 'RUNNING' || exp.state === 'CREATED';
 export const trialState = (exp, t) =>
   !live(exp) && (t.state === 'RUNNING' || t.state === 'PENDING') ? 'INTERRUPTED' : t.state;
 
-// "p99_ms <= 150" -> {text, metric, op, value}; null when it does not read so.
+// "p99_ms <= 150" -> {text, metric, op, value}; null when it does not read so. As the server
+// reads it (docs/spec.md): the metric is any word before the operator, such as a replayed
+// surface's column "lat-ms", blanks around the parts are dropped.
 export function parseConstraint(text) {
-  const m = /^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>|==)\s*(-?[\d.eE+-]+)\s*$/.exec(String(text));
-  return m ? { text: String(text).trim(), metric: m[1], op: m[2], value: Number(m[3]) } : null;
+  const m = /^[ \t]*([^\s<>]+)[ \t]*(<=|>=|<|>|==)[ \t]*([-+]?[\d.]+(?:[eE][-+]?\d+)?)[ \t]*$/.exec(
+    String(text),
+  );
+  const value = m ? Number(m[3]) : NaN;
+  // The text as written, blanks kept: the server names a violated constraint so (`violated`),
+  // and the trial page finds the broken metric's row by it.
+  return Number.isFinite(value) ? { text: String(text), metric: m[1], op: m[2], value } : null;
 }
 
 export function constraints(exp) {

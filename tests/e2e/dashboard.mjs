@@ -920,6 +920,25 @@ async function objectiveLimitChecks(page) {
       JSON.stringify(red),
     );
   }
+  // A floor on a maximised objective is a limit too (only upper limits were drawn).
+  const floor = spec
+    .replace('e2e-latency', 'e2e-floor')
+    .replace('{metric: latency, direction: minimize}', '{metric: value}')
+    .replace('latency <= 10', 'value >= 0.5');
+  const floored = await createExperiment(page, floor, 'objective with a floor');
+  await page.goto(`${BASE}/#/exp/${floored[1].id}`);
+  await page.waitForFunction(
+    () =>
+      document.querySelector('h1')?.textContent.startsWith('e2e-floor') &&
+      document.querySelector('h1 .badge')?.textContent === 'SUCCEEDED',
+    null,
+    { timeout: 60000 },
+  );
+  await page.waitForSelector('.pc svg');
+  const low = Object.fromEntries(await page.evaluate(limitPixels));
+  for (const title of ['Best so far', 'share', 'mode']) {
+    check(`objective floor: drawn in "${title}"`, low[title] > 50, JSON.stringify(low));
+  }
 }
 
 // An experiment that finishes between the page's fetch and the start of its event stream (which
@@ -1154,6 +1173,28 @@ async function submitErrorChecks(page, spec) {
   const still = await page.locator('#spec-ok, #spec-error').first().textContent();
   check('start refused: the error stays', /already exists/.test(still), still);
   check('start refused: the page stays', page.url().endsWith('#/new'), page.url());
+  // A start the server warns of (create answers `warnings`), pressed before the typing's
+  // validation ran: the page went to the experiment and the warning was never shown.
+  await page.fill(
+    '#spec',
+    variant(spec, 'e2e-warned', 3, '10ms').replace('name: random', 'name: grid'),
+  );
+  await page.press('#spec', 'Control+Enter');
+  const startWarned = await page
+    .waitForSelector('#spec-started ~ .spec-warning', { timeout: 10000 })
+    .then((e) => e.textContent())
+    .catch(() => `no warning (${page.url()})`);
+  check(
+    'start: the warnings of a started experiment are shown',
+    /^Warning: grid search stops after max_trials = 3 of its 768/.test(startWarned),
+    startWarned,
+  );
+  await page.click('#spec-started a');
+  await page.waitForURL(/#\/exp\/\d+$/);
+  await page.waitForSelector('h1:has-text("e2e-warned")');
+  check('... and the experiment is a click away', true);
+  await page.goto(`${BASE}/#/new`);
+  await page.waitForSelector('#spec-ok, #spec-error');
   // "Reset to example" drops the draft: the page shown again has the template (it came back
   // with the text from before the reset).
   await page.click('button:has-text("Reset to example")');
@@ -1395,10 +1436,39 @@ async function run() {
     .then((e) => e.textContent())
     .catch(() => 'no message');
   check('a wrong pasted token is said', pastedWrong === 'That token is wrong.', pastedWrong);
+  // A token no header can carry (a stray character copied with it) is a wrong token: it read
+  // "The server did not answer (Failed to execute 'fetch' ...)" of a server that was up.
+  await page.evaluate(() => {
+    document.querySelector('dialog[open] .msg').hidden = true;
+  });
+  await page.fill('#token-input', `${process.env.MP_TOKEN}\u2026`);
+  await page.click('dialog[open] button.primary');
+  const pastedOdd = await page
+    .waitForSelector('dialog[open] .msg.error:not([hidden])', { timeout: 5000 })
+    .then((e) => e.textContent())
+    .catch(() => 'no message');
+  check(
+    'a token no header can carry is said to be wrong',
+    pastedOdd === 'That token is wrong.',
+    pastedOdd,
+  );
   await page.fill('#token-input', process.env.MP_TOKEN);
   await page.click('dialog[open] button.primary');
   await page.waitForSelector('h1:has-text("Experiments")');
   check('a pasted token logs in', page.url() === `${BASE}/`, page.url());
+  await page.evaluate(() => localStorage.removeItem('morphling_session'));
+  // The dialog asks for the URL `morphling serve` printed: pasted whole (its line, even), it logs
+  // in too (it was "That token is wrong."), and the token still goes in a header only.
+  await page.goto(`${BASE}/`);
+  await page.waitForSelector('dialog[open] #token-input');
+  const url = `${BASE}/?token=${encodeURIComponent(process.env.MP_TOKEN)}`;
+  await page.fill('#token-input', `morphling serve: open ${url} to log in (the token is in F)`);
+  await page.click('dialog[open] button.primary');
+  const byUrl = await page
+    .waitForSelector('h1:has-text("Experiments")', { timeout: 5000 })
+    .then(() => page.url())
+    .catch(() => page.locator('dialog[open] .msg').textContent());
+  check('a pasted login URL logs in', byUrl === `${BASE}/`, byUrl);
   page.off('request', onRequest);
   check(
     '... and no address held it',

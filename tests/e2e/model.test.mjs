@@ -16,6 +16,7 @@ import {
 } from '../../web/format.js';
 import {
   bestSoFar,
+  constraints,
   feasibility,
   finished,
   hasCostChart,
@@ -124,6 +125,45 @@ test('metrics carry their units, money is currency', () => {
   assert.equal(fmtLimit('cpu', 1.5), '1.5');
   assert.equal(fmtLimit('cpu', undefined), '–');
   assert.equal(fmtMoney(12), '$12');
+});
+
+// The server names a violated constraint by the spec's text as written, blanks a quoted string
+// kept around it ("p99_ms <= 150 "); the page matched it against its own trimmed text, so the
+// trial page did not mark the broken metric's row.
+test('a constraint keeps its text as the server names it', () => {
+  const c = parseConstraint('p99_ms <= 150 ');
+  assert.equal(c.text, 'p99_ms <= 150 ');
+  assert.equal(c.value, 150);
+  const exp = { ...experiment([]), constraints: ['p99_ms <= 150 '] };
+  const slow = trial(
+    1,
+    { a: 1, b: 'x' },
+    { rps: 20, p99_ms: 190 },
+    { state: 'FAILED', failure: 'SLO_VIOLATED' },
+  );
+  const served = { ...slow, feasible: false, violated: ['p99_ms <= 150 '] };
+  for (const t of [slow, served]) {
+    assert.deepEqual(feasibility(exp, t).violated, [constraints(exp)[0].text]);
+  }
+});
+
+// A constraint reads as the server reads it: METRIC is any word before the operator (a replayed
+// surface's column "lat-ms", "2xx_rate"); such a constraint was dropped, so the trial page did not
+// name it beside its metric and no chart drew its limit.
+test('a constraint on any metric name the spec takes', () => {
+  assert.deepEqual(parseConstraint('lat-ms <= 8'), {
+    text: 'lat-ms <= 8',
+    metric: 'lat-ms',
+    op: '<=',
+    value: 8,
+  });
+  assert.equal(parseConstraint('\t2xx_rate>=+0.5 ').metric, '2xx_rate');
+  assert.equal(parseConstraint('2xx_rate>=+0.5').value, 0.5);
+  assert.equal(parseConstraint('p99 ms <= 8'), null);
+  assert.equal(parseConstraint('p99_ms <= 1e'), null);
+  const exp = { ...experiment([]), constraints: ['lat-ms <= 8'] };
+  const slow = trial(1, { a: 1, b: 'x' }, { rps: 20, 'lat-ms': 9 }, { failure: 'SLO_VIOLATED' });
+  assert.deepEqual(feasibility(exp, { ...slow, state: 'FAILED' }).violated, ['lat-ms <= 8']);
 });
 
 test('constraints parse and decide feasibility when the server does not', () => {

@@ -96,11 +96,12 @@ function bestChart(exp, grid, draws) {
   );
 }
 
-// Limits on the latency metric `y` from the spec's constraints (p99_ms <= 150 -> a line at 150);
-// also on the objective's charts (best so far, against each parameter) when it is limited.
+// Limits on the metric `y` from the spec's constraints (p99_ms <= 150 -> a line at 150): a
+// latency's on its charts, the objective's on its own (best so far, against each parameter),
+// a floor (value >= 0.5) as well as a ceiling: only upper limits were drawn.
 function latencyLimits(exp, y) {
   return constraints(exp)
-    .filter((c) => c.metric === y && (c.op === '<=' || c.op === '<'))
+    .filter((c) => c.metric === y)
     .map((c) => ({ value: c.value, label: `limit: ${c.text}` }));
 }
 

@@ -38,9 +38,28 @@ function validMessage(r) {
       size == null ? 'continuous space' : `${size.toLocaleString('en-US')} configurations`,
       `, ${r.algorithm} search, up to ${r.max_trials} trials, runner ${r.runner}.`,
     ),
-    ...(r.warnings || []).map((w) =>
-      h('div', { class: 'msg warn spec-warning' }, h('strong', {}, 'Warning: '), w),
+    ...warningsOf(r),
+  ];
+}
+
+function warningsOf(r) {
+  return (r.warnings || []).map((w) =>
+    h('div', { class: 'msg warn spec-warning' }, h('strong', {}, 'Warning: '), w),
+  );
+}
+
+// A started experiment the server warns of (the create's `warnings`: a start pressed before the
+// typing's validation ran showed none): it runs, and the page says so with the warnings and a
+// link to it, instead of going there.
+function startedMessage(r) {
+  return [
+    h(
+      'div',
+      { class: 'msg ok', id: 'spec-started' },
+      `Started '${r.name}': it runs now. `,
+      h('a', { href: `#/exp/${r.id}` }, 'Open it'),
     ),
+    ...warningsOf(r),
   ];
 }
 
@@ -120,7 +139,8 @@ function editor(template, draft) {
     try {
       const r = await api('/experiments', { ...yaml, body: area.value });
       sessionStorage.removeItem(DRAFT);
-      location.hash = `#/exp/${r.id}`;
+      if (r.warnings && r.warnings.length) msg.replaceChildren(...startedMessage(r));
+      else location.hash = `#/exp/${r.id}`;
     } catch (e) {
       ed.showError(e);
     }
