@@ -212,8 +212,8 @@ struct kube_pods_state {
 /* Judges the pods of a trial (service: Ready or failing; load: terminated). An Unschedulable
  * pod is a verdict (service: STARTUP_TIMEOUT, load: INFRA) only when no other trial of the run
  * that holds resources (not all its pods Unschedulable) is in flight or ended within
- * KUBE_RESCHEDULE_NS; with `others` its resources may be held by them, so it waits (st->waiting says why) until they free them or the step's deadline passes.
- * Pure: for tests. */
+ * KUBE_RESCHEDULE_NS; with `others` its resources may be held by them, so it waits (st->waiting
+ * says why) until they free them or the step's deadline passes. Pure: for tests. */
 void mp_kube_judge_pods(json_t *pods, bool load, int want, const char *container, bool others,
                         struct kube_pods_state *st);
 
