@@ -346,6 +346,18 @@ static void constraints_mark_slo_violations(void **state)
     mp_spec_free(spec);
 }
 
+/* The spec of YAML text, searched as the engine checks it. */
+static struct mp_spec *spec_of(const char *text)
+{
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0 ||
+        mp_engine_validate_search(spec, &err) != 0) {
+        fail_msg("spec: %s", err.msg);
+    }
+    return spec;
+}
+
 /* A spec of make_spec's space with parameter a the CPU cores (an int, or a float without a
  * step), priced at 0.1 per core-hour under the constraint cost_per_hour <= 0.4: a <= 4 alone. */
 static struct mp_spec *priced_spec_to(const char *algo, int max_trials, bool finite, int max_a)
@@ -362,13 +374,7 @@ static struct mp_spec *priced_spec_to(const char *algo, int max_trials, bool fin
              "algorithm: {name: %s, max_trials: %d, parallelism: 2, seed: 11}\n"
              "runner: {kind: replay, surface: unused.csv}\n",
              finite ? "int" : "float", max_a, algo, max_trials);
-    struct mp_spec *spec = NULL;
-    struct mp_error err = {0};
-    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0 ||
-        mp_engine_validate_search(spec, &err) != 0) {
-        fail_msg("spec: %s", err.msg);
-    }
-    return spec;
+    return spec_of(text);
 }
 
 static struct mp_spec *priced_spec(const char *algo, int max_trials, bool finite)
@@ -448,11 +454,7 @@ static void priced_out_failure_says_exhausted(void **state)
                        "cost: {cpu_core_hour: 0.1}\n"
                        "algorithm: {name: grid, max_trials: 30, seed: 11}\n"
                        "runner: {kind: replay, surface: unused.csv}\n";
-    struct mp_spec *spec = NULL;
-    struct mp_error err = {0};
-    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0) {
-        fail_msg("spec: %s", err.msg);
-    }
+    struct mp_spec *spec = spec_of(text);
     struct run a = {0};
     struct fake_runner fa = {.fail_a = -1};
     run_engine(&a, spec, &fa, NULL, false);
@@ -482,11 +484,7 @@ static void grid_skips_priced_out_runs(void **state)
                        "cost: {cpu_core_hour: 0.1}\n"
                        "algorithm: {name: grid, max_trials: 40, seed: 11}\n"
                        "runner: {kind: replay, surface: unused.csv}\n";
-    struct mp_spec *spec = NULL;
-    struct mp_error err = {0};
-    if (mp_spec_parse(text, strlen(text), "e.yaml", NULL, NULL, 0, &spec, &err) != 0) {
-        fail_msg("spec: %s", err.msg);
-    }
+    struct mp_spec *spec = spec_of(text);
     struct run a = {0};
     struct fake_runner fa = {.fail_a = -1};
     run_engine(&a, spec, &fa, NULL, false);
