@@ -467,8 +467,12 @@ static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
     }
     if (rc == MP_EDEADLINE) {
         mp_error_clear(err);
+        char s[MP_FMT_DOUBLE_MAX];
         mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT,
-                             "the load test ran past the trial's deadline%s%s",
+                             "the load test ran past the trial's deadline, %s s after it started "
+                             "(%s)%s%s",
+                             mp_fmt_double(s, (double)t->timeout_ns / 1e9),
+                             mp_spec_trial_timeout_source(t->r->base.spec),
                              st.waiting[0] ? "; " : "", st.waiting);
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_INFRA) {
@@ -704,7 +708,11 @@ static void finish(struct kube_trial *t, struct watchdog *wd, int *rc, struct mp
         *rc = MP_ERUNTIME;
     } else if (*rc == MP_ECANCELLED && atomic_load(&wd->fired_by_deadline)) {
         mp_error_clear(err);
-        mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT, "the trial ran past its deadline");
+        char s[MP_FMT_DOUBLE_MAX];
+        mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT,
+                             "the trial ran past its deadline, %s s after it started (%s)",
+                             mp_fmt_double(s, (double)t->timeout_ns / 1e9),
+                             mp_spec_trial_timeout_source(t->r->base.spec));
         *rc = 0;
     } else if (*rc == MP_ECANCELLED || cancelled) {
         mp_error_clear(err);
@@ -797,8 +805,8 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     t.started_ns = mp_mono_ns();
     trial_init(&t, r, req);
     int64_t timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : base->spec->trial_timeout_ms;
-    t.trial_deadline_ns =
-        mp_mono_ns() + (timeout_ms > 0 ? timeout_ms * 1000000LL : DEFAULT_TRIAL_TIMEOUT_NS);
+    t.timeout_ns = timeout_ms > 0 ? timeout_ms * 1000000LL : DEFAULT_TRIAL_TIMEOUT_NS;
+    t.trial_deadline_ns = mp_mono_ns() + t.timeout_ns;
     struct watchdog wd;
     watchdog_start(&wd, cancel, t.trial_deadline_ns);
     t.cancel_token = wd.token;

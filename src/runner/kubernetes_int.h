@@ -129,6 +129,7 @@ struct kube_trial {
     int64_t port;
     int64_t replicas;          /* runner.replicas, or the instances parameter's value */
     int64_t trial_deadline_ns; /* monotonic; INT64_MAX: none */
+    int64_t timeout_ns;        /* the trial's: its deadline is this after its start */
     struct mp_kube_cancel *cancel_token;
     /* Set once (first sentinel wins) when an object the trial needs disappeared; the sentinel
      * then fires cancel_token. Read after the sentinels are stopped. */

@@ -657,8 +657,12 @@ static bool wait_ready(struct local_trial *t)
         }
         now = mp_mono_ns();
         if (now >= deadline && deadline == t->deadline_ns) {
+            char s[MP_FMT_DOUBLE_MAX];
             mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT,
-                                 "the trial deadline passed while the service was starting");
+                                 "the trial deadline, %s s after it started (%s), passed while the "
+                                 "service was starting",
+                                 mp_fmt_double(s, (double)t->timeout_ns / 1e9),
+                                 mp_spec_trial_timeout_source(t->spec));
             return false;
         }
         if (now >= deadline) {
@@ -717,7 +721,11 @@ static int run_load(struct local_trial *t)
         return 0;
     }
     if (mp_mono_ns() >= t->deadline_ns && !trial_failed(t)) {
-        mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT, "the trial ran past its deadline");
+        char s[MP_FMT_DOUBLE_MAX];
+        mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT,
+                             "the trial ran past its deadline, %s s after it started (%s)",
+                             mp_fmt_double(s, (double)t->timeout_ns / 1e9),
+                             mp_spec_trial_timeout_source(t->spec));
         return 0;
     }
     if (rc != 0) {
@@ -949,6 +957,7 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
     int64_t timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : t.spec->trial_timeout_ms;
     int64_t timeout = timeout_ms > 0 ? timeout_ms * 1000000LL : DEFAULT_TRIAL_TIMEOUT_NS;
     t.deadline_ns = t.started_ns + timeout;
+    t.timeout_ns = timeout;
     make_nonce(t.nonce);
     char(*bufs)[MP_FMT_DOUBLE_MAX] = mp_xcalloc(t.spec->space.n + 1, MP_FMT_DOUBLE_MAX);
     int rc = start(&t, bufs);

@@ -141,6 +141,7 @@ struct local_trial {
     struct mp_trial_result *res;
     const atomic_bool *cancel;
     int64_t started_ns, deadline_ns, ready_ns;
+    int64_t timeout_ns; /* the trial's: its deadline is this after its start */
     char nonce[33];
     char port_text[16], trial_text[24], attempt_text[24];
     struct mp_spec_template_var *vars;

@@ -428,6 +428,15 @@ const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const st
     return spec->objectives[i].metric;
 }
 
+const char *mp_spec_trial_timeout_source(const struct mp_spec *spec)
+{
+    if (spec->trial_timeout_ms <= 0) {
+        return spec->from_pe ? "the runner's default; spec.trialTimeout sets another"
+                             : "the runner's default; runner.trial_timeout sets another";
+    }
+    return spec->from_pe ? "spec.trialTimeout" : "runner.trial_timeout";
+}
+
 const char *mp_cmp_text(enum mp_cmp op)
 {
     static const char *const text[] = {"<=", "<", ">=", ">"};

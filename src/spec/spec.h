@@ -356,6 +356,10 @@ int mp_spec_render_pod(const struct mp_spec *spec, const double *x, const json_t
 int mp_spec_check_gpu_types(const struct mp_spec *spec, const struct mp_pod_mapping *mapping,
                             size_t *param, struct mp_error *err) MP_WUR;
 
+/* Where a trial's deadline comes from, for a TIMEOUT reason: the spec's field, or the
+ * runner's default and the field that sets another. Static text. */
+const char *mp_spec_trial_timeout_source(const struct mp_spec *spec);
+
 /* Whether value satisfies the constraint. */
 bool mp_constraint_holds(const struct mp_constraint *c, double value);
 const char *mp_cmp_text(enum mp_cmp op);
