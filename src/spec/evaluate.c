@@ -36,18 +36,9 @@ double mp_spec_round_price(double price)
     return strtod(digits, NULL);
 }
 
-void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct mp_metrics *metrics)
+/* The price per hour of configuration x by the cost table (which the spec has), rounded. */
+static double price_of(const struct mp_spec *spec, const double *x)
 {
-    /* Each request carries one batch (the original Morphling's convention), so items/s is
-     * requests/s times the batch size. */
-    int batch = mp_space_find_role(&spec->space, "batch_size");
-    double rps;
-    if (batch >= 0 && mp_metrics_get(metrics, "throughput_rps", &rps)) {
-        mp_metrics_set(metrics, "items_per_s", rps * x[batch]);
-    }
-    if (!spec->has_cost) {
-        return;
-    }
     const struct mp_space *s = &spec->space;
     double cores = 0, mem_gib = 0, gpus = 0, share = 0;
     bool has_gpus = false, any_gpu = false;
@@ -84,7 +75,22 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct 
     /* The throughput is that of all the configuration's pods: so is its price. */
     int64_t pods = mp_spec_pods(spec, x);
     cost *= pods > 1 ? (double)pods : 1.0;
-    cost = mp_spec_round_price(cost);
+    return mp_spec_round_price(cost);
+}
+
+void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct mp_metrics *metrics)
+{
+    /* Each request carries one batch (the original Morphling's convention), so items/s is
+     * requests/s times the batch size. */
+    int batch = mp_space_find_role(&spec->space, "batch_size");
+    double rps;
+    if (batch >= 0 && mp_metrics_get(metrics, "throughput_rps", &rps)) {
+        mp_metrics_set(metrics, "items_per_s", rps * x[batch]);
+    }
+    if (!spec->has_cost) {
+        return;
+    }
+    double cost = price_of(spec, x);
     mp_metrics_set(metrics, "cost_per_hour", cost);
     if (cost > 0 && mp_metrics_get(metrics, "throughput_rps", &rps) && isfinite(rps)) {
         mp_metrics_set(metrics, "throughput_per_cost", rps / cost);
@@ -206,12 +212,8 @@ bool mp_spec_price_limited(const struct mp_spec *spec)
 bool mp_spec_breaks_by_price(const void *ctx, const double *x)
 {
     const struct mp_spec *spec = ctx;
-    struct mp_metrics m = MP_METRICS_INIT;
-    double cost = NAN;
-    mp_spec_derive_metrics(spec, x, &m);
-    bool known = mp_metrics_get(&m, "cost_per_hour", &cost);
-    mp_metrics_release(&m);
-    for (size_t i = 0; known && i < spec->n_constraints; i++) {
+    double cost = spec->has_cost ? price_of(spec, x) : NAN;
+    for (size_t i = 0; spec->has_cost && i < spec->n_constraints; i++) {
         const struct mp_constraint *c = &spec->constraints[i];
         if (strcmp(c->metric, "cost_per_hour") == 0 && !mp_constraint_holds(c, cost)) {
             return true;
@@ -230,11 +232,7 @@ static bool price_limit(const struct mp_constraint *c, bool upper)
 /* Whether the price of y meets every upper (upper) or lower limit on cost_per_hour. */
 static bool limits_hold(const struct mp_spec *spec, const double *y, bool upper)
 {
-    struct mp_metrics m = MP_METRICS_INIT;
-    double cost = NAN;
-    mp_spec_derive_metrics(spec, y, &m);
-    mp_metrics_get(&m, "cost_per_hour", &cost);
-    mp_metrics_release(&m);
+    double cost = price_of(spec, y);
     for (size_t i = 0; i < spec->n_constraints; i++) {
         if (price_limit(&spec->constraints[i], upper) &&
             !mp_constraint_holds(&spec->constraints[i], cost)) {
@@ -322,17 +320,6 @@ static void resources_text(const struct mp_spec *spec, const double *x, struct m
                         mp_space_format(s, k, x[k], buf));
         }
     }
-}
-
-/* The price of configuration x by the cost table. */
-static double price_of(const struct mp_spec *spec, const double *x)
-{
-    struct mp_metrics m = MP_METRICS_INIT;
-    double cost = -1;
-    mp_spec_derive_metrics(spec, x, &m);
-    mp_metrics_get(&m, "cost_per_hour", &cost);
-    mp_metrics_release(&m);
-    return cost;
 }
 
 /* Refuses constraint i, which configuration x, costing `cost`, breaks though no configuration
