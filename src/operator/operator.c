@@ -102,6 +102,27 @@ static json_t *cache_get(struct op *op, const char *key)
     return pe;
 }
 
+/* Listing experiments in a namespace that does not exist finds none, as in any other empty
+ * namespace: an operator started with a mistyped --namespace waited quietly for ever. It may be
+ * created later, so the operator goes on watching, but says so. One that may not read
+ * namespaces cannot tell. */
+#define NS_MISSING                                                                                 \
+    ": no namespace of that name exists (yet); experiments created there once it does are run"
+
+static bool ns_missing(struct op *op)
+{
+    if (!op->ns) {
+        return false;
+    }
+    struct mp_kube_ref ref = {.version = "v1", .resource = "namespaces", .name = op->ns};
+    struct mp_error err = {0};
+    json_t *ns = NULL;
+    int rc = mp_kube_get(op->c, &ref, NULL, &ns, &err);
+    json_decref(ns);
+    mp_error_clear(&err);
+    return rc == MP_ENOTFOUND;
+}
+
 static int on_replace(void *ud, json_t *items, const char *rv)
 {
     (void)rv;
@@ -130,8 +151,8 @@ static int on_replace(void *ud, json_t *items, const char *rv)
     }
     json_decref(old);
     if (!atomic_exchange(&op->synced, true)) {
-        op_log(op, "watching %zu experiment(s) in %s", json_object_size(fresh),
-               op->ns ? op->ns : "all namespaces");
+        op_log(op, "watching %zu experiment(s) in %s%s", json_object_size(fresh),
+               op->ns ? op->ns : "all namespaces", ns_missing(op) ? NS_MISSING : "");
     }
     return 0;
 }

@@ -5,7 +5,8 @@
 # Succeeded with one Trial per trial, `kubectl get pe` and `kubectl get trials` print the
 # columns, the best trial is the known optimum, a failed trial is counted, nothing the trials
 # created is left, Events say what happened; a spec that does not validate gets condition Failed
-# naming the field; /healthz, /readyz and /metrics answer; the verb's own command line.
+# naming the field; /healthz, /readyz and /metrics answer; the verb's own command line; a
+# --namespace that does not exist is said.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/operator_lib.sh"
 
@@ -31,6 +32,18 @@ out=$(timeout 30 "$MORPHLING" operator --kubeconfig "$KUBECONFIG" --namespace "$
     --work-dir "$WORK" --files-dir "$WORK/none" --health-addr 127.0.0.1:0 2>&1)
 check "operator: a --files-dir that does not exist exits 1" 1 "$?"
 check_contains "it names it" "--files-dir '$WORK/none': No such file or directory" "$out"
+# A --namespace that does not exist is watched (it may be created later), but said: the
+# operator waited quietly for ever, as in an empty namespace.
+"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace no-such-ns --work-dir "$WORK" --identity x \
+    --files-dir "$WORK" >"$WORK/nons.log" 2>&1 &
+nons=$!
+track "$nons"
+nons_said() { grep -q "watching" "$WORK/nons.log"; }
+MP_WAIT_S=30 wait_for "the operator of a namespace that does not exist starts" nons_said
+kill "$nons"
+check_contains "it says the namespace does not exist" \
+    "watching 0 experiment(s) in no-such-ns: no namespace of that name exists (yet)" \
+    "$(cat "$WORK/nons.log")"
 start_operator "$WORK/operator.log" --health-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
     --fail-number 3
 original_pe mobilenet-experiment-grid 8 1
