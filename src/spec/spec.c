@@ -543,13 +543,14 @@ static int parse_constraints(struct mp_spec *spec, const struct mp_node *n, stru
     return 0;
 }
 
-/* A price per hour: at most 1e12, so that a configuration's cost stays finite (1e308 per core
- * made cost_per_hour infinite: '-' in every report and an objective of 0). */
+/* A price per hour: 0 or in [1e-12, 1e12], so that a configuration's cost and the figures
+ * divided by it stay finite (1e308 per core made cost_per_hour infinite: '-' in every report
+ * and an objective of 0; a base_hour of 1e-320 made throughput_per_cost infinite). */
 static int nonneg_price(const struct mp_node *n, double *out, struct mp_error *err)
 {
     int rc = mp_doc_number(n, out, err);
-    if (rc == 0 && n && !(*out >= 0 && *out <= 1e12)) {
-        return mp_doc_error(err, n, "expected a price in [0, 1e12] per hour, got \"%s\"",
+    if (rc == 0 && n && !(*out == 0 || (*out >= 1e-12 && *out <= 1e12))) {
+        return mp_doc_error(err, n, "expected 0 or a price in [1e-12, 1e12] per hour, got \"%s\"",
                             n->scalar);
     }
     return rc;
