@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Warnings about a valid spec that likely does not mean what it says (mp_spec_warnings): a bare
- * duration large enough to be milliseconds, a service never told its port. */
-#include "spec/spec_int.h"
-
+ * duration large enough to be milliseconds, a service never told its port, CPU limits above the
+ * CPUs a local service may run on. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "spec/spec_int.h"
 
 /* A duration field and the bare number of seconds from which it reads like milliseconds: 100
  * for those measured in seconds or less (a 100 s probe interval or measurement window), 1000 for
@@ -114,12 +117,64 @@ static void untold_port(const struct mp_spec *spec, struct warnings *w)
                    "PORT-PORT"));
 }
 
+/* The CPUs of a list such as "0-3,6" (the runner has checked its syntax), or 0. */
+static int cpus_of_list(const char *list)
+{
+    int n = 0, lo, hi, used;
+    while (*list) {
+        if (sscanf(list, "%d-%d%n", &lo, &hi, &used) == 2 ||
+            (sscanf(list, "%d%n", &lo, &used) == 1 && (hi = lo, true))) {
+            n += hi >= lo ? hi - lo + 1 : 0;
+        } else {
+            return 0;
+        }
+        list += used;
+        list += *list == ',';
+    }
+    return n;
+}
+
+/* A local cpu parameter whose largest value is more cores than the service may run on
+ * (runner.cpuset, else the CPUs this process may use): its configurations above that measure
+ * alike, at a higher price, and each is one trial of the budget. The trial's record says it
+ * too (limits.cpu_cores), after the fact. */
+static void cpus_short(const struct mp_spec *spec, struct warnings *w)
+{
+    const struct mp_node *set = mp_doc_get(spec->runner_node, "cpuset");
+    cpu_set_t mine;
+    int cpus = set && set->kind == MP_NODE_SCALAR               ? cpus_of_list(set->scalar)
+               : sched_getaffinity(0, sizeof(mine), &mine) == 0 ? CPU_COUNT(&mine)
+                                                                : 0;
+    if (strcmp(spec->runner, "local") != 0 || cpus <= 0) {
+        return;
+    }
+    const struct mp_node *list = mp_doc_get(spec->doc, "parameters");
+    for (size_t i = 0; i < spec->space.n; i++) {
+        const struct mp_param *p = &spec->space.params[i];
+        /* DISCRETE values are sorted ascending */
+        double top = p->type == MP_PARAM_DISCRETE ? p->values[p->n_values - 1] : p->max;
+        if (p->target != MP_TARGET_RESOURCE || p->resource != MP_RESOURCE_CPU ||
+            p->type == MP_PARAM_CATEGORICAL || !(top > cpus)) {
+            continue;
+        }
+        char buf[MP_FMT_DOUBLE_MAX];
+        mp_fmt_double(buf, top);
+        add(w, list && i < list->n ? list->items[i] : spec->doc,
+            mp_xasprintf("parameter '%s' goes up to %s cores, but the service can run on %d CPU%s "
+                         "(%s): its configurations above %d core%s measure alike and cost more",
+                         p->name, buf, cpus, cpus == 1 ? "" : "s",
+                         set ? "runner.cpuset" : "the CPUs this machine lets morphling use", cpus,
+                         cpus == 1 ? "" : "s"));
+    }
+}
+
 char **mp_spec_warnings(const struct mp_spec *spec, size_t *n)
 {
     struct warnings w = {NULL, 0};
     if (!spec->from_pe) { /* its fields are the resource's, its runner kubernetes */
         bare_durations(spec, &w);
         untold_port(spec, &w);
+        cpus_short(spec, &w);
     }
     *n = w.n;
     return w.v;

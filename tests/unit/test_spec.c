@@ -376,6 +376,30 @@ static void bare_durations_warn(void **state)
 #undef SVC
 }
 
+/* A cpu parameter above the CPUs the service may run on: its top configurations measure alike
+ * and cost more, each a trial of the budget; validate said nothing. */
+static void cpus_short_warn(void **state)
+{
+    (void)state;
+#define CPU(range)                                                                                 \
+    "name: t\nobjective: {metric: qps}\nservice: {command: [srv, '{port}']}\nparameters:\n"        \
+    "  - {name: c, " range ", target: {resource: cpu}}\n"
+    expect_warnings(CPU("type: float, min: 0.5, max: 2, step: 0.5") "runner: {cpuset: '0'}\n",
+                    "t.yaml:5:5: 'parameters[0]': parameter 'c' goes up to 2 cores, but the "
+                    "service can run on 1 CPU (runner.cpuset): its configurations above 1 core "
+                    "measure alike and cost more");
+    expect_warnings(CPU("type: discrete, values: [1, 3]") "runner: {cpuset: '0'}\n",
+                    "goes up to 3 cores");
+    expect_warnings(CPU("type: discrete, values: [0.5, 1]") "runner: {cpuset: '0'}\n", NULL);
+    /* Without a cpuset: the CPUs this process may use (no machine has 5000). */
+    expect_warnings(CPU("type: int, min: 1, max: 5000"),
+                    "goes up to 5000 cores, but the service can run on");
+    expect_warnings(CPU("type: float, min: 0.1, max: 0.5, step: 0.1"), NULL);
+    /* The kubernetes runner's pods run on the cluster's nodes. */
+    expect_warnings(CPU("type: int, min: 1, max: 5000") "runner: {kind: kubernetes}\n", NULL);
+#undef CPU
+}
+
 /* The list of parameters: not empty, names and targets each once. */
 static void parameter_list_errors(void **state)
 {
@@ -1686,6 +1710,7 @@ int main(void)
         cmocka_unit_test(unit_errors),
         cmocka_unit_test(untold_port_warns),
         cmocka_unit_test(bare_durations_warn),
+        cmocka_unit_test(cpus_short_warn),
         cmocka_unit_test(set_of_a_parameter_name),
         cmocka_unit_test(parameter_list_errors),
         cmocka_unit_test(integer_limits),
