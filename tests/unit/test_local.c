@@ -863,7 +863,7 @@ static void test_load_errors_named(void **state)
  * with the load test LOAD (a YAML flow mapping) that must succeed; writes its metrics remeasured
  * and windows. */
 static void run_unsettled(const char *args, const char *load, int timeout_ms, double *remeasured,
-                          double *windows)
+                          double *windows, double *rps)
 {
     char *fake = fake_service();
     char *yaml = mp_xasprintf(
@@ -890,6 +890,7 @@ static void run_unsettled(const char *args, const char *load, int timeout_ms, do
     }
     assert_true(mp_metrics_get(&f.res.metrics, "remeasured", remeasured));
     assert_true(mp_metrics_get(&f.res.metrics, "windows", windows));
+    assert_true(mp_metrics_get(&f.res.metrics, "throughput_rps", rps));
     free(yaml);
     free(fake);
     release(&f);
@@ -902,42 +903,52 @@ static void run_unsettled(const char *args, const char *load, int timeout_ms, do
 static void test_remeasure_within_deadline(void **state)
 {
     (void)state;
-    double remeasured = -1, windows = -1;
+    double remeasured = -1, windows = -1, rps = -1;
     /* A confidence target no measurement reaches: it never settles. */
     run_unsettled("",
                   "{path: /infer, connections: 2, warmup: 100ms, window: 500ms, windows: 3, "
                   "ci: 0.000001}",
-                  4000, &remeasured, &windows);
+                  4000, &remeasured, &windows, &rps);
     assert_true(remeasured == 0.0);
     assert_true(windows == 3.0);
 }
 
 /* A measurement that did not settle (a target no run reaches) is measured again only when that
  * may help (mp_measure_may_settle): not for steady noise far wider than the target, but for a
- * service whose throughput drifted while it warmed up. */
+ * service whose throughput drifted while it warmed up. The fake's service times (4 ms a request,
+ * 2 connections: 500 requests/s) are long next to the machine's own noise: at 1 ms its windows
+ * on a loaded machine (load average 6 on 2 cores) spread by scheduling alone, and the test failed
+ * 4 runs in 6 there. A machine that cannot serve even that rate cannot show either shape, and
+ * the case says so instead of judging. */
 static void test_remeasure_only_when_it_may_settle(void **state)
 {
     (void)state;
     const struct {
         const char *args;
         double remeasured;
+        double nominal_rps; /* of the first measurement's windows */
     } cases[] = {
-        {", \"--wobble-ms\", \"200\"", 0}, /* window throughputs spread by about 20 % */
+        /* window throughputs spread by about 20 %: 4 or 6 ms a request */
+        {", \"--service-us\", \"4000\", \"--wobble-ms\", \"200\"", 0, 400},
         /* A third of the throughput for the warm-up and about three of the windows. The fake's
          * windows of one speed hold the same number of requests, so the target is reached by
          * 3 slow windows alone when the warm-up ends late (a busy machine): 5 windows at least
          * leave it 1.1 s. */
-        {", \"--warm-requests\", \"470\"", 1},
+        {", \"--service-us\", \"4000\", \"--warm-requests\", \"118\"", 1, 375},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        double remeasured = -1, windows = -1;
+        double remeasured = -1, windows = -1, rps = -1;
         run_unsettled(cases[i].args,
                       "{path: /infer, connections: 2, warmup: 100ms, window: 200ms, windows: 8, "
                       "stable_windows: 5, ci: 0.0001}",
-                      30000, &remeasured, &windows);
-        if (remeasured != cases[i].remeasured) {
-            fail_msg("%s: remeasured %g, want %g (%g windows)", cases[i].args, remeasured,
-                     cases[i].remeasured, windows);
+                      30000, &remeasured, &windows, &rps);
+        if (remeasured != cases[i].remeasured && rps < 0.8 * cases[i].nominal_rps) {
+            print_message("# %s: not judged: the machine served %.0f of the fake's %.0f "
+                          "requests/s\n",
+                          cases[i].args, rps, cases[i].nominal_rps);
+        } else if (remeasured != cases[i].remeasured) {
+            fail_msg("%s: remeasured %g, want %g (%g windows, %.0f requests/s)", cases[i].args,
+                     remeasured, cases[i].remeasured, windows, rps);
         }
     }
 }
