@@ -614,7 +614,67 @@ static void flush_logs(struct run *r, bool last)
 
 /* ---- one container's thread ---- */
 
-static int run_setup(struct box *b, struct run *r, struct mp_error *err)
+/* The PATH of a NULL-terminated environment, or NULL. */
+static const char *envp_path(char *const *envp)
+{
+    for (size_t i = 0; envp && envp[i]; i++) {
+        if (strncmp(envp[i], "PATH=", 5) == 0) {
+            return envp[i] + 5;
+        }
+    }
+    return NULL;
+}
+
+/* The image's program (argv[0], through the container's PATH) opened before the mounts, or -1
+ * when there is none (the spawn then says so). */
+static int open_program(const struct spec *sp)
+{
+    char *path = mp_proc_which(sp->argv[0], envp_path(sp->envp));
+    int fd = path ? open(path, O_PATH | O_CLOEXEC) : -1;
+    free(path);
+    return fd;
+}
+
+/* A real image's files lie in its own root file system, which no volume covers; this cluster's
+ * images are binaries of the build, which a volume may cover (an emptyDir at /tmp with the build
+ * below /tmp). Then the program is run through this process's descriptor of it, opened before
+ * the mounts: the path that replaces argv[0], or NULL when argv[0] still names the program. */
+static char *covered_program(const struct spec *sp, int fd)
+{
+    struct stat before, now;
+    if (fd < 0 || fstat(fd, &before) != 0) {
+        return NULL;
+    }
+    char *path = mp_proc_which(sp->argv[0], envp_path(sp->envp));
+    bool same =
+        path && stat(path, &now) == 0 && now.st_dev == before.st_dev && now.st_ino == before.st_ino;
+    free(path);
+    return same ? NULL : mp_xasprintf("/proc/%d/fd/%d", (int)getpid(), fd);
+}
+
+/* mp_proc_spawn, with argv[0] replaced when a mount covers the program (covered_program). */
+static int spawn_program(const struct spec *sp, int prog_fd, struct mp_proc_opts *o,
+                         struct mp_proc **out, struct mp_error *err)
+{
+    size_t argc = 0;
+    while (sp->argv[argc]) {
+        argc++;
+    }
+    const char **argv = mp_xcalloc(argc + 1, sizeof(*argv));
+    memcpy(argv, sp->argv, argc * sizeof(*argv));
+    char *prog = covered_program(sp, prog_fd);
+    if (prog) {
+        argv[0] = prog;
+    }
+    o->argv = argv;
+    int rc = mp_proc_spawn(o, out, err);
+    o->argv = NULL;
+    free(argv);
+    free(prog);
+    return rc;
+}
+
+static int run_setup_in(struct box *b, struct run *r, int prog_fd, struct mp_error *err)
 {
     const struct spec *sp = &b->sp;
     /* The log (in the pod's folder) is opened first: a mount may cover its path. */
@@ -645,7 +705,7 @@ static int run_setup(struct box *b, struct run *r, struct mp_error *err)
         o.rlimit_data_bytes = sp->memory_bytes;
     }
     r->started_wall_ns = mp_wall_ns();
-    rc = mp_proc_spawn(&o, &r->proc, err);
+    rc = spawn_program(sp, prog_fd, &o, &r->proc, err);
     if (rc != 0) {
         return rc;
     }
@@ -654,6 +714,16 @@ static int run_setup(struct box *b, struct run *r, struct mp_error *err)
     b->procs = r->cg ? strv_dup((char *const *)mp_cgroup_procs_files(r->cg)) : NULL;
     pthread_mutex_unlock(&g.mu);
     return 0;
+}
+
+static int run_setup(struct box *b, struct run *r, struct mp_error *err)
+{
+    int prog_fd = open_program(&b->sp);
+    int rc = run_setup_in(b, r, prog_fd, err);
+    if (prog_fd >= 0) {
+        close(prog_fd);
+    }
+    return rc;
 }
 
 static void emit_stats(const struct box *b, const struct run *r)

@@ -72,10 +72,13 @@ check "... and nothing created on the host" no "$([ -e "/mp-top-$$" ] && echo ye
 # An emptyDir at /tmp while the state folder ($work) is itself below /tmp (deploy/operator.yaml's
 # pod on a test cluster under /tmp): the log still goes to the state folder, a later mount at a
 # missing path is still made (its stash lives in the state folder), the container sees only the
-# volume at /tmp and what it writes there stays in the volume.
-mkdir "$work/empty"
+# volume at /tmp and what it writes there stays in the volume. Its program lies below /tmp too
+# (as this cluster's images are binaries of a build there): it still runs, as a real image's
+# program does, its files being in the image and not under the volume.
+mkdir "$work/empty" "$work/bin"
+cp "$(command -v sh)" "$work/bin/sh"
 echo token >"$work/token"
-send "{\"op\":\"start\",\"id\":\"tmp\",\"argv\":[\"sh\",\"-c\",\"echo tmp=\$(ls -A /tmp | wc -l); cat /var/run/mp-tmp-$$/token; echo mine >/tmp/own-$$\"],\"env\":[\"PATH=/usr/bin:/bin\"],\"log\":\"$work/tmp.log\",\"mounts\":[{\"source\":\"$work/empty\",\"target\":\"/tmp\"},{\"source\":\"$work/token\",\"target\":\"/var/run/mp-tmp-$$/token\"}]}"
+send "{\"op\":\"start\",\"id\":\"tmp\",\"argv\":[\"$work/bin/sh\",\"-c\",\"echo tmp=\$(ls -A /tmp | wc -l); cat /var/run/mp-tmp-$$/token; echo mine >/tmp/own-$$\"],\"env\":[\"PATH=/usr/bin:/bin\"],\"log\":\"$work/tmp.log\",\"mounts\":[{\"source\":\"$work/empty\",\"target\":\"/tmp\"},{\"source\":\"$work/token\",\"target\":\"/var/run/mp-tmp-$$/token\"}]}"
 ev=$(event '.event != "ready" and .id == "tmp" and .event != "started"')
 check "emptyDir at /tmp over the state folder: exits 0" 0 "$(printf '%s\n' "$ev" | jq -r .exit_code)"
 check "... its log in the state folder, a later mount made, /tmp holding only the volume" \
