@@ -310,10 +310,11 @@ static int copy_entry(int from_fd, const char *to, const char *name, struct mp_e
 }
 
 /* Covers dir with a tmpfs that holds bind mounts of its original entries, so that new entries
- * can be made in it without touching the host's file system. */
-static int shadow_dir(const char *dir, struct mp_error *err)
+ * can be made in it without touching the host's file system. The stash is made in work, a
+ * path to the state folder that stays valid when a mount covers the folder's own path. */
+static int shadow_dir(const char *dir, const char *work, struct mp_error *err)
 {
-    char *stash = mp_xasprintf("%s/.stash-XXXXXX", g.state_dir);
+    char *stash = mp_xasprintf("%s/.stash-XXXXXX", work);
     int fd = -1, rc = 0;
     bool stashed = false;
     DIR *d = NULL;
@@ -431,7 +432,7 @@ static int make_path(char *path, bool dir, struct mp_error *err)
 
 /* Makes sure the mount target exists, creating it inside a shadow of its deepest existing
  * ancestor directory when it does not (or in a new root, for a top-level directory). */
-static int prepare_target(const char *target, bool dir, struct mp_error *err)
+static int prepare_target(const char *target, bool dir, const char *work, struct mp_error *err)
 {
     struct stat st;
     if (stat(target, &st) == 0) {
@@ -455,7 +456,7 @@ static int prepare_target(const char *target, bool dir, struct mp_error *err)
         rc = mp_error_set(err, MP_EINVALID, "mount target '%s': '%s' is not a directory", target,
                           anc);
     } else if (strcmp(real, "/") != 0) {
-        rc = shadow_dir(real, err); /* "/" is the new root's tmpfs already (enter_namespaces) */
+        rc = shadow_dir(real, work, err); /* "/" is the new root's tmpfs already */
     }
     if (rc == 0) {
         char *path = mp_xasprintf("%s%s", real, target + strlen(anc));
@@ -478,8 +479,9 @@ static bool top_level_missing(const char *target)
 }
 
 /* Gives the calling thread private mount and UTS namespaces with the spec's bind mounts. A
- * missing top-level directory first moves the thread into a new root. The sources are opened
- * before any mount, so a shadowed ancestor cannot hide them. */
+ * missing top-level directory first moves the thread into a new root. The sources and the
+ * state folder are opened before any mount, so that a mount over an ancestor (an emptyDir at
+ * /tmp while the state folder is below /tmp) hides neither. */
 static int enter_namespaces(const struct spec *sp, struct mp_error *err)
 {
     if (unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0) {
@@ -503,6 +505,12 @@ static int enter_namespaces(const struct spec *sp, struct mp_error *err)
     for (size_t i = 0; i < n; i++) {
         fds[i] = -1;
     }
+    int state_fd = rc == 0 ? open(g.state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (rc == 0 && state_fd < 0) {
+        rc = sys_fail(err, "state folder", g.state_dir);
+    }
+    char work[64];
+    snprintf(work, sizeof(work), "/proc/self/fd/%d", state_fd);
     for (size_t i = 0; i < n && rc == 0; i++) {
         fds[i] = open(sp->mounts[i].source, O_PATH | O_CLOEXEC);
         if (fds[i] < 0) {
@@ -516,7 +524,7 @@ static int enter_namespaces(const struct spec *sp, struct mp_error *err)
         snprintf(src, sizeof(src), "/proc/self/fd/%d", fds[i]);
         if (fstat(fds[i], &st) != 0) {
             rc = sys_fail(err, "stat", m->source);
-        } else if ((rc = prepare_target(m->target, S_ISDIR(st.st_mode), err)) != 0) {
+        } else if ((rc = prepare_target(m->target, S_ISDIR(st.st_mode), work, err)) != 0) {
             break;
         } else if (mount(src, m->target, NULL, MS_BIND | MS_REC, NULL) != 0) {
             rc = sys_fail(err, "bind mount", m->target);
@@ -529,6 +537,9 @@ static int enter_namespaces(const struct spec *sp, struct mp_error *err)
         if (fds[i] >= 0) {
             close(fds[i]);
         }
+    }
+    if (state_fd >= 0) {
+        close(state_fd);
     }
     return rc;
 }
@@ -603,18 +614,79 @@ static void flush_logs(struct run *r, bool last)
 
 /* ---- one container's thread ---- */
 
-static int run_setup(struct box *b, struct run *r, struct mp_error *err)
+/* The PATH of a NULL-terminated environment, or NULL. */
+static const char *envp_path(char *const *envp)
+{
+    for (size_t i = 0; envp && envp[i]; i++) {
+        if (strncmp(envp[i], "PATH=", 5) == 0) {
+            return envp[i] + 5;
+        }
+    }
+    return NULL;
+}
+
+/* The image's program (argv[0], through the container's PATH) opened before the mounts, or -1
+ * when there is none (the spawn then says so). */
+static int open_program(const struct spec *sp)
+{
+    char *path = mp_proc_which(sp->argv[0], envp_path(sp->envp));
+    int fd = path ? open(path, O_PATH | O_CLOEXEC) : -1;
+    free(path);
+    return fd;
+}
+
+/* A real image's files lie in its own root file system, which no volume covers; this cluster's
+ * images are binaries of the build, which a volume may cover (an emptyDir at /tmp with the build
+ * below /tmp). Then the program is run through this process's descriptor of it, opened before
+ * the mounts: the path that replaces argv[0], or NULL when argv[0] still names the program. */
+static char *covered_program(const struct spec *sp, int fd)
+{
+    struct stat before, now;
+    if (fd < 0 || fstat(fd, &before) != 0) {
+        return NULL;
+    }
+    char *path = mp_proc_which(sp->argv[0], envp_path(sp->envp));
+    bool same =
+        path && stat(path, &now) == 0 && now.st_dev == before.st_dev && now.st_ino == before.st_ino;
+    free(path);
+    return same ? NULL : mp_xasprintf("/proc/%d/fd/%d", (int)getpid(), fd);
+}
+
+/* mp_proc_spawn, with argv[0] replaced when a mount covers the program (covered_program). */
+static int spawn_program(const struct spec *sp, int prog_fd, struct mp_proc_opts *o,
+                         struct mp_proc **out, struct mp_error *err)
+{
+    size_t argc = 0;
+    while (sp->argv[argc]) {
+        argc++;
+    }
+    const char **argv = mp_xcalloc(argc + 1, sizeof(*argv));
+    memcpy(argv, sp->argv, argc * sizeof(*argv));
+    char *prog = covered_program(sp, prog_fd);
+    if (prog) {
+        argv[0] = prog;
+    }
+    o->argv = argv;
+    int rc = mp_proc_spawn(o, out, err);
+    o->argv = NULL;
+    free(argv);
+    free(prog);
+    return rc;
+}
+
+static int run_setup_in(struct box *b, struct run *r, int prog_fd, struct mp_error *err)
 {
     const struct spec *sp = &b->sp;
-    int rc = enter_namespaces(sp, err);
-    if (rc != 0) {
-        return rc;
-    }
+    /* The log (in the pod's folder) is opened first: a mount may cover its path. */
     if (sp->log_path) {
         r->log_fd = open(sp->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (r->log_fd < 0) {
             return sys_fail(err, "log", sp->log_path);
         }
+    }
+    int rc = enter_namespaces(sp, err);
+    if (rc != 0) {
+        return rc;
     }
     struct mp_proc_opts o = {.argv = (const char *const *)sp->argv,
                              .envp = (const char *const *)sp->envp,
@@ -633,7 +705,7 @@ static int run_setup(struct box *b, struct run *r, struct mp_error *err)
         o.rlimit_data_bytes = sp->memory_bytes;
     }
     r->started_wall_ns = mp_wall_ns();
-    rc = mp_proc_spawn(&o, &r->proc, err);
+    rc = spawn_program(sp, prog_fd, &o, &r->proc, err);
     if (rc != 0) {
         return rc;
     }
@@ -642,6 +714,16 @@ static int run_setup(struct box *b, struct run *r, struct mp_error *err)
     b->procs = r->cg ? strv_dup((char *const *)mp_cgroup_procs_files(r->cg)) : NULL;
     pthread_mutex_unlock(&g.mu);
     return 0;
+}
+
+static int run_setup(struct box *b, struct run *r, struct mp_error *err)
+{
+    int prog_fd = open_program(&b->sp);
+    int rc = run_setup_in(b, r, prog_fd, err);
+    if (prog_fd >= 0) {
+        close(prog_fd);
+    }
+    return rc;
 }
 
 static void emit_stats(const struct box *b, const struct run *r)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The HTTP face of the fake API server: authentication and authorization of every request,
-// path routing (/api, /apis, /version, /openapi/v3, /healthz, /_test/), the REST verbs with their
-// query parameters, content negotiation (JSON, Table, PartialObjectMetadata), the three patch
+// path routing (/api, /apis, /version, /openapi/v2, /openapi/v3, /healthz, /_test/), the REST
+// verbs with their query parameters, content negotiation (JSON, Table, PartialObjectMetadata), the three patch
 // types plus server-side apply, watch streams, and Status bodies on every error.
 import crypto from 'node:crypto';
 import YAML from 'yaml';
@@ -9,6 +9,7 @@ import { ApiError, badRequest, invalid, cause, gone, methodNotAllowed, notFound,
     unsupportedMediaType } from './errors.mjs';
 import { serverSideApply } from './apply.mjs';
 import { VERSION, openapiV3, openapiV3Root } from './discovery.mjs';
+import { PROTOBUF_TYPES, openapiV2, openapiV2Protobuf } from './openapiv2.mjs';
 import { jsonPatch, mergePatch, strategicMerge } from './patch.mjs';
 import { fieldSupported, parseFieldSelector, parseLabelSelector, labelSelectorRequirements }
     from './selectors.mjs';
@@ -210,7 +211,25 @@ export class ApiServer {
         this.send(req, res, 200, out);
     }
 
+    // /openapi/v2 as protobuf when the client asks for it (kubectl does), else as JSON. The
+    // protobuf form goes out as application/octet-stream, as kube-apiserver's http.ServeContent
+    // sniffs it (Go's mime parser refuses the '@' of the media type the client asks for).
+    serveOpenapiV2(req, res) {
+        const key = `${this.registry.generation}|v2`;
+        if (!this.openapiCache.has(key)) {
+            const doc = openapiV2(this.registry);
+            this.openapiCache.set(key, { doc, pb: openapiV2Protobuf(doc) });
+        }
+        const { doc, pb } = this.openapiCache.get(key);
+        const accept = (req.headers.accept || '').split(',').map((t) => t.split(';')[0].trim());
+        if (!accept.some((t) => PROTOBUF_TYPES.includes(t))) return this.send(req, res, 200, doc);
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': pb.length,
+            'Cache-Control': 'no-cache, private', 'Audit-Id': this.info(req).auditId });
+        return res.end(pb);
+    }
+
     serveOther(req, res, p) {
+        if (p === '/openapi/v2') return this.serveOpenapiV2(req, res);
         if (p === '/openapi/v3') return this.send(req, res, 200, openapiV3Root(this.registry));
         const m = /^\/openapi\/v3\/(api|apis)\/(.+)$/.exec(p);
         if (m) {

@@ -2,7 +2,7 @@
 // The field types of the built-in kinds, from @kubernetes/client-node's models (generated from
 // the official OpenAPI document): used to find unknown fields and values of the wrong JSON type
 // the way kube-apiserver's decoder does, to navigate objects for strategic merge patches, and
-// to describe the kinds in /openapi/v3.
+// to describe the kinds in /openapi/v3 and /openapi/v2.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -375,3 +375,48 @@ test('pod logs and metrics.k8s.io come from the node\'s kubelet endpoint', async
         kubelet.close();
     }
 });
+
+// kubectl before 1.27 downloads /openapi/v2 as protobuf for every apply/create (validation);
+// kube-openapi refuses the whole document when a $ref dangles.
+test('/openapi/v2: JSON with every reference defined, protobuf on request, CRDs included', async () => {
+    const crd = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
+        metadata: { name: 'widgets.example.com' },
+        spec: { group: 'example.com', scope: 'Namespaced',
+            names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+            versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: {
+                type: 'object', properties: { spec: { type: 'object', required: ['size'], properties: {
+                    size: { type: 'integer' }, port: { 'x-kubernetes-int-or-string': true,
+                        anyOf: [{ type: 'integer' }, { type: 'string' }] },
+                    extra: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true,
+                        properties: { a: { type: 'string' } } } } } } } } }] } };
+    assert.equal((await c.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)).status, 201);
+    const r = await c.request('GET', '/openapi/v2');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'application/json');
+    assert.equal(r.body.swagger, '2.0');
+    const defs = r.body.definitions;
+    const refs = new Set();
+    const walk = (x) => {
+        if (Array.isArray(x)) x.forEach(walk);
+        else if (x && typeof x === 'object') {
+            if (typeof x.$ref === 'string') refs.add(x.$ref.replace('#/definitions/', ''));
+            Object.values(x).forEach(walk);
+        }
+    };
+    walk(defs);
+    assert.deepEqual([...refs].filter((n) => !defs[n]), []);
+    assert.deepEqual(defs.V1Deployment['x-kubernetes-group-version-kind'], [{ group: 'apps', kind: 'Deployment', version: 'v1' }]);
+    assert.deepEqual(defs.V1DeploymentSpec.properties.replicas, { type: 'integer', format: 'int32' });
+    const w = defs['com.example.v1.Widget'];
+    assert.deepEqual(w['x-kubernetes-group-version-kind'], [{ group: 'example.com', kind: 'Widget', version: 'v1' }]);
+    assert.equal(w.properties.metadata.$ref, '#/definitions/V1ObjectMeta');
+    assert.deepEqual(w.properties.spec.required, ['size']);
+    assert.deepEqual(w.properties.spec.properties.port, {}); // int-or-string: untyped, no anyOf
+    assert.deepEqual(w.properties.spec.properties.extra, {}); // preserve-unknown-fields: untyped
+    const pb = await c.request('GET', '/openapi/v2', undefined,
+        { Accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' });
+    assert.equal(pb.status, 200);
+    assert.equal(pb.headers['content-type'], 'application/octet-stream');
+    assert.ok(pb.text.startsWith('\n\x032.0\x12'), 'Document.swagger = "2.0", then Document.info');
+    assert.ok(pb.text.includes('com.example.v1.Widget'));
+});

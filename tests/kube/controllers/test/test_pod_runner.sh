@@ -3,7 +3,7 @@
 # pod_runner on its own (tests/kube/pod_runner.c): the JSON-line protocol, exit codes and
 # signals, an OOM kill under a memory limit, bind mounts (over /etc/hosts, at a path whose
 # directory does not exist and at a new top-level directory, read-only, without touching the
-# host), the pod's hostname, exec in a running
+# host; an emptyDir at /tmp over the state folder), the pod's hostname, exec in a running
 # container's namespaces, usage from its cgroup, CRI-format logs, refusal of bad commands,
 # shutdown on end of input killing what runs, and --cleanup.
 set -u
@@ -68,6 +68,23 @@ ev=$(event '.event == "exited" and .id == "top"')
 check "a mount at a new top-level directory (in a new root), read-only" "inside|read-only" \
     "$(sed 's/^[^ ]* stdout F //' "$work/top.log" | grep -v '^[^ ]* stderr' | tr '\n' '|' | sed 's/|$//')"
 check "... and nothing created on the host" no "$([ -e "/mp-top-$$" ] && echo yes || echo no)"
+
+# An emptyDir at /tmp while the state folder ($work) is itself below /tmp (deploy/operator.yaml's
+# pod on a test cluster under /tmp): the log still goes to the state folder, a later mount at a
+# missing path is still made (its stash lives in the state folder), the container sees only the
+# volume at /tmp and what it writes there stays in the volume. Its program lies below /tmp too
+# (as this cluster's images are binaries of a build there): it still runs, as a real image's
+# program does, its files being in the image and not under the volume.
+mkdir "$work/empty" "$work/bin"
+cp "$(command -v sh)" "$work/bin/sh"
+echo token >"$work/token"
+send "{\"op\":\"start\",\"id\":\"tmp\",\"argv\":[\"$work/bin/sh\",\"-c\",\"echo tmp=\$(ls -A /tmp | wc -l); cat /var/run/mp-tmp-$$/token; echo mine >/tmp/own-$$\"],\"env\":[\"PATH=/usr/bin:/bin\"],\"log\":\"$work/tmp.log\",\"mounts\":[{\"source\":\"$work/empty\",\"target\":\"/tmp\"},{\"source\":\"$work/token\",\"target\":\"/var/run/mp-tmp-$$/token\"}]}"
+ev=$(event '.event != "ready" and .id == "tmp" and .event != "started"')
+check "emptyDir at /tmp over the state folder: exits 0" 0 "$(printf '%s\n' "$ev" | jq -r .exit_code)"
+check "... its log in the state folder, a later mount made, /tmp holding only the volume" \
+    "tmp=0|token" "$(sed 's/^[^ ]* stdout F //' "$work/tmp.log" 2>&1 | tr '\n' '|' | sed 's/|$//')"
+check "... what it wrote at /tmp is in the volume, not in the host's /tmp" "mine no" \
+    "$(cat "$work/empty/own-$$") $([ -e "/tmp/own-$$" ] && echo yes || echo no)"
 
 send '{"op":"start","id":"oom","argv":["'"$MP_HELPERS"'/proc_antics","alloc","512"],"env":[],"memory":67108864}'
 ev=$(event '.event == "exited" and .id == "oom"')
