@@ -35,7 +35,10 @@ function schemaOfType(t, refs) {
     }
 }
 
-function modelSchemas(rootModels) {
+// The schemas of rootModels and every model they reference, each property's from
+// schemaOf(attribute, refs) (which adds the models it references to refs); a model without a
+// type map gets `opaque` (undefined: none).
+export function modelSchemas(rootModels, schemaOf, opaque) {
     const out = {};
     const refs = new Set(rootModels);
     const done = new Set();
@@ -45,10 +48,13 @@ function modelSchemas(rootModels) {
         if (done.has(name)) continue;
         done.add(name);
         const attrs = fields(name);
-        if (!attrs) continue;
+        if (!attrs) {
+            if (opaque) out[name] = { ...opaque };
+            continue;
+        }
         const properties = {};
         for (const a of attrs) {
-            const s = schemaOfType(a.type, refs);
+            const s = schemaOf(a, refs);
             const meta = patchMeta(name, a.name);
             if (meta) {
                 s['x-kubernetes-patch-strategy'] = meta.strategy;
@@ -98,7 +104,8 @@ export function openapiV3(registry, group, version) {
     if (!rdefs.length) return undefined;
     const paths = {};
     for (const r of rdefs) Object.assign(paths, operations(r));
-    const schemas = modelSchemas(rdefs.filter((r) => r.model).map((r) => r.model));
+    const schemas = modelSchemas(rdefs.filter((r) => r.model).map((r) => r.model),
+        (a, refs) => schemaOfType(a.type, refs));
     for (const r of rdefs) {
         if (r.model) {
             schemas[r.model]['x-kubernetes-group-version-kind'] = [{ group, version, kind: r.kind }];

@@ -9,9 +9,7 @@
 // kubectl asks for the protobuf form (`application/com.github.proto-openapi.spec.v2@v1.0+
 // protobuf`: gnostic's openapi.v2.Document, field numbers from its OpenAPIv2.proto); other
 // clients get JSON.
-import { fields } from './typemap.mjs';
-import { patchMeta } from './patch.mjs';
-import { VERSION } from './discovery.mjs';
+import { VERSION, modelSchemas } from './discovery.mjs';
 
 const REF = '#/definitions/';
 
@@ -32,35 +30,6 @@ function schemaOfType(t, format, refs) {
         refs.add(t.scalar);
         return { $ref: REF + t.scalar };
     }
-}
-
-// The definitions of rootModels and every model they reference (a model without a type map is
-// an arbitrary object, so that no reference dangles: kubectl refuses the whole document then).
-function modelDefinitions(rootModels) {
-    const out = {};
-    const refs = new Set(rootModels);
-    while (refs.size) {
-        const [name] = refs;
-        refs.delete(name);
-        if (out[name]) continue;
-        const attrs = fields(name);
-        if (!attrs) {
-            out[name] = { type: 'object' };
-            continue;
-        }
-        const properties = {};
-        for (const a of attrs) {
-            const s = schemaOfType(a.type, a.format, refs);
-            const meta = patchMeta(name, a.name);
-            if (meta) {
-                s['x-kubernetes-patch-strategy'] = meta.strategy;
-                if (meta.key) s['x-kubernetes-patch-merge-key'] = meta.key;
-            }
-            properties[a.name] = s;
-        }
-        out[name] = { type: 'object', properties };
-    }
-    return out;
 }
 
 const DROPPED = ['anyOf', 'oneOf', 'allOf', 'not', 'nullable', 'x-kubernetes-preserve-unknown-fields',
@@ -97,8 +66,10 @@ function crdDefinitionName(r) {
 
 export function openapiV2(registry) {
     const rdefs = [...registry.byPath.values()].filter((r) => !r.virtual && (r.model || r.openAPIV3Schema));
-    const definitions = modelDefinitions([...rdefs.filter((r) => r.model).map((r) => r.model),
-        'V1ObjectMeta']);
+    // A model without a type map is an arbitrary object, so that no reference dangles: kubectl
+    // refuses the whole document then.
+    const definitions = modelSchemas([...rdefs.filter((r) => r.model).map((r) => r.model),
+        'V1ObjectMeta'], (a, refs) => schemaOfType(a.type, a.format, refs), { type: 'object' });
     const gvks = new Map();
     for (const r of rdefs) {
         let name = r.model;
