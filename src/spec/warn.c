@@ -117,17 +117,22 @@ static void untold_port(const struct mp_spec *spec, struct warnings *w)
                    "PORT-PORT"));
 }
 
-/* The CPUs of a list such as "0-3,6" (the runner has checked its syntax), or 0. */
+/* The CPUs of a list such as "0-3,6", or 0 for one that is no such list (the runner refuses
+ * it; warnings may come first). */
 static int cpus_of_list(const char *list)
 {
     int n = 0, lo, hi, used;
     while (*list) {
-        if (sscanf(list, "%d-%d%n", &lo, &hi, &used) == 2 ||
-            (sscanf(list, "%d%n", &lo, &used) == 1 && (hi = lo, true))) {
-            n += hi >= lo ? hi - lo + 1 : 0;
-        } else {
+        if (sscanf(list, "%d-%d%n", &lo, &hi, &used) != 2) {
+            if (sscanf(list, "%d%n", &lo, &used) != 1) {
+                return 0;
+            }
+            hi = lo;
+        }
+        if (lo < 0 || hi < lo || hi >= CPU_SETSIZE) {
             return 0;
         }
+        n += hi - lo + 1;
         list += used;
         list += *list == ',';
     }

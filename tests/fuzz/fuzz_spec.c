@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: the experiment spec loader (YAML/JSON parsing, --set overrides, bounds,
- * validation), as from a file and as submitted to the API (paths confined to a base folder,
- * secret references read). Input: the spec text, optionally followed by a NUL byte and
+ * validation, warnings), as from a file and as submitted to the API (paths confined to a base
+ * folder, secret references read). Input: the spec text, optionally followed by a NUL byte and
  * newline-separated KEY=VALUE overrides. The seed corpus has one input per validation branch
  * (tests/fuzz/corpus/spec, each named after it); tests/fuzz/spec.dict holds every key, keyword
  * and numeric extreme. */
@@ -54,6 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         mp_spec_free(again);
         free(json);
+        size_t n_warnings = 0;
+        mp_spec_warnings_free(mp_spec_warnings(spec, &n_warnings), n_warnings);
         mp_spec_free(spec);
     }
     /* As submitted to `serve`: every path must stay inside the base folder (here /tmp), and the
