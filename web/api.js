@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The JSON API (/api/v1, docs/api.md), logging in, and the live event streams.
-import { dialogOpen, h, openDialog, setLive } from './dom.js';
+import { h, loginOpen, openLogin, setLive } from './dom.js';
+import { isolate, isolateAll } from './format.js';
 import { onLeave, stale } from './page.js';
 
 // Logging in: the login URL (/?token=...) redirects to /#session=SESSION, a credential of this
@@ -39,8 +40,10 @@ async function authorized(headers = {}) {
   return session ? { ...headers, Authorization: `Bearer ${session}` } : headers;
 }
 
+// The answer's body, its strings isolated (format.js, isolate): the pages compose them into
+// labels, titles and chart text.
 export async function api(path, opts = {}) {
-  return (await apiResponse(path, opts)).body;
+  return isolateAll((await apiResponse(path, opts)).body);
 }
 
 // The same with the answer's caveats: the texts of its `Warning: 299 morphling "..."` headers
@@ -55,13 +58,14 @@ export async function apiResponse(path, opts = {}) {
   }
   if (res.status === 401) askToken();
   if (!res.ok) {
-    const err = new Error(body && body.error ? body.error.message : `HTTP ${res.status}`);
-    err.info = body && body.error;
+    const info = body && body.error ? isolateAll(body.error) : null;
+    const err = new Error(info ? info.message : `HTTP ${res.status}`);
+    err.info = info;
     err.status = res.status;
     throw err;
   }
   const warnings = [...(res.headers.get('Warning') || '').matchAll(/299 morphling "([^"]*)"/g)];
-  return { body, warnings: warnings.map((m) => m[1]) };
+  return { body, warnings: warnings.map((m) => isolate(m[1])) };
 }
 
 // What was pasted: the token, or the login URL `morphling serve` printed (the dialog asks for
@@ -95,7 +99,7 @@ async function exchange(token) {
 
 // Not logged in (or the server restarted): the login URL, or the token pasted here.
 function askToken() {
-  if (dialogOpen()) return;
+  if (loginOpen()) return;
   const input = h('input', {
     type: 'password',
     id: 'token-input',
@@ -137,7 +141,7 @@ function askToken() {
     ' ',
     h('button', { class: 'btn primary' }, 'Log in'),
   );
-  openDialog('Log in', form);
+  openLogin(form);
   input.focus();
 }
 

@@ -42,10 +42,9 @@ export function progressBar(done, total) {
 }
 
 const dialogEl = document.getElementById('dialog');
-
-export function dialogOpen() {
-  return dialogEl.open;
-}
+// The login has a dialog of its own, always on top: asked for while another dialog was open (a
+// session that ended during an export), it was not shown at all.
+const loginEl = document.getElementById('login-dialog');
 
 export function openDialog(title, body, onClose) {
   document.getElementById('dialog-title').textContent = title;
@@ -53,6 +52,21 @@ export function openDialog(title, body, onClose) {
   b.replaceChildren(body);
   dialogEl.onclose = onClose || null;
   if (!dialogEl.open) dialogEl.showModal();
+  if (loginEl.open) {
+    // The last modal dialog shown is the top one: the login goes back on top.
+    loginEl.close();
+    loginEl.showModal();
+  }
+}
+
+export function loginOpen() {
+  return loginEl.open;
+}
+
+// Shows the login dialog with body, on top of any other dialog.
+export function openLogin(body) {
+  document.getElementById('login-body').replaceChildren(body);
+  if (!loginEl.open) loginEl.showModal();
 }
 
 const live = document.getElementById('live');

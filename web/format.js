@@ -139,6 +139,47 @@ export function tickFormat(name) {
 // Tick steps of an axis of whole numbers (trial numbers): never a tick between two of them.
 export const WHOLE_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
+// Stored text (a choice, a failure reason, a metric's name) may hold Unicode bidi controls: a
+// right-to-left override (U+202E) in a value reordered the text after it, in the same label or
+// line, wherever the value went (tables, headings, chart labels, tooltips). isolate(s) wraps a
+// string holding any in first-strong isolates (U+2068 ... U+2069), as <bdi> would, so that it
+// stays one unit among the text around it: one more isolate before it per isolate end in it
+// without its start, and one more end after it per isolate in it left open, so that no control
+// of the value closes the wrapping or leaks past it. A string without controls is returned as is.
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+export function isolate(s) {
+  if (typeof s !== 'string' || !BIDI.test(s)) return s;
+  let open = 0;
+  let unmatched = 0;
+  for (const c of s) {
+    if (c >= '\u2066' && c <= '\u2068') open++;
+    else if (c === '\u2069') {
+      if (open > 0) open--;
+      else unmatched++;
+    }
+  }
+  return `${'\u2068'.repeat(1 + unmatched)}${s}${'\u2069'.repeat(1 + unmatched + open)}`;
+}
+
+// Every string of a JSON value, object keys too, isolated (the same key stays the same key).
+export function isolateAll(v) {
+  if (typeof v === 'string') return isolate(v);
+  if (Array.isArray(v)) return v.map(isolateAll);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [isolate(k), isolateAll(x)]));
+  }
+  return v;
+}
+
+// JSON text for people: bidi controls written as escapes (\u202e), the same JSON, so that a
+// value's override cannot reorder the line it is on.
+export function escapeBidi(text) {
+  return text.replace(
+    new RegExp(BIDI.source, 'g'),
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 // A name cut to `max` characters with an ellipsis (the whole name goes in a tooltip).
 export function shorten(text, max) {
   const s = String(text);

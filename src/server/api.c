@@ -22,29 +22,30 @@ struct route {
     size_t n;
 };
 
-/* Splits "/experiments/x/trials" into segments; false when too deep or too long. */
+/* Splits "/experiments/x/trials" into segments; false when too deep or too long, or when a
+ * segment is empty ("//experiments", "experiments/", "x//trials"): such a path names no
+ * resource, as on most servers, rather than the path without that segment (docs/api.md). */
 static bool split_path(const char *path, struct route *r)
 {
     r->n = 0;
-    const char *p = path;
-    while (*p == '/') {
-        p++;
+    if (*path != '/') {
+        return false;
     }
-    while (*p) {
+    const char *p = path + 1;
+    for (;;) {
         const char *end = strchr(p, '/');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (r->n == MAX_SEGS || len >= MAX_SEG_LEN) {
+        if (len == 0 || r->n == MAX_SEGS || len >= MAX_SEG_LEN) {
             return false;
         }
         memcpy(r->seg[r->n], p, len);
         r->seg[r->n][len] = '\0';
         r->n++;
-        p += len;
-        while (*p == '/') {
-            p++;
+        if (!end) {
+            return true;
         }
+        p = end + 1;
     }
-    return true;
 }
 
 static mhd_result send_err(struct MHD_Connection *c, struct request *req, int code,

@@ -166,6 +166,53 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
+static bool is_ows(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+/* The event a stream starts after: the Last-Event-ID header, trimmed of the optional whitespace
+ * around a field value (RFC 9110, 5.5; "12 " was refused), else ?after=N. *has is false when
+ * neither names one (an empty header is none, as an empty ?after=). */
+static int start_after(struct MHD_Connection *c, int64_t *id, bool *has, struct mp_error *err)
+{
+    const char *after = NULL;
+    *has = false;
+    int rc = mp_srv_query_arg(c, "after", &after, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const char *from = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    size_t len = 0;
+    if (from) {
+        while (is_ows(*from)) {
+            from++;
+        }
+        len = strlen(from);
+        while (len > 0 && is_ows(from[len - 1])) {
+            len--;
+        }
+    }
+    if (len == 0) {
+        from = after;
+        len = after ? strlen(after) : 0;
+    }
+    if (!from) {
+        return 0;
+    }
+    char num[24] = "";
+    if (len < sizeof(num)) {
+        memcpy(num, from, len);
+        num[len] = '\0';
+    }
+    if (len >= sizeof(num) || mp_parse_int64(num, id) != 0 || *id < 0) {
+        return mp_error_set(err, MP_EINVALID, "event id '%.*s' is not a non-negative integer",
+                            len > 64 ? 64 : (int)len, from);
+    }
+    *has = true;
+    return 0;
+}
+
 /* The newest event id (to start a stream "from now"). */
 mhd_result mp_srv_sse(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
                       int64_t exp_id)
@@ -195,18 +242,11 @@ mhd_result mp_srv_sse(struct mp_server *srv, struct MHD_Connection *c, struct re
         stream_free(s);
         return mp_srv_send_error(c, req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", err.msg);
     }
-    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
-    const char *after = NULL;
-    if (mp_srv_query_arg(c, "after", &after, &err) != 0) {
+    int64_t v = 0;
+    bool from = false;
+    if (start_after(c, &v, &from, &err) != 0) {
         stream_free(s);
         return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid", "%s", err.msg);
-    }
-    const char *from = last ? last : after;
-    int64_t v = 0;
-    if (from && (mp_parse_int64(from, &v) != 0 || v < 0)) {
-        stream_free(s);
-        return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid",
-                                 "event id '%s' is not a non-negative integer", from);
     }
     if (strcmp(req->method, "HEAD") == 0) {
         /* Headers only: a streamed answer to HEAD got the chunked body's last chunk (0 CRLF

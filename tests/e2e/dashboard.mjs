@@ -237,7 +237,7 @@ async function exportChecks(page) {
     'export: a download link',
     (await page.locator('#export-download').getAttribute('download')).endsWith('.json'),
   );
-  await shot(page.locator('dialog'), 'export.png');
+  await shot(page.locator('#dialog'), 'export.png');
   const hostFile = await page.locator('#export-download').getAttribute('href');
   await page.fill('#export-container', 'web');
   await page.click('text=As a Kubernetes patch');
@@ -647,7 +647,110 @@ async function scaleChecks(page, expId) {
       JSON.stringify(fit),
     );
   }
+  await bidiChecks(page, expId);
   await page.unrouteAll({ behavior: 'wait' });
+}
+
+// Text of the page laid out out of its order by a right-to-left override in one of `values`
+// (each holding bidi controls) that is not isolated: in a text node holding a value, a letter or
+// digit after it (or a later value) that stands left of what comes before it on the same line;
+// after such a text node, the next text of its block standing left of it. Returns the start of
+// each such text.
+function reorderedText(values) {
+  const inline = ['inline', 'inline-block', 'inline-flex', 'contents'];
+  const blockOf = (el) => {
+    let b = el;
+    while (b.parentElement && inline.includes(getComputedStyle(b).display)) b = b.parentElement;
+    return b;
+  };
+  // The box of n's text from..to when on one line (one rect per direction's run), else null.
+  const box = (n, from = 0, to = n.data.length) => {
+    const r = document.createRange();
+    r.setStart(n, from);
+    r.setEnd(n, to);
+    const all = [...r.getClientRects()];
+    const b = r.getBoundingClientRect();
+    return all.length && b.width > 0 && all.every((x) => Math.abs(x.top - b.top) < 2) ? b : null;
+  };
+  // The units of n in their logical order: each value it holds, each letter or digit outside.
+  const units = (n) => {
+    const spans = [];
+    for (const v of values) {
+      for (let i = n.data.indexOf(v); i >= 0; i = n.data.indexOf(v, i + v.length)) {
+        spans.push([i, i + v.length]);
+      }
+    }
+    const out = [];
+    for (let i = 0; i < n.data.length; i++) {
+      const span = spans.find(([from]) => from === i);
+      if (span) {
+        out.push(box(n, span[0], span[1]));
+        i = span[1] - 1;
+      } else if (/[A-Za-z0-9]/.test(n.data[i])) out.push(box(n, i, i + 1));
+    }
+    return out;
+  };
+  const found = [];
+  const walker = document.createTreeWalker(document.body, 4); // NodeFilter.SHOW_TEXT
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (!values.some((v) => n.data.includes(v))) continue;
+    let prev = null;
+    for (const u of units(n)) {
+      if (u && prev && Math.abs(u.top - prev.top) < 4 && u.left < prev.right - 1) {
+        found.push(n.data.slice(0, 40));
+        break;
+      }
+      prev = u;
+    }
+    const v = box(n);
+    if (!v) continue;
+    const within = document.createTreeWalker(blockOf(n.parentElement), 4);
+    within.currentNode = n;
+    for (let next = within.nextNode(); next; next = within.nextNode()) {
+      const b = box(next);
+      if (!b || !/[A-Za-z0-9]/.test(next.data)) continue;
+      if (Math.abs(b.top - v.top) < 4 && b.left < v.right - 1) found.push(next.data.slice(0, 40));
+      break;
+    }
+  }
+  return found;
+}
+
+// Values holding bidi controls (a right-to-left override, an isolate's end without its start)
+// are isolated: the text around them keeps its order (a name's U+202E turned the badge after it
+// into "DEDEECCUS").
+async function bidiChecks(page, expId) {
+  const rlo = '\u202e';
+  const values = [`mo${rlo}del`, `ab${rlo}cd`, `x\u2069${rlo}y`, `e2e${rlo}evil`, `rps${rlo}odd`];
+  values.push(`oom${rlo} it`);
+  large = {
+    params: [
+      { name: values[0], type: 'categorical', values: [values[1], values[2]] },
+      { name: 'n', type: 'int', min: 1, max: 4 },
+    ],
+    trials: 4,
+    value: (p, i) => (p.values ? p.values[i % 2] : i + 1),
+    edit: (exp) => {
+      exp.name = values[3];
+      for (const t of exp.trials) t.metrics[values[4]] = 12;
+      Object.assign(exp.trials[1], { state: 'FAILED', failure: 'CRASHED', reason: values[5] });
+    },
+  };
+  const pages = [
+    ['experiment', `#/exp/${expId}`, '.pc svg'],
+    ['trial', `#/exp/${expId}/trial/1`, '#trial-metrics'],
+    ['failed trial', `#/exp/${expId}/trial/2`, '#trial-metrics'],
+    ['comparison', `#/compare?ids=${expId},${expId}`, '.uplot'],
+  ];
+  for (const [name, hash, ready] of pages) {
+    await page.goto(`${BASE}/#/`);
+    await page.waitForSelector('h1:has-text("Experiments")');
+    await page.goto(`${BASE}/${hash}`);
+    await page.waitForSelector(ready);
+    const found = await page.evaluate(reorderedText, values);
+    check(`bidi: values are isolated (${name})`, found.length === 0, JSON.stringify(found));
+  }
+  large = null;
 }
 
 // Green pixels (the recommended ring) in the canvas of every uPlot chart whose legend names the
@@ -1159,6 +1262,65 @@ async function deletedTrialChecks(page, spec) {
 // A start refused (here 409: the name exists) stays said: a validation that the typing before
 // Ctrl+Enter had scheduled (600 ms later) replaced the error with "Valid: ...", so the user saw
 // a valid spec and nothing started.
+// Start pressed again (a double click, Ctrl+Enter) while its request runs: one request, one
+// experiment (each press sent one; the second was refused as a duplicate, or made another).
+async function doubleStartChecks(page, spec) {
+  await page.goto(`${BASE}/#/new`);
+  await page.waitForSelector('#spec-ok');
+  let posts = 0;
+  await page.route(`${BASE}/api/v1/experiments`, async (route) => {
+    if (route.request().method() === 'POST') {
+      posts++;
+      await new Promise((resolve) => setTimeout(resolve, 800));
+    }
+    await route.continue();
+  });
+  await page.fill('#spec', variant(spec, 'e2e-double', 2, '10ms'));
+  await page.click('#submit-btn');
+  const disabled = await page.locator('#submit-btn').isDisabled();
+  await page.click('#submit-btn', { force: true, timeout: 2000 }).catch(() => {});
+  await page.press('#spec', 'Control+Enter', { timeout: 2000 }).catch(() => {});
+  await page.waitForURL(/#\/exp\/\d+$/);
+  await page.unrouteAll({ behavior: 'wait' });
+  check('start: the button is disabled while its request runs', disabled);
+  check('start: pressed again meanwhile, one request', posts === 1, `${posts} requests`);
+}
+
+// The session ends while a dialog is open (the export): the login dialog comes on top of it and
+// logs in (it was not shown at all: one dialog at a time).
+async function loginOverDialogChecks(page, expId) {
+  await page.goto(`${BASE}/#/exp/${expId}`);
+  await page.click('#export-btn');
+  await page.waitForSelector('#dialog[open] #export-out pre');
+  const session = await page.evaluate(() => {
+    const s = localStorage.getItem('morphling_session');
+    localStorage.setItem('morphling_session', '0'.repeat(64));
+    return s;
+  });
+  await page.fill('#export-container', 'web');
+  await page.click('text=As a Kubernetes patch');
+  const onTop = await page
+    .waitForSelector('#token-input', { state: 'visible', timeout: 5000 })
+    .then(() =>
+      page.evaluate(() => {
+        const i = document.getElementById('token-input');
+        const r = i.getBoundingClientRect();
+        return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === i;
+      }),
+    )
+    .catch(() => false);
+  check('login over an open dialog: shown on top of it', onTop);
+  if (!onTop) {
+    await page.evaluate((s) => localStorage.setItem('morphling_session', s), session);
+    return;
+  }
+  await page.fill('#token-input', process.env.MP_TOKEN);
+  await page.click('#login-dialog button.primary');
+  await page.waitForSelector('#export-btn');
+  const after = await page.evaluate(() => localStorage.getItem('morphling_session'));
+  check('... and logs in', after === session, after);
+}
+
 async function submitErrorChecks(page, spec) {
   await page.goto(`${BASE}/#/new`);
   await page.waitForSelector('#spec-ok');
@@ -1647,12 +1809,14 @@ async function run() {
 
   await unreadableChecks(page);
   await submitErrorChecks(page, spec);
-  // The expected 404 of the experiment that is not there, 409 of the refused start and 500 of
-  // the unreadable experiment.
+  await doubleStartChecks(page, spec);
+  await loginOverDialogChecks(page, expId);
+  // The expected 401 of the ended session, 404 of the experiment that is not there, 409 of the
+  // refused start and 500 of the unreadable experiment.
   errors.splice(
     before,
     errors.length,
-    ...errors.slice(before).filter((e) => !/status of (40[49]|500)/.test(e)),
+    ...errors.slice(before).filter((e) => !/status of (40[149]|500)/.test(e)),
   );
 
   check('no page errors', errors.length === 0, errors.join(' | '));

@@ -8,10 +8,13 @@ import {
   axisLabel,
   axisUnit,
   categoryTicks,
+  escapeBidi,
   fmtLimit,
   fmtMetric,
   fmtMoney,
   fmtNum,
+  isolate,
+  isolateAll,
   tickFormat,
 } from '../../web/format.js';
 import {
@@ -319,4 +322,23 @@ test('trial state: in flight when the run stopped is interrupted', () => {
 test('finished trials: of counts, and of none', () => {
   assert.equal(finished({ succeeded: 2, failed: 1, cancelled: 1, running: 3 }), 4);
   assert.equal(finished(null), 0);
+});
+
+// Values holding bidi controls stay one unit among the text around them (a right-to-left
+// override in a choice reordered the label it was in); others are left as they are.
+test('isolate: bidi controls are isolated, balanced', () => {
+  const [fsi, pdi, rlo] = ['\u2068', '\u2069', '\u202e'];
+  assert.equal(isolate('plain'), 'plain');
+  assert.equal(isolate(`a${rlo}b`), `${fsi}a${rlo}b${pdi}`);
+  // An isolate's end without its start would close the wrapping one: one more isolate before.
+  assert.equal(isolate(`x${pdi}${rlo}y`), `${fsi}${fsi}x${pdi}${rlo}y${pdi}${pdi}`);
+  // An isolate left open would swallow the wrapping end: one more end after.
+  assert.equal(isolate(`\u2066abc`), `${fsi}\u2066abc${pdi}${pdi}`);
+  assert.equal(isolate(7), 7);
+  assert.deepEqual(isolateAll({ [`k${rlo}`]: [`v${rlo}`, 1, null], n: 'n' }), {
+    [`${fsi}k${rlo}${pdi}`]: [`${fsi}v${rlo}${pdi}`, 1, null],
+    n: 'n',
+  });
+  assert.equal(escapeBidi(`{"a": "x${rlo}y"}`), '{"a": "x\\u202ey"}');
+  assert.deepEqual(JSON.parse(escapeBidi(JSON.stringify({ a: `x${rlo}y` }))), { a: `x${rlo}y` });
 });

@@ -185,6 +185,13 @@ last=$(grep '^id: ' "$WORK/events.txt" | tail -n 3 | head -n 1 | cut -d' ' -f2)
 stream_start "$WORK/resumed.txt" "/api/v1/experiments/$id/events" -H "Last-Event-ID: $last"
 stream_wait "$WORK/resumed.txt" "$FINISHED"
 check "SSE: Last-Event-ID resumes after that event" 2 "$(grep -c '^id: ' "$WORK/resumed.txt")"
+# Header values are trimmed of optional whitespace (RFC 9110, 5.5): "12 " was answered 400.
+stream_start "$WORK/resumed-ows.txt" "/api/v1/experiments/$id/events" -H "Last-Event-ID:  $last 	"
+stream_wait "$WORK/resumed-ows.txt" "$FINISHED"
+check "SSE: a Last-Event-ID with blanks around it resumes after that event" 2 \
+    "$(grep -c '^id: ' "$WORK/resumed-ows.txt")"
+check "SSE: a garbage Last-Event-ID" 400 "$(status GET /api/v1/events --max-time 5 -H "Last-Event-ID: $last x")"
+check_contains "... says which" "event id '$last x' is not a non-negative integer" "$(body .error.message)"
 
 check "get by id" 200 "$(status GET "/api/v1/experiments/$id")"
 check "get: trials" 30 "$(body '.trials | length')"
@@ -263,6 +270,14 @@ check "POST export" 405 "$(status POST "/api/v1/experiments/$id/export")"
 check "missing experiment" 404 "$(status GET /api/v1/experiments/nope)"
 check "missing: error code" not_found "$(body .error.code)"
 check "unknown API route" 404 "$(status GET /api/v1/nope)"
+# A path with an empty segment names no resource (docs/api.md): /api/v1//experiments answered
+# the list and /experiments/ID//trials the trials, as if the segment were not there.
+for p in /api/v1//experiments /api/v1/experiments/ "/api/v1/experiments//$id" \
+    "/api/v1/experiments/$id/" "/api/v1/experiments/$id//trials" \
+    "/api/v1/experiments/$id/trials//1/logs" /api/v1//info /api/v1/; do
+    check "GET $p: 404" "404 not_found" "$(status GET "$p") $(body .error.code)"
+done
+check "POST /api/v1//experiments: 404" 404 "$(status POST /api/v1//experiments --data-binary @"$WORK/spec.yaml")"
 check "PUT on an experiment" 405 "$(status PUT "/api/v1/experiments/$id")"
 check "405 on an experiment: Allow" "GET, HEAD, DELETE" "$(allow PUT "/api/v1/experiments/$id")"
 check "405 on cancel: Allow" "POST" "$(allow GET "/api/v1/experiments/$id/cancel")"

@@ -4,6 +4,7 @@
 // the server's caveats about it.
 import { apiResponse } from '../api.js';
 import { h, openDialog } from '../dom.js';
+import { escapeBidi } from '../format.js';
 
 export function exportDialog(exp) {
   // The download link's file: one at a time, freed when replaced and when the dialog closes.
@@ -34,7 +35,7 @@ export function exportDialog(exp) {
       format === 'k8s' ? `?format=k8s&container=${encodeURIComponent(container.value.trim())}` : '';
     try {
       const { body: r, warnings } = await apiResponse(`/experiments/${exp.id}/export${q}`);
-      const text = `${JSON.stringify(r, null, 2)}\n`;
+      const text = `${escapeBidi(JSON.stringify(r, null, 2))}\n`;
       const name = `${exp.name}-${format === 'k8s' ? 'k8s-patch' : 'deploy'}.json`;
       const hint =
         format === 'k8s'

@@ -133,7 +133,14 @@ function editor(template, draft) {
     clearTimeout(ed.timer);
     ed.timer = setTimeout(ed.validate, 600);
   };
+  // One start at a time: pressed again (a double click, Ctrl+Enter) while its request runs, each
+  // press sent one, and the second made another experiment or was refused as a duplicate.
+  ed.button = null;
+  ed.busy = false;
   ed.submit = async () => {
+    if (ed.busy) return;
+    ed.busy = true;
+    if (ed.button) ed.button.disabled = true;
     clearTimeout(ed.timer);
     asked++;
     try {
@@ -143,6 +150,9 @@ function editor(template, draft) {
       else location.hash = `#/exp/${r.id}`;
     } catch (e) {
       ed.showError(e);
+    } finally {
+      ed.busy = false;
+      if (ed.button) ed.button.disabled = false;
     }
   };
   return ed;
@@ -174,6 +184,11 @@ export async function viewNew(gen) {
     ed.redraw();
     ed.validate();
   };
+  ed.button = h(
+    'button',
+    { class: 'btn primary', type: 'button', id: 'submit-btn', onclick: ed.submit },
+    'Start experiment',
+  );
   main.replaceChildren(
     h(
       'div',
@@ -197,11 +212,7 @@ export async function viewNew(gen) {
           { class: 'btn', type: 'button', id: 'validate-btn', onclick: ed.validate },
           'Validate',
         ),
-        h(
-          'button',
-          { class: 'btn primary', type: 'button', id: 'submit-btn', onclick: ed.submit },
-          'Start experiment',
-        ),
+        ed.button,
       ),
     ),
     ed.msg,
