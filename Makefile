@@ -4,6 +4,9 @@
 .PHONY: all deps build install demo test bench fuzz format check-format tidy clean
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Tests run two per CPU: most of their time goes to waiting on the services, load tests and test
+# clusters they start (those that measure run alone: tests/CMakeLists.txt).
+TEST_JOBS ?= $(shell echo $$((2 * $$(nproc 2>/dev/null || echo 1))))
 BUILD ?= build/release
 TEST_BUILD ?= build/test
 PREFIX ?= /usr/local
@@ -36,7 +39,7 @@ test: deps
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --output-on-failure -j $(JOBS)
+		ctest --output-on-failure -j $(TEST_JOBS)
 	$(MAKE) --no-print-directory check-format
 	$(MAKE) --no-print-directory tidy
 
