@@ -55,7 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mp_spec_free(again);
         free(json);
         size_t n_warnings = 0;
-        mp_spec_warnings_free(mp_spec_warnings(spec, &n_warnings), n_warnings);
+        char **warnings = mp_spec_warnings(spec, &n_warnings);
+        mp_spec_warnings_free(warnings, n_warnings);
         mp_spec_free(spec);
     }
     /* As submitted to `serve`: every path must stay inside the base folder (here /tmp), and the
