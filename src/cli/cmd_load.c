@@ -463,12 +463,11 @@ static int run_capacity(struct load_args *a)
         mp_capacity_result_json(&r, &b);
         printf("%s\n", b.data);
         mp_buf_release(&b);
-        if (rc == MP_ECANCELLED) { /* the JSON alone reads as a search that found nothing */
-            fprintf(stderr, "morphling load: interrupted after %.1f s, before an answer\n",
-                    r.search_s);
-        }
     } else {
         print_capacity(&a->cap, &r, rc == MP_ECANCELLED);
+    }
+    if (rc == MP_ECANCELLED) { /* the JSON alone reads as a search that found nothing */
+        fprintf(stderr, "morphling load: interrupted after %.1f s, before an answer\n", r.search_s);
     }
     if (status == MP_EXIT_OK && a->result && !write_result(a->result, &r.at_capacity, false, &r)) {
         status = MP_EXIT_FAILURE;
