@@ -229,7 +229,8 @@ static int finish_args(struct load_args *a)
     }
     if (a->duration_ns > 0) {
         /* Windows no longer than --window (nor shorter than the least) that add up to the whole
-         * duration: 1.5s with 1s windows is two of 750ms, not one of 1s. */
+         * duration: 1.5s with 1s windows is two of 750ms, not one of 1s; past 10,000 windows
+         * (the most a measurement keeps) they are longer than --window (docs/load.md). */
         int64_t n = (a->duration_ns + mo->window_ns - 1) / mo->window_ns;
         int64_t most = (int64_t)((double)a->duration_ns / MP_MEASURE_MIN_WINDOW_NS);
         n = n > most ? most : n;
