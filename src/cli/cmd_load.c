@@ -229,7 +229,8 @@ static int finish_args(struct load_args *a)
     }
     if (a->duration_ns > 0) {
         /* Windows no longer than --window (nor shorter than the least) that add up to the whole
-         * duration: 1.5s with 1s windows is two of 750ms, not one of 1s. */
+         * duration: 1.5s with 1s windows is two of 750ms, not one of 1s; past 10,000 windows
+         * (the most a measurement keeps) they are longer than --window (docs/load.md). */
         int64_t n = (a->duration_ns + mo->window_ns - 1) / mo->window_ns;
         int64_t most = (int64_t)((double)a->duration_ns / MP_MEASURE_MIN_WINDOW_NS);
         n = n > most ? most : n;
@@ -463,12 +464,11 @@ static int run_capacity(struct load_args *a)
         mp_capacity_result_json(&r, &b);
         printf("%s\n", b.data);
         mp_buf_release(&b);
-        if (rc == MP_ECANCELLED) { /* the JSON alone reads as a search that found nothing */
-            fprintf(stderr, "morphling load: interrupted after %.1f s, before an answer\n",
-                    r.search_s);
-        }
     } else {
         print_capacity(&a->cap, &r, rc == MP_ECANCELLED);
+    }
+    if (rc == MP_ECANCELLED) { /* the JSON alone reads as a search that found nothing */
+        fprintf(stderr, "morphling load: interrupted after %.1f s, before an answer\n", r.search_s);
     }
     if (status == MP_EXIT_OK && a->result && !write_result(a->result, &r.at_capacity, false, &r)) {
         status = MP_EXIT_FAILURE;
@@ -480,8 +480,8 @@ static int run_capacity(struct load_args *a)
     return status;
 }
 
-/* No connection could be made in the first window: the error, naming the target and the first
- * connect error, and exit 1 (the JSON figures still on stdout with --json). */
+/* No connection could be made before the first connects failed: the error, naming the target and
+ * the first connect error, and exit 1 (the JSON figures still on stdout with --json). */
 static int unreachable(const struct load_args *a, const struct mp_measure_result *r)
 {
     if (a->json) {
@@ -490,8 +490,8 @@ static int unreachable(const struct load_args *a, const struct mp_measure_result
         printf("%s\n", b.data);
         mp_buf_release(&b);
     }
-    char *msg = mp_xasprintf("no connection to %s could be made in the first window (%.2f s, "
-                             "%llu attempts): %s; is the service listening there?",
+    char *msg = mp_xasprintf("no connection to %s could be made in the first %.2f s (%llu "
+                             "attempts): %s; is the service listening there?",
                              a->cap.measure.load.url, r->duration_s,
                              (unsigned long long)r->errors[MP_LG_ERR_CONNECT],
                              r->first_error[MP_LG_ERR_CONNECT]);
@@ -590,7 +590,7 @@ const struct mp_verb mp_verb_load = {
         "the last --stable-windows agree; --duration measures for a fixed time; --capacity "
         "searches for the highest rate that meets --slo.\n\nExit status: 0 when the "
         "measurement ran, 1 when every request failed or none completed (without --duration it "
-        "stops after the first window when no connection could be made), no rate met the SLO, "
+        "stops at the first connect errors when no connection could be made), no rate met the SLO, "
         "the --result file could not be written or it was interrupted, 2 for invalid options.",
     .opts = load_opts,
     .n_opts = MP_ARRAY_LEN(load_opts),

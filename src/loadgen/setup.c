@@ -100,15 +100,18 @@ int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err
     memcpy(out->port, "80", 3);
     if (*p == ':') {
         p++;
+        /* Any run of digits, leading zeros included (RFC 3986 §3.2.3: port = *DIGIT). */
         size_t pl = strspn(p, "0123456789");
-        long port = pl > 0 && pl <= 5 ? strtol(p, NULL, 10) : 0;
+        size_t zeros = strspn(p, "0");
+        zeros = zeros < pl ? zeros : pl;
+        long port = pl > 0 && pl - zeros <= 5 ? strtol(p + zeros, NULL, 10) : 0;
         if (port <= 0 || port > 65535) {
             return mp_error_set(err, MP_EINVALID, "'%s': invalid port", url);
         }
         snprintf(out->port, sizeof(out->port), "%ld", port);
         p += pl;
     }
-    if (*p && *p != '/' && *p != '?') {
+    if (*p && *p != '/' && *p != '?' && *p != '#') { /* the authority's ends (RFC 3986 §3.2) */
         return mp_error_set(err, MP_EINVALID, "'%s': unexpected '%c' after the host", url, *p);
     }
     return url_target(url, p, out, err);

@@ -125,8 +125,10 @@ struct mp_measure_opts {
      * min_window_requests, or max_windows (the time cap); every window is merged and `stable`
      * says whether the interval got there. 0: the stability rule above. */
     double ci_target;
-    /* Stop after the first window when no connection could be made in it: every attempt failed
-     * to connect (refused, unreachable, timed out), none connected and no request completed.
+    /* Stop after the first window that ends with connect errors when no connection could be
+     * made before: every attempt failed to connect (refused, unreachable, timed out: a connect
+     * that times out fails after a first window of nothing), none connected and no request
+     * completed.
      * The result says `unreachable`. Off by default: `morphling load` sets it outside a fixed
      * duration; a trial's load test leaves it off (a service that dies is the runner's to see). */
     bool stop_unreachable;
@@ -191,7 +193,7 @@ struct mp_measure_result {
     bool stable;             /* the stability rule held before max_windows */
     bool pruned;             /* stopped early by the pruning rule */
     bool remeasured;         /* the figures of mp_measure_settled's second measurement */
-    bool unreachable;        /* stopped by stop_unreachable: no connection in the first window */
+    bool unreachable;        /* stopped by stop_unreachable: no connection before connects failed */
     unsigned windows;        /* windows run (excluding warm-up) */
     unsigned merged;         /* windows merged into the figures below (mp_measure_merged) */
     struct mp_spread spread; /* over the merged windows */

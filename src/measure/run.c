@@ -123,6 +123,21 @@ static bool ci_reached(const struct mp_measure_opts *o, const struct mp_window_s
     return mp_measure_ci(w, n, NULL) <= o->ci_target;
 }
 
+/* A closed port: 10 windows of connect errors were run and reported as zeros. Every window so far
+ * had no connection and no request, and the first connect errors just ended (with nothing else):
+ * a host that drops SYNs fails its connects only at --timeout, after a first window of nothing. */
+static bool unreachable_so_far(const struct mp_lg_window *windows, size_t n)
+{
+    struct mp_lg_counts c = {0};
+    for (size_t i = 0; i < n; i++) {
+        mp_lg_counts_add(&c, &windows[i].counts);
+    }
+    uint64_t now_failed = windows[n - 1].counts.errors[MP_LG_ERR_CONNECT];
+    return c.connects == 0 && c.requests == 0 && now_failed > 0 &&
+           now_failed == c.errors[MP_LG_ERR_CONNECT] &&
+           mp_lg_counts_errors(&c) == c.errors[MP_LG_ERR_CONNECT];
+}
+
 static bool on_window(void *arg, const struct mp_lg_window *windows, size_t n)
 {
     struct run_ctx *ctx = arg;
@@ -137,11 +152,7 @@ static bool on_window(void *arg, const struct mp_lg_window *windows, size_t n)
     ctx->pruned = o->prune_windows > 0 && n >= o->prune_windows &&
                   mp_measure_prune_due(ctx->stats + n - o->prune_windows, o->prune_windows,
                                        &o->prune_slo, o->prune_factor);
-    /* A closed port: 10 windows of connect errors were run and reported as zeros. */
-    const struct mp_lg_counts *c = &windows[0].counts;
-    ctx->unreachable = o->stop_unreachable && n == 1 && c->connects == 0 && c->requests == 0 &&
-                       c->errors[MP_LG_ERR_CONNECT] > 0 &&
-                       mp_lg_counts_errors(c) == c->errors[MP_LG_ERR_CONNECT];
+    ctx->unreachable = o->stop_unreachable && unreachable_so_far(windows, n);
     return (ctx->stable && !o->fixed) || ctx->pruned || ctx->unreachable;
 }
 

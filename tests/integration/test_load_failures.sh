@@ -117,7 +117,7 @@ run_load "$WORK/closed.json" 1 "http://127.0.0.1:$GONE/x" --warmup 100ms --windo
     --result "$WORK/closed.result"
 check "closed port: one window run" 1 "$(sed -n 's/.*"windows_run":\([0-9]*\).*/\1/p' "$WORK/closed.json")"
 check_contains "closed port: the error names the target" \
-    "no connection to http://127.0.0.1:$GONE/x could be made in the first window" \
+    "no connection to http://127.0.0.1:$GONE/x could be made in the first 0.20 s" \
     "$(cat "$WORK/closed.json.err")"
 check_contains "closed port: ... and the connect error" "Connection refused" \
     "$(cat "$WORK/closed.json.err")"
@@ -125,6 +125,21 @@ check_contains "closed port: --result written" '"first_error":"connect: Connecti
     "$(cat "$WORK/closed.result")"
 run_load "$WORK/closed.txt" 1 "http://127.0.0.1:$GONE/" --warmup 100ms --window 200ms
 check_false "closed port: no summary of zeros" grep -q "req/s" "$WORK/closed.txt"
+# A host that drops the SYNs (a full accept queue here, a firewall elsewhere): each connect times
+# out after --timeout, later than the end of the first window, which then had no error at all;
+# it ran every window (10) and said only "every request failed", not that nothing connected.
+printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' >"$WORK/ok.http"
+start_canned dropsyn "$WORK/ok.http" --queue-full-ms 60000
+run_load "$WORK/dropsyn.json" 1 "http://127.0.0.1:$PORT/x" --warmup 0 --window 200ms \
+    --timeout 300ms --json
+check "SYNs dropped: stops at the first connect error, window 2" 2 \
+    "$(jq -r .windows_run "$WORK/dropsyn.json")"
+check_contains "SYNs dropped: the error names the target" \
+    "no connection to http://127.0.0.1:$PORT/x could be made in the first 0.40 s" \
+    "$(cat "$WORK/dropsyn.json.err")"
+check_contains "SYNs dropped: ... and the connect error" "connect timed out" \
+    "$(cat "$WORK/dropsyn.json.err")"
+kill "$SERVICE_PID"
 
 # listen_later NAME MS: a free port (PORT) that refuses connections until a fake service starts
 # listening on it MS milliseconds from now.

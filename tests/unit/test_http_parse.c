@@ -403,6 +403,19 @@ static void urls(void **state)
     assert_string_equal(u.port, "82");
     assert_string_equal(u.path, "/A");
     assert_int_equal(mp_lg_url_parse("http://h/a@b", &u, NULL), 0); /* '@' in the path is fine */
+    /* The authority ends at '/', '?' or '#' (RFC 3986 §3.2): a fragment right after the host or
+     * port was "unexpected '#' after the host". */
+    assert_int_equal(mp_lg_url_parse("http://h:8080#top", &u, NULL), 0);
+    assert_string_equal(u.port, "8080");
+    assert_string_equal(u.path, "/");
+    assert_int_equal(mp_lg_url_parse("http://h#top", &u, NULL), 0);
+    assert_string_equal(u.host, "h");
+    assert_string_equal(u.path, "/");
+    /* A port is any run of digits (RFC 3986 §3.2.3): leading zeros were an invalid port. */
+    assert_int_equal(mp_lg_url_parse("http://h:08080/x", &u, NULL), 0);
+    assert_string_equal(u.port, "8080");
+    assert_int_equal(mp_lg_url_parse("http://h:0000000000080/x", &u, NULL), 0);
+    assert_string_equal(u.port, "80");
     /* Non-ASCII bytes and characters a URI may not hold are percent-encoded; '%' stays. */
     assert_int_equal(mp_lg_url_parse("http://h/mod\xc3\xa8le?q={a|b}&p=%41", &u, NULL), 0);
     assert_string_equal(u.path, "/mod%C3%A8le?q=%7Ba%7Cb%7D&p=%41");
@@ -425,6 +438,9 @@ static void urls(void **state)
                          "http://:80/",
                          "http://h:0/",
                          "http://h:99999/",
+                         "http://h:000000/",
+                         "http://h:0000065536/",
+                         "http://h:+80/",
                          "http://h:8x/",
                          "http://h/a b",
                          "http://[::1/"};
