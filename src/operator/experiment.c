@@ -156,6 +156,24 @@ static bool name_in_use_explains(struct op_exp *x, const char *msg)
 
 /* The trial runner first: it checks the runner's settings against the cluster (the namespace)
  * and removes the objects of earlier runs' trials, before any write of this run. */
+/* What `morphling validate` warns of, as Warning Events SearchWarning: a grid that maxNumTrials
+ * cuts short, and the spec's own warnings (a bare duration that reads like milliseconds, named
+ * by the resource's field). */
+static void search_warnings(struct op_exp *x)
+{
+    char *warning = mp_engine_spec_warning(x->spec);
+    if (warning) {
+        op_event(x->op, x->pe, "Warning", "SearchWarning", "%s", warning);
+        free(warning);
+    }
+    size_t n = 0;
+    char **more = mp_spec_warnings(x->spec, &n);
+    for (size_t i = 0; i < n; i++) {
+        op_event(x->op, x->pe, "Warning", "SearchWarning", "%s", more[i]);
+    }
+    mp_spec_warnings_free(more, n);
+}
+
 static int run(struct op_exp *x, struct mp_error *err)
 {
     char *db = mp_xasprintf("%s/morphling-operator-%s.db", x->op->work_dir, x->uid);
@@ -192,12 +210,7 @@ static int run(struct op_exp *x, struct mp_error *err)
                  "running up to %lld trial(s), %lld "
                  "at a time",
                  (long long)x->spec->max_trials, (long long)x->spec->parallelism);
-        /* What `morphling validate` warns of (a grid that maxNumTrials cuts short). */
-        char *warning = mp_engine_spec_warning(x->spec);
-        if (warning) {
-            op_event(x->op, x->pe, "Warning", "SearchWarning", "%s", warning);
-            free(warning);
-        }
+        search_warnings(x);
     }
     if (rc == 0) {
         runner = op_trial_runner_new(x);

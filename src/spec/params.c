@@ -101,12 +101,13 @@ static void peek_target(const struct mp_node *item, struct mp_param *p)
 }
 
 /* mp_doc_number for a value of parameter item: a cpu or memory one says its unit when the text
- * is no number ("1Gi" is 1024 MiB). */
+ * is no number ("1Gi" is 1024 MiB). A null stays "got null" (`--set parameters[0].min=` read
+ * 'got "" (a cpu target is in cores)'). */
 static int param_number(const struct mp_node *item, const struct mp_node *n, double *out,
                         struct mp_error *err)
 {
     int rc = mp_doc_number(n, out, err);
-    if (rc == 0 || !n || n->kind != MP_NODE_SCALAR) {
+    if (rc == 0 || !n || n->kind != MP_NODE_SCALAR || mp_doc_is_null(n)) {
         return rc;
     }
     struct mp_param t = {0};

@@ -176,8 +176,10 @@ static void cpus_short(const struct mp_spec *spec, struct warnings *w)
 char **mp_spec_warnings(const struct mp_spec *spec, size_t *n)
 {
     struct warnings w = {NULL, 0};
-    if (!spec->from_pe) { /* its fields are the resource's, its runner kubernetes */
-        bare_durations(spec, &w);
+    /* A ProfilingExperiment's durations (spec.trialTimeout, spec.load.warmup, spec.runner's)
+     * are its own nodes in the translated spec, named by the resource's paths. */
+    bare_durations(spec, &w);
+    if (!spec->from_pe) { /* its runner is kubernetes */
         untold_port(spec, &w);
         cpus_short(spec, &w);
     }

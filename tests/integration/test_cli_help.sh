@@ -87,10 +87,12 @@ for page in "$man1" "$man5"; do
 done
 
 # morphling-spec(5) is docs/spec.md, and documents every key the spec loader knows: the keys of
-# every `keys[] = {...}` table in src/spec and of the replay runner's settings table.
+# every `keys[] = {...}` table in src/spec and of every runner's settings tables (local, its
+# load test, replay, kubernetes).
 keys=$( (awk '/(keys|top_keys)\[\] = \{/ { on = 1 } on { print } on && /\};/ { on = 0 }' \
     "$MP_SOURCE_DIR"/src/spec/*.c
-    grep -o 'MP_SETTING_KEY("[a-z_]*"' "$MP_SOURCE_DIR/src/runner/replay.c") |
+    cd "$MP_SOURCE_DIR/src/runner" &&
+        grep -ho 'MP_SETTING_KEY("[a-z_]*"' replay.c local_config.c local_load.c kubernetes_config.c) |
     grep -o '"[a-z_]*"' | tr -d '"' | sort -u)
 count=$(printf '%s\n' $keys | wc -l)
 [ "$count" -ge 40 ]

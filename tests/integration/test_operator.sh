@@ -245,6 +245,16 @@ check "a grid cut short: a Warning Event says so" \
 check "the grid run in full has none" "" \
     "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "SearchWarning" and .involvedObject.name == "mobilenet-experiment-grid") | .message')"
 
+# A bare duration that reads like milliseconds: a Warning Event names the resource's field, as
+# `morphling validate` does (spec.trialTimeout: 1000 is 1000 s; nothing said it).
+original_pe bare-timeout 8 1
+sed -i 's/^  parallelism: 1$/  parallelism: 1\n  trialTimeout: "1000"/' "$WORK/bare-timeout.yaml"
+kubectl apply -f "$WORK/bare-timeout.yaml" >/dev/null
+wait_state bare-timeout Succeeded
+check "a bare trialTimeout: a Warning Event says how it reads" \
+    "Warning SearchWarning $NS/bare-timeout: 'spec.trialTimeout': a bare number is seconds: 1000 is read as 1000s (16.7 minutes); write 1000ms for milliseconds, or 1000s to say seconds" \
+    "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.involvedObject.name == "bare-timeout" and .reason == "SearchWarning") | "\(.type) \(.reason) \(.message)"' | sed 's/:[0-9]*:[0-9]*: /: /')"
+
 # A clean stop.
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"

@@ -644,6 +644,46 @@ static void validation_names_the_resource_field(void **state)
     }
 }
 
+/* A bare duration that reads like milliseconds is said so in a ProfilingExperiment too, naming
+ * the resource's field (validate warned of it in a spec and said nothing of spec.trialTimeout:
+ * 1000, read as 1000 s). */
+static void bare_durations_warn_in_the_resource(void **state)
+{
+    (void)state;
+#define PARAMS                                                                                     \
+    "  tunableParameters:\n"                                                                       \
+    "    - category: env\n"                                                                        \
+    "      parameters:\n"                                                                          \
+    "        - {name: A, parameterType: discrete, feasibleSpace: {list: ['1', '2']}}\n"
+    struct mp_spec *s = parse_ok(PE_HEAD "  trialTimeout: 1000\n"
+                                         "  load: {warmup: 100, window: 2s}\n"
+                                         "  runner: {delete_timeout: 5000}\n" PARAMS,
+                                 NULL, 0);
+    size_t n = 0;
+    char **w = mp_spec_warnings(s, &n);
+    const char *want[] = {
+        "pe.yaml:9:17: 'spec.trialTimeout': a bare number is seconds: 1000 is read as 1000s "
+        "(16.7 minutes); write 1000ms for milliseconds, or 1000s to say seconds",
+        "pe.yaml:11:28: 'spec.runner.delete_timeout': a bare number is seconds: 5000",
+        "pe.yaml:10:18: 'spec.load.warmup': a bare number is seconds: 100 is read as 100s",
+    };
+    assert_int_equal(n, MP_ARRAY_LEN(want));
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(w[i], want[i], strlen(want[i])) != 0) {
+            fail_msg("warning %zu\n  [%s]\ndoes not start\n  [%s]", i, w[i], want[i]);
+        }
+    }
+    mp_spec_warnings_free(w, n);
+    mp_spec_free(s);
+    /* serviceProgressDeadline is the original's seconds, an integer: never a warning. */
+    s = parse_ok(PE_HEAD "  serviceProgressDeadline: 1000\n" PARAMS, NULL, 0);
+    w = mp_spec_warnings(s, &n);
+    assert_int_equal(n, 0);
+    mp_spec_warnings_free(w, n);
+    mp_spec_free(s);
+#undef PARAMS
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -661,6 +701,7 @@ int main(void)
         cmocka_unit_test(assignment_in_the_original_form),
         cmocka_unit_test(native_specs_are_not_resources),
         cmocka_unit_test(validation_names_the_resource_field),
+        cmocka_unit_test(bare_durations_warn_in_the_resource),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

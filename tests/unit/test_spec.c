@@ -288,6 +288,10 @@ static void unit_errors(void **state)
         /* Other parameters have no unit to say. */
         {"{name: a, type: discrete, values: [1Gi], target: {env: MEM}}",
          "'parameters[0].values[0]': expected a number, got \"1Gi\""},
+        /* A null is no text (`--set parameters[0].min=` read 'got "" (a cpu target is in
+         * cores)'). */
+        {"{name: c, type: float, min: null, max: 2, target: {resource: cpu}}",
+         "'parameters[0].min': expected a number, got null"},
     };
     expect_param_errors(cases, MP_ARRAY_LEN(cases));
     char text[1024];
