@@ -154,8 +154,6 @@ static bool name_in_use_explains(struct op_exp *x, const char *msg)
     return said;
 }
 
-/* The trial runner first: it checks the runner's settings against the cluster (the namespace)
- * and removes the objects of earlier runs' trials, before any write of this run. */
 /* What `morphling validate` warns of, as Warning Events SearchWarning: a grid that maxNumTrials
  * cuts short, and the spec's own warnings (a bare duration that reads like milliseconds, named
  * by the resource's field). */
@@ -174,6 +172,8 @@ static void search_warnings(struct op_exp *x)
     mp_spec_warnings_free(more, n);
 }
 
+/* The trial runner first: it checks the runner's settings against the cluster (the namespace)
+ * and removes the objects of earlier runs' trials, before any write of this run. */
 static int run(struct op_exp *x, struct mp_error *err)
 {
     char *db = mp_xasprintf("%s/morphling-operator-%s.db", x->op->work_dir, x->uid);
