@@ -493,8 +493,11 @@ const char *mp_suggest(const char *typed, const char *const *candidates)
             best = *k;
         }
     }
-    size_t cap = strlen(typed) / 2 + 2;
-    return best && best_d <= 2 * (cap < 3 ? cap : 3) ? best : NULL;
+    /* At most 3 edits, fewer in a short word, and one per letter typed only when that is one
+     * ("x" for "xi"; "foo" is no slip of "port"). */
+    size_t len = strlen(typed), cap = len / 2 + 2;
+    bool close = best_d <= 2 * (cap < 3 ? cap : 3) && (best_d < 2 * len || best_d <= 2);
+    return best && close ? best : NULL;
 }
 
 static int cmp_paths(const void *a, const void *b)

@@ -43,7 +43,7 @@ static int trial_deleted(struct op_exp *x, int64_t number, const struct mp_trial
     if (rc == 0) {
         char *name = op_trial_name(x->name, number);
         op_event(x->op, x->pe, "Warning", "TrialDeleted",
-                 "trials %s/%s was deleted while trial %lld ran: created again with its result "
+                 "Trial %s/%s was deleted while trial %lld ran: created again with its result "
                  "(%s); delete the experiment to stop its run",
                  x->ns, name, (long long)number, mp_trial_state_name(res->state));
         op_log(x->op, "%s: trial %lld: its Trial was deleted while it ran: created again (%s)",

@@ -234,7 +234,7 @@ static int run(struct mp_runner *r, const struct mp_trial_request *req, struct m
         /* Its Trial was deleted while it ran (`kubectl delete trial`): its objects went with it,
          * and this attempt runs it again under a Trial created again. */
         op_event(x->op, x->pe, "Warning", "TrialDeleted",
-                 "trials %s/%s was deleted while trial %lld ran: it runs again (attempt %lld), "
+                 "Trial %s/%s was deleted while trial %lld ran: it runs again (attempt %lld), "
                  "its Trial created again; delete the experiment to stop its run",
                  x->ns, mp_kube_meta(trial, "name"), (long long)req->number,
                  (long long)req->attempt + 1);

@@ -80,6 +80,14 @@ char *mp_spec_unit_hint(const struct mp_param *p, const char *text)
     if (!text || mp_kube_quantity_parse(text, &q, NULL) != 0 || q.negative || q.saturated) {
         return mp_xasprintf("a %s target is in %s", cpu ? "cpu" : "memory", unit);
     }
+    /* A size in bytes for a cpu ("1Gi": 1073741824 cores), millibytes for a memory ("512m" is
+     * half a byte, not 512 MiB): the number is no help there. */
+    size_t n = strlen(text);
+    bool binary = n >= 2 && text[n - 1] == 'i', milli = n >= 1 && text[n - 1] == 'm';
+    if ((cpu && binary) || (!cpu && milli)) {
+        return mp_xasprintf("a %s target is in %s; %s is %s", cpu ? "cpu" : "memory", unit, text,
+                            cpu ? "a size in bytes" : "thousandths of a byte, not MiB");
+    }
     char buf[MP_FMT_DOUBLE_MAX];
     double v = cpu ? (double)q.milli / 1000.0 : (double)q.units / 1048576.0;
     mp_fmt_double(buf, v);

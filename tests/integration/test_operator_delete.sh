@@ -33,7 +33,7 @@ check "trial 2 keeps its result" "SUCCEEDED Succeeded 1" \
 check "trials 2's metrics" true \
     "$(kubectl get trial gone-2 -n "$NS" -o json | jq -r '.status.metrics | length > 0')"
 check "trialsSucceeded" 3 "$(printf '%s' "$pe" | jq -r .status.trialsSucceeded)"
-check_contains "a Warning Event TrialDeleted" "trials $NS/gone-2 was deleted while trial 2 ran" \
+check_contains "a Warning Event TrialDeleted" "Trial $NS/gone-2 was deleted while trial 2 ran" \
     "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "TrialDeleted" and .type == "Warning") | .message')"
 check "no object of a trial left" "" "$(leftovers)"
 kill -TERM "$OPERATOR_PID"

@@ -92,7 +92,7 @@ MP_WAIT_S=400 wait_for "redo succeeds" state_is redo Succeeded
 check "redo-1 ran again, at attempt 2" "2 Succeeded" \
     "$(k get trial redo-1 -n "$NS" -o json | jq -r '"\(.spec.attempt) \(.status.conditions[-1].type)"')"
 check_contains "a Warning Event TrialDeleted says it runs again" \
-    "trials $NS/redo-1 was deleted while trial 1 ran: it runs again (attempt 2)" \
+    "Trial $NS/redo-1 was deleted while trial 1 ran: it runs again (attempt 2)" \
     "$(k get events -n "$NS" -o json | jq -r '.items[] | select(.involvedObject.name == "redo" and .reason == "TrialDeleted" and .type == "Warning") | .message')"
 check "nothing of redo's trials is left" "" "$(leftover_objects redo)"
 

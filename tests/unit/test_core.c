@@ -220,6 +220,13 @@ static void suggestions_and_folder_listings(void **state)
     assert_string_equal(mp_suggest("trian", meta), "train");
     assert_string_equal(mp_suggest("rn", verbs), "run");
     assert_null(mp_suggest("completely-different", verbs));
+    /* A word that shares no letter's place with any key: "foo" was "did you mean 'port'?" */
+    static const char *const runner[] = {"kind", "port", "ports", "cpus", NULL};
+    assert_null(mp_suggest("foo", runner));
+    assert_null(mp_suggest("ab", verbs));
+    assert_string_equal(mp_suggest("prot", runner), "port");
+    static const char *const bo[] = {"xi", "kappa", NULL};
+    assert_string_equal(mp_suggest("x", bo), "xi");
     char dir[] = "/tmp/mp-core-XXXXXX";
     assert_non_null(mkdtemp(dir));
     const char *const names[] = {"b.csv", "a.csv", ".hidden.csv", "notes.txt"};

@@ -604,7 +604,7 @@ static void validation_names_the_resource_field(void **state)
         const char *algorithm, *containers, *extra, *want;
     } cases[] = {
         {"{algorithmName: grid}", "[{name: c, image: i}]", "  runner: {foo: bar}\n",
-         "pe.yaml:9:12: 'spec.runner.foo': unknown key; did you mean 'port'?"},
+         "pe.yaml:9:12: 'spec.runner.foo': unknown key"},
         {"{algorithmName: grid, algorithmSettings: [{name: n_candidates, value: '10'}]}",
          "[{name: c, image: i}]", "",
          "pe.yaml:6:84: 'spec.algorithm.algorithmSettings[0].value': this algorithm takes no "

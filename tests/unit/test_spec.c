@@ -281,6 +281,12 @@ static void unit_errors(void **state)
         {"{name: c, type: float, min: 0.5, max: 2, step: 250m, target: {resource: cpu}}",
          "'parameters[0].step': expected a number, got \"250m\" (a cpu target is in cores: "
          "250m is 0.25 cores; write 0.25)"},
+        /* A quantity of the other resource's kind: its unit, not a number (1Gi read "1073741824
+         * cores", 512m "4.88e-07 MiB"). */
+        {"{name: c, type: discrete, values: [1Gi], target: {resource: cpu}}",
+         "got \"1Gi\" (a cpu target is in cores; 1Gi is a size in bytes)"},
+        {"{name: m, type: discrete, values: [512m], target: {resource: memory}}",
+         "got \"512m\" (a memory target is in MiB; 512m is thousandths of a byte, not MiB)"},
         /* No quantity: the unit alone. */
         {"{name: m, type: discrete, values: [2GB], target: {resource: memory}}",
          "'parameters[0].values[0]': expected a number, got \"2GB\" (a memory target is in "
@@ -295,7 +301,7 @@ static void unit_errors(void **state)
     };
     expect_param_errors(cases, MP_ARRAY_LEN(cases));
     char text[1024];
-    snprintf(text, sizeof(text), HEAD "parameters:\n  - %s\n", cases[5].param);
+    snprintf(text, sizeof(text), HEAD "parameters:\n  - %s\n", cases[7].param);
     struct mp_spec *spec = NULL;
     struct mp_error err = {0};
     assert_int_not_equal(mp_spec_parse(text, strlen(text), "t.yaml", "/tmp", NULL, 0, &spec, &err),
