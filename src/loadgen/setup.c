@@ -91,6 +91,13 @@ int mp_lg_url_parse(const char *url, struct mp_lg_url *out, struct mp_error *err
         return mp_error_set(err, MP_EINVALID, "'%s': missing or overlong host", url);
     }
     memcpy(out->host, host, hl);
+    out->host[hl] = '\0';
+    /* An IPv6 zone is written "%25eth0" in a URL (RFC 6874), "%eth0" to the resolver. */
+    char *zone = *host_end == ']' ? strstr(out->host, "%25") : NULL;
+    if (zone) {
+        memmove(zone + 1, zone + 3, strlen(zone + 3) + 1);
+        hl -= 2;
+    }
     for (size_t i = 0; i < hl; i++) {
         char c = out->host[i];
         if ((unsigned char)c <= ' ' || c == '@' || c == '\\' || c == '"') {
@@ -184,8 +191,10 @@ static void format_request(const struct mp_lg_opts *o, const struct mp_lg *lg, c
     struct mp_buf b = MP_BUF_INIT;
     mp_buf_addf(&b, "%s %s HTTP/1.1\r\n", method, lg->url.path);
     if (!has_header(o, "Host")) {
+        /* An IPv6 zone ("%eth0") names this machine's interface: it stays out of Host. */
         bool v6 = strchr(lg->url.host, ':') != NULL;
-        mp_buf_addf(&b, "Host: %s%s%s", v6 ? "[" : "", lg->url.host, v6 ? "]" : "");
+        mp_buf_addf(&b, "Host: %s%.*s%s", v6 ? "[" : "", (int)strcspn(lg->url.host, "%"),
+                    lg->url.host, v6 ? "]" : "");
         mp_buf_adds(&b, strcmp(lg->url.port, "80") == 0 ? "" : ":");
         mp_buf_adds(&b, strcmp(lg->url.port, "80") == 0 ? "" : lg->url.port);
         mp_buf_adds(&b, "\r\n");

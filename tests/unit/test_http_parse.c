@@ -396,6 +396,12 @@ static void urls(void **state)
     assert_string_equal(u.path, "/");
     assert_int_equal(mp_lg_url_parse("http://[::1]:9/a", &u, NULL), 0);
     assert_string_equal(u.host, "::1");
+    /* An IPv6 zone, written %25 in a URL (RFC 6874), goes to the resolver as '%' ("cannot
+     * resolve host 'fe80::1%25lo'"); one written bare stays as it is. */
+    assert_int_equal(mp_lg_url_parse("http://[fe80::1%25lo]:9/a", &u, NULL), 0);
+    assert_string_equal(u.host, "fe80::1%lo");
+    assert_int_equal(mp_lg_url_parse("http://[fe80::1%lo]/", &u, NULL), 0);
+    assert_string_equal(u.host, "fe80::1%lo");
     assert_int_equal(mp_lg_url_parse("localhost:81/x", &u, NULL), 0);
     assert_string_equal(u.port, "81");
     assert_int_equal(mp_lg_url_parse("HTTP://Example:82/A", &u, NULL), 0);
