@@ -1286,6 +1286,32 @@ async function doubleStartChecks(page, spec) {
   check('start: pressed again meanwhile, one request', posts === 1, `${posts} requests`);
 }
 
+// Cancel pressed twice while its request runs: one request (a second one went out), and the
+// experiment ends CANCELLED.
+async function doubleCancelChecks(page, spec) {
+  const [, body] = await createExperiment(page, spec, 'double cancel');
+  await page.goto(`${BASE}/#/exp/${body.id}`);
+  let posts = 0;
+  await page.route(`${BASE}/api/v1/experiments/${body.id}/cancel`, async (route) => {
+    posts++;
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await route.continue();
+  });
+  const button = page.locator('.actions button:has-text("Cancel"):not([disabled])');
+  await button.click();
+  await page
+    .locator('.actions button:has-text("Cancel")')
+    .click({ force: true, timeout: 2000 })
+    .catch(() => {});
+  await page.waitForSelector('h1 .badge.CANCELLED', { timeout: 20000 }).catch(() => null);
+  await page.unrouteAll({ behavior: 'wait' });
+  check('cancel: pressed again meanwhile, one request', posts === 1, `${posts} requests`);
+  check(
+    'cancel: the experiment ends CANCELLED',
+    (await page.locator('h1 .badge.CANCELLED').count()) === 1,
+  );
+}
+
 // The session ends while a dialog is open (the export): the login dialog comes on top of it and
 // logs in (it was not shown at all: one dialog at a time).
 async function loginOverDialogChecks(page, expId) {
@@ -1820,6 +1846,7 @@ async function run() {
   await unreadableChecks(page);
   await submitErrorChecks(page, spec);
   await doubleStartChecks(page, spec);
+  await doubleCancelChecks(page, variant(spec, 'e2e-double-cancel', 20, '1s'));
   await loginOverDialogChecks(page, expId);
   // The expected 401 of the ended session, 404 of the experiment that is not there, 409 of the
   // refused start and 500 of the unreadable experiment.

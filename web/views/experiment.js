@@ -334,11 +334,16 @@ function trialTable(exp, state) {
 
 function actions(exp, msg) {
   const fail = (e) => msg.replaceChildren(h('p', { class: 'msg error' }, e.message));
-  const cancel = async () => {
+  // Disabled while its request runs: a second press sent a second cancel. The page's next
+  // render (the experiment ends) keeps it disabled.
+  const cancel = async (ev) => {
+    const button = ev.currentTarget;
+    button.disabled = true;
     try {
       await api(`/experiments/${exp.id}/cancel`, { method: 'POST' });
     } catch (e) {
       fail(e);
+      button.disabled = false;
     }
   };
   const del = async () => {
