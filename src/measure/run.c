@@ -230,6 +230,7 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
     r->late_sends = c->late_sends;
     r->late_busy = c->late_busy;
     r->connects = c->connects;
+    r->bytes_read = c->bytes_read;
     r->late_fraction = c->sends ? (double)c->late_sends / (double)c->sends : 0.0;
     r->throughput_rps = r->duration_s > 0 ? (double)r->requests / r->duration_s : 0.0;
     r->offered_rps = o->load.rate_rps;

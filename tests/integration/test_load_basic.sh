@@ -135,6 +135,10 @@ check "keep-alive: no connection opened after the warm-up" 0 "$(json_num "$WORK/
 printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi' >"$WORK/ka.http"
 start_canned noka "$WORK/ka.http" --close
 run_load "$WORK/noka.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 100ms --json
+# Bytes read: the 40 bytes of each response (wrk's Transfer/sec), give or take the one in flight
+# on each connection when a window closes.
+check_true "bytes read: 40 a response ($(jq -c '[.requests, .bytes_read, .read_bytes_per_s]' "$WORK/noka.json"))" \
+    jq -e '(.bytes_read - 40 * .requests | fabs) <= 80 and .read_bytes_per_s > 0' "$WORK/noka.json"
 check_true "no keep-alive: about a connection a request" \
     [ "$(json_num "$WORK/noka.json" connects)" -gt "$(($(json_num "$WORK/noka.json" requests) / 2))" ]
 run_load "$WORK/noka.txt" 0 "http://127.0.0.1:$PORT/" -c 2 -d 200ms --warmup 0
