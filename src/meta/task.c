@@ -322,6 +322,14 @@ int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surf
             goto out;
         }
     }
+    /* A configuration on two rows (a parameter column the default layout left out, as one
+     * after the first metric) was trained on twice, with two values; replay refuses it. */
+    struct mp_surface_index *idx = NULL;
+    rc = mp_surface_index_new(s, &space, &idx, err);
+    mp_surface_index_free(idx);
+    if (rc != 0) {
+        goto out;
+    }
     x = mp_xcalloc(s->n_rows * cols.n_params + 1, sizeof(double));
     score = mp_xcalloc(s->n_rows + 1, sizeof(double));
     surface_rows(s, &space, cols.params, cols.objective, cols.failure, o->minimize, x, score);

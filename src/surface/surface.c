@@ -591,8 +591,9 @@ int mp_surface_index_new(const struct mp_surface *s, const struct mp_space *spac
         indexed++;
         size_t slot = index_slot(idx, key);
         if (idx->slot_key[slot]) {
-            rc = mp_error_set(err, MP_EINVALID, "%s:%zu: configuration %s appears twice", s->path,
-                              s->lines[r], key);
+            rc = mp_error_set(err, MP_EINVALID,
+                              "%s:%zu: configuration %s appears twice (line %zu is the other)",
+                              s->path, s->lines[r], key, s->lines[idx->slot_row[slot]]);
             free(key);
             break;
         }
