@@ -672,6 +672,16 @@ int mp_surface_set_roles(struct mp_space *space, const char *const *roles, size_
                                 "gpu_type)",
                                 roles[i], role);
         }
+        /* Two roles for one column: the last won without a word. */
+        size_t len = (size_t)(eq - roles[i]);
+        for (size_t j = 0; j < i; j++) {
+            if (strncmp(roles[j], roles[i], len + 1) == 0 &&
+                strcmp(roles[j] + len + 1, role) != 0) {
+                return mp_error_set(err, MP_EINVALID,
+                                    "role \"%s\": column '%.*s' has role %s already (role \"%s\")",
+                                    roles[i], (int)len, roles[i], roles[j] + len + 1, roles[j]);
+            }
+        }
         for (size_t c = 0; c < space->n; c++) {
             struct mp_param *p = &space->params[c];
             if (mp_surface_role_names(roles[i], p->name) && !mp_param_role_fits(p, role)) {
