@@ -272,6 +272,14 @@ out:
     return rc;
 }
 
+/* A failure that says nothing about the configuration: the infrastructure's, or a replay's that
+ * found no row for it (it was never measured). Such a point is left out, not trained as the
+ * service's worst. */
+static bool says_nothing(enum mp_failure f)
+{
+    return f == MP_FAILURE_INFRA || f == MP_FAILURE_NOT_RECORDED;
+}
+
 static void surface_rows(const struct mp_surface *s, const struct mp_space *space, const int *cols,
                          int obj, int failure, bool minimize, double *x, double *score)
 {
@@ -280,7 +288,7 @@ static void surface_rows(const struct mp_surface *s, const struct mp_space *spac
         double v = s->numbers[r * s->n_cols + (size_t)obj];
         const char *failed = failure >= 0 ? cells[failure] : "";
         if (*failed) {
-            score[r] = mp_failure_parse(failed) == MP_FAILURE_INFRA ? NAN : -INFINITY;
+            score[r] = says_nothing((enum mp_failure)mp_failure_parse(failed)) ? NAN : -INFINITY;
         } else {
             score[r] = !isfinite(v) ? NAN : minimize ? -v : v;
         }
@@ -322,6 +330,14 @@ int mp_meta_taskset_add_surface(struct mp_meta_taskset *ts, const struct mp_surf
             goto out;
         }
     }
+    /* A configuration on two rows (a parameter column the default layout left out, as one
+     * after the first metric) was trained on twice, with two values; replay refuses it. */
+    struct mp_surface_index *idx = NULL;
+    rc = mp_surface_index_new(s, &space, &idx, err);
+    mp_surface_index_free(idx);
+    if (rc != 0) {
+        goto out;
+    }
     x = mp_xcalloc(s->n_rows * cols.n_params + 1, sizeof(double));
     score = mp_xcalloc(s->n_rows + 1, sizeof(double));
     surface_rows(s, &space, cols.params, cols.objective, cols.failure, o->minimize, x, score);
@@ -351,7 +367,7 @@ bool mp_meta_taskset_add_trials(struct mp_meta_taskset *ts, const char *name,
             continue;
         }
         memcpy(&x[i * d], t->x, d * sizeof(double));
-        if (t->state == MP_TRIAL_FAILED && t->failure != MP_FAILURE_INFRA) {
+        if (t->state == MP_TRIAL_FAILED && !says_nothing(t->failure)) {
             score[i] = -INFINITY; /* a verdict on the configuration, measured or not */
             used++;
         } else if (t->state == MP_TRIAL_SUCCEEDED && isfinite(t->value)) {

@@ -591,8 +591,9 @@ int mp_surface_index_new(const struct mp_surface *s, const struct mp_space *spac
         indexed++;
         size_t slot = index_slot(idx, key);
         if (idx->slot_key[slot]) {
-            rc = mp_error_set(err, MP_EINVALID, "%s:%zu: configuration %s appears twice", s->path,
-                              s->lines[r], key);
+            rc = mp_error_set(err, MP_EINVALID,
+                              "%s:%zu: configuration %s appears twice (line %zu is the other)",
+                              s->path, s->lines[r], key, s->lines[idx->slot_row[slot]]);
             free(key);
             break;
         }
@@ -670,6 +671,16 @@ int mp_surface_set_roles(struct mp_space *space, const char *const *roles, size_
                                 "instances, batch_timeout, cpu, memory, gpu, gpu_memory_share, "
                                 "gpu_type)",
                                 roles[i], role);
+        }
+        /* Two roles for one column: the last won without a word. */
+        size_t len = (size_t)(eq - roles[i]);
+        for (size_t j = 0; j < i; j++) {
+            if (strncmp(roles[j], roles[i], len + 1) == 0 &&
+                strcmp(roles[j] + len + 1, role) != 0) {
+                return mp_error_set(err, MP_EINVALID,
+                                    "role \"%s\": column '%.*s' has role %s already (role \"%s\")",
+                                    roles[i], (int)len, roles[i], roles[j] + len + 1, roles[j]);
+            }
         }
         for (size_t c = 0; c < space->n; c++) {
             struct mp_param *p = &space->params[c];

@@ -43,6 +43,16 @@ err=$("$MORPHLING" replay "$WORK/items.csv" --objective items_per_s --role throu
 check "a role on a metric column: exit 2" 2 "$rc"
 check_contains "a role on a metric column: message" \
     "role \"throughput_rps=cpu\": 'throughput_rps' is not a parameter column" "$err"
+# Two roles for one column: the last won without a word (items_per_s came out as the plain
+# throughput where the first --role made b the batch size).
+err=$("$MORPHLING" replay "$WORK/items.csv" --objective items_per_s --role b=batch_size \
+    --role b=threads -a grid --budget 3 2>&1); rc=$?
+check "two roles for one column: exit 2" 2 "$rc"
+check_contains "two roles for one column: message" \
+    "role \"b=threads\": column 'b' has role batch_size already (role \"b=batch_size\")" "$err"
+json=$("$MORPHLING" replay "$WORK/items.csv" --objective items_per_s --role b=batch_size \
+    --role b=batch_size -a grid --budget 3 --json)
+check "the same role twice is that role" 120 "$(printf '%s' "$json" | jq '.surface_optimum')"
 # Each trial says whether and how it failed: an OOM_KILLED row's trial read like one that
 # measured nothing else ("value": null, nothing more).
 printf 'x,throughput_rps,failure\n1,10,\n2,,OOM_KILLED\n' >"$WORK/failed.csv"

@@ -622,6 +622,84 @@ static void test_export_protected_choices(void **state)
     mp_surface_free(sf);
 }
 
+/* A surface whose parameter columns do not tell its rows apart (a parameter left after the first
+ * metric, which the default layout does not take) was trained on as it was: both rows of a
+ * configuration, with different values, where replay refuses the file. */
+static void test_surface_repeated_configuration(void **state)
+{
+    (void)state;
+    static const char csv[] = "batch,throughput_rps,cpu\n"
+                              "1,10,1\n"
+                              "1,20,2\n"
+                              "2,30,1\n"
+                              "2,25,2\n";
+    struct mp_surface *sf = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_surface_parse(csv, sizeof(csv) - 1, "twice.csv", &sf, &err), 0);
+    struct mp_meta_surface_opts o = {NULL, false, NULL, 0, NULL, 0};
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    assert_int_equal(mp_meta_taskset_add_surface(&ts, sf, &o, &err), MP_EINVALID);
+    if (!strstr(err.msg,
+                "twice.csv:3: configuration batch=1 appears twice (line 2 is the other)")) {
+        fail_msg("unexpected error \"%s\"", err.msg);
+    }
+    assert_int_equal(ts.n_tasks, 0);
+    /* Naming the parameters tells the rows apart. */
+    static const char *const params[] = {"batch", "cpu"};
+    o.params = params;
+    o.n_params = 2;
+    if (mp_meta_taskset_add_surface(&ts, sf, &o, &err) != 0) {
+        fail_msg("add_surface: %s", err.msg);
+    }
+    assert_int_equal(ts.n_tasks, 1);
+    assert_int_equal(ts.tasks[0].n, 4);
+    mp_meta_taskset_release(&ts);
+    mp_surface_free(sf);
+}
+
+/* A configuration that a replay found no row for (NOT_RECORDED) was not measured: it was trained
+ * at the service's lowest value, as a verdict on it, where it says as little as an
+ * infrastructure failure. Trials of a replayed experiment and a surface's failure cell alike. */
+static void test_not_recorded_says_nothing(void **state)
+{
+    (void)state;
+    struct mp_space s = {0};
+    struct mp_param p = int_param("b", 1, 16, NULL);
+    mp_space_add(&s, &p);
+    static const double x[] = {1, 2, 4, 8};
+    const struct mp_meta_trial trials[] = {
+        {&x[0], MP_TRIAL_SUCCEEDED, MP_FAILURE_NONE, 2.0},
+        {&x[1], MP_TRIAL_SUCCEEDED, MP_FAILURE_NONE, 4.0},
+        {&x[2], MP_TRIAL_FAILED, MP_FAILURE_NOT_RECORDED, NAN},
+        {&x[3], MP_TRIAL_FAILED, MP_FAILURE_CRASHED, NAN},
+    };
+    struct mp_meta_taskset ts = MP_META_TASKSET_INIT;
+    assert_true(mp_meta_taskset_add_trials(&ts, "t", &s, false, trials, 4, 2));
+    assert_int_equal(ts.tasks[0].n, 3);
+    for (size_t i = 0; i < ts.tasks[0].n; i++) {
+        assert_true(ts.tasks[0].x[i] != 4); /* b = 4 stands for nothing */
+    }
+    mp_meta_taskset_release(&ts);
+    mp_space_release(&s);
+
+    static const char csv[] = "b,value,failure\n"
+                              "1,2,\n"
+                              "2,4,\n"
+                              "4,,NOT_RECORDED\n"
+                              "8,,CRASHED\n";
+    struct mp_surface *sf = NULL;
+    struct mp_error err = {0};
+    assert_int_equal(mp_surface_parse(csv, sizeof(csv) - 1, "nr.csv", &sf, &err), 0);
+    struct mp_meta_surface_opts o = {"value", false, NULL, 0, NULL, 0};
+    ts = (struct mp_meta_taskset)MP_META_TASKSET_INIT;
+    if (mp_meta_taskset_add_surface(&ts, sf, &o, &err) != 0) {
+        fail_msg("add_surface: %s", err.msg);
+    }
+    assert_int_equal(ts.tasks[0].n, 3);
+    mp_meta_taskset_release(&ts);
+    mp_surface_free(sf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +713,8 @@ int main(void)
         cmocka_unit_test(test_refused_task_adds_no_choice),
         cmocka_unit_test(test_wide_categorical),
         cmocka_unit_test(test_export_protected_choices),
+        cmocka_unit_test(test_surface_repeated_configuration),
+        cmocka_unit_test(test_not_recorded_says_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
