@@ -268,6 +268,41 @@ static int check_version(struct mp_store *st, int target, struct mp_error *err)
     return rc;
 }
 
+/* Whether the file is a morphling store, read before anything is written (WAL is a setting the
+ * file keeps): another program's SQLite database (tables, none of them `experiments`) is refused
+ * by name, as any other file; list and run wrote morphling's tables into it. A database with no
+ * table is no store for a reader (a first run whose schema could not be written: a full disk),
+ * as an empty file. A version above this build's is left to migrate's "newer morphling". */
+static int check_ours(struct mp_store *st, bool existing, struct mp_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = mp_store_prepare(st,
+                              "SELECT (SELECT user_version FROM pragma_user_version), "
+                              "(SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+                              "ORDER BY name LIMIT 1), "
+                              "EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                              "AND name = 'experiments')",
+                              &stmt, err);
+    if (rc == 0 && sqlite3_step(stmt) != SQLITE_ROW) {
+        rc = mp_store_fail(st, err, "read schema");
+    }
+    if (rc == 0 && sqlite3_column_int(stmt, 0) <= mp_store_n_migrations) {
+        const unsigned char *table = sqlite3_column_text(stmt, 1);
+        if (table && !sqlite3_column_int(stmt, 2)) {
+            rc = mp_error_set(err, MP_EINVALID,
+                              "%s: not a morphling store (it holds another program's table '%s')",
+                              st->path, (const char *)table);
+        } else if (!table && existing) {
+            rc = mp_error_set(err, MP_ENOTFOUND,
+                              "there is no store %s (a database with no table: nothing has run "
+                              "with it)",
+                              st->path);
+        }
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 /* No page cache allocated in bulk at a connection's first read (20 pages, about 90 KiB): the
  * operator holds two connections per running experiment, and pages come one by one as needed.
  * A process that initialised SQLite before keeps its setting (SQLITE_MISUSE, ignored). */
@@ -300,7 +335,8 @@ int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_
             goto out;
         }
         sqlite3_extended_result_codes(st->db, 1);
-        rc = check_version(st, target, err);
+        rc = check_ours(st, true, err);
+        rc = rc ? rc : check_version(st, target, err);
         goto out;
     }
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
@@ -311,6 +347,10 @@ int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_
     int timeout_ms = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 10000;
     sqlite3_busy_timeout(st->db, timeout_ms);
     sqlite3_extended_result_codes(st->db, 1);
+    rc = strcmp(path, ":memory:") != 0 ? check_ours(st, opts && opts->existing, err) : 0;
+    if (rc != 0) {
+        goto out;
+    }
     if (set_wal(st, timeout_ms) != SQLITE_OK ||
         sqlite3_exec(st->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", NULL, NULL,
                      NULL) != SQLITE_OK) {

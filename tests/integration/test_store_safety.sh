@@ -44,6 +44,26 @@ err=$("$MORPHLING" list --db "$WORK/empty.db" 2>&1 >/dev/null)
 check "an empty file for a store: exit 1" 1 "$?"
 check_contains "... says so" "there is no store $WORK/empty.db (an empty file" "$err"
 check "... and is left empty" 0 "$(stat -c %s "$WORK/empty.db")"
+# Another program's SQLite database is no store either: refused by name and left as it was
+# (list and run wrote morphling's tables into it and switched it to WAL).
+sqlite3 "$WORK/app.db" "CREATE TABLE notes (x); INSERT INTO notes VALUES ('mine')"
+for cmd in "list" "run $MP_SOURCE_DIR/examples/replay-demo.yaml"; do
+    # shellcheck disable=SC2086 # word splitting of $cmd is intended
+    err=$("$MORPHLING" $cmd --db "$WORK/app.db" 2>&1 >/dev/null)
+    check "another program's database, $cmd: exit 2" 2 "$?"
+    check_contains "... says so" "$WORK/app.db: not a morphling store (it holds another program's table 'notes')" "$err"
+done
+check "... its tables are left as they were" "notes" "$(sqlite3 "$WORK/app.db" .tables)"
+check "... and its journal too" "delete" "$(sqlite3 "$WORK/app.db" 'PRAGMA journal_mode')"
+# A database with no table (a first run that could not write the schema: a full disk) is no store
+# for a reader, which leaves it so; a run takes it.
+sqlite3 "$WORK/bare.db" "CREATE TABLE t (a); DROP TABLE t"
+err=$("$MORPHLING" list --db "$WORK/bare.db" 2>&1 >/dev/null)
+check "a database with no table: list exits 1" 1 "$?"
+check_contains "... says so" "there is no store $WORK/bare.db (a database with no table" "$err"
+check "... and writes nothing into it" "" "$(sqlite3 "$WORK/bare.db" .tables)"
+one_trial "$WORK/bare.db"
+check "... a run takes it" 1 "$("$MORPHLING" show replay-demo --db "$WORK/bare.db" --json | jq '.trials | length')"
 DB="$WORK/store.db"
 "$MORPHLING" run "$MP_SOURCE_DIR/examples/replay-demo.yaml" --db "$DB" --quiet >/dev/null
 check "the experiment ran" 40 "$("$MORPHLING" show replay-demo --db "$DB" --json | jq '.trials | length')"
