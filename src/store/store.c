@@ -235,6 +235,17 @@ static bool unwritable(const char *path)
     return ro;
 }
 
+/* Whether a -wal file with frames is beside path: what a killed writer left there, which an
+ * immutable read does not see. */
+static bool wal_left(const char *path)
+{
+    char *wal = mp_xasprintf("%s-wal", path);
+    struct stat sb;
+    bool left = stat(wal, &sb) == 0 && sb.st_size > 0;
+    free(wal);
+    return left;
+}
+
 /* The URI that opens path immutable: read as it is, without locks or WAL's shared memory (what
  * a last writer left in a -wal file is not seen). */
 static char *immutable_uri(const char *path)
@@ -336,6 +347,14 @@ int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_
         }
         sqlite3_extended_result_codes(st->db, 1);
         rc = check_ours(st, true, err);
+        if (rc == MP_ENOTFOUND && wal_left(path)) {
+            rc = mp_error_set(err, MP_EUNSUPPORTED,
+                              "%s: its results are still in its -wal file (a run stopped before "
+                              "it moved them into the store), which only a process that may "
+                              "write the store can read: open it once there (e.g. its owner's "
+                              "`morphling list`)",
+                              path);
+        }
         rc = rc ? rc : check_version(st, target, err);
         goto out;
     }

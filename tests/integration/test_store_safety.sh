@@ -77,6 +77,20 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     check_contains "... list" "replay-demo" "$(as_nobody list 2>&1)"
     check "... export" 41 "$(as_nobody export replay-demo --format csv 2>&1 | wc -l)"
     check "... and nothing was written there" "store.db" "$(ls "$WORK/ro")"
+    # A run killed before SQLite moved its results from the -wal file into the store: a reader
+    # that may not write cannot read them, and says so (it said "schema 0" and "upgrade it").
+    slow_replay_spec 0.2s 'max_trials: 40'
+    mkdir "$WORK/wal" && chmod 0755 "$WORK/wal"
+    "$MORPHLING" run "$WORK/spec.yaml" --db "$WORK/wal/store.db" --quiet >/dev/null 2>&1 &
+    pid=$!
+    track "$pid"
+    wait_for "a trial stored" sh -c "[ \"\$(sqlite3 '$WORK/wal/store.db' 'SELECT count(*) FROM trials' 2>/dev/null)\" -gt 0 ]"
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    chmod 0644 "$WORK/wal/store.db" "$WORK/wal/store.db-wal" "$WORK/wal/store.db-shm"
+    err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$MORPHLING" list --db "$WORK/wal/store.db" 2>&1 >/dev/null)
+    check "results left in the -wal file, read by another user: exit 1" 1 "$?"
+    check_contains "... says where they are" "$WORK/wal/store.db: its results are still in its -wal file" "$err"
 else
     ok "# SKIP a read-only store: needs root and setpriv to read it as another user"
 fi
