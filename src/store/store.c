@@ -51,12 +51,17 @@ int mp_store_fail(struct mp_store *st, struct mp_error *err, const char *what)
                      "is written to it)",
                      st->path, what, sqlite3_errmsg(st->db));
     }
-    /* What a full disk cost, and what to do (it said only "database or disk is full"). */
-    const char *full = (code & 0xff) == SQLITE_FULL
+    /* What a full disk cost, and what to do (it said only "database or disk is full"); what a
+     * store this user may not write needs (it said "attempt to write a readonly database" of a
+     * file it could write, in a folder it could not). */
+    const char *hint = (code & 0xff) == SQLITE_FULL
                            ? " (free space on its disk: this change was not written; what was "
                              "written before it stays, and a run continues when run again)"
+                       : (code & 0xff) == SQLITE_READONLY
+                           ? " (this user may not write the store file or its folder, where SQLite "
+                             "keeps its -wal and -shm files)"
                            : "";
-    return mp_error_set(err, rc, "%s: %s: %s%s", st->path, what, sqlite3_errmsg(st->db), full);
+    return mp_error_set(err, rc, "%s: %s: %s%s", st->path, what, sqlite3_errmsg(st->db), hint);
 }
 
 int mp_store_step_done(struct mp_store *st, int step, struct mp_error *err, const char *what)

@@ -77,6 +77,15 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     check_contains "... list" "replay-demo" "$(as_nobody list 2>&1)"
     check "... export" 41 "$(as_nobody export replay-demo --format csv 2>&1 | wc -l)"
     check "... and nothing was written there" "store.db" "$(ls "$WORK/ro")"
+    # A run on a store this user may write in a folder it may not: SQLite's "attempt to write a
+    # readonly database" named neither the folder nor the files it needs there.
+    mkdir "$WORK/rodir" && cp "$DB" "$WORK/rodir/store.db" && chown 65534 "$WORK/rodir/store.db" &&
+        chmod 0755 "$WORK/rodir"
+    err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$MORPHLING" run \
+        "$MP_SOURCE_DIR/examples/replay-demo.yaml" --db "$WORK/rodir/store.db" 2>&1 >/dev/null)
+    check "a store in a folder this user may not write: run exits 1" 1 "$?"
+    check_contains "... says why" "$WORK/rodir/store.db: " "$err"
+    check_contains "... and what to do" "(this user may not write the store file or its folder, where SQLite keeps its -wal and -shm files)" "$err"
     # A run killed before SQLite moved its results from the -wal file into the store: a reader
     # that may not write cannot read them, and says so (it said "schema 0" and "upgrade it").
     slow_replay_spec 0.2s 'max_trials: 40'
