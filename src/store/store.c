@@ -51,12 +51,17 @@ int mp_store_fail(struct mp_store *st, struct mp_error *err, const char *what)
                      "is written to it)",
                      st->path, what, sqlite3_errmsg(st->db));
     }
-    /* What a full disk cost, and what to do (it said only "database or disk is full"). */
-    const char *full = (code & 0xff) == SQLITE_FULL
+    /* What a full disk cost, and what to do (it said only "database or disk is full"); what a
+     * store this user may not write needs (it said "attempt to write a readonly database" of a
+     * file it could write, in a folder it could not). */
+    const char *hint = (code & 0xff) == SQLITE_FULL
                            ? " (free space on its disk: this change was not written; what was "
                              "written before it stays, and a run continues when run again)"
+                       : (code & 0xff) == SQLITE_READONLY
+                           ? " (this user may not write the store file or its folder, where SQLite "
+                             "keeps its -wal and -shm files)"
                            : "";
-    return mp_error_set(err, rc, "%s: %s: %s%s", st->path, what, sqlite3_errmsg(st->db), full);
+    return mp_error_set(err, rc, "%s: %s: %s%s", st->path, what, sqlite3_errmsg(st->db), hint);
 }
 
 int mp_store_step_done(struct mp_store *st, int step, struct mp_error *err, const char *what)
@@ -235,6 +240,17 @@ static bool unwritable(const char *path)
     return ro;
 }
 
+/* Whether a -wal file with frames is beside path: what a killed writer left there, which an
+ * immutable read does not see. */
+static bool wal_left(const char *path)
+{
+    char *wal = mp_xasprintf("%s-wal", path);
+    struct stat sb;
+    bool left = stat(wal, &sb) == 0 && sb.st_size > 0;
+    free(wal);
+    return left;
+}
+
 /* The URI that opens path immutable: read as it is, without locks or WAL's shared memory (what
  * a last writer left in a -wal file is not seen). */
 static char *immutable_uri(const char *path)
@@ -265,6 +281,41 @@ static int check_version(struct mp_store *st, int target, struct mp_error *err)
                           version > target ? "written by a newer morphling"
                                            : "open it once where it may be written, to upgrade it");
     }
+    return rc;
+}
+
+/* Whether the file is a morphling store, read before anything is written (WAL is a setting the
+ * file keeps): another program's SQLite database (tables, none of them `experiments`) is refused
+ * by name, as any other file; list and run wrote morphling's tables into it. A database with no
+ * table is no store for a reader (a first run whose schema could not be written: a full disk),
+ * as an empty file. A version above this build's is left to migrate's "newer morphling". */
+static int check_ours(struct mp_store *st, bool existing, struct mp_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = mp_store_prepare(st,
+                              "SELECT (SELECT user_version FROM pragma_user_version), "
+                              "(SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+                              "ORDER BY name LIMIT 1), "
+                              "EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                              "AND name = 'experiments')",
+                              &stmt, err);
+    if (rc == 0 && sqlite3_step(stmt) != SQLITE_ROW) {
+        rc = mp_store_fail(st, err, "read schema");
+    }
+    if (rc == 0 && sqlite3_column_int(stmt, 0) <= mp_store_n_migrations) {
+        const unsigned char *table = sqlite3_column_text(stmt, 1);
+        if (table && !sqlite3_column_int(stmt, 2)) {
+            rc = mp_error_set(err, MP_EINVALID,
+                              "%s: not a morphling store (it holds another program's table '%s')",
+                              st->path, (const char *)table);
+        } else if (!table && existing) {
+            rc = mp_error_set(err, MP_ENOTFOUND,
+                              "there is no store %s (a database with no table: nothing has run "
+                              "with it)",
+                              st->path);
+        }
+    }
+    sqlite3_finalize(stmt);
     return rc;
 }
 
@@ -300,7 +351,16 @@ int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_
             goto out;
         }
         sqlite3_extended_result_codes(st->db, 1);
-        rc = check_version(st, target, err);
+        rc = check_ours(st, true, err);
+        if (rc == MP_ENOTFOUND && wal_left(path)) {
+            rc = mp_error_set(err, MP_EUNSUPPORTED,
+                              "%s: its results are still in its -wal file (a run stopped before "
+                              "it moved them into the store), which only a process that may "
+                              "write the store can read: open it once there (e.g. its owner's "
+                              "`morphling list`)",
+                              path);
+        }
+        rc = rc ? rc : check_version(st, target, err);
         goto out;
     }
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
@@ -311,6 +371,10 @@ int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_
     int timeout_ms = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 10000;
     sqlite3_busy_timeout(st->db, timeout_ms);
     sqlite3_extended_result_codes(st->db, 1);
+    rc = strcmp(path, ":memory:") != 0 ? check_ours(st, opts && opts->existing, err) : 0;
+    if (rc != 0) {
+        goto out;
+    }
     if (set_wal(st, timeout_ms) != SQLITE_OK ||
         sqlite3_exec(st->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", NULL, NULL,
                      NULL) != SQLITE_OK) {

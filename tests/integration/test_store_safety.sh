@@ -44,6 +44,26 @@ err=$("$MORPHLING" list --db "$WORK/empty.db" 2>&1 >/dev/null)
 check "an empty file for a store: exit 1" 1 "$?"
 check_contains "... says so" "there is no store $WORK/empty.db (an empty file" "$err"
 check "... and is left empty" 0 "$(stat -c %s "$WORK/empty.db")"
+# Another program's SQLite database is no store either: refused by name and left as it was
+# (list and run wrote morphling's tables into it and switched it to WAL).
+sqlite3 "$WORK/app.db" "CREATE TABLE notes (x); INSERT INTO notes VALUES ('mine')"
+for cmd in "list" "run $MP_SOURCE_DIR/examples/replay-demo.yaml"; do
+    # shellcheck disable=SC2086 # word splitting of $cmd is intended
+    err=$("$MORPHLING" $cmd --db "$WORK/app.db" 2>&1 >/dev/null)
+    check "another program's database, $cmd: exit 2" 2 "$?"
+    check_contains "... says so" "$WORK/app.db: not a morphling store (it holds another program's table 'notes')" "$err"
+done
+check "... its tables are left as they were" "notes" "$(sqlite3 "$WORK/app.db" .tables)"
+check "... and its journal too" "delete" "$(sqlite3 "$WORK/app.db" 'PRAGMA journal_mode')"
+# A database with no table (a first run that could not write the schema: a full disk) is no store
+# for a reader, which leaves it so; a run takes it.
+sqlite3 "$WORK/bare.db" "CREATE TABLE t (a); DROP TABLE t"
+err=$("$MORPHLING" list --db "$WORK/bare.db" 2>&1 >/dev/null)
+check "a database with no table: list exits 1" 1 "$?"
+check_contains "... says so" "there is no store $WORK/bare.db (a database with no table" "$err"
+check "... and writes nothing into it" "" "$(sqlite3 "$WORK/bare.db" .tables)"
+one_trial "$WORK/bare.db"
+check "... a run takes it" 1 "$("$MORPHLING" show replay-demo --db "$WORK/bare.db" --json | jq '.trials | length')"
 DB="$WORK/store.db"
 "$MORPHLING" run "$MP_SOURCE_DIR/examples/replay-demo.yaml" --db "$DB" --quiet >/dev/null
 check "the experiment ran" 40 "$("$MORPHLING" show replay-demo --db "$DB" --json | jq '.trials | length')"
@@ -57,6 +77,29 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     check_contains "... list" "replay-demo" "$(as_nobody list 2>&1)"
     check "... export" 41 "$(as_nobody export replay-demo --format csv 2>&1 | wc -l)"
     check "... and nothing was written there" "store.db" "$(ls "$WORK/ro")"
+    # A run on a store this user may write in a folder it may not: SQLite's "attempt to write a
+    # readonly database" named neither the folder nor the files it needs there.
+    mkdir "$WORK/rodir" && cp "$DB" "$WORK/rodir/store.db" && chown 65534 "$WORK/rodir/store.db" &&
+        chmod 0755 "$WORK/rodir"
+    err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$MORPHLING" run \
+        "$MP_SOURCE_DIR/examples/replay-demo.yaml" --db "$WORK/rodir/store.db" 2>&1 >/dev/null)
+    check "a store in a folder this user may not write: run exits 1" 1 "$?"
+    check_contains "... says why" "$WORK/rodir/store.db: " "$err"
+    check_contains "... and what to do" "(this user may not write the store file or its folder, where SQLite keeps its -wal and -shm files)" "$err"
+    # A run killed before SQLite moved its results from the -wal file into the store: a reader
+    # that may not write cannot read them, and says so (it said "schema 0" and "upgrade it").
+    slow_replay_spec 0.2s 'max_trials: 40'
+    mkdir "$WORK/wal" && chmod 0755 "$WORK/wal"
+    "$MORPHLING" run "$WORK/spec.yaml" --db "$WORK/wal/store.db" --quiet >/dev/null 2>&1 &
+    pid=$!
+    track "$pid"
+    wait_for "a trial stored" sh -c "[ \"\$(sqlite3 '$WORK/wal/store.db' 'SELECT count(*) FROM trials' 2>/dev/null)\" -gt 0 ]"
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    chmod 0644 "$WORK/wal/store.db" "$WORK/wal/store.db-wal" "$WORK/wal/store.db-shm"
+    err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$MORPHLING" list --db "$WORK/wal/store.db" 2>&1 >/dev/null)
+    check "results left in the -wal file, read by another user: exit 1" 1 "$?"
+    check_contains "... says where they are" "$WORK/wal/store.db: its results are still in its -wal file" "$err"
 else
     ok "# SKIP a read-only store: needs root and setpriv to read it as another user"
 fi
