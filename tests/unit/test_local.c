@@ -100,6 +100,15 @@ static void setup_spec(struct fixture *f, const char *yaml)
     mp_trial_result_init(&f->res);
 }
 
+/* Forgets the last trial's record, for another trial on the same fixture. */
+static void clear_result(struct fixture *f)
+{
+    json_decref(f->meta);
+    f->meta = NULL;
+    mp_trial_result_release(&f->res);
+    mp_trial_result_init(&f->res);
+}
+
 static int run(struct fixture *f, const double *x, const atomic_bool *cancel)
 {
     static atomic_bool never;
@@ -171,9 +180,7 @@ static void test_argv_and_env_exact(void **state)
                    "  inherit_env: false\n");
     for (size_t k = 0; k < MP_ARRAY_LEN(hostile_choices); k++) {
         double x[] = {(double)k, 3, 16};
-        json_decref(f.meta);
-        mp_trial_result_release(&f.res);
-        mp_trial_result_init(&f.res);
+        clear_result(&f);
         assert_int_equal(run(&f, x, NULL), 0);
         /* argv_echo exits at once: that is a crash while starting, with its output kept. */
         expect_failure(&f, MP_FAILURE_CRASHED, "exited with status 0");
@@ -788,9 +795,7 @@ static void test_healthy_trial_with_seam(void **state)
     ((struct mp_local_runner *)f.runner)->load = fake_load;
     for (int mode = 0; mode < 4; mode++) {
         double x[] = {mode, 1};
-        json_decref(f.meta);
-        mp_trial_result_release(&f.res);
-        mp_trial_result_init(&f.res);
+        clear_result(&f);
         assert_int_equal(run(&f, x, NULL), 0);
         if (mode == 3) {
             expect_failure(&f, MP_FAILURE_HEALTH_FAILED, "answered 500");
@@ -846,9 +851,7 @@ static void test_load_errors_named(void **state)
     assert_true(v == 1.0);
     assert_true(mp_metrics_get(&f.res.metrics, "throughput_rps", &v));
     assert_true(v == 0.0);
-    json_decref(f.meta);
-    mp_trial_result_release(&f.res);
-    mp_trial_result_init(&f.res);
+    clear_result(&f);
     /* Beyond 10 requests/s the service sheds with 503: the error rate and the status. */
     double shed[] = {1, 10};
     assert_int_equal(run(&f, shed, NULL), 0);
@@ -974,9 +977,7 @@ static void test_cpu_limit_extremes(void **state)
     const double cores[] = {1e12, 0.0001};
     for (size_t i = 0; i < MP_ARRAY_LEN(cores); i++) {
         double x[] = {cores[i]};
-        json_decref(f.meta);
-        mp_trial_result_release(&f.res);
-        mp_trial_result_init(&f.res);
+        clear_result(&f);
         assert_int_equal(run(&f, x, NULL), 0);
         /* argv_echo exits at once: CRASHED, or STARTUP_TIMEOUT at 0.001 core. */
         if (f.res.state != MP_TRIAL_FAILED || f.res.failure == MP_FAILURE_INFRA) {
@@ -1041,9 +1042,7 @@ static void test_unrunnable_program_named(void **state)
     assert_int_equal(chmod(path, 0755), 0);
     for (size_t i = 0; i < MP_ARRAY_LEN(want); i++) {
         double x[] = {(double)i};
-        json_decref(f.meta);
-        mp_trial_result_release(&f.res);
-        mp_trial_result_init(&f.res);
+        clear_result(&f);
         assert_int_equal(run(&f, x, NULL), 0);
         expect_failure(&f, MP_FAILURE_CRASHED, want[i]);
     }
@@ -1173,9 +1172,7 @@ static void test_cpuset_narrower_than_cpu_limit(void **state)
     const double cores[] = {2, 1, 0.5};
     for (size_t i = 0; i < MP_ARRAY_LEN(cores); i++) {
         double x[] = {cores[i]};
-        json_decref(f.meta);
-        mp_trial_result_release(&f.res);
-        mp_trial_result_init(&f.res);
+        clear_result(&f);
         assert_int_equal(run(&f, x, NULL), 0);
         const json_t *cpu = json_object_get(json_object_get(f.meta, "limits"), "cpu_cores");
         const json_t *eff = json_object_get(cpu, "effective");
