@@ -206,6 +206,13 @@ unsigned mp_edit_distance(const char *a, const char *b);
  * NULL-terminated; the result is borrowed from it. */
 const char *mp_suggest(const char *typed, const char *const *candidates);
 
+/* CPU lists as Linux writes them ("0-3,6": CPUs and ranges LO-HI, LO <= HI, each below
+ * MP_CPU_LIST_MAX), as runner.cpuset takes them. mp_cpu_list_count: the CPUs of list, 0 when it
+ * is no such list ("1-0", "0,", "-"); mp_cpu_list_has: whether cpu is one of them. */
+#define MP_CPU_LIST_MAX 1024
+int mp_cpu_list_count(const char *list);
+bool mp_cpu_list_has(const char *list, int cpu);
+
 /* A shared library loaded on first use rather than linked: mapping one costs resident memory in
  * every command, the load generator's included (libcurl's TLS and Kerberos stack about 3 MiB,
  * OpenBLAS about 3.5 MiB). Opens `library` (a soname such as "libcurl.so.4") and stores each

@@ -482,6 +482,52 @@ static unsigned suggest_distance(const char *typed, const char *known)
     return d;
 }
 
+/* The CPUs of list into bits (MP_CPU_LIST_MAX of them); false when it is no CPU list. */
+static bool cpu_list_bits(const char *list, uint64_t bits[MP_CPU_LIST_MAX / 64])
+{
+    memset(bits, 0, MP_CPU_LIST_MAX / 8);
+    for (const char *p = list;; p++) {
+        char *end = NULL;
+        if (*p < '0' || *p > '9') {
+            return false;
+        }
+        unsigned long lo = strtoul(p, &end, 10), hi = lo;
+        if (*end == '-' && end[1] >= '0' && end[1] <= '9') {
+            hi = strtoul(end + 1, &end, 10);
+        }
+        if (lo > hi || hi >= MP_CPU_LIST_MAX) {
+            return false;
+        }
+        for (unsigned long c = lo; c <= hi; c++) {
+            bits[c / 64] |= 1ULL << (c % 64);
+        }
+        p = end;
+        if (*p != ',') {
+            return *p == '\0';
+        }
+    }
+}
+
+int mp_cpu_list_count(const char *list)
+{
+    uint64_t bits[MP_CPU_LIST_MAX / 64];
+    if (!list || !cpu_list_bits(list, bits)) {
+        return 0;
+    }
+    int n = 0;
+    for (size_t i = 0; i < MP_ARRAY_LEN(bits); i++) {
+        n += __builtin_popcountll(bits[i]);
+    }
+    return n;
+}
+
+bool mp_cpu_list_has(const char *list, int cpu)
+{
+    uint64_t bits[MP_CPU_LIST_MAX / 64];
+    return list && cpu >= 0 && cpu < MP_CPU_LIST_MAX && cpu_list_bits(list, bits) &&
+           (bits[cpu / 64] >> (cpu % 64) & 1);
+}
+
 const char *mp_suggest(const char *typed, const char *const *candidates)
 {
     const char *best = NULL;

@@ -31,60 +31,21 @@ static int parse_ports(const struct mp_node *n, void *base, struct mp_error *err
     return 0;
 }
 
-/* The CPUs of a list "0-3,6" (CPUs and ranges LO-HI, LO <= HI, below CPU_SETSIZE) into set;
- * false for anything else ("1-0", "0,", "-"). */
-static bool cpu_set_of(const char *s, cpu_set_t *set)
-{
-    CPU_ZERO(set);
-    for (const char *p = s;; p++) {
-        char *end = NULL;
-        if (*p < '0' || *p > '9') {
-            return false;
-        }
-        unsigned long lo = strtoul(p, &end, 10), hi = lo;
-        if (*end == '-' && end[1] >= '0' && end[1] <= '9') {
-            hi = strtoul(end + 1, &end, 10);
-        }
-        if (lo > hi || hi >= CPU_SETSIZE) {
-            return false;
-        }
-        for (unsigned long c = lo; c <= hi; c++) {
-            CPU_SET(c, set);
-        }
-        p = end;
-        if (*p != ',') {
-            return *p == '\0';
-        }
-    }
-}
-
-int mp_local_cpu_count(const char *list)
-{
-    cpu_set_t set;
-    return list && cpu_set_of(list, &set) ? CPU_COUNT(&set) : 0;
-}
-
 static bool cpu_list(const char *s)
 {
-    cpu_set_t set;
-    return cpu_set_of(s, &set);
+    return mp_cpu_list_count(s) > 0;
 }
 
 /* Every CPU of runner.cpuset must be one this process may use: the kernel refuses a cpuset with
  * others, and the trial ran on every CPU ('99-100' on a 2-CPU machine: "not enforced"). */
 static int check_cpuset(const struct mp_node *runner, const char *cpuset, struct mp_error *err)
 {
-    cpu_set_t want, allowed, both;
-    if (!cpuset || !cpu_set_of(cpuset, &want) ||
-        sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+    cpu_set_t allowed;
+    if (!cpuset || sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
         return 0;
     }
-    CPU_AND(&both, &want, &allowed);
-    if (CPU_EQUAL(&both, &want)) {
-        return 0;
-    }
-    for (int c = 0; c < CPU_SETSIZE; c++) {
-        if (CPU_ISSET(c, &want) && !CPU_ISSET(c, &allowed)) {
+    for (int c = 0; c < MP_CPU_LIST_MAX; c++) {
+        if (!CPU_ISSET(c, &allowed) && mp_cpu_list_has(cpuset, c)) {
             return mp_doc_error(err, mp_doc_get(runner, "cpuset"),
                                 "CPU %d is not one this process may run on (%d CPUs allowed)", c,
                                 CPU_COUNT(&allowed));

@@ -81,8 +81,6 @@ struct mp_local_runner {
 int mp_local_cfg_parse(const struct mp_node *runner, struct mp_local_cfg *cfg,
                        struct mp_error *err) MP_WUR;
 void mp_local_cfg_release(struct mp_local_cfg *cfg);
-/* The number of CPUs of a CPU list ("0-1,3": 3); 0 for NULL or a malformed list. */
-int mp_local_cpu_count(const char *list);
 
 /* ---- port lease (local_probe.c) ---- */
 

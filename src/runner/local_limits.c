@@ -163,7 +163,7 @@ static bool record_cpu(struct local_trial *t, unsigned enforced, bool fallback)
         : ok     ? cg_how(sys, MP_CGCTL_CPU, "cgroup v1 cpu.cfs_quota_us", "cgroup v2 cpu.max")
         : approx ? "approximated: CPU affinity to whole cores"
                  : "not enforced (no cpu cgroup)";
-    int cpus = enforced & MP_CGLIM_CPUSET ? mp_local_cpu_count(t->limits.cpuset) : 0;
+    int cpus = enforced & MP_CGLIM_CPUSET ? mp_cpu_list_count(t->limits.cpuset) : 0;
     json_t *o;
     if (cpus > 0 && cpus < t->limits.cpu_cores) {
         char *text =

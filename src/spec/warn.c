@@ -117,49 +117,27 @@ static void untold_port(const struct mp_spec *spec, struct warnings *w)
                    "PORT-PORT"));
 }
 
-/* The CPUs of a list such as "0-3,6", or 0 for one that is no such list (the runner refuses
- * it; warnings may come first). */
-static int cpus_of_list(const char *list)
-{
-    int n = 0, lo, hi, used;
-    while (*list) {
-        if (sscanf(list, "%d-%d%n", &lo, &hi, &used) != 2) {
-            if (sscanf(list, "%d%n", &lo, &used) != 1) {
-                return 0;
-            }
-            hi = lo;
-        }
-        if (lo < 0 || hi < lo || hi >= CPU_SETSIZE) {
-            return 0;
-        }
-        n += hi - lo + 1;
-        list += used;
-        list += *list == ',';
-    }
-    return n;
-}
-
 /* A local cpu parameter whose largest value is more cores than the service may run on
  * (runner.cpuset, else the CPUs this process may use): its configurations above that measure
  * alike, at a higher price, and each is one trial of the budget. The trial's record says it
  * too (limits.cpu_cores), after the fact. */
 static void cpus_short(const struct mp_spec *spec, struct warnings *w)
 {
-    const struct mp_node *set = mp_doc_get(spec->runner_node, "cpuset");
-    cpu_set_t mine;
-    int cpus = set && set->kind == MP_NODE_SCALAR               ? cpus_of_list(set->scalar)
-               : sched_getaffinity(0, sizeof(mine), &mine) == 0 ? CPU_COUNT(&mine)
-                                                                : 0;
-    if (strcmp(spec->runner, "local") != 0 || cpus <= 0) {
+    if (strcmp(spec->runner, "local") != 0) {
         return;
     }
+    const struct mp_node *set = mp_doc_get(spec->runner_node, "cpuset");
+    cpu_set_t mine;
+    int cpus = set && set->kind == MP_NODE_SCALAR               ? mp_cpu_list_count(set->scalar)
+               : sched_getaffinity(0, sizeof(mine), &mine) == 0 ? CPU_COUNT(&mine)
+                                                                : 0;
     const struct mp_node *list = mp_doc_get(spec->doc, "parameters");
     for (size_t i = 0; i < spec->space.n; i++) {
         const struct mp_param *p = &spec->space.params[i];
         /* DISCRETE values are sorted ascending */
         double top = p->type == MP_PARAM_DISCRETE ? p->values[p->n_values - 1] : p->max;
         if (p->target != MP_TARGET_RESOURCE || p->resource != MP_RESOURCE_CPU ||
-            p->type == MP_PARAM_CATEGORICAL || !(top > cpus)) {
+            p->type == MP_PARAM_CATEGORICAL || cpus <= 0 || !(top > cpus)) {
             continue;
         }
         char buf[MP_FMT_DOUBLE_MAX];

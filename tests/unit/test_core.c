@@ -210,6 +210,24 @@ static void cut_errors_stay_utf8(void **state)
     }
 }
 
+/* CPU lists as runner.cpuset takes them: each CPU counted once, anything else no list. */
+static void cpu_lists(void **state)
+{
+    (void)state;
+    assert_int_equal(mp_cpu_list_count("0-3,6"), 5);
+    assert_int_equal(mp_cpu_list_count("0-3,2-5"), 6);
+    assert_int_equal(mp_cpu_list_count("1023"), 1);
+    const char *const bad[] = {"", "1-0", "0,", "-", "1024", "0-4000000000", "a", "0 ,1", NULL};
+    for (const char *const *b = bad; *b; b++) {
+        assert_int_equal(mp_cpu_list_count(*b), 0);
+        assert_false(mp_cpu_list_has(*b, 0));
+    }
+    assert_int_equal(mp_cpu_list_count(NULL), 0);
+    assert_true(mp_cpu_list_has("0-3,6", 6));
+    assert_false(mp_cpu_list_has("0-3,6", 5));
+    assert_false(mp_cpu_list_has("0-3,6", -1));
+}
+
 static void suggestions_and_folder_listings(void **state)
 {
     (void)state;
@@ -327,6 +345,7 @@ int main(void)
         cmocka_unit_test(buf_and_strset),
         cmocka_unit_test(errors_carry_context),
         cmocka_unit_test(cut_errors_stay_utf8),
+        cmocka_unit_test(cpu_lists),
         cmocka_unit_test(suggestions_and_folder_listings),
         cmocka_unit_test(utf8_scrub),
         cmocka_unit_test(utf8_columns),
