@@ -323,8 +323,7 @@ static void print_measure(const struct mp_measure_opts *o, const struct mp_measu
            (unsigned long long)r->requests, r->duration_s, r->throughput_rps,
            (unsigned long long)r->connects);
     printf("transfer     %.2f MB/s read (%llu bytes, errors' answers included)\n",
-           r->duration_s > 0 ? (double)r->bytes_read / r->duration_s / 1e6 : 0.0,
-           (unsigned long long)r->bytes_read);
+           r->read_bytes_per_s / 1e6, (unsigned long long)r->bytes_read);
     print_errors(r);
     print_latency("latency", &r->latency);
     if (l->rate_rps > 0) {

@@ -109,7 +109,7 @@ void mp_measure_result_json(const struct mp_measure_result *r, struct mp_buf *b)
     u64(b, "late_busy", r->late_busy, true);
     u64(b, "connects", r->connects, true);
     u64(b, "bytes_read", r->bytes_read, true);
-    num(b, "read_bytes_per_s", r->duration_s > 0 ? (double)r->bytes_read / r->duration_s : 0, true);
+    num(b, "read_bytes_per_s", r->read_bytes_per_s, true);
     num(b, "late_fraction", r->late_fraction, true);
     mp_buf_addf(b, "\"stable\":%s,\"pruned\":%s,\"remeasured\":%s,", r->stable ? "true" : "false",
                 r->pruned ? "true" : "false", r->remeasured ? "true" : "false");

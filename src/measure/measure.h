@@ -211,6 +211,7 @@ struct mp_measure_result {
     uint64_t late_busy;  /* late because their connection was busy: add connections */
     uint64_t connects;   /* connections opened (about one a request: no keep-alive) */
     uint64_t bytes_read; /* every byte of every response, errors' too (wrk's Transfer/sec) */
+    double read_bytes_per_s;
     double late_fraction;
     struct mp_latency latency;      /* corrected (from scheduled send time) */
     struct mp_latency latency_sent; /* uncorrected (from actual send time) */

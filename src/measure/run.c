@@ -233,6 +233,7 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
     r->bytes_read = c->bytes_read;
     r->late_fraction = c->sends ? (double)c->late_sends / (double)c->sends : 0.0;
     r->throughput_rps = r->duration_s > 0 ? (double)r->requests / r->duration_s : 0.0;
+    r->read_bytes_per_s = r->duration_s > 0 ? (double)r->bytes_read / r->duration_s : 0.0;
     r->offered_rps = o->load.rate_rps;
     mp_latency_from_hist(&r->latency, &all.latency);
     mp_latency_from_hist(&r->latency_sent, &all.latency_sent);
