@@ -122,10 +122,11 @@ static void report(const struct train_args *a, const struct mp_meta_model *m, si
         json_decref(j);
         return;
     }
-    printf("trained %s (%s, %zu members of %zu-%zu-%zu-1, seed %llu) on %zu services: %zu "
-           "surfaces, %zu store experiments",
+    printf("trained %s (%s, %zu members of %zu-%zu-%zu-1, seed %llu) on %zu service%s: %zu "
+           "surface%s, %zu store experiment%s",
            a->output, mp_meta_method_name(m->method), m->members, m->net.n_in, m->net.hidden,
-           m->net.hidden, (unsigned long long)m->seed, m->n_tasks, n_surf, added);
+           m->net.hidden, (unsigned long long)m->seed, m->n_tasks, m->n_tasks == 1 ? "" : "s",
+           n_surf, n_surf == 1 ? "" : "s", added, added == 1 ? "" : "s");
     if (skipped) {
         printf(" (%zu skipped: other parameters or too few measured trials)", skipped);
     }

@@ -66,6 +66,9 @@ out=$("$MORPHLING" meta train $train "$WORK/src/s0.csv" "$WORK/src/s0.csv" -o "$
 check_contains "meta train: a surface named again is one service" "6 services: 6 surfaces" "$out"
 cmp -s "$WORK/m1" "$WORK/m1c"
 check "meta train: a surface named again trains the same model" 0 "$?"
+out=$("$MORPHLING" meta train --no-store --seed 3 --iterations 20 --members 2 --hidden 8 \
+    "$WORK/src/s0.csv" -o "$WORK/one")
+check_contains "meta train: one service, in the singular" "on 1 service: 1 surface, 0 store experiments" "$out"
 cp "$WORK/src/s0.csv" "$WORK/input.csv"
 out=$("$MORPHLING" meta train $train "$WORK/input.csv" -o "$WORK/input.csv" 2>&1); rc=$?
 check "meta train -o INPUT exits 2" 2 "$rc"
