@@ -62,13 +62,14 @@ static const struct mp_opt export_opts[] = {
 };
 #undef T
 
-/* The pod template inside a workload object: its path by kind. */
-static json_t *template_of(json_t *obj, const char *base, struct mp_error *err)
+/* The pod template inside a workload object: its path by kind. Errors point into doc, the
+ * object as parsed. */
+static json_t *template_of(json_t *obj, const struct mp_node *doc, struct mp_error *err)
 {
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     json_t *spec = json_object_get(obj, "spec");
     if (!kind) {
-        mp_error_set(err, MP_EINVALID, "%s: no 'kind': expected a Kubernetes object", base);
+        mp_doc_error(err, doc, "no 'kind': expected a Kubernetes object");
         return NULL;
     }
     if (strcmp(kind, "Pod") == 0) {
@@ -79,20 +80,20 @@ static json_t *template_of(json_t *obj, const char *base, struct mp_error *err)
     }
     json_t *t = json_object_get(spec, "template");
     if (!json_is_object(t)) {
-        mp_error_set(err, MP_EINVALID, "%s: a %s has no pod template (spec.template)", base, kind);
+        mp_doc_error(err, mp_doc_get(doc, "kind"), "a %s has no pod template (spec.template)",
+                     kind);
     }
     return json_is_object(t) ? t : NULL;
 }
 
-static int load_base(const char *path, json_t **out, struct mp_error *err)
+/* The --base file as JSON (*out) and as parsed (*doc, for errors with lines). */
+static int load_base(const char *path, json_t **out, struct mp_node **doc, struct mp_error *err)
 {
-    struct mp_node *doc = NULL;
-    int rc = mp_doc_load(path, &doc, err);
+    int rc = mp_doc_load(path, doc, err);
     if (rc != 0) {
         return rc;
     }
-    char *text = mp_doc_to_json(doc);
-    mp_doc_free(doc);
+    char *text = mp_doc_to_json(*doc);
     json_error_t jerr;
     *out = json_loads(text, 0, &jerr);
     free(text);
@@ -171,16 +172,17 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
                    struct mp_error *err)
 {
     json_t *base = NULL, *tmpl = NULL, *pod = NULL;
-    int rc = a->base ? load_base(a->base, &base, err) : 0;
-    if (rc == 0 && base && !(tmpl = template_of(base, a->base, err))) {
+    struct mp_node *doc = NULL;
+    int rc = a->base ? load_base(a->base, &base, &doc, err) : 0;
+    if (rc == 0 && base && !(tmpl = template_of(base, doc, err))) {
         rc = MP_EINVALID;
     }
     json_t *replicas = (json_t *)mp_recommended_replicas(rec);
     if (rc == 0 && base && replicas && !kind_has_replicas(base)) {
-        rc = mp_error_set(err, MP_EINVALID,
-                          "%s: a %s has no replicas to set to the %lld of the recommended "
+        rc = mp_doc_error(err, mp_doc_get(doc, "kind"),
+                          "a %s has no replicas to set to the %lld of the recommended "
                           "configuration (%s): give a Deployment, StatefulSet or ReplicaSet",
-                          a->base, json_string_value(json_object_get(base, "kind")),
+                          json_string_value(json_object_get(base, "kind")),
                           (long long)json_integer_value(replicas),
                           json_object_get(rec->report, "capacity_plan")
                               ? "the capacity plan's, --target-rps"
@@ -225,6 +227,7 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
     json_decref(empty);
     free(tuned);
     json_decref(base);
+    mp_doc_free(doc);
     for (size_t i = 0; i < a->gpu_type_values.n; i++) {
         free((char *)labels[i].value);
     }

@@ -156,7 +156,8 @@ sed -e 's/^kind: Deployment$/kind: DaemonSet/' "$WORK/deploy-one.yaml" >"$WORK/d
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/daemonset.yaml" --container server \
     --target-rps 1000 >"$WORK/out" 2>"$WORK/err"
 check "a DaemonSet with --target-rps exits 2" 2 "$?"
-check_contains "... naming the file" "$WORK/daemonset.yaml: a DaemonSet has no replicas" "$(cat "$WORK/err")"
+check_contains "... naming the file, line and field" "$WORK/daemonset.yaml:2:7: 'kind': a DaemonSet has no replicas" \
+    "$(cat "$WORK/err")"
 check "... and prints nothing" "" "$(cat "$WORK/out")"
 # Without --port the base's containerPort stays (a Service targets it), in the args too.
 sed -e 's|containerPort: 8080|containerPort: 7070|' "$WORK/deploy-args.yaml" >"$WORK/deploy-7070.yaml"
@@ -203,8 +204,12 @@ for bad in 99999 '"8080"'; do
 done
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n' >"$WORK/cm.yaml"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/cm.yaml" >/dev/null 2>"$WORK/err"
-check "an object without a pod template: the file named once" \
-    "morphling: $WORK/cm.yaml: a ConfigMap has no pod template (spec.template)" "$(cat "$WORK/err")"
+check "an object without a pod template: the file named once, with the line" \
+    "morphling: $WORK/cm.yaml:2:7: 'kind': a ConfigMap has no pod template (spec.template)" "$(cat "$WORK/err")"
+printf 'apiVersion: v1\nmetadata: {name: x}\n' >"$WORK/nokind.yaml"
+"$MORPHLING" export k8s-whole --format k8s --base "$WORK/nokind.yaml" >/dev/null 2>"$WORK/err"
+check "an object without a kind: the file and line named" \
+    "morphling: $WORK/nokind.yaml:1:1: no 'kind': expected a Kubernetes object" "$(cat "$WORK/err")"
 
 # A GPU memory share: as the cluster's device plugin asks for it.
 "$MORPHLING" export k8s-share --format k8s --container s >/dev/null 2>"$WORK/err"
