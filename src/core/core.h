@@ -199,7 +199,8 @@ void mp_strset_release(struct mp_strset *set);
 int mp_dir_files(const char *dir, const char *suffix, size_t max, char ***out, size_t *n,
                  struct mp_error *err) MP_WUR;
 
-/* Levenshtein distance, capped at 255 for long strings. */
+/* Edit distance: insertions, deletions, substitutions and swaps of two neighbours (optimal
+ * string alignment), each 1; 255 for strings over 64 bytes. */
 unsigned mp_edit_distance(const char *a, const char *b);
 /* The candidate closest to a mistyped `typed` when it is close enough to be a likely slip or
  * abbreviation, else NULL ("paramters" -> "parameters", "valdate" -> "validate"). candidates is

@@ -438,28 +438,26 @@ unsigned mp_edit_distance(const char *a, const char *b)
     if (la > 64 || lb > 64) {
         return 255;
     }
-    unsigned row[65];
+    /* Optimal string alignment: row i of the table over prefixes of a and b is rows[i % 3]. */
+    unsigned rows[3][65];
     for (size_t j = 0; j <= lb; j++) {
-        row[j] = (unsigned)j;
+        rows[0][j] = (unsigned)j;
     }
     for (size_t i = 1; i <= la; i++) {
-        unsigned diag = row[0];
+        unsigned *row = rows[i % 3], *prev = rows[(i - 1) % 3], *older = rows[(i + 1) % 3];
         row[0] = (unsigned)i;
         for (size_t j = 1; j <= lb; j++) {
-            unsigned up = row[j];
-            unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            unsigned best = diag + cost;
-            if (row[j] + 1 < best) {
-                best = row[j] + 1;
-            }
-            if (row[j - 1] + 1 < best) {
-                best = row[j - 1] + 1;
+            unsigned best = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+            best = prev[j] + 1 < best ? prev[j] + 1 : best;
+            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                older[j - 2] + 1 < best) {
+                best = older[j - 2] + 1; /* two neighbours swapped */
             }
             row[j] = best;
-            diag = up;
         }
     }
-    return row[lb];
+    return rows[la % 3][lb];
 }
 
 /* Whether every character of a appears in b in order ("cmd" in "command"). */
@@ -539,11 +537,11 @@ const char *mp_suggest(const char *typed, const char *const *candidates)
             best = *k;
         }
     }
-    /* At most 3 edits, fewer in a short word, and one per letter typed only when that is one
-     * ("x" for "xi"; "foo" is no slip of "port"). */
-    size_t len = strlen(typed), cap = len / 2 + 2;
-    bool close = best_d <= 2 * (cap < 3 ? cap : 3) && (best_d < 2 * len || best_d <= 2);
-    return best && close ? best : NULL;
+    /* One edit in a word of up to 4 letters ("x" for "xi"; "kind" is no slip of "min"), two
+     * up to 8, else three; an abbreviation scores 1 (half an edit). */
+    size_t len = strlen(typed);
+    unsigned edits = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+    return best && best_d <= 2 * edits ? best : NULL;
 }
 
 static int cmp_paths(const void *a, const void *b)

@@ -71,10 +71,21 @@ int mp_doc_check_keys(const struct mp_node *map, const char *const *known, struc
         char *shown = mp_doc_short_path(path);
         free(path);
         path = shown;
+        /* The closest key, else every key this map may have. */
         const char *best = mp_suggest(map->keys[i], known);
-        int rc = mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s': unknown key%s%s%s", file,
-                              map->key_line[i], map->key_col[i], path,
-                              best ? "; did you mean '" : "", best ? best : "", best ? "'?" : "");
+        struct mp_buf hint = {0};
+        if (best) {
+            mp_buf_addf(&hint, "; did you mean '%s'?", best);
+        }
+        for (const char *const *k = known; !best && *k; k++) {
+            mp_buf_addf(&hint, "%s%s", k == known ? " (the keys here: " : ", ", *k);
+        }
+        if (!best && *known) {
+            mp_buf_adds(&hint, ")");
+        }
+        int rc = mp_error_set(err, MP_EINVALID, "%s:%u:%u: '%s': unknown key%s", file,
+                              map->key_line[i], map->key_col[i], path, hint.data ? hint.data : "");
+        mp_buf_release(&hint);
         free(path);
         return rc;
     }

@@ -245,6 +245,14 @@ static void suggestions_and_folder_listings(void **state)
     assert_string_equal(mp_suggest("prot", runner), "port");
     static const char *const bo[] = {"xi", "kappa", NULL};
     assert_string_equal(mp_suggest("x", bo), "xi");
+    /* Two letters changed in a short word are no slip: "kind" (for "type") was "did you mean
+     * 'min'?"; a swap of two letters is one slip. */
+    static const char *const param[] = {"name", "type", "min", "max", "step", "values", NULL};
+    assert_null(mp_suggest("kind", param));
+    assert_string_equal(mp_suggest("tpye", param), "type");
+    assert_string_equal(mp_suggest("vaules", param), "values");
+    assert_int_equal(mp_edit_distance("trian", "train"), 1);
+    assert_int_equal(mp_edit_distance("ca", "abc"), 3);
     char dir[] = "/tmp/mp-core-XXXXXX";
     assert_non_null(mkdtemp(dir));
     const char *const names[] = {"b.csv", "a.csv", ".hidden.csv", "notes.txt"};

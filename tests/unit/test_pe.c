@@ -604,7 +604,11 @@ static void validation_names_the_resource_field(void **state)
         const char *algorithm, *containers, *extra, *want;
     } cases[] = {
         {"{algorithmName: grid}", "[{name: c, image: i}]", "  runner: {foo: bar}\n",
-         "pe.yaml:9:12: 'spec.runner.foo': unknown key"},
+         "pe.yaml:9:12: 'spec.runner.foo': unknown key (the keys here: kind, trial_timeout, "
+         "pod_template, kubeconfig, namespace, context, container, port, startup_timeout, "
+         "delete_timeout, health_path, replicas, gpu_sharing, gpu_memory_mib, gpu_resource, "
+         "gpu_type_label, gpu_types, mig_profiles, load, load_image, load_cpu, load_memory, "
+         "load_spread, load_node_selector, client_template)"},
         {"{algorithmName: grid, algorithmSettings: [{name: n_candidates, value: '10'}]}",
          "[{name: c, image: i}]", "",
          "pe.yaml:6:84: 'spec.algorithm.algorithmSettings[0].value': this algorithm takes no "

@@ -233,7 +233,12 @@ static void parameter_errors(void **state)
         {"{name: a, type: int, min: 1, max: 2, target: {resource: cpu, env: X}}",
          "exactly one of resource, env or arg"},
         {"{name: a, type: int, min: 1, max: 2, target: {env: 'A B'}}", "valid environment name"},
-        {"{name: a, type: int, min: 1, max: 2, target: {file: x}}", "unknown key"},
+        {"{name: a, type: int, min: 1, max: 2, target: {file: x}}",
+         "'parameters[0].target.file': unknown key (the keys here: resource, env, arg)"},
+        /* No key is close to "kind" (it was "did you mean 'min'?"): every key is listed. */
+        {"{name: a, kind: int, min: 1, max: 2}",
+         "'parameters[0].kind': unknown key (the keys here: name, type, min, max, step, log, "
+         "values, target, role, description)"},
         {"{name: a, type: int, min: 1, max: 2, target: {resource: gpu_type}}",
          "needs a categorical parameter"},
         {"{name: a, type: categorical, values: [x], target: {resource: cpu}}",
