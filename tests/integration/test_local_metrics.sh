@@ -37,9 +37,12 @@ expect_class "$WORK/q.json" SLO_VIOLATED
 check "prune: false" 0 "$(field "$WORK/q.json" .metrics.pruned)"
 
 # Capacity mode, on a service of known capacity (2 workers x 5 ms = 400 requests/s). The search
-# times its own steps: a spec's window settings are refused with it, so this one has none.
+# times its own steps: a spec's window settings are refused with it, so this one has none. Four
+# connections keep latencies near 10 ms below capacity and unbounded above it; the SLO's 500 ms
+# leaves room for scheduling stalls of a busy machine (p99 294 ms at the lowest rate in a
+# sanitizer build beside `ctest -j8` and two builds on two cores; 100 ms failed there).
 write_spec "$WORK/cap.yaml" 5s "[\"$FAKE\", \"--port\", \"{port}\", \"--nonce\", \"{nonce}\", \"--mode\", \"{mode}\", \"--workers\", \"2\", \"--service-us\", \"5000\"]"
-sed -i 's/^  load: .*/  load: {path: \/infer, connections: 4, mode: capacity, slo: "p99<=100ms"}/' \
+sed -i 's/^  load: .*/  load: {path: \/infer, connections: 4, mode: capacity, slo: "p99<=500ms"}/' \
     "$WORK/cap.yaml"
 run_trial "$WORK/c.json" "$WORK/cap.yaml" $SET
 check "capacity trial ($(field "$WORK/c.json" .reason))" SUCCEEDED "$(field "$WORK/c.json" .state)"
@@ -54,7 +57,7 @@ check "capacity trial: settled" true "$(field "$WORK/c.json" .settled)"
 
 # No rate meets the SLO (5 ms a request, p99 <= 1 ms): there is no measurement at capacity, so
 # no latency or throughput is recorded (zero answers are not zero latency), only capacity_rps = 0.
-sed 's/p99<=100ms/p99<=1ms/; s/max_time: [^,}]*//' "$WORK/cap.yaml" >"$WORK/none.yaml"
+sed 's/p99<=500ms/p99<=1ms/; s/max_time: [^,}]*//' "$WORK/cap.yaml" >"$WORK/none.yaml"
 sed -i 's/slo: "p99<=1ms"}/slo: "p99<=1ms", max_time: 4s}/' "$WORK/none.yaml"
 run_trial "$WORK/n.json" "$WORK/none.yaml" $SET
 expect_class "$WORK/n.json" SLO_VIOLATED
