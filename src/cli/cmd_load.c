@@ -299,12 +299,18 @@ static void print_measure(const struct mp_measure_opts *o, const struct mp_measu
         printf("target       %s, closed loop, %u thread(s), %u connections\n", l->url, l->threads,
                l->connections);
     }
-    printf("windows      %u of %.2f s after %.2f s warm-up, figures over the last %u: %s%s%s\n",
-           r->windows, (double)o->window_ns / 1e9, (double)o->warmup_ns / 1e9, r->merged,
+    /* Under the stability rule, more merged windows than it compares: they had too few answers. */
+    bool few = !o->fixed && !(o->ci_target > 0) && !r->pruned && r->merged > o->stable_windows;
+    printf("windows      %u of %.2f s after %.2f s warm-up, figures over %s %u: %s%s%s%s\n",
+           r->windows, (double)o->window_ns / 1e9, (double)o->warmup_ns / 1e9,
+           r->merged == r->windows ? "all" : "the last", r->merged,
            r->stable ? (o->ci_target > 0 ? "settled" : "stable")
                      : (o->ci_target > 0 ? "NOT settled" : "NOT stable"),
            r->pruned ? ", pruned (the latency limits were missed by more than twice)" : "",
-           r->remeasured ? " (a second measurement: the first did not settle)" : "");
+           r->remeasured ? " (a second measurement: the first did not settle)" : "",
+           few ? " (windows of too few answers for the stability rule, so every one is merged; "
+                 "-d D or a longer --window measures a slow rate)"
+               : "");
     /* A minimum of 0 (no window, or one without requests) has no ratio: null in --json. */
     printf("spread       throughput ");
     print_spread(r->spread.throughput);

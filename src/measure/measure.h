@@ -184,10 +184,13 @@ bool mp_measure_may_settle(const struct mp_window_stats *w, size_t n, size_t m, 
 bool mp_measure_prune_due(const struct mp_window_stats *w, size_t k, const struct mp_slo *slo,
                           double factor);
 
-/* Windows merged into the figures of a run that ran n, pure: the last prune_windows when the
- * pruning rule stopped it (the windows that broke the SLO), else every window with `fixed` or
- * the confidence rule, else the last stable_windows (all n when fewer ran). */
-size_t mp_measure_merged(const struct mp_measure_opts *o, size_t n, bool pruned);
+/* Windows merged into the figures of a run that ran the n windows w, pure: the last
+ * prune_windows when the pruning rule stopped it (the windows that broke the SLO), else every
+ * window with `fixed` or the confidence rule, else the last stable_windows (all n when fewer
+ * ran), or all n when one of those had fewer than min_window_requests answers (the rule could not
+ * judge them: at 0.5 req/s the last three 1 s windows read 0.33 or 0.67 req/s). */
+size_t mp_measure_merged(const struct mp_measure_opts *o, const struct mp_window_stats *w, size_t n,
+                         bool pruned);
 
 struct mp_measure_result {
     bool stable;             /* the stability rule held before max_windows */

@@ -185,12 +185,25 @@ static int check_opts(const struct mp_measure_opts *o, struct mp_error *err)
     return 0;
 }
 
-size_t mp_measure_merged(const struct mp_measure_opts *o, size_t n, bool pruned)
+/* Whether a window of w[0..n) had fewer answers than the stability rule judges. */
+static bool too_few_answers(const struct mp_measure_opts *o, const struct mp_window_stats *w,
+                            size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (w[i].requests + w[i].errors < o->min_window_requests) {
+            return true;
+        }
+    }
+    return false;
+}
+
+size_t mp_measure_merged(const struct mp_measure_opts *o, const struct mp_window_stats *w, size_t n,
+                         bool pruned)
 {
     size_t m = n < o->stable_windows ? n : o->stable_windows;
     if (pruned) {
         m = o->prune_windows; /* the windows that broke the SLO, not one before them */
-    } else if (o->fixed || o->ci_target > 0) {
+    } else if (o->fixed || o->ci_target > 0 || too_few_answers(o, w + (n - m), m)) {
         m = n;
     }
     return m < n ? m : n;
@@ -206,7 +219,7 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
     r->per_window = ctx->stats;
     r->n_windows = lr->n_windows;
     ctx->stats = NULL;
-    size_t m = mp_measure_merged(o, lr->n_windows, ctx->pruned);
+    size_t m = mp_measure_merged(o, r->per_window, lr->n_windows, ctx->pruned);
     r->merged = (unsigned)m;
     /* The spreads over the merged windows (all of them with `fixed`), not the last few the
      * stability rule looked at. */

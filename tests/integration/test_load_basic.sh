@@ -79,6 +79,14 @@ check_contains "zero tolerance is unstable" '"stable":false' "$(cat "$WORK/unsta
 check "runs to the window cap" 4 "$(json_num "$WORK/unstable.json" windows_run)"
 check_contains "spread reported" '"spread":{"throughput":' "$(cat "$WORK/unstable.json")"
 
+# At 1 req/s windows of 0.5 s hold one answer or none, too few for the rule to judge: every window
+# is merged (the last three read 0.67 or 1.33 req/s).
+run_load "$WORK/few.json" 0 "$URL" -c 2 --rate 1 --warmup 0 --window 500ms --max-windows 8 --json
+check "too few answers a window: unstable, every window merged" "false 8 8" \
+    "$(jq -r '"\(.stable) \(.windows_run) \(.windows_merged)"' "$WORK/few.json")"
+check_true "... and 1 req/s measured: $(jq .throughput_rps "$WORK/few.json")" \
+    jq -e '.throughput_rps >= 0.7 and .throughput_rps <= 1.3' "$WORK/few.json"
+
 # A fixed duration of two windows cannot show three that agree (it said stable, over two).
 run_load "$WORK/two.json" 0 "$URL" -c 4 -d 1s --window 500ms --warmup 0 --tolerance 100 --json
 check "two windows of -d: not stable" "false 2 2" \

@@ -177,23 +177,35 @@ static void pruning_rule(void **state)
 
 /* The figures merge the last stable_windows; every window of a fixed run or under the confidence
  * rule; and only the windows that broke the SLO when pruning stopped the run (docs: "fails that
- * constraint on what the two windows measured"), not a third, passing one before them. */
+ * constraint on what the two windows measured"), not a third, passing one before them. When one
+ * of the last stable_windows had too few answers for the rule to judge, every window: at 0.5
+ * req/s the last three 1 s windows read 0.33 or 0.67 req/s. */
 static void merged_windows(void **state)
 {
     (void)state;
     struct mp_measure_opts o;
     mp_measure_opts_init(&o);
-    assert_int_equal(mp_measure_merged(&o, 7, false), 3);
-    assert_int_equal(mp_measure_merged(&o, 2, false), 2);
+    struct mp_window_stats w[10];
+    memset(w, 0, sizeof(w));
+    for (size_t i = 0; i < 10; i++) {
+        w[i].requests = 60;
+    }
+    assert_int_equal(mp_measure_merged(&o, w, 7, false), 3);
+    assert_int_equal(mp_measure_merged(&o, w, 2, false), 2);
+    w[5].requests = 49;
+    assert_int_equal(mp_measure_merged(&o, w, 7, false), 7);
+    assert_int_equal(mp_measure_merged(&o, w, 9, false), 3); /* not among the last three */
+    w[5].errors = 1;                                         /* an error is an answer too */
+    assert_int_equal(mp_measure_merged(&o, w, 7, false), 3);
     o.prune_windows = 2;
-    assert_int_equal(mp_measure_merged(&o, 2, true), 2);
-    assert_int_equal(mp_measure_merged(&o, 5, true), 2);
+    assert_int_equal(mp_measure_merged(&o, w, 2, true), 2);
+    assert_int_equal(mp_measure_merged(&o, w, 5, true), 2);
     o.ci_target = 0.02;
-    assert_int_equal(mp_measure_merged(&o, 9, false), 9);
-    assert_int_equal(mp_measure_merged(&o, 9, true), 2);
+    assert_int_equal(mp_measure_merged(&o, w, 9, false), 9);
+    assert_int_equal(mp_measure_merged(&o, w, 9, true), 2);
     o.ci_target = 0;
     o.fixed = true;
-    assert_int_equal(mp_measure_merged(&o, 10, false), 10);
+    assert_int_equal(mp_measure_merged(&o, w, 10, false), 10);
 }
 
 static void latency_and_sample_counts_count(void **state)
