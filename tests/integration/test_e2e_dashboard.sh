@@ -18,15 +18,16 @@ fi
 mkdir -p "$MP_BUILD_DIR/e2e"
 # A port taken over while serve was down (tests/e2e/squat.mjs): the browser that opened it then
 # keeps its pages, which a later start's login URL must not open.
-e2e_env() {
-    MP_DEPS="$DEPS" MP_CHROMIUM="$CHROMIUM" MP_PROFILE="$WORK/squat" "$@"
+squat() {
+    MP_DEPS="$DEPS" MP_CHROMIUM="$CHROMIUM" MP_PROFILE="$WORK/squat" MP_BASE="${BASE:-}" \
+        MP_TOKEN="${TOKEN:-}" timeout 60 node "$MP_SOURCE_DIR/tests/e2e/squat.mjs" "$1"
 }
-SQUAT_PORT=$(e2e_env timeout 60 node "$MP_SOURCE_DIR/tests/e2e/squat.mjs" take)
+SQUAT_PORT=$(squat take)
 case "$SQUAT_PORT" in
 '' | *[!0-9]*) fail "tests/e2e/squat.mjs take: no port ($SQUAT_PORT)" ;;
 esac
 start_server --listen "127.0.0.1:$SQUAT_PORT"
-MP_BASE="$BASE" MP_TOKEN="$TOKEN" e2e_env timeout 60 node "$MP_SOURCE_DIR/tests/e2e/squat.mjs" login
+squat login
 check "a later start's login opens its own page (the steps are above)" 0 "$?"
 stop_server
 start_server
