@@ -176,7 +176,8 @@ static void refuse(struct gate *g, struct pend *p, const char *got, size_t n, un
 
 /* Makes room for a new connection from ss: over the address's share its oldest waiting
  * connection is dropped, over the total the oldest of all. A new connection is never refused,
- * so a client that sends its head at once always gets through, whoever holds the rest. */
+ * so a client that sends its head at once gets through whoever holds the rest, unless 32 newer
+ * connections from its own address come before its head (docs/api.md, "Limits"). */
 static void make_room(struct gate *g, const struct sockaddr_storage *ss)
 {
     size_t mine = 0;

@@ -216,6 +216,11 @@ static mhd_result login(struct mp_server *srv, struct MHD_Connection *c, struct 
     MHD_add_response_header(resp, "Location", to);
     free(to);
     mp_srv_add_common_headers(resp, false);
+    /* Whoever bound the port while serve was down could answer the page (and /?login=failed)
+     * to a browser that opened it then, for the browser to keep for a year: the redirect loaded
+     * that copy, whose scripts got the session. The browser drops what it kept of this origin
+     * before it follows the redirect. */
+    MHD_add_response_header(resp, "Clear-Site-Data", "\"cache\"");
     req->status = MHD_HTTP_SEE_OTHER;
     req->answered = true;
     mhd_result r = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, resp);

@@ -16,6 +16,20 @@ if [ ! -f "$DEPS/node_modules/playwright-core/package.json" ] ||
     fail "playwright-core is missing or older than tests/e2e/package-lock.json: run 'make deps'"
 fi
 mkdir -p "$MP_BUILD_DIR/e2e"
+# A port taken over while serve was down (tests/e2e/squat.mjs): the browser that opened it then
+# keeps its pages, which a later start's login URL must not open.
+squat() {
+    MP_DEPS="$DEPS" MP_CHROMIUM="$CHROMIUM" MP_PROFILE="$WORK/squat" MP_BASE="${BASE:-}" \
+        MP_TOKEN="${TOKEN:-}" timeout 60 node "$MP_SOURCE_DIR/tests/e2e/squat.mjs" "$1"
+}
+SQUAT_PORT=$(squat take)
+case "$SQUAT_PORT" in
+'' | *[!0-9]*) fail "tests/e2e/squat.mjs take: no port ($SQUAT_PORT)" ;;
+esac
+start_server --listen "127.0.0.1:$SQUAT_PORT"
+squat login
+check "a later start's login opens its own page (the steps are above)" 0 "$?"
+stop_server
 start_server
 MP_DEPS="$DEPS" MP_BASE="$BASE" MP_TOKEN="$TOKEN" MP_CHROMIUM="$CHROMIUM" \
     MP_PROFILE="$WORK/profile" MP_SHOTS="$MP_BUILD_DIR/e2e" \
