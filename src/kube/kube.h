@@ -58,6 +58,9 @@ struct mp_kube_load_opts {
     /* How the caller's user names a kubeconfig, for the error when none exists; NULL: "--kubeconfig
      * or $KUBECONFIG" (serve --kube, operator; run and validate have no such option). */
     const char *name_one;
+    /* How the caller's user chooses a context, for the error when the kubeconfig sets no
+     * current-context; NULL: "--context" (run and validate have no such option either). */
+    const char *name_context;
     /* Seams for tests; NULL reads the process environment / the standard folder. */
     const char *kubeconfig_env; /* the value of $KUBECONFIG ("" = unset) */
     const char *home;           /* $HOME */
