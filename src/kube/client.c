@@ -586,6 +586,14 @@ static int attempt(struct mp_kube_client *c, struct slot *s, struct xfer *x,
 {
     *oc = FAILED;
     int rc = mp_kube_cred_get(&c->cred, x->deadline_ns, a, x->err);
+    if (rc != 0 && rc != MP_EDEADLINE && rc != MP_ECANCELLED) {
+        /* No credentials to send (an exec plugin that fails, a token file gone): the call is
+         * unauthenticated, as a 401 says, so that callers stop on it rather than retrying. */
+        if (x->err) {
+            x->err->code = MP_EUNAUTHORIZED;
+        }
+        return MP_EUNAUTHORIZED;
+    }
     if (rc != 0) {
         return rc;
     }

@@ -698,7 +698,8 @@ static int referenced(const struct kset *set, const struct entry *ctx, const cha
     return 0;
 }
 
-static int no_context_error(const struct kset *set, const char *name, struct mp_error *err)
+static int no_context_error(const struct kset *set, const char *name, const char *name_context,
+                            struct mp_error *err)
 {
     char *src = source_list(set);
     struct mp_buf names = MP_BUF_INIT;
@@ -715,9 +716,9 @@ static int no_context_error(const struct kset *set, const char *name, struct mp_
                  ? mp_error_set(err, MP_EINVALID, "%s: context \"%s\" is not defined (defined: %s)",
                                 src, name, defined)
                  : mp_error_set(err, MP_EINVALID,
-                                "%s: current-context is not set; choose a context with --context "
+                                "%s: current-context is not set; choose a context with %s "
                                 "(defined: %s)",
-                                src, defined);
+                                src, name_context ? name_context : "--context", defined);
     free(src);
     mp_buf_release(&names);
     return rc;
@@ -746,8 +747,8 @@ static void plain_http_sends_none(struct mp_kube_config *cfg)
     cfg->auth_note = mp_xstrdup("no credentials were sent: never to an http:// server");
 }
 
-static int build_config(const struct kset *set, const char *context, struct mp_kube_config **out,
-                        struct mp_error *err)
+static int build_config(const struct kset *set, const char *context, const char *name_context,
+                        struct mp_kube_config **out, struct mp_error *err)
 {
     const struct mp_node *cur = first_current_context(set);
     const char *name = context && *context ? context : cur ? cur->scalar : NULL;
@@ -756,7 +757,7 @@ static int build_config(const struct kset *set, const char *context, struct mp_k
         if (name && !context && cur) {
             return mp_doc_error(err, cur, "context \"%s\" is not defined", name);
         }
-        return no_context_error(set, name, err);
+        return no_context_error(set, name, name_context, err);
     }
     if (!ctx.value) {
         return mp_doc_error(err, ctx.item, "the context \"%s\" has no 'context' map", name);
@@ -801,7 +802,7 @@ int mp_kube_config_parse(const char *text, size_t len, const char *name, const c
     struct kset set = {0};
     int rc = add_text(&set, text, len, name, err);
     if (rc == 0) {
-        rc = build_config(&set, context, out, err);
+        rc = build_config(&set, context, NULL, out, err);
     }
     kset_release(&set);
     return rc;
@@ -864,7 +865,7 @@ int mp_kube_config_load(const struct mp_kube_load_opts *o, struct mp_kube_config
                              tried, o->name_one ? o->name_one : "--kubeconfig or $KUBECONFIG");
         }
     } else if (rc == 0) {
-        rc = build_config(&set, o->context, out, err);
+        rc = build_config(&set, o->context, o->name_context, out, err);
     }
     free(tried);
     kset_release(&set);

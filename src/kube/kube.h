@@ -18,6 +18,8 @@
  *   ServerTimeout / Timeout -> MP_ESERVERTIMEOUT, ServiceUnavailable -> MP_EUNAVAILABLE,
  *   InternalError and other 5xx -> MP_ESERVERERROR, MethodNotAllowed / NotAcceptable /
  *   UnsupportedMediaType -> MP_EUNSUPPORTED, RequestEntityTooLarge -> MP_ETOOBIG.
+ * Credentials that cannot be had (an exec plugin that fails or cannot run, a token file that
+ * cannot be read) fail the call MP_EUNAUTHORIZED with the plugin's or file's error, as a 401.
  * Without an answer: MP_ETRANSPORT (connection, TLS), MP_EDEADLINE (the call's deadline passed),
  * MP_ECANCELLED (its cancel token fired), MP_EPARSE (the answer is not what the API sends).
  *
@@ -58,6 +60,9 @@ struct mp_kube_load_opts {
     /* How the caller's user names a kubeconfig, for the error when none exists; NULL: "--kubeconfig
      * or $KUBECONFIG" (serve --kube, operator; run and validate have no such option). */
     const char *name_one;
+    /* How the caller's user chooses a context, for the error when the kubeconfig sets no
+     * current-context; NULL: "--context" (run and validate have no such option either). */
+    const char *name_context;
     /* Seams for tests; NULL reads the process environment / the standard folder. */
     const char *kubeconfig_env; /* the value of $KUBECONFIG ("" = unset) */
     const char *home;           /* $HOME */

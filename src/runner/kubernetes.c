@@ -433,6 +433,19 @@ static bool owner_gone(struct kube_trial *t)
     return gone;
 }
 
+/* The load pod waited Unschedulable for other trials' resources until the trial's deadline:
+ * those trials held them, so this is no verdict on the configuration (INFRA, retried), and the
+ * reason gives the scheduler's word (it said only that the trial ran past its deadline). */
+static void load_unscheduled(struct kube_trial *t)
+{
+    char s[MP_FMT_DOUBLE_MAX];
+    mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
+                         "the load pod was not scheduled within the trial's deadline, %s s after "
+                         "it started (%s), waiting for other trials of the run to free nodes: %s",
+                         mp_fmt_double(s, (double)t->timeout_ns / 1e9),
+                         mp_spec_trial_timeout_source(t->r->base.spec), t->load_waiting);
+}
+
 /* *deleted: the load pod was deleted before it finished. */
 static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
 {
@@ -465,7 +478,12 @@ static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
     if (rc == 0 && (st.pull || st.verdict != KUBE_PODS_INFRA)) {
         count_pull(t, true, !st.pull, st.reason);
     }
-    if (rc == MP_EDEADLINE) {
+    snprintf(t->load_waiting, sizeof(t->load_waiting), "%s", st.waiting);
+    if (rc == MP_EDEADLINE && st.waiting[0]) {
+        mp_error_clear(err);
+        load_unscheduled(t);
+        rc = MP_ERUNTIME;
+    } else if (rc == MP_EDEADLINE) {
         mp_error_clear(err);
         char s[MP_FMT_DOUBLE_MAX];
         mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT,
@@ -700,13 +718,18 @@ static int sweep_once(struct mp_kube_runner *r, const struct mp_trial_request *r
 
 static void finish(struct kube_trial *t, struct watchdog *wd, int *rc, struct mp_error *err)
 {
+    bool deadline = atomic_load(&wd->fired_by_deadline);
     bool cancelled = wd->cancel && atomic_load(wd->cancel);
     if (*rc == MP_ECANCELLED && atomic_load(&t->lost) && !cancelled) {
         /* Something deleted an object of the trial: no verdict on the configuration. */
         mp_error_clear(err);
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", t->lost_reason);
         *rc = MP_ERUNTIME;
-    } else if (*rc == MP_ECANCELLED && atomic_load(&wd->fired_by_deadline)) {
+    } else if (*rc == MP_ECANCELLED && deadline && t->load_waiting[0]) {
+        mp_error_clear(err);
+        load_unscheduled(t);
+        *rc = MP_ERUNTIME;
+    } else if (*rc == MP_ECANCELLED && deadline) {
         mp_error_clear(err);
         char s[MP_FMT_DOUBLE_MAX];
         mp_trial_result_fail(t->res, MP_FAILURE_TIMEOUT,

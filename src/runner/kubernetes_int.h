@@ -135,6 +135,9 @@ struct kube_trial {
      * then fires cancel_token. Read after the sentinels are stopped. */
     atomic_bool lost;
     char lost_reason[512];
+    /* The load pod left waiting Unschedulable for other trials when its wait ended (the
+     * scheduler's word): the trial's deadline passing then is INFRA, not TIMEOUT. */
+    char load_waiting[300];
     /* Set by the service pods' sentinel when a tuned container exits under the load test; it
      * then fires cancel_token, so the load test ends at once (judged as after a whole one). */
     atomic_bool service_exited;

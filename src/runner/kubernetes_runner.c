@@ -34,14 +34,15 @@ static int make_client(struct mp_kube_runner *r, const struct mp_spec *spec, str
     struct mp_kube_load_opts lo = {.kubeconfig = r->cfg.kubeconfig,
                                    .context = r->cfg.context,
                                    .in_cluster_fallback = true,
-                                   .name_one = "$KUBECONFIG or the spec's " KUBECONFIG_KEYS};
+                                   .name_one = "$KUBECONFIG or the spec's " KUBECONFIG_KEYS,
+                                   .name_context = "the spec's runner.context"};
     struct mp_kube_config *kc = NULL;
     struct mp_error kerr = {0};
     int rc = mp_kube_config_load(&lo, &kc, &kerr);
     if (rc != 0) {
         const struct mp_node *rn = spec->runner_node;
         const struct mp_node *at = mp_doc_get(rn, r->cfg.context ? "context" : "kubeconfig");
-        bool hint = !r->cfg.kubeconfig && !r->cfg.context && !strstr(kerr.msg, KUBECONFIG_KEYS);
+        bool hint = !r->cfg.kubeconfig && !r->cfg.context && !strstr(kerr.msg, "runner.");
         return mp_doc_error(err, at ? at : rn, "%s%s", kerr.msg,
                             hint ? " (in a spec: runner.kubeconfig, runner.context)" : "");
     }

@@ -66,6 +66,15 @@ check "the context's namespace absent: exit 2" 2 "$?"
 check_contains "... why, and where it comes from" "namespace \"absent\" does not exist in the \
 cluster ($KUBE_API_URL) (the namespace of kubeconfig context \"token\" in $WORK/kc)" \
     "$(cat "$WORK/err")"
+# A kubeconfig that sets no current-context: the spec's key that chooses one (it said
+# --context, an option run and validate lack).
+KUBECONFIG="$WORK/kc" k config unset current-context >/dev/null
+# shellcheck disable=SC2086
+KUBECONFIG="$WORK/kc" "$MORPHLING" validate "$EXAMPLE" $EX_SETS >/dev/null 2>"$WORK/err"
+check "no current-context: exit 2" 2 "$?"
+check_contains "... and the spec's key that chooses one" "$WORK/kc: current-context is not set; \
+choose a context with the spec's runner.context (defined: cert, exec, insecure, token)" \
+    "$(cat "$WORK/err")"
 # No kubeconfig anywhere (and no in-cluster service account).
 before=$FAILED
 (

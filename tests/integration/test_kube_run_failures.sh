@@ -8,6 +8,7 @@
 # an image that cannot be pulled (INFRA: retried with a new attempt each time; the third attempt
 # in a row that cannot pull the service's (also an init container's or a sidecar's) or the load
 # generator's image stops the run), the
+# load pod Unschedulable until the trial's deadline (INFRA), the
 # load Job, the trial's owner or a service pod deleted mid-trial (INFRA at once, by watch:
 # retried), the service's container dying under the load test (CRASHED, not LOAD_ERRORS).
 # Nothing is left afterwards.
@@ -137,7 +138,18 @@ check "an init container's image that cannot be pulled: the same" "RUNNING null 
         --set 'runner.pod_template.spec.initContainers=[{"name": "init", "image": "nope/unknown:1"}]') $(cat "$WORK/initpull.rc")"
 check_contains "... naming the container" \
     'on node node-1: image pull failed (init container "init"): ErrImagePull' "$(cat "$WORK/initpull.out")"
-for name in unsched crash oom notready nopods loaderr pull loadpull initpull; do
+# A load pod that fits no node (here its node selector), retried right after an attempt ended,
+# waits for that attempt's resources until the trial's deadline: no verdict on the
+# configuration either, and said with the scheduler's word (it failed TIMEOUT, "the trial ran
+# past its deadline", before).
+check "a load pod waiting Unschedulable until the deadline: INFRA" "FAILED INFRA" \
+    "$(failure loadsched --set runner.trial_timeout=12s --set runner.load_node_selector.disk=ssd)"
+check_contains "... with the scheduler's reason" "the load pod was not scheduled within the \
+trial's deadline, 12 s after it started (runner.trial_timeout), waiting for other trials of the \
+run to free nodes: pod loadsched-t1-a2-load-" "$(cat "$WORK/loadsched.reason")"
+check_contains "... the node selector" "didn't match Pod's node affinity/selector" \
+    "$(cat "$WORK/loadsched.reason")"
+for name in unsched crash oom notready nopods loaderr pull loadpull initpull loadsched; do
     check "$name: no object left" "" "$(leftover_objects "$name")"
 done
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"

@@ -6,7 +6,8 @@
 # configuration: a user without any rule stops before the experiment exists; without `create` on
 # jobs the run stops at the refusal with the trial left to run again, and resumes once allowed;
 # without `delete` on configmaps the run stops at the first teardown, keeps the measurement and
-# names what it left behind.
+# names what it left behind. An exec plugin that can no longer give credentials mid-run stops
+# the run the same way.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -138,6 +139,40 @@ check "... both trials SUCCEEDED" "SUCCEEDED SUCCEEDED" \
     "$("$MORPHLING" show nodelete --json | jq -r '[.trials[].state] | join(" ")')"
 check "no object left" "" "$(leftover_objects nodelete)"
 api /_test/policy -X PUT -d '{"mode": "AlwaysAllow", "deny": []}' >/dev/null
+# Credentials that cannot be renewed mid-run (an exec plugin whose SSO session expired) stop the
+# run as a 401 does: the trial is no verdict and the run names what it could not delete. Every
+# trial failed INFRA before (three attempts each, the experiment FAILED, nothing to resume),
+# and the first attempt's objects stayed without a word.
+cat >"$WORK/plugin.sh" <<PLUGIN
+#!/bin/sh
+if [ -e "$WORK/expired" ]; then echo "the SSO session expired" >&2; exit 1; fi
+exec sh "$CLUSTER/exec-credential.sh"
+PLUGIN
+sed "s|$CLUSTER/exec-credential.sh|$WORK/plugin.sh|" "$KUBECONFIG" >"$WORK/kc-exec"
+EXPIRING="$EX_SETS --set algorithm.max_trials=1 --set name=expiring --set runner.context=exec
+    --set runner.kubeconfig=$WORK/kc-exec
+    --set runner.pod_template.spec.containers[0].readinessProbe.initialDelaySeconds=4"
+# shellcheck disable=SC2086
+MORPHLING_EXEC_TTL=2 "$MORPHLING" run "$EXAMPLE" $EXPIRING -q >"$WORK/out" 2>&1 &
+pid=$!
+wait_object deployment expiring-t1-a0
+touch "$WORK/expired"
+wait $pid
+check "an exec plugin failing mid-run: the run stops, exit 1" 1 "$?"
+check "... the trial is no verdict: it stays to run again, the experiment INTERRUPTED" \
+    "RUNNING INTERRUPTED" \
+    "$("$MORPHLING" show expiring --json | jq -r '"\(.trials[0].state) \(.state)"')"
+check_contains "... with the plugin's message" "exited with status 1: the SSO session expired" \
+    "$(cat "$WORK/out")"
+check_contains "... and what is left" "left in namespace \"default\": configmaps/expiring-t1-a0" \
+    "$(cat "$WORK/out")"
+rm "$WORK/expired"
+# shellcheck disable=SC2086
+MORPHLING_EXEC_TTL=2 "$MORPHLING" run "$EXAMPLE" $EXPIRING -q >"$WORK/out" 2>&1
+check "renewed, the same command continues: exit 0" 0 "$?"
+check "... the trial SUCCEEDED at its next attempt" "SUCCEEDED 1" \
+    "$("$MORPHLING" show expiring --json | jq -r '.trials[0] | "\(.state) \(.attempt)"')"
+check "no object left" "" "$(leftover_objects expiring)"
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"
 cluster_down
 finish

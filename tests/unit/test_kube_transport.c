@@ -708,6 +708,17 @@ static void unauthorized_refreshes_the_credential(void **state)
         fail_msg("\"%s\" lacks \"%s\"", err.msg, want);
     }
     free(want);
+    /* A plugin that can no longer give credentials (an expired SSO session) fails the call as
+     * unauthenticated, with its message, and nothing is sent: a caller stops there, as for a
+     * 401, rather than taking it for a failure of what it asked. */
+    kf_write(dir, "plugin.sh", "#!/bin/sh\necho 'the SSO session expired' >&2\nexit 1\n");
+    push_status(s, 401, "Unauthorized", "Unauthorized", NULL);
+    assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_EUNAUTHORIZED);
+    assert_int_equal(err.code, MP_EUNAUTHORIZED);
+    if (!strstr(err.msg, "exited with status 1: the SSO session expired")) {
+        fail_msg("%s", err.msg);
+    }
+    assert_int_equal(kf_count(s), 6);
     mp_kube_client_free(c);
 
     /* A token file is re-read when it changes; a static token is never refreshed. */
@@ -721,13 +732,13 @@ static void unauthorized_refreshes_the_credential(void **state)
     char *from = mp_xasprintf("%s/token.new", dir), *to = mp_xasprintf("%s/token", dir);
     assert_int_equal(rename(from, to), 0);
     assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), 0);
-    assert_string_equal(kf_req(s, 5)->authorization, "Bearer file-1");
-    assert_string_equal(kf_req(s, 6)->authorization, "Bearer file-2");
+    assert_string_equal(kf_req(s, 6)->authorization, "Bearer file-1");
+    assert_string_equal(kf_req(s, 7)->authorization, "Bearer file-2");
     mp_kube_client_free(c);
     c = client_for(s, CA_FILE, TOKEN_USER, NULL);
     push_status(s, 401, "Unauthorized", "Unauthorized", NULL);
     assert_int_equal(mp_kube_get(c, &pod, NULL, NULL, &err), MP_EUNAUTHORIZED);
-    assert_int_equal(kf_count(s), 8);
+    assert_int_equal(kf_count(s), 9);
     mp_kube_client_free(c);
 
     free(from);
