@@ -293,11 +293,14 @@ static void print_runner_up(FILE *f, const json_t *r, const char *metric)
     }
     char b1[MP_FMT_DOUBLE_MAX], b2[MP_FMT_DOUBLE_MAX];
     fprintf(f,
-            "Runner-up: trial %lld (%s = %s) is within measurement noise (+-%s) of the best; "
+            "Runner-up: trial %lld (%s = %s) is within measurement noise (+-%s%s) of the best; "
             "either is a sound choice.\n",
             (long long)json_integer_value(json_object_get(ru, "number")), metric,
             metric_text(json_object_get(ru, "value"), b1),
-            metric_text(json_object_get(ru, "noise"), b2));
+            metric_text(json_object_get(ru, "noise"), b2),
+            json_is_true(json_object_get(ru, "noise_assumed"))
+                ? ", the 5 % assumed of a trial that measured no uncertainty of its own"
+                : "");
 }
 
 static void print_capacity_plan(FILE *f, const json_t *r)

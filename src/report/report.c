@@ -92,8 +92,9 @@ static json_t *ranked_json(const struct mp_trial_row *t, double v)
 }
 
 /* Half-width of the objective's measurement uncertainty: the runner's own estimate
- * (metric "<objective>_uncertainty") or the default relative noise. */
-static double uncertainty(const struct mp_spec *spec, const struct mp_trial_row *t, double v)
+ * (metric "<objective>_uncertainty") or the default relative noise (*assumed set). */
+static double uncertainty(const struct mp_spec *spec, const struct mp_trial_row *t, double v,
+                          bool *assumed)
 {
     char name[256];
     snprintf(name, sizeof(name), "%s_uncertainty", spec->objective_metric);
@@ -101,6 +102,7 @@ static double uncertainty(const struct mp_spec *spec, const struct mp_trial_row 
     if (mp_metrics_get(&t->metrics, name, &u) && u >= 0) {
         return u;
     }
+    *assumed = true;
     return DEFAULT_NOISE_REL * fabs(v);
 }
 
@@ -232,10 +234,13 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
     }
     double bv = confirmed > 0 ? stats->mean : val[0];
     json_t *ru = ranked_json(&rows[rank[1]], val[1]);
-    double noise =
-        fmax(uncertainty(spec, &rows[rank[0]], bv), uncertainty(spec, &rows[rank[1]], val[1]));
+    bool assumed[2] = {false, false};
+    double u0 = uncertainty(spec, &rows[rank[0]], bv, &assumed[0]);
+    double u1 = uncertainty(spec, &rows[rank[1]], val[1], &assumed[1]);
+    double noise = fmax(u0, u1);
     json_object_set_new(ru, "within_noise", json_boolean(fabs(bv - val[1]) <= noise));
     json_object_set_new(ru, "noise", json_real(noise));
+    json_object_set_new(ru, "noise_assumed", json_boolean(u0 >= u1 ? assumed[0] : assumed[1]));
     json_object_set_new(j, "runner_up", ru);
 }
 

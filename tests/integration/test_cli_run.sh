@@ -37,6 +37,11 @@ check "capacity plan cost" "$(printf '%s' "$plan" | jq '.capacity_plan.replicas 
 check "runner-up is the second best" \
     "$(printf '%s' "$json" | jq '[.trials[] | select(.state == "SUCCEEDED") | .metrics.throughput_per_cost] | sort | .[-2]')" \
     "$(printf '%s' "$json" | jq '.runner_up.value')"
+# A surface measures no uncertainty of its own: the noise is the 5 % assumed, and said to be.
+check "runner-up noise: assumed on a replay" "true true" \
+    "$(printf '%s' "$json" | jq -r '"\(.runner_up.within_noise) \(.runner_up.noise_assumed)"')"
+check_contains "show says the noise is assumed" "the 5 % assumed of a trial that measured no uncertainty" \
+    "$("$MORPHLING" show replay-demo)"
 out=$("$MORPHLING" show replay-demo --target-rps 5000)
 check_contains "show prints the capacity plan" "Capacity plan: 5000 req/s with 20 % headroom" "$out"
 check "its cost has a unit" 1 "$(printf '%s\n' "$out" | grep -c '^Capacity plan: .*, costing [0-9.]* \$/h\.$')"
