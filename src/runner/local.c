@@ -257,6 +257,21 @@ static const char *service_path(const struct mp_spec *spec, bool *known, bool *o
     return getenv("PATH");
 }
 
+/* True when PATH is a regular file this process may execute; otherwise errno says why (0: it
+ * is not a regular file). */
+static bool program_file(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        return false;
+    }
+    errno = 0;
+    if (!S_ISREG(st.st_mode)) {
+        return false;
+    }
+    return access(path, X_OK) == 0;
+}
+
 /* The program of service.command, where the service will look for it. */
 static int check_command(const struct mp_spec *spec, struct mp_error *err)
 {
@@ -265,15 +280,22 @@ static int check_command(const struct mp_spec *spec, struct mp_error *err)
     const char *search = service_path(spec, &known, &own_path);
     /* Placeholders were checked, with positions, when the spec was loaded. */
     const char *prog = spec->service.argv[0];
+    /* The service starts in its folder: a relative "./prog" or "bin/prog" is found there. */
+    const char *dir = spec->service.workdir ? spec->service.workdir : spec->base_dir;
     if (known && !strchr(prog, '{')) {
-        char *path = mp_proc_which(prog, search);
         bool relative = strchr(prog, '/') && prog[0] != '/';
-        if (!path || (!relative && access(path, X_OK) != 0)) {
-            const char *why = path       ? strerror(errno)
-                              : own_path ? "not found in service.env's PATH"
-                                         : "not found in PATH";
+        char *path = relative && dir ? mp_xasprintf("%s/%s", dir, prog)
+                     : relative      ? NULL
+                                     : mp_proc_which(prog, search);
+        /* A folder passes access(X_OK) (as root, any file with an x bit does): execve refuses
+         * it, and every trial CRASHED 'Permission denied'. */
+        const char *why = !path ? NULL
+                          : !program_file(path)
+                              ? (errno == 0 ? "not a regular file" : strerror(errno))
+                              : NULL;
+        if ((!path && !relative) || why) {
+            why = why ? why : own_path ? "not found in service.env's PATH" : "not found in PATH";
             /* A program in the service's folder is run as "./prog", as in a shell; say so. */
-            const char *dir = spec->service.workdir ? spec->service.workdir : spec->base_dir;
             char *here = !path && dir ? mp_xasprintf("%s/%s", dir, prog) : NULL;
             char *hint =
                 here && access(here, F_OK) == 0
@@ -302,7 +324,6 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
     if (rc != 0) {
         return rc;
     }
-    rc = check_command(spec, err);
     const char *wd = spec->service.workdir;
     struct stat st;
     /* Not a template (the service starts in it as written): one with braces was let through,
@@ -311,7 +332,7 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
                       : stat(wd, &st) != 0   ? strerror(errno)
                       : !S_ISDIR(st.st_mode) ? "not a directory"
                                              : NULL;
-    if (rc == 0 && why) {
+    if (why) {
         const char *brace = strchr(wd, '{');
         char *note =
             brace ? mp_xasprintf(" (a workdir is no template: %.*s stays as written)",
@@ -322,6 +343,10 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
                : mp_error_set(err, MP_EINVALID, "%s: service workdir '%s': %s%s", spec->source, wd,
                               why, note);
         free(note);
+    }
+    /* After the folder, where a relative program is looked for. */
+    if (rc == 0) {
+        rc = check_command(spec, err);
     }
     if (rc == 0) {
         rc = check_requests(spec, err);

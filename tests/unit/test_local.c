@@ -1374,6 +1374,64 @@ static void test_load_settings_the_generator_refuses(void **state)
         validate_runner("  load: {connections: 16, threads: 16, method: PATCH}\n", &err), 0);
 }
 
+/* validate looks for the program where the service starts: a relative one ("./prog") in the
+ * service's folder, and it must be a file it can execute. A folder (/tmp) and a relative program
+ * that is not there were let through, and every trial CRASHED ('Permission denied', 'No such
+ * file or directory'). */
+static void test_program_checked_at_validation(void **state)
+{
+    (void)state;
+    char dir[64], sub[96], prog[128];
+    snprintf(dir, sizeof(dir), "/tmp/mp-progcheck-%d", (int)getpid());
+    snprintf(sub, sizeof(sub), "%s/sub", dir);
+    snprintf(prog, sizeof(prog), "%s/serve.sh", sub);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    FILE *sh = fopen(prog, "w");
+    assert_non_null(sh);
+    fputs("#!/bin/sh\nexit 0\n", sh);
+    fclose(sh);
+    assert_int_equal(chmod(prog, 0755), 0);
+    static const struct {
+        const char *service, *want;
+    } cases[] = {
+        {"command: [/tmp, \"{port}\"]",
+         "'service.command': service command '/tmp': not a regular file"},
+        {"command: [./nothere, \"{port}\"]",
+         "'service.command': service command './nothere': No such file or directory"},
+        {"command: [./sub, \"{port}\"]",
+         "'service.command': service command './sub': not a regular file"},
+        {"command: [./serve.sh, \"{port}\"]",
+         "'service.command': service command './serve.sh': No such file or directory"},
+        {"command: [./serve.sh, \"{port}\"], workdir: sub", NULL},
+        {"command: [sub/serve.sh, \"{port}\"]", NULL},
+        {"command: [./serve.sh, \"{port}\"], workdir: nodir", "'service.workdir': service workdir"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        char *yaml = mp_xasprintf("name: prog\n"
+                                  "service: {%s}\n"
+                                  "parameters:\n"
+                                  "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                                  "objective: {metric: throughput_rps}\n"
+                                  "runner: {kind: local}\n",
+                                  cases[i].service);
+        struct mp_spec *spec = NULL;
+        struct mp_error err = {0, ""};
+        int rc = mp_spec_parse(yaml, strlen(yaml), "prog.yaml", dir, NULL, 0, &spec, &err);
+        if (rc == 0) {
+            rc = mp_runner_local.validate(spec, &err);
+        }
+        if (cases[i].want ? rc != MP_EINVALID || !strstr(err.msg, cases[i].want) : rc != 0) {
+            fail_msg("%s: rc %d, \"%s\"", cases[i].service, rc, err.msg);
+        }
+        mp_spec_free(spec);
+        free(yaml);
+    }
+    unlink(prog);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 /* identity: nonce reads the nonce from the HTTP probe's answer: with a TCP probe no trial could
  * ever be ready. */
 static void test_nonce_needs_http_probe(void **state)
@@ -1463,6 +1521,7 @@ int main(void)
         cmocka_unit_test(test_load_settings_the_generator_refuses),
         cmocka_unit_test(test_probe_path_checked),
         cmocka_unit_test(test_nonce_needs_http_probe),
+        cmocka_unit_test(test_program_checked_at_validation),
         cmocka_unit_test(test_port_lease_refuses_symlinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
