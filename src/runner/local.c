@@ -806,6 +806,38 @@ static void teardown(struct local_trial *t)
     mp_port_lease_release(&t->lease);
 }
 
+/* A failed trial's reason ends with the limits its group met: failed forks explain most of what
+ * follows (a crash, refused connections), and so does a memory limit the service's use reached
+ * without an OOM kill (it reclaims its own pages: at 5 MiB a Python server did little else for
+ * its whole startup_timeout, and the reason read 'nothing listening on port P'). The kernel keeps
+ * a limit in whole pages; no failure count tells it, as memory.failcnt stays 0 under memsw. */
+static void limit_notes(struct local_trial *t)
+{
+    struct mp_trial_result *res = t->res;
+    if (!trial_failed(t) || !res->reason) {
+        return;
+    }
+    if (t->stats.pids_max_hits > 0) {
+        char *why = res->reason;
+        res->reason =
+            mp_xasprintf("%s (the pids limit of %lld was reached: %" PRIu64 " fork(s) refused)",
+                         why, (long long)t->limits.pids_max, t->stats.pids_max_hits);
+        free(why);
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t limit = t->limits.memory_bytes;
+    if (t->cg && t->stats.has_memory && limit > 0 && res->failure != MP_FAILURE_OOM_KILLED &&
+        t->stats.peak_memory_bytes + (uint64_t)(page > 0 ? page : 4096) > limit) {
+        char mib[MP_FMT_DOUBLE_MAX];
+        char *why = res->reason;
+        res->reason = mp_xasprintf("%s (its memory use reached the limit of %s MiB: short of "
+                                   "memory, a service may stall reclaiming it, or fail an "
+                                   "allocation, without being OOM-killed)",
+                                   why, mp_fmt_double(mib, (double)limit / 1048576.0));
+        free(why);
+    }
+}
+
 static void record(struct local_trial *t)
 {
     struct mp_trial_result *res = t->res;
@@ -1000,14 +1032,7 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
                              t.stats.oom_kills,
                              mp_fmt_double(mib, (double)t.limits.memory_bytes / 1048576.0));
     }
-    if (t.stats.pids_max_hits > 0 && trial_failed(&t) && res->reason) {
-        /* Failed forks explain most of what follows (a crash, refused connections). */
-        char *why = res->reason;
-        res->reason =
-            mp_xasprintf("%s (the pids limit of %lld was reached: %" PRIu64 " fork(s) refused)",
-                         why, (long long)t.limits.pids_max, t.stats.pids_max_hits);
-        free(why);
-    }
+    limit_notes(&t);
     if (!t.teardown_clean && rc == 0 && !trial_failed(&t)) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "processes of the trial survived the teardown");
     }

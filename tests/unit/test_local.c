@@ -19,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "runner/local_int.h"
@@ -288,6 +290,47 @@ static void test_oom_killed(void **state)
     assert_true(ooms >= 1);
     json_t *mem = json_object_get(json_object_get(f.meta, "limits"), "memory_bytes");
     assert_true(json_is_true(json_object_get(mem, "enforced")));
+    release(&f);
+}
+
+/* A service whose memory use reaches its limit without an OOM kill (reclaimable pages: here a
+ * file it reads; a Python server at 5 MiB reclaimed its own pages for its whole startup_timeout)
+ * fails with a reason that says the limit was reached; it read 'nothing listening on port P', or
+ * here the exit alone. With room to spare, no such note. */
+static void test_memory_limit_reached_named(void **state)
+{
+    (void)state;
+    struct statfs fs;
+    if (statfs("/tmp", &fs) == 0 && fs.f_type == TMPFS_MAGIC) {
+        fprintf(stderr, "skipped: /tmp is a tmpfs (its pages are not reclaimable without swap)\n");
+        skip();
+    }
+    struct fixture f = {0};
+    setup_spec(&f, "name: cache\n"
+                   "service:\n"
+                   "  command: [\"@H@/proc_antics\", \"cache\", \"32\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 10s}\n"
+                   "parameters:\n"
+                   "  - {name: mem, type: discrete, values: [8, 256], target: {resource: memory}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n");
+    struct mp_local_runner *r = (struct mp_local_runner *)f.runner;
+    if (!(mp_cgroup_system_limits(&r->cgsys) & MP_CGLIM_MEMORY)) {
+        fprintf(stderr, "skipped: no memory cgroup (%s)\n", r->cgsys.warning);
+        release(&f);
+        skip();
+    }
+    double x[] = {8};
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_CRASHED, "read 32 MiB");
+    expect_failure(&f, MP_FAILURE_CRASHED, "(its memory use reached the limit of 8 MiB: ");
+    clear_result(&f);
+    x[0] = 256;
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_CRASHED, "read 32 MiB");
+    if (strstr(f.res.reason, "memory use reached")) {
+        fail_msg("a note without reaching the limit: %s", f.res.reason);
+    }
     release(&f);
 }
 
@@ -1496,6 +1539,7 @@ int main(void)
         cmocka_unit_test(test_crash_reports_stderr_tail),
         cmocka_unit_test(test_oom_killed),
         cmocka_unit_test(test_memory_limit_extremes),
+        cmocka_unit_test(test_memory_limit_reached_named),
         cmocka_unit_test(test_startup_timeout_and_grace),
         cmocka_unit_test(test_cancel_while_starting),
         cmocka_unit_test(test_trial_deadline_while_starting),
