@@ -510,6 +510,41 @@ static bool left_groups(struct local_trial *t)
     return mp_local_socket_owned(t->lease.port, pids, n);
 }
 
+static bool has_pid(const pid_t *pids, size_t n, pid_t pid)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (pids[i] == pid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A process of the trial's tree outside its groups at the end of the load test (a worker, run as
+ * root, that moved itself into groups of its own), or 0. No limit held for it and its CPU time
+ * was not counted: a worker spinning outside the groups of a 'cpu 0.5' trial left it SUCCEEDED,
+ * its limits 'enforced'. Only a process seen in the tree before and after the look at the groups
+ * counts (one that exited in between is not in them either). */
+static pid_t worker_outside(struct local_trial *t)
+{
+    pid_t before[1024], in[4096], after[1024];
+    if (!t->cg || !t->proc) {
+        return 0;
+    }
+    size_t nb = mp_proc_tree_pids(t->proc, before, MP_ARRAY_LEN(before));
+    size_t ni = mp_cgroup_pids(t->cg, in, MP_ARRAY_LEN(in));
+    size_t na = mp_proc_tree_pids(t->proc, after, MP_ARRAY_LEN(after));
+    if (ni == MP_ARRAY_LEN(in)) {
+        return 0; /* a full list may lack some: no verdict */
+    }
+    for (size_t i = 0; i < nb; i++) {
+        if (!has_pid(in, ni, before[i]) && has_pid(after, na, before[i])) {
+            return before[i];
+        }
+    }
+    return 0;
+}
+
 static enum ident identify(struct local_trial *t, const struct mp_probe_result *pr)
 {
     enum local_identity mode = t->r->cfg.identity;
@@ -757,6 +792,14 @@ static int run_load(struct local_trial *t)
         mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "load test: %s",
                              err.msg[0] ? err.msg : mp_strerror(rc));
         return rc;
+    }
+    pid_t out = trial_failed(t) ? 0 : worker_outside(t);
+    if (out > 0) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "process %d of the service left the trial's cgroups, so its limits "
+                             "did not hold for it and its use was not counted: the service must "
+                             "stay in the group it starts in",
+                             (int)out);
     }
     return 0;
 }
