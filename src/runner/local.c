@@ -257,6 +257,21 @@ static const char *service_path(const struct mp_spec *spec, bool *known, bool *o
     return getenv("PATH");
 }
 
+/* True when PATH is a regular file this process may execute; otherwise errno says why (0: it
+ * is not a regular file). */
+static bool program_file(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        return false;
+    }
+    errno = 0;
+    if (!S_ISREG(st.st_mode)) {
+        return false;
+    }
+    return access(path, X_OK) == 0;
+}
+
 /* The program of service.command, where the service will look for it. */
 static int check_command(const struct mp_spec *spec, struct mp_error *err)
 {
@@ -265,15 +280,22 @@ static int check_command(const struct mp_spec *spec, struct mp_error *err)
     const char *search = service_path(spec, &known, &own_path);
     /* Placeholders were checked, with positions, when the spec was loaded. */
     const char *prog = spec->service.argv[0];
+    /* The service starts in its folder: a relative "./prog" or "bin/prog" is found there. */
+    const char *dir = spec->service.workdir ? spec->service.workdir : spec->base_dir;
     if (known && !strchr(prog, '{')) {
-        char *path = mp_proc_which(prog, search);
         bool relative = strchr(prog, '/') && prog[0] != '/';
-        if (!path || (!relative && access(path, X_OK) != 0)) {
-            const char *why = path       ? strerror(errno)
-                              : own_path ? "not found in service.env's PATH"
-                                         : "not found in PATH";
+        char *path = relative && dir ? mp_xasprintf("%s/%s", dir, prog)
+                     : relative      ? NULL
+                                     : mp_proc_which(prog, search);
+        /* A folder passes access(X_OK) (as root, any file with an x bit does): execve refuses
+         * it, and every trial CRASHED 'Permission denied'. */
+        const char *why = !path ? NULL
+                          : !program_file(path)
+                              ? (errno == 0 ? "not a regular file" : strerror(errno))
+                              : NULL;
+        if ((!path && !relative) || why) {
+            why = why ? why : own_path ? "not found in service.env's PATH" : "not found in PATH";
             /* A program in the service's folder is run as "./prog", as in a shell; say so. */
-            const char *dir = spec->service.workdir ? spec->service.workdir : spec->base_dir;
             char *here = !path && dir ? mp_xasprintf("%s/%s", dir, prog) : NULL;
             char *hint =
                 here && access(here, F_OK) == 0
@@ -302,7 +324,6 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
     if (rc != 0) {
         return rc;
     }
-    rc = check_command(spec, err);
     const char *wd = spec->service.workdir;
     struct stat st;
     /* Not a template (the service starts in it as written): one with braces was let through,
@@ -311,7 +332,7 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
                       : stat(wd, &st) != 0   ? strerror(errno)
                       : !S_ISDIR(st.st_mode) ? "not a directory"
                                              : NULL;
-    if (rc == 0 && why) {
+    if (why) {
         const char *brace = strchr(wd, '{');
         char *note =
             brace ? mp_xasprintf(" (a workdir is no template: %.*s stays as written)",
@@ -322,6 +343,10 @@ static int local_validate(const struct mp_spec *spec, struct mp_error *err)
                : mp_error_set(err, MP_EINVALID, "%s: service workdir '%s': %s%s", spec->source, wd,
                               why, note);
         free(note);
+    }
+    /* After the folder, where a relative program is looked for. */
+    if (rc == 0) {
+        rc = check_command(spec, err);
     }
     if (rc == 0) {
         rc = check_requests(spec, err);
@@ -483,6 +508,41 @@ static bool left_groups(struct local_trial *t)
     }
     n = mp_proc_tree_pids(t->proc, pids, MP_ARRAY_LEN(pids));
     return mp_local_socket_owned(t->lease.port, pids, n);
+}
+
+static bool has_pid(const pid_t *pids, size_t n, pid_t pid)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (pids[i] == pid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A process of the trial's tree outside its groups at the end of the load test (a worker, run as
+ * root, that moved itself into groups of its own), or 0. No limit held for it and its CPU time
+ * was not counted: a worker spinning outside the groups of a 'cpu 0.5' trial left it SUCCEEDED,
+ * its limits 'enforced'. Only a process seen in the tree before and after the look at the groups
+ * counts (one that exited in between is not in them either). */
+static pid_t worker_outside(struct local_trial *t)
+{
+    pid_t before[1024], in[4096], after[1024];
+    if (!t->cg || !t->proc) {
+        return 0;
+    }
+    size_t nb = mp_proc_tree_pids(t->proc, before, MP_ARRAY_LEN(before));
+    size_t ni = mp_cgroup_pids(t->cg, in, MP_ARRAY_LEN(in));
+    size_t na = mp_proc_tree_pids(t->proc, after, MP_ARRAY_LEN(after));
+    if (ni == MP_ARRAY_LEN(in)) {
+        return 0; /* a full list may lack some: no verdict */
+    }
+    for (size_t i = 0; i < nb; i++) {
+        if (!has_pid(in, ni, before[i]) && has_pid(after, na, before[i])) {
+            return before[i];
+        }
+    }
+    return 0;
 }
 
 static enum ident identify(struct local_trial *t, const struct mp_probe_result *pr)
@@ -733,6 +793,14 @@ static int run_load(struct local_trial *t)
                              err.msg[0] ? err.msg : mp_strerror(rc));
         return rc;
     }
+    pid_t out = trial_failed(t) ? 0 : worker_outside(t);
+    if (out > 0) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "process %d of the service left the trial's cgroups, so its limits "
+                             "did not hold for it and its use was not counted: the service must "
+                             "stay in the group it starts in",
+                             (int)out);
+    }
     return 0;
 }
 
@@ -779,6 +847,38 @@ static void teardown(struct local_trial *t)
     json_object_set_new(td, "clean", json_boolean(t->teardown_clean));
     json_object_set_new(t->meta, "teardown", td);
     mp_port_lease_release(&t->lease);
+}
+
+/* A failed trial's reason ends with the limits its group met: failed forks explain most of what
+ * follows (a crash, refused connections), and so does a memory limit the service's use reached
+ * without an OOM kill (it reclaims its own pages: at 5 MiB a Python server did little else for
+ * its whole startup_timeout, and the reason read 'nothing listening on port P'). The kernel keeps
+ * a limit in whole pages; no failure count tells it, as memory.failcnt stays 0 under memsw. */
+static void limit_notes(struct local_trial *t)
+{
+    struct mp_trial_result *res = t->res;
+    if (!trial_failed(t) || !res->reason) {
+        return;
+    }
+    if (t->stats.pids_max_hits > 0) {
+        char *why = res->reason;
+        res->reason =
+            mp_xasprintf("%s (the pids limit of %lld was reached: %" PRIu64 " fork(s) refused)",
+                         why, (long long)t->limits.pids_max, t->stats.pids_max_hits);
+        free(why);
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t limit = t->limits.memory_bytes;
+    if (t->cg && t->stats.has_memory && limit > 0 && res->failure != MP_FAILURE_OOM_KILLED &&
+        t->stats.peak_memory_bytes + (uint64_t)(page > 0 ? page : 4096) > limit) {
+        char mib[MP_FMT_DOUBLE_MAX];
+        char *why = res->reason;
+        res->reason = mp_xasprintf("%s (its memory use reached the limit of %s MiB: short of "
+                                   "memory, a service may stall reclaiming it, or fail an "
+                                   "allocation, without being OOM-killed)",
+                                   why, mp_fmt_double(mib, (double)limit / 1048576.0));
+        free(why);
+    }
 }
 
 static void record(struct local_trial *t)
@@ -975,14 +1075,7 @@ static int local_run(struct mp_runner *base, const struct mp_trial_request *req,
                              t.stats.oom_kills,
                              mp_fmt_double(mib, (double)t.limits.memory_bytes / 1048576.0));
     }
-    if (t.stats.pids_max_hits > 0 && trial_failed(&t) && res->reason) {
-        /* Failed forks explain most of what follows (a crash, refused connections). */
-        char *why = res->reason;
-        res->reason =
-            mp_xasprintf("%s (the pids limit of %lld was reached: %" PRIu64 " fork(s) refused)",
-                         why, (long long)t.limits.pids_max, t.stats.pids_max_hits);
-        free(why);
-    }
+    limit_notes(&t);
     if (!t.teardown_clean && rc == 0 && !trial_failed(&t)) {
         mp_trial_result_fail(res, MP_FAILURE_INFRA, "processes of the trial survived the teardown");
     }

@@ -11,7 +11,13 @@
  *                                 and sleeps; sleep
  *   proc_antics daemon            double-fork a setsid() grandchild, parent exits 0
  *   proc_antics ignore-term       ignore SIGTERM, say so on stdout, and sleep
- *   proc_antics exit CODE         print "bye" on stderr and exit with CODE */
+ *   proc_antics exit CODE         print "bye" on stderr and exit with CODE
+ *   proc_antics cache MIB         write MIB MiB to a file in the working directory, drop it from
+ *                                 the page cache, read it back (its pages are charged to this
+ *                                 process's memory cgroup, and reclaimable: no OOM kill), remove
+ *                                 it, and exit 3 */
+#define _GNU_SOURCE /* posix_fadvise */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +85,37 @@ static int spew(long bytes)
     return 3;
 }
 
+static int cache(long mib)
+{
+    char name[64], buf[1 << 16];
+    snprintf(name, sizeof(name), "proc_antics-cache.%ld", (long)getpid());
+    int fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        perror(name);
+        return 5;
+    }
+    unlink(name);
+    memset(buf, 'c', sizeof(buf));
+    long total = mib << 20, done = 0;
+    for (long left = total; left > 0; left -= (long)sizeof(buf)) {
+        if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) {
+            perror("write");
+            return 5;
+        }
+    }
+    if (fsync(fd) != 0 || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0 ||
+        lseek(fd, 0, SEEK_SET) != 0) {
+        perror("fsync/fadvise");
+        return 5;
+    }
+    for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) {
+        done += n;
+    }
+    close(fd);
+    fprintf(stderr, "read %ld MiB\n", done >> 20);
+    return 3;
+}
+
 static void fork_or_die(void (*child)(void))
 {
     pid_t p = fork();
@@ -137,6 +174,8 @@ int main(int argc, char **argv)
         printf("ignoring SIGTERM\n");
         fflush(stdout);
         linger();
+    } else if (strcmp(mode, "cache") == 0) {
+        return cache(arg);
     } else if (strcmp(mode, "exit") == 0) {
         fprintf(stderr, "bye\n");
         return (int)arg;

@@ -66,4 +66,27 @@ else
         "$(field "$WORK/leave.json" .reason)"
 fi
 expect_nothing_left "$WORK/leave.json"
+
+# A worker of the service (not its listener) that moves itself out of the trial's groups: no
+# limit held for it and its CPU time was not counted, yet the trial SUCCEEDED with its limits
+# 'enforced'. CRASHED, saying so; and teardown still ends it.
+cat >"$WORK/worker.sh" <<'EOF'
+#!/bin/sh
+sh -c 'for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do
+    echo $$ 2>/dev/null >"$f"
+done
+exec sleep 60' &
+exec "$@"
+EOF
+chmod +x "$WORK/worker.sh"
+run_trial "$WORK/worker.json" "$SPEC" $SET --set mode=healthy \
+    --set "service.command=[\"$WORK/worker.sh\", \"$FAKE\", --port, \"{port}\", --nonce, \"{nonce}\", --mode, \"{mode}\"]"
+if [ "$(field "$WORK/worker.json" .meta.cgroup.mode)" = none ]; then
+    echo "# no cgroups here: the worker cannot leave them"
+else
+    expect_class "$WORK/worker.json" CRASHED
+    check_contains "a worker left its groups: reason" "of the service left the trial's cgroups" \
+        "$(field "$WORK/worker.json" .reason)"
+fi
+expect_nothing_left "$WORK/worker.json"
 finish

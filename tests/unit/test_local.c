@@ -19,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "runner/local_int.h"
@@ -288,6 +290,47 @@ static void test_oom_killed(void **state)
     assert_true(ooms >= 1);
     json_t *mem = json_object_get(json_object_get(f.meta, "limits"), "memory_bytes");
     assert_true(json_is_true(json_object_get(mem, "enforced")));
+    release(&f);
+}
+
+/* A service whose memory use reaches its limit without an OOM kill (reclaimable pages: here a
+ * file it reads; a Python server at 5 MiB reclaimed its own pages for its whole startup_timeout)
+ * fails with a reason that says the limit was reached; it read 'nothing listening on port P', or
+ * here the exit alone. With room to spare, no such note. */
+static void test_memory_limit_reached_named(void **state)
+{
+    (void)state;
+    struct statfs fs;
+    if (statfs("/tmp", &fs) == 0 && fs.f_type == TMPFS_MAGIC) {
+        fprintf(stderr, "skipped: /tmp is a tmpfs (its pages are not reclaimable without swap)\n");
+        skip();
+    }
+    struct fixture f = {0};
+    setup_spec(&f, "name: cache\n"
+                   "service:\n"
+                   "  command: [\"@H@/proc_antics\", \"cache\", \"32\"]\n"
+                   "  readiness: {tcp: true, interval: 50ms, startup_timeout: 10s}\n"
+                   "parameters:\n"
+                   "  - {name: mem, type: discrete, values: [8, 256], target: {resource: memory}}\n"
+                   "objective: {metric: throughput_rps}\n"
+                   "runner:\n");
+    struct mp_local_runner *r = (struct mp_local_runner *)f.runner;
+    if (!(mp_cgroup_system_limits(&r->cgsys) & MP_CGLIM_MEMORY)) {
+        fprintf(stderr, "skipped: no memory cgroup (%s)\n", r->cgsys.warning);
+        release(&f);
+        skip();
+    }
+    double x[] = {8};
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_CRASHED, "read 32 MiB");
+    expect_failure(&f, MP_FAILURE_CRASHED, "(its memory use reached the limit of 8 MiB: ");
+    clear_result(&f);
+    x[0] = 256;
+    assert_int_equal(run(&f, x, NULL), 0);
+    expect_failure(&f, MP_FAILURE_CRASHED, "read 32 MiB");
+    if (strstr(f.res.reason, "memory use reached")) {
+        fail_msg("a note without reaching the limit: %s", f.res.reason);
+    }
     release(&f);
 }
 
@@ -1374,6 +1417,64 @@ static void test_load_settings_the_generator_refuses(void **state)
         validate_runner("  load: {connections: 16, threads: 16, method: PATCH}\n", &err), 0);
 }
 
+/* validate looks for the program where the service starts: a relative one ("./prog") in the
+ * service's folder, and it must be a file it can execute. A folder (/tmp) and a relative program
+ * that is not there were let through, and every trial CRASHED ('Permission denied', 'No such
+ * file or directory'). */
+static void test_program_checked_at_validation(void **state)
+{
+    (void)state;
+    char dir[64], sub[96], prog[128];
+    snprintf(dir, sizeof(dir), "/tmp/mp-progcheck-%d", (int)getpid());
+    snprintf(sub, sizeof(sub), "%s/sub", dir);
+    snprintf(prog, sizeof(prog), "%s/serve.sh", sub);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    FILE *sh = fopen(prog, "w");
+    assert_non_null(sh);
+    fputs("#!/bin/sh\nexit 0\n", sh);
+    fclose(sh);
+    assert_int_equal(chmod(prog, 0755), 0);
+    static const struct {
+        const char *service, *want;
+    } cases[] = {
+        {"command: [/tmp, \"{port}\"]",
+         "'service.command': service command '/tmp': not a regular file"},
+        {"command: [./nothere, \"{port}\"]",
+         "'service.command': service command './nothere': No such file or directory"},
+        {"command: [./sub, \"{port}\"]",
+         "'service.command': service command './sub': not a regular file"},
+        {"command: [./serve.sh, \"{port}\"]",
+         "'service.command': service command './serve.sh': No such file or directory"},
+        {"command: [./serve.sh, \"{port}\"], workdir: sub", NULL},
+        {"command: [sub/serve.sh, \"{port}\"]", NULL},
+        {"command: [./serve.sh, \"{port}\"], workdir: nodir", "'service.workdir': service workdir"},
+    };
+    for (size_t i = 0; i < MP_ARRAY_LEN(cases); i++) {
+        char *yaml = mp_xasprintf("name: prog\n"
+                                  "service: {%s}\n"
+                                  "parameters:\n"
+                                  "  - {name: n, type: int, min: 1, max: 2, target: {env: N}}\n"
+                                  "objective: {metric: throughput_rps}\n"
+                                  "runner: {kind: local}\n",
+                                  cases[i].service);
+        struct mp_spec *spec = NULL;
+        struct mp_error err = {0, ""};
+        int rc = mp_spec_parse(yaml, strlen(yaml), "prog.yaml", dir, NULL, 0, &spec, &err);
+        if (rc == 0) {
+            rc = mp_runner_local.validate(spec, &err);
+        }
+        if (cases[i].want ? rc != MP_EINVALID || !strstr(err.msg, cases[i].want) : rc != 0) {
+            fail_msg("%s: rc %d, \"%s\"", cases[i].service, rc, err.msg);
+        }
+        mp_spec_free(spec);
+        free(yaml);
+    }
+    unlink(prog);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 /* identity: nonce reads the nonce from the HTTP probe's answer: with a TCP probe no trial could
  * ever be ready. */
 static void test_nonce_needs_http_probe(void **state)
@@ -1438,6 +1539,7 @@ int main(void)
         cmocka_unit_test(test_crash_reports_stderr_tail),
         cmocka_unit_test(test_oom_killed),
         cmocka_unit_test(test_memory_limit_extremes),
+        cmocka_unit_test(test_memory_limit_reached_named),
         cmocka_unit_test(test_startup_timeout_and_grace),
         cmocka_unit_test(test_cancel_while_starting),
         cmocka_unit_test(test_trial_deadline_while_starting),
@@ -1463,6 +1565,7 @@ int main(void)
         cmocka_unit_test(test_load_settings_the_generator_refuses),
         cmocka_unit_test(test_probe_path_checked),
         cmocka_unit_test(test_nonce_needs_http_probe),
+        cmocka_unit_test(test_program_checked_at_validation),
         cmocka_unit_test(test_port_lease_refuses_symlinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
