@@ -597,6 +597,11 @@ static int attempt(struct mp_kube_client *c, struct slot *s, struct xfer *x,
     if (rc != 0) {
         return rc;
     }
+    if (mp_kube_cancel_fired(cancel)) {
+        /* Cancelled while the credentials were had (an exec plugin run can take the call's
+         * whole deadline): a caller that has since lost its Lease must not write. */
+        return mp_error_set(x->err, MP_ECANCELLED, "%s %s: cancelled", x->r->verb, x->r->path);
+    }
     struct curl_slist *h = headers(x->r, a);
     x->easy = s->easy;
     setup(c, x, h, a);

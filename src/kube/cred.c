@@ -1,25 +1,33 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The client's credential: a static token, a token file re-read when it changes (in-cluster
  * service-account tokens rotate on disk), or an exec plugin's token / certificate cached until
- * its expirationTimestamp. A 401 invalidates it; one thread refreshes while others wait. */
+ * its expirationTimestamp. A 401 invalidates it; one thread refreshes while others wait, each
+ * within its own call's deadline. */
 #include "kube/kube_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 void mp_kube_cred_init(struct mp_kube_cred *cr, const struct mp_kube_config *cfg,
                        mp_kube_clock_fn clock, void *clock_ud)
 {
     *cr = (struct mp_kube_cred){.cfg = cfg, .clock = clock, .clock_ud = clock_ud, .gen = 1};
     pthread_mutex_init(&cr->mu, NULL);
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&cr->done, &a);
+    pthread_condattr_destroy(&a);
     cr->stale = true;
 }
 
 void mp_kube_cred_release(struct mp_kube_cred *cr)
 {
     pthread_mutex_destroy(&cr->mu);
+    pthread_cond_destroy(&cr->done);
     free(cr->token);
     free(cr->cert_pem);
     free(cr->key_pem);
@@ -91,14 +99,43 @@ static int refresh_token_file(struct mp_kube_cred *cr, struct mp_error *err)
     return rc;
 }
 
+/* Waits, mu held, while another call runs the exec plugin: until it ends, or until deadline_ns
+ * (MP_EDEADLINE; 0: no deadline). A lease's renewal waited for the plugin run of a call with a
+ * longer deadline (held for the whole mutex), past its renew deadline. */
+static int wait_refresh(struct mp_kube_cred *cr, int64_t deadline_ns, struct mp_error *err)
+{
+    while (cr->refreshing) {
+        if (deadline_ns == 0) {
+            pthread_cond_wait(&cr->done, &cr->mu);
+            continue;
+        }
+        if (mp_mono_ns() >= deadline_ns) {
+            return mp_error_set(err, MP_EDEADLINE,
+                                "no credentials within the deadline: the exec plugin run for "
+                                "another call has not finished");
+        }
+        struct timespec ts = {(time_t)(deadline_ns / 1000000000), (long)(deadline_ns % 1000000000)};
+        pthread_cond_timedwait(&cr->done, &cr->mu, &ts);
+    }
+    return 0;
+}
+
+/* Runs the plugin with mu released (other calls wait for it within their own deadlines, and
+ * those whose credential is valid do not wait at all). */
 static int refresh_exec(struct mp_kube_cred *cr, int64_t deadline_ns, struct mp_error *err)
 {
+    int rc = wait_refresh(cr, deadline_ns, err);
     bool expired = cr->expiry_ns && wall_now(cr) >= cr->expiry_ns;
-    if (!cr->stale && !expired && (cr->token || cr->cert_pem)) {
-        return 0;
+    if (rc != 0 || (!cr->stale && !expired && (cr->token || cr->cert_pem))) {
+        return rc;
     }
     struct mp_kube_exec_cred ec;
-    int rc = mp_kube_exec_run(cr->cfg, deadline_ns, &ec, err);
+    cr->refreshing = true;
+    pthread_mutex_unlock(&cr->mu);
+    rc = mp_kube_exec_run(cr->cfg, deadline_ns, &ec, err);
+    pthread_mutex_lock(&cr->mu);
+    cr->refreshing = false;
+    pthread_cond_broadcast(&cr->done);
     if (rc != 0) {
         return rc;
     }

@@ -70,6 +70,8 @@ struct mp_kube_auth_snap {
 
 struct mp_kube_cred {
     pthread_mutex_t mu;
+    pthread_cond_t done; /* an exec plugin run has ended (CLOCK_MONOTONIC) */
+    bool refreshing;     /* a call runs the exec plugin, without mu held */
     const struct mp_kube_config *cfg;
     mp_kube_clock_fn clock;
     void *clock_ud;
@@ -89,7 +91,8 @@ void mp_kube_cred_init(struct mp_kube_cred *cr, const struct mp_kube_config *cfg
                        mp_kube_clock_fn clock, void *clock_ud);
 void mp_kube_cred_release(struct mp_kube_cred *cr);
 /* Current credential, refreshing it first when expired, changed on disk or invalidated.
- * deadline_ns (monotonic) bounds an exec plugin run. */
+ * deadline_ns (monotonic, 0: none) bounds an exec plugin run, and the wait for one that another
+ * call runs (MP_EDEADLINE): a plugin that hangs for one call holds no other past its deadline. */
 int mp_kube_cred_get(struct mp_kube_cred *cr, int64_t deadline_ns, struct mp_kube_auth_snap *out,
                      struct mp_error *err) MP_WUR;
 /* The server refused the credential of generation gen (401): refresh before the next use. */

@@ -67,7 +67,7 @@ int op_get(struct op *op, const struct mp_kube_ref *ref, int64_t timeout_ms, jso
            struct mp_error *err)
 {
     struct mp_kube_info info = {0};
-    struct mp_kube_opts o = {.info = &info, .timeout_ms = timeout_ms};
+    struct mp_kube_opts o = {.info = &info, .timeout_ms = timeout_ms, .cancel = op->fence};
     int64_t t0 = mp_mono_ns();
     int rc = mp_kube_get(op->c, ref, &o, out, err);
     record(op, "get", t0, rc, &info);
@@ -78,48 +78,77 @@ int op_list(struct op *op, const struct mp_kube_ref *ref, const char *selector, 
             struct mp_error *err)
 {
     struct mp_kube_info info = {0};
-    struct mp_kube_opts o = {.info = &info, .label_selector = selector, .limit = 500};
+    struct mp_kube_opts o = {
+        .info = &info, .label_selector = selector, .limit = 500, .cancel = op->fence};
     int64_t t0 = mp_mono_ns();
     int rc = mp_kube_list_all(op->c, ref, &o, out, err);
     record(op, "list", t0, rc, &info);
     return rc;
 }
 
-int op_create(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, int64_t timeout_ms,
-              json_t **out, struct mp_error *err)
+static int create_in(struct op *op, struct mp_kube_cancel *fence, const struct mp_kube_ref *ref,
+                     const json_t *obj, int64_t timeout_ms, json_t **out, struct mp_error *err)
 {
     struct mp_kube_info info = {0};
     struct mp_kube_opts o = {.info = &info,
                              .timeout_ms = timeout_ms,
                              .field_manager = MP_OPERATOR_MANAGER,
-                             .retry_unsafe = true};
+                             .retry_unsafe = true,
+                             .cancel = fence};
     int64_t t0 = mp_mono_ns();
     int rc = mp_kube_create(op->c, ref, obj, &o, out, err);
     record(op, "create", t0, rc, &info);
     return rc;
 }
 
+int op_create(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, int64_t timeout_ms,
+              json_t **out, struct mp_error *err)
+{
+    return create_in(op, op->fence, ref, obj, timeout_ms, out, err);
+}
+
+int op_run_create(struct op_exp *x, const struct mp_kube_ref *ref, const json_t *obj, json_t **out,
+                  struct mp_error *err)
+{
+    return create_in(x->op, x->fence, ref, obj, 0, out, err);
+}
+
 int op_update(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, int64_t timeout_ms,
               json_t **out, struct mp_error *err)
 {
     struct mp_kube_info info = {0};
-    struct mp_kube_opts o = {
-        .info = &info, .timeout_ms = timeout_ms, .field_manager = MP_OPERATOR_MANAGER};
+    struct mp_kube_opts o = {.info = &info,
+                             .timeout_ms = timeout_ms,
+                             .field_manager = MP_OPERATOR_MANAGER,
+                             .cancel = op->fence};
     int64_t t0 = mp_mono_ns();
     int rc = mp_kube_update(op->c, ref, obj, &o, out, err);
     record(op, "update", t0, rc, &info);
     return rc;
 }
 
-int op_merge_patch(struct op *op, const struct mp_kube_ref *ref, const json_t *patch, json_t **out,
-                   struct mp_error *err)
+static int merge_patch_in(struct op *op, struct mp_kube_cancel *fence,
+                          const struct mp_kube_ref *ref, const json_t *patch, json_t **out,
+                          struct mp_error *err)
 {
     struct mp_kube_info info = {0};
-    struct mp_kube_opts o = {.info = &info, .field_manager = MP_OPERATOR_MANAGER};
+    struct mp_kube_opts o = {.info = &info, .field_manager = MP_OPERATOR_MANAGER, .cancel = fence};
     int64_t t0 = mp_mono_ns();
     int rc = mp_kube_patch(op->c, ref, MP_KUBE_PATCH_MERGE, patch, &o, out, err);
     record(op, "patch", t0, rc, &info);
     return rc;
+}
+
+int op_merge_patch(struct op *op, const struct mp_kube_ref *ref, const json_t *patch, json_t **out,
+                   struct mp_error *err)
+{
+    return merge_patch_in(op, op->fence, ref, patch, out, err);
+}
+
+int op_run_merge_patch(struct op_exp *x, const struct mp_kube_ref *ref, const json_t *patch,
+                       json_t **out, struct mp_error *err)
+{
+    return merge_patch_in(x->op, x->fence, ref, patch, out, err);
 }
 
 /* An Event that says again what one of this name says (the same object, type, reason and

@@ -251,6 +251,7 @@ static void claim_lost(void *ud, const struct mp_error *err)
     struct op_exp *x = ud;
     op_log(x->op, "%s: its Lease is lost (%s); stopping its run", x->key, err->msg);
     atomic_store(&x->lease_lost, true);
+    mp_kube_cancel_fire(x->fence);
     atomic_store(&x->cancel, true);
 }
 
@@ -458,6 +459,7 @@ int op_exp_start(struct op *op, const json_t *pe, struct op_lease *claim, struct
     x->uid = mp_xstrdup(mp_kube_meta(pe, "uid"));
     pthread_mutex_init(&x->lock, NULL);
     pthread_mutex_init(&x->wlock, NULL);
+    x->fence = mp_kube_cancel_new();
     json_t *run_pe = op_pe_for_run(pe);
     adopt(x, run_pe);
     json_decref(run_pe);
@@ -500,5 +502,6 @@ void op_exp_free(struct op_exp *x)
     free(x->uid);
     pthread_mutex_destroy(&x->lock);
     pthread_mutex_destroy(&x->wlock);
+    mp_kube_cancel_free(x->fence);
     free(x);
 }

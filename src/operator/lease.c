@@ -325,6 +325,13 @@ static void leader_lost(void *ud, const struct mp_error *err)
     struct op *op = ud;
     struct mp_error e = *err;
     atomic_store(&op->leader, false);
+    /* Nothing more is written: another operator may lead (and run the experiments) by now. */
+    mp_kube_cancel_fire(op->fence);
+    pthread_mutex_lock(&op->lock);
+    for (size_t i = 0; i < op->n_exps; i++) {
+        mp_kube_cancel_fire(op->exps[i]->fence);
+    }
+    pthread_mutex_unlock(&op->lock);
     mp_error_prefix(&e, MP_EBUSY, "leadership lost");
     op_fail(op, &e);
 }

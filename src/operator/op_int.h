@@ -106,6 +106,10 @@ struct op {
     struct op_queue q;
     struct op_metrics m;
     struct mp_kube_cancel *stop_token;
+    /* Fired when leadership is lost: every op_* call is cancelled from then on, also one that
+     * was waiting for credentials (an exec plugin run) when it fired, so that nothing is
+     * written once another operator may lead. */
+    struct mp_kube_cancel *fence;
 };
 
 void op_log(struct op *op, const char *fmt, ...) MP_PRINTF(2, 3);
@@ -127,6 +131,13 @@ int op_update(struct op *op, const struct mp_kube_ref *ref, const json_t *obj, i
               json_t **out, struct mp_error *err) MP_WUR;
 int op_merge_patch(struct op *op, const struct mp_kube_ref *ref, const json_t *patch, json_t **out,
                    struct mp_error *err) MP_WUR;
+/* A run's writes (its Trials, its status): as op_create (timeout: the client's) and
+ * op_merge_patch, cancelled once x->fence fires (its Lease, or leadership, lost), also when one
+ * was waiting for credentials then. */
+int op_run_create(struct op_exp *x, const struct mp_kube_ref *ref, const json_t *obj, json_t **out,
+                  struct mp_error *err) MP_WUR;
+int op_run_merge_patch(struct op_exp *x, const struct mp_kube_ref *ref, const json_t *patch,
+                       json_t **out, struct mp_error *err) MP_WUR;
 /* A core Event about obj (best effort: failures are logged). type "Normal" or "Warning". */
 void op_event(struct op *op, const json_t *obj, const char *type, const char *reason,
               const char *fmt, ...) MP_PRINTF(5, 6);
@@ -207,8 +218,11 @@ struct op_exp {
     atomic_bool write_failed; /* a Trial status could not be written: the run stops, retried */
     struct op_lease *claim;   /* the experiment's Lease, held while the run lasts */
     atomic_bool lease_lost;   /* claim could not be renewed: the run stopped */
-    bool other_holds;         /* claim is (or may be) another operator's: not run, or lost */
-    bool finished;            /* not run: the experiment had finished, or ends Failed here */
+    /* Fired with lease_lost, or when leadership is lost: the run's writes are cancelled, also
+     * one waiting for credentials (op_run_create, op_run_merge_patch). */
+    struct mp_kube_cancel *fence;
+    bool other_holds; /* claim is (or may be) another operator's: not run, or lost */
+    bool finished;    /* not run: the experiment had finished, or ends Failed here */
     struct mp_error write_err;
 };
 

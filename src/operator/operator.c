@@ -449,6 +449,7 @@ static void op_init(struct op *op, struct mp_kube_client *c, const struct mp_ope
     op_queue_init(&op->q);
     op_metrics_init(&op->m);
     op->stop_token = mp_kube_cancel_new();
+    op->fence = mp_kube_cancel_new();
 }
 
 static void op_release(struct op *op)
@@ -456,6 +457,7 @@ static void op_release(struct op *op)
     op_queue_release(&op->q);
     op_metrics_release(&op->m);
     mp_kube_cancel_free(op->stop_token);
+    mp_kube_cancel_free(op->fence);
     json_decref(op->cache);
     mp_strset_release(&op->done);
     while (op->n_cands) {

@@ -170,7 +170,7 @@ int op_status_write(struct op_exp *x, const char *state, const char *reason, con
     pthread_mutex_unlock(&x->lock);
     struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "profilingexperiments",
                               x->ns,    x->name,    "status"};
-    int rc = op_merge_patch(x->op, &ref, patch, NULL, err);
+    int rc = op_run_merge_patch(x, &ref, patch, NULL, err);
     pthread_mutex_unlock(&x->wlock);
     json_decref(patch);
     return rc;
@@ -211,7 +211,7 @@ int op_status_stopped(struct op_exp *x, const char *message, struct mp_error *er
         json_t *patch = json_pack("{s:{s:o}}", "status", "conditions", conds);
         struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "profilingexperiments",
                                   x->ns,    x->name,    "status"};
-        rc = op_merge_patch(x->op, &ref, patch, NULL, err);
+        rc = op_run_merge_patch(x, &ref, patch, NULL, err);
         json_decref(patch);
     }
     pthread_mutex_unlock(&x->wlock);

@@ -125,7 +125,7 @@ int op_trial_recreate(struct op_exp *x, int64_t number, struct mp_error *err)
     }
     json_object_set_new(obj, "spec", spec);
     struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, NULL, NULL};
-    int rc = op_create(x->op, &ref, obj, 0, NULL, err);
+    int rc = op_run_create(x, &ref, obj, NULL, err);
     json_decref(obj);
     return rc;
 }
@@ -147,7 +147,7 @@ static int create_or_adopt(struct op_exp *x, const struct mp_trial_request *req,
     for (int round = 0; round < 3 && rc == MP_ENOTFOUND; round++) {
         mp_error_clear(err);
         ref.name = NULL;
-        rc = op_create(x->op, &ref, obj, 0, out, err);
+        rc = op_run_create(x, &ref, obj, out, err);
         if (rc != MP_EEXISTS) {
             *fresh = rc == 0;
             break;
@@ -163,7 +163,7 @@ static int create_or_adopt(struct op_exp *x, const struct mp_trial_request *req,
         }
         if (rc == 0) {
             json_t *patch = json_pack("{s:{s:I}}", "spec", "attempt", (json_int_t)req->attempt + 1);
-            rc = op_merge_patch(x->op, &ref, patch, out, err);
+            rc = op_run_merge_patch(x, &ref, patch, out, err);
             json_decref(patch);
         }
         json_decref(cur);
@@ -185,7 +185,7 @@ static int mark_running(struct op_exp *x, const json_t *trial, int64_t attempt,
                               now, "attempt", (json_int_t)attempt);
     struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, mp_kube_meta(trial, "name"),
                               "status"};
-    int rc = op_merge_patch(x->op, &ref, patch, NULL, err);
+    int rc = op_run_merge_patch(x, &ref, patch, NULL, err);
     json_decref(patch);
     return rc;
 }

@@ -80,7 +80,7 @@ int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_resu
                   mp_trial_state_name(res->state), "failure", mp_failure_name(res->failure),
                   "reason", res->reason ? res->reason : "", "metrics", metrics_json(&res->metrics));
     struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, name, "status"};
-    int rc = op_merge_patch(x->op, &ref, patch, NULL, err);
+    int rc = op_run_merge_patch(x, &ref, patch, NULL, err);
     json_decref(patch);
     free(name);
     if (rc == 0) {

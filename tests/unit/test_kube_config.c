@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -517,6 +518,73 @@ static void a_token_wins_over_an_exec_plugin(void **state)
     mp_kube_config_free(cfg);
 }
 
+struct slow_get {
+    struct mp_kube_cred *cr;
+    int rc;
+    char token[1100];
+};
+
+static void *slow_get_thread(void *p)
+{
+    struct slow_get *g = p;
+    struct mp_kube_auth_snap a;
+    struct mp_error err = {0};
+    g->rc = mp_kube_cred_get(g->cr, mp_mono_ns() + INT64_C(10000000000), &a, &err);
+    snprintf(g->token, sizeof(g->token), "%s", g->rc == 0 && a.token ? a.token : err.msg);
+    mp_kube_auth_snap_release(&a);
+    return NULL;
+}
+
+/* A call that finds another running the exec plugin waits for it only until its own deadline:
+ * the plugin of a call with a long deadline held a Lease renewal (a short one) for its whole
+ * run, past the renew deadline. The plugin's credential then serves every call. */
+static void a_plugin_run_holds_no_call_past_its_deadline(void **state)
+{
+    (void)state;
+    const char *text = CTX_A "clusters:\n- name: c\n  cluster: {server: https://x}\nusers:\n"
+                             "- name: u\n  user:\n    exec:\n"
+                             "      apiVersion: client.authentication.k8s.io/v1\n"
+                             "      command: /bin/sh\n"
+                             "      interactiveMode: Never\n"
+                             "      args: [\"-c\", \"sleep 2; printf '{\\\"apiVersion\\\": "
+                             "\\\"client.authentication.k8s.io/v1\\\", \\\"kind\\\": "
+                             "\\\"ExecCredential\\\", \\\"status\\\": {\\\"token\\\": "
+                             "\\\"slow-tok\\\"}}'\"]\n";
+    struct mp_kube_config *cfg = NULL;
+    struct mp_error err = {0};
+    if (mp_kube_config_parse(text, strlen(text), "kc.yaml", NULL, &cfg, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    struct mp_kube_cred cr;
+    mp_kube_cred_init(&cr, cfg, NULL, NULL);
+    struct slow_get g = {.cr = &cr};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, slow_get_thread, &g), 0);
+    struct timespec nap = {0, 300000000};
+    nanosleep(&nap, NULL); /* the thread runs the plugin (2 s) */
+    struct mp_kube_auth_snap a;
+    int64_t t0 = mp_mono_ns();
+    int rc = mp_kube_cred_get(&cr, t0 + INT64_C(300000000), &a, &err);
+    int64_t waited_ms = (mp_mono_ns() - t0) / 1000000;
+    assert_int_equal(rc, MP_EDEADLINE);
+    assert_non_null(strstr(err.msg, "the exec plugin run for another call has not finished"));
+    if (waited_ms > 1000) {
+        fail_msg("waited %lld ms for another call's plugin, past a 300 ms deadline",
+                 (long long)waited_ms);
+    }
+    mp_error_clear(&err);
+    pthread_join(t, NULL);
+    assert_int_equal(g.rc, 0);
+    assert_string_equal(g.token, "slow-tok");
+    if (mp_kube_cred_get(&cr, mp_mono_ns() + INT64_C(300000000), &a, &err) != 0) {
+        fail_msg("%s", err.msg);
+    }
+    assert_string_equal(a.token, "slow-tok");
+    mp_kube_auth_snap_release(&a);
+    mp_kube_cred_release(&cr);
+    mp_kube_config_free(cfg);
+}
+
 /* kubectl 1.32 with a client certificate and an exec plugin presents the certificate and never
  * runs the plugin; an empty `*-data` is unset (the file beside it counts). */
 static void a_certificate_wins_over_an_exec_plugin(void **state)
@@ -877,6 +945,7 @@ int main(void)
         cmocka_unit_test(empty_strings_are_unset_fields),
         cmocka_unit_test(tls_server_name_is_the_verified_name),
         cmocka_unit_test(a_token_wins_over_an_exec_plugin),
+        cmocka_unit_test(a_plugin_run_holds_no_call_past_its_deadline),
         cmocka_unit_test(a_certificate_wins_over_an_exec_plugin),
         cmocka_unit_test(yaml_1_1_values_read_as_kubectl),
         cmocka_unit_test(in_cluster_configuration),
