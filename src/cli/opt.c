@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +239,20 @@ static int option_error(const struct mp_verb *verb, const struct mp_opt *o, stru
     return mp_cli_usage(verb->name, "--%s: %s", o->name, err->msg);
 }
 
+/* A duration option's bare number (seconds) at or above its `max`, which looks meant as
+ * milliseconds, is warned of as a spec's is (docs/spec.md): --warmup 200 waited 200 s. */
+static void warn_bare_duration(const struct mp_verb *verb, const struct mp_opt *o, const char *v)
+{
+    double s;
+    if (o->kind != MP_OPT_DURATION || o->max <= 0 || mp_parse_double(v, &s) != 0 || s < o->max) {
+        return;
+    }
+    fprintf(stderr,
+            "morphling %s: warning: --%s %s: a bare number is seconds: %s is read as %ss (%.1f "
+            "minutes); write %sms for milliseconds, or %ss to say seconds\n",
+            verb->name, o->name, v, v, v, s / 60, v, v);
+}
+
 /* One argument that starts with '-'; *i advances past a value taken from the next argument. */
 static int parse_option(const struct mp_verb *verb, int argc, char **argv, int *i, void *args,
                         bool *given)
@@ -280,6 +295,7 @@ static int parse_option(const struct mp_verb *verb, int argc, char **argv, int *
     if (apply(o, value, args, &err) != 0) {
         return option_error(verb, o, &err);
     }
+    warn_bare_duration(verb, o, value);
     given[o - verb->opts] = true;
     return 0;
 }
