@@ -12,6 +12,17 @@ out=$("$MORPHLING" validate "$spec" --set algorithm.name=grid --set algorithm.ma
 check "validate exits 0" 0 "$?"
 check_contains "a grid cut short is warned about" \
     "warning: grid search stops after max_trials = 81 of its 768 configurations: 'cpu' (the slowest parameter) takes 1 of its 8 values" "$out"
+# --set KEY VALUE (a space for the '='): the value is named, not 'too many arguments'.
+for verb in validate run trial; do
+    err=$("$MORPHLING" $verb "$spec" --set algorithm.max_trials 3 2>&1)
+    check "$verb --set KEY VALUE exits 2" 2 "$?"
+    check_contains "... and says to write KEY=VALUE" \
+        "morphling $verb: --set algorithm.max_trials 3: write --set algorithm.max_trials=3" "$err"
+done
+err=$("$MORPHLING" validate "$spec" -s cpu 2 2>&1)
+check_contains "-s KEY VALUE too" "morphling validate: -s cpu 2: write -s cpu=2" "$err"
+err=$("$MORPHLING" validate "$spec" extra.yaml 2>&1)
+check_contains "another extra argument is named" "too many arguments: 'extra.yaml' (expected FILE)" "$err"
 json=$("$MORPHLING" validate "$spec" --json)
 check "validate --json: max_trials" 40 "$(printf '%s' "$json" | jq .max_trials)"
 check "validate --json: no warning for random" '[]' "$(printf '%s' "$json" | jq -c .warnings)"
