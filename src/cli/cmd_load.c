@@ -598,7 +598,9 @@ const struct mp_verb mp_verb_load = {
         "Drives an HTTP/1.1 service at URL with keep-alive connections and reports throughput, "
         "latency percentiles and errors (docs/load.md). By default it measures in windows until "
         "the last --stable-windows agree; --duration measures for a fixed time; --capacity "
-        "searches for the highest rate that meets --slo.\n\nExit status: 0 when the "
+        "searches for the highest rate that meets --slo. A duration D takes a unit (500ms, 10s, "
+        "1.5m); a bare number is seconds, and one that looks meant as milliseconds is warned "
+        "of.\n\nExit status: 0 when the "
         "measurement ran, 1 when every request failed or none completed (without --duration it "
         "stops at the first connect errors when no connection could be made), no rate met the SLO, "
         "the --result file could not be written or it was interrupted, 2 for invalid options.",
