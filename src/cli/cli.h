@@ -63,7 +63,8 @@ struct mp_opt {
     const char *arg;     /* the value's name in help ("N", "FILE"); NULL for flags */
     const char *help;    /* what it does, one or two sentences */
     const char *def;     /* default as text, applied before argv (shown in help); or NULL */
-    double min, max;     /* MP_OPT_INT, MP_OPT_NUM */
+    double min, max;     /* MP_OPT_INT, MP_OPT_NUM; MP_OPT_DURATION: max > 0 warns of a bare
+                          * number of that many seconds or more (meant as milliseconds?) */
     const char *choices; /* MP_OPT_CHOICE: "a|b|c" */
     mp_opt_fn *fn;       /* MP_OPT_FN */
     unsigned flags;      /* MP_OPT_REQUIRED, MP_OPT_OPTIONAL, MP_OPT_PATH */

@@ -56,7 +56,7 @@ static const struct mp_opt load_opts[] = {
     {"connections", 'c', MP_OPT_INT, MP_OPT_AT(T, LO.connections), "N", "connections in total",
      .min = 1, .max = 100000},
     {"duration", 'd', MP_OPT_DURATION, MP_OPT_AT(T, duration_ns), "D",
-     "measure for D after the warm-up and merge every window (default: until stable)"},
+     "measure for D after the warm-up and merge every window (default: until stable)", .max = 1000},
     {"rate", 0, MP_OPT_NUM, MP_OPT_AT(T, LO.rate_rps), "R",
      "open loop: R requests/s in total (default: closed loop)", .min = 1e-9, .max = 1e8},
     {"poisson", 0, MP_OPT_FLAG, MP_OPT_AT(T, poisson), NULL,
@@ -69,15 +69,16 @@ static const struct mp_opt load_opts[] = {
      "a request body from a file, or every file of a folder; repeat to rotate several bodies "
      "across requests",
      .flags = MP_OPT_PATH},
-    {"timeout", 0, MP_OPT_DURATION, MP_OPT_AT(T, LO.timeout_ns), "D", "per-request timeout"},
+    {"timeout", 0, MP_OPT_DURATION, MP_OPT_AT(T, LO.timeout_ns), "D", "per-request timeout",
+     .max = 100},
     {"expect-status", 0, MP_OPT_INT, MP_OPT_AT(T, LO.expect_status), "N",
      "success means exactly this status (default: any 2xx or 3xx)", .min = 100, .max = 999},
     {"expect-body", 0, MP_OPT_STR, MP_OPT_AT(T, LO.expect_body), "TEXT",
      "success also needs TEXT in the response body"},
     {"warmup", 0, MP_OPT_DURATION, MP_OPT_AT(T, cap.measure.warmup_ns), "D",
-     "load before the first window, discarded"},
+     "load before the first window, discarded", .max = 100},
     {"window", 0, MP_OPT_DURATION, MP_OPT_AT(T, cap.measure.window_ns), "D",
-     "length of one measurement window"},
+     "length of one measurement window", .max = 100},
     {"max-windows", 0, MP_OPT_INT, MP_OPT_AT(T, cap.measure.max_windows), "N",
      "give up on stability after N windows", .min = 1, .max = 10000},
     {"stable-windows", 0, MP_OPT_INT, MP_OPT_AT(T, cap.measure.stable_windows), "N",
@@ -105,11 +106,12 @@ static const struct mp_opt load_opts[] = {
      "capacity: errors allowed at a rate that passes", .min = 0, .max = 1},
     {"max-time", 0, MP_OPT_DURATION, MP_OPT_AT(T, cap.max_time_ns), "D",
      "capacity: time budget of the search (default: 60s); with --remeasure: the time both "
-     "measurements must fit in (default: none)"},
+     "measurements must fit in (default: none)",
+     .max = 1000},
     {"precision", 0, MP_OPT_NUM, MP_OPT_AT(T, cap.precision), "X",
      "capacity: stop when the bracket is this tight ((hi - lo) / lo)", .min = 0.001, .max = 1},
     {"late-threshold", 0, MP_OPT_DURATION, MP_OPT_AT(T, LO.late_threshold_ns), "D",
-     "open loop: a send later than this past its schedule counts as late"},
+     "open loop: a send later than this past its schedule counts as late", .max = 100},
     {"max-header-bytes", 0, MP_OPT_INT, MP_OPT_AT(T, LO.limits.max_header_bytes), "N",
      "larger response heads are parse errors (default: 64 KiB)", .min = 64, .max = 64 << 20},
     {"max-body-bytes", 0, MP_OPT_INT, MP_OPT_AT(T, LO.limits.max_body_bytes), "N",
@@ -596,7 +598,9 @@ const struct mp_verb mp_verb_load = {
         "Drives an HTTP/1.1 service at URL with keep-alive connections and reports throughput, "
         "latency percentiles and errors (docs/load.md). By default it measures in windows until "
         "the last --stable-windows agree; --duration measures for a fixed time; --capacity "
-        "searches for the highest rate that meets --slo.\n\nExit status: 0 when the "
+        "searches for the highest rate that meets --slo. A duration D takes a unit (500ms, 10s, "
+        "1.5m); a bare number is seconds, and one that looks meant as milliseconds is warned "
+        "of.\n\nExit status: 0 when the "
         "measurement ran, 1 when every request failed or none completed (without --duration it "
         "stops at the first connect errors when no connection could be made), no rate met the SLO, "
         "the --result file could not be written or it was interrupted, 2 for invalid options.",

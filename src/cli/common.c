@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -149,6 +150,12 @@ int mp_cli_open_store(const char *db, const char *ref, struct mp_store **st, str
 {
     const struct mp_store_opts o = {.existing = true};
     int rc = mp_store_open(db, &o, st, err);
+    if (rc == MP_ENOTFOUND && err) {
+        /* A run with --db, then a show without it, finds no store at the default path. */
+        char msg[MP_ERROR_MSG_MAX];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        mp_error_set(err, rc, "%s; another store: --db PATH or $MORPHLING_DB", msg);
+    }
     if (rc == MP_ENOTFOUND && ref) {
         return mp_error_prefix(err, rc, "no experiment '%s'", ref);
     }

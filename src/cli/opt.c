@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,9 +239,23 @@ static int option_error(const struct mp_verb *verb, const struct mp_opt *o, stru
     return mp_cli_usage(verb->name, "--%s: %s", o->name, err->msg);
 }
 
+/* A duration option's bare number (seconds) at or above its `max`, which looks meant as
+ * milliseconds, is warned of as a spec's is (docs/spec.md): --warmup 200 waited 200 s. */
+static void warn_bare_duration(const struct mp_verb *verb, const struct mp_opt *o, const char *v)
+{
+    double s;
+    if (o->kind != MP_OPT_DURATION || o->max <= 0 || mp_parse_double(v, &s) != 0 || s < o->max) {
+        return;
+    }
+    fprintf(stderr,
+            "morphling %s: warning: --%s %s: a bare number is seconds: %s is read as %ss (%.1f "
+            "minutes); write %sms for milliseconds, or %ss to say seconds\n",
+            verb->name, o->name, v, v, v, s / 60, v, v);
+}
+
 /* One argument that starts with '-'; *i advances past a value taken from the next argument. */
 static int parse_option(const struct mp_verb *verb, int argc, char **argv, int *i, void *args,
-                        bool *given)
+                        bool *given, const struct mp_opt **took_next)
 {
     const char *a = argv[*i];
     const struct mp_opt *o;
@@ -275,11 +290,13 @@ static int parse_option(const struct mp_verb *verb, int argc, char **argv, int *
             return mp_cli_usage(verb->name, "--%s needs a value (%s)", o->name, o->arg);
         }
         value = argv[++*i];
+        *took_next = o;
     }
     struct mp_error err = {0};
     if (apply(o, value, args, &err) != 0) {
         return option_error(verb, o, &err);
     }
+    warn_bare_duration(verb, o, value);
     given[o - verb->opts] = true;
     return 0;
 }
@@ -301,7 +318,33 @@ int mp_cli_defaults(const struct mp_verb *verb, void *args)
     return 0;
 }
 
-static int check_after(const struct mp_verb *verb, const bool *given, size_t n_operands)
+/* An operand right after a KEY=VALUE option's value without '=' ("--set cpu 2"): the value's
+ * second half, which the parse counted as another operand. */
+struct split_value {
+    const char *opt;   /* the option as written ("--set", "-s"); NULL: none */
+    const char *key;   /* its value */
+    const char *value; /* the operand after it */
+};
+
+static void note_split_value(const struct mp_opt *o, char **argv, int i, struct split_value *sv)
+{
+    if (!sv->opt && o && o->arg && strchr(o->arg, '=') && !strchr(argv[i - 1], '=')) {
+        *sv = (struct split_value){argv[i - 2], argv[i - 1], argv[i]};
+    }
+}
+
+static int too_many(const struct mp_verb *verb, char **operands, const struct split_value *sv)
+{
+    if (sv->opt) {
+        return mp_cli_usage(verb->name, "%s %s %s: write %s %s=%s (one argument)", sv->opt, sv->key,
+                            sv->value, sv->opt, sv->key, sv->value);
+    }
+    return mp_cli_usage(verb->name, "too many arguments: '%s' (expected %s)",
+                        operands[verb->max_operands], verb->max_operands ? verb->operands : "none");
+}
+
+static int check_after(const struct mp_verb *verb, const bool *given, char **operands,
+                       size_t n_operands, const struct split_value *sv)
 {
     for (size_t i = 0; i < verb->n_opts; i++) {
         const struct mp_opt *o = &verb->opts[i];
@@ -320,8 +363,7 @@ static int check_after(const struct mp_verb *verb, const bool *given, size_t n_o
         return mp_cli_usage(verb->name, "missing %s", verb->operands);
     }
     if (n_operands > verb->max_operands) {
-        return mp_cli_usage(verb->name, "too many arguments (expected %s)",
-                            verb->max_operands ? verb->operands : "none");
+        return too_many(verb, operands, sv);
     }
     return 0;
 }
@@ -333,20 +375,25 @@ int mp_cli_parse(const struct mp_verb *verb, int argc, char **argv, void *args, 
     int rc = mp_cli_defaults(verb, args);
     bool *given = mp_xcalloc(verb->n_opts + 1, sizeof(bool));
     bool options_done = false;
+    struct split_value sv = {0};
+    const struct mp_opt *took_next = NULL; /* the option whose value argv[i - 1] was */
     for (int i = 1; rc == 0 && i < argc; i++) {
         const char *a = argv[i];
+        const struct mp_opt *prev = took_next;
+        took_next = NULL;
         if (!options_done && strcmp(a, "--") == 0) {
             options_done = true;
         } else if (!options_done && a[0] == '-' && a[1]) {
-            rc = parse_option(verb, argc, argv, &i, args, given);
+            rc = parse_option(verb, argc, argv, &i, args, given, &took_next);
         } else {
+            note_split_value(prev, argv, i, &sv);
             operands[(*n_operands)++] = argv[i];
         }
     }
     if (rc == MP_CLI_HELP) {
         mp_cli_print_help(stdout, verb);
     } else if (rc == 0) {
-        rc = check_after(verb, given, *n_operands);
+        rc = check_after(verb, given, operands, *n_operands, &sv);
     }
     free(given);
     return rc;

@@ -12,6 +12,17 @@ out=$("$MORPHLING" validate "$spec" --set algorithm.name=grid --set algorithm.ma
 check "validate exits 0" 0 "$?"
 check_contains "a grid cut short is warned about" \
     "warning: grid search stops after max_trials = 81 of its 768 configurations: 'cpu' (the slowest parameter) takes 1 of its 8 values" "$out"
+# --set KEY VALUE (a space for the '='): the value is named, not 'too many arguments'.
+for verb in validate run trial; do
+    err=$("$MORPHLING" $verb "$spec" --set algorithm.max_trials 3 2>&1)
+    check "$verb --set KEY VALUE exits 2" 2 "$?"
+    check_contains "... and says to write KEY=VALUE" \
+        "morphling $verb: --set algorithm.max_trials 3: write --set algorithm.max_trials=3" "$err"
+done
+err=$("$MORPHLING" validate "$spec" -s cpu 2 2>&1)
+check_contains "-s KEY VALUE too" "morphling validate: -s cpu 2: write -s cpu=2" "$err"
+err=$("$MORPHLING" validate "$spec" extra.yaml 2>&1)
+check_contains "another extra argument is named" "too many arguments: 'extra.yaml' (expected FILE)" "$err"
 json=$("$MORPHLING" validate "$spec" --json)
 check "validate --json: max_trials" 40 "$(printf '%s' "$json" | jq .max_trials)"
 check "validate --json: no warning for random" '[]' "$(printf '%s' "$json" | jq -c .warnings)"
@@ -23,6 +34,17 @@ check "an SLO without a unit exits 2" 2 "$?"
 check_contains "says so" "'200' needs a unit (e.g. 200ms or 200s)" "$err"
 "$MORPHLING" load http://127.0.0.1:9/ --slo 'p99<=200ms' >/dev/null 2>&1
 check "--slo without --capacity exits 2" 2 "$?"
+
+# A bare number is seconds: one that looks meant as milliseconds is warned of, as in a spec
+# (--slo without --capacity ends the command once the options are read).
+err=$("$MORPHLING" load http://127.0.0.1:9/ --warmup 200 --slo 'p99<=200ms' 2>&1)
+check_contains "a bare --warmup 200 is warned of" \
+    "morphling load: warning: --warmup 200: a bare number is seconds: 200 is read as 200s (3.3 minutes); write 200ms for milliseconds, or 200s to say seconds" "$err"
+err=$("$MORPHLING" load http://127.0.0.1:9/ --timeout=500 --slo 'p99<=200ms' 2>&1)
+check_contains "so is --timeout=500" "warning: --timeout 500: a bare number is seconds" "$err"
+err=$("$MORPHLING" load http://127.0.0.1:9/ --warmup 200ms --window 2 -d 120 --slo 'p99<=200ms' 2>&1)
+check "200ms, a --window of 2 and a -d of 120 (seconds are usual there) are not" "" \
+    "$(printf '%s\n' "$err" | grep warning)"
 
 # load --body takes a folder, as a spec's runner.load.body does.
 "$MP_HELPERS/fake_service" --port 0 >"$WORK/port" 2>"$WORK/service.err" &

@@ -154,7 +154,8 @@ check "Pareto front = non-dominated trials" "$expected" "$(printf '%s' "$json" |
 check "primary objective is the first listed" p99_ms "$(printf '%s' "$json" | jq -r .objective.metric)"
 
 check "--version" "morphling" "$("$MORPHLING" --version | cut -d' ' -f1)"
-# A mistyped --db: list, show and export say there is no store there, and create none.
+# A mistyped --db: list, show and export say there is no store there, how to name another, and
+# create none.
 for verb in list show "export --format json" "export --format k8s --container c"; do
     ref=replay-demo
     [ "$verb" = list ] && ref=
@@ -163,6 +164,9 @@ for verb in list show "export --format json" "export --format k8s --container c"
     check "$verb on a missing store exits 1" 1 "$rc"
     check_contains "$verb names the missing store" \
         "${ref:+no experiment '$ref': }there is no store $WORK/typo.db" "$err"
+    # The first mistake behind it: a run with --db, then a show without (another store).
+    check_contains "$verb says how to name another store" \
+        'another store: --db PATH or $MORPHLING_DB' "$err"
     check_false "$verb creates no store there" test -e "$WORK/typo.db"
 done
 err=$("$MORPHLING" meta train --from-store="$WORK/typo.db" -o "$WORK/typo.model" 2>&1); rc=$?
