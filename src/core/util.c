@@ -529,11 +529,13 @@ bool mp_cpu_list_has(const char *list, int cpu)
 const char *mp_suggest(const char *typed, const char *const *candidates)
 {
     const char *best = NULL;
-    unsigned best_d = 255;
+    unsigned best_d = 255, best_e = 255;
     for (const char *const *k = candidates; *k; k++) {
-        unsigned d = suggest_distance(typed, *k);
-        if (d < best_d) {
+        /* Of equal scores, the fewest edits: "p99" abbreviates "latency_p99_us" and "p99_ms". */
+        unsigned d = suggest_distance(typed, *k), e = mp_edit_distance(typed, *k);
+        if (d < best_d || (d == best_d && e < best_e)) {
             best_d = d;
+            best_e = e;
             best = *k;
         }
     }

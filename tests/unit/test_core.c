@@ -252,6 +252,9 @@ static void suggestions_and_folder_listings(void **state)
     assert_string_equal(mp_suggest("tpye", param), "type");
     assert_string_equal(mp_suggest("vaules", param), "values");
     assert_int_equal(mp_edit_distance("trian", "train"), 1);
+    /* Two abbreviated: the closer one ("p99" suggested 'latency_p99_us'). */
+    static const char *const metrics[] = {"latency_p99_us", "p99_ms", NULL};
+    assert_string_equal(mp_suggest("p99", metrics), "p99_ms");
     assert_int_equal(mp_edit_distance("ca", "abc"), 3);
     char dir[] = "/tmp/mp-core-XXXXXX";
     assert_non_null(mkdtemp(dir));
