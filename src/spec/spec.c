@@ -4,6 +4,7 @@
 
 #include "spec/pe.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -488,7 +489,21 @@ static int parse_constraint(const struct mp_node *n, struct mp_constraint *c, st
     }
     char *number = mp_xstrndup(num, nlen);
     int bad = mlen == 0 || mp_parse_double(number, &c->bound) != 0;
+    /* A number with a unit ("500ms"): the unit is the metric's own, in its name. */
+    char *end = number;
+    (void)strtod(number, &end);
+    bool unit = bad && mlen > 0 && end > number && isalpha((unsigned char)end[strspn(end, blanks)]);
+    if (unit) {
+        rc =
+            mp_doc_error(err, n,
+                         "the bound is a plain number in the metric's own unit (p99_ms is in "
+                         "ms): write \"%.*s %.*s %.*s\", got \"%s\"",
+                         (int)mlen, m, (int)(op + 1 + eq - op), op, (int)(end - number), number, s);
+    }
     free(number);
+    if (unit) {
+        return rc;
+    }
     if (bad) {
         return mp_doc_error(err, n, "expected \"METRIC <= NUMBER\" (or <, >=, >), got \"%s\"", s);
     }

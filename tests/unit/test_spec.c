@@ -476,6 +476,11 @@ static void section_errors(void **state)
         {"objective: {metric: q}\nconstraints: ['p99 = 1']\n", "expected \"METRIC <= NUMBER\""},
         {"objective: {metric: q}\nconstraints: ['<= 1']\n", "expected \"METRIC <= NUMBER\""},
         {"objective: {metric: q}\nconstraints: ['p99 <= fast']\n", "got \"p99 <= fast\""},
+        /* A unit on the bound: said, with the fix (it was only "expected METRIC <= NUMBER"). */
+        {"objective: {metric: q}\nconstraints: ['p99_ms <= 500ms']\n",
+         "the bound is a plain number in the metric's own unit (p99_ms is in ms): write "
+         "\"p99_ms <= 500\", got \"p99_ms <= 500ms\""},
+        {"objective: {metric: q}\nconstraints: ['p99_ms<2 s']\n", "write \"p99_ms < 2\""},
         {"objective: {metric: q}\nconstraints: ['p 99 <= 1']\n", "contains a space"},
         /* A parameter is no metric: a replay surface's column of it failed every trial
          * METRIC_MISSING. */
