@@ -146,9 +146,38 @@ static int parse_readiness(struct mp_spec *spec, const struct mp_node *n, struct
     return 0;
 }
 
+/* A command written as one string ("python3 srv.py {port}"): the list it means, as YAML. */
+static int command_as_list(const struct mp_node *cmd, struct mp_error *err)
+{
+    struct mp_buf b = MP_BUF_INIT;
+    const char *p = cmd->scalar;
+    while (*(p += strspn(p, " \t"))) {
+        size_t len = strcspn(p, " \t");
+        char *word = mp_xstrndup(p, len);
+        bool quote = strpbrk(word, "{}[],:#&*!|>'\"%@`\\") != NULL;
+        mp_buf_adds(&b, b.len ? ", " : "");
+        mp_buf_adds(&b, quote ? "\"" : "");
+        for (const char *c = word; *c; c++) {
+            mp_buf_addf(&b, "%s%c", *c == '"' || *c == '\\' ? "\\" : "", *c);
+        }
+        mp_buf_adds(&b, quote ? "\"" : "");
+        free(word);
+        p += len;
+    }
+    int rc = mp_doc_error(err, cmd,
+                          "expected a list (the program and its arguments: never run through a "
+                          "shell), got \"%s\": write [%s]",
+                          cmd->scalar, b.data ? b.data : "");
+    mp_buf_release(&b);
+    return rc;
+}
+
 static int parse_command(struct mp_spec *spec, const struct mp_node *cmd, bool *used,
                          struct mp_error *err)
 {
+    if (cmd->kind == MP_NODE_SCALAR && cmd->scalar && strpbrk(cmd->scalar, " \t")) {
+        return command_as_list(cmd, err);
+    }
     int rc = mp_doc_expect(cmd, MP_NODE_SEQ, err);
     if (rc != 0) {
         return rc;

@@ -535,6 +535,12 @@ static void service_errors(void **state)
         {"service: [x]\n", "'service': expected a mapping"},
         {"service: {env: {}}\n", "'service.command': required key is missing"},
         {"service: {command: []}\n", "expected a non-empty list"},
+        /* A command line in one string: the list it means (it said only "expected a list"). */
+        {"service: {command: 'srv --a {a}  \"x y\"'}\n",
+         "'service.command': expected a list (the program and its arguments: never run through a "
+         "shell), got \"srv --a {a}  \"x y\"\": write [srv, --a, \"{a}\", \"\\\"x\", "
+         "\"y\\\"\"]"},
+        {"service: {command: srv}\n", "'service.command': expected a list, got \"srv\""},
         {"service: {command: [srv, '{aa}']}\n", "placeholder {aa} names no parameter"},
         {"service: {command: [srv, '{a']}\n", "unterminated '{'"},
         {"service: {command: [srv, 'a}']}\n", "unmatched '}'"},
