@@ -65,12 +65,13 @@ check_true "a stopped ($a_stop) before b led ($b_lead)" test "$a_stop" "<" "$b_l
 # (The fake runner's calls on its own attempt's ConfigMap, a trial object that b's attempts do
 # not use, go out when the plugin returns: the trial runner's calls are not fenced, only the
 # operator's Trial, status and Event writes.)
-a_writes() {
-    admin_api GET /_test/requests | jq -c --arg t "$b_lead" '.items[] |
-        select(.userAgent == "morphling-operator/test a" and .method != "GET" and .time >= $t and
+# The writes of operator $1 from time $2 on.
+writes_since() {
+    admin_api GET /_test/requests | jq -c --arg ua "morphling-operator/test $1" --arg t "$2" \
+        '.items[] | select(.userAgent == $ua and .method != "GET" and .time >= $t and
             (.path | test("/configmaps") | not)) | [.time, .method, .path, .code]'
 }
-check "a wrote nothing once b led" "" "$(a_writes)"
+check "a wrote nothing once b led" "" "$(writes_since a "$b_lead")"
 wait_state long Succeeded
 check "the experiment ends with 300 Trials counted, all succeeded" "Succeeded 300 300" \
     "$(kubectl get pe long -n "$NS" -o jsonpath='{.status.conditions[-1:].type} {.status.trialsTotal} {.status.trialsSucceeded}')"
@@ -102,12 +103,7 @@ wait_for "c says its Lease is lost" c_lost
 sleep 20 # the plugin's hang: c's calls that waited for it go on (or not) now
 rm -f "$WORK/hang"
 d_run=$(grep "morphling operator: morphling-system/other: running" "$WORK/d.log" | head -1 | cut -d" " -f1)
-c_writes() {
-    admin_api GET /_test/requests | jq -c --arg t "$d_run" '.items[] |
-        select(.userAgent == "morphling-operator/test c" and .method != "GET" and .time >= $t and
-            (.path | test("/configmaps") | not)) | [.time, .method, .path, .code]'
-}
-check "c wrote nothing once d ran the experiment" "" "$(c_writes)"
+check "c wrote nothing once d ran the experiment" "" "$(writes_since c "$d_run")"
 wait_state other Succeeded
 check "the experiment ends with 300 Trials counted, all succeeded" "Succeeded 300 300" \
     "$(kubectl get pe other -n "$NS" -o jsonpath='{.status.conditions[-1:].type} {.status.trialsTotal} {.status.trialsSucceeded}')"
