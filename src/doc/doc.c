@@ -208,6 +208,31 @@ static bool tab_at(const struct builder *b, const yaml_mark_t *m)
     return false;
 }
 
+/* What libyaml's words mean on the common slips (into hint, "" when none is known). */
+static void parse_hint(struct builder *b, char *hint, size_t size)
+{
+    const yaml_parser_t *p = &b->parser;
+    const char *problem = p->problem ? p->problem : "", *context = p->context ? p->context : "";
+    hint[0] = '\0';
+    if (p->error == YAML_READER_ERROR || !p->problem) {
+        return;
+    }
+    if (tab_at(b, &p->problem_mark)) {
+        snprintf(hint, size, " (a tab: YAML indents with spaces)");
+    } else if (strstr(problem, "did not find expected key") && strstr(context, "block mapping")) {
+        snprintf(hint, size,
+                 " (a line indented unlike the keys above it: the keys of one "
+                 "mapping start in one column)");
+    } else if (strstr(problem, "mapping values are not allowed")) {
+        snprintf(hint, size,
+                 " (a ': ' inside an unquoted value: quote the value; or a key "
+                 "indented deeper than the line before it)");
+    } else if (strstr(problem, "end of stream") && strstr(context, "quoted scalar")) {
+        snprintf(hint, size, " (the quote opened at line %zu, column %u is never closed)",
+                 (size_t)p->context_mark.line + 1, (unsigned)mark_col(b, &p->context_mark));
+    }
+}
+
 static int parse_error(struct builder *b)
 {
     const yaml_parser_t *p = &b->parser;
@@ -217,12 +242,11 @@ static int parse_error(struct builder *b)
         offset_position(b, p->problem_offset, &line, &col);
         col += line == 1 ? b->col0 : 0;
     }
+    char hint[160];
+    parse_hint(b, hint, sizeof(hint));
     return mp_error_set(b->err, MP_EPARSE, "%s:%zu:%zu: %s%s%s%s", b->file, line, col,
                         p->problem ? p->problem : "syntax error", p->context ? " " : "",
-                        p->context ? p->context : "",
-                        p->error != YAML_READER_ERROR && p->problem && tab_at(b, m)
-                            ? " (a tab: YAML indents with spaces)"
-                            : "");
+                        p->context ? p->context : "", hint);
 }
 
 #define CORE_TAG "tag:yaml.org,2002:"

@@ -992,6 +992,18 @@ static void reader_errors_name_their_line(void **state)
                  "(a tab: YAML indents with spaces)");
     expect_error("name: t\r\nservice:\r\n\tcommand: [a]\r\n", "t.yaml:3:1: found character");
     expect_error("name: t\rservice:\r\tcommand: [a]\r", "(a tab: YAML indents with spaces)");
+    /* libyaml's words alone on the common slips of indentation and quoting, now with a hint. */
+    expect_error("name: t\nservice:\n    command: [a]\n  env: {}\n",
+                 "t.yaml:4:3: did not find expected key while parsing a block mapping (a line "
+                 "indented unlike the keys above it: the keys of one mapping start in one "
+                 "column)");
+    expect_error("name: t\ndescription: a: b\n",
+                 "t.yaml:2:15: mapping values are not allowed in this context (a ': ' inside an "
+                 "unquoted value: quote the value; or a key indented deeper than the line "
+                 "before it)");
+    expect_error("name: t\ndescription: \"ab\nservice: {}\n",
+                 "while scanning a quoted scalar (the quote opened at line 2, column 14 is "
+                 "never closed)");
 }
 
 /* Tags were dropped: !foo 40 read as 40, !!binary aGk= as the text "aGk=", !!int "5" as 5. */
