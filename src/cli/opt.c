@@ -243,14 +243,11 @@ static int option_error(const struct mp_verb *verb, const struct mp_opt *o, stru
  * milliseconds, is warned of as a spec's is (docs/spec.md): --warmup 200 waited 200 s. */
 static void warn_bare_duration(const struct mp_verb *verb, const struct mp_opt *o, const char *v)
 {
-    double s;
-    if (o->kind != MP_OPT_DURATION || o->max <= 0 || mp_parse_double(v, &s) != 0 || s < o->max) {
-        return;
+    char *note = o->kind == MP_OPT_DURATION && o->max > 0 ? mp_bare_seconds_note(v, o->max) : NULL;
+    if (note) {
+        fprintf(stderr, "morphling %s: warning: --%s %s: %s\n", verb->name, o->name, v, note);
     }
-    fprintf(stderr,
-            "morphling %s: warning: --%s %s: a bare number is seconds: %s is read as %ss (%.1f "
-            "minutes); write %sms for milliseconds, or %ss to say seconds\n",
-            verb->name, o->name, v, v, v, s / 60, v, v);
+    free(note);
 }
 
 /* One argument that starts with '-'; *i advances past a value taken from the next argument. */

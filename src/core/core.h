@@ -167,6 +167,9 @@ void mp_vformat_text(char *buf, size_t size, const char *fmt, va_list ap);
 void mp_utf8_scrub(char *s, size_t len);
 /* "250ms", "2s", "1.5m", "100us" -> nanoseconds; a bare number is seconds. */
 int mp_parse_duration_ns(const char *s, int64_t *out) MP_WUR;
+/* A duration written as a bare number of seconds at or above from_s, which reads like
+ * milliseconds ("200"): what to say of it (owned), else NULL. Specs and options both warn. */
+char *mp_bare_seconds_note(const char *text, double from_s);
 
 /* Clocks. Wall time for records, monotonic for deadlines. */
 int64_t mp_wall_ns(void);

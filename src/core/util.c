@@ -343,6 +343,17 @@ int mp_parse_duration_ns(const char *s, int64_t *out)
     return 0;
 }
 
+char *mp_bare_seconds_note(const char *text, double from_s)
+{
+    double s;
+    if (mp_parse_double(text, &s) != 0 || s < from_s) {
+        return NULL;
+    }
+    return mp_xasprintf("a bare number is seconds: %s is read as %ss (%.1f minutes); write %sms "
+                        "for milliseconds, or %ss to say seconds",
+                        text, text, s / 60, text, text);
+}
+
 int64_t mp_wall_ns(void)
 {
     struct timespec ts;

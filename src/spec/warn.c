@@ -65,15 +65,12 @@ static void bare_durations(const struct mp_spec *spec, struct warnings *w)
 {
     for (size_t i = 0; i < MP_ARRAY_LEN(durations); i++) {
         const struct mp_node *n = at_path(spec->doc, durations[i].path);
-        double s;
-        if (!n || n->kind != MP_NODE_SCALAR || mp_parse_double(n->scalar, &s) != 0 ||
-            s < durations[i].from_s) {
-            continue;
+        char *note = n && n->kind == MP_NODE_SCALAR
+                         ? mp_bare_seconds_note(n->scalar, durations[i].from_s)
+                         : NULL;
+        if (note) {
+            add(w, n, note);
         }
-        add(w, n,
-            mp_xasprintf("a bare number is seconds: %s is read as %ss (%.1f minutes); write %sms "
-                         "for milliseconds, or %ss to say seconds",
-                         n->scalar, n->scalar, s / 60, n->scalar, n->scalar));
     }
 }
 
