@@ -22,6 +22,16 @@
 #define EXEC_REPORT_MS  10000
 #define CANCEL_POLL_MS  100 /* how often the wait for the exec report looks at the cancel */
 
+bool mp_proc_is_program(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        return false;
+    }
+    errno = 0;
+    return S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
 char *mp_proc_which(const char *name, const char *path)
 {
     if (strchr(name, '/')) {
@@ -35,9 +45,7 @@ char *mp_proc_which(const char *name, const char *path)
         const char *colon = strchr(dirs, ':');
         size_t len = colon ? (size_t)(colon - dirs) : strlen(dirs);
         char *cand = mp_xasprintf("%.*s/%s", (int)len, len ? dirs : ".", name);
-        struct stat st;
-        if (len < PATH_MAX && access(cand, X_OK) == 0 && stat(cand, &st) == 0 &&
-            S_ISREG(st.st_mode)) {
+        if (len < PATH_MAX && mp_proc_is_program(cand)) {
             return cand;
         }
         free(cand);

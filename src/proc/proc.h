@@ -85,6 +85,9 @@ char *mp_proc_log(struct mp_proc *p, enum mp_proc_stream s, uint64_t *dropped);
 /* Kills whatever is left (SIGKILL to the tree), reaps it and frees p. Accepts NULL. */
 void mp_proc_free(struct mp_proc *p);
 
+/* True when path is a regular file this process may execute (a folder passes access(X_OK), and
+ * as root any file with an x bit does); otherwise errno says why (0: no regular file). */
+bool mp_proc_is_program(const char *path);
 /* Resolves a program name through the PATH given (or the default path when NULL): names with a
  * '/' are returned as they are. Returns owned, or NULL when not found. */
 char *mp_proc_which(const char *name, const char *path);

@@ -257,21 +257,6 @@ static const char *service_path(const struct mp_spec *spec, bool *known, bool *o
     return getenv("PATH");
 }
 
-/* True when PATH is a regular file this process may execute; otherwise errno says why (0: it
- * is not a regular file). */
-static bool program_file(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        return false;
-    }
-    errno = 0;
-    if (!S_ISREG(st.st_mode)) {
-        return false;
-    }
-    return access(path, X_OK) == 0;
-}
-
 /* The program of service.command, where the service will look for it. */
 static int check_command(const struct mp_spec *spec, struct mp_error *err)
 {
@@ -290,7 +275,7 @@ static int check_command(const struct mp_spec *spec, struct mp_error *err)
         /* A folder passes access(X_OK) (as root, any file with an x bit does): execve refuses
          * it, and every trial CRASHED 'Permission denied'. */
         const char *why = !path ? NULL
-                          : !program_file(path)
+                          : !mp_proc_is_program(path)
                               ? (errno == 0 ? "not a regular file" : strerror(errno))
                               : NULL;
         if ((!path && !relative) || why) {
