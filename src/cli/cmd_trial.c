@@ -87,14 +87,17 @@ static int no_field(const struct mp_space *s, const char *name, bool pe, struct 
     return rc;
 }
 
-/* A --set value that parameter p refuses: err's message after "--set NAME=VALUE: ", and for a
- * text that is no number, the unit of a cpu or memory parameter (it said "expected a number"
- * of "2Gi", not that memory is in MiB). */
+/* A --set value that parameter p refuses: err's message after "--set NAME=VALUE: ", and for
+ * pairs joined with commas, one --set per key, or for a text that is no number, the unit of a
+ * cpu or memory parameter (it said "expected a number" of "2Gi", not that memory is in MiB). */
 static int value_error(const struct mp_param *p, const char *set, const char *value, int rc,
                        struct mp_error *err)
 {
     double d;
-    char *hint = mp_parse_double(value, &d) != 0 ? mp_spec_unit_hint(p, value) : NULL;
+    char *hint = mp_spec_set_joined_hint(set);
+    if (!hint && mp_parse_double(value, &d) != 0) {
+        hint = mp_spec_unit_hint(p, value);
+    }
     if (hint && err) {
         char *msg = mp_xstrdup(err->msg); /* not formatted into itself */
         mp_error_set(err, rc, "--set %s: %s (%s)", set, msg, hint);

@@ -907,6 +907,55 @@ static int from_doc(struct mp_spec *spec, struct mp_spec **out, struct mp_error 
     return 0;
 }
 
+static bool key_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '.' || c == '-';
+}
+
+char *mp_spec_set_joined_hint(const char *set)
+{
+    const char *value = strchr(set, '=');
+    struct mp_buf b = MP_BUF_INIT;
+    mp_buf_adds(&b, "one --set per key: --set ");
+    const char *from = set;
+    bool joined = false;
+    for (const char *c = value ? value + 1 : set + strlen(set); *c; c++) {
+        const char *k = c + 1;
+        while (*c == ',' && key_char(*k)) {
+            k++;
+        }
+        if (*c == ',' && k > c + 1 && *k == '=') {
+            mp_buf_add(&b, from, (size_t)(c - from));
+            mp_buf_adds(&b, " --set ");
+            from = c + 1;
+            joined = true;
+        }
+    }
+    if (!joined) {
+        mp_buf_release(&b);
+        return NULL;
+    }
+    mp_buf_adds(&b, from);
+    return mp_buf_detach(&b);
+}
+
+/* err's message, when it quotes the value of an override that joins pairs with commas, followed
+ * by the hint of one --set per key. */
+static void hint_joined(const char *const *overrides, size_t n_overrides, struct mp_error *err)
+{
+    for (size_t i = 0; err && i < n_overrides; i++) {
+        const char *eq = strchr(overrides[i], '=');
+        char *hint = eq && strstr(err->msg, eq + 1) ? mp_spec_set_joined_hint(overrides[i]) : NULL;
+        if (hint) {
+            char *msg = mp_xstrdup(err->msg); /* not formatted into itself */
+            mp_error_set(err, err->code, "%s (%s)", msg, hint);
+            free(msg);
+            free(hint);
+            return;
+        }
+    }
+}
+
 static int parse_text(const char *text, size_t len, const char *source, const char *base_dir,
                       const char *const *overrides, size_t n_overrides, bool confined,
                       struct mp_spec **out, struct mp_error *err)
@@ -930,11 +979,15 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
         rc = mp_doc_set_path(spec->doc, key, eq + 1, "--set", err);
         free(key);
     }
-    if (rc != 0) {
+    if (rc == 0) {
+        rc = from_doc(spec, out, err);
+    } else {
         mp_spec_free(spec);
-        return rc;
     }
-    return from_doc(spec, out, err);
+    if (rc != 0) {
+        hint_joined(overrides, n_overrides, err);
+    }
+    return rc;
 }
 
 int mp_spec_from_doc(struct mp_node *doc, const char *source, const char *base_dir,

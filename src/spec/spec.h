@@ -202,6 +202,10 @@ void mp_spec_warnings_free(char **warnings, size_t n);
  * quantity in it ("a memory target is in MiB: 2Gi is 2048 MiB; write 2048"); NULL for any other
  * parameter. text is borrowed (NULL: the unit alone). Returns owned. */
 char *mp_spec_unit_hint(const struct mp_param *p, const char *text);
+/* For a --set whose value joins more pairs with commas ("cpu=2,memory=2048", as Helm's --set
+ * takes them), "one --set per key: --set cpu=2 --set memory=2048"; NULL when the value holds no
+ * ",KEY=". Returns owned. */
+char *mp_spec_set_joined_hint(const char *set);
 /* Refuses a parameter named like a column a trial export has anyway (number, state, failure) or a
  * metric the engine derives: the export then held two columns of one name. For validation only
  * (an experiment stored with such a name stays readable). */

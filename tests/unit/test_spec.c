@@ -1660,6 +1660,24 @@ static void secret_reference_errors(void **state)
 
 /* Issue 13: a spec submitted through the API may name files inside the base folder only, after
  * following symlinks; anything else is the same error naming the field. */
+/* Helm's --set joins pairs with commas; ours takes one pair per --set. */
+static void set_joined_hint(void **state)
+{
+    (void)state;
+    char *h = mp_spec_set_joined_hint("cpu=2,memory=2048,threads=4");
+    assert_string_equal(h, "one --set per key: --set cpu=2 --set memory=2048 --set threads=4");
+    free(h);
+    h = mp_spec_set_joined_hint("algorithm.max_trials=3,algorithm.name=grid");
+    assert_string_equal(
+        h, "one --set per key: --set algorithm.max_trials=3 --set algorithm.name=grid");
+    free(h);
+    assert_null(mp_spec_set_joined_hint("cpu=2"));
+    assert_null(mp_spec_set_joined_hint("name=a,b"));  /* a comma in a value */
+    assert_null(mp_spec_set_joined_hint("name=a,=b")); /* no key before the '=' */
+    assert_null(mp_spec_set_joined_hint("name,x=1"));  /* the pair's own key holds the comma */
+    assert_null(mp_spec_set_joined_hint("no-equals-sign"));
+}
+
 static void confined_paths(void **state)
 {
     (void)state;
@@ -1781,6 +1799,7 @@ int main(void)
         cmocka_unit_test(secret_references),
         cmocka_unit_test(secret_reference_errors),
         cmocka_unit_test(confined_paths),
+        cmocka_unit_test(set_joined_hint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
