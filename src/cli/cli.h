@@ -127,7 +127,11 @@ void mp_cli_print_man(FILE *f);
 void mp_cli_print_completion(FILE *f);
 void mp_cli_print_json(FILE *f);
 
-/* Prints "morphling: <message>" to stderr and returns the exit status for the error code
+/* Records the verb running, for the prefix of its messages. verb is borrowed (static). */
+void mp_cli_set_verb(const char *verb);
+/* "morphling VERB: " for the verb running ("morphling: " before one runs). Static. */
+const char *mp_cli_prefix(void);
+/* Prints "morphling VERB: <message>" to stderr and returns the exit status for the error code
  * (2 for invalid input, 1 otherwise). */
 int mp_cli_fail(const struct mp_error *err);
 /* Prints PREFIX, message and a newline to stderr, the message on one line whatever it quotes

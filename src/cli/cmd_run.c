@@ -284,7 +284,8 @@ static int run_run(void *args, char **operands, size_t n)
     if (rc == 0) {
         print_outcome(a, &sum, report, db);
         if (sum.state == MP_EXPERIMENT_INTERRUPTED) {
-            fprintf(stderr, "morphling: interrupted; run the same command again to continue\n");
+            fprintf(stderr, "%sinterrupted; run the same command again to continue\n",
+                    mp_cli_prefix());
             rc = mp_cli_interrupted_status(); /* 130 on SIGINT, 143 on SIGTERM */
         } else if (sum.state == MP_EXPERIMENT_FAILED) {
             rc = MP_EXIT_FAILURE;

@@ -34,9 +34,25 @@ void mp_cli_print_message(const char *prefix, const char *msg)
     funlockfile(stderr);
 }
 
+/* The verb running ("run", "meta train"), set once before it starts; NULL before. */
+static const char *current_verb;
+
+void mp_cli_set_verb(const char *verb)
+{
+    current_verb = verb;
+}
+
+const char *mp_cli_prefix(void)
+{
+    static char prefix[64];
+    snprintf(prefix, sizeof(prefix), "morphling%s%s: ", current_verb ? " " : "",
+             current_verb ? current_verb : "");
+    return prefix;
+}
+
 int mp_cli_fail(const struct mp_error *err)
 {
-    mp_cli_print_message("morphling: ", err->msg[0] ? err->msg : mp_strerror(err->code));
+    mp_cli_print_message(mp_cli_prefix(), err->msg[0] ? err->msg : mp_strerror(err->code));
     return err->code == MP_EINVALID || err->code == MP_EPARSE || err->code == MP_ETOOBIG
                ? MP_EXIT_USAGE
                : MP_EXIT_FAILURE;

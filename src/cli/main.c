@@ -17,7 +17,7 @@ static int output_written(int rc)
     if (!failed) {
         return rc;
     }
-    fprintf(stderr, "morphling: the output could not be written%s%s\n", why ? ": " : "",
+    fprintf(stderr, "%sthe output could not be written%s%s\n", mp_cli_prefix(), why ? ": " : "",
             why ? strerror(why) : "");
     return rc == MP_EXIT_OK ? MP_EXIT_FAILURE : rc;
 }

@@ -457,6 +457,7 @@ static int run_verb(const struct mp_verb *verb, int argc, char **argv)
     if (rc == MP_CLI_HELP) {
         rc = MP_EXIT_OK;
     } else if (rc == 0) {
+        mp_cli_set_verb(verb->name);
         rc = verb->run(args, operands, n);
     }
     mp_cli_release(verb, args);

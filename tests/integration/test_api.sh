@@ -136,7 +136,7 @@ check "validate an invalid spec" 400 "$(status POST /api/v1/validate --data-bina
 line=$(grep -n 'max_trials' "$WORK/bad.yaml" | cut -d: -f1)
 check "validate: error code" invalid_spec "$(body .error.code)"
 check "validate: error line" "$line" "$(body .error.line)"
-cli=$(cd "$MP_SOURCE_DIR" && "$MORPHLING" validate "$WORK/bad.yaml" 2>&1 | sed "s|^morphling: $WORK/bad.yaml||")
+cli=$(cd "$MP_SOURCE_DIR" && "$MORPHLING" validate "$WORK/bad.yaml" 2>&1 | sed "s|^morphling validate: $WORK/bad.yaml||")
 check "validate: same message as the CLI" "$cli" "$(body .error.message | sed 's|^spec||')"
 # A message cut inside a UTF-8 character (a long non-ASCII name) made jansson refuse it, and the
 # server crashed (SIGSEGV) answering; whichever byte the cut falls on, it answers 400.

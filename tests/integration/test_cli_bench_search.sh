@@ -158,7 +158,7 @@ check_contains "an algorithm named twice: the message" "--algorithms names 'rand
 err=$("$MORPHLING" bench-search "$surface" $cols --algorithms grid,bo --settings '{x: 1}' 2>&1)
 check "settings bo does not take exit 2" 2 "$?"
 check "the settings error names --settings once" \
-    "morphling: $surface, bo: --settings:1:2: 'x': unknown key; did you mean 'xi'?" "$err"
+    "morphling bench-search: $surface, bo: --settings:1:2: 'x': unknown key; did you mean 'xi'?" "$err"
 # --settings are for the algorithms that take settings: with the default grid,random,bo the
 # example of --help ('{initial: 5}') failed, as grid takes none; and bo+prior, morphling beside
 # them likewise. When none of --algorithms takes settings they would go nowhere: an error.

@@ -187,7 +187,7 @@ check_contains "... naming it" "spec.containers[1]: expected a container with a 
 sed -e 's|env: \[{name: OTHER, value: "x"}\]|env: {OTHER: x}|' "$WORK/deploy.yaml" >"$WORK/deploy-env.yaml"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy-env.yaml" --container server >/dev/null 2>"$WORK/err"
 check "env as a mapping exits 2" 2 "$?"
-check "... naming the field" "morphling: $WORK/deploy-env.yaml: container 'server': 'env': expected a list, got a mapping" \
+check "... naming the field" "morphling export: $WORK/deploy-env.yaml: container 'server': 'env': expected a list, got a mapping" \
     "$(cat "$WORK/err")"
 sed -e 's|requests: {ephemeral-storage: 1Gi}|requests: 1Gi|' "$WORK/deploy.yaml" >"$WORK/deploy-res.yaml"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/deploy-res.yaml" --container server >/dev/null 2>"$WORK/err"
@@ -205,11 +205,11 @@ done
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n' >"$WORK/cm.yaml"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/cm.yaml" >/dev/null 2>"$WORK/err"
 check "an object without a pod template: the file named once, with the line" \
-    "morphling: $WORK/cm.yaml:2:7: 'kind': a ConfigMap has no pod template (spec.template)" "$(cat "$WORK/err")"
+    "morphling export: $WORK/cm.yaml:2:7: 'kind': a ConfigMap has no pod template (spec.template)" "$(cat "$WORK/err")"
 printf 'apiVersion: v1\nmetadata: {name: x}\n' >"$WORK/nokind.yaml"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/nokind.yaml" >/dev/null 2>"$WORK/err"
 check "an object without a kind: the file and line named" \
-    "morphling: $WORK/nokind.yaml:1:1: no 'kind': expected a Kubernetes object" "$(cat "$WORK/err")"
+    "morphling export: $WORK/nokind.yaml:1:1: no 'kind': expected a Kubernetes object" "$(cat "$WORK/err")"
 
 # A GPU memory share: as the cluster's device plugin asks for it.
 "$MORPHLING" export k8s-share --format k8s --container s >/dev/null 2>"$WORK/err"

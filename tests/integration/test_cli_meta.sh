@@ -231,7 +231,7 @@ check "missing store exits 2" 2 "$?"
 printf 'my notes\n' >"$WORK/notes.txt"
 out=$("$MORPHLING" meta train --from-store="$WORK/notes.txt" -o "$WORK/mx" 2>&1); rc=$?
 check "a store that is some other file exits 2" 2 "$rc"
-check "... saying so" "morphling: $WORK/notes.txt: not a morphling store: file is not a database" "$out"
+check "... saying so" "morphling meta train: $WORK/notes.txt: not a morphling store: file is not a database" "$out"
 # A store whose finished experiments are all too short says so, rather than asking for
 # finished experiments it has.
 "$MORPHLING" run "$spec" --db "$WORK/short.db" --set algorithm.max_trials=3 --quiet >/dev/null 2>&1

@@ -192,7 +192,8 @@ if [ -w /dev/full ]; then
         # shellcheck disable=SC2086
         err=$("$MORPHLING" $verb 2>&1 >/dev/full); rc=$?
         check "$verb on a full disk exits 1" 1 "$rc"
-        check_contains "... saying so" "the output could not be written: No space left on device" "$err"
+        check_contains "... saying so, after the verb" \
+            "morphling ${verb%% *}: the output could not be written: No space left on device" "$err"
     done
 fi
 

@@ -17,13 +17,13 @@ YAML
 err=$("$MORPHLING" validate "$WORK/bad.yaml" 2>&1); rc=$?
 check "invalid spec exits 2" 2 "$rc"
 check "error names file, line, column and field" \
-    "morphling: $WORK/bad.yaml:7:11: 'parameters[0].step': expected a positive number, got \"0\"" "$err"
+    "morphling validate: $WORK/bad.yaml:7:11: 'parameters[0].step': expected a positive number, got \"0\"" "$err"
 
 # - reads the spec from standard input (it was a file named "-"), named <stdin> in messages.
 err=$("$MORPHLING" validate - <"$WORK/bad.yaml" 2>&1); rc=$?
 check "validate -: exit 2" 2 "$rc"
 check "validate -: the message names <stdin>" \
-    "morphling: <stdin>:7:11: 'parameters[0].step': expected a positive number, got \"0\"" "$err"
+    "morphling validate: <stdin>:7:11: 'parameters[0].step': expected a positive number, got \"0\"" "$err"
 mkdir "$WORK/stdin" && printf 'a,qps\n1,1\n2,2\n3,3\n4,4\n' >"$WORK/stdin/x.csv" # relative to the current folder
 out=$(cd "$WORK/stdin" && sed 's/step: 0/step: 1/' ../bad.yaml | "$MORPHLING" validate -); rc=$?
 check "validate - from a pipe: exit 0" 0 "$rc"
@@ -32,7 +32,7 @@ check_contains "validate - from a pipe: valid" "<stdin>: valid: experiment 'bad'
 # A folder on standard input is a bad input too (it was exit 1, "read failed: Is a directory").
 err=$("$MORPHLING" validate - <"$WORK" 2>&1); rc=$?
 check "validate - from a folder: exit 2" 2 "$rc"
-check "... naming it" "morphling: <stdin>: is a directory, not a file" "$err"
+check "... naming it" "morphling validate: <stdin>: is a directory, not a file" "$err"
 
 err=$("$MORPHLING" run "$WORK/bad.yaml" 2>&1); rc=$?
 check "run refuses an invalid spec with 2" 2 "$rc"
@@ -109,7 +109,7 @@ YAML
 err=$("$MORPHLING" validate "$WORK/workdir.yaml" 2>&1); rc=$?
 check "a missing service workdir exits 2" 2 "$rc"
 check "... naming the field and the folder" \
-    "morphling: $WORK/workdir.yaml:2:45: 'service.workdir': service workdir '$WORK/no-such-folder': No such file or directory" \
+    "morphling validate: $WORK/workdir.yaml:2:45: 'service.workdir': service workdir '$WORK/no-such-folder': No such file or directory" \
     "$err"
 err=$("$MORPHLING" validate "$WORK/workdir.yaml" --set "service.workdir=$WORK/workdir.yaml" 2>&1)
 check_contains "... or a file that is no folder" "workdir.yaml': not a directory" "$err"
@@ -176,7 +176,7 @@ check "missing file exits 2" 2 "$rc"
 check_contains "missing file is named" "does-not-exist.yaml" "$err"
 err=$("$MORPHLING" validate "$WORK" 2>&1); rc=$?
 check "a directory exits 2" 2 "$rc"
-check "a directory is named" "morphling: $WORK: is a directory, not a regular file" "$err"
+check "a directory is named" "morphling validate: $WORK: is a directory, not a regular file" "$err"
 mkfifo "$WORK/fifo"
 err=$(timeout 10 "$MORPHLING" validate "$WORK/fifo" 2>&1); rc=$?
 check "a FIFO is refused at once with 2 (124 = it blocked)" 2 "$rc"
@@ -363,7 +363,7 @@ printf 'name: x\n' >"$nl_file"
 err=$("$MORPHLING" validate "$nl_file" 2>&1); rc=$?
 check "a spec whose name has a newline: exit 2" 2 "$rc"
 check "... on one line, the newline written as backslash n" \
-    "morphling: $WORK/two\\nlines.yaml:1:1: 'parameters': required key is missing" "$err"
+    "morphling validate: $WORK/two\\nlines.yaml:1:1: 'parameters': required key is missing" "$err"
 err=$("$MORPHLING" validate "$(printf -- '--a\033[2Jb')" 2>&1)
 check "an unknown option with ESC: written as \\x1b" \
     "morphling validate: unknown option '--a\\x1b[2Jb'" "$(printf '%s\n' "$err" | head -1)"

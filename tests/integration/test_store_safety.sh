@@ -35,7 +35,7 @@ done
 printf 'my notes\n' >"$WORK/notes.txt"
 err=$("$MORPHLING" list --db "$WORK/notes.txt" 2>&1 >/dev/null)
 check "a text file for a store: exit 2" 2 "$?"
-check "... says so" "morphling: $WORK/notes.txt: not a morphling store: file is not a database" "$err"
+check "... says so" "morphling list: $WORK/notes.txt: not a morphling store: file is not a database" "$err"
 check "... and is left as it was" "my notes" "$(cat "$WORK/notes.txt")"
 # An empty file is no store: a reader leaves it empty (SQLite took it for an empty database,
 # and list wrote the schema into it).
