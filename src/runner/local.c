@@ -789,6 +789,23 @@ static int run_load(struct local_trial *t)
     return 0;
 }
 
+/* Waits for the service to exit until grace_end, in slices: a second Ctrl-C (mp_runner_hurry)
+ * ends the wait at once, not after a grace period of up to an hour. */
+static bool wait_grace(struct local_trial *t, int64_t grace_end)
+{
+    while (!atomic_load(&mp_runner_hurry)) {
+        int64_t until = mp_mono_ns() + CANCEL_POLL_NS;
+        until = until < grace_end ? until : grace_end;
+        if (mp_proc_wait(t->proc, until, &t->exit_status)) {
+            return true;
+        }
+        if (mp_mono_ns() < until || until == grace_end) {
+            return false; /* the grace period is over, or nothing is left to wait for */
+        }
+    }
+    return mp_proc_wait(t->proc, 0, &t->exit_status);
+}
+
 /* SIGTERM, grace period, then kill everything left in the cgroup (or the shim's tree), reap it
  * and remove the group. Records whether the teardown left nothing behind. */
 static void teardown(struct local_trial *t)
@@ -799,11 +816,11 @@ static void teardown(struct local_trial *t)
         if (was_running) {
             int src = mp_proc_signal_group(t->proc, SIGTERM);
             (void)src;
-            int64_t grace_end = mp_mono_ns() + t->r->cfg.grace_ns;
-            if (mp_proc_wait(t->proc, grace_end, &t->exit_status)) {
-                t->exited = true;
-            }
+            t->exited = wait_grace(t, mp_mono_ns() + t->r->cfg.grace_ns);
             json_object_set_new(td, "exited_on_sigterm", json_boolean(t->exited));
+            if (!t->exited && atomic_load(&mp_runner_hurry)) {
+                json_object_set_new(td, "hurried", json_true());
+            }
         }
         /* What outlived the service's own exit or the grace period (forks, setsid escapes). */
         int left = t->cg ? mp_cgroup_count(t->cg) : mp_proc_count_tree(t->proc);
