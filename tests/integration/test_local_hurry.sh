@@ -63,9 +63,9 @@ check "trial: the teardown says it hurried" true "$(field "$WORK/t.json" .meta.t
 expect_nothing_left "$WORK/t.json"
 
 # `run` takes no parameter values: the spec's ranges hold one mode, and memory enough.
-RUN_SET="--set parameters.mode.values=[ignore-term] --set parameters.memory.min=256
+RUN_SET="--set parameters.memory.min=256
          --set runner.grace_period=60s --set runner.load.windows=200 --set algorithm.max_trials=1"
-"$MORPHLING" run "$SPEC" $RUN_SET --quiet >"$WORK/r.out" 2>"$WORK/r.err" &
+"$MORPHLING" run "$SPEC" --set "parameters.mode.values=[ignore-term]" $RUN_SET --quiet >"$WORK/r.out" 2>"$WORK/r.err" &
 pid=$!
 track $pid
 hurry run $pid
