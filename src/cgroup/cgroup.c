@@ -124,6 +124,63 @@ size_t mp_cgroup_pids(const struct mp_cgroup *cg, pid_t *pids, size_t max)
     return best < max ? best : max;
 }
 
+#define MISSING_MAX 4096
+
+static const char *const ctl_name[MP_CGCTL_N] = {"cpu",  "cpuset",  "memory",
+                                                 "pids", "cpuacct", "freezer"};
+
+/* Appends to buf the name of the hierarchy at dir: "v2", or the v1 controllers mounted there
+ * ("cpu,cpuacct"). */
+static void add_hierarchy_name(const struct mp_cgroup *cg, const char *dir, char *buf, size_t size)
+{
+    size_t len = strlen(buf);
+    if (dir == cg->v2_dir) {
+        snprintf(buf + len, size - len, "%sv2", len ? ", " : "");
+        return;
+    }
+    const char *sep = len ? ", " : "";
+    for (int c = 0; c < MP_CGCTL_N; c++) {
+        if (cg->v1_dir[c] == dir) {
+            len = strlen(buf);
+            snprintf(buf + len, size - len, "%s%s", sep, ctl_name[c]);
+            sep = ",";
+        }
+    }
+}
+
+pid_t mp_cgroup_missing(const struct mp_cgroup *cg, const pid_t *pids, size_t n, char *where,
+                        size_t size, bool *all)
+{
+    const char *dirs[MP_CGCTL_N + 1];
+    size_t nd = dirs_of(cg, dirs);
+    pid_t *in = mp_xcalloc(nd * MISSING_MAX + 1, sizeof(*in));
+    size_t count[MP_CGCTL_N + 1];
+    for (size_t d = 0; d < nd; d++) {
+        count[d] = pids_in(dirs[d], in + d * MISSING_MAX, MISSING_MAX);
+    }
+    pid_t out = 0;
+    where[0] = '\0';
+    for (size_t i = 0; i < n && out == 0; i++) {
+        size_t left = 0;
+        for (size_t d = 0; d < nd; d++) {
+            bool found = count[d] > MISSING_MAX; /* a full list may lack it: no verdict */
+            for (size_t k = 0; !found && k < count[d]; k++) {
+                found = in[d * MISSING_MAX + k] == pids[i];
+            }
+            if (!found) {
+                add_hierarchy_name(cg, dirs[d], where, size);
+                left++;
+            }
+        }
+        if (left > 0) {
+            out = pids[i];
+            *all = left == nd;
+        }
+    }
+    free(in);
+    return out;
+}
+
 static bool freeze(const char *dir, const char *state)
 {
     if (mp_cgroup_write_text(dir, "freezer.state", state) != 0) {

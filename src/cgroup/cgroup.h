@@ -104,6 +104,14 @@ const char *mp_cgroup_path(const struct mp_cgroup *cg);
 int mp_cgroup_count(const struct mp_cgroup *cg);
 /* Pids in the group (owned array), at most max. */
 size_t mp_cgroup_pids(const struct mp_cgroup *cg, pid_t *pids, size_t max);
+/* The first of pids (a trial's process tree) that is absent from one or more of the group's
+ * hierarchies: a process that moved itself out of the v1 memory hierarchy but stayed in the
+ * others escaped the memory limit, though the group's largest list still held it. *where gets
+ * those hierarchies ("memory", "cpu,cpuacct", "v2", comma-separated) and *all whether it left
+ * every one. 0 when each hierarchy holds every one of pids (a hierarchy with more processes
+ * than can be read gives no verdict). */
+pid_t mp_cgroup_missing(const struct mp_cgroup *cg, const pid_t *pids, size_t n, char *where,
+                        size_t size, bool *all);
 /* Kills every process in the group: cgroup.kill in v2; otherwise freeze (v1 freezer when
  * present), SIGKILL every member, thaw, and repeat until a scan finds none. */
 int mp_cgroup_kill(struct mp_cgroup *cg) MP_WUR;

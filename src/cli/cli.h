@@ -197,7 +197,7 @@ void mp_cli_progress_end(struct mp_cli_progress *p);
 /* Set by SIGINT/SIGTERM once mp_cli_catch_interrupts has run. */
 extern atomic_bool mp_cli_interrupted;
 /* Routes SIGINT and SIGTERM to mp_cli_interrupted (work stops at its next check) until
- * mp_cli_restore_interrupts. */
+ * mp_cli_restore_interrupts; a second one also sets mp_runner_hurry (no grace period). */
 void mp_cli_catch_interrupts(void);
 void mp_cli_restore_interrupts(void);
 /* The exit status of a command so interrupted: 128 + the signal, as a shell reports a command it

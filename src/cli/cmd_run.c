@@ -320,7 +320,8 @@ const struct mp_verb mp_verb_run = {
         "(whose relative paths name other files) is refused while the stored one's folder "
         "exists.\n\n"
         "Progress goes to stderr, one line per trial (a bar on a terminal); the recommendation "
-        "to stdout. Ctrl-C stops after cancelling the running trials (exit status 130; 143 "
+        "to stdout. Ctrl-C stops after cancelling the running trials, whose services get "
+        "runner.grace_period to exit; a second Ctrl-C kills them at once (exit status 130; 143 "
         "on SIGTERM, 128 + the signal as shells report it).",
     .opts = run_opts,
     .n_opts = MP_ARRAY_LEN(run_opts),

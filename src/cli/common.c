@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "runner/runner.h"
 #include "store/store.h"
 
 atomic_bool mp_cli_interrupted;
@@ -270,10 +271,14 @@ void mp_cli_paths_release(struct mp_cli_paths *p)
 /* The signal that interrupted, for the exit status (0: none yet). */
 static volatile sig_atomic_t interrupt_signal;
 
+/* The first interrupt cancels (a trial's service gets SIGTERM and its grace period); a second
+ * one hurries: what is left is killed at once instead of after up to an hour's grace. */
 static void on_interrupt(int sig)
 {
     interrupt_signal = sig;
-    atomic_store(&mp_cli_interrupted, true);
+    if (atomic_exchange(&mp_cli_interrupted, true)) {
+        atomic_store(&mp_runner_hurry, true);
+    }
 }
 
 int mp_cli_interrupted_status(void)

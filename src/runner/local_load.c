@@ -289,12 +289,30 @@ static const char *main_error(const struct mp_measure_result *m)
     return top < 0 ? "" : m->first_error[top];
 }
 
+/* The field to fix when the most frequent error is a 4xx answer (a 404 of a service serving
+ * /predict, not the default /): " (runner.load.path: GET /)", or "". The readiness probe's
+ * reason names its field; this one said only "HTTP status 404". */
+static void client_error_hint(const struct mp_measure_result *m, const struct load_cfg *c,
+                              const char *what, char *hint, size_t size)
+{
+    int status = 0;
+    hint[0] = '\0';
+    if (what != m->first_error[MP_LG_ERR_STATUS] ||
+        sscanf(what, "status: HTTP status %d", &status) != 1 || status < 400 || status > 499) {
+        return;
+    }
+    const char *method = c->method ? c->method : (c->body || c->body_text ? "POST" : "GET");
+    snprintf(hint, size, " (runner.load.path: %s %s)", method, c->path);
+}
+
 static void judge_errors(const struct mp_measure_result *m, const struct load_cfg *c,
                          struct mp_trial_result *res)
 {
     /* What the failures were (a 500, a malformed response, refused connections): the count
      * alone said "did not answer" of a service that answered every request with an error. */
     const char *what = main_error(m);
+    char hint[192]; /* a long path is cut: the reason stays short */
+    client_error_hint(m, c, what, hint, sizeof(hint));
     if (m->requests == 0 && m->errors_total == 0) {
         /* Zero answers also mean zero latency: never a measurement that meets an SLO. */
         mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS,
@@ -303,14 +321,14 @@ static void judge_errors(const struct mp_measure_result *m, const struct load_cf
                              m->duration_s);
     } else if (m->requests == 0) {
         mp_trial_result_fail(res, MP_FAILURE_LOAD_ERRORS,
-                             "no request succeeded in the %.1f s measured: all %llu failed%s%s",
+                             "no request succeeded in the %.1f s measured: all %llu failed%s%s%s",
                              m->duration_s, (unsigned long long)m->errors_total,
-                             *what ? ", most with " : "", what);
+                             *what ? ", most with " : "", what, hint);
     } else if (m->error_rate > c->max_error_rate) {
         mp_trial_result_fail(
-            res, MP_FAILURE_LOAD_ERRORS, "%.2f %% of %llu requests failed (limit %.2f %%)%s%s",
+            res, MP_FAILURE_LOAD_ERRORS, "%.2f %% of %llu requests failed (limit %.2f %%)%s%s%s",
             100.0 * m->error_rate, (unsigned long long)(m->requests + m->errors_total),
-            100.0 * c->max_error_rate, *what ? ": " : "", what);
+            100.0 * c->max_error_rate, *what ? ": " : "", what, hint);
     }
 }
 

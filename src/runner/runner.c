@@ -9,6 +9,8 @@
 
 #include "measure/measure.h"
 
+atomic_bool mp_runner_hurry;
+
 static const struct mp_runner_ops *const registry[] = {
     &mp_runner_replay,
     &mp_runner_local,

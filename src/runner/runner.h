@@ -62,6 +62,11 @@ struct mp_runner_ops {
     void (*free)(struct mp_runner *r);
 };
 
+/* Set by a second interrupt (a second Ctrl-C), after *cancel: run() stops waiting out a grace
+ * period and kills what is left at once, still cleaning up and reporting CANCELLED. One flag
+ * for the process: it hurries every running trial. */
+extern atomic_bool mp_runner_hurry;
+
 const struct mp_runner_ops *mp_runner_find(const char *name);
 const struct mp_runner_ops *const *mp_runner_all(void);
 /* The error for a spec whose runner this build lacks: MP_EUNSUPPORTED, naming the runners it

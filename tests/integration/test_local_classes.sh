@@ -65,6 +65,14 @@ check_contains "no answer to the load: reason" "no request was answered" \
     "$(field "$WORK/s.json" .reason)"
 expect_nothing_left "$WORK/s.json"
 
+# Ready, but every load request answered 404 (the service serves /infer, the spec's load path
+# is another): LOAD_ERRORS whose reason names the field to fix, as the readiness probe's does.
+run_trial "$WORK/p.json" "$SPEC" $SET --set mode=healthy --set runner.load.path=/predict
+expect_class "$WORK/p.json" LOAD_ERRORS
+check_contains "404 to the load: reason names the field" \
+    "HTTP status 404 (runner.load.path: GET /predict)" "$(field "$WORK/p.json" .reason)"
+expect_nothing_left "$WORK/p.json"
+
 # Exits 300 ms after becoming ready, i.e. during the load test: CRASHED.
 run_trial "$WORK/x.json" "$SPEC" $SET $LATE --set mode=exit
 expect_class "$WORK/x.json" CRASHED

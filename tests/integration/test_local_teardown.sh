@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Teardown leaves nothing behind when the service forks a tree, escapes with setsid or ignores
 # SIGTERM; parallel trials get distinct ports and groups; a ready service is really the
-# trial's own (its nonce is echoed).
+# trial's own (its nonce is echoed); a process that leaves the trial's groups, all of them or one
+# hierarchy, fails the trial.
 . "$MP_SOURCE_DIR/tests/integration/lib.sh"
 . "$MP_SOURCE_DIR/tests/integration/local_lib.sh"
 need_fake
@@ -89,4 +90,31 @@ else
         "$(field "$WORK/worker.json" .reason)"
 fi
 expect_nothing_left "$WORK/worker.json"
+
+# A worker that leaves only the v1 memory hierarchy, staying in the trial's others: no memory
+# limit held for it, yet the group's largest list still held it and the trial SUCCEEDED. CRASHED,
+# naming the hierarchy it left.
+if [ -w /sys/fs/cgroup/memory/cgroup.procs ]; then
+    cat >"$WORK/partial.sh" <<'EOF'
+#!/bin/sh
+sh -c 'echo $$ >/sys/fs/cgroup/memory/cgroup.procs; exec sleep 60' &
+exec "$@"
+EOF
+    chmod +x "$WORK/partial.sh"
+    run_trial "$WORK/partial.json" "$SPEC" $SET --set mode=healthy \
+        --set "service.command=[\"$WORK/partial.sh\", \"$FAKE\", --port, \"{port}\", --nonce, \"{nonce}\", --mode, \"{mode}\"]"
+    how=$(field "$WORK/partial.json" .meta.limits.memory_bytes.how)
+    case "$how" in
+    *v1*)
+        expect_class "$WORK/partial.json" CRASHED
+        check_contains "a worker left one hierarchy: reason names it" \
+            "left the trial's cgroup in the memory hierarchy (it stayed in the others)" \
+            "$(field "$WORK/partial.json" .reason)"
+        ;;
+    *) echo "# the trial has no v1 memory group here ($how)" ;;
+    esac
+    expect_nothing_left "$WORK/partial.json"
+else
+    echo "# no writable v1 memory hierarchy here: a partial escape cannot be made"
+fi
 finish

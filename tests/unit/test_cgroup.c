@@ -565,6 +565,39 @@ static void test_nested_groups(void **state)
     }
 }
 
+/* A process that left the trial's v1 memory hierarchy but stayed in the others is named with
+ * that hierarchy; the group's largest list (mp_cgroup_pids) still holds it. */
+static void test_missing_one_hierarchy(void **state)
+{
+    (void)state;
+    NEED_CGROUPS();
+    if (!sys.v1_base[MP_CGCTL_MEMORY]) {
+        fprintf(stderr, "skipped: no v1 memory hierarchy\n");
+        skip();
+    }
+    struct mp_cgroup_limits lim = {0};
+    struct mp_cgroup *cg = make_group("missing", &lim);
+    struct mp_proc *p = spawn_in(cg, "escape", NULL);
+    int64_t end = mp_mono_ns() + 10 * SEC;
+    while (mp_cgroup_count(cg) < 2 && mp_mono_ns() < end) {
+        usleep(5000);
+    }
+    pid_t pids[8];
+    assert_int_equal(mp_cgroup_pids(cg, pids, 8), 2);
+    char where[128];
+    bool all = true;
+    assert_int_equal(mp_cgroup_missing(cg, pids, 2, where, sizeof(where), &all), 0);
+    char pid_text[32];
+    snprintf(pid_text, sizeof(pid_text), "%d", (int)pids[1]);
+    assert_int_equal(mp_cgroup_write_text(sys.v1_base[MP_CGCTL_MEMORY], "cgroup.procs", pid_text),
+                     0);
+    assert_int_equal(mp_cgroup_pids(cg, pids + 2, 6), 2);
+    assert_int_equal(mp_cgroup_missing(cg, pids, 2, where, sizeof(where), &all), pids[1]);
+    assert_non_null(strstr(where, "memory"));
+    assert_false(all);
+    destroy_clean(cg, p);
+}
+
 /* True when pid is gone or a zombie (this machine's init may not reap orphans). */
 static bool dead(pid_t pid)
 {
@@ -731,6 +764,7 @@ int main(void)
         cmocka_unit_test(test_v1_only_freeze_kill),
         cmocka_unit_test(test_sweep_removes_dead_owners_groups),
         cmocka_unit_test(test_nested_groups),
+        cmocka_unit_test(test_missing_one_hierarchy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
