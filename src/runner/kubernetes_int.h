@@ -229,6 +229,9 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
 /* Waits until the named ConfigMap is gone (watch), within deadline_ns. */
 int mp_kube_wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
                       int64_t deadline_ns, struct mp_error *err) MP_WUR;
+/* Waits until the named pod is gone (watch), within deadline_ns. */
+int mp_kube_wait_pod_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
+                          int64_t deadline_ns, struct mp_error *err) MP_WUR;
 void mp_kube_pods_state_release(struct kube_pods_state *st);
 
 /* A watch, in a thread of its own, on one object the trial needs (its owner, its Deployment,
