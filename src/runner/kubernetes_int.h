@@ -149,6 +149,7 @@ struct kube_trial {
     /* Counters for meta and the benchmark. */
     unsigned api_calls;
     char usage_note[300]; /* where resource use came from, or why it was not measured */
+    char *left; /* owned: a released pod the teardown could not delete (refused), for the meta */
     int64_t t_created_ns, t_ready_ns, t_loaded_ns, t_gone_ns;
     int64_t started_ns; /* run() entered */
     int64_t waited_ns;  /* inside waits on the cluster (pods, teardown): not the runner's own */
