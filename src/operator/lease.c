@@ -336,6 +336,53 @@ static void leader_lost(void *ud, const struct mp_error *err)
     op_fail(op, &e);
 }
 
+int64_t op_cred_retry_ms(struct op *op, int rc, int *failures, const char *what,
+                         const struct mp_error *e)
+{
+    if (rc != MP_EUNAUTHORIZED || !op->o->leader_elect || atomic_load(&op->leader) ||
+        ++*failures >= OP_CRED_TRIES) {
+        return 0;
+    }
+    const struct mp_operator_opts *o = op->o;
+    int64_t cap = o->lease_duration_ms > 0 ? o->lease_duration_ms : 15000;
+    int64_t ms = o->retry_period_ms > 0 ? o->retry_period_ms : 2000;
+    for (int i = 1; i < *failures && ms < cap; i++) {
+        ms *= 2;
+    }
+    ms = ms < cap ? ms : cap;
+    op_log(op, "%s: %s (credentials: failure %d of %d in a row; retrying in %lld ms)", what, e->msg,
+           *failures, OP_CRED_TRIES, (long long)ms);
+    return ms;
+}
+
+/* What a standby does about a failed try rc (e): 0 to try again in *wait_ms, else the error to
+ * stop with (in err). Credentials: op_cred_retry_ms. */
+static int standby_failed(struct op_lease *l, int rc, const struct mp_error *e, int *cred_failures,
+                          int64_t *wait_ms, struct mp_error *err)
+{
+    char what[600];
+    snprintf(what, sizeof(what), "Lease %s/%s", l->ns, l->name);
+    *wait_ms = op_cred_retry_ms(l->op, rc, cred_failures, what, e);
+    if (*wait_ms > 0) {
+        return 0;
+    }
+    *wait_ms = l->retry_ms;
+    /* A namespace that does not exist (the create's 404) is no passing state either: the
+     * operator waited for ever, its /readyz ready as a standby. */
+    if (rc == MP_EFORBIDDEN || rc == MP_EUNAUTHORIZED || rc == MP_EREJECTED || rc == MP_ENOTFOUND) {
+        char tries[64] = "";
+        if (rc == MP_EUNAUTHORIZED) {
+            snprintf(tries, sizeof(tries), " (%d tries in a row)", OP_CRED_TRIES);
+        }
+        return mp_error_set(
+            err, rc, "%s: %s%s%s", what, e->msg,
+            rc == MP_ENOTFOUND ? " (does the namespace exist? --lease-namespace)" : "", tries);
+    }
+    *cred_failures = 0;
+    op_log(l->op, "%s: %s (retrying)", what, e->msg);
+    return 0;
+}
+
 int op_lead(struct op *op, struct op_lease **out, struct mp_error *err)
 {
     const struct mp_operator_opts *o = op->o;
@@ -345,26 +392,21 @@ int op_lead(struct op *op, struct op_lease **out, struct mp_error *err)
                                         : mp_kube_config_namespace(mp_kube_client_config(op->c)),
                      o->lease_name ? o->lease_name : "morphling-operator", NULL);
     op_log(op, "waiting for the Lease %s/%s as %s", l->ns, l->name, op->identity);
+    int cred_failures = 0;
     for (;;) {
         struct mp_error e = {0};
         int rc = op_lease_try(l, &e);
         if (rc == 1) {
             break;
         }
-        /* A namespace that does not exist (the create's 404) is no passing state either: the
-         * operator waited for ever, its /readyz ready as a standby. */
-        if (rc < 0 && (rc == MP_EFORBIDDEN || rc == MP_EUNAUTHORIZED || rc == MP_EREJECTED ||
-                       rc == MP_ENOTFOUND)) {
-            mp_error_set(err, rc, "Lease %s/%s: %s%s", l->ns, l->name, e.msg,
-                         rc == MP_ENOTFOUND ? " (does the namespace exist? --lease-namespace)"
-                                            : "");
+        int64_t wait_ms = l->retry_ms;
+        if (rc == 0) {
+            cred_failures = 0;
+        } else if (standby_failed(l, rc, &e, &cred_failures, &wait_ms, err) != 0) {
             op_lease_release(l, false);
             return rc;
         }
-        if (rc < 0) {
-            op_log(op, "Lease %s/%s: %s (retrying)", l->ns, l->name, e.msg);
-        }
-        if (!nap(l, l->retry_ms, true)) {
+        if (!nap(l, wait_ms, true)) {
             op_lease_release(l, false);
             return mp_error_set(err, MP_ECANCELLED, "stopped while waiting for the Lease");
         }

@@ -176,6 +176,18 @@ void op_lease_release(struct op_lease *l, bool remove);
  * set, the Lease kept until op_lease_release; losing it fails the operator) or the operator
  * stops (MP_ECANCELLED). */
 int op_lead(struct op *op, struct op_lease **out, struct mp_error *err) MP_WUR;
+/* Consecutive refused (401) or credential-less calls after which a standby stops. */
+#define OP_CRED_TRIES 5
+/* A standby's (leader election on, not leading) failed call rc (e; what names it for the log):
+ * a 401, or credentials that could not be got (the client answers an exec plugin that failed,
+ * or a token file it cannot read, as a 401), is retried as client-go's leader election does while
+ * a standby: returns the wait before the next try, from the retry period doubling up to the lease
+ * duration, and logs it. One failed plugin run (an SSO out of reach for a moment) stopped the
+ * operator before. 0: do not retry (another error, a leader, or the OP_CRED_TRIES-th such failure
+ * in a row, counted in *failures: wrong credentials never leave a standby that waits, ready, for
+ * ever). A leader's failed renewals lose the Lease as before. */
+int64_t op_cred_retry_ms(struct op *op, int rc, int *failures, const char *what,
+                         const struct mp_error *e);
 
 /* ---- one experiment run (experiment.c, trial.c, status.c) ----------------------------------- */
 struct op_trec {

@@ -179,6 +179,25 @@ static void on_retry(void *ud, const struct mp_error *err)
     op_log(ud, "watch of experiments: %s (retrying)", err->msg);
 }
 
+/* A watch that ran this long before its credentials failed starts the count in a row again. */
+#define OP_CREDENTIAL_QUIET_MS 60000
+
+/* Sleeps ms in short slices; false when the operator stops meanwhile. */
+static bool pause_ms(struct op *op, int64_t ms)
+{
+    int64_t end = mp_mono_ns() + ms * 1000000;
+    while (!mp_kube_cancel_fired(op->stop_token) && !atomic_load(op->o->stop) &&
+           !atomic_load(&op->failed)) {
+        int64_t left = end - mp_mono_ns();
+        if (left <= 0) {
+            return true;
+        }
+        struct timespec ts = {0, (long)(left < 50000000 ? left : 50000000)};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
 static void *informer(void *p)
 {
     struct op *op = p;
@@ -186,8 +205,20 @@ static void *informer(void *p)
     struct mp_kube_opts o = {.limit = 500, .timeout_seconds = 300, .allow_bookmarks = true};
     struct mp_kube_reflector_ops ops = {on_replace, on_event, on_retry};
     struct mp_error err = {0};
-    int rc = mp_kube_reflect(op->c, &ref, &o, &ops, op, op->stop_token, &err);
-    if (rc != 0) {
+    int failures = 0;
+    int64_t wait_ms = 0;
+    int rc;
+    do {
+        mp_error_clear(&err);
+        int64_t t0 = mp_mono_ns();
+        rc = mp_kube_reflect(op->c, &ref, &o, &ops, op, op->stop_token, &err);
+        if ((mp_mono_ns() - t0) / 1000000 > OP_CREDENTIAL_QUIET_MS) {
+            failures = 0; /* it watched a while: not in a row */
+        }
+        wait_ms =
+            rc ? op_cred_retry_ms(op, rc, &failures, "watch of profilingexperiments", &err) : 0;
+    } while (wait_ms > 0 && pause_ms(op, wait_ms));
+    if (rc != 0 && wait_ms == 0) { /* not when it stopped during a wait to retry */
         mp_error_prefix(&err, rc, "watch of profilingexperiments");
         op_fail(op, &err);
     }

@@ -604,6 +604,83 @@ static void read_usage(struct kube_trial *t)
     snprintf(t->usage_note, sizeof(t->usage_note), "metrics.k8s.io");
 }
 
+/* Whether pod is one of t's that its controller released: named after the trial's Deployment
+ * or Job, no controller, and this run's (or its run label removed with the one that took it off the
+ * selector). */
+static bool released_pod(const struct kube_trial *t, const json_t *pod)
+{
+    const char *name = mp_kube_meta(pod, "name");
+    size_t n = strlen(t->name);
+    if (!name || strncmp(name, t->name, n) != 0 || name[n] != '-' ||
+        mp_kube_meta(pod, "deletionTimestamp")) {
+        return false;
+    }
+    const json_t *ref;
+    size_t i;
+    json_array_foreach (json_object_get(json_object_get(pod, "metadata"), "ownerReferences"), i,
+                        ref) {
+        if (json_is_true(json_object_get(ref, "controller"))) {
+            return false;
+        }
+    }
+    const char *run = mp_kube_label(pod, MP_KUBE_LABEL_RUN);
+    return !run || strcmp(run, t->r->run_id) == 0;
+}
+
+/* After the owner is gone: a pod relabelled off its ReplicaSet's (or Job's) selector (`kubectl
+ * label pod P morphling.kubedl.io/role-`) was released by it (its ownerReference removed, as
+ * Kubernetes does) and replaced, so the owner's delete did not take it. Found by the
+ * experiment's label (the one label a relabel must leave for this to work; the name says the
+ * trial), deleted (its uid a precondition) and waited for. */
+static int delete_released(struct mp_kube_runner *r, struct kube_trial *t, struct mp_error *err)
+{
+    char selector[sizeof(t->exp_key) + 64];
+    snprintf(selector, sizeof(selector), "%s=%s", MP_KUBE_LABEL_EXPERIMENT, t->exp_key);
+    struct mp_kube_ref pods = {.version = "v1", .resource = "pods", .ns = r->ns};
+    struct mp_kube_opts lo = {.label_selector = selector};
+    json_t *list = NULL;
+    t->api_calls++;
+    int rc = mp_kube_list_all(r->client, &pods, &lo, &list, err);
+    if (mp_kube_runner_refused(rc)) { /* list on pods is required (readiness): not expected */
+        free(t->left);
+        t->left = mp_xasprintf("pods not listed at teardown: %s", err->msg);
+        mp_error_clear(err);
+        rc = 0;
+    }
+    const json_t *pod;
+    size_t i;
+    json_array_foreach (rc == 0 ? json_object_get(list, "items") : NULL, i, pod) {
+        if (!released_pod(t, pod)) {
+            continue;
+        }
+        struct mp_kube_ref one = pods;
+        one.name = mp_kube_meta(pod, "name");
+        struct mp_kube_opts o = {.precondition_uid = mp_kube_meta(pod, "uid")};
+        t->api_calls++;
+        rc = mp_kube_delete(r->client, &one, &o, NULL, err);
+        if (rc == 0) {
+            rc = mp_kube_wait_pod_gone(r, t, one.name, mp_mono_ns() + r->cfg.delete_ns, err);
+        } else if (mp_kube_runner_refused(rc)) {
+            /* `delete` on pods is optional in the documented Role: the pod stays, said in the
+             * trial's meta; the trial and the run go on. */
+            free(t->left);
+            t->left = mp_xasprintf("pod %s, released by its ReplicaSet, not deleted: %s "
+                                   "(`kubectl -n %s delete pod %s`)",
+                                   one.name, err->msg, r->ns, one.name);
+            mp_error_clear(err);
+            rc = 0;
+        } else if (rc == MP_ENOTFOUND || rc == MP_ECONFLICT) {
+            mp_error_clear(err);
+            rc = 0;
+        }
+        if (rc != 0) {
+            break;
+        }
+    }
+    json_decref(list);
+    return rc;
+}
+
 /* Foreground delete of the owner, then wait until it (and so everything it owns) is gone. */
 static int teardown(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
                     struct mp_error *err)
@@ -616,12 +693,11 @@ static int teardown(struct mp_kube_runner *r, struct kube_trial *t, const char *
     int rc = mp_kube_delete(r->client, &cm, &o, NULL, err);
     if (rc == MP_ENOTFOUND) {
         mp_error_clear(err);
-        return 0;
-    }
-    if (rc == 0) {
+        rc = 0;
+    } else if (rc == 0) {
         rc = mp_kube_wait_gone(r, t, name, mp_mono_ns() + r->cfg.delete_ns, err);
     }
-    return rc;
+    return rc == 0 && t ? delete_released(r, t, err) : rc;
 }
 
 /* The run error of a teardown the API server refused, naming what is left in the cluster. */
@@ -648,6 +724,9 @@ static void record_meta(struct kube_trial *t)
     json_object_set_new(meta, "overhead_s", json_real((double)(total - t->waited_ns) / 1e9));
     if (t->usage_note[0]) {
         json_object_set_new(meta, "usage", json_string(t->usage_note));
+    }
+    if (t->left) {
+        json_object_set_new(meta, "left", json_string(t->left));
     }
     if (t->t_ready_ns) {
         json_object_set_new(meta, "ready_s",
@@ -859,6 +938,7 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     atomic_store(&r->last_end_ns, (long long)mp_mono_ns());
     atomic_fetch_sub(&r->in_flight, 1);
     record_meta(&t);
+    free(t.left);
     if (res->state != MP_TRIAL_CANCELLED) {
         mp_spec_evaluate(base->spec, req->x, res);
     }

@@ -149,6 +149,7 @@ struct kube_trial {
     /* Counters for meta and the benchmark. */
     unsigned api_calls;
     char usage_note[300]; /* where resource use came from, or why it was not measured */
+    char *left; /* owned: a released pod the teardown could not delete (refused), for the meta */
     int64_t t_created_ns, t_ready_ns, t_loaded_ns, t_gone_ns;
     int64_t started_ns; /* run() entered */
     int64_t waited_ns;  /* inside waits on the cluster (pods, teardown): not the runner's own */
@@ -229,6 +230,9 @@ int mp_kube_wait_pods(struct kube_trial *t, const char *selector, bool load, int
 /* Waits until the named ConfigMap is gone (watch), within deadline_ns. */
 int mp_kube_wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
                       int64_t deadline_ns, struct mp_error *err) MP_WUR;
+/* Waits until the named pod is gone (watch), within deadline_ns. */
+int mp_kube_wait_pod_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
+                          int64_t deadline_ns, struct mp_error *err) MP_WUR;
 void mp_kube_pods_state_release(struct kube_pods_state *st);
 
 /* A watch, in a thread of its own, on one object the trial needs (its owner, its Deployment,

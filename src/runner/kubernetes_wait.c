@@ -494,10 +494,10 @@ static int on_owner_event(void *ud, const struct mp_kube_event *ev)
     return ev->type == MP_KUBE_DELETED ? 1 : 0;
 }
 
-static int wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
-                     int64_t deadline_ns, struct mp_error *err)
+static int wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *resource,
+                     const char *name, int64_t deadline_ns, struct mp_error *err)
 {
-    struct mp_kube_ref ref = {.version = "v1", .resource = "configmaps", .ns = r->ns, .name = name};
+    struct mp_kube_ref ref = {.version = "v1", .resource = resource, .ns = r->ns, .name = name};
     for (;;) {
         json_t *obj = NULL;
         struct mp_kube_opts g = {0};
@@ -518,9 +518,9 @@ static int wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char 
         int64_t left = seconds_left(deadline_ns);
         if (left == 0) {
             return mp_error_set(err, MP_EDEADLINE,
-                                "configmap \"%s\" and the objects it owns were not gone within the "
-                                "delete timeout",
-                                name);
+                                "%s \"%s\"%s were not gone within the delete timeout",
+                                strcmp(resource, "pods") == 0 ? "pod" : "configmap", name,
+                                strcmp(resource, "pods") == 0 ? "" : " and the objects it owns");
         }
         struct mp_kube_opts o = {.resource_version = w.rv, .timeout_seconds = left};
         if (t) {
@@ -542,10 +542,19 @@ int mp_kube_wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char
                       int64_t deadline_ns, struct mp_error *err)
 {
     int64_t t0 = mp_mono_ns();
-    int rc = wait_gone(r, t, name, deadline_ns, err);
+    int rc = wait_gone(r, t, "configmaps", name, deadline_ns, err);
     if (t) {
         t->waited_ns += mp_mono_ns() - t0;
     }
+    return rc;
+}
+
+int mp_kube_wait_pod_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *name,
+                          int64_t deadline_ns, struct mp_error *err)
+{
+    int64_t t0 = mp_mono_ns();
+    int rc = wait_gone(r, t, "pods", name, deadline_ns, err);
+    t->waited_ns += mp_mono_ns() - t0;
     return rc;
 }
 

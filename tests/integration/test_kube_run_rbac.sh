@@ -6,7 +6,8 @@
 # configuration: a user without any rule stops before the experiment exists; without `create` on
 # jobs the run stops at the refusal with the trial left to run again, and resumes once allowed;
 # without `delete` on configmaps the run stops at the first teardown, keeps the measurement and
-# names what it left behind. An exec plugin that can no longer give credentials mid-run stops
+# names what it left behind; without the optional `delete` on pods a relabelled pod stays, said
+# in the trial's meta. An exec plugin that can no longer give credentials mid-run stops
 # the run the same way.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
@@ -14,7 +15,7 @@
 cluster_up
 k create namespace trials >/dev/null
 # The rules of docs/kubernetes.md, "RBAC the runner needs" ($1: the verbs on jobs, $2 on
-# configmaps).
+# configmaps, $3 the optional ones on pods).
 rules() {
     cat <<RULES
 apiVersion: rbac.authorization.k8s.io/v1
@@ -42,6 +43,9 @@ rules:
   - apiGroups: [metrics.k8s.io]
     resources: [pods]
     verbs: [list]
+  - apiGroups: [""]
+    resources: [pods]
+    verbs: [${3:-delete}]
   - apiGroups: [""]
     resources: [pods/log]
     verbs: [get]
@@ -114,6 +118,32 @@ rules "get, watch, create" | k apply -f - >/dev/null
 check "allowed, the same command continues: exit 0" 0 "$?"
 check "... the trial SUCCEEDED at its next attempt" "SUCCEEDED 1" \
     "$("$MORPHLING" show nojobs --json | jq -r '.trials[0] | "\(.state) \(.attempt)"')"
+# Without the optional delete on pods, a service pod relabelled off the Deployment's selector
+# (released by its ReplicaSet, replaced) stays after the teardown: the trial and the run go on,
+# and the trial's meta says what is left and how to delete it.
+rules "get, watch, create" "" get | k apply -f - >/dev/null
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS $RUN_SETS --set algorithm.max_trials=1 --set name=relabel \
+    --set 'runner.pod_template.spec.containers[0].readinessProbe.initialDelaySeconds=8' \
+    -q >"$WORK/out" 2>&1 &
+pid=$!
+n=0
+until pod=$(k get pods -n trials -l morphling.kubedl.io/experiment=relabel,morphling.kubedl.io/role=service \
+    -o name 2>/dev/null) && [ -n "$pod" ] || [ "$n" -gt 600 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+k label -n trials "$pod" morphling.kubedl.io/role- >/dev/null
+wait $pid
+check "without delete on pods, a relabelled pod: exit 0" 0 "$?"
+check "... the trial SUCCEEDED" "SUCCEEDED 0" \
+    "$("$MORPHLING" show relabel --json | jq -r '.trials[0] | "\(.state) \(.attempt)"')"
+check_contains "... its meta names the pod left and the command" \
+    "released by its ReplicaSet, not deleted: " \
+    "$("$MORPHLING" show relabel --json | jq -r '.trials[0].meta.left')"
+check "... the pod is left" "$pod" "$(k get -n trials "$pod" -o name)"
+k delete -n trials "$pod" >/dev/null
+rules "get, watch, create" | k apply -f - >/dev/null
 # Without delete on configmaps the teardown is refused: the measurement stands, the run stops
 # at once (no second attempt making more objects) and names what it left.
 rules "get, watch, create" "get, list, watch, create" | k apply -f - >/dev/null

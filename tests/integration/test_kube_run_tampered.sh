@@ -5,7 +5,8 @@
 # startup_timeout and failed the trial STARTUP_TIMEOUT, "0 of 1 pods ready", before; edited, it
 # measured pods of another configuration), but INFRA at once, naming the Deployment, and the
 # next attempt succeeds. The same for the trial's Service whose selector is edited (the load
-# test's requests went nowhere: the trial FAILED LOAD_ERRORS before). Nothing is left afterwards.
+# test's requests went nowhere: the trial FAILED LOAD_ERRORS before). A service pod relabelled
+# off the selector is replaced and deleted at teardown. Nothing is left afterwards.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -51,8 +52,34 @@ check "the Service's selector edited while the pods start: the same" "SUCCEEDED 
 check_contains "... the reason names the Service" \
     "the trial's service \"svcedited-t1-a0\" was changed by someone else (its selector or port" \
     "$(retry_reason svcedited)"
+# A service pod relabelled off the Deployment's selector (how one takes a pod aside to debug
+# it): its ReplicaSet releases it (no owner any more, as in Kubernetes) and makes another, which
+# the trial waits for; the released pod was left running after the trial before (the owner's
+# delete cannot reach it).
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set name=relabel \
+    --set runner.startup_timeout=40s \
+    --set 'runner.pod_template.spec.containers[0].readinessProbe.initialDelaySeconds=8' \
+    -q >"$WORK/relabel.out" 2>&1 &
+pid=$!
+n=0
+until pod=$(k get pods -l morphling.kubedl.io/experiment=relabel,morphling.kubedl.io/role=service \
+    -o name 2>/dev/null) && [ -n "$pod" ] || [ "$n" -gt 600 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+k label "$pod" morphling.kubedl.io/role- >/dev/null
+sleep 1
+check "... the relabelled pod is released by its ReplicaSet" "" \
+    "$(k get "$pod" -o jsonpath='{.metadata.ownerReferences[*].kind}')"
+wait $pid
+rc=$?
+check "a service pod relabelled off the selector while the pods start: replaced, SUCCEEDED" \
+    "SUCCEEDED 0" "$("$MORPHLING" show relabel --json | jq -r '.trials[0] | "\(.state) \(.attempt)"')"
+check "... exit 0" 0 "$rc"
+check "... the released pod is deleted at teardown" "" "$(k get "$pod" -o name 2>/dev/null)"
 check "nothing left" "" "$(leftover_objects depgone; leftover_objects depscaled
-    leftover_objects depedited; leftover_objects svcedited)"
+    leftover_objects depedited; leftover_objects svcedited; leftover_objects relabel)"
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"
 cluster_down
 finish

@@ -6,7 +6,8 @@
 # standby takes the Lease once it has expired and finishes the experiment with exactly
 # maxNumTrials distinct Trials and nothing left; a leader stopped cleanly hands the Lease back; a
 # leader whose Lease calls fail (the API server answers it 500) stops within its renew deadline,
-# before the standby takes the Lease, however long its client would retry a call.
+# before the standby takes the Lease, however long its client would retry a call; a standby
+# whose exec credential plugin fails once retries and goes on waiting.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/operator_lib.sh"
 
@@ -97,8 +98,34 @@ check "c wrote nothing once d led" 0 \
     "$(admin_api GET /_test/requests | jq --arg t "$d_lead" '[.items[] |
         select(.userAgent == "morphling-operator/test c" and .method != "GET" and .time >= $t)] | length')"
 wait_state cut Succeeded
+# A standby whose exec credential plugin fails twice (an SSO it cannot reach for a moment: its
+# Lease try or its watch of experiments, whichever runs it) retries with a backoff, saying so, and
+# goes on waiting for the Lease; it exited 1 at the first failure before, as for a 401.
+cat >"$WORK/plugin.sh" <<PLUGIN
+#!/bin/sh
+n=\$(cat "$WORK/plugin-runs" 2>/dev/null || echo 0)
+echo \$((n + 1)) >"$WORK/plugin-runs"
+if [ "\$n" -lt 2 ]; then echo "sso unreachable" >&2; exit 1; fi
+exec /bin/sh "$WORK/cluster/exec-credential.sh"
+PLUGIN
+sed -e "s|args: \[\"$WORK/cluster/exec-credential.sh\"\]|args: [\"$WORK/plugin.sh\"]|" \
+    -e 's/current-context: token/current-context: exec/' "$KUBECONFIG" >"$WORK/kc-exec"
+"$OPERATOR" --kubeconfig "$WORK/kc-exec" --namespace "$NS" --work-dir "$WORK" --identity e \
+    --leader-elect --lease-ms 6000 >"$WORK/e.log" 2>&1 &
+E=$!
+track "$E"
+e_read() { [ "$(requests e 'select(.path | test("/leases/"))')" -ge 1 ] 2>/dev/null; }
+wait_for "the standby e reads the Lease after its plugin failed" e_read
+check_contains "e says it retries" "(credentials: failure 1 of 5 in a row; retrying in" \
+    "$(cat "$WORK/e.log")"
+check_true "e still waits for the Lease" kill -0 "$E"
+check_contains "e watches the experiments" "watching" "$(cat "$WORK/e.log")"
+check "d still leads" d "$(holder)"
+kill -TERM "$E"
+wait "$E"
+check "e stops cleanly" 0 "$?"
 kill -TERM "$D"
 wait "$D"
 
-[ "$FAILED" -eq 0 ] || { cat "$WORK/a.log"; cat "$WORK/b.log"; cat "$WORK/c.log"; cat "$WORK/d.log"; }
+[ "$FAILED" -eq 0 ] || { cat "$WORK/a.log"; cat "$WORK/b.log"; cat "$WORK/c.log"; cat "$WORK/d.log"; cat "$WORK/e.log"; }
 finish

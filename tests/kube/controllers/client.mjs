@@ -128,6 +128,7 @@ export class Client {
   create(p, obj) { return this.request('POST', p, { body: obj }); }
   replace(p, obj) { return this.request('PUT', p, { body: obj }); }
   mergePatch(p, patch) { return this.request('PATCH', p, { body: patch, contentType: 'application/merge-patch+json' }); }
+  strategicPatch(p, patch) { return this.request('PATCH', p, { body: patch, contentType: 'application/strategic-merge-patch+json' }); }
   delete(p, opts) { return this.request('DELETE', p, { body: opts }); }
 
   // Streams a watch; calls onEvent(event) per line. Resolves with the last HTTP code when the

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // ReplicaSet controller: keeps spec.replicas active pods from the template, each owned by the
-// ReplicaSet; status counts, ReplicaFailure when pods cannot be created.
+// ReplicaSet; status counts, ReplicaFailure when pods cannot be created. A pod of the ReplicaSet
+// relabelled off its selector is released (kube-controller-manager's ControllerRefManager: its
+// ownerReference removed, so it lives on as an orphan) and replaced.
 
 import { trackOwnedPods } from './expectations.mjs';
 import { key, matchSelector, ownerRef, splitKey } from './labels.mjs';
@@ -35,13 +37,37 @@ export class ReplicaSetController {
       return undefined;
     }
     const [ns] = splitKey(k);
-    const pods = this.index.owned(rs.metadata.uid).filter(podActive);
+    const pods = (await this.claim(rs, ns)).filter(podActive);
     let failure = null;
     if (this.expectations.satisfied(k) && !rs.metadata.deletionTimestamp) {
       failure = await this.manage(rs, ns, pods);
     }
     const again = await this.updateStatus(rs, ns, pods, failure);
     return failure ? Math.min(again ?? 2000, 2000) : again; // retry failed creates
+  }
+
+  // The owned pods that still match the selector; the others are released, as the real
+  // controller does (not while the ReplicaSet is being deleted, nor pods being deleted): a
+  // strategic merge patch deleting our ownerReference, with the pod's uid as precondition.
+  async claim(rs, ns) {
+    const owned = this.index.owned(rs.metadata.uid);
+    const keep = [];
+    for (const p of owned) {
+      if (matchSelector(rs.spec.selector, p.metadata.labels) || rs.metadata.deletionTimestamp ||
+          p.metadata.deletionTimestamp) {
+        keep.push(p);
+        continue;
+      }
+      try {
+        await this.client.strategicPatch(`/api/v1/namespaces/${ns}/pods/${p.metadata.name}`, {
+          metadata: { uid: p.metadata.uid, ownerReferences: [{ $patch: 'delete', uid: rs.metadata.uid }] },
+        });
+        this.log?.(`replicaset ${key(rs)}: released pod ${p.metadata.name} (no longer matches the selector)`);
+      } catch (e) {
+        if (e.code !== 404 && e.code !== 409 && e.code !== 422) throw e;
+      }
+    }
+    return keep;
   }
 
   async manage(rs, ns, pods) {
