@@ -700,6 +700,20 @@ static int teardown(struct mp_kube_runner *r, struct kube_trial *t, const char *
     return rc == 0 && t ? delete_released(r, t, err) : rc;
 }
 
+/* The teardown, whose waits (not its deletes) a second Ctrl-C ends: a pod ignoring SIGTERM
+ * under a long terminationGracePeriodSeconds held the run in the owner's Foreground delete for
+ * all of it, up to runner.delete_timeout. */
+static int hurried_teardown(struct mp_kube_runner *r, struct kube_trial *t, struct mp_error *err)
+{
+    struct watchdog hw;
+    watchdog_start(&hw, &mp_runner_hurry, INT64_MAX);
+    t->cancel_token = hw.token;
+    int rc = teardown(r, t, t->name, err);
+    t->cancel_token = NULL;
+    watchdog_stop(&hw);
+    return rc;
+}
+
 /* The run error of a teardown the API server refused, naming what is left in the cluster. */
 static void refused_teardown(struct kube_trial *t, const char *why)
 {
@@ -727,6 +741,9 @@ static void record_meta(struct kube_trial *t)
     }
     if (t->left) {
         json_object_set_new(meta, "left", json_string(t->left));
+    }
+    if (t->teardown_hurried) {
+        json_object_set_new(meta, "teardown_hurried", json_true());
     }
     if (t->t_ready_ns) {
         json_object_set_new(meta, "ready_s",
@@ -922,7 +939,7 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     /* Always torn down, also after a cancel: the next attempt gets new names anyway; but never
      * an owner of that name that is not ours (another run's). */
     struct mp_error terr = {0};
-    int trc = t.owner_taken ? 0 : teardown(r, &t, t.name, &terr);
+    int trc = t.owner_taken ? 0 : hurried_teardown(r, &t, &terr);
     if (mp_kube_runner_refused(trc)) {
         /* Another attempt would only leave more behind: stop the run, keep a verdict. */
         refused_teardown(&t, terr.msg);

@@ -150,6 +150,9 @@ struct kube_trial {
     unsigned api_calls;
     char usage_note[300]; /* where resource use came from, or why it was not measured */
     char *left; /* owned: a released pod the teardown could not delete (refused), for the meta */
+    /* A second Ctrl-C (mp_runner_hurry) ended the teardown's wait: its deletes were made, the
+     * cluster finishes them. */
+    bool teardown_hurried;
     int64_t t_created_ns, t_ready_ns, t_loaded_ns, t_gone_ns;
     int64_t started_ns; /* run() entered */
     int64_t waited_ns;  /* inside waits on the cluster (pods, teardown): not the runner's own */

@@ -500,12 +500,15 @@ static int wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char 
     struct mp_kube_ref ref = {.version = "v1", .resource = resource, .ns = r->ns, .name = name};
     for (;;) {
         json_t *obj = NULL;
-        struct mp_kube_opts g = {0};
+        struct mp_kube_opts g = {.cancel = t ? t->cancel_token : NULL};
         if (t) {
             t->api_calls++;
         }
         int rc = mp_kube_get(r->client, &ref, &g, &obj, err);
-        if (rc == MP_ENOTFOUND) {
+        if (rc == MP_ENOTFOUND || rc == MP_ECANCELLED) {
+            if (rc == MP_ECANCELLED) {
+                t->teardown_hurried = true; /* the delete is made: the cluster finishes it */
+            }
             mp_error_clear(err);
             return 0;
         }
@@ -522,12 +525,18 @@ static int wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char 
                                 strcmp(resource, "pods") == 0 ? "pod" : "configmap", name,
                                 strcmp(resource, "pods") == 0 ? "" : " and the objects it owns");
         }
-        struct mp_kube_opts o = {.resource_version = w.rv, .timeout_seconds = left};
+        struct mp_kube_opts o = {
+            .resource_version = w.rv, .timeout_seconds = left, .cancel = g.cancel};
         if (t) {
             t->api_calls++;
         }
         rc = mp_kube_watch(r->client, &ref, &o, on_owner_event, &w, err);
         if (rc == 1) {
+            return 0;
+        }
+        if (rc == MP_ECANCELLED) {
+            t->teardown_hurried = true;
+            mp_error_clear(err);
             return 0;
         }
         if (rc != 0 && rc != MP_EEXPIRED && rc != MP_ETRANSPORT && rc != MP_EUNAVAILABLE &&

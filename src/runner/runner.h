@@ -63,8 +63,9 @@ struct mp_runner_ops {
 };
 
 /* Set by a second interrupt (a second Ctrl-C), after *cancel: run() stops waiting out a grace
- * period and kills what is left at once, still cleaning up and reporting CANCELLED. One flag
- * for the process: it hurries every running trial. */
+ * period and kills what is left at once (local), or stops waiting for its deletes to finish
+ * (kubernetes), still cleaning up and reporting CANCELLED. One flag for the process: it hurries
+ * every running trial. */
 extern atomic_bool mp_runner_hurry;
 
 const struct mp_runner_ops *mp_runner_find(const char *name);

@@ -6,7 +6,7 @@
 # runs again as a new attempt, and the experiment ends with every trial SUCCEEDED once: 0 lost,
 # 0 duplicate, 0 leftover objects or processes. The API server's kill hook sends SIGKILL to the
 # runner when the matching request of the phase has been applied. Ctrl-C instead tears the trial
-# down before the run exits 130.
+# down before the run exits 130; a second one ends the teardown's wait.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -73,5 +73,42 @@ check "sigint: the resumed run exits 0" 0 "$?"
 check "sigint: trials 1 and 2, each once, SUCCEEDED" "1 SUCCEEDED,2 SUCCEEDED" \
     "$("$MORPHLING" show sigint --json | jq -r '[.trials[] | "\(.number) \(.state)"] | join(",")')"
 check "sigint: no object left" "" "$(leftover_objects sigint)"
+# A second Ctrl-C ends the teardown's wait: a pod whose sidecar ignores SIGTERM under a 120 s
+# terminationGracePeriodSeconds held the run in the owner's Foreground delete for all of it (up
+# to runner.delete_timeout). The deletes are made; the cluster finishes them without the run.
+sed 's|^            periodSeconds: 1$|&\
+        - name: stubborn\
+          image: "debian:12"\
+          command: [sh, -c, "trap \x27\x27 TERM; while :; do sleep 1; done"]|' "$EXAMPLE" >"$WORK/slow.yaml"
+# (`trial`: a cancelled trial of `run` is not stored, it runs again when the run resumes.)
+# shellcheck disable=SC2086
+"$MORPHLING" trial "$WORK/slow.yaml" $EX_SETS --set name=hurry --set runner.container=server \
+    --set cpu=0.5 --set memory=256 --set workers=1 --json \
+    --set runner.pod_template.spec.terminationGracePeriodSeconds=120 >"$WORK/hurry.json" 2>"$WORK/hurry.err" &
+pid=$!
+owner_deleting() {
+    [ -n "$(k get configmaps -l morphling.kubedl.io/experiment=hurry -o json |
+        jq -r '.items[].metadata.deletionTimestamp // empty')" ]
+}
+has_job() {
+    leftover_objects hurry | grep -q '^job'
+}
+wait_for "the load Job of the slow trial exists" has_job
+t0=$(date +%s)
+kill -INT "$pid"
+wait_for "the trial's owner is being deleted" owner_deleting
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+check "hurry: two Ctrl-C exit 130 ($(tail -n 3 "$WORK/hurry.err"))" 130 "$rc"
+check_true "hurry: it exited in $(($(date +%s) - t0)) s, not after the pod's 120 s" \
+    [ $(($(date +%s) - t0)) -lt 60 ]
+check "hurry: CANCELLED" CANCELLED "$(jq -r .state "$WORK/hurry.json")"
+check "hurry: its meta says the teardown's wait was cut short" true \
+    "$(jq -r .meta.teardown_hurried "$WORK/hurry.json")"
+check "hurry: what is left is being deleted" "" \
+    "$(k get deployments,replicasets,services,jobs,pods -l morphling.kubedl.io/experiment=hurry \
+        -o json | jq -r '.items[] | select(.metadata.deletionTimestamp == null) | .metadata.name')"
+k delete pods -l morphling.kubedl.io/experiment=hurry --grace-period=0 --force >/dev/null 2>&1
 cluster_down
 finish
