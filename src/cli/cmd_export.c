@@ -4,6 +4,7 @@
  * patched), the pod part written by mp_spec_render_pod. */
 #include "cli/cli.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -273,6 +274,21 @@ static bool output_sets_env(const json_t *out, const char *name, size_t len)
     return false;
 }
 
+/* One note on stderr, escaped as every message of the CLI is: a program's path or a caveat
+ * quoting the stored spec may hold control characters (an escape sequence reached the terminal
+ * as it was). */
+static void note(const char *fmt, ...) MP_PRINTF(1, 2);
+static void note(const char *fmt, ...)
+{
+    struct mp_buf msg = MP_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    mp_buf_addvf(&msg, fmt, ap);
+    va_end(ap);
+    mp_cli_print_message("morphling export: ", msg.data);
+    mp_buf_release(&msg);
+}
+
 /* Says what a reader of the output must know, on stderr. */
 static void k8s_notes(const struct export_args *a, const struct mp_recommended *rec,
                       const json_t *out)
@@ -282,31 +298,26 @@ static void k8s_notes(const struct export_args *a, const struct mp_recommended *
         const char *v = spec->service.env[i];
         size_t len = strcspn(v, "=");
         if (mp_spec_env_secret(spec, i) && !output_sets_env(out, v, len)) {
-            fprintf(stderr,
-                    "morphling export: the secret variable %.*s is not in the output: set it in "
-                    "the Deployment from a Secret (valueFrom.secretKeyRef)\n",
-                    (int)len, v);
+            note("the secret variable %.*s is not in the output: set it in the Deployment from "
+                 "a Secret (valueFrom.secretKeyRef)",
+                 (int)len, v);
         }
     }
     size_t hidden = redacted_args(out);
     if (hidden > 0) {
-        fprintf(stderr,
-                "morphling export: %zu argument%s shown as %s (secret): replace %s before "
-                "applying, e.g. with $(NAME) of a variable set from a Secret\n",
-                hidden, hidden == 1 ? " is" : "s are", MP_SECRET_REDACTED,
-                hidden == 1 ? "it" : "them");
+        note("%zu argument%s shown as %s (secret): replace %s before applying, e.g. with $(NAME) "
+             "of a variable set from a Secret",
+             hidden, hidden == 1 ? " is" : "s are", MP_SECRET_REDACTED,
+             hidden == 1 ? "it" : "them");
     }
 
     if (rec->spec->has_service && rec->spec->service.argc > 0) {
-        fprintf(stderr,
-                "morphling export: the container's image takes the place of the program "
-                "measured (%s)\n",
-                rec->spec->service.argv[0]);
+        note("the container's image takes the place of the program measured (%s)",
+             rec->spec->service.argv[0]);
     }
     if (!a->base) {
-        fprintf(stderr, "morphling export: apply with 'kubectl patch deployment NAME "
-                        "--patch-file FILE'; the patch's args replace the container's (--base "
-                        "FILE merges them into a Deployment's instead)\n");
+        note("apply with 'kubectl patch deployment NAME --patch-file FILE'; the patch's args "
+             "replace the container's (--base FILE merges them into a Deployment's instead)");
     }
 }
 
@@ -320,9 +331,9 @@ static void caveat_notes(struct mp_store *st, const char *ref)
     }
     json_t *notes = mp_report_caveats(rep);
     size_t i;
-    json_t *note;
-    json_array_foreach (notes, i, note) {
-        fprintf(stderr, "morphling export: %s\n", json_string_value(note));
+    json_t *n;
+    json_array_foreach (notes, i, n) {
+        note("%s", json_string_value(n));
     }
     json_decref(notes);
     json_decref(rep);

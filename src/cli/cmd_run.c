@@ -63,6 +63,9 @@ static int validate_run(void *args, char **operands, size_t n)
     int rc = mp_spec_load(file, a->sets.v, a->sets.n, &spec, &err);
     if (rc == 0) {
         rc = a->offline ? mp_engine_validate_offline(spec, &err) : mp_engine_validate(spec, &err);
+        if (rc != 0) {
+            mp_spec_hint_joined(a->sets.v, a->sets.n, &err);
+        }
     }
     if (rc != 0) {
         if (json) {
@@ -249,8 +252,8 @@ static int run_run(void *args, char **operands, size_t n)
     json_t *report = NULL;
     struct mp_engine_summary sum = {0};
     int rc = mp_spec_load(operands[0], a->sets.v, a->sets.n, &spec, &err);
-    if (rc == 0) {
-        rc = mp_engine_validate(spec, &err);
+    if (rc == 0 && (rc = mp_engine_validate(spec, &err)) != 0) {
+        mp_spec_hint_joined(a->sets.v, a->sets.n, &err);
     }
     if (rc == 0) {
         rc = mp_store_open(db, NULL, &st, &err);

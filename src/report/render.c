@@ -333,9 +333,21 @@ static void print_unconfirmed(FILE *f, const json_t *r, const json_t *best)
                    "search's best.\n");
         return;
     }
+    /* Runs missing (an interrupted run, a search still going): nothing to blame the candidates
+     * for yet. */
+    if (state && strcmp(state, "pending") == 0) {
+        fprintf(f, "Not confirmed: the confirmation has not run yet (it follows the search); "
+                   "this is the search's best.\n");
+        return;
+    }
+    if (state && strcmp(state, "partial") == 0) {
+        fprintf(f, "Not confirmed: the confirmation has not finished (it continues when the "
+                   "experiment does); this is the search's best.\n");
+        return;
+    }
     if (json_integer_value(json_object_get(conf, "most_passed")) != number) {
-        fprintf(f, "Not confirmed: no candidate met every constraint in all its measurements "
-                   "(or the confirmation has not finished); this is the search's best.\n");
+        fprintf(f, "Not confirmed: no candidate met every constraint in all its measurements; "
+                   "this is the search's best.\n");
         return;
     }
     const json_t *cands = json_object_get(conf, "candidates");

@@ -388,6 +388,12 @@ static int measure_settled(const struct load_cfg *c, struct mp_measure_opts *mo,
 {
     struct mp_measure_result mr;
     int rc = mp_measure_settled(mo, c->remeasure, deadline_ns, &mr, stop, err);
+    /* Stopped (the trial deadline, the service's exit, a cancel) before a window was measured,
+     * in the warm-up: nothing was, and throughput_rps 0 and error_rate 0 read as figures of it. */
+    if (rc == MP_ECANCELLED && mr.windows == 0) {
+        mp_measure_result_release(&mr);
+        return 0;
+    }
     if (rc == 0 || rc == MP_ECANCELLED) {
         mp_measure_result_metrics(&mr, true, &res->metrics);
         mp_metrics_set(&res->metrics, "remeasured", mr.remeasured ? 1.0 : 0.0);

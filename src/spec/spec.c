@@ -939,9 +939,7 @@ char *mp_spec_set_joined_hint(const char *set)
     return mp_buf_detach(&b);
 }
 
-/* err's message, when it quotes the value of an override that joins pairs with commas, followed
- * by the hint of one --set per key. */
-static void hint_joined(const char *const *overrides, size_t n_overrides, struct mp_error *err)
+void mp_spec_hint_joined(const char *const *overrides, size_t n_overrides, struct mp_error *err)
 {
     for (size_t i = 0; err && i < n_overrides; i++) {
         const char *eq = strchr(overrides[i], '=');
@@ -985,7 +983,7 @@ static int parse_text(const char *text, size_t len, const char *source, const ch
         mp_spec_free(spec);
     }
     if (rc != 0) {
-        hint_joined(overrides, n_overrides, err);
+        mp_spec_hint_joined(overrides, n_overrides, err);
     }
     return rc;
 }

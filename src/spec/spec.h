@@ -206,6 +206,11 @@ char *mp_spec_unit_hint(const struct mp_param *p, const char *text);
  * takes them), "one --set per key: --set cpu=2 --set memory=2048"; NULL when the value holds no
  * ",KEY=". Returns owned. */
 char *mp_spec_set_joined_hint(const char *set);
+/* err's message, when it quotes the value of an override that joins pairs with commas, followed
+ * by mp_spec_set_joined_hint's hint. mp_spec_load adds it to its own errors; a caller adds it to
+ * those of a later check of the loaded spec (mp_engine_validate: the runner's fields, metric and
+ * algorithm names). */
+void mp_spec_hint_joined(const char *const *overrides, size_t n_overrides, struct mp_error *err);
 /* Refuses a parameter named like a column a trial export has anyway (number, state, failure) or a
  * metric the engine derives: the export then held two columns of one name. For validation only
  * (an experiment stored with such a name stays readable). */

@@ -53,14 +53,23 @@ int mp_store_fail(struct mp_store *st, struct mp_error *err, const char *what)
     }
     /* What a full disk cost, and what to do (it said only "database or disk is full"); what a
      * store this user may not write needs (it said "attempt to write a readonly database" of a
-     * file it could write, in a folder it could not). */
+     * file it could write, in a folder it could not); who holds a lock past the busy timeout (it
+     * said only "database is locked": a run stopped so, its trial in flight lost, with no word
+     * of another process or of running again). */
+    char busy[256];
+    snprintf(busy, sizeof(busy),
+             " (another process held the store's lock for over %.3g s, e.g. an sqlite3 shell "
+             "in a transaction: this change was not written; what was written before it stays, "
+             "and a run continues when run again)",
+             (double)st->busy_ms / 1000);
     const char *hint = (code & 0xff) == SQLITE_FULL
                            ? " (free space on its disk: this change was not written; what was "
                              "written before it stays, and a run continues when run again)"
                        : (code & 0xff) == SQLITE_READONLY
                            ? " (this user may not write the store file or its folder, where SQLite "
                              "keeps its -wal and -shm files)"
-                           : "";
+                       : code == SQLITE_BUSY ? busy
+                                             : "";
     return mp_error_set(err, rc, "%s: %s: %s%s", st->path, what, sqlite3_errmsg(st->db), hint);
 }
 
@@ -369,6 +378,7 @@ int mp_store_open(const char *path, const struct mp_store_opts *opts, struct mp_
         goto out;
     }
     int timeout_ms = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : 10000;
+    st->busy_ms = timeout_ms;
     sqlite3_busy_timeout(st->db, timeout_ms);
     sqlite3_extended_result_codes(st->db, 1);
     rc = strcmp(path, ":memory:") != 0 ? check_ours(st, opts && opts->existing, err) : 0;

@@ -19,6 +19,8 @@ struct mp_store {
     /* The experiment this handle claimed (mp_store_experiment_claim) and for which process; 0:
      * none. Its trials are written only while that process still owns it (mp_store_owned). */
     int64_t claimed_exp, claimed_pid;
+    /* How long a statement waits for another connection's lock (the busy timeout), for errors. */
+    int busy_ms;
 };
 
 /* Error from the connection's last failure, prefixed with what we were doing. A corruption or

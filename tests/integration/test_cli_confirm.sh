@@ -30,6 +30,14 @@ check_contains "the reason names the confirmation" "interrupted during the confi
 check "no recommendation is confirmed yet" null "$(printf '%s' "$json" | jq .confirmation.recommended)"
 recorded=$(printf '%s' "$json" | jq '[.confirmation.candidates[].confirm_runs | length] | add')
 check_true "some confirmation runs were recorded ($recorded)" [ "$recorded" -ge 1 ]
+# show says the confirmation has not finished; it blamed the candidates first ('no candidate met
+# every constraint in all its measurements (or the confirmation has not finished)').
+out=$("$MORPHLING" show replay-demo)
+check_contains "show: the confirmation has not finished" \
+    "Not confirmed: the confirmation has not finished (it continues when the experiment does); this is the search's best." \
+    "$out"
+check_true "... and blames no candidate" \
+    sh -c '! printf "%s" "$1" | grep -q "no candidate met"' sh "$out"
 
 out=$("$MORPHLING" run "$WORK/spec.yaml" 2>&1); rc=$?
 check "the resumed run exits 0" 0 "$rc"

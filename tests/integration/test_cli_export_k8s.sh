@@ -284,6 +284,17 @@ sed 's/values: \[.*\]/values: [1e17]/; s/name: [a-z]*, type/name: cpu, type/; s/
 check "cpu 1e17 exits 2" 2 "$?"
 check_contains "... saying why" "cpu 1e+17 cores: too large for a resource quantity" "$(cat "$WORK/err")"
 
+# The notes on stderr are escaped as every message of the CLI: a program whose name holds an
+# escape sequence reached the terminal as it was ("the container's image takes the place of the
+# program measured (./srv<ESC>[31m)").
+sed -e 's/k8s-whole/k8s-esc/' -e 's|\.\./build/release/server|"./srv\\e[31mRED"|' \
+    "$WORK/spec.yaml" >"$WORK/esc.yaml"
+"$MORPHLING" run "$WORK/esc.yaml" --quiet >/dev/null 2>&1 || not_ok "run esc.yaml"
+err=$("$MORPHLING" export k8s-esc --format k8s --container web 2>&1 >/dev/null)
+check_contains "export's notes escape a control character" \
+    "the program measured (./srv\\x1b[31mRED)" "$err"
+check "... and let none through" 0 "$(printf '%s' "$err" | tr -cd '\033' | wc -c | tr -d ' ')"
+
 # kubectl, a client we did not write, applies what we print.
 if ! command -v kubectl >/dev/null 2>&1; then
     echo "SKIP: kubectl is not on the PATH: the kubectl checks did not run"

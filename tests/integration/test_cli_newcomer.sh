@@ -32,6 +32,15 @@ for verb in validate run; do
     check "$verb --set K=V,K=V exits 2" 2 "$?"
     check_contains "... and says one --set per key" \
         "(one --set per key: --set algorithm.max_trials=3 --set algorithm.name=grid)" "$err"
+    # ... also for a value refused after loading, by the runner's or the algorithm's check (a
+    # duration of the runner, a metric name, an algorithm name): those errors had no hint.
+    for set in runner.delay=5ms,algorithm.max_trials=3 algorithm.name=grid,algorithm.seed=3 \
+        objective.metric=p99_ms,objective.direction=minimize; do
+        err=$("$MORPHLING" $verb "$spec" --set "$set" 2>&1)
+        check "$verb --set $set exits 2" 2 "$?"
+        check_contains "... and says one --set per key" \
+            "(one --set per key: --set $(printf '%s' "$set" | sed 's/,/ --set /'))" "$err"
+    done
 done
 err=$("$MORPHLING" validate "$spec" extra.yaml 2>&1)
 check_contains "another extra argument is named" "too many arguments: 'extra.yaml' (expected FILE)" "$err"

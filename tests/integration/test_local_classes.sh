@@ -140,6 +140,21 @@ check_contains "capacity past the deadline: reason" "less than one of its steps"
     "$(field "$WORK/cl.json" .reason)"
 expect_nothing_left "$WORK/cl.json"
 
+# The trial deadline passes during the load test's warm-up, before any window was measured
+# (a 3 s trial whose service takes 2.2 s to start, with a 2 s warm-up): TIMEOUT without the
+# figures of a measurement that never was. It carried throughput_rps 0 and error_rate 0, so
+# show listed the trial at an objective of 0, "unsettled".
+sed -e "s|load: {.*|load: {path: /infer, connections: 4, warmup: 2s, window: 300ms, windows: 3}|" \
+    -e 's/objective: {metric: capacity_rps}/objective: {metric: throughput_rps}/' \
+    "$WORK/cap-late.yaml" >"$WORK/warm-late.yaml"
+run_trial "$WORK/wl.json" "$WORK/warm-late.yaml" --set delay=2200
+expect_class "$WORK/wl.json" TIMEOUT
+check "nothing measured: no throughput_rps, error_rate, windows" "null null null" \
+    "$(field "$WORK/wl.json" '[.metrics.throughput_rps, .metrics.error_rate, .metrics.windows] | map(tostring) | join(" ")')"
+check_true "... the resources used are kept (wall_seconds)" \
+    [ "$(field "$WORK/wl.json" '.metrics.wall_seconds != null')" = true ]
+expect_nothing_left "$WORK/wl.json"
+
 # The only port of the range is taken by someone else: our side (INFRA), not the service's.
 "$FAKE" --port 0 >"$WORK/other.port" 2>/dev/null &
 track $!

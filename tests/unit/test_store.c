@@ -596,6 +596,32 @@ static void current_store_opens_beside_a_writer(void **state)
     remove_db(path);
 }
 
+/* A write that waits past the busy timeout for another process's lock says who holds it and
+ * what it cost: it said only "begin: database is locked", and a run stopped so (its trial in
+ * flight lost) gave no word of another process, nor of running again. */
+static void locked_store_says_who_and_what_to_do(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *st = NULL;
+    struct mp_error err = {0};
+    struct mp_store_opts o = {.busy_timeout_ms = 50};
+    assert_int_equal(mp_store_open(path, &o, &st, &err), 0);
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    int64_t id = 0;
+    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, &err), MP_EBUSY);
+    assert_non_null(strstr(err.msg, "database is locked"));
+    assert_non_null(strstr(err.msg, "another process held the store's lock for over 0.05 s"));
+    assert_non_null(strstr(err.msg, "a run continues when run again"));
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    assert_int_equal(mp_store_experiment_create(st, "e", "{}", NULL, 1, &id, &err), 0);
+    mp_store_close(st);
+    remove_db(path);
+}
+
 /* Overwrites the first page of table `name` with 0xff bytes (an invalid page type). */
 static void damage_table(const char *path, const char *name)
 {
@@ -679,6 +705,7 @@ int main(void)
         cmocka_unit_test(damaged_store_is_an_error),
         cmocka_unit_test(new_store_opened_while_locked),
         cmocka_unit_test(current_store_opens_beside_a_writer),
+        cmocka_unit_test(locked_store_says_who_and_what_to_do),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
