@@ -411,8 +411,8 @@ static int trial_run(void *args, char **operands, size_t n)
     struct mp_trial_result res;
     mp_trial_result_init(&res);
     int rc = load(operands[0], a, &spec, &x, &err);
-    if (rc == 0) {
-        rc = run_one(spec, x, a->quiet, &res, &err);
+    if (rc == 0 && (rc = run_one(spec, x, a->quiet, &res, &err)) != 0) {
+        mp_spec_hint_joined(a->sets.v, a->sets.n, &err); /* the runner's checks of the spec */
     }
     int status = MP_EXIT_OK;
     if (rc != 0) {

@@ -21,12 +21,17 @@ for verb in validate run trial; do
 done
 err=$("$MORPHLING" validate "$spec" -s cpu 2 2>&1)
 check_contains "-s KEY VALUE too" "morphling validate: -s cpu 2: write -s cpu=2" "$err"
-# --set KEY=VALUE,KEY=VALUE (kubectl --set style): one --set per key is said, for a parameter's
+# --set KEY=VALUE,KEY=VALUE (Helm's --set style): one --set per key is said, for a parameter's
 # value (trial) and for a spec field's (validate, run).
 err=$("$MORPHLING" trial "$spec" --set cpu=2,memory=2048 --set threads=4 --set batch=8 2>&1)
 check "trial --set K=V,K=V exits 2" 2 "$?"
 check_contains "... and says one --set per key" \
     "(one --set per key: --set cpu=2 --set memory=2048)" "$err"
+err=$("$MORPHLING" trial "$spec" --set cpu=2 --set memory=2048 --set threads=4 --set batch=8 \
+    --set runner.delay=5ms,name=x 2>&1)
+check "trial --set of a runner field K=V,K=V exits 2" 2 "$?"
+check_contains "... and says one --set per key (the runner's check)" \
+    "(one --set per key: --set runner.delay=5ms --set name=x)" "$err"
 for verb in validate run; do
     err=$("$MORPHLING" $verb "$spec" --set algorithm.max_trials=3,algorithm.name=grid 2>&1)
     check "$verb --set K=V,K=V exits 2" 2 "$?"
