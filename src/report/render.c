@@ -118,11 +118,14 @@ static void print_confirmation(FILE *f, const json_t *r)
     }
     long long runs = json_integer_value(json_object_get(c, "runs"));
     long long max_runs = json_integer_value(json_object_get(c, "max_runs"));
-    fprintf(f, "Confirmation (%s): the best ", json_string_value(json_object_get(c, "state")));
+    const char *state = json_string_value(json_object_get(c, "state"));
+    /* Pending or partial: the runs are still to be made (the table has those made). */
+    const char *measured = state && strcmp(state, "done") == 0 ? "measured" : "to be measured";
+    fprintf(f, "Confirmation (%s): the best ", state ? state : "");
     if (json_array_size(cands) == 1) {
-        fprintf(f, "trial measured ");
+        fprintf(f, "trial %s ", measured);
     } else {
-        fprintf(f, "%zu trials measured ", json_array_size(cands));
+        fprintf(f, "%zu trials %s ", json_array_size(cands), measured);
     }
     if (runs == 1) {
         fprintf(f, "once more");

@@ -752,8 +752,8 @@ int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int6
     sqlite3_stmt *stmt = NULL;
     int rc = mp_store_begin(st, err);
     if (rc != 0 || (rc = mp_store_prepare(st,
-                                          "SELECT owner_pid, heartbeat_at_ns, owner_pidns "
-                                          "FROM experiments WHERE id = ?",
+                                          "SELECT owner_pid, heartbeat_at_ns, owner_pidns, "
+                                          "name FROM experiments WHERE id = ?",
                                           &stmt, err)) != 0) {
         goto out;
     }
@@ -772,9 +772,10 @@ int mp_store_experiment_claim(struct mp_store *st, int64_t id, int64_t pid, int6
     bool own = owner == pid && our_pidns(ns);
     if (!own && owner_live(owner, ns, beat, stale_ms)) {
         rc = mp_error_set(err, MP_EBUSY,
-                          "the experiment is being run by process %lld (last heartbeat %.0f s "
+                          "experiment '%s' is being run by process %lld (last heartbeat %.0f s "
                           "ago)",
-                          (long long)owner, (double)(now - beat) / 1e9);
+                          (const char *)sqlite3_column_text(stmt, 3), (long long)owner,
+                          (double)(now - beat) / 1e9);
         goto out;
     }
     sqlite3_finalize(stmt);

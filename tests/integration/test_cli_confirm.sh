@@ -36,6 +36,8 @@ out=$("$MORPHLING" show replay-demo)
 check_contains "show: the confirmation has not finished" \
     "Not confirmed: the confirmation has not finished (it continues when the experiment does); this is the search's best." \
     "$out"
+check_contains "... nor says the runs were made" \
+    "Confirmation (partial): the best 3 trials to be measured 2 more times each" "$out"
 check_true "... and blames no candidate" \
     sh -c '! printf "%s" "$1" | grep -q "no candidate met"' sh "$out"
 

@@ -492,7 +492,7 @@ static void ownership_and_events(void **state)
     assert_int_equal(mp_store_experiment_claim(st, id, getppid(), 60000, NULL), 0);
     struct mp_error err = {0};
     assert_int_equal(mp_store_experiment_claim(st, id, getpid(), 60000, &err), MP_EBUSY);
-    assert_non_null(strstr(err.msg, "being run by process"));
+    assert_non_null(strstr(err.msg, "experiment 'e' is being run by process"));
     /* A stale heartbeat (limit 0 ms) is taken over. */
     assert_int_equal(mp_store_experiment_claim(st, id, getpid(), 0, NULL), 0);
     assert_int_equal(mp_store_experiment_release(st, id, NULL), 0);
