@@ -303,6 +303,13 @@ static void k8s_notes(const struct export_args *a, const struct mp_recommended *
                  (int)len, v);
         }
     }
+    char *paths = mp_spec_left_out_paths(spec, rec->x);
+    if (paths) {
+        note("left out as paths of this machine (the container has its own files): %s; mount "
+             "what the service needs and set them in the Deployment",
+             paths);
+        free(paths);
+    }
     size_t hidden = redacted_args(out);
     if (hidden > 0) {
         note("%zu argument%s shown as %s (secret): replace %s before applying, e.g. with $(NAME) "

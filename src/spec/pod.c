@@ -87,7 +87,7 @@ static bool is_flag(const char *s)
  * render.c, but classified and filtered by scope. */
 static int command_elems(const struct mp_spec *spec, const struct mp_spec_template_var *vars,
                          size_t n_vars, enum mp_deploy_scope scope, bool program, struct elems *out,
-                         struct mp_error *err)
+                         struct elems *left_out, struct mp_error *err)
 {
     const struct mp_service *svc = &spec->service;
     bool flag_kept = false; /* the last element kept is a fixed bare flag */
@@ -112,7 +112,14 @@ static int command_elems(const struct mp_spec *spec, const struct mp_spec_templa
         bool drop = internal || (!tunable && scope == MP_DEPLOY_PORTABLE && !is_flag(text) &&
                                  host_path(spec, value));
         if (drop) {
-            if (flag_kept && text[0] != '-') {
+            bool with_flag = flag_kept && text[0] != '-';
+            if (!internal && left_out) {
+                elems_add(left_out,
+                          with_flag ? mp_xasprintf("%s %s", out->v[out->n - 1].text, text)
+                                    : mp_xstrdup(text),
+                          false);
+            }
+            if (with_flag) {
                 free(out->v[--out->n].text); /* the flag that introduced it */
             }
             free(text);
@@ -160,7 +167,7 @@ bool mp_spec_env_secret(const struct mp_spec *spec, size_t i)
 
 static int env_elems(const struct mp_spec *spec, const struct mp_spec_template_var *vars,
                      size_t n_vars, enum mp_deploy_scope scope, struct elems *out,
-                     struct mp_error *err)
+                     struct elems *left_out, struct mp_error *err)
 {
     const struct mp_service *svc = &spec->service;
     int rc = 0;
@@ -177,8 +184,13 @@ static int env_elems(const struct mp_spec *spec, const struct mp_spec_template_v
             return rc;
         }
         bool tunable = uses_tunable(spec, eq + 1);
-        if (uses_any(eq + 1, per_trial, MP_ARRAY_LEN(per_trial)) ||
-            (!tunable && scope == MP_DEPLOY_PORTABLE && host_path(spec, value))) {
+        bool internal = uses_any(eq + 1, per_trial, MP_ARRAY_LEN(per_trial));
+        if (internal || (!tunable && scope == MP_DEPLOY_PORTABLE && host_path(spec, value))) {
+            if (!internal && left_out) {
+                elems_add(left_out,
+                          mp_xasprintf("%.*s=%s", (int)(eq - svc->env[i]), svc->env[i], value),
+                          false);
+            }
             free(value);
             continue;
         }
@@ -197,7 +209,7 @@ static int env_elems(const struct mp_spec *spec, const struct mp_spec_template_v
 /* The variables: the parameters' canonical text, {port}, and empty per-trial placeholders. */
 static int deploy_elems(const struct mp_spec *spec, const double *x, int port,
                         enum mp_deploy_scope scope, bool program, struct elems *args,
-                        struct elems *env, struct mp_error *err)
+                        struct elems *env, struct elems *left_out, struct mp_error *err)
 {
     const struct mp_space *s = &spec->space;
     size_t n_vars = s->n + 1 + MP_ARRAY_LEN(per_trial);
@@ -213,9 +225,9 @@ static int deploy_elems(const struct mp_spec *spec, const double *x, int port,
     for (size_t k = 0; k < MP_ARRAY_LEN(per_trial); k++) {
         vars[s->n + 1 + k] = (struct mp_spec_template_var){per_trial[k], ""};
     }
-    int rc = command_elems(spec, vars, n_vars, scope, program, args, err);
+    int rc = command_elems(spec, vars, n_vars, scope, program, args, left_out, err);
     if (rc == 0) {
-        rc = env_elems(spec, vars, n_vars, scope, env, err);
+        rc = env_elems(spec, vars, n_vars, scope, env, left_out, err);
     }
     free(bufs);
     free(vars);
@@ -238,7 +250,7 @@ int mp_spec_render_deploy(const struct mp_spec *spec, const double *x, int port,
 {
     struct elems args = {0}, env = {0};
     memset(out, 0, sizeof(*out));
-    int rc = deploy_elems(spec, x, port, scope, spec->has_service, &args, &env, err);
+    int rc = deploy_elems(spec, x, port, scope, spec->has_service, &args, &env, NULL, err);
     if (rc == 0) {
         to_list(&args, &out->argv, &out->argc);
         to_list(&env, &out->env, &out->envc);
@@ -246,6 +258,21 @@ int mp_spec_render_deploy(const struct mp_spec *spec, const double *x, int port,
     elems_release(&args);
     elems_release(&env);
     return rc;
+}
+
+char *mp_spec_left_out_paths(const struct mp_spec *spec, const double *x)
+{
+    struct elems args = {0}, env = {0}, left_out = {0};
+    struct mp_buf b = MP_BUF_INIT;
+    if (deploy_elems(spec, x, 0, MP_DEPLOY_PORTABLE, false, &args, &env, &left_out, NULL) == 0) {
+        for (size_t i = 0; i < left_out.n; i++) {
+            mp_buf_addf(&b, "%s%s", i ? ", " : "", left_out.v[i].text);
+        }
+    }
+    elems_release(&args);
+    elems_release(&env);
+    elems_release(&left_out);
+    return b.data;
 }
 
 /* ---- the pod template ---------------------------------------------------------------------- */
@@ -695,7 +722,7 @@ static int configure(const struct mp_spec *spec, const double *x, json_t *pod, j
     json_t *has = json_object_get(json_array_get(json_object_get(c, "ports"), 0), "containerPort");
     json_int_t cp = json_is_integer(has) ? json_integer_value(has) : 0;
     int port = m->port > 0 ? m->port : cp >= 1 && cp <= 65535 ? (int)cp : 8080;
-    int rc = deploy_elems(spec, x, port, MP_DEPLOY_PORTABLE, false, &args, &env, err);
+    int rc = deploy_elems(spec, x, port, MP_DEPLOY_PORTABLE, false, &args, &env, NULL, err);
     json_t *own = json_object_get(c, "args");
     if (rc == 0 && json_is_array(own) && json_array_size(own) > 0) {
         rc = merge_args(own, &args, name, err);

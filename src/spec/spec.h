@@ -314,6 +314,11 @@ int mp_spec_render_deploy(const struct mp_spec *spec, const double *x, int port,
                           enum mp_deploy_scope scope, struct mp_rendered *out,
                           struct mp_error *err) MP_WUR;
 
+/* What MP_DEPLOY_PORTABLE leaves out of configuration x as paths of this machine, for a note:
+ * "--model-dir ./models, DATA_DIR=/data" (an argument with its flag, a variable with its value);
+ * NULL when nothing. Returns owned. */
+char *mp_spec_left_out_paths(const struct mp_spec *spec, const double *x);
+
 /* How GPU resources appear on a pod (device plugins and GPU feature discovery). */
 enum mp_gpu_sharing {
     MP_GPU_SHARING_NONE,   /* a gpu_memory_share below 1 cannot be requested: an error */

@@ -14,13 +14,13 @@ cpu,memory,workers,gpu_share,gpu_type,throughput_rps,p99_ms
 1,1024,2,0.5,A100,80,15
 CSV
 # The command measured on this machine: a build path, an option with a host path, the port, the
-# per-trial nonce, a parameter; env with a per-trial value and a fixed one.
+# per-trial nonce, a parameter; env with a per-trial value, a fixed one and a host path.
 cat >"$WORK/spec.yaml" <<'SPEC'
 name: k8s-whole
 service:
   command: [../build/release/server, --model, fmnist, --model-dir, ./models, --port, "{port}",
             --nonce, "{nonce}", --workers, "{workers}"]
-  env: {TRIAL: "{trial}", MODE: fast}
+  env: {TRIAL: "{trial}", DATA: /srv/data, MODE: fast}
 parameters:
   - {name: cpu, type: discrete, values: [0.5, 1], target: {resource: cpu}}
   - {name: memory, type: discrete, values: [512, 1024], target: {resource: memory}}
@@ -78,7 +78,10 @@ c='.spec.template.spec.containers[0]'
 check "one container, the named one" '["server"]' "$(jq -c '[.spec.template.spec.containers[].name]' "$WORK/patch.json")"
 check "args: the service's own, no host path, no nonce" '["--model","fmnist","--port","8080","--workers","1"]' \
     "$(jq -c "$c.args" "$WORK/patch.json")"
-check "env: no per-trial variable" '[{"name":"MODE","value":"fast"}]' "$(jq -c "$c.env" "$WORK/patch.json")"
+check "env: no per-trial variable, no host path" '[{"name":"MODE","value":"fast"}]' "$(jq -c "$c.env" "$WORK/patch.json")"
+check_contains "stderr names what was left out as host paths (it was silent)" \
+    "left out as paths of this machine (the container has its own files): --model-dir ./models, DATA=/srv/data;" \
+    "$(cat "$WORK/notes")"
 check "containerPort" 8080 "$(jq "$c.ports[0].containerPort" "$WORK/patch.json")"
 check "requests = limits" true "$(jq "$c.resources.requests == $c.resources.limits" "$WORK/patch.json")"
 check "cpu, memory and a whole GPU" '{"cpu":"500m","memory":"512Mi","nvidia.com/gpu":"1"}' \
