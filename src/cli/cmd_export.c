@@ -87,6 +87,30 @@ static json_t *template_of(json_t *obj, const struct mp_node *doc, struct mp_err
     return json_is_object(t) ? t : NULL;
 }
 
+/* A pod template (tmpl, as template_of found it in base, parsed as doc) without a container:
+ * nothing to configure, said at its 'containers' (it read "the pod has 0 containers (none):
+ * name the one to configure", with no line). */
+static int check_has_container(const json_t *base, const json_t *tmpl, const struct mp_node *doc,
+                               struct mp_error *err)
+{
+    if (json_array_size(json_object_get(json_object_get(tmpl, "spec"), "containers")) > 0) {
+        return 0;
+    }
+    static const char *const pod[] = {"spec", "containers", NULL};
+    static const char *const cron[] = {"spec", "jobTemplate", "spec", "template",
+                                       "spec", "containers",  NULL};
+    static const char *const other[] = {"spec", "template", "spec", "containers", NULL};
+    const char *kind = json_string_value(json_object_get(base, "kind"));
+    const char *const *path = strcmp(kind, "Pod") == 0       ? pod
+                              : strcmp(kind, "CronJob") == 0 ? cron
+                                                             : other;
+    const struct mp_node *node = doc;
+    for (size_t i = 0; path[i] && mp_doc_get(node, path[i]); i++) {
+        node = mp_doc_get(node, path[i]);
+    }
+    return mp_doc_error(err, node, "the pod template has no container to configure");
+}
+
 /* The --base file as JSON (*out) and as parsed (*doc, for errors with lines). */
 static int load_base(const char *path, json_t **out, struct mp_node **doc, struct mp_error *err)
 {
@@ -177,6 +201,9 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
     int rc = a->base ? load_base(a->base, &base, &doc, err) : 0;
     if (rc == 0 && base && !(tmpl = template_of(base, doc, err))) {
         rc = MP_EINVALID;
+    }
+    if (rc == 0 && base) {
+        rc = check_has_container(base, tmpl, doc, err);
     }
     json_t *replicas = (json_t *)mp_recommended_replicas(rec);
     if (rc == 0 && base && replicas && !kind_has_replicas(base)) {

@@ -209,6 +209,13 @@ printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n' >"$WORK/cm.yaml"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/cm.yaml" >/dev/null 2>"$WORK/err"
 check "an object without a pod template: the file named once, with the line" \
     "morphling export: $WORK/cm.yaml:2:7: 'kind': a ConfigMap has no pod template (spec.template)" "$(cat "$WORK/err")"
+printf 'apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers: []\n' \
+    >"$WORK/nocontainer.yaml"
+"$MORPHLING" export k8s-whole --format k8s --base "$WORK/nocontainer.yaml" >/dev/null 2>"$WORK/err"
+check "a pod template without a container exits 2" 2 "$?"
+check "... naming file, line and field (it said 'the pod has 0 containers (none): name the one')" \
+    "morphling export: $WORK/nocontainer.yaml:6:19: 'spec.template.spec.containers': the pod template has no container to configure" \
+    "$(cat "$WORK/err")"
 printf 'apiVersion: v1\nmetadata: {name: x}\n' >"$WORK/nokind.yaml"
 "$MORPHLING" export k8s-whole --format k8s --base "$WORK/nokind.yaml" >/dev/null 2>"$WORK/err"
 check "an object without a kind: the file and line named" \
