@@ -127,7 +127,8 @@ void mp_cli_print_man(FILE *f);
 void mp_cli_print_completion(FILE *f);
 void mp_cli_print_json(FILE *f);
 
-/* Records the verb running, for the prefix of its messages. verb is borrowed (static). */
+/* Records the verb running ("run", "meta train"), for the prefix of its messages; before it
+ * starts, not while threads run. */
 void mp_cli_set_verb(const char *verb);
 /* "morphling VERB: " for the verb running ("morphling: " before one runs). Static. */
 const char *mp_cli_prefix(void);

@@ -35,20 +35,17 @@ void mp_cli_print_message(const char *prefix, const char *msg)
     funlockfile(stderr);
 }
 
-/* The verb running ("run", "meta train"), set once before it starts; NULL before. */
-static const char *current_verb;
+/* "morphling VERB: ", set once before the verb runs (so only read while threads run). */
+static char verb_prefix[64] = "morphling: ";
 
 void mp_cli_set_verb(const char *verb)
 {
-    current_verb = verb;
+    snprintf(verb_prefix, sizeof(verb_prefix), "morphling %s: ", verb);
 }
 
 const char *mp_cli_prefix(void)
 {
-    static char prefix[64];
-    snprintf(prefix, sizeof(prefix), "morphling%s%s: ", current_verb ? " " : "",
-             current_verb ? current_verb : "");
-    return prefix;
+    return verb_prefix;
 }
 
 int mp_cli_fail(const struct mp_error *err)
