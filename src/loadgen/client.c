@@ -167,7 +167,9 @@ static void advance_windows(struct worker *w, int64_t now)
     }
 }
 
-static void count_error(struct worker *w, enum mp_lg_error cls, const char *msg)
+/* status: the HTTP status of a MP_LG_ERR_STATUS error (0 for the other classes), kept with the
+ * class's first message. */
+static void count_error_status(struct worker *w, enum mp_lg_error cls, const char *msg, int status)
 {
     if (w->win >= 0) {
         w->cur.counts.errors[cls]++;
@@ -180,8 +182,16 @@ static void count_error(struct worker *w, enum mp_lg_error cls, const char *msg)
     char *slot = w->sh->res->first_error[cls];
     if (!slot[0]) {
         snprintf(slot, sizeof(w->sh->res->first_error[cls]), "%s: %s", mp_lg_error_name(cls), msg);
+        if (status) {
+            w->sh->res->first_status = status;
+        }
     }
     pthread_mutex_unlock(&w->sh->mu);
+}
+
+static void count_error(struct worker *w, enum mp_lg_error cls, const char *msg)
+{
+    count_error_status(w, cls, msg, 0);
 }
 
 /* ---- Connections ------------------------------------------------------------------------- */
@@ -396,7 +406,7 @@ static void on_response(struct worker *w, struct conn *c)
     } else if (!status_ok) {
         char msg[64];
         snprintf(msg, sizeof(msg), "HTTP status %d", p->status);
-        count_error(w, MP_LG_ERR_STATUS, msg);
+        count_error_status(w, MP_LG_ERR_STATUS, msg, p->status);
     } else if (!p->body_matched) {
         count_error(w, MP_LG_ERR_BODY, "expected text not found in the response body");
     } else if (w->win >= 0) {

@@ -301,6 +301,7 @@ struct mp_lg_result {
     unsigned threads;
     /* First error message seen per class ("connect: Connection refused"), "" if none. */
     char first_error[MP_LG_ERR_COUNT][128];
+    int first_status; /* the HTTP status of first_error[MP_LG_ERR_STATUS]; 0 if none */
 };
 void mp_lg_result_release(struct mp_lg_result *r);
 

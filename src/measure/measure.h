@@ -227,6 +227,7 @@ struct mp_measure_result {
     struct mp_window_stats *per_window;
     size_t n_windows;
     char first_error[MP_LG_ERR_COUNT][128];
+    int first_status; /* the HTTP status of first_error[MP_LG_ERR_STATUS]; 0 if none */
 };
 void mp_measure_result_release(struct mp_measure_result *r);
 

@@ -262,6 +262,7 @@ static void fill_result(struct mp_measure_result *r, const struct mp_measure_opt
             memcpy(r->first_error[e], lr->first_error[e], sizeof(r->first_error[e]));
         }
     }
+    r->first_status = r->errors[MP_LG_ERR_STATUS] ? lr->first_status : 0;
 }
 
 int mp_measure_run(const struct mp_measure_opts *opts, struct mp_measure_result *result,

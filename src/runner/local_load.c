@@ -295,10 +295,9 @@ static const char *main_error(const struct mp_measure_result *m)
 static void client_error_hint(const struct mp_measure_result *m, const struct load_cfg *c,
                               const char *what, char *hint, size_t size)
 {
-    int status = 0;
     hint[0] = '\0';
-    if (what != m->first_error[MP_LG_ERR_STATUS] ||
-        sscanf(what, "status: HTTP status %d", &status) != 1 || status < 400 || status > 499) {
+    if (what != m->first_error[MP_LG_ERR_STATUS] || m->first_status < 400 ||
+        m->first_status > 499) {
         return;
     }
     const char *method = c->method ? c->method : (c->body || c->body_text ? "POST" : "GET");
