@@ -63,52 +63,45 @@ static const struct mp_opt export_opts[] = {
 };
 #undef T
 
-/* The pod template inside a workload object: its path by kind. Errors point into doc, the
- * object as parsed. */
+/* The pod template inside a workload object (its path by kind), with a container to configure.
+ * Errors point into doc, the object as parsed: a template without a container at its
+ * 'containers' (it read "the pod has 0 containers (none): name the one to configure", with no
+ * line). */
 static json_t *template_of(json_t *obj, const struct mp_node *doc, struct mp_error *err)
 {
     const char *kind = json_string_value(json_object_get(obj, "kind"));
-    json_t *spec = json_object_get(obj, "spec");
     if (!kind) {
         mp_doc_error(err, doc, "no 'kind': expected a Kubernetes object");
         return NULL;
     }
-    if (strcmp(kind, "Pod") == 0) {
-        return obj;
+    json_t *t = obj; /* a Pod is its own template */
+    const struct mp_node *node = doc;
+    if (strcmp(kind, "Pod") != 0) {
+        json_t *spec = json_object_get(obj, "spec");
+        const struct mp_node *spec_node = mp_doc_get(doc, "spec");
+        if (strcmp(kind, "CronJob") == 0) {
+            spec = json_object_get(json_object_get(spec, "jobTemplate"), "spec");
+            spec_node = mp_doc_get(mp_doc_get(spec_node, "jobTemplate"), "spec");
+        }
+        t = json_object_get(spec, "template");
+        node = mp_doc_get(spec_node, "template");
     }
-    if (strcmp(kind, "CronJob") == 0) {
-        spec = json_object_get(json_object_get(spec, "jobTemplate"), "spec");
-    }
-    json_t *t = json_object_get(spec, "template");
     if (!json_is_object(t)) {
         mp_doc_error(err, mp_doc_get(doc, "kind"), "a %s has no pod template (spec.template)",
                      kind);
+        return NULL;
     }
-    return json_is_object(t) ? t : NULL;
-}
-
-/* A pod template (tmpl, as template_of found it in base, parsed as doc) without a container:
- * nothing to configure, said at its 'containers' (it read "the pod has 0 containers (none):
- * name the one to configure", with no line). */
-static int check_has_container(const json_t *base, const json_t *tmpl, const struct mp_node *doc,
-                               struct mp_error *err)
-{
-    if (json_array_size(json_object_get(json_object_get(tmpl, "spec"), "containers")) > 0) {
-        return 0;
+    if (json_array_size(json_object_get(json_object_get(t, "spec"), "containers")) == 0) {
+        const struct mp_node *pod_spec = mp_doc_get(node, "spec");
+        const struct mp_node *at = mp_doc_get(pod_spec, "containers");
+        mp_doc_error(err,
+                     at         ? at
+                     : pod_spec ? pod_spec
+                                : node,
+                     "the pod template has no container to configure");
+        return NULL;
     }
-    static const char *const pod[] = {"spec", "containers", NULL};
-    static const char *const cron[] = {"spec", "jobTemplate", "spec", "template",
-                                       "spec", "containers",  NULL};
-    static const char *const other[] = {"spec", "template", "spec", "containers", NULL};
-    const char *kind = json_string_value(json_object_get(base, "kind"));
-    const char *const *path = strcmp(kind, "Pod") == 0       ? pod
-                              : strcmp(kind, "CronJob") == 0 ? cron
-                                                             : other;
-    const struct mp_node *node = doc;
-    for (size_t i = 0; path[i] && mp_doc_get(node, path[i]); i++) {
-        node = mp_doc_get(node, path[i]);
-    }
-    return mp_doc_error(err, node, "the pod template has no container to configure");
+    return t;
 }
 
 /* The --base file as JSON (*out) and as parsed (*doc, for errors with lines). */
@@ -201,9 +194,6 @@ static int k8s_pod(const struct export_args *a, const struct mp_recommended *rec
     int rc = a->base ? load_base(a->base, &base, &doc, err) : 0;
     if (rc == 0 && base && !(tmpl = template_of(base, doc, err))) {
         rc = MP_EINVALID;
-    }
-    if (rc == 0 && base) {
-        rc = check_has_container(base, tmpl, doc, err);
     }
     json_t *replicas = (json_t *)mp_recommended_replicas(rec);
     if (rc == 0 && base && replicas && !kind_has_replicas(base)) {
