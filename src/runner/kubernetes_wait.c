@@ -494,6 +494,19 @@ static int on_owner_event(void *ud, const struct mp_kube_event *ev)
     return ev->type == MP_KUBE_DELETED ? 1 : 0;
 }
 
+/* rc of a wait for a deleted object, but 0 for one a second Ctrl-C ended (MP_ECANCELLED: only
+ * the teardown's waits carry t's cancel token then; the delete is made, the cluster finishes
+ * it), noted in t. */
+static int unless_hurried(struct kube_trial *t, int rc, struct mp_error *err)
+{
+    if (rc != MP_ECANCELLED || !t) {
+        return rc;
+    }
+    t->teardown_hurried = true;
+    mp_error_clear(err);
+    return 0;
+}
+
 static int wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char *resource,
                      const char *name, int64_t deadline_ns, struct mp_error *err)
 {
@@ -505,15 +518,12 @@ static int wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char 
             t->api_calls++;
         }
         int rc = mp_kube_get(r->client, &ref, &g, &obj, err);
-        if (rc == MP_ENOTFOUND || rc == MP_ECANCELLED) {
-            if (rc == MP_ECANCELLED) {
-                t->teardown_hurried = true; /* the delete is made: the cluster finishes it */
-            }
+        if (rc == MP_ENOTFOUND) {
             mp_error_clear(err);
             return 0;
         }
         if (rc != 0) {
-            return rc;
+            return unless_hurried(t, rc, err);
         }
         struct gone_watch w = {.name = name};
         snprintf(w.rv, sizeof(w.rv), "%s", mp_kube_meta(obj, "resourceVersion"));
@@ -534,14 +544,9 @@ static int wait_gone(struct mp_kube_runner *r, struct kube_trial *t, const char 
         if (rc == 1) {
             return 0;
         }
-        if (rc == MP_ECANCELLED) {
-            t->teardown_hurried = true;
-            mp_error_clear(err);
-            return 0;
-        }
         if (rc != 0 && rc != MP_EEXPIRED && rc != MP_ETRANSPORT && rc != MP_EUNAVAILABLE &&
             rc != MP_ESERVERERROR && rc != MP_ETHROTTLED) {
-            return rc;
+            return unless_hurried(t, rc, err);
         }
         mp_error_clear(err);
     }
