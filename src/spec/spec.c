@@ -920,11 +920,14 @@ char *mp_spec_set_joined_hint(const char *set)
     const char *from = set;
     bool joined = false;
     for (const char *c = value ? value + 1 : set + strlen(set); *c; c++) {
+        if (*c != ',') {
+            continue;
+        }
         const char *k = c + 1;
-        while (*c == ',' && key_char(*k)) {
+        while (key_char(*k)) {
             k++;
         }
-        if (*c == ',' && k > c + 1 && *k == '=') {
+        if (k > c + 1 && *k == '=') { /* ",KEY=" */
             mp_buf_add(&b, from, (size_t)(c - from));
             mp_buf_adds(&b, " --set ");
             from = c + 1;
