@@ -126,9 +126,6 @@ size_t mp_cgroup_pids(const struct mp_cgroup *cg, pid_t *pids, size_t max)
 
 #define MISSING_MAX 4096
 
-static const char *const ctl_name[MP_CGCTL_N] = {"cpu",  "cpuset",  "memory",
-                                                 "pids", "cpuacct", "freezer"};
-
 /* Appends to buf the name of the hierarchy at dir: "v2", or the v1 controllers mounted there
  * ("cpu,cpuacct"). */
 static void add_hierarchy_name(const struct mp_cgroup *cg, const char *dir, char *buf, size_t size)
@@ -142,7 +139,7 @@ static void add_hierarchy_name(const struct mp_cgroup *cg, const char *dir, char
     for (int c = 0; c < MP_CGCTL_N; c++) {
         if (cg->v1_dir[c] == dir) {
             len = strlen(buf);
-            snprintf(buf + len, size - len, "%s%s", sep, ctl_name[c]);
+            snprintf(buf + len, size - len, "%s%s", sep, mp_cgroup_ctl_names[c]);
             sep = ",";
         }
     }

@@ -12,8 +12,8 @@
 
 #include "cgroup/cgroup_int.h"
 
-static const char *const ctl_names[MP_CGCTL_N] = {"cpu",  "cpuset",  "memory",
-                                                  "pids", "cpuacct", "freezer"};
+const char *const mp_cgroup_ctl_names[MP_CGCTL_N] = {"cpu",  "cpuset",  "memory",
+                                                     "pids", "cpuacct", "freezer"};
 
 static void trim(char *s)
 {
@@ -87,7 +87,7 @@ static void parse_mount_line(char *line, struct mounts *m)
         m->v2_root = mp_xstrdup(root);
     } else if (strcmp(fstype, "cgroup") == 0) {
         for (int c = 0; c < MP_CGCTL_N; c++) {
-            if (!m->v1[c] && list_has(sopts, ctl_names[c])) {
+            if (!m->v1[c] && list_has(sopts, mp_cgroup_ctl_names[c])) {
                 m->v1[c] = mp_xstrdup(point);
                 m->v1_root[c] = mp_xstrdup(root);
             }
@@ -255,7 +255,7 @@ static void detect_v1(struct mp_cgroup_system *sys, const struct mounts *m, cons
         if (!m->v1[c]) {
             continue;
         }
-        char *own = own_path(ctl_names[c]);
+        char *own = own_path(mp_cgroup_ctl_names[c]);
         char *dir = base_dir(m->v1[c], m->v1_root[c], own, parent);
         free(own);
         int rc = prepare_base(dir);
@@ -264,14 +264,16 @@ static void detect_v1(struct mp_cgroup_system *sys, const struct mounts *m, cons
         }
         if (rc != 0 && (!first || rc == first_rc)) {
             size_t len = strlen(names);
-            snprintf(names + len, sizeof(names) - len, "%s%s", len ? ", " : "", ctl_names[c]);
+            snprintf(names + len, sizeof(names) - len, "%s%s", len ? ", " : "",
+                     mp_cgroup_ctl_names[c]);
             if (!first) {
                 first = dir;
                 first_rc = rc;
                 continue;
             }
         } else if (rc != 0) {
-            warn(sys, "cgroup v1 %s: cannot use '%s': %s", ctl_names[c], dir, strerror(-rc));
+            warn(sys, "cgroup v1 %s: cannot use '%s': %s", mp_cgroup_ctl_names[c], dir,
+                 strerror(-rc));
         }
         if (rc != 0) {
             free(dir);
@@ -321,14 +323,16 @@ static bool enable_v2(struct mp_cgroup_system *sys, const char *base, const bool
         bool listed = false;
         for (char *t = avail; t && *t && !listed;) {
             size_t n = strcspn(t, " \n");
-            listed = n == strlen(ctl_names[c]) && strncmp(t, ctl_names[c], n) == 0;
+            listed =
+                n == strlen(mp_cgroup_ctl_names[c]) && strncmp(t, mp_cgroup_ctl_names[c], n) == 0;
             t += n;
             t += strspn(t, " \n");
         }
         if (!listed) {
             continue;
         }
-        sys->v2_ctl[c] = enable_ctl(parent, ctl_names[c]) && enable_ctl(base, ctl_names[c]);
+        sys->v2_ctl[c] =
+            enable_ctl(parent, mp_cgroup_ctl_names[c]) && enable_ctl(base, mp_cgroup_ctl_names[c]);
         all = all && sys->v2_ctl[c];
     }
     free(avail);
@@ -367,7 +371,7 @@ static void detect_v2(struct mp_cgroup_system *sys, const struct mounts *m, cons
     }
     for (int c = MP_CGCTL_CPU; c <= MP_CGCTL_PIDS; c++) {
         if (want[c] && !sys->v2_ctl[c]) {
-            warn(sys, "controller %s is not available to '%s'", ctl_names[c], dir);
+            warn(sys, "controller %s is not available to '%s'", mp_cgroup_ctl_names[c], dir);
         }
     }
     sys->v2_base = dir;

@@ -27,6 +27,8 @@ bool mp_cgroup_read_u64(const char *dir, const char *file, uint64_t *out);
 /* Removes dir and the groups below it (up to depth levels), deepest first; 0 or the -errno of
  * removing dir itself. */
 int mp_cgroup_rmdir_tree(const char *dir, int depth);
+/* The controllers' names, by enum mp_cgroup_ctl ("cpu", "memory", ...; cgroup_detect.c). */
+extern const char *const mp_cgroup_ctl_names[MP_CGCTL_N];
 /* v1 cpuset groups start with empty cpus/mems: copies the parent's so tasks can join
  * (cgroup_detect.c). 0 or -errno. */
 int mp_cgroup_cpuset_inherit(const char *dir);
