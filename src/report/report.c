@@ -215,8 +215,11 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
             double v;
+            /* A value that is not finite is none (the engine fails such a trial; a store of
+             * an older build or edited by hand may hold one): JSON has no number for it, and
+             * the runner-up it ranked as was dropped whole. */
             if (rows[i].state != MP_TRIAL_SUCCEEDED || (pass == 1 && (long)i == rank[0]) ||
-                !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v)) {
+                !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v) || !isfinite(v)) {
                 continue;
             }
             bool s = rows[i].settled;

@@ -237,4 +237,9 @@ check "the csv is as it was" "$(cat "$WORK/wide-before.csv")" "$(cat "$WORK/wide
 check "the json is the report" 2 "$(jq .best.number "$WORK/wide.json")"
 check_contains "deploy says it among its caveats" "the measurements of trial 2 disagree" \
     "$("$MORPHLING" export wide --format deploy 2>&1 >/dev/null)"
+# A store holding an infinite objective value (the engine fails such a trial; an older build's
+# store, or one edited by hand): no number in JSON, and no rank; the runner-up it took was null.
+sqlite3 "$MORPHLING_DB" "UPDATE trial_metrics SET value = 9e999 WHERE name = 'score' AND trial_id = (SELECT t.id FROM trials t JOIN experiments e ON e.id = t.experiment_id WHERE e.name = 'wide' AND t.number = 1)"
+check "an infinite value is no runner-up, nor hides one" "2 3 null" \
+    "$("$MORPHLING" show wide --json | jq -r '"\(.best.number) \(.runner_up.number) \(.trials[0].metrics.score)"')"
 finish
