@@ -424,6 +424,12 @@ static int export_run(void *args, char **operands, size_t n)
     } else if (rc == 0) {
         mp_report_write_csv(stdout, rep);
     }
+    /* show says it: one who exports straight after run would not read it in the figures. */
+    char *uncertain = rc == 0 ? mp_report_uncertain_mean(rep) : NULL;
+    if (uncertain) {
+        mp_cli_print_message("morphling export: warning: ", uncertain);
+        free(uncertain);
+    }
     json_decref(rep);
     return rc;
 }

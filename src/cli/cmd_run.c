@@ -220,6 +220,20 @@ static void print_shell_word(FILE *f, const char *s)
     fputc('\'', f);
 }
 
+/* The spec's warnings and how its algorithm will search, once the run goes ahead: a spec the
+ * store refuses (changed since it ran) gets the refusal alone. */
+static void run_warnings(void *ctx, const struct mp_spec *spec, bool resumed)
+{
+    (void)ctx;
+    (void)resumed;
+    char *warning = mp_engine_spec_warning(spec);
+    if (warning) {
+        mp_cli_print_message("morphling run: warning: ", warning);
+        free(warning);
+    }
+    spec_warnings(spec, "run", NULL);
+}
+
 static void print_outcome(const struct run_args *a, const struct mp_engine_summary *sum,
                           const json_t *report, const char *db)
 {
@@ -258,14 +272,6 @@ static int run_run(void *args, char **operands, size_t n)
     if (rc == 0) {
         rc = mp_store_open(db, NULL, &st, &err);
     }
-    char *warning = rc == 0 ? mp_engine_spec_warning(spec) : NULL;
-    if (warning) {
-        mp_cli_print_message("morphling run: warning: ", warning);
-        free(warning);
-    }
-    if (rc == 0) {
-        spec_warnings(spec, "run", NULL);
-    }
     if (rc == 0) {
         struct mp_cli_progress p;
         mp_cli_progress_start(&p, "run", (size_t)spec->max_trials, a->quiet);
@@ -273,6 +279,7 @@ static int run_run(void *args, char **operands, size_t n)
                                     .restart = a->restart,
                                     .progress = progress,
                                     .confirm_progress = confirm_progress,
+                                    .started = run_warnings,
                                     .progress_ctx = &p};
         mp_cli_catch_interrupts();
         rc = mp_engine_run(st, spec, &eo, &sum, &err);

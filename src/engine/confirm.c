@@ -134,10 +134,11 @@ static void stats_before(const struct mp_spec *spec, const struct mp_trial_row *
     double m2 = 0, v;
     out->runs = 1;
     out->passes = t->state == MP_TRIAL_SUCCEEDED;
-    out->settled = t->settled;
     out->search_value = NAN;
+    /* A measurement without a value settled nothing (the store's settled is 1 for it). */
     if (mp_metrics_get(&t->metrics, spec->objective_metric, &v) && isfinite(v)) {
         out->search_value = v;
+        out->settled = t->settled;
         add_value(out, v, &m2);
     }
     for (size_t i = 0; i < n_runs; i++) {
@@ -147,8 +148,8 @@ static void stats_before(const struct mp_spec *spec, const struct mp_trial_row *
         }
         out->runs++;
         out->passes += r->state == MP_TRIAL_SUCCEEDED;
-        out->settled += r->settled;
         if (mp_metrics_get(&r->metrics, spec->objective_metric, &v) && isfinite(v)) {
+            out->settled += r->settled;
             add_value(out, v, &m2);
         }
     }
@@ -247,14 +248,16 @@ size_t mp_confirm_due(const struct mp_spec *spec, const struct mp_trial_row *row
 
 static char *run_detail(const struct mp_spec *spec, int64_t run, const struct mp_trial_result *res)
 {
-    json_t *j = json_pack("{s:I, s:s, s:b}", "run", (json_int_t)run, "state",
-                          mp_trial_state_name(res->state), "settled", !res->unsettled);
+    json_t *j =
+        json_pack("{s:I, s:s}", "run", (json_int_t)run, "state", mp_trial_state_name(res->state));
     if (res->failure != MP_FAILURE_NONE) {
         json_object_set_new(j, "failure", json_string(mp_failure_name(res->failure)));
     }
     double v;
     if (mp_metrics_get(&res->metrics, spec->objective_metric, &v) && isfinite(v)) {
         json_object_set_new(j, "value", json_real(v));
+        /* Only a value settles or not, as in a trial's event. */
+        json_object_set_new(j, "settled", json_boolean(!res->unsettled));
     }
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);

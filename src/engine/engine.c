@@ -1256,6 +1256,9 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
         rc = mp_store_experiment_set_state_ev(st, e.exp_id, MP_EXPERIMENT_RUNNING, NULL, &ev, 1,
                                               err);
     }
+    if (rc == 0 && e.opts->started) {
+        e.opts->started(e.opts->progress_ctx, spec, out->resumed);
+    }
     if (rc == 0) {
         rc = loop(&e, out, err);
     }

@@ -29,6 +29,12 @@ typedef void mp_engine_confirm_fn(void *ctx, const struct mp_spec *spec, int64_t
                                   int64_t run, const struct mp_trial_result *res, size_t done,
                                   size_t total);
 
+/* Called once the experiment is claimed, before its first trial or confirmation run of this call
+ * (may be NULL): never for a spec the store refuses (changed, from another folder, run by
+ * another process) nor for an experiment found finished. For what the user should read only
+ * when the run goes ahead (the spec's warnings). resumed: it continues a stored experiment. */
+typedef void mp_engine_start_fn(void *ctx, const struct mp_spec *spec, bool resumed);
+
 struct mp_engine_opts {
     const atomic_bool *cancel; /* set (e.g. by SIGINT) to stop; in-flight trials resume later */
     /* Set together with cancel when the stop is final (a user's cancel through the API): the
@@ -39,6 +45,7 @@ struct mp_engine_opts {
     bool restart;              /* delete an existing experiment of the same name first */
     mp_engine_progress_fn *progress;
     mp_engine_confirm_fn *confirm_progress; /* gets progress_ctx too */
+    mp_engine_start_fn *started;            /* gets progress_ctx too */
     void *progress_ctx;
     struct mp_runner *runner; /* injected runner (tests, replay); NULL: built from the spec */
     /* How often the claim's heartbeat is renewed while trials run, from a second handle on

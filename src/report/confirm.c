@@ -44,10 +44,11 @@ static json_t *runs_json(const struct mp_spec *spec, const struct mp_confirm_row
         double v = NAN;
         mp_metrics_get(&r->metrics, spec->objective_metric, &v);
         json_array_append_new(
-            a, json_pack("{s:I, s:s, s:o, s:o, s:b}", "run", (json_int_t)r->run, "state",
+            a, json_pack("{s:I, s:s, s:o, s:o, s:o}", "run", (json_int_t)r->run, "state",
                          mp_trial_state_name(r->state), "failure",
                          r->failure ? json_string(mp_failure_name(r->failure)) : json_null(),
-                         "value", num_or_null(v), "settled", r->settled));
+                         "value", num_or_null(v), "settled",
+                         isfinite(v) ? json_boolean(r->settled) : json_null()));
     }
     return a;
 }

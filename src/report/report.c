@@ -38,8 +38,12 @@ static json_t *trial_json(const struct mp_spec *spec, const struct mp_trial_row 
     json_object_set_new(j, "attempt", json_integer(t->attempt));
     json_object_set_new(j, "feasible", json_boolean(t->state == MP_TRIAL_SUCCEEDED));
     json_object_set_new(j, "violated", mp_report_violated(spec, t));
-    /* No measurement yet (or none kept: cancelled), nothing settled or not. */
-    bool measured = t->state == MP_TRIAL_SUCCEEDED || t->state == MP_TRIAL_FAILED;
+    /* No measurement yet (or none kept: cancelled), or none made (a failure before the load,
+     * without the objective), nothing settled or not: the engine judges a value only
+     * (mp_engine_unsettled), and the store's default of 1 read as "settled". */
+    double v;
+    bool measured = (t->state == MP_TRIAL_SUCCEEDED || t->state == MP_TRIAL_FAILED) &&
+                    mp_metrics_get(&t->metrics, spec->objective_metric, &v) && isfinite(v);
     json_object_set_new(j, "settled", measured ? json_boolean(t->settled) : json_null());
     json_object_set_new(j, "recommended", json_false());
     json_t *params = json_loads(t->params_json, 0, NULL);
@@ -166,6 +170,32 @@ static enum mp_experiment_state shown_state(const struct mp_experiment_row *row)
                : row->state;
 }
 
+/* Adds within_noise, noise and noise_assumed to runner-up ru (trial r, value rv) against the best
+ * (trial b, value bv). When the confirmation measured both (the best's statistics bs, the
+ * runner-up's candidate entry rc), their means are compared within the larger half-width of
+ * their 95 % intervals: the spread of repeated measurements, which the uncertainty a runner
+ * reports of one measurement understates when the machine's speed shifts between runs (what
+ * the confirmation is for). Else the search's uncertainties. */
+static void add_noise(json_t *ru, const struct mp_spec *spec, const struct mp_trial_row *b,
+                      double bv, const struct mp_confirm_stats *bs, const struct mp_trial_row *r,
+                      double rv, const json_t *rc)
+{
+    bool assumed[2] = {false, false};
+    double u0, u1;
+    const json_t *rc_interval = json_object_get(rc, "interval");
+    if (bs && isfinite(bs->interval) && json_is_number(rc_interval)) {
+        u0 = bs->interval * fabs(bv);
+        u1 = json_number_value(rc_interval) * fabs(rv);
+    } else {
+        u0 = uncertainty(spec, b, bv, &assumed[0]);
+        u1 = uncertainty(spec, r, rv, &assumed[1]);
+    }
+    double noise = fmax(u0, u1);
+    json_object_set_new(ru, "within_noise", json_boolean(fabs(bv - rv) <= noise));
+    json_object_set_new(ru, "noise", json_real(noise));
+    json_object_set_new(ru, "noise_assumed", json_boolean(u0 >= u1 ? assumed[0] : assumed[1]));
+}
+
 /* Adds "best" (the recommended trial: the confirmed winner when the confirmation found one, else
  * the candidate that passed the largest share of its measurements when it ran (fallback), else
  * the best settled feasible trial, else the best feasible one) and "runner_up" (the
@@ -181,11 +211,15 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
     long rank[2] = {-1, -1};
     double val[2] = {0, 0};
     bool settled[2] = {false, false};
+    const json_t *ru_cand = NULL; /* the runner-up's confirmation entry, when it ranks on it */
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
             double v;
+            /* A value that is not finite is none (the engine fails such a trial; a store of
+             * an older build or edited by hand may hold one): JSON has no number for it, and
+             * the runner-up it ranked as was dropped whole. */
             if (rows[i].state != MP_TRIAL_SUCCEEDED || (pass == 1 && (long)i == rank[0]) ||
-                !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v)) {
+                !mp_metrics_get(&rows[i].metrics, spec->objective_metric, &v) || !isfinite(v)) {
                 continue;
             }
             bool s = rows[i].settled;
@@ -204,6 +238,7 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
                 rank[pass] = (long)i;
                 val[pass] = v;
                 settled[pass] = s;
+                ru_cand = pass == 1 ? cand : ru_cand;
             }
         }
     }
@@ -234,13 +269,8 @@ static void add_best(json_t *j, const struct mp_spec *spec, const struct mp_tria
     }
     double bv = confirmed > 0 ? stats->mean : val[0];
     json_t *ru = ranked_json(&rows[rank[1]], val[1]);
-    bool assumed[2] = {false, false};
-    double u0 = uncertainty(spec, &rows[rank[0]], bv, &assumed[0]);
-    double u1 = uncertainty(spec, &rows[rank[1]], val[1], &assumed[1]);
-    double noise = fmax(u0, u1);
-    json_object_set_new(ru, "within_noise", json_boolean(fabs(bv - val[1]) <= noise));
-    json_object_set_new(ru, "noise", json_real(noise));
-    json_object_set_new(ru, "noise_assumed", json_boolean(u0 >= u1 ? assumed[0] : assumed[1]));
+    add_noise(ru, spec, &rows[rank[0]], bv, confirmed > 0 ? stats : NULL, &rows[rank[1]], val[1],
+              ru_cand);
     json_object_set_new(j, "runner_up", ru);
 }
 
@@ -514,6 +544,24 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
     return 0;
 }
 
+char *mp_report_uncertain_mean(const json_t *report)
+{
+    const json_t *best = json_object_get(report, "best");
+    const json_t *iv = json_object_get(json_object_get(best, "confirmed"), "interval");
+    const json_t *limit =
+        json_object_get(json_object_get(report, "confirmation"), "max_uncertainty");
+    if (!json_is_number(iv) || !json_is_number(limit) ||
+        !(json_number_value(iv) > json_number_value(limit))) {
+        return NULL;
+    }
+    return mp_xasprintf("the measurements of trial %lld disagree: the 95 %% interval of its "
+                        "confirmed mean (+-%.1f %%) is wider than "
+                        "algorithm.confirm.max_uncertainty (+-%.1f %%) after the most runs "
+                        "allowed; the mean is uncertain",
+                        (long long)json_integer_value(json_object_get(best, "number")),
+                        100 * json_number_value(iv), 100 * json_number_value(limit));
+}
+
 json_t *mp_report_caveats(const json_t *report)
 {
     json_t *out = json_array();
@@ -537,6 +585,11 @@ json_t *mp_report_caveats(const json_t *report)
     }
     const json_t *conf = json_object_get(report, "confirmation");
     if (json_is_object(json_object_get(best, "confirmed"))) {
+        char *uncertain = mp_report_uncertain_mean(report);
+        if (uncertain) {
+            json_array_append_new(out, json_string(uncertain));
+            free(uncertain);
+        }
         return out;
     }
     if (json_integer_value(json_object_get(conf, "most_passed")) == number) {

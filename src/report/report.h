@@ -45,10 +45,15 @@ int mp_report_experiment(struct mp_store *st, const char *ref, json_t **out,
 #define MP_REPORT_MAX_REPLICAS   2147483647.0 /* Kubernetes' replicas are an int32 */
 int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
                             struct mp_error *err) MP_WUR;
+/* That the report's best has a confirmed mean whose 95 % interval stayed wider than
+ * algorithm.confirm.max_uncertainty (its measurements disagree), one sentence; NULL when it has
+ * none such. Owned. For outputs that leave it to the figures (export --format csv|json). */
+char *mp_report_uncertain_mean(const json_t *report);
 /* What a report's best is not, one sentence each (owned strings in a JSON array; empty when
  * none): the best so far of an experiment that did not succeed, a measurement that did not settle
- * with no confirmation behind it, a candidate that did not pass every confirmation run. For
- * outputs that carry the configuration alone (export --format deploy|k8s). */
+ * with no confirmation behind it, a candidate that did not pass every confirmation run, a
+ * confirmed mean that stayed uncertain (mp_report_uncertain_mean). For outputs that carry the
+ * configuration alone (export --format deploy|k8s). */
 json_t *mp_report_caveats(const json_t *report);
 /* MP_ENOTFOUND in err for a report without a best: "experiment 'NAME' has no recommended
  * configuration yet" (then purpose, e.g. ", to plan for") while it may still find one, else

@@ -215,4 +215,31 @@ check "trial of an unsettled row: not settled" false \
     "$("$MORPHLING" trial "$WORK/unsettled.yaml" --set a=1 --json 2>/dev/null | jq .settled)"
 check_contains "... and the text says so" "note      the measurement did not settle" \
     "$("$MORPHLING" trial "$WORK/unsettled.yaml" --set a=1 2>/dev/null)"
+
+# A confirmed mean whose interval stayed wide (its runs made to disagree: 80 and 120 around the
+# search's 100): show warns, and so does export on stderr (it said nothing, to one who exports
+# straight after run), leaving the exported file as it was.
+printf 'a,score\n1,50\n2,100\n3,90\n' >"$WORK/wide.csv"
+printf 'name: wide\nparameters: [{name: a, type: int, min: 1, max: 3}]\nobjective: {metric: score}\nalgorithm: {name: grid, confirm: {top: 2, runs: 2, max_runs: 2}}\nrunner: {kind: replay, surface: wide.csv}\n' \
+    >"$WORK/wide.yaml"
+"$MORPHLING" run "$WORK/wide.yaml" --quiet >/dev/null 2>&1
+"$MORPHLING" export wide --format csv >"$WORK/wide-before.csv"
+sqlite3 "$MORPHLING_DB" "UPDATE confirm_runs SET metrics_json = CASE run WHEN 1 THEN '{\"score\":80.0}' ELSE '{\"score\":120.0}' END WHERE trial_number = 2"
+check_contains "show warns of the wide interval" "Warning: the measurements disagree" \
+    "$("$MORPHLING" show wide)"
+want="morphling export: warning: the measurements of trial 2 disagree: the 95 % interval of its confirmed mean (+-49.7 %) is wider than algorithm.confirm.max_uncertainty (+-5.0 %) after the most runs allowed; the mean is uncertain"
+for format in csv json; do
+    err=$("$MORPHLING" export wide --format $format 2>&1 >"$WORK/wide.$format")
+    check "export --format $format exits 0" 0 "$?"
+    check "... and warns on stderr" "$want" "$err"
+done
+check "the csv is as it was" "$(cat "$WORK/wide-before.csv")" "$(cat "$WORK/wide.csv")"
+check "the json is the report" 2 "$(jq .best.number "$WORK/wide.json")"
+check_contains "deploy says it among its caveats" "the measurements of trial 2 disagree" \
+    "$("$MORPHLING" export wide --format deploy 2>&1 >/dev/null)"
+# A store holding an infinite objective value (the engine fails such a trial; an older build's
+# store, or one edited by hand): no number in JSON, and no rank; the runner-up it took was null.
+sqlite3 "$MORPHLING_DB" "UPDATE trial_metrics SET value = 9e999 WHERE name = 'score' AND trial_id = (SELECT t.id FROM trials t JOIN experiments e ON e.id = t.experiment_id WHERE e.name = 'wide' AND t.number = 1)"
+check "an infinite value is no runner-up, nor hides one" "2 3 null" \
+    "$("$MORPHLING" show wide --json | jq -r '"\(.best.number) \(.runner_up.number) \(.trials[0].metrics.score)"')"
 finish

@@ -82,6 +82,17 @@ check_contains "... named" "resolve in '$(cd "$WORK/two" && pwd -P)'" "$out"
 out=$("$MORPHLING" run "$spec" --set algorithm.seed=8 2>&1); rc=$?
 check "changed spec under the same name exits 2" 2 "$rc"
 check_contains "changed spec is explained" "different spec (it differs at 'algorithm.seed')" "$out"
+# A grid of more configurations than the budget is warned about when it runs; refused, the
+# refusal comes alone (the warning came first, about a search that would not run).
+out=$("$MORPHLING" run "$spec" --set algorithm.name=grid 2>&1); rc=$?
+check "a changed spec of too large a grid exits 2" 2 "$rc"
+check "... with the refusal alone" \
+    "morphling run: experiment 'replay-demo' already exists in the store with a different spec (it differs at 'algorithm.name'); use another name, or --restart to replace it" \
+    "$out"
+out=$(MORPHLING_DB="$WORK/grid.db" "$MORPHLING" run "$spec" --set algorithm.name=grid \
+    --set algorithm.max_trials=2 --quiet 2>&1 >/dev/null)
+check_contains "... and said when the search runs" \
+    "morphling run: warning: grid search stops after max_trials = 2 of its 768 configurations" "$out"
 # Descriptions are free text morphling ignores: changed, the experiment stands.
 out=$("$MORPHLING" run "$spec" --set description=other --set parameters.cpu.description=cores 2>&1)
 check "a changed description is no other spec ($out)" 0 "$?"

@@ -21,13 +21,16 @@
  * confirmation runs (attempt >= 1000, run = (attempt - 1000) / 10), the configurations at
  * qps 99 miss the p99 limit in run 2; a = 10 always misses it. With `noisy`, the optimum's
  * confirmation runs alternate between 110 (odd runs) and 90. With `harsh`, every confirmation
- * run misses the p99 limit but round 1 of (6, 3). With `plain`, (2, 1) is no fluke. After
- * `interrupt_after` calls it raises cancel and reports CANCELLED. */
+ * run misses the p99 limit but round 1 of (6, 3). With `plain`, (2, 1) is no fluke. With
+ * `crashy`, (1, 1) and round 1 of (2, 1) crash before any measurement. With `rival`, (6, 3)
+ * measures 99.2 in the search and 99.6 in every confirmation run, always within its SLO, and
+ * each measurement reports a qps_uncertainty of 0.2. After `interrupt_after`
+ * calls it raises cancel and reports CANCELLED. */
 struct fluke_runner {
     struct mp_runner base;
     int calls, confirm_calls;
     int interrupt_after;
-    bool noisy, harsh, plain;
+    bool noisy, harsh, plain, crashy, rival;
     atomic_bool *cancel;
 };
 
@@ -51,6 +54,11 @@ static int fluke_run(struct mp_runner *base, const struct mp_trial_request *req,
     }
     double p99 = a == 10 ? 20 : 5;
     int64_t round = (req->attempt - 1000) / 10;
+    if (r->crashy &&
+        ((!confirming && a == 1 && b == 1) || (confirming && round == 1 && a == 2 && b == 1))) {
+        mp_trial_result_fail(res, MP_FAILURE_CRASHED, "exited before the load");
+        return 0;
+    }
     if (confirming && qps == 99 && round == 2) {
         p99 = 50;
     }
@@ -59,6 +67,13 @@ static int fluke_run(struct mp_runner *base, const struct mp_trial_request *req,
     }
     if (confirming && r->noisy && a == 7 && b == 3) {
         qps += round % 2 ? 10 : -10;
+    }
+    if (r->rival && a == 6 && b == 3) {
+        qps = confirming ? 99.6 : 99.2;
+        p99 = 5;
+    }
+    if (r->rival) {
+        mp_metrics_set(&res->metrics, "qps_uncertainty", 0.2);
     }
     mp_metrics_set(&res->metrics, "qps", qps);
     mp_metrics_set(&res->metrics, "p99_ms", p99);
@@ -192,6 +207,10 @@ static void assert_confirmed_optimum(struct mp_store *st, const struct mp_engine
     assert_int_equal(json_integer_value(json_object_get(cb, "passes")), 3);
     assert_true(fabs(json_number_value(json_object_get(cb, "mean")) - 100) < 1e-9);
     assert_true(fabs(json_number_value(json_object_get(cb, "stddev"))) < 1e-9);
+    char *uncertain = mp_report_uncertain_mean(rep);
+    if (uncertain) {
+        fail_msg("three measurements of 100: %s", uncertain);
+    }
     /* Per trial: the unsettled search measurement, the recommendation mark. */
     assert_true(json_is_false(json_object_get(trial(rep, opt), "settled")));
     assert_true(json_is_true(json_object_get(trial(rep, opt), "recommended")));
@@ -304,6 +323,74 @@ static void runner_up_rests_on_the_confirmation(void **state)
     mp_spec_free(spec);
 }
 
+/* When the confirmation measured the best and the runner-up, "within noise" compares their means
+ * within the spread of those measurements: the leader's 100, 110, 90, 110, 90 (+-12.4 at 95 %)
+ * does not tell a rival's 99.52 from it, which the 0.2 each search measurement reported did. */
+static void runner_up_noise_is_the_confirmation_spread(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("{top: 3, runs: 2}");
+    struct mp_store *st = open_store();
+    struct fluke_runner fr = {.noisy = true, .rival = true};
+    struct mp_engine_summary sum;
+    run(st, spec, &fr, NULL, &sum);
+    json_t *rep = report(st);
+    assert_int_equal(sum.recommended, number_of(rep, 7, 3));
+    const json_t *ru = json_object_get(rep, "runner_up");
+    assert_int_equal(json_integer_value(json_object_get(ru, "number")), number_of(rep, 6, 3));
+    double value = json_number_value(json_object_get(ru, "value"));
+    double noise = json_number_value(json_object_get(ru, "noise"));
+    double want = 2.776 * 10 / sqrt(5); /* the leader's half-width, the larger */
+    if (fabs(value - 99.52) > 1e-9 || fabs(noise - want) > 1e-3) {
+        fail_msg("runner-up at %.17g +- %.17g, want 99.52 +- %g", value, noise, want);
+    }
+    assert_true(json_is_true(json_object_get(ru, "within_noise")));
+    assert_true(json_is_false(json_object_get(ru, "noise_assumed")));
+    json_decref(rep);
+    mp_store_close(st);
+    mp_spec_free(spec);
+}
+
+/* A trial or confirmation run that failed before measuring settled nothing: `settled` is null
+ * (it read true, the store's default) and settled_runs counts the measurements with a value. */
+static void nothing_measured_is_not_settled(void **state)
+{
+    (void)state;
+    struct mp_spec *spec = make_spec("{top: 3, runs: 2}");
+    struct mp_store *st = open_store();
+    struct fluke_runner fr = {.crashy = true};
+    struct mp_engine_summary sum;
+    run(st, spec, &fr, NULL, &sum);
+    json_t *rep = report(st);
+    const json_t *crashed = trial(rep, number_of(rep, 1, 1));
+    assert_string_equal(json_string_value(json_object_get(crashed, "state")), "FAILED");
+    if (!json_is_null(json_object_get(crashed, "settled"))) {
+        fail_msg("a trial that measured nothing: settled %s, want null",
+                 json_is_true(json_object_get(crashed, "settled")) ? "true" : "false");
+    }
+    const json_t *f = candidate(rep, number_of(rep, 2, 1));
+    assert_non_null(f);
+    const json_t *runs = json_object_get(f, "confirm_runs");
+    assert_int_equal(json_array_size(runs), 2);
+    for (size_t i = 0; i < json_array_size(runs); i++) {
+        const json_t *r = json_array_get(runs, i);
+        json_int_t n = json_integer_value(json_object_get(r, "run"));
+        const json_t *settled = json_object_get(r, "settled");
+        if (n == 1 ? !json_is_null(settled) : !json_is_true(settled)) {
+            fail_msg("run %lld: settled %s, want %s", (long long)n,
+                     json_is_null(settled)   ? "null"
+                     : json_is_true(settled) ? "true"
+                                             : "false",
+                     n == 1 ? "null" : "true");
+        }
+    }
+    assert_int_equal(json_integer_value(json_object_get(f, "runs")), 3);
+    assert_int_equal(json_integer_value(json_object_get(f, "settled_runs")), 2);
+    json_decref(rep);
+    mp_store_close(st);
+    mp_spec_free(spec);
+}
+
 /* The measurements of candidate `number` in the report (the trial and its confirmation runs). */
 static json_int_t runs_of(const json_t *rep, int64_t number)
 {
@@ -350,6 +437,21 @@ static void uncertain_leader_gets_more_rounds(void **state)
     assert_int_equal(sum.confirm_runs, 6);
     rep = report(st);
     assert_int_equal(runs_of(rep, number_of(rep, 7, 3)), 3);
+    /* 100, 110, 90 is +-24.8 %: export says so as show does, and so do its deploy caveats. */
+    char *uncertain = mp_report_uncertain_mean(rep);
+    char text[160];
+    snprintf(text, sizeof(text),
+             "the measurements of trial %lld disagree: the 95 %% interval of its confirmed mean "
+             "(+-24.8 %%) is wider than algorithm.confirm.max_uncertainty (+-5.0 %%)",
+             (long long)number_of(rep, 7, 3));
+    if (!uncertain || strncmp(uncertain, text, strlen(text)) != 0) {
+        fail_msg("got '%s', want '%s...'", uncertain ? uncertain : "(none)", text);
+    }
+    json_t *caveats = mp_report_caveats(rep);
+    assert_int_equal(json_array_size(caveats), 1);
+    assert_string_equal(json_string_value(json_array_get(caveats, 0)), uncertain);
+    json_decref(caveats);
+    free(uncertain);
     json_decref(rep);
     mp_store_close(st);
     mp_spec_free(spec);
@@ -579,6 +681,8 @@ int main(void)
         cmocka_unit_test(interrupted_confirmation_resumes),
         cmocka_unit_test(uncertain_leader_gets_more_rounds),
         cmocka_unit_test(runner_up_rests_on_the_confirmation),
+        cmocka_unit_test(nothing_measured_is_not_settled),
+        cmocka_unit_test(runner_up_noise_is_the_confirmation_spread),
         cmocka_unit_test(interrupted_extra_round_resumes),
         cmocka_unit_test(unsettled_trial_is_not_the_winner),
         cmocka_unit_test(unconfirmed_recommends_the_most_passed),
