@@ -219,10 +219,14 @@ static json_t *record_json(const struct mp_spec *spec, const double *x,
     }
     json_t *meta = res->meta_json ? json_loads(res->meta_json, 0, NULL) : NULL;
     mp_report_redact_argv(json_object_get(meta, "argv")); /* as show and the API show it */
+    /* Only a value settles or not, as show says (null: nothing measured). */
+    double v;
+    bool measured = mp_metrics_get(&res->metrics, spec->objective_metric, &v) && isfinite(v);
     return json_pack(
-        "{s:s, s:s, s:o, s:s, s:s, s:s?, s:b, s:o, s:o, s:o, s:s, s:s}", "experiment", spec->name,
+        "{s:s, s:s, s:o, s:s, s:s, s:s?, s:o, s:o, s:o, s:o, s:s, s:s}", "experiment", spec->name,
         "runner", spec->runner, "config", cfg, "state", mp_trial_state_name(res->state), "failure",
-        mp_failure_name(res->failure), "reason", res->reason, "settled", !res->unsettled, "metrics",
+        mp_failure_name(res->failure), "reason", res->reason, "settled",
+        measured ? json_boolean(!res->unsettled) : json_null(), "metrics",
         metrics_json(&res->metrics), "resources", metrics_json(&res->resources), "meta",
         meta ? meta : json_object(), "stdout", res->stdout_log ? res->stdout_log : "", "stderr",
         res->stderr_log ? res->stderr_log : "");

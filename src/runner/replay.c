@@ -53,13 +53,14 @@ static bool any_number(const struct mp_surface *s, size_t c)
     return false;
 }
 
-/* Every column but the parameters, `failure` and a trial export's number and state is reported
- * as a metric. */
+/* Every column but the parameters, `failure`, `number` and `state` is reported as a metric: the
+ * last two are a trial export's own columns, and a metric of either name gave the export two
+ * columns of that name, which no replay reads. */
 static bool metric_column(const struct mp_space *space, const struct replay_runner *r, size_t c)
 {
-    const struct mp_surface *s = r->surface;
-    bool bookkeeping = s->is_export && c < 2;
-    return !bookkeeping && (int)c != r->failure_col && mp_space_find(space, s->header[c]) < 0;
+    const char *name = r->surface->header[c];
+    bool bookkeeping = strcmp(name, "number") == 0 || strcmp(name, "state") == 0;
+    return !bookkeeping && (int)c != r->failure_col && mp_space_find(space, name) < 0;
 }
 
 /* A metric cell is a number, or empty (not measured, as on a failed row). A column without any
@@ -94,6 +95,12 @@ static int check_named_metrics(const struct mp_spec *spec, const struct mp_surfa
         }
         if (c < 0) {
             return mp_doc_error(err, at, "the surface %s has no column \"%s\"", s->path, metric);
+        }
+        if (strcmp(metric, "number") == 0 || strcmp(metric, "state") == 0) {
+            return mp_doc_error(err, at,
+                                "the surface's column \"%s\" is no metric (a trial export's "
+                                "own column): every trial would fail without a value",
+                                metric);
         }
         int rc = mp_surface_check_numeric(s, (size_t)c, "metric column", err);
         if (rc != 0) {

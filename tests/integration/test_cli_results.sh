@@ -215,6 +215,12 @@ check "trial of an unsettled row: not settled" false \
     "$("$MORPHLING" trial "$WORK/unsettled.yaml" --set a=1 --json 2>/dev/null | jq .settled)"
 check_contains "... and the text says so" "note      the measurement did not settle" \
     "$("$MORPHLING" trial "$WORK/unsettled.yaml" --set a=1 2>/dev/null)"
+# A trial that measured no objective value settled nothing: null, as show and the API say
+# (it said true).
+printf 'a,score\n1,\n' >"$WORK/novalue.csv"
+sed 's/unsettled.csv/novalue.csv/' "$WORK/unsettled.yaml" >"$WORK/novalue.yaml"
+check "trial of a row without the objective: settled null" "FAILED null" \
+    "$("$MORPHLING" trial "$WORK/novalue.yaml" --set a=1 --json 2>/dev/null | jq -r '"\(.state) \(.settled)"')"
 
 # A confirmed mean whose interval stayed wide (its runs made to disagree: 80 and 120 around the
 # search's 100): show warns, and so does export on stderr (it said nothing, to one who exports

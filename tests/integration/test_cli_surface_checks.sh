@@ -137,4 +137,16 @@ check_contains "... saying so, with the first row's reason" \
     "$(cat err.txt)"
 printf 'x,throughput_rps\n1,10\nten,20\n' >s.csv
 check "a malformed parameter cell is still refused" 2 "$(validate "x,throughput_rps\n1,10\nten,20\n" | cut -d' ' -f1)"
+# Columns named number and state are a trial export's own, no metrics: a surface's `number`
+# column went into the export as a second `number`, which no replay reads.
+printf 'x,number,throughput_rps\n1,7,10\n2,8,20\n' >s.csv
+"$MORPHLING" run tm.yaml --db num.db --quiet >/dev/null 2>&1
+check "a surface with a number column runs" 0 "$?"
+"$MORPHLING" export tm --db num.db --format csv >num.csv
+check "... its export has one number column" "number,state,failure,x,throughput_rps" "$(head -n 1 num.csv)"
+"$MORPHLING" replay num.csv --objective throughput_rps >/dev/null 2>&1
+check "... and replays" 0 "$?"
+sed 's/metric: throughput_rps/metric: number/' tm.yaml >tmn.yaml
+check_contains "an objective named number is refused at validation" "is no metric" \
+    "$("$MORPHLING" validate tmn.yaml 2>&1)"
 finish
