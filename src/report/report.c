@@ -537,8 +537,7 @@ int mp_report_capacity_plan(json_t *report, double target_rps, double headroom,
                          (json_integer_value(pods) > 1 ? (double)json_integer_value(pods) : 1.0);
         /* Rounded as cost_per_hour: 8 pods of a 3-pod configuration at 0.3 cost 0.8, not
          * 0.7999999999999999. */
-        json_object_set_new(plan, "cost_per_hour",
-                            json_real(mp_spec_round_price(replicas * per_pod)));
+        json_object_set_new(plan, "cost_per_hour", json_real(mp_spec_round12(replicas * per_pod)));
     }
     json_object_set_new(report, "capacity_plan", plan);
     return 0;

@@ -27,12 +27,13 @@ static double gpu_price(const struct mp_spec *spec, const double *x)
     return spec->cost.gpu_hour;
 }
 
-double mp_spec_round_price(double price)
+double mp_spec_round12(double v)
 {
     /* Prices are decimal: 12 significant digits drop the binary sum's noise, which made 0.5
-     * cores at 0.1 plus 0.35 cost 0.39999999999999997 (and 0.1 + 0.2 break a limit of 0.3). */
+     * cores at 0.1 plus 0.35 cost 0.39999999999999997 (and 0.1 + 0.2 break a limit of 0.3); a
+     * measurement has far fewer digits of its own. */
     char digits[32];
-    snprintf(digits, sizeof(digits), "%.12g", price);
+    snprintf(digits, sizeof(digits), "%.12g", v);
     return strtod(digits, NULL);
 }
 
@@ -75,7 +76,7 @@ static double price_of(const struct mp_spec *spec, const double *x)
     /* The throughput is that of all the configuration's pods: so is its price. */
     int64_t pods = mp_spec_pods(spec, x);
     cost *= pods > 1 ? (double)pods : 1.0;
-    return mp_spec_round_price(cost);
+    return mp_spec_round12(cost);
 }
 
 void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct mp_metrics *metrics)
@@ -93,9 +94,10 @@ void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x, struct 
     double cost = price_of(spec, x);
     mp_metrics_set(metrics, "cost_per_hour", cost);
     if (cost > 0 && mp_metrics_get(metrics, "throughput_rps", &rps) && isfinite(rps)) {
-        mp_metrics_set(metrics, "throughput_per_cost", rps / cost);
+        mp_metrics_set(metrics, "throughput_per_cost", mp_spec_round12(rps / cost));
         if (rps > 0) {
-            mp_metrics_set(metrics, "cost_per_million_requests", cost / (rps * 3600.0) * 1e6);
+            mp_metrics_set(metrics, "cost_per_million_requests",
+                           mp_spec_round12(cost / (rps * 3600.0) * 1e6));
         }
     }
 }

@@ -236,12 +236,14 @@ uint64_t mp_spec_price_skip(const void *ctx, uint64_t idx);
  * the constraints' metrics; *at is where the spec names it (for errors). */
 const char *mp_spec_judged_metric(const struct mp_spec *spec, size_t i, const struct mp_node **at);
 
+/* v rounded to 12 significant digits, as cost_per_hour and the figures derived from it are: a
+ * price made of decimal ones without the binary arithmetic's noise (0.3 and not
+ * 0.30000000000000004), requests per dollar-hour 2812 and not 2812.0000000000005. */
+double mp_spec_round12(double v);
 /* Adds metrics derived from the configuration and the cost table: items_per_s (throughput_rps
  * times the value of the parameter whose role is batch_size), cost_per_hour, and with
- * throughput_rps also throughput_per_cost and cost_per_million_requests. */
-/* A price rounded to 12 significant digits, as cost_per_hour is: a price made of decimal ones
- * without the binary arithmetic's noise (0.3 and not 0.30000000000000004). */
-double mp_spec_round_price(double price);
+ * throughput_rps also throughput_per_cost and cost_per_million_requests (each rounded to 12
+ * significant digits). */
 void mp_spec_derive_metrics(const struct mp_spec *spec, const double *x,
                             struct mp_metrics *metrics);
 /* Judges a runner's result: copies resource use (res->resources) into the metrics, adds derived

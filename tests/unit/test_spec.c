@@ -105,6 +105,12 @@ static void valid_spec_fields(void **state)
     assert_true(mp_metrics_get(&m, "throughput_per_cost", &v) && fabs(v - 100 / 0.41) < 1e-9);
     assert_true(mp_metrics_get(&m, "cost_per_million_requests", &v) &&
                 fabs(v - 0.41 / 360000 * 1e6) < 1e-9);
+    /* Rounded to 12 significant digits, as the price: 205 / 0.41 is 500.00000000000006 in
+     * binary, which went out so in every export. */
+    mp_metrics_set(&m, "throughput_rps", 205);
+    mp_spec_derive_metrics(s, x, &m);
+    assert_true(mp_metrics_get(&m, "throughput_per_cost", &v) && v == 500);
+    assert_true(mp_metrics_get(&m, "cost_per_million_requests", &v) && v == 0.555555555556);
     mp_metrics_release(&m);
     mp_spec_free(s);
 }
