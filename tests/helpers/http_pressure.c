@@ -253,6 +253,13 @@ static int probe(void)
         }
         ms[i] = (double)(mp_mono_ns() - t0) / 1e6;
         answered += status == 200;
+        if (status != 200) { /* which one and how, for a failure seen once in a busy run */
+            fprintf(stderr, "http_pressure: request %ld after %.1f ms: %s %d\n", i + 1, ms[i],
+                    fd < 0   ? "no connection"
+                    : status ? "status"
+                             : "closed without an answer",
+                    status);
+        }
         if (fd >= 0) {
             close(fd);
         }
