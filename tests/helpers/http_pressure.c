@@ -3,7 +3,7 @@
  *
  * usage: http_pressure hold --port P --from ADDR [--slow N] [--streams M] [--token T]
  *        http_pressure streams --port P --from ADDR --count N --token T
- *        http_pressure probe --port P --token T [--count K] [--path PATH]
+ *        http_pressure probe --port P --token T [--count K] [--path PATH] [--retries R]
  *
  *   hold     keeps N connections from ADDR sending a request head one byte a second (never
  *            finishing it) and M event streams (GET /api/v1/events with the token), reopening
@@ -12,9 +12,10 @@
  *   streams  opens N event streams from ADDR, prints "streams_open=X" once every answer head has
  *            arrived, then holds them until its stdin closes, and closes them all at once.
  *   probe    K requests (default 200) of GET PATH (default /api/v1/experiments) with the token,
- *            one connection each from 127.0.0.1, one after the other; prints
- *            "answered=A of K, p50_ms=.. p99_ms=.. max_ms=.." and exits 1 unless every answer
- *            was a 200. */
+ *            one connection each from 127.0.0.1, one after the other, each tried again up to
+ *            R times (--retries R, default 0) when its connection closed without an answer;
+ *            prints "answered=A of K (N retried), p50_ms=.. p99_ms=.. max_ms=.." and exits 1
+ *            unless every answer was a 200. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,8 +37,8 @@
 static struct {
     int port;
     const char *from, *token, *path;
-    long slow, streams, count;
-} opt = {0, "127.0.0.2", "", "/api/v1/experiments", 0, 0, 200};
+    long slow, streams, count, retries;
+} opt = {0, "127.0.0.2", "", "/api/v1/experiments", 0, 0, 200, 0};
 
 static void die(const char *what)
 {
@@ -234,41 +235,53 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* One GET on a new connection: its status, 0 when the connection closed without an answer, -1
+ * without a connection. */
+static int probe_once(const char *req)
+{
+    int fd = open_conn("127.0.0.1", false);
+    char buf[65536];
+    int status = fd < 0 ? -1 : 0;
+    if (fd >= 0 && send(fd, req, strlen(req), MSG_NOSIGNAL) > 0) {
+        status = read_status(fd, buf, sizeof(buf));
+        while (status && recv(fd, buf, sizeof(buf), 0) > 0) {
+        } /* the whole answer: the server closes after it */
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return status;
+}
+
 static int probe(void)
 {
     double *ms = mp_xcalloc((size_t)opt.count + 1, sizeof(double));
     char *req = mp_xasprintf("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer "
                              "%s\r\n\r\n",
                              opt.path, opt.port, opt.token);
-    long answered = 0;
+    long answered = 0, retried = 0;
     for (long i = 0; i < opt.count; i++) {
         int64_t t0 = mp_mono_ns();
-        int fd = open_conn("127.0.0.1", false);
-        char buf[65536];
-        int status = 0;
-        if (fd >= 0 && send(fd, req, strlen(req), MSG_NOSIGNAL) > 0) {
-            status = read_status(fd, buf, sizeof(buf));
-            while (status && recv(fd, buf, sizeof(buf), 0) > 0) {
-            } /* the whole answer: the server closes after it */
+        int status = probe_once(req);
+        /* A connection closed before any answer is tried again, as browsers retry a GET. */
+        for (long r = 0; r < opt.retries && status == 0; r++, retried++) {
+            status = probe_once(req);
         }
         ms[i] = (double)(mp_mono_ns() - t0) / 1e6;
         answered += status == 200;
         if (status != 200) { /* which one and how, for a failure seen once in a busy run */
             fprintf(stderr, "http_pressure: request %ld after %.1f ms: %s %d\n", i + 1, ms[i],
-                    fd < 0   ? "no connection"
-                    : status ? "status"
-                             : "closed without an answer",
+                    status < 0 ? "no connection"
+                    : status   ? "status"
+                               : "closed without an answer",
                     status);
-        }
-        if (fd >= 0) {
-            close(fd);
         }
     }
     qsort(ms, (size_t)opt.count, sizeof(double), cmp_double);
     size_t n = (size_t)opt.count;
-    printf("answered=%ld of %ld, p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n", answered, opt.count,
-           ms[n / 2], ms[(size_t)((double)n * 0.99) < n ? (size_t)((double)n * 0.99) : n - 1],
-           ms[n - 1]);
+    printf("answered=%ld of %ld (%ld retried), p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n", answered,
+           opt.count, retried, ms[n / 2],
+           ms[(size_t)((double)n * 0.99) < n ? (size_t)((double)n * 0.99) : n - 1], ms[n - 1]);
     free(ms);
     free(req);
     return answered == opt.count ? 0 : 1;
@@ -298,6 +311,8 @@ int main(int argc, char **argv)
             opt.streams = (long)num;
         } else if (strcmp(k, "--count") == 0 && is_num) {
             opt.count = (long)num;
+        } else if (strcmp(k, "--retries") == 0 && is_num) {
+            opt.retries = (long)num;
         } else {
             fprintf(stderr, "http_pressure: bad option %s %s\n", k, v);
             return 2;

@@ -36,12 +36,15 @@ wait "$HOLD" 2>/dev/null
 
 # The same from the probe's own address (all local users share 127.0.0.1): a new connection
 # pushes out the address's oldest waiting one, and a client that sends its head at once is
-# handed on at once.
+# handed on at once, unless 32 newer ones come before its head (docs/api.md, "Limits"): the
+# hostile client opens its 968 anew each second, and a request that connected just before them
+# was pushed out once in a quiet run. So a request whose connection closed without an answer is
+# tried once more, as browsers retry a GET.
 "$P" hold --port "$PORT" --from 127.0.0.1 --slow 1000 --token "$TOKEN" >"$WORK/hold1.txt" 2>&1 &
 HOLD=$!
 track "$HOLD"
 wait_for "127.0.0.1 holds 32 slow heads" grep -q 'slow_open=32 ' "$WORK/hold1.txt"
-"$P" probe --port "$PORT" --token "$TOKEN" --count 200 >"$WORK/same.txt"
+"$P" probe --port "$PORT" --token "$TOKEN" --count 200 --retries 1 >"$WORK/same.txt"
 check "slow heads from 127.0.0.1 itself: every GET from 127.0.0.1 answered" 0 "$?"
 echo "# with 1000 slow heads from 127.0.0.1 itself: $(cat "$WORK/same.txt")"
 kill "$HOLD"
