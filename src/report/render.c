@@ -496,11 +496,16 @@ void mp_report_print_recommendation(FILE *f, const json_t *r)
 static void list_trials(const json_t *e, char *buf, size_t size)
 {
     const json_t *c = json_object_get(e, "counts");
-    snprintf(buf, size, "%lld/%lld",
-             (long long)(json_integer_value(json_object_get(c, "total")) -
-                         json_integer_value(json_object_get(c, "running")) -
-                         json_integer_value(json_object_get(c, "pending"))),
-             (long long)json_integer_value(json_object_get(e, "max_trials")));
+    const json_t *max = json_object_get(e, "max_trials");
+    long long done = json_integer_value(json_object_get(c, "total")) -
+                     json_integer_value(json_object_get(c, "running")) -
+                     json_integer_value(json_object_get(c, "pending"));
+    /* An unreadable spec's budget is unknown; its trials are not. */
+    if (json_is_integer(max)) {
+        snprintf(buf, size, "%lld/%lld", done, (long long)json_integer_value(max));
+    } else {
+        snprintf(buf, size, "%lld/-", done);
+    }
 }
 
 void mp_report_print_list(FILE *f, const json_t *list)
@@ -534,7 +539,7 @@ void mp_report_print_list(FILE *f, const json_t *list)
                 (long long)json_integer_value(json_object_get(e, "id")), name_w,
                 json_string_value(json_object_get(e, "name")),
                 json_string_value(json_object_get(e, "state")), algorithm ? algorithm : "-",
-                trials_w, error ? "-" : trials, best, created ? created : "-");
+                trials_w, trials, best, created ? created : "-");
         if (error) {
             fputs("  (unreadable: ", f);
             mp_terminal_text(f, error, false);

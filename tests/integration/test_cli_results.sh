@@ -115,6 +115,7 @@ out=$("$MORPHLING" list 2>&1)
 check "list with an unreadable experiment exits 0" 0 "$?"
 check_contains "lists the others" "odd-values" "$out"
 check_contains "and says why for it" "(unreadable: pods:1:1: 'parameters': required key is missing)" "$out"
+check_contains "... with its trials done (the budget unknown)" " 4/- " "$(printf '%s\n' "$out" | grep ' pods ')"
 check "list --json: its counts and the error" '[4,"pods:1:1: '"'parameters'"': required key is missing"]' \
     "$("$MORPHLING" list --json | jq -c '.[] | select(.name == "pods") | [.counts.total, .error]')"
 # show and export of it fail naming the field, as a condition of the store's (exit 1), not of
