@@ -446,6 +446,22 @@ static void load_unscheduled(struct kube_trial *t)
                          mp_spec_trial_timeout_source(t->r->base.spec), t->load_waiting);
 }
 
+/* The load pod's verdict of INFRA: an unschedulable one also says what it asked for, the same
+ * in every trial (the scheduler's "Insufficient cpu" reads as the configuration's). */
+static void load_failed(struct kube_trial *t, const struct kube_pods_state *st)
+{
+    const struct mp_kube_rcfg *cfg = &t->r->cfg;
+    if (!st->unschedulable || cfg->client_template) {
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", st->reason);
+        return;
+    }
+    mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
+                         "%s (the load pod asks for cpu %s and memory %s, runner.load_cpu and "
+                         "runner.load_memory%s, beside the trial's service pods)",
+                         st->reason, cfg->load_cpu, cfg->load_memory,
+                         cfg->load_node_selector ? ", on nodes of runner.load_node_selector" : "");
+}
+
 /* *deleted: the load pod was deleted before it finished. */
 static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
 {
@@ -494,7 +510,7 @@ static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
                              st.waiting[0] ? "; " : "", st.waiting);
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_INFRA) {
-        mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", st.reason);
+        load_failed(t, &st);
         *deleted = st.deleted;
         rc = MP_ERUNTIME;
     } else if (rc == 0 && client) {

@@ -224,10 +224,11 @@ struct kube_pods_state {
     char unready[256]; /* the first pod that is not Ready yet, "" when none */
     char crashed[256]; /* the pod whose container exited (CRASHED), "" otherwise */
     char container[256];
-    bool previous;     /* the crash was an earlier run of the container (its lastState) */
-    char waiting[300]; /* an Unschedulable pod left waiting (others set): the scheduler's word */
-    bool deleted;      /* the verdict: a load pod was deleted before it finished */
-    bool pull;         /* the verdict: a container's image could not be pulled */
+    bool previous;      /* the crash was an earlier run of the container (its lastState) */
+    char waiting[300];  /* an Unschedulable pod left waiting (others set): the scheduler's word */
+    bool deleted;       /* the verdict: a load pod was deleted before it finished */
+    bool pull;          /* the verdict: a container's image could not be pulled */
+    bool unschedulable; /* the verdict: the scheduler found no node for a pod */
 };
 
 /* Judges the pods of a trial (service: Ready or failing; load: terminated). An Unschedulable
