@@ -57,6 +57,10 @@ struct engine {
     uint64_t seed;
     bool taken_over; /* another process claimed the experiment while this one was stopped */
     char run_id[24]; /* mp_trial_request.run_id: from the store's row (run_identity) */
+    /* --restart: the replaced experiment's run identity and spec (mp_trial_request.replaced_*),
+     * read before its row was deleted; "" and NULL otherwise. spec owned. */
+    char replaced_run_id[24];
+    char *replaced_spec;
     /* The heartbeat thread (beat_main): renews the claim while a trial runs longer than the
      * claim's staleness, which the record of each trial alone did not. */
     pthread_t beat;
@@ -485,6 +489,8 @@ static void run_one(struct engine *e, struct etrial *t)
         .x = t->x,
         .timeout_ms = e->spec->trial_timeout_ms,
         .run_id = e->run_id,
+        .replaced_run_id = e->replaced_run_id[0] ? e->replaced_run_id : NULL,
+        .replaced_spec = e->replaced_spec,
     };
     mp_trial_result_init(&t->res);
     t->run_rc = e->runner->ops->run(e->runner, &req, &t->res, e->opts->cancel);
@@ -1040,6 +1046,14 @@ static bool is_dir(const char *path)
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+/* The run identity of the experiment in row (mp_trial_request.run_id): a hash of what the row
+ * keeps from the experiment's creation on (id, seed, creation time). */
+static void run_id_of(const struct mp_experiment_row *row, char *buf, size_t size)
+{
+    uint64_t h = mp_mix64(mp_mix64((uint64_t)row->id, row->seed), (uint64_t)row->created_at_ns);
+    snprintf(buf, size, "%016llx", (unsigned long long)h);
+}
+
 static int open_once(struct engine *e, bool restart, struct mp_engine_summary *out,
                      struct mp_error *err)
 {
@@ -1051,6 +1065,13 @@ static int open_once(struct engine *e, bool restart, struct mp_engine_summary *o
         /* Never from under a live run: that run would go on writing its results into the new
          * experiment, which SQLite gives the same id, onto trials of other configurations. */
         rc = mp_store_experiment_claim(e->st, row.id, getpid(), MP_STORE_STALE_MS, err);
+        if (rc == 0) {
+            /* What a killed run of it left outlives the row (another namespace, even): the
+             * runner learns whose objects those are, and where. */
+            run_id_of(&row, e->replaced_run_id, sizeof(e->replaced_run_id));
+            free(e->replaced_spec);
+            e->replaced_spec = mp_xstrdup(row.spec_json ? row.spec_json : "{}");
+        }
         rc = rc ? rc : mp_store_experiment_delete(e->st, row.id, err);
         mp_experiment_row_release(&row);
         rc = rc ? rc : MP_ENOTFOUND;
@@ -1171,6 +1192,7 @@ static void engine_release(struct engine *e)
     }
     free(e->trials);
     free(e->new_spec_json);
+    free(e->replaced_spec);
     mp_optimizer_free(e->opt);
     if (e->runner != e->opts->runner) {
         mp_runner_free(e->runner);
@@ -1190,8 +1212,7 @@ static int run_identity(struct engine *e, struct mp_error *err)
     snprintf(id, sizeof(id), "%lld", (long long)e->exp_id);
     int rc = mp_store_experiment_find(e->st, id, &row, err);
     if (rc == 0) {
-        uint64_t h = mp_mix64(mp_mix64((uint64_t)row.id, row.seed), (uint64_t)row.created_at_ns);
-        snprintf(e->run_id, sizeof(e->run_id), "%016llx", (unsigned long long)h);
+        run_id_of(&row, e->run_id, sizeof(e->run_id));
     }
     mp_experiment_row_release(&row);
     return rc;

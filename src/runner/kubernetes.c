@@ -446,6 +446,22 @@ static void load_unscheduled(struct kube_trial *t)
                          mp_spec_trial_timeout_source(t->r->base.spec), t->load_waiting);
 }
 
+/* The load pod's verdict of INFRA: an unschedulable one also says what it asked for, the same
+ * in every trial (the scheduler's "Insufficient cpu" reads as the configuration's). */
+static void load_failed(struct kube_trial *t, const struct kube_pods_state *st)
+{
+    const struct mp_kube_rcfg *cfg = &t->r->cfg;
+    if (!st->unschedulable || cfg->client_template) {
+        mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", st->reason);
+        return;
+    }
+    mp_trial_result_fail(t->res, MP_FAILURE_INFRA,
+                         "%s (the load pod asks for cpu %s and memory %s, runner.load_cpu and "
+                         "runner.load_memory%s, beside the trial's service pods)",
+                         st->reason, cfg->load_cpu, cfg->load_memory,
+                         cfg->load_node_selector ? ", on nodes of runner.load_node_selector" : "");
+}
+
 /* *deleted: the load pod was deleted before it finished. */
 static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
 {
@@ -494,7 +510,7 @@ static int run_load(struct kube_trial *t, bool *deleted, struct mp_error *err)
                              st.waiting[0] ? "; " : "", st.waiting);
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_INFRA) {
-        mp_trial_result_fail(t->res, MP_FAILURE_INFRA, "%s", st.reason);
+        load_failed(t, &st);
         *deleted = st.deleted;
         rc = MP_ERUNTIME;
     } else if (rc == 0 && client) {
@@ -798,6 +814,24 @@ static void identify(struct mp_kube_runner *r, const struct mp_trial_request *re
     }
 }
 
+/* `run --restart`: the replaced experiment's run identity, and its namespace (its spec's
+ * runner.namespace, else the one a spec naming none gets) when it ran on this runner. */
+static void replaced(struct mp_kube_runner *r, const struct mp_trial_request *req)
+{
+    if (!req->replaced_run_id || !req->replaced_run_id[0] || !req->replaced_spec) {
+        return;
+    }
+    snprintf(r->replaced_run_id, sizeof(r->replaced_run_id), "%s", req->replaced_run_id);
+    json_t *spec = json_loads(req->replaced_spec, 0, NULL);
+    json_t *runner = json_object_get(spec, "runner");
+    const char *kind = json_string_value(json_object_get(runner, "kind"));
+    const char *ns = json_string_value(json_object_get(runner, "namespace"));
+    if (kind && strcmp(kind, mp_runner_kubernetes.name) == 0) {
+        snprintf(r->replaced_ns, sizeof(r->replaced_ns), "%s", ns ? ns : r->fallback_ns);
+    }
+    json_decref(spec);
+}
+
 static int sweep_once(struct mp_kube_runner *r, const struct mp_trial_request *req,
                       struct mp_error *err)
 {
@@ -805,7 +839,11 @@ static int sweep_once(struct mp_kube_runner *r, const struct mp_trial_request *r
     int rc = 0;
     identify(r, req);
     if (!r->swept && !r->no_sweep) {
+        replaced(r, req);
         rc = mp_kube_runner_reconcile(&r->base, req->experiment, NULL, NULL, NULL, err);
+        if (rc == 0) {
+            rc = mp_kube_runner_sweep_replaced(&r->base, req->experiment, err);
+        }
         r->swept = rc == 0;
     }
     pthread_mutex_unlock(&r->sweep_lock);

@@ -140,7 +140,9 @@ typedef bool mp_kube_keep_fn(void *ud, int64_t trial, int64_t attempt);
 /* Deletes (Foreground) the owner of every trial of experiment that keep (NULL: none stays)
  * rejects, then waits until they are gone (watch, within runner.delete_timeout). Objects whose
  * owner is already gone are the garbage collector's. *deleted (may be NULL): how many trials'
- * owners were deleted. Only this run's objects are considered: when another run's exist (an
+ * owners were deleted. Only this run's objects are considered (and those of the experiment a
+ * `run --restart` replaced, this store's killed run: MP_KUBE_LABEL_RUN names it): when another
+ * run's exist (an
  * experiment of the same name from another store, or the operator's), nothing is deleted and
  * the answer is MP_EEXISTS naming them. */
 int mp_kube_runner_reconcile(struct mp_runner *r, const char *experiment, mp_kube_keep_fn *keep,

@@ -87,7 +87,13 @@ struct mp_kube_runner {
     /* MP_KUBE_LABEL_RUN of this run's objects: opts->run_id, else the first request's run_id,
      * else made up; set once under sweep_lock before the first trial goes on, then read-only. */
     char run_id[64];
-    atomic_int in_flight; /* trials inside run(), teardown included: they hold resources */
+    /* `run --restart`: the replaced experiment's run identity and namespace (from the first
+     * request's replaced_run_id and replaced_spec), whose objects the start-up sweep deletes
+     * too; "" when none. Set under sweep_lock like run_id. */
+    char replaced_run_id[64];
+    char replaced_ns[256];
+    char fallback_ns[256]; /* the namespace when a spec names none (runner.namespace) */
+    atomic_int in_flight;  /* trials inside run(), teardown included: they hold resources */
     /* Of those, the trials whose every service pod waits Unschedulable: they hold nothing that
      * another trial's pods wait for (two such trials waited for each other). */
     atomic_int unscheduled;
@@ -104,6 +110,13 @@ struct mp_kube_runner {
  * not pull one (a trial's three attempts) stop the run with a run error, which a later run
  * resumes, instead of failing every trial in turn. */
 #define KUBE_PULL_STREAK 3
+
+/* The start-up sweep's part in the namespace of the experiment that `run --restart` replaced
+ * (r->replaced_ns, when not r->ns): a Foreground delete of each owner ConfigMap there carrying
+ * the replaced run's MP_KUBE_LABEL_RUN, not waited for. A namespace that is gone is nothing to
+ * do; other errors name the namespace. */
+int mp_kube_runner_sweep_replaced(struct mp_runner *base, const char *experiment,
+                                  struct mp_error *err) MP_WUR;
 
 /* Whether the API server refused the runner's credentials (401) or the action (403): a problem
  * of the run, never a verdict on a configuration, so it stops the run (result run_error). */
@@ -211,10 +224,11 @@ struct kube_pods_state {
     char unready[256]; /* the first pod that is not Ready yet, "" when none */
     char crashed[256]; /* the pod whose container exited (CRASHED), "" otherwise */
     char container[256];
-    bool previous;     /* the crash was an earlier run of the container (its lastState) */
-    char waiting[300]; /* an Unschedulable pod left waiting (others set): the scheduler's word */
-    bool deleted;      /* the verdict: a load pod was deleted before it finished */
-    bool pull;         /* the verdict: a container's image could not be pulled */
+    bool previous;      /* the crash was an earlier run of the container (its lastState) */
+    char waiting[300];  /* an Unschedulable pod left waiting (others set): the scheduler's word */
+    bool deleted;       /* the verdict: a load pod was deleted before it finished */
+    bool pull;          /* the verdict: a container's image could not be pulled */
+    bool unschedulable; /* the verdict: the scheduler found no node for a pod */
 };
 
 /* Judges the pods of a trial (service: Ready or failing; load: terminated). An Unschedulable

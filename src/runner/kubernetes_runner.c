@@ -171,6 +171,10 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
                          : !r->client              ? "default"
                                       : mp_kube_config_namespace(mp_kube_client_config(r->client));
         snprintf(r->ns, sizeof(r->ns), "%s", ns);
+        snprintf(r->fallback_ns, sizeof(r->fallback_ns), "%s",
+                 opts->default_namespace ? opts->default_namespace
+                 : !r->client            ? "default"
+                              : mp_kube_config_namespace(mp_kube_client_config(r->client)));
         rc = check_namespace_name(r, spec, opts, ns, err);
     }
     if (rc == 0) {
@@ -278,16 +282,19 @@ int mp_kube_runner_list(struct mp_runner *base, const char *experiment,
         }
         snprintf(t->name, sizeof(t->name), "%s", mp_kube_meta(obj, "name"));
         t->deleting = mp_kube_meta(obj, "deletionTimestamp") != NULL;
-        t->foreign = !mp_kube_run_owns(r->run_id, obj);
+        /* The replaced experiment's (`run --restart`) are this store's killed run's: ours. */
+        t->foreign = !mp_kube_run_owns(r->run_id, obj) &&
+                     !(r->replaced_run_id[0] && mp_kube_run_owns(r->replaced_run_id, obj));
         (*n)++;
     }
     json_decref(list);
     return 0;
 }
 
-static int delete_owner(struct mp_kube_runner *r, const char *name, struct mp_error *err)
+static int delete_owner(struct mp_kube_runner *r, const char *ns, const char *name,
+                        struct mp_error *err)
 {
-    struct mp_kube_ref cm = {.version = "v1", .resource = "configmaps", .ns = r->ns, .name = name};
+    struct mp_kube_ref cm = {.version = "v1", .resource = "configmaps", .ns = ns, .name = name};
     struct mp_kube_opts o = {.propagation_policy = "Foreground"};
     int rc = mp_kube_delete(r->client, &cm, &o, NULL, err);
     if (rc == MP_ENOTFOUND) {
@@ -345,7 +352,7 @@ int mp_kube_runner_reconcile(struct mp_runner *base, const char *experiment, mp_
     for (size_t i = 0; rc == 0 && i < n; i++) {
         drop[i] = !(keep && keep(ud, objs[i].trial, objs[i].attempt));
         if (drop[i] && !objs[i].deleting) {
-            rc = delete_owner(r, objs[i].name, err);
+            rc = delete_owner(r, r->ns, objs[i].name, err);
         }
     }
     int64_t deadline = mp_mono_ns() + r->cfg.delete_ns;
@@ -363,13 +370,50 @@ int mp_kube_runner_reconcile(struct mp_runner *base, const char *experiment, mp_
     return rc;
 }
 
+int mp_kube_runner_sweep_replaced(struct mp_runner *base, const char *experiment,
+                                  struct mp_error *err)
+{
+    struct mp_kube_runner *r = (struct mp_kube_runner *)base;
+    if (!r->replaced_run_id[0] || !r->replaced_ns[0] || strcmp(r->replaced_ns, r->ns) == 0) {
+        return 0; /* none, or swept with this namespace's */
+    }
+    char key[MP_KUBE_RUNNER_NAME_MAX];
+    char *sel = mp_xasprintf("%s=%s,%s=owner,%s=%s,%s=%s", MP_KUBE_LABEL_EXPERIMENT,
+                             mp_kube_runner_experiment_key(experiment, key), MP_KUBE_LABEL_ROLE,
+                             MP_KUBE_LABEL_MANAGED, MP_KUBE_MANAGED_BY, MP_KUBE_LABEL_RUN,
+                             r->replaced_run_id);
+    struct mp_kube_ref ref = {.version = "v1", .resource = "configmaps", .ns = r->replaced_ns};
+    struct mp_kube_opts o = {.label_selector = sel, .limit = 500};
+    json_t *list = NULL;
+    int rc = mp_kube_list_all(r->client, &ref, &o, &list, err);
+    free(sel);
+    if (rc == MP_ENOTFOUND) {
+        mp_error_clear(err); /* the namespace is gone, and its objects with it */
+        return 0;
+    }
+    size_t i;
+    json_t *obj;
+    /* Deleted, not waited for: their names are another namespace's, which no trial reuses. */
+    json_array_foreach (json_object_get(list, "items"), i, obj) {
+        if (rc == 0 && !mp_kube_meta(obj, "deletionTimestamp")) {
+            rc = delete_owner(r, r->replaced_ns, mp_kube_meta(obj, "name"), err);
+        }
+    }
+    json_decref(list);
+    return rc ? mp_error_prefix(err, rc,
+                                "namespace \"%s\" of the experiment that --restart "
+                                "replaced",
+                                r->replaced_ns)
+              : 0;
+}
+
 int mp_kube_runner_delete_trial(struct mp_runner *base, const char *experiment, int64_t trial,
                                 int64_t attempt, struct mp_error *err)
 {
     struct mp_kube_runner *r = (struct mp_kube_runner *)base;
     char name[MP_KUBE_RUNNER_NAME_MAX];
     mp_kube_runner_name(experiment, trial, attempt, name);
-    int rc = delete_owner(r, name, err);
+    int rc = delete_owner(r, r->ns, name, err);
     if (rc == 0) {
         rc = mp_kube_wait_gone(r, NULL, name, mp_mono_ns() + r->cfg.delete_ns, err);
     }

@@ -199,6 +199,7 @@ static void judge_pod(const json_t *pod, bool load, const char *container, bool 
     }
     if (unschedulable) {
         /* Alone in the run, it asks for more than the nodes have: a verdict on it. */
+        st->unschedulable = st->unschedulable || undecided(st);
         verdict(st, load ? KUBE_PODS_INFRA : KUBE_PODS_FAILED,
                 load ? MP_FAILURE_INFRA : MP_FAILURE_STARTUP_TIMEOUT, "pod %s: unschedulable: %s",
                 name, or_empty(str(sched, "message")));

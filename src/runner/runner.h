@@ -39,6 +39,12 @@ struct mp_trial_request {
      * the same name. A runner whose side effects outlive it (kubernetes) marks them with it and
      * touches only its own. At most 63 characters of [A-Za-z0-9._-]; NULL: none known. */
     const char *run_id;
+    /* Set when this run replaced an experiment of the same name (`run --restart`), whose store
+     * row is gone: its run identity (run_id as it was) and its spec as stored (JSON). A runner
+     * whose side effects outlive it may remove what a killed run of it left, which only carry
+     * that identity (kubernetes: in the replaced spec's namespace, too). NULL: none. */
+    const char *replaced_run_id;
+    const char *replaced_spec;
 };
 
 struct mp_runner_ops;

@@ -149,7 +149,16 @@ trial's deadline, 12 s after it started (runner.trial_timeout), waiting for othe
 run to free nodes: pod loadsched-t1-a2-load-" "$(cat "$WORK/loadsched.reason")"
 check_contains "... the node selector" "didn't match Pod's node affinity/selector" \
     "$(cat "$WORK/loadsched.reason")"
-for name in unsched crash oom notready nopods loaderr pull loadpull initpull loadsched; do
+# A load pod asking for more CPU than any node has: INFRA (retried: a node may come, as a cluster
+# autoscaler adds one) with the scheduler's word and what the load pod asked for, which the
+# word "Insufficient cpu" alone let pass for the configuration's.
+check "a load pod that fits no node: INFRA" "FAILED INFRA" \
+    "$(failure bigload --set runner.load_cpu=64)"
+check_contains "... with the scheduler's word and the load pod's request" "unschedulable: 0/1 nodes \
+are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims \
+found for incoming pod. (the load pod asks for cpu 64 and memory 256Mi, runner.load_cpu and \
+runner.load_memory, beside the trial's service pods)" "$(cat "$WORK/bigload.reason")"
+for name in unsched crash oom notready nopods loaderr pull loadpull initpull loadsched bigload; do
     check "$name: no object left" "" "$(leftover_objects "$name")"
 done
 check "no process is left in the cluster's pods" 0 "$(pod_processes)"

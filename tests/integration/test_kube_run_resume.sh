@@ -16,8 +16,8 @@ stopped() {
     [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" = T ]
 }
 
-# phase NAME MATCH: runs experiment NAME (two trials) until MATCH kills it, then resumes it.
-phase() {
+# killed NAME MATCH: runs experiment NAME (two trials) until MATCH kills it.
+killed() {
     name=$1
     match=$2
     # Stopped until the kill hook is set: on a loaded machine the run made its first request
@@ -37,6 +37,11 @@ phase() {
         check_true "$name: the killed run left objects behind ($left)" [ "$left" -gt 0 ]
     check "$name: the store has trial 1 unfinished" RUNNING \
         "$("$MORPHLING" show "$name" --json | jq -r '.trials[0].state')"
+}
+
+# phase NAME MATCH: runs experiment NAME (two trials) until MATCH kills it, then resumes it.
+phase() {
+    killed "$1" "$2"
     # shellcheck disable=SC2086
     "$MORPHLING" run "$EXAMPLE" $EX_SETS --set "name=$name" -q >"$WORK/$name.2" 2>&1
     check "$name: the resumed run exits 0" 0 "$?"
@@ -53,6 +58,50 @@ phase created '"verb": "create", "resource": "services"'
 phase readiness '"verb": "watch", "resource": "pods"'
 phase load '"verb": "create", "resource": "jobs"'
 phase teardown '"verb": "delete", "resource": "configmaps"'
+
+# kill -9, then `run --restart` with runner.namespace changed: the replaced experiment's row
+# (and spec) are gone when its run's objects are swept, which were left unswept in `default`
+# (the ConfigMap, Deployment, ReplicaSet, Service and pod) with nothing said. The restarted run
+# learns the replaced run's identity and namespace, and deletes there what carries that run's
+# label; another run's objects of the name (another store's) stay.
+k create namespace moved >/dev/null
+killed movens '"verb": "create", "resource": "services"'
+k create configmap movens-t9-a0 >/dev/null
+k label configmap movens-t9-a0 morphling.kubedl.io/experiment=movens morphling.kubedl.io/trial=9 \
+    morphling.kubedl.io/attempt=0 morphling.kubedl.io/role=owner \
+    app.kubernetes.io/managed-by=morphling morphling.kubedl.io/run=another-store >/dev/null
+check_true "movens: the killed run left its objects in default" \
+    [ "$(k get deployments,services -n default -l morphling.kubedl.io/experiment=movens -o name |
+        wc -l)" -eq 2 ]
+# Plain resume in another namespace: refused as another spec (docs/kubernetes.md).
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set name=movens --set runner.namespace=moved -q \
+    >"$WORK/movens.2" 2>&1
+check "movens: resuming in another namespace is refused (exit 2)" 2 "$?"
+check_true "movens: ... naming runner.namespace ($(cat "$WORK/movens.2"))" \
+    grep -q "differs at 'runner.namespace'" "$WORK/movens.2"
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set name=movens --set runner.namespace=moved --restart \
+    -q >"$WORK/movens.3" 2>&1
+check "movens: --restart in namespace moved exits 0 ($(tail -n 2 "$WORK/movens.3"))" 0 "$?"
+check "movens: trials 1 and 2 SUCCEEDED" "1 SUCCEEDED,2 SUCCEEDED" \
+    "$("$MORPHLING" show movens --json | jq -r '[.trials[] | "\(.number) \(.state)"] | join(",")')"
+only_foreign_left() {
+    [ "$(leftover_objects movens)" = configmap/movens-t9-a0 ]
+}
+wait_for "movens: the killed run's objects in default are deleted" only_foreign_left
+check "movens: only the other store's ConfigMap is left" configmap/movens-t9-a0 \
+    "$(leftover_objects movens)"
+k delete configmap movens-t9-a0 >/dev/null
+# The same in the same namespace: what the killed run left carries the replaced experiment's
+# run label, which the sweep now knows as this store's (it was refused as another run's).
+killed restart '"verb": "create", "resource": "services"'
+# shellcheck disable=SC2086
+"$MORPHLING" run "$EXAMPLE" $EX_SETS --set name=restart --restart -q >"$WORK/restart.2" 2>&1
+check "restart: --restart in the same namespace exits 0 ($(tail -n 2 "$WORK/restart.2"))" 0 "$?"
+check "restart: trials 1 and 2 SUCCEEDED" "1 SUCCEEDED,2 SUCCEEDED" \
+    "$("$MORPHLING" show restart --json | jq -r '[.trials[] | "\(.number) \(.state)"] | join(",")')"
+check "restart: no object left" "" "$(leftover_objects restart)"
 
 # Ctrl-C during the load test: the trial is torn down at once (nothing left before the resume),
 # the run exits 130, and the same command finishes the experiment.

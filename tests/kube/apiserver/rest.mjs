@@ -71,6 +71,14 @@ function sameIgnoringVersion(a, b) {
     return deepEqual(times(fa), times(fb));
 }
 
+// Kubernetes stores no empty list of owners or finalizers (omitempty): `ownerReferences: []` or
+// `finalizers: []`, written so or left by a patch that removed the last one, is dropped.
+function dropEmptyLists(m) {
+    for (const k of ['ownerReferences', 'finalizers']) {
+        if (Array.isArray(m?.[k]) && !m[k].length) delete m[k];
+    }
+}
+
 export class Rest {
     constructor({ store, registry, options = {} }) {
         this.store = store;
@@ -187,6 +195,7 @@ export class Rest {
         const obj = body;
         const unknown = this.decode(rdef, obj, opts);
         const m = obj.metadata;
+        dropEmptyLists(m);
         if (rdef.namespaced) {
             if (m.namespace && m.namespace !== ns) {
                 throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
@@ -242,6 +251,7 @@ export class Rest {
         let obj = next(clone(old));
         const unknown = this.decode(rdef, obj, opts);
         const m = obj.metadata;
+        dropEmptyLists(m);
         if (m.name !== undefined && m.name !== name) {
             throw badRequest(`the name of the object (${m.name}) does not match the name on the URL (${name})`);
         }

@@ -112,6 +112,20 @@ wait_for 30 sh -c "! $KUBECTL get cm dep-background >/dev/null 2>&1"
 check "background: the GC deletes the dependent" "" "$(k get cm dep-background --ignore-not-found -o name)"
 check "orphan: dependent kept without ownerReferences" "configmap/dep-orphan " \
     "$(k get cm dep-orphan -o name) $(k get cm dep-orphan -o jsonpath='{.metadata.ownerReferences}')"
+# A patch that removes the last owner (or finalizer) drops the field, as Kubernetes does (an empty
+# list is omitted when the object is stored); `ownerReferences: []` stayed.
+k create configmap owner-patched >/dev/null
+owned owner-patched dep-patched
+k patch configmap dep-patched --type=json \
+    -p '[{"op":"remove","path":"/metadata/ownerReferences/0"}]' >/dev/null
+check "a patch removing the last owner drops ownerReferences" "" \
+    "$(k get cm dep-patched -o jsonpath='{.metadata.ownerReferences}')"
+k patch configmap dep-patched --type=merge -p '{"metadata":{"finalizers":["example.com/a"]}}' >/dev/null
+k patch configmap dep-patched --type=json -p '[{"op":"remove","path":"/metadata/finalizers/0"}]' \
+    >/dev/null
+check "a patch removing the last finalizer drops finalizers" "" \
+    "$(k get cm dep-patched -o jsonpath='{.metadata.finalizers}')"
+k delete configmap owner-patched dep-patched >/dev/null
 k create configmap keep >/dev/null
 k patch configmap keep --type=merge -p '{"metadata":{"finalizers":["example.com/hold"]}}' >/dev/null
 k delete configmap keep --wait=false >/dev/null
