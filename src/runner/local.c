@@ -538,6 +538,32 @@ static pid_t worker_outside(struct local_trial *t, char *where, size_t size, boo
     return 0;
 }
 
+/* Fails the trial CRASHED when a process of its tree is outside its groups (worker_outside):
+ * once it is ready (before: the load test is not run, its figures would not hold) and after the
+ * load test (a worker that left during it). */
+static bool escaped(struct local_trial *t, bool before_load)
+{
+    char where[128];
+    bool all = false;
+    pid_t out = worker_outside(t, where, sizeof(where), &all);
+    const char *held = before_load ? "would not hold" : "did not hold";
+    const char *when = before_load ? " (seen once it was ready: not load-tested)" : "";
+    if (out > 0 && all) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "process %d of the service left the trial's cgroups, so its limits "
+                             "%s for it and its use %s counted: the service must stay in the "
+                             "group it starts in%s",
+                             (int)out, held, before_load ? "would not be" : "was not", when);
+    } else if (out > 0) {
+        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
+                             "process %d of the service left the trial's cgroup in the %s "
+                             "hierarchy (it stayed in the others), so the limits there %s for "
+                             "it: the service must stay in the group it starts in%s",
+                             (int)out, where, held, when);
+    }
+    return out > 0;
+}
+
 static enum ident identify(struct local_trial *t, const struct mp_probe_result *pr)
 {
     enum local_identity mode = t->r->cfg.identity;
@@ -693,7 +719,7 @@ static bool wait_ready(struct local_trial *t)
         }
         if (pr.outcome == MP_PROBE_OK && id == ID_OURS) {
             t->ready_ns = mp_mono_ns();
-            return true;
+            return !escaped(t, true);
         }
         t->foreign_seen = t->foreign_seen || id == ID_FOREIGN;
         seen.unverified = seen.unverified || id == ID_UNVERIFIED;
@@ -786,21 +812,8 @@ static int run_load(struct local_trial *t)
                              err.msg[0] ? err.msg : mp_strerror(rc));
         return rc;
     }
-    char where[128];
-    bool all = false;
-    pid_t out = trial_failed(t) ? 0 : worker_outside(t, where, sizeof(where), &all);
-    if (out > 0 && all) {
-        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
-                             "process %d of the service left the trial's cgroups, so its limits "
-                             "did not hold for it and its use was not counted: the service must "
-                             "stay in the group it starts in",
-                             (int)out);
-    } else if (out > 0) {
-        mp_trial_result_fail(t->res, MP_FAILURE_CRASHED,
-                             "process %d of the service left the trial's cgroup in the %s "
-                             "hierarchy (it stayed in the others), so the limits there did not "
-                             "hold for it: the service must stay in the group it starts in",
-                             (int)out, where);
+    if (!trial_failed(t)) {
+        escaped(t, false);
     }
     return 0;
 }

@@ -70,26 +70,40 @@ expect_nothing_left "$WORK/leave.json"
 
 # A worker of the service (not its listener) that moves itself out of the trial's groups: no
 # limit held for it and its CPU time was not counted, yet the trial SUCCEEDED with its limits
-# 'enforced'. CRASHED, saying so; and teardown still ends it.
+# 'enforced'. CRASHED, saying so; and teardown still ends it. One that left before the service
+# listens is seen once it is ready, and the load test is not run (it was, to the end); one that
+# leaves 0.6 s later (during the load test, unless the machine is slow to start the service) is
+# seen after it.
 cat >"$WORK/worker.sh" <<'EOF'
 #!/bin/sh
-sh -c 'for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do
+sh -c 'sleep "$1"; for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do
     echo $$ 2>/dev/null >"$f"
 done
-exec sleep 60' &
+: >"$2"; exec sleep 60' _ "$LATE" "$0.$$.left" &
+[ "$LATE" != 0 ] || while [ ! -e "$0.$$.left" ]; do sleep 0.01; done
 exec "$@"
 EOF
 chmod +x "$WORK/worker.sh"
-run_trial "$WORK/worker.json" "$SPEC" $SET --set mode=healthy \
-    --set "service.command=[\"$WORK/worker.sh\", \"$FAKE\", --port, \"{port}\", --nonce, \"{nonce}\", --mode, \"{mode}\"]"
-if [ "$(field "$WORK/worker.json" .meta.cgroup.mode)" = none ]; then
-    echo "# no cgroups here: the worker cannot leave them"
-else
+for late in 0 0.6; do
+    LATE=$late run_trial "$WORK/worker.json" "$SPEC" $SET --set mode=healthy \
+        --set "service.command=[\"$WORK/worker.sh\", \"$FAKE\", --port, \"{port}\", --nonce, \"{nonce}\", --mode, \"{mode}\"]"
+    if [ "$(field "$WORK/worker.json" .meta.cgroup.mode)" = none ]; then
+        echo "# no cgroups here: the worker cannot leave them"
+        break
+    fi
     expect_class "$WORK/worker.json" CRASHED
-    check_contains "a worker left its groups: reason" "of the service left the trial's cgroups" \
-        "$(field "$WORK/worker.json" .reason)"
-fi
-expect_nothing_left "$WORK/worker.json"
+    reason=$(field "$WORK/worker.json" .reason)
+    check_contains "a worker left its groups after $late s: reason" \
+        "of the service left the trial's cgroups" "$reason"
+    expect_nothing_left "$WORK/worker.json"
+    if [ "$late" = 0 ]; then
+        check_contains "... seen once the service was ready" \
+            "(seen once it was ready: not load-tested)" "$reason"
+        check "... no load test" null "$(field "$WORK/worker.json" .metrics.throughput_rps)"
+    else
+        echo "# a worker leaving after $late s: $reason"
+    fi
+done
 
 # A worker that leaves only the v1 memory hierarchy, staying in the trial's others: no memory
 # limit held for it, yet the group's largest list still held it and the trial SUCCEEDED. CRASHED,
