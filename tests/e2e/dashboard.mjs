@@ -1578,6 +1578,111 @@ async function phoneChecks(page, expId) {
   await page.setViewportSize({ width: 1440, height: 900 });
 }
 
+// What `morphling show` says besides the best trial: the runner-up within measurement noise, the
+// Pareto front of a spec of several objectives (and those objectives), and a capacity plan for a
+// target load (the export's `target_rps`). The page showed none of them.
+async function showParityChecks(page, spec) {
+  const money = new Intl.NumberFormat('en-US', {
+    style: 'currency',
+    currency: 'USD',
+    maximumSignificantDigits: 3,
+  });
+  const multi = variant(spec, 'e2e-objectives', 40, '10ms').replace(
+    /objective:\n {2}metric: throughput_per_cost\n {2}direction: maximize\n/,
+    'objectives:\n  - {metric: throughput_per_cost, direction: maximize}\n' +
+      '  - {metric: p99_ms, direction: minimize}\n',
+  );
+  const [, made] = await createExperiment(page, multi, 'several objectives');
+  await untilApi(page, made.id, (e) => e.state === 'SUCCEEDED');
+  const exp = await page.evaluate(
+    async (i) => (await authFetch(`/api/v1/experiments/${i}`)).json(),
+    made.id,
+  );
+  await page.goto(`${BASE}/#/exp/${made.id}`);
+  await page.waitForSelector('#trials-h');
+  const ru = exp.runner_up;
+  const ruText = await page
+    .locator('#runner-up')
+    .textContent({ timeout: 3000 })
+    .catch(() => 'no runner-up');
+  check(
+    'the runner-up within noise is said, as show says it',
+    ru &&
+      ru.within_noise &&
+      ruText.startsWith(`Runner-up: trial ${ru.number} (`) &&
+      ruText.includes('is within measurement noise (±') &&
+      ruText.includes('either is a sound choice'),
+    `${JSON.stringify(ru && ru.number)} ${ruText}`,
+  );
+  const objectives = await page
+    .locator('dt:has-text("Objectives") + dd')
+    .textContent({ timeout: 3000 })
+    .catch(() => 'no objectives');
+  check(
+    'settings: every objective',
+    objectives === 'maximize throughput_per_cost, minimize p99_ms',
+    objectives,
+  );
+  const front = exp.pareto_front.map((p) => `#${p.number}`);
+  const rows = await page
+    .locator('#pareto-front tbody tr td:first-child')
+    .allTextContents()
+    .catch(() => []);
+  check(
+    'the Pareto front of the objectives, as show lists it',
+    front.length > 1 && rows.join() === front.join(),
+    `${rows.join()} vs ${front.join()}`,
+  );
+  const p99 = await page
+    .locator('#pareto-front tbody tr:first-child td:last-child')
+    .textContent({ timeout: 3000 })
+    .catch(() => '');
+  check('... with units', / ms$/.test(p99), p99);
+  await shot(page.locator('.reco'), 'objectives.png');
+  // A capacity plan for a target load, as `show --target-rps` and `export --target-rps` give it.
+  await page.click('#export-btn');
+  await page.waitForSelector('dialog[open] #export-out pre');
+  const planned = await page
+    .fill('#export-target', '5000', { timeout: 3000 })
+    .then(() => page.click('text=Plan capacity'))
+    .then(() => page.waitForSelector('#capacity-plan', { timeout: 5000 }))
+    .then((e) => e.textContent())
+    .catch((e) => String(e).split('\n')[0]);
+  const plan = await page.evaluate(
+    async (i) =>
+      (await (await authFetch(`/api/v1/experiments/${i}/export?target_rps=5000`)).json())
+        .capacity_plan,
+    made.id,
+  );
+  check(
+    'export: a capacity plan for a target load',
+    new RegExp(`^5,000 req/s with 20 % headroom needs ${plan.replicas} replicas? of `).test(
+      planned,
+    ) && planned.includes(`${money.format(plan.cost_per_hour)}/h`),
+    `${planned} ${JSON.stringify(plan)}`,
+  );
+  const inDeploy = JSON.parse(await page.locator('#export-out pre').textContent());
+  check(
+    '... and in the configuration shown',
+    inDeploy.capacity_plan && inDeploy.capacity_plan.replicas === plan.replicas,
+  );
+  await page.keyboard.press('Escape');
+}
+
+// A name of the longest kind (63 characters) wraps in the list: it widened the table past a
+// 1440 px window, and the algorithm and age columns went out of sight.
+async function longNameChecks(page, spec) {
+  const name = `e2e-long-${'n'.repeat(54)}`;
+  await createExperiment(page, variant(spec, name, 2, '10ms'), 'a long name');
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector(`td a:has-text("${name}")`);
+  const [scroll, width] = await page.evaluate(() => {
+    const w = document.querySelector('main .table-wrap');
+    return [w.scrollWidth, w.clientWidth];
+  });
+  check('list: a long name leaves every column in sight', scroll <= width, `${scroll} > ${width}`);
+}
+
 async function run() {
   ctx = await chromium.launchPersistentContext(process.env.MP_PROFILE, {
     executablePath: process.env.MP_CHROMIUM,
@@ -1825,6 +1930,8 @@ async function run() {
   await page.waitForSelector('#spec-ok');
   await shot(page, 'new.png');
 
+  await showParityChecks(page, spec);
+  await longNameChecks(page, spec);
   await edgeChecks(page);
   await objectiveLimitChecks(page);
   await compareObjectivesChecks(page);
