@@ -41,6 +41,17 @@ function register(el, u, height) {
   track(el, (width) => u.setSize({ width, height }));
 }
 
+// A chart with no point to draw says so: uPlot drew empty axes over ranges of its own making
+// (0 to 1, $0 to $1) that read like the parameter's or the cost's.
+function nothing(el, text) {
+  drawn.delete(el);
+  const p = document.createElement('p');
+  p.className = 'muted empty';
+  p.textContent = text || 'No trial has measured these values yet.';
+  el.replaceChildren(p);
+  return null;
+}
+
 // The two axes; x is {label, metric} plus uPlot axis options of its own (ticks, splits).
 function axes(x, yLabel, yMetric) {
   const grid = { stroke: '#eceff4', width: 1 };
@@ -185,8 +196,9 @@ function nearestRow(u, rows) {
 // calls opts.onPick(trial), and opts.note(trial) adds to its text (the constraints an infeasible
 // trial violates). A group with line: true is a connected line through its points (a
 // Pareto front), ring: hollow markers (the recommended trial). Groups without a finite point are
-// left out. limits: [{value, label}] dashed lines on y. xLog draws x on a log scale;
-// xCategories names the values of an x that is a choice's index (ticks at the choices only).
+// left out; with none, opts.empty says so instead. limits: [{value, label}] dashed lines on y.
+// xLog draws x on a log scale; xCategories names the values of an x that is a choice's index
+// (ticks at the choices only).
 export function scatter(el, opts) {
   const { title, xLabel, yLabel, xMetric, yMetric, height = 300, xLog = false } = opts;
   const cats = opts.xCategories;
@@ -198,6 +210,7 @@ export function scatter(el, opts) {
       points: g.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)),
     }))
     .filter((g) => g.points.length);
+  if (!groups.length) return nothing(el, opts.empty);
   const rows = [];
   groups.forEach((g, gi) => g.points.forEach(([x, y, trial]) => rows.push([x, gi, y, trial])));
   rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
@@ -242,7 +255,8 @@ export function scatter(el, opts) {
 }
 
 // Line chart over a shared x of trial numbers (ticks at whole numbers only). lines: [{label,
-// color, values, dots, ring}]; lines without a value are left out. limits: [{value, label}]
+// color, values, dots, ring}]; lines without a value are left out (none: opts.empty says so
+// instead). limits: [{value, label}]
 // dashed lines on y. Hovering names the trial
 // under the cursor and its values; with trials: true, clicking calls onPick(trial) and
 // opts.note(trial) adds to the text.
@@ -250,6 +264,7 @@ export function lines(el, opts) {
   const { title, xLabel, yLabel, yMetric, xs, lines: ls, height = 300 } = opts;
   const limits = opts.limits || [];
   const shown = ls.filter((l) => l.values.some((v) => v != null && Number.isFinite(v)));
+  if (!shown.length) return nothing(el, opts.empty);
   const series = [{ label: xLabel }];
   const data = [xs];
   for (const l of shown) {

@@ -1683,6 +1683,43 @@ async function longNameChecks(page, spec) {
   check('list: a long name leaves every column in sight', scroll <= width, `${scroll} > ${width}`);
 }
 
+// Every trial failed before it measured anything (configurations the surface never recorded):
+// each chart says there is nothing to draw (they drew empty axes of made-up ranges, 0 to 1 and
+// $0 to $1), and the recommendation says no trial succeeded (it said no configuration met
+// every constraint, of a spec without any).
+async function allFailedChecks(page) {
+  const spec = [
+    'name: e2e-all-failed',
+    'parameters:',
+    '  - {name: share, type: discrete, values: [0.15, 0.25, 0.4]}',
+    '  - {name: mode, type: categorical, values: [fast]}',
+    'objective: {metric: value}',
+    'algorithm: {name: grid, max_trials: 2}',
+    'runner: {kind: replay, surface: tests/data/surface-small.csv}',
+  ].join('\n');
+  const [, made] = await createExperiment(page, spec, 'all failed');
+  await untilApi(page, made.id, (e) => e.state === 'FAILED');
+  await page.goto(`${BASE}/#/exp/${made.id}`);
+  await page.waitForSelector('#trials-h');
+  await page.waitForSelector('#charts figure.chart');
+  await page.waitForTimeout(500); // the charts are drawn in the next frame
+  const drawn = await page.evaluate(() => ({
+    plots: document.querySelectorAll('#charts .uplot').length,
+    empty: [...document.querySelectorAll('#charts .empty')].map((e) => e.textContent),
+  }));
+  check(
+    'all failed: no chart of empty axes',
+    drawn.plots === 0 && drawn.empty.length >= 3,
+    JSON.stringify(drawn),
+  );
+  const reco = await page.locator('section.panel:has(#reco-h) p').textContent();
+  check(
+    'all failed: the recommendation says no trial succeeded',
+    reco === 'No trial succeeded: no configuration to recommend.',
+    reco,
+  );
+}
+
 async function run() {
   ctx = await chromium.launchPersistentContext(process.env.MP_PROFILE, {
     executablePath: process.env.MP_CHROMIUM,
@@ -1932,6 +1969,7 @@ async function run() {
 
   await showParityChecks(page, spec);
   await longNameChecks(page, spec);
+  await allFailedChecks(page);
   await edgeChecks(page);
   await objectiveLimitChecks(page);
   await compareObjectivesChecks(page);

@@ -193,17 +193,19 @@ function paretoFront(exp) {
 function recommendationCard(exp) {
   const b = exp.best;
   if (!b) {
-    return panel(
-      'reco-h',
-      'Recommendation',
-      h(
-        'p',
-        { class: 'muted' },
-        ACTIVE.includes(exp.state)
-          ? 'No feasible trial yet: no configuration met every constraint.'
-          : 'No feasible trial: no configuration met every constraint.',
-      ),
-    );
+    // As the stop reason says it when no trial succeeded at all (nothing was measured, or a spec
+    // without constraints): "no configuration met every constraint" was wrong there.
+    const missed = exp.trials.some((t) => feasibility(exp, t).violated.length);
+    const active = ACTIVE.includes(exp.state);
+    let text = active
+      ? 'No feasible trial yet: no configuration met every constraint.'
+      : 'No feasible trial: no configuration met every constraint.';
+    if (!missed) {
+      text = active
+        ? 'No trial has succeeded yet.'
+        : 'No trial succeeded: no configuration to recommend.';
+    }
+    return panel('reco-h', 'Recommendation', h('p', { class: 'muted' }, text));
   }
   const m = b.metrics || {};
   const obj = exp.objective.metric;
