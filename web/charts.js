@@ -4,7 +4,7 @@
 // Every chart uses the same colours for feasible and infeasible trials, leaves out series with
 // no points (no empty legend rows) and is registered so that relayout() can resize it without
 // refetching anything.
-import { WHOLE_TICKS, categoryTicks, fmtNum, tickFormat } from './format.js';
+import { WHOLE_TICKS, categoryTicks, fmtMetric, fmtNum, tickFormat } from './format.js';
 
 const uPlot = window.uPlot;
 
@@ -202,7 +202,9 @@ function nearestRow(u, rows) {
 export function scatter(el, opts) {
   const { title, xLabel, yLabel, xMetric, yMetric, height = 300, xLog = false } = opts;
   const cats = opts.xCategories;
-  const xText = (v) => (cats ? String(cats[v]) : fmtNum(v));
+  // The values under the cursor with their units, as the axes give them.
+  const xText = (v) => (cats ? String(cats[v]) : xMetric ? fmtMetric(xMetric, v) : fmtNum(v));
+  const yText = (v) => (yMetric ? fmtMetric(yMetric, v) : fmtNum(v));
   const limits = opts.limits || [];
   const groups = opts.groups
     .map((g) => ({
@@ -241,7 +243,7 @@ export function scatter(el, opts) {
           if (!r) return null;
           const who = r[3] != null ? `trial ${r[3]} (${groups[r[1]].label})` : groups[r[1]].label;
           const note = r[3] != null && opts.note ? opts.note(r[3]) : '';
-          return { text: `${who}: ${xText(r[0])}, ${fmtNum(r[2])}${note}`, trial: r[3] };
+          return { text: `${who}: ${xText(r[0])}, ${yText(r[2])}${note}`, trial: r[3] };
         }, opts.onPick),
       },
       cursor: { points: { size: 9 } },
@@ -302,7 +304,10 @@ export function lines(el, opts) {
           if (i == null) return null;
           const vals = shown
             .filter((l) => l.values[i] != null && Number.isFinite(l.values[i]))
-            .map((l) => `${l.label} ${fmtNum(l.values[i])}`);
+            .map(
+              (l) =>
+                `${l.label} ${yMetric ? fmtMetric(yMetric, l.values[i]) : fmtNum(l.values[i])}`,
+            );
           const note = opts.trials && opts.note ? opts.note(xs[i]) : '';
           const at = `${xLabel} ${fmtNum(xs[i])}`;
           const text = `${at}${vals.length ? `: ${vals.join(', ')}` : ''}${note}`;

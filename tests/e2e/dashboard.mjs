@@ -834,6 +834,12 @@ async function infeasibleNamedChecks(page, expId) {
       /infeasible.*— violates (p99_ms|error_rate)/.test(tip),
       tip,
     );
+    // The values under the cursor with their units, as the axes give them (bare numbers).
+    const units = {
+      'Best so far': /: .*\d req\/s per \$\/h/,
+      'Throughput vs p99 latency': /: [\d.,]+ req\/s, [\d.,]+ ms/,
+    }[title];
+    check(`chart tips: the values under the cursor in "${title}" have units`, units.test(tip), tip);
   }
   const expected = await page.evaluate(async (id) => {
     const exp = await (await authFetch(`/api/v1/experiments/${id}`)).json();
