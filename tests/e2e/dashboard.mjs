@@ -1673,6 +1673,28 @@ async function showParityChecks(page, spec) {
     inDeploy.capacity_plan && inDeploy.capacity_plan.replicas === plan.replicas,
   );
   await page.keyboard.press('Escape');
+  // The comparison names every objective too (it named the first).
+  const other = await page.evaluate(
+    async () =>
+      (await (await authFetch('/api/v1/experiments')).json()).experiments.find(
+        (e) => e.name === 'e2e-live',
+      ).id,
+  );
+  await page.goto(`${BASE}/#/compare?ids=${made.id},${other}`);
+  const objectiveRow = () => {
+    const row = [...document.querySelectorAll('tr')].find(
+      (r) => r.firstElementChild?.textContent === 'Objective',
+    );
+    return row ? row.children[1].textContent : '';
+  };
+  // The experiment page before had the same charts and no such row: wait for the table.
+  await page.waitForFunction(objectiveRow).catch(() => null);
+  const compared = (await page.evaluate(objectiveRow)) || 'no row';
+  check(
+    'compare: every objective',
+    compared === 'maximize throughput_per_cost, minimize p99_ms',
+    compared,
+  );
 }
 
 // A name of the longest kind (63 characters) wraps in the list: it widened the table past a
