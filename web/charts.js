@@ -364,6 +364,9 @@ export function heatmap(
   },
 ) {
   const show = fmt || fmtNum;
+  // Nothing measured (every trial failed before it measured): a grid of grey cells under a
+  // scale from '–' to '–' said no more than this.
+  if (!cells.size && !blocked.size) return nothing(el, 'No trial with a measured objective yet.');
   const vals = [...cells.values()].filter(Number.isFinite);
   const lo = Math.min(...vals);
   const hi = Math.max(...vals);
@@ -429,12 +432,23 @@ export function heatmap(
   const g = document.createElement('span');
   g.className = 'grad';
   g.style.background = `linear-gradient(90deg, ${shade(0).bg}, ${shade(1).bg})`;
+  // Each end in an element of its own: as bare text in the flex row, "worse" shrank to a letter's
+  // width and broke inside the word ("wors" above "e 758").
+  const end = (text, cls) => {
+    const span = document.createElement('span');
+    span.className = cls;
+    span.textContent = text;
+    return span;
+  };
   legend.append(
-    `worse ${maximize ? show(lo) : show(hi)}`,
+    end(`worse ${maximize ? show(lo) : show(hi)}`, 'worse'),
     g,
-    `better ${maximize ? show(hi) : show(lo)} (best ${metric} among feasible trials; grey: ` +
-      `none; struck through: infeasible trials only` +
-      `${recommended ? '; ringed: the recommended trial' : ''})`,
+    end(
+      `better ${maximize ? show(hi) : show(lo)} (best ${metric} among feasible trials; grey: ` +
+        `none; struck through: infeasible trials only` +
+        `${recommended ? '; ringed: the recommended trial' : ''})`,
+      'better',
+    ),
   );
   el.replaceChildren(grid, legend);
 }

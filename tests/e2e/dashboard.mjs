@@ -821,6 +821,18 @@ function colourPixels([title, rgb]) {
 // an infeasible (grey) point names it; a heat map cell of infeasible trials only is dimmed and
 // says what they violate (it looked like a cell nothing was tried in).
 async function infeasibleNamedChecks(page, expId) {
+  // The heat map's scale keeps its words whole, each end on one line ("wors" above "e 758").
+  const ends = await page.evaluate(() =>
+    [...document.querySelectorAll('.legend-bar > span:not(.grad)')].map((e) => [
+      e.textContent,
+      e.getBoundingClientRect().height,
+    ]),
+  );
+  check(
+    'heat map: the ends of its scale on one line each',
+    ends.length === 2 && ends[0][0].startsWith('worse ') && ends[0][1] < 20,
+    JSON.stringify(ends),
+  );
   for (const title of ['Best so far', 'Throughput vs p99 latency']) {
     const fig = page.locator('figure.chart', { has: page.locator(`h3:text-is("${title}")`) });
     let tip = '';
@@ -1575,6 +1587,13 @@ async function phoneChecks(page, expId) {
     check(`phone: the navigation fits 375 px (${name})`, fit.right <= 375, JSON.stringify(fit));
     check(`phone: no sideways scrolling (${name})`, fit.scroll <= 375, JSON.stringify(fit));
     if (name === 'experiment') {
+      // The heat map scrolls sideways in its frame; its numbers stay whole ("1,95" above "3").
+      const split = await page.evaluate(() =>
+        [...document.querySelectorAll('.heat .cell')]
+          .filter((c) => c.textContent && c.getBoundingClientRect().height > 40)
+          .map((c) => c.textContent),
+      );
+      check('phone: heat map numbers stay whole', split.length === 0, split.join(' '));
       await page.evaluate(() => window.scrollTo(0, 0));
       await shot(page, 'phone.png');
       await shot(page, 'phone-full.png', { fullPage: true });
@@ -1737,8 +1756,12 @@ async function allFailedChecks(page) {
   }));
   check(
     'all failed: no chart of empty axes',
-    drawn.plots === 0 && drawn.empty.length >= 3,
+    drawn.plots === 0 && drawn.empty.length >= 4,
     JSON.stringify(drawn),
+  );
+  check(
+    'all failed: no heat map of grey cells',
+    (await page.locator('#charts .heat').count()) === 0,
   );
   const reco = await page.locator('section.panel:has(#reco-h) p').textContent();
   check(
