@@ -108,7 +108,7 @@ export function exportDialog(exp) {
         show(shown);
       },
     },
-    h('label', {}, 'Capacity for a target load ', target),
+    h('label', {}, 'Capacity for a target load of ', target, ' req/s'),
     h('button', { class: 'btn' }, 'Plan capacity'),
   );
   openDialog(`Export ${exp.name}`, h('div', {}, k8s, plan, out), release);
