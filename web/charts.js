@@ -4,7 +4,7 @@
 // Every chart uses the same colours for feasible and infeasible trials, leaves out series with
 // no points (no empty legend rows) and is registered so that relayout() can resize it without
 // refetching anything.
-import { WHOLE_TICKS, categoryTicks, fmtNum, tickFormat } from './format.js';
+import { WHOLE_TICKS, categoryTicks, fmtMetric, fmtNum, tickFormat } from './format.js';
 
 const uPlot = window.uPlot;
 
@@ -39,6 +39,17 @@ export { widthOf };
 
 function register(el, u, height) {
   track(el, (width) => u.setSize({ width, height }));
+}
+
+// A chart with no point to draw says so: uPlot drew empty axes over ranges of its own making
+// (0 to 1, $0 to $1) that read like the parameter's or the cost's.
+function nothing(el, text) {
+  drawn.delete(el);
+  const p = document.createElement('p');
+  p.className = 'muted empty';
+  p.textContent = text || 'No trial has measured these values yet.';
+  el.replaceChildren(p);
+  return null;
 }
 
 // The two axes; x is {label, metric} plus uPlot axis options of its own (ticks, splits).
@@ -185,12 +196,15 @@ function nearestRow(u, rows) {
 // calls opts.onPick(trial), and opts.note(trial) adds to its text (the constraints an infeasible
 // trial violates). A group with line: true is a connected line through its points (a
 // Pareto front), ring: hollow markers (the recommended trial). Groups without a finite point are
-// left out. limits: [{value, label}] dashed lines on y. xLog draws x on a log scale;
-// xCategories names the values of an x that is a choice's index (ticks at the choices only).
+// left out; with none, opts.empty says so instead. limits: [{value, label}] dashed lines on y.
+// xLog draws x on a log scale; xCategories names the values of an x that is a choice's index
+// (ticks at the choices only).
 export function scatter(el, opts) {
   const { title, xLabel, yLabel, xMetric, yMetric, height = 300, xLog = false } = opts;
   const cats = opts.xCategories;
-  const xText = (v) => (cats ? String(cats[v]) : fmtNum(v));
+  // The values under the cursor with their units, as the axes give them.
+  const xText = (v) => (cats ? String(cats[v]) : xMetric ? fmtMetric(xMetric, v) : fmtNum(v));
+  const yText = (v) => (yMetric ? fmtMetric(yMetric, v) : fmtNum(v));
   const limits = opts.limits || [];
   const groups = opts.groups
     .map((g) => ({
@@ -198,6 +212,7 @@ export function scatter(el, opts) {
       points: g.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)),
     }))
     .filter((g) => g.points.length);
+  if (!groups.length) return nothing(el, opts.empty);
   const rows = [];
   groups.forEach((g, gi) => g.points.forEach(([x, y, trial]) => rows.push([x, gi, y, trial])));
   rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
@@ -228,7 +243,7 @@ export function scatter(el, opts) {
           if (!r) return null;
           const who = r[3] != null ? `trial ${r[3]} (${groups[r[1]].label})` : groups[r[1]].label;
           const note = r[3] != null && opts.note ? opts.note(r[3]) : '';
-          return { text: `${who}: ${xText(r[0])}, ${fmtNum(r[2])}${note}`, trial: r[3] };
+          return { text: `${who}: ${xText(r[0])}, ${yText(r[2])}${note}`, trial: r[3] };
         }, opts.onPick),
       },
       cursor: { points: { size: 9 } },
@@ -242,7 +257,8 @@ export function scatter(el, opts) {
 }
 
 // Line chart over a shared x of trial numbers (ticks at whole numbers only). lines: [{label,
-// color, values, dots, ring}]; lines without a value are left out. limits: [{value, label}]
+// color, values, dots, ring}]; lines without a value are left out (none: opts.empty says so
+// instead). limits: [{value, label}]
 // dashed lines on y. Hovering names the trial
 // under the cursor and its values; with trials: true, clicking calls onPick(trial) and
 // opts.note(trial) adds to the text.
@@ -250,6 +266,7 @@ export function lines(el, opts) {
   const { title, xLabel, yLabel, yMetric, xs, lines: ls, height = 300 } = opts;
   const limits = opts.limits || [];
   const shown = ls.filter((l) => l.values.some((v) => v != null && Number.isFinite(v)));
+  if (!shown.length) return nothing(el, opts.empty);
   const series = [{ label: xLabel }];
   const data = [xs];
   for (const l of shown) {
@@ -287,7 +304,10 @@ export function lines(el, opts) {
           if (i == null) return null;
           const vals = shown
             .filter((l) => l.values[i] != null && Number.isFinite(l.values[i]))
-            .map((l) => `${l.label} ${fmtNum(l.values[i])}`);
+            .map(
+              (l) =>
+                `${l.label} ${yMetric ? fmtMetric(yMetric, l.values[i]) : fmtNum(l.values[i])}`,
+            );
           const note = opts.trials && opts.note ? opts.note(xs[i]) : '';
           const at = `${xLabel} ${fmtNum(xs[i])}`;
           const text = `${at}${vals.length ? `: ${vals.join(', ')}` : ''}${note}`;
@@ -344,6 +364,9 @@ export function heatmap(
   },
 ) {
   const show = fmt || fmtNum;
+  // Nothing measured (every trial failed before it measured): a grid of grey cells under a
+  // scale from '–' to '–' said no more than this.
+  if (!cells.size && !blocked.size) return nothing(el, 'No trial with a measured objective yet.');
   const vals = [...cells.values()].filter(Number.isFinite);
   const lo = Math.min(...vals);
   const hi = Math.max(...vals);
@@ -409,12 +432,23 @@ export function heatmap(
   const g = document.createElement('span');
   g.className = 'grad';
   g.style.background = `linear-gradient(90deg, ${shade(0).bg}, ${shade(1).bg})`;
+  // Each end in an element of its own: as bare text in the flex row, "worse" shrank to a letter's
+  // width and broke inside the word ("wors" above "e 758").
+  const end = (text, cls) => {
+    const span = document.createElement('span');
+    span.className = cls;
+    span.textContent = text;
+    return span;
+  };
   legend.append(
-    `worse ${maximize ? show(lo) : show(hi)}`,
+    end(`worse ${maximize ? show(lo) : show(hi)}`, 'worse'),
     g,
-    `better ${maximize ? show(hi) : show(lo)} (best ${metric} among feasible trials; grey: ` +
-      `none; struck through: infeasible trials only` +
-      `${recommended ? '; ringed: the recommended trial' : ''})`,
+    end(
+      `better ${maximize ? show(hi) : show(lo)} (best ${metric} among feasible trials; grey: ` +
+        `none; struck through: infeasible trials only` +
+        `${recommended ? '; ringed: the recommended trial' : ''})`,
+      'better',
+    ),
   );
   el.replaceChildren(grid, legend);
 }

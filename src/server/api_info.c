@@ -6,6 +6,7 @@
  * it). Endpoints: docs/api.md. */
 #include "server/server_int.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "engine/events.h"
@@ -43,14 +44,16 @@ struct export_query {
     int port;
     bool port_given;
     double target_rps;
+    double headroom; /* the plan's spare capacity, as `export --headroom` (0.2) */
 };
 
 static int export_query(struct MHD_Connection *c, struct export_query *q, struct mp_error *err)
 {
     int64_t port = 8080;
-    const char *p = NULL, *rps = NULL;
+    const char *p = NULL, *rps = NULL, *room = NULL;
     int rc = mp_srv_query_arg(c, "port", &p, err);
     rc = rc ? rc : mp_srv_query_arg(c, "target_rps", &rps, err);
+    rc = rc ? rc : mp_srv_query_arg(c, "headroom", &room, err);
     rc = rc ? rc : mp_srv_query_arg(c, "format", &q->format, err);
     rc = rc ? rc : mp_srv_query_arg(c, "container", &q->container, err);
     if (rc != 0) {
@@ -72,6 +75,17 @@ static int export_query(struct MHD_Connection *c, struct export_query *q, struct
                   q->target_rps <= MP_REPORT_TARGET_RPS_MAX))) {
         return mp_error_set(err, MP_EINVALID, "target_rps '%s': expected a number in %g..%g", rps,
                             MP_REPORT_TARGET_RPS_MIN, MP_REPORT_TARGET_RPS_MAX);
+    }
+    /* It was ignored: a plan asked with 50 % came back with 20 %, unsaid. */
+    q->headroom = 0.2;
+    if (room && !rps) {
+        return mp_error_set(err, MP_EINVALID,
+                            "headroom '%s' needs target_rps (the load to plan capacity for)", room);
+    }
+    if (room &&
+        (mp_parse_double(room, &q->headroom) != 0 || !isfinite(q->headroom) || q->headroom < 0)) {
+        return mp_error_set(err, MP_EINVALID, "headroom '%s': expected a number >= 0 (0.2: 20 %%)",
+                            room);
     }
     q->port = (int)port;
     q->port_given = p != NULL;
@@ -131,7 +145,7 @@ mhd_result mp_srv_api_export(struct mp_server *srv, struct MHD_Connection *c, st
     if (rc != 0) {
         return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid", "%s", err.msg);
     }
-    struct mp_deploy_opts o = {.port = q.port, .target_rps = q.target_rps, .headroom = 0.2};
+    struct mp_deploy_opts o = {.port = q.port, .target_rps = q.target_rps, .headroom = q.headroom};
     rc = mp_srv_open_store(srv, &st, &err);
     if (rc == 0 && strcmp(q.format, "k8s") == 0) {
         rc = k8s_patch(st, ref, &q, &o, &out, &err);

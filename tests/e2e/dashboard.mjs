@@ -821,6 +821,18 @@ function colourPixels([title, rgb]) {
 // an infeasible (grey) point names it; a heat map cell of infeasible trials only is dimmed and
 // says what they violate (it looked like a cell nothing was tried in).
 async function infeasibleNamedChecks(page, expId) {
+  // The heat map's scale keeps its words whole, each end on one line ("wors" above "e 758").
+  const ends = await page.evaluate(() =>
+    [...document.querySelectorAll('.legend-bar > span:not(.grad)')].map((e) => [
+      e.textContent,
+      e.getBoundingClientRect().height,
+    ]),
+  );
+  check(
+    'heat map: the ends of its scale on one line each',
+    ends.length === 2 && ends[0][0].startsWith('worse ') && ends[0][1] < 20,
+    JSON.stringify(ends),
+  );
   for (const title of ['Best so far', 'Throughput vs p99 latency']) {
     const fig = page.locator('figure.chart', { has: page.locator(`h3:text-is("${title}")`) });
     let tip = '';
@@ -834,6 +846,12 @@ async function infeasibleNamedChecks(page, expId) {
       /infeasible.*— violates (p99_ms|error_rate)/.test(tip),
       tip,
     );
+    // The values under the cursor with their units, as the axes give them (bare numbers).
+    const units = {
+      'Best so far': /: .*\d req\/s per \$\/h/,
+      'Throughput vs p99 latency': /: [\d.,]+ req\/s, [\d.,]+ ms/,
+    }[title];
+    check(`chart tips: the values under the cursor in "${title}" have units`, units.test(tip), tip);
   }
   const expected = await page.evaluate(async (id) => {
     const exp = await (await authFetch(`/api/v1/experiments/${id}`)).json();
@@ -1569,6 +1587,13 @@ async function phoneChecks(page, expId) {
     check(`phone: the navigation fits 375 px (${name})`, fit.right <= 375, JSON.stringify(fit));
     check(`phone: no sideways scrolling (${name})`, fit.scroll <= 375, JSON.stringify(fit));
     if (name === 'experiment') {
+      // The heat map scrolls sideways in its frame; its numbers stay whole ("1,95" above "3").
+      const split = await page.evaluate(() =>
+        [...document.querySelectorAll('.heat .cell')]
+          .filter((c) => c.textContent && c.getBoundingClientRect().height > 40)
+          .map((c) => c.textContent),
+      );
+      check('phone: heat map numbers stay whole', split.length === 0, split.join(' '));
       await page.evaluate(() => window.scrollTo(0, 0));
       await shot(page, 'phone.png');
       await shot(page, 'phone-full.png', { fullPage: true });
@@ -1576,6 +1601,174 @@ async function phoneChecks(page, expId) {
     if (name === 'trial') await shot(page, 'phone-trial.png', { fullPage: true });
   }
   await page.setViewportSize({ width: 1440, height: 900 });
+}
+
+// What `morphling show` says besides the best trial: the runner-up within measurement noise, the
+// Pareto front of a spec of several objectives (and those objectives), and a capacity plan for a
+// target load (the export's `target_rps`). The page showed none of them.
+async function showParityChecks(page, spec) {
+  const money = new Intl.NumberFormat('en-US', {
+    style: 'currency',
+    currency: 'USD',
+    maximumSignificantDigits: 3,
+  });
+  const multi = variant(spec, 'e2e-objectives', 40, '10ms').replace(
+    /objective:\n {2}metric: throughput_per_cost\n {2}direction: maximize\n/,
+    'objectives:\n  - {metric: throughput_per_cost, direction: maximize}\n' +
+      '  - {metric: p99_ms, direction: minimize}\n',
+  );
+  const [, made] = await createExperiment(page, multi, 'several objectives');
+  await untilApi(page, made.id, (e) => e.state === 'SUCCEEDED');
+  const exp = await page.evaluate(
+    async (i) => (await authFetch(`/api/v1/experiments/${i}`)).json(),
+    made.id,
+  );
+  await page.goto(`${BASE}/#/exp/${made.id}`);
+  await page.waitForSelector('#trials-h');
+  const ru = exp.runner_up;
+  const ruText = await page
+    .locator('#runner-up')
+    .textContent({ timeout: 3000 })
+    .catch(() => 'no runner-up');
+  check(
+    'the runner-up within noise is said, as show says it',
+    ru &&
+      ru.within_noise &&
+      ruText.startsWith(`Runner-up: trial ${ru.number} (`) &&
+      ruText.includes('is within measurement noise (±') &&
+      ruText.includes('either is a sound choice'),
+    `${JSON.stringify(ru && ru.number)} ${ruText}`,
+  );
+  const objectives = await page
+    .locator('dt:has-text("Objectives") + dd')
+    .textContent({ timeout: 3000 })
+    .catch(() => 'no objectives');
+  check(
+    'settings: every objective',
+    objectives === 'maximize throughput_per_cost, minimize p99_ms',
+    objectives,
+  );
+  const front = exp.pareto_front.map((p) => `#${p.number}`);
+  const rows = await page
+    .locator('#pareto-front tbody tr td:first-child')
+    .allTextContents()
+    .catch(() => []);
+  check(
+    'the Pareto front of the objectives, as show lists it',
+    front.length > 1 && rows.join() === front.join(),
+    `${rows.join()} vs ${front.join()}`,
+  );
+  const p99 = await page
+    .locator('#pareto-front tbody tr:first-child td:last-child')
+    .textContent({ timeout: 3000 })
+    .catch(() => '');
+  check('... with units', / ms$/.test(p99), p99);
+  await shot(page.locator('.reco'), 'objectives.png');
+  // A capacity plan for a target load, as `show --target-rps` and `export --target-rps` give it.
+  await page.click('#export-btn');
+  await page.waitForSelector('dialog[open] #export-out pre');
+  const planned = await page
+    .fill('#export-target', '5000', { timeout: 3000 })
+    .then(() => page.click('text=Plan capacity'))
+    .then(() => page.waitForSelector('#capacity-plan', { timeout: 5000 }))
+    .then((e) => e.textContent())
+    .catch((e) => String(e).split('\n')[0]);
+  const plan = await page.evaluate(
+    async (i) =>
+      (await (await authFetch(`/api/v1/experiments/${i}/export?target_rps=5000`)).json())
+        .capacity_plan,
+    made.id,
+  );
+  check(
+    'export: a capacity plan for a target load',
+    new RegExp(`^5,000 req/s with 20 % headroom needs ${plan.replicas} replicas? of `).test(
+      planned,
+    ) && planned.includes(`${money.format(plan.cost_per_hour)}/h`),
+    `${planned} ${JSON.stringify(plan)}`,
+  );
+  const inDeploy = JSON.parse(await page.locator('#export-out pre').textContent());
+  check(
+    '... and in the configuration shown',
+    inDeploy.capacity_plan && inDeploy.capacity_plan.replicas === plan.replicas,
+  );
+  await page.keyboard.press('Escape');
+  // The comparison names every objective too (it named the first).
+  const other = await page.evaluate(
+    async () =>
+      (await (await authFetch('/api/v1/experiments')).json()).experiments.find(
+        (e) => e.name === 'e2e-live',
+      ).id,
+  );
+  await page.goto(`${BASE}/#/compare?ids=${made.id},${other}`);
+  const objectiveRow = () => {
+    const row = [...document.querySelectorAll('tr')].find(
+      (r) => r.firstElementChild?.textContent === 'Objective',
+    );
+    return row ? row.children[1].textContent : '';
+  };
+  // The experiment page before had the same charts and no such row: wait for the table.
+  await page.waitForFunction(objectiveRow).catch(() => null);
+  const compared = (await page.evaluate(objectiveRow)) || 'no row';
+  check(
+    'compare: every objective',
+    compared === 'maximize throughput_per_cost, minimize p99_ms',
+    compared,
+  );
+}
+
+// A name of the longest kind (63 characters) wraps in the list: it widened the table past a
+// 1440 px window, and the algorithm and age columns went out of sight.
+async function longNameChecks(page, spec) {
+  const name = `e2e-long-${'n'.repeat(54)}`;
+  await createExperiment(page, variant(spec, name, 2, '10ms'), 'a long name');
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector(`td a:has-text("${name}")`);
+  const [scroll, width] = await page.evaluate(() => {
+    const w = document.querySelector('main .table-wrap');
+    return [w.scrollWidth, w.clientWidth];
+  });
+  check('list: a long name leaves every column in sight', scroll <= width, `${scroll} > ${width}`);
+}
+
+// Every trial failed before it measured anything (configurations the surface never recorded):
+// each chart says there is nothing to draw (they drew empty axes of made-up ranges, 0 to 1 and
+// $0 to $1), and the recommendation says no trial succeeded (it said no configuration met
+// every constraint, of a spec without any).
+async function allFailedChecks(page) {
+  const spec = [
+    'name: e2e-all-failed',
+    'parameters:',
+    '  - {name: share, type: discrete, values: [0.15, 0.25, 0.4]}',
+    '  - {name: mode, type: categorical, values: [fast]}',
+    'objective: {metric: value}',
+    'algorithm: {name: grid, max_trials: 2}',
+    'runner: {kind: replay, surface: tests/data/surface-small.csv}',
+  ].join('\n');
+  const [, made] = await createExperiment(page, spec, 'all failed');
+  await untilApi(page, made.id, (e) => e.state === 'FAILED');
+  await page.goto(`${BASE}/#/exp/${made.id}`);
+  await page.waitForSelector('#trials-h');
+  await page.waitForSelector('#charts figure.chart');
+  await page.waitForTimeout(500); // the charts are drawn in the next frame
+  const drawn = await page.evaluate(() => ({
+    plots: document.querySelectorAll('#charts .uplot').length,
+    empty: [...document.querySelectorAll('#charts .empty')].map((e) => e.textContent),
+  }));
+  check(
+    'all failed: no chart of empty axes',
+    drawn.plots === 0 && drawn.empty.length >= 4,
+    JSON.stringify(drawn),
+  );
+  check(
+    'all failed: no heat map of grey cells',
+    (await page.locator('#charts .heat').count()) === 0,
+  );
+  const reco = await page.locator('section.panel:has(#reco-h) p').textContent();
+  check(
+    'all failed: the recommendation says no trial succeeded',
+    reco === 'No trial succeeded: no configuration to recommend.',
+    reco,
+  );
 }
 
 async function run() {
@@ -1825,6 +2018,9 @@ async function run() {
   await page.waitForSelector('#spec-ok');
   await shot(page, 'new.png');
 
+  await showParityChecks(page, spec);
+  await longNameChecks(page, spec);
+  await allFailedChecks(page);
   await edgeChecks(page);
   await objectiveLimitChecks(page);
   await compareObjectivesChecks(page);

@@ -250,6 +250,13 @@ check "export: a huge target_rps" 400 "$(status GET "/api/v1/experiments/$id/exp
 check_contains "export: the target's range" "1e+12" "$(body .error.message)"
 check "export: a target_rps in range" 200 "$(status GET "/api/v1/experiments/$id/export?target_rps=5000")"
 check "export: its replicas" true "$(body '.capacity_plan.replicas >= 1')"
+# A headroom of its own, as `export --headroom` takes (it was ignored: the plan said 20 %).
+check "export: a headroom" 200 "$(status GET "/api/v1/experiments/$id/export?target_rps=5000&headroom=0.5")"
+check "export: the plan has that headroom" 0.5 "$(body '.capacity_plan.headroom')"
+check "export: a negative headroom" 400 "$(status GET "/api/v1/experiments/$id/export?target_rps=5000&headroom=-1")"
+check_contains "export: the error names headroom" "headroom '-1'" "$(body .error.message)"
+check "export: a headroom without a target" 400 "$(status GET "/api/v1/experiments/$id/export?headroom=0.5")"
+check_contains "export: the error says what it needs" "target_rps" "$(body .error.message)"
 # A query argument given twice is refused (the first one was taken; the client may have meant
 # the other).
 check "export: a repeated argument" 400 "$(status GET "/api/v1/experiments/$id/export?format=k8s&container=a&container=b")"

@@ -41,7 +41,13 @@ function bestValue(e) {
 
 const ROWS = [
   ['State', (e) => badge(e.state)],
-  ['Objective', (e) => `${e.objective.direction} ${e.objective.metric}`],
+  [
+    'Objective',
+    (e) =>
+      (e.objectives && e.objectives.length ? e.objectives : [e.objective])
+        .map((o) => `${o.direction} ${o.metric}`)
+        .join(', '),
+  ],
   ['Algorithm', (e) => e.algorithm],
   ['Trials', (e) => `${finished(e.counts)} / ${e.max_trials}`],
   ['Failed', (e) => e.counts?.failed],

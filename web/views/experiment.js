@@ -125,20 +125,87 @@ function confirmationPart(exp, b) {
   return parts;
 }
 
+// The second-best feasible trial when it lies within the best's measurement noise, as `show`
+// says it (runner_up.within_noise): either configuration is a sound choice.
+function runnerUp(exp) {
+  const r = exp.runner_up;
+  if (!r || r.within_noise !== true) return null;
+  const m = exp.objective.metric;
+  return h(
+    'p',
+    { class: 'msg note', id: 'runner-up' },
+    'Runner-up: ',
+    h('a', { href: `#/exp/${exp.id}/trial/${r.number}` }, `trial ${r.number}`),
+    ` (${m} = ${fmtMetric(m, r.value)}) is within measurement noise (± ${fmtMetric(m, r.noise)}` +
+      (r.noise_assumed
+        ? ', the 5 % assumed of a trial that measured no uncertainty of its own'
+        : '') +
+      ') of the best; either is a sound choice.',
+  );
+}
+
+// The Pareto front of a spec of several objectives (pareto_front): every feasible trial no other
+// one matches or beats on all of them at once, as `show` lists it; a missing value is '–'.
+function paretoFront(exp) {
+  const front = exp.pareto_front;
+  const objs = exp.objectives || [];
+  if (!Array.isArray(front) || objs.length < 2) return null;
+  const n = front.length;
+  return h(
+    'div',
+    { class: 'table-wrap', id: 'pareto-front' },
+    h(
+      'table',
+      { class: 'data' },
+      h(
+        'caption',
+        { class: 'muted' },
+        `Pareto front (${n} trial${n === 1 ? '' : 's'} no other trial beats on every objective)`,
+      ),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'col' }, 'Trial'),
+          objs.map((o) => h('th', { scope: 'col', class: 'num' }, `${o.metric} (${o.direction})`)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        front.map((p) =>
+          h(
+            'tr',
+            { class: p.number === exp.best?.number ? 'best-row' : null },
+            h('td', {}, h('a', { href: `#/exp/${exp.id}/trial/${p.number}` }, `#${p.number}`)),
+            objs.map((o) =>
+              h('td', { class: 'num' }, fmtMetric(o.metric, (p.values || {})[o.metric])),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 function recommendationCard(exp) {
   const b = exp.best;
   if (!b) {
-    return panel(
-      'reco-h',
-      'Recommendation',
-      h(
-        'p',
-        { class: 'muted' },
-        ACTIVE.includes(exp.state)
-          ? 'No feasible trial yet: no configuration met every constraint.'
-          : 'No feasible trial: no configuration met every constraint.',
-      ),
-    );
+    // As the stop reason says it when no trial succeeded at all (nothing was measured, or a spec
+    // without constraints): "no configuration met every constraint" was wrong there.
+    const missed = exp.trials.some((t) => feasibility(exp, t).violated.length);
+    const active = ACTIVE.includes(exp.state);
+    let text = active
+      ? 'No feasible trial yet: no configuration met every constraint.'
+      : 'No feasible trial: no configuration met every constraint.';
+    if (!missed) {
+      text = active
+        ? 'No trial has succeeded yet.'
+        : 'No trial succeeded: no configuration to recommend.';
+    }
+    return panel('reco-h', 'Recommendation', h('p', { class: 'muted' }, text));
   }
   const m = b.metrics || {};
   const obj = exp.objective.metric;
@@ -170,6 +237,8 @@ function recommendationCard(exp) {
       shown,
     ),
     confirmationPart(exp, b),
+    runnerUp(exp),
+    paretoFront(exp),
   );
   sec.classList.add('reco');
   return sec;
@@ -177,7 +246,9 @@ function recommendationCard(exp) {
 
 function settingsPanel(exp) {
   const rows = [
-    ['Objective', `${exp.objective.direction} ${exp.objective.metric}`],
+    (exp.objectives || []).length > 1
+      ? ['Objectives', exp.objectives.map((o) => `${o.direction} ${o.metric}`).join(', ')]
+      : ['Objective', `${exp.objective.direction} ${exp.objective.metric}`],
     ['Constraints', exp.constraints.length ? exp.constraints.join(', ') : 'none'],
     ['Algorithm', exp.algorithm],
     ['Runner', exp.runner],

@@ -45,6 +45,7 @@ function columns(selected, compareBtn) {
     {
       key: 'name',
       label: 'Name',
+      cls: 'name',
       get: (e) => e.name,
       render: (e) => h('a', { href: `#/exp/${e.id}` }, e.name),
     },
