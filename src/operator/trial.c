@@ -34,12 +34,21 @@ struct op_trec *op_trec_find(struct op_exp *x, int64_t number)
     return NULL;
 }
 
+/* Kept in number order, as the status lists are written (op_status_trial_lists): parallel
+ * trials' Trials are created in any order, and a restarted run lists them by name (-10 before
+ * -2). A pointer into the table holds only until the next new trial. */
 struct op_trec *op_trec(struct op_exp *x, int64_t number)
 {
     struct op_trec *t = op_trec_find(x, number);
     if (!t) {
+        size_t at = x->n_trials;
+        while (at > 0 && x->trials[at - 1].number > number) {
+            at--;
+        }
         x->trials = mp_xreallocarray(x->trials, x->n_trials + 1, sizeof(*x->trials));
-        t = &x->trials[x->n_trials++];
+        memmove(&x->trials[at + 1], &x->trials[at], (x->n_trials - at) * sizeof(*x->trials));
+        x->n_trials++;
+        t = &x->trials[at];
         memset(t, 0, sizeof(*t));
         t->number = number;
         t->name = op_trial_name(x->name, number);
