@@ -201,7 +201,8 @@ static int mark_running(struct op_exp *x, const json_t *trial, int64_t attempt,
 
 /* An attempt that ended without a verdict on its configuration (INFRA: a service pod evicted or
  * deleted, the trial's Deployment edited, an image not pulled): the engine runs the trial again
- * as a new attempt, up to three in a row, and its Trial moves to that attempt, so the reason
+ * as a new attempt (up to three in a row, then it fails INFRA; an image that three attempts
+ * could not pull stops the run instead), and its Trial moves to that attempt, so the reason
  * would be nowhere (the engine's cache keeps it, not the API server). A Warning Event
  * TrialAttemptFailed on the Trial says it, one per Trial, counted, with the latest attempt's.
  * Not for a run that stops (its own Events say why) or lost its Lease (no more writes). */
@@ -215,11 +216,11 @@ static void attempt_failed(struct op_exp *x, const json_t *trial,
     const char *name = mp_kube_meta(trial, "name");
     op_event_latest(x->op, trial, "Warning", "TrialAttemptFailed",
                     "attempt %lld of trial %lld ended without a verdict on its configuration: "
-                    "%s; it runs again as a new attempt (after three in a row it fails INFRA)",
+                    "%s; the trial runs again as a new attempt, up to three in a row",
                     (long long)req->attempt + 1, (long long)req->number,
                     res->reason ? res->reason : mp_strerror(rc));
-    op_log(x->op, "%s: trial %lld (Trial %s), attempt %lld: %s; it runs again", x->key,
-           (long long)req->number, name ? name : "?", (long long)req->attempt + 1,
+    op_log(x->op, "%s: trial %lld (Trial %s), attempt %lld: %s", x->key, (long long)req->number,
+           name ? name : "?", (long long)req->attempt + 1,
            res->reason ? res->reason : mp_strerror(rc));
 }
 
