@@ -276,7 +276,8 @@ int op_trial_recreate(struct op_exp *x, int64_t number, struct mp_error *err) MP
 int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_result *res,
                     struct mp_error *err) MP_WUR;
 struct op_trec *op_trec_find(struct op_exp *x, int64_t number);
-/* The record of trial number, created when missing. Caller holds x->lock. */
+/* The record of trial number, created when missing; x->trials stays in number order (a pointer
+ * into it holds until the next record is created). Caller holds x->lock. */
 struct op_trec *op_trec(struct op_exp *x, int64_t number);
 /* A condition {type, status, reason, message, lastUpdateTime, lastTransitionTime: now}. New. */
 json_t *op_condition(const char *type, const char *status, const char *reason, const char *message);

@@ -34,12 +34,21 @@ struct op_trec *op_trec_find(struct op_exp *x, int64_t number)
     return NULL;
 }
 
+/* Kept in number order, as the status lists are written (op_status_trial_lists): parallel
+ * trials' Trials are created in any order, and a restarted run lists them by name (-10 before
+ * -2). A pointer into the table holds only until the next new trial. */
 struct op_trec *op_trec(struct op_exp *x, int64_t number)
 {
     struct op_trec *t = op_trec_find(x, number);
     if (!t) {
+        size_t at = x->n_trials;
+        while (at > 0 && x->trials[at - 1].number > number) {
+            at--;
+        }
         x->trials = mp_xreallocarray(x->trials, x->n_trials + 1, sizeof(*x->trials));
-        t = &x->trials[x->n_trials++];
+        memmove(&x->trials[at + 1], &x->trials[at], (x->n_trials - at) * sizeof(*x->trials));
+        x->n_trials++;
+        t = &x->trials[at];
         memset(t, 0, sizeof(*t));
         t->number = number;
         t->name = op_trial_name(x->name, number);
@@ -190,6 +199,31 @@ static int mark_running(struct op_exp *x, const json_t *trial, int64_t attempt,
     return rc;
 }
 
+/* An attempt that ended without a verdict on its configuration (INFRA: a service pod evicted or
+ * deleted, the trial's Deployment edited, an image not pulled): the engine runs the trial again
+ * as a new attempt (up to three in a row, then it fails INFRA; an image that three attempts
+ * could not pull stops the run instead), and its Trial moves to that attempt, so the reason
+ * would be nowhere (the engine's cache keeps it, not the API server). A Warning Event
+ * TrialAttemptFailed on the Trial says it, one per Trial, counted, with the latest attempt's.
+ * Not for a run that stops (its own Events say why) or lost its Lease (no more writes). */
+static void attempt_failed(struct op_exp *x, const json_t *trial,
+                           const struct mp_trial_request *req, const struct mp_trial_result *res,
+                           int rc, const atomic_bool *cancel)
+{
+    if (res->run_error || atomic_load(cancel) || atomic_load(&x->lease_lost)) {
+        return;
+    }
+    const char *name = mp_kube_meta(trial, "name");
+    op_event_latest(x->op, trial, "Warning", "TrialAttemptFailed",
+                    "attempt %lld of trial %lld ended without a verdict on its configuration: "
+                    "%s; the trial runs again as a new attempt, up to three in a row",
+                    (long long)req->attempt + 1, (long long)req->number,
+                    res->reason ? res->reason : mp_strerror(rc));
+    op_log(x->op, "%s: trial %lld (Trial %s), attempt %lld: %s", x->key, (long long)req->number,
+           name ? name : "?", (long long)req->attempt + 1,
+           res->reason ? res->reason : mp_strerror(rc));
+}
+
 /* A confirmation run (docs/internals/engine.md): the finished trial's configuration measured
  * again after the search. Its Trial stays as it is and owns the run's objects. */
 static int confirm_run(struct op_exp *x, const struct mp_trial_request *req,
@@ -274,6 +308,9 @@ static int run(struct mp_runner *r, const struct mp_trial_request *req, struct m
     }
     struct mp_operator_trial ot = {x->ns, x->name, x->pe, trial};
     rc = x->op->rops->run(x->runner, &ot, req, res, cancel);
+    if (rc < 0) {
+        attempt_failed(x, trial, req, res, rc, cancel);
+    }
     json_decref(trial);
     return rc;
 }

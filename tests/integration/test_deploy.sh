@@ -182,6 +182,7 @@ for rule in "create deployments.apps -n team-a" "delete jobs.batch -n team-b" "c
     "update profilingexperiments.morphling.kubedl.io --subresource=status -n team-a" \
     "create trials.morphling.kubedl.io -n team-a" "list pods -n team-a" "get pods/log -n team-a" \
     "delete pods -n team-a" "create events -n team-a" "list events -n team-a" \
+    "get events -n team-a" "update events -n team-a" \
     "update leases.coordination.k8s.io -n morphling-system" \
     "delete leases.coordination.k8s.io -n team-a"; do
     # shellcheck disable=SC2086 # the rule is several words on purpose

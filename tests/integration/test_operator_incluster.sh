@@ -69,6 +69,25 @@ MP_WAIT_S=60 wait_for "the trial's Deployment is made" trial_deployment && ok "t
 check "the experiment's Trial, owned by it" "$PE-1 ProfilingExperiment/$PE" \
     "$(k get trials -n "$NS" -o jsonpath='{.items[0].metadata.name} {.items[0].metadata.ownerReferences[0].kind}/{.items[0].metadata.ownerReferences[0].name}' 2>&1)"
 check_contains "the operator's log: the experiment runs" "$NS/$PE: running" "$(logs)"
+# An Event said again is counted on the one there (docs/kubernetes.md), also under deploy/'s
+# RBAC: a Trial of an experiment's name that is not its own stops each retried run with the same
+# NameInUse Event. The count stayed 1 and the log said "not recorded": the ClusterRole gave
+# create, patch and list on events, and the operator reads and updates the one it counts on.
+cat <<EOF | k apply -f - >/dev/null 2>&1 || fail "the orphan Trial was refused"
+apiVersion: morphling.kubedl.io/v1alpha1
+kind: Trial
+metadata: {name: taken-1, namespace: $NS}
+spec: {number: 1, attempt: 1}
+EOF
+sed -e 's/maxNumTrials: 8/maxNumTrials: 1/' -e 's/name: mobilenet-experiment-grid/name: taken/' \
+    "$MP_SOURCE_DIR/tests/data/pe/mobilenet-grid.yaml" | k apply -f - >/dev/null 2>&1 ||
+    fail "the ProfilingExperiment taken was refused"
+counted() {
+    [ "$(k get events -n "$NS" --field-selector reason=NameInUse,involvedObject.name=taken \
+        -o jsonpath='{.items[0].count}' 2>/dev/null)" -ge 2 ] 2>/dev/null
+}
+MP_WAIT_S=60 wait_for "the NameInUse Event is counted again" counted && ok "the NameInUse Event is counted again"
+check "the operator's log: no Event went unrecorded" "" "$(logs | grep 'not recorded')"
 [ "$FAILED" -eq 0 ] || logs
 cluster_down
 finish

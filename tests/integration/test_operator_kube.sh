@@ -96,6 +96,28 @@ check_contains "a Warning Event TrialDeleted says it runs again" \
     "$(k get events -n "$NS" -o json | jq -r '.items[] | select(.involvedObject.name == "redo" and .reason == "TrialDeleted" and .type == "Warning") | .message')"
 check "nothing of redo's trials is left" "" "$(leftover_objects redo)"
 
+# A trial's Deployment deleted under it (as a pod evicted or deleted, no verdict on the
+# configuration): the trial runs again as a new attempt, and a Warning Event TrialAttemptFailed on
+# its Trial says why (nothing did: the Trial came back at attempt 2, the reason in the run's
+# cache only, and the operator's log silent).
+k apply -f "$(pe retried 1)" >/dev/null 2>&1
+retried_deployment() {
+    k get deployments -n "$NS" -l morphling.kubedl.io/experiment=retried -o name 2>/dev/null
+}
+retried_deployed() { [ -n "$(retried_deployment)" ]; }
+MP_WAIT_S=200 wait_for "retried's trial has its Deployment" retried_deployed
+dep=$(retried_deployment)
+k delete -n "$NS" "$dep" --wait=false >/dev/null 2>&1 || not_ok "kubectl delete $dep"
+MP_WAIT_S=400 wait_for "retried succeeds" state_is retried Succeeded
+check "retried-1 succeeded at attempt 2" "2 Succeeded" \
+    "$(k get trial retried-1 -n "$NS" -o json | jq -r '"\(.spec.attempt) \(.status.conditions[-1].type)"')"
+check_contains "a Warning Event TrialAttemptFailed on the Trial says why" \
+    "attempt 1 of trial 1 ended without a verdict on its configuration: the trial's deployment \"${dep#*/}\"" \
+    "$(k get events -n "$NS" -o json | jq -r '.items[] | select(.involvedObject.kind == "Trial" and .involvedObject.name == "retried-1" and .reason == "TrialAttemptFailed" and .type == "Warning") | .message')"
+check_contains "... and the operator's log" "$NS/retried: trial 1 (Trial retried-1), attempt 1: " \
+    "$(cat "$WORK/operator.log")"
+check "nothing of retried's trials is left" "" "$(leftover_objects retried)"
+
 # A load image no attempt can pull: after three attempts the run stops, with a Warning Event
 # that says why (the experiment only looked stuck), and is retried with backoff.
 sed 's|load_image: "morphling:test"|load_image: "nope/load:1"|' "$(pe unpullable 1)" >"$WORK/unpullable-bad.yaml"

@@ -185,6 +185,37 @@ static void status_lists_are_bounded(void **state)
     free(t);
 }
 
+/* The run's trial table is in number order whatever order its trials come in (parallel trials
+ * whose Trials are created out of order, or Trials listed by name after a restart: exp-10 before
+ * exp-2), so that the status lists are too, and keep the last names by number: they read
+ * exp-2, exp-1, exp-3. */
+static void trial_table_in_number_order(void **state)
+{
+    (void)state;
+    struct op_exp x;
+    memset(&x, 0, sizeof(x));
+    char name[] = "exp";
+    x.name = name;
+    static const int64_t order[] = {2, 1, 10, 3, 11};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        struct op_trec *t = op_trec(&x, order[i]);
+        assert_int_equal(t->number, order[i]);
+        t->state = MP_TRIAL_SUCCEEDED;
+    }
+    assert_ptr_equal(op_trec(&x, 3), op_trec_find(&x, 3));
+    assert_int_equal(x.n_trials, 5);
+    json_t *s = json_object();
+    op_status_trial_lists(x.trials, x.n_trials, s);
+    char *list = json_dumps(json_object_get(s, "succeededTrialList"), JSON_COMPACT);
+    assert_string_equal(list, "[\"exp-1\",\"exp-2\",\"exp-3\",\"exp-10\",\"exp-11\"]");
+    free(list);
+    json_decref(s);
+    for (size_t i = 0; i < x.n_trials; i++) {
+        free(x.trials[i].name);
+    }
+    free(x.trials);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +225,7 @@ int main(void)
         cmocka_unit_test(finished_experiments),
         cmocka_unit_test(runs_keep_their_spec),
         cmocka_unit_test(status_lists_are_bounded),
+        cmocka_unit_test(trial_table_in_number_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
