@@ -80,6 +80,27 @@ function fieldName(parent, name) {
     return parent ? `${parent}.${name}` : name;
 }
 
+// The fields of type resource.Quantity (maps of them, or one), which the models type as strings:
+// the Go decoder takes a JSON number for a quantity too (`cpu: 1` in YAML), and stores it as
+// text.
+const QUANTITIES = {
+    V1ResourceRequirements: ['limits', 'requests'],
+    V1VolumeResourceRequirements: ['limits', 'requests'],
+    V1PodSpec: ['overhead'],
+    V1EmptyDirVolumeSource: ['sizeLimit'],
+    V1ResourceQuotaSpec: ['hard'],
+    V1LimitRangeItem: ['default', 'defaultRequest', 'max', 'maxLimitRequestRatio', 'min'],
+};
+
+function quantitiesAsText(value, model, field) {
+    if (!QUANTITIES[model]?.includes(field)) return;
+    const v = value[field];
+    if (typeof v === 'number') value[field] = String(v);
+    else if (v && typeof v === 'object' && !Array.isArray(v)) {
+        for (const [k, q] of Object.entries(v)) if (typeof q === 'number') v[k] = String(q);
+    }
+}
+
 // Walks `value` against `t` (a parsed type); records unknown fields and type mismatches.
 function walk(value, t, format, at, parentModel, out) {
     if (value === null || value === undefined) return;
@@ -129,7 +150,8 @@ function walk(value, t, format, at, parentModel, out) {
             if (out.prune) delete value[k];
             continue;
         }
-        walk(v, a.type, a.format, child, s, out);
+        quantitiesAsText(value, s, k);
+        walk(value[k], a.type, a.format, child, s, out);
     }
 }
 

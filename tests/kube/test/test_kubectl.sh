@@ -126,6 +126,22 @@ k patch configmap dep-patched --type=json -p '[{"op":"remove","path":"/metadata/
 check "a patch removing the last finalizer drops finalizers" "" \
     "$(k get cm dep-patched -o jsonpath='{.metadata.finalizers}')"
 k delete configmap owner-patched dep-patched >/dev/null
+# A quantity written as a YAML number (`cpu: 1`) is taken, as the Go decoder takes it, and
+# stored as text: it was refused ("cannot unmarshal number ... of type string").
+cat >"$WORK/numq.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: numq}
+spec:
+  containers:
+    - name: c
+      image: busybox
+      resources: {limits: {cpu: 1, memory: 1073741824}, requests: {cpu: 0.5}}
+EOF
+check_contains "a quantity as a number is taken" "pod/numq created" "$(k create -f "$WORK/numq.yaml")"
+check "... and stored as text" '"1" "1073741824" "0.5"' \
+    "$(k get pod numq -o json | jq -c '.spec.containers[0].resources | .limits.cpu, .limits.memory, .requests.cpu' | tr '\n' ' ' | sed 's/ $//')"
+k delete pod numq --wait=false >/dev/null
 k create configmap keep >/dev/null
 k patch configmap keep --type=merge -p '{"metadata":{"finalizers":["example.com/hold"]}}' >/dev/null
 k delete configmap keep --wait=false >/dev/null
