@@ -1932,6 +1932,8 @@ async function run() {
   await page.waitForSelector('#spec-error');
   const errText = await page.locator('#spec-error').textContent();
   check('validation error names its line', errText.includes(`Line ${bad}`), errText);
+  // ... once: the server's "spec:LINE:COLUMN: " is what "Line L, column C:" says.
+  check('... once', !new RegExp(`:${bad}:\\d+: `).test(errText), errText);
   const gutterErr = await page.locator('.gutter .err').textContent();
   check('error line is marked in the gutter', gutterErr === String(bad), gutterErr);
 

@@ -104,8 +104,10 @@ function editor(template, draft) {
           ),
         )
       : null;
+    // The server's "spec:LINE:COLUMN: " says again what `where` says.
+    const text = ed.errLine ? e.message.replace(/^[^\s:]*:\d+:\d+: /, '') : e.message;
     msg.replaceChildren(
-      h('div', { class: 'msg error', id: 'spec-error' }, h('strong', {}, where), e.message, jump),
+      h('div', { class: 'msg error', id: 'spec-error' }, h('strong', {}, where), text, jump),
     );
   };
   const yaml = { method: 'POST', headers: { 'Content-Type': 'application/yaml' } };
