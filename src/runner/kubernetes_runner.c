@@ -166,15 +166,12 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
         rc = make_client(r, spec, err);
     }
     if (rc == 0) {
-        const char *ns = r->cfg.ns                 ? r->cfg.ns
-                         : opts->default_namespace ? opts->default_namespace
-                         : !r->client              ? "default"
-                                      : mp_kube_config_namespace(mp_kube_client_config(r->client));
-        snprintf(r->ns, sizeof(r->ns), "%s", ns);
         snprintf(r->fallback_ns, sizeof(r->fallback_ns), "%s",
                  opts->default_namespace ? opts->default_namespace
                  : !r->client            ? "default"
                               : mp_kube_config_namespace(mp_kube_client_config(r->client)));
+        const char *ns = r->cfg.ns ? r->cfg.ns : r->fallback_ns;
+        snprintf(r->ns, sizeof(r->ns), "%s", ns);
         rc = check_namespace_name(r, spec, opts, ns, err);
     }
     if (rc == 0) {

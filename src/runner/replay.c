@@ -53,14 +53,18 @@ static bool any_number(const struct mp_surface *s, size_t c)
     return false;
 }
 
-/* Every column but the parameters, `failure`, `number` and `state` is reported as a metric: the
- * last two are a trial export's own columns, and a metric of either name gave the export two
- * columns of that name, which no replay reads. */
+/* Whether a column of this name is a trial export's own (number, state), never a metric: a
+ * metric of either name gave the export two columns of that name, which no replay reads. */
+static bool export_own(const char *name)
+{
+    return strcmp(name, "number") == 0 || strcmp(name, "state") == 0;
+}
+
+/* Every column but the parameters, `failure` and the export's own is reported as a metric. */
 static bool metric_column(const struct mp_space *space, const struct replay_runner *r, size_t c)
 {
     const char *name = r->surface->header[c];
-    bool bookkeeping = strcmp(name, "number") == 0 || strcmp(name, "state") == 0;
-    return !bookkeeping && (int)c != r->failure_col && mp_space_find(space, name) < 0;
+    return !export_own(name) && (int)c != r->failure_col && mp_space_find(space, name) < 0;
 }
 
 /* A metric cell is a number, or empty (not measured, as on a failed row). A column without any
@@ -96,7 +100,7 @@ static int check_named_metrics(const struct mp_spec *spec, const struct mp_surfa
         if (c < 0) {
             return mp_doc_error(err, at, "the surface %s has no column \"%s\"", s->path, metric);
         }
-        if (strcmp(metric, "number") == 0 || strcmp(metric, "state") == 0) {
+        if (export_own(metric)) {
             return mp_doc_error(err, at,
                                 "the surface's column \"%s\" is no metric (a trial export's "
                                 "own column): every trial would fail without a value",
