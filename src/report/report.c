@@ -408,8 +408,11 @@ static void add_settings(json_t *j, const struct mp_spec *spec)
 int mp_report_stored_spec(const struct mp_experiment_row *row, struct mp_spec **out,
                           struct mp_error *err)
 {
-    int rc = mp_spec_parse(row->spec_json, strlen(row->spec_json), row->name, row->base_dir, NULL,
-                           0, out, err);
+    /* Its errors name what was read: the experiment's name alone read as a file's. */
+    char *source = mp_xasprintf("stored spec of experiment '%s'", row->name);
+    int rc = mp_spec_parse(row->spec_json, strlen(row->spec_json), source, row->base_dir, NULL, 0,
+                           out, err);
+    free(source);
     if (rc != 0 && err) {
         err->code = MP_EUNSUPPORTED;
     }

@@ -114,15 +114,15 @@ sqlite3 "$MORPHLING_DB" "UPDATE experiments SET spec_json = '{\"name\":\"pods\"}
 out=$("$MORPHLING" list 2>&1)
 check "list with an unreadable experiment exits 0" 0 "$?"
 check_contains "lists the others" "odd-values" "$out"
-check_contains "and says why for it" "(unreadable: pods:1:1: 'parameters': required key is missing)" "$out"
+check_contains "and says why for it" "(unreadable: stored spec of experiment 'pods':1:1: 'parameters': required key is missing)" "$out"
 check_contains "... with its trials done (the budget unknown)" " 4/- " "$(printf '%s\n' "$out" | grep ' pods ')"
-check "list --json: its counts and the error" '[4,"pods:1:1: '"'parameters'"': required key is missing"]' \
+check "list --json: its counts and the error" '[4,"stored spec of experiment '"'pods'"':1:1: '"'parameters'"': required key is missing"]' \
     "$("$MORPHLING" list --json | jq -c '.[] | select(.name == "pods") | [.counts.total, .error]')"
 # show and export of it fail naming the field, as a condition of the store's (exit 1), not of
 # the command line's (it was exit 2, "invalid input").
 err=$("$MORPHLING" show pods 2>&1)
 check "show of an unreadable experiment exits 1" 1 "$?"
-check_contains "... naming the field" "pods:1:1: 'parameters': required key is missing" "$err"
+check_contains "... naming the field" "stored spec of experiment 'pods':1:1: 'parameters': required key is missing" "$err"
 "$MORPHLING" export pods --format deploy >/dev/null 2>&1
 check "export of it exits 1" 1 "$?"
 # export --format deploy|k8s carries the configuration alone, headed for a host or a cluster:
