@@ -157,6 +157,8 @@ void mp_srv_job_unreserve(struct mp_server *srv)
     pthread_mutex_unlock(&srv->jobs_lock);
 }
 
+static struct job *find(struct mp_server *srv, int64_t exp_id);
+
 int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id,
                      struct mp_srv_job_wait *wait, struct mp_error *err)
 {
@@ -177,6 +179,11 @@ int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id
                           "the server is shutting down: experiment %lld is stored but not "
                           "started (`morphling run SPEC` continues it)",
                           (long long)exp_id);
+    } else if (find(srv, exp_id)) {
+        /* Two resumes at once: both found it stopped, and the engine's claim would let this
+         * process's second engine in beside its first. */
+        rc = mp_error_set(err, MP_ESTATE, "experiment '%s' is already running in this server",
+                          spec->name);
     } else if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
         rc = mp_error_set(err, MP_ERUNTIME, "cannot start a thread for the experiment");
     } else {

@@ -88,7 +88,13 @@ wait "$RUN_PID"
 check "the run is interrupted (130)" 130 "$?"
 check "it stays INTERRUPTED: the server did not take it" 0 "$(state_is other INTERRUPTED && echo 0)"
 # The server takes over what `run` left (its spec's folder is --base-dir).
-check "resume it in the server: 202" 202 "$(status POST /api/v1/experiments/other/resume)"
+# Two resumes at once: one engine (the engine's claim would let a second one of this process in).
+curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "$AUTH" "$BASE/api/v1/experiments/other/resume" >"$WORK/r1" &
+R1=$!
+curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "$AUTH" "$BASE/api/v1/experiments/other/resume" >"$WORK/r2"
+wait "$R1"
+check "two resumes at once: one resumes it, one is refused" "202 409" "$(sort "$WORK/r1" "$WORK/r2" | tr '\n' ' ' | sed 's/ $//')"
+check "one engine resumed it" 1 "$(sqlite3 "$WORK/store.db" "SELECT count(*) FROM events JOIN experiments e ON e.id = experiment_id WHERE e.name = 'other' AND kind = 'experiment_resumed'")"
 wait_for "it finishes in the server" state_is other SUCCEEDED
 stop_server
 
