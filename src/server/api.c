@@ -15,6 +15,7 @@
 #include "report/report.h"
 
 #define MAX_SEGS    6
+#define MAX_PAGE    10000
 #define MAX_SEG_LEN 256
 
 struct route {
@@ -186,7 +187,7 @@ static mhd_result api_create(struct mp_server *srv, struct MHD_Connection *c, st
         const char *name_copy = spec->name;
         json_t *j = json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)id, "name", name_copy,
                               "state", "CREATED", "warnings", warnings_json(spec));
-        rc = mp_srv_job_start(srv, spec, id, &err);
+        rc = mp_srv_job_start(srv, spec, id, NULL, &err);
         spec = NULL;
         r = rc == 0 ? mp_srv_send_json(c, req, MHD_HTTP_CREATED, j) : send_err(c, req, rc, &err);
         if (rc != 0) {
@@ -268,8 +269,60 @@ static void loaded_release(struct loaded *l)
     json_decref(l->report);
 }
 
+/* ?limit=N&after=NUMBER of GET .../trials: the trials numbered above after (0: from the first),
+ * at most limit of them (0: all). */
+struct page {
+    int64_t limit, after;
+};
+
+static int page_arg(struct MHD_Connection *c, const char *name, int64_t min, int64_t max,
+                    int64_t *out, struct mp_error *err)
+{
+    const char *v = NULL;
+    int rc = mp_srv_query_arg(c, name, &v, err);
+    if (rc != 0 || !v) {
+        return rc;
+    }
+    if (v[strspn(v, "0123456789")] != '\0' || mp_parse_int64(v, out) != 0 || *out < min ||
+        *out > max) {
+        return mp_error_set(err, MP_EINVALID,
+                            "query argument '%s': '%s' is not an integer from %lld to %lld", name,
+                            v, (long long)min, (long long)max);
+    }
+    return 0;
+}
+
+static int parse_page(struct MHD_Connection *c, struct page *p, struct mp_error *err)
+{
+    int rc = page_arg(c, "limit", 1, MAX_PAGE, &p->limit, err);
+    return rc ? rc : page_arg(c, "after", 0, INT64_MAX, &p->after, err);
+}
+
+/* The page p of trials (in number order): {trials, next_after}, next_after the number to give
+ * as ?after= for the next page, null when no trial follows. */
+static json_t *trials_page(const json_t *trials, const struct page *p)
+{
+    json_t *out = json_array();
+    json_t *next = json_null();
+    for (size_t i = 0; i < json_array_size(trials); i++) {
+        json_t *t = json_array_get(trials, i);
+        json_int_t number = json_integer_value(json_object_get(t, "number"));
+        if (number <= p->after) {
+            continue;
+        }
+        if (p->limit > 0 && (int64_t)json_array_size(out) == p->limit) {
+            json_decref(next);
+            next = json_integer(json_integer_value(
+                json_object_get(json_array_get(out, json_array_size(out) - 1), "number")));
+            break;
+        }
+        json_array_append(out, t);
+    }
+    return json_pack("{s:o, s:o}", "trials", out, "next_after", next);
+}
+
 static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l, const char *what,
-                    int64_t n, int *rc, struct mp_error *err)
+                    int64_t n, const struct page *page, int *rc, struct mp_error *err)
 {
     json_t *rep = l->report;
     if (strcmp(what, "") == 0) {
@@ -282,7 +335,7 @@ static json_t *view(struct mp_server *srv, struct mp_store *st, struct loaded *l
         return json_incref(rep);
     }
     if (strcmp(what, "trials") == 0) {
-        return json_pack("{s:O}", "trials", json_object_get(rep, "trials"));
+        return trials_page(json_object_get(rep, "trials"), page);
     }
     if (strcmp(what, "recommendation") == 0) {
         return json_pack("{s:O, s:O, s:O, s:O, s:o}", "objective",
@@ -344,11 +397,15 @@ static mhd_result api_get(struct mp_server *srv, struct MHD_Connection *c, struc
         rc = load(st, ref, &l, &err);
     }
     int64_t n = 0;
+    struct page page = {0};
     if (rc == 0 && number) {
         rc = trial_number(l.report, ref, number, &n, &err);
     }
+    if (rc == 0 && strcmp(what, "trials") == 0) {
+        rc = parse_page(c, &page, &err);
+    }
     if (rc == 0) {
-        j = view(srv, st, &l, what, n, &rc, &err);
+        j = view(srv, st, &l, what, n, &page, &rc, &err);
     }
     loaded_release(&l);
     mp_store_close(st);
@@ -398,6 +455,110 @@ static mhd_result api_cancel(struct mp_server *srv, struct MHD_Connection *c, st
             : send_err(c, req, rc, &err);
     mp_experiment_row_release(&row);
     mp_store_close(st);
+    return r;
+}
+
+/* Whether `morphling run` would continue the experiment of row, as far as the row tells (the
+ * engine decides the rest: its claim, a spec it refuses). */
+static int resumable(struct mp_server *srv, const struct mp_experiment_row *row,
+                     struct mp_error *err)
+{
+    if (mp_srv_job_running(srv, row->id)) {
+        return mp_error_set(err, MP_ESTATE, "experiment '%s' is already running in this server",
+                            row->name);
+    }
+    if (row->state >= MP_EXPERIMENT_SUCCEEDED) {
+        return mp_error_set(err, MP_ESTATE,
+                            "experiment '%s' has already finished (%s); only an interrupted "
+                            "experiment (or one whose engine failed) can be resumed",
+                            row->name, mp_experiment_state_name(row->state));
+    }
+    if (owned_elsewhere(row)) {
+        return mp_error_set(err, MP_EBUSY,
+                            "experiment '%s' is driven by another process (pid %lld)", row->name,
+                            (long long)row->owner_pid);
+    }
+    return 0;
+}
+
+/* The stored spec of row, read as a submitted one: its paths resolve against --base-dir and
+ * must stay inside it, and it must validate. MP_EUNSUPPORTED when this build cannot read it. */
+static int stored_spec(struct mp_server *srv, const struct mp_experiment_row *row,
+                       struct mp_spec **spec, struct mp_error *err)
+{
+    struct mp_spec *as_stored = NULL;
+    char msg[MP_ERROR_MSG_MAX];
+    int rc = mp_report_stored_spec(row, &as_stored, err);
+    mp_spec_free(as_stored);
+    if (rc != 0) {
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        return mp_error_set(err, MP_EUNSUPPORTED,
+                            "experiment '%s': its stored spec is not one this build reads: %s",
+                            row->name, msg);
+    }
+    rc = mp_spec_parse_confined(row->spec_json, strlen(row->spec_json), "stored spec",
+                                srv->base_dir, spec, err);
+    if (rc == 0) {
+        rc = mp_engine_validate(*spec, err);
+    }
+    if (rc == 0 && row->base_dir && strcmp(row->base_dir, (*spec)->base_dir) != 0) {
+        rc = mp_error_set(err, MP_EINVALID,
+                          "its relative paths resolve in '%s', not in this server's --base-dir "
+                          "'%s'; continue it with `morphling run SPEC` there",
+                          row->base_dir, (*spec)->base_dir);
+    }
+    if (rc != 0) {
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        mp_error_set(err, MP_ESTATE, "experiment '%s' cannot be resumed here: %s", row->name, msg);
+        mp_spec_free(*spec);
+        *spec = NULL;
+    }
+    return rc != 0 ? MP_ESTATE : 0;
+}
+
+/* POST .../resume: continues an interrupted experiment from its stored spec, in a job of this
+ * server, with the engine `morphling run` resumes it with. */
+static mhd_result api_resume(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
+                             const char *ref)
+{
+    struct mp_store *st = NULL;
+    struct mp_spec *spec = NULL;
+    struct mp_error err = {0};
+    struct mp_experiment_row row = {0};
+    req->route = "resume";
+    if (atomic_load(&srv->stopping)) {
+        return mp_srv_send_error(c, req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                 "the server is shutting down");
+    }
+    int rc = mp_srv_open_store(srv, &st, &err);
+    if (rc == 0) {
+        rc = mp_store_experiment_find(st, ref, &row, &err);
+    }
+    mp_store_close(st);
+    rc = rc ? rc : resumable(srv, &row, &err);
+    rc = rc ? rc : stored_spec(srv, &row, &spec, &err);
+    if (rc == 0 && mp_srv_job_reserve(srv, &err) != 0) {
+        mp_spec_free(spec);
+        mp_experiment_row_release(&row);
+        return mp_srv_send_error(c, req, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_running", "%s",
+                                 err.msg);
+    }
+    if (rc == 0) {
+        struct mp_srv_job_wait wait = {0};
+        rc = mp_srv_job_start(srv, spec, row.id, &wait, &err);
+    } else {
+        mp_spec_free(spec);
+    }
+    mhd_result r;
+    if (rc == 0) {
+        r = mp_srv_send_json(c, req, MHD_HTTP_ACCEPTED,
+                             json_pack("{s:I, s:s}", "id", (json_int_t)row.id, "state", "RUNNING"));
+    } else if (rc == MP_EUNSUPPORTED) { /* the request is fine: the stored experiment is not */
+        r = mp_srv_send_error(c, req, MHD_HTTP_CONFLICT, "unsupported", "%s", err.msg);
+    } else {
+        r = send_err(c, req, rc, &err);
+    }
+    mp_experiment_row_release(&row);
     return r;
 }
 
@@ -494,6 +655,10 @@ static mhd_result api_experiment(struct mp_server *srv, struct MHD_Connection *c
         return is(method, "POST") ? api_cancel(srv, c, req, ref)
                                   : not_allowed(c, req, method, "POST");
     }
+    if (r->n == 3 && is(what, "resume")) {
+        return is(method, "POST") ? api_resume(srv, c, req, ref)
+                                  : not_allowed(c, req, method, "POST");
+    }
     if (r->n == 3 && is(what, "export")) {
         return get ? mp_srv_api_export(srv, c, req, ref) : not_allowed(c, req, method, GETS);
     }
@@ -514,13 +679,37 @@ static mhd_result api_experiment(struct mp_server *srv, struct MHD_Connection *c
     return mp_srv_send_error(c, req, MHD_HTTP_NOT_FOUND, "not_found", "no such API route");
 }
 
+/* The query arguments route r takes (docs/api.md); none for every other route. */
+static const char *const *route_args(const struct route *r)
+{
+    static const char *const none[] = {NULL};
+    static const char *const events[] = {"after", NULL};
+    static const char *const trials[] = {"limit", "after", NULL};
+    static const char *const export[] = {"format",     "container", "port",
+                                         "target_rps", "headroom",  NULL};
+    if ((r->n == 1 && is(r->seg[0], "events")) || (r->n == 3 && is(r->seg[2], "events"))) {
+        return events;
+    }
+    if (r->n == 3 && is(r->seg[2], "trials")) {
+        return trials;
+    }
+    if (r->n == 3 && is(r->seg[2], "export")) {
+        return export;
+    }
+    return none;
+}
+
 mhd_result mp_srv_api(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
                       const char *method, const char *path)
 {
     struct route r;
+    struct mp_error err = {0};
     req->route = "api";
     if (!split_path(path, &r) || r.n == 0) {
         return mp_srv_send_error(c, req, MHD_HTTP_NOT_FOUND, "not_found", "no such API route");
+    }
+    if (mp_srv_query_known(c, route_args(&r), &err) != 0) {
+        return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid", "%s", err.msg);
     }
     bool get = is(method, "GET") || is(method, "HEAD");
     bool change = is(method, "POST") || is(method, "DELETE");

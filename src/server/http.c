@@ -297,6 +297,45 @@ int mp_srv_query_arg(struct MHD_Connection *c, const char *name, const char **ou
     return 0;
 }
 
+struct arg_check {
+    const char *const *known;
+    const char *unknown; /* the first argument not in known */
+};
+
+static mhd_result check_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct arg_check *a = cls;
+    for (const char *const *k = a->known; *k; k++) {
+        if (key && strcmp(key, *k) == 0) {
+            return MHD_YES;
+        }
+    }
+    a->unknown = key ? key : "";
+    return MHD_NO;
+}
+
+int mp_srv_query_known(struct MHD_Connection *c, const char *const *known, struct mp_error *err)
+{
+    struct arg_check a = {.known = known};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &a);
+    if (!a.unknown) {
+        return 0;
+    }
+    struct mp_buf takes = MP_BUF_INIT;
+    for (const char *const *k = known; *k; k++) {
+        mp_buf_addf(&takes, "%s'%s'", k == known ? "" : ", ", *k);
+    }
+    char *unknown = mp_xstrdup(a.unknown); /* a client's bytes: JSON holds UTF-8 only */
+    mp_utf8_scrub(unknown, strlen(unknown));
+    mp_error_set(err, MP_EINVALID, "unknown query argument '%.64s': this route takes %s", unknown,
+                 takes.len ? takes.data : "none");
+    free(unknown);
+    mp_buf_release(&takes);
+    return MP_EINVALID;
+}
+
 /* First call of a request: checks that need no body. Returns true to go on reading. */
 static bool first_call(struct mp_server *srv, struct MHD_Connection *c, struct request *req,
                        const char *url, const char *method, mhd_result *r)
@@ -329,6 +368,14 @@ static mhd_result dispatch(struct mp_server *srv, struct MHD_Connection *c, stru
         req->allow = "GET, HEAD";
         return mp_srv_send_error(c, req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                                  "%s is not allowed on %s", method, url);
+    }
+    /* The login URL's token and the failed login's page (`/?login=failed`); nothing else. */
+    static const char *const page_args[] = {"token", "login", NULL};
+    static const char *const no_args[] = {NULL};
+    struct mp_error err = {0};
+    if (mp_srv_query_known(c, strcmp(url, "/") == 0 ? page_args : no_args, &err) != 0) {
+        req->route = "other";
+        return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid", "%s", err.msg);
     }
     if (strcmp(url, "/healthz") == 0) {
         req->route = "healthz";

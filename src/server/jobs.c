@@ -18,10 +18,37 @@ struct job {
     atomic_bool cancel;      /* tells the engine to stop */
     atomic_bool user_cancel; /* the stop was asked through the API */
     atomic_bool done;
-    bool reaping; /* a caller of mp_srv_job_stop_wait joins it (jobs_lock) */
+    bool reaping;                 /* a caller of mp_srv_job_stop_wait joins it (jobs_lock) */
+    struct mp_srv_job_wait *wait; /* a resume waits for the engine's verdict (jobs_lock) */
     pthread_t thread;
     struct job *next;
 };
+
+/* Tells the request waiting in mp_srv_job_start (if any) how the engine began: rc 0 once it
+ * claimed the experiment and set it RUNNING, else its error (or MP_ESTATE when it found the
+ * experiment finished). */
+static void job_decide(struct job *j, int rc, const struct mp_error *err)
+{
+    pthread_mutex_lock(&j->srv->jobs_lock);
+    struct mp_srv_job_wait *w = j->wait;
+    if (w) {
+        w->decided = true;
+        w->rc = rc;
+        if (err) {
+            w->err = *err;
+        }
+        j->wait = NULL;
+        pthread_cond_broadcast(&j->srv->jobs_cond);
+    }
+    pthread_mutex_unlock(&j->srv->jobs_lock);
+}
+
+static void job_started(void *ctx, const struct mp_spec *spec, bool resumed)
+{
+    (void)spec;
+    (void)resumed;
+    job_decide(ctx, 0, NULL);
+}
 
 static void *job_main(void *arg)
 {
@@ -33,8 +60,18 @@ static void *job_main(void *arg)
     if (rc == 0) {
         struct mp_engine_opts eo = {.cancel = &j->cancel,
                                     .cancel_final = &j->user_cancel,
-                                    .cancel_reason = "cancelled through the API"};
+                                    .cancel_reason = "cancelled through the API",
+                                    .started = job_started,
+                                    .progress_ctx = j};
         rc = mp_engine_run(st, j->spec, &eo, &sum, &err);
+    }
+    if (rc == 0 && sum.already_finished) {
+        struct mp_error fin = {0};
+        mp_error_set(&fin, MP_ESTATE, "experiment '%s' has already finished (%s)", j->spec->name,
+                     mp_experiment_state_name(sum.state));
+        job_decide(j, MP_ESTATE, &fin);
+    } else {
+        job_decide(j, rc, &err); /* no-op once started */
     }
     if (rc != 0) {
         fprintf(stderr, "morphling serve: experiment %lld: %s\n", (long long)j->exp_id, err.msg);
@@ -120,8 +157,10 @@ void mp_srv_job_unreserve(struct mp_server *srv)
     pthread_mutex_unlock(&srv->jobs_lock);
 }
 
+static struct job *find(struct mp_server *srv, int64_t exp_id);
+
 int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id,
-                     struct mp_error *err)
+                     struct mp_srv_job_wait *wait, struct mp_error *err)
 {
     struct job *j = mp_xcalloc(1, sizeof(*j));
     j->srv = srv;
@@ -130,6 +169,7 @@ int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id
     atomic_init(&j->cancel, false);
     atomic_init(&j->user_cancel, false);
     atomic_init(&j->done, false);
+    j->wait = wait;
     pthread_mutex_lock(&srv->jobs_lock);
     srv->jobs_reserved--; /* the job, listed below, holds the slot from now on */
     struct job *finished = take_finished(srv);
@@ -139,15 +179,27 @@ int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id
                           "the server is shutting down: experiment %lld is stored but not "
                           "started (`morphling run SPEC` continues it)",
                           (long long)exp_id);
+    } else if (find(srv, exp_id)) {
+        /* Two resumes at once: both found it stopped, and the engine's claim would let this
+         * process's second engine in beside its first. */
+        rc = mp_error_set(err, MP_ESTATE, "experiment '%s' is already running in this server",
+                          spec->name);
     } else if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
         rc = mp_error_set(err, MP_ERUNTIME, "cannot start a thread for the experiment");
     } else {
         j->next = srv->jobs;
         srv->jobs = j;
+        while (wait && !wait->decided) {
+            pthread_cond_wait(&srv->jobs_cond, &srv->jobs_lock);
+        }
+        if (wait && wait->rc != 0) {
+            rc = wait->rc;
+            *err = wait->err;
+        }
     }
     pthread_mutex_unlock(&srv->jobs_lock);
     free_list(finished);
-    if (rc != 0) {
+    if (rc != 0 && !(wait && wait->decided)) {
         mp_spec_free(spec);
         free(j);
     }

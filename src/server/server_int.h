@@ -98,6 +98,10 @@ void mp_srv_add_common_headers(struct MHD_Response *resp, bool is_html);
  * (the library would answer the first, the client may have meant the other). */
 int mp_srv_query_arg(struct MHD_Connection *c, const char *name, const char **out,
                      struct mp_error *err) MP_WUR;
+/* MP_EINVALID naming the first query argument not in known (NULL-terminated), with the ones the
+ * route takes: a misspelt argument (?fromat=) is refused, not ignored. */
+int mp_srv_query_known(struct MHD_Connection *c, const char *const *known,
+                       struct mp_error *err) MP_WUR;
 /* Status and code for a store/spec error code. */
 unsigned mp_srv_status_for(int code, const char **code_name);
 
@@ -135,8 +139,17 @@ mhd_result mp_srv_api_export(struct mp_server *srv, struct MHD_Connection *c, st
  * which keeps it until the job ends, or frees it when the job cannot start. */
 int mp_srv_job_reserve(struct mp_server *srv, struct mp_error *err) MP_WUR;
 void mp_srv_job_unreserve(struct mp_server *srv);
+/* How the engine of a resumed experiment began (mp_srv_job_start with a wait). */
+struct mp_srv_job_wait {
+    bool decided;
+    int rc;
+    struct mp_error err;
+};
+/* Takes ownership of spec. With wait, returns once the engine has claimed the experiment and set
+ * it RUNNING (0), or with the error that stopped it before (the engine's own refusal: run by
+ * another process, a spec it refuses, MP_ESTATE for one found finished). */
 int mp_srv_job_start(struct mp_server *srv, struct mp_spec *spec, int64_t exp_id,
-                     struct mp_error *err) MP_WUR; /* takes ownership of spec */
+                     struct mp_srv_job_wait *wait, struct mp_error *err) MP_WUR;
 /* 1 when a running job was told to cancel, 0 when no job runs it. */
 int mp_srv_job_cancel(struct mp_server *srv, int64_t exp_id);
 /* Cancels and waits for the job of exp_id, if any. */

@@ -1330,6 +1330,72 @@ async function doubleCancelChecks(page, spec) {
   );
 }
 
+// An experiment `morphling run` left INTERRUPTED (test_e2e_dashboard.sh): Resume, next to Cancel,
+// as Cancel behaves: an error shown and the button usable again; disabled while its request runs
+// (pressed twice, one request); then the page follows the trials live to the end.
+async function resumeChecks(page) {
+  const exps = await page.evaluate(
+    async () => (await (await authFetch('/api/v1/experiments')).json()).experiments,
+  );
+  const exp = exps.find((e) => e.name === 'e2e-resume');
+  check(
+    'resume: the interrupted experiment is there',
+    exp && exp.state === 'INTERRUPTED',
+    JSON.stringify(exp),
+  );
+  if (!exp) return;
+  const url = `${BASE}/api/v1/experiments/${exp.id}/resume`;
+  await page.goto(`${BASE}/#/exp/${exp.id}`);
+  await page.waitForSelector('h1 .badge.INTERRUPTED');
+  const before = await trialCount(page);
+  const button = page.locator('.actions #resume-btn');
+  const next = await page.evaluate(() =>
+    [...document.querySelectorAll('.actions button')].map((b) => b.textContent).join(','),
+  );
+  check('resume: the button is next to Cancel', /Cancel,Resume/.test(next), next);
+  check('resume: enabled for an interrupted experiment', await button.isEnabled());
+  await page.route(url, (route) =>
+    route.fulfill({
+      status: 409,
+      json: { error: { code: 'conflict', message: 'e2e: refused by the test' } },
+    }),
+  );
+  await button.click();
+  const shown = await page
+    .waitForSelector('.msg.error:has-text("e2e: refused by the test")', { timeout: 5000 })
+    .catch(() => null);
+  check('resume: a refusal is shown', shown !== null);
+  await page.waitForSelector('.actions #resume-btn:not([disabled])', { timeout: 5000 });
+  await page.unrouteAll({ behavior: 'wait' });
+  let posts = 0;
+  await page.route(url, async (route) => {
+    posts++;
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await route.continue();
+  });
+  await button.click();
+  const disabled = await button.isDisabled();
+  await button.click({ force: true, timeout: 2000 }).catch(() => {});
+  await page.waitForSelector('h1 .badge.RUNNING', { timeout: 20000 }).catch(() => null);
+  await page.unrouteAll({ behavior: 'wait' });
+  check('resume: the button is disabled while its request runs', disabled);
+  check('resume: pressed again meanwhile, one request', posts === 1, `${posts} requests`);
+  check('resume: disabled while it runs', await button.isDisabled());
+  // Live: the trials arrive without a reload, to the end.
+  await page.waitForSelector('h1 .badge.SUCCEEDED', { timeout: 30000 }).catch(() => null);
+  const after = await trialCount(page);
+  check(
+    'resume: the page follows it to SUCCEEDED',
+    (await page.locator('h1 .badge.SUCCEEDED').count()) === 1,
+  );
+  check(
+    'resume: its trials came in live',
+    before >= 1 && before < 6 && after === 6,
+    `${before} -> ${after}`,
+  );
+  check('resume: disabled once finished', await button.isDisabled());
+}
+
 // The session ends while a dialog is open (the export): the login dialog comes on top of it and
 // logs in (it was not shown at all: one dialog at a time).
 async function loginOverDialogChecks(page, expId) {
@@ -2009,8 +2075,11 @@ async function run() {
   const listOrder = await page.locator('th:has(button:has-text("Name"))').getAttribute('aria-sort');
   check('list: the order chosen survives filtering', listOrder === 'ascending', String(listOrder));
   await page.fill('input[type=search]', '');
+  // The two above: not e2e-resume, which test_e2e_dashboard.sh left for resumeChecks.
   const ids = await page.evaluate(async () =>
-    (await (await authFetch('/api/v1/experiments')).json()).experiments.map((e) => e.id),
+    (await (await authFetch('/api/v1/experiments')).json()).experiments
+      .filter((e) => e.name !== 'e2e-resume')
+      .map((e) => e.id),
   );
   await page.goto(`${BASE}/#/compare?ids=${ids.join(',')}`);
   await page.waitForSelector('.uplot');
@@ -2045,6 +2114,7 @@ async function run() {
   await submitErrorChecks(page, spec);
   await doubleStartChecks(page, spec);
   await doubleCancelChecks(page, variant(spec, 'e2e-double-cancel', 20, '1s'));
+  await resumeChecks(page);
   await loginOverDialogChecks(page, expId);
   // The expected 401 of the ended session, 404 of the experiment that is not there, 409 of the
   // refused start and 500 of the unreadable experiment.

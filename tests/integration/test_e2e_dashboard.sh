@@ -30,6 +30,21 @@ start_server --listen "127.0.0.1:$SQUAT_PORT"
 squat login
 check "a later start's login opens its own page (the steps are above)" 0 "$?"
 stop_server
+# An experiment `morphling run` left INTERRUPTED (Ctrl-C), for the page's Resume button; run from
+# standard input in the source tree, the server's --base-dir, so its paths resolve there.
+sed -e 's/^name: replay-live/name: e2e-resume/' -e 's/max_trials: 30/max_trials: 6/' \
+    -e 's/delay: 150ms/delay: 700ms/' "$MP_SOURCE_DIR/tests/e2e/replay-live.yaml" >"$WORK/resume.yaml"
+(cd "$MP_SOURCE_DIR" && exec "$MORPHLING" run - --db "$WORK/store.db" --quiet <"$WORK/resume.yaml" >/dev/null 2>&1) &
+RUN_PID=$!
+track "$RUN_PID"
+one_trial() {
+    "$MORPHLING" show e2e-resume --json --db "$WORK/store.db" 2>/dev/null |
+        jq -e '.counts.succeeded + .counts.failed >= 1' >/dev/null
+}
+wait_for "a trial of e2e-resume finishes" one_trial
+kill -INT "$RUN_PID"
+wait "$RUN_PID"
+check "e2e-resume is interrupted (130)" 130 "$?"
 start_server
 MP_DEPS="$DEPS" MP_BASE="$BASE" MP_TOKEN="$TOKEN" MP_CHROMIUM="$CHROMIUM" \
     MP_PROFILE="$WORK/profile" MP_SHOTS="$MP_BUILD_DIR/e2e" \

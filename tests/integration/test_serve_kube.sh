@@ -82,6 +82,8 @@ code=$(curl -sS -o "$WORK/body" -w '%{http_code}' -H "$AUTH" -X POST --data-bina
 check "POST /api/v1/experiments is refused" "409 read_only" "$code $(jq -r .error.code "$WORK/body" 2>/dev/null || jq -r .code "$WORK/body")"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -X DELETE "$BASE/api/v1/experiments/mobilenet-experiment-grid")
 check "DELETE is refused" 409 "$code"
+code=$(curl -sS -o "$WORK/body" -w '%{http_code}' -H "$AUTH" -X POST "$BASE/api/v1/experiments/mobilenet-experiment-grid/resume")
+check "resume is refused" "409 read_only" "$code $(jq -r .error.code "$WORK/body")"
 
 # A second server, started after the experiment finished (its first list, not the watch), over
 # every namespace.

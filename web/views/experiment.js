@@ -12,6 +12,7 @@ import { exportDialog } from './export.js';
 
 // States in which an experiment may still run trials.
 const ACTIVE = ['CREATED', 'RUNNING', 'INTERRUPTED'];
+const RESUMABLE = ['CREATED', 'INTERRUPTED'];
 
 function card(label, value, note) {
   return h(
@@ -417,6 +418,18 @@ function actions(exp, msg) {
       button.disabled = false;
     }
   };
+  // As Cancel: disabled while its request runs, the error shown; the experiment_resumed event
+  // redraws the page (RUNNING, the button disabled) and its trials come in live.
+  const resume = async (ev) => {
+    const button = ev.currentTarget;
+    button.disabled = true;
+    try {
+      await api(`/experiments/${exp.id}/resume`, { method: 'POST' });
+    } catch (e) {
+      fail(e);
+      button.disabled = false;
+    }
+  };
   const del = async () => {
     if (!window.confirm(`Delete experiment '${exp.name}' and all its trials?`)) return;
     try {
@@ -427,6 +440,9 @@ function actions(exp, msg) {
     }
   };
   const active = ACTIVE.includes(exp.state);
+  // What `morphling run` (and POST .../resume) continues: stopped, or stored and never started,
+  // and not running in this server.
+  const resumable = RESUMABLE.includes(exp.state) && !exp.running_here;
   return h(
     'div',
     { class: 'actions' },
@@ -442,6 +458,11 @@ function actions(exp, msg) {
       'Export configuration',
     ),
     h('button', { class: 'btn', type: 'button', disabled: !active, onclick: cancel }, 'Cancel'),
+    h(
+      'button',
+      { class: 'btn', type: 'button', id: 'resume-btn', disabled: !resumable, onclick: resume },
+      'Resume',
+    ),
     h('button', { class: 'btn danger', type: 'button', onclick: del }, 'Delete'),
   );
 }
