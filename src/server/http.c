@@ -369,14 +369,6 @@ static mhd_result dispatch(struct mp_server *srv, struct MHD_Connection *c, stru
         return mp_srv_send_error(c, req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                                  "%s is not allowed on %s", method, url);
     }
-    /* The login URL's token and the failed login's page (`/?login=failed`); nothing else. */
-    static const char *const page_args[] = {"token", "login", NULL};
-    static const char *const no_args[] = {NULL};
-    struct mp_error err = {0};
-    if (mp_srv_query_known(c, strcmp(url, "/") == 0 ? page_args : no_args, &err) != 0) {
-        req->route = "other";
-        return mp_srv_send_error(c, req, MHD_HTTP_BAD_REQUEST, "invalid", "%s", err.msg);
-    }
     if (strcmp(url, "/healthz") == 0) {
         req->route = "healthz";
         return mp_srv_send_bytes(c, req, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3,

@@ -70,10 +70,9 @@ check "export?format=k8s&container=c: 200" 200 "$(status GET "$R/export?format=k
 check "events?afterr=1: 400" 400 "$(status GET "$R/events?afterr=1")"
 check "experiments?x=1: 400" 400 "$(status GET "/api/v1/experiments?x=1")"
 check "resume?x=1: 400" 400 "$(status POST "$R/resume?x=1")"
-check "healthz?x: 400" 400 "$(status GET "/healthz?x")"
 check "/?login=failed: 200" 200 "$(status GET "/?login=failed")"
 check "/?token=TOKEN still logs in: 303" 303 "$(status GET "/?token=$TOKEN")"
-check "/?x=1: 400" 400 "$(status GET "/?x=1")"
+check "/?token=TOKEN&utm_source=x logs in too: 303" 303 "$(status GET "/?token=$TOKEN&utm_source=x")"
 
 # A live `morphling run` in another process drives an experiment: not doubled.
 sed 's/^name: replay-demo/name: other/' "$WORK/spec.yaml" >"$WORK/other.yaml"
