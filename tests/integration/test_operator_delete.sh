@@ -19,6 +19,22 @@ trial_running() { [ "$(kubectl get trial gone-2 -n "$NS" -o jsonpath='{.status.c
 wait_for "trial 2 runs" trial_running
 uid2=$(kubectl get trial gone-2 -n "$NS" -o jsonpath='{.metadata.uid}')
 kubectl delete trial gone-2 -n "$NS" >/dev/null || fail "kubectl delete trial"
+# A finished Trial deleted while its experiment runs is created again with its result at once
+# (the operator watches Trials), not only when the operator restarts.
+uid1=$(kubectl get trial gone-1 -n "$NS" -o jsonpath='{.metadata.uid}')
+kubectl delete trial gone-1 -n "$NS" >/dev/null || fail "kubectl delete trial gone-1"
+trial1_back() {
+    [ "$(kubectl get trial gone-1 -n "$NS" -o jsonpath='{.status.state}' 2>/dev/null)" = SUCCEEDED ]
+}
+wait_for "the finished trial 1's Trial is created again while trial 2 is held" trial1_back
+check_true "trial 1's Trial is a new object" test "$(kubectl get trial gone-1 -n "$NS" -o jsonpath='{.metadata.uid}')" != "$uid1"
+check "trial 1 keeps its result, its metrics and its parameters" "SUCCEEDED Succeeded 1 true true" \
+    "$(kubectl get trial gone-1 -n "$NS" -o json | jq -r '[.status.state, .status.conditions[-1].type, .spec.attempt, (.status.metrics | length > 0), (.status.trialResult.tunableParameters | length > 0)] | join(" ")')"
+check "trial 1's Trial is owned by the experiment" "$(kubectl get pe gone -n "$NS" -o jsonpath='{.metadata.uid}')" \
+    "$(kubectl get trial gone-1 -n "$NS" -o jsonpath='{.metadata.ownerReferences[0].uid}')"
+check_contains "a Warning Event TrialDeleted for the finished trial" "Trial $NS/gone-1 of trial 1, which had ended (SUCCEEDED), was deleted while the experiment ran: created again with its result" \
+    "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "TrialDeleted" and .type == "Warning") | .message')"
+check "the experiment still runs" Running "$(pe_state gone)"
 rm -f "$WORK/hold"
 wait_state gone Succeeded
 pe=$(kubectl get pe gone -n "$NS" -o json)
