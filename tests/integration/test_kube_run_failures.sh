@@ -221,13 +221,13 @@ evicted() {
 }
 check "a service pod evicted mid-trial: INFRA, retried, SUCCEEDED with figures" "SUCCEEDED 1 true" \
     "$(evicted svcevicted service)"
-check_contains "... the reason of the lost attempt says it was evicted" \
+check_contains "... the reason of the lost attempt names the pod" \
     "the trial's service pod \"svcevicted-t1-a0-" "$(retry_reason svcevicted)"
 check_contains "... and how" "is being evicted (EvictionByEvictionAPI: Eviction API: evicting)" \
     "$(retry_reason svcevicted)"
 check "the load pod evicted mid-trial: INFRA, retried, SUCCEEDED with figures" "SUCCEEDED 1 true" \
     "$(evicted loadevicted load)"
-check_contains "... the reason of the lost attempt says it was evicted" \
+check_contains "... the reason of the lost attempt names the pod" \
     "load pod loadevicted-t1-a0-load-" "$(retry_reason loadevicted)"
 check_contains "... and how" "was evicted before it finished (EvictionByEvictionAPI: Eviction API: evicting)" \
     "$(retry_reason loadevicted)"
