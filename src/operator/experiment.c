@@ -485,6 +485,7 @@ void op_exp_free(struct op_exp *x)
         free(x->trials[i].name);
         json_decref(x->trials[i].assignment);
         json_decref(x->trials[i].spec);
+        json_decref(x->trials[i].status);
         free(x->trials[i].created);
     }
     free(x->trials);

@@ -201,6 +201,7 @@ struct op_trec {
     json_t *assignment; /* samplingResult */
     char *created;      /* the Trial's creationTimestamp: its Created condition's time; or NULL */
     json_t *spec;       /* the Trial's spec: to create it again when it is deleted while it runs */
+    json_t *status;     /* a finished trial's status as written (or loaded): to create it again */
 };
 
 struct op_exp {
@@ -233,6 +234,9 @@ struct op_exp {
     /* Fired with lease_lost, or when leadership is lost: the run's writes are cancelled, also
      * one waiting for credentials (op_run_create, op_run_merge_patch). */
     struct mp_kube_cancel *fence;
+    /* A Trial of the experiment was deleted (the Trials' watch, operator.c): the next
+     * reconcile creates finished ones again from their records (op_trials_restore). */
+    atomic_bool trials_gone;
     bool other_holds; /* claim is (or may be) another operator's: not run, or lost */
     bool finished;    /* not run: the experiment had finished, or ends Failed here */
     struct mp_error write_err;
@@ -272,6 +276,10 @@ int op_trials_kill(struct op_exp *x, const char *why, struct mp_error *err) MP_W
 /* Creates again trial `number`'s Trial, deleted (kubectl delete trial) while the trial ran, from
  * its record (the same name, spec, labels and owner), so that its result can be written. */
 int op_trial_recreate(struct op_exp *x, int64_t number, struct mp_error *err) MP_WUR;
+/* Creates again, with their results, the Trials of x's finished trials that are gone
+ * (`kubectl delete trial` while the experiment runs), a Warning Event TrialDeleted each; not
+ * when the experiment is gone or being deleted (its Trials go with it). */
+int op_trials_restore(struct op_exp *x, struct mp_error *err) MP_WUR;
 /* Writes a finished trial's result into its Trial's status. */
 int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_result *res,
                     struct mp_error *err) MP_WUR;

@@ -225,6 +225,73 @@ static void *informer(void *p)
     return NULL;
 }
 
+/* ---- the Trials' watch ---------------------------------------------------------------------- */
+
+/* A Trial that goes (`kubectl delete trial`) while its experiment runs here: the experiment's
+ * key is queued with trials_gone set, and its reconcile creates the finished trials' Trials again
+ * from the run's records (op_trials_restore); one whose trial runs is the run's own business
+ * (trial.c: the trial runs again as a new attempt). After a re-list (the watch was down), every
+ * run looks. uid NULL: every run. */
+static void trials_gone(struct op *op, const char *uid)
+{
+    pthread_mutex_lock(&op->lock);
+    for (size_t i = 0; i < op->n_exps; i++) {
+        struct op_exp *x = op->exps[i];
+        if (!uid || strcmp(x->uid, uid) == 0) {
+            atomic_store(&x->trials_gone, true);
+            op_queue_add(&op->q, x->key);
+        }
+    }
+    pthread_mutex_unlock(&op->lock);
+}
+
+static int on_trials_replace(void *ud, json_t *items, const char *rv)
+{
+    (void)items;
+    (void)rv;
+    trials_gone(ud, NULL);
+    return 0;
+}
+
+static int on_trial_event(void *ud, const struct mp_kube_event *ev)
+{
+    const char *uid = mp_kube_label(ev->object, MP_OPERATOR_LABEL_EXPERIMENT);
+    if (ev->type == MP_KUBE_DELETED && uid) {
+        trials_gone(ud, uid);
+    }
+    return 0;
+}
+
+static void on_trials_retry(void *ud, const struct mp_error *err)
+{
+    op_log(ud, "watch of trials: %s (retrying)", err->msg);
+}
+
+/* Not fatal: without it a deleted finished Trial is created again when a run starts (as
+ * before), so a refused watch (an operator bound to older rules) is logged and tried again. */
+static void *trials_informer(void *p)
+{
+    struct op *op = p;
+    struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", op->ns, NULL, NULL};
+    struct mp_kube_opts o = {.limit = 500,
+                             .timeout_seconds = 300,
+                             .allow_bookmarks = true,
+                             .label_selector = MP_OPERATOR_LABEL_EXPERIMENT};
+    struct mp_kube_reflector_ops ops = {on_trials_replace, on_trial_event, on_trials_retry};
+    struct mp_error err = {0};
+    do {
+        mp_error_clear(&err);
+        if (mp_kube_reflect(op->c, &ref, &o, &ops, op, op->stop_token, &err) == 0) {
+            break;
+        }
+        op_log(op,
+               "watch of trials: %s (a finished Trial deleted while its experiment runs is "
+               "created again when a run starts; trying again in 30 s)",
+               err.msg);
+    } while (pause_ms(op, 30000));
+    return NULL;
+}
+
 /* ---- reconcile ------------------------------------------------------------------------------ */
 
 static struct op_exp *exp_find(struct op *op, const char *key)
@@ -395,6 +462,10 @@ static int reconcile(struct op *op, const char *key, struct mp_error *err)
     if (!gone && atomic_load(&op->leader)) {
         /* Only the worker frees runs (reap), so x stays valid here. */
         rc = op_status_observe(op, pe, x && strcmp(x->uid, uid) == 0 ? x : NULL, err);
+    }
+    if (rc == 0 && x && !gone && strcmp(x->uid, uid) == 0 && atomic_load(&op->leader) &&
+        atomic_exchange(&x->trials_gone, false) && (rc = op_trials_restore(x, err)) != 0) {
+        atomic_store(&x->trials_gone, true); /* the retry looks again */
     }
     if (rc == 0 && !x && !gone && !done && atomic_load(&op->leader) && !op_pe_finished(pe)) {
         pthread_mutex_lock(&op->lock);
@@ -582,8 +653,8 @@ int mp_operator_run(struct mp_kube_client *c, const struct mp_operator_opts *opt
     op_init(&op, c, opts);
     struct op_http *http = NULL;
     struct op_lease *lease = NULL;
-    pthread_t inf, wk;
-    bool inf_started = false, wk_started = false;
+    pthread_t inf, tinf, wk;
+    bool inf_started = false, tinf_started = false, wk_started = false;
     int rc = check_work_dir(&op, err);
     if (rc == 0 && !opts->files_dir && mkdir(op.files_dir, 0700) != 0 && errno != EEXIST) {
         rc = mp_error_set(err, -errno, "cannot create '%s': %s", op.files_dir, strerror(errno));
@@ -596,10 +667,13 @@ int mp_operator_run(struct mp_kube_client *c, const struct mp_operator_opts *opt
     if (rc == 0 && pthread_create(&inf, NULL, informer, &op) == 0) {
         inf_started = true;
     }
+    if (rc == 0 && pthread_create(&tinf, NULL, trials_informer, &op) == 0) {
+        tinf_started = true;
+    }
     if (rc == 0 && pthread_create(&wk, NULL, worker, &op) == 0) {
         wk_started = true;
     }
-    if (rc == 0 && (!inf_started || !wk_started)) {
+    if (rc == 0 && (!inf_started || !tinf_started || !wk_started)) {
         rc = mp_error_set(err, MP_ERUNTIME, "cannot start the operator's threads");
     }
     if (rc == 0 && opts->leader_elect) {
@@ -622,6 +696,9 @@ int mp_operator_run(struct mp_kube_client *c, const struct mp_operator_opts *opt
     mp_kube_cancel_fire(op.stop_token);
     if (inf_started) {
         pthread_join(inf, NULL);
+    }
+    if (tinf_started) {
+        pthread_join(tinf, NULL);
     }
     op_http_stop(http);
     if (rc == 0 && atomic_load(&op.failed)) {

@@ -80,9 +80,20 @@ int op_trial_finish(struct op_exp *x, int64_t number, const struct mp_trial_resu
                   mp_trial_state_name(res->state), "failure", mp_failure_name(res->failure),
                   "reason", res->reason ? res->reason : "", "metrics", metrics_json(&res->metrics));
     struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, name, "status"};
-    int rc = op_run_merge_patch(x, &ref, patch, NULL, err);
-    json_decref(patch);
+    json_t *written = NULL;
+    int rc = op_run_merge_patch(x, &ref, patch, &written, err);
     free(name);
+    if (rc == 0) {
+        /* The whole status as the server holds it (startTime, attempt too): to create the Trial
+         * again with it (op_trials_restore). */
+        pthread_mutex_lock(&x->lock);
+        t = op_trec(x, number);
+        json_decref(t->status);
+        t->status = json_incref(json_object_get(written, "status"));
+        pthread_mutex_unlock(&x->lock);
+    }
+    json_decref(written);
+    json_decref(patch);
     if (rc == 0) {
         pthread_mutex_lock(&x->op->m.lock);
         x->op->m.trials_finished[res->state]++;
@@ -170,6 +181,9 @@ static int load_one(struct op_exp *x, struct mp_store *st, int64_t exp_id, const
         t->assignment = json_incref(json_object_get(spec, "samplingResult"));
         json_decref(t->spec);
         t->spec = json_incref((json_t *)spec);
+        json_decref(t->status);
+        t->status =
+            state == MP_TRIAL_PENDING ? NULL : json_deep_copy(json_object_get(trial, "status"));
         op_trec_set_created(t, trial);
         pthread_mutex_unlock(&x->lock);
     }
@@ -251,6 +265,112 @@ int op_trials_kill(struct op_exp *x, const char *why, struct mp_error *err)
             break;
         }
     }
+    json_decref(trials);
+    return rc;
+}
+
+/* ---- finished Trials deleted while the experiment runs ---------------------------------- */
+
+/* Whether trials (Trial objects) holds one named name. */
+static bool listed(const json_t *trials, const char *name)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach (trials, i, item) {
+        const char *n = mp_kube_meta(item, "name");
+        if (n && strcmp(n, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Creates trial number's Trial again with status, the result it had. */
+static int restore_one(struct op_exp *x, int64_t number, const json_t *status, struct mp_error *err)
+{
+    int rc = op_trial_recreate(x, number, err);
+    if (rc == MP_EEXISTS) {
+        mp_error_clear(err); /* created again meanwhile (a new run's adoption) */
+        return 0;
+    }
+    char *name = op_trial_name(x->name, number);
+    if (rc == 0) {
+        json_t *patch = json_pack("{s:O}", "status", status);
+        struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", x->ns, name, "status"};
+        rc = op_run_merge_patch(x, &ref, patch, NULL, err);
+        json_decref(patch);
+    }
+    if (rc == 0) {
+        const char *state = json_string_value(json_object_get(status, "state"));
+        op_event(x->op, x->pe, "Warning", "TrialDeleted",
+                 "Trial %s/%s of trial %lld, which had ended (%s), was deleted while the "
+                 "experiment ran: created again with its result; delete the experiment to "
+                 "remove its Trials",
+                 x->ns, name, (long long)number, state ? state : "?");
+        op_log(x->op,
+               "%s: trial %lld: its Trial was deleted after the trial ended: created "
+               "again with its result",
+               x->key, (long long)number);
+    }
+    free(name);
+    return rc == 0 ? 0
+                   : mp_error_prefix(err, rc, "trial %lld: creating its Trial again",
+                                     (long long)number);
+}
+
+/* Whether x's experiment still exists as the one x runs and is not being deleted: a Trial the
+ * garbage collector removed with its experiment is not created again. */
+static int exp_alive(struct op_exp *x, bool *alive, struct mp_error *err)
+{
+    struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "profilingexperiments", x->ns, x->name, NULL};
+    json_t *pe = NULL;
+    int rc = op_get(x->op, &ref, 0, &pe, err);
+    const char *uid = rc == 0 ? mp_kube_meta(pe, "uid") : NULL;
+    *alive = uid && strcmp(uid, x->uid) == 0 && !mp_kube_meta(pe, "deletionTimestamp");
+    json_decref(pe);
+    if (rc == MP_ENOTFOUND) {
+        mp_error_clear(err);
+        rc = 0;
+    }
+    return rc;
+}
+
+int op_trials_restore(struct op_exp *x, struct mp_error *err)
+{
+    bool alive = false;
+    if (atomic_load(&x->cancel) || atomic_load(&x->lease_lost) || atomic_load(&x->ended)) {
+        return 0;
+    }
+    int rc = exp_alive(x, &alive, err);
+    json_t *trials = NULL;
+    if (rc == 0 && alive) {
+        rc = list_trials(x, &trials, err);
+    }
+    if (rc != 0 || !alive) {
+        json_decref(trials);
+        return rc;
+    }
+    /* The records to restore, copied: a pointer into x->trials holds only under its lock. */
+    json_t *gone = json_object();
+    pthread_mutex_lock(&x->lock);
+    for (size_t i = 0; i < x->n_trials; i++) {
+        const struct op_trec *t = &x->trials[i];
+        if (mp_trial_state_terminal(t->state) && t->status && t->spec && !listed(trials, t->name)) {
+            char num[32];
+            snprintf(num, sizeof(num), "%lld", (long long)t->number);
+            json_object_set(gone, num, t->status);
+        }
+    }
+    pthread_mutex_unlock(&x->lock);
+    const char *num;
+    json_t *status;
+    json_object_foreach (gone, num, status) {
+        if (atomic_load(&x->cancel) ||
+            (rc = restore_one(x, strtoll(num, NULL, 10), status, err)) != 0) {
+            break;
+        }
+    }
+    json_decref(gone);
     json_decref(trials);
     return rc;
 }

@@ -56,6 +56,22 @@ static json_t *condition(const json_t *pod, const char *type)
     return NULL;
 }
 
+/* Whether the pod is being evicted: its DisruptionTarget condition, which the API server's
+ * eviction (kubectl drain: EvictionByEvictionAPI), the scheduler's preemption, the taint manager
+ * and the kubelet set before they delete it; why ("REASON: MESSAGE") into buf. */
+static bool evicted(const json_t *pod, char *buf, size_t n)
+{
+    json_t *c = condition(pod, "DisruptionTarget");
+    const char *status = str(c, "status");
+    if (!status || strcmp(status, "True") != 0) {
+        return false;
+    }
+    const char *message = str(c, "message");
+    snprintf(buf, n, "%s%s%s", or_empty(str(c, "reason")), message && message[0] ? ": " : "",
+             or_empty(message));
+    return true;
+}
+
 static bool is_pull_error(const char *reason)
 {
     static const char *const pull[] = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
@@ -257,7 +273,13 @@ void mp_kube_judge_pods(json_t *pods, bool load, int want, const char *container
         } else if (load) {
             /* Deleted (its Job or the trial's owner went): a result it finished with stands. */
             judge_pod(pod, load, container, others, st);
-            if (st->verdict == KUBE_PODS_WAITING) {
+            char why[256];
+            if (st->verdict == KUBE_PODS_WAITING && evicted(pod, why, sizeof(why))) {
+                st->deleted = true;
+                verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
+                        "load pod %s was evicted before it finished (%s)",
+                        mp_kube_meta(pod, "name"), why);
+            } else if (st->verdict == KUBE_PODS_WAITING) {
                 st->deleted = true;
                 verdict(st, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
                         "load pod %s was deleted before it finished", mp_kube_meta(pod, "name"));
@@ -623,6 +645,7 @@ struct pods_guard {
     struct kube_sentinel *s;
     json_t *alive;
     char rv[64];
+    char evicted[160]; /* why the pod is being evicted (its DisruptionTarget condition) */
 };
 
 /* Restarts of the pod's tuned container(s), plus one when one is terminated now. */
@@ -657,6 +680,11 @@ static int on_guarded_pod(void *ud, const struct mp_kube_event *ev)
     if (phase && strcmp(phase, "Failed") == 0) { /* evicted by its node, not deleted (yet) */
         snprintf(g->s->name, sizeof(g->s->name), "%s", name);
         return 3;
+    }
+    if (evicted(ev->object, g->evicted, sizeof(g->evicted))) {
+        /* Said before its deletion: its requests fail from now on, no verdict on the trial. */
+        snprintf(g->s->name, sizeof(g->s->name), "%s", name);
+        return 5;
     }
     if (ev->type == MP_KUBE_DELETED || mp_kube_meta(ev->object, "deletionTimestamp")) {
         snprintf(g->s->name, sizeof(g->s->name), "%s", name);
@@ -702,6 +730,10 @@ static void *pods_sentinel_main(void *p)
             mark_lost(s, rc == 1   ? "was deleted"
                          : rc == 2 ? "is being deleted"
                                    : "failed on its node (evicted)");
+        } else if (rc == 5) {
+            char how[200];
+            snprintf(how, sizeof(how), "is being evicted (%s)", g.evicted);
+            mark_lost(s, how);
         } else if (rc == 4) {
             atomic_store(&s->t->service_exited, true);
             mp_kube_cancel_fire(s->t->cancel_token);

@@ -9,8 +9,8 @@
 # in a row that cannot pull the service's (also an init container's or a sidecar's) or the load
 # generator's image stops the run), the
 # load pod Unschedulable until the trial's deadline (INFRA), the
-# load Job, the trial's owner or a service pod deleted mid-trial (INFRA at once, by watch:
-# retried), the service's container dying under the load test (CRASHED, not LOAD_ERRORS).
+# load Job, the trial's owner or a service pod deleted mid-trial, a service or load pod evicted
+# (INFRA at once, by watch: retried), the service's container dying under the load test (CRASHED, not LOAD_ERRORS).
 # Nothing is left afterwards.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
@@ -199,6 +199,38 @@ check "a service pod deleted mid-trial: INFRA, retried, SUCCEEDED" "SUCCEEDED 1"
     "$(deleted svcgone pods --selector=morphling.kubedl.io/experiment=svcgone,morphling.kubedl.io/role=service)"
 check_contains "... the reason of the lost attempt" "the trial's service pod \"svcgone-t1-a0-" \
     "$(retry_reason svcgone)"
+# evicted NAME ROLE: as deleted, but trial 1's pod of ROLE (service or load) is evicted through
+# the API (policy/v1 Eviction, as kubectl drain evicts): the attempt ends at once as INFRA, its
+# reason saying "evicted" (the service pod: "is being deleted" before, the load pod "was deleted
+# before it finished"), and the next one succeeds, with its own figures.
+evicted() {
+    # shellcheck disable=SC2086
+    "$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set "name=$1" \
+        --set runner.load.windows=12 --set runner.load.stable_windows=12 \
+        --set 'parameters.memory.values[0]=1024' -q >"$WORK/$1.out" 2>&1 &
+    pid=$!
+    wait_object job "$1-t1-a0-load"
+    sleep 1
+    pod=$(k get pods -l "morphling.kubedl.io/experiment=$1,morphling.kubedl.io/role=$2" \
+        -o jsonpath='{.items[0].metadata.namespace}/{.items[0].metadata.name}')
+    api "/api/v1/namespaces/${pod%/*}/pods/${pod#*/}/eviction" -X POST \
+        --data "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"${pod#*/}\"}}" \
+        >/dev/null || echo "eviction of $pod refused" >&2
+    wait $pid
+    "$MORPHLING" show "$1" --json | jq -r '.trials[0] | "\(.state) \(.attempt) \(.metrics | length > 0)"'
+}
+check "a service pod evicted mid-trial: INFRA, retried, SUCCEEDED with figures" "SUCCEEDED 1 true" \
+    "$(evicted svcevicted service)"
+check_contains "... the reason of the lost attempt names the pod" \
+    "the trial's service pod \"svcevicted-t1-a0-" "$(retry_reason svcevicted)"
+check_contains "... and how" "is being evicted (EvictionByEvictionAPI: Eviction API: evicting)" \
+    "$(retry_reason svcevicted)"
+check "the load pod evicted mid-trial: INFRA, retried, SUCCEEDED with figures" "SUCCEEDED 1 true" \
+    "$(evicted loadevicted load)"
+check_contains "... the reason of the lost attempt names the pod" \
+    "load pod loadevicted-t1-a0-load-" "$(retry_reason loadevicted)"
+check_contains "... and how" "was evicted before it finished (EvictionByEvictionAPI: Eviction API: evicting)" \
+    "$(retry_reason loadevicted)"
 # The trial's Service deleted by someone else under the load test: its requests are refused (the
 # cluster's proxy stops listening), no verdict on the configuration (LOAD_ERRORS before).
 check "the trial's Service deleted mid-trial: INFRA, retried, SUCCEEDED" "SUCCEEDED 1" \
@@ -231,6 +263,7 @@ check_contains "... with its exit code" "during the load test, pod diesload-t1-a
 check_true "... at once: the trial took $(jq '.trials[0].meta.total_s' "$WORK/diesload.json") s, \
 less than its load test's 30 s" jq -e '.trials[0].meta.total_s < 30' "$WORK/diesload.json"
 check "nothing left" "" "$(leftover_objects jobgone; leftover_objects ownergone
-    leftover_objects svcgone; leftover_objects svcobjgone; leftover_objects diesload)"
+    leftover_objects svcgone; leftover_objects svcobjgone; leftover_objects diesload
+    leftover_objects svcevicted; leftover_objects loadevicted)"
 cluster_down
 finish

@@ -6,7 +6,8 @@
 # and the experiment ends Succeeded with every trial recorded once (docs/kubernetes.md).
 # An experiment that was Running when the operator restarted without the --files-dir its spec
 # reads from is not failed for good: its run waits (RunStopped, saying to start the operator
-# with --files-dir) and continues once an operator with the folder runs it.
+# with --files-dir) and continues once an operator with the folder runs it. A namespace deleted
+# while an experiment runs in it stops the run at once; the operator runs the others as before.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/operator_lib.sh"
 
@@ -19,6 +20,23 @@ trial_running() { [ "$(kubectl get trial gone-2 -n "$NS" -o jsonpath='{.status.c
 wait_for "trial 2 runs" trial_running
 uid2=$(kubectl get trial gone-2 -n "$NS" -o jsonpath='{.metadata.uid}')
 kubectl delete trial gone-2 -n "$NS" >/dev/null || fail "kubectl delete trial"
+# A finished Trial deleted while its experiment runs is created again with its result at once
+# (the operator watches Trials), not only when the operator restarts.
+uid1=$(kubectl get trial gone-1 -n "$NS" -o jsonpath='{.metadata.uid}')
+kubectl delete trial gone-1 -n "$NS" >/dev/null || fail "kubectl delete trial gone-1"
+trial1_back() {
+    [ "$(kubectl get trial gone-1 -n "$NS" -o jsonpath='{.status.state}' 2>/dev/null)" = SUCCEEDED ]
+}
+wait_for "the finished trial 1's Trial is created again while trial 2 is held" trial1_back
+uid1b=$(kubectl get trial gone-1 -n "$NS" -o jsonpath='{.metadata.uid}')
+check_true "trial 1's Trial is a new object" test -n "$uid1b" -a "$uid1b" != "$uid1"
+check "trial 1 keeps its result, its metrics and its parameters" "SUCCEEDED Succeeded 1 true true" \
+    "$(kubectl get trial gone-1 -n "$NS" -o json | jq -r '[.status.state, .status.conditions[-1].type, .spec.attempt, (.status.metrics | length > 0), (.status.trialResult.tunableParameters | length > 0)] | join(" ")')"
+check "trial 1's Trial is owned by the experiment" "$(kubectl get pe gone -n "$NS" -o jsonpath='{.metadata.uid}')" \
+    "$(kubectl get trial gone-1 -n "$NS" -o jsonpath='{.metadata.ownerReferences[0].uid}')"
+check_contains "a Warning Event TrialDeleted for the finished trial" "Trial $NS/gone-1 of trial 1, which had ended (SUCCEEDED), was deleted while the experiment ran: created again with its result" \
+    "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "TrialDeleted" and .type == "Warning") | .message')"
+check "the experiment still runs" Running "$(pe_state gone)"
 rm -f "$WORK/hold"
 wait_state gone Succeeded
 pe=$(kubectl get pe gone -n "$NS" -o json)
@@ -99,4 +117,38 @@ check "reads-body: every trial measured the body" "24 24 24" \
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
 check "the operator stops with status 0" 0 "$?"
+
+# A namespace deleted while an experiment runs in it (trial 2 held): its run stops at once (the
+# experiment went with its namespace), saying so, without retrying against the namespace (no
+# hot loop: the requests the operator sends afterwards are counted), and the operator runs the
+# experiments of other namespaces as before.
+kubectl create namespace doomed >/dev/null || fail "namespace doomed"
+touch "$WORK/hold"
+"$OPERATOR" --kubeconfig "$KUBECONFIG" --all-namespaces --work-dir "$WORK" --identity op \
+    --trial-ms 100 --hold-from 2 >>"$WORK/operator.log" 2>&1 &
+OPERATOR_PID=$!
+track "$OPERATOR_PID"
+original_pe doomed-exp 3 1
+sed -i "s/namespace: $NS/namespace: doomed/" "$WORK/doomed-exp.yaml"
+kubectl apply -f "$WORK/doomed-exp.yaml" >/dev/null
+doomed_running() { [ "$(kubectl get trial doomed-exp-2 -n doomed -o jsonpath='{.status.conditions[-1:].type}' 2>/dev/null)" = Running ]; }
+wait_for "doomed-exp: trial 2 runs" doomed_running
+check_contains "the namespace is deleted, and goes" 'namespace "doomed" deleted' \
+    "$(kubectl delete namespace doomed --timeout=60s 2>&1)"
+stopped_doomed() { grep -q "doomed/doomed-exp: deleted; stopping its run" "$WORK/operator.log"; }
+wait_for "the operator stops the run of the experiment deleted with its namespace" stopped_doomed
+sleep 1
+admin_api DELETE /_test/requests >/dev/null
+sleep 5
+check "no request in 5 s after the run stopped but the watches' (no retries against the namespace)" "" \
+    "$(admin_api GET '/_test/requests?user=admin' | jq -r '.items[] | select(.verb != "watch") | "\(.verb) \(.path) \(.code)"')"
+check_false "no error retried for the namespace's experiment" grep -q "doomed/doomed-exp: .*(retrying)" "$WORK/operator.log"
+rm -f "$WORK/hold"
+original_pe after-doomed 2 1
+kubectl apply -f "$WORK/after-doomed.yaml" >/dev/null
+wait_state after-doomed Succeeded
+check_true "the operator is still running" kill -0 "$OPERATOR_PID"
+kill -TERM "$OPERATOR_PID"
+wait "$OPERATOR_PID"
+check "... and stops with status 0" 0 "$?"
 finish

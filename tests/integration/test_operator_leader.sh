@@ -119,6 +119,10 @@ wait_for "the standby e reads the Lease after its plugin failed" e_read
 check_contains "e says it retries" "(credentials: failure 1 of 5 in a row; retrying in" \
     "$(cat "$WORK/e.log")"
 check_true "e still waits for the Lease" kill -0 "$E"
+# (Its watch of experiments retries after its own backoff, which may end after the Lease read:
+# the watch of Trials may have taken one of the plugin's failures.)
+e_watches() { grep -q "watching" "$WORK/e.log"; }
+wait_for "e watches the experiments" e_watches
 check_contains "e watches the experiments" "watching" "$(cat "$WORK/e.log")"
 check "d still leads" d "$(holder)"
 kill -TERM "$E"

@@ -326,6 +326,13 @@ static void deleted_load_pod(void **state)
           "\"containerStatuses\":[{\"name\":\"load\",\"state\":{\"terminated\":{"
           "\"exitCode\":0}}}]}}]",
           true, KUBE_PODS_DONE, MP_FAILURE_NONE, NULL);
+    /* Evicted (kubectl drain: the API server's eviction sets DisruptionTarget, then deletes). */
+    judge("[{\"metadata\":{\"name\":\"l\",\"deletionTimestamp\":\"x\"},\"status\":{"
+          "\"conditions\":[{\"type\":\"DisruptionTarget\",\"status\":\"True\",\"reason\":"
+          "\"EvictionByEvictionAPI\",\"message\":\"Eviction API: evicting\"}]}}]",
+          true, KUBE_PODS_INFRA, MP_FAILURE_INFRA,
+          "load pod l was evicted before it finished (EvictionByEvictionAPI: Eviction API: "
+          "evicting)");
     /* Marked as a deletion (the runner then looks for a deleted owner to name), only then. */
     const char *two_gone = "[{\"metadata\":{\"name\":\"a\",\"deletionTimestamp\":\"x\"},"
                            "\"status\":{}},{\"metadata\":{\"name\":\"b\","

@@ -55,6 +55,10 @@ const META = { 1: ['name', 'string'], 2: ['generateName', 'string'], 3: ['namesp
     8: ['creationTimestamp', TIME], 11: ['labels', ['map', 'string']],
     12: ['annotations', ['map', 'string']], 13: ['ownerReferences', ['rep', OWNER]],
     14: ['finalizers', 'strings'] };
+// kubectl drain's pods/eviction body (meta/v1 DeleteOptions inside).
+const EVICTION = { 1: ['metadata', META], 2: ['deleteOptions', { 1: ['gracePeriodSeconds', 'int'],
+    2: ['preconditions', { 1: ['uid', 'string'], 2: ['resourceVersion', 'string'] }],
+    3: ['orphanDependents', 'bool'], 4: ['propagationPolicy', 'string'], 5: ['dryRun', 'strings'] }] };
 const MESSAGES = {
     'v1/Namespace': { 1: ['metadata', META], 2: ['spec', { 1: ['finalizers', 'strings'] }] },
     'v1/ConfigMap': { 1: ['metadata', META], 2: ['data', ['map', 'string']],
@@ -70,6 +74,8 @@ const MESSAGES = {
     'authorization.k8s.io/v1/SelfSubjectRulesReview': { 1: ['metadata', META],
         2: ['spec', { 1: ['namespace', 'string'] }] },
     'authentication.k8s.io/v1/SelfSubjectReview': { 1: ['metadata', META] },
+    'policy/v1/Eviction': EVICTION,
+    'policy/v1beta1/Eviction': EVICTION,
 };
 
 function scalar(type, wt, v) {

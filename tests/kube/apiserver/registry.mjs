@@ -42,11 +42,17 @@ export const BUILTINS = [
         ...S('IoK8sApiCoreV1Namespace'),
     }),
     builtin('', 'v1', 'Pod', 'pods', {
-        short: ['po'], categories: all, sub: { status: true, log: true, binding: true },
+        short: ['po'], categories: all,
+        sub: { status: true, log: true, binding: true, eviction: true },
         ...S('IoK8sApiCoreV1Pod'),
     }),
     builtin('', 'v1', 'Binding', 'bindings', { verbs: ['create'], virtual: true,
         ...S('IoK8sApiCoreV1Binding') }),
+    // Stored only: no disruption controller computes their status (pods/eviction reads it).
+    builtin('policy', 'v1', 'PodDisruptionBudget', 'poddisruptionbudgets', {
+        short: ['pdb'], sub: { status: true }, generation: true,
+        ...S('IoK8sApiPolicyV1PodDisruptionBudget'),
+    }),
     builtin('', 'v1', 'Service', 'services', {
         short: ['svc'], categories: all, sub: { status: true }, ...S('IoK8sApiCoreV1Service'),
     }),
@@ -235,6 +241,8 @@ function subresourceEntry(r, sub) {
         Object.assign(e, { kind: 'Pod', verbs: ['get'] });
     } else if (sub === 'binding') {
         Object.assign(e, { kind: 'Binding', verbs: ['create'] });
+    } else if (sub === 'eviction') {
+        Object.assign(e, { group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] });
     } else if (sub === 'token') {
         Object.assign(e, { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest',
             verbs: ['create'] });

@@ -11,7 +11,7 @@ import { serverSideApply } from './apply.mjs';
 import { VERSION, openapiV3, openapiV3Root } from './discovery.mjs';
 import { PROTOBUF_TYPES, openapiV2, openapiV2Protobuf } from './openapiv2.mjs';
 import { jsonPatch, mergePatch, strategicMerge } from './patch.mjs';
-import { fieldSupported, parseFieldSelector, parseLabelSelector, labelSelectorRequirements }
+import { fieldSupported, parseFieldSelector, parseLabelSelector, labelSelectorRequirements, matchLabels }
     from './selectors.mjs';
 import { decodeProtobuf } from './protobuf.mjs';
 import { partialObject, toTable } from './tables.mjs';
@@ -502,6 +502,7 @@ export class ApiServer {
             return this.reply(req, res, 201, this.bind(ns, sub ? name : value?.metadata?.name, value));
         }
         if (sub === 'token') return this.reply(req, res, 201, this.tokenRequest(ns, name, value));
+        if (sub === 'eviction') return this.reply(req, res, 201, this.evict(ns, name, value, opts));
         if (sub || name) throw methodNotAllowed();
         if (rdef.virtual) return this.reply(req, res, 201, this.review(rdef, value, opts.user));
         const obj = this.rest.create(rdef, ns, value, opts);
@@ -591,6 +592,83 @@ export class ApiServer {
             return old;
         }, { ...opts, patch: true });
         return this.reply(req, res, 200, this.scaleOf(rdef, result.obj));
+    }
+
+    // POST pods/NAME/eviction (policy/v1 or v1beta1 Eviction), as kube-apiserver's
+    // EvictionREST: a pod that is not running, or is being deleted, goes at once; else the one
+    // PodDisruptionBudget matching it must allow a disruption (its status, which no controller
+    // here computes: a test writes it), and it is counted. The pod gets the DisruptionTarget
+    // condition (EvictionByEvictionAPI), then is deleted with the Eviction's deleteOptions
+    // (grace period, preconditions, dryRun).
+    evict(ns, name, eviction, opts) {
+        if (!isObject(eviction) || !['policy/v1', 'policy/v1beta1'].includes(eviction.apiVersion) ||
+            eviction.kind !== 'Eviction') {
+            throw badRequest(`the body of the request must be a policy/v1 Eviction, got ${eviction?.apiVersion || ''}, Kind=${eviction?.kind || ''}`);
+        }
+        if (eviction.metadata?.name !== name) throw badRequest('name in URL does not match name in Eviction object');
+        const pods = this.registry.lookup('', 'v1', 'pods');
+        const d = eviction.deleteOptions || {};
+        const dryRun = opts.dryRun || (d.dryRun || []).includes('All');
+        const del = { gracePeriodSeconds: d.gracePeriodSeconds, preconditions: d.preconditions,
+            propagationPolicy: d.propagationPolicy, dryRun };
+        const pod = this.rest.get(pods, ns, name);
+        const phase = pod.status?.phase;
+        if (!(pod.metadata.deletionTimestamp || ['Succeeded', 'Failed', 'Pending'].includes(phase))) {
+            this.disruptionAllowed(ns, pod, dryRun);
+        }
+        if (!dryRun) {
+            this.rest.update(pods, ns, name, (p) => {
+                const pre = d.preconditions || {};
+                if ((pre.uid && pre.uid !== p.metadata.uid) ||
+                    (pre.resourceVersion && pre.resourceVersion !== p.metadata.resourceVersion)) {
+                    return p; // the delete below answers the Conflict
+                }
+                const conds = (p.status.conditions || []).filter((c) => c.type !== 'DisruptionTarget');
+                conds.push({ type: 'DisruptionTarget', status: 'True', lastProbeTime: null,
+                    lastTransitionTime: now(), reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting' });
+                p.status.conditions = conds;
+                return p;
+            }, { sub: 'status', patch: true, internal: true });
+            if (del.preconditions?.resourceVersion) {
+                del.preconditions = { ...del.preconditions,
+                    resourceVersion: this.rest.get(pods, ns, name).metadata.resourceVersion };
+            }
+        }
+        this.rest.delete(pods, ns, name, del);
+        return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
+    }
+
+    // The eviction of pod against the PodDisruptionBudgets of its namespace (checkAndDecrement).
+    disruptionAllowed(ns, pod, dryRun) {
+        const pdbs = this.registry.lookup('policy', 'v1', 'poddisruptionbudgets');
+        const matching = this.store.list(pdbs.storage, ns).filter((b) => {
+            const reqs = labelSelectorRequirements(b.spec?.selector);
+            return reqs && matchLabels(reqs, pod.metadata.labels);
+        });
+        if (matching.length === 0) return;
+        if (matching.length > 1) {
+            throw new ApiError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
+        }
+        const b = matching[0];
+        const st = b.status || {};
+        const tooMany = (message) => new ApiError(429, 'TooManyRequests',
+            "Cannot evict pod as it would violate the pod's disruption budget.",
+            { causes: [{ reason: 'DisruptionBudget', message }] });
+        if ((st.observedGeneration || 0) < (b.metadata.generation || 0)) {
+            throw tooMany(`The disruption budget ${b.metadata.name} is still being processed by the server.`);
+        }
+        if ((st.disruptionsAllowed || 0) < 0) {
+            throw new ApiError(403, 'Forbidden', 'pdb disruptions allowed is negative');
+        }
+        if ((st.disruptionsAllowed || 0) === 0) {
+            throw tooMany(`The disruption budget ${b.metadata.name} needs ${st.desiredHealthy || 0} healthy pods and has ${st.currentHealthy || 0} currently`);
+        }
+        if (dryRun) return;
+        this.rest.update(pdbs, ns, b.metadata.name, (cur) => {
+            cur.status.disruptionsAllowed = (cur.status.disruptionsAllowed || 0) - 1;
+            cur.status.disruptedPods = { ...cur.status.disruptedPods, [pod.metadata.name]: now() };
+            return cur;
+        }, { sub: 'status', patch: true, internal: true });
     }
 
     bind(ns, name, binding) {

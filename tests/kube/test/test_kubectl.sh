@@ -3,7 +3,8 @@
 # Fidelity of the fake API server as kubectl 1.32 (the one on the PATH) sees it: apply (create,
 # change and re-apply, server-side, kustomize), get (tables, -o yaml, jsonpath, watch), delete
 # with each cascade mode, wait, a CRD's printer columns, auth can-i and 403s, the refusals a
-# real API server gives, and each kubeconfig context (token, cert, exec, insecure).
+# real API server gives, drain (policy/v1 pods/eviction; a PodDisruptionBudget that refuses it)
+# and each kubeconfig context (token, cert, exec, insecure).
 . "$(dirname "$0")/lib.sh"
 KUBECTL=${KUBECTL:-kubectl}
 D="$HERE/data"
@@ -233,6 +234,45 @@ api PUT /_test/policy '{"mode":"AlwaysAllow"}' >/dev/null
 check_contains "delete namespace waits until it is empty and gone" 'namespace "morphling-system" deleted' \
     "$(k delete namespace morphling-system --timeout=120s)"
 check "namespace content gone" "" "$(k get deploy -A -l app.kubernetes.io/name=morphling -o name)"
+
+# --- eviction: policy/v1 pods/eviction, kubectl drain ------------------------------------------
+# A node and a running pod bound to it (no node agent here: the test finishes a graceful delete).
+api POST /api/v1/nodes '{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"}}' >/dev/null
+api POST /api/v1/namespaces/default/pods '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"ev","labels":{"app":"ev"}},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox"}]}}' >/dev/null
+curl -sS --cacert "$CA" -H "Authorization: Bearer $TOKEN" -X PATCH -H 'Content-Type: application/merge-patch+json' \
+    --data '{"status":{"phase":"Running"}}' "$API/api/v1/namespaces/default/pods/ev/status" >/dev/null
+check_contains "api-resources: policy/v1 poddisruptionbudgets" "poddisruptionbudgets" \
+    "$(k api-resources --api-group=policy)"
+out=$(api POST /api/v1/namespaces/default/pods/ev/eviction '{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"other"}}')
+check_contains "eviction: a name that is not the URL's is refused" "name in URL does not match name in Eviction object" "$out"
+cat >"$WORK/pdb.yaml" <<'YAML'
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: ev}
+spec: {minAvailable: 1, selector: {matchLabels: {app: ev}}}
+YAML
+check_contains "create a PodDisruptionBudget" "poddisruptionbudget.policy/ev created" "$(k apply -f "$WORK/pdb.yaml")"
+out=$(k drain n1 --force --timeout=2s)
+check_contains "drain: the budget refuses the eviction (429)" "Cannot evict pod as it would violate the pod's disruption budget." "$out"
+check "drain: the pod stays, not being deleted" "ev " \
+    "$(k get pod ev -o jsonpath='{.metadata.name} {.metadata.deletionTimestamp}')"
+check "drain cordoned the node" true "$(k get node n1 -o jsonpath='{.spec.unschedulable}')"
+k delete pdb ev >/dev/null
+k drain n1 --force --timeout=60s >"$WORK/drain.out" 2>&1 &
+drain_pid=$!
+terminating() { [ -n "$(k get pod ev -o jsonpath='{.metadata.deletionTimestamp}')" ]; }
+wait_for 60 terminating || echo "not ok - the evicted pod was not deleted"
+check "eviction: the pod's DisruptionTarget condition" "True EvictionByEvictionAPI Eviction API: evicting" \
+    "$(k get pod ev -o jsonpath='{.status.conditions[?(@.type=="DisruptionTarget")].status} {.status.conditions[?(@.type=="DisruptionTarget")].reason} {.status.conditions[?(@.type=="DisruptionTarget")].message}')"
+check "eviction: a graceful delete with the pod's grace period" 30 \
+    "$(k get pod ev -o jsonpath='{.metadata.deletionGracePeriodSeconds}')"
+api DELETE '/api/v1/namespaces/default/pods/ev?gracePeriodSeconds=0' >/dev/null # the kubelet's part
+wait "$drain_pid"
+check "drain: exits 0 once the pod is gone" 0 "$?"
+out=$(cat "$WORK/drain.out")
+check_contains "drain: evicts (not deletes) the pod" "evicting pod default/ev" "$out"
+check_contains "drain: the pod evicted" "pod/ev evicted" "$out"
+check_contains "drain: the node drained" "node/n1 drained" "$out"
 
 # --- contexts -----------------------------------------------------------------------------------------
 for ctx in cert exec insecure; do
