@@ -1396,6 +1396,29 @@ async function resumeChecks(page) {
   check('resume: disabled once finished', await button.isDisabled());
 }
 
+// An experiment whose `morphling run` was killed (SIGKILL, test_e2e_dashboard.sh): RUNNING in
+// the store under a claim no process holds. The page shows it INTERRUPTED, Resume enabled, and
+// the server takes it over to the end.
+async function killedChecks(page) {
+  const exps = await page.evaluate(
+    async () => (await (await authFetch('/api/v1/experiments')).json()).experiments,
+  );
+  const exp = exps.find((e) => e.name === 'e2e-killed');
+  check('killed: listed INTERRUPTED', exp && exp.state === 'INTERRUPTED', JSON.stringify(exp));
+  if (!exp) return;
+  await page.goto(`${BASE}/#/exp/${exp.id}`);
+  await page.waitForSelector('h1 .badge.INTERRUPTED', { timeout: 5000 }).catch(() => null);
+  const button = page.locator('.actions #resume-btn');
+  check('killed: Resume enabled', await button.isEnabled());
+  await button.click();
+  await page.waitForSelector('h1 .badge.SUCCEEDED', { timeout: 30000 }).catch(() => null);
+  check(
+    'killed: resumed in the server, the page follows it to SUCCEEDED',
+    (await page.locator('h1 .badge.SUCCEEDED').count()) === 1,
+  );
+  check('killed: its trials all ran', (await trialCount(page)) === 6);
+}
+
 // The session ends while a dialog is open (the export): the login dialog comes on top of it and
 // logs in (it was not shown at all: one dialog at a time).
 async function loginOverDialogChecks(page, expId) {
@@ -2075,10 +2098,11 @@ async function run() {
   const listOrder = await page.locator('th:has(button:has-text("Name"))').getAttribute('aria-sort');
   check('list: the order chosen survives filtering', listOrder === 'ascending', String(listOrder));
   await page.fill('input[type=search]', '');
-  // The two above: not e2e-resume, which test_e2e_dashboard.sh left for resumeChecks.
+  // The two above: not e2e-resume nor e2e-killed, which test_e2e_dashboard.sh left for
+  // resumeChecks and killedChecks.
   const ids = await page.evaluate(async () =>
     (await (await authFetch('/api/v1/experiments')).json()).experiments
-      .filter((e) => e.name !== 'e2e-resume')
+      .filter((e) => e.name !== 'e2e-resume' && e.name !== 'e2e-killed')
       .map((e) => e.id),
   );
   await page.goto(`${BASE}/#/compare?ids=${ids.join(',')}`);
@@ -2115,6 +2139,7 @@ async function run() {
   await doubleStartChecks(page, spec);
   await doubleCancelChecks(page, variant(spec, 'e2e-double-cancel', 20, '1s'));
   await resumeChecks(page);
+  await killedChecks(page);
   await loginOverDialogChecks(page, expId);
   // The expected 401 of the ended session, 404 of the experiment that is not there, 409 of the
   // refused start and 500 of the unreadable experiment.
