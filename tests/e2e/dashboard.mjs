@@ -5,6 +5,7 @@
 // charts, keyboard focus and the comparison page.
 // Env: MP_BASE (server URL), MP_TOKEN (its token), MP_DEPS (dir with node_modules/playwright-core),
 // MP_CHROMIUM, MP_PROFILE (fresh user-data dir), MP_SHOTS (screenshot dir).
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -1419,6 +1420,52 @@ async function killedChecks(page) {
   check('killed: its trials all ran', (await trialCount(page)) === 6);
 }
 
+// The page is open while the `morphling run` driving its experiment (another process) is killed
+// with SIGKILL: no event says so, yet the page shows it INTERRUPTED, Resume enabled, without a
+// reload (it stayed RUNNING, Resume disabled, until the user reloaded it).
+async function killedLiveChecks(page, spec) {
+  const run = spawn(process.env.MP_MORPHLING, ['run', '-', '--db', process.env.MP_DB, '--quiet'], {
+    cwd: path.resolve(path.dirname(process.env.MP_SPEC), '..', '..'),
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  const ended = new Promise((resolve) => run.on('exit', resolve));
+  run.stdin.end(spec);
+  let exp = null;
+  for (let i = 0; i < 100 && !exp; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const exps = await page.evaluate(
+      async () => (await (await authFetch('/api/v1/experiments')).json()).experiments,
+    );
+    exp = exps.find((e) => e.name === 'e2e-killed-live' && e.state === 'RUNNING');
+  }
+  check('killed live: the run drives it', !!exp);
+  if (!exp) return run.kill('SIGKILL');
+  await page.goto(`${BASE}/#/exp/${exp.id}`);
+  await page.waitForSelector('h1 .badge.RUNNING');
+  const button = page.locator('.actions #resume-btn');
+  check('killed live: Resume disabled while the run drives it', await button.isDisabled());
+  // A trial comes in live first: the stream is open, its first fetch done (a kill before it saw
+  // the experiment INTERRUPTED).
+  const first = await trialCount(page);
+  for (let i = 0; i < 100 && (await trialCount(page)) <= first; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  check('killed live: a trial came in live', (await trialCount(page)) > first);
+  run.kill('SIGKILL');
+  await ended;
+  const shown = await page
+    .waitForSelector('h1 .badge.INTERRUPTED', { timeout: 15000 })
+    .catch(() => null);
+  check('killed live: shown INTERRUPTED without a reload', shown !== null);
+  check('killed live: Resume enabled', await button.isEnabled());
+  await button.click({ timeout: 2000 }).catch(() => {});
+  await page.waitForSelector('h1 .badge.SUCCEEDED', { timeout: 30000 }).catch(() => null);
+  check(
+    'killed live: resumed, it ends SUCCEEDED',
+    (await page.locator('h1 .badge.SUCCEEDED').count()) === 1,
+  );
+}
+
 // The session ends while a dialog is open (the export): the login dialog comes on top of it and
 // logs in (it was not shown at all: one dialog at a time).
 async function loginOverDialogChecks(page, expId) {
@@ -2140,6 +2187,7 @@ async function run() {
   await doubleCancelChecks(page, variant(spec, 'e2e-double-cancel', 20, '1s'));
   await resumeChecks(page);
   await killedChecks(page);
+  await killedLiveChecks(page, variant(spec, 'e2e-killed-live', 6, '700ms'));
   await loginOverDialogChecks(page, expId);
   // The expected 401 of the ended session, 404 of the experiment that is not there, 409 of the
   // refused start and 500 of the unreadable experiment.

@@ -66,8 +66,8 @@ fi
 start_server
 MP_DEPS="$DEPS" MP_BASE="$BASE" MP_TOKEN="$TOKEN" MP_CHROMIUM="$CHROMIUM" \
     MP_PROFILE="$WORK/profile" MP_SHOTS="$MP_BUILD_DIR/e2e" \
-    MP_SPEC="$MP_SOURCE_DIR/tests/e2e/replay-live.yaml" \
-    timeout 240 node "$MP_SOURCE_DIR/tests/e2e/dashboard.mjs"
+    MP_SPEC="$MP_SOURCE_DIR/tests/e2e/replay-live.yaml" MP_MORPHLING="$MORPHLING" \
+    MP_DB="$WORK/store.db" timeout 240 node "$MP_SOURCE_DIR/tests/e2e/dashboard.mjs"
 rc=$?
 check "dashboard end-to-end (the steps are above)" 0 "$rc"
 [ "$rc" = 0 ] || cat "$WORK/server.err"

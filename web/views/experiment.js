@@ -6,7 +6,7 @@ import { api, subscribe } from '../api.js';
 import { badge, dataTable, h, kvList, panel, progressBar, setLive, sortableTable } from '../dom.js';
 import { fmtMetric, fmtNum, fmtParam, metricInfo } from '../format.js';
 import { feasibility, finished, live, metric, recommendedNumber, trialState } from '../model.js';
-import { main, stale } from '../page.js';
+import { main, onLeave, stale } from '../page.js';
 import { drawCharts } from './expcharts.js';
 import { exportDialog } from './export.js';
 
@@ -543,7 +543,8 @@ export async function viewExperiment(id, gen) {
   main.replaceChildren(head, top, h('h2', { class: 'section' }, 'Charts'), charts, trials);
   render();
   let shown = JSON.stringify(exp);
-  subscribe(gen, `/experiments/${exp.id}/events`, async (ev, stream) => {
+  let stream = null;
+  const update = async () => {
     const fresh = await refetch(exp, gen, stream);
     if (!fresh) return;
     const text = JSON.stringify(fresh);
@@ -551,5 +552,17 @@ export async function viewExperiment(id, gen) {
     exp = fresh;
     shown = text;
     render();
+  };
+  subscribe(gen, `/experiments/${exp.id}/events`, (ev, s) => {
+    stream = s;
+    return update();
   });
+  // A `morphling run` of another process that dies (SIGKILL, a crash) writes no event: while one
+  // drives the experiment, the page asks again every few seconds, to show it INTERRUPTED (Resume
+  // enabled) once none does.
+  const poll = window.setInterval(() => {
+    if (!stream || exp.state !== 'RUNNING' || exp.running_here) return;
+    update().catch((e) => setLive(false, `not updated: ${e.message}`));
+  }, 5000);
+  onLeave(() => window.clearInterval(poll));
 }
