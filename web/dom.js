@@ -112,12 +112,10 @@ export function sortableTable(
   if (!cols.some((c) => c.key === state.key)) {
     Object.assign(state, { key: sortKey || cols[0].key, descending: desc, shown: limit });
   }
-  const table = h('table', { class: 'data' });
-  if (caption) table.append(h('caption', { class: 'muted' }, caption));
-  const thead = h('thead');
-  const tbody = h('tbody');
+  const wrap = dataTable([], [], { caption: caption || null });
+  const { tHead: thead, tBodies } = wrap.firstChild;
+  const tbody = tBodies[0];
   const more = h('div', { class: 'table-more' });
-  table.append(thead, tbody);
   const draw = () => {
     const col = cols.find((c) => c.key === state.key);
     const sorted = [...rows].sort((a, b) => {
@@ -162,7 +160,24 @@ export function sortableTable(
     );
   };
   draw();
-  return h('div', {}, h('div', { class: 'table-wrap' }, table), more);
+  return h('div', {}, wrap, more);
+}
+
+// A data table in its scroll wrapper: heads, the header cells of its one head row; rows, the
+// body's rows; wrap and table, more attributes of the wrapper and the table (a class replaces
+// theirs); caption, its caption (none when null).
+export function dataTable(heads, rows, { wrap = {}, table = {}, caption = null } = {}) {
+  return h(
+    'div',
+    { class: 'table-wrap', ...wrap },
+    h(
+      'table',
+      { class: 'data', ...table },
+      caption == null ? null : h('caption', { class: 'muted' }, caption),
+      h('thead', {}, h('tr', {}, ...heads)),
+      h('tbody', {}, rows),
+    ),
+  );
 }
 
 // A definition list from [[term, value], ...]; rows whose value is null are left out.

@@ -5,6 +5,7 @@
 // charts, keyboard focus and the comparison page.
 // Env: MP_BASE (server URL), MP_TOKEN (its token), MP_DEPS (dir with node_modules/playwright-core),
 // MP_CHROMIUM, MP_PROFILE (fresh user-data dir), MP_SHOTS (screenshot dir).
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -1396,6 +1397,75 @@ async function resumeChecks(page) {
   check('resume: disabled once finished', await button.isDisabled());
 }
 
+// An experiment whose `morphling run` was killed (SIGKILL, test_e2e_dashboard.sh): RUNNING in
+// the store under a claim no process holds. The page shows it INTERRUPTED, Resume enabled, and
+// the server takes it over to the end.
+async function killedChecks(page) {
+  const exps = await page.evaluate(
+    async () => (await (await authFetch('/api/v1/experiments')).json()).experiments,
+  );
+  const exp = exps.find((e) => e.name === 'e2e-killed');
+  check('killed: listed INTERRUPTED', exp && exp.state === 'INTERRUPTED', JSON.stringify(exp));
+  if (!exp) return;
+  await page.goto(`${BASE}/#/exp/${exp.id}`);
+  await page.waitForSelector('h1 .badge.INTERRUPTED', { timeout: 5000 }).catch(() => null);
+  const button = page.locator('.actions #resume-btn');
+  check('killed: Resume enabled', await button.isEnabled());
+  await button.click();
+  await page.waitForSelector('h1 .badge.SUCCEEDED', { timeout: 30000 }).catch(() => null);
+  check(
+    'killed: resumed in the server, the page follows it to SUCCEEDED',
+    (await page.locator('h1 .badge.SUCCEEDED').count()) === 1,
+  );
+  check('killed: its trials all ran', (await trialCount(page)) === 6);
+}
+
+// The page is open while the `morphling run` driving its experiment (another process) is killed
+// with SIGKILL: no event says so, yet the page shows it INTERRUPTED, Resume enabled, without a
+// reload (it stayed RUNNING, Resume disabled, until the user reloaded it).
+async function killedLiveChecks(page, spec) {
+  const run = spawn(process.env.MP_MORPHLING, ['run', '-', '--db', process.env.MP_DB, '--quiet'], {
+    cwd: path.resolve(path.dirname(process.env.MP_SPEC), '..', '..'),
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  const ended = new Promise((resolve) => run.on('exit', resolve));
+  run.stdin.end(spec);
+  let exp = null;
+  for (let i = 0; i < 100 && !exp; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const exps = await page.evaluate(
+      async () => (await (await authFetch('/api/v1/experiments')).json()).experiments,
+    );
+    exp = exps.find((e) => e.name === 'e2e-killed-live' && e.state === 'RUNNING');
+  }
+  check('killed live: the run drives it', !!exp);
+  if (!exp) return run.kill('SIGKILL');
+  await page.goto(`${BASE}/#/exp/${exp.id}`);
+  await page.waitForSelector('h1 .badge.RUNNING');
+  const button = page.locator('.actions #resume-btn');
+  check('killed live: Resume disabled while the run drives it', await button.isDisabled());
+  // A trial comes in live first: the stream is open, its first fetch done (a kill before it saw
+  // the experiment INTERRUPTED).
+  const first = await trialCount(page);
+  for (let i = 0; i < 100 && (await trialCount(page)) <= first; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  check('killed live: a trial came in live', (await trialCount(page)) > first);
+  run.kill('SIGKILL');
+  await ended;
+  const shown = await page
+    .waitForSelector('h1 .badge.INTERRUPTED', { timeout: 15000 })
+    .catch(() => null);
+  check('killed live: shown INTERRUPTED without a reload', shown !== null);
+  check('killed live: Resume enabled', await button.isEnabled());
+  await button.click({ timeout: 2000 }).catch(() => {});
+  await page.waitForSelector('h1 .badge.SUCCEEDED', { timeout: 30000 }).catch(() => null);
+  check(
+    'killed live: resumed, it ends SUCCEEDED',
+    (await page.locator('h1 .badge.SUCCEEDED').count()) === 1,
+  );
+}
+
 // The session ends while a dialog is open (the export): the login dialog comes on top of it and
 // logs in (it was not shown at all: one dialog at a time).
 async function loginOverDialogChecks(page, expId) {
@@ -2075,10 +2145,11 @@ async function run() {
   const listOrder = await page.locator('th:has(button:has-text("Name"))').getAttribute('aria-sort');
   check('list: the order chosen survives filtering', listOrder === 'ascending', String(listOrder));
   await page.fill('input[type=search]', '');
-  // The two above: not e2e-resume, which test_e2e_dashboard.sh left for resumeChecks.
+  // The two above: not e2e-resume nor e2e-killed, which test_e2e_dashboard.sh left for
+  // resumeChecks and killedChecks.
   const ids = await page.evaluate(async () =>
     (await (await authFetch('/api/v1/experiments')).json()).experiments
-      .filter((e) => e.name !== 'e2e-resume')
+      .filter((e) => e.name !== 'e2e-resume' && e.name !== 'e2e-killed')
       .map((e) => e.id),
   );
   await page.goto(`${BASE}/#/compare?ids=${ids.join(',')}`);
@@ -2115,6 +2186,8 @@ async function run() {
   await doubleStartChecks(page, spec);
   await doubleCancelChecks(page, variant(spec, 'e2e-double-cancel', 20, '1s'));
   await resumeChecks(page);
+  await killedChecks(page);
+  await killedLiveChecks(page, variant(spec, 'e2e-killed-live', 6, '700ms'));
   await loginOverDialogChecks(page, expId);
   // The expected 401 of the ended session, 404 of the experiment that is not there, 409 of the
   // refused start and 500 of the unreadable experiment.

@@ -45,11 +45,29 @@ wait_for "a trial of e2e-resume finishes" one_trial
 kill -INT "$RUN_PID"
 wait "$RUN_PID"
 check "e2e-resume is interrupted (130)" 130 "$?"
+# An experiment left RUNNING in the store by a `morphling run` killed with SIGKILL (its claim
+# stale: no process drives it), for the page's Resume there too.
+sed -e 's/^name: e2e-resume/name: e2e-killed/' "$WORK/resume.yaml" >"$WORK/killed.yaml"
+(cd "$MP_SOURCE_DIR" && exec "$MORPHLING" run - --db "$WORK/store.db" --quiet <"$WORK/killed.yaml" >/dev/null 2>&1) &
+RUN_PID=$!
+track "$RUN_PID"
+one_killed_trial() {
+    "$MORPHLING" show e2e-killed --json --db "$WORK/store.db" 2>/dev/null |
+        jq -e '.counts.succeeded + .counts.failed >= 1' >/dev/null
+}
+wait_for "a trial of e2e-killed finishes" one_killed_trial
+kill -KILL "$RUN_PID"
+wait "$RUN_PID"
+check "e2e-killed is killed (137)" 137 "$?"
+if command -v sqlite3 >/dev/null; then
+    check "e2e-killed stays RUNNING in the store" RUNNING \
+        "$(sqlite3 "$WORK/store.db" "SELECT state FROM experiments WHERE name = 'e2e-killed'")"
+fi
 start_server
 MP_DEPS="$DEPS" MP_BASE="$BASE" MP_TOKEN="$TOKEN" MP_CHROMIUM="$CHROMIUM" \
     MP_PROFILE="$WORK/profile" MP_SHOTS="$MP_BUILD_DIR/e2e" \
-    MP_SPEC="$MP_SOURCE_DIR/tests/e2e/replay-live.yaml" \
-    timeout 240 node "$MP_SOURCE_DIR/tests/e2e/dashboard.mjs"
+    MP_SPEC="$MP_SOURCE_DIR/tests/e2e/replay-live.yaml" MP_MORPHLING="$MORPHLING" \
+    MP_DB="$WORK/store.db" timeout 240 node "$MP_SOURCE_DIR/tests/e2e/dashboard.mjs"
 rc=$?
 check "dashboard end-to-end (the steps are above)" 0 "$rc"
 [ "$rc" = 0 ] || cat "$WORK/server.err"

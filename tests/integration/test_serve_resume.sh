@@ -95,6 +95,22 @@ wait "$R1"
 check "two resumes at once: one resumes it, one is refused" "202 409" "$(sort "$WORK/r1" "$WORK/r2" | tr '\n' ' ' | sed 's/ $//')"
 check "one engine resumed it" 1 "$(sqlite3 "$WORK/store.db" "SELECT count(*) FROM events JOIN experiments e ON e.id = experiment_id WHERE e.name = 'other' AND kind = 'experiment_resumed'")"
 wait_for "it finishes in the server" state_is other SUCCEEDED
+# A `morphling run` killed with SIGKILL leaves it RUNNING in the store, its claim stale (no
+# process drives it): shown INTERRUPTED, and the server takes it over.
+sed 's/^name: replay-demo/name: killed/' "$WORK/spec.yaml" >"$WORK/killed.yaml"
+"$MORPHLING" run "$WORK/killed.yaml" --db "$WORK/store.db" --quiet >/dev/null 2>&1 &
+RUN_PID=$!
+track "$RUN_PID"
+wait_for "a trial of killed finishes" finished_trials killed 1
+kill -KILL "$RUN_PID"
+wait "$RUN_PID"
+check "the run is killed (137)" 137 "$?"
+check "RUNNING in the store" RUNNING "$(sqlite3 "$WORK/store.db" "SELECT state FROM experiments WHERE name = 'killed'")"
+check "shown INTERRUPTED" 0 "$(state_is killed INTERRUPTED && echo 0)"
+check "resume what a killed run left: 202" 202 "$(status POST /api/v1/experiments/killed/resume)"
+check "the server's engine claimed it" "$SERVER_PID" "$(sqlite3 "$WORK/store.db" "SELECT owner_pid FROM experiments WHERE name = 'killed'")"
+wait_for "it finishes in the server" state_is killed SUCCEEDED
+check "with exactly max_trials trials" 6 "$(status GET /api/v1/experiments/killed/trials >/dev/null && jq '.trials | length' "$WORK/body")"
 stop_server
 
 # --max-running: a resume takes a slot as a create does.

@@ -3,7 +3,7 @@
 // curves. Updates live.
 import { api, subscribe } from '../api.js';
 import { COLORS, lines } from '../charts.js';
-import { badge, h } from '../dom.js';
+import { badge, dataTable, h } from '../dom.js';
 import { axisLabel, fmtMetric, fmtParam } from '../format.js';
 import { bestSoFar, finished } from '../model.js';
 import { main, stale } from '../page.js';
@@ -112,12 +112,10 @@ function drawComparison(section, fetched, all) {
         `Experiment '${known ? known.name : e.failed}' cannot be compared: ${e.message}`,
       );
     });
-  const head = h(
-    'tr',
-    {},
+  const heads = [
     h('th', { scope: 'col' }, ''),
     exps.map((e) => h('th', { scope: 'col' }, h('a', { href: `#/exp/${e.id}` }, e.name))),
-  );
+  ];
   const body = ROWS.map(([label, f]) =>
     h(
       'tr',
@@ -126,10 +124,9 @@ function drawComparison(section, fetched, all) {
       exps.map((e) => h('td', {}, f(e))),
     ),
   );
-  const table = h('table', { class: 'data' }, h('thead', {}, head), h('tbody', {}, body));
   section.replaceChildren(
     ...notes,
-    exps.length ? h('div', { class: 'panel table-wrap' }, table) : '',
+    exps.length ? dataTable(heads, body, { wrap: { class: 'panel table-wrap' } }) : '',
   );
   // One chart per objective: experiments of different objectives share no y axis (they were
   // drawn on the first one's, under its name and unit).

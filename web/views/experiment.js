@@ -3,10 +3,10 @@
 // progress, settings, charts and the trial table; the deployable result for export. Redrawn as
 // events arrive.
 import { api, subscribe } from '../api.js';
-import { badge, h, kvList, panel, progressBar, setLive, sortableTable } from '../dom.js';
+import { badge, dataTable, h, kvList, panel, progressBar, setLive, sortableTable } from '../dom.js';
 import { fmtMetric, fmtNum, fmtParam, metricInfo } from '../format.js';
 import { feasibility, finished, live, metric, recommendedNumber, trialState } from '../model.js';
-import { main, stale } from '../page.js';
+import { main, onLeave, stale } from '../page.js';
 import { drawCharts } from './expcharts.js';
 import { exportDialog } from './export.js';
 
@@ -58,35 +58,21 @@ function confirmationTable(exp, conf) {
     ),
   );
   const heads = ['Trial', 'Search value', 'Mean', 'sd', 'Passed', 'Confirmed'];
-  return h(
-    'div',
-    { class: 'table-wrap', id: 'confirmation' },
-    h(
-      'table',
-      { class: 'data' },
-      h(
-        'caption',
-        { class: 'muted' },
+  return dataTable(
+    heads.map((x, i) => h('th', { scope: 'col', class: i >= 1 && i <= 4 ? 'num' : null }, x)),
+    rows,
+    {
+      wrap: { id: 'confirmation' },
+      caption:
         `Confirmation (${conf.state}): ` +
-          (rows.length === 1
-            ? `the best candidate, measured ${conf.runs} more times`
-            : `the best ${rows.length} candidates, measured ${conf.runs} more times each`) +
-          (conf.max_runs > conf.runs
-            ? ` (up to ${conf.max_runs} while the leader's 95 % interval is wider than ` +
-              `± ${(100 * conf.max_uncertainty).toFixed(1)} %)`
-            : ''),
-      ),
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          heads.map((x, i) => h('th', { scope: 'col', class: i >= 1 && i <= 4 ? 'num' : null }, x)),
-        ),
-      ),
-      h('tbody', {}, rows),
-    ),
+        (rows.length === 1
+          ? `the best candidate, measured ${conf.runs} more times`
+          : `the best ${rows.length} candidates, measured ${conf.runs} more times each`) +
+        (conf.max_runs > conf.runs
+          ? ` (up to ${conf.max_runs} while the leader's 95 % interval is wider than ` +
+            `± ${(100 * conf.max_uncertainty).toFixed(1)} %)`
+          : ''),
+    },
   );
 }
 
@@ -152,42 +138,22 @@ function paretoFront(exp) {
   const objs = exp.objectives || [];
   if (!Array.isArray(front) || objs.length < 2) return null;
   const n = front.length;
-  return h(
-    'div',
-    { class: 'table-wrap', id: 'pareto-front' },
-    h(
-      'table',
-      { class: 'data' },
+  const caption =
+    `Pareto front (${n} trial${n === 1 ? '' : 's'} ` + 'no other trial beats on every objective)';
+  return dataTable(
+    [
+      h('th', { scope: 'col' }, 'Trial'),
+      objs.map((o) => h('th', { scope: 'col', class: 'num' }, `${o.metric} (${o.direction})`)),
+    ],
+    front.map((p) =>
       h(
-        'caption',
-        { class: 'muted' },
-        `Pareto front (${n} trial${n === 1 ? '' : 's'} no other trial beats on every objective)`,
-      ),
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          h('th', { scope: 'col' }, 'Trial'),
-          objs.map((o) => h('th', { scope: 'col', class: 'num' }, `${o.metric} (${o.direction})`)),
-        ),
-      ),
-      h(
-        'tbody',
-        {},
-        front.map((p) =>
-          h(
-            'tr',
-            { class: p.number === exp.best?.number ? 'best-row' : null },
-            h('td', {}, h('a', { href: `#/exp/${exp.id}/trial/${p.number}` }, `#${p.number}`)),
-            objs.map((o) =>
-              h('td', { class: 'num' }, fmtMetric(o.metric, (p.values || {})[o.metric])),
-            ),
-          ),
-        ),
+        'tr',
+        { class: p.number === exp.best?.number ? 'best-row' : null },
+        h('td', {}, h('a', { href: `#/exp/${exp.id}/trial/${p.number}` }, `#${p.number}`)),
+        objs.map((o) => h('td', { class: 'num' }, fmtMetric(o.metric, (p.values || {})[o.metric]))),
       ),
     ),
+    { wrap: { id: 'pareto-front' }, caption },
   );
 }
 
@@ -577,7 +543,8 @@ export async function viewExperiment(id, gen) {
   main.replaceChildren(head, top, h('h2', { class: 'section' }, 'Charts'), charts, trials);
   render();
   let shown = JSON.stringify(exp);
-  subscribe(gen, `/experiments/${exp.id}/events`, async (ev, stream) => {
+  let stream = null;
+  const update = async () => {
     const fresh = await refetch(exp, gen, stream);
     if (!fresh) return;
     const text = JSON.stringify(fresh);
@@ -585,5 +552,17 @@ export async function viewExperiment(id, gen) {
     exp = fresh;
     shown = text;
     render();
+  };
+  subscribe(gen, `/experiments/${exp.id}/events`, (ev, s) => {
+    stream = s;
+    return update();
   });
+  // A `morphling run` of another process that dies (SIGKILL, a crash) writes no event: while one
+  // drives the experiment, the page asks again every few seconds, to show it INTERRUPTED (Resume
+  // enabled) once none does.
+  const poll = window.setInterval(() => {
+    if (!stream || exp.state !== 'RUNNING' || exp.running_here) return;
+    update().catch((e) => setLive(false, `not updated: ${e.message}`));
+  }, 5000);
+  onLeave(() => window.clearInterval(poll));
 }

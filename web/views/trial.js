@@ -4,7 +4,7 @@
 // resources it used and the limits the runner enforced, the command line, how well the
 // measurement settled, and its logs. Redrawn as events arrive.
 import { api, subscribe } from '../api.js';
-import { badge, h, kvList, panel } from '../dom.js';
+import { badge, dataTable, h, kvList, panel } from '../dom.js';
 import { fmtLimit, fmtMetric, fmtParam, metricInfo } from '../format.js';
 import { constraints, feasibility, metric, recommendedNumber, trialState } from '../model.js';
 import { main, stale } from '../page.js';
@@ -60,25 +60,14 @@ function metricsTable(exp, t) {
     );
   });
   if (!rows.length) return h('p', { class: 'muted' }, 'No metric was recorded.');
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      { class: 'data', id: 'trial-metrics' },
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          h('th', { scope: 'col' }, 'Metric'),
-          h('th', { class: 'num', scope: 'col' }, 'Value'),
-          h('th', { scope: 'col' }, 'Limit'),
-        ),
-      ),
-      h('tbody', {}, rows),
-    ),
+  return dataTable(
+    [
+      h('th', { scope: 'col' }, 'Metric'),
+      h('th', { class: 'num', scope: 'col' }, 'Value'),
+      h('th', { scope: 'col' }, 'Limit'),
+    ],
+    rows,
+    { table: { id: 'trial-metrics' } },
   );
 }
 
@@ -97,23 +86,10 @@ function limitsTable(meta) {
       h('td', { class: 'muted' }, (v && v.how) || ''),
     ),
   );
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      { class: 'data', id: 'trial-limits' },
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          ['Limit', 'Requested', 'Enforced', 'How'].map((c) => h('th', { scope: 'col' }, c)),
-        ),
-      ),
-      h('tbody', {}, rows),
-    ),
+  return dataTable(
+    ['Limit', 'Requested', 'Enforced', 'How'].map((c) => h('th', { scope: 'col' }, c)),
+    rows,
+    { table: { id: 'trial-limits' } },
   );
 }
 
