@@ -39,7 +39,7 @@ RUN_PID=$!
 track "$RUN_PID"
 one_trial() {
     "$MORPHLING" show e2e-resume --json --db "$WORK/store.db" 2>/dev/null |
-        jq -e '.counts.succeeded + .counts.failed >= 1' >/dev/null
+        jq -en 'input | .counts.succeeded + .counts.failed >= 1' >/dev/null
 }
 wait_for "a trial of e2e-resume finishes" one_trial
 kill -INT "$RUN_PID"
@@ -53,7 +53,7 @@ RUN_PID=$!
 track "$RUN_PID"
 one_killed_trial() {
     "$MORPHLING" show e2e-killed --json --db "$WORK/store.db" 2>/dev/null |
-        jq -e '.counts.succeeded + .counts.failed >= 1' >/dev/null
+        jq -en 'input | .counts.succeeded + .counts.failed >= 1' >/dev/null
 }
 wait_for "a trial of e2e-killed finishes" one_killed_trial
 kill -KILL "$RUN_PID"

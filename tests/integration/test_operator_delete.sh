@@ -87,7 +87,7 @@ kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
 start_operator "$WORK/operator.log" --trial-ms 100
 stopped() {
-    kubectl get events -n "$NS" -o json | jq -e '.items[] | select(.reason == "RunStopped" and .involvedObject.name == "reads-body")' >/dev/null
+    kubectl get events -n "$NS" -o json | jq -en 'input | .items[] | select(.reason == "RunStopped" and .involvedObject.name == "reads-body")' >/dev/null
 }
 wait_for "reads-body: RunStopped" stopped
 check_contains "RunStopped says what to do" \

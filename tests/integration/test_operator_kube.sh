@@ -187,7 +187,7 @@ runs() {
 run_cli=$(runs)
 k apply -f "$(pe shared 1)" >/dev/null 2>&1
 name_in_use() {
-    k get events -n "$NS" -o json | jq -e '.items[] | select(.reason == "NameInUse")' >/dev/null
+    k get events -n "$NS" -o json | jq -en 'input | .items[] | select(.reason == "NameInUse")' >/dev/null
 }
 wait_for "the operator says another run uses the name (Event NameInUse)" name_in_use
 check_contains "the operator's log says why it waits" \

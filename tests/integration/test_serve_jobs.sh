@@ -38,7 +38,7 @@ status() {
 check "create" 201 "$(status POST /api/v1/experiments --data-binary @"$WORK/stubborn.yaml")"
 running() {
     curl -s -H "$AUTH" "$BASE/api/v1/experiments/stubborn/trials" |
-        jq -e '[.trials[] | select(.state == "RUNNING")] | length > 0' >/dev/null
+        jq -en 'input | [.trials[] | select(.state == "RUNNING")] | length > 0' >/dev/null
 }
 wait_for "a trial running" running
 # ... and its service up: a trial is RUNNING in the store before its service starts, and one
