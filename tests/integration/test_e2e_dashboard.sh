@@ -34,31 +34,28 @@ stop_server
 # standard input in the source tree, the server's --base-dir, so its paths resolve there.
 sed -e 's/^name: replay-live/name: e2e-resume/' -e 's/max_trials: 30/max_trials: 6/' \
     -e 's/delay: 150ms/delay: 700ms/' "$MP_SOURCE_DIR/tests/e2e/replay-live.yaml" >"$WORK/resume.yaml"
-(cd "$MP_SOURCE_DIR" && exec "$MORPHLING" run - --db "$WORK/store.db" --quiet <"$WORK/resume.yaml" >/dev/null 2>&1) &
-RUN_PID=$!
-track "$RUN_PID"
-one_trial() {
-    "$MORPHLING" show e2e-resume --json --db "$WORK/store.db" 2>/dev/null |
-        jq -en 'input | .counts.succeeded + .counts.failed >= 1' >/dev/null
+# stopped_run NAME SIGNAL: runs resume.yaml as experiment NAME and sends the run SIGNAL once a
+# trial of it has finished; RUN_RC is the run's exit status.
+stopped_run() {
+    sed -e "s/^name: e2e-resume/name: $1/" "$WORK/resume.yaml" >"$WORK/$1.yaml"
+    (cd "$MP_SOURCE_DIR" && exec "$MORPHLING" run - --db "$WORK/store.db" --quiet <"$WORK/$1.yaml" >/dev/null 2>&1) &
+    RUN_PID=$!
+    track "$RUN_PID"
+    one_trial() {
+        "$MORPHLING" show "$1" --json --db "$WORK/store.db" 2>/dev/null |
+            jq -en 'input | .counts.succeeded + .counts.failed >= 1' >/dev/null
+    }
+    wait_for "a trial of $1 finishes" one_trial "$1"
+    kill "-$2" "$RUN_PID"
+    wait "$RUN_PID"
+    RUN_RC=$?
 }
-wait_for "a trial of e2e-resume finishes" one_trial
-kill -INT "$RUN_PID"
-wait "$RUN_PID"
-check "e2e-resume is interrupted (130)" 130 "$?"
+stopped_run e2e-resume INT
+check "e2e-resume is interrupted (130)" 130 "$RUN_RC"
 # An experiment left RUNNING in the store by a `morphling run` killed with SIGKILL (its claim
 # stale: no process drives it), for the page's Resume there too.
-sed -e 's/^name: e2e-resume/name: e2e-killed/' "$WORK/resume.yaml" >"$WORK/killed.yaml"
-(cd "$MP_SOURCE_DIR" && exec "$MORPHLING" run - --db "$WORK/store.db" --quiet <"$WORK/killed.yaml" >/dev/null 2>&1) &
-RUN_PID=$!
-track "$RUN_PID"
-one_killed_trial() {
-    "$MORPHLING" show e2e-killed --json --db "$WORK/store.db" 2>/dev/null |
-        jq -en 'input | .counts.succeeded + .counts.failed >= 1' >/dev/null
-}
-wait_for "a trial of e2e-killed finishes" one_killed_trial
-kill -KILL "$RUN_PID"
-wait "$RUN_PID"
-check "e2e-killed is killed (137)" 137 "$?"
+stopped_run e2e-killed KILL
+check "e2e-killed is killed (137)" 137 "$RUN_RC"
 if command -v sqlite3 >/dev/null; then
     check "e2e-killed stays RUNNING in the store" RUNNING \
         "$(sqlite3 "$WORK/store.db" "SELECT state FROM experiments WHERE name = 'e2e-killed'")"

@@ -167,7 +167,9 @@ check "no process is left in the cluster's pods" 0 "$(pod_processes)"
 # windows of 500 ms (6.5 s once its pod runs), is long enough to be cut by the deletion 1 s after
 # its Job appears, and no longer: the retried attempt runs it in full (with 60 windows, 30 s more
 # each time). (Memory: the sanitizer build's server outgrows the example's 256 MiB under load.)
-deleted() {
+# in_load_test NAME: starts experiment NAME of one trial in the background (pid) and returns 1 s
+# into its first attempt's load test.
+in_load_test() {
     # shellcheck disable=SC2086
     "$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set "name=$1" \
         --set runner.load.windows=12 --set runner.load.stable_windows=12 \
@@ -175,6 +177,9 @@ deleted() {
     pid=$!
     wait_object job "$1-t1-a0-load"
     sleep 1
+}
+deleted() {
+    in_load_test "$1"
     k delete "$2" "$3" --wait=false >/dev/null
     wait $pid
     "$MORPHLING" show "$1" --json | jq -r '.trials[0] | "\(.state) \(.attempt)"'
@@ -204,13 +209,7 @@ check_contains "... the reason of the lost attempt" "the trial's service pod \"s
 # reason saying "evicted" (the service pod: "is being deleted" before, the load pod "was deleted
 # before it finished"), and the next one succeeds, with its own figures.
 evicted() {
-    # shellcheck disable=SC2086
-    "$MORPHLING" run "$EXAMPLE" $EX_SETS --set algorithm.max_trials=1 --set "name=$1" \
-        --set runner.load.windows=12 --set runner.load.stable_windows=12 \
-        --set 'parameters.memory.values[0]=1024' -q >"$WORK/$1.out" 2>&1 &
-    pid=$!
-    wait_object job "$1-t1-a0-load"
-    sleep 1
+    in_load_test "$1"
     pod=$(k get pods -l "morphling.kubedl.io/experiment=$1,morphling.kubedl.io/role=$2" \
         -o jsonpath='{.items[0].metadata.namespace}/{.items[0].metadata.name}')
     api "/api/v1/namespaces/${pod%/*}/pods/${pod#*/}/eviction" -X POST \
