@@ -49,11 +49,14 @@ check "capacity trial ($(field "$WORK/c.json" .reason))" SUCCEEDED "$(field "$WO
 check_true "capacity metrics without bounds: $(jq -c .metrics "$WORK/c.json")" \
     jq -e '.metrics | .capacity_rps > 0 and has("p99_ms") and (has("p99_ms_upper") | not)' \
     "$WORK/c.json"
-# The figures at capacity come from a run the search confirmed at a fixed rate: settled. They
+# The figures at capacity come from a run the search confirmed at a fixed rate: stable. They
 # read stable = 0 (the fixed-rate step never runs the windows the rule asks), so every
-# capacity-mode trial was unsettled: never the best in the search, a warning in show.
+# capacity-mode trial was unsettled: never the best in the search, a warning in show. Settled
+# then as any trial is: unless its throughput varied by more than algorithm.confirm's
+# max_uncertainty (default 5 %), as it did once beside `ctest -j8` and a build (353 +- 66 req/s).
 check "capacity trial: stable at capacity" 1 "$(field "$WORK/c.json" .metrics.stable)"
-check "capacity trial: settled" true "$(field "$WORK/c.json" .settled)"
+check "capacity trial: settled unless its throughput varied over 5 %" true \
+    "$(jq '.settled == (.metrics.throughput_rps_uncertainty <= 0.05 * .metrics.throughput_rps)' "$WORK/c.json")"
 
 # No rate meets the SLO (5 ms a request, p99 <= 1 ms): there is no measurement at capacity, so
 # no latency or throughput is recorded (zero answers are not zero latency), only capacity_rps = 0.
