@@ -372,25 +372,14 @@ function trialTable(exp, state) {
 
 function actions(exp, msg) {
   const fail = (e) => msg.replaceChildren(h('p', { class: 'msg error' }, e.message));
-  // Disabled while its request runs: a second press sent a second cancel. The page's next
-  // render (the experiment ends) keeps it disabled.
-  const cancel = async (ev) => {
+  // POST .../ACTION (cancel, resume), its button disabled while the request runs: a second press
+  // sent a second cancel. The page's next render (the experiment ends; experiment_resumed makes
+  // it RUNNING) keeps it disabled; an error is shown and the button enabled again.
+  const post = (action) => async (ev) => {
     const button = ev.currentTarget;
     button.disabled = true;
     try {
-      await api(`/experiments/${exp.id}/cancel`, { method: 'POST' });
-    } catch (e) {
-      fail(e);
-      button.disabled = false;
-    }
-  };
-  // As Cancel: disabled while its request runs, the error shown; the experiment_resumed event
-  // redraws the page (RUNNING, the button disabled) and its trials come in live.
-  const resume = async (ev) => {
-    const button = ev.currentTarget;
-    button.disabled = true;
-    try {
-      await api(`/experiments/${exp.id}/resume`, { method: 'POST' });
+      await api(`/experiments/${exp.id}/${action}`, { method: 'POST' });
     } catch (e) {
       fail(e);
       button.disabled = false;
@@ -423,10 +412,20 @@ function actions(exp, msg) {
       },
       'Export configuration',
     ),
-    h('button', { class: 'btn', type: 'button', disabled: !active, onclick: cancel }, 'Cancel'),
     h(
       'button',
-      { class: 'btn', type: 'button', id: 'resume-btn', disabled: !resumable, onclick: resume },
+      { class: 'btn', type: 'button', disabled: !active, onclick: post('cancel') },
+      'Cancel',
+    ),
+    h(
+      'button',
+      {
+        class: 'btn',
+        type: 'button',
+        id: 'resume-btn',
+        disabled: !resumable,
+        onclick: post('resume'),
+      },
       'Resume',
     ),
     h('button', { class: 'btn danger', type: 'button', onclick: del }, 'Delete'),
