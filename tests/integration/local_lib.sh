@@ -47,7 +47,7 @@ run_trial() {
     rc=$?
     ELAPSED=$(echo "$t0 $(now)" | awk '{printf "%.3f", $2 - $1}')
     [ "$rc" -le 1 ] || fail "morphling trial exited $rc: $(cat "$out.err")"
-    jq -e . "$out" >/dev/null || fail "no JSON record: $(cat "$out" "$out.err")"
+    jq -en input "$out" >/dev/null || fail "no JSON record: $(cat "$out" "$out.err")"
 }
 
 field() { jq -r "$2" "$1"; }

@@ -229,7 +229,7 @@ check "info: the event kinds" \
     "experiment_started experiment_resumed trial_started trial_retry trial_interrupted trial_finished new_best confirm_started confirm_run confirm_finished experiment_finished" \
     "$(body '.event_kinds | join(" ")')"
 check "info: every streamed kind is listed" "" \
-    "$(sed -n 's/^event: //p' "$WORK/events.txt" | sort -u | while read -r k; do jq -e --arg k "$k" '.event_kinds | index($k)' "$WORK/body" >/dev/null || echo "$k"; done)"
+    "$(sed -n 's/^event: //p' "$WORK/events.txt" | sort -u | while read -r k; do jq -en --arg k "$k" 'input | .event_kinds | index($k)' "$WORK/body" >/dev/null || echo "$k"; done)"
 check "info: the version" "$("$MORPHLING" --version | cut -d' ' -f2)" "$(body .version)"
 check "info needs the token" 401 "$(anon GET /api/v1/info)"
 # The deployable result, as `morphling export` prints it.

@@ -51,7 +51,7 @@ check "A's trial SUCCEEDED" SUCCEEDED "$(jq -r '.trials[0].state' "$WORK/A.json"
 check "A's trial ran once (attempt 0)" 0 "$(jq -r '.trials[0].attempt' "$WORK/A.json")"
 load_s=$(jq -r '.trials[0].meta.load_s // 0' "$WORK/A.json")
 check_true "A's load test took its 9 windows of 2 s at least (${load_s} s)" \
-    jq -e '.trials[0].meta.load_s >= 18' "$WORK/A.json" >/dev/null
+    jq -en 'input | .trials[0].meta.load_s >= 18' "$WORK/A.json" >/dev/null
 check "no object left" "" "$(leftover_objects same)"
 
 # A `morphling trial` killed with -9 leaves its objects under a run label no later command

@@ -260,7 +260,7 @@ check "the service killed mid-load: CRASHED" "FAILED CRASHED" \
 check_contains "... with its exit code" "during the load test, pod diesload-t1-a0-" \
     "$(jq -r '.trials[0].reason' "$WORK/diesload.json")"
 check_true "... at once: the trial took $(jq '.trials[0].meta.total_s' "$WORK/diesload.json") s, \
-less than its load test's 30 s" jq -e '.trials[0].meta.total_s < 30' "$WORK/diesload.json"
+less than its load test's 30 s" jq -en 'input | .trials[0].meta.total_s < 30' "$WORK/diesload.json"
 check "nothing left" "" "$(leftover_objects jobgone; leftover_objects ownergone
     leftover_objects svcgone; leftover_objects svcobjgone; leftover_objects diesload
     leftover_objects svcevicted; leftover_objects loadevicted)"

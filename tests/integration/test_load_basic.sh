@@ -85,7 +85,7 @@ run_load "$WORK/few.json" 0 "$URL" -c 2 --rate 1 --warmup 0 --window 500ms --max
 check "too few answers a window: unstable, every window merged" "false 8 8" \
     "$(jq -r '"\(.stable) \(.windows_run) \(.windows_merged)"' "$WORK/few.json")"
 check_true "... and 1 req/s measured: $(jq .throughput_rps "$WORK/few.json")" \
-    jq -e '.throughput_rps >= 0.7 and .throughput_rps <= 1.3' "$WORK/few.json"
+    jq -en 'input | .throughput_rps >= 0.7 and .throughput_rps <= 1.3' "$WORK/few.json"
 
 # A fixed duration of two windows cannot show three that agree (it said stable, over two).
 run_load "$WORK/two.json" 0 "$URL" -c 4 -d 1s --window 500ms --warmup 0 --tolerance 100 --json
@@ -134,7 +134,7 @@ run_load "$WORK/shed.json" 0 "http://127.0.0.1:$PORT/infer" -c 8 --rate 400 -d 3
     --window 500ms --warmup 0 --json
 echo "# windows: $(jq -c '[.windows[].throughput_rps | floor]' "$WORK/shed.json")"
 check_true "spread over all 6 merged windows: $(jq -c .spread "$WORK/shed.json")" \
-    jq -e '.windows_merged == 6 and .spread.throughput > 1' "$WORK/shed.json"
+    jq -en 'input | .windows_merged == 6 and .spread.throughput > 1' "$WORK/shed.json"
 # Connections opened: none after the warm-up on a keep-alive service; about one a request on one
 # that closes each connection after its response without saying so (each such request was resent
 # on a new connection, no error, and nothing said the service kept no connection alive).
@@ -146,7 +146,7 @@ run_load "$WORK/noka.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 10
 # Bytes read: the 40 bytes of each response (wrk's Transfer/sec), give or take the one in flight
 # on each connection when a window closes.
 check_true "bytes read: 40 a response ($(jq -c '[.requests, .bytes_read, .read_bytes_per_s]' "$WORK/noka.json"))" \
-    jq -e '(.bytes_read - 40 * .requests | fabs) <= 80 and .read_bytes_per_s > 0' "$WORK/noka.json"
+    jq -en 'input | (.bytes_read - 40 * .requests | fabs) <= 80 and .read_bytes_per_s > 0' "$WORK/noka.json"
 check_true "no keep-alive: about a connection a request" \
     [ "$(json_num "$WORK/noka.json" connects)" -gt "$(($(json_num "$WORK/noka.json" requests) / 2))" ]
 run_load "$WORK/noka.txt" 0 "http://127.0.0.1:$PORT/" -c 2 -d 200ms --warmup 0
@@ -159,8 +159,8 @@ start_canned ka "$WORK/ka.http"
 run_load "$WORK/ka-close.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 100ms --json \
     -H 'connection: keep-alive, Close'
 # (give or take the 2 connections' requests at the ends of the measurement)
-check_true "Connection: close: a connection a request" jq -e \
-    '.requests > 100 and (.requests - .connects | fabs) <= 2' "$WORK/ka-close.json"
+check_true "Connection: close: a connection a request" jq -en \
+    'input | .requests > 100 and (.requests - .connects | fabs) <= 2' "$WORK/ka-close.json"
 run_load "$WORK/ka-closed.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 100ms --json \
     -H 'Connection: closed'
 check "Connection: closed is another token: kept alive" 0 "$(json_num "$WORK/ka-closed.json" connects)"

@@ -33,7 +33,7 @@ check "impossible SLO: --result has no latency nor throughput" '{"found":false,"
 check_contains "impossible SLO: not found" '"found":false' "$(cat "$WORK/none.json")"
 # Nothing found: no latency at capacity (it gave the last failed run's) and not converged.
 check_true "impossible SLO: latency_us and uncertainty_rps null, converged false" \
-    jq -e '.latency_us == null and .uncertainty_rps == null and .converged == false' \
+    jq -en 'input | .latency_us == null and .uncertainty_rps == null and .converged == false' \
     "$WORK/none.json"
 # Time for the probe (1.3 s) but no open-loop step after it: no rate was tested, so none can have
 # failed the SLO (it said 'no tested rate met the SLO').
@@ -71,13 +71,13 @@ check_true "capacity $cap req/s, sustained 750 (-50 %, +2 %)" between "$cap" 375
 # converged says the final bracket is within the precision (it stayed true after the confirmation
 # stepped down from about 2000 to 645 req/s, a bracket of +/- 600).
 converged_ok='.converged == (2 * (.uncertainty_rps // 1e300) <= 0.02 * .capacity_rps * 1.000001)'
-check_true "sustained: converged only within the precision" jq -e "$converged_ok" \
+check_true "sustained: converged only within the precision" jq -en "input | $converged_ok" \
     "$WORK/sustain.json"
-check_true "knee: converged only within the precision" jq -e "$converged_ok" "$WORK/cap.json"
+check_true "knee: converged only within the precision" jq -en "input | $converged_ok" "$WORK/cap.json"
 # Every step is listed, the passing confirmation last (steps past the 64th were dropped).
 last_ok='.steps[-1].pass and (.steps[-1].kind == "confirm" or .steps[-1].kind == "retry")'
 check_true "sustained: $(jq '.steps | length' "$WORK/sustain.json") steps, the confirmation last" \
-    jq -e "$last_ok" "$WORK/sustain.json"
+    jq -en "input | $last_ok" "$WORK/sustain.json"
 # The same with --precision 0.5: the confirmation steps down by at most 25 % at once (it stepped
 # down by twice the precision, 100 %, to 0 req/s, and gave up 'not confirmed' after two runs).
 run_load "$WORK/coarse.json" 0 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=100ms' \
@@ -100,7 +100,7 @@ echo "# steps: $(jq -c '[.steps[] | [.kind, (.offered_rps | floor), .pass]]' "$W
     2>/dev/null)"
 check_contains "met at every rate: found" '"found":true' "$(cat "$WORK/wide.json")"
 check_true "met at every rate: confirmed; null uncertainty only with no bracket step failed" \
-    jq -e '([.steps[] | select(.kind == "confirm" and .pass)] | length) == 1 and
+    jq -en 'input | ([.steps[] | select(.kind == "confirm" and .pass)] | length) == 1 and
         (.uncertainty_rps != null or
          ([.steps[] | select(.kind == "bracket" and (.pass | not))] | length) == 0)' \
     "$WORK/wide.json"
@@ -116,10 +116,10 @@ check_contains "too slow: says why" "measure a service this slow at a fixed rate
 check_false "too slow: no verdict on untested rates" grep -q "no tested rate" "$WORK/slow.txt"
 run_load "$WORK/slow.json" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=5s' \
     --timeout 10s --max-time 10s --json --result "$WORK/slow.result"
-check_true "too slow: JSON why" jq -e '.found == false and (.why | test("probe measured"))' \
+check_true "too slow: JSON why" jq -en 'input | .found == false and (.why | test("probe measured"))' \
     "$WORK/slow.json"
 # --result (the kubernetes runner's load Job's termination message) carries it too.
-check_true "too slow: --result why" jq -e '.capacity.found == false and
+check_true "too slow: --result why" jq -en 'input | .capacity.found == false and
     (.capacity.why | test("probe measured"))' "$WORK/slow.result"
 # A service that answers every request at once with an error is not a slow one: the search says
 # that every request failed (it said to measure 'a service this slow' at a fixed rate).
@@ -129,7 +129,7 @@ start_canned failing "$WORK/500.http"
 run_load "$WORK/failing.json" 1 "http://127.0.0.1:$PORT/" --capacity --slo 'p99<=5s' \
     --max-time 5s --json
 check_true "every request failed: why says so, $(jq -c .why "$WORK/failing.json")" \
-    jq -e '.found == false and (.why | test("every request of the closed-loop probe failed"))
+    jq -en 'input | .found == false and (.why | test("every request of the closed-loop probe failed"))
         and (.why | test("HTTP status 500")) and (.why | test("slow") | not)' \
     "$WORK/failing.json"
 # The wait after the probe (its queued requests drain: up to the slowest request, 1.2 s here)
@@ -139,5 +139,5 @@ start_service queue --workers 1 --service-us 300000
 run_load "$WORK/queue.json" 1 "http://127.0.0.1:$PORT/infer" --capacity --slo 'p99<=5s' \
     --max-time 1.5s --json
 check_true "cool-down within --max-time 1.5s: $(jq .search_s "$WORK/queue.json") s" \
-    jq -e '.search_s <= 2.0' "$WORK/queue.json"
+    jq -en 'input | .search_s <= 2.0' "$WORK/queue.json"
 finish

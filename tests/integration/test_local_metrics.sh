@@ -16,7 +16,7 @@ run_trial "$WORK/a.json" "$SPEC" $SET
 check "healthy trial ($(field "$WORK/a.json" .reason))" SUCCEEDED "$(field "$WORK/a.json" .state)"
 for s in p50 p90 p95 p99 p999; do
     check_true "$s bound: $(jq -c ".metrics | {${s}_ms, ${s}_ms_upper}" "$WORK/a.json")" \
-        jq -e ".metrics.${s}_ms_upper >= .metrics.${s}_ms and
+        jq -en "input | .metrics.${s}_ms_upper >= .metrics.${s}_ms and
            ((.metrics.latency_${s}_us_upper - .metrics.${s}_ms_upper * 1000) | . * .) < 1e-6" \
         "$WORK/a.json"
 done
@@ -47,7 +47,7 @@ sed -i 's/^  load: .*/  load: {path: \/infer, connections: 4, mode: capacity, sl
 run_trial "$WORK/c.json" "$WORK/cap.yaml" $SET
 check "capacity trial ($(field "$WORK/c.json" .reason))" SUCCEEDED "$(field "$WORK/c.json" .state)"
 check_true "capacity metrics without bounds: $(jq -c .metrics "$WORK/c.json")" \
-    jq -e '.metrics | .capacity_rps > 0 and has("p99_ms") and (has("p99_ms_upper") | not)' \
+    jq -en 'input | .metrics | .capacity_rps > 0 and has("p99_ms") and (has("p99_ms_upper") | not)' \
     "$WORK/c.json"
 # The figures at capacity come from a run the search confirmed at a fixed rate: stable. They
 # read stable = 0 (the fixed-rate step never runs the windows the rule asks), so every

@@ -37,7 +37,7 @@ done
 for p in $pids; do wait "$p"; done
 ports=""
 for i in 1 2 3 4; do
-    jq -e . "$WORK/par$i.json" >/dev/null || fail "parallel trial $i: $(cat "$WORK/par$i.err")"
+    jq -en input "$WORK/par$i.json" >/dev/null || fail "parallel trial $i: $(cat "$WORK/par$i.err")"
     check_ready "$WORK/par$i.json" parallel
     expect_nothing_left "$WORK/par$i.json"
     ports="$ports $(field "$WORK/par$i.json" .meta.port)"

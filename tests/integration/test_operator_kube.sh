@@ -201,7 +201,7 @@ check "the run's trial SUCCEEDED at its first attempt" "SUCCEEDED 0" \
     "$(jq -r '.trials[0] | "\(.state) \(.attempt)"' "$WORK/cli.json")"
 load_s=$(jq -r '.trials[0].meta.load_s // 0' "$WORK/cli.json")
 check_true "the run's load test took its 9 windows of 2 s at least (${load_s} s)" \
-    jq -e '.trials[0].meta.load_s >= 18' "$WORK/cli.json" >/dev/null
+    jq -en 'input | .trials[0].meta.load_s >= 18' "$WORK/cli.json" >/dev/null
 MP_WAIT_S=400 wait_for "then the experiment succeeds" state_is shared Succeeded
 check "the runs that met the name said NameInUse, no RunStopped as well" "" \
     "$(k get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "RunStopped" and .involvedObject.name == "shared") | .message')"

@@ -78,7 +78,7 @@ sed -e 's|surface: surfaces/|surface: examples/surfaces/|' -e 's|max_trials: 40|
     "$MP_SOURCE_DIR/examples/replay-demo.yaml" >"$WORK/replay.yaml"
 check "create a replay experiment" 201 \
     "$(status POST /api/v1/experiments --data-binary @"$WORK/replay.yaml")"
-stopped() { [ "$(status GET /api/v1/experiments/replay-demo)" = 200 ] && jq -e '.state != "RUNNING" and .state != "CREATED"' "$WORK/body" >/dev/null; }
+stopped() { [ "$(status GET /api/v1/experiments/replay-demo)" = 200 ] && jq -en 'input | .state != "RUNNING" and .state != "CREATED"' "$WORK/body" >/dev/null; }
 wait_for "its engine stops" stopped
 check "a failed engine leaves it INTERRUPTED" INTERRUPTED "$(jq -r .state "$WORK/body")"
 check_contains "... with the error" "refused by the test" "$(jq -r .stop_reason "$WORK/body")"
@@ -106,7 +106,7 @@ check "... too_many_running" too_many_running "$(jq -r .error.code "$WORK/body")
 check_contains "... naming the limit's option" "serve --max-running" "$(jq -r .error.message "$WORK/body")"
 check "... and nothing stored" 404 "$(status GET /api/v1/experiments/second)"
 check "cancel the first" 202 "$(status POST /api/v1/experiments/first/cancel)"
-first_ended() { [ "$(status GET /api/v1/experiments/first)" = 200 ] && jq -e '.state == "CANCELLED"' "$WORK/body" >/dev/null; }
+first_ended() { [ "$(status GET /api/v1/experiments/first)" = 200 ] && jq -en 'input | .state == "CANCELLED"' "$WORK/body" >/dev/null; }
 wait_for "the first ends" first_ended
 check "then the second starts" 201 "$(status POST /api/v1/experiments --data-binary @"$WORK/second.yaml")"
 check "cancel it" 202 "$(status POST /api/v1/experiments/second/cancel)"

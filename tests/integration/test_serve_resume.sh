@@ -17,10 +17,10 @@ status() {
     shift 2
     curl -s -o "$WORK/body" -w '%{http_code}' -X "$m" -H "$AUTH" "$@" "$BASE$p"
 }
-state_is() { [ "$(status GET "/api/v1/experiments/$1")" = 200 ] && jq -e --arg s "$2" '.state == $s' "$WORK/body" >/dev/null; }
+state_is() { [ "$(status GET "/api/v1/experiments/$1")" = 200 ] && jq -en --arg s "$2" 'input | .state == $s' "$WORK/body" >/dev/null; }
 finished_trials() {
     [ "$(status GET "/api/v1/experiments/$1/trials")" = 200 ] &&
-        jq -e --argjson n "$2" '[.trials[] | select(.state == "SUCCEEDED" or .state == "FAILED")] | length >= $n' "$WORK/body" >/dev/null
+        jq -en --argjson n "$2" 'input | [.trials[] | select(.state == "SUCCEEDED" or .state == "FAILED")] | length >= $n' "$WORK/body" >/dev/null
 }
 R=/api/v1/experiments/replay-demo
 
