@@ -158,9 +158,13 @@ kill "$SERVICE_PID"
 start_canned ka "$WORK/ka.http"
 run_load "$WORK/ka-close.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 100ms --json \
     -H 'connection: keep-alive, Close'
-# (give or take the 2 connections' requests at the ends of the measurement)
-check_true "Connection: close: a connection a request" jq -en \
-    'input | .requests > 100 and (.requests - .connects | fabs) <= 2' "$WORK/ka-close.json"
+# (give or take the 2 connections' requests at the ends of the measurement; kept alive, 2
+# connections would carry them all.) At least 20 requests, not 100: the check failed once in a
+# sanitizer build beside ctest -j8 and two other builds, where a quiet run measures 380-800 and
+# one beside 8 busy loops 183; the name now says what was measured.
+check_true "Connection: close: a connection a request ($(jq -c '[.requests, .connects]' \
+    "$WORK/ka-close.json"))" jq -en \
+    'input | .requests >= 20 and (.requests - .connects | fabs) <= 2' "$WORK/ka-close.json"
 run_load "$WORK/ka-closed.json" 0 "http://127.0.0.1:$PORT/" -c 2 -d 500ms --warmup 100ms --json \
     -H 'Connection: closed'
 check "Connection: closed is another token: kept alive" 0 "$(json_num "$WORK/ka-closed.json" connects)"
