@@ -65,6 +65,17 @@ async function createExperiment(page, spec, what) {
   return made;
 }
 
+// For a route handler that fetched the real answer first: the page may have given the request up
+// meanwhile (it navigated, or closed its stream and asked again), and Playwright then refuses the
+// answer ("Route is already handled"); that is no failure of the page, and it ended the whole run
+// (an unhandled rejection). Any other error is thrown again.
+function gone(e) {
+  if (!/already handled|closed/i.test(e.message)) throw e;
+}
+
+// GET path of the API, as JSON, from the page's origin with its session.
+const apiGet = (page, path) => page.evaluate(async (p) => (await authFetch(p)).json(), path);
+
 async function trialCount(page) {
   const text = await page.locator('#trials-h').textContent();
   return Number((/\((\d+)\)/.exec(text) || [0, -1])[1]);
@@ -280,7 +291,7 @@ async function exportChecks(page) {
       ...res.headers(),
       warning: texts.map((t) => `299 morphling "${t}"`).join(', '),
     };
-    await route.fulfill({ response: res, headers });
+    await route.fulfill({ response: res, headers }).catch(gone);
   });
   await page.click('#export-btn');
   await page.waitForSelector('dialog[open] #export-out pre');
@@ -361,7 +372,7 @@ async function interruptedChecks(page, expId) {
     Object.assign(last, { state: 'RUNNING', failure: null, metrics: {}, finished_at: null });
     exp.state = 'INTERRUPTED';
     exp.counts = { ...exp.counts, succeeded: exp.counts.succeeded - 1, running: 1 };
-    await route.fulfill({ response: res, json: exp });
+    await route.fulfill({ response: res, json: exp }).catch(gone);
   });
   await page.goto(`${BASE}/#/exp/${expId}`);
   await page.waitForSelector('h1 .badge.INTERRUPTED', { timeout: 10000 }).catch(() => null);
@@ -425,7 +436,7 @@ async function confirmationChecks(page, expId) {
       exp.best = { ...exp.best, confirmed: null, value: a.metrics[m] };
       exp.confirmation = null;
     }
-    await route.fulfill({ response: res, json: exp });
+    await route.fulfill({ response: res, json: exp }).catch(gone);
   });
   await page.goto(`${BASE}/#/exp/${expId}`);
   await page.waitForSelector('#confirmation');
@@ -518,7 +529,7 @@ async function routeLarge(page, expId) {
     }));
     exp.best = { ...exp.best, number: 1, params: exp.trials[0].params };
     if (large.edit) large.edit(exp);
-    await route.fulfill({ response: res, json: exp });
+    await route.fulfill({ response: res, json: exp }).catch(gone);
   });
 }
 
@@ -1451,12 +1462,50 @@ async function killedLiveChecks(page, spec) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   check('killed live: a trial came in live', (await trialCount(page)) > first);
+  // The page of the trial in flight, open in a second tab, follows it too: interrupted once the
+  // run is killed (it stayed RUNNING). A trial takes 2 s here, so that it is still in flight at
+  // the kill; should it end first, what its page shows is checked against the API all the same.
+  // The kill comes once the page's stream is open and its first fetch after that done (the page
+  // fetches the experiment twice: to draw it, then as its stream opens): one before that fetch
+  // saw the experiment INTERRUPTED without following it.
+  const tab = await page.context().newPage();
+  const expUrl = `${BASE}/api/v1/experiments/${exp.id}`;
+  let fetched = 0;
+  tab.on('requestfinished', (r) => {
+    if (r.url() === expUrl) fetched++;
+  });
+  let inFlight = null;
+  for (let i = 0; i < 20 && !inFlight; i++) {
+    const { trials } = await apiGet(page, `/api/v1/experiments/${exp.id}`);
+    const t = trials.find((x) => x.state === 'RUNNING');
+    if (!t) continue;
+    fetched = 0;
+    await tab.goto(`${BASE}/#/exp/${exp.id}/trial/${t.number}`);
+    for (let k = 0; k < 50 && fetched < 2; k++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if ((await tab.locator('h1 .badge.RUNNING').count()) === 1 && fetched >= 2) {
+      inFlight = t.number;
+    }
+  }
+  check('killed live: the trial in flight shown RUNNING on its page', inFlight !== null);
   run.kill('SIGKILL');
   await ended;
   const shown = await page
     .waitForSelector('h1 .badge.INTERRUPTED', { timeout: 15000 })
     .catch(() => null);
   check('killed live: shown INTERRUPTED without a reload', shown !== null);
+  if (inFlight !== null) {
+    const after = (await apiGet(page, `/api/v1/experiments/${exp.id}`)).trials.find(
+      (x) => x.number === inFlight,
+    );
+    const want = after.state === 'RUNNING' ? 'INTERRUPTED' : after.state;
+    const seen = await tab
+      .waitForSelector(`h1 .badge.${want}`, { timeout: 15000 })
+      .catch(() => null);
+    check(`killed live: trial ${inFlight}'s page shows it ${want} without a reload`, seen !== null);
+  }
+  await tab.close();
   check('killed live: Resume enabled', await button.isEnabled());
   await button.click({ timeout: 2000 }).catch(() => {});
   await page.waitForSelector('h1 .badge.SUCCEEDED', { timeout: 30000 }).catch(() => null);
@@ -1608,7 +1657,7 @@ async function unreadableChecks(page) {
       best_value: 123,
       best_settled: false,
     });
-    return route.fulfill({ response: res, json: list });
+    return route.fulfill({ response: res, json: list }).catch(gone);
   });
   await page.goto(`${BASE}/#/`);
   // A best value that rests on an unsettled measurement is marked (it read as any other).
@@ -2187,7 +2236,7 @@ async function run() {
   await doubleCancelChecks(page, variant(spec, 'e2e-double-cancel', 20, '1s'));
   await resumeChecks(page);
   await killedChecks(page);
-  await killedLiveChecks(page, variant(spec, 'e2e-killed-live', 6, '700ms'));
+  await killedLiveChecks(page, variant(spec, 'e2e-killed-live', 6, '2s'));
   await loginOverDialogChecks(page, expId);
   // The expected 401 of the ended session, 404 of the experiment that is not there, 409 of the
   // refused start and 500 of the unreadable experiment.

@@ -449,7 +449,7 @@ export function showDeleted(exp, stream) {
 
 // The experiment again, as an event of its stream asks; null when it was deleted meanwhile
 // (the page then says so: showDeleted).
-export async function refetch(exp, gen, stream) {
+async function refetch(exp, gen, stream) {
   try {
     return await api(`/experiments/${exp.id}`);
   } catch (e) {
@@ -457,6 +457,30 @@ export async function refetch(exp, gen, stream) {
     showDeleted(exp, stream);
     return null;
   }
+}
+
+// Follows experiment exp on page gen: onFresh(fresh) gets it fetched again on each of its events,
+// and every 5 s while a `morphling run` of another process drives it, since one that dies (SIGKILL,
+// a crash) writes no event: the page then shows it INTERRUPTED (Resume enabled, its trial in
+// flight interrupted) once none does. A deleted experiment is said so (refetch).
+export function follow(gen, exp, onFresh) {
+  let stream = null;
+  let last = exp;
+  const update = async () => {
+    const fresh = await refetch(last, gen, stream);
+    if (!fresh || stale(gen)) return;
+    last = fresh;
+    onFresh(fresh);
+  };
+  subscribe(gen, `/experiments/${exp.id}/events`, (ev, s) => {
+    stream = s;
+    return update();
+  });
+  const poll = window.setInterval(() => {
+    if (!stream || last.state !== 'RUNNING' || last.running_here) return;
+    update().catch((e) => setLive(false, `not updated: ${e.message}`));
+  }, 5000);
+  onLeave(() => window.clearInterval(poll));
 }
 
 // An experiment whose stored spec this build cannot read (500 unsupported: stored by another
@@ -542,26 +566,11 @@ export async function viewExperiment(id, gen) {
   main.replaceChildren(head, top, h('h2', { class: 'section' }, 'Charts'), charts, trials);
   render();
   let shown = JSON.stringify(exp);
-  let stream = null;
-  const update = async () => {
-    const fresh = await refetch(exp, gen, stream);
-    if (!fresh) return;
+  follow(gen, exp, (fresh) => {
     const text = JSON.stringify(fresh);
-    if (stale(gen) || text === shown) return;
+    if (text === shown) return;
     exp = fresh;
     shown = text;
     render();
-  };
-  subscribe(gen, `/experiments/${exp.id}/events`, (ev, s) => {
-    stream = s;
-    return update();
   });
-  // A `morphling run` of another process that dies (SIGKILL, a crash) writes no event: while one
-  // drives the experiment, the page asks again every few seconds, to show it INTERRUPTED (Resume
-  // enabled) once none does.
-  const poll = window.setInterval(() => {
-    if (!stream || exp.state !== 'RUNNING' || exp.running_here) return;
-    update().catch((e) => setLive(false, `not updated: ${e.message}`));
-  }, 5000);
-  onLeave(() => window.clearInterval(poll));
 }

@@ -3,12 +3,12 @@
 // parameters, every metric with its unit (constrained ones against their limits), the
 // resources it used and the limits the runner enforced, the command line, how well the
 // measurement settled, and its logs. Redrawn as events arrive.
-import { api, subscribe } from '../api.js';
+import { api } from '../api.js';
 import { badge, dataTable, h, kvList, panel } from '../dom.js';
 import { fmtLimit, fmtMetric, fmtParam, metricInfo } from '../format.js';
 import { constraints, feasibility, metric, recommendedNumber, trialState } from '../model.js';
 import { main, stale } from '../page.js';
-import { refetch } from './experiment.js';
+import { follow } from './experiment.js';
 
 // A word of a command line, quoted for a POSIX shell when it needs it.
 function shellWord(w) {
@@ -273,7 +273,8 @@ function draw(exp, t) {
 const shownOf = (exp, t) =>
   JSON.stringify([t, exp.best && exp.best.number, exp.confirmation, exp.state]);
 
-// Redrawn as events arrive: a running trial's page follows it until it ends (it stayed RUNNING).
+// Redrawn as events arrive: a running trial's page follows it until it ends (it stayed RUNNING),
+// or shows it interrupted when the run of another process driving it dies (it stayed RUNNING).
 export async function viewTrial(id, number, gen) {
   const exp = await api(`/experiments/${encodeURIComponent(id)}`);
   if (stale(gen)) return;
@@ -282,13 +283,11 @@ export async function viewTrial(id, number, gen) {
   if (!t) throw new Error(`experiment '${exp.name}' has no trial ${number}`);
   draw(exp, t);
   let shown = shownOf(exp, t);
-  subscribe(gen, `/experiments/${exp.id}/events`, async (ev, stream) => {
-    // Deleted while shown: said, as on the experiment's page (the page stayed, with
-    // "not updated: no experiment ..." in the live indicator, retried every 5 s).
-    const fresh = await refetch(exp, gen, stream);
-    if (!fresh) return;
+  // Deleted while shown: said, as on the experiment's page (the page stayed, with
+  // "not updated: no experiment ..." in the live indicator, retried every 5 s).
+  follow(gen, exp, (fresh) => {
     const ft = find(fresh);
-    if (stale(gen) || !ft || shownOf(fresh, ft) === shown) return;
+    if (!ft || shownOf(fresh, ft) === shown) return;
     shown = shownOf(fresh, ft);
     draw(fresh, ft);
   });
