@@ -942,6 +942,38 @@ static int run_steps(struct kube_trial *t, struct mp_error *err)
     return rc;
 }
 
+static bool trial_infra(const struct mp_trial_result *res)
+{
+    return res->state == MP_TRIAL_FAILED && res->failure == MP_FAILURE_INFRA;
+}
+
+/* Whether an attempt failed because the trials' namespace is being deleted or is gone (deleted
+ * while the run goes on): then the message of that, at runner.namespace, is in nerr. Asked of
+ * the API server; a caller who may not read namespaces has the create's refusal (rc, err). */
+static bool namespace_lost(struct mp_kube_runner *r, int rc, const struct mp_error *err,
+                           struct mp_error *nerr)
+{
+    enum kube_ns_state state = KUBE_NS_USABLE;
+    if (mp_kube_runner_namespace_state(r, &state, nerr) != 0) {
+        mp_error_clear(nerr);
+    }
+    char gone[300];
+    snprintf(gone, sizeof(gone), "namespaces \"%s\" not found", r->ns);
+    if (state == KUBE_NS_USABLE && rc == MP_EFORBIDDEN &&
+        strstr(err->msg, "because it is being terminated")) {
+        state = KUBE_NS_DELETING;
+    } else if (state == KUBE_NS_USABLE && rc == MP_ENOTFOUND && strstr(err->msg, gone)) {
+        state = KUBE_NS_ABSENT;
+    }
+    if (state == KUBE_NS_USABLE) {
+        return false;
+    }
+    /* The operator runs the experiment again by itself (with backoff); the CLI's user does. */
+    mp_kube_runner_namespace_error(
+        r, state, r->own_client ? "; then run the same command again to continue" : "", nerr);
+    return true;
+}
+
 int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_request *req,
                              const json_t *owner, struct mp_trial_result *res,
                              const atomic_bool *cancel)
@@ -971,7 +1003,12 @@ int mp_kube_runner_run_owned(struct mp_runner *base, const struct mp_trial_reque
     finish(&t, &wd, &rc, &err);
     watchdog_stop(&wd);
     t.cancel_token = NULL;
-    if (mp_kube_runner_refused(rc) || t.foreign) {
+    struct mp_error nerr = {0};
+    if ((rc != 0 || trial_infra(res)) && namespace_lost(r, rc, &err, &nerr)) {
+        /* No attempt can work in it: the trial is INFRA, and the run stops saying why. */
+        mp_trial_result_fail(res, MP_FAILURE_INFRA, "%s", nerr.msg);
+        res->run_error = mp_xstrdup(nerr.msg);
+    } else if (mp_kube_runner_refused(rc) || t.foreign) {
         res->run_error = mp_xstrdup(err.msg);
     }
     /* Always torn down, also after a cancel: the next attempt gets new names anyway; but never

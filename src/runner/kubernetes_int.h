@@ -93,6 +93,7 @@ struct mp_kube_runner {
     char replaced_run_id[64];
     char replaced_ns[256];
     char fallback_ns[256]; /* the namespace when a spec names none (runner.namespace) */
+    bool default_ns;       /* fallback_ns is the caller's default, not the kubeconfig's */
     atomic_int in_flight;  /* trials inside run(), teardown included: they hold resources */
     /* Of those, the trials whose every service pod waits Unschedulable: they hold nothing that
      * another trial's pods wait for (two such trials waited for each other). */
@@ -117,6 +118,17 @@ struct mp_kube_runner {
  * do; other errors name the namespace. */
 int mp_kube_runner_sweep_replaced(struct mp_runner *base, const char *experiment,
                                   struct mp_error *err) MP_WUR;
+
+/* The trials' namespace (r->ns) as the API server has it; one the caller may not read counts
+ * as usable (its creates say more). */
+enum kube_ns_state { KUBE_NS_USABLE, KUBE_NS_DELETING, KUBE_NS_ABSENT };
+int mp_kube_runner_namespace_state(struct mp_kube_runner *r, enum kube_ns_state *state,
+                                   struct mp_error *err) MP_WUR;
+/* The error of a namespace that is not usable (state DELETING or ABSENT), at runner.namespace
+ * (else at runner), naming the namespace, where it came from and what to do, then `then`. Returns
+ * MP_EINVALID. */
+int mp_kube_runner_namespace_error(struct mp_kube_runner *r, enum kube_ns_state state,
+                                   const char *then, struct mp_error *err);
 
 /* Whether the API server refused the runner's credentials (401) or the action (403): a problem
  * of the run, never a verdict on a configuration, so it stops the run (result run_error). */

@@ -52,69 +52,93 @@ static int make_client(struct mp_kube_runner *r, const struct mp_spec *spec, str
 }
 
 /* Where the namespace came from when runner.namespace did not name it, for messages about it:
- * " (the namespace of kubeconfig context \"C\" in FILE): fix it there, or name one in
- * runner.namespace", " (the default namespace)"; "" when runner.namespace named it. */
-static char *ns_origin(const struct mp_kube_runner *r, const struct mp_kube_runner_opts *opts)
+ * " (the namespace of kubeconfig context \"C\" in FILE)", " (the default namespace)"; "" when
+ * runner.namespace named it. */
+static char *ns_origin(const struct mp_kube_runner *r)
 {
     if (r->cfg.ns) {
         return mp_xstrdup("");
     }
-    if (opts->default_namespace || !r->client) {
+    if (r->default_ns || !r->client) {
         return mp_xstrdup(" (the default namespace)");
     }
     const struct mp_kube_config *kc = mp_kube_client_config(r->client);
-    return mp_xasprintf(" (the namespace of kubeconfig context \"%s\" in %s): fix it there, or "
-                        "name one in runner.namespace",
+    return mp_xasprintf(" (the namespace of kubeconfig context \"%s\" in %s)",
                         mp_kube_config_context(kc), mp_kube_config_source(kc));
+}
+
+/* What to do about a namespace, by where it came from: its other remedy than fixing it. */
+static const char *ns_remedy(const struct mp_kube_runner *r)
+{
+    return r->cfg.ns ? "name another in runner.namespace"
+           : r->default_ns || !r->client
+               ? "name one in runner.namespace"
+               : "fix the context's namespace there, or name one in runner.namespace";
+}
+
+int mp_kube_runner_namespace_state(struct mp_kube_runner *r, enum kube_ns_state *state,
+                                   struct mp_error *err)
+{
+    struct mp_kube_ref ref = {.version = "v1", .resource = "namespaces", .name = r->ns};
+    json_t *ns = NULL;
+    *state = KUBE_NS_USABLE;
+    int rc = mp_kube_get(r->client, &ref, NULL, &ns, err);
+    if (rc == 0 && mp_kube_meta(ns, "deletionTimestamp")) {
+        *state = KUBE_NS_DELETING;
+    } else if (rc == MP_ENOTFOUND || rc == MP_EFORBIDDEN) {
+        *state = rc == MP_ENOTFOUND ? KUBE_NS_ABSENT : KUBE_NS_USABLE;
+        mp_error_clear(err);
+        rc = 0;
+    }
+    json_decref(ns);
+    return rc;
+}
+
+int mp_kube_runner_namespace_error(struct mp_kube_runner *r, enum kube_ns_state state,
+                                   const char *then, struct mp_error *err)
+{
+    const struct mp_node *rn = r->base.spec->runner_node;
+    const struct mp_node *at = mp_doc_get(rn, "namespace");
+    char *origin = ns_origin(r);
+    const char *server = mp_kube_config_server(mp_kube_client_config(r->client));
+    int rc = state == KUBE_NS_DELETING
+                 ? mp_doc_error(err, at ? at : rn,
+                                "namespace \"%s\" is being deleted (Terminating): it takes no new "
+                                "objects (%s)%s: wait until it is gone and create it again, or "
+                                "%s%s",
+                                r->ns, server, origin, ns_remedy(r), then)
+                 : mp_doc_error(err, at ? at : rn,
+                                "namespace \"%s\" does not exist in the cluster (%s)%s: create it "
+                                "(kubectl create namespace %s), or %s%s",
+                                r->ns, server, origin, r->ns, ns_remedy(r), then);
+    free(origin);
+    return rc;
 }
 
 /* The namespace must exist, and not be being deleted (the API server refuses every create in
  * it). A caller who may not read namespaces finds out at the first create instead. */
-static int check_namespace(struct mp_kube_runner *r, const struct mp_spec *spec,
-                           const struct mp_kube_runner_opts *opts, struct mp_error *err)
+static int check_namespace(struct mp_kube_runner *r, struct mp_error *err)
 {
-    struct mp_kube_ref ref = {.version = "v1", .resource = "namespaces", .name = r->ns};
-    struct mp_error gerr = {0};
-    json_t *ns = NULL;
-    int rc = mp_kube_get(r->client, &ref, NULL, &ns, &gerr);
-    bool deleting = rc == 0 && mp_kube_meta(ns, "deletionTimestamp");
-    json_decref(ns);
-    if ((rc == 0 && !deleting) || rc == MP_EFORBIDDEN) {
-        return 0;
-    }
-    if (!deleting && rc != MP_ENOTFOUND) {
-        *err = gerr;
+    enum kube_ns_state state;
+    int rc = mp_kube_runner_namespace_state(r, &state, err);
+    if (rc != 0 || state == KUBE_NS_USABLE) {
         return rc;
     }
-    const struct mp_node *rn = spec->runner_node;
-    const struct mp_node *at = mp_doc_get(rn, "namespace");
-    char *origin = ns_origin(r, opts);
-    const char *server = mp_kube_config_server(mp_kube_client_config(r->client));
-    rc = deleting ? mp_doc_error(err, at ? at : rn,
-                                 "namespace \"%s\" is being deleted (Terminating): it takes no "
-                                 "new objects (%s)%s",
-                                 r->ns, server, origin)
-                  : mp_doc_error(err, at ? at : rn,
-                                 "namespace \"%s\" does not exist in the cluster (%s)%s", r->ns,
-                                 server, origin);
-    free(origin);
-    mp_error_clear(&gerr);
-    return rc;
+    return mp_kube_runner_namespace_error(r, state, "", err);
 }
 
 /* A namespace that did not come from runner.namespace (checked with the settings) must be a
  * namespace name too: a kubeconfig context's "Bad_NS" was looked up as a namespace that "does
  * not exist", an "a/b" refused as a resource path, neither saying where it came from. */
 static int check_namespace_name(struct mp_kube_runner *r, const struct mp_spec *spec,
-                                const struct mp_kube_runner_opts *opts, const char *ns,
-                                struct mp_error *err)
+                                const char *ns, struct mp_error *err)
 {
     struct mp_error nerr = {0};
     if (r->cfg.ns || mp_kube_check_name(ns, MP_KUBE_DNS_LABEL, "namespace", &nerr) == 0) {
         return 0;
     }
-    char *origin = ns_origin(r, opts);
-    int rc = mp_doc_error(err, spec->runner_node, "%s%s", nerr.msg, origin);
+    char *origin = ns_origin(r);
+    int rc = mp_doc_error(err, spec->runner_node, "%s%s: %s", nerr.msg, origin, ns_remedy(r));
     free(origin);
     return rc;
 }
@@ -149,6 +173,7 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
     r->base.ops = &mp_runner_kubernetes;
     r->base.spec = spec;
     r->no_sweep = opts->no_sweep;
+    r->default_ns = opts->default_namespace != NULL;
     snprintf(r->run_id, sizeof(r->run_id), "%s", opts->run_id ? opts->run_id : "");
     pthread_mutex_init(&r->sweep_lock, NULL);
     *out = NULL;
@@ -172,7 +197,7 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
                               : mp_kube_config_namespace(mp_kube_client_config(r->client)));
         const char *ns = r->cfg.ns ? r->cfg.ns : r->fallback_ns;
         snprintf(r->ns, sizeof(r->ns), "%s", ns);
-        rc = check_namespace_name(r, spec, opts, ns, err);
+        rc = check_namespace_name(r, spec, ns, err);
     }
     if (rc == 0) {
         const char *image = opts->load_image    ? opts->load_image
@@ -185,7 +210,7 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
         rc = mp_kube_load_bodies(spec, r->cfg.load, &r->bodies, err);
     }
     if (rc == 0 && r->client) {
-        rc = check_namespace(r, spec, opts, err);
+        rc = check_namespace(r, err);
     }
     if (rc == 0 && r->client) {
         rc = check_access(r, spec, err);

@@ -4,7 +4,8 @@
 # exit status 2, before the store or the cluster changes: no kubeconfig, an unknown context, a
 # namespace the cluster lacks, is deleting or that is no namespace name (also the kubeconfig
 # context's), a container the pod template lacks, quantities, and a pod template or client
-# template the API server would reject; `morphling validate` says the same.
+# template the API server would reject; `morphling validate` says the same. A namespace deleted
+# while the run goes on stops it (exit 1) with the same words.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kube_run_lib.sh"
 
@@ -122,5 +123,49 @@ run_err "a client template the API server rejects" \
 check_contains "... with the API server's reason" \
     'spec.template.spec.containers[0].ports[0].name: Invalid value: "BAD_NAME"' "$(cat "$WORK/err")"
 check "... nothing stored" "" "$("$MORPHLING" list 2>/dev/null | grep -e badtype -e badclient)"
+# The namespace deleted while the run goes on: the trial under way is lost (INFRA, no verdict on
+# its configuration) and the run stops, naming runner.namespace and what to do, its finished
+# trials kept and the lost one left to run again (the API server's 403 "unable to create new
+# content in namespace ... because it is being terminated" was all it said; once the namespace
+# was gone, every later trial failed INFRA on a 404). ns_run NAME: runs experiment NAME of two
+# trials in the background (pid) in a new namespace NAME; ns_stopped NAME: waits for it.
+ns_run() {
+    k create namespace "$1" >/dev/null
+    # shellcheck disable=SC2086
+    "$MORPHLING" run "$EXAMPLE" $EX_SETS --set "runner.namespace=$1" --set "name=$1" \
+        --set runner.load.windows=12 --set runner.load.stable_windows=12 \
+        --set 'parameters.memory.values[0]=1024' -q >"$WORK/$1.out" 2>"$WORK/$1.err" &
+    pid=$!
+}
+ns_stopped() {
+    wait $pid
+    check "$1: the run stops, exit 1" 1 "$?"
+    check "$1: trial 1 kept, trial 2 left to run again" "SUCCEEDED RUNNING" \
+        "$("$MORPHLING" show "$1" --json | jq -r '[.trials[].state] | join(" ")')"
+}
+has_load_job() { k -n "$1" get job "$1-t$2-a0-load" >/dev/null 2>&1; }
+first_done() { "$MORPHLING" show "$1" --json 2>/dev/null | jq -e '.trials[0].state == "SUCCEEDED"' >/dev/null; }
+# Deleted under trial 2's load test, and kept Terminating by a finalizer.
+ns_run terminating
+k -n terminating create configmap pin >/dev/null
+k -n terminating patch configmap pin --type merge -p '{"metadata":{"finalizers":["example.com/pin"]}}' >/dev/null
+wait_for "trial 2's load Job" has_load_job terminating 2
+k delete namespace terminating --wait=false >/dev/null
+ns_stopped terminating
+check_contains "... saying which namespace and field, and what to do" \
+    "'runner.namespace': namespace \"terminating\" is being deleted (Terminating): it takes no new objects ($KUBE_API_URL): wait until it is gone and create it again, or name another in runner.namespace; then run the same command again to continue" \
+    "$(cat "$WORK/terminating.err")"
+k -n terminating patch configmap pin --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null
+# Gone between two trials: trial 2's first create (held back by the API server here) comes after.
+ns_run vanished
+wait_for "trial 1's load Job" has_load_job vanished 1
+api /_test/delay -X POST \
+    -d '{"ms": 12000, "count": 1, "verb": "create", "path": "^/api/v1/namespaces/vanished/configmaps"}' >/dev/null
+wait_for "trial 1 done" first_done vanished
+k delete namespace vanished >/dev/null
+ns_stopped vanished
+check_contains "... the same once it is gone" \
+    "'runner.namespace': namespace \"vanished\" does not exist in the cluster ($KUBE_API_URL): create it (kubectl create namespace vanished), or name another in runner.namespace; then run the same command again to continue" \
+    "$(cat "$WORK/vanished.err")"
 cluster_down
 finish

@@ -9,7 +9,8 @@
 # in a row that cannot pull the service's (also an init container's or a sidecar's) or the load
 # generator's image stops the run), the
 # load pod Unschedulable until the trial's deadline (INFRA), the
-# load Job, the trial's owner or a service pod deleted mid-trial, a service or load pod evicted
+# load Job, the trial's owner or a service pod deleted mid-trial, a service or load pod evicted or
+# its node drained deleting its pods (kubectl drain --disable-eviction)
 # (INFRA at once, by watch: retried), the service's container dying under the load test (CRASHED, not LOAD_ERRORS).
 # Nothing is left afterwards.
 . "$(dirname "$0")/lib.sh"
@@ -230,6 +231,27 @@ check_contains "... the reason of the lost attempt names the pod" \
     "load pod loadevicted-t1-a0-load-" "$(retry_reason loadevicted)"
 check_contains "... and how" "was evicted before it finished (EvictionByEvictionAPI: Eviction API: evicting)" \
     "$(retry_reason loadevicted)"
+# The node drained with `kubectl drain --disable-eviction` (its pods deleted, not evicted: kubectl
+# sends the deletes a protobuf DeleteOptions body, which the test cluster refused before), then
+# uncordoned: the attempt ends at once as INFRA, as for a deleted pod, and the next succeeds.
+drained() {
+    in_load_test "$1"
+    k drain node-1 --disable-eviction --ignore-daemonsets --delete-emptydir-data --force \
+        --timeout=120s >"$WORK/$1.drain" 2>&1
+    echo $? >"$WORK/$1.drainrc"
+    k uncordon node-1 >/dev/null
+    wait $pid
+    "$MORPHLING" show "$1" --json | jq -r '.trials[0] | "\(.state) \(.attempt) \(.metrics | length > 0)"'
+}
+check "the node drained with --disable-eviction mid-trial: INFRA, retried, SUCCEEDED with figures" \
+    "SUCCEEDED 1 true" "$(drained drained)"
+check "... the drain succeeded" 0 "$(cat "$WORK/drained.drainrc")"
+check_contains "... deleting the trial's pods" "pod/drained-t1-a0-" "$(grep deleted "$WORK/drained.drain")"
+check "... no pod of the trial is left" "" "$(k get pods -A -l morphling.kubedl.io/experiment=drained -o name)"
+retry_reason drained >"$WORK/drained.reason"
+check_true "... the reason of the lost attempt: a pod of the trial deleted ($(cat "$WORK/drained.reason"))" \
+    grep -qE "the trial's service pod \"drained-t1-a0-.*\" is being deleted|load pod drained-t1-a0-load-.* was deleted before it finished" \
+    "$WORK/drained.reason"
 # The trial's Service deleted by someone else under the load test: its requests are refused (the
 # cluster's proxy stops listening), no verdict on the configuration (LOAD_ERRORS before).
 check "the trial's Service deleted mid-trial: INFRA, retried, SUCCEEDED" "SUCCEEDED 1" \
@@ -263,6 +285,6 @@ check_true "... at once: the trial took $(jq '.trials[0].meta.total_s' "$WORK/di
 less than its load test's 30 s" jq -en 'input | .trials[0].meta.total_s < 30' "$WORK/diesload.json"
 check "nothing left" "" "$(leftover_objects jobgone; leftover_objects ownergone
     leftover_objects svcgone; leftover_objects svcobjgone; leftover_objects diesload
-    leftover_objects svcevicted; leftover_objects loadevicted)"
+    leftover_objects svcevicted; leftover_objects loadevicted; leftover_objects drained)"
 cluster_down
 finish

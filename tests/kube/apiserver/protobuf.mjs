@@ -2,7 +2,8 @@
 // Decoding of the protobuf request bodies kubectl's typed clients send (client-go defaults to
 // `application/vnd.kubernetes.protobuf` for built-in kinds): the `k8s\0` envelope
 // (runtime.Unknown) and the messages of `kubectl create namespace|configmap|secret|
-// serviceaccount` and `kubectl auth can-i|whoami`, with field numbers from k8s.io/api's
+// serviceaccount`, `kubectl auth can-i|whoami` and `kubectl drain` (an Eviction, or with
+// --disable-eviction a delete's DeleteOptions), with field numbers from k8s.io/api's
 // generated.proto. Other kinds answer 415, naming the kind.
 import { ApiError } from './errors.mjs';
 
@@ -55,10 +56,12 @@ const META = { 1: ['name', 'string'], 2: ['generateName', 'string'], 3: ['namesp
     8: ['creationTimestamp', TIME], 11: ['labels', ['map', 'string']],
     12: ['annotations', ['map', 'string']], 13: ['ownerReferences', ['rep', OWNER]],
     14: ['finalizers', 'strings'] };
-// kubectl drain's pods/eviction body (meta/v1 DeleteOptions inside).
-const EVICTION = { 1: ['metadata', META], 2: ['deleteOptions', { 1: ['gracePeriodSeconds', 'int'],
+// meta/v1 DeleteOptions: the body of `kubectl drain --disable-eviction`'s pod deletes, and inside
+// kubectl drain's pods/eviction body.
+const DELETE_OPTIONS = { 1: ['gracePeriodSeconds', 'int'],
     2: ['preconditions', { 1: ['uid', 'string'], 2: ['resourceVersion', 'string'] }],
-    3: ['orphanDependents', 'bool'], 4: ['propagationPolicy', 'string'], 5: ['dryRun', 'strings'] }] };
+    3: ['orphanDependents', 'bool'], 4: ['propagationPolicy', 'string'], 5: ['dryRun', 'strings'] };
+const EVICTION = { 1: ['metadata', META], 2: ['deleteOptions', DELETE_OPTIONS] };
 const MESSAGES = {
     'v1/Namespace': { 1: ['metadata', META], 2: ['spec', { 1: ['finalizers', 'strings'] }] },
     'v1/ConfigMap': { 1: ['metadata', META], 2: ['data', ['map', 'string']],
@@ -119,7 +122,9 @@ export function decodeProtobuf(buf) {
     const unknown = decodeMessage(buf.subarray(4), { 1: ['typeMeta', { 1: ['apiVersion', 'string'],
         2: ['kind', 'string'] }], 2: ['raw', 'bytes'] });
     const tm = unknown.typeMeta || {};
-    const spec = MESSAGES[`${tm.apiVersion}/${tm.kind}`];
+    // DeleteOptions comes as any group's version (a typed client's own: "v1" from the core
+    // client), which kube-apiserver's DELETE handler takes too, for backwards compatibility.
+    const spec = tm.kind === 'DeleteOptions' ? DELETE_OPTIONS : MESSAGES[`${tm.apiVersion}/${tm.kind}`];
     if (!spec) {
         throw new ApiError(415, 'UnsupportedMediaType',
             `the fake API server decodes protobuf only for ${Object.keys(MESSAGES).join(', ')}; ` +

@@ -735,10 +735,22 @@ export class ApiServer {
             spec: body.spec, status: { resourceRules: rules, nonResourceRules: [], incomplete: false } };
     }
 
+    // A DELETE's options: its body (a DeleteOptions as JSON, YAML or protobuf, which typed
+    // clients such as `kubectl drain --disable-eviction` send; other types answer 415, as
+    // kube-apiserver's), then the query's.
     async deleteOptions(req) {
         const q = req.query;
-        const text = await readBody(req);
-        const o = text.trim() ? parseBody(text, req.headers['content-type'] || 'application/json') : {};
+        const type = (req.headers['content-type'] || 'application/json').split(';')[0].trim();
+        const raw = await readBody(req, true);
+        let o = {};
+        if (raw.toString('latin1').trim()) {
+            const types = ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf'];
+            if (!types.includes(type)) throw unsupportedMediaType(type, types);
+            o = type === types[2] ? decodeProtobuf(raw) : parseBody(raw.toString('utf8'), type);
+            if (!isObject(o) || (o.kind !== undefined && o.kind !== 'DeleteOptions')) {
+                throw badRequest('decoded object cannot be converted to DeleteOptions');
+            }
+        }
         if (q.get('propagationPolicy')) o.propagationPolicy = q.get('propagationPolicy');
         if (q.get('gracePeriodSeconds')) o.gracePeriodSeconds = Number(q.get('gracePeriodSeconds'));
         if (q.get('orphanDependents')) o.orphanDependents = q.get('orphanDependents') === 'true';

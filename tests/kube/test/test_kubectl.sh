@@ -273,6 +273,22 @@ out=$(cat "$WORK/drain.out")
 check_contains "drain: evicts (not deletes) the pod" "evicting pod default/ev" "$out"
 check_contains "drain: the pod evicted" "pod/ev evicted" "$out"
 check_contains "drain: the node drained" "node/n1 drained" "$out"
+# --disable-eviction: kubectl deletes the pods instead, with a protobuf meta/v1 DeleteOptions body
+# (empty here: no grace period of its own), which the API server decodes as it does JSON.
+api POST /api/v1/namespaces/default/pods '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"del"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox"}]}}' >/dev/null
+k drain n1 --force --disable-eviction --timeout=60s >"$WORK/drain.out" 2>&1 &
+drain_pid=$!
+terminating() { [ -n "$(k get pod del -o jsonpath='{.metadata.deletionTimestamp}')" ]; }
+wait_for 60 terminating || echo "not ok - the drained pod was not deleted: $(cat "$WORK/drain.out")"
+check "drain --disable-eviction: a graceful delete with the pod's grace period, no eviction" "30 " \
+    "$(k get pod del -o jsonpath='{.metadata.deletionGracePeriodSeconds} {.status.conditions[?(@.type=="DisruptionTarget")].reason}')"
+api DELETE '/api/v1/namespaces/default/pods/del?gracePeriodSeconds=0' >/dev/null
+wait "$drain_pid"
+check "drain --disable-eviction: exits 0 once the pod is gone" 0 "$?"
+check "drain --disable-eviction: the pod is gone" "" "$(k get pods -o name --field-selector spec.nodeName=n1)"
+out=$(cat "$WORK/drain.out")
+check_contains "drain --disable-eviction: deletes the pod" "pod/del deleted" "$out"
+check_contains "drain --disable-eviction: the node drained" "node/n1 drained" "$out"
 
 # --- contexts -----------------------------------------------------------------------------------------
 for ctx in cert exec insecure; do
