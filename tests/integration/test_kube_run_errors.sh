@@ -144,7 +144,7 @@ ns_stopped() {
         "$("$MORPHLING" show "$1" --json | jq -r '[.trials[].state] | join(" ")')"
 }
 has_load_job() { k -n "$1" get job "$1-t$2-a0-load" >/dev/null 2>&1; }
-first_done() { "$MORPHLING" show "$1" --json 2>/dev/null | jq -e '.trials[0].state == "SUCCEEDED"' >/dev/null; }
+first_done() { "$MORPHLING" show "$1" --json 2>/dev/null | jq -en 'input | .trials[0].state == "SUCCEEDED"' >/dev/null; }
 # Deleted under trial 2's load test, and kept Terminating by a finalizer.
 ns_run terminating
 k -n terminating create configmap pin >/dev/null
