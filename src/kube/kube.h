@@ -296,6 +296,11 @@ struct mp_kube_reflector_ops {
     mp_kube_event_fn event;
     /* Optional: a transient failure the reflector retries after a backoff (for logs). */
     void (*retrying)(void *ud, const struct mp_error *err);
+    /* The user wants the events alone, not the objects that exist: each (re)list reads one page
+     * of at most one object, for the collection's resourceVersion, and replace (when set) gets
+     * an empty items array. Time and memory then do not grow with the collection (the
+     * operator's watch of deleted Trials, among some 20,000). */
+    bool events_only;
 };
 
 /* List, then watch from the list's resourceVersion; re-watch from the last resourceVersion

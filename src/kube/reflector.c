@@ -46,7 +46,16 @@ static int relist(struct mp_kube_client *c, const struct mp_kube_ref *ref,
     struct mp_kube_opts lo = *o;
     lo.resource_version = NULL; /* the most recent state */
     json_t *list = NULL;
-    int rc = mp_kube_list_all(c, ref, &lo, &list, err);
+    int rc;
+    if (f->ops->events_only) {
+        /* The first page's resourceVersion is the whole collection's (the snapshot its pages
+         * would have been read from): the watch misses nothing after it. */
+        lo.limit = 1;
+        lo.continue_token = NULL;
+        rc = mp_kube_list(c, ref, &lo, &list, err);
+    } else {
+        rc = mp_kube_list_all(c, ref, &lo, &list, err);
+    }
     if (rc != 0) {
         return rc;
     }
@@ -59,7 +68,9 @@ static int relist(struct mp_kube_client *c, const struct mp_kube_ref *ref,
     }
     set_rv(f, rv);
     if (f->ops->replace) {
-        rc = f->ops->replace(f->ud, items, rv);
+        json_t *none = json_array();
+        rc = f->ops->replace(f->ud, f->ops->events_only ? none : items, rv);
+        json_decref(none);
         if (rc != 0) {
             f->user_stopped = true;
             f->user_rc = rc;

@@ -99,6 +99,9 @@ struct op {
     bool waiting;          /* an experiment waits for a free run slot */
     struct mp_strset done; /* uids of experiments this process has finished */
     struct op_cand *cands; /* experiments other operators run (operator.c; the worker's) */
+    /* "ns/experiment" -> array of its Trials deleted since its last reconcile, as their DELETED
+     * events held them (operator.c): a finished experiment's are created again from them. */
+    json_t *deleted;
     size_t n_cands;
     atomic_bool leader, synced, failed;
     atomic_bool trim;         /* runs have ended: return freed memory once idle */

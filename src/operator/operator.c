@@ -203,7 +203,7 @@ static void *informer(void *p)
     struct op *op = p;
     struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "profilingexperiments", op->ns, NULL, NULL};
     struct mp_kube_opts o = {.limit = 500, .timeout_seconds = 300, .allow_bookmarks = true};
-    struct mp_kube_reflector_ops ops = {on_replace, on_event, on_retry};
+    struct mp_kube_reflector_ops ops = {on_replace, on_event, on_retry, false};
     struct mp_error err = {0};
     int failures = 0;
     int64_t wait_ms = 0;
@@ -255,10 +255,29 @@ static int on_trials_replace(void *ud, json_t *items, const char *rv)
 
 static int on_trial_event(void *ud, const struct mp_kube_event *ev)
 {
+    struct op *op = ud;
     const char *uid = mp_kube_label(ev->object, MP_OPERATOR_LABEL_EXPERIMENT);
-    if (ev->type == MP_KUBE_DELETED && uid) {
-        trials_gone(ud, uid);
+    const char *exp = mp_kube_label(ev->object, MP_OPERATOR_LABEL_EXPERIMENT_NAME);
+    const char *ns = mp_kube_meta(ev->object, "namespace");
+    if (ev->type != MP_KUBE_DELETED || !uid) {
+        return 0;
     }
+    if (exp && ns) {
+        /* Kept for its experiment's reconcile: once the experiment has ended, no run holds a
+         * record of it, and this is its last state (restore_deleted). */
+        char *key = mp_xasprintf("%s/%s", ns, exp);
+        pthread_mutex_lock(&op->lock);
+        json_t *list = json_object_get(op->deleted, key);
+        if (!list) {
+            list = json_array();
+            json_object_set_new(op->deleted, key, list);
+        }
+        json_array_append(list, ev->object);
+        pthread_mutex_unlock(&op->lock);
+        op_queue_add(&op->q, key);
+        free(key);
+    }
+    trials_gone(op, uid);
     return 0;
 }
 
@@ -273,11 +292,14 @@ static void *trials_informer(void *p)
 {
     struct op *op = p;
     struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", op->ns, NULL, NULL};
-    struct mp_kube_opts o = {.limit = 500,
-                             .timeout_seconds = 300,
+    struct mp_kube_opts o = {.timeout_seconds = 300,
                              .allow_bookmarks = true,
                              .label_selector = MP_OPERATOR_LABEL_EXPERIMENT};
-    struct mp_kube_reflector_ops ops = {on_trials_replace, on_trial_event, on_trials_retry};
+    /* Deletions alone matter here (each run lists its own Trials), so the list before the
+     * watch reads no Trial: listing them all (500 a page) took the operator's peak RSS from 13
+     * to 74 MiB at a start beside 2,000 Trials (bench/operator/trials.sh), past its 256 MiB
+     * limit at some 8,000, every start again. */
+    struct mp_kube_reflector_ops ops = {on_trials_replace, on_trial_event, on_trials_retry, true};
     struct mp_error err = {0};
     do {
         mp_error_clear(&err);
@@ -438,6 +460,114 @@ static int start_run(struct op *op, const char *key, const json_t *pe, struct mp
     return 0;
 }
 
+/* A Trial of a finished experiment, deleted (`kubectl delete trial`): created again as its
+ * DELETED event held it (name, labels, owner, spec, then its status), with a Warning Event
+ * TrialDeleted, so that the experiment's status keeps matching its Trials and `kubectl get
+ * trials` keeps every result, as while it ran. 0 when it exists again (also when another
+ * operator was first). */
+static int restore_deleted_one(struct op *op, const json_t *pe, const json_t *d,
+                               struct mp_error *err)
+{
+    const json_t *meta = json_object_get(d, "metadata");
+    json_t *obj =
+        mp_kube_object_new(OP_API, "Trial", mp_kube_meta(d, "namespace"), mp_kube_meta(d, "name"));
+    json_t *m = json_object_get(obj, "metadata");
+    static const char *const kept[] = {"labels", "annotations", "ownerReferences"};
+    for (size_t i = 0; i < MP_ARRAY_LEN(kept); i++) {
+        json_t *v = json_object_get(meta, kept[i]);
+        if (v) {
+            json_object_set(m, kept[i], v);
+        }
+    }
+    json_object_set(obj, "spec", json_object_get(d, "spec"));
+    struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", mp_kube_meta(d, "namespace"),
+                              NULL,     NULL};
+    int rc = op_create(op, &ref, obj, 0, NULL, err);
+    json_decref(obj);
+    if (rc == MP_EEXISTS) {
+        mp_error_clear(err);
+        return 0;
+    }
+    ref.name = mp_kube_meta(d, "name");
+    ref.subresource = "status";
+    json_t *patch = json_pack("{s:O}", "status", json_object_get(d, "status"));
+    if (rc == 0 && json_object_get(d, "status")) {
+        rc = op_merge_patch(op, &ref, patch, NULL, err);
+    }
+    json_decref(patch);
+    if (rc != 0) {
+        return mp_error_prefix(err, rc, "creating Trial %s/%s again", ref.ns, ref.name);
+    }
+    const char *state = json_string_value(json_object_get(json_object_get(d, "status"), "state"));
+    op_event(op, pe, "Warning", "TrialDeleted",
+             "Trial %s/%s of trial %lld, which had ended (%s), was deleted after the experiment "
+             "ended: created again with its result; delete the experiment to remove its Trials",
+             ref.ns, ref.name,
+             (long long)json_integer_value(json_object_get(json_object_get(d, "spec"), "number")),
+             state ? state : "?");
+    op_log(op, "%s/%s: Trial %s deleted after the experiment ended: created again with its result",
+           ref.ns, mp_kube_meta(pe, "name"), ref.name);
+    return 0;
+}
+
+/* The Trials of key's experiment deleted since its last reconcile: when the experiment has ended
+ * (and still exists as the one they belong to, not being deleted: a Trial the garbage collector
+ * removes with its experiment stays gone), each is created again; otherwise they are dropped (a
+ * run of this process restores its own from its records, op_trials_restore; another operator's
+ * run does the same). pe: the experiment as cached, NULL while this process runs it; finished:
+ * it has ended. */
+static int restore_deleted(struct op *op, const char *key, const json_t *pe, bool finished,
+                           struct mp_error *err)
+{
+    pthread_mutex_lock(&op->lock);
+    json_t *list = json_incref(json_object_get(op->deleted, key));
+    json_object_del(op->deleted, key);
+    pthread_mutex_unlock(&op->lock);
+    if (!list || !pe || !finished || mp_kube_meta(pe, "deletionTimestamp") ||
+        !atomic_load(&op->leader)) {
+        json_decref(list);
+        return 0;
+    }
+    const char *uid = mp_kube_meta(pe, "uid");
+    /* The cache may not know yet that the experiment is gone: ask. */
+    struct mp_kube_ref ref = {OP_GROUP,
+                              OP_VERSION,
+                              "profilingexperiments",
+                              mp_kube_meta(pe, "namespace"),
+                              mp_kube_meta(pe, "name"),
+                              NULL};
+    json_t *now = NULL;
+    int rc = op_get(op, &ref, 0, &now, err);
+    const char *now_uid = rc == 0 ? mp_kube_meta(now, "uid") : NULL;
+    bool alive = now_uid && strcmp(now_uid, uid) == 0 && !mp_kube_meta(now, "deletionTimestamp");
+    if (rc == MP_ENOTFOUND) {
+        mp_error_clear(err);
+        rc = 0;
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach (rc == 0 && alive ? list : NULL, i, d) {
+        const char *tuid = mp_kube_label(d, MP_OPERATOR_LABEL_EXPERIMENT);
+        if (tuid && strcmp(tuid, uid) == 0 && mp_kube_owned_by(d, uid) &&
+            (rc = restore_deleted_one(op, now, d, err)) != 0) {
+            break;
+        }
+    }
+    if (rc != 0) {
+        /* Retried (the key's backoff) with every one: a Trial created meanwhile is kept. */
+        pthread_mutex_lock(&op->lock);
+        json_t *cur = json_object_get(op->deleted, key);
+        if (cur) {
+            json_array_extend(list, cur);
+        }
+        json_object_set(op->deleted, key, list);
+        pthread_mutex_unlock(&op->lock);
+    }
+    json_decref(now);
+    json_decref(list);
+    return rc;
+}
+
 static int reconcile(struct op *op, const char *key, struct mp_error *err)
 {
     reap(op);
@@ -466,6 +596,10 @@ static int reconcile(struct op *op, const char *key, struct mp_error *err)
     if (rc == 0 && x && !gone && strcmp(x->uid, uid) == 0 && atomic_load(&op->leader) &&
         atomic_exchange(&x->trials_gone, false) && (rc = op_trials_restore(x, err)) != 0) {
         atomic_store(&x->trials_gone, true); /* the retry looks again */
+    }
+    if (rc == 0) {
+        /* (x is NULL here once its run has ended: reap.) */
+        rc = restore_deleted(op, key, x ? NULL : pe, done || op_pe_finished(pe), err);
     }
     if (rc == 0 && !x && !gone && !done && atomic_load(&op->leader) && !op_pe_finished(pe)) {
         pthread_mutex_lock(&op->lock);
@@ -546,6 +680,7 @@ static void op_init(struct op *op, struct mp_kube_client *c, const struct mp_ope
                                                                    0xffffffffu));
     pthread_mutex_init(&op->lock, NULL);
     op->cache = json_object();
+    op->deleted = json_object();
     op->done = (struct mp_strset)MP_STRSET_INIT;
     op->max_running = o->max_running > 0 ? (size_t)o->max_running : o->max_running < 0 ? 0 : 16;
     op_queue_init(&op->q);
@@ -561,6 +696,7 @@ static void op_release(struct op *op)
     mp_kube_cancel_free(op->stop_token);
     mp_kube_cancel_free(op->fence);
     json_decref(op->cache);
+    json_decref(op->deleted);
     mp_strset_release(&op->done);
     while (op->n_cands) {
         cand_forget(op, op->cands[0].key);

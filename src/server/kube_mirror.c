@@ -388,7 +388,7 @@ static void *reflect_main(void *arg)
     struct mp_kube_mirror *m = r->m;
     struct mp_kube_ref ref = {PE_GROUP, PE_VERSION, r->trials ? "trials" : "profilingexperiments",
                               m->ns,    NULL,       NULL};
-    struct mp_kube_reflector_ops ops = {on_replace, on_event, on_retry};
+    struct mp_kube_reflector_ops ops = {on_replace, on_event, on_retry, false};
     struct mp_kube_opts o = {.limit = 500};
     struct mp_error err = {0};
     int rc = mp_kube_reflect(m->client, &ref, &o, &ops, r, m->stop, &err);

@@ -361,7 +361,7 @@ struct reflector {
 static void *reflect(void *arg)
 {
     struct reflector *r = arg;
-    static const struct mp_kube_reflector_ops ops = {on_replace, on_event, NULL};
+    static const struct mp_kube_reflector_ops ops = {on_replace, on_event, NULL, false};
     struct mp_kube_opts o = {.label_selector = r->selector, .limit = 2};
     r->rc = mp_kube_reflect(r->x->c, &cms, &o, &ops, r->seen, r->stop, &r->err);
     return NULL;

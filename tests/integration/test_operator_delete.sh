@@ -3,7 +3,8 @@
 # The operator (operator_lib.sh: fake trial runner) and a Trial deleted while it runs
 # (`kubectl delete trial NAME`): the run does not stop (no RunStopped, the other trials go on);
 # the Trial is created again with the trial's result, a Warning Event TrialDeleted says so,
-# and the experiment ends Succeeded with every trial recorded once (docs/kubernetes.md).
+# and the experiment ends Succeeded with every trial recorded once (docs/kubernetes.md); one
+# deleted once the experiment has ended is created again too, and none once it is deleted.
 # An experiment that was Running when the operator restarted without the --files-dir its spec
 # reads from is not failed for good: its run waits (RunStopped, saying to start the operator
 # with --files-dir) and continues once an operator with the folder runs it. A namespace deleted
@@ -54,6 +55,34 @@ check "trialsSucceeded" 3 "$(printf '%s' "$pe" | jq -r .status.trialsSucceeded)"
 check_contains "a Warning Event TrialDeleted" "Trial $NS/gone-2 was deleted while trial 2 ran" \
     "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "TrialDeleted" and .type == "Warning") | .message')"
 check "no object of a trial left" "" "$(leftovers)"
+# Once the experiment has ended, a deleted Trial is created again too, with its result, as its
+# DELETED event held it, so that the status keeps matching its Trials (it stayed deleted).
+uid3=$(kubectl get trial gone-3 -n "$NS" -o jsonpath='{.metadata.uid}')
+status3=$(kubectl get trial gone-3 -n "$NS" -o json | jq -cS '.status')
+kubectl delete trial gone-3 -n "$NS" >/dev/null || fail "kubectl delete trial gone-3"
+trial3_back() {
+    [ "$(kubectl get trial gone-3 -n "$NS" -o jsonpath='{.status.state}' 2>/dev/null)" = SUCCEEDED ]
+}
+wait_for "the Trial of a finished experiment is created again" trial3_back
+check_true "trial 3's Trial is a new object" test "$(kubectl get trial gone-3 -n "$NS" -o jsonpath='{.metadata.uid}')" != "$uid3"
+check "trial 3's status is the one it had" "$status3" \
+    "$(kubectl get trial gone-3 -n "$NS" -o json | jq -cS '.status')"
+check "trial 3's Trial keeps its owner and labels" "$(kubectl get pe gone -n "$NS" -o jsonpath='{.metadata.uid}') gone 3" \
+    "$(kubectl get trial gone-3 -n "$NS" -o json | jq -r '"\(.metadata.ownerReferences[0].uid) \(.metadata.labels["morphling.kubedl.io/experiment"]) \(.metadata.labels["morphling.kubedl.io/trial"])"')"
+check_contains "a Warning Event TrialDeleted for the finished experiment's Trial" \
+    "Trial $NS/gone-3 of trial 3, which had ended (SUCCEEDED), was deleted after the experiment ended: created again with its result" \
+    "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "TrialDeleted" and .type == "Warning") | .message')"
+check "the experiment stays Succeeded" Succeeded "$(pe_state gone)"
+# Deleting the experiment removes its Trials for good: none is created again (the operator has
+# reconciled what followed once a later experiment has run).
+kubectl delete pe gone -n "$NS" --wait=true >/dev/null || fail "kubectl delete pe gone"
+no_gone_trials() { [ -z "$(kubectl get trials -n "$NS" -l morphling.kubedl.io/experiment=gone -o name)" ]; }
+wait_for "the deleted experiment's Trials go" no_gone_trials
+original_pe after-gone 1 1
+kubectl apply -f "$WORK/after-gone.yaml" >/dev/null
+wait_state after-gone Succeeded
+check "no Trial of the deleted experiment is created again" "" \
+    "$(kubectl get trials -n "$NS" -l morphling.kubedl.io/experiment=gone -o name)"
 kill -TERM "$OPERATOR_PID"
 wait "$OPERATOR_PID"
 check "the operator that created the Trial again stops with status 0" 0 "$?"

@@ -960,7 +960,7 @@ static int on_event(void *ud, const struct mp_kube_event *ev)
 static void *reflect(void *arg)
 {
     struct seen *s = arg;
-    static const struct mp_kube_reflector_ops ops = {on_replace, on_event, on_retrying};
+    static const struct mp_kube_reflector_ops ops = {on_replace, on_event, on_retrying, false};
     s->rc = mp_kube_reflect(s->c, &pods, NULL, &ops, s, s->stop, &s->err);
     return NULL;
 }
@@ -1017,6 +1017,49 @@ static void reflector_lists_watches_and_relists(void **state)
                                       "(ServiceUnavailable, HTTP 503)");
     /* Backed off after the watch that brought only a 410, after the HTTP 410 and the 503. */
     assert_int_equal(sl.n, 3);
+    mp_kube_cancel_free(seen.stop);
+    mp_kube_client_free(c);
+    kf_stop(s);
+}
+
+static void *reflect_events(void *arg)
+{
+    struct seen *s = arg;
+    static const struct mp_kube_reflector_ops ops = {on_replace, on_event, on_retrying, true};
+    s->rc = mp_kube_reflect(s->c, &pods, NULL, &ops, s, s->stop, &s->err);
+    return NULL;
+}
+
+/* events_only: a list of one object for the resourceVersion (not every page, whose objects the
+ * user does not want), replace with no items, then the watch from that version. */
+static void reflector_events_only_reads_one_object(void **state)
+{
+    (void)state;
+    struct kf_server *s = kf_start(KF_HTTPS, certs);
+    struct mp_kube_client *c = client_for(s, CA_FILE, TOKEN_USER, NULL);
+    kf_push(s, 200, PAGE(ITEM("a", "5"), "more", "10"));
+    int w0 = kf_push_stream(s);
+    send_event(s, w0, "DELETED", "a", "11");
+    kf_stream_send(s, w0, EXPIRED_EVENT); /* compacted: list again, one object again */
+    kf_push(s, 200, PAGE(ITEM("b", "6"), "more", "20"));
+    int w1 = kf_push_stream(s);
+    struct seen seen = {.s = s, .c = c, .stop = mp_kube_cancel_new(), .rc = -1};
+    pthread_t t;
+    pthread_create(&t, NULL, reflect_events, &seen);
+    kf_wait_stream(s, w1);
+    mp_kube_cancel_fire(seen.stop);
+    pthread_join(t, NULL);
+    assert_int_equal(seen.rc, 0);
+    assert_string_equal(seen.log, "replace(10):;DELETED:a:11;replace(20):;");
+    assert_int_equal(kf_count(s), 4);
+    for (size_t i = 0; i < 4; i += 2) {
+        if (!strstr(kf_req(s, i)->uri, "limit=1") || strstr(kf_req(s, i)->uri, "continue=") ||
+            strstr(kf_req(s, i)->uri, "watch=1")) {
+            fail_msg("request %zu: %s, want a list with limit=1", i, kf_req(s, i)->uri);
+        }
+    }
+    assert_int_equal(strncmp(query_rv(s, 1), "10&", 3), 0);
+    assert_int_equal(strncmp(query_rv(s, 3), "20&", 3), 0);
     mp_kube_cancel_free(seen.stop);
     mp_kube_client_free(c);
     kf_stop(s);
@@ -1083,6 +1126,7 @@ int main(void)
         cmocka_unit_test(watch_streams_events),
         cmocka_unit_test(list_all_follows_pages),
         cmocka_unit_test(reflector_lists_watches_and_relists),
+        cmocka_unit_test(reflector_events_only_reads_one_object),
         cmocka_unit_test(reflector_stops_on_callbacks_and_final_errors),
     };
     return cmocka_run_group_tests(tests, make_certs, remove_certs);
