@@ -58,10 +58,12 @@ function emit(s,    n, lines, i) {
     }
 }
 
+# A paragraph's inline markup is read from all its lines at once: a `code` span may go on to the
+# next line (it printed its backticks).
 function flush_para() {
     if (para != "") {
         print para_item ? ".IP \\(bu 2" : ".PP"
-        emit(para)
+        emit(inline(para))
         para = ""
         para_item = 0
     }
@@ -172,7 +174,7 @@ in_code {
 
 /^- / {
     flush_para()
-    para = inline(substr($0, 3))
+    para = substr($0, 3)
     para_item = 1
     next
 }
@@ -180,7 +182,7 @@ in_code {
 {
     line = $0
     sub(/^[ \t]+/, "", line)
-    para = para == "" ? inline(line) : para "\n" inline(line)
+    para = para == "" ? line : para "\n" line
 }
 
 END {

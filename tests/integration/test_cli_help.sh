@@ -86,6 +86,11 @@ for page in "$man1" "$man5"; do
     check "$(basename "$page") renders without warnings" "" "$warnings"
 done
 
+# No Markdown is left in its text: a `code` span that went on to the next line printed its
+# backticks.
+check "morphling-spec(5) shows no Markdown backtick" "" \
+    "$(groff -man -Tutf8 "$man5" 2>/dev/null | grep '`' | head -3)"
+
 # morphling-spec(5) is docs/spec.md, and documents every key the spec loader knows: the keys of
 # every `keys[] = {...}` table in src/spec and of every runner's settings tables (local, its
 # load test, replay, kubernetes).
