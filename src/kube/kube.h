@@ -299,7 +299,7 @@ struct mp_kube_reflector_ops {
     /* The user wants the events alone, not the objects that exist: each (re)list reads one page
      * of at most one object, for the collection's resourceVersion, and replace (when set) gets
      * an empty items array. Time and memory then do not grow with the collection (the
-     * operator's watch of deleted Trials, among some 20,000). */
+     * operator's watch of deleted Trials, among all the Trials in its scope). */
     bool events_only;
 };
 

@@ -297,8 +297,7 @@ static void *trials_informer(void *p)
                              .label_selector = MP_OPERATOR_LABEL_EXPERIMENT};
     /* Deletions alone matter here (each run lists its own Trials), so the list before the
      * watch reads no Trial: listing them all (500 a page) took the operator's peak RSS from 13
-     * to 74 MiB at a start beside 2,000 Trials (bench/operator/trials.sh), past its 256 MiB
-     * limit at some 8,000, every start again. */
+     * to 74 MiB at a start beside 2,000 Trials (bench/operator/trials.sh), at every start. */
     struct mp_kube_reflector_ops ops = {on_trials_replace, on_trial_event, on_trials_retry, true};
     struct mp_error err = {0};
     do {
