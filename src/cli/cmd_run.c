@@ -234,6 +234,23 @@ static void run_warnings(void *ctx, const struct mp_spec *spec, bool resumed)
     spec_warnings(spec, "run", NULL);
 }
 
+/* A rerun of a finished experiment runs nothing. The way on that keeps the results (a larger
+ * budget, when the budget is what stopped it) comes before --restart, which deletes them. */
+static void print_already_finished(const json_t *report)
+{
+    const char *reason = json_string_value(json_object_get(report, "stop_reason"));
+    json_int_t max = json_integer_value(json_object_get(report, "max_trials"));
+    json_int_t total =
+        json_integer_value(json_object_get(json_object_get(report, "counts"), "total"));
+    printf("Experiment already finished earlier: nothing ran. ");
+    if (reason && strncmp(reason, "reached max_trials", 18) == 0 && max > 0) {
+        printf("A larger budget continues it (--set algorithm.max_trials=%lld); ",
+               (long long)max * 2);
+    }
+    printf("--restart runs it anew, deleting its %lld trial%s.\n", (long long)total,
+           total == 1 ? "" : "s");
+}
+
 static void print_outcome(const struct run_args *a, const struct mp_engine_summary *sum,
                           const json_t *report, const char *db)
 {
@@ -242,7 +259,7 @@ static void print_outcome(const struct run_args *a, const struct mp_engine_summa
         return;
     }
     if (sum->already_finished) {
-        printf("Experiment already finished earlier (use --restart to run it again).\n");
+        print_already_finished(report);
     }
     mp_report_print_summary(stdout, report);
     printf("\n");

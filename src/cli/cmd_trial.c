@@ -26,7 +26,8 @@ static const struct mp_opt trial_opts[] = {
      "the value of parameter NAME (every parameter needs one); other keys override spec fields "
      "as in 'run --set'; repeatable"},
     {"json", 0, MP_OPT_FLAG, MP_OPT_AT(struct trial_args, json), NULL,
-     "print the trial record as JSON (experiment, runner, config, state, failure, reason, "
+     "print the trial record as JSON (experiment, runner, params (as in 'show --json'), config "
+     "(each value as text), state, failure, reason, "
      "settled, metrics, resources, meta, stdout, stderr)"},
     {"logs", 0, MP_OPT_FLAG, MP_OPT_AT(struct trial_args, logs), NULL,
      "also print the service's stdout and stderr"},
@@ -217,17 +218,22 @@ static json_t *record_json(const struct mp_spec *spec, const double *x,
         json_object_set_new(cfg, spec->space.params[i].name,
                             json_string(mp_space_format(&spec->space, i, x[i], buf)));
     }
+    /* The configuration as show --json and the API give a trial's (numbers as numbers); config
+     * keeps each value's canonical text. */
+    char *params_text = mp_space_config_json(&spec->space, x);
+    json_t *params = json_loads(params_text, 0, NULL);
+    free(params_text);
     json_t *meta = res->meta_json ? json_loads(res->meta_json, 0, NULL) : NULL;
     mp_report_redact_argv(json_object_get(meta, "argv")); /* as show and the API show it */
     /* Only a value settles or not, as show says (null: nothing measured). */
     double v;
     bool measured = mp_metrics_get(&res->metrics, spec->objective_metric, &v) && isfinite(v);
     return json_pack(
-        "{s:s, s:s, s:o, s:s, s:s, s:s?, s:o, s:o, s:o, s:o, s:s, s:s}", "experiment", spec->name,
-        "runner", spec->runner, "config", cfg, "state", mp_trial_state_name(res->state), "failure",
-        mp_failure_name(res->failure), "reason", res->reason, "settled",
-        measured ? json_boolean(!res->unsettled) : json_null(), "metrics",
-        metrics_json(&res->metrics), "resources", metrics_json(&res->resources), "meta",
+        "{s:s, s:s, s:o, s:o, s:s, s:s, s:s?, s:o, s:o, s:o, s:o, s:s, s:s}", "experiment",
+        spec->name, "runner", spec->runner, "params", params ? params : json_object(), "config",
+        cfg, "state", mp_trial_state_name(res->state), "failure", mp_failure_name(res->failure),
+        "reason", res->reason, "settled", measured ? json_boolean(!res->unsettled) : json_null(),
+        "metrics", metrics_json(&res->metrics), "resources", metrics_json(&res->resources), "meta",
         meta ? meta : json_object(), "stdout", res->stdout_log ? res->stdout_log : "", "stderr",
         res->stderr_log ? res->stderr_log : "");
 }

@@ -466,6 +466,32 @@ int mp_spec_parse_params(struct mp_spec *spec, const struct mp_node *list, struc
     return 0;
 }
 
+/* A placeholder naming neither a parameter nor a built-in: the error lists both and suggests the
+ * one it was likely meant as ({worker} for {workers}, {Port} for {port}). */
+static int unknown_placeholder(const struct mp_spec *spec, const struct mp_node *node,
+                               const char *name, struct mp_error *err)
+{
+    size_t nb = MP_ARRAY_LEN(builtin_placeholders) - 1;
+    const char **names = mp_xcalloc(spec->space.n + nb + 1, sizeof(*names));
+    struct mp_buf list = {0};
+    for (size_t i = 0; i < spec->space.n; i++) {
+        names[i] = spec->space.params[i].name;
+        mp_buf_addf(&list, "%s%s", i ? ", " : "", names[i]);
+    }
+    for (size_t b = 0; b < nb; b++) {
+        names[spec->space.n + b] = builtin_placeholders[b];
+    }
+    const char *near = mp_suggest(name, names);
+    int rc = mp_doc_error(err, node,
+                          "placeholder {%s} names no parameter (the parameters: %s; built-ins: "
+                          "{port}, {nonce}, {trial}, {attempt}, {experiment})%s%s%s",
+                          name, list.data ? list.data : "none", near ? "; did you mean {" : "",
+                          near ? near : "", near ? "}?" : "");
+    mp_buf_release(&list);
+    free(names);
+    return rc;
+}
+
 int mp_spec_check_template(const struct mp_spec *spec, const struct mp_node *node, bool *used,
                            struct mp_error *err)
 {
@@ -494,10 +520,7 @@ int mp_spec_check_template(const struct mp_spec *spec, const struct mp_node *nod
             builtin |= strcmp(builtin_placeholders[b], name) == 0;
         }
         if (idx < 0 && !builtin) {
-            int rc = mp_doc_error(err, node,
-                                  "placeholder {%s} names no parameter (built-ins: {port}, "
-                                  "{nonce}, {trial}, {attempt}, {experiment})",
-                                  name);
+            int rc = unknown_placeholder(spec, node, name, err);
             free(name);
             return rc;
         }

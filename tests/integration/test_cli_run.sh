@@ -51,6 +51,9 @@ check "bad --target-rps exits 2" 2 "$?"
 out=$("$MORPHLING" run "$spec" 2>&1); rc=$?
 check "rerun of a finished experiment exits 0" 0 "$rc"
 check_contains "rerun says it already finished" "already finished" "$out"
+# It said only "use --restart to run it again", which deletes the trials: a larger budget
+# continues it and keeps them.
+check_contains "... and how to continue it" "Experiment already finished earlier: nothing ran. A larger budget continues it (--set algorithm.max_trials=80); --restart runs it anew, deleting its 40 trials." "$out"
 check "rerun adds no trial" 40 "$("$MORPHLING" show replay-demo --json | jq '.trials | length')"
 
 # The same spec in another folder names other files (its surfaces/): another experiment. A

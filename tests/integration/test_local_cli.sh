@@ -39,6 +39,9 @@ check "unknown option: exit 2" 2 "$?"
 run_trial "$WORK/a.json" "$SPEC" --set mode=exit --set n=3 --set runner.grace_period=100ms
 expect_class "$WORK/a.json" CRASHED
 check "--set: parameter value" 3 "$(field "$WORK/a.json" .config.n)"
+# The configuration as show --json and the API give a trial's: `params`, numbers as numbers (the
+# record had only `config`, every value a string).
+check "--json: params as show's" '{"mode":"exit","n":3}' "$(jq -c .params "$WORK/a.json")"
 check "exit code recorded" 3 "$(field "$WORK/a.json" .meta.exit.code)"
 expect_nothing_left "$WORK/a.json"
 # A value that only the overridden spec allows: it was checked against the spec as written
