@@ -267,11 +267,12 @@ int op_status_invalid(struct op *op, const json_t *pe, const char *message, stru
     const json_t *old = json_object_get(json_object_get(pe, "status"), "conditions");
     char now[MP_KUBE_TIME_MAX];
     mp_kube_fmt_time(now, mp_wall_ns(), false);
+    /* It starts and ends at once: both times, as for every other experiment's end. */
     json_t *patch =
-        json_pack("{s:{s:[o, o], s:s, s:I}}", "status", "conditions",
+        json_pack("{s:{s:[o, o], s:s, s:s, s:I}}", "status", "conditions",
                   cond(old, "Created", "True", "ExperimentCreated", "the experiment is created"),
-                  cond(old, "Failed", "True", "InvalidSpec", message), "completionTime", now,
-                  "observedGeneration", (json_int_t)op_generation(pe));
+                  cond(old, "Failed", "True", "InvalidSpec", message), "startTime", now,
+                  "completionTime", now, "observedGeneration", (json_int_t)op_generation(pe));
     int rc = patch_status(op, pe, patch, err);
     if (rc == 0) {
         op_event(op, pe, "Warning", "InvalidSpec", "%s", message);

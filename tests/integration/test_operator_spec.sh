@@ -31,6 +31,10 @@ invalid() {
         "$(printf '%s' "$lib_pe" | jq -r '.status.conditions[-1].message')"
     check "$1: no Trial" "" "$(kubectl get trials -n "$NS" -o name | grep "/$1-")"
     check "$1: observedGeneration" 1 "$(printf '%s' "$lib_pe" | jq -r '.status.observedGeneration')"
+    # Started and ended at once, as a script that reads both times expects (the original's
+    # status has both for every experiment); startTime was missing.
+    check "$1: startTime, the completionTime" true \
+        "$(printf '%s' "$lib_pe" | jq '.status.startTime != null and .status.startTime == .status.completionTime')"
     lib_ev=$(kubectl get events -n "$NS" -o json | jq -r --arg n "$1" \
         '.items[] | select(.involvedObject.name == $n and .type == "Warning") | .reason + ": " + .message')
     check_contains "$1: a Warning Event" "InvalidSpec: $NS/$1:" "$lib_ev"
