@@ -1321,6 +1321,9 @@ async function doubleStartChecks(page, spec) {
 async function doubleCancelChecks(page, spec) {
   const [, body] = await createExperiment(page, spec, 'double cancel');
   await page.goto(`${BASE}/#/exp/${body.id}`);
+  // Pressed once the page shows it running, when its heading changes no more: a press once went
+  // nowhere (0 requests, under a load of 18), most likely while the page redrew the heading.
+  await page.waitForSelector('h1 .badge.RUNNING', { timeout: 20000 }).catch(() => null);
   let posts = 0;
   await page.route(`${BASE}/api/v1/experiments/${body.id}/cancel`, async (route) => {
     posts++;
