@@ -13,8 +13,8 @@
 #define MAX_EXACT_INT 9007199254740991.0
 
 /* Placeholders every runner provides besides the parameters. */
-static const char *const builtin_placeholders[] = {"port",       "nonce",   "trial",
-                                                   "experiment", "attempt", NULL};
+static const char *const builtin_placeholders[] = {"port",    "nonce",      "trial",
+                                                   "attempt", "experiment", NULL};
 
 bool mp_spec_is_identifier(const char *s)
 {
@@ -478,16 +478,19 @@ static int unknown_placeholder(const struct mp_spec *spec, const struct mp_node 
         names[i] = spec->space.params[i].name;
         mp_buf_addf(&list, "%s%s", i ? ", " : "", names[i]);
     }
+    struct mp_buf builtins = {0};
     for (size_t b = 0; b < nb; b++) {
         names[spec->space.n + b] = builtin_placeholders[b];
+        mp_buf_addf(&builtins, "%s{%s}", b ? ", " : "", builtin_placeholders[b]);
     }
     const char *near = mp_suggest(name, names);
     int rc = mp_doc_error(err, node,
                           "placeholder {%s} names no parameter (the parameters: %s; built-ins: "
-                          "{port}, {nonce}, {trial}, {attempt}, {experiment})%s%s%s",
-                          name, list.data ? list.data : "none", near ? "; did you mean {" : "",
-                          near ? near : "", near ? "}?" : "");
+                          "%s)%s%s%s",
+                          name, list.data ? list.data : "none", builtins.data,
+                          near ? "; did you mean {" : "", near ? near : "", near ? "}?" : "");
     mp_buf_release(&list);
+    mp_buf_release(&builtins);
     free(names);
     return rc;
 }

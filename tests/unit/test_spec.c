@@ -531,6 +531,24 @@ static void section_errors(void **state)
                  "'service': required key is missing (runner 'local' starts the service)");
 }
 
+/* A mistyped placeholder: the message named the built-ins only, neither the parameters nor the
+ * one it was likely meant as. */
+static void placeholder_suggestions(void **state)
+{
+    (void)state;
+    expect_error("name: t\nobjective: {metric: q}\nparameters: [{name: workers, type: int, min: "
+                 "1, max: 2}, {name: a, type: int, min: 1, max: 2, target: {env: A}}]\nservice: "
+                 "{command: [srv, --port, '{Port}', --workers, '{worker}']}\n",
+                 "t.yaml:4:34: 'service.command[2]': placeholder {Port} names no parameter (the "
+                 "parameters: workers, a; built-ins: {port}, {nonce}, {trial}, {attempt}, "
+                 "{experiment}); did you mean {port}?");
+    expect_error("name: t\nobjective: {metric: q}\nparameters: [{name: workers, type: int, min: "
+                 "1, max: 2}]\nservice: {command: [srv, '{port}'], env: {W: '{worker}'}}\n",
+                 "'service.env.W': placeholder {worker} names no parameter (the parameters: "
+                 "workers; built-ins: {port}, {nonce}, {trial}, {attempt}, {experiment}); did you "
+                 "mean {workers}?");
+}
+
 static void service_errors(void **state)
 {
     (void)state;
@@ -575,19 +593,6 @@ static void service_errors(void **state)
         snprintf(text, sizeof(text), "name: t\nobjective: {metric: q}\n" P1 "%s", cases[i].service);
         expect_error(text, cases[i].want);
     }
-    /* A mistyped placeholder: the message named the built-ins only, neither the parameters nor
-     * the one it was likely meant as. */
-    expect_error("name: t\nobjective: {metric: q}\nparameters: [{name: workers, type: int, min: "
-                 "1, max: 2}, {name: a, type: int, min: 1, max: 2, target: {env: A}}]\nservice: "
-                 "{command: [srv, --port, '{Port}', --workers, '{worker}']}\n",
-                 "t.yaml:4:34: 'service.command[2]': placeholder {Port} names no parameter (the "
-                 "parameters: workers, a; built-ins: {port}, {nonce}, {trial}, {attempt}, "
-                 "{experiment}); did you mean {port}?");
-    expect_error("name: t\nobjective: {metric: q}\nparameters: [{name: workers, type: int, min: "
-                 "1, max: 2}]\nservice: {command: [srv, '{port}'], env: {W: '{worker}'}}\n",
-                 "'service.env.W': placeholder {worker} names no parameter (the parameters: "
-                 "workers; built-ins: {port}, {nonce}, {trial}, {attempt}, {experiment}); did you "
-                 "mean {workers}?");
     /* A variable that a parameter's target sets too: the parameter's value replaced it. */
     expect_error("name: t\nobjective: {metric: q}\nservice: {command: [srv], env: {X: '1'}}\n"
                  "parameters: [{name: b, type: int, min: 1, max: 2, target: {env: X}}]\n",
@@ -1791,6 +1796,7 @@ int main(void)
         cmocka_unit_test(integer_limits),
         cmocka_unit_test(section_errors),
         cmocka_unit_test(service_errors),
+        cmocka_unit_test(placeholder_suggestions),
         cmocka_unit_test(overrides_use_the_same_path),
         cmocka_unit_test(override_maps_merge),
         cmocka_unit_test(override_keys_with_dots),
