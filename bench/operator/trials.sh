@@ -11,27 +11,8 @@ set -eu
 build=${1:-build/release}
 T=${MP_BENCH_TRIALS:-2000}
 cd "$(dirname "$0")/../.."
-apiserver="$build/kube/apiserver/main.mjs"
-op="$build/tests/operator_check"
-for f in "$apiserver" "$op"; do
-    [ -e "$f" ] || { echo "operator-trials: SKIP ($f is not built: cmake --build $build)"; exit 0; }
-done
-work=$(mktemp -d /tmp/mp-bench-optrials.XXXXXX)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    for p in $pids; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-node "$apiserver" --dir "$work/cluster" >"$work/apiserver.log" 2>&1 &
-pids="$pids $!"
-n=0
-until [ -s "$work/cluster/apiserver.ready" ]; do
-    n=$((n + 1)); [ "$n" -lt 600 ] || { echo "operator-trials: the API server did not start"; exit 1; }
-    sleep 0.1
-done
-export KUBECONFIG="$work/cluster/kubeconfig"
+. bench/operator/lib.sh
+bench_cluster operator-trials
 . "$work/cluster/apiserver.env"
 admin() {
     curl -sS --cacert "$KUBE_CA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
