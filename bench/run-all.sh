@@ -11,6 +11,7 @@ sh bench/serve/run.sh "$build" || status=1
 sh bench/search/run.sh "$build" || status=1
 sh bench/meta/run.sh "$build" || status=1
 sh bench/operator/run.sh "$build" || status=1
+sh bench/operator/trials.sh "$build" || status=1
 # The test cluster needs root (cgroups and mount namespaces for its pods).
 [ "$(id -u)" != 0 ] || sh bench/kube/run.sh "$build" || status=1
 # bench/trust tunes the demo three times over (about 20 minutes): TRUST=1 runs it too.

@@ -431,6 +431,21 @@ static struct mp_node *existing(const struct mp_node *n, const char *seg)
     return n->kind == MP_NODE_SEQ ? seq_find_named(n, seg) : mp_doc_get(n, seg);
 }
 
+const struct mp_node *mp_doc_find(const struct mp_node *root, const char *path)
+{
+    char segs[32][128];
+    size_t n = split_path(path, segs, 32);
+    const struct mp_node *cur = root;
+    for (size_t i = 0; i < n && cur; i++) {
+        const struct mp_node *next = existing(cur, segs[i]);
+        if (!next) {
+            break;
+        }
+        cur = next;
+    }
+    return cur;
+}
+
 /* KEY=null (or ~) removes KEY, so that the spec means what it means without it (a field that
  * takes no null, algorithm.seed, said "expected an integer, got null"); an absent KEY is no
  * error. */

@@ -76,6 +76,10 @@ int mp_doc_expect(const struct mp_node *n, enum mp_node_kind kind, struct mp_err
 int mp_doc_set_path(struct mp_node *root, const char *path, const char *value, const char *source,
                     struct mp_error *err) MP_WUR;
 
+/* The node at a dotted path (as mp_doc_set_path reads it), or the deepest of its ancestors
+ * that exists (root when none does): where a message about that field points. Borrowed. */
+const struct mp_node *mp_doc_find(const struct mp_node *root, const char *path);
+
 /* Serialises a tree to compact JSON (scalars that look like numbers/bools/null unquoted unless
  * they were quoted). Returns owned. */
 char *mp_doc_to_json(const struct mp_node *n);

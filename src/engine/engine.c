@@ -953,6 +953,25 @@ static void first_difference(const json_t *a, const json_t *b, char *path, size_
     }
 }
 
+/* Which field, and where in the spec being run: a default written out, or an override
+ * forgotten, is found at once. --restart is named with what it costs. */
+static int refuse_changed_spec(const struct engine *e, const char *where, int64_t trials,
+                               struct mp_error *err)
+{
+    const struct mp_node *at = *where && e->spec->doc ? mp_doc_find(e->spec->doc, where) : NULL;
+    char pos[512] = "";
+    if (at && at != e->spec->doc && at->file) {
+        snprintf(pos, sizeof(pos), "%s:%u:%u: ", at->file, at->line, at->col);
+    }
+    return mp_error_set(
+        err, MP_EINVALID,
+        "%sexperiment '%s' already exists in the store with a different spec%s%s%s; "
+        "use another name, or --restart to replace it (which deletes its %lld "
+        "trial%s)",
+        pos, e->spec->name, *where ? " (it differs at '" : "", where, *where ? "')" : "",
+        (long long)trials, trials == 1 ? "" : "s");
+}
+
 /* The stored experiment row was made from another spec. When the two differ in max_trials and
  * max_failed_trials only, and neither budget is below the trials counted against it so far, the
  * experiment goes on under them (e->new_spec_json, stored once claimed), finished or not; a
@@ -981,18 +1000,13 @@ static int changed_spec(struct engine *e, const struct mp_experiment_row *row, c
     }
     json_decref(a);
     json_decref(b);
-    if (!budget_only) {
-        /* Which field: a default written out, or an override forgotten, is found at once. */
-        return mp_error_set(
-            err, MP_EINVALID,
-            "experiment '%s' already exists in the store with a different spec%s%s%s; "
-            "use another name, or --restart to replace it",
-            e->spec->name, *where ? " (it differs at '" : "", where, *where ? "')" : "");
-    }
     struct budget_used bu;
     int rc = count_budget_used(e->st, row->id, &bu, err);
     if (rc != 0) {
         return rc;
+    }
+    if (!budget_only) {
+        return refuse_changed_spec(e, where, bu.used + bu.unfinished + bu.cancelled, err);
     }
     int64_t used = bu.used, unfinished = bu.unfinished, failed = bu.failed;
     if (bu.cancelled > 0 && e->spec->max_trials > used) {

@@ -85,12 +85,30 @@ check_contains "... named" "resolve in '$(cd "$WORK/two" && pwd -P)'" "$out"
 out=$("$MORPHLING" run "$spec" --set algorithm.seed=8 2>&1); rc=$?
 check "changed spec under the same name exits 2" 2 "$rc"
 check_contains "changed spec is explained" "different spec (it differs at 'algorithm.seed')" "$out"
+check_contains "... where the override says so" "morphling run: --set:1:16: experiment" "$out"
+check_contains "... with what --restart costs" "--restart to replace it (which deletes its 40 trials)" \
+    "$out"
+# Edited in the file: the refusal points at the line, as any other spec error does.
+mkdir "$WORK/edited"
+cp -R "$MP_SOURCE_DIR/examples/replay-demo.yaml" "$MP_SOURCE_DIR/examples/surfaces" \
+    "$WORK/edited/"
+edited="$WORK/edited/replay-demo.yaml"
+MORPHLING_DB="$WORK/edited.db" "$MORPHLING" run "$edited" --set algorithm.max_trials=1 \
+    --quiet >/dev/null 2>&1
+sed 's/^\(  *seed: *\).*/\19/' "$edited" > "$edited.new" && mv "$edited.new" "$edited"
+line=$(grep -n '^  *seed:' "$edited" | cut -d: -f1)
+col=$(grep '^  *seed:' "$edited" | awk '{ print index($0, "9") }')
+out=$(MORPHLING_DB="$WORK/edited.db" "$MORPHLING" run "$edited" --set algorithm.max_trials=1 2>&1)
+check "a spec edited in its file exits 2 ($out)" 2 "$?"
+check "... naming the file, line and column" \
+    "morphling run: $edited:$line:$col: experiment 'replay-demo' already exists in the store with a different spec (it differs at 'algorithm.seed'); use another name, or --restart to replace it (which deletes its 1 trial)" \
+    "$out"
 # A grid of more configurations than the budget is warned about when it runs; refused, the
 # refusal comes alone (the warning came first, about a search that would not run).
 out=$("$MORPHLING" run "$spec" --set algorithm.name=grid 2>&1); rc=$?
 check "a changed spec of too large a grid exits 2" 2 "$rc"
 check "... with the refusal alone" \
-    "morphling run: experiment 'replay-demo' already exists in the store with a different spec (it differs at 'algorithm.name'); use another name, or --restart to replace it" \
+    "morphling run: --set:1:16: experiment 'replay-demo' already exists in the store with a different spec (it differs at 'algorithm.name'); use another name, or --restart to replace it (which deletes its 40 trials)" \
     "$out"
 out=$(MORPHLING_DB="$WORK/grid.db" "$MORPHLING" run "$spec" --set algorithm.name=grid \
     --set algorithm.max_trials=2 --quiet 2>&1 >/dev/null)

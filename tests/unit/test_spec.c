@@ -1053,6 +1053,30 @@ static void core_schema_nulls_and_booleans(void **state)
     mp_doc_free(doc);
 }
 
+/* mp_doc_find: the node at a path, or its deepest ancestor there is (a field the document
+ * lacks is pointed at where it would go). */
+static void find_points_at_the_field(void **state)
+{
+    (void)state;
+    struct mp_node *doc = NULL;
+    struct mp_error err = {0};
+    const char *text = "a:\n  b: 1\n  list:\n    - {name: x, max: 3}\n    - {name: y, max: 4}\n";
+    assert_int_equal(mp_doc_parse(text, strlen(text), "f.yaml", &doc, &err), 0);
+    const struct mp_node *n = mp_doc_find(doc, "a.b");
+    assert_int_equal(n->line, 2);
+    assert_string_equal(n->scalar, "1");
+    n = mp_doc_find(doc, "a.list[1].max");
+    assert_int_equal(n->line, 5);
+    assert_string_equal(n->scalar, "4");
+    assert_string_equal(mp_doc_find(doc, "a.list.x.max")->scalar, "3"); /* by name */
+    assert_string_equal(mp_doc_find(doc, "a.list[1].min")->path, "a.list[1]");
+    assert_string_equal(mp_doc_find(doc, "a.list[7].max")->path, "a.list");
+    assert_ptr_equal(mp_doc_find(doc, "z.b"), doc);
+    assert_ptr_equal(mp_doc_find(doc, ""), doc);
+    assert_ptr_equal(mp_doc_find(doc, "a..b"), doc); /* not a path */
+    mp_doc_free(doc);
+}
+
 /* A null in algorithm.confirm is the default, as in the settings blocks (`--set KEY=`). */
 static void null_confirm_keys_are_defaults(void **state)
 {
@@ -1798,6 +1822,7 @@ int main(void)
         cmocka_unit_test(service_errors),
         cmocka_unit_test(placeholder_suggestions),
         cmocka_unit_test(overrides_use_the_same_path),
+        cmocka_unit_test(find_points_at_the_field),
         cmocka_unit_test(override_maps_merge),
         cmocka_unit_test(override_keys_with_dots),
         cmocka_unit_test(override_null_removes_the_key),
