@@ -102,6 +102,9 @@ struct op {
     /* "ns/experiment" -> array of its Trials deleted since its last reconcile, as their DELETED
      * events held them (operator.c): a finished experiment's are created again from them. */
     json_t *deleted;
+    /* "ns/experiment" -> {Trial name: true}: its Trials marked OP_LABEL_RESTORING (operator.c),
+     * created again by an operator that may have died before their status write. */
+    json_t *restoring;
     size_t n_cands;
     atomic_bool leader, synced, failed;
     atomic_bool trim;         /* runs have ended: return freed memory once idle */
@@ -114,6 +117,13 @@ struct op {
      * written once another operator may lead. */
     struct mp_kube_cancel *fence;
 };
+
+/* A Trial created again from its DELETED event carries this label and its status as JSON in
+ * the annotation until its status is written and the marks removed (operator.c): an operator
+ * killed between the create and the status write leaves the Trial marked, and the next one
+ * (its list of marked Trials at start, or the watch's event) writes the status. */
+#define OP_LABEL_RESTORING      "morphling.kubedl.io/restoring"
+#define OP_ANNOTATION_RESTORING "morphling.kubedl.io/restoring-status"
 
 void op_log(struct op *op, const char *fmt, ...) MP_PRINTF(2, 3);
 /* Stops the operator for good with err's message (a fatal watch or leadership error). */

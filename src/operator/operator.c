@@ -245,11 +245,60 @@ static void trials_gone(struct op *op, const char *uid)
     pthread_mutex_unlock(&op->lock);
 }
 
+/* Notes Trial t as marked OP_LABEL_RESTORING (or no longer: marked false) for its
+ * experiment's reconcile (restore_marked), which it queues. */
+static void note_restoring(struct op *op, const json_t *t, bool marked)
+{
+    const char *exp = mp_kube_label(t, MP_OPERATOR_LABEL_EXPERIMENT_NAME);
+    const char *ns = mp_kube_meta(t, "namespace"), *name = mp_kube_meta(t, "name");
+    if (!exp || !ns || !name) {
+        return;
+    }
+    char *key = mp_xasprintf("%s/%s", ns, exp);
+    pthread_mutex_lock(&op->lock);
+    json_t *set = json_object_get(op->restoring, key);
+    if (marked && !set) {
+        set = json_object();
+        json_object_set_new(op->restoring, key, set);
+    }
+    if (marked) {
+        json_object_set_new(set, name, json_true());
+    } else if (set) {
+        json_object_del(set, name);
+    }
+    pthread_mutex_unlock(&op->lock);
+    if (marked) {
+        op_queue_add(&op->q, key);
+    }
+    free(key);
+}
+
+/* After each (re)list of the Trials' watch: the Trials still marked as being created again (an
+ * operator died before their status write), read here since the list itself reads none. */
 static int on_trials_replace(void *ud, json_t *items, const char *rv)
 {
     (void)items;
     (void)rv;
-    trials_gone(ud, NULL);
+    struct op *op = ud;
+    trials_gone(op, NULL);
+    pthread_mutex_lock(&op->lock);
+    json_object_clear(op->restoring); /* the list below is what is marked now */
+    pthread_mutex_unlock(&op->lock);
+    struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", op->ns, NULL, NULL};
+    json_t *list = NULL;
+    struct mp_error err = {0};
+    int rc = op_list(op, &ref, OP_LABEL_RESTORING, &list, &err);
+    if (rc != 0) {
+        op_log(op, "watch of trials: listing the Trials marked %s: %s", OP_LABEL_RESTORING,
+               err.msg);
+        return rc;
+    }
+    size_t i;
+    json_t *t;
+    json_array_foreach (json_object_get(list, "items"), i, t) {
+        note_restoring(op, t, true);
+    }
+    json_decref(list);
     return 0;
 }
 
@@ -259,7 +308,14 @@ static int on_trial_event(void *ud, const struct mp_kube_event *ev)
     const char *uid = mp_kube_label(ev->object, MP_OPERATOR_LABEL_EXPERIMENT);
     const char *exp = mp_kube_label(ev->object, MP_OPERATOR_LABEL_EXPERIMENT_NAME);
     const char *ns = mp_kube_meta(ev->object, "namespace");
-    if (ev->type != MP_KUBE_DELETED || !uid) {
+    if (!uid) {
+        return 0;
+    }
+    bool marked = mp_kube_label(ev->object, OP_LABEL_RESTORING) != NULL;
+    if (ev->type != MP_KUBE_DELETED || marked) {
+        note_restoring(op, ev->object, ev->type != MP_KUBE_DELETED && marked);
+    }
+    if (ev->type != MP_KUBE_DELETED) {
         return 0;
     }
     if (exp && ns) {
@@ -459,11 +515,78 @@ static int start_run(struct op *op, const char *key, const json_t *pe, struct mp
     return 0;
 }
 
+/* The status a Trial created again is to get: the one its DELETED event held (d), else the one
+ * its mark held (an operator died before writing it, then the Trial was deleted again). New,
+ * NULL when neither is there. */
+static json_t *restored_status(const json_t *d)
+{
+    json_t *st = json_object_get(d, "status");
+    if (json_is_object(st) && json_object_size(st) > 0) {
+        return json_incref(st);
+    }
+    const char *text = json_string_value(json_object_get(
+        json_object_get(json_object_get(d, "metadata"), "annotations"), OP_ANNOTATION_RESTORING));
+    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+    if (v && !json_is_object(v)) {
+        json_decref(v);
+        v = NULL;
+    }
+    return v;
+}
+
+/* The second half of a Trial's restore (t: the Trial as it is now, marked): its status written
+ * from its mark, then the mark removed, with a Warning Event TrialDeleted, so that the
+ * experiment's status keeps matching its Trials and `kubectl get trials` keeps every result, as
+ * while it ran. Each step may be repeated: an operator killed in between leaves the mark, and
+ * the next one does it all again. 0 too when the Trial has gone meanwhile. */
+static int restore_finish(struct op *op, const json_t *pe, const json_t *t, struct mp_error *err)
+{
+    struct mp_kube_ref ref = {
+        OP_GROUP, OP_VERSION, "trials", mp_kube_meta(t, "namespace"), mp_kube_meta(t, "name"),
+        "status"};
+    json_t *st = restored_status(t);
+    int rc = 0;
+    if (st) {
+        json_t *patch = json_pack("{s:O}", "status", st);
+        rc = op_merge_patch(op, &ref, patch, NULL, err);
+        json_decref(patch);
+    }
+    if (rc == 0 && mp_kube_label(t, OP_LABEL_RESTORING)) {
+        ref.subresource = NULL;
+        json_t *patch = json_pack("{s:{s:{s:n},s:{s:n}}}", "metadata", "labels", OP_LABEL_RESTORING,
+                                  "annotations", OP_ANNOTATION_RESTORING);
+        rc = op_merge_patch(op, &ref, patch, NULL, err);
+        json_decref(patch);
+    }
+    if (rc == MP_ENOTFOUND) {
+        mp_error_clear(err);
+        json_decref(st);
+        return 0;
+    }
+    if (rc != 0) {
+        json_decref(st);
+        return mp_error_prefix(err, rc, "creating Trial %s/%s again", ref.ns, ref.name);
+    }
+    const char *state = json_string_value(json_object_get(st, "state"));
+    op_event(op, pe, "Warning", "TrialDeleted",
+             "Trial %s/%s of trial %lld, which had ended (%s), was deleted after the experiment "
+             "ended: created again with its result; delete the experiment to remove its Trials",
+             ref.ns, ref.name,
+             (long long)json_integer_value(json_object_get(json_object_get(t, "spec"), "number")),
+             state ? state : "?");
+    op_log(op, "%s/%s: Trial %s deleted after the experiment ended: created again with its result",
+           ref.ns, mp_kube_meta(pe, "name"), ref.name);
+    json_decref(st);
+    return 0;
+}
+
 /* A Trial of a finished experiment, deleted (`kubectl delete trial`): created again as its
- * DELETED event held it (name, labels, owner, spec, then its status), with a Warning Event
- * TrialDeleted, so that the experiment's status keeps matching its Trials and `kubectl get
- * trials` keeps every result, as while it ran. 0 when it exists again (also when another
- * operator was first). */
+ * DELETED event held it (name, labels, owner, spec), marked OP_LABEL_RESTORING with its status
+ * in the mark's annotation, then restore_finish writes the status and removes the mark. The
+ * API server ignores a status in a create (the status subresource), so the mark is what keeps
+ * the status should the operator die before its status write: the next operator finds the
+ * Trial marked (restore_marked). 0 when it exists again (also when another operator was
+ * first: that one, or its successor, finishes it). */
 static int restore_deleted_one(struct op *op, const json_t *pe, const json_t *d,
                                struct mp_error *err)
 {
@@ -475,38 +598,95 @@ static int restore_deleted_one(struct op *op, const json_t *pe, const json_t *d,
     for (size_t i = 0; i < MP_ARRAY_LEN(kept); i++) {
         json_t *v = json_object_get(meta, kept[i]);
         if (v) {
-            json_object_set(m, kept[i], v);
+            json_object_set_new(m, kept[i], json_deep_copy(v));
         }
+    }
+    json_t *st = restored_status(d);
+    if (st) {
+        char *text = json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS);
+        json_t *labels = json_object_get(m, "labels");
+        if (!labels) {
+            labels = json_object();
+            json_object_set_new(m, "labels", labels);
+        }
+        json_object_set_new(labels, OP_LABEL_RESTORING, json_string("true"));
+        json_t *ann = json_object_get(m, "annotations");
+        if (!ann) {
+            ann = json_object();
+            json_object_set_new(m, "annotations", ann);
+        }
+        json_object_set_new(ann, OP_ANNOTATION_RESTORING, json_string(text));
+        free(text);
+        json_decref(st);
     }
     json_object_set(obj, "spec", json_object_get(d, "spec"));
     struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", mp_kube_meta(d, "namespace"),
                               NULL,     NULL};
     int rc = op_create(op, &ref, obj, 0, NULL, err);
-    json_decref(obj);
-    if (rc == MP_EEXISTS) {
+    if (rc == 0) {
+        rc = restore_finish(op, pe, obj, err);
+    } else if (rc == MP_EEXISTS) {
         mp_error_clear(err);
-        return 0;
+        rc = 0;
+    } else {
+        mp_error_prefix(err, rc, "creating Trial %s/%s again", ref.ns, mp_kube_meta(d, "name"));
     }
-    ref.name = mp_kube_meta(d, "name");
-    ref.subresource = "status";
-    json_t *patch = json_pack("{s:O}", "status", json_object_get(d, "status"));
-    if (rc == 0 && json_object_get(d, "status")) {
-        rc = op_merge_patch(op, &ref, patch, NULL, err);
+    json_decref(obj);
+    return rc;
+}
+
+/* The Trials of key's experiment marked as being created again (restore_deleted_one) by an
+ * operator that may have died before their status write: once the experiment has ended and
+ * still exists (not being deleted), each one that is still marked and is the experiment's
+ * gets its status from its mark (restore_finish). Kept for later while this process does not
+ * lead or the experiment is not in the cache (not yet listed at a start, or gone: the garbage
+ * collector's deletes of its Trials remove them, on_trial_event) or has not ended. pe: the
+ * experiment as cached; finished: it has ended and this process does not run it. */
+static int restore_marked(struct op *op, const char *key, const json_t *pe, bool finished,
+                          struct mp_error *err)
+{
+    pthread_mutex_lock(&op->lock);
+    json_t *set = json_incref(json_object_get(op->restoring, key));
+    json_object_del(op->restoring, key);
+    pthread_mutex_unlock(&op->lock);
+    bool gone = !pe || mp_kube_meta(pe, "deletionTimestamp");
+    int rc = 0;
+    const char *name;
+    json_t *v;
+    json_t *todo = set && !gone && finished && atomic_load(&op->leader) ? set : NULL;
+    json_object_foreach (todo, name, v) {
+        struct mp_kube_ref ref = {OP_GROUP, OP_VERSION, "trials", mp_kube_meta(pe, "namespace"),
+                                  name,     NULL};
+        json_t *t = NULL;
+        rc = op_get(op, &ref, 0, &t, err);
+        const char *uid = mp_kube_meta(pe, "uid");
+        const char *tuid = rc == 0 ? mp_kube_label(t, MP_OPERATOR_LABEL_EXPERIMENT) : NULL;
+        if (rc == 0 && mp_kube_label(t, OP_LABEL_RESTORING) && tuid && strcmp(tuid, uid) == 0 &&
+            mp_kube_owned_by(t, uid) && !mp_kube_meta(t, "deletionTimestamp")) {
+            rc = restore_finish(op, pe, t, err);
+        }
+        json_decref(t);
+        if (rc == MP_ENOTFOUND) {
+            mp_error_clear(err);
+            rc = 0;
+        }
+        if (rc != 0) {
+            break;
+        }
     }
-    json_decref(patch);
-    if (rc != 0) {
-        return mp_error_prefix(err, rc, "creating Trial %s/%s again", ref.ns, ref.name);
+    if (set && (!todo || rc != 0)) {
+        /* Not now, or retried with the key's backoff after an error (each step may be done
+         * again): kept, with any noted since. */
+        pthread_mutex_lock(&op->lock);
+        json_t *cur = json_object_get(op->restoring, key);
+        if (cur) {
+            json_object_update(set, cur);
+        }
+        json_object_set(op->restoring, key, set);
+        pthread_mutex_unlock(&op->lock);
     }
-    const char *state = json_string_value(json_object_get(json_object_get(d, "status"), "state"));
-    op_event(op, pe, "Warning", "TrialDeleted",
-             "Trial %s/%s of trial %lld, which had ended (%s), was deleted after the experiment "
-             "ended: created again with its result; delete the experiment to remove its Trials",
-             ref.ns, ref.name,
-             (long long)json_integer_value(json_object_get(json_object_get(d, "spec"), "number")),
-             state ? state : "?");
-    op_log(op, "%s/%s: Trial %s deleted after the experiment ended: created again with its result",
-           ref.ns, mp_kube_meta(pe, "name"), ref.name);
-    return 0;
+    json_decref(set);
+    return rc;
 }
 
 /* The Trials of key's experiment deleted since its last reconcile: when the experiment has ended
@@ -600,6 +780,9 @@ static int reconcile(struct op *op, const char *key, struct mp_error *err)
         /* (x is NULL here once its run has ended: reap.) */
         rc = restore_deleted(op, key, x ? NULL : pe, done || op_pe_finished(pe), err);
     }
+    if (rc == 0) {
+        rc = restore_marked(op, key, pe, !x && (done || op_pe_finished(pe)), err);
+    }
     if (rc == 0 && !x && !gone && !done && atomic_load(&op->leader) && !op_pe_finished(pe)) {
         pthread_mutex_lock(&op->lock);
         bool full = op->max_running > 0 && op->n_exps >= op->max_running;
@@ -680,6 +863,7 @@ static void op_init(struct op *op, struct mp_kube_client *c, const struct mp_ope
     pthread_mutex_init(&op->lock, NULL);
     op->cache = json_object();
     op->deleted = json_object();
+    op->restoring = json_object();
     op->done = (struct mp_strset)MP_STRSET_INIT;
     op->max_running = o->max_running > 0 ? (size_t)o->max_running : o->max_running < 0 ? 0 : 16;
     op_queue_init(&op->q);
@@ -696,6 +880,7 @@ static void op_release(struct op *op)
     mp_kube_cancel_free(op->fence);
     json_decref(op->cache);
     json_decref(op->deleted);
+    json_decref(op->restoring);
     mp_strset_release(&op->done);
     while (op->n_cands) {
         cand_forget(op, op->cands[0].key);

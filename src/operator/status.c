@@ -273,6 +273,11 @@ int op_status_invalid(struct op *op, const json_t *pe, const char *message, stru
                   cond(old, "Created", "True", "ExperimentCreated", "the experiment is created"),
                   cond(old, "Failed", "True", "InvalidSpec", message), "startTime", now,
                   "completionTime", now, "observedGeneration", (json_int_t)op_generation(pe));
+    if (!json_object_get(json_object_get(pe, "status"), "trialsTotal")) {
+        /* Every count 0 (and empty lists), as the original's status has them for every
+         * experiment; one that has run keeps its own. */
+        op_status_trial_lists(NULL, 0, json_object_get(patch, "status"));
+    }
     int rc = patch_status(op, pe, patch, err);
     if (rc == 0) {
         op_event(op, pe, "Warning", "InvalidSpec", "%s", message);

@@ -4,7 +4,8 @@
 # (`kubectl delete trial NAME`): the run does not stop (no RunStopped, the other trials go on);
 # the Trial is created again with the trial's result, a Warning Event TrialDeleted says so,
 # and the experiment ends Succeeded with every trial recorded once (docs/kubernetes.md); one
-# deleted once the experiment has ended is created again too, and none once it is deleted.
+# deleted once the experiment has ended is created again too (also when the operator is killed
+# between that create and the status write: the next one writes it), and none once it is deleted.
 # An experiment that was Running when the operator restarted without the --files-dir its spec
 # reads from is not failed for good: its run waits (RunStopped, saying to start the operator
 # with --files-dir) and continues once an operator with the folder runs it. A namespace deleted
@@ -73,6 +74,24 @@ check_contains "a Warning Event TrialDeleted for the finished experiment's Trial
     "Trial $NS/gone-3 of trial 3, which had ended (SUCCEEDED), was deleted after the experiment ended: created again with its result" \
     "$(kubectl get events -n "$NS" -o json | jq -r '.items[] | select(.reason == "TrialDeleted" and .type == "Warning") | .message')"
 check "the experiment stays Succeeded" Succeeded "$(pe_state gone)"
+# The operator killed right after that create, before the status write (the API server's
+# /_test/kill hook, so the answer is lost too): the next operator finds the Trial still marked
+# as being created again and writes its status (it stayed without status for good).
+admin_api POST /_test/kill "{\"pid\": $OPERATOR_PID, \"after\": 1, \"verb\": \"create\", \"resource\": \"trials\", \"userAgent\": \"morphling-operator\"}" >/dev/null
+kubectl delete trial gone-3 -n "$NS" >/dev/null || fail "kubectl delete trial gone-3 (twice)"
+operator_gone() { ! kill -0 "$OPERATOR_PID" 2>/dev/null; }
+wait_for "the operator is killed right after it creates gone-3 again" operator_gone
+wait "$OPERATOR_PID"
+check "... by SIGKILL" 137 "$?"
+check "gone-3 exists again, without its status" "{}" \
+    "$(kubectl get trial gone-3 -n "$NS" -o json | jq -cS '.status // {}')"
+start_operator "$WORK/operator.log" --trial-ms 100
+wait_for "the next operator writes the status of the Trial created again" trial3_back
+check "trial 3's status is the one it had, after the kill" "$status3" \
+    "$(kubectl get trial gone-3 -n "$NS" -o json | jq -cS '.status')"
+check "no mark of the restore is left on the Trial" "" \
+    "$(kubectl get trial gone-3 -n "$NS" -o json | jq -r '[.metadata.labels, .metadata.annotations] | map(select(. != null) | keys[]) | map(select(test("restor"))) | join(" ")')"
+check "the experiment stays Succeeded after the kill" Succeeded "$(pe_state gone)"
 # Deleting the experiment removes its Trials for good: none is created again (the operator has
 # reconciled what followed once a later experiment has run).
 kubectl delete pe gone -n "$NS" --wait=true >/dev/null || fail "kubectl delete pe gone"

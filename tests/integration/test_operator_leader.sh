@@ -4,7 +4,9 @@
 # the one holding the Lease drives the experiment and the other only watches the Lease (it writes
 # nothing else, and is ready as a standby); when the leader is SIGKILLed mid-experiment, the
 # standby takes the Lease once it has expired and finishes the experiment with exactly
-# maxNumTrials distinct Trials and nothing left; a leader stopped cleanly hands the Lease back; a
+# maxNumTrials distinct Trials and nothing left; a leader killed between the create of a
+# finished experiment's deleted Trial and its status write: the standby writes the status once
+# it leads; a leader stopped cleanly hands the Lease back; a
 # leader whose Lease calls fail (the API server answers it 500) stops within its renew deadline,
 # before the standby takes the Lease, however long its client would retry a call; a standby
 # whose exec credential plugin fails once retries and goes on waiting.
@@ -65,10 +67,32 @@ check "nothing the trials created is left" "" "$(leftovers)"
 check "the Lease counts one transition" 1 \
     "$(kubectl get lease morphling-operator -n default -o jsonpath='{.spec.leaseTransitions}')"
 
-# A clean stop hands the Lease back at once.
-kill -TERM "$B"
+# The leader b killed right after it creates a deleted Trial of the ended experiment again,
+# before its status write: the standby f, which saw the Trial created (its watch), takes over and
+# writes the status (the Trial stayed without status for good).
+start_operator "$WORK/f.log" --leader-elect --identity f --lease-ms 3000 --trial-ms 400
+F=$OPERATOR_PID
+f_waits() { grep -q "waiting for the Lease" "$WORK/f.log"; }
+wait_for "f waits for the Lease" f_waits
+status6=$(kubectl get trial led-6 -n "$NS" -o json | jq -cS '.status')
+admin_api POST /_test/kill "{\"pid\": $B, \"after\": 1, \"verb\": \"create\", \"resource\": \"trials\", \"userAgent\": \"morphling-operator/test b\"}" >/dev/null
+kubectl delete trial led-6 -n "$NS" >/dev/null || fail "kubectl delete trial led-6"
+b_gone() { ! kill -0 "$B" 2>/dev/null; }
+wait_for "b is killed right after it creates led-6 again" b_gone
 wait "$B"
-check "b stops with status 0" 0 "$?"
+check "... by SIGKILL" 137 "$?"
+wait_for "f takes the Lease over" holder_is f
+led6_back() { [ "$(kubectl get trial led-6 -n "$NS" -o jsonpath='{.status.state}' 2>/dev/null)" = SUCCEEDED ]; }
+wait_for "f writes the status of led-6" led6_back
+check "led-6's status is the one it had" "$status6" \
+    "$(kubectl get trial led-6 -n "$NS" -o json | jq -cS '.status')"
+check "led-6 keeps no restoring label" "" \
+    "$(kubectl get trial led-6 -n "$NS" -o jsonpath='{.metadata.labels.morphling\.kubedl\.io/restoring}')"
+
+# A clean stop hands the Lease back at once.
+kill -TERM "$F"
+wait "$F"
+check "f stops with status 0" 0 "$?"
 check "the Lease is free" "" "$(holder)"
 # The leader c cannot renew (its Lease calls answer 500, which its client would retry for 30 s):
 # it must stop by its renew deadline (2/3 of the lease), before d may take the Lease over, and
@@ -131,5 +155,5 @@ check "e stops cleanly" 0 "$?"
 kill -TERM "$D"
 wait "$D"
 
-[ "$FAILED" -eq 0 ] || { cat "$WORK/a.log"; cat "$WORK/b.log"; cat "$WORK/c.log"; cat "$WORK/d.log"; cat "$WORK/e.log"; }
+[ "$FAILED" -eq 0 ] || { cat "$WORK/a.log"; cat "$WORK/b.log"; cat "$WORK/c.log"; cat "$WORK/d.log"; cat "$WORK/e.log"; cat "$WORK/f.log"; }
 finish

@@ -35,6 +35,10 @@ invalid() {
     # status has both for every experiment); startTime was missing.
     check "$1: startTime, the completionTime" true \
         "$(printf '%s' "$lib_pe" | jq '.status.startTime != null and .status.startTime == .status.completionTime')"
+    # Every count 0, as the original's status has them for every experiment (they were missing:
+    # blanks in `kubectl get pe -o custom-columns=...:.status.trialsTotal`).
+    check "$1: every trial count 0" "0 0 0 0 0 0" \
+        "$(printf '%s' "$lib_pe" | jq -r '.status | [.trialsTotal, .trialsSucceeded, .trialsFailed, .trialsPending, .trialsRunning, .trialsKilled] | map(tostring) | join(" ")')"
     lib_ev=$(kubectl get events -n "$NS" -o json | jq -r --arg n "$1" \
         '.items[] | select(.involvedObject.name == $n and .type == "Warning") | .reason + ": " + .message')
     check_contains "$1: a Warning Event" "InvalidSpec: $NS/$1:" "$lib_ev"
