@@ -40,8 +40,10 @@ kube_cleanup() {
 }
 trap kube_cleanup EXIT
 
+# Every request ends within a minute: an API server that stops answering fails the check that
+# waited, with the output so far, not the whole script at ctest's timeout with none.
 k() {
-    "$KUBECTL" "$@"
+    "$KUBECTL" --request-timeout=60s "$@"
 }
 
 # cluster_up [cluster.sh options]
@@ -101,6 +103,6 @@ pod_processes() {
 api() {
     p=$1
     shift
-    curl -sf --cacert "$KUBE_CA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
+    curl -sf --max-time 60 --cacert "$KUBE_CA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
         -H 'Content-Type: application/json' "$@" "$KUBE_API_URL$p"
 }

@@ -65,6 +65,6 @@ leftovers() {
 
 # admin_api METHOD PATH [BODY]: a request to the API server as its admin (the /_test/ hooks).
 admin_api() {
-    curl -sS --cacert "$KUBE_CA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
+    curl -sS --max-time 60 --cacert "$KUBE_CA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
         -H 'Content-Type: application/json' -X "$1" "$KUBE_API_URL$2" ${3:+-d "$3"}
 }

@@ -106,8 +106,11 @@ check "--ci 0.5 at a steady rate: settled over the least windows, all merged" "t
     "$(jq -r '"\(.stable) \(.windows_run) \(.windows_merged)"' "$WORK/ci.json")"
 run_load "$WORK/prune.json" 0 "$URL" -c 8 --warmup 200ms --window 300ms --prune 'p99<=100us' \
     --json
-check "--prune 'p99<=100us' of a 500 us service: pruned after 2 windows" "true 2" \
-    "$(jq -r '"\(.pruned) \(.windows_run)"' "$WORK/prune.json")"
+# Two windows in a row that broke it: the first ones may have had too few answers to judge p99
+# on a loaded machine (an untrusted percentile is no evidence), so not always the first two.
+check "--prune 'p99<=100us' of a 500 us service: pruned on the 2 windows that broke it ($(jq -c \
+    '{windows_run}' "$WORK/prune.json"))" "true 2 true" \
+    "$(jq -r '"\(.pruned) \(.windows_merged) \(.windows_run >= 2)"' "$WORK/prune.json")"
 run_load "$WORK/again.json" 0 "$URL" -c 8 --rate 400 --warmup 200ms --window 300ms \
     --max-windows 3 --tolerance 0 --remeasure --json --result "$WORK/again.result"
 check "--remeasure: a second measurement of twice the windows" "true 6" \
