@@ -280,7 +280,10 @@ static int confirm_run(struct mp_confirm_phase *p, const struct mp_trial_row *t,
                                        .attempt = CONFIRM_ATTEMPT_BASE + run * 10 + attempt,
                                        .x = x,
                                        .timeout_ms = p->spec->trial_timeout_ms,
-                                       .run_id = p->run_id};
+                                       .run_id = p->run_id,
+                                       .replaced = p->replaced,
+                                       .n_replaced = p->n_replaced,
+                                       .replaced_swept = p->replaced_swept};
         mp_trial_result_release(&res);
         mp_trial_result_init(&res);
         int run_rc = p->runner->ops->run(p->runner, &req, &res, p->cancel);

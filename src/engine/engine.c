@@ -57,10 +57,13 @@ struct engine {
     uint64_t seed;
     bool taken_over; /* another process claimed the experiment while this one was stopped */
     char run_id[24]; /* mp_trial_request.run_id: from the store's row (run_identity) */
-    /* --restart: the replaced experiment's run identity and spec (mp_trial_request.replaced_*),
-     * read before its row was deleted; "" and NULL otherwise. spec owned. */
-    char replaced_run_id[24];
-    char *replaced_spec;
+    /* The runs of this name that --restart replaced, not swept yet (mp_trial_request.replaced,
+     * from the store: mp_store_replaced_list), when the runner leaves objects; owned. Set by
+     * the runner once its sweep removed what they left, then forgotten (drop_replaced). */
+    struct mp_replaced_run *replaced;
+    size_t n_replaced;
+    atomic_bool replaced_swept;
+    bool replaced_dropped;
     /* The heartbeat thread (beat_main): renews the claim while a trial runs longer than the
      * claim's staleness, which the record of each trial alone did not. */
     pthread_t beat;
@@ -489,8 +492,9 @@ static void run_one(struct engine *e, struct etrial *t)
         .x = t->x,
         .timeout_ms = e->spec->trial_timeout_ms,
         .run_id = e->run_id,
-        .replaced_run_id = e->replaced_run_id[0] ? e->replaced_run_id : NULL,
-        .replaced_spec = e->replaced_spec,
+        .replaced = e->replaced,
+        .n_replaced = e->n_replaced,
+        .replaced_swept = &e->replaced_swept,
     };
     mp_trial_result_init(&t->res);
     t->run_rc = e->runner->ops->run(e->runner, &req, &t->res, e->opts->cancel);
@@ -577,6 +581,23 @@ static bool cancelled(const struct engine *e)
 static int run_error(const struct etrial *t, struct mp_error *err)
 {
     return mp_error_set(err, MP_ERUNTIME, "trial %lld: %s", (long long)t->number, t->res.run_error);
+}
+
+/* Forgets the replaced runs once the runner swept them (mp_trial_request.replaced_swept): after
+ * each trial, and as the run ends. A drop that fails leaves them for the next run, whose sweep
+ * finds nothing more of them. */
+static void drop_replaced(struct engine *e)
+{
+    if (e->n_replaced == 0 || e->replaced_dropped || !atomic_load(&e->replaced_swept)) {
+        return;
+    }
+    e->replaced_dropped = true;
+    for (size_t i = 0; i < e->n_replaced; i++) {
+        struct mp_error ignored = {0};
+        if (mp_store_replaced_drop(e->st, e->spec->name, e->replaced[i].run_id, &ignored) != 0) {
+            mp_error_clear(&ignored);
+        }
+    }
 }
 
 /* Stores a finished trial. Cancelled (interrupted) trials stay RUNNING in the store so that a
@@ -714,6 +735,7 @@ static int loop(struct engine *e, struct mp_engine_summary *out, struct mp_error
             break;
         }
         size_t i = complete_one(e);
+        drop_replaced(e);
         struct mp_error rerr = {0};
         int r = record(e, i, rc == 0 ? err : &rerr);
         rc = rc ? rc : r;
@@ -777,6 +799,9 @@ static int confirm_step(struct engine *e, struct mp_engine_summary *out, struct 
                                  .runner = e->runner,
                                  .exp_id = e->exp_id,
                                  .run_id = e->run_id,
+                                 .replaced = e->replaced,
+                                 .n_replaced = e->n_replaced,
+                                 .replaced_swept = &e->replaced_swept,
                                  .cancel = e->opts->cancel,
                                  .progress = e->opts->confirm_progress,
                                  .progress_ctx = e->opts->progress_ctx};
@@ -857,12 +882,17 @@ int mp_engine_cancel(struct mp_store *st, int64_t exp_id, const char *reason, st
 }
 
 /* The seed rule: the spec's seed, else a random one; kept positive for SQLite. */
+static uint64_t seed_of(const struct mp_spec *spec)
+{
+    uint64_t seed = spec->seed_given ? spec->seed : mp_mix64((uint64_t)mp_wall_ns(), getpid());
+    return seed & INT64_MAX;
+}
+
 static int create(struct mp_store *st, const struct mp_spec *spec, int64_t *exp_id, uint64_t *seed,
                   struct mp_error *err)
 {
     char *json = mp_spec_to_json(spec);
-    *seed = spec->seed_given ? spec->seed : mp_mix64((uint64_t)mp_wall_ns(), getpid());
-    *seed &= INT64_MAX;
+    *seed = seed_of(spec);
     int rc = mp_store_experiment_create(st, spec->name, json, spec->base_dir, *seed, exp_id, err);
     free(json);
     return rc;
@@ -1068,6 +1098,35 @@ static void run_id_of(const struct mp_experiment_row *row, char *buf, size_t siz
     snprintf(buf, size, "%016llx", (unsigned long long)h);
 }
 
+/* Whether what a run of the spec stored as JSON may leave behind outlives it (its runner's
+ * leaves_objects; a runner this build lacks: assumed so). */
+static bool leaves_objects(const char *spec_json)
+{
+    json_t *spec = json_loads(spec_json ? spec_json : "{}", 0, NULL);
+    const char *kind = json_string_value(json_object_get(json_object_get(spec, "runner"), "kind"));
+    const struct mp_runner_ops *ops = kind ? mp_runner_find(kind) : NULL;
+    bool leaves = kind && (!ops || ops->leaves_objects);
+    json_decref(spec);
+    return leaves;
+}
+
+/* --restart of the claimed experiment in row: deleted, and the new one created, in one
+ * transaction that also keeps the replaced run (its identity and spec) for the runner's
+ * start-up sweep when what it left outlives it (another namespace's objects, even). Kept in
+ * the store, not in memory: a run killed before its sweep forgot it, and a later run stopped
+ * at its objects as another run's, or left them in another namespace without a word. */
+static int replace(struct engine *e, const struct mp_experiment_row *row, const char *json,
+                   struct mp_error *err)
+{
+    char run_id[24];
+    run_id_of(row, run_id, sizeof(run_id));
+    const struct mp_spec *spec = e->spec;
+    e->seed = seed_of(spec);
+    return mp_store_experiment_replace(
+        e->st, row->id, leaves_objects(row->spec_json) ? run_id : NULL, row->spec_json, spec->name,
+        json, spec->base_dir, e->seed, &e->exp_id, err);
+}
+
 static int open_once(struct engine *e, bool restart, struct mp_engine_summary *out,
                      struct mp_error *err)
 {
@@ -1080,15 +1139,11 @@ static int open_once(struct engine *e, bool restart, struct mp_engine_summary *o
          * experiment, which SQLite gives the same id, onto trials of other configurations. */
         rc = mp_store_experiment_claim(e->st, row.id, getpid(), MP_STORE_STALE_MS, err);
         if (rc == 0) {
-            /* What a killed run of it left outlives the row (another namespace, even): the
-             * runner learns whose objects those are, and where. */
-            run_id_of(&row, e->replaced_run_id, sizeof(e->replaced_run_id));
-            free(e->replaced_spec);
-            e->replaced_spec = mp_xstrdup(row.spec_json ? row.spec_json : "{}");
+            rc = replace(e, &row, json, err);
         }
-        rc = rc ? rc : mp_store_experiment_delete(e->st, row.id, err);
         mp_experiment_row_release(&row);
-        rc = rc ? rc : MP_ENOTFOUND;
+        free(json);
+        return rc;
     }
     if (rc == MP_ENOTFOUND) {
         mp_error_clear(err);
@@ -1206,7 +1261,7 @@ static void engine_release(struct engine *e)
     }
     free(e->trials);
     free(e->new_spec_json);
-    free(e->replaced_spec);
+    mp_replaced_runs_free(e->replaced, e->n_replaced);
     mp_optimizer_free(e->opt);
     if (e->runner != e->opts->runner) {
         mp_runner_free(e->runner);
@@ -1254,6 +1309,11 @@ static int prepare(struct engine *e, struct mp_error *err)
         return rc;
     }
     e->threaded = e->runner->ops->concurrent && spec->parallelism > 1;
+    /* Replaced by --restart, in this run or one killed before its sweep: swept now. */
+    if (e->runner->ops->leaves_objects &&
+        (rc = mp_store_replaced_list(e->st, spec->name, &e->replaced, &e->n_replaced, err)) != 0) {
+        return rc;
+    }
     return load_trials(e, err);
 }
 
@@ -1318,6 +1378,7 @@ int mp_engine_run(struct mp_store *st, const struct mp_spec *spec,
         rc = MP_EBUSY; /* refused past the trials: a confirmation run, an event, the state */
     }
     beat_end(&e);
+    drop_replaced(&e);
     if (claimed && !e.taken_over) {
         /* Best effort: a failed engine leaves the experiment resumable. */
         struct mp_error ignored = {0};

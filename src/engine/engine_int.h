@@ -11,6 +11,11 @@ struct mp_confirm_phase {
     struct mp_runner *runner;
     int64_t exp_id;
     const char *run_id; /* mp_trial_request.run_id; borrowed */
+    /* mp_trial_request.replaced, n_replaced, replaced_swept: a run that resumes straight into
+     * the confirmation sweeps there; borrowed */
+    const struct mp_replaced_run *replaced;
+    size_t n_replaced;
+    atomic_bool *replaced_swept;
     const atomic_bool *cancel;
     mp_engine_confirm_fn *progress; /* may be NULL */
     void *progress_ctx;

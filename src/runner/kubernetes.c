@@ -814,22 +814,27 @@ static void identify(struct mp_kube_runner *r, const struct mp_trial_request *re
     }
 }
 
-/* `run --restart`: the replaced experiment's run identity, and its namespace (its spec's
+/* `run --restart`: the replaced runs' identities, and each one's namespace (its spec's
  * runner.namespace, else the one a spec naming none gets) when it ran on this runner. */
 static void replaced(struct mp_kube_runner *r, const struct mp_trial_request *req)
 {
-    if (!req->replaced_run_id || !req->replaced_run_id[0] || !req->replaced_spec) {
-        return;
+    r->replaced = mp_xcalloc(req->n_replaced + 1, sizeof(*r->replaced));
+    for (size_t i = 0; i < req->n_replaced; i++) {
+        const struct mp_replaced_run *run = &req->replaced[i];
+        if (!run->run_id || !run->run_id[0]) {
+            continue;
+        }
+        struct mp_kube_replaced *to = &r->replaced[r->n_replaced++];
+        snprintf(to->run_id, sizeof(to->run_id), "%s", run->run_id);
+        json_t *spec = json_loads(run->spec_json ? run->spec_json : "{}", 0, NULL);
+        json_t *runner = json_object_get(spec, "runner");
+        const char *kind = json_string_value(json_object_get(runner, "kind"));
+        const char *ns = json_string_value(json_object_get(runner, "namespace"));
+        if (kind && strcmp(kind, mp_runner_kubernetes.name) == 0) {
+            snprintf(to->ns, sizeof(to->ns), "%s", ns ? ns : r->fallback_ns);
+        }
+        json_decref(spec);
     }
-    snprintf(r->replaced_run_id, sizeof(r->replaced_run_id), "%s", req->replaced_run_id);
-    json_t *spec = json_loads(req->replaced_spec, 0, NULL);
-    json_t *runner = json_object_get(spec, "runner");
-    const char *kind = json_string_value(json_object_get(runner, "kind"));
-    const char *ns = json_string_value(json_object_get(runner, "namespace"));
-    if (kind && strcmp(kind, mp_runner_kubernetes.name) == 0) {
-        snprintf(r->replaced_ns, sizeof(r->replaced_ns), "%s", ns ? ns : r->fallback_ns);
-    }
-    json_decref(spec);
 }
 
 static int sweep_once(struct mp_kube_runner *r, const struct mp_trial_request *req,
@@ -839,12 +844,17 @@ static int sweep_once(struct mp_kube_runner *r, const struct mp_trial_request *r
     int rc = 0;
     identify(r, req);
     if (!r->swept && !r->no_sweep) {
-        replaced(r, req);
+        if (!r->replaced) {
+            replaced(r, req);
+        }
         rc = mp_kube_runner_reconcile(&r->base, req->experiment, NULL, NULL, NULL, err);
         if (rc == 0) {
             rc = mp_kube_runner_sweep_replaced(&r->base, req->experiment, err);
         }
         r->swept = rc == 0;
+        if (r->swept && req->replaced_swept) {
+            atomic_store(req->replaced_swept, true); /* the engine forgets them now */
+        }
     }
     pthread_mutex_unlock(&r->sweep_lock);
     return rc;

@@ -73,6 +73,13 @@ void mp_kube_rcfg_release(struct mp_kube_rcfg *cfg);
 /* The pod mapping for mp_spec_render_pod. */
 void mp_kube_rcfg_mapping(const struct mp_kube_rcfg *cfg, struct mp_pod_mapping *m);
 
+/* A run that `run --restart` replaced (mp_trial_request.replaced): its run label, and the
+ * namespace it ran in ("" when not on this runner). */
+struct mp_kube_replaced {
+    char run_id[64];
+    char ns[256];
+};
+
 struct mp_kube_runner {
     struct mp_runner base;
     struct mp_kube_rcfg cfg;
@@ -87,11 +94,11 @@ struct mp_kube_runner {
     /* MP_KUBE_LABEL_RUN of this run's objects: opts->run_id, else the first request's run_id,
      * else made up; set once under sweep_lock before the first trial goes on, then read-only. */
     char run_id[64];
-    /* `run --restart`: the replaced experiment's run identity and namespace (from the first
-     * request's replaced_run_id and replaced_spec), whose objects the start-up sweep deletes
-     * too; "" when none. Set under sweep_lock like run_id. */
-    char replaced_run_id[64];
-    char replaced_ns[256];
+    /* `run --restart`: the replaced runs' identities and namespaces (from the first request's
+     * replaced), whose objects the start-up sweep deletes too; ns "" when that run was not on
+     * this runner. Set under sweep_lock like run_id. Owned. */
+    struct mp_kube_replaced *replaced;
+    size_t n_replaced;
     char fallback_ns[256]; /* the namespace when a spec names none (runner.namespace) */
     bool default_ns;       /* fallback_ns is the caller's default, not the kubeconfig's */
     atomic_int in_flight;  /* trials inside run(), teardown included: they hold resources */
@@ -112,9 +119,9 @@ struct mp_kube_runner {
  * resumes, instead of failing every trial in turn. */
 #define KUBE_PULL_STREAK 3
 
-/* The start-up sweep's part in the namespace of the experiment that `run --restart` replaced
- * (r->replaced_ns, when not r->ns): a Foreground delete of each owner ConfigMap there carrying
- * the replaced run's MP_KUBE_LABEL_RUN, not waited for. A namespace that is gone is nothing to
+/* The start-up sweep's part in the namespace of each run that `run --restart` replaced
+ * (r->replaced[i].ns, when not r->ns): a Foreground delete of each owner ConfigMap there carrying
+ * that run's MP_KUBE_LABEL_RUN, not waited for. A namespace that is gone is nothing to
  * do; other errors name the namespace. */
 int mp_kube_runner_sweep_replaced(struct mp_runner *base, const char *experiment,
                                   struct mp_error *err) MP_WUR;

@@ -267,6 +267,7 @@ static void kube_free(struct mp_runner *base)
     mp_kube_rcfg_release(&r->cfg);
     json_decref(r->bodies);
     pthread_mutex_destroy(&r->sweep_lock);
+    free(r->replaced);
     free(r);
 }
 
@@ -305,8 +306,10 @@ int mp_kube_runner_list(struct mp_runner *base, const char *experiment,
         snprintf(t->name, sizeof(t->name), "%s", mp_kube_meta(obj, "name"));
         t->deleting = mp_kube_meta(obj, "deletionTimestamp") != NULL;
         /* The replaced experiment's (`run --restart`) are this store's killed run's: ours. */
-        t->foreign = !mp_kube_run_owns(r->run_id, obj) &&
-                     !(r->replaced_run_id[0] && mp_kube_run_owns(r->replaced_run_id, obj));
+        t->foreign = !mp_kube_run_owns(r->run_id, obj);
+        for (size_t k = 0; t->foreign && k < r->n_replaced; k++) {
+            t->foreign = !mp_kube_run_owns(r->replaced[k].run_id, obj);
+        }
         (*n)++;
     }
     json_decref(list);
@@ -392,19 +395,18 @@ int mp_kube_runner_reconcile(struct mp_runner *base, const char *experiment, mp_
     return rc;
 }
 
-int mp_kube_runner_sweep_replaced(struct mp_runner *base, const char *experiment,
-                                  struct mp_error *err)
+static int sweep_one(struct mp_kube_runner *r, const char *experiment,
+                     const struct mp_kube_replaced *run, struct mp_error *err)
 {
-    struct mp_kube_runner *r = (struct mp_kube_runner *)base;
-    if (!r->replaced_run_id[0] || !r->replaced_ns[0] || strcmp(r->replaced_ns, r->ns) == 0) {
+    if (!run->ns[0] || strcmp(run->ns, r->ns) == 0) {
         return 0; /* none, or swept with this namespace's */
     }
     char key[MP_KUBE_RUNNER_NAME_MAX];
-    char *sel = mp_xasprintf("%s=%s,%s=owner,%s=%s,%s=%s", MP_KUBE_LABEL_EXPERIMENT,
-                             mp_kube_runner_experiment_key(experiment, key), MP_KUBE_LABEL_ROLE,
-                             MP_KUBE_LABEL_MANAGED, MP_KUBE_MANAGED_BY, MP_KUBE_LABEL_RUN,
-                             r->replaced_run_id);
-    struct mp_kube_ref ref = {.version = "v1", .resource = "configmaps", .ns = r->replaced_ns};
+    char *sel =
+        mp_xasprintf("%s=%s,%s=owner,%s=%s,%s=%s", MP_KUBE_LABEL_EXPERIMENT,
+                     mp_kube_runner_experiment_key(experiment, key), MP_KUBE_LABEL_ROLE,
+                     MP_KUBE_LABEL_MANAGED, MP_KUBE_MANAGED_BY, MP_KUBE_LABEL_RUN, run->run_id);
+    struct mp_kube_ref ref = {.version = "v1", .resource = "configmaps", .ns = run->ns};
     struct mp_kube_opts o = {.label_selector = sel, .limit = 500};
     json_t *list = NULL;
     int rc = mp_kube_list_all(r->client, &ref, &o, &list, err);
@@ -418,15 +420,26 @@ int mp_kube_runner_sweep_replaced(struct mp_runner *base, const char *experiment
     /* Deleted, not waited for: their names are another namespace's, which no trial reuses. */
     json_array_foreach (json_object_get(list, "items"), i, obj) {
         if (rc == 0 && !mp_kube_meta(obj, "deletionTimestamp")) {
-            rc = delete_owner(r, r->replaced_ns, mp_kube_meta(obj, "name"), err);
+            rc = delete_owner(r, run->ns, mp_kube_meta(obj, "name"), err);
         }
     }
     json_decref(list);
     return rc ? mp_error_prefix(err, rc,
                                 "namespace \"%s\" of the experiment that --restart "
                                 "replaced",
-                                r->replaced_ns)
+                                run->ns)
               : 0;
+}
+
+int mp_kube_runner_sweep_replaced(struct mp_runner *base, const char *experiment,
+                                  struct mp_error *err)
+{
+    struct mp_kube_runner *r = (struct mp_kube_runner *)base;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < r->n_replaced; i++) {
+        rc = sweep_one(r, experiment, &r->replaced[i], err);
+    }
+    return rc;
 }
 
 int mp_kube_runner_delete_trial(struct mp_runner *base, const char *experiment, int64_t trial,
@@ -451,6 +464,7 @@ static int kube_run(struct mp_runner *r, const struct mp_trial_request *req,
 const struct mp_runner_ops mp_runner_kubernetes = {
     .name = "kubernetes",
     .concurrent = true,
+    .leaves_objects = true,
     .validate = kube_validate,
     .validate_offline = kube_validate_offline,
     .create = kube_create,

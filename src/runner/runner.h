@@ -24,6 +24,7 @@
 #include "core/core.h"
 #include "measure/measure.h"
 #include "spec/spec.h"
+#include "store/store.h"
 #include "trial/trial.h"
 
 struct mp_trial_request {
@@ -39,12 +40,15 @@ struct mp_trial_request {
      * the same name. A runner whose side effects outlive it (kubernetes) marks them with it and
      * touches only its own. At most 63 characters of [A-Za-z0-9._-]; NULL: none known. */
     const char *run_id;
-    /* Set when this run replaced an experiment of the same name (`run --restart`), whose store
-     * row is gone: its run identity (run_id as it was) and its spec as stored (JSON). A runner
-     * whose side effects outlive it may remove what a killed run of it left, which only carry
-     * that identity (kubernetes: in the replaced spec's namespace, too). NULL: none. */
-    const char *replaced_run_id;
-    const char *replaced_spec;
+    /* The runs of this experiment's name that `run --restart` replaced and whose side effects
+     * were not swept yet (the store keeps them until then: mp_store_replaced_list), each its run
+     * identity (run_id as it was) and its spec as stored (JSON); n_replaced 0: none. A runner
+     * whose side effects outlive it removes what a killed run of them left, which only carries
+     * that identity (kubernetes: in the replaced spec's namespace, too), and once that succeeded
+     * sets *replaced_swept (when not NULL): the engine then forgets them. */
+    const struct mp_replaced_run *replaced;
+    size_t n_replaced;
+    atomic_bool *replaced_swept;
 };
 
 struct mp_runner_ops;
@@ -58,6 +62,10 @@ struct mp_runner {
 struct mp_runner_ops {
     const char *name;
     bool concurrent;
+    /* Its side effects may outlive a killed run (kubernetes: the cluster's objects): a run of it
+     * that `run --restart` replaces is kept in the store for the next run's sweep
+     * (mp_trial_request.replaced). */
+    bool leaves_objects;
     /* Checks the runner settings of spec (runner map) and what they refer to. */
     int (*validate)(const struct mp_spec *spec, struct mp_error *err);
     /* validate less what needs another system (a cluster); NULL: validate needs none. */

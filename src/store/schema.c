@@ -89,6 +89,17 @@ const char *const mp_store_migrations[] = {
     "INSERT INTO experiment_ids SELECT coalesce(max(id), 0) FROM experiments;"
     "CREATE TRIGGER experiment_ids_last AFTER INSERT ON experiments "
     "  BEGIN UPDATE experiment_ids SET last = max(last, NEW.id); END;",
+
+    /* 6: the runs that `run --restart` replaced, until the runner swept what they left (a
+     * cluster's objects): written with the replacement, so a run killed before its sweep no
+     * longer forgets them (docs/internals/store.md, "Replaced runs"). By name: the experiment
+     * row they belonged to is gone. */
+    "CREATE TABLE replaced_runs ("
+    "  experiment TEXT NOT NULL,"
+    "  run_id TEXT NOT NULL,"
+    "  spec_json TEXT NOT NULL,"
+    "  at_ns INTEGER NOT NULL,"
+    "  PRIMARY KEY (experiment, run_id));",
 };
 
 const int mp_store_n_migrations = (int)MP_ARRAY_LEN(mp_store_migrations);

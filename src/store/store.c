@@ -441,7 +441,7 @@ void mp_experiment_rows_free(struct mp_experiment_row *rows, size_t n)
     free(rows);
 }
 
-int mp_store_experiment_create(struct mp_store *st, const char *name, const char *spec_json,
+int mp_store_insert_experiment(struct mp_store *st, const char *name, const char *spec_json,
                                const char *base_dir, uint64_t seed, int64_t *id,
                                struct mp_error *err)
 {
@@ -449,14 +449,14 @@ int mp_store_experiment_create(struct mp_store *st, const char *name, const char
     snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)mp_hash_str(spec_json));
     int64_t now = mp_wall_ns();
     sqlite3_stmt *stmt = NULL;
-    int rc = mp_store_begin(st, err);
-    if (rc != 0 || (rc = mp_store_prepare(st,
-                                          "INSERT INTO experiments(id, name, spec_json, "
-                                          "base_dir, spec_hash, state, seed, created_at_ns, "
-                                          "updated_at_ns) VALUES ((SELECT max(last, "
-                                          "coalesce((SELECT max(id) FROM experiments), 0)) + 1 "
-                                          "FROM experiment_ids),?,?,?,?,'CREATED',?,?,?)",
-                                          &stmt, err)) != 0) {
+    int rc = 0;
+    if ((rc = mp_store_prepare(st,
+                               "INSERT INTO experiments(id, name, spec_json, "
+                               "base_dir, spec_hash, state, seed, created_at_ns, "
+                               "updated_at_ns) VALUES ((SELECT max(last, "
+                               "coalesce((SELECT max(id) FROM experiments), 0)) + 1 "
+                               "FROM experiment_ids),?,?,?,?,'CREATED',?,?,?)",
+                               &stmt, err)) != 0) {
         goto out;
     }
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
@@ -473,14 +473,21 @@ int mp_store_experiment_create(struct mp_store *st, const char *name, const char
         goto out;
     }
     *id = sqlite3_last_insert_rowid(st->db);
-    sqlite3_finalize(stmt);
-    stmt = NULL;
-    rc = mp_store_commit(st, err);
 out:
     sqlite3_finalize(stmt);
-    if (rc != 0) {
-        mp_store_rollback(st);
+    return rc;
+}
+
+int mp_store_experiment_create(struct mp_store *st, const char *name, const char *spec_json,
+                               const char *base_dir, uint64_t seed, int64_t *id,
+                               struct mp_error *err)
+{
+    int rc = mp_store_begin(st, err);
+    if (rc == 0 &&
+        (rc = mp_store_insert_experiment(st, name, spec_json, base_dir, seed, id, err)) == 0) {
+        return mp_store_commit(st, err);
     }
+    mp_store_rollback(st);
     return rc;
 }
 

@@ -18,7 +18,7 @@
 #include "core/core.h"
 #include "trial/trial.h"
 
-#define MP_STORE_SCHEMA_VERSION 5
+#define MP_STORE_SCHEMA_VERSION 6
 
 struct mp_store;
 
@@ -115,6 +115,28 @@ int mp_store_experiment_beat(struct mp_store *st, int64_t id, int64_t pid,
  * over is left to it (and 0 returned). */
 int mp_store_experiment_release(struct mp_store *st, int64_t id, struct mp_error *err) MP_WUR;
 int mp_store_experiment_delete(struct mp_store *st, int64_t id, struct mp_error *err) MP_WUR;
+
+/* A run that `run --restart` replaced (store.md, "Replaced runs"): its identity
+ * (mp_trial_request.run_id as it was) and its spec as stored (JSON). */
+struct mp_replaced_run {
+    char *run_id;
+    char *spec_json;
+};
+void mp_replaced_runs_free(struct mp_replaced_run *runs, size_t n);
+/* `run --restart`, in one transaction: deletes experiment old_id, keeps its run (its identity
+ * replaced_run_id and its spec replaced_spec; replaced_run_id NULL: nothing of it to sweep) under
+ * name until mp_store_replaced_drop, and creates the new experiment as
+ * mp_store_experiment_create does. */
+int mp_store_experiment_replace(struct mp_store *st, int64_t old_id, const char *replaced_run_id,
+                                const char *replaced_spec, const char *name, const char *spec_json,
+                                const char *base_dir, uint64_t seed, int64_t *id,
+                                struct mp_error *err) MP_WUR;
+/* The replaced runs kept under experiment name, oldest first (*runs NULL and *n 0: none). */
+int mp_store_replaced_list(struct mp_store *st, const char *name, struct mp_replaced_run **runs,
+                           size_t *n, struct mp_error *err) MP_WUR;
+/* Forgets the replaced run run_id of experiment name, once swept; absent: 0. */
+int mp_store_replaced_drop(struct mp_store *st, const char *name, const char *run_id,
+                           struct mp_error *err) MP_WUR;
 
 struct mp_trial_row {
     int64_t id, experiment_id, number, attempt;

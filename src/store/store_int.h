@@ -41,6 +41,11 @@ int mp_store_owned(struct mp_store *st, int64_t exp_id, struct mp_error *err);
 /* Inside a write transaction: appends events[0..n) of trial trial_number (0: the experiment). */
 int mp_store_insert_events(struct mp_store *st, int64_t exp_id, int64_t trial_number,
                            const struct mp_store_event *events, size_t n, struct mp_error *err);
+/* Inside a write transaction: inserts a new experiment (state CREATED) under the next id never
+ * used (mp_store_experiment_create). MP_EEXISTS when the name is taken. */
+int mp_store_insert_experiment(struct mp_store *st, const char *name, const char *spec_json,
+                               const char *base_dir, uint64_t seed, int64_t *id,
+                               struct mp_error *err);
 /* Owned copy of a text column (NULL stays NULL). */
 char *mp_store_col_text(sqlite3_stmt *stmt, int col);
 

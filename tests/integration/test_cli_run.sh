@@ -127,6 +127,10 @@ check "a raised budget continues the finished experiment" 44 \
 check "and stores it" 44 "$("$MORPHLING" show replay-demo --json | jq .max_trials)"
 "$MORPHLING" run "$spec" --set algorithm.max_trials=5 --restart --quiet >/dev/null 2>&1
 check "--restart replaces the experiment" 5 "$("$MORPHLING" show replay-demo --json | jq '.trials | length')"
+# A replaced run is kept for the next run's sweep only when its runner's side effects outlive
+# it (kubernetes: test_kube_run_replaced.sh): the replay runner's never do, nor pile up.
+check "--restart keeps no replaced run of the replay runner" 0 \
+    "$(sqlite3 "$MORPHLING_DB" "SELECT count(*) FROM replaced_runs")"
 
 csv=$("$MORPHLING" export replay-demo --format csv); rc=$?
 check "export csv exits 0" 0 "$rc"

@@ -106,6 +106,83 @@ static void migrations_upgrade_and_refuse_newer(void **state)
     remove_db(path);
 }
 
+static void assert_replaced(struct mp_store *st, const char *name, const char *want)
+{
+    struct mp_replaced_run *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(mp_store_replaced_list(st, name, &runs, &n, NULL), 0);
+    char got[256] = "";
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(got);
+        snprintf(got + len, sizeof(got) - len, "%s%s=%s", i ? "," : "", runs[i].run_id,
+                 runs[i].spec_json);
+    }
+    mp_replaced_runs_free(runs, n);
+    assert_string_equal(got, want);
+}
+
+/* `run --restart`: the old experiment deleted, its run kept for the runner's sweep and the new
+ * experiment created in one transaction; kept until dropped (a run killed before its sweep
+ * forgot it), several restarts in a row all kept. A store of version 5 gains the table. */
+static void replaced_runs_kept_until_dropped(void **state)
+{
+    (void)state;
+    char *path = temp_db();
+    struct mp_store *st = open_ok(path, 5);
+    int64_t a = 0, b = 0, c = 0, other = 0;
+    assert_int_equal(mp_store_experiment_create(st, "e", "{\"v\":1}", NULL, 1, &a, NULL), 0);
+    assert_int_equal(mp_store_experiment_create(st, "o", "{}", NULL, 1, &other, NULL), 0);
+    mp_store_close(st);
+    st = open_ok(path, 0);
+    assert_replaced(st, "e", "");
+
+    assert_int_equal(
+        mp_store_experiment_replace(st, a, "r1", "{\"v\":1}", "e", "{\"v\":2}", NULL, 2, &b, NULL),
+        0);
+    assert_true(b > other);
+    struct mp_experiment_row row = {0};
+    char ref[24];
+    snprintf(ref, sizeof(ref), "%lld", (long long)a);
+    assert_int_equal(mp_store_experiment_find(st, ref, &row, NULL), MP_ENOTFOUND);
+    assert_int_equal(mp_store_experiment_find(st, "e", &row, NULL), 0);
+    assert_int_equal(row.id, b);
+    assert_string_equal(row.spec_json, "{\"v\":2}");
+    mp_experiment_row_release(&row);
+    assert_replaced(st, "e", "r1={\"v\":1}");
+
+    /* Restarted again before any sweep: both kept, oldest first. Nothing to sweep (NULL): none
+     * added. */
+    assert_int_equal(
+        mp_store_experiment_replace(st, b, "r2", "{\"v\":2}", "e", "{\"v\":3}", NULL, 3, &c, NULL),
+        0);
+    assert_int_equal(
+        mp_store_experiment_replace(st, c, NULL, NULL, "e", "{\"v\":4}", NULL, 4, &c, NULL), 0);
+    assert_replaced(st, "e", "r1={\"v\":1},r2={\"v\":2}");
+    assert_replaced(st, "o", "");
+
+    /* One transaction: a create that fails (the name is taken) deletes and keeps nothing. */
+    int64_t d = 0;
+    assert_int_equal(mp_store_experiment_replace(st, c, "r3", "{}", "o", "{}", NULL, 5, &d, NULL),
+                     MP_EEXISTS);
+    assert_int_equal(mp_store_experiment_find(st, "e", &row, NULL), 0);
+    assert_int_equal(row.id, c);
+    mp_experiment_row_release(&row);
+    assert_replaced(st, "o", "");
+    assert_replaced(st, "e", "r1={\"v\":1},r2={\"v\":2}");
+
+    /* Dropped once swept, one at a time; an absent one is no error. A deleted experiment's are
+     * kept (by name): a later run of it sweeps them. */
+    assert_int_equal(mp_store_replaced_drop(st, "e", "r1", NULL), 0);
+    assert_replaced(st, "e", "r2={\"v\":2}");
+    assert_int_equal(mp_store_replaced_drop(st, "e", "r1", NULL), 0);
+    assert_int_equal(mp_store_experiment_delete(st, c, NULL), 0);
+    assert_replaced(st, "e", "r2={\"v\":2}");
+    assert_int_equal(mp_store_replaced_drop(st, "e", "r2", NULL), 0);
+    assert_replaced(st, "e", "");
+    mp_store_close(st);
+    remove_db(path);
+}
+
 static void finish(struct mp_store *st, int64_t id, int64_t number, enum mp_trial_state s,
                    int expect)
 {
@@ -694,6 +771,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(migrations_upgrade_and_refuse_newer),
+        cmocka_unit_test(replaced_runs_kept_until_dropped),
         cmocka_unit_test(trial_states_move_forward_only),
         cmocka_unit_test(trial_start_stores_its_event),
         cmocka_unit_test(full_disk_keeps_what_was_written),
