@@ -480,10 +480,36 @@ static bool subsequence(const char *a, const char *b)
     return *a == '\0';
 }
 
-/* Closeness of a typed word to a known one, in half edits: an abbreviation or an omitted word
+/* Whether a and b are the same words in another case style: compared without case, '_' and
+ * '-' ("loadImage", "load-image" and "LOAD_IMAGE" are "load_image"). */
+static bool same_words(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == '_' || *a == '-') {
+            a++;
+        }
+        while (*b == '_' || *b == '-') {
+            b++;
+        }
+        if (*a == '\0' || *b == '\0') {
+            return *a == *b;
+        }
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) {
+            return false;
+        }
+        a++;
+        b++;
+    }
+}
+
+/* Closeness of a typed word to a known one, in half edits: the same words in another case style
+ * score best (a Kubernetes user's camelCase), then an abbreviation or an omitted word
  * ("cpu_hour" for "cpu_core_hour") scores better than a one-letter slip elsewhere. */
 static unsigned suggest_distance(const char *typed, const char *known)
 {
+    if (same_words(typed, known)) {
+        return 0;
+    }
     unsigned d = 2 * mp_edit_distance(typed, known);
     if (strlen(typed) >= 3 && (subsequence(typed, known) || subsequence(known, typed))) {
         d = d < 1 ? d : 1;

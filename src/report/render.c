@@ -366,21 +366,22 @@ static void print_unconfirmed(FILE *f, const json_t *r, const json_t *best)
     }
 }
 
-/* Why there is no best: none met the objective and constraints, none has finished yet (a run
+/* Why there is no best: none met the objective and constraints, every one failed (no
+ * constraint was the cause: a wrong port fails them all), none has finished yet (a run
  * interrupted before its first trial ended), or the search ended with none run (every
  * configuration priced out by a limit on cost_per_hour: the stop reason says so). */
 static void print_no_recommendation(FILE *f, const json_t *r)
 {
     const json_t *c = json_object_get(r, "counts");
-    bool none_done = json_integer_value(json_object_get(c, "succeeded")) +
-                         json_integer_value(json_object_get(c, "failed")) ==
-                     0;
+    json_int_t succeeded = json_integer_value(json_object_get(c, "succeeded"));
+    json_int_t failed = json_integer_value(json_object_get(c, "failed"));
     const char *state = json_string_value(json_object_get(r, "state"));
     bool ended = state && (strcmp(state, "SUCCEEDED") == 0 || strcmp(state, "FAILED") == 0);
     fprintf(f, "No recommendation%s\n",
-            !none_done ? ": no trial met the objective and constraints."
-            : ended    ? ": the search ended before any trial ran."
-                       : " yet: no trial has finished.");
+            succeeded > 0 ? ": no trial met the objective and constraints."
+            : failed > 0  ? ": every trial failed; 'morphling show' gives each one's reason."
+            : ended       ? ": the search ended before any trial ran."
+                          : " yet: no trial has finished.");
 }
 
 static void print_best_heading(FILE *f, const json_t *r, const json_t *best)

@@ -255,6 +255,16 @@ static void suggestions_and_folder_listings(void **state)
     /* Two abbreviated: the closer one ("p99" suggested 'latency_p99_us'). */
     static const char *const metrics[] = {"latency_p99_us", "p99_ms", NULL};
     assert_string_equal(mp_suggest("p99", metrics), "p99_ms");
+    /* The same words in another case style: Kubernetes users write camelCase ("loadImage" was
+     * "did you mean 'load'?", an abbreviation scoring better than the two edits to the key). */
+    static const char *const kube[] = {"load",     "load_image", "load_cpu", "load_spread",
+                                       "replicas", "port",       NULL};
+    assert_string_equal(mp_suggest("loadImage", kube), "load_image");
+    assert_string_equal(mp_suggest("loadCpu", kube), "load_cpu");
+    assert_string_equal(mp_suggest("LOAD-SPREAD", kube), "load_spread");
+    assert_string_equal(mp_suggest("lod", kube), "load");
+    static const char *const pe[] = {"maxNumTrials", "parallelism", NULL};
+    assert_string_equal(mp_suggest("max_num_trials", pe), "maxNumTrials");
     assert_int_equal(mp_edit_distance("ca", "abc"), 3);
     char dir[] = "/tmp/mp-core-XXXXXX";
     assert_non_null(mkdtemp(dir));

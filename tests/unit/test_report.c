@@ -272,8 +272,16 @@ static void unsettled_recommendation(void **state)
     assert_string_equal(text, "No recommendation yet: no trial has finished.\n");
     free(text);
     text = rendered(mp_report_print_recommendation,
-                    "{\"best\":null,\"counts\":{\"succeeded\":0,\"failed\":4}}");
+                    "{\"best\":null,\"counts\":{\"succeeded\":2,\"failed\":4}}");
     assert_string_equal(text, "No recommendation: no trial met the objective and constraints.\n");
+    free(text);
+    /* Every trial failed (a wrong port: each one STARTUP_TIMEOUT): no constraint was the cause,
+     * though it said "no trial met the objective and constraints". */
+    text = rendered(mp_report_print_recommendation,
+                    "{\"best\":null,\"counts\":{\"succeeded\":0,\"failed\":4}}");
+    assert_string_equal(text,
+                        "No recommendation: every trial failed; 'morphling show' gives each one's "
+                        "reason.\n");
     free(text);
     /* A search that ended before any trial (its configurations priced out) has none to come: it
      * said "yet". */
