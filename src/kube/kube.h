@@ -192,7 +192,10 @@ struct mp_kube_opts {
     const char *field_manager; /* required for MP_KUBE_PATCH_APPLY */
     bool force;                /* apply: take over conflicting fields */
     bool dry_run;              /* also delete */
-    bool retry_unsafe;         /* create, JSON patch: resend after a lost answer (see info) */
+    /* "Strict": unknown or duplicate fields are refused (400), not dropped with a warning (the
+     * API server's default, "Warn"); NULL: the default */
+    const char *field_validation;
+    bool retry_unsafe; /* create, JSON patch: resend after a lost answer (see info) */
     /* delete */
     const char *propagation_policy; /* "Foreground", "Background", "Orphan" or NULL */
     const char *precondition_uid;

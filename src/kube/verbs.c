@@ -66,6 +66,9 @@ static void add_write_query(struct mp_buf *q, const struct mp_kube_opts *o, bool
     if (o->dry_run) {
         mp_kube_query_add(q, "dryRun", "All");
     }
+    if (o->field_validation) {
+        mp_kube_query_add(q, "fieldValidation", o->field_validation);
+    }
 }
 
 /* What one verb sends. */

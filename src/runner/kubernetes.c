@@ -148,15 +148,17 @@ static void trial_init(struct kube_trial *t, struct mp_kube_runner *r,
 }
 
 /* Sends obj with dryRun=All: the API server's verdict on an object the trials would create. Only
- * that verdict (422 Invalid, or 400 BadRequest: a field of the wrong type) fails the check, as an
- * invalid spec naming `at`: anything else (no right to create it, an unreachable server) is the
- * run's to meet and report. */
+ * that verdict (422 Invalid, or 400 BadRequest: a field of the wrong type, or one it does not
+ * know) fails the check, as an invalid spec naming `at`: anything else (no right to create it, an
+ * unreachable server) is the run's to meet and report. Strict field validation: by default the
+ * API server drops an unknown field with a warning, and a misspelt `containerport` left every
+ * trial's readiness probe on another port (STARTUP_TIMEOUT each) after a valid check. */
 static int dry_run(struct mp_kube_runner *r, const char *group, const char *resource,
                    const json_t *obj, const struct mp_node *at, const char *what,
                    struct mp_error *err)
 {
     struct mp_kube_ref ref = {.group = group, .version = "v1", .resource = resource, .ns = r->ns};
-    struct mp_kube_opts o = {.dry_run = true};
+    struct mp_kube_opts o = {.dry_run = true, .field_validation = "Strict"};
     struct mp_error lerr = {0};
     int rc = mp_kube_create(r->client, &ref, obj, &o, NULL, &lerr);
     if (rc == MP_EREJECTED || rc == MP_EBADREQUEST) {

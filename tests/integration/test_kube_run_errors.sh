@@ -114,6 +114,15 @@ run_err "a pod template field of the wrong type" \
 check_contains "... with the API server's reason" \
     "cannot unmarshal string into Go struct field PodSpec.spec.template.spec.terminationGracePeriodSeconds" \
     "$(cat "$WORK/err")"
+# A field the API server does not know (a misspelt containerPort): refused at once by a strict dry
+# run. By default the API server drops it with a warning: validate said "valid", and every trial
+# failed STARTUP_TIMEOUT probing the default port.
+run_err "a pod template field the API server does not know" \
+    "'runner.pod_template': the API server refuses the trials' Deployment of this pod template: " \
+    --set 'runner.pod_template.spec.containers[0].ports[0].containerport=8500' --set name=unknownfield
+check_contains "... naming the field" \
+    'strict decoding error: unknown field "spec.template.spec.containers[0].ports[0].containerport"' \
+    "$(cat "$WORK/err")"
 # A client_template the API server refuses: said at once, from a dry run of the trials' load Job
 # (none was sent before: every trial failed INFRA, three attempts each).
 run_err "a client template the API server rejects" \

@@ -150,7 +150,8 @@ static void writes_send_what_the_api_expects(void **state)
     json_t *merge = json_pack("{s:{s:i}}", "spec", "replicas", 2);
     json_t *jp =
         json_pack("[{s:s,s:s,s:i}]", "op", "replace", "path", "/spec/replicas", "value", 3);
-    struct mp_kube_opts apply = {.field_manager = "morphling", .force = true, .dry_run = true};
+    struct mp_kube_opts apply = {
+        .field_manager = "morphling", .force = true, .dry_run = true, .field_validation = "Strict"};
     for (int i = 0; i < 3; i++) {
         kf_push(s, 200, "{}");
     }
@@ -164,7 +165,7 @@ static void writes_send_what_the_api_expects(void **state)
                    "application/json-patch+json");
     expect_request(s, 4, "PATCH",
                    "/apis/apps/v1/namespaces/ns/deployments/d?fieldManager=morphling&force=true"
-                   "&dryRun=All",
+                   "&dryRun=All&fieldValidation=Strict",
                    "application/apply-patch+yaml");
     assert_int_equal(mp_kube_patch(c, &d, MP_KUBE_PATCH_APPLY, dep, NULL, NULL, &err), MP_EINVALID);
     assert_int_equal(mp_kube_patch(c, &d, MP_KUBE_PATCH_JSON, merge, NULL, NULL, &err),
