@@ -64,6 +64,12 @@ cluster_down() {
     fi
 }
 
+# stopped PID: whether process PID is stopped (state T in /proc/PID/stat): a run started under
+# SIGSTOP waits there until a kill hook is set for it.
+stopped() {
+    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" = T ]
+}
+
 # Objects the runner made for experiment key $1 (any kind), one "kind/name" per line.
 leftover_objects() {
     k get configmaps,deployments,replicasets,services,jobs,pods -A \

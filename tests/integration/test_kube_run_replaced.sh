@@ -12,9 +12,6 @@
 . "$(dirname "$0")/kube_run_lib.sh"
 
 cluster_up
-stopped() {
-    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" = T ]
-}
 
 # kill_at OUT MATCH ARGS...: `morphling run ARGS` killed by the hook MATCH (stopped until the
 # hook is set, as test_kube_run_resume.sh does); its output in $WORK/OUT.

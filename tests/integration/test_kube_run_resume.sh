@@ -11,10 +11,6 @@
 . "$(dirname "$0")/kube_run_lib.sh"
 
 cluster_up
-# stopped PID: whether process PID is stopped (state T in /proc/PID/stat).
-stopped() {
-    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" = T ]
-}
 
 # killed NAME MATCH: runs experiment NAME (two trials) until MATCH kills it.
 killed() {
