@@ -401,13 +401,22 @@ static int wait_ready(struct kube_trial *t, struct mp_error *err)
     }
     if (rc == MP_EDEADLINE) {
         mp_error_clear(err);
-        char why[512], failed[400] = "";
+        char why[512], failed[400] = "", probe[200] = "";
         unhealthy(t, st.unready, why, sizeof(why));
         replica_failure(t, failed, sizeof(failed));
+        if (why[0] && mp_kube_adds_probe(&t->r->cfg)) {
+            /* The probe is ours: which port it tries, and why that one (a service listening on
+             * another port reads as never ready). */
+            const char *path = t->r->cfg.health_path;
+            snprintf(probe, sizeof(probe),
+                     " (the readiness probe morphling adds tries port %lld%s%.100s: %s)",
+                     (long long)t->port, path ? ", path " : "", path ? path : "",
+                     t->r->cfg.port_from ? t->r->cfg.port_from : "runner.port");
+        }
         mp_trial_result_fail(t->res, MP_FAILURE_STARTUP_TIMEOUT,
-                             "%d of %lld pods ready within the startup timeout%s%s%s%s", st.ready,
+                             "%d of %lld pods ready within the startup timeout%s%s%s%s%s", st.ready,
                              (long long)t->replicas, st.waiting[0] ? "; " : "", st.waiting, why,
-                             failed);
+                             probe, failed);
         rc = 0;
     } else if (rc == 0 && st.verdict == KUBE_PODS_FAILED) {
         char tail[400];

@@ -43,6 +43,7 @@ struct mp_kube_rcfg {
     const char *context;     /* NULL: current-context */
     const char *container;   /* NULL: the template's only container */
     int64_t port;            /* 0: the container's first containerPort, else 8500 */
+    const char *port_from;   /* where port came from, for messages (set with port) */
     int64_t startup_ns;      /* deadline of readiness after the Deployment is created */
     int64_t delete_ns;       /* deadline of the teardown */
     const char *health_path; /* HTTP readiness probe when the container has none; NULL: TCP */
@@ -194,6 +195,8 @@ struct kube_trial {
 
 /* The labels of a trial's objects with role set (owned). */
 json_t *mp_kube_trial_labels(const struct kube_trial *t, const char *role);
+/* Whether the trials' Deployment adds the readiness probe (the tuned container has none). */
+bool mp_kube_adds_probe(const struct mp_kube_rcfg *cfg);
 /* The owner ConfigMap, the Deployment of pod (a configured PodTemplateSpec), the Service and
  * the load Job, as JSON to create. */
 json_t *mp_kube_owner_object(const struct kube_trial *t, const double *x);

@@ -108,16 +108,33 @@ json_t *mp_kube_owner_object(const struct kube_trial *t, const double *x)
     return o;
 }
 
+/* Whether container c is the tuned one (runner.container, else every one: the template's only)
+ * and has no readiness probe of its own. */
+static bool takes_probe(const json_t *c, const char *want)
+{
+    const char *name = json_string_value(json_object_get(c, "name"));
+    return (!want || (name && strcmp(name, want) == 0)) && !json_object_get(c, "readinessProbe");
+}
+
+bool mp_kube_adds_probe(const struct mp_kube_rcfg *cfg)
+{
+    json_t *cs = json_object_get(json_object_get(cfg->pod_template, "spec"), "containers");
+    for (size_t i = 0; i < json_array_size(cs); i++) {
+        if (takes_probe(json_array_get(cs, i), cfg->container)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The tuned container gets a readiness probe when it has none: HTTP on health_path, else a
  * TCP connect, every second, so readiness is seen without delay. */
 static void add_probe(const struct kube_trial *t, json_t *pod)
 {
     json_t *cs = json_object_get(json_object_get(pod, "spec"), "containers");
-    const char *want = t->r->cfg.container;
     for (size_t i = 0; i < json_array_size(cs); i++) {
         json_t *c = json_array_get(cs, i);
-        const char *name = json_string_value(json_object_get(c, "name"));
-        if ((want && (!name || strcmp(name, want) != 0)) || json_object_get(c, "readinessProbe")) {
+        if (!takes_probe(c, t->r->cfg.container)) {
             continue;
         }
         json_t *probe = t->r->cfg.health_path

@@ -8,9 +8,11 @@
 
 #include "runner/kubernetes_int.h"
 
-/* The port: runner.port, else the tuned container's first containerPort, else 8500. */
-static int64_t default_port(const struct mp_kube_rcfg *cfg)
+/* The port without runner.port: the tuned container's first containerPort, else 8500; *from
+ * says which. */
+static int64_t default_port(const struct mp_kube_rcfg *cfg, const char **from)
 {
+    *from = "the container's first containerPort";
     json_t *cs = json_object_get(json_object_get(cfg->pod_template, "spec"), "containers");
     for (size_t i = 0; i < json_array_size(cs); i++) {
         json_t *c = json_array_get(cs, i);
@@ -24,6 +26,7 @@ static int64_t default_port(const struct mp_kube_rcfg *cfg)
             return json_integer_value(port);
         }
     }
+    *from = "the default: no runner.port, and the container has no containerPort";
     return MP_KUBE_DEFAULT_PORT;
 }
 
@@ -204,8 +207,9 @@ int mp_kube_runner_new(const struct mp_spec *spec, const struct mp_kube_runner_o
                             : r->cfg.load_image ? r->cfg.load_image
                                                 : "morphling:" MP_VERSION;
         snprintf(r->load_image, sizeof(r->load_image), "%s", image);
+        r->cfg.port_from = "runner.port";
         if (r->cfg.port == 0) {
-            r->cfg.port = default_port(&r->cfg);
+            r->cfg.port = default_port(&r->cfg, &r->cfg.port_from);
         }
         rc = mp_kube_load_bodies(spec, r->cfg.load, &r->bodies, err);
     }

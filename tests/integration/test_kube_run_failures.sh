@@ -94,6 +94,15 @@ check_contains "... at the deadline" "0 of 1 pods ready within the startup timeo
     "$(cat "$WORK/notready.reason")"
 check_contains "... with the kubelet's last probe failure" "last: Readiness probe failed: HTTP probe failed with statuscode: 404" \
     "$(cat "$WORK/notready.reason")"
+check_true "... its own probe: no word of morphling's" \
+    sh -c '! grep -q "the readiness probe morphling adds" "$1"' sh "$WORK/notready.reason"
+# The probe morphling adds (the template has none) on a port the service does not listen on:
+# which port it tries, and where that came from (a newcomer read "connection refused" alone).
+check "a port the service does not listen on: STARTUP_TIMEOUT" "FAILED STARTUP_TIMEOUT" \
+    "$(failure wrongport --set runner.startup_timeout=3s --set runner.port=9999 \
+        --set 'runner.pod_template.spec.containers[0].readinessProbe=null')"
+check_contains "... naming the port and its source" \
+    "(the readiness probe morphling adds tries port 9999: runner.port)" "$(cat "$WORK/wrongport.reason")"
 # The service's own output says why (here only where it listens): kept as the local runner
 # keeps it, the trial's stdout (`morphling trial --logs`, the API's trial logs); none before.
 check_contains "... and the service's log kept as the trial's output" "listening on 127." \
