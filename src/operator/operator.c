@@ -635,6 +635,17 @@ static int restore_deleted_one(struct op *op, const json_t *pe, const json_t *d,
     return rc;
 }
 
+/* Takes key's entry out of map (op->deleted, op->restoring) under the lock. New, NULL when
+ * there is none. */
+static json_t *take_pending(struct op *op, json_t *map, const char *key)
+{
+    pthread_mutex_lock(&op->lock);
+    json_t *v = json_incref(json_object_get(map, key));
+    json_object_del(map, key);
+    pthread_mutex_unlock(&op->lock);
+    return v;
+}
+
 /* The Trials of key's experiment marked as being created again (restore_deleted_one) by an
  * operator that may have died before their status write: once the experiment has ended and
  * still exists (not being deleted), each one that is still marked and is the experiment's
@@ -645,10 +656,7 @@ static int restore_deleted_one(struct op *op, const json_t *pe, const json_t *d,
 static int restore_marked(struct op *op, const char *key, const json_t *pe, bool finished,
                           struct mp_error *err)
 {
-    pthread_mutex_lock(&op->lock);
-    json_t *set = json_incref(json_object_get(op->restoring, key));
-    json_object_del(op->restoring, key);
-    pthread_mutex_unlock(&op->lock);
+    json_t *set = take_pending(op, op->restoring, key);
     bool gone = !pe || mp_kube_meta(pe, "deletionTimestamp");
     int rc = 0;
     const char *name;
@@ -698,10 +706,7 @@ static int restore_marked(struct op *op, const char *key, const json_t *pe, bool
 static int restore_deleted(struct op *op, const char *key, const json_t *pe, bool finished,
                            struct mp_error *err)
 {
-    pthread_mutex_lock(&op->lock);
-    json_t *list = json_incref(json_object_get(op->deleted, key));
-    json_object_del(op->deleted, key);
-    pthread_mutex_unlock(&op->lock);
+    json_t *list = take_pending(op, op->deleted, key);
     if (!list || !pe || !finished || mp_kube_meta(pe, "deletionTimestamp") ||
         !atomic_load(&op->leader)) {
         json_decref(list);
